@@ -32,7 +32,7 @@
    journaled and no intent accepted twice (the venue refuses a client id it holds), time to flat.
 
 ``--venue``: the dialect the venue speaks and the runner streams (:data:`VENUES`: binanceusdm,
-the default, bybit, okx, hyperliquid; a venue is one entry there — its ccxt id, the Accounts document's
+the default, bybit, okx, hyperliquid, bitget; a venue is one entry there — its ccxt id, the Accounts document's
 credentials, the simulator's websocket face and how that face writes a mark); the reaction (1)
 runs on any of them, the weight (2) and fault (3) runs are Binance's (its weights, its listen key).
 ``--quick``: fewer trials; ``--layouts 1000,10000``; ``--trials N`` (streamed) and
@@ -124,6 +124,11 @@ VENUES = {
                  "{api_key: {env: KS_B_KEY}, secret: {env: KS_B_SECRET}, password: {env: KS_B_PASS}}",
                  {"KS_B_KEY": "k", "KS_B_SECRET": "s", "KS_B_PASS": "sim-passphrase"}),
     "hyperliquid": _hyperliquid(),
+    "bitget": Venue("simulated Bitget v2", "bitget", "bitget_stream", '"markPrice":"80',
+                    "what its ticker's cadence adds, which Bitget does not document (the simulator pushes a set "
+                    "mark at once, then every 300 ms while it moves)",
+                    "{api_key: {env: KS_B_KEY}, secret: {env: KS_B_SECRET}, password: {env: KS_B_PASS}}",
+                    {"KS_B_KEY": "k", "KS_B_SECRET": "s", "KS_B_PASS": "sim-passphrase"}),
 }
 
 

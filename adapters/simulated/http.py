@@ -46,7 +46,8 @@ Every other venue's websocket face is served there too: each venue package's ``S
 (``adapters/venues/<venue>/face_stream.py``, its ``stream_face``), found by
 :mod:`adapters.registry` and kept as :attr:`SimServer.streams` by the venue's folder name and as
 the attribute ``<venue>_stream`` (Bybit v5's ``/v5/private``, ``/v5/public/linear``: ``bybit_stream``;
-OKX v5's ``/ws/v5/public``, ``/private``, ``/business``: ``okx_stream``; Hyperliquid's bare
+OKX v5's ``/ws/v5/public``, ``/private``, ``/business``: ``okx_stream``; Bitget v2's
+``/v2/ws/public``, ``/v2/ws/private``: ``bitget_stream``; Hyperliquid's bare
 ``/ws``, whose first request says whether it is Hyperliquid's or Binance's:
 ``hyperliquid_stream``). A face's keyword arguments are ``venue_streams[<venue>]``
 (``hyperliquid_stream=`` is Hyperliquid's, as before).

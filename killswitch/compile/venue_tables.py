@@ -114,7 +114,7 @@ VENUE_WEIGHTS: dict[str, DeclaredWeights] = {
                                                                  'GET /api/v2/mix/position/all-position': (5,
                                                                                                            1.0)}),
                               open_orders_max_age_s=0.0,
-                              streams=False,
+                              streams=True,
                               stream_open=0.0,
                               stream_keepalive=0.0,
                               keepalive_every_s=3600.0,

@@ -178,22 +178,27 @@ def test_a_hedge_close_names_the_leg_and_closes_that_leg_only():
     serve(t, account="sim-hedge")
 
 
-def test_a_close_built_one_way_for_a_hedge_account_is_refused_by_the_venue_with_its_code():
+def test_a_close_built_one_way_for_a_hedge_account_is_refused_40774_and_rebuilt_once_for_the_venues_mode(caplog):
     """A close sent one-way (reduceOnly, no tradeSide) to a hedge-mode account: Bitget's 40774,
-    shown with its code, and nothing fills. (The account declared one-way is read hedge at its
-    first snapshot, and its closes are built for that: the one-way build here is a mode read
-    gone stale, as after the account was switched.)"""
+    its table's MODE refusal — the mode read again, the close sent once more built for it (the
+    long leg's close), said with the venue's code. (The account declared one-way is read hedge at
+    its first snapshot, and its closes are built for that: the one-way build here is a mode read
+    gone stale, as after the account was switched.) Before the table the refusal was final and
+    the book stayed open."""
     async def t(srv, ad, eng, clock):
         await ad.snapshot()
         assert ad.position_mode().hedge is True  # the venue's posMode, not the declaration
         ad._mode.read = ModeRead(False, "stale")
-        with pytest.raises(AdapterError) as e:
-            await ad.submit(intent(BTC, "sell", 1.0, cid="kswrong1", venue="bitget", account="sim-hedge"))
-        assert "40774" in e.value.message
+        res = await ad.submit(intent(BTC, "sell", 1.0, cid="kswrong1", venue="bitget", account="sim-hedge"))
+        assert res.status in ("filled", "open")
         assert {p.position_side: abs(p.amount) for p in eng.positions("sim-hedge", "BTCUSDT")} == {
-            "LONG": 2.0, "SHORT": 4.0}
+            "LONG": 1.0, "SHORT": 4.0}
+        placed = [p for m, p, st in srv.requests if p == "/api/v2/mix/order/place-order"]
+        assert len(placed) == 2  # refused once, sent once more: never re-sent as it was
 
+    caplog.set_level("WARNING")
     serve(t, account="sim-hedge", hedge_mode=False)
+    assert any("40774 The order type for unilateral position" in r.getMessage() for r in caplog.records)
 
 
 def test_the_venues_reduce_only_refusal_is_reduce_only_rejected():

@@ -2,9 +2,10 @@
 builds it from an Accounts entry with a ``stream`` block, against the simulated exchange's
 websocket faces (``ccxt.pro.binanceusdm`` over ``/private/ws`` and ``/market/ws``;
 ``ccxt.pro.bybit`` over ``/v5/private`` and ``/v5/public/linear``; ``ccxt.pro.okx`` over
-``/ws/v5/private``, ``/ws/v5/business`` and ``/ws/v5/public``), with each of the faces'
-stream faults. The cases that do not depend on a venue's protocol run over both (``venue``); a
-listen key and the array of every mark are Binance's alone.
+``/ws/v5/private``, ``/ws/v5/business`` and ``/ws/v5/public``; ``ccxt.pro.bitget`` over
+``/v2/ws/private`` and ``/v2/ws/public``), with each of the faces' stream faults. The cases that
+do not depend on a venue's protocol run over every one (``venue``); a listen key and the array of
+every mark are Binance's alone.
 
 The engine runs on the wall clock (the stream's event times advance as a venue's do; a manual
 clock would stamp every mark push alike), marks pushed every 100 ms, ``stale_after`` 1 s.
@@ -24,6 +25,7 @@ from adapters.base import AdapterError
 from adapters.simulated.engine import ManualClock
 from adapters.venues.bybit.face import bybit_client
 from adapters.venues.okx.face import okx_client
+from adapters.venues.bitget.face_stream import bitget_pro_client
 from adapters.simulated.http import SimServer, binanceusdm_client, wall_clock
 from adapters.simulated.scenarios import build
 from adapters.simulated.venues import sim_account
@@ -34,8 +36,9 @@ from .sim_helpers import T0, intent, run
 
 DEADLINE_S = 10.0
 KEY = "binanceusdm/sim-main"
-VENUES = ("binanceusdm", "bybit", "okx")
-BOTS = {"binanceusdm": binanceusdm_client, "bybit": bybit_client, "okx": okx_client}  # the desk's REST client
+VENUES = ("binanceusdm", "bybit", "okx", "bitget")
+BOTS = {"binanceusdm": binanceusdm_client, "bybit": bybit_client, "okx": okx_client,
+        "bitget": bitget_pro_client}  # the desk's REST client
 BTC_U = "BTC/USDT:USDT"
 FLAT = {"BTCUSDT": 60_000.0, "ETHUSDT": 3_000.0, "SOLUSDT": 140.0}
 
@@ -55,6 +58,9 @@ class Rig:
         okx = self.server.okx_stream  # its unchanged marks every 100 ms, not OKX's 10 s: stale_after is 1 s
         okx.mark_every_ms = okx.quiet_every_ms = 100
         okx.tick_s = 0.02
+        bitget = self.server.bitget_stream  # (the same: its quiet tickers every second)
+        bitget.mark_every_ms = bitget.quiet_every_ms = 100
+        bitget.tick_s = 0.02
         self.stale_after, self.reconcile_every = stale_after, reconcile_every
         self.wakes: list[str] = []
         self.adapter: Any = None

@@ -64,7 +64,8 @@ def write_inputs(tmp: Path, port: int, interval: str, reconcile_every: str = "30
     pol.mkdir()
     (pol / "guard.yaml").write_text(policy(interval))
     accounts = tmp / "accounts.yaml"
-    password = ", password: {env: KS_T_PASS}" if venue == "okx" else ""  # OKX signs with a passphrase too
+    # OKX and Bitget sign with a passphrase too
+    password = ", password: {env: KS_T_PASS}" if venue in ("okx", "bitget") else ""
     accounts.write_text(textwrap.dedent(f"""\
         apiVersion: killswitch/v1
         kind: Accounts
@@ -86,12 +87,13 @@ def write_inputs(tmp: Path, port: int, interval: str, reconcile_every: str = "30
 async def serve(tmp: Path, monkeypatch, interval: str, scenario, reconcile_every: str = "30s",
                 venue: str = "binanceusdm", extra: str = "") -> None:
     """``await scenario(daemon, server)`` with a runner leading over a fresh server, ``sim-main``
-    on ``venue`` (binanceusdm, bybit or okx: the faces that stream), then stop."""
+    on ``venue`` (binanceusdm, bybit, okx or bitget: the faces that stream), then stop."""
     engine = build("calm", wall_clock)
     for symbol, price in FLAT.items():
         engine.set_mark(symbol, price)
     server = SimServer(engine, auth_clock=wall_clock, stream={"mark_every_ms": 200, "mark_every_1s_ms": 200})
     server.okx_stream.quiet_every_ms = 200  # an unchanged mark every 200 ms, not OKX's 10 s: stale_after is 1 s
+    server.bitget_stream.quiet_every_ms = 200  # (the same of Bitget's quiet tickers)
     await server.start()
     monkeypatch.setenv("KS_T_KEY", "sim-main-key")
     monkeypatch.setenv("KS_T_SECRET", "sim-main-secret")
@@ -129,7 +131,7 @@ def said(caplog, code: str) -> list[str]:
     return [r.getMessage() for r in caplog.records if r.getMessage().startswith(code)]
 
 
-@pytest.mark.parametrize("venue", ["binanceusdm", "okx"])
+@pytest.mark.parametrize("venue", ["binanceusdm", "okx", "bitget"])
 def test_a_mark_across_the_hard_threshold_closes_within_the_interval_though_the_stream_drops_mid_close(
         tmp_path, monkeypatch, caplog, venue):
     caplog.set_level(logging.INFO)
@@ -177,7 +179,7 @@ def stream_readers(daemon: Daemon, key: str = KEY) -> tuple[Callable[[], dict], 
     return status_stream, rows
 
 
-@pytest.mark.parametrize("venue", ["binanceusdm", "okx"])
+@pytest.mark.parametrize("venue", ["binanceusdm", "okx", "bitget"])
 def test_a_stalled_stream_falls_back_to_rest_polling_is_blind_only_when_rest_fails_too_and_comes_back_live(
         tmp_path, monkeypatch, caplog, venue):
     caplog.set_level(logging.INFO)

@@ -118,6 +118,29 @@ def test_a_close_refused_for_the_mode_reads_it_again_and_is_sent_once_more_built
     with_adapter(t, hedge_mode=False)
 
 
+def test_a_bitget_close_refused_for_the_mode_40774_reads_it_again_and_is_sent_once_more_built_for_it():
+    """Bitget's 40774 ("The order type for unilateral position must also be the unilateral position
+    type.") is its table's MODE refusal: the close is rebuilt once for the mode read again, never
+    re-sent as it was (on the old code the code was unknown: VENUE_REFUSED, the book left open)."""
+    async def t(ad: CcxtAdapter, srv: SimServer):
+        sent = spy(ad)
+        assert (await ad.snapshot()).fetch.ok
+        ad._mode.read = ModeRead(False, "stale")  # as a mode read before the account was switched
+        res = await ad.submit(intent(BTC, "sell", 1.0, position_side="LONG", venue="bitget",
+                                     account="sim-hedge", cid="ks" + "0" * 29 + "4"))
+        assert res.status in ("filled", "open")
+        first, second = sent
+        assert first.get("reduceOnly") is True and "hedged" not in first  # refused: 40774
+        assert second.get("hedged") is True
+        reads = [p for m, p, _ in srv.requests if p == "/api/v2/mix/account/account"]
+        assert len(reads) == 2  # at start, after 40774
+        assert ad.position_mode().hedge is True
+        assert [(p.position_side, p.amount) for p in srv.engine.positions("sim-hedge", "BTCUSDT")] == [
+            ("LONG", 1.0), ("SHORT", -4.0)]
+
+    with_adapter(t, venue="bitget", hedge_mode=False)
+
+
 def test_a_refusal_for_another_reason_is_not_sent_again_and_keeps_the_venues_code():
     async def t(ad: CcxtAdapter, srv: SimServer):
         sent = spy(ad)

@@ -5,7 +5,10 @@ code and message kept verbatim, the reason code of the venue's table and how a r
 The bodies are the venues' documented shapes and texts: Binance's error codes page
 (``{"code": -1106, "msg": "Parameter 'reduceOnly' sent when not required."}``), Bybit v5's
 (``retCode`` / ``retMsg``), OKX v5's (an order's own ``sCode`` / ``sMsg`` under ``code`` "1"),
-Hyperliquid's action statuses (``{"error": "..."}``, no code)."""
+Hyperliquid's action statuses (``{"error": "..."}``, no code), Bitget v2's (``{"code": "40774", "msg":
+..., "requestTime": ..., "data": null}``: the bodies ccxt's bitget quotes in its exceptions map are
+verbatim — 40774, 40762, 43012, 45110, 40808, 41103, 40917, 45122, 41114 — the others carry the text
+Bitget's error code pages give the code)."""
 
 from __future__ import annotations
 
@@ -71,6 +74,51 @@ HYPERLIQUID = [
 ]
 
 
+def bitget_body(code: str, msg: str) -> dict:
+    return {"code": code, "msg": msg, "requestTime": 1758709764409, "data": None}
+
+
+# every code of Bitget's table, each with the reason and retry kind it maps to
+BITGET = [
+    (bitget_body("40774", "The order type for unilateral position must also be the unilateral position type."),
+     "POSITION_MODE_MISMATCH", MODE),
+    (bitget_body("40017", "Parameter verification failed, the position direction cannot be empty"),
+     "POSITION_MODE_MISMATCH", MODE),
+    (bitget_body("40017", "Parameter verification failed,Number of ordersRange error"), "INVALID_ORDER", PERMANENT),
+    (bitget_body("40757", "Not enough position is available."), "REDUCE_ONLY_REJECTED", PERMANENT),
+    (bitget_body("45006", "Insufficient position"), "REDUCE_ONLY_REJECTED", PERMANENT),
+    (bitget_body("22002", "No position to close"), "REDUCE_ONLY_REJECTED", PERMANENT),
+    (bitget_body("40891", "Insufficient position, can not set profit or stop loss"), "REDUCE_ONLY_REJECTED",
+     PERMANENT),
+    (bitget_body("40762", "The order amount exceeds the balance"), "INSUFFICIENT_MARGIN", TRANSIENT),
+    (bitget_body("43012", "Insufficient balance"), "INSUFFICIENT_MARGIN", TRANSIENT),
+    (bitget_body("40754", "balance not enough"), "INSUFFICIENT_MARGIN", TRANSIENT),
+    (bitget_body("45110", "less than the minimum amount 5 USDT"), "INVALID_ORDER", PERMANENT),
+    (bitget_body("43006", "The order amount is less than the minimum transaction volume"), "INVALID_ORDER",
+     PERMANENT),
+    (bitget_body("40808", "Parameter verification exception size checkBDScale error value=2293.577 checkScale=2"),
+     "INVALID_ORDER", PERMANENT),
+    (bitget_body("41103", "param price scale error error"), "INVALID_ORDER", PERMANENT),
+    (bitget_body("40786", "Duplicate clientOid"), "INVALID_ORDER", PERMANENT),
+    (bitget_body("40917", "Stop price for long positions please < mark price 106.86"), "INVALID_ORDER", TRANSIENT),
+    (bitget_body("45122", "Short position stop loss price please > mark price 106.86"), "INVALID_ORDER", TRANSIENT),
+    (bitget_body("40034", "Parameter symbol does not exist"), "UNKNOWN_SYMBOL", PERMANENT),
+    (bitget_body("40309", "The contract has been removed"), "UNKNOWN_SYMBOL", PERMANENT),
+    (bitget_body("40015", "System is abnormal, please try again later"), "EXCHANGE_UNAVAILABLE", TRANSIENT),
+    (bitget_body("40999", "A refusal no table lists."), "VENUE_REFUSED", PERMANENT),
+]
+# codes ccxt raises as a network error (DDoSProtection, OnMaintenance): the adapter keeps ccxt's
+# reason and reads an order's outcome as unknown; the table maps them where a body is read directly
+BITGET_NETWORK = [
+    (bitget_body("429", "Too Many Requests"), "RATE_LIMITED", TRANSIENT, Reason.RATE_LIMITED),
+    (bitget_body("40200", "Server upgrade, please try again later"), "EXCHANGE_UNAVAILABLE", TRANSIENT,
+     Reason.EXCHANGE_UNAVAILABLE),
+    (bitget_body("41114", "The current trading pair is under maintenance, please refer to the official "
+                          "announcement for the opening time"), "EXCHANGE_UNAVAILABLE", TRANSIENT,
+     Reason.EXCHANGE_UNAVAILABLE),
+]
+
+
 def venue_error(venue: str, body: dict, status: int = 400) -> BaseException:
     """The exception ccxt's client of ``venue`` raises for ``body`` (its own handle_errors)."""
     ex = getattr(ccxt_async, venue)({"apiKey": "k", "secret": "s", "password": "p"})
@@ -90,7 +138,7 @@ def adapter_error(venue: str, exc: BaseException) -> AdapterError:
 
 
 @pytest.mark.parametrize("venue,cases", [("binanceusdm", BINANCE), ("bybit", BYBIT), ("okx", OKX),
-                                         ("hyperliquid", HYPERLIQUID)])
+                                         ("hyperliquid", HYPERLIQUID), ("bitget", BITGET)])
 def test_each_venues_documented_refusal_is_mapped_by_its_table_and_kept_verbatim(venue, cases):
     for body, reason, kind in cases:
         err = adapter_error(venue, venue_error(venue, body))
@@ -102,6 +150,8 @@ def test_each_venues_documented_refusal_is_mapped_by_its_table_and_kept_verbatim
             expected_code, expected_msg = body["data"][0]["sCode"], body["data"][0]["sMsg"]
         elif venue == "bybit":
             expected_code, expected_msg = str(body["retCode"]), body["retMsg"]
+        elif venue == "bitget":
+            expected_code, expected_msg = body["code"], body["msg"]
         elif venue == "hyperliquid":
             text = body["response"]["data"]["statuses"][0]["error"]
             expected_code, expected_msg = text.split(".")[0], text
@@ -116,6 +166,41 @@ def test_the_finding_refusal_reads_as_the_venue_said_it():
     err = adapter_error("binanceusdm", venue_error("binanceusdm", BINANCE[0][0]))
     assert err.reason is Reason.POSITION_MODE_MISMATCH  # ccxt's own reading of -1106 is a BadRequest: UNKNOWN
     assert err.refusal.text() == "-1106 Parameter 'reduceOnly' sent when not required."
+
+
+def test_bitgets_table_is_tested_code_by_code():
+    """Every code the table maps has its case above (a rule added without one fails here)."""
+    from adapters.venues.bitget.dialect import REFUSALS
+
+    assert {r.code for r in REFUSALS} <= {body["code"] for body, _, _ in BITGET} | {
+        body["code"] for body, *_ in BITGET_NETWORK}
+
+
+@pytest.mark.parametrize("body,reason,kind,ccxt_reason", BITGET_NETWORK)
+def test_bitgets_network_class_codes_keep_ccxts_reason_and_the_table_maps_their_body(body, reason, kind, ccxt_reason):
+    err = adapter_error("bitget", venue_error("bitget", body, status=429 if body["code"] == "429" else 400))
+    assert err.reason is ccxt_reason and err.refusal is None  # a network-class failure: its outcome unknown
+    r = dialect_for("bitget").venue_refusal("bitget " + json.dumps(body))
+    assert (r.code, r.message, r.reason, r.kind) == (body["code"], body["msg"], reason, kind)
+
+
+def test_bitgets_refusal_for_the_mode_is_rebuilt_not_resent_and_an_unknown_code_is_verbatim():
+    err = adapter_error("bitget", venue_error("bitget", BITGET[0][0]))
+    assert err.reason is Reason.POSITION_MODE_MISMATCH and err.refusal.kind == MODE  # never re-sent as it was
+    assert err.refusal.text() == ("40774 The order type for unilateral position must also be the unilateral "
+                                  "position type.")
+    unknown = adapter_error("bitget", venue_error("bitget", bitget_body("40999", "A refusal no table lists.")))
+    assert unknown.reason is Reason.VENUE_REFUSED
+    assert unknown.refusal.text() == "40999 A refusal no table lists."
+
+
+def test_bitgets_batch_refusal_is_read_from_its_failure_list_and_a_success_is_none():
+    g = dialect_for("bitget")
+    body = {"code": "00000", "msg": "success", "requestTime": 1, "data": {"successList": [], "failureList": [
+        {"orderId": "1", "clientOid": "ks1", "errorMsg": "Not enough position is available.", "errorCode": "40757"}]}}
+    r = g.venue_refusal("bitget " + json.dumps(body))
+    assert (r.code, r.message, r.reason) == ("40757", "Not enough position is available.", "REDUCE_ONLY_REJECTED")
+    assert g.venue_refusal('bitget {"code": "00000", "msg": "success", "data": {"orderId": "1"}}') is None
 
 
 def test_an_unknown_code_is_venue_refused_with_its_code_and_message():

@@ -10,4 +10,4 @@ CCXT_IDS = ("bitget",)
 DIALECT = "dialect"
 SIM_ID = "bitget"
 FACE = "face"
-STREAM_FACE = None
+STREAM_FACE = "face_stream"

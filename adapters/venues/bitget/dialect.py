@@ -33,7 +33,14 @@ What it owns
       switch is the runner's own;
     * the account's position mode read from ``GET /api/v2/mix/account/account`` (``posMode``,
       :meth:`BitgetDialect.read_position_mode`; :func:`position_mode` of an answer): what its
-      closes are built for, and the declared ``hedge_mode`` checked against.
+      closes are built for, and the declared ``hedge_mode`` checked against;
+    * its refusal table (:data:`REFUSALS`, read by :func:`bitget_refusal`): 40774, an order built
+      for the other position mode, is a MODE refusal (the mode read again, the close rebuilt
+      once, never re-sent as it was);
+    * its stream (:mod:`.bitget_stream`): ``positions``, ``orders``, ``orders-algo`` (plan and
+      TP/SL orders) and ``account`` on the private websocket after ``login``, the held symbols'
+      ``ticker`` (its ``markPrice``) on the public one; the errors that end the login read as
+      the venue says them.
 
     Unified-trading (UTA) accounts answer on Bitget's v3 API; this dialect reads the classic
     account (ccxt's ``uta`` option is held false, so ccxt never probes ``/api/v3/account/settings``
@@ -46,13 +53,18 @@ What it must not do
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Callable, Mapping, Optional
+from collections.abc import Container
+from typing import Any, Awaitable, Callable, Mapping, Optional
 
 from killswitch.weights import PER_UID, Read, WeightLimit
 
+from ...base import MODE, PERMANENT, TRANSIENT
 from ...ccxt_exchange.parsing import BadData, num
+from ...ccxt_exchange.streamstate import StreamEvent
 from ...ccxt_exchange.dialects.base import (Call, Countdown, Dialect, Listed, ModeRead, Reads, bad_field, read,
                                             read_pages, unknown_value)
+from ...ccxt_exchange.dialects.refusals import Rule
+from . import dialect_stream as bitget_stream
 
 POSITIONS = "GET /api/v2/mix/position/all-position"
 REGULAR_ORDERS = "GET /api/v2/mix/order/orders-pending"
@@ -61,6 +73,57 @@ ACCOUNTS = "GET /api/v2/mix/account/accounts"
 ACCOUNT = "GET /api/v2/mix/account/account"
 SPOT_ORDERS = "GET /api/v2/spot/trade/unfilled-orders"
 RATE_LIMITS = "https://www.bitget.com/api-doc/contract/position/get-all-position"
+
+# Bitget's refusals of an order: the answer's {"code": "40774", "msg": ..., "requestTime": ...,
+# "data": null} (HTTP 400), a batch's failureList rows' errorCode / errorMsg. The codes and texts
+# are Bitget's, as ccxt's bitget (4.5.90) records them in its exceptions map (its comments quote
+# the venue's bodies) and Bitget's error code pages list them; 22002 from Bitget's error codes.
+REFUSALS: tuple[Rule, ...] = (
+    # "The order type for unilateral position must also be the unilateral position type.": an
+    # order built for the other position mode (tradeSide / reduceOnly against the account's posMode)
+    Rule("40774", "POSITION_MODE_MISMATCH", MODE),
+    # "Parameter verification failed" naming the position's direction: the mode decides that field
+    Rule("40017", "POSITION_MODE_MISMATCH", MODE, r"posSide|tradeSide|holdSide|position direction"),
+    Rule("40017", "INVALID_ORDER", PERMANENT),  # Parameter verification failed
+    Rule("40757", "REDUCE_ONLY_REJECTED", PERMANENT),  # Not enough position is available.
+    Rule("45006", "REDUCE_ONLY_REJECTED", PERMANENT),  # Insufficient position
+    Rule("22002", "REDUCE_ONLY_REJECTED", PERMANENT),  # No position to close
+    Rule("40891", "REDUCE_ONLY_REJECTED", PERMANENT),  # insufficient position: no TP/SL can be set
+    Rule("40762", "INSUFFICIENT_MARGIN", TRANSIENT),  # The order amount exceeds the balance
+    Rule("43012", "INSUFFICIENT_MARGIN", TRANSIENT),  # Insufficient balance
+    Rule("40754", "INSUFFICIENT_MARGIN", TRANSIENT),  # insufficient balance
+    Rule("45110", "INVALID_ORDER", PERMANENT),  # less than the minimum amount 5 USDT
+    Rule("43006", "INVALID_ORDER", PERMANENT),  # the order quantity is less than the minimum
+    Rule("40808", "INVALID_ORDER", PERMANENT),  # Parameter verification exception size checkBDScale error
+    Rule("41103", "INVALID_ORDER", PERMANENT),  # param price scale error
+    Rule("40786", "INVALID_ORDER", PERMANENT),  # Duplicate clientOid
+    Rule("40917", "INVALID_ORDER", TRANSIENT),  # Stop price for long positions please < mark price
+    Rule("45122", "INVALID_ORDER", TRANSIENT),  # Short position stop loss price please > mark price
+    Rule("40034", "UNKNOWN_SYMBOL", PERMANENT, r"symbol"),  # Parameter symbol does not exist
+    Rule("40309", "UNKNOWN_SYMBOL", PERMANENT),  # The contract has been removed
+    Rule("429", "RATE_LIMITED", TRANSIENT),  # Too Many Requests
+    Rule("40015", "EXCHANGE_UNAVAILABLE", TRANSIENT),  # System is abnormal, please try again later
+    Rule("40200", "EXCHANGE_UNAVAILABLE", TRANSIENT),  # Server upgrade, please try again later
+    Rule("41114", "EXCHANGE_UNAVAILABLE", TRANSIENT),  # The current trading pair is under maintenance
+)
+SUCCESS = "00000"
+
+
+def bitget_refusal(body: Any) -> Optional[tuple[str, str]]:
+    """The answer's ``code`` / ``msg`` when its code is not "00000"; else the first row of its
+    ``data.failureList`` (a batch's refused rows: ``errorCode`` / ``errorMsg``); None for a success."""
+    if not isinstance(body, Mapping):
+        return None
+    code = body.get("code")
+    if code is not None and str(code) not in (SUCCESS, ""):
+        return str(code), str(body.get("msg") or "")
+    data = body.get("data")
+    failed = data.get("failureList") if isinstance(data, Mapping) else None
+    for row in failed if isinstance(failed, list) else ():
+        if isinstance(row, Mapping) and row.get("errorCode") not in (None, ""):
+            return str(row.get("errorCode")), str(row.get("errorMsg") or "")
+    return None
+
 
 PAGE = 100  # the most rows a page of orders-pending / orders-plan-pending / unfilled-orders gives
 
@@ -210,6 +273,36 @@ class BitgetDialect(Dialect):
         None, 1.0, "requests", PER_UID, RATE_LIMITS, counts_requests=True,
         endpoint_limits={ACCOUNTS: (10, 1.0), POSITIONS: (5, 1.0), REGULAR_ORDERS: (10, 1.0), PLAN_ORDERS: (10, 1.0)})
 
+    refusal_rules: tuple[Rule, ...] = REFUSALS
+
+    def refusal_of(self, body: Any) -> Optional[tuple[str, str]]:
+        return bitget_refusal(body)
+
+    # Streams: ccxt.pro's bitget (positions, orders, orders-algo and account on the private
+    # websocket after login; the held symbols' tickers on the public one). A websocket costs no
+    # REST request (no listen key: the login is signed on the socket); the stream costs the
+    # reconcile's snapshot.
+    streams: bool = True
+
+    def stream_message(self, message: Any) -> str:
+        return bitget_stream.stream_message(message)
+
+    def stream_events(self, message: Any, symbol_of: Callable[[str], str], ccxt_order: Callable[[Any], Any],
+                      held: Optional[Container[str]] = None) -> list[StreamEvent]:
+        return bitget_stream.stream_events(message, symbol_of, ccxt_order, held, ORDER_ROWS)
+
+    def stream_time(self, message: Any) -> Optional[int]:
+        return bitget_stream.stream_time(message)
+
+    def stream_ended(self, message: Any) -> tuple[str, str]:
+        return bitget_stream.stream_ended(message)
+
+    def stream_watches(self) -> tuple[tuple[str, Mapping[str, Any]], ...]:
+        return super().stream_watches() + (("watch_orders", {"trigger": True}),)
+
+    def watch_marks(self, client: Any, held: frozenset[str]) -> Awaitable[Any]:
+        return bitget_stream.watch_marks(client, held)
+
     def positions_endpoint(self, market_type: str) -> str:
         return POSITIONS
 
@@ -283,6 +376,9 @@ async def read_position_mode(call: Call, symbol_id: str = "BTCUSDT", product_typ
     answer = await call(MODE_METHOD, {"symbol": symbol_id, "productType": product_type, "marginCoin": margin_coin})
     return position_mode(answer)
 
+
+# the lists' readers of an order row, for the stream's orders and orders-algo channels
+ORDER_ROWS = bitget_stream.OrderRows(read_row, read_plan)
 
 BITGET = BitgetDialect(id="bitget", order_rate=8.0)
 

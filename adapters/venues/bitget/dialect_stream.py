@@ -1,0 +1,332 @@
+"""Bitget's v2 websocket as the account's stream reads it: the private channels, the marks, the errors.
+
+What it owns
+    what one raw frame of Bitget's classic-account websocket is (:func:`stream_message`) and the
+    events of those the stream reads (:func:`stream_events`), as ``ccxt.pro.bitget`` (4.5.90)
+    subscribes them for USDT-M futures (``instType`` USDT-FUTURES, ``instId`` / ``coin``
+    default), after ``login`` on ``wss://ws.bitget.com/v2/ws/private``:
+
+    * ``positions`` (``watch_positions``): every push is ``action`` snapshot, the account's open
+      positions of the product type (``instId``, ``holdSide``, ``posMode``, ``total``,
+      ``openPriceAvg``), as ccxt reads it (it drops its cache at each snapshot): a held leg the
+      push does not list is flat. Its rows carry the time they last changed; the push's own
+      ``ts`` is the time of the whole snapshot, the event time of every leg in it: a push older
+      than the last is out of order, and one of the same millisecond, every row of which the
+      book repeats, is applied again, changing nothing (a snapshot is never a duplicate). Read
+      by the stream alone (``state``): ccxt never parses the frame (at 10,000 positions each
+      push is the whole book);
+    * ``orders`` (``watch_orders``): each row an order's state (``orderId``, ``status`` live /
+      partially_filled / filled / canceled, ``orderType`` limit / market), read by ccxt's
+      ``parse_ws_order`` and then as the REST list reads its rows (:func:`.bitget.read_row`: the
+      true side of a hedge-mode row, whether it only closes), of its own ``uTime``;
+    * ``orders-algo`` (``watch_orders`` with ``trigger``): plan and TP/SL orders, each row with its
+      ``planType`` — ``pl`` a trigger order, ``tp`` / ``sl`` a partial take-profit / stop-loss,
+      ``ptp`` / ``psl`` a position's, ``track`` a trailing stop, ``mtpsl`` a trailing TP/SL —
+      read as the REST plan list reads the same order under its REST name (normal_plan,
+      profit_plan, loss_plan, pos_profit, pos_loss, track_plan, moving_plan: the kind, whether it
+      closes, and the planType its cancel names); ``status`` live / not_trigger waits,
+      executing / executed / fail_execute / cancelled ended it. ccxt.pro's bitget resolves such
+      a push under ``order:linear``, never the ``triggerOrder:linear`` its watch waits on: the
+      watch only keeps the subscription, the frames are read raw;
+    * ``account`` (``watch_balance``): each margin coin's ``equity`` and ``unrealizedPL`` (the
+      wallet is their difference, so that the stream's equity is the venue's at the stream's
+      marks), of the push's ``ts``; a row without ``unrealizedPL`` (the push as Bitget first
+      documented it) says no wallet, and the REST reconcile's stands;
+    * ``ticker`` of each held symbol on ``/v2/ws/public`` (``watch_tickers``): its
+      ``markPrice``, of its ``ts``; a flat account watches :data:`HEARTBEAT_SYMBOL`'s, since the
+      private channels are silent while nothing happens and a silent stream is blind.
+
+    A row it cannot read (a field missing, an unknown ``planType``, ``posMode``, ``status`` or
+    ``orderType``) drops the frame whole as malformed, BAD_RESPONSE naming the channel and the
+    field — never an order read as a kind it may not be.
+
+    The venue's answers (``{"event": "login" | "subscribe" | "unsubscribe"}``, the text
+    ``pong``) are answers; an ``{"event": "error"}`` whose code ends or refuses the socket's
+    login (:data:`LOGIN_ERRORS`, from ccxt's bitget list of Bitget's websocket codes: 30004 a
+    request that needs login, 30005 login failed, 30011 / 30012 / 30013 an invalid key,
+    passphrase or timestamp, 30014 a timestamp expired, 30015 an invalid sign) ends the stream's
+    authorization: the connection is given up, down with ``STREAM_LOGIN_REFUSED`` and the
+    venue's code and message, and made again with a growing backoff. Any other error (30001 a
+    channel that does not exist, 30006 too many requests) reaches ccxt, which fails the
+    connection's watches with the venue's words: a reconnect.
+
+Known limit: Bitget documents at most 1,000 channels a connection, and ccxt keeps one public
+connection: an account holding more than some 1,000 symbols asks more ``ticker`` channels than
+the venue serves on it (the simulator does not refuse them); :data:`MARKS_PER_REQUEST` keeps each
+subscription under the venue's 4,096 bytes a request.
+
+What it must not do
+    import ccxt or hold account state (see :mod:`.base`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Container, Iterable, Mapping
+from typing import Any, Awaitable, Callable, NamedTuple, Optional
+
+from ...base import AdapterError
+from ...ccxt_exchange.parsing import BadData, num
+from ...ccxt_exchange.streamstate import StreamEvent
+from ...ccxt_exchange.dialects.base import bad_field, unknown_value
+
+VENUE = "bitget"
+MARKS = "ticker"
+POSITIONS = "positions"
+PRIVATE = ("orders", "orders-algo", "account")
+LOGIN_ERRORS = frozenset({"30004", "30005", "30011", "30012", "30013", "30014", "30015"})
+POS_MODES = ("one_way_mode", "hedge_mode")
+HOLD_SIDES = ("long", "short")
+LEGS = ("LONG", "SHORT", "BOTH")
+ORDER_TYPES = frozenset({"limit", "market"})
+ORDER_STATUSES = frozenset({"live", "new", "partially_filled", "filled", "canceled", "cancelled"})
+# the websocket's planType → the REST plan list's name of the same order
+PLAN_TYPES: Mapping[str, str] = {"pl": "normal_plan", "tp": "profit_plan", "sl": "loss_plan", "ptp": "pos_profit",
+                                 "psl": "pos_loss", "track": "track_plan", "mtpsl": "moving_plan"}
+ALGO_STATUSES = frozenset({"live", "not_trigger", "executing", "executed", "fail_execute", "cancelled", "canceled"})
+# the linear perpetual whose mark a flat account watches
+HEARTBEAT_SYMBOL = "BTC/USDT:USDT"
+# the tickers one subscription asks for: Bitget refuses a request of more than 4,096 bytes (an
+# arg {"instType":"USDT-FUTURES","channel":"ticker","instId":"BTCUSDT"} is some 65)
+MARKS_PER_REQUEST = 50
+
+
+class OrderRows(NamedTuple):
+    """How the Bitget dialect reads an order row of its lists (:mod:`.bitget`), handed in (that
+    module imports this one): a regular row (``read_row(venue, endpoint, order)``) and a plan row
+    (``read_plan(venue, endpoint, order)``, a ``Listed`` of its kind)."""
+
+    regular: Callable[[str, str, Any], Any]
+    plan: Callable[[str, str, Any], Any]
+
+
+class _Push:
+    """One ``positions`` push, equal to itself only: the body of its legs' events with the row,
+    so that a row the next push of the same millisecond repeats unchanged (the book is whole in
+    every push) is applied again, changing nothing, not counted a duplicate."""
+
+    __slots__ = ()
+
+
+class _Read(NamedTuple):
+    """What a channel's reader is handed beside the row."""
+
+    symbol_of: Callable[[str], str]
+    ccxt_order: Callable[[Any], Any]
+    held: Optional[Container[str]]
+    rows: OrderRows
+    ts: int  # the push's own time
+    push: _Push
+
+
+def _channel(message: Any) -> Optional[str]:
+    arg = message.get("arg") if isinstance(message, Mapping) else None
+    channel = arg.get("channel") if isinstance(arg, Mapping) else None
+    return channel if isinstance(channel, str) else None
+
+
+def stream_message(message: Any) -> str:
+    """What a Bitget frame is (see :meth:`.base.Dialect.stream_message`): the venue's answers
+    (``event`` login / subscribe / unsubscribe, an error that does not end the login, the text
+    ``pong``), ``expired`` (an error of :data:`LOGIN_ERRORS`), ``marks`` (a ``ticker`` push),
+    ``state`` (a ``positions`` push: the account's every position, read by the stream alone),
+    ``ok`` (a push of another private channel the stream reads; its rows are checked as they
+    are read), ``unknown`` (a push of a channel it does not read) or ``malformed``."""
+    if isinstance(message, str):
+        return "answer" if message == "pong" else "malformed"
+    if not isinstance(message, Mapping):
+        return "malformed"
+    event = message.get("event")
+    if event is not None:
+        if event == "error" and str(message.get("code")) in LOGIN_ERRORS:
+            return "expired"
+        return "answer"
+    channel = _channel(message)
+    if channel is None:
+        return "malformed"
+    if channel == MARKS:
+        return "marks"
+    if channel == POSITIONS:
+        return "state"
+    return "ok" if channel in PRIVATE else "unknown"
+
+
+def stream_ended(message: Any) -> tuple[str, str]:
+    """``STREAM_LOGIN_REFUSED`` and the venue's words of an ``expired`` frame."""
+    code = str(message.get("code")) if isinstance(message, Mapping) else "?"
+    said = str(message.get("msg") or "") if isinstance(message, Mapping) else ""
+    return "STREAM_LOGIN_REFUSED", f"bitget refused or dropped the stream's login: {code} {said}".rstrip()
+
+
+def stream_time(message: Any) -> Optional[int]:
+    """The push's own ``ts``, or the latest of its rows' (``uTime``, ``ts``); None without."""
+    if not isinstance(message, Mapping):
+        return None
+    best = num(message.get("ts"))
+    rows = message.get("data")
+    for row in rows if isinstance(rows, list) else ():
+        if isinstance(row, Mapping):
+            at = num(row.get("uTime")) or num(row.get("ts"))
+            if at is not None and (best is None or at > best):
+                best = at
+    return int(best) if best is not None and best > 0 else None
+
+
+def stream_events(message: Any, symbol_of: Callable[[str], str], ccxt_order: Callable[[Any], Any],
+                  held: Optional[Container[str]], rows_of: OrderRows) -> list[StreamEvent]:
+    """The events of a classified Bitget push (``ok``, ``state`` or ``marks``): each ``positions``
+    row keyed by its symbol and leg (``BOTH`` one-way, ``LONG`` / ``SHORT`` hedge), every held
+    leg it does not list flat; the ``account``'s margin coins (keyed by the account); each
+    ``orders`` and ``orders-algo`` row keyed by its id, read as :mod:`.bitget` reads the lists'
+    rows, of the kind the channel and its ``planType`` say; a ``ticker`` row's ``markPrice`` (of
+    a held symbol only when ``held`` is given). Raises BAD_RESPONSE naming the channel and the
+    field of a row it cannot read (the frame is dropped whole, counted malformed)."""
+    channel = str(message["arg"]["channel"])
+    rows = message.get("data")
+    if not isinstance(rows, list):
+        raise _bad(channel, "data", "missing" if rows is None else "not a list")
+    read = _READERS.get(channel)
+    if read is None:
+        return []
+    ts = num(message.get("ts"))
+    ctx = _Read(symbol_of, ccxt_order, held, rows_of, int(ts) if ts is not None else 0, _Push())
+    out: list[StreamEvent] = []
+    for row in rows:
+        if not isinstance(row, Mapping):
+            raise _bad(channel, "data", "a row is not an object")
+        out.extend(read(channel, row, ctx))
+    if channel == POSITIONS:
+        out.extend(_flat_legs(channel, out, ctx))
+    return out
+
+
+def _bad(channel: str, name: str, problem: str) -> AdapterError:
+    return bad_field(VENUE, f"websocket {channel}", name, problem)
+
+
+def _text(channel: str, row: Mapping[str, Any], name: str) -> str:
+    value = row.get(name)
+    if not isinstance(value, str) or not value:
+        raise _bad(channel, name, "missing" if value in (None, "") else f"not a text: {value!r}")
+    return value
+
+
+def _number(channel: str, row: Mapping[str, Any], *names: str) -> float:
+    for name in names:
+        value = num(row.get(name))
+        if value is not None:
+            return value
+    value = row.get(names[0])
+    raise _bad(channel, names[0], "missing" if value in (None, "") else f"not a number: {value!r}")
+
+
+def _stamp(channel: str, ctx: _Read) -> int:
+    if ctx.ts <= 0:
+        raise _bad(channel, "ts", "missing")
+    return ctx.ts
+
+
+def _position(channel: str, row: Mapping[str, Any], ctx: _Read) -> list[StreamEvent]:
+    symbol = ctx.symbol_of(_text(channel, row, "instId"))
+    mode, hold = row.get("posMode"), row.get("holdSide")
+    if mode not in POS_MODES:
+        raise unknown_value(VENUE, f"websocket {channel}", "posMode", mode)
+    if hold not in HOLD_SIDES:
+        raise unknown_value(VENUE, f"websocket {channel}", "holdSide", hold)
+    size = abs(_number(channel, row, "total"))
+    leg = "BOTH" if mode == "one_way_mode" else str(hold).upper()
+    entry = num(row.get("openPriceAvg")) or None
+    return [StreamEvent(("position", symbol, leg), _stamp(channel, ctx), (ctx.push, row),
+                        positions=((symbol, leg, str(hold) if size else None, size, entry),))]
+
+
+def _flat_legs(channel: str, listed: list[StreamEvent], ctx: _Read) -> list[StreamEvent]:
+    """A snapshot's held legs it does not list: flat (of the push's time)."""
+    if not isinstance(ctx.held, Iterable):
+        return []
+    seen: dict[str, set[str]] = {}
+    for ev in listed:
+        for p in ev.positions:
+            seen.setdefault(p[0], set()).add(p[1])
+    at = _stamp(channel, ctx)
+    out = []
+    for symbol in sorted(ctx.held):
+        legs = seen.get(symbol, set())
+        # a listed one-way row holds the symbol's one leg; a listed hedge leg leaves the other one
+        flat = () if "BOTH" in legs else tuple(x for x in ("LONG", "SHORT") if x not in legs) if legs else LEGS
+        out.extend(StreamEvent(("position", symbol, leg), at, ctx.push, positions=((symbol, leg, None, 0.0, None),))
+                   for leg in flat)
+    return out
+
+
+def _account(channel: str, row: Mapping[str, Any], ctx: _Read) -> list[StreamEvent]:
+    coin = _text(channel, row, "marginCoin")
+    equity = _number(channel, row, "equity")
+    if row.get("unrealizedPL") in (None, ""):
+        return []  # (the push's earlier documented shape: equity alone says no wallet; REST's stands)
+    upnl = _number(channel, row, "unrealizedPL")
+    return [StreamEvent(("wallet", coin), _stamp(channel, ctx), row, wallets=((coin, equity - upnl),))]
+
+
+def _order(channel: str, row: Mapping[str, Any], ctx: _Read) -> list[StreamEvent]:
+    algo = channel == "orders-algo"
+    oid = _text(channel, row, "orderId")
+    for name in ("instId", "side"):
+        _text(channel, row, name)
+    status = row.get("status")
+    if status not in (ALGO_STATUSES if algo else ORDER_STATUSES):
+        raise unknown_value(VENUE, f"websocket {channel}", "status", status)
+    at = _number(channel, row, "uTime", "cTime")
+    endpoint = f"websocket {channel}"
+    info = dict(row)
+    if algo:
+        said = row.get("planType")
+        plan = PLAN_TYPES.get(said) if isinstance(said, str) else None
+        if plan is None:
+            raise unknown_value(VENUE, endpoint, "planType", said)
+        info["planType"] = plan
+    elif row.get("orderType") not in ORDER_TYPES:
+        raise unknown_value(VENUE, endpoint, "orderType", row.get("orderType"))
+    parsed = dict(ctx.ccxt_order(dict(row)))
+    parsed["info"] = info
+    if not parsed.get("clientOrderId") and isinstance(row.get("clientOId"), str):
+        parsed["clientOrderId"] = row["clientOId"] or None  # (the spelling of Bitget's documented push)
+    try:
+        if algo:
+            listed = ctx.rows.plan(VENUE, endpoint, parsed)
+            kind, order = listed.kind, listed.order
+        else:
+            kind, order = "regular", ctx.rows.regular(VENUE, endpoint, parsed)
+    except BadData as e:
+        raise _bad(channel, "row", str(e)) from None
+    return [StreamEvent(("order", oid), int(at), row, orders=((oid, order),), kinds=((oid, kind, True),))]
+
+
+def _mark(channel: str, row: Mapping[str, Any], ctx: _Read) -> list[StreamEvent]:
+    symbol = ctx.symbol_of(_text(channel, row, "instId"))
+    price = _number(channel, row, "markPrice")
+    at = _number(channel, row, "ts")
+    if ctx.held is not None and symbol not in ctx.held:
+        return []
+    return [StreamEvent(("mark", symbol), int(at), row, marks=((symbol, price),))]
+
+
+_READERS: Mapping[str, Callable[..., list[StreamEvent]]] = {
+    POSITIONS: _position, "account": _account, "orders": _order, "orders-algo": _order, MARKS: _mark}
+
+
+def watch_marks(client: Any, held: frozenset[str]) -> Awaitable[Any]:
+    """The tickers of the symbols held (a flat account: :data:`HEARTBEAT_SYMBOL`'s, or the first
+    linear swap's), :data:`MARKS_PER_REQUEST` a subscription: Bitget has no channel of every
+    symbol's mark."""
+    symbols = sorted(held)
+    if not symbols:
+        markets = getattr(client, "markets", None) or {}
+        symbols = [HEARTBEAT_SYMBOL if HEARTBEAT_SYMBOL in markets else
+                   next((s for s, m in markets.items() if m.get("linear") and m.get("swap")), HEARTBEAT_SYMBOL)]
+    chunks = [symbols[i:i + MARKS_PER_REQUEST] for i in range(0, len(symbols), MARKS_PER_REQUEST)]
+    return asyncio.gather(*(client.watch_tickers(chunk) for chunk in chunks))
+
+
+__all__ = ["HEARTBEAT_SYMBOL", "LOGIN_ERRORS", "MARKS_PER_REQUEST", "OrderRows", "PLAN_TYPES", "stream_ended",
+           "stream_events", "stream_message", "stream_time", "watch_marks"]

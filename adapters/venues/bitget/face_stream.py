@@ -1,0 +1,368 @@
+"""The simulated exchange's Bitget v2 websocket face: the private channels and the marks.
+
+:class:`BitgetStreamFace` lives on the :class:`adapters.simulated.http.SimServer`'s aiohttp app and
+port, beside the REST faces, and speaks Bitget's classic-account websocket as ``ccxt.pro.bitget``
+(4.5.90) opens it from ``urls['api']['ws']`` (``public`` ``<base>/v2/ws/public``, ``private``
+``<base>/v2/ws/private``):
+
+login      ``{"op": "login", "args": [{"apiKey", "passphrase", "timestamp", "sign"}]}`` on
+           ``/private``: ``sign`` the base64 HMAC-SHA256 of ``timestamp + "GET" + "/user/verify"``
+           with the secret, ``timestamp`` (seconds) within 30 s of the server's auth clock;
+           answered ``{"event": "login", "code": 0}``, else ``{"event": "error", "code", "msg"}``
+           with the codes ccxt's bitget lists for Bitget: 30011 an unknown key, 30012 a wrong
+           passphrase, 30014 a stale timestamp, 30015 "Invalid sign" (the socket stays logged out).
+subscribe  ``{"op": "subscribe", "args": [{"instType": "USDT-FUTURES", "channel", "instId" |
+           "coin"}]}``, each arg answered ``{"event": "subscribe", "arg"}``: ``positions``,
+           ``orders``, ``orders-algo``, ``account`` on ``/private`` (before login: 30004),
+           ``ticker`` of an ``instId`` on ``/public``; another channel, product type or path is
+           30001. ``positions`` and ``account`` push a snapshot at subscription.
+pushes     ``{"action": "snapshot", "arg": {...the subscription's}, "data": [...], "ts"}`` with the
+           fields Bitget documents, rendered from the engine's change hooks at the change (``ts``
+           the engine clock then): ``positions`` every open position of the account (the whole
+           book, each push: Bitget's positions channel is a snapshot), ``account`` the USDT
+           margin coin's equity and unrealized PnL, ``orders`` an order's every change (its
+           ``status``, the fill's ``fillPrice`` / ``baseVolume`` / ``tradeId``), ``orders-algo``
+           a plan or TP/SL order placed (``live``), fired (``executed``), cancelled
+           (``cancelled``) or failed (``fail_execute``) with its channel ``planType`` (pl, tp, sl,
+           ptp, psl, track, mtpsl; the engine's TRIGGERING, its own step between live and
+           fired, is not Bitget's and is not pushed). ``ticker``: the documented row with the
+           engine's mark as every price in it, at once when :meth:`SimExchange.set_mark` sets
+           one, then every ``mark_every_ms`` while it moves and every ``quiet_every_ms`` while
+           not (the simulator's cadence: Bitget's ticker follows its market's trades).
+ping       the text ``ping`` answered ``pong`` on both paths.
+
+Faults come from the engine's :class:`FaultPlan` through :class:`..stream.PushFace`
+(``stream_disconnect``, ``stream_stall``, ``stream_out_of_order``, ``stream_duplicate``,
+``stream_malformed``; endpoint ``stream:user`` for the private channels, ``stream:market`` for
+the tickers). ``listen_key_expired`` ends a socket's login: it is told ``{"event": "error",
+"code": 30004, "msg": "User needs to log in"}`` (30004 is Bitget's code of a request that needs
+a login, ccxt's list says; Bitget documents no expiry of a login, so this is the simulator's
+rendering of one the venue dropped, its wording the simulator's) and gets no more pushes. A
+malformed frame ("fields") loses its ``data``; ("event") its channel is one nobody knows.
+
+What it owns: the sockets' login and subscriptions and the rendering of changes as Bitget's
+pushes. What it must not do: keep exchange state or call the engine's charged methods (a
+stream costs no request): the account and its positions are read uncharged, at the change.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import hashlib
+import hmac
+import json
+import zlib
+from typing import Any, Callable, Optional
+
+from aiohttp import web
+
+from ...simulated.changes import AccountChanged, AlgoChanged, Change, MarkSet, OrderChanged
+from ...simulated.engine import decimals
+from ...simulated.stream import PushFace, _Socket
+from .face import PRODUCT, BitgetFace, _f, _money, _px, _sz, symbol_id
+from ...simulated.faces.shared import loopback
+
+PATHS = {"/v2/ws/public": "public", "/v2/ws/private": "private"}
+CHANNELS = {"positions": "private", "orders": "private", "orders-algo": "private", "account": "private",
+            "ticker": "public"}
+UNKNOWN_CHANNEL = "sim-unknown"  # what a STREAM_MALFORMED "event" fault renames a channel to
+LOGIN_WINDOW_S = 30
+# the REST planType of a plan order → the name the orders-algo channel gives it
+WS_PLAN_TYPES = {"normal_plan": "pl", "profit_plan": "tp", "loss_plan": "sl", "pos_profit": "ptp",
+                 "pos_loss": "psl", "track_plan": "track", "moving_plan": "mtpsl"}
+ALGO_STATUSES = {"NEW": "live", "TRIGGERED": "executed", "CANCELED": "cancelled", "EXPIRED": "fail_execute",
+                 "REJECTED": "fail_execute"}
+CCXT_OPTIONS = {"defaultType": "swap", "uta": False}
+
+
+class BitgetStreamFace(PushFace):
+    """The Bitget websocket face over ``server``'s engine (see the module docstring)."""
+
+    def __init__(self, server: Any, *, mark_every_ms: int = 300, quiet_every_ms: int = 1_000,
+                 tick_s: float = 0.05, auth_clock: Optional[Callable[[], int]] = None):
+        self.server = server
+        self.engine = server.engine
+        self.faults = server.faults
+        self.mark_every_ms, self.quiet_every_ms = mark_every_ms, quiet_every_ms
+        self.tick_s = tick_s
+        self.auth_clock = auth_clock or self.engine.now
+        self.sockets: list[_Socket] = []
+        self.sent: list[tuple[Optional[str], str]] = []
+        self._conn = 0
+        self._unhook: Optional[Callable[[], None]] = None
+        self._pump: Optional[asyncio.Task] = None
+        self._writers: list[asyncio.Task] = []
+
+    @property
+    def rest(self) -> BitgetFace:
+        """The REST face's rows (an order's, a plan order's fields), over the server's engine now."""
+        return BitgetFace(self.server)
+
+    def add_routes(self, app: web.Application) -> None:
+        for path in PATHS:
+            app.router.add_get(path, self._open)
+
+    async def _open(self, request: web.Request) -> web.StreamResponse:
+        return await self._accept(request, path=PATHS[request.path], args={}, marks={})
+
+    # --- requests ---------------------------------------------------------------------------------------
+
+    def _say(self, sock: _Socket, body: dict) -> None:
+        sock.queue.put_nowait((None, _dumps(body)))
+
+    def _error(self, sock: _Socket, code: int, msg: str, arg: Any = None) -> None:
+        self._say(sock, {"event": "error", **({"arg": arg} if arg is not None else {}), "code": code, "msg": msg})
+
+    def _command(self, sock: _Socket, data: str) -> None:
+        if data == "ping":
+            sock.queue.put_nowait((None, "pong"))
+            return
+        try:
+            req = json.loads(data)
+            op, args = req.get("op"), req.get("args")
+        except (ValueError, AttributeError):
+            self._error(sock, 30002, "illegal request")
+            return
+        if not isinstance(args, list) or not args:
+            self._error(sock, 30016, "Param error")
+        elif op == "login":
+            self._login(sock, args[0])
+        elif op in ("subscribe", "unsubscribe"):
+            for arg in args:
+                self._subscribe(sock, op, arg)
+        else:
+            self._error(sock, 30003, "invalid op")
+
+    def _login(self, sock: _Socket, arg: Any) -> None:
+        if sock.pushed["path"] == "public":
+            return self._error(sock, 30003, "invalid op")
+        arg = arg if isinstance(arg, dict) else {}
+        key, stamp = str(arg.get("apiKey") or ""), str(arg.get("timestamp") or "")
+        account = self.engine.account_for_key(key) if key else None
+        if account is None:
+            return self._error(sock, 30011, "Invalid ACCESS_KEY")
+        creds = self.engine.permissions.credentials(key)
+        secret, passphrase = creds if creds is not None else (self.engine.secret(account),
+                                                              self.engine.accounts[account].spec.passphrase)
+        if not hmac.compare_digest(str(arg.get("passphrase") or ""), passphrase):
+            return self._error(sock, 30012, "Invalid ACCESS_PASSPHRASE")
+        if not stamp.isdigit() or abs(int(stamp) - self.auth_clock() // 1000) > LOGIN_WINDOW_S:
+            return self._error(sock, 30014, "Request timestamp expired")
+        want = base64.b64encode(hmac.new(secret.encode(), f"{stamp}GET/user/verify".encode(),
+                                         hashlib.sha256).digest()).decode()
+        if not hmac.compare_digest(want, str(arg.get("sign") or "")):
+            return self._error(sock, 30015, "Invalid sign")
+        sock.owner = account
+        self._say(sock, {"event": "login", "code": 0})
+
+    def _subscribe(self, sock: _Socket, op: str, arg: Any) -> None:
+        arg = arg if isinstance(arg, dict) else {}
+        channel, inst = arg.get("channel"), arg.get("instId")
+        where = CHANNELS.get(channel) if isinstance(channel, str) else None
+        market = self.engine.markets.get(inst) if isinstance(inst, str) else None
+        if where != sock.pushed["path"] or arg.get("instType") != PRODUCT or (channel == "ticker" and market is None):
+            return self._error(sock, 30001, f"instType:{arg.get('instType')},channel:{channel},instId:{inst} "
+                                            "doesn't exist", arg)
+        if where == "private" and sock.owner is None:
+            return self._error(sock, 30004, "User needs to log in", arg)
+        key = f"ticker:{inst}" if channel == "ticker" else str(channel)
+        self._say(sock, {"event": op, "arg": arg})
+        if op == "unsubscribe":
+            sock.streams.discard(key)
+            return
+        sock.streams.add(key)
+        sock.pushed["args"][key] = dict(arg)
+        now = self.engine.now()
+        if market is not None:
+            self._mark(sock, market.symbol, now)
+        elif channel == "positions":
+            self._push(sock, "positions", self._position_rows(sock.owner or "", now), now)
+        elif channel == "account":
+            self._push(sock, "account", [self._account_row(sock.owner or "", now)], now)
+
+    def _end_authorization(self, s: _Socket) -> bool:
+        if s.owner is None:
+            return False
+        s.owner = None
+        self._error(s, 30004, "User needs to log in")
+        return True
+
+    # --- pushes -----------------------------------------------------------------------------------------
+
+    def _push(self, s: _Socket, channel: str, data: list, ts: int) -> None:
+        arg = s.pushed["args"].get(channel, {"instType": PRODUCT, "channel": channel, "instId": "default"})
+        s.queue.put_nowait(("user", _dumps({"action": "snapshot", "arg": arg, "data": data, "ts": ts})))
+
+    def _to(self, account: str, channel: str) -> list[_Socket]:
+        return [s for s in self.sockets if s.owner == account and channel in s.streams]
+
+    def _on_change(self, c: Change) -> None:
+        if isinstance(c, MarkSet):
+            key = f"ticker:{symbol_id(self.engine.markets[c.symbol])}"
+            for s in self.sockets:
+                if key in s.streams:
+                    self._mark(s, c.symbol, c.ts, c.price)
+            return
+        if isinstance(c, OrderChanged):
+            targets = self._to(c.account, "orders")
+            row = self._order_row(c) if targets else None
+            for s in targets:
+                self._push(s, "orders", [row], c.ts)
+        elif isinstance(c, AlgoChanged):
+            if c.status == "TRIGGERING":  # the engine's own step: Bitget says nothing between live and fired
+                return
+            targets = self._to(c.account, "orders-algo")
+            row = self._algo_row(c) if targets else None
+            for s in targets:
+                self._push(s, "orders-algo", [row], c.ts)
+        elif isinstance(c, AccountChanged):
+            books = self._to(c.account, "positions")
+            rows = self._position_rows(c.account, c.ts) if books else []
+            for s in books:
+                self._push(s, "positions", rows, c.ts)
+            for s in self._to(c.account, "account"):
+                self._push(s, "account", [self._account_row(c.account, c.ts)], c.ts)
+
+    def _mark(self, s: _Socket, symbol: str, ts: int, price: Optional[float] = None) -> None:
+        eng = self.engine
+        if symbol not in eng.paths:
+            return
+        m = eng.markets[symbol]
+        px = eng.mark(symbol, ts) if price is None else price
+        s.pushed["marks"][symbol] = (asyncio.get_event_loop().time(), px)
+        key = f"ticker:{symbol_id(m)}"
+        text = _f(px, decimals(m.price_tick))
+        row = {"instId": symbol_id(m), "lastPr": text, "bidPr": text, "askPr": text, "bidSz": "0", "askSz": "0",
+               "open24h": text, "high24h": text, "low24h": text, "change24h": "0", "fundingRate": "0.0001",
+               "nextFundingTime": str((ts // 28_800_000 + 1) * 28_800_000), "markPrice": text, "indexPrice": text,
+               "holdingAmount": "0", "baseVolume": "0", "quoteVolume": "0", "openUtc": text, "symbolType": "1",
+               "symbol": symbol_id(m), "deliveryPrice": "0", "ts": str(ts)}
+        arg = s.pushed["args"].get(key, {"instType": PRODUCT, "channel": "ticker", "instId": symbol_id(m)})
+        s.queue.put_nowait(("market", _dumps({"action": "snapshot", "arg": arg, "data": [row], "ts": ts})))
+
+    async def _run_pump(self) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            await asyncio.sleep(self.tick_s)
+            eng, t = self.engine, loop.time()
+            now = eng.now()
+            for s in list(self.sockets):
+                for symbol, (at, px) in list(s.pushed["marks"].items()):
+                    quiet = t - at >= self.quiet_every_ms / 1000
+                    if quiet or (t - at >= self.mark_every_ms / 1000 and eng.mark(symbol, now) != px):
+                        self._mark(s, symbol, now)
+
+    # --- rows -------------------------------------------------------------------------------------------
+
+    def _position_rows(self, account: str, ts: int) -> list[dict]:
+        """Every open position of ``account`` at ``ts``, as the positions channel writes them."""
+        eng = self.engine
+        mode = "hedge_mode" if eng.hedge_mode(account) else "one_way_mode"
+        rows = []
+        for pv in eng._positions(eng.accounts[account], ts):  # uncharged, at the change
+            m = eng.markets[pv.symbol]
+            pd = decimals(m.price_tick)
+            size = _sz(m, abs(pv.amount))
+            notional = abs(pv.amount) * pv.mark_price * m.contract_size
+            rows.append({
+                "posId": str(zlib.crc32(f"{account}/{pv.symbol}/{pv.position_side}".encode())),
+                "instId": symbol_id(m), "marginCoin": "USDT", "marginSize": _money(pv.initial_margin),
+                "marginMode": "crossed", "holdSide": pv.side, "posMode": mode, "total": size, "available": size,
+                "frozen": "0", "openPriceAvg": _f(pv.entry_price, pd + 2), "leverage": eng.leverage(account, pv.symbol),
+                "achievedProfits": "0", "unrealizedPL": _money(pv.unrealized_pnl),
+                "unrealizedPLR": _f(pv.unrealized_pnl / pv.initial_margin, 8) if pv.initial_margin else "0",
+                "liquidationPrice": _f(pv.liquidation_price, pd) if pv.liquidation_price else "0",
+                "keepMarginRate": f"{m.maint_margin_rate:g}",
+                "marginRate": _f(pv.maint_margin / notional, 8) if notional else "0",
+                "cTime": str(pv.update_time), "uTime": str(pv.update_time), "autoMargin": "off"})
+        return rows
+
+    def _account_row(self, account: str, ts: int) -> dict:
+        eng = self.engine
+        v = eng._view(eng.accounts[account], ts)  # uncharged, at the change
+        return {"marginCoin": "USDT", "frozen": _money(v.open_order_margin), "available": _money(v.available),
+                "maxOpenPosAvailable": _money(v.available), "maxTransferOut": _money(v.available),
+                "equity": _money(v.equity), "usdtEquity": _money(v.equity), "crossedRiskRate": "0",
+                "unrealizedPL": _money(v.unrealized_pnl)}
+
+    def _order_row(self, c: OrderChanged) -> dict:
+        row = self.rest.order(c.order)
+        m = self.engine.markets[c.order.symbol]
+        row["instId"] = row.pop("symbol")
+        row["accBaseVolume"] = row.pop("baseVolume")
+        row["feeDetail"] = [{"feeCoin": "USDT", "fee": row.pop("fee")}]
+        row["notionalUsd"] = _money(c.order.quantity * (c.order.price or c.last_price))
+        row["uTime"] = str(c.ts)
+        if c.execution == "TRADE":
+            row.update({"baseVolume": _sz(m, c.last_qty), "fillPrice": _px(m, c.last_price),
+                        "tradeId": str(c.trade_id), "fillTime": str(c.ts), "fillFee": _money(-c.fee),
+                        "fillFeeCoin": "USDT", "fillNotionalUsd": _money(c.last_qty * c.last_price),
+                        "pnl": _money(c.realized), "tradeScope": "M" if c.maker else "T"})
+        return row
+
+    def _algo_row(self, c: AlgoChanged) -> dict:
+        o = c.order
+        row = self.rest.plan(o)
+        row["instId"] = row.pop("symbol")
+        row["planType"] = WS_PLAN_TYPES[row["planType"]]
+        row["status"] = ALGO_STATUSES.get(o.status, "cancelled")
+        row.pop("planStatus", None)
+        row["actualSize"] = row["size"] if o.status == "TRIGGERED" else "0"
+        row["triggerTime"] = str(c.ts) if o.status == "TRIGGERED" else row["cTime"]
+        row["uTime"] = str(c.ts)
+        return row
+
+    # --- faults -----------------------------------------------------------------------------------------
+
+    def _malformed(self, text: str, how: str) -> str:
+        if how in ("fields", "event"):
+            body = json.loads(text)
+            if how == "fields":
+                body.pop("data", None)
+            elif isinstance(body.get("arg"), dict):
+                body["arg"]["channel"] = UNKNOWN_CHANNEL
+            return _dumps(body)
+        return text[: max(1, len(text) // 2)]
+
+
+def _dumps(body: Any) -> str:
+    return json.dumps(body, separators=(",", ":"))
+
+
+def ws_urls(base_url: str) -> dict[str, str]:
+    """``urls['api']['ws']`` of ccxt.pro's bitget for a server at ``base_url`` (UTA's onto paths
+    the face does not serve: the handshake fails, nothing reaches the internet)."""
+    ws = "ws" + loopback(base_url)[len("http"):]
+    return {"public": f"{ws}/v2/ws/public", "private": f"{ws}/v2/ws/private",
+            "utaPublic": f"{ws}/unsupported/uta-public", "utaPrivate": f"{ws}/unsupported/uta-private"}
+
+
+def bitget_pro_client(server: Any, account: str, *, strict: bool = True, **config: Any) -> Any:
+    """A ``ccxt.pro.bitget`` bound to ``server`` as ``account``: REST over the face's ``/api/v2``,
+    streams at the server's ``/v2/ws/{public,private}`` (close it after use)."""
+    import ccxt.pro as ccxt_pro
+
+    base = loopback(server.base_url)
+    spec = server.engine.accounts[account].spec
+    options = {**CCXT_OPTIONS, **config.pop("options", {})}
+    ex = ccxt_pro.bitget({"apiKey": spec.api_key, "secret": spec.secret, "password": spec.passphrase,
+                          "enableRateLimit": False, **config, "options": options})
+    api = ex.urls.get("api") or {}
+    ex.urls["api"] = {k: base for k in api if k not in ("ws", "demo")}
+    ex.urls["api"]["ws"] = ws_urls(base)
+    if strict:
+        from ...ccxt_exchange import strict_json
+
+        strict_json(ex)
+    return ex
+
+
+def stream_face(server: Any, **options: Any) -> BitgetStreamFace:
+    """The face :class:`adapters.simulated.http.SimServer` serves as its ``bitget_stream``
+    (``/v2/ws/public``, ``/v2/ws/private``), checking logins against the server's clock."""
+    return BitgetStreamFace(server, **{"auth_clock": server.auth_clock, **options})
+
+
+__all__ = ["stream_face", "BitgetStreamFace", "CHANNELS", "UNKNOWN_CHANNEL", "WS_PLAN_TYPES", "bitget_pro_client",
+           "ws_urls"]
