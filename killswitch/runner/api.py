@@ -137,6 +137,7 @@ through when it cannot authenticate it.
 
 from __future__ import annotations
 
+import asyncio
 import inspect
 import logging
 from typing import TYPE_CHECKING, Any, Awaitable, Callable, Optional, ParamSpec, TypeVar, Union, overload
@@ -271,7 +272,11 @@ class _Handlers:
         return _json(200 if ok else 503, {"ready": ok, "reason": str(why)})
 
     async def metrics(self, request: web.Request) -> web.Response:
-        text = await self._read(self.view.metrics_text)
+        page = getattr(self.view, "metrics_page", None)
+        if callable(page):  # the values read on the runner's loop, the text written on a worker thread
+            text = await asyncio.to_thread((await self._read(page)).render)
+        else:
+            text = await self._read(self.view.metrics_text)
         if not isinstance(text, str):
             raise TypeError("metrics_text() must return a string")
         return web.Response(status=200, body=text.encode("utf-8", "backslashreplace"),

@@ -740,6 +740,9 @@ class Runner:
     def metrics_text(self) -> str:
         return self.readout.metrics_text()
 
+    def metrics_page(self) -> Any:  # the values on this loop; the text written by the API off it
+        return self.readout.metrics_page()
+
     def triggers(self) -> tuple[TriggerStatus, ...]:
         return self.readout.triggers()
 

@@ -26,7 +26,7 @@ from typing import Any, Callable, Mapping, Optional, Sequence
 from ..compile.graph import tick_interval_s as tick_interval_s
 from ..engine.stages import decision_id
 from ..engine.triggers import TriggerResult, recorded
-from ..metrics import Registry, exposition, runner_registry
+from ..metrics import CollectedPage, Registry, exposition, runner_registry
 from ..policy.expr import ValueType, value_text
 from ..policy.expr_eval import Comparison
 from ..state.store import StateStore
@@ -262,6 +262,11 @@ class Readout:
     def metrics_text(self) -> str:
         """``/metrics``: the runner's registry (see :mod:`killswitch.metrics`), as text."""
         return exposition(self.registry)
+
+    def metrics_page(self) -> CollectedPage:
+        """``/metrics``'s first part, on the loop: the families collected (the values read); the
+        text is written from them off the loop (:meth:`CollectedPage.render`)."""
+        return self.registry.collected()
 
     def collect_families(self, reg: Registry) -> None:
         """The runner's families, built at the scrape: its own, then the lease thread's, then the
