@@ -32,7 +32,7 @@ import copy
 import math
 import re
 import threading
-from typing import Callable, Iterable, Iterator, Sequence, Union
+from typing import Callable, Iterable, Iterator, Optional, Sequence, Union
 
 from prometheus_client import CollectorRegistry, PlatformCollector, ProcessCollector, generate_latest
 from prometheus_client import Counter as _Counter
@@ -278,11 +278,14 @@ class _Scrape(Collector):
 class CollectedPage(Collector):
     """One scrape's families as collected — their values read and kept: nothing of the runner is
     read again — then the ``system`` collectors (the process's and the platform's, read when
-    rendered). :meth:`render` writes the text on whichever thread calls it, as often as asked."""
+    rendered). :meth:`render` writes the text on whichever thread calls it, once: the scrapes
+    that share a collection (``/metrics`` asked by several at once) share its text."""
 
     def __init__(self, families: Sequence[Union[Metric, Sampled]], system: Sequence[Collector] = ()):
         self.families = tuple(families)
         self.system = tuple(system)
+        self._text: Optional[str] = None
+        self._writing = threading.Lock()
 
     @classmethod
     def of(cls, collector: Collector, system: Sequence[Collector] = ()) -> "CollectedPage":
@@ -312,8 +315,12 @@ class CollectedPage(Collector):
             yield from c.collect()
 
     def render(self) -> str:
-        """The exposition text (:func:`~prometheus_client.generate_latest`), what ``/metrics`` serves."""
-        return generate_latest(self).decode("utf-8")
+        """The exposition text (:func:`~prometheus_client.generate_latest`), what ``/metrics`` serves;
+        written at the first call, the same text after."""
+        with self._writing:
+            if self._text is None:
+                self._text = generate_latest(self).decode("utf-8")
+            return self._text
 
 
 class RunnerRegistry(CollectorRegistry):

@@ -87,3 +87,14 @@ def test_pages_render_on_several_threads_at_once(tmp_path):
     for t in threads:
         t.join(10)
     assert out == [want] * 4
+
+
+def test_the_scrapes_sharing_a_collection_share_its_text(tmp_path, monkeypatch):
+    from killswitch import metrics
+
+    written = []
+    real = metrics.generate_latest
+    monkeypatch.setattr(metrics, "generate_latest", lambda c: written.append(c) or real(c))
+    reg = runner_registry(build_with({"ticks": 1, "stages": {}}, Registry()), proc=str(tmp_path))
+    page = reg.collected()
+    assert page.render() == page.render() and len(written) == 1
