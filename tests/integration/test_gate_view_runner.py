@@ -61,7 +61,10 @@ class SlowSnapshots:
         return await self.inner.snapshot()
 
 
-def make(tmp_path, *, text: str = FEW_LONGS, lease_ttl_ms: int = 5_000):
+def make(tmp_path, *, text: str = FEW_LONGS, lease_ttl_ms: int = 60_000):
+    """A dry run on a manual clock. The lease outlasts the ticks' spacing: one that lapsed between
+    two ticks is taken again at the next, and while it is the view published as leader is refused
+    (GATE_VIEW_STALE), which a test of the view's contents must not run into."""
     clock = ManualClock(T0)
     engine = build("calm", clock)
     for symbol, price in {"BTCUSDT": 60_000.0, "ETHUSDT": 3_000.0, "SOLUSDT": 140.0}.items():

@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import sys
 import threading
+import time
 from types import MappingProxyType
 
 import pytest
@@ -162,8 +163,10 @@ def test_a_check_sees_one_publication_whole_while_the_loop_swaps_them():
     try:
         for t in threads:
             t.start()
-        for _ in range(5_000):
+        swaps, deadline = 0, time.monotonic() + 10
+        while swaps < 5_000 or (len(seen) < 2 and time.monotonic() < deadline):  # (until both were seen)
             g.publish()
+            swaps += 1
     finally:
         stop.set()
         for t in threads:
