@@ -15,7 +15,9 @@ read, unauthenticated: what bots and probes call, and nothing of the book beyond
     ``GET /v1/dms``             200 ``view.dms_status()``: armed sources, time since their last beat
                                 and until they fire; the venues' native countdowns (a bot's own
                                 countdown).
-    ``POST /v1/check-order``    200 ``{"allow", "reason"}`` from ``view.check_order(body)``, and
+    ``POST /v1/check-order``    200 ``{"allow", "reason"}`` from ``view.check_order_now(body)`` on
+                                this thread (the view the runner published: :mod:`.gate_view`),
+                                or ``view.check_order(body)`` from a view without it, and
                                 ``"limit"`` (code, value, usage, unit, symbol, policy, scope)
                                 when a pre-trade limit refuses the order; a deny is still
                                 200. It reads, and takes one message of the strategy's
