@@ -15,8 +15,9 @@ change.
 
 Prints the layout, the answers by reason code, the latency p50/p99 (ms and reference loops), the
 rate reached, and the tick period p50/p99 quiet and under the load with their ratio (goal: p50
-<= 1.2x quiet, as for the other API load). The client runs on the same two cores. Asserts
-nothing.
+<= 1.2x quiet, as for the other API load), and the runner's CPU (its ``process_cpu_seconds_total``
+on ``/metrics``) quiet and under the load, with what one check costs it. The client runs on the
+same two cores. Asserts nothing.
 """
 
 from __future__ import annotations
@@ -26,10 +27,12 @@ import asyncio
 import concurrent.futures
 import multiprocessing
 import os
+import re
 import statistics
 import tempfile
 import threading
 import time
+import urllib.request
 from collections import Counter
 from pathlib import Path
 
@@ -40,6 +43,14 @@ ACCOUNT = "binanceusdm/sim-main"
 SYMBOLS = 6  # markets with per-symbol overrides (two limits each)
 STRATEGIES = 10
 GOAL_TICK_RATIO = 1.2
+CPU = re.compile(r"^process_cpu_seconds_total (\S+)$", re.M)
+
+
+def cpu_s(api: str) -> tuple[float, float]:
+    """(the runner's CPU seconds so far, as its /metrics says; this process's monotonic time)."""
+    text = urllib.request.urlopen(api + "/metrics", timeout=30).read().decode()
+    m = CPU.search(text)
+    return (float(m.group(1)) if m else float("nan")), time.monotonic()
 
 
 def policy() -> str:
@@ -203,13 +214,13 @@ def main() -> None:
         time.sleep(3.0)
         marks = marks_of(api)
         ref = reference_ms()
-        w0 = work_ms(api)
+        w0, c0 = work_ms(api), cpu_s(api)
         quiet = TickPoller(api).measure(args.quiet)
-        w1 = work_ms(api)
+        w1, c1 = work_ms(api), cpu_s(api)
         with concurrent.futures.ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as pool:
             load = pool.submit(bots_process, api, args.bots, args.rate, args.seconds, marks)
             busy = TickPoller(api).measure(args.seconds)
-            w2 = work_ms(api)
+            w2, c2 = work_ms(api), cpu_s(api)
             took, codes, errors = load.result(timeout=args.seconds + 120)
         print(f"layout: one account of {args.positions:,} positions on {args.positions:,} markets (the simulated "
               f"Binance USDⓈ-M face, its own process), ksctl run (dry run, 200 ms interval, SQLite), a policy of 20 "
@@ -232,6 +243,11 @@ def main() -> None:
         wb = (w2[0] - w1[0]) / max(1, w2[1] - w1[1]) * 1000
         print(f"  the tick's own work (every phase but the snapshots' fetch), mean: quiet {wq:.1f} ms, under the "
               f"load {wb:.1f} ms (ratio {wb / wq:.2f}; {w1[1] - w0[1]} and {w2[1] - w1[1]} ticks)")
+        cq = (c1[0] - c0[0]) / (c1[1] - c0[1])
+        cb = (c2[0] - c1[0]) / (c2[1] - c1[1])
+        per = (cb - cq) * (c2[1] - c1[1]) / max(1, len(took)) * 1e6
+        print(f"  the runner's CPU: quiet {cq * 100:.0f}% of a core, under the load {cb * 100:.0f}% "
+              f"(about {per:.0f} us a check beyond the quiet runner)")
     finally:
         stop(runner)
         sim.close()

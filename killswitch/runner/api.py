@@ -15,7 +15,9 @@ read, unauthenticated: what bots and probes call, and nothing of the book beyond
     ``GET /v1/dms``             200 ``view.dms_status()``: armed sources, time since their last beat
                                 and until they fire; the venues' native countdowns (a bot's own
                                 countdown).
-    ``POST /v1/check-order``    200 ``{"allow", "reason"}`` from ``view.check_order(body)``, and
+    ``POST /v1/check-order``    200 ``{"allow", "reason"}`` from ``view.check_order_now(body)`` on
+                                this thread (the view the runner published: :mod:`.gate_view`),
+                                or ``view.check_order(body)`` from a view without it, and
                                 ``"limit"`` (code, value, usage, unit, symbol, policy, scope)
                                 when a pre-trade limit refuses the order; a deny is still
                                 200. It reads, and takes one message of the strategy's
@@ -137,6 +139,7 @@ through when it cannot authenticate it.
 
 from __future__ import annotations
 
+import asyncio
 import inspect
 import logging
 from typing import TYPE_CHECKING, Any, Awaitable, Callable, Optional, ParamSpec, TypeVar, Union, overload
@@ -271,7 +274,11 @@ class _Handlers:
         return _json(200 if ok else 503, {"ready": ok, "reason": str(why)})
 
     async def metrics(self, request: web.Request) -> web.Response:
-        text = await self._read(self.view.metrics_text)
+        page = getattr(self.view, "metrics_page", None)
+        if callable(page):  # the values read on the runner's loop, the text written on a worker thread
+            text = await asyncio.to_thread((await self._read(page)).render)
+        else:
+            text = await self._read(self.view.metrics_text)
         if not isinstance(text, str):
             raise TypeError("metrics_text() must return a string")
         return web.Response(status=200, body=text.encode("utf-8", "backslashreplace"),
@@ -340,7 +347,9 @@ class _Handlers:
             parse_request(body)
         except ValueError as e:
             raise bad(str(e)) from None
-        decision = await _call(self.view.check_order, body)
+        # answered here, from the view the runner published, when it offers that: no hop to its loop
+        now = getattr(self.view, "check_order_now", None)
+        decision = now(body) if callable(now) else await _call(self.view.check_order, body)
         allow, reason = decision.allow, decision.reason
         if not isinstance(allow, bool) or not isinstance(reason, str):
             raise TypeError("check_order() must return a Decision")

@@ -13,7 +13,8 @@ the shortfalls and the operator commands change them through its named methods
 (:meth:`Book.evaluate`, :meth:`Book.lock_evaluation`, :meth:`Book.lock_source`,
 :meth:`Book.release_lock`, :meth:`Book.change_lock_and_dms`, :meth:`Book.defer_entry`,
 :meth:`Book.entry_planned`, :meth:`Book.replan_entry`, :meth:`Book.reset_stage`), never by
-assigning them (tests/unit/test_layers.py reads the runner's modules for it).
+assigning them (tests/unit/test_layers.py reads the runner's modules for it). Every write of
+the lock book calls ``lock_changed`` (the pre-trade gate's publication: :mod:`.gate_view`).
 
 Must not: take the lease, decide anything, or call the store on the loop (every store call goes
 through the runner's :class:`~killswitch.runner.storeio.StoreIO`, in order, and is awaited;
@@ -41,6 +42,11 @@ from .revoke_state import RevokeBook
 from .storeio import StoreIO
 
 STATE_DOC_VERSION = 1
+
+
+def _nothing() -> None:
+    return None
+
 NOTES_LIMIT = 1000  # silences and acknowledgements held in memory: the latest
 
 
@@ -83,6 +89,8 @@ class Book:
     # a shard's: the firm-wide policies its firm link evaluates while it holds the firm lease,
     # whose stage transitions it tells through this runner's sinks (set by the firm link only)
     firm_graph: Optional[DecisionGraph] = None
+    # called after every write of the lock book, on the loop (the pre-trade gate's view is published)
+    lock_changed: Callable[[], None] = field(default=_nothing, repr=False, compare=False)
 
     def _keys_json(self, window_ms: int, account: str, keys: tuple) -> str:
         known = self._keys_text.get((window_ms, account))
@@ -103,6 +111,7 @@ class Book:
     def take_lock_book(self, lock: LockBook) -> None:
         """Replace the lock book whole (a test's or a tool's starting point)."""
         self._lock_book = lock
+        self.lock_changed()
 
     def evaluate(self, snapshots: Sequence[Snapshot], now: int, rates: Any, *, first_wave: bool) -> Evaluation:
         """The tick's evaluation of the graph against ``snapshots``; the engine state becomes
@@ -113,15 +122,18 @@ class Book:
     def lock_evaluation(self, ev: Evaluation) -> None:
         """What the stages of ``ev`` hold, and what they no longer hold, in the lock book."""
         self._lock_book = apply_evaluation(self._lock_book, ev, self.graph)
+        self.lock_changed()
 
     def lock_source(self, scope: str, mode: str, *, now_ms: int, policy: str, reason: str, details: dict) -> None:
         """A lock that no policy's stage holds (a dead man's switch firing) on ``scope``."""
         self._lock_book = self._lock_book.apply(scope, mode, now_ms=now_ms, policy=policy, reason=reason,
                                                 details=details)
+        self.lock_changed()
 
     def release_lock(self, scope: str, *, policy: str) -> None:
         """``policy``'s hold on ``scope`` lifted (a reset that released its stage)."""
         self._lock_book = self._lock_book.release(scope, policy=policy)
+        self.lock_changed()
 
     def change_lock_and_dms(self, update: Callable[[LockBook, DeadMansSwitch], tuple[LockBook, DeadMansSwitch]]
                             ) -> Callable[[], None]:
@@ -130,10 +142,12 @@ class Book:
         old = (self._lock_book, self.dms)
         new = update(*old)
         self._lock_book, self.dms = new
+        self.lock_changed()
 
         def undo() -> None:
             if self._lock_book is new[0] and self.dms is new[1]:
                 self._lock_book, self.dms = old
+                self.lock_changed()
 
         return undo
 
@@ -209,6 +223,7 @@ class Book:
         if not doc:
             self.state, self._lock_book, self.dms, self.resume_starts = State(), LockBook(), DeadMansSwitch(), {}
             self.owed, self.revokes, self.baselines = {}, RevokeBook(), {}
+            self.lock_changed()
             return
         baselines = doc.get("baselines") or {}
         if not isinstance(baselines, dict):
@@ -226,6 +241,7 @@ class Book:
         self.dms, self.resume_starts, self.owed = dms, dict(resume), dict(owed)
         self.revokes = RevokeBook.from_json(doc.get("revokes"))
         self.baselines = dict(baselines)
+        self.lock_changed()
 
     async def follow(self, io: StoreIO, store: StateStore) -> None:
         """A standby answers reads (the lock, the pre-trade gate, status) from what the leader

@@ -479,6 +479,12 @@ def within_limits(req: OrderRequest, limits: GateLimits, placement: Optional[Pla
         accounts = sorted(placement.catalog.accounts_of(req.scope or GLOBAL_SCOPE))
     else:
         accounts = sorted(tables.routes)
+    with limits.buckets.lock:  # the buckets read and spent as one step, whichever thread checks
+        return _within(req, limits, accounts, now_ms)
+
+
+def _within(req: OrderRequest, limits: GateLimits, accounts: Sequence[str], now_ms: int) -> Optional[Decision]:
+    tables = limits.tables
     strategy = req.strategy or "-"
     spend: list[tuple[BucketKey, float, int]] = []
     for account in accounts:

@@ -12,11 +12,16 @@ worth of time) is the same as a new one, so those are let go first; when every b
 still refilling and a new strategy asks, it is refused (``MESSAGE_RATE: ... buckets full``)
 rather than let a bucket that still holds back a strategy be forgotten.
 
+Threads: the gate answers on the API's thread and on the runner's loop; a check reads the
+buckets, then spends them, as one step under :attr:`MessageBuckets.lock` (held by the gate, see
+:func:`killswitch.runner.gate.within_limits`), so no token is spent twice or lost.
+
 Must not: read the clock (the gate's ``now_ms`` is handed to every call), or do I/O.
 """
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 from typing import Any, Iterable, Mapping, Optional
 
@@ -34,10 +39,12 @@ class _Bucket:
 
 class MessageBuckets:
     """Token buckets by (policy, scope, strategy). ``level`` reads one; ``take`` spends a token
-    of each bucket of an allowed order. Times are the caller's (UTC ms)."""
+    of each bucket of an allowed order. Times are the caller's (UTC ms). ``lock``: held by
+    whoever reads and spends them as one step (the gate)."""
 
     def __init__(self, max_buckets: int = MAX_BUCKETS):
         self.max_buckets = max_buckets
+        self.lock = threading.Lock()
         self._buckets: dict[BucketKey, _Bucket] = {}
 
     def __len__(self) -> int:

@@ -221,7 +221,7 @@ class Runner(FirmBoardView):
     """The tick pipeline, and the one object the daemon, the API and the tests hold: the view
     calls below delegate to the part that owns each (see the module doc).
 
-    Size: about 500 lines: the parts taken in, the tick (one method, kept whole because its
+    Size: about 580 lines: the parts taken in, the tick (one method, kept whole because its
     order is the crash-safety argument and must read top to bottom), ``apply_graph``, and
     about fifty short delegations of the API's view calls and the operator's commands to the
     parts that own them; the logic lives in the parts."""
@@ -371,6 +371,7 @@ class Runner(FirmBoardView):
                                                              "running": previous}))
             return ReloadOutcome(False, previous, previous)
         self.book.graph = reload.graph
+        self.readout.gate.changed()  # the new graph's limits and scopes in the gate's view
         self.reloads.error, self.reloads.loaded_ms, self.reloads.failed_ms = None, now, None
         failures = []
         for sink in self.sinks:
@@ -412,6 +413,7 @@ class Runner(FirmBoardView):
             self.store_failed()
             report.leader = False
             report.store_error = f"{e}"
+        self.readout.gate.publish()  # the pre-trade gate's view: the book as this tick left it
         if report.leader and report.evaluation is not None and not report.execution.deposed:
             self.charts.record(report.evaluation)  # queued behind the tick's writes, not awaited
         if report.execution.deposed:
@@ -665,6 +667,9 @@ class Runner(FirmBoardView):
     def check_order(self, request: dict) -> Decision:
         return self.readout.check_order(request)
 
+    def check_order_now(self, request: dict) -> Decision:  # on the API's thread, from the view published
+        return self.readout.gate.check(request)
+
     def catalog(self, now: Optional[int] = None) -> Catalog:
         return self.known.catalog(now)
 
@@ -735,6 +740,9 @@ class Runner(FirmBoardView):
 
     def metrics_text(self) -> str:
         return self.readout.metrics_text()
+
+    def metrics_page(self) -> Any:  # the values on this loop; the text written by the API off it
+        return self.readout.metrics_page()
 
     def triggers(self) -> tuple[TriggerStatus, ...]:
         return self.readout.triggers()

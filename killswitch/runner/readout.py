@@ -20,12 +20,13 @@ from __future__ import annotations
 import asyncio
 import json
 from collections import Counter
+from types import MappingProxyType
 from typing import Any, Callable, Mapping, Optional, Sequence
 
 from ..compile.graph import tick_interval_s as tick_interval_s
 from ..engine.stages import decision_id
 from ..engine.triggers import TriggerResult, recorded
-from ..metrics import Registry, exposition, runner_registry
+from ..metrics import CollectedPage, Registry, exposition, runner_registry
 from ..policy.expr import ValueType, value_text
 from ..policy.expr_eval import Comparison
 from ..state.store import StateStore
@@ -36,7 +37,8 @@ from .fanout import SinkFanout
 from .fetches import FetchHealth
 from .streams import StreamWatch
 from .gauges import collect_book_families
-from .gate import Decision, binding_lock, check_order, lock_keys
+from .gate import Decision, binding_lock, lock_keys
+from .gate_view import GateView, PublishedGate, answer
 from .catalog_build import Known
 from .leadership import Leadership
 from .limits_state import LimitsState
@@ -96,6 +98,12 @@ class Readout:
         self.paces: Callable[[], Sequence[float]] = tuple
         # the venue watch's violations ({"total", "recent"}: :meth:`Enforcement.status`)
         self.violations: Callable[[], dict] = dict
+        # the pre-trade gate as the API's thread answers it: a view published at every change of
+        # the lock book (the book calls it), at every tick's end and at a reload; none before the
+        # first of them, and the gate refuses meanwhile (runner/gate_view.py)
+        self.gate = PublishedGate(self.gate_view, self.limits.buckets, clock=clock, leading=lead.term_holds,
+                                  stale_after_s=lambda: lead.lease_ttl_ms / 1000)
+        book.lock_changed = self.gate.changed
 
     def pace_s(self) -> float:
         """The interval this runner ticks at (:func:`tick_interval_s` of its graph and its paces)."""
@@ -238,18 +246,27 @@ class Readout:
             doc["limits"] = self.limits.doc(graph, self.book.snapshots, scope)
         return doc
 
+    def gate_view(self) -> GateView:
+        """What the pre-trade gate reads, from the book as it is now (on the loop)."""
+        book, now = self.book, self.clock()
+        limits = self.limits.for_gate(book.graph, book.snapshots)
+        return GateView(book.lock_book, tuple(r for _, r in self.resumptions.in_force(now)), self.known.placement(now),
+                        limits.tables if limits is not None else None, MappingProxyType(book.snapshots),
+                        self.lead.leader)
+
     def check_order(self, request: dict) -> Decision:
-        account = request.get("account") if isinstance(request, dict) else None
-        snap = self.book.snapshots.get(account) if isinstance(account, str) else None
-        positions = list(snap.positions) if snap is not None and snap.fetch.ok else None
-        now = self.clock()
-        return check_order(self.book.lock_book, request, positions, now,
-                           resume=[r for _, r in self.resumptions.in_force(now)], placement=self.known.placement(now),
-                           limits=self.limits.for_gate(self.book.graph, self.book.snapshots))
+        """The gate on the loop, against the book as it is now (the API's thread answers from the
+        view published: :meth:`PublishedGate.check`)."""
+        return answer(self.gate_view(), request, self.clock(), self.limits.buckets)
 
     def metrics_text(self) -> str:
         """``/metrics``: the runner's registry (see :mod:`killswitch.metrics`), as text."""
         return exposition(self.registry)
+
+    def metrics_page(self) -> CollectedPage:
+        """``/metrics``'s first part, on the loop: the families collected (the values read); the
+        text is written from them off the loop (:meth:`CollectedPage.render`)."""
+        return self.registry.collected()
 
     def collect_families(self, reg: Registry) -> None:
         """The runner's families, built at the scrape: its own, then the lease thread's, then the

@@ -92,7 +92,7 @@ class Turn:
     WITHOUT_TURN = frozenset({"status", "ready", "lock_document", "check_order", "dms_status", "close_progress",
                            "runbook", "metrics_text", "triggers", "incidents", "preview_lock", "preview_unlock",
                            "preview_reset", "preview_close", "preview_revoke", "positions", "heartbeat", "heartbeats",
-                           "silence_preview",
+                           "silence_preview", "metrics_page",
                            "silences"})
 
     def __init__(self) -> None:
