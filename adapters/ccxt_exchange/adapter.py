@@ -132,11 +132,11 @@ class CcxtAdapter:
     Raises :class:`AdapterError` on construction for an unreadable credential (``AUTH``) or a
     venue ccxt does not know (``UNSUPPORTED``) — never with a secret in it.
 
-    Size: about 780 lines, the ExchangeAdapter protocol's calls (snapshot, submit, fetch and
-    cancel by client id, countdowns, the private stream's start, health and the cadence's REST
-    reconcile beside the ticks) over one ccxt client, sharing its markets, the positions a close
-    is checked against and the order budget. What varies by venue is in ``dialects/``;
-    parsing, error mapping and the budget are modules of their own.
+    Size: about 900 lines, the ExchangeAdapter protocol's calls (snapshot, submit, fetch and
+    cancel by client id, countdowns, the private stream's start, health, the entries it hands the
+    venue watch and the cadence's REST reconcile beside the ticks) over one ccxt client, sharing
+    its markets, the positions a close is checked against and the order budget. What varies by
+    venue is in ``dialects/``; parsing, error mapping and the budget are modules of their own.
     """
 
     def __init__(
@@ -418,6 +418,23 @@ class CcxtAdapter:
         self._watching_entries = bool(on)
         if self._stream is not None:
             self._stream.wake_on_entries = bool(on)
+
+    def set_entry_watch(self, cb: Optional[Callable[[str, Order], None]]) -> None:
+        """``cb(venue/account, order)`` for each new open order that is not reduce-only the
+        stream delivers while :meth:`wake_on_entries` is on (the venue watch's fast path)."""
+        if self._stream is not None:
+            self._stream.set_entry_watch(cb)
+
+    def stream_holds_open(self, order_id: str) -> Optional[bool]:
+        """Whether the stream holds ``order_id`` open now (None without a stream): an order it
+        handed over that filled since is not cancelled (a cancel of an order not known lists
+        every open order, the venue's heaviest read)."""
+        return self._stream.holds_open(order_id) if self._stream is not None else None
+
+    def stream_legs(self, symbol: str) -> Optional[dict[str, float]]:
+        """The stream's contracts of ``symbol``'s legs by ``SYMBOL|leg``; None without a stream
+        whose word is trusted now (it polls, or a reconcile is due)."""
+        return self._stream.legs_of(symbol) if self._stream is not None else None
 
     async def start_streams(self) -> None:
         """Start the private stream's watch tasks (idempotent); a venue that does not stream says

@@ -173,6 +173,8 @@ class AccountStream:
         self._wake: Optional[Callable[[str], None]] = None
         # a new open order that is not reduce-only wakes the runner too (set while a lock binds the account)
         self.wake_on_entries = False
+        # and is handed to the runner's venue watch as it comes (``set_entry_watch``), before the wake
+        self._on_entry: Optional[Callable[[str, Order], None]] = None
         self._task: Optional[asyncio.Task] = None
         self._state: str = "connecting"  # asked for, started when the runner leads: not off
         self._reason: Optional[str] = None
@@ -208,6 +210,30 @@ class AccountStream:
 
     def set_wake(self, cb: Optional[Callable[[str], None]]) -> None:
         self._wake = cb
+
+    def set_entry_watch(self, cb: Optional[Callable[[str, Order], None]]) -> None:
+        """``cb(key, order)``, on the loop, for each open order that is not reduce-only and came
+        or changed while ``wake_on_entries`` is on (the runner's venue watch decides its cancel
+        from the order alone, without waiting for a tick)."""
+        self._on_entry = cb
+
+    def holds_open(self, order_id: str) -> bool:
+        """Whether the stream's state holds ``order_id`` open now (not filled, cancelled or unknown)."""
+        return order_id in self.state.orders
+
+    def legs_of(self, symbol: str) -> Optional[dict[str, float]]:
+        """The contracts the stream holds of ``symbol``'s legs, by ``SYMBOL|leg`` (a hedge leg,
+        else the side), or None when the stream's word is not to be trusted now (see
+        :meth:`needs_rest`)."""
+        if self.needs_rest():
+            return None
+        out: dict[str, float] = {}
+        for key in ("BOTH", "LONG", "SHORT"):
+            sp = self.state.positions.get((symbol, key))
+            if sp is not None and sp.side in ("long", "short"):
+                leg = f"{symbol}|{key if key != 'BOTH' else sp.side}"
+                out[leg] = out.get(leg, 0.0) + sp.contracts
+        return out
 
     def health(self) -> StreamHealth:
         state, reason, since = self._state, self._reason, self._since
@@ -629,6 +655,7 @@ class AccountStream:
                 if state.apply_order(oid, order, ev.event_ms) == CHANGED and self.wake_on_entries \
                         and order is not None and not order.reduce_only and order.kind != "tpsl":
                     changed = True
+                    self._entry(order)
             for symbol, price in ev.marks:
                 if price is None or price <= 0:
                     self._dropped("malformed", f"mark {symbol!r}")
@@ -642,6 +669,13 @@ class AccountStream:
                 self._wake(self.key)
             except Exception as e:  # noqa: BLE001 — the runner's callback never ends the stream
                 log.debug("%s: wake: %s", self.key, type(e).__name__)
+
+    def _entry(self, order: Order) -> None:
+        if self._on_entry is not None:
+            try:
+                self._on_entry(self.key, order)
+            except Exception as e:  # noqa: BLE001 — the runner's callback never ends the stream
+                log.debug("%s: entry watch: %s", self.key, type(e).__name__)
 
     def _known_kind(self, oid: str, order: Order) -> Order:
         """An order whose kind its frame does not say: the kind, trigger and reduce-only flag
