@@ -458,6 +458,8 @@ class CcxtAdapter:
         a failed read then is a failed snapshot, blind) — then compared with the stream's state,
         and put in its place (REST wins). The cadence's read of a stream that answers runs beside."""
         stream = self._stream
+        if stream is not None:  # the legs a reconcile beside the ticks is making: waited for, the loop free
+            await stream.made()
         if stream is not None and self._behind is not None and stream.needs_rest():
             await asyncio.shield(self._behind)  # one REST read at a time: the one under way may be the one needed
         if stream is None or stream.needs_rest():
@@ -469,15 +471,18 @@ class CcxtAdapter:
             self._behind = asyncio.ensure_future(self._reconcile_behind(stream))
         return stream.snapshot() or await self._rest_snapshot()
 
-    async def _rest_reconcile(self, stream: Optional[AccountStream]) -> Snapshot:
-        """A REST snapshot, put in the stream's place (REST wins) where there is one."""
+    async def _rest_reconcile(self, stream: Optional[AccountStream], *, beside: bool = False) -> Snapshot:
+        """A REST snapshot, put in the stream's place (REST wins) where there is one; ``beside``
+        (the cadence's read beside the ticks): the stream's legs made again a slice at a time."""
         token = stream.reconcile_token() if stream is not None else None
         mark = stream.state.order_mark() if stream is not None else None  # orders updated after: newer than the read
         began = time.monotonic()
         snap = await self._rest_snapshot()
         if stream is not None:  # (the open orders are listed on their own cadence: this read's, or older)
             stream.reconcile(snap, token, orders=self._orders_at is not None and self._orders_at >= began,
-                             orders_since=mark)
+                             orders_since=mark, prepare=not beside)
+            if beside:
+                await stream.prepare_stepwise()
         return snap
 
     async def _reconcile_behind(self, stream: AccountStream) -> None:
@@ -487,7 +492,7 @@ class CcxtAdapter:
         good one is overdue the next snapshot reads REST in front."""
         try:
             disagreed = stream.disagreements
-            snap = await self._rest_reconcile(stream)
+            snap = await self._rest_reconcile(stream, beside=True)
             if snap.fetch.ok and stream.disagreements != disagreed:
                 stream.wake_runner()
         except Exception as e:  # noqa: BLE001 — a snapshot never raises; this task never ends the stream

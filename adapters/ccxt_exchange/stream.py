@@ -84,7 +84,8 @@ from killswitch.snapshot import MarketRules, Order, Snapshot
 
 from ..base import OVERDUE_AFTER, AdapterError, StreamHealth
 from .errors import reason_for, scrub
-from .streamstate import CHANGED, DUPLICATE, OUT_OF_ORDER, STREAM_KIND, MarkRows, StreamEvent, StreamState
+from .streamstate import (CHANGED, DUPLICATE, OUT_OF_ORDER, STREAM_KIND, MarkRows, StreamEvent, StreamState,
+                          prepare_stepwise)
 
 log = logging.getLogger(__package__)
 
@@ -175,6 +176,7 @@ class AccountStream:
         self.wake_on_entries = False
         # and is handed to the runner's venue watch as it comes (``set_entry_watch``), before the wake
         self._on_entry: Optional[Callable[[str, Order], None]] = None
+        self._preparing: Optional[asyncio.Future] = None  # the legs being made a slice at a time
         self._task: Optional[asyncio.Task] = None
         self._state: str = "connecting"  # asked for, started when the runner leads: not off
         self._reason: Optional[str] = None
@@ -323,6 +325,22 @@ class AccountStream:
             ts = base.ts_event
         return self.state.snapshot(now, ts if ts is not None else now, self._contract_size, self._rules)
 
+    async def prepare_stepwise(self) -> None:
+        """The legs made after a reconcile beside the ticks, the loop free every few hundred; a
+        snapshot asked meanwhile waits for them (:meth:`made`) rather than make them at once."""
+        done = asyncio.get_running_loop().create_future()
+        self._preparing = done
+        try:
+            await prepare_stepwise(self.state, self._contract_size, self._rules)
+        finally:
+            self._preparing = None
+            done.set_result(None)
+
+    async def made(self) -> None:
+        """Once the legs being made a slice at a time are (at once when none are)."""
+        if self._preparing is not None:
+            await asyncio.shield(self._preparing)
+
     def reconcile_token(self) -> int:
         """Taken before a REST read and handed back with it to :meth:`reconcile`: whether the
         connection began or a socket of it opened while the read was under way."""
@@ -336,7 +354,7 @@ class AccountStream:
                    "a reconcile agrees with the stream", self.key, scrub(why, self._secrets()))
 
     def reconcile(self, rest: Snapshot, token: Optional[int] = None, *, orders: bool = True,
-                  orders_since: Optional[int] = None) -> None:
+                  orders_since: Optional[int] = None, prepare: bool = True) -> None:
         """A good REST snapshot: compared with the stream's state (each kind of disagreement
         logged once per account, every one counted) and put in its place.
 
@@ -363,8 +381,10 @@ class AccountStream:
                                      orders_since=orders_since)
         self.orders_due = self.orders_due and not orders
         # every leg is made anew after a reconcile: now, in the tick that read REST, not in the
-        # next one, which a stream update starts and waits on (a quarter of a second at 10,000)
-        self.state.prepare(self._contract_size, self._rules)
+        # next one, which a stream update starts and waits on (a quarter of a second at 10,000);
+        # ``prepare`` false: the caller makes them a slice at a time (:meth:`prepare_stepwise`)
+        if prepare:
+            self.state.prepare(self._contract_size, self._rules)
         self.reconciles += 1
         self._reconciled_at = self._clock()
         self._reconcile_due = bool(found) or token != self._epoch

@@ -87,7 +87,7 @@ class Enforcement:
         self.dry_run = dry_run
         self.clock = clock
         self.checks: list[OrderCheck] = []  # extra per-order checks (see the module doc)
-        self.reported: set[str] = set()  # the keys of the violations audited (see :meth:`_recover`)
+        self.reported: set[str] = set()  # the keys of the violations audited (see :meth:`recover`)
         self._recovered_fence: Optional[int] = None
         self.counts: Counter[tuple[str, str, str]] = Counter()  # (scope, strategy, action) → violations
         self.recent: deque[dict] = deque(maxlen=RECENT)  # the latest violations, newest last
@@ -123,7 +123,7 @@ class Enforcement:
             self.claimed.clear()
             self.cancelled.clear()
             return plans
-        await self._recover(holds, now)
+        await self.recover(holds, now)
         closing = {leg_key(o) for p in plans for o in p.orders if o.reduce_only}
         w = decide(self.book.lock_book, snapshots, frozenset(), self.book.baselines, now, closing=closing,
                    checks=checks, before=before)
@@ -135,7 +135,7 @@ class Enforcement:
         new = [v for v in w.violations if v.key not in self.reported]
         if new:  # audited before anything leaves: the row is what says "reported" after a stop
             await self.report(new, now)
-            self._told(new, now, events)
+            self.tell(new, now, events)
         # what an account read now no longer shows is forgotten (growth again is a new violation),
         # but for an order the fast path reported after this tick's read (see :meth:`_settle`)
         self._settle(snapshots, now)
@@ -190,7 +190,7 @@ class Enforcement:
                     oid not in listed[account] or now - ms > STILL_LISTED_MS):
                 del self.cancelled[(account, oid)]
 
-    async def _recover(self, holds: Sequence[Any], now: int) -> None:
+    async def recover(self, holds: Sequence[Any], now: int) -> None:
         """Under a new fencing token (a start, a takeover): the keys of the violations audited
         since the oldest lock in force, so that none is audited or paged twice."""
         if self._recovered_fence == self.lead.fence:
@@ -200,7 +200,7 @@ class Enforcement:
         self.reported |= {str(r.payload.get("key")) for r in rows if isinstance(r.payload, dict)}
         self._recovered_fence = self.lead.fence
 
-    def _told(self, new: Sequence[Violation], now: int, events: list[Event]) -> None:
+    def tell(self, new: Sequence[Violation], now: int, events: list[Event]) -> None:
         for v in new:
             self.counts[(v.scope, v.strategy, v.action)] += 1
             self.recent.append({**v.to_json(), "ts_ms": now, "dry_run": self.dry_run, "outcome": None})

@@ -133,7 +133,7 @@ class EntryWatch:
         e = self.enforcement
         pair = (v.account, str(v.order_id))
         try:
-            await e._recover(e.book.lock_book.in_force(now), now)
+            await e.recover(e.book.lock_book.in_force(now), now)
             if v.key in e.reported or e.handled(*pair) or not e.lead.leader or self._gone(v):
                 return  # the tick took it meanwhile, the lease went, or it filled (a revert's, if it grew)
             e.sending.add(pair)  # (before the row is awaited: a tick meanwhile leaves it to this)
@@ -141,7 +141,7 @@ class EntryWatch:
                 await e.report([v], now)
                 e.claimed[v.key] = (v.account, str(v.order_id), e.calls)
                 events: list[Event] = []
-                e._told([v], now, events)
+                e.tell([v], now, events)
                 for event in events:
                     self.emit(event)
                 if e.dry_run:
