@@ -20,8 +20,14 @@ plans, before the journal) that
    journaled with its own and sent by the executor (reduce-only, client ids derived from the
    decision), unless an order of ours on that leg is not final yet;
 5. asks each streaming adapter to wake the runner on a new open order that is not reduce-only
-   while a lock that cancels may bind its account (``wake_on_entries``), so that the cancel comes
-   at the stream event's tick, not at the next interval.
+   while a lock that cancels may bind its account (``wake_on_entries``), and to hand that order
+   to the fast path (:mod:`.entry_watch`), which reports and cancels it at the stream's event
+   through :meth:`Enforcement.report` and :meth:`Enforcement.cancel`; what it took is read here
+   (``reported``, ``sending``, ``cancelled``, ``claimed``), so the tick after neither audits nor
+   cancels it again.
+
+The baselines of an account's first tick under a lock are the account as the previous call read
+it (before the lock was placed), when that read is recent (``BEFORE_MAX_MS``).
 
 Crash points. The audit row is the record of "already reported": a runner that starts leading
 reads back the keys of the ``lock_violation`` rows written since the oldest lock in force, so a
