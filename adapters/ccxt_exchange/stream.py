@@ -661,6 +661,7 @@ class AccountStream:
             kinds = {k[0]: k[1:] for k in ev.kinds}
             for oid, o in ev.orders:
                 order: Optional[Order] = None
+                told = True  # its kind is known: the frame says it, or an earlier read did
                 if isinstance(o, Mapping) and o.get("status") == "open":
                     try:  # of the kind the venue's own field says, where it says one
                         order = self._parse_order(o, *kinds[oid]) if oid in kinds \
@@ -669,13 +670,15 @@ class AccountStream:
                         self._dropped("malformed", f"order {oid}: {type(e).__name__}: {e}")
                         continue
                     if STREAM_KIND in o and o[STREAM_KIND] is None:  # the frame does not say its kind
+                        told = oid in state.orders
                         order = self._known_kind(oid, order)
                 # an order wakes the runner only while it watches entries (a lock in force): a new
                 # open one that is not reduce-only
                 if state.apply_order(oid, order, ev.event_ms) == CHANGED and self.wake_on_entries \
                         and order is not None and not order.reduce_only and order.kind != "tpsl":
                     changed = True
-                    self._entry(order)
+                    if told:  # (one of a kind not known may be a stop that only reduces: the tick's, after REST)
+                        self._entry(order)
             for symbol, price in ev.marks:
                 if price is None or price <= 0:
                     self._dropped("malformed", f"mark {symbol!r}")
