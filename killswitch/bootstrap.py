@@ -214,6 +214,7 @@ def build_runner(graph: "DecisionGraph", adapters: dict[str, "ExchangeAdapter"],
     from .runner.commands import OperatorCommands
     from .runner.countdowns import Countdowns
     from .runner.enforcement import Enforcement
+    from .runner.entry_watch import EntryWatch
     from .runner.limits_watch import LimitWatch
     from .runner.entries import EntryOutbox
     from .runner.executor import Executor
@@ -306,13 +307,17 @@ def build_runner(graph: "DecisionGraph", adapters: dict[str, "ExchangeAdapter"],
     readout.violations = enforcement.status
     # the pre-trade limits at the venue: an order that never asked and breaks them is cancelled too
     enforcement.checks.append(LimitWatch(readout.limits, book, clock))
+    # its fast path: a bot's entry on a stream cancelled at the event, before a tick reads the account
+    entry_watch = EntryWatch(enforcement, adapters, fanout.emit, clock)
+    entry_watch.attach()
+    readout.collectors.append(entry_watch)  # killswitch_lock_violations_fast_total
     parts = RunnerParts(io=io, book=book, counters=counters, turn=turn, lead=lead, fanout=fanout, known=known,
                         executor=executor, countdowns=countdowns, resumptions=resumptions, persist=persist,
                         shortfalls=shortfalls, closes=closes, readout=readout, previews=previews, charts=charts,
                         position_readout=position_readout, commands=commands, silencing=silencing,
                         fetches=fetches, streams=streams, reloads=reloads, entries=entries, revokes=revokes,
                         operator_revokes=operator_revokes, enforcement=enforcement,
-                        modes=modes, rejections=rejections)
+                        modes=modes, rejections=rejections, entry_watch=entry_watch)
     return Runner(parts, adapters, store, lock_path=lock_path, dry_run=dry_run, holder=holder,
                   snapshot_timeout_s=snapshot_timeout_s, clock=clock)
 

@@ -132,11 +132,11 @@ class CcxtAdapter:
     Raises :class:`AdapterError` on construction for an unreadable credential (``AUTH``) or a
     venue ccxt does not know (``UNSUPPORTED``) — never with a secret in it.
 
-    Size: about 780 lines, the ExchangeAdapter protocol's calls (snapshot, submit, fetch and
-    cancel by client id, countdowns, the private stream's start, health and the cadence's REST
-    reconcile beside the ticks) over one ccxt client, sharing its markets, the positions a close
-    is checked against and the order budget. What varies by venue is in ``dialects/``;
-    parsing, error mapping and the budget are modules of their own.
+    Size: about 900 lines, the ExchangeAdapter protocol's calls (snapshot, submit, fetch and
+    cancel by client id, countdowns, the private stream's start, health, the entries it hands the
+    venue watch and the cadence's REST reconcile beside the ticks) over one ccxt client, sharing
+    its markets, the positions a close is checked against and the order budget. What varies by
+    venue is in ``dialects/``; parsing, error mapping and the budget are modules of their own.
     """
 
     def __init__(
@@ -419,6 +419,23 @@ class CcxtAdapter:
         if self._stream is not None:
             self._stream.wake_on_entries = bool(on)
 
+    def set_entry_watch(self, cb: Optional[Callable[[str, Order], None]]) -> None:
+        """``cb(venue/account, order)`` for each new open order that is not reduce-only the
+        stream delivers while :meth:`wake_on_entries` is on (the venue watch's fast path)."""
+        if self._stream is not None:
+            self._stream.set_entry_watch(cb)
+
+    def stream_holds_open(self, order_id: str) -> Optional[bool]:
+        """Whether the stream holds ``order_id`` open now (None without a stream): an order it
+        handed over that filled since is not cancelled (a cancel of an order not known lists
+        every open order, the venue's heaviest read)."""
+        return self._stream.holds_open(order_id) if self._stream is not None else None
+
+    def stream_legs(self, symbol: str) -> Optional[dict[str, float]]:
+        """The stream's contracts of ``symbol``'s legs by ``SYMBOL|leg``; None without a stream
+        whose word is trusted now (it polls, or a reconcile is due)."""
+        return self._stream.legs_of(symbol) if self._stream is not None else None
+
     async def start_streams(self) -> None:
         """Start the private stream's watch tasks (idempotent); a venue that does not stream says
         so here, once, and is polled."""
@@ -441,6 +458,8 @@ class CcxtAdapter:
         a failed read then is a failed snapshot, blind) — then compared with the stream's state,
         and put in its place (REST wins). The cadence's read of a stream that answers runs beside."""
         stream = self._stream
+        if stream is not None:  # the legs a reconcile beside the ticks is making: waited for, the loop free
+            await stream.made()
         if stream is not None and self._behind is not None and stream.needs_rest():
             await asyncio.shield(self._behind)  # one REST read at a time: the one under way may be the one needed
         if stream is None or stream.needs_rest():
@@ -452,15 +471,18 @@ class CcxtAdapter:
             self._behind = asyncio.ensure_future(self._reconcile_behind(stream))
         return stream.snapshot() or await self._rest_snapshot()
 
-    async def _rest_reconcile(self, stream: Optional[AccountStream]) -> Snapshot:
-        """A REST snapshot, put in the stream's place (REST wins) where there is one."""
+    async def _rest_reconcile(self, stream: Optional[AccountStream], *, beside: bool = False) -> Snapshot:
+        """A REST snapshot, put in the stream's place (REST wins) where there is one; ``beside``
+        (the cadence's read beside the ticks): the stream's legs made again a slice at a time."""
         token = stream.reconcile_token() if stream is not None else None
         mark = stream.state.order_mark() if stream is not None else None  # orders updated after: newer than the read
         began = time.monotonic()
         snap = await self._rest_snapshot()
         if stream is not None:  # (the open orders are listed on their own cadence: this read's, or older)
             stream.reconcile(snap, token, orders=self._orders_at is not None and self._orders_at >= began,
-                             orders_since=mark)
+                             orders_since=mark, prepare=not beside)
+            if beside:
+                await stream.prepare_stepwise()
         return snap
 
     async def _reconcile_behind(self, stream: AccountStream) -> None:
@@ -470,7 +492,7 @@ class CcxtAdapter:
         good one is overdue the next snapshot reads REST in front."""
         try:
             disagreed = stream.disagreements
-            snap = await self._rest_reconcile(stream)
+            snap = await self._rest_reconcile(stream, beside=True)
             if snap.fetch.ok and stream.disagreements != disagreed:
                 stream.wake_runner()
         except Exception as e:  # noqa: BLE001 — a snapshot never raises; this task never ends the stream

@@ -30,7 +30,10 @@ class RequestPacer:
     """ccxt's request-weight limit, paced the way the venue counts it: a token bucket of
     ``capacity`` cost units, refilled at ``rate`` units a second — *idle time included* — and
     full at start; a request goes when the bucket is not in debt (ccxt's rule: one request may
-    overdraw it), callers in arrival order. It replaces ccxt's ``throttle`` on our clients.
+    overdraw it), callers in arrival order. It replaces ccxt's ``throttle`` on our clients. A
+    request that costs nothing (an order or a cancel: the venue counts those against its order
+    limits) goes at once, never behind a read waiting out a debt (a cancel under a halt waited
+    seconds behind a list of every open order).
 
     ccxt's own leaky bucket refills only while a request waits in it: the time between two
     snapshots is never credited, so once its first tokens are spent every snapshot waits its
@@ -56,6 +59,9 @@ class RequestPacer:
 
     async def __call__(self, cost: Optional[float] = None) -> None:
         cost = 1.0 if cost is None else float(cost)
+        if cost <= 0:  # an order endpoint (:func:`weigh_endpoints`): paced by the order budget, never
+            last_look("request")  # queued behind a read that waits out the weight's debt
+            return
         async with self._lock:
             self._refill()
             while self.tokens < 0:

@@ -84,7 +84,8 @@ from killswitch.snapshot import MarketRules, Order, Snapshot
 
 from ..base import OVERDUE_AFTER, AdapterError, StreamHealth
 from .errors import reason_for, scrub
-from .streamstate import CHANGED, DUPLICATE, OUT_OF_ORDER, STREAM_KIND, MarkRows, StreamEvent, StreamState
+from .streamstate import (CHANGED, DUPLICATE, OUT_OF_ORDER, STREAM_KIND, MarkRows, StreamEvent, StreamState,
+                          prepare_stepwise)
 
 log = logging.getLogger(__package__)
 
@@ -173,6 +174,9 @@ class AccountStream:
         self._wake: Optional[Callable[[str], None]] = None
         # a new open order that is not reduce-only wakes the runner too (set while a lock binds the account)
         self.wake_on_entries = False
+        # and is handed to the runner's venue watch as it comes (``set_entry_watch``), before the wake
+        self._on_entry: Optional[Callable[[str, Order], None]] = None
+        self._preparing: Optional[asyncio.Future] = None  # the legs being made a slice at a time
         self._task: Optional[asyncio.Task] = None
         self._state: str = "connecting"  # asked for, started when the runner leads: not off
         self._reason: Optional[str] = None
@@ -208,6 +212,30 @@ class AccountStream:
 
     def set_wake(self, cb: Optional[Callable[[str], None]]) -> None:
         self._wake = cb
+
+    def set_entry_watch(self, cb: Optional[Callable[[str, Order], None]]) -> None:
+        """``cb(key, order)``, on the loop, for each open order that is not reduce-only and came
+        or changed while ``wake_on_entries`` is on (the runner's venue watch decides its cancel
+        from the order alone, without waiting for a tick)."""
+        self._on_entry = cb
+
+    def holds_open(self, order_id: str) -> bool:
+        """Whether the stream's state holds ``order_id`` open now (not filled, cancelled or unknown)."""
+        return order_id in self.state.orders
+
+    def legs_of(self, symbol: str) -> Optional[dict[str, float]]:
+        """The contracts the stream holds of ``symbol``'s legs, by ``SYMBOL|leg`` (a hedge leg,
+        else the side), or None when the stream's word is not to be trusted now (see
+        :meth:`needs_rest`)."""
+        if self.needs_rest():
+            return None
+        out: dict[str, float] = {}
+        for key in ("BOTH", "LONG", "SHORT"):
+            sp = self.state.positions.get((symbol, key))
+            if sp is not None and sp.side in ("long", "short"):
+                leg = f"{symbol}|{key if key != 'BOTH' else sp.side}"
+                out[leg] = out.get(leg, 0.0) + sp.contracts
+        return out
 
     def health(self) -> StreamHealth:
         state, reason, since = self._state, self._reason, self._since
@@ -297,6 +325,22 @@ class AccountStream:
             ts = base.ts_event
         return self.state.snapshot(now, ts if ts is not None else now, self._contract_size, self._rules)
 
+    async def prepare_stepwise(self) -> None:
+        """The legs made after a reconcile beside the ticks, the loop free every few hundred; a
+        snapshot asked meanwhile waits for them (:meth:`made`) rather than make them at once."""
+        done = asyncio.get_running_loop().create_future()
+        self._preparing = done
+        try:
+            await prepare_stepwise(self.state, self._contract_size, self._rules)
+        finally:
+            self._preparing = None
+            done.set_result(None)
+
+    async def made(self) -> None:
+        """Once the legs being made a slice at a time are (at once when none are)."""
+        if self._preparing is not None:
+            await asyncio.shield(self._preparing)
+
     def reconcile_token(self) -> int:
         """Taken before a REST read and handed back with it to :meth:`reconcile`: whether the
         connection began or a socket of it opened while the read was under way."""
@@ -310,7 +354,7 @@ class AccountStream:
                    "a reconcile agrees with the stream", self.key, scrub(why, self._secrets()))
 
     def reconcile(self, rest: Snapshot, token: Optional[int] = None, *, orders: bool = True,
-                  orders_since: Optional[int] = None) -> None:
+                  orders_since: Optional[int] = None, prepare: bool = True) -> None:
         """A good REST snapshot: compared with the stream's state (each kind of disagreement
         logged once per account, every one counted) and put in its place.
 
@@ -337,8 +381,10 @@ class AccountStream:
                                      orders_since=orders_since)
         self.orders_due = self.orders_due and not orders
         # every leg is made anew after a reconcile: now, in the tick that read REST, not in the
-        # next one, which a stream update starts and waits on (a quarter of a second at 10,000)
-        self.state.prepare(self._contract_size, self._rules)
+        # next one, which a stream update starts and waits on (a quarter of a second at 10,000);
+        # ``prepare`` false: the caller makes them a slice at a time (:meth:`prepare_stepwise`)
+        if prepare:
+            self.state.prepare(self._contract_size, self._rules)
         self.reconciles += 1
         self._reconciled_at = self._clock()
         self._reconcile_due = bool(found) or token != self._epoch
@@ -615,6 +661,7 @@ class AccountStream:
             kinds = {k[0]: k[1:] for k in ev.kinds}
             for oid, o in ev.orders:
                 order: Optional[Order] = None
+                told = True  # its kind is known: the frame says it, or an earlier read did
                 if isinstance(o, Mapping) and o.get("status") == "open":
                     try:  # of the kind the venue's own field says, where it says one
                         order = self._parse_order(o, *kinds[oid]) if oid in kinds \
@@ -623,12 +670,15 @@ class AccountStream:
                         self._dropped("malformed", f"order {oid}: {type(e).__name__}: {e}")
                         continue
                     if STREAM_KIND in o and o[STREAM_KIND] is None:  # the frame does not say its kind
+                        told = oid in state.orders
                         order = self._known_kind(oid, order)
                 # an order wakes the runner only while it watches entries (a lock in force): a new
                 # open one that is not reduce-only
                 if state.apply_order(oid, order, ev.event_ms) == CHANGED and self.wake_on_entries \
                         and order is not None and not order.reduce_only and order.kind != "tpsl":
                     changed = True
+                    if told:  # (one of a kind not known may be a stop that only reduces: the tick's, after REST)
+                        self._entry(order)
             for symbol, price in ev.marks:
                 if price is None or price <= 0:
                     self._dropped("malformed", f"mark {symbol!r}")
@@ -642,6 +692,13 @@ class AccountStream:
                 self._wake(self.key)
             except Exception as e:  # noqa: BLE001 — the runner's callback never ends the stream
                 log.debug("%s: wake: %s", self.key, type(e).__name__)
+
+    def _entry(self, order: Order) -> None:
+        if self._on_entry is not None:
+            try:
+                self._on_entry(self.key, order)
+            except Exception as e:  # noqa: BLE001 — the runner's callback never ends the stream
+                log.debug("%s: entry watch: %s", self.key, type(e).__name__)
 
     def _known_kind(self, oid: str, order: Order) -> Order:
         """An order whose kind its frame does not say: the kind, trigger and reduce-only flag

@@ -27,6 +27,8 @@ delayed past a reconcile is still compared with the last one the stream gave for
 
 from __future__ import annotations
 
+import asyncio
+
 import math
 from collections import Counter
 from operator import attrgetter
@@ -131,6 +133,7 @@ class StreamState:
         # the stream had before it began (an order placed or ended meanwhile is the stream's news)
         self._order_seq = 0
         self._order_touched: dict[str, int] = {}
+        self._leg_touched: dict[tuple[str, str], int] = {}  # a position leg's number, on the orders' count
 
     # --- updates ----------------------------------------------------------------------------------
 
@@ -156,6 +159,8 @@ class StreamState:
         had = (symbol, leg) in self.positions
         verdict = self._apply("position", self.positions, (symbol, leg), value, event_ms)
         if verdict == CHANGED:
+            self._order_seq += 1  # (a leg changed after a REST read began is newer than the read)
+            self._leg_touched[(symbol, leg)] = self._order_seq
             if had != ((symbol, leg) in self.positions):
                 self._reshaped = True
             else:
@@ -318,18 +323,22 @@ class StreamState:
         made = old.made if old is not None else {}
         out = _Legs(base, rest_legs)
         for key in sorted(self.positions):
-            sp, known = self.positions[key], rest_legs.get(key)
-            was = made.get(key)
-            mark = self.marks.get(key[0]) or (known.mark_price if known else None) or sp.entry_price
-            if was is not None and was[0][0] is sp and was[0][1] == mark and was[0][2] == _known_inputs(known):
-                leg: Optional[tuple[Any, Position, tuple]] = was
-            else:
-                leg = self._leg(key, sp, known, contract_size)
+            leg = self._reused_or_made(key, self.positions[key], rest_legs.get(key), made, contract_size)
             if leg is None:
                 continue
             out.add(key, leg)
         out.seal()
         return out
+
+    def _reused_or_made(self, key: tuple[str, str], sp: StreamLeg, known: Optional[Position], made: dict,
+                        contract_size: Callable[[str], float]) -> Optional[tuple[Any, Position, tuple]]:
+        """A leg as made before (``made``) where its stream leg, mark and REST inputs are the
+        same, else made now (:meth:`_leg`)."""
+        was = made.get(key)
+        mark = self.marks.get(key[0]) or (known.mark_price if known else None) or sp.entry_price
+        if was is not None and was[0][0] is sp and was[0][1] == mark and was[0][2] == _known_inputs(known):
+            return was
+        return self._leg(key, sp, known, contract_size)
 
     def _patch(self, legs: "_Legs", contract_size: Callable[[str], float]) -> "_Legs":
         """The last positions with the legs of the symbols in :attr:`_dirty` made again (a leg
@@ -382,25 +391,41 @@ class StreamState:
         ``orders_since`` (:meth:`order_mark` before the read): an order the stream updated after
         it (placed, filled or cancelled while the read was under way) is newer than REST's list:
         not a disagreement, and the stream's word on it is kept (a bot sending orders every
-        100 ms would otherwise make every reconcile disagree, and the snapshots read REST)."""
+        100 ms would otherwise make every reconcile disagree, and the snapshots read REST). A
+        position leg the stream changed after the mark (a bot's fill while the read was under
+        way) is the stream's news the same way, whether the orders were read or not, where it is
+        compared (``compare``)."""
         found: list[Disagreement] = []
         newer = {k for k, n in self._order_touched.items() if n > orders_since} \
             if orders and orders_since is not None else set()
-        mine = self.orders
+        # (where the stream's state is its word: else REST takes its place whole, as before)
+        moved = {k for k, n in self._leg_touched.items() if n > orders_since} \
+            if compare and self.base is not None and orders_since is not None else set()
+        mine, held = self.orders, self.positions
+        rest_cmp, mine_cmp, held_cmp = rest, mine, held
         if newer:
-            rest_cmp = rest.model_copy(update={"orders": [o for o in rest.orders if o.id not in newer]})
+            rest_cmp = rest_cmp.model_copy(update={"orders": [o for o in rest.orders if o.id not in newer]})
             mine_cmp = {k: o for k, o in mine.items() if k not in newer}
-        else:
-            rest_cmp, mine_cmp = rest, mine
+        if moved:
+            rest_cmp = rest_cmp.model_copy(update={"positions": [p for p in rest.positions
+                                                                 if (p.symbol, leg_of(p)) not in moved]})
+            held_cmp = {k: v for k, v in held.items() if k not in moved}
         if self.base is not None and compare:
             wallet = self.wallet.get(self.quote)
             equity = None if wallet is None else wallet + sum(self._legs_now(contract_size).columns.upnl)
-            found = _differences(self.positions, mine_cmp if orders else None, equity, rest_cmp,
+            found = _differences(held_cmp, mine_cmp if orders else None, equity, rest_cmp,
                                  self.equity_tolerance)
         self.base = rest
         self._reshaped = True
         self.positions = {(p.symbol, leg_of(p)): StreamLeg(p.side, p.contracts, p.entry_price)
                           for p in rest.positions if p.contracts > 0}
+        for key in moved:  # the stream's newer word on the legs it changed during the read
+            if key in held:
+                self.positions[key] = held[key]
+            else:
+                self.positions.pop(key, None)
+        if orders_since is not None:
+            self._leg_touched = {k: n for k, n in self._leg_touched.items() if n > orders_since}
         if orders:
             self.orders = {o.id: o for o in rest.orders if o.id not in newer}
             self.orders.update((k, mine[k]) for k in newer if k in mine)  # the stream's newer word
@@ -412,6 +437,38 @@ class StreamState:
             # REST's equity is the wallet balance plus the unrealized PnL: the wallet is what is left
             self.wallet[self.quote] = rest.equity - sum(p.unrealized_pnl for p in rest.positions)
         return found
+
+
+async def prepare_stepwise(state: StreamState, contract_size: Callable[[str], float],
+                           rules: Callable[[str], Optional[MarketRules]] = lambda s: None, *,
+                           every: int = 500) -> None:
+    """``state.prepare``, ``every`` legs at a time with the loop free between (a reconcile
+    beside the ticks: at 10,000 legs the whole rebuild held the loop for a quarter of a second,
+    which a stream event — a rogue's order the venue watch cancels — waited out).
+
+    Made from the legs as they were when it began; what the stream changes meanwhile marks them
+    as any update does (``_dirty``, ``_reshaped``), and the next snapshot makes those again.
+    Dropped if a snapshot made the legs itself meanwhile, or another reconcile came."""
+    base, old = state.base, state._legs
+    if base is None or (old is not None and old.base is base and not state._reshaped):
+        return
+    state._reshaped, state._dirty = False, set()  # what changes from here is marked afresh
+    rest_legs = {(p.symbol, leg_of(p)): p for p in base.positions}
+    made = old.made if old is not None else {}
+    out = _Legs(base, rest_legs)
+    for i, (key, sp) in enumerate(sorted(state.positions.items())):
+        if i and i % every == 0:
+            await asyncio.sleep(0)
+            if state.base is not base or state._legs is not old:
+                return
+        leg = state._reused_or_made(key, sp, rest_legs.get(key), made, contract_size)
+        if leg is not None:
+            out.add(key, leg)
+    if state.base is not base or state._legs is not old:
+        return
+    out.seal()
+    state._legs = out
+    state._markets(out, [], rules)
 
 
 def _known_inputs(known: Optional[Position]) -> Optional[tuple]:
@@ -485,4 +542,4 @@ def _differences(positions: dict[tuple[str, str], StreamLeg], orders: Optional[d
 
 
 __all__ = ["CHANGED", "DROP_KINDS", "DUPLICATE", "Disagreement", "MarkRows", "OUT_OF_ORDER", "SAME", "STREAM_KIND",
-           "StreamEvent", "StreamLeg", "StreamState", "leg_of"]
+           "StreamEvent", "StreamLeg", "StreamState", "leg_of", "prepare_stepwise"]

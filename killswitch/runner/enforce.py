@@ -17,8 +17,10 @@ its symbol, as the pre-trade gate reads them: :func:`~.gate.lock_keys`):
   closing leg, ``closePosition``; a take-profit or stop-loss attached to a position, kind
   ``tpsl``), and never one of the runner's own (its client order id is journaled);
 - **growth under a halt is reverted**: the size of every position leg (account, symbol, leg) is
-  the *baseline* taken from the first snapshot the lock is in force for (a leg absent then is 0),
-  lowered whenever the position shrinks; a leg above its baseline is brought back to it by one
+  the *baseline*: its size as last read before the lock was placed, where the caller has that
+  read (``before``: the previous tick's, so that growth between the placement and the first tick
+  under the lock is growth under it), else in the first snapshot the lock is in force for (a leg
+  absent then is 0), lowered whenever the position shrinks; a leg above its baseline is brought back to it by one
   reduce-only order of the excess, never above the position, rounded down to the market's step
   (nothing when that is below the venue's minimum amount: said in ``notes``), at a protected
   price (:data:`REVERT_SLIPPAGE` past the mark). Never on a leg a plan of this tick already
@@ -35,6 +37,11 @@ account as a whole, or a symbol or strategy lock naming what the account holds, 
 and are dropped when none does; a lock placed while another already holds keeps the earlier
 baselines (growth since then was under a lock too).
 
+One order alone (:func:`entry`): the cancel a new order a stream delivers calls for, decided
+by the same rules and under the same key as :func:`watch` would, from the lock book and the
+order (and, under ``reducing``, the positions of its symbol): what the runner sends at the
+stream's event, before a tick reads the whole account.
+
 Extra per-order checks (``checks``: each a function of the snapshot and an order, returning a
 :class:`Flag` or None) let a caller have the watch cancel more: an order not the runner's and not
 reduce-only that a check flags is cancelled as a violation of the flag's kind and scope, whether
@@ -46,6 +53,7 @@ Must not: read the clock, do I/O, or consult anything but its arguments.
 from __future__ import annotations
 
 import math
+from functools import partial
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, Mapping, Optional, Sequence
 
@@ -63,6 +71,7 @@ UNKNOWN_STRATEGY = "unknown"
 _EPS = 1e-9
 # only these can do no more than reduce, whatever their reduce-only flag says
 _EXIT_KINDS = frozenset({"tpsl"})
+_HEX = frozenset("0123456789abcdef")
 
 LEGS = ("long", "short", "LONG", "SHORT")
 Leg = tuple[str, str, str]  # (account "venue/account", symbol, leg: LONG | SHORT in hedge mode, else long | short)
@@ -255,13 +264,17 @@ def _columns(snap: Snapshot) -> tuple[list[str], list[str], list[float], list[fl
 
 
 def watch(book: LockBook, snapshots: Iterable[Snapshot], own: Iterable[str], baselines: Mapping[str, Any],
-          now: int, *, closing: Iterable[Leg] = (), checks: Sequence[OrderCheck] = ()) -> Watch:
+          now: int, *, closing: Iterable[Leg] = (), checks: Sequence[OrderCheck] = (),
+          before: Mapping[str, Snapshot] = {}) -> Watch:
     """What the locks in force at ``now`` make the runner do to ``snapshots`` (see the module doc).
 
     ``own``: the client order ids the runner journaled (its orders are never touched);
     ``baselines``: what the last call returned (``{"venue/account": {"since": ms, "legs":
     {"SYMBOL|leg": contracts}}}``, as saved); ``closing``: the legs a plan of this tick closes
-    (never reverted); ``checks``: extra per-order checks (see the module doc)."""
+    (never reverted); ``checks``: extra per-order checks (see the module doc); ``before``: each
+    account as last read before a lock that reverts came to bind it (the previous call's
+    snapshots), whose sizes are the baseline of an account that has none yet — else the sizes of
+    this first snapshot under the lock are."""
     mine = own if isinstance(own, frozenset) else frozenset(own)
     shut = closing if isinstance(closing, (set, frozenset)) else frozenset(closing)
     holds = book.in_force(now)
@@ -279,14 +292,7 @@ def watch(book: LockBook, snapshots: Iterable[Snapshot], own: Iterable[str], bas
                 kept[account] = baselines[account]
             continue
         symbols, legs_of, contracts, notional, mark_of = _columns(snap)
-        sizes: dict[str, float] = {}  # "SYMBOL|leg" → contracts
-        first: dict[str, int] = {}  # "SYMBOL|leg" → the index of its first position
-        for i, (sym, leg, c) in enumerate(zip(symbols, legs_of, contracts)):
-            key = f"{sym}|{leg}"
-            if key in sizes:
-                sizes[key] += c
-            else:
-                sizes[key], first[key] = c, i
+        sizes, first = _sizes(symbols, legs_of, contracts)
         if snap.orders:
             marks = dict(zip(symbols, mark_of))
             units = {s: n / c for s, n, c in zip(symbols, notional, contracts) if c > 0}
@@ -297,9 +303,13 @@ def watch(book: LockBook, snapshots: Iterable[Snapshot], own: Iterable[str], bas
             continue  # no lock reverts anything of it: its baselines end
         record = baselines.get(account)
         legs_before = record.get("legs") if isinstance(record, Mapping) else None
-        if not isinstance(legs_before, Mapping):  # the first snapshot under the lock: its sizes are the baseline
-            kept[account] = {"since": now, "legs": {k: c for k, c in sorted(sizes.items()) if c > 0}}
-            continue
+        if not isinstance(legs_before, Mapping):  # the first snapshot under the lock
+            read = before.get(account)
+            if read is None or not read.fetch.ok:  # nothing read before the lock: its sizes are the baseline
+                kept[account] = {"since": now, "legs": {k: c for k, c in sorted(sizes.items()) if c > 0}}
+                continue
+            # the account as read before the lock was placed: growth since is growth under it
+            record, legs_before = {"since": now}, leg_sizes(read)
         legs: dict[str, float] = {}
         for key, base in legs_before.items():
             low = min(float(base), sizes.get(key, 0.0))  # lowered when the position shrinks
@@ -331,31 +341,91 @@ def _cancel_orders(book: LockBook, snap: Snapshot, account: str, own: frozenset,
                    units: dict, now: int, checks: Sequence[OrderCheck], out: list[Violation]) -> list[str]:
     ids: list[str] = []
     for o in snap.orders:
-        left = _open_amount(o)
-        if left <= 0 or only_reduces(o) or (o.client_id is not None and o.client_id in own):
+        if _open_amount(o) <= 0 or only_reduces(o) or (o.client_id is not None and o.client_id in own):
             continue
-        lock = _lock_for(book, account, o.symbol, o.strategy, now)
-        why = None
-        if lock.locked and enforce_of(lock).cancel:
-            if lock.mode == "halted":
-                why = f"{LOCK_VIOLATION}: an order that is not reduce-only under the {lock.scope} halt"
-            elif grows(o, sizes):
-                why = f"{LOCK_VIOLATION}: an order that would grow a position under the {lock.scope} reducing lock"
-        kind, scope, mode = LOCK_VIOLATION, lock.scope or GLOBAL_SCOPE, lock.mode
-        if why is None:
-            flag = next((f for f in (c(snap, o) for c in checks) if f is not None), None)
-            if flag is None:
-                continue
-            kind, scope, why = flag.kind, flag.scope, flag.reason
-        price = o.price if o.price is not None and o.price > 0 else marks.get(o.symbol)
+        mark = marks.get(o.symbol)
         # a contract's size read off the position of its symbol (notional per contract over the mark), else 1
-        size = units[o.symbol] / marks[o.symbol] if o.symbol in units and marks.get(o.symbol) else 1.0
-        notional = left * price * size if price is not None and math.isfinite(price) else None
-        ids.append(o.id)
-        out.append(Violation(f"cancel|{account}|{o.id}", kind, "cancel", scope, mode, snap.venue, account, o.symbol,
-                             o.side, left, notional, o.client_id, o.id, strategy_name(o.strategy), why,
-                             o.position_side if o.position_side in ("LONG", "SHORT") else None))
+        size = units[o.symbol] / mark if o.symbol in units and mark else 1.0
+        v = _judge(book, snap.venue, account, o, sizes, mark, size, now, partial(_flag, checks, snap, o))
+        if v is not None:
+            ids.append(o.id)
+            out.append(v)
     return ids
+
+
+def _flag(checks: Sequence[OrderCheck], snap: Snapshot, o: Order) -> Optional[Flag]:
+    return next((f for f in (c(snap, o) for c in checks) if f is not None), None)
+
+
+def _judge(book: LockBook, venue: str, account: str, o: Order, sizes: Optional[Mapping[str, float]],
+           mark: Optional[float], size: float, now: int, flagged: Callable[[], Optional[Flag]]
+           ) -> Optional[Violation]:
+    """The violation of one open order that is neither the runner's nor one that only reduces:
+    the lock binding it (``sizes`` None: the positions are not known, and a ``reducing`` lock
+    decides nothing), else the extra checks' flag; None when it breaks nothing."""
+    left = _open_amount(o)
+    lock = _lock_for(book, account, o.symbol, o.strategy, now)
+    why = None
+    if lock.locked and enforce_of(lock).cancel:
+        if lock.mode == "halted":
+            why = f"{LOCK_VIOLATION}: an order that is not reduce-only under the {lock.scope} halt"
+        elif sizes is not None and grows(o, sizes):
+            why = f"{LOCK_VIOLATION}: an order that would grow a position under the {lock.scope} reducing lock"
+    kind, scope, mode = LOCK_VIOLATION, lock.scope or GLOBAL_SCOPE, lock.mode
+    if why is None:
+        flag = flagged()
+        if flag is None:
+            return None
+        kind, scope, why = flag.kind, flag.scope, flag.reason
+    price = o.price if o.price is not None and o.price > 0 else mark
+    notional = left * price * size if price is not None and math.isfinite(price) else None
+    return Violation(f"cancel|{account}|{o.id}", kind, "cancel", scope, mode, venue, account, o.symbol,
+                     o.side, left, notional, o.client_id, o.id, strategy_name(o.strategy), why,
+                     o.position_side if o.position_side in ("LONG", "SHORT") else None)
+
+
+def entry(book: LockBook, venue: str, account: str, order: Order, now: int, *,
+          legs: Optional[Mapping[str, float]] = None, mark: Optional[float] = None,
+          contract_size: float = 1.0) -> Optional[Violation]:
+    """One new open order as a stream delivers it, judged alone by the rules of :func:`watch`
+    (the same violation, under the same key, that a tick's watch would find for it): the cancel
+    the lock binding it asks for, or None. ``legs``: the positions of the order's symbol
+    (contracts by ``SYMBOL|leg``), None when they are not known — then only a ``halted`` lock
+    decides, and a ``reducing`` one is left to the tick's watch, which reads the whole account.
+
+    Decides nothing for an order that only reduces, one whose client order id is of the runner's
+    own shape (``ks`` and 30 of [0-9a-f]: whether it is journaled is the tick's to read), or one
+    whose lock does not cancel; the extra per-order checks are the tick's."""
+    if _open_amount(order) <= 0 or only_reduces(order) or could_be_own(order.client_id):
+        return None
+    return _judge(book, venue, account, order, legs, mark, contract_size, now, lambda: None)
+
+
+def could_be_own(client_id: Optional[str]) -> bool:
+    """Whether ``client_id`` has the shape of the runner's own (:func:`~..engine.planner.client_order_id`)."""
+    return client_id is not None and len(client_id) == 32 and client_id.startswith("ks") and all(
+        c in _HEX for c in client_id[2:])
+
+
+def _sizes(symbols: Sequence[str], legs_of: Sequence[str], contracts: Sequence[float]
+           ) -> tuple[dict[str, float], dict[str, int]]:
+    """Contracts by ``SYMBOL|leg``, and the index of each key's first position."""
+    sizes: dict[str, float] = {}
+    first: dict[str, int] = {}
+    for i, (sym, leg, c) in enumerate(zip(symbols, legs_of, contracts)):
+        key = f"{sym}|{leg}"
+        if key in sizes:
+            sizes[key] += c
+        else:
+            sizes[key], first[key] = c, i
+    return sizes, first
+
+
+def leg_sizes(snap: Snapshot) -> dict[str, float]:
+    """The held legs of ``snap`` (contracts above 0 by ``SYMBOL|leg``, sorted): a baseline."""
+    symbols, legs_of, contracts, _, _ = _columns(snap)
+    sizes, _ = _sizes(symbols, legs_of, contracts)
+    return {k: c for k, c in sorted(sizes.items()) if c > 0}
 
 
 def _revert(snap: Snapshot, account: str, p: Position, leg: str, base: float, size: float, lock: LockStatus,
@@ -390,5 +460,5 @@ def _revert(snap: Snapshot, account: str, p: Position, leg: str, base: float, si
 
 
 __all__ = ["ACTIONS", "Enforce", "Flag", "LOCK_VIOLATION", "OrderCheck", "REVERT_SLIPPAGE", "UNKNOWN_STRATEGY",
-           "Violation", "Watch", "default_enforce", "enforce_details", "enforce_of", "grows", "only_reduces",
-           "watch"]
+           "Violation", "Watch", "could_be_own", "default_enforce", "enforce_details", "enforce_of", "entry", "grows",
+           "leg_sizes", "only_reduces", "watch"]

@@ -20,8 +20,14 @@ plans, before the journal) that
    journaled with its own and sent by the executor (reduce-only, client ids derived from the
    decision), unless an order of ours on that leg is not final yet;
 5. asks each streaming adapter to wake the runner on a new open order that is not reduce-only
-   while a lock that cancels may bind its account (``wake_on_entries``), so that the cancel comes
-   at the stream event's tick, not at the next interval.
+   while a lock that cancels may bind its account (``wake_on_entries``), and to hand that order
+   to the fast path (:mod:`.entry_watch`), which reports and cancels it at the stream's event
+   through :meth:`Enforcement.report` and :meth:`Enforcement.cancel`; what it took is read here
+   (``reported``, ``sending``, ``cancelled``, ``claimed``), so the tick after neither audits nor
+   cancels it again.
+
+The baselines of an account's first tick under a lock are the account as the previous call read
+it (before the lock was placed), when that read is recent (``BEFORE_MAX_MS``).
 
 Crash points. The audit row is the record of "already reported": a runner that starts leading
 reads back the keys of the ``lock_violation`` rows written since the oldest lock in force, so a
@@ -69,6 +75,8 @@ CANCEL_RESULT_KIND = "violation_cancel_result"  # what each cancel of a violatin
 RECENT = 50  # violations kept for status and the console
 OWN_HISTORY_MS = 86_400_000  # journaled client ids read back as ours: the last day's (and every pending one)
 RECOVER_LIMIT = 100_000
+BEFORE_MAX_MS = 120_000  # the last read before a lock is its baselines' when no older than this
+STILL_LISTED_MS = 30_000  # a cancel the venue confirmed, its order still listed this long after: cancelled again
 
 
 class Enforcement:
@@ -85,56 +93,110 @@ class Enforcement:
         self.dry_run = dry_run
         self.clock = clock
         self.checks: list[OrderCheck] = []  # extra per-order checks (see the module doc)
-        self.reported: set[str] = set()  # the keys of the violations audited (see :meth:`_recover`)
+        self.reported: set[str] = set()  # the keys of the violations audited (see :meth:`recover`)
         self._recovered_fence: Optional[int] = None
         self.counts: Counter[tuple[str, str, str]] = Counter()  # (scope, strategy, action) → violations
         self.recent: deque[dict] = deque(maxlen=RECENT)  # the latest violations, newest last
         self.waking: dict[str, bool] = {}  # account → whether its adapter was asked to watch its entries
         self._noted: set[str] = set()  # notes said once (a revert below the venue's minimum)
+        # shared with the stream's fast path (:mod:`.entry_watch`), which reports and cancels an
+        # order between two ticks: see :meth:`report` and :meth:`_settle`
+        self.calls = 0  # the tick's watch calls started (a claim is settled two calls later)
+        self.claimed: dict[str, tuple[str, str, int]] = {}  # key → (account, order id, calls) reported between ticks
+        self.sending: set[tuple[str, str]] = set()  # (account, order id) whose cancel one of the two is sending
+        # (account, order id) → (calls, ms) when the venue said it was cancelled
+        self.cancelled: dict[tuple[str, str], tuple[int, int]] = {}
+        self._before: dict[str, Snapshot] = {}  # the accounts as the last watch call read them
+        self._before_at: Optional[int] = None  # ... when
 
     async def watch(self, snapshots: Sequence[Snapshot], plans: list[Plan], now: int, events: list[Event]
                     ) -> list[Plan]:
         """The tick's venue watch (see the module doc): ``plans`` with the reverts added; the
         violations' events appended to ``events``."""
+        self.calls += 1
         holds = self.book.lock_book.in_force(now)
         self._wake_on_entries(holds)
+        # the accounts as read before a lock came to bind them: the baselines of its first tick
+        # (a read older than BEFORE_MAX_MS, from before a spell as a standby, is not taken)
+        before = self._before if self._before_at is not None and now - self._before_at <= BEFORE_MAX_MS else {}
+        self._before = {f"{s.venue}/{s.account}": s for s in snapshots}
+        self._before_at = now
         # a check with nothing to check (no policy sets limits) costs the tick nothing
         checks = [c for c in self.checks if getattr(c, "active", _always)()]
         if not holds and not checks:
             self.book.baselines = {}
             self.reported.clear()
+            self.claimed.clear()
+            self.cancelled.clear()
             return plans
-        await self._recover(holds, now)
+        await self.recover(holds, now)
         closing = {leg_key(o) for p in plans for o in p.orders if o.reduce_only}
         w = decide(self.book.lock_book, snapshots, frozenset(), self.book.baselines, now, closing=closing,
-                   checks=checks)
+                   checks=checks, before=before)
         if w.cancels:  # the runner's own orders are never cancelled: read them only when it matters
             w = decide(self.book.lock_book, snapshots, await self._own(now), self.book.baselines, now,
-                       closing=closing, checks=checks)
+                       closing=closing, checks=checks, before=before)
         self.book.baselines = w.baselines  # saved with the tick's state
         reverts = await self._not_busy(list(w.reverts)) if w.reverts else []
         new = [v for v in w.violations if v.key not in self.reported]
         if new:  # audited before anything leaves: the row is what says "reported" after a stop
-            await self.lead.audit_many([(AUDIT_KIND, now, {**v.to_json(), "dry_run": self.dry_run}) for v in new])
-            self._told(new, now, events)
-        # what an account read now no longer shows is forgotten (growth again is a new violation)
+            await self.report(new, now)
+            self.tell(new, now, events)
+        # what an account read now no longer shows is forgotten (growth again is a new violation),
+        # but for an order the fast path reported after this tick's read (see :meth:`_settle`)
+        self._settle(snapshots, now)
         read = {f"{s.venue}/{s.account}" for s in snapshots if s.fetch.ok}
-        self.reported = {k for k in self.reported if k.split("|")[1] not in read} | {v.key for v in w.violations}
+        self.reported = {k for k in self.reported if k.split("|")[1] not in read or k in self.claimed} | {
+            v.key for v in w.violations}
         for note in w.notes:
             if note not in self._noted:
                 self._noted.add(note)
                 log.warning("%s", note)
-        # an order a plan of this tick cancels already (a stage's cancel_orders) is left to it
+        # an order a plan of this tick cancels already (a stage's cancel_orders) is left to it, and
+        # so is one whose cancel the fast path is sending or the venue confirmed
         planned = {(c.venue, c.account, oid) for p in plans for c in p.cancels for oid in c.order_ids}
         cancels = [replace(c, order_ids=ids) for c in w.cancels
-                   if (ids := tuple(i for i in c.order_ids if (c.venue, c.account, i) not in planned))]
+                   if (ids := tuple(i for i in c.order_ids if (c.venue, c.account, i) not in planned
+                                    and not self.handled(f"{c.venue}/{c.account}", i)))]
         if cancels and not self.dry_run:
-            await self._cancel(cancels, w.violations, now)
+            await self.cancel(cancels, now)
         return plans + reverts if reverts else plans
 
     # --- what is reported ------------------------------------------------------------------------------
 
-    async def _recover(self, holds: Sequence[Any], now: int) -> None:
+    async def report(self, new: Sequence[Violation], now: int) -> None:
+        """The audit rows of ``new`` in one fenced append. Their keys count as reported from
+        before the append is awaited (the tick and the fast path never both report one), and
+        not any more if it fails (reported at the next tick)."""
+        keys = {v.key for v in new} - self.reported
+        self.reported |= keys
+        try:
+            await self.lead.audit_many([(AUDIT_KIND, now, {**v.to_json(), "dry_run": self.dry_run}) for v in new])
+        except BaseException:
+            self.reported -= keys
+            raise
+
+    def handled(self, account: str, order_id: str) -> bool:
+        """Whether an order's cancel is being sent (by the tick or the fast path), or the venue
+        said it was cancelled and no tick since read the account without it."""
+        return (account, order_id) in self.sending or (account, order_id) in self.cancelled
+
+    def _settle(self, snapshots: Sequence[Snapshot], now: int) -> None:
+        """The fast path's claims and confirmed cancels, ended once an account read after them
+        (two watch calls on: the snapshots of the call after a claim may have been read before
+        it) no longer lists the order. A cancel the venue confirmed whose order is still listed
+        ``STILL_LISTED_MS`` later is the tick's again (a list read before the cancel is kept a
+        while; past that, the venue's word is checked by cancelling once more)."""
+        listed = {f"{s.venue}/{s.account}": {o.id for o in s.orders} for s in snapshots if s.fetch.ok}
+        for key, (account, oid, at) in list(self.claimed.items()):
+            if self.calls >= at + 2 and account in listed and oid not in listed[account]:
+                del self.claimed[key]
+        for (account, oid), (at, ms) in list(self.cancelled.items()):
+            if self.calls >= at + 2 and account in listed and (
+                    oid not in listed[account] or now - ms > STILL_LISTED_MS):
+                del self.cancelled[(account, oid)]
+
+    async def recover(self, holds: Sequence[Any], now: int) -> None:
         """Under a new fencing token (a start, a takeover): the keys of the violations audited
         since the oldest lock in force, so that none is audited or paged twice."""
         if self._recovered_fence == self.lead.fence:
@@ -144,7 +206,7 @@ class Enforcement:
         self.reported |= {str(r.payload.get("key")) for r in rows if isinstance(r.payload, dict)}
         self._recovered_fence = self.lead.fence
 
-    def _told(self, new: Sequence[Violation], now: int, events: list[Event]) -> None:
+    def tell(self, new: Sequence[Violation], now: int, events: list[Event]) -> None:
         for v in new:
             self.counts[(v.scope, v.strategy, v.action)] += 1
             self.recent.append({**v.to_json(), "ts_ms": now, "dry_run": self.dry_run, "outcome": None})
@@ -159,7 +221,7 @@ class Enforcement:
 
     # --- what it sends -----------------------------------------------------------------------------------
 
-    async def _cancel(self, cancels: Sequence[CancelIntent], violations: Sequence[Violation], now: int) -> None:
+    async def cancel(self, cancels: Sequence[CancelIntent], now: int) -> None:
         """Each account's cancel by venue order id; a refusal is said with the venue's code and
         tried again at the next tick (the order is still seen open, its violation already audited)."""
         if not await self.lead.fence_holds():
@@ -172,6 +234,8 @@ class Enforcement:
                 self._outcome(c.order_ids, "NO_ADAPTER")
                 results.append(_result(key, {oid: "NO_ADAPTER" for oid in c.order_ids}, now))
                 continue
+            sending = {(key, oid) for oid in c.order_ids} - self.sending
+            self.sending |= sending
             try:
                 res = await adapter.cancel_orders(CancelSelector(order_ids=c.order_ids))
             except AdapterError as e:
@@ -180,6 +244,10 @@ class Enforcement:
                 self._outcome(c.order_ids, f"{e.reason.value}: {e.message}")
                 results.append(_result(key, {oid: f"{e.reason.value}: {e.message}" for oid in c.order_ids}, now))
                 continue
+            finally:
+                self.sending -= sending
+            for oid in res.canceled:
+                self.cancelled[(key, oid)] = (self.calls, now)
             for oid, why in res.failed.items():
                 log.warning("LOCK_VIOLATION_CANCEL_FAILED: %s order %s: %s (tried again at the next tick)", key, oid,
                             why)

@@ -97,6 +97,7 @@ from .commands import OperatorCommands
 from .countdowns import Countdowns
 from .enforcement import Enforcement
 from .entries import EntryOutbox
+from .entry_watch import EntryWatch
 from .depth import BOOK_TIMEOUT_S, plan_with_books
 from .executor import ExecutionReport, Executor
 from .fanout import SinkFanout
@@ -197,6 +198,8 @@ class RunnerParts:
     # the accounts' position modes as their venues read them; the closes the venues refused
     modes: Optional[ModeWatch] = None
     rejections: Optional[CloseRejections] = None
+    # the venue watch's fast path: a stream's entry cancelled at its event (runner/entry_watch.py)
+    entry_watch: Optional[EntryWatch] = None
 
 
 @dataclass(frozen=True)
@@ -249,6 +252,7 @@ class Runner(FirmBoardView):
         self.fetches, self.streams = p.fetches, p.streams
         self.entries, self.revokes, self.operator_revokes = p.entries, p.revokes, p.operator_revokes
         self.enforcement = p.enforcement
+        self.entry_watch = p.entry_watch
         self.modes = p.modes if p.modes is not None else ModeWatch(adapters, clock)
         self.rejections = p.rejections if p.rejections is not None else CloseRejections()
         self.blind_reports = BlindReports()

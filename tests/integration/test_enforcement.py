@@ -304,8 +304,9 @@ STREAMED = ("binanceusdm", "bybit")  # the faces that stream (tests/integration/
 def test_a_streamed_account_cancels_a_rogue_entry_at_the_stream_events_tick_not_the_interval(
         tmp_path, monkeypatch, venue):
     """``ksctl run`` in-process over the simulator's HTTP and websocket faces, a 30 s interval: under
-    an operator's halt, a rogue entry placed at the engine wakes the runner through the user data
-    stream and is cancelled within seconds, long before the next interval; the take-profit of the
+    an operator's halt, a rogue entry placed at the engine reaches the runner through the user data
+    stream and is cancelled at that event by the venue watch's fast path, long before the next
+    interval, and the tick it wakes reports it no second time; the take-profit of the
     same bot (reduce-only) stays, and the strategy is the one of the account's prefix map."""
     import logging
     import time
@@ -333,6 +334,8 @@ def test_a_streamed_account_cancels_a_rogue_entry_at_the_stream_events_tick_not_
                                   client_order_id="alp-rogue-9")
         await until(lambda: "alp-rogue-9" not in open_ids(server.engine), "the rogue entry cancelled", 30.0)
         seen["after_s"] = time.monotonic() - started
+        seen["fast"] = runner.entry_watch.taken  # at the stream's event, by the fast path
+        await until(lambda: daemon.wakes.started["wake"] > woken, "the tick the stream woke", 30.0)
         seen["woken"] = daemon.wakes.started["wake"] - woken
         seen["rows"] = violations(runner.store)
         seen["open"] = open_ids(server.engine)
@@ -341,8 +344,8 @@ def test_a_streamed_account_cancels_a_rogue_entry_at_the_stream_events_tick_not_
     asyncio.run(asyncio.wait_for(serve_streamed(tmp_path, monkeypatch, "30s", scenario, venue=venue, extra=prefixes),
                                  90))
     logging.getLogger(__name__).info("%s: cancelled %.3f s after the order", venue, seen["after_s"])
-    assert seen["after_s"] < 10.0, seen  # woken by the stream: the 30 s interval did not pass
-    assert seen["woken"] >= 1
+    assert seen["after_s"] < 10.0, seen  # at the stream's event: the 30 s interval did not pass
+    assert seen["fast"] == 1 and seen["woken"] >= 1  # cancelled by the fast path; the woken tick after did not again
     assert "alp-tp-9" in seen["open"]  # reduce-only: never the watch's
     (row,) = seen["rows"]
     assert (row["client_order_id"], row["action"], row["strategy"], row["scope"]) == (

@@ -674,6 +674,25 @@ def test_order_budget_spaces_orders():
     assert run(go()) >= 0.14
 
 
+def test_a_cancel_costing_no_weight_goes_at_once_while_a_read_waits_out_the_debt():
+    """An order endpoint costs no weight (the order budget paces it): it must not queue behind a
+    read sleeping off the weight's debt (a venue watch's cancel under a halt waited seconds behind
+    a list of every open order, Binance's 40 of weight)."""
+    from adapters.ccxt_exchange.budget import RequestPacer
+
+    pacer = RequestPacer(20.0, capacity=60.0)
+
+    async def go():
+        await pacer(100)  # the bucket owes 40: the next read waits 2 s
+        read = asyncio.ensure_future(pacer(40))
+        await asyncio.sleep(0.05)
+        assert not read.done()
+        await asyncio.wait_for(pacer(0), 0.5)  # the cancel is not behind it
+        read.cancel()
+
+    run(go())
+
+
 def test_request_pacer_credits_idle_time_and_lets_a_request_in_debt_wait(monkeypatch):
     """ccxt's own limiter refills only while a request waits in it, so a snapshot after an idle
     second waits its whole cost; the pacer counts the idle second."""
@@ -1342,8 +1361,9 @@ def test_an_order_whose_position_read_outlasts_the_send_gate_is_never_sent():
 
 
 def test_the_request_pacer_asks_the_send_gate_after_its_wait(monkeypatch):
-    """The request pacer in debt makes an order wait inside ccxt, after the adapter's own look:
-    it asks the gate again once its wait is over. A read, with no gate open, only waits."""
+    """The request pacer in debt makes a request under the send gate wait inside ccxt, after the
+    adapter's own look: it asks the gate again once its wait is over (an order itself costs no
+    weight and goes at once, asking the gate as it goes). A read, with no gate open, only waits."""
     from adapters.base import SendWithheld, send_gate
     from adapters.ccxt_exchange.budget import RequestPacer
 
@@ -1362,8 +1382,10 @@ def test_the_request_pacer_asks_the_send_gate_after_its_wait(monkeypatch):
     async def go():
         await pacer(50)  # in debt by 40: the next request waits 2 s
         with send_gate(lambda: term["open"]):
+            await pacer(0)  # an order: no weight, no wait (the gate is open now)
+            assert now[0] == 0.0
             with pytest.raises(SendWithheld):
-                await pacer(0)
+                await pacer(1)
         assert pacer.tokens == pytest.approx(0.0)  # the held-back request spent nothing
         await pacer(1)  # no gate: a read goes
         assert pacer.tokens == pytest.approx(-1.0)

@@ -833,6 +833,36 @@ def test_a_new_entry_order_wakes_the_runner_only_while_it_watches_entries():
     asyncio.run(body())
 
 
+def test_a_new_entry_is_handed_to_the_venue_watch_only_while_it_watches_entries():
+    """The venue watch's fast path: while the runner watches entries, each new open order that
+    is not reduce-only is handed over as it comes (with the stream's positions of its symbol and
+    whether the stream still holds it open), before the wake; a reduce-only one is not."""
+    async def body():
+        rest, venue = rest_exchange(contracts=0.5), Venue()
+        a = adapter(rest, venue)
+        seen: list[tuple[str, str]] = []
+        a.set_entry_watch(lambda key, o: seen.append((key, o.id)))
+        await a.start_streams()
+        await settle(lambda: venue.clients)
+        await a.snapshot()
+        venue.raw(mark(50000.0, 5))
+        await settle(lambda: a.stream_health().state == "live")
+        venue.raw(order_update(1, "NEW", 1001))
+        await a.snapshot()
+        assert seen == []  # not watching
+        a.wake_on_entries(True)
+        reduce_only = order_update(3, "NEW", 1003)
+        reduce_only["o"]["R"] = True
+        venue.raw(reduce_only, order_update(2, "NEW", 1002))
+        await settle(lambda: seen)
+        assert seen == [("binanceusdm/main", "2")]
+        assert a.stream_holds_open("2") is True and a.stream_holds_open("9") is False
+        assert a.stream_legs("BTC/USDT:USDT") == {"BTC/USDT:USDT|long": 0.5}
+        await a.close()
+
+    asyncio.run(body())
+
+
 def test_a_cancel_of_an_order_the_stream_told_of_does_not_list_every_open_order():
     """The venue watch cancels a rogue's entry it saw on the stream, by its order id: the
     stream's orders are known, so the cancel goes out at once — never behind a list of every

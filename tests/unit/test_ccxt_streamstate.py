@@ -282,6 +282,55 @@ def test_prepared_after_a_reconcile_the_next_snapshot_remakes_only_what_updates_
     assert snap.positions.columns.marks == [100.0, 80.0, 100.0]
 
 
+def test_legs_made_a_slice_at_a_time_free_the_loop_and_end_as_made_at_once_with_what_came_meanwhile():
+    import asyncio
+
+    from adapters.ccxt_exchange.streamstate import prepare_stepwise
+
+    ps = [position(SYMBOLS[i], mark=100.0, entry=90.0) for i in range(6)]
+    s = StreamState("USDT")
+    s.reconcile(rest(ps), 1, lambda _: 1.0)
+    s.prepare(lambda _: 1.0)
+    s.reconcile(rest(ps), 2, lambda _: 1.0)  # the cadence's reconcile beside the ticks: legs to make
+    ran: list[int] = []
+
+    async def other():  # what else the loop runs: a mark and a fill land while the legs are made
+        ran.append(1)
+        s.apply_mark(SYMBOLS[0], 80.0, 3)  # a leg already made
+        s.apply_position(SYMBOLS[5], "BOTH", "long", 0.9, 90.0, 3)  # a leg not made yet
+        s.apply_position("NEW/USDT:USDT", "BOTH", "short", 0.2, 95.0, 3)  # a new leg
+
+    async def go():
+        await asyncio.gather(prepare_stepwise(s, lambda _: 1.0, every=2), other())
+
+    asyncio.run(go())
+    assert ran and s._legs is not None and s._legs.base is s.base  # made, and the loop ran between slices
+    assert s.snapshot(4, 4, lambda _: 1.0) == from_scratch(s, 4, lambda _: 1.0, lambda _: None)
+
+
+def test_legs_made_a_slice_at_a_time_are_dropped_when_a_snapshot_made_them_meanwhile():
+    import asyncio
+
+    from adapters.ccxt_exchange.streamstate import prepare_stepwise
+
+    ps = [position(SYMBOLS[i], mark=100.0, entry=90.0) for i in range(6)]
+    s = StreamState("USDT")
+    s.reconcile(rest(ps), 1, lambda _: 1.0)
+    seen: list = []
+
+    async def go():
+        async def tick():
+            seen.append(s.snapshot(2, 2, lambda _: 1.0))  # a tick's snapshot makes every leg itself
+            s.apply_mark(SYMBOLS[2], 70.0, 3)
+
+        await asyncio.gather(prepare_stepwise(s, lambda _: 1.0, every=2), tick())
+
+    asyncio.run(go())
+    made = s._legs
+    assert seen[0] is not None and made is not None
+    assert s.snapshot(4, 4, lambda _: 1.0) == from_scratch(s, 4, lambda _: 1.0, lambda _: None)
+
+
 def test_prepare_before_any_rest_snapshot_makes_nothing():
     s = StreamState("USDT")
     s.prepare(lambda _: 1.0)
@@ -303,6 +352,22 @@ def test_an_order_the_stream_saw_while_a_rest_read_was_under_way_is_news_not_a_d
     mark = s.order_mark()
     found = s.reconcile(rest([position(contracts=0.5)], []), 500, lambda _: 1.0, orders_since=mark)
     assert [d.kind for d in found] == ["orders"] and s.orders == {}  # REST wins
+
+
+def test_a_position_the_stream_changed_while_a_rest_read_was_under_way_is_news_not_a_disagreement():
+    # a bot's fill lands between the REST read and its reconcile: REST's older size must not make
+    # the reconcile disagree (every snapshot would then read REST, at 10,000 positions for seconds)
+    s = seeded(position(contracts=0.5))
+    mark = s.order_mark()  # the REST read begins
+    entry = (0.5 * 48_000.0 + 0.2 * 50_000.0) / 0.7  # bought 0.2 at the mark: the equity is the same
+    assert s.apply_position(BTC, "BOTH", "long", 0.7, entry, 300) == CHANGED
+    found = s.reconcile(rest([position(contracts=0.5)], []), 400, lambda _: 1.0, orders_since=mark)
+    assert found == []
+    assert s.positions[(BTC, "BOTH")].contracts == 0.7  # the stream's newer word is kept
+    # a size the stream held before the read and REST says otherwise: the stream missed a fill
+    mark = s.order_mark()
+    found = s.reconcile(rest([position(contracts=0.9)], []), 500, lambda _: 1.0, orders_since=mark)
+    assert "positions" in [d.kind for d in found] and s.positions[(BTC, "BOTH")].contracts == 0.9
 
 
 def test_without_a_mark_every_order_is_compared_as_before():
