@@ -84,6 +84,13 @@ class KnownRawFields:
     def closes_position(self, info: Mapping[str, Any]) -> bool:
         return any(d.closes_position(info) for d in self.shapes)
 
+    def position_number(self, info: Mapping[str, Any], name: str) -> Any:
+        for d in self.shapes:
+            value = d.position_number(info, name)
+            if value is not None:
+                return value
+        return None
+
 
 # one dialect per venue module (the ids of one venue share its fields), in registry order
 KNOWN_RAW_FIELDS = KnownRawFields(tuple({type(d): d for d in DIALECTS.values()}.values()))
