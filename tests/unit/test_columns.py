@@ -419,3 +419,28 @@ def test_rows_read_from_the_columns_are_the_positions_as_a_close_reads_them(data
         with pytest.raises(IndexError):
             view.keys_at(bad)
     assert made == []
+
+
+def test_a_kind_reads_any_declared_column_of_the_positions_its_scope_owns():
+    """``SignalInputs.position_column``: the engine's column of a declared field, over every
+    account of the scope in order (columns given or read from the models alike), and only the
+    positions a strategy-scoped instance owns."""
+    from killswitch.engine.signals import KindInputs
+
+    ps = [pos("A/USDT:USDT", liq=80.0, strategy="alpha"), pos("B/USDT:USDT", strategy="beta"),
+          pos("C/USDT:USDT", liq=120.0, strategy="alpha")]
+    graph = compile_graph(policy_text("s: {open_orders: {}}", 't: {when: "s >= 3", on_missing_data: ignore}',
+                                      "- {level: 1, name: one, on: [t], actions: [{lock_trading: {mode: reducing}}]}",
+                                      scope="{level: global}"))
+    snaps = [with_positions(snap(10_000.0, 0, account="a"), PositionList.of(ps[:2])),
+             snap(10_000.0, 0, account="b", positions=ps[2:])]
+    [view] = instances(graph.policy("p"), snaps, Tables())
+    inputs = KindInputs(view, State())
+    assert inputs.position_column("liquidation_price") == [80.0, None, 120.0]
+    assert inputs.position_column("symbol") == ["A/USDT:USDT", "B/USDT:USDT", "C/USDT:USDT"]
+    graph = compile_graph(policy_text("s: {open_orders: {}}", 't: {when: "s >= 3", on_missing_data: ignore}',
+                                      "- {level: 1, name: one, on: [t], actions: [{lock_trading: {mode: reducing}}]}",
+                                      scope="{level: strategy, strategies: [alpha, beta]}"))
+    views = {v.key: v for v in instances(graph.policy("p"), snaps[:1], Tables())}
+    assert KindInputs(views["alpha"], State()).position_column("liquidation_price") == [80.0]
+    assert KindInputs(views["beta"], State()).position_column("symbol") == ["B/USDT:USDT"]
