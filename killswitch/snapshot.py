@@ -76,6 +76,8 @@ class Position(_Frozen):  # (no docstring: the snapshot schema would carry it)
     unrealized_pnl: Annotated[float, Column("upnl")]
     liquidation_price: Annotated[Optional[float], Column("liq")] = None
     margin: Annotated[Optional[float], Column("margin")] = None  # initial margin
+    # the margin the venue requires to keep the position open (None: the venue does not say)
+    maintenance_margin: Annotated[Optional[float], Column("maint_margin")] = None
     leverage: Optional[float] = None
     strategy: Optional[str] = None
 

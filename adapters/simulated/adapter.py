@@ -344,15 +344,15 @@ class SimulatedAdapter:
         column by column, and each :class:`Position` made when it is first read (the tick reads
         the columns alone); the last snapshot's when the numbers are the same object (nothing
         they show moved). A column holds what ``Position(symbol=..., ...)`` validates each
-        field to: floats as floats (a market's integer tick makes an integer mark), PnL and
-        margin at the 8 decimals the venue's face writes, no liquidation price as None; a field
-        the engine has no number for is its declared default."""
+        field to: floats as floats (a market's integer tick makes an integer mark), PnL and the
+        initial and maintenance margins at the 8 decimals the venue's face writes, no
+        liquidation price as None; a field the engine has no number for is its declared default."""
         last = self._last
         if last is not None and last[0] is numbers:
             return last[1].sharing()
         fixed = self._fixed(numbers)
         # the last snapshot's legs are these legs (the same book) when the engine's column of
-        # their symbols is the same list: a leg whose PnL or margin is the same float as then
+        # their symbols is the same list: a leg whose PnL or margins are the same floats as then
         # (its mark did not move a tick) has the same rounded number
         before = last if last is not None and last[0].symbols is numbers.symbols else None
         # the engine's legs whose mark moved since the numbers of the last snapshot, when it knows
@@ -362,7 +362,9 @@ class SimulatedAdapter:
             contracts=fixed.contracts, notional=numbers.size, marks=list(map(float, numbers.marks)),
             upnl=_rounded(numbers.upnl, (before[0].upnl, before[1].columns.upnl, moved) if before else None),
             liq=[x or None for x in numbers.liq],
-            margin=_rounded(numbers.im, (before[0].im, before[1].columns.margin, moved) if before else None))
+            margin=_rounded(numbers.im, (before[0].im, before[1].columns.margin, moved) if before else None),
+            maint_margin=_rounded(numbers.mm, (before[0].mm, before[1].columns.column("maintenance_margin"), moved)
+                                  if before else None))
 
         def make(i: int) -> Position:
             # validated (~2 µs, made only when read): a field not named here takes its default
@@ -371,7 +373,7 @@ class SimulatedAdapter:
                 "contracts": fixed.contracts[i], "contract_size": fixed.contract_sizes[i],
                 "notional": cols.notional[i], "entry_price": fixed.entries[i], "mark_price": cols.marks[i],
                 "unrealized_pnl": cols.upnl[i], "liquidation_price": cols.liq[i], "margin": cols.margin[i],
-                "leverage": fixed.leverage[i]})
+                "maintenance_margin": cols.column("maintenance_margin")[i], "leverage": fixed.leverage[i]})
 
         out = PositionsOnReading(cols, make)
         self._last = (numbers, out)

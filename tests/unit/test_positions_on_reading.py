@@ -118,7 +118,8 @@ def validated(ex, views) -> list[Position]:
                             contracts=abs(v.amount), contract_size=m.contract_size, notional=abs(v.notional),
                             entry_price=v.entry_price or None, mark_price=v.mark_price,
                             unrealized_pnl=money(v.unrealized_pnl), liquidation_price=v.liquidation_price or None,
-                            margin=money(v.initial_margin), leverage=v.leverage))
+                            margin=money(v.initial_margin), maintenance_margin=money(v.maint_margin),
+                            leverage=v.leverage))
     return out
 
 
