@@ -73,6 +73,9 @@ class PositionRow:
 
 Held = Union[Position, PositionRow]  # a position as a close reads it
 
+_GIVEN = (*COLUMNS.values(), "side_keys")  # what an adapter's PositionColumns hands over
+_given_of = attrgetter(*_GIVEN)
+
 
 class Columns(ColumnNames):
     """The column fields of ``positions`` (:data:`~killswitch.snapshot.COLUMNS`), one list each,
@@ -86,10 +89,7 @@ class Columns(ColumnNames):
         self.made_on_reading = isinstance(positions, PositionsOnReading)
         given = columns_of(positions)
         if given is not None:  # the adapter's: each cached column starts as its list
-            d = self.__dict__
-            for attr in COLUMNS.values():
-                d[attr] = getattr(given, attr)
-            d["side_keys"] = given.side_keys
+            self.__dict__.update(zip(_GIVEN, _given_of(given)))
 
     def __len__(self) -> int:
         return len(self.positions)
