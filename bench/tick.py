@@ -187,8 +187,6 @@ def liq_book(layout: str, n: int, variant: int, dropped: bool) -> list[Snapshot]
     notional 1,000 at the mark (every mark the same, moving a little with ``variant``; the longs'
     20 % lower when ``dropped``), every 25th short 2 % from its liquidation price; 8 open orders
     an account, half of them entries. Positions made on reading, as the simulated adapter's."""
-    from adapters.simulated.adapter import _position
-
     n_accounts, per = accounts_of(layout, n)
     rules = {f"S{i}/USDT:USDT": MarketRules(amount_step=0.001, min_amount=0.001) for i in range(per)}
     fetch = Snapshot.model_fields["fetch"].default
@@ -204,14 +202,14 @@ def liq_book(layout: str, n: int, variant: int, dropped: bool) -> list[Snapshot]
     equity = 1000.0 * per + sum(upnl)
     snaps = []
     for a in range(n_accounts):
-        cols = PositionColumns.of_columns(symbols, sides, sides, contracts, notional, marks, upnl, liq, margin)
+        cols = PositionColumns.of_columns(symbols=symbols, sides=sides, contracts=contracts, notional=notional,
+                                          marks=marks, upnl=upnl, liq=liq, margin=margin)
 
         def make(i: int) -> Position:
-            return _position({
+            return Position.model_validate({
                 "symbol": symbols[i], "side": sides[i], "position_side": None, "contracts": 10.0,
                 "contract_size": 1.0, "notional": notional[i], "entry_price": 100.0, "mark_price": marks[i],
-                "unrealized_pnl": upnl[i], "liquidation_price": liq[i], "margin": 100.0, "leverage": 10.0,
-                "strategy": None})
+                "unrealized_pnl": upnl[i], "liquidation_price": liq[i], "margin": 100.0, "leverage": 10.0})
 
         orders = [Order(id=f"o{a}-{k}", symbol=symbols[k * 3 % per], side="buy", type="limit", amount=1.0,
                         filled=0.0, price=90.0, reduce_only=k % 2 == 1) for k in range(8)]

@@ -11,9 +11,12 @@ Pure data: no I/O.
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Sequence
 from operator import attrgetter
-from typing import Any, Callable, Final, Iterable, Iterator, Literal, Optional, SupportsIndex, Union, overload
+from types import MappingProxyType
+from typing import (Annotated, Any, Callable, Final, Iterable, Iterator, Literal, Mapping, Optional, SupportsIndex,
+                    Union, overload)
 
 from pydantic import BaseModel, ConfigDict, Field, SerializerFunctionWrapHandler, field_serializer
 
@@ -42,18 +45,39 @@ class MarketRules(_Frozen):
     price_tick: float = Field(default=0.0, ge=0)  # the price grid (0: not known); prices are shown on it
 
 
-class Position(_Frozen):
-    symbol: str  # unified ccxt symbol, e.g. BTC/USDT:USDT
-    side: Literal["long", "short"]
-    position_side: Optional[Literal["LONG", "SHORT", "BOTH"]] = None  # hedge mode leg
-    contracts: float = Field(ge=0)
+class Column:
+    """Marks a field of :class:`Position` as a column: the list of that field's values over a list
+    of positions (:class:`PositionColumns`, the engine's ``Columns``) is the attribute ``name``."""
+
+    __slots__ = ("name",)
+
+    def __init__(self, name: str):
+        self.name = name
+
+    def __repr__(self) -> str:
+        return f"Column({self.name!r})"
+
+
+# The one declaration of a position's fields: each one's name, type, default and bounds, and,
+# marked Column, whether a tick reads it as a column. The columns (COLUMNS, PositionColumns, the
+# engine's Columns), the rows the adapters take out of the models (row_of), the stream state's
+# legs (what it keeps of REST's position) and the ccxt parsing's venue fields derive from it.
+# A field added here has a default (an older recording, a builder that does not know it, says
+# none): every builder that does not name it gives that default, in the model and the column.
+class Position(_Frozen):  # (no docstring: the snapshot schema would carry it)
+    symbol: Annotated[str, Column("symbols")]  # unified ccxt symbol, e.g. BTC/USDT:USDT
+    side: Annotated[Literal["long", "short"], Column("sides")]
+    position_side: Annotated[Optional[Literal["LONG", "SHORT", "BOTH"]], Column("legs")] = None  # hedge mode leg
+    contracts: Annotated[float, Field(ge=0), Column("contracts")]
     contract_size: float = Field(default=1.0, gt=0)
-    notional: float = Field(ge=0)
+    notional: Annotated[float, Field(ge=0), Column("notional")]
     entry_price: Optional[float] = None
-    mark_price: float = Field(gt=0)
-    unrealized_pnl: float
-    liquidation_price: Optional[float] = None
-    margin: Optional[float] = None
+    mark_price: Annotated[float, Field(gt=0), Column("marks")]
+    unrealized_pnl: Annotated[float, Column("upnl")]
+    liquidation_price: Annotated[Optional[float], Column("liq")] = None
+    margin: Annotated[Optional[float], Column("margin")] = None  # initial margin
+    # the margin the venue requires to keep the position open (None: the venue does not say)
+    maintenance_margin: Annotated[Optional[float], Column("maint_margin")] = None
     leverage: Optional[float] = None
     strategy: Optional[str] = None
 
@@ -130,75 +154,182 @@ class Snapshot(_Frozen):
 
 # --- positions as columns ----------------------------------------------------------------------------
 
-COLUMN_FIELDS: Final = ("symbol", "side", "position_side", "contracts", "notional", "mark_price", "unrealized_pnl",
-                        "liquidation_price", "margin")
-_row_of = attrgetter(*COLUMN_FIELDS)
+# A field of Position marked Column → its column's attribute, in the declaration's order.
+COLUMNS: Final[Mapping[str, str]] = MappingProxyType({
+    name: m.name for name, f in Position.model_fields.items() for m in f.metadata if isinstance(m, Column)})
+COLUMN_FIELDS: Final = tuple(COLUMNS)
+_ATTRS: Final = tuple(COLUMNS.values())
+# each column's default, its field's (none where the field is required)
+_DEFAULTS: Final = {COLUMNS[name]: f.default for name, f in Position.model_fields.items()
+                    if name in COLUMNS and not f.is_required()}
+_SIDE, _LEG = _ATTRS.index("sides"), _ATTRS.index("legs")
+
+row_of: Final[Callable[[Position], tuple[Any, ...]]] = attrgetter(*COLUMN_FIELDS)
+"""A position's row: the values of its column fields, in the order of :data:`COLUMN_FIELDS`."""
 
 
-class PositionColumns:
-    """The fields of a list of positions that a tick reads, one list per field in the positions'
-    order: what ``[p.symbol for p in positions]`` and so on would give, taken out by whoever built
-    the positions while it had them at hand (an adapter), so that a tick reads no field of any
-    position model (10,000 or 100,000 of them, scattered in memory, at 40–100 ns a field).
+def _side_keys(legs: list[Optional[str]], sides: list[str]) -> list[str]:
+    """The hedge-mode leg where there is one, else the side (``sides`` itself when no position has a leg)."""
+    return [x or s for x, s in zip(legs, sides)] if any(legs) else sides
+
+
+class ColumnNames:
+    """The columns the engine reads by name, typed (any other declared column is read by its
+    field's name: ``column(field)``). ``side_keys`` is the hedge-mode leg where there is one,
+    else the side: with the symbol, a position's identity in its account."""
+
+    __slots__ = ()
+
+    symbols: list[str]
+    sides: list[str]
+    legs: list[Optional[str]]
+    contracts: list[float]
+    notional: list[float]
+    marks: list[float]
+    upnl: list[float]
+    liq: list[Optional[float]]
+    margin: list[Optional[float]]
+    side_keys: list[str]
+
+
+class PositionColumns(ColumnNames):
+    """The column fields of a list of positions (:data:`COLUMNS`), one list per field in the
+    positions' order: what ``[p.symbol for p in positions]`` and so on would give, taken out by
+    whoever built the positions while it had them at hand (an adapter), so that a tick reads no
+    field of any position model (10,000 or 100,000 of them, scattered in memory, at 40–100 ns a
+    field).
 
     Read-only: several snapshots' lists may share one (an adapter whose positions did not move).
     ``side_keys`` is the hedge-mode leg where there is one, else the side (it is ``sides``
     itself when no position has a leg)."""
 
-    __slots__ = ("symbols", "sides", "side_keys", "contracts", "notional", "marks", "upnl", "liq", "margin")
+    __slots__ = (*_ATTRS, "side_keys")
 
     def __init__(self, rows: list[tuple[Any, ...]]):
-        """``rows``: one tuple per position, its fields in the order of :data:`COLUMN_FIELDS`."""
-        if rows:
-            (symbols, sides, legs, contracts, notional, marks, upnl, liq, margin) = map(list, zip(*rows))
-        else:
-            symbols, sides, legs, contracts, notional, marks, upnl, liq, margin = [], [], [], [], [], [], [], [], []
-        self.symbols: list[str] = symbols
-        self.sides: list[str] = sides
-        self.side_keys: list[str] = [x or s for x, s in zip(legs, sides)] if any(legs) else sides
-        self.contracts: list[float] = contracts
-        self.notional: list[float] = notional
-        self.marks: list[float] = marks
-        self.upnl: list[float] = upnl
-        self.liq: list[Optional[float]] = liq
-        self.margin: list[Optional[float]] = margin
+        """``rows``: one tuple per position, its fields in the order of :data:`COLUMN_FIELDS` (:data:`row_of`)."""
+        columns: Iterable[list[Any]] = map(list, zip(*rows)) if rows else ([] for _ in _ATTRS)
+        for attr, column in zip(_ATTRS, columns):
+            setattr(self, attr, column)
+        self.side_keys = _side_keys(self.legs, self.sides)
 
     @classmethod
-    def of_columns(cls, symbols: list[str], sides: list[str], side_keys: list[str], contracts: list[float],
-                   notional: list[float], marks: list[float], upnl: list[float], liq: list[Optional[float]],
-                   margin: list[Optional[float]]) -> "PositionColumns":
-        """The columns themselves, from an adapter that has its numbers as columns (``side_keys``
-        as :attr:`side_keys` says); they must all be as long."""
-        if len({len(c) for c in (symbols, sides, side_keys, contracts, notional, marks, upnl, liq, margin)}) > 1:
+    def of_columns(cls, side_keys: Optional[list[str]] = None, **columns: list[Any]) -> "PositionColumns":
+        """The columns themselves, by their attributes' names (:data:`COLUMNS`), from an adapter
+        that has its numbers as columns; they must all be as long. A column not given holds its
+        field's default for every position (a required field's must be given); ``side_keys`` as
+        :attr:`side_keys` says, made of the legs and sides when not given."""
+        unknown = sorted(set(columns) - set(_ATTRS))
+        if unknown:
+            raise ValueError(f"not a position column: {', '.join(unknown)}")
+        lengths = {len(c) for c in columns.values()} | ({len(side_keys)} if side_keys is not None else set())
+        if len(lengths) > 1:
             raise ValueError("position columns of different lengths")
+        n = lengths.pop() if lengths else 0
         c = cls.__new__(cls)
-        c.symbols, c.sides, c.side_keys, c.contracts, c.notional = symbols, sides, side_keys, contracts, notional
-        c.marks, c.upnl, c.liq, c.margin = marks, upnl, liq, margin
+        for attr in _ATTRS:
+            column = columns.get(attr)
+            if column is None:
+                if attr not in _DEFAULTS:
+                    raise ValueError(f"position column {attr} missing (its field has no default)")
+                column = [_DEFAULTS[attr]] * n
+            setattr(c, attr, column)
+        c.side_keys = side_keys if side_keys is not None else _side_keys(c.legs, c.sides)
         return c
+
+    def patched(self, rows: Mapping[int, tuple[Any, ...]]) -> "PositionColumns":
+        """These columns with the position at each index of ``rows`` replaced by that row (as
+        :meth:`__init__` takes them); these stay as they are (they may be shared)."""
+        c = PositionColumns.__new__(PositionColumns)
+        columns = [list(getattr(self, attr)) for attr in _ATTRS]
+        for i, row in rows.items():
+            for column, value in zip(columns, row):
+                column[i] = value
+        for attr, column in zip(_ATTRS, columns):
+            setattr(c, attr, column)
+        if self.side_keys is not self.sides:
+            keys = c.side_keys = list(self.side_keys)
+            for i, row in rows.items():
+                keys[i] = row[_LEG] or row[_SIDE]
+        else:
+            c.side_keys = _side_keys(c.legs, c.sides) if any(row[_LEG] for row in rows.values()) else c.sides
+        return c
+
+    def column(self, field: str) -> list[Any]:
+        """The column of the declared field ``field`` (named as :class:`Position` names it)."""
+        return getattr(self, COLUMNS[field])  # type: ignore[no-any-return]  # a list, as every column
 
     def __len__(self) -> int:
         return len(self.symbols)
 
 
-class PositionList(list[Position]):
-    """A snapshot's positions carrying their :class:`PositionColumns` (``columns``), made by the
-    adapter that built them. It is an ordinary list to every reader (equal to the plain list of
-    the same positions, dumped and compared as one); any change to it drops its columns, so they
-    never describe positions it no longer holds. A snapshot validated anew holds a plain list,
-    and the engine then reads the columns out of the positions itself."""
+class _Carrying(Sequence[Position]):
+    """A snapshot's positions carrying their :class:`PositionColumns` (``columns``), read-only:
+    what :class:`PositionList` and :class:`PositionsOnReading` share. To every reader it is the
+    sequence of those positions: equal to the list of them, dumped as that list (the snapshot's
+    serializer), copied, deep-copied and pickled as a :class:`PositionList`."""
 
-    __slots__ = ("columns",)
+    __slots__ = ()
+
+    columns: Optional[PositionColumns]
+
+    def _models(self) -> list[Position]:
+        raise NotImplementedError
+
+    def __iter__(self) -> Iterator[Position]:
+        return iter(self._models())
+
+    def __reversed__(self) -> Iterator[Position]:
+        return reversed(self._models())
+
+    def __contains__(self, p: object) -> bool:
+        return p in self._models()
+
+    def index(self, p: Any, start: int = 0, stop: int = sys.maxsize) -> int:
+        return self._models().index(p, start, stop)
+
+    def count(self, p: Any) -> int:
+        return self._models().count(p)
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, _Carrying):
+            return self._models() == other._models()
+        if isinstance(other, list):
+            return self._models() == other
+        return NotImplemented
+
+    __hash__ = None  # type: ignore[assignment]  # as a list's
+
+    def __repr__(self) -> str:
+        return repr(self._models())
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return PositionList, (list(self._models()), self.columns)
+
+
+class PositionList(_Carrying):
+    """A snapshot's positions, each model built, with their :class:`PositionColumns`
+    (``columns``), made by the adapter that built them (the ccxt adapter, the stream state). A
+    composition of the two, read-only, so that the columns always describe the positions it
+    holds: a caller who wants another list of positions makes one (``list(positions)``). A
+    snapshot validated anew holds a plain list, and the engine then reads the columns out of the
+    positions itself.
+
+    Not a ``list``: a list subclass must override every method that changes it (twelve) to drop
+    its columns; this one has none to override, and a reader's iteration and ``len`` are the
+    list's own C calls behind one call each."""
+
+    __slots__ = ("_items", "columns")
 
     def __init__(self, positions: Iterable[Position] = (), columns: Optional[PositionColumns] = None):
-        super().__init__(positions)
-        self.columns = columns if columns is not None and len(columns) == len(self) else None
+        self._items: list[Position] = list(positions)
+        self.columns = columns if columns is not None and len(columns) == len(self._items) else None
 
     @classmethod
     def of(cls, positions: Iterable[Position]) -> "PositionList":
-        """``positions`` with their columns, read out of each position once (all nine fields
+        """``positions`` with their columns, read out of each position once (every column field
         together, just after the caller built them)."""
         out = cls(positions)
-        out.columns = PositionColumns(list(map(_row_of, out)))
+        out.columns = PositionColumns(list(map(row_of, out._items)))
         return out
 
     @classmethod
@@ -207,65 +338,28 @@ class PositionList(list[Position]):
         :data:`COLUMN_FIELDS`, the values it was built of."""
         return cls(positions, PositionColumns(rows))
 
-    def _drop(self) -> None:
-        self.columns = None
+    def _models(self) -> list[Position]:
+        return self._items
 
-    def __setitem__(self, i: Any, v: Any) -> None:
-        self._drop()
-        super().__setitem__(i, v)
+    def __len__(self) -> int:
+        return len(self._items)
 
-    def __delitem__(self, i: Any) -> None:
-        self._drop()
-        super().__delitem__(i)
+    @overload
+    def __getitem__(self, i: SupportsIndex) -> Position: ...
 
-    def __iadd__(self, other: Iterable[Position]) -> "PositionList":  # type: ignore[override,misc]
-        self._drop()
-        return super().__iadd__(other)
+    @overload
+    def __getitem__(self, i: slice) -> list[Position]: ...
 
-    def __imul__(self, n: SupportsIndex) -> "PositionList":
-        self._drop()
-        return super().__imul__(n)
-
-    def append(self, p: Position) -> None:
-        self._drop()
-        super().append(p)
-
-    def extend(self, ps: Iterable[Position]) -> None:
-        self._drop()
-        super().extend(ps)
-
-    def insert(self, i: SupportsIndex, p: Position) -> None:
-        self._drop()
-        super().insert(i, p)
-
-    def pop(self, i: SupportsIndex = -1) -> Position:
-        self._drop()
-        return super().pop(i)
-
-    def remove(self, p: Position) -> None:
-        self._drop()
-        super().remove(p)
-
-    def clear(self) -> None:
-        self._drop()
-        super().clear()
-
-    def sort(self, *args: Any, **kw: Any) -> None:
-        self._drop()
-        super().sort(*args, **kw)
-
-    def reverse(self) -> None:
-        self._drop()
-        super().reverse()
+    def __getitem__(self, i: Union[SupportsIndex, slice]) -> Union[Position, list[Position]]:
+        return self._items[i]
 
 
-class PositionsOnReading(Sequence[Position]):
+class PositionsOnReading(_Carrying):
     """A snapshot's positions held as their :class:`PositionColumns` (``columns``), each
     :class:`Position` made the first time it is read (``make(i)``, by the adapter that has the
     numbers) and kept: a tick reads the columns, and ten thousand models nobody reads are not
-    built. To every reader it is the sequence of those positions: equal to the list of them,
-    dumped as that list, copied and pickled as a :class:`PositionList`. It cannot be changed
-    (there is no storage a C function could read around it: every read goes through it).
+    built. It cannot be changed (there is no storage a C function could read around it: every
+    read goes through it).
 
     Several snapshots may share the positions already made (``made``): an adapter whose numbers
     did not move hands out the same models."""
@@ -276,7 +370,7 @@ class PositionsOnReading(Sequence[Position]):
                  made: Optional[list[Optional[Position]]] = None):
         if made is not None and len(made) != len(columns):
             raise ValueError("positions made and columns of different lengths")
-        self.columns = columns
+        self.columns: PositionColumns = columns
         self._make = make
         self._made: list[Optional[Position]] = made if made is not None else [None] * len(columns)
 
@@ -287,7 +381,7 @@ class PositionsOnReading(Sequence[Position]):
     def __len__(self) -> int:
         return len(self._made)
 
-    def _all(self) -> list[Position]:
+    def _models(self) -> list[Position]:
         made = self._made
         if None in made:
             make = self._make
@@ -304,38 +398,13 @@ class PositionsOnReading(Sequence[Position]):
 
     def __getitem__(self, i: Union[SupportsIndex, slice]) -> Union[Position, list[Position]]:
         if isinstance(i, slice):
-            return self._all()[i]
+            return self._models()[i]
         made = self._made
         p = made[i]  # IndexError, TypeError as a list's
         if p is None:
             n = i.__index__()
             p = made[n] = self._make(n if n >= 0 else n + len(made))
         return p
-
-    def __iter__(self) -> Iterator[Position]:
-        return iter(self._all())
-
-    def __reversed__(self) -> Iterator[Position]:
-        return reversed(self._all())
-
-    def __contains__(self, p: object) -> bool:
-        return p in self._all()
-
-    def __eq__(self, other: object) -> bool:
-        if isinstance(other, PositionsOnReading):
-            return self._all() == other._all()
-        if isinstance(other, list):
-            return self._all() == other
-        return NotImplemented
-
-    __hash__ = None  # type: ignore[assignment]  # as a list's
-
-    def __repr__(self) -> str:
-        return repr(self._all())
-
-    def __reduce__(self) -> tuple[Any, ...]:
-        # copied, deep-copied and pickled as the list it is (with its columns)
-        return PositionList, (list(self._all()), self.columns)
 
 
 def columns_of(positions: list[Position]) -> Optional[PositionColumns]:

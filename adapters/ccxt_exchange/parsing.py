@@ -37,6 +37,8 @@ class RawFields(Protocol):
 
     def closes_position(self, info: Mapping[str, Any]) -> bool: ...
 
+    def position_number(self, info: Mapping[str, Any], name: str) -> Any: ...
+
 
 class BadData(Exception):
     """A ccxt structure without a field the snapshot needs."""
@@ -140,6 +142,15 @@ def position_side(info: Any, hedged: Any, side: Optional[str], raw: RawFields) -
     return None
 
 
+# The fields of a position parse_position reads from ccxt's unified structure (the strategy is the
+# adapter's, from the client ids). Every other field Position declares is read from the venue's
+# own field a dialect names (``Dialect.position_fields``), as a number: its default (None) where
+# the venue says none.
+_UNIFIED = frozenset(("symbol", "side", "position_side", "contracts", "contract_size", "notional", "entry_price",
+                      "mark_price", "unrealized_pnl", "liquidation_price", "margin", "leverage", "strategy"))
+VENUE_NUMBERS = tuple(f for f in Position.model_fields if f not in _UNIFIED)
+
+
 def parse_position(p: Any, market_of: Callable[[str], Optional[Mapping]], raw: RawFields) -> Optional[Position]:
     """A ccxt position structure → Position; None for a flat one. A live position without a
     field the engine needs raises :class:`BadData`, never a silent gap. ``market_of(symbol)``
@@ -189,13 +200,15 @@ def parse_position(p: Any, market_of: Callable[[str], Optional[Mapping]], raw: R
     if margin is None:
         margin = num(p.get("collateral"))
     leverage = num(p.get("leverage"))
+    info = _mapping(p.get("info"))
+    said = {name: value for name in VENUE_NUMBERS if (value := num(raw.position_number(info, name))) is not None}
     return Position(
         symbol=symbol, side=side,
-        position_side=position_side(p.get("info"), p.get("hedged"), side, raw),
+        position_side=position_side(info, p.get("hedged"), side, raw),
         contracts=contracts, contract_size=contract_size, notional=abs(notional),
         entry_price=entry if entry and entry > 0 else None, mark_price=mark, unrealized_pnl=upnl,
         liquidation_price=liq if liq and liq > 0 else None,
-        margin=margin, leverage=leverage if leverage and leverage > 0 else None,
+        margin=margin, leverage=leverage if leverage and leverage > 0 else None, **said,
     )
 
 

@@ -35,8 +35,8 @@ from operator import attrgetter
 from dataclasses import dataclass
 from typing import Any, Callable, Hashable, NamedTuple, Optional
 
-from killswitch.snapshot import (COLUMN_FIELDS, Balance, FetchStatus, MarketRules, Order, Position, PositionColumns,
-                                 PositionList, Snapshot, with_positions)
+from killswitch.snapshot import (Balance, FetchStatus, MarketRules, Order, Position, PositionColumns, PositionList,
+                                 Snapshot, row_of, with_positions)
 
 CHANGED = "changed"  # applied, and it changed the state
 SAME = "same"  # applied (newer), nothing changed
@@ -49,7 +49,13 @@ DROP_KINDS = ("malformed", "duplicate", "out_of_order", "unknown")
 # (Hyperliquid's ``orderUpdates``), and the kind is the one known of that order, if any
 STREAM_KIND = "ksKind"
 LEGS = ("LONG", "SHORT", "BOTH")
-_row_of = attrgetter(*COLUMN_FIELDS)
+# What a leg's position takes from the stream: its size and entry, valued at the stream's mark.
+# Every other field a position declares is the last REST read's of that leg (the user-data
+# streams carry no liquidation price, margin, leverage, ...; a field declared later is kept too).
+_STREAMED = frozenset(("symbol", "side", "position_side", "contracts", "contract_size", "notional", "entry_price",
+                       "mark_price", "unrealized_pnl"))
+_KEPT = tuple(f for f in Position.model_fields if f not in _STREAMED)
+_kept_of = attrgetter(*_KEPT)
 
 
 @dataclass(frozen=True)
@@ -228,8 +234,9 @@ class StreamState:
         Positions: the stream's legs, each valued at the stream's mark of its symbol (REST's
         mark until the stream gives one; the entry price for a position REST has not seen and
         no mark has come for): notional = contracts · contract size · mark, unrealized PnL from
-        the entry price. The liquidation price, margin, leverage and strategy are the last REST
-        read's for that leg (the user-data stream does not carry them). Equity = the wallet
+        the entry price. Every other field of a position (the liquidation price, margins,
+        leverage, strategy: ``_KEPT``) is the last REST read's for that leg (the user-data stream
+        does not carry them). Equity = the wallet
         balance of the quote currency + the positions' unrealized PnL. Balances are REST's,
         their total the stream's wallet balance where it gave one. Open orders are the
         stream's; the market rules those of their symbols (``rules``), REST's where it has none.
@@ -242,7 +249,7 @@ class StreamState:
         if base is None:
             return None
         legs = self._legs_now(contract_size)
-        positions = PositionList(list(legs.positions), legs.columns)
+        positions = PositionList(legs.positions, legs.columns)  # (a copy of the list)
         wallet = self.wallet.get(self.quote)
         equity = None if wallet is None else wallet + sum(legs.columns.upnl)
         balances = [b.model_copy(update={"total": self.wallet[b.asset], "free": min(b.free, self.wallet[b.asset])})
@@ -311,12 +318,11 @@ class StreamState:
         size = known.contract_size if known else contract_size(symbol)
         sign = 1.0 if sp.side == "long" else -1.0
         pnl = (mark - sp.entry_price) * sp.contracts * size * sign if sp.entry_price else 0.0
-        kept = {k: getattr(known, k) for k in ("liquidation_price", "margin", "leverage", "strategy")} \
-            if known else {}
+        kept = dict(zip(_KEPT, _kept_of(known))) if known else {}
         p = Position(symbol=symbol, side=sp.side, position_side=leg, contracts=sp.contracts, contract_size=size,
                      notional=sp.contracts * size * mark, entry_price=sp.entry_price, mark_price=mark,
                      unrealized_pnl=pnl, **kept)
-        return (sp, mark, _known_inputs(known)), p, _row_of(p)  # the row as the model holds its values
+        return (sp, mark, _known_inputs(known)), p, row_of(p)  # the row as the model holds its values
 
     def _rebuild(self, old: Optional["_Legs"], base: Snapshot, contract_size: Callable[[str], float]) -> "_Legs":
         rest_legs = {(p.symbol, leg_of(p)): p for p in base.positions}
@@ -345,10 +351,7 @@ class StreamState:
         that has no price now, or had none before, makes it a rebuild)."""
         base = legs.base
         positions = list(legs.positions)
-        cols = legs.columns
-        columns: list[list[Any]] = [list(cols.symbols), list(cols.sides), list(cols.contracts), list(cols.notional),
-                   list(cols.marks), list(cols.upnl), list(cols.liq), list(cols.margin)]
-        side_keys: list[Any] = cols.side_keys if cols.side_keys is cols.sides else list(cols.side_keys)
+        rows: dict[int, tuple] = {}
         made = dict(legs.made)
         for symbol in self._dirty:
             for leg_name in LEGS:
@@ -364,17 +367,11 @@ class StreamState:
                     return self._rebuild(legs, base, contract_size)
                 made[key] = leg
                 positions[i] = leg[1]
-                row = leg[2]
-                for column, value in zip(columns, (row[0], row[1], row[3], row[4], row[5], row[6], row[7], row[8])):
-                    column[i] = value
-                if side_keys is not columns[1]:
-                    side_keys[i] = row[2] or row[1]
-        if cols.side_keys is cols.sides:
-            side_keys = columns[1]
+                rows[i] = leg[2]
         out = _Legs(base, legs.rest_legs)
         out.positions, out.made, out.index, out.symbols, out.symbol_set = positions, made, legs.index, \
             legs.symbols, legs.symbol_set
-        out.columns = PositionColumns.of_columns(columns[0], columns[1], side_keys, *columns[2:])
+        out.columns = legs.columns.patched(rows)
         out.rules_of, out.rules = legs.rules_of, legs.rules
         return out
 
@@ -472,11 +469,11 @@ async def prepare_stepwise(state: StreamState, contract_size: Callable[[str], fl
 
 
 def _known_inputs(known: Optional[Position]) -> Optional[tuple]:
-    """What a leg's position takes from REST's position of that leg."""
+    """What a leg's position takes from REST's position of that leg: its contract size and mark
+    (until the stream gives one), and every field it keeps (``_KEPT``)."""
     if known is None:
         return None
-    return (known.contract_size, known.mark_price, known.liquidation_price, known.margin, known.leverage,
-            known.strategy)
+    return (known.contract_size, known.mark_price, *_kept_of(known))
 
 
 class _Legs:

@@ -1,14 +1,15 @@
 """A list of positions as columns: every field a tick reads, taken out of the models once.
 
-What it owns: :class:`Columns` (the symbols, sides, sizes, marks, PnLs, margins and
-liquidation prices of one list of positions, each a plain list in the positions' order, and
+What it owns: :class:`Columns` (the column fields :class:`~killswitch.snapshot.Position`
+declares — symbols, sides, sizes, marks, PnLs, margins, liquidation prices, ... — of one list of
+positions, each a plain list in the positions' order, one for every field declared a column, and
 :class:`PositionRow`, one position as a close reads it from them) and
 :class:`Tables`, the columns of every list one evaluation reads, made on first use and shared:
 the data-age fingerprint, the position signals of every policy, the PnL history and the
 planner's attribution and risk scores all read the same columns, so a tick takes each field of
 each position out of its model once, however many policies and signals read it.
 
-Why: reading a field of a model is the cost of a tick at scale (10,000 positions × 9 fields);
+Why: reading a field of a model is the cost of a tick at scale (10,000 positions × 10 fields);
 the sums, minimums and comparisons over a column then run in the interpreter's C loops
 (``sum``, ``min``, ``zip``, list comprehensions), a few tens of nanoseconds an element.
 
@@ -28,9 +29,10 @@ Pure: no I/O, no clock.
 from __future__ import annotations
 
 from functools import cached_property
-from typing import Optional, Sequence, Union
+from operator import attrgetter
+from typing import Any, Optional, Sequence, Union
 
-from ..snapshot import Position, PositionsOnReading, columns_of
+from ..snapshot import COLUMNS, ColumnNames, Position, PositionsOnReading, columns_of
 
 PnlKey = tuple[str, str]  # (symbol, position side): a position's identity within its account
 
@@ -71,10 +73,15 @@ class PositionRow:
 
 Held = Union[Position, PositionRow]  # a position as a close reads it
 
+_GIVEN = (*COLUMNS.values(), "side_keys")  # what an adapter's PositionColumns hands over
+_given_of = attrgetter(*_GIVEN)
 
-class Columns:
-    """The fields of ``positions``, one list each, in their order; each column made when first
-    read (a tick whose policies read no liquidation price takes none out)."""
+
+class Columns(ColumnNames):
+    """The column fields of ``positions`` (:data:`~killswitch.snapshot.COLUMNS`), one list each,
+    in their order; each column made when first read (a tick whose policies read no liquidation
+    price takes none out). Every field :class:`~killswitch.snapshot.Position` declares a column is
+    one here, by its attribute (``marks``) or its field's name (:meth:`column`)."""
 
     def __init__(self, positions: list[Position]):
         self.positions = positions
@@ -82,12 +89,14 @@ class Columns:
         self.made_on_reading = isinstance(positions, PositionsOnReading)
         given = columns_of(positions)
         if given is not None:  # the adapter's: each cached column starts as its list
-            self.__dict__.update(symbols=given.symbols, sides=given.sides, side_keys=given.side_keys,
-                                 notional=given.notional, upnl=given.upnl, contracts=given.contracts,
-                                 marks=given.marks, liq=given.liq, margin=given.margin)
+            self.__dict__.update(zip(_GIVEN, _given_of(given)))
 
     def __len__(self) -> int:
         return len(self.positions)
+
+    def column(self, field: str) -> list[Any]:
+        """The column of the declared field ``field`` (named as :class:`Position` names it)."""
+        return getattr(self, COLUMNS[field])  # type: ignore[no-any-return]  # a list, as every column
 
     def row(self, j: int) -> Held:
         """The ``j``-th position as a close reads it: its model where models exist (a plain list,
@@ -119,42 +128,10 @@ class Columns:
                         self.upnl))
 
     @cached_property
-    def symbols(self) -> list[str]:
-        return [p.symbol for p in self.positions]
-
-    @cached_property
-    def sides(self) -> list[str]:
-        return [p.side for p in self.positions]
-
-    @cached_property
-    def side_keys(self) -> list[str]:
+    def side_keys(self) -> list[str]:  # type: ignore[override]  # ColumnNames' attribute, made on first read
         """The position side in hedge mode (LONG / SHORT), else the side: with the symbol, a
         position's identity in its account."""
         return [p.position_side or p.side for p in self.positions]
-
-    @cached_property
-    def notional(self) -> list[float]:
-        return [p.notional for p in self.positions]
-
-    @cached_property
-    def upnl(self) -> list[float]:
-        return [p.unrealized_pnl for p in self.positions]
-
-    @cached_property
-    def contracts(self) -> list[float]:
-        return [p.contracts for p in self.positions]
-
-    @cached_property
-    def marks(self) -> list[float]:
-        return [p.mark_price for p in self.positions]
-
-    @cached_property
-    def liq(self) -> list[Optional[float]]:
-        return [p.liquidation_price for p in self.positions]
-
-    @cached_property
-    def margin(self) -> list[Optional[float]]:
-        return [p.margin for p in self.positions]
 
     @cached_property
     def keys(self) -> tuple[PnlKey, ...]:
@@ -181,6 +158,23 @@ class Tables:
         if cols is None or cols.positions is not positions:
             cols = self._made[id(positions)] = Columns(positions)
         return cols
+
+
+def _reading(field: str) -> cached_property[list[Any]]:
+    """The column of ``field``, read out of each model (when the adapter gave none), on first use."""
+    read = attrgetter(field)
+
+    def column(self: Columns) -> list[Any]:
+        return list(map(read, self.positions))
+
+    column.__name__ = COLUMNS[field]
+    return cached_property(column)
+
+
+for _field, _attr in COLUMNS.items():  # one column each of the fields Position declares one
+    _column = _reading(_field)
+    setattr(Columns, _attr, _column)
+    _column.__set_name__(Columns, _attr)
 
 
 __all__ = ["ARRAYS_FROM", "Columns", "Held", "PnlKey", "PositionRow", "Tables", "load_arrays"]

@@ -224,7 +224,8 @@ class KindInputs:
     the engine's state, and a position condition's verdict on a position from the facts
     :mod:`.positions` computes (as the planner's closes by condition read them). The scope's
     position aggregates are made once, on the first signal that reads them: one pass computing
-    what every signal of ``signals`` reads (:func:`position_agg`), shared by all of them."""
+    what every signal of ``signals`` reads (:func:`position_agg`), shared by all of them; a
+    column of its positions is the scope view's (:meth:`position_column`: no model read)."""
 
     __slots__ = ("_view", "_state", "_signals", "_agg", "owns_order")
 
@@ -276,6 +277,12 @@ class KindInputs:
         if agg is None:
             agg = self._agg = position_agg(self._view, _agg_needs(self._signals))
         return agg
+
+    def position_column(self, name: str) -> list[Any]:
+        columns = self._view.columns
+        if len(columns) == 1:
+            return columns[0].column(name)
+        return list(chain.from_iterable(c.column(name) for c in columns))
 
     @staticmethod
     def position_key(snapshot: Snapshot, position: Position) -> str:

@@ -145,6 +145,14 @@ class SignalInputs(Protocol):
         their defaults); read them only while the positions are known."""
         ...
 
+    def position_column(self, name: str) -> Sequence[Any]:
+        """The values of one field of the scope instance's positions (those it owns), in their
+        order, from the engine's columns: ``name`` is a field the snapshot's ``Position`` declares
+        a column (``liquidation_price``), so a kind reads a field no other kind reads without a
+        model read per position or a sum added to the engine's pass. Read-only (shared); read it
+        only while the positions are known."""
+        ...
+
     def position_key(self, snapshot: Any, position: Any) -> str:
         """The name the engine gives a position from one tick to the next (its account, symbol and
         position side): what a kind keeping a state per position keys it by."""

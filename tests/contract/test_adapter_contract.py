@@ -212,6 +212,12 @@ def test_snapshot_reports_equity_positions_and_markets(kind):
         got = {(p.symbol, p.side): p.contracts for p in s.positions}
         assert got == {(f.sym("BTC"), "long"): 5.0, (f.sym("ETH"), "long"): 100.0,
                        (f.sym("SOL"), "short"): 1000.0}
+        # each position's maintenance margin is the venue's (the engine's, as its face writes it);
+        # Hyperliquid says only the account's: none
+        said = {p.symbol.split("/")[0]: p.maintenance_margin for p in s.positions}
+        views = {f.engine.markets[v.symbol].base: v.maint_margin for v in f.engine.positions(f.account)}
+        assert said == ({b: None for b in views} if f.kind == "hyperliquid" else
+                        {b: pytest.approx(mm, abs=1e-8) for b, mm in views.items()}) and min(views.values()) > 0
         rules = s.markets[f.sym("BTC")]
         # Hyperliquid has no minimum size, only a minimum order value (10 USDC)
         min_amount = 0.0 if f.kind == "hyperliquid" else 0.001

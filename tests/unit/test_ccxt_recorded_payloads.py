@@ -100,6 +100,7 @@ def test_bybit_recorded_balance_position_and_open_order_field_by_field():
         pytest.approx(64.59947917), 71.1, pytest.approx(7.800625), pytest.approx(77.519375))
     assert p.liquidation_price is None  # liqPrice "": none, not 0
     assert (p.leverage, p.margin) == (6.0, pytest.approx(12.95542633))  # positionIM
+    assert p.maintenance_margin == pytest.approx(0.81072399)  # positionMM
     [o] = snap.orders
     assert (o.id, o.client_id, o.symbol, o.side, o.type, o.kind) == (
         "3606515b-e4d7-4ea4-b096-bb247d0661ae", None, BTC, "buy", "limit", "regular")  # orderLinkId ""
@@ -193,6 +194,7 @@ def test_okx_recorded_position_and_both_order_lists_field_by_field():
     assert (p.symbol, p.side, p.position_side, p.contracts, p.contract_size) == (LTC_SWAP, "long", "LONG", 2.0, 1.0)
     assert (p.entry_price, p.mark_price, p.unrealized_pnl) == (82.675, 101.33, pytest.approx(0.03731))
     assert (p.liquidation_price, p.leverage, p.margin) == (None, 10.0, pytest.approx(0.020266))  # liqPx "", imr
+    assert p.maintenance_margin == pytest.approx(0.00131729)  # mmr
     orders = {o.id: (o.client_id, o.symbol, o.side, o.type, o.kind, o.amount, o.price, o.trigger_price,
                      o.reduce_only, o.position_side) for o in snap.orders}
     assert orders == {
@@ -312,6 +314,7 @@ def test_binanceusdm_recorded_balance_position_and_open_order_field_by_field():
         67445.9, pytest.approx(67502.68519858), pytest.approx(0.51106678), pytest.approx(607.52416678))
     assert (p.liquidation_price, p.margin) == (pytest.approx(64846.9875379), pytest.approx(7.59405208))
     assert p.leverage is None  # positionRisk v3 rows carry no leverage (v2's did)
+    assert p.maintenance_margin == pytest.approx(2.43009666)  # maintMargin
     [o] = snap.orders
     assert (o.id, o.client_id, o.symbol, o.side, o.type, o.kind) == (
         "664082074", "x-xcKtGhcu68f8383451844295b3e8b9", LTC_PERP, "buy", "limit", "regular")
@@ -422,6 +425,9 @@ def test_hyperliquid_recorded_states_field_by_field(state, equity, positions, mo
                       p.leverage) for p in snap.positions}
     assert got == positions
     assert {p.position_side for p in snap.positions} <= {"BOTH"}  # oneWay: the venue has no hedge mode
+    # a position's marginUsed is its initial margin; the maintenance margin is the account's alone
+    # (crossMaintenanceMarginUsed): not said per position
+    assert {p.maintenance_margin for p in snap.positions} <= {None}
     [usdc] = snap.balances
     summary = recorded("hyperliquid")[state]["marginSummary"]
     assert (usdc.asset, usdc.total, usdc.used) == ("USDC", pytest.approx(float(summary["accountValue"])),

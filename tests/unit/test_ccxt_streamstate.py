@@ -187,8 +187,10 @@ def from_scratch(s: StreamState, now: int, contract_size, rules) -> Snapshot:
 
 
 def _columns(snap: Snapshot) -> tuple:
+    from killswitch.snapshot import COLUMN_FIELDS
+
     c = snap.positions.columns
-    return (c.symbols, c.sides, c.side_keys, c.contracts, c.notional, c.marks, c.upnl, c.liq, c.margin)
+    return (c.side_keys, *(c.column(f) for f in COLUMN_FIELDS))  # every column the declaration marks
 
 
 def _check_incremental(steps) -> None:

@@ -1,7 +1,8 @@
 """Positions as columns: what an adapter hands over equals what the engine reads field by field.
 
-- ``PositionList.of`` / ``of_rows`` give the lists ``[p.field for p in positions]`` would;
-  any change to the list drops them (never columns of positions it no longer holds);
+- ``PositionList.of`` / ``of_rows`` give the lists ``[p.field for p in positions]`` would, one
+  for every field ``Position`` declares a column; nothing changes the list (its columns always
+  describe the positions it holds);
 - the engine gives the same evaluation (signals, triggers, rankings, risk scores, plans) and the
   same state from snapshots that carry columns as from plain ones, over random books;
 - the simulated adapter's snapshots carry columns equal to their positions' fields;
@@ -28,14 +29,14 @@ from killswitch.engine.planner import update_history
 from killswitch.engine.scope import instances
 from killswitch.engine.signals import _nearest_liquidation
 from killswitch.engine.state import PnlHistory, State
-from killswitch.snapshot import COLUMN_FIELDS, PositionColumns, PositionList, Snapshot, columns_of, with_positions
+from killswitch.snapshot import (COLUMN_FIELDS, COLUMNS, PositionColumns, PositionList, Snapshot, columns_of,
+                                 with_positions)
 
 from .engine_helpers import MIN, compile_graph, policy_text, pos, snap
 from .test_engine_properties import account, draw_positions, draw_snapshots
 from .test_simulated_snapshot import exchange
 
-ATTRS = {"symbols": "symbol", "sides": "side", "contracts": "contracts", "notional": "notional",
-         "marks": "mark_price", "upnl": "unrealized_pnl", "liq": "liquidation_price", "margin": "margin"}
+ATTRS = {attr: field for field, attr in COLUMNS.items()}  # every column the declaration marks
 
 
 def read_fields(positions) -> dict[str, list]:
@@ -76,11 +77,25 @@ def test_columns_of_a_list_equal_its_fields_read_one_by_one():
     lambda ps: ps.__iadd__([pos("X/USDT:USDT")]), lambda ps: ps.__imul__(2),
     lambda ps: ps.__setitem__(slice(0, 1), [pos("X/USDT:USDT")]),
 ])
-def test_any_change_to_the_list_drops_its_columns(change):
+def test_a_position_list_cannot_be_changed_so_its_columns_always_hold(change):
     ps = PositionList.of(book())
-    change(ps)
-    assert ps.columns is None and columns_of(ps) is None
-    assert Columns(ps).symbols == [p.symbol for p in ps]  # the engine reads the list as it is now
+    with pytest.raises((AttributeError, TypeError)):
+        change(ps)
+    assert ps == book() and given_fields(columns_of(ps)) == read_fields(book())
+    grown = list(ps) + [pos("X/USDT:USDT")]  # another list is the caller's own, read field by field
+    assert columns_of(grown) is None and Columns(grown).symbols == [p.symbol for p in grown]
+
+
+def test_a_position_list_reads_as_the_list_of_its_positions():
+    ps = book()
+    held = PositionList.of(ps)
+    assert len(held) == 3 and list(held) == ps and held[1] is ps[1] and held[-1] is ps[-1] and held[:2] == ps[:2]
+    assert list(reversed(held)) == ps[::-1] and ps[2] in held and held.index(ps[2]) == 2 and held.count(ps[0]) == 1
+    assert held == ps and ps == held and held == PositionList(ps) and held != ps[:2] and repr(held) == repr(ps)
+    with pytest.raises(IndexError):
+        held[3]
+    with pytest.raises(TypeError):
+        hash(held)
 
 
 def test_columns_of_another_length_are_refused():
@@ -404,3 +419,28 @@ def test_rows_read_from_the_columns_are_the_positions_as_a_close_reads_them(data
         with pytest.raises(IndexError):
             view.keys_at(bad)
     assert made == []
+
+
+def test_a_kind_reads_any_declared_column_of_the_positions_its_scope_owns():
+    """``SignalInputs.position_column``: the engine's column of a declared field, over every
+    account of the scope in order (columns given or read from the models alike), and only the
+    positions a strategy-scoped instance owns."""
+    from killswitch.engine.signals import KindInputs
+
+    ps = [pos("A/USDT:USDT", liq=80.0, strategy="alpha"), pos("B/USDT:USDT", strategy="beta"),
+          pos("C/USDT:USDT", liq=120.0, strategy="alpha")]
+    graph = compile_graph(policy_text("s: {open_orders: {}}", 't: {when: "s >= 3", on_missing_data: ignore}',
+                                      "- {level: 1, name: one, on: [t], actions: [{lock_trading: {mode: reducing}}]}",
+                                      scope="{level: global}"))
+    snaps = [with_positions(snap(10_000.0, 0, account="a"), PositionList.of(ps[:2])),
+             snap(10_000.0, 0, account="b", positions=ps[2:])]
+    [view] = instances(graph.policy("p"), snaps, Tables())
+    inputs = KindInputs(view, State())
+    assert inputs.position_column("liquidation_price") == [80.0, None, 120.0]
+    assert inputs.position_column("symbol") == ["A/USDT:USDT", "B/USDT:USDT", "C/USDT:USDT"]
+    graph = compile_graph(policy_text("s: {open_orders: {}}", 't: {when: "s >= 3", on_missing_data: ignore}',
+                                      "- {level: 1, name: one, on: [t], actions: [{lock_trading: {mode: reducing}}]}",
+                                      scope="{level: strategy, strategies: [alpha, beta]}"))
+    views = {v.key: v for v in instances(graph.policy("p"), snaps[:1], Tables())}
+    assert KindInputs(views["alpha"], State()).position_column("liquidation_price") == [80.0]
+    assert KindInputs(views["beta"], State()).position_column("symbol") == ["B/USDT:USDT"]

@@ -36,7 +36,7 @@ def saved_signals(state: State) -> dict:
 
 def test_it_keeps_its_place_in_the_language():
     kinds = list(SIGNALS)
-    assert kinds[kinds.index("api_latency") + 1:kinds.index("open_orders")] == ["heartbeat_age"]
+    assert kinds[kinds.index("api_latency") + 1] == "heartbeat_age"  # the kinds appended come after it
     assert (SIGNALS["heartbeat_age"].reads_book, SIGNALS["heartbeat_age"].firm) == (False, False)
 
 

@@ -100,7 +100,13 @@ def test_columns_and_positions_made_of_different_lengths_are_refused():
     with pytest.raises(ValueError):
         PositionsOnReading(PositionColumns([]), lambda i: positions(1)[0], made=[None])
     with pytest.raises(ValueError):
-        PositionColumns.of_columns(["a"], ["long"], ["BOTH"], [1.0], [1.0], [1.0], [0.0], [None], [])
+        PositionColumns.of_columns(symbols=["a"], sides=["long"], side_keys=["BOTH"], contracts=[1.0],
+                                   notional=[1.0], marks=[1.0], upnl=[0.0], liq=[None], margin=[])
+    with pytest.raises(ValueError, match="not a position column: mark"):
+        PositionColumns.of_columns(symbols=["a"], sides=["long"], contracts=[1.0], notional=[1.0], mark=[1.0],
+                                   upnl=[0.0])
+    with pytest.raises(ValueError, match="marks missing"):
+        PositionColumns.of_columns(symbols=["a"], sides=["long"], contracts=[1.0], notional=[1.0], upnl=[0.0])
 
 
 def validated(ex, views) -> list[Position]:
@@ -112,7 +118,8 @@ def validated(ex, views) -> list[Position]:
                             contracts=abs(v.amount), contract_size=m.contract_size, notional=abs(v.notional),
                             entry_price=v.entry_price or None, mark_price=v.mark_price,
                             unrealized_pnl=money(v.unrealized_pnl), liquidation_price=v.liquidation_price or None,
-                            margin=money(v.initial_margin), leverage=v.leverage))
+                            margin=money(v.initial_margin), maintenance_margin=money(v.maint_margin),
+                            leverage=v.leverage))
     return out
 
 
@@ -136,10 +143,8 @@ def test_the_adapter_positions_are_the_validated_models_snapshot_after_snapshot(
         expected = validated(ex, ex.positions("a", at=snap.ts_event))
         cols = columns_of(snap.positions)
         assert cols is not None
-        assert typed(zip(cols.symbols, cols.sides, cols.side_keys, cols.contracts, cols.notional, cols.marks,
-                         cols.upnl, cols.liq, cols.margin)) == typed(
-            (p.symbol, p.side, p.position_side or p.side, p.contracts, p.notional, p.mark_price, p.unrealized_pnl,
-             p.liquidation_price, p.margin) for p in expected)
+        assert typed(zip(cols.side_keys, *(cols.column(f) for f in COLUMN_FIELDS))) == typed(
+            (p.position_side or p.side, *(getattr(p, f) for f in COLUMN_FIELDS)) for p in expected)
         if read == "all" or (read == "some" and step % 2):
             assert values(snap.positions) == values(expected)
             assert snap.positions == expected

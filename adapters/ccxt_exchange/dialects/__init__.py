@@ -104,6 +104,13 @@ class KnownRawFields:
     def closes_position(self, info: Mapping[str, Any]) -> bool:
         return any(d.closes_position(info) for d in self.shapes)
 
+    def position_number(self, info: Mapping[str, Any], name: str) -> Any:
+        for d in self.shapes:
+            value = d.position_number(info, name)
+            if value is not None:
+                return value
+        return None
+
 
 @functools.cache
 def _known_raw_fields() -> KnownRawFields:

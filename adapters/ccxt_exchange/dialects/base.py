@@ -255,6 +255,11 @@ class Dialect(StreamHooks):
     # reads it: a row without it as a number is refused (:meth:`checked_position`), because ccxt
     # makes a size up from the notional and the mark price when the venue gives none
     position_size_field: Optional[str] = None
+    # A field of the snapshot's Position that ccxt's unified structure does not give as the venue
+    # says it → the venue's own field in ccxt's ``info`` (a dotted path):
+    # read as a number by :func:`..parsing.parse_position`; a field not named here is None (the
+    # venue does not say it), never ccxt's estimate of it
+    position_fields: Mapping[str, str] = field(default_factory=dict)
 
     # The venue's refusals of an order, code by code (:mod:`.refusals`), from its documented
     # error list: the reason code each maps to and how a retry fares. A code not listed is
@@ -296,6 +301,17 @@ class Dialect(StreamHooks):
         if num(value) is None:
             raise BadField(self.position_size_field, "missing" if value is None else f"not a number: {value!r}")
         return position
+
+    def position_number(self, info: Mapping[str, Any], name: str) -> Any:
+        """The venue's own value of a position's field ``name`` (:attr:`position_fields`) in a
+        row's ``info``; None where the dialect names none or the row has none."""
+        path = self.position_fields.get(name)
+        if path is None:
+            return None
+        value: Any = info
+        for key in path.split("."):
+            value = value.get(key) if isinstance(value, Mapping) else None
+        return value
 
     def snapshot_cost(self, market_type: str, settle_coins: tuple[str, ...] = ()) -> Optional[SnapshotCost]:
         """What one snapshot of a ``market_type`` account reading ``settle_coins`` (empty: the

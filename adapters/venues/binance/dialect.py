@@ -202,6 +202,7 @@ class BinanceDialect(Dialect):
         ("order", "id"): "orderId|algoId", ("order", "type"): "type|orderType",
         ("order", "amount"): "origQty|quantity", ("order", "triggerPrice"): "stopPrice|triggerPrice",
         ("position", "contracts"): "positionAmt", ("position", "side"): "positionAmt"})
+    position_fields: Mapping[str, str] = field(default_factory=lambda: {"maintenance_margin": "maintMargin"})
 
     def open_orders_endpoint(self, market_type: str) -> str:
         return self.orders_endpoint if market_type == "futures" else self.spot_orders_endpoint

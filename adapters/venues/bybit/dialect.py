@@ -303,6 +303,8 @@ class BybitDialect(Dialect):
     raw_field_names: Mapping[tuple[str, str], str] = field(default_factory=lambda: {
         ("order", "id"): "orderId", ("order", "type"): "orderType", ("order", "amount"): "qty",
         ("position", "contracts"): "size"})
+    # ("" in portfolio margin mode: not said)
+    position_fields: Mapping[str, str] = field(default_factory=lambda: {"maintenance_margin": "positionMM"})
     secret_headers: tuple[str, ...] = ("x-bapi-api-key", "x-bapi-sign")
     reduce_only_rejections: tuple[str, ...] = (
         r'"retCode"\s*:\s*"?1(10017|40017)\b',  # Reduce-only rule not satisfied (UTA / classic)

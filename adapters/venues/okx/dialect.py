@@ -133,6 +133,7 @@ class OkxDialect(Dialect):
         ("order", "id"): "ordId|algoId", ("order", "symbol"): "instId", ("order", "type"): "ordType",
         ("order", "amount"): "sz", ("order", "triggerPrice"): "triggerPx|slTriggerPx|tpTriggerPx",
         ("position", "symbol"): "instId", ("position", "contracts"): "pos", ("position", "side"): "posSide|pos"})
+    position_fields: Mapping[str, str] = field(default_factory=lambda: {"maintenance_margin": "mmr"})
     secret_headers: tuple[str, ...] = ("ok-access-key", "ok-access-sign", "ok-access-passphrase")
     reduce_only_rejections: tuple[str, ...] = (
         r'"sCode"\s*:\s*"?(51169|51170)\b',
