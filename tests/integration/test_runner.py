@@ -69,6 +69,12 @@ class Crash(BaseException):
     """Stands for the process dying at this point: a BaseException, so no `except Exception` can absorb it."""
 
 
+# an adapter's reads of what it holds in memory (no I/O, no effect): a process dying there dies at
+# the next call that does something, and the pre-trade gate's view reads them from the loop's
+# callbacks, where no crash of a test could end the process
+PURE_READS = ("capabilities", "symbols", "strategy_names")
+
+
 class CrashingProxy:
     """Forwards to ``target``; the ``at``-th call (counted across every proxy sharing ``counter``) dies."""
 
@@ -77,7 +83,7 @@ class CrashingProxy:
 
     def __getattr__(self, name):
         attr = getattr(self._t, name)
-        if not callable(attr) or name.startswith("_") or name in ("capabilities",):
+        if not callable(attr) or name.startswith("_") or name in PURE_READS:
             return attr
 
         def call(*a, **k):
@@ -467,7 +473,7 @@ class Recording(CrashingProxy):
 
     def __getattr__(self, name):
         attr = super().__getattr__(name)
-        if not callable(attr) or name.startswith("_") or name in ("capabilities",):
+        if not callable(attr) or name.startswith("_") or name in PURE_READS:
             return attr
 
         def call(*a, **k):
