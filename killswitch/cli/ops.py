@@ -45,8 +45,10 @@ def status(api: str, token_env: str, output: str, firm: bool) -> None:
 
     With --firm (any shard's runner): every shard (leader, standbys, accounts, armed, the lag of
     its facts, whether it publishes), the firm lease holder, and the firm-wide policies' stages
-    and blind accounts; then every shard's board: heard or NOT HEARD and why, its open
-    incidents, its lock and its console's URL.
+    and blind accounts; then every shard's board, worst first: heard or NOT HEARD and why, its
+    open incidents, its lock and its console's URL. Exit 1 when the firm cannot be read or a
+    shard is NOT HEARD (what it last said may no longer hold), so a script never takes an
+    unheard shard for a calm one.
 
     It sends the token of --token-env when that variable is set: a runner without
     --console-public shows its status only to a token with the viewer, operator or approver role."""
@@ -62,7 +64,8 @@ def status(api: str, token_env: str, output: str, firm: bool) -> None:
             click.echo(json.dumps({**doc, **({"board": board} if board else {})}, indent=2, sort_keys=True))
         else:
             click.echo(firm_text(doc) + (f"\n\n{board_text(board)}" if board else ""))
-        raise SystemExit(EXIT_FINDINGS if "error" in doc else EXIT_OK)
+        unheard = bool(board and (board.get("summary") or {}).get("unreachable"))
+        raise SystemExit(EXIT_FINDINGS if "error" in doc or unheard else EXIT_OK)
     answer = read(client.status, "status", output, token_env)
     locks = read(client.locks, "status", output, token_env)
     click.echo(status_json(answer, locks) if output == "json" else status_text(answer, locks))

@@ -19,7 +19,8 @@ What it owns:
   ``spec.shards[].console`` first, else the one its runner published; a note when neither is
   known); then the firm-wide breaker (the firm lease holder's last view: each policy's stage and
   coverage, ``FIRM_VIEW_STALE`` when that view is older than the bound, ``FIRM_NOBODY`` when no
-  runner holds the firm lease) and a summary line.
+  runner holds the firm lease) and a summary line. The shards come worst first: those not heard,
+  then by their highest open stage, then by name — what the on-call must look at is on top.
 
 The stale bound is the firm's (:func:`killswitch.firm.facts.stale_after_ms` of the firm-wide
 policies); without firm-wide policies, one and a half of the shard's own tick interval.
@@ -193,7 +194,8 @@ def firm_board(assignment: Mapping[str, Sequence[str]], inputs: FirmInputs, now:
     boards = {b.shard: b for b in inputs.boards}
     rows = [{**_shard_row(name, accounts, inputs, boards.get(name), now, firm_stale_ms, (consoles or {}).get(name)),
              "this": name == asked}
-            for name, accounts in sorted(assignment.items())]
+            for name, accounts in assignment.items()]
+    rows.sort(key=lambda r: (r["reachable"], -r["level"], r["shard"]))  # not heard first, then the highest stage
     breaker = _breaker(inputs, now, firm_stale_ms)
     unreachable = [r["shard"] for r in rows if not r["reachable"]]
     return {"shard": asked, "now_ms": now, "shards": rows, "firm": breaker,

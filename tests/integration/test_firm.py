@@ -324,7 +324,7 @@ def test_a_killed_leaders_standby_takes_over_and_a_stopped_shard_is_not_seen(tmp
     assert "killswitch_firm_lease_held 1.0" in firm_lines, firm_lines  # a-1 evaluates now
     assert any(x.startswith('killswitch_firm_shard_facts_age_seconds{shard="desk-b"}') for x in firm_lines)
     assert "killswitch_firm_facts_refused_total 0.0" in firm_lines
-    assert status.returncode == 0, status.stderr
+    assert status.returncode == 1, status.stderr  # desk-b has no leader: not heard, a finding
     assert "desk-b" in status.stdout and "NOT PUBLISHING: shard desk-b has no leader" in status.stdout
     assert "not seen: binanceusdm/sim-hedge" in status.stdout
     assert "Firm: shards and firm-wide policies" in console and "NOT PUBLISHING" in console

@@ -74,6 +74,15 @@ def test_a_shard_whose_board_is_older_than_the_stale_bound_is_not_heard_and_neve
                            firm_stale_ms=STALE_MS), "desk-b")["reachable"]
 
 
+def test_shards_come_worst_first_not_heard_then_the_highest_stage_then_by_name():
+    names = lambda doc: [r["shard"] for r in doc["shards"]]  # noqa: E731
+    four = {**ASSIGN, "desk-c": ["c1"], "aaa": ["z1"]}  # desk-c and aaa never published
+    assert names(firm_board(four, _inputs(), NOW, asked="desk-a", firm_stale_ms=STALE_MS)) == [
+        "aaa", "desk-c", "desk-a", "desk-b"]  # not heard by name, then desk-a's stage 2 above desk-b, calm
+    stale_b = _inputs(b_published=NOW - 12_300, b_facts=NOW - 12_300)
+    assert names(firm_board(ASSIGN, stale_b, NOW, asked="desk-a", firm_stale_ms=STALE_MS)) == ["desk-b", "desk-a"]
+
+
 def test_fresh_board_but_facts_older_than_the_bound_is_stale_too():
     b = _row(firm_board(ASSIGN, _inputs(b_facts=NOW - 4_000), NOW, asked="desk-a", firm_stale_ms=STALE_MS), "desk-b")
     assert (b["state"], b["why"]) == (SHARD_STALE, "shard desk-b's facts are 4.0s old (bound 1.5s)")
