@@ -60,7 +60,8 @@ from aiohttp import web
 from ...simulated.changes import AccountChanged, AlgoChanged, Change, MarkSet, OrderChanged
 from ...simulated.engine import decimals
 from ...simulated.stream import PushFace, _Socket
-from .face import CCXT_OPTIONS, _Okx, _f, _money, _sz, inst_id
+from .face import CCXT_OPTIONS, _Okx
+from .face_wire import _f, _money, _sz, inst_id
 from ...simulated.faces.shared import loopback
 
 PATHS = {"/ws/v5/public": "public", "/ws/v5/private": "private", "/ws/v5/business": "business"}
