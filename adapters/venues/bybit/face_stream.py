@@ -52,7 +52,8 @@ from aiohttp import web
 from ...simulated.changes import AccountChanged, AlgoChanged, Change, LegState, MarkSet, OrderChanged
 from ...simulated.numbers import digits as _digits, fixed as _f, money_text as _money
 from ...simulated.stream import PushFace, _Socket
-from .face import ALGO_STATUS, IDX_OF_LEG, _Face, ccxt_config, point_ccxt
+from .face import _Face, ccxt_config, point_ccxt
+from .face_wire import ALGO_STATUS, IDX_OF_LEG
 
 PRIVATE_TOPICS = ("position", "order", "execution", "wallet")
 TICKERS = "tickers."
