@@ -227,15 +227,33 @@ class PushFace:
     account), and the log of the frames sent. A queue item is ``(kind, text)``: kind None is an
     answer to the socket's own request, never faulted. A face says what a malformed frame of its
     venue looks like (:meth:`_malformed`) and how its authorization ends
-    (:meth:`_end_authorization`)."""
+    (:meth:`_end_authorization`).
 
-    engine: SimExchange
-    faults: FaultPlan
-    sent: list
-    sockets: list
-    _unhook: Optional[Callable[[], None]]
-    _pump: Optional[asyncio.Task]
-    _writers: list
+    It owns the state every face keeps: its engine and fault plan, its pump's tick, the clock a
+    login on a socket is checked against, the sockets, the frames sent, and its hook, pump and
+    writers while it runs; a venue's face adds only what is its own (its cadences, its REST
+    rows)."""
+
+    def __init__(self, server: Any = None, *, tick_s: float, engine: Optional[SimExchange] = None,
+                 faults: Optional[FaultPlan] = None, auth_clock: Optional[Callable[[], int]] = None):
+        """A face on ``server`` (its engine and fault plan) or, without one, on ``engine`` (its
+        fault plan unless ``faults``). ``tick_s``: how often the pump looks at the face's clocks,
+        in wall seconds; ``auth_clock``: the clock a login on a socket is checked against (the
+        engine's unless given)."""
+        if engine is None:
+            engine = server.engine
+        self.server: Any = server  # the SimServer the face is served on (None: a face on an engine alone)
+        self.engine: SimExchange = engine
+        self.faults: FaultPlan = faults if faults is not None else (
+            server.faults if server is not None else engine.faults)
+        self.tick_s = tick_s
+        self.auth_clock: Callable[[], int] = auth_clock or engine.now
+        self.sockets: list[_Socket] = []
+        self.sent: list[tuple[Optional[str], str]] = []  # (account, text) of every frame sent, in order
+        self._conn = 0  # the sockets accepted so far: a socket's ``conn_id``
+        self._unhook: Optional[Callable[[], None]] = None
+        self._pump: Optional[asyncio.Task] = None
+        self._writers: list[asyncio.Task] = []
 
     def _on_change(self, c: Change) -> None:
         raise NotImplementedError
@@ -275,7 +293,7 @@ class PushFace:
         served (:meth:`_serve`) until it closes."""
         ws = web.WebSocketResponse(autoping=True)
         await ws.prepare(request)
-        self._conn = getattr(self, "_conn", 0) + 1
+        self._conn += 1
         sock = _Socket(ws, None)
         sock.pushed.update({"conn_id": f"sim-{self._conn}", **pushed})
         await self._serve(sock)
@@ -354,19 +372,12 @@ class StreamFace(PushFace):
     def __init__(self, engine: SimExchange, faults: Optional[FaultPlan] = None, *, mark_every_ms: int = 3000,
                  mark_every_1s_ms: int = 1000, tick_s: float = 0.05, seed: Optional[int] = None,
                  requests: Optional[list] = None):
-        self.engine = engine
-        self.faults = faults if faults is not None else engine.faults
+        super().__init__(engine=engine, faults=faults, tick_s=tick_s)
         self.mark_every_ms = mark_every_ms
         self.mark_every_1s_ms = mark_every_1s_ms
-        self.tick_s = tick_s
         self.keys = ListenKeys(engine.seed if seed is None else seed)
-        self.sockets: list[_Socket] = []
-        self.sent: list[tuple[Optional[str], str]] = []  # (account, text) of every frame sent, in order
         # (method, path, status) of the listen key calls: the server's request log when it gives one
         self.requests: list[tuple[str, str, int]] = requests if requests is not None else []
-        self._unhook: Optional[Callable[[], None]] = None
-        self._pump: Optional[asyncio.Task] = None
-        self._writers: list[asyncio.Task] = []
         # the faces of other venues at the bare /ws: ``claims(first request)``, ``serve(ws, first)``
         self.shared: list[Any] = []
 

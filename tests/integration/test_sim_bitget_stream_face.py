@@ -7,9 +7,7 @@ wait is bounded."""
 from __future__ import annotations
 
 import asyncio
-import base64
-import hashlib
-import hmac
+import functools
 import json
 
 import aiohttp
@@ -17,9 +15,9 @@ import ccxt
 import pytest
 
 from adapters.venues.bitget.face_stream import UNKNOWN_CHANNEL, bitget_pro_client
-from adapters.simulated.http import SimServer, wall_clock
+from adapters.simulated.http import SimServer
 
-from .sim_helpers import engine, run
+from .stream_face_helpers import channels, frames, passphrase_login, serve_clients, subscribed_socket
 from .test_sim_stream_face import until
 
 BTC_U = "BTC/USDT:USDT"
@@ -29,27 +27,10 @@ PRIVATE = ("orders", "positions", "account")
 def serve(test, *, timeout: float = 15.0):
     """Run ``await test(server, pro, engine, clock)`` with ``sim-main``'s ccxt.pro client (its REST
     calls the desk's)."""
-    eng, clock = engine()
-
-    async def go():
-        srv = SimServer(eng, auth_clock=wall_clock)
-        await srv.start()
-        pro = bitget_pro_client(srv, "sim-main")
-        try:
-            return await test(srv, pro, eng, clock)
-        finally:
-            await pro.close()
-            await srv.stop()
-
-    return run(go(), timeout)
+    return serve_clients(lambda srv: (bitget_pro_client(srv, "sim-main"),), test, timeout=timeout)
 
 
-def login_args(eng, account: str = "sim-main", secret: str = "", passphrase: str = "", skew_s: int = 0) -> dict:
-    spec = eng.accounts[account].spec
-    stamp = str(wall_clock() // 1000 + skew_s)
-    sign = base64.b64encode(hmac.new((secret or spec.secret).encode(), f"{stamp}GET/user/verify".encode(),
-                                     hashlib.sha256).digest()).decode()
-    return {"apiKey": spec.api_key, "passphrase": passphrase or spec.passphrase, "timestamp": stamp, "sign": sign}
+login_args = functools.partial(passphrase_login, "/user/verify")
 
 
 def arg(channel: str) -> dict:
@@ -57,27 +38,9 @@ def arg(channel: str) -> dict:
 
 
 async def socket(session: aiohttp.ClientSession, srv: SimServer, channels=PRIVATE):
-    ws = await session.ws_connect(srv.base_url.replace("http", "ws") + "/v2/ws/private", heartbeat=None)
-    await ws.send_json({"op": "login", "args": [login_args(srv.engine)]})
-    assert json.loads((await ws.receive(1.0)).data) == {"event": "login", "code": 0}
-    await ws.send_json({"op": "subscribe", "args": [arg(c) for c in channels]})
-    answers = 0
-    while True:  # the answers, and the snapshots of positions and account at subscription
-        try:
-            body = json.loads((await ws.receive(0.3)).data)
-        except asyncio.TimeoutError:
-            break
-        answers += body.get("event") == "subscribe"
-    assert answers == len(channels)
-    return ws
-
-
-async def frames(ws, n: int, timeout: float = 1.0) -> list[dict]:
-    return [json.loads((await ws.receive(timeout)).data) for _ in range(n)]
-
-
-def channels(bodies: list[dict]) -> list[str]:
-    return [b["arg"]["channel"] for b in bodies]
+    return await subscribed_socket(session, srv.base_url.replace("http", "ws") + "/v2/ws/private",
+                                   login_args(srv.engine), lambda answer: answer == {"event": "login", "code": 0},
+                                   [arg(c) for c in channels])
 
 
 # --- through ccxt.pro -----------------------------------------------------------------------------------------

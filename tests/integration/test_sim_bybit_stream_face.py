@@ -19,7 +19,7 @@ from adapters.venues.bybit.face_stream import bybit_pro_client
 from adapters.venues.bybit.face_stream import UNKNOWN_TOPIC
 from adapters.simulated.http import SimServer, wall_clock
 
-from .sim_helpers import engine, run
+from .stream_face_helpers import serve_clients
 from .test_sim_stream_face import until
 
 BTC_U = "BTC/USDT:USDT"
@@ -34,21 +34,9 @@ POSITION_FIELDS = {
 
 def serve(test, *, timeout: float = 15.0):
     """Run ``await test(server, pro, rest, engine, clock)`` with ``sim-main``'s clients."""
-    eng, clock = engine()
-
-    async def go():
-        srv = SimServer(eng, auth_clock=wall_clock)
-        await srv.start()
-        pro = bybit_pro_client(srv, "sim-main", options={"enableUnifiedAccount": True, "enableUnifiedMargin": False})
-        rest = bybit_client(srv, "sim-main")
-        try:
-            return await test(srv, pro, rest, eng, clock)
-        finally:
-            await pro.close()
-            await rest.close()
-            await srv.stop()
-
-    return run(go(), timeout)
+    return serve_clients(lambda srv: (
+        bybit_pro_client(srv, "sim-main", options={"enableUnifiedAccount": True, "enableUnifiedMargin": False}),
+        bybit_client(srv, "sim-main")), test, timeout=timeout)
 
 
 def auth_args(eng, account: str = "sim-main", secret: str = "", expires_in_ms: int = 10_000) -> list:

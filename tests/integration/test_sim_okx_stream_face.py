@@ -7,9 +7,7 @@ wait is bounded."""
 from __future__ import annotations
 
 import asyncio
-import base64
-import hashlib
-import hmac
+import functools
 import json
 
 import aiohttp
@@ -18,9 +16,9 @@ import pytest
 
 from adapters.venues.okx.face import okx_client
 from adapters.venues.okx.face_stream import UNKNOWN_CHANNEL, okx_pro_client
-from adapters.simulated.http import SimServer, wall_clock
+from adapters.simulated.http import SimServer
 
-from .sim_helpers import engine, run
+from .stream_face_helpers import channels, frames, passphrase_login, serve_clients, subscribed_socket
 from .test_sim_stream_face import until
 
 BTC_U = "BTC/USDT:USDT"
@@ -28,54 +26,18 @@ BTC_U = "BTC/USDT:USDT"
 
 def serve(test, *, timeout: float = 15.0):
     """Run ``await test(server, pro, rest, engine, clock)`` with ``sim-main``'s clients."""
-    eng, clock = engine()
-
-    async def go():
-        srv = SimServer(eng, auth_clock=wall_clock)
-        await srv.start()
-        pro = okx_pro_client(srv, "sim-main")
-        rest = okx_client(srv, "sim-main")
-        try:
-            return await test(srv, pro, rest, eng, clock)
-        finally:
-            await pro.close()
-            await rest.close()
-            await srv.stop()
-
-    return run(go(), timeout)
+    return serve_clients(lambda srv: (okx_pro_client(srv, "sim-main"), okx_client(srv, "sim-main")), test,
+                         timeout=timeout)
 
 
-def login_args(eng, account: str = "sim-main", secret: str = "", passphrase: str = "", skew_s: int = 0) -> dict:
-    spec = eng.accounts[account].spec
-    stamp = str(wall_clock() // 1000 + skew_s)
-    sign = base64.b64encode(hmac.new((secret or spec.secret).encode(), f"{stamp}GET/users/self/verify".encode(),
-                                     hashlib.sha256).digest()).decode()
-    return {"apiKey": spec.api_key, "passphrase": passphrase or spec.passphrase, "timestamp": stamp, "sign": sign}
+login_args = functools.partial(passphrase_login, "/users/self/verify")
 
 
 async def socket(session: aiohttp.ClientSession, srv: SimServer, path: str = "private",
                  channels=("orders", "positions", "account")):
-    ws = await session.ws_connect(srv.base_url.replace("http", "ws") + f"/ws/v5/{path}", heartbeat=None)
-    await ws.send_json({"op": "login", "args": [login_args(srv.engine)]})
-    assert json.loads((await ws.receive(1.0)).data)["event"] == "login"
-    await ws.send_json({"op": "subscribe", "args": [{"channel": c, "instType": "ANY"} for c in channels]})
-    answers = 0
-    while True:  # the answers, and the snapshots of positions and account at subscription
-        try:
-            body = json.loads((await ws.receive(0.3)).data)
-        except asyncio.TimeoutError:
-            break
-        answers += body.get("event") == "subscribe"
-    assert answers == len(channels)
-    return ws
-
-
-async def frames(ws, n: int, timeout: float = 1.0) -> list[dict]:
-    return [json.loads((await ws.receive(timeout)).data) for _ in range(n)]
-
-
-def channels(bodies: list[dict]) -> list[str]:
-    return [b["arg"]["channel"] for b in bodies]
+    return await subscribed_socket(session, srv.base_url.replace("http", "ws") + f"/ws/v5/{path}",
+                                   login_args(srv.engine), lambda answer: answer["event"] == "login",
+                                   [{"channel": c, "instType": "ANY"} for c in channels])
 
 
 # --- through ccxt.pro -----------------------------------------------------------------------------------------

@@ -81,18 +81,8 @@ class BitgetStreamFace(PushFace):
 
     def __init__(self, server: Any, *, mark_every_ms: int = 300, quiet_every_ms: int = 1_000,
                  tick_s: float = 0.05, auth_clock: Optional[Callable[[], int]] = None):
-        self.server = server
-        self.engine = server.engine
-        self.faults = server.faults
+        super().__init__(server, tick_s=tick_s, auth_clock=auth_clock)
         self.mark_every_ms, self.quiet_every_ms = mark_every_ms, quiet_every_ms
-        self.tick_s = tick_s
-        self.auth_clock = auth_clock or self.engine.now
-        self.sockets: list[_Socket] = []
-        self.sent: list[tuple[Optional[str], str]] = []
-        self._conn = 0
-        self._unhook: Optional[Callable[[], None]] = None
-        self._pump: Optional[asyncio.Task] = None
-        self._writers: list[asyncio.Task] = []
 
     @property
     def rest(self) -> BitgetFace:

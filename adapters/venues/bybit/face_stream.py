@@ -52,7 +52,8 @@ from aiohttp import web
 from ...simulated.changes import AccountChanged, AlgoChanged, Change, LegState, MarkSet, OrderChanged
 from ...simulated.numbers import digits as _digits, fixed as _f, money_text as _money
 from ...simulated.stream import PushFace, _Socket
-from .face import ALGO_STATUS, IDX_OF_LEG, _Face, ccxt_config, point_ccxt
+from .face import _Face, ccxt_config, point_ccxt
+from .face_wire import ALGO_STATUS, IDX_OF_LEG
 
 PRIVATE_TOPICS = ("position", "order", "execution", "wallet")
 TICKERS = "tickers."
@@ -65,20 +66,10 @@ class BybitStreamFace(PushFace):
 
     def __init__(self, server: Any, *, ticker_every_ms: int = 100, tick_s: float = 0.05,
                  auth_clock: Optional[Callable[[], int]] = None):
-        self.server = server
-        self.engine = server.engine
-        self.faults = server.faults
+        super().__init__(server, tick_s=tick_s, auth_clock=auth_clock)
         self.ticker_every_ms = ticker_every_ms
-        self.tick_s = tick_s
-        self.auth_clock = auth_clock or self.engine.now
-        self.sockets: list[_Socket] = []
-        self.sent: list[tuple[Optional[str], str]] = []
         self._rest = _Face(server)  # the REST face's order rows: the order topic has their fields
         self._seq = 0
-        self._conn = 0
-        self._unhook: Optional[Callable[[], None]] = None
-        self._pump: Optional[asyncio.Task] = None
-        self._writers: list[asyncio.Task] = []
 
     # --- lifecycle ------------------------------------------------------------------------------------
 

@@ -48,7 +48,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from typing import Any, Callable, Optional
+from typing import Any, Optional
 
 from aiohttp import web
 
@@ -73,17 +73,9 @@ class HyperliquidStreamFace(PushFace):
     """The Hyperliquid websocket face over ``server``'s engine (see the module docstring)."""
 
     def __init__(self, server: Any, *, tick_s: float = 0.05, state_every_ms: int = 1000, ctx_every_ms: int = 1000):
-        self.server = server
-        self.engine = server.engine
-        self.faults = server.faults
-        self.tick_s = tick_s
+        super().__init__(server, tick_s=tick_s)
         self.state_every_ms = state_every_ms
         self.ctx_every_ms = ctx_every_ms
-        self.sockets: list[_Socket] = []
-        self.sent: list[tuple[Optional[str], str]] = []
-        self._unhook: Optional[Callable[[], None]] = None
-        self._pump: Optional[asyncio.Task] = None
-        self._writers: list[asyncio.Task] = []
         self._dirty: set[str] = set()  # accounts whose state changed since the last block
         # the block's order updates (account → oid → its last row) and fills (account → fills)
         self._orders: dict[str, dict[int, dict]] = {}

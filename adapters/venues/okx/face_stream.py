@@ -60,7 +60,8 @@ from aiohttp import web
 from ...simulated.changes import AccountChanged, AlgoChanged, Change, MarkSet, OrderChanged
 from ...simulated.engine import decimals
 from ...simulated.stream import PushFace, _Socket
-from .face import CCXT_OPTIONS, _Okx, _f, _money, _sz, inst_id
+from .face import CCXT_OPTIONS, _Okx
+from .face_wire import _f, _money, _sz, inst_id
 from ...simulated.faces.shared import loopback
 
 PATHS = {"/ws/v5/public": "public", "/ws/v5/private": "private", "/ws/v5/business": "business"}
@@ -78,18 +79,8 @@ class OkxStreamFace(PushFace):
 
     def __init__(self, server: Any, *, mark_every_ms: int = 200, quiet_every_ms: int = 10_000,
                  tick_s: float = 0.05, auth_clock: Optional[Callable[[], int]] = None):
-        self.server = server
-        self.engine = server.engine
-        self.faults = server.faults
+        super().__init__(server, tick_s=tick_s, auth_clock=auth_clock)
         self.mark_every_ms, self.quiet_every_ms = mark_every_ms, quiet_every_ms
-        self.tick_s = tick_s
-        self.auth_clock = auth_clock or self.engine.now
-        self.sockets: list[_Socket] = []
-        self.sent: list[tuple[Optional[str], str]] = []
-        self._conn = 0
-        self._unhook: Optional[Callable[[], None]] = None
-        self._pump: Optional[asyncio.Task] = None
-        self._writers: list[asyncio.Task] = []
         self._rest: Optional[_Okx] = None
 
     @property

@@ -1,0 +1,141 @@
+"""The simulated OKX v5 face's orders: their rows, the pending list, placing and cancelling them.
+
+What it owns
+    :class:`OkxOrders`: an order's row (``trade/order``, ``orders-pending``, the websocket's
+    ``orders`` push), ``orders-pending`` paged as OKX pages it, one order of ``trade/order`` or
+    ``batch-orders`` placed (market, limit, IOC, FOK, post-only; ``reduceOnly`` in net mode,
+    ``posSide`` in long/short mode) or cancelled with its ``sCode``, and ``cancel-all-after``.
+
+What it must not do
+    keep state beyond the request: the orders are the engine's.
+"""
+
+from __future__ import annotations
+
+from ...simulated.engine import REDUCE_ONLY_REJECTED, SimError, SimOrder
+from .face_params import CLORDID_RE, REQUEST_WEIGHT, OkxParams
+from .face_wire import _bad, _Fail, _money, _ok, _okx_error, _px, _sz, inst_id
+
+CANCEL_ALL_AFTER_RANGE = (10, 120)
+
+
+class OkxOrders(OkxParams):
+    """The regular orders of one request's view (see the module docstring)."""
+
+    def order(self, o: SimOrder) -> dict:
+        m = self.engine.markets[o.symbol]
+        hedge = o.position_side != "BOTH"
+        if o.type == "MARKET":
+            ord_type = "market"
+        else:
+            ord_type = {"GTC": "limit", "IOC": "ioc", "FOK": "fok", "GTX": "post_only"}.get(o.time_in_force, "limit")
+        state = {"NEW": "live", "PARTIALLY_FILLED": "partially_filled", "FILLED": "filled"}.get(o.status, "canceled")
+        return {
+            "instType": "SWAP", "instId": inst_id(m), "ordId": str(o.order_id), "clOrdId": o.client_order_id,
+            "tag": "", "px": _px(m, o.price), "sz": _sz(m, o.quantity), "ordType": ord_type, "side": o.side.lower(),
+            "posSide": o.position_side.lower() if hedge else "net", "tdMode": "cross",
+            "accFillSz": _sz(m, o.executed_qty), "fillSz": _sz(m, o.executed_qty),
+            "fillPx": _px(m, o.avg_price), "avgPx": _px(m, o.avg_price), "state": state,
+            "lever": str(self.engine.leverage(o.account, o.symbol)), "reduceOnly": "true" if o.reduce_only else "false",
+            "fee": _money(-o.fee), "feeCcy": m.quote, "pnl": _money(o.realized_pnl), "rebate": "0",
+            "rebateCcy": m.quote, "category": "normal", "algoId": "", "algoClOrdId": "", "attachAlgoOrds": [],
+            "tpTriggerPx": "", "slTriggerPx": "", "tpOrdPx": "", "slOrdPx": "", "cancelSource": "",
+            "source": "", "stpMode": "cancel_maker", "cTime": str(o.time), "uTime": str(o.update_time),
+            "fillTime": str(o.update_time) if o.executed_qty else "",
+        }
+
+    def pending(self, account: str, p: dict) -> dict:
+        if p.get("instType") not in (None, "", "SWAP"):
+            return _ok([])
+        m = self.maybe_market(p)
+        rows = [self.order(o) for o in self.engine.open_orders(account, m.symbol if m else None, weight=REQUEST_WEIGHT)]
+        if p.get("ordType"):
+            wanted = set(str(p["ordType"]).split(","))
+            rows = [r for r in rows if r["ordType"] in wanted]
+        if p.get("state"):
+            rows = [r for r in rows if r["state"] == p["state"]]
+        return _ok(self.page(rows, "ordId", p))
+
+    # --- orders -------------------------------------------------------------------------------------------
+
+    def place(self, account: str, p: dict) -> dict:
+        """One order of trade/order or trade/batch-orders: its answer row, sCode "0" or OKX's refusal."""
+        cid = p.get("clOrdId") or ""
+        row = {"clOrdId": cid, "ordId": "", "tag": p.get("tag", ""), "ts": str(self.engine.now())}
+        try:
+            o = self._place(account, p, cid)
+        except _Fail as f:
+            if f.status == 429:
+                raise
+            return {**row, "sCode": f.code, "sMsg": f.msg}
+        except SimError as e:
+            if e.http_status == 429:
+                raise
+            if e.code == REDUCE_ONLY_REJECTED:
+                m = self.by_inst[p["instId"]]
+                code, msg = self.reduce_refusal(account, m, str(p.get("side", "")).upper(), self.leg(account, p))
+            else:
+                code, msg = _okx_error(e)
+            return {**row, "sCode": code, "sMsg": msg}
+        return {**row, "clOrdId": o.client_order_id, "ordId": str(o.order_id), "sCode": "0", "sMsg": "Order placed"}
+
+    def _place(self, account: str, p: dict, cid: str) -> SimOrder:
+        m = self.market(p)
+        if cid and not CLORDID_RE.match(cid):
+            raise _bad("clOrdId")
+        side = str(p.get("side") or "").lower()
+        if side not in ("buy", "sell"):
+            raise _bad("side")
+        ord_type = p.get("ordType")
+        types = {"market": ("MARKET", None), "optimal_limit_ioc": ("MARKET", None), "limit": ("LIMIT", "GTC"),
+                 "ioc": ("LIMIT", "IOC"), "fok": ("LIMIT", "FOK"), "post_only": ("LIMIT", "GTX")}
+        if ord_type not in types:
+            raise _bad("ordType")
+        otype, tif = types[ord_type]
+        sz = self.number(p, "sz", required=True)
+        px = self.number(p, "px", required=otype == "LIMIT") if otype == "LIMIT" else None
+        leg = self.leg(account, p)
+        hedge = leg != "BOTH"
+        ro = self.reduce_only(p)
+        closes = ro if not hedge else (leg == "LONG") == (side == "sell")
+        self.check_td_mode(p, closes)
+        return self.engine.place_order(account, m.symbol, side.upper(), otype, sz, px, time_in_force=tif,
+                                       reduce_only=(True if ro else None) if not hedge else None,
+                                       position_side=leg, client_order_id=cid or None)
+
+    def cancel(self, account: str, p: dict) -> dict:
+        oid, cid = p.get("ordId") or "", p.get("clOrdId") or ""
+        row = {"ordId": oid, "clOrdId": cid, "ts": str(self.engine.now())}
+        try:
+            m = self.market(p)
+            if not oid and not cid:
+                raise _Fail("50014", "Parameter ordId can not be empty.")
+            if oid and not str(oid).isdigit():
+                raise _Fail("51400", "Order cancellation failed as the order has been filled, canceled or does "
+                            "not exist.")
+            o = self.engine.cancel_order(account, m.symbol, int(oid) if oid else None, None if oid else cid)
+        except _Fail as f:
+            return {**row, "sCode": f.code, "sMsg": f.msg}
+        except SimError as e:
+            if e.http_status == 429:
+                raise
+            code, msg = _okx_error(e, cancel=True)
+            return {**row, "sCode": code, "sMsg": msg}
+        return {**row, "ordId": str(o.order_id), "clOrdId": o.client_order_id, "sCode": "0", "sMsg": ""}
+
+    def cancel_all_after(self, account: str, p: dict) -> dict:
+        """``timeOut`` seconds (0: off, else 10-120) for the whole account: the engine's countdown
+        of every market, armed or disarmed at once."""
+        t = p.get("timeOut")
+        if t in (None, ""):
+            raise _Fail("50014", "Parameter timeOut can not be empty.")
+        if not str(t).isdigit():
+            raise _bad("timeOut")
+        n = int(t)
+        if n and not CANCEL_ALL_AFTER_RANGE[0] <= n <= CANCEL_ALL_AFTER_RANGE[1]:
+            raise _bad("timeOut")
+        eng = self.engine
+        for symbol in sorted(eng.markets):
+            eng.countdown_cancel_all(account, symbol, n * 1000)
+        now = eng.now()
+        return _ok([{"triggerTime": str(now + n * 1000) if n else "0", "tag": p.get("tag", ""), "ts": str(now)}])

@@ -1,0 +1,128 @@
+"""A request to the simulated OKX v5 face, read as OKX reads it, against the engine's markets.
+
+What it owns
+    :class:`OkxParams`, the base of the face's request view (:class:`.face._Okx`): the engine
+    and its markets by instrument id, and each parameter's reading with OKX's refusal when it is
+    missing or wrong (the market of ``instId``, a number, ``posSide`` in the account's mode,
+    ``reduceOnly``, ``tdMode``, a page of a list). The views of the reads, the orders and the
+    algo orders (:mod:`.face_reads`, :mod:`.face_orders`, :mod:`.face_algos`) build on it.
+
+What it must not do
+    keep state beyond the request, or change the engine.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any, Optional
+
+from ...simulated.engine import MarketSpec
+from .face_wire import NO_POSITION_TO_REDUCE, SAME_DIRECTION, _bad, _Fail, inst_id
+
+PAGE = 100  # the most rows a page of orders-pending and orders-algo-pending gives
+CLORDID_RE = re.compile(r"^[A-Za-z0-9]{1,32}$")
+
+# What one list request costs against the engine's minute budget (its 2,400): the venue limits
+# requests per endpoint, not a shared weight, so a list of every symbol is one request here,
+# not Binance's 40.
+REQUEST_WEIGHT = 1
+
+
+class OkxParams:
+    """One request's view of the engine in OKX's terms (no state beyond the request): its
+    parameters."""
+
+    def __init__(self, server: Any):
+        self.server = server
+        self.engine = server.engine
+        self.by_inst = {inst_id(m): m for m in self.engine.markets.values()}
+
+    # --- parameters -------------------------------------------------------------------------------------
+
+    def market(self, p: dict) -> MarketSpec:
+        """The market ``instId`` names (it must)."""
+        m = self.maybe_market(p)
+        if m is None:
+            raise _Fail("50014", "Parameter instId can not be empty.")
+        return m
+
+    def maybe_market(self, p: dict) -> Optional[MarketSpec]:
+        """The market ``instId`` names, or None when it names none."""
+        iid = p.get("instId")
+        if not iid:
+            return None
+        m = self.by_inst.get(iid)
+        if m is None:
+            raise _Fail("51001", "Instrument ID does not exist.")
+        return m
+
+    @staticmethod
+    def number(p: dict, name: str, required: bool = False) -> Optional[float]:
+        v = p.get(name)
+        if v is None or v == "":
+            if required:
+                raise _Fail("50014", f"Parameter {name} can not be empty.")
+            return None
+        try:
+            x = float(v)
+        except (TypeError, ValueError):
+            raise _bad(name) from None
+        if x != x or x in (float("inf"), float("-inf")):
+            raise _bad(name)
+        return x
+
+    def leg(self, account: str, p: dict) -> str:
+        """The engine's position side of an order's ``posSide`` in the account's mode."""
+        pos = str(p.get("posSide") or "").lower()
+        if self.engine.hedge_mode(account):
+            if pos not in ("long", "short"):
+                raise _bad("posSide")
+            return pos.upper()
+        if pos not in ("", "net"):
+            raise _bad("posSide")
+        return "BOTH"
+
+    @staticmethod
+    def reduce_only(p: dict) -> bool:
+        v = p.get("reduceOnly", False)
+        if isinstance(v, bool):
+            return v
+        if str(v).lower() in ("true", "false"):
+            return str(v).lower() == "true"
+        raise _bad("reduceOnly")
+
+    def check_td_mode(self, p: dict, closes: bool) -> None:
+        td = p.get("tdMode")
+        if not td:
+            raise _Fail("50014", "Parameter tdMode can not be empty.")
+        if td == "cross":
+            return
+        if td == "isolated" and closes:  # the engine's positions are all cross: none isolated to reduce
+            raise _Fail(*NO_POSITION_TO_REDUCE)
+        raise _bad("tdMode")
+
+    def reduce_refusal(self, account: str, m: MarketSpec, side: str, leg: str) -> tuple[str, str]:
+        """51170 for a reduce-only order on the side of the position, 51169 otherwise."""
+        for pv in self.engine.positions(account, m.symbol):
+            if pv.position_side == leg and pv.amount and (pv.amount > 0) == (side == "BUY"):
+                return SAME_DIRECTION
+        return NO_POSITION_TO_REDUCE
+
+    @staticmethod
+    def page(rows: list[dict], id_field: str, p: dict) -> list[dict]:
+        """A page as OKX gives it: newest (highest id) first, at most ``limit`` rows older than
+        ``after`` / newer than ``before``."""
+        limit = p.get("limit")
+        n = PAGE if limit in (None, "") else (int(limit) if str(limit).isdigit() else -1)
+        if not 1 <= n <= PAGE:
+            raise _bad("limit")
+        for name in ("after", "before"):
+            if p.get(name) not in (None, "") and not str(p[name]).isdigit():
+                raise _bad(name)
+        rows = sorted(rows, key=lambda r: int(r[id_field]), reverse=True)
+        if p.get("after"):
+            rows = [r for r in rows if int(r[id_field]) < int(p["after"])]
+        if p.get("before"):
+            rows = [r for r in rows if int(r[id_field]) > int(p["before"])]
+            return rows[-n:]
+        return rows[:n]
