@@ -10,7 +10,7 @@ Must not: hold a transaction open between calls, or retry a write whose outcome 
 (callers retry idempotent writes themselves).
 
 Size: about 800 lines, the schema's migrations and :class:`SqlStore` (see its reason); the audit
-chain's hashing and verification live in :mod:`.audit_chain`.
+chain's hashing lives in :mod:`.audit_chain`, its verification in :mod:`.audit_verify`.
 """
 
 from __future__ import annotations
@@ -46,7 +46,8 @@ from .store import (
     audit_hash_text,
     canonical_json,
 )
-from .audit_chain import GENESIS_HASH, HEAD_INVALID, KEY_ADOPTED, ChainCheck, key_problem
+from .audit_chain import GENESIS_HASH, HEAD_INVALID, KEY_ADOPTED, key_problem
+from .audit_verify import ChainCheck
 from .silences_sql import SILENCE_INCIDENT, SILENCE_TABLES, SilenceTables
 from .urls import scrub
 

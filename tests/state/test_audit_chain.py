@@ -15,7 +15,8 @@ import pytest
 
 from killswitch.state import AuditAnchor, AuditKey, AuditKeyError, StoreError, key_problem, open_store
 from killswitch.state.sql import MIGRATIONS, SqlStore
-from killswitch.state.audit_chain import AuditHead, INTACT, NOT_VERIFIABLE, TAMPERED, UNANCHORED, UNVERIFIED
+from killswitch.state.audit_chain import AuditHead
+from killswitch.state.audit_verify import INTACT, NOT_VERIFIABLE, TAMPERED, UNANCHORED, UNVERIFIED
 from killswitch.state.store import GENESIS_HASH, audit_hash, canonical_json
 
 SECRET = "k" * 24 + "-audit-key-0123456789"  # 45 characters
@@ -383,7 +384,7 @@ def test_a_head_pointing_at_a_rewritten_hash_is_a_mismatch(store, raw):
 
 
 def test_findings_are_capped_and_counted(store, raw):
-    import killswitch.state.audit_chain as chain
+    import killswitch.state.audit_verify as chain
 
     fill(store, chain.MAX_FINDINGS + 10)
     raw("UPDATE audit_log SET payload = '{}'")
