@@ -14,7 +14,8 @@ import threading
 import pytest
 
 from killswitch.state import AuditAnchor, AuditKey, AuditKeyError, StoreError, key_problem, open_store
-from killswitch.state.sql import MIGRATIONS, SqlStore
+from killswitch.state.migrations import MIGRATIONS
+from killswitch.state.sql import SqlStore
 from killswitch.state.audit_chain import AuditHead
 from killswitch.state.audit_verify import INTACT, NOT_VERIFIABLE, TAMPERED, UNANCHORED, UNVERIFIED
 from killswitch.state.store import GENESIS_HASH, audit_hash, canonical_json
@@ -361,7 +362,7 @@ def test_a_second_row_under_a_used_number_is_found(store, raw, backend):
 
 
 def test_a_copy_split_between_two_pages_is_still_found(store, raw, backend, monkeypatch):
-    import killswitch.state.sql as sql
+    import killswitch.state.audit_sql as sql
 
     monkeypatch.setattr(sql, "AUDIT_VERIFY_PAGE", 3)
     fill(store, 7)
@@ -396,7 +397,7 @@ def test_findings_are_capped_and_counted(store, raw):
 def test_verification_while_a_runner_appends_finds_nothing(open_store_, monkeypatch):
     import time
 
-    import killswitch.state.sql as sql
+    import killswitch.state.audit_sql as sql
 
     monkeypatch.setattr(sql, "AUDIT_VERIFY_PAGE", 7)  # many pages, many chances to race the appender
     writer, reader = open_store_(), open_store_()
