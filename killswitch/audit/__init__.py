@@ -6,5 +6,6 @@
   to the logs and ``/metrics`` every few minutes, and checks that the last one it exported is
   still in the chain.
 
-The chain itself (hashing, MACs, verification) is the state store's: ``killswitch/state/audit_chain.py``.
+The chain itself is the state store's: hashing and MACs in ``killswitch/state/audit_chain.py``,
+verification in ``killswitch/state/audit_verify.py``.
 """

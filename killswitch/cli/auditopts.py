@@ -89,7 +89,7 @@ def exit_code(verdict: str) -> int:
     and never anchored, the exported anchors given holding); 4 consistent, but checked against
     nothing outside the table (neither the key nor an anchor); 1 anything else (a finding, or an
     anchored chain without its key)."""
-    from ..state.audit_chain import INTACT, UNANCHORED, UNVERIFIED
+    from ..state.audit_verify import INTACT, UNANCHORED, UNVERIFIED
 
     if verdict in (INTACT, UNANCHORED):
         return EXIT_OK

@@ -6,6 +6,8 @@ position, delta = current unrealized PnL − its PnL at the start of the window.
 are summed per side; SHORT or LONG when one side's share of the decline reaches the threshold,
 MIXED otherwise, UNKNOWN when nothing declined. A position opened inside the window has no
 reference: ``missing_reference: since_open`` counts its whole PnL, ``exclude`` leaves it out.
+The history it reads is sampled here too (:func:`update_history`, every tick; its window and
+step: :func:`history_for`).
 
 **Risk score** per position: the policy's weights over five components in [0, 1] — decline
 (|negative delta| / the largest in scope), current loss (/ the largest), liquidation proximity
@@ -33,7 +35,8 @@ from operator import itemgetter, sub
 from typing import Any, Callable, Collection, NamedTuple, Optional, Sequence, TypeVar
 
 from ..compile.graph import PolicyNode
-from .columns import ARRAYS_FROM, Columns
+from ..snapshot import Snapshot
+from .columns import ARRAYS_FROM, Columns, Tables
 from .scope import ScopeView, account_key, position_key
 from .state import PnlHistory
 
@@ -50,6 +53,32 @@ class Attribution:
     long_share: Optional[float]  # None when nothing declined
     short_share: Optional[float]
     excluded: int = 0  # positions left out for lack of a reference
+
+
+def update_history(hist: PnlHistory, snapshots: list[Snapshot], now: int, tables: Optional[Tables] = None) -> None:
+    """Sample every open position's unrealized PnL once per step; keep just over one window.
+
+    One sample per account and step: a tick costs one pass over the positions only when a step
+    boundary passes (over their columns, from ``tables`` when given), and trimming is a popleft
+    per account.
+    """
+    if hist.next_sample_ms is not None and now < hist.next_sample_ms:
+        return
+    hist.next_sample_ms = now + hist.step_ms
+    cutoff = now - hist.window_ms
+    for s in snapshots:
+        if not s.fetch.ok:
+            continue  # positions unknown: the history keeps what it had
+        c = tables.of(s.positions) if tables is not None else Columns(s.positions)
+        q = hist.sample(account_key(s), now, c.symbols, c.side_keys, c.upnl)
+        while len(q) > 1 and q[1][0] <= cutoff:
+            q.popleft()
+
+
+def history_for(policy: PolicyNode) -> tuple[int, int]:
+    """(window, step) of the PnL history a policy's attribution reads: 60 samples per window."""
+    window_ms = policy.attribution.reference_window_ms
+    return window_ms, max(1000, window_ms // 60)
 
 
 def deltas(policy: PolicyNode, view: ScopeView, hist: Optional[PnlHistory], now: int) -> list[Optional[float]]:
@@ -345,4 +374,4 @@ def column(cols: list[Columns], get: Callable[[Columns], list[X]]) -> list[X]:
 
 __all__ = ["Attribution", "COMPONENTS", "Declines", "LIQ_PROXIMITY_SPAN", "PositionScore", "SCORE_LISTINGS",
            "ScoreParts", "ScoreTable", "TOP_SCORES", "attribute", "column", "deltas", "risk_components", "risk_scores",
-           "score_table", "scores_by_arrays", "scores_by_loop"]
+           "score_table", "scores_by_arrays", "scores_by_loop", "update_history", "history_for"]

@@ -26,9 +26,11 @@ from ..orders import NO_SENDS, Sends, send_sequence
 from ..snapshot import Snapshot
 from . import signals as sig
 from . import stages, triggers
+from .attribution import history_for, update_history
 from .columns import Tables
 from .coverage import Coverage, Unmatched, scope_coverage, unmatched, watched
-from .planner import NO_RATES, Plan, complete, history_for, plan, update_history
+from .planner import NO_RATES, plan
+from .plans import Plan, complete
 from .scope import ScopeView, instances, selects
 from .signals import SignalValue
 from .stages import StageTransition, decision_id
@@ -80,7 +82,7 @@ class Evaluation:
         return any(s.plan is not None and s.plan.rest is not None for s in self.scopes)
 
     def completed(self) -> "Evaluation":
-        """This evaluation with every first wave planned whole (:func:`.planner.complete`)."""
+        """This evaluation with every first wave planned whole (:func:`.plans.complete`)."""
         if not self.partial:
             return self
         return replace(self, scopes=tuple(s if s.plan is None or s.plan.rest is None

@@ -33,7 +33,7 @@ from typing import Any, Iterable, Iterator, Optional, Sequence
 
 from ..compile.graph import DecisionGraph
 from ..engine.evaluate import Evaluation, ScopeEvaluation
-from ..engine.planner import Plan
+from ..engine.plans import Plan
 from ..engine.stages import StageTransition
 from ..orders import NO_SENDS, Sends
 from .replay import Tick, replay

@@ -26,7 +26,8 @@ from ..engine.limit_tables import BookBreach
 from .coverage import (EVALUATED, NOT_READ, PARTLY_READ, AccountCoverage, BlindSpell, BlindTally, CoverageTally,
                        complete)
 from ..engine.evaluate import Evaluation, evaluate
-from ..engine.planner import NO_RATES, Plan
+from ..engine.planner import NO_RATES
+from ..engine.plans import Plan
 from ..engine.stages import StageTransition
 from ..engine.state import State
 from ..engine.triggers import TriggerResult

@@ -16,7 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Iterator, Optional
 
-from ..engine.planner import DEFAULT_ORDER_RATE
+from ..engine.schedule import DEFAULT_ORDER_RATE
 from ..engine.state import AccountState, State
 from ..policy.model import PolicyTestCase
 from ..policy.series import STALE, parse_series

@@ -28,7 +28,7 @@ import dataclasses
 from typing import Optional
 
 from ..engine.attribution import COMPONENTS, Attribution, ScoreTable
-from ..engine.planner import Plan
+from ..engine.plans import Plan
 from ..engine.triggers import TriggerResult
 from ..policy.expr import ValueType
 from ..orders import NO_SENDS

@@ -20,7 +20,7 @@ from typing import Any, Iterable
 
 from ..engine.evaluate import Evaluation, ScopeEvaluation
 from ..preview.coverage import complete
-from ..engine.planner import Plan
+from ..engine.plans import Plan
 from ..preview.overlaps import Decided, close_totals
 from ..preview.replay import shown_value
 from .coverage import account_json, incomplete_line

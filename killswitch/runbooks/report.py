@@ -35,7 +35,7 @@ from typing import Any, Optional, Sequence
 
 from ..events import runbook_path
 from ..orders import PLANNED_KINDS, planned_intents
-from ..state.audit_chain import INTACT
+from ..state.audit_verify import INTACT
 from ..state.store import StateStore, StoreError
 from .halt_breaks import KINDS as HALT_BREAK_KINDS, halt_breaks
 from .incident import iso

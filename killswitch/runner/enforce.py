@@ -58,7 +58,9 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, Mapping, Optional, Sequence
 
 from ..engine.amounts import _floor_step
-from ..engine.planner import NOT_ATTRIBUTED, Plan, client_order_id
+from ..engine.planner import NOT_ATTRIBUTED
+from ..engine.plans import Plan
+from ..engine.schedule import client_order_id
 from ..orders import CancelIntent, OrderIntent
 from ..snapshot import Order, Position, Snapshot, columns_of
 from .gate import lock_keys
@@ -402,7 +404,7 @@ def entry(book: LockBook, venue: str, account: str, order: Order, now: int, *,
 
 
 def could_be_own(client_id: Optional[str]) -> bool:
-    """Whether ``client_id`` has the shape of the runner's own (:func:`~..engine.planner.client_order_id`)."""
+    """Whether ``client_id`` has the shape of the runner's own (:func:`~..engine.schedule.client_order_id`)."""
     return client_id is not None and len(client_id) == 32 and client_id.startswith("ks") and all(
         c in _HEX for c in client_id[2:])
 

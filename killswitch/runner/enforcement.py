@@ -54,7 +54,7 @@ from typing import Any, Callable, Mapping, Optional, Sequence
 
 from adapters.base import AdapterError, CancelSelector, ExchangeAdapter
 
-from ..engine.planner import Plan
+from ..engine.plans import Plan
 from ..events import LOCK_VIOLATION as LOCK_VIOLATION_EVENT, Event
 from ..metrics import Registry
 from ..orders import CancelIntent

@@ -73,7 +73,7 @@ from typing import Awaitable, Callable, Optional
 
 from adapters.base import AdapterError, CancelSelector, ExchangeAdapter, OrderResult, Reason, SendWithheld, send_gate
 
-from ..engine.planner import Plan
+from ..engine.plans import Plan
 from ..orders import PLANNED_KIND, CancelIntent, OrderIntent, planned_payloads, position_of, send_order
 from ..state.store import IntentRow, StateStore, canonical_json
 from .leadership import FencedAudit

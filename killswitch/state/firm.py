@@ -31,8 +31,9 @@ from typing import Any, Optional, Sequence
 
 from .firm_board import BOARD_TABLES, FirmBoardTables
 from .firm_tables import FIRM_TABLES, FirmTables
+from .migrations import Migration
 from .postgres import LOCK_TIMEOUT_MS, PostgresStore
-from .sql import Migration, now_ms
+from .sql_hooks import now_ms
 from .store import StoreError
 
 FIRM_SCHEMA = "ks_firm"  # what the shards share: the shard registry, the firm lease, facts, directives

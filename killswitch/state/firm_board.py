@@ -17,7 +17,7 @@ import json
 from typing import Any
 
 from ..firm.board import Board
-from .sql import Migration
+from .migrations import Migration
 
 BOARD_TABLES = (
     Migration(3, "each shard's board: its incidents and lock, for every shard's console", (

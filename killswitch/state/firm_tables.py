@@ -31,7 +31,7 @@ from typing import Any, Callable, Mapping, Optional, Sequence
 
 from ..firm.directives import Directive
 from ..firm.facts import Fact, ShardLease
-from .sql import Migration
+from .migrations import Migration
 from .store import FencedError
 
 NOTIFY_CHANNEL = "killswitch_firm"

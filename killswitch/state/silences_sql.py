@@ -1,6 +1,6 @@
 """The silences and acknowledgements tables, and the StateStore calls over them.
 
-What it owns: the schema steps that add them (``SILENCE_TABLES``, migration 8 of ``sql.py``; the
+What it owns: the schema steps that add them (``SILENCE_TABLES``, migration 8 of ``migrations.py``; the
 incident a silence was made from, ``SILENCE_INCIDENT``, migration 9) and
 :class:`SilenceTables`, the mixin of :class:`~.sql.SqlStore` that stores and reads them. A
 silence is one row, replaced in place when it is expired (its end moved, who expired it); an
@@ -15,10 +15,10 @@ the runner do), or hold a transaction open between calls.
 from __future__ import annotations
 
 import json
-from contextlib import AbstractContextManager
-from typing import Any, Iterable, Optional
+from typing import Optional
 
 from ..silences import Acknowledgement, Silence
+from .sql_hooks import SqlHooks
 
 SILENCE_TABLES = (
     # matchers as JSON text ([{"name", "op", "value"}]): read back through killswitch.silences
@@ -54,18 +54,9 @@ SILENCE_INCIDENT = (
 _SILENCE_COLS = "id, matchers, starts_ms, ends_ms, author, comment, created_ms, updated_ms, expired_by, incident, tied"
 
 
-class SilenceTables:
+class SilenceTables(SqlHooks):
     """The silence and acknowledgement calls of :class:`~.sql.SqlStore` (which supplies ``_tx``,
     ``_q`` and ``_check_fence``)."""
-
-    def _tx(self, write: bool) -> AbstractContextManager[Any]:
-        raise NotImplementedError
-
-    def _q(self, cur: Any, query: str, params: Iterable[Any] = ()) -> Any:
-        raise NotImplementedError
-
-    def _check_fence(self, cur: Any, fence: int) -> None:
-        raise NotImplementedError
 
     def save_silence(self, silence: Silence, fence: int) -> None:
         """Store ``silence``, replacing the one of the same id (an expiry, an extension, an edit). Fenced."""

@@ -35,20 +35,20 @@ import json
 from dataclasses import dataclass
 from typing import Any, Mapping, NamedTuple, Optional, Protocol, Sequence, runtime_checkable
 
-# The audit chain's rules (hashing, anchoring, verifying) live in audit_chain.py; the contract names them.
+# The audit chain's rules live in audit_chain.py (hashing, anchoring) and audit_verify.py
+# (verifying); the contract names them.
 from .audit_chain import (  # noqa: F401 - re-exported
     GENESIS_HASH,
     AuditAnchor,
-    AuditFinding,
     AuditHead,
     AuditKey,
     AuditKeyError,
-    AuditVerification,
     audit_hash,
     audit_hash_text,
     canonical_json,
     key_problem,
 )
+from .audit_verify import AuditFinding, AuditVerification  # noqa: F401 - re-exported
 from ..orders import FINAL_STATUSES, OPEN_STATUSES, ORDER_STATUSES  # noqa: F401 - re-exported
 
 

@@ -14,8 +14,10 @@ import threading
 import pytest
 
 from killswitch.state import AuditAnchor, AuditKey, AuditKeyError, StoreError, key_problem, open_store
-from killswitch.state.sql import MIGRATIONS, SqlStore
-from killswitch.state.audit_chain import AuditHead, INTACT, NOT_VERIFIABLE, TAMPERED, UNANCHORED, UNVERIFIED
+from killswitch.state.migrations import MIGRATIONS
+from killswitch.state.sql import SqlStore
+from killswitch.state.audit_chain import AuditHead
+from killswitch.state.audit_verify import INTACT, NOT_VERIFIABLE, TAMPERED, UNANCHORED, UNVERIFIED
 from killswitch.state.store import GENESIS_HASH, audit_hash, canonical_json
 
 SECRET = "k" * 24 + "-audit-key-0123456789"  # 45 characters
@@ -360,7 +362,7 @@ def test_a_second_row_under_a_used_number_is_found(store, raw, backend):
 
 
 def test_a_copy_split_between_two_pages_is_still_found(store, raw, backend, monkeypatch):
-    import killswitch.state.sql as sql
+    import killswitch.state.audit_sql as sql
 
     monkeypatch.setattr(sql, "AUDIT_VERIFY_PAGE", 3)
     fill(store, 7)
@@ -383,7 +385,7 @@ def test_a_head_pointing_at_a_rewritten_hash_is_a_mismatch(store, raw):
 
 
 def test_findings_are_capped_and_counted(store, raw):
-    import killswitch.state.audit_chain as chain
+    import killswitch.state.audit_verify as chain
 
     fill(store, chain.MAX_FINDINGS + 10)
     raw("UPDATE audit_log SET payload = '{}'")
@@ -395,7 +397,7 @@ def test_findings_are_capped_and_counted(store, raw):
 def test_verification_while_a_runner_appends_finds_nothing(open_store_, monkeypatch):
     import time
 
-    import killswitch.state.sql as sql
+    import killswitch.state.audit_sql as sql
 
     monkeypatch.setattr(sql, "AUDIT_VERIFY_PAGE", 7)  # many pages, many chances to race the appender
     writer, reader = open_store_(), open_store_()

@@ -25,7 +25,8 @@ from killswitch.state import (
     UnknownIntentError,
     open_store,
 )
-from killswitch.state.sql import MIGRATIONS, Migration, SqlStore
+from killswitch.state.migrations import MIGRATIONS, Migration
+from killswitch.state.sql import SqlStore
 
 from ..conftest import ROOT
 from ..conftest import reset_pg as _reset_pg
@@ -375,7 +376,7 @@ def test_audit_detects_a_deleted_row(store, raw, where, bad):
                                          ("DELETE FROM audit_log WHERE seq = 6", 6),
                                          ("DELETE FROM audit_log WHERE seq = 10", 10)])
 def test_audit_verify_reads_the_chain_page_by_page(store, raw, monkeypatch, tamper, bad):
-    import killswitch.state.sql as sql
+    import killswitch.state.audit_sql as sql
 
     monkeypatch.setattr(sql, "AUDIT_VERIFY_PAGE", 3)  # pages 1-3, 4-6, 7-9, 10
     fill_audit(store, 10)

@@ -19,7 +19,7 @@ from typing import Any, Mapping, Optional
 
 from ...ccxt_exchange.parsing import num
 
-# The engine's client order ids (killswitch.engine.planner.client_order_id) and their cloids.
+# The engine's client order ids (killswitch.engine.schedule.client_order_id) and their cloids.
 OUR_ID = re.compile(r"^ks[0-9a-f]{30}$")
 OUR_CLOID = re.compile(r"^0x00([0-9a-fA-F]{30})$")
 

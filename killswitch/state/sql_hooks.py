@@ -1,0 +1,43 @@
+"""What the table groups of :class:`~.sql.SqlStore` stand on: the hooks it supplies, and the clock.
+
+:class:`SqlHooks` declares the calls every table mixin (:mod:`.journal_sql`, :mod:`.audit_sql`,
+:mod:`.silences_sql`) makes on the store it is mixed into: a transaction (``_tx``), a statement
+(``_q``, its placeholders rewritten by ``_sql``), the fence check and the schema's version.
+:class:`~.sql.SqlStore` defines them, and a backend (:mod:`.sqlite`, :mod:`.postgres`) the
+dialect's part; a mixin defines none of them. :func:`now_ms` is the wall clock the rows are
+stamped with when the caller gives no time.
+
+Must not: hold state, or decide anything about a table.
+"""
+
+from __future__ import annotations
+
+import time
+from contextlib import AbstractContextManager
+from typing import Any, Iterable
+
+
+class SqlHooks:
+    """The calls a table mixin makes on :class:`~.sql.SqlStore` (which defines every one)."""
+
+    url: str
+    for_update: str  # how the dialect locks a row it read
+
+    def _tx(self, write: bool) -> AbstractContextManager[Any]:
+        raise NotImplementedError
+
+    def _q(self, cur: Any, query: str, params: Iterable[Any] = ()) -> Any:
+        raise NotImplementedError
+
+    def _sql(self, query: str) -> str:
+        raise NotImplementedError
+
+    def _check_fence(self, cur: Any, fence: int) -> None:
+        raise NotImplementedError
+
+    def schema_version(self) -> int:
+        raise NotImplementedError
+
+
+def now_ms() -> int:
+    return time.time_ns() // 1_000_000
