@@ -150,7 +150,7 @@ GROUPS = (
      ("async_support/binance.py", "parse_position_risk")),
     ("ours: positionRisk rows → ccxt's position fields (venues/binance/dialect.py)", ("venues/binance/dialect.py",
                                                                                       "unified_position")),
-    ("ours: those → Snapshot (parsing.parse_position, market rules, the model)", ("ccxt_exchange/adapter.py",
+    ("ours: those → Snapshot (parsing.parse_position, market rules, the model)", ("ccxt_exchange/snapshots.py",
                                                                                    "_snapshot")),
     ("engine: evaluate", ("engine/evaluate.py", "evaluate")),
     ("runner: persist (save, audit, lock file)", ("runner/book.py", "save")),

@@ -54,15 +54,6 @@ DEFAULT_ORDER_RATE = 5.0
 MAX_PAGES = 50
 
 
-def has_field(row: Mapping[str, Any], spec: str) -> bool:
-    """Whether a stream frame's ``row`` has the field ``spec`` names (a number, ending ``#``)."""
-    key = spec.rstrip("#")
-    value = row.get(key)
-    if spec.endswith("#"):
-        return num(value) is not None
-    return value is not None and value != ""
-
-
 class Listed(NamedTuple):
     """One open order of a venue's lists."""
 

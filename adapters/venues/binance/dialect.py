@@ -32,7 +32,8 @@ from ...ccxt_exchange.parsing import BadData, BadField, num
 from ...ccxt_exchange.streamstate import MarkRows, StreamEvent
 from ...base import MODE, PERMANENT, TRANSIENT
 from ...ccxt_exchange.dialects.base import (DEFAULT_ORDER_RATE, YIELD_EVERY, Call, Countdown, Dialect, Listed, ModeRead,
-                                            Reads, bad_field, has_field, read, unknown_value)
+                                            Reads, bad_field, read, unknown_value)
+from ...ccxt_exchange.dialects.frames import has_field
 from ...ccxt_exchange.dialects.refusals import Rule
 from ...ccxt_exchange.dialects.switches import BinancePermissions
 
@@ -352,7 +353,7 @@ def stream_message(message: Any) -> str:
     fields = STREAM_EVENTS.get(event) if isinstance(event, str) else None
     if fields is None:
         return "unknown"
-    if not all(_has(message, f) for f in fields):
+    if not all(has_field(message, f) for f in fields):
         return "malformed"
     if event == "markPriceUpdate":
         return "marks"
@@ -360,16 +361,16 @@ def stream_message(message: Any) -> str:
         data = message["a"]
         rows = (data.get("B"), data.get("P")) if isinstance(data, Mapping) else (None, None)
         wanted = (("a", "wb#"), ("s", "pa#", "ps"))
-        if not all(isinstance(r, list) and all(isinstance(x, Mapping) and all(_has(x, f) for f in w) for x in r)
+        if not all(isinstance(r, list) and all(isinstance(x, Mapping) and all(has_field(x, f) for f in w) for x in r)
                    for r, w in zip(rows, wanted)):
             return "malformed"
     if event == "ORDER_TRADE_UPDATE":
         order = message["o"]
-        if not isinstance(order, Mapping) or not all(_has(order, f) for f in ("s", "i", "X", "S", "T#")):
+        if not isinstance(order, Mapping) or not all(has_field(order, f) for f in ("s", "i", "X", "S", "T#")):
             return "malformed"
     if event == "ALGO_UPDATE":
         order = message["o"]
-        if not isinstance(order, Mapping) or not all(_has(order, f) for f in ALGO_FIELDS) \
+        if not isinstance(order, Mapping) or not all(has_field(order, f) for f in ALGO_FIELDS) \
                 or str(order["X"]) not in ALGO_OPEN | ALGO_ENDED or str(order["o"]) not in ALGO_ORDER_KINDS:
             return "malformed"
     return "ok"
@@ -475,8 +476,6 @@ def _number(value: Any) -> float:
         raise BadData(f"not a number: {str(value)[:20]!r}")
     return n
 
-
-_has = has_field
 
 def _info(order: Any) -> Mapping[str, Any]:
     """The venue's own row of ccxt's order (its ``info``)."""

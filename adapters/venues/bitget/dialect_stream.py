@@ -65,12 +65,12 @@ import asyncio
 from collections.abc import Container, Iterable, Mapping
 from typing import Any, Awaitable, Callable, NamedTuple, Optional
 
-from ...base import AdapterError
 from ...ccxt_exchange.parsing import BadData, num
 from ...ccxt_exchange.streamstate import StreamEvent
-from ...ccxt_exchange.dialects.base import bad_field, unknown_value
+from ...ccxt_exchange.dialects.frames import FrameFields
 
 VENUE = "bitget"
+FRAME = FrameFields(VENUE)  # its rows' fields, read as every streaming dialect reads them
 MARKS = "ticker"
 POSITIONS = "positions"
 PRIVATE = ("orders", "orders-algo", "account")
@@ -182,9 +182,7 @@ def stream_events(message: Any, symbol_of: Callable[[str], str], ccxt_order: Cal
     a held symbol only when ``held`` is given). Raises BAD_RESPONSE naming the channel and the
     field of a row it cannot read (the frame is dropped whole, counted malformed)."""
     channel = str(message["arg"]["channel"])
-    rows = message.get("data")
-    if not isinstance(rows, list):
-        raise _bad(channel, "data", "missing" if rows is None else "not a list")
+    rows = FRAME.rows(channel, message.get("data"), "data")
     read = _READERS.get(channel)
     if read is None:
         return []
@@ -192,48 +190,26 @@ def stream_events(message: Any, symbol_of: Callable[[str], str], ccxt_order: Cal
     ctx = _Read(symbol_of, ccxt_order, held, rows_of, int(ts) if ts is not None else 0, _Push())
     out: list[StreamEvent] = []
     for row in rows:
-        if not isinstance(row, Mapping):
-            raise _bad(channel, "data", "a row is not an object")
-        out.extend(read(channel, row, ctx))
+        out.extend(read(channel, FRAME.row(channel, row, "data"), ctx))
     if channel == POSITIONS:
         out.extend(_flat_legs(channel, out, ctx))
     return out
 
 
-def _bad(channel: str, name: str, problem: str) -> AdapterError:
-    return bad_field(VENUE, f"websocket {channel}", name, problem)
-
-
-def _text(channel: str, row: Mapping[str, Any], name: str) -> str:
-    value = row.get(name)
-    if not isinstance(value, str) or not value:
-        raise _bad(channel, name, "missing" if value in (None, "") else f"not a text: {value!r}")
-    return value
-
-
-def _number(channel: str, row: Mapping[str, Any], *names: str) -> float:
-    for name in names:
-        value = num(row.get(name))
-        if value is not None:
-            return value
-    value = row.get(names[0])
-    raise _bad(channel, names[0], "missing" if value in (None, "") else f"not a number: {value!r}")
-
-
 def _stamp(channel: str, ctx: _Read) -> int:
     if ctx.ts <= 0:
-        raise _bad(channel, "ts", "missing")
+        raise FRAME.bad(channel, "ts", "missing")
     return ctx.ts
 
 
 def _position(channel: str, row: Mapping[str, Any], ctx: _Read) -> list[StreamEvent]:
-    symbol = ctx.symbol_of(_text(channel, row, "instId"))
+    symbol = ctx.symbol_of(FRAME.text(channel, row, "instId"))
     mode, hold = row.get("posMode"), row.get("holdSide")
     if mode not in POS_MODES:
-        raise unknown_value(VENUE, f"websocket {channel}", "posMode", mode)
+        raise FRAME.unknown(channel, "posMode", mode)
     if hold not in HOLD_SIDES:
-        raise unknown_value(VENUE, f"websocket {channel}", "holdSide", hold)
-    size = abs(_number(channel, row, "total"))
+        raise FRAME.unknown(channel, "holdSide", hold)
+    size = abs(FRAME.number(channel, row, "total"))
     leg = "BOTH" if mode == "one_way_mode" else str(hold).upper()
     entry = num(row.get("openPriceAvg")) or None
     return [StreamEvent(("position", symbol, leg), _stamp(channel, ctx), (ctx.push, row),
@@ -260,33 +236,33 @@ def _flat_legs(channel: str, listed: list[StreamEvent], ctx: _Read) -> list[Stre
 
 
 def _account(channel: str, row: Mapping[str, Any], ctx: _Read) -> list[StreamEvent]:
-    coin = _text(channel, row, "marginCoin")
-    equity = _number(channel, row, "equity")
+    coin = FRAME.text(channel, row, "marginCoin")
+    equity = FRAME.number(channel, row, "equity")
     if row.get("unrealizedPL") in (None, ""):
         return []  # (the push's earlier documented shape: equity alone says no wallet; REST's stands)
-    upnl = _number(channel, row, "unrealizedPL")
+    upnl = FRAME.number(channel, row, "unrealizedPL")
     return [StreamEvent(("wallet", coin), _stamp(channel, ctx), row, wallets=((coin, equity - upnl),))]
 
 
 def _order(channel: str, row: Mapping[str, Any], ctx: _Read) -> list[StreamEvent]:
     algo = channel == "orders-algo"
-    oid = _text(channel, row, "orderId")
+    oid = FRAME.text(channel, row, "orderId")
     for name in ("instId", "side"):
-        _text(channel, row, name)
+        FRAME.text(channel, row, name)
     status = row.get("status")
     if status not in (ALGO_STATUSES if algo else ORDER_STATUSES):
-        raise unknown_value(VENUE, f"websocket {channel}", "status", status)
-    at = _number(channel, row, "uTime", "cTime")
+        raise FRAME.unknown(channel, "status", status)
+    at = FRAME.number(channel, row, "uTime", "cTime")
     endpoint = f"websocket {channel}"
     info = dict(row)
     if algo:
         said = row.get("planType")
         plan = PLAN_TYPES.get(said) if isinstance(said, str) else None
         if plan is None:
-            raise unknown_value(VENUE, endpoint, "planType", said)
+            raise FRAME.unknown(channel, "planType", said)
         info["planType"] = plan
     elif row.get("orderType") not in ORDER_TYPES:
-        raise unknown_value(VENUE, endpoint, "orderType", row.get("orderType"))
+        raise FRAME.unknown(channel, "orderType", row.get("orderType"))
     parsed = dict(ctx.ccxt_order(dict(row)))
     parsed["info"] = info
     if not parsed.get("clientOrderId") and isinstance(row.get("clientOId"), str):
@@ -298,14 +274,14 @@ def _order(channel: str, row: Mapping[str, Any], ctx: _Read) -> list[StreamEvent
         else:
             kind, order = "regular", ctx.rows.regular(VENUE, endpoint, parsed)
     except BadData as e:
-        raise _bad(channel, "row", str(e)) from None
+        raise FRAME.bad(channel, "row", str(e)) from None
     return [StreamEvent(("order", oid), int(at), row, orders=((oid, order),), kinds=((oid, kind, True),))]
 
 
 def _mark(channel: str, row: Mapping[str, Any], ctx: _Read) -> list[StreamEvent]:
-    symbol = ctx.symbol_of(_text(channel, row, "instId"))
-    price = _number(channel, row, "markPrice")
-    at = _number(channel, row, "ts")
+    symbol = ctx.symbol_of(FRAME.text(channel, row, "instId"))
+    price = FRAME.number(channel, row, "markPrice")
+    at = FRAME.number(channel, row, "ts")
     if ctx.held is not None and symbol not in ctx.held:
         return []
     return [StreamEvent(("mark", symbol), int(at), row, marks=((symbol, price),))]

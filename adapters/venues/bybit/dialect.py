@@ -45,7 +45,8 @@ from ...base import MODE, PERMANENT, TRANSIENT
 from ...ccxt_exchange.parsing import num
 from ...ccxt_exchange.streamstate import StreamEvent
 from ...ccxt_exchange.dialects.base import (Call, Countdown, Dialect, Has, Listed, ModeRead, Reads, clamp_seconds,
-                                            has_field, read_pages, unknown_value, unread)
+                                            read_pages, unknown_value, unread)
+from ...ccxt_exchange.dialects.frames import has_field
 from ...ccxt_exchange.dialects.refusals import Rule
 from ...ccxt_exchange.dialects.switches import BybitFreeze, BybitPermissions
 
@@ -146,8 +147,6 @@ LEG_OF_IDX: Mapping[str, str] = {"0": "BOTH", "1": "LONG", "2": "SHORT"}
 HEARTBEAT_SYMBOL = "BTC/USDT:USDT"
 
 
-_has = has_field
-
 def stream_message(message: Any) -> str:
     """What a Bybit v5 frame is (see
     :meth:`adapters.ccxt_exchange.dialects.base.Dialect.stream_message`): an answer of the
@@ -165,7 +164,7 @@ def stream_message(message: Any) -> str:
         return "malformed"
     if topic.startswith(TICKERS):
         data = message.get("data")
-        ok = isinstance(data, Mapping) and _has(data, "symbol") and num(message.get("ts")) is not None
+        ok = isinstance(data, Mapping) and has_field(data, "symbol") and num(message.get("ts")) is not None
         return "marks" if ok else "malformed"
     fields = STREAM_TOPICS.get(topic)
     if fields is None:
@@ -173,11 +172,11 @@ def stream_message(message: Any) -> str:
     rows = message.get("data")
     if not isinstance(rows, list) or num(message.get("creationTime")) is None:
         return "malformed"
-    if not all(isinstance(r, Mapping) and all(_has(r, f) for f in fields) for r in rows):
+    if not all(isinstance(r, Mapping) and all(has_field(r, f) for f in fields) for r in rows):
         return "malformed"
     if topic == "wallet":
         coins = [c for r in rows for c in (r.get("coin") or ())]
-        if not all(isinstance(c, Mapping) and _has(c, "coin") and _has(c, "walletBalance#") for c in coins):
+        if not all(isinstance(c, Mapping) and has_field(c, "coin") and has_field(c, "walletBalance#") for c in coins):
             return "malformed"
     if topic == "order" and not all(str(r["orderStatus"]) in OPEN_STATUSES | ENDED_STATUSES
                                     and str(r.get("stopOrderType") or "") in STOP_ORDER_KINDS for r in rows):

@@ -49,6 +49,7 @@ import asyncio
 from collections.abc import Container, Iterable
 from typing import Any, Awaitable, Callable, Mapping, Optional
 
+from ...ccxt_exchange.dialects.frames import missing_field
 from ...ccxt_exchange.parsing import BadData, num
 from ...ccxt_exchange.streamstate import STREAM_KIND, StreamEvent
 from .dialect_orders import ORDER_TYPE_TRIGGERS, listed_kind, with_our_id
@@ -69,18 +70,6 @@ def symbol_of_coin(coin: str) -> str:
     return f"{coin}/{QUOTE}:{QUOTE}"
 
 
-def _missing(row: Mapping[str, Any], fields: tuple[str, ...]) -> Optional[str]:
-    """The first of ``fields`` (``#``: a number) ``row`` lacks, with what is wrong."""
-    for spec in fields:
-        key = spec.rstrip("#")
-        value = row.get(key)
-        if value is None or value == "":
-            return f"{key}: missing"
-        if spec.endswith("#") and num(value) is None:
-            return f"{key}: not a number: {str(value)[:20]!r}"
-    return None
-
-
 def _problem(message: Any) -> Optional[tuple[str, str]]:
     """(channel, what is wrong) of a frame the stream reads and cannot; None when it reads it."""
     if not isinstance(message, Mapping):
@@ -93,10 +82,10 @@ def _problem(message: Any) -> Optional[tuple[str, str]]:
         state = data.get(STATE) if isinstance(data, Mapping) else None
         if not isinstance(state, Mapping):
             return channel, f"field data.{STATE}: missing"
-        bad = _missing(state, ("time#",))
+        bad = missing_field(state, ("time#",))
         summary = state.get("marginSummary")
         if bad is None and isinstance(summary, Mapping):
-            wrong = _missing(summary, ("accountValue#",))
+            wrong = missing_field(summary, ("accountValue#",))
             bad = wrong and "marginSummary." + wrong
         elif bad is None:
             bad = "marginSummary: missing"
@@ -110,7 +99,7 @@ def _problem(message: Any) -> Optional[tuple[str, str]]:
                 bad = f"{where}: missing"
             else:
                 held = num(p.get("szi")) not in (None, 0.0)
-                wrong = _missing(p, ("coin", "szi#") + (("entryPx#", "positionValue#") if held else ()))
+                wrong = missing_field(p, ("coin", "szi#") + (("entryPx#", "positionValue#") if held else ()))
                 bad = wrong and f"{where}.{wrong}"
             if bad is not None:
                 break
@@ -122,7 +111,7 @@ def _problem(message: Any) -> Optional[tuple[str, str]]:
             o = row.get("order") if isinstance(row, Mapping) else None
             if not isinstance(o, Mapping):
                 return channel, f"field data[{i}].order: missing"
-            bad = _missing(row, ("status", "statusTimestamp#")) or _missing(
+            bad = missing_field(row, ("status", "statusTimestamp#")) or missing_field(
                 o, ("coin", "oid#", "limitPx#", "sz#", "origSz#", "timestamp#"))
             if bad is None and o.get("side") not in SIDES:
                 bad = f"side: {'missing' if o.get('side') is None else 'unknown value ' + repr(o.get('side'))}"
@@ -136,7 +125,7 @@ def _problem(message: Any) -> Optional[tuple[str, str]]:
         if not isinstance(fills, list):
             return channel, "field data.fills: missing"
         for i, f in enumerate(fills):
-            bad = _missing(f, ("coin", "oid#", "px#", "sz#", "time#")) if isinstance(f, Mapping) else "missing"
+            bad = missing_field(f, ("coin", "oid#", "px#", "sz#", "time#")) if isinstance(f, Mapping) else "missing"
             if bad is not None:
                 return channel, f"field data.fills[{i}].{bad}"
         return None

@@ -37,12 +37,12 @@ import asyncio
 from collections.abc import Container, Mapping
 from typing import Any, Awaitable, Callable, NamedTuple, Optional
 
-from ...base import AdapterError
 from ...ccxt_exchange.parsing import num
 from ...ccxt_exchange.streamstate import StreamEvent
-from ...ccxt_exchange.dialects.base import bad_field, unknown_value
+from ...ccxt_exchange.dialects.frames import FrameFields
 
 VENUE = "okx"
+FRAME = FrameFields(VENUE)  # its rows' fields, read as every streaming dialect reads them
 MARKS = "mark-price"
 PRIVATE = ("positions", "orders", "orders-algo", "account")
 # the error codes of a socket whose login the venue refused or does not hold
@@ -135,76 +135,48 @@ def stream_events(message: Any, symbol_of: Callable[[str], str], ccxt_order: Cal
     channel and the field of a row it cannot read (the frame is dropped whole, counted
     malformed)."""
     channel = str(message["arg"]["channel"])
-    rows = message.get("data")
-    if not isinstance(rows, list):
-        raise _bad(channel, "data", "missing" if rows is None else "not a list")
+    rows = FRAME.rows(channel, message.get("data"), "data")
     read = _READERS.get(channel)
     if read is None:
         return []
     out: list[StreamEvent] = []
     ctx = _Read(symbol_of, ccxt_order, held, rows_of)
     for row in rows:
-        if not isinstance(row, Mapping):
-            raise _bad(channel, "data", "a row is not an object")
-        out.extend(read(channel, row, ctx))
+        out.extend(read(channel, FRAME.row(channel, row, "data"), ctx))
     return out
 
 
-def _bad(channel: str, name: str, problem: str) -> AdapterError:
-    return bad_field(VENUE, f"websocket {channel}", name, problem)
-
-
-def _text(channel: str, row: Mapping[str, Any], name: str) -> str:
-    value = row.get(name)
-    if not isinstance(value, str) or not value:
-        raise _bad(channel, name, "missing" if value in (None, "") else f"not a text: {value!r}")
-    return value
-
-
-def _number(channel: str, row: Mapping[str, Any], *names: str) -> float:
-    for name in names:
-        value = num(row.get(name))
-        if value is not None:
-            return value
-    value = row.get(names[0])
-    raise _bad(channel, names[0], "missing" if value in (None, "") else f"not a number: {value!r}")
-
-
 def _position(channel: str, row: Mapping[str, Any], ctx: _Read) -> list[StreamEvent]:
-    symbol = ctx.symbol_of(_text(channel, row, "instId"))
+    symbol = ctx.symbol_of(FRAME.text(channel, row, "instId"))
     pos_side = row.get("posSide")
     leg = LEGS.get(pos_side) if isinstance(pos_side, str) else None
     if leg is None:
-        raise unknown_value(VENUE, f"websocket {channel}", "posSide", pos_side)
-    pos = _number(channel, row, "pos")
-    at = _number(channel, row, "pTime", "uTime")
+        raise FRAME.unknown(channel, "posSide", pos_side)
+    pos = FRAME.number(channel, row, "pos")
+    at = FRAME.number(channel, row, "pTime", "uTime")
     side = leg.lower() if leg != "BOTH" else "long" if pos > 0 else "short" if pos < 0 else None
     entry = num(row.get("avgPx")) or None
     return [StreamEvent(("position", symbol, leg), int(at), row, positions=((symbol, leg, side, abs(pos), entry),))]
 
 
 def _account(channel: str, row: Mapping[str, Any], ctx: _Read) -> list[StreamEvent]:
-    at = _number(channel, row, "uTime")
-    details = row.get("details")
-    if not isinstance(details, list):
-        raise _bad(channel, "details", "missing" if details is None else "not a list")
+    at = FRAME.number(channel, row, "uTime")
     wallets = []
-    for d in details:
-        if not isinstance(d, Mapping):
-            raise _bad(channel, "details", "a row is not an object")
-        wallets.append((_text(channel, d, "ccy"), _number(channel, d, "cashBal")))
+    for d in FRAME.rows(channel, row.get("details"), "details"):
+        coin = FRAME.row(channel, d, "details")
+        wallets.append((FRAME.text(channel, coin, "ccy"), FRAME.number(channel, coin, "cashBal")))
     return [StreamEvent(("wallet",), int(at), row, wallets=tuple(wallets))]
 
 
 def _order(channel: str, row: Mapping[str, Any], ctx: _Read) -> list[StreamEvent]:
     algo = channel == "orders-algo"
-    oid = _text(channel, row, "algoId" if algo else "ordId")
+    oid = FRAME.text(channel, row, "algoId" if algo else "ordId")
     for name in ("instId", "state", "side"):
-        _text(channel, row, name)
-    at = _number(channel, row, "uTime", "cTime")
+        FRAME.text(channel, row, name)
+    at = FRAME.number(channel, row, "uTime", "cTime")
     ord_type = row.get("ordType")
     if ord_type not in (ctx.rows.algo_types if algo else ctx.rows.regular_types):
-        raise unknown_value(VENUE, f"websocket {channel}", "ordType", ord_type)
+        raise FRAME.unknown(channel, "ordType", ord_type)
     parsed = ctx.ccxt_order(dict(row))
     if algo:
         kind, order = ctx.rows.algo(parsed)
@@ -214,9 +186,9 @@ def _order(channel: str, row: Mapping[str, Any], ctx: _Read) -> list[StreamEvent
 
 
 def _mark(channel: str, row: Mapping[str, Any], ctx: _Read) -> list[StreamEvent]:
-    symbol = ctx.symbol_of(_text(channel, row, "instId"))
-    price = _number(channel, row, "markPx")
-    at = _number(channel, row, "ts")
+    symbol = ctx.symbol_of(FRAME.text(channel, row, "instId"))
+    price = FRAME.number(channel, row, "markPx")
+    at = FRAME.number(channel, row, "ts")
     if ctx.held is not None and symbol not in ctx.held:
         return []
     return [StreamEvent(("mark", symbol), int(at), row, marks=((symbol, price),))]

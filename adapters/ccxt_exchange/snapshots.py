@@ -1,0 +1,144 @@
+"""The account read over REST in one go: the snapshot the engine reads where the stream does not answer.
+
+What it owns
+    * :meth:`RestSnapshots._rest_snapshot`: balances, positions (futures), open orders, equity
+      and the market rules of every symbol in them, read together and parsed by :mod:`.parsing`;
+      a failed read is a snapshot too (``fetch.ok`` false, ``equity`` None, the reason code, the
+      message scrubbed): it never raises;
+    * what the read leaves the orders that follow: the positions and holdings a close is
+      checked against, their margin modes, the position mode where the positions say it
+      (:mod:`.modes`) and the open orders, with when each was read;
+    * how often every open order is listed: at ``open_orders_max_age_s``, at
+      :data:`WATCHED_ORDERS_MAX_AGE_S` while the runner watches the account's entries, and at
+      once after the stream read an order whose kind it cannot tell.
+
+What it must not do
+    answer from the private stream (:mod:`.streamed` decides which one a snapshot reads), or
+    raise.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Any
+
+from killswitch.snapshot import FetchStatus, PositionList, Snapshot, with_positions
+
+from ..base import AdapterError, Reason
+from . import parsing
+from .calls import Op
+from .core import AdapterCore
+from .dialects import KNOWN_RAW_FIELDS
+from .errors import scrub
+
+# how old a snapshot's list of every open order may be while the runner watches the account's
+# entries under a lock (a dialect's longer age spares the venue's weight in calm times)
+WATCHED_ORDERS_MAX_AGE_S = 2.0
+
+
+def _now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+class RestSnapshots(AdapterCore):
+    """The adapter's REST snapshot (a part of :class:`~.adapter.CcxtAdapter`)."""
+
+    async def _rest_snapshot(self) -> Snapshot:
+        """The account now: balances, positions (futures), open orders, equity and the market
+        rules of every symbol in them. Never raises: a failure is a snapshot with ``fetch.ok``
+        false, ``equity`` None and the reason code (secrets scrubbed from the message)."""
+        started = time.monotonic()
+        op = self._calls.op("snapshot")
+        try:
+            snap = await asyncio.wait_for(self._snapshot(op, started), self.timeout)
+            return snap
+        except (asyncio.TimeoutError, TimeoutError):
+            err = AdapterError(Reason.TIMEOUT, f"snapshot: no answer within {self.timeout:g}s", venue=self.venue)
+        except AdapterError as e:
+            err = e
+        except Exception as e:  # noqa: BLE001 — a snapshot never raises
+            err = self._error(e, "snapshot")
+        now = _now_ms()
+        return self._base_snapshot(
+            ts_event=now, ts_observed=now, equity=None,
+            fetch=FetchStatus(ok=False, error_code=err.reason.value, error=scrub(err.message, self._secrets),
+                              latency_ms=round((time.monotonic() - started) * 1000, 3),
+                              calls=op.calls, failed_calls=op.failed),
+        )
+
+    def _base_snapshot(self, **kw: Any) -> Snapshot:
+        return Snapshot(venue=self.venue, account=self.account, market_type=self.market_type,
+                        quote_currency=self.quote_currency, labels=self.labels,
+                        initial_capital=self.initial_capital, stablecoins=self.stablecoins, **kw)
+
+    def _orders_due(self) -> bool:
+        """Whether this snapshot lists every open order (see ``open_orders_max_age_s``, and
+        :meth:`wake_on_entries`)."""
+        at = self._orders_at
+        age = min(self.open_orders_max_age_s, WATCHED_ORDERS_MAX_AGE_S) if self._watching_entries \
+            else self.open_orders_max_age_s
+        if self._stream is not None and self._stream.orders_due:  # it read an order it cannot tell the kind of
+            return True
+        return at is None or time.monotonic() - at >= age
+
+    async def _snapshot(self, op: Op, started: float) -> Snapshot:
+        await self._ensure_markets(op)
+        futures = self.market_type == "futures"
+        if futures and not self._has("fetchPositions"):
+            raise AdapterError(Reason.UNSUPPORTED, f"{self.venue} cannot report positions", venue=self.venue)
+        listing = self._orders_due()
+        reads = [self._calls.call(op, "fetch_balance")]
+        if futures:
+            reads.append(self.dialect.fetch_positions(self._reads(op)))
+        if listing:
+            reads.append(self._open_orders(op))
+        if futures and self._mode.due():  # (never raises: a mode not read is said, the legs build closes)
+            reads.append(self._mode.read_now(self._reads(op)))
+        results = await self._calls.gather(*reads)
+        raw_balance = results[0]
+        raw_positions = results[1] if futures else []
+        observed = _now_ms()
+
+        orders = results[2 if futures else 1] if listing else list(self._orders.values())
+        if futures:
+            # with their columns, read while the positions are fresh (the tick reads no field of them)
+            positions = PositionList.of(await self._read_positions_yielding(raw_positions))
+            balances = parsing.parse_balances(raw_balance, {})
+            equity = parsing.futures_equity(raw_balance, self.quote_currency, KNOWN_RAW_FIELDS)
+        else:
+            positions = PositionList()
+            prices = await self._markets.spot_prices(op, parsing.held_assets(raw_balance), self.quote_currency,
+                                                     self.stablecoins)
+            balances = parsing.parse_balances(raw_balance, prices)
+            equity = sum(b.total * b.price for b in balances if b.price is not None)
+
+        mono = time.monotonic()
+        self._positions = {(p.symbol, p.side): p for p in positions}
+        self._margin_modes = parsing.margin_modes(raw_positions)
+        if futures:
+            self._mode.from_positions(raw_positions, self._margin_modes)
+        self._positions_at = {}
+        self._positions_all_at = mono if futures else None
+        self._orders = {o.id: o for o in orders}
+        if listing:
+            self._orders_at = mono
+        self._holdings = {b.asset: b for b in balances}
+        self._holdings_at = mono
+
+        symbols = {p.symbol for p in positions} | {o.symbol for o in orders}
+        if not futures:
+            symbols |= {f"{b.asset}/{self.quote_currency}" for b in balances if b.asset != self.quote_currency}
+        markets = {s: r for s in sorted(symbols) if (r := self.market_rules(s)) is not None}
+        return with_positions(self._base_snapshot(  # its positions as parsed, with their columns
+            ts_event=parsing.venue_time(raw_balance, raw_positions, observed),
+            ts_observed=observed,
+            equity=equity,
+            balances=balances,
+            orders=orders,
+            fetch=FetchStatus(ok=True, latency_ms=round((time.monotonic() - started) * 1000, 3),
+                              calls=op.calls, failed_calls=op.failed),
+        ), positions, markets)  # and the market rules it made, not validated again
+
+
+__all__ = ["RestSnapshots", "WATCHED_ORDERS_MAX_AGE_S"]
