@@ -96,18 +96,16 @@ from ..policy import diagnostics as d
 from ..policy import expr as ex
 from ..policy.expr_check import type_errors
 from ..policy.expr_eval import compile_predicate
-from ..policy import model as m
 from ..policy.diagnostics import Diagnostic, Position
 from ..policy.load import LoadedDoc, LoadResult
 from ..policy.kinds import position_count
 from ..policy.positions import POSITION_FIELDS, parse_condition
-from ..policy.model import (
-    SIGNAL_KINDS,
-    Accounts,
-    NotificationRoutes,
-    Policy,
-    PolicyTest,
-)
+from ..policy.accounts_doc import Account, Accounts
+from ..policy.actions import ClosePositions, NotifyAction, RunbookAction
+from ..policy.policy_doc import Policy
+from ..policy.policytest_doc import PolicyTest
+from ..policy.routes_doc import NotificationRoutes
+from ..policy.signals import SIGNAL_KINDS, RealizedVolatility, Signal, TailRisk
 from ..policy.units import Duration
 from . import nodes as n
 from .blind import blind_triggers
@@ -176,7 +174,7 @@ _TEMPLATE_CODES = {"unknown": d.KS104, "syntax": d.KS150, "render": d.KS151, "un
 def compile_documents(loaded: LoadResult, revision: Optional[str] = None,
                       templates: Optional[TemplateChecker] = None,
                       zone_known: Optional[Callable[[str], bool]] = None,
-                      accounts: Optional[Sequence[m.Account]] = None) -> CompileResult:
+                      accounts: Optional[Sequence[Account]] = None) -> CompileResult:
     """Compile every document of ``loaded``. The graph is built only when nothing is an error.
     With ``templates``, the runbook templates each policy uses are checked too; with
     ``zone_known`` (:func:`killswitch.zones.zone_known`: the zone database), the time zones of
@@ -400,14 +398,14 @@ class _PolicyCompiler:
                 self.position_condition(f'signal "{name}"', ("spec", "signals", name, sig.kind, "where"), p.where)
             self.sampling(name, sig)
 
-    def sampling(self, name: str, sig: m.Signal) -> None:
+    def sampling(self, name: str, sig: Signal) -> None:
         """KS217: a return is taken at most once a tick, so with a sample (or horizon) shorter
         than the interval each return spans an interval: the window never holds the returns its
         coverage counts (the signal stays unknown), and an annualized volatility would be scaled
         for the wrong period."""
         interval = self.spec.interval
         p = sig.params
-        field = "sample" if isinstance(p, m.RealizedVolatility) else "horizon" if isinstance(p, m.TailRisk) else None
+        field = "sample" if isinstance(p, RealizedVolatility) else "horizon" if isinstance(p, TailRisk) else None
         if field is not None:
             period: Duration = getattr(p, field)
             if period.ms < interval.ms:
@@ -632,15 +630,15 @@ class _PolicyCompiler:
             for j, act in enumerate(st.actions):
                 ap = self.doc.action_path(i, j)
                 p = act.params  # the parameters of the one kind that is set
-                if isinstance(p, m.NotifyAction):
+                if isinstance(p, NotifyAction):
                     self.route_ref(p.route, ap + ("notify", "route"))
-                elif isinstance(p, m.ClosePositions) and p.correlation_group:
+                elif isinstance(p, ClosePositions) and p.correlation_group:
                     g = p.correlation_group
                     if g not in groups and not self.doc.spec_uncertain("correlation_groups"):
                         self.add(d.KS104, self.sm.value(ap + ("close_positions", "correlation_group")),
                                  f'stage "{st.name}" closes unknown correlation group "{g}"',
                                  d.suggestion_hint(g, groups, "groups are declared under spec.correlation_groups"))
-                if isinstance(p, m.ClosePositions):
+                if isinstance(p, ClosePositions):
                     self.position_condition(f'stage "{st.name}" close_positions',
                                             ap + ("close_positions", "where"), p.where)
 
@@ -747,7 +745,7 @@ class _PolicyCompiler:
         for i, st in enumerate(self.spec.stages):
             for j, act in enumerate(st.actions):
                 params = act.params
-                if isinstance(params, m.RunbookAction):
+                if isinstance(params, RunbookAction):
                     own.add(st.level)
                     template_path = self.doc.action_path(i, j) + ("runbook", "template")
                     uses.append((params.template, template_path, [st.level]))
