@@ -41,7 +41,7 @@ from adapters.simulated.http import SimServer, wall_clock  # noqa: E402
 from killswitch.compile.nodes import UnwindNode  # noqa: E402
 from killswitch.engine import depth  # noqa: E402
 from killswitch.engine.planner import OrderIntent  # noqa: E402
-from killswitch.policy.model import Account  # noqa: E402
+from killswitch.policy.accounts_doc import Account  # noqa: E402
 from killswitch.runner.depth import BOOK_TIMEOUT_S, fetch_books  # noqa: E402
 
 VENUES = [("venue-a", 170, 15.0), ("venue-b", 165, 12.0), ("venue-c", 165, 10.0)]  # name, positions, orders/s

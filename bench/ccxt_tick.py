@@ -37,7 +37,7 @@ from harness import Sim, machine, median, pct, stop
 from killswitch.bootstrap import build_runner, ccxt_adapters
 from killswitch.compile.compiler import compile_documents
 from killswitch.policy.load import load_text
-from killswitch.policy.model import Account
+from killswitch.policy.accounts_doc import Account
 from killswitch.state import open_store
 
 POLICY = """

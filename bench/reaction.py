@@ -54,7 +54,7 @@ from adapters.simulated.engine import AccountSpec, ManualClock, MarketSpec, Rate
 from killswitch.bootstrap import build_runner
 from killswitch.compile.compiler import compile_documents
 from killswitch.policy.load import load_text
-from killswitch.policy.model import Account
+from killswitch.policy.accounts_doc import Account
 from killswitch.runner.loop import TickReport
 from killswitch.state import open_store
 

@@ -65,7 +65,7 @@ def read_accounts(path: str, max_file_bytes: int = MAX_FILE_BYTES) -> Any:
 def read_accounts_file(path: str, max_file_bytes: int = MAX_FILE_BYTES) -> tuple[Any, list]:
     """:func:`read_accounts`'s spec and the file's loaded documents (with their positions), so
     that a command checking the accounts further reads the file once."""
-    from .policy.model import Accounts
+    from .policy.accounts_doc import Accounts
 
     res = compile_policies((path,), max_file_bytes)
     docs = [d.model for d in res.docs if isinstance(d.model, Accounts)]
@@ -176,7 +176,7 @@ def runner_sinks(result: CompileResult, store: "StateStore", options: SinkOption
     sinks.append(RunbookSink(Path(rb_dir) if rb_dir else None))
     echo(f"ksctl run: runbook templates {rb_dir or 'not found: the built-in runbook is used'}")
     from .notify.sink import NotifyOptions, NotifySink
-    from .policy.model import NotificationRoutes
+    from .policy.routes_doc import NotificationRoutes
 
     routes = [d.model for d in result.docs if isinstance(d.model, NotificationRoutes)]
     if not routes:

@@ -39,7 +39,7 @@ from .bootstrap import AccountsError, SinkOptions, build_runner, ccxt_adapters, 
 from .compile.compiler import CompileResult
 from .compile.graph import DecisionGraph
 from .events import DMS_FIRED, POLICY_RELOAD_FAILED, Event
-from .policy.model import Account
+from .policy.accounts_doc import Account
 from .runner.admission import Limits
 from .runner.loop import GraphReload, Runner
 from .runner.pod_label import SERVICEACCOUNT_DIR, PodRoleLabel

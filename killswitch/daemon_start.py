@@ -17,7 +17,7 @@ from typing import Any, Callable, Optional, Sequence
 
 from .compile.compiler import CompileResult, compile_documents
 from .policy.load import load_sources
-from .policy.model import Account
+from .policy.accounts_doc import Account
 from .runner.admission import Admission
 from .sources import revision_text
 from .zones import zone_known
@@ -28,7 +28,7 @@ def unmatched_here(result: CompileResult, accounts: Sequence[Account]) -> list[s
     ``accounts`` (an ``allow_empty: true`` aside), each as a line saying so. The compiler checks
     the declared accounts (KS218); a runner may run a part of them."""
     from .compile.scope_check import unmatched, written
-    from .policy.model import Policy
+    from .policy.policy_doc import Policy
 
     out = []
     for doc in result.docs:

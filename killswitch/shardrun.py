@@ -30,7 +30,7 @@ from typing import Any, Optional
 
 from .compile.compiler import CompileResult
 from .compile.shards import Split, accounts_digest, assign, local_graph, nearest_shard, shard_accounts, split
-from .policy.model import Account
+from .policy.accounts_doc import Account
 
 SHARD_REQUIRED = "SHARD_REQUIRED"
 SHARD_UNKNOWN = "SHARD_UNKNOWN"

@@ -67,7 +67,7 @@ log = logging.getLogger(__package__)
 class CcxtAdapter(StreamedSnapshots, OrderPlacement, Cancels):
     """One account of an Accounts document on a ccxt venue.
 
-    ``account`` is a :class:`killswitch.policy.model.Account`. Options:
+    ``account`` is a :class:`killswitch.policy.accounts_doc.Account`. Options:
 
     * ``timeout`` — seconds; bounds every public operation as a whole (``asyncio.wait_for``),
       retries and order-budget waits included; also ccxt's per-request timeout.

@@ -20,7 +20,7 @@ def weight_findings(result: Any) -> list:
     errors left no graph, the most frequent interval the loaded policies declare (so that every
     problem is said in one pass)."""
     from ..compile.weight_check import check_weight_budget
-    from ..policy.model import Policy
+    from ..policy.policy_doc import Policy
     from ..compile.graph import tick_interval_s
 
     if result.graph is not None:

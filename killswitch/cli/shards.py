@@ -30,7 +30,7 @@ def shards(accounts: str, policies: tuple[str, ...], max_file_bytes: int, output
     """Print each shard's accounts and policies, and the firm-wide policies."""
     from ..compile.graph import DecisionGraph
     from ..compile.shards import assign, pace_s, split
-    from ..policy.model import Accounts
+    from ..policy.accounts_doc import Accounts
     from ..render.diagnostics import diagnostic_text
     from ..render.shards import shards_doc, shards_json, shards_text
     from ..state.firm import shard_schema

@@ -15,7 +15,10 @@ from typing import Any, Callable, Iterable, Optional, Sequence, cast
 from ..policy import diagnostics as d
 from ..policy.diagnostics import Diagnostic, Position
 from ..policy.documents import LoadedDoc
-from ..policy.model import Account, Accounts, Expectation, Policy, PolicyTestCase, Route, Stage
+from ..policy.accounts_doc import Account, Accounts
+from ..policy.policy_doc import Policy, Stage
+from ..policy.policytest_doc import Expectation, PolicyTestCase
+from ..policy.routes_doc import Route
 from ..policy.series import parse_series
 from .graph import canonical_json
 from .interval_check import check_time_intervals

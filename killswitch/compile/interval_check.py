@@ -15,7 +15,7 @@ from typing import Any, Callable, Optional
 from ..policy import diagnostics as d
 from ..policy.diagnostics import Diagnostic
 from ..policy.documents import LoadedDoc
-from ..policy.model import Route
+from ..policy.routes_doc import Route
 from ..silences import parse_matchers
 from ..policy.patterns import PatternError, compile_label_pattern
 

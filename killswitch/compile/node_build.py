@@ -12,16 +12,16 @@ from __future__ import annotations
 
 from typing import Any, Callable, Optional
 
-from ..policy import model as m
 from ..policy.expr import ValueType
-from ..policy.model import ACTIONS, SIGNALS
+from ..policy.actions import ACTIONS, Action, ClosePositions, ReduceTopRisk
+from ..policy.signals import SIGNALS, EquityDrawdown, RealizedVolatility, Signal, TailRisk
 from ..policy.registry import ActionKind, KeptState
 from ..policy.positions import compile_condition
 from ..policy.units import Duration
 from . import nodes as n
 
 
-def signal_node(name: str, sig: m.Signal) -> n.SignalNode:
+def signal_node(name: str, sig: Signal) -> n.SignalNode:
     """The typed node of one signal: its parameters resolved once (durations in ms, ratios as
     fractions), and as written (canonical text) for display. A kind of a module of its own
     (its catalogue entry has ``build``, and ``evaluate`` or a kept ``state``) is a
@@ -38,14 +38,14 @@ def signal_node(name: str, sig: m.Signal) -> n.SignalNode:
     return SIGNAL_NODES[kind](name, kind, entry.model.value_type, written, p)
 
 
-def _equity_drawdown(name: str, kind: str, vt: ValueType, written: dict[str, Any], p: m.EquityDrawdown
+def _equity_drawdown(name: str, kind: str, vt: ValueType, written: dict[str, Any], p: EquityDrawdown
                      ) -> n.SignalNode:
     return n.EquityDrawdownSignal(name=name, type=vt, written=written, window_ms=p.window.ms,
                                   state_key=_state_key("equity_drawdown", p.window, written),
                                   min_coverage=p.min_coverage.fraction)
 
 
-def _realized_volatility(name: str, kind: str, vt: ValueType, written: dict[str, Any], p: m.RealizedVolatility
+def _realized_volatility(name: str, kind: str, vt: ValueType, written: dict[str, Any], p: RealizedVolatility
                          ) -> n.SignalNode:
     # annualizing reads the same returns: it is not part of the state's key
     returns = {k: v for k, v in written.items() if k != "annualize"}
@@ -55,7 +55,7 @@ def _realized_volatility(name: str, kind: str, vt: ValueType, written: dict[str,
                                       periods_per_year=YEAR_MS / p.sample.ms if p.annualize else None)
 
 
-def _tail_risk(name: str, kind: str, vt: ValueType, written: dict[str, Any], p: m.TailRisk) -> n.SignalNode:
+def _tail_risk(name: str, kind: str, vt: ValueType, written: dict[str, Any], p: TailRisk) -> n.SignalNode:
     return n.TailRiskSignal(name=name, kind=kind, type=vt, written=written, window_ms=p.window.ms,
                             state_key=_state_key("returns", p.window, written),
                             confidence=p.confidence.fraction, horizon_ms=p.horizon.ms,
@@ -104,20 +104,20 @@ def _kept_key(kept: KeptState, params: Any, written: dict[str, Any]) -> str:
     return _kept_state_key(kept.name, written, kept.key(params) if kept.key is not None else None)
 
 
-def action_node(action: m.Action) -> n.ActionNode:
+def action_node(action: Action) -> n.ActionNode:
     """The typed node of one action: its parameters resolved once, and as written for display."""
     p = action.params
     return ACTION_NODES[action.kind](p.model_dump(mode="json", exclude_none=True), p)
 
 
-def _reduce_top_risk(w: dict[str, Any], p: m.ReduceTopRisk) -> n.ActionNode:
+def _reduce_top_risk(w: dict[str, Any], p: ReduceTopRisk) -> n.ActionNode:
     within = p.close_within_liquidation
     return n.ReduceTopRiskAction(written=w, count=p.count, fraction=p.fraction.fraction, side=p.side,
                                  close_within_liquidation=within.fraction if within is not None else None,
                                  on_unknown_side=p.on_unknown_side)
 
 
-def _close_positions(w: dict[str, Any], p: m.ClosePositions) -> n.ActionNode:
+def _close_positions(w: dict[str, Any], p: ClosePositions) -> n.ActionNode:
     return n.ClosePositionsAction(written=w, symbols=tuple(p.symbols), side=p.side,
                                   min_loss=p.min_loss.fraction if p.min_loss is not None else None,
                                   correlation_group=p.correlation_group, where=_position_condition(p.where),

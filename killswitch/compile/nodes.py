@@ -244,7 +244,7 @@ class KindAction(ActionNode):
 
 
 # --- policy-wide settings ------------------------------------------------------------------------
-# The defaults are the policy language's (policy/model.py); the compiler always sets every field.
+# The defaults are the policy language's (policy/policy_doc.py); the compiler always sets every field.
 
 
 @dataclass(frozen=True)

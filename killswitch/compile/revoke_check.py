@@ -33,7 +33,8 @@ from typing import Iterable, Optional, Sequence
 from ..policy import diagnostics as d
 from ..policy.diagnostics import Diagnostic, Position
 from ..policy.documents import LoadedDoc, Path
-from ..policy.model import Account, Accounts, Scope
+from ..policy.accounts_doc import Account, Accounts
+from ..policy.scope import Scope
 from .scope_check import selects_account, written
 from .venue_check import CREDENTIALS
 

@@ -20,7 +20,8 @@ from dataclasses import dataclass
 from typing import Iterable, Mapping, Optional, Sequence
 
 from ..policy import diagnostics as d
-from ..policy.model import Account, Scope
+from ..policy.accounts_doc import Account
+from ..policy.scope import Scope
 
 
 def selects_account(scope: Scope, venue: str, name: str, labels: Mapping[str, str]) -> bool:

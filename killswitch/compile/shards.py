@@ -37,7 +37,10 @@ from typing import Any, Mapping, Optional, Sequence
 from ..policy import diagnostics as d
 from ..policy.diagnostics import Diagnostic, Position
 from ..policy.documents import LoadedDoc
-from ..policy.model import ACTIONS, SIGNALS, Account, AccountSelector, Accounts, Shard
+from ..policy.accounts_doc import Account, Accounts, Shard
+from ..policy.actions import ACTIONS
+from ..policy.scope import AccountSelector
+from ..policy.signals import SIGNALS
 from .graph import DecisionGraph, PolicyNode
 
 def selects(selector: AccountSelector, account: Account) -> bool:

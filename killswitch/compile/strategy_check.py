@@ -14,7 +14,7 @@ from __future__ import annotations
 from ..policy import diagnostics as d
 from ..policy.diagnostics import Diagnostic
 from ..policy.documents import LoadedDoc
-from ..policy.model import Accounts
+from ..policy.accounts_doc import Accounts
 
 
 def check_strategy_prefixes(doc: LoadedDoc) -> list[Diagnostic]:

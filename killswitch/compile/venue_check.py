@@ -34,7 +34,7 @@ from __future__ import annotations
 from ..policy import diagnostics as d
 from ..policy.diagnostics import Diagnostic
 from ..policy.documents import LoadedDoc, Path
-from ..policy.model import Account, Accounts
+from ..policy.accounts_doc import Account, Accounts
 from .dialect_venues import DIALECT_VENUES
 
 # ccxt 4.5's exchange ids (``ccxt.exchanges``)

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from typing import Optional
 
-from ..policy.model import Account
+from ..policy.accounts_doc import Account
 from ..weights import SnapshotCost, WeightLimit
 from .venue_tables import VENUE_WEIGHTS
 

@@ -39,7 +39,7 @@ from dataclasses import dataclass, field
 from typing import Any, Mapping, Optional
 
 from ..compile.graph import PolicyNode
-from ..policy.model import SIGNALS
+from ..policy.signals import SIGNALS
 from ..snapshot import Snapshot
 from .reach import fires_on
 from .scope import ScopeView, account_key

@@ -27,7 +27,7 @@ from typing import Any, Callable, Iterable, Optional
 
 from ..compile.nodes import (ApiErrorRateSignal, ApiLatencySignal, EquityDrawdownSignal, KindSignal,
                              RealizedVolatilitySignal, SignalNode, TailRiskSignal, WindowedSignal)
-from ..policy.model import SIGNALS
+from ..policy.signals import SIGNALS
 from ..policy.positions import PositionCondition
 from ..policy.registry import (GROSS, GROUPS, LIQUIDATION, LOSSES, MARGIN_LOSSES, NET, NOTIONAL_LOSSES,
                                PositionAggregates, Reading)

@@ -36,7 +36,7 @@ from ..compile.graph import DecisionGraph, PolicyNode
 from ..compile.nodes import KindAction
 from ..compile.shards import policy_selects
 from ..policy.asked import asked
-from ..policy.model import Account
+from ..policy.accounts_doc import Account
 
 LOCK, UNLOCK, CANCEL_ORDERS, CLOSE_ALL = "lock", "unlock", "cancel_orders", "close_all"
 RESET = "reset"  # an approval of a firm policy's manual reset, for the firm lease holder (no shard acts on it)

@@ -30,7 +30,7 @@ from typing import Iterable, Mapping, Optional, Sequence
 
 from ..compile.graph import DecisionGraph
 from ..compile.shards import STALE_FACTOR
-from ..policy.model import Account
+from ..policy.accounts_doc import Account
 from ..snapshot import FetchStatus, Snapshot
 
 SHARD_NOT_PUBLISHING = "SHARD_NOT_PUBLISHING"

@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any, Iterable, Mapping, Optional
 from urllib.parse import urlsplit
 
-from ..policy.model import AppriseTarget, NotificationRoutes
+from ..policy.routes_doc import AppriseTarget, NotificationRoutes
 from .causes import cause_of, cause_of_result, join_causes
 from .message import Message
 
@@ -204,7 +204,7 @@ def _add_target(ap, t: AppriseTarget, environ: Mapping[str, str], where: str, pr
 
 def resolve_receiver(spec, environ: Optional[Mapping[str, str]] = None, timeout_s: float = DEFAULT_TIMEOUT_S,
                      doc: str = "") -> ResolvedReceiver:
-    """Resolve one receiver (a :class:`killswitch.policy.model.Receiver`). Raises ReceiverError."""
+    """Resolve one receiver (a :class:`killswitch.policy.routes_doc.Receiver`). Raises ReceiverError."""
     import apprise
 
     _quiet_apprise()

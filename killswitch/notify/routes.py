@@ -46,8 +46,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from typing import Mapping, Optional, Sequence
 
-from ..policy.model import InhibitRule as InhibitRuleDoc
-from ..policy.model import NotificationRoutes, Route
+from ..policy.routes_doc import InhibitRule as InhibitRuleDoc
+from ..policy.routes_doc import NotificationRoutes, Route
 from ..policy.patterns import LabelPattern, compile_label_pattern
 from ..policy.units import Duration
 from ..policy.time_intervals import NamedInterval, silenced_by

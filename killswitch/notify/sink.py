@@ -66,7 +66,7 @@ from collections import deque
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping, Optional
 
-from ..policy.model import NotificationRoutes
+from ..policy.routes_doc import NotificationRoutes
 from ..events import NOT_PAGED, Event
 from ..metrics import Registry, render_collected
 from ..state.store import FencedError

@@ -34,7 +34,8 @@ from pydantic import ValidationError
 from . import diagnostics as d
 from .diagnostics import Diagnostic
 from .documents import LoadedDoc as LoadedDoc, LoadResult as LoadResult, Path as Path, SourceMap as SourceMap
-from .model import API_VERSION, DOCUMENT_KINDS
+from .fields import API_VERSION
+from .model import DOCUMENT_KINDS
 
 # --- entry points ------------------------------------------------------------------------------
 

@@ -5,9 +5,10 @@ language (its name, its parameters' model, its documentation, what the layers ab
 know of it), :class:`KeptState` (the slot of a signal kind that keeps a state between ticks),
 :class:`Strict` (the base of every model of the language) and :class:`SignalParams` (the base of a
 signal kind's parameters). The catalogue itself — every entry, in the order the
-language lists them — is :data:`killswitch.policy.model.SIGNALS` and ``ACTIONS``: the built-in
-kinds declared there, then those :mod:`killswitch.policy.kinds` finds, one module each (a module
-there exposing its entry as ``KIND``).
+language lists them — is :data:`killswitch.policy.signals.SIGNALS` and
+:data:`killswitch.policy.actions.ACTIONS`: the built-in kinds declared there, then those
+:mod:`killswitch.policy.kinds` finds, one module each (a module there exposing its entry as
+``KIND``).
 
 The entries sit at the bottom of the layers (policy → compile → engine …) so that every layer
 may read them: the models build the ``Signal`` and ``Action`` documents and the JSON schema from

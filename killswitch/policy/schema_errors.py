@@ -323,7 +323,7 @@ def _section_hint(path: Path) -> str:
 
 
 def _pattern_hints() -> dict[str, str]:
-    from .model import IDENT_RE, NAME_RE
+    from .fields import IDENT_RE, NAME_RE
 
     return {
         NAME_RE: "names take lower-case letters, digits and dashes, and start and end with a letter or digit",

@@ -23,7 +23,8 @@ from typing import Any, Optional
 from . import diagnostics as d
 from .diagnostics import Diagnostic, Position
 from .documents import LoadedDoc, SourceMap
-from .model import API_VERSION, DOCUMENT_KINDS
+from .fields import API_VERSION
+from .model import DOCUMENT_KINDS
 from .yamlread import Reading, Refused, plain
 
 DEPTH_HINT = ("every indented block and every open [ or { is one level (the example policies need at "

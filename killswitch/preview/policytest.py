@@ -29,7 +29,7 @@ from ..compile.graph import DecisionGraph
 from ..engine.evaluate import Evaluation
 from ..policy.diagnostics import Position as SrcPos
 from ..policy.load import LoadedDoc
-from ..policy.model import Expectation, PolicyTest, PolicyTestCase
+from ..policy.policytest_doc import Expectation, PolicyTest, PolicyTestCase
 from ..policy.series import parse_series
 from .policytest_expect import cancels_first, compare_cancels, compare_orders, compare_triggers, sent
 from .policytest_input import T0, CaseInput, identity

@@ -26,7 +26,7 @@ from typing import Callable, Optional, Protocol, TypeVar
 
 from ..engine.evaluate import Evaluation
 from ..policy.diagnostics import Position as SrcPos
-from ..policy.model import ExpectedCancel, ExpectedOrder
+from ..policy.policytest_doc import ExpectedCancel, ExpectedOrder
 
 class _Sent(Protocol):
     def describe(self) -> str: ...

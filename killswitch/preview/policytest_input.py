@@ -18,7 +18,7 @@ from typing import Iterator, Optional
 
 from ..engine.schedule import DEFAULT_ORDER_RATE
 from ..engine.state import AccountState, State
-from ..policy.model import PolicyTestCase
+from ..policy.policytest_doc import PolicyTestCase
 from ..policy.series import STALE, parse_series
 from .replay import Tick
 from ..snapshot import Balance, FetchStatus, Order, Position, Snapshot

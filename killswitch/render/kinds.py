@@ -1,6 +1,6 @@
 """The catalogue of signal and action kinds as a reference page (docs/kinds.md), from the catalogue itself.
 
-What it owns: :func:`kinds_page`, the Markdown of every kind :data:`~killswitch.policy.model.SIGNALS`
+What it owns: :func:`kinds_page`, the Markdown of every kind :data:`~killswitch.policy.signals.SIGNALS`
 and ``ACTIONS`` list, in their order: its name, what it reports or does (its model's docstring),
 the unit of a signal's value and its parameters (from the model's JSON schema: allowed values,
 defaults, which are required). ``python -m killswitch.cli.schema --write`` writes it next to the
@@ -14,15 +14,17 @@ import json
 from typing import Any
 
 from ..policy.expr import ValueType
-from ..policy.model import ACTIONS, SIGNALS
+from ..policy.actions import ACTIONS
+from ..policy.signals import SIGNALS
 
 _UNITS = {ValueType.RATIO: "ratio (a percentage: `dd >= 5%`)", ValueType.NUMBER: "number (`n >= 3`)",
           ValueType.DURATION: "duration (`age > 60s`)"}
 
 HEAD = """# Signal and action kinds
 
-<!-- Generated from the kind catalogue (killswitch/policy/model.py and killswitch/policy/kinds/) by
-`python -m killswitch.cli.schema --write` (`make schemas`); do not edit: a test compares it. -->
+<!-- Generated from the kind catalogue (killswitch/policy/signals.py, killswitch/policy/actions.py and
+killswitch/policy/kinds/) by `python -m killswitch.cli.schema --write` (`make schemas`); do not edit: a
+test compares it. -->
 
 Every kind the policy language knows, in the order of its catalogue, with what it reports or does
 and its parameters (`name` alone: required; `name = value`: its default; `a|b`: the values it

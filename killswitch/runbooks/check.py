@@ -16,7 +16,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Optional
 
-from ..compile.compiler import TemplateProblem
+from ..compile.runbook_check import TemplateProblem
 from ..compile.graph import PolicyNode
 from ..policy.diagnostics import suggestion_hint
 from .incident import DEFAULT_TEMPLATE

@@ -17,7 +17,7 @@ from ..compile.graph import PolicyNode
 from ..compile.nodes import KindAction
 from ..policy.asked import asked
 from ..policy.expr import ValueType
-from ..policy.model import CLOSING_ACTIONS
+from ..policy.actions import CLOSING_ACTIONS
 from .incident import action_text, assemble, comparisons, iso
 
 SAMPLE_TIME_MS = 1_772_456_400_000  # 2026-03-02T13:00:00Z

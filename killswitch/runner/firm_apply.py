@@ -37,7 +37,7 @@ from typing import Any, Callable, Optional, Sequence
 from ..firm.directives import (CANCEL_ORDERS, CLOSE_ALL, FIRM_HOLD_PREFIX, LOCK, PER_ACCOUNT, RESET, UNLOCK,
                                Directive, inherited, locks_in_force, targets)
 from ..orders import CancelIntent
-from ..policy.model import Account
+from ..policy.accounts_doc import Account
 from ..state.store import FencedError, StoreError
 from .firm_ports import ShardPorts
 from .view import ChangeResult

@@ -18,7 +18,7 @@ from adapters.ccxt_exchange import CcxtAdapter
 from adapters.registry import dialect_ids
 from killswitch.bootstrap import AccountsError, read_accounts
 from killswitch.cli.main import cli
-from killswitch.policy.model import Account
+from killswitch.policy.accounts_doc import Account
 from tests.conftest import POLICIES
 
 BYBIT = "    - name: bybit-futures\n      venue: bybit\n      market_type: futures\n"

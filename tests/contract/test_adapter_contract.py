@@ -48,7 +48,7 @@ from adapters.simulated.faults import FaultPlan
 from adapters.simulated.http import SimServer, wall_clock
 from adapters.simulated.scenarios import build
 from killswitch.engine.planner import OrderIntent, client_order_id
-from killswitch.policy.model import Account
+from killswitch.policy.accounts_doc import Account
 
 T0 = 1_772_456_400_000
 TIMEOUT_S = 2.0  # the adapter's own timeout in these tests

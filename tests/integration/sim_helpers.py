@@ -42,7 +42,7 @@ def hyperliquid_account(server, monkeypatch, account: str = "sim-main", env: str
     simulated exchange's Hyperliquid face knows it: its derived wallet address, its derived test
     key (through ``env``, set here) and ``api_url`` the server, so that no request leaves it."""
     from adapters.venues.hyperliquid.face import account_address, account_key
-    from killswitch.policy.model import Account
+    from killswitch.policy.accounts_doc import Account
 
     monkeypatch.setenv(env, account_key(account))
     return Account.model_validate({

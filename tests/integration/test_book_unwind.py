@@ -184,7 +184,7 @@ def test_a_large_position_is_split_by_the_book_through_ccxt_over_http(tmp_path):
     pytest.importorskip("ccxt")
     from adapters.ccxt_exchange import CcxtAdapter
     from adapters.simulated.http import SimServer, wall_clock
-    from killswitch.policy.model import Account
+    from killswitch.policy.accounts_doc import Account
 
     eng, clock = venue()
     os.environ["KS_TEST_BOOK_KEY"], os.environ["KS_TEST_BOOK_SECRET"] = "book-key", "book-secret"

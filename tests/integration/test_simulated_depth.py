@@ -139,7 +139,7 @@ def test_the_ccxt_adapter_asks_a_depth_the_venue_takes_and_keeps_what_was_asked(
     from adapters.ccxt_exchange.dialects.base import Dialect
     from adapters.venues.binance.dialect import BINANCE_USDM
     from adapters.ccxt_exchange import CcxtAdapter
-    from killswitch.policy.model import Account
+    from killswitch.policy.accounts_doc import Account
     import os
 
     assert [BINANCE_USDM.book_limit(d) for d in (5, 7, 20, 21, 1000, 5000)] == [5, 10, 20, 50, 1000, 1000]

@@ -122,7 +122,7 @@ def test_binance_positions_read_from_raw_rows_are_what_ccxt_parses(account, use_
     from adapters.ccxt_exchange.dialects import KNOWN_RAW_FIELDS, dialect_for
     from adapters.venues.binance.dialect import BinanceDialect
     from adapters.ccxt_exchange.parsing import parse_position
-    from killswitch.policy.model import Account
+    from killswitch.policy.accounts_doc import Account
 
     async def t(srv, ex, eng, clock):
         eng.set_mark("BTCUSDT", 55_000.0)
@@ -288,7 +288,7 @@ def test_the_ccxt_adapter_lists_keeps_and_cancels_stops_placed_through_ccxt():
     the exchange's own state says)."""
     from adapters.base import CancelSelector
     from adapters.ccxt_exchange import CcxtAdapter
-    from killswitch.policy.model import Account
+    from killswitch.policy.accounts_doc import Account
 
     os.environ["KS_SIM_ALGO_KEY"], os.environ["KS_SIM_ALGO_SECRET"] = "sim-main-key", "sim-main-secret"
     acc = Account.model_validate({

@@ -17,7 +17,7 @@ from adapters.venues.bybit.face import bybit_account, bybit_client
 from adapters.venues.okx.face import okx_account, okx_client
 from adapters.simulated.faults import FaultKind, FaultPlan, FaultRule
 from adapters.simulated.http import SimServer, binanceusdm_client, wall_clock
-from killswitch.policy.model import Account
+from killswitch.policy.accounts_doc import Account
 
 from .sim_helpers import engine, run
 

@@ -26,7 +26,7 @@ from killswitch.compile.compiler import compile_documents
 from killswitch.engine.evaluate import evaluate
 from killswitch.engine.state import FROZEN_AFTER_MS, State
 from killswitch.policy.load import load_text
-from killswitch.policy.model import Account
+from killswitch.policy.accounts_doc import Account
 from killswitch.bootstrap import build_runner
 from killswitch.runner.loop import Runner
 from killswitch.state import open_store

@@ -15,7 +15,7 @@ import pytest
 from killswitch.compile.shards import accounts_digest
 from killswitch.firm.directives import LOCK, Directive
 from killswitch.firm.facts import Fact
-from killswitch.policy.model import Account
+from killswitch.policy.accounts_doc import Account
 from killswitch.runner.firm import FirmLink
 from killswitch.shardrun import ShardStart
 from killswitch.state import open_store

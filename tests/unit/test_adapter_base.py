@@ -4,7 +4,7 @@ import pytest
 
 from adapters.base import AdapterError, Capabilities, Reason, Secret, check_close, order_rates, resolve_secret
 from killswitch.engine.planner import OrderIntent
-from killswitch.policy.model import SecretRef
+from killswitch.policy.accounts_doc import SecretRef
 
 SECRET = "sk_live_do_not_print_0123456789"
 

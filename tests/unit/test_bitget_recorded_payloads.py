@@ -19,7 +19,7 @@ from adapters.ccxt_exchange.dialects.base import Reads
 from adapters.venues.bitget.dialect import position_mode, read_position_mode
 from adapters.ccxt_exchange.parsing import BadData
 from killswitch.orders import OrderIntent
-from killswitch.policy.model import Account
+from killswitch.policy.accounts_doc import Account
 from tests.unit.test_ccxt_adapter import market, run
 from tests.venue_fixtures import recorded
 

@@ -21,7 +21,7 @@ import pytest
 from adapters.base import AdapterError, CancelSelector, Reason
 from adapters.ccxt_exchange import CcxtAdapter, OrderBudget, is_reduce_only_rejection, reason_for, scrub
 from killswitch.engine.planner import OrderIntent
-from killswitch.policy.model import Account
+from killswitch.policy.accounts_doc import Account
 
 API_KEY = "AKIAkeyVALUE0123456789"
 API_SECRET = "sEcReTvalue9876543210zz"
@@ -1308,7 +1308,7 @@ def test_binance_usdm_orders_are_paced_by_our_budget_not_ccxts_weight_limiter():
     import ccxt.async_support as ccxt_async  # noqa: F401 - real ccxt cost tables
 
     from adapters.ccxt_exchange import CcxtAdapter
-    from killswitch.policy.model import Account
+    from killswitch.policy.accounts_doc import Account
 
     acc = Account.model_validate({"name": "m", "venue": "binanceusdm", "market_type": "futures"})
     ad = CcxtAdapter(acc, urls="http://127.0.0.1:9")

@@ -13,7 +13,8 @@ from killswitch.compile.node_build import ACTION_NODES, SIGNAL_NODES
 from killswitch.policy.kinds import (cancel_orders, close_side, concentration, consecutive_losses, data_age,
                                      equity_change, gross_exposure, heartbeat_age, leverage, liquidation_distance,
                                      lock_trading, net_exposure, position_count, position_loss, suggest_hedge)
-from killswitch.policy.model import ACTIONS, SIGNALS
+from killswitch.policy.actions import ACTIONS
+from killswitch.policy.signals import SIGNALS
 
 from .engine_helpers import policy_graph
 

@@ -21,7 +21,7 @@ from killswitch.compile.revoke_check import RevokeUse, revoke_findings
 from killswitch.compile.weight_check import check_weight_budget
 from killswitch.policy import diagnostics as d
 from killswitch.policy.load import load_sources, load_text
-from killswitch.policy.model import Scope
+from killswitch.policy.scope import Scope
 from killswitch.preview.limits import unlisted_limit_symbols
 from killswitch.runbooks.check import TemplateCheck
 from killswitch.snapshot import Snapshot

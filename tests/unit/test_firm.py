@@ -20,7 +20,7 @@ from killswitch.firm.directives import (CANCEL_ORDERS, CLOSE_ALL, LOCK, UNLOCK, 
                                        locks_in_force, targets)
 from killswitch.firm.facts import SHARD_NOT_PUBLISHING, Fact, ShardLease, facts_of, firm_snapshots, stale_after_ms
 from killswitch.policy.load import load_text
-from killswitch.policy.model import Accounts
+from killswitch.policy.accounts_doc import Accounts
 from killswitch.runner.firm_apply import DirectiveApplier, firm_scope
 from killswitch.snapshot import FetchStatus, Position, Snapshot
 

@@ -18,7 +18,7 @@ from killswitch.compile.graph import DecisionGraph
 from killswitch.compile.shards import (FIRM_MIN_INTERVAL_MS, STALE_FACTOR, assign, firm_interval_refusals,
                                        local_graph, pace_s, split)
 from killswitch.firm.directives import CLOSE_ALL, Directive
-from killswitch.policy.model import Accounts
+from killswitch.policy.accounts_doc import Accounts
 from killswitch.runner.firm_apply import DirectiveApplier
 from killswitch.compile.graph import tick_interval_s
 from killswitch.runner.wakes import interval_wait_s

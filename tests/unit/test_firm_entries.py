@@ -15,7 +15,7 @@ import pytest
 
 from killswitch.events import STAGE_TRANSITION
 from killswitch.firm.facts import Fact
-from killswitch.policy.model import Accounts
+from killswitch.policy.accounts_doc import Accounts
 from killswitch.runner.firm import FirmLink
 from killswitch.shardrun import shard_start
 from killswitch.state import open_store

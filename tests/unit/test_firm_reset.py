@@ -11,7 +11,7 @@ from types import SimpleNamespace
 from killswitch.engine.evaluate import evaluate
 from killswitch.firm.directives import RESET, UNLOCK, Directive
 from killswitch.firm.facts import firm_snapshots
-from killswitch.policy.model import Accounts
+from killswitch.policy.accounts_doc import Accounts
 from killswitch.runner.firm import FirmLink, firm_view
 from killswitch.shardrun import shard_start
 

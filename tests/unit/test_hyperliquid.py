@@ -17,7 +17,7 @@ from adapters.ccxt_exchange import CcxtAdapter
 from adapters.venues.hyperliquid.dialect import from_cloid, to_cloid
 from killswitch.engine.planner import client_order_id
 from killswitch.orders import OrderIntent
-from killswitch.policy.model import Account
+from killswitch.policy.accounts_doc import Account
 from tests.unit.test_ccxt_adapter import run
 from tests.venue_fixtures import fixture
 

@@ -23,7 +23,7 @@ from killswitch.cli.schema import schema_text
 from killswitch.compile.compiler import compile_documents
 from killswitch.compile.nodes import KindAction
 from killswitch.policy.load import load_sources, load_text
-from killswitch.policy.model import ACTIONS, CLOSING_ACTIONS
+from killswitch.policy.actions import ACTIONS, CLOSING_ACTIONS
 from killswitch.preview.policytest import run_tests
 from killswitch.state import open_store
 

@@ -16,7 +16,7 @@ from killswitch.engine.signals import KindInputs
 from killswitch.engine.state import State
 from killswitch.policy.kinds import concentration
 from killswitch.policy.kinds.concentration import ConcentrationParams
-from killswitch.policy.model import SIGNALS
+from killswitch.policy.signals import SIGNALS
 from killswitch.policy.registry import GROSS, GROUPS, PositionAggregates
 
 from .engine_helpers import AggregateInputs as Inputs, policy_graph, pos, single_signal_graph, snap

@@ -16,7 +16,7 @@ from killswitch.compile.nodes import KindSignal
 from killswitch.engine.signal_state import ENGINE_STATES, Kept, check_kept_states
 from killswitch.engine.state import State
 from killswitch.policy.kinds import consecutive_losses
-from killswitch.policy.model import SIGNALS
+from killswitch.policy.signals import SIGNALS
 from killswitch.policy.registry import KeptState, SignalKind, no_parameters
 
 from .engine_helpers import MIN, failed, only, pos, run, signal, single_signal_graph, snap

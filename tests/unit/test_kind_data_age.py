@@ -6,7 +6,7 @@ of the scope, unknown while one has never answered. (Frozen feeds: test_engine_f
 from __future__ import annotations
 
 from killswitch.compile.nodes import KindSignal
-from killswitch.policy.model import SIGNALS
+from killswitch.policy.signals import SIGNALS
 
 from .engine_helpers import MIN, failed, run, signal, single_signal_graph, snap
 

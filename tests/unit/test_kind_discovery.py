@@ -15,7 +15,9 @@ import pytest
 
 from killswitch.policy import kinds
 from killswitch.policy.kinds import KindModuleError, discover
-from killswitch.policy.model import ACTIONS, SIGNALS, _catalogue
+from killswitch.policy.actions import ACTIONS
+from killswitch.policy.catalogue import build_catalogue
+from killswitch.policy.signals import SIGNALS
 from killswitch.policy.registry import SignalKind
 
 SIGNAL_MODULE = """
@@ -119,10 +121,10 @@ def test_discover_reads_only_the_path_it_is_given(tmp_path):
 def test_two_kinds_of_one_name_are_refused_by_the_catalogue():
     twin = SignalKind("open_orders", SIGNALS["data_age"].model)
     with pytest.raises(ValueError, match="two kinds are named 'open_orders'"):
-        _catalogue(tuple(SIGNALS.values()), (twin,))
+        build_catalogue(tuple(SIGNALS.values()), (twin,))
 
 
 def test_a_found_kind_the_catalogue_placed_is_not_added_twice():
     placed = (SIGNALS["equity_drawdown"], SIGNALS["data_age"])
     rest = [k.name for k in kinds.SIGNALS if k.name != "data_age"]  # the found kinds, in their modules' order
-    assert list(_catalogue(placed, kinds.SIGNALS)) == ["equity_drawdown", "data_age", *rest]
+    assert list(build_catalogue(placed, kinds.SIGNALS)) == ["equity_drawdown", "data_age", *rest]

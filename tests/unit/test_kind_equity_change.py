@@ -14,7 +14,7 @@ import pytest
 
 from killswitch.compile.nodes import KindSignal
 from killswitch.policy.kinds import equity_change
-from killswitch.policy.model import SIGNALS
+from killswitch.policy.signals import SIGNALS
 
 from .engine_helpers import DAY, MIN, State, run, signal, single_signal_graph, snap
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from killswitch.compile.shards import FIRM_ACTIONS, FIRM_SIGNALS
 from killswitch.engine.signals import POSITION_KINDS
-from killswitch.policy.model import ACTIONS
+from killswitch.policy.actions import ACTIONS
 
 
 def test_a_firm_wide_policy_reads_the_signals_the_facts_carry():

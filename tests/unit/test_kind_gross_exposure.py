@@ -11,7 +11,7 @@ import pytest
 
 from killswitch.compile.nodes import KindSignal
 from killswitch.policy.kinds import gross_exposure
-from killswitch.policy.model import SIGNALS
+from killswitch.policy.signals import SIGNALS
 from killswitch.policy.registry import GROSS, PositionAggregates
 
 from .engine_helpers import AggregateInputs as Inputs, failed, pos, run, signal, single_signal_graph, snap

@@ -14,7 +14,7 @@ from killswitch.compile.nodes import KindSignal
 from killswitch.engine.signal_state import ENGINE_STATES, Kept
 from killswitch.engine.state import State, record_heartbeat
 from killswitch.policy.kinds import heartbeat_age
-from killswitch.policy.model import SIGNALS
+from killswitch.policy.signals import SIGNALS
 
 from .engine_helpers import MIN, SEC, only, run, signal, single_signal_graph, snap
 

@@ -12,7 +12,7 @@ import pytest
 from killswitch.compile.nodes import KindSignal
 from killswitch.policy.expr import ValueType
 from killswitch.policy.kinds import leverage
-from killswitch.policy.model import SIGNALS
+from killswitch.policy.signals import SIGNALS
 from killswitch.policy.registry import GROSS, PositionAggregates
 
 from .engine_helpers import AggregateInputs as Inputs, policy_graph, pos, run, signal, single_signal_graph, snap

@@ -16,7 +16,7 @@ from adapters.simulated.engine import AccountSpec, ManualClock, MarketSpec, Rate
 from adapters.simulated.views import money
 from killswitch.compile.nodes import KindSignal
 from killswitch.policy.kinds import margin_ratio
-from killswitch.policy.model import SIGNALS
+from killswitch.policy.signals import SIGNALS
 from killswitch.snapshot import PositionList, with_positions
 
 from .engine_helpers import failed, pos, run, signal, single_signal_graph, snap, trig

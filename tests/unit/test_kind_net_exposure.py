@@ -11,7 +11,7 @@ import pytest
 
 from killswitch.compile.nodes import KindSignal
 from killswitch.policy.kinds import net_exposure
-from killswitch.policy.model import SIGNALS
+from killswitch.policy.signals import SIGNALS
 from killswitch.policy.registry import NET, PositionAggregates
 
 from .engine_helpers import AggregateInputs as Inputs, pos, run, signal, single_signal_graph, snap

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 from killswitch.compile.nodes import KindSignal
 from killswitch.policy.kinds import position_count
-from killswitch.policy.model import SIGNALS
+from killswitch.policy.signals import SIGNALS
 from killswitch.policy.positions import compile_condition
 
 from .engine_helpers import policy_graph, pos, run, signal, single_signal_graph, snap

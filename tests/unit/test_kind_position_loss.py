@@ -15,7 +15,7 @@ from killswitch.engine.signals import KindInputs
 from killswitch.engine.state import State
 from killswitch.policy.kinds import position_loss
 from killswitch.policy.kinds.position_loss import PositionLossParams
-from killswitch.policy.model import SIGNALS
+from killswitch.policy.signals import SIGNALS
 from killswitch.policy.registry import LOSSES, MARGIN_LOSSES, NOTIONAL_LOSSES, PositionAggregates
 
 from .engine_helpers import AggregateInputs as Inputs, policy_graph, pos, run, signal, single_signal_graph, snap

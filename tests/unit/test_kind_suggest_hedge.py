@@ -13,7 +13,7 @@ from killswitch.compile.compiler import compile_documents
 from killswitch.compile.nodes import KindAction
 from killswitch.policy.kinds import suggest_hedge
 from killswitch.policy.load import load_text
-from killswitch.policy.model import ACTIONS, CLOSING_ACTIONS
+from killswitch.policy.actions import ACTIONS, CLOSING_ACTIONS
 
 from .engine_helpers import MIN, only, policy_text, pos, run, snap
 

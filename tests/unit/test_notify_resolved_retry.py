@@ -15,7 +15,7 @@ from killswitch.notify.dispatch import Dispatcher, Notification, Placement
 from killswitch.notify.message import compose
 from killswitch.notify.routes import compile_routes
 from killswitch.policy.load import load_text
-from killswitch.policy.model import NotificationRoutes
+from killswitch.policy.routes_doc import NotificationRoutes
 
 ROUTES = textwrap.dedent(
     """\

@@ -16,7 +16,7 @@ from killswitch.notify.receivers import ReceiverError, redact_url, resolve_recei
 from killswitch.notify.routes import compile_routes, trees_of
 from killswitch.notify.sink import NotifyOptions, NotifySink
 from killswitch.policy.load import load_text
-from killswitch.policy.model import NotificationRoutes, Receiver
+from killswitch.policy.routes_doc import NotificationRoutes, Receiver
 from killswitch.events import ORDER_FAILED, RESET, SNAPSHOT_FAILED, STAGE_TRANSITION, Event
 
 ROUTES = textwrap.dedent(

@@ -15,7 +15,7 @@ from killswitch.notify.dispatch import Dispatcher, Placement
 from killswitch.notify.routes import compile_routes
 from killswitch.notify.interval_build import compile_intervals
 from killswitch.policy.load import load_text
-from killswitch.policy.model import NotificationRoutes, TimeInterval, TimeSpec
+from killswitch.policy.routes_doc import NotificationRoutes, TimeInterval, TimeSpec
 
 
 def ms(text: str) -> int:

@@ -108,7 +108,7 @@ def test_what_apprise_logs_reaches_no_handler_with_the_url_or_the_payload():
 
     from killswitch.notify.message import Message
     from killswitch.notify.receivers import resolve_receiver
-    from killswitch.policy.model import Receiver
+    from killswitch.policy.routes_doc import Receiver
     from tests.procs import free_port
 
     rcv = resolve_receiver(Receiver.model_validate(

@@ -38,7 +38,7 @@ def test_an_account_whose_adapter_cannot_be_built_refuses_the_switch_with_its_er
 
     from adapters.base import AdapterError
     from adapters.deferred import DeferredAdapter
-    from killswitch.policy.model import Account
+    from killswitch.policy.accounts_doc import Account
 
     acc = Account.model_validate({"name": "a", "venue": "bybit", "market_type": "futures"})
     err = AdapterError(Reason.AUTH, "environment variable KS_X is not set")

@@ -21,7 +21,7 @@ from killswitch.events import STAGE_TRANSITION, Event
 from killswitch.notify.alerts import GROUP_KEYS
 from killswitch.notify.dispatch import Dispatcher
 from killswitch.notify.routes import RouteTree, compile_routes
-from killswitch.policy.model import NotificationRoutes, Receiver, Route, RoutesSpec
+from killswitch.policy.routes_doc import NotificationRoutes, Receiver, Route, RoutesSpec
 from tests.unit.test_route_matchers import compiled, fault, put
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "notify"

@@ -21,7 +21,7 @@ from killswitch.notify.dispatch import Dispatcher, Placement
 from killswitch.notify.explain import explain
 from killswitch.notify.routes import RouteTree, compile_routes
 from killswitch.policy.load import load_text
-from killswitch.policy.model import NotificationRoutes
+from killswitch.policy.routes_doc import NotificationRoutes
 from killswitch.silences import OPS, LabelMatcher, SilenceError, parse_matchers, quoted
 
 

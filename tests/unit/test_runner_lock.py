@@ -500,7 +500,7 @@ def test_extra_keys_reach_the_file_and_never_overwrite_the_lock(tmp_path):
 def test_holds_no_policy_placed_can_never_be_mistaken_for_a_policys():
     import re
 
-    from killswitch.policy.model import NAME_RE
+    from killswitch.policy.fields import NAME_RE
 
     assert all(not re.match(NAME_RE, origin) for origin in lockmod.NOT_A_POLICY)
     b = (LockBook().apply(ACCT, "halted", now_ms=T0, policy="futures-book", stage=3, manual=True)

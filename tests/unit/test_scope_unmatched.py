@@ -16,7 +16,8 @@ from killswitch.compile.compiler import compile_documents
 from killswitch.compile.scope_check import selects_account
 from killswitch.engine.scope import selects
 from killswitch.policy.load import load_sources, load_text
-from killswitch.policy.model import Account, Accounts, Scope
+from killswitch.policy.accounts_doc import Account, Accounts
+from killswitch.policy.scope import Scope
 from killswitch.snapshot import Snapshot
 from tests.conftest import POLICIES
 

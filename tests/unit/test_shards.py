@@ -16,7 +16,7 @@ from killswitch.compile.shards import (
     split,
 )
 from killswitch.policy.load import load_sources
-from killswitch.policy.model import Accounts
+from killswitch.policy.accounts_doc import Accounts
 from killswitch.state.firm import shard_schema
 
 ACCOUNTS = """\

@@ -7,7 +7,7 @@ import pytest
 from pydantic import ValidationError
 
 from adapters.ccxt_exchange.parsing import strategy_of
-from killswitch.policy.model import Account
+from killswitch.policy.accounts_doc import Account
 
 
 def account(strategies) -> Account:

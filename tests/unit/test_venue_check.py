@@ -42,7 +42,7 @@ def test_an_account_on_a_venue_without_a_dialect_is_said_at_start(caplog, monkey
     import logging
 
     from killswitch.bootstrap import ccxt_adapters
-    from killswitch.policy.model import Account
+    from killswitch.policy.accounts_doc import Account
 
     monkeypatch.setenv("KS_T_KEY", "k")
     monkeypatch.setenv("KS_T_SECRET", "s")

@@ -194,11 +194,11 @@ def loopback(base_url: str) -> str:
 
 def passphrase_account(server: Any, account: str, venue: str, *, hedge_mode: Optional[bool] = None,
                        env: Optional[MutableMapping[str, str]] = None, **fields: Any) -> Any:
-    """A killswitch :class:`~killswitch.policy.model.Account` on ``venue`` (one that signs with a
+    """A killswitch :class:`~killswitch.policy.accounts_doc.Account` on ``venue`` (one that signs with a
     key, a secret and a passphrase: OKX, Bitget) for the engine's ``account``, ``api_url`` the
     server's base URL; its credentials are written to ``env`` (default ``os.environ``) as
     ``KS_SIM_<VENUE>_<ACCOUNT>_{KEY,SECRET,PASS}`` and referenced there."""
-    from killswitch.policy.model import Account
+    from killswitch.policy.accounts_doc import Account
 
     target = os.environ if env is None else env
     spec = server.engine.accounts[account].spec

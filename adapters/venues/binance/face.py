@@ -21,7 +21,7 @@ async def handle(server: Any, request: Any) -> Any:  # pragma: no cover - no pre
 def sim_account(server: Any, account: str, **fields: Any) -> Any:
     """The Account of the engine's ``account`` on venue ``binanceusdm``, its keys in the
     environment (:func:`adapters.simulated.venues.sim_account`)."""
-    from killswitch.policy.model import Account
+    from killswitch.policy.accounts_doc import Account
 
     spec = server.engine.accounts[account].spec
     prefix = "KS_SIM_BINANCE_" + re.sub(r"[^A-Z0-9]", "_", account.upper())

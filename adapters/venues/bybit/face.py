@@ -409,13 +409,13 @@ def bybit_client(server: Any, account: str, *, strict: bool = True, **config: An
 
 def bybit_account(server: Any, account: str, *, key_env: str = "KS_SIM_BYBIT_KEY",
                   secret_env: str = "KS_SIM_BYBIT_SECRET", **fields: Any) -> Any:
-    """An Accounts-document :class:`~killswitch.policy.model.Account` of venue ``bybit`` whose
+    """An Accounts-document :class:`~killswitch.policy.accounts_doc.Account` of venue ``bybit`` whose
     ``api_url`` is ``server``'s base URL (the ccxt adapter sends every Bybit request there), its
     credentials the environment variables ``key_env`` / ``secret_env``, set here to the
     engine's test keys of ``account``."""
     import os
 
-    from killswitch.policy.model import Account
+    from killswitch.policy.accounts_doc import Account
 
     a = server.engine.accounts[account]
     os.environ[key_env], os.environ[secret_env] = a.spec.api_key, a.spec.secret

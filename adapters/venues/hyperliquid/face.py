@@ -548,7 +548,7 @@ def sim_account(server: Any, account: str, **fields: Any) -> Any:
     address, its key in the environment (:func:`adapters.simulated.venues.sim_account`)."""
     import os
 
-    from killswitch.policy.model import Account
+    from killswitch.policy.accounts_doc import Account
 
     env = "KS_SIM_HL_" + re.sub(r"[^A-Z0-9]", "_", account.upper()) + "_KEY"
     os.environ[env] = account_key(account)  # a derived test key: the face recovers it as the signer

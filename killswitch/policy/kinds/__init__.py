@@ -45,13 +45,14 @@ A built-in kind moved into a module of its own (``data_age.py``, ``consecutive_l
 engine's one pass over the positions: ``position_loss.py``, ``liquidation_distance.py``,
 ``gross_exposure.py``, ``net_exposure.py``, ``leverage.py``, ``concentration.py``, which share
 ``_aggregates.py``) is found as every other, and
-keeps its place: the catalogue (:data:`killswitch.policy.model.SIGNALS`) names its entry where
+keeps its place: the catalogue (:data:`killswitch.policy.signals.SIGNALS`) names its entry where
 the kind always was and appends only the kinds it did not place, so the language's order, the
 schema and the kinds page stay as they were; so does a built-in action moved (``cancel_orders.py``,
-``close_side.py``, ``lock_trading.py``, ``suggest_hedge.py``, in :data:`killswitch.policy.model.ACTIONS`).
+``close_side.py``, ``lock_trading.py``, ``suggest_hedge.py``, in :data:`killswitch.policy.actions.ACTIONS`).
 
 Import cost: one listing of this directory (:func:`pkgutil.iter_modules`) and the kind modules
-themselves, which ``killswitch.policy.model`` imports anyway; ``ksctl validate`` pays nothing more.
+themselves, which the catalogues (``killswitch.policy.signals``, ``.actions``) import anyway;
+``ksctl validate`` pays nothing more.
 
 Pure: no I/O beyond importing this package's own modules.
 """

@@ -1,0 +1,80 @@
+"""The catalogues of kinds and the documents made from them (``Signal``, ``Action``).
+
+What it owns: :func:`build_catalogue` (the built-in kinds in their place, then those
+:mod:`.kinds` found, one name once) and :func:`kind_document`, which makes a model with an
+optional field for each kind of a catalogue, with the checks such a model runs: a bare kind name
+stands for the kind with its defaults (:func:`bare_kind`) and exactly one kind is given
+(:func:`exactly_one_kind`). The catalogues themselves are :mod:`.signals` and :mod:`.actions`.
+
+Pure: no I/O.
+
+Annotations here are evaluated as the classes are made (no ``from __future__ import
+annotations``), as in every module of the policy models: see :mod:`.model`.
+"""
+
+from typing import Annotated, Any, Collection, Optional, TypeVar
+
+from pydantic import BaseModel, BeforeValidator, create_model
+from pydantic_core import PydanticCustomError
+
+from .fields import scalar_to
+from .registry import ActionKind, SignalKind, Strict
+
+
+def _none_is_empty(value: Any) -> Any:
+    """``data_age:`` with nothing after it means ``data_age: {}``."""
+    return {} if value is None else value
+
+
+_Kind = TypeVar("_Kind", SignalKind, ActionKind)
+
+
+def build_catalogue(placed: tuple[_Kind, ...], found: tuple[_Kind, ...]) -> dict[str, _Kind]:
+    """The catalogue by name, in the language's order: the entries ``placed`` (the built-in kinds,
+    with those moved into a module of their own in their place), then the kinds :mod:`.kinds`
+    found that were not placed, in their order. Two entries of one name are an error: a kind
+    module would otherwise replace a built-in kind, or another module's, in silence."""
+    entries = placed + tuple(k for k in found if not any(k is p for p in placed))
+    catalogue: dict[str, _Kind] = {}
+    for k in entries:
+        if k.name in catalogue:
+            raise ValueError(f"two kinds are named {k.name!r}: {catalogue[k.name].model.__qualname__} and "
+                             f"{k.model.__qualname__} (in {k.model.__module__})")
+        catalogue[k.name] = k
+    return catalogue
+
+
+# an optional kind whose bare key (``close_all:`` with no value) means its defaults
+_NONE_IS_EMPTY = BeforeValidator(_none_is_empty)
+
+
+def bare_kind(value: Any, kinds: Collection[str]) -> Any:
+    """A bare kind name stands for that kind with default parameters: ``close_all`` → ``{close_all: {}}``."""
+    if isinstance(value, str) and value in kinds:
+        return {value: None}
+    return value
+
+
+def exactly_one_kind(model: BaseModel, kinds: Collection[str], what: str) -> None:
+    given = [k for k in kinds if getattr(model, k) is not None]
+    if len(given) != 1:
+        raise PydanticCustomError(
+            "ks_one_kind",
+            "{what} declares exactly one kind, found {found}",
+            {"what": what, "found": ", ".join(given) if given else "none", "choices": list(kinds)},
+        )
+
+
+def kind_document(base: type[Strict], name: str, doc: str, kinds: Collection[SignalKind | ActionKind],
+                  module: str) -> type[Any]:
+    """``base`` with an optional field for each kind of the catalogue (``kinds``), in its order:
+    the document ``Signal`` or ``Action`` of the language, made as a class of ``module``. A bare
+    key (``close_all:``) is the kind with its defaults; a kind with a short form takes a scalar
+    for that field."""
+    fields: dict[str, Any] = {}
+    for k in kinds:
+        short = k.short if isinstance(k, ActionKind) else None
+        before = BeforeValidator(scalar_to(short)) if short is not None else _NONE_IS_EMPTY
+        fields[k.name] = (Annotated[Optional[k.model], before], None)
+    made: type[Any] = create_model(name, __base__=base, __doc__=doc, __module__=module, **fields)
+    return made
