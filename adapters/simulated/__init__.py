@@ -6,7 +6,8 @@
 * :mod:`.faults` — :class:`FaultPlan`, deterministic scriptable fault injection.
 * :mod:`.paths` / :mod:`.scenarios` — price paths of time and named market scenarios.
 * :mod:`.adapter` — :class:`SimulatedAdapter`, the in-process ``ExchangeAdapter`` face.
-* :mod:`.http` — :class:`SimServer`, a Binance USDⓈ-M REST face on 127.0.0.1 for ccxt.
+* :mod:`.http` — :class:`SimServer`, every venue's REST face (:mod:`.faces`, each venue's in
+  ``adapters/venues/<venue>/face.py``) on one port of 127.0.0.1, for ccxt.
 * :mod:`.stream` — the websocket face on the same server: Binance USDⓈ-M's user data stream
   (listen keys, ``ACCOUNT_UPDATE``, ``ORDER_TRADE_UPDATE``) and mark prices for ccxt.pro, with
   stream faults; fed by the engine's change hooks (:mod:`.changes`).
