@@ -45,7 +45,8 @@ async def _serve(args) -> int:
         engine = build(args.scenario, clock, seed=args.seed, faults=faults)
     server = SimServer(engine, port=args.port, auth_clock=wall_clock, admin_state=True)
     url = await server.start()
-    bybit = import_module("adapters.venues.bybit.face")  # (by name: the simulator imports no venue package)
+    # (by name: the simulator imports no venue package)
+    binance, bybit = import_module("adapters.venues.binance.face"), import_module("adapters.venues.bybit.face")
     info = {
         "url": url, "scenario": f"wide-book of {args.positions}" if args.positions else args.scenario,
         "seed": args.seed, "time_scale": args.time_scale,
@@ -53,8 +54,8 @@ async def _serve(args) -> int:
         "accounts": {n: {"apiKey": a.spec.api_key, "secret": a.spec.secret, "hedge_mode": a.hedge_mode}
                      for n, a in engine.accounts.items()},
         "ws": server.ws_url,
-        "ccxt": {"urls": {"api": server.api_urls(ws=True)},
-                 "options": server.ccxt_config(next(iter(engine.accounts)))["options"]},
+        "ccxt": {"urls": {"api": binance.api_urls(server, ws=True)},
+                 "options": binance.ccxt_config(server, next(iter(engine.accounts)))["options"]},
         # the Bybit v5 face, on the same port: an Accounts document's ``venue: bybit`` and
         # ``api_url`` (the ccxt adapter sends every Bybit request there), or a bare ccxt.bybit's config
         "bybit": {"api_url": url, "ccxt": {k: v for k, v in bybit.ccxt_config(server, next(iter(engine.accounts)))

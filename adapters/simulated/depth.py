@@ -10,7 +10,8 @@ to it (a fair model of a few seconds of an emergency close, not of a matching en
 An order that takes from the book (a market order or an IOC/FOK limit, on arrival) walks the
 levels from the best, no further than its limit price, and fills at the average price of what
 it took; what the book does not hold within its limit does not fill. A symbol without a depth
-model keeps the engine's slippage model.
+model keeps the engine's slippage model (:class:`SlippageModel`: a fill at the mark costs more
+the larger it is).
 
 What it must not do: read the wall clock (the engine passes ``now``) or draw randomness.
 """
@@ -22,6 +23,19 @@ from dataclasses import dataclass, field
 from typing import Optional
 
 EPS = 1e-9
+
+
+@dataclass(frozen=True)
+class SlippageModel:
+    """Slippage in basis points grows with the notional: ``base + per_100k * notional / 100k``."""
+
+    base_bps: float = 1.0
+    bps_per_100k: float = 2.0
+    max_bps: float = 300.0
+
+    def bps(self, notional: float) -> float:
+        return min(self.max_bps, self.base_bps + self.bps_per_100k * abs(notional) / 100_000.0)
+
 
 
 @dataclass(frozen=True)

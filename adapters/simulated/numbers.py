@@ -1,6 +1,6 @@
 """Numbers as the Binance USDⓈ-M faces write them: fixed decimals, money amounts, and a market's
-price and amount places. Shared by the REST face (:mod:`.http`) and the websocket face
-(:mod:`.stream`), which render the same fields.
+price and amount places. Shared by the REST face (``adapters/venues/binance/face_rows.py``) and
+the websocket face (:mod:`.stream`), which render the same fields.
 
 What it must not do: keep state (a cache of a market's places is all it holds)."""
 

@@ -1,8 +1,8 @@
 """An Accounts-document account on the simulated exchange in any dialect it speaks.
 
 What it owns: :data:`VENUES`, the ccxt ids the simulated server answers as (each venue package's
-``SIM_ID``, ``adapters/venues/<venue>/``, in registry order: Binance USDⓈ-M over the server's own
-face, the others over :mod:`.faces`), and :func:`sim_account`, the
+``SIM_ID``, ``adapters/venues/<venue>/``, in registry order, each over its face in
+:mod:`.faces`), and :func:`sim_account`, the
 :class:`~killswitch.policy.accounts_doc.Account` of one engine account in one of them: ``venue``,
 ``api_url`` the server's base URL (the ccxt adapter sends every request there), credentials
 that the face checks, set in the environment and referenced from the document as in production

@@ -12,7 +12,8 @@ import pytest
 
 from adapters.simulated.depth import DepthModel
 from adapters.simulated.engine import SimError
-from adapters.simulated.http import SimServer, binanceusdm_client, wall_clock
+from adapters.simulated.http import SimServer, wall_clock
+from adapters.venues.binance.face import binanceusdm_client
 from adapters.simulated.adapter import SimulatedAdapter
 from adapters.ccxt_exchange import parsing
 

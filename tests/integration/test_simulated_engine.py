@@ -14,7 +14,8 @@ import math
 import pytest
 
 from adapters.base import AdapterError, CancelSelector, ExchangeAdapter, Reason
-from adapters.simulated.adapter import SimulatedAdapter, reason_for
+from adapters.simulated.adapter import SimulatedAdapter
+from adapters.simulated.adapter_calls import reason_for
 from adapters.simulated.engine import (AccountSpec, ManualClock, MarketSpec, RateLimits, SimError, SimExchange,
                                        SlippageModel)
 from adapters.simulated.faults import FaultKind, FaultPlan

@@ -22,7 +22,8 @@ import ccxt.async_support  # noqa: F401  (the async client under test)
 import ccxt
 import pytest
 
-from adapters.simulated.http import CCXT_OPTIONS, SimServer, binanceusdm_client, point_ccxt, wall_clock
+from adapters.simulated.http import SimServer, wall_clock
+from adapters.venues.binance.face import CCXT_OPTIONS, binanceusdm_client, point_ccxt
 from adapters.simulated.paths import Piecewise
 
 from .sim_helpers import T0, engine, run

@@ -16,7 +16,8 @@ from adapters.ccxt_exchange import CcxtAdapter
 from adapters.venues.bybit.face import bybit_account, bybit_client
 from adapters.venues.okx.face import okx_account, okx_client
 from adapters.simulated.faults import FaultKind, FaultPlan, FaultRule
-from adapters.simulated.http import SimServer, binanceusdm_client, wall_clock
+from adapters.simulated.http import SimServer, wall_clock
+from adapters.venues.binance.face import binanceusdm_client
 from killswitch.policy.accounts_doc import Account
 
 from .sim_helpers import engine, run

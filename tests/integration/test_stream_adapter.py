@@ -26,7 +26,8 @@ from adapters.simulated.engine import ManualClock
 from adapters.venues.bybit.face import bybit_client
 from adapters.venues.okx.face import okx_client
 from adapters.venues.bitget.face_stream import bitget_pro_client
-from adapters.simulated.http import SimServer, binanceusdm_client, wall_clock
+from adapters.simulated.http import SimServer, wall_clock
+from adapters.venues.binance.face import binanceusdm_client
 from adapters.simulated.scenarios import build
 from adapters.simulated.venues import sim_account
 from killswitch.bootstrap import ccxt_adapters

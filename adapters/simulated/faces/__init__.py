@@ -1,16 +1,17 @@
-"""The simulated exchange's venue faces beside Binance USDⓈ-M: one module per venue dialect.
+"""The simulated exchange's venue faces: one module per venue dialect.
 
 What it owns
     :data:`FACES`, the registry of faces by the path prefix each venue's REST API lives under
     (Bybit v5 ``/v5/``, OKX v5 ``/api/v5/``, Hyperliquid ``/info`` and ``/exchange``, Bitget v2
-    ``/api/v2/``: each venue package's ``FACE``, ``adapters/venues/<venue>/face.py``, found by
-    :mod:`adapters.registry`; the master account's switch of its sub-accounts' keys on Binance,
-    Bybit and OKX, :mod:`.master`, by the endpoints' own paths, longer than the venues'
+    ``/api/v2/``, Binance USDⓈ-M the empty prefix: every path no other face claims, its 404
+    for one it does not serve: each venue package's ``FACE``, ``adapters/venues/<venue>/face.py``,
+    found by :mod:`adapters.registry`; the master account's switch of its sub-accounts' keys on
+    Binance, Bybit and OKX, :mod:`.master`, by the endpoints' own paths, longer than the venues'
     prefixes), and the shape they share (:mod:`.shared`). The
-    simulated server (:class:`adapters.simulated.http.SimServer`) hands a request whose path
-    starts with one of them to that face; every other path is Binance USDⓈ-M's
-    (:mod:`adapters.simulated.http`). The prefixes never overlap, so one server on one port
-    speaks every dialect at once, and an account answers in whichever dialect its client speaks.
+    simulated server (:class:`adapters.simulated.http.SimServer`) hands a request to the face of
+    the longest prefix its path starts with. The prefixes never overlap but in the empty one, so
+    one server on one port speaks every dialect at once, and an account answers in whichever
+    dialect its client speaks.
 
 A face is ``async def handle(server, request) -> aiohttp.web.StreamResponse``: it authenticates
 the request the venue's way (the account's ``api_key`` and ``secret`` from the engine), applies
@@ -23,7 +24,7 @@ Adding a face: write ``adapters/venues/<venue>/face.py`` with ``PREFIXES`` (a tu
 prefixes), ``handle`` and ``sim_account``, and name it in the package's ``FACE``; nothing here
 changes. The request's way through the fault plan, the venue's authentication and the engine is
 :class:`.shared.RestFace`'s: a new face subclasses it with its table of routes and payload shapes
-(as Bitget's). The registry is built when first read: a face imports :mod:`.shared` from here.
+(as Bitget's and Binance's). The registry is built when first read: a face imports :mod:`.shared` from here.
 
 What it must not do
     keep exchange state (all state is the engine's), listen anywhere (the server does), or hold
@@ -59,7 +60,8 @@ def __getattr__(name: str) -> Any:
 
 
 def face_for(path: str) -> Handler | None:
-    """The face that serves ``path``, or None: Binance USDⓈ-M's (the server's own)."""
+    """The face that serves ``path`` (the one of the longest prefix it starts with), or None
+    when no face holds the empty prefix."""
     for prefix, handle in _faces().items():
         if path.startswith(prefix):
             return handle

@@ -12,14 +12,17 @@ What it owns
        in the venue's body), a TIMEOUT not yet applied (the request hangs and nothing runs);
     3. the venue's authentication of a signed route and the key's trade permission;
     4. a REJECT_REDUCE_ONLY fault on an order: the venue's refusal, nothing runs;
-    5. the engine, or a STALE fault's frozen answer (kept on the server as the Binance face
-       keeps it, restamped "now" when the rule says so);
+    5. the engine, or a STALE fault's frozen answer (kept on the server per venue, rule,
+       endpoint, account and what the read asks, :meth:`RestFace.stale_key`; restamped "now"
+       when the rule says so);
     6. after the engine: HIDE_FROM_NEXT_QUERY (the orders placed, as the face names them), a
        TIMEOUT applied (executed, then never answered), DISCONNECT_AFTER_SEND (the connection
        dropped), MALFORMED_JSON (the answer cut short).
 
-    A new face subclasses it, fills ``ROUTES`` and the hooks, and is registered in
-    :mod:`adapters.simulated.faces` with its path prefixes.
+    Every answer goes out through :meth:`RestFace.respond`, told whose request it answers once
+    known (Binance writes the account's used weight in a header), with the headers a refusal
+    carries (``Retry-After``). A new face subclasses it, fills ``ROUTES`` and the hooks, and is
+    registered in :mod:`adapters.simulated.faces` with its path prefixes.
 
 What it must not do
     keep exchange state (the engine's), or know any venue's fields (its subclass's).
@@ -42,19 +45,23 @@ from ..permissions import TRADE_OPS
 
 
 class VenueFail(Exception):
-    """An answer other than success, as the venue writes it: its HTTP status and body."""
+    """An answer other than success, as the venue writes it: its HTTP status, body and any
+    headers of its own (``Retry-After``)."""
 
-    def __init__(self, status: int, body: Any):
+    def __init__(self, status: int, body: Any, headers: Optional[Mapping[str, str]] = None):
         super().__init__(f"{status}: {body}")
-        self.status, self.body = status, body
+        self.status, self.body, self.headers = status, body, dict(headers or {})
 
 
-def respond(server: Any, method: str, path: str, status: int, body: Any, raw: bool = False) -> web.Response:
+def respond(server: Any, method: str, path: str, status: int, body: Any, raw: bool = False,
+            headers: Optional[Mapping[str, str]] = None) -> web.Response:
     """The HTTP answer (JSON unless ``body`` is text that is not JSON), recorded on the server."""
     server.requests.append((method, path, status))
     if isinstance(body, str) and (raw or not body.startswith(("{", "["))):
-        return web.Response(status=status, text=body, content_type="application/json" if raw else "text/html")
-    return web.Response(status=status, text=json.dumps(body, separators=(",", ":")), content_type="application/json")
+        return web.Response(status=status, text=body, content_type="application/json" if raw else "text/html",
+                            headers=headers)
+    return web.Response(status=status, text=json.dumps(body, separators=(",", ":")), content_type="application/json",
+                        headers=headers)
 
 
 class RestFace:
@@ -108,6 +115,26 @@ class RestFace:
         """The engine ids of the orders an answer placed (for HIDE_FROM_NEXT_QUERY)."""
         return []
 
+    def status_refusal(self, fault: Fault) -> VenueFail:
+        """The venue's answer to a status fault without a body of its own (:meth:`status_fault`
+        by default; a venue that tells when to come back overrides this)."""
+        return VenueFail(*self.status_fault(HTTP_STATUS[fault.kind]))
+
+    def sim_refusal(self, e: SimError, op: str) -> VenueFail:
+        """The venue's answer to an engine refusal (:meth:`sim_error` by default)."""
+        return VenueFail(*self.sim_error(e, op))
+
+    def stale_key(self, params: Any, raw_query: str) -> Any:
+        """What of a read a STALE rule keeps one frozen answer per, beside the endpoint and the
+        account: the query (a venue that signs in the query keys on what the query asks)."""
+        return raw_query
+
+    def respond(self, method: str, path: str, status: int, body: Any, *, account: Optional[str] = None,
+                headers: Optional[Mapping[str, str]] = None, raw: bool = False) -> web.Response:
+        """The HTTP answer (``account``: whose request it answers, once known; a venue that
+        writes the account's usage in a header reads it)."""
+        return respond(self.server, method, path, status, body, raw=raw, headers=headers)
+
     # --- the pipeline ---------------------------------------------------------------------------
 
     async def handle(self, request: web.Request) -> web.StreamResponse:
@@ -117,7 +144,7 @@ class RestFace:
         raw_body = (await request.text()) if request.can_read_body else ""
         route = self.ROUTES.get((method, path))
         if route is None:
-            return respond(srv, method, path, *self.not_found(method, path))
+            return self.respond(method, path, *self.not_found(method, path))
         op, signed = route
         endpoint = f"{method} {path}"
         key = request.headers.get(self.KEY_HEADER, "")
@@ -129,12 +156,13 @@ class RestFace:
         status_fault = first(faults, FaultKind.HTTP_429, FaultKind.HTTP_418, FaultKind.HTTP_500, FaultKind.HTTP_503)
         if status_fault is not None:
             if status_fault.body is not None:
-                return respond(srv, method, path, HTTP_STATUS[status_fault.kind], status_fault.body, raw=True)
-            return respond(srv, method, path, *self.status_fault(HTTP_STATUS[status_fault.kind]))
+                return self.respond(method, path, HTTP_STATUS[status_fault.kind], status_fault.body, raw=True)
+            refusal = self.status_refusal(status_fault)
+            return self.respond(method, path, refusal.status, refusal.body, headers=refusal.headers)
         timeout = first(faults, FaultKind.TIMEOUT)
         if timeout is not None and not timeout.applied:
             await asyncio.sleep(srv.hang_s)
-            return respond(srv, method, path, 504, "")
+            return self.respond(method, path, 504, "")
         try:
             if signed:
                 account = self.authenticate(request, key, account, raw_query, raw_body)
@@ -145,15 +173,16 @@ class RestFace:
                 raise self.reduce_only_refusal(params)
             body = self._answer(faults, op, path, endpoint, params, account, raw_query)
         except VenueFail as f:
-            return respond(srv, method, path, f.status, f.body)
+            return self.respond(method, path, f.status, f.body, account=account, headers=f.headers)
         except SimError as e:
-            return respond(srv, method, path, *self.sim_error(e, op))
+            refused = self.sim_refusal(e, op)
+            return self.respond(method, path, refused.status, refused.body, account=account, headers=refused.headers)
         if first(faults, FaultKind.HIDE_FROM_NEXT_QUERY):
             for oid in self.placed_order_ids(op, body):
                 eng.hide_from_next_query(account, oid)
         if timeout is not None:  # applied: executed, then never answered
             await asyncio.sleep(srv.hang_s)
-            return respond(srv, method, path, 504, "")
+            return self.respond(method, path, 504, "")
         if first(faults, FaultKind.DISCONNECT_AFTER_SEND):
             srv.requests.append((method, path, 0))
             if request.transport is not None:
@@ -161,8 +190,8 @@ class RestFace:
             raise asyncio.CancelledError()
         if first(faults, FaultKind.MALFORMED_JSON):
             text = json.dumps(body, separators=(",", ":"))
-            return respond(srv, method, path, 200, text[: max(1, len(text) // 2)], raw=True)
-        return respond(srv, method, path, 200, body)
+            return self.respond(method, path, 200, text[: max(1, len(text) // 2)], account=account, raw=True)
+        return self.respond(method, path, 200, body, account=account)
 
     def _answer(self, faults: list[Fault], op: str, path: str, endpoint: str, params: Any,
                 account: Optional[str], raw_query: str) -> Any:
@@ -171,7 +200,7 @@ class RestFace:
         if st is None:
             return self.dispatch(op, path, params, account, None)
         eng = self.engine
-        frozen_key = (self.VENUE, st.rule, endpoint, account, raw_query)
+        frozen_key = (self.VENUE, st.rule, endpoint, account, self.stale_key(params, raw_query))
         frozen = self.server._frozen.get(frozen_key)
         if frozen is None:
             frozen = self.server._frozen[frozen_key] = self.dispatch(op, path, params, account,

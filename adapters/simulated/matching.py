@@ -1,0 +1,339 @@
+"""The simulated exchange's order book and its matching: the third layer of
+:class:`~.engine.SimExchange`, on :class:`~.ledger.Ledger`.
+
+What it owns
+    :class:`Matching`: a futures order placed as Binance USDⓈ-M validates it — market and limit
+    orders (GTC, IOC, FOK, GTX), reduce-only, ``positionSide`` in hedge mode,
+    ``newClientOrderId`` unique per account (-4116 on a duplicate), the reduce-only rules exactly
+    (larger than the position, or on the wrong side, is -2022; in hedge mode the ``reduceOnly``
+    parameter itself is refused, -1106, and a close is the opposite side on a leg, no larger
+    than that leg), the margin an opening order needs; and executed: fills at the mark with a
+    slippage model that grows with size (:class:`SlippageModel`) or, for a symbol given a depth
+    model, by walking its order book (:mod:`.depth`: levels around the mark that refill over
+    time), an optional fill ratio (partial fills: a thin book, every order filling that fraction
+    of itself on arrival, rounded down to the step) whose remainder expires (IOC, market) or,
+    with ``rest_remainder``, stays open on the book until cancelled, taker fees, realized PnL
+    into the wallet. It keeps the resting orders and finds an order by id or client id.
+
+What it must not do
+    evaluate timers (the top layer's), read the wall clock or do I/O.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Optional
+
+from .accounts import AccountState, Leg
+from .depth import DepthModel, SimBook
+from .ledger import Ledger
+from .rules import (ALGO_ONLY_TYPE, ALGO_ONLY_TYPES, CLIENT_ID_RE, DUPLICATE_CLIENT_ID, EPS, ILLEGAL_CHARS,
+                    INVALID_ORDER_TYPE, INVALID_SIDE, INVALID_TIF, MANDATORY_PARAM, MARGIN_INSUFFICIENT,
+                    MAX_OPEN_ORDERS, MAX_OPEN_ORDERS_PER_SYMBOL, NOTIONAL_TOO_SMALL, PARAM_NOT_REQUIRED,
+                    POSITION_SIDE_MISMATCH, POST_ONLY_REJECTED, PRECISION, PRICE_TOO_LOW, QTY_NOT_POSITIVE,
+                    QTY_TOO_LARGE, REDUCE_ONLY_REJECTED, TICK_SIZE, MarketSpec, SimError, SimOrder, _clean, _round_px,
+                    floor_step, on_grid)
+
+
+class Matching(Ledger):
+    """The order book of every account: orders placed, matched, filled and found."""
+
+    def set_fill_ratio(self, ratio: float, symbol: Optional[str] = None, *,
+                       rest_remainder: Optional[bool] = None) -> None:
+        """Fraction of an order's quantity that fills when it is placed, rounded down to the
+        amount step (the rest expires for market/IOC orders and rests for GTC limits; with
+        ``rest_remainder`` the rest of an IOC limit rests too, for every symbol). While a
+        symbol's ratio is below 1 its book is thin: resting orders do not fill; at 1 a crossed
+        resting limit fills fully. Deterministic: the same orders fill the same amounts."""
+        if not 0.0 <= ratio <= 1.0:
+            raise ValueError("a fill ratio is in [0, 1]")
+        if symbol is None:
+            self.fill_ratio = ratio
+        else:
+            self.fill_ratios[symbol] = ratio
+        if rest_remainder is not None:
+            self.rest_remainder = bool(rest_remainder)
+
+    def set_depth(self, model: Optional[DepthModel], symbol: Optional[str] = None) -> None:
+        """Give ``symbol`` (every symbol without its own, when None) an order book of ``model``
+        (:mod:`.depth`), which orders taking liquidity walk instead of the slippage model and
+        the fill ratio; None takes it away. The book starts full."""
+        if symbol is None:
+            self.depth = model
+            self._sim_books.clear()
+        else:
+            self._market(symbol)
+            self.depths[symbol] = model
+            self._sim_books.pop(symbol, None)
+
+    def _book_of(self, symbol: str) -> Optional[SimBook]:
+        model = self.depths[symbol] if symbol in self.depths else self.depth
+        if model is None:
+            return None
+        book = self._sim_books.get(symbol)
+        if book is None or book.model is not model:
+            book = self._sim_books[symbol] = SimBook(model, at=self.now())
+        return book
+
+    def order_book(self, symbol: str, limit: Optional[int] = None) -> tuple[list[tuple[float, float]],
+                                                                             list[tuple[float, float]], int]:
+        """(bids, asks, time) of ``symbol``'s book now, each side best first, at most ``limit``
+        levels; both sides empty for a symbol without a depth model."""
+        now = self._begin()
+        m = self._market(symbol)
+        book = self._book_of(m.symbol)
+        if book is None:
+            return [], [], now
+        mark = self.mark(m.symbol, now)
+        tick = m.price_tick
+        return book.levels("bids", mark, tick, now, limit), book.levels("asks", mark, tick, now, limit), now
+
+    @staticmethod
+    def _live(a: AccountState) -> list[SimOrder]:
+        """The account's open orders by id (only limit futures orders ever rest)."""
+        for oid in [i for i, o in a.live.items() if not o.is_open]:
+            del a.live[oid]
+        return [a.live[i] for i in sorted(a.live)]
+
+    def _cancel_symbol(self, a: AccountState, symbol: str, ts: int, status: str) -> list[int]:
+        ids = []
+        for o in self._live(a):
+            if o.symbol == symbol and o.is_open:
+                o.status, o.update_time = status, ts
+                ids.append(o.order_id)
+                self._order_changed(o, status, ts)
+        return ids
+
+    # --- orders -------------------------------------------------------------------------------------------
+
+    def _client_id(self, a: AccountState, cid: Optional[str]) -> str:
+        if cid is None or cid == "":
+            self._auto_client += 1
+            return f"sim{self.seed % 1000:03d}auto{self._auto_client:08d}"
+        if not CLIENT_ID_RE.match(cid):
+            raise SimError(ILLEGAL_CHARS, "Illegal characters found in parameter 'newClientOrderId'; legal range is "
+                           "'^[\\.A-Z\\:/a-z0-9_-]{1,36}$'.")
+        prev = a.by_client.get(cid)
+        if prev is not None and (self.client_id_scope == "account" or a.orders[prev].is_open):
+            raise SimError(DUPLICATE_CLIENT_ID, "ClientOrderId is duplicated.")
+        return cid
+
+    def _new_id(self) -> int:
+        self._next_id += 1
+        return self._next_id
+
+    def place_order(self, account: str, symbol: str, side: str, type: str, quantity: Optional[float],
+                    price: Optional[float] = None, *, time_in_force: Optional[str] = None,
+                    reduce_only: Optional[bool] = None, position_side: Optional[str] = None,
+                    client_order_id: Optional[str] = None) -> SimOrder:
+        """Place a futures order. ``reduce_only=None`` means "not sent" (it must not be sent in
+        hedge mode). Returns a copy of the order after its immediate execution."""
+        now = self._begin()
+        a = self._acct(account)
+        self._charge(a, 1, now)
+        self._count_order(a, now)
+        m = self._market(symbol)
+        side = (side or "").upper()
+        if side not in ("BUY", "SELL"):
+            raise SimError(INVALID_SIDE, "Invalid side.")
+        otype = (type or "").upper()
+        if otype in ALGO_ONLY_TYPES:  # since Binance moved them to its algo service (place_algo_order)
+            raise SimError(ALGO_ONLY_TYPE, "Order type not supported for this endpoint. Please use the Algo Order "
+                           "API endpoints instead.")
+        if otype not in ("MARKET", "LIMIT"):
+            raise SimError(INVALID_ORDER_TYPE, "Invalid orderType.")
+        if quantity is None:
+            raise SimError(MANDATORY_PARAM,
+                           "Mandatory parameter 'quantity' was not sent, was empty/null, or malformed.")
+        qty = float(quantity)
+        if qty <= 0:
+            raise SimError(QTY_NOT_POSITIVE, "Quantity less than or equal to zero.")
+        if not on_grid(qty, m.amount_step):
+            raise SimError(PRECISION, "Precision is over the maximum defined for this asset.")
+        qty = round(round(qty / m.amount_step) * m.amount_step, m.amount_decimals)
+        if qty < m.min_amount - EPS:
+            raise SimError(-1013, "Filter failure: LOT_SIZE")
+        if qty > m.max_amount + EPS:
+            raise SimError(QTY_TOO_LARGE, "Quantity greater than max quantity.")
+        if otype == "LIMIT":
+            if price is None:
+                raise SimError(MANDATORY_PARAM,
+                               "Mandatory parameter 'price' was not sent, was empty/null, or malformed.")
+            if time_in_force is None:
+                raise SimError(MANDATORY_PARAM,
+                               "Mandatory parameter 'timeInForce' was not sent, was empty/null, or malformed.")
+            tif = time_in_force.upper()
+            if tif not in ("GTC", "IOC", "FOK", "GTX"):
+                raise SimError(INVALID_TIF, "Invalid timeInForce.")
+            px = float(price)
+            if px <= 0:
+                raise SimError(PRICE_TOO_LOW, "Price less than min price.")
+            if not on_grid(px, m.price_tick):
+                raise SimError(TICK_SIZE, "Price not increased by tick size.")
+            px = round(round(px / m.price_tick) * m.price_tick, m.price_decimals)
+        else:
+            if price is not None and float(price) != 0:
+                raise SimError(PARAM_NOT_REQUIRED, "Parameter 'price' sent when not required.")
+            tif, px = "GTC", 0.0
+        if a.hedge_mode:
+            if reduce_only is not None:
+                raise SimError(PARAM_NOT_REQUIRED, "Parameter 'reduceOnly' sent when not required.")
+            ps = (position_side or "BOTH").upper()
+            if ps not in ("LONG", "SHORT"):
+                raise SimError(POSITION_SIDE_MISMATCH, "Order's position side does not match user's setting.")
+        else:
+            ps = (position_side or "BOTH").upper()
+            if ps != "BOTH":
+                raise SimError(POSITION_SIDE_MISMATCH, "Order's position side does not match user's setting.")
+        ro = bool(reduce_only)
+        cid = self._client_id(a, client_order_id)
+        o = SimOrder(0, cid, account, m.symbol, side, otype, tif, qty, px, ro, ps, now, now)
+        mark = self.mark(m.symbol, now)
+        if o.closes:
+            if qty > self._closable(a, o) + EPS:
+                raise SimError(REDUCE_ONLY_REJECTED, "ReduceOnly Order is rejected.")
+        else:
+            ref = px if otype == "LIMIT" else mark
+            if qty * ref * m.contract_size < m.min_notional - EPS:
+                raise SimError(NOTIONAL_TOO_SMALL, f"Order's notional must be no smaller than {m.min_notional:g} "
+                               "(unless you choose reduce only).")
+            if not self._margin_ok(a, m, o, now):
+                raise SimError(MARGIN_INSUFFICIENT, "Margin is insufficient.")
+        if sum(1 for x in self._live(a) if x.symbol == m.symbol) >= MAX_OPEN_ORDERS_PER_SYMBOL:
+            raise SimError(MAX_OPEN_ORDERS, "Reach max open order limit.")
+        if tif == "GTX" and self._crosses(o, mark):
+            raise SimError(POST_ONLY_REJECTED, "Due to the order could not be executed as maker, the Post Only order "
+                           "will be rejected.")
+        self._submit(a, m, o, now)
+        return o.copy()
+
+    def _margin_ok(self, a: AccountState, m: MarketSpec, o: SimOrder, now: int) -> bool:
+        """Whether the account's available margin covers an opening order: only the part that
+        opens (one-way: beyond an opposite position) needs margin, at its price or the mark."""
+        leg = a.legs.get((m.symbol, o.position_side))
+        amt = leg.amount if leg else 0.0
+        opposite = max(0.0, amt) if o.side == "SELL" else max(0.0, -amt)
+        opening = max(0.0, o.quantity - opposite) if o.position_side == "BOTH" else o.quantity
+        ref = o.price if o.type == "LIMIT" else self.mark(m.symbol, now)
+        need = opening * ref * m.contract_size * (1.0 / self.leverage(a.spec.name, m.symbol) + self.taker_fee)
+        return need <= self._view(a, now).available + EPS
+
+    def _submit(self, a: AccountState, m: MarketSpec, o: SimOrder, now: int) -> None:
+        """Register a validated order and execute it: what fills at once fills, a market, FOK or
+        IOC remainder expires, a limit remainder rests."""
+        mark = self.mark(m.symbol, now)
+        tif = o.time_in_force
+        if tif == "FOK" and self._book_of(m.symbol) is None and (not self._crosses(o, mark)
+                                                                  or self._ratio(m.symbol) < 1.0):
+            self._register(a, o)
+            o.status = "EXPIRED"
+            self._order_changed(o, "EXPIRED", now)
+            return
+        self._register(a, o)
+        self._execute(a, m, o, now, resting=False)
+        if o.is_open and (o.type == "MARKET" or tif == "FOK" or (tif == "IOC" and not self.rest_remainder)):
+            o.status = "EXPIRED"
+            o.update_time = now
+            self._order_changed(o, "EXPIRED", now)
+        if o.is_open:
+            a.live[o.order_id] = o
+
+    def _register(self, a: AccountState, o: SimOrder) -> int:
+        oid = self._new_id()
+        o.order_id = oid
+        a.orders[oid] = o
+        a.by_client[o.client_order_id] = oid
+        self._order_changed(o, "NEW", o.time)
+        return oid
+
+    def _ratio(self, symbol: str) -> float:
+        return self.fill_ratios.get(symbol, self.fill_ratio)
+
+    @staticmethod
+    def _crosses(o: SimOrder, mark: float) -> bool:
+        if o.type == "MARKET":
+            return True
+        return mark <= o.price + EPS if o.side == "BUY" else mark >= o.price - EPS
+
+    def _execute(self, a: AccountState, m: MarketSpec, o: SimOrder, now: int, resting: bool) -> None:
+        mark = self.mark(m.symbol, now)
+        if o.closes:
+            closable = self._closable(a, o)
+            if closable <= EPS:
+                if resting:  # the position is gone: a resting reduce-only order expires
+                    o.status, o.update_time = "EXPIRED", now
+                    self.events.append({"event": "expire", "account": a.spec.name, "order": o.order_id, "ts": now})
+                    self._order_changed(o, "EXPIRED", now)
+                return
+        else:
+            closable = math.inf
+        book = None if resting else self._book_of(m.symbol)
+        if book is not None:  # the order walks the book, no further than its limit price
+            cap = min(o.remaining, floor_step(closable, m.amount_step) if closable != math.inf else o.remaining)
+            qty, avg = book.take(o.side, cap, o.price if o.type == "LIMIT" else None, mark, m.price_tick,
+                                 m.amount_step, now, all_or_none=o.time_in_force == "FOK")
+            if qty > EPS:
+                self._fill(a, m, o, qty, avg, now)
+            return
+        if not self._crosses(o, mark):
+            return
+        want = o.remaining
+        if not resting:
+            r = self._ratio(m.symbol)
+            if r < 1.0:
+                want = floor_step(want * r, m.amount_step)
+        qty = min(want, floor_step(closable, m.amount_step) if closable != math.inf else want)
+        if qty <= EPS:
+            return
+        bps = self.slippage.bps(qty * mark * m.contract_size)
+        if o.side == "BUY":
+            px = _round_px(mark * (1 + bps / 1e4), m.price_tick, up=True)
+            if o.type == "LIMIT":
+                px = min(px, o.price)
+        else:
+            px = _round_px(mark * (1 - bps / 1e4), m.price_tick, up=False)
+            if o.type == "LIMIT":
+                px = max(px, o.price)
+        self._fill(a, m, o, qty, px, now)
+
+    def _fill(self, a: AccountState, m: MarketSpec, o: SimOrder, qty: float, px: float, now: int) -> None:
+        leg = a.legs.setdefault((m.symbol, o.position_side), Leg())
+        signed = qty if o.side == "BUY" else -qty
+        realized = self._apply(a, m, leg, signed, px, now)
+        notional = qty * px * m.contract_size
+        fee = notional * self.taker_fee
+        a.wallet = a.wallet + realized - fee
+        a.rev += 1
+        a.fees_paid += fee
+        a.realized_pnl += realized
+        o.executed_qty = _clean(o.executed_qty + qty)
+        o.cum_quote += notional
+        o.fee += fee
+        o.realized_pnl += realized
+        o.update_time = now
+        o.status = "FILLED" if o.remaining <= EPS else "PARTIALLY_FILLED"
+        self.events.append({"event": "fill", "account": a.spec.name, "order": o.order_id, "symbol": m.symbol,
+                            "side": o.side, "position_side": o.position_side, "qty": qty, "price": px,
+                            "fee": round(fee, 10), "realized": round(realized, 10), "ts": now})
+        self._trade_id += 1
+        if self.listeners:  # as Binance: the account's update, then the order's trade
+            self._account_changed(a, "ORDER", [(m.symbol, o.position_side)], now)
+            self._order_changed(o, "TRADE", now, last_qty=qty, last_price=px, fee=fee, realized=realized,
+                                trade_id=self._trade_id, maker=o.type == "LIMIT" and o.time != now)
+
+    def _lookup(self, a: AccountState, symbol: str, order_id: Optional[int], client_order_id: Optional[str]):
+        """The market and the order an order query names (by id or client id; one is mandatory)."""
+        m = self._market(symbol)
+        if order_id is None and not client_order_id:
+            raise SimError(MANDATORY_PARAM,
+                           "Param 'origClientOrderId' or 'orderId' must be sent, but both were empty/null!")
+        return m, self._find(a, order_id, client_order_id)
+
+    def _find(self, a: AccountState, order_id: Optional[int], client_order_id: Optional[str]) -> Optional[SimOrder]:
+        if order_id is not None:
+            return a.orders.get(int(order_id))
+        oid = a.by_client.get(client_order_id)
+        return a.orders.get(oid) if oid is not None else None
+
+
+__all__ = ["Matching"]
