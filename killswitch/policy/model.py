@@ -43,7 +43,6 @@ from .limits import Limits
 from .positions import PositionConditionField
 from .registry import ActionKind, SignalKind, SignalParams, Strict
 from .series import SeriesError, parse_series
-from ..silences import SilenceError, parse_matchers
 from .units import (
     Amount,
     fraction_in_range,
@@ -958,6 +957,8 @@ def _matcher_line(value: Any) -> Any:
     silences'); a bad one is reported where it starts in the line."""
     if not isinstance(value, str):
         return value  # the type check reports it
+    from ..silences import SilenceError, parse_matchers  # (its parser and RE2: only where matchers are written)
+
     try:
         found = parse_matchers(value, max_value=None)
     except SilenceError as e:

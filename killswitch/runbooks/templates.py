@@ -19,7 +19,6 @@ there are templates to check.
 from __future__ import annotations
 
 import os
-import traceback
 from pathlib import Path
 from typing import Any, Iterable, Mapping, Optional
 
@@ -269,6 +268,8 @@ class Templates:
         return TemplateError("syntax", tname, e.message or "syntax error", self.path(tname), e.lineno)
 
     def _where(self, e: BaseException, name: str) -> tuple[str, Optional[int]]:
+        import traceback
+
         by_path = {self.path(n): n for n in self.sources}
         file, line = self.path(name), None
         for frame in traceback.extract_tb(e.__traceback__):
