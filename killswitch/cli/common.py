@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import difflib
 import os
 from contextlib import contextmanager
 from pathlib import Path
@@ -41,6 +40,8 @@ class SuggestingGroup(click.Group):
     def resolve_command(self, ctx: click.Context, args: list[str]):
         name = click.utils.make_str(args[0]) if args else ""
         if args and self.get_command(ctx, name) is None and not name.startswith("-"):
+            import difflib
+
             known = self.list_commands(ctx)
             near = difflib.get_close_matches(name, known, n=3, cutoff=0.6)
             hint = f"; did you mean {' or '.join(repr(n) for n in near)}?" if near else ""
@@ -322,6 +323,8 @@ class ExistingPath(click.Path):
         try:
             return super().convert(value, param, ctx)
         except click.BadParameter as e:
+            import difflib
+
             path = Path(os.fsdecode(value))
             siblings = [c.name for c in path.parent.iterdir()] if path.parent.is_dir() else []
             near = difflib.get_close_matches(path.name, siblings, n=1, cutoff=0.75)

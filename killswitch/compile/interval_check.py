@@ -16,7 +16,6 @@ from ..policy import diagnostics as d
 from ..policy.diagnostics import Diagnostic
 from ..policy.documents import LoadedDoc
 from ..policy.routes_doc import Route
-from ..silences import parse_matchers
 from ..policy.patterns import PatternError, compile_label_pattern
 
 
@@ -31,6 +30,10 @@ def _can_carry_critical(route: Route) -> bool:
                 return False
         except PatternError:  # reported where it is written (KS114); it lets nothing through
             return False
+    if not route.matchers:
+        return True
+    from ..silences import parse_matchers  # (its parser and RE2: only where matchers are written)
+
     critical = {"severity": "critical"}
     return all(m.matches(critical) for line in route.matchers for m in parse_matchers(line, max_value=None)
                if m.name == "severity")

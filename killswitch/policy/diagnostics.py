@@ -11,7 +11,6 @@ their block; never renumber.
 
 from __future__ import annotations
 
-import difflib
 from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any, Iterable
@@ -218,6 +217,8 @@ class Diagnostic:
 
 def did_you_mean(word: str, candidates: Iterable[str]) -> str | None:
     """The closest candidate to a misspelled ``word``, or None when nothing is close."""
+    import difflib  # (only for a finding: a clean run has no use for it)
+
     cands = sorted(set(candidates))
     match = difflib.get_close_matches(word, cands, n=1, cutoff=0.6)
     if match:

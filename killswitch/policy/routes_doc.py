@@ -20,7 +20,6 @@ from pydantic import AfterValidator, BeforeValidator, ConfigDict, Field, WithJso
 from pydantic_core import PydanticCustomError
 
 from . import time_intervals as intervals
-from ..silences import SilenceError, parse_matchers
 from .fields import Document
 from .patterns import pattern_problem
 from .registry import Strict
@@ -88,6 +87,8 @@ def _matcher_line(value: Any) -> Any:
     silences'); a bad one is reported where it starts in the line."""
     if not isinstance(value, str):
         return value  # the type check reports it
+    from ..silences import SilenceError, parse_matchers  # (its parser and RE2: only where matchers are written)
+
     try:
         found = parse_matchers(value, max_value=None)
     except SilenceError as e:

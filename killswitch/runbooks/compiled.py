@@ -26,11 +26,8 @@ command because of the cache.
 from __future__ import annotations
 
 import hashlib
-import logging
 import os
 from typing import Any, Optional
-
-log = logging.getLogger("killswitch.runbooks.compiled")
 
 # Bumped when this project changes what goes into compiled code outside the options hashed below.
 REVISION = "1"
@@ -107,11 +104,13 @@ _warned: set[str] = set()
 def _refused(value: str) -> None:
     if value not in _warned:
         import difflib
+        import logging  # (only for this warning: ksctl validate's process has no other use for it)
 
         _warned.add(value)
         close = " (did you mean 'off'?)" if difflib.get_close_matches(value.lower(), [OFF], cutoff=0.6) else ""
-        log.warning("KS_TEMPLATE_CACHE=%r is neither %r nor an absolute directory%s: runbook templates are "
-                    "compiled without a cache", value, OFF, close)
+        logging.getLogger(__name__).warning(
+            "KS_TEMPLATE_CACHE=%r is neither %r nor an absolute directory%s: runbook templates are compiled "
+            "without a cache", value, OFF, close)
 
 
 def _ours_alone(directory: str) -> bool:

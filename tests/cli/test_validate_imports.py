@@ -71,3 +71,33 @@ def test_pydantic_plugins_are_not_looked_for_unless_the_operator_asks():
     code, out, bad = _validate(str(ROOT / "policies"), "--accounts", str(ROOT / "policies" / "accounts.yaml"),
                                env_extra={"PYDANTIC_DISABLE_PLUGINS": ""})  # the operator lets them in
     assert bad == ["pydantic plugins scanned"]
+
+
+# What only a finding (a did-you-mean, a template's traceback, a cache warning) or a route's
+# ``matchers:`` line needs: a clean validate of the example repository, which writes none, pays
+# for none of them.
+ON_DEMAND = ("killswitch.silences", "difflib", "logging", "traceback")
+
+
+def _imported(*args: str) -> tuple[object, str, list[str]]:
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    proc = subprocess.run([sys.executable, "-c", PROBE, *args], capture_output=True, text=True, env=env, timeout=120)
+    seen = json.loads(proc.stderr.strip().splitlines()[-1])
+    return seen["code"], proc.stdout, [m for m in ON_DEMAND if m in seen["modules"]]
+
+
+def test_a_clean_validate_imports_what_only_findings_need_not():
+    code, out, loaded = _imported(str(ROOT / "policies"))
+    assert code in (0, None) and "ok:" in out, out
+    assert loaded == []
+
+
+def test_a_matchers_line_is_still_read_by_the_silences_parser(tmp_path):
+    routes = (ROOT / "policies" / "routes.yaml").read_text().replace(
+        "      - match_re: {venue: \"binance.*\"}\n",
+        "      - matchers: ['venue=~\"(binance\"']\n        receiver: desk-chat\n"
+        "      - matchers: ['severity!=\"critical\"']\n")
+    (tmp_path / "routes.yaml").write_text(routes)
+    code, out, loaded = _imported(str(tmp_path))
+    assert code == 1 and "(binance" in out and "ok:" not in out, out
+    assert "killswitch.silences" in loaded

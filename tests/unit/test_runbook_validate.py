@@ -268,3 +268,19 @@ def test_data_shape_is_the_merge_of_each_values_shape(values):
     for v in values:
         want = _merge(want, _shape_of(v))
     assert data_shape(values) == want
+
+
+def test_what_a_template_includes_and_reads_is_found_through_every_statement_that_names_one():
+    # one walk reads both: the templates named (in the template's order, a literal list's each,
+    # never a computed name) and every name, attribute and constant key the template mentions
+    from killswitch.runbooks.templates import Templates
+
+    t = Templates({
+        "main.md.j2": "{% extends 'base.md.j2' %}{% block b %}{{ stage.name }}"
+                      "{% include ['a.md.j2', 'b.md.j2'] %}{% include name_of_one %}"
+                      "{% import 'm.md.j2' as m %}{% from 'f.md.j2' import g %}{{ policy['owner'] }}{% endblock %}",
+        "base.md.j2": "{% block b %}{% endblock %}", "a.md.j2": "{{ scope }}", "b.md.j2": "{% include 'a.md.j2' %}",
+        "m.md.j2": "", "f.md.j2": "{% macro g() %}{% endmacro %}"})
+    assert t._closure("main.md.j2") == ["main.md.j2", "base.md.j2", "a.md.j2", "b.md.j2", "m.md.j2", "f.md.j2"]
+    assert t._names("main.md.j2") == {"stage", "name", "name_of_one", "policy", "owner"}
+    assert t._names("a.md.j2") == {"scope"}
