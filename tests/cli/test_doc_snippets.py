@@ -6,7 +6,11 @@
   tree's code) — unless the line above it says ``<!-- not-run: REASON -->``. What the snippets
   write under ``/tmp/`` goes to the sandbox, and the ports they name are free ones; nothing else
   of their text is changed. A snippet that starts ``ksctl run`` passes once the runner's console
-  answers (and the token the snippet made is let in); then the runner is stopped.
+  answers (and the token the snippet made is let in); then the runner is stopped. The sandbox's
+  ``policies/`` are the repository's but for the example routes' fallback webhook
+  (``127.0.0.1:9099``), moved to a free port where a receiver takes every page: with nothing
+  there, each stop waited 5 s for the pages being retried (docs/console.md says what that
+  looks like; no snippet's run is about it).
 - Every ``ksctl`` command of every snippet — run or not, and the ``$ ksctl`` lines of the plain
   transcripts — is parsed against ksctl's command tree: a command, an option or a choice that
   does not exist, or a spelling that is deprecated, fails.
@@ -34,6 +38,7 @@ import pytest
 from killswitch.cli.main import cli
 from tests.cli.test_grammar import DEPRECATED_POSITIONALS
 from tests.conftest import ROOT
+from tests.procs import Receiver
 
 DOCS = ROOT / "docs"
 FENCE = re.compile(r"^( *)```(\w*)\n(.*?)^\1```[ \t]*$", re.M | re.S)
@@ -173,13 +178,20 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def _sandbox(tmp: Path) -> Path:
-    """A directory that looks like the repository to a snippet: ``policies/`` and a ``.venv/bin``
-    whose ``ksctl`` and ``python`` run this tree's code (a ``ksctl run`` leaves its pid behind,
-    so that the test stops that runner alone)."""
+def _sandbox(tmp: Path, fallback_port: int) -> Path:
+    """A directory that looks like the repository to a snippet: ``policies/`` (the example
+    routes' fallback webhook on ``fallback_port``) and a ``.venv/bin`` whose ``ksctl`` and
+    ``python`` run this tree's code (a ``ksctl run`` leaves its pid behind, so that the test
+    stops that runner alone)."""
     home = tmp / "repo"
     (home / ".venv" / "bin").mkdir(parents=True)
-    (home / "policies").symlink_to(ROOT / "policies")
+    (home / "policies").mkdir()
+    for f in (ROOT / "policies").iterdir():
+        (home / "policies" / f.name).symlink_to(f)
+    routes = (ROOT / "policies" / "routes.yaml").read_text()
+    assert "json://127.0.0.1:9099/" in routes
+    (home / "policies" / "routes.yaml").unlink()
+    (home / "policies" / "routes.yaml").write_text(routes.replace("127.0.0.1:9099", f"127.0.0.1:{fallback_port}"))
     py = home / ".venv" / "bin" / "python"
     py.write_text(f'#!/bin/sh\nexec {sys.executable} "$@"\n')
     ksctl = home / ".venv" / "bin" / "ksctl"
@@ -216,7 +228,8 @@ def _stop(pid: int) -> None:
 
 
 def test_the_runnable_snippets_run(tmp_path):
-    home = _sandbox(tmp_path)
+    receiver = Receiver()
+    home = _sandbox(tmp_path, receiver.port)
     ports = {p: str(_free_port()) for p in PORTS}
     env = {**os.environ, "PATH": f"{home / '.venv' / 'bin'}:{os.environ['PATH']}", "PYTHONPATH": str(ROOT),
            "KS_API_PORT": ports["8080"]}
@@ -265,4 +278,5 @@ def test_the_runnable_snippets_run(tmp_path):
             except ProcessLookupError:
                 pass
             p.wait(30)
+        receiver.close()
     assert ran, "no snippet was run"

@@ -13,7 +13,21 @@ from pathlib import Path
 
 from killswitch.daemon import Daemon, RunOptions
 from tests.conftest import POLICIES
-from tests.procs import accounts_file, free_port, wait_port
+from tests.procs import Receiver, accounts_file, free_port, wait_port
+
+
+def example_policies(tmp_path: Path, fallback_port: int) -> Path:
+    """The example book and routes, the routes' fallback webhook on a receiver that takes every
+    page: the example's other receivers cannot be reached here (a secret unset, a file absent),
+    and a fallback that refused too would hold the stop up to 5 s for the pages being retried
+    (the JSON-lines test below keeps the refusing one: its error lines are part of its subject)."""
+    pol = tmp_path / "policies"
+    pol.mkdir()
+    shutil.copy(POLICIES / "futures-book.yaml", pol / "futures-book.yaml")
+    routes = (POLICIES / "routes.yaml").read_text()
+    assert "json://127.0.0.1:9099/killswitch" in routes
+    (pol / "routes.yaml").write_text(routes.replace("127.0.0.1:9099", f"127.0.0.1:{fallback_port}"))
+    return pol
 
 
 def test_run_ticks_in_dry_run_against_the_simulated_exchange(tmp_path):
@@ -22,12 +36,10 @@ def test_run_ticks_in_dry_run_against_the_simulated_exchange(tmp_path):
     server = subprocess.Popen([str(exe), "-m", "adapters.simulated", "serve", "--scenario", "calm",
                                "--port", str(port)],
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    receiver = Receiver()
     try:
         wait_port(port)
-        pol = tmp_path / "policies"
-        pol.mkdir()
-        for name in ("futures-book.yaml", "routes.yaml"):
-            shutil.copy(POLICIES / name, pol / name)
+        pol = example_policies(tmp_path, receiver.port)
         env = {**os.environ, "KS_T_KEY": "sim-main-key", "KS_T_SECRET": "sim-main-secret"}
         out = subprocess.run(
             [str(exe.with_name("ksctl")), "run", "--policies", str(pol),
@@ -38,6 +50,7 @@ def test_run_ticks_in_dry_run_against_the_simulated_exchange(tmp_path):
     finally:
         server.terminate()
         server.wait(10)
+        receiver.close()
     assert out.returncode == 0, out.stdout + out.stderr
     assert "mode DRY RUN" in out.stdout and "stopped after 2 tick(s)" in out.stdout
     assert "revision not in git;" in out.stdout, "the start line spells a missing revision as every output does"
@@ -133,17 +146,18 @@ def test_an_unreadable_credential_fails_that_account_instead_of_the_runner(tmp_p
     from killswitch.state import open_store
 
     port = free_port()  # nothing listens: no venue is called for an account that cannot be built
-    pol = tmp_path / "policies"
-    pol.mkdir()
-    for name in ("futures-book.yaml", "routes.yaml"):
-        shutil.copy(POLICIES / name, pol / name)
+    receiver = Receiver()
+    pol = example_policies(tmp_path, receiver.port)
     env = {k: v for k, v in os.environ.items() if k not in ("KS_T_KEY", "KS_T_SECRET")}
     exe = Path(sys.executable)
     args = [str(exe.with_name("ksctl")), "run", "--policies", str(pol),
             "--accounts", str(accounts_file(tmp_path, port)),
             "--state", f"sqlite://{tmp_path / 'state.db'}", "--lock-file", str(tmp_path / "lock.json"),
             "--api-port", "-1", "--max-ticks", "2"]
-    out = subprocess.run(args, capture_output=True, text=True, timeout=120, env=env)
+    try:
+        out = subprocess.run(args, capture_output=True, text=True, timeout=120, env=env)
+    finally:
+        receiver.close()
     assert out.returncode == 0, out.stdout + out.stderr
     assert "ACCOUNT UNREADABLE: binanceusdm/sim-main: AUTH" in out.stderr and "KS_T_KEY" in out.stderr
     assert "stopped after 2 tick(s)" in out.stdout

@@ -11,6 +11,9 @@ import subprocess
 import sys
 from pathlib import Path
 
+from click.testing import CliRunner
+
+from killswitch.cli.main import cli
 from killswitch.state import AuditKey, open_store
 from tests.conftest import POLICIES
 from tests.procs import accounts_file, free_port, wait_port
@@ -55,19 +58,20 @@ def test_the_runner_anchors_and_exports_the_head_and_verify_checks_the_log_again
     log.write_text(out.stdout)
 
     def verify(*args, key=True):
-        e = {**os.environ, "KS_AUDIT_KEY": KEY} if key else {k: v for k, v in os.environ.items() if k != "KS_AUDIT_KEY"}
-        return subprocess.run([str(exe.with_name("ksctl")), "audit", "verify", "--state", url, *args],
-                              capture_output=True, text=True, timeout=60, env=e)
+        # in this process: what is checked is the command's answer (exit code, output), not a process
+        # of its own (``ksctl run`` above is one); a set KS_AUDIT_KEY_FILE would override either way
+        env = {"KS_AUDIT_KEY": KEY if key else None, "KS_AUDIT_KEY_FILE": None}
+        return CliRunner().invoke(cli, ["audit", "verify", "--state", url, *args], env=env, catch_exceptions=False)
 
     ok = verify("--anchors-from", str(log))
-    assert ok.returncode == 0, ok.stdout + ok.stderr
+    assert ok.exit_code == 0, ok.stdout + ok.stderr
     assert ok.stdout.startswith("audit chain intact and anchored:") and "anchored by HMAC from row 4" in ok.stdout
     assert "rows 1..3 were written before the key" in ok.stdout
     with sqlite3.connect(tmp_path / "state.db") as db:  # every MAC and the head's anchor stripped
         db.execute("UPDATE audit_log SET mac = NULL")
         db.execute("UPDATE audit_head SET mac = NULL, key_id = NULL, anchored_from = NULL")
     bare = verify(key=False)  # row 4 records the key's adoption, in the hashed chain
-    assert bare.returncode == 1, bare.stdout
+    assert bare.exit_code == 1, bare.stdout
     assert bare.stdout.startswith("audit chain TAMPERED: first bad row 4: ANCHOR_STRIPPED: the head carries no anchor "
                                   f"(MAC, key id) but row 4 records that key id {key_id} anchored the chain from row 4")
     with sqlite3.connect(tmp_path / "state.db") as db:
@@ -79,11 +83,11 @@ def test_the_runner_anchors_and_exports_the_head_and_verify_checks_the_log_again
         db.execute("UPDATE audit_head SET seq = ?, hash = (SELECT hash FROM audit_log WHERE seq = ?)",
                    (last - 1, last - 1))
     keyed = verify()  # the key says the chain must be anchored
-    assert keyed.returncode == 1 and "NOT_ANCHORED: a key was given but the chain carries no anchor" in keyed.stdout
+    assert keyed.exit_code == 1 and "NOT_ANCHORED: a key was given but the chain carries no anchor" in keyed.stdout
     bare = verify(key=False)  # the structure alone cannot tell, and says what that leaves undetectable
-    assert bare.returncode == 4 and bare.stdout.startswith("audit chain consistent, UNVERIFIED")
+    assert bare.exit_code == 4 and bare.stdout.startswith("audit chain consistent, UNVERIFIED")
     assert "a wiped chain, one cut back, or one rewritten whole" in bare.stdout and "intact" not in bare.stdout
     anchored = verify("--anchors-from", str(log), key=False)  # the logged anchor can
-    assert anchored.returncode == 1, anchored.stdout
+    assert anchored.exit_code == 1, anchored.stdout
     assert anchored.stdout.startswith(f"audit chain TAMPERED: first bad row {last}: ANCHOR_ROW_MISSING: row {last} "
                                       "of the exported anchor")

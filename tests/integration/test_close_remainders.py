@@ -52,7 +52,9 @@ def run(coro, timeout: float = 120.0):
 
 
 def runner_on(tmp_path, engine, clock, *, sinks=(), name="state.db") -> tuple[Runner, object]:
-    store = open_store(f"sqlite://{tmp_path / name}")
+    """The runner over ``engine`` and a SQLite store: the file ``name`` under ``tmp_path``, or
+    one in memory with ``name`` None (for a run no other store object reads back: no fsync a commit)."""
+    store = open_store(f"sqlite://{tmp_path / name}" if name is not None else "sqlite://:memory:")
     adapter = SimulatedAdapter(engine, "sim-main", labels={"book": "futures"}, timeout_s=0.2, time_scale=0.1)
     runner = build_runner(bench.graph(), {SCOPE: adapter}, store, lock_path=tmp_path / "lock.json", dry_run=False,
                     clock=clock, confirm_gap_ms=TICK_MS, sinks=sinks)
@@ -225,7 +227,7 @@ def test_the_closes_open_on_a_position_never_add_up_to_more_than_it(tmp_path_fac
     engine = build("flash-crash", clock, faults=plan)
     engine.set_fill_ratio(ratio, rest_remainder=rest)
     log = PlacementLog(engine)
-    runner, store = runner_on(tmp_path_factory.mktemp("prop"), engine, clock)
+    runner, store = runner_on(tmp_path_factory.mktemp("prop"), engine, clock, name=None)
     try:
         run(ticks(runner, clock, 45))
         for r in log.rows:
