@@ -9,7 +9,7 @@ facts (:mod:`.firm`):
   console URL) in ``ks_firm.shard_board``, fenced by its shard's token (a refusal is counted);
   a standby publishes nothing. A board that cannot be written is said once a run
   (``FIRM_BOARD_UNWRITTEN``) and again when it is written;
-* :class:`FirmBoardView` — the runner's view of it (a mixin of :class:`~.loop.Runner`:
+* :class:`FirmBoardView` — the desk's view of it (a mixin of :class:`~.desk.Desk`:
   ``firm_board``, the shard's link, and ``firm_shards``, what the API calls);
 * :meth:`BoardLink.read` — every shard and the firm-wide breaker as the firm's tables say now
   (:func:`killswitch.firm.board.firm_board`), on a connection of its own so that a console's
@@ -138,7 +138,7 @@ class BoardLink:
 
 
 class FirmBoardView:
-    """``GET /v1/firm/shards`` as the runner answers it (a mixin of :class:`~.loop.Runner`):
+    """``GET /v1/firm/shards`` as the desk answers it (a mixin of :class:`~.desk.Desk`):
     ``firm_board`` is the shard's :class:`BoardLink`, set by the daemon (None: not a shard's runner)."""
 
     firm_board: Optional[BoardLink] = None

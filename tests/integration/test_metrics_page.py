@@ -37,7 +37,7 @@ def families_of(text: str) -> dict[str, dict]:
 def test_metrics_page_has_help_and_type_on_every_family_and_no_family_twice(tmp_path, monkeypatch):
     monkeypatch.delenv("OTEL_EXPORTER_OTLP_ENDPOINT", raising=False)
     monkeypatch.delenv("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", raising=False)
-    runner, engine, clock, store, _ = setup(tmp_path)
+    runner, engine, clock, store, _, desk = setup(tmp_path)
     routes, _ = compile_sources((str(POLICIES / "routes.yaml"),))
     sinks = runner_sinks(routes, store, SinkOptions(audit_anchor_every_ms=1_000))
     runner = build_runner(runner.graph, runner.adapters, store, sinks=sinks, lock_path=tmp_path / "lock2.json",
@@ -51,7 +51,7 @@ def test_metrics_page_has_help_and_type_on_every_family_and_no_family_twice(tmp_
             clock.advance(TICK_MS)
             await runner.tick()
         runner.hold_lease_with(keeper)  # (not started: its families are on the page, at 0)
-        site, url = await start_api(make_app(runner, token="t0ken-for-tests-only"))
+        site, url = await start_api(make_app(desk, token="t0ken-for-tests-only"))
         try:
             async with aiohttp.ClientSession() as http:
                 async with http.get(url + "/metrics") as r:
