@@ -304,6 +304,7 @@ def build_runner_and_desk(graph: "DecisionGraph", adapters: dict[str, "ExchangeA
     readout = Readout(book, lead, countdowns, resumptions, known, fanout, store, io, clock=clock, dry_run=dry_run,
                       counters=counters, policy_error=lambda: reloads.error, manual_closes=lambda: closes.tracked,
                       reloads=lambda: (reloads.loaded_ms, reloads.failed_ms), fetches=fetches, streams=streams)
+    book.lock_changed = readout.gate.changed  # the pre-trade gate's view published at every lock book change
     readout.collectors.append(CoverageMetrics(lambda: coverage_rows(book), clock))
     previews = Previews(book, lead, closes, known=known, clock=clock, dry_run=dry_run, triggers=readout.triggers)
     charts = ChartHistory(book, store, io, clock=clock, lead=lead, known=known)

@@ -33,12 +33,13 @@ from ..engine.stages import decision_id
 from ..firm.board import INCIDENTS_SHOWN, Board, FirmInputs, firm_board, ordered
 from ..firm.facts import stale_after_ms
 from ..state.store import StoreError
+from .book_view import BookView
 
 FIRM_STATE_UNREACHABLE = "FIRM_STATE_UNREACHABLE"
 FIRM_BOARD_UNWRITTEN = "FIRM_BOARD_UNWRITTEN"
 
 
-def board_of(book: Any, shard: str, holder: str, fence: int, now: int, interval_s: float,
+def board_of(book: BookView, shard: str, holder: str, fence: int, now: int, interval_s: float,
              console: Optional[str]) -> Board:
     """The board of a runner's ``book`` at ``now``: its scopes above stage 0 (highest first, at
     most :data:`INCIDENTS_SHOWN`, and how many more) and its lock book's summary."""
@@ -71,7 +72,7 @@ class BoardLink:
     ``firm_graph``: the firm-wide policies now (their stale bound); ``console``: this runner's
     own console URL (``--external-url``), published for the other shards' links."""
 
-    def __init__(self, clock: Callable[[], int], book: Any, lead: Any, pace_s: Callable[[], float], firm: Any,
+    def __init__(self, clock: Callable[[], int], book: BookView, lead: Any, pace_s: Callable[[], float], firm: Any,
                  start: Any, firm_graph: Callable[[], DecisionGraph], ttl_ms: int, console: Optional[str],
                  err: Callable[[str], None]):
         from ..state.firm import shard_schema

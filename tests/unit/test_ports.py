@@ -175,3 +175,29 @@ def test_the_desk_answers_every_view_call_and_holds_none_of_the_runner(tmp_path)
     assert [h.scope for h in w.runner.lock_book.holds] == [ACCOUNT]
     w.store.close()
 
+
+# --- the book: its writers hold it, its readers its read-only view -----------------------------------
+
+# the parts that change the book (each through its named writers, or by replacing a field it owns);
+# the runner (the tick) holds it through RunnerParts (runner/parts.py)
+BOOK_WRITERS = {"book", "commands", "countdowns", "enforcement", "entries", "leadership", "parts", "persist",
+                "resuming", "revokes", "shortfalls", "silences"}
+
+
+def test_the_parts_that_only_read_the_book_are_handed_its_read_only_view():
+    takes_book = set()
+    for f in sorted((ROOT / "runner").glob("*.py")):
+        tree = ast.parse(f.read_text())
+        for n in ast.walk(tree):
+            if isinstance(n, ast.ImportFrom) and n.module == "book" and n.level == 1 \
+                    and any(a.name == "Book" for a in n.names):
+                takes_book.add(f.stem)
+    assert takes_book == BOOK_WRITERS - {"book"}, (
+        f"a part imports the mutable Book: {sorted(takes_book - BOOK_WRITERS)} (hand it a BookView: "
+        f"runner/book_view.py), or a writer no longer does: {sorted(BOOK_WRITERS - {'book'} - takes_book)}")
+    from killswitch.runner.book_view import BookView
+    from killswitch.runner.previews import Previews
+    from killswitch.runner.readout import Readout
+
+    for part in (Readout, Previews):
+        assert inspect.signature(part).parameters["book"].annotation in ("BookView", BookView), part
