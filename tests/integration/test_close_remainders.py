@@ -104,7 +104,7 @@ def test_open_remainders_are_cancelled_and_confirmed_before_a_position_is_closed
     engine = build("flash-crash", clock, faults=plan)
     engine.set_fill_ratio(0.4, rest_remainder=True)
     log = PlacementLog(engine)
-    runner, store, desk = runner_on(tmp_path, engine, clock)
+    runner, store, _ = runner_on(tmp_path, engine, clock)
     run(ticks(runner, clock, 40))
     decision = {e.client_order_id: e.decision_id for e in store.journal(limit=10_000)}
     for r in log.rows:
@@ -131,7 +131,7 @@ def test_a_remainder_whose_cancel_is_not_confirmed_holds_its_position_until_it_i
     engine.set_fill_ratio(0.4, rest_remainder=True)
     log = PlacementLog(engine)
     rec = RecordingSink()
-    runner, store, desk = runner_on(tmp_path, engine, clock, sinks=[rec])
+    runner, store, _ = runner_on(tmp_path, engine, clock, sinks=[rec])
     reports = run(ticks(runner, clock, 40))
     held = [o for r in reports for o in r.execution.held_orders]
     assert held and all(o.status == "held" and o.code == "REMAINDER_OPEN" for o in held)
@@ -228,7 +228,7 @@ def test_the_closes_open_on_a_position_never_add_up_to_more_than_it(tmp_path_fac
     engine = build("flash-crash", clock, faults=plan)
     engine.set_fill_ratio(ratio, rest_remainder=rest)
     log = PlacementLog(engine)
-    runner, store, desk = runner_on(tmp_path_factory.mktemp("prop"), engine, clock)
+    runner, store, _ = runner_on(tmp_path_factory.mktemp("prop"), engine, clock)
     try:
         run(ticks(runner, clock, 45))
         for r in log.rows:
@@ -357,7 +357,7 @@ def test_a_remainder_left_open_by_a_runner_that_died_is_cancelled_at_restart_and
     engine.set_fill_ratio(0.4, rest_remainder=True)
     store = StoreTap(open_store(f"sqlite://{tmp_path / 'state.db'}"), [], die_on=("journal_result", 1))
     adapter = SimulatedAdapter(engine, "sim-main", labels={"book": "futures"}, timeout_s=0.2, time_scale=0.1)
-    runner, desk = build_runner_and_desk(
+    runner, _ = build_runner_and_desk(
         bench.graph(), {SCOPE: adapter}, store, lock_path=tmp_path / "lock.json", dry_run=False,
         clock=clock, confirm_gap_ms=TICK_MS)
     with pytest.raises(Crash):  # dies right after the venue took the first close (its remainder rests)

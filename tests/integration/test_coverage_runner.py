@@ -75,7 +75,7 @@ def test_blind_while_the_window_fills_then_armed_said_once_each_way(tmp_path, ca
 
 def test_a_restarted_runner_continues_its_windows_and_is_never_blind(tmp_path, caplog):
     caplog.set_level(logging.INFO, logger="killswitch.runner")
-    runner, engine, clock, store, _, desk = setup(tmp_path)
+    runner, engine, clock, store, _, _ = setup(tmp_path)
 
     async def first_run():
         await runner.start()
@@ -110,7 +110,7 @@ def test_a_runner_restarted_while_blind_or_unmatched_says_so_in_its_fresh_log(tm
         root = tmp_path / code
         root.mkdir()
         kw = {} if policies is None else {"policies": policies}
-        runner, engine, clock, store, _, desk = setup(root, **kw)
+        runner, engine, clock, store, _, _ = setup(root, **kw)
 
         async def first_run():
             await runner.start()
@@ -120,7 +120,7 @@ def test_a_runner_restarted_while_blind_or_unmatched_says_so_in_its_fresh_log(tm
         asyncio.run(first_run())
         store.close()
         caplog.clear()
-        again, *_, again_desk = setup(root, engine=engine, clock=clock, **kw)
+        again, *_ = setup(root, engine=engine, clock=clock, **kw)
 
         async def second_run():
             await again.start()
@@ -174,7 +174,7 @@ def test_a_blind_scope_is_paged_once_and_resolved_through_the_routes_at_the_tick
               receivers:
                 - {{name: watch, apprise: ["{srv.url('watch')}"]}}
             """)
-        runner, engine, clock, store, _, desk = setup(tmp_path)  # blind for 30 s, from its first tick
+        runner, engine, clock, store, _, _ = setup(tmp_path)  # blind for 30 s, from its first tick
         sink = NotifySink.from_documents([doc], clock=clock, options=NotifyOptions(timeout_s=5.0, poll_s=0.05))
         runner.sinks.append(sink)
 

@@ -149,7 +149,7 @@ async def deliveries_done(sink: NotifySink, budget_s: float) -> None:
 def test_a_page_reaches_the_receiver_once_per_group_with_the_runbook_link_and_repeats_on_time(tmp_path):
     with ReceiverServer() as srv:
         doc = desk_routes(srv, group_wait="2m")
-        runner, engine, clock, store, _, desk = setup(tmp_path)
+        runner, engine, clock, store, _, _ = setup(tmp_path)
         sink = NotifySink.from_documents([doc], clock=clock, options=NotifyOptions(
             external_url="https://ks.example.com", timeout_s=5.0, poll_s=0.05))
         runner.sinks.append(sink)
@@ -192,7 +192,7 @@ def test_a_restarted_runner_neither_pages_again_nor_forgets_to_remind(tmp_path):
     must still remind at the repeat interval while the stage holds."""
     with ReceiverServer() as srv:
         doc = desk_routes(srv, group_wait="30s")
-        runner, engine, clock, store, _, desk = setup(tmp_path)
+        runner, engine, clock, store, _, _ = setup(tmp_path)
 
         async def run(runner, ticks):
             sink = NotifySink.from_documents([doc], clock=clock, options=NotifyOptions(timeout_s=5.0, poll_s=0.05))
@@ -210,7 +210,7 @@ def test_a_restarted_runner_neither_pages_again_nor_forgets_to_remind(tmp_path):
         assert before and "entered stage 3 flatten" in before[-1]["title"]
         paged_at = [r for r in audit(store, "notification_delivered") if r[2]["receiver"] == "desk"][-1][1]
         store.close()
-        again, *_, again_desk = setup(tmp_path, engine=engine, clock=clock)
+        again, *_ = setup(tmp_path, engine=engine, clock=clock)
         asyncio.run(asyncio.wait_for(run(again, 24), 300))  # 12 minutes more, the halt holding
     after = srv.got["desk"][len(before):]
     assert len(after) == 1, [p["title"] for p in after]  # not the halt again: only its reminder
@@ -246,7 +246,7 @@ def test_hanging_and_refusing_receivers_neither_delay_ticks_nor_lose_receipts(tm
                 - {{name: watch, apprise: ["{srv.url('watch')}"]}}
               fallback_receiver: fallback
             """)
-        runner, engine, clock, store, _, desk = setup(tmp_path)
+        runner, engine, clock, store, _, _ = setup(tmp_path)
         sink = NotifySink.from_documents([doc], clock=clock, options=NotifyOptions(
             timeout_s=ATTEMPT_S, attempts=2, backoff_s=0.2, poll_s=0.05, close_timeout_s=5.0))
         runner.sinks.append(sink)

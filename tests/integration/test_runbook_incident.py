@@ -210,7 +210,7 @@ def test_a_runbook_is_brought_up_to_date_as_refused_closes_are_planned_again_and
     clock = ManualClock(T0)
     engine = build("flash-crash", clock, faults=FaultPlan().add("place_order", "reject_reduce_only", times=2,
                                                                 account="sim-main"))
-    runner, engine, clock, store, _, desk = setup(tmp_path, engine=engine, clock=clock)
+    runner, engine, clock, store, _, _ = setup(tmp_path, engine=engine, clock=clock)
     sink = RunbookSink(ROOT / "runbooks")
     runner.sinks.append(sink)
 
@@ -274,7 +274,7 @@ def test_a_restarted_runner_goes_on_bringing_the_runbook_up_to_date(tmp_path):
     clock = ManualClock(T0)
     engine = build("flash-crash", clock, faults=FaultPlan().add("place_order", "reject_reduce_only", times=2,
                                                                 account="sim-main"))
-    runner, engine, clock, store, _, desk = setup(tmp_path, engine=engine, clock=clock)
+    runner, engine, clock, store, _, _ = setup(tmp_path, engine=engine, clock=clock)
     runner.sinks.append(sink := RunbookSink(ROOT / "runbooks"))
 
     async def until_refused():
@@ -289,7 +289,7 @@ def test_a_restarted_runner_goes_on_bringing_the_runbook_up_to_date(tmp_path):
     assert report is not None and sink._following
     incident = next(iter(sink._following))
     store.close()
-    again, *_, again_desk = setup(tmp_path, engine=engine, clock=clock)
+    again, *_ = setup(tmp_path, engine=engine, clock=clock)
     again.sinks.append(sink2 := RunbookSink(ROOT / "runbooks"))
 
     async def more():
@@ -313,7 +313,7 @@ def test_without_a_runbooks_directory_the_builtin_runbook_is_not_an_error_span(t
     from killswitch.telemetry.attributes import SPAN_RUNBOOK
 
     mem = InMemorySpanExporter()
-    runner, engine, clock, store, _, desk = setup(tmp_path)
+    runner, engine, clock, store, _, _ = setup(tmp_path)
     runner.sinks.append(TelemetrySink(mem, synchronous=True))
     sink = RunbookSink(None)
     runner.sinks.append(sink)

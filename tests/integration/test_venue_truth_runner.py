@@ -269,7 +269,7 @@ def test_a_leg_rejected_before_a_restart_stays_stopped_and_one_refused_once_gets
             adapter = CcxtAdapter(acct, urls=srv.base_url, timeout=5.0, ccxt_rate_limit=False,
                                   position_max_age_s=0.0)
             store = open_store(f"sqlite://{tmp_path / 'state.db'}")
-            runner, desk = build_runner_and_desk(graph(), {"binanceusdm/sim-main": adapter}, store,
+            runner, _ = build_runner_and_desk(graph(), {"binanceusdm/sim-main": adapter}, store,
                                                  lock_path=tmp_path / "lock.json", dry_run=False, clock=clock,
                                                  confirm_gap_ms=TICK_MS)
             try:
