@@ -21,7 +21,7 @@ import logging
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Iterable, Optional, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Iterable, NamedTuple, Optional, Sequence
 
 from .compile.compiler import CompileResult
 from .sources import MAX_FILE_BYTES, compile_sources
@@ -32,8 +32,10 @@ if TYPE_CHECKING:  # pragma: no cover - annotations only
 
     from .compile.graph import DecisionGraph
     from .events import Sink
+    from .runner.desk import Desk
     from .runner.firm_ports import ShardPorts
     from .runner.loop import Runner
+    from .runner.parts import RunnerParts
 
 Say = Callable[[str], None]
 
@@ -194,16 +196,32 @@ def runner_sinks(result: CompileResult, store: "StateStore", options: SinkOption
     return sinks
 
 
-def build_runner(graph: "DecisionGraph", adapters: dict[str, "ExchangeAdapter"], store: "StateStore", *,
-                 sinks: Sequence["Sink"] = (), lock_path: Optional[Path] = None, dry_run: bool = True,
-                 holder: str = "runner", lease_ttl_ms: int = 5_000, clock: Optional[Callable[[], int]] = None,
-                 snapshot_timeout_s: float = 10.0, confirm_gap_ms: int = 2_000, policy_error: Optional[str] = None,
-                 shard: Optional[str] = None) -> "Runner":
-    """The runner over what the builders above made (nothing starts: call ``start`` and ``tick``).
+class RunnerAndDesk(NamedTuple):
+    """A runner (the tick and the lease) and the desk the API serves (the operators' view calls),
+    built from the same parts; neither holds the other."""
+
+    runner: "Runner"
+    desk: "Desk"
+
+
+def build_runner(graph: "DecisionGraph", adapters: dict[str, "ExchangeAdapter"], store: "StateStore",
+                 **options: Any) -> "Runner":
+    """The runner alone, for what only ticks it (the demo, the benches); the options of
+    :func:`build_runner_and_desk`."""
+    return build_runner_and_desk(graph, adapters, store, **options).runner
+
+
+def build_runner_and_desk(graph: "DecisionGraph", adapters: dict[str, "ExchangeAdapter"], store: "StateStore", *,
+                          sinks: Sequence["Sink"] = (), lock_path: Optional[Path] = None, dry_run: bool = True,
+                          holder: str = "runner", lease_ttl_ms: int = 5_000, clock: Optional[Callable[[], int]] = None,
+                          snapshot_timeout_s: float = 10.0, confirm_gap_ms: int = 2_000,
+                          policy_error: Optional[str] = None, shard: Optional[str] = None) -> RunnerAndDesk:
+    """The runner over what the builders above made (nothing starts: call ``start`` and ``tick``),
+    and its desk (:func:`desk_of`).
 
     Its parts are built here, each handed the parts it works with as objects with a small
     interface (:mod:`killswitch.runner.collaborators`), never the runner or a callable back into
-    it; the runner holds them and runs the tick in its order (:mod:`killswitch.runner.loop`).
+    it; the runner holds the tick's and runs the tick in its order (:mod:`killswitch.runner.loop`).
     Reads the last saved state (the book) from ``store`` before any loop exists."""
     from adapters.base import order_rates
 
@@ -222,7 +240,8 @@ def build_runner(graph: "DecisionGraph", adapters: dict[str, "ExchangeAdapter"],
     from .runner.fetches import FetchHealth
     from .runner.catalog_build import Known
     from .runner.leadership import Leadership, Turn
-    from .runner.loop import ReloadState, Runner, RunnerParts, wall_ms
+    from .runner.loop import Runner, wall_ms
+    from .runner.parts import ReloadState, RunnerParts
     from .runner.persist import Persistence
     from .runner.positions import PositionsReadout
     from .runner.previews import Previews
@@ -285,6 +304,7 @@ def build_runner(graph: "DecisionGraph", adapters: dict[str, "ExchangeAdapter"],
     readout = Readout(book, lead, countdowns, resumptions, known, fanout, store, io, clock=clock, dry_run=dry_run,
                       counters=counters, policy_error=lambda: reloads.error, manual_closes=lambda: closes.tracked,
                       reloads=lambda: (reloads.loaded_ms, reloads.failed_ms), fetches=fetches, streams=streams)
+    book.lock_changed = readout.gate.changed  # the pre-trade gate's view published at every lock book change
     readout.collectors.append(CoverageMetrics(lambda: coverage_rows(book), clock))
     previews = Previews(book, lead, closes, known=known, clock=clock, dry_run=dry_run, triggers=readout.triggers)
     charts = ChartHistory(book, store, io, clock=clock, lead=lead, known=known)
@@ -318,16 +338,28 @@ def build_runner(graph: "DecisionGraph", adapters: dict[str, "ExchangeAdapter"],
                         fetches=fetches, streams=streams, reloads=reloads, entries=entries, revokes=revokes,
                         operator_revokes=operator_revokes, enforcement=enforcement,
                         modes=modes, rejections=rejections, entry_watch=entry_watch)
-    return Runner(parts, adapters, store, lock_path=lock_path, dry_run=dry_run, holder=holder,
-                  snapshot_timeout_s=snapshot_timeout_s, clock=clock)
+    runner = Runner(parts, adapters, store, lock_path=lock_path, dry_run=dry_run, holder=holder,
+                    snapshot_timeout_s=snapshot_timeout_s, clock=clock)
+    return RunnerAndDesk(runner, desk_of(parts, store, clock))
 
 
-def shard_ports(runner: "Runner") -> "ShardPorts":
-    """What a shard's firm parts (:mod:`killswitch.runner.firm`) are handed of ``runner``: its
-    parts behind the narrow ports of :class:`~killswitch.runner.firm_ports.ShardPorts`, never the
-    runner itself."""
+def desk_of(parts: "RunnerParts", store: "StateStore", clock: Callable[[], int]) -> "Desk":
+    """The desk the API serves (:class:`~killswitch.runner.desk.Desk`): the operators' reads,
+    previews and commands, from the runner's parts, never the runner."""
+    from .runner.desk import Desk
+
+    return Desk(readout=parts.readout, previews=parts.previews, commands=parts.commands, closes=parts.closes,
+                silencing=parts.silencing, operator_revokes=parts.operator_revokes,
+                positions=parts.position_readout, countdowns=parts.countdowns, charts=parts.charts, turn=parts.turn,
+                lead=parts.lead, store=store, io=parts.io, clock=clock)
+
+
+def shard_ports(runner: "Runner", desk: "Desk") -> "ShardPorts":
+    """What a shard's firm parts (:mod:`killswitch.runner.firm`) are handed of ``runner`` and its
+    ``desk`` (the operator's command path a directive's lock and unlock take): their parts behind
+    the narrow ports of :class:`~killswitch.runner.firm_ports.ShardPorts`, never the runner itself."""
     from .runner.firm_ports import ShardPorts
 
     return ShardPorts(clock=runner.clock, dry_run=runner.dry_run, accounts=tuple(runner.adapters), lead=runner.lead,
-                      turn=runner.turn, commands=runner.commands, closes=runner.closes, cancels=runner.executor,
+                      turn=runner.turn, commands=desk.commands, closes=runner.closes, cancels=runner.executor,
                       sinks=runner.fanout, book=runner.book)

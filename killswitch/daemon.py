@@ -35,12 +35,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Optional, Sequence
 
-from .bootstrap import AccountsError, SinkOptions, build_runner, ccxt_adapters, open_state, read_accounts, runner_sinks
+from .bootstrap import (AccountsError, SinkOptions, build_runner_and_desk, ccxt_adapters, open_state, read_accounts,
+                        runner_sinks)
 from .compile.compiler import CompileResult
 from .compile.graph import DecisionGraph
 from .events import DMS_FIRED, POLICY_RELOAD_FAILED, Event
 from .policy.accounts_doc import Account
 from .runner.admission import Limits
+from .runner.desk import Desk
 from .runner.loop import GraphReload, Runner
 from .runner.pod_label import SERVICEACCOUNT_DIR, PodRoleLabel
 from .runner.wakes import DEFAULT_MIN_SPACING_S, Wakes, interval_wait_s
@@ -140,6 +142,7 @@ class Daemon:
         self.lease_moved = asyncio.Event()  # set from the lease thread when the token held changes
         self.role_moved = asyncio.Event()  # the same, for the pod's role label (its own task clears it)
         self.runner: Optional[Runner] = None
+        self.desk: Optional[Desk] = None  # what the API serves: the operators' calls (runner/desk.py)
         self._files: Optional[list[tuple[str, str]]] = None  # the sources of the graph running
         self._saved: Optional[str] = None  # the digest last kept as the good bundle
         self._store_failing = False  # the last tick stopped on a store error (said once, and its end once)
@@ -214,11 +217,11 @@ class Daemon:
             policies=self.opts.policies, runbooks=self.opts.runbooks, external_url=self.opts.external_url or None,
             audit_anchor_every_ms=self.opts.audit_anchor_every_ms), echo=self.echo, err=self.err,
             warn=self.warn)
-        runner = self.runner = build_runner(graph, adapters, store, sinks=sinks,
-                                            lock_path=Path(self.opts.lock_file), dry_run=spec.dry_run, holder=holder,
-                                            lease_ttl_ms=self.opts.lease_ttl_ms, policy_error=policy_error,
-                                            shard=self._shard.name if self._shard else None)
-        if self._shard is not None and not await self._link_firm(runner, whole, graph, holder, store):
+        runner, desk = self.runner, self.desk = build_runner_and_desk(
+            graph, adapters, store, sinks=sinks, lock_path=Path(self.opts.lock_file), dry_run=spec.dry_run,
+            holder=holder, lease_ttl_ms=self.opts.lease_ttl_ms, policy_error=policy_error,
+            shard=self._shard.name if self._shard else None)
+        if self._shard is not None and not await self._link_firm(runner, desk, whole, graph, holder, store):
             return 2
         self.echo(f"ksctl run: mode {'DRY RUN (nothing is sent)' if spec.dry_run else 'LIVE'}; graph {graph.digest} "
                   f"revision {revision_text(graph.revision)}; {len(adapters)} account(s); holder {holder}")
@@ -228,29 +231,30 @@ class Daemon:
         self._files, self._saved = files, graph.digest if policy_error else None
         api = None
         if self.opts.api_port is not None:
-            api = await start_api(runner, self.opts, tokens, self.tokens, self.echo, self.err)
+            api = await start_api(desk, self.opts, tokens, self.tokens, self.echo, self.err)
             if api is None:
+                await runner.aclose()
                 for a in adapters.values():
                     await a.close()
                 store.close()
                 return 2
-        return await self._serve(runner, store, adapters, api, holder)
+        return await self._serve(runner, desk, store, adapters, api, holder)
 
-    async def _link_firm(self, runner: Runner, whole: Optional[DecisionGraph], graph: DecisionGraph, holder: str,
-                         store) -> bool:
+    async def _link_firm(self, runner: Runner, desk: Desk, whole: Optional[DecisionGraph], graph: DecisionGraph,
+                         holder: str, store) -> bool:
         """A shard's part in the firm: facts, the firm lease, directives (runner/firm.py); False
         (said, the runner and the store closed) when it is refused."""
         assert self._shard is not None
         try:
-            self.firm = firm_link(runner, self._shard, whole, self.opts.state_url, holder,
+            self.firm = firm_link(runner, desk, self._shard, whole, self.opts.state_url, holder,
                                   self.opts.lease_ttl_ms, self.echo, self.err, self.opts.external_url)
         except (ShardRefused, StoreError) as e:
             self.err(f"ksctl run: {e}; nothing started")
             await runner.aclose()
             store.close()
             return False
-        runner.firm = self.firm  # firm-wide operator commands become directives; GET /v1/firm
-        runner.add_metrics(self.firm)
+        desk.firm = self.firm  # firm-wide operator commands become directives; GET /v1/firm
+        desk.add_metrics(self.firm)
         # it ticks, and publishes its facts, at the firm-wide policies' interval too, whatever its own
         runner.readout.paces = self.firm.intervals
         runner.closes.also = self.firm.close_nodes  # the firm's close of an account no local policy has
@@ -260,7 +264,7 @@ class Daemon:
         self.firm.wake = self.wakes.nudge  # a shard stopped: the holder's next tick soon (debounced)
         return True
 
-    async def _serve(self, runner: Runner, store, adapters: dict, api: Optional[Any], holder: str) -> int:
+    async def _serve(self, runner: Runner, desk: Desk, store, adapters: dict, api: Optional[Any], holder: str) -> int:
         """The lease thread, then the process's named tasks under the supervisor until the tick
         loop ends (a stop, ``--max-ticks``, a task whose failure stops the process); then the
         clean stop, in its order."""
@@ -277,7 +281,7 @@ class Daemon:
         seen = _mtimes(self.opts.policies)  # the policy files as they were when the runner started
         metrics_config, pusher = OtlpMetrics.from_env(time.time_ns())
         self.echo(f"ksctl run: {metrics_config.describe()}")
-        runner.add_metrics(self.supervisor)
+        desk.add_metrics(self.supervisor)
         keeper: Optional[LeaseKeeper] = None
         labeller: Optional[PodRoleLabel] = None
         try:
@@ -295,8 +299,8 @@ class Daemon:
             if self.opts.kube_leader_label:
                 labeller = PodRoleLabel(self.opts.kube_leader_label, os.environ, warn=self.warn, echo=self.echo,
                                         serviceaccount_dir=self.opts.kube_serviceaccount_dir)
-                runner.add_metrics(labeller)
-            self.supervisor.start(*self.tasks(runner, keeper, labeller, pusher, seen))
+                desk.add_metrics(labeller)
+            self.supervisor.start(*self.tasks(runner, desk, keeper, labeller, pusher, seen))
             await self.supervisor.wait(TICK)
         finally:
             await self.supervisor.cancel(TICK)  # (ended already, unless this run was cancelled)
@@ -312,8 +316,8 @@ class Daemon:
             await self.supervisor.cancel(SHOW_LIFE)
             if self.firm is not None:
                 await self.firm.end()
-                if runner.firm_board is not None:
-                    await asyncio.to_thread(runner.firm_board.close)
+                if desk.firm_board is not None:
+                    await asyncio.to_thread(desk.firm_board.close)
             released = False
             if keeper is not None:
                 released = await asyncio.to_thread(keeper.stop, release=True)
@@ -329,12 +333,12 @@ class Daemon:
         self.echo(f"ksctl run: stopped after {self.ticks} tick(s)")
         return 3 if self.supervisor.failed is not None else self.code
 
-    def tasks(self, runner: Runner, keeper: Any, labeller: Optional[PodRoleLabel], pusher: Any,
+    def tasks(self, runner: Runner, desk: Desk, keeper: Any, labeller: Optional[PodRoleLabel], pusher: Any,
               seen: dict[str, float]) -> list[Task]:
         """The process's named tasks and what the failure of each means (ARCHITECTURE.md)."""
         from .runner.lease_keeper import show_life
 
-        out = [Task(TICK, lambda: self._ticks(runner, keeper, seen), EXIT, "nothing is evaluated or sent"),
+        out = [Task(TICK, lambda: self._ticks(runner, desk, keeper, seen), EXIT, "nothing is evaluated or sent"),
                # the loop's half of the lease's watchdog: without it the lease lapses, a standby takes over
                Task(SHOW_LIFE, lambda: show_life(keeper, runner.io), EXIT, "the lease is no longer renewed")]
         if labeller is not None:
@@ -344,11 +348,11 @@ class Daemon:
                                                                self.role_moved, keeper.renew_ms / 1000),
                             RESTART, "the pod's role label stays as it is meanwhile"))
         if pusher is not None:
-            out.append(Task(METRICS_PUSH, lambda: self._push_metrics(runner, pusher), RESTART,
+            out.append(Task(METRICS_PUSH, lambda: self._push_metrics(desk, pusher), RESTART,
                             "the OTLP metrics are not pushed meanwhile (/metrics is unaffected)"))
         return out
 
-    async def _ticks(self, runner: Runner, keeper: Any, seen: dict[str, float]) -> None:
+    async def _ticks(self, runner: Runner, desk: Desk, keeper: Any, seen: dict[str, float]) -> None:
         """The tick loop: the runner started (the pending intents settled), then a tick at the
         policies' interval (or sooner: a stream's wake, a lease change), reloads and the tokens
         taken up between two ticks, until a stop or ``--max-ticks``."""
@@ -357,7 +361,7 @@ class Daemon:
         if self.firm is not None:
             await self.firm.begin()  # the directives' watermark, and LISTEN
         self.wakes.attach(runner.adapters.values())
-        runner.add_metrics(self.wakes)
+        desk.add_metrics(self.wakes)
         runner.streams.announce()  # the accounts that poll, said once
         runner.modes.announce()  # the position modes: read from the venues, checked against the declared
         cause = "interval"
@@ -378,8 +382,8 @@ class Daemon:
             self.ticks += 1
             if self.firm is not None:
                 await self.firm.after_tick(report)
-                if runner.firm_board is not None:
-                    await runner.firm_board.after_tick(report)  # its board beside its facts: every console's
+                if desk.firm_board is not None:
+                    await desk.firm_board.after_tick(report)  # its board beside its facts: every console's
             if report.leader:  # a standby does not stream (its snapshots are not read); close() stops them
                 await runner.streams.lead()
             if self.ticks == 1:
@@ -411,13 +415,13 @@ class Daemon:
         self.lease_moved.set()
         self.role_moved.set()
 
-    async def _push_metrics(self, runner: Runner, pusher) -> None:
+    async def _push_metrics(self, desk: Desk, pusher) -> None:
         """Every ``OTEL_METRIC_EXPORT_INTERVAL``: the registry as /metrics shows it (read on this
         loop), pushed over OTLP from a worker thread. A failure is said once, and its end once."""
         failing = False
         while True:
             await asyncio.sleep(pusher.config.interval_ms / 1000)
-            ok = await asyncio.to_thread(pusher.export, runner.metrics_text(), time.time_ns())
+            ok = await asyncio.to_thread(pusher.export, desk.metrics_text(), time.time_ns())
             if ok == failing:
                 failing = not ok
                 if failing:

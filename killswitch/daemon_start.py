@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import os
-from typing import Any, Callable, Optional, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Optional, Sequence
 
 from .compile.compiler import CompileResult, compile_documents
 from .policy.load import load_sources
@@ -21,6 +21,9 @@ from .policy.accounts_doc import Account
 from .runner.admission import Admission
 from .sources import revision_text
 from .zones import zone_known
+
+if TYPE_CHECKING:  # pragma: no cover - annotations only
+    from .runner.desk import Desk
 
 
 def unmatched_here(result: CompileResult, accounts: Sequence[Account]) -> list[str]:
@@ -75,11 +78,12 @@ def graph_to_run(result: CompileResult, store: Any, strict: bool, declared: Opti
     return fallback, policy_error
 
 
-async def start_api(runner: Any, opts: Any, tokens: Any, reloader: Any, echo: Callable[[str], None],
+async def start_api(desk: "Desk", opts: Any, tokens: Any, reloader: Any, echo: Callable[[str], None],
                     err: Callable[[str], None]) -> Optional[Any]:
-    """The HTTP API of ``runner`` (``opts``: the daemon's :class:`~killswitch.daemon.RunOptions`;
-    ``tokens``: the tokens document read at start; ``reloader``: what follows it) on a thread of
-    its own; None when it is refused (said, the runner closed)."""
+    """The HTTP API over the runner's ``desk`` (:mod:`killswitch.runner.desk`) on a thread of its
+    own (``opts``: the daemon's :class:`~killswitch.daemon.RunOptions`; ``tokens``: the tokens
+    document read at start; ``reloader``: what follows it); None when it is refused (said; the
+    caller closes the runner)."""
     from .logs import scrub_also
     from .runner.api import make_app
     from .runner.identity import TokensError
@@ -88,16 +92,15 @@ async def start_api(runner: Any, opts: Any, tokens: Any, reloader: Any, echo: Ca
     # the log scrubs them by value too (a variable not named *TOKEN* would otherwise pass)
     scrub_also([token or "", *(tokens.digests() if tokens else ())])
     admission = Admission(opts.api_limits)  # on the API's thread; its counters on /metrics
-    runner.add_metrics(admission)
+    desk.add_metrics(admission)
     try:
         from .runner.api_access import shared_token
         from .runner.identity import LiveTokens, Tokens
 
         live = reloader.serve(LiveTokens(tokens or Tokens(), shared_token(token or None)))
-        app = make_app(runner, tokens=live, console_public=opts.console_public, admission=admission)
+        app = make_app(desk, tokens=live, console_public=opts.console_public, admission=admission)
     except (TokensError, ValueError) as e:
         err(f"ksctl run: {e}; nothing started")
-        await runner.aclose()
         return None
     who = [i.name for i in (tokens.identities if tokens else ())] + (["shared-token"] if token else [])
     if not who:
@@ -112,7 +115,7 @@ async def start_api(runner: Any, opts: Any, tokens: Any, reloader: Any, echo: Ca
     # parsed, and every view call comes back to this loop (see runner/api_thread.py).
     from .runner.api_thread import ApiThread
 
-    runner.serve_views_on(asyncio.get_running_loop())
+    desk.serve_views_on(asyncio.get_running_loop())
     api = ApiThread(app, opts.api_host, opts.api_port or 0)
     url = await api.start()
     echo(f"ksctl run: API at {url}")

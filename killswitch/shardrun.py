@@ -147,13 +147,13 @@ def firm_lines(start: ShardStart, got: Optional[Split], holder: Optional[str] = 
     return lines
 
 
-def firm_link(runner: Any, start: ShardStart, whole: Any, state_url: str, holder: str, ttl_ms: int,
+def firm_link(runner: Any, desk: Any, start: ShardStart, whole: Any, state_url: str, holder: str, ttl_ms: int,
               echo: Any, err: Any, console: Optional[str] = None) -> Any:
     """The shard's :class:`~killswitch.runner.firm.FirmLink` on the firm's store, its firm-wide
     policies taken from ``whole`` (the graph before the shard's narrowing); a firm-wide policy
     the facts cannot serve is :class:`ShardRefused` (``FIRM_POLICY_REFUSED``, as KS243 says), one
     whose interval no shard can publish for too (``FIRM_INTERVAL_TOO_SHORT``, as KS244 says).
-    The runner's ``firm_board`` is set beside it (:class:`~killswitch.runner.firm_board.BoardLink`:
+    The desk's ``firm_board`` is set beside it (:class:`~killswitch.runner.firm_board.BoardLink`:
     its board published after each tick, every shard's read for its console; ``console``: this
     runner's own console URL, ``--external-url``)."""
     from .bootstrap import shard_ports
@@ -162,12 +162,12 @@ def firm_link(runner: Any, start: ShardStart, whole: Any, state_url: str, holder
     from .state.firm import open_firm
 
     firm = open_firm(state_url)
-    link = FirmLink(shard_ports(runner), firm, start, state_url, holder, ttl_ms, echo, err)
+    link = FirmLink(shard_ports(runner, desk), firm, start, state_url, holder, ttl_ms, echo, err)
     refused = link.set_graph(whole)
     if refused:
         firm.close()
         code = refused[0].split(":", 1)[0]  # the first's code; the others keep theirs in the text
         raise ShardRefused(code, "; ".join(r.removeprefix(f"{code}: ") for r in refused))
-    runner.firm_board = BoardLink(runner.clock, runner.book, runner.lead, runner.readout.pace_s, firm, start,
-                                  lambda: link.graph, ttl_ms, console, err)
+    desk.firm_board = BoardLink(runner.clock, runner.book, runner.lead, runner.readout.pace_s, firm, start,
+                                lambda: link.graph, ttl_ms, console, err)
     return link

@@ -4,7 +4,7 @@ What it owns: an event loop on a thread of its own that serves an aiohttp applic
 :func:`killswitch.runner.api.make_app`), started and stopped from the runner's loop. Accepting,
 parsing, authenticating and answering requests then never wait for the runner's work (a tick, a
 store write), and the runner's loop spends no time on HTTP: the view hands every call back to
-the loop its state lives on (:meth:`killswitch.runner.loop.Runner.run_view_call`).
+the loop its state lives on (:meth:`killswitch.runner.desk.Desk.run_view_call`).
 
 Must not: call into the runner other than through the application's view calls; block the
 runner's loop while it starts or stops (both are awaited off it, so that requests in flight can

@@ -32,7 +32,7 @@ from typing import Any, Callable, Optional
 from ..engine import coverage as cv
 from ..engine.evaluate import Evaluation
 from ..events import POLICY_MATCHED, POLICY_UNMATCHED, SCOPE_ARMED, SCOPE_BLIND, Event
-from .book import Book
+from .book_view import BookView
 from .lock import iso_ms
 from .view import BlindTrigger, CoverageStatus
 
@@ -44,7 +44,7 @@ def while_blind_text(node: Any) -> Optional[str]:
     return f"lock_trading: {mode}" if mode else None
 
 
-def coverage_rows(book: Book) -> tuple[CoverageStatus, ...]:
+def coverage_rows(book: BookView) -> tuple[CoverageStatus, ...]:
     """Every policy × scope instance's coverage, policies in graph order, then scope."""
     ev = book.evaluation
     rows: list[CoverageStatus] = []
@@ -73,7 +73,7 @@ def coverage_rows(book: Book) -> tuple[CoverageStatus, ...]:
     return tuple(sorted(rows, key=lambda r: (order.get(r.policy, len(order)), r.scope)))
 
 
-def _unmatched_row(book: Book, policy: str, since: Optional[int]) -> CoverageStatus:
+def _unmatched_row(book: BookView, policy: str, since: Optional[int]) -> CoverageStatus:
     node = book.node(policy)
     selector = cv.selector_text(node) if node is not None else "?"
     if node is not None and cv.allowed_empty(node):

@@ -19,13 +19,13 @@ from adapters.base import ExchangeAdapter
 
 from ..compile.nodes import KindSignal
 from ..policy.kinds.heartbeat_age import HeartbeatAgeParams
-from .book import Book
+from .book_view import BookView
 from .gate import Placement
 from .names import Catalog
 
 
 class Known:
-    def __init__(self, book: Book, adapters: dict[str, ExchangeAdapter], clock: Callable[[], int]):
+    def __init__(self, book: BookView, adapters: dict[str, ExchangeAdapter], clock: Callable[[], int]):
         self.book = book
         self.adapters = adapters
         self.clock = clock

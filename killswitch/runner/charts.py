@@ -29,7 +29,7 @@ from ..metrics import Registry
 from ..state.store import FencedError, SignalSampleRow, StateStore, StoreError
 from .collaborators import Audits, Names
 from .armed import coverage_rows
-from .book import Book
+from .book_view import BookView
 from .chart_values import ScopeChart, build_chart, sample_of
 from .names import Unknown
 from .storeio import StoreIO
@@ -49,7 +49,7 @@ log = logging.getLogger("killswitch.runner.charts")
 class ChartHistory:
     """See the module doc. ``fence``: the token to write under (None: not leading)."""
 
-    def __init__(self, book: Book, store: StateStore, io: StoreIO, *, clock: Callable[[], int],
+    def __init__(self, book: BookView, store: StateStore, io: StoreIO, *, clock: Callable[[], int],
                  lead: Audits, known: Names):
         self.book = book
         self.store = store

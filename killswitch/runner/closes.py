@@ -58,7 +58,7 @@ from ..engine.scope import instances
 from ..events import MANUAL_CLOSE, Event
 from ..snapshot import Snapshot
 from ..state.store import FencedError, StateStore
-from .book import Book
+from .book_view import BookView
 from .close_plans import Envelope, PlanLegs, PreviewLedger, default_max_notional, gone, refusal, unknown_preview
 from .leadership import Leadership
 from .lock import iso_ms
@@ -136,7 +136,7 @@ class ManualCloses:
     """See the module doc. ``catalog()`` is the runner's names; ``emit`` hands an event to the
     sinks; ``rates()`` the venues' order rates the planner paces closes by."""
 
-    def __init__(self, book: Book, lead: Leadership, store: StateStore, io: StoreIO, *, dry_run: bool,
+    def __init__(self, book: BookView, lead: Leadership, store: StateStore, io: StoreIO, *, dry_run: bool,
                  clock: Callable[[], int], known: Names, sinks: Emits, rates: Callable[[], Mapping[str, float]]):
         self.book = book
         self.lead = lead

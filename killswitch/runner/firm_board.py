@@ -9,7 +9,7 @@ facts (:mod:`.firm`):
   console URL) in ``ks_firm.shard_board``, fenced by its shard's token (a refusal is counted);
   a standby publishes nothing. A board that cannot be written is said once a run
   (``FIRM_BOARD_UNWRITTEN``) and again when it is written;
-* :class:`FirmBoardView` — the runner's view of it (a mixin of :class:`~.loop.Runner`:
+* :class:`FirmBoardView` — the desk's view of it (a mixin of :class:`~.desk.Desk`:
   ``firm_board``, the shard's link, and ``firm_shards``, what the API calls);
 * :meth:`BoardLink.read` — every shard and the firm-wide breaker as the firm's tables say now
   (:func:`killswitch.firm.board.firm_board`), on a connection of its own so that a console's
@@ -33,12 +33,13 @@ from ..engine.stages import decision_id
 from ..firm.board import INCIDENTS_SHOWN, Board, FirmInputs, firm_board, ordered
 from ..firm.facts import stale_after_ms
 from ..state.store import StoreError
+from .book_view import BookView
 
 FIRM_STATE_UNREACHABLE = "FIRM_STATE_UNREACHABLE"
 FIRM_BOARD_UNWRITTEN = "FIRM_BOARD_UNWRITTEN"
 
 
-def board_of(book: Any, shard: str, holder: str, fence: int, now: int, interval_s: float,
+def board_of(book: BookView, shard: str, holder: str, fence: int, now: int, interval_s: float,
              console: Optional[str]) -> Board:
     """The board of a runner's ``book`` at ``now``: its scopes above stage 0 (highest first, at
     most :data:`INCIDENTS_SHOWN`, and how many more) and its lock book's summary."""
@@ -71,7 +72,7 @@ class BoardLink:
     ``firm_graph``: the firm-wide policies now (their stale bound); ``console``: this runner's
     own console URL (``--external-url``), published for the other shards' links."""
 
-    def __init__(self, clock: Callable[[], int], book: Any, lead: Any, pace_s: Callable[[], float], firm: Any,
+    def __init__(self, clock: Callable[[], int], book: BookView, lead: Any, pace_s: Callable[[], float], firm: Any,
                  start: Any, firm_graph: Callable[[], DecisionGraph], ttl_ms: int, console: Optional[str],
                  err: Callable[[str], None]):
         from ..state.firm import shard_schema
@@ -138,7 +139,7 @@ class BoardLink:
 
 
 class FirmBoardView:
-    """``GET /v1/firm/shards`` as the runner answers it (a mixin of :class:`~.loop.Runner`):
+    """``GET /v1/firm/shards`` as the desk answers it (a mixin of :class:`~.desk.Desk`):
     ``firm_board`` is the shard's :class:`BoardLink`, set by the daemon (None: not a shard's runner)."""
 
     firm_board: Optional[BoardLink] = None

@@ -30,10 +30,10 @@ from typing import Iterable, Optional
 from .. import __version__
 from ..metrics import Registry
 from ..engine.triggers import recorded
-from .book import Book
+from .book_view import BookView
 
 
-def collect_book_families(reg: Registry, book: Book, now_ms: int, accounts: Iterable[str], *,
+def collect_book_families(reg: Registry, book: BookView, now_ms: int, accounts: Iterable[str], *,
                           loaded_ms: Optional[int], reload_ok: bool) -> None:
     g = book.graph
     reg.sampled("killswitch_build_info", "gauge", "1, labelled with the version of killswitch and the graph it runs.",
@@ -50,7 +50,7 @@ def collect_book_families(reg: Registry, book: Book, now_ms: int, accounts: Iter
     _triggers(reg, book)
 
 
-def _locks(reg: Registry, book: Book, now_ms: int, accounts: Iterable[str]) -> None:
+def _locks(reg: Registry, book: BookView, now_ms: int, accounts: Iterable[str]) -> None:
     lock = book.lock_book
     family = reg.sampled("killswitch_lock_state", "gauge",
                          "1 for the mode of the lock that binds each scope (locked scopes, accounts and policy scope "
@@ -65,7 +65,7 @@ def _locks(reg: Registry, book: Book, now_ms: int, accounts: Iterable[str]) -> N
             family.add(1, scope=scope, mode=st.mode)
 
 
-def _triggers(reg: Registry, book: Book) -> None:
+def _triggers(reg: Registry, book: BookView) -> None:
     firing = reg.sampled("killswitch_trigger_firing", "gauge", "1 while a trigger of a policy's scope fires, else 0.",
                          ("policy", "scope", "trigger"))
     values = reg.sampled("killswitch_signal_value", "gauge",

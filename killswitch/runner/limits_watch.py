@@ -27,7 +27,7 @@ from typing import Callable, Optional
 from ..engine.limits import GROSS, ORDER_NOTIONAL, ORDER_QUANTITY, POSITION, PRICE_COLLAR, LimitOrder, breaches_in
 from ..engine.scope import account_key
 from ..snapshot import Order, Snapshot
-from .book import Book
+from .book_view import BookView
 from .enforce import Flag
 from .limits_state import LimitsState
 
@@ -41,7 +41,7 @@ class LimitWatch:
     naming the policy and scope instance whose limit it is; None when it breaks none (or no
     policy sets limits, or the instance's book is not known)."""
 
-    def __init__(self, limits: LimitsState, book: Book, clock: Callable[[], int]):
+    def __init__(self, limits: LimitsState, book: BookView, clock: Callable[[], int]):
         self.limits, self.book, self.clock = limits, book, clock
 
     def active(self) -> bool:

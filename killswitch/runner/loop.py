@@ -1,8 +1,11 @@
 """The runner: one tick = lease → snapshots → evaluate → journal → persist → lock → send → reconcile.
 
-What it owns: the tick pipeline, the parts it is made of (:class:`RunnerParts`, built by
-:func:`killswitch.bootstrap.build_runner`), and the one entry a policy reload
-reaches a running runner by (:meth:`Runner.apply_graph`). The order of a tick is the
+What it owns: the tick pipeline (its order written here, in :meth:`Runner.tick`, and nowhere
+else), the lease's lifecycle (start, renew, lost, handed to a keeper, close), and the one entry a
+policy reload reaches a running runner by (:meth:`Runner.apply_graph`). Its parts
+(:mod:`.parts`) are built by :func:`killswitch.bootstrap.build_runner_and_desk`, which builds
+the operator's :class:`~.desk.Desk` from the same parts: the API, the console and the
+operators' calls go to the desk, never to the runner. The order of a tick is the
 crash-safety argument (see :mod:`killswitch.runner.executor`): intents are journaled before
 the state that records the stage entry is saved, and sent only after both. The entry's audit
 rows (its transitions; in a dry run the orders it planned) and the lock file follow the save
@@ -42,13 +45,10 @@ audit rows) carries its fencing token, so a deposed leader's writes are refused.
 Threads. The runner's state lives on one event loop, the tick's: ticks and operator commands
 interleave only at await points, and no lock guards it — a second thread touching it would need
 one around every read as well as every write, and the tick's store calls would then hold it.
-What runs elsewhere touches none of it. ``ksctl run`` serves the HTTP API from a thread of its
-own (:mod:`killswitch.runner.api_thread`), which sheds what exceeds its rates and queue with 429
-(:mod:`.admission`), coalesces heartbeats per source (:mod:`.beats`), and hands every view call to
-this loop (:meth:`Runner.run_view_call`): reads as they come, changes one at a time in the turn
-(:mod:`.turn`), which the tick holds from start to end ahead of every change waiting — it lends
-it out only while its snapshots are fetched — so that no queue of operator calls delays a tick
-by more than the one change being applied when it asks. The leader lease is taken and renewed by
+What runs elsewhere touches none of it: the HTTP API's thread hands every view call to this
+loop through the desk (:mod:`.desk`), in the turn (:mod:`.turn`), which the tick holds from
+start to end ahead of every change waiting — it lends it out only while its snapshots are
+fetched. The leader lease is taken and renewed by
 a :class:`~killswitch.runner.lease_keeper.LeaseKeeper` thread on a store connection of its own, so
 that neither a slow tick nor a burst of requests can let it lapse; the tick reads the token the
 keeper publishes, and the keeper renews only while this loop shows life, so a runner whose loop
@@ -64,17 +64,11 @@ Policy decisions all come from ``evaluate``. Besides them the runner applies thr
 an operator set up, each audited and each shown in status: the dead man's switch
 (:mod:`.countdowns`), operator locks (:mod:`.commands`) and resumption after a reset
 (:mod:`.resuming`).
-
-Size: about 815 lines, over the bound by the tick's own fault handling (a store error, the turn
-it holds, a sample write's failure taken up): the class is the one tick (see :class:`Runner`)
-and the view calls' delegations, and the rest are the three helpers of that tick and the list
-of its parts; the parts are built in :mod:`killswitch.bootstrap`, not here.
 """
 
 from __future__ import annotations
 
 import asyncio
-import gc
 import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -82,7 +76,6 @@ from typing import Any, Callable, Optional, Sequence
 
 from adapters.base import AdapterError, ExchangeAdapter, order_rates
 
-from .firm_board import FirmBoardView
 from ..compile.graph import DecisionGraph
 from ..engine.columns import load_arrays
 from ..engine.evaluate import Evaluation
@@ -90,42 +83,14 @@ from ..events import DEPOSED, DMS_FIRED, ORDER_FAILED, SNAPSHOT_FAILED, Event, R
 from ..snapshot import FetchStatus, Snapshot
 from ..state.store import FencedError, StateStore, StoreError
 from .armed import BlindReports, log_changes
-from .book import Book
-from .charts import ChartHistory
-from .closes import ManualCloses
-from .commands import OperatorCommands
-from .countdowns import Countdowns
-from .enforcement import Enforcement
-from .entries import EntryOutbox
-from .entry_watch import EntryWatch
 from .depth import BOOK_TIMEOUT_S, plan_with_books
-from .executor import ExecutionReport, Executor
-from .fanout import SinkFanout
-from .fetches import FetchHealth
-from .firm_ports import FirmRoutes
-from .modes import ModeWatch
-from .rejections import CLOSE_REJECTED, CloseRejections
-from .streams import StreamWatch
-from .gate import Decision, Placement
-from .catalog_build import Known
+from .executor import ExecutionReport
+from .gc_pause import CollectorPause
 from .lease_keeper import LeaseKeeper
-from .leadership import Leadership, Turn
-from .persist import Persistence
-from .positions import PositionsReadout
-from .oplog import said
-from .previews import Previews
-from .readout import Readout
-from .resuming import Resumptions
-from .revoke_commands import OperatorRevokes
-from .revokes import Revokes
-from .names import Catalog
-from .shortfalls import MAX_CLOSE_RETRIES, Shortfalls
-from .silence_view import SilencePreview
-from .silences import Silences
-from .storeio import StoreIO
-from .view import (ActionPreview, ChangeResult, CloseResult, IncidentStatus, PositionsStatus, ResetResult, RunnerStatus,
-                   SilenceResult, SilenceStatus, TriggerStatus)
-
+from .modes import ModeWatch
+from .parts import RunnerParts
+from .rejections import CLOSE_REJECTED, CloseRejections
+from .shortfalls import MAX_CLOSE_RETRIES
 
 def wall_ms() -> int:
     return int(time.time() * 1000)
@@ -153,55 +118,6 @@ class TickReport:
         return self.evaluation.transitions if self.evaluation else []
 
 
-@dataclass
-class ReloadState:
-    """The policy reloads as status shows them: the last failure's reason while the last good
-    graph runs on (None: it did not fail), when the running graph was loaded, and when a reload
-    last failed. Changed by :meth:`Runner.apply_graph` alone; the readout reads it."""
-
-    error: Optional[str]
-    loaded_ms: int
-    failed_ms: Optional[int]
-
-
-@dataclass
-class RunnerParts:
-    """What a runner is made of, each part built by :func:`killswitch.bootstrap.build_runner`
-    with the narrow collaborators it uses (see the module doc)."""
-
-    io: StoreIO
-    book: Book
-    counters: dict[str, int]
-    turn: Turn
-    lead: Leadership
-    fanout: SinkFanout
-    known: Known
-    executor: Executor
-    countdowns: Countdowns
-    resumptions: Resumptions
-    persist: Persistence
-    shortfalls: Shortfalls
-    closes: ManualCloses
-    readout: Readout
-    previews: Previews
-    charts: ChartHistory
-    position_readout: PositionsReadout
-    commands: OperatorCommands
-    silencing: Silences
-    fetches: FetchHealth
-    streams: StreamWatch
-    reloads: ReloadState
-    entries: EntryOutbox
-    revokes: Revokes
-    operator_revokes: OperatorRevokes
-    enforcement: Enforcement
-    # the accounts' position modes as their venues read them; the closes the venues refused
-    modes: Optional[ModeWatch] = None
-    rejections: Optional[CloseRejections] = None
-    # the venue watch's fast path: a stream's entry cancelled at its event (runner/entry_watch.py)
-    entry_watch: Optional[EntryWatch] = None
-
-
 @dataclass(frozen=True)
 class GraphReload:
     """What a policy reload brings: the compiled graph, or (``graph`` None) why it failed."""
@@ -220,14 +136,15 @@ class ReloadOutcome:
     sink_failures: tuple[str, ...] = ()  # sinks that could not follow (they keep their old view)
 
 
-class Runner(FirmBoardView):
-    """The tick pipeline, and the one object the daemon, the API and the tests hold: the view
-    calls below delegate to the part that owns each (see the module doc).
+class Runner:
+    """The tick pipeline and the lease's lifecycle (see the module doc): the parts taken in,
+    the tick and ``apply_graph``; the logic lives in the parts, and what operators ask for is
+    the desk's (:class:`~.desk.Desk`).
 
-    Size: about 580 lines: the parts taken in, the tick (one method, kept whole because its
-    order is the crash-safety argument and must read top to bottom), ``apply_graph``, and
-    about fifty short delegations of the API's view calls and the operator's commands to the
-    parts that own them; the logic lives in the parts."""
+    Size: about 390 lines, over the class bound by the tick alone: ``tick`` and ``_tick`` (kept
+    whole because the order is the crash-safety argument and must read top to bottom) with the
+    helpers of its audit rows and its two waves (``_record``, ``_first_waves``, ``_send_rest``),
+    which carry that order on; the lease's lifecycle and ``apply_graph`` are short delegations."""
 
     MAX_CLOSE_RETRIES = MAX_CLOSE_RETRIES
 
@@ -246,11 +163,9 @@ class Runner(FirmBoardView):
         self.io, self.book, self.counters, self.turn = p.io, p.book, p.counters, p.turn
         self.lead, self.fanout, self.known, self.executor = p.lead, p.fanout, p.known, p.executor
         self.countdowns, self.resumptions, self.persist = p.countdowns, p.resumptions, p.persist
-        self.shortfalls, self.closes, self.readout, self.previews = p.shortfalls, p.closes, p.readout, p.previews
-        self.charts, self.position_readout = p.charts, p.position_readout
-        self.commands, self.silencing = p.commands, p.silencing
+        self.shortfalls, self.closes, self.readout, self.charts = p.shortfalls, p.closes, p.readout, p.charts
         self.fetches, self.streams = p.fetches, p.streams
-        self.entries, self.revokes, self.operator_revokes = p.entries, p.revokes, p.operator_revokes
+        self.entries, self.revokes = p.entries, p.revokes
         self.enforcement = p.enforcement
         self.entry_watch = p.entry_watch
         self.modes = p.modes if p.modes is not None else ModeWatch(adapters, clock)
@@ -258,8 +173,6 @@ class Runner(FirmBoardView):
         self.blind_reports = BlindReports()
         self._coverage_logged = False  # this process has said every blind or unmatched scope once
         self._collector = CollectorPause()
-        # a shard's FirmLink (runner/firm.py): firm-wide commands become directives
-        self.firm: Optional[FirmRoutes] = None
         load_arrays()  # numpy, which a stage's entry over a large scope computes with: imported now, not then
 
     # --- what others read of it ----------------------------------------------------------------------
@@ -618,219 +531,6 @@ class Runner(FirmBoardView):
             return False
         report.execution.merge(await self.executor.send(rest))
         return True
-
-    # --- view calls (the API's RunnerView), each run on this runner's loop --------------------------
-
-    def serve_views_on(self, loop: asyncio.AbstractEventLoop) -> None:
-        """View calls made from other threads (the API's) run on ``loop``, this runner's tick loop."""
-        self.turn.home = loop
-
-    async def run_view_call(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
-        """Run a view call (one of this runner's methods) where the runner's state lives: reads
-        as they come, anything else in its turn (see :class:`~killswitch.runner.leadership.Turn`)."""
-        return await self.turn.run_view_call(fn, args, kwargs)
-
-    async def heartbeat(self, source: str, now_ms: Optional[int] = None) -> Optional[str]:
-        """``source`` is alive: its heartbeat age (a signal) and its dead man's switch. The
-        leader takes it in at once (saved with the state at its next tick); a standby stores it
-        for the leader, which takes it in at its next tick, so a bot may beat at any replica.
-        A source nothing names, or a new one past the bound, is refused: the reason
-        (``UNKNOWN_SOURCE``, ``SOURCES_FULL``: :mod:`.beat_sources`), else None. Raises
-        StoreError when a standby cannot store it (the API answers 503: beat again)."""
-        return (await self.heartbeats((source,), now_ms)).get(source)
-
-    async def heartbeats(self, sources: Sequence[str], now_ms: Optional[int] = None) -> dict[str, str]:
-        """Every one of ``sources`` is alive (a batch of the API's coalesced beats), as
-        :meth:`heartbeat` each, all stamped ``now``; a standby stores them in one store call.
-        The refused ones, each with its reason."""
-        now = now_ms if now_ms is not None else self.clock()
-        refused = self.countdowns.refusals(sources, now)
-        taken = [s for s in sources if s not in refused]
-        if not self.lead.leader:
-            if taken:
-                await self.io(self.store.record_heartbeats, {s: now for s in taken})
-            return refused
-        self.countdowns.beat_many(taken, now)
-        return refused
-
-    def add_metrics(self, collector: Any) -> None:
-        """``collector.collect_metrics(registry)`` adds its families to every scrape of
-        ``/metrics`` (the API's admission of writes, which lives on the API's thread)."""
-        self.readout.collectors.append(collector)
-
-    def status(self) -> RunnerStatus:
-        return replace(self.readout.status(), silences_idle=self.silencing.idle_flags())
-
-    async def ready(self) -> tuple[bool, str]:
-        return await self.readout.ready()
-
-    def lock_document(self, scope: Optional[str] = None) -> dict:
-        """The lock (all of it, or what binds ``scope``), with the resumed limits in force."""
-        return self.readout.lock_document(scope)
-
-    def check_order(self, request: dict) -> Decision:
-        return self.readout.check_order(request)
-
-    def check_order_now(self, request: dict) -> Decision:  # on the API's thread, from the view published
-        return self.readout.gate.check(request)
-
-    def catalog(self, now: Optional[int] = None) -> Catalog:
-        return self.known.catalog(now)
-
-    def placement(self, now: Optional[int] = None) -> Placement:
-        return self.known.placement(now)
-
-    async def learn_symbols(self) -> None:
-        await self.known.learn_symbols()
-
-    def dms_status(self) -> dict:
-        return self.countdowns.status()
-
-    async def chart(self, policy: str, scope: str, hours: float) -> Any:
-        return await self.charts.chart(policy, scope, hours)
-
-    async def reset(self, policy: str, scope: str, approver: str, reason: str,
-                    confirm_relatch: bool = False) -> ResetResult:
-        if self.firm is not None and (routed := await self.firm.route_reset(policy, scope, approver, reason,
-                                                                            confirm_relatch)):
-            return said("reset", approver, routed, policy=policy, scope=scope)  # the firm lease holder's to apply
-        open_ = self.silencing.open_incidents()  # the incident being reset, before it ends
-        incident = next((i for i, (p, s, _) in open_.items() if p == policy and s == scope), None)
-        result = await self.commands.reset(policy, scope, approver, reason, confirm_relatch)
-        if result.done and incident is not None:  # the silences made for it or holding its pages
-            result = replace(result, silences=self.silencing.for_incident(incident, open_))
-        return said("reset", approver, result, policy=policy, scope=scope)
-
-    async def lock_scope(self, scope: str, mode: str, reason: str, ttl_s: Optional[float] = None, *,
-                         actor: Optional[str] = None, enforce: Optional[dict] = None) -> ChangeResult:
-        if self.firm is not None and (routed := await self.firm.route("lock", scope, {
-                "mode": mode, "reason": reason, "ttl_s": ttl_s, "enforce": enforce}, actor)) is not None:
-            return said("lock", actor, routed, scope=scope, mode=mode, ttl_s=ttl_s)
-        return said("lock", actor, await self.commands.lock_scope(scope, mode, reason, ttl_s, actor=actor,
-                                                                  enforce=enforce), scope=scope, mode=mode, ttl_s=ttl_s)
-
-    async def unlock_scope(self, scope: str, reason: str, *, actor: Optional[str] = None) -> ChangeResult:
-        if self.firm is not None and (routed := await self.firm.route("unlock", scope, {"reason": reason},
-                                                                      actor)) is not None:
-            return said("unlock", actor, routed, scope=scope)
-        return said("unlock", actor, await self.commands.unlock_scope(scope, reason, actor=actor), scope=scope)
-
-    async def dms_arm(self, source: str, timeout_s: float, *, actor: Optional[str] = None) -> ChangeResult:
-        return said("dms arm", actor, await self.commands.dms_arm(source, timeout_s, actor=actor), source=source)
-
-    async def dms_disarm(self, source: str, *, actor: Optional[str] = None) -> ChangeResult:
-        return said("dms disarm", actor, await self.commands.dms_disarm(source, actor=actor), source=source)
-
-    async def close(self, scope: str, reason: str, dry_run: bool, *, actor: Optional[str] = None,
-                    symbol: Optional[str] = None, preview_id: Optional[str] = None,
-                    max_notional: Optional[float] = None, leg: Optional[str] = None) -> CloseResult:
-        if not dry_run and self.firm is not None and (routed := await self.firm.route(
-                "close_all", scope, {"reason": reason}, actor)) is not None:  # every shard previews and closes its own
-            return said("close", actor, CloseResult(routed.done, routed.reason), scope=scope)
-        result = await self.closes.close(scope, reason, dry_run, actor=actor, symbol=symbol, preview_id=preview_id,
-                                         max_notional=max_notional, leg=leg)
-        return result if dry_run else said("close", actor, result, scope=scope)  # a preview changes nothing
-
-    async def close_progress(self, close_id: str) -> Optional[dict]:
-        return await self.closes.progress(close_id)
-
-    async def runbook(self, incident: str) -> Any:
-        """The stored runbook of an incident (the runbook sink writes it at the stage entry)."""
-        return await self.io(self.store.runbook, incident)
-
-    async def firm_status(self) -> dict:
-        """The firm as this shard sees it (``GET /v1/firm``); ``FIRM_NOT_SHARDED`` without shards."""
-        return await self.firm.status() if self.firm is not None else {"error": "FIRM_NOT_SHARDED"}
-
-    def metrics_text(self) -> str:
-        return self.readout.metrics_text()
-
-    def metrics_page(self) -> Any:  # the values on this loop; the text written by the API off it
-        return self.readout.metrics_page()
-
-    def triggers(self) -> tuple[TriggerStatus, ...]:
-        return self.readout.triggers()
-
-    async def incidents(self) -> tuple[IncidentStatus, ...]:
-        return await self.readout.incidents()
-
-    def preview_lock(self, scope: str, mode: str, reason: str, ttl_s: Optional[float] = None) -> ActionPreview:
-        return self.previews.lock(scope, mode, reason, ttl_s)
-
-    def preview_unlock(self, scope: str) -> ActionPreview:
-        return self.previews.unlock(scope)
-
-    def preview_reset(self, policy: str, scope: str, approver: str) -> ActionPreview:
-        return self.previews.reset(policy, scope, approver)
-
-    async def preview_close(self, scope: str, symbol: Optional[str] = None, leg: Optional[str] = None
-                            ) -> ActionPreview:
-        return await self.previews.close(scope, symbol, leg)
-
-    def preview_revoke(self, scope: str) -> ActionPreview:
-        return self.operator_revokes.preview(scope)
-
-    async def revoke_trading(self, scope: str, reason: str, *, preview_id: Optional[str], approvals: int = 1,
-                             actor: Optional[str] = None) -> ChangeResult:
-        return said("revoke", actor, await self.operator_revokes.revoke(
-            scope, reason, preview_id=preview_id, approvals=approvals, actor=actor), scope=scope)
-
-    async def restore_trading(self, scope: str, reason: str, *, approver: str) -> ChangeResult:
-        return said("restore", approver, await self.operator_revokes.restore(scope, reason, approver=approver),
-                    scope=scope)
-
-    def positions(self) -> PositionsStatus:
-        return self.position_readout.status()
-
-    def silences(self) -> tuple[SilenceStatus, ...]:
-        return self.silencing.shown()
-
-    async def silence_add(self, matchers: Sequence[str], duration_s: float, comment: str, *,
-                          actor: str, incident: Optional[str] = None) -> SilenceResult:
-        return await self.silencing.add(matchers, duration_s, comment, actor=actor, incident=incident)
-
-    def silence_preview(self, matchers: Sequence[str], incident: Optional[str] = None) -> SilencePreview:
-        return self.silencing.preview(matchers, incident)
-
-    async def silence_change(self, silence_id: str, duration_s: Optional[float], comment: Optional[str], *,
-                             actor: str) -> SilenceResult:
-        return await self.silencing.change(silence_id, duration_s, comment, actor=actor)
-
-    async def silence_expire(self, silence_id: str, *, actor: str) -> SilenceResult:
-        return await self.silencing.expire(silence_id, actor=actor)
-
-    async def acknowledge(self, incident: Optional[str], policy: Optional[str], scope: Optional[str], comment: str,
-                          *, actor: str) -> ChangeResult:
-        return await self.silencing.acknowledge(incident, policy, scope, comment, actor=actor)
-
-
-class CollectorPause:
-    """Python's cyclic garbage collector held off from a tick's snapshots to its first send.
-
-    A crash's entry makes tens of thousands of objects before its first order can leave
-    (closes, legs, intents, audit rows: ~40,000 containers at 4,000 closes), and the collector,
-    run every 700 new ones, walked them 50 times over inside the entry tick at 100,000 positions
-    (3-5 ms). Held off, it runs after the first send, by when most of them are freed (by
-    reference counting: the closes and legs die with the planning). The stretch is bounded
-    (evaluate, journal, persist; no venue call): the sends that follow, paced at the venues'
-    order rates, run with the collector as usual. A collector already off (a caller's own
-    choice) is left off."""
-
-    __slots__ = ("_held",)
-
-    def __init__(self) -> None:
-        self._held = False
-
-    def pause(self) -> None:
-        if not self._held and gc.isenabled():
-            gc.disable()
-            self._held = True
-
-    def resume(self) -> None:
-        """Start the collector again if :meth:`pause` stopped it (idempotent)."""
-        if self._held:
-            self._held = False
-            gc.enable()
 
 
 class _Phases:

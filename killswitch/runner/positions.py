@@ -26,7 +26,7 @@ from typing import Any, Callable, Optional
 from ..engine.attribution import deltas, risk_scores
 from ..engine.scope import account_key, instances, position_key
 from ..snapshot import Position, Snapshot
-from .book import Book
+from .book_view import BookView
 from .view import AccountPositions, PositionRow, PositionsStatus
 
 MAX_ROWS = 200  # positions listed per account (the largest by notional); the count says how many there are
@@ -41,7 +41,7 @@ def liquidation_distance(p: Position) -> Optional[float]:
 class PositionsReadout:
     """See the module doc. ``leader()``: whether this runner leads (takes snapshots)."""
 
-    def __init__(self, book: Book, clock: Callable[[], int], leader: Callable[[], bool], max_rows: int = MAX_ROWS):
+    def __init__(self, book: BookView, clock: Callable[[], int], leader: Callable[[], bool], max_rows: int = MAX_ROWS):
         self.book = book
         self.clock = clock
         self.leader = leader

@@ -19,7 +19,7 @@ from dataclasses import replace
 from typing import Any, Callable, Optional, Sequence
 
 from .collaborators import Names
-from .book import Book
+from .book_view import BookView
 from .close_plans import default_max_notional
 from .closes import ManualCloses
 from .commands import (lift_unlocked, lock_ttl_ms, locked_reason, operator_lock, trial_reset, unlock_decision,
@@ -33,7 +33,7 @@ from .view import ActionPreview, PlannedOrder, TriggerStatus
 class Previews:
     """See the module doc. ``catalog()``: the names the runner resolves now."""
 
-    def __init__(self, book: Book, lead: Leadership, closes: ManualCloses, *, known: Names,
+    def __init__(self, book: BookView, lead: Leadership, closes: ManualCloses, *, known: Names,
                  clock: Callable[[], int], dry_run: bool, triggers: Callable[[], Sequence[TriggerStatus]] = tuple):
         self.book = book
         self.lead = lead

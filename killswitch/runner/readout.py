@@ -31,7 +31,7 @@ from ..policy.expr import ValueType, value_text
 from ..policy.expr_eval import Comparison
 from ..state.store import StateStore
 from .armed import coverage_rows
-from .book import Book
+from .book_view import BookView
 from .countdowns import Countdowns
 from .fanout import SinkFanout
 from .fetches import FetchHealth
@@ -60,7 +60,7 @@ MAX_MANUAL_CLOSES_SHOWN = 5  # the latest manual closes shown among the open inc
 class Readout:
     """See the module doc. ``policy_error()``: why the last reload failed, if it did."""
 
-    def __init__(self, book: Book, lead: Leadership, countdowns: Countdowns, resumptions: Resumptions, known: Known,
+    def __init__(self, book: BookView, lead: Leadership, countdowns: Countdowns, resumptions: Resumptions, known: Known,
                  fanout: SinkFanout, store: StateStore, io: StoreIO, *, clock: Callable[[], int], dry_run: bool,
                  counters: dict[str, int], policy_error: Callable[[], Optional[str]],
                  manual_closes: Callable[[], Mapping[str, dict]] = dict,
@@ -99,11 +99,11 @@ class Readout:
         # the venue watch's violations ({"total", "recent"}: :meth:`Enforcement.status`)
         self.violations: Callable[[], dict] = dict
         # the pre-trade gate as the API's thread answers it: a view published at every change of
-        # the lock book (the book calls it), at every tick's end and at a reload; none before the
-        # first of them, and the gate refuses meanwhile (runner/gate_view.py)
+        # the lock book (the book calls ``gate.changed``: wired by the bootstrap, which hands the
+        # book its writer's hook), at every tick's end and at a reload; none before the first of
+        # them, and the gate refuses meanwhile (runner/gate_view.py)
         self.gate = PublishedGate(self.gate_view, self.limits.buckets, clock=clock, leading=lead.term_holds,
                                   stale_after_s=lambda: lead.lease_ttl_ms / 1000)
-        book.lock_changed = self.gate.changed
 
     def pace_s(self) -> float:
         """The interval this runner ticks at (:func:`tick_interval_s` of its graph and its paces)."""

@@ -27,7 +27,7 @@ import hashlib
 from typing import Callable, Optional
 
 from ..state.store import FencedError
-from .book import Book
+from .book_view import BookView
 from .closes import by
 from .collaborators import Emits, Names, Saves
 from .leadership import Leadership
@@ -47,8 +47,8 @@ def revoke_preview_id(scope: str, accounts: list[str]) -> str:
 class OperatorRevokes:
     """See the module doc."""
 
-    def __init__(self, book: Book, lead: Leadership, revokes: Revokes, *, known: Names, persist: Saves, sinks: Emits,
-                 clock: Callable[[], int], dry_run: bool):
+    def __init__(self, book: BookView, lead: Leadership, revokes: Revokes, *, known: Names, persist: Saves,
+                 sinks: Emits, clock: Callable[[], int], dry_run: bool):
         self.book = book
         self.lead = lead
         self.revokes = revokes

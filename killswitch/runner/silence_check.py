@@ -26,7 +26,7 @@ from typing import Iterable, Mapping, Optional, Sequence
 
 from ..events import MANUAL_CLOSE, STAGE_TRANSITION, scope_labels
 from ..silences import LabelMatcher, Silence
-from .book import Book
+from .book_view import BookView
 from .names import Catalog, Unknown, close_matches
 from .silence_view import HeldPage, SilencePreview, summary
 
@@ -78,7 +78,7 @@ def value_problem(matchers: Sequence[LabelMatcher], catalog: Catalog, open_: Inc
     return None
 
 
-def incident_labels(book: Book, policy: str, scope: str, level: int) -> dict[str, str]:
+def incident_labels(book: BookView, policy: str, scope: str, level: int) -> dict[str, str]:
     """The labels of the page a stage entry sends (as the runner's ``transition_event`` labels
     it), the severity its stage's notify actions give (critical without one)."""
     node = book.node(policy)
@@ -97,7 +97,7 @@ def incident_labels(book: Book, policy: str, scope: str, level: int) -> dict[str
     return labels
 
 
-def page_labels(book: Book, catalog: Catalog, incident: str, where: tuple[Optional[str], str, int]
+def page_labels(book: BookView, catalog: Catalog, incident: str, where: tuple[Optional[str], str, int]
                 ) -> dict[str, str]:
     """The labels of an open incident's page: a stage entry's (:func:`incident_labels`)
     or a manual close's, with its ``incident``."""
@@ -115,11 +115,11 @@ def _matches(matchers: Sequence[LabelMatcher], labels: Mapping[str, str]) -> boo
     return all(m.matches(labels) for m in matchers if m.name != "receiver")
 
 
-def held_incidents(matchers: Sequence[LabelMatcher], book: Book, catalog: Catalog, open_: Incidents) -> list[str]:
+def held_incidents(matchers: Sequence[LabelMatcher], book: BookView, catalog: Catalog, open_: Incidents) -> list[str]:
     return [i for i, where in sorted(open_.items()) if _matches(matchers, page_labels(book, catalog, i, where))]
 
 
-def preview(matchers: Sequence[LabelMatcher], book: Book, catalog: Catalog, open_: Incidents,
+def preview(matchers: Sequence[LabelMatcher], book: BookView, catalog: Catalog, open_: Incidents,
             pages: Iterable[tuple[Mapping[str, str], str]]) -> SilencePreview:
     incidents = held_incidents(matchers, book, catalog, open_)
     held = []
@@ -132,7 +132,7 @@ def preview(matchers: Sequence[LabelMatcher], book: Book, catalog: Catalog, open
                           text)
 
 
-def idle(s: Silence, book: Book, catalog: Catalog, open_: Incidents) -> Optional[str]:
+def idle(s: Silence, book: BookView, catalog: Catalog, open_: Incidents) -> Optional[str]:
     """``IDLE: ...`` for a silence that names something and holds back no open incident's pages."""
     naming = [m for m in s.matchers if m.op == "=" and m.name in NAMING]
     if not naming or held_incidents(s.matchers, book, catalog, open_):

@@ -29,6 +29,7 @@ from ..silences import (PAGE_LABELS, Acknowledgement, LabelMatcher, Silence, Sil
                         matcher_problem, own_words, parse_matchers)
 from ..state.store import FencedError, StateStore
 from .book import Book
+from .book_view import BookView
 from .leadership import Leadership
 from .names import Catalog
 from .shortfalls import manual_scope
@@ -61,12 +62,12 @@ def ack_fields(have: Optional[Sequence[Acknowledgement]]) -> tuple[Optional[AckS
     return latest, shown
 
 
-def known_labels(book: Book) -> set[str]:
+def known_labels(book: BookView) -> set[str]:
     """The label names a page of this runner can carry: the events' and every policy's own."""
     return set(PAGE_LABELS) | {k for p in book.graph.policies for k in p.labels}
 
 
-def holding_back(book: Book, labels: dict[str, str], now: int, open_: Optional[Container[str]] = None
+def holding_back(book: BookView, labels: dict[str, str], now: int, open_: Optional[Container[str]] = None
                  ) -> tuple[SilenceStatus, ...]:
     """The active silences that hold back a page with ``labels`` for at least one receiver (a
     ``receiver`` matcher is left out: which receivers a page reaches is the routes' business)."""

@@ -25,7 +25,7 @@ if TYPE_CHECKING:  # pragma: no cover - annotations only
     from ..compile.graph import DecisionGraph
     from ..events import Sink, SinkStore, StoredRunbook
     from ..snapshot import Snapshot
-    from .book import Book
+    from .book_view import BookView
 
 
 class SinkWrites(Protocol):
@@ -69,7 +69,7 @@ class RunnerSinkContext:
 
     __slots__ = ("_book", "_holder", "_dry_run", "_store", "_audit", "_sinks", "_clock")
 
-    def __init__(self, book: "Book", *, holder: str, dry_run: bool, store: "StateStore", audit: SinkWrites,
+    def __init__(self, book: "BookView", *, holder: str, dry_run: bool, store: "StateStore", audit: SinkWrites,
                  sinks: Callable[[], Sequence["Sink"]], clock: Callable[[], int]):
         self._book = book
         self._audit = audit
@@ -146,7 +146,7 @@ class RunnerSinkContext:
         return tuple(s for s in self._book.silences if s.ends_ms > now and not (s.tied and s.incident in ended))
 
 
-def stage_incidents(book: "Book") -> set[str]:
+def stage_incidents(book: "BookView") -> set[str]:
     """The incidents of the stages the scopes are in now (their decision ids)."""
     out = set()
     for key, ss in book.state.scopes.items():

@@ -2,7 +2,8 @@
 (the reads are worked out in :mod:`.readout`).
 
 The API module depends on this protocol only, so it can be built and tested with a fake, and
-the runner implements it. Every method is quick and never blocks on an exchange: status and
+the runner's desk (:class:`killswitch.runner.desk.Desk`, built from the runner's parts)
+implements it. Every method is quick and never blocks on an exchange: status and
 lock come from memory; mutations are coroutines that wait for their turn on the tick loop (and
 for the state store), never for an order to be sent.
 
@@ -484,7 +485,7 @@ class ChangeResult:
 
 
 class RunnerView(Protocol):
-    """What the API calls, as the runner implements it: what answers from memory is a plain
+    """What the API calls, as the runner's desk implements it: what answers from memory is a plain
     method; what waits (for the state store, or for its turn on the tick loop) is a coroutine.
     The API awaits whatever a call returns, so a fake view may answer every call at once."""
 

@@ -28,7 +28,7 @@ import pytest
 from adapters.simulated.adapter import SimulatedAdapter
 from adapters.simulated.engine import ManualClock
 from adapters.simulated.scenarios import build
-from killswitch.bootstrap import build_runner
+from killswitch.bootstrap import build_runner_and_desk
 from killswitch.compile.compiler import compile_documents
 from killswitch.policy.load import load_text
 from killswitch.runbooks.sink import RunbookSink
@@ -112,13 +112,13 @@ class LiveRunner:
         # a lease of three ticks, renewed at every tick before it runs out: with a lease of one
         # tick each tick found it lapsed and led from none while it read the state back, and the
         # console's requests in between were refused NOT_LEADER
-        self.runner = build_runner(_graph(policies), adapters, self.store, sinks=[RunbookSink(None)],
-                                   lock_path=tmp_path / "lock.json", dry_run=dry_run, clock=self.clock,
-                                   lease_ttl_ms=3 * TICK_MS)
+        self.runner, self.desk = build_runner_and_desk(_graph(policies), adapters, self.store,
+                                                       sinks=[RunbookSink(None)], lock_path=tmp_path / "lock.json",
+                                                       dry_run=dry_run, clock=self.clock, lease_ttl_ms=3 * TICK_MS)
         self.site = None
         self.console_public = console_public
         self.call(self.runner.start())
-        self.site, self.url = self.call(start_api(make_app(self.runner, tokens=PEOPLE,
+        self.site, self.url = self.call(start_api(make_app(self.desk, tokens=PEOPLE,
                                                            console_public=console_public)))
 
     def stop_serving(self) -> None:
@@ -129,7 +129,7 @@ class LiveRunner:
     def serve_again(self) -> None:
         """The API on the same port again, as a restarted runner's."""
         port = int(self.url.rsplit(":", 1)[1])
-        self.site, url = self.call(start_api(make_app(self.runner, tokens=PEOPLE,
+        self.site, url = self.call(start_api(make_app(self.desk, tokens=PEOPLE,
                                                       console_public=self.console_public), port=port))
         assert url == self.url
 
@@ -143,7 +143,7 @@ class LiveRunner:
             for _ in range(n):
                 self.clock.advance(TICK_MS)
                 for source in beat:
-                    await self.runner.heartbeat(source)
+                    await self.desk.heartbeat(source)
                 out.append(await self.runner.tick())
             return out
         return self.call(go())

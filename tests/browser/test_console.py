@@ -114,7 +114,7 @@ def close_dialog(browser: Any) -> None:
 
 
 def lock_doc(live: Any, scope: str) -> dict:
-    return live.runner.lock_document(scope)
+    return live.desk.lock_document(scope)
 
 
 def rendered(browser: Any) -> bool:
@@ -123,7 +123,7 @@ def rendered(browser: Any) -> bool:
 
 
 def guard_stage(live: Any) -> int:
-    return next(s.stage for s in live.runner.status().scopes if s.policy == "bot-guard")
+    return next(s.stage for s in live.desk.status().scopes if s.policy == "bot-guard")
 
 
 # --- the views ------------------------------------------------------------------------------------------
@@ -131,7 +131,7 @@ def guard_stage(live: Any) -> int:
 
 def test_every_view_renders_from_the_runner_and_refreshes_without_a_reload(live, browser, shot):
     r = live()
-    r.call(r.runner.dms_arm("bot-y", 120.0, actor="test"))
+    r.call(r.desk.dms_arm("bot-y", 120.0, actor="test"))
     r.tick(1, beat=("bot-x", "bot-y"))
     r.tick(13, beat=("bot-y",))  # bot-x silent for 65 s: bot-guard halts the account
     incident = "bot-guard/simulated/sim-main/L1/e1"

@@ -13,7 +13,7 @@ from typing import Any
 
 from adapters.simulated.adapter import SimulatedAdapter
 from adapters.simulated.engine import ManualClock
-from killswitch.bootstrap import build_runner
+from killswitch.bootstrap import build_runner_and_desk
 from killswitch.runner.api import make_app, start_api, stop_api
 from killswitch.state import open_store
 
@@ -64,7 +64,7 @@ def test_the_operator_is_named_the_expiry_is_a_duration_and_a_reset_warns_it_lat
     assert "halted operator alice MANUAL_LOCK: mode=halted by=alice until " in row, row
 
     # a close names who asked for it
-    answer = r.call(live_close(r.runner, ACCOUNT, "flatten", actor="alice"))
+    answer = r.call(live_close(r.desk, ACCOUNT, "flatten", actor="alice"))
     assert answer.accepted, answer
     wait(browser, lambda b: "asked for by alice" in text_of(b, "#closes"), "the close names alice")
     shot("edges-03-operator-named")
@@ -82,10 +82,11 @@ class Standby:
         adapter = SimulatedAdapter(leader.engine, "sim-main", venue="simulated", labels={"book": "futures"},
                                    timeout_s=2.0)
         self.store = open_store(f"sqlite://{where / 'state.db'}")
-        self.runner = build_runner(_graph(), {ACCOUNT: adapter}, self.store, lock_path=where / "standby-lock.json",
-                                   dry_run=False, clock=self.clock, holder="ks-1")
+        self.runner, self.desk = build_runner_and_desk(_graph(), {ACCOUNT: adapter}, self.store,
+                                                       lock_path=where / "standby-lock.json", dry_run=False,
+                                                       clock=self.clock, holder="ks-1")
         self.call(self.runner.start())
-        self.site, self.url = self.call(start_api(make_app(self.runner, tokens=PEOPLE)))
+        self.site, self.url = self.call(start_api(make_app(self.desk, tokens=PEOPLE)))
 
     def call(self, coro: Any, timeout: float = 30) -> Any:
         return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout)

@@ -117,21 +117,21 @@ def test_a_5xx_or_no_answer_in_time_is_unreachable_too(live, browser, shot):
     def broken() -> Any:
         raise RuntimeError("the status read failed")
 
-    r.runner.status = broken  # the view's read fails: the console's refresh answers 500
+    r.desk.status = broken  # the view's read fails: the console's refresh answers 500
     wait(browser, lambda b: UNREACHABLE.search(banner(b)), "the banner on a 5xx")
     assert "the runner answers HTTP 500" in banner(browser) and browser.title.startswith("UNREACHABLE — ")
-    del r.runner.status
+    del r.desk.status
     wait(browser, lambda b: banner(b) == "", "back after the 5xx")
 
     async def hangs() -> Any:
         await asyncio.sleep(9)
         return ()
 
-    r.runner.incidents = hangs  # a read that never comes back in time
+    r.desk.incidents = hangs  # a read that never comes back in time
     wait(browser, lambda b: "no answer within 5 s" in banner(b), "the banner on a timeout", timeout=20)
     assert icon(browser)[0] == "unreachable"
     shot("health-02-timeout-1366")
-    del r.runner.incidents
+    del r.desk.incidents
     wait(browser, lambda b: banner(b) == "", "back after the timeout", timeout=20)
     assert browser.title == TITLE
 
@@ -154,9 +154,9 @@ def test_a_runner_whose_tick_is_late_says_tick_stalled(live, browser, shot):
 def test_a_global_halt_binds_every_row_and_the_runners_own_failures_are_banners(live, browser, shot):
     r = live()
     r.tick(2, beat=("bot-x",))
-    done = r.call(r.runner.lock_scope("global", "halted", "drill: halt everything", actor="test"))
+    done = r.call(r.desk.lock_scope("global", "halted", "drill: halt everything", actor="test"))
     assert done.done
-    decision = r.runner.check_order({"account": ACCOUNT, "symbol": "BTC/USDT:USDT", "side": "buy", "amount": 1.0})
+    decision = r.desk.check_order({"account": ACCOUNT, "symbol": "BTC/USDT:USDT", "side": "buy", "amount": 1.0})
     assert decision.reason.startswith("HALTED")
     open_console(browser, r.url)
     sign_in(browser, VERA, "vera")  # every row is halted by the global lock, as check-order answers (finding 7)
@@ -165,7 +165,7 @@ def test_a_global_halt_binds_every_row_and_the_runners_own_failures_are_banners(
         assert "halted, via global (operator test)" in rows[policy], rows[policy]  # who placed it
         assert "trading allowed" not in rows[policy] and "active" not in rows[policy]
 
-    real = r.runner.status
+    real = r.desk.status
     now = r.clock()
 
     def status() -> Any:  # what core's and loud's parts of issue 28 will report, on the real status
@@ -183,7 +183,7 @@ def test_a_global_halt_binds_every_row_and_the_runners_own_failures_are_banners(
             fetch_errors={ACCOUNT: {"code": "NETWORK", "message": "simulated: connection refused",
                                     "since_ms": now - 75_000, "failures": 13, "last_ms": now - 5_000}})
 
-    r.runner.status = status
+    r.desk.status = status
     # (the real runner is blind for its first ticks too: wait for what only the stand-in says)
     wait(browser, lambda b: "MATCHES NO ACCOUNT" in view_text(b), "the banners")
     open_problems(browser)
@@ -212,7 +212,7 @@ def test_a_stream_unreconciled_past_three_cadences_is_a_degraded_banner_and_its_
         live, browser, shot):
     r = live()
     r.tick(2, beat=("bot-x",))
-    real = r.runner.status
+    real = r.desk.status
     now = r.clock()
     stream = {"state": "live", "reason": None, "since_ms": now - 600_000, "last_message_ms": now - 1_000,
               "last_message_age_s": 1.0, "reconnects": 0, "disagreements": 0, "reconciles": 18, "dropped": {},
@@ -223,7 +223,7 @@ def test_a_stream_unreconciled_past_three_cadences_is_a_degraded_banner_and_its_
     def status() -> Any:  # the in-process simulator does not stream: a streamed account's status stands in
         return dataclasses.replace(real(), streams={ACCOUNT: stream})
 
-    r.runner.status = status
+    r.desk.status = status
     signed_in(r, browser)
     wait(browser, lambda b: "STREAM DEGRADED" in view_text(b), "the degraded stream's banner")
     open_problems(browser)

@@ -44,9 +44,9 @@ def incident_with_standing_problems(live: Any) -> Any:
     r = live()
     r.tick(1, beat=("bot-x",))
     r.tick(13)  # bot-x silent for a minute: bot-guard halts the account
-    done = r.call(r.runner.lock_scope("global", "reducing", "drill: reduce everything", actor="alice"))
+    done = r.call(r.desk.lock_scope("global", "reducing", "drill: reduce everything", actor="alice"))
     assert done.done
-    real = r.runner.status
+    real = r.desk.status
     now = r.clock()
 
     def status() -> Any:
@@ -57,7 +57,7 @@ def incident_with_standing_problems(live: Any) -> Any:
             pages_failing=(ReceiverFailure("example-routes", "pager", "connection refused", now - 300_000, 16),),
             pages_failing_since_ms=now - 300_000)
 
-    r.runner.status = status
+    r.desk.status = status
     return r
 
 
@@ -98,8 +98,8 @@ def test_the_open_incident_comes_first_and_each_standing_problem_is_one_line(liv
     assert "example-routes/pager: connection refused (16 failed rounds" in text_of(browser, "#problems")
 
     # acknowledged, and one approval: the strip says both at once
-    assert r.call(r.runner.acknowledge(INCIDENT, None, None, "on it", actor="alice")).done
-    r.call(r.runner.reset("bot-guard", ACCOUNT, "bob", "reviewed", confirm_relatch=True))
+    assert r.call(r.desk.acknowledge(INCIDENT, None, None, "on it", actor="alice")).done
+    r.call(r.desk.reset("bot-guard", ACCOUNT, "bob", "reviewed", confirm_relatch=True))
     wait(browser, lambda b: "acknowledged by alice" in text_of(b, "#strip"), "the acknowledgement")
     wait(browser, lambda b: "reset: 1 of 2 approvals (bob)" in text_of(b, "#strip"), "the approval")
     assert "not acknowledged" not in text_of(browser, "#strip").lower()
@@ -150,7 +150,7 @@ def test_close_this_leg_closes_the_rows_leg_and_both_legs_is_a_choice(live, brow
                 for tr in browser.find_elements("css selector", "#preview-orders tbody tr")]
         assert [(c[1], c[2].split(" ")[:2], c[3]) for c in rows] == [(BTC, ["buy", "SHORT"], "4")], rows
         # its figures as the market writes them: the limit price on BTC's 0.1 tick, the notional in money
-        (order,) = r.call(r.runner.preview_close(HEDGE, BTC, "short")).orders
+        (order,) = r.call(r.desk.preview_close(HEDGE, BTC, "short")).orders
         assert order.price_tick == 0.1 and rows[0][4] == figure(order.limit_price, 0.1) == "61,200.0", rows
         assert rows[0][5] == money(order.notional) == "240,000.00", rows
         # one snapshot, one age: its time and how old it is, counting, and no second age beside it
@@ -186,7 +186,7 @@ def test_a_scope_that_holds_no_position_offers_no_close(live, browser, shot):
 
     r = live()
     r.tick(2, beat=("bot-x",))
-    assert r.call(live_close(r.runner, ACCOUNT, "flatten by hand", actor="alice")).accepted
+    assert r.call(live_close(r.desk, ACCOUNT, "flatten by hand", actor="alice")).accepted
     r.tick(2, beat=("bot-x",))
     assert r.positions() == {}
     open_console(browser, r.url)
@@ -257,9 +257,9 @@ def test_a_policy_that_acted_on_one_signal_while_blind_on_the_other_is_partly_bl
         r.engine.set_mark("BTCUSDT", price)
         r.engine.set_mark("ETHUSDT", 2_500.0 - i)
         r.tick(1)
-    (scope,) = r.runner.status().scopes
+    (scope,) = r.desk.status().scopes
     assert scope.stage == 1, "it acted on dd_1m"
-    (cov,) = r.runner.status().coverage
+    (cov,) = r.desk.status().coverage
     assert cov.state == "blind" and cov.partly == "partly blind: dd_1h unknown; soft can still fire on dd_1m"
     open_console(browser, r.url)
     sign_in(browser, VERA, "vera")

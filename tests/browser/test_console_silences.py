@@ -54,7 +54,7 @@ def test_an_operator_acknowledges_silences_and_expires_from_the_console(live, br
     r = live()
     r.tick(1, beat=("bot-x",))
     r.tick(13)  # bot-x silent for 65 s: bot-guard halts the account (stage 1, manual)
-    incident = next(i.incident for i in r.call(r.runner.incidents()) if i.kind == "stage")
+    incident = next(i.incident for i in r.call(r.desk.incidents()) if i.kind == "stage")
     open_console(browser, r.url)
     sign_in(browser, ALICE, "alice")
     wait(browser, lambda b: "Nobody has acknowledged it" in text_of(b, "#incidents"), "the incident is shown")
@@ -63,7 +63,7 @@ def test_an_operator_acknowledges_silences_and_expires_from_the_console(live, br
     # "I have it"
     _click(browser, f'#incidents button[data-ack="{incident}"]')
     wait(browser, lambda b: "Acknowledged by alice" in text_of(b, "#incidents"), "the acknowledgement is shown")
-    [guard] = [s for s in r.runner.status().scopes if s.policy == "bot-guard"]
+    [guard] = [s for s in r.desk.status().scopes if s.policy == "bot-guard"]
     assert guard.ack is not None and guard.ack.author == "alice"
 
     # silence its pages from the card: the matchers come filled in with its policy and scope
@@ -108,16 +108,16 @@ def test_an_operator_acknowledges_silences_and_expires_from_the_console(live, br
     answer = _send_silence(browser, matchers=f"policy=bot-guard scope={ACCOUNT}", comment="vera: me too")
     assert answer == "ROLE_REQUIRED: vera may not do this; it needs the role operator", answer
     browser.find_element("id", "silence-cancel").click()
-    [guard] = [s for s in r.runner.status().scopes if s.policy == "bot-guard"]
+    [guard] = [s for s in r.desk.status().scopes if s.policy == "bot-guard"]
     assert guard.ack is not None and guard.ack.author == "alice"  # hers still
-    assert [(s.id, s.state) for s in r.runner.silences()] == [(sid, "active")]
+    assert [(s.id, s.state) for s in r.desk.silences()] == [(sid, "active")]
     sign_in(browser, ALICE, "alice")
 
     # expire it: listed as expired, by alice; the incident's pages are no longer held back
     _click(browser, f'#silences button[data-silence-expire="{sid}"]')
     wait(browser, lambda b: "expired by alice" in text_of(b, "#silences"), "the silence is expired")
     wait(browser, lambda b: "Pages silenced" not in text_of(b, "#incidents"), "the incident is no longer silenced")
-    assert r.runner.silences()[0].state == "expired"
+    assert r.desk.silences()[0].state == "expired"
     shot("32-silence-expired")
     kinds = [row.kind for row in r.store.audit_rows(kinds=["silence_added", "silence_expired",
                                                              "incident_acknowledged"])]
@@ -131,7 +131,7 @@ def test_a_silence_from_an_incident_is_previewed_tied_extended_and_flagged_idle(
     r = live()
     r.tick(1, beat=("bot-x",))
     r.tick(13)  # bot-guard halts the account
-    incident = next(i.incident for i in r.call(r.runner.incidents()) if i.kind == "stage")
+    incident = next(i.incident for i in r.call(r.desk.incidents()) if i.kind == "stage")
     open_console(browser, r.url)
     sign_in(browser, ALICE, "alice")
     wait(browser, lambda b: "Nobody has acknowledged it" in text_of(b, "#incidents"), "the incident is shown")
@@ -139,7 +139,7 @@ def test_a_silence_from_an_incident_is_previewed_tied_extended_and_flagged_idle(
     # two people have it: both are shown, each once, in the card and the strip
     _click(browser, f'#incidents button[data-ack="{incident}"]')
     wait(browser, lambda b: "Acknowledged by alice" in text_of(b, "#incidents"), "alice's ack")
-    assert r.call(r.runner.acknowledge(incident, None, None, "bob: checking residuals", actor="bob")).done
+    assert r.call(r.desk.acknowledge(incident, None, None, "bob: checking residuals", actor="bob")).done
     wait(browser, lambda b: "; bob at " in text_of(b, "#incidents"), "bob's ack beside alice's")
     card = text_of(browser, "#incidents")
     assert "Acknowledged by alice at " in card and ": checking residuals." in card and "bob: bob" not in card, card
@@ -163,12 +163,12 @@ def test_a_silence_from_an_incident_is_previewed_tied_extended_and_flagged_idle(
     wait(browser, lambda b: text_of(b, "#silence-affects").startswith("PREVIEW: affects 1 open incident"),
          "what it would hold back now")
     assert text_of(browser, "#silence-affects").endswith(f"({incident})")
-    assert r.runner.silences() == ()  # a preview makes nothing
+    assert r.desk.silences() == ()  # a preview makes nothing
     shot("34-silence-preview", full=False)
     answer = _send_silence(browser, comment="alice: restarting bot-x")
     assert answer.startswith("SILENCED: ") and f"or when {incident} ends by alice" in answer, answer
     sid = answer.split()[1]
-    [made] = r.runner.silences()
+    [made] = r.desk.silences()
     assert made.incident == incident and made.ends_with_incident
     browser.find_element("id", "silence-cancel").click()
     wait(browser, lambda b: f"or when {incident} ends" in text_of(b, "#silences tr.silence-active"), "tied, listed")
@@ -191,8 +191,8 @@ def test_a_silence_from_an_incident_is_previewed_tied_extended_and_flagged_idle(
     assert "ends in 4h" in row and "or when" not in row, row
 
     # the incident ends; the silence goes on: flagged idle, as in ksctl status
-    r.call(r.runner.reset("bot-guard", ACCOUNT, "alice", "reviewed", confirm_relatch=True))
-    r.call(r.runner.reset("bot-guard", ACCOUNT, "bob", "agreed", confirm_relatch=True))
+    r.call(r.desk.reset("bot-guard", ACCOUNT, "alice", "reviewed", confirm_relatch=True))
+    r.call(r.desk.reset("bot-guard", ACCOUNT, "bob", "agreed", confirm_relatch=True))
     wait(browser, lambda b: "IDLE: no open incident matches" in text_of(b, "#silences"), "flagged idle")
     shot("35-silence-idle")
     kinds = [row.kind for row in r.store.audit_rows(kinds=["silence_added", "silence_changed"])]

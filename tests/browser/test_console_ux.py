@@ -214,8 +214,8 @@ def test_a_stage_entry_changes_the_tab_and_is_notified_once_when_asked(live, bro
     # turned off: a new entry changes the tab but notifies nobody
     browser.find_element("id", "notify-btn").click()
     wait(browser, lambda b: text_of(b, "#notify-state") == "Notifications off.", "notifications off")
-    r.call(r.runner.reset("bot-guard", ACCOUNT, "alice", "reviewed", confirm_relatch=True))
-    r.call(r.runner.reset("bot-guard", ACCOUNT, "bob", "agreed", confirm_relatch=True))
+    r.call(r.desk.reset("bot-guard", ACCOUNT, "alice", "reviewed", confirm_relatch=True))
+    r.call(r.desk.reset("bot-guard", ACCOUNT, "bob", "agreed", confirm_relatch=True))
     r.tick(13)  # silent again: a second entry of bot-guard's halt
     wait(browser, lambda b: "bot-guard/simulated/sim-main/L1/e2" in view_text(b), "the second entry is shown")
     refreshes(browser, 2)
@@ -272,8 +272,8 @@ def test_a_new_stage_entry_sounds_once_when_the_sound_is_turned_on(live, browser
     # turned off: a new entry sounds nothing
     browser.find_element("id", "sound-btn").click()
     wait(browser, lambda b: text_of(b, "#sound-state") == "Sound off.", "sound off")
-    r.call(r.runner.reset("bot-guard", ACCOUNT, "alice", "reviewed", confirm_relatch=True))
-    r.call(r.runner.reset("bot-guard", ACCOUNT, "bob", "agreed", confirm_relatch=True))
+    r.call(r.desk.reset("bot-guard", ACCOUNT, "alice", "reviewed", confirm_relatch=True))
+    r.call(r.desk.reset("bot-guard", ACCOUNT, "bob", "agreed", confirm_relatch=True))
     r.tick(13)
     wait(browser, lambda b: "bot-guard/simulated/sim-main/L1/e2" in view_text(b), "the second entry is shown")
     refreshes(browser, 1)
@@ -288,7 +288,7 @@ def test_the_runbook_is_rendered_full_height_with_a_copy_button_per_command_bloc
     r.tick(1, beat=("bot-x",))
     r.tick(13)  # bot-guard halts the account: an incident with a runbook
     incident = "bot-guard/simulated/sim-main/L1/e1"
-    markdown = r.call(r.runner.runbook(incident)).markdown
+    markdown = r.call(r.desk.runbook(incident)).markdown
     blocks = re.findall(r"^```[^\n]*\n(.*?)\n```", markdown, flags=re.S | re.M)
     assert blocks, "the runbook has command blocks"
     open_console(browser, r.url)
@@ -330,7 +330,7 @@ def test_a_dry_run_incident_lists_the_orders_it_planned_and_did_not_send(live, b
     r.tick(8, beat=("bot-x",))
     crash(r)
     r.tick(2, beat=("bot-x",))  # book-drawdown stage 2 (trim): one order planned, none sent
-    done = r.call(live_close(r.runner, ACCOUNT, "drill on the dry run", actor="alice"))
+    done = r.call(live_close(r.desk, ACCOUNT, "drill on the dry run", actor="alice"))
     assert done.accepted
     r.tick(1, beat=("bot-x",))  # the close is planned at this tick: three orders, none sent
     assert r.positions() == {"BTCUSDT": 5.0, "ETHUSDT": 100.0, "SOLUSDT": 1000.0}
@@ -369,7 +369,7 @@ def test_the_console_works_800_and_390_px_wide(live, browser, shot):
     r.tick(8, beat=("bot-x",))
     crash(r)
     r.tick(2, beat=("bot-x",))  # stage 2 trim: an order journaled and filled
-    r.call(r.runner.lock_scope("simulated", "reducing", "venue maintenance window announced by the exchange, "
+    r.call(r.desk.lock_scope("simulated", "reducing", "venue maintenance window announced by the exchange, "
                                "reducing only until the operator lifts it", actor="alice"))
     r.tick(13)  # bot-x silent: bot-guard halts the account
     open_console(browser, r.url)

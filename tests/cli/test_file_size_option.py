@@ -105,7 +105,7 @@ def test_a_reload_of_a_file_over_the_limit_fails_and_keeps_the_last_good_graph(t
     pol = tmp_path / "policies"
     pol.mkdir()
     (pol / "p.yaml").write_text(SPOT)
-    runner, _, _, _, _ = setup(tmp_path)
+    runner, _, _, _, _, _ = setup(tmp_path)
     said: list[str] = []
     d = Daemon(RunOptions((str(pol),), "unused", "unused", "unused", max_file_bytes=64 * 1024), said.append,
                said.append)

@@ -71,7 +71,7 @@ def test_a_broken_policy_keeps_the_last_good_graph_and_a_fixed_one_swaps_in(tmp_
     pol.mkdir()
     good = (POLICIES / "spot-book.yaml").read_text()
     (pol / "p.yaml").write_text(good)
-    runner, _, _, store, _ = setup(tmp_path)
+    runner, _, _, store, _, _ = setup(tmp_path)
     d = Daemon(RunOptions((str(pol),), "unused", "unused", "unused"), lambda m: None, lambda m: None)
     asyncio.run(d._reload(runner))
     assert runner.policy_error is None and runner.graph.policies[0].name == "spot-book"

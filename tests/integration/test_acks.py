@@ -10,7 +10,7 @@ from killswitch.client import LockDocument
 from killswitch.render.ops import status_text
 from killswitch.silences import holders, own_words
 
-from .test_runner import TICK_MS, build_runner, graph, setup, started
+from .test_runner import TICK_MS, build_runner_and_desk, graph, setup, started
 
 SCOPE = "simulated/sim-main"
 INCIDENT = "crash-ladder/simulated/sim-main/L3/e3"
@@ -25,30 +25,31 @@ def test_own_words_drops_the_authors_name_said_again():
 
 
 def test_a_second_acknowledgement_keeps_the_first_and_both_are_shown_and_stored(tmp_path):
-    runner, _, clock, store, _ = setup(tmp_path)
+    runner, _, clock, store, _, desk = setup(tmp_path)
 
     async def go():
         await started(runner, clock)
-        first = await runner.acknowledge(None, "crash-ladder", SCOPE, "alice: on it", actor="alice")
+        first = await desk.acknowledge(None, "crash-ladder", SCOPE, "alice: on it", actor="alice")
         clock.advance(1_000)
-        second = await runner.acknowledge(INCIDENT, None, None, "checking residuals", actor="bob")
+        second = await desk.acknowledge(INCIDENT, None, None, "checking residuals", actor="bob")
         return first, second
 
     first, second = asyncio.run(go())
     assert first.done and first.reason == f"ACKNOWLEDGED: {INCIDENT} by alice"
     assert second.done and second.reason.startswith(f"ACKNOWLEDGED: {INCIDENT} by bob; alice has it too (since ")
     assert second.reason.endswith(": on it)")
-    (scope,) = runner.status().scopes
+    (scope,) = desk.status().scopes
     assert [(a.author, a.comment) for a in scope.acks] == [("alice", "on it"), ("bob", "checking residuals")]
     assert scope.ack is not None and scope.ack.author == "bob"
-    text = status_text(runner.status(), NO_LOCKS)
+    text = status_text(desk.status(), NO_LOCKS)
     assert "ACKNOWLEDGED by alice at " in text and "; bob at " in text and "alice: alice:" not in text
     assert ": on it; bob at " in text
     # stored both: a restart on the same store shows both
-    again = build_runner(graph(), dict(runner.adapters), store, lock_path=tmp_path / "again.json", dry_run=False,
-                         clock=clock, confirm_gap_ms=TICK_MS)
+    again, again_desk = build_runner_and_desk(
+        graph(), dict(runner.adapters), store, lock_path=tmp_path / "again.json", dry_run=False,
+        clock=clock, confirm_gap_ms=TICK_MS)
     asyncio.run(again.start())
-    assert [a.author for a in again.status().scopes[0].acks] == ["alice", "bob"]
+    assert [a.author for a in again_desk.status().scopes[0].acks] == ["alice", "bob"]
     rows = [r.payload for r in store.audit_rows(kinds=["incident_acknowledged"])]
     assert rows[1]["previous"]["by"] == "alice" and rows[0]["comment"] == "on it"
 
@@ -80,14 +81,15 @@ def test_the_runbook_shows_every_acknowledgement_each_once(tmp_path):
         store = open_store(f"sqlite://{tmp_path / (name + '.db')}")
         adapter = SimulatedAdapter(build("flash-crash", clock), "sim-main", venue="simulated",
                                    labels={"book": "futures"}, timeout_s=2.0)
-        runner = build_runner(graph(), {SCOPE: adapter}, store, sinks=[RunbookSink(root)],
-                              lock_path=tmp_path / f"{name}.json", dry_run=False, clock=clock, confirm_gap_ms=TICK_MS)
+        runner, desk = build_runner_and_desk(graph(), {SCOPE: adapter}, store, sinks=[RunbookSink(root)],
+                                             lock_path=tmp_path / f"{name}.json", dry_run=False, clock=clock,
+                                             confirm_gap_ms=TICK_MS)
 
         async def go():
             await started(runner, clock)
             for who, note in (("alice", "alice: on it"), ("bob", "checking residuals"), ("alice", "alice: flat now")):
                 clock.advance(1_000)
-                done = await runner.acknowledge(INCIDENT, None, None, note, actor=who)
+                done = await desk.acknowledge(INCIDENT, None, None, note, actor=who)
                 assert done.done, done.reason
 
         asyncio.run(go())

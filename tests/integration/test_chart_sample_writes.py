@@ -23,7 +23,7 @@ import pytest
 from adapters.simulated.adapter import SimulatedAdapter
 from adapters.simulated.engine import ManualClock
 from adapters.simulated.scenarios import build
-from killswitch.bootstrap import build_runner
+from killswitch.bootstrap import build_runner_and_desk
 from killswitch.runner.storeio import StoreIO
 from killswitch.state import StoreError, open_store
 
@@ -79,9 +79,10 @@ class World:
         adapter = SimulatedAdapter(self.engine, "sim-main", venue="simulated", labels={"book": "futures"},
                                    timeout_s=2.0)
         # the lease outlives a tick: the token is kept, so a read-back comes from the failure alone
-        self.runner = build_runner(graph(), {"simulated/sim-main": adapter}, self.store,
-                                   lock_path=tmp_path / "lock.json", dry_run=False, clock=self.clock,
-                                   confirm_gap_ms=TICK_MS, lease_ttl_ms=LONG_LEASE_MS)
+        self.runner, self.desk = build_runner_and_desk(graph(), {"simulated/sim-main": adapter}, self.store,
+                                                       lock_path=tmp_path / "lock.json", dry_run=False,
+                                                       clock=self.clock, confirm_gap_ms=TICK_MS,
+                                                       lease_ttl_ms=LONG_LEASE_MS)
 
     async def step(self) -> Any:
         """One tick, then what it queued written (the sample write), so that the next tick finds
@@ -116,7 +117,7 @@ def worlds():
 
 
 def metric(w: World, name: str, labels: str = "") -> Optional[float]:
-    for line in w.runner.metrics_text().splitlines():
+    for line in w.desk.metrics_text().splitlines():
         key, _, value = line.rpartition(" ")
         if key == name + labels:
             return float(value)

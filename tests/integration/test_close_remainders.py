@@ -31,7 +31,8 @@ from adapters.simulated.scenarios import build
 from adapters.simulated.venues import VENUES
 from killswitch.notify.message import headline
 from killswitch.runbooks.sink import RunbookSink
-from killswitch.bootstrap import build_runner
+from killswitch.bootstrap import build_runner_and_desk
+from killswitch.runner.desk import Desk
 from killswitch.runner.loop import Runner
 from killswitch.state import open_store
 
@@ -51,14 +52,15 @@ def run(coro, timeout: float = 120.0):
     return asyncio.run(asyncio.wait_for(coro, timeout))
 
 
-def runner_on(tmp_path, engine, clock, *, sinks=(), name="state.db") -> tuple[Runner, object]:
+def runner_on(tmp_path, engine, clock, *, sinks=(), name="state.db") -> tuple[Runner, object, Desk]:
     """The runner over ``engine`` and a SQLite store: the file ``name`` under ``tmp_path``, or
     one in memory with ``name`` None (for a run no other store object reads back: no fsync a commit)."""
     store = open_store(f"sqlite://{tmp_path / name}" if name is not None else "sqlite://:memory:")
     adapter = SimulatedAdapter(engine, "sim-main", labels={"book": "futures"}, timeout_s=0.2, time_scale=0.1)
-    runner = build_runner(bench.graph(), {SCOPE: adapter}, store, lock_path=tmp_path / "lock.json", dry_run=False,
-                    clock=clock, confirm_gap_ms=TICK_MS, sinks=sinks)
-    return runner, store
+    runner, desk = build_runner_and_desk(
+        bench.graph(), {SCOPE: adapter}, store, lock_path=tmp_path / "lock.json", dry_run=False,
+        clock=clock, confirm_gap_ms=TICK_MS, sinks=sinks)
+    return runner, store, desk
 
 
 async def ticks(runner: Runner, clock: ManualClock, n: int, start: bool = True) -> list:
@@ -104,7 +106,7 @@ def test_open_remainders_are_cancelled_and_confirmed_before_a_position_is_closed
     engine = build("flash-crash", clock, faults=plan)
     engine.set_fill_ratio(0.4, rest_remainder=True)
     log = PlacementLog(engine)
-    runner, store = runner_on(tmp_path, engine, clock)
+    runner, store, _ = runner_on(tmp_path, engine, clock)
     run(ticks(runner, clock, 40))
     decision = {e.client_order_id: e.decision_id for e in store.journal(limit=10_000)}
     for r in log.rows:
@@ -131,7 +133,7 @@ def test_a_remainder_whose_cancel_is_not_confirmed_holds_its_position_until_it_i
     engine.set_fill_ratio(0.4, rest_remainder=True)
     log = PlacementLog(engine)
     rec = RecordingSink()
-    runner, store = runner_on(tmp_path, engine, clock, sinks=[rec])
+    runner, store, _ = runner_on(tmp_path, engine, clock, sinks=[rec])
     reports = run(ticks(runner, clock, 40))
     held = [o for r in reports for o in r.execution.held_orders]
     assert held and all(o.status == "held" and o.code == "REMAINDER_OPEN" for o in held)
@@ -148,7 +150,7 @@ def test_a_manual_close_over_an_open_remainder_waits_for_it_then_goes_out_under_
     engine = build("flash-crash", clock, faults=plan)
     engine.set_fill_ratio(0.4, rest_remainder=True)
     log = PlacementLog(engine)
-    runner, store = runner_on(tmp_path, engine, clock)
+    runner, store, desk = runner_on(tmp_path, engine, clock)
 
     async def go():
         await runner.start()
@@ -157,8 +159,8 @@ def test_a_manual_close_over_an_open_remainder_waits_for_it_then_goes_out_under_
             clock.advance(TICK_MS)
             reports.append(await runner.tick())
             assert len(reports) < 60, "no remainder ever rested"
-        preview = await runner.close(SCOPE, "by hand", dry_run=True)
-        closed = await runner.close(SCOPE, "by hand", dry_run=False, preview_id=preview.preview_id)
+        preview = await desk.close(SCOPE, "by hand", dry_run=True)
+        closed = await desk.close(SCOPE, "by hand", dry_run=False, preview_id=preview.preview_id)
         assert closed.accepted, closed.reason
         reports += await ticks(runner, clock, 12, start=False)
         return closed.id, reports
@@ -182,8 +184,9 @@ def test_hedge_mode_legs_are_closed_leg_by_leg_with_their_remainders_cancelled(t
     log = PlacementLog(engine)
     store = open_store(f"sqlite://{tmp_path / 'state.db'}")
     adapter = SimulatedAdapter(engine, "sim-hedge", labels={"book": "futures"}, timeout_s=0.2, time_scale=0.1)
-    runner = build_runner(bench.graph(), {"simulated/sim-hedge": adapter}, store, lock_path=tmp_path / "lock.json",
-                    dry_run=False, clock=clock, confirm_gap_ms=60_000)
+    runner, desk = build_runner_and_desk(
+        bench.graph(), {"simulated/sim-hedge": adapter}, store, lock_path=tmp_path / "lock.json",
+        dry_run=False, clock=clock, confirm_gap_ms=60_000)
 
     async def go():
         await runner.start()
@@ -197,7 +200,7 @@ def test_hedge_mode_legs_are_closed_leg_by_leg_with_their_remainders_cancelled(t
     hedge = engine.accounts["sim-hedge"]
     assert not [o for o in hedge.live.values() if o.is_open] and store.pending_intents() == []
     left = {(engine.markets[s].unified, ps) for (s, ps), leg in hedge.legs.items() if abs(leg.amount) > 0}
-    residual = {(r.symbol, r.position_side) for r in runner.status().residuals}
+    residual = {(r.symbol, r.position_side) for r in desk.status().residuals}
     assert left <= residual, f"legs left without a residual: {left - residual}"
     assert any(e.detail == "REMAINDER_CANCELED" and e.position_side in ("LONG", "SHORT")
                for e in store.journal(limit=10_000))
@@ -227,7 +230,7 @@ def test_the_closes_open_on_a_position_never_add_up_to_more_than_it(tmp_path_fac
     engine = build("flash-crash", clock, faults=plan)
     engine.set_fill_ratio(ratio, rest_remainder=rest)
     log = PlacementLog(engine)
-    runner, store = runner_on(tmp_path_factory.mktemp("prop"), engine, clock, name=None)
+    runner, store, _ = runner_on(tmp_path_factory.mktemp("prop"), engine, clock, name=None)
     try:
         run(ticks(runner, clock, 45))
         for r in log.rows:
@@ -254,12 +257,12 @@ def test_a_position_below_the_minimum_is_a_residual_in_status_runbook_and_a_noti
     clock = ManualClock(T0)
     engine = _dust_book(clock)
     rec = RecordingSink()
-    runner, store = runner_on(tmp_path, engine, clock, sinks=[RunbookSink(ROOT / "runbooks"), rec])
+    runner, store, desk = runner_on(tmp_path, engine, clock, sinks=[RunbookSink(ROOT / "runbooks"), rec])
     run(ticks(runner, clock, 40))
     journal = store.journal(limit=10_000)
     assert journal and not [e for e in journal if e.symbol == "BTC/USDT:USDT"], "dust was sent to the venue"
     assert {p.symbol for p in engine.positions("sim-main")} == {"BTCUSDT"}  # the rest of the book is closed
-    (r,) = runner.status().residuals
+    (r,) = desk.status().residuals
     assert (r.symbol, r.side, r.amount, r.why) == ("BTC/USDT:USDT", "long", pytest.approx(0.0005), "BELOW_MINIMUM")
     assert r.detail == "amount=0.0005 step=0.001 min_amount=0.001" and r.incident.endswith("/L1/e1")
     # announced once, as a warning (dust), with its incident's runbook
@@ -274,12 +277,12 @@ def test_a_position_below_the_minimum_is_a_residual_in_status_runbook_and_a_noti
     assert "**Residuals**" in rb.markdown and "`BELOW_MINIMUM` amount=0.0005" in rb.markdown
     # a restarted runner (or a standby) shows the same residual: it is saved with the state
     store.close()
-    again, store2 = runner_on(tmp_path, engine, clock)
-    assert [(x.symbol, x.why) for x in again.status().residuals] == [("BTC/USDT:USDT", "BELOW_MINIMUM")]
+    again, store2, again_desk = runner_on(tmp_path, engine, clock)
+    assert [(x.symbol, x.why) for x in again_desk.status().residuals] == [("BTC/USDT:USDT", "BELOW_MINIMUM")]
     # the position closed by hand: the residual ends
     engine.open_position("sim-main", "BTCUSDT", "short", 0.0005, 60_000.0)
     run(ticks(again, clock, 1))
-    assert again.status().residuals == ()
+    assert again_desk.status().residuals == ()
     store2.close()
 
 
@@ -289,14 +292,14 @@ def test_ksctl_status_lists_the_residuals(tmp_path):
 
     clock = ManualClock(T0)
     engine = _dust_book(clock)
-    runner, store = runner_on(tmp_path, engine, clock)
+    runner, store, desk = runner_on(tmp_path, engine, clock)
     loop = asyncio.new_event_loop()
     ready = threading.Event()
     holder = {}
 
     async def serve():
         await ticks(runner, clock, 40)
-        holder["site"], holder["url"] = await start_api(make_app(runner, token="residual-test-token"))
+        holder["site"], holder["url"] = await start_api(make_app(desk, token="residual-test-token"))
         ready.set()
 
     thread = threading.Thread(target=lambda: (loop.run_until_complete(serve()), loop.run_forever()), daemon=True)
@@ -356,13 +359,14 @@ def test_a_remainder_left_open_by_a_runner_that_died_is_cancelled_at_restart_and
     engine.set_fill_ratio(0.4, rest_remainder=True)
     store = StoreTap(open_store(f"sqlite://{tmp_path / 'state.db'}"), [], die_on=("journal_result", 1))
     adapter = SimulatedAdapter(engine, "sim-main", labels={"book": "futures"}, timeout_s=0.2, time_scale=0.1)
-    runner = build_runner(bench.graph(), {SCOPE: adapter}, store, lock_path=tmp_path / "lock.json", dry_run=False,
-                    clock=clock, confirm_gap_ms=TICK_MS)
+    runner, _ = build_runner_and_desk(
+        bench.graph(), {SCOPE: adapter}, store, lock_path=tmp_path / "lock.json", dry_run=False,
+        clock=clock, confirm_gap_ms=TICK_MS)
     with pytest.raises(Crash):  # dies right after the venue took the first close (its remainder rests)
         run(ticks(runner, clock, 40))
     store.close()
     assert [o for o in engine.accounts["sim-main"].live.values() if o.is_open], "nothing rested: no case"
-    again, store2 = runner_on(tmp_path, engine, clock)
+    again, store2, again_desk = runner_on(tmp_path, engine, clock)
     run(ticks(again, clock, 45))
     assert not [o for o in engine.accounts["sim-main"].live.values() if o.is_open]
     assert store2.pending_intents() == []
@@ -370,5 +374,5 @@ def test_a_remainder_left_open_by_a_runner_that_died_is_cancelled_at_restart_and
     assert all(n == 1 for n in placed.values())
     left = {engine.markets[s].unified for (s, _), leg in engine.accounts["sim-main"].legs.items()
             if abs(leg.amount) > 0}
-    assert left <= {r.symbol for r in again.status().residuals}
+    assert left <= {r.symbol for r in again_desk.status().residuals}
     store2.close()

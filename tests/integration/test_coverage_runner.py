@@ -17,7 +17,7 @@ import textwrap
 import pytest
 
 from adapters.simulated.adapter import SimulatedAdapter
-from killswitch.bootstrap import build_runner
+from killswitch.bootstrap import build_runner_and_desk
 from killswitch.compile.compiler import compile_documents
 from killswitch.policy.load import load_text
 from killswitch.state import open_store
@@ -41,15 +41,15 @@ def armed_metric(text: str) -> list[str]:
 
 def test_blind_while_the_window_fills_then_armed_said_once_each_way(tmp_path, caplog):
     caplog.set_level(logging.INFO, logger="killswitch.runner")
-    runner, engine, clock, store, _ = setup(tmp_path)  # dd: 10m window, min_coverage 5%: 30 s
+    runner, engine, clock, store, _, desk = setup(tmp_path)  # dd: 10m window, min_coverage 5%: 30 s
 
     async def go():
         await runner.start()
         await drive(runner, clock, 1)
-        first = runner.status()
-        metrics = runner.metrics_text()
+        first = desk.status()
+        metrics = desk.metrics_text()
         await drive(runner, clock, 10)
-        return first, metrics, runner.status(), runner.metrics_text()
+        return first, metrics, desk.status(), desk.metrics_text()
 
     first, m1, later, m2 = asyncio.run(go())
     (row,) = first.coverage
@@ -75,7 +75,7 @@ def test_blind_while_the_window_fills_then_armed_said_once_each_way(tmp_path, ca
 
 def test_a_restarted_runner_continues_its_windows_and_is_never_blind(tmp_path, caplog):
     caplog.set_level(logging.INFO, logger="killswitch.runner")
-    runner, engine, clock, store, _ = setup(tmp_path)
+    runner, engine, clock, store, _, _ = setup(tmp_path)
 
     async def first_run():
         await runner.start()
@@ -86,12 +86,12 @@ def test_a_restarted_runner_continues_its_windows_and_is_never_blind(tmp_path, c
     store.close()
     caplog.clear()
     clock.advance(20_000)  # down for 20 s
-    again, *_ = setup(tmp_path, engine=engine, clock=clock)
+    again, *_, again_desk = setup(tmp_path, engine=engine, clock=clock)
 
     async def second_run():
         await again.start()
         await drive(again, clock, 1)
-        return again.status()
+        return again_desk.status()
 
     st = asyncio.run(second_run())
     (row,) = st.coverage
@@ -110,7 +110,7 @@ def test_a_runner_restarted_while_blind_or_unmatched_says_so_in_its_fresh_log(tm
         root = tmp_path / code
         root.mkdir()
         kw = {} if policies is None else {"policies": policies}
-        runner, engine, clock, store, _ = setup(root, **kw)
+        runner, engine, clock, store, _, _ = setup(root, **kw)
 
         async def first_run():
             await runner.start()
@@ -135,12 +135,12 @@ def test_a_runner_restarted_while_blind_or_unmatched_says_so_in_its_fresh_log(tm
 def test_a_scope_that_selects_nothing_is_unmatched_loudly(tmp_path, caplog):
     caplog.set_level(logging.INFO, logger="killswitch.runner")
     typo = graph_of(POLICY.replace("match_labels: {book: futures}", "match_labels: {book: futurs}"))
-    runner, engine, clock, store, _ = setup(tmp_path, policies=typo)
+    runner, engine, clock, store, _, desk = setup(tmp_path, policies=typo)
 
     async def go():
         await runner.start()
         reports = await drive(runner, clock, 7)  # 35 s
-        return reports, runner.status(), runner.metrics_text()
+        return reports, desk.status(), desk.metrics_text()
 
     reports, st, metrics = asyncio.run(go())
     (row,) = st.coverage
@@ -174,7 +174,7 @@ def test_a_blind_scope_is_paged_once_and_resolved_through_the_routes_at_the_tick
               receivers:
                 - {{name: watch, apprise: ["{srv.url('watch')}"]}}
             """)
-        runner, engine, clock, store, _ = setup(tmp_path)  # blind for 30 s, from its first tick
+        runner, engine, clock, store, _, _ = setup(tmp_path)  # blind for 30 s, from its first tick
         sink = NotifySink.from_documents([doc], clock=clock, options=NotifyOptions(timeout_s=5.0, poll_s=0.05))
         runner.sinks.append(sink)
 
@@ -208,12 +208,12 @@ def test_a_scope_allow_empty_lets_select_nothing_is_unmatched_calmly_never_paged
     caplog.set_level(logging.INFO, logger="killswitch.runner")
     ahead = POLICY.replace("match_labels: {book: futures}}", "match_labels: {book: next}}, allow_empty: true")
     assert "allow_empty: true" in ahead
-    runner, engine, clock, store, _ = setup(tmp_path, policies=graph_of(ahead))
+    runner, engine, clock, store, _, desk = setup(tmp_path, policies=graph_of(ahead))
 
     async def go():
         await runner.start()
         reports = await drive(runner, clock, 13)  # 65 s: past the 30 s a page would be reported again
-        return reports, runner.status(), runner.metrics_text()
+        return reports, desk.status(), desk.metrics_text()
 
     reports, st, metrics = asyncio.run(go())
     (row,) = st.coverage
@@ -236,18 +236,18 @@ def test_while_blind_holds_the_scope_at_its_mode_and_lets_go_when_armed(tmp_path
     text = POLICY.replace("  unwind: {chunk_notional: 200k}\n",
                           "  unwind: {chunk_notional: 200k}\n  while_blind: {lock_trading: reducing}\n")
     assert "while_blind" in text
-    runner, engine, clock, store, _ = setup(tmp_path, policies=graph_of(text))
+    runner, engine, clock, store, _, desk = setup(tmp_path, policies=graph_of(text))
     order = {"account": "simulated/sim-main", "symbol": "BTC/USDT:USDT", "side": "buy", "amount": 0.01,
              "reduce_only": False}
 
     async def go():
         await runner.start()
         await drive(runner, clock, 1)
-        blind = runner.check_order(order), runner.status(), runner.lock_document("simulated/sim-main")
+        blind = desk.check_order(order), desk.status(), desk.lock_document("simulated/sim-main")
         await drive(runner, clock, 3)
-        later = runner.status(), runner.lock_document("simulated/sim-main")
+        later = desk.status(), desk.lock_document("simulated/sim-main")
         await drive(runner, clock, 7)
-        return blind, later, runner.check_order(order), runner.lock_document("simulated/sim-main")
+        return blind, later, desk.check_order(order), desk.lock_document("simulated/sim-main")
 
     (blind_decision, st, lock), (st_later, lock_later), armed_decision, lock_after = asyncio.run(go())
     (row,) = st.coverage
@@ -298,13 +298,13 @@ def coverage_pct(row) -> int:
     return int(m.group(1))
 
 
-async def until_armed(runner, clock, limit: int = 200):
-    """Ticks ``runner`` until its one scope is armed: (armed since, the ticks before as (tick
+async def until_armed(runner, desk, clock, limit: int = 200):
+    """Ticks ``runner`` (its ``desk`` read) until its one scope is armed: (armed since, the ticks before as (tick
     time, whether it led, its coverage row))."""
     seen = []
     for _ in range(limit):
         await drive(runner, clock, 1)
-        (row,) = runner.status().coverage
+        (row,) = desk.status().coverage
         if row.state == "armed":
             return row.since_ms, seen
         seen.append((clock(), runner.leader, row))
@@ -316,11 +316,11 @@ def uninterrupted_armed_at(tmp_path) -> int:
     root = tmp_path / "uninterrupted"
     root.mkdir()
     ex, clock = sim_engine(flat=False)  # marks that move: flat ones would be a frozen feed
-    runner, _, _, store, _ = setup(root, engine=ex, clock=clock, policies=graph_of(FILLING))
+    runner, _, _, store, _, desk = setup(root, engine=ex, clock=clock, policies=graph_of(FILLING))
 
     async def go():
         await runner.start()
-        armed, _ = await until_armed(runner, clock)
+        armed, _ = await until_armed(runner, desk, clock)
         await runner.aclose()
         return armed
 
@@ -333,12 +333,12 @@ def uninterrupted_armed_at(tmp_path) -> int:
 def test_a_runner_restarted_while_its_window_fills_is_armed_when_an_uninterrupted_one_is(tmp_path, capsys):
     baseline = uninterrupted_armed_at(tmp_path)
     ex, clock = sim_engine(flat=False)
-    runner, _, _, store, _ = setup(tmp_path, engine=ex, clock=clock, policies=graph_of(FILLING))
+    runner, _, _, store, _, desk = setup(tmp_path, engine=ex, clock=clock, policies=graph_of(FILLING))
 
     async def first_run():
         await runner.start()
         await drive(runner, clock, 60)  # five minutes of the twelve
-        (row,) = runner.status().coverage
+        (row,) = desk.status().coverage
         await runner.aclose()
         return row
 
@@ -347,11 +347,11 @@ def test_a_runner_restarted_while_its_window_fills_is_armed_when_an_uninterrupte
     assert before.state == "blind" and coverage_pct(before) == 33
     clock.advance(DOWN_MS)
     back_at = clock() + TICK_MS  # the restarted runner's first tick
-    again, *_ = setup(tmp_path, engine=ex, clock=clock, policies=graph_of(FILLING))
+    again, *_, again_desk = setup(tmp_path, engine=ex, clock=clock, policies=graph_of(FILLING))
 
     async def second_run():
         await again.start()
-        armed, rows = await until_armed(again, clock)
+        armed, rows = await until_armed(again, again_desk, clock)
         await again.aclose()
         return armed, rows
 
@@ -385,11 +385,11 @@ def test_a_standby_taking_over_mid_fill_continues_the_leaders_windows(tmp_path, 
     def runner(holder):
         stores.append(open_store(shared_store))
         adapter = SimulatedAdapter(ex, "sim-main", venue="simulated", labels={"book": "futures"}, timeout_s=2.0)
-        return build_runner(graph, {"simulated/sim-main": adapter}, stores[-1], lock_path=tmp_path / f"{holder}.json",
-                            dry_run=False, clock=clock, confirm_gap_ms=TICK_MS, holder=holder,
-                            lease_ttl_ms=LEASE_TTL_MS)
+        return build_runner_and_desk(graph, {"simulated/sim-main": adapter}, stores[-1],
+                                     lock_path=tmp_path / f"{holder}.json", dry_run=False, clock=clock,
+                                     confirm_gap_ms=TICK_MS, holder=holder, lease_ttl_ms=LEASE_TTL_MS)
 
-    a, b = runner("a"), runner("b")
+    (a, a_desk), (b, b_desk) = runner("a"), runner("b")
 
     async def go():
         await a.start()
@@ -399,11 +399,11 @@ def test_a_standby_taking_over_mid_fill_continues_the_leaders_windows(tmp_path, 
             await a.tick()
             await b.tick()
         assert a.leader and not b.leader
-        (left,) = a.status().coverage
-        (followed,) = b.status().coverage  # what the leader saved
+        (left,) = a_desk.status().coverage
+        (followed,) = b_desk.status().coverage  # what the leader saved
         died_at = clock()
         # the leader dies: it ticks no more and keeps its lease until its term runs out
-        armed, ticks = await until_armed(b, clock)
+        armed, ticks = await until_armed(b, b_desk, clock)
         return left, followed, died_at, armed, ticks
 
     try:

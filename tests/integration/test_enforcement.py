@@ -26,7 +26,7 @@ from adapters.simulated.engine import ManualClock
 from adapters.simulated.http import SimServer, wall_clock
 from adapters.simulated.scenarios import build
 from adapters.simulated.venues import VENUES, sim_account
-from killswitch.bootstrap import build_runner
+from killswitch.bootstrap import build_runner_and_desk
 from killswitch.compile.compiler import compile_documents
 from killswitch.events import LOCK_VIOLATION
 from killswitch.policy.load import load_text
@@ -127,7 +127,8 @@ def own_at_venue(venue: str, client_order_id: str) -> str:
 
 
 async def with_runner(tmp_path, venue: str, scenario, *, wrap=None, store=None, eng=None):
-    """``await scenario(runner, engine, clock, store, key)`` with a runner over ``venue``'s face."""
+    """``await scenario(runner, desk, engine, clock, store, key)`` with a runner (and its desk) over
+    ``venue``'s face."""
     eng, clock = eng or engine()
     store = store or open_store(f"sqlite://{tmp_path / 'state.db'}")
     async with SimServer(eng, auth_clock=wall_clock) as server:
@@ -137,11 +138,11 @@ async def with_runner(tmp_path, venue: str, scenario, *, wrap=None, store=None, 
         adapter = CcxtAdapter(acc, urls=acc.api_url, timeout=5.0, max_retries=1, backoff_s=0.05,
                               orders_per_second=1000, exchange_factory=unthrottled(venue), open_orders_max_age_s=0)
         key = f"{venue}/sim-main"
-        runner = build_runner(graph(), {key: wrap(adapter) if wrap else adapter}, store,
-                              lock_path=tmp_path / "lock.json", dry_run=False, clock=clock, confirm_gap_ms=TICK_MS,
-                              snapshot_timeout_s=6.0)
+        runner, desk = build_runner_and_desk(graph(), {key: wrap(adapter) if wrap else adapter}, store,
+                                             lock_path=tmp_path / "lock.json", dry_run=False, clock=clock,
+                                             confirm_gap_ms=TICK_MS, snapshot_timeout_s=6.0)
         try:
-            return await scenario(runner, eng, clock, store, key)
+            return await scenario(runner, desk, eng, clock, store, key)
         finally:
             await adapter.close()
 
@@ -168,10 +169,10 @@ def violations(store) -> list[dict]:
 def test_a_halt_cancels_a_rogue_entry_and_reverts_growth_and_leaves_reduce_only_and_own_orders(tmp_path, venue):
     seen: dict = {}
 
-    async def scenario(runner, eng, clock, store, key):
+    async def scenario(runner, desk, eng, clock, store, key):
         await runner.start()
         await tick(runner, clock)
-        locked = await runner.lock_scope(key, "halted", "desk halt", actor="op")
+        locked = await desk.lock_scope(key, "halted", "desk halt", actor="op")
         assert locked.done, locked.reason
         await tick(runner, clock)  # the first snapshot under the lock: BTC long 5 is the baseline
         # a resting order of the runner's own (journaled), not reduce-only: never the watch's to cancel
@@ -194,8 +195,8 @@ def test_a_halt_cancels_a_rogue_entry_and_reverts_growth_and_leaves_reduce_only_
         seen["open"] = open_ids(eng)
         seen["long"] = long_btc(eng)
         seen["rows"] = violations(store)
-        seen["metrics"] = runner.metrics_text()
-        seen["status"] = runner.status().lock_violations
+        seen["metrics"] = desk.metrics_text()
+        seen["status"] = desk.status().lock_violations
         more = [await tick(runner, clock) for _ in range(2)]
         seen["later_events"] = [e for r in more for e in r.events if e.kind == LOCK_VIOLATION]
         seen["later_rows"] = violations(store)
@@ -241,10 +242,10 @@ def test_a_halt_cancels_a_rogue_entry_and_reverts_growth_and_leaves_reduce_only_
 def test_a_reducing_lock_cancels_growth_orders_only_and_does_not_revert(tmp_path):
     seen: dict = {}
 
-    async def scenario(runner, eng, clock, store, key):
+    async def scenario(runner, desk, eng, clock, store, key):
         await runner.start()
         await tick(runner, clock)
-        assert (await runner.lock_scope(key, "reducing", "wind down", actor="op")).done
+        assert (await desk.lock_scope(key, "reducing", "wind down", actor="op")).done
         await tick(runner, clock)
         eng.place_order("sim-main", "BTCUSDT", "BUY", "LIMIT", 0.5, price=55_000.0, time_in_force="GTC",
                         client_order_id="alp-grow-1")
@@ -268,10 +269,10 @@ def test_a_stop_between_the_audit_row_and_the_cancel_cancels_again_without_a_sec
     store = open_store(f"sqlite://{tmp_path / 'state.db'}")
     seen: dict = {}
 
-    async def first(runner, eng, clock, store, key):
+    async def first(runner, desk, eng, clock, store, key):
         await runner.start()
         await tick(runner, clock)
-        assert (await runner.lock_scope(key, "halted", "desk halt", actor="op")).done
+        assert (await desk.lock_scope(key, "halted", "desk halt", actor="op")).done
         await tick(runner, clock)
         eng.place_order("sim-main", "BTCUSDT", "BUY", "LIMIT", 0.5, price=55_000.0, time_in_force="GTC",
                         client_order_id="alp-rogue-1")
@@ -280,7 +281,7 @@ def test_a_stop_between_the_audit_row_and_the_cancel_cancels_again_without_a_sec
         seen["rows_at_crash"] = violations(store)
         seen["open_at_crash"] = open_ids(eng)
 
-    async def second(runner, eng, clock, store, key):
+    async def second(runner, desk, eng, clock, store, key):
         clock.advance(10_000)  # the dead runner's lease runs out
         await runner.start()
         report = await tick(runner, clock)
@@ -320,8 +321,8 @@ def test_a_streamed_account_cancels_a_rogue_entry_at_the_stream_events_tick_not_
     seen: dict = {}
 
     async def scenario(daemon: Daemon, server: SimServer) -> None:
-        runner = daemon.runner
-        assert (await runner.lock_scope(key, "halted", "desk halt", actor="op")).done
+        runner, desk = daemon.runner, daemon.desk
+        assert (await desk.lock_scope(key, "halted", "desk halt", actor="op")).done
         # a tick under the lock asks the adapter to watch entries (one already running may not have)
         daemon.wakes.nudge()
         await until(lambda: runner.enforcement.waking.get(key), "entries watched", 30.0)
@@ -356,10 +357,10 @@ def test_a_lock_told_not_to_enforce_leaves_the_rogue_entry_and_the_growth(tmp_pa
     """``ksctl lock --no-cancel --no-revert``: the lock stands for the bots that ask; the venue is left as is."""
     seen: dict = {}
 
-    async def scenario(runner, eng, clock, store, key):
+    async def scenario(runner, desk, eng, clock, store, key):
         await runner.start()
         await tick(runner, clock)
-        done = await runner.lock_scope(key, "halted", "ask only", actor="op",
+        done = await desk.lock_scope(key, "halted", "ask only", actor="op",
                                        enforce={"cancel": False, "revert_growth": False})
         assert done.done, done.reason
         await tick(runner, clock)
@@ -395,8 +396,8 @@ def test_a_streamed_fill_that_grows_a_position_under_a_halt_is_reverted_at_the_s
     seen: dict = {}
 
     async def scenario(daemon: Daemon, server: SimServer) -> None:
-        runner = daemon.runner
-        assert (await runner.lock_scope(key, "halted", "desk halt", actor="op",
+        runner, desk = daemon.runner, daemon.desk
+        assert (await desk.lock_scope(key, "halted", "desk halt", actor="op",
                                         enforce={"cancel": False, "revert_growth": True})).done
         daemon.wakes.nudge()  # the first tick under the lock: the long's size at the lock is its baseline
         await until(lambda: runner.book.baselines, "the baselines kept", 30.0)
@@ -440,8 +441,8 @@ def test_a_streamed_account_cancels_a_rogue_conditional_entry_at_the_stream_even
         return eng.accounts["sim-main"].algos[aid].is_open
 
     async def scenario(daemon: Daemon, server: SimServer) -> None:
-        runner, eng = daemon.runner, server.engine
-        assert (await runner.lock_scope(key, "halted", "desk halt", actor="op")).done
+        runner, desk, eng = daemon.runner, daemon.desk, server.engine
+        assert (await desk.lock_scope(key, "halted", "desk halt", actor="op")).done
         daemon.wakes.nudge()
         await until(lambda: runner.enforcement.waking.get(key), "entries watched", 30.0)
         await until(lambda: stream_of(daemon, key)["state"] == "live", "the stream live", 30.0)

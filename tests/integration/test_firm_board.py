@@ -206,20 +206,20 @@ def test_a_runner_without_shards_says_so_and_an_unreadable_firm_is_a_503_not_an_
 
     from .test_runner import setup
 
-    runner, *_, store, _ = setup(tmp_path)
+    runner, *_, store, _, desk = setup(tmp_path)
 
     async def go() -> list[tuple[int, dict]]:
         await runner.start()
-        site, url = await start_api(make_app(runner, token=TOKEN))
+        site, url = await start_api(make_app(desk, token=TOKEN))
         got = []
         try:
             async with aiohttp.ClientSession(headers={"Authorization": f"Bearer {TOKEN}"}) as http:
                 async with http.get(url + "/v1/firm/shards") as r:
                     got.append((r.status, await r.json()))
                 start = SimpleNamespace(name="desk-a", schema="ks_shard_desk_a", assignment={"desk-a": []}, consoles={})
-                runner.firm_board = BoardLink(runner.clock, runner.book, runner.lead, runner.readout.pace_s, None,
+                desk.firm_board = BoardLink(runner.clock, runner.book, runner.lead, runner.readout.pace_s, None,
                                               start, lambda: runner.book.graph, 3_000, None, print)
-                runner.firm_board._reader = _Unreachable()  # the database stopped answering
+                desk.firm_board._reader = _Unreachable()  # the database stopped answering
                 async with http.get(url + "/v1/firm/shards") as r:
                     got.append((r.status, await r.json()))
                 async with http.get(url + "/console/view") as r:  # the console still answers, and says so

@@ -36,14 +36,14 @@ TOKEN = "t0ken-for-tests-only"
 def test_each_limit_refuses_at_the_gate_with_its_value_and_usage(tmp_path):
     graph = compile_documents(load_text(POLICY + LIMITS, "p.yaml")).graph
     assert graph is not None
-    runner, engine, clock, _, _ = _calm(tmp_path, graph)
+    runner, engine, clock, _, _, desk = _calm(tmp_path, graph)
 
     async def go():
         await runner.start()
         for _ in range(3):
             clock.advance(TICK_MS)
             await runner.tick()
-        app = make_app(runner, token=TOKEN)
+        app = make_app(desk, token=TOKEN)
         site, url = await start_api(app)
         order = {"account": "simulated/sim-main", "symbol": BTC, "side": "buy", "amount": 0.5, "price": 60_000,
                  "strategy": "strategy-a"}
@@ -109,19 +109,19 @@ def test_the_lock_is_answered_before_the_limits(tmp_path):
     """Under a reducing lock an order that grows the position is the lock's refusal, not a limit's;
     an order the lock allows still meets the limits (a close beyond the collar)."""
     graph = compile_documents(load_text(POLICY + LIMITS, "p.yaml")).graph
-    runner, _, clock, _, _ = _calm(tmp_path, graph)
+    runner, _, clock, _, _, desk = _calm(tmp_path, graph)
     order = {"account": "simulated/sim-main", "symbol": BTC, "side": "buy", "amount": 60, "price": 90_000}
 
     async def go():
         await runner.start()
         clock.advance(TICK_MS)
         await runner.tick()
-        assert runner.check_order(order).reason.startswith("PRICE_COLLAR")
-        done = await runner.lock_scope("simulated/sim-main", "reducing", "drill", actor="alice")
+        assert desk.check_order(order).reason.startswith("PRICE_COLLAR")
+        done = await desk.lock_scope("simulated/sim-main", "reducing", "drill", actor="alice")
         assert done.done, done
-        grow = runner.check_order(order)
-        close_far = runner.check_order({**order, "side": "sell", "amount": 1})
-        close_near = runner.check_order({**order, "side": "sell", "amount": 1, "price": 60_000})
+        grow = desk.check_order(order)
+        close_far = desk.check_order({**order, "side": "sell", "amount": 1})
+        close_near = desk.check_order({**order, "side": "sell", "amount": 1, "price": 60_000})
         return grow, close_far, close_near
 
     grow, close_far, close_near = asyncio.run(asyncio.wait_for(go(), 30))

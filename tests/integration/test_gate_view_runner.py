@@ -17,7 +17,7 @@ from types import SimpleNamespace
 from adapters.simulated.adapter import SimulatedAdapter
 from adapters.simulated.engine import ManualClock
 from adapters.simulated.scenarios import build
-from killswitch.bootstrap import build_runner
+from killswitch.bootstrap import build_runner_and_desk
 from killswitch.runner.api import make_app
 from killswitch.runner.api_thread import ApiThread
 from killswitch.state import open_store
@@ -72,9 +72,10 @@ def make(tmp_path, *, text: str = FEW_LONGS, lease_ttl_ms: int = 60_000):
     adapter = SlowSnapshots(SimulatedAdapter(engine, "sim-main", venue="simulated", labels={"book": "futures"},
                                              timeout_s=2.0))
     store = open_store(f"sqlite://{tmp_path / 'state.db'}")
-    runner = build_runner(compiled(text), {ACCOUNT: adapter}, store, lock_path=tmp_path / "lock.json", dry_run=True,
-                          clock=clock, lease_ttl_ms=lease_ttl_ms)
-    return SimpleNamespace(runner=runner, engine=engine, clock=clock, store=store, adapter=adapter)
+    runner, desk = build_runner_and_desk(
+        compiled(text), {ACCOUNT: adapter}, store, lock_path=tmp_path / "lock.json", dry_run=True,
+        clock=clock, lease_ttl_ms=lease_ttl_ms)
+    return SimpleNamespace(runner=runner, desk=desk, engine=engine, clock=clock, store=store, adapter=adapter)
 
 
 def post(url: str, path: str, body: dict, token: str | None = None, timeout: float = 10.0) -> tuple[int, dict]:
@@ -86,9 +87,9 @@ def post(url: str, path: str, body: dict, token: str | None = None, timeout: flo
 
 async def serving(w) -> tuple[ApiThread, str]:
     """The runner's API on a thread of its own, its view calls carried to this loop (``ksctl run``)."""
-    api = ApiThread(make_app(w.runner, token=TOKEN), "127.0.0.1", 0)
+    api = ApiThread(make_app(w.desk, token=TOKEN), "127.0.0.1", 0)
     url = await api.start()
-    w.runner.serve_views_on(asyncio.get_running_loop())
+    w.desk.serve_views_on(asyncio.get_running_loop())
     return api, url
 
 
@@ -128,11 +129,11 @@ def test_no_view_is_published_before_the_first_tick_and_a_check_meanwhile_is_ref
     w = make(tmp_path)
 
     async def go():
-        out = [w.runner.check_order_now(ORDER)]
+        out = [w.desk.check_order_now(ORDER)]
         await w.runner.start()  # (a fresh store: nothing loaded, no lock written)
-        out.append(w.runner.check_order_now(ORDER))
+        out.append(w.desk.check_order_now(ORDER))
         await tick(w)
-        out.append(w.runner.check_order_now(ORDER))
+        out.append(w.desk.check_order_now(ORDER))
         return out
 
     built, started, ticked = asyncio.run(go())
@@ -197,7 +198,7 @@ def test_a_check_during_a_slow_tick_sees_the_view_before_it_or_after_its_decisio
 
     def bot() -> None:
         while not stop.is_set():
-            seen.append((w.runner.check_order_now(sell4).reason, in_tick.is_set()))
+            seen.append((w.desk.check_order_now(sell4).reason, in_tick.is_set()))
             time.sleep(0.002)
 
     save = w.store.save_engine_state
@@ -212,7 +213,7 @@ def test_a_check_during_a_slow_tick_sees_the_view_before_it_or_after_its_decisio
     async def go():
         await w.runner.start()
         await tick(w)
-        assert w.runner.check_order_now(sell4).reason == "ACTIVE"
+        assert w.desk.check_order_now(sell4).reason == "ACTIVE"
         w.engine.open_position("sim-main", "BTCUSDT", "short", 3.0, 60_000.0)
         w.engine.open_position("sim-main", "ETHUSDT", "short", 100.0, 3_000.0)
         thread = threading.Thread(target=bot, daemon=True)

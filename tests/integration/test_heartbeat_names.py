@@ -18,14 +18,14 @@ TOKEN = "t0ken-for-heartbeat-tests"
 
 
 def test_a_source_of_dots_or_one_nothing_names_is_refused_and_an_armed_one_is_taken(tmp_path):
-    runner, engine, clock, store, _ = setup(tmp_path)
+    runner, engine, clock, store, _, desk = setup(tmp_path)
     answers: dict[str, tuple[int, object]] = {}
 
     async def go():
         await runner.start()
         clock.advance(TICK_MS)
         await runner.tick()
-        site, url = await start_api(make_app(runner, token=TOKEN))
+        site, url = await start_api(make_app(desk, token=TOKEN))
         auth = {"Authorization": f"Bearer {TOKEN}"}
         try:
             async with aiohttp.ClientSession() as http:
@@ -54,18 +54,18 @@ def test_a_source_of_dots_or_one_nothing_names_is_refused_and_an_armed_one_is_ta
     assert answers["strategy-a"] == (204, None)
     heard = set(runner.state.heartbeats) | set(runner.book.dms.sources)
     assert heard == {"strategy-a"}, heard
-    assert "strategy-z" not in runner.catalog().strategies and ".." not in runner.catalog().strategies
+    assert "strategy-z" not in runner.known.catalog().strategies and ".." not in runner.known.catalog().strategies
 
 
 def test_disarming_a_source_that_is_not_armed_names_the_armed_ones_it_resembles(tmp_path):
-    runner, engine, clock, store, _ = setup(tmp_path)
+    runner, engine, clock, store, _, desk = setup(tmp_path)
 
     async def go():
         await runner.start()
         clock.advance(TICK_MS)
         await runner.tick()
-        assert (await runner.dms_arm("strategy-z", 60)).done
-        return await runner.dms_disarm("strategy-y"), await runner.dms_disarm("unrelated")
+        assert (await desk.dms_arm("strategy-z", 60)).done
+        return await desk.dms_disarm("strategy-y"), await desk.dms_disarm("unrelated")
 
     typo, other = asyncio.run(asyncio.wait_for(go(), 60))
     assert not typo.done and typo.reason == "NOT_ARMED: source strategy-y is not armed; did you mean 'strategy-z'?"

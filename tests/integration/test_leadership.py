@@ -294,7 +294,7 @@ def test_queued_operator_calls_take_turns_with_a_tick_instead_of_starving_it(tmp
     from tests.unit.test_runner_operator import make
 
     w = make(tmp_path)
-    runner = w.runner
+    desk = w.desk
     done = []
 
     def slow_lock(i):  # an operator call whose store write takes a while
@@ -304,7 +304,7 @@ def test_queued_operator_calls_take_turns_with_a_tick_instead_of_starving_it(tmp
     slow_lock.__name__ = "lock_scope"
 
     async def go():
-        calls = [asyncio.ensure_future(runner.run_view_call(slow_lock, i)) for i in range(60)]
+        calls = [asyncio.ensure_future(desk.run_view_call(slow_lock, i)) for i in range(60)]
         await asyncio.sleep(0)  # they are all queued before the tick's next steps
         seen = []
         for _ in range(5):  # a tick with five await points

@@ -34,7 +34,7 @@ def test_an_order_that_never_asked_and_breaks_a_limit_is_cancelled_without_a_loc
     monkeypatch.setattr(te, "graph", limited_graph)
     seen: dict = {}
 
-    async def scenario(runner, eng, clock, store, key):
+    async def scenario(runner, desk, eng, clock, store, key):
         await runner.start()
         await te.tick(runner, clock)
         far = "alp-far-1"  # 50,000 against a mark of 60,000: beyond the 5 % collar
@@ -53,7 +53,7 @@ def test_an_order_that_never_asked_and_breaks_a_limit_is_cancelled_without_a_loc
         seen["events"] = [e for e in report.events if e.kind in (LIMIT_VIOLATION, LOCK_VIOLATION)]
         seen["open"] = te.open_ids(eng)
         seen["rows"] = [r.payload for r in store.audit_rows(None, ("lock_violation",), 100)]
-        seen["gate"] = runner.check_order({"account": key, "symbol": te.BTC, "side": "buy", "amount": 0.5,
+        seen["gate"] = desk.check_order({"account": key, "symbol": te.BTC, "side": "buy", "amount": 0.5,
                                            "price": 50_000.0, "strategy": "alpha"})
         later = await te.tick(runner, clock)
         seen["later"] = [e for e in later.events if e.kind in (LIMIT_VIOLATION, LOCK_VIOLATION)]
@@ -99,14 +99,14 @@ def test_each_watched_limit_refuses_at_the_gate_and_cancels_at_the_venue(tmp_pat
     monkeypatch.setattr(te, "graph", one_limit)
     seen: dict = {}
 
-    def ask(runner, key, size, at):
-        return runner.check_order({"account": key, "symbol": te.BTC, "side": "buy", "amount": size, "price": at,
+    def ask(desk, key, size, at):
+        return desk.check_order({"account": key, "symbol": te.BTC, "side": "buy", "amount": size, "price": at,
                                    "strategy": "alpha"})
 
-    async def scenario(runner, eng, clock, store, key):
+    async def scenario(runner, desk, eng, clock, store, key):
         await runner.start()
         await te.tick(runner, clock)
-        seen["gate"], seen["gate_fine"] = ask(runner, key, amount, price), ask(runner, key, *FINE)
+        seen["gate"], seen["gate_fine"] = ask(desk, key, amount, price), ask(desk, key, *FINE)
         eng.place_order("sim-main", "BTCUSDT", "BUY", "LIMIT", amount, price=price, time_in_force="GTC",
                         client_order_id="alp-rogue-1")
         eng.place_order("sim-main", "BTCUSDT", "BUY", "LIMIT", FINE[0], price=FINE[1], time_in_force="GTC",

@@ -30,15 +30,15 @@ def value(fams: dict, name: str, **labels: str) -> float:
 
 
 def test_the_page_shows_what_runs_what_is_locked_what_fires_and_the_signals_against_their_thresholds(tmp_path):
-    runner, _, clock, store, _ = setup(tmp_path)
+    runner, _, clock, store, _, desk = setup(tmp_path)
 
     async def go():
         await runner.start()
-        calm = families_of(runner.metrics_text())  # after start, before any tick
+        calm = families_of(desk.metrics_text())  # after start, before any tick
         for _ in range(60):  # the crash: stage 3 flatten, halted
             clock.advance(TICK_MS)
             await runner.tick()
-        return calm, families_of(runner.metrics_text())
+        return calm, families_of(desk.metrics_text())
 
     calm, fams = asyncio.run(asyncio.wait_for(go(), 60))
     g = runner.graph
@@ -67,10 +67,10 @@ def test_the_page_shows_what_runs_what_is_locked_what_fires_and_the_signals_agai
 
 
 def test_a_failed_reload_holds_the_gauge_at_0_until_a_good_one(tmp_path):
-    runner, _, clock, store, _ = setup(tmp_path)
+    runner, _, clock, store, _, desk = setup(tmp_path)
 
     def page() -> dict:
-        return parse_families(runner.metrics_text())
+        return parse_families(desk.metrics_text())
 
     async def go():
         await runner.start()
@@ -81,10 +81,10 @@ def test_a_failed_reload_holds_the_gauge_at_0_until_a_good_one(tmp_path):
         clock.advance(TICK_MS)
         await runner.tick()  # ticks go on with the last good graph; the gauge stays at 0
         still = page()
-        st = runner.status()
+        st = desk.status()
         clock.advance(60_000)
         await runner.apply_graph(GraphReload(graph()))
-        return ok, broken, still, st, page(), runner.status()
+        return ok, broken, still, st, page(), desk.status()
 
     ok, broken, still, st, fixed, after = asyncio.run(asyncio.wait_for(go(), 60))
     good = "killswitch_config_last_reload_successful"

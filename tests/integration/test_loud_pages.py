@@ -44,7 +44,7 @@ def test_a_page_that_reaches_nobody_is_an_error_line_naming_each_receiver_its_ca
     monkeypatch.delenv("KS_TEST_UNSET_DESK_CHAT", raising=False)
     caplog.set_level(logging.INFO, logger="killswitch.notify")
     port = free_port()  # nothing listens here yet: connections are refused
-    runner, _, clock, _, _ = setup(tmp_path)
+    runner, _, clock, _, _, desk = setup(tmp_path)
     sink = NotifySink.from_documents([desk_routes(port)], clock=clock, strict=False, environ={}, options=NotifyOptions(
         timeout_s=2.0, attempts=2, backoff_s=0.05, poll_s=0.02))
     runner.sinks.append(sink)
@@ -61,7 +61,7 @@ def test_a_page_that_reaches_nobody_is_an_error_line_naming_each_receiver_its_ca
             await deliveries_done(sink, budget_s=10)
             if [r for r in lines("PAGES_FAILING") if "(stage_transition)" in r.getMessage()]:
                 break
-        seen["status"], seen["metrics"] = runner.status(), runner.metrics_text()
+        seen["status"], seen["metrics"] = desk.status(), desk.metrics_text()
         srv = ReceiverServer()
         srv.port = port  # the fallback's listener comes up
         with srv:
@@ -71,7 +71,7 @@ def test_a_page_that_reaches_nobody_is_an_error_line_naming_each_receiver_its_ca
                 await deliveries_done(sink, budget_s=10)
                 if lines("PAGES_RECOVERED"):
                     break
-        seen["after"], seen["metrics_after"] = runner.status(), runner.metrics_text()
+        seen["after"], seen["metrics_after"] = desk.status(), desk.metrics_text()
         seen["got"] = srv.got["fallback"]
         await runner.aclose()
 

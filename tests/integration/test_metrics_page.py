@@ -11,7 +11,7 @@ import asyncio
 import aiohttp
 import pytest
 
-from killswitch.bootstrap import SinkOptions, build_runner, runner_sinks
+from killswitch.bootstrap import SinkOptions, build_runner_and_desk, runner_sinks
 from killswitch.metrics import Registry, parse_families
 from killswitch.runner.api import make_app, start_api, stop_api
 from killswitch.runner.lease_keeper import LeaseKeeper
@@ -37,11 +37,12 @@ def families_of(text: str) -> dict[str, dict]:
 def test_metrics_page_has_help_and_type_on_every_family_and_no_family_twice(tmp_path, monkeypatch):
     monkeypatch.delenv("OTEL_EXPORTER_OTLP_ENDPOINT", raising=False)
     monkeypatch.delenv("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", raising=False)
-    runner, engine, clock, store, _ = setup(tmp_path)
+    runner, engine, clock, store, _, _ = setup(tmp_path)
     routes, _ = compile_sources((str(POLICIES / "routes.yaml"),))
     sinks = runner_sinks(routes, store, SinkOptions(audit_anchor_every_ms=1_000))
-    runner = build_runner(runner.graph, runner.adapters, store, sinks=sinks, lock_path=tmp_path / "lock2.json",
-                          dry_run=False, clock=clock, confirm_gap_ms=TICK_MS)
+    runner, desk = build_runner_and_desk(runner.graph, runner.adapters, store, sinks=sinks,
+                                         lock_path=tmp_path / "lock2.json", dry_run=False, clock=clock,
+                                         confirm_gap_ms=TICK_MS)
     keeper_store = open_store(f"sqlite://{tmp_path / 'state.db'}")
     keeper = LeaseKeeper(keeper_store, "runner", 5_000, clock=clock)
 
@@ -51,7 +52,7 @@ def test_metrics_page_has_help_and_type_on_every_family_and_no_family_twice(tmp_
             clock.advance(TICK_MS)
             await runner.tick()
         runner.hold_lease_with(keeper)  # (not started: its families are on the page, at 0)
-        site, url = await start_api(make_app(runner, token="t0ken-for-tests-only"))
+        site, url = await start_api(make_app(desk, token="t0ken-for-tests-only"))
         try:
             async with aiohttp.ClientSession() as http:
                 async with http.get(url + "/metrics") as r:

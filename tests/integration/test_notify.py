@@ -149,7 +149,7 @@ async def deliveries_done(sink: NotifySink, budget_s: float) -> None:
 def test_a_page_reaches_the_receiver_once_per_group_with_the_runbook_link_and_repeats_on_time(tmp_path):
     with ReceiverServer() as srv:
         doc = desk_routes(srv, group_wait="2m")
-        runner, engine, clock, store, _ = setup(tmp_path)
+        runner, engine, clock, store, _, _ = setup(tmp_path)
         sink = NotifySink.from_documents([doc], clock=clock, options=NotifyOptions(
             external_url="https://ks.example.com", timeout_s=5.0, poll_s=0.05))
         runner.sinks.append(sink)
@@ -192,7 +192,7 @@ def test_a_restarted_runner_neither_pages_again_nor_forgets_to_remind(tmp_path):
     must still remind at the repeat interval while the stage holds."""
     with ReceiverServer() as srv:
         doc = desk_routes(srv, group_wait="30s")
-        runner, engine, clock, store, _ = setup(tmp_path)
+        runner, engine, clock, store, _, _ = setup(tmp_path)
 
         async def run(runner, ticks):
             sink = NotifySink.from_documents([doc], clock=clock, options=NotifyOptions(timeout_s=5.0, poll_s=0.05))
@@ -246,7 +246,7 @@ def test_hanging_and_refusing_receivers_neither_delay_ticks_nor_lose_receipts(tm
                 - {{name: watch, apprise: ["{srv.url('watch')}"]}}
               fallback_receiver: fallback
             """)
-        runner, engine, clock, store, _ = setup(tmp_path)
+        runner, engine, clock, store, _, _ = setup(tmp_path)
         # one round of two attempts (no retry round at the next group interval: that is the same
         # delivery again, and test_a_page_that_fails_a_round_is_retried_... shows when it comes):
         # a hanging receiver's round lasts 2 x ATTEMPT_S of real time, and two rounds were most
@@ -588,7 +588,7 @@ def test_a_runner_s_halt_reset_by_an_operator_is_paged_resolved(tmp_path):
     releases it and the pager hears, once, that it is over."""
     with ReceiverServer() as srv:
         doc = desk_routes(srv, group_wait="10s")
-        runner, engine, clock, store, _ = setup(tmp_path)
+        runner, engine, clock, store, _, desk = setup(tmp_path)
         sink = NotifySink.from_documents([doc], clock=clock, options=NotifyOptions(timeout_s=5.0, poll_s=0.05))
         runner.sinks.append(sink)
 
@@ -603,7 +603,7 @@ def test_a_runner_s_halt_reset_by_an_operator_is_paged_resolved(tmp_path):
             await settle(60, TICK_MS)  # the crash: stage 3 flatten, latched
             await settle(40, 30_000)  # the market settles; the halt holds (and is repeated)
             assert srv.got["desk"], "the halt was never paged"
-            done = await runner.reset("crash-ladder", "simulated/sim-main", "alice", "flat and reconciled",
+            done = await desk.reset("crash-ladder", "simulated/sim-main", "alice", "flat and reconciled",
                                       confirm_relatch=True)
             assert done.done, done.reason
             await settle(30, 5_000)  # past the group's next flush

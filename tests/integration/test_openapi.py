@@ -23,9 +23,9 @@ def served_routes(tmp_path) -> set[tuple[str, str]]:
     """(METHOD, path) of every route the runner's app serves, its path as the router names it
     (``/v1/close/{id}``: the pattern of a variable dropped). HEAD, which aiohttp adds beside each
     GET, is checked apart."""
-    runner, *_, store, _ = setup(tmp_path)
+    runner, *_, store, _, desk = setup(tmp_path)
     try:
-        app = make_app(runner, token="t0ken-for-tests-only")
+        app = make_app(desk, token="t0ken-for-tests-only")
         routes = {(route.method, route.resource.canonical) for route in app.router.routes()}
     finally:
         store.close()

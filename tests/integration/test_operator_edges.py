@@ -14,7 +14,7 @@ import threading
 
 from click.testing import CliRunner
 
-from killswitch.bootstrap import build_runner
+from killswitch.bootstrap import build_runner, build_runner_and_desk
 from killswitch.cli.common import EXIT_UNVERIFIED
 from killswitch.cli.main import cli
 from killswitch.client import RunnerClient
@@ -55,7 +55,7 @@ class Still:
         from .test_runner import T0
 
         clock = ManualClock(T0)
-        self.runner, self.engine, self.clock, self.store, _ = setup(
+        self.runner, self.engine, self.clock, self.store, _, self.desk = setup(
             tmp_path, policies=_two_approvals(), engine=build(scenario, clock), clock=clock)
         self.loop = asyncio.new_event_loop()
         ready = threading.Event()
@@ -65,7 +65,7 @@ class Still:
             for _ in range(ticks):
                 self.clock.advance(TICK_MS)
                 await self.runner.tick()
-            self.site, self.url = await start_api(make_app(self.runner, token=TOKEN, tokens=PEOPLE))
+            self.site, self.url = await start_api(make_app(self.desk, token=TOKEN, tokens=PEOPLE))
             ready.set()
 
         self.thread = threading.Thread(target=lambda: (self.loop.run_until_complete(serve()), self.loop.run_forever()),
@@ -189,15 +189,17 @@ def test_operators_are_named_and_a_weaker_lock_asks_first(tmp_path, caplog):
 
 
 def test_a_standby_names_the_leader_in_its_refusals_and_status(tmp_path):
-    clock_runner, engine, clock, store, _ = setup(tmp_path)
+    clock_runner, engine, clock, store, _, _ = setup(tmp_path)
     from adapters.simulated.adapter import SimulatedAdapter
 
     standby_store = open_store(f"sqlite://{tmp_path / 'state.db'}")
     adapter = SimulatedAdapter(engine, "sim-main", venue="simulated", labels={"book": "futures"}, timeout_s=2.0)
-    leader = build_runner(clock_runner.graph, dict(clock_runner.adapters), store, lock_path=tmp_path / "a.json",
-                          dry_run=False, clock=clock, holder="ks-0")
-    standby = build_runner(clock_runner.graph, {ACCOUNT: adapter}, standby_store, lock_path=tmp_path / "b.json",
-                           dry_run=False, clock=clock, holder="ks-1")
+    leader, leader_desk = build_runner_and_desk(clock_runner.graph, dict(clock_runner.adapters), store,
+                                                lock_path=tmp_path / "a.json", dry_run=False, clock=clock,
+                                                holder="ks-0")
+    standby, standby_desk = build_runner_and_desk(clock_runner.graph, {ACCOUNT: adapter}, standby_store,
+                                                  lock_path=tmp_path / "b.json", dry_run=False, clock=clock,
+                                                  holder="ks-1")
 
     async def main():
         await leader.start()
@@ -208,14 +210,14 @@ def test_a_standby_names_the_leader_in_its_refusals_and_status(tmp_path):
         await leader.tick()
         await standby.tick()
         assert leader.lead.leader and not standby.lead.leader
-        refused = await standby.lock_scope(ACCOUNT, "halted", "drill", actor="alice")
+        refused = await standby_desk.lock_scope(ACCOUNT, "halted", "drill", actor="alice")
         assert refused.reason == ("NOT_LEADER: this runner (ks-1) is a standby; the leader is ks-0 (the lease "
                                   "holder); send the lock there"), refused.reason
-        st = standby.status()
+        st = standby_desk.status()
         assert (st.holder, st.lease_holder, st.leader) == ("ks-1", "ks-0", False)
         assert "STANDBY: this runner (ks-1) does not act; the leader is ks-0 (the lease holder): send changes " \
                "there" in status_text(st, _no_locks()).splitlines()
-        assert leader.status().lease_holder == "ks-0"
+        assert leader_desk.status().lease_holder == "ks-0"
         await leader.aclose()
         await standby.aclose()
 

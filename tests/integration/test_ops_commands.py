@@ -31,7 +31,7 @@ def test_operator_commands_against_a_halted_runner(tmp_path):
     resume = "  resume: {start: 25%, step: x2, every: 1d, from_level: 3, max_positions: 4, max_gross_exposure: 1M}\n"
     graph = compile_documents(load_text(POLICY.replace("reset: manual,", "reset: manual, approvals: 2,") + resume,
                                         "p.yaml")).graph
-    runner, engine, clock, store, _ = setup(tmp_path, policies=graph)
+    runner, engine, clock, store, _, desk = setup(tmp_path, policies=graph)
     loop = asyncio.new_event_loop()
     ready = threading.Event()
     holder = {}
@@ -41,7 +41,7 @@ def test_operator_commands_against_a_halted_runner(tmp_path):
         for _ in range(60):
             clock.advance(TICK_MS)
             await runner.tick()
-        holder["site"], holder["url"] = await start_api(make_app(runner, token=TOKEN, tokens=PEOPLE))
+        holder["site"], holder["url"] = await start_api(make_app(desk, token=TOKEN, tokens=PEOPLE))
         ready.set()
 
     thread = threading.Thread(target=lambda: (loop.run_until_complete(serve()), loop.run_forever()), daemon=True)
@@ -178,8 +178,8 @@ class Served:
         # a lease of three ticks: each tick renews it before it runs out. With a lease of one tick
         # every tick found it lapsed and took a new token, leading from none while it read the
         # state back, and a request served meanwhile was refused NOT_LEADER
-        self.runner, self.engine, self.clock, self.store, _ = setup(tmp_path, engine=build("calm", clock), clock=clock,
-                                                                    lease_ttl_ms=SERVED_LEASE_MS)
+        self.runner, self.engine, self.clock, self.store, _, self.desk = setup(
+            tmp_path, engine=build("calm", clock), clock=clock, lease_ttl_ms=SERVED_LEASE_MS)
         self.api = api  # make_app's tokens, console_public
         self.loop = asyncio.new_event_loop()
         self.ready = threading.Event()
@@ -190,7 +190,7 @@ class Served:
         await self.runner.start()
         self.clock.advance(TICK_MS)
         await self.runner.tick()  # positions known before the first command
-        self.site, self.url = await start_api(make_app(self.runner, token=TOKEN, **self.api))
+        self.site, self.url = await start_api(make_app(self.desk, token=TOKEN, **self.api))
         self.ready.set()
         while not self.stop:
             self.clock.advance(TICK_MS)
@@ -270,7 +270,7 @@ def test_lock_unlock_and_the_dead_mans_switch_commands(tmp_path):
         r = cmd.invoke(cli, ["dms", "arm", "--api", url, "--source", "bot-c", "--timeout", "1s"])
         assert r.exit_code == 0
         deadline = time.monotonic() + 30
-        while not srv.runner.dms_status()["sources"]["bot-c"]["fired"] and time.monotonic() < deadline:
+        while not srv.desk.dms_status()["sources"]["bot-c"]["fired"] and time.monotonic() < deadline:
             time.sleep(0.02)
         r = cmd.invoke(cli, ["dms", "status", "--api", url])
         assert "dms bot-c: FIRED (trading halted for bot-c)" in r.output, r.output

@@ -28,18 +28,18 @@ L3 = "crash-ladder/simulated/sim-main/L3/e3"
 def replay_the_incident(tmp_path):
     graph = compile_documents(load_text(POLICY.replace("reset: manual,", "reset: manual, approvals: 2,"),
                                         "p.yaml")).graph
-    runner, engine, clock, store, _ = setup(tmp_path, policies=graph)
+    runner, engine, clock, store, _, desk = setup(tmp_path, policies=graph)
     answers = []
 
     async def go():
         await runner.start()
         await drive(runner, clock, 1)
-        answers.append((await runner.reset("crash-ladder", SCOPE, "carol", "is anything on?",
+        answers.append((await desk.reset("crash-ladder", SCOPE, "carol", "is anything on?",
                                            confirm_relatch=True)).reason)
         await drive(runner, clock, 59)  # the crash: stage 3 flatten, latched
         for who, why in (("alice", "flat, reconciled"), ("alice", "me again"), ("bob", "PnL booked")):
-            answers.append((await runner.reset("crash-ladder", SCOPE, who, why, confirm_relatch=True)).reason)
-        answers.append((await runner.reset("crash-ladder", SCOPE, "carol", "once more", confirm_relatch=True)).reason)
+            answers.append((await desk.reset("crash-ladder", SCOPE, who, why, confirm_relatch=True)).reason)
+        answers.append((await desk.reset("crash-ladder", SCOPE, "carol", "once more", confirm_relatch=True)).reason)
 
     asyncio.run(asyncio.wait_for(go(), 60))
     return store.url, answers

@@ -29,10 +29,10 @@ ACCOUNT = "binanceusdm/sim-main"
 def test_the_closure_report_shows_each_violation_and_what_it_came_to(tmp_path):
     seen: dict = {}
 
-    async def scenario(runner, eng, clock, store, key):
+    async def scenario(runner, desk, eng, clock, store, key):
         await runner.start()
         await tick(runner, clock)
-        assert (await runner.lock_scope(key, "halted", "desk halt", actor="op")).done
+        assert (await desk.lock_scope(key, "halted", "desk halt", actor="op")).done
         await tick(runner, clock)
         eng.place_order("sim-main", "BTCUSDT", "BUY", "LIMIT", 0.5, price=55_000.0, time_in_force="GTC",
                         client_order_id="alp-rogue-1")

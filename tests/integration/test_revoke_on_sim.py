@@ -1,5 +1,5 @@
 """``revoke_trading`` end to end on the simulated exchange's Binance, Bybit and OKX faces: the
-runner built by :func:`killswitch.bootstrap.build_runner` over the production CcxtAdapter, whose
+runner built by :func:`killswitch.bootstrap.build_runner_and_desk` over the production CcxtAdapter, whose
 Accounts entry has a ``revoke:`` block (the master credential, the sub-account, the bot's key),
 and the bot's own ccxt client trading with that key (tests/integration/test_simulated_revoke.py).
 
@@ -28,7 +28,7 @@ from click.testing import CliRunner
 from adapters.ccxt_exchange import CcxtAdapter
 from adapters.simulated.http import SimServer, wall_clock
 from adapters.simulated.venues import sim_account
-from killswitch.bootstrap import build_runner
+from killswitch.bootstrap import build_runner_and_desk
 from killswitch.cli.main import cli
 from killswitch.events import REVOKE_FAILED, TRADING_RESTORED, TRADING_REVOKED
 from killswitch.state import open_store
@@ -75,7 +75,7 @@ def revoke_block(venue: str, monkeypatch) -> dict:
     return {"master_credentials": creds, "sub_account": SUB[venue], "api_keys": [BOT]}
 
 
-class Desk:
+class Rig:
     """The server, the account's Accounts entry (with its revoke: block), the store, and runners
     built over it as ``ksctl run`` builds one (each with its own CcxtAdapter)."""
 
@@ -92,7 +92,7 @@ class Desk:
         self.url = f"sqlite://{tmp_path / 'state.db'}"
         self.stores: list = []
 
-    async def __aenter__(self) -> "Desk":
+    async def __aenter__(self) -> "Rig":
         await self.server.start()
         self.account = sim_account(self.server, ACCOUNT, self.venue, labels={"book": "futures"},
                                    revoke=revoke_block(self.venue, self.monkeypatch))
@@ -114,16 +114,17 @@ class Desk:
         self.adapters.append(adapter)
         store = open_store(self.url)
         self.stores.append(store)
-        return build_runner(compiled(), {self.key: wrap(adapter) if wrap else adapter}, store,
-                            lock_path=self.tmp / f"lock-{holder}.json", dry_run=False, clock=self.clock,
-                            holder=holder, confirm_gap_ms=TICK_MS, snapshot_timeout_s=6.0)
+        return build_runner_and_desk(compiled(), {self.key: wrap(adapter) if wrap else adapter}, store,
+                                     lock_path=self.tmp / f"lock-{holder}.json", dry_run=False, clock=self.clock,
+                                     holder=holder, confirm_gap_ms=TICK_MS, snapshot_timeout_s=6.0)
 
-    async def ticks(self, runner, n: int, *, beat: bool = False) -> list:
+    async def ticks(self, built, n: int, *, beat: bool = False) -> list:
+        runner, desk = built
         out = []
         for _ in range(n):
             self.clock.advance(TICK_MS)
             if beat:
-                await runner.heartbeat("bot-x")
+                await desk.heartbeat("bot-x")
             out.append(await runner.tick())
         return out
 
@@ -151,41 +152,42 @@ def test_a_stage_revokes_the_bots_key_at_the_venue_and_only_two_approvers_restor
     seen: dict = {}
 
     async def go():
-        async with Desk(tmp_path, venue, monkeypatch) as desk:
-            bot, code = desk.bot, REFUSED_ORDER[venue]
+        async with Rig(tmp_path, venue, monkeypatch) as rig:
+            bot, code = rig.bot, REFUSED_ORDER[venue]
             assert (await _buy(bot, venue))["id"]  # the bot trades before
-            runner = desk.runner()
+            built = rig.runner()
+            runner, desk = built
             await runner.start()
-            await runner.heartbeat("bot-x")
+            await desk.heartbeat("bot-x")
             refusal, message = REFUSALS[venue]
-            desk.eng.permissions.refuse(refusal, message, ops=("revoke_trading",), times=1)
-            reports = await desk.ticks(runner, 13)  # bot-x silent over a minute: the stage entered
-            assert runner.state.scopes[f"{POLICY}|{desk.key}"].stage.level == 1
+            rig.eng.permissions.refuse(refusal, message, ops=("revoke_trading",), times=1)
+            reports = await rig.ticks(built, 13)  # bot-x silent over a minute: the stage entered
+            assert runner.state.scopes[f"{POLICY}|{rig.key}"].stage.level == 1
             [failed] = events(reports, REVOKE_FAILED)  # the venue's refusal, with its own code, paged
             assert failed.data["code"] == refusal and message in failed.data["message"], failed.data
             assert (await _buy(bot, venue))["id"]  # refused at the venue, so not revoked: the bot still trades
-            reports = await desk.ticks(runner, 1)  # the retry, after the backoff
+            reports = await rig.ticks(built, 1)  # the retry, after the backoff
             assert [e.data["read_back"] for e in events(reports, TRADING_REVOKED)] == [venue != "binanceusdm"]
             assert code in await refused(bot, venue)  # from the first order after the revoke
-            assert desk.switches() == [PATH[venue]] * 2  # the refused one and the one that took
-            seen["status"] = runner.revokes.status()[desk.key]["shown"]
+            assert rig.switches() == [PATH[venue]] * 2  # the refused one and the one that took
+            seen["status"] = runner.revokes.status()[rig.key]["shown"]
 
-            await desk.ticks(runner, 3, beat=True)  # bot-x back: the trigger stops, the stage holds
-            first = await runner.reset(POLICY, desk.key, "alice", "bot reviewed")
+            await rig.ticks(built, 3, beat=True)  # bot-x back: the trigger stops, the stage holds
+            first = await desk.reset(POLICY, rig.key, "alice", "bot reviewed")
             assert not first.done and first.reason.startswith("APPROVAL_RECORDED: 1/2"), first.reason
-            await desk.ticks(runner, 3, beat=True)
+            await rig.ticks(built, 3, beat=True)
             assert code in await refused(bot, venue)  # one approver restores nothing
-            assert desk.switches() == [PATH[venue]] * 2
-            second = await runner.reset(POLICY, desk.key, "bob", "agreed")
+            assert rig.switches() == [PATH[venue]] * 2
+            second = await desk.reset(POLICY, rig.key, "bob", "agreed")
             assert second.done and "trading restore owed" in second.reason, second.reason
-            reports = await desk.ticks(runner, 1, beat=True)
+            reports = await rig.ticks(built, 1, beat=True)
             assert len(events(reports, TRADING_RESTORED)) == 1
             assert (await _buy(bot, venue))["id"]  # the bot trades again
-            await desk.ticks(runner, 3, beat=True)
-            assert desk.switches() == [PATH[venue]] * 3  # restored once
-            seen["rows"] = {k: desk.rows(k) for k in ("trading_revoked", "trading_restored",
-                                                      "trading_permission_failed")}
-            seen["incident"] = next(r["decision_id"] for r in desk.rows("stage_transition") if r["to"] == 1)
+            await rig.ticks(built, 3, beat=True)
+            assert rig.switches() == [PATH[venue]] * 3  # restored once
+            seen["rows"] = {k: rig.rows(k) for k in ("trading_revoked", "trading_restored",
+                                                     "trading_permission_failed")}
+            seen["incident"] = next(r["decision_id"] for r in rig.rows("stage_transition") if r["to"] == 1)
 
     asyncio.run(asyncio.wait_for(go(), 120))
     rows = seen["rows"]
@@ -211,35 +213,37 @@ def test_a_revoke_owed_and_saved_by_a_runner_that_stopped_is_sent_once_by_the_ne
     seen: dict = {}
 
     async def go():
-        async with Desk(tmp_path, venue, monkeypatch) as desk:
-            a = desk.runner("runner-a", wrap=DiesBeforeTheSwitch)
+        async with Rig(tmp_path, venue, monkeypatch) as rig:
+            a_built = rig.runner("runner-a", wrap=DiesBeforeTheSwitch)
+            a, a_desk = a_built
             await a.start()
-            await a.heartbeat("bot-x")
-            await desk.ticks(a, 12)
+            await a_desk.heartbeat("bot-x")
+            await rig.ticks(a_built, 12)
             with pytest.raises(Crash):  # the stage entered, the revoke owed and saved: then the process died
-                await desk.ticks(a, 1)
-            assert desk.switches() == [] and desk.rows("trading_revoked") == []
-            assert (await _buy(desk.bot, venue))["id"]  # nothing reached the venue: the bot still trades
+                await rig.ticks(a_built, 1)
+            assert rig.switches() == [] and rig.rows("trading_revoked") == []
+            assert (await _buy(rig.bot, venue))["id"]  # nothing reached the venue: the bot still trades
 
-            desk.clock.advance(10_000)  # runner-a's lease runs out
-            b = desk.runner("runner-b")
+            rig.clock.advance(10_000)  # runner-a's lease runs out
+            b_built = rig.runner("runner-b")
+            b, _ = b_built
             await b.start()
-            reports = await desk.ticks(b, 3)
+            reports = await rig.ticks(b_built, 3)
             # runner-b entered no stage (runner-a latched it; runner-b only tells its sinks it again,
             # resumed): the revoke it sent is the owe runner-a saved
             assert all(e.data.get("resumed") for e in events(reports, "stage_transition"))
-            assert len(desk.rows("stage_transition")) == 1
-            assert REFUSED_ORDER[venue] in await refused(desk.bot, venue)
-            assert desk.switches() == [PATH[venue]]  # sent once, by runner-b
-            seen["rows"] = desk.rows("trading_revoked")
+            assert len(rig.rows("stage_transition")) == 1
+            assert REFUSED_ORDER[venue] in await refused(rig.bot, venue)
+            assert rig.switches() == [PATH[venue]]  # sent once, by runner-b
+            seen["rows"] = rig.rows("trading_revoked")
             seen["events"] = events(reports, TRADING_REVOKED)
 
-            sent = len(desk.eng.permissions.requests)
+            sent = len(rig.eng.permissions.requests)
             woken = await a.tick()  # runner-a wakes: not the leader, it sends and writes nothing
-            assert not woken.leader and len(desk.eng.permissions.requests) == sent
-            await desk.ticks(b, 2)
-            seen["rows_after"] = desk.rows("trading_revoked")
-            seen["switches"] = desk.switches()
+            assert not woken.leader and len(rig.eng.permissions.requests) == sent
+            await rig.ticks(b_built, 2)
+            seen["rows_after"] = rig.rows("trading_revoked")
+            seen["switches"] = rig.switches()
 
     asyncio.run(asyncio.wait_for(go(), 120))
     [row] = seen["rows"]  # audited exactly once

@@ -25,7 +25,7 @@ from adapters.base import PermissionResult, Refusal
 from adapters.simulated.adapter import SimulatedAdapter
 from adapters.simulated.engine import ManualClock
 from adapters.simulated.scenarios import build
-from killswitch.bootstrap import build_runner
+from killswitch.bootstrap import build_runner_and_desk
 from killswitch.compile.compiler import compile_documents
 from killswitch.events import REVOKE_FAILED, TRADING_RESTORED, TRADING_REVOKED
 from killswitch.policy.load import load_text
@@ -151,9 +151,10 @@ def make(tmp_path, *, venue: KeyVenue, engine=None, clock=None, holder: str = "r
     adapter = WithKeys(SimulatedAdapter(engine, "sim-main", venue="simulated", labels={"book": "futures"},
                                         timeout_s=2.0), venue, holder)
     store = CrashingSave(open_store(f"sqlite://{tmp_path / 'state.db'}"))
-    runner = build_runner(compiled(), {ACCOUNT: adapter}, store, lock_path=tmp_path / "lock.json", dry_run=False,
-                          clock=clock, holder=holder, lease_ttl_ms=lease_ttl_ms)
-    return SimpleNamespace(runner=runner, engine=engine, clock=clock, store=store, venue=venue,
+    runner, desk = build_runner_and_desk(
+        compiled(), {ACCOUNT: adapter}, store, lock_path=tmp_path / "lock.json", dry_run=False,
+        clock=clock, holder=holder, lease_ttl_ms=lease_ttl_ms)
+    return SimpleNamespace(runner=runner, desk=desk, engine=engine, clock=clock, store=store, venue=venue,
                            db=tmp_path / "state.db")
 
 
@@ -167,7 +168,7 @@ def ticks(w, n: int, *, beat: bool = False, step_ms: int = TICK_MS) -> list:
         for _ in range(n):
             w.clock.advance(step_ms)
             if beat:
-                await w.runner.heartbeat("bot-x")
+                await w.desk.heartbeat("bot-x")
             out.append(await w.runner.tick())
         return out
     return run(go())
@@ -201,11 +202,11 @@ def entered(w) -> list:
 def started(w) -> None:
     """Started, and bot-x heard once: from now on its silence counts."""
     run(w.runner.start())
-    run(w.runner.heartbeat("bot-x"))
+    run(w.desk.heartbeat("bot-x"))
 
 
 def metric(w, line_start: str) -> Optional[str]:
-    return next((ln for ln in w.runner.metrics_text().splitlines() if ln.startswith(line_start)), None)
+    return next((ln for ln in w.desk.metrics_text().splitlines() if ln.startswith(line_start)), None)
 
 
 # --- revoked, confirmed, audited once -------------------------------------------------------------------------------
@@ -223,7 +224,7 @@ def test_a_stage_entry_revokes_every_key_reads_it_back_and_audits_it_once(tmp_pa
     assert event.labels["account"] == ACCOUNT and event.labels["severity"] == "critical"
     assert shown(w) == "revoked (read back)"
     assert metric(w, "killswitch_trading_revoked{") == f'killswitch_trading_revoked{{account="{ACCOUNT}"}} 1.0'
-    assert w.runner.lock_document(ACCOUNT)["mode"] == "halted"  # the gate's lock stays beside it
+    assert w.desk.lock_document(ACCOUNT)["mode"] == "halted"  # the gate's lock stays beside it
     ticks(w, 30)
     assert len(w.venue.sent("revoke")) == 1 and len(rows(w, "trading_revoked")) == 1, "sent and audited once"
 
@@ -275,13 +276,13 @@ def test_only_the_reset_of_two_approvers_restores_and_nothing_else_does(tmp_path
     assert shown(again) == "revoked (read back)" and again.venue.sent("restore") == []
     assert len(again.venue.sent("revoke")) == 1, "a restart does not send the revoke again"
 
-    first = run(again.runner.reset("bot-guard", ACCOUNT, "alice", "reviewed", confirm_relatch=True))
+    first = run(again.desk.reset("bot-guard", ACCOUNT, "alice", "reviewed", confirm_relatch=True))
     assert not first.done and first.reason.startswith("APPROVAL_RECORDED: 1/2")
-    assert not run(again.runner.reset("bot-guard", ACCOUNT, "alice", "again", confirm_relatch=True)).done
+    assert not run(again.desk.reset("bot-guard", ACCOUNT, "alice", "again", confirm_relatch=True)).done
     ticks(again, 3, beat=True)
     assert again.venue.sent("restore") == [] and shown(again) == "revoked (read back)"
 
-    second = run(again.runner.reset("bot-guard", ACCOUNT, "bob", "agreed", confirm_relatch=True))
+    second = run(again.desk.reset("bot-guard", ACCOUNT, "bob", "agreed", confirm_relatch=True))
     assert second.done and "trading restore owed" in second.reason and ACCOUNT in second.reason
     assert shown(again) == "revoked (read back); restore owed"  # owed, saved, not yet confirmed
     reports = ticks(again, 1, beat=True)
@@ -318,7 +319,7 @@ def test_a_refusal_is_retried_with_backoff_paged_once_and_never_shown_revoked(tm
     assert metric(w, "killswitch_trading_revoked{") == f'killswitch_trading_revoked{{account="{ACCOUNT}"}} 0.0'
     assert metric(w, "killswitch_revoke_failures_total{") == (
         f'killswitch_revoke_failures_total{{account="{ACCOUNT}",code="-2015"}} {float(len(tries))}')
-    assert w.runner.lock_document(ACCOUNT)["mode"] == "halted", "the lock stays"
+    assert w.desk.lock_document(ACCOUNT)["mode"] == "halted", "the lock stays"
 
     venue.refuse = None  # the venue takes it at the next try
     reports = ticks(w, 13)
@@ -332,8 +333,8 @@ def test_a_refused_restore_is_loud_and_the_account_stays_shown_revoked(tmp_path)
     entered(w)
     ticks(w, 2, beat=True)
     venue.refuse = ("10003", "API key is invalid.")
-    run(w.runner.reset("bot-guard", ACCOUNT, "alice", "ok", confirm_relatch=True))
-    run(w.runner.reset("bot-guard", ACCOUNT, "bob", "ok", confirm_relatch=True))
+    run(w.desk.reset("bot-guard", ACCOUNT, "alice", "ok", confirm_relatch=True))
+    run(w.desk.reset("bot-guard", ACCOUNT, "bob", "ok", confirm_relatch=True))
     reports = ticks(w, 12, beat=True)
     [page] = events(reports, REVOKE_FAILED)
     assert page.data["want"] == "allowed" and page.data["code"] == "10003"
@@ -412,7 +413,7 @@ def console_text(w) -> str:
     from killswitch.runner.console.model import page_model
     from tests.unit.test_console_model import text_of
 
-    r = w.runner
+    r = w.desk
     m = page_model(r.status(), (True, "LEADER"), r.lock_document(), r.dms_status(), r.triggers(), run(r.incidents()))
     return text_of(environment().get_template("view.html.j2").render(**m))
 
@@ -426,7 +427,7 @@ def test_status_and_the_console_say_revoked_only_once_the_venue_confirmed_it(tmp
     venue.refuse = ("-2015", "Invalid API-key, IP, or permissions for action.")
     w = make(tmp_path, venue=venue)
     entered(w)
-    st = decode(RunnerStatus, json.loads(encode(w.runner.status())))  # as the client reads GET /v1/status
+    st = decode(RunnerStatus, json.loads(encode(w.desk.status())))  # as the client reads GET /v1/status
     [line] = trading_lines(st)
     assert line.startswith(f"  TRADING {ACCOUNT}: REVOKE_FAILED: -2015: key bot-a-key: Invalid API-key")
     assert f"held by bot-guard {ACCOUNT} stage 1 (restore needs 2 approver(s), have 0)" in line
@@ -435,7 +436,7 @@ def test_status_and_the_console_say_revoked_only_once_the_venue_confirmed_it(tmp
 
     venue.refuse = None
     ticks(w, 13)
-    [line] = trading_lines(w.runner.status())
+    [line] = trading_lines(w.desk.status())
     assert line.startswith(f"  TRADING {ACCOUNT}: revoked (read back); keys bot-a-key=revoked, bot-b-key=revoked")
     assert f"Trading revoked {ACCOUNT}: revoked (read back)" in console_text(w)
 
@@ -465,14 +466,14 @@ class ServedKeys:
 
         w = self.w
         await w.runner.start()
-        await w.runner.heartbeat("bot-x")
+        await w.desk.heartbeat("bot-x")
         w.clock.advance(TICK_MS)
         await w.runner.tick()
-        self.site, self.url = await start_api(make_app(w.runner, token=self.token, tokens=self.people))
+        self.site, self.url = await start_api(make_app(w.desk, token=self.token, tokens=self.people))
         self.ready.set()
         while not self.stop:
             w.clock.advance(TICK_MS)
-            await w.runner.heartbeat("bot-x")  # the policy's stage stays out of it: the operator revokes
+            await w.desk.heartbeat("bot-x")  # the policy's stage stays out of it: the operator revokes
             await w.runner.tick()
             await asyncio.sleep(0.01)
         await stop_api(self.site)
@@ -537,7 +538,7 @@ def test_ksctl_revoke_previews_the_exact_scope_and_only_approvers_restore_it(tmp
 def test_a_stages_revoke_is_restored_by_its_reset_not_by_ksctl_revoke_restore(tmp_path):
     w = make(tmp_path, venue=KeyVenue())
     entered(w)
-    answer = run(w.runner.restore_trading(ACCOUNT, "want it back", approver="alice"))
+    answer = run(w.desk.restore_trading(ACCOUNT, "want it back", approver="alice"))
     assert not answer.done and answer.reason.startswith(f"REVOKED_BY_STAGE: {ACCOUNT} is revoked by stage 1 of "
                                                         "policy bot-guard; its reset restores it (ksctl reset")
     assert w.venue.sent("restore") == []
@@ -547,14 +548,14 @@ def test_a_revoke_whose_scope_reaches_other_accounts_than_previewed_is_refused(t
     w = make(tmp_path, venue=KeyVenue())
     started(w)
     ticks(w, 1, beat=True)
-    preview = w.runner.preview_revoke("simulated")
+    preview = w.desk.preview_revoke("simulated")
     assert preview.allowed and preview.preview_id
-    stale = run(w.runner.revoke_trading("simulated", "r", preview_id="rv-0000000000000000", actor="ann"))
+    stale = run(w.desk.revoke_trading("simulated", "r", preview_id="rv-0000000000000000", actor="ann"))
     assert not stale.done and stale.reason.startswith("PREVIEW_MISMATCH: simulated reaches simulated/sim-main now")
-    missing = run(w.runner.revoke_trading("simulated", "r", preview_id=None, actor="ann"))
+    missing = run(w.desk.revoke_trading("simulated", "r", preview_id=None, actor="ann"))
     assert not missing.done and missing.reason.startswith("PREVIEW_REQUIRED")
     assert w.venue.sent("revoke") == [] and shown(w) == "allowed"
-    done = run(w.runner.revoke_trading("simulated", "r", preview_id=preview.preview_id, actor="ann"))
+    done = run(w.desk.revoke_trading("simulated", "r", preview_id=preview.preview_id, actor="ann"))
     assert done.done and shown(w) == "revoked (read back)"
 
 
@@ -569,9 +570,9 @@ def test_a_revoke_whose_policy_a_reload_dropped_stays_until_its_approvers_restor
     assert run(w.runner.apply_graph(GraphReload(other))).applied
     ticks(w, 3, beat=True)
     assert shown(w) == "revoked (read back)" and w.venue.sent("restore") == []
-    first = run(w.runner.restore_trading(ACCOUNT, "policy retired", approver="alice"))
+    first = run(w.desk.restore_trading(ACCOUNT, "policy retired", approver="alice"))
     assert first.done and first.reason.startswith("APPROVAL_RECORDED: 1/2 (the revoke of policy bot-guard")
     assert shown(w) == "revoked (read back)"
-    second = run(w.runner.restore_trading(ACCOUNT, "agreed", approver="bob"))
+    second = run(w.desk.restore_trading(ACCOUNT, "agreed", approver="bob"))
     assert second.done and second.reason.startswith(f"RESTORE_OWED: trading on {ACCOUNT}")
     assert w.venue.keys == {k: "allowed" for k in KEYS} and shown(w) == "allowed"

@@ -25,7 +25,7 @@ L3 = "crash-ladder/simulated/sim-main/L3/e3"
 
 
 def crash(tmp_path, templates=ROOT / "runbooks"):
-    runner, engine, clock, store, _ = setup(tmp_path)
+    runner, engine, clock, store, _, desk = setup(tmp_path)
     sink = RunbookSink(templates)
     runner.sinks.append(sink)
 
@@ -34,11 +34,11 @@ def crash(tmp_path, templates=ROOT / "runbooks"):
         return await drive(runner, clock, 60)
 
     reports = asyncio.run(asyncio.wait_for(go(), 60))
-    return runner, engine, clock, store, sink, reports
+    return runner, engine, clock, store, sink, reports, desk
 
 
 def test_every_stage_entry_of_the_crash_has_a_stored_runbook_that_says_what_happened(tmp_path):
-    runner, engine, clock, store, sink, reports = crash(tmp_path)
+    runner, engine, clock, store, sink, reports, _ = crash(tmp_path)
     assert runner.sink_errors == 0
     entries = [s.transition.decision_id for r in reports for s in r.transitions if s.transition.decision_id]
     assert entries == ["crash-ladder/simulated/sim-main/L1/e1", "crash-ladder/simulated/sim-main/L2/e2", L3]
@@ -88,11 +88,11 @@ def test_every_stage_entry_of_the_crash_has_a_stored_runbook_that_says_what_happ
 
 
 def test_the_api_serves_the_runbook_and_says_why_when_it_cannot(tmp_path):
-    runner, *_ = crash(tmp_path)
+    runner, *_, desk = crash(tmp_path)
     assert runbook_path(L3) == "/v1/runbooks/" + quote(L3, safe="")
 
     async def go():
-        site, url = await start_api(make_app(runner, token=TOKEN))
+        site, url = await start_api(make_app(desk, token=TOKEN))
         try:
             async with aiohttp.ClientSession(headers={"Authorization": f"Bearer {TOKEN}"}) as http:
                 async with http.get(url + runbook_path(L3)) as r:
@@ -167,15 +167,15 @@ def test_broken_templates_never_cost_an_incident_its_runbook(tmp_path):
     broken = tmp_path / "runbooks"
     broken.mkdir()
     (broken / "default.md.j2").write_text("# {{ stage.nmae }}\n")
-    runner, engine, clock, store, sink, _ = crash(tmp_path, templates=broken)
+    runner, engine, clock, store, sink, _, desk = crash(tmp_path, templates=broken)
     assert runner.sink_errors == 0 and sink.rendered == sink.fallbacks == 3
     rb = store.runbook(L3)
     assert rb.template == "builtin" and "ksctl reset --policy crash-ladder" in rb.markdown
     [row] = [r for r in store.audit_rows(kinds=["runbook_rendered"]) if r.payload["incident"] == L3]
     assert row.payload["template"] == "builtin" and "default.md.j2:1" in row.payload["problems"][0]
-    assert "killswitch_runbook_template_fallbacks_total 3.0" in runner.metrics_text()
+    assert "killswitch_runbook_template_fallbacks_total 3.0" in desk.metrics_text()
     # a reset is an event too, but no stage is entered: no runbook
-    assert asyncio.run(runner.reset("crash-ladder", "simulated/sim-main", "alice", "flat and reconciled",
+    assert asyncio.run(desk.reset("crash-ladder", "simulated/sim-main", "alice", "flat and reconciled",
                                     confirm_relatch=True)).done
     assert [r.incident for r in store.runbooks()][-1] == L3 and sink.rendered == 3
 
@@ -210,7 +210,7 @@ def test_a_runbook_is_brought_up_to_date_as_refused_closes_are_planned_again_and
     clock = ManualClock(T0)
     engine = build("flash-crash", clock, faults=FaultPlan().add("place_order", "reject_reduce_only", times=2,
                                                                 account="sim-main"))
-    runner, engine, clock, store, _ = setup(tmp_path, engine=engine, clock=clock)
+    runner, engine, clock, store, _, _ = setup(tmp_path, engine=engine, clock=clock)
     sink = RunbookSink(ROOT / "runbooks")
     runner.sinks.append(sink)
 
@@ -274,7 +274,7 @@ def test_a_restarted_runner_goes_on_bringing_the_runbook_up_to_date(tmp_path):
     clock = ManualClock(T0)
     engine = build("flash-crash", clock, faults=FaultPlan().add("place_order", "reject_reduce_only", times=2,
                                                                 account="sim-main"))
-    runner, engine, clock, store, _ = setup(tmp_path, engine=engine, clock=clock)
+    runner, engine, clock, store, _, _ = setup(tmp_path, engine=engine, clock=clock)
     runner.sinks.append(sink := RunbookSink(ROOT / "runbooks"))
 
     async def until_refused():
@@ -313,7 +313,7 @@ def test_without_a_runbooks_directory_the_builtin_runbook_is_not_an_error_span(t
     from killswitch.telemetry.attributes import SPAN_RUNBOOK
 
     mem = InMemorySpanExporter()
-    runner, engine, clock, store, _ = setup(tmp_path)
+    runner, engine, clock, store, _, _ = setup(tmp_path)
     runner.sinks.append(TelemetrySink(mem, synchronous=True))
     sink = RunbookSink(None)
     runner.sinks.append(sink)

@@ -25,7 +25,7 @@ from adapters.simulated.scenarios import build
 from killswitch.compile.compiler import compile_documents
 from killswitch.policy.load import load_text
 from killswitch.runbooks.sink import RunbookSink
-from killswitch.bootstrap import build_runner
+from killswitch.bootstrap import build_runner, build_runner_and_desk
 from killswitch.events import STAGE_TRANSITION
 from killswitch.orders import PLANNED_KIND, planned_count, planned_intents
 from killswitch.state import StoreError, open_store
@@ -142,10 +142,11 @@ def setup(tmp_path, crash_at=None, counter=None, engine=None, clock=None, polici
     counter = counter if counter is not None else [0]
     store = open_store(f"sqlite://{tmp_path / 'state.db'}")
     adapter = SimulatedAdapter(engine, "sim-main", venue="simulated", labels={"book": "futures"}, timeout_s=2.0)
-    runner = build_runner(policies or graph(), {"simulated/sim-main": CrashingProxy(adapter, counter, crash_at)},
-                    CrashingProxy(store, counter, crash_at), lock_path=tmp_path / "lock.json", dry_run=False,
-                    clock=clock, confirm_gap_ms=TICK_MS, sinks=sinks, lease_ttl_ms=lease_ttl_ms)
-    return runner, engine, clock, store, counter
+    runner, desk = build_runner_and_desk(
+        policies or graph(), {"simulated/sim-main": CrashingProxy(adapter, counter, crash_at)},
+        CrashingProxy(store, counter, crash_at), lock_path=tmp_path / "lock.json", dry_run=False,
+        clock=clock, confirm_gap_ms=TICK_MS, sinks=sinks, lease_ttl_ms=lease_ttl_ms)
+    return runner, engine, clock, store, counter, desk  # the desk: what an operator (and the API) calls
 
 
 async def drive(runner, clock, ticks):
@@ -180,7 +181,7 @@ def fills_by_client_id(engine):
 
 
 def test_flash_crash_escalates_closes_the_book_and_locks(tmp_path):
-    runner, engine, clock, store, _ = setup(tmp_path)
+    runner, engine, clock, store, _, _ = setup(tmp_path)
     start = dict(positions(engine))
     assert start  # a long BTC/ETH, short SOL book
 
@@ -201,7 +202,7 @@ def test_the_intents_of_a_tick_are_journaled_in_one_transaction_before_anything_
     """Each stage's closes are one durable write before any of them is sent; the flatten stage
     (close_all) journals and sends its first wave — the leg it closes first — before it plans,
     journals and sends the rest, so that its first close does not wait for the others."""
-    runner, engine, clock, store, _ = setup(tmp_path)
+    runner, engine, clock, store, _, _ = setup(tmp_path)
     calls: list[tuple[str, object]] = []
     batch, place = store.journal_intents, engine.place_order
 
@@ -239,10 +240,10 @@ def test_the_intents_of_a_tick_are_journaled_in_one_transaction_before_anything_
 
 
 def test_a_restarted_runner_keeps_the_halt(tmp_path):
-    runner, engine, clock, store, _ = setup(tmp_path)
+    runner, engine, clock, store, _, _ = setup(tmp_path)
     asyncio.run(asyncio.wait_for(drive(runner, clock, 60), 60))
     store.close()
-    again, _, _, _, _ = setup(tmp_path, engine=engine, clock=clock)
+    again, _, _, _, _, _ = setup(tmp_path, engine=engine, clock=clock)
     assert again.state.scopes["crash-ladder|simulated/sim-main"].stage.level == 3
     reports = asyncio.run(asyncio.wait_for(drive(again, clock, 3), 30))
     assert all(not r.transitions for r in reports)
@@ -265,7 +266,7 @@ def crash_run(tmp_path, crash_at):
     engine = build("flash-crash", clock)
     start = positions(engine)
     receiver: list[str] = []  # the pages that reached people, across both processes
-    runner, _, _, store, counter = setup(tmp_path, crash_at=crash_at, engine=engine, clock=clock,
+    runner, _, _, store, counter, _ = setup(tmp_path, crash_at=crash_at, engine=engine, clock=clock,
                                          sinks=[RunbookSink(None), DurablePager(receiver)])
 
     crashed = False
@@ -275,7 +276,7 @@ def crash_run(tmp_path, crash_at):
         crashed = True
     store.close()
     # a new process: same store, same exchange, fresh objects, no crash
-    again, _, _, store2, _ = setup(tmp_path, engine=engine, clock=clock,
+    again, _, _, store2, _, _ = setup(tmp_path, engine=engine, clock=clock,
                                    sinks=[RunbookSink(None), DurablePager(receiver)])
     asyncio.run(asyncio.wait_for(lived(again, clock), 60))
     entries_effects_complete(store2, receiver, f"a crash at call {crash_at}")
@@ -535,13 +536,13 @@ def test_a_crash_between_a_first_wave_and_its_rest_neither_repeats_nor_loses_an_
         engine = build("flash-crash", clock)
         start = positions(engine)
         receiver: list[str] = []
-        runner, _, _, store, counter = setup(run, crash_at=crash_at, engine=engine, clock=clock,
+        runner, _, _, store, counter, _ = setup(run, crash_at=crash_at, engine=engine, clock=clock,
                                              sinks=[RunbookSink(None), DurablePager(receiver)])
 
         with pytest.raises(Crash):
             asyncio.run(asyncio.wait_for(started(runner, clock), 60))
         store.close()
-        again, _, _, store2, _ = setup(run, engine=engine, clock=clock,
+        again, _, _, store2, _, _ = setup(run, engine=engine, clock=clock,
                                        sinks=[RunbookSink(None), DurablePager(receiver)])
         asyncio.run(asyncio.wait_for(started(again, clock), 60))
         entries_effects_complete(store2, receiver, f"a crash at {name} (call {crash_at})")
@@ -566,7 +567,7 @@ def test_a_held_close_is_to_be_planned_again_in_the_same_save_as_its_stage_entry
 
     from killswitch.engine.planner import OrderIntent
 
-    runner, engine, clock, store, _ = setup(tmp_path)
+    runner, engine, clock, store, _, _ = setup(tmp_path)
     saves: list[dict] = []
     real = runner.store.save_engine_state
 
@@ -627,7 +628,7 @@ def test_closes_held_behind_an_order_still_being_confirmed_do_not_spend_the_re_p
     clock = ManualClock(T0)
     engine = build("flash-crash", clock)
     start = positions(engine)
-    runner, _, _, store, _ = setup(run, crash_at=first_send, engine=engine, clock=clock)
+    runner, _, _, store, _, _ = setup(run, crash_at=first_send, engine=engine, clock=clock)
     with pytest.raises(Crash):  # the first stage's closes journaled, none sent
         asyncio.run(asyncio.wait_for(started(runner, clock), 60))
     store.close()
@@ -651,7 +652,7 @@ def test_closes_held_behind_an_order_still_being_confirmed_do_not_spend_the_re_p
 def test_closes_that_expire_unfilled_are_planned_again_until_the_book_is_flat(tmp_path):
     """An IOC close past its protected price (a market that ran, a send delayed by a crash)
     expires unfilled: the runner plans the entry's closes again, at fresh prices, as "/r<n>"."""
-    runner, engine, clock, store, _ = setup(tmp_path)
+    runner, engine, clock, store, _, _ = setup(tmp_path)
 
     async def go():
         await runner.start()
@@ -680,7 +681,7 @@ def test_a_shortfall_whose_replan_a_stop_dropped_is_planned_again_by_the_next_ru
     """The flatten's closes expire unfilled, and the runner stops after journaling that but
     before saving that they are to be planned again (a kill between the two writes): the next
     runner finds the shortfall in the journal at its first tick and plans the closes again."""
-    runner, engine, clock, store, _ = setup(tmp_path)
+    runner, engine, clock, store, _, _ = setup(tmp_path)
 
     async def dropped(decisions, **kw):  # the stop: what would plan the shortfall again never runs
         return []
@@ -747,7 +748,7 @@ class BrokenSink(RecordingSink):
 
 def test_sinks_see_every_tick_its_phases_and_its_events_and_a_broken_one_changes_nothing(tmp_path):
     rec = RecordingSink()
-    runner, engine, clock, store, _ = setup(tmp_path, sinks=[BrokenSink(), rec])
+    runner, engine, clock, store, _, _ = setup(tmp_path, sinks=[BrokenSink(), rec])
     reports = asyncio.run(asyncio.wait_for(drive(runner, clock, 60), 60))
     assert positions(engine) == {}, "a failing sink does not stop the kill switch"
     assert runner.sink_errors == 60
@@ -876,7 +877,7 @@ def test_the_collector_is_held_off_from_the_snapshots_to_the_first_send_and_on_a
     gc.set_threshold(50, 5, 5)  # a collection every 50 new objects: any stretch left to it shows one
     gc.callbacks.append(note)
     try:
-        runner, engine, clock, store, calls = setup(tmp_path)
+        runner, engine, clock, store, calls, _ = setup(tmp_path)
         sent: list[bool] = []
         key = next(iter(runner.adapters))
         runner.adapters[key] = _NotingCollector(runner.adapters[key], sent)
@@ -900,13 +901,13 @@ def test_the_collector_is_held_off_from_the_snapshots_to_the_first_send_and_on_a
                 return getattr(self._t, name)
 
         (tmp_path / "failing").mkdir()
-        r2, _, c2, _, _ = setup(tmp_path / "failing")
+        r2, _, c2, _, _, _ = setup(tmp_path / "failing")
         r2.executor.store = Failing(r2.executor.store)
         reports = asyncio.run(asyncio.wait_for(started(r2, c2), 60))
         assert any(r.store_error for r in reports) and gc.isenabled()
         for at in (calls[0] // 4, calls[0] // 2, 3 * calls[0] // 4):  # the process dies mid-run: on after
             (tmp_path / f"crash-{at}").mkdir()
-            r3, _, c3, _, _ = setup(tmp_path / f"crash-{at}", crash_at=at)
+            r3, _, c3, _, _, _ = setup(tmp_path / f"crash-{at}", crash_at=at)
             with pytest.raises(Crash):
                 asyncio.run(asyncio.wait_for(started(r3, c3), 60))
             assert gc.isenabled()
@@ -947,7 +948,7 @@ def test_an_entry_journaled_but_never_saved_is_audited_paged_and_rendered_by_the
     journaled = {e.decision_id for e in open_store(f"sqlite://{tmp_path / 'state.db'}").journal(limit=100)}
     assert journaled == {"crash-ladder/simulated/sim-main/L1/e1"}, journaled
     clock.advance(120_000)  # down for two minutes: the crash is deeper when the next runner starts
-    again, _, _, store2, _ = setup(tmp_path, engine=engine, clock=clock,
+    again, _, _, store2, _, _ = setup(tmp_path, engine=engine, clock=clock,
                                    sinks=[RunbookSink(None), DurablePager(receiver)])
     asyncio.run(asyncio.wait_for(started(again, clock, 20), 60))
     entries_effects_complete(store2, receiver, "a stop between the journal and the save")

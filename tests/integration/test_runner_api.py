@@ -24,14 +24,14 @@ PEOPLE = parse_tokens({"apiVersion": "killswitch/v1", "kind": "ApiTokens", "toke
 def test_halt_then_a_two_approver_reset_through_the_api(tmp_path, monkeypatch):
     text = POLICY.replace("reset: manual,", "reset: manual, approvals: 2,")
     graph = compile_documents(load_text(text, "p.yaml")).graph
-    runner, engine, clock, store, _ = setup(tmp_path, policies=graph)
+    runner, engine, clock, store, _, desk = setup(tmp_path, policies=graph)
 
     async def go():
         await runner.start()
         for _ in range(60):
             clock.advance(TICK_MS)
             await runner.tick()
-        app = make_app(runner, token=TOKEN, tokens=PEOPLE)
+        app = make_app(desk, token=TOKEN, tokens=PEOPLE)
         site, url = await start_api(app)
         auth = {"Authorization": f"Bearer {TOKEN}"}
         as_alice = {"Authorization": f"Bearer {ALICE}"}
@@ -98,14 +98,14 @@ def test_unlock_lock_dead_mans_switch_and_resumption_through_the_api(tmp_path):
     """After the flash crash latches stage 3: an unlock is refused, an operator lock and a dead
     man's switch come and go, and the reset leaves the gate at the resumed limits."""
     graph = compile_documents(load_text(POLICY + RESUME, "p.yaml")).graph
-    runner, engine, clock, store, _ = setup(tmp_path, policies=graph)
+    runner, engine, clock, store, _, desk = setup(tmp_path, policies=graph)
 
     async def go():
         await runner.start()
         for _ in range(60):
             clock.advance(TICK_MS)
             await runner.tick()
-        site, url = await start_api(make_app(runner, token=TOKEN))
+        site, url = await start_api(make_app(desk, token=TOKEN))
         auth = {"Authorization": f"Bearer {TOKEN}"}
         try:
             async with aiohttp.ClientSession() as http:

@@ -29,7 +29,8 @@ class Still:
         from adapters.simulated.scenarios import build
 
         clock = ManualClock(T0)
-        self.runner, self.engine, self.clock, _, _ = setup(tmp_path, engine=build("calm", clock), clock=clock)
+        self.runner, self.engine, self.clock, _, _, self.desk = setup(tmp_path, engine=build("calm", clock),
+                                                                      clock=clock)
         self.loop = asyncio.new_event_loop()
         self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
 
@@ -47,7 +48,7 @@ class Still:
         self.thread.start()
         self._do(self.runner.start())
         self.tick()
-        self.site, self.url = self._do(start_api(make_app(self.runner, token=TOKEN)))
+        self.site, self.url = self._do(start_api(make_app(self.desk, token=TOKEN)))
         return self
 
     def __exit__(self, *exc):

@@ -16,7 +16,7 @@ from killswitch.client import RunnerClient
 from killswitch.runner.api import make_app, start_api, stop_api
 from killswitch.runner.identity import parse_tokens, token_digest
 
-from .test_runner import TICK_MS, build_runner, graph, setup
+from .test_runner import TICK_MS, build_runner_and_desk, graph, setup
 
 ALICE, VAL = "silence-test-alice", "silence-test-val"
 PEOPLE = parse_tokens({"apiVersion": "killswitch/v1", "kind": "ApiTokens", "tokens": [
@@ -25,7 +25,7 @@ PEOPLE = parse_tokens({"apiVersion": "killswitch/v1", "kind": "ApiTokens", "toke
 SCOPE = "simulated/sim-main"
 
 
-def _serve(runner, clock):
+def _serve(runner, desk, clock):
     loop = asyncio.new_event_loop()
     ready = threading.Event()
     holder: dict = {}
@@ -35,7 +35,7 @@ def _serve(runner, clock):
         for _ in range(60):  # the flash crash: stage 3, latched
             clock.advance(TICK_MS)
             await runner.tick()
-        holder["site"], holder["url"] = await start_api(make_app(runner, tokens=PEOPLE))
+        holder["site"], holder["url"] = await start_api(make_app(desk, tokens=PEOPLE))
         ready.set()
 
     thread = threading.Thread(target=lambda: (loop.run_until_complete(serve()), loop.run_forever()), daemon=True)
@@ -51,8 +51,8 @@ def _serve(runner, clock):
 
 
 def test_silence_and_ack_through_the_cli_the_api_and_a_restart(tmp_path):
-    runner, engine, clock, store, _ = setup(tmp_path)
-    url, stop = _serve(runner, clock)
+    runner, engine, clock, store, _, desk = setup(tmp_path)
+    url, stop = _serve(runner, desk, clock)
     alice, val = CliRunner(env={"KS_API_TOKEN": ALICE}), CliRunner(env={"KS_API_TOKEN": VAL})
     add = ["silence", "add", "--api", url, "--duration", "2h", "--reason", "alice: flatten done, on it"]
     try:
@@ -111,12 +111,13 @@ def test_silence_and_ack_through_the_cli_the_api_and_a_restart(tmp_path):
     finally:
         stop()
     # a restart on the same store: the silence and the acknowledgement are still there
-    again = build_runner(graph(), dict(runner.adapters), store, lock_path=tmp_path / "lock2.json", dry_run=False,
-                         clock=clock, confirm_gap_ms=TICK_MS)
-    url, stop = _serve(again, clock)
+    again, again_desk = build_runner_and_desk(
+        graph(), dict(runner.adapters), store, lock_path=tmp_path / "lock2.json", dry_run=False,
+        clock=clock, confirm_gap_ms=TICK_MS)
+    url, stop = _serve(again, again_desk, clock)
     try:
-        assert [s.id for s in again.silences()] == [sid] and again.silences()[0].state == "active"
-        assert again.status().scopes[0].ack is not None and again.status().scopes[0].ack.author == "alice"
+        assert [s.id for s in again_desk.silences()] == [sid] and again_desk.silences()[0].state == "active"
+        assert again_desk.status().scopes[0].ack is not None and again_desk.status().scopes[0].ack.author == "alice"
         r = alice.invoke(cli, ["silence", "expire", "--api", url, "--silence", sid])
         assert r.exit_code == 0 and r.output.startswith(f"SILENCE_EXPIRED: {sid} ") and "by alice" in r.output
         r = alice.invoke(cli, ["silence", "expire", "--api", url, "--silence", sid])
@@ -149,8 +150,9 @@ def test_an_acknowledgement_is_rendered_into_the_incident_runbook(tmp_path):
         engine = build("flash-crash", clock)
         store = open_store(f"sqlite://{tmp_path / (name + '.db')}")
         adapter = SimulatedAdapter(engine, "sim-main", venue="simulated", labels={"book": "futures"}, timeout_s=2.0)
-        runner = build_runner(graph(), {SCOPE: adapter}, store, sinks=[RunbookSink(root)],
-                              lock_path=tmp_path / f"{name}.json", dry_run=False, clock=clock, confirm_gap_ms=TICK_MS)
+        runner, desk = build_runner_and_desk(graph(), {SCOPE: adapter}, store, sinks=[RunbookSink(root)],
+                                             lock_path=tmp_path / f"{name}.json", dry_run=False, clock=clock,
+                                             confirm_gap_ms=TICK_MS)
 
         async def go():
             await runner.start()
@@ -158,7 +160,7 @@ def test_an_acknowledgement_is_rendered_into_the_incident_runbook(tmp_path):
                 clock.advance(TICK_MS)
                 await runner.tick()
             before = store.runbook("crash-ladder/simulated/sim-main/L3/e3").markdown
-            done = await runner.acknowledge(None, "crash-ladder", SCOPE, "flatten checked, on it", actor="alice")
+            done = await desk.acknowledge(None, "crash-ladder", SCOPE, "flatten checked, on it", actor="alice")
             return before, done
 
         before, done = asyncio.run(go())
@@ -188,10 +190,11 @@ def test_a_standby_shows_the_leaders_silences_and_acknowledgements_and_pages_by_
 
     def runner(holder):
         adapter = SimulatedAdapter(engine, "sim-main", venue="simulated", labels={"book": "futures"}, timeout_s=2.0)
-        return build_runner(graph(), {SCOPE: adapter}, open_store(url), lock_path=tmp_path / f"{holder}.json",
-                            dry_run=False, clock=clock, confirm_gap_ms=TICK_MS, holder=holder, lease_ttl_ms=20_000)
+        return build_runner_and_desk(graph(), {SCOPE: adapter}, open_store(url), lock_path=tmp_path / f"{holder}.json",
+                                     dry_run=False, clock=clock, confirm_gap_ms=TICK_MS, holder=holder,
+                                     lease_ttl_ms=20_000)
 
-    a, b = runner("a"), runner("b")
+    (a, a_desk), (b, b_desk) = runner("a"), runner("b")
 
     async def go():
         await a.start()
@@ -201,10 +204,10 @@ def test_a_standby_shows_the_leaders_silences_and_acknowledgements_and_pages_by_
             await a.tick()
             await b.tick()
         assert a.leader and not b.leader
-        refused = await b.silence_add(["policy=crash-ladder"], 3600, "on the standby", actor="alice")
+        refused = await b_desk.silence_add(["policy=crash-ladder"], 3600, "on the standby", actor="alice")
         assert not refused.done and refused.reason.startswith("NOT_LEADER")
-        added = await a.silence_add(["policy=crash-ladder"], 3600, "alice has it", actor="alice")
-        acked = await a.acknowledge(None, "crash-ladder", SCOPE, "on it", actor="alice")
+        added = await a_desk.silence_add(["policy=crash-ladder"], 3600, "alice has it", actor="alice")
+        acked = await a_desk.acknowledge(None, "crash-ladder", SCOPE, "on it", actor="alice")
         assert added.done and acked.done
         clock.advance(TICK_MS)
         await a.tick()
@@ -212,8 +215,8 @@ def test_a_standby_shows_the_leaders_silences_and_acknowledgements_and_pages_by_
         return added.silence.id
 
     sid = asyncio.run(go())
-    assert [s.id for s in b.silences()] == [sid]
-    assert b.status().scopes[0].ack is not None and b.status().scopes[0].ack.comment == "on it"
+    assert [s.id for s in b_desk.silences()] == [sid]
+    assert b_desk.status().scopes[0].ack is not None and b_desk.status().scopes[0].ack.comment == "on it"
     assert [s.id for s in b.fanout.context.silences()] == [sid]  # what its notification sink would honour
 
     async def takeover():  # the leader stops; the standby takes the lease and reads the store again
@@ -224,7 +227,7 @@ def test_a_standby_shows_the_leaders_silences_and_acknowledgements_and_pages_by_
         return b.leader
 
     assert asyncio.run(takeover())
-    assert [s.id for s in b.fanout.context.silences()] == [sid] and b.silences()[0].author == "alice"
+    assert [s.id for s in b.fanout.context.silences()] == [sid] and b_desk.silences()[0].author == "alice"
 
 
 def test_a_manual_close_is_an_incident_one_may_acknowledge_with_its_whole_scope():

@@ -54,17 +54,17 @@ OUTAGE_PAGE = {"event": "snapshot_failed", "scope": SCOPE, "severity": "warning"
 
 
 def halted(tmp_path, pages=()):
-    runner, _, clock, store, _ = setup(tmp_path, sinks=[Pages(pages)])
+    runner, _, clock, store, _, desk = setup(tmp_path, sinks=[Pages(pages)])
     asyncio.run(started(runner, clock))
-    assert runner.status().scopes[0].stage == 3
-    return runner, clock, store
+    assert desk.status().scopes[0].stage == 3
+    return runner, clock, store, desk
 
 
 def test_each_value_is_resolved_against_what_the_runner_knows_with_close_matches(tmp_path):
-    runner, _, store = halted(tmp_path)
+    runner, _, store, desk = halted(tmp_path)
 
     def add(*matchers):
-        return asyncio.run(runner.silence_add(list(matchers), 3600, "on it", actor="alice"))
+        return asyncio.run(desk.silence_add(list(matchers), 3600, "on it", actor="alice"))
 
     got = add("venue=simulatd")
     assert got.reason.startswith("UNKNOWN_VENUE: 'simulatd' is not a venue of this runner; did you mean "
@@ -77,103 +77,103 @@ def test_each_value_is_resolved_against_what_the_runner_knows_with_close_matches
                                  "'simulated/sim-main'?"), got.reason
     got = add("incident=crash-ladder/simulated/sim-main/L3/e9")
     assert got.reason.startswith("UNKNOWN_INCIDENT") and INCIDENT in got.reason
-    assert not any(r.done for r in (got,)) and runner.silences() == ()
+    assert not any(r.done for r in (got,)) and desk.silences() == ()
     refused = [r.payload["refused"].split(":")[0] for r in store.audit_rows(kinds=["silence_added"])]
     assert refused == ["UNKNOWN_VENUE", "UNKNOWN_ACCOUNT", "UNKNOWN_SCOPE", "UNKNOWN_INCIDENT"]
     assert add("venue=simulated").done  # the venue's pages: known
 
 
 def test_a_strategy_or_symbol_typo_is_refused_and_a_known_one_that_holds_nothing_says_so(tmp_path):
-    runner, _, store = halted(tmp_path)
-    assert asyncio.run(runner.dms_arm("momentum-bot", 60, actor="alice")).done  # a strategy the runner watches
-    p = runner.silence_preview(["strategy=momentum-bt"])
+    runner, _, store, desk = halted(tmp_path)
+    assert asyncio.run(desk.dms_arm("momentum-bot", 60, actor="alice")).done  # a strategy the runner watches
+    p = desk.silence_preview(["strategy=momentum-bt"])
     assert not p.ok and p.reason.startswith("UNKNOWN_STRATEGY: 'momentum-bt' is not a strategy this runner knows; "
                                             "did you mean 'momentum-bot'?"), p.reason
-    p = runner.silence_preview(["symbol=ETH/USDT:USD"])
+    p = desk.silence_preview(["symbol=ETH/USDT:USD"])
     assert not p.ok and p.reason.startswith("UNKNOWN_SYMBOL: 'ETH/USDT:USD'") and "'ETH/USDT:USDT'" in p.reason
-    got = asyncio.run(runner.silence_add(["strategy=momentum-bt"], 600, "bot restarting", actor="alice"))
-    assert not got.done and runner.silences() == ()
+    got = asyncio.run(desk.silence_add(["strategy=momentum-bt"], 600, "bot restarting", actor="alice"))
+    assert not got.done and desk.silences() == ()
     assert store.audit_rows(kinds=["silence_added"])[-1].payload["refused"].startswith("UNKNOWN_STRATEGY")
     # the empty match: known names that hold back nothing now say so before they are made
-    p = runner.silence_preview(["strategy=momentum-bot"])
+    p = desk.silence_preview(["strategy=momentum-bot"])
     assert p.ok and p.summary == "affects 0 open incidents, 0 pages"
-    p = runner.silence_preview(["symbol=SOL/USDT:USDT"])
+    p = desk.silence_preview(["symbol=SOL/USDT:USDT"])
     assert p.ok and p.summary == "affects 0 open incidents, 0 pages"
-    made = asyncio.run(runner.silence_add(["strategy=momentum-bot"], 600, "bot restarting", actor="alice"))
+    made = asyncio.run(desk.silence_add(["strategy=momentum-bot"], 600, "bot restarting", actor="alice"))
     assert made.done and made.reason.endswith("; affects 0 open incidents, 0 pages")
 
 
 def test_a_preview_says_what_a_silence_would_hold_back_now(tmp_path):
-    runner, _, _ = halted(tmp_path, pages=[(STAGE_PAGE, "pager"), (STAGE_PAGE, "desk-chat"),
+    runner, _, _, desk = halted(tmp_path, pages=[(STAGE_PAGE, "pager"), (STAGE_PAGE, "desk-chat"),
                                            (OUTAGE_PAGE, "desk-chat")])
-    p = runner.silence_preview(["policy=crash-ladder", f"scope={SCOPE}"])
+    p = desk.silence_preview(["policy=crash-ladder", f"scope={SCOPE}"])
     assert p.ok and p.incidents == (INCIDENT,) and p.summary == "affects 1 open incident, 2 pages"
     assert sorted(h.receiver for h in p.pages) == ["desk-chat", "pager"]
-    p = runner.silence_preview([f"scope={SCOPE}", "receiver=pager"])
+    p = desk.silence_preview([f"scope={SCOPE}", "receiver=pager"])
     assert p.summary == "affects 1 open incident, 1 page"
-    p = runner.silence_preview(["severity=info"])
+    p = desk.silence_preview(["severity=info"])
     assert p.summary == "affects 0 open incidents, 0 pages"
-    p = runner.silence_preview(["venue=simulatd"])
+    p = desk.silence_preview(["venue=simulatd"])
     assert not p.ok and p.reason.startswith("UNKNOWN_VENUE")
-    added = asyncio.run(runner.silence_add([f"scope={SCOPE}"], 600, "x", actor="alice"))
+    added = asyncio.run(desk.silence_add([f"scope={SCOPE}"], 600, "x", actor="alice"))
     assert added.reason.endswith("; affects 1 open incident, 3 pages")
 
 
 def test_a_silence_made_from_an_incident_matches_it_alone_and_ends_with_it(tmp_path):
-    runner, clock, store = halted(tmp_path)
-    made = asyncio.run(runner.silence_add([], 7200, "flatten done", actor="alice", incident=INCIDENT))
+    runner, clock, store, desk = halted(tmp_path)
+    made = asyncio.run(desk.silence_add([], 7200, "flatten done", actor="alice", incident=INCIDENT))
     assert made.done, made.reason
     s = made.silence
     assert s.incident == INCIDENT and s.ends_with_incident and f'incident="{INCIDENT}"' in s.matchers
-    in_force = runner.silencing.in_force()
+    in_force = desk.silencing.in_force()
     now = clock()
     assert silencing(STAGE_PAGE, in_force, now) == (s.id,)
     assert silencing(OUTAGE_PAGE, in_force, now) == ()  # a later, different page on the same scope pages
-    reset = asyncio.run(runner.reset("crash-ladder", SCOPE, "alice", "reviewed", confirm_relatch=True))
+    reset = asyncio.run(desk.reset("crash-ladder", SCOPE, "alice", "reviewed", confirm_relatch=True))
     assert reset.done, reset.reason
     [listed] = reset.silences
     assert listed.id == s.id and listed.state == "expired" and listed.expired_by == "incident ended"
-    assert runner.silencing.in_force() == () and runner.fanout.context.silences() == ()
-    [shown] = runner.silences()
+    assert desk.silencing.in_force() == () and runner.fanout.context.silences() == ()
+    [shown] = desk.silences()
     assert shown.state == "expired" and shown.expired_by == "incident ended"
-    again = asyncio.run(runner.silence_expire(s.id, actor="alice"))
+    again = asyncio.run(desk.silence_expire(s.id, actor="alice"))
     assert not again.done and again.reason.startswith(f"SILENCE_EXPIRED: {s.id} already ended") \
         and f"with its incident {INCIDENT}" in again.reason
 
 
 def test_an_extended_silence_outlives_its_incident_and_the_reset_names_it(tmp_path):
-    runner, clock, store = halted(tmp_path)
-    made = asyncio.run(runner.silence_add([], 3600, "flatten done", actor="alice", incident=INCIDENT))
+    runner, clock, store, desk = halted(tmp_path)
+    made = asyncio.run(desk.silence_add([], 3600, "flatten done", actor="alice", incident=INCIDENT))
     sid = made.silence.id
-    longer = asyncio.run(runner.silence_change(sid, 4 * 3600, None, actor="bob"))
+    longer = asyncio.run(desk.silence_change(sid, 4 * 3600, None, actor="bob"))
     assert longer.done and longer.silence.ends_with_incident is False
     assert longer.silence.ends_ms == clock() + 4 * 3_600_000
     assert longer.reason.startswith(f"SILENCE_CHANGED: {sid} ") and f"(no longer ends with {INCIDENT})" in longer.reason
-    edited = asyncio.run(runner.silence_change(sid, None, "bob: handed to bob", actor="bob"))
+    edited = asyncio.run(desk.silence_change(sid, None, "bob: handed to bob", actor="bob"))
     assert edited.done and edited.silence.comment == "handed to bob"
     rows = [r.payload for r in store.audit_rows(kinds=["silence_changed"])]
     assert [(r["by"], r["comment"]["after"]) for r in rows] == [("bob", "flatten done"), ("bob", "handed to bob")]
     assert rows[0]["ends_with_incident"] == {"before": True, "after": False}
-    assert not asyncio.run(runner.silence_change("nope", 60, None, actor="bob")).done
-    reset = asyncio.run(runner.reset("crash-ladder", SCOPE, "alice", "reviewed", confirm_relatch=True))
+    assert not asyncio.run(desk.silence_change("nope", 60, None, actor="bob")).done
+    reset = asyncio.run(desk.reset("crash-ladder", SCOPE, "alice", "reviewed", confirm_relatch=True))
     [listed] = reset.silences
     assert listed.id == sid and listed.state == "active"
     # on a scope with no open incident now: flagged in the list and the status
-    [shown] = runner.silences()
+    [shown] = desk.silences()
     assert shown.idle is not None and shown.idle.startswith(f'IDLE: no open incident matches incident="{INCIDENT}"')
-    assert runner.status().silences_idle == (shown.idle,)
+    assert desk.status().silences_idle == (shown.idle,)
 
 
 def test_the_cli_previews_adds_extends_edits_and_resets_with_expire_silences(tmp_path):
-    runner, _, clock, store, _ = setup(tmp_path)
-    url, stop = _serve_with(runner, clock)
+    runner, _, clock, store, _, desk = setup(tmp_path)
+    url, stop = _serve_with(runner, desk, clock)
     alice = CliRunner(env={"KS_API_TOKEN": ALICE})
     try:
         r = alice.invoke(cli, ["silence", "add", "--api", url, "--match", "policy=crash-ladder", "--duration", "1h",
                                "--reason", "x", "--dry-run"])
         assert r.exit_code == 0 and r.output == (f'policy="crash-ladder": affects 1 open incident, 0 pages\n'
                                                  f"  incident {INCIDENT}\n"), r.output
-        assert runner.silences() == ()  # a dry run adds nothing
+        assert desk.silences() == ()  # a dry run adds nothing
         r = alice.invoke(cli, ["silence", "add", "--api", url, "--match", "venue=simulatd", "--duration", "1h",
                                "--reason", "x", "--dry-run"])
         assert r.exit_code == 1 and "did you mean 'simulated'?" in r.output, r.output
@@ -181,7 +181,7 @@ def test_the_cli_previews_adds_extends_edits_and_resets_with_expire_silences(tmp
                                "--reason", "x"])
         assert r.exit_code == 1 and "UNKNOWN_SYMBOL: 'BTC/USDT'" in r.output \
             and "did you mean 'BTC/USDT:USDT'" in r.output, r.output
-        assert runner.silences() == ()
+        assert desk.silences() == ()
         r = alice.invoke(cli, ["silence", "add", "--api", url, "--incident", INCIDENT, "--duration", "1h",
                                "--reason", "alice: flatten done"])
         assert r.exit_code == 0, r.output
@@ -198,13 +198,13 @@ def test_the_cli_previews_adds_extends_edits_and_resets_with_expire_silences(tmp
         assert r.exit_code == 0, r.output
         assert f"SILENCE of the incident: {sid}  ACTIVE" in r.output
         assert re.search(rf"SILENCE_EXPIRED: {sid} .* by alice", r.output), r.output
-        [s] = runner.silences()
+        [s] = desk.silences()
         assert s.state == "expired" and s.expired_by == "alice"
     finally:
         stop()
 
 
-def _serve_with(runner, clock):
+def _serve_with(runner, desk, clock):
     """The runner, halted by the crash, behind an API whose token may silence and approve."""
     loop = asyncio.new_event_loop()
     ready = threading.Event()
@@ -212,7 +212,7 @@ def _serve_with(runner, clock):
 
     async def serve():
         await started(runner, clock)
-        holder["site"], holder["url"] = await start_api(make_app(runner, tokens=PEOPLE))
+        holder["site"], holder["url"] = await start_api(make_app(desk, tokens=PEOPLE))
         ready.set()
 
     thread = threading.Thread(target=lambda: (loop.run_until_complete(serve()), loop.run_forever()), daemon=True)

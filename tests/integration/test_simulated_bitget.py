@@ -24,7 +24,7 @@ from adapters.venues.bitget.face import bitget_account
 from adapters.simulated.faults import FaultPlan
 from adapters.simulated.http import SimServer, wall_clock
 from adapters.simulated.scenarios import build
-from killswitch.bootstrap import build_runner
+from killswitch.bootstrap import build_runner_and_desk
 from killswitch.state import open_store
 
 from .sim_helpers import T0, engine, intent, run
@@ -302,8 +302,9 @@ def test_a_runner_flattens_every_hedge_leg_on_bitget_leg_by_leg(tmp_path):
             acc = bitget_account(srv, "sim-hedge", labels={"book": "futures"})
             ad = CcxtAdapter(acc, urls=acc.api_url, timeout=3.0, max_retries=1, backoff_s=0.05,
                              orders_per_second=1000, ccxt_rate_limit=False)
-            runner = build_runner(dms_graph(), {"bitget/sim-hedge": ad}, store, lock_path=tmp_path / "lock.json",
-                                  dry_run=False, clock=clock, confirm_gap_ms=60_000, snapshot_timeout_s=4.0)
+            runner, desk = build_runner_and_desk(
+                dms_graph(), {"bitget/sim-hedge": ad}, store, lock_path=tmp_path / "lock.json",
+                dry_run=False, clock=clock, confirm_gap_ms=60_000, snapshot_timeout_s=4.0)
             try:
                 await runner.start()
                 for _ in range(60):
@@ -313,7 +314,7 @@ def test_a_runner_flattens_every_hedge_leg_on_bitget_leg_by_leg(tmp_path):
                     if runner.state.scopes["close-all|bitget/sim-hedge"].stage.level == 1 and not any(
                             abs(leg.amount) > 0 for leg in hedge.legs.values()):
                         break
-                return runner.status(), sent(srv)
+                return desk.status(), sent(srv)
             finally:
                 await runner.aclose()
                 await ad.close()

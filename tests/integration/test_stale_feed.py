@@ -27,8 +27,7 @@ from killswitch.engine.evaluate import evaluate
 from killswitch.engine.state import FROZEN_AFTER_MS, State
 from killswitch.policy.load import load_text
 from killswitch.policy.accounts_doc import Account
-from killswitch.bootstrap import build_runner
-from killswitch.runner.loop import Runner
+from killswitch.bootstrap import RunnerAndDesk, build_runner_and_desk
 from killswitch.state import open_store
 
 from .sim_helpers import T0, run
@@ -214,16 +213,17 @@ def test_the_runner_sees_a_freshly_stamped_frozen_feed_age_and_fires_and_a_resta
                                                                                                      "sim-hedge")}
     seen: list[tuple[int, float, float, int]] = []  # (tick time, sim-main age, sim-hedge age, sim-main stage)
 
-    def runner() -> Runner:
-        return build_runner(graph(), adapters, open_store(state_url), lock_path=work / "lock.json", dry_run=True,
-                      clock=clock)
+    def runner() -> RunnerAndDesk:
+        return build_runner_and_desk(graph(), adapters, open_store(state_url), lock_path=work / "lock.json",
+                                     dry_run=True, clock=clock)
 
-    async def drive(r: Runner, until: int) -> None:
+    async def drive(built: RunnerAndDesk, until: int) -> None:
+        r, desk = built
         await r.start()
         while clock() < until:
             clock.advance(STEP)
             await r.tick()
-            ages = r.status().data_age_s
+            ages = desk.status().data_age_s
             seen.append((clock(), ages["simulated/sim-main"], ages["simulated/sim-hedge"],
                          r.state.scopes["fresh|simulated/sim-main"].stage.level))
 
@@ -231,14 +231,14 @@ def test_the_runner_sees_a_freshly_stamped_frozen_feed_age_and_fires_and_a_resta
     halfway = FREEZE + (DETECT_TICKS + 2) * STEP
     run(drive(first, halfway))
     before = seen[-1]
-    metrics = first.metrics_text()
-    first.store.close()
+    metrics = first.desk.metrics_text()
+    first.runner.store.close()
     assert before[1] > 3 and before[3] == 1, seen
     assert f'killswitch_data_age_seconds{{account="simulated/sim-main"}} {before[1]:g}' in metrics
 
     second = runner()  # restarted on the same store, the feed still frozen
     run(drive(second, THAW + 2 * STEP))
-    second.store.close()
+    second.runner.store.close()
     after_restart = seen[len(seen) - (THAW + 2 * STEP - halfway) // STEP]
     assert after_restart[1] == before[1] + STEP / 1000  # it kept ageing: the freeze was remembered
 

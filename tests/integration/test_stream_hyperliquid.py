@@ -436,8 +436,8 @@ def test_a_rogue_entry_under_a_halt_is_cancelled_at_the_order_events_tick_not_th
     rogue = "0xa1" + "0" * 29 + "9"
 
     async def scenario(daemon: Any, server: SimServer) -> None:
-        runner = daemon.runner
-        assert (await runner.lock_scope(KEY, "halted", "desk halt", actor="op")).done
+        runner, desk = daemon.runner, daemon.desk
+        assert (await desk.lock_scope(KEY, "halted", "desk halt", actor="op")).done
         daemon.wakes.nudge()
         await until(lambda: runner.enforcement.waking.get(KEY), "entries watched", DEADLINE_S)
         eng = server.engine

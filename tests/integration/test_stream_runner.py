@@ -168,13 +168,13 @@ def test_a_mark_across_the_hard_threshold_closes_within_the_interval_though_the_
 
 def stream_readers(daemon: Daemon, key: str = KEY) -> tuple[Callable[[], dict], Callable[[], list]]:
     """What a scenario reads of the streamed account: its stream's status, its coverage rows."""
-    runner = daemon.runner
+    desk = daemon.desk
 
     def status_stream() -> dict:
-        return runner.status().streams[key]
+        return desk.status().streams[key]
 
     def rows() -> list:
-        return [r for r in runner.status().coverage if r.scope == key]
+        return [r for r in desk.status().coverage if r.scope == key]
 
     return status_stream, rows
 
@@ -187,7 +187,7 @@ def test_a_stalled_stream_falls_back_to_rest_polling_is_blind_only_when_rest_fai
     key = f"{venue}/sim-main"
 
     async def scenario(daemon: Daemon, server: SimServer) -> None:
-        runner = daemon.runner
+        runner, desk = daemon.runner, daemon.desk
         status_stream, rows = stream_readers(daemon, key)
 
         server.faults.stream("stream_stall")  # every socket open and silent
@@ -200,7 +200,7 @@ def test_a_stalled_stream_falls_back_to_rest_polling_is_blind_only_when_rest_fai
         seen["stale"] = (first, later)
         seen["rest_reads"] = rest_reads(server) - reads
         seen["armed"] = [(r.state, r.reason) for r in rows()]
-        seen["fetch_ok"] = runner.status().fetch_errors.get(key) is None
+        seen["fetch_ok"] = desk.status().fetch_errors.get(key) is None
 
         server.faults.add("*", "http_503")  # REST fails as well: the account is not read
         await until(lambda: any(r.reason == "ACCOUNT_NOT_READ" for r in rows()), "blind: ACCOUNT_NOT_READ",
@@ -232,7 +232,7 @@ def test_rest_failing_under_a_live_stream_is_blind_past_three_reconcile_cadences
     seen: dict = {}
 
     async def scenario(daemon: Daemon, server: SimServer) -> None:
-        runner = daemon.runner
+        desk = daemon.desk
         status_stream, rows = stream_readers(daemon)
 
         await until(lambda: status_stream()["answers"] and all(r.state == "armed" for r in rows()),
@@ -243,7 +243,7 @@ def test_rest_failing_under_a_live_stream_is_blind_past_three_reconcile_cadences
                     DEADLINE_S)
         seen["blind"] = [(r.state, r.reason) for r in rows()]
         seen["overdue"] = status_stream()
-        seen["fetch_error"] = runner.status().fetch_errors.get(KEY)
+        seen["fetch_error"] = desk.status().fetch_errors.get(KEY)
         server.faults.switch_off()
         await until(lambda: said(caplog, "STREAM_RECONCILED"), "STREAM_RECONCILED", DEADLINE_S)
         await until(lambda: status_stream()["answers"] and all(r.state == "armed" for r in rows()),

@@ -47,10 +47,10 @@ def otel_env(monkeypatch):
 
 
 def crash_runner(tmp_path, *sinks):
-    runner, engine, clock, store, _ = setup(
+    runner, engine, clock, store, _, desk = setup(
         tmp_path, policies=compile_documents(load_text(POLICY, "crash-ladder.yaml"), REVISION).graph)
     runner.sinks.extend(sinks)
-    return runner, clock, store
+    return runner, clock, store, desk
 
 
 async def run_crash(runner, clock, ticks=60, pause_s=0.0):
@@ -73,7 +73,7 @@ def levels(reports):
 
 def test_the_flash_crash_makes_one_trace_per_tick_with_decisions_and_orders(tmp_path):
     mem = InMemorySpanExporter()
-    runner, clock, store = crash_runner(tmp_path, TelemetrySink(mem, synchronous=True))
+    runner, clock, store, _ = crash_runner(tmp_path, TelemetrySink(mem, synchronous=True))
     reports = asyncio.run(asyncio.wait_for(run_crash(runner, clock), 60))
     assert levels(reports) == [1, 2, 3]
     spans = mem.get_finished_spans()
@@ -164,7 +164,7 @@ def test_spans_reach_an_otlp_http_receiver_with_the_resource_and_headers_of_the_
         otel_env.setenv("OTEL_RESOURCE_ATTRIBUTES", "deployment.environment.name=test")
         sink = TelemetrySink.from_env()
         assert sink.describe() == f"traces: OTLP/HTTP to {url}/v1/traces (timeout 2s, queue 2048 spans)"
-        runner, clock, _ = crash_runner(tmp_path, sink)
+        runner, clock, _, _ = crash_runner(tmp_path, sink)
         try:
             reports = await run_crash(runner, clock)
             await runner.aclose()  # flushes what is queued
@@ -208,11 +208,11 @@ def test_spans_reach_an_otlp_http_receiver_with_the_resource_and_headers_of_the_
 
 def test_metrics_show_the_stage_change_the_tick_histogram_and_no_name_twice(tmp_path):
     sink = TelemetrySink()  # metrics only: no exporter configured
-    runner, clock, store = crash_runner(tmp_path, sink)
+    runner, clock, store, desk = crash_runner(tmp_path, sink)
 
     async def go():
         reports = await run_crash(runner, clock)
-        site, url = await start_api(make_app(runner, token="t0ken-for-tests-only"))
+        site, url = await start_api(make_app(desk, token="t0ken-for-tests-only"))
         try:
             async with aiohttp.ClientSession() as http:
                 async with http.get(url + "/metrics") as r:
@@ -318,7 +318,7 @@ def test_a_dead_collector_costs_the_tick_nothing_and_its_losses_are_counted(tmp_
     otel_env.setenv("OTEL_EXPORTER_OTLP_TIMEOUT", "3")
     # a small queue, so that the 60 ticks overflow it while the export thread is stuck
     timed = TimedSink(TelemetrySink.from_env(max_queue_size=64))
-    runner, clock, _ = crash_runner(tmp_path, timed)
+    runner, clock, _, _ = crash_runner(tmp_path, timed)
 
     async def go():
         started = time.monotonic()

@@ -28,7 +28,7 @@ import pytest
 from adapters.ccxt_exchange import CcxtAdapter
 from adapters.simulated.http import SimServer, wall_clock
 from adapters.simulated.venues import sim_account
-from killswitch.bootstrap import build_runner
+from killswitch.bootstrap import build_runner_and_desk
 from killswitch.compile.compiler import compile_documents
 from killswitch.events import CLOSE_RESIDUAL, ORDER_FAILED, POSITION_MODE_MISMATCH
 from killswitch.metrics import parse_families
@@ -88,9 +88,9 @@ def graph():
 
 
 def run_case(tmp_path, account: str, scenario, *, fault=None, venue: str = "binanceusdm"):
-    """``scenario(runner, server, clock, recorder)`` with a runner over ``account`` on ``venue``'s
-    face, declared one-way with label book=hedge, on a fresh server; the runner's clock is the
-    engine's."""
+    """``scenario(runner, desk, server, clock, recorder)`` with a runner (and its desk) over
+    ``account`` on ``venue``'s face, declared one-way with label book=hedge, on a fresh server; the
+    runner's clock is the engine's."""
     eng, clock = engine()
 
     async def go():
@@ -102,11 +102,12 @@ def run_case(tmp_path, account: str, scenario, *, fault=None, venue: str = "bina
         adapter = CcxtAdapter(acct, urls=srv.base_url, timeout=5.0, ccxt_rate_limit=False, position_max_age_s=0.0)
         store = open_store(f"sqlite://{tmp_path / 'state.db'}")
         rec = Recorder()
-        runner = build_runner(graph(), {f"{venue}/{account}": adapter}, store, lock_path=tmp_path / "lock.json",
-                              dry_run=False, clock=clock, confirm_gap_ms=TICK_MS, sinks=[rec])
+        runner, desk = build_runner_and_desk(
+            graph(), {f"{venue}/{account}": adapter}, store, lock_path=tmp_path / "lock.json",
+            dry_run=False, clock=clock, confirm_gap_ms=TICK_MS, sinks=[rec])
         try:
             await runner.start()
-            return await scenario(runner, srv, clock, rec)
+            return await scenario(runner, desk, srv, clock, rec)
         finally:
             await runner.aclose()
             await adapter.close()
@@ -139,7 +140,7 @@ def metric(text: str, name: str, **labels) -> float:
 def test_a_hedge_account_declared_one_way_is_closed_leg_by_leg_and_the_mismatch_is_loud(tmp_path, caplog, venue):
     caplog.set_level(logging.INFO)
 
-    async def scenario(runner, srv, clock, rec):
+    async def scenario(runner, desk, srv, clock, rec):
         await ticks(runner, clock, 2)
         srv.engine.set_mark("SOLUSDT", 160.0)  # the 1,500 SOL short loses 14 % of its notional
         for _ in range(30):
@@ -147,7 +148,7 @@ def test_a_hedge_account_declared_one_way_is_closed_leg_by_leg_and_the_mismatch_
             if not srv.engine.positions("sim-hedge"):
                 break
         await ticks(runner, clock, 3)
-        return runner.status(), runner.metrics_text(), runner.store.journal(limit=100)
+        return desk.status(), desk.metrics_text(), runner.store.journal(limit=100)
 
     status, metrics, journal = run_case(tmp_path, "sim-hedge", scenario, venue=venue)
     # the book closed: every leg, each with its own positionSide, none refused
@@ -164,7 +165,7 @@ def test_a_hedge_account_declared_one_way_is_closed_leg_by_leg_and_the_mismatch_
 
 
 def test_the_mismatch_is_one_event_and_its_page_says_what_the_venue_reads(tmp_path):
-    async def scenario(runner, srv, clock, rec):
+    async def scenario(runner, desk, srv, clock, rec):
         await ticks(runner, clock, 5)
         return rec.events
 
@@ -176,13 +177,13 @@ def test_the_mismatch_is_one_event_and_its_page_says_what_the_venue_reads(tmp_pa
 
 
 def test_a_close_the_venue_keeps_refusing_stops_after_its_bound_and_every_view_says_what_it_said(tmp_path):
-    async def scenario(runner, srv, clock, rec):
+    async def scenario(runner, desk, srv, clock, rec):
         await ticks(runner, clock, 2)
         srv.engine.set_mark("BTCUSDT", 50_000.0)  # the 5 BTC long loses 16.7 % of its notional
         await ticks(runner, clock, 30)
-        console = page_model(runner.status(), (True, "LEADER"), runner.lock_document(), runner.dms_status(), (),
-                             await runner.incidents())
-        return (runner.status(), runner.metrics_text(), runner.store.journal(limit=1000), rec.events,
+        console = page_model(desk.status(), (True, "LEADER"), desk.lock_document(), desk.dms_status(), (),
+                             await desk.incidents())
+        return (desk.status(), desk.metrics_text(), runner.store.journal(limit=1000), rec.events,
                 closure_report(runner.store, 0, clock() + 1, clock()), console)
 
     status, metrics, journal, events, report, console = run_case(
@@ -225,7 +226,7 @@ def test_a_close_the_venue_keeps_refusing_stops_after_its_bound_and_every_view_s
 
 
 def test_a_refusal_that_may_pass_waits_out_a_doubling_backoff(tmp_path):
-    async def scenario(runner, srv, clock, rec):
+    async def scenario(runner, desk, srv, clock, rec):
         await ticks(runner, clock, 2)
         srv.engine.set_mark("BTCUSDT", 50_000.0)
         sent_at = []
@@ -234,7 +235,7 @@ def test_a_refusal_that_may_pass_waits_out_a_doubling_backoff(tmp_path):
             await ticks(runner, clock, 1)
             if len(runner.store.journal(limit=1000)) > before:
                 sent_at.append(clock())
-        return sent_at, runner.status()
+        return sent_at, desk.status()
 
     def margin(srv):  # every order refused -2019, as a venue short of margin refuses
         from adapters.simulated.rules import MARGIN_INSUFFICIENT, SimError
@@ -268,9 +269,9 @@ def test_a_leg_rejected_before_a_restart_stays_stopped_and_one_refused_once_gets
             adapter = CcxtAdapter(acct, urls=srv.base_url, timeout=5.0, ccxt_rate_limit=False,
                                   position_max_age_s=0.0)
             store = open_store(f"sqlite://{tmp_path / 'state.db'}")
-            runner = build_runner(graph(), {"binanceusdm/sim-main": adapter}, store,
-                                  lock_path=tmp_path / "lock.json", dry_run=False, clock=clock,
-                                  confirm_gap_ms=TICK_MS)
+            runner, _ = build_runner_and_desk(graph(), {"binanceusdm/sim-main": adapter}, store,
+                                                 lock_path=tmp_path / "lock.json", dry_run=False, clock=clock,
+                                                 confirm_gap_ms=TICK_MS)
             try:
                 await runner.start()
                 if setup is not None:

@@ -50,13 +50,13 @@ def test_a_rogue_bot_placing_an_entry_every_tick_pages_once_per_strategy_and_sco
     seen: dict = {"events": [], "open": []}
 
     with ReceiverServer() as srv:
-        async def scenario(runner, eng, clock, store, key):
+        async def scenario(runner, desk, eng, clock, store, key):
             sink = NotifySink.from_documents([by_scope_and_strategy(srv)], clock=clock,
                                              options=NotifyOptions(timeout_s=5.0, poll_s=0.05))
             runner.sinks.append(sink)
             await runner.start()
             await tick(runner, clock)
-            assert (await runner.lock_scope(key, "halted", "desk halt", actor="op")).done
+            assert (await desk.lock_scope(key, "halted", "desk halt", actor="op")).done
             await tick(runner, clock)
             for i in range(TICKS):
                 for bot in ("alp", "beta"):
@@ -67,7 +67,7 @@ def test_a_rogue_bot_placing_an_entry_every_tick_pages_once_per_strategy_and_sco
                 seen["open"].append(open_ids(eng))
                 await deliveries_done(sink, budget_s=2 * 5.0 + 1)
             seen["rows"] = violations(store)
-            seen["metrics"] = runner.metrics_text()
+            seen["metrics"] = desk.metrics_text()
             await runner.aclose()
 
         asyncio.run(asyncio.wait_for(with_runner(tmp_path, "binanceusdm", scenario), 120))

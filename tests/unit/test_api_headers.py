@@ -60,7 +60,7 @@ def test_every_route_answers_with_the_headers_whatever_its_status(tmp_path):
     """Each route of the table (its parameters filled in), with a token and without, and paths
     and methods no route takes: every answer, 2xx to 4xx, JSON or not, carries them."""
     w = _world(tmp_path)
-    app = make_app(w.runner)
+    app = make_app(w.desk)
     routes = sorted({(r.method, r.resource.canonical) for r in app.router.routes() if r.method != "HEAD"})
     assert len(routes) > 20
 

@@ -38,7 +38,7 @@ spec:
 
 
 def beat(w, source: str):
-    return run(w.runner.heartbeat(source))
+    return run(w.desk.heartbeat(source))
 
 
 def test_a_source_nothing_names_is_refused_with_the_names_it_resembles_and_stored_nowhere(tmp_path):
@@ -50,8 +50,8 @@ def test_a_source_nothing_names_is_refused_with_the_names_it_resembles_and_store
                                               "Accounts document; did you mean ")
     assert "'bot-x'" in why and "'bot-a'" in why
     assert "bot-y" not in w.runner.state.heartbeats and "bot-y" not in w.runner.book.dms.sources
-    assert "bot-y" not in w.runner.catalog().strategies
-    refused = w.runner.dms_status()["refused"]
+    assert "bot-y" not in w.runner.known.catalog().strategies
+    refused = w.desk.dms_status()["refused"]
     assert refused["bot-y"]["count"] == 1 and refused["bot-y"]["reason"] == why
 
 
@@ -68,7 +68,7 @@ def test_a_typo_of_a_named_source_is_refused_and_names_the_one_meant(tmp_path, t
 def test_every_namer_names_a_source_and_its_beats_are_taken(tmp_path):
     w = make(tmp_path, text=DESKS)
     start(w)
-    assert run(w.runner.dms_arm("bot-z", 600)).done  # arming names it
+    assert run(w.desk.dms_arm("bot-z", 600)).done  # arming names it
     for source in ("bot-x", "desk-2", "bot-a", "bot-z"):  # a heartbeat age, a scope strategy, Accounts, armed
         assert beat(w, source) is None, source
         assert w.runner.state.heartbeats[source] == w.clock()
@@ -85,19 +85,19 @@ def test_the_sources_held_are_bounded_and_an_arming_past_the_bound_is_refused(tm
                    "name fewer sources, or disarm one nothing else names")
     assert "desk-1" not in w.runner.state.heartbeats
     assert beat(w, "bot-x") is None  # a source held is always taken
-    armed = run(w.runner.dms_arm("bot-q", 60))
+    armed = run(w.desk.dms_arm("bot-q", 60))
     assert not armed.done and armed.reason.startswith("SOURCES_FULL: 2 heartbeat sources are held")
-    assert run(w.runner.dms_arm("bot-x", 60)).done  # arming one held is not one more
+    assert run(w.desk.dms_arm("bot-x", 60)).done  # arming one held is not one more
 
 
 def test_a_source_nothing_names_any_more_is_forgotten_at_the_next_tick_and_frees_its_place(tmp_path, monkeypatch):
     monkeypatch.setattr(beat_sources, "MAX_SOURCES", 2)
     w = make(tmp_path, text=DESKS)
     start(w)
-    assert run(w.runner.dms_arm("bot-z", 600)).done
+    assert run(w.desk.dms_arm("bot-z", 600)).done
     assert beat(w, "bot-z") is None and beat(w, "bot-x") is None
     assert beat(w, "desk-1").startswith(SOURCES_FULL)
-    assert run(w.runner.dms_disarm("bot-z")).done  # nothing names bot-z now
+    assert run(w.desk.dms_disarm("bot-z")).done  # nothing names bot-z now
     ticks(w, 1)
     assert "bot-z" not in w.runner.state.heartbeats and "bot-z" not in w.runner.book.dms.sources
     assert "bot-x" in w.runner.state.heartbeats  # still named: kept
@@ -112,12 +112,12 @@ def test_the_status_stays_bounded_whatever_is_beaten(tmp_path, monkeypatch):
     start(w)
 
     async def storm():
-        await w.runner.heartbeats(names)
+        await w.desk.heartbeats(names)
         for i in range(0, 2000, 200):
-            await w.runner.heartbeats([f"junk-{j}" for j in range(i, i + 200)])
+            await w.desk.heartbeats([f"junk-{j}" for j in range(i, i + 200)])
 
     run(storm())
-    st = w.runner.status()
+    st = w.desk.status()
     assert len(st.dms["sources"]) == 10 and len(st.dms["refused"]) == REFUSED_SHOWN
     assert len(w.runner.state.heartbeats) == 10
     size = len(encode(st))
@@ -125,13 +125,13 @@ def test_the_status_stays_bounded_whatever_is_beaten(tmp_path, monkeypatch):
     bare = make(tmp_path / "bare", text=DESKS)
     start(bare)
     # ten sources and the latest refused ones, whatever beat: a few kilobytes over a runner never beaten
-    assert size - len(encode(bare.runner.status())) < 10 * 200 + REFUSED_SHOWN * 400
+    assert size - len(encode(bare.desk.status())) < 10 * 200 + REFUSED_SHOWN * 400
 
 
 def test_a_standby_stores_only_the_sources_it_knows(tmp_path):
     a, b = leader_armed_and_standby(tmp_path)
     assert not b.runner.leader
-    refused = run(b.runner.heartbeats(["bot-x", "bot-y"]))
+    refused = run(b.desk.heartbeats(["bot-x", "bot-y"]))
     assert list(refused) == ["bot-y"] and refused["bot-y"].startswith(UNKNOWN_SOURCE)
     assert b.store.heartbeats() == {"bot-x": a.clock()}
 

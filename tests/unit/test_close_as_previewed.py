@@ -33,18 +33,18 @@ def held(w) -> dict[str, float]:
 
 def test_a_close_of_one_symbol_closes_that_symbol_alone_reduce_only_and_no_more_than_the_position(tmp_path):
     w = ready(tmp_path)
-    p = run(w.runner.close(ACCOUNT, "cut btc", True, symbol=BTC))
+    p = run(w.desk.close(ACCOUNT, "cut btc", True, symbol=BTC))
     assert p.accepted and p.symbol == BTC and p.orders == 1
     [o] = p.plan
     assert (o.symbol, o.side, o.amount, o.reduce_only) == (BTC, "sell", 5.0, True)
-    sent = run(w.runner.close(ACCOUNT, "cut btc", False, symbol=BTC, preview_id=p.preview_id))
+    sent = run(w.desk.close(ACCOUNT, "cut btc", False, symbol=BTC, preview_id=p.preview_id))
     assert sent.accepted and sent.reason.startswith(f"QUEUED: close of {BTC} in {ACCOUNT} at the next tick"), sent
     ticks(w, 1, beat=("bot-x",))
     assert held(w) == {"ETHUSDT": 100.0, "SOLUSDT": 1000.0}
     journal = [e for e in w.store.journal(limit=100) if e.decision_id.startswith(sent.id)]
     assert [(e.symbol, e.side, e.amount, e.reduce_only, e.status) for e in journal] == [
         (BTC, "sell", 5.0, True, "filled")]
-    progress = run(w.runner.close_progress(sent.id))
+    progress = run(w.desk.close_progress(sent.id))
     assert progress["state"] == "settled" and progress["symbol"] == BTC
     requested = [r.payload for r in w.store.audit_rows(kinds=["manual_close_requested"])]
     assert requested[-1]["symbol"] == BTC and requested[-1]["preview"]["id"] == p.preview_id
@@ -55,10 +55,10 @@ def test_a_symbol_the_scope_holds_no_position_in_is_refused_with_close_matches(t
     w = ready(tmp_path)
     before = len(audit_kinds(w))
     for dry in (True, False):
-        r = run(w.runner.close(ACCOUNT, "typo", dry, symbol=typo, preview_id="cp-1-x"))
+        r = run(w.desk.close(ACCOUNT, "typo", dry, symbol=typo, preview_id="cp-1-x"))
         assert not r.accepted and r.reason.startswith("UNKNOWN_SYMBOL:"), r
         assert hint is None or f"did you mean '{hint}'" in r.reason, r.reason
-    p = run(w.runner.preview_close(ACCOUNT, typo))
+    p = run(w.desk.preview_close(ACCOUNT, typo))
     assert not p.allowed and p.reason.startswith("UNKNOWN_SYMBOL:")
     assert len(audit_kinds(w)) == before and w.store.journal(limit=10) == []
 
@@ -68,9 +68,9 @@ def test_a_symbol_the_scope_holds_no_position_in_is_refused_with_close_matches(t
 
 def test_a_live_close_without_a_preview_id_is_refused_and_sends_nothing(tmp_path):
     w = ready(tmp_path)
-    r = run(w.runner.close(ACCOUNT, "old client", False))
+    r = run(w.desk.close(ACCOUNT, "old client", False))
     assert not r.accepted and r.reason.startswith("PREVIEW_REQUIRED:"), r
-    r = run(w.runner.close(ACCOUNT, "made up", False, preview_id="cp-1-000000000000"))
+    r = run(w.desk.close(ACCOUNT, "made up", False, preview_id="cp-1-000000000000"))
     assert not r.accepted and r.reason.startswith("PREVIEW_UNKNOWN:"), r
     ticks(w, 1, beat=("bot-x",))
     assert len(held(w)) == 3 and "manual_close_requested" not in audit_kinds(w)
@@ -78,15 +78,15 @@ def test_a_live_close_without_a_preview_id_is_refused_and_sends_nothing(tmp_path
 
 def test_a_close_whose_positions_grew_or_multiplied_since_its_preview_is_refused(tmp_path):
     w = ready(tmp_path)
-    p = run(w.runner.close(ACCOUNT, "flatten", True))
+    p = run(w.desk.close(ACCOUNT, "flatten", True))
     w.engine.open_position("sim-main", "BTCUSDT", "long", 5.0, 60_000.0)  # a bot doubles BTC
     ticks(w, 1, beat=("bot-x",))
-    r = run(w.runner.close(ACCOUNT, "flatten", False, preview_id=p.preview_id))
+    r = run(w.desk.close(ACCOUNT, "flatten", False, preview_id=p.preview_id))
     assert not r.accepted and r.reason.startswith("PREVIEW_MISMATCH: 1 position(s) grew since the preview"), r
     assert f"{ACCOUNT} {BTC} sell 10 now, 5 previewed" in r.reason
     # a preview of one symbol does not cover a close of the scope
-    p = run(w.runner.close(ACCOUNT, "flatten", True, symbol=ETH))
-    r = run(w.runner.close(ACCOUNT, "flatten", False, preview_id=p.preview_id))
+    p = run(w.desk.close(ACCOUNT, "flatten", True, symbol=ETH))
+    r = run(w.desk.close(ACCOUNT, "flatten", False, preview_id=p.preview_id))
     assert not r.accepted and r.reason.startswith(f"PREVIEW_MISMATCH: the preview was of {ACCOUNT} symbol {ETH}"), r
     ticks(w, 1, beat=("bot-x",))
     assert held(w) == {"BTCUSDT": 10.0, "ETHUSDT": 100.0, "SOLUSDT": 1000.0}, "nothing was sent"
@@ -94,39 +94,39 @@ def test_a_close_whose_positions_grew_or_multiplied_since_its_preview_is_refused
 
 def test_a_close_above_its_maximum_notional_is_refused(tmp_path):
     w = ready(tmp_path)
-    p = run(w.runner.close(ACCOUNT, "flatten", True))
+    p = run(w.desk.close(ACCOUNT, "flatten", True))
     assert p.notional == pytest.approx(740_000.0) and p.max_notional == default_max_notional(p.notional)
-    r = run(w.runner.close(ACCOUNT, "flatten", False, preview_id=p.preview_id, max_notional=500_000.0))
+    r = run(w.desk.close(ACCOUNT, "flatten", False, preview_id=p.preview_id, max_notional=500_000.0))
     assert not r.accepted and r.reason.startswith("OVER_MAX_NOTIONAL: the plan's notional is 740,000.00 now"), r
-    r = run(w.runner.close(ACCOUNT, "flatten", False, preview_id=p.preview_id, max_notional=740_000.0))
+    r = run(w.desk.close(ACCOUNT, "flatten", False, preview_id=p.preview_id, max_notional=740_000.0))
     assert r.accepted and r.max_notional == 740_000.0, r
 
 
 def test_a_preview_too_old_is_refused(tmp_path):
     w = ready(tmp_path)
-    p = run(w.runner.close(ACCOUNT, "flatten", True))
+    p = run(w.desk.close(ACCOUNT, "flatten", True))
     w.clock.advance(PREVIEW_TTL_MS + 1)
-    r = run(w.runner.close(ACCOUNT, "flatten", False, preview_id=p.preview_id))
+    r = run(w.desk.close(ACCOUNT, "flatten", False, preview_id=p.preview_id))
     assert not r.accepted and r.reason.startswith("PREVIEW_EXPIRED:"), r
 
 
 def test_a_position_gone_since_the_preview_is_not_material_and_is_said(tmp_path):
     w = ready(tmp_path)
-    p = run(w.runner.close(ACCOUNT, "flatten", True))
+    p = run(w.desk.close(ACCOUNT, "flatten", True))
     w.engine.place_order("sim-main", "BTCUSDT", "SELL", "MARKET", 5.0, reduce_only=True)  # closed by hand meanwhile
     ticks(w, 1, beat=("bot-x",))
-    r = run(w.runner.close(ACCOUNT, "flatten", False, preview_id=p.preview_id))
+    r = run(w.desk.close(ACCOUNT, "flatten", False, preview_id=p.preview_id))
     assert r.accepted and r.orders == 2 and f"closed since the preview: {ACCOUNT} {BTC} sell" in r.reason, r
 
 
 def test_a_close_whose_plan_moved_between_its_request_and_its_tick_is_refused_at_the_tick(tmp_path):
     w = ready(tmp_path)
-    p = run(w.runner.close(ACCOUNT, "flatten", True))
-    sent = run(w.runner.close(ACCOUNT, "flatten", False, preview_id=p.preview_id))
+    p = run(w.desk.close(ACCOUNT, "flatten", True))
+    sent = run(w.desk.close(ACCOUNT, "flatten", False, preview_id=p.preview_id))
     assert sent.accepted
     w.engine.open_position("sim-main", "BTCUSDT", "long", 5.0, 60_000.0)  # before the close's tick
     ticks(w, 1, beat=("bot-x",))
-    progress = run(w.runner.close_progress(sent.id))
+    progress = run(w.desk.close_progress(sent.id))
     assert progress["state"] == "refused" and progress["reason"].startswith("PREVIEW_MISMATCH:"), progress
     assert held(w) == {"BTCUSDT": 10.0, "ETHUSDT": 100.0, "SOLUSDT": 1000.0}, "nothing was sent"
     planned = [r.payload for r in w.store.audit_rows(kinds=["manual_close_planned"])]
@@ -164,21 +164,21 @@ def test_an_envelope_is_read_back_as_it_was_audited():
 
 def test_a_preview_right_after_a_settled_close_takes_the_fills_off_and_says_how_old_it_is(tmp_path):
     w = ready(tmp_path)
-    p = run(w.runner.close(ACCOUNT, "cut btc", True, symbol=BTC))
-    run(w.runner.close(ACCOUNT, "cut btc", False, symbol=BTC, preview_id=p.preview_id))
+    p = run(w.desk.close(ACCOUNT, "cut btc", True, symbol=BTC))
+    run(w.desk.close(ACCOUNT, "cut btc", False, symbol=BTC, preview_id=p.preview_id))
     ticks(w, 1, beat=("bot-x",))  # the close fills at this tick; its snapshots were taken before
     assert any(pos.symbol == BTC for pos in w.runner.snapshots[ACCOUNT].positions), "the snapshot still shows BTC"
-    again = run(w.runner.close(ACCOUNT, "what is left", True))
+    again = run(w.desk.close(ACCOUNT, "what is left", True))
     assert {o.symbol for o in again.plan} == {ETH, SOL}, again.plan
     assert len(again.notes) == 1 and again.notes[0].startswith(f"{ACCOUNT} {BTC} long: 5 filled by ")
     assert again.as_of_ms == w.runner.snapshots[ACCOUNT].ts_observed and again.age_s is not None
-    shown = run(w.runner.preview_close(ACCOUNT))
+    shown = run(w.desk.preview_close(ACCOUNT))
     assert {o.symbol for o in shown.orders} == {ETH, SOL} and shown.as_of_ms == again.as_of_ms
     # one age of the snapshot: its time (the console counts its age), not also a frozen age in the effects
     assert not any("as of the snapshot" in e for e in shown.effects), shown.effects
     assert any("taken off" in e for e in shown.effects)
     ticks(w, 1, beat=("bot-x",))  # the next snapshot shows it: nothing left to take off
-    assert run(w.runner.close(ACCOUNT, "what is left", True)).notes == ()
+    assert run(w.desk.close(ACCOUNT, "what is left", True)).notes == ()
 
 
 # --- point 15: a dry-run runner says so up front ----------------------------------------------------------
@@ -186,31 +186,31 @@ def test_a_preview_right_after_a_settled_close_takes_the_fills_off_and_says_how_
 
 def test_a_dry_run_runner_says_up_front_that_nothing_will_be_sent_and_gives_the_notional(tmp_path):
     w = ready(tmp_path, dry_run=True)
-    p = run(w.runner.close(ACCOUNT, "drill", True))
+    p = run(w.desk.close(ACCOUNT, "drill", True))
     assert p.mode == "dry-run" and p.notional == pytest.approx(740_000.0)
     assert p.reason.startswith("DRY_RUN: nothing will be sent (this runner is a dry run): 3 order(s) would be "
                                "planned and audited, notional 740,000.00"), p.reason
-    sent = run(w.runner.close(ACCOUNT, "drill", False, preview_id=p.preview_id))
+    sent = run(w.desk.close(ACCOUNT, "drill", False, preview_id=p.preview_id))
     assert sent.accepted and sent.reason.startswith("QUEUED_DRY_RUN: nothing will be sent (this runner is a dry run)")
     assert "notional 740,000.00" in sent.reason
-    shown = run(w.runner.preview_close(ACCOUNT))
+    shown = run(w.desk.preview_close(ACCOUNT))
     assert shown.reason.startswith("DRY_RUN: nothing will be sent") and shown.notional == pytest.approx(740_000.0)
     ticks(w, 1, beat=("bot-x",))
-    assert run(w.runner.close_progress(sent.id))["state"] == "dry_run" and len(held(w)) == 3
+    assert run(w.desk.close_progress(sent.id))["state"] == "dry_run" and len(held(w)) == 3
 
 
 def test_a_symbol_closed_already_is_said_to_have_no_position_not_a_typo(tmp_path):
     w = ready(tmp_path)
-    p = run(w.runner.close(ACCOUNT, "cut eth", True, symbol=ETH))
-    sent = run(w.runner.close(ACCOUNT, "cut eth", False, symbol=ETH, preview_id=p.preview_id))
+    p = run(w.desk.close(ACCOUNT, "cut eth", True, symbol=ETH))
+    sent = run(w.desk.close(ACCOUNT, "cut eth", False, symbol=ETH, preview_id=p.preview_id))
     assert sent.accepted, sent
     ticks(w, 1, beat=("bot-x",))
     assert "ETHUSDT" not in held(w)
     for dry in (True, False):
-        r = run(w.runner.close(ACCOUNT, "again", dry, symbol=ETH, preview_id="cp-1-x"))
+        r = run(w.desk.close(ACCOUNT, "again", dry, symbol=ETH, preview_id="cp-1-x"))
         assert not r.accepted and r.reason == (
             f"NO_POSITION: {ACCOUNT} has no position in {ETH} now (the last snapshots, less the fills since); it "
             f"holds {BTC}, {SOL}; nothing to close"), r.reason
         assert "did you mean" not in r.reason
-    r = run(w.runner.close(ACCOUNT, "typo", True, symbol="ETH/USDT:USDTX"))
+    r = run(w.desk.close(ACCOUNT, "typo", True, symbol="ETH/USDT:USDTX"))
     assert r.reason.startswith("UNKNOWN_SYMBOL:") and f"did you mean '{ETH}'" not in r.reason

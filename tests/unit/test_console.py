@@ -58,7 +58,7 @@ class Api:
         self.bodies: list[str] = []
 
     async def __aenter__(self) -> "Api":
-        self.site, self.url = await start_api(make_app(self.w.runner, **{"tokens": PEOPLE, **self.app_kw}))
+        self.site, self.url = await start_api(make_app(self.w.desk, **{"tokens": PEOPLE, **self.app_kw}))
         self.http = aiohttp.ClientSession()
         return self
 
@@ -88,7 +88,7 @@ async def ticks(w: Any, n: int, beat: tuple[str, ...] = ()) -> None:
     for _ in range(n):
         w.clock.advance(TICK_MS)
         for s in beat:
-            await w.runner.heartbeat(s)
+            await w.desk.heartbeat(s)
         await w.runner.tick()
 
 
@@ -98,7 +98,7 @@ async def latched(w: Any) -> None:
     await w.runner.start()
     await ticks(w, 1, ("bot-x",))
     await ticks(w, 13)
-    assert w.runner.status().scopes[0].stage == 1
+    assert w.desk.status().scopes[0].stage == 1
 
 
 # --- the page model ------------------------------------------------------------------------------------
@@ -239,35 +239,35 @@ def test_previews_answer_what_the_action_then_answers_and_change_nothing(tmp_pat
         await latched(w)
         async with Api(w) as api:
             audit = len(w.store.audit_rows())
-            lock = w.runner.lock_document()
+            lock = w.desk.lock_document()
 
             async def both(path: str, body: dict, token: str = ALICE) -> tuple[dict, dict]:
                 st, preview, _ = await api.post("/v1/preview/" + path, body, token)
                 assert st == 200
-                assert len(w.store.audit_rows()) == audit and w.runner.lock_document() == lock, "a preview changed"
+                assert len(w.store.audit_rows()) == audit and w.desk.lock_document() == lock, "a preview changed"
                 st, done, _ = await api.post("/v1/" + path, body, token)
                 return preview, done
 
             # unlock of a scope a manual stage holds: refused, and the action says the same
             p, d = await both("unlock", {"scope": ACCOUNT, "reason": "trade"})
             assert not p["allowed"] and p["reason"] == d["reason"] and p["reason"].startswith("MANUAL_RESET_REQUIRED")
-            audit, lock = len(w.store.audit_rows()), w.runner.lock_document()
+            audit, lock = len(w.store.audit_rows()), w.desk.lock_document()
             # a typo: refused with close matches, as the lock is
             p, d = await both("lock", {"scope": "simulated/sim-mian", "reason": "x"})
             assert not p["allowed"] and p["reason"] == d["reason"] and "did you mean" in p["reason"]
-            audit, lock = len(w.store.audit_rows()), w.runner.lock_document()
+            audit, lock = len(w.store.audit_rows()), w.desk.lock_document()
             # a lock of global, for 10 minutes
             p, d = await both("lock", {"scope": "global", "reason": "drill", "mode": "reducing", "ttl_s": 600})
             assert p["allowed"] and p["reason"] == d["reason"] and d["done"]
             assert (p["lock_before"], p["lock_after"]) == ("active", "reducing")
-            audit, lock = len(w.store.audit_rows()), w.runner.lock_document()
+            audit, lock = len(w.store.audit_rows()), w.desk.lock_document()
             # the reset: the caller's approval; alice's is the first of two, bob's releases
             # (bot-x is still silent: the preview says the stage latches again, and the reset confirms it)
             confirmed = {"policy": "bot-guard", "scope": ACCOUNT, "reason": "ok", "confirm_relatch": True}
             p, d = await both("reset", confirmed)
             assert p["reason"] == d["reason"] == "APPROVAL_RECORDED: 1/2 approvers=alice" and p["allowed"]
             assert p["relatch"] and p["relatch"][0].startswith("silent is still firing")
-            audit, lock = len(w.store.audit_rows()), w.runner.lock_document()
+            audit, lock = len(w.store.audit_rows()), w.desk.lock_document()
             st, p, _ = await api.post("/v1/preview/reset", {"policy": "bot-guard", "scope": ACCOUNT, "reason": "a"})
             assert p["reason"].startswith("DUPLICATE_APPROVER") and not p["allowed"]
             st, p, _ = await api.post("/v1/preview/reset", {"policy": "bot-guard", "scope": ACCOUNT, "reason": "a",
@@ -276,7 +276,7 @@ def test_previews_answer_what_the_action_then_answers_and_change_nothing(tmp_pat
             p, d = await both("reset", confirmed, BOB)
             assert p["reason"] == d["reason"] == "MANUAL_RESET: stage=1 approvers=alice,bob" and d["done"]
             assert (p["lock_before"], p["lock_after"]) == ("halted", "reducing")  # global's operator lock stays
-            audit, lock = len(w.store.audit_rows()), w.runner.lock_document()
+            audit, lock = len(w.store.audit_rows()), w.desk.lock_document()
             # a close: the orders the planner makes of the positions now, reduce-only
             st, p, _ = await api.post("/v1/preview/close", {"scope": ACCOUNT, "reason": "flat"})
             assert p["allowed"] and p["reason"].startswith("PREVIEW: 3 order(s) would be sent, notional ")
@@ -321,10 +321,10 @@ def test_the_typed_client_reads_them_back_as_the_views_answered(tmp_path):
         async with Api(w) as api:
             viewer, alice = RunnerClient(api.url, VERA), RunnerClient(api.url, ALICE)
             assert await asyncio.to_thread(viewer.whoami) == Caller("vera", ("viewer",))
-            assert await asyncio.to_thread(viewer.triggers) == w.runner.triggers()
-            assert await asyncio.to_thread(viewer.incidents) == await w.runner.incidents()
+            assert await asyncio.to_thread(viewer.triggers) == w.desk.triggers()
+            assert await asyncio.to_thread(viewer.incidents) == await w.desk.incidents()
             preview = await asyncio.to_thread(alice.preview, "unlock", {"scope": ACCOUNT, "reason": "x"})
-            assert isinstance(preview, ActionPreview) and preview == w.runner.preview_unlock(ACCOUNT)
+            assert isinstance(preview, ActionPreview) and preview == w.desk.preview_unlock(ACCOUNT)
             with pytest.raises(RunnerError) as e:
                 await asyncio.to_thread(viewer.preview, "lock", {"scope": ACCOUNT, "reason": "x"})
             assert e.value.code == "ROLE_REQUIRED"

@@ -274,8 +274,8 @@ def test_the_runner_reports_the_pace_it_ticks_at(tmp_path):
 
     w = make(tmp_path)  # one policy, interval 5s: the daemon ticks every 5 s, late after 30 s
     try:
-        assert w.runner.status().tick_interval_s == 5.0
-        assert stalled_after_s(w.runner.status().tick_interval_s) == 30.0
+        assert w.desk.status().tick_interval_s == 5.0
+        assert stalled_after_s(w.desk.status().tick_interval_s) == 30.0
     finally:
         w.store.close()
 

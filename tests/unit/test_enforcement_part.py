@@ -21,7 +21,7 @@ async def locked(w) -> None:
     await w.runner.start()
     w.clock.advance(TICK_MS)
     await w.runner.tick()
-    assert (await w.runner.lock_scope(ACCOUNT, "halted", "desk halt", actor="op")).done
+    assert (await w.desk.lock_scope(ACCOUNT, "halted", "desk halt", actor="op")).done
     w.clock.advance(TICK_MS)
     await w.runner.tick()
 

@@ -43,7 +43,7 @@ async def lock(w, mode: str = "halted") -> None:
     await w.runner.start()
     w.clock.advance(TICK_MS)
     await w.runner.tick()
-    assert (await w.runner.lock_scope(ACCOUNT, mode, "desk halt", actor="op")).done
+    assert (await w.desk.lock_scope(ACCOUNT, mode, "desk halt", actor="op")).done
     w.clock.advance(TICK_MS)
     await w.runner.tick()
 
@@ -291,7 +291,7 @@ def test_growth_between_the_lock_and_its_first_tick_is_brought_back_to_the_size_
         await w.runner.start()
         w.clock.advance(TICK_MS)
         await w.runner.tick()  # BTC long 5, read before the lock
-        assert (await w.runner.lock_scope(ACCOUNT, "halted", "desk halt", actor="op")).done
+        assert (await w.desk.lock_scope(ACCOUNT, "halted", "desk halt", actor="op")).done
         w.engine.place_order("sim-main", "BTCUSDT", "BUY", "MARKET", 1.5, client_order_id="bot-a-mkt-1")
         w.clock.advance(TICK_MS)
         return await w.runner.tick()  # the first tick under the lock

@@ -299,7 +299,7 @@ def test_a_directive_is_applied_once_though_read_again_and_its_lock_is_the_firm_
                       None, "ops", 2)
     firm = FakeFirm([lock, other])
     echoed: list[str] = []
-    applier = DirectiveApplier(shard_ports(w.runner), firm, "desk-a", "ks_shard_desk_a", w.clock, echoed.append,
+    applier = DirectiveApplier(shard_ports(w.runner, w.desk), firm, "desk-a", "ks_shard_desk_a", w.clock, echoed.append,
                                echoed.append)
 
     async def go():
@@ -316,7 +316,7 @@ def test_a_directive_is_applied_once_though_read_again_and_its_lock_is_the_firm_
     holds = [(h.scope, h.policy, h.mode, h.manual) for h in w.runner.lock_book.holds]
     assert holds == [("global", "firm:firm-drawdown", "halted", True)]
     assert firm.outcomes[2] == "none of this shard's accounts"
-    unlock = asyncio.run(w.runner.unlock_scope("global", "try"))
+    unlock = asyncio.run(w.desk.unlock_scope("global", "try"))
     assert not unlock.done and unlock.reason.startswith("MANUAL_RESET_REQUIRED")  # the firm reset lifts it
     w.store.close()
 
@@ -332,7 +332,7 @@ def test_a_cancel_directive_cancels_the_shards_resting_entry_orders_once_before_
                       "firm-drawdown/global/L1/e1", "firm", 2)
     firm = FakeFirm([cancel, close])
     echoed: list[str] = []
-    applier = DirectiveApplier(shard_ports(w.runner), firm, "desk-a", "ks_shard_desk_a", w.clock, echoed.append,
+    applier = DirectiveApplier(shard_ports(w.runner, w.desk), firm, "desk-a", "ks_shard_desk_a", w.clock, echoed.append,
                                echoed.append)
     seen: dict[str, object] = {}
 
@@ -418,7 +418,7 @@ def test_a_shards_first_run_applies_the_firm_lock_in_force_before_it_and_no_old_
     ]
     firm = FakeFirm(history, written_before=4)
     echoed: list[str] = []
-    applier = DirectiveApplier(shard_ports(w.runner), firm, "desk-a", "ks_shard_desk_a", w.clock, echoed.append,
+    applier = DirectiveApplier(shard_ports(w.runner, w.desk), firm, "desk-a", "ks_shard_desk_a", w.clock, echoed.append,
                                echoed.append)
 
     async def go():

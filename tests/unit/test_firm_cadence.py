@@ -153,7 +153,7 @@ def _shard_runner(tmp_path):
     from adapters.simulated.adapter import SimulatedAdapter
     from adapters.simulated.engine import ManualClock
     from adapters.simulated.scenarios import build
-    from killswitch.bootstrap import build_runner
+    from killswitch.bootstrap import build_runner_and_desk
     from killswitch.state import open_store
     from tests.unit.test_runner_operator import ACCOUNT, T0
 
@@ -162,9 +162,10 @@ def _shard_runner(tmp_path):
     engine = build("calm", clock)
     adapter = SimulatedAdapter(engine, "sim-main", venue="simulated", labels={"book": "futures"}, timeout_s=2.0)
     store = open_store(f"sqlite://{tmp_path / 'state.db'}")
-    runner = build_runner(DecisionGraph.build([], None), {ACCOUNT: adapter}, store, lock_path=tmp_path / "lock.json",
-                          dry_run=False, clock=clock, holder="a-0", shard="desk-a")
-    return SimpleNamespace(runner=runner, store=store, clock=clock)
+    runner, desk = build_runner_and_desk(DecisionGraph.build([], None), {ACCOUNT: adapter}, store,
+                                         lock_path=tmp_path / "lock.json", dry_run=False, clock=clock, holder="a-0",
+                                         shard="desk-a")
+    return SimpleNamespace(runner=runner, desk=desk, store=store, clock=clock)
 
 
 def _apply_close(w, also) -> tuple[str, list[str]]:
@@ -177,8 +178,8 @@ def _apply_close(w, also) -> tuple[str, list[str]]:
                       "firm-drawdown/global/L1/e1", "firm", 1)
     firm = FakeFirm([close])
     w.runner.closes.also = also
-    applier = DirectiveApplier(shard_ports(w.runner), firm, "desk-a", "ks_shard_desk_a", w.clock, lambda _: None,
-                               lambda _: None)
+    applier = DirectiveApplier(shard_ports(w.runner, w.desk), firm, "desk-a", "ks_shard_desk_a", w.clock,
+                               lambda _: None, lambda _: None)
 
     async def go():
         await w.runner.start()

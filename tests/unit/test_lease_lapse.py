@@ -64,8 +64,8 @@ def lines(caplog, text: str) -> list[str]:
     return [r.getMessage() for r in caplog.records if r.name == "killswitch.runner.lease" and text in r.getMessage()]
 
 
-def metric(runner, name: str) -> str:
-    return next(line for line in runner.metrics_text().splitlines() if line.startswith(name + " "))
+def metric(desk, name: str) -> str:
+    return next(line for line in desk.metrics_text().splitlines() if line.startswith(name + " "))
 
 
 def leader_with_keeper(tmp_path, mono):
@@ -82,9 +82,9 @@ def test_a_leader_cut_off_from_its_store_says_not_leader_and_503_at_its_terms_en
     caplog.set_level(logging.INFO, logger="killswitch.runner.lease")
     mono = Mono()
     w, keeper = leader_with_keeper(tmp_path, mono)
-    runner = w.runner
-    assert runner.status().leader and run(runner.ready()) == (True, "LEADER")
-    assert metric(runner, "killswitch_leader") == "killswitch_leader 1.0"
+    runner, desk = w.runner, w.desk
+    assert desk.status().leader and run(desk.ready()) == (True, "LEADER")
+    assert metric(desk, "killswitch_leader") == "killswitch_leader 1.0"
     assert lines(caplog, "lease acquired, token 1 (holder a") != []
     standby_store = open_store(f"sqlite://{w.db}")
     b = LeaseKeeper.for_store(standby_store, "b", TTL_MS, clock=w.clock, monotonic=mono)
@@ -105,15 +105,15 @@ def test_a_leader_cut_off_from_its_store_says_not_leader_and_503_at_its_terms_en
         tick = asyncio.ensure_future(runner.tick())  # gets stuck behind the store thread, holding the turn
         await asyncio.sleep(0.05)
         assert not tick.done()
-        assert runner.status().leader, "the term still runs"
+        assert desk.status().leader, "the term still runs"
         w.clock.advance(1_001)  # the term ends: 2 s after the renewal that granted it was sent
         mono.advance(1_001)
         assert keeper.check_term()  # the term watch wakes, and ends it
         assert not keeper.check_term()  # once
         # what a reads and answers, at once, with the tick still stuck and the store silent
-        ready = await asyncio.wait_for(runner.ready(), 1)
-        said = (runner.status().leader, ready, metric(runner, "killswitch_leader"),
-                metric(runner, "killswitch_lease_lost_total"), runner.lead.term_holds(),
+        ready = await asyncio.wait_for(desk.ready(), 1)
+        said = (desk.status().leader, ready, metric(desk, "killswitch_leader"),
+                metric(desk, "killswitch_lease_lost_total"), runner.lead.term_holds(),
                 await asyncio.wait_for(runner.lead.fence_holds(), 1),  # the check before every order
                 runner.lead.not_leader("lock"))  # an operator's change, refused at once
         # the standby takes the lease as the term runs out, and says so once
@@ -143,8 +143,8 @@ def test_a_leader_cut_off_from_its_store_says_not_leader_and_503_at_its_terms_en
     # a is a standby now, and says nothing more of the change it already said
     for _ in range(2):
         run(runner.tick())
-    assert not runner.leader and run(runner.ready()) == (True, "STANDBY")
-    assert len(lines(caplog, "lease lost")) == 1 and metric(runner, "killswitch_lease_lost_total").endswith(" 1.0")
+    assert not runner.leader and run(desk.ready()) == (True, "STANDBY")
+    assert len(lines(caplog, "lease lost")) == 1 and metric(desk, "killswitch_lease_lost_total").endswith(" 1.0")
     assert runner.lead.lease_log.acquired_total == 1 and b.lease_log.acquired_total == 1
     keeper.stop()
     b.stop()
@@ -167,14 +167,14 @@ def test_a_renewal_confirmed_after_the_term_was_given_up_leads_again_and_says_so
     assert renewal.entered.wait(10)
     w.clock.advance(1_001)
     mono.advance(1_001)
-    assert keeper.check_term() and not w.runner.status().leader
+    assert keeper.check_term() and not w.desk.status().leader
     w.clock.advance(500)
     mono.advance(500)
     renewal.answer()
     renewing.join(10)
     assert keeper.token(w.clock()) == 1
     run(w.runner.tick())
-    assert w.runner.status().leader and run(w.runner.ready()) == (True, "LEADER")
+    assert w.desk.status().leader and run(w.desk.ready()) == (True, "LEADER")
     again = lines(caplog, "lease held again")
     assert len(again) == 1 and "holder a, token 1" in again[0], again
     assert len(lines(caplog, "lease lost")) == 1

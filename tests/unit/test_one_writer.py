@@ -61,7 +61,7 @@ class _Broken:
 
 def _entered_incident(w) -> str:
     """bot-x beats once, then stays silent: the guard's halt is entered; its incident (the decision id)."""
-    run(w.runner.heartbeat("bot-x"))
+    run(w.desk.heartbeat("bot-x"))
     reports = ticks(w, 14)
     return next(s.transition.decision_id for r in reports for s in r.transitions if s.transition.decision_id)
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import ast
 import asyncio
 import contextlib
+import inspect
 import json
 from pathlib import Path
 from types import SimpleNamespace
@@ -31,7 +32,7 @@ def _holds(w) -> list[tuple]:
 def test_a_firm_lock_is_audited_then_held_and_written_and_its_unlock_lifts_the_firms_hold(tmp_path):
     w = make(tmp_path)
     start(w)
-    commands = w.runner.commands
+    commands = w.desk.commands
     refused = run(commands.firm_lock(ACCOUNT, HOLD, {"directive": 1, "scope": ACCOUNT}, mode="halted",
                                      reason="FIRM_STAGE: stage=1", stage=1, manual=True,
                                      details={"directive": 1}))
@@ -54,9 +55,9 @@ def test_a_firm_lock_on_a_standby_or_a_deposed_leader_changes_nothing_and_audits
     start(b)
     rows = len(audit_kinds(b))
     a.runner.lead.leader = True  # paused, it still believes it leads: its audit row is fenced off
-    deposed = run(a.runner.commands.firm_lock(ACCOUNT, HOLD, {"directive": 1}, mode="halted", reason="late"))
+    deposed = run(a.desk.commands.firm_lock(ACCOUNT, HOLD, {"directive": 1}, mode="halted", reason="late"))
     assert deposed is not None and deposed.startswith("DEPOSED: "), deposed
-    standby = run(a.runner.commands.firm_unlock(ACCOUNT, HOLD, {"directive": 2}))
+    standby = run(a.desk.commands.firm_unlock(ACCOUNT, HOLD, {"directive": 2}))
     assert standby is not None and standby.startswith("NOT_LEADER: "), standby
     assert _holds(a) == [] and len(audit_kinds(b)) == rows
     a.store.close()
@@ -123,11 +124,80 @@ def test_no_module_calls_a_private_name_of_another_modules_object():
 
 def test_the_private_reach_check_finds_a_reach_and_leaves_a_modules_own_names():
     src = ("class A:\n    def _mine(self): ...\n    def go(self, other, runner):\n"
-           "        other._mine()\n        runner.commands._change()\n        self._x = 1\n        other._x\n"
+           "        other._mine()\n        desk.commands._change()\n        self._x = 1\n        other._x\n"
            "        super()._make_server()\n")
-    assert _private_reaches(src, "mod.py") == ["mod.py:5: runner.commands._change", "mod.py:8: super()._make_server"]
+    assert _private_reaches(src, "mod.py") == ["mod.py:5: desk.commands._change", "mod.py:8: super()._make_server"]
 
 
 def test_the_runners_pass_throughs_to_its_parts_are_read_only():
     settable = sorted(name for name, v in vars(Runner).items() if isinstance(v, property) and v.fset is not None)
     assert settable == [], f"the runner hands out a setter into its parts: {settable} (set the part, or build it)"
+
+
+# --- the desk: the operators' calls, from the runner's parts, never the runner ----------------------
+
+# what the runner offers once the operators' calls are the desk's: the tick, the lease's lifecycle,
+# the reload, the events outside a tick, and the reads of its book the daemon and the demo use
+RUNNER_METHODS = {"start", "tick", "renew", "hold_lease_with", "lost_lease", "store_failed", "refresh_native",
+                  "emit", "aclose", "apply_graph"}
+RUNNER_PROPERTIES = {"graph", "policy_error", "state", "lock_book", "dms", "resume_starts", "residuals", "snapshots",
+                     "sinks", "sink_errors", "leader", "fence", "lease_ttl_ms"}
+
+
+def _public(cls) -> tuple[set[str], set[str]]:
+    names = {n for n in dir(cls) if not n.startswith("_")}
+    methods = {n for n in names if inspect.isfunction(getattr(cls, n))}
+    return methods, {n for n in names if isinstance(getattr(cls, n), property)}
+
+
+def test_the_runner_offers_the_tick_and_the_lease_and_none_of_the_operators_calls():
+    from killswitch.runner.view import RunnerView
+
+    methods, properties = _public(Runner)
+    assert methods == RUNNER_METHODS and properties == RUNNER_PROPERTIES, (methods, properties)
+    views = {n for n, v in vars(RunnerView).items() if inspect.isfunction(v) and not n.startswith("_")}
+    assert views and not views & set(dir(Runner)), f"the runner answers view calls: {sorted(views & set(dir(Runner)))}"
+
+
+def test_the_desk_answers_every_view_call_and_holds_none_of_the_runner(tmp_path):
+    from killswitch.runner.desk import Desk
+    from killswitch.runner.view import RunnerView
+
+    views = {n for n, v in vars(RunnerView).items() if inspect.isfunction(v) and not n.startswith("_")}
+    assert views <= set(dir(Desk)), sorted(views - set(dir(Desk)))
+    assert "runner" not in inspect.signature(Desk).parameters
+    w = make(tmp_path)
+    held = [name for name, v in vars(w.desk).items() if isinstance(v, Runner)]
+    assert held == [], f"the desk holds the runner: {held}"
+    # the same parts as the runner's: a command on the desk is seen by the runner's tick
+    start(w)
+    assert run(w.desk.lock_scope(ACCOUNT, "halted", "drill", actor="alice")).done
+    assert [h.scope for h in w.runner.lock_book.holds] == [ACCOUNT]
+    w.store.close()
+
+
+# --- the book: its writers hold it, its readers its read-only view -----------------------------------
+
+# the parts that change the book (each through its named writers, or by replacing a field it owns);
+# the runner (the tick) holds it through RunnerParts (runner/parts.py)
+BOOK_WRITERS = {"book", "commands", "countdowns", "enforcement", "entries", "leadership", "parts", "persist",
+                "resuming", "revokes", "shortfalls", "silences"}
+
+
+def test_the_parts_that_only_read_the_book_are_handed_its_read_only_view():
+    takes_book = set()
+    for f in sorted((ROOT / "runner").glob("*.py")):
+        tree = ast.parse(f.read_text())
+        for n in ast.walk(tree):
+            if isinstance(n, ast.ImportFrom) and n.module == "book" and n.level == 1 \
+                    and any(a.name == "Book" for a in n.names):
+                takes_book.add(f.stem)
+    assert takes_book == BOOK_WRITERS - {"book"}, (
+        f"a part imports the mutable Book: {sorted(takes_book - BOOK_WRITERS)} (hand it a BookView: "
+        f"runner/book_view.py), or a writer no longer does: {sorted(BOOK_WRITERS - {'book'} - takes_book)}")
+    from killswitch.runner.book_view import BookView
+    from killswitch.runner.previews import Previews
+    from killswitch.runner.readout import Readout
+
+    for part in (Readout, Previews):
+        assert inspect.signature(part).parameters["book"].annotation in ("BookView", BookView), part

@@ -13,7 +13,7 @@ from types import SimpleNamespace
 from adapters.simulated.adapter import SimulatedAdapter
 from adapters.simulated.engine import ManualClock
 from adapters.simulated.scenarios import build
-from killswitch.bootstrap import build_runner
+from killswitch.bootstrap import build_runner_and_desk
 from killswitch.compile.compiler import compile_documents
 from killswitch.policy.load import load_text
 from killswitch.runner.closes import RECOVER_WITHIN_MS
@@ -51,11 +51,12 @@ def world(tmp_path):
 
 
 def runner_of(w):
-    """A runner as a restart makes it: the same store, venue and holder, nothing in memory."""
+    """A runner (and its desk) as a restart makes it: the same store, venue and holder, nothing in
+    memory."""
     adapter = SimulatedAdapter(w.engine, "sim-main", venue="simulated", labels={"book": "futures"}, timeout_s=2.0)
     store = open_store(f"sqlite://{w.db}")
-    return build_runner(w.graph, {SCOPE: adapter}, store, lock_path=w.tmp / "lock.json", clock=w.clock, dry_run=False,
-                        holder="runner")
+    return build_runner_and_desk(w.graph, {SCOPE: adapter}, store, lock_path=w.tmp / "lock.json", clock=w.clock,
+                                 dry_run=False, holder="runner")
 
 
 def run(coro):
@@ -99,11 +100,11 @@ def stop(runner) -> None:
 
 def asked_then_stopped(tmp_path):
     w = world(tmp_path)
-    first = runner_of(w)
+    first, first_desk = runner_of(w)
     run(first.start())
     tick(first, w)
     assert positions(w), "the calm book holds positions"
-    queued = run(live_close(first, SCOPE, "drill", actor="alice"))
+    queued = run(live_close(first_desk, SCOPE, "drill", actor="alice"))
     assert queued.accepted and queued.id, queued
     stop(first)
     return w, queued.id
@@ -112,11 +113,11 @@ def asked_then_stopped(tmp_path):
 def test_a_close_asked_for_just_before_a_stop_is_carried_out_by_the_next_leader(tmp_path):
     w, close_id = asked_then_stopped(tmp_path)
     w.clock.advance(30_000)  # a restart: well within the recovery window
-    second = runner_of(w)
+    second, second_desk = runner_of(w)
     run(second.start())
     tick(second, w, 6)
     assert positions(w) == {}, "the close the first runner was asked for flattened the book"
-    progress = run(second.close_progress(close_id))
+    progress = run(second_desk.close_progress(close_id))
     assert progress is not None and progress["state"] == "settled", progress
     assert len(audit(w, "manual_close_planned")) >= 1 and audit(w, "manual_close_expired") == []
 
@@ -125,39 +126,39 @@ def test_a_close_asked_for_long_before_the_restart_is_not_carried_out_and_says_s
     w, close_id = asked_then_stopped(tmp_path)
     held = positions(w)
     w.clock.advance(RECOVER_WITHIN_MS + 60_000)
-    second = runner_of(w)
+    second, second_desk = runner_of(w)
     run(second.start())
     tick(second, w, 3)
     assert positions(w) == held, "an old request is not sent on its own after a restart"
-    progress = run(second.close_progress(close_id))
+    progress = run(second_desk.close_progress(close_id))
     assert progress is not None and progress["state"] == "expired" and progress["orders"] == 0, progress
     [row] = audit(w, "manual_close_expired")
     assert close_id in row and "NOT_CARRIED_OUT" in row
     stop(second)
-    third = runner_of(w)  # once expired, always expired: no second row, nothing sent
+    third, third_desk = runner_of(w)  # once expired, always expired: no second row, nothing sent
     run(third.start())
     tick(third, w, 2)
     assert len(audit(w, "manual_close_expired")) == 1 and positions(w) == held
-    assert run(third.close_progress(close_id))["state"] == "expired"
+    assert run(third_desk.close_progress(close_id))["state"] == "expired"
 
 
 def test_a_close_planned_before_the_restart_is_tracked_again_and_not_sent_twice(tmp_path):
     w = world(tmp_path)
-    first = runner_of(w)
+    first, first_desk = runner_of(w)
     run(first.start())
     tick(first, w)
-    queued = run(live_close(first, SCOPE, "drill"))
+    queued = run(live_close(first_desk, SCOPE, "drill"))
     tick(first, w, 6)
     assert positions(w) == {}
     journaled = rows(w, "SELECT COUNT(*) FROM order_intent")
-    settled = run(first.close_progress(queued.id))
+    settled = run(first_desk.close_progress(queued.id))
     assert settled["state"] == "settled"
     stop(first)
     w.engine.open_position("sim-main", "BTCUSDT", "long", 1.0, 60_000.0)  # a new position after the close
-    second = runner_of(w)
+    second, second_desk = runner_of(w)
     run(second.start())
     tick(second, w, 3)
     assert positions(w) == {"BTCUSDT": 1.0}, "a close already planned is not planned again by the next leader"
-    again = run(second.close_progress(queued.id))
+    again = run(second_desk.close_progress(queued.id))
     assert again is not None and again["state"] == "settled" and again["orders"] == settled["orders"], again
     assert rows(w, "SELECT COUNT(*) FROM order_intent") == journaled

@@ -39,21 +39,21 @@ def ready(tmp_path, **kw):
 def test_the_gate_denies_what_it_cannot_place(tmp_path, request_, code):
     w = ready(tmp_path)
     req = {k: v for k, v in order(**request_).items() if v is not None}
-    d = w.runner.check_order(req)
+    d = w.desk.check_order(req)
     assert d.allow is False and d.reason.startswith(code + ":"), d
 
 
 def test_the_gate_hints_the_name_that_was_meant_and_still_allows_a_placed_order(tmp_path):
     w = ready(tmp_path)
-    d = w.runner.check_order(order(account="simulated/SIM-MAIN"))
+    d = w.desk.check_order(order(account="simulated/SIM-MAIN"))
     assert "did you mean 'simulated/sim-main'" in d.reason
-    d = w.runner.check_order(order(symbol="BTC/USDT:USDTX"))
+    d = w.desk.check_order(order(symbol="BTC/USDT:USDTX"))
     assert "'BTC/USDT:USDT'" in d.reason
     for req in (order(), order(account=None, scope="simulated"), order(account=None, scope="global"),
                 order(account=None, scope="bot-x"), order(symbol="ETH/USDT:USDT", amount=1.0),
                 order(price=60_000.0, amount=0.5)):
         req = {k: v for k, v in req.items() if v is not None}
-        assert w.runner.check_order(req).allow, req
+        assert w.desk.check_order(req).allow, req
 
 
 def test_the_gate_fails_closed_while_an_accounts_markets_are_not_known(tmp_path):
@@ -64,57 +64,57 @@ def test_the_gate_fails_closed_while_an_accounts_markets_are_not_known(tmp_path)
         w.adapter.symbols = w.adapter.inner.symbols
     w.adapter.load_symbols = load
     start(w)
-    d = w.runner.check_order(order())
+    d = w.desk.check_order(order())
     assert not d.allow and d.reason.startswith("MARKETS_UNKNOWN:"), d
     import asyncio
-    asyncio.run(w.runner.learn_symbols())
-    assert w.runner.check_order(order()).allow
+    asyncio.run(w.runner.known.learn_symbols())
+    assert w.desk.check_order(order()).allow
 
 
 @pytest.mark.parametrize("typo", TYPOS)
 def test_a_lock_on_a_name_the_runner_does_not_know_is_refused_and_locks_nothing(tmp_path, typo):
     w = ready(tmp_path)
     before = w.runner.lock_book
-    result = run(w.runner.lock_scope(typo, "halted", "typo test"))
+    result = run(w.desk.lock_scope(typo, "halted", "typo test"))
     assert result.done is False and result.reason.startswith("UNKNOWN_SCOPE:"), result
     assert w.runner.lock_book is before
     assert audit_kinds(w)[-1] == "manual_lock"  # the refused attempt is on record
-    assert w.runner.check_order(order()).allow  # and trading was not said to be stopped
+    assert w.desk.check_order(order()).allow  # and trading was not said to be stopped
 
 
 def test_a_refused_lock_names_the_scope_that_was_meant(tmp_path):
     w = ready(tmp_path)
-    assert "did you mean 'simulated/sim-main'" in run(w.runner.lock_scope("simulated/SIM-MAIN", "halted", "r")).reason
-    assert "use global for everything" in run(w.runner.lock_scope("*", "halted", "r")).reason
+    assert "did you mean 'simulated/sim-main'" in run(w.desk.lock_scope("simulated/SIM-MAIN", "halted", "r")).reason
+    assert "use global for everything" in run(w.desk.lock_scope("*", "halted", "r")).reason
 
 
 @pytest.mark.parametrize("scope", ["global", "simulated", ACCOUNT, "BTC/USDT:USDT", "bot-x"])
 def test_every_documented_scope_form_locks_and_the_gate_sees_it(tmp_path, scope):
     w = ready(tmp_path)
-    result = run(w.runner.lock_scope(scope, "halted", "drill"))
+    result = run(w.desk.lock_scope(scope, "halted", "drill"))
     assert result.done, result
-    d = w.runner.check_order({k: v for k, v in order(strategy="bot-x").items() if v is not None})
+    d = w.desk.check_order({k: v for k, v in order(strategy="bot-x").items() if v is not None})
     assert not d.allow and d.reason.startswith("HALTED"), d
-    assert run(w.runner.unlock_scope(scope, "drill over")).done
+    assert run(w.desk.unlock_scope(scope, "drill over")).done
 
 
 def test_an_unlock_of_an_unknown_name_is_refused(tmp_path):
     w = ready(tmp_path)
-    result = run(w.runner.unlock_scope("simulated/SIM-MAIN", "typo"))
+    result = run(w.desk.unlock_scope("simulated/SIM-MAIN", "typo"))
     assert not result.done and result.reason.startswith("UNKNOWN_SCOPE:") and "simulated/sim-main" in result.reason
 
 
 def test_a_reset_of_an_unknown_policy_or_scope_is_refused_with_close_matches(tmp_path):
     w = ready(tmp_path)
-    r = run(w.runner.reset("bot-gaurd", ACCOUNT, "alice", "typo", confirm_relatch=True))
+    r = run(w.desk.reset("bot-gaurd", ACCOUNT, "alice", "typo", confirm_relatch=True))
     assert not r.done and r.reason.startswith("UNKNOWN_POLICY:") and "'bot-guard'" in r.reason
-    r = run(w.runner.reset("bot-guard", "simulated/SIM-MAIN", "alice", "typo", confirm_relatch=True))
+    r = run(w.desk.reset("bot-guard", "simulated/SIM-MAIN", "alice", "typo", confirm_relatch=True))
     assert not r.done and r.reason.startswith("UNKNOWN_SCOPE:") and "'simulated/sim-main'" in r.reason
 
 
 def test_a_close_of_an_unknown_scope_is_refused_with_close_matches(tmp_path):
     w = ready(tmp_path)
-    r = run(w.runner.close("simulated/SIM-MAIN", "typo", True))
+    r = run(w.desk.close("simulated/SIM-MAIN", "typo", True))
     assert not r.accepted and r.reason.startswith("UNKNOWN_SCOPE:") and "'simulated/sim-main'" in r.reason
 
 
@@ -125,14 +125,14 @@ TWO_PERSON = GUARD.replace("reset: manual,", "reset: manual, approvals: 2,")
 def test_one_person_cannot_pass_the_two_person_reset_under_another_spelling(tmp_path, second):
     w = make(tmp_path, text=TWO_PERSON)
     start(w)
-    run(w.runner.heartbeat("bot-x"))
+    run(w.desk.heartbeat("bot-x"))
     ticks(w, 13)  # bot-x silent past a minute: the latched stage is entered
     assert w.runner.state.scopes[f"bot-guard|{ACCOUNT}"].stage.level == 1
-    assert run(w.runner.reset("bot-guard", ACCOUNT, "alice", "looked",
+    assert run(w.desk.reset("bot-guard", ACCOUNT, "alice", "looked",
                               confirm_relatch=True)).reason.startswith("APPROVAL_RECORDED")
-    r = run(w.runner.reset("bot-guard", ACCOUNT, second, "looked again", confirm_relatch=True))
+    r = run(w.desk.reset("bot-guard", ACCOUNT, second, "looked again", confirm_relatch=True))
     assert not r.done and r.reason.startswith("DUPLICATE_APPROVER"), r
-    r = run(w.runner.reset("bot-guard", ACCOUNT, "bob", "second pair of eyes", confirm_relatch=True))
+    r = run(w.desk.reset("bot-guard", ACCOUNT, "bob", "second pair of eyes", confirm_relatch=True))
     assert r.done and "approvers=alice,bob" in r.reason, r
 
 
@@ -158,7 +158,7 @@ def test_a_close_preview_over_an_account_it_could_not_read_is_incomplete_not_a_c
     from adapters.simulated.faults import FaultPlan
 
     w = ready(tmp_path)
-    preview = run(w.runner.close(ACCOUNT, "drill", True))
+    preview = run(w.desk.close(ACCOUNT, "drill", True))
     assert preview.reason.startswith("PREVIEW:")  # a live runner previews; only a dry run says DRY_RUN
     # the orders counted, one by one: what ksctl close prints before it asks
     assert preview.orders > 0 and len(preview.plan) == preview.orders
@@ -166,11 +166,11 @@ def test_a_close_preview_over_an_account_it_could_not_read_is_incomplete_not_a_c
     w.adapter.inner.faults = FaultPlan().add("*", "http_503")  # the venue answers nothing from now on
     ticks(w, 1, beat=("bot-x",))
     assert not w.runner.snapshots[ACCOUNT].fetch.ok
-    r = run(w.runner.close(ACCOUNT, "drill", True))
+    r = run(w.desk.close(ACCOUNT, "drill", True))
     assert not r.accepted and r.reason.startswith(f"INCOMPLETE: {ACCOUNT} (EXCHANGE_UNAVAILABLE) could not be read"), r
 
 
 def test_a_runner_without_snapshots_says_so_instead_of_unknown_scope(tmp_path):
     w = make(tmp_path)
-    r = run(w.runner.close(ACCOUNT, "drill", True))
+    r = run(w.desk.close(ACCOUNT, "drill", True))
     assert not r.accepted and r.reason.startswith("NO_SNAPSHOT:"), r

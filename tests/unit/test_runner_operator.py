@@ -23,7 +23,7 @@ from adapters.simulated.scenarios import build
 from killswitch.compile.compiler import compile_documents
 from killswitch.policy.load import load_text
 from killswitch.runner.lock import DEAD_MANS_SWITCH, OPERATOR, LockBook, read_lock_file
-from killswitch.bootstrap import build_runner
+from killswitch.bootstrap import build_runner_and_desk
 from killswitch.events import DMS_FIRED
 from killswitch.state import open_store
 
@@ -82,9 +82,11 @@ def make(tmp_path, *, text: str = GUARD, dry_run: bool = False, engine=None, clo
     adapter = FlakyCountdown(SimulatedAdapter(engine, "sim-main", venue="simulated", labels={"book": "futures"},
                                               strategy_prefixes={"bot-a-": "bot-a"}, timeout_s=2.0))
     store = open_store(f"sqlite://{tmp_path / 'state.db'}")
-    runner = build_runner(compiled(text), {ACCOUNT: adapter}, store, lock_path=tmp_path / "lock.json", dry_run=dry_run,
-                          clock=clock, holder=holder, sinks=sinks, lease_ttl_ms=lease_ttl_ms)
-    return SimpleNamespace(runner=runner, engine=engine, clock=clock, store=store, adapter=adapter,
+    runner, desk = build_runner_and_desk(compiled(text), {ACCOUNT: adapter}, store, lock_path=tmp_path / "lock.json",
+                                         dry_run=dry_run, clock=clock, holder=holder, sinks=sinks,
+                                         lease_ttl_ms=lease_ttl_ms)
+    # the runner ticks; the desk is what an operator (and the API) calls
+    return SimpleNamespace(runner=runner, desk=desk, engine=engine, clock=clock, store=store, adapter=adapter,
                            db=tmp_path / "state.db")
 
 
@@ -98,7 +100,7 @@ def ticks(w, n: int, *, beat: tuple[str, ...] = ()) -> list:
         for _ in range(n):
             w.clock.advance(TICK_MS)
             for source in beat:
-                await w.runner.heartbeat(source)
+                await w.desk.heartbeat(source)
             out.append(await w.runner.tick())
         return out
     return run(go())
@@ -142,7 +144,7 @@ def test_an_overdue_source_fires_exactly_once_per_arming_and_survives_a_restart(
     w = make(tmp_path)
     start(w)
     resting_order(w)
-    assert run(w.runner.dms_arm("bot-a", 12)).done
+    assert run(w.desk.dms_arm("bot-a", 12)).done
     reports = ticks(w, 2)  # 10 s of silence: not yet
     assert fired(reports) == [] and "bot-a-1" in open_client_ids(w)
     reports = ticks(w, 20)  # a silence of 110 s: one firing, not one per tick
@@ -151,23 +153,23 @@ def test_an_overdue_source_fires_exactly_once_per_arming_and_survives_a_restart(
     assert event.labels["severity"] == "critical" and event.data["orders"] == 1 and event.data["lock"] == "halted"
     assert "bot-a-1" not in open_client_ids(w), "the silent bot's resting order was cancelled"
     assert audit_kinds(w).count("dms_fired") == 1 and "dms_orders_canceled" in audit_kinds(w)
-    decision = w.runner.check_order(order(strategy="bot-a"))
+    decision = w.desk.check_order(order(strategy="bot-a"))
     assert not decision.allow and decision.reason.startswith("HALTED:")
-    assert w.runner.check_order(order()).allow, "only the silent source's scope is halted"
+    assert w.desk.check_order(order()).allow, "only the silent source's scope is halted"
     lock = read_lock_file(tmp_path / "lock.json")
     assert lock.for_scope("bot-a").mode == "halted" and lock.for_scope("bot-a").policy == DEAD_MANS_SWITCH
-    status = w.runner.dms_status()["sources"]["bot-a"]
+    status = w.desk.dms_status()["sources"]["bot-a"]
     assert status["fired"] and status["locked"] and status["fires_in_s"] is None
     w.store.close()
 
     again = make(tmp_path, engine=w.engine, clock=w.clock)  # a restarted runner: the firing is remembered
     start(again)
     assert fired(ticks(again, 30)) == []
-    assert again.runner.lock_document("bot-a")["mode"] == "halted", "a halt stays a halt after a restart"
+    assert again.desk.lock_document("bot-a")["mode"] == "halted", "a halt stays a halt after a restart"
 
-    answer = run(again.runner.dms_arm("bot-a", 12))  # someone looked: arming again lifts the halt
+    answer = run(again.desk.dms_arm("bot-a", 12))  # someone looked: arming again lifts the halt
     assert answer.done and "lifted" in answer.reason
-    assert again.runner.check_order(order(strategy="bot-a")).allow
+    assert again.desk.check_order(order(strategy="bot-a")).allow
     assert fired(ticks(again, 2)) == []
     assert len(fired(ticks(again, 2))) == 1, "a new arming fires again after a new silence"
     assert audit_kinds(again).count("dms_fired") == 2
@@ -176,19 +178,19 @@ def test_an_overdue_source_fires_exactly_once_per_arming_and_survives_a_restart(
 def test_heartbeats_keep_an_armed_source_quiet_and_a_beat_after_firing_does_not_lift_the_halt(tmp_path):
     w = make(tmp_path)
     start(w)
-    run(w.runner.dms_arm("bot-a", 12))
+    run(w.desk.dms_arm("bot-a", 12))
     assert fired(ticks(w, 30, beat=("bot-a",))) == []
-    assert w.runner.dms_status()["sources"]["bot-a"]["fires_in_s"] == 12
+    assert w.desk.dms_status()["sources"]["bot-a"]["fires_in_s"] == 12
     assert len(fired(ticks(w, 3))) == 1
     ticks(w, 1, beat=("bot-a",))  # the bot is back...
-    assert w.runner.lock_document("bot-a")["mode"] == "halted", "...but only a person lifts its halt"
-    assert not w.runner.dms_status()["sources"]["bot-a"]["fired"]  # it is watched again
+    assert w.desk.lock_document("bot-a")["mode"] == "halted", "...but only a person lifts its halt"
+    assert not w.desk.dms_status()["sources"]["bot-a"]["fired"]  # it is watched again
 
 
 def test_silence_counts_only_from_when_the_runner_started_listening(tmp_path):
     w = make(tmp_path)
     start(w)
-    run(w.runner.dms_arm("bot-a", 60))
+    run(w.desk.dms_arm("bot-a", 60))
     w.store.close()
     w.clock.advance(3_600_000)  # the runner was down for an hour: bot-a could not beat to anyone
     again = make(tmp_path, engine=w.engine, clock=w.clock)
@@ -201,39 +203,39 @@ def test_in_dry_run_a_firing_halts_and_audits_but_cancels_nothing(tmp_path):
     w = make(tmp_path, dry_run=True)
     start(w)
     resting_order(w)
-    run(w.runner.dms_arm("bot-a", 5))
+    run(w.desk.dms_arm("bot-a", 5))
     assert len(fired(ticks(w, 3))) == 1
     assert "bot-a-1" in open_client_ids(w)
     assert "dms_cancel_dry_run" in audit_kinds(w) and "dms_orders_canceled" not in audit_kinds(w)
-    assert not w.runner.check_order(order(strategy="bot-a")).allow
+    assert not w.desk.check_order(order(strategy="bot-a")).allow
 
 
 def test_disarm_stops_watching_but_keeps_a_halt_and_unlock_lifts_it(tmp_path):
     w = make(tmp_path)
     start(w)
-    run(w.runner.dms_arm("bot-a", 5))
-    run(w.runner.dms_arm("bot-b", 5))
-    assert run(w.runner.dms_disarm("bot-b")).reason == "DMS_DISARMED: source=bot-b"
+    run(w.desk.dms_arm("bot-a", 5))
+    run(w.desk.dms_arm("bot-b", 5))
+    assert run(w.desk.dms_disarm("bot-b")).reason == "DMS_DISARMED: source=bot-b"
     assert [e.labels["source"] for e in fired(ticks(w, 3))] == ["bot-a"]
-    answer = run(w.runner.dms_disarm("bot-a"))
+    answer = run(w.desk.dms_disarm("bot-a"))
     assert answer.done and "stays until ksctl unlock" in answer.reason
-    assert run(w.runner.dms_disarm("bot-a")).reason.startswith("NOT_ARMED")
-    assert w.runner.lock_document("bot-a")["mode"] == "halted"
-    answer = run(w.runner.unlock_scope("bot-a", "bot restarted and checked"))
+    assert run(w.desk.dms_disarm("bot-a")).reason.startswith("NOT_ARMED")
+    assert w.desk.lock_document("bot-a")["mode"] == "halted"
+    answer = run(w.desk.unlock_scope("bot-a", "bot restarted and checked"))
     assert answer.done and "dead man's switch" in answer.reason
-    assert w.runner.check_order(order(strategy="bot-a")).allow
+    assert w.desk.check_order(order(strategy="bot-a")).allow
     assert fired(ticks(w, 5)) == []
 
 
 def test_the_venue_countdown_is_armed_refreshed_shown_and_disarmed_after_the_reset(tmp_path):
     w = make(tmp_path)
     start(w)
-    run(w.runner.heartbeat("bot-x"))
+    run(w.desk.heartbeat("bot-x"))
     ticks(w, 13)  # bot-x silent for 65 s: the halt stage arms the venue's 30 s countdown
     assert w.runner.state.scopes[f"bot-guard|{ACCOUNT}"].stage.level == 1
     deadlines = set(w.engine.countdowns("sim-main").values())
     assert deadlines == {w.clock() + 30_000}
-    native = w.runner.dms_status()["native"][ACCOUNT]
+    native = w.desk.dms_status()["native"][ACCOUNT]
     assert native["countdown_s"] == 30 and native["last_refresh_age_s"] == 0 and native["error"] is None
     ticks(w, 1)  # 5 s: not due (a third of 30 s is 10 s)
     assert set(w.engine.countdowns("sim-main").values()) == deadlines
@@ -242,40 +244,40 @@ def test_the_venue_countdown_is_armed_refreshed_shown_and_disarmed_after_the_res
 
     w.adapter.failing = True
     ticks(w, 7)  # 35 s without a refresh: failures are audited and shown, and the countdown lapses
-    native = w.runner.dms_status()["native"][ACCOUNT]
+    native = w.desk.dms_status()["native"][ACCOUNT]
     assert native["error"] == "EXCHANGE_UNAVAILABLE" and native["lapsed"] and native["cancels_in_s"] == 0
     assert "dms_refresh_failed" in audit_kinds(w)
     w.adapter.failing = False
     ticks(w, 1)
-    assert w.runner.dms_status()["native"][ACCOUNT]["error"] is None
+    assert w.desk.dms_status()["native"][ACCOUNT]["error"] is None
     assert "dms_native_lapsed" in audit_kinds(w)
 
-    assert run(w.runner.reset("bot-guard", ACCOUNT, "alice", "bot-x back", confirm_relatch=True)).done
-    run(w.runner.heartbeat("bot-x"))
+    assert run(w.desk.reset("bot-guard", ACCOUNT, "alice", "bot-x back", confirm_relatch=True)).done
+    run(w.desk.heartbeat("bot-x"))
     ticks(w, 1)
-    assert w.engine.countdowns("sim-main") == {} and w.runner.dms_status()["native"] == {}
+    assert w.engine.countdowns("sim-main") == {} and w.desk.dms_status()["native"] == {}
     assert "dms_native_disarmed" in audit_kinds(w)
 
 
 def test_a_dry_run_runner_never_touches_the_venue_countdown(tmp_path):
     w = make(tmp_path, dry_run=True)
     start(w)
-    run(w.runner.heartbeat("bot-x"))
+    run(w.desk.heartbeat("bot-x"))
     ticks(w, 14)
     assert w.runner.state.scopes[f"bot-guard|{ACCOUNT}"].stage.level == 1
-    assert w.engine.countdowns("sim-main") == {} and w.runner.dms_status()["native"] == {}
+    assert w.engine.countdowns("sim-main") == {} and w.desk.dms_status()["native"] == {}
 
 
 def test_status_and_metrics_show_the_switch(tmp_path):
     w = make(tmp_path)
     start(w)
-    run(w.runner.dms_arm("bot-a", 30))
+    run(w.desk.dms_arm("bot-a", 30))
     ticks(w, 2)
-    st = w.runner.status()
+    st = w.desk.status()
     assert st.dms["sources"]["bot-a"] == {"armed": True, "last_beat_age_s": 10.0, "fires_in_s": 20.0,
                                           "fired": False, "timeout_s": 30.0, "locked": False}
-    assert 'killswitch_dms_seconds_until_fire{source="bot-a"} 20.0' in w.runner.metrics_text()
-    assert "killswitch_dms_fired_total 0.0" in w.runner.metrics_text()
+    assert 'killswitch_dms_seconds_until_fire{source="bot-a"} 20.0' in w.desk.metrics_text()
+    assert "killswitch_dms_fired_total 0.0" in w.desk.metrics_text()
 
 
 # --- manual locks ----------------------------------------------------------------------------------------
@@ -285,23 +287,23 @@ def test_a_manual_lock_shows_in_the_lock_file_and_the_gate_until_unlocked(tmp_pa
     w = make(tmp_path)
     start(w)
     ticks(w, 1)  # positions known
-    answer = run(w.runner.lock_scope(ACCOUNT, "reducing", "exchange incident", 6 * 3600))
+    answer = run(w.desk.lock_scope(ACCOUNT, "reducing", "exchange incident", 6 * 3600))
     assert answer.done and answer.reason == f"LOCKED: scope={ACCOUNT} mode=reducing until 2026-03-02T19:00:05.000Z"
     doc = json.loads((tmp_path / "lock.json").read_text())
     entry = doc["scopes"][ACCOUNT]
     assert entry["mode"] == "reducing" and entry["policy"] == OPERATOR and "exchange incident" in entry["reason"]
-    assert w.runner.lock_document(ACCOUNT)["mode"] == "reducing"
-    assert w.runner.check_order(order(side="sell", amount=1)).allow  # reduces the BTC long
-    assert not w.runner.check_order(order(side="buy", amount=1)).allow
-    assert run(w.runner.lock_scope(ACCOUNT, "halted", "worse", None)).reason == \
+    assert w.desk.lock_document(ACCOUNT)["mode"] == "reducing"
+    assert w.desk.check_order(order(side="sell", amount=1)).allow  # reduces the BTC long
+    assert not w.desk.check_order(order(side="buy", amount=1)).allow
+    assert run(w.desk.lock_scope(ACCOUNT, "halted", "worse", None)).reason == \
         f"LOCKED: scope={ACCOUNT} mode=halted until ksctl unlock"
-    assert w.runner.lock_document(ACCOUNT)["mode"] == "halted"
-    assert run(w.runner.lock_scope(ACCOUNT, "reducing", "better", None)).done  # replaces, does not stack
-    assert w.runner.lock_document(ACCOUNT)["mode"] == "reducing"
-    answer = run(w.runner.unlock_scope(ACCOUNT, "incident over"))
+    assert w.desk.lock_document(ACCOUNT)["mode"] == "halted"
+    assert run(w.desk.lock_scope(ACCOUNT, "reducing", "better", None)).done  # replaces, does not stack
+    assert w.desk.lock_document(ACCOUNT)["mode"] == "reducing"
+    answer = run(w.desk.unlock_scope(ACCOUNT, "incident over"))
     assert answer.done and answer.reason == f"UNLOCKED: {ACCOUNT} (operator lock lifted)"
     assert json.loads((tmp_path / "lock.json").read_text())["locked"] is False
-    assert run(w.runner.unlock_scope(ACCOUNT, "again")).reason.startswith("NOT_LOCKED")
+    assert run(w.desk.unlock_scope(ACCOUNT, "again")).reason.startswith("NOT_LOCKED")
     kinds = audit_kinds(w)
     assert kinds.count("manual_lock") == 3 and kinds.count("manual_unlock") == 2  # the refusal is audited too
 
@@ -309,10 +311,10 @@ def test_a_manual_lock_shows_in_the_lock_file_and_the_gate_until_unlocked(tmp_pa
 def test_a_manual_lock_ends_at_its_ttl(tmp_path):
     w = make(tmp_path)
     start(w)
-    run(w.runner.lock_scope("global", "halted", "maintenance", 60))
-    assert not w.runner.check_order(order()).allow
+    run(w.desk.lock_scope("global", "halted", "maintenance", 60))
+    assert not w.desk.check_order(order()).allow
     ticks(w, 12)
-    assert w.runner.check_order(order()).allow
+    assert w.desk.check_order(order()).allow
     assert json.loads((tmp_path / "lock.json").read_text())["locked"] is False
 
 
@@ -346,7 +348,7 @@ def test_unlock_never_lifts_a_lock_a_stage_holds(tmp_path, holds, done, code):
     for kind in holds:
         book = _hold(book, kind)
     w.runner.book.take_lock_book(book)
-    answer = run(w.runner.unlock_scope(ACCOUNT, "let us trade"))
+    answer = run(w.desk.unlock_scope(ACCOUNT, "let us trade"))
     assert (answer.done, answer.reason.split(":")[0]) == (done, code), answer
     if not done:
         assert w.runner.lock_book == book, "a refused unlock lifts nothing"
@@ -359,16 +361,16 @@ def test_unlock_never_lifts_a_lock_a_stage_holds(tmp_path, holds, done, code):
 def test_a_latched_stage_lock_needs_the_reset_then_the_operator_lock_can_go(tmp_path):
     w = make(tmp_path)
     start(w)
-    run(w.runner.heartbeat("bot-x"))
+    run(w.desk.heartbeat("bot-x"))
     ticks(w, 13)
-    assert w.runner.lock_document(ACCOUNT)["manual"] is True
-    run(w.runner.lock_scope(ACCOUNT, "halted", "belt and braces", None))
-    assert run(w.runner.unlock_scope(ACCOUNT, "go")).reason.startswith("MANUAL_RESET_REQUIRED: ")
-    assert w.runner.lock_document(ACCOUNT)["locked"]
-    assert run(w.runner.reset("bot-guard", ACCOUNT, "alice", "reviewed", confirm_relatch=True)).done
-    assert w.runner.lock_document(ACCOUNT)["policy"] == OPERATOR, "the reset lifts only the stage's lock"
-    assert run(w.runner.unlock_scope(ACCOUNT, "go")).done
-    assert not w.runner.lock_document(ACCOUNT)["locked"]
+    assert w.desk.lock_document(ACCOUNT)["manual"] is True
+    run(w.desk.lock_scope(ACCOUNT, "halted", "belt and braces", None))
+    assert run(w.desk.unlock_scope(ACCOUNT, "go")).reason.startswith("MANUAL_RESET_REQUIRED: ")
+    assert w.desk.lock_document(ACCOUNT)["locked"]
+    assert run(w.desk.reset("bot-guard", ACCOUNT, "alice", "reviewed", confirm_relatch=True)).done
+    assert w.desk.lock_document(ACCOUNT)["policy"] == OPERATOR, "the reset lifts only the stage's lock"
+    assert run(w.desk.unlock_scope(ACCOUNT, "go")).done
+    assert not w.desk.lock_document(ACCOUNT)["locked"]
 
 
 # --- fencing: a deposed leader records nothing ----------------------------------------------------------
@@ -383,10 +385,10 @@ def test_a_deposed_leader_cannot_lock_arm_or_audit(tmp_path):
     start(b)
     assert b.runner.leader
     rows = len(audit_kinds(b))
-    changes = [lambda: run(a.runner.lock_scope("global", "halted", "late", None)),
-               lambda: run(a.runner.dms_arm("bot-a", 10)),
-               lambda: run(a.runner.unlock_scope(ACCOUNT, "late")), lambda: run(live_close(a.runner, ACCOUNT, "late")),
-               lambda: run(a.runner.reset("bot-guard", ACCOUNT, "alice", "late", confirm_relatch=True))]
+    changes = [lambda: run(a.desk.lock_scope("global", "halted", "late", None)),
+               lambda: run(a.desk.dms_arm("bot-a", 10)),
+               lambda: run(a.desk.unlock_scope(ACCOUNT, "late")), lambda: run(live_close(a.desk, ACCOUNT, "late")),
+               lambda: run(a.desk.reset("bot-guard", ACCOUNT, "alice", "late", confirm_relatch=True))]
     a.runner.book.take_lock_book(_hold(LockBook(), "operator"))
     for change in changes:
         a.runner.lead.leader = True  # paused, it still believes it leads
@@ -398,11 +400,11 @@ def test_a_deposed_leader_cannot_lock_arm_or_audit(tmp_path):
     assert len(audit_kinds(b)) == rows, "no audit row of the deposed leader landed"
     assert b.store.verify_audit() == (True, None)
     assert not b.runner.lock_book.in_force(a.clock())
-    assert run(a.runner.lock_scope("global", "halted", "still late", None)).reason.startswith("NOT_LEADER")
+    assert run(a.desk.lock_scope("global", "halted", "still late", None)).reason.startswith("NOT_LEADER")
     # a standby refuses as a standby before its own (stale) view of the book could answer otherwise
     a.runner.book.take_lock_book(LockBook())
-    assert run(a.runner.unlock_scope(ACCOUNT, "not locked here")).reason.startswith("NOT_LEADER")
-    assert run(a.runner.dms_disarm("bot-never-armed")).reason.startswith("NOT_LEADER")
+    assert run(a.desk.unlock_scope(ACCOUNT, "not locked here")).reason.startswith("NOT_LEADER")
+    assert run(a.desk.dms_disarm("bot-never-armed")).reason.startswith("NOT_LEADER")
 
 
 def test_a_saved_state_from_before_the_switch_loads(tmp_path):
@@ -484,13 +486,13 @@ def test_a_standby_answers_the_leaders_lock_and_gate_and_refuses_resets(tmp_path
     b = make(tmp_path, engine=a.engine, clock=a.clock, holder="b")
     start(b)
     assert a.runner.leader and not b.runner.leader
-    assert b.runner.check_order(order()).allow
-    assert run(a.runner.lock_scope(ACCOUNT, "halted", "desk says stop", None)).done
-    assert not a.runner.check_order(order()).allow
+    assert b.desk.check_order(order()).allow
+    assert run(a.desk.lock_scope(ACCOUNT, "halted", "desk says stop", None)).done
+    assert not a.desk.check_order(order()).allow
     run(b.runner.tick())  # the standby's tick follows what the leader saved
-    assert not b.runner.check_order(order()).allow, "the standby must answer the leader's lock"
-    assert b.runner.lock_document(ACCOUNT)["locked"] is True
-    answer = run(b.runner.reset("bot-guard", ACCOUNT, "alice", "checked", confirm_relatch=True))
+    assert not b.desk.check_order(order()).allow, "the standby must answer the leader's lock"
+    assert b.desk.lock_document(ACCOUNT)["locked"] is True
+    answer = run(b.desk.reset("bot-guard", ACCOUNT, "alice", "checked", confirm_relatch=True))
     assert not answer.done and answer.reason.startswith("NOT_LEADER")
 
 
@@ -498,7 +500,7 @@ def leader_armed_and_standby(tmp_path):
     """Runner a leads with bot-x's switch armed (60 s) and one beat heard; b stands by."""
     a = make(tmp_path, holder="a")
     start(a)
-    assert run(a.runner.dms_arm("bot-x", 60.0)).done
+    assert run(a.desk.dms_arm("bot-x", 60.0)).done
     ticks(a, 1, beat=("bot-x",))
     b = make(tmp_path, engine=a.engine, clock=a.clock, holder="b")
     start(b)
@@ -512,20 +514,20 @@ def test_a_heartbeat_sent_to_a_standby_reaches_the_leader(tmp_path):
     assert not b.runner.leader
     for _ in range(30):  # 150 s of beats, every one to the standby: past the switch's 60 s and the policy's
         a.clock.advance(5_000)
-        run(b.runner.heartbeat("bot-x"))
+        run(b.desk.heartbeat("bot-x"))
         run(a.runner.tick())
     assert a.runner.state.heartbeats["bot-x"] == a.clock()
     assert a.runner.dms.sources["bot-x"].last_beat_ms == a.clock()
     assert a.runner.dms.sources["bot-x"].fired_ms is None
-    assert a.runner.lock_document(ACCOUNT)["locked"] is False
+    assert a.desk.lock_document(ACCOUNT)["locked"] is False
     assert b.store.heartbeats() == {"bot-x": a.clock()}
-    run(b.runner.heartbeat("bot-x", a.clock() - 1_000))  # a late, older beat changes nothing
+    run(b.desk.heartbeat("bot-x", a.clock() - 1_000))  # a late, older beat changes nothing
     assert b.store.heartbeats() == {"bot-x": a.clock()}
     # and without the beats, the same 150 s fire both the switch and the policy
     for _ in range(30):
         ticks(a, 1)
     assert a.runner.dms.sources["bot-x"].fired_ms is not None
-    assert a.runner.lock_document(ACCOUNT)["locked"] is True
+    assert a.desk.lock_document(ACCOUNT)["locked"] is True
 
 
 class WallClock:
@@ -597,12 +599,12 @@ def test_a_slow_tick_keeps_its_lease_so_a_standby_cannot_take_the_book_mid_incid
 
 def test_a_standby_clock_ahead_cannot_keep_a_silent_source_alive(tmp_path):
     a, b = leader_armed_and_standby(tmp_path)
-    run(b.runner.heartbeat("bot-x", a.clock() + 600_000))  # a standby whose clock is 10 minutes ahead
+    run(b.desk.heartbeat("bot-x", a.clock() + 600_000))  # a standby whose clock is 10 minutes ahead
     ticks(a, 1)
     assert a.runner.dms.sources["bot-x"].last_beat_ms == a.clock()  # heard now, not in the future
     ticks(a, 20)  # then silence: 100 s past the 60 s timeout
     assert a.runner.dms.sources["bot-x"].fired_ms is not None
-    assert a.runner.lock_document(ACCOUNT)["locked"] is True
+    assert a.desk.lock_document(ACCOUNT)["locked"] is True
 
 
 class KeptSink:
@@ -650,7 +652,7 @@ def test_a_runner_taking_the_lease_takes_up_its_sinks_saved_state(tmp_path):
     assert len(sink_b.restored) == 1
 
 
-async def live_close(runner, scope: str, reason: str, **kw):
+async def live_close(desk, scope: str, reason: str, **kw):
     """A live close as clients send one: previewed first, then sent with the preview's id."""
-    preview = await runner.close(scope, reason, True, symbol=kw.get("symbol"))
-    return await runner.close(scope, reason, False, preview_id=preview.preview_id, **kw)
+    preview = await desk.close(scope, reason, True, symbol=kw.get("symbol"))
+    return await desk.close(scope, reason, False, preview_id=preview.preview_id, **kw)

@@ -93,11 +93,11 @@ def order(**kw) -> dict:
 def halt_and_reset(w) -> None:
     """bot-x goes silent for over a minute (stage 1 latches), comes back, and alice resets."""
     start(w)
-    run(w.runner.heartbeat("bot-x"))
+    run(w.desk.heartbeat("bot-x"))
     ticks(w, 13)
     assert w.runner.state.scopes[f"bot-guard|{ACCOUNT}"].stage.level == 1
-    run(w.runner.heartbeat("bot-x"))
-    answer = run(w.runner.reset("bot-guard", ACCOUNT, "alice", "bot-x is back", confirm_relatch=True))
+    run(w.desk.heartbeat("bot-x"))
+    answer = run(w.desk.reset("bot-guard", ACCOUNT, "alice", "bot-x is back", confirm_relatch=True))
     assert answer.done, answer
 
 
@@ -106,39 +106,39 @@ def test_after_a_reset_the_gate_holds_reduced_limits_that_step_up_daily_until_no
     halt_and_reset(w)
     reset_ms = w.clock()
     # the book holds 740 000 gross (BTC 300k, ETH 300k, SOL 140k) in 3 positions
-    st = w.runner.status().resuming
+    st = w.desk.status().resuming
     assert [(s.policy, s.scope, s.day, s.days, s.fraction, s.max_positions, s.max_gross_exposure) for s in st] == \
         [("bot-guard", ACCOUNT, 1, 2, 0.25, 2, 1_000_000.0)]
-    doc = w.runner.lock_document(ACCOUNT)
+    doc = w.desk.lock_document(ACCOUNT)
     assert doc["locked"] is False and doc["resuming"][ACCOUNT]["max_gross_exposure"] == 1_000_000.0
-    assert w.runner.lock_document()["resuming"][ACCOUNT]["day"] == 1
-    d = w.runner.check_order(order(amount=1))  # +60k → 800k
+    assert w.desk.lock_document()["resuming"][ACCOUNT]["day"] == 1
+    d = w.desk.check_order(order(amount=1))  # +60k → 800k
     assert d.allow and d.reason.startswith("RESUMING: gross exposure 800,000.00 <= limit 1,000,000.00 (day 1 of 2)")
-    d = w.runner.check_order(order(amount=5))  # +300k → 1.04M
+    d = w.desk.check_order(order(amount=5))  # +300k → 1.04M
     assert not d.allow and d.reason.startswith("RESUMING: gross exposure would be 1,040,000.00 > limit 1,000,000.00")
-    assert w.runner.check_order(order(side="sell", amount=5)).allow  # closing always passes
+    assert w.desk.check_order(order(side="sell", amount=5)).allow  # closing always passes
     # another account of the venue is not held by this scope's resumption (the pure gate; the runner
     # itself denies an account it does not have: UNKNOWN_ACCOUNT)
     now = w.clock()
     other = check_order(w.runner.lock_book, {**order(amount=5), "account": "simulated/other"}, [], now,
                         resume=[r for _, r in w.runner.resumptions.in_force(now)])
     assert other.reason == "ACTIVE", "another account of the venue is not held by this scope's resumption"
-    assert w.runner.check_order({**order(amount=5), "account": "simulated/other"}).reason.startswith(
+    assert w.desk.check_order({**order(amount=5), "account": "simulated/other"}).reason.startswith(
         "UNKNOWN_ACCOUNT")
 
     w.clock.set(reset_ms + DAY - 1)
-    assert not w.runner.check_order(order(amount=5)).allow, "no step up before the schedule says so"
+    assert not w.desk.check_order(order(amount=5)).allow, "no step up before the schedule says so"
     w.clock.set(reset_ms + DAY)
     ticks(w, 1, beat=("bot-x",))
-    d = w.runner.check_order(order(amount=5))
+    d = w.desk.check_order(order(amount=5))
     assert d.allow and "(day 2 of 2)" in d.reason and "limit 2,000,000.00" in d.reason
-    assert w.runner.status().resuming[0].max_gross_exposure == 2_000_000.0
+    assert w.desk.status().resuming[0].max_gross_exposure == 2_000_000.0
 
     w.clock.set(reset_ms + 2 * DAY - TICK_MS)
     ticks(w, 1, beat=("bot-x",))  # day 3: normal again, the resumption ends
-    assert w.runner.check_order(order(amount=50)).reason == "ACTIVE"
-    assert w.runner.status().resuming == () and w.runner.resume_starts == {}
-    assert w.runner.lock_document(ACCOUNT)["resuming"] == {}
+    assert w.desk.check_order(order(amount=50)).reason == "ACTIVE"
+    assert w.desk.status().resuming == () and w.runner.resume_starts == {}
+    assert w.desk.lock_document(ACCOUNT)["resuming"] == {}
 
 
 def test_a_resumption_survives_a_restart_and_shows_in_the_lock_file(tmp_path):
@@ -152,7 +152,7 @@ def test_a_resumption_survives_a_restart_and_shows_in_the_lock_file(tmp_path):
     again = make(tmp_path, text=GUARD + RESUME, engine=w.engine, clock=w.clock)
     start(again)
     ticks(again, 1, beat=("bot-x",))
-    assert not again.runner.check_order(order(amount=5)).allow
+    assert not again.desk.check_order(order(amount=5)).allow
 
 
 def test_a_new_stage_entry_ends_the_resumption(tmp_path):
@@ -160,7 +160,7 @@ def test_a_new_stage_entry_ends_the_resumption(tmp_path):
     halt_and_reset(w)
     ticks(w, 13)  # silent again: stage 1 again
     assert w.runner.resume_starts == {}
-    assert w.runner.check_order(order(side="sell", amount=1)).reason.startswith("HALTED")
+    assert w.desk.check_order(order(side="sell", amount=1)).reason.startswith("HALTED")
 
 
 def test_only_resets_from_the_resume_level_up_start_one(tmp_path):
@@ -174,14 +174,14 @@ def test_only_resets_from_the_resume_level_up_start_one(tmp_path):
     assert "level: 2" in two_stages and "never:" in two_stages
     w = make(tmp_path, text=two_stages + RESUME.replace("}", ", from_level: 2}"))
     halt_and_reset(w)
-    assert w.runner.resume_starts == {} and w.runner.check_order(order(amount=50)).reason == "ACTIVE"
+    assert w.runner.resume_starts == {} and w.desk.check_order(order(amount=50)).reason == "ACTIVE"
 
 
 def test_a_policy_reload_without_the_resume_block_ends_the_resumption(tmp_path):
     w = make(tmp_path, text=GUARD + RESUME)
     halt_and_reset(w)
     run(w.runner.apply_graph(GraphReload(compiled(GUARD))))
-    assert w.runner.check_order(order(amount=50)).reason == "ACTIVE"
+    assert w.desk.check_order(order(amount=50)).reason == "ACTIVE"
     ticks(w, 1, beat=("bot-x",))
     assert w.runner.resume_starts == {}
 
@@ -202,18 +202,18 @@ def test_the_lock_of_an_account_shows_what_its_venue_holds_and_resumes(tmp_path)
                                 "scope: {level: venue, venues: [simulated]}")
     w = make(tmp_path, text=venue_guard + RESUME)
     start(w)
-    run(w.runner.heartbeat("bot-x"))
+    run(w.desk.heartbeat("bot-x"))
     ticks(w, 13)
     assert w.runner.state.scopes["bot-guard|simulated"].stage.level == 1
-    held = w.runner.lock_document(ACCOUNT)  # the venue's halt binds the account's orders: the gate says so
+    held = w.desk.lock_document(ACCOUNT)  # the venue's halt binds the account's orders: the gate says so
     assert held["locked"] is True and held["mode"] == "halted" and held["scope"] == "simulated", held
-    assert not w.runner.check_order(order()).allow
-    run(w.runner.heartbeat("bot-x"))
-    assert run(w.runner.reset("bot-guard", "simulated", "alice", "bot-x is back", confirm_relatch=True)).done
-    doc = w.runner.lock_document(ACCOUNT)
+    assert not w.desk.check_order(order()).allow
+    run(w.desk.heartbeat("bot-x"))
+    assert run(w.desk.reset("bot-guard", "simulated", "alice", "bot-x is back", confirm_relatch=True)).done
+    doc = w.desk.lock_document(ACCOUNT)
     assert doc["locked"] is False and doc["resuming"]["simulated"]["day"] == 1, doc  # was {}
-    assert w.runner.check_order(order(amount=5)).reason.startswith("RESUMING:")
-    assert w.runner.lock_document("other-venue")["resuming"] == {}
+    assert w.desk.check_order(order(amount=5)).reason.startswith("RESUMING:")
+    assert w.desk.lock_document("other-venue")["resuming"] == {}
 
 
 def test_a_step_shorter_than_a_day_is_said_as_a_step_with_its_length_not_a_day(tmp_path):
@@ -224,9 +224,9 @@ def test_a_step_shorter_than_a_day_is_said_as_a_step_with_its_length_not_a_day(t
 
     w = make(tmp_path, text=GUARD + RESUME.replace("every: 1d", "every: 2m"))
     halt_and_reset(w)
-    d = w.runner.check_order(order(amount=1))
+    d = w.desk.check_order(order(amount=1))
     assert d.allow and d.reason.endswith("(step 1 of 2 (every 2m))"), d.reason
-    status = w.runner.status()
+    status = w.desk.status()
     assert status.resuming[0].step_ms == 120_000
     no_locks = LockDocument(1, False, "active", None, None, None, "ACTIVE", None, None, False)
     text = status_text(status, no_locks)

@@ -57,13 +57,13 @@ def test_an_operator_lock_whose_audit_is_held_leaves_the_loop_answering(tmp_path
     held = Held(w.store, "audit")
 
     async def go():
-        op = asyncio.ensure_future(w.runner.lock_scope(ACCOUNT, "halted", "drill", None))
+        op = asyncio.ensure_future(w.desk.lock_scope(ACCOUNT, "halted", "drill", None))
         await held.wait_entered()  # the audit row is being written, on the store thread
         beats = 0
         for _ in range(5):  # the loop runs meanwhile
             await asyncio.sleep(0.01)
             beats += 1
-        status = w.runner.status()  # and reads answer
+        status = w.desk.status()  # and reads answer
         pending = not op.done()
         held.release()
         return await op, status, beats, pending
@@ -85,7 +85,7 @@ def test_a_tick_whose_state_save_is_held_leaves_the_loop_running(tmp_path):
         w.clock.advance(5_000)
         tick = asyncio.ensure_future(w.runner.tick())
         await held.wait_entered()
-        lock_doc = w.runner.lock_document()  # the gate and the lock answer while the save waits
+        lock_doc = w.desk.lock_document()  # the gate and the lock answer while the save waits
         pending = not tick.done()
         held.release()
         return await tick, lock_doc, pending
@@ -198,7 +198,7 @@ def test_a_firing_tick_saves_audits_and_writes_the_lock_file_in_one_store_call(t
     (one append) and the lock file, in that order, as three awaited calls would make them."""
     w = make(tmp_path)
     start(w)
-    assert run(w.runner.dms_arm("bot-a", 12)).done
+    assert run(w.desk.dms_arm("bot-a", 12)).done
     ticks(w, 2)  # 10 s of silence: not yet
     tap = CallTap(w, monkeypatch)
     [report] = ticks(w, 1)
@@ -216,7 +216,7 @@ def test_a_tick_whose_save_fails_audits_locks_and_tells_nothing_of_it_then_does_
     the store back and the next tick does it all, once."""
     w = make(tmp_path)
     start(w)
-    assert run(w.runner.dms_arm("bot-a", 12)).done
+    assert run(w.desk.dms_arm("bot-a", 12)).done
     ticks(w, 2)
     real = w.store.save_engine_state
 
@@ -241,14 +241,14 @@ TWO_PERSON = GUARD.replace("reset: manual,", "reset: manual, approvals: 2,")
 def test_an_approval_whose_stage_moved_while_it_was_audited_is_void_and_applies_nothing(tmp_path):
     w = make(tmp_path, text=TWO_PERSON)
     start(w)
-    run(w.runner.heartbeat("bot-x"))
+    run(w.desk.heartbeat("bot-x"))
     ticks(w, 13)  # bot-x silent past a minute: the latched stage is entered
     key = f"bot-guard|{ACCOUNT}"
     assert w.runner.state.scopes[key].stage.level == 1
     held = Held(w.store, "audit")
 
     async def go():
-        reset = asyncio.ensure_future(w.runner.reset("bot-guard", ACCOUNT, "alice", "looked", confirm_relatch=True))
+        reset = asyncio.ensure_future(w.desk.reset("bot-guard", ACCOUNT, "alice", "looked", confirm_relatch=True))
         await held.wait_entered()
         # what a tick does to the stage while the approval is being written: enter it again
         w.runner.state.scopes[key].stage.entries += 1
@@ -269,7 +269,7 @@ def test_a_reset_whose_save_is_fenced_off_stays_undone_when_the_same_runner_lead
     store, where the stage is still entered, not from the release it applied in memory."""
     w = make(tmp_path)
     start(w)
-    run(w.runner.heartbeat("bot-x"))
+    run(w.desk.heartbeat("bot-x"))
     ticks(w, 13)  # bot-x silent past a minute: the latched stage is entered
     key = f"bot-guard|{ACCOUNT}"
     entered = w.runner.state.scopes[key].stage
@@ -281,11 +281,11 @@ def test_a_reset_whose_save_is_fenced_off_stays_undone_when_the_same_runner_lead
         raise FencedError(w.runner.fence, w.runner.fence + 1)
 
     w.store.save_engine_state = fenced_once
-    answer = run(w.runner.reset("bot-guard", ACCOUNT, "alice", "looked", confirm_relatch=True))
+    answer = run(w.desk.reset("bot-guard", ACCOUNT, "alice", "looked", confirm_relatch=True))
     assert not answer.done and answer.reason.startswith("DEPOSED:"), answer
     w.store.release_lease("runner")  # the lease comes back to this runner under a new token
     [report] = ticks(w, 1)
     assert report.leader and not report.transitions, [t.transition.reason for t in report.transitions]
     stage = w.runner.state.scopes[key].stage
     assert (stage.level, stage.entries) == (entered.level, entered.entries)
-    assert w.runner.lock_document(ACCOUNT)["locked"]
+    assert w.desk.lock_document(ACCOUNT)["locked"]

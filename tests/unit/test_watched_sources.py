@@ -24,14 +24,14 @@ def test_the_status_lists_a_watched_source_before_its_first_beat_and_ksctl_statu
     w = make(tmp_path)
     start(w)
     ticks(w, 1)  # nothing has beaten
-    doc = w.runner.dms_status()
+    doc = w.desk.dms_status()
     assert doc["sources"] == {} and doc["watched"] == {"bot-a": ["the Accounts document"],
                                                        "bot-x": ["policy bot-guard"]}
-    assert w.runner.status().dms["watched"] == doc["watched"]  # ksctl status reads it there
+    assert w.desk.status().dms["watched"] == doc["watched"]  # ksctl status reads it there
     text = dms_text(decode(DmsStatus, doc))
     assert "  heartbeat bot-x: NEVER HEARD; watched by policy bot-guard" in text, text
     ticks(w, 1, beat=("bot-x",))
-    text = dms_text(decode(DmsStatus, w.runner.dms_status()))
+    text = dms_text(decode(DmsStatus, w.desk.dms_status()))
     assert "bot-x: NEVER HEARD" not in text and "dms bot-x: disarmed; last beat 0s ago" in text, text
     run(w.runner.aclose())
 
