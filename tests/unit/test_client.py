@@ -217,7 +217,8 @@ def test_the_lock_document_is_typed_with_each_hold_s_origin_and_rendered_for_sta
     import json
 
     from killswitch.client import LockDocument
-    from killswitch.render.ops import lock_lines, status_json, status_text
+    from killswitch.render.locks import lock_lines
+    from killswitch.render.status import status_json, status_text
     from killswitch.runner.lock import DEAD_MANS_SWITCH, OPERATOR, LockBook
 
     t0 = 1_772_456_400_000

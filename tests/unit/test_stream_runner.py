@@ -14,7 +14,7 @@ import pytest
 
 from adapters.base import StreamHealth
 from killswitch.metrics import parse_families, render_collected
-from killswitch.render.ops import stream_text
+from killswitch.render.status import stream_text
 from killswitch.runner.streams import StreamWatch
 from killswitch.runner.wakes import Wakes, next_start
 
