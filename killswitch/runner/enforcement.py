@@ -63,7 +63,7 @@ from ..state.store import FencedError, StateStore
 from .book import Book
 from .enforce import OrderCheck, Violation, enforce_of, watch as decide
 from .executor import leg_of
-from .gate import lock_keys
+from .gate_request import lock_keys
 from .leadership import Leadership
 from .lock import GLOBAL_SCOPE, LockStatus
 from .storeio import StoreIO

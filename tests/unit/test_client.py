@@ -16,7 +16,7 @@ from killswitch.client import (CloseProgress, DmsSource, DmsStatus, RunnerClient
                                VenueCountdown, dms_of)
 from killswitch.runner.api import make_app
 from killswitch.runner.api_thread import ApiThread
-from killswitch.runner.gate import Decision
+from killswitch.runner.gate_request import Decision
 from killswitch.runner.identity import parse_tokens, token_digest
 from killswitch.runner.view import (ChangeResult, CloseResult, ResetResult, ResidualStatus, ResumeStatus, RunnerStatus,
                                     ScopeStatus)
