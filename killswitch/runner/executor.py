@@ -68,7 +68,7 @@ import asyncio
 import json
 import logging
 import time
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from typing import Awaitable, Callable, Optional
 
 from adapters.base import AdapterError, CancelSelector, ExchangeAdapter, OrderResult, Reason, SendWithheld, send_gate
@@ -76,92 +76,12 @@ from adapters.base import AdapterError, CancelSelector, ExchangeAdapter, OrderRe
 from ..engine.plans import Plan
 from ..orders import PLANNED_KIND, CancelIntent, OrderIntent, planned_payloads, position_of, send_order
 from ..state.store import IntentRow, StateStore, canonical_json
+from .execution import FINAL, REMAINDER_CANCELED, REMAINDER_OPEN, RESTING, UNCLEAR, ExecutionReport, Leg, \
+    OrderOutcome, account_key, filled_short, leg_of
 from .leadership import FencedAudit
 from .storeio import StoreIO
 
 log = logging.getLogger("killswitch.runner.executor")
-
-# venue answers after which the order's fate is unknown until reconciled
-UNCLEAR = (Reason.TIMEOUT, Reason.EXCHANGE_UNAVAILABLE, Reason.BAD_RESPONSE)
-FINAL = ("filled", "canceled", "rejected", "expired", "failed")
-RESTING = ("open", "partially_filled")  # the venue keeps working the order: an open remainder
-REMAINDER_CANCELED = "REMAINDER_CANCELED"  # journal detail of a remainder we cancelled
-REMAINDER_OPEN = "REMAINDER_OPEN"  # why a close waits: an earlier order on its position may still be open
-
-Leg = tuple[str, str, str]  # (account key "venue/account", symbol, LONG | SHORT | long | short)
-
-
-def leg_of(venue: str, account: str, symbol: str, side: str, position_side: Optional[str]) -> Leg:
-    """The position an order of ours reduces: the hedge-mode leg it names, else the side a
-    sell (long) or a buy (short) closes. A spot sell counts as closing the holding ("long")."""
-    leg = position_side if position_side in ("LONG", "SHORT") else ("long" if side == "sell" else "short")
-    return account_key(venue, account), symbol, leg
-
-
-@dataclass(frozen=True)
-class OrderOutcome:
-    """One order as sent, for the sinks: what the venue answered and how long it took."""
-
-    client_order_id: str
-    decision_id: str
-    venue: str
-    account: str
-    symbol: str
-    side: str
-    amount: float
-    reduce_only: bool
-    status: str  # filled, open, rejected, unknown, … (the journal's status)
-    code: Optional[str]  # the reason code of a refusal or an unclear answer
-    filled: float
-    start_ns: int  # time.time_ns() when sent
-    latency_ms: float
-    resent: bool = False  # sent again after reconciliation found it never arrived
-    # where the venue refused it: its own code and message ("-1106 Parameter 'reduceOnly' sent when
-    # not required."), and how a retry fares (adapters.base PERMANENT | TRANSIENT | MODE); the
-    # adapter's message where it refused it itself (kind None)
-    detail: Optional[str] = None
-    refusal: Optional[str] = None
-    position_side: Optional[str] = None  # the hedge-mode leg it closes (LONG | SHORT), as planned
-
-
-@dataclass
-class ExecutionReport:
-    sent: int = 0
-    filled: int = 0
-    rejected: list[str] = field(default_factory=list)  # "cid REASON: message"
-    unknown: list[str] = field(default_factory=list)  # client ids whose outcome awaits reconciliation
-    canceled: int = 0
-    cancel_failed: list[str] = field(default_factory=list)  # "venue/account REASON" of a cancel the venue refused
-    cancels_sent: int = 0  # cancel requests for our own open remainders
-    remainders_canceled: int = 0  # of them, confirmed gone (canceled, or filled meanwhile)
-    held: list[str] = field(default_factory=list)  # decision ids with a close held back (REMAINDER_OPEN)
-    held_orders: list[OrderOutcome] = field(default_factory=list)  # those closes (status "held"), never sent
-    dry_run: int = 0
-    skipped: int = 0  # already journaled (a restarted runner re-planning a decision)
-    unfilled: list[str] = field(default_factory=list)  # decision ids with a close that ended unfilled
-    deposed: bool = False  # the lease was lost: nothing more was sent
-    orders: list[OrderOutcome] = field(default_factory=list)
-
-    def merge(self, other: "ExecutionReport") -> None:
-        self.sent += other.sent
-        self.filled += other.filled
-        self.rejected += other.rejected
-        self.unknown += other.unknown
-        self.canceled += other.canceled
-        self.cancel_failed += other.cancel_failed
-        self.cancels_sent += other.cancels_sent
-        self.remainders_canceled += other.remainders_canceled
-        self.held += other.held
-        self.held_orders += other.held_orders
-        self.dry_run += other.dry_run
-        self.skipped += other.skipped
-        self.unfilled += other.unfilled
-        self.deposed = self.deposed or other.deposed
-        self.orders += other.orders
-
-
-def account_key(venue: str, account: str) -> str:
-    return f"{venue}/{account}"
 
 
 class Executor:
@@ -371,7 +291,7 @@ class Executor:
         await self._result(o.client_order_id, status, res.filled, res.average_price, None, None)
         if status == "filled":
             r.filled += 1
-        if _short(status, res.filled, o.amount, o.reduce_only):
+        if filled_short(status, res.filled, o.amount, o.reduce_only):
             r.unfilled.append(o.decision_id)  # the market moved past the protected price, or was thin
 
     async def cancel(self, cancels: list[CancelIntent]) -> ExecutionReport:
@@ -453,7 +373,7 @@ class Executor:
                 await self._result(e.client_order_id, status, found.filled, found.average_price, None, "RECONCILED")
             if status == "filled":
                 report.filled += 1
-            if _short(status, found.filled, e.amount, e.reduce_only):
+            if filled_short(status, found.filled, e.amount, e.reduce_only):
                 report.unfilled.append(e.decision_id)
         self._resting_left = unsure + await self._cancel_resting(resting, report) > 0
         return report
@@ -538,7 +458,7 @@ class Executor:
         await self._result(e.client_order_id, status, found.filled, found.average_price, None, detail)
         if status == "filled":
             report.filled += 1
-        if _short(status, found.filled, e.amount, e.reduce_only):
+        if filled_short(status, found.filled, e.amount, e.reduce_only):
             report.unfilled.append(e.decision_id)
         if status == "canceled":
             report.canceled += 1
@@ -585,23 +505,6 @@ def surplus(orders: list[OrderIntent], new: list[bool]) -> list[OrderIntent]:
         if not fresh:
             known.add((o.decision_id, position_of(o)))
     return [o for o, fresh in zip(orders, new) if fresh and (o.decision_id, position_of(o)) in known]
-
-
-def ended_short(status: Optional[str], filled: float, amount: float, reduce_only: bool) -> bool:
-    """A close whose final result leaves its position open: refused or failed, or short of its
-    amount (see :func:`_short`). What the runner plans again from the positions then."""
-    if not reduce_only:
-        return False
-    return status in ("rejected", "failed") or _short(status or "", filled, amount, reduce_only)
-
-
-def _short(status: str, filled: float, amount: float, reduce_only: bool) -> bool:
-    """A close that ended without closing all it was meant to: expired or cancelled short of its
-    amount, or "filled" by the venue at less than the intent asked (the adapter rounded it down
-    to the step: the dust left behind is for the next plan to find, and report)."""
-    if not reduce_only or status not in ("expired", "canceled", "filled"):
-        return False
-    return filled < amount * (1 - 1e-9) - 1e-12
 
 
 def _intent_doc(o: OrderIntent) -> dict:

@@ -13,7 +13,7 @@ from killswitch.client import decode
 from killswitch.metrics import Registry
 from killswitch.orders import OrderIntent
 from killswitch.runner.api_render import plain
-from killswitch.runner.executor import ExecutionReport, OrderOutcome
+from killswitch.runner.execution import ExecutionReport, OrderOutcome
 from killswitch.runner.rejections import (MAX_BACKOFF_MS, TRANSIENT_TRIES, CloseRejections, backoff_ms,
                                           incident_of, key_of)
 from killswitch.runner.view import RunnerStatus
