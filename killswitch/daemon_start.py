@@ -77,7 +77,7 @@ def graph_to_run(result: CompileResult, store: Any, strict: bool, declared: Opti
 
 async def start_api(runner: Any, opts: Any, tokens: Any, reloader: Any, echo: Callable[[str], None],
                     err: Callable[[str], None]) -> Optional[Any]:
-    """The HTTP API of ``runner`` (``opts``: the daemon's :class:`~killswitch.daemon.RunOptions`;
+    """The HTTP API of ``runner`` (``opts``: the daemon's :class:`~killswitch.daemon_options.RunOptions`;
     ``tokens``: the tokens document read at start; ``reloader``: what follows it) on a thread of
     its own; None when it is refused (said, the runner closed)."""
     from .logs import scrub_also

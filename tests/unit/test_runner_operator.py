@@ -444,7 +444,8 @@ class _WaitingRunner:
 
 
 def test_the_daemon_refreshes_the_venue_countdowns_between_ticks_and_stops_when_deposed():
-    from killswitch.daemon import Daemon, RunOptions
+    from killswitch.daemon import Daemon
+    from killswitch.daemon_options import RunOptions
 
     async def go():
         daemon = Daemon(RunOptions(("p",), "a.yaml", "sqlite://x", "lock.json", lease_ttl_ms=150), print, print)
