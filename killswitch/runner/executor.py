@@ -57,6 +57,9 @@ round (``/r<n>``) before the first save; the second save leaves that request in 
 
 In dry run nothing is journaled or sent: what would have been sent goes to the audit trail.
 
+Steps 0-2 are this module's; step 3, settling with the venue, is :mod:`.reconcile`'s, a part of
+the same :class:`Executor`.
+
 Every store call goes through the runner's :class:`~killswitch.runner.storeio.StoreIO` (one
 thread, calls in order) and is awaited: the tick's loop never blocks on the disk, and an
 intent is durable before its order leaves.
@@ -65,32 +68,30 @@ intent is durable before its order leaves.
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import time
 from dataclasses import replace
 from typing import Awaitable, Callable, Optional
 
-from adapters.base import AdapterError, CancelSelector, ExchangeAdapter, OrderResult, Reason, SendWithheld, send_gate
+from adapters.base import AdapterError, CancelSelector, ExchangeAdapter, SendWithheld, send_gate
 
 from ..engine.plans import Plan
 from ..orders import PLANNED_KIND, CancelIntent, OrderIntent, planned_payloads, position_of, send_order
 from ..state.store import IntentRow, StateStore, canonical_json
-from .execution import FINAL, REMAINDER_CANCELED, REMAINDER_OPEN, RESTING, UNCLEAR, ExecutionReport, Leg, \
-    OrderOutcome, account_key, filled_short, leg_of
+from .execution import FINAL, REMAINDER_OPEN, RESTING, UNCLEAR, ExecutionReport, Leg, OrderOutcome, account_key, \
+    filled_short, leg_of
 from .leadership import FencedAudit
+from .reconcile import Reconciliation
 from .storeio import StoreIO
 
 log = logging.getLogger("killswitch.runner.executor")
 
 
-class Executor:
-    """Sends a tick's cancels and orders and settles them with the venue.
-
-    Size: about 400 lines, the four steps of an order's life that share the journal, the fence
-    and the venue's "not found" sightings: hold the closes of a position an order of ours may
-    still rest on, journal, send (a resend refused stays unknown until asked again), reconcile
-    and cancel remainders."""
+class Executor(Reconciliation):
+    """Sends a tick's cancels and orders and settles them with the venue: holds the closes of a
+    position an order of ours may still rest on, journals, sends (a resend refused stays unknown
+    until asked again); reconciling and cancelling remainders is its :class:`Reconciliation`
+    part, which shares the journal, the fence and the venue's "not found" sightings."""
 
     def __init__(self, store: StateStore, adapters: dict[str, ExchangeAdapter], fence: Callable[[], int], *,
                  dry_run: bool = True, clock: Callable[[], int], confirm_gap_ms: int = 2_000,
@@ -334,159 +335,6 @@ class Executor:
                       detail: Optional[str]) -> None:
         await self.io(self.store.journal_result, self.fence(), cid, status, filled, avg, code, detail,
                       ts_ms=self.clock())
-
-    def forget_unconfirmed(self) -> None:
-        """Drop the first "not at the venue" sightings (our state was replaced: start over)."""
-        self._not_found.clear()
-        self._resting_left = True  # another leader may have left a remainder resting
-
-    # --- 3. reconcile -----------------------------------------------------------------------------------
-
-    async def reconcile(self) -> ExecutionReport:
-        """Settle every pending intent with its venue (after a restart, and every tick); cancel
-        the ones the venue keeps resting (see :meth:`_cancel_resting`)."""
-        report = ExecutionReport()
-        if self.dry_run:
-            return report
-        resting: list[tuple] = []
-        unsure = 0  # remainders the venue could not be asked about
-        for e in await self.io(self.store.pending_intents):
-            adapter = self.adapters.get(account_key(e.venue, e.account))
-            if adapter is None:
-                unsure += e.status in RESTING
-                continue
-            try:
-                found = await adapter.fetch_order(e.symbol, e.client_order_id)
-            except AdapterError as err:
-                if err.reason is not Reason.ORDER_NOT_FOUND:
-                    unsure += e.status in RESTING
-                    continue  # the venue cannot say now: ask again next tick
-                await self._not_found_yet(adapter, e, report)
-                continue
-            self._not_found.pop(e.client_order_id, None)
-            self._resent_refused.pop(e.client_order_id, None)
-            status = found.status if found.status in FINAL + RESTING else "unknown"
-            if status in RESTING:
-                resting.append((e, found))
-                continue
-            if status != e.status:
-                await self._result(e.client_order_id, status, found.filled, found.average_price, None, "RECONCILED")
-            if status == "filled":
-                report.filled += 1
-            if filled_short(status, found.filled, e.amount, e.reduce_only):
-                report.unfilled.append(e.decision_id)
-        self._resting_left = unsure + await self._cancel_resting(resting, report) > 0
-        return report
-
-    async def cancel_remainders(self) -> ExecutionReport:
-        """Cancel the open remainders the journal knows of (a cancel that failed or was not
-        confirmed at an earlier tick), before this tick's closes are held or sent. One query
-        per remainder when there is one; a store read when there is none."""
-        report = ExecutionReport()
-        if self.dry_run or not self._resting_left:
-            return report  # the last reconciliation confirmed every remainder gone: no store read
-        resting: list[tuple] = []
-        unsure = 0
-        for e in await self.io(self.store.pending_intents):
-            if e.status not in RESTING:
-                continue
-            adapter = self.adapters.get(account_key(e.venue, e.account))
-            if adapter is None:
-                unsure += 1
-                continue
-            try:
-                found = await adapter.fetch_order(e.symbol, e.client_order_id)
-            except AdapterError:
-                unsure += 1
-                continue  # the venue cannot say now: the position stays held, ask again next tick
-            status = found.status if found.status in FINAL + RESTING else "unknown"
-            if status in RESTING:
-                resting.append((e, found))
-            elif status in FINAL:
-                await self._settle(e, found, status, "RECONCILED", report)
-            else:
-                unsure += 1
-        self._resting_left = unsure + await self._cancel_resting(resting, report) > 0
-        return report
-
-    async def _cancel_resting(self, resting: list[tuple], report: ExecutionReport) -> int:
-        """Cancel our open remainders — ``(journal entry, the venue's answer)`` — by venue order
-        id, one cancel request per account, then ask the venue again about each by client order
-        id: only an answer that it is final (canceled, or filled before the cancel reached it)
-        settles it in the journal. A failed or unconfirmed cancel leaves it pending (its
-        position held) for the next tick. Returns how many are left unconfirmed."""
-        settled = 0
-        by_account: dict[str, list[tuple]] = {}
-        for e, found in resting:
-            if found.filled != (e.filled or 0.0) or found.status != e.status:  # it moved since last seen
-                await self._result(e.client_order_id, found.status, found.filled, found.average_price, None,
-                                   "RECONCILED")
-            if found.order_id:
-                by_account.setdefault(account_key(e.venue, e.account), []).append((e, found))
-        for key, items in sorted(by_account.items()):
-            adapter = self.adapters[key]
-            if not await self.still_leader():
-                report.deposed = True
-                break
-            ids = tuple(str(found.order_id) for _, found in items)
-            report.cancels_sent += len(ids)
-            try:
-                res = await adapter.cancel_orders(CancelSelector(order_ids=ids))
-            except AdapterError as err:
-                await self.audit.audit("remainder_cancel_failed", self.clock(), {
-                    "account": key, "client_order_ids": [e.client_order_id for e, _ in items],
-                    "reason": err.reason.value})
-                continue
-            for e, found in items:
-                why = res.failed.get(str(found.order_id))
-                if why is not None and why != Reason.ORDER_NOT_FOUND.value:  # (not found: it may have ended)
-                    await self.audit.audit("remainder_cancel_failed", self.clock(), {
-                        "account": key, "client_order_ids": [e.client_order_id], "reason": why})
-                    continue
-                try:
-                    after = await adapter.fetch_order(e.symbol, e.client_order_id)
-                except AdapterError:
-                    continue  # sent, not confirmed: asked again at the next tick
-                status = after.status if after.status in FINAL + RESTING else "unknown"
-                if status in FINAL:
-                    await self._settle(e, after, status, REMAINDER_CANCELED, report)
-                    report.remainders_canceled += 1
-                    settled += 1
-        return len(resting) - settled
-
-    async def _settle(self, e, found: OrderResult, status: str, detail: str, report: ExecutionReport) -> None:
-        await self._result(e.client_order_id, status, found.filled, found.average_price, None, detail)
-        if status == "filled":
-            report.filled += 1
-        if filled_short(status, found.filled, e.amount, e.reduce_only):
-            report.unfilled.append(e.decision_id)
-        if status == "canceled":
-            report.canceled += 1
-
-    async def _not_found_yet(self, adapter: ExchangeAdapter, e, report: ExecutionReport) -> None:
-        """The venue does not know the order. Once could be lag; twice, a gap apart, means it never
-        arrived: send it now, under the same client order id."""
-        now = self.clock()
-        first = self._not_found.setdefault(e.client_order_id, now)
-        if now - first < self.confirm_gap_ms:
-            return
-        self._not_found.pop(e.client_order_id, None)
-        refused = self._resent_refused.pop(e.client_order_id, None)
-        if refused is not None:  # sent twice, refused the second time, at the venue neither time
-            await self._result(e.client_order_id, "rejected", 0.0, None, refused[0], refused[1])
-            if e.reduce_only:
-                report.unfilled.append(e.decision_id)
-            return
-        intent = OrderIntent(**json.loads(e.payload_json)) if e.payload_json else None
-        if intent is None or not await self.still_leader():
-            return
-        await self.audit.audit("order_resent", now, {"client_order_id": e.client_order_id, "reason": "NOT_AT_VENUE"})
-        # asked again after the audit row: its write may have waited past the end of our term
-        # (the order is still journaled without a result: the next leader settles it)
-        if not await self.still_leader():
-            report.deposed = True
-            return
-        await self._submit(adapter, intent, report, resent=True)
 
 
 async def _always() -> bool:
