@@ -6,7 +6,7 @@ show the book — status, runbooks, a close's progress, the console's reads — 
 ``--console-public`` keeps to the viewer, operator and approver roles; never on the lock, the dead
 man's switch or check-order, which are public), and reading each answer back into the value
 the API serialised: the dataclasses of :mod:`killswitch.runner.view` (and the gate's
-:class:`~killswitch.runner.gate.Decision`), and the typed form of the documents the API serves
+:class:`~killswitch.runner.gate_request.Decision`), and the typed form of the documents the API serves
 as plain objects (the trading lock, the dead man's switch, a close's progress). Any answer but the endpoint's
 success status is one exception, :class:`RunnerError`, carrying the API's reason code
 (``UNKNOWN_SCOPE``, ``NOT_LEADER``, ``ROLE_REQUIRED``, ...); a runner that cannot be reached is
@@ -35,7 +35,7 @@ from .runner.view import (ActionPreview, Caller, ChangeResult, CloseResult, Deco
                           decode)
 
 if TYPE_CHECKING:  # imported by check_order, the one call that answers it: the gate pulls in the lock book
-    from .runner.gate import Decision
+    from .runner.gate_request import Decision
 
 DEFAULT_TIMEOUT_S = 10.0
 _SHOWN_BODY = 200  # characters of a body that is not JSON kept for the error
@@ -375,7 +375,7 @@ class RunnerClient:
 
     def check_order(self, request: dict) -> "Decision":
         """``POST /v1/check-order``: may this order go now? A deny is a Decision, not an error."""
-        from .runner.gate import Decision
+        from .runner.gate_request import Decision
 
         return decode(Decision, self._json("POST", "/v1/check-order", request))
 

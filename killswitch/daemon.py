@@ -19,7 +19,8 @@ What runs once started is a list of named tasks (:meth:`Daemon.tasks`: ``tick``,
 ``pod-label``, ``metrics-push``) under one :class:`~killswitch.tasks.Supervisor`: a task that
 fails is said by name (``TASK_FAILED``, ``killswitch_task_failures_total{task}``), then the
 process stops cleanly and exits 3, or the task is started again, as ARCHITECTURE.md lists per
-task. The start itself (the graph run, the API) is :mod:`killswitch.daemon_start`'s.
+task. The start itself (the graph run, the API) is :mod:`killswitch.daemon_start`'s, the
+policy reloads :mod:`killswitch.daemon_reload`'s, the options :mod:`killswitch.daemon_options`'.
 """
 
 from __future__ import annotations
@@ -31,28 +32,26 @@ import signal
 import socket
 import sys
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Optional, Sequence
 
 from .bootstrap import (AccountsError, SinkOptions, build_runner_and_desk, ccxt_adapters, open_state, read_accounts,
                         runner_sinks)
-from .compile.compiler import CompileResult
 from .compile.graph import DecisionGraph
+from .daemon_options import RunOptions
+from .daemon_reload import PolicyReloads, compile_policy_sources, policy_mtimes
 from .events import DMS_FIRED, POLICY_RELOAD_FAILED, Event
 from .policy.accounts_doc import Account
-from .runner.admission import Limits
 from .runner.desk import Desk
-from .runner.loop import GraphReload, Runner
-from .runner.pod_label import SERVICEACCOUNT_DIR, PodRoleLabel
-from .runner.wakes import DEFAULT_MIN_SPACING_S, Wakes, interval_wait_s
+from .runner.loop import Runner
+from .runner.pod_label import PodRoleLabel
+from .runner.wakes import Wakes, interval_wait_s
 from .runner.firm import FirmLink
 from .shardrun import ShardRefused, ShardStart, firm_link, shard_start, start_shard
-from .daemon_start import first_error, graph_to_run, start_api, unmatched_here
+from .daemon_start import graph_to_run, start_api
 from .tasks import EXIT, RESTART, Supervisor, Task
 from .tokens_reload import TokensReloader
 
-from .sources import MAX_FILE_BYTES, compile_sources
 from .state.store import FencedError, StoreError
 from .sources import revision_text
 
@@ -61,71 +60,17 @@ from .sources import revision_text
 TICK, SHOW_LIFE, POD_LABEL, METRICS_PUSH = "tick", "show-life", "pod-label", "metrics-push"
 
 
-@dataclass
-class RunOptions:
-    policies: tuple[str, ...]
-    accounts: str
-    state_url: str
-    lock_file: str
-    api_host: str = "127.0.0.1"
-    api_port: Optional[int] = 8080  # None: no API
-    api_token_env: str = "KS_API_TOKEN"
-    holder: Optional[str] = None
-    lease_ttl_ms: int = 5_000
-    max_ticks: Optional[int] = None
-    runbooks: Optional[str] = None  # the runbook templates directory (default: runbooks/ found near the policies)
-    external_url: Optional[str] = None  # how people reach the API: the base of the runbook links in pages
-    audit_key_file: Optional[str] = None  # the audit chain's HMAC key (else KS_AUDIT_KEY; neither: unanchored)
-    audit_anchor_every_ms: int = 5 * 60_000  # how often the audit head is exported (log line and /metrics)
-    api_tokens: Optional[str] = None  # the tokens document: identities and roles (see runner/identity.py)
-    console_public: bool = False  # the console's views without a token (its actions always need one)
-    log_format: str = "text"  # text or json lines (see killswitch/logs.py)
-    max_file_bytes: int = MAX_FILE_BYTES  # a policy file over it is refused unread (KS010): at start, at a reload
-    api_limits: Limits = field(default_factory=Limits)  # the writes' rates per identity and their queue
-    strict: bool = False  # refuse a graph with a policy that selects none of the runner's accounts
-    # the label key this runner sets on its own pod, leader or standby as the lease says
-    # (runner/pod_label.py); None: no label, the runner never talks to the Kubernetes API
-    kube_leader_label: Optional[str] = None
-    kube_serviceaccount_dir: str = SERVICEACCOUNT_DIR  # the token, ca.crt and namespace of the pod's account
-    # the shortest time between two tick starts when a private stream wakes the runner (runner/wakes.py)
-    min_tick_spacing_s: float = DEFAULT_MIN_SPACING_S
-    # the shard this runner runs (its accounts, its local policies, its schema); None: every account
-    shard: Optional[str] = None
-
-
-def compile_policy_sources(paths: tuple[str, ...], max_file_bytes: int = MAX_FILE_BYTES,
-                           accounts: Optional[Sequence[Account]] = None,
-                           ) -> tuple[CompileResult, list[tuple[str, str]]]:
-    """The compiled policies and the sources they came from (kept as the last good bundle).
-    ``accounts``: the runner's (``--accounts``), which stand for the declared accounts when the
-    sources hold no Accounts document: a scope selecting none of them (a typo'd label) is an
-    error (KS218), so the graph is refused at start and a reload keeps the last good one."""
-    return compile_sources(paths, max_file_bytes=max_file_bytes, accounts=accounts)
-
-
-def _mtimes(paths: tuple[str, ...]) -> dict[str, float]:
-    out = {}
-    for p in paths:
-        root = Path(p)
-        files = [root] if root.is_file() else sorted(root.rglob("*.y*ml")) if root.is_dir() else []
-        for f in files:
-            try:
-                out[str(f)] = f.stat().st_mtime
-            except OSError:
-                pass
-    return out
-
-
-class Daemon:
+class Daemon(PolicyReloads):
     """The life of one ``ksctl run`` process: the runner and its ticks, the lease and the tasks
     that follow it (life shown, the pod's role label), reloads of the policies and the tokens
     between two ticks, the metrics push, and a clean stop.
 
-    Size: about 440 lines, over the class bound by the process's order, which is said in one
+    Size: about 365 lines, over the class bound by the process's order, which is said in one
     place: what starts before the lease thread (the runner, its firm link, the API), the named
     tasks that start after it (:meth:`tasks`), and the clean stop that ends them in the order
     the lease and the store need (:meth:`_serve`); the graph and the API are built in
-    :mod:`killswitch.daemon_start`.
+    :mod:`killswitch.daemon_start`, the policy reloads are
+    :class:`~killswitch.daemon_reload.PolicyReloads`'.
     """
 
     def __init__(self, opts: RunOptions, echo: Callable[[str], None], err: Callable[[str], None],
@@ -278,7 +223,7 @@ class Daemon:
         from .runner.lease_keeper import LeaseKeeper
         from .telemetry.metrics_otlp import OtlpMetrics
 
-        seen = _mtimes(self.opts.policies)  # the policy files as they were when the runner started
+        seen = policy_mtimes(self.opts.policies)  # the policy files as they were when the runner started
         metrics_config, pusher = OtlpMetrics.from_env(time.time_ns())
         self.echo(f"ksctl run: {metrics_config.describe()}")
         desk.add_metrics(self.supervisor)
@@ -367,7 +312,7 @@ class Daemon:
         cause = "interval"
         while not self.stop.is_set():
             self.tokens.between_ticks()
-            now_seen = _mtimes(self.opts.policies)
+            now_seen = policy_mtimes(self.opts.policies)
             await self._swap_compiled(runner)
             if (self.reload.is_set() or now_seen != seen) and self._compiling is None:
                 self.reload.clear()
@@ -483,100 +428,7 @@ class Daemon:
             for w in waits:
                 w.cancel()
 
-    async def _keep_bundle(self, runner: Runner) -> None:
-        """The leader keeps the sources of the graph it runs as the last good bundle (once per graph)."""
-        if not runner.leader or self._saved == runner.graph.digest or self._files is None:
-            return
-        try:
-            await runner.io(runner.store.save_policy_bundle, runner.graph.digest, runner.graph.revision, self._files,
-                            runner.fence)
-            self._saved = runner.graph.digest
-        except Exception as e:  # noqa: BLE001 - retried next tick; the graph runs regardless
-            self.err(f"ksctl run: could not keep the policies as the last good ones: {type(e).__name__}")
 
-    def _start_reload(self) -> None:
-        """Start compiling the policies on a worker thread; :meth:`_swap_compiled` takes the result
-        up between two ticks. The loop goes on ticking with the last good graph, and the API on
-        answering, however long the compile takes."""
-        self._compiling = asyncio.ensure_future(asyncio.to_thread(_compile_for_reload, self.opts.policies,
-                                                                  self.opts.max_file_bytes, self._declared))
-
-    async def _swap_compiled(self, runner: Runner) -> None:
-        """If a compile started by :meth:`_start_reload` has finished, hand its graph to the
-        runner (which keeps the last good one if it failed): between two ticks."""
-        task = self._compiling
-        if task is None or not task.done():
-            return
-        self._compiling = None
-        try:
-            await self._swap(runner, *task.result())
-        except StoreError as e:  # its audit row: the graph is swapped in (or kept) regardless
-            self.err(f"ksctl run: the policy reload could not be audited: {e}")
-            runner.store_failed()
-
-    async def _reload(self, runner: Runner) -> None:
-        """Reload now: compile on a worker thread, then swap on the loop."""
-        await self._swap(runner, *await asyncio.to_thread(_compile_for_reload, self.opts.policies,
-                                                          self.opts.max_file_bytes, self._declared))
-
-    async def _swap(self, runner: Runner, result: Optional[CompileResult], files: list[tuple[str, str]],
-                    crash: Optional[str] = None) -> None:
-        """Hand a reload to the runner (:meth:`Runner.apply_graph`: the only way one reaches it)
-        and say what came of it: a reload that failed (findings, or a compiler crash) leaves the
-        last good graph running, said on stderr as well as in the status, audit and events. A
-        shard's runner takes up its local policies only, and its firm link the firm-wide ones; a
-        firm-wide policy the shards cannot serve (``FIRM_POLICY_REFUSED``,
-        ``FIRM_INTERVAL_TOO_SHORT``) fails the reload: both keep what they run."""
-        whole, firm_refused = None, []
-        if self._shard is not None and result is not None:
-            whole = result.graph  # its firm-wide policies, taken up with the reload (FirmLink.set_graph)
-            firm_refused = self.firm.refusals(whole) if self.firm is not None and whole is not None else []
-            for line in firm_refused:
-                self.err(f"ksctl run: {line}")
-            result, _ = self._shard.narrow(result)
-        refused = unmatched_here(result, self._declared or ()) if self.opts.strict and result is not None \
-            and result.graph is not None else []
-        if firm_refused:  # a firm-wide policy the shards cannot serve: the whole reload fails, as any does
-            reload = GraphReload(None, firm_refused[0], len(firm_refused))
-        elif refused:  # --strict: a policy that would select none of this runner's accounts
-            reload = GraphReload(None, f"{refused[0]} (--strict)", len(refused))
-        elif result is None or result.graph is None:
-            reload = GraphReload(None, first_error(result) if result is not None else crash,
-                                 len(result.errors) if result is not None else 1)
-        else:
-            reload = GraphReload(result.graph, documents=tuple(d.model for d in result.docs))
-        running = runner.graph
-        failing = runner.policy_error  # a failed reload (or a start on the last good graph) this one may end
-        outcome = await runner.apply_graph(reload)
-        if not outcome.applied:
-            self.err(f"ksctl run: POLICY RELOAD FAILED, the last good graph {running.short_digest} keeps running: "
-                     f"{runner.policy_error}")
-            return
-        self._files = files
-        if self.firm is not None and whole is not None:
-            self.firm.set_graph(whole)  # refused above, else taken: the pace follows its intervals
-        if failing is not None and runner.policy_error is None:  # said even when the graph is the one running
-            self.echo(f"ksctl run: POLICY RELOAD RECOVERED: the policies compile again; running "
-                      f"{runner.graph.short_digest} (the failure was: {failing})")
-        if outcome.running != outcome.previous:
-            self.echo(f"ksctl run: policies reloaded: {running.short_digest} -> {runner.graph.short_digest}")
-        for name in outcome.sink_failures:
-            self.err(f"ksctl run: sink {name!r} could not reload: it keeps the routes it had")
-
-
-def _compile_for_reload(paths: tuple[str, ...], max_file_bytes: int = MAX_FILE_BYTES,
-                        accounts: Optional[Sequence[Account]] = None,
-                        ) -> tuple[Optional[CompileResult], list[tuple[str, str]], Optional[str]]:
-    """A reload's compile, on a worker thread: read, load and compile the policies. Touches no
-    runner state. Never raises: a crash of the compiler is a failed reload (named by its type
-    only; its text could quote a document), not the end of the process guarding the book. A file
-    over ``max_file_bytes`` is a finding like any other (KS010), and so is a scope that selects
-    none of ``accounts`` (KS218): the reload fails and the last good graph keeps running."""
-    try:
-        result, files = compile_policy_sources(paths, max_file_bytes, accounts)
-        return result, files, None
-    except Exception as e:  # noqa: BLE001 - see above
-        return None, [], f"internal error while compiling the policies: {type(e).__name__} (a bug: please report it)"
 
 
 def _pace_why(local: DecisionGraph, firm: FirmLink) -> str:

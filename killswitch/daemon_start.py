@@ -81,9 +81,9 @@ def graph_to_run(result: CompileResult, store: Any, strict: bool, declared: Opti
 async def start_api(desk: "Desk", opts: Any, tokens: Any, reloader: Any, echo: Callable[[str], None],
                     err: Callable[[str], None]) -> Optional[Any]:
     """The HTTP API over the runner's ``desk`` (:mod:`killswitch.runner.desk`) on a thread of its
-    own (``opts``: the daemon's :class:`~killswitch.daemon.RunOptions`; ``tokens``: the tokens
-    document read at start; ``reloader``: what follows it); None when it is refused (said; the
-    caller closes the runner)."""
+    own (``opts``: the daemon's :class:`~killswitch.daemon_options.RunOptions`; ``tokens``: the
+    tokens document read at start; ``reloader``: what follows it); None when it is refused (said;
+    the caller closes the runner)."""
     from .logs import scrub_also
     from .runner.api import make_app
     from .runner.identity import TokensError

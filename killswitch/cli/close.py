@@ -19,7 +19,7 @@ without one, as before.
 ``--wait`` follows the close until its orders settle, with a progress line on stderr when stderr
 is a terminal (nothing when it is not: logs and pipes stay clean).
 
-Thin: parse, call :class:`killswitch.client.RunnerClient`, render with :mod:`killswitch.render.ops`.
+Thin: parse, call :class:`killswitch.client.RunnerClient`, render with :mod:`killswitch.render.closes`.
 Exit codes: 0 previewed (``--dry-run``) or queued (with ``--wait``: every order filled); 1 refused
 by the runner, not confirmed at the prompt, or with ``--wait`` an order that did not fill or a
 close still working at ``--wait-timeout``; 2 usage (no ``--live`` and no terminal to confirm on,
@@ -112,7 +112,7 @@ def close(api, token_env, scope, reason, dry_run, live, symbol, leg, max_notiona
           output) -> None:
     """Emergency close of a scope through the runner's planner and journal: the plan first,
     sent only with --live or the scope typed to confirm."""
-    from ..render.ops import close_json, close_plan_text
+    from ..render.closes import close_json, close_plan_text
 
     if dry_run and live:
         raise click.UsageError("--dry-run only previews and --live sends: give one of them")
@@ -164,7 +164,7 @@ def _ask(scope: str, runner_dry_run: bool = False) -> str:
 
 
 def _nothing_sent(preview: "CloseResult", why: str, output: str, code: int) -> NoReturn:
-    from ..render.ops import close_json
+    from ..render.closes import close_json
 
     if output == "json":
         click.echo(close_json(preview, None, refused=why))
@@ -187,7 +187,8 @@ def _preview(client: "RunnerClient", scope: str, symbol: Optional[str], reason: 
     """The runner's dry run of the close. An ``INCOMPLETE`` one is returned (shown with its
     warning); any other refusal is printed, and exits 1."""
     from ..client import RunnerError, RunnerUnreachable
-    from ..render.ops import close_json, refusal_text
+    from ..render.closes import close_json
+    from ..render.ops import refusal_text
 
     try:
         return client.close(scope, reason, True, symbol=symbol, leg=leg)
@@ -209,7 +210,8 @@ def _send(client: "RunnerClient", scope: str, reason: str, preview: "Optional[Cl
           max_notional: Optional[float], leg: Optional[str] = None) -> "CloseResult":
     """The live close, with the preview it applies."""
     from ..client import RunnerError, RunnerUnreachable
-    from ..render.ops import close_json, refusal_text
+    from ..render.closes import close_json
+    from ..render.ops import refusal_text
 
     try:
         return client.close(scope, reason, False, symbol=symbol, preview_id=preview_id, max_notional=max_notional,
@@ -227,7 +229,8 @@ def _send(client: "RunnerClient", scope: str, reason: str, preview: "Optional[Cl
 def _follow_close(client: "RunnerClient", close_id: str, timeout_s: float,
                   output: str) -> "tuple[int, Optional[CloseProgress]]":
     from ..client import RunnerError, RunnerUnreachable
-    from ..render.ops import close_outcome, close_progress_line, close_still_working, follow_failure_line
+    from ..render.closes import close_outcome, close_progress_line, close_still_working
+    from ..render.ops import follow_failure_line
 
     text = output != "json"
     deadline = time.monotonic() + timeout_s

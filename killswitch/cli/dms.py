@@ -5,7 +5,7 @@ A source (a bot; its name is its strategy) armed with a timeout must send heartb
 silent the runner cancels the source's open orders and halts trading for the scope named like
 it, until the source is armed again or an operator runs ``ksctl unlock``. Thin: parse, call
 the runner through :class:`killswitch.client.RunnerClient`, render with
-:mod:`killswitch.render.ops`; exit 0 done, 1 refused, 2 usage, 5 the runner unreachable.
+:mod:`killswitch.render.dms`; exit 0 done, 1 refused, 2 usage, 5 the runner unreachable.
 """
 
 from __future__ import annotations
@@ -58,7 +58,7 @@ def disarm(api: str, token_env: str, source: str, output: str) -> None:
 @output_option
 def status(api: str, output: str) -> None:
     """Armed sources: time since the last beat, time until it fires; venue countdowns."""
-    from ..render.ops import dms_json, dms_text
+    from ..render.dms import dms_json, dms_text
 
     answer = read(runner_client(api).dms_status, "dms status", output)
     click.echo(dms_json(answer) if output == "json" else dms_text(answer))

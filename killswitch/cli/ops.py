@@ -1,6 +1,7 @@
 """Operator commands: ``ksctl status / reset / heartbeat / lock / unlock`` talk to a
 running runner's API through :class:`killswitch.client.RunnerClient` (options and the calling
-convention in :mod:`.apiopts`, rendering in :mod:`killswitch.render.ops`); ``ksctl history`` and
+convention in :mod:`.apiopts`, rendering in :mod:`killswitch.render.status`,
+:mod:`~killswitch.render.locks` and :mod:`~killswitch.render.ops`); ``ksctl history`` and
 ``ksctl audit verify`` read the state store and verify the audit chain (options in
 :mod:`.auditopts`). Thin: they parse options, call, and print. Exit codes: 0 done (the chain
 intact and anchored, or consistent in a chain never anchored below the exported anchors given),
@@ -52,7 +53,7 @@ def status(api: str, token_env: str, output: str, firm: bool) -> None:
 
     It sends the token of --token-env when that variable is set: a runner without
     --console-public shows its status only to a token with the viewer, operator or approver role."""
-    from ..render.ops import status_json, status_text
+    from ..render.status import status_json, status_text
 
     client = runner_client(api, token_env, required=False)
     if firm:
@@ -244,7 +245,7 @@ def downgrade(client, scope: str, reason: str, mode: str, ttl_s) -> "str | None"
     document (before -> after, and the operator's hold it replaces), or None when it weakens
     nothing (a preview the runner refuses is left to the lock itself to answer)."""
     from ..client import ORIGIN_OPERATOR, RunnerError, RunnerUnreachable
-    from ..render.ops import lock_downgrade_text
+    from ..render.locks import lock_downgrade_text
 
     try:
         p = client.preview("lock", {"scope": scope, "reason": reason, "mode": mode, "ttl_s": ttl_s})
@@ -318,7 +319,7 @@ def history(state_url, limit, planned, audit_key_file, output) -> None:
 
     A dry-run runner journals nothing (it sends nothing): the orders it planned are in the audit
     trail, counted under the journal and listed with --planned."""
-    from ..render.ops import history_json, history_text
+    from ..render.history import history_json, history_text
 
     key = auditopts.audit_key(audit_key_file)
     store = auditopts.open_for_audit(reading_state(state_url), key, "history")

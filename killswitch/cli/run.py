@@ -104,7 +104,8 @@ def run(policies, accounts, state_url, shard, lock_file, api_host, api_port, api
         max_file_bytes, max_ticks) -> None:
     """Run the kill switch: tick, decide, act, lock, serve the API."""
     from ..policy.units import UnitError, parse_duration
-    from ..daemon import RunOptions, main
+    from ..daemon import main
+    from ..daemon_options import RunOptions
     from ..runner.admission import parse_limits
     from ..runner.pod_label import label_key_problem
 

@@ -7,7 +7,13 @@ without importing each other.
 from __future__ import annotations
 
 import datetime as dt
+from typing import Optional
 
 
 def iso(ms: int) -> str:
     return dt.datetime.fromtimestamp(ms / 1000, dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def seconds_text(seconds: Optional[float]) -> str:
+    """An age or a span in seconds as ``5s`` (``-``: unknown)."""
+    return "-" if seconds is None else f"{seconds:g}s"

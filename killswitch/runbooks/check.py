@@ -21,7 +21,8 @@ from ..compile.graph import PolicyNode
 from ..policy.diagnostics import suggestion_hint
 from .incident import DEFAULT_TEMPLATE
 from .sample import sample_incident
-from .templates import TemplateError, Templates, data_shape, display_path, html_twin
+from .template_shape import data_shape
+from .templates import TemplateError, Templates, display_path, html_twin
 
 SAMPLE_DIGEST = "sha256:" + "0" * 64
 

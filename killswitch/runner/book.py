@@ -36,7 +36,8 @@ from ..silences import Acknowledgement, Silence, holders
 from ..snapshot import Snapshot
 from ..state.store import PnlSampleRow, StateStore
 from .dms_state import DeadMansSwitch
-from .lock import LockBook, apply_evaluation
+from .lock import LockBook
+from .lock_evaluation import apply_evaluation
 from .residuals import ResidualBook
 from .revoke_state import RevokeBook
 from .storeio import StoreIO

@@ -20,7 +20,7 @@ from adapters.base import ExchangeAdapter
 from ..compile.nodes import KindSignal
 from ..policy.kinds.heartbeat_age import HeartbeatAgeParams
 from .book_view import BookView
-from .gate import Placement
+from .gate_placement import Placement
 from .names import Catalog
 
 

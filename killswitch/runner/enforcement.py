@@ -62,8 +62,8 @@ from ..snapshot import Snapshot
 from ..state.store import FencedError, StateStore
 from .book import Book
 from .enforce import OrderCheck, Violation, enforce_of, watch as decide
-from .executor import leg_of
-from .gate import lock_keys
+from .execution import leg_of
+from .gate_request import lock_keys
 from .leadership import Leadership
 from .lock import GLOBAL_SCOPE, LockStatus
 from .storeio import StoreIO

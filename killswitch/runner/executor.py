@@ -57,6 +57,9 @@ round (``/r<n>``) before the first save; the second save leaves that request in 
 
 In dry run nothing is journaled or sent: what would have been sent goes to the audit trail.
 
+Steps 0-2 are this module's; step 3, settling with the venue, is :mod:`.reconcile`'s, a part of
+the same :class:`Executor`.
+
 Every store call goes through the runner's :class:`~killswitch.runner.storeio.StoreIO` (one
 thread, calls in order) and is awaited: the tick's loop never blocks on the disk, and an
 intent is durable before its order leaves.
@@ -65,112 +68,30 @@ intent is durable before its order leaves.
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import time
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from typing import Awaitable, Callable, Optional
 
-from adapters.base import AdapterError, CancelSelector, ExchangeAdapter, OrderResult, Reason, SendWithheld, send_gate
+from adapters.base import AdapterError, CancelSelector, ExchangeAdapter, SendWithheld, send_gate
 
 from ..engine.plans import Plan
 from ..orders import PLANNED_KIND, CancelIntent, OrderIntent, planned_payloads, position_of, send_order
 from ..state.store import IntentRow, StateStore, canonical_json
+from .execution import FINAL, REMAINDER_OPEN, RESTING, UNCLEAR, ExecutionReport, Leg, OrderOutcome, account_key, \
+    filled_short, leg_of
 from .leadership import FencedAudit
+from .reconcile import Reconciliation
 from .storeio import StoreIO
 
 log = logging.getLogger("killswitch.runner.executor")
 
-# venue answers after which the order's fate is unknown until reconciled
-UNCLEAR = (Reason.TIMEOUT, Reason.EXCHANGE_UNAVAILABLE, Reason.BAD_RESPONSE)
-FINAL = ("filled", "canceled", "rejected", "expired", "failed")
-RESTING = ("open", "partially_filled")  # the venue keeps working the order: an open remainder
-REMAINDER_CANCELED = "REMAINDER_CANCELED"  # journal detail of a remainder we cancelled
-REMAINDER_OPEN = "REMAINDER_OPEN"  # why a close waits: an earlier order on its position may still be open
 
-Leg = tuple[str, str, str]  # (account key "venue/account", symbol, LONG | SHORT | long | short)
-
-
-def leg_of(venue: str, account: str, symbol: str, side: str, position_side: Optional[str]) -> Leg:
-    """The position an order of ours reduces: the hedge-mode leg it names, else the side a
-    sell (long) or a buy (short) closes. A spot sell counts as closing the holding ("long")."""
-    leg = position_side if position_side in ("LONG", "SHORT") else ("long" if side == "sell" else "short")
-    return account_key(venue, account), symbol, leg
-
-
-@dataclass(frozen=True)
-class OrderOutcome:
-    """One order as sent, for the sinks: what the venue answered and how long it took."""
-
-    client_order_id: str
-    decision_id: str
-    venue: str
-    account: str
-    symbol: str
-    side: str
-    amount: float
-    reduce_only: bool
-    status: str  # filled, open, rejected, unknown, … (the journal's status)
-    code: Optional[str]  # the reason code of a refusal or an unclear answer
-    filled: float
-    start_ns: int  # time.time_ns() when sent
-    latency_ms: float
-    resent: bool = False  # sent again after reconciliation found it never arrived
-    # where the venue refused it: its own code and message ("-1106 Parameter 'reduceOnly' sent when
-    # not required."), and how a retry fares (adapters.base PERMANENT | TRANSIENT | MODE); the
-    # adapter's message where it refused it itself (kind None)
-    detail: Optional[str] = None
-    refusal: Optional[str] = None
-    position_side: Optional[str] = None  # the hedge-mode leg it closes (LONG | SHORT), as planned
-
-
-@dataclass
-class ExecutionReport:
-    sent: int = 0
-    filled: int = 0
-    rejected: list[str] = field(default_factory=list)  # "cid REASON: message"
-    unknown: list[str] = field(default_factory=list)  # client ids whose outcome awaits reconciliation
-    canceled: int = 0
-    cancel_failed: list[str] = field(default_factory=list)  # "venue/account REASON" of a cancel the venue refused
-    cancels_sent: int = 0  # cancel requests for our own open remainders
-    remainders_canceled: int = 0  # of them, confirmed gone (canceled, or filled meanwhile)
-    held: list[str] = field(default_factory=list)  # decision ids with a close held back (REMAINDER_OPEN)
-    held_orders: list[OrderOutcome] = field(default_factory=list)  # those closes (status "held"), never sent
-    dry_run: int = 0
-    skipped: int = 0  # already journaled (a restarted runner re-planning a decision)
-    unfilled: list[str] = field(default_factory=list)  # decision ids with a close that ended unfilled
-    deposed: bool = False  # the lease was lost: nothing more was sent
-    orders: list[OrderOutcome] = field(default_factory=list)
-
-    def merge(self, other: "ExecutionReport") -> None:
-        self.sent += other.sent
-        self.filled += other.filled
-        self.rejected += other.rejected
-        self.unknown += other.unknown
-        self.canceled += other.canceled
-        self.cancel_failed += other.cancel_failed
-        self.cancels_sent += other.cancels_sent
-        self.remainders_canceled += other.remainders_canceled
-        self.held += other.held
-        self.held_orders += other.held_orders
-        self.dry_run += other.dry_run
-        self.skipped += other.skipped
-        self.unfilled += other.unfilled
-        self.deposed = self.deposed or other.deposed
-        self.orders += other.orders
-
-
-def account_key(venue: str, account: str) -> str:
-    return f"{venue}/{account}"
-
-
-class Executor:
-    """Sends a tick's cancels and orders and settles them with the venue.
-
-    Size: about 400 lines, the four steps of an order's life that share the journal, the fence
-    and the venue's "not found" sightings: hold the closes of a position an order of ours may
-    still rest on, journal, send (a resend refused stays unknown until asked again), reconcile
-    and cancel remainders."""
+class Executor(Reconciliation):
+    """Sends a tick's cancels and orders and settles them with the venue: holds the closes of a
+    position an order of ours may still rest on, journals, sends (a resend refused stays unknown
+    until asked again); reconciling and cancelling remainders is its :class:`Reconciliation`
+    part, which shares the journal, the fence and the venue's "not found" sightings."""
 
     def __init__(self, store: StateStore, adapters: dict[str, ExchangeAdapter], fence: Callable[[], int], *,
                  dry_run: bool = True, clock: Callable[[], int], confirm_gap_ms: int = 2_000,
@@ -371,7 +292,7 @@ class Executor:
         await self._result(o.client_order_id, status, res.filled, res.average_price, None, None)
         if status == "filled":
             r.filled += 1
-        if _short(status, res.filled, o.amount, o.reduce_only):
+        if filled_short(status, res.filled, o.amount, o.reduce_only):
             r.unfilled.append(o.decision_id)  # the market moved past the protected price, or was thin
 
     async def cancel(self, cancels: list[CancelIntent]) -> ExecutionReport:
@@ -415,159 +336,6 @@ class Executor:
         await self.io(self.store.journal_result, self.fence(), cid, status, filled, avg, code, detail,
                       ts_ms=self.clock())
 
-    def forget_unconfirmed(self) -> None:
-        """Drop the first "not at the venue" sightings (our state was replaced: start over)."""
-        self._not_found.clear()
-        self._resting_left = True  # another leader may have left a remainder resting
-
-    # --- 3. reconcile -----------------------------------------------------------------------------------
-
-    async def reconcile(self) -> ExecutionReport:
-        """Settle every pending intent with its venue (after a restart, and every tick); cancel
-        the ones the venue keeps resting (see :meth:`_cancel_resting`)."""
-        report = ExecutionReport()
-        if self.dry_run:
-            return report
-        resting: list[tuple] = []
-        unsure = 0  # remainders the venue could not be asked about
-        for e in await self.io(self.store.pending_intents):
-            adapter = self.adapters.get(account_key(e.venue, e.account))
-            if adapter is None:
-                unsure += e.status in RESTING
-                continue
-            try:
-                found = await adapter.fetch_order(e.symbol, e.client_order_id)
-            except AdapterError as err:
-                if err.reason is not Reason.ORDER_NOT_FOUND:
-                    unsure += e.status in RESTING
-                    continue  # the venue cannot say now: ask again next tick
-                await self._not_found_yet(adapter, e, report)
-                continue
-            self._not_found.pop(e.client_order_id, None)
-            self._resent_refused.pop(e.client_order_id, None)
-            status = found.status if found.status in FINAL + RESTING else "unknown"
-            if status in RESTING:
-                resting.append((e, found))
-                continue
-            if status != e.status:
-                await self._result(e.client_order_id, status, found.filled, found.average_price, None, "RECONCILED")
-            if status == "filled":
-                report.filled += 1
-            if _short(status, found.filled, e.amount, e.reduce_only):
-                report.unfilled.append(e.decision_id)
-        self._resting_left = unsure + await self._cancel_resting(resting, report) > 0
-        return report
-
-    async def cancel_remainders(self) -> ExecutionReport:
-        """Cancel the open remainders the journal knows of (a cancel that failed or was not
-        confirmed at an earlier tick), before this tick's closes are held or sent. One query
-        per remainder when there is one; a store read when there is none."""
-        report = ExecutionReport()
-        if self.dry_run or not self._resting_left:
-            return report  # the last reconciliation confirmed every remainder gone: no store read
-        resting: list[tuple] = []
-        unsure = 0
-        for e in await self.io(self.store.pending_intents):
-            if e.status not in RESTING:
-                continue
-            adapter = self.adapters.get(account_key(e.venue, e.account))
-            if adapter is None:
-                unsure += 1
-                continue
-            try:
-                found = await adapter.fetch_order(e.symbol, e.client_order_id)
-            except AdapterError:
-                unsure += 1
-                continue  # the venue cannot say now: the position stays held, ask again next tick
-            status = found.status if found.status in FINAL + RESTING else "unknown"
-            if status in RESTING:
-                resting.append((e, found))
-            elif status in FINAL:
-                await self._settle(e, found, status, "RECONCILED", report)
-            else:
-                unsure += 1
-        self._resting_left = unsure + await self._cancel_resting(resting, report) > 0
-        return report
-
-    async def _cancel_resting(self, resting: list[tuple], report: ExecutionReport) -> int:
-        """Cancel our open remainders — ``(journal entry, the venue's answer)`` — by venue order
-        id, one cancel request per account, then ask the venue again about each by client order
-        id: only an answer that it is final (canceled, or filled before the cancel reached it)
-        settles it in the journal. A failed or unconfirmed cancel leaves it pending (its
-        position held) for the next tick. Returns how many are left unconfirmed."""
-        settled = 0
-        by_account: dict[str, list[tuple]] = {}
-        for e, found in resting:
-            if found.filled != (e.filled or 0.0) or found.status != e.status:  # it moved since last seen
-                await self._result(e.client_order_id, found.status, found.filled, found.average_price, None,
-                                   "RECONCILED")
-            if found.order_id:
-                by_account.setdefault(account_key(e.venue, e.account), []).append((e, found))
-        for key, items in sorted(by_account.items()):
-            adapter = self.adapters[key]
-            if not await self.still_leader():
-                report.deposed = True
-                break
-            ids = tuple(str(found.order_id) for _, found in items)
-            report.cancels_sent += len(ids)
-            try:
-                res = await adapter.cancel_orders(CancelSelector(order_ids=ids))
-            except AdapterError as err:
-                await self.audit.audit("remainder_cancel_failed", self.clock(), {
-                    "account": key, "client_order_ids": [e.client_order_id for e, _ in items],
-                    "reason": err.reason.value})
-                continue
-            for e, found in items:
-                why = res.failed.get(str(found.order_id))
-                if why is not None and why != Reason.ORDER_NOT_FOUND.value:  # (not found: it may have ended)
-                    await self.audit.audit("remainder_cancel_failed", self.clock(), {
-                        "account": key, "client_order_ids": [e.client_order_id], "reason": why})
-                    continue
-                try:
-                    after = await adapter.fetch_order(e.symbol, e.client_order_id)
-                except AdapterError:
-                    continue  # sent, not confirmed: asked again at the next tick
-                status = after.status if after.status in FINAL + RESTING else "unknown"
-                if status in FINAL:
-                    await self._settle(e, after, status, REMAINDER_CANCELED, report)
-                    report.remainders_canceled += 1
-                    settled += 1
-        return len(resting) - settled
-
-    async def _settle(self, e, found: OrderResult, status: str, detail: str, report: ExecutionReport) -> None:
-        await self._result(e.client_order_id, status, found.filled, found.average_price, None, detail)
-        if status == "filled":
-            report.filled += 1
-        if _short(status, found.filled, e.amount, e.reduce_only):
-            report.unfilled.append(e.decision_id)
-        if status == "canceled":
-            report.canceled += 1
-
-    async def _not_found_yet(self, adapter: ExchangeAdapter, e, report: ExecutionReport) -> None:
-        """The venue does not know the order. Once could be lag; twice, a gap apart, means it never
-        arrived: send it now, under the same client order id."""
-        now = self.clock()
-        first = self._not_found.setdefault(e.client_order_id, now)
-        if now - first < self.confirm_gap_ms:
-            return
-        self._not_found.pop(e.client_order_id, None)
-        refused = self._resent_refused.pop(e.client_order_id, None)
-        if refused is not None:  # sent twice, refused the second time, at the venue neither time
-            await self._result(e.client_order_id, "rejected", 0.0, None, refused[0], refused[1])
-            if e.reduce_only:
-                report.unfilled.append(e.decision_id)
-            return
-        intent = OrderIntent(**json.loads(e.payload_json)) if e.payload_json else None
-        if intent is None or not await self.still_leader():
-            return
-        await self.audit.audit("order_resent", now, {"client_order_id": e.client_order_id, "reason": "NOT_AT_VENUE"})
-        # asked again after the audit row: its write may have waited past the end of our term
-        # (the order is still journaled without a result: the next leader settles it)
-        if not await self.still_leader():
-            report.deposed = True
-            return
-        await self._submit(adapter, intent, report, resent=True)
-
 
 async def _always() -> bool:
     return True
@@ -585,23 +353,6 @@ def surplus(orders: list[OrderIntent], new: list[bool]) -> list[OrderIntent]:
         if not fresh:
             known.add((o.decision_id, position_of(o)))
     return [o for o, fresh in zip(orders, new) if fresh and (o.decision_id, position_of(o)) in known]
-
-
-def ended_short(status: Optional[str], filled: float, amount: float, reduce_only: bool) -> bool:
-    """A close whose final result leaves its position open: refused or failed, or short of its
-    amount (see :func:`_short`). What the runner plans again from the positions then."""
-    if not reduce_only:
-        return False
-    return status in ("rejected", "failed") or _short(status or "", filled, amount, reduce_only)
-
-
-def _short(status: str, filled: float, amount: float, reduce_only: bool) -> bool:
-    """A close that ended without closing all it was meant to: expired or cancelled short of its
-    amount, or "filled" by the venue at less than the intent asked (the adapter rounded it down
-    to the step: the dust left behind is for the next plan to find, and report)."""
-    if not reduce_only or status not in ("expired", "canceled", "filled"):
-        return False
-    return filled < amount * (1 - 1e-9) - 1e-12
 
 
 def _intent_doc(o: OrderIntent) -> dict:

@@ -27,7 +27,7 @@ if TYPE_CHECKING:  # pragma: no cover - annotations only
     from ..compile.graph import DecisionGraph
     from ..orders import CancelIntent
     from ..snapshot import Snapshot
-    from .executor import ExecutionReport
+    from .execution import ExecutionReport
     from .view import ChangeResult, CloseResult, ResetResult
 
 

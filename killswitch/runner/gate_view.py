@@ -51,9 +51,12 @@ from dataclasses import dataclass
 from typing import Any, Callable, Mapping, Optional
 
 from ..engine.limit_tables import LimitTables
-from .gate import Decision, Placement, Resumption, check_order
+from .gate import check_order
+from .gate_placement import Placement
+from .gate_request import Decision
 from .limits_state import GateLimits, MessageBuckets
 from .lock import LockBook
+from .resume_plan import Resumption
 
 log = logging.getLogger("killswitch.runner.gate_view")
 

@@ -14,7 +14,7 @@ rather than let a bucket that still holds back a strategy be forgotten.
 
 Threads: the gate answers on the API's thread and on the runner's loop; a check reads the
 buckets, then spends them, as one step under :attr:`MessageBuckets.lock` (held by the gate, see
-:func:`killswitch.runner.gate.within_limits`), so no token is spent twice or lost.
+:func:`killswitch.runner.gate_limits.within_limits`), so no token is spent twice or lost.
 
 Must not: read the clock (the gate's ``now_ms`` is handed to every call), or do I/O.
 """

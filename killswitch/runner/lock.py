@@ -1,31 +1,22 @@
-"""The trading lock: what every bot reads before it sends an order.
+"""The trading lock book: the locks every bot reads before it sends an order.
 
-Owns two things:
+Owns :class:`LockBook`, a pure value: the locks that stage entries (``lock_trading``) put on
+scopes. A lock is a *hold* of one policy's stage on one scope (``global``, a venue,
+``venue/account``, a strategy or a symbol, as the engine names scope instances). Holds merge by
+one rule: the most restrictive wins (``halted`` > ``reducing`` > ``active``); among equals, a
+manual hold beats a ttl, then the later expiry. A hold of a manual-reset stage stays until its
+reset releases it, whatever its ttl; any other hold also ends at its ttl. Two holds come from
+elsewhere than a policy, and say so in their ``policy`` field with a name no policy can have:
+:data:`OPERATOR` (``ksctl lock``, until ``ksctl unlock`` or its ttl) and
+:data:`DEAD_MANS_SWITCH` (a silent source, until it is re-armed or an operator unlocks).
 
-- :class:`LockBook`, a pure value: the locks that stage entries (``lock_trading``) put on scopes.
-  A lock is a *hold* of one policy's stage on one scope (``global``, a venue, ``venue/account``,
-  a strategy or a symbol, as the engine names scope instances). Holds merge by one rule: the
-  most restrictive wins (``halted`` > ``reducing`` > ``active``); among equals, a manual hold
-  beats a ttl, then the later expiry. A hold of a manual-reset stage stays until its reset
-  releases it, whatever its ttl; any other hold also ends at its ttl.
-  Two holds come from elsewhere than a policy, and say so in their ``policy`` field with a name
-  no policy can have: :data:`OPERATOR` (``ksctl lock``, until ``ksctl unlock`` or its ttl) and
-  :data:`DEAD_MANS_SWITCH` (a silent source, until it is re-armed or an operator unlocks).
-- The lock *file*: one JSON document per runner, written atomically (temp file in the same
-  directory, fsync, ``os.replace``, fsync of the directory), so a reader sees the old document
-  or the new one, never half of one. Its top level is the summary (the most restrictive lock
-  of all scopes) in the format bots read::
-
-      {"format_version": 1, "locked": true, "mode": "halted", "scope": "binanceusdm/main",
-       "stage": 3, "policy": "futures-book", "reason": "...", "created_ts": "2024-...Z",
-       "expires_ts": null, "details": {...}, "manual": true, "written_ts": "...",
-       "scopes": {"binanceusdm/main": {<the same fields for that scope>, "holds": [...]}}}
-
-  :func:`read_lock_file` fails closed: a missing file is "no lock" (the runner has not locked
-  anything yet), but a file that cannot be read or parsed reads as HALTED, with a reason.
+Also owns the book's documents, read strictly (anything off fails closed): the lock file's
+document (``to_doc`` / ``from_doc``; the file itself is :mod:`.lock_file`'s) and the runner's
+state (``to_json`` / ``from_json``). Which holds a tick's evaluation adds and removes is
+:mod:`.lock_evaluation`'s.
 
 Must not: read the clock (every time is an argument), decide *when* to lock (the engine's
-stage machine does), talk to bots or exchanges, or write anything but the lock file.
+stage machine does), talk to bots or exchanges, or write anything.
 """
 
 from __future__ import annotations
@@ -33,10 +24,7 @@ from __future__ import annotations
 import datetime as _dt
 import json
 import math
-import os
-import tempfile
 from dataclasses import dataclass, field, replace
-from pathlib import Path
 from typing import Any, Iterable, Mapping, Optional, Union
 
 from ..policy.units import UnitError, parse_duration
@@ -48,8 +36,6 @@ _RANK = {m: i for i, m in enumerate(MODES)}
 GLOBAL_SCOPE = "global"
 # The ``policy`` of holds no policy placed (see :mod:`.holds`).
 NOT_A_POLICY = (OPERATOR, DEAD_MANS_SWITCH)
-MAX_LOCK_FILE_BYTES = 16 * 1024 * 1024  # a lock file larger than this is not ours: fail closed
-_FILE_MODE = 0o644
 
 
 def mode_rank(mode: str) -> int:
@@ -300,7 +286,7 @@ class LockBook:
         for scope, entry in scopes.items():
             if not isinstance(scope, str) or not scope:
                 raise ValueError("a scope key must be a non-empty string")
-            _check_status_doc(entry, f"scopes.{scope}")
+            check_status_doc(entry, f"scopes.{scope}")
             raw = entry.get("holds")
             if not isinstance(raw, list) or not raw:
                 raise ValueError(f'scopes.{scope}.holds must be a non-empty list')
@@ -356,71 +342,6 @@ def ttl_to_ms(ttl: Any) -> Optional[int]:
         return None
     return ms or None
 
-
-# the stage of a policy's hold on a scope it is blind in (``spec.while_blind``): no stage of it
-WHILE_BLIND_STAGE = 0
-
-
-def apply_evaluation(book: LockBook, evaluation: Any, graph: Any) -> LockBook:
-    """Fold one tick's :class:`~killswitch.engine.evaluate.Evaluation` into the book: a reset
-    releases the policy's locks on that scope; the locks a stage entry's plan holds (an action's
-    ``ActionPlanning.lock``: ``lock_trading``'s) lock it (held until reset when the stage resets
-    manually); a policy with ``while_blind`` holds a scope it is blind in at that mode, and
-    releases it when the scope is armed again."""
-    now = evaluation.now_ms
-    book = _while_blind(book, evaluation, graph)
-    for se in evaluation.scopes:
-        tr = se.transition
-        if tr is not None and tr.kind == "reset":
-            book = book.release(se.scope, policy=se.policy)
-        if se.plan is None:
-            continue
-        if not se.plan.locks:
-            continue
-        stage = graph.policy(se.policy).stage(se.plan.stage)
-        for lock in se.plan.locks:
-            # what the lock makes hold at the venue, carried in the hold when it is not its mode's
-            # default (killswitch.runner.enforce reads it)
-            enforce = {}
-            if lock.cancel is not True or lock.revert_growth != (lock.mode == "halted"):
-                enforce = {"enforce": {"cancel": bool(lock.cancel), "revert_growth": bool(lock.revert_growth)}}
-            book = book.apply(
-                lock.scope, lock.mode, now_ms=now, policy=se.policy, stage=se.plan.stage,
-                reason=f"{lock.kind.upper()}: stage={se.plan.stage} ({stage.name}) policy={se.policy}"
-                       + (f" {tr.reason}" if tr is not None else ""),
-                ttl_ms=lock.ttl_ms, manual=stage.manual,
-                details={"decision_id": se.plan.decision_id, "digest": evaluation.digest,
-                         "revision": evaluation.revision, **enforce})
-    return book
-
-
-def _while_blind(book: LockBook, evaluation: Any, graph: Any) -> LockBook:
-    modes = {p.name: p.while_blind_lock for p in graph.policies}
-    held = {(h.scope, h.policy): (h.mode, h.reason) for h in book.holds
-            if h.stage == WHILE_BLIND_STAGE and h.policy is not None}
-    for scope, policy in held:  # a policy reloaded without while_blind (or gone) lets go
-        if modes.get(policy) is None:
-            book = book.release(scope, policy=policy, stage=WHILE_BLIND_STAGE)
-    for se in evaluation.scopes:
-        mode = modes.get(se.policy)
-        if mode is None:
-            continue
-        cov = se.coverage
-        if cov.armed:
-            if (se.scope, se.policy) in held:
-                book = book.release(se.scope, policy=se.policy, stage=WHILE_BLIND_STAGE)
-        else:  # held (again when its mode or why changed; since when it is held kept while it was)
-            why = f"WHILE_BLIND: policy={se.policy} {cov.why_blind}"[:500]
-            was = held.get((se.scope, se.policy))
-            if was is not None and was[0] != mode:
-                book = book.release(se.scope, policy=se.policy, stage=WHILE_BLIND_STAGE)
-            if was != (mode, why):
-                book = book.apply(se.scope, mode, now_ms=evaluation.now_ms, policy=se.policy,
-                                  stage=WHILE_BLIND_STAGE, reason=why,
-                                  details={"while_blind": True, "until_ms": cov.until_ms})
-    return book
-
-
 # --- document checks (reading is strict: anything off fails closed) -----------------------------------
 
 
@@ -446,7 +367,7 @@ def _opt_int(doc: dict, key: str, where: str) -> Optional[int]:
     return v
 
 
-def _opt_ts(doc: dict, key: str, where: str) -> Optional[int]:
+def opt_ts(doc: dict, key: str, where: str) -> Optional[int]:
     v = doc.get(key)
     if v is None:
         return None
@@ -456,7 +377,7 @@ def _opt_ts(doc: dict, key: str, where: str) -> Optional[int]:
         raise ValueError(f"{where}.{key}: {e}") from None
 
 
-def _check_status_doc(doc: Any, where: str) -> LockStatus:
+def check_status_doc(doc: Any, where: str) -> LockStatus:
     if not isinstance(doc, dict):
         raise ValueError(f"{where} must be an object")
     mode = doc.get("mode")
@@ -477,8 +398,8 @@ def _check_status_doc(doc: Any, where: str) -> LockStatus:
     if not isinstance(manual, bool):
         raise ValueError(f"{where}.manual must be true or false")
     return LockStatus(locked, mode, _opt_str(doc, "scope", where), _opt_int(doc, "stage", where),
-                      _opt_str(doc, "policy", where), reason, _opt_ts(doc, "created_ts", where),
-                      _opt_ts(doc, "expires_ts", where), manual, dict(details))
+                      _opt_str(doc, "policy", where), reason, opt_ts(doc, "created_ts", where),
+                      opt_ts(doc, "expires_ts", where), manual, dict(details))
 
 
 _HOLD_KEYS = {"mode", "policy", "stage", "reason", "manual", "created_ts", "expires_ts", "details"}
@@ -494,131 +415,17 @@ def _hold_from_doc(scope: str, doc: Any, where: str) -> LockHold:
     if not isinstance(doc["reason"], str) or not isinstance(doc["manual"], bool) \
             or not isinstance(doc["details"], dict):
         raise ValueError(f"{where}: reason, manual or details has the wrong type")
-    created = _opt_ts(doc, "created_ts", where)
+    created = opt_ts(doc, "created_ts", where)
     if created is None:
         raise ValueError(f"{where}.created_ts is required")
-    expires = _opt_ts(doc, "expires_ts", where)
+    expires = opt_ts(doc, "expires_ts", where)
     if doc["manual"] and expires is not None:
         raise ValueError(f"{where}: a manual hold has no expiry")
     return LockHold(scope, doc["mode"], _opt_str(doc, "policy", where), _opt_int(doc, "stage", where),
                     doc["reason"], created, expires, doc["manual"], dict(doc["details"]))
 
 
-# --- the file ------------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class LockFile:
-    """What :func:`read_lock_file` found. ``corrupt``: the file exists but could not be trusted,
-    so every scope reads as HALTED."""
-
-    summary: LockStatus
-    book: Optional[LockBook]
-    corrupt: bool = False
-    missing: bool = False
-    written_ms: Optional[int] = None
-
-    def for_scope(self, scope: str, now_ms: Optional[int] = None) -> LockStatus:
-        if self.book is None:
-            if self.corrupt:
-                return replace(self.summary, scope=scope)
-            return LockStatus.unlocked(scope, self.summary.reason)
-        return self.book.for_scope(scope, now_ms)
-
-    @property
-    def mode(self) -> str:
-        return self.summary.mode
-
-    @property
-    def locked(self) -> bool:
-        return self.summary.locked
-
-
-def _corrupt(reason: str) -> LockFile:
-    return LockFile(LockStatus(True, "halted", None, reason=f"LOCK_FILE_CORRUPT: {reason}"), None, corrupt=True)
-
-
-def read_lock_file(path: Union[str, os.PathLike], now_ms: Optional[int] = None) -> LockFile:
-    """Read the lock file, failing closed: missing → unlocked (``NO_LOCK_FILE``); unreadable,
-    not JSON, not a lock document or of an unknown version → HALTED (``LOCK_FILE_CORRUPT: ...``).
-    With ``now_ms``, holds whose ttl ran out no longer count. Never raises."""
-    try:
-        with open(path, "rb") as f:
-            raw = f.read(MAX_LOCK_FILE_BYTES + 1)
-    except FileNotFoundError:
-        return LockFile(LockStatus.unlocked(None, "NO_LOCK_FILE"), None, missing=True)
-    except Exception as e:  # a directory, no permission, an I/O error: we cannot know, so halt
-        return _corrupt(f"cannot read {os.fspath(path)}: {type(e).__name__}: {e}")
-    try:
-        if len(raw) > MAX_LOCK_FILE_BYTES:
-            raise ValueError(f"larger than {MAX_LOCK_FILE_BYTES} bytes")
-        try:
-            doc = json.loads(raw.decode("utf-8"))
-        except (UnicodeDecodeError, json.JSONDecodeError) as e:
-            raise ValueError(f"not JSON: {e}") from None
-        book = LockBook.from_doc(doc)
-        declared = _check_status_doc(doc, "lock")
-        written = _opt_ts(doc, "written_ts", "lock")
-        # What the writer declared and what its holds say must agree, or nothing is trusted.
-        if book.summary(None).mode != declared.mode:
-            raise ValueError(f"mode {declared.mode} contradicts the holds ({book.summary(None).mode})")
-        return LockFile(book.summary(now_ms), book, written_ms=written)
-    except Exception as e:
-        return _corrupt(str(e) or type(e).__name__)
-
-
-def write_lock_file(path: Union[str, os.PathLike], book: LockBook, now_ms: int,
-                    extra: Optional[Mapping[str, Any]] = None) -> dict:
-    """Write the book's lock document atomically (mode 0644); returns the document. ``extra``:
-    more top-level keys for bots (the resumed limits), never one of the lock's own.
-
-    A temp file in the same directory is written and fsynced, then renamed over ``path`` and
-    the directory fsynced: a reader sees the old document or the new one, and a crash at any
-    point leaves one of them on disk. On failure the temp file is removed and the error raised.
-    """
-    doc = book.to_doc(now_ms)
-    for k, v in (extra or {}).items():
-        if k in doc:
-            raise ValueError(f"extra key {k!r} would overwrite the lock document's own")
-        doc[k] = v
-    data = (json.dumps(doc, indent=2, ensure_ascii=False) + "\n").encode("utf-8")
-    target = Path(path)
-    directory = target.parent if str(target.parent) else Path(".")
-    fd, tmp = tempfile.mkstemp(dir=directory, prefix=f".{target.name}.", suffix=".tmp")
-    try:
-        try:
-            os.fchmod(fd, _FILE_MODE)
-            view = memoryview(data)
-            while view:
-                n = os.write(fd, view)
-                view = view[n:]
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-        os.replace(tmp, target)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
-    _fsync_dir(directory)
-    return doc
-
-
-def _fsync_dir(directory: Path) -> None:
-    try:
-        dfd = os.open(directory, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
-    except OSError:
-        return  # no directory handles here (not POSIX): the rename is all we can do
-    try:
-        os.fsync(dfd)
-    except OSError:
-        pass  # some filesystems refuse fsync on a directory; the rename itself already happened
-    finally:
-        os.close(dfd)
-
 
 __all__ = ["LOCK_FORMAT_VERSION", "MODES", "GLOBAL_SCOPE", "OPERATOR", "DEAD_MANS_SWITCH", "NOT_A_POLICY",
-           "LockHold", "LockStatus", "LockBook", "LockFile", "mode_rank", "iso_ms", "parse_iso_ms", "ttl_to_ms",
-           "apply_evaluation", "read_lock_file", "write_lock_file"]
+           "LockHold", "LockStatus", "LockBook", "mode_rank", "iso_ms", "parse_iso_ms", "ttl_to_ms",
+           "check_status_doc", "opt_ts"]

@@ -23,7 +23,7 @@ from .book import Book
 from .entries import EntryOutbox
 from .fanout import SinkFanout
 from .leadership import Leadership
-from .lock import write_lock_file
+from .lock_file import write_lock_file
 from .resuming import Resumptions
 from .storeio import StoreIO
 

@@ -37,7 +37,8 @@ from .fanout import SinkFanout
 from .fetches import FetchHealth
 from .streams import StreamWatch
 from .gauges import collect_book_families
-from .gate import Decision, binding_lock, lock_keys
+from .gate import binding_lock
+from .gate_request import Decision, lock_keys
 from .gate_view import GateView, PublishedGate, answer
 from .catalog_build import Known
 from .leadership import Leadership

@@ -33,7 +33,7 @@ from typing import Any, Iterable, Optional, Sequence
 from adapters.base import PERMANENT, TRANSIENT
 
 from ..metrics import Registry
-from .executor import ExecutionReport, OrderOutcome, leg_of
+from .execution import ExecutionReport, OrderOutcome, leg_of
 
 CLOSE_REJECTED = "CLOSE_REJECTED"
 PERMANENT_TRIES = 2

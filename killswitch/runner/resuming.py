@@ -7,7 +7,7 @@ new stage entry ends it, as does a reload that drops the policy's resume plan. W
 force is shown in status and in the lock document.
 
 Must not: change a stage or a lock. The limits themselves are computed by
-:class:`killswitch.runner.gate.Resumption`; this module only says which are in force.
+:class:`killswitch.runner.resume_plan.Resumption`; this module only says which are in force.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from typing import Any, Callable, Collection, Optional
 
 from ..engine.evaluate import Evaluation
 from .book import Book
-from .gate import ResumePlan, Resumption
+from .resume_plan import ResumePlan, Resumption
 from .lock import iso_ms
 from .view import ResumeStatus
 

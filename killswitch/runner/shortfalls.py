@@ -28,7 +28,7 @@ from ..engine.stages import decision_id as make_id
 from ..events import CLOSE_RESIDUAL, CLOSE_RETRIES_EXHAUSTED, Event
 from ..state.store import StateStore
 from .book import Book
-from .executor import ended_short
+from .execution import ended_short
 from .rejections import CLOSE_REJECTED
 from .residuals import BELOW_MINIMUM, CLOSE_RETRIES_EXHAUSTED as RETRIES_SPENT, Residual
 from .collaborators import Audits, Saves

@@ -11,7 +11,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from killswitch.daemon import Daemon, RunOptions
+from killswitch.daemon import Daemon
+from killswitch.daemon_options import RunOptions
 from tests.conftest import POLICIES
 from tests.procs import Receiver, accounts_file, free_port, wait_port
 

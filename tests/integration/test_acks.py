@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 
 from killswitch.client import LockDocument
-from killswitch.render.ops import status_text
+from killswitch.render.status import status_text
 from killswitch.silences import holders, own_words
 
 from .test_runner import TICK_MS, build_runner_and_desk, graph, setup, started

@@ -15,7 +15,8 @@ import sys
 
 import pytest
 
-from killswitch.daemon import Daemon, RunOptions
+from killswitch.daemon import Daemon
+from killswitch.daemon_options import RunOptions
 from killswitch.runner import lease_keeper
 from killswitch.runner.loop import Runner
 from killswitch.state import open_store

@@ -30,7 +30,7 @@ from killswitch.bootstrap import build_runner_and_desk
 from killswitch.compile.compiler import compile_documents
 from killswitch.events import LOCK_VIOLATION
 from killswitch.policy.load import load_text
-from killswitch.render.ops import violation_lines
+from killswitch.render.status import violation_lines
 from killswitch.state import open_store
 from killswitch.state.store import IntentRow
 

@@ -22,7 +22,7 @@ from killswitch.compile.compiler import compile_documents
 from killswitch.notify.sink import NotifyOptions, NotifySink
 from killswitch.policy.load import load_text
 from killswitch.policy.routes_doc import NotificationRoutes
-from killswitch.daemon import RunOptions
+from killswitch.daemon_options import RunOptions
 from killswitch.events import Event
 from tests.integration.test_runner import T0, TICK_MS, setup
 from tests.procs import free_port

@@ -419,7 +419,7 @@ def console_text(w) -> str:
 
 
 def test_status_and_the_console_say_revoked_only_once_the_venue_confirmed_it(tmp_path):
-    from killswitch.render.ops import trading_lines
+    from killswitch.render.status import trading_lines
     from killswitch.runner.api_render import encode
     from killswitch.runner.view import RunnerStatus, decode
 

@@ -46,7 +46,7 @@ from adapters.simulated.faults import FaultKind, FaultPlan
 from adapters.simulated.scenarios import build
 from killswitch.compile.compiler import compile_documents
 from killswitch.policy.load import load_text
-from killswitch.runner.executor import UNCLEAR
+from killswitch.runner.execution import UNCLEAR
 from killswitch.bootstrap import build_runner
 from killswitch.runner.loop import Runner, TickReport
 from killswitch.state import open_store

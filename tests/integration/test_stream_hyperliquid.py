@@ -357,7 +357,8 @@ async def serve(tmp: Path, monkeypatch: Any, scenario: Any) -> None:
     """``await scenario(daemon, server)`` with ``ksctl run`` in-process leading over a fresh
     server, ``sim-main`` on Hyperliquid with a stream block (the bot's strategy ``alpha``: cloids
     beginning ``0xa1``), then stop."""
-    from killswitch.daemon import Daemon, RunOptions
+    from killswitch.daemon import Daemon
+    from killswitch.daemon_options import RunOptions
 
     engine = build("calm", wall_clock)
     for symbol, price in FLAT.items():

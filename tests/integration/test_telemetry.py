@@ -357,7 +357,7 @@ def test_a_dead_collector_costs_the_tick_nothing_and_its_losses_are_counted(tmp_
 ])
 def test_ksctl_run_puts_the_telemetry_sink_first_and_says_where_traces_go(tmp_path, otel_env, endpoint, said):
     from killswitch.bootstrap import SinkOptions, runner_sinks
-    from killswitch.daemon import RunOptions
+    from killswitch.daemon_options import RunOptions
     from killswitch.state import open_store
 
     if endpoint:

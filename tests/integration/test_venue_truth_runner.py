@@ -35,7 +35,8 @@ from killswitch.metrics import parse_families
 from killswitch.notify.alerts import Alert
 from killswitch.notify.message import headline
 from killswitch.policy.load import load_text
-from killswitch.render.ops import history_text, status_text
+from killswitch.render.history import history_text
+from killswitch.render.status import status_text
 from killswitch.render.report import report_markdown
 from killswitch.runbooks.report import closure_report
 from killswitch.client import LockDocument

@@ -16,7 +16,7 @@ from killswitch.client import (CloseProgress, DmsSource, DmsStatus, RunnerClient
                                VenueCountdown, dms_of)
 from killswitch.runner.api import make_app
 from killswitch.runner.api_thread import ApiThread
-from killswitch.runner.gate import Decision
+from killswitch.runner.gate_request import Decision
 from killswitch.runner.identity import parse_tokens, token_digest
 from killswitch.runner.view import (ChangeResult, CloseResult, ResetResult, ResidualStatus, ResumeStatus, RunnerStatus,
                                     ScopeStatus)
@@ -217,7 +217,8 @@ def test_the_lock_document_is_typed_with_each_hold_s_origin_and_rendered_for_sta
     import json
 
     from killswitch.client import LockDocument
-    from killswitch.render.ops import lock_lines, status_json, status_text
+    from killswitch.render.locks import lock_lines
+    from killswitch.render.status import status_json, status_text
     from killswitch.runner.lock import DEAD_MANS_SWITCH, OPERATOR, LockBook
 
     t0 = 1_772_456_400_000

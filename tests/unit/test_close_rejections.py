@@ -13,7 +13,7 @@ from killswitch.client import decode
 from killswitch.metrics import Registry
 from killswitch.orders import OrderIntent
 from killswitch.runner.api_render import plain
-from killswitch.runner.executor import ExecutionReport, OrderOutcome
+from killswitch.runner.execution import ExecutionReport, OrderOutcome
 from killswitch.runner.rejections import (MAX_BACKOFF_MS, TRANSIENT_TRIES, CloseRejections, backoff_ms,
                                           incident_of, key_of)
 from killswitch.runner.view import RunnerStatus
@@ -157,7 +157,7 @@ def test_a_manual_close_whose_orders_the_venue_refused_is_failed_in_the_report_n
 
 def test_ksctl_close_says_what_the_venue_said_of_a_close_it_refused():
     from killswitch.client import CloseProgress
-    from killswitch.render.ops import close_outcome
+    from killswitch.render.closes import close_outcome
 
     p = CloseProgress("manual/x/m1", "binanceusdm/main", None, "live", 2, 2, 0, 0, 2, {"rejected": 2}, "settled",
                       venue_said=(SAID,))

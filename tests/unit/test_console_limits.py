@@ -43,7 +43,7 @@ def test_without_limits_the_page_says_so():
 
 def test_status_types_the_limits_of_the_lock_document_and_shows_each_one_s_usage():
     from killswitch.client import LockDocument
-    from killswitch.render.ops import limit_lines
+    from killswitch.render.locks import limit_lines
     from killswitch.runner.view import decode
 
     doc = {**LockBook().to_doc(T0), "resuming": {}, "limits": LIMITS}

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 
 from killswitch.client import LockDocument
-from killswitch.render.ops import status_json, status_text
+from killswitch.render.status import status_json, status_text
 from killswitch.runner.view import BlindTrigger, CoverageStatus, RunnerStatus, decode
 
 T = 1_772_456_400_000

@@ -300,7 +300,7 @@ def test_a_stages_lock_trading_enforce_is_compiled_and_carried_into_its_hold():
     from killswitch.engine.planner import Lock
     from killswitch.policy.asked import asked
     from killswitch.policy.load import load_text
-    from killswitch.runner.lock import apply_evaluation
+    from killswitch.runner.lock_evaluation import apply_evaluation
 
     res = compile_documents(load_text(POLICY, "p.yaml"))
     assert res.graph is not None, [d.message for d in res.errors]

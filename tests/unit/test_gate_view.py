@@ -15,7 +15,7 @@ import pytest
 
 from killswitch.compile.compiler import compile_documents
 from killswitch.policy.load import load_text
-from killswitch.runner.gate import Placement
+from killswitch.runner.gate_placement import Placement
 from killswitch.runner.gate_view import GATE_VIEW_MISSING, GATE_VIEW_STALE, GateView, PublishedGate, answer
 from killswitch.runner.limits_state import LimitsState, MessageBuckets
 from killswitch.runner.lock import OPERATOR, LockBook

@@ -8,7 +8,7 @@ import dataclasses
 import json
 
 from killswitch.client import LockDocument
-from killswitch.render.ops import status_json, status_text
+from killswitch.render.status import status_json, status_text
 from killswitch.runner.view import ReceiverFailure, RunnerStatus, decode
 
 T0 = 1_772_456_400_000  # 2026-03-02T13:00:00Z

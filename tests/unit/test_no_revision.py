@@ -35,7 +35,7 @@ def _graph_outputs():
 
 def _status():
     from killswitch.client import LockDocument
-    from killswitch.render.ops import status_text
+    from killswitch.render.status import status_text
     from killswitch.runner.view import RunnerStatus
 
     st = RunnerStatus("dry-run", True, 1, "sha256:abc", None, None, None)

@@ -11,7 +11,8 @@ import pytest
 
 from killswitch.compile.compiler import compile_documents
 from killswitch.policy.load import load_text
-from killswitch.render.ops import failure_line, history_text
+from killswitch.render.history import history_text
+from killswitch.render.ops import failure_line
 from killswitch.render.routes import routes_text
 from killswitch.runner.console.leader import leader_facts
 from killswitch.runner.gate import check_order

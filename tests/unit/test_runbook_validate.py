@@ -172,7 +172,7 @@ def test_a_stages_sample_incident_is_within_its_policys_full_samples(sample_poli
     alone (``known_covers``): that is sound only while a stage's own sample adds no key to it."""
     from killswitch.runbooks.check import SAMPLE_DIGEST
     from killswitch.runbooks.sample import sample_incident
-    from killswitch.runbooks.templates import _merge, data_shape
+    from killswitch.runbooks.template_shape import data_shape, merge_shapes
 
     examples, generated = sample_policies
     policies = examples + generated
@@ -182,7 +182,7 @@ def test_a_stages_sample_incident_is_within_its_policys_full_samples(sample_poli
                            for s in p.stages)
         for s in p.stages:
             own = data_shape([sample_incident(p, s.level, digest=SAMPLE_DIGEST, revision=None)])
-            assert _merge(own, known) == known, (p.name, s.level)
+            assert merge_shapes(own, known) == known, (p.name, s.level)
             stages += 1
     assert len(policies) > 100 and stages > 200
 
@@ -239,11 +239,11 @@ def _shape_of(value):
     if isinstance(value, dict):
         return ("dict", {k: _shape_of(v) for k, v in value.items()})
     if isinstance(value, (list, tuple)):
-        from killswitch.runbooks.templates import _merge
+        from killswitch.runbooks.template_shape import merge_shapes
 
         item = None
         for v in value:
-            item = _merge(item, _shape_of(v))
+            item = merge_shapes(item, _shape_of(v))
         return ("list", item)
     return None
 
@@ -262,11 +262,11 @@ _record = st.recursive(
 @settings(deadline=None)  # nested records of up to 12 leaves: under a loaded machine's two workers, slow
 @given(st.lists(_record, max_size=4))
 def test_data_shape_is_the_merge_of_each_values_shape(values):
-    from killswitch.runbooks.templates import _merge, data_shape
+    from killswitch.runbooks.template_shape import data_shape, merge_shapes
 
     want = None
     for v in values:
-        want = _merge(want, _shape_of(v))
+        want = merge_shapes(want, _shape_of(v))
     assert data_shape(values) == want
 
 

@@ -25,7 +25,7 @@ from hypothesis import strategies as st
 from adapters.base import Secret
 from killswitch.runner.admission import Admission, Limits
 from killswitch.runner.api import make_app, start_api, stop_api
-from killswitch.runner.gate import REQUEST_FIELDS, Decision
+from killswitch.runner.gate_request import REQUEST_FIELDS, Decision
 from killswitch.runner.view import (ChangeResult, CloseResult, PlannedOrder, ResetResult, RunnerStatus, ScopeStatus,
                                     SilenceResult)
 

@@ -13,15 +13,10 @@ import pytest
 from hypothesis import event, given, settings
 from hypothesis import strategies as st
 
-from killswitch.runner.gate import (
-    Decision,
-    ResumePlan,
-    Resumption,
-    check_order,
-    parse_request,
-    resume_limits,
-)
+from killswitch.runner.gate import check_order
+from killswitch.runner.gate_request import Decision, parse_request
 from killswitch.runner.lock import LockBook
+from killswitch.runner.resume_plan import ResumePlan, Resumption, resume_limits
 
 from .engine_helpers import DAY, HOUR, pos
 

@@ -17,16 +17,10 @@ from hypothesis import strategies as st
 
 from killswitch.engine.planner import Directive
 from killswitch.runner import lock as lockmod
-from killswitch.runner.lock import (
-    LockBook,
-    LockStatus,
-    apply_evaluation,
-    iso_ms,
-    mode_rank,
-    parse_iso_ms,
-    read_lock_file,
-    write_lock_file,
-)
+from killswitch.runner import lock_file as lockfile
+from killswitch.runner.lock import LockBook, LockStatus, iso_ms, mode_rank, parse_iso_ms
+from killswitch.runner.lock_evaluation import apply_evaluation
+from killswitch.runner.lock_file import read_lock_file, write_lock_file
 
 from .engine_helpers import HOUR, MIN, SEC, policy_graph, run, snap
 
@@ -396,7 +390,7 @@ def test_directory_at_lock_path_reads_halted(tmp_path):
 
 
 def test_oversized_file_reads_halted(tmp_path, monkeypatch):
-    monkeypatch.setattr(lockmod, "MAX_LOCK_FILE_BYTES", 100)
+    monkeypatch.setattr(lockfile, "MAX_LOCK_FILE_BYTES", 100)
     path = tmp_path / "lock.json"
     path.write_bytes(json.dumps(_good_doc()).encode())
     assert read_lock_file(path).corrupt
@@ -419,7 +413,7 @@ def test_crash_mid_write_leaves_old_file_intact(tmp_path, monkeypatch, victim):
     def boom(*a, **k):
         raise OSError("simulated crash")
 
-    monkeypatch.setattr(lockmod.os, victim, boom)
+    monkeypatch.setattr(lockfile.os, victim, boom)
     with pytest.raises(OSError, match="simulated crash"):
         write_lock_file(path, LockBook(), T0 + SEC)
     monkeypatch.undo()
@@ -431,7 +425,7 @@ def test_crash_mid_write_leaves_old_file_intact(tmp_path, monkeypatch, victim):
 
 def test_first_write_crash_leaves_no_file(tmp_path, monkeypatch):
     path = tmp_path / "lock.json"
-    monkeypatch.setattr(lockmod.os, "replace", lambda *a: (_ for _ in ()).throw(OSError("crash")))
+    monkeypatch.setattr(lockfile.os, "replace", lambda *a: (_ for _ in ()).throw(OSError("crash")))
     with pytest.raises(OSError):
         write_lock_file(path, LockBook(), T0)
     assert not path.exists() and _leftovers(tmp_path) == []

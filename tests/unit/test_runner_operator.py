@@ -22,7 +22,8 @@ from adapters.simulated.engine import ManualClock
 from adapters.simulated.scenarios import build
 from killswitch.compile.compiler import compile_documents
 from killswitch.policy.load import load_text
-from killswitch.runner.lock import DEAD_MANS_SWITCH, OPERATOR, LockBook, read_lock_file
+from killswitch.runner.lock import DEAD_MANS_SWITCH, OPERATOR, LockBook
+from killswitch.runner.lock_file import read_lock_file
 from killswitch.bootstrap import build_runner_and_desk
 from killswitch.events import DMS_FIRED
 from killswitch.state import open_store
@@ -445,7 +446,8 @@ class _WaitingRunner:
 
 
 def test_the_daemon_refreshes_the_venue_countdowns_between_ticks_and_stops_when_deposed():
-    from killswitch.daemon import Daemon, RunOptions
+    from killswitch.daemon import Daemon
+    from killswitch.daemon_options import RunOptions
 
     async def go():
         daemon = Daemon(RunOptions(("p",), "a.yaml", "sqlite://x", "lock.json", lease_ttl_ms=150), print, print)

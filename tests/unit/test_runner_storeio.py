@@ -16,7 +16,7 @@ import time
 import pytest
 
 from killswitch.runner import persist
-from killswitch.runner.lock import read_lock_file
+from killswitch.runner.lock_file import read_lock_file
 from killswitch.runner.storeio import StoreIO
 from killswitch.state.store import FencedError, StoreError
 

@@ -14,7 +14,7 @@ import pytest
 
 from adapters.base import StreamHealth
 from killswitch.metrics import parse_families, render_collected
-from killswitch.render.ops import stream_text
+from killswitch.render.status import stream_text
 from killswitch.runner.streams import StreamWatch
 from killswitch.runner.wakes import Wakes, next_start
 
@@ -100,7 +100,8 @@ class _Runner:
 
 
 def _daemon(spacing_s: float):
-    from killswitch.daemon import Daemon, RunOptions
+    from killswitch.daemon import Daemon
+    from killswitch.daemon_options import RunOptions
 
     return Daemon(RunOptions(("p",), "a.yaml", "sqlite://x", "lock.json", lease_ttl_ms=3_000,
                              min_tick_spacing_s=spacing_s), print, print)

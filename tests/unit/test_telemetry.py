@@ -22,7 +22,7 @@ from killswitch.engine.signals import SignalValue
 from killswitch.engine.stages import StageTransition
 from killswitch.engine.triggers import TriggerResult
 from killswitch.policy.load import load_text
-from killswitch.runner.executor import ExecutionReport, OrderOutcome
+from killswitch.runner.execution import ExecutionReport, OrderOutcome
 from killswitch.runner.loop import TickReport
 from killswitch.events import MANUAL_CLOSE, ORDER_FAILED, STAGE_TRANSITION, Event
 from killswitch.telemetry import TelemetrySink, attributes as A, export, find

@@ -5,7 +5,7 @@ beat (a typo'd source was refused, the real one was never listed)."""
 from __future__ import annotations
 
 from killswitch.client import DmsStatus
-from killswitch.render.ops import dms_text
+from killswitch.render.dms import dms_text
 from killswitch.runner.beat_sources import named_by
 from killswitch.runner.view import decode
 

@@ -16,7 +16,7 @@ from adapters.ccxt_exchange.dialects import dialect_for
 from adapters.simulated.http import SimServer, wall_clock
 from adapters.simulated.venues import VENUES, sim_account
 from killswitch.metrics import Registry
-from killswitch.render.ops import weight_lines
+from killswitch.render.status import weight_lines
 from killswitch.runner.view import RunnerStatus
 from killswitch.runner.weights import VenueWeights
 from killswitch.weights import (PER_IP, Read, SnapshotCost, WeightLimit, accounts_within, polling_per_minute,

@@ -1,0 +1,162 @@
+"""The policy reloads of a ``ksctl run`` process: the policies compiled on a worker thread while
+the ticks and the API go on, swapped in between two ticks; a policy that fails to compile keeps
+the last good graph running and says so loudly (stderr, status, audit); the leader keeps the
+sources of the graph it runs as the last good bundle.
+
+Owns the compile (:func:`compile_policy_sources`, and a reload's, which never raises), the
+policy files' modification times a change is seen by (:func:`policy_mtimes`), and
+:class:`PolicyReloads`, the daemon's part that starts a reload and hands its graph to the
+runner (:meth:`~killswitch.runner.loop.Runner.apply_graph`, the only way one reaches it).
+
+Must not: tick, take the lease, or change the runner's graph but through ``apply_graph``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import Callable, Optional, Sequence
+
+from .compile.compiler import CompileResult
+from .daemon_options import RunOptions
+from .daemon_start import first_error, unmatched_here
+from .policy.accounts_doc import Account
+from .runner.firm import FirmLink
+from .runner.loop import GraphReload, Runner
+from .shardrun import ShardStart
+from .sources import MAX_FILE_BYTES, compile_sources
+from .state.store import StoreError
+
+
+def compile_policy_sources(paths: tuple[str, ...], max_file_bytes: int = MAX_FILE_BYTES,
+                           accounts: Optional[Sequence[Account]] = None,
+                           ) -> tuple[CompileResult, list[tuple[str, str]]]:
+    """The compiled policies and the sources they came from (kept as the last good bundle).
+    ``accounts``: the runner's (``--accounts``), which stand for the declared accounts when the
+    sources hold no Accounts document: a scope selecting none of them (a typo'd label) is an
+    error (KS218), so the graph is refused at start and a reload keeps the last good one."""
+    return compile_sources(paths, max_file_bytes=max_file_bytes, accounts=accounts)
+
+
+def policy_mtimes(paths: tuple[str, ...]) -> dict[str, float]:
+    out = {}
+    for p in paths:
+        root = Path(p)
+        files = [root] if root.is_file() else sorted(root.rglob("*.y*ml")) if root.is_dir() else []
+        for f in files:
+            try:
+                out[str(f)] = f.stat().st_mtime
+            except OSError:
+                pass
+    return out
+
+class PolicyReloads:
+    """The daemon's policy reloads (:class:`~killswitch.daemon.Daemon` is one): a compile started
+    on a worker thread, taken up between two ticks, and the last good bundle kept.
+
+    The attributes below are the daemon's, set when it is built and started."""
+
+    opts: RunOptions
+    echo: Callable[[str], None]
+    err: Callable[[str], None]
+    firm: Optional[FirmLink]
+    _shard: Optional[ShardStart]
+    _declared: Optional[Sequence[Account]]
+    _compiling: Optional[asyncio.Future]
+    _files: Optional[list[tuple[str, str]]]
+    _saved: Optional[str]
+
+    async def _keep_bundle(self, runner: Runner) -> None:
+        """The leader keeps the sources of the graph it runs as the last good bundle (once per graph)."""
+        if not runner.leader or self._saved == runner.graph.digest or self._files is None:
+            return
+        try:
+            await runner.io(runner.store.save_policy_bundle, runner.graph.digest, runner.graph.revision, self._files,
+                            runner.fence)
+            self._saved = runner.graph.digest
+        except Exception as e:  # noqa: BLE001 - retried next tick; the graph runs regardless
+            self.err(f"ksctl run: could not keep the policies as the last good ones: {type(e).__name__}")
+
+    def _start_reload(self) -> None:
+        """Start compiling the policies on a worker thread; :meth:`_swap_compiled` takes the result
+        up between two ticks. The loop goes on ticking with the last good graph, and the API on
+        answering, however long the compile takes."""
+        self._compiling = asyncio.ensure_future(asyncio.to_thread(_compile_for_reload, self.opts.policies,
+                                                                  self.opts.max_file_bytes, self._declared))
+
+    async def _swap_compiled(self, runner: Runner) -> None:
+        """If a compile started by :meth:`_start_reload` has finished, hand its graph to the
+        runner (which keeps the last good one if it failed): between two ticks."""
+        task = self._compiling
+        if task is None or not task.done():
+            return
+        self._compiling = None
+        try:
+            await self._swap(runner, *task.result())
+        except StoreError as e:  # its audit row: the graph is swapped in (or kept) regardless
+            self.err(f"ksctl run: the policy reload could not be audited: {e}")
+            runner.store_failed()
+
+    async def _reload(self, runner: Runner) -> None:
+        """Reload now: compile on a worker thread, then swap on the loop."""
+        await self._swap(runner, *await asyncio.to_thread(_compile_for_reload, self.opts.policies,
+                                                          self.opts.max_file_bytes, self._declared))
+
+    async def _swap(self, runner: Runner, result: Optional[CompileResult], files: list[tuple[str, str]],
+                    crash: Optional[str] = None) -> None:
+        """Hand a reload to the runner (:meth:`Runner.apply_graph`: the only way one reaches it)
+        and say what came of it: a reload that failed (findings, or a compiler crash) leaves the
+        last good graph running, said on stderr as well as in the status, audit and events. A
+        shard's runner takes up its local policies only, and its firm link the firm-wide ones; a
+        firm-wide policy the shards cannot serve (``FIRM_POLICY_REFUSED``,
+        ``FIRM_INTERVAL_TOO_SHORT``) fails the reload: both keep what they run."""
+        whole, firm_refused = None, []
+        if self._shard is not None and result is not None:
+            whole = result.graph  # its firm-wide policies, taken up with the reload (FirmLink.set_graph)
+            firm_refused = self.firm.refusals(whole) if self.firm is not None and whole is not None else []
+            for line in firm_refused:
+                self.err(f"ksctl run: {line}")
+            result, _ = self._shard.narrow(result)
+        refused = unmatched_here(result, self._declared or ()) if self.opts.strict and result is not None \
+            and result.graph is not None else []
+        if firm_refused:  # a firm-wide policy the shards cannot serve: the whole reload fails, as any does
+            reload = GraphReload(None, firm_refused[0], len(firm_refused))
+        elif refused:  # --strict: a policy that would select none of this runner's accounts
+            reload = GraphReload(None, f"{refused[0]} (--strict)", len(refused))
+        elif result is None or result.graph is None:
+            reload = GraphReload(None, first_error(result) if result is not None else crash,
+                                 len(result.errors) if result is not None else 1)
+        else:
+            reload = GraphReload(result.graph, documents=tuple(d.model for d in result.docs))
+        running = runner.graph
+        failing = runner.policy_error  # a failed reload (or a start on the last good graph) this one may end
+        outcome = await runner.apply_graph(reload)
+        if not outcome.applied:
+            self.err(f"ksctl run: POLICY RELOAD FAILED, the last good graph {running.short_digest} keeps running: "
+                     f"{runner.policy_error}")
+            return
+        self._files = files
+        if self.firm is not None and whole is not None:
+            self.firm.set_graph(whole)  # refused above, else taken: the pace follows its intervals
+        if failing is not None and runner.policy_error is None:  # said even when the graph is the one running
+            self.echo(f"ksctl run: POLICY RELOAD RECOVERED: the policies compile again; running "
+                      f"{runner.graph.short_digest} (the failure was: {failing})")
+        if outcome.running != outcome.previous:
+            self.echo(f"ksctl run: policies reloaded: {running.short_digest} -> {runner.graph.short_digest}")
+        for name in outcome.sink_failures:
+            self.err(f"ksctl run: sink {name!r} could not reload: it keeps the routes it had")
+
+
+def _compile_for_reload(paths: tuple[str, ...], max_file_bytes: int = MAX_FILE_BYTES,
+                        accounts: Optional[Sequence[Account]] = None,
+                        ) -> tuple[Optional[CompileResult], list[tuple[str, str]], Optional[str]]:
+    """A reload's compile, on a worker thread: read, load and compile the policies. Touches no
+    runner state. Never raises: a crash of the compiler is a failed reload (named by its type
+    only; its text could quote a document), not the end of the process guarding the book. A file
+    over ``max_file_bytes`` is a finding like any other (KS010), and so is a scope that selects
+    none of ``accounts`` (KS218): the reload fails and the last good graph keeps running."""
+    try:
+        result, files = compile_policy_sources(paths, max_file_bytes, accounts)
+        return result, files, None
+    except Exception as e:  # noqa: BLE001 - see above
+        return None, [], f"internal error while compiling the policies: {type(e).__name__} (a bug: please report it)"

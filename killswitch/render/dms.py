@@ -1,0 +1,49 @@
+"""Render the dead man's switch (``ksctl dms status``, and its lines in ``ksctl status``): each
+heartbeat source, the sources watched and never heard, the venues' cancel-all-after
+countdowns, and the beats refused.
+
+Formats values only: it must not call the runner, print, or pick exit codes.
+"""
+
+from __future__ import annotations
+
+from ..client import DmsStatus
+from .ops import api_json
+from .times import seconds_text
+
+
+def dms_lines(d: DmsStatus) -> list[str]:
+    """One line per heartbeat source, then one per venue countdown."""
+    lines = []
+    for name, s in sorted(d.sources.items()):
+        if s.fired:
+            state = "FIRED" + (f" (trading halted for {name})" if s.locked else "")
+        elif s.armed:
+            state = f"armed, fires in {seconds_text(s.fires_in_s)}"
+        else:
+            state = "disarmed" + (f" (trading halted for {name})" if s.locked else "")
+        lines.append(f"  dms {name}: {state}; last beat {seconds_text(s.last_beat_age_s)} ago, "
+                     f"timeout {seconds_text(s.timeout_s)}")
+    for name, by in sorted(d.watched.items()):
+        if name not in d.sources:  # watched, never heard: the bot to look at
+            lines.append(f"  heartbeat {name}: NEVER HEARD; watched by {', '.join(by)}")
+    for acct, n in sorted(d.native.items()):
+        extra = "  LAPSED" if n.lapsed else ""
+        extra += f"  refresh failing: {n.error}" if n.error else ""
+        lines.append(f"  venue cancel-all-after {acct}: {n.countdown_s:g}s countdown, refreshed "
+                     f"{seconds_text(n.last_refresh_age_s)} ago, cancels in {seconds_text(n.cancels_in_s)} without a "
+                     f"refresh{extra}")
+    for name, r in sorted(d.refused.items(), key=lambda kv: kv[1].last_refused_age_s):
+        lines.append(f"  REFUSED heartbeat {name}: {r.count} beat(s), the last "
+                     f"{seconds_text(r.last_refused_age_s)} ago; {r.reason}")
+    return lines
+
+
+def dms_text(d: DmsStatus) -> str:
+    lines = [] if d.sources or d.native or d.refused or d.watched else ["no source armed, no venue countdown"]
+    return "\n".join(lines + dms_lines(d))
+
+
+def dms_json(d: DmsStatus) -> str:
+    return api_json(d)
+

@@ -1,0 +1,86 @@
+"""Render the trading locks as ``ksctl status`` and ``ksctl lock`` show them: one line per hold
+(who holds it, since and until when, why), the pre-trade limits' usage, and the preview of a
+lock that weakens what binds its scope.
+
+Formats values only: it must not call the runner, print, or pick exit codes.
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+from ..client import ORIGIN_DMS, ORIGIN_OPERATOR, LockDocument, LockHold
+from ..figures import figure
+from ..runner.view import ActionPreview
+
+
+def _held_until(h: LockHold) -> str:
+    if h.manual:
+        return "held until a manual reset (ksctl reset)"
+    if h.expires_ts is not None:
+        return f"until {h.expires_ts}"
+    if h.origin == ORIGIN_OPERATOR:
+        return "until ksctl unlock"
+    if h.origin == ORIGIN_DMS:
+        return "until the source is armed again or ksctl unlock"
+    if h.details.get("while_blind"):
+        return "until the scope is armed again (spec.while_blind)"
+    return "until its stage resets"
+
+
+def _holder(h: LockHold) -> str:
+    if h.origin == ORIGIN_OPERATOR:  # who, when the runner recorded it (the caller's identity)
+        return h.origin + (f" {h.details['by']}" if isinstance(h.details.get("by"), str) else "")
+    if h.origin == ORIGIN_DMS:
+        return h.origin
+    if h.details.get("while_blind"):
+        return f"policy {h.policy} while blind"
+    return f"policy {h.policy}" + (f" stage {h.stage}" if h.stage is not None else "")
+
+
+def lock_downgrade_text(p: ActionPreview, mode: str, replaced: Sequence[LockHold]) -> str:
+    """A lock that weakens what binds its scope, before it is sent: before -> after, the
+    operator's holds it replaces (who set them, why), and the runner's preview of the change."""
+    before, after = p.lock_before or "active", p.lock_after or "active"
+    if before != after:
+        lines = [f"lock {p.scope}: {before} -> {after} (WEAKER: orders refused now will pass)"]
+    else:
+        lines = [f"lock {p.scope}: the operator's lock becomes {mode}; {p.scope} stays {after} while another "
+                 f"lock binds it, and is {mode} once that one is lifted"]
+    for h in replaced:
+        who = f" by {h.details['by']}" if isinstance(h.details.get("by"), str) else ""
+        lines.append(f"  replaces the operator's {h.mode} lock{who} set {h.created_ts or '-'}: {h.reason}")
+    lines += [f"  {e}" for e in p.effects if not e.startswith("replaces the operator's")]
+    return "\n".join(lines)
+
+
+def lock_lines(locks: LockDocument) -> list[str]:
+    """One line per hold of every locked scope: the mode, who holds it (a policy's stage, an
+    operator, the dead man's switch), since when, until when and why; or that nothing is locked."""
+    if not locks.scopes:
+        return ["  trading locks: none (every scope active)"]
+    lines = []
+    for scope, entry in sorted(locks.scopes.items()):
+        holds = entry.holds or ()
+        for h in holds:
+            lines.append(f"  LOCK {scope}: {h.mode} by {_holder(h)} since {h.created_ts or '-'}, {_held_until(h)}; "
+                         f"reason: {h.reason}")
+        if not holds:  # a runner that sends no holds: the merged entry is what there is
+            lines.append(f"  LOCK {scope}: {entry.mode}; reason: {entry.reason}")
+    return lines
+
+
+def limit_lines(locks: LockDocument) -> list[str]:
+    """One line per pre-trade limit of each scope: its usage against its value (unknown when an
+    account of the scope was not read); OVER when the book breaks it already."""
+    lines = []
+    for p in locks.limits:
+        for u in p.usage:
+            of = f" {u.symbol}" if u.symbol else ""
+            if u.usage is None:
+                used = "usage unknown (an account not read)"
+            else:
+                share = f" ({u.usage / u.value:.0%})" if u.value else ""
+                used = f"{figure(u.usage)} of {figure(u.value)}{share}" + ("  OVER" if u.usage > u.value else "")
+            lines.append(f"  LIMIT {p.policy} {u.scope} {u.limit}{of}: {used}")
+    return lines

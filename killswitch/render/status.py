@@ -1,0 +1,269 @@
+"""Render ``ksctl status``: the runner's status document as text for people, or as the API
+wrote it (JSON, with the lock document beside it).
+
+Owns the status page and its sections: mode and leadership, the runner's own failures, stages
+per scope, coverage, data ages and streams, position modes, refused closes, REST weight,
+resumptions, residuals, revoked trading keys and lock violations; the locks and limits come
+from :mod:`.locks`, the dead man's switch from :mod:`.dms`.
+
+Formats values only: it must not call the runner, print, or pick exit codes.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Optional
+
+from ..client import LockDocument, dms_of
+from ..figures import figure, step_of
+from ..runner.view import RunnerStatus
+from ..sources import revision_text
+from .dms import dms_lines
+from .locks import limit_lines, lock_lines
+from .ops import api_json
+from .times import iso, seconds_text
+
+
+def _when(ms: Optional[int]) -> str:
+    return "-" if ms is None else iso(ms)
+
+
+def _time_of_day(ms: Optional[int], ref_ms: Optional[int]) -> str:
+    """``13:00:05Z`` on the day of ``ref_ms`` (the last tick), the whole UTC time on another day."""
+    if ms is None:
+        return "-"
+    full = iso(ms)
+    return full[11:] if ref_ms is not None and iso(ref_ms)[:10] == full[:10] else full
+
+
+def failure_lines(st: RunnerStatus) -> list[str]:
+    """The runner's own failures, loudest first: a reload that failed, pages that reach no one."""
+    lines = []
+    if not st.reload_ok:
+        lines.append(f"policies: reload FAILED at {_when(st.reload_failed_ms)}, running the graph loaded at "
+                     f"{_when(st.last_good_reload_ms)}")
+    if st.pages_failing:
+        since = st.pages_failing_since_ms if st.pages_failing_since_ms is not None else \
+            min(f.since_ms for f in st.pages_failing)
+        receivers = "; ".join(f"{f.document}/{f.receiver}: {f.cause}" + (
+            f" ({f.failures} failed rounds)" if f.failures > 1 else "") for f in st.pages_failing)
+        lines.append(f"Pages are failing since {_time_of_day(since, st.last_tick_ms)}: {receivers}")
+    return lines
+
+
+def _fetch_error(e: dict, ref_ms: Optional[int]) -> str:
+    return (f"FETCH FAILING since {_time_of_day(e.get('since_ms'), ref_ms)} ({e.get('failures')} in a row): "
+            f"{e.get('code')}: {e.get('message') or '-'}")
+
+
+def stream_text(s: dict) -> str:
+    """An account's private stream as ``ksctl status`` shows it beside its data age: its state,
+    its last message, its last good REST reconcile and the failed ones since (a runner that does
+    not report reconciles shows none)."""
+    if s.get("state") == "off":
+        return f"stream off, polls ({s.get('reason') or 'STREAM_UNSUPPORTED'})"
+    age = s.get("last_message_age_s")
+    why = s.get("reason") or ("RECONCILE_OVERDUE" if s.get("reconcile_overdue") else str(s.get("state")).upper())
+    head = f"STREAM DEGRADED, polls over REST: {why}" if s.get("degraded") else f"stream {s.get('state')}"
+    dropped = sum((s.get("dropped") or {}).values())
+    reconciled = ""
+    if "last_reconcile_age_s" in s:
+        last = s.get("last_reconcile_age_s")
+        reconciled = f", last reconcile {'never' if last is None else seconds_text(last) + ' ago'}"
+        if s.get("reconcile_every_s"):
+            reconciled += f" (every {seconds_text(s['reconcile_every_s'])})"
+        if s.get("reconcile_failures"):
+            reconciled += (f", {s['reconcile_failures']} failed since ("
+                           f"{s.get('reconcile_failure_reason') or 'unknown'})")
+    return (f"{head} (last message {'never' if age is None else seconds_text(age) + ' ago'}{reconciled}, "
+            f"{s.get('reconnects', 0)} reconnect(s), {s.get('disagreements', 0)} disagreement(s), "
+            f"{dropped} dropped)")
+
+
+def status_text(st: RunnerStatus, locks: LockDocument) -> str:
+    """Mode, leadership, graph; the runner's own failures (reload, pages); stages per scope;
+    data ages with each account's fetch error; the trading locks (mode, origin, reason,
+    expiry); the pre-trade limits' usage; resumptions and their limits; residuals; the dead man's switch."""
+    shard = f"shard {st.shard}  " if st.shard else ""
+    lines = [f"{shard}mode {st.mode}  {'leader' if st.leader else 'standby'} (fence {st.fence})  "
+             f"graph {st.graph_digest[:19]}  revision {revision_text(st.graph_revision)}  "
+             f"last tick {_when(st.last_tick_ms)}"]
+    if not st.leader:
+        lines.append(standby_line(st))
+    if st.policy_error:
+        lines.append(f"POLICY RELOAD FAILED (last good graph running): {st.policy_error}")
+    lines += failure_lines(st)
+    for s in st.scopes:
+        extra = f"  since {iso(s.entered_ms)}" if s.stage and s.entered_ms is not None else ""
+        if s.manual and s.stage:
+            extra += f"  LATCHED: reset needs {s.approvals_needed} approver(s), have {len(s.approvals)}" + (
+                f" ({', '.join(s.approvals)})" if s.approvals else "")
+        have = s.acks or ((s.ack,) if s.ack is not None else ())
+        if have:  # who has the scope's incident (ksctl ack): everyone who said so, each with their note
+            extra += "  ACKNOWLEDGED by " + "; ".join(
+                f"{a.author} at {iso(a.ts_ms)}" + (f": {a.comment}" if a.comment else "") for a in have)
+        lines.append(f"  {s.policy:<20} {s.scope:<40} stage {s.stage} {s.stage_name or ''}{extra}")
+    lines += coverage_lines(st)
+    lines += [f"SILENCE {flag}" for flag in st.silences_idle]
+    for acct in sorted(set(st.data_age_s) | set(st.fetch_errors) | set(st.streams)):
+        age = st.data_age_s.get(acct)
+        error = st.fetch_errors.get(acct)
+        stream = st.streams.get(acct)
+        lines.append(f"  data age {acct}: {seconds_text(age)}"
+                     + (f"  {_fetch_error(error, st.last_tick_ms)}" if error else "")
+                     + (f"  {stream_text(stream)}" if stream else ""))
+    lines += mode_lines(st)
+    lines += rejection_lines(st)
+    lines += weight_lines(st)
+    lines += lock_lines(locks)
+    lines += limit_lines(locks)
+    for r in st.resuming:
+        limits = ", ".join(x for x in (
+            f"max {r.max_positions} position(s)" if r.max_positions is not None else "",
+            f"gross exposure {figure(r.max_gross_exposure)}" if r.max_gross_exposure is not None else "") if x)
+        step = f"; steps up at {iso(r.until_ms)}" if r.until_ms is not None else ""
+        lines.append(f"  RESUMING {r.policy} {r.scope}: {step_of(r.day, r.days, r.step_ms)} since {iso(r.since_ms)}, "
+                     f"{r.fraction * 100:g}% of normal limits ({limits or 'no limit set'}){step}")
+    for x in st.residuals:  # what closes left open and the runner stopped closing
+        leg = f" {x.position_side}" if x.position_side else ""
+        lines.append(f"  RESIDUAL {x.account} {x.symbol} {x.side}{leg} {figure(x.amount)}: {x.why} ({x.detail}); "
+                     f"incident {x.incident}")
+    lines += trading_lines(st)
+    lines += violation_lines(st.lock_violations)
+    lines += dms_lines(dms_of(st))
+    return "\n".join(lines)
+
+
+def trading_lines(st: RunnerStatus) -> list[str]:
+    """Each account whose bots' keys are revoked at the venue, being revoked or restored, or
+    failing to be: what the venue confirmed (revoked only then), who holds it, what is owed."""
+    lines = []
+    for account, t in sorted(st.trading.items()):
+        holds = "; ".join(
+            f"{h['policy']} {h['scope']}" + (f" stage {h['stage']}" if h.get("stage") else "")
+            + (f" by {h['by']}" if h.get("by") else "")
+            + f" (restore needs {h['approvals_needed']} approver(s), have {len(h.get('approvals') or ())})"
+            for h in t.get("holds") or ())
+        keys = ", ".join(f"{k}={v}" for k, v in sorted((t.get("keys") or {}).items()))
+        owed = t.get("owed") or {}
+        retry = f"; next try {owed['next_ts']}" if owed.get("failure") else ""
+        lines.append(f"  TRADING {account}: {t.get('shown')}" + (f"; keys {keys}" if keys else "")
+                     + (f"; held by {holds}" if holds else "") + retry)
+    return lines
+
+
+def violation_lines(doc: dict, latest: int = 10) -> list[str]:
+    """What broke a lock at the venue (the venue watch): the count, and the latest, newest first."""
+    total = int((doc or {}).get("total") or 0)
+    if not total:
+        return []
+    lines = [f"  LOCK VIOLATIONS: {total} since this runner started (the latest first)"]
+    for v in list(doc.get("recent") or ())[:latest]:
+        notional = v.get("notional")
+        value = f"notional {notional:,.2f}" if isinstance(notional, (int, float)) else "notional unknown"
+        who = v.get("client_order_id") or v.get("revert_client_order_id") or "-"
+        outcome = v.get("outcome") or ("dry run" if v.get("dry_run") else "pending")
+        lines.append(f"    {_when(v.get('ts_ms'))} {v.get('action', '?'):<6} {v.get('account')} {v.get('symbol')} "
+                     f"{v.get('side')} {figure(v.get('amount', 0))} ({value}) strategy {v.get('strategy')} "
+                     f"order {who} under {v.get('mode')} {v.get('scope')}: {outcome}")
+    return lines
+
+
+def mode_lines(st: RunnerStatus) -> list[str]:
+    """Each account's position mode as its venue reads it: a mismatch with the declaration, or a
+    mode not read, loud; an agreeing one on a quiet line."""
+    lines = []
+    for acct, m in sorted(st.position_modes.items()):
+        margin = f", margin {m['margin']}" if m.get("margin") else ""
+        if m.get("mismatch"):
+            lines.append(f"  {m.get('reason')}: {acct}: closes are sent as the venue's mode")
+        elif m.get("read") == "unread":
+            lines.append(f"  position mode {acct}: unread ({m.get('reason') or 'no read'}); closes follow the "
+                         f"positions' own legs, declared {m.get('declared')}")
+        else:
+            source = m.get("source") or "the venue"
+            lines.append(f"  position mode {acct}: {m.get('read')}{margin} (read from {source})")
+    return lines
+
+
+def rejection_lines(st: RunnerStatus) -> list[str]:
+    """The legs whose closes the venue refused: CLOSE_REJECTED (not sent again) or still tried."""
+    lines = []
+    for r in st.close_rejections:
+        what = (f"CLOSE_REJECTED {r['account']} {r['symbol']} {r['leg']}: {r['tries']} of {r['bound']} closes "
+                f"rejected by the venue: {r['venue_said']} ({r['reason']}); not sent again for incident "
+                f"{r['incident']}") if r["state"] == "CLOSE_REJECTED" else (
+            f"CLOSE REFUSED {r['account']} {r['symbol']} {r['leg']}: {r['tries']} of {r['bound']} tries "
+            f"({r['kind']}): {r['venue_said']} ({r['reason']})"
+            + (f"; tried again at {iso(r['next_ms'])}" if r.get("next_ms") else ""))
+        lines.append(f"  {what}")
+    return lines
+
+
+def weight_lines(st: RunnerStatus) -> list[str]:
+    """Each venue's REST weight of the last minute against its per-IP limit, and whose count it is."""
+    lines = []
+    for venue, w in sorted(st.venue_weight.items()):
+        used, limit = w.get("used_per_minute") or 0.0, w.get("limit_per_minute")
+        whose = "the venue's count" if w.get("source") == "venue" else "counted by this runner"
+        if limit:
+            text = f"{used:,.0f} of {limit:,.0f} {w.get('unit')} a minute per IP ({used / limit:.0%}, {whose})"
+        else:
+            text = f"{used:,.0f} {w.get('unit')} a minute ({whose}; no per-IP limit: the venue counts per UID)"
+        lines.append(f"  REST weight {venue}: {text}, {w.get('accounts')} account(s)")
+    return lines
+
+
+def standby_line(st: RunnerStatus) -> str:
+    """What a standby says of who leads: the lease holder as the lease stores it."""
+    me = f" ({st.holder})" if st.holder else ""
+    if st.lease_holder and st.lease_holder != st.holder:
+        return (f"STANDBY: this runner{me} does not act; the leader is {st.lease_holder} (the lease holder): "
+                "send changes there")
+    return f"STANDBY: this runner{me} does not act; no runner holds the lease right now"
+
+
+def coverage_lines(st: RunnerStatus) -> list[str]:
+    """Armed, or what the kill switch cannot see: a count, then one line per blind or unmatched
+    policy × scope with why and until when (armed scopes are counted, not listed)."""
+    rows = st.coverage
+    if not rows:
+        return ["  coverage: not evaluated yet (no tick under this graph)"]
+    off = [r for r in rows if r.state != "armed"]
+    if not off:
+        return [f"  coverage: all {len(rows)} policy scope(s) armed"]
+    alarming = [r for r in off if not r.allowed]
+    if alarming:
+        lines = [f"  COVERAGE: {len(alarming)} of {len(rows)} policy scope(s) NOT ARMED"]
+    else:  # only policies prepared ahead of their accounts: expected, said calmly
+        lines = [f"  coverage: {len(rows) - len(off)} of {len(rows)} policy scope(s) armed; "
+                 f"{len(off)} select(s) no account, as allow_empty allows"]
+    for r in off:
+        when = f", since {iso(r.since_ms)}" if r.since_ms is not None else ""
+        if r.allowed:
+            lines.append(f"  unmatched (allowed) {r.policy}: {r.detail}{when}: it acts once an account matches")
+            continue
+        if r.state == "unmatched":
+            lines.append(f"  UNMATCHED {r.policy}: {r.detail}{when}: the policy cannot act")
+            continue
+        until = "unknown (waiting for data)" if r.until_ms is None else iso(r.until_ms)
+        doing = r.while_blind or "nothing (no while_blind)"
+        lines.append(f"  BLIND {r.policy} {r.scope}: {r.reason}{when}; armed again at {until}; while blind: {doing}")
+        if r.partly:
+            lines.append(f"      {r.partly}")
+        for t in r.triggers:
+            still = f"; can still fire on {', '.join(t.fires_on)}" if t.fires_on else ""
+            lines.append(f"      trigger {t.trigger}: {t.detail}{still}")
+        if not r.triggers:
+            lines.append(f"      {r.detail}")
+    return lines
+
+
+
+def status_json(st: RunnerStatus, locks: LockDocument) -> str:
+    """The status document as the API wrote it, with the lock document (``GET /v1/lock``) as ``lock``
+    (``limits`` in it when a policy sets some, as the runner writes it)."""
+    lock = dataclasses.asdict(locks)
+    if not lock["limits"]:
+        del lock["limits"]
+    return api_json({**dataclasses.asdict(st), "lock": lock})
