@@ -158,7 +158,7 @@ from .api_revoke import RevokeHandlers
 from .api_request import (MAX_REASON, ApiError, bad, close_fields, fields, lock_fields, only, parse_object, path_name,
                           read_body, seconds, show, source_field, source_name, string_field)
 from .beats import IDENTITY_SOURCES_FULL, HeartbeatBatches, IdentitySources
-from .gate import parse_request
+from .gate_request import parse_request
 from .console import ConsoleHandlers
 from .console.charts_http import ChartHandlers
 from .identity import ROLES, Identity, LiveTokens, Tokens, normalise_identity

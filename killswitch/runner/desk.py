@@ -34,7 +34,7 @@ from .commands import OperatorCommands
 from .countdowns import Countdowns
 from .firm_board import FirmBoardView
 from .firm_ports import FirmRoutes
-from .gate import Decision
+from .gate_request import Decision
 from .oplog import said
 from .positions import PositionsReadout
 from .previews import Previews

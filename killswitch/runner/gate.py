@@ -54,9 +54,6 @@ from .limits_state import GateLimits
 from .lock import DEAD_MANS_SWITCH, OPERATOR, LockBook, LockStatus
 from .resume_plan import Resumption, resume_limits
 
-# Decision, Placement and parse_request are imported from here too (the runner's loop and API):
-# the gate's answer, what it is handed, and how it reads a request.
-__all__ = ["Decision", "Placement", "binding_lock", "check_order", "parse_request"]
 
 
 # --- positions ------------------------------------------------------------------------------------------

@@ -84,7 +84,7 @@ from ..snapshot import FetchStatus, Snapshot
 from ..state.store import FencedError, StateStore, StoreError
 from .armed import BlindReports, log_changes
 from .depth import BOOK_TIMEOUT_S, plan_with_books
-from .executor import ExecutionReport
+from .execution import ExecutionReport
 from .gc_pause import CollectorPause
 from .lease_keeper import LeaseKeeper
 from .modes import ModeWatch

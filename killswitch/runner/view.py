@@ -20,7 +20,7 @@ from .view_decode import DecodeError as DecodeError, decode as decode
 
 if TYPE_CHECKING:  # annotations only: the gate pulls in the lock book, and `ksctl status` need not
     from ..state.store import RunbookRecord
-    from .gate import Decision
+    from .gate_request import Decision
 
 
 @dataclass(frozen=True)
