@@ -19,6 +19,7 @@ from ..policy import diagnostics as d
 from ..policy import expr as ex
 from ..policy.expr_check import type_errors
 from ..policy.expr_eval import compile_predicate
+from ..policy.expr_parse import parse
 from ..policy.kinds import position_count
 from ..policy.positions import POSITION_FIELDS, parse_condition
 from ..policy.signals import SIGNAL_KINDS, RealizedVolatility, Signal, TailRisk
@@ -39,7 +40,7 @@ def check_triggers(pc: PolicyPass, types: dict[str, ex.ValueType], signals: dict
         wpath = path + ("when",)
         ok = True
         try:
-            ast = ex.parse(trig.when)
+            ast = parse(trig.when)
         except ex.ExprError as e:
             hint = e.hint
             if e.related is not None:

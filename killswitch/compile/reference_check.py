@@ -17,6 +17,7 @@ from typing import Any
 
 from ..policy import diagnostics as d
 from ..policy import expr as ex
+from ..policy.expr_parse import parse
 from ..policy.actions import ClosePositions, NotifyAction
 from . import nodes as n
 from .condition_check import check_position_condition
@@ -130,7 +131,7 @@ def check_usage(pc: PolicyPass, signals: list[n.SignalNode], triggers: dict[str,
             read.update(triggers[name].reads)
             continue
         try:
-            read.update(r.name for r in ex.refs(ex.parse(trig.when)))
+            read.update(r.name for r in ex.refs(parse(trig.when)))
         except ex.ExprError:
             return  # cannot tell what a broken condition reads
     for s in signals:

@@ -31,6 +31,7 @@ from pydantic_core import PydanticCustomError
 from . import expr as ex
 from .expr_check import check_types
 from .expr_eval import Predicate, compile_predicate
+from .expr_parse import parse, parse_canonical
 
 
 @dataclass(frozen=True)
@@ -73,9 +74,9 @@ def parse_condition(text: str, canonical: bool = False) -> ex.Node:
     """Parse and type-check a position condition. Raises :class:`ConditionError`.
 
     ``canonical``: ``text`` is the canonical text of a condition accepted before (what the model
-    keeps), read by :func:`~.expr.parse_canonical`."""
+    keeps), read by :func:`~.expr_parse.parse_canonical`."""
     try:
-        ast = ex.parse_canonical(text) if canonical else ex.parse(text)
+        ast = parse_canonical(text) if canonical else parse(text)
     except ex.ExprError as e:
         if e.kind == "limit":
             raise ConditionError(f"{e.message} at character {e.offset + 1}", limit=e) from None

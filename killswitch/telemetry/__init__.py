@@ -1,7 +1,7 @@
 """Telemetry: traces (OpenTelemetry, OTLP/HTTP) and Prometheus metrics of the runner.
 
 What it owns: the :class:`TelemetrySink` the runner hands its ticks and events to (see
-:mod:`.sink` for the span tree and the metrics), the exporter setup from the standard
+:mod:`.sink` for the metrics, :mod:`.spans` for the span tree), the exporter setup from the standard
 ``OTEL_*`` environment (:mod:`.export`) and the attribute names (:mod:`.attributes`); its
 Prometheus registry is :mod:`killswitch.metrics`. What it must not do: slow a tick, hold global
 OpenTelemetry state, or put a secret in a span.

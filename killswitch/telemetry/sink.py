@@ -1,42 +1,19 @@
 """The telemetry sink: every tick as a span tree, and the metrics the runner does not count itself.
 
 After each tick the sink writes the tick's spans *retroactively*, with the start and end times
-the runner measured (``TickReport.started_ns``, ``phases``, ``OrderOutcome.start_ns``): nothing
-is traced while the tick runs. ``on_tick`` itself only counts the metrics and hands the report
-to the sink's own thread, through a bounded queue (``MAX_PENDING`` reports and spans; full: the
-item is dropped and counted), which builds the spans — a flatten of a thousand orders costs that
-thread tens of milliseconds of SDK work, and the tick none of it. The tree of one tick::
-
-    killswitch.tick                         runner, lease, graph, counts
-    ├── killswitch.snapshots                error status + events for failed snapshots
-    ├── killswitch.evaluate
-    │   └── killswitch.scope.evaluate       per policy and scope: stage, signals, firing triggers
-    │       └── killswitch.decision         per stage transition: policy, graph digest and revision,
-    │                                        scope, stage from → to, reason codes, every signal value
-    │                                        against its threshold (attribute + span events)
-    ├── killswitch.books                    the order books of the closes planned, and their re-plan
-    │                                        (only in a tick whose closes are sized by the book)
-    ├── killswitch.journal
-    ├── killswitch.persist
-    ├── killswitch.send
-    │   └── killswitch.order                per order (CLIENT): venue, symbol, side, amount, client
-    │                                        id, result, latency; error status on a refusal; a link
-    │                                        to the decision span that planned it
-    └── killswitch.reconcile
-        └── killswitch.order                orders sent again after reconciliation
-
-Scope and decision spans cover the evaluate phase: the engine is pure and does not time each
-scope. Quiet scopes (stage 0, nothing firing or pending, no transition) beyond
-``max_scope_spans`` per tick get no span; the root counts them. The tick's events
-(``stage_transition``, ``order_failed``…) are span events of the root. Events outside a tick
-(a reset, a manual close, a failed reload) are ``killswitch.event`` spans.
+the runner measured: nothing is traced while the tick runs. ``on_tick`` itself only counts the
+metrics and hands the report to the sink's own thread, through a bounded queue (``MAX_PENDING``
+reports and spans; full: the item is dropped and counted), which builds the spans — a flatten
+of a thousand orders costs that thread tens of milliseconds of SDK work, and the tick none of
+it. The span tree of one tick (tick → phases → scope decisions → orders), and how a reported
+span joins it, are :mod:`.spans`'. Events outside a tick (a reset, a manual close, a failed
+reload) are ``killswitch.event`` spans.
 
 Other sinks report what they did through this sink (find it with
 :func:`killswitch.telemetry.find`): :meth:`TelemetrySink.record_notification`,
 :meth:`TelemetrySink.record_runbook_render`, or the generic :meth:`TelemetrySink.record_span`.
-Such a span joins the trace of the decision that opened the incident (as a child of the
-``killswitch.decision`` span) while that decision is among the last ``KEEP_DECISIONS``, and
-starts a trace of its own otherwise. All three are thread-safe and go through the same queue
+Such a span joins the trace of the decision that opened the incident while that decision is
+still known (see :mod:`.spans`). All three are thread-safe and go through the same queue
 as the ticks, so a notification reported after its tick always finds its decision.
 
 Metrics (``metrics_text``) complement the runner's own lines (ticks, leader, orders by result,
@@ -58,22 +35,17 @@ from __future__ import annotations
 
 import asyncio
 import queue
-import re
 import threading
 import time
-from collections import OrderedDict
-from typing import TYPE_CHECKING, Any, Callable, Mapping, NamedTuple, Optional
+from typing import TYPE_CHECKING, Any, Callable, Mapping, Optional
 
-from opentelemetry.context import Context
-from opentelemetry.trace import (Link, NonRecordingSpan, SpanContext, SpanKind, Status, StatusCode,
-                                 set_span_in_context)
+from opentelemetry.trace import SpanKind
 
 from . import attributes as A
 from .export import (MAX_QUEUE_SIZE, CountingExporter, ExportConfig, config_from_env, otlp_exporter,
                      package_version, provider, warn)
 from ..metrics import TICK_BUCKETS, Registry
-from ..policy.expr import value_text
-from .thresholds import check, comparisons, describe
+from .spans import MAX_SCOPE_SPANS, RunnerView, TickSpans, event_attributes
 
 if TYPE_CHECKING:  # pragma: no cover
     from opentelemetry.sdk.resources import Resource
@@ -81,11 +53,7 @@ if TYPE_CHECKING:  # pragma: no cover
 
     from ..events import Event, SinkContext, TickFacts
 
-KEEP_DECISIONS = 512  # incident → decision span, for the notifications and runbooks that follow
 MAX_PENDING = 256  # tick reports and reported spans waiting for the sink's thread
-MAX_SCOPE_SPANS = 256  # quiet scopes beyond this many get no span (those with news always do)
-ERROR_RESULTS = ("rejected", "failed")
-_RETRY = re.compile(r"/r\d+$")
 
 
 class TelemetrySink:
@@ -97,9 +65,8 @@ class TelemetrySink:
     the sink's thread and exported through the bounded batch queue of ``max_queue_size`` spans
     (full: the oldest span is dropped); the tick never waits on either.
 
-    Size: about 360 lines because one tick report becomes both the span tree (tick → phases →
-    scope decisions → orders) and the metrics, on one worker with one registry, and the other
-    sinks' ``record_*`` calls join the same tree; the exporter setup (:mod:`.export`) and the
+    The spans of each tick and of what other sinks report are :class:`.spans.TickSpans`'s
+    (:attr:`spans`), built on the sink's thread; the exporter setup (:mod:`.export`) and the
     attribute names (:mod:`.attributes`) live apart.
     """
 
@@ -114,12 +81,10 @@ class TelemetrySink:
                                                  max_queue_size=max_queue_size)
         self.tracer = self.provider.get_tracer(A.TRACER_NAME, package_version())
         self.tracing = self.exporter is not None
-        self.max_scope_spans = max_scope_spans
+        self.spans = TickSpans(self.tracer, max_scope_spans)
         self._lock = threading.Lock()
         self._worker = _Worker(self._worker_failed) if self.tracing and not synchronous else None
-        self._decisions: "OrderedDict[str, SpanContext]" = OrderedDict()
         self._tick_events: list = []
-        self._comparisons: dict[tuple[str, str], tuple] = {}
         self._closed = False
         self._seen_exported = self._seen_failed = 0
 
@@ -171,7 +136,7 @@ class TelemetrySink:
         self._count(report)
         if self.tracing and not self._closed:
             # what the spans need of the runner, as it is now (a reload may swap the graph)
-            self._submit(self._trace, report, _RunnerView(ctx.graph, ctx.holder, ctx.dry_run))
+            self._submit(self.spans.tick, report, RunnerView(ctx.graph, ctx.holder, ctx.dry_run))
 
     def on_event(self, event: "Event", ctx: "SinkContext") -> None:
         self.events.inc(kind=event.kind, severity=event.labels.get("severity", "warning"))
@@ -179,7 +144,7 @@ class TelemetrySink:
             return  # already a span event of its tick's root
         if self.tracing and not self._closed:
             now = time.time_ns()
-            attrs = _event_attributes(event)
+            attrs = event_attributes(event)
             incident = event.data.get("incident") if isinstance(event.data.get("incident"), str) else None
             self.record_span(A.SPAN_EVENT, now, now, attrs, incident=incident)
 
@@ -264,22 +229,7 @@ class TelemetrySink:
         if not self.tracing or self._closed:
             return
         attrs = {k: v for k, v in (attributes or {}).items() if v is not None and not A.is_secret_key(k)}
-        self._submit(self._span, name, start_ns, end_ns, attrs, incident, error, kind)
-
-    def _span(self, name: str, start_ns: int, end_ns: int, attrs: dict, incident: Optional[str],
-              error: Optional[str], kind: SpanKind) -> None:
-        parent = Context()
-        if incident:
-            attrs[A.INCIDENT_ID] = incident
-            with self._lock:
-                sc = self._decisions.get(incident)
-            if sc is not None:
-                parent = set_span_in_context(NonRecordingSpan(sc))
-        span = self.tracer.start_span(name, context=parent, kind=kind, attributes=attrs, start_time=start_ns)
-        if error:
-            span.set_attribute(A.ERROR_TYPE, error)
-            span.set_status(Status(StatusCode.ERROR, error))
-        span.end(end_time=max(end_ns, start_ns))
+        self._submit(self.spans.span, name, start_ns, end_ns, attrs, incident, error, kind)
 
     def record_notification(self, receiver: str, ok: bool, start_ns: int, end_ns: int, *,
                             incident: Optional[str] = None, reason: Optional[str] = None, attempt: int = 1,
@@ -315,147 +265,6 @@ class TelemetrySink:
                                  **{"from": str(t.from_level), "to": str(t.to_level)})
         for o in report.execution.orders:
             self.order_latency.observe(max(o.latency_ms, 0.0) / 1000, venue=o.venue)
-
-    # --- spans of a tick ------------------------------------------------------------------------------
-
-    def _trace(self, report: "TickFacts", runner: "_RunnerView") -> None:
-        graph = runner.graph
-        ev = report.evaluation
-        orders = report.execution.orders
-        root = self.tracer.start_span(A.SPAN_TICK, context=Context(), start_time=report.started_ns, attributes=_clean({
-            A.TICK_TS_MS: report.now_ms, A.RUNNER_LEADER: report.leader, A.RUNNER_HOLDER: runner.holder,
-            A.RUNNER_MODE: "dry-run" if runner.dry_run else "live", A.LEASE_FENCE: report.fence,
-            A.GRAPH_DIGEST: ev.digest if ev else graph.digest, A.GRAPH_REVISION: ev.revision if ev else graph.revision,
-            A.TICK_SCOPES: len(ev.scopes) if ev else 0, A.TICK_TRANSITIONS: len(report.transitions),
-            A.TICK_ORDERS: len(orders), A.SNAPSHOT_FAILURES: list(report.snapshot_failures) or None,
-            A.TICK_DEPOSED: True if report.execution.deposed else None,
-        }))
-        try:
-            ctx = set_span_in_context(root)
-            phases = {}
-            for name, (a, b) in report.phases.items():
-                span = self.tracer.start_span(A.SPAN_PHASE_PREFIX + name, context=ctx, start_time=a)
-                phases[name] = (span, a, b)
-            try:
-                if "snapshots" in phases and report.snapshot_failures:
-                    span = phases["snapshots"][0]
-                    for f in report.snapshot_failures:
-                        account, _, code = f.rpartition(": ")
-                        span.add_event("snapshot_failed", {A.ACCOUNT: account, A.ERROR_TYPE: code},
-                                       timestamp=phases["snapshots"][2])
-                    span.set_status(Status(StatusCode.ERROR, "SNAPSHOT_FAILED"))
-                    span.set_attribute(A.ERROR_TYPE, report.snapshot_failures[0].rpartition(": ")[2])
-                if ev is not None:
-                    parent, a, b = phases.get("evaluate", (root, report.started_ns, report.ended_ns))
-                    self._scopes(ev, graph, runner, set_span_in_context(parent), root, a, b)
-                for o in orders:
-                    parent = root
-                    for span, a, b in phases.values():
-                        if a <= o.start_ns <= b:
-                            parent = span
-                    self._order(o, set_span_in_context(parent))
-            finally:
-                for span, _a, b in phases.values():
-                    span.end(end_time=b)
-            for e in report.events:
-                root.add_event(e.kind, _event_attributes(e), timestamp=report.ended_ns or None)
-            if report.execution.deposed:
-                root.set_status(Status(StatusCode.ERROR, "DEPOSED"))
-                root.set_attribute(A.ERROR_TYPE, "DEPOSED")
-        finally:
-            root.end(end_time=max(report.ended_ns, report.started_ns))
-
-    def _scopes(self, ev, graph, runner, ctx, root, start: int, end: int) -> None:
-        quiet_budget = self.max_scope_spans
-        omitted = 0
-        for s in ev.scopes:
-            firing = [t.name for t in s.triggers if t.firing]
-            pending = [f"{t.name}: {t.pending}" for t in s.triggers if t.pending]
-            news = s.transition is not None or firing or pending or s.stage_after
-            if not news:
-                if quiet_budget <= 0:
-                    omitted += 1
-                    continue
-                quiet_budget -= 1
-            node = _policy(graph, s.policy)
-            types = {x.name: x.type for x in node.signals} if node else {}
-            values = [f"{v.name}={value_text(v.value, types.get(v.name))}"
-                      + (f" ({v.reason})" if v.value is None and v.reason else "") for v in s.signals]
-            span = self.tracer.start_span(A.SPAN_SCOPE, context=ctx, start_time=start, attributes=_clean({
-                A.POLICY: s.policy, A.SCOPE: s.scope, A.STAGE_LEVEL: s.stage_after, A.TRIGGERS_FIRING: firing,
-                A.TRIGGERS_PENDING: pending or None, A.SIGNALS_VALUES: values,
-                A.STAGE_REFUSALS: list(s.refusals) or None,
-            }))
-            try:
-                if s.transition is not None:
-                    self._decision(s, ev, node, runner, types, values, firing, set_span_in_context(span), start, end)
-            finally:
-                span.end(end_time=end)
-        if omitted:
-            root.set_attribute(A.TICK_SCOPE_SPANS_OMITTED, omitted)
-
-    def _decision(self, s, ev, node, runner, types, values, firing, ctx, start: int, end: int) -> None:
-        t = s.transition
-        checked = []
-        if node is not None:
-            key = (ev.digest, node.name)
-            comps = self._comparisons.get(key)
-            if comps is None:
-                if len(self._comparisons) > 256:  # graphs reloaded many times: start over
-                    self._comparisons.clear()
-                comps = self._comparisons[key] = comparisons(node)
-            checked = check(comps, {v.name: v.value for v in s.signals}, {v.name: v.reason for v in s.signals},
-                            s.triggers)
-        code = t.reason.split(":", 1)[0]
-        span = self.tracer.start_span(A.SPAN_DECISION, context=ctx, start_time=start, attributes=_clean({
-            A.DECISION_ID: t.decision_id, A.DECISION_KIND: t.kind, A.POLICY: s.policy,
-            A.POLICY_OWNER: node.owner if node is not None else None, A.GRAPH_DIGEST: ev.digest,
-            A.GRAPH_REVISION: ev.revision,
-            A.SCOPE: s.scope, A.STAGE_FROM: t.from_level, A.STAGE_TO: t.to_level, A.STAGE_NAME: t.stage,
-            A.DECISION_REASON: t.reason, A.DECISION_REASON_CODE: code, A.TRIGGERS_FIRING: firing,
-            A.SIGNALS_VALUES: values, A.DECISION_THRESHOLDS: [describe(c) for c in checked],
-            A.STAGE_REFUSALS: list(s.refusals) or None, A.DECISION_ORDERS: len(s.plan.orders) if s.plan else 0,
-            A.DRY_RUN: runner.dry_run,
-        }))
-        trig_firing = {tr.name: tr.firing for tr in s.triggers}
-        for c in checked:
-            k = c.comparison
-            span.add_event(A.EVENT_THRESHOLD, _clean({
-                A.TRIGGER_NAME: k.trigger, A.TRIGGER_FIRING: trig_firing.get(k.trigger), A.SIGNAL_NAME: k.signal,
-                A.SIGNAL_VALUE: c.value, A.SIGNAL_REASON: c.reason, A.THRESHOLD_OPERATOR: k.op,
-                A.THRESHOLD_VALUE: c.threshold, A.THRESHOLD_TEXT: k.threshold_text, A.THRESHOLD_BREACHED: c.breached,
-            }), timestamp=start)
-        span.end(end_time=end)
-        if t.decision_id:
-            with self._lock:
-                self._decisions[t.decision_id] = span.get_span_context()
-                self._decisions.move_to_end(t.decision_id)
-                while len(self._decisions) > KEEP_DECISIONS:
-                    self._decisions.popitem(last=False)
-
-    def _order(self, o, ctx) -> None:
-        with self._lock:
-            decision = self._decisions.get(_RETRY.sub("", o.decision_id))
-        end = o.start_ns + int(max(o.latency_ms, 0.0) * 1_000_000)
-        span = self.tracer.start_span(
-            A.SPAN_ORDER, context=ctx, kind=SpanKind.CLIENT, start_time=o.start_ns,
-            links=[Link(decision)] if decision is not None else None, attributes=_clean({
-                A.ORDER_CLIENT_ID: o.client_order_id, A.DECISION_ID: o.decision_id, A.VENUE: o.venue,
-                A.ACCOUNT: o.account, A.ORDER_SYMBOL: o.symbol, A.ORDER_SIDE: o.side, A.ORDER_AMOUNT: o.amount,
-                A.ORDER_REDUCE_ONLY: o.reduce_only, A.ORDER_RESULT: o.status, A.ORDER_REASON_CODE: o.code,
-                A.ORDER_FILLED: o.filled, A.ORDER_LATENCY_MS: o.latency_ms, A.ORDER_RESENT: o.resent,
-            }))
-        if o.status in ERROR_RESULTS:
-            code = o.code or o.status.upper()
-            span.set_attribute(A.ERROR_TYPE, code)
-            span.set_status(Status(StatusCode.ERROR, code))
-        span.end(end_time=end)
-
-
-class _RunnerView(NamedTuple):
-    graph: Any
-    holder: str
-    dry_run: bool
 
 
 class _Worker:
@@ -509,37 +318,3 @@ def find(runner: Any) -> Optional[TelemetrySink]:
         if isinstance(sink, TelemetrySink):
             return sink
     return None
-
-
-def _policy(graph, name: str):
-    for p in graph.policies:
-        if p.name == name:
-            return p
-    return None
-
-
-def _clean(attrs: Mapping[str, Any]) -> dict:
-    """Attributes without the unset ones (OpenTelemetry refuses None)."""
-    return {k: v for k, v in attrs.items() if v is not None}
-
-
-# event labels worth a span attribute, and under which name (labels never carry secrets)
-_EVENT_LABELS = {"policy": A.POLICY, "scope": A.SCOPE, "stage": A.STAGE_NAME, "venue": A.VENUE,
-                 "account": A.ACCOUNT, "reason": A.EVENT_REASON, "severity": A.EVENT_SEVERITY,
-                 "source": A.HEARTBEAT_SOURCE}
-
-
-def _event_attributes(e: "Event") -> dict:
-    attrs: dict[str, Any] = {A.EVENT_KIND: e.kind}
-    for label, key in _EVENT_LABELS.items():
-        v = e.labels.get(label)
-        if v:
-            attrs[key] = v
-    level = e.labels.get("level")
-    if level is not None and str(level).lstrip("-").isdigit():
-        attrs[A.STAGE_LEVEL] = int(level)
-    for k in ("incident", "decision_id"):
-        v = e.data.get(k)
-        if isinstance(v, str):
-            attrs[A.INCIDENT_ID if k == "incident" else A.DECISION_ID] = v
-    return attrs

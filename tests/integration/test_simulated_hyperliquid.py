@@ -18,8 +18,8 @@ from adapters.base import AdapterError, CancelSelector, Reason
 from adapters.ccxt_exchange import CcxtAdapter
 from adapters.venues.hyperliquid.dialect import to_cloid
 from adapters.simulated.engine import AccountSpec, ManualClock, MarketSpec, SimExchange
-from adapters.venues.hyperliquid.face import (account_address, account_key, action_digest, hyperliquid_client,
-                                                  universe)
+from adapters.venues.hyperliquid.face import account_address, account_key, action_digest, hyperliquid_client
+from adapters.venues.hyperliquid.face_params import universe
 from adapters.simulated.http import SimServer, wall_clock
 from adapters.simulated.paths import Flat
 from killswitch.engine.planner import client_order_id

@@ -14,7 +14,7 @@ from killswitch.engine.reach import fires_on
 from killswitch.events import SCOPE_BLIND, Event
 from killswitch.notify.alerts import Alert
 from killswitch.notify.message import headline
-from killswitch.policy.expr import parse
+from killswitch.policy.expr_parse import parse
 from killswitch.render.status import coverage_lines
 from killswitch.runner.armed import BlindReports, log_changes
 from killswitch.runner.view import BlindTrigger, CoverageStatus, RunnerStatus

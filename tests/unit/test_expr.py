@@ -1,6 +1,7 @@
 import pytest
 
 from killswitch.policy import expr as ex
+from killswitch.policy.expr_parse import parse, parse_canonical
 from killswitch.policy.expr_check import check_types
 from killswitch.policy.expr_eval import comparisons, compile_predicate
 from killswitch.policy.expr import ValueType as T
@@ -9,7 +10,7 @@ TYPES = {"dd": T.RATIO, "dd_1h": T.RATIO, "stale": T.DURATION, "lev": T.NUMBER, 
 
 
 def run(text, **values):
-    node = ex.parse(text)
+    node = parse(text)
     check_types(node, TYPES)
     return compile_predicate(node)(values)
 
@@ -66,7 +67,7 @@ def test_missing_values_are_unknown_not_false(text, values, expected):
 )
 def test_syntax_errors_point_at_the_offending_column(text, offset, hint_part):
     with pytest.raises(ex.ExprError) as e:
-        check_types(ex.parse(text), TYPES)
+        check_types(parse(text), TYPES)
     assert e.value.offset == offset
     if hint_part:
         assert hint_part in (e.value.hint or "") + e.value.message
@@ -89,36 +90,36 @@ def test_syntax_errors_point_at_the_offending_column(text, offset, hint_part):
 )
 def test_type_errors(text, kind, offset):
     with pytest.raises(ex.ExprError) as e:
-        check_types(ex.parse(text), TYPES)
+        check_types(parse(text), TYPES)
     assert e.value.kind == kind
     assert e.value.offset == offset
 
 
 def test_ratio_compared_with_bare_number_hints_at_percent():
     with pytest.raises(ex.ExprError) as e:
-        check_types(ex.parse("dd >= 4.5"), TYPES)
+        check_types(parse("dd >= 4.5"), TYPES)
     assert "percentage" in e.value.hint
 
 
 def test_canonical_text_ignores_spacing_and_unit_spelling():
-    a = ex.canonical(ex.parse("dd>=4.50%||stale>1m"))
-    b = ex.canonical(ex.parse("dd >= 4.5%   ||  stale > 60s"))
+    a = ex.canonical(parse("dd>=4.50%||stale>1m"))
+    b = ex.canonical(parse("dd >= 4.5%   ||  stale > 60s"))
     assert a == b == "dd >= 4.5% || stale > 1m"
 
 
 def test_refs_lists_every_signal_read():
-    assert [r.name for r in ex.refs(ex.parse("dd >= 1% || (lev > 2 && !(stale < 5s))"))] == ["dd", "lev", "stale"]
+    assert [r.name for r in ex.refs(parse("dd >= 1% || (lev > 2 && !(stale < 5s))"))] == ["dd", "lev", "stale"]
 
 
 def test_disjunct_thresholds_only_takes_simple_top_level_comparisons():
-    ths = ex.disjunct_thresholds(ex.parse("dd >= 4.5% || 7% <= dd_1h || (lev > 2 && dd > 1%)"))
+    ths = ex.disjunct_thresholds(parse("dd >= 4.5% || 7% <= dd_1h || (lev > 2 && dd > 1%)"))
     assert [(t.signal, t.op, t.text) for t in ths] == [("dd", ">=", "4.5%"), ("dd_1h", ">=", "7%")]
 
 
 @pytest.mark.parametrize("evil", ["__import__('os')", "dd.__class__", "dd[0]", "f(dd)", "dd >= 5% ; x", "`ls`"])
 def test_nothing_python_like_parses(evil):
     with pytest.raises(ex.ExprError):
-        check_types(ex.parse(evil), TYPES)
+        check_types(parse(evil), TYPES)
 
 
 # --- bounds -----------------------------------------------------------------------------------------
@@ -166,7 +167,7 @@ def _compared(levels: int) -> str:
 )
 def test_a_condition_past_a_bound_is_refused_where_it_crosses_it(text, offset, message):
     with pytest.raises(ex.ExprError) as e:
-        ex.parse(text)
+        parse(text)
     assert (e.value.kind, e.value.offset) == ("limit", offset)
     assert message in e.value.message and e.value.hint
 
@@ -174,7 +175,7 @@ def test_a_condition_past_a_bound_is_refused_where_it_crosses_it(text, offset, m
 @pytest.mark.parametrize("text", ["not " * 1_200 + "(a)", "a" + " ||" * 1_200, "(" * 1_200])
 def test_other_long_conditions_are_syntax_errors_not_crashes(text):
     with pytest.raises(ex.ExprError) as e:
-        ex.parse(text)
+        parse(text)
     assert e.value.kind in ("syntax", "limit")
 
 
@@ -200,11 +201,11 @@ def test_a_condition_at_the_bounds_goes_through_everything_that_walks_it_within_
     import sys
 
     def everything() -> object:
-        node = ex.parse(text)
+        node = parse(text)
         check_types(node, BOOLS)
         ex.refs(node), comparisons(node), ex.disjunct_thresholds(node)
         canon = ex.canonical(node)
-        again = ex.parse_canonical(canon)  # what node_build reads of a position condition
+        again = parse_canonical(canon)  # what node_build reads of a position condition
         assert ex.canonical(again) == canon
         pred = compile_predicate(again)
         return [pred({"a": x, "b": not x, "dd": 0.1 if x else None}) for x in (True, False)]
@@ -230,15 +231,15 @@ def test_a_condition_at_the_bounds_goes_through_everything_that_walks_it_within_
     ],
 )
 def test_the_canonical_text_reads_back_as_the_same_condition(text, other):
-    node = ex.parse(text)
+    node = parse(text)
     canon = ex.canonical(node)
-    assert ex.canonical(ex.parse(canon)) == canon
-    pred, back = compile_predicate(node), compile_predicate(ex.parse(canon))
+    assert ex.canonical(parse(canon)) == canon
+    pred, back = compile_predicate(node), compile_predicate(parse(canon))
     rows = [{"a": a, "b": b, "dd": dd, "dd_1h": 0.05} for a in (True, False) for b in (True, False) for dd in (0, 1)]
     assert [pred(r) for r in rows] == [back(r) for r in rows]
     if other is not None:  # a condition that means something else has another canonical text
-        assert ex.canonical(ex.parse(other)) != canon
-        assert [pred(r) for r in rows] != [compile_predicate(ex.parse(other))(r) for r in rows]
+        assert ex.canonical(parse(other)) != canon
+        assert [pred(r) for r in rows] != [compile_predicate(parse(other))(r) for r in rows]
 
 
 @pytest.mark.parametrize("text, offset, message", [
@@ -250,10 +251,10 @@ def test_the_canonical_text_reads_back_as_the_same_condition(text, other):
 ])
 def test_a_number_past_the_units_bounds_is_a_syntax_error_at_the_number(text, offset, message):
     with pytest.raises(ex.ExprError) as e:
-        ex.parse(text)
+        parse(text)
     assert (e.value.kind, e.value.offset) == ("syntax", offset)
     assert message in e.value.message and e.value.hint and len(e.value.message) < 100
 
 
 def test_numbers_just_inside_the_bounds_parse():
-    ex.parse("stale > 3650d && positions > 999999999999999 && dd >= 99999999999999%")
+    parse("stale > 3650d && positions > 999999999999999 && dd >= 99999999999999%")

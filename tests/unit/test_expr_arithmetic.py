@@ -7,6 +7,7 @@ import pytest
 
 from killswitch.compile.compiler import compile_documents
 from killswitch.policy import expr as ex
+from killswitch.policy.expr_parse import parse, parse_canonical
 from killswitch.policy.expr import ValueType as T
 from killswitch.policy.expr_check import check_types, type_errors
 from killswitch.policy.expr_eval import comparisons, compile_predicate, numeric
@@ -18,7 +19,7 @@ TYPES = {"dd": T.RATIO, "dd_1h": T.RATIO, "vol": T.RATIO, "var_99": T.RATIO, "lo
 
 
 def value(text, **values):
-    node = ex.parse(text)
+    node = parse(text)
     return numeric(node)(values)
 
 
@@ -66,7 +67,7 @@ def test_arithmetic_without_a_value_is_unknown(text, values):
 ])
 def test_conditions_with_arithmetic_are_three_valued(when, values, expected):
     types = {**TYPES, "day": T.RATIO}
-    node = ex.parse(when)
+    node = parse(when)
     check_types(node, types)
     assert compile_predicate(node)(values) is expected
 
@@ -119,7 +120,7 @@ UNIT_TABLE = [
 
 @pytest.mark.parametrize("when, expected", UNIT_TABLE, ids=[w for w, _ in UNIT_TABLE])
 def test_the_unit_table(when, expected):
-    errors = type_errors(ex.parse(when), TYPES)
+    errors = type_errors(parse(when), TYPES)
     if expected is None:
         assert errors == []
     else:
@@ -128,23 +129,23 @@ def test_the_unit_table(when, expected):
 
 
 def test_the_messages_name_the_units_and_what_to_write():
-    [e] = type_errors(ex.parse("dd >= vol * vol"), TYPES)
+    [e] = type_errors(parse("dd >= vol * vol"), TYPES)
     assert e.message == "cannot compare a ratio with a ratio²"
     assert "multiply a ratio by a plain number (3 * vol_1h)" in e.hint
-    [e] = type_errors(ex.parse("dd >= 4.5% + stale"), TYPES)
+    [e] = type_errors(parse("dd >= 4.5% + stale"), TYPES)
     assert e.message == "cannot add a duration to a ratio"
-    [e] = type_errors(ex.parse("dd >= maxx(4.5%, vol)"), TYPES)
+    [e] = type_errors(parse("dd >= maxx(4.5%, vol)"), TYPES)
     assert e.message == 'unknown function "maxx"' and e.hint.startswith('did you mean "max"?')
-    [e] = type_errors(ex.parse("dd >= 1 + vol"), TYPES)
+    [e] = type_errors(parse("dd >= 1 + vol"), TYPES)
     assert "1 read as a fraction is 100%" in e.hint
 
 
 def test_every_mistake_of_a_condition_is_said_once_in_one_pass():
-    errors = type_errors(ex.parse("dd >= maxx(4.5%, 3 * vl) || dd >= vol / 0 || stale >= 1% + stale"), TYPES)
+    errors = type_errors(parse("dd >= maxx(4.5%, 3 * vl) || dd >= vol / 0 || stale >= 1% + stale"), TYPES)
     assert [(e.kind, e.offset) for e in errors] == [("unknown", 21), ("function", 6), ("zero", 40),
                                                     ("unit", 57)]
     # a mistake inside a value makes its unit unknown: nothing around it is said again
-    assert [e.kind for e in type_errors(ex.parse("dd >= 3 * maxx(vol) + stale"), TYPES)] == ["function"]
+    assert [e.kind for e in type_errors(parse("dd >= 3 * maxx(vol) + stale"), TYPES)] == ["function"]
 
 
 @pytest.mark.parametrize("text, canon", [
@@ -160,23 +161,23 @@ def test_every_mistake_of_a_condition_is_said_once_in_one_pass():
     ("day<=-8%", "day <= -8%"),                    # as before arithmetic: the digest is unchanged
 ])
 def test_the_canonical_text_reads_back_as_the_same_tree(text, canon):
-    node = ex.parse(text)
+    node = parse(text)
     assert ex.canonical(node) == canon
-    assert ex.parse_canonical(canon) == ex.parse(canon)
-    assert ex.canonical(ex.parse(canon)) == canon
+    assert parse_canonical(canon) == parse(canon)
+    assert ex.canonical(parse(canon)) == canon
     rows = [{"dd": 0.05, "dd_1h": 0.06, "vol": 0.01, "day": -0.1}, {"dd": 0.01, "dd_1h": 0.0, "vol": 0.03,
                                                                      "day": 0.0}]
-    pred, back = compile_predicate(node), compile_predicate(ex.parse(canon))
+    pred, back = compile_predicate(node), compile_predicate(parse(canon))
     assert [pred(r) for r in rows] == [back(r) for r in rows]
 
 
 def test_a_comparison_names_its_computed_threshold_and_its_value_at_a_tick():
-    [c] = comparisons(ex.parse("max(4.5%, 3 * vol) <= dd"))  # mirrored: the signal on the left
+    [c] = comparisons(parse("max(4.5%, 3 * vol) <= dd"))  # mirrored: the signal on the left
     assert (c.signal, c.op, c.threshold, c.text, c.reads, c.computed) == \
         ("dd", ">=", None, "max(4.5%, 3 * vol)", ("vol",), True)
     assert c.threshold_at({"vol": 0.02}) == pytest.approx(0.06) and c.threshold_at({}) is None
     assert c.other is None
-    lit, other = comparisons(ex.parse("dd >= 4.5% || dd >= dd_1h"))
+    lit, other = comparisons(parse("dd >= 4.5% || dd >= dd_1h"))
     assert (lit.computed, lit.threshold_at({}), other.other, other.threshold_at({"dd_1h": 0.1})) == \
         (False, 0.045, "dd_1h", 0.1)
 
@@ -187,16 +188,16 @@ def test_a_comparison_names_its_computed_threshold_and_its_value_at_a_tick():
 ])
 def test_arithmetic_stays_within_the_depth_bound(text):
     with pytest.raises(ex.ExprError) as e:
-        ex.parse(f"lev >= {text}")
+        parse(f"lev >= {text}")
     assert e.value.kind == "limit"
 
 
 def test_a_long_flat_sum_costs_no_recursion():
     text = "lev >= " + " + ".join(["n"] * 250)
-    node = ex.parse(text)
+    node = parse(text)
     check_types(node, TYPES)
     assert compile_predicate(node)({"lev": 250.0, "n": 1.0}) is True
-    assert ex.parse_canonical(ex.canonical(node)) == node
+    assert parse_canonical(ex.canonical(node)) == node
 
 
 @pytest.mark.parametrize("where, ok", [

@@ -11,8 +11,9 @@ What it owns
     raw rows (:func:`unified_position`), Binance's reduce-only refusals (-2022, -4112, -4118),
     its refusal table (:data:`REFUSALS`), the account's position mode
     (``GET /fapi/v1/positionSide/dual``, ``dualSidePosition``), and the USDⓈ-M user-data stream's
-    events (:func:`stream_message`, :func:`stream_events`): the account's and the regular orders'
-    updates, the algo service's conditional orders (``ALGO_UPDATE``) and the marks.
+    events, read by :mod:`.dialect_stream`: the account's and the regular orders' updates, the
+    algo service's conditional orders (``ALGO_UPDATE``) and the marks. The rows it reads without
+    ccxt (the positions, the order types each list documents) are :mod:`.dialect_rows`'.
 
 What it must not do
     import ccxt or hold account state (see :mod:`adapters.ccxt_exchange.dialects.base`).
@@ -33,9 +34,10 @@ from ...ccxt_exchange.streamstate import MarkRows, StreamEvent
 from ...base import MODE, PERMANENT, TRANSIENT
 from ...ccxt_exchange.dialects.base import (DEFAULT_ORDER_RATE, YIELD_EVERY, Call, Countdown, Dialect, Listed, ModeRead,
                                             Reads, bad_field, read, unknown_value)
-from ...ccxt_exchange.dialects.frames import has_field
 from ...ccxt_exchange.dialects.refusals import Rule
 from ...ccxt_exchange.dialects.switches import BinancePermissions
+from .dialect_rows import ALGO_ORDER_KINDS, FUTURES_ORDER_TYPES, SPOT_ORDER_TYPES, _info, unified_position
+from .dialect_stream import stream_events, stream_mark_rows, stream_message
 
 # Binance's refusals of an order (USDⓈ-M and COIN-M futures, spot where the code is shared), from
 # its error code list (https://developers.binance.com/docs/derivatives/usds-margined-futures/error-code):
@@ -74,19 +76,6 @@ def binance_refusal(body: Any) -> Optional[tuple[str, str]]:
         return str(int(code)) if code is not None and code == int(code) else str(body.get("code")), \
             str(body.get("msg") or "")
     return None
-
-# The order types each list documents (``type`` of openOrders, ``orderType`` of openAlgoOrders),
-# as ccxt's parse_order_type_by_market reads them; any other value fails the snapshot
-# (BAD_RESPONSE), never an order read as a kind it may not be.
-FUTURES_ORDER_TYPES = frozenset({"LIMIT", "MARKET", "STOP", "STOP_MARKET", "TAKE_PROFIT", "TAKE_PROFIT_MARKET",
-                                 "TRAILING_STOP_MARKET"})
-SPOT_ORDER_TYPES = frozenset({"LIMIT", "MARKET", "STOP_LOSS", "STOP_LOSS_LIMIT", "TAKE_PROFIT", "TAKE_PROFIT_LIMIT",
-                              "LIMIT_MAKER"})
-# the algo service's conditional orders (algoType CONDITIONAL): a trailing stop, else a stop or
-# take-profit
-ALGO_ORDER_KINDS: Mapping[str, str] = {"STOP": "conditional", "STOP_MARKET": "conditional",
-                                       "TAKE_PROFIT": "conditional", "TAKE_PROFIT_MARKET": "conditional",
-                                       "TRAILING_STOP_MARKET": "trailing"}
 
 
 @dataclass(frozen=True)
@@ -303,231 +292,6 @@ class BinanceDialect(Dialect):
     def permission_switches(self) -> Mapping[str, Any]:
         """The venue's switch of its sub-accounts' keys (:mod:`adapters.ccxt_exchange.dialects.switches`)."""
         return {"permissions": BinancePermissions()}
-
-
-# The user-data events the stream reads, each with the fields it reads (a number where ``#``);
-# events Binance documents that the adapter leaves to ccxt, or to the next REST reconcile
-STREAM_EVENTS: Mapping[str, tuple[str, ...]] = {
-    "ACCOUNT_UPDATE": ("E#", "a"), "ORDER_TRADE_UPDATE": ("E#", "o"), "ALGO_UPDATE": ("E#", "o"),
-    "markPriceUpdate": ("E#", "s", "p#"),
-}
-STREAM_EVENTS_UNREAD = frozenset({"TRADE_LITE", "ACCOUNT_CONFIG_UPDATE", "MARGIN_CALL",
-                                  "CONDITIONAL_ORDER_TRIGGER_REJECT", "GRID_UPDATE", "STRATEGY_UPDATE"})
-# ALGO_UPDATE (https://developers.binance.com/docs/derivatives/usds-margined-futures/user-data-streams/
-# Event-Algo-Order-Update): a conditional order of the algo service placed or changed, its fields
-# read, and its algo status ``X``. NEW (placed, not triggered) and TRIGGERING (met its condition,
-# being forwarded) are the algo service's open order; TRIGGERED (now an order of the matching
-# engine, which ORDER_TRADE_UPDATE tells of under its own id, ``ai``), FINISHED, CANCELED,
-# REJECTED and EXPIRED end it. Any other status, or an order type the algo list does not
-# document, is malformed: never an order read with a guess.
-ALGO_FIELDS = ("s", "aid", "X", "S", "o")
-ALGO_OPEN = frozenset({"NEW", "TRIGGERING"})
-ALGO_ENDED = frozenset({"TRIGGERED", "FINISHED", "CANCELED", "REJECTED", "EXPIRED"})
-
-
-def stream_message(message: Any) -> str:
-    """``ok``, ``marks``, ``answer``, ``expired`` (``listenKeyExpired``), ``unknown`` or
-    ``malformed`` (see
-    :meth:`adapters.ccxt_exchange.dialects.base.Dialect.stream_message`): an account update whose
-    balances or positions lack their asset, wallet balance, symbol, amount or leg; an order update
-    without its symbol, id, status or side; a mark without its price. A subscription's answer
-    (no event, an ``id`` or a ``result``) is ``answer``: ccxt reads it, but it is no sign that
-    data flows. A ``markPriceUpdate``, or ``!markPrice@arr``'s array of them, is ``marks``: the
-    array's rows are only seen to be marks here (one pass, cheap: the venue sends every symbol
-    every second), the fields of the rows the stream reads are checked as it reads them
-    (:func:`stream_events`: a row without them makes the array malformed)."""
-    if isinstance(message, list):  # ``!markPrice@arr``: every row a mark
-        if all(type(m) is dict and m.get("e") == "markPriceUpdate" for m in message):
-            return "marks"
-        kinds = {stream_message(m) for m in message}
-        return next((k for k in ("malformed", "unknown") if k in kinds), "marks")
-    if not isinstance(message, Mapping):
-        return "malformed"
-    event = message.get("e")
-    if event is None:
-        return "answer" if "id" in message or "result" in message else "unknown"
-    if event == "listenKeyExpired":
-        return "expired"
-    if event in STREAM_EVENTS_UNREAD:
-        return "ok"
-    fields = STREAM_EVENTS.get(event) if isinstance(event, str) else None
-    if fields is None:
-        return "unknown"
-    if not all(has_field(message, f) for f in fields):
-        return "malformed"
-    if event == "markPriceUpdate":
-        return "marks"
-    if event == "ACCOUNT_UPDATE":
-        data = message["a"]
-        rows = (data.get("B"), data.get("P")) if isinstance(data, Mapping) else (None, None)
-        wanted = (("a", "wb#"), ("s", "pa#", "ps"))
-        if not all(isinstance(r, list) and all(isinstance(x, Mapping) and all(has_field(x, f) for f in w) for x in r)
-                   for r, w in zip(rows, wanted)):
-            return "malformed"
-    if event == "ORDER_TRADE_UPDATE":
-        order = message["o"]
-        if not isinstance(order, Mapping) or not all(has_field(order, f) for f in ("s", "i", "X", "S", "T#")):
-            return "malformed"
-    if event == "ALGO_UPDATE":
-        order = message["o"]
-        if not isinstance(order, Mapping) or not all(has_field(order, f) for f in ALGO_FIELDS) \
-                or str(order["X"]) not in ALGO_OPEN | ALGO_ENDED or str(order["o"]) not in ALGO_ORDER_KINDS:
-            return "malformed"
-    return "ok"
-
-
-def stream_events(message: Any, symbol_of: Callable[[str], str], ccxt_order: Callable[[Any], Any],
-                  held: Optional[Container[str]] = None) -> list[StreamEvent]:
-    """The events of a classified ``ok`` message: an ``ACCOUNT_UPDATE`` (keyed by the account:
-    its positions by ``s``/``ps`` with the signed amount ``pa``, its wallets by ``a`` with
-    ``wb``), an ``ORDER_TRADE_UPDATE`` (keyed by the order id), an ``ALGO_UPDATE`` (keyed by the
-    algo id, :func:`algo_event`), a ``markPriceUpdate`` (keyed
-    by its symbol and whether it came alone or in ``!markPrice@arr``'s array: the same mark
-    comes by both where both are subscribed). Each carries the event time ``E``. Of an array,
-    only the rows of the symbols in ``held`` (all when None): the others are never read."""
-    if isinstance(message, list):
-        if held is None:
-            return [_mark_event(m, symbol_of, "marks") for m in message if isinstance(m, Mapping)]
-        out = []
-        for m in message:  # (every symbol, every second: no more per row than a held one needs)
-            if (symbol := symbol_of(str(m.get("s")))) in held:
-                out.append(StreamEvent(("marks", symbol), int(_fast_number(m.get("E"))), m, (), (), (),
-                                       ((symbol, _fast_number(m.get("p"))),)))
-        return out
-    if not isinstance(message, Mapping):
-        return []
-    event, at = message.get("e"), num(message.get("E"))
-    if at is None:
-        return []
-    if event == "markPriceUpdate":
-        return [_mark_event(message, symbol_of, "mark")]
-    if event == "ACCOUNT_UPDATE":
-        data = message["a"]
-        positions = []
-        for row in data.get("P") or ():
-            amount, leg = _number(row["pa"]), str(row["ps"]).upper()
-            side = leg.lower() if leg in ("LONG", "SHORT") else \
-                "long" if amount > 0 else "short" if amount < 0 else None
-            positions.append((symbol_of(str(row["s"])), leg, side, abs(amount), num(row.get("ep")) or None))
-        wallets = tuple((str(row["a"]), _number(row["wb"])) for row in data.get("B") or ())
-        return [StreamEvent(("account",), int(at), message, positions=tuple(positions), wallets=wallets)]
-    if event == "ORDER_TRADE_UPDATE":
-        order, oid = message["o"], str(message["o"]["i"])
-        return [StreamEvent(("order", oid), int(at), message, orders=((oid, ccxt_order(order)),))]
-    if event == "ALGO_UPDATE":
-        return [algo_event(message, int(at), ccxt_order)]
-    return []
-
-
-def algo_event(message: Mapping[str, Any], at: int, ccxt_order: Callable[[Any], Any]) -> StreamEvent:
-    """An ``ALGO_UPDATE`` (classified ``ok``): keyed by its algo id apart from the regular orders'
-    updates (the algo service stamps its own), the order as ccxt's streaming parser reads it while
-    its algo status is open (:data:`ALGO_OPEN`; ccxt takes ``aid`` for the id, ``tp`` for the
-    trigger price and ``caid`` for the client id), None once it ended; of the kind its order
-    type says (:data:`ALGO_ORDER_KINDS`), as ``openAlgoOrders`` reads it."""
-    order = message["o"]
-    aid = str(order["aid"])
-    kind = ALGO_ORDER_KINDS[str(order["o"])]
-    parsed = ccxt_order(dict(order)) if str(order["X"]) in ALGO_OPEN else None
-    return StreamEvent(("algo", aid), at, message, orders=((aid, parsed),), kinds=((aid, kind, True),))
-
-
-def stream_mark_rows(message: Any, symbol_of: Callable[[str], str],
-                     held: Optional[Container[str]] = None) -> Optional[MarkRows]:
-    """``!markPrice@arr``'s array (classified ``marks``: every row a ``markPriceUpdate``) as
-    columns: the symbol, ``E`` and ``p`` of each row whose symbol is in ``held`` (None: all);
-    None for a message that is not an array. A read row without a number there raises."""
-    if not isinstance(message, list):
-        return None
-    symbols: list[str] = []
-    times: list[int] = []
-    prices: list[float] = []
-    for m in message:  # (every symbol, every second: no more per row than a held one needs)
-        symbol = symbol_of(str(m.get("s")))
-        if held is None or symbol in held:
-            symbols.append(symbol)
-            times.append(int(_fast_number(m.get("E"))))
-            prices.append(_fast_number(m.get("p")))
-    return MarkRows(symbols, times, prices)
-
-
-def _mark_event(row: Mapping[str, Any], symbol_of: Callable[[str], str], source: str) -> StreamEvent:
-    symbol = symbol_of(str(row["s"]))
-    return StreamEvent((source, symbol), int(_number(row["E"])), row, marks=((symbol, _number(row["p"])),))
-
-
-def _fast_number(value: Any) -> float:
-    """:func:`_number` of a field that is a number or its text (the common case: no more checks)."""
-    t = type(value)
-    if t is str or t is int or t is float:
-        try:
-            f = float(value)
-        except ValueError:
-            raise BadData(f"not a number: {str(value)[:20]!r}") from None
-        if f - f == 0.0:  # finite
-            return f
-    return _number(value)
-
-
-def _number(value: Any) -> float:
-    """A field :func:`stream_message` found a number (raises on a row that slipped past it)."""
-    n = num(value)
-    if n is None:
-        raise BadData(f"not a number: {str(value)[:20]!r}")
-    return n
-
-
-def _info(order: Any) -> Mapping[str, Any]:
-    """The venue's own row of ccxt's order (its ``info``)."""
-    if not isinstance(order, Mapping):
-        raise BadData("an order is not an object")
-    info = order.get("info")
-    return info if isinstance(info, Mapping) else {}
-
-
-def unified_position(row: Any, symbol_of: Callable[[str], str]) -> Optional[dict]:
-    """One row of ``positionRisk`` (USDⓈ-M v2 / v3) as the fields of ccxt's position structure
-    that :func:`adapters.ccxt_exchange.parsing.parse_position` reads, the way ccxt's ``parse_position_risk`` derives
-    them: the side from the notional's sign, zero mark and liquidation prices as absent, the
-    initial margin as the notional over the leverage where the row has one (v2), else the row's
-    own (v3); ``hedged`` unless the leg is BOTH. A row of a zero ``positionAmt`` is no open
-    position (None); a row without a ``positionAmt`` raises :class:`BadField`: a size the venue
-    did not give is not a flat position. (ccxt's ``fetch_positions`` leaves out a row without a
-    positive entry price; a row with a size is a position here whatever its entry price says.)
-
-    ccxt's parsing computes a dozen more fields per row in decimal strings (collateral, margin
-    ratio, maintenance margin from the leverage brackets) that nothing here reads: at 1,000
-    positions it took ~75 ms of a snapshot's ~100."""
-    if not isinstance(row, Mapping):
-        raise BadData("a position is not an object")
-    amount = num(row.get("positionAmt"))
-    if amount is None:
-        raise BadField("positionAmt", "missing" if row.get("positionAmt") is None
-                       else f"not a number: {row['positionAmt']!r}")
-    if amount == 0:
-        return None
-    market_id = row.get("symbol")
-    if not isinstance(market_id, str) or not market_id:
-        raise BadField("symbol", "missing")
-    entry = num(row.get("entryPrice"))
-    notional = num(row.get("notional"))
-    sign = notional if notional else amount
-    leverage = num(row.get("leverage")) or None
-    if leverage is not None and notional is not None:
-        initial_margin: Optional[float] = round(abs(notional) / leverage, 8)
-    else:
-        initial_margin = num(row.get("initialMargin"))
-    return {
-        "info": row, "symbol": symbol_of(market_id),
-        "contracts": abs(amount),
-        "side": "long" if sign and sign > 0 else "short" if sign and sign < 0 else None,
-        "notional": abs(notional) if notional is not None else None,
-        "markPrice": num(row.get("markPrice")) or None, "entryPrice": entry if entry and entry > 0 else None,
-        "unrealizedPnl": num(row.get("unRealizedProfit")),
-        "liquidationPrice": num(row.get("liquidationPrice")) or None,
-        "initialMargin": initial_margin, "leverage": leverage,
-        "hedged": row.get("positionSide") != "BOTH",
-    }
 
 
 BINANCE = BinanceDialect(

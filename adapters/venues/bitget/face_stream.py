@@ -60,7 +60,8 @@ from aiohttp import web
 from ...simulated.changes import AccountChanged, AlgoChanged, Change, MarkSet, OrderChanged
 from ...simulated.engine import decimals
 from ...simulated.stream import PushFace, _Socket
-from .face import PRODUCT, BitgetFace, _f, _money, _px, _sz, symbol_id
+from .face import BitgetFace
+from .face_wire import PRODUCT, _f, _money, _px, _sz, symbol_id
 from ...simulated.faces.shared import loopback
 
 PATHS = {"/v2/ws/public": "public", "/v2/ws/private": "private"}

@@ -54,7 +54,9 @@ from aiohttp import web
 
 from ...simulated.changes import AccountChanged, AlgoChanged, Change, MarkSet, OrderChanged
 from ...simulated.stream import PushFace, _Socket
-from .face import ADDRESS_RE, _Err, _Face, universe
+from .face import _Face
+from .face_identity import ADDRESS_RE
+from .face_params import _Err, universe
 from .face_keys import addresses
 from .face_rows import (ALGO_STATUS, account_fields, cloid, dec, empty_clearinghouse, order_status,
                                position_row, usd)

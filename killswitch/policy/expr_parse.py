@@ -1,0 +1,281 @@
+"""Reading a condition: the lexer and the parser of the condition language, into its AST.
+
+What it owns: :func:`parse` (a condition as written, read under the bounds of :mod:`.expr`, or
+:class:`~.expr.ExprError` with the offset of the first problem and a hint for a habit of another
+language: ``and``, ``=``, a remainder) and :func:`parse_canonical` (the canonical text read
+back), through the lexer and a recursive-descent parser in CEL's precedence. The language
+itself (its value types, its bounds, the AST, the canonical text) is :mod:`.expr`'s.
+
+Pure: no I/O.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Optional
+
+from .expr import (COMPARISONS, MAX_DEPTH, MAX_LENGTH, MAX_OPERANDS, And, Call, Compare, ExprError, Literal, Neg,
+                   Node, Not, Or, Product, Ref, Sum, ValueType)
+from .units import UnitError, parse_quantity
+
+# --- lexer -------------------------------------------------------------------------------------
+
+_TOKEN = re.compile(
+    r"""
+    (?P<ws>\s+)
+  | (?P<num>\d+(?:\.\d+)?(?:(?:ms|s|m|h|d|w)(?:\d+(?:\.\d+)?(?:ms|s|m|h|d|w))*|\s*%)?(?![A-Za-z_0-9.]))
+  | (?P<ident>[A-Za-z_][A-Za-z0-9_]*)
+  | (?P<op>\|\||&&|>=|<=|==|!=|>|<|!|\(|\)|\+|-|\*|/|,)
+    """,
+    re.VERBOSE,
+)
+
+_CHAR_HINT = ("a condition has signal names, numbers with units (4.5%, 60s, 3; a decimal point, not a comma), "
+              "|| && ! < <= > >= == != + - * / min() max() abs() and parentheses")
+
+_CEL_HINTS = {
+    "and": "use && for and",
+    "or": "use || for or",
+    "not": "use ! for not",
+    "=": "use == to compare",
+    "&": "use && for and",
+    "|": "use || for or",
+    "%": "% follows a number (4.5%): there is no remainder operator",
+    "^": "there is no power operator: multiply (vol_1h * vol_1h)",
+}
+
+
+@dataclass(frozen=True)
+class _Tok:
+    kind: str  # num | ident | op | end
+    text: str
+    offset: int
+
+
+def _lex(text: str, bounded: bool = True) -> list[_Tok]:
+    if bounded and len(text) > MAX_LENGTH:
+        raise ExprError(f"condition is {len(text):,} characters long, over the limit of {MAX_LENGTH:,}",
+                        MAX_LENGTH, "the example policies' conditions are under 40 characters",
+                        kind="limit")
+    toks: list[_Tok] = []
+    operands = 0
+    i = 0
+    while i < len(text):
+        m = _TOKEN.match(text, i)
+        if not m:
+            bad = text[i]
+            if bad.isdigit():
+                number = re.match(r"[\w.%]+", text[i:])
+                assert number is not None  # holds: text[i] is a digit
+                word = number.group()
+                raise ExprError(f'"{word}" is not a number with a unit', i,
+                                "a number takes one unit from %, ms, s, m, h, d, w, or none")
+            raise ExprError(f'unexpected character "{bad}"', i, _CEL_HINTS.get(bad, _CHAR_HINT))
+        kind = m.lastgroup
+        assert kind is not None  # holds: every alternative of _TOKEN is a named group
+        if kind != "ws":
+            if kind != "op" and bounded:
+                operands += 1
+                if operands > MAX_OPERANDS:
+                    raise ExprError(f"condition has more than {MAX_OPERANDS} operands", i,
+                                    "an operand is a signal name, a function's name, a number or true/false",
+                                    kind="limit")
+            toks.append(_Tok(kind, m.group(), i))
+        i = m.end()
+    toks.append(_Tok("end", "", len(text)))
+    return toks
+
+
+# --- parser --------------------------------------------------------------------------------------
+#
+# CEL's precedence, loosest first: ||, &&, ! (here over a whole comparison, as before arithmetic),
+# the comparisons (not chained), + and -, * and /, unary -, then a name, a number, a call or (...).
+
+
+class _Parser:
+    def __init__(self, text: str, canonical: bool = False):
+        self.text = text
+        self.toks = _lex(text, bounded=not canonical)
+        self.i = 0
+        self.depth = 0  # open "(", "!" and unary "-" around the token being read
+        self.max_depth = 2 * MAX_DEPTH if canonical else MAX_DEPTH
+
+    def enter(self, t: _Tok) -> None:
+        """One more level, opened by ``t`` (a "(", a "!" or a unary "-"): refused past the bound, at ``t``."""
+        self.depth += 1
+        if self.depth > self.max_depth:
+            raise ExprError(f"condition nested deeper than {self.max_depth} levels", t.offset,
+                            'every "(", "!" and unary "-" is one level (a readable condition needs a few): '
+                            "drop parentheses that group nothing", kind="limit")
+
+    def peek(self) -> _Tok:
+        return self.toks[self.i]
+
+    def take(self) -> _Tok:
+        t = self.toks[self.i]
+        self.i += 1
+        return t
+
+    def parse(self) -> Node:
+        if self.peek().kind == "end":
+            raise ExprError("empty condition", 0, "write a comparison such as dd_15m >= 4.5%")
+        node = self.parse_or()
+        t = self.peek()
+        if t.kind != "end":
+            hint = _CEL_HINTS.get(t.text.lower())
+            raise ExprError(f'unexpected "{t.text}" after a complete condition', t.offset,
+                            hint or "join conditions with || or &&")
+        return node
+
+    def parse_or(self) -> Node:
+        first = self.parse_and()
+        items = [first]
+        while self.peek().text == "||":
+            self.take()
+            items.append(self.parse_and())
+        return first if len(items) == 1 else Or(tuple(items), _offset(first))
+
+    def parse_and(self) -> Node:
+        first = self.parse_not()
+        items = [first]
+        while self.peek().text == "&&":
+            self.take()
+            items.append(self.parse_not())
+        return first if len(items) == 1 else And(tuple(items), _offset(first))
+
+    def parse_not(self) -> Node:
+        bangs: list[_Tok] = []  # read in a loop: a run of "!" costs no recursion, only levels
+        while self.peek().text == "!":
+            bangs.append(self.take())
+            self.enter(bangs[-1])
+        node = self.parse_cmp()
+        for t in reversed(bangs):
+            node = Not(node, t.offset)
+        self.depth -= len(bangs)
+        return node
+
+    def parse_cmp(self) -> Node:
+        left = self.parse_sum()
+        t = self.peek()
+        if t.text in COMPARISONS:
+            self.take()
+            right = self.parse_sum()
+            nxt = self.peek()
+            if nxt.text in COMPARISONS:
+                raise ExprError(
+                    "comparisons cannot be chained", nxt.offset, "write a <= x && x <= b instead of a <= x <= b"
+                )
+            return Compare(t.text, left, right, t.offset)
+        return left
+
+    def parse_sum(self) -> Node:
+        first = self.parse_product()
+        rest = []
+        while self.peek().text in ("+", "-"):
+            op = self.take()
+            rest.append((op.text, self.parse_product(), op.offset))
+        return first if not rest else Sum(first, tuple(rest), _offset(first))
+
+    def parse_product(self) -> Node:
+        first = self.parse_unary()
+        rest = []
+        while self.peek().text in ("*", "/"):
+            op = self.take()
+            rest.append((op.text, self.parse_unary(), op.offset))
+        return first if not rest else Product(first, tuple(rest), _offset(first))
+
+    def parse_unary(self) -> Node:
+        minuses: list[_Tok] = []  # read in a loop, as a run of "!"
+        while self.peek().text == "-":
+            minuses.append(self.take())
+            self.enter(minuses[-1])
+        if minuses and self.peek().kind == "num":  # "-8%": one negative literal, as written
+            node: Node = _literal(self.take(), minuses.pop())
+            self.depth -= 1
+        else:
+            node = self.parse_primary()
+        for t in reversed(minuses):
+            node = Neg(node, t.offset)
+        self.depth -= len(minuses)
+        return node
+
+    def parse_primary(self) -> Node:
+        t = self.take()
+        if t.text == "(":
+            self.enter(t)
+            node = self.parse_or()
+            self.close(t, "the condition")
+            return node
+        if t.kind == "num":
+            return _literal(t)
+        if t.kind == "ident":
+            if t.text in ("true", "false"):
+                return Literal(1.0 if t.text == "true" else 0.0, ValueType.BOOL, t.text, t.offset)
+            if t.text.lower() in _CEL_HINTS:
+                raise ExprError(f'"{t.text}" is not an operator', t.offset, _CEL_HINTS[t.text.lower()])
+            if self.peek().text == "(":
+                return self.parse_call(t)
+            return Ref(t.text, t.offset)
+        if t.kind == "end":
+            raise ExprError("condition ends too early", t.offset, "a comparison needs a value on both sides")
+        raise ExprError(f'unexpected "{t.text}"', t.offset, "expected a signal name, a number, a function or (")
+
+    def parse_call(self, name: _Tok) -> Node:
+        """``name(a, b, ...)``: what it may call and with how many values is the type check's to say."""
+        open_ = self.take()
+        self.enter(open_)
+        args: list[Node] = []
+        if self.peek().text != ")":
+            args.append(self.parse_sum())
+            while self.peek().text == ",":
+                self.take()
+                args.append(self.parse_sum())
+        self.close(open_, f"{name.text}(...)")
+        return Call(name.text, tuple(args), name.offset)
+
+    def close(self, open_: _Tok, what: str) -> None:
+        close = self.take()
+        if close.text != ")":
+            if close.kind != "end" and what != "the condition":
+                raise ExprError(f'unexpected "{close.text}" in {what}', close.offset,
+                                "separate a function's values with commas; compare outside the call")
+            raise ExprError("missing closing parenthesis", close.offset,
+                            f'the "(" at character {open_.offset + 1} of the condition is not closed',
+                            related=open_.offset)
+        self.depth -= 1
+
+
+def _literal(t: _Tok, minus: Optional[_Tok] = None) -> Literal:
+    text = ("-" if minus is not None else "") + t.text.replace(" ", "")
+    at = minus.offset if minus is not None else t.offset
+    if text.startswith("-") and text[-1].isalpha():
+        raise ExprError("a duration cannot be negative", at,
+                        "ages and latencies count up from 0: compare with a positive duration, e.g. stale > 60s")
+    try:
+        kind, value, canon = parse_quantity(text)
+    except UnitError as e:  # past the units' bounds: a duration over ten years, a number of 16 digits
+        raise ExprError(e.short, at, e.hint) from None
+    return Literal(value, ValueType(kind), canon, at)
+
+
+def _offset(node: Node) -> int:
+    return node.offset
+
+
+def parse(text: str) -> Node:
+    """Parse a condition. Raises :class:`ExprError` with the offset of the first problem; a
+    condition past the bounds above is refused with ``kind="limit"``."""
+    return _Parser(text).parse()
+
+
+def parse_canonical(text: str) -> Node:
+    """Parse the text :func:`~.expr.canonical` made of a condition that :func:`parse` accepted.
+
+    The canonical text can be longer than what was written (spaces around every operator) and
+    deeper (``!a >= 1%`` is written ``!(a >= 1%)``: one "(" more, under a "!" of its own, so at
+    most twice as deep). The bounds were applied to what the author wrote; this reads the
+    canonical text under twice the depth and no bound on length or operands (it has the same
+    operands as the text it came from), so it cannot refuse what :func:`parse` accepted.
+    """
+    return _Parser(text, canonical=True).parse()
