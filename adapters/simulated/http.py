@@ -82,6 +82,7 @@ from .conditional import SimAlgoOrder
 from .engine import MarketSpec, PositionView, SimError, SimExchange, SimOrder, floor_step
 from ..registry import parts
 from .faces import face_for
+from .held_clock import ADMIN_GO_PATH, held_go
 from .faults import HTTP_STATUS, FaultKind, FaultPlan, first, restamp, stale, total_latency_ms
 from .numbers import digits as _digits, fixed as _f, money_text as _money
 from .permissions import TRADE_OPS
@@ -281,6 +282,9 @@ class SimServer:
             q = request.rel_url.query
             self.engine.set_mark(q["symbol"], float(q["price"]))
             return web.Response(status=200, text="{}", content_type="application/json")
+        if self.admin_state and path == ADMIN_GO_PATH and method == "POST":  # a test starts a held scenario
+            status, body = held_go(self.engine.clock, request.rel_url.query.get("at_ms"))
+            return web.Response(status=status, text=json.dumps(body), content_type="application/json")
         if self.admin_state and path == ADMIN_SEED_PATH and method == "POST":  # a bench seeds a book again
             q = request.rel_url.query
             self.engine.set_wallet(q["account"], float(q["wallet"]))
