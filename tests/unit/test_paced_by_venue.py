@@ -81,3 +81,12 @@ def test_the_runner_leaves_pacing_to_the_venue_only_at_an_api_url_and_still_budg
     assert said == ["VENUE_PACED: binanceusdm/sim-main: requests paced by the venue at http://127.0.0.1:9 "
                     "(paced_by_venue), not by the client; orders by the order budget"], said
 
+
+
+def test_the_runner_refuses_accounts_that_would_leave_a_public_venue_unpaced(tmp_path):
+    from killswitch.bootstrap import AccountsError, read_accounts
+
+    path, _ = _validate(tmp_path, "      paced_by_venue: true\n")
+    with pytest.raises(AccountsError) as e:
+        read_accounts(str(path))
+    assert [x.code for x in e.value.diagnostics] == ["KS224"]
