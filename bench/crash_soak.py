@@ -152,7 +152,9 @@ class Pages:
         self.server.server_close()
 
 
-def accounts_doc(port: int) -> str:
+def accounts_doc(port: int, paced: bool = False) -> str:
+    """``paced``: the account says the simulator paces requests itself (``paced_by_venue``): no
+    ccxt throttle, the runner ticks at the policy's 200 ms rather than ccxt's 1-2 s."""
     return f"""\
 apiVersion: killswitch/v1
 kind: Accounts
@@ -166,7 +168,7 @@ spec:
       labels: {{book: futures}}
       api_url: http://127.0.0.1:{port}
       credentials: {{api_key: {{env: KS_CS_KEY}}, secret: {{env: KS_CS_SECRET}}}}
-"""
+""" + ("      paced_by_venue: true\n" if paced else "")
 
 
 # --- processes -----------------------------------------------------------------------------------------
@@ -208,9 +210,10 @@ def stop(p: Optional[subprocess.Popen], sig: int = signal.SIGKILL, wait: float =
 
 class Sim:
     """The simulated exchange as a process, and its harness endpoint. ``order_latency_ms``: every
-    order answered that much later (its fill at the venue is not delayed)."""
+    order answered that much later (its fill at the venue is not delayed). ``hold``: the flat
+    minute keeps the wall clock's pace until :meth:`go` (``serve --hold``)."""
 
-    def __init__(self, work: Path, seed: int, scale: float, order_latency_ms: int = 0):
+    def __init__(self, work: Path, seed: int, scale: float, order_latency_ms: int = 0, hold: bool = False):
         self.port = free_port()
         self.log = open(work / "sim.log", "w")
         faults = []
@@ -220,7 +223,8 @@ class Sim:
             faults = ["--faults", str(work / "faults.json")]
         self.proc = subprocess.Popen(
             [str(PYTHON), "-m", "adapters.simulated", "serve", "--scenario", "flash-crash", "--port", str(self.port),
-             "--seed", str(seed), "--time-scale", str(scale), *faults], stdout=self.log, stderr=subprocess.STDOUT)
+             "--seed", str(seed), "--time-scale", str(scale), *faults, *(["--hold"] if hold else [])],
+            stdout=self.log, stderr=subprocess.STDOUT)
         if not wait_until(lambda: listening(self.port) or self.proc.poll() is not None, 30, 0.05) \
                 or self.proc.poll() is not None:
             self.close()
@@ -229,6 +233,11 @@ class Sim:
     def state(self) -> dict:
         with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/_sim/state", timeout=10) as r:
             return json.loads(r.read())
+
+    def go(self, at_s: float = 57.0) -> None:
+        """A held crash goes at the time scale from ``at_s`` scenario seconds (3 before the crash)."""
+        req = urllib.request.Request(f"http://127.0.0.1:{self.port}/_sim/go?at_ms={int(at_s * 1000)}", method="POST")
+        urllib.request.urlopen(req, timeout=10).read()
 
     def close(self) -> None:
         stop(self.proc)
@@ -268,9 +277,9 @@ class Run:
     a SQLite file of the run's own)."""
 
     def __init__(self, work: Path, seed: int, scale: float, state_url: Optional[str] = None,
-                 order_latency_ms: int = 0):
+                 order_latency_ms: int = 0, paced: bool = False, hold: bool = False):
         self.work = work
-        self.sim = Sim(work, seed, scale, order_latency_ms)
+        self.sim = Sim(work, seed, scale, order_latency_ms, hold)
         self.pages = Pages()
         self.db = work / "state.db"
         self.url = state_url or f"sqlite://{self.db}"
@@ -281,7 +290,7 @@ class Run:
         (pol / "routes.yaml").write_text(routes_doc(self.pages.port))
         self.policies = pol
         self.accounts = work / "accounts.yaml"
-        self.accounts.write_text(accounts_doc(self.sim.port))
+        self.accounts.write_text(accounts_doc(self.sim.port, paced))
         self.runner: Optional[subprocess.Popen] = None
 
     def start_runner(self) -> subprocess.Popen:
@@ -376,20 +385,24 @@ class Run:
 
 def one_run(work: Path, seed: int, scale: float, kills: int, settle: float, rng: random.Random,
             state_url: Optional[str] = None, order_latency_ms: int = 0,
-            on_baseline: Callable[[], None] = lambda: None) -> Outcome:
+            on_baseline: Callable[[], None] = lambda: None, paced: bool = False, hold: bool = False) -> Outcome:
     """One run (see the module doc): ``kills`` SIGKILLs, a last start left to settle, judged.
     ``state_url``: an empty PostgreSQL database (None: a SQLite file under ``work``);
     ``order_latency_ms``: the venue answers every order that much later (more kills find orders
     in flight); ``on_baseline``: called once the first runner has saved its first tick (its
-    pre-crash baseline), or has died trying (runs side by side start the next one then)."""
+    pre-crash baseline), or has died trying (runs side by side start the next one then); ``paced``:
+    the account says the simulator paces requests (``paced_by_venue``); ``hold``: the crash waits
+    for that baseline (``serve --hold``), then goes at ``scale``, however long the start took."""
     out = Outcome()
-    run = Run(work, seed, scale, state_url, order_latency_ms)
+    run = Run(work, seed, scale, state_url, order_latency_ms, paced, hold)
     try:
         start = open_legs(run.sim.state())
         for k in range(kills):
             p = run.start_runner()
             if k == 0:  # a pre-crash equity baseline, or the drawdown may never reach the flatten
                 wait_until(lambda: run.saved() or p.poll() is not None, 30, 0.05)
+                if hold:
+                    run.sim.go()
                 on_baseline()
             x = rng.random()
             if x < 0.4:

@@ -96,7 +96,9 @@ def ccxt_adapters(accounts: Iterable[Any], *, timeout: Optional[float] = None, u
     simulated one enforces its own limits in simulated time). An account whose credential cannot
     be read gets, with ``defer_unreadable``, an adapter that fails its snapshots and retries the
     credential at every call (the runner keeps guarding the others); without it, it is listed
-    in ``unreadable`` and left out (a preview reports it)."""
+    in ``unreadable`` and left out (a preview reports it). An account with ``paced_by_venue``
+    and an ``api_url`` is left to its venue's pacing too (without the URL: KS224, and the client
+    paces it all the same); the order budget paces every account's orders."""
     from adapters.base import AdapterError
     from adapters.ccxt_exchange import CcxtAdapter
     from adapters.deferred import DeferredAdapter
@@ -105,7 +107,7 @@ def ccxt_adapters(accounts: Iterable[Any], *, timeout: Optional[float] = None, u
         kw: dict[str, Any] = {"urls": urls if urls is not None else acc.api_url}
         if timeout is not None:
             kw["timeout"] = timeout
-        if not rate_limit:
+        if not rate_limit or _paced_by_venue(acc):
             kw["ccxt_rate_limit"] = False
         return CcxtAdapter(acc, **kw)
 
@@ -114,6 +116,10 @@ def ccxt_adapters(accounts: Iterable[Any], *, timeout: Optional[float] = None, u
     out = Adapters()
     for acc in accounts:
         key = f"{acc.venue}/{acc.name}"
+        if rate_limit and _paced_by_venue(acc):
+            logging.getLogger("killswitch.runner").info(
+                "VENUE_PACED: %s: requests paced by the venue at %s (paced_by_venue), not by the client; "
+                "orders by the order budget", key, acc.api_url)
         if acc.venue not in DIALECTS:
             logging.getLogger("killswitch.runner").warning(
                 "VENUE_GENERIC: %s: %s has no dialect of its own: its lists are read by ccxt's unified calls, "
@@ -126,6 +132,12 @@ def ccxt_adapters(accounts: Iterable[Any], *, timeout: Optional[float] = None, u
             if defer_unreadable:
                 out.by_key[key] = DeferredAdapter(acc, partial(make, acc), e)
     return out
+
+
+def _paced_by_venue(acc: Any) -> bool:
+    """The account says the venue at its ``api_url`` paces requests itself; never without the URL
+    (a public venue: KS224 at validate, and here the client's pacing is kept)."""
+    return bool(getattr(acc, "paced_by_venue", False)) and getattr(acc, "api_url", None) is not None
 
 
 def open_state(url: str, *, audit_key_file: Optional[str] = None, err: Say = _quiet, audit_key: Any = None,

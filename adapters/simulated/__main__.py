@@ -12,7 +12,10 @@ scenarios.
 For test harnesses: ``--time-scale X`` runs the scenario's clock X times faster than the wall
 clock from the start (request timestamps are still checked against the wall clock), and the
 server answers ``GET /_sim/state`` with the engine's ``dump_state()`` — a read-only harness
-endpoint on loopback, not part of the Binance API. ``--positions N`` serves a calm book of N
+endpoint on loopback, not part of the Binance API. ``--hold`` keeps the scenario's clock at the
+wall clock's pace until ``POST /_sim/go[?at_ms=ELAPSED]`` (:mod:`.held_clock`): a harness starts
+its processes during the flat start, then lets the scenario's event unfold at ``--time-scale``.
+``--positions N`` serves a calm book of N
 positions on N markets in ``sim-main`` instead of a named scenario (:func:`.scenarios.wide_book`);
 ``--accounts N`` the calm markets with N accounts ``sim-0``… (:func:`.scenarios.many_accounts`).
 
@@ -33,10 +36,12 @@ from .scenarios import SCENARIOS, build, many_accounts, wide_book
 async def _serve(args) -> int:
     from importlib import import_module
 
+    from .held_clock import HeldClock
     from .http import ScaledClock, SimServer, wall_clock
 
     faults = FaultPlan.load(args.faults) if args.faults else None
-    clock = wall_clock if args.time_scale == 1.0 else ScaledClock(args.time_scale)
+    clock = (HeldClock(args.time_scale) if args.hold else
+             wall_clock if args.time_scale == 1.0 else ScaledClock(args.time_scale))
     if args.positions:
         engine = wide_book(args.positions, clock, seed=args.seed, faults=faults)
     elif args.accounts:
@@ -49,7 +54,7 @@ async def _serve(args) -> int:
     binance, bybit = import_module("adapters.venues.binance.face"), import_module("adapters.venues.bybit.face")
     info = {
         "url": url, "scenario": f"wide-book of {args.positions}" if args.positions else args.scenario,
-        "seed": args.seed, "time_scale": args.time_scale,
+        "seed": args.seed, "time_scale": args.time_scale, "held": bool(args.hold),
         "state": url + "/_sim/state",
         "accounts": {n: {"apiKey": a.spec.api_key, "secret": a.spec.secret, "hedge_mode": a.hedge_mode}
                      for n, a in engine.accounts.items()},
@@ -83,6 +88,9 @@ def main(argv: list[str]) -> int:
     s.add_argument("--faults", help="a JSON file: a list of fault rules (FaultPlan.from_dicts)")
     s.add_argument("--time-scale", type=float, default=1.0,
                    help="the scenario clock runs this many times faster than the wall clock (test harnesses)")
+    s.add_argument("--hold", action="store_true",
+                   help="the scenario clock keeps the wall clock's pace until POST /_sim/go[?at_ms=ELAPSED], "
+                        "then runs at --time-scale (from that elapsed time, if ahead): test harnesses")
     sub.add_parser("scenarios", help="list the scenarios")
     args = ap.parse_args(argv)
     if args.cmd == "scenarios":

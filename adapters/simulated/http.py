@@ -53,6 +53,7 @@ from .engine import SimExchange
 from .faces import face_for
 from .faces.shared import respond
 from .faults import FaultPlan
+from .held_clock import ADMIN_GO_PATH, held_go
 from .stream import StreamFace
 
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
@@ -167,6 +168,9 @@ class SimServer:
             q = request.rel_url.query
             self.engine.set_mark(q["symbol"], float(q["price"]))
             return web.Response(status=200, text="{}", content_type="application/json")
+        if self.admin_state and path == ADMIN_GO_PATH and method == "POST":  # a test starts a held scenario
+            status, body = held_go(self.engine.clock, request.rel_url.query.get("at_ms"))
+            return web.Response(status=status, text=json.dumps(body), content_type="application/json")
         if self.admin_state and path == ADMIN_SEED_PATH and method == "POST":  # a bench seeds a book again
             q = request.rel_url.query
             self.engine.set_wallet(q["account"], float(q["wallet"]))

@@ -38,6 +38,8 @@ KS222     an account's venue without a dialect of the adapter's own: ccxt's unif
           it, and a book can read short (warning, :mod:`.venue_check`)
 KS223     an account's credentials of a kind its venue does not sign with, or without the
           password or uid it requires (:mod:`.venue_check`)
+KS224     an account with paced_by_venue (ccxt's request throttle off) and no api_url of a
+          venue that paces requests itself (:mod:`.pacing_check`)
 KS230     the accounts' polling over a venue's per-IP REST weight limit at the interval the
           runner ticks at, with the arithmetic and what streams save; or an endpoint called
           faster than its per-UID limit (:mod:`.weight_check`; ``ksctl validate`` and
@@ -116,6 +118,7 @@ from .graph import (
 )
 from .limits_node import limits_node
 from .node_build import signal_node
+from .pacing_check import check_pacing
 from .policy_pass import PolicyPass
 from .reference_check import check_actions, check_groups_and_weights, check_resume_ref, check_scope_refs, check_usage
 from .runbook_check import TemplateChecker, check_runbooks
@@ -181,6 +184,7 @@ def compile_documents(loaded: LoadResult, revision: Optional[str] = None,
             diags.extend(check_revoke_blocks(doc))
             diags.extend(check_shards(doc))
             diags.extend(check_strategy_prefixes(doc))
+            diags.extend(check_pacing(doc))
     for doc in loaded.docs:  # after every policy: a test of a policy with errors says so
         if isinstance(doc.model, PolicyTest):
             check_test(doc, ctx, diags)

@@ -145,6 +145,10 @@ class Account(Strict):
     sandbox: bool = False
     # The venue's REST base URL, for a local simulator or a testnet (never needed for production).
     api_url: Optional[Annotated[str, Field(pattern=r"^https?://[^\s/]+(/.*)?$")]] = None
+    # The venue at api_url paces requests itself (the simulated exchange, a gateway that enforces the
+    # venue's limits): ccxt's client-side throttle is off, the order budget still paces orders. Only
+    # with an api_url (KS224): a public venue keeps the client's pacing.
+    paced_by_venue: bool = False
     credentials: Optional[Credentials] = None
     # Opt-in: absent, the account is polled over REST every policy interval as before.
     stream: Optional[StreamSpec] = None

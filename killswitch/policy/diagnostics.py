@@ -119,6 +119,10 @@ KS222 = _c("KS222", "venue without a dialect", Severity.WARNING)
 # an account's credentials of a kind its venue does not sign with (an API key on a wallet-signed
 # venue, a wallet on a venue of API keys), or without the password or uid the venue requires
 KS223 = _c("KS223", "credentials the venue does not sign with")
+# an account that says its venue paces requests itself (paced_by_venue) without the api_url of the
+# venue that does (a simulator, a gateway enforcing the limits): the public venue's limits would be
+# left to nobody, and a venue bans a client that exceeds them
+KS224 = _c("KS224", "paced_by_venue without an api_url")
 # the accounts one runner polls need more of a venue's per-IP REST weight a minute than the venue
 # allows at the interval the policies tick at (or an endpoint faster than its per-UID limit)
 KS230 = _c("KS230", "polling exceeds the venue's REST weight budget")

@@ -44,7 +44,7 @@ def calm_inputs(tmp: Path, sim_port: int) -> tuple[Path, Path]:
     pol.mkdir()
     (pol / "calm.yaml").write_text(CALM_POLICY)
     # the bots the load beats as (``{leader,standby}-bot-N``) are the account's strategies
-    return pol, accounts_file(tmp, sim_port, strategies=[f"{t}-bot-{i}" for t in ("leader", "standby")
+    return pol, accounts_file(tmp, sim_port, paced=True, strategies=[f"{t}-bot-{i}" for t in ("leader", "standby")
                                                          for i in range(7)])
 
 

@@ -6,10 +6,13 @@ run on a database of its own on the session's PostgreSQL server, then a last sta
 settle. The runs share nothing (each its exchange, database, receiver and generator of kill
 moments), so they run side by side: a run lasts as long as the crash that drives it, and three
 in a row took a minute. Each starts once the one before has its pre-crash baseline (its first
-runner's first saved tick), so that no run's first start, which the crash does not wait for,
-meets another's. The venue answers every order 300 ms late, so that the kills aimed at an
-order in flight find one. Judged from the venue's own record and the journal: nothing lost, nothing
-repeated, nothing pending, the book flat, the journal in agreement with the venue. The SQLite
+runner's first saved tick), so that no two first starts meet. The crash is held until that
+baseline (``serve --hold``): at a fixed scale, a start slowed by a loaded machine saw the crash
+pass before its first tick and the run sent nothing (12 kills, 0 orders). The account says the
+simulator paces requests itself (``paced_by_venue``): the runner ticks at the policy's 200 ms.
+The venue answers every order 300 ms late, so that the kills aimed at an order in flight find
+one. Judged from the venue's own record and the journal: nothing lost, nothing repeated, nothing
+pending, the book flat, the journal in agreement with the venue. The SQLite
 soak is ``tests/integration/test_processes.py``'s and the benchmark's default.
 """
 
@@ -48,7 +51,8 @@ def test_sigkills_of_a_live_runner_on_postgresql_neither_lose_nor_repeat_an_orde
             work = tmp_path / f"run-{r}"
             work.mkdir()
             return soak.one_run(work, SEED * 100_003 + r, 12.0, KILLS_PER_RUN, 60.0, random.Random(SEED + r),
-                                urls[r], order_latency_ms=300, on_baseline=baselines[r].set), work
+                                urls[r], order_latency_ms=300, on_baseline=baselines[r].set, paced=True,
+                                hold=True), work
         finally:
             baselines[r].set()  # (a run that failed to start holds no other back)
 

@@ -237,7 +237,7 @@ def start_pod(tmp: Path, kube: FakeKube, pod: str, sim_port: int, state_url: str
     if not pol.exists():
         pol.mkdir()
         (pol / "calm.yaml").write_text(CALM_POLICY)
-    acc = accounts_file(tmp, sim_port)
+    acc = accounts_file(tmp, sim_port, paced=True)
     env = {**os.environ, **kube.env(pod), "KS_T_KEY": "sim-main-key", "KS_T_SECRET": "sim-main-secret",
            "KS_API_TOKEN": API_TOKEN, "KS_KUBE_LEADER_LABEL": KEY}
     with open(tmp / f"{pod}.out", "a") as out, open(tmp / f"{pod}.err", "a") as err:

@@ -367,7 +367,7 @@ def test_a_lone_runner_keeps_its_lease_through_a_burst_of_store_heavy_operator_c
         pol = tmp_path / "policies"
         pol.mkdir()
         (pol / "calm.yaml").write_text(CALM_POLICY)
-        acc = accounts_file(tmp_path, sim.port)
+        acc = accounts_file(tmp_path, sim.port, paced=True)
         port = free_port()
         ttl_ms = 1_500
         # admission limits that let the whole burst through to the runner: what is tested here is

@@ -1,9 +1,11 @@
 """Real processes: ``ksctl run`` killed with SIGKILL mid-crash, and two runners on one PostgreSQL.
 
 The simulated exchange runs as its own process (``python -m adapters.simulated serve``) with
-``--time-scale`` so the flash crash unfolds in seconds, and the test reads what the "exchange"
-really holds from its harness endpoint ``GET /_sim/state``. Everything listens on 127.0.0.1;
-every process is bounded in time and killed in ``finally``.
+``--time-scale --hold``: its flat minute keeps the wall clock's pace while the runners start, and
+once they have ticked the test lets the flash crash go, to unfold in seconds; the test reads what
+the "exchange" really holds from its harness endpoint ``GET /_sim/state``. The account says the
+simulator paces requests itself (``paced_by_venue``): the runners tick at the policy's 200 ms.
+Everything listens on 127.0.0.1; every process is bounded in time and killed in ``finally``.
 
 1. Crash: a live runner (SQLite state) is SIGKILLed at seeded random moments while the crash
    escalates to a flatten, restarted on the same state each time, and finally left to finish:
@@ -37,15 +39,18 @@ from .test_runner import POLICY as RUNNER_POLICY
 
 EXE = Path(sys.executable)
 KSCTL = EXE.with_name("ksctl")
-# scenario seconds per wall second. The crash must start after the runners' first ticks (~1 s
-# to start a process, ~1 s per tick): flat for 60/SCALE s, then the crash over 120/SCALE s.
-# These are the fastest scales, for an idle machine; the tests run at the scale that the
-# `scales` fixture derives from a measured start of `ksctl run` (slower on a loaded machine).
+# Scenario seconds per wall second once the crash goes (the crash over 120/SCALE s). Its flat
+# minute is held to the wall clock's pace until the runners have their pre-crash baseline (a
+# loaded machine took 5 s and more to start one): the test says go (`Sim.go`), and the crash
+# begins GO_LEAD_S scenario seconds later. (A fixed scale, or one derived from a measured start,
+# left a slow start with no flat ticks, or the whole run paced by the slowest start.)
 SCALE = 30
-SCALE_HA = 15  # two processes and PostgreSQL to start first
+SCALE_HA = 15  # a leader killed or paused mid-flatten: the crash at half the pace
+FLAT_S = 60  # the flash crash's flat minute
+GO_LEAD_S = 3
 TICK_S = 0.2
-# The lease thread renews every TTL/3 for a term of 2·TTL/3, whatever the ticks take (~1 s here:
-# ccxt throttles to binance weights); a standby takes a dead leader's lease as its term runs out.
+# The lease thread renews every TTL/3 for a term of 2·TTL/3, whatever the ticks take; a standby
+# takes a dead leader's lease as its term runs out.
 LEASE_TTL_S = 3.0
 ENV = {**os.environ, "KS_T_KEY": "sim-main-key", "KS_T_SECRET": "sim-main-secret"}
 API_TOKEN = "t0ken-for-process-tests"
@@ -86,7 +91,7 @@ def stop(p: Optional[subprocess.Popen]) -> None:
 
 class Sim:
     def __init__(self, tmp: Path, seed: int = 0, scale: float = SCALE, faults: Optional[list] = None,
-                 scenario: str = "flash-crash"):
+                 scenario: str = "flash-crash", hold: bool = False):
         self.port = free_port()
         self.log = open(tmp / f"sim-{self.port}.log", "w")
         extra = []
@@ -95,8 +100,15 @@ class Sim:
             extra = ["--faults", str(tmp / "faults.json")]
         self.proc = subprocess.Popen(
             [str(EXE), "-m", "adapters.simulated", "serve", "--scenario", scenario, "--port", str(self.port),
-             "--seed", str(seed), "--time-scale", str(scale), *extra], stdout=self.log, stderr=subprocess.STDOUT)
+             "--seed", str(seed), "--time-scale", str(scale), *extra, *(["--hold"] if hold else [])],
+            stdout=self.log, stderr=subprocess.STDOUT)
         wait_port(self.port)
+
+    def go(self, at_s: float = FLAT_S - GO_LEAD_S) -> None:
+        """Let a held scenario go at its time scale, from ``at_s`` scenario seconds (or now, if later)."""
+        req = urllib.request.Request(f"http://127.0.0.1:{self.port}/_sim/go?at_ms={int(at_s * 1000)}", method="POST")
+        with urllib.request.urlopen(req, timeout=5) as r:
+            assert json.loads(r.read())["time_scale"] > 1
 
     def state(self) -> dict:
         with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/_sim/state", timeout=5) as r:
@@ -122,7 +134,7 @@ def write_inputs(tmp: Path, port: int) -> tuple[Path, Path]:
     pol = tmp / "policies"
     pol.mkdir(exist_ok=True)
     (pol / "crash-ladder.yaml").write_text(POLICY)
-    acc = accounts_file(tmp, port, dry_run="false")
+    acc = accounts_file(tmp, port, dry_run="false", paced=True)
     return pol, acc
 
 
@@ -159,40 +171,6 @@ def wait_until(cond: Callable[[], object], timeout: float, step: float = 0.01) -
             return True
         time.sleep(step)
     return False
-
-
-def measure_start(tmp: Path) -> float:
-    """Wall seconds from starting `ksctl run` to its first saved tick, on this machine as loaded now
-    (a calm venue in real time, SQLite state)."""
-    tmp.mkdir(parents=True, exist_ok=True)
-    sim = Sim(tmp, scale=1.0, scenario="calm")
-    runner = None
-    try:
-        pol, acc = write_inputs(tmp, sim.port)
-        url = f"sqlite://{tmp / 'calibrate.db'}"
-        started = time.monotonic()
-        runner = start_runner(tmp, pol, acc, url, "calibrate", "calibrate")
-        wait_for(lambda: saved(url), 120, "the calibration runner's first tick", step=0.05)
-        return time.monotonic() - started
-    finally:
-        stop(runner)
-        sim.close()
-
-
-@pytest.fixture(scope="module")
-def scales(tmp_path_factory) -> dict[str, float]:
-    """The scenario's time scale for the crash tests and the HA tests, from a measured start.
-
-    The crash is wall-clock driven: at a fixed 30x its flat minute lasts 2 s, and on a machine
-    busy with other work a runner that needed 5 s to start and tick saw none of the crash, or lost
-    its pre-crash equity out of the 1 m window while it restarted after a kill: it never escalated
-    and the test failed for a reason that is not the one it checks. The flat minute must last at
-    least 2 starts of `ksctl run` (4 for HA: two runners and PostgreSQL); on an idle machine
-    (~1 s a start) that is the 30x and 15x the tests were written for."""
-    start_s = measure_start(tmp_path_factory.mktemp("calibrate"))
-    out = {"crash": min(SCALE, 60 / (2 * start_s)), "ha": min(SCALE_HA, 60 / (4 * start_s))}
-    print(f"\nksctl run started and ticked in {start_s:.2f}s: scales {out}")
-    return out
 
 
 def wait_settled(sim: Sim, state_url: str, stall_s: float = 30.0, cap_s: float = 240.0) -> tuple[bool, str]:
@@ -302,9 +280,9 @@ CASES = list(range(5))  # 5 cases x 3 kills = 15 SIGKILLs
 
 
 @pytest.mark.parametrize("case", CASES)
-def test_sigkill_at_random_points_neither_repeats_nor_loses_an_order(tmp_path, case, scales):
+def test_sigkill_at_random_points_neither_repeats_nor_loses_an_order(tmp_path, case):
     rng = random.Random(1000 + case)
-    sim = Sim(tmp_path, seed=case, scale=scales["crash"])
+    sim = Sim(tmp_path, seed=case, hold=True)
     url = f"sqlite://{tmp_path / 'state.db'}"
     runner = None
     try:
@@ -316,7 +294,8 @@ def test_sigkill_at_random_points_neither_repeats_nor_loses_an_order(tmp_path, c
             # the same holder: a restart of the same deployment takes its own lease back at once
             runner = start_runner(tmp_path, pol, acc, url, "crash-runner", "runner")
             if k == 0:  # a pre-crash equity baseline, or the drawdown may never reach the flatten
-                wait_for(lambda: saved(url), 20, "the first tick", step=0.05)
+                wait_for(lambda: saved(url), 40, "the first tick", step=0.05)
+                sim.go()
             if rng.random() < 0.6:
                 # aimed: just after the runner journals new intents, i.e. around send and reconcile
                 before = journal_size(url)
@@ -324,7 +303,7 @@ def test_sigkill_at_random_points_neither_repeats_nor_loses_an_order(tmp_path, c
                 delay = rng.uniform(0.0, 0.15)
                 time.sleep(delay)
                 how = f"{'after new intents' if new else 'no new intents in 2.5 s'} +{delay:.2f}s"
-            else:  # anywhere: a process takes ~0.5-1 s to its first tick, ~1 s per tick
+            else:  # anywhere: a process takes ~0.5-1 s to its first tick, then ticks every 200 ms
                 delay = rng.uniform(0.2, 2.0)
                 time.sleep(delay)
                 how = f"at {delay:.2f}s"
@@ -381,6 +360,8 @@ def pg_url(pg_server):  # noqa: F811 - the imported session fixture
 
 
 def two_runners(tmp_path, sim, url):
+    """Runner ha-a leading (it has ticked: its pre-crash baseline), ha-b standing by, then the
+    held crash let go: (a, b, a's token)."""
     pol, acc = write_inputs(tmp_path, sim.port)
     a = start_runner(tmp_path, pol, acc, url, "ha-a", "a")
     try:
@@ -394,6 +375,8 @@ def two_runners(tmp_path, sim, url):
         # The takeover bound is measured from the leader's death: the standby must be up by then
         # (a loaded machine took longer than the lease TTL to start it).
         wait_for(lambda: standby_ready(port_b), 60, "ha-b to stand by", step=0.1)
+        wait_for(lambda: saved(url), 30, "ha-a's first tick")
+        sim.go()
     except BaseException:
         stop(a)
         stop(b)
@@ -409,17 +392,17 @@ def standby_ready(port: int) -> bool:
         return False
 
 
-def test_ha_one_leader_acts_and_a_standby_takes_over_within_the_ttl(tmp_path, pg_url, scales):
+def test_ha_one_leader_acts_and_a_standby_takes_over_within_the_ttl(tmp_path, pg_url):
     # The venue answers the first two orders slowly: the leader is killed while its flatten is
     # under way, whatever the machine's speed, so the standby has work left to take over.
-    sim = Sim(tmp_path, scale=scales["ha"], faults=[{"op": "place_order", "kind": "latency", "latency_ms": 1500,
-                                                  "times": 2}])
+    sim = Sim(tmp_path, scale=SCALE_HA, hold=True, faults=[{"op": "place_order", "kind": "latency",
+                                                          "latency_ms": 1500, "times": 2}])
     a = b = None
     try:
         start = positions(sim.state())
         a, b, fence_a = two_runners(tmp_path, sim, pg_url)
-        # the flat minute and the crash up to the first stage (3 scenario minutes at most) pass first
-        wait_for(lambda: journal(pg_url), 20 + 180 / scales["ha"], "the leader's first orders", step=0.05)
+        # the crash up to the first stage (2 scenario minutes at most) passes first
+        wait_for(lambda: journal(pg_url), 20 + 120 / SCALE_HA, "the leader's first orders", step=0.05)
         assert b.poll() is None and a.poll() is None
         assert lease(pg_url) == ("ha-a", fence_a)
         before = journal(pg_url)
@@ -451,13 +434,13 @@ def test_ha_one_leader_acts_and_a_standby_takes_over_within_the_ttl(tmp_path, pg
         sim.close()
 
 
-def test_ha_a_paused_leader_neither_writes_nor_sends_after_waking(tmp_path, pg_url, scales):
-    sim = Sim(tmp_path, scale=scales["ha"])
+def test_ha_a_paused_leader_neither_writes_nor_sends_after_waking(tmp_path, pg_url):
+    sim = Sim(tmp_path, scale=SCALE_HA, hold=True)
     a = b = None
     try:
         start = positions(sim.state())
         a, b, fence_a = two_runners(tmp_path, sim, pg_url)
-        wait_for(lambda: journal(pg_url), 20 + 180 / scales["ha"], "the leader's first orders", step=0.1)
+        wait_for(lambda: journal(pg_url), 20 + 120 / SCALE_HA, "the leader's first orders", step=0.1)
         a.send_signal(signal.SIGSTOP)
         wait_for(lambda: lease(pg_url)[0] == "ha-b", LEASE_TTL_S + 5, "the standby to take over", step=0.02)
         fence_b = lease(pg_url)[1]
@@ -470,7 +453,7 @@ def test_ha_a_paused_leader_neither_writes_nor_sends_after_waking(tmp_path, pg_u
         # same client ids, results under its fence): only a fill after the wake-up is the old one's.
         woke_at = sim.state()["now"]
         a.send_signal(signal.SIGCONT)
-        time.sleep(2.5)  # the old leader wakes, finishes whatever tick it was in and ticks again (~1 s each)
+        time.sleep(2.5)  # the old leader wakes, finishes whatever tick it was in and ticks again (slow when loaded)
         assert lease(pg_url) == ("ha-b", fence_b), "the woken leader must not take the lease back"
         st = sim.state()
         entries = journal(pg_url)
@@ -493,11 +476,11 @@ def test_ha_a_paused_leader_neither_writes_nor_sends_after_waking(tmp_path, pg_u
 def test_ha_a_heartbeat_sent_to_the_standby_reaches_the_leader(tmp_path, pg_url):
     """Behind one Service a bot's beat lands on either replica: sent to the standby's API, it
     is stored in PostgreSQL and the leader takes it in at its next tick."""
-    sim = Sim(tmp_path, scale=SCALE_HA)
+    sim = Sim(tmp_path, scenario="calm")
     a = b = None
     try:
         pol, _ = write_inputs(tmp_path, sim.port)
-        acc = accounts_file(tmp_path, sim.port, dry_run="false", strategies=("bot-x",))  # names the bot
+        acc = accounts_file(tmp_path, sim.port, dry_run="false", strategies=("bot-x",), paced=True)  # names the bot
         a = start_runner(tmp_path, pol, acc, pg_url, "ha-a", "a")
         wait_for(lambda: lease(pg_url)[0] == "ha-a", 20, "ha-a to lead")
         port_b = free_port()

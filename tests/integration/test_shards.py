@@ -42,6 +42,7 @@ spec:
       initial_capital: 10M
       api_url: http://127.0.0.1:{port}
       credentials: {{api_key: {{env: KS_MAIN_KEY}}, secret: {{env: KS_MAIN_SECRET}}}}
+      paced_by_venue: true
     - name: sim-hedge
       venue: binanceusdm
       market_type: futures
@@ -50,6 +51,7 @@ spec:
       initial_capital: 5M
       api_url: http://127.0.0.1:{port}
       credentials: {{api_key: {{env: KS_HEDGE_KEY}}, secret: {{env: KS_HEDGE_SECRET}}}}
+      paced_by_venue: true
 """
 # desk-a with one more account than its running replicas were started with
 EXTRA = """\
@@ -59,6 +61,7 @@ EXTRA = """\
       labels: {{desk: a}}
       api_url: http://127.0.0.1:{port}
       credentials: {{api_key: {{env: KS_MAIN_KEY}}, secret: {{env: KS_MAIN_SECRET}}}}
+      paced_by_venue: true
 """
 
 # equity 90 % below a 10M (5M) initial capital: fires at the first tick, and closes everything

@@ -47,8 +47,9 @@ from killswitch.state import open_store
 from tests.procs import accounts_file, free_port
 from tests.tcp_proxy import TcpProxy
 
-from .test_processes import (  # noqa: F401 - scales: the module fixture of the scenario's time scale
+from .test_processes import (
     LEASE_TTL_S,
+    SCALE_HA,
     Sim,
     assert_no_repeat_no_loss,
     diagnose,
@@ -56,7 +57,7 @@ from .test_processes import (  # noqa: F401 - scales: the module fixture of the 
     lease,
     pending,
     positions,
-    scales,
+    saved,
     start_runner,
     stop,
     wait_for,
@@ -129,12 +130,15 @@ class Pair:
         for holder, state_url in (("ha-a", url_a), ("ha-b", url)):
             own = tmp / holder
             own.mkdir()
-            acc = accounts_file(own, self.venue[holder].port, dry_run="false")
+            acc = accounts_file(own, self.venue[holder].port, dry_run="false", paced=True)
             self.procs[holder] = start_runner(tmp, pol, acc, state_url, holder, holder, api_port=self.api[holder])
             if holder == "ha-a":
                 wait_for(lambda: lease(url)[0] == "ha-a", 30, "ha-a to lead")
         wait_for(lambda: self.ready("ha-b") == "STANDBY", 60, "ha-b to stand by", step=0.1)
         self.fence_a = lease(url)[1]
+        # both up and the leader's pre-crash baseline saved: the held crash goes
+        wait_for(lambda: saved(url), 30, "ha-a's first tick")
+        sim.go()
 
     def ready(self, holder: str) -> Optional[str]:
         try:
@@ -216,13 +220,13 @@ def finish(pair: Pair, sim: Sim, url: str, start: dict) -> None:
 
 
 def test_a_paused_database_stops_the_leader_within_the_ttl_and_no_order_is_sent_twice(tmp_path, own_pg_server,
-                                                                                        db, scales):
-    sim = Sim(tmp_path, scale=scales["ha"], faults=SLOW_ORDERS)
+                                                                                        db):
+    sim = Sim(tmp_path, scale=SCALE_HA, hold=True, faults=SLOW_ORDERS)
     pair = None
     try:
         start = positions(sim.state())
         pair = Pair(tmp_path, sim, db)
-        flying = in_flight_soon(db, 20 + 180 / scales["ha"])
+        flying = in_flight_soon(db, 20 + 120 / SCALE_HA)
         pids = own_pg_server.pids()
         paused = time.time()
         for pid in pids:
@@ -257,14 +261,14 @@ def test_a_paused_database_stops_the_leader_within_the_ttl_and_no_order_is_sent_
 
 
 def test_a_leader_cut_off_from_the_database_stops_the_standby_takes_over_and_it_comes_back_as_standby(
-        tmp_path, db, scales):
-    sim = Sim(tmp_path, scale=scales["ha"], faults=SLOW_ORDERS)
+        tmp_path, db):
+    sim = Sim(tmp_path, scale=SCALE_HA, hold=True, faults=SLOW_ORDERS)
     pair = None
     try:
         start = positions(sim.state())
         pair = Pair(tmp_path, sim, db, cut_a=True)
         assert pair.db_proxy is not None
-        flying = in_flight_soon(db, 20 + 180 / scales["ha"])
+        flying = in_flight_soon(db, 20 + 120 / SCALE_HA)
         pair.db_proxy.cut()
         cut = time.time()
         # the standby reaches the database: it takes over as the leader's term runs out
@@ -297,15 +301,15 @@ def test_a_leader_cut_off_from_the_database_stops_the_standby_takes_over_and_it_
 # --- 3. the leader's connections terminated ----------------------------------------------------------------
 
 
-def test_terminating_the_leaders_backends_ends_no_runner_and_repeats_no_order(tmp_path, db, scales):
+def test_terminating_the_leaders_backends_ends_no_runner_and_repeats_no_order(tmp_path, db):
     import psycopg
 
-    sim = Sim(tmp_path, scale=scales["ha"], faults=SLOW_ORDERS)
+    sim = Sim(tmp_path, scale=SCALE_HA, hold=True, faults=SLOW_ORDERS)
     pair = None
     try:
         start = positions(sim.state())
         pair = Pair(tmp_path, sim, db, name_a="?application_name=ks-ha-a")
-        flying = in_flight_soon(db, 20 + 180 / scales["ha"])
+        flying = in_flight_soon(db, 20 + 120 / SCALE_HA)
         began = time.time()
         killed = 0
         with psycopg.connect(db, autocommit=True) as admin:

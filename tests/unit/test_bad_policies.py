@@ -38,7 +38,7 @@ SINGLE_FILE_ERROR_CODES = {
     "KS110", "KS111", "KS112", "KS113", "KS114",
     "KS120", "KS121", "KS122", "KS123", "KS124", "KS125", "KS126", "KS127", "KS140", "KS160",
     "KS201", "KS202", "KS203", "KS204", "KS206", "KS208", "KS209",
-    "KS212", "KS213", "KS215", "KS216", "KS217", "KS218", "KS220", "KS221", "KS223",
+    "KS212", "KS213", "KS215", "KS216", "KS217", "KS218", "KS220", "KS221", "KS223", "KS224",
     "KS240", "KS241", "KS242", "KS243", "KS244", "KS249", "KS250", "KS260", "KS261", "KS265", "KS266",
 }
 # Warning codes that a single file can produce.
