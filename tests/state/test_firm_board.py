@@ -116,7 +116,7 @@ def test_the_leader_publishes_a_standby_does_not_and_every_shard_is_read_back(pg
         assert firm.boards() == []  # a standby publishes nothing
         asyncio.run(link.after_tick(SimpleNamespace(leader=True, fence=ta)))
         doc = asyncio.run(link.read())
-        a_row, b_row = doc["shards"]
+        b_row, a_row = doc["shards"]  # worst first: desk-b never published
         assert (a_row["shard"], a_row["this"], a_row["incidents"][0]["policy"]) == ("desk-a", True, "bot-guard")
         assert a_row["state"] == SHARD_LIVE and a_row["lock"]["mode"] == "halted"
         assert b_row["state"] == "SHARD_NEVER_PUBLISHED" and not b_row["reachable"]
@@ -124,7 +124,8 @@ def test_the_leader_publishes_a_standby_does_not_and_every_shard_is_read_back(pg
         assert link.refused == 1
         a.release_lease("a-0")
         a.acquire_lease("a-1", 5_000, now[0])
-        assert asyncio.run(link.read())["shards"][0]["state"] == SHARD_LEADER_CHANGED
+        rows = {r["shard"]: r for r in asyncio.run(link.read())["shards"]}
+        assert rows["desk-a"]["state"] == SHARD_LEADER_CHANGED
     finally:
         link.close()
 

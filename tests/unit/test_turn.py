@@ -171,11 +171,11 @@ def test_a_tick_runs_ahead_of_a_hundred_queued_operator_changes(tmp_path):
     ticks(w, 1, beat=("bot-x",))
 
     async def main():
-        r = w.runner
+        r, d = w.runner, w.desk
         changes = []
         for i in range(50):
-            changes.append(asyncio.ensure_future(r.run_view_call(r.lock_scope, ACCOUNT, "halted", f"drill {i}")))
-            changes.append(asyncio.ensure_future(r.run_view_call(r.unlock_scope, ACCOUNT, f"drill {i}")))
+            changes.append(asyncio.ensure_future(d.run_view_call(d.lock_scope, ACCOUNT, "halted", f"drill {i}")))
+            changes.append(asyncio.ensure_future(d.run_view_call(d.unlock_scope, ACCOUNT, f"drill {i}")))
         await asyncio.sleep(0)
         w.clock.advance(120 * 1000)  # bot-x has been silent for two minutes: the tick enters the halt
         report = await r.tick()
