@@ -32,7 +32,7 @@ def _can_carry_critical(route: Route) -> bool:
             return False
     if not route.matchers:
         return True
-    from ..silences import parse_matchers  # (its parser and RE2: only where matchers are written)
+    from ..policy.matchers import parse_matchers  # (its parser and RE2: only where matchers are written)
 
     critical = {"severity": "critical"}
     return all(m.matches(critical) for line in route.matchers for m in parse_matchers(line, max_value=None)

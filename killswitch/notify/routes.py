@@ -51,7 +51,7 @@ from ..policy.routes_doc import NotificationRoutes, Route
 from ..policy.patterns import LabelPattern, compile_label_pattern
 from ..policy.units import Duration
 from ..policy.time_intervals import NamedInterval, silenced_by
-from ..silences import OP_ORDER, LabelMatcher, label_name_text, matcher_text, parse_matchers, quoted
+from ..policy.matchers import OP_ORDER, LabelMatcher, label_name_text, matcher_text, parse_matchers, quoted
 from .interval_build import compile_intervals
 
 GROUP_WAIT_MS = 10_000

@@ -87,7 +87,7 @@ def _matcher_line(value: Any) -> Any:
     silences'); a bad one is reported where it starts in the line."""
     if not isinstance(value, str):
         return value  # the type check reports it
-    from ..silences import SilenceError, parse_matchers  # (its parser and RE2: only where matchers are written)
+    from .matchers import SilenceError, parse_matchers  # (its parser and RE2: only where matchers are written)
 
     try:
         found = parse_matchers(value, max_value=None)

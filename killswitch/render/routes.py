@@ -24,7 +24,7 @@ from __future__ import annotations
 import json
 from typing import Any, Optional
 
-from ..silences import quoted
+from ..policy.matchers import quoted
 
 JSON_FORMAT_VERSION = 1
 

@@ -25,7 +25,8 @@ from __future__ import annotations
 from typing import Iterable, Mapping, Optional, Sequence
 
 from ..events import MANUAL_CLOSE, STAGE_TRANSITION, scope_labels
-from ..silences import LabelMatcher, Silence
+from ..silences import Silence
+from ..policy.matchers import LabelMatcher
 from .book_view import BookView
 from .names import Catalog, Unknown, close_matches
 from .silence_view import HeldPage, SilencePreview, summary

@@ -25,8 +25,8 @@ from typing import Any, Awaitable, Callable, Container, Mapping, Optional, Seque
 
 from ..engine.stages import decision_id
 from ..events import INCIDENT_ACKNOWLEDGED, Event
-from ..silences import (PAGE_LABELS, Acknowledgement, LabelMatcher, Silence, SilenceError, close_names, holders,
-                        matcher_problem, own_words, parse_matchers)
+from ..silences import Acknowledgement, Silence, holders, own_words
+from ..policy.matchers import PAGE_LABELS, LabelMatcher, SilenceError, close_names, matcher_problem, parse_matchers
 from ..state.store import FencedError, StateStore
 from .book import Book
 from .book_view import BookView

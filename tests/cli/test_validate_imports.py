@@ -76,7 +76,7 @@ def test_pydantic_plugins_are_not_looked_for_unless_the_operator_asks():
 # What only a finding (a did-you-mean, a template's traceback, a cache warning) or a route's
 # ``matchers:`` line needs: a clean validate of the example repository, which writes none, pays
 # for none of them.
-ON_DEMAND = ("killswitch.silences", "difflib", "logging", "traceback")
+ON_DEMAND = ("killswitch.policy.matchers", "difflib", "logging", "traceback")
 
 
 def _imported(*args: str) -> tuple[object, str, list[str]]:
@@ -92,7 +92,7 @@ def test_a_clean_validate_imports_what_only_findings_need_not():
     assert loaded == []
 
 
-def test_a_matchers_line_is_still_read_by_the_silences_parser(tmp_path):
+def test_a_matchers_line_is_still_read_by_the_matchers_parser(tmp_path):
     routes = (ROOT / "policies" / "routes.yaml").read_text().replace(
         "      - match_re: {venue: \"binance.*\"}\n",
         "      - matchers: ['venue=~\"(binance\"']\n        receiver: desk-chat\n"
@@ -100,4 +100,4 @@ def test_a_matchers_line_is_still_read_by_the_silences_parser(tmp_path):
     (tmp_path / "routes.yaml").write_text(routes)
     code, out, loaded = _imported(str(tmp_path))
     assert code == 1 and "(binance" in out and "ok:" not in out, out
-    assert "killswitch.silences" in loaded
+    assert "killswitch.policy.matchers" in loaded

@@ -9,7 +9,8 @@ from killswitch.events import (LIMIT_VIOLATION, LOCK_VIOLATION, MANUAL_CLOSE, OR
                                SNAPSHOT_FAILED, TRADING_REVOKED, Event)
 from killswitch.notify.dispatch import Dispatcher
 from killswitch.notify.message import compose
-from killswitch.silences import LabelMatcher, Silence
+from killswitch.silences import Silence
+from killswitch.policy.matchers import LabelMatcher
 from tests.unit.test_notify_resolved_retry import by_receiver, put, transition
 from tests.unit.test_notify_resolved_retry import tree as tree  # noqa: F401 - the fixture
 

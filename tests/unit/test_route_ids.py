@@ -146,7 +146,7 @@ OPS = st.sampled_from(["=", "!=", "=~", "!~"])
 
 
 def _line(name: str, op: str, value: str) -> str:
-    from killswitch.silences import matcher_text
+    from killswitch.policy.matchers import matcher_text
 
     return matcher_text(name, op, value if op in ("=", "!=") else "x|y")
 

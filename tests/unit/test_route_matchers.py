@@ -22,7 +22,7 @@ from killswitch.notify.explain import explain
 from killswitch.notify.routes import RouteTree, compile_routes
 from killswitch.policy.load import load_text
 from killswitch.policy.routes_doc import NotificationRoutes
-from killswitch.silences import OPS, LabelMatcher, SilenceError, parse_matchers, quoted
+from killswitch.policy.matchers import OPS, LabelMatcher, SilenceError, parse_matchers, quoted
 
 
 def compiled(text: str) -> RouteTree:

@@ -9,7 +9,7 @@ import pytest
 
 from killswitch.runner.names import Catalog
 from killswitch.runner.silence_check import value_problem
-from killswitch.silences import parse_matchers
+from killswitch.policy.matchers import parse_matchers
 
 CATALOG = Catalog(accounts=frozenset({"binanceusdm/sim-main", "okx/desk"}),
                   strategies=frozenset({"momentum", "market-maker"}),
