@@ -184,7 +184,7 @@ def _open(engine: SimExchange) -> int:
 
 
 def _residuals(runner: Runner) -> list:
-    return [(r.symbol, r.amount, r.why, r.detail) for r in getattr(runner, "residuals", ())]
+    return [(r.symbol, r.amount, r.why, r.detail) for r in runner.book.residuals]
 
 
 async def drive(face: str, runner: Runner, engine: SimExchange, clock: ManualClock, plan: FaultPlan, store,

@@ -303,8 +303,8 @@ async def memory(ticks: int, accounts: int = 100, per: int = 100, step_ms: int =
     samples, snap_ms, own_ms, wall = await soak_ticks(runner, clock, ticks, step_ms)
     await runner.aclose()  # the queued chart samples written before the store closes
     store.close()
-    doc_mb = len(json.dumps(runner.state.to_json(pnl_samples=False))) / 1e6  # what the runner saves every tick
-    pnl_mb = len(json.dumps(runner.state.to_json()["pnl"])) / 1e6  # the history, stored a sample per step
+    doc_mb = len(json.dumps(runner.book.state.to_json(pnl_samples=False))) / 1e6  # what the runner saves every tick
+    pnl_mb = len(json.dumps(runner.book.state.to_json()["pnl"])) / 1e6  # the history, stored a sample per step
     peak = max(m for _, m in samples)
     after_first = samples[1][1]
     print(f"  {ticks:,} ticks in {wall:.0f} s ({wall / ticks * 1000:.1f} ms/tick): snapshots (simulator) "

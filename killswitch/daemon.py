@@ -172,7 +172,7 @@ class Daemon(PolicyReloads):
                   f"revision {revision_text(graph.revision)}; {len(adapters)} account(s); holder {holder}")
         if policy_error:
             runner.emit(Event.make(POLICY_RELOAD_FAILED, runner.clock(), {
-                "error": policy_error, "running": runner.graph.digest, "at_start": True}))
+                "error": policy_error, "running": runner.book.graph.digest, "at_start": True}))
         self._files, self._saved = files, graph.digest if policy_error else None
         api = None
         if self.opts.api_port is not None:

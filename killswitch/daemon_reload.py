@@ -68,12 +68,12 @@ class PolicyReloads:
 
     async def _keep_bundle(self, runner: Runner) -> None:
         """The leader keeps the sources of the graph it runs as the last good bundle (once per graph)."""
-        if not runner.leader or self._saved == runner.graph.digest or self._files is None:
+        if not runner.lead.leader or self._saved == runner.book.graph.digest or self._files is None:
             return
         try:
-            await runner.io(runner.store.save_policy_bundle, runner.graph.digest, runner.graph.revision, self._files,
-                            runner.fence)
-            self._saved = runner.graph.digest
+            await runner.io(runner.store.save_policy_bundle, runner.book.graph.digest, runner.book.graph.revision,
+                            self._files, runner.lead.fence)
+            self._saved = runner.book.graph.digest
         except Exception as e:  # noqa: BLE001 - retried next tick; the graph runs regardless
             self.err(f"ksctl run: could not keep the policies as the last good ones: {type(e).__name__}")
 
@@ -128,21 +128,21 @@ class PolicyReloads:
                                  len(result.errors) if result is not None else 1)
         else:
             reload = GraphReload(result.graph, documents=tuple(d.model for d in result.docs))
-        running = runner.graph
-        failing = runner.policy_error  # a failed reload (or a start on the last good graph) this one may end
+        running = runner.book.graph
+        failing = runner.reloads.error  # a failed reload (or a start on the last good graph) this one may end
         outcome = await runner.apply_graph(reload)
         if not outcome.applied:
             self.err(f"ksctl run: POLICY RELOAD FAILED, the last good graph {running.short_digest} keeps running: "
-                     f"{runner.policy_error}")
+                     f"{runner.reloads.error}")
             return
         self._files = files
         if self.firm is not None and whole is not None:
             self.firm.set_graph(whole)  # refused above, else taken: the pace follows its intervals
-        if failing is not None and runner.policy_error is None:  # said even when the graph is the one running
+        if failing is not None and runner.reloads.error is None:  # said even when the graph is the one running
             self.echo(f"ksctl run: POLICY RELOAD RECOVERED: the policies compile again; running "
-                      f"{runner.graph.short_digest} (the failure was: {failing})")
+                      f"{runner.book.graph.short_digest} (the failure was: {failing})")
         if outcome.running != outcome.previous:
-            self.echo(f"ksctl run: policies reloaded: {running.short_digest} -> {runner.graph.short_digest}")
+            self.echo(f"ksctl run: policies reloaded: {running.short_digest} -> {runner.book.graph.short_digest}")
         for name in outcome.sink_failures:
             self.err(f"ksctl run: sink {name!r} could not reload: it keeps the routes it had")
 

@@ -5,7 +5,9 @@ sink that delivers through apprise.
 - :mod:`.dispatch` — aggregation groups and their timers, with an explicit ``now`` (pure);
 - :mod:`.message` — the text of a notification, with the runbook links (pure);
 - :mod:`.receivers` — receivers resolved from secret references into apprise objects;
-- :mod:`.sink` — :class:`~.sink.NotifySink`: bounded queues, asyncio delivery, audit receipts.
+- :mod:`.sink` — :class:`~.sink.NotifySink`: bounded queues, the worker, the state kept across
+  takeovers; built from :mod:`.delivery` (asyncio delivery, retries, the fallback receiver)
+  and :mod:`.receipts` (audit receipts, counters), over the fields :mod:`.sink_hooks` declares.
 
 This package module imports nothing eagerly, and nothing here imports apprise until a receiver
 is resolved: ``ksctl validate`` never pays for it.

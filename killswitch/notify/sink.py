@@ -4,34 +4,22 @@ What it owns: a bounded queue of events, the :class:`~killswitch.notify.dispatch
 (groups, timers, inhibition), a bounded queue of deliveries, and the asyncio tasks that work
 them off. What it must not do: block a tick, print a secret, or lose a receipt.
 
+:class:`NotifySink` is built from two parts, each in its own module over the fields
+:mod:`.sink_hooks` declares: :class:`~.delivery.Delivery` (a notification queued, sent
+through its receiver, retried, handed to the fallback receiver) and :class:`~.receipts.Receipts`
+(every audit row the sink writes, and its ``/metrics`` families). It keeps here what a page
+goes through before it is sent, and the state kept across takeovers:
+
 - ``on_event`` / ``on_tick`` only enqueue and wake the worker (microseconds). A full queue
   drops its oldest non-critical entry (a critical one only when everything queued is
   critical) and counts the drop; the worker writes a ``notification_dropped`` audit row, and
   a dropped notification leaves its own ``notification_failed`` receipt (result ``dropped``).
 - The worker task routes events, flushes groups when their timers come (the clock is the
   sink's, in milliseconds, so tests drive it with a fake clock) and starts deliveries, at most
-  ``concurrency`` at a time.
-- A delivery calls apprise in a worker thread (apprise is synchronous; its 2.x ``async_notify``
-  still runs plugins in apprise's own thread pool), bounded by ``timeout_s`` — apprise's call
-  deadline, the plugins' socket timeouts, and an ``asyncio.wait_for`` around the thread — and
-  is attempted ``attempts`` times with exponential backoff (a *round*). One delivery at a time
-  per receiver.
-- A round that failed every attempt is retried at the group's next flush, ``group_interval``
-  later, with what the group then holds (:meth:`~killswitch.notify.dispatch.Dispatcher.delivery_failed`),
-  ``group_retries`` times (1 by default): a receiver down for a minute still gets the page
-  itself. The fallback receiver gets it only when the retries failed too, when the receiver's
-  secret did not resolve (no retry can help), or at shutdown.
-- Every attempt leaves an audit row, written on the event loop thread, never in the apprise
-  thread: ``notification_delivered`` or ``notification_failed`` with the receiver's *name*, the
-  routes document, the group key, event kinds, incidents, severity, attempt, result, elapsed
-  time and mode — never a URL. A delivery still running at shutdown leaves ``cancelled``.
-- Every row goes through the runner's audit writer (``SinkContext.audit_receipt``), fenced by
-  its token: a deposed runner's receipt is refused, counted (``receipt_errors``) and said once
-  (WARNING ``RECEIPTS_FENCED``, again after a receipt is written); the page stands, never sent again.
-- A notification that failed every round goes, as a failed-page notice carrying the original
-  text, to the document's ``fallback_receiver`` (once: a failed fallback is only recorded).
-  The receipt of a round's last attempt says ``final: false`` and ``retry_at_ms`` when a
-  retry follows; ``round`` counts the rounds.
+  ``concurrency`` at a time (:mod:`.delivery`).
+- Every attempt leaves an audit row (:mod:`.receipts`), through the runner's audit writer,
+  fenced by its token: a deposed runner's receipt is refused and counted; the page stands,
+  never sent again.
 - Silences (:mod:`killswitch.silences`, read from the runner's context at every flush): a page
   an active silence matches is not sent but recorded — a ``notification_silenced`` audit row
   (receiver, routes document, group key, event kinds, incidents, severity, the silences' ids),
@@ -44,22 +32,13 @@ them off. What it must not do: block a tick, print a secret, or lose a receipt.
   receiver and its cause, and the first round a named receiver delivers again an INFO line
   ``PAGES_RECOVERED``. ``status_fields()`` gives the runner's status ``pages_failing`` and
   ``pages_failing_since_ms``.
-- ``collect_metrics(registry)``, into the one ``/metrics`` registry:
-  ``killswitch_notifications_total{receiver,result}`` (per notification, final outcome:
-  delivered, partial, failed, dropped, cancelled, silenced),
-  ``killswitch_notification_attempts_total{receiver,result}``,
-  ``killswitch_notifications_dropped_total{queue,severity}``,
-  ``killswitch_notifications_inhibited_total``, ``killswitch_notifications_time_muted_total``,
-  ``killswitch_notification_queue_depth{queue}``,
-  ``killswitch_notification_receipt_errors_total``,
-  ``killswitch_notification_receiver_failing{document,receiver}``,
-  ``killswitch_notifications_failing_since_seconds``.
+- The state kept across takeovers: the groups, their alerts and what was last notified
+  (``state_doc`` / ``restore_state``), saved with the engine state every tick.
 """
 
 from __future__ import annotations
 
 import asyncio
-import functools
 import logging
 import time
 from collections import deque
@@ -68,20 +47,16 @@ from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping, Optional
 
 from ..policy.routes_doc import NotificationRoutes
 from ..events import NOT_PAGED, Event
-from ..metrics import Registry, render_collected
-from ..state.store import FencedError
-from .causes import cause_of_result
-from .dispatch import Dispatcher, Notification, placements
+from .delivery import Delivery
+from .dispatch import Dispatcher, placements
 from .health import PageHealth
-from .message import compose, failed_page, mode_of
 from .queues import NotifyOptions, _bounded_append, _Item, _Job
+from .receipts import Receipts
 from .receivers import ResolvedReceiver, SendResult, resolve_all, resolve_receivers
 from .routes import RouteTree, trees_of
 
 if TYPE_CHECKING:  # pragma: no cover - annotations only
     from ..events import ReceiptWriter, SinkContext
-
-THREAD_GRACE_S = 2.0  # beyond apprise's own deadline, before the thread is given up on
 
 log = logging.getLogger("killswitch.notify")
 
@@ -90,13 +65,11 @@ def wall_ms() -> int:
     return int(time.time() * 1000)
 
 
-class NotifySink:
-    """A runner sink (see :mod:`killswitch.events`) delivering notifications through apprise.
-
-    Size: about 460 lines because grouping, timers, the delivery workers, receipts and the state
-    kept across takeovers (``state_doc`` / ``restore_state``) share one lock and one worker's
-    queue; the route tree (:mod:`.routes`), receivers (:mod:`.receivers`), rendering and dispatch
-    already live apart. The delivery half (``_deliver`` … ``_receipt``) is where it would split.
+class NotifySink(Delivery, Receipts):
+    """A runner sink (see :mod:`killswitch.events`) delivering notifications through apprise:
+    the routing, grouping and timers of its worker, the state kept across takeovers and the
+    shutdown here; sending (:class:`~.delivery.Delivery`) and receipts and counters
+    (:class:`~.receipts.Receipts`) in its parts.
     """
 
     name = "notify"
@@ -295,237 +268,7 @@ class NotifySink:
             self.worker_errors += 1
             return ()
 
-    def _record_silenced(self, n: Notification) -> None:
-        """What a silence held back, recorded where a delivery's receipt would be (never sent)."""
-        held = n.silenced
-        kinds = sorted({a.event.kind for a in held})
-        incidents = [a.event.data["incident"] for a in held if a.event.data.get("incident")]
-        ids = n.silence_ids
-        self._count(self.notifications, n.receiver, "silenced")
-        self._audit("notification_silenced", {
-            "receiver": n.receiver, "routes": n.tree, "group_key": n.group_key, "event_kinds": kinds,
-            "incidents": incidents, "severity": n.silenced_severity, "silences": ids, "alerts": len(held),
-            "resolved": sum(1 for a in held if a.resolved_ms is not None), "result": "silenced"})
-        log.info("PAGE_SILENCED: %s page (%s) to %s/%s held back by silence %s%s", n.silenced_severity,
-                 ", ".join(kinds), n.tree, n.receiver, ", ".join(ids),
-                 f"; incidents {', '.join(incidents)}" if incidents else "")
-
-    def _submit(self, n: Notification) -> None:
-        msg = compose(n, self.options.external_url)
-        modes = {mode_of(a) for a in n.alerts + n.resolved}
-        mode = "dry-run" if modes == {"DRY RUN"} else "live" if modes == {"LIVE"} else "mixed" if len(modes) > 1 \
-            else "unknown"
-        job = _Job(n.tree, n.receiver, n.group_key, msg, n.severity, n.event_kinds, n.incidents, mode,
-                   new=n.new, round=n.round, resolved_only=n.resolved_only, dedup_key=n.dedup_key)
-        self._queue_delivery(job)
-
-    def _queue_delivery(self, job: _Job) -> None:
-        victim = _bounded_append(self._deliveries, job, self.options.delivery_queue_size, self.dropped, "deliveries")
-        if victim is not None:
-            self._dropped_jobs.append(victim)  # its receipt is written by the worker, not here
-
-    def _start_deliveries(self) -> None:
-        """Start queued deliveries, oldest first, one at a time per receiver (a receiver gets its
-        notifications in order, and a hung one holds a single slot, not all of them)."""
-        loop = asyncio.get_running_loop()
-        for job in list(self._deliveries):
-            if len(self._tasks) >= self.options.concurrency:
-                return
-            key = (job.tree, job.receiver)
-            if key in self._busy:
-                continue
-            self._deliveries.remove(job)
-            self._busy.add(key)
-            task = loop.create_task(self._deliver(job))
-            self._tasks.add(task)
-            task.add_done_callback(functools.partial(self._delivery_done, key=key))
-
-    def _delivery_done(self, task: asyncio.Task, key: tuple[str, str]) -> None:
-        self._tasks.discard(task)
-        self._busy.discard(key)
-        self._wake()
-
-    async def _deliver(self, job: _Job) -> None:
-        rcv = self.receivers.get((job.tree, job.receiver))
-        last = SendResult("failed")
-        try:
-            for attempt in range(1, self.options.attempts + 1):
-                job.attempts_made = attempt
-                if rcv is None:
-                    last = SendResult("unresolved" if (job.tree, job.receiver) in self.unresolved else "unknown")
-                else:
-                    last = await self._attempt(rcv, job)
-                self._count(self.attempts, job.receiver, last.result)
-                if last.ok:
-                    self._receipt(job, attempt, last, True)
-                    self._count(self.notifications, job.receiver, last.result)
-                    if job.fallback_for is None:
-                        self.dispatcher.delivery_succeeded(job.group_key)
-                    recovered = self.health.round_delivered(job.tree, job.receiver, self.clock())
-                    if recovered:
-                        log.info(recovered)
-                    return
-                if attempt == self.options.attempts or rcv is None:
-                    break
-                self._receipt(job, attempt, last, False)
-                await asyncio.sleep(min(self.options.backoff_s * 2 ** (attempt - 1), self.options.backoff_max_s))
-        except asyncio.CancelledError:
-            self._count(self.notifications, job.receiver, "cancelled")
-            self._receipt(job, job.attempts_made, SendResult("cancelled"), True)
-            raise
-        retry_at = None
-        if rcv is not None and job.fallback_for is None and not self._closing:
-            retry_at = self.dispatcher.delivery_failed(job.group_key, job.new, self.clock(),
-                                                       self.options.group_retries)
-        self._receipt(job, job.attempts_made, last, retry_at is None, retry_at)
-        self.health.round_failed(job.tree, job.receiver, self._cause(job, last), self.clock())
-        if retry_at is not None:
-            return  # the group's next flush sends it again
-        self._count(self.notifications, job.receiver, "failed")
-        if not self._fallback(job, last):
-            self._lost(job)
-
-    def _cause(self, job: _Job, res: SendResult) -> str:
-        """Why ``res`` failed, in the fixed words of :mod:`.causes` (never a URL)."""
-        return res.cause or cause_of_result(res.result, self.options.timeout_s,
-                                            self.unresolved.get((job.tree, job.receiver), ()))
-
-    def _lost(self, job: _Job) -> None:
-        """``job``'s notification reached nobody: said as an ERROR line, each receiver with its cause."""
-        tried = ([(job.tree, job.fallback_for)] if job.fallback_for is not None else []) + [(job.tree, job.receiver)]
-        log.error(self.health.lost(tried, job.what(), self.clock()))
-
-    async def _attempt(self, rcv: ResolvedReceiver, job: _Job) -> SendResult:
-        start_ns = time.time_ns()
-        res = await self._send(rcv, job)
-        self._trace(job, res, start_ns)
-        return res
-
-    async def _send(self, rcv: ResolvedReceiver, job: _Job) -> SendResult:
-        loop = asyncio.get_running_loop()
-        started = time.monotonic()
-        fut = loop.run_in_executor(self._executor, rcv.send, job.message, self.options.timeout_s)
-        try:
-            return await asyncio.wait_for(fut, self.options.timeout_s + THREAD_GRACE_S)
-        except asyncio.TimeoutError:
-            return SendResult("timeout", elapsed_s=time.monotonic() - started)
-        except asyncio.CancelledError:
-            raise
-        except Exception as e:  # noqa: BLE001 - the type only: an apprise error text may quote a URL
-            return SendResult(f"error:{type(e).__name__}", elapsed_s=time.monotonic() - started)
-
-    def _trace(self, job: _Job, res: SendResult, start_ns: int) -> None:
-        """The attempt as a span under its incident's decision, when the runner has telemetry."""
-        from ..telemetry import find
-
-        tel = find(self._ctx)
-        if tel is None:
-            return
-        try:
-            tel.record_notification(job.receiver, res.ok, start_ns, time.time_ns(),
-                                    incident=job.incidents[0] if job.incidents else None,
-                                    reason=None if res.ok else res.result.upper(), attempt=job.attempts_made,
-                                    event_kind=job.event_kinds[0] if job.event_kinds else None)
-        except Exception:  # noqa: BLE001 - tracing a page never fails the page
-            pass
-
-    def _fallback(self, job: _Job, last: SendResult) -> bool:
-        """The failed page to the document's fallback receiver. False: there is none to try."""
-        tree = self.trees.get(job.tree)
-        fb = tree.fallback_receiver if tree is not None else None
-        if job.fallback_for is not None or fb is None or fb == job.receiver:
-            return False
-        msg = failed_page(job.message, job.receiver, f"{last.result} ({self._cause(job, last)})", job.attempts_made,
-                          job.group_key, job.round)
-        self._queue_delivery(_Job(job.tree, fb, job.group_key, msg, "critical", job.event_kinds, job.incidents,
-                                  job.mode, fallback_for=job.receiver, page=job.what(), dedup_key=job.dedup_key))
-        self._start_deliveries()
-        return True
-
     # --- receipts and counters ---------------------------------------------------------------------
-
-    def _receipt(self, job: _Job, attempt: int, res: SendResult, final: bool, retry_at: Optional[int] = None
-                 ) -> None:
-        payload = {"receiver": job.receiver, "routes": job.tree, "group_key": job.group_key,
-                   "event_kinds": job.event_kinds, "incidents": job.incidents, "severity": job.severity,
-                   "attempt": attempt, "attempts": self.options.attempts, "round": job.round,
-                   "result": res.result, "final": final, "elapsed_ms": int(res.elapsed_s * 1000), "mode": job.mode,
-                   "resolved": job.resolved_only}
-        if job.dedup_key is not None:
-            payload["dedup_key"] = job.dedup_key
-        if retry_at is not None:
-            payload["retry_at_ms"] = retry_at
-        if job.fallback_for is not None:
-            payload["fallback_for"] = job.fallback_for
-        self._audit("notification_delivered" if res.ok else "notification_failed", payload)
-
-    def _writer(self) -> Optional["ReceiptWriter"]:
-        return self.receipts if self.receipts is not None else self._ctx
-
-    def _audit(self, kind: str, payload: dict) -> None:
-        # Nothing raises from here: a delivered page is done, whatever became of its receipt.
-        writer = self._writer()
-        if writer is None:
-            self.receipt_errors += 1
-            return
-        try:
-            writer.audit_receipt(kind, self.clock(), payload)
-        except FencedError as e:
-            self.receipt_errors += 1
-            if not self._fenced_said:
-                self._fenced_said = True
-                receiver = payload.get("receiver")
-                log.warning("RECEIPTS_FENCED: a %s receipt%s was refused: this runner no longer holds the lease "
-                            "(fence %d is stale, current %d); its receipts are not written while it does not "
-                            "lead, each counted in killswitch_notification_receipt_errors_total", kind,
-                            f" ({payload.get('routes')}/{receiver})" if receiver else "", e.fence, e.current)
-            return
-        except Exception:  # noqa: BLE001 - the store may be down: count it, keep paging
-            self.receipt_errors += 1
-            return
-        self._fenced_said = False  # said again if this runner is deposed again
-
-    def _audit_drops(self) -> None:
-        while self._dropped_jobs:
-            job = self._dropped_jobs.pop(0)
-            self._count(self.notifications, job.receiver, "dropped")
-            self._receipt(job, 0, SendResult("dropped"), True)
-        total = sum(self.dropped.values())
-        if total > self._dropped_audited:
-            by_queue = {f"{q}/{s}": n for (q, s), n in sorted(self.dropped.items())}
-            self._audit("notification_dropped", {"dropped": total - self._dropped_audited, "by_queue": by_queue})
-            self._dropped_audited = total
-
-    @staticmethod
-    def _count(table: dict, receiver: str, result: str) -> None:
-        table[(receiver, result)] = table.get((receiver, result), 0) + 1
-
-    def collect_metrics(self, registry: Registry) -> None:
-        """This sink's families into the scrape's registry (one name space for ``/metrics``)."""
-        sent = registry.sampled("killswitch_notifications_total", "counter",
-                                "Notifications by receiver and final outcome.", ("receiver", "result"))
-        for (r, x), n in sorted(self.notifications.items()):
-            sent.add(n, receiver=r, result=x)
-        tries = registry.sampled("killswitch_notification_attempts_total", "counter",
-                                 "Delivery attempts by receiver and result.", ("receiver", "result"))
-        for (r, x), n in sorted(self.attempts.items()):
-            tries.add(n, receiver=r, result=x)
-        dropped = registry.sampled("killswitch_notifications_dropped_total", "counter",
-                                   "Entries dropped from a full notification queue.", ("queue", "severity"))
-        for (q, sev), n in sorted(self.dropped.items()):
-            dropped.add(n, queue=q, severity=sev)
-        registry.sampled("killswitch_notifications_inhibited_total", "counter",
-                         "Notices left out of notifications by inhibit rules.").add(self.dispatcher.inhibited)
-        registry.sampled("killswitch_notifications_time_muted_total", "counter",
-                         "Due notifications held back by a route's mute or active time intervals.") \
-            .add(self.dispatcher.time_muted)
-        depth = registry.sampled("killswitch_notification_queue_depth", "gauge",
-                                 "Entries waiting in the notification queues.", ("queue",))
-        depth.add(len(self._events), queue="events")
-        depth.add(len(self._deliveries), queue="deliveries")
-        registry.sampled("killswitch_notification_receipt_errors_total", "counter",
-                         "Receipts that could not be written.").add(self.receipt_errors)
-        self.health.collect_metrics(registry)
 
     def pages_in_force(self) -> list[tuple[Mapping[str, str], str]]:
         """Each alert a group holds that still fires (not resolved, not expired), with the
@@ -544,10 +287,6 @@ class NotifySink:
         latest round failed every attempt, with its cause, since when and how many rounds) and
         ``pages_failing_since_ms``, as plain values (:class:`killswitch.events.ReportingSink`)."""
         return self.health.status_fields()
-
-    def metrics_text(self) -> str:
-        """This sink's families alone (``/metrics`` takes them through :meth:`collect_metrics`)."""
-        return render_collected(self.collect_metrics)
 
     # --- shutdown ------------------------------------------------------------------------------------
 

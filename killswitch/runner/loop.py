@@ -139,9 +139,11 @@ class ReloadOutcome:
 class Runner:
     """The tick pipeline and the lease's lifecycle (see the module doc): the parts taken in,
     the tick and ``apply_graph``; the logic lives in the parts, and what operators ask for is
-    the desk's (:class:`~.desk.Desk`).
+    the desk's (:class:`~.desk.Desk`). It passes none of its parts' values through: a caller
+    reads the part that owns one (``runner.book.state``, ``runner.lead.fence``,
+    ``runner.fanout.sinks``, ``runner.reloads.error``).
 
-    Size: about 390 lines, over the class bound by the tick alone: ``tick`` and ``_tick`` (kept
+    Size: about 370 lines, over the class bound by the tick alone: ``tick`` and ``_tick`` (kept
     whole because the order is the crash-safety argument and must read top to bottom) with the
     helpers of its audit rows and its two waves (``_record``, ``_first_waves``, ``_send_rest``),
     which carry that order on; the lease's lifecycle and ``apply_graph`` are short delegations."""
@@ -174,31 +176,6 @@ class Runner:
         self._coverage_logged = False  # this process has said every blind or unmatched scope once
         self._collector = CollectorPause()
         load_arrays()  # numpy, which a stage's entry over a large scope computes with: imported now, not then
-
-    # --- what others read of it ----------------------------------------------------------------------
-
-    @property
-    def graph(self) -> DecisionGraph:
-        """The graph running; replaced only by :meth:`apply_graph`."""
-        return self.book.graph
-
-    @property
-    def policy_error(self) -> Optional[str]:
-        """Why the last reload failed while the last good graph runs on (None: it did not)."""
-        return self.reloads.error
-
-    # the parts' fields, as the daemon, the sink context, the demo and the tests read them
-    state = property(lambda self: self.book.state)
-    lock_book = property(lambda self: self.book.lock_book)
-    dms = property(lambda self: self.book.dms)
-    resume_starts = property(lambda self: self.book.resume_starts)
-    residuals = property(lambda self: self.book.residuals)
-    snapshots = property(lambda self: self.book.snapshots)
-    sinks = property(lambda self: self.fanout.sinks)
-    sink_errors = property(lambda self: self.fanout.errors)
-    leader = property(lambda self: self.lead.leader)
-    fence = property(lambda self: self.lead.fence)
-    lease_ttl_ms = property(lambda self: self.lead.lease_ttl_ms)
 
     # --- lifecycle -----------------------------------------------------------------------------------
 
@@ -291,7 +268,7 @@ class Runner:
         self.readout.gate.changed()  # the new graph's limits and scopes in the gate's view
         self.reloads.error, self.reloads.loaded_ms, self.reloads.failed_ms = None, now, None
         failures = []
-        for sink in self.sinks:
+        for sink in self.fanout.sinks:
             if isinstance(sink, ReloadingSink):
                 try:
                     sink.reload(list(reload.documents))

@@ -10,7 +10,7 @@ How another sink reports what it did (a page, a runbook render)::
 
     from killswitch import telemetry
 
-    tel = telemetry.find(runner)          # None when the runner has no telemetry sink
+    tel = telemetry.find(ctx)             # None when the runner has no telemetry sink
     if tel is not None:
         tel.record_notification("desk-pager", ok=False, start_ns=t0, end_ns=t1,
                                 incident=event.data.get("incident"), reason="TIMEOUT", attempt=2)
@@ -39,8 +39,8 @@ __all__ = ["TRACER_NAME", "TelemetrySink", "find"]
 
 
 def find(runner: Any) -> "Optional[TelemetrySink]":
-    """The telemetry sink among ``runner.sinks``, or None (without importing OpenTelemetry
-    when there is none)."""
+    """The telemetry sink among ``ctx.sinks`` (the context a sink is handed), or None (without
+    importing OpenTelemetry when there is none)."""
     import sys
 
     if "killswitch.telemetry.sink" not in sys.modules:

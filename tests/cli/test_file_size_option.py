@@ -111,16 +111,16 @@ def test_a_reload_of_a_file_over_the_limit_fails_and_keeps_the_last_good_graph(t
     d = Daemon(RunOptions((str(pol),), "unused", "unused", "unused", max_file_bytes=64 * 1024), said.append,
                said.append)
     asyncio.run(d._reload(runner))
-    assert runner.policy_error is None and runner.graph.policies[0].name == "spot-book"
-    first = runner.graph.digest
+    assert runner.reloads.error is None and runner.book.graph.policies[0].name == "spot-book"
+    first = runner.book.graph.digest
     _padded(pol / "p.yaml", 64 * 1024 + 1, SPOT.replace("day <= -8%", "day <= -9%"))
     asyncio.run(d._reload(runner))
-    assert runner.graph.digest == first, "an oversize file must not disarm the running graph"
-    assert runner.policy_error and "error[KS010]" in runner.policy_error and "65,537 bytes" in runner.policy_error
+    assert runner.book.graph.digest == first, "an oversize file must not disarm the running graph"
+    assert runner.reloads.error and "error[KS010]" in runner.reloads.error and "65,537 bytes" in runner.reloads.error
     assert any("POLICY RELOAD FAILED" in m and "KS010" in m for m in said), said
     _padded(pol / "p.yaml", 64 * 1024, SPOT.replace("day <= -8%", "day <= -9%"))  # exactly at the limit
     asyncio.run(d._reload(runner))
-    assert runner.policy_error is None and runner.graph.digest != first
+    assert runner.reloads.error is None and runner.book.graph.digest != first
 
 
 def test_a_limit_of_400_digits_or_over_a_gib_is_a_usage_error_not_an_internal_error(big):

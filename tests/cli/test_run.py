@@ -75,15 +75,15 @@ def test_a_broken_policy_keeps_the_last_good_graph_and_a_fixed_one_swaps_in(tmp_
     runner, _, _, store, _, _ = setup(tmp_path)
     d = Daemon(RunOptions((str(pol),), "unused", "unused", "unused"), lambda m: None, lambda m: None)
     asyncio.run(d._reload(runner))
-    assert runner.policy_error is None and runner.graph.policies[0].name == "spot-book"
-    first = runner.graph.digest
+    assert runner.reloads.error is None and runner.book.graph.policies[0].name == "spot-book"
+    first = runner.book.graph.digest
     (pol / "p.yaml").write_text(good.replace("day <= -8%", "day <= -8% &&"))
     asyncio.run(d._reload(runner))
-    assert runner.graph.digest == first, "a failed reload must not disarm the running graph"
-    assert runner.policy_error and "KS120" in runner.policy_error
+    assert runner.book.graph.digest == first, "a failed reload must not disarm the running graph"
+    assert runner.reloads.error and "KS120" in runner.reloads.error
     (pol / "p.yaml").write_text(good.replace("day <= -8%", "day <= -9%"))
     asyncio.run(d._reload(runner))
-    assert runner.policy_error is None and runner.graph.digest != first
+    assert runner.reloads.error is None and runner.book.graph.digest != first
     import sqlite3
 
     with sqlite3.connect(tmp_path / "state.db") as db:

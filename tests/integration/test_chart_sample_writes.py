@@ -153,7 +153,7 @@ def test_a_sample_write_fenced_off_by_a_takeover_makes_the_next_tick_a_standby_t
     calls = len(w.store.names)
 
     (standby,) = w.run(1, start=False)
-    assert not standby.leader and not w.runner.leader
+    assert not standby.leader and not w.runner.lead.leader
     assert len(w.raw.signal_samples("crash-ladder", "simulated/sim-main", 0)) == stored  # a standby stores none
     assert "load_engine_state_and_pnl" not in w.store.names[calls:]
 

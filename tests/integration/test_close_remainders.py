@@ -195,7 +195,7 @@ def test_hedge_mode_legs_are_closed_leg_by_leg_with_their_remainders_cancelled(t
             await runner.tick()
 
     run(go())
-    assert runner.state.scopes["close-all|simulated/sim-hedge"].stage.level == 1
+    assert runner.book.state.scopes["close-all|simulated/sim-hedge"].stage.level == 1
     assert log.rows and all(r["qty"] + sum(q for _, q in r["open"]) <= r["position"] + 1e-9 for r in log.rows)
     hedge = engine.accounts["sim-hedge"]
     assert not [o for o in hedge.live.values() if o.is_open] and store.pending_intents() == []

@@ -176,7 +176,7 @@ def test_a_blind_scope_is_paged_once_and_resolved_through_the_routes_at_the_tick
             """)
         runner, engine, clock, store, _, _ = setup(tmp_path)  # blind for 30 s, from its first tick
         sink = NotifySink.from_documents([doc], clock=clock, options=NotifyOptions(timeout_s=5.0, poll_s=0.05))
-        runner.sinks.append(sink)
+        runner.fanout.sinks.append(sink)
 
         async def go():
             await runner.start()
@@ -307,7 +307,7 @@ async def until_armed(runner, desk, clock, limit: int = 200):
         (row,) = desk.status().coverage
         if row.state == "armed":
             return row.since_ms, seen
-        seen.append((clock(), runner.leader, row))
+        seen.append((clock(), runner.lead.leader, row))
     raise AssertionError(f"not armed after {limit} ticks: {seen[-1]}")
 
 
@@ -398,7 +398,7 @@ def test_a_standby_taking_over_mid_fill_continues_the_leaders_windows(tmp_path, 
             clock.advance(TICK_MS)
             await a.tick()
             await b.tick()
-        assert a.leader and not b.leader
+        assert a.lead.leader and not b.lead.leader
         (left,) = a_desk.status().coverage
         (followed,) = b_desk.status().coverage  # what the leader saved
         died_at = clock()

@@ -369,7 +369,7 @@ def test_a_lock_told_not_to_enforce_leaves_the_rogue_entry_and_the_growth(tmp_pa
         eng.place_order("sim-main", "BTCUSDT", "BUY", "MARKET", 1.0, client_order_id="alp-mkt-1")
         await tick(runner, clock)
         seen["open"], seen["long"], seen["rows"] = open_ids(eng), long_btc(eng), violations(store)
-        seen["hold"] = runner.lock_book.in_force(clock())[0].details
+        seen["hold"] = runner.book.lock_book.in_force(clock())[0].details
         seen["audit"] = [r.payload for r in store.audit_rows(None, ("manual_lock",), 10)]
 
     asyncio.run(asyncio.wait_for(with_runner(tmp_path, "binanceusdm", scenario), 90))

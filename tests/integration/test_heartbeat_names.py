@@ -52,7 +52,7 @@ def test_a_source_of_dots_or_one_nothing_names_is_refused_and_an_armed_one_is_ta
                               "strategies), an armed dead man's switch or the Accounts document; did you mean "
                               "'strategy-a'?")
     assert answers["strategy-a"] == (204, None)
-    heard = set(runner.state.heartbeats) | set(runner.book.dms.sources)
+    heard = set(runner.book.state.heartbeats) | set(runner.book.dms.sources)
     assert heard == {"strategy-a"}, heard
     assert "strategy-z" not in runner.known.catalog().strategies and ".." not in runner.known.catalog().strategies
 

@@ -41,7 +41,7 @@ def test_the_page_shows_what_runs_what_is_locked_what_fires_and_the_signals_agai
         return calm, families_of(desk.metrics_text())
 
     calm, fams = asyncio.run(asyncio.wait_for(go(), 60))
-    g = runner.graph
+    g = runner.book.graph
     assert samples(fams, "killswitch_build_info") == [
         f'killswitch_build_info{{graph_digest="{g.digest}",revision="",version="0.1.0"}} 1.0']
     assert samples(calm, "killswitch_lock_state") == []  # nothing locked: no series

@@ -47,7 +47,7 @@ def test_a_page_that_reaches_nobody_is_an_error_line_naming_each_receiver_its_ca
     runner, _, clock, _, _, desk = setup(tmp_path)
     sink = NotifySink.from_documents([desk_routes(port)], clock=clock, strict=False, environ={}, options=NotifyOptions(
         timeout_s=2.0, attempts=2, backoff_s=0.05, poll_s=0.02))
-    runner.sinks.append(sink)
+    runner.fanout.sinks.append(sink)
     seen: dict = {}
 
     def lines(prefix: str) -> list[logging.LogRecord]:

@@ -212,14 +212,14 @@ def test_a_broken_reload_holds_the_gauge_at_0_and_status_says_so_until_the_file_
         seen["start"] = await asyncio.to_thread(gauge)
         (pol / "futures-book.yaml").write_text(book.replace("dd_15m >= 10%", "dd_15m >= 10%%%"))
         daemon.reload.set()  # what SIGHUP does
-        await until(lambda: runner.policy_error is not None, "the failed reload")
+        await until(lambda: runner.reloads.error is not None, "the failed reload")
         ticks = runner.counters["ticks"]
         await until(lambda: runner.counters["ticks"] >= ticks + 3, "ticks with the last good graph")
         seen["broken"] = await asyncio.to_thread(gauge)  # still 0: an alert on it holds while the file is broken
         seen["text"] = await asyncio.to_thread(ksctl_status, api)
         (pol / "futures-book.yaml").write_text(book.replace("dd_15m >= 10%", "dd_15m >= 9%"))
         daemon.reload.set()
-        await until(lambda: runner.policy_error is None, "the good reload")
+        await until(lambda: runner.reloads.error is None, "the good reload")
         seen["fixed"] = await asyncio.to_thread(gauge)
         seen["after"] = json.loads(await asyncio.to_thread(get, api, "/v1/status"))
         daemon.stop.set()

@@ -152,7 +152,7 @@ def test_a_page_reaches_the_receiver_once_per_group_with_the_runbook_link_and_re
         runner, engine, clock, store, _, _ = setup(tmp_path)
         sink = NotifySink.from_documents([doc], clock=clock, options=NotifyOptions(
             external_url="https://ks.example.com", timeout_s=5.0, poll_s=0.05))
-        runner.sinks.append(sink)
+        runner.fanout.sinks.append(sink)
 
         async def go():
             await runner.start()
@@ -196,7 +196,7 @@ def test_a_restarted_runner_neither_pages_again_nor_forgets_to_remind(tmp_path):
 
         async def run(runner, ticks):
             sink = NotifySink.from_documents([doc], clock=clock, options=NotifyOptions(timeout_s=5.0, poll_s=0.05))
-            runner.sinks.append(sink)
+            runner.fanout.sinks.append(sink)
             await runner.start()
             for _i in range(ticks):
                 clock.advance(TICK_MS if clock() - T0 < 300_000 else 30_000)
@@ -253,7 +253,7 @@ def test_hanging_and_refusing_receivers_neither_delay_ticks_nor_lose_receipts(tm
         # of this test's wall time
         sink = NotifySink.from_documents([doc], clock=clock, options=NotifyOptions(
             timeout_s=ATTEMPT_S, attempts=2, backoff_s=0.2, poll_s=0.05, close_timeout_s=5.0, group_retries=0))
-        runner.sinks.append(sink)
+        runner.fanout.sinks.append(sink)
         durations, in_flight_ticks = [], 0
 
         def settled() -> bool:
@@ -590,7 +590,7 @@ def test_a_runner_s_halt_reset_by_an_operator_is_paged_resolved(tmp_path):
         doc = desk_routes(srv, group_wait="10s")
         runner, engine, clock, store, _, desk = setup(tmp_path)
         sink = NotifySink.from_documents([doc], clock=clock, options=NotifyOptions(timeout_s=5.0, poll_s=0.05))
-        runner.sinks.append(sink)
+        runner.fanout.sinks.append(sink)
 
         async def settle(ticks: int, step_ms: int) -> None:
             for _ in range(ticks):

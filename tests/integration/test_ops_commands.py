@@ -105,7 +105,7 @@ def test_operator_commands_against_a_halted_runner(tmp_path):
         asyncio.run_coroutine_threadsafe(stop_api(holder["site"]), loop).result(10)
         loop.call_soon_threadsafe(loop.stop)
         thread.join(10)
-    assert "bot-1" in runner.state.heartbeats
+    assert "bot-1" in runner.book.state.heartbeats
     r = CliRunner().invoke(cli, ["status", "--api", "http://127.0.0.1:9"])
     assert r.exit_code == 5 and "cannot reach the runner" in r.output  # EXIT_UNREACHABLE
 

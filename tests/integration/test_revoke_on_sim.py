@@ -162,7 +162,7 @@ def test_a_stage_revokes_the_bots_key_at_the_venue_and_only_two_approvers_restor
             refusal, message = REFUSALS[venue]
             rig.eng.permissions.refuse(refusal, message, ops=("revoke_trading",), times=1)
             reports = await rig.ticks(built, 13)  # bot-x silent over a minute: the stage entered
-            assert runner.state.scopes[f"{POLICY}|{rig.key}"].stage.level == 1
+            assert runner.book.state.scopes[f"{POLICY}|{rig.key}"].stage.level == 1
             [failed] = events(reports, REVOKE_FAILED)  # the venue's refusal, with its own code, paged
             assert failed.data["code"] == refusal and message in failed.data["message"], failed.data
             assert (await _buy(bot, venue))["id"]  # refused at the venue, so not revoked: the bot still trades

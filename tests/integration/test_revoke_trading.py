@@ -195,7 +195,7 @@ def entered(w) -> list:
     """Ticks until bot-x's silence enters the stage (13 ticks: over a minute of silence)."""
     started(w)
     reports = ticks(w, 13)
-    assert w.runner.state.scopes[f"bot-guard|{ACCOUNT}"].stage.level == 1
+    assert w.runner.book.state.scopes[f"bot-guard|{ACCOUNT}"].stage.level == 1
     return reports
 
 

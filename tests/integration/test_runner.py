@@ -244,7 +244,7 @@ def test_a_restarted_runner_keeps_the_halt(tmp_path):
     asyncio.run(asyncio.wait_for(drive(runner, clock, 60), 60))
     store.close()
     again, _, _, _, _, _ = setup(tmp_path, engine=engine, clock=clock)
-    assert again.state.scopes["crash-ladder|simulated/sim-main"].stage.level == 3
+    assert again.book.state.scopes["crash-ladder|simulated/sim-main"].stage.level == 3
     reports = asyncio.run(asyncio.wait_for(drive(again, clock, 3), 30))
     assert all(not r.transitions for r in reports)
     assert json.loads((tmp_path / "lock.json").read_text())["mode"] == "halted"
@@ -586,7 +586,7 @@ def test_a_held_close_is_to_be_planned_again_in_the_same_save_as_its_stage_entry
             cid = f"ks-earlier-btc-{i}"
             earlier = OrderIntent("earlier", cid, "simulated", "sim-main", "BTC/USDT:USDT", "sell", None, 0.001,
                                   True, None, 60.0, 1, 1, 0, "close_all", "test")
-            store.journal_intent(runner.fence, cid, "earlier", "simulated", "sim-main", "BTC/USDT:USDT", "sell",
+            store.journal_intent(runner.lead.fence, cid, "earlier", "simulated", "sim-main", "BTC/USDT:USDT", "sell",
                                  None, 0.001, True, json.dumps(dataclasses.asdict(earlier)), ts_ms=clock())
             saves.clear()
             report = await runner.tick()
@@ -640,7 +640,7 @@ def test_closes_held_behind_an_order_still_being_confirmed_do_not_spend_the_re_p
     held = sum(1 for r in reports if r.execution.held)
     assert held > again.MAX_CLOSE_RETRIES, f"held at {held} ticks only: the case is not made"
     assert positions(engine) == {}, "the flatten gave up while its closes waited behind unconfirmed orders"
-    assert len(again.residuals) == 0, list(again.residuals)
+    assert len(again.book.residuals) == 0, list(again.book.residuals)
     fills = fills_by_client_id(engine)
     assert fills and all(n == 1 for n in fills.values()), fills
     assert store.pending_intents() == []
@@ -751,7 +751,7 @@ def test_sinks_see_every_tick_its_phases_and_its_events_and_a_broken_one_changes
     runner, engine, clock, store, _, _ = setup(tmp_path, sinks=[BrokenSink(), rec])
     reports = asyncio.run(asyncio.wait_for(drive(runner, clock, 60), 60))
     assert positions(engine) == {}, "a failing sink does not stop the kill switch"
-    assert runner.sink_errors == 60
+    assert runner.fanout.errors == 60
     assert len(rec.ticks) == 60
     stages = [(e.labels["level"], e.labels["stage"]) for e in rec.events if e.kind == "stage_transition"]
     assert stages == [("1", "trim"), ("2", "trim-more"), ("3", "flatten")]

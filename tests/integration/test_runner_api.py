@@ -87,7 +87,7 @@ def test_halt_then_a_two_approver_reset_through_the_api(tmp_path, monkeypatch):
             await stop_api(site)
 
     asyncio.run(asyncio.wait_for(go(), 60))
-    assert "strategy-a" not in runner.state.heartbeats and "strategy-a" not in runner.book.dms.sources
+    assert "strategy-a" not in runner.book.state.heartbeats and "strategy-a" not in runner.book.dms.sources
     assert store.verify_audit()[0]
 
 

@@ -501,7 +501,7 @@ def check_end_state(o: Outcome) -> None:
     assert snapshot_failed == case.snapshot_failures
 
     # the lock: halted for exactly the scopes in the flatten
-    halted = {key.partition("|")[2] for key, ss in o.runner.state.scopes.items() if ss.stage.level == 3}
+    halted = {key.partition("|")[2] for key, ss in o.runner.book.state.scopes.items() if ss.stage.level == 3}
     assert o.lock["locked"] is bool(halted), o.lock
     assert set(o.lock["scopes"]) == halted, o.lock["scopes"]
     assert all(v["locked"] and v["mode"] == "halted" for v in o.lock["scopes"].values())

@@ -311,7 +311,7 @@ def test_a_runner_flattens_every_hedge_leg_on_bitget_leg_by_leg(tmp_path):
                     clock.advance(60_000)
                     await runner.tick()
                     hedge = eng.accounts["sim-hedge"]
-                    if runner.state.scopes["close-all|bitget/sim-hedge"].stage.level == 1 and not any(
+                    if runner.book.state.scopes["close-all|bitget/sim-hedge"].stage.level == 1 and not any(
                             abs(leg.amount) > 0 for leg in hedge.legs.values()):
                         break
                 return desk.status(), sent(srv)

@@ -49,7 +49,7 @@ def otel_env(monkeypatch):
 def crash_runner(tmp_path, *sinks):
     runner, engine, clock, store, _, desk = setup(
         tmp_path, policies=compile_documents(load_text(POLICY, "crash-ladder.yaml"), REVISION).graph)
-    runner.sinks.extend(sinks)
+    runner.fanout.sinks.extend(sinks)
     return runner, clock, store, desk
 
 
@@ -98,7 +98,7 @@ def test_the_flash_crash_makes_one_trace_per_tick_with_decisions_and_orders(tmp_
         assert by_id[d.parent.span_id].name == A.SPAN_SCOPE
         assert by_id[by_id[d.parent.span_id].parent.span_id].name == "killswitch.evaluate"
         assert (a[A.POLICY], a[A.SCOPE], a[A.GRAPH_DIGEST], a[A.GRAPH_REVISION]) == (
-            "crash-ladder", "simulated/sim-main", runner.graph.digest, REVISION)
+            "crash-ladder", "simulated/sim-main", runner.book.graph.digest, REVISION)
         assert a[A.DECISION_REASON_CODE] == "ESCALATED" and a[A.DECISION_REASON].startswith("ESCALATED: stage=")
         trigger = firing_trigger[a[A.STAGE_TO]]
         assert trigger in a[A.TRIGGERS_FIRING]
@@ -234,8 +234,9 @@ def test_metrics_show_the_stage_change_the_tick_histogram_and_no_name_twice(tmp_
     # the lease (ttl = tick interval here) lapses between ticks: the start and every tick take it
     # under a new token, each the one after the last (one runner), and each lapse is a loss
     tokens = len({r.fence for r in reports})
-    assert runner.fence == tokens + 1
-    assert f"killswitch_lease_fence {runner.fence}" in body and f"killswitch_lease_acquired_total {tokens + 1}" in body
+    assert runner.lead.fence == tokens + 1
+    assert f"killswitch_lease_fence {runner.lead.fence}" in body
+    assert f"killswitch_lease_acquired_total {tokens + 1}" in body
     assert f"killswitch_lease_lost_total {tokens}" in body
     types = re.findall(r"^# TYPE (\S+) ", body, re.M)
     assert [n for n, c in Counter(types).items() if c > 1] == []

@@ -53,7 +53,7 @@ def test_a_rogue_bot_placing_an_entry_every_tick_pages_once_per_strategy_and_sco
         async def scenario(runner, desk, eng, clock, store, key):
             sink = NotifySink.from_documents([by_scope_and_strategy(srv)], clock=clock,
                                              options=NotifyOptions(timeout_s=5.0, poll_s=0.05))
-            runner.sinks.append(sink)
+            runner.fanout.sinks.append(sink)
             await runner.start()
             await tick(runner, clock)
             assert (await desk.lock_scope(key, "halted", "desk halt", actor="op")).done

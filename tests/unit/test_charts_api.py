@@ -153,7 +153,7 @@ def test_a_scope_without_samples_says_so_and_until_when_it_is_blind(w):
     # one tick as a standby-like reader would see it: nothing stored yet for the instance
     assert get(w, PATH)[0] == 404  # not ticked yet: no instance of the policy is known
     ticks(w, 1)
-    run(w.runner.io(w.store.save_signal_samples, [], w.runner.fence, keep_from=T0 + 10 * TICK_MS))
+    run(w.runner.io(w.store.save_signal_samples, [], w.runner.lead.fence, keep_from=T0 + 10 * TICK_MS))
     status, body, _ = get(w, PATH)
     assert status == 200
     root = ET.fromstring(body)

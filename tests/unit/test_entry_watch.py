@@ -208,7 +208,7 @@ def test_a_standby_does_not_cancel(tmp_path):
         await standby.runner.start()
         w.clock.advance(1_000)
         await standby.runner.tick()  # it follows the leader's lock book
-        assert standby.runner.lock_book.in_force(w.clock()) and not standby.runner.leader
+        assert standby.runner.book.lock_book.in_force(w.clock()) and not standby.runner.lead.leader
         rogue(w)
         standby.runner.entry_watch.on_entry(ACCOUNT, await streamed(w))
         return list(standby.runner.entry_watch._tasks)

@@ -53,7 +53,7 @@ def test_a_firm_entry_told_through_a_shard_runner_gets_its_runbook(tmp_path):
         runner.emit(event)
 
     asyncio.run(go())
-    assert runner.sink_errors == 0
+    assert runner.fanout.errors == 0
     record = store.runbook(incident)
     assert record is not None and "firm-breaker" in record.markdown
     assert sink.holds(event)

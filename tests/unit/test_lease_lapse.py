@@ -143,7 +143,7 @@ def test_a_leader_cut_off_from_its_store_says_not_leader_and_503_at_its_terms_en
     # a is a standby now, and says nothing more of the change it already said
     for _ in range(2):
         run(runner.tick())
-    assert not runner.leader and run(desk.ready()) == (True, "STANDBY")
+    assert not runner.lead.leader and run(desk.ready()) == (True, "STANDBY")
     assert len(lines(caplog, "lease lost")) == 1 and metric(desk, "killswitch_lease_lost_total").endswith(" 1.0")
     assert runner.lead.lease_log.acquired_total == 1 and b.lease_log.acquired_total == 1
     keeper.stop()
@@ -210,11 +210,11 @@ def test_the_tick_taken_lease_says_who_it_was_taken_over_from(tmp_path, caplog):
     b = make(tmp_path, holder="b", engine=a.engine, clock=a.clock)  # the same store
     start(a)
     start(b)
-    assert a.runner.leader and not b.runner.leader and b.runner.lead.lease_holder == "a"
-    a.clock.advance(a.runner.lease_ttl_ms + 1)  # a ticks no more: its lease runs out
+    assert a.runner.lead.leader and not b.runner.lead.leader and b.runner.lead.lease_holder == "a"
+    a.clock.advance(a.runner.lead.lease_ttl_ms + 1)  # a ticks no more: its lease runs out
     run(b.runner.tick())
     run(a.runner.tick())
-    assert b.runner.leader and not a.runner.leader
+    assert b.runner.lead.leader and not a.runner.lead.leader
     assert lines(caplog, "lease taken over from a, token 2 (holder b") != []
     gone = lines(caplog, "lease lost")
     assert len(gone) == 1 and gone[0].startswith("lease lost: taken by b (holder a, token 1)"), gone

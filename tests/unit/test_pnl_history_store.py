@@ -124,7 +124,7 @@ def saved_rows(w) -> list:
 
 
 def history(runner) -> dict:
-    return {str(k): v.to_json() for k, v in runner.state.pnl.items()}
+    return {str(k): v.to_json() for k, v in runner.book.state.pnl.items()}
 
 
 def test_the_runner_saves_the_history_apart_and_a_restart_gets_it_back(tmp_path):
@@ -141,7 +141,7 @@ def test_the_runner_saves_the_history_apart_and_a_restart_gets_it_back(tmp_path)
     ticks(w, 150)  # 750 s: the 10-minute window filled, then trimmed
     doc = w.store.load_engine_state()
     assert doc["engine"]["pnl"][str(WINDOW_MS)][3] == {}, "no sample in the document saved every tick"
-    q = w.runner.state.pnl[WINDOW_MS].accounts[ACCOUNT]
+    q = w.runner.book.state.pnl[WINDOW_MS].accounts[ACCOUNT]
     assert 60 <= len(q) <= 62
     assert [(r.ts_ms, r.values) for r in saved_rows(w)] == [(ts, list(v)) for ts, _, v in q]
     # a sample every other tick, a row each; no tick in between writes one
@@ -159,14 +159,14 @@ def test_an_older_document_with_samples_in_it_moves_them_to_rows(tmp_path):
     ticks(w, 20)
     before = history(w.runner)
     doc = w.store.load_engine_state()
-    doc["engine"] = w.runner.state.to_json()  # as a runner before the split saved it
-    w.store.save_engine_state(doc, "d", w.runner.fence, pnl_kept=[(WINDOW_MS, ACCOUNT, None)])
+    doc["engine"] = w.runner.book.state.to_json()  # as a runner before the split saved it
+    w.store.save_engine_state(doc, "d", w.runner.lead.fence, pnl_kept=[(WINDOW_MS, ACCOUNT, None)])
     assert saved_rows(w) == []
     again = make(tmp_path, text=POLICY, engine=w.engine, clock=w.clock)
     assert history(again.runner) == before
     start(again)
     ticks(again, 1)
-    assert len(saved_rows(again)) == len(again.runner.state.pnl[WINDOW_MS].accounts[ACCOUNT])
+    assert len(saved_rows(again)) == len(again.runner.book.state.pnl[WINDOW_MS].accounts[ACCOUNT])
     assert again.store.load_engine_state()["engine"]["pnl"][str(WINDOW_MS)][3] == {}
 
 
@@ -176,7 +176,7 @@ def test_a_standby_reads_samples_once_per_step_and_takes_over_with_the_whole_his
     ticks(lead, 3)
     standby = make(tmp_path, text=POLICY, engine=lead.engine, clock=lead.clock, holder="b")
     start(standby)
-    assert not standby.runner.leader
+    assert not standby.runner.lead.leader
     reads = []
     inner = standby.store.load_engine_state_and_pnl
 

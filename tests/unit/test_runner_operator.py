@@ -233,7 +233,7 @@ def test_the_venue_countdown_is_armed_refreshed_shown_and_disarmed_after_the_res
     start(w)
     run(w.desk.heartbeat("bot-x"))
     ticks(w, 13)  # bot-x silent for 65 s: the halt stage arms the venue's 30 s countdown
-    assert w.runner.state.scopes[f"bot-guard|{ACCOUNT}"].stage.level == 1
+    assert w.runner.book.state.scopes[f"bot-guard|{ACCOUNT}"].stage.level == 1
     deadlines = set(w.engine.countdowns("sim-main").values())
     assert deadlines == {w.clock() + 30_000}
     native = w.desk.dms_status()["native"][ACCOUNT]
@@ -265,7 +265,7 @@ def test_a_dry_run_runner_never_touches_the_venue_countdown(tmp_path):
     start(w)
     run(w.desk.heartbeat("bot-x"))
     ticks(w, 14)
-    assert w.runner.state.scopes[f"bot-guard|{ACCOUNT}"].stage.level == 1
+    assert w.runner.book.state.scopes[f"bot-guard|{ACCOUNT}"].stage.level == 1
     assert w.engine.countdowns("sim-main") == {} and w.desk.dms_status()["native"] == {}
 
 
@@ -352,9 +352,9 @@ def test_unlock_never_lifts_a_lock_a_stage_holds(tmp_path, holds, done, code):
     answer = run(w.desk.unlock_scope(ACCOUNT, "let us trade"))
     assert (answer.done, answer.reason.split(":")[0]) == (done, code), answer
     if not done:
-        assert w.runner.lock_book == book, "a refused unlock lifts nothing"
+        assert w.runner.book.lock_book == book, "a refused unlock lifts nothing"
     else:
-        assert w.runner.lock_book.in_force(T0) == ()
+        assert w.runner.book.lock_book.in_force(T0) == ()
     if code == "MANUAL_RESET_REQUIRED":
         assert "ksctl reset --policy futures-book" in answer.reason
 
@@ -384,7 +384,7 @@ def test_a_deposed_leader_cannot_lock_arm_or_audit(tmp_path):
     b = make(tmp_path, engine=a.engine, clock=a.clock, holder="b")
     a.clock.advance(10_000)  # a's lease (5 s) ran out while it was paused; b takes over
     start(b)
-    assert b.runner.leader
+    assert b.runner.lead.leader
     rows = len(audit_kinds(b))
     changes = [lambda: run(a.desk.lock_scope("global", "halted", "late", None)),
                lambda: run(a.desk.dms_arm("bot-a", 10)),
@@ -396,11 +396,12 @@ def test_a_deposed_leader_cannot_lock_arm_or_audit(tmp_path):
         answer = change()
         assert not getattr(answer, "done", getattr(answer, "accepted", None)), answer
         assert answer.reason.startswith("DEPOSED: "), answer
-        assert not a.runner.leader
-    assert a.runner.lock_book == _hold(LockBook(), "operator") and a.runner.dms.sources == {}, "nothing changed"
+        assert not a.runner.lead.leader
+    assert a.runner.book.lock_book == _hold(LockBook(), "operator") and a.runner.book.dms.sources == {}, \
+        "nothing changed"
     assert len(audit_kinds(b)) == rows, "no audit row of the deposed leader landed"
     assert b.store.verify_audit() == (True, None)
-    assert not b.runner.lock_book.in_force(a.clock())
+    assert not b.runner.book.lock_book.in_force(a.clock())
     assert run(a.desk.lock_scope("global", "halted", "still late", None)).reason.startswith("NOT_LEADER")
     # a standby refuses as a standby before its own (stale) view of the book could answer otherwise
     a.runner.book.take_lock_book(LockBook())
@@ -414,9 +415,9 @@ def test_a_saved_state_from_before_the_switch_loads(tmp_path):
     ticks(w, 1)
     doc = w.store.load_engine_state()
     del doc["dms"], doc["resume"]
-    w.store.save_engine_state(doc, "d", w.runner.fence)
+    w.store.save_engine_state(doc, "d", w.runner.lead.fence)
     again = make(tmp_path, engine=w.engine, clock=w.clock)
-    assert again.runner.dms.sources == {} and again.runner.resume_starts == {}
+    assert again.runner.book.dms.sources == {} and again.runner.book.resume_starts == {}
 
 
 # --- the daemon between ticks ------------------------------------------------------------------------------
@@ -467,7 +468,7 @@ def test_a_deposed_daemons_reload_row_is_refused_then_written_as_a_standby(tmp_p
     a.clock.advance(10_000)
     start(b)
     run(a.runner.lead.audit_or_standby("policy_reloaded", a.clock(), {"to": "sha256:x"}))
-    assert not a.runner.leader
+    assert not a.runner.lead.leader
     import sqlite3
 
     db = sqlite3.connect(tmp_path / "state.db")
@@ -487,7 +488,7 @@ def test_a_standby_answers_the_leaders_lock_and_gate_and_refuses_resets(tmp_path
     ticks(a, 1, beat=("bot-x",))
     b = make(tmp_path, engine=a.engine, clock=a.clock, holder="b")
     start(b)
-    assert a.runner.leader and not b.runner.leader
+    assert a.runner.lead.leader and not b.runner.lead.leader
     assert b.desk.check_order(order()).allow
     assert run(a.desk.lock_scope(ACCOUNT, "halted", "desk says stop", None)).done
     assert not a.desk.check_order(order()).allow
@@ -513,14 +514,14 @@ def test_a_heartbeat_sent_to_a_standby_reaches_the_leader(tmp_path):
     """A bot beating through the Service reaches either replica: a beat a standby took keeps the
     source's switch quiet and its heartbeat age young on the leader, from its next tick."""
     a, b = leader_armed_and_standby(tmp_path)
-    assert not b.runner.leader
+    assert not b.runner.lead.leader
     for _ in range(30):  # 150 s of beats, every one to the standby: past the switch's 60 s and the policy's
         a.clock.advance(5_000)
         run(b.desk.heartbeat("bot-x"))
         run(a.runner.tick())
-    assert a.runner.state.heartbeats["bot-x"] == a.clock()
-    assert a.runner.dms.sources["bot-x"].last_beat_ms == a.clock()
-    assert a.runner.dms.sources["bot-x"].fired_ms is None
+    assert a.runner.book.state.heartbeats["bot-x"] == a.clock()
+    assert a.runner.book.dms.sources["bot-x"].last_beat_ms == a.clock()
+    assert a.runner.book.dms.sources["bot-x"].fired_ms is None
     assert a.desk.lock_document(ACCOUNT)["locked"] is False
     assert b.store.heartbeats() == {"bot-x": a.clock()}
     run(b.desk.heartbeat("bot-x", a.clock() - 1_000))  # a late, older beat changes nothing
@@ -528,7 +529,7 @@ def test_a_heartbeat_sent_to_a_standby_reaches_the_leader(tmp_path):
     # and without the beats, the same 150 s fire both the switch and the policy
     for _ in range(30):
         ticks(a, 1)
-    assert a.runner.dms.sources["bot-x"].fired_ms is not None
+    assert a.runner.book.dms.sources["bot-x"].fired_ms is not None
     assert a.desk.lock_document(ACCOUNT)["locked"] is True
 
 
@@ -574,7 +575,7 @@ def test_a_slow_tick_keeps_its_lease_so_a_standby_cannot_take_the_book_mid_incid
             keeper.start()
         try:
             await a.runner.start()
-            assert a.runner.leader
+            assert a.runner.lead.leader
             a.adapter.snapshot = slow_snapshot
             tick = asyncio.create_task(a.runner.tick())
             took = False
@@ -603,9 +604,9 @@ def test_a_standby_clock_ahead_cannot_keep_a_silent_source_alive(tmp_path):
     a, b = leader_armed_and_standby(tmp_path)
     run(b.desk.heartbeat("bot-x", a.clock() + 600_000))  # a standby whose clock is 10 minutes ahead
     ticks(a, 1)
-    assert a.runner.dms.sources["bot-x"].last_beat_ms == a.clock()  # heard now, not in the future
+    assert a.runner.book.dms.sources["bot-x"].last_beat_ms == a.clock()  # heard now, not in the future
     ticks(a, 20)  # then silence: 100 s past the 60 s timeout
-    assert a.runner.dms.sources["bot-x"].fired_ms is not None
+    assert a.runner.book.dms.sources["bot-x"].fired_ms is not None
     assert a.desk.lock_document(ACCOUNT)["locked"] is True
 
 
@@ -636,18 +637,18 @@ class KeptSink:
 
 def test_a_runner_taking_the_lease_takes_up_its_sinks_saved_state(tmp_path):
     a = make(tmp_path, holder="a")
-    a.runner.sinks.append(sink_a := KeptSink())
+    a.runner.fanout.sinks.append(sink_a := KeptSink())
     start(a)
     assert sink_a.restored == [None]  # nothing saved yet
     ticks(a, 5)
     b = make(tmp_path, engine=a.engine, clock=a.clock, holder="b")
-    b.runner.sinks.append(sink_b := KeptSink())
+    b.runner.fanout.sinks.append(sink_b := KeptSink())
     start(b)
-    assert not b.runner.leader and sink_b.restored == []  # a standby takes nothing up
+    assert not b.runner.lead.leader and sink_b.restored == []  # a standby takes nothing up
     ticks(a, 3)
     a.clock.advance(60_000)  # a is gone; b takes over at its next tick
     run(b.runner.tick())
-    assert b.runner.leader and sink_b.restored[-1] == {"count": 7}  # saved by a's last tick, before its sinks ran
+    assert b.runner.lead.leader and sink_b.restored[-1] == {"count": 7}  # saved by a's last tick, before its sinks ran
     # the leader renewing its own lease after a lapse nobody used keeps what it has in memory
     b.clock.advance(60_000)
     run(b.runner.tick())

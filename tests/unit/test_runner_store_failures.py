@@ -39,7 +39,7 @@ def test_no_order_leaves_when_the_term_ran_out_while_the_store_read_the_fence(tm
     w.runner.hold_lease_with(keeper)
     start(w)
     lead = w.runner.lead
-    assert w.runner.leader and run(lead.fence_holds())
+    assert w.runner.lead.leader and run(lead.fence_holds())
     held = Held(w.store, "current_fence")
 
     async def go():

@@ -244,20 +244,20 @@ def test_an_approval_whose_stage_moved_while_it_was_audited_is_void_and_applies_
     run(w.desk.heartbeat("bot-x"))
     ticks(w, 13)  # bot-x silent past a minute: the latched stage is entered
     key = f"bot-guard|{ACCOUNT}"
-    assert w.runner.state.scopes[key].stage.level == 1
+    assert w.runner.book.state.scopes[key].stage.level == 1
     held = Held(w.store, "audit")
 
     async def go():
         reset = asyncio.ensure_future(w.desk.reset("bot-guard", ACCOUNT, "alice", "looked", confirm_relatch=True))
         await held.wait_entered()
         # what a tick does to the stage while the approval is being written: enter it again
-        w.runner.state.scopes[key].stage.entries += 1
+        w.runner.book.state.scopes[key].stage.entries += 1
         held.release()
         return await reset
 
     answer = run(go())
     assert not answer.done and answer.reason.startswith("STAGE_CHANGED:"), answer
-    stage = w.runner.state.scopes[key].stage
+    stage = w.runner.book.state.scopes[key].stage
     assert stage.level == 1 and not stage.approvals, "a void approval must not count"
     assert audit_kinds(w)[-2:] == ["reset_approval", "reset_approval_void"]
 
@@ -272,13 +272,13 @@ def test_a_reset_whose_save_is_fenced_off_stays_undone_when_the_same_runner_lead
     run(w.desk.heartbeat("bot-x"))
     ticks(w, 13)  # bot-x silent past a minute: the latched stage is entered
     key = f"bot-guard|{ACCOUNT}"
-    entered = w.runner.state.scopes[key].stage
+    entered = w.runner.book.state.scopes[key].stage
     assert entered.level == 1
     real = w.store.save_engine_state
 
     def fenced_once(*a, **k):
         w.store.save_engine_state = real
-        raise FencedError(w.runner.fence, w.runner.fence + 1)
+        raise FencedError(w.runner.lead.fence, w.runner.lead.fence + 1)
 
     w.store.save_engine_state = fenced_once
     answer = run(w.desk.reset("bot-guard", ACCOUNT, "alice", "looked", confirm_relatch=True))
@@ -286,6 +286,6 @@ def test_a_reset_whose_save_is_fenced_off_stays_undone_when_the_same_runner_lead
     w.store.release_lease("runner")  # the lease comes back to this runner under a new token
     [report] = ticks(w, 1)
     assert report.leader and not report.transitions, [t.transition.reason for t in report.transitions]
-    stage = w.runner.state.scopes[key].stage
+    stage = w.runner.book.state.scopes[key].stage
     assert (stage.level, stage.entries) == (entered.level, entered.entries)
     assert w.desk.lock_document(ACCOUNT)["locked"]

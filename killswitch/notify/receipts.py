@@ -1,0 +1,153 @@
+"""The receipts and counters of :class:`~.sink.NotifySink`: every audit row the sink writes, and
+its families for ``/metrics``.
+
+What it owns: :class:`Receipts`, the part of the sink that records what became of each page;
+it shares the sink's counters (:class:`~.sink_hooks.SinkHooks`).
+
+- Every attempt leaves an audit row, written on the event loop thread, never in the apprise
+  thread: ``notification_delivered`` or ``notification_failed`` with the receiver's *name*, the
+  routes document, the group key, event kinds, incidents, severity, attempt, result, elapsed
+  time and mode — never a URL. A delivery still running at shutdown leaves ``cancelled``; a
+  dropped one ``dropped``, and the drops of a full queue a ``notification_dropped`` row.
+- Every row goes through the runner's audit writer (``SinkContext.audit_receipt``), fenced by
+  its token: a deposed runner's receipt is refused, counted (``receipt_errors``) and said once
+  (WARNING ``RECEIPTS_FENCED``, again after a receipt is written); the page stands, never sent again.
+- A page an active silence matches leaves a ``notification_silenced`` audit row (receiver,
+  routes document, group key, event kinds, incidents, severity, the silences' ids) and an INFO
+  line ``PAGE_SILENCED``.
+- ``collect_metrics(registry)``, into the one ``/metrics`` registry:
+  ``killswitch_notifications_total{receiver,result}`` (per notification, final outcome:
+  delivered, partial, failed, dropped, cancelled, silenced),
+  ``killswitch_notification_attempts_total{receiver,result}``,
+  ``killswitch_notifications_dropped_total{queue,severity}``,
+  ``killswitch_notifications_inhibited_total``, ``killswitch_notifications_time_muted_total``,
+  ``killswitch_notification_queue_depth{queue}``,
+  ``killswitch_notification_receipt_errors_total``,
+  ``killswitch_notification_receiver_failing{document,receiver}``,
+  ``killswitch_notifications_failing_since_seconds``.
+
+Must not: raise (a delivered page is done, whatever became of its receipt), or write a URL.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING, Optional
+
+from ..metrics import Registry, render_collected
+from ..state.store import FencedError
+from .dispatch import Notification
+from .queues import _Job
+from .receivers import SendResult
+from .sink_hooks import SinkHooks
+
+if TYPE_CHECKING:  # pragma: no cover - annotations only
+    from ..events import ReceiptWriter
+
+log = logging.getLogger("killswitch.notify")
+
+
+class Receipts(SinkHooks):
+    """Writes the sink's audit rows and keeps its counters (see the module doc)."""
+
+    def _record_silenced(self, n: Notification) -> None:
+        """What a silence held back, recorded where a delivery's receipt would be (never sent)."""
+        held = n.silenced
+        kinds = sorted({a.event.kind for a in held})
+        incidents = [a.event.data["incident"] for a in held if a.event.data.get("incident")]
+        ids = n.silence_ids
+        self._count(self.notifications, n.receiver, "silenced")
+        self._audit("notification_silenced", {
+            "receiver": n.receiver, "routes": n.tree, "group_key": n.group_key, "event_kinds": kinds,
+            "incidents": incidents, "severity": n.silenced_severity, "silences": ids, "alerts": len(held),
+            "resolved": sum(1 for a in held if a.resolved_ms is not None), "result": "silenced"})
+        log.info("PAGE_SILENCED: %s page (%s) to %s/%s held back by silence %s%s", n.silenced_severity,
+                 ", ".join(kinds), n.tree, n.receiver, ", ".join(ids),
+                 f"; incidents {', '.join(incidents)}" if incidents else "")
+
+    def _receipt(self, job: _Job, attempt: int, res: SendResult, final: bool, retry_at: Optional[int] = None
+                 ) -> None:
+        payload = {"receiver": job.receiver, "routes": job.tree, "group_key": job.group_key,
+                   "event_kinds": job.event_kinds, "incidents": job.incidents, "severity": job.severity,
+                   "attempt": attempt, "attempts": self.options.attempts, "round": job.round,
+                   "result": res.result, "final": final, "elapsed_ms": int(res.elapsed_s * 1000), "mode": job.mode,
+                   "resolved": job.resolved_only}
+        if job.dedup_key is not None:
+            payload["dedup_key"] = job.dedup_key
+        if retry_at is not None:
+            payload["retry_at_ms"] = retry_at
+        if job.fallback_for is not None:
+            payload["fallback_for"] = job.fallback_for
+        self._audit("notification_delivered" if res.ok else "notification_failed", payload)
+
+    def _writer(self) -> Optional["ReceiptWriter"]:
+        return self.receipts if self.receipts is not None else self._ctx
+
+    def _audit(self, kind: str, payload: dict) -> None:
+        # Nothing raises from here: a delivered page is done, whatever became of its receipt.
+        writer = self._writer()
+        if writer is None:
+            self.receipt_errors += 1
+            return
+        try:
+            writer.audit_receipt(kind, self.clock(), payload)
+        except FencedError as e:
+            self.receipt_errors += 1
+            if not self._fenced_said:
+                self._fenced_said = True
+                receiver = payload.get("receiver")
+                log.warning("RECEIPTS_FENCED: a %s receipt%s was refused: this runner no longer holds the lease "
+                            "(fence %d is stale, current %d); its receipts are not written while it does not "
+                            "lead, each counted in killswitch_notification_receipt_errors_total", kind,
+                            f" ({payload.get('routes')}/{receiver})" if receiver else "", e.fence, e.current)
+            return
+        except Exception:  # noqa: BLE001 - the store may be down: count it, keep paging
+            self.receipt_errors += 1
+            return
+        self._fenced_said = False  # said again if this runner is deposed again
+
+    def _audit_drops(self) -> None:
+        while self._dropped_jobs:
+            job = self._dropped_jobs.pop(0)
+            self._count(self.notifications, job.receiver, "dropped")
+            self._receipt(job, 0, SendResult("dropped"), True)
+        total = sum(self.dropped.values())
+        if total > self._dropped_audited:
+            by_queue = {f"{q}/{s}": n for (q, s), n in sorted(self.dropped.items())}
+            self._audit("notification_dropped", {"dropped": total - self._dropped_audited, "by_queue": by_queue})
+            self._dropped_audited = total
+
+    @staticmethod
+    def _count(table: dict, receiver: str, result: str) -> None:
+        table[(receiver, result)] = table.get((receiver, result), 0) + 1
+
+    def collect_metrics(self, registry: Registry) -> None:
+        """This sink's families into the scrape's registry (one name space for ``/metrics``)."""
+        sent = registry.sampled("killswitch_notifications_total", "counter",
+                                "Notifications by receiver and final outcome.", ("receiver", "result"))
+        for (r, x), n in sorted(self.notifications.items()):
+            sent.add(n, receiver=r, result=x)
+        tries = registry.sampled("killswitch_notification_attempts_total", "counter",
+                                 "Delivery attempts by receiver and result.", ("receiver", "result"))
+        for (r, x), n in sorted(self.attempts.items()):
+            tries.add(n, receiver=r, result=x)
+        dropped = registry.sampled("killswitch_notifications_dropped_total", "counter",
+                                   "Entries dropped from a full notification queue.", ("queue", "severity"))
+        for (q, sev), n in sorted(self.dropped.items()):
+            dropped.add(n, queue=q, severity=sev)
+        registry.sampled("killswitch_notifications_inhibited_total", "counter",
+                         "Notices left out of notifications by inhibit rules.").add(self.dispatcher.inhibited)
+        registry.sampled("killswitch_notifications_time_muted_total", "counter",
+                         "Due notifications held back by a route's mute or active time intervals.") \
+            .add(self.dispatcher.time_muted)
+        depth = registry.sampled("killswitch_notification_queue_depth", "gauge",
+                                 "Entries waiting in the notification queues.", ("queue",))
+        depth.add(len(self._events), queue="events")
+        depth.add(len(self._deliveries), queue="deliveries")
+        registry.sampled("killswitch_notification_receipt_errors_total", "counter",
+                         "Receipts that could not be written.").add(self.receipt_errors)
+        self.health.collect_metrics(registry)
+
+    def metrics_text(self) -> str:
+        """This sink's families alone (``/metrics`` takes them through :meth:`collect_metrics`)."""
+        return render_collected(self.collect_metrics)
