@@ -25,7 +25,7 @@ class DryServed(Served):
         from tests.unit.test_runner_operator import make
 
         w = make(tmp_path, dry_run=True, lease_ttl_ms=SERVED_LEASE_MS)
-        self.runner, self.engine, self.clock, self.store = w.runner, w.engine, w.clock, w.store
+        self.runner, self.engine, self.clock, self.store, self.desk = w.runner, w.engine, w.clock, w.store, w.desk
         self.api = {}
         self.loop = asyncio.new_event_loop()
         self.ready = threading.Event()
