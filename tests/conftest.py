@@ -12,6 +12,7 @@ import re
 import shutil
 import signal
 import subprocess
+import sys
 import tempfile
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -89,6 +90,18 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config):
         terminalreporter.section("suites skipped for a missing tool (CI runs them all)", yellow=True)
         for line in lines:
             terminalreporter.write_line(line)
+
+
+@pytest.fixture(autouse=True)
+def _ccxt_closes_at_once() -> None:
+    """ccxt's async ``close()`` ends by sleeping ``timeout_on_exit`` (250 ms) for aiohttp's TLS
+    transports to finish closing (ccxt/ccxt#23470): a quarter of a second of every test that
+    closes a ccxt client. A test's clients speak plain HTTP on 127.0.0.1, or not at all (``fetch``
+    replaced), so nothing is left to wait for: the session and connector are closed as before,
+    without the sleep. A test process only; the ``ksctl`` processes a test starts keep ccxt's."""
+    found = sys.modules.get("ccxt.async_support.base.exchange")
+    if found is not None and found.Exchange.timeout_on_exit:
+        found.Exchange.timeout_on_exit = 0
 
 
 @pytest.fixture
