@@ -132,10 +132,11 @@ What it owns: the table of routes (who may call each, and which are writes), the
 that renders every refusal, and serving the app. The handlers (HTTP parsing, strict body
 validation, answering with the view's answers) are :mod:`.api_handlers`'s; the answers rendered,
 and the polled reads shared and encoded once off the loop, by :mod:`.api_render`; authentication
-and the admission of writes are :mod:`.api_access`'s middleware. What it must not do: hold runner state or decide anything itself (the view does),
-block on I/O, log or echo the token (not in logs, not in any body, not in a repr), compare the
-token other than with :func:`hmac.compare_digest`, answer 500 to bad input, or let a request
-through when it cannot authenticate it.
+and the admission of writes are :mod:`.api_access`'s middleware. What it must not do: hold
+runner state or decide anything itself (the view does), block on I/O, log or echo the token (not
+in logs, not in any body, not in a repr), compare the token other than with
+:func:`hmac.compare_digest`, answer 500 to bad input, or let a request through when it cannot
+authenticate it.
 """
 
 from __future__ import annotations
