@@ -225,7 +225,7 @@ def test_the_runner_sees_a_freshly_stamped_frozen_feed_age_and_fires_and_a_resta
             await r.tick()
             ages = desk.status().data_age_s
             seen.append((clock(), ages["simulated/sim-main"], ages["simulated/sim-hedge"],
-                         r.state.scopes["fresh|simulated/sim-main"].stage.level))
+                         r.book.state.scopes["fresh|simulated/sim-main"].stage.level))
 
     first = runner()
     halfway = FREEZE + (DETECT_TICKS + 2) * STEP
