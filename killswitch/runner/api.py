@@ -233,8 +233,8 @@ def make_app(view: RunnerView, *, token: Union["Secret", str, None] = None,
     h = handlers
     console = ConsoleHandlers(view, call_view, public=console_public)
     charts = ChartHandlers(view, call_view)
-    quiet = SilenceHandlers(view, call_view, _json, h._body)
-    revoking = RevokeHandlers(view, call_view, _json, h._body)
+    quiet = SilenceHandlers(view, call_view, _json, h.object_body)
+    revoking = RevokeHandlers(view, call_view, _json, h.object_body)
     operator, bot, approver = ("operator",), ("bot", "operator"), ("approver",)
     reader = PUBLIC if console_public else ("viewer", "operator", "approver")
     # each route: method, path, handler, who may call it, and what kind of write it is (admitted

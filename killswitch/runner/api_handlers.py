@@ -116,7 +116,9 @@ class ApiHandlers:
             await response.write_eof()
         return response
 
-    async def _body(self, request: web.Request) -> dict:
+    async def object_body(self, request: web.Request) -> dict:
+        """The request's body as a JSON object, bounded and strictly read (the silences' and
+        revokes' handlers read theirs through it too)."""
         return parse_object(request, await read_body(request, self.max_body_bytes))
 
     # read
@@ -199,7 +201,7 @@ class ApiHandlers:
         return web.Response(status=200, text=record.markdown, content_type="text/markdown", charset="utf-8")
 
     async def check_order(self, request: web.Request) -> web.Response:
-        body = await self._body(request)
+        body = await self.object_body(request)
         try:
             parse_request(body)
         except ValueError as e:
@@ -241,7 +243,7 @@ class ApiHandlers:
 
     async def _reset_body(self, request: web.Request) -> tuple[str, str, str, Identity, bool]:
         caller = _caller(request)
-        body = await self._body(request)
+        body = await self.object_body(request)
         fields(body, ("policy", "scope", "reason"), ("approver", "confirm_relatch"))
         confirm = body.get("confirm_relatch", False)
         if not isinstance(confirm, bool):
@@ -266,7 +268,7 @@ class ApiHandlers:
                               "silences": list(getattr(result, "silences", ()))})
 
     async def _close_body(self, request: web.Request, live: bool) -> dict:
-        return close_fields(await self._body(request), live)
+        return close_fields(await self.object_body(request), live)
 
     async def close(self, request: web.Request) -> web.Response:
         b = await self._close_body(request, live=True)
@@ -279,10 +281,10 @@ class ApiHandlers:
         return _json(202 if accepted else _refusal_status(why, 409), result)
 
     async def _lock_body(self, request: web.Request) -> tuple[str, str, str, Optional[float], Optional[dict]]:
-        return lock_fields(await self._body(request))
+        return lock_fields(await self.object_body(request))
 
     async def _scope_reason(self, request: web.Request) -> tuple[str, str]:
-        body = await self._body(request)
+        body = await self.object_body(request)
         only(body, ("scope", "reason"))
         return string_field(body, "scope"), string_field(body, "reason", MAX_REASON, free_text=True)
 
@@ -330,14 +332,14 @@ class ApiHandlers:
         return await self._read_json(request, self.view.positions)
 
     async def dms_arm(self, request: web.Request) -> web.Response:
-        body = await self._body(request)
+        body = await self.object_body(request)
         only(body, ("source", "timeout_s"))
         source = source_field(body)
         timeout_s = seconds(body, "timeout_s", MAX_DMS_TIMEOUT_S)
         return _change(await call_view(self.view.dms_arm, source, timeout_s, actor=_caller(request).name), "dms_arm")
 
     async def dms_disarm(self, request: web.Request) -> web.Response:
-        body = await self._body(request)
+        body = await self.object_body(request)
         only(body, ("source",))
         answer = await call_view(self.view.dms_disarm, source_field(body), actor=_caller(request).name)
         return _change(answer, "dms_disarm")
