@@ -37,13 +37,15 @@ lint: venv
 # outside the clone (.ci/install-helm; about 3 minutes cold on two cores). `make test` starts that
 # build in the background, niced, before anything else; the Python tests run meanwhile and the
 # chart tests, ordered last, wait for it. Without Go the chart tests skip (and fail under
-# KS_REQUIRE_ALL=1, as in CI). The static checks run first. The tests run in one worker process
+# KS_REQUIRE_ALL=1, as in CI). The static checks run first. The tests run in two worker processes
 # a core (pytest-xdist), at most four: most of the long ones wait (on a lease's term, a runner's
-# ticks, a browser), and each worker starts its own PostgreSQL and servers on free ports. On two
-# cores that takes the suite from about 29 minutes to about 19. `make test PYTEST_WORKERS=0` runs
-# it in one process. Every run ends with its 20 slowest tests (--durations), so that a test that
-# waits on the wall clock shows itself where the suite's minutes go.
-PYTEST_WORKERS ?= auto
+# ticks, a browser, a page) and left the cores idle 45 % of the time at one worker a core; each
+# worker starts its own PostgreSQL and servers on free ports. On two cores, a cold .ci/run's
+# pytest took 767 s at two workers and 614 s at four (docs/benchmarks.md, "the suite at four
+# workers"). `make test PYTEST_WORKERS=0` runs it in one process. Every run ends with its 20
+# slowest tests (--durations), so that a test that waits on the wall clock shows itself where the
+# suite's minutes go.
+PYTEST_WORKERS ?= $(shell n=$$(nproc 2>/dev/null || echo 1); echo $$((n * 2)))
 test:
 	@if $(HAVE_GO); then .ci/install-helm --background; fi
 	@$(MAKE) --no-print-directory venv lint
