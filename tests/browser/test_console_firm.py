@@ -10,7 +10,7 @@ page's live region announces it; resumed, it is heard again. Screenshots at 1366
 from __future__ import annotations
 
 import signal
-from typing import Any
+from typing import Any, Callable, TypeVar
 
 from tests.integration.test_firm_board import TOKEN, two_shards
 from tests.integration.test_shards import pg_url  # noqa: F401 - the fixture
@@ -18,6 +18,8 @@ from tests.state.conftest import pg_server  # noqa: F401 - the session PostgreSQ
 
 from .test_console import open_console, text_of, wait
 from .test_console_ux import at_width, layout_problems
+
+T = TypeVar("T")
 
 WIDTHS = (1366, 390)
 
@@ -36,6 +38,35 @@ def _card(browser: Any, shard: str) -> Any:
 
 def _state(browser: Any, shard: str) -> str:
     return _card(browser, shard).get_attribute("data-shard-state")
+
+
+def _fresh(read: Callable[[], T], tries: int = 5) -> T:
+    """``read()``, again when the console re-rendered the firm strip under it: each refresh
+    replaces the cards, so an element found before it is stale after it."""
+    from selenium.common.exceptions import StaleElementReferenceException
+
+    for attempt in range(tries):
+        try:
+            return read()
+        except StaleElementReferenceException:
+            if attempt == tries - 1:
+                raise
+    raise AssertionError("unreachable")
+
+
+def _link(browser: Any, shard: str) -> tuple[str, str, str, str]:
+    link = _card(browser, shard).find_element("css selector", ".links a")
+    return link.get_attribute("href"), link.get_attribute("target"), link.get_attribute("rel"), link.text
+
+
+def _stale_card(browser: Any) -> tuple[str, str, bool, bool]:
+    """desk-b's card: its text, its class, whether its background differs from desk-a's, and
+    whether it is within the window."""
+    card = _card(browser, "desk-b")
+    differs = card.value_of_css_property("background-color") != \
+        _card(browser, "desk-a").value_of_css_property("background-color")
+    shown = browser.execute_script("return arguments[0].getBoundingClientRect().top < window.innerHeight", card)
+    return card.text, card.get_attribute("class"), differs, shown
 
 
 def _top(browser: Any, css: str) -> float:
@@ -57,15 +88,15 @@ def test_one_console_shows_every_shard_first_and_a_stale_shard_as_not_heard(tmp_
             browser.execute_script("window.scrollTo(0, 0)")
             # the firm strip is the first thing of the view, before this runner's own incidents
             assert _top(browser, "#firm-strip") < _top(browser, "#strip") < _top(browser, "#runner")
-            a, b = _card(browser, "desk-a").text, _card(browser, "desk-b").text
+            a, b = _fresh(lambda: (_card(browser, "desk-a").text, _card(browser, "desk-b").text))
             assert "desk-a" in a and "(this shard)" in a and "heard" in a and "leader a-0" in a, a
             assert "This console." in a
             assert "heard" in b and "leader b-0" in b and "last heard" in b, b
             assert "desk-b-guard stage 1 halt on binanceusdm/sim-hedge" in b and "not acknowledged" in b, b
             assert "reset 0 of 2 approvals" in b and "Locked: halted on binanceusdm/sim-hedge" in b, b
-            link = _card(browser, "desk-b").find_element("css selector", ".links a")
-            assert link.get_attribute("href") == firm.console_b and link.get_attribute("target") == "_blank"
-            assert "noopener" in link.get_attribute("rel") and "Open the console of desk-b" in link.text
+            href, target, rel, words = _fresh(lambda: _link(browser, "desk-b"))
+            assert href == firm.console_b and target == "_blank"
+            assert "noopener" in rel and "Open the console of desk-b" in words
             breaker = text_of(browser, "#firm-strip .breaker")
             assert "Firm-wide breaker" in breaker and "firm lease held by a-0" in breaker, breaker
             assert "firm-breaker on global: stage 0, armed" in breaker, breaker
@@ -82,20 +113,16 @@ def test_one_console_shows_every_shard_first_and_a_stale_shard_as_not_heard(tmp_
         for width in WIDTHS:
             at_width(browser, width)
             browser.execute_script("window.scrollTo(0, 0)")
-            card = _card(browser, "desk-b")
-            text = card.text
+            text, classes, differs, shown = _fresh(lambda: _stale_card(browser))
             assert "NOT HEARD" in text and "SHARD_STALE: shard desk-b was last heard" in text, text
             assert "(bound 1.5s)" in text and "what it does now is not known" in text, text
             assert "What it last said, as of then: 1 open incident known, halted on binanceusdm/sim-hedge" in text
             assert "desk-b-guard stage 1 halt" in text and "No open incident" not in text and "No lock" not in text
-            assert "tone-down" in card.get_attribute("class")
-            # never calm: its card stands out from the heard one
-            assert card.value_of_css_property("background-color") != \
-                _card(browser, "desk-a").value_of_css_property("background-color")
+            assert "tone-down" in classes
+            assert differs  # never calm: its card stands out from the heard one
             assert "1 NOT HEARD" in text_of(browser, "#h-firm-strip")
             assert "1 UNREACHABLE (desk-b)" in text_of(browser, "#firm-strip .firm-line")
-            assert browser.execute_script(
-                "return arguments[0].getBoundingClientRect().top < window.innerHeight", card), width
+            assert shown, width
             problems = layout_problems(browser)
             assert problems["sideways"] <= 0, problems
             shot(f"console-firm-stale-{width}")
