@@ -109,11 +109,29 @@ async def serve(tmp: Path, monkeypatch, interval: str, scenario, reconcile_every
                     DEADLINE_S)
         await until(lambda: stream_of(daemon, f"{venue}/sim-main")["state"] == "live", "the stream live",
                     DEADLINE_S)
+        await until(lambda: subscribed(server, venue), "the private topics subscribed", DEADLINE_S)
         await scenario(daemon, server)
     finally:
         daemon.stop.set()
         await asyncio.wait_for(run, DEADLINE_S)
         await server.stop()
+
+
+# what each face's private subscriptions are named, for the adapter's three watches (positions,
+# balance, orders), where a venue subscribes to each apart
+PRIVATE_TOPICS = {"bybit": {"position", "wallet", "order"}, "okx": {"positions", "account", "orders"},
+                  "bitget": {"positions", "account", "orders"}}
+
+
+def subscribed(server: SimServer, venue: str) -> bool:
+    """Whether the simulator's face sends the account's orders, positions and balance to a socket
+    now. A stream is live at its first message, which one subscription's answer can be while
+    another's (Bybit's ``order`` topic, one subscribe each) is still on its way: an order placed
+    then is told to no one, and only the next interval's tick sees it."""
+    if venue in PRIVATE_TOPICS:
+        face = getattr(server, f"{venue}_stream")
+        return PRIVATE_TOPICS[venue] <= set().union(*(s.streams for s in face.sockets))
+    return any(s.key is not None for s in server.stream.sockets)  # Binance: the listen key's socket has all
 
 
 def stream_of(daemon: Daemon, key: str = KEY) -> dict:
