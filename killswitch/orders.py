@@ -31,6 +31,8 @@ ORDER_STATUSES = FINAL_STATUSES | OPEN_STATUSES
 
 @dataclass(frozen=True)
 class OrderIntent:
+    """One order the kill switch means to send, journaled before it is sent (see the module)."""
+
     decision_id: str
     client_order_id: str
     venue: str
@@ -68,6 +70,8 @@ class OrderIntent:
 
 @dataclass(frozen=True)
 class CancelIntent:
+    """A cancel of open orders the kill switch means to send (see the module)."""
+
     venue: str
     account: str
     which: str  # entries | all

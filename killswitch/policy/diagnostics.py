@@ -25,6 +25,8 @@ class Severity(str, Enum):
 
 @dataclass(frozen=True)
 class Code:
+    """A diagnostic code (``KS104``), its severity and its title, as the codes page lists them."""
+
     code: str
     severity: Severity
     title: str
@@ -183,6 +185,8 @@ class Position:
 
 @dataclass(frozen=True)
 class Diagnostic:
+    """One finding in a policy file: where, which code, what is wrong and what to do."""
+
     file: str
     pos: Position | None
     code: str
