@@ -73,10 +73,10 @@ def test_pydantic_plugins_are_not_looked_for_unless_the_operator_asks():
     assert bad == ["pydantic plugins scanned"]
 
 
-# What only a finding (a did-you-mean, a template's traceback, a cache warning) or a route's
-# ``matchers:`` line needs: a clean validate of the example repository, which writes none, pays
-# for none of them.
-ON_DEMAND = ("killswitch.policy.matchers", "difflib", "logging", "traceback")
+# What only a finding (a did-you-mean, a template's traceback, a cache warning), a route's
+# ``matchers:`` line or a live incident's journal (the order intents) needs: a clean validate of
+# the example repository, which writes none and renders sample incidents, pays for none of them.
+ON_DEMAND = ("killswitch.policy.matchers", "difflib", "logging", "traceback", "killswitch.orders")
 
 
 def _imported(*args: str) -> tuple[object, str, list[str]]:
