@@ -19,18 +19,18 @@ from dataclasses import dataclass, fields
 from operator import attrgetter
 from typing import Any, Iterable, Mapping, Optional, Protocol, Sequence
 
-# What the journal accepts as an order's status. The exchange's own vocabulary (adapters'
-# OrderResult) plus ``sent`` (handed to the adapter, no answer yet), ``unknown`` (the answer was
-# lost: a timeout) and ``failed`` (refused before it reached the venue). Here rather than with the
-# journal (killswitch/state/store.py) so that a runbook's sample incident, which ksctl validate
-# renders, counts them without importing the state store.
-FINAL_STATUSES = frozenset({"filled", "canceled", "rejected", "expired", "failed"})
-OPEN_STATUSES = frozenset({"sent", "open", "partially_filled", "unknown"})
-ORDER_STATUSES = FINAL_STATUSES | OPEN_STATUSES
+# What the journal accepts as an order's status: in a module of their own (killswitch/order_statuses.py),
+# so that a runbook's sample incident, which ksctl validate renders, counts them without importing
+# the intents below or the state store.
+from .order_statuses import FINAL_STATUSES as FINAL_STATUSES
+from .order_statuses import OPEN_STATUSES as OPEN_STATUSES
+from .order_statuses import ORDER_STATUSES as ORDER_STATUSES
 
 
 @dataclass(frozen=True)
 class OrderIntent:
+    """One order the kill switch means to send, journaled before it is sent (see the module)."""
+
     decision_id: str
     client_order_id: str
     venue: str
@@ -68,6 +68,8 @@ class OrderIntent:
 
 @dataclass(frozen=True)
 class CancelIntent:
+    """A cancel of open orders the kill switch means to send (see the module)."""
+
     venue: str
     account: str
     which: str  # entries | all

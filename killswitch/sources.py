@@ -41,6 +41,8 @@ def revision_text(revision: str | None) -> str:
 
 @dataclass
 class Sources:
+    """The policy files read, the problems met reading them, and the git revision they come from."""
+
     files: list[tuple[str, str]] = field(default_factory=list)
     diagnostics: list[Diagnostic] = field(default_factory=list)
     revision: str | None = None

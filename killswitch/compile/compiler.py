@@ -132,6 +132,8 @@ from .venue_check import check_venues
 
 @dataclass
 class CompileResult:
+    """A compile's graph (None when there are errors), its findings and the documents read."""
+
     graph: Optional[DecisionGraph]
     diagnostics: list[Diagnostic] = field(default_factory=list)
     docs: list[LoadedDoc] = field(default_factory=list)

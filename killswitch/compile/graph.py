@@ -31,6 +31,8 @@ FORMAT_VERSION = 1
 
 @dataclass(frozen=True)
 class Source:
+    """Where a node was declared: its file, line and column (1-based)."""
+
     file: str
     line: int
     col: int
@@ -41,6 +43,8 @@ class Source:
 
 @dataclass(frozen=True)
 class TriggerNode:
+    """A trigger, compiled: its canonical condition, what it reads, and when it fires and stops."""
+
     name: str
     when: str  # canonical condition text
     reads: tuple[str, ...]
@@ -66,6 +70,8 @@ class TriggerNode:
 
 @dataclass(frozen=True)
 class StageNode:
+    """A stage, compiled: its level, the triggers that enter it, how it resets, and its actions."""
+
     level: int
     name: str
     on: tuple[str, ...]
@@ -132,6 +138,8 @@ class PolicyNode:
 
 @dataclass(frozen=True)
 class DecisionGraph:
+    """Every policy compiled, with the digest of their canonical form and their git revision."""
+
     policies: tuple[PolicyNode, ...]
     digest: str
     revision: Optional[str] = None

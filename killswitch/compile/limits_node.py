@@ -45,6 +45,8 @@ class SymbolSource:
 
 @dataclass(frozen=True)
 class LimitsNode:
+    """A policy's pre-trade limits, compiled: the default, each symbol's over it, and the scope's."""
+
     default: SymbolLimitsNode = SymbolLimitsNode()
     symbols: Mapping[str, SymbolLimitsNode] = field(default_factory=dict)  # resolved over the default
     max_open_orders: Optional[int] = None  # per scope instance

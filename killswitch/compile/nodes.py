@@ -97,6 +97,8 @@ class WindowedSignal(SignalNode):
 
 @dataclass(frozen=True, kw_only=True)
 class EquityDrawdownSignal(WindowedSignal):
+    """equity_drawdown: the fall of equity from its peak in the window."""
+
     kind: str = "equity_drawdown"
     min_coverage: float
 
@@ -112,6 +114,8 @@ class EquityDrawdownSignal(WindowedSignal):
 
 @dataclass(frozen=True, kw_only=True)
 class RealizedVolatilitySignal(WindowedSignal):
+    """realized_volatility: the standard deviation of equity log returns sampled in the window."""
+
     kind: str = "realized_volatility"
     sample_ms: int
     min_coverage: float
@@ -139,11 +143,15 @@ class TailRiskSignal(WindowedSignal):
 
 @dataclass(frozen=True, kw_only=True)
 class ApiErrorRateSignal(WindowedSignal):
+    """api_error_rate: the fraction of exchange calls that failed in the window."""
+
     kind: str = "api_error_rate"
 
 
 @dataclass(frozen=True, kw_only=True)
 class ApiLatencySignal(WindowedSignal):
+    """api_latency: a quantile of the exchange calls' latency in the window."""
+
     kind: str = "api_latency"
     quantile: float
 
@@ -178,6 +186,8 @@ class ActionNode:
 
 @dataclass(frozen=True, kw_only=True)
 class ReduceTopRiskAction(ActionNode):
+    """reduce_top_risk: part of the positions the risk score ranks first."""
+
     kind: str = "reduce_top_risk"
     count: int
     fraction: float  # of each chosen position, in (0, 1]
@@ -188,6 +198,8 @@ class ReduceTopRiskAction(ActionNode):
 
 @dataclass(frozen=True, kw_only=True)
 class ClosePositionsAction(ActionNode):
+    """close_positions: in full, the positions that pass every selector given (the worst ``count`` of them)."""
+
     kind: str = "close_positions"
     symbols: tuple[str, ...]
     side: str  # long | short | any
@@ -200,11 +212,15 @@ class ClosePositionsAction(ActionNode):
 
 @dataclass(frozen=True, kw_only=True)
 class CloseAllAction(ActionNode):
+    """close_all: every position of the scope."""
+
     kind: str = "close_all"
 
 
 @dataclass(frozen=True, kw_only=True)
 class ArmExchangeDmsAction(ActionNode):
+    """arm_exchange_dms: the venue's own dead man's switch, armed to fire after ``after_ms``."""
+
     kind: str = "arm_exchange_dms"
     after_ms: int
 
@@ -219,6 +235,8 @@ class RevokeTradingAction(ActionNode):
 
 @dataclass(frozen=True, kw_only=True)
 class NotifyAction(ActionNode):
+    """notify: a notification through a route, at a severity."""
+
     kind: str = "notify"
     route: str
     severity: str  # info | warning | critical
@@ -226,6 +244,8 @@ class NotifyAction(ActionNode):
 
 @dataclass(frozen=True, kw_only=True)
 class RunbookAction(ActionNode):
+    """runbook: the template the stage's runbook is rendered from."""
+
     kind: str = "runbook"
     template: str
 
@@ -270,6 +290,8 @@ class RiskWeightsNode:
 
 @dataclass(frozen=True)
 class CorrelationGroupNode:
+    """A correlation group: symbols unwound together."""
+
     name: str
     symbols: tuple[str, ...]
 

@@ -20,12 +20,16 @@ from .registry import ActionPlanning
 
 @dataclass(frozen=True)
 class CancelAsked:
+    """A cancel an action asks for: which orders, of which symbols."""
+
     which: str  # entries | all
     symbols: tuple[str, ...]  # empty: every symbol
 
 
 @dataclass(frozen=True)
 class LockAsked:
+    """A lock of the bots' trading an action asks for, and what it makes hold at the venue."""
+
     mode: str  # reducing | halted
     ttl_ms: Optional[int]  # None: until the stage resets
     cancel: bool  # enforced at the venue: cancel the orders adding exposure

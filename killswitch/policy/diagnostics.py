@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any, Iterable
 
+from .ordering import field_order
+
 
 class Severity(str, Enum):
     ERROR = "error"
@@ -23,6 +25,8 @@ class Severity(str, Enum):
 
 @dataclass(frozen=True)
 class Code:
+    """A diagnostic code (``KS104``), its severity and its title, as the codes page lists them."""
+
     code: str
     severity: Severity
     title: str
@@ -170,16 +174,19 @@ KS900 = _c("KS900", "internal error")
 CODES: dict[str, Code] = {c.code: c for c in list(globals().values()) if isinstance(c, Code)}
 
 
-@dataclass(frozen=True, order=True)
+@dataclass(frozen=True)
 class Position:
     """1-based line and column in a source file."""
 
     line: int
     col: int
+    __lt__, __le__, __gt__, __ge__ = field_order("line", "col")  # order=True's, made without exec
 
 
 @dataclass(frozen=True)
 class Diagnostic:
+    """One finding in a policy file: where, which code, what is wrong and what to do."""
+
     file: str
     pos: Position | None
     code: str

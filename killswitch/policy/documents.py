@@ -87,6 +87,9 @@ class SourceMap:
 
 @dataclass
 class LoadedDoc:
+    """One document of a file as read: its YAML, its source map and, if it validated (or was salvaged),
+    its model."""
+
     file: str
     index: int  # 0-based position of the document in its file
     kind: str
@@ -150,6 +153,8 @@ class LoadedDoc:
 
 @dataclass
 class LoadResult:
+    """The documents of one or more files, and every finding met loading them."""
+
     docs: list[LoadedDoc] = field(default_factory=list)
     diagnostics: list[Diagnostic] = field(default_factory=list)
 

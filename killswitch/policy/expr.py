@@ -111,12 +111,16 @@ MAX_OPERANDS = 256  # signal names, numbers and true/false
 
 @dataclass(frozen=True)
 class Ref:
+    """A signal (or a position's fact) read by name."""
+
     name: str
     offset: int
 
 
 @dataclass(frozen=True)
 class Literal:
+    """A number, ratio or duration as written, with its value and its canonical text."""
+
     value: float  # ratio as a fraction, duration in seconds
     type: ValueType
     text: str  # canonical text
@@ -125,6 +129,8 @@ class Literal:
 
 @dataclass(frozen=True)
 class Compare:
+    """``left op right``: a comparison of two operands."""
+
     op: str
     left: "Node"
     right: "Node"
@@ -133,18 +139,24 @@ class Compare:
 
 @dataclass(frozen=True)
 class Not:
+    """``!x``: the negation of a condition."""
+
     item: "Node"
     offset: int
 
 
 @dataclass(frozen=True)
 class And:
+    """``a && b && ...``: every item holds."""
+
     items: tuple["Node", ...]
     offset: int
 
 
 @dataclass(frozen=True)
 class Or:
+    """``a || b || ...``: some item holds."""
+
     items: tuple["Node", ...]
     offset: int
 

@@ -48,6 +48,8 @@ _CEL_HINTS = {
 
 @dataclass(frozen=True)
 class _Tok:
+    """A token of a condition: its kind, its text and its 0-based offset in the condition."""
+
     kind: str  # num | ident | op | end
     text: str
     offset: int

@@ -36,6 +36,8 @@ from .expr_parse import parse, parse_canonical
 
 @dataclass(frozen=True)
 class PositionField:
+    """A fact of one position a condition may read: its type, its range and what it means."""
+
     type: ex.ValueType
     bounds: tuple[Optional[float], Optional[float]]  # what it can report, for KS212 (None: unbounded)
     meaning: str

@@ -26,6 +26,8 @@ Sample = "float | str | None"
 
 @dataclass(frozen=True)
 class SeriesError(ValueError):
+    """An input series that does not expand, with the 0-based index of the term at fault."""
+
     message: str
     term: int  # 0-based index of the offending term
 

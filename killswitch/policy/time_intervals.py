@@ -127,6 +127,8 @@ def parse_years(text: str) -> tuple[int, int]:
 
 @dataclass(frozen=True)
 class Period:
+    """One period of a named time interval, in its time zone: the ranges it holds (empty: any)."""
+
     zone: tzinfo
     times: tuple[tuple[int, int], ...]  # minutes of the day, [start, end)
     weekdays: tuple[tuple[int, int], ...]  # inclusive, Monday 0
@@ -156,6 +158,8 @@ def _day(d: int, last: int) -> int:
 
 @dataclass(frozen=True)
 class NamedInterval:
+    """A named time interval of a routes document: the union of its periods."""
+
     name: str
     periods: tuple[Period, ...]
 

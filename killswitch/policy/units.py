@@ -19,6 +19,8 @@ from typing import Annotated, Any, Callable
 from pydantic import BeforeValidator, PlainSerializer, WithJsonSchema
 from pydantic_core import PydanticCustomError
 
+from .ordering import field_order
+
 
 class UnitError(ValueError):
     """A value that does not parse as the unit it should be. ``kind`` picks the diagnostic code.
@@ -48,11 +50,12 @@ MAX_DURATION_MS = 3650 * 86_400_000
 MAX_DURATION_TEXT = "3650d"
 
 
-@dataclass(frozen=True, order=True)
+@dataclass(frozen=True)
 class Duration:
     """A non-negative span of time, held in whole milliseconds."""
 
     ms: int
+    __lt__, __le__, __gt__, __ge__ = field_order("ms")  # order=True's, made without exec
 
     @property
     def seconds(self) -> float:
@@ -100,11 +103,12 @@ _PERCENT = re.compile(r"^([+-]?\d+(?:\.\d+)?)\s*%$")
 PERCENT_PATTERN = r"^[+-]?[0-9]+(\.[0-9]+)?\s*%$"
 
 
-@dataclass(frozen=True, order=True)
+@dataclass(frozen=True)
 class Ratio:
     """A ratio written as a percentage (``4.5%``) and held exactly as a fraction (0.045)."""
 
     exact: Decimal
+    __lt__, __le__, __gt__, __ge__ = field_order("exact")  # order=True's, made without exec
 
     @property
     def fraction(self) -> float:
@@ -162,11 +166,12 @@ AMOUNT_PATTERN = r"^[+-]?[0-9][0-9_]*(\.[0-9]+)?\s*[kKmMbB]?$"
 _AMOUNT_HINT = "use 50000, 50_000, 50k or 1.5M (in the account's quote currency)"
 
 
-@dataclass(frozen=True, order=True)
+@dataclass(frozen=True)
 class Amount:
     """An amount in the account's quote currency (``50000``, ``50_000``, ``50k``, ``1.5M``)."""
 
     exact: Decimal
+    __lt__, __le__, __gt__, __ge__ = field_order("exact")  # order=True's, made without exec
 
     @property
     def value(self) -> float:

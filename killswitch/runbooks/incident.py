@@ -31,8 +31,8 @@ from typing import TYPE_CHECKING, Any, Iterable, Mapping, Optional, Sequence
 from ..compile.graph import PolicyNode, StageNode, TriggerNode
 from ..compile.nodes import NotifyAction, RunbookAction
 from ..policy.expr import ValueType
-from ..orders import FINAL_STATUSES
-from ..orders import OPEN_STATUSES as JOURNAL_OPEN_STATUSES
+from ..order_statuses import FINAL_STATUSES
+from ..order_statuses import OPEN_STATUSES as JOURNAL_OPEN_STATUSES
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..events import Event, SinkContext, TickFacts

@@ -35,6 +35,8 @@ class CancelLosingEntries(Strict):
 
 @dataclass(frozen=True)
 class CancelLosingEntriesParams:
+    """cancel_losing_entries, compiled: the side whose entries are cancelled."""
+
     side: Optional[str]  # long | short; None: both
 
 

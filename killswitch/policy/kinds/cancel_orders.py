@@ -32,6 +32,8 @@ class CancelOrders(Strict):
 
 @dataclass(frozen=True)
 class CancelOrdersParams:
+    """cancel_orders, compiled: which orders, of which symbols."""
+
     which: str  # entries | all
     symbols: tuple[str, ...]  # empty: every symbol
 

@@ -36,6 +36,8 @@ class CloseSide(Strict):
 
 @dataclass(frozen=True)
 class CloseSideParams:
+    """close_side, compiled: the side closed, and what an unknown losing side does."""
+
     side: str  # losing | long | short
     on_unknown_side: str  # skip | both
 

@@ -32,6 +32,8 @@ class Concentration(SignalParams):
 
 @dataclass(frozen=True)
 class ConcentrationParams:
+    """concentration, compiled: what the notional is grouped by."""
+
     by: str  # symbol | base_asset
 
 

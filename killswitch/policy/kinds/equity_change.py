@@ -47,6 +47,8 @@ class EquityChange(SignalParams):
 
 @dataclass(frozen=True)
 class EquityChangeParams:
+    """equity_change, compiled: the reference equity is compared with."""
+
     against: str  # initial_capital | day_open | baseline
     baseline: Optional[float]  # set for against: baseline only
 

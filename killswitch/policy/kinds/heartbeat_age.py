@@ -63,6 +63,8 @@ class HeartbeatAge(SignalParams):
 
 @dataclass(frozen=True)
 class HeartbeatAgeParams:
+    """heartbeat_age, compiled: the source and its grace in milliseconds."""
+
     source: str
     grace_ms: Optional[int]  # None: no grace
 

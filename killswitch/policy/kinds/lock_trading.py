@@ -48,6 +48,8 @@ class LockTrading(Strict):
 
 @dataclass(frozen=True)
 class LockTradingParams:
+    """lock_trading, compiled: the lock's mode, its ttl and what it makes hold at the venue."""
+
     mode: str  # reducing | halted
     ttl_ms: Optional[int]  # None: until the stage resets
     # what the lock makes hold at the venue (killswitch.runner.enforce): cancel entries, revert growth

@@ -33,6 +33,8 @@ class OpenOrders(SignalParams):
 
 @dataclass(frozen=True)
 class OpenOrdersParams:
+    """open_orders, compiled: whether only the orders that can add exposure count."""
+
     entries_only: bool  # count only the orders that can add exposure
 
 

@@ -41,6 +41,8 @@ class PositionCount(SignalParams):
 
 @dataclass(frozen=True)
 class PositionCountParams:
+    """position_count, compiled: the side and the compiled position condition."""
+
     side: str  # long | short | any
     where: Optional[PositionCondition]  # None: every position on the side counts
 

@@ -39,6 +39,8 @@ class PositionLoss(SignalParams):
 
 @dataclass(frozen=True)
 class PositionLossParams:
+    """position_loss, compiled: what the loss is over, and how positions are aggregated."""
+
     of: str  # equity | margin | notional (entry notional)
     aggregate: str  # max | sum
 

@@ -39,6 +39,8 @@ class ReduceAllBy(Strict):
 
 @dataclass(frozen=True)
 class ReduceAllByParams:
+    """reduce_all_by, compiled: the fraction of each position closed, on which side."""
+
     fraction: float  # of each position, in (0, 1]
     side: Optional[str]  # long | short; None: both
 

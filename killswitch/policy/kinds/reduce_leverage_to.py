@@ -41,6 +41,8 @@ class ReduceLeverageTo(Strict):
 
 @dataclass(frozen=True)
 class ReduceLeverageToParams:
+    """reduce_leverage_to, compiled: the leverage aimed at, on which side."""
+
     leverage: float  # gross notional over equity, above 0
     side: Optional[str]  # long | short; None: both
 

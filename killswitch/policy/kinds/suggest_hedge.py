@@ -32,6 +32,8 @@ class SuggestHedge(Strict):
 
 @dataclass(frozen=True)
 class SuggestHedgeParams:
+    """suggest_hedge, compiled: the net notional above which a hedge is suggested."""
+
     threshold: float  # net notional per base asset above which a hedge is suggested
 
 
