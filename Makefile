@@ -44,7 +44,10 @@ lint: venv
 # pytest took 767 s at two workers and 614 s at four (docs/benchmarks.md, "the suite at four
 # workers"). `make test PYTEST_WORKERS=0` runs it in one process. Every run ends with its 20
 # slowest tests (--durations), so that a test that waits on the wall clock shows itself where the
-# suite's minutes go.
+# suite's minutes go. A worker that runs out of tests takes half of the queue of the busiest
+# (--dist worksteal): xdist's default hands each worker a quarter of the suite in one run of
+# consecutive tests at the start, and the worker handed the process tests ran 640 s while the
+# others ended near 425 s.
 #
 # The suite keeps Python's bytecode cache (in the clone's __pycache__ folders, which git ignores)
 # even where the environment turns it off (PYTHONDONTWRITEBYTECODE, as some images set): without
@@ -58,7 +61,7 @@ test:
 	@$(MAKE) --no-print-directory venv
 	@$(BIN)/python -m pytest -q --collect-only -p no:cacheprovider >/dev/null 2>&1 & \
 	  $(MAKE) --no-print-directory lint; s=$$?; wait; exit $$s
-	$(BIN)/python -m pytest -q -n $(PYTEST_WORKERS) --maxprocesses=4 --durations=20
+	$(BIN)/python -m pytest -q -n $(PYTEST_WORKERS) --maxprocesses=4 --dist worksteal --durations=20
 
 # helm and helm-unittest into the machine's tools cache, in the foreground (see .ci/install-helm).
 tools:
