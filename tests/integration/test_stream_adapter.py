@@ -205,15 +205,19 @@ class States:
     def __enter__(self) -> "States":
         async def sample():
             while True:
-                h = self.r.health
-                if not self.seen or self.seen[-1] != (h.state, h.reason):
-                    self.seen.append((h.state, h.reason))
+                self._look()
                 await asyncio.sleep(0.01)
         self._task = asyncio.ensure_future(sample())
         return self
 
     def __exit__(self, *exc: Any) -> None:
         self._task.cancel()
+        self._look()  # the state at the end, which the sampler may not have looked at yet
+
+    def _look(self) -> None:
+        h = self.r.health
+        if not self.seen or self.seen[-1] != (h.state, h.reason):
+            self.seen.append((h.state, h.reason))
 
 
 @pytest.mark.parametrize("venue", VENUES)
