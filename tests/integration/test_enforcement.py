@@ -306,8 +306,8 @@ def test_a_streamed_account_cancels_a_rogue_entry_at_the_stream_events_tick_not_
         tmp_path, monkeypatch, venue):
     """``ksctl run`` in-process over the simulator's HTTP and websocket faces, a 30 s interval: under
     an operator's halt, a rogue entry placed at the engine reaches the runner through the user data
-    stream and is cancelled at that event by the venue watch's fast path, long before the next
-    interval, and the tick it wakes reports it no second time; the take-profit of the
+    stream and is cancelled at that event (by the venue watch's fast path, or the tick the event
+    woke), long before the next interval, and reported once; the take-profit of the
     same bot (reduce-only) stays, and the strategy is the one of the account's prefix map."""
     import logging
     import time
@@ -346,7 +346,10 @@ def test_a_streamed_account_cancels_a_rogue_entry_at_the_stream_events_tick_not_
                                  90))
     logging.getLogger(__name__).info("%s: cancelled %.3f s after the order", venue, seen["after_s"])
     assert seen["after_s"] < 10.0, seen  # at the stream's event: the 30 s interval did not pass
-    assert seen["fast"] == 1 and seen["woken"] >= 1  # cancelled by the fast path; the woken tick after did not again
+    # cancelled once, at the event: by the fast path, or — when a loaded machine runs the tick the
+    # event woke first — by that tick, which the fast path then leaves it to (the order of the two
+    # is the scheduler's; tests/unit/test_entry_watch.py holds each way apart)
+    assert seen["fast"] in (0, 1) and seen["woken"] >= 1
     assert "alp-tp-9" in seen["open"]  # reduce-only: never the watch's
     (row,) = seen["rows"]
     assert (row["client_order_id"], row["action"], row["strategy"], row["scope"]) == (
