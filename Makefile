@@ -52,14 +52,16 @@ lint: venv
 # The suite keeps Python's bytecode cache (in the clone's __pycache__ folders, which git ignores)
 # even where the environment turns it off (PYTHONDONTWRITEBYTECODE, as some images set): without
 # it every worker rewrites and compiles every test module (23 s each) and every ksctl process the
-# tests start compiles the modules it imports. One collection, run beside the static checks,
-# writes the test modules' cache before the workers start, so that they do not each write it.
+# tests start compiles the modules it imports. Two collections (the unit tests, the rest), run
+# beside the static checks, write the test modules' cache before the workers start, so that they
+# do not each write it.
 PYTEST_WORKERS ?= $(shell n=$$(nproc 2>/dev/null || echo 1); echo $$((n * 3)))
 test: export PYTHONDONTWRITEBYTECODE :=
 test:
 	@if $(HAVE_GO); then .ci/install-helm --background; fi
 	@$(MAKE) --no-print-directory venv
-	@$(BIN)/python -m pytest -q --collect-only -p no:cacheprovider >/dev/null 2>&1 & \
+	@$(BIN)/python -m pytest -q --collect-only -p no:cacheprovider tests/unit >/dev/null 2>&1 & \
+	  $(BIN)/python -m pytest -q --collect-only -p no:cacheprovider --ignore=tests/unit >/dev/null 2>&1 & \
 	  $(MAKE) --no-print-directory lint; s=$$?; wait; exit $$s
 	$(BIN)/python -m pytest -q -n $(PYTEST_WORKERS) --maxprocesses=6 --dist worksteal --durations=20
 

@@ -416,13 +416,17 @@ LONG_LEASE_MS = 60_000
 STORE_FAILURE_TICKS = 60  # five minutes: the crash, its three stages and the closes settled
 
 
-def test_a_store_error_at_any_call_ends_no_runner_and_neither_repeats_nor_loses_an_order(tmp_path):
+STORE_FAILURE_PARTS = 4  # the failure points in four tests, every fourth each, which workers share
+
+
+@pytest.mark.parametrize("part", range(STORE_FAILURE_PARTS))
+def test_a_store_error_at_any_call_ends_no_runner_and_neither_repeats_nor_loses_an_order(tmp_path, part):
     """The same runner goes on after a store call failed, whatever the call and whether or not
     its write committed (the connection lost before the call reached the server, or after it
     committed, its answer lost): the tick stops there, the runner reads the store's state back
     before it acts again, as a restarted one would, and the journal does the rest. Every call
     of the ticks that journal orders or their results, and every 25th call elsewhere, fails once
-    in a run of its own, each way."""
+    in a run of its own, each way (``part``: every fourth of those calls, from the ``part``-th)."""
     calls = store_calls(tmp_path)
     # the runs of calls from one look at the lease to the next that journal intents or results:
     # every call of the stage entries (journal, save, audit, the fence before each order, results)
@@ -435,7 +439,7 @@ def test_a_store_error_at_any_call_ends_no_runner_and_neither_repeats_nor_loses_
              for i in span}
     points = sorted(dense | set(range(1, len(calls) + 1, 25)))
     assert len(dense) > 30, dense  # (the three stage entries: journaled, saved, sent, settled)
-    for fail_at in points:
+    for fail_at in points[part::STORE_FAILURE_PARTS]:
         for after in (False, True):
             run = tmp_path / f"f{fail_at}-{'after' if after else 'before'}"
             run.mkdir()
@@ -512,14 +516,16 @@ def wave_calls(tmp_path, level: int) -> list[tuple[int, str]]:
     return _WAVE_CALLS[level]
 
 
+@pytest.mark.parametrize("part", [0, 1], ids=["even", "odd"])  # the crash points in two tests, for two workers
 @pytest.mark.parametrize("level", [1, 3], ids=["ranked-entry", "close-all"])
-def test_a_crash_between_a_first_wave_and_its_rest_neither_repeats_nor_loses_an_order(tmp_path, monkeypatch, level):
+def test_a_crash_between_a_first_wave_and_its_rest_neither_repeats_nor_loses_an_order(tmp_path, monkeypatch, level,
+                                                                                       part):
     """The flatten stage (close_all) sends its first wave before it plans and journals the rest;
     so does any entry of at least ``planner._WAVE_FROM`` orders (here the trim stage's two, the
     bar lowered to 2), each account's first leg first. A crash at every call from the first
-    wave's journal write to the end of its tick: the next runner plans the entry again under the
-    same decision id (the stage was saved deferred until the rest was journaled), sends what was
-    never sent, once, and closes the book."""
+    wave's journal write to the end of its tick (every other one from the ``part``-th): the next
+    runner plans the entry again under the same decision id (the stage was saved deferred until
+    the rest was journaled), sends what was never sent, once, and closes the book."""
     import killswitch.engine.planner as planner
 
     if level == 1:
@@ -529,7 +535,7 @@ def test_a_crash_between_a_first_wave_and_its_rest_neither_repeats_nor_loses_an_
     names = [name for _, name in calls]
     assert names.count("submit") == (2 if level == 1 else 3)
     assert names.index("submit") < names.index("journal_intents", 1)  # the first wave sent before the rest is journaled
-    for crash_at, name in calls:
+    for crash_at, name in calls[part::2]:
         run = tmp_path / f"c{crash_at}"
         run.mkdir()
         clock = ManualClock(T0)
