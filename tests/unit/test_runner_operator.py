@@ -551,11 +551,12 @@ class WallClock:
 def test_a_slow_tick_keeps_its_lease_so_a_standby_cannot_take_the_book_mid_incident(tmp_path):
     """A venue answering slowly makes a tick longer than the lease's TTL: renewed by the lease
     thread while the tick runs, the lease stays with the leader, which finishes the tick undeposed.
-    (A TTL of 600 ms: at 300 ms a keeper thread starved for a term by a Go build beside the tests
-    lost it now and then, the slow tick never mattering.)"""
+    (A TTL of 1.2 s: at 300 ms a keeper thread starved for a term by a Go build beside the tests
+    lost it now and then, the slow tick never mattering, and at 600 ms so did one starved by six
+    test workers on two cores.)"""
     from killswitch.runner.lease_keeper import LeaseKeeper, show_life
 
-    TTL_MS = 600
+    TTL_MS = 1200
 
     clock = WallClock()
     a = make(tmp_path, holder="a", clock=clock, lease_ttl_ms=TTL_MS)
