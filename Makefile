@@ -41,12 +41,13 @@ lint: venv
 # outside the clone (.ci/install-helm; about 3 minutes cold on two cores). `make test` starts that
 # build in the background, niced, before anything else; the Python tests run meanwhile and the
 # chart tests, ordered last, wait for it. Without Go the chart tests skip (and fail under
-# KS_REQUIRE_ALL=1, as in CI). The static checks run first. The tests run in three worker
-# processes a core (pytest-xdist), at most six: most of the long ones wait (on a lease's term, a
+# KS_REQUIRE_ALL=1, as in CI). The static checks run first. The tests run in two worker
+# processes a core (pytest-xdist), at most four: most of the long ones wait (on a lease's term, a
 # runner's ticks, a browser, a page) and left the cores idle 45 % of the time at one worker a
-# core; each worker starts its own PostgreSQL and servers on free ports. On two cores, pytest
-# took 767 s at two workers, 604 s at four and 485 s at six; eight gained nothing more
-# (docs/benchmarks.md, "the suite at six workers"). `make test PYTEST_WORKERS=0` runs it in one process. Every run ends with its 20
+# core; each worker starts its own PostgreSQL and servers on free ports. Six workers on two cores
+# are faster (pytest 417-475 s) but narrow the timing tests' windows: three of six runs failed a
+# test (docs/benchmarks.md, "the suite at six workers"). `make test PYTEST_WORKERS=0` runs it in
+# one process. Every run ends with its 20
 # slowest tests (--durations), so that a test that waits on the wall clock shows itself where the
 # suite's minutes go. A worker that runs out of tests takes half of the queue of the busiest
 # (--dist worksteal): xdist's default hands each worker a quarter of the suite in one run of
@@ -59,7 +60,7 @@ lint: venv
 # tests start compiles the modules it imports. Two collections (the unit tests, the rest), run
 # beside the static checks, write the test modules' cache before the workers start, so that they
 # do not each write it.
-PYTEST_WORKERS ?= $(shell n=$$(nproc 2>/dev/null || echo 1); echo $$((n * 3)))
+PYTEST_WORKERS ?= $(shell n=$$(nproc 2>/dev/null || echo 1); echo $$((n * 2)))
 test: export PYTHONDONTWRITEBYTECODE :=
 test:
 	@if $(HAVE_GO); then .ci/install-helm --background; fi
@@ -67,7 +68,7 @@ test:
 	@$(BIN)/python -m pytest -q --collect-only -p no:cacheprovider tests/unit >/dev/null 2>&1 & \
 	  $(BIN)/python -m pytest -q --collect-only -p no:cacheprovider --ignore=tests/unit >/dev/null 2>&1 & \
 	  $(MAKE) --no-print-directory lint; s=$$?; wait; exit $$s
-	$(BIN)/python -m pytest -q -n $(PYTEST_WORKERS) --maxprocesses=6 --dist worksteal --durations=20
+	$(BIN)/python -m pytest -q -n $(PYTEST_WORKERS) --maxprocesses=4 --dist worksteal --durations=20
 
 # helm and helm-unittest into the machine's tools cache, in the foreground (see .ci/install-helm).
 tools:
