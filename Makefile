@@ -44,10 +44,10 @@ lint: venv
 # KS_REQUIRE_ALL=1, as in CI). The static checks run first. The tests run in two worker
 # processes a core (pytest-xdist), at most four: most of the long ones wait (on a lease's term, a
 # runner's ticks, a browser, a page) and left the cores idle 45 % of the time at one worker a
-# core; each worker starts its own PostgreSQL and servers on free ports. Six workers on two cores
-# are faster (pytest 417-475 s) but narrow the timing tests' windows: three of six runs failed a
-# test (docs/benchmarks.md, "the suite at six workers"). `make test PYTEST_WORKERS=0` runs it in
-# one process. Every run ends with its 20
+# core; each worker starts its own PostgreSQL and servers on free ports. On a quiet two-core
+# machine six workers were no faster than four (pytest 417-475 s against 426 s) and narrowed the
+# timing tests' windows: three of six runs failed a test (docs/benchmarks.md, "the suite at six
+# workers"). `make test PYTEST_WORKERS=0` runs it in one process. Every run ends with its 20
 # slowest tests (--durations), so that a test that waits on the wall clock shows itself where the
 # suite's minutes go. A worker that runs out of tests takes half of the queue of the busiest
 # (--dist worksteal): xdist's default hands each worker a quarter of the suite in one run of
