@@ -16,7 +16,8 @@ from killswitch.runner.beat_sources import (HINTS_PER_CALL, REFUSED_SHOWN, SOURC
                                             named_sources)
 from killswitch.runner.beats import IDENTITY_SOURCES_FULL, IdentitySources
 
-from .test_runner_operator import GUARD, compiled, leader_armed_and_standby, make, run, start, ticks
+from .test_runner_operator import GUARD, compiled, make, run, start, ticks
+from .test_runner_standby import leader_armed_and_standby
 
 # the guard policy names bot-x (a heartbeat age); the simulated account's Accounts strategies name
 # bot-a; this policy names desk-1 and desk-2 as its scope's strategies
