@@ -81,28 +81,30 @@ def machine() -> str:
         f"Python {platform.python_version()}, {day}, reference loop {reference_ms():.1f} ms"
 
 
-def reference_ms(runs: int = 7) -> float:
-    """CPU milliseconds of a fixed piece of Python (float arithmetic, a dict, a list; about 10 ms),
-    median of ``runs``: a shared machine can run the same code at different speeds from one hour
-    to the next, and a figure taken beside this one can be compared with one taken beside
-    another (a ratio of the two is the machine, not the code)."""
-    import statistics
+def reference_loop() -> float:
+    """CPU milliseconds of one run of the reference loop (float arithmetic, a dict, a list; about
+    10 ms on the machine the goals were set on). A figure divided by loops timed beside it is the
+    code's, not the machine's mood: see :func:`reference_ms`."""
     import time
 
-    def work() -> float:
-        xs = [i * 0.5 for i in range(60_000)]
-        acc: dict[int, float] = {}
-        for i, x in enumerate(xs):
-            acc[i % 97] = acc.get(i % 97, 0.0) + abs(x - 3.0) / (x + 1.0)
-        return sum(acc.values())
+    t = time.process_time()
+    xs = [i * 0.5 for i in range(60_000)]
+    acc: dict[int, float] = {}
+    for i, x in enumerate(xs):
+        acc[i % 97] = acc.get(i % 97, 0.0) + abs(x - 3.0) / (x + 1.0)
+    sum(acc.values())
+    return (time.process_time() - t) * 1000
 
-    work()  # warm
-    took = []
-    for _ in range(runs):
-        t = time.process_time()
-        work()
-        took.append(time.process_time() - t)
-    return statistics.median(took) * 1000
+
+def reference_ms(runs: int = 7) -> float:
+    """CPU milliseconds of the reference loop (:func:`reference_loop`), median of ``runs`` after
+    one that warms: a shared machine can run the same code at different speeds from one hour to
+    the next, and a figure taken beside this one can be compared with one taken beside another
+    (a ratio of the two is the machine, not the code)."""
+    import statistics
+
+    reference_loop()  # warm
+    return statistics.median(reference_loop() for _ in range(runs))
 
 
 def rss_mb() -> float:

@@ -1,32 +1,41 @@
-"""Compiled runbook templates kept between runs: jinja2's bytecode cache, keyed by what the code
-depends on.
+"""Runbook templates' parsed trees and compiled code kept between runs: jinja2's bytecode cache,
+keyed by what the code depends on.
 
-What it owns: where the code jinja2 compiles a template into is kept on disk, and the key that
-says whether kept code is still that template's. jinja2 turns a template's syntax tree into
-Python source and compiles it (about 40 ms for the example runbooks, an eighth of a
-``ksctl validate``); the result is a pure function of the template's text, the environment's
-options (lexer, filters, tests, finalize, sandbox, whether the template is autoescaped) and the
-jinja2 and Python versions. Those go into the key (the checksum each kept file carries; jinja2's
-:class:`~jinja2.FileSystemBytecodeCache` also checks the Python version); any change compiles
-anew. What is kept is compiled code only: every check
-of a template (parsing, the names it reads, rendering against the examples) runs every time.
+What it owns: where what jinja2 makes of a template is kept on disk, and the key that says
+whether a kept file is still that template's. jinja2 parses a template into a syntax tree (about
+20 ms for the example runbooks, a sixth of a ``ksctl validate``), turns the tree into Python
+source and compiles it (about 40 ms more); both are pure functions of the template's text, the
+environment's options (lexer, filters, tests, finalize, sandbox, whether the template is
+autoescaped) and the jinja2 and Python versions. Those go into the key (the checksum each kept
+file carries; jinja2's :class:`~jinja2.FileSystemBytecodeCache` also checks the Python version);
+any change parses and compiles anew. What is kept is the tree and the code: every check of a
+template (the names it reads, what it includes, the keys it reads of the data, rendering against
+the examples) runs on them every time.
+
+A kept tree is a pickle that can make nothing but jinja2's syntax nodes (any other class in it
+is refused, and the tree is parsed anew), with the environment put back in by this process; kept
+code is run, so both live only in a directory of this user's own.
 
 Where: ``KS_TEMPLATE_CACHE`` names a directory by its absolute path (created mode 0700; refused
 when another user owns it or can write to it, since kept code is run); ``off`` turns the cache
 off; any other value (``0``, ``false``, a relative path) is refused with a warning (naming
 ``off`` when it is close to it), and no cache is used. Without it, jinja2's per-user directory
 under the system's temp directory (the same rules). A cache that cannot be read or written (a
-read-only file system, a full disk, a damaged file) is passed over: the template is compiled as
-if there were none.
+read-only file system, a full disk, a damaged file) is passed over: the template is parsed and
+compiled as if there were none.
 
-Must not: let kept code stand for a template whose text or environment changed, or fail a
-command because of the cache.
+Must not: let a kept tree or kept code stand for a template whose text or environment changed,
+or fail a command because of the cache.
 """
 
 from __future__ import annotations
 
 import hashlib
+import io
 import os
+import pickle
+import sys
+import tempfile
 from typing import Any, Optional
 
 # Bumped when this project changes what goes into compiled code outside the options hashed below.
@@ -81,6 +90,18 @@ def bytecode_cache(env_key: str) -> Optional[Any]:
             except Exception:  # noqa: BLE001 - read-only, full or gone: the code was compiled anyway
                 pass
 
+        def parse(self, environment: Any, name: str, filename: Optional[str], source: str) -> Any:
+            """``environment.parse(source, name, filename)``: the tree kept for the same text
+            and environment, else parsed (a syntax error is raised, and nothing is kept)."""
+            text = f"{env_key}\0tree\0{sys.version}\0{source}"
+            path = os.path.join(self.directory, "killswitch-tree-%s.pickle"
+                                % hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest())
+            tree = _kept_tree(path, environment)
+            if tree is None:
+                tree = environment.parse(source, name, filename)
+                _keep_tree(path, tree, environment)
+            return tree
+
     where = os.environ.get("KS_TEMPLATE_CACHE", "").strip()
     if where.lower() == OFF:
         return None
@@ -96,6 +117,56 @@ def bytecode_cache(env_key: str) -> Optional[Any]:
         return _Cache(where or None, "killswitch-%s.jinja")
     except Exception:  # noqa: BLE001 - no safe directory of our own: no cache
         return None
+
+
+def _kept_tree(path: str, environment: Any) -> Optional[Any]:
+    """The tree kept in ``path``, or None (none kept, unreadable, damaged, or holding anything but
+    jinja2's syntax nodes)."""
+    from jinja2 import nodes
+
+    class _Nodes(pickle.Unpickler):
+        def find_class(self, module: str, name: str) -> Any:
+            found = getattr(nodes, name, None) if module == "jinja2.nodes" else None
+            if not (isinstance(found, type) and issubclass(found, nodes.Node)):
+                raise pickle.UnpicklingError(f"{module}.{name} is not a syntax node")
+            return found
+
+        def persistent_load(self, pid: Any) -> Any:
+            if pid != "environment":
+                raise pickle.UnpicklingError(f"unknown reference {pid!r}")
+            return environment
+
+    try:
+        with open(path, "rb") as f:
+            tree = _Nodes(f).load()
+    except FileNotFoundError:
+        return None
+    except Exception:  # noqa: BLE001 - damaged, truncated or foreign: parsed anew, and kept again
+        return None
+    return tree if isinstance(tree, nodes.Template) else None
+
+
+def _keep_tree(path: str, tree: Any, environment: Any) -> None:
+    """Write ``tree`` to ``path`` whole or not at all (a run reading it meanwhile sees the old
+    file or the new one); a failure is passed over."""
+
+    class _Tree(pickle.Pickler):
+        def persistent_id(self, obj: Any) -> Optional[str]:
+            return "environment" if obj is environment else None
+
+    try:
+        data = io.BytesIO()
+        _Tree(data, protocol=pickle.HIGHEST_PROTOCOL).dump(tree)
+        fd, tmp = tempfile.mkstemp(dir=os.path.dirname(path), prefix=".tree-")
+        try:
+            with os.fdopen(fd, "wb") as f:
+                f.write(data.getvalue())
+            os.replace(tmp, path)
+        except BaseException:
+            os.unlink(tmp)
+            raise
+    except Exception:  # noqa: BLE001 - read-only, full, gone or a tree that cannot be pickled: parsed anyway
+        pass
 
 
 _warned: set[str] = set()

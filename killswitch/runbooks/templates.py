@@ -276,7 +276,9 @@ class Templates:
 
     def _ast(self, name: str) -> Any:
         if name not in self._asts:
-            self._asts[name] = self.env.parse(self.sources[name], name, self.path(name))
+            env, source, path = self.env, self.sources[name], self.path(name)
+            cache = env.bytecode_cache  # the tree kept for this text, else parsed (and kept)
+            self._asts[name] = cache.parse(env, name, path, source) if cache else env.parse(source, name, path)
         return self._asts[name]
 
     def _names(self, name: str) -> frozenset[str]:

@@ -1,9 +1,11 @@
-"""Compiled runbook templates kept between runs (``killswitch/runbooks/compiled.py``): kept code
-stands only for the same text under the same environment, every check still runs, and a cache
-that cannot be used is passed over."""
+"""Runbook templates' trees and code kept between runs (``killswitch/runbooks/compiled.py``): a
+kept tree or kept code stands only for the same text under the same environment, every check
+still runs, a kept tree can make nothing but syntax nodes, and a cache that cannot be used is
+passed over."""
 
 from __future__ import annotations
 
+import pickle
 from pathlib import Path
 
 import pytest
@@ -40,13 +42,38 @@ def compiles(monkeypatch) -> list[str]:
     return seen
 
 
+@pytest.fixture
+def parses(monkeypatch) -> list[str]:
+    """The names of the templates jinja2 parsed (a template whose tree came from the cache is
+    not among them)."""
+    from jinja2.sandbox import SandboxedEnvironment
+
+    seen: list[str] = []
+    real = SandboxedEnvironment.parse
+
+    def counting(self, source, name=None, filename=None):
+        seen.append(name)
+        return real(self, source, name, filename)
+
+    monkeypatch.setattr(SandboxedEnvironment, "parse", counting)
+    return seen
+
+
+def code(cache_dir: Path) -> list[Path]:
+    return sorted(cache_dir.glob("*.jinja"))
+
+
+def trees(cache_dir: Path) -> list[Path]:
+    return sorted(cache_dir.glob("killswitch-tree-*.pickle"))
+
+
 def render(sources: dict[str, str], name: str = "a.md.j2", context: dict = CONTEXT) -> str:
     return Templates(sources).render(name, context)
 
 
 def test_the_second_run_renders_from_kept_code_and_the_same_text(cache_dir, compiles):
     assert render({"a.md.j2": SOURCE}) == EXPECTED
-    assert compiles == ["a.md.j2"] and len(list(cache_dir.iterdir())) == 1
+    assert compiles == ["a.md.j2"] and len(code(cache_dir)) == 1 and len(trees(cache_dir)) == 1
     assert render({"a.md.j2": SOURCE}) == EXPECTED  # a new Templates: a new process, as far as it knows
     assert compiles == ["a.md.j2"]
 
@@ -95,12 +122,12 @@ def test_a_template_that_does_not_compile_keeps_nothing_and_is_reported_each_tim
     for _ in range(2):
         errs = Templates({"a.md.j2": "{{ policy | no_such_filter }}"}).check("a.md.j2", [CONTEXT])
         assert [e.kind for e in errs] == ["syntax"] and "no_such_filter" in errs[0].message
-    assert not cache_dir.exists() or not list(cache_dir.iterdir())
+    assert not cache_dir.exists() or not code(cache_dir)  # (it parses: its tree is kept)
 
 
 def test_a_damaged_file_is_compiled_anew(cache_dir, compiles):
     render({"a.md.j2": SOURCE})
-    (kept,) = cache_dir.iterdir()
+    (kept,) = code(cache_dir)
     for damage in (b"", b"garbage", kept.read_bytes()[:40]):
         kept.write_bytes(damage)
         assert render({"a.md.j2": SOURCE}) == EXPECTED
@@ -138,7 +165,7 @@ def test_without_a_setting_the_cache_is_jinja2s_directory_of_this_user(tmp_path,
     render({"a.md.j2": SOURCE})
     (d,) = tmp_path.iterdir()
     assert d.name == f"_jinja2-cache-{os.getuid()}" and (d.stat().st_mode & 0o777) == 0o700
-    assert len(list(d.iterdir())) == 1 and compiles == ["a.md.j2"]
+    assert len(code(d)) == 1 and len(trees(d)) == 1 and compiles == ["a.md.j2"]
 
 
 def test_a_write_that_fails_is_passed_over(cache_dir, monkeypatch, compiles):
@@ -148,10 +175,11 @@ def test_a_write_that_fails_is_passed_over(cache_dir, monkeypatch, compiles):
     def full(*a, **kw):
         raise OSError(errno.ENOSPC, "No space left on device")
 
-    monkeypatch.setattr(tempfile, "NamedTemporaryFile", full)
+    monkeypatch.setattr(tempfile, "NamedTemporaryFile", full)  # jinja2's code
+    monkeypatch.setattr(tempfile, "mkstemp", full)  # the trees
     assert render({"a.md.j2": SOURCE}) == EXPECTED
     assert render({"a.md.j2": SOURCE}) == EXPECTED
-    assert compiles == ["a.md.j2", "a.md.j2"]
+    assert compiles == ["a.md.j2", "a.md.j2"] and not list(cache_dir.iterdir())
 
 
 def test_whether_a_template_is_escaped_is_in_the_key(cache_dir, compiles):
@@ -179,7 +207,7 @@ def test_a_directory_others_can_write_to_is_not_used(tmp_path, monkeypatch, comp
     assert compiles == ["a.md.j2", "a.md.j2"] and not list(shared.iterdir())
     shared.chmod(0o700)
     render({"a.md.j2": SOURCE})
-    assert len(list(shared.iterdir())) == 1
+    assert len(code(shared)) == 1 and len(trees(shared)) == 1
 
 
 @pytest.mark.parametrize("value", ["false", "0", "no", "relative/cache", "Of"])
@@ -195,3 +223,69 @@ def test_a_value_that_is_neither_off_nor_an_absolute_directory_is_refused(value,
     assert compiles == ["a.md.j2", "a.md.j2"] and not list(tmp_path.iterdir())
     assert repr(value) in caplog.text and "absolute" in caplog.text
     assert ("did you mean 'off'" in caplog.text) == (value == "Of")
+
+
+# --- kept trees -------------------------------------------------------------------------------
+
+
+INCLUDES = {"a.md.j2": "{{ policy }}\n{% include 'b.md.j2' %}", "b.md.j2": "{{ stage.levle }}"}
+
+
+def test_the_second_check_reads_kept_trees_and_finds_the_same(cache_dir, parses):
+    """Names, includes and unknown keys are read from a kept tree as from a fresh one."""
+    found = [[(e.kind, e.file, e.line, e.message) for e in Templates(INCLUDES).check("a.md.j2", [CONTEXT])]
+             for _ in range(2)]
+    assert found[0] == found[1] and len(found[0]) == 1 and '"stage.levle"' in found[0][0][3]
+    assert found[0][0][1:3] == ("runbooks/b.md.j2", 1)
+    assert sorted(parses) == ["a.md.j2", "b.md.j2"] and len(trees(cache_dir)) == 2
+
+
+def test_a_changed_text_or_environment_is_parsed_anew(cache_dir, parses, monkeypatch):
+    Templates({"a.md.j2": SOURCE}).check("a.md.j2", [CONTEXT])
+    assert Templates({"a.md.j2": SOURCE + "{{ stage.levle }}"}).check("a.md.j2", [CONTEXT])
+    monkeypatch.setattr(compiled, "REVISION", compiled.REVISION + "-next")
+    assert not Templates({"a.md.j2": SOURCE}).check("a.md.j2", [CONTEXT])
+    assert parses == ["a.md.j2"] * 3
+
+
+def test_a_text_that_does_not_parse_keeps_nothing_and_is_reported_each_time(cache_dir, parses):
+    for _ in range(2):
+        errs = Templates({"a.md.j2": "{% if %}"}).check("a.md.j2", [CONTEXT])
+        assert [(e.kind, e.line) for e in errs] == [("syntax", 1)]
+    assert parses == ["a.md.j2", "a.md.j2"] and not trees(cache_dir)
+
+
+def test_a_damaged_tree_is_parsed_anew_and_kept_again(cache_dir, parses):
+    render({"a.md.j2": SOURCE})
+    (kept,) = trees(cache_dir)
+    whole = kept.read_bytes()
+    for damage in (b"", b"garbage", whole[: len(whole) // 2], pickle.dumps(["not", "a", "tree"])):
+        kept.write_bytes(damage)
+        assert not Templates({"a.md.j2": SOURCE}).check("a.md.j2", [CONTEXT])
+    assert len(parses) == 5 and kept.read_bytes() == whole
+    Templates({"a.md.j2": SOURCE}).check("a.md.j2", [CONTEXT])
+    assert len(parses) == 5
+
+
+class _Planted:
+    """A pickle that, loaded by a plain unpickler, makes a directory: what a tampered file could do."""
+
+    def __init__(self, where: Path):
+        self.where = where
+
+    def __reduce__(self):
+        import os
+
+        return os.mkdir, (str(self.where),)
+
+
+def test_a_tree_holding_anything_but_syntax_nodes_is_refused_and_never_run(cache_dir, parses, tmp_path):
+    render({"a.md.j2": SOURCE})
+    (kept,) = trees(cache_dir)
+    marker = tmp_path / "ran"
+    kept.write_bytes(pickle.dumps(_Planted(marker)))
+    with pytest.raises(FileNotFoundError):  # the planted file does what it says under a plain unpickler...
+        pickle.loads(pickle.dumps(_Planted(tmp_path / "no" / "such")))
+    assert render({"a.md.j2": SOURCE}) == EXPECTED  # ... and here is refused, and the text parsed again
+    assert not Templates({"a.md.j2": SOURCE}).check("a.md.j2", [CONTEXT])
+    assert not marker.exists() and parses == ["a.md.j2", "a.md.j2"]
