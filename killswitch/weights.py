@@ -21,14 +21,16 @@ What it must not do
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field, replace
+from dataclasses import field, replace
 from typing import Mapping, Optional, Sequence
+
+from .records import record
 
 PER_IP = "ip"
 PER_UID = "uid"
 
 
-@dataclass(frozen=True)
+@record
 class Read:
     """One endpoint a snapshot calls: its cost in the venue's unit, the calls a snapshot makes
     (one per settle coin or algo order type), and whether it is part of the open-order list
@@ -43,7 +45,7 @@ class Read:
     every_s: float = 0.0
 
 
-@dataclass(frozen=True)
+@record
 class WeightLimit:
     """A venue's REST limit as it counts it. ``per`` is :data:`PER_IP` (every account of a
     runner on one IP shares it) or :data:`PER_UID` (each account has its own; no IP-wide limit
@@ -63,7 +65,7 @@ class WeightLimit:
         return None if self.limit is None else self.limit * 60.0 / self.window_s
 
 
-@dataclass(frozen=True)
+@record
 class SnapshotCost:
     """What one snapshot of an account reads, and what a private stream of it costs over REST
     (``streams`` False: the venue's dialect has none this wave, an account with ``stream:``
@@ -97,7 +99,7 @@ class SnapshotCost:
         return self.every + self.orders
 
 
-@dataclass(frozen=True)
+@record
 class DeclaredWeights:
     """One venue's declared REST weight: a futures snapshot's ``reads`` under ``limit`` (a spot
     snapshot's under ``spot_limit``, where the venue's spot API has a limit of its own), the
@@ -160,7 +162,7 @@ def accounts_within(limit_per_minute: float, per_account: float) -> int:
     return int(math.floor(limit_per_minute / per_account + 1e-9))
 
 
-@dataclass(frozen=True)
+@record
 class AccountLoad:
     """One account's part of a venue's load."""
 
@@ -172,7 +174,7 @@ class AccountLoad:
     polled_per_minute: float  # what it would cost polled at the interval (the stream's saving is the difference)
 
 
-@dataclass(frozen=True)
+@record
 class VenueLoad:
     """The load of one runner's accounts on one venue at the policy interval ``interval_s``."""
 

@@ -18,17 +18,17 @@ Pure: no I/O, no clock.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Mapping
 
 from ..policy import expr as ex
+from ..records import record
 from .graph import TriggerNode
 from .nodes import HistoryNeed, SignalNode
 
 NEVER = float("inf")
 
 
-@dataclass(frozen=True)
+@record
 class Blind:
     """One trigger's finding: ``signal`` is the first blind signal it reads (where the warning
     points: its first reference in the condition)."""

@@ -15,12 +15,13 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass, field
+from dataclasses import field
 from functools import cached_property
 from typing import Any, Mapping, Optional, Sequence
 
 from ..policy.expr import Node
 from ..policy.expr_eval import Comparison, Predicate, comparisons
+from ..records import record
 from .limits_node import LimitsNode
 from .nodes import ActionNode as ActionNode
 from .nodes import AttributionNode, CorrelationGroupNode, RiskWeightsNode, UnwindNode
@@ -29,7 +30,7 @@ from .nodes import SignalNode as SignalNode
 FORMAT_VERSION = 1
 
 
-@dataclass(frozen=True)
+@record
 class Source:
     """Where a node was declared: its file, line and column (1-based)."""
 
@@ -41,7 +42,7 @@ class Source:
         return f"{self.file}:{self.line}:{self.col}"
 
 
-@dataclass(frozen=True)
+@record
 class TriggerNode:
     """A trigger, compiled: its canonical condition, what it reads, and when it fires and stops."""
 
@@ -68,7 +69,7 @@ class TriggerNode:
         return tuple(dict.fromkeys(c for c in self.comparisons if c.computed))
 
 
-@dataclass(frozen=True)
+@record
 class StageNode:
     """A stage, compiled: its level, the triggers that enter it, how it resets, and its actions."""
 
@@ -86,7 +87,7 @@ class StageNode:
         return self.reset == "manual"
 
 
-@dataclass(frozen=True)
+@record
 class ResumeNode:
     """After a reset of a stage at ``from_level`` or above: limits at ``start_fraction`` of the
     normal ones, ×``step_factor`` every ``step_ms``, until normal (see the runner's gate)."""
@@ -99,7 +100,7 @@ class ResumeNode:
     max_gross_exposure: Optional[float]
 
 
-@dataclass(frozen=True)
+@record
 class PolicyNode:
     """One policy, compiled. Durations of stages and triggers are float seconds (``*_s``), those
     of signal and action parameters and the policy-wide settings whole milliseconds (``*_ms``):
@@ -136,7 +137,7 @@ class PolicyNode:
         return next(s for s in self.stages if s.level == level)
 
 
-@dataclass(frozen=True)
+@record
 class DecisionGraph:
     """Every policy compiled, with the digest of their canonical form and their git revision."""
 

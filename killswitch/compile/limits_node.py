@@ -11,16 +11,17 @@ Pure: no I/O.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import Any, Iterable, Mapping, Optional
 
 from ..policy import diagnostics as d
 from ..policy.diagnostics import Diagnostic, Position
 from ..policy.documents import SourceMap
 from ..policy.limits import Limits, SymbolLimits
+from ..records import record
 
 
-@dataclass(frozen=True)
+@record
 class SymbolLimitsNode:
     """The per-symbol limits in force for one symbol (None: not limited)."""
 
@@ -34,7 +35,7 @@ class SymbolLimitsNode:
         return {k: v for k, v in self.__dict__.items() if v is not None}
 
 
-@dataclass(frozen=True)
+@record
 class SymbolSource:
     """Where a ``symbols:`` entry is written (for KS267, found after the compiler)."""
 
@@ -43,7 +44,7 @@ class SymbolSource:
     col: int
 
 
-@dataclass(frozen=True)
+@record
 class LimitsNode:
     """A policy's pre-trade limits, compiled: the default, each symbol's over it, and the scope's."""
 

@@ -25,17 +25,18 @@ Pure: no I/O.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import Any, Callable, Mapping, Optional
 
 from ..policy.expr import ValueType
 from ..policy.positions import PositionCondition  # compiled where: (position_count, close_positions)
 from ..policy.registry import ActionPlanning, KeptState, Reading, SignalInputs
+from ..records import record
 
 # --- signals -------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
+@record
 class HistoryNeed:
     """How long after its first tick a signal first has a value, at the earliest (every tick on
     time, equity known throughout): ``ms``, on the policy's ticks, or None when it never has one
@@ -69,7 +70,7 @@ def _returns_need(window_ms: int, sample_ms: int, min_coverage: float, least: in
     return HistoryNeed(count * step, what)
 
 
-@dataclass(frozen=True, kw_only=True)
+@record(kw_only=True)
 class SignalNode:
     """A signal of one kind; a subclass per kind holds its parameters."""
 
@@ -85,7 +86,7 @@ class SignalNode:
         return None
 
 
-@dataclass(frozen=True, kw_only=True)
+@record(kw_only=True)
 class WindowedSignal(SignalNode):
     """A signal that keeps state over a window between ticks."""
 
@@ -95,7 +96,7 @@ class WindowedSignal(SignalNode):
     state_key: str
 
 
-@dataclass(frozen=True, kw_only=True)
+@record(kw_only=True)
 class EquityDrawdownSignal(WindowedSignal):
     """equity_drawdown: the fall of equity from its peak in the window."""
 
@@ -112,7 +113,7 @@ class EquityDrawdownSignal(WindowedSignal):
                            f"{w.get('min_coverage', f'{self.min_coverage:.0%}')} of {w.get('window')}")
 
 
-@dataclass(frozen=True, kw_only=True)
+@record(kw_only=True)
 class RealizedVolatilitySignal(WindowedSignal):
     """realized_volatility: the standard deviation of equity log returns sampled in the window."""
 
@@ -127,7 +128,7 @@ class RealizedVolatilitySignal(WindowedSignal):
         return _returns_need(self.window_ms, self.sample_ms, self.min_coverage, 2, interval_ms, self.written, "sample")
 
 
-@dataclass(frozen=True, kw_only=True)
+@record(kw_only=True)
 class TailRiskSignal(WindowedSignal):
     """``value_at_risk`` or ``expected_shortfall`` (``kind`` says which)."""
 
@@ -141,14 +142,14 @@ class TailRiskSignal(WindowedSignal):
                              "horizon")
 
 
-@dataclass(frozen=True, kw_only=True)
+@record(kw_only=True)
 class ApiErrorRateSignal(WindowedSignal):
     """api_error_rate: the fraction of exchange calls that failed in the window."""
 
     kind: str = "api_error_rate"
 
 
-@dataclass(frozen=True, kw_only=True)
+@record(kw_only=True)
 class ApiLatencySignal(WindowedSignal):
     """api_latency: a quantile of the exchange calls' latency in the window."""
 
@@ -156,7 +157,7 @@ class ApiLatencySignal(WindowedSignal):
     quantile: float
 
 
-@dataclass(frozen=True, kw_only=True)
+@record(kw_only=True)
 class KindSignal(SignalNode):
     """A signal of a kind that lives in a module of its own (:mod:`killswitch.policy.kinds`):
     ``params`` is what its entry's ``build`` made of the validated parameters (frozen), and
@@ -176,7 +177,7 @@ class KindSignal(SignalNode):
 # --- actions -------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True, kw_only=True)
+@record(kw_only=True)
 class ActionNode:
     """An action of a stage; a subclass per kind holds its parameters."""
 
@@ -184,7 +185,7 @@ class ActionNode:
     written: Mapping[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
 
-@dataclass(frozen=True, kw_only=True)
+@record(kw_only=True)
 class ReduceTopRiskAction(ActionNode):
     """reduce_top_risk: part of the positions the risk score ranks first."""
 
@@ -196,7 +197,7 @@ class ReduceTopRiskAction(ActionNode):
     on_unknown_side: str  # skip | any
 
 
-@dataclass(frozen=True, kw_only=True)
+@record(kw_only=True)
 class ClosePositionsAction(ActionNode):
     """close_positions: in full, the positions that pass every selector given (the worst ``count`` of them)."""
 
@@ -210,14 +211,14 @@ class ClosePositionsAction(ActionNode):
     rank_by: Optional[str]  # set with count: risk_score | loss_on_equity|margin|notional | liquidation_distance
 
 
-@dataclass(frozen=True, kw_only=True)
+@record(kw_only=True)
 class CloseAllAction(ActionNode):
     """close_all: every position of the scope."""
 
     kind: str = "close_all"
 
 
-@dataclass(frozen=True, kw_only=True)
+@record(kw_only=True)
 class ArmExchangeDmsAction(ActionNode):
     """arm_exchange_dms: the venue's own dead man's switch, armed to fire after ``after_ms``."""
 
@@ -225,7 +226,7 @@ class ArmExchangeDmsAction(ActionNode):
     after_ms: int
 
 
-@dataclass(frozen=True, kw_only=True)
+@record(kw_only=True)
 class RevokeTradingAction(ActionNode):
     """The bots' keys made read-only at the venue on every account the scope instance reaches;
     the runner carries it out (``runner/revokes.py``), restored only by the stage's reset."""
@@ -233,7 +234,7 @@ class RevokeTradingAction(ActionNode):
     kind: str = "revoke_trading"
 
 
-@dataclass(frozen=True, kw_only=True)
+@record(kw_only=True)
 class NotifyAction(ActionNode):
     """notify: a notification through a route, at a severity."""
 
@@ -242,7 +243,7 @@ class NotifyAction(ActionNode):
     severity: str  # info | warning | critical
 
 
-@dataclass(frozen=True, kw_only=True)
+@record(kw_only=True)
 class RunbookAction(ActionNode):
     """runbook: the template the stage's runbook is rendered from."""
 
@@ -250,7 +251,7 @@ class RunbookAction(ActionNode):
     template: str
 
 
-@dataclass(frozen=True, kw_only=True)
+@record(kw_only=True)
 class KindAction(ActionNode):
     """An action of a kind that lives in a module of its own (:mod:`killswitch.policy.kinds`):
     ``params`` is what its entry's ``build`` made of the validated parameters (frozen), and
@@ -267,7 +268,7 @@ class KindAction(ActionNode):
 # The defaults are the policy language's (policy/policy_doc.py); the compiler always sets every field.
 
 
-@dataclass(frozen=True)
+@record
 class AttributionNode:
     """Which side is bleeding: PnL change over ``reference_window_ms``, a side named when its
     share of the decline reaches ``source_threshold``."""
@@ -277,7 +278,7 @@ class AttributionNode:
     missing_reference: str = "since_open"  # since_open | exclude
 
 
-@dataclass(frozen=True)
+@record
 class RiskWeightsNode:
     """The weights of the five components of a position's risk score (they sum to 1)."""
 
@@ -288,7 +289,7 @@ class RiskWeightsNode:
     margin_loss: float = 0.05
 
 
-@dataclass(frozen=True)
+@record
 class CorrelationGroupNode:
     """A correlation group: symbols unwound together."""
 
@@ -296,7 +297,7 @@ class CorrelationGroupNode:
     symbols: tuple[str, ...]
 
 
-@dataclass(frozen=True)
+@record
 class UnwindNode:
     """How closes are sent: the slippage cap of their limit price, chunks by notional, the
     order rate (None: the venue's, given to the planner with the snapshots), and the book:

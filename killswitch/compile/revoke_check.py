@@ -27,7 +27,6 @@ Pure: no I/O.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Iterable, Optional, Sequence
 
 from ..policy import diagnostics as d
@@ -35,6 +34,7 @@ from ..policy.diagnostics import Diagnostic, Position
 from ..policy.documents import LoadedDoc, Path
 from ..policy.accounts_doc import Account, Accounts
 from ..policy.scope import Scope
+from ..records import record
 from .scope_check import selects_account, written
 from .venue_check import CREDENTIALS
 
@@ -133,7 +133,7 @@ def _master_credentials(doc: LoadedDoc, at: Path, acc: Account) -> list[Diagnost
         "({env: VAR} or {file: PATH})")]
 
 
-@dataclass(frozen=True)
+@record
 class RevokeUse:
     """One ``revoke_trading`` action as the compiler meets it: where it is written and the scope
     (its policy's, or the action's own) whose accounts it acts on."""

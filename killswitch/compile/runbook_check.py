@@ -11,17 +11,17 @@ Pure: no I/O (the checker does the reading).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any, Optional, Protocol
 
 from ..policy import diagnostics as d
 from ..policy.actions import RunbookAction
 from ..policy.diagnostics import Diagnostic, Position
+from ..records import record
 from .graph import PolicyNode
 from .policy_pass import PolicyPass
 
 
-@dataclass(frozen=True)
+@record
 class TemplateProblem:
     """What a :class:`TemplateChecker` found: ``kind`` is ``unknown``, ``syntax``, ``render`` or
     ``unchecked``; ``file`` and ``line`` say where in the template, when known."""

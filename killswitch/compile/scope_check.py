@@ -16,12 +16,12 @@ Pure: no I/O.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Iterable, Mapping, Optional, Sequence
 
 from ..policy import diagnostics as d
 from ..policy.accounts_doc import Account
 from ..policy.scope import Scope
+from ..records import record
 
 
 def selects_account(scope: Scope, venue: str, name: str, labels: Mapping[str, str]) -> bool:
@@ -48,7 +48,7 @@ def written(scope: Scope) -> str:
     return " and ".join(parts)
 
 
-@dataclass(frozen=True)
+@record
 class Unmatched:
     """What :func:`unmatched` found: the message, the hint, and which part of the scope to point
     at (``venues``, ``names`` or ``match_labels``, with the label key or list index, or None for

@@ -31,7 +31,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import Any, Mapping, Optional, Sequence
 
 from ..policy import diagnostics as d
@@ -41,6 +41,7 @@ from ..policy.accounts_doc import Account, Accounts, Shard
 from ..policy.actions import ACTIONS
 from ..policy.scope import AccountSelector
 from ..policy.signals import SIGNALS
+from ..records import record
 from .graph import DecisionGraph, PolicyNode
 
 def selects(selector: AccountSelector, account: Account) -> bool:
@@ -131,7 +132,7 @@ def _labels(labels: Mapping[str, str]) -> str:
 # --- which policies are whose --------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
+@record
 class Split:
     """The policies of a graph by who evaluates them (names, sorted): ``local`` per shard (every
     shard listed, an empty list when it has none), ``firm`` the firm-wide ones, ``unmatched``

@@ -15,10 +15,11 @@ Pure: no I/O, no clock.
 from dataclasses import dataclass, field
 from typing import Any, Callable, Collection, Iterator, Optional
 
+from ..records import record
 from .registry import ActionPlanning
 
 
-@dataclass(frozen=True)
+@record
 class CancelAsked:
     """A cancel an action asks for: which orders, of which symbols."""
 
@@ -26,7 +27,7 @@ class CancelAsked:
     symbols: tuple[str, ...]  # empty: every symbol
 
 
-@dataclass(frozen=True)
+@record
 class LockAsked:
     """A lock of the bots' trading an action asks for, and what it makes hold at the venue."""
 

@@ -11,11 +11,11 @@ their block; never renumber.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import field
 from enum import Enum
 from typing import Any, Iterable
 
-from .ordering import field_order
+from ..records import field_order, record
 
 
 class Severity(str, Enum):
@@ -23,7 +23,7 @@ class Severity(str, Enum):
     WARNING = "warning"
 
 
-@dataclass(frozen=True)
+@record
 class Code:
     """A diagnostic code (``KS104``), its severity and its title, as the codes page lists them."""
 
@@ -174,7 +174,7 @@ KS900 = _c("KS900", "internal error")
 CODES: dict[str, Code] = {c.code: c for c in list(globals().values()) if isinstance(c, Code)}
 
 
-@dataclass(frozen=True)
+@record
 class Position:
     """1-based line and column in a source file."""
 
@@ -183,7 +183,7 @@ class Position:
     __lt__, __le__, __gt__, __ge__ = field_order("line", "col")  # order=True's, made without exec
 
 
-@dataclass(frozen=True)
+@record
 class Diagnostic:
     """One finding in a policy file: where, which code, what is wrong and what to do."""
 

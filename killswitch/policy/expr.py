@@ -41,9 +41,10 @@ Pure: no I/O.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from enum import Enum
 from typing import Optional, Union
+
+from ..records import record
 
 class ValueType(str, Enum):
     BOOL = "bool"
@@ -109,7 +110,7 @@ MAX_OPERANDS = 256  # signal names, numbers and true/false
 # --- AST -------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
+@record
 class Ref:
     """A signal (or a position's fact) read by name."""
 
@@ -117,7 +118,7 @@ class Ref:
     offset: int
 
 
-@dataclass(frozen=True)
+@record
 class Literal:
     """A number, ratio or duration as written, with its value and its canonical text."""
 
@@ -127,7 +128,7 @@ class Literal:
     offset: int
 
 
-@dataclass(frozen=True)
+@record
 class Compare:
     """``left op right``: a comparison of two operands."""
 
@@ -137,7 +138,7 @@ class Compare:
     offset: int
 
 
-@dataclass(frozen=True)
+@record
 class Not:
     """``!x``: the negation of a condition."""
 
@@ -145,7 +146,7 @@ class Not:
     offset: int
 
 
-@dataclass(frozen=True)
+@record
 class And:
     """``a && b && ...``: every item holds."""
 
@@ -153,7 +154,7 @@ class And:
     offset: int
 
 
-@dataclass(frozen=True)
+@record
 class Or:
     """``a || b || ...``: some item holds."""
 
@@ -161,7 +162,7 @@ class Or:
     offset: int
 
 
-@dataclass(frozen=True)
+@record
 class Neg:
     """``-x``: a number's opposite (a literal's minus is folded into the literal)."""
 
@@ -169,7 +170,7 @@ class Neg:
     offset: int
 
 
-@dataclass(frozen=True)
+@record
 class Sum:
     """``first + x - y ...``: flat (left to right), so a long sum costs no recursion."""
 
@@ -178,7 +179,7 @@ class Sum:
     offset: int
 
 
-@dataclass(frozen=True)
+@record
 class Product:
     """``first * x / y ...``: flat, as :class:`Sum`."""
 
@@ -187,7 +188,7 @@ class Product:
     offset: int
 
 
-@dataclass(frozen=True)
+@record
 class Call:
     """``min(a, b, ...)``, ``max(a, b, ...)``, ``abs(a)``: ``offset`` is the name's."""
 
@@ -243,7 +244,7 @@ def computed(node: Node) -> bool:
     return isinstance(node, ARITHMETIC)
 
 
-@dataclass(frozen=True)
+@record
 class Threshold:
     """``signal op value`` with the signal on the left, as the firing edge of a disjunct."""
 

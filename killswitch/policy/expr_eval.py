@@ -21,9 +21,10 @@ Pure: no I/O.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import Callable, Mapping, Optional
 
+from ..records import record
 from .expr import (FUNCTIONS, And, Call, Compare, Literal, Neg, Node, Not, Or, Product, Ref, Sum, ValueType, canonical,
                    computed, mirrored, refs)
 
@@ -176,7 +177,7 @@ def numeric(node: Node) -> Number:
     raise AssertionError(node)  # pragma: no cover
 
 
-@dataclass(frozen=True)
+@record
 class Comparison:
     """One comparison anywhere in a condition, the signal on the left: ``signal op threshold``
     (``threshold`` the literal's value, ``text`` as written), ``signal op other`` between two

@@ -12,9 +12,9 @@ Pure: no I/O.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from typing import Optional
 
+from ..records import record
 from .expr import (COMPARISONS, MAX_DEPTH, MAX_LENGTH, MAX_OPERANDS, And, Call, Compare, ExprError, Literal, Neg,
                    Node, Not, Or, Product, Ref, Sum, ValueType)
 from .units import UnitError, parse_quantity
@@ -46,7 +46,7 @@ _CEL_HINTS = {
 }
 
 
-@dataclass(frozen=True)
+@record
 class _Tok:
     """A token of a condition: its kind, its text and its 0-based offset in the condition."""
 

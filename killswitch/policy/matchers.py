@@ -24,9 +24,10 @@ from __future__ import annotations
 
 import difflib
 import re
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import Any, Iterable, Mapping, Optional, Sequence
 
+from ..records import record
 from .patterns import LabelPattern, PatternError, compile_label_pattern
 
 OPS = ("=", "!=", "=~", "!~")
@@ -55,7 +56,7 @@ class SilenceError(ValueError):
         self.offset = offset
 
 
-@dataclass(frozen=True)
+@record
 class LabelMatcher:
     name: str
     op: str

@@ -30,8 +30,10 @@ from __future__ import annotations
 
 import functools
 import re
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import Any, Iterator, Optional
+
+from ..records import record
 
 # A label pattern is a name or a few alternatives (the examples' longest is 10 characters); the
 # bound is a condition's (killswitch.policy.expr.MAX_LENGTH).
@@ -48,7 +50,7 @@ SYNTAX_HINT = "label patterns are RE2 syntax, as Alertmanager's: https://github.
 _REPEAT = re.compile(r"\{(0|[1-9][0-9]*)(?:,(0|[1-9][0-9]*)?)?\}")
 
 
-@dataclass(frozen=True)
+@record
 class PatternProblem:
     """Why a pattern is refused: ``message`` (what RE2 said, in words), ``hint`` (what to write
     instead) and ``offset``, the character of the pattern it is about (None: the whole)."""
@@ -66,7 +68,7 @@ class PatternError(ValueError):
         self.problem = problem
 
 
-@dataclass(frozen=True)
+@record
 class LabelPattern:
     """A compiled label pattern: :meth:`matches` is true when the whole label matches."""
 

@@ -22,19 +22,20 @@ Pure: no I/O.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import Annotated, Any, Optional
 
 from pydantic import BeforeValidator, Field
 from pydantic_core import PydanticCustomError
 
+from ..records import record
 from . import expr as ex
 from .expr_check import check_types
 from .expr_eval import Predicate, compile_predicate
 from .expr_parse import parse, parse_canonical
 
 
-@dataclass(frozen=True)
+@record
 class PositionField:
     """A fact of one position a condition may read: its type, its range and what it means."""
 
@@ -130,7 +131,7 @@ PositionConditionField = Annotated[
 ]
 
 
-@dataclass(frozen=True, kw_only=True)
+@record(kw_only=True)
 class PositionCondition:
     """A ``where:`` over one position's facts, compiled: ``predicate`` takes the facts it
     ``reads`` by name and answers True, False or None (unknown)."""

@@ -24,11 +24,11 @@ Pure: no I/O. (No ``from __future__ import annotations``: pydantic reads the ann
 :class:`Strict` as the classes are made, as in :mod:`.model`.)
 """
 
-from dataclasses import dataclass
 from typing import Any, Callable, ClassVar, Collection, Iterable, Mapping, Optional, Protocol, Sequence
 
 from pydantic import BaseModel, ConfigDict
 
+from ..records import record
 from .expr import ValueType
 from .positions import PositionCondition
 
@@ -58,7 +58,7 @@ GROUPS = "groups"  # by_symbol, by_base: the notionals summed per symbol and per
 AGGREGATES = frozenset((GROSS, NET, LOSSES, MARGIN_LOSSES, NOTIONAL_LOSSES, LIQUIDATION, GROUPS))
 
 
-@dataclass(frozen=True)
+@record
 class PositionAggregates:
     """The sums and extremes over one scope instance's positions at one tick, from the engine's one
     pass over them, shared by every signal of the scope that reads them. Only what the scope's
@@ -164,7 +164,7 @@ class SignalInputs(Protocol):
 Reading = tuple[Optional[float], Optional[str]]
 
 
-@dataclass(frozen=True)
+@record
 class KeptState:
     """What a signal kind keeps from one tick to the next, per scope instance and signal, and
     its evaluation over it: the slot of a kind that needs a history (a streak, a window).
@@ -196,7 +196,7 @@ def no_parameters(p: Any) -> None:
     return None
 
 
-@dataclass(frozen=True)
+@record
 class SignalKind:
     """One signal kind of the language.
 
@@ -312,7 +312,7 @@ class ActionPlanning(Protocol):
     def lock(self, mode: str, ttl_ms: Optional[int], cancel: bool, revert_growth: bool) -> None: ...
 
 
-@dataclass(frozen=True)
+@record
 class ActionKind:
     """One action kind of the language: ``short`` is the field its scalar short form sets
     (``{close_side: losing}`` is ``{close_side: {side: losing}}``; None: only a mapping or the

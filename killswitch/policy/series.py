@@ -10,7 +10,8 @@ Pure: no I/O.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+
+from ..records import record
 
 MISSING = None
 STALE = "stale"
@@ -24,7 +25,7 @@ _TERM = re.compile(
 Sample = "float | str | None"
 
 
-@dataclass(frozen=True)
+@record
 class SeriesError(ValueError):
     """An input series that does not expand, with the 0-based index of the term at fault."""
 

@@ -30,9 +30,10 @@ from __future__ import annotations
 
 import calendar
 import re
-from dataclasses import dataclass
 from datetime import datetime, timezone, tzinfo
 from typing import Mapping, Sequence
+
+from ..records import record
 
 WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 MONTHS = ("january", "february", "march", "april", "may", "june", "july", "august", "september", "october",
@@ -125,7 +126,7 @@ def parse_years(text: str) -> tuple[int, int]:
     return a, b
 
 
-@dataclass(frozen=True)
+@record
 class Period:
     """One period of a named time interval, in its time zone: the ranges it holds (empty: any)."""
 
@@ -156,7 +157,7 @@ def _day(d: int, last: int) -> int:
     return min(d, last) if d > 0 else max(1, last + d + 1)
 
 
-@dataclass(frozen=True)
+@record
 class NamedInterval:
     """A named time interval of a routes document: the union of its periods."""
 

@@ -12,14 +12,13 @@ from __future__ import annotations
 
 import functools
 import re
-from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Annotated, Any, Callable
 
 from pydantic import BeforeValidator, PlainSerializer, WithJsonSchema
 from pydantic_core import PydanticCustomError
 
-from .ordering import field_order
+from ..records import field_order, record
 
 
 class UnitError(ValueError):
@@ -50,7 +49,7 @@ MAX_DURATION_MS = 3650 * 86_400_000
 MAX_DURATION_TEXT = "3650d"
 
 
-@dataclass(frozen=True)
+@record
 class Duration:
     """A non-negative span of time, held in whole milliseconds."""
 
@@ -103,7 +102,7 @@ _PERCENT = re.compile(r"^([+-]?\d+(?:\.\d+)?)\s*%$")
 PERCENT_PATTERN = r"^[+-]?[0-9]+(\.[0-9]+)?\s*%$"
 
 
-@dataclass(frozen=True)
+@record
 class Ratio:
     """A ratio written as a percentage (``4.5%``) and held exactly as a fraction (0.045)."""
 
@@ -166,7 +165,7 @@ AMOUNT_PATTERN = r"^[+-]?[0-9][0-9_]*(\.[0-9]+)?\s*[kKmMbB]?$"
 _AMOUNT_HINT = "use 50000, 50_000, 50k or 1.5M (in the account's quote currency)"
 
 
-@dataclass(frozen=True)
+@record
 class Amount:
     """An amount in the account's quote currency (``50000``, ``50_000``, ``50k``, ``1.5M``)."""
 
@@ -210,7 +209,7 @@ MAX_TICKS = 1_000_000
 CONFIRMATION_PATTERN = r"^([0-9]+\s*ticks?|([0-9]+(\.[0-9]+)?(ms|s|m|h|d|w))+)$"
 
 
-@dataclass(frozen=True)
+@record
 class Confirmation:
     """How long a condition must hold before a trigger fires: N consecutive ticks, or a duration."""
 
@@ -280,7 +279,7 @@ def parse_quantity(text: str) -> tuple[str, float, str]:
 _SUPERSCRIPT = str.maketrans("0123456789-", "⁰¹²³⁴⁵⁶⁷⁸⁹⁻")
 
 
-@dataclass(frozen=True)
+@record
 class Dimension:
     """The unit of a value a condition computes: its powers of a ratio and of a duration."""
 

@@ -105,8 +105,9 @@ def test_a_matchers_line_is_still_read_by_the_matchers_parser(tmp_path):
 
 # Python 3.11's dataclass compiles each method it generates from text as the class is made, and
 # gives a class with no docstring one made from ``inspect.signature``: a cost of every ksctl
-# process. A dataclass of killswitch that validate imports has its own docstring, and asks for no
-# ordering it would have compiled (killswitch.policy.ordering makes those without compiling).
+# process. A dataclass of killswitch that validate imports has its own docstring, asks for no
+# ordering it would have compiled, and a frozen one is a record, whose equality, hash and repr are
+# not compiled either (killswitch.records makes those).
 DATACLASSES = """
 import dataclasses, json, runpy, sys
 sys.argv = ["ksctl", "validate", *sys.argv[1:]]
@@ -114,7 +115,7 @@ try:
     runpy.run_module("killswitch.cli.main", run_name="__main__")
 except SystemExit:
     pass
-seen, generated_doc, ordered = 0, [], []
+seen, generated_doc, ordered, compiled = 0, [], [], []
 for name, module in list(sys.modules.items()):
     if not name.startswith("killswitch"):
         continue
@@ -126,7 +127,12 @@ for name, module in list(sys.modules.items()):
                 generated_doc.append(f"{name}.{cls.__qualname__}")
             if params.order:
                 ordered.append(f"{name}.{cls.__qualname__}")
-print(json.dumps({"seen": seen, "generated_doc": sorted(generated_doc), "ordered": sorted(ordered)}), file=sys.stderr)
+            if params.frozen and any(getattr(getattr(cls, m), "__code__", None) is not None
+                                     and getattr(cls, m).__code__.co_filename == "<string>"
+                                     for m in ("__eq__", "__hash__", "__repr__")):
+                compiled.append(f"{name}.{cls.__qualname__}")
+print(json.dumps({"seen": seen, "generated_doc": sorted(generated_doc), "ordered": sorted(ordered),
+                  "compiled": sorted(compiled)}), file=sys.stderr)
 """
 
 
@@ -138,3 +144,4 @@ def test_validate_builds_no_dataclass_method_it_can_go_without():
     assert seen["seen"] > 50  # the probe found the classes: the compiler's nodes, the units, the kinds' parameters
     assert seen["generated_doc"] == []
     assert seen["ordered"] == []
+    assert seen["compiled"] == []

@@ -21,9 +21,9 @@ description), the frozen parameters the graph keeps, the planning and its catalo
 Pure: no I/O, no clock.
 """
 
-from dataclasses import dataclass
 from typing import Literal, Optional
 
+from ...records import record
 from ..registry import ActionKind, ActionPlanning, Strict
 
 
@@ -33,7 +33,7 @@ class CancelLosingEntries(Strict):
     side: Literal["long", "short", "any"] = "any"
 
 
-@dataclass(frozen=True)
+@record
 class CancelLosingEntriesParams:
     """cancel_losing_entries, compiled: the side whose entries are cancelled."""
 

@@ -16,9 +16,9 @@ place in the language's order is where it always was (the catalogue names it the
 Pure: no I/O, no clock.
 """
 
-from dataclasses import dataclass
 from typing import Literal
 
+from ...records import record
 from ..registry import ActionKind, ActionPlanning, Strict
 
 
@@ -30,7 +30,7 @@ class CancelOrders(Strict):
     symbols: list[str] = []
 
 
-@dataclass(frozen=True)
+@record
 class CancelOrdersParams:
     """cancel_orders, compiled: which orders, of which symbols."""
 

@@ -21,9 +21,9 @@ place in the language's order is where it always was (the catalogue names it the
 Pure: no I/O, no clock.
 """
 
-from dataclasses import dataclass
 from typing import Literal
 
+from ...records import record
 from ..registry import ActionKind, ActionPlanning, Strict
 
 
@@ -34,7 +34,7 @@ class CloseSide(Strict):
     on_unknown_side: Literal["skip", "both"] = "skip"
 
 
-@dataclass(frozen=True)
+@record
 class CloseSideParams:
     """close_side, compiled: the side closed, and what an unknown losing side does."""
 

@@ -17,9 +17,9 @@ there).
 Pure: no I/O, no clock.
 """
 
-from dataclasses import dataclass
 from typing import Literal
 
+from ...records import record
 from ..registry import GROSS, GROUPS, Reading, SignalInputs, SignalKind, SignalParams
 from ._aggregates import UNKNOWN, equity_over
 
@@ -30,7 +30,7 @@ class Concentration(SignalParams):
     by: Literal["symbol", "base_asset"] = "base_asset"
 
 
-@dataclass(frozen=True)
+@record
 class ConcentrationParams:
     """concentration, compiled: what the notional is grouped by."""
 

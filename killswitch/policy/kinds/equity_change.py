@@ -19,12 +19,12 @@ place in the language's order is where it always was (the catalogue names it the
 Pure: no I/O, no clock.
 """
 
-from dataclasses import dataclass
 from typing import ClassVar, Literal, Optional, Self
 
 from pydantic import model_validator
 from pydantic_core import PydanticCustomError
 
+from ...records import record
 from ..registry import Reading, SignalInputs, SignalKind, SignalParams
 from ..units import AmountField
 
@@ -45,7 +45,7 @@ class EquityChange(SignalParams):
         return self
 
 
-@dataclass(frozen=True)
+@record
 class EquityChangeParams:
     """equity_change, compiled: the reference equity is compared with."""
 

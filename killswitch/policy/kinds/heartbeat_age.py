@@ -26,12 +26,12 @@ it there).
 Pure: no I/O, no clock (``now`` is the tick's).
 """
 
-from dataclasses import dataclass
 from typing import Annotated, Any, ClassVar, Optional
 
 from pydantic import Field, field_validator
 from pydantic_core import PydanticCustomError
 
+from ...records import record
 from ..expr import ValueType
 from ..registry import KeptState, Reading, SignalInputs, SignalKind, SignalParams
 from ..units import Duration, DurationField
@@ -61,7 +61,7 @@ class HeartbeatAge(SignalParams):
     bounds: ClassVar = (0.0, None)
 
 
-@dataclass(frozen=True)
+@record
 class HeartbeatAgeParams:
     """heartbeat_age, compiled: the source and its grace in milliseconds."""
 

@@ -20,9 +20,9 @@ place in the language's order is where it always was (the catalogue names it the
 Pure: no I/O, no clock.
 """
 
-from dataclasses import dataclass
 from typing import Literal, Optional
 
+from ...records import record
 from ..registry import ActionKind, ActionPlanning, Strict
 from ..units import DurationField
 
@@ -46,7 +46,7 @@ class LockTrading(Strict):
     enforce: Optional[LockEnforce] = None
 
 
-@dataclass(frozen=True)
+@record
 class LockTradingParams:
     """lock_trading, compiled: the lock's mode, its ttl and what it makes hold at the venue."""
 

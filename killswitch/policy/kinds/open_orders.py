@@ -16,9 +16,9 @@ description), the frozen parameters the graph keeps, the evaluation and its cata
 Pure: no I/O, no clock.
 """
 
-from dataclasses import dataclass
 from typing import ClassVar, Literal
 
+from ...records import record
 from ..expr import ValueType
 from ..registry import Reading, SignalInputs, SignalKind, SignalParams
 
@@ -31,7 +31,7 @@ class OpenOrders(SignalParams):
     bounds: ClassVar = (0.0, None)
 
 
-@dataclass(frozen=True)
+@record
 class OpenOrdersParams:
     """open_orders, compiled: whether only the orders that can add exposure count."""
 

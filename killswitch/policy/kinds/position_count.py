@@ -21,9 +21,9 @@ names it there).
 Pure: no I/O, no clock.
 """
 
-from dataclasses import dataclass
 from typing import ClassVar, Literal, Optional
 
+from ...records import record
 from ..expr import ValueType
 from ..positions import PositionCondition, PositionConditionField, compile_condition
 from ..registry import Reading, SignalInputs, SignalKind, SignalParams
@@ -39,7 +39,7 @@ class PositionCount(SignalParams):
     bounds: ClassVar = (0.0, None)
 
 
-@dataclass(frozen=True)
+@record
 class PositionCountParams:
     """position_count, compiled: the side and the compiled position condition."""
 

@@ -20,9 +20,9 @@ there).
 Pure: no I/O, no clock.
 """
 
-from dataclasses import dataclass
 from typing import ClassVar, Literal
 
+from ...records import record
 from ..registry import LOSSES, MARGIN_LOSSES, NOTIONAL_LOSSES, Reading, SignalInputs, SignalKind, SignalParams
 from ._aggregates import UNKNOWN, equity_over
 
@@ -37,7 +37,7 @@ class PositionLoss(SignalParams):
     bounds: ClassVar = (0.0, None)
 
 
-@dataclass(frozen=True)
+@record
 class PositionLossParams:
     """position_loss, compiled: what the loss is over, and how positions are aggregated."""
 

@@ -16,11 +16,11 @@ description), the frozen parameters the graph keeps, the planning and its catalo
 Pure: no I/O, no clock.
 """
 
-from dataclasses import dataclass
 from typing import Literal, Optional
 
 from pydantic import field_validator
 
+from ...records import record
 from ..registry import ActionKind, ActionPlanning, Strict
 from ..units import Ratio, RatioField, fraction_in_range
 
@@ -37,7 +37,7 @@ class ReduceAllBy(Strict):
         return fraction_in_range(v)
 
 
-@dataclass(frozen=True)
+@record
 class ReduceAllByParams:
     """reduce_all_by, compiled: the fraction of each position closed, on which side."""
 

@@ -24,11 +24,11 @@ description), the frozen parameters the graph keeps, the planning and its catalo
 Pure: no I/O, no clock.
 """
 
-from dataclasses import dataclass
 from typing import Literal, Optional
 
 from pydantic import Field
 
+from ...records import record
 from ..registry import ActionKind, ActionPlanning, Strict
 
 
@@ -39,7 +39,7 @@ class ReduceLeverageTo(Strict):
     side: Literal["long", "short", "any"] = "any"
 
 
-@dataclass(frozen=True)
+@record
 class ReduceLeverageToParams:
     """reduce_leverage_to, compiled: the leverage aimed at, on which side."""
 

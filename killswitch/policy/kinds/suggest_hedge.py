@@ -18,8 +18,8 @@ place in the language's order is where it always was (the catalogue names it the
 Pure: no I/O, no clock.
 """
 
-from dataclasses import dataclass
 
+from ...records import record
 from ..registry import ActionKind, ActionPlanning, Strict
 from ..units import AmountField
 
@@ -30,7 +30,7 @@ class SuggestHedge(Strict):
     threshold: AmountField
 
 
-@dataclass(frozen=True)
+@record
 class SuggestHedgeParams:
     """suggest_hedge, compiled: the net notional above which a hedge is suggested."""
 
