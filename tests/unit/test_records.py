@@ -5,16 +5,18 @@ record stays frozen; every frozen value class of the policy language and the com
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import itertools
 import operator
+import pickle
 from decimal import Decimal
 from typing import Any
 
 import pytest
 
 from killswitch.policy.diagnostics import Position
-from killswitch.records import field_order, record
+from killswitch.records import field_order, is_record, record
 from killswitch.policy.units import Amount, Duration, Ratio
 
 OPS = (operator.lt, operator.le, operator.gt, operator.ge)
@@ -172,13 +174,53 @@ def test_a_records_equality_hash_and_repr_equal_the_generated_ones(name):
 
 @pytest.mark.parametrize("name", list(ARGS))
 def test_a_record_stays_frozen(name):
-    (r, _), *_ = _pairs(name)
-    for attr in [f.name for f in dataclasses.fields(r)] + ["other"]:
+    for r, t in _pairs(name):
+        for attr in [f.name for f in dataclasses.fields(r)] + ["other", "__dict__", "__class__"]:
+            for obj in (r, t):
+                with pytest.raises(dataclasses.FrozenInstanceError, match=f"cannot assign to field '{attr}'"):
+                    setattr(obj, attr, 1)
+                with pytest.raises(dataclasses.FrozenInstanceError, match=f"cannot delete field '{attr}'"):
+                    delattr(obj, attr)
+        assert dataclasses.replace(r) == r and dataclasses.astuple(r) == dataclasses.astuple(t)
+        assert copy.copy(r) == r and copy.deepcopy(r) == r
+
+
+@pytest.mark.parametrize("value", [Duration(60_000), Ratio(Decimal("0.05")), Position(3, 7)], ids=repr)
+def test_a_record_is_copied_and_pickled_whole(value):
+    for back in (copy.copy(value), copy.deepcopy(value), pickle.loads(pickle.dumps(value))):
+        assert back == value and hash(back) == hash(value) and repr(back) == repr(value)
         with pytest.raises(dataclasses.FrozenInstanceError):
-            setattr(r, attr, 1)
-        with pytest.raises(dataclasses.FrozenInstanceError):
-            delattr(r, attr)
-    assert dataclasses.replace(r) == r
+            setattr(back, dataclasses.fields(back)[0].name, None)
+
+
+def test_a_record_takes_each_fields_first_assignment_only():
+    """What __init__ does, and nothing after: a field assigned twice in a row is refused too."""
+    cls = RECORDS["Pair"]
+    bare = cls.__new__(cls)
+    bare.a = 1  # (as __init__ does)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        bare.a = 2
+    assert bare.a == 1 and is_record(cls) and is_record(bare) and not is_record(TWINS["Pair"])
+
+
+def test_a_record_may_not_define_its_own_setattr():
+    with pytest.raises(TypeError, match="may not define __setattr__"):
+        @record
+        class Loose:
+            """Would let its fields change."""
+
+            a: int
+
+            def __setattr__(self, name: str, value: Any) -> None:
+                object.__setattr__(self, name, value)
+
+
+def test_no_field_of_a_record_is_left_unset_by_its_init():
+    """The one assignment a record takes is a field's first: a field __init__ does not set (and
+    that has no default) would take one more after it is made."""
+    unset = [f"{c.__qualname__}.{f.name}" for c in _value_classes() for f in dataclasses.fields(c)
+             if not f.init and f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING]
+    assert unset == []
 
 
 def test_a_repr_that_would_recurse_shows_dots():
@@ -193,12 +235,13 @@ def test_a_repr_that_would_recurse_shows_dots():
 @pytest.mark.parametrize("name", list(ARGS))
 def test_a_records_methods_are_not_compiled_at_import(name):
     cls = RECORDS[name]
-    for method in ("__eq__", "__hash__", "__repr__"):
+    for method in ("__eq__", "__hash__", "__repr__", "__setattr__", "__delattr__"):
         assert getattr(cls, method).__code__.co_filename != "<string>", method
 
 
 def _value_classes() -> list[type]:
-    """Every frozen dataclass of the policy language, the compiler and the weights table."""
+    """Every dataclass of the policy language, the compiler and the weights table that is a record
+    (what it is told from: a dataclass whose fields cannot change)."""
     import importlib
     import pkgutil
 
@@ -212,14 +255,16 @@ def _value_classes() -> list[type]:
     for name in names:
         module = importlib.import_module(name)
         found += [c for c in vars(module).values() if isinstance(c, type) and c.__module__ == name
-                  and dataclasses.is_dataclass(c) and c.__dataclass_params__.frozen]
+                  and dataclasses.is_dataclass(c) and (c.__dataclass_params__.frozen or is_record(c))]
     return found
 
 
 def test_every_frozen_value_class_of_the_language_and_the_compiler_is_a_record():
     classes = _value_classes()
     assert len(classes) > 80  # the walk found them: the compiler's nodes, the units, the kinds' parameters
-    generated = [f"{c.__module__}.{c.__qualname__}.{m}" for c in classes for m in ("__eq__", "__hash__", "__repr__")
+    assert [f"{c.__module__}.{c.__qualname__}" for c in classes if not is_record(c)] == []
+    generated = [f"{c.__module__}.{c.__qualname__}.{m}" for c in classes
+                 for m in ("__eq__", "__hash__", "__repr__", "__setattr__", "__delattr__")
                  if getattr(getattr(c, m), "__code__", None) is not None
                  and getattr(c, m).__code__.co_filename == "<string>"]
     assert generated == []
