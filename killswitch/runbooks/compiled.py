@@ -1,5 +1,5 @@
-"""Runbook templates' parsed trees and compiled code kept between runs: jinja2's bytecode cache,
-keyed by what the code depends on.
+"""Runbook templates' parsed trees, compiled code and checks' findings kept between runs, beside
+jinja2's bytecode cache, keyed by what each depends on.
 
 What it owns: where what jinja2 makes of a template is kept on disk, and the key that says
 whether a kept file is still that template's. jinja2 parses a template into a syntax tree (about
@@ -8,13 +8,16 @@ source and compiles it (about 40 ms more); both are pure functions of the templa
 environment's options (lexer, filters, tests, finalize, sandbox, whether the template is
 autoescaped) and the jinja2 and Python versions. Those go into the key (the checksum each kept
 file carries; jinja2's :class:`~jinja2.FileSystemBytecodeCache` also checks the Python version);
-any change parses and compiles anew. What is kept is the tree and the code: every check of a
-template (the names it reads, what it includes, the keys it reads of the data, rendering against
-the examples) runs on them every time.
+any change parses and compiles anew. So are the findings of the checks that walk the tree
+(:class:`Facts`: the names a template mentions, the templates it includes, the shapes of data on
+which it reads no unknown key), which also depend on the checking code: its digest (the source of
+``templates.py`` and ``template_shape.py``) is in their key. Rendering against the examples runs
+every time, and so does every walk whose finding is not kept: a template that reads an unknown
+key is walked again, to say where.
 
 A kept tree is a pickle that can make nothing but jinja2's syntax nodes (any other class in it
 is refused, and the tree is parsed anew), with the environment put back in by this process; kept
-code is run, so both live only in a directory of this user's own.
+findings are JSON; kept code is run, so all of them live only in a directory of this user's own.
 
 Where: ``KS_TEMPLATE_CACHE`` names a directory by its absolute path (created mode 0700; refused
 when another user owns it or can write to it, since kept code is run); ``off`` turns the cache
@@ -32,6 +35,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import json
 import os
 import pickle
 import sys
@@ -102,6 +106,13 @@ def bytecode_cache(env_key: str) -> Optional[Any]:
                 _keep_tree(path, tree, environment)
             return tree
 
+        def facts(self, source: str, code: str) -> "Facts":
+            """What checking found of ``source`` under this environment and the checking code
+            whose digest is ``code``."""
+            text = f"{env_key}\0facts\0{code}\0{source}"
+            return Facts(os.path.join(self.directory, "killswitch-facts-%s.json"
+                                      % hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()))
+
     where = os.environ.get("KS_TEMPLATE_CACHE", "").strip()
     if where.lower() == OFF:
         return None
@@ -117,6 +128,45 @@ def bytecode_cache(env_key: str) -> Optional[Any]:
         return _Cache(where or None, "killswitch-%s.jinja")
     except Exception:  # noqa: BLE001 - no safe directory of our own: no cache
         return None
+
+
+class Facts:
+    """What checking found of one template's text, kept as JSON beside its tree and code: the
+    names it mentions and the templates it includes (one walk of its tree), and the shapes of the
+    incident's data on which it reads no unknown key (each as a digest of the shape, cut to the
+    keys the template names; the latest :data:`MAX_CLEAN`). A file that cannot be read, or reads
+    as anything else, is as none; nothing in it is run."""
+
+    MAX_CLEAN = 64
+
+    def __init__(self, path: str):
+        self.path = path
+        self.names: Optional[frozenset[str]] = None
+        self.includes: Optional[list[str]] = None
+        self.clean: list[str] = []
+        try:
+            with open(path, encoding="utf-8") as f:
+                data = json.load(f)
+            names, includes, clean = data["names"], data["includes"], data["clean"]
+            if all(isinstance(x, list) and all(isinstance(v, str) for v in x) for x in (names, includes, clean)):
+                self.names, self.includes, self.clean = frozenset(names), includes, clean
+        except Exception:  # noqa: BLE001 - none kept, unreadable or damaged: found anew, and kept again
+            pass
+
+    def scanned(self, names: frozenset[str], includes: list[str]) -> None:
+        self.names, self.includes = names, includes
+        self._keep()
+
+    def found_clean(self, shape: str) -> None:
+        if shape not in self.clean:
+            self.clean = [*self.clean, shape][-self.MAX_CLEAN:]
+            self._keep()
+
+    def _keep(self) -> None:
+        if self.names is None or self.includes is None:
+            return  # (a shape found clean before the walk: kept with the walk's findings)
+        data = {"names": sorted(self.names), "includes": self.includes, "clean": self.clean}
+        _write_whole(self.path, json.dumps(data).encode())
 
 
 def _kept_tree(path: str, environment: Any) -> Optional[Any]:
@@ -147,8 +197,8 @@ def _kept_tree(path: str, environment: Any) -> Optional[Any]:
 
 
 def _keep_tree(path: str, tree: Any, environment: Any) -> None:
-    """Write ``tree`` to ``path`` whole or not at all (a run reading it meanwhile sees the old
-    file or the new one); a failure is passed over."""
+    """Write ``tree`` to ``path`` (see :func:`_write_whole`); a tree that cannot be pickled is
+    passed over."""
 
     class _Tree(pickle.Pickler):
         def persistent_id(self, obj: Any) -> Optional[str]:
@@ -157,15 +207,24 @@ def _keep_tree(path: str, tree: Any, environment: Any) -> None:
     try:
         data = io.BytesIO()
         _Tree(data, protocol=pickle.HIGHEST_PROTOCOL).dump(tree)
-        fd, tmp = tempfile.mkstemp(dir=os.path.dirname(path), prefix=".tree-")
+    except Exception:  # noqa: BLE001 - parsed anyway
+        return
+    _write_whole(path, data.getvalue())
+
+
+def _write_whole(path: str, data: bytes) -> None:
+    """Write ``data`` to ``path`` whole or not at all (a run reading it meanwhile sees the old
+    file or the new one); a failure (read-only, full, gone) is passed over."""
+    try:
+        fd, tmp = tempfile.mkstemp(dir=os.path.dirname(path), prefix=".kept-")
         try:
             with os.fdopen(fd, "wb") as f:
-                f.write(data.getvalue())
+                f.write(data)
             os.replace(tmp, path)
         except BaseException:
             os.unlink(tmp)
             raise
-    except Exception:  # noqa: BLE001 - read-only, full, gone or a tree that cannot be pickled: parsed anyway
+    except Exception:  # noqa: BLE001 - kept or not, the answer was found
         pass
 
 
@@ -191,4 +250,4 @@ def _ours_alone(directory: str) -> bool:
     return os.path.isdir(directory) and st.st_uid == os.getuid() and not st.st_mode & 0o022
 
 
-__all__ = ["OFF", "REVISION", "bytecode_cache", "environment_key"]
+__all__ = ["OFF", "REVISION", "Facts", "bytecode_cache", "environment_key"]

@@ -18,6 +18,7 @@ there are templates to check.
 
 from __future__ import annotations
 
+import hashlib
 import os
 from pathlib import Path
 from typing import Any, Iterable, Mapping, Optional
@@ -116,6 +117,7 @@ class Templates:
         self._includes: dict[str, list[str]] = {}
         self._readable: dict[str, frozenset[str]] = {}
         self._clean: dict[tuple[str, Any], bool] = {}
+        self._facts: dict[str, Any] = {}  # name -> what checking found of its text, kept between runs
         # a shape a caller holds and passes again (``known_covers``: one per policy, for each of
         # its stages): its key for ``_clean`` by template, kept with the shape itself (so that
         # its id is never another's)
@@ -233,7 +235,7 @@ class Templates:
             seen = self._key_of_held(tname, shape, names) if held else (tname, frozen_shape(shape, names))
             clean = self._clean.get(seen)
             if clean is None:
-                clean = self._clean[seen] = not unknown_names(self._ast(tname), project_shape(shape, names))
+                clean = self._clean[seen] = self._clean_on(tname, seen[1], shape, names)
             for expr, key, there, line in [] if clean else unknown_names(self._ast(tname), shape):
                 if expr == key:
                     add(TemplateError("render", tname, f'"{key}" is undefined: the incident has no such key'
@@ -252,6 +254,26 @@ class Templates:
         return list(found.values())
 
     # --- helpers -----------------------------------------------------------------------------
+
+    def _clean_on(self, tname: str, frozen: Any, shape: Any, names: frozenset[str]) -> bool:
+        """Whether ``tname`` reads no unknown key of ``shape`` (``frozen``: the shape cut to the
+        keys it names, as a key): found clean on the same shape in an earlier run, else walked."""
+        facts = self._kept(tname)
+        digest = hashlib.sha256(repr(frozen).encode("utf-8", "surrogatepass")).hexdigest()
+        if facts is not None and digest in facts.clean:
+            return True
+        clean = not unknown_names(self._ast(tname), project_shape(shape, names))
+        if clean and facts is not None:
+            facts.found_clean(digest)
+        return clean
+
+    def _kept(self, name: str) -> Any:
+        """What checking found of ``name``'s text in earlier runs (:class:`~.compiled.Facts`), or
+        None without a cache or the checking code's source."""
+        if name not in self._facts:
+            cache, code = self.env.bytecode_cache, _checking_code()
+            self._facts[name] = cache.facts(self.sources[name], code) if cache is not None and code else None
+        return self._facts[name]
 
     def _key_of_held(self, tname: str, shape: Any, names: frozenset[str]) -> tuple[str, Any]:
         """``(tname, frozen_shape(shape, names))``, made once for a shape its caller passes again."""
@@ -318,6 +340,10 @@ class Templates:
         checking the example runbooks."""
         from jinja2 import meta, nodes
 
+        facts = self._kept(name)
+        if facts is not None and facts.names is not None and facts.includes is not None:
+            self._readable[name], self._includes[name] = facts.names, facts.includes
+            return
         found: set[str] = set()
         refs: list[Any] = []
         todo = [self._ast(name)]
@@ -335,6 +361,27 @@ class Templates:
             todo.extend(reversed(list(n.iter_child_nodes())))
         self._includes[name] = [r for r in meta.find_referenced_templates(nodes.Template(refs)) if isinstance(r, str)]
         self._readable[name] = frozenset(found)
+        if facts is not None:
+            facts.scanned(self._readable[name], self._includes[name])
+
+
+_CODE: list[Optional[str]] = []
+
+
+def _checking_code() -> Optional[str]:
+    """A digest of the code whose findings :class:`~.compiled.Facts` keeps (this module and
+    :mod:`.template_shape`, read once a process), or None when its source cannot be read."""
+    if not _CODE:
+        from . import template_shape
+
+        try:
+            digest = hashlib.sha256()
+            for module in (__file__, template_shape.__file__):
+                digest.update(Path(module).read_bytes())
+            _CODE.append(digest.hexdigest())
+        except OSError:
+            _CODE.append(None)
+    return _CODE[0]
 
 
 def _make_env(templates: Templates) -> Any:

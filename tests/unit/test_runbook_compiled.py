@@ -67,6 +67,10 @@ def trees(cache_dir: Path) -> list[Path]:
     return sorted(cache_dir.glob("killswitch-tree-*.pickle"))
 
 
+def facts(cache_dir: Path) -> list[Path]:
+    return sorted(cache_dir.glob("killswitch-facts-*.json"))
+
+
 def render(sources: dict[str, str], name: str = "a.md.j2", context: dict = CONTEXT) -> str:
     return Templates(sources).render(name, context)
 
@@ -252,7 +256,7 @@ def test_a_text_that_does_not_parse_keeps_nothing_and_is_reported_each_time(cach
     for _ in range(2):
         errs = Templates({"a.md.j2": "{% if %}"}).check("a.md.j2", [CONTEXT])
         assert [(e.kind, e.line) for e in errs] == [("syntax", 1)]
-    assert parses == ["a.md.j2", "a.md.j2"] and not trees(cache_dir)
+    assert parses == ["a.md.j2", "a.md.j2"] and not trees(cache_dir) and not facts(cache_dir)
 
 
 def test_a_damaged_tree_is_parsed_anew_and_kept_again(cache_dir, parses):
@@ -261,6 +265,8 @@ def test_a_damaged_tree_is_parsed_anew_and_kept_again(cache_dir, parses):
     whole = kept.read_bytes()
     for damage in (b"", b"garbage", whole[: len(whole) // 2], pickle.dumps(["not", "a", "tree"])):
         kept.write_bytes(damage)
+        for other in code(cache_dir) + facts(cache_dir):  # (so that the tree is asked for)
+            other.unlink()
         assert not Templates({"a.md.j2": SOURCE}).check("a.md.j2", [CONTEXT])
     assert len(parses) == 5 and kept.read_bytes() == whole
     Templates({"a.md.j2": SOURCE}).check("a.md.j2", [CONTEXT])
@@ -286,6 +292,87 @@ def test_a_tree_holding_anything_but_syntax_nodes_is_refused_and_never_run(cache
     kept.write_bytes(pickle.dumps(_Planted(marker)))
     with pytest.raises(FileNotFoundError):  # the planted file does what it says under a plain unpickler...
         pickle.loads(pickle.dumps(_Planted(tmp_path / "no" / "such")))
+    for other in code(cache_dir):  # (so that the tree is asked for)
+        other.unlink()
     assert render({"a.md.j2": SOURCE}) == EXPECTED  # ... and here is refused, and the text parsed again
     assert not Templates({"a.md.j2": SOURCE}).check("a.md.j2", [CONTEXT])
     assert not marker.exists() and parses == ["a.md.j2", "a.md.j2"]
+
+
+# --- kept findings ----------------------------------------------------------------------------
+
+
+@pytest.fixture
+def walks(monkeypatch) -> list[str]:
+    """The templates walked for unknown keys (a finding kept from an earlier run walks none)."""
+    from killswitch.runbooks import templates
+
+    seen: list[str] = []
+    real = templates.unknown_names
+
+    def counting(ast, shape):
+        seen.append(ast)
+        return real(ast, shape)
+
+    monkeypatch.setattr(templates, "unknown_names", counting)
+    return seen
+
+
+def test_a_clean_template_checked_again_is_neither_parsed_nor_walked(cache_dir, parses, walks, compiles):
+    for _ in range(3):
+        assert Templates(INCLUDES | {"b.md.j2": "{{ stage.level }}"}).check("a.md.j2", [CONTEXT]) == []
+    assert sorted(parses) == ["a.md.j2", "b.md.j2"] and len(walks) == 2 and len(compiles) == 2
+    assert len(facts(cache_dir)) == 2
+
+
+def test_a_finding_is_never_kept_and_is_made_again_with_its_place(cache_dir, walks):
+    for _ in range(2):
+        (err,) = Templates(INCLUDES).check("a.md.j2", [CONTEXT])
+        assert (err.file, err.line) == ("runbooks/b.md.j2", 1) and '"stage.levle"' in err.message
+    assert len(walks) == 5  # a.md.j2 is found clean and kept; b.md.j2 is walked twice each time (cut, whole)
+
+
+def test_a_shape_not_found_clean_before_is_walked(cache_dir, walks):
+    """Clean on data with the key says nothing of data without it."""
+    text = {"a.md.j2": "{{ stage.level }}"}
+    assert Templates(text).check("a.md.j2", [CONTEXT]) == []
+    (err,) = Templates(text).check("a.md.j2", [{**CONTEXT, "stage": {"name": "x"}}])
+    assert '"stage.level"' in err.message and len(walks) == 3  # (the cut shape, then the whole to say where)
+
+
+def test_changed_checking_code_walks_anew(cache_dir, walks, parses, monkeypatch):
+    from killswitch.runbooks import templates
+
+    Templates({"a.md.j2": SOURCE}).check("a.md.j2", [CONTEXT])
+    monkeypatch.setattr(templates, "_CODE", ["another digest"])
+    Templates({"a.md.j2": SOURCE}).check("a.md.j2", [CONTEXT])
+    assert len(walks) == 2 and len(parses) == 1 and len(facts(cache_dir)) == 2  # (the tree still the same)
+
+
+def test_damaged_findings_are_found_anew_and_kept_again(cache_dir, walks):
+    Templates({"a.md.j2": SOURCE}).check("a.md.j2", [CONTEXT])
+    (kept,) = facts(cache_dir)
+    whole = kept.read_text()
+    for damage in ("", "{", "[]", '{"names": [1], "includes": [], "clean": []}', '{"names": []}'):
+        kept.write_text(damage)
+        assert Templates({"a.md.j2": SOURCE}).check("a.md.j2", [CONTEXT]) == []
+        assert kept.read_text() == whole
+    assert len(walks) == 6
+
+
+def test_without_the_checking_codes_source_nothing_is_kept(cache_dir, walks, monkeypatch):
+    from killswitch.runbooks import templates
+
+    monkeypatch.setattr(templates, "_CODE", [None])
+    for _ in range(2):
+        Templates({"a.md.j2": SOURCE}).check("a.md.j2", [CONTEXT])
+    assert len(walks) == 2 and not facts(cache_dir)
+
+
+def test_at_most_the_latest_clean_shapes_are_kept(tmp_path):
+    kept = compiled.Facts(str(tmp_path / "f.json"))
+    kept.scanned(frozenset({"a"}), [])
+    for i in range(compiled.Facts.MAX_CLEAN + 5):
+        kept.found_clean(f"shape-{i}")
+    again = compiled.Facts(str(tmp_path / "f.json"))
+    assert len(again.clean) == compiled.Facts.MAX_CLEAN and again.clean[-1] == f"shape-{compiled.Facts.MAX_CLEAN + 4}"
