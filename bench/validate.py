@@ -2,7 +2,10 @@
 
 1. Wall and CPU time of `ksctl validate policies/` as a user runs it (a fresh process each time),
    and of the imports alone, so a regression can be told apart: parsing and compiling, or import
-   weight. The target is 0.3 s of CPU. Whether Python's bytecode cache is there is printed: without
+   weight; and of validate with nothing of the runbooks kept between runs (a first run on a fresh
+   machine). The target is 0.3 s of CPU, 30 reference loops: each run is timed beside three loops
+   on the same core, to which the bench pins itself (a core of a shared machine can run at two
+   speeds for minutes at a time). Whether Python's bytecode cache is there is printed: without
    it (PYTHONDONTWRITEBYTECODE and an editable install) every module is compiled in every run.
 2. Hostile YAML: the time to load (and refuse, or accept) about 100 KB of each shape a file can
    take — nesting, aliases, many documents, the densest text the bounds let through — next to the
