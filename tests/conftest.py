@@ -3,7 +3,6 @@ session's PostgreSQL server (``pg_server``, and ``pg_database``: a database per 
 
 from __future__ import annotations
 
-import gc
 import glob
 import hashlib
 import importlib.util
@@ -15,7 +14,6 @@ import signal
 import subprocess
 import sys
 import tempfile
-import warnings
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -104,19 +102,6 @@ def _ccxt_closes_at_once() -> None:
     found = sys.modules.get("ccxt.async_support.base.exchange")
     if found is not None and found.Exchange.timeout_on_exit:
         found.Exchange.timeout_on_exit = 0
-
-
-@pytest.fixture(autouse=True)
-def _collector_left_on(request) -> Iterator[None]:
-    """Python's cyclic collector is the process's: a test that leaves it off (or a runner's tick
-    it started that paused it and has not ended: ``runner/gc_pause.py``) changes every later test
-    of its worker, and one that counts collections fails for a reason not its own. It is turned
-    on again after such a test, and a warning names the test."""
-    yield
-    if not gc.isenabled():
-        gc.enable()
-        warnings.warn(f"{request.node.nodeid} left Python's cyclic collector off; it is on again", RuntimeWarning,
-                      stacklevel=1)
 
 
 @pytest.fixture

@@ -249,9 +249,10 @@ def batch_collector(modules: tuple[str, ...] = BATCH_MODULES) -> Iterator[None]:
     again and again and frees almost nothing: 7 % of `ksctl validate policies/` and a quarter of
     validating 1,000 files (bench/validate.py). So ``modules`` are imported with the collector
     paused, what they made is moved out of its reach (:func:`gc.freeze`), and it runs every
-    10,000 new objects instead of 700 until the batch ends; then everything is as it was
-    (a command run in process, as the tests do, leaves no trace). Garbage is still collected:
-    memory stays bounded, about as it was.
+    10,000 new objects instead of 700 until the batch ends; then its threshold is as it was,
+    nothing is frozen, and it is on again if it was on (a command run in process, as the tests
+    do, leaves no trace; one found off is left to whoever turned it off). Garbage is still
+    collected: memory stays bounded, about as it was.
 
     When the process exits, the interpreter collects three more times as it tears the modules
     down, walking everything the batch left alive: 4 % of `ksctl validate policies/`. The
@@ -278,7 +279,12 @@ def batch_collector(modules: tuple[str, ...] = BATCH_MODULES) -> Iterator[None]:
     finally:
         gc.unfreeze()
         gc.set_threshold(*threshold)
-        (gc.enable if enabled else gc.disable)()
+        # On again if it was on; one found off is left as it is now, never turned off again: in a
+        # process that runs this beside something else that pauses the collector (a runner's
+        # tick, which holds it off from its snapshots to its first send and then turns it on),
+        # putting back "off" after the other had turned it on left it off for good.
+        if enabled:
+            gc.enable()
 
 
 def compile_paths(paths: tuple[str, ...], templates=None, allow_empty: bool = False,

@@ -338,12 +338,12 @@ class Templates:
         of a literal list, or none for a computed one), in the template's order. A walk visits
         every node of the tree, most of them text and output: one instead of two is a tenth of
         checking the example runbooks."""
-        from jinja2 import meta, nodes
-
         facts = self._kept(name)
         if facts is not None and facts.names is not None and facts.includes is not None:
             self._readable[name], self._includes[name] = facts.names, facts.includes
             return
+        from jinja2 import meta, nodes
+
         found: set[str] = set()
         refs: list[Any] = []
         todo = [self._ast(name)]

@@ -71,3 +71,28 @@ def test_what_a_batch_leaves_alive_is_frozen_when_the_process_exits():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.splitlines()[-2:] == ["after the batch True", "frozen at exit True"], out.stdout + out.stderr
+
+
+def test_a_runners_pause_that_ends_inside_a_batch_leaves_the_collector_on():
+    """A batch entered while a runner's tick holds the collector off (in a test process, a served
+    runner ticks on a thread beside in-process commands), with the tick turning it on again before
+    the batch ends: the batch must not put back the "off" it found, or the collector stays off for
+    every later test of the process with nobody holding it."""
+    from killswitch.runner.gc_pause import CollectorPause
+
+    assert gc.isenabled()
+    pause = CollectorPause()
+    pause.pause()
+    try:
+        with batch_collector(("json",)):
+            assert not gc.isenabled()
+            pause.resume()  # the tick's first send
+        assert gc.isenabled()
+    finally:
+        pause.resume()
+        gc.enable()
+    # and the other order: a pause taken and ended inside a batch leaves it as the batch found it
+    with batch_collector(("json",)):
+        pause.pause()
+        pause.resume()
+    assert gc.isenabled()
