@@ -45,11 +45,10 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import Any, Optional
 
-from .rules import (ALGO_ONLY_TYPES, CLIENT_ID_RE, DUPLICATE_CLIENT_ID, EPS, ILLEGAL_CHARS, INVALID_ORDER_TYPE,
-                     INVALID_PARAM, INVALID_SIDE, INVALID_TIF, MANDATORY_PARAM, MARGIN_INSUFFICIENT, NO_SUCH_ORDER,
-                     PARAM_NOT_REQUIRED, POSITION_SIDE_MISMATCH, PRECISION, PRICE_TOO_LOW, QTY_NOT_POSITIVE,
-                     QTY_TOO_LARGE, REDUCE_ONLY_REJECTED, TICK_SIZE, UNKNOWN_ORDER, MarketSpec, SimError, SimOrder,
-                     floor_step, on_grid)
+from .rules import (ALGO_ONLY_TYPES, EPS, INVALID_ORDER_TYPE, INVALID_PARAM, INVALID_SIDE, INVALID_TIF,
+                    MANDATORY_PARAM, MARGIN_INSUFFICIENT, NO_SUCH_ORDER, PARAM_NOT_REQUIRED, POSITION_SIDE_MISMATCH,
+                    PRECISION, PRICE_TOO_LOW, QTY_NOT_POSITIVE, QTY_TOO_LARGE, REDUCE_ONLY_REJECTED, TICK_SIZE,
+                    UNKNOWN_ORDER, MarketSpec, SimError, SimOrder, floor_step, on_grid)
 
 # the engine (SimExchange) and its accounts are handed in, never imported: the engine builds
 # this book (an import either way would be a circle)
@@ -256,18 +255,7 @@ class ConditionalBook:
         return round(round(px / m.price_tick) * m.price_tick, m.price_decimals)
 
     def _client_id(self, a: AccountState, cid: Optional[str]) -> str:
-
-        eng = self.engine
-        if cid is None or cid == "":
-            eng._auto_client += 1
-            return f"sim{eng.seed % 1000:03d}algo{eng._auto_client:08d}"
-        if not CLIENT_ID_RE.match(cid):
-            raise SimError(ILLEGAL_CHARS, "Illegal characters found in parameter 'clientAlgoId'; legal range is "
-                           "'^[\\.A-Z\\:/a-z0-9_-]{1,36}$'.")
-        prev = a.algo_by_client.get(cid)
-        if prev is not None and (eng.client_id_scope == "account" or a.algos[prev].is_open):
-            raise SimError(DUPLICATE_CLIENT_ID, "ClientOrderId is duplicated.")
-        return cid
+        return self.engine.client_id(cid, "clientAlgoId", "algo", a.algo_by_client, a.algos)
 
     # --- read --------------------------------------------------------------------------------------------
 

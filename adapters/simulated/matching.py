@@ -27,12 +27,11 @@ from typing import Optional
 from .accounts import AccountState, Leg
 from .depth import DepthModel, SimBook
 from .ledger import Ledger
-from .rules import (ALGO_ONLY_TYPE, ALGO_ONLY_TYPES, CLIENT_ID_RE, DUPLICATE_CLIENT_ID, EPS, ILLEGAL_CHARS,
-                    INVALID_ORDER_TYPE, INVALID_SIDE, INVALID_TIF, MANDATORY_PARAM, MARGIN_INSUFFICIENT,
-                    MAX_OPEN_ORDERS, MAX_OPEN_ORDERS_PER_SYMBOL, NOTIONAL_TOO_SMALL, PARAM_NOT_REQUIRED,
-                    POSITION_SIDE_MISMATCH, POST_ONLY_REJECTED, PRECISION, PRICE_TOO_LOW, QTY_NOT_POSITIVE,
-                    QTY_TOO_LARGE, REDUCE_ONLY_REJECTED, TICK_SIZE, MarketSpec, SimError, SimOrder, _clean, _round_px,
-                    floor_step, on_grid)
+from .rules import (ALGO_ONLY_TYPE, ALGO_ONLY_TYPES, EPS, INVALID_ORDER_TYPE, INVALID_SIDE, INVALID_TIF,
+                    MANDATORY_PARAM, MARGIN_INSUFFICIENT, MAX_OPEN_ORDERS, MAX_OPEN_ORDERS_PER_SYMBOL,
+                    NOTIONAL_TOO_SMALL, PARAM_NOT_REQUIRED, POSITION_SIDE_MISMATCH, POST_ONLY_REJECTED, PRECISION,
+                    PRICE_TOO_LOW, QTY_NOT_POSITIVE, QTY_TOO_LARGE, REDUCE_ONLY_REJECTED, TICK_SIZE, MarketSpec,
+                    SimError, SimOrder, _clean, _round_px, floor_step, on_grid)
 
 
 class Matching(Ledger):
@@ -107,16 +106,7 @@ class Matching(Ledger):
     # --- orders -------------------------------------------------------------------------------------------
 
     def _client_id(self, a: AccountState, cid: Optional[str]) -> str:
-        if cid is None or cid == "":
-            self._auto_client += 1
-            return f"sim{self.seed % 1000:03d}auto{self._auto_client:08d}"
-        if not CLIENT_ID_RE.match(cid):
-            raise SimError(ILLEGAL_CHARS, "Illegal characters found in parameter 'newClientOrderId'; legal range is "
-                           "'^[\\.A-Z\\:/a-z0-9_-]{1,36}$'.")
-        prev = a.by_client.get(cid)
-        if prev is not None and (self.client_id_scope == "account" or a.orders[prev].is_open):
-            raise SimError(DUPLICATE_CLIENT_ID, "ClientOrderId is duplicated.")
-        return cid
+        return self.client_id(cid, "newClientOrderId", "auto", a.by_client, a.orders)
 
     def _new_id(self) -> int:
         self._next_id += 1

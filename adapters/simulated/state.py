@@ -31,7 +31,8 @@ from .depth import DepthModel, SimBook, SlippageModel
 from .faults import FaultPlan
 from .paths import Flat, PricePath
 from .permissions import SimPermissions
-from .rules import INVALID_SYMBOL, MANDATORY_PARAM, TOO_MANY_ORDERS, TOO_MANY_REQUESTS, MarketSpec, SimError, SimOrder
+from .rules import (CLIENT_ID_RE, DUPLICATE_CLIENT_ID, ILLEGAL_CHARS, INVALID_SYMBOL, MANDATORY_PARAM, TOO_MANY_ORDERS,
+                    TOO_MANY_REQUESTS, MarketSpec, SimError, SimOrder)
 from .views import Book, Pricing
 
 
@@ -88,6 +89,26 @@ class ExchangeState:
             self.add_market(m, (paths or {}).get(m.symbol))
         for a in accounts:
             self.add_account(a)
+
+    # --- client ids ------------------------------------------------------------------------------
+
+    def client_id(self, given: Optional[str], param: str, infix: str, by_client: dict[str, Any],
+                  orders: dict[Any, Any]) -> str:
+        """A new order's client id, as the venue takes it: one made up (``sim<seed><infix><n>``)
+        when none is given; else the given one, refused for a character outside the venue's set
+        (-1100, naming the request's ``param``) or when it is taken (-4015): by any order of the
+        account (``by_client``: id → the order in ``orders``), or by an open one only, as
+        ``client_id_scope`` says."""
+        if given is None or given == "":
+            self._auto_client += 1
+            return f"sim{self.seed % 1000:03d}{infix}{self._auto_client:08d}"
+        if not CLIENT_ID_RE.match(given):
+            raise SimError(ILLEGAL_CHARS, f"Illegal characters found in parameter '{param}'; legal range is "
+                           "'^[\\.A-Z\\:/a-z0-9_-]{1,36}$'.")
+        prev = by_client.get(given)
+        if prev is not None and (self.client_id_scope == "account" or orders[prev].is_open):
+            raise SimError(DUPLICATE_CLIENT_ID, "ClientOrderId is duplicated.")
+        return given
 
     # --- setup -------------------------------------------------------------------------------------
 

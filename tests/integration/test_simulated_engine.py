@@ -220,6 +220,31 @@ def test_duplicate_client_order_id_is_rejected(sim):
     ex.place_order("sim-hedge", BTC, "SELL", "MARKET", 1.0, position_side="LONG", client_order_id="ks-dup")
 
 
+def test_an_orders_and_an_algo_orders_client_ids_are_checked_alike_each_naming_its_parameter(sim):
+    ex, clock = sim
+    stop = {"quantity": 1.0, "trigger_price": 50_000.0, "reduce_only": True}
+    for bad in ("has space", "x" * 37, "é"):
+        clock.advance(1_000)  # (a refused order counts against the orders a second too)
+        with pytest.raises(SimError) as e:
+            ex.place_order("sim-main", BTC, "SELL", "MARKET", 1.0, reduce_only=True, client_order_id=bad)
+        assert e.value.code == -1100 and "'newClientOrderId'" in str(e.value)
+        with pytest.raises(SimError) as e:
+            ex.place_algo_order("sim-main", BTC, "SELL", "STOP_MARKET", client_algo_id=bad, **stop)
+        assert e.value.code == -1100 and "'clientAlgoId'" in str(e.value)
+    clock.advance(1_000)
+    algo = ex.place_algo_order("sim-main", BTC, "SELL", "STOP_MARKET", client_algo_id="ks-stop", **stop)
+    assert code_of(ex.place_algo_order, "sim-main", BTC, "SELL", "STOP_MARKET", client_algo_id="ks-stop",
+                   **stop) == -4116
+    # an order's and an algo order's ids are apart; one given none gets one made up, never repeated
+    assert ex.place_order("sim-main", BTC, "SELL", "MARKET", 1.0, reduce_only=True,
+                          client_order_id="ks-stop").client_order_id == "ks-stop"
+    made = [ex.place_order("sim-main", BTC, "SELL", "MARKET", 0.1, reduce_only=True).client_order_id,
+            ex.place_algo_order("sim-main", BTC, "SELL", "STOP_MARKET", **stop).client_algo_id,
+            ex.place_order("sim-main", BTC, "SELL", "MARKET", 0.1, reduce_only=True).client_order_id]
+    assert "auto" in made[0] and "algo" in made[1] and "auto" in made[2] and len(set(made)) == 3
+    assert algo.client_algo_id == "ks-stop"
+
+
 def test_client_id_scope_open_allows_reuse_after_the_order_is_done():
     ex, _ = engine(client_id_scope="open")
     lim = ex.place_order("sim-main", BTC, "SELL", "LIMIT", 1.0, 70_000.0, time_in_force="GTC", reduce_only=True,
