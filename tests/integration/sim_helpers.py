@@ -1,5 +1,6 @@
 """Helpers for the simulated-exchange integration tests: a fixed start time, a bounded way to
-run a coroutine from a synchronous test, engines on a manual clock, and order intents."""
+run a coroutine from a synchronous test, engines on a manual clock, order intents, the symbols, a
+refusal's code and a position's size."""
 
 from __future__ import annotations
 
@@ -49,3 +50,27 @@ def hyperliquid_account(server, monkeypatch, account: str = "sim-main", env: str
         "name": account, "venue": "hyperliquid", "market_type": "futures", "quote_currency": "USDC",
         "strategies": ["alpha"], "api_url": server.base_url,
         "credentials": {"wallet_address": account_address(account), "private_key": {"env": env}}})
+
+
+# the engine's symbols, as the venue's REST names them and as ccxt does
+BTC, ETH, SOL = "BTCUSDT", "ETHUSDT", "SOLUSDT"
+BTC_U, ETH_U, SOL_U = "BTC/USDT:USDT", "ETH/USDT:USDT", "SOL/USDT:USDT"
+
+
+def code_of(fn, *a, **kw) -> int:
+    """The venue's error code of what ``fn(*a, **kw)`` refused."""
+    import pytest
+
+    from adapters.simulated.engine import SimError
+
+    with pytest.raises(SimError) as e:
+        fn(*a, **kw)
+    return e.value.code
+
+
+def leg(ex: SimExchange, account: str, symbol: str, ps: str = "BOTH") -> float:
+    """The size of ``account``'s position (or hedge-mode leg ``ps``) in ``symbol``; 0 when none."""
+    for p in ex.positions(account):
+        if p.symbol == symbol and p.position_side == ps:
+            return p.amount
+    return 0.0
