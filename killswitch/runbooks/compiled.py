@@ -3,7 +3,7 @@ jinja2's bytecode cache, keyed by what each depends on.
 
 What it owns: where what jinja2 makes of a template is kept on disk, and the key that says
 whether a kept file is still that template's. jinja2 parses a template into a syntax tree (about
-20 ms for the example runbooks, a sixth of a ``ksctl validate``), turns the tree into Python
+20 ms for the example runbooks, a sixteenth of a ``ksctl validate``), turns the tree into Python
 source and compiles it (about 40 ms more); both are pure functions of the template's text, the
 environment's options (lexer, filters, tests, finalize, sandbox, whether the template is
 autoescaped) and the jinja2 and Python versions. Those go into the key (the checksum each kept

@@ -18,6 +18,7 @@ there are templates to check.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import os
 from pathlib import Path
@@ -365,23 +366,19 @@ class Templates:
             facts.scanned(self._readable[name], self._includes[name])
 
 
-_CODE: list[Optional[str]] = []
-
-
+@functools.cache
 def _checking_code() -> Optional[str]:
     """A digest of the code whose findings :class:`~.compiled.Facts` keeps (this module and
     :mod:`.template_shape`, read once a process), or None when its source cannot be read."""
-    if not _CODE:
-        from . import template_shape
+    from . import template_shape
 
-        try:
-            digest = hashlib.sha256()
-            for module in (__file__, template_shape.__file__):
-                digest.update(Path(module).read_bytes())
-            _CODE.append(digest.hexdigest())
-        except OSError:
-            _CODE.append(None)
-    return _CODE[0]
+    digest = hashlib.sha256()
+    try:
+        for module in (__file__, template_shape.__file__):
+            digest.update(Path(module).read_bytes())
+    except OSError:
+        return None
+    return digest.hexdigest()
 
 
 def _make_env(templates: Templates) -> Any:

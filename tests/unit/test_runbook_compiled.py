@@ -344,7 +344,7 @@ def test_changed_checking_code_walks_anew(cache_dir, walks, parses, monkeypatch)
     from killswitch.runbooks import templates
 
     Templates({"a.md.j2": SOURCE}).check("a.md.j2", [CONTEXT])
-    monkeypatch.setattr(templates, "_CODE", ["another digest"])
+    monkeypatch.setattr(templates, "_checking_code", lambda: "another digest")
     Templates({"a.md.j2": SOURCE}).check("a.md.j2", [CONTEXT])
     assert len(walks) == 2 and len(parses) == 1 and len(facts(cache_dir)) == 2  # (the tree still the same)
 
@@ -363,7 +363,7 @@ def test_damaged_findings_are_found_anew_and_kept_again(cache_dir, walks):
 def test_without_the_checking_codes_source_nothing_is_kept(cache_dir, walks, monkeypatch):
     from killswitch.runbooks import templates
 
-    monkeypatch.setattr(templates, "_CODE", [None])
+    monkeypatch.setattr(templates, "_checking_code", lambda: None)
     for _ in range(2):
         Templates({"a.md.j2": SOURCE}).check("a.md.j2", [CONTEXT])
     assert len(walks) == 2 and not facts(cache_dir)
