@@ -9,6 +9,8 @@ from __future__ import annotations
 import asyncio
 import json
 
+from tests.starved import Starvation
+
 from .test_runner_operator import ACCOUNT, make, order, run, start, ticks
 
 
@@ -97,36 +99,6 @@ class WallClock:
 
     def advance(self, ms: int) -> None:
         self.offset += ms
-
-
-class Starvation:
-    """The longest this process kept a thread waiting past a 20 ms sleep while the block ran: a
-    machine that starves threads for a good part of a lease's term (test workers, a build, a
-    browser on two cores) leaves a keeper thread unable to renew in time, which says nothing of
-    the keeper."""
-
-    def __init__(self) -> None:
-        import threading
-
-        self.worst_s = 0.0
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._probe, daemon=True)
-
-    def _probe(self) -> None:
-        import time
-
-        while not self._stop.is_set():
-            t = time.monotonic()
-            time.sleep(0.02)
-            self.worst_s = max(self.worst_s, time.monotonic() - t - 0.02)
-
-    def __enter__(self) -> "Starvation":
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self._stop.set()
-        self._thread.join()
 
 
 def test_a_slow_tick_keeps_its_lease_so_a_standby_cannot_take_the_book_mid_incident(tmp_path):
