@@ -32,7 +32,6 @@ import argparse
 import datetime as dt
 import os
 import platform
-import re
 import statistics
 import subprocess
 import sys
@@ -340,7 +339,24 @@ STAGE_ACTIONS = [
 ]
 
 OWNERS = ["risk-desk", "trading-platform", "quant-macro", "market-making"]
-VENUES = ["binanceusdm", "bybit", "okx", "binance"]
+# The accounts one runner holds, by venue: a policy for each, and one for each of the many
+# strategies (bots) trading on them, as at a desk. Their polling fits each venue's per-IP REST
+# budget at the policies' shortest interval, 5 s (KS230; KS231 over 80 % of it): Binance spot has
+# room for two accounts polled, Binance USD-M for three, so its six stream (REST every 30 s).
+ACCOUNTS = ["bybit"] * 16 + ["okx"] * 16 + ["binanceusdm"] * 6 + ["binance"] * 2
+STREAMED = {"binanceusdm"}
+
+
+def _account(k: int) -> str:
+    return f"acct-{k:03d}"
+
+
+def _book(k: int) -> str:
+    return f"book-{k:03d}"
+
+
+def _desk(k: int) -> str:
+    return f"d{k:03d}"
 
 
 def _policy(i: int, rnd) -> str:
@@ -348,12 +364,14 @@ def _policy(i: int, rnd) -> str:
     name = f"book-{i:04d}"
     kinds = rnd.sample(SIGNALS, rnd.randint(1, 3))
     stages = rnd.choice([1, 2, 2, 3, 3])
-    scope = rnd.choice([
-        f"scope:\n    level: account\n    accounts: {{match_labels: {{book: {name}}}}}",
-        f"scope: {{level: account, accounts: {{names: [acct-{i:04d}]}}}}",
-        f"scope:\n    level: strategy\n    strategies: [strat-{i:04d}]",
-        f"scope: {{level: venue, venues: [{rnd.choice(VENUES)}], accounts: {{match_labels: {{desk: d{i:04d}}}}}}}",
-    ])
+    if i < len(ACCOUNTS):  # one policy an account (two on one scope would conflict: KS206)
+        scope = rnd.choice([
+            f"scope:\n    level: account\n    accounts: {{match_labels: {{book: {_book(i)}}}}}",
+            f"scope: {{level: account, accounts: {{names: [{_account(i)}]}}}}",
+            f"scope: {{level: venue, venues: [{ACCOUNTS[i]}], accounts: {{match_labels: {{desk: {_desk(i)}}}}}}}",
+        ])
+    else:  # the rest: one a strategy (a bot) trading on those accounts
+        scope = f"scope:\n    level: strategy\n    strategies: [strat-{i:04d}]"
     lines = [f"# {name}: {', '.join(k[0] for k in kinds)}; {stages} stage{'s' if stages > 1 else ''}, "
              "the last one flattens",
              "apiVersion: killswitch/v1", "kind: Policy", "metadata:", f"  name: {name}",
@@ -399,22 +417,22 @@ def _policy_test(i: int) -> str:
             "      expect:\n        - at: 20m\n        - at: 40m\n")
 
 
-def _accounts(numbers: dict[int, str | None], rnd) -> str:
-    """The Accounts document declaring an account for every policy whose scope selects accounts
-    (by name, by its book's label, or on a venue by its desk's label: then on that venue), so that
-    every scope selects one (KS218)."""
+def _accounts(rnd) -> str:
+    """The Accounts document: every account of :data:`ACCOUNTS`, each selected by one policy's
+    scope (by name, its book's label, or its desk's label on its venue: KS218)."""
     lines = ["# The accounts the generated policies select.", "apiVersion: killswitch/v1", "kind: Accounts",
              "metadata: {name: production, owner: trading-platform}", "spec:", "  dry_run: true", "  accounts:"]
-    for i, on in numbers.items():
-        venue = rnd.choice(VENUES) if on is None else on
+    for k, venue in enumerate(ACCOUNTS):
         market = "spot" if venue == "binance" else "futures"
-        lines += [f"    - name: acct-{i:04d}", f"      venue: {venue}", f"      market_type: {market}",
-                  f"      labels: {{book: book-{i:04d}, desk: d{i:04d}}}",
+        lines += [f"    - name: {_account(k)}", f"      venue: {venue}", f"      market_type: {market}",
+                  f"      labels: {{book: {_book(k)}, desk: {_desk(k)}}}",
                   f"      initial_capital: {rnd.choice(['250k', '1M'])}",
-                  "      credentials:", f"        api_key: {{env: ACCT_{i:04d}_KEY}}",
-                  f"        secret: {{file: /var/run/secrets/killswitch/acct-{i:04d}}}"]
+                  "      credentials:", f"        api_key: {{env: ACCT_{k:03d}_KEY}}",
+                  f"        secret: {{file: /var/run/secrets/killswitch/{_account(k)}}}"]
         if venue == "okx":  # OKX signs with the API key's passphrase too (KS223 without it)
-            lines.append(f"        password: {{env: ACCT_{i:04d}_PASS}}")
+            lines.append(f"        password: {{env: ACCT_{k:03d}_PASS}}")
+        if venue in STREAMED:
+            lines.append("      stream: {reconcile_every: 30s}")
     return "\n".join(lines) + "\n"
 
 
@@ -430,15 +448,11 @@ def write_repo(root: Path, files: int = REPO_FILES, seed: int = 0) -> tuple[int,
     shutil.copytree(ROOT / "runbooks", root / "runbooks")
     out = {root / "policies" / "routes.yaml": (ROOT / "policies" / "routes.yaml").read_text()}
     n_tests = (files - 2) // 11
-    accounts: dict[int, str | None] = {}  # policy → the venue its scope names (None: any)
     for i in range(files - 2 - n_tests):
-        text = out[root / "policies" / f"book-{i:04d}.yaml"] = _policy(i, rnd)
-        if "strategies:" not in text:
-            on = re.search(r"venues: \[(\w+)\]", text)
-            accounts[i] = on.group(1) if on else None
+        out[root / "policies" / f"book-{i:04d}.yaml"] = _policy(i, rnd)
         if i % 10 == 0 and i // 10 < n_tests:
             out[root / "policies" / "tests" / f"book-{i:04d}.test.yaml"] = _policy_test(i)
-    out[root / "policies" / "accounts.yaml"] = _accounts(accounts, rnd)
+    out[root / "policies" / "accounts.yaml"] = _accounts(rnd)
     for path, text in out.items():
         path.write_text(text)
     return len(out), sum(len(t.encode()) for t in out.values())

@@ -337,6 +337,26 @@ def lease(url: str) -> tuple[Optional[str], int]:
         store.close()
 
 
+def takeover(url: str, tmp: Path) -> None:
+    """Wait for ha-b to hold the lease after ha-a stopped or died; if it does not in time, say
+    what the database and the standby's log show (who holds what lock, which session idles in a
+    transaction), so that a late takeover explains itself."""
+    try:
+        wait_for(lambda: lease(url)[0] == "ha-b", LEASE_TTL_S + 5, "the standby to take over", step=0.02)
+    except AssertionError as e:
+        import psycopg
+
+        with psycopg.connect(url, autocommit=True) as conn:
+            sessions = conn.execute(
+                "SELECT pid, state, wait_event_type, wait_event, now() - xact_start, left(query, 80) "
+                "FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()").fetchall()
+            locks = conn.execute("SELECT pid, locktype, relation::regclass, mode, granted FROM pg_locks "
+                                 "WHERE relation IS NOT NULL AND pid <> pg_backend_pid()").fetchall()
+        logs = "".join((tmp / f"b.{out}").read_text()[-1500:] for out in ("out", "err") if (tmp / f"b.{out}").exists())
+        raise AssertionError(f"{e}\nlease: {lease(url)}\nsessions: {sessions}\nlocks: {locks}\n"
+                             f"ha-b's log:\n{logs}") from None
+
+
 def journal(url: str) -> list:
     store = open_store(url)
     try:
@@ -410,7 +430,7 @@ def test_ha_one_leader_acts_and_a_standby_takes_over_within_the_ttl(tmp_path, pg
         a.kill()
         killed = time.monotonic()
         a.wait(10)
-        wait_for(lambda: lease(pg_url)[0] == "ha-b", LEASE_TTL_S + 5, "the standby to take over", step=0.02)
+        takeover(pg_url, tmp_path)
         took = time.monotonic() - killed
         fence_b = lease(pg_url)[1]
         assert fence_b > fence_a
@@ -442,7 +462,7 @@ def test_ha_a_paused_leader_neither_writes_nor_sends_after_waking(tmp_path, pg_u
         a, b, fence_a = two_runners(tmp_path, sim, pg_url)
         wait_for(lambda: journal(pg_url), 20 + 120 / SCALE_HA, "the leader's first orders", step=0.1)
         a.send_signal(signal.SIGSTOP)
-        wait_for(lambda: lease(pg_url)[0] == "ha-b", LEASE_TTL_S + 5, "the standby to take over", step=0.02)
+        takeover(pg_url, tmp_path)
         fence_b = lease(pg_url)[1]
         taken_at = sim.state()["now"]  # engine time of the takeover (or just after)
         a_rows_at_takeover = [e.client_order_id for e in journal(pg_url) if e.fence == fence_a]
