@@ -251,8 +251,10 @@ def batch_collector(modules: tuple[str, ...] = BATCH_MODULES) -> Iterator[None]:
     paused, what they made is moved out of its reach (:func:`gc.freeze`), and it runs every
     10,000 new objects instead of 700 until the batch ends; then its threshold is as it was,
     nothing is frozen, and it is on again if it was on (a command run in process, as the tests
-    do, leaves no trace; one found off is left to whoever turned it off). Garbage is still
-    collected: memory stays bounded, about as it was.
+    do, leaves no trace; one found off is left to whoever turned it off). What was frozen
+    before the batch began (a runner in the same process freezes what its start-up made) stays
+    frozen, and what the batch froze with it: the collector cannot thaw one without the other.
+    Garbage is still collected: memory stays bounded, about as it was.
 
     When the process exits, the interpreter collects three more times as it tears the modules
     down, walking everything the batch left alive: 4 % of `ksctl validate policies/`. The
@@ -266,7 +268,7 @@ def batch_collector(modules: tuple[str, ...] = BATCH_MODULES) -> Iterator[None]:
 
     atexit.unregister(gc.freeze)  # registered once however many batches a process runs
     atexit.register(gc.freeze)
-    enabled, threshold = gc.isenabled(), gc.get_threshold()
+    enabled, threshold, frozen = gc.isenabled(), gc.get_threshold(), gc.get_freeze_count()
     gc.disable()
     try:
         for name in modules:
@@ -277,7 +279,8 @@ def batch_collector(modules: tuple[str, ...] = BATCH_MODULES) -> Iterator[None]:
             gc.enable()
         yield
     finally:
-        gc.unfreeze()
+        if not frozen:
+            gc.unfreeze()
         gc.set_threshold(*threshold)
         # On again if it was on; one found off is left as it is now, never turned off again: in a
         # process that runs this beside something else that pauses the collector (a runner's

@@ -25,6 +25,7 @@ class _Node:
 
 
 def test_inside_a_batch_imports_are_frozen_and_cycles_still_collected():
+    gc.unfreeze()  # (a runner an earlier test ran in this process froze what its start-up made)
     before = gc.get_threshold(), gc.isenabled(), gc.get_freeze_count()
     with batch_collector(("json",)):
         assert gc.get_threshold() == BATCH_GC_THRESHOLD and gc.isenabled() is before[1]
@@ -34,6 +35,19 @@ def test_inside_a_batch_imports_are_frozen_and_cycles_still_collected():
         gc.collect()
         assert ref() is None  # garbage made in the batch is collected
     assert (gc.get_threshold(), gc.isenabled(), gc.get_freeze_count()) == before
+
+
+def test_what_was_frozen_before_the_batch_stays_frozen():
+    """A runner freezes what its start-up made after its first tick; a batch run later in the
+    same process must not thaw it (the collector would walk it all again, tick after tick)."""
+    gc.freeze()
+    before = gc.get_freeze_count()
+    try:
+        with batch_collector(("json",)):
+            pass
+        assert gc.get_freeze_count() >= before > 0
+    finally:
+        gc.unfreeze()
 
 
 def test_everything_is_restored_after_an_exception_and_a_disabled_collector_stays_disabled():
