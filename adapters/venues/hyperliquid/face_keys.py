@@ -110,9 +110,14 @@ def _typehash(spec: str) -> bytes:
     return _keccak(spec.encode())
 
 
-_DOMAIN = _keccak(_typehash("EIP712Domain(string name,string version,uint256 chainId,address verifyingContract)")
-                  + _keccak(b"Exchange") + _keccak(b"1") + CHAIN_ID.to_bytes(32, "big") + bytes(32))
-_AGENT = _typehash("Agent(string source,bytes32 connectionId)")
+@functools.cache
+def _domain_and_agent() -> tuple[bytes, bytes]:
+    """The EIP-712 domain separator and the Agent type's hash: made at the first signature
+    checked, not at import (keccak is ccxt's, whose import costs a simulator that serves no
+    Hyperliquid request a second of CPU at every start)."""
+    domain = _keccak(_typehash("EIP712Domain(string name,string version,uint256 chainId,address verifyingContract)")
+                     + _keccak(b"Exchange") + _keccak(b"1") + CHAIN_ID.to_bytes(32, "big") + bytes(32))
+    return domain, _typehash("Agent(string source,bytes32 connectionId)")
 
 
 def action_digest(action: Any, nonce: int, vault: Optional[str], source: str = "a",
@@ -126,8 +131,9 @@ def action_digest(action: Any, nonce: int, vault: Optional[str], source: str = "
     data += b"\x00" if vault is None else b"\x01" + bytes.fromhex(vault.removeprefix("0x"))
     if expires_after is not None:
         data += b"\x00" + int(expires_after).to_bytes(8, "big")
-    struct = _keccak(_AGENT + _keccak(source.encode()) + _keccak(data))
-    return _keccak(b"\x19\x01" + _DOMAIN + struct)
+    domain, agent = _domain_and_agent()
+    struct = _keccak(agent + _keccak(source.encode()) + _keccak(data))
+    return _keccak(b"\x19\x01" + domain + struct)
 
 
 def signer(body: dict, addresses: dict[str, str]) -> Optional[str]:

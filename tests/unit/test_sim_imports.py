@@ -1,0 +1,35 @@
+"""The simulated exchange starts without ccxt: it is the venues' side of the wire, and a test
+starts one for nearly every runner process it starts. Importing ccxt (every exchange of the
+package) cost each start about 0.6 s of CPU, all for two constants of the simulated
+Hyperliquid's signature check, now made at the first signature it checks."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+
+PROBE = """
+import json, sys
+import adapters.simulated.__main__
+from adapters.registry import parts
+for field in ("FACE", "STREAM_FACE"):
+    parts(field)
+before = "ccxt" in sys.modules
+from adapters.venues.hyperliquid.face_keys import account_address, action_digest
+digest = action_digest({"type": "noop"}, 1, None)
+print(json.dumps({"at_start": before, "after_a_signature": "ccxt" in sys.modules,
+                  "digest": digest.hex(), "address": account_address("sim-main")}))
+"""
+
+
+def test_the_simulators_faces_import_no_ccxt_until_a_hyperliquid_signature_is_checked():
+    out = subprocess.run([sys.executable, "-c", PROBE], cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    got = json.loads(out.stdout)
+    assert got["at_start"] is False, "a face imports ccxt when the simulator starts"
+    assert got["after_a_signature"] is True  # (the keccak and msgpack are ccxt's)
+    assert len(bytes.fromhex(got["digest"])) == 32 and got["address"].startswith("0x") and len(got["address"]) == 42
