@@ -123,6 +123,10 @@ class LeaseKeeper:
         self.stalls = 0  # attempts skipped because the loop showed no life for a term
         self.changes = 0  # times the token held changed (taken, lost, taken again)
         self.last_error: Optional[str] = None  # the class of the last store error, never its message
+        # (stalls, failures) when a standby last saw another runner's lease in force: a takeover
+        # says how many attempts since went without a look (its loop silent) or failed
+        self._seen_counts = (0, 0)
+        self._failed_with = "an error in the keeper"  # the class of the last failure (kept past a success)
 
     @classmethod
     def for_store(cls, store: "StateStore", holder: str, ttl_ms: int, **kw) -> "LeaseKeeper":
@@ -240,6 +244,7 @@ class LeaseKeeper:
             except Exception:  # noqa: BLE001 - a bug here must not end renewals silently
                 log.exception("lease keeper %s: attempt failed", self.holder)
                 self.failures += 1
+                self._failed_with = "an error in the keeper"
                 delay_ms = self.retry_ms
 
     def _watch(self) -> None:
@@ -282,6 +287,19 @@ class LeaseKeeper:
             return f"the last renewal failed: {self.last_error}"
         return "no renewal was confirmed in time"
 
+    def _why_late(self) -> str:
+        """What kept this standby from taking a lapsed lease at once: the attempts since it last
+        saw another runner's lease in force that did not look (its loop or store calls silent
+        for a term) or failed; empty when none."""
+        stalls, failures = self._seen_counts
+        skipped, failed = self.stalls - stalls, self.failures - failures
+        out = []
+        if skipped:
+            out.append(f"{skipped} attempt(s) skipped while this runner's loop or its store calls showed no life")
+        if failed:
+            out.append(f"{failed} failed (last: {self._failed_with})")
+        return "; ".join(out)
+
     # --- one attempt --------------------------------------------------------------------------------
 
     def attempt(self) -> int:
@@ -305,6 +323,7 @@ class LeaseKeeper:
                 if before.valid_at(now) and before.holder != self.holder:
                     with self._lock:
                         self._seen = (before.holder, before.expires_ms)
+                        self._seen_counts = (self.stalls, self.failures)
                     self._publish(None, 0, 0.0)
                     # wake as the leader's term runs out (and at least every renewal period, to
                     # see a lease released by a leader that stopped cleanly)
@@ -312,7 +331,7 @@ class LeaseKeeper:
             token = self._ask(self.store.acquire_lease, self.holder, term, now)
         except Exception as e:  # noqa: BLE001 - what we hold stays ours until its term runs out
             self.failures += 1
-            self.last_error = type(e).__name__
+            self.last_error = self._failed_with = type(e).__name__
             return self.retry_ms
         if token is None:
             self._publish(None, 0, 0.0, lost=self._taken_by() if holding else "")
@@ -370,7 +389,7 @@ class LeaseKeeper:
             if token is not None:
                 previous = before.holder if before is not None else None
                 ended = now_ms - before.expires_ms if before is not None and previous is not None else None
-                self.lease_log.took(token, previous=previous, ended_ms_ago=ended)
+                self.lease_log.took(token, previous=previous, ended_ms_ago=ended, late=self._why_late())
             elif held is not None:
                 self.lease_log.lost(held, lost or "its term ran out")
         if self.on_change is not None:

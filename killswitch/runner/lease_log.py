@@ -52,9 +52,11 @@ class LeaseLog:
         with self._lock:
             return self._held
 
-    def took(self, token: int, *, previous: Optional[str] = None, ended_ms_ago: Optional[int] = None) -> bool:
+    def took(self, token: int, *, previous: Optional[str] = None, ended_ms_ago: Optional[int] = None,
+             late: str = "") -> bool:
         """This runner holds ``token`` now. ``previous``: the holder the lease named before (None:
-        free, or not known), whose term ended ``ended_ms_ago``. Says whether this was news."""
+        free, or not known), whose term ended ``ended_ms_ago``; ``late``: what kept this runner
+        from taking it sooner, if anything did. Says whether this was news."""
         with self._lock:
             if self._held == token:
                 return False
@@ -72,6 +74,7 @@ class LeaseLog:
                      "(holder %s, token %d); leading again", self.holder, token)
         elif previous is not None and previous != self.holder:
             ago = f"; its term ended {ended_ms_ago / 1000:.1f}s ago" if ended_ms_ago is not None else ""
+            ago += f"; {late}" if late else ""
             log.info("lease taken over from %s, token %d (holder %s%s)", previous, token, self.holder, ago)
         elif previous == self.holder or lapsed is not None:
             # (a lapse nobody said as it happened: without a lease thread the tick renews the

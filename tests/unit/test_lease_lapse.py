@@ -21,7 +21,7 @@ import pytest
 from killswitch.metrics import Registry
 from killswitch.runner.lease_keeper import LeaseKeeper
 from killswitch.runner.lease_log import LeaseLog
-from killswitch.state import open_store
+from killswitch.state import StoreError, open_store
 from killswitch.state.postgres import call_timeout_s
 
 from .test_runner_operator import make, run, start
@@ -234,3 +234,62 @@ def test_the_lease_log_says_each_change_once_and_exports_its_counters_from_zero(
     said.released(3)
     said.released(3)
     assert (said.acquired_total, said.lost_total, said.released_total, said.fence) == (1, 1, 1, 3)
+
+
+class Wall:
+    """Wall-clock milliseconds that move when told (the store compares them)."""
+
+    def __init__(self):
+        self.ms = 1_800_000_000_000
+
+    def __call__(self) -> int:
+        return self.ms
+
+
+def test_a_late_takeover_says_what_kept_the_standby_from_it(tmp_path, caplog):
+    """The standby takes a lapsed lease at its next look; when its looks were skipped (its own
+    loop or store calls silent) or failed, the takeover line says so, counted from the last time
+    it saw the leader's lease in force: the on-call reads why the book had no leader for longer
+    than a term."""
+    caplog.set_level(logging.INFO, logger="killswitch.runner.lease")
+    store = open_store(f"sqlite://{tmp_path / 'state.db'}")
+    wall, mono = Wall(), Mono()
+    a = LeaseKeeper(store, "a", TTL_MS, clock=wall, monotonic=mono)
+    b = LeaseKeeper(store, "b", TTL_MS, clock=wall, monotonic=mono)
+
+    def step(ms: int, *alive: LeaseKeeper) -> None:
+        wall.ms += ms
+        mono.advance(ms)
+        for k in alive:
+            k.alive()
+
+    a.attempt()
+    assert a.token(wall()) == 1
+    step(500, a, b)
+    b.attempt()  # sees a's lease in force
+    assert b.token(wall()) is None and b.seen_holder(wall()) == "a"
+    step(2_100)  # a's term runs out; b's loop is silent for it all
+    assert b.attempt() == b.retry_ms and b.stalls == 1  # silent for a term: no look
+    step(100)
+    b.attempt()
+    real = store.lease
+    store.lease = lambda: (_ for _ in ()).throw(StoreError("sqlite: database is locked"))
+    step(100, b)
+    b.attempt()  # a look that failed
+    store.lease = real
+    step(100, b)
+    b.attempt()
+    assert b.token(wall()) == 2
+    took = lines(caplog, "lease taken over from a, token 2")
+    assert len(took) == 1, took
+    assert "2 attempt(s) skipped while this runner's loop or its store calls showed no life" in took[0], took
+    assert "1 failed (last: StoreError)" in took[0], took
+    # a takeover at the first look after the term says nothing more
+    step(500, a)
+    a.attempt()  # a sees b's lease in force
+    step(2_100, a)
+    a.attempt()
+    assert a.token(wall()) == 3
+    again = lines(caplog, "lease taken over from b, token 3")
+    assert len(again) == 1 and "skipped" not in again[0] and "failed" not in again[0], again
+    store.close()
