@@ -45,8 +45,8 @@ store. A runner that lost the lease writes nothing and sends nothing.
 
 Must not: touch the runner's state (it publishes a token and calls ``on_change``; the runner's
 loop decides what a new token means), renew for a loop that shows no life, share its connection
-with the runner, or put a store's message (it may name a host) anywhere but ``last_error``'s
-class name.
+with the runner, or put a store's message (it may name a host) anywhere: only its class name
+(in :class:`~.lease_counts.LeaseCounts`).
 """
 
 from __future__ import annotations
@@ -57,6 +57,7 @@ import threading
 import time
 from typing import TYPE_CHECKING, Callable, Optional
 
+from .lease_counts import LeaseCounts
 from .lease_log import LeaseLog
 
 if TYPE_CHECKING:
@@ -117,16 +118,7 @@ class LeaseKeeper:
         self._stop = threading.Event()
         self._thread: Optional[threading.Thread] = None
         self._watch_thread: Optional[threading.Thread] = None
-        # what an on-call engineer wants to see in /metrics
-        self.renewals = 0
-        self.failures = 0
-        self.stalls = 0  # attempts skipped because the loop showed no life for a term
-        self.changes = 0  # times the token held changed (taken, lost, taken again)
-        self.last_error: Optional[str] = None  # the class of the last store error, never its message
-        # (stalls, failures) when a standby last saw another runner's lease in force: a takeover
-        # says how many attempts since went without a look (its loop silent) or failed
-        self._seen_counts = (0, 0)
-        self._failed_with = "an error in the keeper"  # the class of the last failure (kept past a success)
+        self.counts = LeaseCounts()  # what an on-call engineer wants to see in /metrics, and a late takeover says
 
     @classmethod
     def for_store(cls, store: "StateStore", holder: str, ttl_ms: int, **kw) -> "LeaseKeeper":
@@ -228,7 +220,7 @@ class LeaseKeeper:
                     self.lease_log.released(token)
                 self._publish(None, 0, 0.0, lost="another runner held it at this runner's clean stop")
         except Exception as e:  # noqa: BLE001 - the lease then runs out by itself within a term
-            self.last_error = type(e).__name__
+            self.counts.last_error = type(e).__name__
         finally:
             if self._owns_store:
                 try:
@@ -243,8 +235,7 @@ class LeaseKeeper:
                 delay_ms = self.attempt()
             except Exception:  # noqa: BLE001 - a bug here must not end renewals silently
                 log.exception("lease keeper %s: attempt failed", self.holder)
-                self.failures += 1
-                self._failed_with = "an error in the keeper"
+                self.counts.failed()
                 delay_ms = self.retry_ms
 
     def _watch(self) -> None:
@@ -283,22 +274,9 @@ class LeaseKeeper:
             return f"the renewal sent {now - sent:.1f}s ago has had no answer from the state store"
         if self.silent_ms() >= self.term_ms:
             return "the runner's loop or its store calls showed no life for a term"
-        if self.last_error is not None:
-            return f"the last renewal failed: {self.last_error}"
+        if self.counts.last_error is not None:
+            return f"the last renewal failed: {self.counts.last_error}"
         return "no renewal was confirmed in time"
-
-    def _why_late(self) -> str:
-        """What kept this standby from taking a lapsed lease at once: the attempts since it last
-        saw another runner's lease in force that did not look (its loop or store calls silent
-        for a term) or failed; empty when none."""
-        stalls, failures = self._seen_counts
-        skipped, failed = self.stalls - stalls, self.failures - failures
-        out = []
-        if skipped:
-            out.append(f"{skipped} attempt(s) skipped while this runner's loop or its store calls showed no life")
-        if failed:
-            out.append(f"{failed} failed (last: {self._failed_with})")
-        return "; ".join(out)
 
     # --- one attempt --------------------------------------------------------------------------------
 
@@ -310,7 +288,7 @@ class LeaseKeeper:
         if term <= 0:
             # The loop has been silent for a whole term: renew nothing, take nothing. What we
             # hold runs out by itself (the term watch says so); a standby takes it then.
-            self.stalls += 1
+            self.counts.stalled()
             return self.retry_ms
         before: Optional[Lease] = None
         holding = False
@@ -323,21 +301,19 @@ class LeaseKeeper:
                 if before.valid_at(now) and before.holder != self.holder:
                     with self._lock:
                         self._seen = (before.holder, before.expires_ms)
-                        self._seen_counts = (self.stalls, self.failures)
+                        self.counts.saw_leader()
                     self._publish(None, 0, 0.0)
                     # wake as the leader's term runs out (and at least every renewal period, to
                     # see a lease released by a leader that stopped cleanly)
                     return max(1, min(self.renew_ms, before.expires_ms - now + 1))
             token = self._ask(self.store.acquire_lease, self.holder, term, now)
         except Exception as e:  # noqa: BLE001 - what we hold stays ours until its term runs out
-            self.failures += 1
-            self.last_error = self._failed_with = type(e).__name__
+            self.counts.failed(type(e).__name__)
             return self.retry_ms
         if token is None:
             self._publish(None, 0, 0.0, lost=self._taken_by() if holding else "")
             return self.retry_ms
-        self.renewals += 1
-        self.last_error = None
+        self.counts.renewed()
         until_mono = began + term / 1000
         if until_mono <= self._mono():
             # confirmed after the term it grants had run out: nothing to act on (the term watch
@@ -381,7 +357,7 @@ class LeaseKeeper:
                 changed = token != held
                 self._token, self._until_ms, self._until_mono = token, until_ms, until_mono
                 if changed:
-                    self.changes += 1
+                    self.counts.changes += 1
                 self._term_changed.notify_all()
             if not changed:
                 return
@@ -389,7 +365,7 @@ class LeaseKeeper:
             if token is not None:
                 previous = before.holder if before is not None else None
                 ended = now_ms - before.expires_ms if before is not None and previous is not None else None
-                self.lease_log.took(token, previous=previous, ended_ms_ago=ended, late=self._why_late())
+                self.lease_log.took(token, previous=previous, ended_ms_ago=ended, late=self.counts.why_late())
             elif held is not None:
                 self.lease_log.lost(held, lost or "its term ran out")
         if self.on_change is not None:
@@ -400,14 +376,7 @@ class LeaseKeeper:
 
     def collect_metrics(self, registry: "Registry") -> None:
         """The keeper's counters, as families of the scrape's registry."""
-        registry.sampled("killswitch_lease_renewals_total", "counter",
-                         "Lease renewals by the lease thread.").add(self.renewals)
-        registry.sampled("killswitch_lease_renew_failures_total", "counter",
-                         "Lease renewals that failed (store unreachable or lease taken).").add(self.failures)
-        registry.sampled("killswitch_lease_loop_stalls_total", "counter",
-                         "Renewals skipped because the runner's loop showed no life for a term.").add(self.stalls)
-        registry.sampled("killswitch_loop_silent_seconds", "gauge",
-                         "Seconds since the runner's loop last showed life.").add(round(self.silent_ms() / 1000, 3))
+        self.counts.collect_metrics(registry, self.silent_ms())
 
 
 async def show_life(keeper: LeaseKeeper, io: Optional["StoreIO"] = None) -> None:

@@ -180,7 +180,7 @@ def test_a_standby_takes_a_dead_leaders_lease_as_its_term_runs_out_never_before(
         b.start()
         assert b.token(b.clock()) is None
         time.sleep(3 * ttl / 1000)  # several renewals: a keeps it, b stands by
-        assert a.token(a.clock()) == token_a and b.token(b.clock()) is None and a.renewals >= 3
+        assert a.token(a.clock()) == token_a and b.token(b.clock()) is None and a.counts.renewals >= 3
         held_until = a.held_until_ms()
         a.stop()  # dies: no release, its lease runs to the end of its term
         token_b = wait_for(lambda: b.token(b.clock()), 5 * ttl / 1000, "the standby to take the lease")
@@ -211,7 +211,7 @@ def test_a_wedged_loop_loses_the_lease_to_a_standby_and_does_not_take_it_back(st
         la.wedge()  # a's loop is stuck for good (say, in a store call that never returns); its keeper runs on
         token_b = wait_for(lambda: b.token(b.clock()), 5 * ttl / 1000, "the standby to take the wedged leader's lease")
         assert token_b > token_a and store.lease().holder == "b"
-        wait_for(lambda: a.stalls > 0, 5 * ttl / 1000, "the keeper to notice the silent loop")
+        wait_for(lambda: a.counts.stalls > 0, 5 * ttl / 1000, "the keeper to notice the silent loop")
         assert not a.holds(token_a, a.clock()), "the wedged leader still believes it holds the lease"
         la.unwedge()  # it comes back: the lease is b's, and stays b's
         wait_for(lambda: a.silent_ms() < a.term_ms / 2, 5, "the unwedged loop to show life")

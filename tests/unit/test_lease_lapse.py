@@ -269,7 +269,7 @@ def test_a_late_takeover_says_what_kept_the_standby_from_it(tmp_path, caplog):
     b.attempt()  # sees a's lease in force
     assert b.token(wall()) is None and b.seen_holder(wall()) == "a"
     step(2_100)  # a's term runs out; b's loop is silent for it all
-    assert b.attempt() == b.retry_ms and b.stalls == 1  # silent for a term: no look
+    assert b.attempt() == b.retry_ms and b.counts.stalls == 1  # silent for a term: no look
     step(100)
     b.attempt()
     real = store.lease
