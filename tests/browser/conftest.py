@@ -183,27 +183,88 @@ def live(tmp_path) -> Any:
         r.close()
 
 
-@pytest.fixture
-def browser() -> Any:
-    """Headless chromium at 1366x900, English, light colour scheme unless a test says otherwise."""
-    require_module("selenium")
-    chromium, chromedriver = require_tool("chromium"), require_tool("chromedriver")
-    os.environ.setdefault("SE_OFFLINE", "true")  # selenium's manager: never fetch a browser or driver
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
+class Chromium:
+    """One headless chromium for this test process (each worker its own), at 1366x900, English:
+    starting and quitting one costs about 0.8 s of CPU, and the suite is CPU-bound. Each test
+    gets a fresh tab of it (:meth:`fresh`); a browser that stopped answering is started again."""
 
-    options = webdriver.ChromeOptions()
-    options.binary_location = chromium
-    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})  # the page's console: CSP refusals
-    for arg in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--window-size=1366,900",
-                "--lang=en-US", "--disable-gpu", "--no-first-run", "--disable-extensions"):
-        options.add_argument(arg)
-    driver = webdriver.Chrome(service=Service(chromedriver), options=options)
-    driver.set_page_load_timeout(30)
-    try:
-        yield driver
-    finally:
-        driver.quit()
+    def __init__(self) -> None:
+        self.driver: Any = None
+
+    def _launch(self) -> Any:
+        require_module("selenium")
+        chromium, chromedriver = require_tool("chromium"), require_tool("chromedriver")
+        os.environ.setdefault("SE_OFFLINE", "true")  # selenium's manager: never fetch a browser or driver
+        from selenium import webdriver
+        from selenium.webdriver.chrome.service import Service
+
+        options = webdriver.ChromeOptions()
+        options.binary_location = chromium
+        options.set_capability("goog:loggingPrefs", {"browser": "ALL"})  # the page's console: CSP refusals
+        for arg in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--window-size=1366,900",
+                    "--lang=en-US", "--disable-gpu", "--no-first-run", "--disable-extensions"):
+            options.add_argument(arg)
+        driver = webdriver.Chrome(service=Service(chromedriver), options=options)
+        driver.set_page_load_timeout(30)
+        return driver
+
+    def fresh(self) -> Any:
+        """The browser with nothing of an earlier test left: a new tab (no page, no script added
+        to every document, no emulated media or screen, no sessionStorage), every other tab
+        closed, cookies and the cache cleared, permissions as at start, the window 1366x900 and
+        the console's log read out. Every test's runner listens on a port of its own, so no
+        origin's localStorage is seen twice."""
+        if self.driver is not None:
+            try:
+                return self._reset(self.driver)
+            except Exception:  # noqa: BLE001 - a browser that died or hangs: start another
+                self.quit()
+        self.driver = self._launch()
+        return self._reset(self.driver)
+
+    @staticmethod
+    def _reset(driver: Any) -> Any:
+        from selenium.common.exceptions import NoAlertPresentException
+
+        try:
+            driver.switch_to.alert.dismiss()
+        except NoAlertPresentException:
+            pass
+        old = list(driver.window_handles)
+        driver.switch_to.new_window("tab")
+        tab = driver.current_window_handle
+        for handle in old:
+            driver.switch_to.window(handle)
+            driver.close()
+        driver.switch_to.window(tab)
+        driver.execute_cdp_cmd("Network.clearBrowserCookies", {})
+        driver.execute_cdp_cmd("Network.clearBrowserCache", {})
+        driver.execute_cdp_cmd("Browser.resetPermissions", {})
+        driver.set_window_size(1366, 900)
+        driver.get_log("browser")  # read out: a test sees only its own page's console
+        return driver
+
+    def quit(self) -> None:
+        if self.driver is not None:
+            try:
+                self.driver.quit()
+            except Exception:  # noqa: BLE001 - it is gone already
+                pass
+            self.driver = None
+
+
+@pytest.fixture(scope="session")
+def chromium() -> Any:
+    browser = Chromium()
+    yield browser
+    browser.quit()
+
+
+@pytest.fixture
+def browser(chromium) -> Any:
+    """Headless chromium at 1366x900, English, light colour scheme unless a test says otherwise:
+    a fresh tab of the test process's browser (:class:`Chromium`)."""
+    return chromium.fresh()
 
 
 _SHOTS: list[Path] = []
