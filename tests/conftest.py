@@ -24,6 +24,24 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 POLICIES = ROOT / "policies"
 
+
+def bench_module(name: str):
+    """``bench/<name>.py`` as a module, loaded once per process: the benches are scripts, not a
+    package, and tests call their generators and checks (registered in ``sys.modules`` first, as
+    its dataclasses need)."""
+    key = f"bench_{name}"
+    if key not in sys.modules:
+        spec = importlib.util.spec_from_file_location(key, ROOT / "bench" / f"{name}.py")
+        assert spec is not None and spec.loader is not None
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[key] = module
+        try:
+            spec.loader.exec_module(module)
+        except BaseException:
+            del sys.modules[key]
+            raise
+    return sys.modules[key]
+
 # Compiled runbook templates (killswitch/runbooks/compiled.py) go to a directory of this test run,
 # for the commands the tests start too, not to the user's own.
 _TEMPLATE_CACHE = tempfile.TemporaryDirectory(prefix="ks-template-cache-")

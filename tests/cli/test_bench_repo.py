@@ -5,17 +5,12 @@ stops short of what a passing one does."""
 
 from __future__ import annotations
 
-import importlib.util
-
 from click.testing import CliRunner
 
 from killswitch.cli.main import cli
-from tests.conftest import ROOT
+from tests.conftest import bench_module
 
-_spec = importlib.util.spec_from_file_location("bench_validate_repo", ROOT / "bench" / "validate.py")
-assert _spec is not None and _spec.loader is not None
-bench = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(bench)
+bench = bench_module("validate")
 
 
 def test_the_generated_repository_validates_with_warnings_only(tmp_path, monkeypatch):

@@ -11,9 +11,7 @@ rounded down to the step) and, with ``rest_remainder``, the rest stays open on t
 from __future__ import annotations
 
 import asyncio
-import importlib.util
 import re
-import sys
 import threading
 from collections import Counter
 from pathlib import Path
@@ -29,20 +27,19 @@ from adapters.simulated.engine import ManualClock
 from adapters.simulated.faults import FaultPlan
 from adapters.simulated.scenarios import build
 from adapters.simulated.venues import VENUES
+from killswitch.bootstrap import build_runner_and_desk
 from killswitch.notify.message import headline
 from killswitch.runbooks.sink import RunbookSink
-from killswitch.bootstrap import build_runner_and_desk
 from killswitch.runner.desk import Desk
 from killswitch.runner.loop import Runner
 from killswitch.state import open_store
+from tests.conftest import bench_module
 
 from .sim_helpers import T0
 from .test_runner import RecordingSink
 
 ROOT = Path(__file__).resolve().parents[2]
-_spec = importlib.util.spec_from_file_location("bench_close_all_faults", ROOT / "bench" / "close_all_faults.py")
-bench = sys.modules.setdefault(_spec.name, importlib.util.module_from_spec(_spec))
-_spec.loader.exec_module(bench)  # the benchmark's own run, asserted here rather than printed
+bench = bench_module("close_all_faults")  # the benchmark's own run, asserted here rather than printed
 
 SCOPE = "simulated/sim-main"
 TICK_MS = bench.TICK_MS
@@ -351,8 +348,8 @@ def test_close_all_under_the_full_fault_plan_ends_flat_or_residual_only_through_
 
 
 def test_a_remainder_left_open_by_a_runner_that_died_is_cancelled_at_restart_and_closed_again(tmp_path):
-    from .test_runner_matrix import StoreTap
     from .test_runner import Crash
+    from .test_runner_matrix import StoreTap
 
     clock = ManualClock(T0)
     engine = build("flash-crash", clock)

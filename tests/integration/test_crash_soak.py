@@ -18,20 +18,15 @@ soak is ``tests/integration/test_processes.py``'s and the benchmark's default.
 
 from __future__ import annotations
 
-import importlib.util
 import random
-import sys
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+from tests.conftest import bench_module
 from tests.state.conftest import pg_server  # noqa: F401 - the session PostgreSQL fixture
 
-ROOT = Path(__file__).resolve().parents[2]
-_spec = importlib.util.spec_from_file_location("bench_crash_soak", ROOT / "bench" / "crash_soak.py")
-assert _spec is not None and _spec.loader is not None
-soak = sys.modules.setdefault(_spec.name, importlib.util.module_from_spec(_spec))
-_spec.loader.exec_module(soak)
+soak = bench_module("crash_soak")
 
 RUNS = 3
 KILLS_PER_RUN = 4

@@ -9,32 +9,26 @@ timestamps are checked against the wall clock, which is what ccxt signs with.
 
 from __future__ import annotations
 
-import importlib.util
-import sys
-from pathlib import Path
-
 import pytest
 
 from adapters.base import AdapterError, CancelSelector, Reason
 from adapters.ccxt_exchange import CcxtAdapter
 from adapters.ccxt_exchange.dialects.base import ModeRead
-from adapters.venues.bitget.dialect import read_position_mode
 from adapters.simulated.engine import ManualClock
-from adapters.venues.bitget.face import bitget_account
 from adapters.simulated.faults import FaultPlan
 from adapters.simulated.http import SimServer, wall_clock
 from adapters.simulated.scenarios import build
+from adapters.venues.bitget.dialect import read_position_mode
+from adapters.venues.bitget.face import bitget_account
 from killswitch.bootstrap import build_runner_and_desk
 from killswitch.state import open_store
+from tests.conftest import bench_module
 
 from .sim_helpers import T0, engine, intent, run
 
 BTC, ETH, SOL = "BTC/USDT:USDT", "ETH/USDT:USDT", "SOL/USDT:USDT"
 
-ROOT = Path(__file__).resolve().parents[2]
-_spec = importlib.util.spec_from_file_location("bench_close_all_faults", ROOT / "bench" / "close_all_faults.py")
-bench = sys.modules.setdefault(_spec.name, importlib.util.module_from_spec(_spec))  # type: ignore[arg-type]
-_spec.loader.exec_module(bench)  # type: ignore[union-attr]
+bench = bench_module("close_all_faults")
 
 
 def serve(test, *, account: str = "sim-main", eng=None, faults=None, timeout: float = 30.0, **acc_fields):

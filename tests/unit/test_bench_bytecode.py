@@ -9,11 +9,9 @@ import os
 import py_compile
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[2]
-_spec = importlib.util.spec_from_file_location("bench_validate", ROOT / "bench" / "validate.py")
-assert _spec is not None and _spec.loader is not None
-bench = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(bench)
+from tests.conftest import bench_module
+
+bench = bench_module("validate")
 
 
 def test_a_cache_is_current_only_for_the_source_it_was_written_from(tmp_path):

@@ -7,16 +7,15 @@ the command line.
 
 from __future__ import annotations
 
-
 import re
 import shutil
 import textwrap
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from click.testing import CliRunner
 
 from killswitch.cli.main import cli
 from killswitch.compile.compiler import compile_documents
@@ -149,14 +148,10 @@ def test_ksctl_validate_finds_the_runbooks_directory_and_reports_file_line_col(t
 def sample_policies(tmp_path_factory) -> tuple[list, list]:
     """(the example policies, the policies of bench/validate.py's generated repository: every
     signal kind, trigger shape and stage kind it draws), compiled once for the module."""
-    import importlib.util
-    import sys
-
     from killswitch.sources import read_sources
+    from tests.conftest import bench_module
 
-    spec = importlib.util.spec_from_file_location("bench_validate", ROOT / "bench" / "validate.py")
-    bench = sys.modules.setdefault(spec.name, importlib.util.module_from_spec(spec))
-    spec.loader.exec_module(bench)
+    bench = bench_module("validate")
     root = tmp_path_factory.mktemp("generated")
     bench.write_repo(root, 120, seed=3)
     compiled = []
