@@ -45,6 +45,10 @@ class LeaseCounts:
     def stalled(self) -> None:
         self.stalls += 1
 
+    def changed(self) -> None:
+        """The token held changed: taken, lost, or taken again."""
+        self.changes += 1
+
     def saw_leader(self) -> None:
         """This standby saw another runner's lease in force: a takeover counts from here."""
         self._seen = (self.stalls, self.failures)

@@ -357,7 +357,7 @@ class LeaseKeeper:
                 changed = token != held
                 self._token, self._until_ms, self._until_mono = token, until_ms, until_mono
                 if changed:
-                    self.counts.changes += 1
+                    self.counts.changed()
                 self._term_changed.notify_all()
             if not changed:
                 return
