@@ -246,7 +246,7 @@ class Replayed:
     def symbols(self) -> Optional[frozenset[str]]:
         if self.next is None:
             return None
-        if self._symbols is None or self._symbols[0] is not self.next.markets:  # read once, as a venue's markets
+        if self._symbols is None:  # read once, as a venue's markets are loaded once (every variant lists the same)
             self._symbols = (self.next.markets, frozenset(self.next.markets))
         return self._symbols[1]
 

@@ -21,6 +21,7 @@ from typing import (Annotated, Any, Callable, Final, Iterable, Iterator, Literal
 from pydantic import BaseModel, ConfigDict, Field, SerializerFunctionWrapHandler, field_serializer
 
 SNAPSHOT_FORMAT: Final = 1
+_NONE_TYPE: Final = type(None)
 
 
 class _Frozen(BaseModel):
@@ -78,8 +79,10 @@ class Position(_Frozen):  # (no docstring: the snapshot schema would carry it)
     margin: Annotated[Optional[float], Column("margin")] = None  # initial margin
     # the margin the venue requires to keep the position open (None: the venue does not say)
     maintenance_margin: Annotated[Optional[float], Column("maint_margin")] = None
+    # the bot that holds it, when the adapter can tell (a column: the catalog of names reads it
+    # every tick without making a model)
+    strategy: Annotated[Optional[str], Column("strategies")] = None
     leverage: Optional[float] = None
-    strategy: Optional[str] = None
 
 
 # What an open order is, beside its type: ``regular`` (rests in the book, or a market order),
@@ -383,7 +386,8 @@ class PositionsOnReading(_Carrying):
 
     def _models(self) -> list[Position]:
         made = self._made
-        if None in made:
+        # (``None in made`` would call a model's ``__eq__``, in Python, for every one made)
+        if _NONE_TYPE in set(map(type, made)):
             make = self._make
             for i, p in enumerate(made):
                 if p is None:

@@ -121,9 +121,13 @@ class Book:
         return ev
 
     def lock_evaluation(self, ev: Evaluation) -> None:
-        """What the stages of ``ev`` hold, and what they no longer hold, in the lock book."""
-        self._lock_book = apply_evaluation(self._lock_book, ev, self.graph)
-        self.lock_changed()
+        """What the stages of ``ev`` hold, and what they no longer hold, in the lock book (a tick
+        that changed none of it changes nothing: the gate's view is not published again for it)."""
+        old = self._lock_book
+        new = apply_evaluation(old, ev, self.graph)
+        if new is not old and new != old:
+            self._lock_book = new
+            self.lock_changed()
 
     def lock_source(self, scope: str, mode: str, *, now_ms: int, policy: str, reason: str, details: dict) -> None:
         """A lock that no policy's stage holds (a dead man's switch firing) on ``scope``."""
@@ -238,11 +242,13 @@ class Book:
         if not isinstance(resume, dict) or not all(isinstance(v, int) and not isinstance(v, bool)
                                                    for v in resume.values()):
             raise ValueError('the saved "resume" must map "policy|scope" to the reset time in ms')
+        before = (self._lock_book, self.resume_starts)
         self.state, self._lock_book = State.from_json(doc["engine"], rows), LockBook.from_json(doc["lock"])
         self.dms, self.resume_starts, self.owed = dms, dict(resume), dict(owed)
         self.revokes = RevokeBook.from_json(doc.get("revokes"))
         self.baselines = dict(baselines)
-        self.lock_changed()
+        if (self._lock_book, self.resume_starts) != before:  # (a standby follows every tick's save)
+            self.lock_changed()
 
     async def follow(self, io: StoreIO, store: StateStore) -> None:
         """A standby answers reads (the lock, the pre-trade gate, status) from what the leader

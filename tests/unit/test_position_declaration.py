@@ -31,7 +31,8 @@ def test_the_columns_are_the_fields_the_declaration_marks_in_its_order():
     assert list(COLUMN_FIELDS) == sorted(COLUMN_FIELDS, key=fields.index)
     assert {"symbol", "side", "position_side", "contracts", "notional", "mark_price", "unrealized_pnl",
             "liquidation_price", "margin"} <= set(COLUMN_FIELDS)
-    assert "contract_size" not in COLUMNS and "strategy" not in COLUMNS
+    assert "contract_size" not in COLUMNS
+    assert COLUMNS["strategy"] == "strategies"  # the catalog of names reads it every tick, no model made
     named = set(ColumnNames.__annotations__) - {"side_keys"}
     assert named <= set(COLUMNS.values()), named - set(COLUMNS.values())  # a typed name is a declared column
     p = pos("BTC/USDT:USDT", "short", 2.0, 50.0, -3.0, liq=60.0, margin=10.0, position_side="SHORT")
