@@ -245,10 +245,17 @@ def _reverts_somewhere(book: LockBook, holds: Sequence[Any], snap: Snapshot, acc
         if h.scope in keys or not enforce_of(LockStatus.of(h)).revert_growth:
             continue
         if any(f"{h.scope}|{leg}" in legs for leg in LEGS) or h.scope in snap.markets or any(
-                h.scope in (o.symbol, o.strategy) for o in snap.orders) or any(
-                p.strategy == h.scope for p in snap.positions if p.strategy):
+                h.scope in (o.symbol, o.strategy) for o in snap.orders) or h.scope in _strategies(snap):
             return True
     return False
+
+
+def _strategies(snap: Snapshot) -> Sequence[Optional[str]]:
+    """The strategies of ``snap``'s positions: their column where the adapter made one (no model read)."""
+    cols = columns_of(snap.positions) if isinstance(snap.positions, list) else getattr(snap.positions, "columns", None)
+    if cols is not None and len(cols) == len(snap.positions):
+        return cols.column("strategy")
+    return [p.strategy for p in snap.positions]
 
 
 def _columns(snap: Snapshot) -> tuple[list[str], list[str], list[float], list[float], list[float]]:
@@ -267,7 +274,7 @@ def _columns(snap: Snapshot) -> tuple[list[str], list[str], list[float], list[fl
 
 def watch(book: LockBook, snapshots: Iterable[Snapshot], own: Iterable[str], baselines: Mapping[str, Any],
           now: int, *, closing: Iterable[Leg] = (), checks: Sequence[OrderCheck] = (),
-          before: Mapping[str, Snapshot] = {}) -> Watch:
+          before: Mapping[str, Snapshot] = {}, memo: Optional["SizesMemo"] = None) -> Watch:
     """What the locks in force at ``now`` make the runner do to ``snapshots`` (see the module doc).
 
     ``own``: the client order ids the runner journaled (its orders are never touched);
@@ -276,7 +283,8 @@ def watch(book: LockBook, snapshots: Iterable[Snapshot], own: Iterable[str], bas
     (never reverted); ``checks``: extra per-order checks (see the module doc); ``before``: each
     account as last read before a lock that reverts came to bind it (the previous call's
     snapshots), whose sizes are the baseline of an account that has none yet — else the sizes of
-    this first snapshot under the lock are."""
+    this first snapshot under the lock are. ``memo``: the caller's :class:`SizesMemo`, the same
+    at every call (what did not change is not worked out again; the answer is the same)."""
     mine = own if isinstance(own, frozenset) else frozenset(own)
     shut = closing if isinstance(closing, (set, frozenset)) else frozenset(closing)
     holds = book.in_force(now)
@@ -294,7 +302,8 @@ def watch(book: LockBook, snapshots: Iterable[Snapshot], own: Iterable[str], bas
                 kept[account] = baselines[account]
             continue
         symbols, legs_of, contracts, notional, mark_of = _columns(snap)
-        sizes, first = _sizes(symbols, legs_of, contracts)
+        sizes, first = memo.sizes(account, symbols, legs_of, contracts) if memo is not None else \
+            _sizes(symbols, legs_of, contracts)
         if snap.orders:
             marks = dict(zip(symbols, mark_of))
             units = {s: n / c for s, n, c in zip(symbols, notional, contracts) if c > 0}
@@ -312,16 +321,24 @@ def watch(book: LockBook, snapshots: Iterable[Snapshot], own: Iterable[str], bas
                 continue
             # the account as read before the lock was placed: growth since is growth under it
             record, legs_before = {"since": now}, leg_sizes(read)
+        since = record.get("since", now) if isinstance(record, Mapping) else now
+        if memo is not None and memo.calm(account, sizes, legs_before):
+            # the same sizes against the baselines the last call left them with: nothing grew
+            # then, nothing can now, and the baselines stand as they are
+            kept[account] = {"since": since, "legs": legs_before}
+            continue
         legs: dict[str, float] = {}
         for key, base in legs_before.items():
             low = min(float(base), sizes.get(key, 0.0))  # lowered when the position shrinks
             if low > 0:
                 legs[key] = low
-        kept[account] = {"since": record.get("since", now) if isinstance(record, Mapping) else now, "legs": legs}
+        kept[account] = {"since": since, "legs": legs}
+        grew = False
         for key, size in sizes.items():
             base = float(legs_before.get(key, 0.0))
             if size <= base * (1 + _EPS) + _EPS:
                 continue
+            grew = True
             p = snap.positions[first[key]]
             leg = legs_of[first[key]]
             if (account, p.symbol, leg) in shut:
@@ -336,7 +353,44 @@ def watch(book: LockBook, snapshots: Iterable[Snapshot], own: Iterable[str], bas
                 violations.append(v)
             if plan is not None:
                 reverts.append(plan)
+        if memo is not None and not grew:
+            memo.settled(account, sizes, legs)
     return Watch(tuple(cancels), tuple(reverts), tuple(violations), kept, tuple(notes))
+
+
+class SizesMemo:
+    """What :func:`watch` worked out of each account at its last call, kept by the caller across
+    calls so that a tick under a lock costs in proportion to what changed: the legs' sizes, with
+    the columns they were summed from (summed again only when a column differs: compared in C,
+    and an adapter keeps a column that did not move as the same list), and whether those sizes
+    stood within the baselines that call left (then they still do, and the baselines stand)."""
+
+    __slots__ = ("_sums", "_calm")
+
+    def __init__(self) -> None:
+        self._sums: dict[str, tuple[Sequence[Any], Sequence[Any], Sequence[Any], dict, dict]] = {}
+        self._calm: dict[str, tuple[dict, Mapping[str, Any]]] = {}
+
+    def sizes(self, account: str, symbols: Sequence[str], legs_of: Sequence[str], contracts: Sequence[float]
+              ) -> tuple[dict[str, float], dict[str, int]]:
+        was = self._sums.get(account)
+        if was is not None and _same(symbols, was[0]) and _same(legs_of, was[1]) and _same(contracts, was[2]):
+            return was[3], was[4]
+        sizes, first = _sizes(symbols, legs_of, contracts)
+        self._sums[account] = (symbols, legs_of, contracts, sizes, first)
+        return sizes, first
+
+    def calm(self, account: str, sizes: dict, baselines: Any) -> bool:
+        """Whether ``sizes`` are the very ones the last call found within ``baselines`` (the legs it left)."""
+        was = self._calm.get(account)
+        return was is not None and was[0] is sizes and was[1] is baselines
+
+    def settled(self, account: str, sizes: dict, baselines: Mapping[str, Any]) -> None:
+        self._calm[account] = (sizes, baselines)
+
+
+def _same(a: Sequence[Any], b: Sequence[Any]) -> bool:
+    return a is b or a == b
 
 
 def _cancel_orders(book: LockBook, snap: Snapshot, account: str, own: frozenset, sizes: dict, marks: dict,
@@ -462,5 +516,5 @@ def _revert(snap: Snapshot, account: str, p: Position, leg: str, base: float, si
 
 
 __all__ = ["ACTIONS", "Enforce", "Flag", "LOCK_VIOLATION", "OrderCheck", "REVERT_SLIPPAGE", "UNKNOWN_STRATEGY",
-           "Violation", "Watch", "could_be_own", "default_enforce", "enforce_details", "enforce_of", "entry", "grows",
-           "leg_sizes", "only_reduces", "watch"]
+           "SizesMemo", "Violation", "Watch", "could_be_own", "default_enforce", "enforce_details", "enforce_of",
+           "entry", "grows", "leg_sizes", "only_reduces", "watch"]

@@ -61,7 +61,7 @@ from ..orders import CancelIntent
 from ..snapshot import Snapshot
 from ..state.store import FencedError, StateStore
 from .book import Book
-from .enforce import OrderCheck, Violation, enforce_of, watch as decide
+from .enforce import OrderCheck, SizesMemo, Violation, enforce_of, watch as decide
 from .execution import leg_of
 from .gate_request import lock_keys
 from .leadership import Leadership
@@ -108,6 +108,7 @@ class Enforcement:
         self.cancelled: dict[tuple[str, str], tuple[int, int]] = {}
         self._before: dict[str, Snapshot] = {}  # the accounts as the last watch call read them
         self._before_at: Optional[int] = None  # ... when
+        self._memo = SizesMemo()  # what the watch worked out at its last call (see enforce.SizesMemo)
 
     async def watch(self, snapshots: Sequence[Snapshot], plans: list[Plan], now: int, events: list[Event]
                     ) -> list[Plan]:
@@ -132,10 +133,10 @@ class Enforcement:
         await self.recover(holds, now)
         closing = {leg_key(o) for p in plans for o in p.orders if o.reduce_only}
         w = decide(self.book.lock_book, snapshots, frozenset(), self.book.baselines, now, closing=closing,
-                   checks=checks, before=before)
+                   checks=checks, before=before, memo=self._memo)
         if w.cancels:  # the runner's own orders are never cancelled: read them only when it matters
             w = decide(self.book.lock_book, snapshots, await self._own(now), self.book.baselines, now,
-                       closing=closing, checks=checks, before=before)
+                       closing=closing, checks=checks, before=before, memo=self._memo)
         self.book.baselines = w.baselines  # saved with the tick's state
         reverts = await self._not_busy(list(w.reverts)) if w.reverts else []
         new = [v for v in w.violations if v.key not in self.reported]

@@ -336,3 +336,28 @@ def test_an_adapters_position_columns_are_read_as_the_positions_are():
     grown = snap().model_copy(update={"positions": PositionList.of(both(6.0))})
     (plan,) = watch(locked(), [grown], (), plain, T + 1).reverts
     assert plan.orders[0].amount == 1.0 and plan.orders[0].position_side is None
+
+
+def test_the_memo_changes_no_answer_over_calm_grown_shrunk_and_reverted_ticks():
+    """A tick under a lock works out only what changed (:class:`SizesMemo`): over a run of
+    snapshots — the same columns again, equal ones, growth, the same growth again, a shrink, a
+    leg gone — the watch with the memo answers exactly as without it."""
+    from killswitch.runner.enforce import SizesMemo
+    from killswitch.snapshot import PositionList
+
+    def held(*contracts: float):
+        return snap(PositionList.of([pos(contracts=c) if i == 0 else pos(ETH, contracts=c, mark=3_000.0)
+                                     for i, c in enumerate(contracts)]))
+
+    same = held(5.0, 2.0)
+    run = [same, same, held(5.0, 2.0), held(6.0, 2.0), held(6.0, 2.0), held(4.0, 2.0), held(4.0, 2.0), held(4.0),
+           held(4.0, 1.0)]
+    book, memo = locked(), SizesMemo()
+    plain: dict = {}
+    kept: dict = {}
+    for k, s in enumerate(run):
+        want = watch(book, [s], (), plain, T + k)
+        got = watch(book, [s], (), kept, T + k, memo=memo)
+        assert got == want, k
+        plain, kept = want.baselines, got.baselines
+    assert any(w.reverts for w in [watch(book, [held(6.0, 2.0)], (), kept, T + 99, memo=memo)])
