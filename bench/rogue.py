@@ -7,7 +7,9 @@ polled (REST every policy interval) or streamed (``stream: {enabled: true}``). O
 longs of 1,000 at 100 on N markets; a calm policy (nothing fires), so every action the runner
 takes is the lock's. An operator ``halted`` lock is put on the account through the API; one
 interval later (the lock's baseline taken) the rogue bot, inside the venue's process so that its
-pace and the stamps are the venue's own, sends at ``--rate`` orders a second for ``--seconds``:
+pace and the stamps are the venue's own, sends at ``--rate`` orders a second for ``--seconds``
+(``--at-lock``: at once, so that its first orders come before the first tick under the lock,
+which must read and cancel them as any later tick does):
 
 - nine in ten are entries: a GTC limit buy of 10 at 99 (it rests) on one of the first markets;
 - one in five of those is a market buy of 10 on the first market instead (it fills at once: the
@@ -216,7 +218,7 @@ def post_json(url: str, body: dict) -> dict:
         return json.loads(r.read())
 
 
-def one_run(work: Path, n: int, streamed: bool, rate: float, seconds: float) -> dict:
+def one_run(work: Path, n: int, streamed: bool, rate: float, seconds: float, at_lock: bool = False) -> dict:
     venue = VenueProcess(venue_process, n)
     runner = None
     try:
@@ -242,7 +244,8 @@ def one_run(work: Path, n: int, streamed: bool, rate: float, seconds: float) -> 
         answer = post_json(api + "/v1/lock", {"scope": KEY, "mode": "halted", "reason": "bench: rogue bot"})
         if not answer.get("done"):
             raise RuntimeError(f"the lock was refused: {answer}")
-        time.sleep(INTERVAL_S + 1.0)  # a tick under the lock: its baseline taken
+        if not at_lock:
+            time.sleep(INTERVAL_S + 1.0)  # a tick under the lock: its baseline taken
         venue.do("rogue", (rate, seconds))
         time.sleep(seconds + INTERVAL_S + 3.0)
         out = venue.do("result")
@@ -347,6 +350,8 @@ def main() -> None:
     ap.add_argument("--seconds", type=float, default=None, help="how long the rogue sends (default 30; quick 10)")
     ap.add_argument("--modes", default="streamed,polled,revoke",
                     help="streamed, polled (the venue watch) and revoke (revoke_trading under a rogue over REST)")
+    ap.add_argument("--at-lock", action="store_true",
+                    help="the bot starts as the lock is placed, before the first tick under it (not one interval on)")
     args = ap.parse_args()
     layouts = [int(x) for x in (args.layouts or ("1000" if args.quick else "1000,10000")).split(",")]
     seconds = args.seconds or (10.0 if args.quick else 30.0)
@@ -358,12 +363,13 @@ def main() -> None:
         print(f"layout: one account, {n:,} longs on {n:,} markets, an operator halted lock on it; the rogue bot "
               f"at {args.rate:g} orders/s for {seconds:g} s inside the venue's process; simulated Binance USDⓈ-M "
               f"(REST + websocket faces), ksctl run with ccxt / ccxt.pro, SQLite, interval {INTERVAL_S:g} s; "
+              f"the bot starting {'as the lock is placed' if args.at_lock else 'one interval after the lock'}; "
               f"load average {os.getloadavg()[0]:.1f}; reference loop {ref:.1f} ms", flush=True)
         for m in modes:
             if m == "revoke":
                 report_revoke(revoke_run(work, n, args.rate, seconds), ref)
             else:
-                r = one_run(work, n, m == "streamed", args.rate, seconds)
+                r = one_run(work, n, m == "streamed", args.rate, seconds, args.at_lock)
                 report(n, m == "streamed", r, ref)
             sys.stdout.flush()
 
