@@ -10,7 +10,8 @@ What it owns
       (:mod:`.modes`) and the open orders, with when each was read;
     * how often every open order is listed: at ``open_orders_max_age_s``, at
       :data:`WATCHED_ORDERS_MAX_AGE_S` while the runner watches the account's entries, and at
-      once after the stream read an order whose kind it cannot tell.
+      once when it starts watching them (``wake_on_entries``) or after the stream read an
+      order whose kind it cannot tell.
 
 What it must not do
     answer from the private stream (:mod:`.streamed` decides which one a snapshot reads), or

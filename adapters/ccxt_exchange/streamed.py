@@ -104,7 +104,11 @@ class StreamedSnapshots(RestSnapshots):
         it): a new open order that is not reduce-only wakes the runner (the cancel comes at the
         stream event's tick), and a snapshot lists every open order when its last list is
         ``WATCHED_ORDERS_MAX_AGE_S`` old, not the dialect's longer age (a bot's order placed since
-        is not in a list kept)."""
+        is not in a list kept) — the first one after it is turned on at once, whatever the age:
+        the list kept was read before the lock, and a bot's entry placed since would wait a tick
+        more for its cancel than the growth it made waits for its revert."""
+        if on and not self._watching_entries:
+            self._orders_at = None
         self._watching_entries = bool(on)
         if self._stream is not None:
             self._stream.wake_on_entries = bool(on)

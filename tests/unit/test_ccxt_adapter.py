@@ -887,6 +887,23 @@ def test_snapshot_keeps_a_young_open_order_list_where_listing_them_all_is_heavy(
     assert fake.listings() == 3
 
 
+def test_snapshot_lists_the_open_orders_at_once_when_the_runner_starts_watching_entries():
+    """A lock that cancels entries placed since the last list: the first snapshot after the runner
+    asks the adapter to watch them lists every open order whatever the list's age (the list kept
+    was read before the lock), and the next keeps it while it is younger than the watched age."""
+    a, fake = make()
+    fake.orders = [ccxt_order("11", client_id="alpha-1")]
+    fake.positions = [ccxt_position(contracts=0.5)]
+    run(a.snapshot())
+    fake.orders = [ccxt_order("11", client_id="alpha-1"), ccxt_order("12", symbol=ETH, client_id="rogue-1")]
+    a.wake_on_entries(True)
+    watched = run(a.snapshot())
+    assert [o.id for o in watched.orders] == ["11", "12"] and fake.listings() == 2
+    a.wake_on_entries(True)  # (told again: nothing changed)
+    run(a.snapshot())
+    assert fake.listings() == 2  # younger than WATCHED_ORDERS_MAX_AGE_S: kept
+
+
 def test_snapshot_lists_the_open_orders_again_once_its_list_is_old():
     a, fake = make(open_orders_max_age_s=0.05)
     run(a.snapshot())
