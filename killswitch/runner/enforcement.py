@@ -19,12 +19,16 @@ plans, before the journal) that
    report shows), and hands the reverts back to the tick as plans, to be
    journaled with its own and sent by the executor (reduce-only, client ids derived from the
    decision), unless an order of ours on that leg is not final yet;
-5. asks each streaming adapter to wake the runner on a new open order that is not reduce-only
-   while a lock that cancels may bind its account (``wake_on_entries``), and to hand that order
-   to the fast path (:mod:`.entry_watch`), which reports and cancels it at the stream's event
-   through :meth:`Enforcement.report` and :meth:`Enforcement.cancel`; what it took is read here
-   (``reported``, ``sending``, ``cancelled``, ``claimed``), so the tick after neither audits nor
-   cancels it again.
+5. asks each adapter to watch the entries of an account a lock that cancels may bind
+   (``wake_on_entries``): a polled one lists every open order at its next snapshot and then
+   at a short age, a streaming one wakes the runner on a new open order that is not
+   reduce-only and hands that order to the fast path (:mod:`.entry_watch`), which reports and
+   cancels it at the stream's event through :meth:`Enforcement.report` and
+   :meth:`Enforcement.cancel`; what it took is read here (``reported``, ``sending``,
+   ``cancelled``, ``claimed``), so the tick after neither audits nor cancels it again. The
+   tick asks this before it reads the snapshots (:meth:`Enforcement.watch_entries`), so that
+   the first snapshot under a lock placed since the last tick lists the entries the watch
+   judges, and the watch asks again for a lock the tick itself placed.
 
 The baselines of an account's first tick under a lock are the account as the previous call read
 it (before the lock was placed), when that read is recent (``BEFORE_MAX_MS``).
@@ -110,13 +114,20 @@ class Enforcement:
         self._before_at: Optional[int] = None  # ... when
         self._memo = SizesMemo()  # what the watch worked out at its last call (see enforce.SizesMemo)
 
+    def watch_entries(self, now: int) -> None:
+        """Before the tick reads its snapshots: each adapter asked to watch the entries of an
+        account a lock in force at ``now`` that cancels may bind (see the module doc, 5.), so
+        that the snapshot read next shows every open order a lock placed since the last tick
+        makes the watch judge, not a list read before that lock."""
+        self._wake_on_entries(self.book.lock_book.in_force(now))
+
     async def watch(self, snapshots: Sequence[Snapshot], plans: list[Plan], now: int, events: list[Event]
                     ) -> list[Plan]:
         """The tick's venue watch (see the module doc): ``plans`` with the reverts added; the
         violations' events appended to ``events``."""
         self.calls += 1
         holds = self.book.lock_book.in_force(now)
-        self._wake_on_entries(holds)
+        self._wake_on_entries(holds)  # (a lock this tick placed, or one placed while it read)
         # the accounts as read before a lock came to bind them: the baselines of its first tick
         # (a read older than BEFORE_MAX_MS, from before a spell as a standby, is not taken)
         before = self._before if self._before_at is not None and now - self._before_at <= BEFORE_MAX_MS else {}
@@ -297,9 +308,10 @@ class Enforcement:
     # --- the streams ---------------------------------------------------------------------------------------
 
     def _wake_on_entries(self, holds: Sequence[Any]) -> None:
-        """Ask each adapter that streams to wake the runner on a new entry order while a lock
-        that cancels may bind its account (one of it, its venue or global, or any symbol or
-        strategy lock); told only when that changes."""
+        """Ask each adapter to watch its account's entries while a lock that cancels may bind
+        it (one of it, its venue or global, or any symbol or strategy lock): a polled one lists
+        every open order, a streaming one also wakes the runner on a new entry; told only when
+        that changes."""
         accounts = set(self.adapters)
         venues = {k.split("/", 1)[0] for k in accounts}
         for key, adapter in self.adapters.items():

@@ -335,6 +335,9 @@ class Runner:
         await self.countdowns.take_stored_beats(now)
         self.countdowns.forget_unnamed()  # (a reload or a disarming may have unnamed some)
         phase = _Phases(report)
+        # the adapters told of the locks before they are read: the first snapshot under a lock
+        # placed since the last tick lists every open order, not a list kept from before it
+        self.enforcement.watch_entries(now)
         async with self.turn.lent():  # the network only: operator changes may be applied meanwhile
             snapshots = await asyncio.gather(*(snapshot_of(k, a, now, self.snapshot_timeout_s)
                                                for k, a in self.adapters.items()))

@@ -7,6 +7,8 @@ asks trading at the engine directly.
   take-profit and the runner's own resting order are left alone; each violation is one audit row,
   one ``lock_violation`` event naming the strategy of the prefix map, counted on ``/metrics`` and
   shown in status; the next ticks add nothing.
+- the first tick under a halt, polled where the dialect keeps its list of open orders a while:
+  a rogue entry placed since the tick before is cancelled in the tick that reverts its growth.
 - ``reducing``: an order that would grow the long is cancelled, one that reduces it is not, and
   growth is not reverted (off by default under reducing).
 - a stop between the violation's audit row and the cancel: the next runner cancels it without a
@@ -22,6 +24,7 @@ import textwrap
 import pytest
 
 from adapters.ccxt_exchange import CcxtAdapter
+from adapters.ccxt_exchange.dialects import dialect_for
 from adapters.simulated.engine import ManualClock
 from adapters.simulated.http import SimServer, wall_clock
 from adapters.simulated.scenarios import build
@@ -126,17 +129,18 @@ def own_at_venue(venue: str, client_order_id: str) -> str:
     return client_order_id
 
 
-async def with_runner(tmp_path, venue: str, scenario, *, wrap=None, store=None, eng=None):
+async def with_runner(tmp_path, venue: str, scenario, *, wrap=None, store=None, eng=None, orders_max_age=0.0):
     """``await scenario(runner, desk, engine, clock, store, key)`` with a runner (and its desk) over
-    ``venue``'s face."""
+    ``venue``'s face; ``orders_max_age``: the adapter's ``open_orders_max_age_s`` (None: the dialect's)."""
     eng, clock = eng or engine()
     store = store or open_store(f"sqlite://{tmp_path / 'state.db'}")
     async with SimServer(eng, auth_clock=wall_clock) as server:
         acc = sim_account(server, "sim-main", venue, labels={"book": "futures"}, strategies=STRATEGIES)
-        # (every snapshot lists the open orders: the ticks here are milliseconds apart in wall time,
-        # where a 5 s interval under a lock lists them at each tick: WATCHED_ORDERS_MAX_AGE_S)
+        # (every snapshot lists the open orders unless told: the ticks here are milliseconds apart in
+        # wall time, where a 5 s interval under a lock lists them at each tick: WATCHED_ORDERS_MAX_AGE_S)
         adapter = CcxtAdapter(acc, urls=acc.api_url, timeout=5.0, max_retries=1, backoff_s=0.05,
-                              orders_per_second=1000, exchange_factory=unthrottled(venue), open_orders_max_age_s=0)
+                              orders_per_second=1000, exchange_factory=unthrottled(venue),
+                              open_orders_max_age_s=orders_max_age)
         key = f"{venue}/sim-main"
         runner, desk = build_runner_and_desk(graph(), {key: wrap(adapter) if wrap else adapter}, store,
                                              lock_path=tmp_path / "lock.json", dry_run=False, clock=clock,
@@ -237,6 +241,47 @@ def test_a_halt_cancels_a_rogue_entry_and_reverts_growth_and_leaves_reduce_only_
                and x.endswith(": canceled") for x in shown), shown
     # repeated ticks: nothing more reported, nothing more sent
     assert seen["later_events"] == [] and len(seen["later_rows"]) == 2
+
+
+# the dialects whose snapshots keep their list of every open order a while in calm times (listing
+# them all is the venue's heavy read: Binance 9 s, Hyperliquid 5 s)
+KEEPS_ORDERS = tuple(v for v in POLLED if dialect_for(v).open_orders_max_age_s > 0)
+
+
+@pytest.mark.parametrize("venue", KEEPS_ORDERS)
+def test_a_polled_halt_cancels_a_rogue_entry_at_the_first_tick_under_it(tmp_path, venue):
+    """Polled at the dialect's own age of the open orders' list: the account read (every open order
+    listed) at a tick, halted by an operator before the next, where a bot places a resting entry
+    and a market buy. The first tick under the halt reads the entry with the growth: it reverts the
+    growth and cancels the entry in that same tick, not one tick later from a list read before the
+    lock."""
+    seen: dict = {}
+
+    async def scenario(runner, desk, eng, clock, store, key):
+        await runner.start()
+        await tick(runner, clock)  # calm: every open order listed, the list kept for the dialect's age
+        assert (await desk.lock_scope(key, "halted", "desk halt", actor="op")).done
+        rogue, mkt = cid(venue, "alp-rogue-2"), cid(venue, "beta-mkt-2")
+        eng.place_order("sim-main", "BTCUSDT", "BUY", "LIMIT", 0.5, price=55_000.0, time_in_force="GTC",
+                        client_order_id=rogue)
+        eng.place_order("sim-main", "BTCUSDT", "BUY", "MARKET", 1.0, client_order_id=mkt)
+        report = await tick(runner, clock)  # the first tick under the halt
+        seen["listed"] = {o.client_id for o in runner.book.snapshots[key].orders}
+        seen["open"] = open_ids(eng)
+        seen["long"] = long_btc(eng)
+        seen["events"] = [e.data["action"] for e in report.events if e.kind == LOCK_VIOLATION]
+        more = [await tick(runner, clock) for _ in range(2)]
+        seen["later_events"] = [e for r in more for e in r.events if e.kind == LOCK_VIOLATION]
+        seen["rows"] = violations(store)
+        seen["rogue"] = rogue
+
+    asyncio.run(asyncio.wait_for(with_runner(tmp_path, venue, scenario, orders_max_age=None), 90))
+    rogue = seen["rogue"]
+    assert rogue in seen["listed"], seen["listed"]  # the first snapshot under the halt lists it
+    assert rogue not in seen["open"], seen["open"]  # and it is cancelled in that tick
+    assert seen["long"] == pytest.approx(5.0)  # the growth reverted in the same tick
+    assert sorted(seen["events"]) == ["cancel", "revert"]
+    assert seen["later_events"] == [] and sorted(r["action"] for r in seen["rows"]) == ["cancel", "revert"]
 
 
 def test_a_reducing_lock_cancels_growth_orders_only_and_does_not_revert(tmp_path):
