@@ -316,7 +316,6 @@ def build_runner_and_desk(graph: "DecisionGraph", adapters: dict[str, "ExchangeA
     readout = Readout(book, lead, countdowns, resumptions, known, fanout, store, io, clock=clock, dry_run=dry_run,
                       counters=counters, policy_error=lambda: reloads.error, manual_closes=lambda: closes.tracked,
                       reloads=lambda: (reloads.loaded_ms, reloads.failed_ms), fetches=fetches, streams=streams)
-    book.lock_changed = readout.gate.changed  # the pre-trade gate's view published at every lock book change
     readout.collectors.append(CoverageMetrics(lambda: coverage_rows(book), clock))
     previews = Previews(book, lead, closes, known=known, clock=clock, dry_run=dry_run, triggers=readout.triggers)
     charts = ChartHistory(book, store, io, clock=clock, lead=lead, known=known)
@@ -335,6 +334,15 @@ def build_runner_and_desk(graph: "DecisionGraph", adapters: dict[str, "ExchangeA
                          pages=fanout.pages_in_force)
     # the venue watch: orders and positions that break a lock, cancelled or brought back
     enforcement = Enforcement(book, store, io, lead, adapters, dry_run=dry_run, clock=clock)
+
+    def lock_changed() -> None:
+        # at every change of the lock book: the pre-trade gate's view published, and the adapters
+        # told at once which accounts' entries a lock now watches (a streamed entry placed before
+        # the next tick then wakes the runner: the watch's fast path, not the next tick)
+        readout.gate.changed()
+        enforcement.watch_entries(clock())
+
+    book.lock_changed = lock_changed
     readout.collectors.append(enforcement)  # killswitch_lock_violations_total
     readout.violations = enforcement.status
     # the pre-trade limits at the venue: an order that never asked and breaks them is cancelled too
