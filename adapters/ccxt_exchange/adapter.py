@@ -189,6 +189,9 @@ class CcxtAdapter(StreamedSnapshots, OrderPlacement, Cancels):
                                     own_key=config.get("apiKey"), max_retries=max_retries, backoff_s=backoff_s,
                                     max_backoff_s=max_backoff_s, ccxt_rate_limit=bool(ccxt_rate_limit))
         self._watching_entries = False
+        self._watch_list_due = False  # the watch began: list every open order once, when the weight allows
+        self._watch_deferral_said = False  # WATCH_LIST_DEFERRED logged since the watch began
+        self.watch_lists_deferred = 0  # snapshots that listed no open order for want of the weight
         self.capabilities = self._capabilities(rate)
         self._stream_spec = getattr(account, "stream", None)
         self._stream = None

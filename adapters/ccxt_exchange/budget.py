@@ -57,6 +57,11 @@ class RequestPacer:
         self.tokens = min(self.capacity, self.tokens + (now - self._last) * self.rate)
         self._last = now
 
+    def available(self) -> float:
+        """The cost units that could go now without a wait (below 0: the debt a request waits out)."""
+        self._refill()
+        return self.tokens
+
     async def __call__(self, cost: Optional[float] = None) -> None:
         cost = 1.0 if cost is None else float(cost)
         if cost <= 0:  # an order endpoint (:func:`weigh_endpoints`): paced by the order budget, never

@@ -73,6 +73,9 @@ class AdapterCore:
     _orders: dict[str, Order]
     _orders_at: Optional[float]  # monotonic time of the last list of every open order
     _watching_entries: bool  # a lock that cancels entries binds the account (wake_on_entries)
+    _watch_list_due: bool  # the watch began and its first list of every open order has not been read
+    _watch_deferral_said: bool
+    watch_lists_deferred: int
     # the private stream, where the account streams (:mod:`.streamed`)
     _stream: Optional[AccountStream]
 

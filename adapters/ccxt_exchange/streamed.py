@@ -106,9 +106,11 @@ class StreamedSnapshots(RestSnapshots):
         ``WATCHED_ORDERS_MAX_AGE_S`` old, not the dialect's longer age (a bot's order placed since
         is not in a list kept) — the first one after it is turned on at once, whatever the age:
         the list kept was read before the lock, and a bot's entry placed since would wait a tick
-        more for its cancel than the growth it made waits for its revert."""
+        more for its cancel than the growth it made waits for its revert. Both sooner lists are
+        read out of the request weight the venue has to spare (see ``_orders_due``)."""
         if on and not self._watching_entries:
-            self._orders_at = None
+            self._watch_list_due = True
+            self._watch_deferral_said = False
         self._watching_entries = bool(on)
         if self._stream is not None:
             self._stream.wake_on_entries = bool(on)

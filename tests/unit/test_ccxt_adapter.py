@@ -5,6 +5,7 @@ builds), and one aiohttp stub on 127.0.0.1 for the ``urls`` override end to end.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import inspect
 import json
 import logging
@@ -902,6 +903,48 @@ def test_snapshot_lists_the_open_orders_at_once_when_the_runner_starts_watching_
     a.wake_on_entries(True)  # (told again: nothing changed)
     run(a.snapshot())
     assert fake.listings() == 2  # younger than WATCHED_ORDERS_MAX_AGE_S: kept
+
+
+@contextlib.contextmanager
+def caplog_of(name: str):
+    """The messages logged under ``name`` while the block runs."""
+    seen: list[str] = []
+
+    class Keep(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            seen.append(record.getMessage())
+
+    handler, logger = Keep(), logging.getLogger(name)
+    logger.addHandler(handler)
+    try:
+        yield seen
+    finally:
+        logger.removeHandler(handler)
+
+
+def test_a_watched_list_waits_for_the_weight_to_spare_and_is_said_once():
+    """The sooner lists of a watch come out of the weight the pacer has to spare: with its bucket
+    in debt the snapshot keeps the list it has (at the dialect's age, as with no lock), counts
+    and says the deferral once; once the bucket can pay a whole snapshot, it lists at once."""
+    from adapters.ccxt_exchange.budget import RequestPacer
+
+    now = [0.0]
+    a, fake = make()
+    fake.throttle = pacer = RequestPacer(20.0, capacity=200, clock=lambda: now[0])
+    run(a.snapshot())
+    assert fake.listings() == 1
+    pacer.tokens = -40.0  # a heavy read just went: two seconds of debt at 20 a second
+    fake.orders = [ccxt_order("12", symbol=ETH, client_id="rogue-1")]
+    a.wake_on_entries(True)
+    with caplog_of("adapters.ccxt_exchange") as said:
+        kept = run(a.snapshot())
+        run(a.snapshot())
+    assert fake.listings() == 1 and [o.id for o in kept.orders] == []
+    assert a.watch_lists_deferred == 2
+    assert sum("WATCH_LIST_DEFERRED" in m for m in said) == 1
+    now[0] += 10.0  # refilled: a whole snapshot (account, positions, both lists: 90) can be paid
+    watched = run(a.snapshot())
+    assert fake.listings() == 2 and [o.id for o in watched.orders] == ["12"]
 
 
 def test_snapshot_lists_the_open_orders_again_once_its_list_is_old():
