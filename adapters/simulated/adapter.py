@@ -90,6 +90,7 @@ class SimulatedAdapter:
         # the engine operations behind the fault plan, and the snapshots' contents made of their answers
         self.calls = EngineCalls(engine, account, venue)
         self.parts = SnapshotParts(engine, market_type, self.strategy_prefixes)
+        self._symbols: Optional[tuple[tuple[MarketSpec, ...], frozenset[str]]] = None  # (the markets, their names)
 
     # --- capabilities --------------------------------------------------------------------------------
 
@@ -105,9 +106,14 @@ class SimulatedAdapter:
             revoke_trading=bool(self.revoke_keys))
 
     def symbols(self) -> Optional[frozenset[str]]:
-        """Every market of the simulated venue, named as this account's type names it."""
-        return frozenset((m.unified if self.market_type == "futures" else m.spot_unified)
-                         for m in self.engine.markets.values())
+        """Every market of the simulated venue, named as this account's type names it: the same
+        set while the venue's markets are the same (the catalog of names asks at every tick)."""
+        specs = tuple(self.engine.markets.values())
+        known = self._symbols
+        if known is None or known[0] != specs:  # (the specs compared by identity first, in C)
+            known = self._symbols = (specs, frozenset(
+                (m.unified if self.market_type == "futures" else m.spot_unified) for m in specs))
+        return known[1]
 
     def strategy_names(self) -> frozenset[str]:
         return frozenset(self.strategy_prefixes.values())
