@@ -44,9 +44,10 @@ Must not: read the clock, do I/O, or consult anything but its arguments.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Optional, Sequence, Union
+from typing import Any, Iterator, Mapping, Optional, Sequence, Union
 
 from ..figures import money
+from ..snapshot import columns_of
 from .gate_limits import within_limits
 from .gate_placement import Placement, place
 from .gate_request import Decision, OrderRequest, deny, lock_keys, parse_request
@@ -68,8 +69,89 @@ class _Leg:
     hedge: bool
 
 
-def _open(positions: Sequence[Any]) -> list[Any]:
-    return [p for p in positions if getattr(p, "contracts", 0) and p.contracts > 0]
+class HeldPositions:
+    """One account's positions as the gate reads them: the open legs of one symbol, how many are
+    open and their gross notional — each worked out when a check first asks and kept, so that a
+    check costs the legs of its symbol, not a pass over the account. From the snapshot's columns
+    where the adapter made them (:class:`~killswitch.snapshot.PositionColumns`): a symbol's legs
+    are found by the column's own search, in C, and only their models are read (positions made
+    on reading make no other). Checks on several threads may learn the same answer: the same
+    value is stored."""
+
+    __slots__ = ("_positions", "_symbols", "_contracts", "_notional", "_legs", "_open")
+
+    def __init__(self, positions: Sequence[Any]):
+        self._positions = positions
+        cols = columns_of(positions) if hasattr(positions, "columns") else None  # type: ignore[arg-type]
+        self._symbols: Sequence[Optional[str]]
+        if cols is not None:
+            self._symbols, self._contracts, self._notional = cols.symbols, cols.contracts, cols.notional
+        else:  # a plain list (a test, a replay): read once
+            self._symbols = [getattr(p, "symbol", None) for p in positions]
+            self._contracts = [getattr(p, "contracts", 0) or 0 for p in positions]
+            self._notional = [getattr(p, "notional", 0.0) or 0.0 for p in positions]
+        self._legs: dict[str, list[Any]] = {}
+        self._open: Optional[tuple[int, float]] = None  # (open positions, their gross notional)
+
+    def legs(self, symbol: str) -> list[Any]:
+        """The open positions of ``symbol``, in the account's order."""
+        legs = self._legs.get(symbol)
+        if legs is None:
+            symbols, contracts, at = self._symbols, self._contracts, []
+            i = -1
+            while True:
+                try:
+                    i = symbols.index(symbol, i + 1)
+                except ValueError:
+                    break
+                if contracts[i] > 0:
+                    at.append(i)
+            legs = self._legs[symbol] = [self._positions[i] for i in at]
+        return legs
+
+    def opened(self) -> tuple[int, float]:
+        """How many positions are open (contracts above 0) and the sum of their notional."""
+        known = self._open
+        if known is None:
+            contracts, notional = self._contracts, self._notional
+            if min(contracts, default=1) > 0:  # every one open: the column as it is, summed in C in order
+                known = (len(contracts), sum(notional))
+            else:
+                held = [n for n, c in zip(notional, contracts) if c > 0]
+                known = (len(held), sum(held))
+            self._open = known
+        return known
+
+
+class HeldByAccount(Mapping[str, Optional[HeldPositions]]):
+    """Account → :class:`HeldPositions` of its snapshot (None when its last read failed), each
+    made when a check first asks for the account and kept while the snapshots are the same:
+    every view published between two ticks shares them."""
+
+    def __init__(self, snapshots: Mapping[str, Any]):
+        self._snaps = snapshots
+        self._made: dict[str, Optional[HeldPositions]] = {}
+
+    def __getitem__(self, account: str) -> Optional[HeldPositions]:
+        made = self._made
+        if account in made:
+            return made[account]
+        snap = self._snaps[account]  # KeyError for an account without a snapshot
+        held = made[account] = HeldPositions(snap.positions) if snap.fetch.ok else None
+        return held
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._snaps)
+
+    def __len__(self) -> int:
+        return len(self._snaps)
+
+
+def held_positions(positions: Union[None, Sequence[Any], HeldPositions]) -> Optional[HeldPositions]:
+    """``positions`` as the gate reads them (None: unknown)."""
+    if positions is None or isinstance(positions, HeldPositions):
+        return positions
+    return HeldPositions(positions)
 
 
 def _unit(p: Any) -> Optional[float]:
@@ -79,9 +161,9 @@ def _unit(p: Any) -> Optional[float]:
     return price if price > 0 else None
 
 
-def _leg(req: OrderRequest, positions: Sequence[Any]) -> tuple[Optional[_Leg], Optional[str]]:
+def _leg(req: OrderRequest, positions: HeldPositions) -> tuple[Optional[_Leg], Optional[str]]:
     """(the leg the order acts on, or None with why it cannot be told)."""
-    mine = [p for p in _open(positions) if p.symbol == req.symbol]
+    mine = positions.legs(req.symbol)
     hedged = [p for p in mine if p.position_side in ("LONG", "SHORT")]
     oneway = [p for p in mine if p.position_side not in ("LONG", "SHORT")]
     if req.hedge_leg is not None:
@@ -120,13 +202,14 @@ def _after(req: OrderRequest, leg: _Leg) -> float:
 # --- the gate -----------------------------------------------------------------------------------------
 
 
-def check_order(book: LockBook, request: Any, positions: Optional[Sequence[Any]], now_ms: int,
+def check_order(book: LockBook, request: Any, positions: Union[None, Sequence[Any], HeldPositions], now_ms: int,
                 resume: Union[None, Resumption, Sequence[Resumption]] = None,
                 placement: Optional[Placement] = None, limits: Optional[GateLimits] = None) -> Decision:
     """May this order be sent now? ``positions``: the open positions of the account the order
-    goes to (``Position`` values; None when unknown, which only ACTIVE without a resumption
-    tolerates). ``resume``: the resumptions in force; those whose scope the order names hold
-    it, and the order must pass every one of them. ``placement``: what the runner knows; the
+    goes to (``Position`` values, or :class:`HeldPositions` of them kept across checks; None
+    when unknown, which only ACTIVE without a resumption tolerates). ``resume``: the
+    resumptions in force; those whose scope the order names hold it, and the order must pass
+    every one of them. ``placement``: what the runner knows; the
     order must name a known account, scope and symbol and a sane amount first (:func:`.place`).
     ``limits``: the policies' pre-trade limits, checked once the lock allows (:func:`.within_limits`).
     Never raises."""
@@ -142,10 +225,11 @@ def check_order(book: LockBook, request: Any, positions: Optional[Sequence[Any]]
         lock = book.effective(req.scope_keys, now_ms)
         if lock.mode == "halted":
             return deny(_halted(lock))
+        held = held_positions(positions)
         if lock.mode == "reducing":
-            answer = _reducing(lock, req, positions)
+            answer = _reducing(lock, req, held)
         else:
-            answer = _resumed(req, positions, resume, now_ms)
+            answer = _resumed(req, held, resume, now_ms)
         if not answer.allow or limits is None:
             return answer
         return within_limits(req, limits, placement, now_ms) or answer
@@ -153,7 +237,7 @@ def check_order(book: LockBook, request: Any, positions: Optional[Sequence[Any]]
         return deny(f"INTERNAL: {type(e).__name__}: {e}")
 
 
-def _resumed(req: OrderRequest, positions: Optional[Sequence[Any]],
+def _resumed(req: OrderRequest, positions: Optional[HeldPositions],
              resume: Union[None, Resumption, Sequence[Resumption]], now_ms: int) -> Decision:
     held = _holding(resume, req)
     if held:
@@ -199,7 +283,7 @@ def _halted(lock: LockStatus) -> str:
     return f"HALTED: {_where(lock)}"
 
 
-def _reducing(lock: LockStatus, req: OrderRequest, positions: Optional[Sequence[Any]]) -> Decision:
+def _reducing(lock: LockStatus, req: OrderRequest, positions: Optional[HeldPositions]) -> Decision:
     where = f" ({_where(lock)})"
     if positions is None:
         return deny("REDUCING: positions unknown; only a reducing order may be sent" + where)
@@ -217,7 +301,7 @@ def _reducing(lock: LockStatus, req: OrderRequest, positions: Optional[Sequence[
     return Decision(True, f"REDUCING: reduces the position (amount {req.amount:g} <= position {size:g})")
 
 
-def _resuming(req: OrderRequest, positions: Optional[Sequence[Any]], resume: Resumption, now_ms: int) -> Decision:
+def _resuming(req: OrderRequest, positions: Optional[HeldPositions], resume: Resumption, now_ms: int) -> Decision:
     limits = resume_limits(resume.plan, resume.reset_ms, now_ms)
     if limits.done:
         return Decision(True, "ACTIVE")
@@ -232,15 +316,14 @@ def _resuming(req: OrderRequest, positions: Optional[Sequence[Any]], resume: Res
         return Decision(True, f"RESUMING: reduces exposure{tag}")
     if req.reduce_only and leg.contracts != 0 and (req.side == "sell") == (leg.contracts > 0):
         return Decision(True, f"RESUMING: reduce-only close{tag}")  # the venue caps it at the position
-    held = _open(positions)
-    count_after = len(held) + (1 if leg.contracts == 0 and after != 0 else 0)
+    count, gross = positions.opened()
+    count_after = count + (1 if leg.contracts == 0 and after != 0 else 0)
     if limits.max_positions is not None and leg.contracts == 0 and count_after > limits.max_positions:
         return deny(f"RESUMING: open positions would be {count_after} > limit {limits.max_positions}{tag}")
     if limits.max_gross_exposure is not None:
         unit = req.price or leg.unit_price
         if unit is None:
             return deny(f'RESUMING: cannot value the order; give "price"{tag}')
-        gross = sum(p.notional for p in held)
         old = abs(leg.contracts) * (leg.unit_price or unit)
         gross_after = gross - old + abs(after) * unit
         if gross_after > limits.max_gross_exposure:

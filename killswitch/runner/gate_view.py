@@ -51,7 +51,7 @@ from dataclasses import dataclass
 from typing import Any, Callable, Mapping, Optional
 
 from ..engine.limit_tables import LimitTables
-from .gate import check_order
+from .gate import HeldByAccount, HeldPositions, check_order
 from .gate_placement import Placement
 from .gate_request import Decision
 from .limits_state import GateLimits, MessageBuckets
@@ -72,7 +72,8 @@ class GateView:
     held scopes are worked out again at each check from ``lock`` (a lock's TTL may run out
     between); ``limits``: None when no policy of the graph sets limits; ``snapshots``: by account
     (the book's mapping, which a tick replaces whole and nobody changes); ``leader``: whether the
-    runner led when it published."""
+    runner led when it published; ``held``: the snapshots' positions as a check reads them
+    (:class:`~.gate.HeldByAccount`: what one check learns of them, the next reuses)."""
 
     lock: LockBook
     resume: tuple[Resumption, ...]
@@ -80,14 +81,16 @@ class GateView:
     limits: Optional[LimitTables]
     snapshots: Mapping[str, Any]
     leader: bool
+    # the accounts' positions as a check reads them, shared by the views of the same snapshots
+    held: Optional[Mapping[str, Optional[HeldPositions]]] = None
 
 
 def answer(view: GateView, request: Any, now_ms: int, buckets: MessageBuckets) -> Decision:
     """The gate's decision on ``request`` against ``view`` at ``now_ms``, spending ``buckets``
     when the order is allowed under a message rate. Never raises (the gate denies instead)."""
     account = request.get("account") if isinstance(request, dict) else None
-    snap = view.snapshots.get(account) if isinstance(account, str) else None
-    positions = snap.positions if snap is not None and snap.fetch.ok else None
+    accounts = view.held if view.held is not None else HeldByAccount(view.snapshots)
+    positions = accounts.get(account) if isinstance(account, str) else None
     where = view.placement
     held = frozenset(h.scope for h in view.lock.in_force(now_ms))
     if held != where.catalog.held:

@@ -253,7 +253,7 @@ class Readout:
         limits = self.limits.for_gate(book.graph, book.snapshots)
         return GateView(book.lock_book, tuple(r for _, r in self.resumptions.in_force(now)), self.known.placement(now),
                         limits.tables if limits is not None else None, MappingProxyType(book.snapshots),
-                        self.lead.leader)
+                        self.lead.leader, self.known.held())
 
     def check_order(self, request: dict) -> Decision:
         """The gate on the loop, against the book as it is now (the API's thread answers from the

@@ -468,3 +468,50 @@ def test_an_order_must_pass_every_resumption_that_holds_it():
 def test_a_venue_halt_binds_an_account_however_the_order_names_it(request_):
     d = check_order(locked("halted", scope="binanceusdm", manual=True), request_, [], T0)
     assert not d.allow and d.reason.startswith("HALTED"), d
+
+
+# --- the positions as a check reads them ---------------------------------------------------------------
+
+
+def _on_reading(positions):
+    """``positions`` made on reading, as the simulated adapter hands them, with the models read kept."""
+    from killswitch.snapshot import PositionList, PositionsOnReading
+
+    cols = PositionList.of(positions).columns
+    read: list[int] = []
+
+    def make(i: int):
+        read.append(i)
+        return positions[i]
+
+    return PositionsOnReading(cols, make), read
+
+
+@pytest.mark.parametrize("side, amount, reduce_only, position_side, positions, allow, reason",
+                         [pytest.param(*c, id=_case_id(c)) for c in REDUCING_CASES])
+def test_reducing_reads_the_same_from_the_columns(side, amount, reduce_only, position_side, positions, allow,
+                                                  reason):
+    """Every reducing case answers the same when the account's positions are made on reading
+    (the gate finds the symbol's legs in the column of symbols), with 500 other symbols held."""
+    others = [pos(f"X{i}/USDT:USDT", "long", 1) for i in range(500)]
+    held, read = _on_reading(others + positions)
+    r = req(side=side, amount=amount, reduce_only=reduce_only if reduce_only is not None else ...,
+            position_side=position_side if position_side is not None else ...)
+    d = check_order(locked("reducing"), r, held, T0)
+    assert d.allow is allow and d.reason.startswith(reason), d.reason
+    assert all(i >= 500 for i in read), "a model of another symbol was made"
+
+
+def test_a_check_under_a_resumption_counts_and_sums_the_open_positions_without_their_models():
+    from killswitch.runner.gate import HeldPositions
+
+    book = [pos(BTC, "long", 2), pos(ETH, "short", 0), *(pos(f"X{i}/USDT:USDT", "long", 1) for i in range(300))]
+    held, read = _on_reading(book)
+    plan = ResumePlan(max_positions=1000, max_gross_exposure=1e12, start_fraction=1e-3)
+    as_list = check_order(LockBook(), req(symbol=ETH, amount=1.0, price=100.0), book, T0, resume=Resumption(plan, T0))
+    kept = HeldPositions(held)
+    on_reading = check_order(LockBook(), req(symbol=ETH, amount=1.0, price=100.0), kept, T0,
+                             resume=Resumption(plan, T0))
+    assert as_list == on_reading
+    assert kept.opened() == (301, sum(p.notional for p in book if p.contracts > 0))
+    assert read == []  # ETH is not open: no model made to tell
