@@ -24,6 +24,7 @@ from .zones import zone_known
 
 if TYPE_CHECKING:  # pragma: no cover - annotations only
     from .runner.desk import Desk
+    from .state.store import StateStore
 
 
 def unmatched_here(result: CompileResult, accounts: Sequence[Account]) -> list[str]:
@@ -49,7 +50,7 @@ def first_error(result: CompileResult) -> str:
     return f"{first.location()}: error[{first.code}]: {first.message} ({len(result.errors)} error(s))"
 
 
-def graph_to_run(result: CompileResult, store: Any, strict: bool, declared: Optional[Sequence[Account]],
+def graph_to_run(result: CompileResult, store: "StateStore", strict: bool, declared: Optional[Sequence[Account]],
                  err: Callable[[str], None]) -> "tuple[CompileResult, Optional[str]] | int":
     """The compiled policies, or — when they have errors (or select none of this runner's
     accounts under ``--strict``) — the last good graph from the state, said loudly, with the

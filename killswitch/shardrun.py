@@ -26,11 +26,17 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass, field
-from typing import Any, Optional
+from typing import TYPE_CHECKING, Any, Callable, Optional
 
 from .compile.compiler import CompileResult
 from .compile.shards import Split, accounts_digest, assign, local_graph, nearest_shard, shard_accounts, split
 from .policy.accounts_doc import Account
+
+if TYPE_CHECKING:  # pragma: no cover - annotations only
+    from .compile.graph import DecisionGraph
+    from .runner.desk import Desk
+    from .runner.firm import FirmLink
+    from .runner.loop import Runner
 
 SHARD_REQUIRED = "SHARD_REQUIRED"
 SHARD_UNKNOWN = "SHARD_UNKNOWN"
@@ -147,8 +153,9 @@ def firm_lines(start: ShardStart, got: Optional[Split], holder: Optional[str] = 
     return lines
 
 
-def firm_link(runner: Any, desk: Any, start: ShardStart, whole: Any, state_url: str, holder: str, ttl_ms: int,
-              echo: Any, err: Any, console: Optional[str] = None) -> Any:
+def firm_link(runner: "Runner", desk: "Desk", start: ShardStart, whole: Optional["DecisionGraph"], state_url: str,
+              holder: str, ttl_ms: int, echo: Callable[[str], None], err: Callable[[str], None],
+              console: Optional[str] = None) -> "FirmLink":
     """The shard's :class:`~killswitch.runner.firm.FirmLink` on the firm's store, its firm-wide
     policies taken from ``whole`` (the graph before the shard's narrowing); a firm-wide policy
     the facts cannot serve is :class:`ShardRefused` (``FIRM_POLICY_REFUSED``, as KS243 says), one

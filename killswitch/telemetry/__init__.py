@@ -28,26 +28,35 @@ so ``ksctl validate`` stays light.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Optional
+from typing import TYPE_CHECKING, Optional, Protocol, Sequence
 
 from .attributes import TRACER_NAME
 
 if TYPE_CHECKING:  # pragma: no cover
+    from ..events import Sink
     from .sink import TelemetrySink
 
-__all__ = ["TRACER_NAME", "TelemetrySink", "find"]
+__all__ = ["TRACER_NAME", "HasSinks", "TelemetrySink", "find"]
 
 
-def find(runner: Any) -> "Optional[TelemetrySink]":
-    """The telemetry sink among ``ctx.sinks`` (the context a sink is handed), or None (without
-    importing OpenTelemetry when there is none)."""
+class HasSinks(Protocol):
+    """All :func:`find` reads of what it is handed: the runner's sinks (a sink's
+    :class:`~killswitch.events.SinkContext` offers them, and so does a runner)."""
+
+    @property
+    def sinks(self) -> Sequence["Sink"]: ...
+
+
+def find(ctx: Optional[HasSinks]) -> "Optional[TelemetrySink]":
+    """The telemetry sink among ``ctx.sinks`` (the context a sink is handed; None: a sink not
+    yet handed one), or None (without importing OpenTelemetry when there is none)."""
     import sys
 
     if "killswitch.telemetry.sink" not in sys.modules:
         return None  # no TelemetrySink was ever made in this process
     from .sink import find as _find
 
-    return _find(runner)
+    return _find(ctx)
 
 
 def __getattr__(name: str):

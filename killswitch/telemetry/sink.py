@@ -52,6 +52,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from opentelemetry.sdk.trace.export import SpanExporter
 
     from ..events import Event, SinkContext, TickFacts
+    from . import HasSinks
 
 MAX_PENDING = 256  # tick reports and reported spans waiting for the sink's thread
 
@@ -312,9 +313,11 @@ class _Worker:
         self._thread.join(timeout_s)
 
 
-def find(runner: Any) -> Optional[TelemetrySink]:
+def find(ctx: Optional["HasSinks"]) -> Optional[TelemetrySink]:
     """The runner's telemetry sink, or None (see :func:`killswitch.telemetry.find`)."""
-    for sink in getattr(runner, "sinks", ()):
+    # getattr, not ``ctx.sinks``: a sink's stand-in context (a tool's, a test's) declares only
+    # what that sink reads, and has no telemetry sink to find either
+    for sink in getattr(ctx, "sinks", ()):
         if isinstance(sink, TelemetrySink):
             return sink
     return None
