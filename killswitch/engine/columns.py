@@ -30,9 +30,9 @@ from __future__ import annotations
 
 from functools import cached_property
 from operator import attrgetter
-from typing import Any, Optional, Sequence, Union
+from typing import Any, Callable, Optional, Sequence, Union
 
-from ..snapshot import COLUMNS, ColumnNames, Position, PositionsOnReading, columns_of
+from ..snapshot import COLUMNS, ColumnNames, Position, PositionColumns, PositionsOnReading, columns_of
 
 PnlKey = tuple[str, str]  # (symbol, position side): a position's identity within its account
 
@@ -73,9 +73,6 @@ class PositionRow:
 
 Held = Union[Position, PositionRow]  # a position as a close reads it
 
-_GIVEN = (*COLUMNS.values(), "side_keys")  # what an adapter's PositionColumns hands over
-_given_of = attrgetter(*_GIVEN)
-
 
 class Columns(ColumnNames):
     """The column fields of ``positions`` (:data:`~killswitch.snapshot.COLUMNS`), one list each,
@@ -87,9 +84,8 @@ class Columns(ColumnNames):
         self.positions = positions
         # (an isinstance of an ABC's subclass costs a few hundred ns: asked once, not per row)
         self.made_on_reading = isinstance(positions, PositionsOnReading)
-        given = columns_of(positions)
-        if given is not None:  # the adapter's: each cached column starts as its list
-            self.__dict__.update(zip(_GIVEN, _given_of(given)))
+        # the adapter's columns, when it handed them over: each column's first read takes its list
+        self._given: Optional[PositionColumns] = columns_of(positions)
 
     def __len__(self) -> int:
         return len(self.positions)
@@ -128,12 +124,6 @@ class Columns(ColumnNames):
                         self.upnl))
 
     @cached_property
-    def side_keys(self) -> list[str]:  # type: ignore[override]  # ColumnNames' attribute, made on first read
-        """The position side in hedge mode (LONG / SHORT), else the side: with the symbol, a
-        position's identity in its account."""
-        return [p.position_side or p.side for p in self.positions]
-
-    @cached_property
     def keys(self) -> tuple[PnlKey, ...]:
         """``(symbol, position side)`` of every position: what the PnL history is keyed by."""
         return tuple(zip(self.symbols, self.side_keys))
@@ -160,21 +150,43 @@ class Tables:
         return cols
 
 
-def _reading(field: str) -> cached_property[list[Any]]:
-    """The column of ``field``, read out of each model (when the adapter gave none), on first use."""
+class _Column:
+    """One column of :class:`Columns`, made on its first read and kept in the instance (a
+    non-data descriptor, as ``functools.cached_property``: every later read is the instance
+    dict's, the cost of a plain attribute): the adapter's list when it handed its columns over
+    (``Columns._given``), else ``read`` of the positions. Not ``cached_property`` itself: on
+    Python 3.11 its first read takes a lock shared by every instance, and a global scope makes
+    a ``Columns`` per account each tick."""
+
+    __slots__ = ("name", "read")
+
+    def __init__(self, name: str, read: Callable[[Columns], list[Any]]):
+        self.name = name
+        self.read = read
+
+    def __get__(self, cols: Optional[Columns], owner: Optional[type] = None) -> Any:
+        if cols is None:
+            return self
+        given = cols._given
+        column = getattr(given, self.name) if given is not None else self.read(cols)
+        # kept as the instance's attribute (this descriptor has no __set__): the next read finds it first
+        setattr(cols, self.name, column)
+        return column
+
+
+def _reading(field: str) -> Callable[[Columns], list[Any]]:
+    """The column of ``field``, read out of each model (when the adapter gave none)."""
     read = attrgetter(field)
-
-    def column(self: Columns) -> list[Any]:
-        return list(map(read, self.positions))
-
-    column.__name__ = COLUMNS[field]
-    return cached_property(column)
+    return lambda cols: list(map(read, cols.positions))
 
 
-for _field, _attr in COLUMNS.items():  # one column each of the fields Position declares one
-    _column = _reading(_field)
-    setattr(Columns, _attr, _column)
-    _column.__set_name__(Columns, _attr)
+# One column each of the fields Position declares one, and the side keys (the hedge-mode leg
+# where there is one, else the side: with the symbol, a position's identity in its account):
+# every column an adapter's PositionColumns hands over.
+_READS: dict[str, Callable[[Columns], list[Any]]] = {attr: _reading(field) for field, attr in COLUMNS.items()}
+_READS["side_keys"] = lambda cols: [p.position_side or p.side for p in cols.positions]
+for _attr, _read in _READS.items():
+    setattr(Columns, _attr, _Column(_attr, _read))
 
 
 __all__ = ["ARRAYS_FROM", "Columns", "Held", "PnlKey", "PositionRow", "Tables", "load_arrays"]
