@@ -49,22 +49,6 @@ class OrderIntent:
     reason: str
     group: Optional[str] = None  # correlation group
 
-    @classmethod
-    def planned(cls, decision_id: str, client_order_id: str, venue: str, account: str, symbol: str, side: str,
-                position_side: Optional[str], amount: float, reduce_only: bool, limit_price: Optional[float],
-                notional: float, chunk: int, chunks: int, not_before_ms: int, action: str, reason: str,
-                group: Optional[str]) -> "OrderIntent":
-        """The intent the constructor makes from these fields (equal, same hash, same fields in
-        the same order), made the way the planner needs it for the hundreds a crash plans: a
-        frozen dataclass's ``__init__`` sets each of the 17 fields through ``object.__setattr__``,
-        three times the cost of filling the instance's dict at once."""
-        o = object.__new__(cls)
-        o.__dict__.update(decision_id=decision_id, client_order_id=client_order_id, venue=venue, account=account,
-                          symbol=symbol, side=side, position_side=position_side, amount=amount,
-                          reduce_only=reduce_only, limit_price=limit_price, notional=notional, chunk=chunk,
-                          chunks=chunks, not_before_ms=not_before_ms, action=action, reason=reason, group=group)
-        return o
-
 
 @dataclass(frozen=True)
 class CancelIntent:

@@ -97,7 +97,7 @@ def order(self: _Planner, leg: _Leg, gkey: str, chunk: int, chunks: int, amount:
                                     else self.rates.get(venue, DEFAULT_ORDER_RATE))
     k = venue_count.get(venue, 0)
     venue_count[venue] = k + 1
-    return OrderIntent.planned(
+    return OrderIntent(
         self.decision, client_order_id(self.decision, f"{leg.key}#{chunk}"), venue, leg.snap.account,
         leg.symbol, leg.side, leg.position_side, amount, leg.reduce_only, price, amount * leg.unit_price,
         chunk, chunks, self.now + int(k * 1000 / rate), leg.action,

@@ -822,20 +822,3 @@ def test_a_full_close_is_residual_exactly_when_rounding_down_leaves_less_than_th
     sendable = _floor_step(contracts, step)
     residual = sendable <= 0 or sendable < rules.min_amount * (1 - 1e-9)
     assert (_below_minimum(s.positions[0], rules) is not None) == residual
-
-
-def test_an_intent_made_for_the_planner_is_the_one_the_constructor_makes():
-    """``OrderIntent.planned`` (the planner's, without a frozen ``__setattr__`` per field) makes
-    an equal intent: the same fields in the same order, equal, the same hash, still frozen."""
-    import dataclasses
-
-    from killswitch.orders import OrderIntent
-
-    values = ("d" * 32, "ks" + "a" * 30, "binance", "main", "BTC/USDT:USDT", "sell", "LONG", 0.5, True, 99.5,
-              50_000.0, 2, 3, 1_772_456_400_000, "reduce_top_risk", "TOP_RISK: rank=1", "majors")
-    built, planned = OrderIntent(*values), OrderIntent.planned(*values)
-    assert planned == built and hash(planned) == hash(built) and vars(planned) == vars(built)
-    assert list(vars(planned)) == [f.name for f in dataclasses.fields(OrderIntent)]
-    assert dataclasses.replace(planned, amount=0.25).amount == 0.25
-    with pytest.raises(dataclasses.FrozenInstanceError):
-        planned.amount = 1.0  # type: ignore[misc]
