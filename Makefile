@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 HAVE_GO := command -v go >/dev/null 2>&1 || test -x /usr/local/go/bin/go
 
-.PHONY: venv demo lint test tools lock bench crash-soak schemas recordings clean
+.PHONY: venv demo lint test tools lock bench bench-check crash-soak schemas recordings clean
 
 venv: $(STAMP)
 
@@ -95,6 +95,12 @@ bench: venv
 	$(BIN)/python bench/adapter.py
 	$(BIN)/python bench/ccxt_tick.py
 	$(BIN)/python bench/reaction.py
+
+# The quick benches of the hot paths (the tick, the gate, the API's writes; about 2 minutes), each
+# figure beside docs/benchmarks.md's "Reference figures for bench/reference.py": fails (the script
+# exits 1) when one is more than twice its reference, in reference loops.
+bench-check: venv
+	$(BIN)/python bench/reference.py
 
 # SIGKILL a live `ksctl run` 1,000 times against the simulated exchange (tens of minutes); prints
 # what was lost or repeated (nothing, or it exits 1). Fewer: make crash-soak KILLS=100
