@@ -49,7 +49,10 @@ Prints the status's size, the check-order latency p50/p99 of each, the status re
 the beats answered by status and code, and the reference loop of the machine beside them (the
 figures of one machine at one hour compare through it). ``--made-up`` beats ``--sources``
 sources the Accounts document does not name (what a runner that took any source held after a
-storm of typos or junk; refused by one that knows its sources).
+storm of typos or junk; refused by one that knows its sources). ``--armed`` arms the dead man's
+switch of every source first (``POST /v1/dms/arm``, a day's timeout, from the operator
+identities in turn; arming names a source, so made-up sources are then taken): the status then
+carries a switch entry of each, as an operator who armed up to the runner's bound would see it.
 """
 
 from __future__ import annotations
@@ -452,6 +455,29 @@ def gate_round(api: str, sources: list[str], readers: int, beaters: int, duratio
     return took, Counter(beats), reads, bad
 
 
+async def arm_each(api: str, sources: list[str]) -> Counter:
+    """Every source's dead man's switch armed once (a day's timeout; operator identities in turn,
+    GATE_BEATERS in flight; a 429 is sent again after its Retry-After): the answers by (status,
+    code)."""
+    answers: Counter = Counter()
+    todo = iter(enumerate(sources))
+
+    async def worker(session: aiohttp.ClientSession) -> None:
+        for i, source in todo:
+            while True:
+                async with session.post(f"{api}/v1/dms/arm", json={"source": source, "timeout_s": 86_400},
+                                        headers={"Authorization": f"Bearer {token('op', i % OPERATORS)}"}) as r:
+                    doc = await r.json()
+                    if r.status != 429:
+                        answers[(r.status, "OK" if doc.get("done") else str(doc.get("reason")).split(":")[0])] += 1
+                        break
+                    await asyncio.sleep(float(r.headers.get("Retry-After", "1")))
+
+    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=REQUEST_TIMEOUT_S)) as session:
+        await asyncio.gather(*(worker(session) for _ in range(GATE_BEATERS)))
+    return answers
+
+
 async def beat_each(api: str, sources: list[str]) -> Counter:
     """Every source beats once (bot identities in turn, GATE_BEATERS in flight): the answers by
     (status, code)."""
@@ -485,13 +511,16 @@ def gate(args, work: Path) -> bool:
         if not wait_until(lambda: ready(api) == "LEADER", 60, 0.1):
             raise RuntimeError(f"the runner did not lead: {(work / 'gate.err').read_text()[-2000:]}")
         time.sleep(args.warmup)  # past the exchange rate limiter's burst
+        armed = asyncio.run(arm_each(api, sources)) if args.armed else Counter()
         first = asyncio.run(beat_each(api, sources))
         status_bytes = len(urllib.request.urlopen(urllib.request.Request(
             api + "/v1/status", headers={"Authorization": f"Bearer {API_TOKEN}"}), timeout=REQUEST_TIMEOUT_S).read())
         print(f"\napi load: the pre-trade gate beside the console's reads; lone runner, SQLite, lease TTL {args.ttl}")
         print(f"  machine: {machine()}")
         print(f"  sources: {len(sources):,} ({'made up' if args.made_up else 'named by the Accounts document'}); "
-              "first beats answered: " + ", ".join(f"{s} {c} x{k}" for (s, c), k in sorted(first.items())))
+              + (("armed: " + ", ".join(f"{s} {c} x{k}" for (s, c), k in sorted(armed.items())) + "; ")
+                 if args.armed else "")
+              + "first beats answered: " + ", ".join(f"{s} {c} x{k}" for (s, c), k in sorted(first.items())))
         print(f"  GET /v1/status: {status_bytes / 1024:,.1f} KB")
         ok = True
         for title, readers, beaters in (("alone", 0, 0), ("heartbeat storm", 0, GATE_BEATERS),
@@ -524,6 +553,7 @@ def main(argv: Optional[list[str]] = None) -> int:
                     help="gate: check-order alone and beside heartbeats and status reads (see above)")
     ap.add_argument("--sources", type=int, default=1024, help="gate: heartbeat sources (default 1,024)")
     ap.add_argument("--made-up", action="store_true", help="gate: sources the Accounts document does not name")
+    ap.add_argument("--armed", action="store_true", help="gate: arm every source's dead man's switch first")
     ap.add_argument("--gate-duration", type=float, default=10.0, help="gate: seconds of each measure (default 10)")
     ap.add_argument("--layout", choices=(*LAYOUTS, "all"), default="all")
     ap.add_argument("--quick", action="store_true", help="one round of 10 s a layout")
