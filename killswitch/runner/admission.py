@@ -17,8 +17,10 @@ It also keeps the sources each identity beats (:class:`~.beats.IdentitySources`,
 ``MAX_SOURCES_PER_IDENTITY`` at once), which the heartbeat's handler asks before the runner is,
 and counts what that refused on ``/metrics``.
 
-Lives on the API's thread: its state is touched only from the loop that serves the requests
-(its metrics are read from the runner's loop, counters under the GIL).
+Lives on the API's threads: the loop that serves the operators' connections and the one that
+serves the bots' (:mod:`.api_thread`) admit through one admission, so an identity has one rate
+and one share of the queue whichever loop its requests reach; a lock keeps each admission and
+each answer whole (its metrics are read from the runner's loop, counters under the GIL).
 
 Must not: block, read the clock other than through ``clock`` (monotonic seconds), or let a write
 through uncounted (every admitted ticket is released exactly once).
@@ -29,6 +31,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import math
+import threading
 import time
 from typing import TYPE_CHECKING, Callable, Optional
 
@@ -118,11 +121,16 @@ class Admission:
         self.admitted: dict[str, int] = {k: 0 for k in KINDS}
         self._said: dict[str, tuple[float, int]] = {}  # identity → (when last logged, shed since)
         self.sources = IdentitySources(clock=clock)  # the sources each identity beats
+        self._lock = threading.Lock()  # the API's two loops admit through this one admission
 
     def admit(self, identity: str, kind: str) -> Ticket:
         """A ticket for ``identity``'s write of ``kind``, or :class:`Shed`."""
         if kind not in KINDS:
             raise ValueError(f"unknown kind of write {kind!r}")
+        with self._lock:
+            return self._admit(identity, kind)
+
+    def _admit(self, identity: str, kind: str) -> Ticket:
         now = self.clock()
         if kind == WRITE and self.pending >= self.limits.queue:
             self._shed(identity, kind, QUEUE_FULL, now)
@@ -156,12 +164,13 @@ class Admission:
         return Ticket(self, identity if kind == WRITE else None)
 
     def _answered(self, identity: str) -> None:
-        self.pending -= 1
-        left = self._pending_of.get(identity, 1) - 1
-        if left > 0:
-            self._pending_of[identity] = left
-        else:
-            self._pending_of.pop(identity, None)
+        with self._lock:
+            self.pending -= 1
+            left = self._pending_of.get(identity, 1) - 1
+            if left > 0:
+                self._pending_of[identity] = left
+            else:
+                self._pending_of.pop(identity, None)
 
     def _shed(self, identity: str, kind: str, reason: str, now: float) -> None:
         key = (reason, kind, identity)

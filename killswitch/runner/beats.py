@@ -14,7 +14,9 @@ Also the sources each identity beats (:class:`IdentitySources`): at most
 for :data:`SOURCE_IDLE_S`; one more is refused ``IDENTITY_SOURCES_FULL`` before it reaches the
 runner, so one token cannot keep every bot's switch quiet or fill the runner's bound alone.
 
-Lives on the API's thread, like the admission of writes (:mod:`.admission`).
+The batches live on the loop that serves the request (each of the API's loops has its own);
+the sources each identity beats are one count for both loops, under a lock, like the admission
+of writes (:mod:`.admission`).
 
 Must not: answer a beat before the runner took it (a bot reading 204 may rely on it), or stamp a
 beat itself (the runner's clock does, when it takes the batch).
@@ -23,6 +25,7 @@ beat itself (the runner's clock does, when it takes the batch).
 from __future__ import annotations
 
 import asyncio
+import threading
 import time
 from collections import OrderedDict
 from typing import Awaitable, Callable, Mapping, Optional
@@ -45,9 +48,14 @@ class IdentitySources:
         self.clock = clock
         self._of: dict[str, OrderedDict[str, float]] = {}  # identity → source → when it last beat it
         self.refused: dict[str, int] = {}  # identity → beats refused IDENTITY_SOURCES_FULL
+        self._lock = threading.Lock()  # both of the API's loops count here
 
     def take(self, identity: str, source: str) -> Optional[str]:
         """Count ``source`` for ``identity`` now; the refusal when that would be one too many."""
+        with self._lock:
+            return self._take(identity, source)
+
+    def _take(self, identity: str, source: str) -> Optional[str]:
         now = self.clock()
         seen = self._of.setdefault(identity, OrderedDict())
         if source in seen:
@@ -66,9 +74,10 @@ class IdentitySources:
 
     def drop(self, identity: str, source: str) -> None:
         """``source`` was not taken after all (the runner refused it): it does not count."""
-        seen = self._of.get(identity)
-        if seen is not None:
-            seen.pop(source, None)
+        with self._lock:
+            seen = self._of.get(identity)
+            if seen is not None:
+                seen.pop(source, None)
 
 
 class _Batch:
