@@ -57,7 +57,7 @@ from .sources import revision_text
 
 
 # the process's named tasks (Daemon.tasks; what a failure of each means: ARCHITECTURE.md)
-TICK, SHOW_LIFE, POD_LABEL, METRICS_PUSH = "tick", "show-life", "pod-label", "metrics-push"
+TICK, SHOW_LIFE, POD_LABEL, METRICS_PUSH, API = "tick", "show-life", "pod-label", "metrics-push", "api"
 
 
 class Daemon(PolicyReloads):
@@ -245,7 +245,7 @@ class Daemon(PolicyReloads):
                 labeller = PodRoleLabel(self.opts.kube_leader_label, os.environ, warn=self.warn, echo=self.echo,
                                         serviceaccount_dir=self.opts.kube_serviceaccount_dir)
                 desk.add_metrics(labeller)
-            self.supervisor.start(*self.tasks(runner, desk, keeper, labeller, pusher, seen))
+            self.supervisor.start(*self.tasks(runner, desk, keeper, labeller, pusher, seen, api))
             await self.supervisor.wait(TICK)
         finally:
             await self.supervisor.cancel(TICK)  # (ended already, unless this run was cancelled)
@@ -254,6 +254,7 @@ class Daemon(PolicyReloads):
                 await asyncio.to_thread(pusher.shutdown)
             if api is not None:
                 await api.stop()
+            await self.supervisor.cancel(API)  # (ended with the stop)
             await runner.aclose()
             # stopped acting (nothing more is written under the token): give the lease up before the
             # adapters' sessions are closed (seconds at many accounts), so that a standby takes over,
@@ -279,7 +280,7 @@ class Daemon(PolicyReloads):
         return 3 if self.supervisor.failed is not None else self.code
 
     def tasks(self, runner: Runner, desk: Desk, keeper: Any, labeller: Optional[PodRoleLabel], pusher: Any,
-              seen: dict[str, float]) -> list[Task]:
+              seen: dict[str, float], api: Optional[Any] = None) -> list[Task]:
         """The process's named tasks and what the failure of each means (ARCHITECTURE.md)."""
         from .runner.lease_keeper import show_life
 
@@ -295,6 +296,11 @@ class Daemon(PolicyReloads):
         if pusher is not None:
             out.append(Task(METRICS_PUSH, lambda: self._push_metrics(desk, pusher), RESTART,
                             "the OTLP metrics are not pushed meanwhile (/metrics is unaffected)"))
+        if api is not None:
+            # the API's threads watched: a loop that ended or an accept that failed is said, and
+            # accepting starts again (runner/api_thread.py); the tick goes on meanwhile
+            out.append(Task(API, api.serve, RESTART, "the API's connections are not all served meanwhile "
+                                                     "(the tick, the lock file and the lease go on)"))
         return out
 
     async def _ticks(self, runner: Runner, desk: Desk, keeper: Any, seen: dict[str, float]) -> None:

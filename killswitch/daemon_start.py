@@ -81,10 +81,10 @@ def graph_to_run(result: CompileResult, store: "StateStore", strict: bool, decla
 
 async def start_api(desk: "Desk", opts: Any, tokens: Any, reloader: Any, echo: Callable[[str], None],
                     err: Callable[[str], None]) -> Optional[Any]:
-    """The HTTP API over the runner's ``desk`` (:mod:`killswitch.runner.desk`) on a thread of its
-    own (``opts``: the daemon's :class:`~killswitch.daemon_options.RunOptions`; ``tokens``: the
-    tokens document read at start; ``reloader``: what follows it); None when it is refused (said;
-    the caller closes the runner)."""
+    """The HTTP API over the runner's ``desk`` (:mod:`killswitch.runner.desk`) on threads of its
+    own, the bots' connections on one of their own (``opts``: the daemon's
+    :class:`~killswitch.daemon_options.RunOptions`; ``tokens``: the tokens document read at start;
+    ``reloader``: what follows it); None when it is refused (said; the caller closes the runner)."""
     from .logs import scrub_also
     from .runner.api import make_app
     from .runner.identity import TokensError
@@ -100,6 +100,9 @@ async def start_api(desk: "Desk", opts: Any, tokens: Any, reloader: Any, echo: C
 
         live = reloader.serve(LiveTokens(tokens or Tokens(), shared_token(token or None)))
         app = make_app(desk, tokens=live, console_public=opts.console_public, admission=admission)
+        # the same application for the bots' loop: its handlers are its loop's, the identities
+        # and the admission of writes the ones above (see runner/api_thread.py)
+        gate = make_app(desk, tokens=live, console_public=opts.console_public, admission=admission)
     except (TokensError, ValueError) as e:
         err(f"ksctl run: {e}; nothing started")
         return None
@@ -112,12 +115,13 @@ async def start_api(desk: "Desk", opts: Any, tokens: Any, reloader: Any, echo: C
             f"endpoints are disabled{closed}")
     else:  # names only: a token is never printed
         echo(f"ksctl run: API identities: {', '.join(who)}")
-    # Served from a thread of its own: requests never wait for a tick or a store write to be
-    # parsed, and every view call comes back to this loop (see runner/api_thread.py).
+    # Served from threads of their own: requests never wait for a tick or a store write to be
+    # parsed, every view call comes back to this loop, and the bots' connections are served on a
+    # loop of their own, where no status read is answered before a check (see runner/api_thread.py).
     from .runner.api_thread import ApiThread
 
     desk.serve_views_on(asyncio.get_running_loop())
-    api = ApiThread(app, opts.api_host, opts.api_port or 0)
+    api = ApiThread(app, opts.api_host, opts.api_port or 0, gate=gate)
     url = await api.start()
     echo(f"ksctl run: API at {url}")
     shown_to = "anyone (read-only without a token)" if opts.console_public else "a token's holder"

@@ -16,7 +16,8 @@ read, unauthenticated: what bots and probes call, and nothing of the book beyond
                                 and until they fire; the venues' native countdowns (a bot's own
                                 countdown).
     ``POST /v1/check-order``    200 ``{"allow", "reason"}`` from ``view.check_order_now(body)`` on
-                                this thread (the view the runner published: :mod:`.gate_view`),
+                                the API's thread (the view the runner published: :mod:`.gate_view`;
+                                under ``ksctl run`` the bots' loop, :mod:`.api_thread`),
                                 or ``view.check_order(body)`` from a view without it, and
                                 ``"limit"`` (code, value, usage, unit, symbol, policy, scope)
                                 when a pre-trade limit refuses the order; a deny is still

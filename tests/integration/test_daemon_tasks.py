@@ -91,3 +91,41 @@ def test_a_failing_named_task_is_said_by_name_and_the_process_stops_cleanly_with
         assert store.lease().holder is None  # given up at the stop: a standby takes over at once
     finally:
         store.close()
+
+
+def test_the_apis_loop_ending_under_it_is_said_as_the_api_task_and_the_runner_goes_on(tmp_path, exchange,
+                                                                                     monkeypatch):
+    from killswitch.runner.api_thread import ApiThread
+
+    said: list[str] = []
+    daemon = _daemon(tmp_path, exchange, monkeypatch, said)
+    daemon.opts.api_port = free_port()
+    started: list[ApiThread] = []
+    real_start = ApiThread.start
+
+    async def start(self):
+        started.append(self)
+        return await real_start(self)
+
+    monkeypatch.setattr(ApiThread, "start", start)
+
+    async def go() -> int:
+        run = asyncio.ensure_future(daemon.run())
+        await until(lambda: daemon.ticks >= 1, "a first tick", DEADLINE_S)
+        gate = started[0]._gate.loop  # the bots' loop ends as a thread that died would
+        gate.call_soon_threadsafe(gate.stop)
+        await until(lambda: any("TASK_FAILED: task api" in line for line in said), "the api task said", DEADLINE_S)
+        ticks = daemon.ticks
+        await until(lambda: daemon.ticks > ticks, "a tick after it", DEADLINE_S)
+        daemon.stop.set()
+        return await run
+
+    code = asyncio.run(asyncio.wait_for(go(), DEADLINE_S * 2))
+
+    assert code == 0, said
+    failed = [line for line in said if "TASK_FAILED" in line]
+    assert failed and all(line.startswith("ksctl run: TASK_FAILED: task api failed: ApiFailed: API_LOOP_ENDED: "
+                                          "the API's thread killswitch-api-gate has ended") for line in failed), failed
+    assert "the tick, the lock file and the lease go on); started again in 1s" in failed[0]
+    assert daemon.supervisor.failed is None and daemon.supervisor.failures["api"] >= 1
+    assert said[-1] == f"ksctl run: stopped after {daemon.ticks} tick(s)"
