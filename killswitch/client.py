@@ -81,16 +81,43 @@ class RefusedSource:
 
 
 @dataclass(frozen=True)
+class DmsSummary:
+    """How many sources a summarised switch (the status's, ``dms.summary``) holds of each kind,
+    how many it lists, the soonest to fire and where every one is read."""
+
+    sources: int = 0  # held: a heartbeat heard or an arming
+    armed: int = 0
+    fired: int = 0
+    locked: int = 0  # scopes a firing halted, still halted
+    watched: int = 0  # named by a policy, the Accounts document or the switch
+    never_heard: int = 0  # watched and never heard from
+    shown: int = 0  # of ``sources``, listed (the most urgent)
+    never_heard_shown: int = 0  # of ``never_heard``, listed in ``watched``
+    soonest: Optional[str] = None  # the armed source that fires first
+    soonest_fires_in_s: Optional[float] = None
+    all: str = "/v1/status?dms=all"  # where every one is listed
+
+    @property
+    def partial(self) -> bool:
+        """Whether sources or watched sources were left out of the lists."""
+        return self.shown < self.sources or self.never_heard_shown < self.never_heard
+
+
+@dataclass(frozen=True)
 class DmsStatus:
-    """``GET /v1/dms``, and the ``dms`` of :class:`~killswitch.runner.view.RunnerStatus`."""
+    """``GET /v1/dms``, and the ``dms`` of :class:`~killswitch.runner.view.RunnerStatus`: there,
+    summarised (``summary``: the most urgent sources only, and the watched ones never heard),
+    unless read with ``dms=all``."""
 
     format_version: int = 1
     listening_since_ts: Optional[str] = None
     sources: dict[str, DmsSource] = field(default_factory=dict)
     native: dict[str, VenueCountdown] = field(default_factory=dict)
     refused: dict[str, RefusedSource] = field(default_factory=dict)  # the latest refused, oldest first
-    # every source the runner takes a beat from, with what names it (heard from or not yet)
+    # every source the runner takes a beat from, with what names it (heard from or not yet); in a
+    # summary, only those never heard from
     watched: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    summary: Optional[DmsSummary] = None  # None: every source is listed
 
 
 def dms_of(status: RunnerStatus) -> DmsStatus:
@@ -383,10 +410,11 @@ class RunnerClient:
     # approver role, unless the runner shows them publicly: the token is sent when there is one)
     # and the previews of the changes (the change's role)
 
-    def status(self) -> RunnerStatus:
+    def status(self, dms_all: bool = False) -> RunnerStatus:
         """``GET /v1/status``: mode, leadership, graph, stages per scope, data ages, resumptions,
-        the dead man's switch (a plain object there: :func:`dms_of` types it) and residuals."""
-        return decode(RunnerStatus, self._json("GET", "/v1/status", auth=True))
+        the dead man's switch (a plain object there: :func:`dms_of` types it; summarised to the
+        most urgent sources unless ``dms_all``) and residuals."""
+        return decode(RunnerStatus, self._json("GET", "/v1/status?dms=all" if dms_all else "/v1/status", auth=True))
 
     def firm(self) -> dict:
         """``GET /v1/firm``: a shard runner's view of the firm (shards, leaders, standbys, facts'
@@ -559,6 +587,6 @@ class RunnerClient:
         self._json("POST", "/v1/heartbeat/" + urllib.parse.quote(source, safe=""), auth=True, expect=204)
 
 
-__all__ = ["CLOSE_FINAL_STATES", "CloseProgress", "DecodeError", "DmsSource", "DmsStatus", "LockDocument", "LockHold",
-           "ORIGIN_DMS", "ORIGIN_OPERATOR", "ORIGIN_POLICY", "ResumeLimits", "RunnerClient", "RunnerError",
-           "RunnerUnreachable", "ScopeLock", "VenueCountdown", "dms_of"]
+__all__ = ["CLOSE_FINAL_STATES", "CloseProgress", "DecodeError", "DmsSource", "DmsStatus", "DmsSummary",
+           "LockDocument", "LockHold", "ORIGIN_DMS", "ORIGIN_OPERATOR", "ORIGIN_POLICY", "ResumeLimits",
+           "RunnerClient", "RunnerError", "RunnerUnreachable", "ScopeLock", "VenueCountdown", "dms_of"]

@@ -40,9 +40,15 @@ if TYPE_CHECKING:  # pragma: no cover - annotations only
 @token_option
 @output_option
 @click.option("--firm", is_flag=True, help="The firm: every shard, the firm lease and the firm-wide policies.")
-def status(api: str, token_env: str, output: str, firm: bool) -> None:
+@click.option("--dms-all", is_flag=True,
+              help="Every dead man's switch source, not only the most urgent (GET /v1/status?dms=all).")
+def status(api: str, token_env: str, output: str, firm: bool, dms_all: bool) -> None:
     """The runner's mode, leadership, graph, stages per scope, data ages, trading locks (mode,
     origin, reason, expiry), resumption limits, residuals and the dead man's switch.
+
+    The dead man's switch lists its 20 most urgent sources (fired, then halting trading, then
+    armed by the time left) and the watched sources never heard from, with a line that says how
+    many there are when some are left out; --dms-all lists every one.
 
     With --firm (any shard's runner): every shard (leader, standbys, accounts, armed, the lag of
     its facts, whether it publishes), the firm lease holder, and the firm-wide policies' stages
@@ -67,7 +73,7 @@ def status(api: str, token_env: str, output: str, firm: bool) -> None:
             click.echo(firm_text(doc) + (f"\n\n{board_text(board)}" if board else ""))
         unheard = bool(board and (board.get("summary") or {}).get("unreachable"))
         raise SystemExit(EXIT_FINDINGS if "error" in doc or unheard else EXIT_OK)
-    answer = read(client.status, "status", output, token_env)
+    answer = read(lambda: client.status(dms_all=dms_all), "status", output, token_env)
     locks = read(client.locks, "status", output, token_env)
     click.echo(status_json(answer, locks) if output == "json" else status_text(answer, locks))
     raise SystemExit(EXIT_OK)

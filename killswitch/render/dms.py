@@ -13,8 +13,9 @@ from .times import seconds_text
 
 
 def dms_lines(d: DmsStatus) -> list[str]:
-    """One line per heartbeat source, then one per venue countdown."""
-    lines = []
+    """One line per heartbeat source, then one per venue countdown; first, when the status
+    listed only the most urgent sources, how many there are and how to see every one."""
+    lines = summary_lines(d)
     for name, s in sorted(d.sources.items()):
         if s.fired:
             state = "FIRED" + (f" (trading halted for {name})" if s.locked else "")
@@ -37,6 +38,19 @@ def dms_lines(d: DmsStatus) -> list[str]:
         lines.append(f"  REFUSED heartbeat {name}: {r.count} beat(s), the last "
                      f"{seconds_text(r.last_refused_age_s)} ago; {r.reason}")
     return lines
+
+
+def summary_lines(d: DmsStatus) -> list[str]:
+    """A summarised switch that left sources out: how many of each kind there are, how many are
+    listed, the soonest to fire and how to see every one (nothing when every one is listed)."""
+    m = d.summary
+    if m is None or not m.partial:
+        return []
+    soonest = (f"; the soonest to fire: {m.soonest} in {seconds_text(m.soonest_fires_in_s)}"
+               if m.soonest is not None else "")
+    return [f"  dms: {m.shown} of {m.sources:,} sources listed, the most urgent ({m.armed:,} armed, {m.fired:,} "
+            f"fired, {m.locked:,} halting trading{soonest}); {m.never_heard_shown} of {m.never_heard:,} watched "
+            f"sources never heard listed; every one: ksctl status --dms-all (GET {m.all}) or ksctl dms status"]
 
 
 def dms_text(d: DmsStatus) -> str:

@@ -28,7 +28,10 @@ read, unauthenticated: what bots and probes call, and nothing of the book beyond
 
 read, as the console: they show the book (stages, scopes, positions, amounts, orders), so they
 need a token with the viewer, operator or approver role unless ``console_public``
-    ``GET /v1/status``          200 ``view.status()`` as JSON.
+    ``GET /v1/status[?dms=all]``  200 ``view.status()`` as JSON, its dead man's switch summarised
+                                (the most urgent sources and ``dms.summary``: the counts, the
+                                soonest to fire, where every one is read); ``?dms=all``:
+                                ``view.status_all()``, with every source.
     ``GET /v1/close/{id}``      200 ``view.close_progress(id)`` (``state`` queued, working, settled,
                                 dry_run, unplanned, expired, refused); 404 ``UNKNOWN_CLOSE``.
     ``GET /v1/positions``       200 ``view.positions()``: every account's positions from the runner's

@@ -144,7 +144,16 @@ class ApiHandlers:
                             headers={"Content-Type": METRICS_CONTENT_TYPE})
 
     async def status(self, request: web.Request) -> web.Response:
-        return await self._read_json(request, self.view.status)
+        """The status, its dead man's switch summarised; ``?dms=all``: with every source (a read
+        shared and encoded apart from the summary's)."""
+        unknown = sorted(set(request.query) - {"dms"})
+        if unknown:
+            raise bad(f"unknown query parameter(s) {', '.join(show(k) for k in unknown[:5])}; known: dms")
+        dms = request.query.getall("dms", [])
+        if len(dms) > 1 or (dms and dms[0] != "all"):
+            raise bad(f'"dms" is all (every dead man\'s switch source), not {show(dms if len(dms) > 1 else dms[0])}')
+        whole = getattr(self.view, "status_all", None) if dms else None  # (a view without it has no summary)
+        return await self._read_json(request, whole if callable(whole) else self.view.status)
 
     async def firm(self, request: web.Request) -> web.Response:
         return await self._read_json(request, self.view.firm_status)

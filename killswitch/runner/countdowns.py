@@ -7,7 +7,10 @@ more; firing an armed source that stayed silent past its timeout — once per si
 scope is halted (saved with the tick's state) and the open orders the last good snapshots
 attribute to it are cancelled after the tick's orders; a stage's ``arm_exchange_dms``, which
 arms every capable venue account's own countdown, refreshed at a third of the countdown while a
-scope stays in such a stage and disarmed once none does; and the dead man's switch's status.
+scope stays in such a stage and disarmed once none does; and the dead man's switch's status:
+whole (``GET /v1/dms``), or as the runner's status shows it — the most urgent sources, the
+counts of each kind and where every one is read — so that a status read does not grow with the
+sources an operator armed (1,024 made it 170 KB, written to every reader).
 
 Silence is counted from when this runner started listening (start or takeover) at the
 earliest: a runner that was down could not hear anyone beat. A halt a firing left stays until
@@ -20,8 +23,9 @@ and cancel failures are audited and shown in status, and retried at the next cal
 from __future__ import annotations
 
 import asyncio
+import math
 from dataclasses import dataclass
-from typing import Any, Callable, Sequence
+from typing import AbstractSet, Any, Callable, Mapping, Optional, Sequence
 
 from adapters.base import AdapterError, CancelSelector, ExchangeAdapter
 
@@ -33,7 +37,11 @@ from .beat_sources import SourceGate, named_by
 from .book import Book
 from .lock import DEAD_MANS_SWITCH, iso_ms
 from .collaborators import Audits
+from .dms_state import SourceStatus
 from .storeio import StoreIO
+
+DMS_SHOWN = 20  # sources (and watched sources never heard from) the status lists: the most urgent
+DMS_ALL = "/v1/status?dms=all"  # where the status lists every one (and GET /v1/dms, the switch alone)
 
 
 @dataclass(frozen=True)
@@ -236,15 +244,26 @@ class Countdowns:
 
     # --- status --------------------------------------------------------------------------------------
 
-    def status(self) -> dict:
+    def status(self, shown: Optional[int] = None) -> dict:
+        """The dead man's switch as ``GET /v1/dms`` shows it: every source held (``sources``), the
+        venues' countdowns, the latest refused sources and every source watched. With ``shown``,
+        as the status shows it (:func:`summarised`): the ``shown`` most urgent sources, the
+        watched sources never heard from (at most ``shown``), and ``summary``: how many there are
+        of each, the soonest to fire, and where every one is read."""
         now = self.clock()
         dms = self.book.dms
-        in_force = self.book.lock_book.in_force(now)
-        sources = {}
-        for name, st in dms.status(now).items():
-            sources[name] = {**st.to_json(), "locked": any(h.scope == name and h.policy == DEAD_MANS_SWITCH
-                                                           for h in in_force)}
-        native = {}
+        locked = {h.scope for h in self.book.lock_book.in_force(now) if h.policy == DEAD_MANS_SWITCH}
+        states = dms.status(now)
+        doc = {"format_version": 1, "listening_since_ts": iso_ms(self.listening_since_ms), "sources": {},
+               "native": self._native_status(now), "refused": self.sources.status(now), "watched": self.watched()}
+        if shown is not None:
+            return summarised(doc, states, locked, shown)
+        doc["sources"] = {name: {**st.to_json(), "locked": name in locked} for name, st in states.items()}
+        return {**doc, "summary": None}  # (every source listed)
+
+    def _native_status(self, now: int) -> dict:
+        dms = self.book.dms
+        native: dict = {}
         if dms.native:
             plan = dms.native_plan(now, {k: a.capabilities for k, a in self.adapters.items()})
             for key, n in sorted(dms.native.items()):
@@ -256,8 +275,7 @@ class Countdowns:
                     "cancels_in_s": None if last is None else max(0, last + n.countdown_ms - now) / 1000,
                     "refresh_due": key in plan.refresh, "lapsed": key in plan.lapsed,
                     "supported": key not in plan.unsupported, "error": self.native_errors.get(key)}
-        return {"format_version": 1, "listening_since_ts": iso_ms(self.listening_since_ms), "sources": sources,
-                "native": native, "refused": self.sources.status(now), "watched": self.watched()}
+        return native
 
     def watched(self) -> dict[str, list[str]]:
         """Every source a heartbeat is taken from, with what names it (heard from or not)."""
@@ -265,6 +283,39 @@ class Countdowns:
         for adapter in self.adapters.values():
             accounts |= adapter.strategy_names()
         return {s: list(by) for s, by in named_by(self.book.graph, accounts, self.book.dms.armed).items()}
+
+
+def _urgency(name: str, st: SourceStatus, locked: AbstractSet[str]) -> tuple:
+    """Fired first, then a halt its firing left, then armed by the time left, then the rest."""
+    if st.fired:
+        return (0, 0.0, name)
+    if name in locked:
+        return (1, 0.0, name)
+    if st.armed:
+        return (2, st.fires_in_s if st.fires_in_s is not None else math.inf, name)
+    return (3, 0.0, name)
+
+
+def summarised(doc: dict, states: Mapping[str, SourceStatus], locked: AbstractSet[str], shown: int) -> dict:
+    """``doc`` (the switch as :meth:`Countdowns.status` shows it whole, without its ``sources``)
+    with the ``shown`` most urgent of ``states`` as its sources (each group by name: fired, a halt
+    left, armed by the time left, the rest), the watched sources never heard from (at most
+    ``shown``, by name) as its ``watched``, and ``summary``: the counts of every source held,
+    armed, fired, halting trading, watched and never heard, how many of each are listed, the
+    soonest to fire, and where every one is read (:data:`DMS_ALL`)."""
+    ranked = sorted(states.items(), key=lambda kv: _urgency(kv[0], kv[1], locked))[:shown]
+    watched = doc["watched"]
+    never = [s for s in sorted(watched) if s not in states]
+    soonest = min(((st.fires_in_s, name) for name, st in states.items() if st.armed and st.fires_in_s is not None),
+                  default=None)
+    summary = {"sources": len(states), "armed": sum(1 for st in states.values() if st.armed),
+               "fired": sum(1 for st in states.values() if st.fired), "locked": len(locked),
+               "watched": len(watched), "never_heard": len(never), "shown": len(ranked),
+               "never_heard_shown": min(len(never), shown),
+               "soonest": soonest[1] if soonest else None, "soonest_fires_in_s": soonest[0] if soonest else None,
+               "all": DMS_ALL}
+    return {**doc, "sources": {name: {**st.to_json(), "locked": name in locked} for name, st in ranked},
+            "watched": {s: watched[s] for s in never[:shown]}, "summary": summary}
 
 
 def error_code(e: BaseException) -> str:

@@ -109,6 +109,9 @@ class Desk(FirmBoardView):
     def status(self) -> RunnerStatus:
         return replace(self.readout.status(), silences_idle=self.silencing.idle_flags())
 
+    def status_all(self) -> RunnerStatus:  # the status with every dead man's switch source (?dms=all)
+        return replace(self.readout.status(dms_shown=None), silences_idle=self.silencing.idle_flags())
+
     async def ready(self) -> tuple[bool, str]:
         return await self.readout.ready()
 

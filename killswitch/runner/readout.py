@@ -32,7 +32,7 @@ from ..policy.expr_eval import Comparison
 from ..state.store import StateStore
 from .armed import coverage_rows
 from .book_view import BookView
-from .countdowns import Countdowns
+from .countdowns import DMS_SHOWN, Countdowns
 from .fanout import SinkFanout
 from .fetches import FetchHealth
 from .streams import StreamWatch
@@ -110,7 +110,9 @@ class Readout:
         """The interval this runner ticks at (:func:`tick_interval_s` of its graph and its paces)."""
         return tick_interval_s(self.book.graph, self.paces())
 
-    def status(self) -> RunnerStatus:
+    def status(self, dms_shown: Optional[int] = DMS_SHOWN) -> RunnerStatus:
+        """The runner's status; its dead man's switch summarised to the ``dms_shown`` most urgent
+        sources (None: every one, :meth:`Countdowns.status`)."""
         book = self.book
         scopes = []
         for key, ss in sorted(book.state.scopes.items()):
@@ -134,8 +136,8 @@ class Readout:
         # tick's last look at the lease: a tick stuck on a store that stopped answering says nothing
         return RunnerStatus("dry-run" if self.dry_run else "live", self.lead.term_holds(), self.lead.fence,
                             book.graph.digest, book.graph.revision, error, book.state.last_tick_ms,
-                            tuple(scopes), ages, self.resumptions.status(now), self.countdowns.status(), residuals,
-                            coverage_rows(book),
+                            tuple(scopes), ages, self.resumptions.status(now), self.countdowns.status(dms_shown),
+                            residuals, coverage_rows(book),
                             fetch_errors=self.fetches.status(), streams=self.streams.status(),
                             pages_failing=tuple(ReceiverFailure(**f) for f in sinks.get("pages_failing", ())),
                             pages_failing_since_ms=sinks.get("pages_failing_since_ms"),

@@ -93,7 +93,7 @@ class Turn:
                            "runbook", "metrics_text", "triggers", "incidents", "preview_lock", "preview_unlock",
                            "preview_reset", "preview_close", "preview_revoke", "positions", "heartbeat", "heartbeats",
                            "silence_preview", "metrics_page",
-                           "silences"})
+                           "silences", "status_all"})
 
     def __init__(self) -> None:
         self._lock: Optional[_PriorityLock] = None

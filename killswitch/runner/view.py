@@ -489,7 +489,12 @@ class RunnerView(Protocol):
     method; what waits (for the state store, or for its turn on the tick loop) is a coroutine.
     The API awaits whatever a call returns, so a fake view may answer every call at once."""
 
-    def status(self) -> RunnerStatus: ...
+    def status(self) -> RunnerStatus:
+        """The runner's status, its dead man's switch summarised (the most urgent sources, the
+        counts, where every one is read: ``dms.summary``)."""
+
+    def status_all(self) -> RunnerStatus:
+        """The status with every dead man's switch source (``GET /v1/status?dms=all``)."""
 
     async def firm_status(self) -> dict:
         """The firm's shards, lease holder and firm-wide policies (a shard's runner only)."""

@@ -12,7 +12,7 @@ import urllib.request
 
 import pytest
 
-from killswitch.client import RunnerClient, RunnerError, dms_of
+from killswitch.client import DmsSummary, RunnerClient, RunnerError, dms_of
 from killswitch.runner.api import make_app, start_api, stop_api
 
 from .test_runner import T0, TICK_MS, setup
@@ -76,7 +76,13 @@ def test_what_the_client_decodes_is_what_the_runner_sent(tmp_path):
         d = client.dms_status()
         assert d.sources["bot-a"].fired and d.sources["bot-a"].locked
         assert printed(d) == srv.raw("/v1/dms")
-        assert dms_of(client.status()) == d and printed(client.status()) == srv.raw("/v1/status")
+        assert dms_of(client.status(dms_all=True)) == d and printed(client.status()) == srv.raw("/v1/status")
+        assert printed(client.status(dms_all=True)) == srv.raw("/v1/status?dms=all")
+        summarised = dms_of(client.status())  # one source: every one listed, and counted
+        assert summarised.sources == d.sources and summarised.watched == {}
+        assert summarised.summary == DmsSummary(sources=1, armed=1, fired=1, locked=1, watched=1, never_heard=0,
+                                                shown=1, never_heard_shown=0)
+        assert not summarised.summary.partial
         assert json.dumps(client.lock_document(), indent=1) == srv.raw("/v1/lock")
         assert json.dumps(client.lock_document("bot-a"), indent=1) == srv.raw("/v1/lock?scope=bot-a")
         assert client.unlock("simulated/sim-main", "drill over").done
