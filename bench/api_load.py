@@ -45,9 +45,10 @@ held); every one of them beats first, so the status carries them all. Then, for
 ``--gate-duration`` seconds each, one bot asks ``POST /v1/check-order`` again and again (one in
 flight) three ways: alone; under a heartbeat storm (every source beating, 20 bot identities, 50
 in flight); and under the storm with ``--concurrency`` ``GET /v1/status`` reads in flight at once.
-Prints the status's size, the check-order latency p50/p99 of each, the status reads answered,
-the beats answered by status and code, and the reference loop of the machine beside them (the
-figures of one machine at one hour compare through it). ``--made-up`` beats ``--sources``
+Prints the status's size (and with ``?dms=all``, every dead man's switch source: a runner that
+does not know the parameter answers it as the status), the check-order latency p50/p99 of each,
+the status reads answered, the beats answered by status and code, and the reference loop of the
+machine beside them (the figures of one machine at one hour compare through it). ``--made-up`` beats ``--sources``
 sources the Accounts document does not name (what a runner that took any source held after a
 storm of typos or junk; refused by one that knows its sources). ``--armed`` arms the dead man's
 switch of every source first (``POST /v1/dms/arm``, a day's timeout, from the operator
@@ -513,15 +514,17 @@ def gate(args, work: Path) -> bool:
         time.sleep(args.warmup)  # past the exchange rate limiter's burst
         armed = asyncio.run(arm_each(api, sources)) if args.armed else Counter()
         first = asyncio.run(beat_each(api, sources))
-        status_bytes = len(urllib.request.urlopen(urllib.request.Request(
-            api + "/v1/status", headers={"Authorization": f"Bearer {API_TOKEN}"}), timeout=REQUEST_TIMEOUT_S).read())
+        status_bytes, all_bytes = (len(urllib.request.urlopen(urllib.request.Request(
+            api + path, headers={"Authorization": f"Bearer {API_TOKEN}"}), timeout=REQUEST_TIMEOUT_S).read())
+            for path in ("/v1/status", "/v1/status?dms=all"))
         print(f"\napi load: the pre-trade gate beside the console's reads; lone runner, SQLite, lease TTL {args.ttl}")
         print(f"  machine: {machine()}")
         print(f"  sources: {len(sources):,} ({'made up' if args.made_up else 'named by the Accounts document'}); "
               + (("armed: " + ", ".join(f"{s} {c} x{k}" for (s, c), k in sorted(armed.items())) + "; ")
                  if args.armed else "")
               + "first beats answered: " + ", ".join(f"{s} {c} x{k}" for (s, c), k in sorted(first.items())))
-        print(f"  GET /v1/status: {status_bytes / 1024:,.1f} KB")
+        print(f"  GET /v1/status: {status_bytes / 1024:,.1f} KB; with every dead man's switch source (?dms=all): "
+              f"{all_bytes / 1024:,.1f} KB")
         ok = True
         for title, readers, beaters in (("alone", 0, 0), ("heartbeat storm", 0, GATE_BEATERS),
                                         (f"storm + {args.concurrency} status reads", args.concurrency,
