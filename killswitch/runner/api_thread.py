@@ -140,7 +140,7 @@ class _Served:
         try:
             if loop is None or self.ended.is_set():
                 raise RuntimeError("not serving")
-            asyncio.run_coroutine_threadsafe(self.adopt(conn), loop)
+            asyncio.run_coroutine_threadsafe(self.adopt(conn), loop).add_done_callback(_dropped)
         except RuntimeError:  # the loop is closed or stopping: the client connects again
             conn.close()
 
@@ -198,14 +198,23 @@ class ApiThread:
         failed; when called again, accepts again (a loop that ended stays said)."""
         if self._stopping:
             return
-        if self._trouble.done():
+        trouble = self._trouble
+        if trouble.done():  # broke while no call waited (before the first): said now, once
             self._trouble = concurrent.futures.Future()
+            error = None if trouble.cancelled() else trouble.exception()
+            if error is not None:
+                raise error
+            trouble = self._trouble
         for served in (self._api, self._gate):
             if served is not None and not served.running:
                 raise ApiFailed(f"API_LOOP_ENDED: the API's thread {served.name} has ended; the connections it "
                                 "served are not answered")
         self._accept_soon()
-        await asyncio.wrap_future(self._trouble)  # raises what broke serving; None at a stop
+        try:
+            await asyncio.wrap_future(trouble)  # raises what broke serving; None at a stop
+        finally:
+            if self._trouble is trouble and trouble.done():  # said by this call: the next starts afresh
+                self._trouble = concurrent.futures.Future()
 
     async def stop(self) -> None:
         """Stop accepting, close the open connections, then end the threads."""
@@ -354,7 +363,10 @@ class ApiThread:
         assert self._gate is not None
         if head is not None and is_bot_request(head):
             self.handed["gate"] += 1
-            await self._gate.adopt(conn)
+            try:
+                await self._gate.adopt(conn)
+            except Exception as e:  # noqa: BLE001 - that client connects again; the API goes on
+                log.warning("API_CONNECTION_DROPPED: a connection could not be served (%s)", type(e).__name__)
         else:
             self.handed["api"] += 1
             self._api.hand(conn)
@@ -362,6 +374,12 @@ class ApiThread:
     def _track(self, task: asyncio.Task) -> None:
         self._handing.add(task)
         task.add_done_callback(self._handing.discard)
+
+
+def _dropped(adopted: concurrent.futures.Future) -> None:
+    if not adopted.cancelled() and adopted.exception() is not None:
+        log.warning("API_CONNECTION_DROPPED: a connection could not be served (%s)",
+                    type(adopted.exception()).__name__)
 
 
 def _finish(loop: asyncio.AbstractEventLoop, runner: Optional[web.AppRunner]) -> None:

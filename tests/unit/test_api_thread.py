@@ -3,13 +3,15 @@ on 127.0.0.1: a connection whose first request is a bot's is served on the gate'
 check-order, a heartbeat and the lock are answered while the operators' loop is held by a status
 read that does not end; the gate's loop answers every route as the other does (the same
 middleware: denied by default); a first line that comes in pieces is still told apart; and a loop
-that ends under the API is said by its supervised ``serve``.
+that ends under the API, or accepting that fails, is said by its supervised ``serve``, which
+accepts again when started again.
 
 Nothing here is timed: the operators' loop is held by an event, and every wait is a bound."""
 
 from __future__ import annotations
 
 import asyncio
+import errno
 import http.client
 import json
 import socket
@@ -202,3 +204,36 @@ def test_a_loop_that_ends_under_the_api_is_said_by_its_serve_until_the_api_stops
     assert after is None
     with pytest.raises(OSError):
         ask(url + "/healthz", timeout=1)  # stopped with the runner: nothing listens
+
+
+class BrokenOnce(ApiThread):
+    """Its first accept fails as no client's could (a descriptor gone bad); the next ones accept."""
+
+    broke = False
+
+    async def _accept(self, sock):
+        if not self.broke:
+            self.broke = True
+            raise OSError(errno.EBADF, "Bad file descriptor")
+        await super()._accept(sock)
+
+
+def test_accepting_that_failed_is_said_and_accepting_starts_again():
+    view = FakeView()
+
+    async def go():
+        api = BrokenOnce(make_app(view, token=TOKEN), "127.0.0.1", 0, gate=make_app(view, token=TOKEN))
+        url = await api.start()
+        try:
+            with pytest.raises(ApiFailed) as failed:  # it broke before the first call: said by it
+                await asyncio.wait_for(api.serve(), BOUND_S)
+            again = asyncio.ensure_future(api.serve())  # as the supervisor starts it again
+            check = await asyncio.to_thread(ask, url + "/v1/check-order", "POST", ORDER)
+            assert not again.done()
+        finally:
+            await api.stop()
+        return str(failed.value), check, await asyncio.wait_for(again, BOUND_S)
+
+    failed, check, ended = asyncio.run(go())
+    assert failed == "API_ACCEPT_FAILED: the API stopped accepting connections (OSError: [Errno 9] Bad file descriptor)"
+    assert check == (200, {"allow": True, "reason": "ACTIVE"}) and ended is None
