@@ -105,16 +105,17 @@ class Known:
         made_of = (graph, armed, tuple(state.scopes), declared, tuple(named), listed)
         cached = self._catalog
         if cached is None or cached[0] != made_of:
-            cat = self._made(graph, state, armed, declared, named, snaps)
+            cat = self._made(graph, state, armed, declared, named, SnapshotSymbols(dict(zip(self.adapters, listed)),
+                                                                                    snaps))
             cached = self._catalog = (made_of, cat, snaps)
         elif cached[2] is not snaps:  # only the snapshots are new: their symbols read when asked
-            cached = self._catalog = (made_of, replace(cached[1], symbols=SnapshotSymbols(self.adapters, snaps)),
-                                      snaps)
+            symbols = SnapshotSymbols(dict(zip(self.adapters, listed)), snaps)
+            cached = self._catalog = (made_of, replace(cached[1], symbols=symbols), snaps)
         held = frozenset(h.scope for h in book.lock_book.in_force(now))
         return cached[1] if held == cached[1].held else replace(cached[1], held=held)
 
     def _made(self, graph: Any, state: Any, armed: Any, declared: Sequence[frozenset[str]],
-              named: Sequence[frozenset[str]], snaps: Mapping[str, Snapshot]) -> Catalog:
+              named: Sequence[frozenset[str]], symbols: "SnapshotSymbols") -> Catalog:
         strategies = set(armed).union(*declared, *named)
         for node in graph.policies:
             strategies |= set(node.scope.get("strategies") or ())
@@ -129,7 +130,7 @@ class Known:
                 if levels[policy] == "strategy":
                     strategies.add(scope)
         return Catalog(accounts=frozenset(self.adapters), strategies=frozenset(strategies),
-                       symbols=SnapshotSymbols(self.adapters, snaps),
+                       symbols=symbols,
                        policy_scopes={p: frozenset(v) for p, v in policy_scopes.items()})
 
     def placement(self, now: Optional[int] = None) -> Placement:
@@ -163,14 +164,16 @@ class Known:
 
 
 class SnapshotSymbols(Mapping[str, Optional[frozenset[str]]]):
-    """Account → the symbols a bot may name there: what its venue lists, with what its last good
-    snapshot names (its markets, positions and open orders); None while neither is known (the
-    markets not read yet). Worked out for an account when first asked, on whichever thread asks
-    (the API's, for a check): a tick's publication reads no symbol. What it learns it keeps
-    (two threads may learn the same set: the same value is stored)."""
+    """Account → the symbols a bot may name there: what its venue lists (``listed``, read from
+    the adapters on the loop when the catalog was made: a reader on another thread never calls
+    an adapter), with what its last good snapshot names (its markets, positions and open orders);
+    None while neither is known (the markets not read yet). Worked out for an account when first
+    asked, on whichever thread asks (the API's, for a check): a tick's publication reads no
+    symbol. What it learns it keeps (two threads may learn the same set: the same value is
+    stored)."""
 
-    def __init__(self, adapters: Mapping[str, ExchangeAdapter], snapshots: Mapping[str, Snapshot]):
-        self._adapters = adapters
+    def __init__(self, listed: Mapping[str, Optional[frozenset[str]]], snapshots: Mapping[str, Snapshot]):
+        self._listed = listed
         self._snaps = snapshots
         self._known: dict[str, Optional[frozenset[str]]] = {}
 
@@ -178,8 +181,7 @@ class SnapshotSymbols(Mapping[str, Optional[frozenset[str]]]):
         known = self._known
         if account in known:
             return known[account]
-        adapter = self._adapters[account]  # KeyError for an account that is not one
-        listed = adapter.symbols()
+        listed = self._listed[account]  # KeyError for an account that is not one
         snap = self._snaps.get(account)
         seen: Optional[frozenset[str]] = None
         if snap is not None and snap.fetch.ok:
@@ -189,10 +191,10 @@ class SnapshotSymbols(Mapping[str, Optional[frozenset[str]]]):
         return out
 
     def __iter__(self) -> Iterator[str]:
-        return iter(self._adapters)
+        return iter(self._listed)
 
     def __len__(self) -> int:
-        return len(self._adapters)
+        return len(self._listed)
 
 
 class UnitPrices(Mapping[str, float]):
