@@ -46,7 +46,7 @@ lint: venv
 # runner's ticks, a browser, a page) and left the cores idle 45 % of the time at one worker a
 # core; each worker starts its own PostgreSQL and servers on free ports. On a quiet two-core
 # machine six workers were no faster than four (pytest 417-475 s against 426 s) and narrowed the
-# timing tests' windows: three of six runs failed a test (docs/benchmarks.md, "the suite at six
+# timing tests' windows: three of six runs failed a test (docs/benchmark-history.md, "the suite at six
 # workers"). `make test PYTEST_WORKERS=0` runs it in one process. Every run ends with its 20
 # slowest tests (--durations), so that a test that waits on the wall clock shows itself where the
 # suite's minutes go. A worker that runs out of tests takes half of the queue of the busiest

@@ -224,7 +224,7 @@ STALE_FACTOR = 1.5
 # last one's by however much longer its reads and writes took. On the shared 2-core machine of
 # the benches, at 10 accounts a shard with no local policy, 3 to 5 ticks in 50 of each leader
 # took over 0.5 s and 2 over 1 s, and at a 1 s interval 1 to 3 publishes a leader already came
-# past the 1.5 s (docs/benchmarks.md, "2026-11-26, hold the line"). Under 500 ms of margin the
+# past the 1.5 s (docs/benchmark-history.md, "2026-11-26, hold the line"). Under 500 ms of margin the
 # firm lease holder finds a shard's facts too old as often as a tick is slow: a breaker blind
 # by the arithmetic of its own interval.
 FIRM_MARGIN_MIN_MS = 500

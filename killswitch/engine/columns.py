@@ -38,13 +38,13 @@ PnlKey = tuple[str, str]  # (symbol, position side): a position's identity withi
 
 # From how many rows a computation over whole columns is made with numpy (the risk scores, the
 # positions near liquidation): below it numpy's fixed cost (the arrays made, a dozen whole-array
-# operations) is more than a loop's; at 128 rows the two are level (docs/benchmarks.md,
+# operations) is more than a loop's; at 128 rows the two are level (docs/benchmark-history.md,
 # "2026-11-26, late"). Each gives its loop's result exactly (tests/unit/test_arrays.py).
 ARRAYS_FROM = 128
 
 
 def load_arrays() -> None:
-    """Import numpy now (some 6 reference loops: docs/benchmarks.md, "2026-11-26, late"), so
+    """Import numpy now (some 6 reference loops: docs/benchmark-history.md, "2026-11-26, late"), so
     that no tick pays for it: a runner calls this when made. The core imports numpy only inside
     the functions that compute with it, so loading it (``ksctl validate``) never does."""
     import numpy  # noqa: F401

@@ -89,7 +89,7 @@ class StoreIO:
         """Several calls as one on the store thread: run in turn, the first that raises stops
         the rest and its error is raised here, as awaiting each in turn would, without a hop
         back to the loop between them (each hop wakes this thread and then the loop, which can
-        cost the tick more than a small write itself: docs/benchmarks.md, the liquidation
+        cost the tick more than a small write itself: docs/benchmark-history.md, the liquidation
         entry). The calls count as one for :meth:`unanswered_s`."""
         await self(_each, calls)
 
