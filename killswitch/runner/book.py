@@ -186,6 +186,31 @@ class Book:
         """An approved reset's stage (worked out and audited by the caller) in place of ``key``'s."""
         self.state.scopes[key].stage = stage
 
+    # --- the dead man's switch: changed here only ------------------------------------------------------
+
+    def switch_beat(self, sources: Sequence[str], ts_ms: int) -> None:
+        """Each of ``sources`` beat at ``ts_ms`` (the switch copied once, not once a source)."""
+        self.dms = self.dms.beat_many(sources, ts_ms)
+
+    def keep_switch_sources(self, named: frozenset[str]) -> None:
+        """The switch's entries of the sources nothing names any more forgotten (an armed one stays)."""
+        self.dms = self.dms.keep_sources(named)
+
+    def fire_switch(self, now: int, listening_since_ms: Optional[int]) -> list[str]:
+        """The overdue sources marked fired; returns their names (their halts: :meth:`lock_source`)."""
+        names, self.dms = self.dms.fire_due(now, listening_since_ms)
+        return names
+
+    def arm_venue_countdown(self, account: str, seconds: float) -> None:
+        """``account``'s cancel-all-after countdown armed again, starting now, at ``seconds``."""
+        self.dms = self.dms.disarm_native(account).arm_native(account, seconds)
+
+    def disarm_venue_countdown(self, account: str) -> None:
+        self.dms = self.dms.disarm_native(account)
+
+    def venue_countdown_refreshed(self, account: str, now: int) -> None:
+        self.dms = self.dms.refreshed(account, now)
+
     # --- loading -------------------------------------------------------------------------------------
 
     @classmethod

@@ -102,7 +102,7 @@ class Countdowns:
         """Each of ``sources`` beat at ``ts_ms`` (the switch copied once, not once a source)."""
         for source in sources:
             record_heartbeat(self.book.state, source, ts_ms)
-        self.book.dms = self.book.dms.beat_many(sources, ts_ms)
+        self.book.switch_beat(sources, ts_ms)
 
     def forget_unnamed(self) -> None:
         """Forget the heartbeats and the unarmed switch entries of the sources nothing names any
@@ -112,7 +112,7 @@ class Countdowns:
         book = self.book
         forget_heartbeats(book.state, named)
         if any(name not in named for name in book.dms.sources):
-            book.dms = book.dms.keep_sources(named)
+            book.keep_switch_sources(named)
 
     async def take_stored_beats(self, now: int) -> None:
         """Beats the standbys stored since the last tick. A beat is stamped with the clock of
@@ -136,7 +136,7 @@ class Countdowns:
         """Mark the overdue sources fired and halt their scopes (saved with the tick's state;
         the cancels go out with the tick's orders)."""
         book = self.book
-        names, book.dms = book.dms.fire_due(now, self.listening_since_ms)
+        names = book.fire_switch(now, self.listening_since_ms)
         out = []
         for name in names:
             st = book.dms.sources[name]
@@ -191,7 +191,7 @@ class Countdowns:
                 seconds = a.after_ms / 1000
                 for key, adapter in self.adapters.items():
                     if adapter.capabilities.cancel_all_after:
-                        self.book.dms = self.book.dms.disarm_native(key).arm_native(key, seconds)
+                        self.book.arm_venue_countdown(key, seconds)
 
     def _native_wanted(self) -> bool:
         """Whether a scope is in a stage that arms the venues' countdowns."""
@@ -222,7 +222,7 @@ class Countdowns:
                     self.native_errors[key] = error_code(e)
                     await self.lead.audit("dms_native_disarm_failed", now, {"account": key, "reason": error_code(e)})
                     continue
-                book.dms = book.dms.disarm_native(key)
+                book.disarm_venue_countdown(key)
                 self.native_errors.pop(key, None)
                 await self.lead.audit("dms_native_disarmed", now, {"account": key})
             return
@@ -239,7 +239,7 @@ class Countdowns:
                 await self.lead.audit("dms_refresh_failed", now, {"account": key, "reason": error_code(e),
                                                              "countdown_s": countdown_s})
                 continue
-            book.dms = book.dms.refreshed(key, now)
+            book.venue_countdown_refreshed(key, now)
             self.native_errors.pop(key, None)
 
     # --- status --------------------------------------------------------------------------------------
