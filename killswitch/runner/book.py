@@ -79,7 +79,7 @@ class Book:
     acks: dict[str, tuple[Acknowledgement, ...]] = field(default_factory=dict)
     notes_mark: int = 0  # when a silence or an acknowledgement last changed (the leader's clock)
     # stage transitions whose audit row, page or runbook may not be in place yet: key → what
-    # completes them (written by :class:`~killswitch.runner.entries.EntryOutbox` only; replaced whole)
+    # completes them (kept by :class:`~killswitch.runner.entries.EntryOutbox`; replaced whole)
     owed: dict[str, dict] = field(default_factory=dict)
     # the bots' trading permission at the venue: who holds it revoked, and what is owed the venue
     # (written by :class:`~killswitch.runner.revokes.Revokes` only; replaced whole)
@@ -210,6 +210,32 @@ class Book:
 
     def venue_countdown_refreshed(self, account: str, now: int) -> None:
         self.dms = self.dms.refreshed(account, now)
+
+    # --- the outbox of stage transitions (kept by :class:`~killswitch.runner.entries.EntryOutbox`) ---------
+
+    def owe(self, entries: dict[str, dict]) -> None:
+        """Transitions owed from the save that records them: key → what completes them."""
+        self.owed = {**self.owed, **entries}
+
+    def owed_audited(self, keys: Sequence[str]) -> None:
+        """The owed transitions of ``keys`` are in the audit chain (a key no longer owed: ignored)."""
+        owed = dict(self.owed)
+        for key in keys:
+            if key in owed:
+                owed[key] = {**owed[key], "audited": True}
+        self.owed = owed
+
+    def owed_told(self, events: dict[str, dict]) -> None:
+        """Each owed transition's event (key → event document) as the sinks were told it."""
+        owed = dict(self.owed)
+        for key, event in events.items():
+            if key in owed:
+                owed[key] = {**owed[key], "event": event}
+        self.owed = owed
+
+    def settle_owed(self, keys: Sequence[str]) -> None:
+        """The transitions of ``keys`` let go: audited, and held by every sink."""
+        self.owed = {k: v for k, v in self.owed.items() if k not in keys}
 
     # --- loading -------------------------------------------------------------------------------------
 

@@ -1,12 +1,14 @@
 """Stage transitions owed their effects: audited once, paged and rendered at least once, whatever the crash.
 
 What it owns: the outbox of the tick's stage transitions (``Book.owed``, saved in the state
-document). A transition is owed from the save that records it — the same save as the stage
-entry itself, before anything of the entry is sent — until (a) its ``stage_transition`` audit
-row is written and (b) every sink that keeps state of its own (the notification groups, the
-stored runbook) says it holds the transition's event (:class:`~killswitch.events.HoldingSink`).
-Only the save that takes the sinks' state with the event in it lets the entry go, in the same
-document, so no crash point finds it neither owed nor held.
+document; the book changes it at this part's word: :meth:`~killswitch.runner.book.Book.owe`,
+``owed_audited``, ``owed_told``, ``settle_owed``). A transition is owed from the save that
+records it — the same save as the stage entry itself, before anything of the entry is sent —
+until (a) its ``stage_transition`` audit row is written and (b) every sink that keeps state
+of its own (the notification groups, the stored runbook) says it holds the transition's event
+(:class:`~killswitch.events.HoldingSink`). Only the save that takes the sinks' state with the
+event in it lets the entry go, in the same document, so no crash point finds it neither owed
+nor held.
 
 The runner that carries on — the same one restarted, or another that took the lease — takes
 up what is owed at its first tick under a new token (:meth:`EntryOutbox.resume`): a row not
@@ -131,7 +133,7 @@ class EntryOutbox:
         if not transitions and not unsaved:  # (most ticks: nothing to owe)
             return []
         graph = self.book.graph
-        owed = dict(self.book.owed)
+        owed: dict[str, dict] = {}
         rows = []
         for s in transitions:
             t = s.transition
@@ -155,19 +157,12 @@ class EntryOutbox:
             self._to_tell.append(did)
             log.warning("STAGE_ENTRY_COMPLETED: %s %s level %s→%s (%s): %s; audited by %s", policy, scope, at, level,
                         did, JOURNALED_BEFORE_SAVE, self.lead.holder)
-        self.book.owed = owed
+        self.book.owe(owed)
         return rows
 
     def audited(self, rows: Sequence[tuple[str, int, dict]]) -> None:
         """The transitions of ``rows`` are in the audit chain (their append returned)."""
-        owed = dict(self.book.owed)
-        for kind, ts, p in rows:
-            if kind != AUDIT_KIND:
-                continue
-            key = key_of_row(ts, p)
-            if key in owed:
-                owed[key] = {**owed[key], "audited": True}
-        self.book.owed = owed
+        self.book.owed_audited([key_of_row(ts, p) for kind, ts, p in rows if kind == AUDIT_KIND])
 
     def tell(self, transitions: Sequence[Any], now: int) -> list[Event]:
         """The events of the tick's transitions (as the whole plan has them), for the sinks; each
@@ -175,7 +170,8 @@ class EntryOutbox:
         if not transitions and not self._to_tell:  # (most ticks: nothing to tell)
             return []
         graph = self.book.graph
-        owed = dict(self.book.owed)
+        owed = self.book.owed
+        told: dict[str, dict] = {}  # key → the event document the sinks were told
         out = []
         for did in self._to_tell:  # entries found journaled before their save (see owe)
             if did in owed:
@@ -190,10 +186,10 @@ class EntryOutbox:
             e = transition_event(s, graph, now, self.dry_run)
             key = entry_key(s.policy, s.scope, t.from_level, t.to_level, t.decision_id, now)
             if key in owed:
-                owed[key] = {**owed[key], "event": event_doc(e)}
+                told[key] = event_doc(e)
                 self._told[key] = e
             out.append(e)
-        self.book.owed = owed
+        self.book.owed_told(told)
         return out
 
     def settle(self) -> None:
@@ -202,7 +198,7 @@ class EntryOutbox:
         owed = self.book.owed
         done = [k for k, v in owed.items() if v.get("audited") and k in self._told and self.holds(self._told[k])]
         if done:
-            self.book.owed = {k: v for k, v in owed.items() if k not in done}
+            self.book.settle_owed(done)
             for k in done:
                 del self._told[k]
 
@@ -233,7 +229,7 @@ class EntryOutbox:
                                 p["policy"], p["scope"], p["from"], p["to"], p.get("decision_id") or "no decision",
                                 self.lead.holder)
             owed = {k: {**v, "audited": True} for k, v in owed.items()}
-            self.book.owed = owed
+            self.book.owed_audited(list(owed))
         # every one, in the order they happened: each entry is paged and rendered at least once,
         # and the groups take a later transition of a scope as superseding an earlier one, as
         # they did when it happened (what this process told the sinks itself is theirs already:
