@@ -82,7 +82,7 @@ class Book:
     # completes them (kept by :class:`~killswitch.runner.entries.EntryOutbox`; replaced whole)
     owed: dict[str, dict] = field(default_factory=dict)
     # the bots' trading permission at the venue: who holds it revoked, and what is owed the venue
-    # (written by :class:`~killswitch.runner.revokes.Revokes` only; replaced whole)
+    # (kept by :class:`~killswitch.runner.revokes.Revokes`: :meth:`revokes_changed`; replaced whole)
     revokes: RevokeBook = field(default_factory=RevokeBook)
     # the venue watch's baselines: each position leg's size at the lock it is held to (see
     # :mod:`~killswitch.runner.enforce`), saved so that a restart or a takeover keeps them
@@ -236,6 +236,13 @@ class Book:
     def settle_owed(self, keys: Sequence[str]) -> None:
         """The transitions of ``keys`` let go: audited, and held by every sink."""
         self.owed = {k: v for k, v in self.owed.items() if k not in keys}
+
+    # --- the bots' trading permission (kept by :class:`~killswitch.runner.revokes.Revokes`) -----------
+
+    def revokes_changed(self, revokes: RevokeBook) -> None:
+        """The trading permission as it is now: a hold placed, approved or lifted, an effect
+        owed, confirmed or failed (the value :class:`RevokeBook` returned, in place of the last)."""
+        self.revokes = revokes
 
     # --- loading -------------------------------------------------------------------------------------
 

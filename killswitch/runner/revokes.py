@@ -1,7 +1,7 @@
 """The bots' trading permission at the venue: revoked when a stage or an operator says so, restored only by a reset.
 
 What it owns: carrying out ``revoke_trading`` and its restore over the value of
-:mod:`.revoke_state` (``Book.revokes``, of which this part is the one writer), with the
+:mod:`.revoke_state` (``Book.revokes``, changed at this part's word alone), with the
 discipline of an order:
 
 - **journaled before it is sent.** A stage entry's revoke is owed in the book before the tick's
@@ -113,19 +113,20 @@ class Revokes:
             hold = Hold(holder=holder_of(se.policy, se.scope), policy=se.policy, scope=se.scope, since_ms=now,
                         reason=f"REVOKE_TRADING: stage={stage.level} ({stage.name}) policy={se.policy}",
                         stage=stage.level, decision_id=se.plan.decision_id, approvals_needed=stage.approvals)
-            self.book.revokes = self.book.revokes.hold(accounts, hold, now)
+            self.book.revokes_changed(self.book.revokes.hold(accounts, hold, now))
 
     def hold(self, accounts: Sequence[str], hold: Hold, now: int) -> None:
         """An operator's revoke of ``accounts`` (the caller saves the book before anything is sent)."""
-        self.book.revokes = self.book.revokes.hold(accounts, hold, now)
+        self.book.revokes_changed(self.book.revokes.hold(accounts, hold, now))
 
     def approve(self, holder: str, approver: str) -> None:
-        self.book.revokes = self.book.revokes.approve(holder, approver)
+        self.book.revokes_changed(self.book.revokes.approve(holder, approver))
 
     def release(self, holder: str, now: int) -> list[str]:
         """``holder``'s holds lifted (a stage's reset, an operator's approved restore): the
         accounts left without a hold owe a restore, returned (the caller saves the book)."""
-        self.book.revokes, restored = self.book.revokes.release(holder, now)
+        revokes, restored = self.book.revokes.release(holder, now)
+        self.book.revokes_changed(revokes)
         return restored
 
     # --- carrying on -----------------------------------------------------------------------------------
@@ -149,7 +150,7 @@ class Revokes:
         if found:
             log.warning("REVOKE_CARRIED_ON: %s audited by the runner that stopped; completed by %s without a "
                         "second row", ", ".join(sorted(str(f) for f in found)), self.lead.holder)
-            self.book.revokes = self.book.revokes.audited_ops(found)
+            self.book.revokes_changed(self.book.revokes.audited_ops(found))
 
     async def work(self, now: int) -> list[Event]:
         """Send every owed effect whose backoff is over (leader only, fenced), confirm it,
@@ -234,7 +235,7 @@ class Revokes:
                    "holds": [h.holder for h in perm.holds], "by": self.lead.holder}
         if not o.audited:
             await self.lead.audit(AUDIT_REVOKED if revoked else AUDIT_RESTORED, now, payload)
-        self.book.revokes = self.book.revokes.confirmed(perm.account, o.op, ans.keys, ans.read_back, now)
+        self.book.revokes_changed(self.book.revokes.confirmed(perm.account, o.op, ans.keys, ans.read_back, now))
         how = "read back" if ans.read_back else "venue offers no read"
         log.warning("%s: %s %s (%s): keys %s", "TRADING_REVOKED" if revoked else "TRADING_RESTORED", perm.account,
                     "revoked" if revoked else "restored", how, ", ".join(sorted(ans.keys)))
@@ -249,7 +250,8 @@ class Revokes:
         assert o is not None and ans.code is not None
         code = ans.code
         self.failures[(perm.account, code)] = self.failures.get((perm.account, code), 0) + 1
-        self.book.revokes, first = self.book.revokes.failed(perm.account, o.op, code, ans.message, now)
+        revokes, first = self.book.revokes.failed(perm.account, o.op, code, ans.message, now)
+        self.book.revokes_changed(revokes)
         after = self.book.revokes.get(perm.account).owed
         next_in = (after.next_ms - now) / 1000 if after is not None else 0
         what = "revoke" if o.want == REVOKED else "restore"
