@@ -244,6 +244,24 @@ class Book:
         owed, confirmed or failed (the value :class:`RevokeBook` returned, in place of the last)."""
         self.revokes = revokes
 
+    # --- the silences and the acknowledgements (kept by :class:`~killswitch.runner.silences.Silences`) --
+
+    def silence_added(self, s: Silence) -> None:
+        """``s`` stored: the newest silence (one of the same id before it dropped)."""
+        self.silences = tuple(x for x in self.silences if x.id != s.id) + (s,)
+
+    def silence_changed(self, s: Silence) -> None:
+        """``s`` stored in place of the silence of its id (changed or expired), where it stands."""
+        self.silences = tuple(s if x.id == s.id else x for x in self.silences)
+
+    def incident_held(self, incident: str, who: tuple[Acknowledgement, ...]) -> None:
+        """Who has ``incident`` now, after an acknowledgement (:func:`~killswitch.silences.holders`)."""
+        self.acks = {**self.acks, incident: who}
+
+    def notes_changed(self, now: int) -> None:
+        """A silence or an acknowledgement changed at ``now``: the mark a standby follows moves on."""
+        self.notes_mark = max(self.notes_mark + 1, now)
+
     # --- loading -------------------------------------------------------------------------------------
 
     @classmethod

@@ -190,7 +190,7 @@ class Silences:
                                     lambda fence: self.store.save_silence(s, fence))
         if refused:
             return SilenceResult(False, refused)
-        self.book.silences = tuple(x for x in self.book.silences if x.id != s.id) + (s,)
+        self.book.silence_added(s)
         await self._saved(now)
         tie = f", or when {incident} ends" if incident is not None else ""
         return SilenceResult(True, f"SILENCED: {s.id} {s.matcher_text} until {_iso(s.ends_ms)}{tie} by {actor}; "
@@ -224,7 +224,7 @@ class Silences:
         refused = await self._store("silence_changed", payload, lambda fence: self.store.save_silence(done, fence))
         if refused:
             return SilenceResult(False, refused)
-        self.book.silences = tuple(done if x.id == s.id else x for x in self.book.silences)
+        self.book.silence_changed(done)
         await self._saved(now)
         what = [f"until {_iso(done.ends_ms)}" + (f" (no longer ends with {s.incident})" if s.tied else "")
                 if duration_s is not None else "", f"comment {done.comment!r}" if words is not None else ""]
@@ -260,7 +260,7 @@ class Silences:
                                     lambda fence: self.store.save_silence(done, fence))
         if refused:
             return SilenceResult(False, refused)
-        self.book.silences = tuple(done if x.id == s.id else x for x in self.book.silences)
+        self.book.silence_changed(done)
         await self._saved(now)
         return SilenceResult(True, f"SILENCE_EXPIRED: {s.id} {s.matcher_text} by {actor}; its pages are sent again",
                              silence_status(done, now))
@@ -308,7 +308,7 @@ class Silences:
         refused = await self._store("incident_acknowledged", payload, lambda fence: self.store.record_ack(ack, fence))
         if refused:
             return ChangeResult(False, refused)
-        self.book.acks = {**self.book.acks, incident: holders((*have, ack))}
+        self.book.incident_held(incident, holders((*have, ack)))
         await self._saved(now)
         p, s, level = open_[incident]
         self.emit(Event.make(INCIDENT_ACKNOWLEDGED, now, {"incident": incident, "author": actor, "comment": comment,
@@ -338,7 +338,7 @@ class Silences:
 
     async def _saved(self, now: int) -> None:
         """The book saved with the new mark, so that a standby reads the silences again."""
-        self.book.notes_mark = max(self.book.notes_mark + 1, now)
+        self.book.notes_changed(now)
         try:
             await self.save()
         except FencedError:
