@@ -88,7 +88,7 @@ class Book:
     # :mod:`~killswitch.runner.enforce`), saved so that a restart or a takeover keeps them
     baselines: dict[str, Any] = field(default_factory=dict)
     # a shard's: the firm-wide policies its firm link evaluates while it holds the firm lease,
-    # whose stage transitions it tells through this runner's sinks (set by the firm link only)
+    # whose stage transitions it tells through this runner's sinks (the firm link's: take_firm_graph)
     firm_graph: Optional[DecisionGraph] = None
     # called after every write of the lock book, on the loop (the pre-trade gate's view is published)
     lock_changed: Callable[[], None] = field(default=_nothing, repr=False, compare=False)
@@ -101,6 +101,24 @@ class Book:
 
     def node(self, policy: str) -> Optional[PolicyNode]:
         return next((p for p in self.graph.policies if p.name == policy), None)
+
+    # --- what the tick runs on and what it saw -----------------------------------------------------------
+
+    def swap_graph(self, graph: DecisionGraph) -> None:
+        """A reloaded graph in place of the running one, in one step (the state carries across by name)."""
+        self.graph = graph
+
+    def take_firm_graph(self, graph: DecisionGraph) -> None:
+        """A shard's firm-wide policies, as its firm link runs them (the sinks find them here)."""
+        self.firm_graph = graph
+
+    def took_snapshots(self, snapshots: Sequence[Snapshot]) -> None:
+        """The tick's snapshots: each account's last."""
+        self.snapshots = {f"{s.venue}/{s.account}": s for s in snapshots}
+
+    def evaluated(self, ev: Evaluation) -> None:
+        """This runner's last evaluation (the tick's, or its plans made whole)."""
+        self.evaluation = ev
 
     # --- the lock book and the stages: changed here only ------------------------------------------------
 

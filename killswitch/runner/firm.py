@@ -118,7 +118,7 @@ class FirmLink:
         refused = self.refusals(graph)
         if not refused:
             self.graph = local_graph(graph, split(graph, self.start.declared, self.start.assignment).firm)
-            self.ports.book.firm_graph = self.graph  # the sinks find its policies (a firm entry's runbook)
+            self.ports.book.take_firm_graph(self.graph)  # the sinks find its policies (a firm entry's runbook)
             # a firm close of one of this shard's accounts is planned under the firm policy at account
             # level when no local policy has the account as an instance (a shard with none, or venue-wide)
             self._close_nodes = tuple(replace(p, scope={**p.scope, "level": "account"}) for p in self.graph.policies)

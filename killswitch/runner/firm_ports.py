@@ -66,7 +66,8 @@ class Cancels(Protocol):
 class ShardBook(Protocol):
     """What the firm parts read and set of the shard's book."""
 
-    firm_graph: Optional["DecisionGraph"]  # the firm-wide policies (the sinks find a firm entry's runbook)
+    def take_firm_graph(self, graph: "DecisionGraph") -> None:
+        """The firm-wide policies the link runs (the sinks find a firm entry's runbook)."""
 
     @property
     def snapshots(self) -> Mapping[str, "Snapshot"]:

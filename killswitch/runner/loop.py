@@ -264,7 +264,7 @@ class Runner:
             self.emit(Event.make(POLICY_RELOAD_FAILED, now, {"error": error, "errors": reload.errors,
                                                              "running": previous}))
             return ReloadOutcome(False, previous, previous)
-        self.book.graph = reload.graph
+        self.book.swap_graph(reload.graph)
         self.readout.gate.changed()  # the new graph's limits and scopes in the gate's view
         self.reloads.error, self.reloads.loaded_ms, self.reloads.failed_ms = None, now, None
         failures = []
@@ -368,8 +368,9 @@ class Runner:
                                               min(BOOK_TIMEOUT_S, self.snapshot_timeout_s))
         if ev is not first:
             phase("books")
-        book.snapshots = {f"{s.venue}/{s.account}": s for s in snapshots}
-        report.evaluation = book.evaluation = ev
+        book.took_snapshots(snapshots)
+        book.evaluated(ev)
+        report.evaluation = ev
         plans = ev.plans + self.closes.take_plans(snapshots, now)
         # the venue watch: entries that break a lock cancelled now, growth reverted with these plans
         plans = await self.enforcement.watch(snapshots, plans, now, report.events)
@@ -412,7 +413,8 @@ class Runner:
         phase("persist")
         if not await lead.lease(self.clock()):  # renewed just before sending: the tick may have been slow
             report.execution.deposed = True
-            ev = report.evaluation = book.evaluation = ev.completed()  # what the sinks show: whole plans
+            ev = report.evaluation = ev.completed()  # what the sinks show: whole plans
+            book.evaluated(ev)
             at = len(report.events) if at < 0 else at
             report.events[at:at] = self.entries.tell(ev.transitions, now)
             return
@@ -421,7 +423,8 @@ class Runner:
         sent = True
         if waves:  # 4. the rest of each first wave: planned whole, journaled, saved, sent
             at = await self._record(entered, rows, fired, report, now, save=False)  # (a live run: nothing planned)
-            ev = report.evaluation = book.evaluation = ev.completed()
+            ev = report.evaluation = ev.completed()
+            book.evaluated(ev)
             sent = await self._send_rest(ev, waves, report, replanned, now)
         report.events[at:at] = self.entries.tell(ev.transitions, now)
         if not sent:

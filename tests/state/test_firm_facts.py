@@ -175,7 +175,7 @@ def test_a_standby_with_an_old_account_set_refuses_to_lead_when_it_gains_the_lea
     firm.register_shard("desk-a", old.digest, old.keys, "a-1", 1_000, "ks_shard_desk_a")  # the standby, at its start
     firm.register_shard("desk-a", new.digest, new.keys, "a-2", 2_000, "ks_shard_desk_a")  # a new file, nobody leading
     # the shard's ports FirmLink reads before it acts: its clock, its book, its sinks
-    runner = SimpleNamespace(clock=lambda: 3_000, book=SimpleNamespace(firm_graph=None),
+    runner = SimpleNamespace(clock=lambda: 3_000, book=SimpleNamespace(take_firm_graph=lambda graph: None),
                              sinks=SimpleNamespace(holds=lambda *a: True), dry_run=False)
     standby = FirmLink(runner, _open(opened, open_firm(pg_url, migrate=False)), old, pg_url, "a-1", 3_000,
                        print, print)

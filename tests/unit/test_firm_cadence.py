@@ -120,7 +120,7 @@ def _link(graph):
     res = _compile_text(ACCOUNTS)
     spec = next(d.model for d in res.docs if isinstance(d.model, Accounts)).spec
     start = shard_start("desk-a", spec, "postgresql://firm")
-    ports = SimpleNamespace(clock=lambda: 0, book=SimpleNamespace(firm_graph=None),
+    ports = SimpleNamespace(clock=lambda: 0, book=SimpleNamespace(take_firm_graph=lambda graph: None),
                             sinks=SimpleNamespace(holds=lambda e: True))
     link = FirmLink(ports, None, start, "postgresql://firm", "a-0", 3_000, lambda _: None, lambda _: None)
     return link, link.set_graph(graph)

@@ -49,7 +49,8 @@ class FakeSinks:
 
 def _ports(now: list[int], sinks: FakeSinks) -> SimpleNamespace:
     """What FirmLink uses of its shard runner's parts: the clock, the book, the sinks."""
-    return SimpleNamespace(clock=lambda: now[0], book=SimpleNamespace(firm_graph=None), dry_run=False, sinks=sinks)
+    return SimpleNamespace(clock=lambda: now[0], book=SimpleNamespace(take_firm_graph=lambda graph: None),
+                           dry_run=False, sinks=sinks)
 
 
 @pytest.fixture

@@ -26,7 +26,8 @@ def _holder(equities, directives=()):
     res = _compile()
     spec = next(d.model for d in res.docs if isinstance(d.model, Accounts)).spec
     start = shard_start("desk-a", spec, "postgresql://firm")
-    runner = SimpleNamespace(clock=lambda: T0, book=SimpleNamespace(firm_graph=None),  # the shard's ports it reads
+    # the shard's ports it reads
+    runner = SimpleNamespace(clock=lambda: T0, book=SimpleNamespace(take_firm_graph=lambda graph: None),
                              sinks=SimpleNamespace(holds=lambda *a: True), dry_run=False)
     said: list[str] = []
     link = FirmLink(runner, FakeFirm(list(directives)), start, "postgresql://firm", "a-0", 3_000, said.append,

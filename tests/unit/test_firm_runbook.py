@@ -41,7 +41,7 @@ def test_a_firm_entry_told_through_a_shard_runner_gets_its_runbook(tmp_path):
     sink = RunbookSink(None)
     runner = build_runner(graph(LOCAL, "local.yaml"), {}, store, sinks=[sink], dry_run=False, clock=lambda: T0)
     firm = graph(FIRM, "firm.yaml")
-    runner.book.firm_graph = firm  # as the shard's firm link sets it
+    runner.book.take_firm_graph(firm)  # as the shard's firm link does
     incident = "firm-breaker/global/L3/e1"
     event = Event.make(STAGE_TRANSITION, T0, {
         "from": 0, "to": 3, "reason": "ESCALATED: stage=0->3 triggers=hard", "incident": incident,
