@@ -342,7 +342,7 @@ def build_runner_and_desk(graph: "DecisionGraph", adapters: dict[str, "ExchangeA
         readout.gate.changed()
         enforcement.watch_entries(clock())
 
-    book.lock_changed = lock_changed
+    book.tell_lock_changes(lock_changed)
     readout.collectors.append(enforcement)  # killswitch_lock_violations_total
     readout.violations = enforcement.status
     # the pre-trade limits at the venue: an order that never asked and breaks them is cancelled too

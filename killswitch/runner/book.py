@@ -204,6 +204,25 @@ class Book:
         """An approved reset's stage (worked out and audited by the caller) in place of ``key``'s."""
         self.state.scopes[key].stage = stage
 
+    # --- the resumptions and the venue watch's baselines ------------------------------------------------
+
+    def resumption_started(self, key: str, now: int) -> None:
+        """``key``'s ("policy|scope") resumption starts at ``now`` (a reset)."""
+        self.resume_starts = {**self.resume_starts, key: now}
+
+    def resumptions_ended(self, keys: Sequence[str]) -> None:
+        """The resumptions of ``keys`` ended (a new stage entry, normal limits, no resume plan)."""
+        self.resume_starts = {k: v for k, v in self.resume_starts.items() if k not in keys}
+
+    def keep_baselines(self, baselines: dict[str, Any]) -> None:
+        """The venue watch's baselines as the tick worked them out (saved with the tick's state)."""
+        self.baselines = baselines
+
+    def tell_lock_changes(self, call: Callable[[], None]) -> None:
+        """``call`` after every write of the lock book, on the loop (the pre-trade gate's view
+        published, the adapters told which entries a lock watches)."""
+        self.lock_changed = call
+
     # --- the dead man's switch: changed here only ------------------------------------------------------
 
     def switch_beat(self, sources: Sequence[str], ts_ms: int) -> None:

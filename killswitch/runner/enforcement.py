@@ -136,7 +136,7 @@ class Enforcement:
         # a check with nothing to check (no policy sets limits) costs the tick nothing
         checks = [c for c in self.checks if getattr(c, "active", _always)()]
         if not holds and not checks:
-            self.book.baselines = {}
+            self.book.keep_baselines({})
             self.reported.clear()
             self.claimed.clear()
             self.cancelled.clear()
@@ -148,7 +148,7 @@ class Enforcement:
         if w.cancels:  # the runner's own orders are never cancelled: read them only when it matters
             w = decide(self.book.lock_book, snapshots, await self._own(now), self.book.baselines, now,
                        closing=closing, checks=checks, before=before, memo=self._memo)
-        self.book.baselines = w.baselines  # saved with the tick's state
+        self.book.keep_baselines(w.baselines)  # saved with the tick's state
         reverts = await self._not_busy(list(w.reverts)) if w.reverts else []
         new = [v for v in w.violations if v.key not in self.reported]
         if new:  # audited before anything leaves: the row is what says "reported" after a stop

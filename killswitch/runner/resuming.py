@@ -1,6 +1,7 @@
 """Resumption after a reset: reduced trading limits that step up to normal on a schedule.
 
-What it owns: the resumptions in force (``Book.resume_starts``: "policy|scope" → reset time).
+What it owns: the resumptions in force (``Book.resume_starts``: "policy|scope" → reset time;
+the book changes them at this part's word: ``resumption_started``, ``resumptions_ended``).
 After a stage at the policy's ``resume.from_level`` or above is reset, the pre-trade gate holds
 the scope's orders at the policy's reduced limits, stepping up on its schedule until normal; a
 new stage entry ends it, as does a reload that drops the policy's resume plan. What is in
@@ -32,7 +33,7 @@ class Resumptions:
         node = self.book.node(policy)
         if node is None or node.resume is None or from_level < node.resume.from_level:
             return None
-        self.book.resume_starts[f"{policy}|{scope}"] = now
+        self.book.resumption_started(f"{policy}|{scope}", now)
         return "resumption_started", {"policy": policy, "scope": scope, "from_level": from_level,
                                       "start": node.resume.start_fraction, "step": node.resume.step_factor,
                                       "every_ms": node.resume.step_ms}
@@ -40,7 +41,6 @@ class Resumptions:
     def track(self, ev: Evaluation, now: int) -> list[tuple[str, dict]]:
         """Start a resumption at a reset, end it at a new stage entry or when its limits are
         normal again (or its policy no longer has a resume plan). Returns the audit rows."""
-        starts = self.book.resume_starts
         rows = []
         for s in ev.transitions:
             t = s.transition
@@ -51,16 +51,19 @@ class Resumptions:
                 row = self.start(s.policy, s.scope, t.from_level, now)
                 if row:
                     rows.append(row)
-            elif key in starts:
-                del starts[key]
+            elif key in self.book.resume_starts:
+                self.book.resumptions_ended([key])
                 rows.append(("resumption_ended", {"policy": s.policy, "scope": s.scope, "why": "STAGE_ENTERED"}))
-        for key, since in sorted(starts.items()):
+        ended = []
+        for key, since in sorted(self.book.resume_starts.items()):
             r = self._resumption(key, since)
             if r is None or r.limits(now).done:
-                del starts[key]
+                ended.append(key)
                 policy, _, scope = key.partition("|")
                 rows.append(("resumption_ended", {"policy": policy, "scope": scope,
                                                   "why": "NO_RESUME_PLAN" if r is None else "NORMAL_LIMITS"}))
+        if ended:
+            self.book.resumptions_ended(ended)
         return rows
 
     def _resumption(self, key: str, since: int) -> Optional[Resumption]:
