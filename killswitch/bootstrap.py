@@ -333,7 +333,9 @@ def build_runner_and_desk(graph: "DecisionGraph", adapters: dict[str, "ExchangeA
                          emit=fanout.emit, open_closes=lambda: tuple(closes.tracked),
                          pages=fanout.pages_in_force)
     # the venue watch: orders and positions that break a lock, cancelled or brought back
-    enforcement = Enforcement(book, store, io, lead, adapters, dry_run=dry_run, clock=clock)
+    # with the pre-trade limits at the venue: an order that never asked and breaks them is cancelled too
+    enforcement = Enforcement(book, store, io, lead, adapters, dry_run=dry_run, clock=clock,
+                              checks=[LimitWatch(readout.limits, book, clock)])
 
     def lock_changed() -> None:
         # at every change of the lock book: the pre-trade gate's view published, and the adapters
@@ -345,8 +347,6 @@ def build_runner_and_desk(graph: "DecisionGraph", adapters: dict[str, "ExchangeA
     book.tell_lock_changes(lock_changed)
     readout.collectors.append(enforcement)  # killswitch_lock_violations_total
     readout.violations = enforcement.status
-    # the pre-trade limits at the venue: an order that never asked and breaks them is cancelled too
-    enforcement.checks.append(LimitWatch(readout.limits, book, clock))
     # its fast path: a bot's entry on a stream cancelled at the event, before a tick reads the account
     entry_watch = EntryWatch(enforcement, adapters, fanout.emit, clock)
     entry_watch.attach()

@@ -23,9 +23,10 @@ plans, before the journal) that
    (``wake_on_entries``): a polled one lists every open order at its next snapshot and then
    at a short age, a streaming one wakes the runner on a new open order that is not
    reduce-only and hands that order to the fast path (:mod:`.entry_watch`), which reports and
-   cancels it at the stream's event through :meth:`Enforcement.report` and
-   :meth:`Enforcement.cancel`; what it took is read here (``reported``, ``sending``,
-   ``cancelled``, ``claimed``), so the tick after neither audits nor cancels it again. The
+   cancels it at the stream's event through :meth:`Enforcement.sending_cancel`,
+   :meth:`Enforcement.claim` and :meth:`Enforcement.cancel`; what it took is kept here by
+   those methods alone (``reported``, ``sending``, ``cancelled``, ``claimed``), so the tick
+   after neither audits nor cancels it again. The
    tick asks this before it reads the snapshots (:meth:`Enforcement.watch_entries`), so that
    the first snapshot under a lock placed since the last tick lists the entries the watch
    judges, and the watch asks again for a lock the tick itself placed.
@@ -41,9 +42,9 @@ after the journal leaves a pending intent the next runner reconciles, and the le
 (no second revert of the same growth). A page is told once the row is written; a stop between
 the two loses that page, never the row.
 
-Extra per-order checks (``checks``, :data:`~killswitch.runner.enforce.OrderCheck`): a caller
-appends its own (pre-trade limits applied to orders that never asked); what they flag is
-cancelled, audited, paged and counted the same way, under the flag's kind.
+Extra per-order checks (``checks``, :data:`~killswitch.runner.enforce.OrderCheck`): the caller
+hands in its own when it builds this (pre-trade limits applied to orders that never asked); what
+they flag is cancelled, audited, paged and counted the same way, under the flag's kind.
 
 Must not: take the Runner, decide anything itself (the pure function does), or send an order
 (the executor does).
@@ -53,8 +54,9 @@ from __future__ import annotations
 
 import logging
 from collections import Counter, deque
+from contextlib import contextmanager
 from dataclasses import replace
-from typing import Any, Callable, Mapping, Optional, Sequence
+from typing import Any, Callable, Iterator, Mapping, Optional, Sequence
 
 from adapters.base import AdapterError, CancelSelector, ExchangeAdapter
 
@@ -88,7 +90,8 @@ class Enforcement:
     leaves; ``adapters``: by account key."""
 
     def __init__(self, book: Book, store: StateStore, io: StoreIO, lead: Leadership,
-                 adapters: Mapping[str, ExchangeAdapter], *, dry_run: bool, clock: Callable[[], int]):
+                 adapters: Mapping[str, ExchangeAdapter], *, dry_run: bool, clock: Callable[[], int],
+                 checks: Sequence[OrderCheck] = ()):
         self.book = book
         self.store = store
         self.io = io
@@ -96,7 +99,7 @@ class Enforcement:
         self.adapters = adapters
         self.dry_run = dry_run
         self.clock = clock
-        self.checks: list[OrderCheck] = []  # extra per-order checks (see the module doc)
+        self.checks: list[OrderCheck] = list(checks)  # extra per-order checks (see the module doc)
         self.reported: set[str] = set()  # the keys of the violations audited (see :meth:`recover`)
         self._recovered_fence: Optional[int] = None
         self.counts: Counter[tuple[str, str, str]] = Counter()  # (scope, strategy, action) → violations
@@ -187,6 +190,27 @@ class Enforcement:
         except BaseException:
             self.reported -= keys
             raise
+
+    async def claim(self, v: Violation, now: int) -> list[Event]:
+        """An entry the fast path (:mod:`.entry_watch`) found breaking a lock between two ticks:
+        reported (:meth:`report`), claimed until a read after it no longer lists the order (see
+        :meth:`_settle`), counted and kept as the tick would; its events, for the sinks."""
+        await self.report([v], now)
+        self.claimed[v.key] = (v.account, str(v.order_id), self.calls)
+        events: list[Event] = []
+        self.tell([v], now, events)
+        return events
+
+    @contextmanager
+    def sending_cancel(self, account: str, order_id: str) -> Iterator[None]:
+        """The order's cancel is the fast path's for the block's length: marked before the block
+        awaits anything, so that a tick meanwhile neither audits nor cancels it (:meth:`handled`)."""
+        pair = (account, order_id)
+        self.sending.add(pair)
+        try:
+            yield
+        finally:
+            self.sending.discard(pair)
 
     def handled(self, account: str, order_id: str) -> bool:
         """Whether an order's cancel is being sent (by the tick or the fast path), or the venue

@@ -11,17 +11,19 @@ judged alone, by the same pure rule and under the same key as the tick's watch
 What it owns: one short task per order found breaking a lock, which
 
 1. reads back what was audited before a new token (a start, a takeover), as the tick does;
-2. reports it through :meth:`Enforcement.report` — its key counts as reported and the order as
-   being cancelled *before* the fenced ``lock_violation`` row is awaited, so that a tick
-   running meanwhile neither audits nor cancels it again — then tells the sinks, counts it and
-   keeps it for status exactly as the tick would (the page grouped by strategy and scope);
+2. marks its cancel as its own (:meth:`Enforcement.sending_cancel`) and reports it through
+   :meth:`Enforcement.claim` — its key counts as reported and the order as being cancelled
+   *before* the fenced ``lock_violation`` row is awaited, so that a tick running meanwhile
+   neither audits nor cancels it again — then tells the sinks, counts it and keeps it for
+   status exactly as the tick would (the page grouped by strategy and scope);
 3. decides again from the lock book as it is after the row (an operator's unlock applied
    meanwhile, in the turn: nothing is sent), and sends the cancel by venue order id through
    :meth:`Enforcement.cancel` (the fence asked first; nothing in a dry run), which audits what
    it came to and marks a confirmed cancel so that the ticks after it do not send it again.
 
 The tick still runs after (the stream's wake) and still watches everything; what this did is
-read through :class:`Enforcement`'s ``reported``, ``sending``, ``cancelled`` and ``claimed``.
+read through :class:`Enforcement`'s ``reported``, ``sending``, ``cancelled`` and ``claimed``,
+which :class:`Enforcement`'s methods alone write.
 
 Crash points: the same as the tick's — a stop between the row and the cancel leaves the order
 open and its key audited: the next leader's first tick reads the key back and cancels it with
@@ -136,13 +138,8 @@ class EntryWatch:
             await e.recover(e.book.lock_book.in_force(now), now)
             if v.key in e.reported or e.handled(*pair) or not e.lead.leader or self._gone(v):
                 return  # the tick took it meanwhile, the lease went, or it filled (a revert's, if it grew)
-            e.sending.add(pair)  # (before the row is awaited: a tick meanwhile leaves it to this)
-            try:
-                await e.report([v], now)
-                e.claimed[v.key] = (v.account, str(v.order_id), e.calls)
-                events: list[Event] = []
-                e.tell([v], now, events)
-                for event in events:
+            with e.sending_cancel(*pair):  # (before the row is awaited: a tick meanwhile leaves it to this)
+                for event in await e.claim(v, now):
                     self.emit(event)
                 if e.dry_run:
                     self.taken += 1
@@ -158,8 +155,6 @@ class EntryWatch:
                                              (str(v.order_id),), LOCK_VIOLATION)], later)
                 if pair in e.cancelled:
                     self.taken += 1
-            finally:
-                e.sending.discard(pair)
         except FencedError:  # another runner leads: it reads the row back, or reports the order itself
             e.lead.fenced_off()
         except StoreError as err:  # not reported: the next tick reports and cancels it
