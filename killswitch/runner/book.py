@@ -13,8 +13,13 @@ the shortfalls and the operator commands change them through its named methods
 (:meth:`Book.evaluate`, :meth:`Book.lock_evaluation`, :meth:`Book.lock_source`,
 :meth:`Book.release_lock`, :meth:`Book.change_lock_and_dms`, :meth:`Book.defer_entry`,
 :meth:`Book.entry_planned`, :meth:`Book.replan_entry`, :meth:`Book.reset_stage`), never by
-assigning them (tests/unit/test_layers.py reads the runner's modules for it). Every write of
-the lock book calls ``lock_changed`` (the pre-trade gate's publication: :mod:`.gate_view`).
+assigning them. So is it of every other field: the parts that keep them say what happened
+through its named methods (the dead man's switch: :meth:`Book.switch_beat`,
+:meth:`Book.fire_switch` …; the outbox: :meth:`Book.owe` …; :meth:`Book.revokes_changed`;
+the notes: :meth:`Book.silence_added` …; :meth:`Book.keep_baselines`, the resumptions, the
+graphs, the tick's snapshots and evaluation), and no part assigns a field
+(tests/unit/test_one_writer.py reads the modules for it). Every write of the lock book calls
+``lock_changed`` (the pre-trade gate's publication: :mod:`.gate_view`).
 
 Must not: take the lease, decide anything, or call the store on the loop (every store call goes
 through the runner's :class:`~killswitch.runner.storeio.StoreIO`, in order, and is awaited;

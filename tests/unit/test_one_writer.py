@@ -10,6 +10,11 @@
   and the audit chain and the runbooks are written from ``leadership.py`` alone, each write
   with a fence: read from the source with :mod:`ast` (nothing imported), so a new writer
   elsewhere, or an unfenced write, is named with its file and line.
+- Every field of the book, and the venue watch's marks of what its fast path took
+  (:class:`~killswitch.runner.enforcement.Enforcement`), is changed by its owner's methods
+  alone: an assignment, an item's, a ``del`` or a container's changing method on one from
+  another module, through the name a part holds it by or an alias, is named with its file and
+  line (read from the source too).
 """
 
 from __future__ import annotations
@@ -23,6 +28,8 @@ import threading
 from pathlib import Path
 from typing import Optional
 
+import pytest
+
 from killswitch.events import INCIDENT_ACKNOWLEDGED, Event
 from killswitch.notify.routes import compile_routes
 from killswitch.notify.sink import NotifyOptions, NotifySink
@@ -34,6 +41,7 @@ from .test_notify_sink import GatedReceiver
 from .test_runner_operator import ACCOUNT, make, run, start, ticks
 
 ROOT = Path(__file__).resolve().parents[2]
+SOURCE = ROOT  # where a part's class is read from (ROOT moves to a copy in a test of the checks)
 
 
 def _rows(db: Path, kind: str) -> list[str]:
@@ -324,6 +332,81 @@ def unfenced_store_writes(path: Path) -> list[str]:
             for node in ast.walk(tree) if (w := _store_write(node)) and id(node) not in fenced]
 
 
+# a part whose fields only its own methods change: its file → its class, and the names a caller
+# holds it by (``self.book``, ``ports.book``, ``e = self.enforcement``)
+PARTS = {BOOK: ("Book", ("book", "_book")),
+         "killswitch/runner/enforcement.py": ("Enforcement", ("enforcement", "_enforcement"))}
+# a container's methods that change it in place
+MUTATORS = frozenset({"add", "append", "appendleft", "clear", "discard", "extend", "insert", "pop", "popitem",
+                      "remove", "setdefault", "sort", "update"})
+
+
+def fields_of(path: Path, cls: str) -> frozenset[str]:
+    """The fields of ``cls`` as its source declares them: its annotated class attributes (a
+    dataclass's fields), its properties and every ``self.<name>`` its methods assign."""
+    tree = ast.parse(path.read_text(), str(path))
+    node = next(n for n in ast.walk(tree) if isinstance(n, ast.ClassDef) and n.name == cls)
+    names = {n.target.id for n in node.body if isinstance(n, ast.AnnAssign) and isinstance(n.target, ast.Name)}
+    for f in node.body:
+        if isinstance(f, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            if any(isinstance(d, ast.Name) and d.id == "property" for d in f.decorator_list):
+                names.add(f.name)
+            names |= {c[1] for t in _targets(f) if len(c := _chain(t)) == 2 and c[0] == "self"}
+    return frozenset(names)
+
+
+def _writes(tree: ast.AST) -> list[tuple[int, list[str], str]]:
+    """Every place ``tree`` changes an attribute or what it holds: (line, the chain, how) — an
+    assignment (``=``, ``+=``, an item's), a ``del``, or a container's method that changes it."""
+    out = [(t.lineno, _chain(t), "") for t in _targets(tree) if isinstance(t, (ast.Attribute, ast.Subscript))]
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Delete):
+            out += [(t.lineno, _chain(t), "del ") for t in node.targets
+                    if isinstance(t, (ast.Attribute, ast.Subscript))]
+        elif isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr in MUTATORS:
+            out.append((node.lineno, _chain(node.func.value), f".{node.func.attr}()"))
+    return out
+
+
+def part_writes(path: Path, part: str) -> list[str]:
+    """Where ``path`` changes a field of ``part``'s class (or something a field holds) other
+    than through the class's methods: through a name it is held by, or an alias of one."""
+    cls, held_by = PARTS[part]
+    fields = fields_of(SOURCE / part, cls)
+    tree = ast.parse(path.read_text(), str(path))
+    found: dict[tuple[int, str], str] = {}
+    scopes = [n for n in ast.walk(tree) if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))]
+    for scope in [tree, *scopes]:
+        names, aliases = set(held_by), set()
+        for n in ast.walk(scope) if scope is not tree else ():  # within a function:
+            # ``e = self.enforcement``: ``e`` holds the part; ``s = book.resume_starts``: a field
+            if isinstance(n, ast.Assign) and isinstance(n.value, (ast.Name, ast.Attribute)):
+                c = _chain(n.value)
+                to = {t.id for t in n.targets if isinstance(t, ast.Name)}
+                if c[-1] in held_by:
+                    names |= to
+                elif len(c) >= 2 and c[-2] in held_by and c[-1] in fields:
+                    aliases |= to
+        for line, chain, how in _writes(scope):
+            if chain[:1] and chain[0] in aliases or any(a in names and b in fields for a, b in zip(chain, chain[1:])):
+                what = f"del {'.'.join(chain)}" if how == "del " else ".".join(chain) + how
+                found[(line, what)] = f"{path.relative_to(ROOT)}:{line}: {what} ({cls}'s)"
+    return [found[k] for k in sorted(found)]
+
+
+@pytest.mark.parametrize("part", sorted(PARTS))
+def test_a_parts_fields_are_changed_by_its_own_methods_alone(part):
+    # one writer per piece of state: the book's dead man's switch, outbox, revokes, silences,
+    # baselines … and the venue watch's marks of what its fast path took are changed by their
+    # owner's named methods, never assigned, edited or emptied by another part
+    found = [w for p in sorted((ROOT / "killswitch").rglob("*.py")) if p.relative_to(ROOT).as_posix() != part
+             for w in part_writes(p, part)]
+    assert not found, f"changed from outside {part} (add a method to {PARTS[part][0]}):\n" + "\n".join(found)
+    assert {"dms", "owed", "revokes", "silences", "baselines", "lock_book"} <= fields_of(ROOT / BOOK, "Book")
+    assert {"sending", "claimed", "reported", "checks"} <= fields_of(ROOT / "killswitch/runner/enforcement.py",
+                                                                      "Enforcement")
+
+
 def test_only_the_book_writes_the_lock_book_and_the_stages():
     found = [w for p in _files() if p.relative_to(ROOT).as_posix() != BOOK for w in lock_or_stage_writes(p)]
     assert found == []
@@ -364,12 +447,50 @@ def test_the_checks_find_a_second_writer_and_an_unfenced_write(tmp_path):
         ROOT = saved
     assert [w.split(": ")[1] for w in writes] == ["book.lock_book", "book.state", "ss.stage.deferred",
                                                   "book.state.scopes"]
-    def lines(found: list[str]) -> list[tuple[int, str]]:
-        return sorted((int(f.split(":")[1]), f.split(": ")[1]) for f in found)
-
     assert lines(audits) == [(6, "store.audit"), (7, "self.store.audit_many"), (8, "ctx.store.save_runbook"),
                              (9, "store.audit"), (10, "store.audit"), (11, "self.store.save_runbook"),
                              (12, "store.audit_many")]
     # fenced: a call, or a call handed the write, with a fence that is not None
     assert lines(unfenced) == [(6, "store.audit"), (7, "self.store.audit_many"), (8, "ctx.store.save_runbook"),
                                (9, "store.audit"), (12, "store.audit_many")]
+
+
+def lines(found: list[str]) -> list[tuple[int, str]]:
+    """(line, what) of each ``file:line: what`` found."""
+    return sorted((int(f.split(":")[1]), f.split(": ")[1]) for f in found)
+
+
+def test_the_check_finds_a_parts_field_changed_from_outside_and_not_a_read_or_a_method(tmp_path):
+    parts = tmp_path / "killswitch" / "runner" / "rogue_parts.py"
+    parts.parent.mkdir(parents=True)
+    parts.write_text("""\
+def f(self, book, ports, k):
+    book.dms = book.dms.beat_many([], 0)
+    self.book.owed[k] = {}
+    del book.resume_starts[k]
+    b = self.book
+    b.acks = {}
+    ports.book.silences += ()
+    self.book.owed.pop(k)
+    starts = self.book.resume_starts
+    del starts[k]
+    e = self.enforcement
+    e.claimed[k] = (1, 2, 3)
+    self.enforcement.sending.add(k)
+    enforcement.checks.append(k)
+    book.lock_changed = f
+    book.revokes_changed(book.revokes.hold([], None, 0))
+    book.owed.get(k)
+    report.checks = 1
+    self.calls = 2
+""")
+    global ROOT
+    saved, ROOT = ROOT, tmp_path
+    try:
+        found = [w.rsplit(" (", 1)[0] for part in sorted(PARTS) for w in part_writes(parts, part)]
+    finally:
+        ROOT = saved
+    assert lines(found) == [(2, "book.dms"), (3, "self.book.owed"), (4, "del book.resume_starts"), (6, "b.acks"),
+                            (7, "ports.book.silences"), (8, "self.book.owed.pop()"), (10, "del starts"),
+                            (12, "e.claimed"), (13, "self.enforcement.sending.add()"),
+                            (14, "enforcement.checks.append()"), (15, "book.lock_changed")]
