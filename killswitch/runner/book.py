@@ -60,7 +60,11 @@ NOTES_LIMIT = 1000  # silences and acknowledgements held in memory: the latest
 class Book:
     """What the runner knows now; see the module doc. ``saved_pnl`` is the PnL history as
     stored (what the next save adds to it); ``pnl_complete`` is False while a standby followed
-    the leader without reading the samples of a step; ``loaded`` is the document last loaded."""
+    the leader without reading the samples of a step; ``loaded`` is the document last loaded.
+
+    Size: about 380 lines, over the class bound by its named methods: every change of the
+    runner's state is a short method here, so that each piece has one writer. Its storing
+    (``open``, ``reload``, ``follow``, ``save``) is what moves out when it grows again."""
 
     graph: DecisionGraph
     state: State = field(default_factory=State)
