@@ -8,7 +8,7 @@
    rate-limit floor = max over venues of (orders / budget). Target: within 1.15x of the floor.
 3. ``--book``: the same close sized against each venue's order book (``unwind: {max_impact:
    0.1%, max_slippage: 0.5%}``) as the runner does it: every position's book read through ccxt
-   (``GET /fapi/v1/depth``, the runner's :func:`~killswitch.runner.depth.fetch_books`: all within
+   (``GET /fapi/v1/depth``, the runner's :func:`~killswitch.runner.venue.depth.fetch_books`: all within
    2 s), split by :func:`killswitch.engine.depth.children` into reduce-only limit IOCs sent in
    rounds (a close without its book: one IOC at the slippage cap); positions of 30 against a
    book of 2 a level (5 levels within 0.1 % of the best bid: 3 children each), refilled within
@@ -42,7 +42,7 @@ from killswitch.compile.nodes import UnwindNode  # noqa: E402
 from killswitch.engine import depth  # noqa: E402
 from killswitch.engine.planner import OrderIntent  # noqa: E402
 from killswitch.policy.accounts_doc import Account  # noqa: E402
-from killswitch.runner.depth import BOOK_TIMEOUT_S, fetch_books  # noqa: E402
+from killswitch.runner.venue.depth import BOOK_TIMEOUT_S, fetch_books  # noqa: E402
 
 VENUES = [("venue-a", 170, 15.0), ("venue-b", 165, 12.0), ("venue-c", 165, 10.0)]  # name, positions, orders/s
 

@@ -153,7 +153,7 @@ GROUPS = (
     ("ours: those → Snapshot (parsing.parse_position, market rules, the model)", ("ccxt_exchange/snapshots.py",
                                                                                    "_snapshot")),
     ("engine: evaluate", ("engine/evaluate.py", "evaluate")),
-    ("runner: persist (save, audit, lock file)", ("runner/book.py", "save")),
+    ("runner: persist (save, audit, lock file)", ("runner/book/book.py", "save")),
 )
 
 

@@ -54,7 +54,7 @@ from adapters.simulated.venues import VENUES as SIM_VENUES  # noqa: E402
 from killswitch.compile.compiler import compile_documents  # noqa: E402
 from killswitch.policy.load import load_text  # noqa: E402
 from killswitch.bootstrap import build_runner  # noqa: E402
-from killswitch.runner.loop import Runner  # noqa: E402
+from killswitch.runner.tick.loop import Runner  # noqa: E402
 from killswitch.state import open_store  # noqa: E402
 
 T0 = 1_772_456_400_000  # 2026-03-02T13:00:00Z

@@ -55,7 +55,7 @@ from killswitch.bootstrap import build_runner
 from killswitch.compile.compiler import compile_documents
 from killswitch.policy.load import load_text
 from killswitch.policy.accounts_doc import Account
-from killswitch.runner.loop import TickReport
+from killswitch.runner.tick.loop import TickReport
 from killswitch.state import open_store
 
 POLICY = """

@@ -29,7 +29,7 @@ def install(path: str) -> None:
         out.write(json.dumps({"k": kind, "t": mono(), **kw}) + "\n")
 
     from adapters.ccxt_exchange import adapter as adapter_mod, stream as stream_mod
-    from killswitch.runner import loop as loop_mod, wakes as wakes_mod
+    from killswitch.runner.tick import loop as loop_mod, wakes as wakes_mod
 
     guard = stream_mod.guard_decode
 

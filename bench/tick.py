@@ -83,7 +83,7 @@ from killswitch.engine.evaluate import evaluate  # noqa: E402
 from killswitch.engine.state import State  # noqa: E402
 from killswitch.orders import OrderIntent  # noqa: E402
 from killswitch.policy.load import load_text  # noqa: E402
-from killswitch.runner.lease_keeper import LeaseKeeper  # noqa: E402
+from killswitch.runner.lease.keeper import LeaseKeeper  # noqa: E402
 from killswitch.snapshot import (MarketRules, Order, Position, PositionColumns, PositionList,  # noqa: E402
                                  PositionsOnReading, Snapshot)
 
@@ -330,7 +330,7 @@ class Bench:
         taken by an adapter: (ms from the tick's start to it, minus the snapshots phase; the
         orders journaled by then). The rest of the tick (the other closes, paced at the venue's
         order rate) is cut short, as bench/reaction.py cuts it."""
-        from killswitch.runner.loop import TickReport
+        from killswitch.runner.tick.loop import TickReport
 
         self.t += step
         loop = asyncio.get_running_loop()

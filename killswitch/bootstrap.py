@@ -32,10 +32,10 @@ if TYPE_CHECKING:  # pragma: no cover - annotations only
 
     from .compile.graph import DecisionGraph
     from .events import Sink
-    from .runner.desk import Desk
-    from .runner.firm_ports import ShardPorts
-    from .runner.loop import Runner
-    from .runner.parts import RunnerParts
+    from .runner.operator.desk import Desk
+    from .runner.firm.ports import ShardPorts
+    from .runner.tick.loop import Runner
+    from .runner.tick.parts import RunnerParts
 
 Say = Callable[[str], None]
 
@@ -233,41 +233,41 @@ def build_runner_and_desk(graph: "DecisionGraph", adapters: dict[str, "ExchangeA
 
     Its parts are built here, each handed the parts it works with as objects with a small
     interface (:mod:`killswitch.runner.collaborators`), never the runner or a callable back into
-    it; the runner holds the tick's and runs the tick in its order (:mod:`killswitch.runner.loop`).
+    it; the runner holds the tick's and runs the tick in its order (:mod:`killswitch.runner.tick.loop`).
     Reads the last saved state (the book) from ``store`` before any loop exists."""
     from adapters.base import order_rates
 
-    from .runner.armed import CoverageMetrics, coverage_rows
-    from .runner.book import Book
-    from .runner.charts import ChartHistory
-    from .runner.closes import ManualCloses
-    from .runner.commands import OperatorCommands
-    from .runner.countdowns import Countdowns
-    from .runner.enforcement import Enforcement
-    from .runner.entry_watch import EntryWatch
-    from .runner.limits_watch import LimitWatch
-    from .runner.entries import EntryOutbox
-    from .runner.executor import Executor
-    from .runner.fanout import SinkFanout
-    from .runner.fetches import FetchHealth
-    from .runner.catalog_build import Known
-    from .runner.leadership import Leadership, Turn
-    from .runner.loop import Runner, wall_ms
-    from .runner.parts import ReloadState, RunnerParts
-    from .runner.persist import Persistence
-    from .runner.positions import PositionsReadout
-    from .runner.previews import Previews
-    from .runner.readout import Readout
-    from .runner.resuming import Resumptions
-    from .runner.revoke_commands import OperatorRevokes
-    from .runner.revokes import Revokes
-    from .runner.shortfalls import Shortfalls
-    from .runner.silences import Silences
-    from .runner.sink_context import RunnerSinkContext
+    from .runner.readout.armed import CoverageMetrics, coverage_rows
+    from .runner.book.book import Book
+    from .runner.readout.charts import ChartHistory
+    from .runner.operator.closes import ManualCloses
+    from .runner.operator.commands import OperatorCommands
+    from .runner.effects.countdowns import Countdowns
+    from .runner.watch.enforcement import Enforcement
+    from .runner.watch.entry_watch import EntryWatch
+    from .runner.watch.limits_watch import LimitWatch
+    from .runner.sinks.entries import EntryOutbox
+    from .runner.venue.executor import Executor
+    from .runner.sinks.fanout import SinkFanout
+    from .runner.venue.fetches import FetchHealth
+    from .runner.readout.catalog_build import Known
+    from .runner.lease.leadership import Leadership, Turn
+    from .runner.tick.loop import Runner, wall_ms
+    from .runner.tick.parts import ReloadState, RunnerParts
+    from .runner.tick.persist import Persistence
+    from .runner.operator.positions import PositionsReadout
+    from .runner.operator.previews import Previews
+    from .runner.readout.readout import Readout
+    from .runner.book.resuming import Resumptions
+    from .runner.operator.revoke_commands import OperatorRevokes
+    from .runner.effects.revokes import Revokes
+    from .runner.venue.shortfalls import Shortfalls
+    from .runner.silence.silences import Silences
+    from .runner.sinks.context import RunnerSinkContext
     from .runner.storeio import StoreIO
-    from .runner.modes import ModeWatch
-    from .runner.rejections import CloseRejections
-    from .runner.streams import StreamWatch
+    from .runner.venue.modes import ModeWatch
+    from .runner.venue.rejections import CloseRejections
+    from .runner.venue.streams import StreamWatch
 
     clock = clock or wall_ms
     lock_path = Path(lock_path) if lock_path else None
@@ -364,9 +364,9 @@ def build_runner_and_desk(graph: "DecisionGraph", adapters: dict[str, "ExchangeA
 
 
 def desk_of(parts: "RunnerParts", store: "StateStore", clock: Callable[[], int]) -> "Desk":
-    """The desk the API serves (:class:`~killswitch.runner.desk.Desk`): the operators' reads,
+    """The desk the API serves (:class:`~killswitch.runner.operator.desk.Desk`): the operators' reads,
     previews and commands, from the runner's parts, never the runner."""
-    from .runner.desk import Desk
+    from .runner.operator.desk import Desk
 
     return Desk(readout=parts.readout, previews=parts.previews, commands=parts.commands, closes=parts.closes,
                 silencing=parts.silencing, operator_revokes=parts.operator_revokes,
@@ -375,10 +375,10 @@ def desk_of(parts: "RunnerParts", store: "StateStore", clock: Callable[[], int])
 
 
 def shard_ports(runner: "Runner", desk: "Desk") -> "ShardPorts":
-    """What a shard's firm parts (:mod:`killswitch.runner.firm`) are handed of ``runner`` and its
+    """What a shard's firm parts (:mod:`killswitch.runner.firm.firm`) are handed of ``runner`` and its
     ``desk`` (the operator's command path a directive's lock and unlock take): their parts behind
-    the narrow ports of :class:`~killswitch.runner.firm_ports.ShardPorts`, never the runner itself."""
-    from .runner.firm_ports import ShardPorts
+    the narrow ports of :class:`~killswitch.runner.firm.ports.ShardPorts`, never the runner itself."""
+    from .runner.firm.ports import ShardPorts
 
     return ShardPorts(clock=runner.clock, dry_run=runner.dry_run, accounts=tuple(runner.adapters), lead=runner.lead,
                       turn=runner.turn, commands=desk.commands, closes=runner.closes, cancels=runner.executor,

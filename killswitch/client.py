@@ -1,4 +1,4 @@
-"""A typed client of a running runner's HTTP API (:mod:`killswitch.runner.api`).
+"""A typed client of a running runner's HTTP API (:mod:`killswitch.runner.api.api`).
 
 What it owns: one method per endpoint an operator or a bot calls, the request each sends (the
 bearer token, when it has one, on the endpoints that may need one: the changes, and the reads that
@@ -6,7 +6,7 @@ show the book — status, runbooks, a close's progress, the console's reads — 
 ``--console-public`` keeps to the viewer, operator and approver roles; never on the lock, the dead
 man's switch or check-order, which are public), and reading each answer back into the value
 the API serialised: the dataclasses of :mod:`killswitch.runner.view` (and the gate's
-:class:`~killswitch.runner.gate_request.Decision`), and the typed form of the documents the API serves
+:class:`~killswitch.runner.gate.request.Decision`), and the typed form of the documents the API serves
 as plain objects (the trading lock, the dead man's switch, a close's progress). Any answer but the endpoint's
 success status is one exception, :class:`RunnerError`, carrying the API's reason code
 (``UNKNOWN_SCOPE``, ``NOT_LEADER``, ``ROLE_REQUIRED``, ...); a runner that cannot be reached is
@@ -28,14 +28,14 @@ import urllib.request
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Optional
 
-from .runner.holds import DEAD_MANS_SWITCH, OPERATOR
-from .runner.silence_view import SilencePreview
+from .runner.lock.holds import DEAD_MANS_SWITCH, OPERATOR
+from .runner.silence.view import SilencePreview
 from .runner.view import (ActionPreview, Caller, ChangeResult, CloseResult, DecodeError, IncidentStatus,
                           PositionsStatus, ResetResult, RunnerStatus, SilenceResult, SilenceStatus, TriggerStatus,
                           decode)
 
 if TYPE_CHECKING:  # imported by check_order, the one call that answers it: the gate pulls in the lock book
-    from .runner.gate_request import Decision
+    from .runner.gate.request import Decision
 
 DEFAULT_TIMEOUT_S = 10.0
 _SHOWN_BODY = 200  # characters of a body that is not JSON kept for the error
@@ -239,8 +239,8 @@ class PolicyLimits:
 @dataclass(frozen=True)
 class LockDocument:
     """``GET /v1/lock``: the summary (the most restrictive lock of all scopes), every locked scope
-    with its holds, the resumed limits in force by scope (:mod:`killswitch.runner.lock`) and the
-    policies' pre-trade limits with their usage (:mod:`killswitch.runner.limits_state`)."""
+    with its holds, the resumed limits in force by scope (:mod:`killswitch.runner.lock.lock`) and the
+    policies' pre-trade limits with their usage (:mod:`killswitch.runner.gate.limits_state`)."""
 
     format_version: int
     locked: bool
@@ -384,7 +384,7 @@ class RunnerClient:
 
     def lock_document(self, scope: Optional[str] = None) -> dict:
         """``GET /v1/lock``: the trading lock as bots read it (the lock file's document, owned by
-        :mod:`killswitch.runner.lock`), or what binds ``scope``."""
+        :mod:`killswitch.runner.lock.lock`), or what binds ``scope``."""
         query = "" if scope is None else "?" + urllib.parse.urlencode({"scope": scope})
         doc = self._json("GET", "/v1/lock" + query)
         if not isinstance(doc, dict):
@@ -402,7 +402,7 @@ class RunnerClient:
 
     def check_order(self, request: dict) -> "Decision":
         """``POST /v1/check-order``: may this order go now? A deny is a Decision, not an error."""
-        from .runner.gate_request import Decision
+        from .runner.gate.request import Decision
 
         return decode(Decision, self._json("POST", "/v1/check-order", request))
 

@@ -8,11 +8,11 @@ fails to compile keeps the last good graph running and says so loudly (stderr, s
 reloads the API's tokens document (``--api-tokens``) on SIGHUP or when the file changes (a
 mounted Secret updated in place), names only in the log, and keeps the identities in force when
 the new document cannot be used (an ERROR line says why); with ``--kube-leader-label`` keeps its
-pod's role label saying whether it holds the lease (:mod:`killswitch.runner.pod_label`); with
+pod's role label saying whether it holds the lease (:mod:`killswitch.runner.lease.pod_label`); with
 ``--shard`` runs one shard's accounts and local policies on the shard's schema
 (:mod:`killswitch.shardrun`), ticking — and publishing its facts to the firm — at the shortest
 interval of its local and the firm-wide policies, one interval from one tick's start to the
-next (:func:`killswitch.runner.wakes.interval_wait_s`); stops cleanly on SIGTERM / SIGINT.
+next (:func:`killswitch.runner.tick.wakes.interval_wait_s`); stops cleanly on SIGTERM / SIGINT.
 Dry run unless the Accounts document says ``dry_run: false``.
 
 What runs once started is a list of named tasks (:meth:`Daemon.tasks`: ``tick``, ``show-life``,
@@ -42,11 +42,11 @@ from .daemon_options import RunOptions
 from .daemon_reload import PolicyReloads, compile_policy_sources, policy_mtimes
 from .events import DMS_FIRED, POLICY_RELOAD_FAILED, Event
 from .policy.accounts_doc import Account
-from .runner.desk import Desk
-from .runner.loop import Runner
-from .runner.pod_label import PodRoleLabel
-from .runner.wakes import Wakes, interval_wait_s
-from .runner.firm import FirmLink
+from .runner.operator.desk import Desk
+from .runner.tick.loop import Runner
+from .runner.lease.pod_label import PodRoleLabel
+from .runner.tick.wakes import Wakes, interval_wait_s
+from .runner.firm.firm import FirmLink
 from .shardrun import ShardRefused, ShardStart, firm_link, shard_start, start_shard
 from .daemon_start import graph_to_run, start_api
 from .tasks import EXIT, RESTART, Supervisor, Task
@@ -87,7 +87,7 @@ class Daemon(PolicyReloads):
         self.lease_moved = asyncio.Event()  # set from the lease thread when the token held changes
         self.role_moved = asyncio.Event()  # the same, for the pod's role label (its own task clears it)
         self.runner: Optional[Runner] = None
-        self.desk: Optional[Desk] = None  # what the API serves: the operators' calls (runner/desk.py)
+        self.desk: Optional[Desk] = None  # what the API serves: the operators' calls (runner/operator/desk.py)
         self._files: Optional[list[tuple[str, str]]] = None  # the sources of the graph running
         self._saved: Optional[str] = None  # the digest last kept as the good bundle
         self._store_failing = False  # the last tick stopped on a store error (said once, and its end once)
@@ -114,7 +114,7 @@ class Daemon(PolicyReloads):
         one supervisor until a stop; the exit code."""
         tokens = None
         if self.opts.api_tokens and self.opts.api_port is not None:
-            from .runner.identity import TokensError, load_tokens
+            from .runner.api.identity import TokensError, load_tokens
 
             try:  # before anything starts: a runner must not lead with an API nobody can use as meant
                 tokens = load_tokens(self.opts.api_tokens)
@@ -140,7 +140,7 @@ class Daemon(PolicyReloads):
             return got
         result, policy_error = got
         holder = self.opts.holder or f"{socket.gethostname()}-{os.getpid()}"
-        whole = result.graph  # the firm-wide policies are taken from it (runner/firm.py)
+        whole = result.graph  # the firm-wide policies are taken from it (runner/firm/firm.py)
         if self._shard is not None:  # its local policies only; registered, or refused, before any adapter
             result, narrowed = self._shard.narrow(result)
             try:
@@ -187,7 +187,7 @@ class Daemon(PolicyReloads):
 
     async def _link_firm(self, runner: Runner, desk: Desk, whole: Optional[DecisionGraph], graph: DecisionGraph,
                          holder: str, store) -> bool:
-        """A shard's part in the firm: facts, the firm lease, directives (runner/firm.py); False
+        """A shard's part in the firm: facts, the firm lease, directives (runner/firm/firm.py); False
         (said, the runner and the store closed) when it is refused."""
         assert self._shard is not None
         try:
@@ -220,7 +220,7 @@ class Daemon(PolicyReloads):
                 loop.add_signal_handler(sig, on)
             except (NotImplementedError, RuntimeError):
                 pass
-        from .runner.lease_keeper import LeaseKeeper
+        from .runner.lease.keeper import LeaseKeeper
         from .telemetry.metrics_otlp import OtlpMetrics
 
         seen = policy_mtimes(self.opts.policies)  # the policy files as they were when the runner started
@@ -231,7 +231,7 @@ class Daemon(PolicyReloads):
         labeller: Optional[PodRoleLabel] = None
         try:
             # The lease from a thread of its own, on a store connection of its own, renewed while
-            # this loop shows life (see runner/lease_keeper.py): no tick and no burst of requests can let
+            # this loop shows life (see runner/lease/keeper.py): no tick and no burst of requests can let
             # it lapse, and a wedged loop still hands over.
             try:
                 keeper = LeaseKeeper.for_store(store, holder, self.opts.lease_ttl_ms, clock=runner.clock,
@@ -282,14 +282,14 @@ class Daemon(PolicyReloads):
     def tasks(self, runner: Runner, desk: Desk, keeper: Any, labeller: Optional[PodRoleLabel], pusher: Any,
               seen: dict[str, float], api: Optional[Any] = None) -> list[Task]:
         """The process's named tasks and what the failure of each means (ARCHITECTURE.md)."""
-        from .runner.lease_keeper import show_life
+        from .runner.lease.keeper import show_life
 
         out = [Task(TICK, lambda: self._ticks(runner, desk, keeper, seen), EXIT, "nothing is evaluated or sent"),
                # the loop's half of the lease's watchdog: without it the lease lapses, a standby takes over
                Task(SHOW_LIFE, lambda: show_life(keeper, runner.io), EXIT, "the lease is no longer renewed")]
         if labeller is not None:
             # The pod's role label follows the lease from a task of its own: a slow or refusing
-            # API server holds up neither a tick nor a renewal (see runner/pod_label.py).
+            # API server holds up neither a tick nor a renewal (see runner/lease/pod_label.py).
             out.append(Task(POD_LABEL, lambda: labeller.follow(lambda: keeper.token(keeper.clock()) is not None,
                                                                self.role_moved, keeper.renew_ms / 1000),
                             RESTART, "the pod's role label stays as it is meanwhile"))
@@ -298,7 +298,7 @@ class Daemon(PolicyReloads):
                             "the OTLP metrics are not pushed meanwhile (/metrics is unaffected)"))
         if api is not None:
             # the API's threads watched: a loop that ended or an accept that failed is said, and
-            # accepting starts again (runner/api_thread.py); the tick goes on meanwhile
+            # accepting starts again (runner/api/thread.py); the tick goes on meanwhile
             out.append(Task(API, api.serve, RESTART, "the API's connections are not all served meanwhile "
                                                      "(the tick, the lock file and the lease go on)"))
         return out
@@ -393,7 +393,7 @@ class Daemon(PolicyReloads):
     async def _wait(self, runner: Runner, seconds: float) -> str:
         """Sleep until the next tick, or until the lease changes hands (a standby that just took
         it acts at once; a leader that lost it stops at once), or until a private stream woke the
-        runner and the minimum spacing since the last tick started has passed (runner/wakes.py).
+        runner and the minimum spacing since the last tick started has passed (runner/tick/wakes.py).
         Every third of the lease TTL meanwhile: take up what the lease thread holds, and refresh
         the venues' countdowns. Says what the next tick starts for: "wake" or "interval"."""
         loop = asyncio.get_running_loop()

@@ -9,9 +9,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Optional
 
-from .runner.admission import Limits
-from .runner.pod_label import SERVICEACCOUNT_DIR
-from .runner.wakes import DEFAULT_MIN_SPACING_S
+from .runner.api.admission import Limits
+from .runner.lease.pod_label import SERVICEACCOUNT_DIR
+from .runner.tick.wakes import DEFAULT_MIN_SPACING_S
 from .sources import MAX_FILE_BYTES
 
 
@@ -31,17 +31,17 @@ class RunOptions:
     external_url: Optional[str] = None  # how people reach the API: the base of the runbook links in pages
     audit_key_file: Optional[str] = None  # the audit chain's HMAC key (else KS_AUDIT_KEY; neither: unanchored)
     audit_anchor_every_ms: int = 5 * 60_000  # how often the audit head is exported (log line and /metrics)
-    api_tokens: Optional[str] = None  # the tokens document: identities and roles (see runner/identity.py)
+    api_tokens: Optional[str] = None  # the tokens document: identities and roles (see runner/api/identity.py)
     console_public: bool = False  # the console's views without a token (its actions always need one)
     log_format: str = "text"  # text or json lines (see killswitch/logs.py)
     max_file_bytes: int = MAX_FILE_BYTES  # a policy file over it is refused unread (KS010): at start, at a reload
     api_limits: Limits = field(default_factory=Limits)  # the writes' rates per identity and their queue
     strict: bool = False  # refuse a graph with a policy that selects none of the runner's accounts
     # the label key this runner sets on its own pod, leader or standby as the lease says
-    # (runner/pod_label.py); None: no label, the runner never talks to the Kubernetes API
+    # (runner/lease/pod_label.py); None: no label, the runner never talks to the Kubernetes API
     kube_leader_label: Optional[str] = None
     kube_serviceaccount_dir: str = SERVICEACCOUNT_DIR  # the token, ca.crt and namespace of the pod's account
-    # the shortest time between two tick starts when a private stream wakes the runner (runner/wakes.py)
+    # the shortest time between two tick starts when a private stream wakes the runner (runner/tick/wakes.py)
     min_tick_spacing_s: float = DEFAULT_MIN_SPACING_S
     # the shard this runner runs (its accounts, its local policies, its schema); None: every account
     shard: Optional[str] = None

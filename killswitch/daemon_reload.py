@@ -6,7 +6,7 @@ sources of the graph it runs as the last good bundle.
 Owns the compile (:func:`compile_policy_sources`, and a reload's, which never raises), the
 policy files' modification times a change is seen by (:func:`policy_mtimes`), and
 :class:`PolicyReloads`, the daemon's part that starts a reload and hands its graph to the
-runner (:meth:`~killswitch.runner.loop.Runner.apply_graph`, the only way one reaches it).
+runner (:meth:`~killswitch.runner.tick.loop.Runner.apply_graph`, the only way one reaches it).
 
 Must not: tick, take the lease, or change the runner's graph but through ``apply_graph``.
 """
@@ -21,8 +21,8 @@ from .compile.compiler import CompileResult
 from .daemon_options import RunOptions
 from .daemon_start import first_error, unmatched_here
 from .policy.accounts_doc import Account
-from .runner.firm import FirmLink
-from .runner.loop import GraphReload, Runner
+from .runner.firm.firm import FirmLink
+from .runner.tick.loop import GraphReload, Runner
 from .shardrun import ShardStart
 from .sources import MAX_FILE_BYTES, compile_sources
 from .state.store import StoreError

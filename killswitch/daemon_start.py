@@ -18,12 +18,12 @@ from typing import TYPE_CHECKING, Any, Callable, Optional, Sequence
 from .compile.compiler import CompileResult, compile_documents
 from .policy.load import load_sources
 from .policy.accounts_doc import Account
-from .runner.admission import Admission
+from .runner.api.admission import Admission
 from .sources import revision_text
 from .zones import zone_known
 
 if TYPE_CHECKING:  # pragma: no cover - annotations only
-    from .runner.desk import Desk
+    from .runner.operator.desk import Desk
     from .state.store import StateStore
 
 
@@ -81,13 +81,13 @@ def graph_to_run(result: CompileResult, store: "StateStore", strict: bool, decla
 
 async def start_api(desk: "Desk", opts: Any, tokens: Any, reloader: Any, echo: Callable[[str], None],
                     err: Callable[[str], None]) -> Optional[Any]:
-    """The HTTP API over the runner's ``desk`` (:mod:`killswitch.runner.desk`) on threads of its
+    """The HTTP API over the runner's ``desk`` (:mod:`killswitch.runner.operator.desk`) on threads of its
     own, the bots' connections on one of their own (``opts``: the daemon's
     :class:`~killswitch.daemon_options.RunOptions`; ``tokens``: the tokens document read at start;
     ``reloader``: what follows it); None when it is refused (said; the caller closes the runner)."""
     from .logs import scrub_also
-    from .runner.api import make_app
-    from .runner.identity import TokensError
+    from .runner.api.api import make_app
+    from .runner.api.identity import TokensError
 
     token = os.environ.get(opts.api_token_env)
     # the log scrubs them by value too (a variable not named *TOKEN* would otherwise pass)
@@ -95,13 +95,13 @@ async def start_api(desk: "Desk", opts: Any, tokens: Any, reloader: Any, echo: C
     admission = Admission(opts.api_limits)  # on the API's thread; its counters on /metrics
     desk.add_metrics(admission)
     try:
-        from .runner.api_access import shared_token
-        from .runner.identity import LiveTokens, Tokens
+        from .runner.api.access import shared_token
+        from .runner.api.identity import LiveTokens, Tokens
 
         live = reloader.serve(LiveTokens(tokens or Tokens(), shared_token(token or None)))
         app = make_app(desk, tokens=live, console_public=opts.console_public, admission=admission)
         # the same application for the bots' loop: its handlers are its loop's, the identities
-        # and the admission of writes the ones above (see runner/api_thread.py)
+        # and the admission of writes the ones above (see runner/api/thread.py)
         gate = make_app(desk, tokens=live, console_public=opts.console_public, admission=admission)
     except (TokensError, ValueError) as e:
         err(f"ksctl run: {e}; nothing started")
@@ -117,8 +117,8 @@ async def start_api(desk: "Desk", opts: Any, tokens: Any, reloader: Any, echo: C
         echo(f"ksctl run: API identities: {', '.join(who)}")
     # Served from threads of their own: requests never wait for a tick or a store write to be
     # parsed, every view call comes back to this loop, and the bots' connections are served on a
-    # loop of their own, where no status read is answered before a check (see runner/api_thread.py).
-    from .runner.api_thread import ApiThread
+    # loop of their own, where no status read is answered before a check (see runner/api/thread.py).
+    from .runner.api.thread import ApiThread
 
     desk.serve_views_on(asyncio.get_running_loop())
     api = ApiThread(app, opts.api_host, opts.api_port or 0, gate=gate)

@@ -298,7 +298,7 @@ class HoldingSink(Protocol):
     """A sink whose effect of an event must survive a crash (a page, a stored runbook):
     ``holds(event)`` is True once that effect is in what the sink keeps — its ``state_doc``, saved
     with the engine state, or the store — so that the runner may stop owing the event (see
-    :mod:`killswitch.runner.entries`). Until then the runner that carries on tells it the event
+    :mod:`killswitch.runner.sinks.entries`). Until then the runner that carries on tells it the event
     again, marked ``resumed``."""
 
     def holds(self, event: Event) -> bool: ...

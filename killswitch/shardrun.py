@@ -13,13 +13,13 @@ What it owns:
   at every reload;
 * :func:`register` — the shard's registration in the firm's schema (``ks_firm.shard``): the same
   account set goes on, another one while a runner of the shard leads is ``SHARD_MISMATCH``;
-* :func:`firm_link` — the shard's part in the firm (:mod:`killswitch.runner.firm`, and its board
-  for every shard's console, :mod:`killswitch.runner.firm_board`), refused at
+* :func:`firm_link` — the shard's part in the firm (:mod:`killswitch.runner.firm.firm`, and its board
+  for every shard's console, :mod:`killswitch.runner.firm.board`), refused at
   start with ``FIRM_POLICY_REFUSED`` when a firm-wide policy reads or does what facts cannot serve,
   ``FIRM_INTERVAL_TOO_SHORT`` when its interval is under the firm's floor (KS244).
 
 Must not: start anything, or evaluate a firm-wide policy (that is the holder of the firm lease's,
-over the facts the shards publish: :mod:`killswitch.runner.firm`).
+over the facts the shards publish: :mod:`killswitch.runner.firm.firm`).
 """
 
 from __future__ import annotations
@@ -34,9 +34,9 @@ from .policy.accounts_doc import Account
 
 if TYPE_CHECKING:  # pragma: no cover - annotations only
     from .compile.graph import DecisionGraph
-    from .runner.desk import Desk
-    from .runner.firm import FirmLink
-    from .runner.loop import Runner
+    from .runner.operator.desk import Desk
+    from .runner.firm.firm import FirmLink
+    from .runner.tick.loop import Runner
 
 SHARD_REQUIRED = "SHARD_REQUIRED"
 SHARD_UNKNOWN = "SHARD_UNKNOWN"
@@ -141,7 +141,7 @@ def start_shard(start: ShardStart, got: Optional[Split], state_url: str, holder:
 def firm_lines(start: ShardStart, got: Optional[Split], holder: Optional[str] = None) -> list[str]:
     """What the log says at start of the shard's policies: its own, and the firm-wide ones, which
     the holder of the firm lease evaluates (``holder``: who holds it now, when known)."""
-    from .runner.firm import not_evaluated_line
+    from .runner.firm.firm import not_evaluated_line
 
     if got is None:
         return []
@@ -156,16 +156,16 @@ def firm_lines(start: ShardStart, got: Optional[Split], holder: Optional[str] = 
 def firm_link(runner: "Runner", desk: "Desk", start: ShardStart, whole: Optional["DecisionGraph"], state_url: str,
               holder: str, ttl_ms: int, echo: Callable[[str], None], err: Callable[[str], None],
               console: Optional[str] = None) -> "FirmLink":
-    """The shard's :class:`~killswitch.runner.firm.FirmLink` on the firm's store, its firm-wide
+    """The shard's :class:`~killswitch.runner.firm.firm.FirmLink` on the firm's store, its firm-wide
     policies taken from ``whole`` (the graph before the shard's narrowing); a firm-wide policy
     the facts cannot serve is :class:`ShardRefused` (``FIRM_POLICY_REFUSED``, as KS243 says), one
     whose interval no shard can publish for too (``FIRM_INTERVAL_TOO_SHORT``, as KS244 says).
-    The desk's ``firm_board`` is set beside it (:class:`~killswitch.runner.firm_board.BoardLink`:
+    The desk's ``firm_board`` is set beside it (:class:`~killswitch.runner.firm.board.BoardLink`:
     its board published after each tick, every shard's read for its console; ``console``: this
     runner's own console URL, ``--external-url``)."""
     from .bootstrap import shard_ports
-    from .runner.firm import FirmLink
-    from .runner.firm_board import BoardLink
+    from .runner.firm.firm import FirmLink
+    from .runner.firm.board import BoardLink
     from .state.firm import open_firm
 
     firm = open_firm(state_url)

@@ -175,8 +175,8 @@ def _stored_state(url: str):
     import time
 
     from ..engine.state import State
-    from ..runner.enforcement import OWN_HISTORY_MS
-    from ..runner.lock import LockBook
+    from ..runner.watch.enforcement import OWN_HISTORY_MS
+    from ..runner.lock.lock import LockBook
 
     store = open_reading(url, "plan")
     try:
@@ -193,10 +193,10 @@ def _stored_state(url: str):
 
 async def _with_books(graph, snaps, state, now: int, rates, adapters, timeout_s: float):
     """The snapshots with the order books of the closes the plan makes for a policy whose unwind
-    reads them (as the runner fetches them, :mod:`killswitch.runner.depth`); a book that cannot
+    reads them (as the runner fetches them, :mod:`killswitch.runner.venue.depth`); a book that cannot
     be had is left out, and the plan says BOOK_MISSING for its close."""
     from ..engine.evaluate import book_requests, evaluate
-    from ..runner.depth import BOOK_TIMEOUT_S, fetch_books
+    from ..runner.venue.depth import BOOK_TIMEOUT_S, fetch_books
 
     first, _ = evaluate(graph, snaps, state.copy() if state is not None else None, now, rates)
     wants = book_requests(graph, first, snaps)
@@ -235,7 +235,7 @@ async def _live(graph, spec, state, timeout_s: float, scores: str, stored=None):
     if stored is not None:  # what the locks in force would cancel and revert at the venue now (the runner's rule)
         from dataclasses import replace
 
-        from ..runner.enforce import watch
+        from ..runner.watch.enforce import watch
 
         book, baselines, own = stored
         planned = replace(planned, watch=watch(book, snaps, own, baselines, now))

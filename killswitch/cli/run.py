@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from ..runner.pod_label import SERVICEACCOUNT_DIR
+from ..runner.lease.pod_label import SERVICEACCOUNT_DIR
 from .common import max_file_size_option, state_option
 
 
@@ -106,8 +106,8 @@ def run(policies, accounts, state_url, shard, lock_file, api_host, api_port, api
     from ..policy.units import UnitError, parse_duration
     from ..daemon import main
     from ..daemon_options import RunOptions
-    from ..runner.admission import parse_limits
-    from ..runner.pod_label import label_key_problem
+    from ..runner.api.admission import parse_limits
+    from ..runner.lease.pod_label import label_key_problem
 
     try:
         ttl_ms = parse_duration(lease_ttl).ms

@@ -1,7 +1,7 @@
 """``ksctl silence add|list|expire`` and ``ksctl ack``: the on-call engineer's "I have it".
 
 Thin: they parse options and call the runner's API (:class:`killswitch.client.RunnerClient`),
-which decides, audits and stores (:mod:`killswitch.runner.silences`); output is rendered by
+which decides, audits and stores (:mod:`killswitch.runner.silence.silences`); output is rendered by
 :mod:`killswitch.render.silences` and :mod:`killswitch.render.ops`. Exit codes: 0 done, 1 refused
 (the reason is printed: ``UNKNOWN_LABEL`` with close matches, ...), 2 usage, 5 the runner unreachable.
 """
@@ -11,8 +11,8 @@ from __future__ import annotations
 import click
 
 from .apiopts import api_option, change, read, runner_client, token_option
-from .common import (EXIT_OK, SuggestingGroup, deprecated_argument, deprecated_option, duration_s,
-                     output_option, spelled)
+from .common import (EXIT_OK, SuggestingGroup, deprecated_argument, deprecated_option, duration_s, output_option,
+                     spelled)
 
 
 @click.group(cls=SuggestingGroup, epilog="""\b

@@ -229,7 +229,7 @@ class ArmExchangeDmsAction(ActionNode):
 @record(kw_only=True)
 class RevokeTradingAction(ActionNode):
     """The bots' keys made read-only at the venue on every account the scope instance reaches;
-    the runner carries it out (``runner/revokes.py``), restored only by the stage's reset."""
+    the runner carries it out (``runner/effects/revokes.py``), restored only by the stage's reset."""
 
     kind: str = "revoke_trading"
 

@@ -20,7 +20,7 @@ The limits (see :mod:`killswitch.policy.limits`) and the code each refusal carri
   valued at the mark after the order fills in full, above the symbol's limit;
 - ``GROSS_LIMIT``: the scope's positions summed, after the order, above the limit;
 - ``MESSAGE_RATE``: the strategy's token bucket is empty (its level is handed in: the bucket
-  lives with the runner, :mod:`killswitch.runner.limits_state`).
+  lives with the runner, :mod:`killswitch.runner.gate.limits_state`).
 
 An order that only reduces a position (reduce-only, or the opposite side of the leg and no
 larger) never breaks a position or gross limit: a limit never stands in the way of less exposure.

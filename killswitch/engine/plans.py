@@ -29,7 +29,7 @@ class Directive:
 @dataclass(frozen=True)
 class Lock:
     """A lock of the bots' trading an action asked for (``ActionPlanning.lock``): the runner puts
-    it on ``scope`` when it applies the entry (:func:`killswitch.runner.lock_evaluation.apply_evaluation`).
+    it on ``scope`` when it applies the entry (:func:`killswitch.runner.lock.evaluation.apply_evaluation`).
     ``kind`` is the action's (its directive in the plan shows it as written)."""
 
     kind: str

@@ -72,7 +72,7 @@ class PlanResult:
     limit_breaches: tuple[BookBreach, ...] = ()
     limits_set: bool = False  # a policy sets pre-trade limits (the plan says what the book breaks)
     # live, with the stored state: what the locks in force would cancel and revert at the venue now
-    # (killswitch.runner.enforce.Watch, worked out by the caller, which holds the stored lock book)
+    # (killswitch.runner.watch.enforce.Watch, worked out by the caller, which holds the stored lock book)
     watch: Any = None
 
     @property

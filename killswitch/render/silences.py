@@ -11,7 +11,7 @@ import dataclasses
 import json
 from typing import Sequence
 
-from ..runner.silence_view import SilencePreview
+from ..runner.silence.view import SilencePreview
 from ..runner.view import SilenceStatus
 from .times import iso
 

@@ -35,7 +35,7 @@ from typing import Any, Callable, Mapping, Optional, Sequence
 from .incident import iso
 
 VIOLATION_KINDS = ("lock_violation", "limit_violation")
-CANCEL_RESULT_KIND = "violation_cancel_result"  # as killswitch.runner.enforcement writes it
+CANCEL_RESULT_KIND = "violation_cancel_result"  # as killswitch.runner.watch.enforcement writes it
 TRADING_KINDS = {"trading_revoked": "revoked", "trading_restored": "restored",
                  "trading_permission_failed": "failed"}
 KINDS = VIOLATION_KINDS + (CANCEL_RESULT_KIND,) + tuple(TRADING_KINDS)

@@ -1,10 +1,10 @@
 """What the runner's parts are handed of each other: small interfaces, never the runner.
 
 What it owns: the protocols a part names its collaborators by — the book's writer
-(:class:`Saves`: :class:`~killswitch.runner.persist.Persistence`), the sinks (:class:`Emits`:
-:class:`~killswitch.runner.fanout.SinkFanout`), the names the runner resolves (:class:`Names`:
-:class:`~killswitch.runner.catalog_build.Known`) and the fenced audit with the lead it is written under
-(:class:`Audits`: :class:`~killswitch.runner.leadership.Leadership`; :class:`Fences` adds the
+(:class:`Saves`: :class:`~killswitch.runner.tick.persist.Persistence`), the sinks (:class:`Emits`:
+:class:`~killswitch.runner.sinks.fanout.SinkFanout`), the names the runner resolves (:class:`Names`:
+:class:`~killswitch.runner.readout.catalog_build.Known`) and the fenced audit with the lead it is written under
+(:class:`Audits`: :class:`~killswitch.runner.lease.leadership.Leadership`; :class:`Fences` adds the
 fence asked before a venue call; :class:`Leads` adds the refusals of a standby and of a deposed
 runner; :class:`Tells` the sinks' ``holds``). A part given one of these
 can do what it names and nothing else; none of them reaches back into the runner.

@@ -34,7 +34,7 @@ from dataclasses import dataclass, field
 from typing import Iterable, Mapping, Optional
 
 from ..events import scope_labels
-from .lock import GLOBAL_SCOPE
+from .lock.lock import GLOBAL_SCOPE
 
 SCOPE_FORMS = ("global, a venue, an account (venue/account), a strategy, a symbol or a policy's scope; "
                "names are exact: no wildcards")

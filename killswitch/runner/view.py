@@ -2,7 +2,7 @@
 (the reads are worked out in :mod:`.readout`).
 
 The API module depends on this protocol only, so it can be built and tested with a fake, and
-the runner's desk (:class:`killswitch.runner.desk.Desk`, built from the runner's parts)
+the runner's desk (:class:`killswitch.runner.operator.desk.Desk`, built from the runner's parts)
 implements it. Every method is quick and never blocks on an exchange: status and
 lock come from memory; mutations are coroutines that wait for their turn on the tick loop (and
 for the state store), never for an order to be sent.
@@ -20,7 +20,7 @@ from .view_decode import DecodeError as DecodeError, decode as decode
 
 if TYPE_CHECKING:  # annotations only: the gate pulls in the lock book, and `ksctl status` need not
     from ..state.store import RunbookRecord
-    from .gate_request import Decision
+    from .gate.request import Decision
 
 
 @dataclass(frozen=True)
@@ -95,7 +95,7 @@ class ResumeStatus:
 @dataclass(frozen=True)
 class ResidualStatus:
     """A position a close left open that the runner stopped closing (see
-    :mod:`killswitch.runner.residuals`): closing it, or accepting it, is up to a person."""
+    :mod:`killswitch.runner.book.residuals`): closing it, or accepting it, is up to a person."""
 
     incident: str  # the stage entry (or manual close) that wanted it closed
     policy: Optional[str]
@@ -193,7 +193,7 @@ class RunnerStatus:
     tick_interval_s: Optional[float] = None  # the pace the runner ticks at (the console's "tick stalled")
     holder: Optional[str] = None  # this runner's name in the lease (--holder; the pod's name in the chart)
     lease_holder: Optional[str] = None  # who holds the lease, as it stores the name (None: nobody, or unknown)
-    # venue → its REST weight of the last minute against its per-IP limit (killswitch.runner.weights)
+    # venue → its REST weight of the last minute against its per-IP limit (killswitch.runner.readout.weights)
     venue_weight: dict = field(default_factory=dict)
     shard: Optional[str] = None  # the shard this runner runs (ksctl run --shard); None: not sharded
     # "venue/account" -> the bots' trading permission at the venue (revoke_trading, ksctl revoke):

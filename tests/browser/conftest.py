@@ -32,8 +32,8 @@ from killswitch.bootstrap import build_runner_and_desk
 from killswitch.compile.compiler import compile_documents
 from killswitch.policy.load import load_text
 from killswitch.runbooks.sink import RunbookSink
-from killswitch.runner.api import make_app, start_api, stop_api
-from killswitch.runner.identity import parse_tokens, token_digest
+from killswitch.runner.api.api import make_app, start_api, stop_api
+from killswitch.runner.api.identity import parse_tokens, token_digest
 from killswitch.state import open_store
 
 from ..conftest import require_module, require_tool

@@ -14,7 +14,7 @@ from typing import Any
 from adapters.simulated.adapter import SimulatedAdapter
 from adapters.simulated.engine import ManualClock
 from killswitch.bootstrap import build_runner_and_desk
-from killswitch.runner.api import make_app, start_api, stop_api
+from killswitch.runner.api.api import make_app, start_api, stop_api
 from killswitch.state import open_store
 
 from .conftest import ACCOUNT, ALICE, PEOPLE, _graph
@@ -53,7 +53,7 @@ def test_the_operator_is_named_the_expiry_is_a_duration_and_a_reset_warns_it_lat
     ttl.clear()
     text = preview(browser, "drill: the desk looks at it", ttl="1h30m")
     now = r.runner.clock()
-    from killswitch.runner.lock import iso_ms
+    from killswitch.runner.lock.lock import iso_ms
 
     assert f"LOCKED: scope=global mode=halted until {iso_ms(now + 90 * 60_000)}" in text, text
     shot("edges-02-lock-duration", full=False)

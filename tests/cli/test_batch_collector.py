@@ -92,7 +92,7 @@ def test_a_runners_pause_that_ends_inside_a_batch_leaves_the_collector_on():
     runner ticks on a thread beside in-process commands), with the tick turning it on again before
     the batch ends: the batch must not put back the "off" it found, or the collector stays off for
     every later test of the process with nobody holding it."""
-    from killswitch.runner.gc_pause import CollectorPause
+    from killswitch.runner.tick.gc_pause import CollectorPause
 
     assert gc.isenabled()
     pause = CollectorPause()

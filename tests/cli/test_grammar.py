@@ -201,7 +201,7 @@ def world(tmp_path_factory):
     tokens.write_text("apiVersion: killswitch/v1\nkind: ApiTokens\ntokens:\n"
                       f"  - {{identity: walker, roles: [operator], sha256: {'ab' * 32}}}\n")
     root = Path(__file__).resolve().parents[2]
-    from killswitch.runner.admission import Admission, Limits
+    from killswitch.runner.api.admission import Admission, Limits
 
     # the walk sends many changes of one identity in a few seconds: a rate the walk cannot reach,
     # so that an answer is the command's, never 429 (the rates are tested in tests/unit/test_admission.py)

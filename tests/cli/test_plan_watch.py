@@ -1,6 +1,6 @@
 """``ksctl plan --state`` shows what the locks in force would make hold at the venue now: the
 rogue entry it would cancel and the growth it would bring back, against live snapshots of the
-simulated exchange (the runner's own rule, killswitch/runner/enforce.py)."""
+simulated exchange (the runner's own rule, killswitch/runner/watch/enforce.py)."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from adapters.simulated.http import wall_clock
 from adapters.simulated.scenarios import build
 from killswitch.cli.main import cli
 from killswitch.engine.state import State
-from killswitch.runner.lock import OPERATOR, LockBook
+from killswitch.runner.lock.lock import OPERATOR, LockBook
 from killswitch.state import open_store
 
 from .test_plan import FUTURES_BOOK, GOOD, accounts_doc, sim_exchange

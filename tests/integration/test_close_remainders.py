@@ -30,8 +30,8 @@ from adapters.simulated.venues import VENUES
 from killswitch.bootstrap import build_runner_and_desk
 from killswitch.notify.message import headline
 from killswitch.runbooks.sink import RunbookSink
-from killswitch.runner.desk import Desk
-from killswitch.runner.loop import Runner
+from killswitch.runner.operator.desk import Desk
+from killswitch.runner.tick.loop import Runner
 from killswitch.state import open_store
 from tests.conftest import bench_module
 
@@ -285,7 +285,7 @@ def test_a_position_below_the_minimum_is_a_residual_in_status_runbook_and_a_noti
 
 def test_ksctl_status_lists_the_residuals(tmp_path):
     from killswitch.cli.main import cli
-    from killswitch.runner.api import make_app, start_api
+    from killswitch.runner.api.api import make_app, start_api
 
     clock = ManualClock(T0)
     engine = _dust_book(clock)

@@ -17,8 +17,8 @@ import pytest
 
 from killswitch.daemon import Daemon
 from killswitch.daemon_options import RunOptions
-from killswitch.runner import lease_keeper
-from killswitch.runner.loop import Runner
+from killswitch.runner.lease import keeper as lease_keeper
+from killswitch.runner.tick.loop import Runner
 from killswitch.state import open_store
 from tests.conftest import POLICIES
 from tests.procs import accounts_file, free_port, until, wait_port
@@ -95,7 +95,7 @@ def test_a_failing_named_task_is_said_by_name_and_the_process_stops_cleanly_with
 
 def test_the_apis_loop_ending_under_it_is_said_as_the_api_task_and_the_runner_goes_on(tmp_path, exchange,
                                                                                      monkeypatch):
-    from killswitch.runner.api_thread import ApiThread
+    from killswitch.runner.api.thread import ApiThread
 
     said: list[str] = []
     daemon = _daemon(tmp_path, exchange, monkeypatch, said)

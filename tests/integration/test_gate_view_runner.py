@@ -18,8 +18,8 @@ from adapters.simulated.adapter import SimulatedAdapter
 from adapters.simulated.engine import ManualClock
 from adapters.simulated.scenarios import build
 from killswitch.bootstrap import build_runner_and_desk
-from killswitch.runner.api import make_app
-from killswitch.runner.api_thread import ApiThread
+from killswitch.runner.api.api import make_app
+from killswitch.runner.api.thread import ApiThread
 from killswitch.state import open_store
 from tests.unit.test_runner_operator import ACCOUNT, T0, TICK_MS, compiled
 

@@ -1,6 +1,6 @@
 """Leadership that survives load, on SQLite and on a real PostgreSQL.
 
-The lease is kept by a thread of its own (``killswitch.runner.lease_keeper``): a burst of operator calls
+The lease is kept by a thread of its own (``killswitch.runner.lease.keeper``): a burst of operator calls
 whose store writes keep the runner's loop busy must not depose a lone runner; a standby takes a
 dead leader's lease as its term runs out; and a runner whose loop is wedged must still lose its
 lease, so that a standby takes over (a thread that renewed regardless would keep a hung runner
@@ -26,7 +26,7 @@ from typing import Optional
 
 import pytest
 
-from killswitch.runner.lease_keeper import LeaseKeeper, show_life
+from killswitch.runner.lease.keeper import LeaseKeeper, show_life
 from killswitch.runner.storeio import StoreIO
 from killswitch.state import open_store
 from tests.procs import accounts_file, free_port
@@ -386,7 +386,7 @@ def test_a_lone_runner_keeps_its_lease_through_a_burst_of_store_heavy_operator_c
     0.9 s this failed now and then when the machine was slow, the burst never mattering.)"""
     from killswitch.daemon import Daemon
     from killswitch.daemon_options import RunOptions
-    from killswitch.runner.admission import Limits
+    from killswitch.runner.api.admission import Limits
 
     from .test_processes import Sim
 

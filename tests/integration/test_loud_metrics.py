@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 
 from killswitch.metrics import parse_families
-from killswitch.runner.loop import GraphReload
+from killswitch.runner.tick.loop import GraphReload
 
 from .test_metrics_page import families_of
 from .test_runner import TICK_MS, T0, graph, setup

@@ -9,7 +9,7 @@ import threading
 import urllib.request
 
 from killswitch import metrics
-from killswitch.runner import readout
+from killswitch.runner.readout import readout
 from tests.integration.test_gate_view_runner import make, serving, tick
 
 

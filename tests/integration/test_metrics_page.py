@@ -13,8 +13,8 @@ import pytest
 
 from killswitch.bootstrap import SinkOptions, build_runner_and_desk, runner_sinks
 from killswitch.metrics import Registry, parse_families
-from killswitch.runner.api import make_app, start_api, stop_api
-from killswitch.runner.lease_keeper import LeaseKeeper
+from killswitch.runner.api.api import make_app, start_api, stop_api
+from killswitch.runner.lease.keeper import LeaseKeeper
 from killswitch.sources import compile_sources
 from killswitch.state import open_store
 from tests.conftest import POLICIES

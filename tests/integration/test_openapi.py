@@ -10,7 +10,7 @@ from pathlib import Path
 
 from ruamel.yaml import YAML
 
-from killswitch.runner.api import make_app
+from killswitch.runner.api.api import make_app
 
 from .test_runner import setup
 

@@ -22,8 +22,8 @@ from killswitch.compile.compiler import compile_documents
 from killswitch.orders import PLANNED_KIND, planned_count
 from killswitch.policy.load import load_text
 from killswitch.render.status import status_text
-from killswitch.runner.api import make_app, start_api, stop_api
-from killswitch.runner.identity import parse_tokens, token_digest
+from killswitch.runner.api.api import make_app, start_api, stop_api
+from killswitch.runner.api.identity import parse_tokens, token_digest
 from killswitch.state import open_store
 
 from .test_ops_commands import TOKEN

@@ -16,7 +16,7 @@ from click.testing import CliRunner
 
 from adapters.simulated.faults import FaultKind, FaultRule
 from killswitch.cli.main import cli
-from killswitch.runner.enforcement import CANCEL_RESULT_KIND
+from killswitch.runner.watch.enforcement import CANCEL_RESULT_KIND
 
 from .test_enforcement import open_ids, tick, with_runner
 

@@ -420,7 +420,7 @@ def console_text(w) -> str:
 
 def test_status_and_the_console_say_revoked_only_once_the_venue_confirmed_it(tmp_path):
     from killswitch.render.status import trading_lines
-    from killswitch.runner.api_render import encode
+    from killswitch.runner.api.render import encode
     from killswitch.runner.view import RunnerStatus, decode
 
     venue = KeyVenue()
@@ -462,7 +462,7 @@ class ServedKeys:
         self.thread = threading.Thread(target=lambda: self.loop.run_until_complete(self._serve()), daemon=True)
 
     async def _serve(self):
-        from killswitch.runner.api import make_app, start_api, stop_api
+        from killswitch.runner.api.api import make_app, start_api, stop_api
 
         w = self.w
         await w.runner.start()
@@ -562,7 +562,7 @@ def test_a_revoke_whose_scope_reaches_other_accounts_than_previewed_is_refused(t
 def test_a_revoke_whose_policy_a_reload_dropped_stays_until_its_approvers_restore_it(tmp_path):
     """A reload never lifts a revoke; with the policy gone no reset can reach it, so the
     restore takes it, with the approvals the stage asked for."""
-    from killswitch.runner.loop import GraphReload
+    from killswitch.runner.tick.loop import GraphReload
 
     w = make(tmp_path, venue=KeyVenue())
     entered(w)

@@ -14,7 +14,7 @@ from click.testing import CliRunner
 
 from killswitch.cli.main import cli
 from killswitch.runbooks.sink import RunbookSink
-from killswitch.runner.api import make_app, start_api, stop_api
+from killswitch.runner.api.api import make_app, start_api, stop_api
 from killswitch.events import runbook_path
 
 from ..conftest import ROOT

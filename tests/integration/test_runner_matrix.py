@@ -1,7 +1,7 @@
 """The runner against the simulated exchange: every scripted scenario and every injected fault
 kind, on SQLite and on PostgreSQL, judged by the end state.
 
-Each case drives the real :class:`killswitch.runner.loop.Runner` over both simulator accounts
+Each case drives the real :class:`killswitch.runner.tick.loop.Runner` over both simulator accounts
 (``sim-main``: one-way, long BTC/ETH and short SOL; ``sim-hedge``: hedge mode, net short) on a
 manual clock, then checks, whatever the case:
 
@@ -46,9 +46,9 @@ from adapters.simulated.faults import FaultKind, FaultPlan
 from adapters.simulated.scenarios import build
 from killswitch.compile.compiler import compile_documents
 from killswitch.policy.load import load_text
-from killswitch.runner.execution import UNCLEAR
+from killswitch.runner.venue.execution import UNCLEAR
 from killswitch.bootstrap import build_runner
-from killswitch.runner.loop import Runner, TickReport
+from killswitch.runner.tick.loop import Runner, TickReport
 from killswitch.state import open_store
 
 from .sim_helpers import T0

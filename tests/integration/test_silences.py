@@ -13,8 +13,8 @@ from click.testing import CliRunner
 
 from killswitch.cli.main import cli
 from killswitch.client import RunnerClient
-from killswitch.runner.api import make_app, start_api, stop_api
-from killswitch.runner.identity import parse_tokens, token_digest
+from killswitch.runner.api.api import make_app, start_api, stop_api
+from killswitch.runner.api.identity import parse_tokens, token_digest
 
 from .test_runner import TICK_MS, build_runner_and_desk, graph, setup
 
@@ -231,8 +231,8 @@ def test_a_standby_shows_the_leaders_silences_and_acknowledgements_and_pages_by_
 
 
 def test_a_manual_close_is_an_incident_one_may_acknowledge_with_its_whole_scope():
-    from killswitch.runner.book import Book
-    from killswitch.runner.silences import Silences
+    from killswitch.runner.book.book import Book
+    from killswitch.runner.silence.silences import Silences
 
     s = Silences(Book(graph()), None, None, None, clock=lambda: 0, catalog=lambda: None, save=None, emit=None,
                  open_closes=lambda: ("manual/binanceusdm/sim-main/m1772456400000",))

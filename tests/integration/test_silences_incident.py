@@ -13,8 +13,8 @@ import threading
 from click.testing import CliRunner
 
 from killswitch.cli.main import cli
-from killswitch.runner.api import make_app, start_api, stop_api
-from killswitch.runner.identity import parse_tokens, token_digest
+from killswitch.runner.api.api import make_app, start_api, stop_api
+from killswitch.runner.api.identity import parse_tokens, token_digest
 from killswitch.silences import silencing
 
 from .test_runner import setup, started

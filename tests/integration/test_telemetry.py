@@ -25,7 +25,7 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 
 from killswitch.compile.compiler import compile_documents
 from killswitch.policy.load import load_text
-from killswitch.runner.api import make_app, start_api, stop_api
+from killswitch.runner.api.api import make_app, start_api, stop_api
 from killswitch.telemetry import TelemetrySink, attributes as A
 
 from .test_runner import POLICY, TICK_MS, setup

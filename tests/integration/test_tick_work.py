@@ -52,7 +52,7 @@ class Book:
 
     def __init__(self, n: int, work: Path):
         from killswitch.bootstrap import build_runner_and_desk
-        from killswitch.runner.lease_keeper import LeaseKeeper
+        from killswitch.runner.lease.keeper import LeaseKeeper
         from killswitch.state import open_store
 
         tick = self.t_mod = bench_module("tick")

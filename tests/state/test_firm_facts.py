@@ -16,7 +16,7 @@ from killswitch.compile.shards import accounts_digest
 from killswitch.firm.directives import LOCK, Directive
 from killswitch.firm.facts import Fact
 from killswitch.policy.accounts_doc import Account
-from killswitch.runner.firm import FirmLink
+from killswitch.runner.firm.firm import FirmLink
 from killswitch.shardrun import ShardStart
 from killswitch.state import open_store
 from killswitch.state.firm import open_firm, shard_schema

@@ -24,8 +24,8 @@ from killswitch.preview.replay import read_ticks, replay
 from killswitch.render.evaluation import replay_json, replay_text
 from killswitch.render.plan import plan_json, plan_text
 from killswitch.runbooks.sample import sample_incident
-from killswitch.runner.chart_values import sample_of, threshold_key, thresholds_of
-from killswitch.runner.readout import _check
+from killswitch.runner.readout.chart_values import sample_of, threshold_key, thresholds_of
+from killswitch.runner.readout.readout import _check
 from killswitch.telemetry.thresholds import check, comparisons, describe
 from tests.conftest import ROOT
 
@@ -188,7 +188,7 @@ def test_the_sample_runbook_puts_the_signal_just_past_its_computed_threshold():
 
 def test_the_threshold_gauge_is_the_number_of_the_last_evaluation():
     from killswitch.metrics import Registry
-    from killswitch.runner.gauges import _triggers
+    from killswitch.runner.readout.gauges import _triggers
 
     g = graph()
     last = None

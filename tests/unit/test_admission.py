@@ -1,5 +1,5 @@
-"""Admission of the API's writes (killswitch/runner/admission.py) and the coalesced heartbeats
-(killswitch/runner/beats.py): a rate per identity, a bounded queue no single identity can fill,
+"""Admission of the API's writes (killswitch/runner/api/admission.py) and the coalesced heartbeats
+(killswitch/runner/api/beats.py): a rate per identity, a bounded queue no single identity can fill,
 429 with Retry-After before the body is read, counted and logged once a minute; a storm of
 beats handed to the runner in a few calls, each answered only once its batch was taken."""
 
@@ -12,9 +12,9 @@ import logging
 import pytest
 
 from killswitch.metrics import Registry
-from killswitch.runner.admission import (HEARTBEAT, QUEUE_FULL, RATE_LIMITED, WRITE, Admission, Limits, Shed,
-                                         parse_limits)
-from killswitch.runner.beats import HeartbeatBatches
+from killswitch.runner.api.admission import (HEARTBEAT, QUEUE_FULL, RATE_LIMITED, WRITE, Admission, Limits, Shed,
+                                             parse_limits)
+from killswitch.runner.api.beats import HeartbeatBatches
 
 from .test_runner_api import ORDER, TOKEN, FakeView, serve
 
@@ -87,7 +87,7 @@ def test_load_shed_is_said_once_a_minute_per_identity_with_the_count(caplog):
     clock = Clock()
     a = Admission(Limits(write_rate=1, write_burst=1), clock)
     a.admit("alice", WRITE).done()
-    with caplog.at_level(logging.WARNING, logger="killswitch.runner.api"):
+    with caplog.at_level(logging.WARNING, logger="killswitch.runner.api.api"):
         for _ in range(100):
             with pytest.raises(Shed):
                 a.admit("alice", WRITE)

@@ -1,4 +1,4 @@
-"""The API's side of heartbeats and of the polled reads (killswitch/runner/api.py, beats.py,
+"""The API's side of heartbeats and of the polled reads (killswitch/runner/api/api.py, beats.py,
 api_render.py), against a fake view served on 127.0.0.1: the runner's refusal of a source is
 answered with its code (404 ``UNKNOWN_SOURCE``, 409 ``SOURCES_FULL``); an identity past its
 bound of sources is refused 403 ``IDENTITY_SOURCES_FULL`` before the runner is asked; and a
@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import threading
 
-from killswitch.runner import beats
+from killswitch.runner.api import beats
 
 from .test_runner_api import ORDER, TOKEN, FakeView, run, serve
 

@@ -1,4 +1,4 @@
-"""The headers every answer of the API carries, from one response hook (killswitch/runner/api.py):
+"""The headers every answer of the API carries, from one response hook (killswitch/runner/api/api.py):
 no frame may show an HTML page the runner serves (``frame-ancestors 'none'``, ``X-Frame-Options:
 DENY``), no Referer leaves it, nothing is cached or sniffed. Against a real runner on the
 simulated exchange (manual clock), served on 127.0.0.1."""
@@ -9,7 +9,7 @@ import re
 
 import pytest
 
-from killswitch.runner.api import make_app
+from killswitch.runner.api.api import make_app
 from killswitch.state.store import RunbookRecord
 
 from .test_console import ALICE, VERA, Api, run

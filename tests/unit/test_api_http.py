@@ -1,4 +1,4 @@
-"""The server beneath the API (killswitch/runner/api_http.py): a request that does not parse is
+"""The server beneath the API (killswitch/runner/api/http.py): a request that does not parse is
 answered with the API's error document and logged as one line, quoting nothing of it.
 
 Served for real on 127.0.0.1 with the process's logging (killswitch/logs.py) configured; the
@@ -14,8 +14,8 @@ import socket
 from aiohttp import web
 
 from killswitch.logs import configure, unconfigure
-from killswitch.runner.api import make_app, start_api, stop_api
-from killswitch.runner.api_http import QuietAppRunner
+from killswitch.runner.api.api import make_app, start_api, stop_api
+from killswitch.runner.api.http import QuietAppRunner
 
 from .test_runner_api import TOKEN, FakeView, run
 

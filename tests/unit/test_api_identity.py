@@ -14,9 +14,9 @@ from types import SimpleNamespace
 
 import pytest
 
-from killswitch.runner.api import make_app
-from killswitch.runner.identity import (SHARED_IDENTITY, Tokens, TokensError, load_tokens, normalise_identity,
-                                        parse_tokens, token_digest)
+from killswitch.runner.api.api import make_app
+from killswitch.runner.api.identity import (SHARED_IDENTITY, Tokens, TokensError, load_tokens, normalise_identity,
+                                            parse_tokens, token_digest)
 from killswitch.runner.view import ChangeResult, ResetResult
 
 from .test_runner_api import ARM, CLOSE, DISARM, LOCK, MUTATIONS, ORDER, RESET, TOKEN, UNLOCK, FakeView, run, serve
@@ -212,7 +212,7 @@ def test_a_route_missing_from_the_access_table_is_refused():
     async def main():
         from aiohttp import ClientSession
 
-        from killswitch.runner.api import start_api, stop_api
+        from killswitch.runner.api.api import start_api, stop_api
 
         runner, base = await start_api(app)
         try:

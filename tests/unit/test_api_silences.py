@@ -7,7 +7,7 @@ import asyncio
 
 import pytest
 
-from killswitch.runner.identity import parse_tokens, token_digest
+from killswitch.runner.api.identity import parse_tokens, token_digest
 from killswitch.runner.view import ChangeResult, SilenceResult
 from tests.unit.test_runner_api import FakeView, serve
 

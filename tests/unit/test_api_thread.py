@@ -1,4 +1,4 @@
-"""The API served from threads of its own (killswitch/runner/api_thread.py), against a fake view
+"""The API served from threads of its own (killswitch/runner/api/thread.py), against a fake view
 on 127.0.0.1: a connection whose first request is a bot's is served on the gate's loop, so a
 check-order, a heartbeat and the lock are answered while the operators' loop is held by a status
 read that does not end; the gate's loop answers every route as the other does (the same
@@ -22,8 +22,8 @@ from typing import Any, Optional
 
 import pytest
 
-from killswitch.runner.api import make_app
-from killswitch.runner.api_thread import ApiFailed, ApiThread, is_bot_request, undecided
+from killswitch.runner.api.api import make_app
+from killswitch.runner.api.thread import ApiFailed, ApiThread, is_bot_request, undecided
 
 from .test_runner_api import ORDER, TOKEN, FakeView
 

@@ -1,8 +1,8 @@
-"""Which heartbeat sources a runner takes (killswitch/runner/beat_sources.py, through the runner's
+"""Which heartbeat sources a runner takes (killswitch/runner/effects/beat_sources.py, through the runner's
 ``heartbeat``): only those a policy, an armed dead man's switch or the Accounts document names;
 anything else refused ``UNKNOWN_SOURCE`` with the names it resembles; at most ``MAX_SOURCES``
 held (``SOURCES_FULL``); the status bounded with them. And the sources each API identity beats
-(killswitch/runner/beats.py): at most ``MAX_SOURCES_PER_IDENTITY`` at once."""
+(killswitch/runner/api/beats.py): at most ``MAX_SOURCES_PER_IDENTITY`` at once."""
 
 from __future__ import annotations
 
@@ -10,11 +10,12 @@ import json
 
 import pytest
 
-from killswitch.runner import beat_sources, beats
-from killswitch.runner.api_render import encode
-from killswitch.runner.beat_sources import (HINTS_PER_CALL, REFUSED_SHOWN, SOURCES_FULL, UNKNOWN_SOURCE, SourceGate,
-                                            named_sources)
-from killswitch.runner.beats import IDENTITY_SOURCES_FULL, IdentitySources
+from killswitch.runner.api import beats
+from killswitch.runner.effects import beat_sources
+from killswitch.runner.api.render import encode
+from killswitch.runner.effects.beat_sources import (HINTS_PER_CALL, REFUSED_SHOWN, SOURCES_FULL, UNKNOWN_SOURCE,
+                                                    SourceGate, named_sources)
+from killswitch.runner.api.beats import IDENTITY_SOURCES_FULL, IdentitySources
 
 from .test_runner_operator import GUARD, compiled, make, run, start, ticks
 from .test_runner_standby import leader_armed_and_standby

@@ -1,5 +1,5 @@
 """The chart renderer, values in and SVG out (:mod:`killswitch.runner.console.chart_svg`), and the
-values it draws (:mod:`killswitch.runner.chart_values`): coordinates of a known value, the UTC time
+values it draws (:mod:`killswitch.runner.readout.chart_values`): coordinates of a known value, the UTC time
 axis, threshold lines from the compiled triggers, stage-entry markers, breaks at gaps and unknown
 values, thinning that keeps a crash, a chart without samples, and names escaped."""
 
@@ -14,8 +14,8 @@ import pytest
 
 from killswitch.compile.compiler import compile_documents
 from killswitch.policy.load import load_text
-from killswitch.runner.chart_values import (EQUITY, Panel, ScopeChart, StageMark, Threshold, build_chart, gaps_of,
-                                            marks_of, thin, thresholds_of)
+from killswitch.runner.readout.chart_values import (EQUITY, Panel, ScopeChart, StageMark, Threshold, build_chart,
+                                                    gaps_of, marks_of, thin, thresholds_of)
 from killswitch.runner.console import chart_svg
 from killswitch.runner.console.chart_svg import render_svg, time_ticks
 from killswitch.state import SignalSampleRow

@@ -12,8 +12,8 @@ from typing import Any
 
 import pytest
 
-from killswitch.runner.charts import RETENTION_MS
-from killswitch.runner.lock import iso_ms
+from killswitch.runner.readout.charts import RETENTION_MS
+from killswitch.runner.lock.lock import iso_ms
 
 from .test_console import ALICE, VERA, Api
 from .test_runner_operator import ACCOUNT, T0, TICK_MS, make

@@ -1,4 +1,4 @@
-"""The typed runner client (killswitch/client.py) against the real API (killswitch/runner/api.py)
+"""The typed runner client (killswitch/client.py) against the real API (killswitch/runner/api/api.py)
 over a hand-written view, served on 127.0.0.1 from a thread of its own: every method returns
 the value the view answered, every refusal is a RunnerError with the API's reason code, and the
 token appears nowhere but in the Authorization header."""
@@ -14,10 +14,10 @@ import pytest
 
 from killswitch.client import (CloseProgress, DmsSource, DmsStatus, RunnerClient, RunnerError, RunnerUnreachable,
                                VenueCountdown, dms_of)
-from killswitch.runner.api import make_app
-from killswitch.runner.api_thread import ApiThread
-from killswitch.runner.gate_request import Decision
-from killswitch.runner.identity import parse_tokens, token_digest
+from killswitch.runner.api.api import make_app
+from killswitch.runner.api.thread import ApiThread
+from killswitch.runner.gate.request import Decision
+from killswitch.runner.api.identity import parse_tokens, token_digest
 from killswitch.runner.view import (ChangeResult, CloseResult, ResetResult, ResidualStatus, ResumeStatus, RunnerStatus,
                                     ScopeStatus)
 
@@ -219,7 +219,7 @@ def test_the_lock_document_is_typed_with_each_hold_s_origin_and_rendered_for_sta
     from killswitch.client import LockDocument
     from killswitch.render.locks import lock_lines
     from killswitch.render.status import status_json, status_text
-    from killswitch.runner.lock import DEAD_MANS_SWITCH, OPERATOR, LockBook
+    from killswitch.runner.lock.lock import DEAD_MANS_SWITCH, OPERATOR, LockBook
 
     t0 = 1_772_456_400_000
     book = (LockBook()

@@ -1,4 +1,4 @@
-"""The ledger of closes the venue refused (killswitch.runner.rejections): a permanent refusal is
+"""The ledger of closes the venue refused (killswitch.runner.venue.rejections): a permanent refusal is
 tried twice, a transient one waits 1 s doubling to 60 s for eight tries, a manual close once; then
 the leg is CLOSE_REJECTED and no close of it passes the screen for that incident (another
 incident tries anew). A close the adapter refused itself, or that filled, is not counted."""
@@ -12,10 +12,10 @@ from adapters.base import MODE, PERMANENT, TRANSIENT
 from killswitch.client import decode
 from killswitch.metrics import Registry
 from killswitch.orders import OrderIntent
-from killswitch.runner.api_render import plain
-from killswitch.runner.execution import ExecutionReport, OrderOutcome
-from killswitch.runner.rejections import (MAX_BACKOFF_MS, TRANSIENT_TRIES, CloseRejections, backoff_ms,
-                                          incident_of, key_of)
+from killswitch.runner.api.render import plain
+from killswitch.runner.venue.execution import ExecutionReport, OrderOutcome
+from killswitch.runner.venue.rejections import (MAX_BACKOFF_MS, TRANSIENT_TRIES, CloseRejections, backoff_ms,
+                                                incident_of, key_of)
 from killswitch.runner.view import RunnerStatus
 
 T0 = 1_772_456_400_000

@@ -4,7 +4,7 @@ document has them; over and near the limit marked, an unread account's usage unk
 from __future__ import annotations
 
 from killswitch.runner.console.model import page_model
-from killswitch.runner.lock import LockBook
+from killswitch.runner.lock.lock import LockBook
 from tests.unit.test_console_model import ACC, SYMBOL, T0, render, status, text_of
 
 LIMITS = [{"policy": "futures-book", "limits": {"default": {"max_position_notional": 250000.0}},

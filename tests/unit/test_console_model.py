@@ -13,10 +13,9 @@ import pytest
 
 from killswitch.runner.console.http import environment
 from killswitch.runner.console.model import page_model, spelled, stalled_after_s
-from killswitch.runner.gate import check_order
-from killswitch.runner.lock import OPERATOR, LockBook
-from killswitch.runner.view import (BlindTrigger, CoverageStatus, ReceiverFailure, RunnerStatus, ScopeStatus,
-                                    decode)
+from killswitch.runner.gate.gate import check_order
+from killswitch.runner.lock.lock import OPERATOR, LockBook
+from killswitch.runner.view import (BlindTrigger, CoverageStatus, ReceiverFailure, RunnerStatus, ScopeStatus, decode)
 
 T0 = 1_772_456_400_000  # 2026-03-02T13:00:00Z
 ACC = "binanceusdm/main"
@@ -260,7 +259,7 @@ def test_the_new_status_fields_read_back_as_the_runner_sent_them():
     import dataclasses
     import json
 
-    from killswitch.runner.api_render import plain as _plain
+    from killswitch.runner.api.render import plain as _plain
 
     assert decode(RunnerStatus, json.loads(json.dumps(_plain(st)))) == st
     old = {f.name: v for f, v in zip(dataclasses.fields(RunnerStatus), dataclasses.astuple(st)) if f.name in

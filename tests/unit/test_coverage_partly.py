@@ -16,7 +16,7 @@ from killswitch.notify.alerts import Alert
 from killswitch.notify.message import headline
 from killswitch.policy.expr_parse import parse
 from killswitch.render.status import coverage_lines
-from killswitch.runner.armed import BlindReports, log_changes
+from killswitch.runner.readout.armed import BlindReports, log_changes
 from killswitch.runner.view import BlindTrigger, CoverageStatus, RunnerStatus
 
 from .engine_helpers import MIN, SEC, only, run

@@ -1,4 +1,4 @@
-"""The dead man's switch as the runner's status shows it (killswitch/runner/countdowns.py
+"""The dead man's switch as the runner's status shows it (killswitch/runner/effects/countdowns.py
 ``summarised``, through ``Desk.status``): the most urgent sources only — fired, then a halt a
 firing left, then armed by the time left —, the watched sources never heard from, and a summary
 that counts every kind and says where every one is read; ``GET /v1/status?dms=all`` and ``GET
@@ -11,10 +11,10 @@ import pytest
 
 from killswitch.client import DmsStatus, DmsSummary, dms_of
 from killswitch.render.dms import dms_lines
-from killswitch.runner import beat_sources
-from killswitch.runner.api_render import encode
-from killswitch.runner.countdowns import DMS_ALL, DMS_SHOWN, summarised
-from killswitch.runner.dms_state import SourceStatus
+from killswitch.runner.effects import beat_sources
+from killswitch.runner.api.render import encode
+from killswitch.runner.effects.countdowns import DMS_ALL, DMS_SHOWN, summarised
+from killswitch.runner.book.dms_state import SourceStatus
 from killswitch.runner.view_decode import decode
 
 from .test_runner_api import TOKEN, FakeView, run as run_api, serve

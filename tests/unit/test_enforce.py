@@ -1,4 +1,4 @@
-"""The venue watch's decision (killswitch/runner/enforce.py): what a lock in force cancels and
+"""The venue watch's decision (killswitch/runner/watch/enforce.py): what a lock in force cancels and
 reverts, as tables over a lock book, a snapshot, the runner's own ids and the baselines."""
 
 from __future__ import annotations
@@ -7,8 +7,8 @@ from typing import Optional
 
 import pytest
 
-from killswitch.runner.enforce import (Enforce, Flag, enforce_details, enforce_of, grows, watch)
-from killswitch.runner.lock import OPERATOR, LockBook, LockStatus
+from killswitch.runner.watch.enforce import (Enforce, Flag, enforce_details, enforce_of, grows, watch)
+from killswitch.runner.lock.lock import OPERATOR, LockBook, LockStatus
 from killswitch.snapshot import FetchStatus, MarketRules, Order, Position, Snapshot
 
 BTC, ETH = "BTC/USDT:USDT", "ETH/USDT:USDT"
@@ -300,7 +300,7 @@ def test_a_stages_lock_trading_enforce_is_compiled_and_carried_into_its_hold():
     from killswitch.engine.planner import Lock
     from killswitch.policy.asked import asked
     from killswitch.policy.load import load_text
-    from killswitch.runner.lock_evaluation import apply_evaluation
+    from killswitch.runner.lock.evaluation import apply_evaluation
 
     res = compile_documents(load_text(POLICY, "p.yaml"))
     assert res.graph is not None, [d.message for d in res.errors]
@@ -342,7 +342,7 @@ def test_the_memo_changes_no_answer_over_calm_grown_shrunk_and_reverted_ticks():
     """A tick under a lock works out only what changed (:class:`SizesMemo`): over a run of
     snapshots — the same columns again, equal ones, growth, the same growth again, a shrink, a
     leg gone — the watch with the memo answers exactly as without it."""
-    from killswitch.runner.enforce import SizesMemo
+    from killswitch.runner.watch.enforce import SizesMemo
     from killswitch.snapshot import PositionList
 
     def held(*contracts: float):

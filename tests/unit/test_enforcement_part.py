@@ -1,4 +1,4 @@
-"""The runner's part of the venue watch (killswitch/runner/enforcement.py) over the in-process
+"""The runner's part of the venue watch (killswitch/runner/watch/enforcement.py) over the in-process
 simulated adapter: a dry run audits and sends nothing, an order a plan of the tick cancels is left
 to it, the baselines are saved with the state and read back by a new runner."""
 

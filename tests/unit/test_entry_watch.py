@@ -1,4 +1,4 @@
-"""The venue watch's fast path (killswitch/runner/entry_watch.py) over the in-process simulated
+"""The venue watch's fast path (killswitch/runner/watch/entry_watch.py) over the in-process simulated
 adapter: an entry a stream hands over under a lock that cancels is reported and cancelled at
 once, from the lock book and the order alone; the tick after neither audits nor cancels it again;
 a stop between the row and the cancel, or after the cancel, is finished by the next runner with
@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import asyncio
 
-from killswitch.runner.enforce import entry
-from killswitch.runner.lock import LockBook
+from killswitch.runner.watch.enforce import entry
+from killswitch.runner.lock.lock import LockBook
 from killswitch.snapshot import Order
 
 from .test_runner_operator import ACCOUNT, TICK_MS, make

@@ -11,7 +11,7 @@ from adapters.base import AdapterError, CancelResult, OrderResult, Reason
 from killswitch.engine.attribution import Attribution
 from killswitch.engine.planner import Plan
 from killswitch.orders import CancelIntent, OrderIntent
-from killswitch.runner.executor import Executor
+from killswitch.runner.venue.executor import Executor
 from killswitch.runner.storeio import StoreIO
 from killswitch.state import open_store
 

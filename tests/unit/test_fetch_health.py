@@ -1,4 +1,4 @@
-"""An account the runner cannot read is said once, not every tick (runner/fetches.py): one
+"""An account the runner cannot read is said once, not every tick (runner/venue/fetches.py): one
 FETCH_FAILING WARNING when its snapshots start failing, one FETCH_RECOVERED INFO with the count
 and the duration when one goes through; failures counted by venue, account and reason; the
 status's ``fetch_errors``; the message scrubbed."""
@@ -9,7 +9,7 @@ import logging
 
 from killswitch.logs import Scrubber
 from killswitch.metrics import parse_families, render_collected
-from killswitch.runner.fetches import FetchHealth, scrub_message
+from killswitch.runner.venue.fetches import FetchHealth, scrub_message
 from killswitch.snapshot import FetchStatus, Snapshot
 
 T0 = 1_772_456_400_000  # 2026-03-02T13:00:00Z

@@ -15,13 +15,13 @@ import pytest
 
 from killswitch.bootstrap import shard_ports
 from killswitch.compile.graph import DecisionGraph
-from killswitch.compile.shards import (FIRM_MIN_INTERVAL_MS, STALE_FACTOR, assign, firm_interval_refusals,
-                                       local_graph, pace_s, split)
+from killswitch.compile.shards import (FIRM_MIN_INTERVAL_MS, STALE_FACTOR, assign, firm_interval_refusals, local_graph,
+                                       pace_s, split)
 from killswitch.firm.directives import CLOSE_ALL, Directive
 from killswitch.policy.accounts_doc import Accounts
-from killswitch.runner.firm_apply import DirectiveApplier
+from killswitch.runner.firm.apply import DirectiveApplier
 from killswitch.compile.graph import tick_interval_s
-from killswitch.runner.wakes import interval_wait_s
+from killswitch.runner.tick.wakes import interval_wait_s
 
 from .test_firm import ACCOUNTS, DRAWDOWN, FIRM, FakeFirm, _compile
 
@@ -114,7 +114,7 @@ def test_a_local_policy_under_the_floor_is_no_firm_policy_and_is_not_refused():
 
 def _link(graph):
     """A shard's firm link (desk-a of the accounts document), its store never called here."""
-    from killswitch.runner.firm import FirmLink
+    from killswitch.runner.firm.firm import FirmLink
     from killswitch.shardrun import shard_start
 
     res = _compile_text(ACCOUNTS)
@@ -212,7 +212,7 @@ def test_a_shard_with_no_local_policy_plans_the_firms_close_of_its_account_under
 
 
 def test_a_leaders_facts_later_than_the_firm_reads_them_for_are_said_once_a_run_and_counted():
-    from killswitch.runner.firm_publish import FactsPublisher
+    from killswitch.runner.firm.publish import FactsPublisher
 
     class Store:
         def publish_facts(self, schema, fence, facts):

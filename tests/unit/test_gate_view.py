@@ -1,4 +1,4 @@
-"""The pre-trade gate's published view (killswitch.runner.gate_view): refused when absent or stale,
+"""The pre-trade gate's published view (killswitch.runner.gate.view): refused when absent or stale,
 swapped whole (a check sees one publication, never a mix), published at the loop's next yield
 after a change, kept when a publication raises, and the message buckets spent exactly once
 whichever thread checks."""
@@ -15,10 +15,10 @@ import pytest
 
 from killswitch.compile.compiler import compile_documents
 from killswitch.policy.load import load_text
-from killswitch.runner.gate_placement import Placement
-from killswitch.runner.gate_view import GATE_VIEW_MISSING, GATE_VIEW_STALE, GateView, PublishedGate, answer
-from killswitch.runner.limits_state import LimitsState, MessageBuckets
-from killswitch.runner.lock import OPERATOR, LockBook
+from killswitch.runner.gate.placement import Placement
+from killswitch.runner.gate.view import GATE_VIEW_MISSING, GATE_VIEW_STALE, GateView, PublishedGate, answer
+from killswitch.runner.gate.limits_state import LimitsState, MessageBuckets
+from killswitch.runner.lock.lock import OPERATOR, LockBook
 from killswitch.runner.names import Catalog
 from killswitch.snapshot import FetchStatus, Position, Snapshot
 

@@ -18,8 +18,8 @@ import pytest
 from killswitch.compile.nodes import KindAction
 from killswitch.engine.planner import Directive, Lock, PnlHistory, complete, history_for, plan
 from killswitch.engine.scope import instances
-from killswitch.runner.lock import LockBook
-from killswitch.runner.lock_evaluation import apply_evaluation
+from killswitch.runner.lock.lock import LockBook
+from killswitch.runner.lock.evaluation import apply_evaluation
 
 from .engine_helpers import order, pos, policy_graph
 from .test_engine_planner import DECISION, T, book, make_plan

@@ -19,8 +19,8 @@ import threading
 import pytest
 
 from killswitch.metrics import Registry
-from killswitch.runner.lease_keeper import LeaseKeeper
-from killswitch.runner.lease_log import LeaseLog
+from killswitch.runner.lease.keeper import LeaseKeeper
+from killswitch.runner.lease.log import LeaseLog
 from killswitch.state import StoreError, open_store
 from killswitch.state.postgres import call_timeout_s
 

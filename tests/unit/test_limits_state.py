@@ -1,4 +1,4 @@
-"""The gate's message buckets (killswitch.runner.limits_state): a token bucket per policy, scope and
+"""The gate's message buckets (killswitch.runner.gate.limits_state): a token bucket per policy, scope and
 strategy, refilled on the time handed in, bounded in number without forgetting one that holds a
 strategy back; and the limit tables made once per graph and set of snapshots."""
 
@@ -8,9 +8,9 @@ import pytest
 
 from killswitch.compile.compiler import compile_documents
 from killswitch.policy.load import load_text
-from killswitch.runner.gate import check_order
-from killswitch.runner.limits_state import LimitsState, MessageBuckets
-from killswitch.runner.lock import LockBook
+from killswitch.runner.gate.gate import check_order
+from killswitch.runner.gate.limits_state import LimitsState, MessageBuckets
+from killswitch.runner.lock.lock import LockBook
 from killswitch.snapshot import Position, Snapshot
 
 T0 = 1_700_000_000_000

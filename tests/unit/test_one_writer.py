@@ -1,12 +1,12 @@
 """One writer per piece of the runner's state, checked two ways.
 
-- The audit chain has one writer, the runner's :class:`~killswitch.runner.leadership.Leadership`:
+- The audit chain has one writer, the runner's :class:`~killswitch.runner.lease.leadership.Leadership`:
   every row a runner's part or sink appends goes through it, notification receipts included,
   under a fencing token, and so does every runbook a sink stores, so a deposed leader's rows —
   a runbook rendered again by its sink, a sink's failure, a page's receipt — are refused and
   nothing lands, while the same rows written by the leader do; a receipt written as the runner
   takes its own lapsed lease again (a new token, the same holder) lands.
-- The lock book and the stages' state have one writer, the book (:mod:`killswitch.runner.book`),
+- The lock book and the stages' state have one writer, the book (:mod:`killswitch.runner.book.book`),
   and the audit chain and the runbooks are written from ``leadership.py`` alone, each write
   with a fence: read from the source with :mod:`ast` (nothing imported), so a new writer
   elsewhere, or an unfenced write, is named with its file and line.
@@ -34,7 +34,7 @@ from killswitch.events import INCIDENT_ACKNOWLEDGED, Event
 from killswitch.notify.routes import compile_routes
 from killswitch.notify.sink import NotifyOptions, NotifySink
 from killswitch.runbooks.sink import RunbookSink
-from killswitch.runner.lock import LockBook
+from killswitch.runner.lock.lock import LockBook
 
 from .test_notify_routes import routes_doc
 from .test_notify_sink import GatedReceiver
@@ -246,8 +246,8 @@ def test_an_operator_change_taken_back_leaves_a_lock_book_moved_meanwhile(tmp_pa
 
 RUNNER_SIDE = ("killswitch/runner", "killswitch/runbooks", "killswitch/notify", "killswitch/telemetry",
                "killswitch/audit", "killswitch/bootstrap.py", "killswitch/daemon.py", "killswitch/shardrun.py")
-BOOK = "killswitch/runner/book.py"
-LEADERSHIP = "killswitch/runner/leadership.py"
+BOOK = "killswitch/runner/book/book.py"
+LEADERSHIP = "killswitch/runner/lease/leadership.py"
 # the store's writes a runner makes only under a fencing token: the audit chain and the runbooks
 FENCED_WRITES = ("audit", "audit_many", "save_runbook")
 

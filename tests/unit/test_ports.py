@@ -1,4 +1,4 @@
-"""The firm parts behind ports (killswitch/runner/firm_ports.py): a firm directive's lock and
+"""The firm parts behind ports (killswitch/runner/firm/ports.py): a firm directive's lock and
 unlock take the operator's command path — audited first, then applied to the lock book, saved and
 the lock file rewritten; a standby or a deposed leader changes nothing — the directive applier
 is built from the parts it uses, no runner; no module of killswitch reaches into another
@@ -16,8 +16,8 @@ from pathlib import Path
 from types import SimpleNamespace
 
 from killswitch.firm.directives import LOCK, UNLOCK, Directive
-from killswitch.runner.firm_apply import DirectiveApplier
-from killswitch.runner.loop import Runner
+from killswitch.runner.firm.apply import DirectiveApplier
+from killswitch.runner.tick.loop import Runner
 from tests.unit.test_firm import FakeFirm
 from tests.unit.test_runner_operator import ACCOUNT, audit_kinds, make, run, start, ticks
 
@@ -119,7 +119,7 @@ def test_no_module_calls_a_private_name_of_another_modules_object():
     bad = [line for f in sorted(ROOT.rglob("*.py"))
            for line in _private_reaches(f.read_text(), str(f.relative_to(ROOT.parent)))]
     assert not bad, ("a part reaches into another's private name (give it a public method, or hand it a port: "
-                     "runner/collaborators.py, runner/firm_ports.py):\n" + "\n".join(bad))
+                     "runner/collaborators.py, runner/firm/ports.py):\n" + "\n".join(bad))
 
 
 def test_the_private_reach_check_finds_a_reach_and_leaves_a_modules_own_names():
@@ -160,7 +160,7 @@ def test_the_runner_offers_the_tick_and_the_lease_and_none_of_the_operators_call
 
 
 def test_the_desk_answers_every_view_call_and_holds_none_of_the_runner(tmp_path):
-    from killswitch.runner.desk import Desk
+    from killswitch.runner.operator.desk import Desk
     from killswitch.runner.view import RunnerView
 
     views = {n for n, v in vars(RunnerView).items() if inspect.isfunction(v) and not n.startswith("_")}
@@ -179,25 +179,27 @@ def test_the_desk_answers_every_view_call_and_holds_none_of_the_runner(tmp_path)
 # --- the book: its writers hold it, its readers its read-only view -----------------------------------
 
 # the parts that change the book (each through its named writers, or by replacing a field it owns);
-# the runner (the tick) holds it through RunnerParts (runner/parts.py)
+# the runner (the tick) holds it through RunnerParts (runner/tick/parts.py)
 BOOK_WRITERS = {"book", "commands", "countdowns", "enforcement", "entries", "leadership", "parts", "persist",
                 "resuming", "revokes", "shortfalls", "silences"}
 
 
 def test_the_parts_that_only_read_the_book_are_handed_its_read_only_view():
     takes_book = set()
-    for f in sorted((ROOT / "runner").glob("*.py")):
+    for f in sorted((ROOT / "runner").rglob("*.py")):
         tree = ast.parse(f.read_text())
         for n in ast.walk(tree):
-            if isinstance(n, ast.ImportFrom) and n.module == "book" and n.level == 1 \
-                    and any(a.name == "Book" for a in n.names):
+            # runner/book/book.py, from its own room or from another
+            of_book = (n.level == 1 and n.module == "book" and f.parent.name == "book") \
+                or (n.level == 2 and n.module == "book.book") if isinstance(n, ast.ImportFrom) else False
+            if of_book and any(a.name == "Book" for a in n.names):
                 takes_book.add(f.stem)
     assert takes_book == BOOK_WRITERS - {"book"}, (
         f"a part imports the mutable Book: {sorted(takes_book - BOOK_WRITERS)} (hand it a BookView: "
-        f"runner/book_view.py), or a writer no longer does: {sorted(BOOK_WRITERS - {'book'} - takes_book)}")
-    from killswitch.runner.book_view import BookView
-    from killswitch.runner.previews import Previews
-    from killswitch.runner.readout import Readout
+        f"runner/book/view.py), or a writer no longer does: {sorted(BOOK_WRITERS - {'book'} - takes_book)}")
+    from killswitch.runner.book.view import BookView
+    from killswitch.runner.operator.previews import Previews
+    from killswitch.runner.readout.readout import Readout
 
     for part in (Readout, Previews):
         assert inspect.signature(part).parameters["book"].annotation in ("BookView", BookView), part

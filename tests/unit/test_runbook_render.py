@@ -21,8 +21,8 @@ from killswitch.runbooks.incident import DEFAULT_TEMPLATE, incident_from_event, 
 from killswitch.runbooks.sample import sample_incident
 from killswitch.runbooks.render import BUILTIN, render_runbook
 from killswitch.runbooks.templates import TemplateError, Templates
-from killswitch.runner.lock import LockBook
-from killswitch.runner.loop import TickReport
+from killswitch.runner.lock.lock import LockBook
+from killswitch.runner.tick.loop import TickReport
 from killswitch.events import STAGE_TRANSITION, Event
 from killswitch.snapshot import FetchStatus, Position, Snapshot
 

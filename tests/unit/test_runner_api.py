@@ -1,4 +1,4 @@
-"""The runner's HTTP API (killswitch/runner/api.py) against a hand-written fake RunnerView,
+"""The runner's HTTP API (killswitch/runner/api/api.py) against a hand-written fake RunnerView,
 served for real on 127.0.0.1 (start_api on port 0) and called with an aiohttp client.
 
 Every test runs its coroutine under a time bound (``run``)."""
@@ -23,9 +23,9 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from adapters.base import Secret
-from killswitch.runner.admission import Admission, Limits
-from killswitch.runner.api import make_app, start_api, stop_api
-from killswitch.runner.gate_request import REQUEST_FIELDS, Decision
+from killswitch.runner.api.admission import Admission, Limits
+from killswitch.runner.api.api import make_app, start_api, stop_api
+from killswitch.runner.gate.request import REQUEST_FIELDS, Decision
 from killswitch.runner.view import (ChangeResult, CloseResult, PlannedOrder, ResetResult, RunnerStatus, ScopeStatus,
                                     SilenceResult)
 

@@ -1,4 +1,4 @@
-"""The runner's book fetch (killswitch/runner/depth.py): at once, bounded, and failing safe."""
+"""The runner's book fetch (killswitch/runner/venue/depth.py): at once, bounded, and failing safe."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import asyncio
 import time
 
 from adapters.base import AdapterError, Reason
-from killswitch.runner.depth import PER_ACCOUNT, fetch_books
+from killswitch.runner.venue.depth import PER_ACCOUNT, fetch_books
 from killswitch.snapshot import OrderBook
 
 

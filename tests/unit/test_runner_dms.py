@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from adapters.base import Capabilities
-from killswitch.runner.dms_state import DeadMansSwitch, RefreshPlan, SourceStatus, native_refresh
+from killswitch.runner.book.dms_state import DeadMansSwitch, RefreshPlan, SourceStatus, native_refresh
 
 from .engine_helpers import SEC
 

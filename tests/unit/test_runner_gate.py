@@ -13,10 +13,10 @@ import pytest
 from hypothesis import event, given, settings
 from hypothesis import strategies as st
 
-from killswitch.runner.gate import check_order
-from killswitch.runner.gate_request import Decision, parse_request
-from killswitch.runner.lock import LockBook
-from killswitch.runner.resume_plan import ResumePlan, Resumption, resume_limits
+from killswitch.runner.gate.gate import check_order
+from killswitch.runner.gate.request import Decision, parse_request
+from killswitch.runner.lock.lock import LockBook
+from killswitch.runner.gate.resume_plan import ResumePlan, Resumption, resume_limits
 
 from .engine_helpers import DAY, HOUR, pos
 
@@ -503,7 +503,7 @@ def test_reducing_reads_the_same_from_the_columns(side, amount, reduce_only, pos
 
 
 def test_a_check_under_a_resumption_counts_and_sums_the_open_positions_without_their_models():
-    from killswitch.runner.gate import HeldPositions
+    from killswitch.runner.gate.gate import HeldPositions
 
     book = [pos(BTC, "long", 2), pos(ETH, "short", 0), *(pos(f"X{i}/USDT:USDT", "long", 1) for i in range(300))]
     held, read = _on_reading(book)

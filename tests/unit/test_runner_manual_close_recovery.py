@@ -16,7 +16,7 @@ from adapters.simulated.scenarios import build
 from killswitch.bootstrap import build_runner_and_desk
 from killswitch.compile.compiler import compile_documents
 from killswitch.policy.load import load_text
-from killswitch.runner.closes import RECOVER_WITHIN_MS
+from killswitch.runner.operator.closes import RECOVER_WITHIN_MS
 from killswitch.state import open_store
 from tests.unit.test_runner_operator import live_close
 

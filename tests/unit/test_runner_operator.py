@@ -22,8 +22,8 @@ from adapters.simulated.engine import ManualClock
 from adapters.simulated.scenarios import build
 from killswitch.compile.compiler import compile_documents
 from killswitch.policy.load import load_text
-from killswitch.runner.lock import DEAD_MANS_SWITCH, OPERATOR, LockBook
-from killswitch.runner.lock_file import read_lock_file
+from killswitch.runner.lock.lock import DEAD_MANS_SWITCH, OPERATOR, LockBook
+from killswitch.runner.lock.file import read_lock_file
 from killswitch.bootstrap import build_runner_and_desk
 from killswitch.events import DMS_FIRED
 from killswitch.state import open_store

@@ -7,8 +7,8 @@ import pytest
 
 from killswitch.compile.compiler import compile_documents
 from killswitch.policy.load import load_text
-from killswitch.runner.gate import check_order
-from killswitch.runner.loop import GraphReload
+from killswitch.runner.gate.gate import check_order
+from killswitch.runner.tick.loop import GraphReload
 
 from .test_runner_operator import ACCOUNT, GUARD, TICK_MS, compiled, make, run, start, ticks
 

@@ -107,7 +107,7 @@ def test_a_slow_tick_keeps_its_lease_so_a_standby_cannot_take_the_book_mid_incid
     The keeper runs on the wall clock and a thread of its own, so a run in which this process's
     threads were kept waiting for a third of the TTL or more (measured beside it) tells nothing and
     is run again, up to three times; a keeper that does not renew fails every run on time."""
-    from killswitch.runner.lease_keeper import LeaseKeeper, show_life
+    from killswitch.runner.lease.keeper import LeaseKeeper, show_life
 
     TTL_MS = 1200
 

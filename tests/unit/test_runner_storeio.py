@@ -15,8 +15,8 @@ import time
 
 import pytest
 
-from killswitch.runner import persist
-from killswitch.runner.lock_file import read_lock_file
+from killswitch.runner.tick import persist
+from killswitch.runner.lock.file import read_lock_file
 from killswitch.runner.storeio import StoreIO
 from killswitch.state.store import FencedError, StoreError
 

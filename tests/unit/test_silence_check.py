@@ -8,7 +8,7 @@ from __future__ import annotations
 import pytest
 
 from killswitch.runner.names import Catalog
-from killswitch.runner.silence_check import value_problem
+from killswitch.runner.silence.check import value_problem
 from killswitch.policy.matchers import parse_matchers
 
 CATALOG = Catalog(accounts=frozenset({"binanceusdm/sim-main", "okx/desk"}),

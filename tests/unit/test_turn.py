@@ -1,4 +1,4 @@
-"""The turn (killswitch/runner/turn.py): the tick goes ahead of every operator change waiting,
+"""The turn (killswitch/runner/lease/turn.py): the tick goes ahead of every operator change waiting,
 re-enters its own turn, lends it out while it waits on the network, and nothing a cancelled
 waiter leaves behind wedges it.
 
@@ -12,7 +12,7 @@ import asyncio
 
 import pytest
 
-from killswitch.runner.turn import Turn
+from killswitch.runner.lease.turn import Turn
 
 from .test_runner_operator import ACCOUNT, audit_kinds, make, start, ticks
 

@@ -15,8 +15,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from killswitch.client import CloseProgress, DmsSource, DmsStatus, VenueCountdown
-from killswitch.runner.api_render import plain as _plain  # what the API writes: the encoder under test
-from killswitch.runner.gate_request import Decision
+from killswitch.runner.api.render import plain as _plain  # what the API writes: the encoder under test
+from killswitch.runner.gate.request import Decision
 from killswitch.runner.view import (ChangeResult, CloseResult, DecodeError, ResetResult, ResidualStatus, ResumeStatus,
                                     RunnerStatus, ScopeStatus, decode)
 

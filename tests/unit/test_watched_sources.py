@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from killswitch.client import DmsStatus
 from killswitch.render.dms import dms_text
-from killswitch.runner.beat_sources import named_by
+from killswitch.runner.effects.beat_sources import named_by
 from killswitch.runner.view import decode
 
 from .test_console_model import model, render, status, text_of

@@ -18,7 +18,7 @@ from adapters.simulated.venues import VENUES, sim_account
 from killswitch.metrics import Registry
 from killswitch.render.status import weight_lines
 from killswitch.runner.view import RunnerStatus
-from killswitch.runner.weights import VenueWeights
+from killswitch.runner.readout.weights import VenueWeights
 from killswitch.weights import (PER_IP, Read, SnapshotCost, WeightLimit, accounts_within, polling_per_minute,
                                 streaming_per_minute, venue_load)
 from tests.integration.sim_helpers import engine, run

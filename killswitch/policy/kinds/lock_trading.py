@@ -11,7 +11,7 @@ size at the lock with reduce-only orders (``revert_growth``: on under ``halted``
 off, off under ``reducing`` unless turned on).
 
 The plan shows the lock as the action's directive (its parameters as written); the runner puts
-it on the scope when it applies the stage entry (``killswitch.runner.lock``).
+it on the scope when it applies the stage entry (``killswitch.runner.lock.lock``).
 
 The kind whole, in one module: the parameters' model (its docstring is the schema's
 description), the frozen parameters the graph keeps, the planning and its catalogue entry. Its
@@ -52,7 +52,7 @@ class LockTradingParams:
 
     mode: str  # reducing | halted
     ttl_ms: Optional[int]  # None: until the stage resets
-    # what the lock makes hold at the venue (killswitch.runner.enforce): cancel entries, revert growth
+    # what the lock makes hold at the venue (killswitch.runner.watch.enforce): cancel entries, revert growth
     cancel: bool
     revert_growth: bool
 

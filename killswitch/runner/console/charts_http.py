@@ -2,13 +2,13 @@
 
 What it owns: reading the request (``hours``: how far back, above 0 and at most 12, default 3;
 ``format``: ``svg``, the default, or ``json``), asking the view for the chart
-(``view.chart(policy, scope, hours)``, :class:`~killswitch.runner.charts.ChartHistory`), and
+(``view.chart(policy, scope, hours)``, :class:`~killswitch.runner.readout.charts.ChartHistory`), and
 answering it: ``image/svg+xml`` drawn by :mod:`.chart_svg`, or the
-:class:`~killswitch.runner.chart_values.ScopeChart` as JSON (every series, threshold, stage
+:class:`~killswitch.runner.readout.chart_values.ScopeChart` as JSON (every series, threshold, stage
 transition and gap the SVG draws). An unknown policy or scope is a 404 with its reason code
 (``UNKNOWN_POLICY``, ``UNKNOWN_SCOPE``, with the close matches); a bad parameter a 400.
 
-Who may call it is the API's table (:func:`killswitch.runner.api.make_app`): the console's
+Who may call it is the API's table (:func:`killswitch.runner.api.api.make_app`): the console's
 readers (a viewer token suffices). Must not: change anything, or answer a chart it did not read
 from the view.
 """
@@ -23,7 +23,7 @@ from typing import Any, Awaitable, Callable
 from aiohttp import web
 
 from ..api_request import ApiError, bad, path_name, show
-from ..chart_values import ScopeChart
+from ..readout.chart_values import ScopeChart
 from .chart_svg import render_svg
 
 MAX_HOURS = 12.0

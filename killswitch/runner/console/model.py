@@ -9,8 +9,8 @@ lock document's ``written_ts``), never the browser's, so a page agrees with the 
 API; each carries its absolute time (``ms``) too, so the page's script can keep it counting
 between two reads and after the last.
 
-What a row says of its lock is the lock :func:`~killswitch.runner.gate.check_order` applies to
-its orders (:func:`~killswitch.runner.gate.binding_lock` on the lock book the document holds),
+What a row says of its lock is the lock :func:`~killswitch.runner.gate.gate.check_order` applies to
+its orders (:func:`~killswitch.runner.gate.gate.binding_lock` on the lock book the document holds),
 so a global or venue halt reads "halted, via global (...)" on every row it binds. What the page
 says of the runner's own health comes from the status: coverage (armed, blind, unmatched),
 failing pages, failing fetches, a failed reload, and a tick that is late
@@ -29,8 +29,8 @@ from typing import Any, Optional, Sequence
 
 from ...figures import figure, money, step_of
 from ...sources import revision_text
-from ..gate import binding_lock
-from ..lock import DEAD_MANS_SWITCH, OPERATOR, LockBook, LockStatus, iso_ms, parse_iso_ms
+from ..gate.gate import binding_lock
+from ..lock.lock import DEAD_MANS_SWITCH, OPERATOR, LockBook, LockStatus, iso_ms, parse_iso_ms
 from ..view import CoverageStatus, IncidentStatus, RunnerStatus, TriggerStatus
 from .alerts import tab_alert
 from .leader import leader_facts

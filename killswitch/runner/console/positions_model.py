@@ -16,7 +16,7 @@ from __future__ import annotations
 from typing import Any, Optional
 
 from ...figures import figure, money
-from ..lock import iso_ms
+from ..lock.lock import iso_ms
 from ..view import AccountPositions, PositionRow, PositionsStatus
 from .model import age_text, clock_text
 

@@ -1,0 +1,125 @@
+"""Who may call the runner's API: authentication, the access table's middleware, admission.
+
+What it owns: the bearer token of a request checked against the identities (:mod:`.identity`),
+the one middleware that authenticates and authorises every request from one table of routes
+before any handler runs (a route the table does not list is refused), and, for a write, its
+admission by rate and queue (:mod:`.admission`), decided before the body is read. The handlers
+read the caller from the request (:func:`caller`).
+
+Must not: log or echo a token, compare one other than with :func:`hmac.compare_digest` (the
+identities do), or let a request through that it cannot authenticate.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any, Awaitable, Callable, Optional
+
+from aiohttp import web
+
+from .admission import Admission, Shed
+from ..api_request import ApiError
+from .identity import Identity, LiveTokens, Tokens
+
+log = logging.getLogger("killswitch.runner.api.api")
+
+
+# --- authentication -----------------------------------------------------------------------------------
+
+
+def shared_token(token: Any) -> Optional[str]:
+    """The single shared token's value (a Secret or a string), checked; None or empty: none."""
+    if token is None:
+        return None
+    reveal = getattr(token, "reveal", None)
+    value = reveal() if callable(reveal) else token
+    if not isinstance(value, str):
+        raise TypeError("the API token must be a string or a Secret")
+    if not value:
+        return None  # an empty token disables mutations; it never opens them
+    if value != value.strip() or any(ord(c) < 0x21 or ord(c) == 0x7F for c in value):
+        raise ValueError("the API token must not contain spaces or control characters")
+    return value
+
+
+def authenticate(request: web.Request, tokens: Tokens) -> Identity:
+    if not len(tokens):
+        if request.method in ("GET", "HEAD"):  # a read the console's setting keeps to token holders
+            raise ApiError(403, "CONSOLE_CLOSED", "the API was started without tokens and without --console-public: "
+                                                  "the console's views, the status, the runbooks and the closes' "
+                                                  "progress are shown to no one")
+        raise ApiError(403, "MUTATIONS_DISABLED", "the API was started without tokens; mutations are refused")
+    challenge = {"WWW-Authenticate": 'Bearer realm="killswitch"'}
+    values = request.headers.getall("Authorization", [])
+    if not values:
+        raise ApiError(401, "AUTH_REQUIRED", "send Authorization: Bearer <token>", challenge)
+    if len(values) > 1:
+        raise ApiError(401, "AUTH_INVALID", "more than one Authorization header", challenge)
+    scheme, _, credentials = values[0].strip().partition(" ")
+    credentials = credentials.strip()
+    if scheme.lower() != "bearer" or not credentials:
+        raise ApiError(401, "AUTH_INVALID", "expected Authorization: Bearer <token>", challenge)
+    try:  # aiohttp decodes header bytes with surrogateescape; this gives the bytes back
+        presented = credentials.encode("utf-8", "surrogateescape")
+    except UnicodeEncodeError:
+        presented = b""
+    identity = tokens.identify(presented)
+    if identity is None:
+        raise ApiError(401, "AUTH_INVALID", "the token is not valid", challenge)
+    return identity
+
+
+# --- who may call what: listed once, denied by default ----------------------------------------------
+
+PUBLIC = None  # an endpoint anyone may call
+# where the middleware leaves the caller for the handler
+_IDENTITY: Any = web.RequestKey("identity", Identity) if hasattr(web, "RequestKey") else "identity"
+
+
+def caller(request: web.Request) -> Identity:
+    """The authenticated identity the middleware put on the request (a mutating handler only)."""
+    ident = request.get(_IDENTITY)
+    if not isinstance(ident, Identity):  # a handler reached without the middleware: never
+        raise ApiError(403, "FORBIDDEN", "no authenticated caller")
+    return ident
+
+
+def access_middleware(tokens: LiveTokens, access: dict[tuple[str, str], Optional[tuple[str, ...]]],
+                       writes: dict[tuple[str, str], str], admission: Admission):
+    @web.middleware
+    async def _access(request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+                      ) -> web.StreamResponse:
+        """Authenticate and authorise before any handler runs, then admit a write (its
+        identity's rate, the queue). A route the table does not list is refused: a new endpoint
+        cannot forget authentication, nor a new write its admission."""
+        info = request.match_info
+        route = info.route
+        resource = route.resource
+        if info.http_exception is not None or resource is None:
+            return await handler(request)  # the router's own 404 / 405
+        method = "GET" if request.method == "HEAD" else request.method
+        key = (method, resource.canonical)
+        if key not in access:
+            log.error("API route %s %s is not in the access table: refused", method, resource.canonical)
+            raise ApiError(403, "FORBIDDEN", "this endpoint is not open to anyone")
+        roles = access[key]
+        if roles is PUBLIC:
+            return await handler(request)
+        identity = authenticate(request, tokens.current)  # what is in force now (a reload swaps it whole)
+        if not any(identity.may(r) for r in roles):
+            raise ApiError(403, "ROLE_REQUIRED", f"{identity.name} may not do this; it needs the role "
+                                                 f"{' or '.join(roles)}")
+        request[_IDENTITY] = identity
+        kind = writes.get(key)
+        if kind is None:
+            return await handler(request)
+        try:
+            ticket = admission.admit(identity.name, kind)
+        except Shed as e:
+            raise ApiError(429, e.code, e.reason, {"Retry-After": str(e.retry_after_s)}) from None
+        try:
+            return await handler(request)
+        finally:
+            ticket.done()
+
+    return _access

@@ -1,0 +1,458 @@
+"""The runner's book: what it knows on its loop, and how that is stored and read back.
+
+What it owns: the running graph, the engine state, the lock book, the dead man's switch, the
+resumptions in force, the residuals, the last snapshots and this runner's last evaluation —
+everything a tick, an operator command or a status read works on — the silences and the
+acknowledgements of incidents (their own tables in the store: a change of them bumps
+``notes_mark`` in the state document, so a standby reads them again when it follows) — and the state document they
+are saved as (small: no PnL samples) with the PnL history's changes beside it. A leader saves it; a standby follows what
+the leader last saved; a runner that starts or takes over loads it.
+
+It is the one writer of the lock book and of the stages' state: the tick, the dead man's switch,
+the shortfalls and the operator commands change them through its named methods
+(:meth:`Book.evaluate`, :meth:`Book.lock_evaluation`, :meth:`Book.lock_source`,
+:meth:`Book.release_lock`, :meth:`Book.change_lock_and_dms`, :meth:`Book.defer_entry`,
+:meth:`Book.entry_planned`, :meth:`Book.replan_entry`, :meth:`Book.reset_stage`), never by
+assigning them. So is it of every other field: the parts that keep them say what happened
+through its named methods (the dead man's switch: :meth:`Book.switch_beat`,
+:meth:`Book.fire_switch` …; the outbox: :meth:`Book.owe` …; :meth:`Book.revokes_changed`;
+the notes: :meth:`Book.silence_added` …; :meth:`Book.keep_baselines`, the resumptions, the
+graphs, the tick's snapshots and evaluation), and no part assigns a field
+(tests/unit/test_one_writer.py reads the modules for it). Every write of the lock book calls
+``lock_changed`` (the pre-trade gate's publication: :mod:`.gate_view`).
+
+Must not: take the lease, decide anything, or call the store on the loop (every store call goes
+through the runner's :class:`~killswitch.runner.storeio.StoreIO`, in order, and is awaited;
+only :meth:`Book.open` runs before the loop exists). The fields are replaced, never edited in
+place by a reader: a sink's context or a cache holding the old object sees a consistent one.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from functools import partial
+from typing import Any, Callable, Optional, Sequence
+
+from ...compile.graph import DecisionGraph, PolicyNode
+from ...engine.evaluate import Evaluation, evaluate
+from ...engine.state import PnlMarks, StageState, State, pnl_changes, pnl_marks
+from ...silences import Acknowledgement, Silence, holders
+from ...snapshot import Snapshot
+from ...state.store import PnlSampleRow, StateStore
+from .dms_state import DeadMansSwitch
+from ..lock.lock import LockBook
+from ..lock.evaluation import apply_evaluation
+from .residuals import ResidualBook
+from .revoke_state import RevokeBook
+from ..storeio import StoreIO
+
+STATE_DOC_VERSION = 1
+
+
+def _nothing() -> None:
+    return None
+
+NOTES_LIMIT = 1000  # silences and acknowledgements held in memory: the latest
+
+
+@dataclass
+class Book:
+    """What the runner knows now; see the module doc. ``saved_pnl`` is the PnL history as
+    stored (what the next save adds to it); ``pnl_complete`` is False while a standby followed
+    the leader without reading the samples of a step; ``loaded`` is the document last loaded.
+
+    Size: about 380 lines, over the class bound by its named methods: every change of the
+    runner's state is a short method here, so that each piece has one writer. Its storing
+    (``open``, ``reload``, ``follow``, ``save``) is what moves out when it grows again."""
+
+    graph: DecisionGraph
+    state: State = field(default_factory=State)
+    _lock_book: LockBook = field(default_factory=LockBook)
+    dms: DeadMansSwitch = field(default_factory=DeadMansSwitch)
+    resume_starts: dict[str, int] = field(default_factory=dict)  # "policy|scope" → reset time (ms)
+    residuals: ResidualBook = field(default_factory=ResidualBook)
+    snapshots: dict[str, Snapshot] = field(default_factory=dict)  # account key → its last snapshot
+    # this runner's last evaluation (the signal values the console compares with thresholds); not
+    # saved: a standby, which evaluates nothing, has none
+    evaluation: Optional[Evaluation] = None
+    saved_pnl: PnlMarks = field(default_factory=dict)
+    pnl_complete: bool = True
+    loaded: Optional[dict] = None
+    followed: Optional[dict] = None  # as a standby: the leader's document last followed
+    # the keys of the PnL samples last saved, as the tuple the history shares while the positions
+    # stay the same, and their JSON text: encoded once, not at every sample step
+    _keys_text: dict[tuple[int, str], tuple[tuple, str]] = field(default_factory=dict)
+    silences: tuple[Silence, ...] = ()  # as stored (the latest NOTES_LIMIT), oldest first
+    # incident → who has it: each author's latest acknowledgement, oldest first (killswitch.silences.holders)
+    acks: dict[str, tuple[Acknowledgement, ...]] = field(default_factory=dict)
+    notes_mark: int = 0  # when a silence or an acknowledgement last changed (the leader's clock)
+    # stage transitions whose audit row, page or runbook may not be in place yet: key → what
+    # completes them (kept by :class:`~killswitch.runner.sinks.entries.EntryOutbox`; replaced whole)
+    owed: dict[str, dict] = field(default_factory=dict)
+    # the bots' trading permission at the venue: who holds it revoked, and what is owed the venue
+    # (kept by :class:`~killswitch.runner.effects.revokes.Revokes`: :meth:`revokes_changed`; replaced whole)
+    revokes: RevokeBook = field(default_factory=RevokeBook)
+    # the venue watch's baselines: each position leg's size at the lock it is held to (see
+    # :mod:`~killswitch.runner.watch.enforce`), saved so that a restart or a takeover keeps them
+    baselines: dict[str, Any] = field(default_factory=dict)
+    # a shard's: the firm-wide policies its firm link evaluates while it holds the firm lease,
+    # whose stage transitions it tells through this runner's sinks (the firm link's: take_firm_graph)
+    firm_graph: Optional[DecisionGraph] = None
+    # called after every write of the lock book, on the loop (the pre-trade gate's view is published)
+    lock_changed: Callable[[], None] = field(default=_nothing, repr=False, compare=False)
+
+    def _keys_json(self, window_ms: int, account: str, keys: tuple) -> str:
+        known = self._keys_text.get((window_ms, account))
+        if known is None or known[0] is not keys:
+            known = self._keys_text[(window_ms, account)] = (keys, _encoded_keys(keys))
+        return known[1]
+
+    def node(self, policy: str) -> Optional[PolicyNode]:
+        return next((p for p in self.graph.policies if p.name == policy), None)
+
+    # --- what the tick runs on and what it saw -----------------------------------------------------------
+
+    def swap_graph(self, graph: DecisionGraph) -> None:
+        """A reloaded graph in place of the running one, in one step (the state carries across by name)."""
+        self.graph = graph
+
+    def take_firm_graph(self, graph: DecisionGraph) -> None:
+        """A shard's firm-wide policies, as its firm link runs them (the sinks find them here)."""
+        self.firm_graph = graph
+
+    def took_snapshots(self, snapshots: Sequence[Snapshot]) -> None:
+        """The tick's snapshots: each account's last."""
+        self.snapshots = {f"{s.venue}/{s.account}": s for s in snapshots}
+
+    def evaluated(self, ev: Evaluation) -> None:
+        """This runner's last evaluation (the tick's, or its plans made whole)."""
+        self.evaluation = ev
+
+    # --- the lock book and the stages: changed here only ------------------------------------------------
+
+    @property
+    def lock_book(self) -> LockBook:
+        """The lock book (immutable: a change replaces it, so a reader's copy stays consistent)."""
+        return self._lock_book
+
+    def take_lock_book(self, lock: LockBook) -> None:
+        """Replace the lock book whole (a test's or a tool's starting point)."""
+        self._lock_book = lock
+        self.lock_changed()
+
+    def evaluate(self, snapshots: Sequence[Snapshot], now: int, rates: Any, *, first_wave: bool) -> Evaluation:
+        """The tick's evaluation of the graph against ``snapshots``; the engine state becomes
+        the one it returns (the stages entered, held or left)."""
+        ev, self.state = evaluate(self.graph, snapshots, self.state, now, rates, first_wave=first_wave)
+        return ev
+
+    def lock_evaluation(self, ev: Evaluation) -> None:
+        """What the stages of ``ev`` hold, and what they no longer hold, in the lock book (a tick
+        that changed none of it changes nothing: the gate's view is not published again for it)."""
+        old = self._lock_book
+        new = apply_evaluation(old, ev, self.graph)
+        if new is not old and new != old:
+            self._lock_book = new
+            self.lock_changed()
+
+    def lock_source(self, scope: str, mode: str, *, now_ms: int, policy: str, reason: str, details: dict) -> None:
+        """A lock that no policy's stage holds (a dead man's switch firing) on ``scope``."""
+        self._lock_book = self._lock_book.apply(scope, mode, now_ms=now_ms, policy=policy, reason=reason,
+                                                details=details)
+        self.lock_changed()
+
+    def release_lock(self, scope: str, *, policy: str) -> None:
+        """``policy``'s hold on ``scope`` lifted (a reset that released its stage)."""
+        self._lock_book = self._lock_book.release(scope, policy=policy)
+        self.lock_changed()
+
+    def change_lock_and_dms(self, update: Callable[[LockBook, DeadMansSwitch], tuple[LockBook, DeadMansSwitch]]
+                            ) -> Callable[[], None]:
+        """An operator's change of the lock book and the dead man's switch, applied to them as
+        they are now; returns what takes it back (only if nothing moved them since)."""
+        old = (self._lock_book, self.dms)
+        new = update(*old)
+        self._lock_book, self.dms = new
+        self.lock_changed()
+
+        def undo() -> None:
+            if self._lock_book is new[0] and self.dms is new[1]:
+                self._lock_book, self.dms = old
+                self.lock_changed()
+
+        return undo
+
+    def defer_entry(self, policy: str, scope: str) -> int:
+        """Mark the stage entry of ``policy``'s ``scope`` deferred (its first wave alone is
+        journaled): saved so, a restarted runner plans it again. Returns its retry count, or -1
+        when it was deferred already (a held close of the wave is planned again: a new round,
+        which the rest being journaled must not undo)."""
+        ss = self.state.scope(policy, scope)
+        retries = -1 if ss.stage.deferred else ss.stage.retries
+        ss.stage.deferred = True
+        return retries
+
+    def entry_planned(self, key: str, retries: int) -> None:
+        """The entry of ``key`` ("policy|scope") is journaled in full: no longer deferred,
+        unless it was planned again since (its retry count moved on from ``retries``)."""
+        ss = self.state.scopes.get(key)
+        if ss is not None and ss.stage.retries == retries:
+            ss.stage.deferred = False
+
+    def replan_entry(self, key: str, *, held: bool) -> int:
+        """The entry of ``key`` is planned again at the next tick (a close ended short, or
+        ``held``: waited behind an earlier order): one more retry, deferred. Returns the count."""
+        stage = self.state.scopes[key].stage
+        stage.retries += 1
+        stage.held += 1 if held else 0
+        stage.deferred = True
+        return stage.retries
+
+    def reset_stage(self, key: str, stage: StageState) -> None:
+        """An approved reset's stage (worked out and audited by the caller) in place of ``key``'s."""
+        self.state.scopes[key].stage = stage
+
+    # --- the resumptions and the venue watch's baselines ------------------------------------------------
+
+    def resumption_started(self, key: str, now: int) -> None:
+        """``key``'s ("policy|scope") resumption starts at ``now`` (a reset)."""
+        self.resume_starts = {**self.resume_starts, key: now}
+
+    def resumptions_ended(self, keys: Sequence[str]) -> None:
+        """The resumptions of ``keys`` ended (a new stage entry, normal limits, no resume plan)."""
+        self.resume_starts = {k: v for k, v in self.resume_starts.items() if k not in keys}
+
+    def keep_baselines(self, baselines: dict[str, Any]) -> None:
+        """The venue watch's baselines as the tick worked them out (saved with the tick's state)."""
+        self.baselines = baselines
+
+    def tell_lock_changes(self, call: Callable[[], None]) -> None:
+        """``call`` after every write of the lock book, on the loop (the pre-trade gate's view
+        published, the adapters told which entries a lock watches)."""
+        self.lock_changed = call
+
+    # --- the dead man's switch: changed here only ------------------------------------------------------
+
+    def switch_beat(self, sources: Sequence[str], ts_ms: int) -> None:
+        """Each of ``sources`` beat at ``ts_ms`` (the switch copied once, not once a source)."""
+        self.dms = self.dms.beat_many(sources, ts_ms)
+
+    def keep_switch_sources(self, named: frozenset[str]) -> None:
+        """The switch's entries of the sources nothing names any more forgotten (an armed one stays)."""
+        self.dms = self.dms.keep_sources(named)
+
+    def fire_switch(self, now: int, listening_since_ms: Optional[int]) -> list[str]:
+        """The overdue sources marked fired; returns their names (their halts: :meth:`lock_source`)."""
+        names, self.dms = self.dms.fire_due(now, listening_since_ms)
+        return names
+
+    def arm_venue_countdown(self, account: str, seconds: float) -> None:
+        """``account``'s cancel-all-after countdown armed again, starting now, at ``seconds``."""
+        self.dms = self.dms.disarm_native(account).arm_native(account, seconds)
+
+    def disarm_venue_countdown(self, account: str) -> None:
+        self.dms = self.dms.disarm_native(account)
+
+    def venue_countdown_refreshed(self, account: str, now: int) -> None:
+        self.dms = self.dms.refreshed(account, now)
+
+    # --- the outbox of stage transitions (kept by :class:`~killswitch.runner.entries.EntryOutbox`) ---------
+
+    def owe(self, entries: dict[str, dict]) -> None:
+        """Transitions owed from the save that records them: key → what completes them."""
+        self.owed = {**self.owed, **entries}
+
+    def owed_audited(self, keys: Sequence[str]) -> None:
+        """The owed transitions of ``keys`` are in the audit chain (a key no longer owed: ignored)."""
+        owed = dict(self.owed)
+        for key in keys:
+            if key in owed:
+                owed[key] = {**owed[key], "audited": True}
+        self.owed = owed
+
+    def owed_told(self, events: dict[str, dict]) -> None:
+        """Each owed transition's event (key → event document) as the sinks were told it."""
+        owed = dict(self.owed)
+        for key, event in events.items():
+            if key in owed:
+                owed[key] = {**owed[key], "event": event}
+        self.owed = owed
+
+    def settle_owed(self, keys: Sequence[str]) -> None:
+        """The transitions of ``keys`` let go: audited, and held by every sink."""
+        self.owed = {k: v for k, v in self.owed.items() if k not in keys}
+
+    # --- the bots' trading permission (kept by :class:`~killswitch.runner.revokes.Revokes`) -----------
+
+    def revokes_changed(self, revokes: RevokeBook) -> None:
+        """The trading permission as it is now: a hold placed, approved or lifted, an effect
+        owed, confirmed or failed (the value :class:`RevokeBook` returned, in place of the last)."""
+        self.revokes = revokes
+
+    # --- the silences and the acknowledgements (kept by :class:`~killswitch.runner.silences.Silences`) --
+
+    def silence_added(self, s: Silence) -> None:
+        """``s`` stored: the newest silence (one of the same id before it dropped)."""
+        self.silences = tuple(x for x in self.silences if x.id != s.id) + (s,)
+
+    def silence_changed(self, s: Silence) -> None:
+        """``s`` stored in place of the silence of its id (changed or expired), where it stands."""
+        self.silences = tuple(s if x.id == s.id else x for x in self.silences)
+
+    def incident_held(self, incident: str, who: tuple[Acknowledgement, ...]) -> None:
+        """Who has ``incident`` now, after an acknowledgement (:func:`~killswitch.silences.holders`)."""
+        self.acks = {**self.acks, incident: who}
+
+    def notes_changed(self, now: int) -> None:
+        """A silence or an acknowledgement changed at ``now``: the mark a standby follows moves on."""
+        self.notes_mark = max(self.notes_mark + 1, now)
+
+    # --- loading -------------------------------------------------------------------------------------
+
+    @classmethod
+    def open(cls, graph: DecisionGraph, store: StateStore) -> "Book":
+        """What the last leader saved, with its PnL history (read before the loop starts)."""
+        book = cls(graph)
+        book._take(*store.load_engine_state_and_pnl())
+        return book  # the silences and acknowledgements: read when it leads (reload_notes) or follows
+
+    async def reload(self, io: StoreIO, store: StateStore) -> None:
+        """Replace what is known by what the store holds now (a takeover, a stale write)."""
+        self._take(*await io(store.load_engine_state_and_pnl))
+        await self.reload_notes(io, store)
+
+    async def reload_notes(self, io: StoreIO, store: StateStore) -> None:
+        """The silences and acknowledgements as stored now."""
+        self._take_notes(await io(store.silences, limit=NOTES_LIMIT), await io(store.acks, limit=NOTES_LIMIT))
+
+    def _take_notes(self, silences: Sequence[Silence], acks: Sequence[Acknowledgement]) -> None:
+        self.silences = tuple(silences)
+        by_incident: dict[str, list[Acknowledgement]] = {}
+        for a in acks:  # in the order made
+            by_incident.setdefault(a.incident, []).append(a)
+        self.acks = {i: holders(xs) for i, xs in by_incident.items()}
+        marks = [s.updated_ms for s in silences] + [a.ts_ms for a in acks]
+        self.notes_mark = max([self.notes_mark, *marks])
+        if self.loaded:
+            self.notes_mark = max(self.notes_mark, int(self.loaded.get("notes_mark") or 0))
+
+    def _take(self, doc: Optional[dict], rows: Sequence[PnlSampleRow]) -> None:
+        self.loaded = doc
+        self._apply(doc, rows)
+        self.residuals = ResidualBook.from_doc(doc)  # what closes left open, as the last leader saw it
+        self.saved_pnl = _row_marks(rows)
+        self.pnl_complete = True
+
+    def _apply(self, doc: Optional[dict], rows: Sequence[PnlSampleRow] = ()) -> None:
+        """A document from before the dead man's switch and the resumptions were persisted has
+        neither: both start empty."""
+        if not doc:
+            self.state, self._lock_book, self.dms, self.resume_starts = State(), LockBook(), DeadMansSwitch(), {}
+            self.owed, self.revokes, self.baselines = {}, RevokeBook(), {}
+            self.lock_changed()
+            return
+        baselines = doc.get("baselines") or {}
+        if not isinstance(baselines, dict):
+            raise ValueError('the saved "baselines" must map an account to its legs\' sizes at the lock')
+        owed = doc.get("owed") or {}
+        if not isinstance(owed, dict) or not all(isinstance(v, dict) and "event" in v and "audit" in v
+                                                 for v in owed.values()):
+            raise ValueError('the saved "owed" must map a transition\'s key to its audit row and event')
+        dms = DeadMansSwitch.from_dict(doc["dms"]) if doc.get("dms") is not None else DeadMansSwitch()
+        resume = doc.get("resume") or {}
+        if not isinstance(resume, dict) or not all(isinstance(v, int) and not isinstance(v, bool)
+                                                   for v in resume.values()):
+            raise ValueError('the saved "resume" must map "policy|scope" to the reset time in ms')
+        before = (self._lock_book, self.resume_starts)
+        self.state, self._lock_book = State.from_json(doc["engine"], rows), LockBook.from_json(doc["lock"])
+        self.dms, self.resume_starts, self.owed = dms, dict(resume), dict(owed)
+        self.revokes = RevokeBook.from_json(doc.get("revokes"))
+        self.baselines = dict(baselines)
+        if (self._lock_book, self.resume_starts) != before:  # (a standby follows every tick's save)
+            self.lock_changed()
+
+    async def follow(self, io: StoreIO, store: StateStore) -> None:
+        """A standby answers reads (the lock, the pre-trade gate, status) from what the leader
+        last saved, never from what it loaded at start: at most one tick behind the leader."""
+        try:
+            doc = await io(store.load_engine_state)
+        except Exception:  # noqa: BLE001 - the store is unreachable: readiness says so; keep the last view
+            return
+        if not doc or doc == self.followed:  # unchanged since the last tick, lock, reset or arming
+            return
+        self.followed = doc
+        if int(doc.get("notes_mark") or 0) != self.notes_mark:  # a silence or an acknowledgement changed
+            try:
+                await self.reload_notes(io, store)
+                self.notes_mark = int(doc.get("notes_mark") or 0)
+            except Exception:  # noqa: BLE001 - read them at the next change or on taking over
+                pass
+        history = self.state.pnl
+        self._apply(doc)
+        self.residuals = ResidualBook.from_doc(doc)
+        # The PnL samples change once per sample step, not every tick: read them again only
+        # then, so that following a 10,000-position book costs the small document.
+        if _pnl_steps(self.state.pnl) == _pnl_steps(history):
+            self.state.pnl = history
+            return
+        try:
+            fresh, rows = await io(store.load_engine_state_and_pnl)
+        except Exception:  # noqa: BLE001 - read them at the next change or on taking over
+            self.pnl_complete = False
+            return
+        self.followed = fresh
+        self._apply(fresh, rows)
+        self.residuals = ResidualBook.from_doc(fresh)
+        self.saved_pnl = _row_marks(rows)
+        self.pnl_complete = True
+
+    # --- saving --------------------------------------------------------------------------------------
+
+    async def save(self, io: StoreIO, store: StateStore, fence: int, sinks: Callable[[], dict],
+                   then: Sequence[Callable[[], Any]] = ()) -> None:
+        """The state document and the PnL history's changes since the last save (a sample per
+        account when a sample step passed, else nothing), in one write. Both are taken from the
+        book as it is when this is called; the write is awaited. ``sinks``: what the sinks keep
+        across restarts and takeovers. ``then``: calls made on the store thread right after the
+        write, in the same call (:meth:`StoreIO.in_order`): the first to raise stops the rest. One
+        that raises after the write leaves the samples to be written again (the store upserts)."""
+        doc = {"format_version": STATE_DOC_VERSION, "engine": self.state.to_json(pnl_samples=False),
+               "lock": self.lock_book.to_json(), "dms": self.dms.to_dict(),
+               "resume": dict(sorted(self.resume_starts.items())), "sinks": sinks(),
+               "residuals": self.residuals.to_json(), "notes_mark": self.notes_mark}
+        if self.owed:
+            doc["owed"] = self.owed
+        if self.revokes.seq:  # (kept once used: an effect's number is never given twice)
+            doc["revokes"] = self.revokes.to_json()
+        if self.baselines:
+            doc["baselines"] = self.baselines
+        marks = pnl_marks(self.state)
+        # Where every history starts and ends as stored: equal marks leave nothing to add or
+        # drop (what pnl_changes would find, without a walk over every account's history)
+        added, kept = pnl_changes(self.state, self.saved_pnl) if marks != self.saved_pnl else ([], [])
+        rows = [PnlSampleRow(w, acct, ts, self._keys_json(w, acct, keys), values.tolist())
+                for w, acct, ts, keys, values in added]
+        await io.in_order(partial(store.save_engine_state, doc, self.graph.digest, fence, pnl_added=rows,
+                                  pnl_kept=kept), *then)
+        # (two saves in flight may both add a sample row: the store upserts it)
+        self.saved_pnl = marks
+
+
+def _encoded_keys(keys: tuple) -> str:
+    return json.dumps([list(k) for k in keys], separators=(",", ":"))
+
+
+def _row_marks(rows: Sequence[PnlSampleRow]) -> PnlMarks:
+    """Where each stored PnL history starts and ends (rows in time order per history)."""
+    marks: PnlMarks = {}
+    for r in rows:
+        key = (r.window_ms, r.account)
+        first = marks[key][0] if key in marks else r.ts_ms
+        marks[key] = (first, r.ts_ms)
+    return marks
+
+
+def _pnl_steps(histories: dict) -> dict[int, Optional[int]]:
+    """Each PnL history's next sample time: it moves exactly when a sample was taken."""
+    return {w: h.next_sample_ms for w, h in histories.items()}

@@ -1,0 +1,87 @@
+"""The book as the parts that only read it see it: :class:`BookView`.
+
+What it owns: the read-only face of :class:`~killswitch.runner.book.book.Book` — its fields as
+properties, and a policy's node — which the parts that read the book and never change it are
+handed (the readout, the previews, the positions, the charts, the names, the manual closes, the
+operator's revokes, the sinks' context, the pre-trade limits' watch, the firm board) instead of
+the book itself. mypy refuses an assignment to a field through it and a call of the book's
+writers (:meth:`~killswitch.runner.book.book.Book.evaluate`, ``lock_source``, ``save``, ...), so a
+reader cannot become a second writer of the lock book, the stages or the saved state; the book
+stays their one writer, through the parts that hold it (the tick, the commands, the dead man's
+switch, the shortfalls, the revokes, the silences, the persistence, the leadership, the entries).
+
+The fields themselves are replaced by the book, never edited in place by a reader (see
+:mod:`.book`); the mappings are typed read-only here to say so.
+
+Must not: hold state or logic, or import what it names at run time (annotations only).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Mapping, Optional, Protocol
+
+if TYPE_CHECKING:  # pragma: no cover - annotations only
+    from ...compile.graph import DecisionGraph, PolicyNode
+    from ...engine.evaluate import Evaluation
+    from ...engine.state import State
+    from ...silences import Acknowledgement, Silence
+    from ...snapshot import Snapshot
+    from .dms_state import DeadMansSwitch
+    from ..lock.lock import LockBook
+    from .residuals import ResidualBook
+    from .revoke_state import RevokeBook
+
+
+class BookView(Protocol):
+    """What the runner knows now, to read (see the module doc and :class:`~.book.Book`)."""
+
+    @property
+    def graph(self) -> "DecisionGraph":
+        """The graph running."""
+
+    @property
+    def firm_graph(self) -> Optional["DecisionGraph"]:
+        """A shard's firm-wide policies (None: not a shard's runner)."""
+
+    @property
+    def state(self) -> "State":
+        """The engine state: stages, accounts' data, PnL history, the last tick."""
+
+    @property
+    def lock_book(self) -> "LockBook":
+        """Who holds which scope locked, and how."""
+
+    @property
+    def dms(self) -> "DeadMansSwitch":
+        """The dead man's switch: armed sources, their beats, the venues' countdowns."""
+
+    @property
+    def resume_starts(self) -> Mapping[str, int]:
+        """The resumptions in force: "policy|scope" → the reset each runs from (ms)."""
+
+    @property
+    def residuals(self) -> "ResidualBook":
+        """What closes left open and stopped trying to close."""
+
+    @property
+    def snapshots(self) -> Mapping[str, "Snapshot"]:
+        """Account key → its last snapshot."""
+
+    @property
+    def evaluation(self) -> Optional["Evaluation"]:
+        """This runner's last evaluation (None: it evaluated nothing, e.g. a standby)."""
+
+    @property
+    def silences(self) -> tuple["Silence", ...]:
+        """The silences as stored, oldest first."""
+
+    @property
+    def acks(self) -> Mapping[str, tuple["Acknowledgement", ...]]:
+        """Incident → who has it: each author's latest acknowledgement, oldest first."""
+
+    @property
+    def revokes(self) -> "RevokeBook":
+        """The bots' trading permission at the venues, owed and held."""
+
+    def node(self, policy: str) -> Optional["PolicyNode"]:
+        """The running graph's policy of that name, or None."""

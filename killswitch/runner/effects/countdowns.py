@@ -1,0 +1,325 @@
+"""Countdowns: heartbeats, the dead man's switch, and the venues' cancel-all-after.
+
+What it owns: taking a source's heartbeat in (its heartbeat age, a signal; and its dead man's
+switch) when something names the source, and refusing it otherwise or past the bound on sources
+held (:mod:`.beat_sources`); forgetting, at the leader's tick, the sources nothing names any
+more; firing an armed source that stayed silent past its timeout — once per silence: its
+scope is halted (saved with the tick's state) and the open orders the last good snapshots
+attribute to it are cancelled after the tick's orders; a stage's ``arm_exchange_dms``, which
+arms every capable venue account's own countdown, refreshed at a third of the countdown while a
+scope stays in such a stage and disarmed once none does; and the dead man's switch's status:
+whole (``GET /v1/dms``), or as the runner's status shows it — the most urgent sources, the
+counts of each kind and where every one is read — so that a status read does not grow with the
+sources an operator armed (1,024 made it 170 KB, written to every reader).
+
+Silence is counted from when this runner started listening (start or takeover) at the
+earliest: a runner that was down could not hear anyone beat. A halt a firing left stays until
+the source is armed again (someone looked) or an operator unlocks it.
+
+Must not: send an order of the policies, or lift a lock a stage holds. Refresh failures, lapses
+and cancel failures are audited and shown in status, and retried at the next call.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+from dataclasses import dataclass
+from typing import AbstractSet, Any, Callable, Mapping, Optional, Sequence
+
+from adapters.base import AdapterError, CancelSelector, ExchangeAdapter
+
+from ...compile.nodes import ArmExchangeDmsAction
+from ...engine.evaluate import Evaluation
+from ...engine.state import forget_heartbeats, record_heartbeat
+from ...state.store import StateStore
+from .beat_sources import SourceGate, named_by
+from ..book.book import Book
+from ..lock.lock import DEAD_MANS_SWITCH, iso_ms
+from ..collaborators import Audits
+from ..book.dms_state import SourceStatus
+from ..storeio import StoreIO
+
+DMS_SHOWN = 20  # sources (and watched sources never heard from) the status lists: the most urgent
+DMS_ALL = "/v1/status?dms=all"  # where the status lists every one (and GET /v1/dms, the switch alone)
+
+
+@dataclass(frozen=True)
+class Firing:
+    """A dead man's switch firing: the source, why, and the orders to cancel (account, order id)."""
+
+    source: str
+    reason: str
+    silent_s: float
+    timeout_s: float
+    orders: tuple[tuple[str, str], ...]
+    unknown: tuple[str, ...]  # accounts whose last snapshot failed: their orders are not known
+
+
+class Countdowns:
+    """See the module doc. ``lead`` writes the audit rows under the runner's fencing token and
+    says whether the runner leads now (only a leader refreshes the venues' countdowns)."""
+
+    def __init__(self, book: Book, adapters: dict[str, ExchangeAdapter], store: StateStore, io: StoreIO, *,
+                 dry_run: bool, clock: Callable[[], int], timeout_s: float,
+                 lead: Audits, counters: dict[str, int]):
+        self.book = book
+        self.adapters = adapters
+        self.store = store
+        self.io = io
+        self.dry_run = dry_run
+        self.clock = clock
+        self.timeout_s = timeout_s
+        self.lead = lead
+        self.listening_since_ms = clock()  # silence is counted from here at the earliest
+        self.native_errors: dict[str, str] = {}  # account → why its countdown's last refresh failed
+        self.counters = counters  # the runner's: "dms_fired" counts the firings
+        self._stored_beats: dict[str, int] = {}  # source → the stored beat last taken in (from a standby)
+        self.sources = SourceGate()  # which sources are taken, and the latest refused
+
+    # --- heartbeats ----------------------------------------------------------------------------------
+
+    def named(self) -> frozenset[str]:
+        """The sources a heartbeat is taken from now (see :mod:`.beat_sources`)."""
+        accounts: set[str] = set()
+        for adapter in self.adapters.values():
+            accounts |= adapter.strategy_names()
+        return self.sources.named(self.book.graph, frozenset(accounts), self.book.dms.armed)
+
+    def held(self) -> frozenset[str]:
+        """The sources held: a heartbeat age or an entry in the dead man's switch."""
+        return frozenset(self.book.state.heartbeats) | frozenset(self.book.dms.sources)
+
+    def refusals(self, sources: Sequence[str], now: int) -> dict[str, str]:
+        """Which of ``sources`` are refused (``UNKNOWN_SOURCE``, ``SOURCES_FULL``), each with its
+        reason; the rest are to be taken."""
+        return self.sources.refusals(sources, self.named(), self.held(), now)
+
+    def beat(self, source: str, ts_ms: int) -> None:
+        self.beat_many((source,), ts_ms)
+
+    def beat_many(self, sources: Sequence[str], ts_ms: int) -> None:
+        """Each of ``sources`` beat at ``ts_ms`` (the switch copied once, not once a source)."""
+        for source in sources:
+            record_heartbeat(self.book.state, source, ts_ms)
+        self.book.switch_beat(sources, ts_ms)
+
+    def forget_unnamed(self) -> None:
+        """Forget the heartbeats and the unarmed switch entries of the sources nothing names any
+        more (a policy reloaded without one, a switch disarmed): the bound counts what is named.
+        An armed source is named; a halt its firing left is the lock book's, and stays."""
+        named = self.named()
+        book = self.book
+        forget_heartbeats(book.state, named)
+        if any(name not in named for name in book.dms.sources):
+            book.keep_switch_sources(named)
+
+    async def take_stored_beats(self, now: int) -> None:
+        """Beats the standbys stored since the last tick. A beat is stamped with the clock of
+        the replica that took it: one ahead of ours is taken as heard now, once (each stored
+        beat counts once, so a fast clock can never keep a silent source alive). A stored beat
+        of a source nothing names now, or a new one past the bound, is left (as the standby
+        that stored it would have refused it now)."""
+        named, held = self.named(), set(self.held())
+        for source, ts_ms in (await self.io(self.store.heartbeats)).items():
+            if self._stored_beats.get(source) == ts_ms or source not in named:
+                continue
+            if source not in held and len(held) >= self.sources.limit:
+                continue
+            held.add(source)
+            self._stored_beats[source] = ts_ms
+            self.beat(source, min(ts_ms, now))
+
+    # --- the dead man's switch -----------------------------------------------------------------------
+
+    def fire_due(self, now: int) -> list[Firing]:
+        """Mark the overdue sources fired and halt their scopes (saved with the tick's state;
+        the cancels go out with the tick's orders)."""
+        book = self.book
+        names = book.fire_switch(now, self.listening_since_ms)
+        out = []
+        for name in names:
+            st = book.dms.sources[name]
+            silent_s = (now - (st.last_beat_ms or now)) / 1000
+            timeout_s = (st.timeout_ms or 0) / 1000
+            orders = tuple((key, o.id) for key, snap in sorted(book.snapshots.items()) if snap.fetch.ok
+                           for o in snap.orders if o.strategy == name)
+            unknown = tuple(sorted(k for k, snap in book.snapshots.items() if not snap.fetch.ok))
+            reason = f"DMS_FIRED: source={name} silent={silent_s:g}s timeout={timeout_s:g}s"
+            book.lock_source(
+                name, "halted", now_ms=now, policy=DEAD_MANS_SWITCH,
+                reason=reason + "; held until the source is armed again (ksctl dms arm) or ksctl unlock",
+                details={"source": name, "last_beat_ts": iso_ms(st.last_beat_ms) if st.last_beat_ms else None})
+            self.counters["dms_fired"] += 1
+            out.append(Firing(name, reason, silent_s, timeout_s, orders, unknown))
+        return out
+
+    async def cancel_fired(self, fired: Sequence[Firing], now: int) -> None:
+        """The open orders of the fired sources, cancelled by id (after the tick's orders)."""
+        for f in fired:
+            by_account: dict[str, list[str]] = {}
+            for key, oid in f.orders:
+                by_account.setdefault(key, []).append(oid)
+            for key, ids in sorted(by_account.items()):
+                doc: dict[str, Any] = {"source": f.source, "account": key, "orders": len(ids)}
+                if self.dry_run:
+                    await self.lead.audit("dms_cancel_dry_run", now, doc)
+                    continue
+                try:
+                    res = await asyncio.wait_for(self.adapters[key].cancel_orders(CancelSelector(order_ids=tuple(ids))),
+                                                 self.timeout_s)
+                except Exception as e:  # noqa: BLE001 - the halt holds; the failure is on record
+                    await self.lead.audit("dms_cancel_failed", now, {**doc, "reason": error_code(e)})
+                    continue
+                await self.lead.audit("dms_orders_canceled", now, {**doc, "canceled": len(res.canceled),
+                                                              "failed": dict(res.failed)})
+
+    # --- the venues' countdowns ----------------------------------------------------------------------
+
+    def arm_native(self, ev: Evaluation) -> None:
+        """A stage's ``arm_exchange_dms``: keep every capable venue account's countdown armed,
+        starting now (a re-entry arms it again at once, with the stage's countdown)."""
+        if self.dry_run:
+            return
+        graph = self.book.graph
+        for se in ev.scopes:
+            if se.plan is None or not any(d.kind == "arm_exchange_dms" for d in se.plan.directives):
+                continue
+            for a in graph.policy(se.policy).stage(se.plan.stage).actions:
+                if not isinstance(a, ArmExchangeDmsAction):
+                    continue
+                seconds = a.after_ms / 1000
+                for key, adapter in self.adapters.items():
+                    if adapter.capabilities.cancel_all_after:
+                        self.book.arm_venue_countdown(key, seconds)
+
+    def _native_wanted(self) -> bool:
+        """Whether a scope is in a stage that arms the venues' countdowns."""
+        for key, ss in self.book.state.scopes.items():
+            if not ss.stage.level:
+                continue
+            node = self.book.node(key.partition("|")[0])
+            stage = next((st for st in node.stages if st.level == ss.stage.level), None) if node else None
+            if stage is not None and any(a.kind == "arm_exchange_dms" for a in stage.actions):
+                return True
+        return False
+
+    async def refresh_native(self) -> None:
+        """Re-arm the venues' cancel-all-after countdowns that are due (a third of the countdown
+        since the last refresh), or disarm them all once no scope is in a stage that arms them.
+        Leader only; failures are audited and shown in status, and retried at the next call."""
+        book = self.book
+        if self.dry_run or not self.lead.leader or not book.dms.native:
+            return
+        now = self.clock()
+        if not self._native_wanted():
+            for key in sorted(book.dms.native):
+                adapter = self.adapters.get(key)
+                try:
+                    if adapter is not None:
+                        await asyncio.wait_for(adapter.disarm_cancel_all_after(), self.timeout_s)
+                except Exception as e:  # noqa: BLE001 - kept, so the next call tries again
+                    self.native_errors[key] = error_code(e)
+                    await self.lead.audit("dms_native_disarm_failed", now, {"account": key, "reason": error_code(e)})
+                    continue
+                book.disarm_venue_countdown(key)
+                self.native_errors.pop(key, None)
+                await self.lead.audit("dms_native_disarmed", now, {"account": key})
+            return
+        plan = book.dms.native_plan(now, {k: a.capabilities for k, a in self.adapters.items()})
+        for key in plan.refresh:
+            countdown_s = book.dms.native[key].countdown_ms / 1000
+            if key in plan.lapsed:
+                await self.lead.audit("dms_native_lapsed", now, {"account": key, "countdown_s": countdown_s,
+                                                            "last_refresh_ms": book.dms.native[key].last_refresh_ms})
+            try:
+                await asyncio.wait_for(self.adapters[key].arm_cancel_all_after(countdown_s), self.timeout_s)
+            except Exception as e:  # noqa: BLE001 - a refresh that failed is retried at the next call
+                self.native_errors[key] = error_code(e)
+                await self.lead.audit("dms_refresh_failed", now, {"account": key, "reason": error_code(e),
+                                                             "countdown_s": countdown_s})
+                continue
+            book.venue_countdown_refreshed(key, now)
+            self.native_errors.pop(key, None)
+
+    # --- status --------------------------------------------------------------------------------------
+
+    def status(self, shown: Optional[int] = None) -> dict:
+        """The dead man's switch as ``GET /v1/dms`` shows it: every source held (``sources``), the
+        venues' countdowns, the latest refused sources and every source watched. With ``shown``,
+        as the status shows it (:func:`summarised`): the ``shown`` most urgent sources, the
+        watched sources never heard from (at most ``shown``), and ``summary``: how many there are
+        of each, the soonest to fire, and where every one is read."""
+        now = self.clock()
+        dms = self.book.dms
+        locked = {h.scope for h in self.book.lock_book.in_force(now) if h.policy == DEAD_MANS_SWITCH}
+        states = dms.status(now)
+        doc = {"format_version": 1, "listening_since_ts": iso_ms(self.listening_since_ms), "sources": {},
+               "native": self._native_status(now), "refused": self.sources.status(now), "watched": self.watched()}
+        if shown is not None:
+            return summarised(doc, states, locked, shown)
+        doc["sources"] = {name: {**st.to_json(), "locked": name in locked} for name, st in states.items()}
+        return {**doc, "summary": None}  # (every source listed)
+
+    def _native_status(self, now: int) -> dict:
+        dms = self.book.dms
+        native: dict = {}
+        if dms.native:
+            plan = dms.native_plan(now, {k: a.capabilities for k, a in self.adapters.items()})
+            for key, n in sorted(dms.native.items()):
+                last = n.last_refresh_ms
+                native[key] = {
+                    "countdown_s": n.countdown_ms / 1000,
+                    "last_refresh_age_s": None if last is None else max(0, now - last) / 1000,
+                    # when the venue cancels everything if no refresh comes before
+                    "cancels_in_s": None if last is None else max(0, last + n.countdown_ms - now) / 1000,
+                    "refresh_due": key in plan.refresh, "lapsed": key in plan.lapsed,
+                    "supported": key not in plan.unsupported, "error": self.native_errors.get(key)}
+        return native
+
+    def watched(self) -> dict[str, list[str]]:
+        """Every source a heartbeat is taken from, with what names it (heard from or not)."""
+        accounts: set[str] = set()
+        for adapter in self.adapters.values():
+            accounts |= adapter.strategy_names()
+        return {s: list(by) for s, by in named_by(self.book.graph, accounts, self.book.dms.armed).items()}
+
+
+def _urgency(name: str, st: SourceStatus, locked: AbstractSet[str]) -> tuple:
+    """Fired first, then a halt its firing left, then armed by the time left, then the rest."""
+    if st.fired:
+        return (0, 0.0, name)
+    if name in locked:
+        return (1, 0.0, name)
+    if st.armed:
+        return (2, st.fires_in_s if st.fires_in_s is not None else math.inf, name)
+    return (3, 0.0, name)
+
+
+def summarised(doc: dict, states: Mapping[str, SourceStatus], locked: AbstractSet[str], shown: int) -> dict:
+    """``doc`` (the switch as :meth:`Countdowns.status` shows it whole, without its ``sources``)
+    with the ``shown`` most urgent of ``states`` as its sources (each group by name: fired, a halt
+    left, armed by the time left, the rest), the watched sources never heard from (at most
+    ``shown``, by name) as its ``watched``, and ``summary``: the counts of every source held,
+    armed, fired, halting trading, watched and never heard, how many of each are listed, the
+    soonest to fire, and where every one is read (:data:`DMS_ALL`)."""
+    ranked = sorted(states.items(), key=lambda kv: _urgency(kv[0], kv[1], locked))[:shown]
+    watched = doc["watched"]
+    never = [s for s in sorted(watched) if s not in states]
+    soonest = min(((st.fires_in_s, name) for name, st in states.items() if st.armed and st.fires_in_s is not None),
+                  default=None)
+    summary = {"sources": len(states), "armed": sum(1 for st in states.values() if st.armed),
+               "fired": sum(1 for st in states.values() if st.fired), "locked": len(locked),
+               "watched": len(watched), "never_heard": len(never), "shown": len(ranked),
+               "never_heard_shown": min(len(never), shown),
+               "soonest": soonest[1] if soonest else None, "soonest_fires_in_s": soonest[0] if soonest else None,
+               "all": DMS_ALL}
+    return {**doc, "sources": {name: {**st.to_json(), "locked": name in locked} for name, st in ranked},
+            "watched": {s: watched[s] for s in never[:shown]}, "summary": summary}
+
+
+def error_code(e: BaseException) -> str:
+    """An adapter's reason code, TIMEOUT, or the error's type: never its text."""
+    if isinstance(e, AdapterError):
+        return e.reason.value
+    return "TIMEOUT" if isinstance(e, asyncio.TimeoutError) else type(e).__name__

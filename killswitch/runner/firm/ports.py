@@ -1,0 +1,102 @@
+"""What a shard's firm parts are handed of the shard's runner: its parts behind narrow ports.
+
+What it owns: :class:`ShardPorts`, the collaborators the firm link (:mod:`.firm`), the
+directive applier (:mod:`.firm_apply`) and the facts publisher (:mod:`.firm_publish`) use, each
+named by the small interface it offers — the lead (:class:`~.collaborators.Leads`), the operator
+turn (:class:`Turns`), the command path a firm directive's lock and unlock take, the one an
+operator's takes (:class:`FirmCommands`: audited first, then applied and saved), the manual
+close (:class:`Closes`), the executor's cancels (:class:`Cancels`), the sinks
+(:class:`~.collaborators.Tells`) and what the firm reads and sets of the book
+(:class:`ShardBook`). The bootstrap builds one from a runner's parts
+(:func:`killswitch.bootstrap.shard_ports`); a test builds one from the parts it needs.
+:class:`FirmRoutes` is what the runner asks of the firm link: an operator's firm-wide command
+made a directive, and ``GET /v1/firm``.
+
+Must not: hold state or logic, or hand out the runner itself.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Callable, Mapping, Optional, Protocol
+
+from ..collaborators import Leads, Tells
+
+if TYPE_CHECKING:  # pragma: no cover - annotations only
+    from ...compile.graph import DecisionGraph
+    from ...orders import CancelIntent
+    from ...snapshot import Snapshot
+    from ..venue.execution import ExecutionReport
+    from ..view import ChangeResult, CloseResult, ResetResult
+
+
+class Turns(Protocol):
+    def here(self) -> contextlib.AbstractAsyncContextManager[None]:
+        """The operator turn, behind every tick and every change already waiting."""
+
+
+class FirmCommands(Protocol):
+    """The operator's command path (:class:`~.commands.OperatorCommands`): what a directive's
+    lock and unlock go through on this shard."""
+
+    async def lock_scope(self, scope: str, mode: str, reason: str, ttl_s: Optional[float] = None, *,
+                         actor: Optional[str] = None, enforce: Optional[dict] = None) -> "ChangeResult": ...
+
+    async def unlock_scope(self, scope: str, reason: str, *, actor: Optional[str] = None) -> "ChangeResult": ...
+
+    async def firm_lock(self, scope: str, hold: str, audited: dict, *, mode: str, reason: str,
+                        stage: Optional[int] = None, manual: bool = False, ttl_ms: Optional[int] = None,
+                        details: Optional[dict] = None) -> Optional[str]: ...
+
+    async def firm_unlock(self, scope: str, hold: str, audited: dict) -> Optional[str]: ...
+
+
+class Closes(Protocol):
+    async def close(self, scope: str, reason: str, dry_run: bool, *, actor: Optional[str] = None,
+                    preview_id: Optional[str] = None) -> "CloseResult":
+        """A manual close of ``scope``: previewed (``dry_run``), or the preview sent."""
+
+
+class Cancels(Protocol):
+    async def cancel(self, cancels: list["CancelIntent"]) -> "ExecutionReport":
+        """The venues' open orders the intents select, cancelled now."""
+
+
+class ShardBook(Protocol):
+    """What the firm parts read and set of the shard's book."""
+
+    def take_firm_graph(self, graph: "DecisionGraph") -> None:
+        """The firm-wide policies the link runs (the sinks find a firm entry's runbook)."""
+
+    @property
+    def snapshots(self) -> Mapping[str, "Snapshot"]:
+        """The last tick's snapshots, by account key."""
+
+
+class FirmRoutes(Protocol):
+    """What the runner asks of a shard's firm link (:class:`~.firm.FirmLink`)."""
+
+    async def route(self, kind: str, scope: str, payload: dict, actor: Optional[str]) -> Optional["ChangeResult"]: ...
+
+    async def route_reset(self, policy: str, scope: str, approver: str, reason: str,
+                          confirm_relatch: bool = False) -> Optional["ResetResult"]: ...
+
+    async def status(self) -> dict: ...
+
+
+@dataclass(frozen=True)
+class ShardPorts:
+    """See the module doc. ``accounts``: this shard's accounts (``venue/name``), the ones it
+    carries a directive out on."""
+
+    clock: Callable[[], int]
+    dry_run: bool
+    accounts: tuple[str, ...]
+    lead: Leads
+    turn: Turns
+    commands: FirmCommands
+    closes: Closes
+    cancels: Cancels
+    sinks: Tells
+    book: ShardBook

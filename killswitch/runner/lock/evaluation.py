@@ -1,0 +1,77 @@
+"""A tick's evaluation folded into the lock book: the locks its stage entries hold, the
+releases its resets make, and the holds of the policies blind in a scope (``spec.while_blind``).
+
+The book itself (its holds, how they merge, its documents) is :mod:`.lock`'s; this module
+only says which holds one evaluation adds and removes. Must not: read the clock (the
+evaluation's ``now_ms`` is the time), or write the lock file.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .lock import LockBook
+
+
+# the stage of a policy's hold on a scope it is blind in (``spec.while_blind``): no stage of it
+WHILE_BLIND_STAGE = 0
+
+
+def apply_evaluation(book: LockBook, evaluation: Any, graph: Any) -> LockBook:
+    """Fold one tick's :class:`~killswitch.engine.evaluate.Evaluation` into the book: a reset
+    releases the policy's locks on that scope; the locks a stage entry's plan holds (an action's
+    ``ActionPlanning.lock``: ``lock_trading``'s) lock it (held until reset when the stage resets
+    manually); a policy with ``while_blind`` holds a scope it is blind in at that mode, and
+    releases it when the scope is armed again."""
+    now = evaluation.now_ms
+    book = _while_blind(book, evaluation, graph)
+    for se in evaluation.scopes:
+        tr = se.transition
+        if tr is not None and tr.kind == "reset":
+            book = book.release(se.scope, policy=se.policy)
+        if se.plan is None:
+            continue
+        if not se.plan.locks:
+            continue
+        stage = graph.policy(se.policy).stage(se.plan.stage)
+        for lock in se.plan.locks:
+            # what the lock makes hold at the venue, carried in the hold when it is not its mode's
+            # default (killswitch.runner.watch.enforce reads it)
+            enforce = {}
+            if lock.cancel is not True or lock.revert_growth != (lock.mode == "halted"):
+                enforce = {"enforce": {"cancel": bool(lock.cancel), "revert_growth": bool(lock.revert_growth)}}
+            book = book.apply(
+                lock.scope, lock.mode, now_ms=now, policy=se.policy, stage=se.plan.stage,
+                reason=f"{lock.kind.upper()}: stage={se.plan.stage} ({stage.name}) policy={se.policy}"
+                       + (f" {tr.reason}" if tr is not None else ""),
+                ttl_ms=lock.ttl_ms, manual=stage.manual,
+                details={"decision_id": se.plan.decision_id, "digest": evaluation.digest,
+                         "revision": evaluation.revision, **enforce})
+    return book
+
+
+def _while_blind(book: LockBook, evaluation: Any, graph: Any) -> LockBook:
+    modes = {p.name: p.while_blind_lock for p in graph.policies}
+    held = {(h.scope, h.policy): (h.mode, h.reason) for h in book.holds
+            if h.stage == WHILE_BLIND_STAGE and h.policy is not None}
+    for scope, policy in held:  # a policy reloaded without while_blind (or gone) lets go
+        if modes.get(policy) is None:
+            book = book.release(scope, policy=policy, stage=WHILE_BLIND_STAGE)
+    for se in evaluation.scopes:
+        mode = modes.get(se.policy)
+        if mode is None:
+            continue
+        cov = se.coverage
+        if cov.armed:
+            if (se.scope, se.policy) in held:
+                book = book.release(se.scope, policy=se.policy, stage=WHILE_BLIND_STAGE)
+        else:  # held (again when its mode or why changed; since when it is held kept while it was)
+            why = f"WHILE_BLIND: policy={se.policy} {cov.why_blind}"[:500]
+            was = held.get((se.scope, se.policy))
+            if was is not None and was[0] != mode:
+                book = book.release(se.scope, policy=se.policy, stage=WHILE_BLIND_STAGE)
+            if was != (mode, why):
+                book = book.apply(se.scope, mode, now_ms=evaluation.now_ms, policy=se.policy,
+                                  stage=WHILE_BLIND_STAGE, reason=why,
+                                  details={"while_blind": True, "until_ms": cov.until_ms})
+    return book

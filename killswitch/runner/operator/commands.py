@@ -1,0 +1,335 @@
+"""Operator commands that change the book: reset, lock, unlock, and the dead man's switch.
+
+What it owns: an approval of a manual reset; an operator's lock of a scope (until unlock or its
+ttl); an unlock, which lifts only operator and dead man's switch locks (a scope a policy's
+stage holds is refused: ``MANUAL_RESET_REQUIRED`` for a manual-reset stage, ``POLICY_LOCK``
+otherwise); arming and disarming a source's dead man's switch. Each returns the view dataclass
+the API serialises, with a reason code when it is refused.
+
+The order of a change is its safety: it is audited first (fenced: a deposed runner changes
+nothing), then computed from the book as it is once the audit row is stored — the tick may
+have moved it on meanwhile — applied, saved and written to the lock file. A write fenced off
+after the change was applied takes it back and marks the book stale (reloaded from the store
+when the lease comes back). A scope, policy or source the runner does not know is refused with
+close matches, never accepted: a lock on a typo would stop nothing.
+
+Must not: run outside the operator turn (the API's view calls take it; see
+:class:`~killswitch.runner.lease.leadership.Turn`), or change what a policy's stage holds except
+through ``approve_reset``.
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Any, Callable, Optional, Sequence
+
+from ...engine.stages import StageTransition, approve_reset
+from ...engine.state import StageState
+from ...events import RESET, Event
+from ...state.store import FencedError, StateStore
+from ..effects import beat_sources
+from ..book.book import Book
+from .closes import by
+from ..book.dms_state import DeadMansSwitch
+from ..lease.leadership import Leadership
+from ..watch.enforce import enforce_details
+from ..lock.lock import DEAD_MANS_SWITCH, NOT_A_POLICY, OPERATOR, LockBook, iso_ms
+from ..book.resuming import Resumptions
+from ..book.revoke_state import holder_of
+from ..effects.revokes import Revokes
+from ..names import close_matches
+from ..collaborators import Emits, Names, Saves
+from ..storeio import StoreIO
+from ..readout.relatch import relatch_unconfirmed, still_firing, taken
+from ..view import ChangeResult, ResetResult, TriggerStatus
+
+Update = Callable[[LockBook, DeadMansSwitch], tuple[LockBook, DeadMansSwitch]]
+
+
+class OperatorCommands:
+    """See the module doc. ``persist`` saves the book and rewrites the lock file (awaited);
+    ``sinks`` are handed the events; ``known`` resolves the names an operator gives."""
+
+    def __init__(self, book: Book, lead: Leadership, resumptions: Resumptions, store: StateStore, io: StoreIO, *,
+                 clock: Callable[[], int], known: Names, persist: Saves, sinks: Emits,
+                 triggers: Callable[[], Sequence[TriggerStatus]] = tuple, revokes: Optional[Revokes] = None):
+        self.book = book
+        self.lead = lead
+        self.resumptions = resumptions
+        self.store = store
+        self.io = io
+        self.clock = clock
+        self.known = known
+        self.persist = persist
+        self.sinks = sinks
+        self.triggers = triggers  # every trigger's status: a reset warns of one that still fires
+        self.revokes = revokes  # a reset that releases its stage owes the restore of what it revoked
+
+    async def reset(self, policy: str, scope: str, approver: str, reason: str,
+                    confirm_relatch: bool = False) -> ResetResult:
+        """An approval of a manual reset by ``approver`` (the authenticated identity). The
+        approval is worked out on a copy of the stage, audited, and only then applied to the
+        stage as it is after the audit row is stored: if the tick moved the stage on meanwhile,
+        the approval is void (``STAGE_CHANGED``, audited) and nothing is applied. An approval
+        taken while a trigger that enters a stage of the policy still fires (the stage would be
+        entered again at the next tick) is refused, audited and not applied, unless
+        ``confirm_relatch`` (``RELATCH_UNCONFIRMED``, with the warning)."""
+        refused = self.lead.not_leader("reset")
+        if refused:
+            return ResetResult(False, refused)
+        book = self.book
+        node = book.node(policy)
+        key = f"{policy}|{scope}"
+        unknown = self.known.catalog().resolve_policy_scope(policy, scope)
+        if node is None or key not in book.state.scopes or unknown is not None:
+            return ResetResult(False, unknown.reason if unknown is not None else f"UNKNOWN_SCOPE: {policy} {scope}")
+        now = self.clock()
+        before = copy.deepcopy(book.state.scopes[key].stage)
+        level = before.level
+        trial, transition, why = trial_reset(node, scope, before, approver, now)
+        relatch = still_firing(node, scope, self.triggers()) if taken(transition, why) else ()
+        if relatch and not confirm_relatch:
+            why = relatch_unconfirmed(policy, scope)
+            try:
+                await self.lead.audit("reset_approval", now, {"policy": policy, "scope": scope, "level": level,
+                                                              "approver": approver, "reason": reason, "result": why})
+            except FencedError:
+                return ResetResult(False, self.lead.deposed())
+            return ResetResult(False, why, relatch)
+        try:
+            await self.lead.audit("reset_approval", now, {"policy": policy, "scope": scope, "level": level,
+                                                          "approver": approver, "reason": reason, "result": why})
+        except FencedError:
+            return ResetResult(False, self.lead.deposed())
+        ss = book.state.scopes.get(key)
+        if ss is None or ss.stage != before:
+            why = (f"STAGE_CHANGED: the stage of {policy} {scope} changed while the approval was being recorded; "
+                   "nothing was applied: approve again")
+            try:
+                await self.lead.audit("reset_approval_void", now, {"policy": policy, "scope": scope, "level": level,
+                                                                   "approver": approver, "result": why})
+            except FencedError:
+                self.lead.leader = False
+            return ResetResult(False, why)
+        book.reset_stage(key, trial)  # what was audited, applied to the stage it was worked out on
+        if level:
+            await self.io(self.store.record_approval, f"{key}|e{trial.entries}", level, approver, reason, now)
+        self.sinks.emit(Event.make(RESET, now, {"approver": approver, "reason": reason, "result": why,
+                                          "released": transition is not None},
+                             policy=policy, scope=scope, level=level))
+        restores: list[str] = []
+        if transition is not None:
+            book.release_lock(scope, policy=policy)
+            if self.revokes is not None:  # the one way a stage's revoke is lifted: saved below, sent at the tick
+                restores = self.revokes.release(holder_of(policy, scope), now)
+            row = self.resumptions.start(policy, scope, level, now)
+            if self.lead.leader:
+                try:
+                    if row:
+                        await self.lead.audit(row[0], now, row[1])
+                    await self.persist.save(lock_at=now)  # (the lock file once the save is through)
+                except FencedError:
+                    # this reset did not happen: whoever leads next, this runner included, goes
+                    # on from the store, not from the stage released here
+                    self.lead.stale = True
+                    return ResetResult(False, self.lead.deposed())
+        warn = still_firing(node, scope, self.triggers()) if taken(transition, why) else ()
+        if restores:
+            why += f"; trading restore owed at the venue for {', '.join(restores)} (sent at the next tick)"
+        return ResetResult(transition is not None, why, warn)
+
+    async def _change(self, kind: str, payload: dict, update: Update) -> Optional[str]:
+        """Audit an operator's change (fenced), apply ``update`` to the lock book and the dead
+        man's switch as they are once the audit row is stored, save it and rewrite the lock file.
+        None when done; else why it was refused, and nothing changed."""
+        refused = self.lead.not_leader("change")
+        if refused:
+            return refused
+        book = self.book
+        now = self.clock()
+        try:
+            await self.lead.audit(kind, now, payload)
+        except FencedError:
+            return self.lead.deposed()
+        undo = book.change_lock_and_dms(update)
+        try:
+            await self.persist.save(lock_at=now)  # (the lock file once the save is through)
+        except FencedError:
+            undo()  # taken back if nothing moved them since
+            self.lead.stale = True  # whatever else moved, the store decides when the lease comes back
+            return self.lead.deposed()
+        return None
+
+    async def firm_lock(self, scope: str, hold: str, audited: dict, *, mode: str, reason: str,
+                        stage: Optional[int] = None, manual: bool = False, ttl_ms: Optional[int] = None,
+                        details: Optional[dict] = None) -> Optional[str]:
+        """A firm policy's lock of ``scope`` (its directive carried out on this shard), held as
+        ``hold`` (``firm:<policy>``) until the firm's reset lifts it: the path an operator's
+        change takes — audited ``firm_lock`` (``audited``), applied to the lock book as it is
+        then, saved, the lock file rewritten. None when done; else why, and nothing changed."""
+        now = self.clock()
+        return await self._change("firm_lock", audited, lambda book, dms: (
+            book.apply(scope, mode, now_ms=now, policy=hold, stage=stage, reason=reason, manual=manual,
+                       ttl_ms=ttl_ms, details=details), dms))
+
+    async def firm_unlock(self, scope: str, hold: str, audited: dict) -> Optional[str]:
+        """The firm's reset lifting ``hold`` (``firm:<policy>``) from ``scope``, as
+        :meth:`firm_lock` takes it: audited ``firm_unlock``, applied, saved."""
+        return await self._change("firm_unlock", audited, lambda book, dms: (book.release(scope, policy=hold), dms))
+
+    async def _refused(self, kind: str, payload: dict, why: str) -> ChangeResult:
+        await self.lead.audit_refusal(kind, self.clock(), payload, why)
+        return ChangeResult(False, why)
+
+    async def lock_scope(self, scope: str, mode: str, reason: str, ttl_s: Optional[float] = None, *,
+                         actor: Optional[str] = None, enforce: Optional[dict] = None) -> ChangeResult:
+        """An operator's lock on ``scope``: it replaces the operator's earlier lock of that scope
+        and holds until ``unlock_scope`` or its ttl. ``enforce``: what it makes hold at the venue
+        (``{cancel, revert_growth}``, each left out going by the mode: see runner/watch/enforce.py)."""
+        kept = enforce_details((enforce or {}).get("cancel"), (enforce or {}).get("revert_growth"))
+        payload = {"scope": scope, "mode": mode, "ttl_s": ttl_s, "reason": reason, **kept, **by(actor)}
+        if mode not in ("halted", "reducing"):
+            return ChangeResult(False, f'BAD_REQUEST: mode is "halted" or "reducing", not {mode!r}')
+        if (standby := self.lead.not_leader("lock")) is not None:  # before its own view of the book answers
+            return ChangeResult(False, standby)
+        unknown = self.known.catalog().resolve_scope(scope)
+        if unknown is not None:
+            return await self._refused("manual_lock", payload, unknown.reason)
+        ttl_ms, bad_ttl = lock_ttl_ms(ttl_s)
+        if bad_ttl:
+            return ChangeResult(False, bad_ttl)
+        now = self.clock()
+        refused = await self._change("manual_lock", payload, lambda book, dms: (
+            operator_lock(book, scope, mode, reason, now, ttl_ms, actor, kept), dms))
+        if refused:
+            return ChangeResult(False, refused)
+        return ChangeResult(True, locked_reason(scope, mode, now, ttl_ms))
+
+    async def unlock_scope(self, scope: str, reason: str, *, actor: Optional[str] = None) -> ChangeResult:
+        """Lift the operator's and the dead man's switch's locks on exactly ``scope``. Refused,
+        lifting nothing, while a policy's stage also holds it, or when the scope is unknown."""
+        now = self.clock()
+        payload = {"scope": scope, "reason": reason, **by(actor)}
+        if (standby := self.lead.not_leader("unlock")) is not None:  # not NOT_LOCKED from a standby's view
+            return ChangeResult(False, standby)
+        unknown = self.known.catalog().resolve_scope(scope)
+        if unknown is not None:
+            return await self._refused("manual_unlock", payload, unknown.reason)
+        why, lifted = unlock_decision(self.book.lock_book, scope, now)
+        if why is not None:
+            return await self._refused("manual_unlock", payload, why)
+        refused = await self._change("manual_unlock", {**payload, "lifted": lifted},
+                                     lambda book, dms: (lift_unlocked(book, scope), dms))
+        if refused:
+            return ChangeResult(False, refused)
+        return ChangeResult(True, unlocked_reason(scope, lifted))
+
+    async def dms_arm(self, source: str, timeout_s: float, *, actor: Optional[str] = None) -> ChangeResult:
+        """Watch ``source``: it must beat within ``timeout_s``. Arming lifts the halt an earlier
+        firing of that source left (someone looked)."""
+        now = self.clock()
+        try:
+            self.book.dms.arm(source, timeout_s, now)  # the arguments are checked before anything is audited
+        except ValueError as e:
+            return ChangeResult(False, f"BAD_REQUEST: {e}")
+        held = set(self.book.state.heartbeats) | set(self.book.dms.sources)
+        if source not in held and len(held) >= beat_sources.MAX_SOURCES:
+            return ChangeResult(False, f"{beat_sources.SOURCES_FULL}: {len(held)} heartbeat sources are held (the "
+                                       f"bound is {beat_sources.MAX_SOURCES}); {source!r} is not armed: disarm one "
+                                       "nothing else names first")
+        locked = any(h.scope == source and h.policy == DEAD_MANS_SWITCH for h in self.book.lock_book.in_force(now))
+        refused = await self._change(
+            "dms_armed", {"source": source, "timeout_s": timeout_s, "lock_released": locked, **by(actor)},
+            lambda book, dms: (book.release(source, policy=DEAD_MANS_SWITCH), dms.arm(source, timeout_s, now)))
+        if refused:
+            return ChangeResult(False, refused)
+        return ChangeResult(True, f"DMS_ARMED: source={source} timeout={timeout_s:g}s"
+                                  + ("; the halt of its last firing was lifted" if locked else ""))
+
+    async def dms_disarm(self, source: str, *, actor: Optional[str] = None) -> ChangeResult:
+        """Stop watching ``source``. A halt its firing left stays (ksctl unlock, or arm it again)."""
+        if (standby := self.lead.not_leader("disarm")) is not None:  # not NOT_ARMED from a standby's view
+            return ChangeResult(False, standby)
+        st = self.book.dms.sources.get(source)
+        if st is None or not st.armed:
+            armed = [name for name, s in self.book.dms.sources.items() if s.armed]
+            near = close_matches(source, armed)
+            hint = f"; did you mean {', '.join(repr(n) for n in near)}?" if near else ""
+            return ChangeResult(False, f"NOT_ARMED: source {source} is not armed{hint}")
+        locked = any(h.scope == source and h.policy == DEAD_MANS_SWITCH
+                     for h in self.book.lock_book.in_force(self.clock()))
+        refused = await self._change("dms_disarmed", {"source": source, **by(actor)},
+                                     lambda book, dms: (book, dms.disarm(source)))
+        if refused:
+            return ChangeResult(False, refused)
+        return ChangeResult(True, f"DMS_DISARMED: source={source}"
+                                  + ("; the halt of its firing stays until ksctl unlock" if locked else ""))
+
+
+# --- the decisions, shared with the previews (:mod:`.previews`): what is previewed is what is done ---
+
+
+def trial_reset(node: Any, scope: str, stage: StageState, approver: str, now: int
+                ) -> tuple[StageState, Optional[StageTransition], str]:
+    """An approval of ``approver`` worked out on a copy of ``stage`` (which is left as it is):
+    the copy as it would be, the transition (a release) if any, and the answer."""
+    trial = copy.deepcopy(stage)
+    transition, why = approve_reset(node, scope, trial, approver, now)
+    return trial, transition, why
+
+
+def lock_ttl_ms(ttl_s: Optional[float]) -> tuple[Optional[int], Optional[str]]:
+    """An operator lock's ttl in whole milliseconds (None: until unlocked), or why it is refused."""
+    if ttl_s is None:
+        return None, None
+    ttl_ms = int(round(ttl_s * 1000))
+    return (ttl_ms, None) if ttl_ms > 0 else (None, "BAD_REQUEST: ttl must be at least 1ms")
+
+
+def operator_lock(book: LockBook, scope: str, mode: str, reason: str, now: int, ttl_ms: Optional[int],
+                  actor: Optional[str] = None, enforce: Optional[dict] = None) -> LockBook:
+    """``book`` with the operator's lock of ``scope`` replaced by this one; ``actor`` (the
+    authenticated caller) is kept in its details as ``by`` and named in its reason, and what it
+    enforces at the venue (``{"enforce": {...}}``, :func:`~.enforce.enforce_details`) with them."""
+    until = "until ksctl unlock" if ttl_ms is None else f"until {iso_ms(now + ttl_ms)}"
+    who = f" by={actor}" if actor else ""
+    return book.release(scope, policy=OPERATOR).apply(
+        scope, mode, now_ms=now, policy=OPERATOR, ttl_ms=ttl_ms,
+        details={"reason": reason, **by(actor), **(enforce or {})},
+        reason=f"MANUAL_LOCK: mode={mode}{who} {until}: {reason}")
+
+
+def locked_reason(scope: str, mode: str, now: int, ttl_ms: Optional[int]) -> str:
+    until = "until ksctl unlock" if ttl_ms is None else f"until {iso_ms(now + ttl_ms)}"
+    return f"LOCKED: scope={scope} mode={mode} {until}"
+
+
+def unlock_decision(book: LockBook, scope: str, now: int) -> tuple[Optional[str], list[str]]:
+    """(why an unlock of exactly ``scope`` is refused, or None; which locks it lifts: operator,
+    dead man's switch). A policy's stage holding the scope refuses it, lifting nothing."""
+    held = [h for h in book.in_force(now) if h.scope == scope]
+    stages = [h for h in held if h.policy not in NOT_A_POLICY]
+    latched = next((h for h in stages if h.manual), None)
+    if latched is not None:
+        return (f"MANUAL_RESET_REQUIRED: {scope} is held by stage {latched.stage} of policy {latched.policy} "
+                f"until a manual reset (ksctl reset --policy {latched.policy} --scope {scope}); nothing was lifted"), []
+    if stages:
+        h = stages[0]
+        until = f"until {iso_ms(h.expires_ms)}" if h.expires_ms is not None else "until its stage resets"
+        return (f"POLICY_LOCK: {scope} is held by stage {h.stage} of policy {h.policy} {until}; ksctl unlock lifts "
+                "only operator and dead man's switch locks; nothing was lifted"), []
+    mine = [h for h in held if h.policy in NOT_A_POLICY]
+    if not mine:
+        return f"NOT_LOCKED: no operator or dead man's switch lock on {scope}", []
+    return None, sorted({"operator" if h.policy == OPERATOR else "dead man's switch" for h in mine})
+
+
+def lift_unlocked(book: LockBook, scope: str) -> LockBook:
+    """``book`` without the operator's and the dead man's switch's locks of ``scope``."""
+    for origin in NOT_A_POLICY:
+        book = book.release(scope, policy=origin)
+    return book
+
+
+def unlocked_reason(scope: str, lifted: list[str]) -> str:
+    return f"UNLOCKED: {scope} ({' and '.join(lifted)} lock lifted)"

@@ -1,0 +1,250 @@
+"""The operator's desk: the runner as the HTTP API, the console and the tests' operators see it.
+
+What it owns: :class:`Desk`, which implements :class:`~.view.RunnerView` over the runner's parts
+— the reads (:mod:`.readout`, :mod:`.positions`, :mod:`.charts`), the commands (:mod:`.commands`,
+:mod:`.closes`, :mod:`.revoke_commands`, :mod:`.silences`), their previews (:mod:`.previews`),
+the heartbeats (:mod:`.countdowns`), the turn its calls are carried in (:mod:`.turn`) and, on a
+shard, the firm link its firm-wide commands are routed through (:class:`~.firm_ports.FirmRoutes`)
+and the firm board (:class:`~.firm_board.FirmBoardView`). Each view call is one delegation to
+the part that owns it, plus the log line of an operator's change (:mod:`.oplog`) and, for a
+reset, the silences of the incident it ends. Built by :func:`killswitch.bootstrap.build_runner_and_desk`
+from the same parts as the :class:`~.loop.Runner`, which keeps the tick and the lease.
+
+Threads. The API serves from a thread of its own (:mod:`.api_thread`) and hands every view call
+to the tick's loop (:meth:`Desk.run_view_call`): reads as they come, changes one at a time in the
+turn (:class:`~.turn.Turn`), which the tick holds from start to end ahead of every change
+waiting, so that no queue of operator calls delays a tick by more than the one change being
+applied when it asks. Every method is quick and never blocks on an exchange.
+
+Must not: hold or receive the runner, decide anything itself (the parts do), or change the book
+but through a part's command.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import replace
+from typing import Any, Callable, Optional, Sequence
+
+from ...state.store import StateStore
+from ..readout.charts import ChartHistory
+from .closes import ManualCloses
+from ..collaborators import Audits
+from .commands import OperatorCommands
+from ..effects.countdowns import Countdowns
+from ..firm.board import FirmBoardView
+from ..firm.ports import FirmRoutes
+from ..gate.request import Decision
+from .oplog import said
+from .positions import PositionsReadout
+from .previews import Previews
+from ..readout.readout import Readout
+from .revoke_commands import OperatorRevokes
+from ..silence.view import SilencePreview
+from ..silence.silences import Silences
+from ..storeio import StoreIO
+from ..lease.turn import Turn
+from ..view import (ActionPreview, ChangeResult, CloseResult, IncidentStatus, PositionsStatus, ResetResult,
+                    RunnerStatus, SilenceResult, SilenceStatus, TriggerStatus)
+
+
+class Desk(FirmBoardView):
+    """The API's :class:`~.view.RunnerView`, from the runner's parts; see the module doc.
+    ``firm`` (a shard's firm link) and ``firm_board`` are set by the daemon on a shard."""
+
+    def __init__(self, *, readout: Readout, previews: Previews, commands: OperatorCommands, closes: ManualCloses,
+                 silencing: Silences, operator_revokes: OperatorRevokes, positions: PositionsReadout,
+                 countdowns: Countdowns, charts: ChartHistory, turn: Turn, lead: Audits, store: StateStore,
+                 io: StoreIO, clock: Callable[[], int]):
+        self.readout, self.previews, self.commands, self.closes = readout, previews, commands, closes
+        self.silencing, self.operator_revokes, self.position_readout = silencing, operator_revokes, positions
+        self.countdowns, self.charts, self.turn, self.lead = countdowns, charts, turn, lead
+        self.store, self.io, self.clock = store, io, clock
+        # a shard's FirmLink (runner/firm/firm.py): firm-wide commands become directives
+        self.firm: Optional[FirmRoutes] = None
+
+    # --- where the calls run --------------------------------------------------------------------------
+
+    def serve_views_on(self, loop: asyncio.AbstractEventLoop) -> None:
+        """View calls made from other threads (the API's) run on ``loop``, the runner's tick loop."""
+        self.turn.home = loop
+
+    async def run_view_call(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        """Run a view call (one of this desk's methods) where the runner's state lives: reads as
+        they come, anything else in its turn (see :class:`~killswitch.runner.lease.turn.Turn`)."""
+        return await self.turn.run_view_call(fn, args, kwargs)
+
+    def add_metrics(self, collector: Any) -> None:
+        """``collector.collect_metrics(registry)`` adds its families to every scrape of
+        ``/metrics`` (the API's admission of writes, the supervisor, the firm link, ...)."""
+        self.readout.collectors.append(collector)
+
+    # --- heartbeats -----------------------------------------------------------------------------------
+
+    async def heartbeat(self, source: str, now_ms: Optional[int] = None) -> Optional[str]:
+        """``source`` is alive: its heartbeat age (a signal) and its dead man's switch. The
+        leader takes it in at once (saved with the state at its next tick); a standby stores it
+        for the leader, which takes it in at its next tick, so a bot may beat at any replica.
+        A source nothing names, or a new one past the bound, is refused: the reason
+        (``UNKNOWN_SOURCE``, ``SOURCES_FULL``: :mod:`.beat_sources`), else None. Raises
+        StoreError when a standby cannot store it (the API answers 503: beat again)."""
+        return (await self.heartbeats((source,), now_ms)).get(source)
+
+    async def heartbeats(self, sources: Sequence[str], now_ms: Optional[int] = None) -> dict[str, str]:
+        """Every one of ``sources`` is alive (a batch of the API's coalesced beats), as
+        :meth:`heartbeat` each, all stamped ``now``; a standby stores them in one store call.
+        The refused ones, each with its reason."""
+        now = now_ms if now_ms is not None else self.clock()
+        refused = self.countdowns.refusals(sources, now)
+        taken = [s for s in sources if s not in refused]
+        if not self.lead.leader:
+            if taken:
+                await self.io(self.store.record_heartbeats, {s: now for s in taken})
+            return refused
+        self.countdowns.beat_many(taken, now)
+        return refused
+
+    # --- reads ----------------------------------------------------------------------------------------
+
+    def status(self) -> RunnerStatus:
+        return replace(self.readout.status(), silences_idle=self.silencing.idle_flags())
+
+    def status_all(self) -> RunnerStatus:  # the status with every dead man's switch source (?dms=all)
+        return replace(self.readout.status(dms_shown=None), silences_idle=self.silencing.idle_flags())
+
+    async def ready(self) -> tuple[bool, str]:
+        return await self.readout.ready()
+
+    def lock_document(self, scope: Optional[str] = None) -> dict:
+        """The lock (all of it, or what binds ``scope``), with the resumed limits in force."""
+        return self.readout.lock_document(scope)
+
+    def check_order(self, request: dict) -> Decision:
+        return self.readout.check_order(request)
+
+    def check_order_now(self, request: dict) -> Decision:  # on the API's thread, from the view published
+        return self.readout.gate.check(request)
+
+    def dms_status(self) -> dict:
+        return self.countdowns.status()
+
+    async def chart(self, policy: str, scope: str, hours: float) -> Any:
+        return await self.charts.chart(policy, scope, hours)
+
+    async def close_progress(self, close_id: str) -> Optional[dict]:
+        return await self.closes.progress(close_id)
+
+    async def runbook(self, incident: str) -> Any:
+        """The stored runbook of an incident (the runbook sink writes it at the stage entry)."""
+        return await self.io(self.store.runbook, incident)
+
+    async def firm_status(self) -> dict:
+        """The firm as this shard sees it (``GET /v1/firm``); ``FIRM_NOT_SHARDED`` without shards."""
+        return await self.firm.status() if self.firm is not None else {"error": "FIRM_NOT_SHARDED"}
+
+    def metrics_text(self) -> str:
+        return self.readout.metrics_text()
+
+    def metrics_page(self) -> Any:  # the values on this loop; the text written by the API off it
+        return self.readout.metrics_page()
+
+    def triggers(self) -> tuple[TriggerStatus, ...]:
+        return self.readout.triggers()
+
+    async def incidents(self) -> tuple[IncidentStatus, ...]:
+        return await self.readout.incidents()
+
+    def positions(self) -> PositionsStatus:
+        return self.position_readout.status()
+
+    def silences(self) -> tuple[SilenceStatus, ...]:
+        return self.silencing.shown()
+
+    # --- previews -------------------------------------------------------------------------------------
+
+    def preview_lock(self, scope: str, mode: str, reason: str, ttl_s: Optional[float] = None) -> ActionPreview:
+        return self.previews.lock(scope, mode, reason, ttl_s)
+
+    def preview_unlock(self, scope: str) -> ActionPreview:
+        return self.previews.unlock(scope)
+
+    def preview_reset(self, policy: str, scope: str, approver: str) -> ActionPreview:
+        return self.previews.reset(policy, scope, approver)
+
+    async def preview_close(self, scope: str, symbol: Optional[str] = None, leg: Optional[str] = None
+                            ) -> ActionPreview:
+        return await self.previews.close(scope, symbol, leg)
+
+    def preview_revoke(self, scope: str) -> ActionPreview:
+        return self.operator_revokes.preview(scope)
+
+    def silence_preview(self, matchers: Sequence[str], incident: Optional[str] = None) -> SilencePreview:
+        return self.silencing.preview(matchers, incident)
+
+    # --- changes (each in the turn; a shard routes its firm-wide ones to the firm) ---------------------
+
+    async def reset(self, policy: str, scope: str, approver: str, reason: str,
+                    confirm_relatch: bool = False) -> ResetResult:
+        if self.firm is not None and (routed := await self.firm.route_reset(policy, scope, approver, reason,
+                                                                            confirm_relatch)):
+            return said("reset", approver, routed, policy=policy, scope=scope)  # the firm lease holder's to apply
+        open_ = self.silencing.open_incidents()  # the incident being reset, before it ends
+        incident = next((i for i, (p, s, _) in open_.items() if p == policy and s == scope), None)
+        result = await self.commands.reset(policy, scope, approver, reason, confirm_relatch)
+        if result.done and incident is not None:  # the silences made for it or holding its pages
+            result = replace(result, silences=self.silencing.for_incident(incident, open_))
+        return said("reset", approver, result, policy=policy, scope=scope)
+
+    async def lock_scope(self, scope: str, mode: str, reason: str, ttl_s: Optional[float] = None, *,
+                         actor: Optional[str] = None, enforce: Optional[dict] = None) -> ChangeResult:
+        if self.firm is not None and (routed := await self.firm.route("lock", scope, {
+                "mode": mode, "reason": reason, "ttl_s": ttl_s, "enforce": enforce}, actor)) is not None:
+            return said("lock", actor, routed, scope=scope, mode=mode, ttl_s=ttl_s)
+        return said("lock", actor, await self.commands.lock_scope(scope, mode, reason, ttl_s, actor=actor,
+                                                                  enforce=enforce), scope=scope, mode=mode, ttl_s=ttl_s)
+
+    async def unlock_scope(self, scope: str, reason: str, *, actor: Optional[str] = None) -> ChangeResult:
+        if self.firm is not None and (routed := await self.firm.route("unlock", scope, {"reason": reason},
+                                                                      actor)) is not None:
+            return said("unlock", actor, routed, scope=scope)
+        return said("unlock", actor, await self.commands.unlock_scope(scope, reason, actor=actor), scope=scope)
+
+    async def dms_arm(self, source: str, timeout_s: float, *, actor: Optional[str] = None) -> ChangeResult:
+        return said("dms arm", actor, await self.commands.dms_arm(source, timeout_s, actor=actor), source=source)
+
+    async def dms_disarm(self, source: str, *, actor: Optional[str] = None) -> ChangeResult:
+        return said("dms disarm", actor, await self.commands.dms_disarm(source, actor=actor), source=source)
+
+    async def close(self, scope: str, reason: str, dry_run: bool, *, actor: Optional[str] = None,
+                    symbol: Optional[str] = None, preview_id: Optional[str] = None,
+                    max_notional: Optional[float] = None, leg: Optional[str] = None) -> CloseResult:
+        if not dry_run and self.firm is not None and (routed := await self.firm.route(
+                "close_all", scope, {"reason": reason}, actor)) is not None:  # every shard previews and closes its own
+            return said("close", actor, CloseResult(routed.done, routed.reason), scope=scope)
+        result = await self.closes.close(scope, reason, dry_run, actor=actor, symbol=symbol, preview_id=preview_id,
+                                         max_notional=max_notional, leg=leg)
+        return result if dry_run else said("close", actor, result, scope=scope)  # a preview changes nothing
+
+    async def revoke_trading(self, scope: str, reason: str, *, preview_id: Optional[str], approvals: int = 1,
+                             actor: Optional[str] = None) -> ChangeResult:
+        return said("revoke", actor, await self.operator_revokes.revoke(
+            scope, reason, preview_id=preview_id, approvals=approvals, actor=actor), scope=scope)
+
+    async def restore_trading(self, scope: str, reason: str, *, approver: str) -> ChangeResult:
+        return said("restore", approver, await self.operator_revokes.restore(scope, reason, approver=approver),
+                    scope=scope)
+
+    async def silence_add(self, matchers: Sequence[str], duration_s: float, comment: str, *,
+                          actor: str, incident: Optional[str] = None) -> SilenceResult:
+        return await self.silencing.add(matchers, duration_s, comment, actor=actor, incident=incident)
+
+    async def silence_change(self, silence_id: str, duration_s: Optional[float], comment: Optional[str], *,
+                             actor: str) -> SilenceResult:
+        return await self.silencing.change(silence_id, duration_s, comment, actor=actor)
+
+    async def silence_expire(self, silence_id: str, *, actor: str) -> SilenceResult:
+        return await self.silencing.expire(silence_id, actor=actor)
+
+    async def acknowledge(self, incident: Optional[str], policy: Optional[str], scope: Optional[str], comment: str,
+                          *, actor: str) -> ChangeResult:
+        return await self.silencing.acknowledge(incident, policy, scope, comment, actor=actor)

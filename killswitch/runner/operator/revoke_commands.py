@@ -1,0 +1,242 @@
+"""An operator's revoke of trading at the venue, its preview, and its restore with approvals.
+
+What it owns: ``ksctl revoke --scope S`` (``POST /v1/revoke``), which makes the bots' keys of every
+account the scope reaches read-only at the venue and holds them so until restored, through a
+preview (``POST /v1/preview/revoke``) whose id the revoke must carry: the scope is resolved
+exactly (close matches on a typo, never a guess), and a revoke whose scope reaches other accounts
+than the preview showed is refused (``PREVIEW_MISMATCH``); and ``ksctl revoke --scope S --restore``
+(``POST /v1/revoke/restore``, the approver role), one approval of the caller: once as many
+distinct approvers as the revoke asked for (``approvals``, 1 by default, at most 10) approved,
+the hold is lifted and the restore of the accounts left without a hold is owed.
+
+A stage's revoke is the stage's: a restore of it is refused (``REVOKED_BY_STAGE``, naming the
+reset that restores it), unless its policy or scope instance is gone (a reload dropped it): then
+no reset can reach it, and the restore takes it with the approvals the stage asked for.
+
+The order of a change is that of every operator command: audited first (fenced), applied to the
+book as it is once the row is stored, saved (the revoke or the restore owed, durable before
+anything is sent), and then sent at once by :meth:`~.revokes.Revokes.work` — retried by the
+ticks when the venue refuses. Each returns a :class:`~.view.ChangeResult` with a reason code.
+
+Must not: lift a hold but by its approvals, or send before the save that owes it returns.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Callable, Optional
+
+from ...state.store import FencedError
+from ..book.view import BookView
+from .closes import by
+from ..collaborators import Emits, Names, Saves
+from ..lease.leadership import Leadership
+from ..book.revoke_state import OPERATOR, Hold, holder_of
+from ..effects.revokes import Revokes
+from ..view import ActionPreview, ChangeResult
+
+MAX_APPROVALS = 10
+
+
+def revoke_preview_id(scope: str, accounts: list[str]) -> str:
+    """The id of a revoke's preview: its scope and the accounts it reaches (a revoke carrying it
+    is refused when the scope reaches others by then)."""
+    return "rv-" + hashlib.sha256(f"{scope}|{','.join(sorted(accounts))}".encode()).hexdigest()[:16]
+
+
+class OperatorRevokes:
+    """See the module doc."""
+
+    def __init__(self, book: BookView, lead: Leadership, revokes: Revokes, *, known: Names, persist: Saves,
+                 sinks: Emits, clock: Callable[[], int], dry_run: bool):
+        self.book = book
+        self.lead = lead
+        self.revokes = revokes
+        self.known = known
+        self.persist = persist
+        self.sinks = sinks
+        self.clock = clock
+        self.dry_run = dry_run
+
+    def _accounts(self, scope: str) -> tuple[Optional[str], list[str]]:
+        """(why ``scope`` is refused, or None; the accounts it reaches, each with a switch)."""
+        catalog = self.known.catalog()
+        unknown = catalog.resolve_scope(scope)
+        if unknown is not None:
+            return unknown.reason, []
+        accounts = sorted(catalog.accounts_of(scope))
+        if not accounts:
+            return f"NO_ACCOUNT: {scope} reaches no account of this runner; nothing to revoke", []
+        return None, accounts
+
+    def preview(self, scope: str) -> ActionPreview:
+        """What a revoke of ``scope`` would do now, and the id the revoke must carry."""
+        mode = "dry-run" if self.dry_run else "live"
+        why, accounts = self._accounts(scope)
+        if why is None:
+            why = self.lead.not_leader("revoke")
+        if why is not None:
+            return ActionPreview("revoke", scope, False, why, mode)
+        effects = []
+        if self.dry_run:
+            effects.append("this runner is a DRY RUN: nothing is sent to any venue; the revoke would only be audited")
+        adapters = self.revokes.adapters
+        reachable = [a for a in accounts if a in adapters and adapters[a].capabilities.revoke_trading]
+        if not reachable:  # nothing the revoke could do: refused, never owed to fail for ever
+            return ActionPreview("revoke", scope, False, f"REVOKE_UNSUPPORTED: no account {scope} reaches has the "
+                                 f"venue's switch of its bots' keys ({', '.join(accounts)}: a venue without the "
+                                 "endpoint, or no revoke: block in the Accounts document); rely on the lock and "
+                                 "the venue watch there", mode)
+        for a in accounts:
+            perm = self.book.revokes.get(a)
+            can = a in adapters and adapters[a].capabilities.revoke_trading
+            effects.append(f"{a}: every bot key listed for it made read-only at the venue (now {perm.shown()})"
+                           if can else f"{a}: its venue offers no trading-permission switch: REVOKE_FAILED "
+                                       "(UNSUPPORTED) until it is removed from the scope")
+        effects.append("held until restored: ksctl revoke --scope S --restore with the approvals the revoke asks for")
+        return ActionPreview("revoke", scope, True, f"PREVIEW: revoke trading on {len(accounts)} account(s): "
+                             f"{', '.join(accounts)}", mode, effects=tuple(effects),
+                             preview_id=revoke_preview_id(scope, accounts))
+
+    async def revoke(self, scope: str, reason: str, *, preview_id: Optional[str], approvals: int = 1,
+                     actor: Optional[str] = None) -> ChangeResult:
+        """Revoke trading on every account ``scope`` reaches, as previewed (``preview_id``)."""
+        if not 1 <= approvals <= MAX_APPROVALS:
+            return ChangeResult(False, f"BAD_REQUEST: approvals must be 1 to {MAX_APPROVALS}, not {approvals}")
+        if (standby := self.lead.not_leader("revoke")) is not None:
+            return ChangeResult(False, standby)
+        why, accounts = self._accounts(scope)
+        if why is None and not any(a in self.revokes.adapters and self.revokes.adapters[a].capabilities.revoke_trading
+                                   for a in accounts):
+            why = f"REVOKE_UNSUPPORTED: no account {scope} reaches has the venue's switch of its bots' keys"
+        if why is not None:
+            return await self._refused("trading_revoke_requested", {"scope": scope, **by(actor)}, why)
+        if preview_id is None:
+            return ChangeResult(False, "PREVIEW_REQUIRED: a revoke carries the id of its preview (ksctl revoke "
+                                       "previews it first); nothing was revoked")
+        if preview_id != revoke_preview_id(scope, accounts):
+            return ChangeResult(False, f"PREVIEW_MISMATCH: {scope} reaches {', '.join(accounts)} now, not what the "
+                                       "preview showed; preview again; nothing was revoked")
+        now = self.clock()
+        holder = holder_of(OPERATOR, scope)
+        payload = {"scope": scope, "accounts": accounts, "reason": reason, "approvals": approvals, **by(actor)}
+        if self.dry_run:
+            await self.lead.audit("trading_revoke_dry_run", now, payload)
+            return ChangeResult(True, f"DRY_RUN: nothing was sent (this runner is a dry run); would revoke trading "
+                                      f"on {', '.join(accounts)}")
+        try:
+            await self.lead.audit("trading_revoke_requested", now, payload)
+        except FencedError:
+            return ChangeResult(False, self.lead.deposed())
+        self.revokes.hold(accounts, Hold(holder=holder, policy=OPERATOR, scope=scope, since_ms=now,
+                                         reason=f"MANUAL_REVOKE: {reason}", approvals_needed=approvals, by=actor),
+                          now)
+        return await self._save_and_send(now, f"REVOKE_OWED: trading on {', '.join(accounts)}", accounts)
+
+    async def restore(self, scope: str, reason: str, *, approver: str) -> ChangeResult:
+        """One approval of ``approver`` (the caller) of the restore of ``scope``'s revoke."""
+        if (standby := self.lead.not_leader("restore")) is not None:
+            return ChangeResult(False, standby)
+        revokes = self.book.revokes
+        holder = holder_of(OPERATOR, scope)
+        held = revokes.holds_of(holder)
+        if not held:
+            return await self._refused_restore(scope, reason, approver)
+        hold = held[0][1]
+        payload = {"scope": scope, "reason": reason, "approver": approver, "holder": hold.holder}
+        if approver in hold.approvals:
+            return ChangeResult(False, f"DUPLICATE_APPROVER: {approver} already approved "
+                                       f"({len(hold.approvals)}/{hold.approvals_needed})")
+        now = self.clock()
+        try:
+            await self.lead.audit("trading_restore_approval", now, payload)
+        except FencedError:
+            return ChangeResult(False, self.lead.deposed())
+        if not self.book.revokes.holds_of(hold.holder):  # lifted meanwhile (another approval)
+            return ChangeResult(False, f"NOT_REVOKED: {scope} is no longer held revoked; nothing changed")
+        self.revokes.approve(hold.holder, approver)
+        have = len(hold.approvals) + 1
+        if have < hold.approvals_needed:
+            try:
+                await self.persist.save()
+            except FencedError:
+                self.lead.stale = True
+                return ChangeResult(False, self.lead.deposed())
+            return ChangeResult(True, f"APPROVAL_RECORDED: {have}/{hold.approvals_needed} approvers="
+                                      f"{','.join((*hold.approvals, approver))}; trading stays revoked")
+        restored = self.revokes.release(hold.holder, now)
+        if not restored:
+            await self._save()
+            return ChangeResult(True, f"RELEASED: the revoke of {scope} is lifted; its accounts stay revoked by "
+                                      "other holds (see ksctl status)")
+        return await self._save_and_send(now, f"RESTORE_OWED: trading on {', '.join(restored)}", restored)
+
+    async def _refused_restore(self, scope: str, reason: str, approver: str) -> ChangeResult:
+        """No operator revoke of ``scope``: a stage's (its reset restores it, unless its policy or
+        instance is gone), or nothing (with the scopes that are held revoked, as close matches)."""
+        stages = [(a, h) for a, p in sorted(self.book.revokes.accounts.items()) for h in p.holds
+                  if h.scope == scope and h.policy != OPERATOR]
+        for _, h in stages:
+            ss = self.book.state.scopes.get(h.holder)
+            if self.book.node(h.policy) is not None and ss is not None and ss.stage.level:
+                return ChangeResult(False, f"REVOKED_BY_STAGE: {scope} is revoked by stage {h.stage} of policy "
+                                           f"{h.policy}; its reset restores it (ksctl reset --policy {h.policy} "
+                                           f"--scope {scope}, {h.approvals_needed} approver(s))")
+        if stages:  # orphaned: the policy or its instance is gone, so no reset can reach it
+            orphan = stages[0][1]
+            return await self._release_orphan(scope, reason, approver, orphan)
+        from ..names import close_matches
+        held = sorted({h.scope for p in self.book.revokes.accounts.values() for h in p.holds})
+        near = close_matches(scope, held)
+        hint = f"; did you mean {', '.join(repr(n) for n in near)}?" if near else ""
+        return ChangeResult(False, f"NOT_REVOKED: no revoke of exactly {scope} is held{hint}")
+
+    async def _release_orphan(self, scope: str, reason: str, approver: str, hold: Hold) -> ChangeResult:
+        if approver in hold.approvals:
+            return ChangeResult(False, f"DUPLICATE_APPROVER: {approver} already approved "
+                                       f"({len(hold.approvals)}/{hold.approvals_needed})")
+        now = self.clock()
+        try:
+            await self.lead.audit("trading_restore_approval", now, {"scope": scope, "reason": reason,
+                                                                    "approver": approver, "holder": hold.holder,
+                                                                    "orphaned": True})
+        except FencedError:
+            return ChangeResult(False, self.lead.deposed())
+        self.revokes.approve(hold.holder, approver)
+        if len(hold.approvals) + 1 < hold.approvals_needed:
+            await self._save()
+            return ChangeResult(True, f"APPROVAL_RECORDED: {len(hold.approvals) + 1}/{hold.approvals_needed} (the "
+                                      f"revoke of policy {hold.policy}, whose stage is gone)")
+        restored = self.revokes.release(hold.holder, now)
+        return await self._save_and_send(now, f"RESTORE_OWED: trading on {', '.join(restored) or 'no account'} "
+                                              f"(policy {hold.policy} no longer runs this scope)", restored)
+
+    async def _save(self) -> None:
+        await self.persist.save()
+
+    async def _save_and_send(self, now: int, owed: str, accounts: list[str]) -> ChangeResult:
+        """The owed change saved (fenced: a deposed runner's is refused and undone by a reload),
+        then sent at once; the venue's answer said. A refusal is retried by the ticks."""
+        try:
+            await self.persist.save()
+        except FencedError:
+            self.lead.stale = True
+            return ChangeResult(False, self.lead.deposed())
+        try:
+            events = await self.revokes.work(now)
+        except FencedError:
+            self.lead.stale = True
+            return ChangeResult(True, f"{owed}; saved, but this runner lost the lease before sending: the leader "
+                                      "sends it")
+        for e in events:
+            self.sinks.emit(e)
+        status = self.revokes.status()
+        said = "; ".join(f"{a}: {status[a]['shown']}" if a in status else f"{a}: allowed" for a in accounts)
+        return ChangeResult(True, f"{owed}; {said}")
+
+    async def _refused(self, kind: str, payload: dict, why: str) -> ChangeResult:
+        await self.lead.audit_refusal(kind, self.clock(), payload, why)
+        return ChangeResult(False, why)
+
+
+__all__ = ["MAX_APPROVALS", "OperatorRevokes", "revoke_preview_id"]

@@ -1,0 +1,198 @@
+"""Armed coverage in the runner: what the engine says it cannot see, said everywhere.
+
+The engine states, for every policy × scope instance, ``armed``, ``blind`` or ``unmatched``
+(:mod:`killswitch.engine.coverage`). This module turns that one fact into what each reader
+needs, so that they all agree:
+
+- :func:`coverage_rows`: the rows of ``ksctl status``, ``/v1/status`` and the console — from the
+  last evaluation (the leader), or from the coverage the leader saved with the state (a standby,
+  a runner that has not ticked yet: state, reason, since and until, without the trigger details).
+- :class:`BlindReports`: a ``scope_blind`` event per blind scope and a ``policy_unmatched`` per
+  unmatched policy, when it starts and every 30 s while it lasts, and once when it ends: a
+  ``scope_armed`` when a blind scope is armed again, a ``policy_matched`` when the policy selects
+  accounts again. The notification routes group the first and resolve them by the second: one
+  page per spell, grouped, with its resolution sent at the tick that armed the scope. (What ends
+  unsaid — a scope that disappears with its account — resolves when no longer reported.)
+- :func:`log_changes`: one log line when a scope turns blind (WARNING ``SCOPE_BLIND``: "cannot
+  act", or what it can still fire on when it is partly blind), armed
+  again (INFO ``SCOPE_ARMED``, with how long it was blind), and when a policy's scope selects
+  nothing (ERROR ``POLICY_UNMATCHED``; INFO ``POLICY_UNMATCHED_ALLOWED`` when its scope says
+  ``allow_empty: true``: expected, so never paged, and its reason ``UNMATCHED_ALLOWED`` keeps
+  it out of the alert rules) or something again (INFO ``POLICY_MATCHED``).
+- :class:`CoverageMetrics`: ``killswitch_policy_armed{policy,scope,reason}``,
+  ``killswitch_policy_blind_until_seconds{policy,scope}`` and ``killswitch_policies_blind``.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from typing import Any, Callable, Optional
+
+from ...engine import coverage as cv
+from ...engine.evaluate import Evaluation
+from ...events import POLICY_MATCHED, POLICY_UNMATCHED, SCOPE_ARMED, SCOPE_BLIND, Event
+from ..book.view import BookView
+from ..lock.lock import iso_ms
+from ..view import BlindTrigger, CoverageStatus
+
+log = logging.getLogger("killswitch.runner")
+
+
+def while_blind_text(node: Any) -> Optional[str]:
+    mode = getattr(node, "while_blind_lock", None) if node is not None else None
+    return f"lock_trading: {mode}" if mode else None
+
+
+def coverage_rows(book: BookView) -> tuple[CoverageStatus, ...]:
+    """Every policy × scope instance's coverage, policies in graph order, then scope."""
+    ev = book.evaluation
+    rows: list[CoverageStatus] = []
+    if ev is not None and ev.digest == book.graph.digest:
+        for se in ev.scopes:
+            c = se.coverage
+            rows.append(CoverageStatus(
+                se.policy, se.scope, c.state, c.reason, c.detail, c.since_ms, c.until_ms,
+                while_blind_text(book.node(se.policy)),
+                tuple(BlindTrigger(t.trigger, t.reason, t.detail, t.until_ms, t.fires_on) for t in c.triggers),
+                c.partly))
+        rows += [_unmatched_row(book, u.policy, u.since_ms) for u in ev.unmatched]
+    else:  # a standby, or no tick yet under this graph: what the leader saved
+        names = {p.name for p in book.graph.policies}
+        for key, ss in sorted(book.state.scopes.items()):
+            policy, _, scope = key.partition("|")
+            if policy not in names or ss.coverage is None:
+                continue
+            state, since, reason, until = ss.coverage
+            detail = ("every trigger can be evaluated" if state == cv.ARMED
+                      else f"{reason}: as the leader last saved it (the trigger details are on the leader)")
+            rows.append(CoverageStatus(policy, scope, state, reason, detail, since, until,
+                                       while_blind_text(book.node(policy))))
+        rows += [_unmatched_row(book, p, since) for p, since in sorted(book.state.unmatched.items()) if p in names]
+    order = {p.name: i for i, p in enumerate(book.graph.policies)}
+    return tuple(sorted(rows, key=lambda r: (order.get(r.policy, len(order)), r.scope)))
+
+
+def _unmatched_row(book: BookView, policy: str, since: Optional[int]) -> CoverageStatus:
+    node = book.node(policy)
+    selector = cv.selector_text(node) if node is not None else "?"
+    if node is not None and cv.allowed_empty(node):
+        return CoverageStatus(policy, cv.NO_SCOPE, cv.UNMATCHED, cv.UNMATCHED_ALLOWED,
+                              f"the scope ({selector}) selects no account (allowed: allow_empty: true)", since, None,
+                              while_blind_text(node))
+    return CoverageStatus(policy, cv.NO_SCOPE, cv.UNMATCHED, cv.UNMATCHED_REASON,
+                          f"the scope ({selector}) selects no account", since, None, while_blind_text(node))
+
+
+def alarming(row: CoverageStatus) -> bool:
+    """A row that is not armed and not expected to be: blind, or unmatched without allow_empty."""
+    return row.state != cv.ARMED and not row.allowed
+
+
+# A blind or unmatched scope is reported to the sinks when it becomes so (or its reason
+# changes), then again every REFRESH_MS while it lasts: often enough for the routes to keep the
+# alert active (their resolve timeout is minutes) and to show fresh figures in a reminder, without
+# a hundred events a tick when a venue is down.
+REFRESH_MS = 30_000
+
+
+class BlindReports:
+    """The ``scope_blind`` and ``policy_unmatched`` events of each tick (see REFRESH_MS), and the
+    ``scope_armed`` and ``policy_matched`` that end them. The ends are read from the evaluation's
+    changes, which the state carries across a restart or a takeover: a runner that takes over a
+    blind scope still says when it is armed again."""
+
+    def __init__(self) -> None:
+        self._last: dict[str, tuple[int, Optional[str]]] = {}  # key → (reported at, reason)
+
+    def _due(self, key: str, reason: Optional[str], now: int, seen: set[str]) -> bool:
+        seen.add(key)
+        last = self._last.get(key)
+        if last is not None and last[1] == reason and now - last[0] < REFRESH_MS:
+            return False
+        self._last[key] = (now, reason)
+        return True
+
+    def events(self, ev: Evaluation, now: int) -> list[Event]:
+        out: list[Event] = []
+        seen: set[str] = set()
+        for se in ev.scopes:
+            c = se.coverage
+            if c.armed:
+                if c.changed and c.left_since_ms is not None:  # armed again: once
+                    out.append(Event.make(SCOPE_ARMED, now, {
+                        "blind_since": iso_ms(c.left_since_ms),
+                        "why": f"blind for {(now - c.left_since_ms) / 1000:.0f}s"},
+                        policy=se.policy, scope=se.scope))
+            elif self._due(f"{se.policy}|{se.scope}", c.reason, now, seen):
+                out.append(Event.make(SCOPE_BLIND, now, {
+                    "triggers": ", ".join(t.trigger for t in c.triggers), "detail": c.detail,
+                    "blind_since": iso_ms(c.since_ms) if c.since_ms is not None else "?",
+                    "armed_again_at": iso_ms(c.until_ms) if c.until_ms is not None else "unknown (waiting for data)",
+                    **({"partly": c.partly} if c.partly else {})},
+                    policy=se.policy, scope=se.scope, reason=c.reason))
+        for u in ev.unmatched:
+            if u.allowed:
+                continue  # expected (allow_empty: true): said once in the log, never paged
+            if self._due(f"unmatched|{u.policy}", cv.UNMATCHED_REASON, now, seen):
+                out.append(Event.make(POLICY_UNMATCHED, now, {
+                    "selector": u.selector, "since": iso_ms(u.since_ms) if u.since_ms is not None else "?"},
+                    policy=u.policy, scope=cv.NO_SCOPE, reason=cv.UNMATCHED_REASON))
+        for policy in ev.rematched:
+            out.append(Event.make(POLICY_MATCHED, now, {}, policy=policy, scope=cv.NO_SCOPE))
+        for key in [k for k in self._last if k not in seen]:
+            del self._last[key]  # armed again: a new spell is reported at once
+        return out
+
+
+def log_changes(ev: Evaluation, everything: bool = False) -> None:
+    """One line per change of coverage this tick (the evaluation says what changed and since when);
+    ``everything``: also every scope still blind or unmatched (a process's first evaluation: a
+    restarted runner reads its coverage back from the store, and one tailing its fresh log must be
+    told what it cannot see, not only what changes from now on)."""
+    for se in ev.scopes:
+        c = se.coverage
+        if not (c.changed or (everything and not c.armed)):
+            continue
+        if not c.armed:
+            until = "unknown (waiting for data)" if c.until_ms is None else iso_ms(c.until_ms)
+            since = "" if c.changed or c.since_ms is None else f" (blind since {iso_ms(c.since_ms)})"
+            log.warning("SCOPE_BLIND: %s %s %s%s: %s: %s; armed again at %s", se.policy, se.scope,
+                        c.partly or "cannot act", since, c.reason, c.detail, until)
+        elif c.left_since_ms is not None:
+            log.info("SCOPE_ARMED: %s %s: every trigger can be evaluated again (blind for %.0fs)",
+                     se.policy, se.scope, (ev.now_ms - c.left_since_ms) / 1000)
+    for u in ev.unmatched:
+        if u.allowed and (u.changed or everything):
+            log.info("POLICY_UNMATCHED_ALLOWED: %s: its scope (%s) selects no account, as allow_empty: true allows; "
+                     "the policy acts once an account matches", u.policy, u.selector)
+        elif u.changed or everything:
+            since = "" if u.changed or u.since_ms is None else f" (since {iso_ms(u.since_ms)})"
+            log.error("POLICY_UNMATCHED: %s: its scope (%s) selects no account%s: the policy cannot act",
+                      u.policy, u.selector, since)
+    for policy in ev.rematched:
+        log.info("POLICY_MATCHED: %s: its scope selects accounts again", policy)
+
+
+class CoverageMetrics:
+    """The coverage families of ``/metrics`` (a collector of the readout's registry)."""
+
+    def __init__(self, rows: Callable[[], tuple[CoverageStatus, ...]], clock: Callable[[], int]):
+        self.rows, self.clock = rows, clock
+
+    def collect_metrics(self, reg: Any) -> None:
+        rows, now = self.rows(), self.clock()
+        armed = reg.sampled("killswitch_policy_armed", "gauge",
+                            "1 when every trigger of the policy's scope instance can be evaluated; 0 when it is "
+                            "blind or its scope selects no account (reason says why).", ("policy", "scope", "reason"))
+        until = reg.sampled("killswitch_policy_blind_until_seconds", "gauge",
+                            "Seconds until a blind scope is armed again if nothing else fails (+Inf: unknown).",
+                            ("policy", "scope"))
+        for r in rows:
+            armed.add(int(r.state == cv.ARMED), policy=r.policy, scope=r.scope, reason=r.reason or "ok")
+            if r.state != cv.ARMED:
+                until.add(math.inf if r.until_ms is None else max(0.0, (r.until_ms - now) / 1000),
+                          policy=r.policy, scope=r.scope)
+        reg.sampled("killswitch_policies_blind", "gauge",
+                    "Policy × scope instances that are blind or unmatched (not counting a scope that "
+                    "allow_empty lets select nothing).").add(sum(1 for r in rows if alarming(r)))

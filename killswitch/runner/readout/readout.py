@@ -1,0 +1,419 @@
+"""The runner's reads, worked out from the book: status, readiness, the lock document, a pre-trade
+decision and the metrics (the values they answer are :mod:`.view`'s).
+
+What it owns: the reads an operator, a bot or Prometheus makes of a runner, each derived from
+the book and the parts as they are now (counts, ages and statuses come from stored facts, so a
+human's view agrees with the journal): the status (mode, leadership, graph, scopes and their
+stages, data ages, resumptions, the dead man's switch, residuals), readiness, the lock document
+with the resumed limits in force, the pre-trade gate's decision, every trigger with its
+comparisons against the last evaluated values, the open incidents with what the store recorded
+of them (approvals, orders with their latest result — on a dry run, the orders it planned
+instead, from the audit trail (:mod:`.planned`) — runbook, residuals), and ``/metrics``: one
+registry with the runner's own families, the lease thread's and the sinks'.
+
+Must not: change anything. A read never waits for the operator turn (see
+:class:`~killswitch.runner.lease.leadership.Turn`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections import Counter
+from types import MappingProxyType
+from typing import Any, Callable, Mapping, Optional, Sequence
+
+from ...compile.graph import tick_interval_s as tick_interval_s
+from ...engine.stages import decision_id
+from ...engine.triggers import TriggerResult, recorded
+from ...metrics import CollectedPage, Registry, exposition, runner_registry
+from ...policy.expr import ValueType, value_text
+from ...policy.expr_eval import Comparison
+from ...state.store import StateStore
+from .armed import coverage_rows
+from ..book.view import BookView
+from ..effects.countdowns import DMS_SHOWN, Countdowns
+from ..sinks.fanout import SinkFanout
+from ..venue.fetches import FetchHealth
+from ..venue.streams import StreamWatch
+from .gauges import collect_book_families
+from ..gate.gate import binding_lock
+from ..gate.request import Decision, lock_keys
+from ..gate.view import GateView, PublishedGate, answer
+from .catalog_build import Known
+from ..lease.leadership import Leadership
+from ..gate.limits_state import LimitsState
+from .planned import PlannedOrders
+from ..book.resuming import Resumptions
+from ..book.revoke_state import permission_status
+from ..silence.check import incident_labels
+from ..silence.silences import ack_fields, holding_back
+from ..sinks.context import stage_incidents
+from ..storeio import StoreIO
+from ..view import (ApprovalRow, IncidentStatus, OrderRow, ReceiverFailure, ResidualStatus, RunnerStatus, ScopeStatus,
+                    ThresholdCheck, TriggerStatus)
+from .weights import VenueWeights
+
+MAX_INCIDENT_ORDERS = 200  # orders listed per incident (the latest); its counts cover them all
+MAX_MANUAL_CLOSES_SHOWN = 5  # the latest manual closes shown among the open incidents
+
+
+class Readout:
+    """See the module doc. ``policy_error()``: why the last reload failed, if it did."""
+
+    def __init__(self, book: BookView, lead: Leadership, countdowns: Countdowns, resumptions: Resumptions, known: Known,
+                 fanout: SinkFanout, store: StateStore, io: StoreIO, *, clock: Callable[[], int], dry_run: bool,
+                 counters: dict[str, int], policy_error: Callable[[], Optional[str]],
+                 manual_closes: Callable[[], Mapping[str, dict]] = dict,
+                 reloads: Callable[[], tuple[Optional[int], Optional[int]]] = lambda: (None, None),
+                 fetches: Optional[FetchHealth] = None, streams: Optional[StreamWatch] = None):
+        self.book = book
+        self.lead = lead
+        self.countdowns = countdowns
+        self.resumptions = resumptions
+        self.known = known
+        self.fanout = fanout
+        self.store = store
+        self.io = io
+        self.clock = clock
+        self.dry_run = dry_run
+        self.counters = counters
+        self.policy_error = policy_error
+        self.manual_closes = manual_closes  # close id → what ManualCloses tracks of it, oldest first
+        self.reloads = reloads  # (when the running graph was loaded, when the last reload failed or None)
+        self.fetches = fetches if fetches is not None else FetchHealth()
+        self.streams = streams if streams is not None else StreamWatch({}, clock)
+        # the runner's own registry (never prometheus_client's global one): its families built at
+        # each scrape (collect_families), then the process's and the platform's
+        self.registry = runner_registry(self.collect_families)
+        self._runbooks: set[str] = set()  # incidents known to have a stored runbook (one is never removed)
+        self.planned = PlannedOrders(store, io, keep=MAX_INCIDENT_ORDERS)  # a dry run's orders, from the audit
+        self.collectors: list[Any] = []  # more families for /metrics (``collect_metrics(registry)``)
+        self.weights = VenueWeights(lambda: known.adapters)  # REST weight a minute per venue
+        self.limits = LimitsState()  # the gate's limit tables and message buckets
+        self.shard: Optional[str] = None  # the shard this runner runs (``ksctl run --shard``)
+        # the accounts' position modes (runner/venue/modes.py) and the closes the venues refused
+        # (runner/venue/rejections.py)
+        self.modes: Any = None
+        self.rejections: Any = None
+        # intervals the runner keeps besides its graph's: a shard's firm-wide policies', whose facts it publishes
+        self.paces: Callable[[], Sequence[float]] = tuple
+        # the venue watch's violations ({"total", "recent"}: :meth:`Enforcement.status`)
+        self.violations: Callable[[], dict] = dict
+        # the pre-trade gate as the API's thread answers it: a view published at every change of
+        # the lock book (the book calls ``gate.changed``: wired by the bootstrap, which hands the
+        # book its writer's hook), at every tick's end and at a reload; none before the first of
+        # them, and the gate refuses meanwhile (runner/gate/view.py)
+        self.gate = PublishedGate(self.gate_view, self.limits.buckets, clock=clock, leading=lead.term_holds,
+                                  stale_after_s=lambda: lead.lease_ttl_ms / 1000)
+
+    def pace_s(self) -> float:
+        """The interval this runner ticks at (:func:`tick_interval_s` of its graph and its paces)."""
+        return tick_interval_s(self.book.graph, self.paces())
+
+    def status(self, dms_shown: Optional[int] = DMS_SHOWN) -> RunnerStatus:
+        """The runner's status; its dead man's switch summarised to the ``dms_shown`` most urgent
+        sources (None: every one, :meth:`Countdowns.status`)."""
+        book = self.book
+        scopes = []
+        for key, ss in sorted(book.state.scopes.items()):
+            policy, _, scope = key.partition("|")
+            node = book.node(policy)
+            stage = next((st for st in node.stages if st.level == ss.stage.level), None) if node else None
+            incident = decision_id(policy, scope, ss.stage.level, ss.stage.entries) if ss.stage.level else None
+            scopes.append(ScopeStatus(policy, scope, ss.stage.level, stage.name if stage else None,
+                                      bool(stage and stage.manual), tuple(ss.stage.approvals),
+                                      stage.approvals if stage and stage.manual else (1 if stage else 0),
+                                      ss.stage.entered_ms, *ack_fields(book.acks.get(incident or ""))))
+        now = self.clock()
+        # the engine's rule (a frozen feed ages from its last change), so status and triggers agree
+        ages = {k: round(age / 1000, 3) for k, a in sorted(book.state.accounts.items())
+                if (age := a.data_age_ms(now)) is not None}
+        residuals = tuple(_residual(r) for r in book.residuals)
+        sinks = self.fanout.status_fields()
+        loaded_ms, failed_ms = self.reloads()
+        error = self.policy_error()
+        # whether it leads as of now by its own clock (see Leadership.term_holds), not as of the
+        # tick's last look at the lease: a tick stuck on a store that stopped answering says nothing
+        return RunnerStatus("dry-run" if self.dry_run else "live", self.lead.term_holds(), self.lead.fence,
+                            book.graph.digest, book.graph.revision, error, book.state.last_tick_ms,
+                            tuple(scopes), ages, self.resumptions.status(now), self.countdowns.status(dms_shown),
+                            residuals, coverage_rows(book),
+                            fetch_errors=self.fetches.status(), streams=self.streams.status(),
+                            pages_failing=tuple(ReceiverFailure(**f) for f in sinks.get("pages_failing", ())),
+                            pages_failing_since_ms=sinks.get("pages_failing_since_ms"),
+                            reload_ok=error is None, last_good_reload_ms=loaded_ms,
+                            reload_failed_ms=failed_ms if error is not None else None,
+                            tick_interval_s=self.pace_s(),
+                            holder=self.lead.holder, lease_holder=self.lead.lease_holder,
+                            venue_weight=self.weights.status(), shard=self.shard,
+                            trading=permission_status(book.revokes),
+                            lock_violations=self.violations(),
+
+                            position_modes=self.modes.status() if self.modes is not None else {},
+                            close_rejections=tuple(self.rejections.status()) if self.rejections is not None else ())
+
+    def triggers(self) -> tuple[TriggerStatus, ...]:
+        """Every trigger of every policy instance the state holds: firing (the stored trigger
+        state) and its comparisons against this runner's last evaluated values."""
+        return trigger_statuses(self.book.node, self.book.state, self.book.evaluation)
+
+    async def incidents(self) -> tuple[IncidentStatus, ...]:
+        """The stage entry every engaged scope is in, then the latest manual closes, each with
+        what the store recorded of it: reset approvals, its orders with their latest result,
+        whether a runbook is stored, and the residuals it left. Costs two or three store reads
+        per incident (on the store thread, queued with the tick's writes): the console asks
+        every 2 s per open page."""
+        book = self.book
+        out = []
+        for key, ss in sorted(book.state.scopes.items()):
+            level = ss.stage.level
+            if level <= 0:
+                continue
+            policy, _, scope = key.partition("|")
+            node = book.node(policy)
+            stage = next((st for st in node.stages if st.level == level), None) if node else None
+            manual = bool(stage and stage.manual)
+            incident = decision_id(policy, scope, level, ss.stage.entries)
+            since = ss.stage.last_entry_ms.get(level, ss.stage.entered_ms)
+            rows = await self.io(self.store.approvals, f"{key}|e{ss.stage.entries}", level) if manual else []
+            approvals = tuple(ApprovalRow(a.approver, a.reason, a.ts_ms) for a in rows)
+            needed = stage.approvals if stage and manual else (1 if stage else 0)
+            out.append(await self._incident(incident, "stage", policy, scope, level, stage.name if stage else None,
+                                            since, manual, needed, approvals))
+        for close_id, info in list(self.manual_closes().items())[-MAX_MANUAL_CLOSES_SHOWN:]:
+            out.append(await self._incident(close_id, "manual_close", None, info["scope"], 0, None,
+                                            info["requested_ms"], False, 0, (), info.get("by")))
+        self.planned.keep_only(i.incident for i in out)
+        return tuple(out)
+
+    async def _incident(self, incident: str, kind: str, policy: Optional[str], scope: str, level: int,
+                        stage_name: Optional[str], since: Optional[int], manual: bool, needed: int,
+                        approvals: tuple[ApprovalRow, ...], requested_by: Optional[str] = None) -> IncidentStatus:
+        entries = await self.io(self.store.journal_of, incident, since or 0)
+        if kind == "stage" and incident not in self._runbooks and \
+                await self.io(self.store.runbook, incident) is not None:
+            self._runbooks.add(incident)
+        statuses = Counter(e.status or "pending" for e in entries)
+        residuals = tuple(_residual(r) for r in self.book.residuals.for_incident(incident))
+        planned, planned_total = await self.planned.of(incident, since or 0) if self.dry_run else ((), 0)
+        open_ = stage_incidents(self.book) | set(self.manual_closes())
+        held = holding_back(self.book, {**incident_labels(self.book, policy, scope, level), "incident": incident},
+                            self.clock(), open_) if kind == "stage" and policy is not None else ()
+        ack, acks = ack_fields(self.book.acks.get(incident))
+        return IncidentStatus(incident, kind, policy, scope, level, stage_name, since, manual, needed, approvals,
+                              incident in self._runbooks, _orders(entries[-MAX_INCIDENT_ORDERS:]), len(entries),
+                              dict(sorted(statuses.items())), residuals, planned, planned_total, requested_by,
+                              ack=ack, acks=acks, silenced_by=held)
+
+    async def ready(self) -> tuple[bool, str]:
+        """Readiness, answered at once whatever the store does: never behind a store call that
+        hangs. With the lease thread (``ksctl run``) from what it and the store thread know —
+        the term ran out unrenewed (``LEASE_LOST``), the store has not answered either for a
+        term (``STATE_UNREACHABLE``) — and without one (tests, the demo) from a read of the
+        lease, given at most a term to answer. Then ``NO_TICK_YET``; else ready, as ``LEADER``
+        or ``STANDBY``."""
+        lead = self.lead
+        keeper = lead.keeper
+        term_s = (keeper.term_ms if keeper is not None else lead.lease_ttl_ms * 2 // 3) / 1000
+        why = keeper.not_ready() if keeper is not None else None
+        if why is not None:
+            return False, why
+        waited = self.io.unanswered_s()
+        if waited > term_s:
+            return False, f"STATE_UNREACHABLE: a store call of this runner has had no answer for {waited:.1f}s"
+        if keeper is None:
+            try:
+                await asyncio.wait_for(self.io(self.store.current_fence), max(term_s, 0.1))
+            except asyncio.TimeoutError:
+                return False, f"STATE_UNREACHABLE: the state store did not answer within {term_s:.1f}s"
+            except Exception as e:  # noqa: BLE001 - readiness reports, it does not raise
+                return False, f"STATE_UNREACHABLE: {type(e).__name__}"
+        if self.book.state.last_tick_ms is None:
+            return False, "NO_TICK_YET"
+        return True, "LEADER" if lead.term_holds() else "STANDBY"
+
+    def lock_document(self, scope: Optional[str] = None) -> dict:
+        """The lock (all of it, or what binds ``scope``: as the gate reads it, that scope's,
+        ``global``'s and, for an account, its venue's), with the resumed limits of the same
+        scopes and the policies' pre-trade limits in force (``limits``: only when a policy sets
+        some)."""
+        now = self.clock()
+        lock = self.book.lock_book
+        if scope is None:
+            doc = {**lock.to_doc(now), "resuming": self.resumptions.doc(now)}
+        else:
+            doc = {**binding_lock(lock, scope, now).to_doc(),
+                   "resuming": self.resumptions.doc(now, scope, lock_keys(scope=scope))}
+        graph = self.book.graph
+        if self.limits.for_gate(graph, self.book.snapshots) is not None:
+            doc["limits"] = self.limits.doc(graph, self.book.snapshots, scope)
+        return doc
+
+    def gate_view(self) -> GateView:
+        """What the pre-trade gate reads, from the book as it is now (on the loop)."""
+        book, now = self.book, self.clock()
+        limits = self.limits.for_gate(book.graph, book.snapshots)
+        return GateView(book.lock_book, tuple(r for _, r in self.resumptions.in_force(now)), self.known.placement(now),
+                        limits.tables if limits is not None else None, MappingProxyType(book.snapshots),
+                        self.lead.leader, self.known.held())
+
+    def check_order(self, request: dict) -> Decision:
+        """The gate on the loop, against the book as it is now (the API's thread answers from the
+        view published: :meth:`PublishedGate.check`)."""
+        return answer(self.gate_view(), request, self.clock(), self.limits.buckets)
+
+    def metrics_text(self) -> str:
+        """``/metrics``: the runner's registry (see :mod:`killswitch.metrics`), as text."""
+        return exposition(self.registry)
+
+    def metrics_page(self) -> CollectedPage:
+        """``/metrics``'s first part, on the loop: the families collected (the values read); the
+        text is written from them off the loop (:meth:`CollectedPage.render`)."""
+        return self.registry.collected()
+
+    def collect_families(self, reg: Registry) -> None:
+        """The runner's families, built at the scrape: its own, then the lease thread's, then the
+        sinks' in their order (the process's and the platform's follow, from the library)."""
+        c, state, now = self.counters, self.book.state, self.clock()
+        reg.sampled("killswitch_ticks_total", "counter", "Ticks this runner has run since it started.") \
+            .add(c["ticks"])
+        reg.sampled("killswitch_leader", "gauge", "1 while this runner holds the lease and acts, 0 as a standby "
+                    "(and from the moment its term ran out unrenewed, by its own clock).") \
+            .add(int(self.lead.term_holds()))
+        orders = reg.sampled("killswitch_orders_total", "counter",
+                             "Orders of this runner by result (sent, filled, rejected, unknown).", ("result",))
+        for result in ("sent", "filled", "rejected", "unknown"):
+            orders.add(c["orders_" + result], result=result)
+        self.fetches.collect_metrics(reg)  # snapshot failures by venue, account and reason; fetch ok per account
+        self.streams.collect_metrics(reg)  # the private streams: connected, message age, reconnects, drops, reconciles
+        reg.sampled("killswitch_store_failures_total", "counter",
+                    "Ticks and other steps stopped by a state store error (the state was read back after).") \
+            .add(c["store_failures"])
+        stage = reg.sampled("killswitch_stage", "gauge", "The stage level of each policy and scope (0: none).",
+                            ("policy", "scope"))
+        for key, ss in sorted(state.scopes.items()):
+            policy, _, scope = key.partition("|")
+            stage.add(ss.stage.level, policy=policy, scope=scope)
+        age = reg.sampled("killswitch_data_age_seconds", "gauge",
+                          "Age of the last good snapshot of each account (below 0: the venue's clock is ahead).",
+                          ("account",))
+        for k, a in sorted(state.accounts.items()):
+            if (ms := a.data_age_ms(now)) is not None:
+                age.add(ms / 1000, account=k)
+        reg.sampled("killswitch_sink_errors_total", "counter",
+                    "Calls to a sink that raised (the runner went on).").add(self.fanout.errors)
+        reg.sampled("killswitch_dms_fired_total", "counter", "Times a dead man's switch fired.").add(c["dms_fired"])
+        refused = reg.sampled("killswitch_heartbeats_refused_total", "counter",
+                              "Heartbeats this runner refused, by reason: UNKNOWN_SOURCE (nothing names the source), "
+                              "SOURCES_FULL (a new source past the bound on sources held).", ("reason",))
+        for reason, n in sorted(self.countdowns.sources.counts.items()):
+            refused.add(n, reason=reason)
+        until = reg.sampled("killswitch_dms_seconds_until_fire", "gauge",
+                            "Seconds until each armed dead man's switch fires without a beat.", ("source",))
+        for name, st in self.book.dms.status(now).items():
+            if st.armed and st.fires_in_s is not None:
+                until.add(st.fires_in_s, source=name)
+        loaded_ms, _ = self.reloads()
+        # build and reload info, locks, triggers, signals and thresholds (see gauges.py)
+        collect_book_families(reg, self.book, now, self.known.adapters, loaded_ms=loaded_ms,
+                              reload_ok=self.policy_error() is None)
+        # a family of its own, as build_info: a label there would split its series; declared
+        # without a sample by a runner of no shard (the alert rules name it whatever the release)
+        info = reg.sampled("killswitch_shard_info", "gauge", "1, labelled with the shard this runner runs "
+                           "(ksctl run --shard): its accounts, its lease and its schema.", ("shard",))
+        if self.shard is not None:
+            info.add(1, shard=self.shard)
+        self.lead.lease_log.collect_metrics(reg)  # the lease taken and lost, and the token
+        if self.lead.keeper is not None:  # renewals, failures and loop stalls of the lease thread
+            self.lead.keeper.collect_metrics(reg)
+        self.fanout.collect_metrics(reg)
+        self.weights.collect_metrics(reg)
+        for collector in self.collectors:
+            collector.collect_metrics(reg)
+
+def _residual(r: Any) -> ResidualStatus:
+    return ResidualStatus(r.incident, r.policy, r.scope, r.account, r.symbol, r.side, r.position_side, r.amount,
+                          r.why, r.detail, r.since_ms, r.as_of_ms)
+
+
+def _orders(entries: Sequence[Any]) -> tuple[OrderRow, ...]:
+    return tuple(OrderRow(e.client_order_id, e.decision_id, f"{e.venue}/{e.account}", e.symbol, e.side,
+                          e.position_side, e.amount, e.reduce_only, e.status or "pending", e.filled, e.avg_price,
+                          e.reason_code, e.created_ms, e.updated_ms,
+                          e.detail if e.status in ("rejected", "failed") else None, _why(e)) for e in entries)
+
+
+def _why(e: Any) -> Optional[str]:
+    """Why a journaled order was sent: its intent's reason code (the action's), or the action."""
+    try:
+        p = json.loads(e.payload_json) if e.payload_json else {}
+    except ValueError:
+        return None
+    if not isinstance(p, dict):
+        return None
+    said = p.get("reason") or p.get("action")
+    return str(said) if said else None
+
+
+def trigger_statuses(node_of: Callable[[str], Any], state: Any, ev: Any) -> tuple[TriggerStatus, ...]:
+    """Every trigger of every policy instance ``state`` holds (``node_of``: a policy's compiled
+    node, None for one no longer run), firing as the state says, compared against the values of
+    the evaluation ``ev`` (None: none yet). The runner's own, and the firm lease holder's over the
+    firm-wide policies."""
+    evaluated = {(s.policy, s.scope): s for s in ev.scopes} if ev is not None else {}
+    out = []
+    for key, ss in sorted(state.scopes.items()):
+        policy, _, scope = key.partition("|")
+        node = node_of(policy)
+        if node is None:
+            continue
+        types = {s.name: s.type for s in node.signals}
+        se = evaluated.get((policy, scope))
+        values = {v.name: v.value for v in se.signals} if se is not None else {}
+        reasons = {v.name: v.reason for v in se.signals} if se is not None else {}
+        results = {t.name: t for t in se.triggers} if se is not None else {}
+        for t in node.triggers:
+            st, r = ss.triggers.get(t.name), results.get(t.name)
+            checks = tuple(_check(c, values, reasons, types, se is not None, r) for c in t.comparisons)
+            out.append(TriggerStatus(policy, scope, t.name, t.when, bool(st and st.firing),
+                                     st.since_ms if st else None, st.last_fire_ms if st else None,
+                                     r.pending if r else None, r.reason if r else None, checks,
+                                     ev.now_ms if ev is not None and se is not None else None))
+    return tuple(out)
+
+
+def _check(c: Comparison, values: Mapping[str, Optional[float]], reasons: Mapping[str, Optional[str]],
+           types: Mapping[str, ValueType], evaluated: bool, result: Optional[TriggerResult] = None
+           ) -> ThresholdCheck:
+    """``c`` against the values of an evaluation (``evaluated`` False: this runner has none); a
+    computed threshold as ``result`` (the trigger's at that evaluation) recorded it."""
+    if not evaluated:
+        return ThresholdCheck(c.signal, c.op, c.text, None, "unknown", None, "NOT_EVALUATED")
+    v = values.get(c.signal)
+    unit = types.get(c.signal)
+    text = c.text
+    if c.computed:
+        at = recorded(result, c.signal, c.op, c.text)
+        threshold = at.value if at is not None else None
+        text = f"{value_text(threshold, unit)} = {c.text}"
+    else:
+        threshold = c.threshold_at(values)
+    breached = c.holds(v, threshold)
+    reason = reasons.get(c.signal) if v is None else None
+    if reason is None and breached is None and threshold is None:
+        reason = _unknown_threshold(c, values, reasons)
+    return ThresholdCheck(c.signal, c.op, text, v, value_text(v, unit), breached, reason, threshold)
+
+
+def _unknown_threshold(c: Comparison, values: Mapping[str, Optional[float]],
+                       reasons: Mapping[str, Optional[str]]) -> Optional[str]:
+    """Why a comparison's threshold had no value: the reason of a signal it reads that had none,
+    or, when every one had a value, a division by 0 (or an overflow) at that tick."""
+    reads = c.reads if c.computed else (c.text,) if c.other else ()
+    missing = next((name for name in reads if values.get(name) is None), None)
+    if missing is not None:
+        return reasons.get(missing)
+    return "THRESHOLD_UNDEFINED: a divisor was 0 (or a result overflowed) at this tick" if c.computed else None
+
+

@@ -1,0 +1,143 @@
+"""A silence's matchers checked against what the runner knows, and what it would hold back now.
+
+What it owns:
+
+- :func:`value_problem`: the value of an equality matcher on ``policy``, ``scope``, ``venue``,
+  ``account``, ``strategy``, ``symbol`` or ``incident`` resolved against the runner's catalog and
+  open incidents, an unknown one refused with close matches (``UNKNOWN_POLICY``,
+  ``UNKNOWN_SCOPE``, ``UNKNOWN_VENUE``, ``UNKNOWN_ACCOUNT``, ``UNKNOWN_STRATEGY``,
+  ``UNKNOWN_SYMBOL``, ``UNKNOWN_INCIDENT``; a symbol only once every account's markets have been
+  read: before that, no list is whole enough to refuse from); a ``scope`` beside a
+  ``policy`` must be one of that policy's scope instances (``scope=binanceusdm/sim-main`` for a
+  policy whose scope is ``binanceusdm`` silences nothing of it).
+- :func:`preview`: what the matchers hold back now, as Alertmanager shows a new silence's
+  affected alerts: the open incidents whose pages they match, and the pages in force (the
+  notification sink's groups, each receiver) — "affects 2 open incidents, 0 pages".
+- :func:`idle`: an active silence that names something (a scope, a policy, an incident...) and
+  matches no open incident: it holds back only later, different pages (an exchange outage on the
+  scope of an incident long over), so it is flagged.
+
+Pure: reads the book, the catalog and the pages handed in; no I/O, no clock.
+"""
+
+from __future__ import annotations
+
+from typing import Iterable, Mapping, Optional, Sequence
+
+from ...events import MANUAL_CLOSE, STAGE_TRANSITION, scope_labels
+from ...silences import Silence
+from ...policy.matchers import LabelMatcher
+from ..book.view import BookView
+from ..names import Catalog, Unknown, close_matches
+from .view import HeldPage, SilencePreview, summary
+
+# incident id -> (policy or None for a manual close, scope, level)
+Incidents = Mapping[str, tuple[Optional[str], str, int]]
+NAMING = ("policy", "scope", "venue", "account", "strategy", "symbol", "incident")
+
+
+def _unknown(code: str, what: str, value: str, known: Iterable[str], also: str = "") -> Unknown:
+    pool = sorted(set(known))
+    near = close_matches(value, pool)
+    # an account typed by its name alone: the page carries its key, venue/account
+    near += [k for k in pool if k.endswith("/" + value) and k not in near]
+    hint = f"; did you mean {', '.join(repr(k) for k in near[:3])}?" if near else ""
+    return Unknown(code, f"{value!r} is not {what}{hint}{also}")
+
+
+def value_problem(matchers: Sequence[LabelMatcher], catalog: Catalog, open_: Incidents) -> Optional[str]:
+    """Why an equality matcher's value names nothing this runner knows, or None."""
+    policies = [m.value for m in matchers if m.op == "=" and m.name == "policy"]
+    for m in matchers:
+        if m.op != "=" or m.value == "":  # name="" matches a page without the label, as in Alertmanager
+            continue
+        bad: Optional[Unknown] = None
+        if m.name == "policy":
+            bad = catalog.resolve_policy(m.value)
+        elif m.name == "scope":
+            bad = catalog.resolve_scope(m.value)
+            for p in policies:
+                if bad is None and catalog.policy_scopes.get(p):
+                    bad = catalog.resolve_policy_scope(p, m.value)
+        elif m.name == "venue" and m.value not in catalog.venues:
+            bad = _unknown("UNKNOWN_VENUE", "a venue of this runner", m.value, catalog.venues)
+        elif m.name == "account" and m.value not in catalog.accounts:
+            bad = _unknown("UNKNOWN_ACCOUNT", "an account of this runner", m.value, catalog.accounts,
+                           " (a page's account is venue/account, as in the Accounts document)")
+        elif m.name == "strategy" and m.value not in catalog.strategies:
+            bad = _unknown("UNKNOWN_STRATEGY", "a strategy this runner knows", m.value, catalog.strategies,
+                           " (strategies: the policies' scopes and heartbeat sources, the Accounts document's, "
+                           "an armed dead man's switch, what the venues report)")
+        elif m.name == "symbol" and m.value not in catalog.all_symbols \
+                and catalog.symbols_for(catalog.accounts) is not None:
+            bad = _unknown("UNKNOWN_SYMBOL", "a symbol the venues of this runner list", m.value,
+                           catalog.all_symbols, " (symbols are written as the venue's market: BTC/USDT:USDT)")
+        elif m.name == "incident" and m.value not in open_:
+            bad = _unknown("UNKNOWN_INCIDENT", "an open incident", m.value, open_)
+        if bad is not None:
+            return bad.reason + " (a silence on it would hold back nothing)"
+    return None
+
+
+def incident_labels(book: BookView, policy: str, scope: str, level: int) -> dict[str, str]:
+    """The labels of the page a stage entry sends (as the runner's ``transition_event`` labels
+    it), the severity its stage's notify actions give (critical without one)."""
+    node = book.node(policy)
+    labels: dict[str, str] = {str(k): str(v) for k, v in (node.labels if node is not None else {}).items()}
+    stage = next((st for st in node.stages if st.level == level), None) if node is not None else None
+    severities = [getattr(a, "severity", None) for a in (stage.actions if stage is not None else ())]
+    rank = {"info": 0, "warning": 1, "critical": 2}
+    named = [s for s in severities if isinstance(s, str) and s in rank]
+    labels.update(event=STAGE_TRANSITION, policy=policy, scope=scope, level=str(level),
+                  severity=max(named, key=rank.__getitem__) if named else "critical")
+    if stage is not None:
+        labels["stage"] = stage.name
+    if node is not None and node.owner:
+        labels["owner"] = str(node.owner)
+    labels.update(scope_labels(node.scope.get("level") if node is not None else None, scope))
+    return labels
+
+
+def page_labels(book: BookView, catalog: Catalog, incident: str, where: tuple[Optional[str], str, int]
+                ) -> dict[str, str]:
+    """The labels of an open incident's page: a stage entry's (:func:`incident_labels`)
+    or a manual close's, with its ``incident``."""
+    policy, scope, level = where
+    if policy is not None:
+        labels = incident_labels(book, policy, scope, level)
+    else:
+        labels = {"event": MANUAL_CLOSE, "severity": "warning", **catalog.labels_of(scope), "scope": scope}
+    labels["incident"] = incident
+    return labels
+
+
+def _matches(matchers: Sequence[LabelMatcher], labels: Mapping[str, str]) -> bool:
+    # which receivers a page reaches is the routes' business: a receiver matcher is left out here
+    return all(m.matches(labels) for m in matchers if m.name != "receiver")
+
+
+def held_incidents(matchers: Sequence[LabelMatcher], book: BookView, catalog: Catalog, open_: Incidents) -> list[str]:
+    return [i for i, where in sorted(open_.items()) if _matches(matchers, page_labels(book, catalog, i, where))]
+
+
+def preview(matchers: Sequence[LabelMatcher], book: BookView, catalog: Catalog, open_: Incidents,
+            pages: Iterable[tuple[Mapping[str, str], str]]) -> SilencePreview:
+    incidents = held_incidents(matchers, book, catalog, open_)
+    held = []
+    for labels, receiver in pages:
+        if all(m.matches({**labels, "receiver": receiver}) for m in matchers):
+            held.append(HeldPage(labels.get("event", "?"), labels.get("severity", "warning"), receiver,
+                                 labels.get("policy"), labels.get("scope"), labels.get("incident")))
+    text = summary(len(incidents), len(held))
+    return SilencePreview(True, f"PREVIEW: {text}", tuple(str(m) for m in matchers), tuple(incidents), tuple(held),
+                          text)
+
+
+def idle(s: Silence, book: BookView, catalog: Catalog, open_: Incidents) -> Optional[str]:
+    """``IDLE: ...`` for a silence that names something and holds back no open incident's pages."""
+    naming = [m for m in s.matchers if m.op == "=" and m.name in NAMING]
+    if not naming or held_incidents(s.matchers, book, catalog, open_):
+        return None
+    named = ", ".join(str(m) for m in naming)
+    return (f"IDLE: no open incident matches {named}: it holds back only later, different pages "
+            f"(ksctl silence expire {s.id})")

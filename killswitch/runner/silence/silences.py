@@ -1,0 +1,351 @@
+"""Silences and acknowledgements: the operator's "I have it", as commands and reads of the runner.
+
+What it owns: adding a silence (its matchers resolved against what the runner knows: a label no
+page carries is ``UNKNOWN_LABEL``, an unknown policy or scope named by ``=`` is refused with
+close matches, a silence that would silence everything is ``SILENCE_TOO_BROAD``), expiring one,
+acknowledging an open incident (named, or the one a policy's scope is in now), and the views of
+them: the silence list, who has each incident, and which silences hold back an incident's pages.
+
+The order of a change is the one of every operator command (:mod:`.commands`): refused on a
+standby, audited first (fenced, with its author), then stored (fenced), then the book takes it
+and is saved so that a standby following it reads them again (``notes_mark``). The
+notification sink reads the silences from the book through its context at every flush; the
+acknowledgement is handed to the sinks as an ``incident_acknowledged`` event (the runbook sink
+renders the incident's runbook again with it).
+
+Must not: send or hold back a page itself (the notification sink does), or run outside the
+operator turn (the API's view calls take it).
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import replace
+from typing import Any, Awaitable, Callable, Container, Mapping, Optional, Sequence
+
+from ...engine.stages import decision_id
+from ...events import INCIDENT_ACKNOWLEDGED, Event
+from ...silences import Acknowledgement, Silence, holders, own_words
+from ...policy.matchers import PAGE_LABELS, LabelMatcher, SilenceError, close_names, matcher_problem, parse_matchers
+from ...state.store import FencedError, StateStore
+from ..book.book import Book
+from ..book.view import BookView
+from ..lease.leadership import Leadership
+from ..names import Catalog
+from ..venue.shortfalls import manual_scope
+from .check import Incidents, idle, page_labels, preview, value_problem
+from .view import SilencePreview
+from ..storeio import StoreIO
+from ..view import AckStatus, ChangeResult, SilenceResult, SilenceStatus
+
+MAX_SILENCE_S = 30 * 86_400
+SHOWN_EXPIRED_MS = 86_400_000  # expired silences listed for a day after they end
+MAX_COMMENT = 500
+
+
+def silence_status(s: Silence, now: int, open_: Optional[Container[str]] = None,
+                   idle: Optional[str] = None) -> SilenceStatus:
+    """``s`` as shown at ``now``; one made from an incident that is no longer among ``open_``
+    ended with it (expired by "incident ended")."""
+    ended = s.ended_with_incident(open_) and s.state(now) != "expired"
+    return SilenceStatus(s.id, tuple(str(m) for m in s.matchers), s.starts_ms, s.ends_ms, s.author, s.comment,
+                         s.created_ms, s.state(now, open_), now, "incident ended" if ended else s.expired_by,
+                         s.incident, s.tied, idle)
+
+
+
+
+def ack_fields(have: Optional[Sequence[Acknowledgement]]) -> tuple[Optional[AckStatus], tuple[AckStatus, ...]]:
+    """A status's ``ack`` (the latest) and ``acks`` (everyone who has the incident, oldest first)."""
+    shown = tuple(AckStatus(a.incident, a.author, a.ts_ms, a.comment) for a in have or ())
+    latest = max(shown, key=lambda a: a.ts_ms, default=None)
+    return latest, shown
+
+
+def known_labels(book: BookView) -> set[str]:
+    """The label names a page of this runner can carry: the events' and every policy's own."""
+    return set(PAGE_LABELS) | {k for p in book.graph.policies for k in p.labels}
+
+
+def holding_back(book: BookView, labels: dict[str, str], now: int, open_: Optional[Container[str]] = None
+                 ) -> tuple[SilenceStatus, ...]:
+    """The active silences that hold back a page with ``labels`` for at least one receiver (a
+    ``receiver`` matcher is left out: which receivers a page reaches is the routes' business)."""
+    out = []
+    for s in book.silences:
+        if s.active(now, open_) and all(m.matches(labels) for m in s.matchers if m.name != "receiver"):
+            out.append(silence_status(s, now, open_))
+    return tuple(out)
+
+
+def _holds(s: Silence, labels: dict[str, str]) -> bool:
+    return all(m.matches(labels) for m in s.matchers if m.name != "receiver")
+
+
+class Silences:
+    """See the module doc. ``save`` saves the book (awaited); ``emit`` hands an event to the sinks."""
+
+    def __init__(self, book: Book, lead: Leadership, store: StateStore, io: StoreIO, *, clock: Callable[[], int],
+                 catalog: Callable[[], Catalog], save: Callable[[], Awaitable[None]], emit: Callable[[Event], None],
+                 open_closes: Callable[[], Sequence[str]] = tuple,
+                 pages: Callable[[], list[tuple[Mapping[str, str], str]]] = list):
+        self.book = book
+        self.lead = lead
+        self.store = store
+        self.io = io
+        self.clock = clock
+        self.catalog = catalog
+        self.save = save
+        self.emit = emit
+        self.open_closes = open_closes  # the ids of the manual closes the runner tracks
+        self.pages = pages  # the pages the notification sink holds in force: (labels, receiver) each
+
+    # --- reads ------------------------------------------------------------------------------------------
+
+    def shown(self) -> tuple[SilenceStatus, ...]:
+        """Every silence in force and those ended in the last day; one in force that names
+        something and matches no open incident says so (``idle``)."""
+        now = self.clock()
+        open_ = self.open_incidents()
+        catalog = self.catalog()
+        return tuple(silence_status(s, now, open_, idle(s, self.book, catalog, open_) if s.active(now, open_)
+                                    else None)
+                     for s in self.book.silences if s.ends_ms > now - SHOWN_EXPIRED_MS)
+
+    def idle_flags(self) -> tuple[str, ...]:
+        """The flags of the silences in force on a scope with no open incident (for the status)."""
+        return tuple(s.idle for s in self.shown() if s.idle)
+
+    def in_force(self) -> tuple[Silence, ...]:
+        """What the notification sink honours now."""
+        now = self.clock()
+        open_ = self.open_incidents()
+        return tuple(s for s in self.book.silences if s.active(now, open_))
+
+    def preview(self, texts: Sequence[str], incident: Optional[str] = None) -> SilencePreview:
+        """What a silence of ``texts`` (made from ``incident``) would hold back now; refused as
+        :meth:`add` would refuse it (duration and comment aside)."""
+        matchers, why = self._problem(texts, 1.0, "preview", incident)
+        if why is not None:
+            return SilencePreview(False, why)
+        return preview(matchers, self.book, self.catalog(), self.open_incidents(), self.pages())
+
+    def for_incident(self, incident: str, before: Incidents) -> tuple[SilenceStatus, ...]:
+        """The silences that were in force, while ``incident`` was open (``before``), made from it
+        or holding back its pages; shown as they are now (a reset lists them: those made from it
+        ended with it, the others go on until expired)."""
+        now = self.clock()
+        where = before.get(incident)
+        labels = page_labels(self.book, self.catalog(), incident, where) if where is not None else None
+        after = self.open_incidents()
+        return tuple(silence_status(s, now, after) for s in self.book.silences if s.active(now, before)
+                     and (s.incident == incident or (labels is not None and _holds(s, labels))))
+
+    # --- changes ----------------------------------------------------------------------------------------
+
+    def _problem(self, texts: Sequence[str], duration_s: float, comment: str, incident: Optional[str] = None
+                 ) -> tuple[list[LabelMatcher], Optional[str]]:
+        try:
+            matchers = [m for t in texts for m in parse_matchers(t)]  # each: one matcher, or a {…} list
+        except SilenceError as e:
+            return [], e.reason
+        open_ = self.open_incidents()
+        if incident is not None:
+            if incident not in open_:
+                near = close_names(incident, open_)
+                hint = f"; did you mean {', '.join(near)}?" if near else ""
+                return matchers, f"UNKNOWN_INCIDENT: {incident!r} is not an open incident{hint}"
+            if not any(m.name == "incident" for m in matchers):  # it matches that incident's pages alone
+                matchers.append(LabelMatcher.make("incident", "=", incident))
+        why = matcher_problem(matchers, known_labels(self.book)) or value_problem(matchers, self.catalog(), open_)
+        if why is not None:
+            return matchers, why
+        if not 0 < duration_s <= MAX_SILENCE_S:
+            return matchers, f"BAD_REQUEST: a silence lasts more than 0s and at most {MAX_SILENCE_S // 86_400} days"
+        if not comment.strip():
+            return matchers, "BAD_REQUEST: say why in the comment (who is handling what)"
+        return matchers, None
+
+    async def add(self, texts: Sequence[str], duration_s: float, comment: str, *, actor: str,
+                  incident: Optional[str] = None) -> SilenceResult:
+        """A silence of ``texts``; made from ``incident``, it also matches that incident alone and
+        ends with it unless extended."""
+        if (standby := self.lead.not_leader("silence")) is not None:
+            return SilenceResult(False, standby)
+        comment = own_words(actor, comment)
+        matchers, why = self._problem(texts, duration_s, comment, incident)
+        payload = {"matchers": list(texts), "duration_s": duration_s, "comment": comment, "by": actor}
+        if incident is not None:
+            payload["incident"] = incident
+        if why is not None:
+            await self._audit_refusal("silence_added", payload, why)
+            return SilenceResult(False, why)
+        now = self.clock()
+        affects = preview(matchers, self.book, self.catalog(), self.open_incidents(), self.pages())
+        s = Silence(uuid.uuid4().hex[:12], tuple(matchers), now, now + int(round(duration_s * 1000)), actor, comment,
+                    now, now, incident=incident, tied=incident is not None)
+        refused = await self._store("silence_added", {**payload, "id": s.id, "matchers": [str(m) for m in matchers],
+                                                      "starts_ms": s.starts_ms, "ends_ms": s.ends_ms,
+                                                      "affects": affects.summary},
+                                    lambda fence: self.store.save_silence(s, fence))
+        if refused:
+            return SilenceResult(False, refused)
+        self.book.silence_added(s)
+        await self._saved(now)
+        tie = f", or when {incident} ends" if incident is not None else ""
+        return SilenceResult(True, f"SILENCED: {s.id} {s.matcher_text} until {_iso(s.ends_ms)}{tie} by {actor}; "
+                                   f"{affects.summary}", silence_status(s, now))
+
+    async def change(self, silence_id: str, duration_s: Optional[float], comment: Optional[str], *,
+                     actor: str) -> SilenceResult:
+        """Extend a silence (it then ends ``duration_s`` from now, and no longer with its incident)
+        or edit its comment: audited (``silence_changed``, before and after), stored, as an add."""
+        if (standby := self.lead.not_leader("silence change")) is not None:
+            return SilenceResult(False, standby)
+        now = self.clock()
+        s, why = self._find(silence_id, now)
+        if s is None or why is not None:
+            return SilenceResult(False, str(why), silence_status(s, now, self.open_incidents()) if s else None)
+        if duration_s is None and comment is None:
+            return SilenceResult(False, "BAD_REQUEST: give a duration (extend) or a comment (edit)")
+        if duration_s is not None and not 0 < duration_s <= MAX_SILENCE_S:
+            return SilenceResult(False, f"BAD_REQUEST: a silence lasts more than 0s and at most "
+                                        f"{MAX_SILENCE_S // 86_400} days from now")
+        words = own_words(actor, comment) if comment is not None else None
+        if words is not None and not words:
+            return SilenceResult(False, "BAD_REQUEST: say why in the comment (who is handling what)")
+        done = replace(s, updated_ms=now, comment=s.comment if words is None else words,
+                       ends_ms=s.ends_ms if duration_s is None else now + int(round(duration_s * 1000)),
+                       tied=s.tied and duration_s is None)
+        payload: dict[str, Any] = {"id": s.id, "matchers": [str(m) for m in s.matchers], "by": actor,
+                                   "ends_ms": {"before": s.ends_ms, "after": done.ends_ms},
+                                   "comment": {"before": s.comment, "after": done.comment},
+                                   "ends_with_incident": {"before": s.tied, "after": done.tied}}
+        refused = await self._store("silence_changed", payload, lambda fence: self.store.save_silence(done, fence))
+        if refused:
+            return SilenceResult(False, refused)
+        self.book.silence_changed(done)
+        await self._saved(now)
+        what = [f"until {_iso(done.ends_ms)}" + (f" (no longer ends with {s.incident})" if s.tied else "")
+                if duration_s is not None else "", f"comment {done.comment!r}" if words is not None else ""]
+        return SilenceResult(True, f"SILENCE_CHANGED: {s.id} {s.matcher_text} {'; '.join(w for w in what if w)} "
+                                   f"by {actor}", silence_status(done, now, self.open_incidents()))
+
+    def _find(self, silence_id: str, now: int) -> tuple[Optional[Silence], Optional[str]]:
+        """The silence of ``silence_id`` still in force, or why not (``UNKNOWN_SILENCE`` with close
+        matches, ``SILENCE_EXPIRED``)."""
+        s = next((x for x in self.book.silences if x.id == silence_id), None)
+        if s is None:
+            near = close_names(silence_id, [x.id for x in self.book.silences if x.ends_ms > now])
+            hint = f"; did you mean {', '.join(near)}?" if near else " (ksctl silence list shows them)"
+            return None, f"UNKNOWN_SILENCE: no silence {silence_id!r}{hint}"
+        open_ = self.open_incidents()
+        if s.state(now, open_) == "expired":
+            how = f" (expired by {s.expired_by})" if s.expired_by else \
+                f" (with its incident {s.incident})" if s.ended_with_incident(open_) else ""
+            return s, f"SILENCE_EXPIRED: {s.id} already ended at {_iso(min(s.ends_ms, now))}{how}"
+        return s, None
+
+    async def expire(self, silence_id: str, *, actor: str) -> SilenceResult:
+        if (standby := self.lead.not_leader("silence expiry")) is not None:
+            return SilenceResult(False, standby)
+        now = self.clock()
+        s, why = self._find(silence_id, now)
+        if s is None or why is not None:
+            return SilenceResult(False, str(why), silence_status(s, now, self.open_incidents()) if s else None)
+        done = s.expire(actor, now)
+        refused = await self._store("silence_expired", {"id": s.id, "matchers": [str(m) for m in s.matchers],
+                                                        "author": s.author, "comment": s.comment,
+                                                        "starts_ms": s.starts_ms, "ends_ms": s.ends_ms, "by": actor},
+                                    lambda fence: self.store.save_silence(done, fence))
+        if refused:
+            return SilenceResult(False, refused)
+        self.book.silence_changed(done)
+        await self._saved(now)
+        return SilenceResult(True, f"SILENCE_EXPIRED: {s.id} {s.matcher_text} by {actor}; its pages are sent again",
+                             silence_status(done, now))
+
+    def open_incidents(self) -> dict[str, tuple[Optional[str], str, int]]:
+        """incident → (policy, scope, level) of every stage a scope is in now and tracked manual close."""
+        out: dict[str, tuple[Optional[str], str, int]] = {}
+        for key, ss in sorted(self.book.state.scopes.items()):
+            if ss.stage.level > 0:
+                policy, _, scope = key.partition("|")
+                out[decision_id(policy, scope, ss.stage.level, ss.stage.entries)] = (policy, scope, ss.stage.level)
+        for cid in self.open_closes():
+            out[cid] = (None, manual_scope(cid), 0)
+        return out
+
+    async def acknowledge(self, incident: Optional[str], policy: Optional[str], scope: Optional[str], comment: str,
+                          *, actor: str) -> ChangeResult:
+        if (standby := self.lead.not_leader("acknowledgement")) is not None:
+            return ChangeResult(False, standby)
+        if len(comment) > MAX_COMMENT:
+            return ChangeResult(False, f"BAD_REQUEST: the comment is longer than {MAX_COMMENT} characters")
+        open_ = self.open_incidents()
+        if incident is None:
+            if not policy or not scope:
+                return ChangeResult(False, "BAD_REQUEST: name the incident, or its policy and scope")
+            unknown = self.catalog().resolve_policy_scope(policy, scope)
+            if unknown is not None:
+                return ChangeResult(False, unknown.reason)
+            incident = next((i for i, (p, s, _) in open_.items() if p == policy and s == scope), None)
+            if incident is None:
+                return ChangeResult(False, f"NOT_ENGAGED: {policy} {scope} is in no stage: no incident to acknowledge")
+        elif incident not in open_:
+            near = close_names(incident, open_)
+            hint = f"; did you mean {', '.join(near)}?" if near else ""
+            return ChangeResult(False, f"UNKNOWN_INCIDENT: {incident!r} is not an open incident{hint}")
+        now = self.clock()
+        comment = own_words(actor, comment)
+        ack = Acknowledgement(incident, actor, now, comment)
+        have = self.book.acks.get(incident, ())
+        others = [a for a in have if a.author != actor]
+        payload: dict[str, Any] = {"incident": incident, "comment": comment, "by": actor}
+        if have:
+            last = max(have, key=lambda a: a.ts_ms)
+            payload["previous"] = {"by": last.author, "ts_ms": last.ts_ms}
+        refused = await self._store("incident_acknowledged", payload, lambda fence: self.store.record_ack(ack, fence))
+        if refused:
+            return ChangeResult(False, refused)
+        self.book.incident_held(incident, holders((*have, ack)))
+        await self._saved(now)
+        p, s, level = open_[incident]
+        self.emit(Event.make(INCIDENT_ACKNOWLEDGED, now, {"incident": incident, "author": actor, "comment": comment,
+                                                          "ts_ms": now}, policy=p, scope=s, level=level or None))
+        also = "; " + ", ".join(f"{a.author} has it too (since {_iso(a.ts_ms)}" + (f": {a.comment})" if a.comment
+                                                                                    else ")") for a in others) \
+            if others else ""
+        return ChangeResult(True, f"ACKNOWLEDGED: {incident} by {actor}{also}")
+
+    # --- the order of a change ----------------------------------------------------------------------------
+
+    async def _store(self, kind: str, payload: dict, write: Callable[[int], None]) -> Optional[str]:
+        """Audit (fenced), then store (fenced); why it was refused, or None."""
+        try:
+            await self.lead.audit(kind, self.clock(), payload)
+            fence = self.lead.fence
+            await self.io(write, fence)
+        except FencedError:
+            return self.lead.deposed()
+        return None
+
+    async def _audit_refusal(self, kind: str, payload: dict, why: str) -> None:
+        try:
+            await self.lead.audit(kind, self.clock(), {**payload, "refused": why})
+        except FencedError:
+            self.lead.leader = False
+
+    async def _saved(self, now: int) -> None:
+        """The book saved with the new mark, so that a standby reads the silences again."""
+        self.book.notes_changed(now)
+        try:
+            await self.save()
+        except FencedError:
+            self.lead.stale = True  # stored under our token; the next leader reads them from the store
+
+
+def _iso(ms: int) -> str:
+    from ..lock.lock import iso_ms
+
+    return iso_ms(ms)

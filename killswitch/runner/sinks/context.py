@@ -1,0 +1,156 @@
+"""The runner as its sinks see it: :class:`killswitch.events.SinkContext`, and nothing more.
+
+What it owns: the read-only view a sink gets in ``on_tick``, ``on_event`` and
+``restore_state`` — the runner's clock, mode, holder, running graph, the state store as a sink
+may read it (:class:`StoreReads`: no write within reach), the sinks' writes through the
+runner's one fenced writer (audit rows, notification receipts, runbooks: :class:`SinkWrites`),
+its sinks and its last snapshots, and lookups of a stage, an account's engine state, the lock
+of a scope, an incident's residuals and the silences in force — each read from the runner when
+asked, so a sink always sees the graph and state as they are now (a reload swaps the graph
+between ticks).
+It holds the runner's book (:mod:`.book`), never the runner.
+
+Must not: hand out the runner, its engine state, its lock book or its executor, or offer
+anything that changes them. A sink that needs more asks for a new lookup here, in the open.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, Callable, Mapping, Optional, Protocol, Sequence
+
+from ...engine.stages import decision_id
+
+if TYPE_CHECKING:  # pragma: no cover - annotations only
+    from ...state.store import RunbookRecord, StateStore
+    from ...compile.graph import DecisionGraph
+    from ...events import Sink, SinkStore, StoredRunbook
+    from ...snapshot import Snapshot
+    from ..book.view import BookView
+
+
+class SinkWrites(Protocol):
+    """The runner's one writer of what sinks write, as a sink reaches it (fenced):
+    :class:`~killswitch.runner.lease.leadership.Leadership`."""
+
+    def audit_now(self, kind: str, ts_ms: int, payload: dict) -> int: ...
+
+    def audit_receipt(self, kind: str, ts_ms: int, payload: dict) -> int: ...
+
+    def save_runbook_now(self, record: "RunbookRecord") -> None: ...
+
+
+class StoreReads:
+    """The store as a sink reads it (:class:`killswitch.events.SinkStore`): its reads, and no
+    write within reach at run time either (a sink writes through the context, fenced)."""
+
+    __slots__ = ("_store",)
+
+    def __init__(self, store: "StateStore"):
+        self._store = store
+
+    @property
+    def url(self) -> str:
+        return self._store.url
+
+    def runbook(self, incident: str) -> Optional["StoredRunbook"]:
+        return self._store.runbook(incident)
+
+    def runbooks(self, since_ms: Optional[int] = None, until_ms: Optional[int] = None,
+                 limit: int = 100) -> Sequence["StoredRunbook"]:
+        return self._store.runbooks(since_ms, until_ms, limit)
+
+    def journal_of(self, decision_id: str, since: int) -> Sequence[Any]:
+        return self._store.journal_of(decision_id, since)
+
+
+class RunnerSinkContext:
+    """A :class:`killswitch.events.SinkContext` over one runner's book: the graph, the engine
+    state, the lock book, the residuals and the snapshots are read from the book when asked."""
+
+    __slots__ = ("_book", "_holder", "_dry_run", "_store", "_audit", "_sinks", "_clock")
+
+    def __init__(self, book: "BookView", *, holder: str, dry_run: bool, store: "StateStore", audit: SinkWrites,
+                 sinks: Callable[[], Sequence["Sink"]], clock: Callable[[], int]):
+        self._book = book
+        self._audit = audit
+        self._holder = holder
+        self._dry_run = dry_run
+        self._store = StoreReads(store)
+        self._sinks = sinks
+        self._clock = clock
+
+    @property
+    def holder(self) -> str:
+        return self._holder
+
+    @property
+    def dry_run(self) -> bool:
+        return self._dry_run
+
+    @property
+    def graph(self) -> "DecisionGraph":
+        return self._book.graph
+
+    def graph_of(self, policy: str) -> "DecisionGraph":
+        graph = self._book.graph
+        firm = self._book.firm_graph
+        if firm is not None and not any(p.name == policy for p in graph.policies) \
+                and any(p.name == policy for p in firm.policies):
+            return firm
+        return graph
+
+    @property
+    def store(self) -> "SinkStore":
+        return self._store
+
+    @property
+    def sinks(self) -> Sequence["Sink"]:
+        return tuple(self._sinks())
+
+    @property
+    def snapshots(self) -> Mapping[str, "Snapshot"]:
+        return self._book.snapshots
+
+    def clock(self) -> int:
+        return self._clock()
+
+    def audit(self, kind: str, ts_ms: int, payload: dict) -> int:
+        return self._audit.audit_now(kind, ts_ms, payload)
+
+    def audit_receipt(self, kind: str, ts_ms: int, payload: dict) -> int:
+        return self._audit.audit_receipt(kind, ts_ms, payload)
+
+    def save_runbook(self, record: "RunbookRecord") -> None:
+        self._audit.save_runbook_now(record)
+
+    def stage(self, policy: str, scope: str) -> Any:
+        ss = self._book.state.scopes.get(f"{policy}|{scope}")
+        return ss.stage if ss is not None else None
+
+    def account(self, key: str) -> Optional[Any]:
+        return self._book.state.accounts.get(key)
+
+    def lock_doc(self, scope: str, now_ms: int) -> dict:
+        return self._book.lock_book.for_scope(scope, now_ms).to_doc()
+
+    def residuals_of(self, incident: str) -> Sequence[Any]:
+        return tuple(self._book.residuals.for_incident(incident))
+
+    def silences(self) -> Sequence[Any]:
+        now = self._clock()
+        # the sink checks each at its flush; one made from a stage's incident ends with it (a
+        # manual close's matches that close's pages alone until its own end)
+        stages = {s.incident for s in self._book.silences if s.tied and s.incident
+                  and not s.incident.startswith("manual/")}
+        ended = stages - stage_incidents(self._book) if stages else set()
+        return tuple(s for s in self._book.silences if s.ends_ms > now and not (s.tied and s.incident in ended))
+
+
+def stage_incidents(book: "BookView") -> set[str]:
+    """The incidents of the stages the scopes are in now (their decision ids)."""
+    out = set()
+    for key, ss in book.state.scopes.items():
+        if ss.stage.level > 0:
+            policy, _, scope = key.partition("|")
+            out.add(decision_id(policy, scope, ss.stage.level, ss.stage.entries))
+    return out

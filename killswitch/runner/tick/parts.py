@@ -1,0 +1,92 @@
+"""What a runner is made of: the parts :func:`killswitch.bootstrap.build_runner_and_desk` builds,
+which the :class:`~.loop.Runner` (the tick, the lease) and the :class:`~.desk.Desk` (the
+operator's view calls) are each handed their share of.
+
+What it owns: :class:`RunnerParts`, the list of the parts, each built with the narrow
+collaborators it uses (:mod:`.collaborators`), and :class:`ReloadState`, the policy reloads as
+status shows them.
+
+Must not: hold logic, or build anything (the bootstrap does).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Optional
+
+from ..book.book import Book
+from ..readout.catalog_build import Known
+from ..readout.charts import ChartHistory
+from ..operator.closes import ManualCloses
+from ..operator.commands import OperatorCommands
+from ..effects.countdowns import Countdowns
+from ..watch.enforcement import Enforcement
+from ..sinks.entries import EntryOutbox
+from ..watch.entry_watch import EntryWatch
+from ..venue.executor import Executor
+from ..sinks.fanout import SinkFanout
+from ..venue.fetches import FetchHealth
+from ..lease.leadership import Leadership, Turn
+from ..venue.modes import ModeWatch
+from .persist import Persistence
+from ..operator.positions import PositionsReadout
+from ..operator.previews import Previews
+from ..readout.readout import Readout
+from ..venue.rejections import CloseRejections
+from ..book.resuming import Resumptions
+from ..operator.revoke_commands import OperatorRevokes
+from ..effects.revokes import Revokes
+from ..venue.shortfalls import Shortfalls
+from ..silence.silences import Silences
+from ..storeio import StoreIO
+from ..venue.streams import StreamWatch
+
+
+@dataclass
+class ReloadState:
+    """The policy reloads as status shows them: the last failure's reason while the last good
+    graph runs on (None: it did not fail), when the running graph was loaded, and when a reload
+    last failed. Changed by :meth:`Runner.apply_graph` alone; the readout reads it."""
+
+    error: Optional[str]
+    loaded_ms: int
+    failed_ms: Optional[int]
+
+
+@dataclass
+class RunnerParts:
+    """What a runner and its desk are made of (see the module doc). The tick's parts go to the
+    runner; the operator's (previews, positions, commands, silences, revokes asked for by an
+    operator) to the desk alone; the reads, the closes and the turn to both."""
+
+    io: StoreIO
+    book: Book
+    counters: dict[str, int]
+    turn: Turn
+    lead: Leadership
+    fanout: SinkFanout
+    known: Known
+    executor: Executor
+    countdowns: Countdowns
+    resumptions: Resumptions
+    persist: Persistence
+    shortfalls: Shortfalls
+    closes: ManualCloses
+    readout: Readout
+    previews: Previews
+    charts: ChartHistory
+    position_readout: PositionsReadout
+    commands: OperatorCommands
+    silencing: Silences
+    fetches: FetchHealth
+    streams: StreamWatch
+    reloads: ReloadState
+    entries: EntryOutbox
+    revokes: Revokes
+    operator_revokes: OperatorRevokes
+    enforcement: Enforcement
+    # the accounts' position modes as their venues read them; the closes the venues refused
+    modes: Optional[ModeWatch] = None
+    rejections: Optional[CloseRejections] = None
+    # the venue watch's fast path: a stream's entry cancelled at its event (runner/watch/entry_watch.py)
+    entry_watch: Optional[EntryWatch] = None

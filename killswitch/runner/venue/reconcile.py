@@ -1,0 +1,204 @@
+"""Step 3 of an order's life (see :mod:`.executor`): every pending intent settled with its
+venue by client order id, and the open remainders the venue keeps resting cancelled.
+
+Owns :class:`Reconciliation`, the part of :class:`~.executor.Executor` that settles: found →
+its status journaled; not found twice, ``confirm_gap_ms`` apart → it never arrived, and it is
+sent now under the same client order id (a resend refused, and not found again, is taken as
+refused: never sent a third time); resting → cancelled by its venue id, the cancel confirmed
+by asking again, and until then its position held. It shares the executor's journal, fence and
+"not found" sightings; sending an order (``_submit``) and journaling a result (``_result``) are
+the executor's, declared here.
+
+Must not: cancel an order it did not journal (a bot's orders are the planner's business), or
+size anything.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Awaitable, Callable, Optional
+
+from adapters.base import AdapterError, CancelSelector, ExchangeAdapter, OrderResult, Reason
+
+from ...orders import OrderIntent
+from ...state.store import StateStore
+from .execution import FINAL, REMAINDER_CANCELED, RESTING, ExecutionReport, account_key, filled_short
+from ..lease.leadership import FencedAudit
+from ..storeio import StoreIO
+
+
+class Reconciliation:
+    """Settles the executor's pending intents with the venues and cancels its open remainders.
+
+    The attributes below are the :class:`~.executor.Executor`'s, set when it is built."""
+
+    store: StateStore
+    io: StoreIO
+    audit: FencedAudit
+    adapters: dict[str, ExchangeAdapter]
+    dry_run: bool
+    clock: Callable[[], int]
+    confirm_gap_ms: int
+    still_leader: Callable[[], Awaitable[bool]]
+    _not_found: dict[str, int]  # client id → when the venue first said it does not know it
+    _resent_refused: dict[str, tuple[str, str]]  # client id → why its resend was refused
+    _resting_left: bool  # whether a remainder may still rest (a cancel not yet confirmed)
+
+    async def _result(self, cid: str, status: str, filled: float, avg: Optional[float], code: Optional[str],
+                      detail: Optional[str]) -> None:
+        raise NotImplementedError
+
+    async def _submit(self, adapter: ExchangeAdapter, o: OrderIntent, r: ExecutionReport,
+                      resent: bool = False) -> None:
+        raise NotImplementedError
+
+    def forget_unconfirmed(self) -> None:
+        """Drop the first "not at the venue" sightings (our state was replaced: start over)."""
+        self._not_found.clear()
+        self._resting_left = True  # another leader may have left a remainder resting
+
+    async def reconcile(self) -> ExecutionReport:
+        """Settle every pending intent with its venue (after a restart, and every tick); cancel
+        the ones the venue keeps resting (see :meth:`_cancel_resting`)."""
+        report = ExecutionReport()
+        if self.dry_run:
+            return report
+        resting: list[tuple] = []
+        unsure = 0  # remainders the venue could not be asked about
+        for e in await self.io(self.store.pending_intents):
+            adapter = self.adapters.get(account_key(e.venue, e.account))
+            if adapter is None:
+                unsure += e.status in RESTING
+                continue
+            try:
+                found = await adapter.fetch_order(e.symbol, e.client_order_id)
+            except AdapterError as err:
+                if err.reason is not Reason.ORDER_NOT_FOUND:
+                    unsure += e.status in RESTING
+                    continue  # the venue cannot say now: ask again next tick
+                await self._not_found_yet(adapter, e, report)
+                continue
+            self._not_found.pop(e.client_order_id, None)
+            self._resent_refused.pop(e.client_order_id, None)
+            status = found.status if found.status in FINAL + RESTING else "unknown"
+            if status in RESTING:
+                resting.append((e, found))
+                continue
+            if status != e.status:
+                await self._result(e.client_order_id, status, found.filled, found.average_price, None, "RECONCILED")
+            if status == "filled":
+                report.filled += 1
+            if filled_short(status, found.filled, e.amount, e.reduce_only):
+                report.unfilled.append(e.decision_id)
+        self._resting_left = unsure + await self._cancel_resting(resting, report) > 0
+        return report
+
+    async def cancel_remainders(self) -> ExecutionReport:
+        """Cancel the open remainders the journal knows of (a cancel that failed or was not
+        confirmed at an earlier tick), before this tick's closes are held or sent. One query
+        per remainder when there is one; a store read when there is none."""
+        report = ExecutionReport()
+        if self.dry_run or not self._resting_left:
+            return report  # the last reconciliation confirmed every remainder gone: no store read
+        resting: list[tuple] = []
+        unsure = 0
+        for e in await self.io(self.store.pending_intents):
+            if e.status not in RESTING:
+                continue
+            adapter = self.adapters.get(account_key(e.venue, e.account))
+            if adapter is None:
+                unsure += 1
+                continue
+            try:
+                found = await adapter.fetch_order(e.symbol, e.client_order_id)
+            except AdapterError:
+                unsure += 1
+                continue  # the venue cannot say now: the position stays held, ask again next tick
+            status = found.status if found.status in FINAL + RESTING else "unknown"
+            if status in RESTING:
+                resting.append((e, found))
+            elif status in FINAL:
+                await self._settle(e, found, status, "RECONCILED", report)
+            else:
+                unsure += 1
+        self._resting_left = unsure + await self._cancel_resting(resting, report) > 0
+        return report
+
+    async def _cancel_resting(self, resting: list[tuple], report: ExecutionReport) -> int:
+        """Cancel our open remainders — ``(journal entry, the venue's answer)`` — by venue order
+        id, one cancel request per account, then ask the venue again about each by client order
+        id: only an answer that it is final (canceled, or filled before the cancel reached it)
+        settles it in the journal. A failed or unconfirmed cancel leaves it pending (its
+        position held) for the next tick. Returns how many are left unconfirmed."""
+        settled = 0
+        by_account: dict[str, list[tuple]] = {}
+        for e, found in resting:
+            if found.filled != (e.filled or 0.0) or found.status != e.status:  # it moved since last seen
+                await self._result(e.client_order_id, found.status, found.filled, found.average_price, None,
+                                   "RECONCILED")
+            if found.order_id:
+                by_account.setdefault(account_key(e.venue, e.account), []).append((e, found))
+        for key, items in sorted(by_account.items()):
+            adapter = self.adapters[key]
+            if not await self.still_leader():
+                report.deposed = True
+                break
+            ids = tuple(str(found.order_id) for _, found in items)
+            report.cancels_sent += len(ids)
+            try:
+                res = await adapter.cancel_orders(CancelSelector(order_ids=ids))
+            except AdapterError as err:
+                await self.audit.audit("remainder_cancel_failed", self.clock(), {
+                    "account": key, "client_order_ids": [e.client_order_id for e, _ in items],
+                    "reason": err.reason.value})
+                continue
+            for e, found in items:
+                why = res.failed.get(str(found.order_id))
+                if why is not None and why != Reason.ORDER_NOT_FOUND.value:  # (not found: it may have ended)
+                    await self.audit.audit("remainder_cancel_failed", self.clock(), {
+                        "account": key, "client_order_ids": [e.client_order_id], "reason": why})
+                    continue
+                try:
+                    after = await adapter.fetch_order(e.symbol, e.client_order_id)
+                except AdapterError:
+                    continue  # sent, not confirmed: asked again at the next tick
+                status = after.status if after.status in FINAL + RESTING else "unknown"
+                if status in FINAL:
+                    await self._settle(e, after, status, REMAINDER_CANCELED, report)
+                    report.remainders_canceled += 1
+                    settled += 1
+        return len(resting) - settled
+
+    async def _settle(self, e, found: OrderResult, status: str, detail: str, report: ExecutionReport) -> None:
+        await self._result(e.client_order_id, status, found.filled, found.average_price, None, detail)
+        if status == "filled":
+            report.filled += 1
+        if filled_short(status, found.filled, e.amount, e.reduce_only):
+            report.unfilled.append(e.decision_id)
+        if status == "canceled":
+            report.canceled += 1
+
+    async def _not_found_yet(self, adapter: ExchangeAdapter, e, report: ExecutionReport) -> None:
+        """The venue does not know the order. Once could be lag; twice, a gap apart, means it never
+        arrived: send it now, under the same client order id."""
+        now = self.clock()
+        first = self._not_found.setdefault(e.client_order_id, now)
+        if now - first < self.confirm_gap_ms:
+            return
+        self._not_found.pop(e.client_order_id, None)
+        refused = self._resent_refused.pop(e.client_order_id, None)
+        if refused is not None:  # sent twice, refused the second time, at the venue neither time
+            await self._result(e.client_order_id, "rejected", 0.0, None, refused[0], refused[1])
+            if e.reduce_only:
+                report.unfilled.append(e.decision_id)
+            return
+        intent = OrderIntent(**json.loads(e.payload_json)) if e.payload_json else None
+        if intent is None or not await self.still_leader():
+            return
+        await self.audit.audit("order_resent", now, {"client_order_id": e.client_order_id, "reason": "NOT_AT_VENUE"})
+        # asked again after the audit row: its write may have waited past the end of our term
+        # (the order is still journaled without a result: the next leader settles it)
+        if not await self.still_leader():
+            report.deposed = True
+            return
+        await self._submit(adapter, intent, report, resent=True)
