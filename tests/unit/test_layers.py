@@ -62,6 +62,9 @@ PLANTED = {
                        "adapters.ccxt_exchange.zz_venue -> adapters.venues.okx.dialect"),
     "venue-dialects": ("adapters/venues/okx/dialect.py", "import adapters.simulated.engine\n",
                        "adapters.venues.okx.dialect -> adapters.simulated.engine"),
+    # (the lock, the runner's bottom room, reaching up to a value that imports nothing: no circle)
+    "runner-rooms": ("killswitch/runner/lock/zz_up.py", "from killswitch.runner import api_request\n",
+                     "killswitch.runner.lock.zz_up -> killswitch.runner.api_request"),
     # (in adapters: the imports planted in killswitch above make circles of their own there)
     # (the report names the one import of the two whose removal breaks the circle)
     "no-circles": ("adapters/zz_circle_a.py", "from . import zz_circle_b\n", "-> .zz_circle_"),
