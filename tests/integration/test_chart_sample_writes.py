@@ -215,14 +215,14 @@ def test_a_bug_in_a_sample_write_is_counted_and_said_once_a_minute_and_the_ticks
     """Sample writes 2 and 3 (five seconds apart) and 16 (70 s after the 2nd) raise a ValueError,
     which is not the store's: the ticks go on leading, no store failure is counted, the metric
     counts all three, and the log says it at the 2nd and again at the 16th (with the count)."""
-    caplog.set_level(logging.WARNING, logger="killswitch.runner.readout.charts")
+    caplog.set_level(logging.WARNING, logger="killswitch.runner.charts")
     w = worlds(tmp_path, {2: with_a_nan, 3: with_a_nan, 16: with_a_nan})
     reports = w.run(20)
     assert all(r.leader and not r.store_error for r in reports)
     assert w.runner.counters["store_failures"] == 0
     assert metric(w, "killswitch_chart_sample_failures_total", '{reason="error"}') == 3
     assert metric(w, "killswitch_chart_sample_failures_total", '{reason="store_error"}') == 0
-    said = [r for r in caplog.records if r.name == "killswitch.runner.readout.charts"]
+    said = [r for r in caplog.records if r.name == "killswitch.runner.charts"]
     assert [r.levelno for r in said] == [logging.WARNING, logging.WARNING]
     first, second = (r.getMessage() for r in said)
     assert first.startswith("CHART_SAMPLE_FAILED: a chart sample write raised ValueError: ")

@@ -87,7 +87,7 @@ def test_load_shed_is_said_once_a_minute_per_identity_with_the_count(caplog):
     clock = Clock()
     a = Admission(Limits(write_rate=1, write_burst=1), clock)
     a.admit("alice", WRITE).done()
-    with caplog.at_level(logging.WARNING, logger="killswitch.runner.api.api"):
+    with caplog.at_level(logging.WARNING, logger="killswitch.runner.api"):
         for _ in range(100):
             with pytest.raises(Shed):
                 a.admit("alice", WRITE)

@@ -314,7 +314,7 @@ def test_an_order_that_waited_in_the_adapter_past_the_term_is_held_back_and_left
                   still_leader=lambda: _yes(), may_send=lambda: now[0] < term_end, io=io)
     try:
         run(ex.journal(plans))
-        with caplog.at_level("WARNING", logger="killswitch.runner.venue.executor"):
+        with caplog.at_level("WARNING", logger="killswitch.runner.executor"):
             report = run(ex.send(plans))
         pending = store.pending_intents()
     finally:

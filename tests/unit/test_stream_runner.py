@@ -142,7 +142,7 @@ def test_without_a_wake_the_wait_is_the_interval():
 
 
 def test_a_stream_leaving_live_is_said_once_and_its_return_once(caplog):
-    caplog.set_level(logging.INFO, logger="killswitch.runner.venue.streams")
+    caplog.set_level(logging.INFO, logger="killswitch.runner.streams")
     a = StreamingAdapter(StreamHealth("connecting", None, T0, None))
     watch = StreamWatch({"binanceusdm/main": a, "sim/paper": PollingAdapter()}, clock=lambda: T0)
     watch.announce()
@@ -171,7 +171,7 @@ def test_a_stream_leaving_live_is_said_once_and_its_return_once(caplog):
 
 
 def test_a_stream_that_never_came_live_is_warned_when_down_and_a_dialect_without_streams_once_at_start(caplog):
-    caplog.set_level(logging.INFO, logger="killswitch.runner.venue.streams")
+    caplog.set_level(logging.INFO, logger="killswitch.runner.streams")
     down = StreamingAdapter(StreamHealth("down", "LISTEN_KEY_EXPIRED", T0, None))
     off = StreamingAdapter(StreamHealth("off", "STREAM_UNSUPPORTED", T0, None))
     watch = StreamWatch({"binanceusdm/main": down, "okx/main": off}, clock=lambda: T0)
@@ -188,7 +188,7 @@ def test_a_stream_that_never_came_live_is_warned_when_down_and_a_dialect_without
 
 
 def test_streams_start_when_leading_once_each_and_a_failed_start_is_retried_and_said_once(caplog):
-    caplog.set_level(logging.INFO, logger="killswitch.runner.venue.streams")
+    caplog.set_level(logging.INFO, logger="killswitch.runner.streams")
     ok, flaky = StreamingAdapter(LIVE), StreamingAdapter(LIVE, fail_start=2)
     watch = StreamWatch({"binanceusdm/a": ok, "binanceusdm/b": flaky, "sim/c": PollingAdapter()}, clock=lambda: T0)
 
@@ -264,7 +264,7 @@ def test_stream_status_and_metrics():
 
 
 def test_an_overdue_reconcile_is_said_once_per_change_and_its_end_once(caplog):
-    caplog.set_level(logging.INFO, logger="killswitch.runner.venue.streams")
+    caplog.set_level(logging.INFO, logger="killswitch.runner.streams")
     a = StreamingAdapter(LIVE)
     watch = StreamWatch({"binanceusdm/main": a}, clock=lambda: T0)
 

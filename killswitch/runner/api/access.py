@@ -21,7 +21,7 @@ from .admission import Admission, Shed
 from ..api_request import ApiError
 from .identity import Identity, LiveTokens, Tokens
 
-log = logging.getLogger("killswitch.runner.api.api")
+log = logging.getLogger("killswitch.runner.api")
 
 
 # --- authentication -----------------------------------------------------------------------------------

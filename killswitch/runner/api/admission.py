@@ -40,7 +40,7 @@ from .beats import IdentitySources
 if TYPE_CHECKING:
     from ...metrics import Registry
 
-log = logging.getLogger("killswitch.runner.api.api")
+log = logging.getLogger("killswitch.runner.api")
 
 WRITE, HEARTBEAT = "write", "heartbeat"
 KINDS = (WRITE, HEARTBEAT)

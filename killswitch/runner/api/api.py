@@ -166,7 +166,7 @@ from ..view import RunnerView
 if TYPE_CHECKING:  # only for the annotation: importing the adapters package is not needed at run time
     from adapters.base import Secret
 
-log = logging.getLogger("killswitch.runner.api.api")
+log = logging.getLogger("killswitch.runner.api")
 
 DEFAULT_MAX_BODY_BYTES = 16_384
 

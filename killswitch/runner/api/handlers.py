@@ -28,7 +28,7 @@ from ..gate.request import parse_request
 from .identity import ROLES, Identity, normalise_identity
 from ..view import Caller, RunnerView
 
-log = logging.getLogger("killswitch.runner.api.api")
+log = logging.getLogger("killswitch.runner.api")
 
 P = ParamSpec("P")
 R = TypeVar("R")

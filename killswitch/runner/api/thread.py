@@ -52,7 +52,7 @@ from aiohttp import web
 
 from .http import QuietAppRunner
 
-log = logging.getLogger("killswitch.runner.api.api")
+log = logging.getLogger("killswitch.runner.api")
 
 START_TIMEOUT_S = 30.0
 STOP_TIMEOUT_S = 10.0

@@ -51,7 +51,7 @@ from ..lock.lock import iso_ms
 from ..book.revoke_state import ALLOWED, REVOKED, Hold, Permission, holder_of, permission_status
 from ..storeio import StoreIO
 
-log = logging.getLogger("killswitch.runner.effects.revokes")
+log = logging.getLogger("killswitch.runner.revokes")
 
 AUDIT_REVOKED = "trading_revoked"
 AUDIT_RESTORED = "trading_restored"

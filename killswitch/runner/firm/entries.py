@@ -30,7 +30,7 @@ from ...compile.graph import DecisionGraph
 from ...events import Event
 from ..sinks.entries import AUDIT_KIND, audited_keys, event_of, owed_entry
 
-log = logging.getLogger("killswitch.runner.firm.entries")
+log = logging.getLogger("killswitch.runner.firm_entries")
 
 CARRIED_ON = "CARRIED_ON: the firm lease holder that entered it stopped before its audit row"
 RETRIED = "RETRIED: the append of its audit row failed, whether it was written was not known"

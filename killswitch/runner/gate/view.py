@@ -58,7 +58,7 @@ from .limits_state import GateLimits, MessageBuckets
 from ..lock.lock import LockBook
 from .resume_plan import Resumption
 
-log = logging.getLogger("killswitch.runner.gate.view")
+log = logging.getLogger("killswitch.runner.gate_view")
 
 REFRESH_S = 0.5  # how often the loop confirms the view in force while it runs
 MIN_STALE_S = 1.0  # the stale bound is never below this (a lease TTL of 300 ms would refuse every hiccup)

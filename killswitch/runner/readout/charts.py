@@ -43,7 +43,7 @@ AUDIT_PAGES = 20  # stage transitions read per chart at most: 20,000 over the wi
 LOG_EVERY_MS = 60_000  # a failing sample write is said at most once a minute (a tick writes one)
 REASONS = ("fenced", "store_error", "error")
 
-log = logging.getLogger("killswitch.runner.readout.charts")
+log = logging.getLogger("killswitch.runner.charts")
 
 
 class ChartHistory:

@@ -40,7 +40,7 @@ from ..book.book import Book
 from ..lease.leadership import Leadership
 from ..storeio import StoreIO
 
-log = logging.getLogger("killswitch.runner.sinks.entries")
+log = logging.getLogger("killswitch.runner.entries")
 
 AUDIT_KIND = "stage_transition"
 # an entry's decision id (``engine.stages.decision_id``), and a re-plan of it (``/r<n>``)

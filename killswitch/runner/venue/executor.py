@@ -84,7 +84,7 @@ from ..lease.leadership import FencedAudit
 from .reconcile import Reconciliation
 from ..storeio import StoreIO
 
-log = logging.getLogger("killswitch.runner.venue.executor")
+log = logging.getLogger("killswitch.runner.executor")
 
 
 class Executor(Reconciliation):

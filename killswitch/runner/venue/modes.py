@@ -28,7 +28,7 @@ from typing import Any, Callable, Mapping, Optional
 from ...events import POSITION_MODE_MATCHED, POSITION_MODE_MISMATCH, Event
 from ...metrics import Registry
 
-log = logging.getLogger("killswitch.runner.venue.modes")
+log = logging.getLogger("killswitch.runner.modes")
 
 
 def _name(hedge: Optional[bool]) -> str:

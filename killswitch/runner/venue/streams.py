@@ -34,7 +34,7 @@ from adapters.base import OVERDUE_AFTER
 
 from ...metrics import Registry
 
-log = logging.getLogger("killswitch.runner.venue.streams")
+log = logging.getLogger("killswitch.runner.streams")
 
 LIVE = "live"
 OFF = "off"

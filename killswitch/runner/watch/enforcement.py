@@ -74,7 +74,7 @@ from ..lease.leadership import Leadership
 from ..lock.lock import GLOBAL_SCOPE, LockStatus
 from ..storeio import StoreIO
 
-log = logging.getLogger("killswitch.runner.watch.enforcement")
+log = logging.getLogger("killswitch.runner.enforcement")
 
 AUDIT_KIND = "lock_violation"
 CANCEL_RESULT_KIND = "violation_cancel_result"  # what each cancel of a violating order came to

@@ -59,7 +59,7 @@ from ...state.store import FencedError, StoreError
 from .enforce import LOCK_VIOLATION, Violation, entry
 from .enforcement import Enforcement
 
-log = logging.getLogger("killswitch.runner.watch.entry_watch")
+log = logging.getLogger("killswitch.runner.entry_watch")
 
 
 class EntryWatch:
