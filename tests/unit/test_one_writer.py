@@ -335,7 +335,7 @@ def unfenced_store_writes(path: Path) -> list[str]:
 # a part whose fields only its own methods change: its file → its class, and the names a caller
 # holds it by (``self.book``, ``ports.book``, ``e = self.enforcement``)
 PARTS = {BOOK: ("Book", ("book", "_book")),
-         "killswitch/runner/enforcement.py": ("Enforcement", ("enforcement", "_enforcement"))}
+         "killswitch/runner/watch/enforcement.py": ("Enforcement", ("enforcement", "_enforcement"))}
 # a container's methods that change it in place
 MUTATORS = frozenset({"add", "append", "appendleft", "clear", "discard", "extend", "insert", "pop", "popitem",
                       "remove", "setdefault", "sort", "update"})
@@ -403,7 +403,7 @@ def test_a_parts_fields_are_changed_by_its_own_methods_alone(part):
              for w in part_writes(p, part)]
     assert not found, f"changed from outside {part} (add a method to {PARTS[part][0]}):\n" + "\n".join(found)
     assert {"dms", "owed", "revokes", "silences", "baselines", "lock_book"} <= fields_of(ROOT / BOOK, "Book")
-    assert {"sending", "claimed", "reported", "checks"} <= fields_of(ROOT / "killswitch/runner/enforcement.py",
+    assert {"sending", "claimed", "reported", "checks"} <= fields_of(ROOT / "killswitch/runner/watch/enforcement.py",
                                                                       "Enforcement")
 
 
