@@ -490,9 +490,15 @@ def test_a_streamed_account_cancels_a_rogue_conditional_entry_at_the_stream_even
 
     async def scenario(daemon: Daemon, server: SimServer) -> None:
         runner, desk, eng = daemon.runner, daemon.desk, server.engine
+        ticked = runner.book.state.last_tick_ms
         assert (await desk.lock_scope(key, "halted", "desk halt", actor="op")).done
         daemon.wakes.nudge()
         await until(lambda: runner.enforcement.waking.get(key), "entries watched", 30.0)
+        # the adapters are told of the lock at once, before any tick under it: wait for that tick
+        # too, so that what follows is the stream's path alone, not a race between the nudged
+        # tick and the stream's frame of the entry (either cancels it; the race is what timing
+        # a run on a loaded machine could lose by a tick of 30 s)
+        await until(lambda: runner.book.state.last_tick_ms != ticked, "a tick under the lock", 30.0)
         await until(lambda: stream_of(daemon, key)["state"] == "live", "the stream live", 30.0)
         sl = eng.place_algo_order("sim-main", "BTCUSDT", "SELL", "STOP_MARKET", quantity=1.0, trigger_price=50_000.0,
                                   reduce_only=True, client_algo_id="alp-sl-9").algo_id
