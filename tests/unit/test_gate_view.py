@@ -284,3 +284,35 @@ def test_a_locked_scope_resolves_while_its_lock_holds_and_not_after_its_ttl():
     order = {"scope": "desk-7", "account": ACCOUNT, "symbol": SYMBOL, "side": "buy", "amount": 1}
     assert answer(v, order, T0 + 10, MessageBuckets()).reason.startswith("HALTED")
     assert answer(v, order, T0 + 1_000, MessageBuckets()).reason.startswith("UNKNOWN_SCOPE")
+
+
+def test_unit_prices_are_the_first_holders_mark_times_size_and_read_only_the_position_asked():
+    """The gate's unit prices come from the snapshots when a check first asks (mark × contract
+    size of the first good snapshot holding the symbol); a symbol held nowhere has none; only the
+    position asked for is read as a model."""
+    from killswitch.runner.readout.catalog_build import UnitPrices
+    from killswitch.snapshot import FetchStatus, Position, PositionList, PositionsOnReading, Snapshot, with_positions
+
+    def held(symbol, mark, size=1.0):
+        return Position(symbol=symbol, side="long", contracts=2.0, contract_size=size, notional=2.0 * mark * size,
+                        mark_price=mark, unrealized_pnl=0.0)
+
+    book = [held(f"X{i}/USDT:USDT", 10.0 + i) for i in range(200)] + [held("BTC/USDT:USDT", 60_000.0, 0.001)]
+    read: list[int] = []
+
+    def make(i: int):
+        read.append(i)
+        return book[i]
+
+    # (as an adapter hands them over: validating the snapshot would read every position)
+    first = with_positions(Snapshot(venue="v", account="a", market_type="futures", ts_event=1),
+                           PositionsOnReading(PositionList.of(book).columns, make))
+    second = Snapshot(venue="v", account="b", market_type="futures", ts_event=1,
+                      positions=[held("BTC/USDT:USDT", 1.0), held("ETH/USDT:USDT", 3_000.0)])
+    failed = Snapshot(venue="v", account="c", market_type="futures", ts_event=1, fetch=FetchStatus(ok=False),
+                      positions=[held("SOL/USDT:USDT", 150.0)])
+    prices = UnitPrices({"v/a": first, "v/b": second, "v/c": failed})
+    assert prices.get("BTC/USDT:USDT") == pytest.approx(60.0) and read == [200]
+    assert prices["ETH/USDT:USDT"] == 3_000.0
+    assert prices.get("SOL/USDT:USDT") is None and "SOL/USDT:USDT" not in prices  # its snapshot failed
+    assert prices.get("DOGE/USDT:USDT", 0.0) == 0.0

@@ -218,14 +218,11 @@ class UnitPrices(Mapping[str, float]):
 
     def _find(self, symbol: str) -> Optional[float]:
         for snap in self._snaps:
-            positions = snap.positions
-            cols = columns_of(positions)
-            symbols = cols.symbols if cols is not None else [p.symbol for p in positions]
             try:
-                i = symbols.index(symbol)
+                i = _symbols(snap).index(symbol)
             except ValueError:
                 continue
-            p = positions[i]
+            p = snap.positions[i]
             if p.mark_price > 0:
                 return float(p.mark_price * p.contract_size)
         return None
