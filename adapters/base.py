@@ -20,9 +20,13 @@ adapter asks it (:func:`last_look`) immediately before the order's request leave
 wait of its own, and raises :class:`SendWithheld` when it says no — a runner whose lease term
 ran out while its order waited in the adapter sends nothing more.
 
-An adapter whose capabilities say ``revoke_trading`` also serves :class:`TradingPermissions`:
-the venue's own switch of the trading permission of the bots' API keys, worked with a master
-credential, each key's outcome a :class:`PermissionResult` in the venue's own words.
+What only some venues or accounts have is in the protocol too, each with its answer for "not
+supported" (an adapter subclasses :class:`ExchangeAdapter` for those defaults): the venue's own
+switch of the trading permission of the bots' API keys (``revoke_trading``, each key's outcome a
+:class:`PermissionResult` in the venue's own words; else ``REVOKE_UNSUPPORTED``), order books
+(else ``UNSUPPORTED``), a private stream and its hooks (else no health, no wakes, no entries
+handed over), the account's position mode as the venue reads it and the REST weight its
+requests cost (else None). Nobody asks an adapter what it has by looking for an attribute.
 
 Depends on killswitch's snapshot and intent types; killswitch's core never imports adapters.
 """
@@ -38,7 +42,8 @@ from pathlib import Path
 from typing import Callable, Iterable, Iterator, Mapping, NamedTuple, Optional, Protocol, runtime_checkable
 
 from killswitch.orders import OrderIntent
-from killswitch.snapshot import Snapshot
+from killswitch.snapshot import Order, OrderBook, Snapshot
+from killswitch.weights import WeightLimit
 
 
 class Reason(str, Enum):
@@ -225,8 +230,18 @@ class OrderResult:
 
 @dataclass(frozen=True)
 class CancelResult:
+    """The venue's answer to a cancel, order by order; or, where the request as a whole failed
+    (nothing known cancelled), its reason code and message: set by the runner's one way out
+    (``killswitch.runner.venue.port``), never by an adapter, which raises :class:`AdapterError`."""
+
     canceled: tuple[str, ...]
     failed: dict[str, str] = field(default_factory=dict)  # order id → reason code
+    reason: Optional[str] = None
+    message: str = ""
+
+    def said(self) -> str:
+        """``REASON: message`` of a request that failed (the reason alone without a message)."""
+        return f"{self.reason}: {self.message}" if self.message else str(self.reason)
 
 
 @dataclass(frozen=True)
@@ -330,27 +345,21 @@ class PermissionResult:
         return f"{self.method}: " + ", ".join(parts)
 
 
-@runtime_checkable
-class TradingPermissions(Protocol):
-    """What an adapter whose capabilities say ``revoke_trading`` serves: the venue's own switch of
-    the bots' keys, worked with the account's master credential (``revoke.master_credentials``;
-    the bots' secrets are never needed). Both are idempotent: revoking a revoked key is success.
-    Raise :class:`AdapterError` only for what fails the account as a whole before any key is
-    asked (``REVOKE_UNSUPPORTED``, an unreadable master credential ``AUTH``, ``REVOKE_OWN_KEY``);
-    each key's own outcome is in the result. Each change asks the caller's send gate last
-    (:func:`send_gate`): when it closes, :class:`SendWithheld` ends the call, and what the keys
-    then are is for :meth:`read_trading` (or the next change) to say."""
+class WeightCount(Protocol):
+    """The REST weight an account's requests cost its venue over the last minute."""
 
-    async def set_trading(self, allowed: bool) -> PermissionResult:
-        """Allow or revoke trading for every key the account lists, at the venue."""
+    def used(self) -> float: ...
 
-    async def read_trading(self) -> PermissionResult:
-        """Each listed key's permission as the venue reads it now (``readable=False`` and every
-        key ``unknown`` where the venue offers no read)."""
+    def venue_count(self) -> Optional[tuple[float, float]]:
+        """(age in seconds, count) of the venue's own latest count of the IP's weight, if any."""
 
 
 @runtime_checkable
 class ExchangeAdapter(Protocol):
+    """What the runner asks of one account's venue. The members after :meth:`close` are what only
+    some venues or accounts have: an adapter that subclasses this protocol gets their "not
+    supported" answers, and overrides what it has."""
+
     venue: str
     account: str
 
@@ -387,6 +396,64 @@ class ExchangeAdapter(Protocol):
     async def disarm_cancel_all_after(self, symbols: tuple[str, ...] = ()) -> DmsStatus: ...
 
     async def close(self) -> None: ...
+
+    # --- what only some have, and its "not supported" -------------------------------------------
+
+    def weight(self) -> Optional[tuple[WeightCount, Optional[WeightLimit]]]:
+        """The weight its REST requests cost and the venue's limit it counts against (None: not
+        weighed, the simulated one)."""
+        return None
+
+    async def set_trading(self, allowed: bool) -> PermissionResult:
+        """Allow or revoke trading for every key the account lists, at the venue (capabilities'
+        ``revoke_trading``), worked with the account's master credential (``revoke.master_credentials``;
+        the bots' secrets are never needed). Idempotent: revoking a revoked key is success. Raise
+        :class:`AdapterError` only for what fails the account as a whole before any key is asked
+        (``REVOKE_UNSUPPORTED``, an unreadable master credential ``AUTH``, ``REVOKE_OWN_KEY``);
+        each key's own outcome is in the result. Each change asks the caller's send gate last
+        (:func:`send_gate`): when it closes, :class:`SendWithheld` ends the call."""
+        raise AdapterError(Reason.REVOKE_UNSUPPORTED, "no switch of the keys' trading permission")
+
+    async def read_trading(self) -> PermissionResult:
+        """Each listed key's permission as the venue reads it now (``readable=False`` and every
+        key ``unknown`` where the venue offers no read)."""
+        raise AdapterError(Reason.REVOKE_UNSUPPORTED, "no switch of the keys' trading permission")
+
+    async def fetch_order_book(self, symbol: str, depth: int) -> OrderBook:
+        """``symbol``'s book, ``depth`` levels a side (what a close is sized against)."""
+        raise AdapterError(Reason.UNSUPPORTED, f"{symbol}: no order book")
+
+    def position_mode(self) -> Optional[PositionMode]:
+        """The account's position mode as the venue read it last (None: not a venue's to read)."""
+        return None
+
+    def stream_health(self) -> Optional[StreamHealth]:
+        """The private stream's state (None: the adapter has no private stream; it polls)."""
+        return None
+
+    async def start_streams(self) -> None:
+        """Start the private stream (idempotent); nothing without one."""
+        return None
+
+    def set_wake(self, cb: Callable[[str], None]) -> None:
+        """``cb(venue/account)`` when a stream update changed a position, a balance or a mark."""
+        return None
+
+    def wake_on_entries(self, on: bool) -> None:
+        """Whether the runner watches this account's entry orders (a lock that cancels them binds it)."""
+        return None
+
+    def set_entry_watch(self, cb: Optional[Callable[[str, Order], None]]) -> None:
+        """``cb(venue/account, order)`` for each new entry the stream delivers while watched."""
+        return None
+
+    def stream_holds_open(self, order_id: str) -> Optional[bool]:
+        """Whether the stream holds ``order_id`` open now (None: no stream says)."""
+        return None
+
+    def stream_legs(self, symbol: str) -> Optional[dict[str, float]]:
+        """The stream's contracts of ``symbol``'s legs by ``SYMBOL|leg`` (None: no stream trusted now)."""
+        return None
 
 
 def order_rates(adapters: Iterable[ExchangeAdapter]) -> dict[str, float]:

@@ -23,7 +23,8 @@ from typing import Any, Callable, Optional
 
 from killswitch.snapshot import FetchStatus, Snapshot
 
-from .base import AdapterError, CancelResult, CancelSelector, Capabilities, DmsStatus, OrderResult, PermissionResult
+from .base import (AdapterError, CancelResult, CancelSelector, Capabilities, DmsStatus, ExchangeAdapter, OrderResult,
+                   PermissionResult)
 
 
 def unreadable_snapshot(account: Any, error: AdapterError, now_ms: int) -> Snapshot:
@@ -36,7 +37,7 @@ def unreadable_snapshot(account: Any, error: AdapterError, now_ms: int) -> Snaps
                     fetch=FetchStatus(ok=False, error_code=error.reason.value, error=error.message))
 
 
-class DeferredAdapter:
+class DeferredAdapter(ExchangeAdapter):
     """Builds its adapter with ``make()`` on first use, and again on every call while that fails."""
 
     def __init__(self, account: Any, make: Callable[[], Any], error: AdapterError,

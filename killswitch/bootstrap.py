@@ -235,8 +235,6 @@ def build_runner_and_desk(graph: "DecisionGraph", adapters: dict[str, "ExchangeA
     interface (:mod:`killswitch.runner.collaborators`), never the runner or a callable back into
     it; the runner holds the tick's and runs the tick in its order (:mod:`killswitch.runner.tick.loop`).
     Reads the last saved state (the book) from ``store`` before any loop exists."""
-    from adapters.base import order_rates
-
     from .runner.readout.armed import CoverageMetrics, coverage_rows
     from .runner.book.book import Book
     from .runner.readout.charts import ChartHistory
@@ -268,14 +266,16 @@ def build_runner_and_desk(graph: "DecisionGraph", adapters: dict[str, "ExchangeA
     from .runner.venue.modes import ModeWatch
     from .runner.venue.rejections import CloseRejections
     from .runner.venue.streams import StreamWatch
+    from .runner.venue.port import Venues
 
     clock = clock or wall_ms
+    venues = Venues(adapters, timeout_s=snapshot_timeout_s)  # the one way out to each account's venue
     lock_path = Path(lock_path) if lock_path else None
     now = clock()
     reloads = ReloadState(policy_error, now, now if policy_error else None)
     fetches = FetchHealth()  # each account's run of failed snapshots, said once (FETCH_FAILING)
-    streams = StreamWatch(adapters, clock)  # the private streams' health, said once per change
-    modes = ModeWatch(adapters, clock)  # each account's position mode as its venue reads it
+    streams = StreamWatch(venues, clock)  # the private streams' health, said once per change
+    modes = ModeWatch(venues, clock)  # each account's position mode as its venue reads it
     rejections = CloseRejections()  # the closes the venues refused, per leg: bounded, then CLOSE_REJECTED
     io = StoreIO(f"store-{holder}")  # every store call after this one goes through it
     book = Book.open(graph, store)  # before the loop exists
@@ -296,11 +296,11 @@ def build_runner_and_desk(graph: "DecisionGraph", adapters: dict[str, "ExchangeA
     context = RunnerSinkContext(book, holder=holder, dry_run=dry_run, store=store, audit=lead,
                                 sinks=lambda: fanout.sinks, clock=clock)
     fanout = SinkFanout(sinks, context, lead, clock)
-    known = Known(book, adapters, clock)
-    executor = Executor(store, adapters, lambda: lead.fence, dry_run=dry_run, clock=clock,
+    known = Known(book, venues, clock)
+    executor = Executor(store, venues, lambda: lead.fence, dry_run=dry_run, clock=clock,
                         confirm_gap_ms=confirm_gap_ms, still_leader=lead.fence_holds,
                         may_send=lead.term_holds, io=io, audit=lead.orders_audit)
-    countdowns = Countdowns(book, adapters, store, io, dry_run=dry_run, clock=clock,
+    countdowns = Countdowns(book, venues, store, io, dry_run=dry_run, clock=clock,
                             timeout_s=snapshot_timeout_s, lead=lead, counters=counters)
     resumptions = Resumptions(book, clock)
     # the tick's stage transitions, owed from their save until audited and held by the sinks
@@ -309,10 +309,10 @@ def build_runner_and_desk(graph: "DecisionGraph", adapters: dict[str, "ExchangeA
     persist = Persistence(book, store, io, lead, fanout, resumptions, lock_path, entries)
     shortfalls = Shortfalls(book, store, io, dry_run=dry_run, clock=clock, lead=lead, persist=persist)
     # the bots' trading permission at the venue (revoke_trading), owed, fenced, confirmed, audited
-    revokes = Revokes(book, adapters, store, io, lead=lead, persist=persist, clock=clock,
+    revokes = Revokes(book, venues, store, io, lead=lead, persist=persist, clock=clock,
                       timeout_s=snapshot_timeout_s, dry_run=dry_run)
     closes = ManualCloses(book, lead, store, io, dry_run=dry_run, clock=clock, known=known, sinks=fanout,
-                          rates=lambda: order_rates(adapters.values()))
+                          rates=venues.rates)
     readout = Readout(book, lead, countdowns, resumptions, known, fanout, store, io, clock=clock, dry_run=dry_run,
                       counters=counters, policy_error=lambda: reloads.error, manual_closes=lambda: closes.tracked,
                       reloads=lambda: (reloads.loaded_ms, reloads.failed_ms), fetches=fetches, streams=streams)
@@ -321,6 +321,7 @@ def build_runner_and_desk(graph: "DecisionGraph", adapters: dict[str, "ExchangeA
     charts = ChartHistory(book, store, io, clock=clock, lead=lead, known=known)
     readout.collectors.append(charts)  # its sample writes that failed, on /metrics
     readout.collectors.append(revokes)  # killswitch_trading_revoked, killswitch_revoke_failures_total
+    readout.collectors.append(venues)  # killswitch_cancel_failures_total
     readout.shard = shard  # in the status and on /metrics (killswitch_shard_info)
     readout.modes, readout.rejections = modes, rejections  # in the status and on /metrics
     readout.collectors += [modes, rejections]
@@ -334,7 +335,7 @@ def build_runner_and_desk(graph: "DecisionGraph", adapters: dict[str, "ExchangeA
                          pages=fanout.pages_in_force)
     # the venue watch: orders and positions that break a lock, cancelled or brought back
     # with the pre-trade limits at the venue: an order that never asked and breaks them is cancelled too
-    enforcement = Enforcement(book, store, io, lead, adapters, dry_run=dry_run, clock=clock,
+    enforcement = Enforcement(book, store, io, lead, venues, dry_run=dry_run, clock=clock,
                               checks=[LimitWatch(readout.limits, book, clock)])
 
     def lock_changed() -> None:
@@ -348,7 +349,7 @@ def build_runner_and_desk(graph: "DecisionGraph", adapters: dict[str, "ExchangeA
     readout.collectors.append(enforcement)  # killswitch_lock_violations_total
     readout.violations = enforcement.status
     # its fast path: a bot's entry on a stream cancelled at the event, before a tick reads the account
-    entry_watch = EntryWatch(enforcement, adapters, fanout.emit, clock)
+    entry_watch = EntryWatch(enforcement, venues, fanout.emit, clock)
     entry_watch.attach()
     readout.collectors.append(entry_watch)  # killswitch_lock_violations_fast_total
     parts = RunnerParts(io=io, book=book, counters=counters, turn=turn, lead=lead, fanout=fanout, known=known,
@@ -358,7 +359,7 @@ def build_runner_and_desk(graph: "DecisionGraph", adapters: dict[str, "ExchangeA
                         fetches=fetches, streams=streams, reloads=reloads, entries=entries, revokes=revokes,
                         operator_revokes=operator_revokes, enforcement=enforcement,
                         modes=modes, rejections=rejections, entry_watch=entry_watch)
-    runner = Runner(parts, adapters, store, lock_path=lock_path, dry_run=dry_run, holder=holder,
+    runner = Runner(parts, venues, store, lock_path=lock_path, dry_run=dry_run, holder=holder,
                     snapshot_timeout_s=snapshot_timeout_s, clock=clock)
     return RunnerAndDesk(runner, desk_of(parts, store, clock))
 
@@ -380,6 +381,6 @@ def shard_ports(runner: "Runner", desk: "Desk") -> "ShardPorts":
     the narrow ports of :class:`~killswitch.runner.firm.ports.ShardPorts`, never the runner itself."""
     from .runner.firm.ports import ShardPorts
 
-    return ShardPorts(clock=runner.clock, dry_run=runner.dry_run, accounts=tuple(runner.adapters), lead=runner.lead,
+    return ShardPorts(clock=runner.clock, dry_run=runner.dry_run, accounts=tuple(runner.venues), lead=runner.lead,
                       turn=runner.turn, commands=desk.commands, closes=runner.closes, cancels=runner.executor,
                       sinks=runner.fanout, book=runner.book)

@@ -311,7 +311,7 @@ class Daemon(PolicyReloads):
         await runner.start()
         if self.firm is not None:
             await self.firm.begin()  # the directives' watermark, and LISTEN
-        self.wakes.attach(runner.adapters.values())
+        self.wakes.attach(runner.venues.values())
         desk.add_metrics(self.wakes)
         runner.streams.announce()  # the accounts that poll, said once
         runner.modes.announce()  # the position modes: read from the venues, checked against the declared

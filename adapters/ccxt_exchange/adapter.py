@@ -46,7 +46,7 @@ import asyncio
 import logging
 from typing import Any, Callable, Optional
 
-from ..base import Capabilities, DmsStatus, PermissionResult
+from ..base import Capabilities, DmsStatus, ExchangeAdapter, PermissionResult
 from .budget import OrderBudget, WeightMeter, meter_requests
 from .calls import Calls
 from .cancels import Cancels
@@ -64,7 +64,7 @@ from .streamed import StreamedSnapshots
 log = logging.getLogger(__package__)
 
 
-class CcxtAdapter(StreamedSnapshots, OrderPlacement, Cancels):
+class CcxtAdapter(StreamedSnapshots, OrderPlacement, Cancels, ExchangeAdapter):
     """One account of an Accounts document on a ccxt venue.
 
     ``account`` is a :class:`killswitch.policy.accounts_doc.Account`. Options:
@@ -192,7 +192,7 @@ class CcxtAdapter(StreamedSnapshots, OrderPlacement, Cancels):
         self._watch_list_due = False  # the watch began: list every open order once, when the weight allows
         self._watch_deferral_said = False  # WATCH_LIST_DEFERRED logged since the watch began
         self.watch_lists_deferred = 0  # snapshots that listed no open order for want of the weight
-        self.capabilities = self._capabilities(rate)
+        self._caps = self._capabilities(rate)
         self._stream_spec = getattr(account, "stream", None)
         self._stream = None
         self._stream_clock = stream_clock
@@ -201,6 +201,10 @@ class CcxtAdapter(StreamedSnapshots, OrderPlacement, Cancels):
             self._stream = self._make_stream(config, stream_factory or pro_factory(self.venue),
                                              urls=urls, sandbox=getattr(account, "sandbox", False))
         self._stream_said = False
+
+    @property
+    def capabilities(self) -> Capabilities:
+        return self._caps
 
     def _capabilities(self, rate: float) -> Capabilities:
         futures = self.market_type == "futures"

@@ -86,6 +86,9 @@ class StreamedSnapshots(RestSnapshots):
             stale_after_s=spec.stale_after.seconds, reconcile_every_s=spec.reconcile_every.seconds,
             clock=self._stream_clock)
 
+    def weight(self) -> tuple[WeightMeter, Optional[WeightLimit]]:
+        return self.weight_meter, self.weight_limit
+
     def stream_health(self) -> StreamHealth:
         """The private stream's state: off (STREAM_UNSUPPORTED on a dialect that does not stream,
         STREAM_DISABLED without an enabled ``stream`` block), else the stream's own."""

@@ -32,8 +32,8 @@ from __future__ import annotations
 import math
 from typing import Any, Callable, Optional, TypeVar
 
-from adapters.base import (AdapterError, CancelResult, CancelSelector, Capabilities, DmsStatus, OrderResult,
-                           PermissionResult, Reason, Refusal, check_close)
+from adapters.base import (AdapterError, CancelResult, CancelSelector, Capabilities, DmsStatus, ExchangeAdapter,
+                           OrderResult, PermissionResult, Reason, Refusal, check_close)
 from killswitch.orders import OrderIntent
 from killswitch.snapshot import Balance, FetchStatus, OrderBook, Snapshot, with_positions
 
@@ -56,7 +56,7 @@ ORDER_STATUS = {"NEW": "open", "PARTIALLY_FILLED": "partially_filled", "FILLED":
                 "EXPIRED": "expired", "REJECTED": "rejected"}
 
 
-class SimulatedAdapter:
+class SimulatedAdapter(ExchangeAdapter):
     """One engine account as a venue account. ``account`` is the engine account; ``name`` is
     the killswitch account name in snapshots (defaults to the engine account).
 

@@ -191,7 +191,7 @@ def _stored_state(url: str):
                                                           own)
 
 
-async def _with_books(graph, snaps, state, now: int, rates, adapters, timeout_s: float):
+async def _with_books(graph, snaps, state, now: int, rates, venues, timeout_s: float):
     """The snapshots with the order books of the closes the plan makes for a policy whose unwind
     reads them (as the runner fetches them, :mod:`killswitch.runner.venue.depth`); a book that cannot
     be had is left out, and the plan says BOOK_MISSING for its close."""
@@ -202,7 +202,7 @@ async def _with_books(graph, snaps, state, now: int, rates, adapters, timeout_s:
     wants = book_requests(graph, first, snaps)
     if not wants:
         return snaps
-    books, _ = await fetch_books(adapters, wants, min(BOOK_TIMEOUT_S, timeout_s))
+    books, _ = await fetch_books(venues, wants, min(BOOK_TIMEOUT_S, timeout_s))
     return [s.model_copy(update={"books": {**s.books, **books[k]}}) if (k := f"{s.venue}/{s.account}") in books
             else s for s in snaps]
 
@@ -214,6 +214,7 @@ async def _live(graph, spec, state, timeout_s: float, scores: str, stored=None):
     from adapters.deferred import unreadable_snapshot
 
     from ..bootstrap import ccxt_adapters
+    from ..runner.venue.port import Venues
     from ..preview.limits import unlisted_limit_symbols
     from ..preview.plan import plan_snapshots
 
@@ -222,11 +223,11 @@ async def _live(graph, spec, state, timeout_s: float, scores: str, stored=None):
     try:
         snaps = list(await asyncio.gather(*(a.snapshot() for a in built.by_key.values())))
         now = int(time.time() * 1000)
-        snaps = await _with_books(graph, snaps, state, now, rates, built.by_key, timeout_s)
-        listed = {k: a.symbols() for k, a in built.by_key.items()}  # read with the snapshots
-        modes = {k: read() for k, a in built.by_key.items()  # read with the snapshots too
-                 if callable(read := getattr(a, "position_mode", None))
-                 and getattr(a, "market_type", "futures") == "futures"}
+        venues = Venues(built.by_key, timeout_s=timeout_s)
+        snaps = await _with_books(graph, snaps, state, now, rates, venues, timeout_s)
+        listed = {k: p.symbols() for k, p in venues.items()}  # read with the snapshots
+        modes = {k: mode for k, p in venues.items()  # read with the snapshots too (an account of positions)
+                 if (mode := p.position_mode()) is not None and p.capabilities.positions}
     finally:
         await built.close()
     # an account whose credential could not be read is a failed snapshot: the plan is incomplete

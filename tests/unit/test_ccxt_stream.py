@@ -14,6 +14,7 @@ import pytest
 from adapters.base import AdapterError, CancelSelector, Reason
 from adapters.ccxt_exchange import CcxtAdapter
 from adapters.ccxt_exchange.client import _rehost
+from killswitch.runner.venue.port import Venues
 from killswitch.runner.venue.streams import StreamWatch
 from tests.unit.test_ccxt_adapter import _creds  # noqa: F401 — the credentials' environment, for every test
 from tests.unit.test_ccxt_adapter import API_KEY, BTC, FakeExchange, account, ccxt_order, ccxt_position, intent
@@ -688,7 +689,7 @@ def test_a_stream_asked_for_and_not_started_yet_is_connecting_and_the_runner_doe
     h = a.stream_health()
     assert (h.state, h.reason) == ("connecting", None)
     with caplog.at_level(logging.INFO):
-        StreamWatch({"binanceusdm/main": a}, clock=lambda: 0).announce()
+        StreamWatch(Venues({"binanceusdm/main": a}), clock=lambda: 0).announce()
     assert not [r for r in caplog.records if "STREAM_OFF" in r.getMessage()]
     asyncio.run(a.close())
     assert (a.stream_health().state, a.stream_health().reason) == ("off", "STREAM_DISABLED")
@@ -736,7 +737,7 @@ def test_failed_reconciles_count_until_a_good_one_and_past_three_cadences_the_sn
     async def body():
         rest, venue, clock = rest_exchange(contracts=0.5), Venue(), Clock(T0)
         a = adapter(rest, venue, stream={"reconcile_every": "30s", "stale_after": "1h"}, stream_clock=clock)
-        watch = StreamWatch({"binanceusdm/main": a}, clock=clock)
+        watch = StreamWatch(Venues({"binanceusdm/main": a}), clock=clock)
         await a.start_streams()
         await settle(lambda: venue.clients)
         await a.snapshot()  # the REST base, the first good reconcile

@@ -12,6 +12,7 @@ from killswitch.engine.attribution import Attribution
 from killswitch.engine.planner import Plan
 from killswitch.orders import CancelIntent, OrderIntent
 from killswitch.runner.venue.executor import Executor
+from killswitch.runner.venue.port import Venues
 from killswitch.runner.storeio import StoreIO
 from killswitch.state import open_store
 
@@ -60,7 +61,7 @@ def send(tmp_path, venues) -> tuple:
     store = open_store(f"sqlite://{tmp_path / 'state.db'}")
     fence = store.acquire_lease("runner", 60_000, 0)
     io = StoreIO("test")
-    ex = Executor(store, {f"simulated/{a}": v for a, v in venues.items()}, lambda: fence, dry_run=False,
+    ex = Executor(store, Venues({f"simulated/{a}": v for a, v in venues.items()}), lambda: fence, dry_run=False,
                   clock=lambda: 1_000, io=io)
     try:
         asyncio.run(ex.journal(plans))

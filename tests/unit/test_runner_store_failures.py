@@ -18,6 +18,7 @@ import json
 from adapters.base import AdapterError, Reason
 from killswitch.orders import OrderIntent
 from killswitch.runner.venue.executor import Executor
+from killswitch.runner.venue.port import Venues
 from killswitch.runner.lease.keeper import LeaseKeeper, show_life
 from killswitch.runner.storeio import StoreIO
 from killswitch.state import open_store
@@ -98,7 +99,7 @@ def test_an_order_resent_after_its_audit_row_is_asked_about_again_after_that_wri
     now = [1_000]
     venue = Venue()
     io = StoreIO("test")
-    ex = Executor(store, {"simulated/sim-main": venue}, lambda: fence, dry_run=False, clock=lambda: now[0],
+    ex = Executor(store, Venues({"simulated/sim-main": venue}), lambda: fence, dry_run=False, clock=lambda: now[0],
                   confirm_gap_ms=1_000, still_leader=still_leader, io=io)
     try:
         first = run(ex.reconcile())  # not found once: could be lag
@@ -236,7 +237,7 @@ def resend_refused(tmp_path, arrives: bool):
     now = [1_000]
     venue = LateVenue(arrives)
     io = StoreIO("test")
-    ex = Executor(store, {"simulated/sim-main": venue}, lambda: fence, dry_run=False, clock=lambda: now[0],
+    ex = Executor(store, Venues({"simulated/sim-main": venue}), lambda: fence, dry_run=False, clock=lambda: now[0],
                   confirm_gap_ms=1_000, still_leader=lambda: _yes(), io=io)
     try:
         for _ in range(6):  # not found, not found a gap later (resent, refused), then asked again
@@ -310,7 +311,7 @@ def test_an_order_that_waited_in_the_adapter_past_the_term_is_held_back_and_left
     plans = [Plan("d-1", 3, Attribution("UNKNOWN", 0.0, 0.0, None, None), orders=orders)]
     venue = SlowVenue(now, wait_ms=2_500)
     io = StoreIO("test")
-    ex = Executor(store, {"simulated/sim-main": venue}, lambda: fence, dry_run=False, clock=lambda: now[0],
+    ex = Executor(store, Venues({"simulated/sim-main": venue}), lambda: fence, dry_run=False, clock=lambda: now[0],
                   still_leader=lambda: _yes(), may_send=lambda: now[0] < term_end, io=io)
     try:
         run(ex.journal(plans))
@@ -339,7 +340,7 @@ def test_the_same_order_leaves_while_the_term_holds(tmp_path):
     plans = [Plan("d-1", 3, Attribution("UNKNOWN", 0.0, 0.0, None, None), orders=(o,))]
     venue = SlowVenue(now, wait_ms=500)
     io = StoreIO("test")
-    ex = Executor(store, {"simulated/sim-main": venue}, lambda: fence, dry_run=False, clock=lambda: now[0],
+    ex = Executor(store, Venues({"simulated/sim-main": venue}), lambda: fence, dry_run=False, clock=lambda: now[0],
                   still_leader=lambda: _yes(), may_send=lambda: now[0] < 3_000, io=io)
     try:
         run(ex.journal(plans))

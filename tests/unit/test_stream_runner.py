@@ -3,7 +3,7 @@ sooner than the minimum spacing (runner/tick/wakes.py, the daemon's wait); each 
 health read at every tick, said once per change (STREAM_STALE / STREAM_DOWN when it leaves live,
 STREAM_LIVE when it is back), in the status and on /metrics (runner/venue/streams.py); how ``ksctl
 status`` and the console show it. The adapters are hand-written fakes of the optional methods
-(``stream_health``, ``set_wake``, ``start_streams``)."""
+(``stream_health``, ``set_wake``, ``start_streams``), the protocol's defaults for the rest."""
 
 from __future__ import annotations
 
@@ -12,9 +12,10 @@ import logging
 
 import pytest
 
-from adapters.base import StreamHealth
+from adapters.base import ExchangeAdapter, StreamHealth
 from killswitch.metrics import parse_families, render_collected
 from killswitch.render.status import stream_text
+from killswitch.runner.venue.port import Venues
 from killswitch.runner.venue.streams import StreamWatch
 from killswitch.runner.tick.wakes import Wakes, next_start
 
@@ -22,7 +23,7 @@ T0 = 1_772_456_400_000  # 2026-03-02T13:00:00Z
 LIVE = StreamHealth("live", None, T0, T0, reconnects=0)
 
 
-class StreamingAdapter:
+class StreamingAdapter(ExchangeAdapter):
     """An adapter with the optional stream methods, its health set by the test."""
 
     def __init__(self, health: StreamHealth, fail_start: int = 0):
@@ -43,8 +44,8 @@ class StreamingAdapter:
             raise ConnectionError("refused")
 
 
-class PollingAdapter:
-    """An adapter without streams (the in-process simulator): none of the optional methods."""
+class PollingAdapter(ExchangeAdapter):
+    """An adapter without streams (the in-process simulator): the protocol's "not supported"."""
 
 
 # --- the debounce rule ------------------------------------------------------------------------------
@@ -65,7 +66,8 @@ def test_wakes_between_two_ticks_start_one_tick_and_are_all_counted():
     async def go():
         w = Wakes(0.1)
         adapters = [StreamingAdapter(LIVE), PollingAdapter(), StreamingAdapter(LIVE)]
-        assert w.attach(adapters) == 2
+        w.attach(Venues({f"v/{i}": a for i, a in enumerate(adapters)}).values())
+        assert adapters[0].wake == adapters[2].wake == w.wake
         w.tick_started(100.0, "interval")
         for _ in range(5):
             adapters[0].wake("binanceusdm/main")
@@ -144,7 +146,7 @@ def test_without_a_wake_the_wait_is_the_interval():
 def test_a_stream_leaving_live_is_said_once_and_its_return_once(caplog):
     caplog.set_level(logging.INFO, logger="killswitch.runner.streams")
     a = StreamingAdapter(StreamHealth("connecting", None, T0, None))
-    watch = StreamWatch({"binanceusdm/main": a, "sim/paper": PollingAdapter()}, clock=lambda: T0)
+    watch = StreamWatch(Venues({"binanceusdm/main": a, "sim/paper": PollingAdapter()}), clock=lambda: T0)
     watch.announce()
     states = [
         StreamHealth("connecting", None, T0, None),
@@ -174,7 +176,7 @@ def test_a_stream_that_never_came_live_is_warned_when_down_and_a_dialect_without
     caplog.set_level(logging.INFO, logger="killswitch.runner.streams")
     down = StreamingAdapter(StreamHealth("down", "LISTEN_KEY_EXPIRED", T0, None))
     off = StreamingAdapter(StreamHealth("off", "STREAM_UNSUPPORTED", T0, None))
-    watch = StreamWatch({"binanceusdm/main": down, "okx/main": off}, clock=lambda: T0)
+    watch = StreamWatch(Venues({"binanceusdm/main": down, "okx/main": off}), clock=lambda: T0)
     watch.announce()
     for i in range(3):
         watch.observe(T0 + 5_000 * i)
@@ -190,7 +192,8 @@ def test_a_stream_that_never_came_live_is_warned_when_down_and_a_dialect_without
 def test_streams_start_when_leading_once_each_and_a_failed_start_is_retried_and_said_once(caplog):
     caplog.set_level(logging.INFO, logger="killswitch.runner.streams")
     ok, flaky = StreamingAdapter(LIVE), StreamingAdapter(LIVE, fail_start=2)
-    watch = StreamWatch({"binanceusdm/a": ok, "binanceusdm/b": flaky, "sim/c": PollingAdapter()}, clock=lambda: T0)
+    watch = StreamWatch(Venues({"binanceusdm/a": ok, "binanceusdm/b": flaky, "sim/c": PollingAdapter()}),
+                        clock=lambda: T0)
 
     async def go():
         for _ in range(4):
@@ -211,8 +214,8 @@ def test_stream_status_and_metrics():
     late = StreamingAdapter(StreamHealth("live", None, T0, T0 + 9_000, reconciles=3, reconciled_ms=T0 - 95_000,
                                          reconcile_every_ms=30_000, reconcile_failures=7,
                                          reconcile_failure_reason="TIMEOUT", reconcile_overdue=True))
-    watch = StreamWatch({"binanceusdm/main": a, "binanceusdm/hedge": b, "bybit/x": off, "binanceusdm/late": late},
-                        clock=lambda: T0 + 10_000)
+    watch = StreamWatch(Venues({"binanceusdm/main": a, "binanceusdm/hedge": b, "bybit/x": off,
+                                "binanceusdm/late": late}), clock=lambda: T0 + 10_000)
     watch.observe(T0 + 10_000)
     st = watch.status()
     assert st["binanceusdm/main"] == {
@@ -266,7 +269,7 @@ def test_stream_status_and_metrics():
 def test_an_overdue_reconcile_is_said_once_per_change_and_its_end_once(caplog):
     caplog.set_level(logging.INFO, logger="killswitch.runner.streams")
     a = StreamingAdapter(LIVE)
-    watch = StreamWatch({"binanceusdm/main": a}, clock=lambda: T0)
+    watch = StreamWatch(Venues({"binanceusdm/main": a}), clock=lambda: T0)
 
     def at(t: int, failures: int, overdue: bool) -> StreamHealth:
         return StreamHealth("live", None, T0, t, reconciled_ms=T0, reconcile_every_ms=30_000,

@@ -10,6 +10,7 @@ from collections import Counter
 
 import pytest
 
+from adapters.base import ExchangeAdapter
 from adapters.ccxt_exchange import CcxtAdapter
 from adapters.ccxt_exchange.budget import WeightMeter
 from adapters.ccxt_exchange.dialects import dialect_for
@@ -19,6 +20,7 @@ from killswitch.metrics import Registry
 from killswitch.render.status import weight_lines
 from killswitch.runner.view import RunnerStatus
 from killswitch.runner.readout.weights import VenueWeights
+from killswitch.runner.venue.port import Venues
 from killswitch.weights import (PER_IP, Read, SnapshotCost, WeightLimit, accounts_within, polling_per_minute,
                                 streaming_per_minute, venue_load)
 from tests.integration.sim_helpers import engine, run
@@ -182,11 +184,18 @@ def test_the_meter_forgets_what_is_older_than_a_minute():
     assert m.venue_count() is None and m.used() == 0
 
 
-class _Adapter:
-    """What the runner reads of an adapter's weight (the ccxt adapter's attributes)."""
+class _Adapter(ExchangeAdapter):
+    """What the runner reads of an adapter's weight (the ccxt adapter's)."""
 
-    def __init__(self, venue, meter, limit):
-        self.venue, self.weight_meter, self.weight_limit = venue, meter, limit
+    def __init__(self, meter, limit):
+        self.meter, self.limit = meter, limit
+
+    def weight(self):
+        return self.meter, self.limit
+
+
+class _NotWeighed(ExchangeAdapter):
+    """The protocol's answer: not weighed (the simulated one)."""
 
 
 def _weights(header: bool):
@@ -197,9 +206,9 @@ def _weights(header: bool):
     b.add(10)
     if header:
         b.read_header({"X-MBX-USED-WEIGHT-1M": "700"}, limit.used_header)
-    adapters = {"binanceusdm/a": _Adapter("binanceusdm", a, limit), "binanceusdm/b": _Adapter("binanceusdm", b, limit),
-                "simulated/x": object()}
-    return VenueWeights(lambda: adapters)
+    adapters = {"binanceusdm/a": _Adapter(a, limit), "binanceusdm/b": _Adapter(b, limit),
+                "simulated/x": _NotWeighed()}
+    return VenueWeights(Venues(adapters))
 
 
 def test_status_sums_a_venues_accounts_and_prefers_the_venues_count():

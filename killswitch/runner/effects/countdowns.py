@@ -27,7 +27,7 @@ import math
 from dataclasses import dataclass
 from typing import AbstractSet, Any, Callable, Mapping, Optional, Sequence
 
-from adapters.base import AdapterError, CancelSelector, ExchangeAdapter
+from adapters.base import AdapterError, CancelSelector
 
 from ...compile.nodes import ArmExchangeDmsAction
 from ...engine.evaluate import Evaluation
@@ -39,6 +39,7 @@ from ..lock.lock import DEAD_MANS_SWITCH, iso_ms
 from ..collaborators import Audits
 from ..book.dms_state import SourceStatus
 from ..storeio import StoreIO
+from ..venue.port import Venues
 
 DMS_SHOWN = 20  # sources (and watched sources never heard from) the status lists: the most urgent
 DMS_ALL = "/v1/status?dms=all"  # where the status lists every one (and GET /v1/dms, the switch alone)
@@ -60,11 +61,11 @@ class Countdowns:
     """See the module doc. ``lead`` writes the audit rows under the runner's fencing token and
     says whether the runner leads now (only a leader refreshes the venues' countdowns)."""
 
-    def __init__(self, book: Book, adapters: dict[str, ExchangeAdapter], store: StateStore, io: StoreIO, *,
+    def __init__(self, book: Book, venues: Venues, store: StateStore, io: StoreIO, *,
                  dry_run: bool, clock: Callable[[], int], timeout_s: float,
                  lead: Audits, counters: dict[str, int]):
         self.book = book
-        self.adapters = adapters
+        self.venues = venues
         self.store = store
         self.io = io
         self.dry_run = dry_run
@@ -82,8 +83,8 @@ class Countdowns:
     def named(self) -> frozenset[str]:
         """The sources a heartbeat is taken from now (see :mod:`.beat_sources`)."""
         accounts: set[str] = set()
-        for adapter in self.adapters.values():
-            accounts |= adapter.strategy_names()
+        for port in self.venues.values():
+            accounts |= port.strategy_names()
         return self.sources.named(self.book.graph, frozenset(accounts), self.book.dms.armed)
 
     def held(self) -> frozenset[str]:
@@ -165,11 +166,9 @@ class Countdowns:
                 if self.dry_run:
                     await self.lead.audit("dms_cancel_dry_run", now, doc)
                     continue
-                try:
-                    res = await asyncio.wait_for(self.adapters[key].cancel_orders(CancelSelector(order_ids=tuple(ids))),
-                                                 self.timeout_s)
-                except Exception as e:  # noqa: BLE001 - the halt holds; the failure is on record
-                    await self.lead.audit("dms_cancel_failed", now, {**doc, "reason": error_code(e)})
+                res = await self.venues.cancel(key, CancelSelector(order_ids=tuple(ids)), "DMS_FIRED")
+                if res.reason is not None:  # the halt holds; the failure is on record
+                    await self.lead.audit("dms_cancel_failed", now, {**doc, "reason": res.reason})
                     continue
                 await self.lead.audit("dms_orders_canceled", now, {**doc, "canceled": len(res.canceled),
                                                               "failed": dict(res.failed)})
@@ -189,8 +188,8 @@ class Countdowns:
                 if not isinstance(a, ArmExchangeDmsAction):
                     continue
                 seconds = a.after_ms / 1000
-                for key, adapter in self.adapters.items():
-                    if adapter.capabilities.cancel_all_after:
+                for key, port in self.venues.items():
+                    if port.capabilities.cancel_all_after:
                         self.book.arm_venue_countdown(key, seconds)
 
     def _native_wanted(self) -> bool:
@@ -214,10 +213,10 @@ class Countdowns:
         now = self.clock()
         if not self._native_wanted():
             for key in sorted(book.dms.native):
-                adapter = self.adapters.get(key)
+                port = self.venues.get(key)
                 try:
-                    if adapter is not None:
-                        await asyncio.wait_for(adapter.disarm_cancel_all_after(), self.timeout_s)
+                    if port is not None:
+                        await asyncio.wait_for(port.disarm_countdown(), self.timeout_s)
                 except Exception as e:  # noqa: BLE001 - kept, so the next call tries again
                     self.native_errors[key] = error_code(e)
                     await self.lead.audit("dms_native_disarm_failed", now, {"account": key, "reason": error_code(e)})
@@ -226,14 +225,14 @@ class Countdowns:
                 self.native_errors.pop(key, None)
                 await self.lead.audit("dms_native_disarmed", now, {"account": key})
             return
-        plan = book.dms.native_plan(now, {k: a.capabilities for k, a in self.adapters.items()})
+        plan = book.dms.native_plan(now, {k: p.capabilities for k, p in self.venues.items()})
         for key in plan.refresh:
             countdown_s = book.dms.native[key].countdown_ms / 1000
             if key in plan.lapsed:
                 await self.lead.audit("dms_native_lapsed", now, {"account": key, "countdown_s": countdown_s,
                                                             "last_refresh_ms": book.dms.native[key].last_refresh_ms})
             try:
-                await asyncio.wait_for(self.adapters[key].arm_cancel_all_after(countdown_s), self.timeout_s)
+                await asyncio.wait_for(self.venues[key].arm_countdown(countdown_s), self.timeout_s)
             except Exception as e:  # noqa: BLE001 - a refresh that failed is retried at the next call
                 self.native_errors[key] = error_code(e)
                 await self.lead.audit("dms_refresh_failed", now, {"account": key, "reason": error_code(e),
@@ -265,7 +264,7 @@ class Countdowns:
         dms = self.book.dms
         native: dict = {}
         if dms.native:
-            plan = dms.native_plan(now, {k: a.capabilities for k, a in self.adapters.items()})
+            plan = dms.native_plan(now, {k: p.capabilities for k, p in self.venues.items()})
             for key, n in sorted(dms.native.items()):
                 last = n.last_refresh_ms
                 native[key] = {
@@ -280,8 +279,8 @@ class Countdowns:
     def watched(self) -> dict[str, list[str]]:
         """Every source a heartbeat is taken from, with what names it (heard from or not)."""
         accounts: set[str] = set()
-        for adapter in self.adapters.values():
-            accounts |= adapter.strategy_names()
+        for port in self.venues.values():
+            accounts |= port.strategy_names()
         return {s: list(by) for s, by in named_by(self.book.graph, accounts, self.book.dms.armed).items()}
 
 

@@ -37,7 +37,7 @@ import logging
 from dataclasses import dataclass
 from typing import Any, Callable, Mapping, Optional, Sequence
 
-from adapters.base import AdapterError, ExchangeAdapter, SendWithheld, TradingPermissions, send_gate
+from adapters.base import AdapterError, SendWithheld, send_gate
 
 from ...engine.evaluate import Evaluation
 from ...engine.scope import account_key, instances
@@ -50,6 +50,7 @@ from ..collaborators import Fences, Saves
 from ..lock.lock import iso_ms
 from ..book.revoke_state import ALLOWED, REVOKED, Hold, Permission, holder_of, permission_status
 from ..storeio import StoreIO
+from ..venue.port import Venues
 
 log = logging.getLogger("killswitch.runner.revokes")
 
@@ -80,10 +81,10 @@ class Revokes:
     """See the module doc. ``persist`` saves the book (fenced); ``lead`` audits under the
     runner's token and fences the venue calls."""
 
-    def __init__(self, book: Book, adapters: Mapping[str, ExchangeAdapter], store: StateStore, io: StoreIO, *,
+    def __init__(self, book: Book, venues: Venues, store: StateStore, io: StoreIO, *,
                  lead: Fences, persist: Saves, clock: Callable[[], int], timeout_s: float, dry_run: bool):
         self.book = book
-        self.adapters = adapters
+        self.venues = venues
         self.store = store
         self.io = io
         self.lead = lead
@@ -108,7 +109,7 @@ class Revokes:
             stage = node.stage(se.plan.stage)
             view = next((v for v in instances(node, list(snapshots)) if v.key == se.scope), None)
             accounts = {account_key(s) for s in view.snapshots} if view is not None else set()
-            if not accounts and se.scope in self.adapters:  # (an account-level scope names its account)
+            if not accounts and se.scope in self.venues:  # (an account-level scope names its account)
                 accounts = {se.scope}
             hold = Hold(holder=holder_of(se.policy, se.scope), policy=se.policy, scope=se.scope, since_ms=now,
                         reason=f"REVOKE_TRADING: stage={stage.level} ({stage.name}) policy={se.policy}",
@@ -128,6 +129,11 @@ class Revokes:
         revokes, restored = self.book.revokes.release(holder, now)
         self.book.revokes_changed(revokes)
         return restored
+
+    def switchable(self, account: str) -> bool:
+        """Whether ``account``'s venue has the switch of its bots' keys (``revoke_trading``)."""
+        port = self.venues.get(account)
+        return port is not None and port.capabilities.revoke_trading
 
     # --- carrying on -----------------------------------------------------------------------------------
 
@@ -177,17 +183,17 @@ class Revokes:
         """One attempt at the venue: the change, then the read-back where the venue has one."""
         assert perm.owed is not None
         want = perm.owed.want
-        adapter = self.adapters.get(perm.account)
+        port = self.venues.get(perm.account)
         answer: dict[str, Any] = {}
         try:
-            if adapter is None:
+            if port is None:
                 raise _Failed("UNKNOWN_ACCOUNT", f"{perm.account} is not an account of this runner (the Accounts "
                                                  "document no longer lists it)")
-            if not adapter.capabilities.revoke_trading or not isinstance(adapter, TradingPermissions):
+            if not port.capabilities.revoke_trading:
                 raise _Failed("REVOKE_UNSUPPORTED", f"{perm.account}: its adapter offers no trading-permission "
                                                     "switch")
             with send_gate(self.lead.term_holds):
-                res = await asyncio.wait_for(adapter.set_trading(want == ALLOWED), self.timeout_s)
+                res = await asyncio.wait_for(port.set_trading(want == ALLOWED), self.timeout_s)
             answer = {"states": dict(res.states),
                       "refused": {k: [r.code, r.message] for k, r in res.refusals.items()},
                       "failed": {k: [reason.value, detail] for k, (reason, detail) in res.failures.items()},
@@ -202,7 +208,7 @@ class Revokes:
                                                                          if more else ""), answer)
             keys, read_back = dict(res.states), False
             if res.readable:
-                back = await asyncio.wait_for(adapter.read_trading(), self.timeout_s)
+                back = await asyncio.wait_for(port.read_trading(), self.timeout_s)
                 if back.readable:
                     keys, read_back = dict(back.states), True
                     answer["read_back"] = dict(back.states)
@@ -276,7 +282,7 @@ class Revokes:
                             "1 while the venue has confirmed the bots' keys of an account revoked (revoke_trading; "
                             "a restore not confirmed yet keeps it 1), 0 otherwise.", ("account",))
         held = self.book.revokes.accounts
-        for account in sorted(set(self.adapters) | set(held)):  # 0 for every account not revoked: alertable
+        for account in sorted(set(self.venues) | set(held)):  # 0 for every account not revoked: alertable
             gauge.add(int(account in held and held[account].revoked), account=account)
         fails = reg.sampled("killswitch_revoke_failures_total", "counter",
                             "Attempts to revoke or restore the bots' trading permission at a venue that the venue "

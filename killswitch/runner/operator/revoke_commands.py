@@ -80,8 +80,7 @@ class OperatorRevokes:
         effects = []
         if self.dry_run:
             effects.append("this runner is a DRY RUN: nothing is sent to any venue; the revoke would only be audited")
-        adapters = self.revokes.adapters
-        reachable = [a for a in accounts if a in adapters and adapters[a].capabilities.revoke_trading]
+        reachable = [a for a in accounts if self.revokes.switchable(a)]
         if not reachable:  # nothing the revoke could do: refused, never owed to fail for ever
             return ActionPreview("revoke", scope, False, f"REVOKE_UNSUPPORTED: no account {scope} reaches has the "
                                  f"venue's switch of its bots' keys ({', '.join(accounts)}: a venue without the "
@@ -89,7 +88,7 @@ class OperatorRevokes:
                                  "the venue watch there", mode)
         for a in accounts:
             perm = self.book.revokes.get(a)
-            can = a in adapters and adapters[a].capabilities.revoke_trading
+            can = self.revokes.switchable(a)
             effects.append(f"{a}: every bot key listed for it made read-only at the venue (now {perm.shown()})"
                            if can else f"{a}: its venue offers no trading-permission switch: REVOKE_FAILED "
                                        "(UNSUPPORTED) until it is removed from the scope")
@@ -106,8 +105,7 @@ class OperatorRevokes:
         if (standby := self.lead.not_leader("revoke")) is not None:
             return ChangeResult(False, standby)
         why, accounts = self._accounts(scope)
-        if why is None and not any(a in self.revokes.adapters and self.revokes.adapters[a].capabilities.revoke_trading
-                                   for a in accounts):
+        if why is None and not any(self.revokes.switchable(a) for a in accounts):
             why = f"REVOKE_UNSUPPORTED: no account {scope} reaches has the venue's switch of its bots' keys"
         if why is not None:
             return await self._refused("trading_revoke_requested", {"scope": scope, **by(actor)}, why)

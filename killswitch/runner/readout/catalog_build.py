@@ -26,8 +26,6 @@ import asyncio
 from dataclasses import replace
 from typing import Any, Callable, Iterator, Mapping, Optional, Sequence
 
-from adapters.base import ExchangeAdapter
-
 from ...compile.nodes import KindSignal
 from ...policy.kinds.heartbeat_age import HeartbeatAgeParams
 from ...snapshot import Snapshot, columns_of
@@ -35,6 +33,7 @@ from ..book.view import BookView
 from ..gate.gate import HeldByAccount
 from ..gate.placement import Placement
 from ..names import Catalog
+from ..venue.port import Venues
 
 _NONE: frozenset[str] = frozenset()
 
@@ -77,9 +76,9 @@ def _same(a: Optional[Sequence[Any]], b: Optional[Sequence[Any]]) -> bool:
 
 
 class Known:
-    def __init__(self, book: BookView, adapters: dict[str, ExchangeAdapter], clock: Callable[[], int]):
+    def __init__(self, book: BookView, venues: Venues, clock: Callable[[], int]):
         self.book = book
-        self.adapters = adapters
+        self.venues = venues
         self.clock = clock
         self._seen: dict[str, _Seen] = {}
         # (what it was made of but the snapshots, the catalog, the snapshots it reads its symbols from)
@@ -93,23 +92,23 @@ class Known:
         book = self.book
         snaps, state, armed, graph = book.snapshots, book.state, book.dms.armed, book.graph
         named = []
-        for key in self.adapters:
+        for key in self.venues:
             seen = self._seen.get(key)
             if seen is None:
                 seen = self._seen[key] = _Seen()
             named.append(seen.read(snaps.get(key)))
-        declared = tuple(a.strategy_names() for a in self.adapters.values())
-        listed = tuple(a.symbols() for a in self.adapters.values())
+        declared = tuple(p.strategy_names() for p in self.venues.values())
+        listed = tuple(p.symbols() for p in self.venues.values())
         # a heartbeat is taken only from a source something here names already (beat_sources.py):
         # the beats, which change the switch many times a second, do not make the catalog anew
         made_of = (graph, armed, tuple(state.scopes), declared, tuple(named), listed)
         cached = self._catalog
         if cached is None or cached[0] != made_of:
-            cat = self._made(graph, state, armed, declared, named, SnapshotSymbols(dict(zip(self.adapters, listed)),
+            cat = self._made(graph, state, armed, declared, named, SnapshotSymbols(dict(zip(self.venues, listed)),
                                                                                     snaps))
             cached = self._catalog = (made_of, cat, snaps)
         elif cached[2] is not snaps:  # only the snapshots are new: their symbols read when asked
-            symbols = SnapshotSymbols(dict(zip(self.adapters, listed)), snaps)
+            symbols = SnapshotSymbols(dict(zip(self.venues, listed)), snaps)
             cached = self._catalog = (made_of, replace(cached[1], symbols=symbols), snaps)
         held = frozenset(h.scope for h in book.lock_book.in_force(now))
         return cached[1] if held == cached[1].held else replace(cached[1], held=held)
@@ -129,7 +128,7 @@ class Known:
                 policy_scopes[policy].add(scope)
                 if levels[policy] == "strategy":
                     strategies.add(scope)
-        return Catalog(accounts=frozenset(self.adapters), strategies=frozenset(strategies),
+        return Catalog(accounts=frozenset(self.venues), strategies=frozenset(strategies),
                        symbols=symbols,
                        policy_scopes={p: frozenset(v) for p, v in policy_scopes.items()})
 
@@ -157,9 +156,9 @@ class Known:
     async def learn_symbols(self) -> None:
         """Read the markets of every account whose symbols are not known yet (a standby takes no
         snapshots; the pre-trade gate needs them). A failure is retried at the next call."""
-        missing = [a for a in self.adapters.values() if a.symbols() is None]
+        missing = [p for p in self.venues.values() if p.symbols() is None]
         if missing:
-            await asyncio.gather(*(a.load_symbols() for a in missing), return_exceptions=True)
+            await asyncio.gather(*(p.load_symbols() for p in missing), return_exceptions=True)
             self._catalog = None
 
 

@@ -89,7 +89,7 @@ class Readout:
         self._runbooks: set[str] = set()  # incidents known to have a stored runbook (one is never removed)
         self.planned = PlannedOrders(store, io, keep=MAX_INCIDENT_ORDERS)  # a dry run's orders, from the audit
         self.collectors: list[Any] = []  # more families for /metrics (``collect_metrics(registry)``)
-        self.weights = VenueWeights(lambda: known.adapters)  # REST weight a minute per venue
+        self.weights = VenueWeights(known.venues)  # REST weight a minute per venue
         self.limits = LimitsState()  # the gate's limit tables and message buckets
         self.shard: Optional[str] = None  # the shard this runner runs (``ksctl run --shard``)
         # the accounts' position modes (runner/venue/modes.py) and the closes the venues refused
@@ -316,7 +316,7 @@ class Readout:
                 until.add(st.fires_in_s, source=name)
         loaded_ms, _ = self.reloads()
         # build and reload info, locks, triggers, signals and thresholds (see gauges.py)
-        collect_book_families(reg, self.book, now, self.known.adapters, loaded_ms=loaded_ms,
+        collect_book_families(reg, self.book, now, self.known.venues, loaded_ms=loaded_ms,
                               reload_ok=self.policy_error() is None)
         # a family of its own, as build_info: a label there would split its series; declared
         # without a sample by a runner of no shard (the alert rules name it whatever the release)

@@ -3,25 +3,27 @@
 What it owns: :class:`VenueWeights`, read by the status (``venue_weight``) and ``/metrics``
 (``killswitch_venue_weight_used_per_minute{venue}``,
 ``killswitch_venue_weight_limit_per_minute{venue}``): per venue, the weight of the last minute
-summed over its accounts' adapters (they share the runner's IP), counted request by request at
+summed over its accounts (they share the runner's IP), counted request by request at
 what each costs the venue (``adapters.ccxt_exchange.budget.WeightMeter``); where the venue's
 answers carry its own count of the IP's weight (Binance: ``X-MBX-USED-WEIGHT-1M``), the latest
 fresh one is reported instead (it also counts other clients of the IP), and ``source`` says which.
 
-Must not: change anything, or import the adapters (it reads what they expose: ``weight_meter``,
-``weight_limit``, ``venue``; an adapter without them, the simulated one, is not counted).
+Must not: change anything, or import the adapters (it reads what each account's port says of
+its ``weight()``; an account whose adapter is not weighed, the simulated one, is not counted).
 """
 
 from __future__ import annotations
 
-from typing import Any, Callable, Mapping
+from typing import Any, Mapping
+
+from ..venue.port import VenuePort
 
 
 class VenueWeights:
-    """See the module doc. ``adapters()``: the runner's adapters, account key → adapter."""
+    """See the module doc. ``venues``: the accounts' ports, by account key."""
 
-    def __init__(self, adapters: Callable[[], Mapping[str, Any]]):
-        self.adapters = adapters
+    def __init__(self, venues: Mapping[str, VenuePort]):
+        self.venues = venues
 
     def status(self) -> dict:
         """venue → used_per_minute (what is reported), source ("venue": its own count, "counted":
@@ -29,12 +31,10 @@ class VenueWeights:
         no per-IP limit), unit, per ("ip" | "uid"), accounts."""
         out: dict[str, dict] = {}
         fresh: dict[str, tuple[float, float]] = {}  # venue → (age, count) of its latest count
-        for adapter in self.adapters().values():
-            meter = getattr(adapter, "weight_meter", None)
-            if meter is None:
+        for port in self.venues.values():
+            if (weighed := port.weight()) is None:
                 continue
-            venue = str(getattr(adapter, "venue", "?"))
-            limit = getattr(adapter, "weight_limit", None)
+            (meter, limit), venue = weighed, port.venue
             row = out.setdefault(venue, {
                 "used_per_minute": 0.0, "source": "counted", "counted_per_minute": 0.0, "venue_per_minute": None,
                 "limit_per_minute": limit.per_minute if limit is not None else None,

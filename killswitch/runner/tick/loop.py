@@ -74,7 +74,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Callable, Optional, Sequence
 
-from adapters.base import AdapterError, ExchangeAdapter, order_rates
+from adapters.base import AdapterError
 
 from ...compile.graph import DecisionGraph
 from ...engine.columns import load_arrays
@@ -84,6 +84,7 @@ from ...snapshot import FetchStatus, Snapshot
 from ...state.store import FencedError, StateStore, StoreError
 from ..readout.armed import BlindReports, log_changes
 from ..venue.depth import BOOK_TIMEOUT_S, plan_with_books
+from ..venue.port import VenuePort, Venues
 from ..venue.execution import ExecutionReport
 from .gc_pause import CollectorPause
 from ..lease.keeper import LeaseKeeper
@@ -150,10 +151,10 @@ class Runner:
 
     MAX_CLOSE_RETRIES = MAX_CLOSE_RETRIES
 
-    def __init__(self, parts: "RunnerParts", adapters: dict[str, ExchangeAdapter], store: StateStore, *,
+    def __init__(self, parts: "RunnerParts", venues: Venues, store: StateStore, *,
                  lock_path: Optional[Path], dry_run: bool, holder: str, snapshot_timeout_s: float,
                  clock: Callable[[], int]):
-        self.adapters = adapters  # "venue/account" → adapter
+        self.venues = venues  # "venue/account" → its way out
         self.store = store
         self.lock_path = lock_path
         self.dry_run = dry_run
@@ -170,7 +171,7 @@ class Runner:
         self.entries, self.revokes = p.entries, p.revokes
         self.enforcement = p.enforcement
         self.entry_watch = p.entry_watch
-        self.modes = p.modes if p.modes is not None else ModeWatch(adapters, clock)
+        self.modes = p.modes if p.modes is not None else ModeWatch(venues, clock)
         self.rejections = p.rejections if p.rejections is not None else CloseRejections()
         self.blind_reports = BlindReports()
         self._coverage_logged = False  # this process has said every blind or unmatched scope once
@@ -339,8 +340,8 @@ class Runner:
         # placed since the last tick lists every open order, not a list kept from before it
         self.enforcement.watch_entries(now)
         async with self.turn.lent():  # the network only: operator changes may be applied meanwhile
-            snapshots = await asyncio.gather(*(snapshot_of(k, a, now, self.snapshot_timeout_s)
-                                               for k, a in self.adapters.items()))
+            snapshots = await asyncio.gather(*(snapshot_of(k, p, now, self.snapshot_timeout_s)
+                                               for k, p in self.venues.items()))
         phase("snapshots")
         self._collector.pause()  # until the first send: see CollectorPause
         self.fetches.observe(snapshots, now)
@@ -352,7 +353,7 @@ class Runner:
                 report.events.append(Event.make(SNAPSHOT_FAILED, now, {"error": s.fetch.error_code},
                                                 venue=s.venue, account=f"{s.venue}/{s.account}",
                                                 reason=s.fetch.error_code))
-        rates = order_rates(self.adapters.values())
+        rates = self.venues.rates()
         # closes the venue refused for a reason that may pass, their wait over: their entries planned again now
         report.events += await shortfalls.retry_unfilled(self.rejections.due(now), save=False)
         # a stage entry that closes thousands is planned as its first wave alone (cancels,
@@ -364,7 +365,7 @@ class Runner:
         self._coverage_logged = True
         report.events += self.blind_reports.events(first, now)  # a page per spell, resolved when armed again
         # closes sized against the book: only their symbols' books are fetched, then planned again
-        ev, snapshots = await plan_with_books(book.graph, first, snapshots, book.state, self.adapters, rates,
+        ev, snapshots = await plan_with_books(book.graph, first, snapshots, book.state, self.venues, rates,
                                               min(BOOK_TIMEOUT_S, self.snapshot_timeout_s))
         if ev is not first:
             phase("books")
@@ -529,10 +530,10 @@ class _Phases:
         self.last = now
 
 
-async def snapshot_of(key: str, adapter: ExchangeAdapter, now: int, timeout_s: float) -> Snapshot:
+async def snapshot_of(key: str, port: VenuePort, now: int, timeout_s: float) -> Snapshot:
     """A snapshot never raises here: a hung or failing adapter becomes a failed snapshot."""
     try:
-        return await asyncio.wait_for(adapter.snapshot(), timeout_s)
+        return await asyncio.wait_for(port.snapshot(), timeout_s)
     except Exception as e:  # noqa: BLE001 - a timeout, an AdapterError or a bug: all become a signal
         code = e.reason.value if isinstance(e, AdapterError) else "TIMEOUT" if isinstance(
             e, asyncio.TimeoutError) else "UNKNOWN"

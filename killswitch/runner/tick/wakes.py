@@ -1,6 +1,6 @@
 """When the next tick starts: at the policy interval, or sooner when a private stream wakes the runner.
 
-What it owns: the wake callback given to every adapter that streams (``set_wake(cb)``; ``cb``
+What it owns: the wake callback given to every account's port (``set_wake(cb)``, called by a stream; ``cb``
 is called on the runner's loop with the account's key when a stream update may change a
 trigger: equity, a position, a mark; :meth:`Wakes.nudge` wakes it for the firm's channel),
 the debounce — a tick never starts sooner than ``min_spacing_s`` after the last one started,
@@ -12,15 +12,16 @@ A wake that comes during a tick is kept for the next wait (the tick running may 
 state before the update). :func:`next_start` is the rule, pure; :class:`Wakes` holds the state
 the daemon's wait reads.
 
-Must not: start a tick itself (the daemon's loop does), or call an adapter beyond ``set_wake``.
+Must not: start a tick itself (the daemon's loop does), or call a port beyond ``set_wake``.
 """
 
 from __future__ import annotations
 
 import asyncio
-from typing import Any, Iterable, Optional
+from typing import Iterable, Optional
 
 from ...metrics import Registry
+from ..venue.port import VenuePort
 
 DEFAULT_MIN_SPACING_S = 0.1
 CAUSES = ("interval", "wake")
@@ -66,15 +67,10 @@ class Wakes:
         counted as one (the firm counts what it heard)."""
         self.event.set()
 
-    def attach(self, adapters: Iterable[Any]) -> int:
-        """Give the callback to every adapter that can wake the runner; how many can."""
-        n = 0
-        for adapter in adapters:
-            set_wake = getattr(adapter, "set_wake", None)
-            if callable(set_wake):
-                set_wake(self.wake)
-                n += 1
-        return n
+    def attach(self, venues: Iterable[VenuePort]) -> None:
+        """Give the callback to every account's port (a stream that can wake the runner calls it)."""
+        for port in venues:
+            port.set_wake(self.wake)
 
     @property
     def woken(self) -> bool:

@@ -10,7 +10,7 @@ into the snapshots, and the engine plans
 those scopes again with them (:func:`~killswitch.engine.evaluate.replan`). No tick fetches a
 book when nothing is being closed.
 
-Failing safe: a book that cannot be had (an adapter without ``fetch_order_book``, an error, a
+Failing safe: a book that cannot be had (an adapter without books: ``UNSUPPORTED``, an error, a
 timeout) leaves its close as the engine plans it without one — split by ``chunk_notional``,
 each order a limit IOC at the slippage cap from the mark — and the plan says so
 (``BOOK_UNAVAILABLE`` with the adapter's reason code, beside the engine's ``BOOK_MISSING``).
@@ -25,16 +25,19 @@ import asyncio
 from dataclasses import replace
 from typing import Any, Mapping, Optional, Sequence
 
+from adapters.base import AdapterError
+
 from ...compile.graph import DecisionGraph
 from ...engine.evaluate import Evaluation, book_requests, replan
 from ...engine.state import State
 from ...snapshot import OrderBook, Snapshot
+from .port import VenuePort
 
 PER_ACCOUNT = 4  # book fetches of one account in flight at once (its adapter paces them further)
 BOOK_TIMEOUT_S = 2.0  # the longest a close waits for its books (the snapshot timeout, when shorter)
 
 
-async def fetch_books(adapters: Mapping[str, Any], wants: Mapping[str, Mapping[str, int]], timeout_s: float
+async def fetch_books(venues: Mapping[str, VenuePort], wants: Mapping[str, Mapping[str, int]], timeout_s: float
                       ) -> tuple[dict[str, dict[str, OrderBook]], dict[str, dict[str, str]]]:
     """The books ``wants`` names (account → symbol → depth), fetched at once, all of them within
     ``timeout_s``: (books, failures), each by account and symbol; a failure is its reason code
@@ -42,23 +45,23 @@ async def fetch_books(adapters: Mapping[str, Any], wants: Mapping[str, Mapping[s
     books: dict[str, dict[str, OrderBook]] = {}
     failed: dict[str, dict[str, str]] = {}
 
-    async def one(key: str, fetch: Any, gate: asyncio.Semaphore, symbol: str, depth: int) -> None:
+    async def one(port: VenuePort, gate: asyncio.Semaphore, symbol: str, depth: int) -> None:
         try:
             async with gate:
-                book = await fetch(symbol, depth)
-            books.setdefault(key, {})[symbol] = book
-        except Exception as e:  # noqa: BLE001 - an AdapterError or a bug: the close falls back
-            failed.setdefault(key, {})[symbol] = str(getattr(getattr(e, "reason", None), "value", None) or "UNKNOWN")
+                book = await port.order_book(symbol, depth)
+            books.setdefault(port.key, {})[symbol] = book
+        except Exception as e:  # noqa: BLE001 - an AdapterError (UNSUPPORTED: no books) or a bug: the close falls back
+            failed.setdefault(port.key, {})[symbol] = e.reason.value if isinstance(e, AdapterError) else "UNKNOWN"
 
     jobs: dict[asyncio.Task, tuple[str, str]] = {}
     for key, symbols in sorted(wants.items()):
-        fetch = getattr(adapters.get(key), "fetch_order_book", None)
-        if fetch is None:
+        port = venues.get(key)
+        if port is None:
             failed[key] = {s: "UNSUPPORTED" for s in symbols}
             continue
         gate = asyncio.Semaphore(PER_ACCOUNT)
         for s, d in symbols.items():  # in plan order: the most exposed closes first
-            jobs[asyncio.ensure_future(one(key, fetch, gate, s, d))] = (key, s)
+            jobs[asyncio.ensure_future(one(port, gate, s, d))] = (key, s)
     if jobs:
         _, late = await asyncio.wait(jobs, timeout=timeout_s)
         for task in late:
@@ -70,14 +73,14 @@ async def fetch_books(adapters: Mapping[str, Any], wants: Mapping[str, Mapping[s
 
 
 async def plan_with_books(graph: DecisionGraph, ev: Evaluation, snapshots: Sequence[Snapshot], state: State,
-                          adapters: Mapping[str, Any], rates: Mapping[str, float], timeout_s: float,
+                          venues: Mapping[str, VenuePort], rates: Mapping[str, float], timeout_s: float,
                           ) -> tuple[Evaluation, list[Snapshot]]:
     """``ev`` planned again with the books its closes need (see the module doc), and the
     snapshots carrying them; ``ev`` and ``snapshots`` as they were when no close needs one."""
     wants = book_requests(graph, ev, snapshots)
     if not wants:
         return ev, list(snapshots)
-    books, failed = await fetch_books(adapters, wants, timeout_s)
+    books, failed = await fetch_books(venues, wants, timeout_s)
     snaps = []
     for s in snapshots:
         got = books.get(f"{s.venue}/{s.account}")

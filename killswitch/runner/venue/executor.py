@@ -73,7 +73,7 @@ import time
 from dataclasses import replace
 from typing import Awaitable, Callable, Optional
 
-from adapters.base import AdapterError, CancelSelector, ExchangeAdapter, SendWithheld, send_gate
+from adapters.base import AdapterError, CancelSelector, SendWithheld, send_gate
 
 from ...engine.plans import Plan
 from ...orders import PLANNED_KIND, CancelIntent, OrderIntent, planned_payloads, position_of, send_order
@@ -83,6 +83,7 @@ from .execution import FINAL, REMAINDER_OPEN, RESTING, UNCLEAR, ExecutionReport,
 from ..lease.leadership import FencedAudit
 from .reconcile import Reconciliation
 from ..storeio import StoreIO
+from .port import NO_ADAPTER, VenuePort, Venues
 
 log = logging.getLogger("killswitch.runner.executor")
 
@@ -93,7 +94,7 @@ class Executor(Reconciliation):
     until asked again); reconciling and cancelling remainders is its :class:`Reconciliation`
     part, which shares the journal, the fence and the venue's "not found" sightings."""
 
-    def __init__(self, store: StateStore, adapters: dict[str, ExchangeAdapter], fence: Callable[[], int], *,
+    def __init__(self, store: StateStore, venues: Venues, fence: Callable[[], int], *,
                  dry_run: bool = True, clock: Callable[[], int], confirm_gap_ms: int = 2_000,
                  still_leader: Optional[Callable[[], Awaitable[bool]]] = None,
                  may_send: Optional[Callable[[], bool]] = None, io: Optional[StoreIO] = None,
@@ -109,7 +110,7 @@ class Executor(Reconciliation):
         # (adapters.base.send_gate): between the two, the adapter may wait (markets, a position
         # read, the order budget, the request pacer) past the end of our term
         self.may_send = may_send or (lambda: True)
-        self.adapters = adapters  # account key "venue/account" → adapter
+        self.venues = venues  # account key "venue/account" → its way out
         self.fence = fence
         self.dry_run = dry_run
         self.clock = clock
@@ -221,16 +222,16 @@ class Executor(Reconciliation):
 
         async def run(key: str, orders: list[OrderIntent]) -> ExecutionReport:
             r = ExecutionReport()
-            adapter = self.adapters.get(key)
+            port = self.venues.get(key)
             for o in orders:
                 if not await self.still_leader():
                     r.deposed = True
                     return r
-                if adapter is None:
-                    await self._result(o.client_order_id, "failed", 0.0, None, "NO_ADAPTER", f"no adapter for {key}")
+                if port is None:
+                    await self._result(o.client_order_id, "failed", 0.0, None, NO_ADAPTER, f"no adapter for {key}")
                     r.rejected.append(f"{o.client_order_id} NO_ADAPTER")
                     continue
-                await self._submit(adapter, o, r)
+                await self._submit(port, o, r)
                 if r.deposed:  # held back at the adapter: our term ran out while it waited
                     return r
             return r
@@ -239,7 +240,7 @@ class Executor(Reconciliation):
             report.merge(r)
         return report
 
-    async def _submit(self, adapter: ExchangeAdapter, o: OrderIntent, r: ExecutionReport,
+    async def _submit(self, port: VenuePort, o: OrderIntent, r: ExecutionReport,
                       resent: bool = False) -> None:
         r.sent += 1
         start_ns, t0 = time.time_ns(), time.perf_counter()
@@ -253,7 +254,7 @@ class Executor(Reconciliation):
 
         try:
             with send_gate(self.may_send):
-                res = await adapter.submit(o)
+                res = await port.submit(o)
         except SendWithheld:
             # Nothing left: the intent stays journaled without a result, and whoever leads next
             # settles it with the venue (asks, finds nothing, sends it under the same client id).
@@ -312,20 +313,14 @@ class Executor(Reconciliation):
 
         async def run(key: str, mine: list[CancelIntent]) -> ExecutionReport:
             r = ExecutionReport()
-            adapter = self.adapters.get(key)
             for c in mine:
-                if adapter is None:
-                    r.cancel_failed.append(f"{c.venue}/{c.account} NO_ADAPTER")
-                    continue
-                try:
-                    res = await adapter.cancel_orders(CancelSelector(which=c.which, symbols=c.symbols,
-                                                                     order_ids=c.order_ids))
-                    r.canceled += len(res.canceled)
-                    r.cancel_failed += [f"{c.venue}/{c.account} {why}: order {oid}" for oid, why in res.failed.items()]
-                except AdapterError as e:
-                    r.cancel_failed.append(f"{c.venue}/{c.account} {e.reason.value}: {e.message}")
+                res = await self.venues.cancel(key, CancelSelector(c.which, c.symbols, c.order_ids), c.reason)
+                r.canceled += len(res.canceled)
+                r.cancel_failed += [f"{key} {why}: order {oid}" for oid, why in res.failed.items()]
+                if res.reason is not None:
+                    r.cancel_failed.append(f"{key} {res.said()}")
                     await self.audit.audit("cancel_failed", self.clock(),
-                                           {"venue": c.venue, "account": c.account, "reason": e.reason.value})
+                                           {"venue": c.venue, "account": c.account, "reason": res.reason})
             return r
 
         for r in await asyncio.gather(*(run(k, v) for k, v in per_account.items())):

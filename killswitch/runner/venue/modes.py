@@ -1,7 +1,7 @@
 """The accounts' position modes as their venues read them, beside the Accounts document's.
 
-What it owns: per account ("venue/account") whose adapter reads its mode (``position_mode()``,
-:class:`adapters.base.PositionMode`), the latest read, taken at every tick after the snapshots;
+What it owns: per account ("venue/account") whose adapter reads its mode (``position_mode()``, a
+:class:`adapters.base.PositionMode`, not None), the latest read, taken at every tick after the snapshots;
 and how a mode that is not the declared one is made loud, once per change, never once a tick:
 
 - the log: ``POSITION_MODE_MISMATCH: binanceusdm/main: declared one-way, the venue reads hedge
@@ -25,8 +25,11 @@ from __future__ import annotations
 import logging
 from typing import Any, Callable, Mapping, Optional
 
+from adapters.base import PositionMode
+
 from ...events import POSITION_MODE_MATCHED, POSITION_MODE_MISMATCH, Event
 from ...metrics import Registry
+from .port import VenuePort
 
 log = logging.getLogger("killswitch.runner.modes")
 
@@ -39,31 +42,36 @@ class ModeWatch:
     """See the module doc. Read on the runner's loop: at start (:meth:`announce`), after every
     leader tick's snapshots (:meth:`observe`), and by the views."""
 
-    def __init__(self, adapters: Mapping[str, Any], clock: Callable[[], int]):
-        self.adapters = adapters
+    def __init__(self, venues: Mapping[str, VenuePort], clock: Callable[[], int]):
+        self.venues = venues
         self.clock = clock
         self.modes: dict[str, Any] = {}  # account → its latest PositionMode
         self._mismatched: set[str] = set()  # accounts whose mismatch was said (until it ends)
         self._unread_said: set[str] = set()
 
-    def _reading(self) -> dict[str, Any]:
-        return {k: a for k, a in self.adapters.items() if callable(getattr(a, "position_mode", None))}
+    def _read(self) -> dict[str, PositionMode]:
+        """Each account's mode as its venue read it last (an account whose venue reads none left out)."""
+        out = {}
+        for key, port in sorted(self.venues.items()):
+            try:
+                mode = port.position_mode()
+            except Exception as e:  # noqa: BLE001 — a view of an adapter never fails the tick
+                log.debug("%s: position_mode(): %s", key, type(e).__name__)
+                continue
+            if mode is not None:
+                out[key] = mode
+        return out
 
     def announce(self) -> None:
         """At start: each account's mode as declared (the venue reads it at the first snapshot)."""
-        for key in sorted(self._reading()):
+        for key in self._read():
             log.info("POSITION_MODE: %s: the venue's mode is read at the first snapshot; closes are built for what "
                      "it reads, the Accounts document's hedge_mode is checked against it", key)
 
     def observe(self, now_ms: int) -> list[Event]:
         """A tick: every account's mode read; the log line and the event of a change."""
         events: list[Event] = []
-        for key, adapter in sorted(self._reading().items()):
-            try:
-                mode = adapter.position_mode()
-            except Exception as e:  # noqa: BLE001 — a view of an adapter never fails the tick
-                log.debug("%s: position_mode(): %s", key, type(e).__name__)
-                continue
+        for key, mode in self._read().items():
             self.modes[key] = mode
             venue, _, account = key.partition("/")
             why = mode.mismatch_reason()

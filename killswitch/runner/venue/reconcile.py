@@ -18,13 +18,14 @@ from __future__ import annotations
 import json
 from typing import Awaitable, Callable, Optional
 
-from adapters.base import AdapterError, CancelSelector, ExchangeAdapter, OrderResult, Reason
+from adapters.base import AdapterError, CancelSelector, OrderResult, Reason
 
 from ...orders import OrderIntent
 from ...state.store import StateStore
 from .execution import FINAL, REMAINDER_CANCELED, RESTING, ExecutionReport, account_key, filled_short
 from ..lease.leadership import FencedAudit
 from ..storeio import StoreIO
+from .port import VenuePort, Venues
 
 
 class Reconciliation:
@@ -35,7 +36,7 @@ class Reconciliation:
     store: StateStore
     io: StoreIO
     audit: FencedAudit
-    adapters: dict[str, ExchangeAdapter]
+    venues: Venues
     dry_run: bool
     clock: Callable[[], int]
     confirm_gap_ms: int
@@ -48,7 +49,7 @@ class Reconciliation:
                       detail: Optional[str]) -> None:
         raise NotImplementedError
 
-    async def _submit(self, adapter: ExchangeAdapter, o: OrderIntent, r: ExecutionReport,
+    async def _submit(self, port: VenuePort, o: OrderIntent, r: ExecutionReport,
                       resent: bool = False) -> None:
         raise NotImplementedError
 
@@ -66,17 +67,17 @@ class Reconciliation:
         resting: list[tuple] = []
         unsure = 0  # remainders the venue could not be asked about
         for e in await self.io(self.store.pending_intents):
-            adapter = self.adapters.get(account_key(e.venue, e.account))
-            if adapter is None:
+            port = self.venues.get(account_key(e.venue, e.account))
+            if port is None:
                 unsure += e.status in RESTING
                 continue
             try:
-                found = await adapter.fetch_order(e.symbol, e.client_order_id)
+                found = await port.fetch_order(e.symbol, e.client_order_id)
             except AdapterError as err:
                 if err.reason is not Reason.ORDER_NOT_FOUND:
                     unsure += e.status in RESTING
                     continue  # the venue cannot say now: ask again next tick
-                await self._not_found_yet(adapter, e, report)
+                await self._not_found_yet(port, e, report)
                 continue
             self._not_found.pop(e.client_order_id, None)
             self._resent_refused.pop(e.client_order_id, None)
@@ -105,12 +106,12 @@ class Reconciliation:
         for e in await self.io(self.store.pending_intents):
             if e.status not in RESTING:
                 continue
-            adapter = self.adapters.get(account_key(e.venue, e.account))
-            if adapter is None:
+            port = self.venues.get(account_key(e.venue, e.account))
+            if port is None:
                 unsure += 1
                 continue
             try:
-                found = await adapter.fetch_order(e.symbol, e.client_order_id)
+                found = await port.fetch_order(e.symbol, e.client_order_id)
             except AdapterError:
                 unsure += 1
                 continue  # the venue cannot say now: the position stays held, ask again next tick
@@ -139,18 +140,17 @@ class Reconciliation:
             if found.order_id:
                 by_account.setdefault(account_key(e.venue, e.account), []).append((e, found))
         for key, items in sorted(by_account.items()):
-            adapter = self.adapters[key]
+            port = self.venues[key]
             if not await self.still_leader():
                 report.deposed = True
                 break
             ids = tuple(str(found.order_id) for _, found in items)
             report.cancels_sent += len(ids)
-            try:
-                res = await adapter.cancel_orders(CancelSelector(order_ids=ids))
-            except AdapterError as err:
+            res = await port.cancel(CancelSelector(order_ids=ids), REMAINDER_CANCELED)
+            if res.reason is not None:
                 await self.audit.audit("remainder_cancel_failed", self.clock(), {
                     "account": key, "client_order_ids": [e.client_order_id for e, _ in items],
-                    "reason": err.reason.value})
+                    "reason": res.reason})
                 continue
             for e, found in items:
                 why = res.failed.get(str(found.order_id))
@@ -159,7 +159,7 @@ class Reconciliation:
                         "account": key, "client_order_ids": [e.client_order_id], "reason": why})
                     continue
                 try:
-                    after = await adapter.fetch_order(e.symbol, e.client_order_id)
+                    after = await port.fetch_order(e.symbol, e.client_order_id)
                 except AdapterError:
                     continue  # sent, not confirmed: asked again at the next tick
                 status = after.status if after.status in FINAL + RESTING else "unknown"
@@ -178,7 +178,7 @@ class Reconciliation:
         if status == "canceled":
             report.canceled += 1
 
-    async def _not_found_yet(self, adapter: ExchangeAdapter, e, report: ExecutionReport) -> None:
+    async def _not_found_yet(self, port: VenuePort, e, report: ExecutionReport) -> None:
         """The venue does not know the order. Once could be lag; twice, a gap apart, means it never
         arrived: send it now, under the same client order id."""
         now = self.clock()
@@ -201,4 +201,4 @@ class Reconciliation:
         if not await self.still_leader():
             report.deposed = True
             return
-        await self._submit(adapter, intent, report, resent=True)
+        await self._submit(port, intent, report, resent=True)

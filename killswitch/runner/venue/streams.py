@@ -1,6 +1,6 @@
 """The accounts' private streams as the runner sees them: their health, said once per change.
 
-What it owns: per account ("venue/account") whose adapter streams (has ``stream_health()``),
+What it owns: per account ("venue/account") whose adapter streams (``stream_health()`` not None),
 the latest :class:`~adapters.base.StreamHealth` read at each tick, and the lines that say it in
 the runner's log — at start, one INFO per account that polls (``STREAM_OFF``: a dialect without
 streams, or streams not enabled); one WARNING (``STREAM_STALE``, ``STREAM_DOWN``,
@@ -30,9 +30,10 @@ from __future__ import annotations
 import logging
 from typing import Any, Callable, Mapping, Optional
 
-from adapters.base import OVERDUE_AFTER
+from adapters.base import OVERDUE_AFTER, StreamHealth
 
 from ...metrics import Registry
+from .port import VenuePort
 
 log = logging.getLogger("killswitch.runner.streams")
 
@@ -54,8 +55,8 @@ def degraded(health: Any, was_live: bool) -> bool:
 class StreamWatch:
     """See the module doc. Read on the runner's loop: at start, at every leader tick, by the views."""
 
-    def __init__(self, adapters: Mapping[str, Any], clock: Callable[[], int]):
-        self.adapters = adapters
+    def __init__(self, venues: Mapping[str, VenuePort], clock: Callable[[], int]):
+        self.venues = venues
         self.clock = clock  # UTC ms: the ages of the status and /metrics
         self.health: dict[str, Any] = {}  # account -> its latest StreamHealth
         self._live_once: set[str] = set()  # accounts whose stream has been live in this process
@@ -64,15 +65,14 @@ class StreamWatch:
         self._start_failed: set[str] = set()  # accounts whose start failed (said once)
         self._overdue: set[str] = set()  # accounts whose reconcile is overdue (the WARNING said)
 
-    def _streaming(self) -> dict[str, Any]:
-        return {k: a for k, a in self.adapters.items() if callable(getattr(a, "stream_health", None))}
+    def _streaming(self) -> dict[str, StreamHealth]:
+        return {k: h for k, p in self.venues.items() if (h := p.stream_health()) is not None}
 
     def announce(self) -> None:
         """At start: the accounts that poll, each said once, with why (a dialect without streams,
         streams not enabled in the Accounts document)."""
-        for key, adapter in sorted(self.adapters.items()):
-            read = getattr(adapter, "stream_health", None)
-            health = read() if callable(read) else None
+        for key, port in sorted(self.venues.items()):
+            health = port.stream_health()
             if health is not None:
                 self.health[key] = health
             if health is None or health.state == OFF:
@@ -83,12 +83,11 @@ class StreamWatch:
         """The runner leads: start every account's streams (idempotent on the adapter's side; an
         account whose start failed is tried again at the next leader tick, said once). A standby
         does not stream: its snapshots are not read. Stopped by the adapter's ``close()``."""
-        for key, adapter in sorted(self.adapters.items()):
-            start = getattr(adapter, "start_streams", None)
-            if key in self._started or not callable(start):
+        for key, port in sorted(self.venues.items()):
+            if key in self._started:
                 continue
             try:
-                await start()
+                await port.start_streams()
             except Exception as e:  # noqa: BLE001 - the account polls meanwhile; retried next tick
                 if key not in self._start_failed:
                     self._start_failed.add(key)
@@ -100,8 +99,7 @@ class StreamWatch:
 
     def observe(self, now_ms: int) -> None:
         """A tick: every streaming account's health, and the log line of one whose state changed."""
-        for key, adapter in self._streaming().items():
-            health = adapter.stream_health()
+        for key, health in self._streaming().items():
             self.health[key] = health
             was_live = key in self._live_once
             if health.state == LIVE:

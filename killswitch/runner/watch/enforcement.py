@@ -56,9 +56,9 @@ import logging
 from collections import Counter, deque
 from contextlib import contextmanager
 from dataclasses import replace
-from typing import Any, Callable, Iterator, Mapping, Optional, Sequence
+from typing import Any, Callable, Iterator, Optional, Sequence
 
-from adapters.base import AdapterError, CancelSelector, ExchangeAdapter
+from adapters.base import CancelSelector
 
 from ...engine.plans import Plan
 from ...events import LOCK_VIOLATION as LOCK_VIOLATION_EVENT, Event
@@ -73,6 +73,7 @@ from ..gate.request import lock_keys
 from ..lease.leadership import Leadership
 from ..lock.lock import GLOBAL_SCOPE, LockStatus
 from ..storeio import StoreIO
+from ..venue.port import Venues
 
 log = logging.getLogger("killswitch.runner.enforcement")
 
@@ -87,16 +88,16 @@ STILL_LISTED_MS = 30_000  # a cancel the venue confirmed, its order still listed
 
 class Enforcement:
     """See the module doc. ``lead``: the fenced audit and the fence asked before a cancel
-    leaves; ``adapters``: by account key."""
+    leaves; ``venues``: the accounts' ways out, by account key."""
 
     def __init__(self, book: Book, store: StateStore, io: StoreIO, lead: Leadership,
-                 adapters: Mapping[str, ExchangeAdapter], *, dry_run: bool, clock: Callable[[], int],
+                 venues: Venues, *, dry_run: bool, clock: Callable[[], int],
                  checks: Sequence[OrderCheck] = ()):
         self.book = book
         self.store = store
         self.io = io
         self.lead = lead
-        self.adapters = adapters
+        self.venues = venues
         self.dry_run = dry_run
         self.clock = clock
         self.checks: list[OrderCheck] = list(checks)  # extra per-order checks (see the module doc)
@@ -265,28 +266,18 @@ class Enforcement:
         results: list[tuple[str, int, dict]] = []
         for c in cancels:
             key = f"{c.venue}/{c.account}"
-            adapter = self.adapters.get(key)
-            if adapter is None:
-                self._outcome(c.order_ids, "NO_ADAPTER")
-                results.append(_result(key, {oid: "NO_ADAPTER" for oid in c.order_ids}, now))
-                continue
             sending = {(key, oid) for oid in c.order_ids} - self.sending
             self.sending |= sending
-            try:
-                res = await adapter.cancel_orders(CancelSelector(order_ids=c.order_ids))
-            except AdapterError as e:
-                log.warning("LOCK_VIOLATION_CANCEL_FAILED: %s %s: %s (orders %s; tried again at the next tick)",
-                            key, e.reason.value, e.message, ", ".join(c.order_ids))
-                self._outcome(c.order_ids, f"{e.reason.value}: {e.message}")
-                results.append(_result(key, {oid: f"{e.reason.value}: {e.message}" for oid in c.order_ids}, now))
-                continue
+            try:  # (a failure is tried again at the next tick: the order is still seen open)
+                res = await self.venues.cancel(key, CancelSelector(order_ids=c.order_ids), c.reason)
             finally:
                 self.sending -= sending
+            if res.reason is not None:
+                self._outcome(c.order_ids, res.said())
+                results.append(_result(key, {oid: res.said() for oid in c.order_ids}, now))
+                continue
             for oid in res.canceled:
                 self.cancelled[(key, oid)] = (self.calls, now)
-            for oid, why in res.failed.items():
-                log.warning("LOCK_VIOLATION_CANCEL_FAILED: %s order %s: %s (tried again at the next tick)", key, oid,
-                            why)
             self._outcome(tuple(res.failed), None, failed=res.failed)
             self._outcome(res.canceled, "canceled")
             results.append(_result(key, {**{oid: str(why) for oid, why in res.failed.items()},
@@ -336,19 +327,16 @@ class Enforcement:
         it (one of it, its venue or global, or any symbol or strategy lock): a polled one lists
         every open order, a streaming one also wakes the runner on a new entry; told only when
         that changes."""
-        accounts = set(self.adapters)
+        accounts = set(self.venues)
         venues = {k.split("/", 1)[0] for k in accounts}
-        for key, adapter in self.adapters.items():
-            wake = getattr(adapter, "wake_on_entries", None)
-            if not callable(wake):
-                continue
+        for key, port in self.venues.items():
             mine = lock_keys(account=key)
             on = any(enforce_of(LockStatus.of(h)).cancel for h in holds
                      if h.scope in mine or (h.scope not in accounts and h.scope not in venues
                                             and h.scope != GLOBAL_SCOPE))
             if self.waking.get(key, False) != on:
                 self.waking[key] = on
-                wake(on)
+                port.wake_on_entries(on)
 
     # --- what others read ----------------------------------------------------------------------------------
 

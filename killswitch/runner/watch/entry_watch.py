@@ -47,9 +47,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import Callable, Mapping, Optional
-
-from adapters.base import ExchangeAdapter
+from typing import Callable, Optional
 
 from ...events import Event
 from ...metrics import Registry
@@ -58,6 +56,7 @@ from ...snapshot import Order, Snapshot
 from ...state.store import FencedError, StoreError
 from .enforce import LOCK_VIOLATION, Violation, entry
 from .enforcement import Enforcement
+from ..venue.port import Venues
 
 log = logging.getLogger("killswitch.runner.entry_watch")
 
@@ -65,10 +64,10 @@ log = logging.getLogger("killswitch.runner.entry_watch")
 class EntryWatch:
     """See the module doc. ``emit``: the sinks' (a violation's event between ticks)."""
 
-    def __init__(self, enforcement: Enforcement, adapters: Mapping[str, ExchangeAdapter],
+    def __init__(self, enforcement: Enforcement, venues: Venues,
                  emit: Callable[[Event], None], clock: Callable[[], int]):
         self.enforcement = enforcement
-        self.adapters = adapters
+        self.venues = venues
         self.emit = emit
         self.clock = clock
         self.taken = 0  # orders cancelled (or, in a dry run, reported) here, between ticks
@@ -76,15 +75,10 @@ class EntryWatch:
         self._tasks: set[asyncio.Task] = set()
         self._index: dict[str, tuple[int, dict[str, tuple[float, float]]]] = {}  # account → (snapshot id, by symbol)
 
-    def attach(self) -> int:
-        """Give the callback to every adapter whose stream can hand over entries; how many can."""
-        n = 0
-        for adapter in self.adapters.values():
-            watch = getattr(adapter, "set_entry_watch", None)
-            if callable(watch):
-                watch(self.on_entry)
-                n += 1
-        return n
+    def attach(self) -> None:
+        """Give the callback to every account's port (a stream that can hand over entries calls it)."""
+        for port in self.venues.values():
+            port.set_entry_watch(self.on_entry)
 
     def on_entry(self, account: str, order: Order) -> None:
         """The adapter's callback (on the loop): ``order`` came or changed on ``account``'s stream."""
@@ -110,9 +104,8 @@ class EntryWatch:
         ``reducing``) and its mark and contract size as the account was last read."""
         book = self.enforcement.book
         venue = account.partition("/")[0]
-        adapter = self.adapters.get(account)
-        legs_of = getattr(adapter, "stream_legs", None)
-        legs = legs_of(order.symbol) if callable(legs_of) else None
+        port = self.venues.get(account)
+        legs = port.stream_legs(order.symbol) if port is not None else None
         mark, size = self._marks(account, book.snapshots.get(account)).get(order.symbol, (None, 1.0))
         return entry(book.lock_book, venue, account, order, now, legs=legs, mark=mark, contract_size=size)
 
@@ -165,8 +158,8 @@ class EntryWatch:
     def _gone(self, v: Violation) -> bool:
         """The stream no longer holds the order open: it filled or ended since it came (a
         cancel then would miss and list every open order, the venue's heaviest read)."""
-        holds = getattr(self.adapters.get(v.account), "stream_holds_open", None)
-        return callable(holds) and holds(str(v.order_id)) is False
+        port = self.venues.get(v.account)
+        return port is not None and port.stream_holds_open(str(v.order_id)) is False
 
     def _done(self, task: asyncio.Task) -> None:
         self._tasks.discard(task)

@@ -1,0 +1,183 @@
+"""The one way out to a venue: a port per account, and the accounts' ports.
+
+What it owns: :class:`VenuePort`, everything the runner asks of one account's venue — the
+account read (snapshot, symbols, strategies, order books, position mode, request weight),
+orders sent and asked after, cancels, the venue's cancel-all-after countdown, the bots' key
+permissions and the private stream's hooks — over the account's adapter, whose protocol
+(:class:`adapters.base.ExchangeAdapter`) answers "not supported" for what a venue lacks; and
+:class:`Venues`, the ports by account key ``venue/account``. The ports are built once, where
+the adapters are (:mod:`killswitch.bootstrap`); every part is handed the ports, never an adapter.
+
+:meth:`VenuePort.cancel` is the one place a cancel is sent, under one error policy: it never
+raises for the venue. An :class:`~adapters.base.AdapterError`, or no answer within the port's
+timeout (``TIMEOUT``), is a :class:`~adapters.base.CancelResult` whose ``reason`` says why
+(nothing is known cancelled); an account without a port is ``NO_ADAPTER``
+(:meth:`Venues.cancel`). Each failure, of the request or of an order in it, is logged
+(``CANCEL_FAILED``, with what the cancel was for) and counted by account and reason
+(``killswitch_cancel_failures_total``); the callers record the outcome in their own words.
+
+Must not: decide what to cancel or send, or retry (the callers do, at their next tick).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import Counter
+from typing import Any, Callable, Iterator, Mapping, Optional
+
+from adapters.base import (AdapterError, CancelResult, CancelSelector, Capabilities, DmsStatus, ExchangeAdapter,
+                           OrderResult, PermissionResult, PositionMode, Reason, StreamHealth, WeightCount, order_rates)
+
+from ...orders import OrderIntent
+from ...snapshot import Order, OrderBook, Snapshot
+from ...weights import WeightLimit
+
+log = logging.getLogger("killswitch.runner.venue")
+
+NO_ADAPTER = "NO_ADAPTER"
+
+
+class VenuePort:
+    """One account's way out to its venue (see the module doc)."""
+
+    def __init__(self, key: str, adapter: ExchangeAdapter, timeout_s: float, failures: Counter):
+        self.key = key  # "venue/account"
+        self.venue = key.partition("/")[0]
+        self._adapter = adapter
+        self._timeout_s = timeout_s  # the longest a cancel waits for its answer
+        self._failures = failures  # (account, reason) → cancels failed, the accounts' counter
+
+    @property
+    def capabilities(self) -> Capabilities:
+        return self._adapter.capabilities
+
+    # --- what it reads ---------------------------------------------------------------------------
+
+    async def snapshot(self) -> Snapshot:
+        return await self._adapter.snapshot()
+
+    def symbols(self) -> Optional[frozenset[str]]:
+        return self._adapter.symbols()
+
+    def strategy_names(self) -> frozenset[str]:
+        return self._adapter.strategy_names()
+
+    async def load_symbols(self) -> None:
+        await self._adapter.load_symbols()
+
+    async def order_book(self, symbol: str, depth: int) -> OrderBook:
+        return await self._adapter.fetch_order_book(symbol, depth)
+
+    def position_mode(self) -> Optional[PositionMode]:
+        return self._adapter.position_mode()
+
+    def weight(self) -> Optional[tuple[WeightCount, Optional[WeightLimit]]]:
+        return self._adapter.weight()
+
+    # --- orders ----------------------------------------------------------------------------------
+
+    async def submit(self, intent: OrderIntent) -> OrderResult:
+        return await self._adapter.submit(intent)
+
+    async def fetch_order(self, symbol: str, client_order_id: str) -> OrderResult:
+        return await self._adapter.fetch_order(symbol, client_order_id)
+
+    async def cancel(self, selector: CancelSelector, purpose: str = "") -> CancelResult:
+        """The one place a cancel is sent (see the module doc); ``purpose``: what it is for, in
+        the log (``LOCK_VIOLATION``, ``DMS_FIRED``, …)."""
+        try:
+            async with asyncio.timeout(self._timeout_s):
+                res = await self._adapter.cancel_orders(selector)
+        except AdapterError as e:
+            res = CancelResult((), reason=e.reason.value, message=e.message)
+        except TimeoutError:
+            res = CancelResult((), reason=Reason.TIMEOUT.value, message=f"no answer within {self._timeout_s:g}s")
+        return said(self.key, res, selector, purpose, self._failures)
+
+    # --- the venue's countdown and the keys --------------------------------------------------------
+
+    async def arm_countdown(self, seconds: float) -> DmsStatus:
+        return await self._adapter.arm_cancel_all_after(seconds)
+
+    async def disarm_countdown(self) -> DmsStatus:
+        return await self._adapter.disarm_cancel_all_after()
+
+    async def set_trading(self, allowed: bool) -> PermissionResult:
+        return await self._adapter.set_trading(allowed)
+
+    async def read_trading(self) -> PermissionResult:
+        return await self._adapter.read_trading()
+
+    # --- the private stream ------------------------------------------------------------------------
+
+    def stream_health(self) -> Optional[StreamHealth]:
+        return self._adapter.stream_health()
+
+    async def start_streams(self) -> None:
+        await self._adapter.start_streams()
+
+    def set_wake(self, cb: Callable[[str], None]) -> None:
+        self._adapter.set_wake(cb)
+
+    def wake_on_entries(self, on: bool) -> None:
+        self._adapter.wake_on_entries(on)
+
+    def set_entry_watch(self, cb: Optional[Callable[[str, Order], None]]) -> None:
+        self._adapter.set_entry_watch(cb)
+
+    def stream_holds_open(self, order_id: str) -> Optional[bool]:
+        return self._adapter.stream_holds_open(order_id)
+
+    def stream_legs(self, symbol: str) -> Optional[dict[str, float]]:
+        return self._adapter.stream_legs(symbol)
+
+
+def said(key: str, res: CancelResult, selector: CancelSelector, purpose: str, failures: Counter) -> CancelResult:
+    """``res`` logged and counted as the error policy says (see the module doc)."""
+    what = f"{key} ({purpose})" if purpose else key
+    if res.reason is not None:
+        failures[(key, res.reason)] += 1
+        orders = ", ".join(selector.order_ids) or f"{selector.which} of {', '.join(selector.symbols) or 'all symbols'}"
+        log.warning("CANCEL_FAILED: %s: %s (orders %s; nothing known cancelled)", what, res.said(), orders)
+    for oid, why in res.failed.items():
+        failures[(key, why)] += 1
+        log.log(logging.INFO if why == Reason.ORDER_NOT_FOUND.value else logging.WARNING,
+                "CANCEL_FAILED: %s order %s: %s", what, oid, why)
+    return res
+
+
+class Venues(Mapping[str, VenuePort]):
+    """The accounts' ports by account key ``venue/account``, built from their adapters."""
+
+    def __init__(self, adapters: Mapping[str, ExchangeAdapter], *, timeout_s: float = 10.0):
+        self.failures: Counter[tuple[str, str]] = Counter()  # (account, reason) → cancels failed
+        self._adapters = dict(adapters)
+        self._ports = {k: VenuePort(k, a, timeout_s, self.failures) for k, a in adapters.items()}
+
+    def __getitem__(self, key: str) -> VenuePort:
+        return self._ports[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._ports)
+
+    def __len__(self) -> int:
+        return len(self._ports)
+
+    async def cancel(self, key: str, selector: CancelSelector, purpose: str = "") -> CancelResult:
+        """:meth:`VenuePort.cancel` of ``key``'s port; ``NO_ADAPTER`` for an account without one."""
+        port = self._ports.get(key)
+        if port is None:
+            return said(key, CancelResult((), reason=NO_ADAPTER), selector, purpose, self.failures)
+        return await port.cancel(selector, purpose)
+
+    def rates(self) -> dict[str, float]:
+        """Orders per second by venue (:func:`adapters.base.order_rates`)."""
+        return order_rates(self._adapters.values())
+
+    def collect_metrics(self, registry: Any) -> None:
+        fam = registry.sampled("killswitch_cancel_failures_total", "counter",
+                               "Cancels (a request, or an order in it) that failed, by account and reason code",
+                               ("account", "reason"))
+        for (key, reason), n in sorted(self.failures.items()):
+            fam.add(n, account=key, reason=reason)
