@@ -43,6 +43,7 @@ from killswitch.engine import depth  # noqa: E402
 from killswitch.engine.planner import OrderIntent  # noqa: E402
 from killswitch.policy.accounts_doc import Account  # noqa: E402
 from killswitch.runner.venue.depth import BOOK_TIMEOUT_S, fetch_books  # noqa: E402
+from killswitch.runner.venue.port import Venues  # noqa: E402
 
 VENUES = [("venue-a", 170, 15.0), ("venue-b", 165, 12.0), ("venue-c", 165, 10.0)]  # name, positions, orders/s
 
@@ -136,8 +137,8 @@ async def close_everything(book: bool = False) -> tuple[float, float, float, int
         # as the runner does: every book at once within 2 s, a close without one at the slippage
         # cap from the mark, then the children in rounds
         key = f"binanceusdm/{ad.account}"
-        books, failed = await fetch_books({key: ad}, {key: {p.symbol: BOOK_UNWIND.depth for p in snap.positions}},
-                                          BOOK_TIMEOUT_S)
+        wants = {key: {p.symbol: BOOK_UNWIND.depth for p in snap.positions}}
+        books, failed = await fetch_books(Venues({key: ad}), wants, BOOK_TIMEOUT_S)
         fallbacks[ad.account] = len(failed.get(key, {}))
         legs = []
         for p in snap.positions:

@@ -77,7 +77,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from adapters.base import CancelResult, CancelSelector, Capabilities, OrderResult  # noqa: E402
+from adapters.base import CancelResult, CancelSelector, Capabilities, ExchangeAdapter, OrderResult  # noqa: E402
 from killswitch.compile.compiler import compile_documents  # noqa: E402
 from killswitch.engine.evaluate import evaluate  # noqa: E402
 from killswitch.engine.state import State  # noqa: E402
@@ -229,15 +229,16 @@ def graph(layout: str):
     return res.graph
 
 
-class Replayed:
+class Replayed(ExchangeAdapter):
     """An adapter that hands back the snapshot it is given (the bench sets ``next`` before each
     tick): the runner's work is measured, not a venue's. Dry runs never send."""
+
+    capabilities = Capabilities(orders_per_second=10.0)
 
     def __init__(self, account: str):
         self.venue, self.account = "simulated", account
         self.next: Optional[Snapshot] = None
         self._symbols: Optional[tuple[dict, frozenset[str]]] = None
-        self.capabilities = Capabilities(orders_per_second=10.0)
 
     async def snapshot(self) -> Snapshot:
         assert self.next is not None
@@ -259,8 +260,8 @@ class Replayed:
     async def close(self) -> None:
         return None
 
-    def __getattr__(self, name: str):  # cancel, submit, fetch_order, DMS: a dry run never calls them
-        raise AttributeError(f"the bench adapter has no {name}: a dry run should not call it")
+    async def submit(self, intent: OrderIntent) -> OrderResult:  # (cancels, the DMS: the protocol's bodies)
+        raise AssertionError("the bench adapter sends nothing: a dry run should not call it")
 
 
 class Accepting(Replayed):

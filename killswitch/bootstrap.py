@@ -21,7 +21,7 @@ import logging
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Iterable, NamedTuple, Optional, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping, NamedTuple, Optional, Sequence
 
 from .compile.compiler import CompileResult
 from .sources import MAX_FILE_BYTES, compile_sources
@@ -36,6 +36,7 @@ if TYPE_CHECKING:  # pragma: no cover - annotations only
     from .runner.firm.ports import ShardPorts
     from .runner.tick.loop import Runner
     from .runner.tick.parts import RunnerParts
+    from .runner.venue.port import Venues
 
 Say = Callable[[str], None]
 
@@ -223,10 +224,11 @@ def build_runner(graph: "DecisionGraph", adapters: dict[str, "ExchangeAdapter"],
     return build_runner_and_desk(graph, adapters, store, **options).runner
 
 
-def build_runner_and_desk(graph: "DecisionGraph", adapters: dict[str, "ExchangeAdapter"], store: "StateStore", *,
-                          sinks: Sequence["Sink"] = (), lock_path: Optional[Path] = None, dry_run: bool = True,
-                          holder: str = "runner", lease_ttl_ms: int = 5_000, clock: Optional[Callable[[], int]] = None,
-                          snapshot_timeout_s: float = 10.0, confirm_gap_ms: int = 2_000,
+def build_runner_and_desk(graph: "DecisionGraph", adapters: "Mapping[str, ExchangeAdapter] | Venues",
+                          store: "StateStore", *, sinks: Sequence["Sink"] = (), lock_path: Optional[Path] = None,
+                          dry_run: bool = True, holder: str = "runner", lease_ttl_ms: int = 5_000,
+                          clock: Optional[Callable[[], int]] = None, snapshot_timeout_s: float = 10.0,
+                          confirm_gap_ms: int = 2_000,
                           policy_error: Optional[str] = None, shard: Optional[str] = None) -> RunnerAndDesk:
     """The runner over what the builders above made (nothing starts: call ``start`` and ``tick``),
     and its desk (:func:`desk_of`).
@@ -269,7 +271,8 @@ def build_runner_and_desk(graph: "DecisionGraph", adapters: dict[str, "ExchangeA
     from .runner.venue.port import Venues
 
     clock = clock or wall_ms
-    venues = Venues(adapters, timeout_s=snapshot_timeout_s)  # the one way out to each account's venue
+    # the one way out to each account's venue (a runner built again over another's: its ports)
+    venues = adapters if isinstance(adapters, Venues) else Venues(adapters, timeout_s=snapshot_timeout_s)
     lock_path = Path(lock_path) if lock_path else None
     now = clock()
     reloads = ReloadState(policy_error, now, now if policy_error else None)

@@ -46,7 +46,7 @@ def test_a_second_acknowledgement_keeps_the_first_and_both_are_shown_and_stored(
     assert ": on it; bob at " in text
     # stored both: a restart on the same store shows both
     again, again_desk = build_runner_and_desk(
-        graph(), dict(runner.adapters), store, lock_path=tmp_path / "again.json", dry_run=False,
+        graph(), runner.venues, store, lock_path=tmp_path / "again.json", dry_run=False,
         clock=clock, confirm_gap_ms=TICK_MS)
     asyncio.run(again.start())
     assert [a.author for a in again_desk.status().scopes[0].acks] == ["alice", "bob"]

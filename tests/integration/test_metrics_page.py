@@ -40,7 +40,7 @@ def test_metrics_page_has_help_and_type_on_every_family_and_no_family_twice(tmp_
     runner, engine, clock, store, _, _ = setup(tmp_path)
     routes, _ = compile_sources((str(POLICIES / "routes.yaml"),))
     sinks = runner_sinks(routes, store, SinkOptions(audit_anchor_every_ms=1_000))
-    runner, desk = build_runner_and_desk(runner.book.graph, runner.adapters, store, sinks=sinks,
+    runner, desk = build_runner_and_desk(runner.book.graph, runner.venues, store, sinks=sinks,
                                          lock_path=tmp_path / "lock2.json", dry_run=False, clock=clock,
                                          confirm_gap_ms=TICK_MS)
     keeper_store = open_store(f"sqlite://{tmp_path / 'state.db'}")

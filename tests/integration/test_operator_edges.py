@@ -194,7 +194,7 @@ def test_a_standby_names_the_leader_in_its_refusals_and_status(tmp_path):
 
     standby_store = open_store(f"sqlite://{tmp_path / 'state.db'}")
     adapter = SimulatedAdapter(engine, "sim-main", venue="simulated", labels={"book": "futures"}, timeout_s=2.0)
-    leader, leader_desk = build_runner_and_desk(clock_runner.book.graph, dict(clock_runner.adapters), store,
+    leader, leader_desk = build_runner_and_desk(clock_runner.book.graph, clock_runner.venues, store,
                                                 lock_path=tmp_path / "a.json", dry_run=False, clock=clock,
                                                 holder="ks-0")
     standby, standby_desk = build_runner_and_desk(clock_runner.book.graph, {ACCOUNT: adapter}, standby_store,

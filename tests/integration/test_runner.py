@@ -504,18 +504,15 @@ def test_a_dry_runs_stage_entry_and_the_orders_it_planned_are_stored_together_af
             assert "stage_transition" in what.split("+") and (n, "save") in made, made
 
 
-class _NotingCollector:
-    """Forwards to ``target``; notes whether the cyclic collector is on at every order sent."""
+def _note_collector(port, seen: list) -> None:
+    """``port``'s orders sent as before, each noting whether the cyclic collector is on then."""
+    send = port.submit
 
-    def __init__(self, target, seen: list):
-        self._t, self._seen = target, seen
+    async def submit(intent):
+        seen.append(gc.isenabled())
+        return await send(intent)
 
-    def __getattr__(self, name):
-        return getattr(self._t, name)
-
-    async def submit(self, intent):
-        self._seen.append(gc.isenabled())
-        return await self._t.submit(intent)
+    port.submit = submit
 
 
 def test_the_collector_is_held_off_from_the_snapshots_to_the_first_send_and_on_again_however_the_tick_ends(
@@ -535,8 +532,7 @@ def test_the_collector_is_held_off_from_the_snapshots_to_the_first_send_and_on_a
     try:
         runner, engine, clock, store, calls, _ = setup(tmp_path)
         sent: list[bool] = []
-        key = next(iter(runner.adapters))
-        runner.adapters[key] = _NotingCollector(runner.adapters[key], sent)
+        _note_collector(next(iter(runner.venues.values())), sent)
         reports = asyncio.run(asyncio.wait_for(started(runner, clock), 60))
         entries = [r for r in reports if r.transitions and r.execution.orders]
         assert entries and sent and all(sent), "an order went out with the collector held off"

@@ -112,7 +112,7 @@ def test_silence_and_ack_through_the_cli_the_api_and_a_restart(tmp_path):
         stop()
     # a restart on the same store: the silence and the acknowledgement are still there
     again, again_desk = build_runner_and_desk(
-        graph(), dict(runner.adapters), store, lock_path=tmp_path / "lock2.json", dry_run=False,
+        graph(), runner.venues, store, lock_path=tmp_path / "lock2.json", dry_run=False,
         clock=clock, confirm_gap_ms=TICK_MS)
     url, stop = _serve(again, again_desk, clock)
     try:

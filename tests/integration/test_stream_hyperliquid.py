@@ -392,7 +392,7 @@ async def serve(tmp: Path, monkeypatch: Any, scenario: Any) -> None:
     try:
         await until(lambda: daemon.runner is not None and daemon.runner.counters["ticks"] >= 1, "a first tick",
                     DEADLINE_S)
-        await until(lambda: daemon.runner.adapters[KEY].stream_health().state == "live", "the stream live",
+        await until(lambda: daemon.runner.venues[KEY].stream_health().state == "live", "the stream live",
                     DEADLINE_S)
         await scenario(daemon, server)
     finally:

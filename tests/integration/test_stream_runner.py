@@ -136,8 +136,7 @@ def subscribed(server: SimServer, venue: str) -> bool:
 
 def stream_of(daemon: Daemon, key: str = KEY) -> dict:
     """The account's stream health now, read from its adapter (the status reads it at ticks)."""
-    adapter = daemon.runner.adapters[key]
-    h = adapter.stream_health()
+    h = daemon.runner.venues[key].stream_health()
     return {"state": h.state, "reason": h.reason}
 
 
@@ -166,7 +165,7 @@ def test_a_mark_across_the_hard_threshold_closes_within_the_interval_though_the_
         await until(lambda: not server.engine.positions("sim-main"), "the book flat", DEADLINE_S)
         seen["flat_after_s"] = time.monotonic() - started
         seen["ticks"] = runner.counters["ticks"] - ticks
-        await until(lambda: runner.adapters[key].stream_health().reconnects >= 1, "the stream reconnected",
+        await until(lambda: runner.venues[key].stream_health().reconnects >= 1, "the stream reconnected",
                     DEADLINE_S)
         seen["journal"] = runner.store.journal(limit=1000)
         seen["orders"] = list(server.engine.accounts["sim-main"].orders.values())
