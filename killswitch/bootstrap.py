@@ -303,8 +303,7 @@ def build_runner_and_desk(graph: "DecisionGraph", adapters: "Mapping[str, Exchan
     executor = Executor(store, venues, lambda: lead.fence, dry_run=dry_run, clock=clock,
                         confirm_gap_ms=confirm_gap_ms, still_leader=lead.fence_holds,
                         may_send=lead.term_holds, io=io, audit=lead.orders_audit)
-    countdowns = Countdowns(book, venues, store, io, dry_run=dry_run, clock=clock,
-                            timeout_s=snapshot_timeout_s, lead=lead, counters=counters)
+    countdowns = Countdowns(book, venues, store, io, dry_run=dry_run, clock=clock, lead=lead, counters=counters)
     resumptions = Resumptions(book, clock)
     # the tick's stage transitions, owed from their save until audited and held by the sinks
     entries = EntryOutbox(book, store, io, lead, fanout.holds, dry_run=dry_run)
@@ -312,8 +311,7 @@ def build_runner_and_desk(graph: "DecisionGraph", adapters: "Mapping[str, Exchan
     persist = Persistence(book, store, io, lead, fanout, resumptions, lock_path, entries)
     shortfalls = Shortfalls(book, store, io, dry_run=dry_run, clock=clock, lead=lead, persist=persist)
     # the bots' trading permission at the venue (revoke_trading), owed, fenced, confirmed, audited
-    revokes = Revokes(book, venues, store, io, lead=lead, persist=persist, clock=clock,
-                      timeout_s=snapshot_timeout_s, dry_run=dry_run)
+    revokes = Revokes(book, venues, store, io, lead=lead, persist=persist, clock=clock, dry_run=dry_run)
     closes = ManualCloses(book, lead, store, io, dry_run=dry_run, clock=clock, known=known, sinks=fanout,
                           rates=venues.rates)
     readout = Readout(book, lead, countdowns, resumptions, known, fanout, store, io, clock=clock, dry_run=dry_run,

@@ -62,7 +62,7 @@ class Countdowns:
     says whether the runner leads now (only a leader refreshes the venues' countdowns)."""
 
     def __init__(self, book: Book, venues: Venues, store: StateStore, io: StoreIO, *,
-                 dry_run: bool, clock: Callable[[], int], timeout_s: float,
+                 dry_run: bool, clock: Callable[[], int],
                  lead: Audits, counters: dict[str, int]):
         self.book = book
         self.venues = venues
@@ -70,7 +70,6 @@ class Countdowns:
         self.io = io
         self.dry_run = dry_run
         self.clock = clock
-        self.timeout_s = timeout_s
         self.lead = lead
         self.listening_since_ms = clock()  # silence is counted from here at the earliest
         self.native_errors: dict[str, str] = {}  # account → why its countdown's last refresh failed
@@ -216,7 +215,7 @@ class Countdowns:
                 port = self.venues.get(key)
                 try:
                     if port is not None:
-                        await asyncio.wait_for(port.disarm_countdown(), self.timeout_s)
+                        await port.disarm_countdown()
                 except Exception as e:  # noqa: BLE001 - kept, so the next call tries again
                     self.native_errors[key] = error_code(e)
                     await self.lead.audit("dms_native_disarm_failed", now, {"account": key, "reason": error_code(e)})
@@ -232,7 +231,7 @@ class Countdowns:
                 await self.lead.audit("dms_native_lapsed", now, {"account": key, "countdown_s": countdown_s,
                                                             "last_refresh_ms": book.dms.native[key].last_refresh_ms})
             try:
-                await asyncio.wait_for(self.venues[key].arm_countdown(countdown_s), self.timeout_s)
+                await self.venues[key].arm_countdown(countdown_s)
             except Exception as e:  # noqa: BLE001 - a refresh that failed is retried at the next call
                 self.native_errors[key] = error_code(e)
                 await self.lead.audit("dms_refresh_failed", now, {"account": key, "reason": error_code(e),

@@ -82,7 +82,7 @@ class Revokes:
     runner's token and fences the venue calls."""
 
     def __init__(self, book: Book, venues: Venues, store: StateStore, io: StoreIO, *,
-                 lead: Fences, persist: Saves, clock: Callable[[], int], timeout_s: float, dry_run: bool):
+                 lead: Fences, persist: Saves, clock: Callable[[], int], dry_run: bool):
         self.book = book
         self.venues = venues
         self.store = store
@@ -90,7 +90,6 @@ class Revokes:
         self.lead = lead
         self.persist = persist
         self.clock = clock
-        self.timeout_s = timeout_s
         self.dry_run = dry_run
         self.failures: dict[tuple[str, str], int] = {}  # (account, code) → failed attempts (a counter)
 
@@ -193,7 +192,7 @@ class Revokes:
                 raise _Failed("REVOKE_UNSUPPORTED", f"{perm.account}: its adapter offers no trading-permission "
                                                     "switch")
             with send_gate(self.lead.term_holds):
-                res = await asyncio.wait_for(port.set_trading(want == ALLOWED), self.timeout_s)
+                res = await port.set_trading(want == ALLOWED)
             answer = {"states": dict(res.states),
                       "refused": {k: [r.code, r.message] for k, r in res.refusals.items()},
                       "failed": {k: [reason.value, detail] for k, (reason, detail) in res.failures.items()},
@@ -208,7 +207,7 @@ class Revokes:
                                                                          if more else ""), answer)
             keys, read_back = dict(res.states), False
             if res.readable:
-                back = await asyncio.wait_for(port.read_trading(), self.timeout_s)
+                back = await port.read_trading()
                 if back.readable:
                     keys, read_back = dict(back.states), True
                     answer["read_back"] = dict(back.states)
@@ -224,11 +223,8 @@ class Revokes:
             return Answer({}, False, answer, withheld=True)
         except _Failed as e:
             return Answer({}, False, e.answer or answer, e.code, e.message)
-        except AdapterError as e:  # its message is the venue's (scrubbed by the adapter)
+        except AdapterError as e:  # its message is the venue's (scrubbed by the adapter); TIMEOUT: sent again
             return Answer({}, False, answer, e.reason.value, e.message)
-        except asyncio.TimeoutError:
-            return Answer({}, False, answer, "TIMEOUT", f"no answer within {self.timeout_s:g}s (the outcome is "
-                                                         "unknown: sent again)")
         except Exception as e:  # noqa: BLE001 - a bug in an adapter: a failure like any, named by its type
             return Answer({}, False, answer, type(e).__name__, "the adapter failed")
 

@@ -74,17 +74,14 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Callable, Optional, Sequence
 
-from adapters.base import AdapterError
-
 from ...compile.graph import DecisionGraph
 from ...engine.columns import load_arrays
 from ...engine.evaluate import Evaluation
 from ...events import DEPOSED, DMS_FIRED, ORDER_FAILED, SNAPSHOT_FAILED, Event, ReloadingSink
-from ...snapshot import FetchStatus, Snapshot
 from ...state.store import FencedError, StateStore, StoreError
 from ..readout.armed import BlindReports, log_changes
 from ..venue.depth import BOOK_TIMEOUT_S, plan_with_books
-from ..venue.port import VenuePort, Venues
+from ..venue.port import Venues
 from ..venue.execution import ExecutionReport
 from .gc_pause import CollectorPause
 from ..lease.keeper import LeaseKeeper
@@ -340,8 +337,7 @@ class Runner:
         # placed since the last tick lists every open order, not a list kept from before it
         self.enforcement.watch_entries(now)
         async with self.turn.lent():  # the network only: operator changes may be applied meanwhile
-            snapshots = await asyncio.gather(*(snapshot_of(k, p, now, self.snapshot_timeout_s)
-                                               for k, p in self.venues.items()))
+            snapshots = await asyncio.gather(*(p.snapshot(now) for p in self.venues.values()))
         phase("snapshots")
         self._collector.pause()  # until the first send: see CollectorPause
         self.fetches.observe(snapshots, now)
@@ -530,19 +526,6 @@ class _Phases:
         self.last = now
 
 
-async def snapshot_of(key: str, port: VenuePort, now: int, timeout_s: float) -> Snapshot:
-    """A snapshot never raises here: a hung or failing adapter becomes a failed snapshot."""
-    try:
-        return await asyncio.wait_for(port.snapshot(), timeout_s)
-    except Exception as e:  # noqa: BLE001 - a timeout, an AdapterError or a bug: all become a signal
-        code = e.reason.value if isinstance(e, AdapterError) else "TIMEOUT" if isinstance(
-            e, asyncio.TimeoutError) else "UNKNOWN"
-        # an adapter's message is scrubbed by it (and again where it is shown); another error by its type only
-        why = e.message if isinstance(e, AdapterError) else f"no answer within {timeout_s:g}s" if isinstance(
-            e, asyncio.TimeoutError) else type(e).__name__
-        venue, _, account = key.partition("/")
-        return Snapshot(venue=venue, account=account, market_type="futures", ts_event=now, ts_observed=now,
-                        fetch=FetchStatus(ok=False, error_code=code, error=why))
 
 
 def count(counters: dict[str, int], report: TickReport) -> None:

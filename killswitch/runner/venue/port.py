@@ -1,18 +1,16 @@
 """The one way out to a venue: a port per account, and the accounts' ports.
 
-What it owns: :class:`VenuePort`, everything the runner asks of one account's venue — the
-account read (snapshot, symbols, strategies, order books, position mode, request weight),
-orders sent and asked after, cancels, the venue's cancel-all-after countdown, the bots' key
-permissions and the private stream's hooks — over the account's adapter, whose protocol
-(:class:`adapters.base.ExchangeAdapter`) answers "not supported" for what a venue lacks; and
-:class:`Venues`, the ports by account key ``venue/account``. The ports are built once, where
-the adapters are (:mod:`killswitch.bootstrap`); every part is handed the ports, never an adapter.
+What it owns: :class:`VenuePort`, everything the runner asks of one account's venue (the
+account read, orders, cancels, the venue's countdown, the bots' keys, the private stream's
+hooks) over its adapter, whose protocol (:class:`adapters.base.ExchangeAdapter`) answers "not
+supported" for what a venue lacks; and :class:`Venues`, the ports by account key, built where
+the adapters are (:mod:`killswitch.bootstrap`). The parts are handed ports, never an adapter.
 
-:meth:`VenuePort.cancel` is the one place a cancel is sent, under one error policy: it never
-raises for the venue. An :class:`~adapters.base.AdapterError`, or no answer within the port's
-timeout (``TIMEOUT``), is a :class:`~adapters.base.CancelResult` whose ``reason`` says why
-(nothing is known cancelled); an account without a port is ``NO_ADAPTER``
-(:meth:`Venues.cancel`). Each failure, of the request or of an order in it, is logged
+A snapshot and a cancel never raise for the venue. No answer within the port's timeout, an
+:class:`~adapters.base.AdapterError` (or, for a snapshot, a bug) is a failed snapshot with its
+reason code, or a :class:`~adapters.base.CancelResult` whose ``reason`` says why (nothing known
+cancelled; ``NO_ADAPTER`` for an account without a port). :meth:`VenuePort.cancel` is the one
+place a cancel is sent: each failure, of the request or of an order in it, is logged
 (``CANCEL_FAILED``, with what the cancel was for) and counted by account and reason
 (``killswitch_cancel_failures_total``); the callers record the outcome in their own words.
 
@@ -24,18 +22,19 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import Counter
-from typing import Any, Callable, Iterator, Mapping, Optional
+from typing import Any, Awaitable, Callable, Iterator, Mapping, Optional, TypeVar
 
 from adapters.base import (AdapterError, CancelResult, CancelSelector, Capabilities, DmsStatus, ExchangeAdapter,
                            OrderResult, PermissionResult, PositionMode, Reason, StreamHealth, WeightCount, order_rates)
 
 from ...orders import OrderIntent
-from ...snapshot import Order, OrderBook, Snapshot
+from ...snapshot import FetchStatus, Order, OrderBook, Snapshot
 from ...weights import WeightLimit
 
 log = logging.getLogger("killswitch.runner.venue")
 
 NO_ADAPTER = "NO_ADAPTER"
+T = TypeVar("T")
 
 
 class VenuePort:
@@ -45,17 +44,23 @@ class VenuePort:
         self.key = key  # "venue/account"
         self.venue = key.partition("/")[0]
         self._adapter = adapter
-        self._timeout_s = timeout_s  # the longest a cancel waits for its answer
+        self._timeout_s = timeout_s  # the longest a snapshot or a cancel waits for its answer
         self._failures = failures  # (account, reason) → cancels failed, the accounts' counter
 
     @property
     def capabilities(self) -> Capabilities:
         return self._adapter.capabilities
 
-    # --- what it reads ---------------------------------------------------------------------------
-
-    async def snapshot(self) -> Snapshot:
-        return await self._adapter.snapshot()
+    async def snapshot(self, now: int) -> Snapshot:
+        """The account now; a failure is a failed snapshot (see the module doc)."""
+        try:
+            async with asyncio.timeout(self._timeout_s):
+                return await self._adapter.snapshot()
+        except Exception as e:  # noqa: BLE001 - a timeout, an AdapterError or a bug: all become a signal
+            code, why = self._failure(e)
+            venue, _, account = self.key.partition("/")
+            return Snapshot(venue=venue, account=account, market_type="futures", ts_event=now, ts_observed=now,
+                            fetch=FetchStatus(ok=False, error_code=code.value, error=why))
 
     def symbols(self) -> Optional[frozenset[str]]:
         return self._adapter.symbols()
@@ -75,8 +80,6 @@ class VenuePort:
     def weight(self) -> Optional[tuple[WeightCount, Optional[WeightLimit]]]:
         return self._adapter.weight()
 
-    # --- orders ----------------------------------------------------------------------------------
-
     async def submit(self, intent: OrderIntent) -> OrderResult:
         return await self._adapter.submit(intent)
 
@@ -89,27 +92,39 @@ class VenuePort:
         try:
             async with asyncio.timeout(self._timeout_s):
                 res = await self._adapter.cancel_orders(selector)
-        except AdapterError as e:
-            res = CancelResult((), reason=e.reason.value, message=e.message)
-        except TimeoutError:
-            res = CancelResult((), reason=Reason.TIMEOUT.value, message=f"no answer within {self._timeout_s:g}s")
+        except (AdapterError, TimeoutError) as e:
+            reason, message = self._failure(e)
+            res = CancelResult((), reason=reason.value, message=message)
         return said(self.key, res, selector, purpose, self._failures)
 
-    # --- the venue's countdown and the keys --------------------------------------------------------
+    async def _bounded(self, call: Awaitable[T]) -> T:
+        """``call`` within the port's timeout: no answer by then is ``AdapterError(TIMEOUT)``."""
+        try:
+            async with asyncio.timeout(self._timeout_s):
+                return await call
+        except TimeoutError:
+            raise AdapterError(*self._failure(TimeoutError())) from None
+
+    def _failure(self, e: Exception) -> tuple[Reason, str]:
+        """A call's failure as (reason code, message): the adapter's message is scrubbed by it,
+        another error said by its type only."""
+        if isinstance(e, AdapterError):
+            return e.reason, e.message
+        if isinstance(e, TimeoutError):
+            return Reason.TIMEOUT, f"no answer within {self._timeout_s:g}s"
+        return Reason.UNKNOWN, type(e).__name__
 
     async def arm_countdown(self, seconds: float) -> DmsStatus:
-        return await self._adapter.arm_cancel_all_after(seconds)
+        return await self._bounded(self._adapter.arm_cancel_all_after(seconds))
 
     async def disarm_countdown(self) -> DmsStatus:
-        return await self._adapter.disarm_cancel_all_after()
+        return await self._bounded(self._adapter.disarm_cancel_all_after())
 
     async def set_trading(self, allowed: bool) -> PermissionResult:
-        return await self._adapter.set_trading(allowed)
+        return await self._bounded(self._adapter.set_trading(allowed))
 
     async def read_trading(self) -> PermissionResult:
-        return await self._adapter.read_trading()
-
-    # --- the private stream ------------------------------------------------------------------------
+        return await self._bounded(self._adapter.read_trading())
 
     def stream_health(self) -> Optional[StreamHealth]:
         return self._adapter.stream_health()
