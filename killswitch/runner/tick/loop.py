@@ -22,14 +22,16 @@ as objects with a small interface (:mod:`.collaborators`), not callables back in
 - :mod:`.persist` — the book saved and the lock file written, for the parts that change it;
 - :mod:`.leadership` — the lease, the fencing token, the operator turn, and the fenced audit:
   the one writer of audit rows (the sinks' included);
-- :mod:`.countdowns` — heartbeats, the dead man's switch, the venues' cancel-all-after;
+- :mod:`..venue.port` — each account's one way out to its venue (snapshots, orders, cancels,
+  countdowns, keys, stream hooks), the only part built over the adapters;
+- :mod:`..effects.countdowns` — heartbeats, the dead man's switch, the venues' cancel-all-after;
 - :mod:`.entries` — the tick's stage transitions, owed their audit row, page and runbook until
   the sinks hold them, and completed by the runner that carries on after a stop;
 - :mod:`.resuming` — reduced limits after a reset;
-- :mod:`.shortfalls` — closes that ended short, planned again; residuals;
-- :mod:`.depth` — the order books of the closes a tick plans, and those closes planned again;
+- :mod:`..venue.shortfalls` — closes that ended short, planned again; residuals;
+- :mod:`..venue.depth` — the order books of the closes a tick plans, and those closes planned again;
 - :mod:`.closes` and :mod:`.commands` — what operators do (close, reset, lock, unlock, arm);
-- :mod:`.revokes` — the bots' keys at the venue (``revoke_trading``): owed, fenced, confirmed,
+- :mod:`..effects.revokes` — the bots' keys at the venue (``revoke_trading``): owed, fenced, confirmed,
   audited once, restored only by a reset; :mod:`.revoke_commands` — an operator's revoke and restore;
   :mod:`.previews` — what each would do if sent now;
 - :mod:`.catalog_build` — the names the runner resolves, and what the pre-trade gate places orders with;
@@ -62,7 +64,7 @@ before an await.
 
 Policy decisions all come from ``evaluate``. Besides them the runner applies three fixed rules
 an operator set up, each audited and each shown in status: the dead man's switch
-(:mod:`.countdowns`), operator locks (:mod:`.commands`) and resumption after a reset
+(:mod:`..effects.countdowns`), operator locks (:mod:`.commands`) and resumption after a reset
 (:mod:`.resuming`).
 """
 
