@@ -10,7 +10,6 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from adapters.base import Capabilities
 from killswitch.runner.book.dms_state import DeadMansSwitch, RefreshPlan, SourceStatus, native_refresh
 
 from .engine_helpers import SEC
@@ -179,8 +178,7 @@ def test_last_beat_never_moves_backwards_and_fires_once_per_silence(ops):
 # --- native countdown refresh ------------------------------------------------------------------------------
 
 
-CAPS = {"binanceusdm": Capabilities(cancel_all_after=True), "okx": Capabilities(cancel_all_after=True),
-        "kraken": Capabilities(cancel_all_after=False)}
+CAPS = {"binanceusdm": True, "okx": True, "kraken": False}  # whether each venue has a cancel-all-after
 
 
 @pytest.mark.parametrize("last, now, refresh, lapsed", [

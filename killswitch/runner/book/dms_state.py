@@ -203,9 +203,9 @@ class DeadMansSwitch:
         last = now_ms if old.last_refresh_ms is None else max(old.last_refresh_ms, now_ms)
         return replace(self, native={**self.native, venue: replace(old, last_refresh_ms=last)})
 
-    def native_plan(self, now_ms: int, venues_capabilities: Mapping[str, Any],
+    def native_plan(self, now_ms: int, supported: Mapping[str, bool],
                     fraction: float = DEFAULT_REFRESH_FRACTION) -> "RefreshPlan":
-        return native_refresh(now_ms, {v: venues_capabilities.get(v, False) for v in self.native},
+        return native_refresh(now_ms, {v: supported.get(v, False) for v in self.native},
                               {v: n.last_refresh_ms for v, n in self.native.items() if n.last_refresh_ms is not None},
                               {v: n.countdown_ms / 1000 for v, n in self.native.items()}, fraction)
 
@@ -273,18 +273,12 @@ class RefreshPlan:
     next_due_ms: Optional[int]  # the earliest next refresh among the venues not due now
 
 
-def _supports(cap: Any) -> bool:
-    if isinstance(cap, bool):
-        return cap
-    return bool(getattr(cap, "cancel_all_after", False))
-
-
-def native_refresh(now_ms: int, venues_capabilities: Mapping[str, Any], last_refresh: Mapping[str, int],
+def native_refresh(now_ms: int, supported: Mapping[str, bool], last_refresh: Mapping[str, int],
                    countdown_s: Union[float, Mapping[str, float]] = 60.0,
                    fraction: float = DEFAULT_REFRESH_FRACTION) -> RefreshPlan:
     """Which venues' cancel-all-after countdowns to re-arm at ``now_ms``.
 
-    ``venues_capabilities``: venue → adapter ``Capabilities`` (or a bool: has ``cancel_all_after``);
+    ``supported``: venue → whether it has a cancel-all-after (its capabilities' ``cancel_all_after``);
     ``last_refresh``: venue → when its countdown was last armed (absent: never);
     ``countdown_s``: the countdown, one for all or per venue. A venue is due when it was never
     armed, when ``fraction`` of its countdown has passed since the last refresh, or when the
@@ -293,8 +287,8 @@ def native_refresh(now_ms: int, venues_capabilities: Mapping[str, Any], last_ref
         raise ValueError("fraction must be between 0 and 1 (exclusive)")
     refresh, unsupported, lapsed = [], [], []
     next_due: Optional[int] = None
-    for venue in sorted(venues_capabilities):
-        if not _supports(venues_capabilities[venue]):
+    for venue in sorted(supported):
+        if not supported[venue]:
             unsupported.append(venue)
             continue
         cd = countdown_s.get(venue) if isinstance(countdown_s, Mapping) else countdown_s

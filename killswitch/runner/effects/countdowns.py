@@ -224,7 +224,7 @@ class Countdowns:
                 self.native_errors.pop(key, None)
                 await self.lead.audit("dms_native_disarmed", now, {"account": key})
             return
-        plan = book.dms.native_plan(now, {k: p.capabilities for k, p in self.venues.items()})
+        plan = book.dms.native_plan(now, {k: p.capabilities.cancel_all_after for k, p in self.venues.items()})
         for key in plan.refresh:
             countdown_s = book.dms.native[key].countdown_ms / 1000
             if key in plan.lapsed:
@@ -263,7 +263,7 @@ class Countdowns:
         dms = self.book.dms
         native: dict = {}
         if dms.native:
-            plan = dms.native_plan(now, {k: p.capabilities for k, p in self.venues.items()})
+            plan = dms.native_plan(now, {k: p.capabilities.cancel_all_after for k, p in self.venues.items()})
             for key, n in sorted(dms.native.items()):
                 last = n.last_refresh_ms
                 native[key] = {
