@@ -202,7 +202,7 @@ class Capabilities:
     # (a ccxt account: its dialect's order_rate unless configured; the simulated one: its own)
     # the venue has an endpoint that removes the trading permission of the bots' keys with a
     # master credential, and the account declares it (its Accounts ``revoke:`` block):
-    # :class:`TradingPermissions` is then served
+    # :meth:`ExchangeAdapter.set_trading` is then served
     revoke_trading: bool = False
 
 
@@ -301,7 +301,7 @@ class Refusal(NamedTuple):
 @dataclass(frozen=True)
 class PermissionResult:
     """Every key the account lists (``revoke.api_keys``, public ids: no secret) and what the venue
-    says of it after :meth:`TradingPermissions.set_trading` or :meth:`TradingPermissions.read_trading`.
+    says of it after :meth:`ExchangeAdapter.set_trading` or :meth:`ExchangeAdapter.read_trading`.
 
     * ``states``: every listed key → ``revoked`` | ``allowed`` | ``unknown``. Only what the venue
       said: its answer to the change, or its read; ``unknown`` where it said nothing we can read,
