@@ -31,12 +31,12 @@ MACs were checked with the key and nothing was found (``intact`` is that, since 
 from __future__ import annotations
 
 from collections import Counter
-from typing import Any, Optional, Sequence
+from typing import Callable, Optional, Sequence
 
 from ..events import runbook_path
 from ..orders import PLANNED_KINDS, planned_intents
 from ..state.audit_verify import INTACT
-from ..state.store import StateStore, StoreError
+from ..state.store import AuditRow, JournalEntry, StateStore, StoreError
 from .halt_breaks import KINDS as HALT_BREAK_KINDS, halt_breaks
 from .incident import iso
 from .operator_actions import ACTION_KINDS, operator_actions
@@ -101,130 +101,32 @@ def closure_report(store: StateStore, since_ms: int, until_ms: int, now_ms: int,
         return first_bad is None or seq < first_bad
 
     rows = _rows(store, since_ms, until_ms)
-    transitions, resets, receipts = [], [], []
-    other: Counter = Counter()
-    incidents: dict[str, dict] = {}
+    trail = _Trail(proven)
     for r in rows:
-        p = r.payload
-        if r.kind == "stage_transition":
-            t = {"at": iso(r.ts_ms), "ts_ms": r.ts_ms, "seq": r.seq, "policy": p.get("policy"), "scope": p.get("scope"),
-                 "from": p.get("from"), "to": p.get("to"), "reason": p.get("reason"),
-                 "decision_id": p.get("decision_id"),
-                 "graph_digest": p.get("graph_digest"), "revision": p.get("revision"), "dry_run": p.get("dry_run"),
-                 "verified": proven(r.seq)}
-            transitions.append(t)
-            if t["decision_id"] and (t["to"] or 0) > 0:
-                incidents[t["decision_id"]] = {
-                    "incident": t["decision_id"], "policy": t["policy"], "scope": t["scope"], "level": t["to"],
-                    "from": t["from"], "at": t["at"], "ts_ms": r.ts_ms, "reason": t["reason"],
-                    "graph_digest": t["graph_digest"], "revision": t["revision"], "dry_run": bool(t["dry_run"]),
-                    "verified": t["verified"], "stage": None, "runbook": None, "ended": None, "approvals": [],
-                    "orders": {"total": 0, "filled": 0, "failed": 0, "open": 0, "planned_dry_run": 0,
-                               "refused": {}},  # what the venue said of refused orders → how many
-                    "notifications": {"delivered": [], "failed": [], "silenced": []}}
-        elif r.kind == "reset_approval":
-            resets.append({"at": iso(r.ts_ms), "ts_ms": r.ts_ms, "policy": p.get("policy"), "scope": p.get("scope"),
-                           "level": p.get("level"), "approver": p.get("approver"), "reason": p.get("reason"),
-                           "result": p.get("result"), "verified": proven(r.seq)})
-        elif r.kind in NOTIFICATION_KINDS:
-            receipts.append({"at": iso(r.ts_ms), "kind": r.kind, "receiver": p.get("receiver"),
-                             "result": p.get("result"), "final": p.get("final", True), "attempt": p.get("attempt"),
-                             "incidents": list(p.get("incidents") or []), "fallback_for": p.get("fallback_for"),
-                             "dropped": p.get("dropped"), "silences": list(p.get("silences") or []),
-                             "verified": proven(r.seq)})
-        elif r.kind in PLANNED_KINDS:
-            for o in planned_intents(r.kind, p):
-                inc = _incident_of(str(o.get("decision_id", "")), incidents)
-                if inc is not None:
-                    incidents[inc]["orders"]["planned_dry_run"] += 1
-            other[r.kind] += 1
-        elif r.kind not in SECTION_KINDS:
-            other[r.kind] += 1
-
-    # how each incident ended: a manual reset (its approvers), or the next transition of its
-    # scope (an escalation, a re-entry after the cooldown, an automatic reset); else still active
-    incident_ends: dict[str, int] = {}
-    for entry in incidents.values():
-        seq = next(t["seq"] for t in transitions if t["decision_id"] == entry["incident"])
-        same = (entry["policy"], entry["scope"])
-        nxt = next((t for t in transitions if t["seq"] > seq and (t["policy"], t["scope"]) == same), None)
-        end_ms = nxt["ts_ms"] if nxt is not None else until_ms
-        mine = [a for a in resets if (a["policy"], a["scope"]) == same and a["level"] == entry["level"]
-                and entry["ts_ms"] <= a["ts_ms"] <= end_ms]
-        released = next((a for a in mine if str(a["result"] or "").startswith("MANUAL_RESET")), None)
-        if released is not None:
-            entry["ended"] = {"how": "reset", "at": released["at"], "reason": released["result"], "to": 0}
-            incident_ends[entry["incident"]] = released["ts_ms"]
-        elif nxt is not None:
-            incident_ends[entry["incident"]] = nxt["ts_ms"]
-            how = "escalated" if (nxt["to"] or 0) > (entry["level"] or 0) else \
-                "re-entered" if nxt["to"] == entry["level"] else "reset"
-            entry["ended"] = {"how": how, "at": nxt["at"], "reason": nxt["reason"], "to": nxt["to"]}
+        trail.read(r)
+    incidents, transitions, resets, receipts = trail.incidents, trail.transitions, trail.resets, trail.receipts
+    incident_ends = _ends(incidents, transitions, resets, until_ms)
 
     approvals = _recorded_approvals(store, since_ms, until_ms, resets)
     for a in approvals:
         if a["incident"] in incidents:
             incidents[a["incident"]]["approvals"].append(
                 {k: a[k] for k in ("at", "approver", "reason", "result", "audited", "verified")})
-
-    orders = []
-    closes: dict[str, list] = {}  # a manual close's id -> the (final?, result time) of its orders
-    results: dict[str, list] = {}  # a manual close's id -> the (status, what was said) of its orders
-    statuses: dict[str, str] = {}  # a journaled client order id -> its status (a revert's outcome)
+    journal = _Journal(incidents)
     for e in store.journal(limit=MAX_ORDERS, since=since_ms):
-        statuses[e.client_order_id] = e.status or "pending"
-        if e.created_ms >= until_ms:
-            continue
-        if e.decision_id.startswith("manual/"):
-            closes.setdefault(e.decision_id.split("/r")[0], []).append((e.status in _FINAL, e.updated_ms))
-            results.setdefault(e.decision_id.split("/r")[0], []).append((e.status, _said(e)))
-        inc = _incident_of(e.decision_id, incidents)
-        orders.append({"at": iso(e.created_ms), "client_order_id": e.client_order_id, "decision_id": e.decision_id,
-                       "incident": inc, "venue": e.venue, "account": e.account, "symbol": e.symbol, "side": e.side,
-                       "amount": e.amount, "reduce_only": e.reduce_only, "status": e.status or "pending",
-                       "filled": e.filled, "avg_price": e.avg_price, "reason_code": e.reason_code,
-                       "detail": _said(e)})
-        if inc is not None:
-            o = incidents[inc]["orders"]
-            o["total"] += 1
-            if e.status == "filled":
-                o["filled"] += 1
-            elif e.status in ("rejected", "failed", "expired", "canceled"):
-                o["failed"] += 1
-                if _said(e):
-                    o["refused"][_said(e)] = o["refused"].get(_said(e), 0) + 1
-            else:
-                o["open"] += 1
+        journal.read(e, until_ms)
+    _count_receipts(receipts, incidents)
+    _name_runbooks(store, since_ms, until_ms, incidents)
 
-    for rec in receipts:
-        for i in rec["incidents"]:
-            if i in incidents and rec["kind"] == "notification_silenced":
-                incidents[i]["notifications"]["silenced"].append(rec["receiver"])
-            elif i in incidents and rec["kind"] in ("notification_delivered", "notification_failed"):
-                if rec["kind"] == "notification_delivered":
-                    incidents[i]["notifications"]["delivered"].append(rec["receiver"])
-                elif rec["final"]:
-                    incidents[i]["notifications"]["failed"].append(rec["receiver"])
-
-    try:
-        stored = store.runbooks(since_ms=since_ms, until_ms=until_ms, limit=MAX_ORDERS)
-    except StoreError:  # a store no runner of this version has migrated yet keeps no runbooks
-        stored = []
-    for rb in stored:
-        if rb.incident in incidents:
-            stage = (rb.data.get("stage") or {}) if rb.data_json else {}
-            incidents[rb.incident]["stage"] = stage.get("name")
-            incidents[rb.incident]["runbook"] = {"template": rb.template, "path": runbook_path(rb.incident)}
-
+    closes = journal.closes
     settled = {cid: max(at for _, at in rows_) for cid, rows_ in closes.items()
                if all(final for final, _ in rows_) and all(at is not None for _, at in rows_)}
-    actions = operator_actions(rows, until_ms, proven, settled, incident_ends, results)
+    actions = operator_actions(rows, until_ms, proven, settled, incident_ends, journal.results)
     windows = [{**{k: i[k] for k in ("incident", "policy", "scope", "ts_ms")},
                 "end_ms": incident_ends.get(i["incident"], until_ms)} for i in incidents.values()]
-    broke = halt_breaks(rows, statuses, windows, proven)
-    delivered = sum(1 for r in receipts if r["kind"] == "notification_delivered")
-    failed = sum(1 for r in receipts if r["kind"] == "notification_failed" and r["final"])
+    broke = halt_breaks(rows, journal.statuses, windows, proven)
     items = sorted(incidents.values(), key=lambda x: (x["ts_ms"], x["incident"]))
+    orders = journal.orders
     return {
         "format_version": FORMAT_VERSION,
         "period": {"since": iso(since_ms), "until": iso(until_ms), "since_ms": since_ms, "until_ms": until_ms},
@@ -245,11 +147,7 @@ def closure_report(store: StateStore, since_ms: int, until_ms: int, now_ms: int,
             "orders_open": sum(1 for o in orders if o["status"] not in
                                ("filled", "rejected", "failed", "expired", "canceled")),
             "reset_approvals": len(approvals), "reset_attempts": len(resets),
-            "notifications_delivered": delivered,
-            "notifications_failed": failed,
-            "notifications_dropped": sum(int(r["dropped"] or 0) for r in receipts
-                                         if r["kind"] == "notification_dropped"),
-            "notifications_silenced": sum(1 for r in receipts if r["kind"] == "notification_silenced"),
+            **_receipt_counts(receipts),
             "dry_run_incidents": sum(1 for i in items if i["dry_run"]),
             "operator_actions": len(actions),
             "violations": len(broke["violations"]),
@@ -263,13 +161,170 @@ def closure_report(store: StateStore, since_ms: int, until_ms: int, now_ms: int,
         "approvals": [{k: v for k, v in a.items() if k != "ts_ms"} for a in approvals],
         "resets": [{k: v for k, v in r.items() if k != "ts_ms"} for r in resets],
         "notifications": receipts,
-        "other_events": dict(sorted(other.items())),
+        "other_events": dict(sorted(trail.other.items())),
         "operator_actions": [{k: v for k, v in a.items() if k != "ts_ms"} for a in actions],
         "halt_breaks": broke,
     }
 
 
-def _said(e: Any) -> Optional[str]:
+class _Trail:
+    """The audit rows of the period read into the report's sections: the stage transitions (and
+    the incidents they open), the reset attempts, the notification receipts, the dry-run orders
+    planned per incident, and a count of every other kind."""
+
+    def __init__(self, proven: Callable[[int], bool]) -> None:
+        self.proven = proven
+        self.transitions: list[dict] = []
+        self.resets: list[dict] = []
+        self.receipts: list[dict] = []
+        self.other: Counter = Counter()
+        self.incidents: dict[str, dict] = {}
+
+    def read(self, r: AuditRow) -> None:
+        p = r.payload
+        if r.kind == "stage_transition":
+            self._transition(r)
+        elif r.kind == "reset_approval":
+            self.resets.append({"at": iso(r.ts_ms), "ts_ms": r.ts_ms, "policy": p.get("policy"),
+                                "scope": p.get("scope"), "level": p.get("level"), "approver": p.get("approver"),
+                                "reason": p.get("reason"), "result": p.get("result"),
+                                "verified": self.proven(r.seq)})
+        elif r.kind in NOTIFICATION_KINDS:
+            self.receipts.append({"at": iso(r.ts_ms), "kind": r.kind, "receiver": p.get("receiver"),
+                                  "result": p.get("result"), "final": p.get("final", True),
+                                  "attempt": p.get("attempt"), "incidents": list(p.get("incidents") or []),
+                                  "fallback_for": p.get("fallback_for"), "dropped": p.get("dropped"),
+                                  "silences": list(p.get("silences") or []), "verified": self.proven(r.seq)})
+        elif r.kind in PLANNED_KINDS:
+            for o in planned_intents(r.kind, p):
+                inc = _incident_of(str(o.get("decision_id", "")), self.incidents)
+                if inc is not None:
+                    self.incidents[inc]["orders"]["planned_dry_run"] += 1
+            self.other[r.kind] += 1
+        elif r.kind not in SECTION_KINDS:
+            self.other[r.kind] += 1
+
+    def _transition(self, r: AuditRow) -> None:
+        p = r.payload
+        t: dict = {"at": iso(r.ts_ms), "ts_ms": r.ts_ms, "seq": r.seq, "policy": p.get("policy"),
+                   "scope": p.get("scope"), "from": p.get("from"), "to": p.get("to"), "reason": p.get("reason"),
+                   "decision_id": p.get("decision_id"),
+                   "graph_digest": p.get("graph_digest"), "revision": p.get("revision"), "dry_run": p.get("dry_run"),
+                   "verified": self.proven(r.seq)}
+        self.transitions.append(t)
+        if t["decision_id"] and (t["to"] or 0) > 0:
+            self.incidents[t["decision_id"]] = {
+                "incident": t["decision_id"], "policy": t["policy"], "scope": t["scope"], "level": t["to"],
+                "from": t["from"], "at": t["at"], "ts_ms": r.ts_ms, "reason": t["reason"],
+                "graph_digest": t["graph_digest"], "revision": t["revision"], "dry_run": bool(t["dry_run"]),
+                "verified": t["verified"], "stage": None, "runbook": None, "ended": None, "approvals": [],
+                "orders": {"total": 0, "filled": 0, "failed": 0, "open": 0, "planned_dry_run": 0,
+                           "refused": {}},  # what the venue said of refused orders → how many
+                "notifications": {"delivered": [], "failed": [], "silenced": []}}
+
+
+def _ends(incidents: dict[str, dict], transitions: list[dict], resets: list[dict], until_ms: int) -> dict[str, int]:
+    """How each incident ended, written into it: a manual reset (its approvers), or the next
+    transition of its scope (an escalation, a re-entry after the cooldown, an automatic reset);
+    else still active. Returns when each that ended did."""
+    incident_ends: dict[str, int] = {}
+    for entry in incidents.values():
+        seq = next(t["seq"] for t in transitions if t["decision_id"] == entry["incident"])
+        same = (entry["policy"], entry["scope"])
+        nxt = next((t for t in transitions if t["seq"] > seq and (t["policy"], t["scope"]) == same), None)
+        end_ms = nxt["ts_ms"] if nxt is not None else until_ms
+        mine = [a for a in resets if (a["policy"], a["scope"]) == same and a["level"] == entry["level"]
+                and entry["ts_ms"] <= a["ts_ms"] <= end_ms]
+        released = next((a for a in mine if str(a["result"] or "").startswith("MANUAL_RESET")), None)
+        if released is not None:
+            entry["ended"] = {"how": "reset", "at": released["at"], "reason": released["result"], "to": 0}
+            incident_ends[entry["incident"]] = released["ts_ms"]
+        elif nxt is not None:
+            incident_ends[entry["incident"]] = nxt["ts_ms"]
+            how = "escalated" if (nxt["to"] or 0) > (entry["level"] or 0) else \
+                "re-entered" if nxt["to"] == entry["level"] else "reset"
+            entry["ended"] = {"how": how, "at": nxt["at"], "reason": nxt["reason"], "to": nxt["to"]}
+    return incident_ends
+
+
+class _Journal:
+    """The journaled orders read into the report: each order of the period (counted under its
+    incident), the manual closes' orders, and every journaled order's status."""
+
+    def __init__(self, incidents: dict[str, dict]) -> None:
+        self.incidents = incidents
+        self.orders: list[dict] = []
+        self.closes: dict[str, list] = {}  # a manual close's id -> the (final?, result time) of its orders
+        self.results: dict[str, list] = {}  # a manual close's id -> the (status, what was said) of its orders
+        self.statuses: dict[str, str] = {}  # a journaled client order id -> its status (a revert's outcome)
+
+    def read(self, e: JournalEntry, until_ms: int) -> None:
+        self.statuses[e.client_order_id] = e.status or "pending"
+        if e.created_ms >= until_ms:
+            return
+        if e.decision_id.startswith("manual/"):
+            self.closes.setdefault(e.decision_id.split("/r")[0], []).append((e.status in _FINAL, e.updated_ms))
+            self.results.setdefault(e.decision_id.split("/r")[0], []).append((e.status, _said(e)))
+        inc = _incident_of(e.decision_id, self.incidents)
+        self.orders.append({"at": iso(e.created_ms), "client_order_id": e.client_order_id,
+                            "decision_id": e.decision_id, "incident": inc, "venue": e.venue, "account": e.account,
+                            "symbol": e.symbol, "side": e.side, "amount": e.amount, "reduce_only": e.reduce_only,
+                            "status": e.status or "pending", "filled": e.filled, "avg_price": e.avg_price,
+                            "reason_code": e.reason_code, "detail": _said(e)})
+        if inc is not None:
+            _count_order(self.incidents[inc]["orders"], e)
+
+
+def _count_order(o: dict, e: JournalEntry) -> None:
+    """An incident's order counts, with ``e`` counted."""
+    o["total"] += 1
+    if e.status == "filled":
+        o["filled"] += 1
+    elif e.status in ("rejected", "failed", "expired", "canceled"):
+        o["failed"] += 1
+        if _said(e):
+            o["refused"][_said(e)] = o["refused"].get(_said(e), 0) + 1
+    else:
+        o["open"] += 1
+
+
+def _count_receipts(receipts: list[dict], incidents: dict[str, dict]) -> None:
+    """Each incident's receivers: delivered, failed for good, silenced."""
+    for rec in receipts:
+        for i in rec["incidents"]:
+            if i in incidents and rec["kind"] == "notification_silenced":
+                incidents[i]["notifications"]["silenced"].append(rec["receiver"])
+            elif i in incidents and rec["kind"] in ("notification_delivered", "notification_failed"):
+                if rec["kind"] == "notification_delivered":
+                    incidents[i]["notifications"]["delivered"].append(rec["receiver"])
+                elif rec["final"]:
+                    incidents[i]["notifications"]["failed"].append(rec["receiver"])
+
+
+def _receipt_counts(receipts: list[dict]) -> dict[str, int]:
+    return {
+        "notifications_delivered": sum(1 for r in receipts if r["kind"] == "notification_delivered"),
+        "notifications_failed": sum(1 for r in receipts if r["kind"] == "notification_failed" and r["final"]),
+        "notifications_dropped": sum(int(r["dropped"] or 0) for r in receipts
+                                     if r["kind"] == "notification_dropped"),
+        "notifications_silenced": sum(1 for r in receipts if r["kind"] == "notification_silenced"),
+    }
+
+
+def _name_runbooks(store: StateStore, since_ms: int, until_ms: int, incidents: dict[str, dict]) -> None:
+    """Each incident's stage name and runbook, from the runbooks stored."""
+    try:
+        stored = store.runbooks(since_ms=since_ms, until_ms=until_ms, limit=MAX_ORDERS)
+    except StoreError:  # a store no runner of this version has migrated yet keeps no runbooks
+        stored = []
+    for rb in stored:
+        if rb.incident in incidents:
+            stage = (rb.data.get("stage") or {}) if rb.data_json else {}
+            incidents[rb.incident]["stage"] = stage.get("name")
+            incidents[rb.incident]["runbook"] = {"template": rb.template, "path": runbook_path(rb.incident)}
+
+
+def _said(e: JournalEntry) -> Optional[str]:
     """What the venue (or the adapter) said of a refused order, as its result keeps it: its code
     and message (``-1106 Parameter 'reduceOnly' sent when not required.``); None otherwise."""
     return e.detail if e.status in ("rejected", "failed") and e.detail else None

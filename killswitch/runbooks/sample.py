@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from typing import Optional
 
-from ..compile.graph import PolicyNode
+from ..compile.graph import PolicyNode, StageNode
 from ..compile.nodes import KindAction
 from ..policy.asked import asked
 from ..policy.expr import ValueType
@@ -61,29 +61,7 @@ def sample_incident(node: PolicyNode, level: int, *, digest: str, revision: Opti
     stage = node.stage(level)
     lower = [s.level for s in node.stages if s.level < level]
     from_level = max(lower) if lower else 0
-    types = {s.name: s.type for s in node.signals}
-    values: dict[str, Optional[float]] = {}
-    results: dict[str, dict] = {}
-    for t in node.triggers:
-        results[t.name] = {"firing": t.name in stage.on, "pending": None, "reason": None}
-    for t in node.triggers:
-        if t.name not in stage.on:
-            continue
-        for sig, op, threshold, _ in comparisons(t):
-            if threshold is not None and sig not in values:
-                values[sig] = round(_past(op, threshold, types.get(sig, ValueType.NUMBER)), 6)
-    later = {c.signal for t in node.triggers if t.name in stage.on for c in t.comparisons if c.computed}
-    for s in node.signals:
-        if s.name not in values and s.name not in later:
-            values[s.name] = {ValueType.RATIO: 0.01, ValueType.DURATION: 5.0}.get(s.type, 0.0)
-    for t in node.triggers:  # a threshold computed from the others: just past its value from them
-        for c in t.comparisons if t.name in stage.on else ():
-            at = c.threshold_at(values) if c.computed and c.signal not in values else None
-            if at is not None:
-                values[c.signal] = round(_past(c.op, at, types.get(c.signal, ValueType.NUMBER)), 6)
-    for s in node.signals:
-        if s.name not in values:
-            values[s.name] = {ValueType.RATIO: 0.01, ValueType.DURATION: 5.0}.get(s.type, 0.0)
+    values, results = _sample_values(node, stage)
     scope = _sample_scope(node)
     acct = scope if "/" in scope else "binanceusdm/main"
     venue, account = acct.split("/", 1)
@@ -124,19 +102,7 @@ def sample_incident(node: PolicyNode, level: int, *, digest: str, revision: Opti
               for a in stage.actions if a.kind == "suggest_hedge"][:1] if not full else [
         {"base": "ETH", "side": "sell", "notional": 31_000.0, "notional_text": "31,000.00",
          "reason": "SUGGEST_HEDGE: net=31000 threshold=25000"}]
-    lock_action = next((lk for got in asks if got is not None for lk in got.locks), None)
-    if lock_action is not None:
-        lock_mode = lock_action.mode
-        expires = None
-        if lock_action.ttl_ms is not None and not stage.manual:
-            expires = iso(created_ms + lock_action.ttl_ms)
-        lock = {"locked": True, "mode": lock_mode, "scope": scope, "stage": level, "policy": node.name,
-                "reason": f"LOCK_TRADING: mode={lock_mode} stage={level} policy={node.name}",
-                "created_ts": iso(created_ms),
-                "expires_ts": expires, "manual": stage.manual, "details": {}}
-    else:
-        lock = {"locked": False, "mode": "active", "scope": scope, "stage": None, "policy": None, "reason": "ACTIVE",
-                "created_ts": None, "expires_ts": None, "manual": False, "details": {}}
+    lock = _sample_lock(node, stage, asks, scope, level, created_ms)
     fired = ",".join(stage.on)
     return assemble(
         node=node, incident=incident, scope=scope, level=level, from_level=from_level,
@@ -150,3 +116,48 @@ def sample_incident(node: PolicyNode, level: int, *, digest: str, revision: Opti
                    "equity_text": "905,000.00", "data_age": "5s"}],
         lock=lock, state_url=state_url, equity=905_000.0, residuals=residuals,
     )
+
+
+def _sample_values(node: PolicyNode, stage: StageNode) -> tuple[dict[str, Optional[float]], dict[str, dict]]:
+    """Every signal's value (those the stage's triggers compare just past their thresholds, a
+    computed threshold's from the others; the rest a quiet default) and every trigger's result."""
+    types = {s.name: s.type for s in node.signals}
+    values: dict[str, Optional[float]] = {}
+    results: dict[str, dict] = {}
+    for t in node.triggers:
+        results[t.name] = {"firing": t.name in stage.on, "pending": None, "reason": None}
+    for t in node.triggers:
+        if t.name not in stage.on:
+            continue
+        for sig, op, threshold, _ in comparisons(t):
+            if threshold is not None and sig not in values:
+                values[sig] = round(_past(op, threshold, types.get(sig, ValueType.NUMBER)), 6)
+    later = {c.signal for t in node.triggers if t.name in stage.on for c in t.comparisons if c.computed}
+    for s in node.signals:
+        if s.name not in values and s.name not in later:
+            values[s.name] = {ValueType.RATIO: 0.01, ValueType.DURATION: 5.0}.get(s.type, 0.0)
+    for t in node.triggers:  # a threshold computed from the others: just past its value from them
+        for c in t.comparisons if t.name in stage.on else ():
+            at = c.threshold_at(values) if c.computed and c.signal not in values else None
+            if at is not None:
+                values[c.signal] = round(_past(c.op, at, types.get(c.signal, ValueType.NUMBER)), 6)
+    for s in node.signals:
+        if s.name not in values:
+            values[s.name] = {ValueType.RATIO: 0.01, ValueType.DURATION: 5.0}.get(s.type, 0.0)
+    return values, results
+
+
+def _sample_lock(node: PolicyNode, stage: StageNode, asks: list, scope: str, level: int, created_ms: int) -> dict:
+    """The lock the stage's actions set (the first one asked for), or the scope's active state."""
+    lock_action = next((lk for got in asks if got is not None for lk in got.locks), None)
+    if lock_action is not None:
+        lock_mode = lock_action.mode
+        expires = None
+        if lock_action.ttl_ms is not None and not stage.manual:
+            expires = iso(created_ms + lock_action.ttl_ms)
+        return {"locked": True, "mode": lock_mode, "scope": scope, "stage": level, "policy": node.name,
+                "reason": f"LOCK_TRADING: mode={lock_mode} stage={level} policy={node.name}",
+                "created_ts": iso(created_ms),
+                "expires_ts": expires, "manual": stage.manual, "details": {}}
+    return {"locked": False, "mode": "active", "scope": scope, "stage": None, "policy": None, "reason": "ACTIVE",
+            "created_ts": None, "expires_ts": None, "manual": False, "details": {}}
