@@ -97,117 +97,159 @@ def _cells(line: str) -> list[str]:
 
 def markdown_html(text: str) -> str:
     """The HTML body of markdown ``text`` (see the module doc for what is understood)."""
-    lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
-    out: list[str] = []
-    para: list[str] = []
-    lists: list[tuple[int, str]] = []  # open lists: (indent, "ul" | "ol")
-    used: dict[str, int] = {}
-    i = 0
+    return _Converter(text.replace("\r\n", "\n").replace("\r", "\n").split("\n")).html()
 
-    def close_para() -> None:
-        if para:
-            out.append("<p>" + "\n".join(inline(x) for x in para) + "</p>")
-            para.clear()
 
-    def close_lists(to_indent: int = -1) -> None:
-        while lists and lists[-1][0] > to_indent:
-            out.append(f"</li></{lists.pop()[1]}>")
+class _Converter:
+    """One conversion: the lines read block by block from ``i``, the HTML written to ``out``.
+    Each block reader takes the block starting at the current line (and says True), or leaves
+    it to the next; a line no reader takes is a paragraph's."""
 
-    while i < len(lines):
-        line = lines[i]
+    def __init__(self, lines: list[str]) -> None:
+        self.lines = lines
+        self.i = 0
+        self.out: list[str] = []
+        self.para: list[str] = []
+        self.lists: list[tuple[int, str]] = []  # open lists: (indent, "ul" | "ol")
+        self.used: dict[str, int] = {}
+
+    def html(self) -> str:
+        blocks = (self._fence, self._blank, self._heading, self._rule, self._table, self._quote, self._item,
+                  self._continuation)
+        while self.i < len(self.lines):
+            line = self.lines[self.i]
+            if not any(block(line) for block in blocks):
+                self.close_lists()
+                self.para.append(line.strip())
+                self.i += 1
+        self.close_para()
+        self.close_lists()
+        return "\n".join(self.out) + "\n"
+
+    def close_para(self) -> None:
+        if self.para:
+            self.out.append("<p>" + "\n".join(inline(x) for x in self.para) + "</p>")
+            self.para.clear()
+
+    def close_lists(self, to_indent: int = -1) -> None:
+        while self.lists and self.lists[-1][0] > to_indent:
+            self.out.append(f"</li></{self.lists.pop()[1]}>")
+
+    def close_blocks(self) -> None:
+        self.close_para()
+        self.close_lists()
+
+    def _fence(self, line: str) -> bool:
         fence = _FENCE.match(line)
-        if fence:
-            close_para()
-            close_lists()
-            marker, lang = fence.group(1), fence.group(2)
-            body = []
-            i += 1
-            while i < len(lines) and not lines[i].strip().startswith(marker):
-                body.append(lines[i])
-                i += 1
-            cls = f' class="language-{html.escape(lang)}"' if lang else ""
-            out.append(f"<pre><code{cls}>" + html.escape("\n".join(body)) + "</code></pre>")
-            i += 1
-            continue
-        if not line.strip():
-            close_para()
-            # a blank line inside a list keeps it open when the next line continues it
-            nxt = next((x for x in lines[i + 1:] if x.strip()), "")
-            if lists and not (_ITEM.match(nxt) or (nxt[:1].isspace() and nxt.strip())):
-                close_lists()
-            i += 1
-            continue
+        if not fence:
+            return False
+        self.close_blocks()
+        marker, lang = fence.group(1), fence.group(2)
+        lines, body = self.lines, []
+        self.i += 1
+        while self.i < len(lines) and not lines[self.i].strip().startswith(marker):
+            body.append(lines[self.i])
+            self.i += 1
+        cls = f' class="language-{html.escape(lang)}"' if lang else ""
+        self.out.append(f"<pre><code{cls}>" + html.escape("\n".join(body)) + "</code></pre>")
+        self.i += 1
+        return True
+
+    def _blank(self, line: str) -> bool:
+        if line.strip():
+            return False
+        self.close_para()
+        # a blank line inside a list keeps it open when the next line continues it
+        nxt = next((x for x in self.lines[self.i + 1:] if x.strip()), "")
+        if self.lists and not (_ITEM.match(nxt) or (nxt[:1].isspace() and nxt.strip())):
+            self.close_lists()
+        self.i += 1
+        return True
+
+    def _heading(self, line: str) -> bool:
         heading = _HEADING.match(line)
-        if heading:
-            close_para()
-            close_lists()
-            level, title = len(heading.group(1)), heading.group(2)
-            out.append(f'<h{level} id="{_slug(title, used)}">{inline(title)}</h{level}>')
-            i += 1
-            continue
-        if _RULE.match(line) and not para:
-            close_lists()
-            out.append("<hr>")
-            i += 1
-            continue
-        if line.lstrip().startswith("|") and i + 1 < len(lines) and _TABLE_SEP.match(lines[i + 1]):
-            close_para()
-            close_lists()
-            head = _cells(line)
-            if any(head):
-                out.append("<table><thead><tr>" + "".join(f"<th>{inline(c)}</th>" for c in head)
-                           + "</tr></thead><tbody>")
-            else:  # a key/value table (``| | |``): no header row of empty cells
-                out.append("<table><tbody>")
-            i += 2
-            while i < len(lines) and lines[i].lstrip().startswith("|"):
-                cells = _cells(lines[i])
-                cells += [""] * (len(head) - len(cells))
-                out.append("<tr>" + "".join(f"<td>{inline(c)}</td>" for c in cells[: len(head)]) + "</tr>")
-                i += 1
-            out.append("</tbody></table>")
-            continue
-        if line.startswith(">"):
-            close_para()
-            close_lists()
-            quote = []
-            while i < len(lines) and lines[i].startswith(">"):
-                quote.append(re.sub(r"^>\s?", "", lines[i]))
-                i += 1
-            out.append("<blockquote>" + markdown_html("\n".join(quote)) + "</blockquote>")
-            continue
+        if not heading:
+            return False
+        self.close_blocks()
+        level, title = len(heading.group(1)), heading.group(2)
+        self.out.append(f'<h{level} id="{_slug(title, self.used)}">{inline(title)}</h{level}>')
+        self.i += 1
+        return True
+
+    def _rule(self, line: str) -> bool:
+        if not _RULE.match(line) or self.para:
+            return False
+        self.close_lists()
+        self.out.append("<hr>")
+        self.i += 1
+        return True
+
+    def _table(self, line: str) -> bool:
+        lines = self.lines
+        if not (line.lstrip().startswith("|") and self.i + 1 < len(lines) and _TABLE_SEP.match(lines[self.i + 1])):
+            return False
+        self.close_blocks()
+        head = _cells(line)
+        if any(head):
+            self.out.append("<table><thead><tr>" + "".join(f"<th>{inline(c)}</th>" for c in head)
+                            + "</tr></thead><tbody>")
+        else:  # a key/value table (``| | |``): no header row of empty cells
+            self.out.append("<table><tbody>")
+        self.i += 2
+        while self.i < len(lines) and lines[self.i].lstrip().startswith("|"):
+            cells = _cells(lines[self.i])
+            cells += [""] * (len(head) - len(cells))
+            self.out.append("<tr>" + "".join(f"<td>{inline(c)}</td>" for c in cells[: len(head)]) + "</tr>")
+            self.i += 1
+        self.out.append("</tbody></table>")
+        return True
+
+    def _quote(self, line: str) -> bool:
+        if not line.startswith(">"):
+            return False
+        self.close_blocks()
+        lines, quote = self.lines, []
+        while self.i < len(lines) and lines[self.i].startswith(">"):
+            quote.append(re.sub(r"^>\s?", "", lines[self.i]))
+            self.i += 1
+        self.out.append("<blockquote>" + markdown_html("\n".join(quote)) + "</blockquote>")
+        return True
+
+    def _item(self, line: str) -> bool:
         item = _ITEM.match(line)
-        if item:
-            close_para()
-            indent = len(item.group(1).expandtabs(4))
-            kind = "ol" if item.group(2)[0].isdigit() else "ul"
-            if lists and indent > lists[-1][0]:
-                out.append(f"<{kind}>")
-                lists.append((indent, kind))
-            else:
-                close_lists(indent)
-                if lists and lists[-1][0] == indent and lists[-1][1] == kind:
-                    out.append("</li>")
-                else:
-                    close_lists(indent - 1)
-                    out.append(f"<{kind}>")
-                    lists.append((indent, kind))
-            text = item.group(3)
-            box = _BOX.match(text)
-            if box:
-                checked = " checked" if box.group(1) in "xX" else ""
-                out.append(f'<li class="task"><input type="checkbox" disabled{checked}>{inline(box.group(2))}')
-            else:
-                out.append(f"<li>{inline(text)}")
-            i += 1
-            continue
-        if lists and line[:1].isspace():
-            out.append(" " + inline(line.strip()))  # the continuation of a list item
-            i += 1
-            continue
-        close_lists()
-        para.append(line.strip())
-        i += 1
-    close_para()
-    close_lists()
-    return "\n".join(out) + "\n"
+        if not item:
+            return False
+        self.close_para()
+        self._open_item(len(item.group(1).expandtabs(4)), "ol" if item.group(2)[0].isdigit() else "ul")
+        text = item.group(3)
+        box = _BOX.match(text)
+        if box:
+            checked = " checked" if box.group(1) in "xX" else ""
+            self.out.append(f'<li class="task"><input type="checkbox" disabled{checked}>{inline(box.group(2))}')
+        else:
+            self.out.append(f"<li>{inline(text)}")
+        self.i += 1
+        return True
+
+    def _open_item(self, indent: int, kind: str) -> None:
+        """Where an item at ``indent`` goes: a list nested in the open item, the next item of
+        the open list, or a new list once the deeper ones are closed."""
+        lists = self.lists
+        if lists and indent > lists[-1][0]:
+            self.out.append(f"<{kind}>")
+            lists.append((indent, kind))
+            return
+        self.close_lists(indent)
+        if lists and lists[-1][0] == indent and lists[-1][1] == kind:
+            self.out.append("</li>")
+        else:
+            self.close_lists(indent - 1)
+            self.out.append(f"<{kind}>")
+            lists.append((indent, kind))
+
+    def _continuation(self, line: str) -> bool:
+        if not (self.lists and line[:1].isspace()):
+            return False
+        self.out.append(" " + inline(line.strip()))  # the continuation of a list item
+        self.i += 1
+        return True

@@ -18,7 +18,7 @@ from __future__ import annotations
 import shlex
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import Any, Optional
+from typing import Any, Callable, Mapping, Optional
 
 from .. import events as ev
 from .dispatch import SEVERITY_RANK, Alert, Notification
@@ -44,67 +44,87 @@ def mode_of(alert: Alert) -> str:
     return "unknown" if dry is None else "DRY RUN" if dry else "LIVE"
 
 
+Labels = Mapping[str, str]
+Data = Mapping[str, Any]
+
+
 def headline(alert: Alert) -> str:
     lab, data, kind = alert.labels, alert.event.data, alert.event.kind
     where = " ".join(x for x in (lab.get("policy"), lab.get("scope")) if x)
-    if kind == ev.STAGE_TRANSITION:
-        to = data.get("to", lab.get("level"))
-        frm = data.get("from", lab.get("from_level"))
-        if str(to) == "0":
-            return f"{where}: stage {frm} → 0, re-armed"
-        verb = "re-entered" if str(frm) == str(to) else "entered"
-        return f"{where}: {verb} stage {to} {lab.get('stage', '')}".rstrip() + f" (from {frm})"
-    if kind == ev.ORDER_FAILED:  # the venue's own code and message where it refused
-        said = data.get("detail")
-        return f"order failed on {_account(lab)}: {lab.get('reason', '?')}" + (f": {said}" if said else "")
-    if kind == ev.POSITION_MODE_MISMATCH:
-        return f"{_account(lab)}: {data.get('detail', 'POSITION_MODE_MISMATCH')}; closes are sent as the venue's mode"
-    if kind == ev.POSITION_MODE_MATCHED:
-        return f"{_account(lab)}: {data.get('detail', 'the position mode matches')}"
-    if kind == ev.CLOSE_RETRIES_EXHAUSTED:
-        return f"{where}: closes still unfilled after every retry"
-    if kind == ev.CLOSE_RESIDUAL:
-        amount = data.get("amount")
-        size = f"{amount:g} " if isinstance(amount, (int, float)) else ""
-        return (f"{where}: {size}{data.get('symbol', '?')} left open, no longer closed ({data.get('why', '?')})"
-                + (f": {data.get('detail')}" if data.get("why") == "CLOSE_REJECTED" and data.get("detail") else ""))
-    if kind == ev.POLICY_RELOAD_FAILED:
-        return "policy reload failed: the last good graph keeps running"
-    if kind == ev.RESET:
-        return f"{where}: reset approval ({data.get('result', '?')})"
-    if kind == ev.MANUAL_CLOSE:
-        return f"manual close of {lab.get('scope')} queued"
-    if kind == ev.DEPOSED:
-        return f"runner {lab.get('holder', '?')} lost the lease and stopped acting"
-    if kind == ev.SNAPSHOT_FAILED:
-        return f"no snapshot from {_account(lab)}: {lab.get('reason', '?')}"
-    if kind == ev.SCOPE_BLIND and data.get("partly"):  # some trigger can still fire: say on what
-        return f"{where}: {data['partly']} ({lab.get('reason', '?')})"
-    if kind == ev.SCOPE_BLIND:
-        return f"{where}: BLIND, cannot act ({lab.get('reason', '?')}): triggers {data.get('triggers', '?')}"
-    if kind == ev.POLICY_UNMATCHED:
-        return f"policy {lab.get('policy')} is OFF: its scope ({data.get('selector', '?')}) selects no account"
+    said = _HEADLINES.get(kind)
+    if said is not None:
+        return said(lab, data, where)
     if kind in (ev.TRADING_REVOKED, ev.TRADING_RESTORED):
         verb = "revoked" if kind == ev.TRADING_REVOKED else "restored"
         how = "read back" if data.get("read_back") else "the venue offers no read"
         return f"trading {verb} at the venue for {lab.get('account')} ({how}): keys {data.get('keys', '?')}"
-    if kind == ev.REVOKE_FAILED:
-        return (f"{data.get('want_text', 'revoke')} of trading at the venue FAILED for {lab.get('account')}: "
-                f"{data.get('code', '?')}: {data.get('message', '?')}; retried, not revoked until confirmed")
-    if kind == ev.LOCK_VIOLATION:
-        what = "cancelled" if data.get("action") == "cancel" else "brought back"
-        return (f"lock broken at the venue in {lab.get('scope', '?')} by strategy {lab.get('strategy', '?')}: "
-                f"{data.get('account', '?')} {data.get('symbol', '?')} {data.get('side', '?')} {what}")
-    if kind == ev.LIMIT_VIOLATION:
-        return (f"pre-trade limit broken at the venue in {lab.get('scope', '?')} by strategy "
-                f"{lab.get('strategy', '?')}: {data.get('account', '?')} {data.get('symbol', '?')} "
-                f"{data.get('side', '?')} cancelled ({str(data.get('reason', '?')).split(' [', 1)[0]})")
-    if kind == ev.DMS_FIRED:
-        return f"dead man's switch fired{': ' + where if where else ''}"
     return f"{kind}{': ' + where if where else ''}"
 
 
-def _account(lab: Any) -> str:
+def _stage_transition(lab: Labels, data: Data, where: str) -> str:
+    to = data.get("to", lab.get("level"))
+    frm = data.get("from", lab.get("from_level"))
+    if str(to) == "0":
+        return f"{where}: stage {frm} → 0, re-armed"
+    verb = "re-entered" if str(frm) == str(to) else "entered"
+    return f"{where}: {verb} stage {to} {lab.get('stage', '')}".rstrip() + f" (from {frm})"
+
+
+def _order_failed(lab: Labels, data: Data, where: str) -> str:  # the venue's own code and message where it refused
+    said = data.get("detail")
+    return f"order failed on {_account(lab)}: {lab.get('reason', '?')}" + (f": {said}" if said else "")
+
+
+def _close_residual(lab: Labels, data: Data, where: str) -> str:
+    amount = data.get("amount")
+    size = f"{amount:g} " if isinstance(amount, (int, float)) else ""
+    return (f"{where}: {size}{data.get('symbol', '?')} left open, no longer closed ({data.get('why', '?')})"
+            + (f": {data.get('detail')}" if data.get("why") == "CLOSE_REJECTED" and data.get("detail") else ""))
+
+
+def _scope_blind(lab: Labels, data: Data, where: str) -> str:
+    if data.get("partly"):  # some trigger can still fire: say on what
+        return f"{where}: {data['partly']} ({lab.get('reason', '?')})"
+    return f"{where}: BLIND, cannot act ({lab.get('reason', '?')}): triggers {data.get('triggers', '?')}"
+
+
+def _lock_violation(lab: Labels, data: Data, where: str) -> str:
+    what = "cancelled" if data.get("action") == "cancel" else "brought back"
+    return (f"lock broken at the venue in {lab.get('scope', '?')} by strategy {lab.get('strategy', '?')}: "
+            f"{data.get('account', '?')} {data.get('symbol', '?')} {data.get('side', '?')} {what}")
+
+
+# each kind's headline from its labels, its data and where it happened (policy and scope)
+_HEADLINES: dict[str, Callable[[Labels, Data, str], str]] = {
+    ev.STAGE_TRANSITION: _stage_transition,
+    ev.ORDER_FAILED: _order_failed,
+    ev.POSITION_MODE_MISMATCH: lambda lab, data, where: (
+        f"{_account(lab)}: {data.get('detail', 'POSITION_MODE_MISMATCH')}; closes are sent as the venue's mode"),
+    ev.POSITION_MODE_MATCHED: lambda lab, data, where: (
+        f"{_account(lab)}: {data.get('detail', 'the position mode matches')}"),
+    ev.CLOSE_RETRIES_EXHAUSTED: lambda lab, data, where: f"{where}: closes still unfilled after every retry",
+    ev.CLOSE_RESIDUAL: _close_residual,
+    ev.POLICY_RELOAD_FAILED: lambda lab, data, where: "policy reload failed: the last good graph keeps running",
+    ev.RESET: lambda lab, data, where: f"{where}: reset approval ({data.get('result', '?')})",
+    ev.MANUAL_CLOSE: lambda lab, data, where: f"manual close of {lab.get('scope')} queued",
+    ev.DEPOSED: lambda lab, data, where: f"runner {lab.get('holder', '?')} lost the lease and stopped acting",
+    ev.SNAPSHOT_FAILED: lambda lab, data, where: f"no snapshot from {_account(lab)}: {lab.get('reason', '?')}",
+    ev.SCOPE_BLIND: _scope_blind,
+    ev.POLICY_UNMATCHED: lambda lab, data, where: (
+        f"policy {lab.get('policy')} is OFF: its scope ({data.get('selector', '?')}) selects no account"),
+    ev.REVOKE_FAILED: lambda lab, data, where: (
+        f"{data.get('want_text', 'revoke')} of trading at the venue FAILED for {lab.get('account')}: "
+        f"{data.get('code', '?')}: {data.get('message', '?')}; retried, not revoked until confirmed"),
+    ev.LOCK_VIOLATION: _lock_violation,
+    ev.LIMIT_VIOLATION: lambda lab, data, where: (
+        f"pre-trade limit broken at the venue in {lab.get('scope', '?')} by strategy "
+        f"{lab.get('strategy', '?')}: {data.get('account', '?')} {data.get('symbol', '?')} "
+        f"{data.get('side', '?')} cancelled ({str(data.get('reason', '?')).split(' [', 1)[0]})"),
+    ev.DMS_FIRED: lambda lab, data, where: f"dead man's switch fired{': ' + where if where else ''}",
+}
+
+
+def _account(lab: Labels) -> str:
     """The account a page names: its ``account`` label is the account's key (venue/account); an
     alert saved before it was carries the bare name beside its ``venue``."""
     account = str(lab.get("account"))
