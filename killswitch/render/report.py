@@ -41,33 +41,55 @@ def report_json(doc: dict) -> str:
 
 
 def report_markdown(doc: dict) -> str:
-    s = doc["summary"]
-    audit = doc["audit"]
     p = doc["period"]
     out = [f"# Kill-switch closure report: {p['since']} to {p['until']}", ""]
+    out += _audit_lines(doc)
+    out += _summary_lines(doc)
+    out += _incident_lines(doc["incidents"])
+    out += _trail_lines(doc)
+    out += _notification_lines(doc["notifications"])
+    out += operator_action_lines(doc.get("operator_actions") or [])
+    out += halt_break_lines(doc.get("halt_breaks") or {})
+
+    out += ["## Other audited events", ""]
+    if doc["other_events"]:
+        out += ["| event | count |", "|---|---|"] + [f"| {k} | {v} |" for k, v in doc["other_events"].items()]
+    else:
+        out.append("None.")
+    out += ["", "---", f"killswitch closure report, format {doc['format_version']}", ""]
+    return "\n".join(out)
+
+
+def _audit_lines(doc: dict) -> list[str]:
+    """The first lines: what verifying the audit chain found, in its own words, by its verdict."""
+    audit = doc["audit"]
     checked = f"verified at {doc['generated']}: {audit['covered']} checked; {audit['anchoring']}"
     verdict = audit["verdict"]
     if verdict == "intact_and_anchored":
-        out += [f"> Audit chain **intact and anchored** ({checked}). {audit['rows_in_period']} rows in the period.", ""]
-    elif verdict == "consistent_unanchored":  # the anchoring says what else cannot be told
-        out += [f"> Audit chain **consistent, UNANCHORED: truncation and wipes cannot be detected** ({checked}). "
+        return [f"> Audit chain **intact and anchored** ({checked}). {audit['rows_in_period']} rows in the period.", ""]
+    if verdict == "consistent_unanchored":  # the anchoring says what else cannot be told
+        return [f"> Audit chain **consistent, UNANCHORED: truncation and wipes cannot be detected** ({checked}). "
                 f"{audit['rows_in_period']} rows in the period.", ""]
-    elif verdict == "consistent_unverified":  # nothing outside the table was given to check it against
-        out += [f"> Audit chain **consistent, UNVERIFIED: neither the audit key nor an exported anchor was given; a "
+    if verdict == "consistent_unverified":  # nothing outside the table was given to check it against
+        return [f"> Audit chain **consistent, UNVERIFIED: neither the audit key nor an exported anchor was given; a "
                 f"wiped or wholly rewritten chain reads the same** ({checked}). Write the report with the audit key "
                 f"(KS_AUDIT_KEY or --audit-key-file) or the runner's AUDIT_HEAD lines (--anchors-from). "
                 f"{audit['rows_in_period']} rows in the period.", ""]
-    elif verdict == "not_verifiable_without_key":
-        out += [f"> Audit chain **NOT VERIFIABLE without the key** ({checked}). Write the report with the audit key "
+    if verdict == "not_verifiable_without_key":
+        return [f"> Audit chain **NOT VERIFIABLE without the key** ({checked}). Write the report with the audit key "
                 f"(KS_AUDIT_KEY or --audit-key-file). {audit['rows_in_period']} rows in the period.", ""]
-    else:
-        more = audit["findings"] - 1
-        out += [f"> **AUDIT CHAIN TAMPERED**: the first row that does not check is row {audit['first_bad_row']} "
-                f"({_c(audit['first_finding'])}){f'; {more} more finding(s)' if more > 0 else ''}. What follows was "
-                f"read from a trail that was changed after it was written: {audit['unverified_in_period']} of the "
-                f"period's {audit['rows_in_period']} rows are from row {audit['first_bad_row']} on and are marked "
-                f"*unverified* ({checked}).", ""]
-    out += ["| | |", "|---|---|",
+    more = audit["findings"] - 1
+    return [f"> **AUDIT CHAIN TAMPERED**: the first row that does not check is row {audit['first_bad_row']} "
+            f"({_c(audit['first_finding'])}){f'; {more} more finding(s)' if more > 0 else ''}. What follows was "
+            f"read from a trail that was changed after it was written: {audit['unverified_in_period']} of the "
+            f"period's {audit['rows_in_period']} rows are from row {audit['first_bad_row']} on and are marked "
+            f"*unverified* ({checked}).", ""]
+
+
+def _summary_lines(doc: dict) -> list[str]:
+    s = doc["summary"]
+    p = doc["period"]
+    return ["| | |", "|---|---|",
             f"| period (UTC) | {p['since']} to {p['until']} |",
             f"| generated (UTC) | {doc['generated']} |",
             f"| state store | `{_c(doc['store'])}` |",
@@ -85,39 +107,51 @@ def report_markdown(doc: dict) -> str:
                else "")
             + f"; {s.get('trading_changes', 0)} change(s) of the bots' trading permission |", ""]
 
-    out += ["## Incidents", ""]
-    if not doc["incidents"]:
-        out += ["No stage was entered in the period.", ""]
-    for i in doc["incidents"]:
-        stage = f" ({i['stage']})" if i["stage"] else ""
-        out += [f"### `{i['incident']}`", "",
-                f"- entered {i['at']}{_unverified(i)}: `{i['policy']}` on `{i['scope']}`, stage {i['from']} → "
-                f"{i['level']}{stage}" + (" — **dry run**, nothing sent" if i["dry_run"] else ""),
-                f"- reason: `{i['reason']}`",
-                f"- graph `{i['graph_digest']}`, revision `{_c(revision_text(i['revision']))}`"]
-        o = i["orders"]
-        line = f"- orders: {o['total']} journaled, {o['filled']} filled, {o['failed']} failed, {o['open']} not settled"
-        if o["planned_dry_run"]:
-            line += f"; {o['planned_dry_run']} planned in dry run"
-        out.append(line)
-        for said, n in sorted((o.get("refused") or {}).items()):  # in the venue's own words
-            out.append(f"- rejected by the venue: {n} × `{_c(said)}`")
-        for a in i["approvals"]:
-            out.append(f"- reset approval {a['at']}{_unverified(a)} by **{_c(a['approver'])}**: {_c(a['reason'])} "
-                       f"(`{_c(a['result'])}`)")
-        n = i["notifications"]
-        out.append(f"- notifications: delivered to {', '.join(sorted(set(n['delivered']))) or 'none'}"
-                   + (f"; **failed** for {', '.join(sorted(set(n['failed'])))}" if n["failed"] else "")
-                   + (f"; silenced for {', '.join(sorted(set(n['silenced'])))}" if n.get("silenced") else ""))
-        if i["runbook"]:
-            out.append(f"- runbook: `{i['runbook']['path']}` (template {i['runbook']['template']})")
-        else:
-            out.append("- runbook: none stored")
-        e = i["ended"]
-        out.append(f"- ended: {e['how']} at {e['at']} (`{_c(e['reason'])}`)" if e else "- ended: **still active**")
-        out.append("")
 
-    out += ["## Stage transitions", ""]
+def _incident_lines(incidents: list[dict]) -> list[str]:
+    out = ["## Incidents", ""]
+    if not incidents:
+        out += ["No stage was entered in the period.", ""]
+    for i in incidents:
+        out += _incident(i)
+    return out
+
+
+def _incident(i: dict) -> list[str]:
+    """One incident: how it began, its orders, approvals, notifications, runbook and how it ended."""
+    stage = f" ({i['stage']})" if i["stage"] else ""
+    out = [f"### `{i['incident']}`", "",
+           f"- entered {i['at']}{_unverified(i)}: `{i['policy']}` on `{i['scope']}`, stage {i['from']} → "
+           f"{i['level']}{stage}" + (" — **dry run**, nothing sent" if i["dry_run"] else ""),
+           f"- reason: `{i['reason']}`",
+           f"- graph `{i['graph_digest']}`, revision `{_c(revision_text(i['revision']))}`"]
+    o = i["orders"]
+    line = f"- orders: {o['total']} journaled, {o['filled']} filled, {o['failed']} failed, {o['open']} not settled"
+    if o["planned_dry_run"]:
+        line += f"; {o['planned_dry_run']} planned in dry run"
+    out.append(line)
+    for said, n in sorted((o.get("refused") or {}).items()):  # in the venue's own words
+        out.append(f"- rejected by the venue: {n} × `{_c(said)}`")
+    for a in i["approvals"]:
+        out.append(f"- reset approval {a['at']}{_unverified(a)} by **{_c(a['approver'])}**: {_c(a['reason'])} "
+                   f"(`{_c(a['result'])}`)")
+    sent = i["notifications"]
+    out.append(f"- notifications: delivered to {', '.join(sorted(set(sent['delivered']))) or 'none'}"
+               + (f"; **failed** for {', '.join(sorted(set(sent['failed'])))}" if sent["failed"] else "")
+               + (f"; silenced for {', '.join(sorted(set(sent['silenced'])))}" if sent.get("silenced") else ""))
+    if i["runbook"]:
+        out.append(f"- runbook: `{i['runbook']['path']}` (template {i['runbook']['template']})")
+    else:
+        out.append("- runbook: none stored")
+    e = i["ended"]
+    out.append(f"- ended: {e['how']} at {e['at']} (`{_c(e['reason'])}`)" if e else "- ended: **still active**")
+    out.append("")
+    return out
+
+
+def _trail_lines(doc: dict) -> list[str]:
+    """The tables of the period's stage transitions, orders, reset approvals and reset attempts."""
+    out = ["## Stage transitions", ""]
     if doc["transitions"]:
         out += ["| at | policy | scope | from → to | reason | decision |", "|---|---|---|---|---|---|"]
         out += [f"| {t['at']}{_unverified(t)} | {_c(t['policy'])} | {_c(t['scope'])} | {t['from']} → {t['to']} | "
@@ -158,37 +192,28 @@ def report_markdown(doc: dict) -> str:
     else:
         out.append("None.")
     out.append("")
+    return out
 
-    out += ["## Notifications", ""]
-    if doc["notifications"]:
-        out += ["| at | receipt | receiver | result | attempt | incidents |", "|---|---|---|---|---|---|"]
-        for r in doc["notifications"]:
-            what = r["kind"].replace("notification_", "")
-            if r["kind"] == "notification_failed" and not r["final"]:
-                what += " (retried)"
-            if r["fallback_for"]:
-                what += f" (fallback for {r['fallback_for']})"
-            if r["kind"] == "notification_dropped":
-                what += f" ({r['dropped']})"
-            if r["kind"] == "notification_silenced":
-                what += f" (by {', '.join(r.get('silences') or []) or '?'})"
-            out.append(f"| {r['at']}{_unverified(r)} | {what} | {_c(r['receiver'])} | {_c(r['result'])} | "
-                       f"{_c(r['attempt'])} | "
-                       f"{_c(', '.join(r['incidents']))} |")
-    else:
-        out.append("No receipt in the period.")
-    out.append("")
 
-    out += operator_action_lines(doc.get("operator_actions") or [])
-    out += halt_break_lines(doc.get("halt_breaks") or {})
-
-    out += ["## Other audited events", ""]
-    if doc["other_events"]:
-        out += ["| event | count |", "|---|---|"] + [f"| {k} | {v} |" for k, v in doc["other_events"].items()]
-    else:
-        out.append("None.")
-    out += ["", "---", f"killswitch closure report, format {doc['format_version']}", ""]
-    return "\n".join(out)
+def _notification_lines(receipts: list[dict]) -> list[str]:
+    out = ["## Notifications", ""]
+    if not receipts:
+        return out + ["No receipt in the period.", ""]
+    out += ["| at | receipt | receiver | result | attempt | incidents |", "|---|---|---|---|---|---|"]
+    for r in receipts:
+        what = r["kind"].replace("notification_", "")
+        if r["kind"] == "notification_failed" and not r["final"]:
+            what += " (retried)"
+        if r["fallback_for"]:
+            what += f" (fallback for {r['fallback_for']})"
+        if r["kind"] == "notification_dropped":
+            what += f" ({r['dropped']})"
+        if r["kind"] == "notification_silenced":
+            what += f" (by {', '.join(r.get('silences') or []) or '?'})"
+        out.append(f"| {r['at']}{_unverified(r)} | {what} | {_c(r['receiver'])} | {_c(r['result'])} | "
+                   f"{_c(r['attempt'])} | "
+                   f"{_c(', '.join(r['incidents']))} |")
+    return out + [""]
 
 
 def _lasted(a: dict) -> str:
