@@ -49,71 +49,86 @@ def compile_predicate(node: Node) -> Predicate:
     literals are compared in fractions and seconds, which is how signals report them.
     """
     if isinstance(node, Ref):
-        name = node.name
-
-        def ref(v: Values) -> bool | None:
-            x = v.get(name)
-            return None if x is None else bool(x)
-
-        return ref
+        return _ref(node.name)
     if isinstance(node, Literal):
         const = bool(node.value) if node.type is ValueType.BOOL else node.value
         return lambda v: const  # type: ignore[return-value]
     if isinstance(node, Compare):
-        op = _OPS[node.op]
-        left, right = node.left, node.right
-        if isinstance(left, Ref) and isinstance(right, Literal):
-            name, const = left.name, right.value
-
-            def cmp_rl(v: Values) -> bool | None:
-                x = v.get(name)
-                return None if x is None else op(x, const)
-
-            return cmp_rl
-        lf, rf = _operand(left), _operand(right)
-
-        def cmp(v: Values) -> bool | None:
-            a, b = lf(v), rf(v)
-            return None if a is None or b is None else op(a, b)
-
-        return cmp
+        return _compare(node)
     if isinstance(node, Not):
-        inner = compile_predicate(node.item)
-
-        def neg(v: Values) -> bool | None:
-            x = inner(v)
-            return None if x is None else not x
-
-        return neg
+        return _negation(compile_predicate(node.item))
     if isinstance(node, And):
-        parts = tuple(compile_predicate(x) for x in node.items)
-
-        def conj(v: Values) -> bool | None:
-            unknown = False
-            for p in parts:
-                x = p(v)
-                if x is False:
-                    return False
-                if x is None:
-                    unknown = True
-            return None if unknown else True
-
-        return conj
+        return _conjunction(tuple(compile_predicate(x) for x in node.items))
     if isinstance(node, Or):
-        parts = tuple(compile_predicate(x) for x in node.items)
-
-        def disj(v: Values) -> bool | None:
-            unknown = False
-            for p in parts:
-                x = p(v)
-                if x is True:
-                    return True
-                if x is None:
-                    unknown = True
-            return None if unknown else False
-
-        return disj
+        return _disjunction(tuple(compile_predicate(x) for x in node.items))
     raise AssertionError(node)  # pragma: no cover
+
+
+def _ref(name: str) -> Predicate:
+    def ref(v: Values) -> bool | None:
+        x = v.get(name)
+        return None if x is None else bool(x)
+
+    return ref
+
+
+def _compare(node: Compare) -> Predicate:
+    """A comparison; a signal against a literal (most thresholds) reads the signal alone."""
+    op = _OPS[node.op]
+    left, right = node.left, node.right
+    if isinstance(left, Ref) and isinstance(right, Literal):
+        name, const = left.name, right.value
+
+        def cmp_rl(v: Values) -> bool | None:
+            x = v.get(name)
+            return None if x is None else op(x, const)
+
+        return cmp_rl
+    lf, rf = _operand(left), _operand(right)
+
+    def cmp(v: Values) -> bool | None:
+        a, b = lf(v), rf(v)
+        return None if a is None or b is None else op(a, b)
+
+    return cmp
+
+
+def _negation(inner: Predicate) -> Predicate:
+    def neg(v: Values) -> bool | None:
+        x = inner(v)
+        return None if x is None else not x
+
+    return neg
+
+
+def _conjunction(parts: tuple[Predicate, ...]) -> Predicate:
+    """False when a part is false, else unknown when a part is unknown."""
+    def conj(v: Values) -> bool | None:
+        unknown = False
+        for p in parts:
+            x = p(v)
+            if x is False:
+                return False
+            if x is None:
+                unknown = True
+        return None if unknown else True
+
+    return conj
+
+
+def _disjunction(parts: tuple[Predicate, ...]) -> Predicate:
+    """True when a part is true, else unknown when a part is unknown."""
+    def disj(v: Values) -> bool | None:
+        unknown = False
+        for p in parts:
+            x = p(v)
+            if x is True:
+                return True
+            if x is None:
+                unknown = True
+        return None if unknown else False
+
+    return disj
 
 
 def _operand(node: Node) -> Number:

@@ -56,6 +56,18 @@ def salvage(doc: LoadedDoc, cls: type[BaseModel], errors: list[_Err]) -> None:
     _salvage(doc, cls, errors, keep_stages=False)  # the stages' fixes did not validate: drop them whole
 
 
+@dataclass
+class _Drops:
+    """What the errors ask salvage to drop of a document's spec: items of its sections, stages'
+    fields and actions (or the stages whole), optional fields of spec; and the sections of spec no
+    longer as written."""
+
+    items: dict[str, set[Any]] = field(default_factory=dict)  # section -> the keys or indices dropped
+    stage_fixes: dict[int, _StageFix] = field(default_factory=dict)
+    fields: set[str] = field(default_factory=set)
+    spec_unsure: set[str] = field(default_factory=set)  # sections of spec not as written (their defaults stand in)
+
+
 def _salvage(doc: LoadedDoc, cls: type[BaseModel], errors: list[_Err], keep_stages: bool) -> bool:
     raw = copy.deepcopy(doc.raw)
     spec = raw.get("spec")
@@ -63,59 +75,92 @@ def _salvage(doc: LoadedDoc, cls: type[BaseModel], errors: list[_Err], keep_stag
     if not isinstance(spec, dict) or not _is_model(spec_model):
         return True  # nothing to salvage, and nothing better to try
     optional = {f.alias or n for n, f in spec_model.model_fields.items() if not f.is_required()}
-    drop_items: dict[str, set[Any]] = {}
-    stage_fixes: dict[int, _StageFix] = {}
-    drop_fields: set[str] = set()
-    spec_unsure: set[str] = set()  # sections of spec not as written (their defaults stand in)
+    drops = _Drops()
     stages = spec.get("stages")
     for err in errors:
-        p = err.path
-        if (keep_stages and len(p) >= 4 and p[:2] == ("spec", "stages") and isinstance(stages, list)
-                and isinstance(p[2], int) and 0 <= p[2] < len(stages) and isinstance(stages[p[2]], dict)):
-            _fix_stage(stage_fixes.setdefault(p[2], _StageFix()), err, p[3:], allowed_keys(cls, p[:3]))
-        elif len(p) >= 3 and p[0] == "spec" and isinstance(spec.get(p[1]), (dict, list)) and p[2] != "[key]":
-            drop_items.setdefault(p[1], set()).add(p[2])
-        elif len(p) >= 4 and p[0] == "spec" and p[3] == "[key]":
-            drop_items.setdefault(p[1], set()).add(p[2])
-        elif len(p) >= 2 and p[0] == "spec" and (p[1] in optional or err.type == "extra_forbidden"):
-            drop_fields.add(p[1])
-            if err.type == "extra_forbidden":  # an unknown key of spec: the section it resembles, or any
-                spec_unsure.add(d.did_you_mean(str(p[1]), optional) or "*")
-        elif len(p) >= 2 and p[0] == "metadata" and p[1] != "name":
-            raw["metadata"].pop(p[1], None)
-        else:
+        if not _sort(err, drops, raw, cls, optional, keep_stages):
             return True  # the document's frame is broken; nothing trustworthy to check further
-    for name in drop_fields:
+    for name in drops.fields:
         spec.pop(name, None)
-    spec_unsure |= drop_fields
+    drops.spec_unsure |= drops.fields
     # a section of fixed keys (scope, risk_score) or a list that lost an item (correlation_groups)
     # is no longer as written; name-keyed sections (signals, triggers) keep their dropped names
-    spec_unsure |= {section for section, coll in ((k, spec.get(k)) for k in drop_items)
-                    if section != "stages" and (isinstance(coll, list) or model_at(cls, ("spec", section)) is not None)}
+    drops.spec_unsure |= {section for section, coll in ((k, spec.get(k)) for k in drops.items)
+                          if section != "stages"
+                          and (isinstance(coll, list) or model_at(cls, ("spec", section)) is not None)}
     names: dict[str, list[str]] = {}
-    poisoned: set[Path] = {("spec", f) for f in drop_fields}
+    poisoned: set[Path] = {("spec", f) for f in drops.fields}
     uncertain: dict[Path, frozenset[str]] = {}
     kept_actions: dict[int, tuple[int, ...]] = {}
     written_names: dict[int, str] = {}
-    for i, fix in stage_fixes.items():
+    for i, fix in drops.stage_fixes.items():
         if fix.drop:
-            drop_items.setdefault("stages", set()).add(i)
+            drops.items.setdefault("stages", set()).add(i)
             continue
         stage = cast(list[dict[str, Any]], stages)[i]  # a stage with fixes is a mapping in a list
-        for k in fix.keys:
-            stage.pop(k, None)
-        if fix.name is not None:
-            stage["name"] = _NO_NAME
-            if isinstance(fix.name, str) and fix.name.strip():
-                written_names[i] = fix.name
-        acts = stage.get("actions")
-        if fix.actions and isinstance(acts, list):
-            keep = tuple(j for j in range(len(acts)) if j not in fix.actions)
-            stage["actions"] = [acts[j] for j in keep]
-            kept_actions[i] = keep
+        _fix_stage_fields(stage, fix, i, kept_actions, written_names)
         uncertain[("spec", "stages", i)] = frozenset(fix.unsure | ({"actions"} if fix.actions else set()))
-    if spec_unsure:
-        uncertain[("spec",)] = frozenset(spec_unsure)
+    if drops.spec_unsure:
+        uncertain[("spec",)] = frozenset(drops.spec_unsure)
+    kept = _drop_items(spec, drops.items, names, poisoned)
+    try:
+        model = cls.model_validate(raw)
+    except ValidationError:
+        return not drops.stage_fixes  # with stage fixes, the caller tries again dropping those stages whole
+    doc.model = _with_written_names(model, written_names, kept.get("stages"))
+    doc.kept = kept
+    doc.kept_actions = kept_actions
+    doc.uncertain = uncertain
+    doc.poisoned = frozenset(poisoned)
+    doc.dropped_names = names
+    return True
+
+
+def _sort(err: _Err, drops: _Drops, raw: dict[str, Any], cls: type[BaseModel], optional: set[str],
+          keep_stages: bool) -> bool:
+    """Notes in ``drops`` what ``err`` asks to drop (an unknown key of metadata is dropped from
+    ``raw`` at once); False when the error breaks the document's frame."""
+    p = err.path
+    spec = raw["spec"]
+    stages = spec.get("stages")
+    if (keep_stages and len(p) >= 4 and p[:2] == ("spec", "stages") and isinstance(stages, list)
+            and isinstance(p[2], int) and 0 <= p[2] < len(stages) and isinstance(stages[p[2]], dict)):
+        _fix_stage(drops.stage_fixes.setdefault(p[2], _StageFix()), err, p[3:], allowed_keys(cls, p[:3]))
+    elif len(p) >= 3 and p[0] == "spec" and isinstance(spec.get(p[1]), (dict, list)) and p[2] != "[key]":
+        drops.items.setdefault(p[1], set()).add(p[2])
+    elif len(p) >= 4 and p[0] == "spec" and p[3] == "[key]":
+        drops.items.setdefault(p[1], set()).add(p[2])
+    elif len(p) >= 2 and p[0] == "spec" and (p[1] in optional or err.type == "extra_forbidden"):
+        drops.fields.add(p[1])
+        if err.type == "extra_forbidden":  # an unknown key of spec: the section it resembles, or any
+            drops.spec_unsure.add(d.did_you_mean(str(p[1]), optional) or "*")
+    elif len(p) >= 2 and p[0] == "metadata" and p[1] != "name":
+        raw["metadata"].pop(p[1], None)
+    else:
+        return False
+    return True
+
+
+def _fix_stage_fields(stage: dict[str, Any], fix: _StageFix, i: int, kept_actions: dict[int, tuple[int, ...]],
+                      written_names: dict[int, str]) -> None:
+    """Stage ``i`` without its bad fields and actions; notes the actions kept and the name as written."""
+    for k in fix.keys:
+        stage.pop(k, None)
+    if fix.name is not None:
+        stage["name"] = _NO_NAME
+        if isinstance(fix.name, str) and fix.name.strip():
+            written_names[i] = fix.name
+    acts = stage.get("actions")
+    if fix.actions and isinstance(acts, list):
+        keep = tuple(j for j in range(len(acts)) if j not in fix.actions)
+        stage["actions"] = [acts[j] for j in keep]
+        kept_actions[i] = keep
+
+
+def _drop_items(spec: dict[str, Any], drop_items: dict[str, set[Any]], names: dict[str, list[str]],
+                poisoned: set[Path]) -> dict[str, tuple[int, ...]]:
+    """The sections' items dropped from ``spec``, their names noted in ``names`` and their paths
+    in ``poisoned``; returns the indices each list section kept."""
     kept: dict[str, tuple[int, ...]] = {}
     for section, items in drop_items.items():
         coll = spec.get(section)
@@ -133,17 +178,7 @@ def _salvage(doc: LoadedDoc, cls: type[BaseModel], errors: list[_Err], keep_stag
                 poisoned.add(("spec", section, i))
             spec[section] = [coll[i] for i in keep]
             kept[section] = keep
-    try:
-        model = cls.model_validate(raw)
-    except ValidationError:
-        return not stage_fixes  # with stage fixes, the caller tries again dropping those stages whole
-    doc.model = _with_written_names(model, written_names, kept.get("stages"))
-    doc.kept = kept
-    doc.kept_actions = kept_actions
-    doc.uncertain = uncertain
-    doc.poisoned = frozenset(poisoned)
-    doc.dropped_names = names
-    return True
+    return kept
 
 
 def _fix_stage(fix: _StageFix, err: _Err, rest: Path, allowed: list[str]) -> None:

@@ -30,6 +30,8 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from ruamel.yaml import YAML
+    from ruamel.yaml.composer import Composer
+    from ruamel.yaml.scanner import RoundTripScanner
 
 # Counted as the scanner sees it: open block collections plus open brackets. The documents in
 # policies/ reach 7 levels, those in tests/ 8; a NotificationRoutes tree of 30 nested child
@@ -56,15 +58,18 @@ class AliasFound(ShapeRefused):
     """An alias (``*name``) starts here."""
 
 
-_types: tuple[Any, Any] | None = None
+_types: tuple[type[RoundTripScanner], type[Composer]] | None = None
 
 
-def _loader_types() -> tuple[Any, Any]:
+def _loader_types() -> tuple[type[RoundTripScanner], type[Composer]]:
     """The bounded scanner and the recording composer: subclasses of ruamel's, made on first use."""
     global _types
-    if _types is not None:
-        return _types
-    from ruamel.yaml.composer import Composer
+    if _types is None:
+        _types = (_scanner_type(), _composer_type())
+    return _types
+
+
+def _scanner_type() -> type[RoundTripScanner]:
     from ruamel.yaml.scanner import RoundTripScanner, ScannerError
 
     class _BoundedScanner(RoundTripScanner):
@@ -120,6 +125,12 @@ def _loader_types() -> tuple[Any, Any]:
                                        r.get_mark())
                 del keys[level]
 
+    return _BoundedScanner
+
+
+def _composer_type() -> type[Composer]:
+    from ruamel.yaml.composer import Composer
+
     class _RecordingComposer(Composer):
         """Records where the root node of every document starts (0-based line, column): a scalar
         document carries no position of its own once constructed."""
@@ -140,8 +151,7 @@ def _loader_types() -> tuple[Any, Any]:
             self.document_starts.append((node.start_mark.line, node.start_mark.column))
             return node
 
-    _types = (_BoundedScanner, _RecordingComposer)
-    return _types
+    return _RecordingComposer
 
 
 _local = threading.local()

@@ -119,46 +119,68 @@ def plain(node: Any, path: Path, sm: SourceMap, seen: set[int], pos: Position) -
     """``node``'s plain data (dicts, lists, scalars), noting every key's and value's position in
     ``sm``; raises :class:`Refused` at what the loader refuses."""
     from ruamel.yaml.comments import CommentedMap, CommentedSeq, TaggedScalar
-    from ruamel.yaml.scalarstring import DoubleQuotedScalarString, ScalarString, SingleQuotedScalarString
 
     if isinstance(node, (CommentedMap, CommentedSeq)):
-        if id(node) in seen:
-            raise Refused(pos, "YAML aliases are not allowed; write the value out")
-        seen.add(id(node))
-        tag = getattr(getattr(node, "tag", None), "value", None)
-        if tag and not str(tag).startswith("tag:yaml.org,2002:"):
-            raise Refused(pos, f"YAML tag {tag} is not allowed")
+        _refuse_repeat_or_tag(node, seen, pos)
     if isinstance(node, TaggedScalar):
         raise Refused(pos, f"YAML tag {node.tag.value} is not allowed")
     if isinstance(node, CommentedMap):
-        if getattr(node, "merge", None):
-            raise Refused(pos, "YAML merge keys (<<) are not allowed; write the keys out")
-        out: dict[str, Any] = {}
-        lc = node.lc.data
-        for k, v in node.items():
-            key = k if isinstance(k, str) else _scalar_key(k)
-            p = path + (key,)
-            entry = lc.get(k)
-            if entry:
-                sm.keys[p] = Position(entry[0] + 1, entry[1] + 1)
-                sm.values[p] = Position(entry[2] + 1, entry[3] + 1)
-            if v is None and p in sm.keys:
-                sm.values[p] = sm.keys[p]
-            vpos = sm.values.get(p, pos)
-            out[key] = plain(v, p, sm, seen, vpos)
-            _note_scalar(v, p, sm, DoubleQuotedScalarString, SingleQuotedScalarString, ScalarString)
-        return out
+        return _plain_map(node, path, sm, seen, pos)
     if isinstance(node, CommentedSeq):
-        items = []
-        lc = node.lc.data
-        for i, v in enumerate(node):
-            p = path + (i,)
-            entry = lc.get(i)
-            if entry:
-                sm.values[p] = Position(entry[0] + 1, entry[1] + 1)
-            items.append(plain(v, p, sm, seen, sm.values.get(p, pos)))
-            _note_scalar(v, p, sm, DoubleQuotedScalarString, SingleQuotedScalarString, ScalarString)
-        return items
+        return _plain_seq(node, path, sm, seen, pos)
+    return _plain_scalar(node)
+
+
+def _refuse_repeat_or_tag(node: Any, seen: set[int], pos: Position) -> None:
+    """Refuses a collection met before (an alias) or tagged outside YAML's own tags."""
+    if id(node) in seen:
+        raise Refused(pos, "YAML aliases are not allowed; write the value out")
+    seen.add(id(node))
+    tag = getattr(getattr(node, "tag", None), "value", None)
+    if tag and not str(tag).startswith("tag:yaml.org,2002:"):
+        raise Refused(pos, f"YAML tag {tag} is not allowed")
+
+
+def _plain_map(node: Any, path: Path, sm: SourceMap, seen: set[int], pos: Position) -> dict[str, Any]:
+    from ruamel.yaml.scalarstring import DoubleQuotedScalarString, ScalarString, SingleQuotedScalarString
+
+    if getattr(node, "merge", None):
+        raise Refused(pos, "YAML merge keys (<<) are not allowed; write the keys out")
+    out: dict[str, Any] = {}
+    lc = node.lc.data
+    for k, v in node.items():
+        key = k if isinstance(k, str) else _scalar_key(k)
+        p = path + (key,)
+        entry = lc.get(k)
+        if entry:
+            sm.keys[p] = Position(entry[0] + 1, entry[1] + 1)
+            sm.values[p] = Position(entry[2] + 1, entry[3] + 1)
+        if v is None and p in sm.keys:
+            sm.values[p] = sm.keys[p]
+        vpos = sm.values.get(p, pos)
+        out[key] = plain(v, p, sm, seen, vpos)
+        _note_scalar(v, p, sm, DoubleQuotedScalarString, SingleQuotedScalarString, ScalarString)
+    return out
+
+
+def _plain_seq(node: Any, path: Path, sm: SourceMap, seen: set[int], pos: Position) -> list[Any]:
+    from ruamel.yaml.scalarstring import DoubleQuotedScalarString, ScalarString, SingleQuotedScalarString
+
+    items = []
+    lc = node.lc.data
+    for i, v in enumerate(node):
+        p = path + (i,)
+        entry = lc.get(i)
+        if entry:
+            sm.values[p] = Position(entry[0] + 1, entry[1] + 1)
+        items.append(plain(v, p, sm, seen, sm.values.get(p, pos)))
+        _note_scalar(v, p, sm, DoubleQuotedScalarString, SingleQuotedScalarString, ScalarString)
+    return items
+
+
+def _plain_scalar(node: Any) -> Any:
+    """A scalar as the plain value of its type: ruamel's subclasses of int, float and str made
+    the built-in types, a date its ISO text."""
     if isinstance(node, bool) or node is None:
         return node
     if isinstance(node, int):
