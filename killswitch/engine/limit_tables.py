@@ -224,42 +224,54 @@ def book_breaches(tables: LimitTables, snapshots: Iterable[Snapshot], now_ms: in
     """What the current positions and open orders break already, per policy and instance."""
     out: list[BookBreach] = []
     for (policy, scope), sl in sorted(tables.scopes.items()):
-        lim, u = sl.limits, sl.usage
-        if not u.known:
-            continue
-        if lim.max_gross_notional is not None and u.gross > lim.max_gross_notional * (1 + 1e-9):
-            out.append(BookBreach(policy, scope, None, Breach(
-                GROSS, lim.max_gross_notional, u.gross, "quote",
-                f"gross notional of the scope is {money(u.gross)} > limit {money(lim.max_gross_notional)}")))
-        if lim.max_open_orders is not None and u.open_orders > lim.max_open_orders:
-            out.append(BookBreach(policy, scope, None, Breach(
-                OPEN_ORDERS, lim.max_open_orders, u.open_orders, "orders",
-                f"open orders of the scope are {u.open_orders} > limit {lim.max_open_orders}")))
-        for symbol, n in sorted(u.open_by_symbol.items()):
-            cap_n = lim.for_symbol(symbol).max_open_orders
-            if cap_n is not None and n > cap_n:
-                out.append(BookBreach(policy, scope, None, Breach(
-                    OPEN_ORDERS, cap_n, n, "orders", f"open orders of {symbol} are {n} > limit {cap_n}", symbol)))
-        for (account, symbol, leg), held in sorted(u.legs.items(), key=lambda kv: tuple(map(str, kv[0]))):
-            cap = lim.for_symbol(symbol).max_position_notional
-            if cap is not None and held.notional > cap * (1 + 1e-9):
-                side = "" if leg == "BOTH" else f" ({leg})"
-                out.append(BookBreach(policy, scope, account, Breach(
-                    POSITION, cap, held.notional, "quote",
-                    f"position in {symbol}{side} is {money(held.notional)} > limit {money(cap)}", symbol)))
+        if sl.usage.known:
+            out += [BookBreach(policy, scope, account, b) for account, b in _scope_breaches(sl.limits, sl.usage)]
     for s in snapshots:
-        if not s.fetch.ok:
-            continue
-        account = account_key(s)
-        for o in s.orders:
-            order = LimitOrder.resting(o, account)
-            for sl in tables.binding(account, o.strategy, o.symbol):
-                if not sl.usage.known:
-                    continue
-                for b in breaches_in(sl.limits, order, sl.usage, tables.marks_of(account), now_ms, resting=True):
-                    if b.code == OPEN_ORDERS:
-                        continue  # the scope's counts are said once above, not once per order
-                    out.append(BookBreach(sl.policy, sl.scope, account, b, o.id))
+        if s.fetch.ok:
+            out += _resting_breaches(tables, s, now_ms)
+    return out
+
+
+def _scope_breaches(lim: LimitsNode, u: Usage) -> list[tuple[Optional[str], Breach]]:
+    """What a scope's usage breaks: its gross, its open orders (in all and per symbol), and each
+    position (with the account that holds it)."""
+    out: list[tuple[Optional[str], Breach]] = []
+    if lim.max_gross_notional is not None and u.gross > lim.max_gross_notional * (1 + 1e-9):
+        out.append((None, Breach(
+            GROSS, lim.max_gross_notional, u.gross, "quote",
+            f"gross notional of the scope is {money(u.gross)} > limit {money(lim.max_gross_notional)}")))
+    if lim.max_open_orders is not None and u.open_orders > lim.max_open_orders:
+        out.append((None, Breach(
+            OPEN_ORDERS, lim.max_open_orders, u.open_orders, "orders",
+            f"open orders of the scope are {u.open_orders} > limit {lim.max_open_orders}")))
+    for symbol, n in sorted(u.open_by_symbol.items()):
+        cap_n = lim.for_symbol(symbol).max_open_orders
+        if cap_n is not None and n > cap_n:
+            out.append((None, Breach(
+                OPEN_ORDERS, cap_n, n, "orders", f"open orders of {symbol} are {n} > limit {cap_n}", symbol)))
+    for (account, symbol, leg), held in sorted(u.legs.items(), key=lambda kv: tuple(map(str, kv[0]))):
+        cap = lim.for_symbol(symbol).max_position_notional
+        if cap is not None and held.notional > cap * (1 + 1e-9):
+            side = "" if leg == "BOTH" else f" ({leg})"
+            out.append((account, Breach(
+                POSITION, cap, held.notional, "quote",
+                f"position in {symbol}{side} is {money(held.notional)} > limit {money(cap)}", symbol)))
+    return out
+
+
+def _resting_breaches(tables: LimitTables, s: Snapshot, now_ms: int) -> list[BookBreach]:
+    """What each open order of a snapshot would break were it sent now, in every scope that binds it."""
+    out: list[BookBreach] = []
+    account = account_key(s)
+    for o in s.orders:
+        order = LimitOrder.resting(o, account)
+        for sl in tables.binding(account, o.strategy, o.symbol):
+            if not sl.usage.known:
+                continue
+            for b in breaches_in(sl.limits, order, sl.usage, tables.marks_of(account), now_ms, resting=True):
+                if b.code == OPEN_ORDERS:
+                    continue  # the scope's counts are said once above, not once per order
+                out.append(BookBreach(sl.policy, sl.scope, account, b, o.id))
     return out
 
 

@@ -22,7 +22,7 @@ import hashlib
 import math
 from itertools import compress, repeat
 from operator import eq
-from typing import Iterable, Optional
+from typing import Iterable, Mapping, Optional
 
 from ..compile.graph import PolicyNode
 from ..orders import OrderIntent
@@ -30,7 +30,7 @@ from . import depth
 from .amounts import split_amount
 from .attribution import column
 from .legs import _Close, _Leg, _leg
-from .scope import position_key
+from .scope import ScopeView, position_key
 from .stage_planner import _Planner
 
 # Orders per second for a venue no rate was given for: below what any venue we know accepts.
@@ -150,6 +150,33 @@ def _first_leg(self: _Planner) -> Optional[tuple[_Leg, str]]:
         s, p = view.pair(i)
         return _leg(position_key(s, p), _Close(s, p, p.contracts, True, "close_all", "CLOSE_ALL"), [], [])
 
+    tops = _top_ungrouped(view, groups)
+    if tops is None:  # no order of exposure to rely on
+        return None
+    if tops:
+        bucket, i = min(tops)
+        leg = leg_of(i)
+        if leg is None:
+            return None  # below the minimum: the next key, or a lesser notional, comes first: plan whole
+        best = ((-leg.exposure, bucket), leg, bucket)
+    if groups:
+        members = _group_members(view, groups)
+        if members is None:
+            return None
+        for name, at in members.items():
+            legs = [x for x in map(leg_of, at) if x is not None]
+            if not legs:
+                continue
+            key = (-sum(x.exposure for x in legs), name)
+            if best is None or key < best[0]:
+                lead = min(legs, key=lambda x: (-x.exposure, x.key)) if len(legs) > 1 else legs[0]
+                best = (key, lead, name)
+    return None if best is None else (best[1], best[2])
+
+
+def _top_ungrouped(view: ScopeView, groups: Mapping[str, str]) -> Optional[list[tuple[str, int]]]:
+    """The positions in no correlation group at the top notional, per account: (bucket, index)
+    of those whose symbol starts with the least symbol there. None when a notional is unknown."""
     tops: list[tuple[str, int]] = []  # (bucket, index) of the least key at the top, per account
     top = None
     base = 0
@@ -176,30 +203,20 @@ def _first_leg(self: _Planner) -> Optional[tuple[_Leg, str]]:
                      for i in compress(range(n), map(str.startswith, symbols, repeat(least)))
                      if notional[i] == here and symbols[i] not in groups]
         base += n
-    if tops:
-        bucket, i = min(tops)
-        leg = leg_of(i)
-        if leg is None:
-            return None  # below the minimum: the next key, or a lesser notional, comes first: plan whole
-        best = ((-leg.exposure, bucket), leg, bucket)
-    if groups:
-        members: dict[str, list[int]] = {}
-        symbols = column(view.columns, lambda c: c.symbols)
-        for i, sym in enumerate(symbols):
-            g = groups.get(sym)
-            if g is not None:
-                members.setdefault(g, []).append(i)
-        if sum(len(v) for v in members.values()) > _FIRST_TRIES:
-            return None
-        for name, at in members.items():
-            legs = [x for x in map(leg_of, at) if x is not None]
-            if not legs:
-                continue
-            key = (-sum(x.exposure for x in legs), name)
-            if best is None or key < best[0]:
-                lead = min(legs, key=lambda x: (-x.exposure, x.key)) if len(legs) > 1 else legs[0]
-                best = (key, lead, name)
-    return None if best is None else (best[1], best[2])
+    return tops
+
+
+def _group_members(view: ScopeView, groups: Mapping[str, str]) -> Optional[dict[str, list[int]]]:
+    """The positions of each correlation group, by index; None when there are too many to try."""
+    members: dict[str, list[int]] = {}
+    symbols = column(view.columns, lambda c: c.symbols)
+    for i, sym in enumerate(symbols):
+        g = groups.get(sym)
+        if g is not None:
+            members.setdefault(g, []).append(i)
+    if sum(len(v) for v in members.values()) > _FIRST_TRIES:
+        return None
+    return members
 
 
 def _bucket_order(kv: tuple[str, list[_Leg]]) -> tuple[float, str]:
