@@ -81,6 +81,12 @@ def reason_for(exc: BaseException) -> Reason:
         return Reason.BAD_RESPONSE  # malformed JSON, or a structure without what the snapshot needs
     if "ccxt" not in sys.modules:  # no ccxt exception can exist yet
         return Reason.EXCHANGE_UNAVAILABLE if isinstance(exc, ConnectionError) else Reason.UNKNOWN
+    return _ccxt_reason(exc)
+
+
+def _ccxt_reason(exc: BaseException) -> Reason:
+    """The reason code of a ccxt exception, most specific class first; any other exception
+    (a connection refused) is the exchange's being unavailable, or unknown."""
     e = _ccxt()
     message = str(exc)
     if isinstance(exc, e.OrderNotFound):

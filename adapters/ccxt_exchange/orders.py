@@ -23,7 +23,7 @@ What it must not do
 from __future__ import annotations
 
 import logging
-from typing import Mapping
+from typing import Mapping, Optional
 
 from killswitch.orders import OrderIntent
 from killswitch.snapshot import MarketRules, OrderBook
@@ -61,80 +61,101 @@ class OrderPlacement(KnownPositions):
         """
 
         async def body(op: Op) -> OrderResult:
-            await self._ensure_markets(op)
-            market = self._markets.require(intent.symbol)
-            if intent.side not in ("buy", "sell"):
-                raise AdapterError(Reason.INVALID_ORDER, f"{intent.symbol}: side {intent.side!r}", venue=self.venue)
-            if not self.dialect.client_id_fits(intent.client_order_id):
-                # the venue would refuse it, or cut it and lose the lookup by client id after a crash
-                d = self.dialect
-                raise AdapterError(Reason.INVALID_ORDER, f"{intent.symbol}: client order id "
-                                   f"{intent.client_order_id!r} is not {d.max_client_id_length} or fewer of "
-                                   f"[{d.client_id_alphabet}]", venue=self.venue)
-            leg = self._leg_of(intent)
-            if self.market_type == "futures":
-                pos = await self._known_position(op, intent.symbol, leg)
-                check_close(intent, self.market_type, pos.contracts if pos else None, self.venue)
-            else:
-                check_close(intent, self.market_type, None, self.venue)
-                if intent.side == "sell":
-                    await self._check_spot_holding(op, intent, market)
-            amount = self.round_amount(intent.symbol, intent.amount)
-            rules = self.market_rules(intent.symbol) or MarketRules()
-            if amount <= 0 or amount < rules.min_amount:
-                raise AdapterError(Reason.INVALID_ORDER,
-                                   f"{intent.symbol}: amount {intent.amount:g} is below the market minimum "
-                                   f"(step {rules.amount_step:g}, min {rules.min_amount:g})", venue=self.venue)
-            price = None
-            if intent.limit_price is not None:
-                if intent.limit_price <= 0:
-                    raise AdapterError(Reason.INVALID_ORDER, f"{intent.symbol}: limit price {intent.limit_price:g}",
-                                       venue=self.venue)
-                price = self._markets.protected_price(intent.symbol, intent.limit_price, intent.side)
-            if not intent.reduce_only and rules.min_notional:
-                unit = price or (intent.notional / intent.amount if intent.amount else 0.0)
-                if unit and amount * unit < rules.min_notional:
-                    raise AdapterError(Reason.INVALID_ORDER,
-                                       f"{intent.symbol}: notional {amount * unit:g} is below the minimum "
-                                       f"{rules.min_notional:g}", venue=self.venue)
-            params = self.order_params(intent)
-            order_type = "market" if price is None else "limit"
-            if price is not None:
-                params["timeInForce"] = "IOC"
-            raw = await self._calls.call(op, "create_order", intent.symbol, order_type, intent.side, amount, price,
-                                         params, retry=False, order=True)
-            result = parsing.order_result(self.dialect.order_answer(raw), intent.client_order_id, amount)
-            self._after_send(intent.symbol, leg, result)
-            return result
+            return await self._send(op, intent)
 
         self._orders_at = None  # whatever the answer, the next snapshot lists the open orders again
         try:
             try:
                 return await self._calls.run("submit", body)
             except AdapterError as e:
-                if e.refusal is None or e.refusal.kind != MODE or self.market_type != "futures":
+                if not await self._built_otherwise(intent, e):
                     raise
-                # refused for the position mode (reduceOnly in hedge mode, a leg in one-way):
-                # nothing reached the book; read the mode again and, built otherwise now, send once
-                sent = self.order_params(intent)
-                await self._reread_mode()
-                if self.order_params(intent) == sent:
-                    raise
-                log.warning("%s/%s: %s refused for the position mode (%s); the mode read again is %s: "
-                            "sent once more, built for it", self.venue, self.account, intent.client_order_id,
-                            e.refusal.text(), self._mode.value().describe())
                 return await self._calls.run("submit", body)
         except AdapterError as e:
-            if e.reason in (Reason.TIMEOUT, Reason.EXCHANGE_UNAVAILABLE, Reason.UNKNOWN, Reason.BAD_RESPONSE,
-                            Reason.REDUCE_ONLY_REJECTED):
-                # unknown outcome, or the venue knows a smaller position: re-fetch before the next close
-                self._forget_positions(intent.symbol)
-            if e.reason == Reason.CLOSE_EXCEEDS_POSITION and self._stream is not None and \
-                    self.market_type == "futures":
-                # the close was sized from a snapshot that holds more than the position read over
-                # REST: the next snapshots are REST's until a reconcile agrees with the stream
-                self._stream.distrust(f"{intent.symbol}: {e.message}")
+            self._after_refusal(intent, e)
             raise
+
+    async def _send(self, op: Op, intent: OrderIntent) -> OrderResult:
+        """The checks before anything is sent (see :meth:`submit`), then the one ``create_order``."""
+        await self._ensure_markets(op)
+        market = self._markets.require(intent.symbol)
+        self._refuse_malformed(intent)
+        leg = self._leg_of(intent)
+        if self.market_type == "futures":
+            pos = await self._known_position(op, intent.symbol, leg)
+            check_close(intent, self.market_type, pos.contracts if pos else None, self.venue)
+        else:
+            check_close(intent, self.market_type, None, self.venue)
+            if intent.side == "sell":
+                await self._check_spot_holding(op, intent, market)
+        amount = self.round_amount(intent.symbol, intent.amount)
+        rules = self.market_rules(intent.symbol) or MarketRules()
+        if amount <= 0 or amount < rules.min_amount:
+            raise AdapterError(Reason.INVALID_ORDER,
+                               f"{intent.symbol}: amount {intent.amount:g} is below the market minimum "
+                               f"(step {rules.amount_step:g}, min {rules.min_amount:g})", venue=self.venue)
+        price = self._limit_price(intent)
+        if not intent.reduce_only and rules.min_notional:
+            unit = price or (intent.notional / intent.amount if intent.amount else 0.0)
+            if unit and amount * unit < rules.min_notional:
+                raise AdapterError(Reason.INVALID_ORDER,
+                                   f"{intent.symbol}: notional {amount * unit:g} is below the minimum "
+                                   f"{rules.min_notional:g}", venue=self.venue)
+        params = self.order_params(intent)
+        order_type = "market" if price is None else "limit"
+        if price is not None:
+            params["timeInForce"] = "IOC"
+        raw = await self._calls.call(op, "create_order", intent.symbol, order_type, intent.side, amount, price,
+                                     params, retry=False, order=True)
+        result = parsing.order_result(self.dialect.order_answer(raw), intent.client_order_id, amount)
+        self._after_send(intent.symbol, leg, result)
+        return result
+
+    def _refuse_malformed(self, intent: OrderIntent) -> None:
+        """Refuses a side that is neither buy nor sell, and a client order id the venue would refuse
+        (or cut, and lose the lookup by client id after a crash)."""
+        if intent.side not in ("buy", "sell"):
+            raise AdapterError(Reason.INVALID_ORDER, f"{intent.symbol}: side {intent.side!r}", venue=self.venue)
+        if not self.dialect.client_id_fits(intent.client_order_id):
+            d = self.dialect
+            raise AdapterError(Reason.INVALID_ORDER, f"{intent.symbol}: client order id "
+                               f"{intent.client_order_id!r} is not {d.max_client_id_length} or fewer of "
+                               f"[{d.client_id_alphabet}]", venue=self.venue)
+
+    def _limit_price(self, intent: OrderIntent) -> Optional[float]:
+        """The limit on the tick, never looser than the cap; None for a market order."""
+        if intent.limit_price is None:
+            return None
+        if intent.limit_price <= 0:
+            raise AdapterError(Reason.INVALID_ORDER, f"{intent.symbol}: limit price {intent.limit_price:g}",
+                               venue=self.venue)
+        return self._markets.protected_price(intent.symbol, intent.limit_price, intent.side)
+
+    async def _built_otherwise(self, intent: OrderIntent, e: AdapterError) -> bool:
+        """Whether an order refused for the position mode (reduceOnly in hedge mode, a leg in
+        one-way) is built otherwise once the mode is read again: then it is sent once more.
+        Nothing of it reached the book."""
+        if e.refusal is None or e.refusal.kind != MODE or self.market_type != "futures":
+            return False
+        sent = self.order_params(intent)
+        await self._reread_mode()
+        if self.order_params(intent) == sent:
+            return False
+        log.warning("%s/%s: %s refused for the position mode (%s); the mode read again is %s: "
+                    "sent once more, built for it", self.venue, self.account, intent.client_order_id,
+                    e.refusal.text(), self._mode.value().describe())
+        return True
+
+    def _after_refusal(self, intent: OrderIntent, e: AdapterError) -> None:
+        if e.reason in (Reason.TIMEOUT, Reason.EXCHANGE_UNAVAILABLE, Reason.UNKNOWN, Reason.BAD_RESPONSE,
+                        Reason.REDUCE_ONLY_REJECTED):
+            # unknown outcome, or the venue knows a smaller position: re-fetch before the next close
+            self._forget_positions(intent.symbol)
+        if e.reason == Reason.CLOSE_EXCEEDS_POSITION and self._stream is not None and \
+                self.market_type == "futures":
+            # the close was sized from a snapshot that holds more than the position read over
+            # REST: the next snapshots are REST's until a reconcile agrees with the stream
+            self._stream.distrust(f"{intent.symbol}: {e.message}")
 
     def _leg_of(self, intent: OrderIntent) -> str:
         """The position ('long' / 'short') an intent closes; a hedge leg it would grow is refused."""

@@ -142,11 +142,8 @@ class StreamFrames(StreamTrust):
         for kind, n in (("malformed", bad), (OUT_OF_ORDER, late), (DUPLICATE, again)):
             if n:
                 self._dropped(kind, f"{n} of {len(rows.symbols)} marks of an array", n)
-        if symbols and self.state.apply_marks(MarkRows(symbols, times, prices)) and self._wake is not None:
-            try:
-                self._wake(self.key)
-            except Exception as e:  # noqa: BLE001 — the runner's callback never ends the stream
-                log.debug("%s: wake: %s", self.key, type(e).__name__)
+        if symbols and self.state.apply_marks(MarkRows(symbols, times, prices)):
+            self._wake_runner()
 
     def _apply(self, events: list[StreamEvent]) -> None:
         """Events to the state; the runner woken when a position, a wallet or a mark changed."""
@@ -160,27 +157,7 @@ class StreamFrames(StreamTrust):
                     self._position_changed[symbol] = self._clock()
             for asset, balance in ev.wallets:
                 changed = state.apply_wallet(asset, balance, ev.event_ms) == CHANGED or changed
-            kinds = {k[0]: k[1:] for k in ev.kinds}
-            for oid, o in ev.orders:
-                order: Optional[Order] = None
-                told = True  # its kind is known: the frame says it, or an earlier read did
-                if isinstance(o, Mapping) and o.get("status") == "open":
-                    try:  # of the kind the venue's own field says, where it says one
-                        order = self._parse_order(o, *kinds[oid]) if oid in kinds \
-                            else self._parse_order(o, o.get(STREAM_KIND))
-                    except Exception as e:  # noqa: BLE001 — an order it cannot read is malformed, never applied
-                        self._dropped("malformed", f"order {oid}: {type(e).__name__}: {e}")
-                        continue
-                    if STREAM_KIND in o and o[STREAM_KIND] is None:  # the frame does not say its kind
-                        told = oid in state.orders
-                        order = self._known_kind(oid, order)
-                # an order wakes the runner only while it watches entries (a lock in force): a new
-                # open one that is not reduce-only
-                if state.apply_order(oid, order, ev.event_ms) == CHANGED and self.wake_on_entries \
-                        and order is not None and not order.reduce_only and order.kind != "tpsl":
-                    changed = True
-                    if told:  # (one of a kind not known may be a stop that only reduces: the tick's, after REST)
-                        self._entry(order)
+            changed = self._apply_orders(ev) or changed
             for symbol, price in ev.marks:
                 if price is None or price <= 0:
                     self._dropped("malformed", f"mark {symbol!r}")
@@ -189,11 +166,41 @@ class StreamFrames(StreamTrust):
                 # (the marks of symbols without a position keep the stream live; they are not kept)
         if moved:  # (not per mark frame: at 10,000 positions a set of them costs a millisecond)
             self._held = {s for s, _ in state.positions}
-        if changed and self._wake is not None:
+        if changed:
+            self._wake_runner()
+
+    def _wake_runner(self) -> None:
+        if self._wake is not None:
             try:
                 self._wake(self.key)
             except Exception as e:  # noqa: BLE001 — the runner's callback never ends the stream
                 log.debug("%s: wake: %s", self.key, type(e).__name__)
+
+    def _apply_orders(self, ev: StreamEvent) -> bool:
+        """An event's orders to the state; True when one should wake the runner: while it watches
+        entries (a lock in force), a new open order that is not reduce-only."""
+        state = self.state
+        changed = False
+        kinds = {k[0]: k[1:] for k in ev.kinds}
+        for oid, o in ev.orders:
+            order: Optional[Order] = None
+            told = True  # its kind is known: the frame says it, or an earlier read did
+            if isinstance(o, Mapping) and o.get("status") == "open":
+                try:  # of the kind the venue's own field says, where it says one
+                    order = self._parse_order(o, *kinds[oid]) if oid in kinds \
+                        else self._parse_order(o, o.get(STREAM_KIND))
+                except Exception as e:  # noqa: BLE001 — an order it cannot read is malformed, never applied
+                    self._dropped("malformed", f"order {oid}: {type(e).__name__}: {e}")
+                    continue
+                if STREAM_KIND in o and o[STREAM_KIND] is None:  # the frame does not say its kind
+                    told = oid in state.orders
+                    order = self._known_kind(oid, order)
+            if state.apply_order(oid, order, ev.event_ms) == CHANGED and self.wake_on_entries \
+                    and order is not None and not order.reduce_only and order.kind != "tpsl":
+                changed = True
+                if told:  # (one of a kind not known may be a stop that only reduces: the tick's, after REST)
+                    self._entry(order)
+        return changed
 
     def _entry(self, order: Order) -> None:
         if self._on_entry is not None:
