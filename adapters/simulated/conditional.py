@@ -46,9 +46,8 @@ from dataclasses import dataclass, replace
 from typing import Any, Optional
 
 from .rules import (ALGO_ONLY_TYPES, EPS, INVALID_ORDER_TYPE, INVALID_PARAM, INVALID_SIDE, INVALID_TIF,
-                    MANDATORY_PARAM, MARGIN_INSUFFICIENT, NO_SUCH_ORDER, PARAM_NOT_REQUIRED, POSITION_SIDE_MISMATCH,
-                    PRECISION, PRICE_TOO_LOW, QTY_NOT_POSITIVE, QTY_TOO_LARGE, REDUCE_ONLY_REJECTED, TICK_SIZE,
-                    UNKNOWN_ORDER, MarketSpec, SimError, SimOrder, floor_step, on_grid)
+                    MANDATORY_PARAM, MARGIN_INSUFFICIENT, NO_SUCH_ORDER, PARAM_NOT_REQUIRED, REDUCE_ONLY_REJECTED,
+                    UNKNOWN_ORDER, MarketSpec, SimError, SimOrder, floor_step, order_leg)
 
 # the engine (SimExchange) and its accounts are handed in, never imported: the engine builds
 # this book (an import either way would be a circle)
@@ -161,59 +160,16 @@ class ConditionalBook:
         if otype not in ALGO_TYPES:
             raise SimError(INVALID_ORDER_TYPE, "Invalid orderType.")
         trailing = otype == "TRAILING_STOP_MARKET"
-        limit = otype in LIMIT_TYPES
-        if close_position:
-            if otype not in ("STOP_MARKET", "TAKE_PROFIT_MARKET"):
-                raise SimError(CLOSE_POSITION_INVALID,
-                               f"Target strategy invalid for orderType {otype},closePosition true")
-            if quantity is not None:
-                raise SimError(PARAM_NOT_REQUIRED, "Parameter 'quantity' sent when not required.")
-            if reduce_only is not None:
-                raise SimError(PARAM_NOT_REQUIRED, "Parameter 'reduceOnly' sent when not required.")
-            qty = 0.0
-        else:
-            if quantity is None:
-                raise SimError(MANDATORY_PARAM,
-                               "Mandatory parameter 'quantity' was not sent, was empty/null, or malformed.")
-            qty = self._quantity(m, float(quantity))
-        trig = 0.0
-        if not trailing:
-            if trigger_price is None:
-                raise SimError(MANDATORY_PARAM,
-                               "Mandatory parameter 'triggerPrice' was not sent, was empty/null, or malformed.")
-            trig = self._price(m, float(trigger_price), STOP_PRICE_NOT_POSITIVE, "Stop price less than zero.")
-        px = 0.0
-        if limit:
-            if price is None:
-                raise SimError(MANDATORY_PARAM,
-                               "Mandatory parameter 'price' was not sent, was empty/null, or malformed.")
-            px = self._price(m, float(price), PRICE_TOO_LOW, "Price less than min price.")
-        elif price is not None and float(price) != 0:
-            raise SimError(PARAM_NOT_REQUIRED, "Parameter 'price' sent when not required.")
+        qty = self._order_quantity(m, otype, quantity, close_position, reduce_only)
+        trig, px = self._trigger_and_limit(m, otype, trigger_price, price)
         tif = (time_in_force or "GTC").upper()
         if tif not in ("GTC", "IOC", "FOK"):
             raise SimError(INVALID_TIF, "Invalid timeInForce.")
         wt = (working_type or "CONTRACT_PRICE").upper()
         if wt not in ("CONTRACT_PRICE", "MARK_PRICE"):
             raise SimError(INVALID_PARAM, "Data sent for parameter 'workingType' is not valid.")
-        rate, activate = 0.0, 0.0
-        if trailing:
-            if callback_rate is None:
-                raise SimError(MANDATORY_PARAM,
-                               "Mandatory parameter 'callbackRate' was not sent, was empty/null, or malformed.")
-            rate = float(callback_rate)
-            if not 0.1 - EPS <= rate <= 10 + EPS:
-                raise SimError(INVALID_PARAM, "Data sent for parameter 'callbackRate' is not valid.")
-            if activate_price is not None and float(activate_price) != 0:
-                activate = self._price(m, float(activate_price), PRICE_TOO_LOW, "Price less than min price.")
-        ps = (position_side or "BOTH").upper()
-        if a.hedge_mode:
-            if reduce_only is not None:
-                raise SimError(PARAM_NOT_REQUIRED, "Parameter 'reduceOnly' sent when not required.")
-            if ps not in ("LONG", "SHORT"):
-                raise SimError(POSITION_SIDE_MISMATCH, "Order's position side does not match user's setting.")
-        elif ps != "BOTH":
-            raise SimError(POSITION_SIDE_MISMATCH, "Order's position side does not match user's setting.")
+        rate, activate = self._trailing(m, callback_rate, activate_price) if trailing else (0.0, 0.0)
+        ps = order_leg(a.hedge_mode, position_side, reduce_only)
         if sum(1 for x in self.live(a) if x.symbol == m.symbol) >= MAX_ALGO_ORDERS_PER_SYMBOL:
             raise SimError(MAX_ALGO_ORDERS, "Reach max stop order limit.")
         cid = self._client_id(a, client_algo_id)
@@ -221,10 +177,7 @@ class ConditionalBook:
                          bool(close_position), wt, bool(price_protect), now, now, callback_rate=rate,
                          activate_price=activate, label=label)
         mark = eng.mark(m.symbol, now)
-        if trailing:
-            if trail(o, mark):
-                raise SimError(IMMEDIATE_TRIGGER, "Order would immediately trigger.")
-        elif crossed(o, mark):
+        if trail(o, mark) if trailing else crossed(o, mark):
             raise SimError(IMMEDIATE_TRIGGER, "Order would immediately trigger.")
         o.algo_id = eng._new_id()  # one id space with the regular orders: an id names one order
         a.algos[o.algo_id] = o
@@ -233,26 +186,54 @@ class ConditionalBook:
         eng._algo_changed(o, now)
         return o.copy()
 
-    def _quantity(self, m: "MarketSpec", qty: float) -> float:
+    def _order_quantity(self, m: "MarketSpec", otype: str, quantity: Optional[float], close_position: bool,
+                        reduce_only: Optional[bool]) -> float:
+        """The quantity on the market's grid; 0 for a close-position order, which takes none."""
+        if not close_position:
+            if quantity is None:
+                raise SimError(MANDATORY_PARAM,
+                               "Mandatory parameter 'quantity' was not sent, was empty/null, or malformed.")
+            return m.order_quantity(float(quantity))
+        if otype not in ("STOP_MARKET", "TAKE_PROFIT_MARKET"):
+            raise SimError(CLOSE_POSITION_INVALID,
+                           f"Target strategy invalid for orderType {otype},closePosition true")
+        if quantity is not None:
+            raise SimError(PARAM_NOT_REQUIRED, "Parameter 'quantity' sent when not required.")
+        if reduce_only is not None:
+            raise SimError(PARAM_NOT_REQUIRED, "Parameter 'reduceOnly' sent when not required.")
+        return 0.0
 
-        if qty <= 0:
-            raise SimError(QTY_NOT_POSITIVE, "Quantity less than or equal to zero.")
-        if not on_grid(qty, m.amount_step):
-            raise SimError(PRECISION, "Precision is over the maximum defined for this asset.")
-        qty = round(round(qty / m.amount_step) * m.amount_step, m.amount_decimals)
-        if qty < m.min_amount - EPS:
-            raise SimError(-1013, "Filter failure: LOT_SIZE")
-        if qty > m.max_amount + EPS:
-            raise SimError(QTY_TOO_LARGE, "Quantity greater than max quantity.")
-        return qty
+    def _trigger_and_limit(self, m: "MarketSpec", otype: str, trigger_price: Optional[float],
+                           price: Optional[float]) -> tuple[float, float]:
+        """The trigger price (none for a trailing stop) and the limit price (a limit type's only)."""
+        trig = 0.0
+        if otype != "TRAILING_STOP_MARKET":
+            if trigger_price is None:
+                raise SimError(MANDATORY_PARAM,
+                               "Mandatory parameter 'triggerPrice' was not sent, was empty/null, or malformed.")
+            trig = m.order_price(float(trigger_price), STOP_PRICE_NOT_POSITIVE, "Stop price less than zero.")
+        px = 0.0
+        if otype in LIMIT_TYPES:
+            if price is None:
+                raise SimError(MANDATORY_PARAM,
+                               "Mandatory parameter 'price' was not sent, was empty/null, or malformed.")
+            px = m.order_price(float(price))
+        elif price is not None and float(price) != 0:
+            raise SimError(PARAM_NOT_REQUIRED, "Parameter 'price' sent when not required.")
+        return trig, px
 
-    def _price(self, m: "MarketSpec", px: float, code: int, msg: str) -> float:
-
-        if px <= 0:
-            raise SimError(code, msg)
-        if not on_grid(px, m.price_tick):
-            raise SimError(TICK_SIZE, "Price not increased by tick size.")
-        return round(round(px / m.price_tick) * m.price_tick, m.price_decimals)
+    def _trailing(self, m: "MarketSpec", callback_rate: Optional[float],
+                  activate_price: Optional[float]) -> tuple[float, float]:
+        """A trailing stop's callback rate (0.1 to 10 %) and activation price (0: at once)."""
+        if callback_rate is None:
+            raise SimError(MANDATORY_PARAM,
+                           "Mandatory parameter 'callbackRate' was not sent, was empty/null, or malformed.")
+        rate = float(callback_rate)
+        if not 0.1 - EPS <= rate <= 10 + EPS:
+            raise SimError(INVALID_PARAM, "Data sent for parameter 'callbackRate' is not valid.")
+        if activate_price is not None and float(activate_price) != 0:
+            return rate, m.order_price(float(activate_price))
+        return rate, 0.0
 
     def _client_id(self, a: AccountState, cid: Optional[str]) -> str:
         return self.engine.client_id(cid, "clientAlgoId", "algo", a.algo_by_client, a.algos)

@@ -29,9 +29,8 @@ from .depth import DepthModel, SimBook
 from .ledger import Ledger
 from .rules import (ALGO_ONLY_TYPE, ALGO_ONLY_TYPES, EPS, INVALID_ORDER_TYPE, INVALID_SIDE, INVALID_TIF,
                     MANDATORY_PARAM, MARGIN_INSUFFICIENT, MAX_OPEN_ORDERS, MAX_OPEN_ORDERS_PER_SYMBOL,
-                    NOTIONAL_TOO_SMALL, PARAM_NOT_REQUIRED, POSITION_SIDE_MISMATCH, POST_ONLY_REJECTED, PRECISION,
-                    PRICE_TOO_LOW, QTY_NOT_POSITIVE, QTY_TOO_LARGE, REDUCE_ONLY_REJECTED, TICK_SIZE, MarketSpec,
-                    SimError, SimOrder, _clean, _round_px, floor_step, on_grid)
+                    NOTIONAL_TOO_SMALL, PARAM_NOT_REQUIRED, POST_ONLY_REJECTED, REDUCE_ONLY_REJECTED, MarketSpec,
+                    SimError, SimOrder, _clean, _round_px, floor_step, order_leg)
 
 
 class Matching(Ledger):
@@ -135,67 +134,35 @@ class Matching(Ledger):
         if quantity is None:
             raise SimError(MANDATORY_PARAM,
                            "Mandatory parameter 'quantity' was not sent, was empty/null, or malformed.")
-        qty = float(quantity)
-        if qty <= 0:
-            raise SimError(QTY_NOT_POSITIVE, "Quantity less than or equal to zero.")
-        if not on_grid(qty, m.amount_step):
-            raise SimError(PRECISION, "Precision is over the maximum defined for this asset.")
-        qty = round(round(qty / m.amount_step) * m.amount_step, m.amount_decimals)
-        if qty < m.min_amount - EPS:
-            raise SimError(-1013, "Filter failure: LOT_SIZE")
-        if qty > m.max_amount + EPS:
-            raise SimError(QTY_TOO_LARGE, "Quantity greater than max quantity.")
-        if otype == "LIMIT":
-            if price is None:
-                raise SimError(MANDATORY_PARAM,
-                               "Mandatory parameter 'price' was not sent, was empty/null, or malformed.")
-            if time_in_force is None:
-                raise SimError(MANDATORY_PARAM,
-                               "Mandatory parameter 'timeInForce' was not sent, was empty/null, or malformed.")
-            tif = time_in_force.upper()
-            if tif not in ("GTC", "IOC", "FOK", "GTX"):
-                raise SimError(INVALID_TIF, "Invalid timeInForce.")
-            px = float(price)
-            if px <= 0:
-                raise SimError(PRICE_TOO_LOW, "Price less than min price.")
-            if not on_grid(px, m.price_tick):
-                raise SimError(TICK_SIZE, "Price not increased by tick size.")
-            px = round(round(px / m.price_tick) * m.price_tick, m.price_decimals)
-        else:
-            if price is not None and float(price) != 0:
-                raise SimError(PARAM_NOT_REQUIRED, "Parameter 'price' sent when not required.")
-            tif, px = "GTC", 0.0
-        if a.hedge_mode:
-            if reduce_only is not None:
-                raise SimError(PARAM_NOT_REQUIRED, "Parameter 'reduceOnly' sent when not required.")
-            ps = (position_side or "BOTH").upper()
-            if ps not in ("LONG", "SHORT"):
-                raise SimError(POSITION_SIDE_MISMATCH, "Order's position side does not match user's setting.")
-        else:
-            ps = (position_side or "BOTH").upper()
-            if ps != "BOTH":
-                raise SimError(POSITION_SIDE_MISMATCH, "Order's position side does not match user's setting.")
-        ro = bool(reduce_only)
+        qty = m.order_quantity(float(quantity))
+        tif, px = _limit_terms(m, otype, price, time_in_force)
+        ps = order_leg(a.hedge_mode, position_side, reduce_only)
         cid = self._client_id(a, client_order_id)
-        o = SimOrder(0, cid, account, m.symbol, side, otype, tif, qty, px, ro, ps, now, now)
+        o = SimOrder(0, cid, account, m.symbol, side, otype, tif, qty, px, bool(reduce_only), ps, now, now)
+        self._check_room(a, m, o, now)
+        self._submit(a, m, o, now)
+        return o.copy()
+
+    def _check_room(self, a: AccountState, m: MarketSpec, o: SimOrder, now: int) -> None:
+        """Refuses an order the account has no room for: a close beyond what it can close; an
+        opening order under the minimum notional or beyond the margin; one past the open orders'
+        limit; a post-only order that would take."""
         mark = self.mark(m.symbol, now)
         if o.closes:
-            if qty > self._closable(a, o) + EPS:
+            if o.quantity > self._closable(a, o) + EPS:
                 raise SimError(REDUCE_ONLY_REJECTED, "ReduceOnly Order is rejected.")
         else:
-            ref = px if otype == "LIMIT" else mark
-            if qty * ref * m.contract_size < m.min_notional - EPS:
+            ref = o.price if o.type == "LIMIT" else mark
+            if o.quantity * ref * m.contract_size < m.min_notional - EPS:
                 raise SimError(NOTIONAL_TOO_SMALL, f"Order's notional must be no smaller than {m.min_notional:g} "
                                "(unless you choose reduce only).")
             if not self._margin_ok(a, m, o, now):
                 raise SimError(MARGIN_INSUFFICIENT, "Margin is insufficient.")
         if sum(1 for x in self._live(a) if x.symbol == m.symbol) >= MAX_OPEN_ORDERS_PER_SYMBOL:
             raise SimError(MAX_OPEN_ORDERS, "Reach max open order limit.")
-        if tif == "GTX" and self._crosses(o, mark):
+        if o.time_in_force == "GTX" and self._crosses(o, mark):
             raise SimError(POST_ONLY_REJECTED, "Due to the order could not be executed as maker, the Post Only order "
                            "will be rejected.")
-        self._submit(a, m, o, now)
-        return o.copy()
 
     def _margin_ok(self, a: AccountState, m: MarketSpec, o: SimOrder, now: int) -> bool:
         """Whether the account's available margin covers an opening order: only the part that
@@ -327,3 +294,22 @@ class Matching(Ledger):
 
 
 __all__ = ["Matching"]
+
+
+def _limit_terms(m: MarketSpec, otype: str, price: Optional[float], time_in_force: Optional[str]) -> tuple[str, float]:
+    """A limit order's time in force and price on the tick; a market order's (GTC, 0), which
+    takes no price."""
+    if otype != "LIMIT":
+        if price is not None and float(price) != 0:
+            raise SimError(PARAM_NOT_REQUIRED, "Parameter 'price' sent when not required.")
+        return "GTC", 0.0
+    if price is None:
+        raise SimError(MANDATORY_PARAM,
+                       "Mandatory parameter 'price' was not sent, was empty/null, or malformed.")
+    if time_in_force is None:
+        raise SimError(MANDATORY_PARAM,
+                       "Mandatory parameter 'timeInForce' was not sent, was empty/null, or malformed.")
+    tif = time_in_force.upper()
+    if tif not in ("GTC", "IOC", "FOK", "GTX"):
+        raise SimError(INVALID_TIF, "Invalid timeInForce.")
+    return tif, m.order_price(float(price))

@@ -134,6 +134,42 @@ class MarketSpec:
     def amount_decimals(self) -> int:
         return decimals(self.amount_step)
 
+    def order_quantity(self, qty: float) -> float:
+        """An order's quantity on the step, within the market's minimum and maximum; else the
+        venue's refusal."""
+        if qty <= 0:
+            raise SimError(QTY_NOT_POSITIVE, "Quantity less than or equal to zero.")
+        if not on_grid(qty, self.amount_step):
+            raise SimError(PRECISION, "Precision is over the maximum defined for this asset.")
+        qty = round(round(qty / self.amount_step) * self.amount_step, self.amount_decimals)
+        if qty < self.min_amount - EPS:
+            raise SimError(-1013, "Filter failure: LOT_SIZE")
+        if qty > self.max_amount + EPS:
+            raise SimError(QTY_TOO_LARGE, "Quantity greater than max quantity.")
+        return qty
+
+    def order_price(self, px: float, code: int = PRICE_TOO_LOW, msg: str = "Price less than min price.") -> float:
+        """A price on the tick; else the venue's refusal (``code`` and ``msg`` when not positive)."""
+        if px <= 0:
+            raise SimError(code, msg)
+        if not on_grid(px, self.price_tick):
+            raise SimError(TICK_SIZE, "Price not increased by tick size.")
+        return round(round(px / self.price_tick) * self.price_tick, self.price_decimals)
+
+
+def order_leg(hedge_mode: bool, position_side: Optional[str], reduce_only: Optional[bool]) -> str:
+    """An order's leg: LONG or SHORT in hedge mode (where reduceOnly is not taken), BOTH in
+    one-way mode; else the venue's refusal."""
+    ps = (position_side or "BOTH").upper()
+    if hedge_mode:
+        if reduce_only is not None:
+            raise SimError(PARAM_NOT_REQUIRED, "Parameter 'reduceOnly' sent when not required.")
+        if ps not in ("LONG", "SHORT"):
+            raise SimError(POSITION_SIDE_MISMATCH, "Order's position side does not match user's setting.")
+    elif ps != "BOTH":
+        raise SimError(POSITION_SIDE_MISMATCH, "Order's position side does not match user's setting.")
+    return ps
+
 
 @dataclass
 class SimOrder:
