@@ -105,18 +105,9 @@ def main(argv: Optional[list[str]] = None) -> int:
             leader = procs[holder]
             assert leader is not None and leader.poll() is None, f"{holder} exited by itself"
             leader.kill()
-            killed = time.monotonic()
-            t_taken = t_acting = None
-            while time.monotonic() - killed < ROUND_TIMEOUT_S and t_acting is None:
-                h, f, s = db.now()
-                now = time.monotonic()
-                if t_taken is None and h == standby and f > fence:
-                    t_taken = now - killed
-                if t_taken is not None and s == f and h == standby:
-                    t_acting = now - killed
-                time.sleep(POLL_S)
+            t_taken, t_acting = _takeover(db, standby, fence, time.monotonic())
             leader.wait(10)
-            if t_acting is None:
+            if t_taken is None or t_acting is None:
                 raise RuntimeError(f"kill {k + 1}: {standby} did not take over within {ROUND_TIMEOUT_S:.0f} s")
             taken.append(t_taken)
             acting.append(t_acting)
@@ -138,6 +129,26 @@ def main(argv: Optional[list[str]] = None) -> int:
             print(f"work directory: {work}")
         else:
             shutil.rmtree(work, ignore_errors=True)
+    return _report(args, ttl_s, taken, acting)
+
+
+def _takeover(db: Db, standby: str, fence: int, killed: float) -> tuple[Optional[float], Optional[float]]:
+    """Seconds from the kill until the standby held the lease (the lease row names it, under a
+    newer fence) and until it acted (its first state saved under that fence); None: not within
+    the round."""
+    t_taken = t_acting = None
+    while time.monotonic() - killed < ROUND_TIMEOUT_S and t_acting is None:
+        h, f, s = db.now()
+        now = time.monotonic()
+        if t_taken is None and h == standby and f > fence:
+            t_taken = now - killed
+        if t_taken is not None and s == f and h == standby:
+            t_acting = now - killed
+        time.sleep(POLL_S)
+    return t_taken, t_acting
+
+
+def _report(args: argparse.Namespace, ttl_s: float, taken: list[float], acting: list[float]) -> int:
     print(f"\nha takeover: {len(acting)} SIGKILLs of the leader; PostgreSQL (fsync on), two ksctl run (dry run, "
           f"200 ms ticks), lease TTL {args.ttl} (renewed every {ttl_s / 3:.2f} s for a term of {2 * ttl_s / 3:.2f} s); "
           f"{args.burners} busy-loop process(es) on the machine's cores")

@@ -88,22 +88,6 @@ def venue_process(conn: Any, n: int) -> None:
 
     async def main() -> None:
         eng = book(wall_clock, n)  # type: ignore[arg-type]
-        markets = list(eng.markets)
-        first, second = markets[0], markets[1]
-        seen: dict[str, Any] = {"accepted": {}, "cancelled": {}, "growth": [], "reverts": [], "exposure": [],
-                                "reduce_only": [], "refused": [], "errors": 0, "http": []}
-        changed = eng._order_changed
-
-        def on_change(o: Any, execution: str, now: int, **trade: Any) -> None:
-            cid = o.client_order_id or ""
-            t = time.monotonic()
-            if cid.startswith("rogue-") and execution == "CANCELED":
-                seen["cancelled"].setdefault(cid, t)
-            elif not cid.startswith("rogue-") and o.symbol == first and o.side == "SELL" and execution == "NEW":
-                seen["reverts"].append(t)
-            changed(o, execution, now, **trade)
-
-        eng._order_changed = on_change  # type: ignore[method-assign]
         perms = eng.permissions
         perms.add_key(ACCOUNT, BOT_KEY, BOT_SECRET)
         perms.add_master(MASTER_KEY, MASTER_SECRET)
@@ -111,78 +95,108 @@ def venue_process(conn: Any, n: int) -> None:
         server = SimServer(eng, auth_clock=wall_clock)
         await server.start()
         conn.send(("port", server.port))
-        stopped = asyncio.Event()
-
-        def size(symbol: str) -> float:
-            return sum(p.amount for p in eng.positions(ACCOUNT, symbol) if p.amount > 0)
-
-        async def rogue(rate: float, seconds: float) -> None:
-            step, end, i = 1.0 / rate, time.monotonic() + seconds, 0
-            nxt = time.monotonic()
-            while time.monotonic() < end:
-                cid = f"rogue-{i}"
-                try:
-                    if i % 10 == 9:
-                        eng.place_order(ACCOUNT, second, "SELL", "LIMIT", ORDER_QTY, 150.0, time_in_force="GTC",
-                                        reduce_only=True, client_order_id=cid)
-                        seen["reduce_only"].append(cid)
-                    elif i % 5 == 4:
-                        eng.place_order(ACCOUNT, first, "BUY", "MARKET", ORDER_QTY, client_order_id=cid)
-                        seen["growth"].append(time.monotonic())
-                    else:
-                        sym = markets[2 + i % min(8, len(markets) - 2)]
-                        eng.place_order(ACCOUNT, sym, "BUY", "LIMIT", ORDER_QTY, 99.0, time_in_force="GTC",
-                                        client_order_id=cid)
-                        seen["accepted"][cid] = time.monotonic()
-                except Exception as e:  # noqa: BLE001 - the venue refused it (a revoked key, a filter)
-                    seen["refused"].append(type(e).__name__)
-                seen["exposure"].append(max(0.0, size(first) - BASELINE) * eng.mark(first))
-                i += 1
-                nxt += step
-                await asyncio.sleep(max(0.0, nxt - time.monotonic()))
-
-        async def rogue_http(rate: float, seconds: float) -> None:
-            """The bot as a venue sees it: signed requests with its own key over the REST face,
-            each answer stamped (accepted, or refused with the venue's code)."""
-            import aiohttp
-
-            url = f"http://127.0.0.1:{server.port}/fapi/v1/order"
-            step, end, i = 1.0 / rate, time.monotonic() + seconds, 0
-            nxt = time.monotonic()
-            async with aiohttp.ClientSession() as http:
-                while time.monotonic() < end:
-                    sym = markets[2 + i % min(8, len(markets) - 2)]
-                    q = (f"symbol={sym}&side=BUY&type=LIMIT&quantity={ORDER_QTY:g}&price=99&timeInForce=GTC"
-                         f"&newClientOrderId=rogue-h{i}&timestamp={int(time.time() * 1000)}")
-                    sig = hmac.new(BOT_SECRET.encode(), q.encode(), hashlib.sha256).hexdigest()
-                    t = time.monotonic()
-                    async with http.post(f"{url}?{q}&signature={sig}", headers={"X-MBX-APIKEY": BOT_KEY}) as r:
-                        body = await r.json(content_type=None)
-                    seen["http"].append((t, r.status, body.get("code") if r.status != 200 else None))
-                    i += 1
-                    nxt += step
-                    await asyncio.sleep(max(0.0, nxt - time.monotonic()))
-
-        def command() -> None:
-            cmd, arg = conn.recv()
-            out: Any = None
-            if cmd == "rogue":
-                asyncio.get_running_loop().create_task(rogue(*arg))
-            elif cmd == "rogue_http":
-                asyncio.get_running_loop().create_task(rogue_http(*arg))
-            elif cmd == "result":
-                out = {**seen, "final": max(0.0, size(first) - BASELINE) * eng.mark(first),
-                       "open_reduce_only": sum(1 for o in eng.open_orders(ACCOUNT, second)
-                                               if (o.client_order_id or "") in set(seen["reduce_only"]))}
-            elif cmd == "stop":
-                stopped.set()
-            conn.send(("ok", out))
-
-        asyncio.get_running_loop().add_reader(conn.fileno(), command)
-        await stopped.wait()
+        venue = _RogueVenue(eng, server.port)
+        asyncio.get_running_loop().add_reader(conn.fileno(), lambda: conn.send(("ok", venue.command(*conn.recv()))))
+        await venue.stopped.wait()
         await server.stop()
 
     asyncio.run(main())
+
+
+class _RogueVenue:
+    """The venue's side of a run: the rogue bot (in the venue's process, or over its REST face)
+    and the stamps of what became of its orders."""
+
+    def __init__(self, eng: Any, port: int) -> None:
+        self.eng = eng
+        self.port = port
+        self.markets = list(eng.markets)
+        self.first, self.second = self.markets[0], self.markets[1]
+        self.seen: dict[str, Any] = {"accepted": {}, "cancelled": {}, "growth": [], "reverts": [], "exposure": [],
+                                     "reduce_only": [], "refused": [], "errors": 0, "http": []}
+        self.stopped = asyncio.Event()
+        self._changed = eng._order_changed
+        eng._order_changed = self._on_change
+
+    def _on_change(self, o: Any, execution: str, now: int, **trade: Any) -> None:
+        cid = o.client_order_id or ""
+        t = time.monotonic()
+        if cid.startswith("rogue-") and execution == "CANCELED":
+            self.seen["cancelled"].setdefault(cid, t)
+        elif not cid.startswith("rogue-") and o.symbol == self.first and o.side == "SELL" and execution == "NEW":
+            self.seen["reverts"].append(t)
+        self._changed(o, execution, now, **trade)
+
+    def size(self, symbol: str) -> float:
+        return sum(p.amount for p in self.eng.positions(ACCOUNT, symbol) if p.amount > 0)
+
+    def exposure(self) -> float:
+        return max(0.0, self.size(self.first) - BASELINE) * self.eng.mark(self.first)
+
+    def command(self, cmd: str, arg: Any) -> Any:
+        if cmd == "rogue":
+            asyncio.get_running_loop().create_task(self.rogue(*arg))
+        elif cmd == "rogue_http":
+            asyncio.get_running_loop().create_task(self.rogue_http(*arg))
+        elif cmd == "result":
+            reduce_only = set(self.seen["reduce_only"])
+            return {**self.seen, "final": self.exposure(),
+                    "open_reduce_only": sum(1 for o in self.eng.open_orders(ACCOUNT, self.second)
+                                            if (o.client_order_id or "") in reduce_only)}
+        elif cmd == "stop":
+            self.stopped.set()
+        return None
+
+    async def rogue(self, rate: float, seconds: float) -> None:
+        step, end, i = 1.0 / rate, time.monotonic() + seconds, 0
+        nxt = time.monotonic()
+        while time.monotonic() < end:
+            try:
+                self._place(i)
+            except Exception as e:  # noqa: BLE001 - the venue refused it (a revoked key, a filter)
+                self.seen["refused"].append(type(e).__name__)
+            self.seen["exposure"].append(self.exposure())
+            i += 1
+            nxt += step
+            await asyncio.sleep(max(0.0, nxt - time.monotonic()))
+
+    def _place(self, i: int) -> None:
+        """The bot's i-th order: every tenth a reduce-only sell of the second market, every fifth
+        a market buy growing the first market's long, the others limit buys across the rest."""
+        eng, seen, cid = self.eng, self.seen, f"rogue-{i}"
+        if i % 10 == 9:
+            eng.place_order(ACCOUNT, self.second, "SELL", "LIMIT", ORDER_QTY, 150.0, time_in_force="GTC",
+                            reduce_only=True, client_order_id=cid)
+            seen["reduce_only"].append(cid)
+        elif i % 5 == 4:
+            eng.place_order(ACCOUNT, self.first, "BUY", "MARKET", ORDER_QTY, client_order_id=cid)
+            seen["growth"].append(time.monotonic())
+        else:
+            sym = self.markets[2 + i % min(8, len(self.markets) - 2)]
+            eng.place_order(ACCOUNT, sym, "BUY", "LIMIT", ORDER_QTY, 99.0, time_in_force="GTC", client_order_id=cid)
+            seen["accepted"][cid] = time.monotonic()
+
+    async def rogue_http(self, rate: float, seconds: float) -> None:
+        """The bot as a venue sees it: signed requests with its own key over the REST face,
+        each answer stamped (accepted, or refused with the venue's code)."""
+        import aiohttp
+
+        url = f"http://127.0.0.1:{self.port}/fapi/v1/order"
+        step, end, i = 1.0 / rate, time.monotonic() + seconds, 0
+        nxt = time.monotonic()
+        async with aiohttp.ClientSession() as http:
+            while time.monotonic() < end:
+                sym = self.markets[2 + i % min(8, len(self.markets) - 2)]
+                q = (f"symbol={sym}&side=BUY&type=LIMIT&quantity={ORDER_QTY:g}&price=99&timeInForce=GTC"
+                     f"&newClientOrderId=rogue-h{i}&timestamp={int(time.time() * 1000)}")
+                sig = hmac.new(BOT_SECRET.encode(), q.encode(), hashlib.sha256).hexdigest()
+                t = time.monotonic()
+                async with http.post(f"{url}?{q}&signature={sig}", headers={"X-MBX-APIKEY": BOT_KEY}) as r:
+                    body = await r.json(content_type=None)
+                self.seen["http"].append((t, r.status, body.get("code") if r.status != 200 else None))
+                i += 1
+                nxt += step
+                await asyncio.sleep(max(0.0, nxt - time.monotonic()))
 
 
 def write_inputs(work: Path, port: int, streamed: bool, revoke: bool = False) -> tuple[Path, Path]:

@@ -64,6 +64,7 @@ import time
 import urllib.error
 import urllib.request
 from pathlib import Path
+from typing import Optional
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -246,49 +247,14 @@ def breach(f: Firm, trials: int) -> None:
     slowest_gate: list[float] = []
     slowest_close: list[float] = []
     for t in range(trials):
-        lead = f.leaders(f.any_view())
-        # a calm firm again: marks back, books seeded, the firm stage reset, every gate open
-        for sym, px in ENTRY.items():
-            sim_post(f.sim, f"/_sim/mark?symbol={sym}&price={px}")
-        st = sim_state(f.sim)
-        for k in range(f.shards):
-            legs = st["accounts"][f"sim-{k}"]["legs"]
-            if not any(abs(v[0]) > 1e-12 for v in legs.values()):
-                sim_post(f.sim, f"/_sim/seed?account=sim-{k}&wallet=1000000&legs={LEGS}")
-        holder = next(h for h in lead.values() if h)
-        doc = f.firm(holder)
-        if any(p["stage"] for p in doc.get("policies", [])):
-            time.sleep(6)  # the 5 s window past the breach: the seeded books are the window's peak
-            call("POST", f.api(holder), "/v1/reset", {"policy": "firm-breaker", "scope": "global",
-                                                       "reason": "bench: next trial"})
-        ports = {k: f.api(lead[f"desk-{k}"]) for k in range(f.shards)}
-        if not wait_until(lambda: all(allowed(p, k) for k, p in ports.items()) and armed(f.firm(holder))
-                          and not any(p["stage"] for p in f.firm(holder)["policies"]), 60, 0.2):
-            why = {k: call("POST", p, "/v1/check-order", order(k), timeout=5).get("reason") for k, p in ports.items()}
-            print(f"  trial {t}: the firm did not come back calm within 60 s (skipped): gates {why}, firm "
-                  f"{[(p['stage'], p['armed']) for p in f.firm(holder).get('policies', [])]}")
+        ports = _calm_firm(f, t)
+        if ports is None:
             continue
         time.sleep(1.5)
         moved = time.time()
         for sym, px in DOWN.items():
             sim_post(f.sim, f"/_sim/mark?symbol={sym}&price={px}")
-        locked: dict[int, float] = {}
-        first: dict[int, float] = {}
-        end = time.monotonic() + 20
-        last_state = 0.0
-        while time.monotonic() < end and (len(locked) < f.shards or len(first) < f.shards):
-            for k, p in ports.items():
-                if k not in locked and not allowed(p, k):
-                    locked[k] = time.time() - moved
-            if time.monotonic() - last_state > 0.25 and len(first) < f.shards:
-                last_state = time.monotonic()
-                st = sim_state(f.sim)
-                for k in range(f.shards):
-                    ts = [o["time"] / 1000 for o in st["accounts"][f"sim-{k}"]["orders"]
-                          if o["time"] / 1000 >= moved]
-                    if ts:
-                        first[k] = min(ts) - moved
-            time.sleep(0.01)
+        locked, first = _acted(f, ports, moved)
         gate += list(locked.values())
         close += list(first.values())
         if len(locked) == f.shards:
@@ -302,6 +268,56 @@ def breach(f: Firm, trials: int) -> None:
     show("lock in force at EVERY shard's gate (the slowest shard)", slowest_gate, "; goal <= 2 intervals p99")
     show("first close of a shard received by the simulator", close)
     show("first close of EVERY shard (the slowest shard)", slowest_close, "; goal <= 2 intervals p99")
+
+
+def _calm_firm(f: Firm, t: int) -> Optional[dict[int, int]]:
+    """A calm firm again: marks back, books seeded, the firm stage reset, every gate open. The
+    API of each shard's leader; None (the trial skipped) when it does not come back within 60 s."""
+    lead = f.leaders(f.any_view())
+    for sym, px in ENTRY.items():
+        sim_post(f.sim, f"/_sim/mark?symbol={sym}&price={px}")
+    st = sim_state(f.sim)
+    for k in range(f.shards):
+        legs = st["accounts"][f"sim-{k}"]["legs"]
+        if not any(abs(v[0]) > 1e-12 for v in legs.values()):
+            sim_post(f.sim, f"/_sim/seed?account=sim-{k}&wallet=1000000&legs={LEGS}")
+    holder = next(h for h in lead.values() if h)
+    doc = f.firm(holder)
+    if any(p["stage"] for p in doc.get("policies", [])):
+        time.sleep(6)  # the 5 s window past the breach: the seeded books are the window's peak
+        call("POST", f.api(holder), "/v1/reset", {"policy": "firm-breaker", "scope": "global",
+                                                   "reason": "bench: next trial"})
+    ports = {k: f.api(lead[f"desk-{k}"]) for k in range(f.shards)}
+    if not wait_until(lambda: all(allowed(p, k) for k, p in ports.items()) and armed(f.firm(holder))
+                      and not any(p["stage"] for p in f.firm(holder)["policies"]), 60, 0.2):
+        why = {k: call("POST", p, "/v1/check-order", order(k), timeout=5).get("reason") for k, p in ports.items()}
+        print(f"  trial {t}: the firm did not come back calm within 60 s (skipped): gates {why}, firm "
+              f"{[(p['stage'], p['armed']) for p in f.firm(holder).get('policies', [])]}")
+        return None
+    return ports
+
+
+def _acted(f: Firm, ports: dict[int, int], moved: float) -> tuple[dict[int, float], dict[int, float]]:
+    """Seconds from the marks moving until each shard's gate was locked, and until the simulator
+    received its first close (within 20 s)."""
+    locked: dict[int, float] = {}
+    first: dict[int, float] = {}
+    end = time.monotonic() + 20
+    last_state = 0.0
+    while time.monotonic() < end and (len(locked) < f.shards or len(first) < f.shards):
+        for k, p in ports.items():
+            if k not in locked and not allowed(p, k):
+                locked[k] = time.time() - moved
+        if time.monotonic() - last_state > 0.25 and len(first) < f.shards:
+            last_state = time.monotonic()
+            st = sim_state(f.sim)
+            for k in range(f.shards):
+                ts = [o["time"] / 1000 for o in st["accounts"][f"sim-{k}"]["orders"]
+                      if o["time"] / 1000 >= moved]
+                if ts:
+                    first[k] = min(ts) - moved
+        time.sleep(0.01)
+    return locked, first
 
 
 def calm_watch(f: Firm, seconds: float) -> bool:
@@ -465,25 +481,7 @@ def shard_loss(f: Firm, trials: int) -> None:
         stopped = time.monotonic()
         for _, _, p in f.replicas[gone]:
             p.send_signal(signal.SIGTERM)
-        seen = None
-        ended: dict[str, float] = {}
-        while time.monotonic() - stopped < 20:
-            for h, _, p in f.replicas[gone]:
-                if h not in ended and p.poll() is not None:
-                    ended[h] = time.monotonic()
-            d = f.firm(watcher)
-            s = next((s for s in d.get("shards", []) if s["shard"] == gone), {})
-            if s.get("not_publishing") and any(set(keys) <= set(p["blind_accounts"]) for p in d.get("policies", [])):
-                seen = time.monotonic() - stopped
-                break
-            time.sleep(0.05)
-        while len(ended) < len(f.replicas[gone]) and time.monotonic() - stopped < 40:
-            for h, _, p in f.replicas[gone]:
-                if h not in ended and p.poll() is not None:
-                    ended[h] = time.monotonic()
-            time.sleep(0.05)
-        for _, _, p in f.replicas[gone]:
-            p.wait(30)
+        seen, ended = _seen_gone(f, gone, watcher, keys, stopped)
         time.sleep(0.5)  # the stop's notification, if it came after the firm saw the shard gone
         said = stops.last(gone, stopped)
         if seen is not None:
@@ -513,6 +511,35 @@ def shard_loss(f: Firm, trials: int) -> None:
          "; the goal reads this: <= 1 interval")
     show("  from its last process's end (polled)", from_exit, "; negative: seen before the process ended")
     print(f"  ksctl status --firm: {status_line}")
+
+
+def _seen_gone(f: Firm, gone: str, watcher: str, keys: list[str],
+               stopped: float) -> tuple[Optional[float], dict[str, float]]:
+    """Seconds from the SIGTERM until the firm's view at ``watcher`` says ``gone`` is not
+    publishing and its accounts blind (None: not within 20 s), and when each of its processes
+    was seen ended (once all have exited)."""
+    seen = None
+    ended: dict[str, float] = {}
+
+    def note_ended() -> None:
+        for h, _, p in f.replicas[gone]:
+            if h not in ended and p.poll() is not None:
+                ended[h] = time.monotonic()
+
+    while time.monotonic() - stopped < 20:
+        note_ended()
+        d = f.firm(watcher)
+        s = next((s for s in d.get("shards", []) if s["shard"] == gone), {})
+        if s.get("not_publishing") and any(set(keys) <= set(p["blind_accounts"]) for p in d.get("policies", [])):
+            seen = time.monotonic() - stopped
+            break
+        time.sleep(0.05)
+    while len(ended) < len(f.replicas[gone]) and time.monotonic() - stopped < 40:
+        note_ended()
+        time.sleep(0.05)
+    for _, _, p in f.replicas[gone]:
+        p.wait(30)
+    return seen, ended
 
 
 def no_local(args: argparse.Namespace) -> None:

@@ -22,14 +22,28 @@ from typing import Any, Callable
 mono = time.monotonic
 
 
+Rec = Callable[..., None]
+
+
 def install(path: str) -> None:
     out = open(path, "a", buffering=1)
 
     def rec(kind: str, **kw: Any) -> None:
         out.write(json.dumps({"k": kind, "t": mono(), **kw}) + "\n")
 
-    from adapters.ccxt_exchange import adapter as adapter_mod, stream as stream_mod
-    from killswitch.runner.tick import loop as loop_mod, wakes as wakes_mod
+    _trace_decode(rec)
+    _trace_runner(rec)
+    _trace_adapter(rec)
+    if os.environ.get("KS_TRACE_PROFILE"):  # the stream snapshots that take long, profiled
+        _profile_stream_snapshots(path)
+    _trace_full_gc(rec)
+    if os.environ.get("KS_TRACE_SAMPLE"):  # the main thread's stack every 5 ms: what kept the loop busy
+        _sample_main_thread(rec)
+
+
+def _trace_decode(rec: Rec) -> None:
+    """A stamp per websocket frame decoded by ccxt: its size, and whether it is the crossing mark."""
+    from adapters.ccxt_exchange import stream as stream_mod
 
     guard = stream_mod.guard_decode
 
@@ -53,6 +67,11 @@ def install(path: str) -> None:
         client.handle_text_or_binary_message = traced
 
     stream_mod.guard_decode = guard_decode
+
+
+def _trace_runner(rec: Rec) -> None:
+    """Stamps at the wake, each tick's start (the daemon's and the runner's) and its phases' ends."""
+    from killswitch.runner.tick import loop as loop_mod, wakes as wakes_mod
 
     wake = wakes_mod.Wakes.wake
 
@@ -85,6 +104,12 @@ def install(path: str) -> None:
             rec("_tick_end")
 
     loop_mod.Runner._tick = traced_tick  # type: ignore[method-assign]
+
+
+def _trace_adapter(rec: Rec) -> None:
+    """Stamps at each snapshot (streamed or over REST) and each order's submit."""
+    from adapters.ccxt_exchange import adapter as adapter_mod
+
     snap = adapter_mod.CcxtAdapter.snapshot
 
     async def traced_snapshot(self: Any) -> Any:
@@ -103,22 +128,30 @@ def install(path: str) -> None:
         return await submit(self, intent)
 
     adapter_mod.CcxtAdapter.submit = traced_submit  # type: ignore[method-assign]
-    if os.environ.get("KS_TRACE_PROFILE"):  # the stream snapshots that take long, profiled
-        import cProfile
-        import pstats
 
-        stream_snapshot = stream_mod.AccountStream.snapshot
 
-        def profiled(self: Any) -> Any:
-            prof = cProfile.Profile()
-            t0 = mono()
-            out = prof.runcall(stream_snapshot, self)
-            if mono() - t0 > 0.05:
-                with open(path + ".prof.txt", "a") as f:
-                    pstats.Stats(prof, stream=f).sort_stats("cumulative").print_stats(25)
-            return out
+def _profile_stream_snapshots(path: str) -> None:
+    """Each stream snapshot over 50 ms profiled, its top 25 written beside the trace."""
+    import cProfile
+    import pstats
 
-        stream_mod.AccountStream.snapshot = profiled  # type: ignore[method-assign]
+    from adapters.ccxt_exchange import stream as stream_mod
+
+    stream_snapshot = stream_mod.AccountStream.snapshot
+
+    def profiled(self: Any) -> Any:
+        prof = cProfile.Profile()
+        t0 = mono()
+        out = prof.runcall(stream_snapshot, self)
+        if mono() - t0 > 0.05:
+            with open(path + ".prof.txt", "a") as f:
+                pstats.Stats(prof, stream=f).sort_stats("cumulative").print_stats(25)
+        return out
+
+    stream_mod.AccountStream.snapshot = profiled  # type: ignore[method-assign]
+
+
+def _trace_full_gc(rec: Rec) -> None:
     gc_start: list[float] = []
 
     def on_gc(ph: str, info: dict) -> None:
@@ -130,23 +163,25 @@ def install(path: str) -> None:
             rec("gc2", t0=gc_start[0], collected=info.get("collected"))
 
     gc.callbacks.append(on_gc)
-    if os.environ.get("KS_TRACE_SAMPLE"):  # the main thread's stack every 5 ms: what kept the loop busy
-        import threading
 
-        main_id = threading.get_ident()
 
-        def sample() -> None:
-            while True:
-                time.sleep(0.005)
-                frame = sys._current_frames().get(main_id)
-                stack = []
-                while frame is not None and len(stack) < 40:
-                    code = frame.f_code
-                    stack.append(f"{Path(code.co_filename).name}:{code.co_name}")
-                    frame = frame.f_back
-                rec("sample", stack=stack)
+def _sample_main_thread(rec: Rec) -> None:
+    import threading
 
-        threading.Thread(target=sample, daemon=True).start()
+    main_id = threading.get_ident()
+
+    def sample() -> None:
+        while True:
+            time.sleep(0.005)
+            frame = sys._current_frames().get(main_id)
+            stack = []
+            while frame is not None and len(stack) < 40:
+                code = frame.f_code
+                stack.append(f"{Path(code.co_filename).name}:{code.co_name}")
+                frame = frame.f_back
+            rec("sample", stack=stack)
+
+    threading.Thread(target=sample, daemon=True).start()
 
 
 def main() -> None:
