@@ -208,84 +208,117 @@ def _pairs(text: str, settings: bool = False) -> list[re.Match[str]]:
 
 def _apply(m: Mutated, op: str, c: Chooser, settings: bool = False) -> None:
     text = m.text
-    pairs = _pairs(text, settings)
-    if op == "grow_condition":
-        pairs = [p for p in pairs if p.group("key") in CONDITION_KEYS
-                 or "match_re:" in _line_of(text, p.start())]  # a label's pattern
-    elif op == "condition":
-        pairs = [p for p in pairs if p.group("key") in CONDITION_KEYS]
-    elif op == "long_operand":
-        pairs = [p for p in pairs if re.search(r"[0-9]", p.group("value"))]
+    pairs = _targets(op, text, _pairs(text, settings))
     if op in KEY_OPS and not pairs:
         op = "dup_line"
     if not _applies(op, text):
         op = "dup_line"
     m.ops.append(op)
     if op == "grow_condition":
-        p = c.choice(pairs)
-        shape, n = c.choice(GROW_SHAPES), c.choice(GROW_COUNTS)
-        cond = _unquoted(p.group("value"))
-        value = _grown(cond, shape, n, budget=GROW_BUDGET - (len(text) - len(cond)), rng=_rng(c))
-        m.settings_only &= p.group("key") in SETTINGS
-        m.text = text[:p.start("value")] + value + text[p.end("value"):]
-        m.steps.append(f"{p.group('key')}: {shape} x{n}")
-        return
-    if op in ("condition", "long_operand"):
-        p, rng = c.choice(pairs), _rng(c)
-        key, value = p.group("key"), p.group("value")
-        m.settings_only &= key in SETTINGS
-        if op == "condition":
-            cond = _unquoted(value)
-            names = sorted(set(re.findall(r"[A-Za-z_][A-Za-z0-9_]*", cond)) - {"true", "false"})
-            value = quoted(condition(rng, names, where=key == "where"))
-        else:
-            number = rng.choice(list(re.finditer(r"-?[0-9]+(?:\.[0-9]+)?", value)))
-            longer = long_operand(rng) if key in CONDITION_KEYS else long_number(rng)
-            value = value[:number.start()] + longer + value[number.end():]
-        m.text = text[:p.start("value")] + value + text[p.end("value"):]
-        m.steps.append(f"{key}: {op} {_short(value)}")
-        return
-    if op in ("where_clause", "pattern"):
+        _grow(m, pairs, c)
+    elif op in ("condition", "long_operand"):
+        _rewrite_value(m, op, pairs, c)
+    elif op in ("where_clause", "pattern"):
         m.settings_only = False
-        rng = _rng(c)
-        if op == "where_clause":  # a position_count signal with a generated position condition
-            where = quoted(condition(rng, [], where=True))
-            at = text.index("\n  signals:\n") + len("\n  signals:\n")
-            m.text = text[:at] + f"    fuzz_where: {{position_count: {{where: {where}}}}}\n" + text[at:]
-            m.steps.append(f"signal with where: {_short(where)}")
-            return
-        written = quoted(pattern(rng))
-        own = [p for p in _pairs(text) if "match_re:" in _line_of(text, p.start())]
-        if own and rng.random() < 0.5:
-            p = rng.choice(own)
-            m.text = text[:p.start("value")] + written + text[p.end("value"):]
-            m.steps.append(f"match_re {p.group('key')}: {_short(written)}")
-        else:  # a route of its own, first among the root's children
-            label = rng.choice(PATTERN_LABELS)
-            at = text.index("\n    routes:\n") + len("\n    routes:\n")
-            m.text = text[:at] + f"      - match_re: {{{label}: {written}}}\n        receiver: desk-chat\n" + text[at:]
-            m.steps.append(f"route with match_re {label}: {_short(written)}")
+        _insert(m, op, c)
+    elif op in ("delete_key", "typo_key", "wrong_type", "random_scalar"):
+        _break_key(m, op, pairs, c)
+    else:
+        m.settings_only = False
+        _edit_text(m, op, c)
+
+
+def _targets(op: str, text: str, pairs: list[re.Match[str]]) -> list[re.Match[str]]:
+    """The key/value pairs ``op`` may change."""
+    if op == "grow_condition":
+        return [p for p in pairs if p.group("key") in CONDITION_KEYS
+                or "match_re:" in _line_of(text, p.start())]  # a label's pattern
+    if op == "condition":
+        return [p for p in pairs if p.group("key") in CONDITION_KEYS]
+    if op == "long_operand":
+        return [p for p in pairs if re.search(r"[0-9]", p.group("value"))]
+    return pairs
+
+
+def _grow(m: Mutated, pairs: list[re.Match[str]], c: Chooser) -> None:
+    """A condition (or a label's pattern) grown to one of the shapes, up to the budget."""
+    text = m.text
+    p = c.choice(pairs)
+    shape, n = c.choice(GROW_SHAPES), c.choice(GROW_COUNTS)
+    cond = _unquoted(p.group("value"))
+    value = _grown(cond, shape, n, budget=GROW_BUDGET - (len(text) - len(cond)), rng=_rng(c))
+    m.settings_only &= p.group("key") in SETTINGS
+    m.text = text[:p.start("value")] + value + text[p.end("value"):]
+    m.steps.append(f"{p.group('key')}: {shape} x{n}")
+
+
+def _rewrite_value(m: Mutated, op: str, pairs: list[re.Match[str]], c: Chooser) -> None:
+    """A condition generated over the names it reads, or a number made a long operand."""
+    text = m.text
+    p, rng = c.choice(pairs), _rng(c)
+    key, value = p.group("key"), p.group("value")
+    m.settings_only &= key in SETTINGS
+    if op == "condition":
+        cond = _unquoted(value)
+        names = sorted(set(re.findall(r"[A-Za-z_][A-Za-z0-9_]*", cond)) - {"true", "false"})
+        value = quoted(condition(rng, names, where=key == "where"))
+    else:
+        number = rng.choice(list(re.finditer(r"-?[0-9]+(?:\.[0-9]+)?", value)))
+        longer = long_operand(rng) if key in CONDITION_KEYS else long_number(rng)
+        value = value[:number.start()] + longer + value[number.end():]
+    m.text = text[:p.start("value")] + value + text[p.end("value"):]
+    m.steps.append(f"{key}: {op} {_short(value)}")
+
+
+def _insert(m: Mutated, op: str, c: Chooser) -> None:
+    """A signal with a generated position condition, or a generated label pattern (a route's
+    own, or a new route's)."""
+    text = m.text
+    rng = _rng(c)
+    if op == "where_clause":  # a position_count signal with a generated position condition
+        where = quoted(condition(rng, [], where=True))
+        at = text.index("\n  signals:\n") + len("\n  signals:\n")
+        m.text = text[:at] + f"    fuzz_where: {{position_count: {{where: {where}}}}}\n" + text[at:]
+        m.steps.append(f"signal with where: {_short(where)}")
         return
-    if op in ("delete_key", "typo_key", "wrong_type", "random_scalar"):
-        p = c.choice(pairs)
-        key = p.group("key")
-        m.settings_only &= key in SETTINGS
-        if op == "delete_key":
-            end = p.end()
-            m.text = text[:p.start()] + text[end:]
-            m.steps.append(f"delete {key}")
-        elif op == "typo_key":
-            typo = _typo(key, c)
-            m.text = text[:p.start("key")] + typo + text[p.end("key"):]
-            m.steps.append(f"typo {key} -> {typo}")
-        else:
-            value = c.choice(WRONG_TYPES) if op == "wrong_type" else _random_text(c)
-            if op == "random_scalar" and key in SETTINGS:
-                value = value.replace("\n", " ").replace("\u2028", " ")
-            m.text = text[:p.start("value")] + value + text[p.end("value"):]
-            m.steps.append(f"{key}: {value!r}")
-        return
-    m.settings_only = False
+    written = quoted(pattern(rng))
+    own = [p for p in _pairs(text) if "match_re:" in _line_of(text, p.start())]
+    if own and rng.random() < 0.5:
+        p = rng.choice(own)
+        m.text = text[:p.start("value")] + written + text[p.end("value"):]
+        m.steps.append(f"match_re {p.group('key')}: {_short(written)}")
+    else:  # a route of its own, first among the root's children
+        label = rng.choice(PATTERN_LABELS)
+        at = text.index("\n    routes:\n") + len("\n    routes:\n")
+        m.text = text[:at] + f"      - match_re: {{{label}: {written}}}\n        receiver: desk-chat\n" + text[at:]
+        m.steps.append(f"route with match_re {label}: {_short(written)}")
+
+
+def _break_key(m: Mutated, op: str, pairs: list[re.Match[str]], c: Chooser) -> None:
+    """A key deleted or misspelled, or its value of a wrong type or random text."""
+    text = m.text
+    p = c.choice(pairs)
+    key = p.group("key")
+    m.settings_only &= key in SETTINGS
+    if op == "delete_key":
+        end = p.end()
+        m.text = text[:p.start()] + text[end:]
+        m.steps.append(f"delete {key}")
+    elif op == "typo_key":
+        typo = _typo(key, c)
+        m.text = text[:p.start("key")] + typo + text[p.end("key"):]
+        m.steps.append(f"typo {key} -> {typo}")
+    else:
+        value = c.choice(WRONG_TYPES) if op == "wrong_type" else _random_text(c)
+        if op == "random_scalar" and key in SETTINGS:
+            value = value.replace("\n", " ").replace("\u2028", " ")
+        m.text = text[:p.start("value")] + value + text[p.end("value"):]
+        m.steps.append(f"{key}: {value!r}")
+
+
+def _edit_text(m: Mutated, op: str, c: Chooser) -> None:
+    """The text cut, a punctuation mark inserted, or a line deleted or duplicated."""
+    text = m.text
     if op == "truncate" and text:
         at = c.integer(0, len(text) - 1)
         m.text = text[:at]

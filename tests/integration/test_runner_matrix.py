@@ -421,11 +421,21 @@ def leg_of(entry, hedge: bool) -> str:
 
 
 def check_end_state(o: Outcome) -> None:
-    case, dump, store = o.case, o.dump, o.store
-    journal = store.journal(limit=10_000)
-    journaled = {(e.account, e.client_order_id): e for e in journal}
+    journal = o.store.journal(limit=10_000)
+    at_venue = _check_venue_orders(o, {(e.account, e.client_order_id): e for e in journal})
+    _check_sends(o)
+    _check_journal(o, journal, at_venue)
+    _check_stages(o)
+    _check_lock(o)
+    assert o.store.verify_audit() == (True, None)
+    if o.case.check is not None:
+        o.case.check(o)
 
-    # orders at the venue: closes only, each journaled before it was sent, never a fill that opens
+
+def _check_venue_orders(o: Outcome, journaled: dict) -> dict:
+    """Orders at the venue: closes only, each journaled before it was sent, never a fill that
+    opens, none filled twice. Returns them by (account, client order id)."""
+    dump = o.dump
     at_venue = {}
     for account in ACCOUNTS:
         for order in dump["accounts"][account]["orders"]:
@@ -448,17 +458,24 @@ def check_end_state(o: Outcome) -> None:
         book[key] = after
         filled[ids[(ev["account"], ev["order"])]] += 1
     assert all(n == 1 for n in filled.values()), f"filled twice: {filled}"
+    return at_venue
 
-    # submissions: the same client order id again only after an unclear answer, and only as a
-    # resend the audit trail records (a resend may also be the first send of an intent that a
-    # crash kept from leaving)
+
+def _check_sends(o: Outcome) -> None:
+    """Submissions: the same client order id again only after an unclear answer, and only as a
+    resend the audit trail records (a resend may also be the first send of an intent that a
+    crash kept from leaving)."""
     resent = Counter(p["client_order_id"] for k, p in o.audits if k == "order_resent")
     for cid, answers in _answers(o).items():
         assert all(a in UNCLEAR_CODES for a in answers[:-1]), f"{cid} sent again after {answers}"
         assert len(answers) - 1 <= resent[cid], f"{cid} sent {len(answers)} times, resent {resent[cid]}"
-    assert sum(resent.values()) == case.resent, resent
+    assert sum(resent.values()) == o.case.resent, resent
 
-    # journal: settled, and order by order what the venue holds
+
+def _check_journal(o: Outcome, journal: list, at_venue: dict) -> None:
+    """The journal: settled, and order by order what the venue holds; the positions moved by
+    what it says was filled."""
+    case, dump, store = o.case, o.dump, o.store
     assert store.pending_intents() == [], [(e.client_order_id, e.status) for e in store.pending_intents()]
     failed_events = Counter(e.data["client_order_id"] for e in o.events if e.kind == "order_failed")
     allowed = LOCAL_REFUSALS | set(case.refused)
@@ -482,7 +499,11 @@ def check_end_state(o: Outcome) -> None:
         reasons = Counter(e.labels.get("reason") for e in o.events if e.kind == "order_failed")
         assert reasons == Counter(case.failed), reasons
 
-    # stages (from the audit trail: a crashed tick's report dies with it, its audit rows do not)
+
+def _check_stages(o: Outcome) -> None:
+    """Stages (from the audit trail: a crashed tick's report dies with it, its audit rows do
+    not), and the positions each case expects at the end."""
+    case = o.case
     audited = [p for k, p in o.audits if k == "stage_transition"]
     for account in ACCOUNTS:
         levels = [p["to"] for p in audited if p["scope"] == f"simulated/{account}"]
@@ -500,17 +521,15 @@ def check_end_state(o: Outcome) -> None:
     snapshot_failed = sum(1 for e in o.events if e.kind == "snapshot_failed")
     assert snapshot_failed == case.snapshot_failures
 
-    # the lock: halted for exactly the scopes in the flatten
+
+def _check_lock(o: Outcome) -> None:
+    """The lock: halted for exactly the scopes in the flatten."""
     halted = {key.partition("|")[2] for key, ss in o.runner.book.state.scopes.items() if ss.stage.level == 3}
     assert o.lock["locked"] is bool(halted), o.lock
     assert set(o.lock["scopes"]) == halted, o.lock["scopes"]
     assert all(v["locked"] and v["mode"] == "halted" for v in o.lock["scopes"].values())
     if halted:
         assert o.lock["mode"] == "halted"
-
-    assert store.verify_audit() == (True, None)
-    if case.check is not None:
-        case.check(o)
 
 
 @pytest.fixture

@@ -55,9 +55,8 @@ def shell_lines(script: str) -> list[str]:
 def engine_install_problems(doc: dict) -> list[str]:
     """Every way the workflow could run code it did not pin: an install by name or from an index,
     an unhashed requirements file, a VCS URL or a checkout at a branch or tag."""
-    problems = []
+    problems: list[str] = []
     installs_engine = False
-    checkouts = {}
     for env, step in steps(doc):
         uses = step.get("uses", "")
         if uses.startswith("actions/checkout@") and (step.get("with") or {}).get("repository"):
@@ -65,53 +64,61 @@ def engine_install_problems(doc: dict) -> list[str]:
             if not SHA.fullmatch(w.get("ref", "")):
                 problems.append(f"step {step.get('name', uses)!r}: checks out {w['repository']} at "
                                 f"{w.get('ref') or 'its default branch'!r}, not a full commit")
-            checkouts[w.get("path", "")] = w
         env = dict(env)
         for line in shell_lines(step.get("run") or ""):
             assignment = re.fullmatch(r"\s*(\w+)=(\S+)\s*", line)
             if assignment:  # a shell variable of the script: engine="$RUNNER_TEMP/killswitch"
                 env[assignment.group(1)] = expand(shlex.split(assignment.group(2))[0], env)
-                continue
-            if not INSTALLERS.search(line):
-                continue
-            try:
-                words = shlex.split(expand(line, env))
-            except ValueError:
-                problems.append(f"cannot parse: {line}")
-                continue
-            verb = next(i for i, w in enumerate(words) if w in ("install", "download", "sync"))
-            args = words[verb + 1:]
-            if any(w.startswith(("pipx", "uvx")) for w in words[:verb]) or "pipx" in words:
-                problems.append(f"{line.strip()}: pipx resolves from an index")
-                continue
-            for i, a in enumerate(args):
-                index_options = ("-i", "--index-url", "--extra-index-url")
-                if a in index_options or a.startswith(("--index-url=", "--extra-index-url=")):
-                    url = a.partition("=")[2] or (args[i + 1] if i + 1 < len(args) else "")
-                    problems.append(f"{line.strip()}: installs from an index ({url})")
-            if "-r" in args or "--requirement" in args:
-                if "--require-hashes" not in args:
-                    problems.append(f"{line.strip()}: a requirements file without --require-hashes")
-                continue
-            targets = [a for a in args if not a.startswith("-")]
-            for t in targets:
-                if t.startswith("git+") or "://" in t:
-                    if not re.search(r"@[0-9a-f]{40}(#.*)?$", t):
-                        problems.append(f"{line.strip()}: {t} is not pinned to a full commit")
-                    elif "--no-deps" not in args:
-                        problems.append(f"{line.strip()}: {t} resolves its dependencies from an index")
-                    else:
-                        installs_engine = True
-                elif t.startswith(("/", "./", "$RUNNER_TEMP", "${RUNNER_TEMP}", "$GITHUB_WORKSPACE")):
-                    if "--no-deps" not in args:
-                        problems.append(f"{line.strip()}: {t} resolves its dependencies from an index")
-                    else:
-                        installs_engine = True
-                else:
-                    problems.append(f"{line.strip()}: installs {t!r} by name from an index")
+            elif INSTALLERS.search(line):
+                installs_engine = _install_problems(line, env, problems) or installs_engine
     if not installs_engine:
         problems.append("nothing installs the engine from a pinned commit")
     return problems
+
+
+def _install_problems(line: str, env: dict, problems: list[str]) -> bool:
+    """The problems of one install command, added to ``problems``; whether it installs the
+    engine from a pinned commit or a path, without resolving from an index."""
+    try:
+        words = shlex.split(expand(line, env))
+    except ValueError:
+        problems.append(f"cannot parse: {line}")
+        return False
+    verb = next(i for i, w in enumerate(words) if w in ("install", "download", "sync"))
+    args = words[verb + 1:]
+    if any(w.startswith(("pipx", "uvx")) for w in words[:verb]) or "pipx" in words:
+        problems.append(f"{line.strip()}: pipx resolves from an index")
+        return False
+    for i, a in enumerate(args):
+        index_options = ("-i", "--index-url", "--extra-index-url")
+        if a in index_options or a.startswith(("--index-url=", "--extra-index-url=")):
+            url = a.partition("=")[2] or (args[i + 1] if i + 1 < len(args) else "")
+            problems.append(f"{line.strip()}: installs from an index ({url})")
+    if "-r" in args or "--requirement" in args:
+        if "--require-hashes" not in args:
+            problems.append(f"{line.strip()}: a requirements file without --require-hashes")
+        return False
+    installs_engine = False
+    for t in (a for a in args if not a.startswith("-")):
+        problem = _target_problem(t, args)
+        if problem:
+            problems.append(f"{line.strip()}: {problem}")
+        else:
+            installs_engine = True
+    return installs_engine
+
+
+def _target_problem(t: str, args: list[str]) -> str:
+    """What is wrong with installing ``t`` (nothing: a full commit or a path, without its
+    dependencies)."""
+    if t.startswith("git+") or "://" in t:
+        if not re.search(r"@[0-9a-f]{40}(#.*)?$", t):
+            return f"{t} is not pinned to a full commit"
+    elif not t.startswith(("/", "./", "$RUNNER_TEMP", "${RUNNER_TEMP}", "$GITHUB_WORKSPACE")):
+        return f"installs {t!r} by name from an index"
+    if "--no-deps" not in args:
+        return f"{t} resolves its dependencies from an index"
+    return ""
 
 
 # --- the policy repository's workflow ---------------------------------------------------------
