@@ -92,7 +92,7 @@ def _frozen(names: frozenset[str]) -> tuple[Callable[[Any, str, Any], None], Cal
     """``__setattr__`` taking a field's first assignment only (its ``__init__``'s), and
     ``__delattr__`` taking none."""
 
-    def __setattr__(self: Any, name: str, value: Any) -> None:
+    def __setattr__(self: object, name: str, value: Any) -> None:
         # straight into the instance's dict (a field has no descriptor on its class): half the
         # cost of object.__setattr__, which made a record twice as slow to make as a dataclass
         values = self.__dict__
@@ -100,14 +100,14 @@ def _frozen(names: frozenset[str]) -> tuple[Callable[[Any, str, Any], None], Cal
             raise dataclasses.FrozenInstanceError(f"cannot assign to field {name!r}")
         values[name] = value
 
-    def __delattr__(self: Any, name: str) -> None:
+    def __delattr__(self: object, name: str) -> None:
         raise dataclasses.FrozenInstanceError(f"cannot delete field {name!r}")
 
     return __setattr__, __delattr__
 
 
 def _eq(key: Callable[[Any], tuple[Any, ...]]) -> Compare:
-    def __eq__(self: Any, other: Any) -> Any:
+    def __eq__(self: object, other: object) -> bool:
         if other.__class__ is self.__class__:
             return key(self) == key(other)
         return NotImplemented
@@ -116,7 +116,7 @@ def _eq(key: Callable[[Any], tuple[Any, ...]]) -> Compare:
 
 
 def _hash(key: Callable[[Any], tuple[Any, ...]]) -> Callable[[Any], int]:
-    def __hash__(self: Any) -> int:
+    def __hash__(self: object) -> int:
         return hash(key(self))
 
     return __hash__
@@ -124,7 +124,7 @@ def _hash(key: Callable[[Any], tuple[Any, ...]]) -> Callable[[Any], int]:
 
 def _repr(names: tuple[str, ...]) -> Callable[[Any], str]:
     @recursive_repr()
-    def __repr__(self: Any) -> str:
+    def __repr__(self: object) -> str:
         shown = ", ".join(f"{name}={getattr(self, name)!r}" for name in names)
         return f"{self.__class__.__qualname__}({shown})"
 
@@ -140,22 +140,22 @@ def field_order(*names: str) -> tuple[Compare, Compare, Compare, Compare]:
         raise ValueError("field_order needs the names of the fields compared")
     key = _key(names)
 
-    def __lt__(self: Any, other: Any) -> Any:
+    def __lt__(self: object, other: object) -> bool:
         if other.__class__ is self.__class__:
             return key(self) < key(other)
         return NotImplemented
 
-    def __le__(self: Any, other: Any) -> Any:
+    def __le__(self: object, other: object) -> bool:
         if other.__class__ is self.__class__:
             return key(self) <= key(other)
         return NotImplemented
 
-    def __gt__(self: Any, other: Any) -> Any:
+    def __gt__(self: object, other: object) -> bool:
         if other.__class__ is self.__class__:
             return key(self) > key(other)
         return NotImplemented
 
-    def __ge__(self: Any, other: Any) -> Any:
+    def __ge__(self: object, other: object) -> bool:
         if other.__class__ is self.__class__:
             return key(self) >= key(other)
         return NotImplemented

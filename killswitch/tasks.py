@@ -24,7 +24,10 @@ from __future__ import annotations
 import asyncio
 import traceback
 from dataclasses import dataclass
-from typing import Any, Awaitable, Callable, Optional
+from typing import TYPE_CHECKING, Awaitable, Callable, Optional
+
+if TYPE_CHECKING:
+    from .metrics import Registry
 
 EXIT = "exit"  # its failure stops the process (non-zero)
 RESTART = "restart"  # its failure is said and it is started again
@@ -101,7 +104,7 @@ class Supervisor:
             pause = min(pause * 2, self.max_restart_after_s)
             self.restarts[t.name] += 1
 
-    def collect_metrics(self, registry: Any) -> None:
+    def collect_metrics(self, registry: Registry) -> None:
         failures = registry.sampled("killswitch_task_failures_total", "counter",
                                     "Failures of a named task of the process (ksctl run), each said by name.",
                                     ("task",))

@@ -43,7 +43,7 @@ _SECRET_PARAM_RE = re.compile(
 _REDUCE_ONLY_PATTERNS = [re.compile(p, re.I) for p in dialects.reduce_only_rejections()]
 
 
-def scrub(text: Any, secrets: Iterable[str] = ()) -> str:
+def scrub(text: object, secrets: Iterable[str] = ()) -> str:
     """``text`` as a string without any of ``secrets`` and without ``signature=…``-style values;
     cut to a readable length."""
     s = str(text)
@@ -158,7 +158,7 @@ def adapter_error(exc: BaseException, what: str, *, venue: str, secrets: Iterabl
     return AdapterError(r, msg, venue=venue, retry_after_s=retry_after_s, refusal=refusal)
 
 
-def retry_after(headers: Any) -> Optional[float]:
+def retry_after(headers: object) -> Optional[float]:
     """The seconds of a ``Retry-After`` header, if the last answer had one."""
     if not isinstance(headers, Mapping):
         return None

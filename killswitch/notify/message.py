@@ -131,7 +131,7 @@ def _account(lab: Labels) -> str:
     return account if "/" in account else f"{lab.get('venue')}/{account}"
 
 
-def _value(v: Any, vtype: Optional[str]) -> str:
+def _value(v: object, vtype: Optional[str]) -> str:
     if v is None:
         return "unknown"
     if isinstance(v, (int, float)):

@@ -27,15 +27,18 @@ review, and what they read must be what runs. The documents' loaded form is :mod
 
 from __future__ import annotations
 
-from typing import Any, Iterable
+from typing import TYPE_CHECKING, Any, Iterable
 
 from pydantic import ValidationError
 
 from . import diagnostics as d
-from .diagnostics import Diagnostic
+from .diagnostics import Diagnostic, Position
 from .documents import LoadedDoc as LoadedDoc, LoadResult as LoadResult, Path as Path, SourceMap as SourceMap
 from .fields import API_VERSION
 from .model import DOCUMENT_KINDS
+
+if TYPE_CHECKING:
+    from .yamlread import Document
 
 # --- entry points ------------------------------------------------------------------------------
 
@@ -84,7 +87,7 @@ def _load_into(result: LoadResult, text: str, file: str) -> None:
         if doc.refused is None:
             _checked_document(result, doc.raw, doc.sm, file, doc.index)
         else:
-            _refused_document(result, doc, file)
+            _refused_document(result, doc, doc.refused, file)
     if reading.error is not None:  # the error path: where it went wrong, and what the document is called
         from .yamlerrors import recover_identity, stopped
 
@@ -100,12 +103,12 @@ def _load_into(result: LoadResult, text: str, file: str) -> None:
                                                   _EMPTY_HINT))
 
 
-def _refused_document(result: LoadResult, doc: Any, file: str) -> None:
+def _refused_document(result: LoadResult, doc: Document, refused: tuple[Position, str], file: str) -> None:
     """KS008 for a document holding a tag, a merge key or an alias of a collection; what it is
     called is kept, so that a test of it says it has errors."""
     from .yamlerrors import ALIAS_HINT, identity_only
 
-    pos, message = doc.refused
+    pos, message = refused
     result.diagnostics.append(Diagnostic.make(d.KS008, file, pos, message, ALIAS_HINT))
     identity = identity_only(doc.raw, file, doc.index, doc.sm)
     if identity is not None:

@@ -18,7 +18,7 @@ Pure: no I/O.
 from __future__ import annotations
 
 import re
-from typing import Any, Optional
+from typing import TYPE_CHECKING, Any, Optional
 
 from . import diagnostics as d
 from .diagnostics import Diagnostic, Position
@@ -26,6 +26,12 @@ from .documents import LoadedDoc, SourceMap
 from .fields import API_VERSION
 from .model import DOCUMENT_KINDS
 from .yamlread import Reading, Refused, plain
+
+if TYPE_CHECKING:
+    from ruamel.yaml.error import MarkedYAMLError, StreamMark
+    from ruamel.yaml.reader import ReaderError
+
+    from .yamlbounds import AliasFound
 
 DEPTH_HINT = ("every indented block and every open [ or { is one level (the example policies need at "
               "most 7); look for brackets that are never closed")
@@ -76,7 +82,7 @@ def recover_identity(text: str, file: str, index: int, at: int) -> Optional[Load
     return None
 
 
-def _bad_character(e: Any, file: str, text: str, at: int) -> Diagnostic:
+def _bad_character(e: ReaderError, file: str, text: str, at: int) -> Diagnostic:
     line = text.count("\n", 0, at) + 1
     col = at - (text.rfind("\n", 0, at) + 1) + 1
     code = e.character if isinstance(e.character, int) else None
@@ -128,7 +134,7 @@ def identity_only(raw: Any, file: str, index: int, sm: SourceMap) -> Optional[Lo
 _MERGE_KEY = re.compile(r"<<[ \t]*:[ \t]*$")
 
 
-def _alias_diagnostic(e: Any, file: str, text: str) -> Diagnostic:
+def _alias_diagnostic(e: AliasFound, file: str, text: str) -> Diagnostic:
     """KS008 for the alias at ``e``; a merge key (``<<: *base``) is named, at its ``<<``."""
     line_start = text.rfind("\n", 0, e.index) + 1
     merge = _MERGE_KEY.search(text, line_start, e.index)
@@ -144,7 +150,7 @@ ALIAS_HINT = "write the value out: what reviewers read must be what runs"
 _DUPLICATE = re.compile(r'duplicate key "(.*?)" with value')
 
 
-def _yaml_error(e: Any, file: str, text: str) -> Diagnostic:
+def _yaml_error(e: MarkedYAMLError, file: str, text: str) -> Diagnostic:
     """KS002 (KS003 for a duplicate key) at the mistake, which is not always where ruamel noticed
     it: an unclosed bracket or quote at its opening, a key without ":" at the key."""
     problem = (e.problem or "").strip()
@@ -183,7 +189,7 @@ def _yaml_error(e: Any, file: str, text: str) -> Diagnostic:
     return Diagnostic.make(d.KS002, file, pos, message, _yaml_hint(problem, context, text, mark))
 
 
-def _unclosed_bracket(e: Any, text: str) -> Optional[tuple[Position, str, str]]:
+def _unclosed_bracket(e: MarkedYAMLError, text: str) -> Optional[tuple[Position, str, str]]:
     """A ``[`` or ``{`` left open on an earlier line than the error, when what follows it is not
     indented as a continuation of it (or the file ends): the bracket is the mistake."""
     from . import yamlbounds
@@ -213,7 +219,7 @@ def _indent(line: str) -> int:
     return len(line) - len(line.lstrip(" "))
 
 
-def _deeper_than_key_above(text: str, pm: Any) -> Optional[Position]:
+def _deeper_than_key_above(text: str, pm: StreamMark) -> Optional[Position]:
     """Where a line starts that is indented deeper than the ``key: value`` line above it (YAML
     then reads it as the continuation of that value, and fails at its ":")."""
     lines = text.splitlines()
@@ -255,7 +261,7 @@ _YAML_HINTS = (
 _DASH_NO_SPACE = re.compile(r"^\s*-[^\s-]")
 
 
-def _yaml_hint(problem: str, context: str, source: str, mark: Any) -> str:
+def _yaml_hint(problem: str, context: str, source: str, mark: Optional[StreamMark]) -> str:
     if mark is not None:
         lines = source.splitlines()
         line = lines[mark.line] if mark.line < len(lines) else ""
@@ -269,7 +275,7 @@ def _yaml_hint(problem: str, context: str, source: str, mark: Any) -> str:
             "are closed")
 
 
-def _mark(mark: Any) -> Optional[Position]:
+def _mark(mark: Optional[StreamMark]) -> Optional[Position]:
     return Position(mark.line + 1, mark.column + 1) if mark is not None else None
 
 

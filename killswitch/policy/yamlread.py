@@ -16,10 +16,13 @@ from __future__ import annotations
 
 import datetime as _dt
 from dataclasses import dataclass, field
-from typing import Any, Optional
+from typing import TYPE_CHECKING, Any, Optional
 
 from .diagnostics import Position
 from .documents import Path, SourceMap
+
+if TYPE_CHECKING:
+    from .yamlbounds import ShapeRefused
 
 
 @dataclass
@@ -42,7 +45,7 @@ class Reading:
     ``stopped_at``."""
 
     documents: list[Document] = field(default_factory=list)
-    refused: Any = None  # yamlbounds.ShapeRefused
+    refused: Optional[ShapeRefused] = None
     error: Optional[BaseException] = None
     stopped_at: int = 0
 

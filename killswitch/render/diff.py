@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from typing import Any, Optional, Sequence
+from typing import Optional, Sequence
 
 from ..preview.coverage import AccountCoverage, complete
 from ..preview.diff import Change, Decision, DiffResult, Difference, Leg, Milestone, PolicyRevision
@@ -187,7 +187,7 @@ def diff_text(result: DiffResult, old: PolicyRevision, new: PolicyRevision, agai
     return "\n".join(lines)
 
 
-def _value(v: Any) -> Any:
+def _value(v: object) -> object:
     if dataclasses.is_dataclass(v) and not isinstance(v, type):
         return dataclasses.asdict(v)
     if isinstance(v, tuple):

@@ -8,19 +8,22 @@ Formats values only: it must not read the store, print, or pick exit codes.
 from __future__ import annotations
 
 import json
-from typing import Any, Optional
+from typing import TYPE_CHECKING, Optional
 
 from .times import iso
 
+if TYPE_CHECKING:
+    from ..state.store import AuditRow, AuditVerification, JournalEntry
 
-def _planned_line(row: Any) -> str:
+
+def _planned_line(row: AuditRow) -> str:
     o = row.payload
     leg = f" {o['position_side']}" if o.get("position_side") else ""
     return (f"{iso(row.ts_ms)}  {o.get('client_order_id')}  {o.get('venue')}/{o.get('account')} {o.get('symbol')} "
             f"{o.get('side')}{leg} {o.get('amount'):g}  planned, not sent (dry run)  {o.get('decision_id')}")
 
 
-def _journal_line(r: Any) -> str:
+def _journal_line(r: JournalEntry) -> str:
     """One journaled order: when, its id, where, what (the hedge leg it closes, when it names
     one), how it ended (and the venue's or the runner's reason code), and why it was sent (the
     decision: a policy's stage entry, or an operator's close)."""
@@ -30,7 +33,8 @@ def _journal_line(r: Any) -> str:
             f"{r.amount:g}  {r.status or 'pending'}{why}  by {r.decision_id}")
 
 
-def history_text(rows: list, verification: Any, planned: Optional[list] = None, planned_total: int = 0) -> str:
+def history_text(rows: list[JournalEntry], verification: AuditVerification, planned: Optional[list[AuditRow]] = None,
+                 planned_total: int = 0) -> str:
     """One line per journaled order, newest last (its time in ISO-8601 UTC), then what verifying
     the audit chain found. ``planned`` (``--planned``): the dry run's planned orders instead, from
     the audit trail; ``planned_total``: how many the trail holds, said when the journal is empty."""
@@ -48,14 +52,15 @@ def history_text(rows: list, verification: Any, planned: Optional[list] = None, 
     return "\n".join(lines + [verification.describe(lead="audit chain: ")])
 
 
-def refused_text(r: Any) -> str:
+def refused_text(r: JournalEntry) -> str:
     """``: -1106 Parameter 'reduceOnly' sent when not required.`` of a journaled order the venue
     (or the adapter) refused: what it said, as stored with the result; nothing otherwise."""
     detail = getattr(r, "detail", None)
     return f": {detail}" if detail and r.status in ("rejected", "failed") else ""
 
 
-def history_json(rows: list, verification: Any, planned: Optional[list] = None, planned_total: int = 0) -> str:
+def history_json(rows: list[JournalEntry], verification: AuditVerification, planned: Optional[list[AuditRow]] = None,
+                 planned_total: int = 0) -> str:
     """The journal as stored (``created_ms`` / ``updated_ms``), each time also as ``created_ts`` /
     ``updated_ts`` (ISO-8601 UTC), and the verification (``audit_ok``: what exit 0 means);
     ``planned_total``, the dry run's planned orders in the audit trail, and with ``--planned``

@@ -37,7 +37,7 @@ def _cell(text: str) -> str:
     return " ".join(text.split()).replace("|", "\\|")
 
 
-def _value(v: Any) -> str:
+def _value(v: object) -> str:
     """A default as a policy writes it: units by their text (``80%``, ``1m``), the rest as JSON."""
     if isinstance(v, (bool, int, float, list, dict)):
         return json.dumps(v)

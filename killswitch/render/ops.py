@@ -14,13 +14,12 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from typing import Any
 
 from ..client import RunnerError, RunnerUnreachable
 from ..runner.view import ChangeResult
 
 
-def api_json(value: Any) -> str:
+def api_json(value: object) -> str:
     """A value as the API wrote it."""
     # the API writes a value field by field in declaration order, as asdict does: the same document
     plain = dataclasses.asdict(value) if dataclasses.is_dataclass(value) and not isinstance(value, type) else value
@@ -52,7 +51,7 @@ def auth_hint(command: str, token_env: str, token_set: bool, role: str = "viewer
             f"(ksctl token new --identity NAME --roles {role})")
 
 
-def change_json(result: Any) -> str:
+def change_json(result: object) -> str:
     """A change's answer (a ``ChangeResult``, ``ResetResult``...) as the API wrote it."""
     return api_json(result)
 

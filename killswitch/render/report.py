@@ -14,14 +14,13 @@ where it is listed.
 from __future__ import annotations
 
 import json
-from typing import Any
 
 from .runbook import html_page, markdown_html
 from .silences import span
 from ..sources import revision_text
 
 
-def _c(value: Any) -> str:
+def _c(value: object) -> str:
     """A value in a table cell: ``-`` for nothing, ``|`` escaped, one line."""
     if value is None or value == "":
         return "-"
@@ -237,7 +236,7 @@ def operator_action_lines(actions: list) -> list[str]:
     return out + [""]
 
 
-def _amount(value: Any) -> str:
+def _amount(value: object) -> str:
     return f"{value:,.2f}" if isinstance(value, (int, float)) else "-"
 
 

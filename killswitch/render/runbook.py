@@ -8,7 +8,7 @@ Pure: no I/O.
 from __future__ import annotations
 
 import html
-from typing import Any, Optional
+from typing import Optional
 
 from ..markdown import inline, markdown_html
 from ..sources import revision_text
@@ -47,7 +47,7 @@ def runbook_title(incident: dict) -> str:
 # --- the runbook without a template ------------------------------------------------------------
 
 
-def _v(x: Any) -> str:
+def _v(x: object) -> str:
     return "-" if x is None else str(x)
 
 

@@ -14,14 +14,14 @@ cannot be checked (a warning) and the default one is not needed (the built-in ru
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Optional
+from typing import Optional
 
 from ..compile.runbook_check import TemplateProblem
 from ..compile.graph import PolicyNode
 from ..policy.diagnostics import suggestion_hint
 from .incident import DEFAULT_TEMPLATE
 from .sample import sample_incident
-from .template_shape import data_shape
+from .template_shape import Shape, data_shape
 from .templates import TemplateError, Templates, display_path, html_twin
 
 SAMPLE_DIGEST = "sha256:" + "0" * 64
@@ -38,7 +38,7 @@ class TemplateCheck:
         self.root = Path(root) if root is not None else None
         self._templates: Optional[Templates] = None
         self._done: dict[tuple, list[TemplateProblem]] = {}
-        self._shape_cache: dict[str, Any] = {}
+        self._shape_cache: dict[str, Shape] = {}
 
     @property
     def templates(self) -> Templates:
@@ -84,7 +84,7 @@ class TemplateCheck:
             return suggestion_hint(e.missing or "", t.names, f"include and extend templates by their name in {t.root}/")
         return HINTS.get(e.kind)
 
-    def _shape(self, policy: PolicyNode) -> Any:
+    def _shape(self, policy: PolicyNode) -> Shape:
         """The shape of the incidents of every stage of ``policy``, full: what the data of its
         runbooks can hold."""
         if policy.name not in self._shape_cache:

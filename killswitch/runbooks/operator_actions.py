@@ -20,9 +20,12 @@ its row says was refused.
 
 from __future__ import annotations
 
-from typing import Any, Callable, Mapping, Optional, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Mapping, Optional, Sequence
 
 from .incident import iso
+
+if TYPE_CHECKING:
+    from ..state.store import AuditRow
 
 # audit kind -> the action as the report names it
 ACTION_KINDS = {"manual_lock": "lock", "manual_unlock": "unlock", "manual_close_requested": "close",
@@ -98,12 +101,12 @@ def _close_outcome(orders: Sequence[tuple[Optional[str], Optional[str]]]) -> str
             + (f": {'; '.join(words)}" if words else ""))
 
 
-def _start(r: Any) -> int:
+def _start(r: AuditRow) -> int:
     starts = r.payload.get("starts_ms")
     return int(starts) if r.kind == "silence_added" and isinstance(starts, int) else r.ts_ms
 
 
-def _end(r: Any, later: Sequence[Any], settled: Mapping[str, int], incident_ends: Mapping[str, int]
+def _end(r: AuditRow, later: Sequence[AuditRow], settled: Mapping[str, int], incident_ends: Mapping[str, int]
          ) -> tuple[Optional[int], Optional[str]]:
     """When the action ``r`` stopped holding and how, from the rows after it; (None, None) when
     it has no duration (an unlock, a disarm, an expiry) or it did not end in the period."""

@@ -38,7 +38,7 @@ import re
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Optional
+from typing import TYPE_CHECKING, Optional
 
 from ..events import INCIDENT_ACKNOWLEDGED, STAGE_TRANSITION, Event
 from .incident import follow_up, incident_from_event, iso
@@ -48,9 +48,10 @@ from .templates import Templates
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..events import SinkContext, TickFacts
+    from ..state.store import RunbookRecord
 
 
-def record_of(data: dict, rb: Runbook) -> Any:
+def record_of(data: dict, rb: Runbook) -> RunbookRecord:
     from ..state.store import RunbookRecord
 
     stage = data.get("stage") or {}

@@ -22,10 +22,13 @@ import functools
 import hashlib
 import os
 from pathlib import Path
-from typing import Any, Iterable, Mapping, Optional
+from typing import TYPE_CHECKING, Any, Iterable, Mapping, Optional
 
 from .incident import DEFAULT_TEMPLATE, iso
-from .template_shape import data_shape, frozen_shape, merge_shapes, project_shape, suggest, unknown_names
+from .template_shape import Shape, data_shape, frozen_shape, merge_shapes, project_shape, suggest, unknown_names
+
+if TYPE_CHECKING:
+    from jinja2 import TemplateSyntaxError, nodes as jn
 
 TEMPLATE_SUFFIX = ".j2"
 MAX_TEMPLATE_BYTES = 1_000_000
@@ -95,7 +98,7 @@ def _amount(value: Any) -> str:
     return f"{v:,.2f}" if abs(v) >= 1000 else f"{v:.6g}"
 
 
-def _cell(value: Any) -> str:
+def _cell(value: object) -> str:
     """A value inside a markdown table cell: ``|`` escaped, one line."""
     text = "-" if value is None else str(value)
     return text.replace("|", "\\|").replace("\r", " ").replace("\n", " ")
@@ -192,7 +195,7 @@ class Templates:
             file, line = self._where(e, name)
             raise TemplateError("render", name, f"{type(e).__name__}: {e}", file, line) from None
 
-    def check(self, name: str, contexts: Iterable[Mapping[str, Any]], known: Any = None, *,
+    def check(self, name: str, contexts: Iterable[Mapping[str, Any]], known: Shape = None, *,
               known_covers: bool = False) -> list[TemplateError]:
         """Every problem of ``name`` found without an incident: it exists, it and what it
         includes parse, every variable it reads is a key of the data, every key it reads of
@@ -256,7 +259,7 @@ class Templates:
 
     # --- helpers -----------------------------------------------------------------------------
 
-    def _clean_on(self, tname: str, frozen: Any, shape: Any, names: frozenset[str]) -> bool:
+    def _clean_on(self, tname: str, frozen: Shape, shape: Shape, names: frozenset[str]) -> bool:
         """Whether ``tname`` reads no unknown key of ``shape`` (``frozen``: the shape cut to the
         keys it names, as a key): found clean on the same shape in an earlier run, else walked."""
         facts = self._kept(tname)
@@ -276,14 +279,14 @@ class Templates:
             self._facts[name] = cache.facts(self.sources[name], code) if cache is not None and code else None
         return self._facts[name]
 
-    def _key_of_held(self, tname: str, shape: Any, names: frozenset[str]) -> tuple[str, Any]:
+    def _key_of_held(self, tname: str, shape: Shape, names: frozenset[str]) -> tuple[str, Shape]:
         """``(tname, frozen_shape(shape, names))``, made once for a shape its caller passes again."""
         held = self._keys_of_held.get((tname, id(shape)))
         if held is None or held[0] is not shape:
             held = self._keys_of_held[(tname, id(shape))] = (shape, (tname, frozen_shape(shape, names)))
         return held[1]
 
-    def _syntax(self, name: str, e: Any) -> TemplateError:
+    def _syntax(self, name: str, e: TemplateSyntaxError) -> TemplateError:
         tname = e.name or name
         return TemplateError("syntax", tname, e.message or "syntax error", self.path(tname), e.lineno)
 
@@ -297,7 +300,7 @@ class Templates:
                 file, line = frame.filename, frame.lineno
         return file, line
 
-    def _ast(self, name: str) -> Any:
+    def _ast(self, name: str) -> jn.Template:
         if name not in self._asts:
             env, source, path = self.env, self.sources[name], self.path(name)
             cache = env.bytecode_cache  # the tree kept for this text, else parsed (and kept)
@@ -346,8 +349,8 @@ class Templates:
         from jinja2 import meta, nodes
 
         found: set[str] = set()
-        refs: list[Any] = []
-        todo = [self._ast(name)]
+        refs: list[jn.Node] = []
+        todo: list[jn.Node] = [self._ast(name)]
         while todo:  # depth first, children in their order: the order find_all yields them in
             n = todo.pop()
             if isinstance(n, nodes.Name):

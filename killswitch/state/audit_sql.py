@@ -20,7 +20,7 @@ from typing import Any, Optional, Sequence
 
 from .audit_chain import HEAD_INVALID, KEY_ADOPTED, key_problem
 from .audit_verify import ChainCheck
-from .sql_hooks import SqlHooks, now_ms
+from .sql_hooks import Cursor, SqlHooks, now_ms
 from .store import (
     AuditAnchor,
     AuditHead,
@@ -78,7 +78,7 @@ class AuditTables(SqlHooks):
                 self._append(cur, head, [], key, now_ms(), adopted_from=head.anchored_from)
         return key_problem(head, key)
 
-    def _adoption_unrecorded(self, cur: Any, head: AuditHead, key: AuditKey) -> bool:
+    def _adoption_unrecorded(self, cur: Cursor, head: AuditHead, key: AuditKey) -> bool:
         """Whether this key anchors the chain (its head's MAC checks) but no row says so yet."""
         start = head.anchored_from
         if head.key_id != key.key_id or start is None or _head_mac_problem(head, key) is not None:
@@ -125,7 +125,7 @@ class AuditTables(SqlHooks):
             adopted = head.seq + 1 if key is not None and not head.anchored else None
             return self._append(cur, head, batch, key, batch[0][1], adopted_from=adopted)
 
-    def _append(self, cur: Any, head: AuditHead, batch: list[tuple[str, int, str]], key: Optional[AuditKey],
+    def _append(self, cur: Cursor, head: AuditHead, batch: list[tuple[str, int, str]], key: Optional[AuditKey],
                 ts_ms: int, *, adopted_from: Optional[int] = None) -> list[int]:
         """Insert ``batch`` (kind, ts_ms, canonical payload text) after ``head`` and move the head,
         in the caller's transaction (which holds the head's row lock); return the batch's seqs.

@@ -33,7 +33,7 @@ from .firm_board import BOARD_TABLES, FirmBoardTables
 from .firm_tables import FIRM_TABLES, FirmTables
 from .migrations import Migration
 from .postgres import LOCK_TIMEOUT_MS, PostgresStore
-from .sql_hooks import now_ms
+from .sql_hooks import Cursor, now_ms
 from .store import StoreError
 
 FIRM_SCHEMA = "ks_firm"  # what the shards share: the shard registry, the firm lease, facts, directives
@@ -151,7 +151,7 @@ class FirmStore(FirmBoardTables, FirmTables, PostgresStore):
                          "WHERE name = ?", (digest, json.dumps(keys), now, holder, name))
             return Registration(row, "same" if previous.accounts_digest == digest else "replaced", previous)
 
-    def _leader(self, cur: Any, shard_schema: str, now: int) -> Optional[str]:
+    def _leader(self, cur: Cursor, shard_schema: str, now: int) -> Optional[str]:
         """The holder of the shard's lease at ``now``, None when nobody holds it (or the shard
         has no schema yet)."""
         exists = self._q(cur, "SELECT 1 FROM information_schema.tables WHERE table_schema = ? "

@@ -14,9 +14,9 @@ the rows and the leases).
 from __future__ import annotations
 
 import json
-from typing import Any
 
 from ..firm.board import Board
+from .firm_tables import FirmTables
 from .migrations import Migration
 
 BOARD_TABLES = (
@@ -27,13 +27,9 @@ BOARD_TABLES = (
 )
 
 
-class FirmBoardTables:
-    """See the module doc. Mixed into :class:`~.firm.FirmStore` after
-    :class:`~.firm_tables.FirmTables` (``_tx``, ``_q``, ``_shard_fence``)."""
-
-    _tx: Any
-    _q: Any
-    _shard_fence: Any
+class FirmBoardTables(FirmTables):
+    """See the module doc. A part of :class:`~.firm.FirmStore`, on the fence check of
+    :class:`~.firm_tables.FirmTables` (``_shard_fence``) and the store's ``_tx`` and ``_q``."""
 
     def publish_board(self, shard_schema: str, board: Board) -> bool:
         """Upsert ``board`` if its token is its shard's current one; False (nothing written) when not."""

@@ -27,11 +27,12 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from typing import Any, Callable, Mapping, Optional, Sequence
+from typing import Callable, Mapping, Optional, Sequence
 
 from ..firm.directives import Directive
 from ..firm.facts import Fact, ShardLease
 from .migrations import Migration
+from .sql_hooks import Cursor, SqlHooks
 from .store import FencedError
 
 NOTIFY_CHANNEL = "killswitch_firm"
@@ -69,16 +70,12 @@ class RunnerSeen:
     seen_ms: int
 
 
-class FirmTables:
+class FirmTables(SqlHooks):
     """See the module doc. Mixed into :class:`~.firm.FirmStore` (``_tx``, ``_q``, ``_check_fence``)."""
-
-    _tx: Any
-    _q: Any
-    _check_fence: Any
 
     # --- facts --------------------------------------------------------------------------------
 
-    def _shard_fence(self, cur: Any, shard_schema: str, *, lock: bool) -> Optional[int]:
+    def _shard_fence(self, cur: Cursor, shard_schema: str, *, lock: bool) -> Optional[int]:
         exists = self._q(cur, "SELECT 1 FROM information_schema.tables WHERE table_schema = ? "
                               "AND table_name = 'lease'", (shard_schema,)).fetchone()
         if not exists:
@@ -145,7 +142,7 @@ class FirmTables:
 
     # --- directives -----------------------------------------------------------------------------
 
-    def _insert(self, cur: Any, d: Directive, fence: int, fenced_by: str, now: int) -> int:
+    def _insert(self, cur: Cursor, d: Directive, fence: int, fenced_by: str, now: int) -> int:
         got = self._q(cur, "INSERT INTO directive (decision_id, kind, scope, payload, created_ms, fence, fenced_by, "
                            "actor) VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
                       (d.decision_id, d.kind, d.scope, json.dumps(dict(d.payload), separators=(",", ":")), now,

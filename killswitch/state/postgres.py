@@ -39,11 +39,16 @@ import socket
 import threading
 import time
 from contextlib import contextmanager
-from typing import Any, Iterator, Optional
+from typing import TYPE_CHECKING, Any, Iterator, Optional
 
 from .sql import SqlStore, wrap_error
+from .sql_hooks import Cursor
 from .store import StoreError
 from .urls import mask_url, url_secrets
+
+if TYPE_CHECKING:
+    from psycopg import Connection
+    from psycopg.rows import TupleRow
 
 log = logging.getLogger(__name__)
 
@@ -151,7 +156,7 @@ class PostgresStore(SqlStore):
     def __repr__(self) -> str:
         return f"PostgresStore({self.url!r})"
 
-    def _connect(self) -> Any:
+    def _connect(self) -> Connection[TupleRow]:
         import psycopg  # imported here: SQLite users need not have it
 
         try:
@@ -176,14 +181,14 @@ class PostgresStore(SqlStore):
     def _sql(self, query: str) -> str:
         return query.replace("?", "%s")  # no statement here contains a literal ? or %
 
-    def _lock_migrations(self, cur: Any) -> None:
+    def _lock_migrations(self, cur: Cursor) -> None:
         cur.execute("SELECT pg_advisory_xact_lock(%s)", (migration_lock(self.schema),))
         if self.schema is not None:
             # under the lock: replicas of one shard starting together would race to create it
             cur.execute(f'CREATE SCHEMA IF NOT EXISTS "{self.schema}"')
 
     @contextmanager
-    def _tx(self, write: bool) -> Iterator[Any]:
+    def _tx(self, write: bool) -> Iterator[Cursor]:
         import psycopg
 
         with self._lock:

@@ -29,7 +29,7 @@ from .audit_sql import AuditTables
 from .journal_sql import JournalTables
 from .migrations import MIGRATIONS, Migration
 from .silences_sql import SilenceTables
-from .sql_hooks import now_ms
+from .sql_hooks import Cursor, now_ms
 from .store import (
     Approval,
     AuditKey,
@@ -66,11 +66,11 @@ class SqlStore(JournalTables, AuditTables, SilenceTables):
 
     # --- dialect hooks -----------------------------------------------------------------------
 
-    def _tx(self, write: bool) -> AbstractContextManager[Any]:
+    def _tx(self, write: bool) -> AbstractContextManager[Cursor]:
         """A transaction yielding a cursor; a write one takes the locks a write needs up front."""
         raise NotImplementedError
 
-    def _lock_migrations(self, cur: Any) -> None:
+    def _lock_migrations(self, cur: Cursor) -> None:
         """Keep two processes from migrating at once (SQLite's write transaction already does)."""
 
     def _sql(self, query: str) -> str:
@@ -88,7 +88,7 @@ class SqlStore(JournalTables, AuditTables, SilenceTables):
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.url!r})"
 
-    def _q(self, cur: Any, query: str, params: Iterable[Any] = ()) -> Any:
+    def _q(self, cur: Cursor, query: str, params: Iterable[Any] = ()) -> Cursor:
         cur.execute(self._sql(query), tuple(params))
         return cur
 
@@ -118,7 +118,7 @@ class SqlStore(JournalTables, AuditTables, SilenceTables):
 
     # --- fencing ------------------------------------------------------------------------------
 
-    def _check_fence(self, cur: Any, fence: int) -> None:
+    def _check_fence(self, cur: Cursor, fence: int) -> None:
         # A shared lock on the lease row: writes of the same leader run side by side, but a
         # new leader's acquire_lease waits for them, and they wait for it, so no write with
         # an old token can commit after a newer token was handed out.

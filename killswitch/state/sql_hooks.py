@@ -14,7 +14,25 @@ from __future__ import annotations
 
 import time
 from contextlib import AbstractContextManager
-from typing import Any, Iterable
+from typing import Any, Iterable, Iterator, Protocol, Sequence
+
+
+class Cursor(Protocol):
+    """A DB-API cursor as the store uses it: sqlite3's and psycopg's alike. Rows are the driver's
+    (tuples), read by position."""
+
+    @property
+    def rowcount(self) -> int: ...
+
+    def execute(self, query: str, params: Sequence[Any] = ..., /) -> Any: ...
+
+    def executemany(self, query: str, params_seq: Iterable[Sequence[Any]], /) -> Any: ...
+
+    def fetchone(self) -> Any: ...
+
+    def fetchall(self) -> list[Any]: ...
+
+    def __iter__(self) -> Iterator[Any]: ...
 
 
 class SqlHooks:
@@ -23,16 +41,16 @@ class SqlHooks:
     url: str
     for_update: str  # how the dialect locks a row it read
 
-    def _tx(self, write: bool) -> AbstractContextManager[Any]:
+    def _tx(self, write: bool) -> AbstractContextManager[Cursor]:
         raise NotImplementedError
 
-    def _q(self, cur: Any, query: str, params: Iterable[Any] = ()) -> Any:
+    def _q(self, cur: Cursor, query: str, params: Iterable[Any] = ()) -> Cursor:
         raise NotImplementedError
 
     def _sql(self, query: str) -> str:
         raise NotImplementedError
 
-    def _check_fence(self, cur: Any, fence: int) -> None:
+    def _check_fence(self, cur: Cursor, fence: int) -> None:
         raise NotImplementedError
 
     def schema_version(self) -> int:

@@ -33,7 +33,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from typing import Any, Mapping, NamedTuple, Optional, Protocol, Sequence, runtime_checkable
+from typing import TYPE_CHECKING, Any, Mapping, NamedTuple, Optional, Protocol, Sequence, runtime_checkable
 
 # The audit chain's rules live in audit_chain.py (hashing, anchoring) and audit_verify.py
 # (verifying); the contract names them.
@@ -50,6 +50,9 @@ from .audit_chain import (  # noqa: F401 - re-exported
 )
 from .audit_verify import AuditFinding, AuditVerification  # noqa: F401 - re-exported
 from ..orders import FINAL_STATUSES, OPEN_STATUSES, ORDER_STATUSES  # noqa: F401 - re-exported
+
+if TYPE_CHECKING:
+    from ..silences import Acknowledgement, Silence
 
 
 class StoreError(Exception):
@@ -363,16 +366,16 @@ class StateStore(Protocol):
         """The latest ``limit`` runbooks created in [``since_ms``, ``until_ms``), oldest first."""
 
     # silences and acknowledgements (silences_sql.py; the model is killswitch.silences)
-    def save_silence(self, silence: Any, fence: int) -> None:
+    def save_silence(self, silence: Silence, fence: int) -> None:
         """Store a silence, replacing the one of the same id (an expiry). Fenced."""
 
-    def silences(self, ending_after_ms: Optional[int] = None, limit: int = 1000) -> list[Any]:
+    def silences(self, ending_after_ms: Optional[int] = None, limit: int = 1000) -> list[Silence]:
         """The silences ending after ``ending_after_ms`` (None: all), oldest first."""
 
-    def record_ack(self, ack: Any, fence: int) -> None:
+    def record_ack(self, ack: Acknowledgement, fence: int) -> None:
         """Append an acknowledgement of an incident (the latest is who has it). Fenced."""
 
-    def acks(self, since_ms: Optional[int] = None, limit: int = 1000) -> list[Any]:
+    def acks(self, since_ms: Optional[int] = None, limit: int = 1000) -> list[Acknowledgement]:
         """The acknowledgements made at or after ``since_ms``, in the order they were made."""
 
     # leader lease
