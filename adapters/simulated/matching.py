@@ -111,12 +111,9 @@ class Matching(Ledger):
         self._next_id += 1
         return self._next_id
 
-    def place_order(self, account: str, symbol: str, side: str, type: str, quantity: Optional[float],
-                    price: Optional[float] = None, *, time_in_force: Optional[str] = None,
-                    reduce_only: Optional[bool] = None, position_side: Optional[str] = None,
-                    client_order_id: Optional[str] = None) -> SimOrder:
-        """Place a futures order. ``reduce_only=None`` means "not sent" (it must not be sent in
-        hedge mode). Returns a copy of the order after its immediate execution."""
+    def _order_start(self, account: str, symbol: str, side: str) -> tuple[int, AccountState, MarketSpec, str]:
+        """A new order's start: the timers run, the account charged its request weight and its
+        order count; its market, and its side (BUY or SELL)."""
         now = self._begin()
         a = self._acct(account)
         self._charge(a, 1, now)
@@ -125,6 +122,15 @@ class Matching(Ledger):
         side = (side or "").upper()
         if side not in ("BUY", "SELL"):
             raise SimError(INVALID_SIDE, "Invalid side.")
+        return now, a, m, side
+
+    def place_order(self, account: str, symbol: str, side: str, type: str, quantity: Optional[float],
+                    price: Optional[float] = None, *, time_in_force: Optional[str] = None,
+                    reduce_only: Optional[bool] = None, position_side: Optional[str] = None,
+                    client_order_id: Optional[str] = None) -> SimOrder:
+        """Place a futures order. ``reduce_only=None`` means "not sent" (it must not be sent in
+        hedge mode). Returns a copy of the order after its immediate execution."""
+        now, a, m, side = self._order_start(account, symbol, side)
         otype = (type or "").upper()
         if otype in ALGO_ONLY_TYPES:  # since Binance moved them to its algo service (place_algo_order)
             raise SimError(ALGO_ONLY_TYPE, "Order type not supported for this endpoint. Please use the Algo Order "

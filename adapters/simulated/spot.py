@@ -14,7 +14,7 @@ from __future__ import annotations
 from typing import Optional
 
 from .matching import Matching
-from .rules import (EPS, INSUFFICIENT_BALANCE, INVALID_SIDE, NO_SUCH_ORDER, PRECISION, QTY_NOT_POSITIVE, TICK_SIZE,
+from .rules import (EPS, INSUFFICIENT_BALANCE, NO_SUCH_ORDER, PRECISION, QTY_NOT_POSITIVE, TICK_SIZE,
                     SimError, SimOrder, _clean, _round_px, floor_step, on_grid)
 
 
@@ -25,14 +25,7 @@ class SpotDesk(Matching):
                          *, client_order_id: Optional[str] = None) -> SimOrder:
         """An immediate (IOC) spot order on ``symbol``'s base against the USDT spot balance, at
         the mark with slippage; ``price`` is a protective limit. Never rests."""
-        now = self._begin()
-        a = self._acct(account)
-        self._charge(a, 1, now)
-        self._count_order(a, now)
-        m = self._market(symbol)
-        side = (side or "").upper()
-        if side not in ("BUY", "SELL"):
-            raise SimError(INVALID_SIDE, "Invalid side.")
+        now, a, m, side = self._order_start(account, symbol, side)
         qty = float(quantity)
         if qty <= 0:
             raise SimError(QTY_NOT_POSITIVE, "Quantity less than or equal to zero.")

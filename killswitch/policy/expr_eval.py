@@ -58,9 +58,9 @@ def compile_predicate(node: Node) -> Predicate:
     if isinstance(node, Not):
         return _negation(compile_predicate(node.item))
     if isinstance(node, And):
-        return _conjunction(tuple(compile_predicate(x) for x in node.items))
+        return _junction(tuple(compile_predicate(x) for x in node.items), False)
     if isinstance(node, Or):
-        return _disjunction(tuple(compile_predicate(x) for x in node.items))
+        return _junction(tuple(compile_predicate(x) for x in node.items), True)
     raise AssertionError(node)  # pragma: no cover
 
 
@@ -101,34 +101,20 @@ def _negation(inner: Predicate) -> Predicate:
     return neg
 
 
-def _conjunction(parts: tuple[Predicate, ...]) -> Predicate:
-    """False when a part is false, else unknown when a part is unknown."""
-    def conj(v: Values) -> bool | None:
+def _junction(parts: tuple[Predicate, ...], decisive: bool) -> Predicate:
+    """``&&`` (``decisive`` False) or ``||`` (True): ``decisive`` when a part is, else unknown
+    when a part is unknown, else the other value."""
+    def junction(v: Values) -> bool | None:
         unknown = False
         for p in parts:
             x = p(v)
-            if x is False:
-                return False
+            if x is decisive:
+                return decisive
             if x is None:
                 unknown = True
-        return None if unknown else True
+        return None if unknown else not decisive
 
-    return conj
-
-
-def _disjunction(parts: tuple[Predicate, ...]) -> Predicate:
-    """True when a part is true, else unknown when a part is unknown."""
-    def disj(v: Values) -> bool | None:
-        unknown = False
-        for p in parts:
-            x = p(v)
-            if x is True:
-                return True
-            if x is None:
-                unknown = True
-        return None if unknown else False
-
-    return disj
+    return junction
 
 
 def _operand(node: Node) -> Number:

@@ -10,7 +10,6 @@ Pure: no I/O, no clock.
 
 from __future__ import annotations
 
-import functools
 import re
 from decimal import Decimal, InvalidOperation
 from typing import Annotated, Any, Callable
@@ -149,12 +148,6 @@ def parse_ratio(value: Any, *, allow_fraction: bool = True) -> Ratio:
         f"write {value}% for a percentage"
         + (" (a bare number is read as a fraction only between 0 and 1)" if allow_fraction else ""),
     )
-
-
-@functools.lru_cache(maxsize=1024)
-def ratio_fraction(text: Any) -> float:
-    """``"4.5%"`` (or 0.045) as a float fraction; cached, for values read on every tick."""
-    return parse_ratio(text).fraction
 
 
 # --- amounts --------------------------------------------------------------------------------

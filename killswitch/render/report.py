@@ -14,6 +14,7 @@ where it is listed.
 from __future__ import annotations
 
 import json
+from typing import Optional
 
 from .runbook import html_page, markdown_html
 from .silences import span
@@ -150,48 +151,34 @@ def _incident(i: dict) -> list[str]:
 
 def _trail_lines(doc: dict) -> list[str]:
     """The tables of the period's stage transitions, orders, reset approvals and reset attempts."""
-    out = ["## Stage transitions", ""]
-    if doc["transitions"]:
-        out += ["| at | policy | scope | from → to | reason | decision |", "|---|---|---|---|---|---|"]
-        out += [f"| {t['at']}{_unverified(t)} | {_c(t['policy'])} | {_c(t['scope'])} | {t['from']} → {t['to']} | "
-                f"`{_c(t['reason'])}` | {_c(t['decision_id'])} |" for t in doc["transitions"]]
-    else:
-        out.append("None.")
-    out.append("")
+    transitions = [f"| {t['at']}{_unverified(t)} | {_c(t['policy'])} | {_c(t['scope'])} | {t['from']} → {t['to']} | "
+                   f"`{_c(t['reason'])}` | {_c(t['decision_id'])} |" for t in doc["transitions"]]
+    orders = [f"| {o['at']} | `{o['client_order_id']}` | {_c(o['incident'])} | {o['venue']}/{o['account']} | "
+              f"{_c(o['symbol'])} | {o['side']} | {o['amount']:g} | {o['status']}"
+              + (f" `{o['reason_code']}`" if o["reason_code"] else "")
+              + (f": {_c(o['detail'])}" if o.get("detail") else "") + f" | {_c(o['filled'])} |" for o in doc["orders"]]
+    approvals = [f"| {a['at']}{_unverified(a)} | {_c(a['incident'])} | {_c(a['approver'])} | {_c(a['reason'])} | "
+                 f"`{_c(a['result'])}` |" for a in doc["approvals"]]
+    resets = [f"| {r['at']}{_unverified(r)} | {_c(r['policy'])} | {_c(r['scope'])} | {_c(r['level'])} | "
+              f"{_c(r['approver'])} | {_c(r['reason'])} | `{_c(r['result'])}` |" for r in doc["resets"]]
+    return (_table("Stage transitions", None, ("at", "policy", "scope", "from → to", "reason", "decision"), transitions)
+            + _table("Orders", None, ("at", "client order id", "incident", "account", "symbol", "side", "amount",
+                                      "status", "filled"), orders, empty="None journaled.")
+            + _table("Reset approvals", "Approvals the runner recorded toward a manual reset; a refused attempt is "
+                     "not one.", ("at", "incident", "approver", "reason", "result"), approvals)
+            + _table("Reset attempts", "Every reset asked for, as audited, with the runner's answer.",
+                     ("at", "policy", "scope", "level", "approver", "reason", "result"), resets))
 
-    out += ["## Orders", ""]
-    if doc["orders"]:
-        out += ["| at | client order id | incident | account | symbol | side | amount | status | filled |",
-                "|---|---|---|---|---|---|---|---|---|"]
-        out += [f"| {o['at']} | `{o['client_order_id']}` | {_c(o['incident'])} | {o['venue']}/{o['account']} | "
-                f"{_c(o['symbol'])} | {o['side']} | {o['amount']:g} | {o['status']}"
-                + (f" `{o['reason_code']}`" if o["reason_code"] else "")
-                + (f": {_c(o['detail'])}" if o.get("detail") else "") + f" | {_c(o['filled'])} |"
-                for o in doc["orders"]]
-    else:
-        out.append("None journaled.")
-    out.append("")
 
-    out += ["## Reset approvals", "",
-            "Approvals the runner recorded toward a manual reset; a refused attempt is not one.", ""]
-    if doc["approvals"]:
-        out += ["| at | incident | approver | reason | result |", "|---|---|---|---|---|"]
-        out += [f"| {a['at']}{_unverified(a)} | {_c(a['incident'])} | {_c(a['approver'])} | {_c(a['reason'])} | "
-                f"`{_c(a['result'])}` |" for a in doc["approvals"]]
-    else:
-        out.append("None.")
-    out.append("")
-
-    out += ["## Reset attempts", "", "Every reset asked for, as audited, with the runner's answer.", ""]
-    if doc["resets"]:
-        out += ["| at | policy | scope | level | approver | reason | result |", "|---|---|---|---|---|---|---|"]
-        out += [f"| {r['at']}{_unverified(r)} | {_c(r['policy'])} | {_c(r['scope'])} | {_c(r['level'])} | "
-                f"{_c(r['approver'])} | "
-                f"{_c(r['reason'])} | `{_c(r['result'])}` |" for r in doc["resets"]]
-    else:
-        out.append("None.")
-    out.append("")
-    return out
+def _table(title: str, intro: Optional[str], columns: tuple[str, ...], rows: list[str],
+           empty: str = "None.") -> list[str]:
+    """A section: its title, what it lists, and its table of ``rows`` (``empty`` when there is none)."""
+    out = [f"## {title}", ""]
+    if intro:
+        out += [intro, ""]
+    if not rows:
+        return out + [empty, ""]
+    return out + ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)] + rows + [""]
 
 
 def _notification_lines(receipts: list[dict]) -> list[str]:
