@@ -20,9 +20,8 @@ from ..policy import expr as ex
 from ..policy.expr_check import type_errors
 from ..policy.expr_eval import compile_predicate
 from ..policy.expr_parse import parse
-from ..policy.kinds import position_count
 from ..policy.positions import POSITION_FIELDS, parse_condition
-from ..policy.signals import SIGNAL_KINDS, RealizedVolatility, Signal, TailRisk
+from ..policy.signals import SIGNAL_KINDS, Signal
 from ..policy.units import Duration
 from . import nodes as n
 from .graph import StageNode, TriggerNode
@@ -114,8 +113,10 @@ def check_signals(pc: PolicyPass) -> None:
     and returns sampled more often than the policy ticks (KS217)."""
     for name, sig in pc.spec.signals.items():
         p = sig.params
-        if isinstance(p, position_count.PositionCount):
-            check_position_condition(pc, f'signal "{name}"', ("spec", "signals", name, sig.kind, "where"), p.where)
+        where = p.condition_field
+        if where is not None:
+            check_position_condition(pc, f'signal "{name}"', ("spec", "signals", name, sig.kind, where),
+                                     getattr(p, where))
         _sampling(pc, name, sig)
 
 
@@ -126,7 +127,7 @@ def _sampling(pc: PolicyPass, name: str, sig: Signal) -> None:
     for the wrong period."""
     interval = pc.spec.interval
     p = sig.params
-    field = "sample" if isinstance(p, RealizedVolatility) else "horizon" if isinstance(p, TailRisk) else None
+    field = p.sample_field
     if field is not None:
         period: Duration = getattr(p, field)
         if period.ms < interval.ms:

@@ -13,12 +13,12 @@ Pure: no I/O.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Sequence
 
 from ..policy import diagnostics as d
 from ..policy import expr as ex
 from ..policy.expr_parse import parse
-from ..policy.actions import ClosePositions, NotifyAction
+from ..policy.actions import action_asks
 from . import nodes as n
 from .condition_check import check_position_condition
 from .graph import StageNode, TriggerNode
@@ -33,18 +33,17 @@ def check_actions(pc: PolicyPass, stages: dict[int, StageNode]) -> None:
     for i, st in enumerate(pc.spec.stages):
         for j, act in enumerate(st.actions):
             ap = pc.doc.action_path(i, j)
-            p = act.params  # the parameters of the one kind that is set
-            if isinstance(p, NotifyAction):
-                _route_ref(pc, p.route, ap + ("notify", "route"))
-            elif isinstance(p, ClosePositions) and p.correlation_group:
-                g = p.correlation_group
-                if g not in groups and not pc.doc.spec_uncertain("correlation_groups"):
-                    pc.add(d.KS104, pc.sm.value(ap + ("close_positions", "correlation_group")),
+            kind, asks = act.kind, action_asks(act)  # what the action names: routes, groups, conditions
+            for notice in asks.notices:
+                _route_ref(pc, notice.route, ap + (kind, "route"))
+            for sel in asks.selections:
+                g = sel.correlation_group
+                if g and g not in groups and not pc.doc.spec_uncertain("correlation_groups"):
+                    pc.add(d.KS104, pc.sm.value(ap + (kind, "correlation_group")),
                            f'stage "{st.name}" closes unknown correlation group "{g}"',
                            d.suggestion_hint(g, groups, "groups are declared under spec.correlation_groups"))
-            if isinstance(p, ClosePositions):
-                check_position_condition(pc, f'stage "{st.name}" close_positions',
-                                         ap + ("close_positions", "where"), p.where)
+                check_position_condition(pc, f'stage "{st.name}" {kind}', ap + (kind, "where"),
+                                         sel.where.text if sel.where is not None else None)
 
 
 def _route_ref(pc: PolicyPass, route: str, path: tuple[Any, ...]) -> None:
@@ -118,7 +117,7 @@ def check_resume_ref(pc: PolicyPass, stages: dict[int, StageNode]) -> None:
            f"stage levels are {levels}")
 
 
-def check_usage(pc: PolicyPass, signals: list[n.SignalNode], triggers: dict[str, TriggerNode],
+def check_usage(pc: PolicyPass, signals: Sequence[n.SignalNode], triggers: dict[str, TriggerNode],
                 stages: dict[int, StageNode]) -> None:
     used_triggers = {t for st in pc.spec.stages for t in st.on}
     for name in pc.spec.triggers:

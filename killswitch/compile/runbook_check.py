@@ -14,7 +14,7 @@ from __future__ import annotations
 from typing import Any, Optional, Protocol
 
 from ..policy import diagnostics as d
-from ..policy.actions import RunbookAction
+from ..policy.actions import action_asks
 from ..policy.diagnostics import Diagnostic, Position
 from ..records import record
 from .graph import PolicyNode
@@ -54,11 +54,10 @@ def check_runbooks(pc: PolicyPass, templates: Optional[TemplateChecker], node: O
     own: set[int] = set()
     for i, st in enumerate(pc.spec.stages):
         for j, act in enumerate(st.actions):
-            params = act.params
-            if isinstance(params, RunbookAction):
+            for template in action_asks(act).runbooks:
                 own.add(st.level)
-                template_path = pc.doc.action_path(i, j) + ("runbook", "template")
-                uses.append((params.template, template_path, [st.level]))
+                template_path = pc.doc.action_path(i, j) + (act.kind, "template")
+                uses.append((template, template_path, [st.level]))
     rest = [st.level for st in pc.spec.stages if st.level not in own]
     if pc.spec.runbook is not None:
         uses.insert(0, (pc.spec.runbook, ("spec", "runbook"), rest or [st.level for st in pc.spec.stages]))

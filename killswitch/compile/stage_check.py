@@ -63,16 +63,16 @@ def check_stages(pc: PolicyPass, good_triggers: set[str]) -> dict[int, StageNode
             pc.add(d.KS203, pc.sm.key(sp + ("reset_after",)),
                    f'manual-reset stage "{st.name}" has reset_after, which would leave it without a reset',
                    "remove reset_after, or make the stage reset: auto")
-        if any(a.kind == "revoke_trading" for a in st.actions) and st.reset == "auto" and not unsure(i, "reset"):
-            raw = pc.raw_stage(i).get("actions")
-            at = next((j for j, a in enumerate(raw) if a == "revoke_trading" or (
-                isinstance(a, dict) and "revoke_trading" in a)), None) if isinstance(raw, list) else None
-            pc.add(d.KS250, pc.sm.value(sp + ("actions", at)) if at is not None else pc.sm.value(sp),
+        actions = tuple(action_node(a) for a in st.actions)
+        # the kind of an action that revokes the bots' keys (revoke_trading): it asks the runner to
+        revoking = next((a.kind for a in actions if a.asks().revokes), None)
+        if revoking is not None and st.reset == "auto" and not unsure(i, "reset"):
+            pc.add(d.KS250, _action_pos(pc, i, sp, revoking),
                    f'stage "{st.name}" revokes trading at the venue but resets by itself; the keys would '
                    "stay read-only with no reset to restore them",
                    "set reset: manual (with approvals: 2 for a second approver of the restore)")
-        if any(a.kind == "revoke_trading" for a in st.actions):
-            _revoke_reach(pc, i, sp)
+        if revoking is not None:
+            _revoke_reach(pc, _action_pos(pc, i, sp, revoking))
         if st.reset == "auto" and st.approvals > 1 and not unsure(i, "reset", "approvals"):
             pc.add(d.KS213, pc.sm.key(sp + ("approvals",)),
                    f'stage "{st.name}" resets by itself, so its {st.approvals} approvals would never be asked',
@@ -85,7 +85,7 @@ def check_stages(pc: PolicyPass, good_triggers: set[str]) -> dict[int, StageNode
             reset=st.reset,
             reset_after_s=_seconds(st.reset_after or st.cooldown) if st.reset == "auto" else None,
             approvals=st.approvals,
-            actions=tuple(action_node(a) for a in st.actions),
+            actions=actions,
         ))
     _latch_and_reach(pc, out)
     return out
@@ -116,16 +116,20 @@ def _latch_and_reach(pc: PolicyPass, stages: dict[int, StageNode]) -> None:
                 break
 
 
-def _revoke_reach(pc: PolicyPass, i: int, sp: tuple[Any, ...]) -> None:
+def _action_pos(pc: PolicyPass, i: int, sp: tuple[Any, ...], kind: str) -> Any:
+    """Where stage ``i`` (at ``sp``) writes its first action of ``kind`` (the stage, when it cannot be told)."""
+    raw = pc.raw_stage(i).get("actions")
+    at = next((j for j, a in enumerate(raw) if a == kind or (
+        isinstance(a, dict) and kind in a)), None) if isinstance(raw, list) else None
+    return pc.sm.value(sp + ("actions", at)) if at is not None else pc.sm.value(sp)
+
+
+def _revoke_reach(pc: PolicyPass, pos: Any) -> None:
     """KS261: a stage's revoke_trading whose scope selects an account the venue's switch
     cannot reach (checked against the declared accounts when they are known whole)."""
     accounts = pc.ctx.declared_accounts()
     if accounts is None:
         return
-    raw = pc.raw_stage(i).get("actions")
-    at = next((j for j, a in enumerate(raw) if a == "revoke_trading" or (
-        isinstance(a, dict) and "revoke_trading" in a)), None) if isinstance(raw, list) else None
-    pos = pc.sm.value(sp + ("actions", at)) if at is not None else pc.sm.value(sp)
     pc.diags.extend(revoke_findings(accounts, [RevokeUse(pc.doc.file, pos, pc.spec.scope,
                                                          pc.policy.metadata.name)]))
 

@@ -1,18 +1,22 @@
-"""The port an action of a kind of its own module plans through.
+"""The port every action plans through.
 
 What it owns: :class:`_KindPlanning`, the :class:`~killswitch.policy.registry.ActionPlanning`
-the planner hands such an action (:mod:`killswitch.policy.kinds`): it reads the scope's
-positions, and asks for closes, cancels, a lock, skips and hedge suggestions, which go into the
-stage's plan by the rules every built-in action's go by (:mod:`.stage_planner`, :mod:`.legs`).
+the planner hands an action (its kind is a module of :mod:`killswitch.policy.kinds`): it reads
+the scope's positions, and asks for closes (its own, or those the planner ranks: every position,
+the top risk, a selection), cancels, a lock, skips, hedge suggestions and what the runner carries
+out (a directive), which go into the stage's plan by the rules every close goes by
+(:mod:`.stage_planner`, :mod:`.legs`). The planner never asks which kind an action is.
 
 Pure: no I/O, no clock.
 """
 
 from __future__ import annotations
 
+from itertools import repeat
 from typing import Collection, Iterator, Optional
 
 from ..compile.nodes import KindAction
+from ..policy.positions import PositionCondition
 from ..snapshot import Snapshot, base_asset
 from .columns import Held
 from .plans import Directive, HedgeSuggestion, Lock
@@ -21,7 +25,7 @@ from .stage_planner import _CancelAsk, _Planner
 
 
 class _KindPlanning:
-    """What :func:`.planner._run` hands an action of a kind of its own module
+    """What :func:`.planner._run` hands every action
     (:class:`~killswitch.policy.registry.ActionPlanning`): the scope's positions as a close reads
     them (no model made for positions made on reading), and its closes go through
     :meth:`~.stage_planner._Planner.want` as every close does (reduce-only, rounded down, never
@@ -32,13 +36,14 @@ class _KindPlanning:
     tests meet. ``wave``: a first wave's (:func:`.planner._first_wave`), under a close_all of
     every position whole: only its cancels and lock are kept, and every position reads as closed in full."""
 
-    __slots__ = ("_planner", "_action", "_written", "_wave")
+    __slots__ = ("_planner", "_action", "_written", "_wave", "_directed")
 
     def __init__(self, planner: _Planner, action: KindAction, wave: bool = False):
         self._planner = planner
         self._action = action.kind
         self._written = action.written
         self._wave = wave
+        self._directed = False
 
     @property
     def equity(self) -> Optional[float]:
@@ -89,6 +94,45 @@ class _KindPlanning:
         if ttl_ms is not None and not ttl_ms > 0:
             raise ValueError(f"{self._action}: lock ttl_ms={ttl_ms!r}; a positive whole number of ms, or None")
         planner = self._planner
-        scope = planner.view.key
-        planner.directives.append(Directive(self._action, dict(self._written), scope))
-        planner.locks.append(Lock(self._action, scope, mode, ttl_ms, bool(cancel), bool(revert_growth)))
+        planner.directives.append(Directive(self._action, dict(self._written), planner.view.key))
+        planner.locks.append(Lock(self._action, planner.view.key, mode, ttl_ms, bool(cancel), bool(revert_growth)))
+
+    def close_all(self) -> None:
+        if self._wave:  # (the first wave's leg is the close_all's: planned apart)
+            return
+        planner = self._planner
+        planner.sells_holdings = True
+        # no model made for positions made on reading; the keys read from the columns
+        planner.want_whole(planner.view.keys(), planner.view.rows(), self._action, repeat("CLOSE_ALL"))
+
+    def close_top_risk(self, count: int, fraction: float, side: str, close_within_liquidation: Optional[float],
+                       on_unknown_side: str) -> None:
+        if not self._wave:
+            self._planner.reduce_top_risk(self._action, count, fraction, side, close_within_liquidation,
+                                          on_unknown_side)
+
+    def close_selected(self, symbols: tuple[str, ...], side: str, min_loss: Optional[float],
+                       correlation_group: Optional[str], where: Optional[PositionCondition], count: Optional[int],
+                       rank_by: Optional[str]) -> None:
+        if not self._wave:
+            self._planner.close_positions(self._action, symbols, side, min_loss, correlation_group, where, count,
+                                          rank_by)
+
+    # what the runner and the sinks carry out: the action's directive (its parameters as written),
+    # once, in the stage's order, in a first wave too
+    def _direct(self) -> None:
+        if not self._directed:
+            self._directed = True
+            self._planner.directives.append(Directive(self._action, dict(self._written), self._planner.view.key))
+
+    def arm_countdown(self, after_ms: int) -> None:
+        self._direct()
+
+    def revoke(self) -> None:
+        self._direct()
+
+    def notify(self, route: str, severity: str) -> None:
+        self._direct()
+
+    def runbook(self, template: str) -> None:
+        self._direct()

@@ -17,11 +17,12 @@ stops stay unless the stage cancels all); correlated positions are closed togeth
 with the most exposure first and the biggest position first inside it; large closes are split
 into chunks by notional, or against the order book when the policy's unwind reads it
 (:mod:`.depth`); each venue's orders are spaced to its order budget. Hedge suggestions
-(``suggest_hedge``, planned after the stage's closes) are reported, never sent. An action of
-a kind of its own module (:mod:`killswitch.policy.kinds`) plans itself: its ``plan`` reads the
-scope's positions and asks for closes through the
-:class:`~killswitch.policy.registry.ActionPlanning` the planner hands it, and those closes take
-the path every close takes here.
+(``suggest_hedge``, planned after the stage's closes) are reported, never sent. Every action
+plans itself (its kind is a module of :mod:`killswitch.policy.kinds`): its ``plan`` reads the
+scope's positions and asks for closes (its own, or those the planner ranks), cancels, a lock or
+what the runner carries out through the :class:`~killswitch.policy.registry.ActionPlanning` the
+planner hands it, and those closes take the path every close takes here; the planner never
+asks which kind an action is.
 
 **Order rates** are an input: the caller gives the orders per second of each venue (``rates``,
 by venue name; the runner takes them from its adapters' capabilities, a replay from the
@@ -39,7 +40,7 @@ sends those before it journals the rest.
 The modules of the planning, bottom up: :mod:`.plans` (the values a plan holds), :mod:`.legs` (a
 close as the orders the venue takes: reduce-only, rounded down, never above the position,
 residuals), :mod:`.stage_planner` (what the actions close and cancel), :mod:`.kind_planning`
-(the port a kind of its own module plans through), :mod:`.schedule` (the order and spacing of
+(the port every action plans through), :mod:`.schedule` (the order and spacing of
 the orders, and the first leg by the same rules). Here: :func:`plan`, the stage's actions run
 in order (:func:`_run`), and the first waves (:func:`_first_wave`, :func:`_lead`).
 
@@ -54,12 +55,11 @@ Pure: no I/O, no clock.
 from __future__ import annotations
 
 from dataclasses import replace
-from itertools import repeat
 from types import MappingProxyType
 from typing import Mapping, Optional
 
 from ..compile.graph import PolicyNode, StageNode
-from ..compile.nodes import ActionNode, CloseAllAction, ClosePositionsAction, KindAction, ReduceTopRiskAction
+from ..compile.nodes import KindAction
 from ..orders import CancelIntent, OrderIntent
 from .amounts import _floor_step  # noqa: F401  (the planner's property tests check the step grid against it)
 from .attribution import Attribution, attribute, deltas, history_for, risk_scores, score_table, update_history
@@ -77,29 +77,15 @@ NO_RATES: Mapping[str, float] = MappingProxyType({})
 def _run(self: _Planner) -> Plan:
     """The whole plan of the stage entry ``self`` plans: its actions in the stage's order (a kind's
     that reads what the closes leave after them), the cancels, the legs and their orders."""
-    directives = self.directives
     after_closes: dict[str, KindAction] = {}  # by kind: the last of each
-    close_all = False
     for a in self.stage.actions:
-        kind = a.kind
-        if isinstance(a, ReduceTopRiskAction):
-            self.reduce_top_risk(a)
-        elif isinstance(a, ClosePositionsAction):
-            self.close_positions(a)
-        elif isinstance(a, CloseAllAction):
-            close_all = True
-            # no model made for positions made on reading; the keys read from the columns
-            self.want_whole(self.view.keys(), self.view.rows(), kind, repeat("CLOSE_ALL"))
-        elif isinstance(a, KindAction):  # a kind of its own module: it asks, the planner closes, cancels
-            if a.after_closes:  # it reads what the stage's closes leave: planned after them
-                after_closes[kind] = a
-            else:
-                a.plan(a.params, _KindPlanning(self, a))
-        else:  # arm_exchange_dms, revoke_trading, notify, runbook: the runner and the sinks act on them
-            directives.append(_directive(a, self.view.key))
+        if a.after_closes:  # it reads what the stage's closes leave: planned after them
+            after_closes[a.kind] = a
+        else:
+            a.plan(a.params, _KindPlanning(self, a))
     for a in after_closes.values():
         a.plan(a.params, _KindPlanning(self, a))
-    holdings = self.spot_holdings() if close_all else []
+    holdings = self.spot_holdings() if self.sells_holdings else []
     closing: dict[str, set[str]] = {}
     for c in self.closes.values():
         closing.setdefault(account_key(c.snap), set()).add(c.pos.symbol)
@@ -109,40 +95,38 @@ def _run(self: _Planner) -> Plan:
     legs = self.position_legs() + self.spot_legs(holdings, cancels)
     orders = schedule(self, legs)
     return Plan(self.decision, self.stage.level, self.attribution, tuple(cancels), tuple(orders),
-                tuple(directives), tuple(self.hedges), tuple(self.skipped), tuple(self.residuals),
+                tuple(self.directives), tuple(self.hedges), tuple(self.skipped), tuple(self.residuals),
                 locks=tuple(self.locks), cancelled_by=cancelled_by)
 
 
 def _first_wave(self: _Planner) -> Optional[Plan]:
     """The first wave of a stage entry alone: its cancels, its directives and the orders
     of the leg the whole plan sends first (all its chunks), without planning the other
-    legs. For a stage whose first closing action is ``close_all`` over positions only (no
+    legs. For a stage whose first closing action closes every position (``closes_all``: a
+    ``close_all``) over positions only (no
     spot balance), of a policy whose closes are not sized by the book, where every position is
     closed whole: then the first leg is known from the positions' notional alone
     (:func:`.schedule._first_leg`), and its orders are the ones :func:`_run` plans for it.
-    The stage's actions of a kind of its own module are planned here as in :func:`_run`,
-    for their cancels and locks alone (the rest of the entry sends no cancel): the close_all
+    The stage's actions are planned here as in :func:`_run`, for their cancels, locks and
+    directives alone (the rest of the entry sends no cancel): the close_all
     closes every position whole, so what a kind asks to close adds nothing, what it reads as
     left by the closes is nothing, and its skips and hedges are the whole plan's to show.
     None: the entry is planned whole (another stage, or nothing to gain)."""
     view = self.view
     if self.policy.unwind.uses_book:
         return None  # its closes are sized by the books, read after the first evaluation: plan whole
-    closing_actions = [a for a in self.stage.actions if _closes(a)]
-    if not closing_actions or not isinstance(closing_actions[0], CloseAllAction) or not view.positions_known \
+    closing_actions = [a for a in self.stage.actions if a.closes]
+    if not closing_actions or not closing_actions[0].closes_all or not view.positions_known \
             or any(s.market_type == "spot" for s in view.snapshots):
         return None
     if sum(len(ps) for _, ps in view.groups) < 2:
         return None
     after_closes: dict[str, KindAction] = {}  # by kind: the last of each, as in _run
     for a in self.stage.actions:
-        if isinstance(a, KindAction):
-            if a.after_closes:
-                after_closes[a.kind] = a
-            else:
-                a.plan(a.params, _KindPlanning(self, a, wave=True))
-        elif not isinstance(a, _CLOSING):
-            self.directives.append(_directive(a, view.key))
+        if a.after_closes:
+            after_closes[a.kind] = a
+        else:
+            a.plan(a.params, _KindPlanning(self, a, wave=True))
     for a in after_closes.values():
         a.plan(a.params, _KindPlanning(self, a, wave=True))
     closing: dict[str, set[str]] = {}
@@ -188,7 +172,7 @@ def plan(policy: PolicyNode, stage: StageNode, view: ScopeView, decision: str, n
         if not view.positions_known:
             planner.skipped.append("POSITIONS_UNKNOWN: cancels and closes wait for the first good snapshot")
         out = _run(planner)
-        if scores != "none" and view.positions_known and any(map(_closes, stage.actions)):
+        if scores != "none" and view.positions_known and any(a.closes for a in stage.actions):
             out = replace(out, scores=score_table(policy, view, d, scores, planner.closes, planner.ranked))
         return finish(out)
 
@@ -243,21 +227,9 @@ _DEFERRED = ("DEFERRED: closes of an earlier entry, planned now (its positions w
              "short or waited, or a stop came before all were journaled)")
 # The attribution of a first wave (its orders do not depend on one): the whole plan has the real one.
 NOT_ATTRIBUTED = Attribution("UNKNOWN", 0.0, 0.0, None, None)
-_CLOSING = (ReduceTopRiskAction, ClosePositionsAction, CloseAllAction)
-
-
-def _closes(a: ActionNode) -> bool:
-    """The action closes positions: a built-in closing kind, or a kind of its own module that says so."""
-    return isinstance(a, _CLOSING) or (isinstance(a, KindAction) and a.closes)
-
-
 # The orders from which a whole plan goes out first wave first (:func:`_lead`): journaling the
 # rest before the first close would delay it more than the runner's second save of the state costs.
 _WAVE_FROM = 32
-
-
-def _directive(a: ActionNode, scope: str) -> Directive:
-    return Directive(a.kind, dict(a.written), scope)
 
 
 __all__ = ["Attribution", "OrderIntent", "CancelIntent", "Directive", "Lock", "HedgeSuggestion", "Plan", "Residual",

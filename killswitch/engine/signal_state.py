@@ -1,148 +1,66 @@
-"""What a windowed signal remembers between ticks, per scope: the state objects and their JSON.
+"""What a signal remembers between ticks, per scope: the holder of a kind's kept state and its JSON.
 
-What it owns: the state classes of the signals that keep one (equity drawdown's rolling maximum,
-sampled returns, API call statistics), the holder of the state a kind of a module of its own
-keeps (:class:`Kept`: a JSON value, such as the consecutive-loss book or a heartbeat's wait) and
-reading them back from a saved state document (:func:`signal_state_from_json`). The engine state (:mod:`.state`) stores
-and loads them; the signals (:mod:`.signals`) push samples into them and read them.
+What it owns: :class:`Kept`, the holder of the state a kind keeps
+(:class:`~killswitch.policy.registry.KeptState`: a JSON value, such as the consecutive-loss
+book or a heartbeat's wait, or a state its kind saves and loads, such as a window of equity
+returns), reading it back from a saved state document (:func:`signal_state_from_json`) and the
+check that no two kinds read each other's saved states (:func:`check_kept_states`). The engine
+state (:mod:`.state`) stores and loads the holders; the signals (:mod:`.signals`) hand their
+kinds what they hold.
 
 Must not: import the engine state or the signals (they import this module), or know what a
-condition is. Pure: no I/O, no clock.
+condition is, or which kind keeps what. Pure: no I/O, no clock.
 """
 
 from __future__ import annotations
 
-import math
-from typing import Any, Iterable, Optional, Union
+from typing import Any, Callable, Iterable, Optional
 
-from .windows import MaxWindow, SortedWindow, SumWindow
-
-
-class EquityWindow:
-    """Rolling maximum of equity, and the time within the window when equity was unknown."""
-
-    kind = "equity_drawdown"
-
-    def __init__(self, window_ms: int):
-        self.w = MaxWindow(window_ms)
-        self.unknown = SumWindow(window_ms)
-        self.last_ms: Optional[int] = None
-
-    def tick(self, now: int, equity: Optional[float]) -> None:
-        if equity is None:
-            if self.last_ms is not None:
-                self.unknown.push(now, now - self.last_ms)
-            self.w.expire(now)
-        else:
-            self.w.push(now, equity)
-        self.unknown.expire(now)
-        self.last_ms = now
-
-    def to_json(self) -> list[Any]:
-        return [self.w.to_json(), self.unknown.to_json(), self.last_ms]
-
-    @classmethod
-    def from_json(cls, d: list[Any]) -> EquityWindow:
-        s = cls.__new__(cls)
-        s.w, s.unknown, s.last_ms = MaxWindow.from_json(d[0]), SumWindow.from_json(d[1]), d[2]
-        return s
-
-
-class Returns:
-    """Equity sampled every ``sample_ms``; log returns kept over the window (sum or sorted)."""
-
-    kind = "returns"
-
-    def __init__(self, window_ms: int, sample_ms: int, sorted_: bool):
-        self.sample_ms = sample_ms
-        self.last: Optional[list[float]] = None  # [ts, equity] of the last sample
-        self.w: SortedWindow | SumWindow = SortedWindow(window_ms) if sorted_ else SumWindow(window_ms)
-
-    def push(self, now: int, equity: float) -> None:
-        if self.last is None:
-            self.last = [now, equity]
-            return
-        if now - self.last[0] < self.sample_ms:
-            self.w.expire(now)
-            return
-        prev = self.last[1]
-        if prev > 0 and equity > 0:
-            self.w.push(now, math.log(equity / prev))
-        self.last = [now, equity]
-
-    def to_json(self) -> list[Any]:
-        return [self.sample_ms, self.last, isinstance(self.w, SortedWindow), self.w.to_json()]
-
-    @classmethod
-    def from_json(cls, d: list[Any]) -> Returns:
-        s = cls.__new__(cls)
-        s.sample_ms, s.last = d[0], d[1]
-        s.w = SortedWindow.from_json(d[3]) if d[2] else SumWindow.from_json(d[3])
-        return s
-
-
-class ApiStats:
-    kind = "api"
-
-    def __init__(self, window_ms: int):
-        self.calls = SumWindow(window_ms)
-        self.failed = SumWindow(window_ms)
-        self.latency = SortedWindow(window_ms)
-
-    def to_json(self) -> list[Any]:
-        return [self.calls.to_json(), self.failed.to_json(), self.latency.to_json()]
-
-    @classmethod
-    def from_json(cls, d: list[Any]) -> ApiStats:
-        s = cls.__new__(cls)
-        s.calls, s.failed, s.latency = (SumWindow.from_json(d[0]), SumWindow.from_json(d[1]),
-                                        SortedWindow.from_json(d[2]))
-        return s
+from ..policy.registry import KeptState
 
 
 class Kept:
-    """The state of a signal of a kind of a module of its own
-    (:class:`~killswitch.policy.registry.KeptState`): the JSON value its evaluation gave, saved
-    as it is."""
+    """The state of a signal (:class:`~killswitch.policy.registry.KeptState`): the value its
+    kind's evaluation gave, saved as it is or as its kind's ``save`` makes it. Read back from a
+    saved document it holds the JSON value (``save`` None) until the signal's kind first reads it
+    (:meth:`load`)."""
 
-    __slots__ = ("value",)
+    __slots__ = ("value", "save")
 
-    def __init__(self, value: Any):
+    def __init__(self, value: Any, save: Optional[Callable[[Any], Any]] = None):
         self.value = value
+        self.save = save
+
+    def load(self, kept: KeptState) -> None:
+        """The saved JSON value made its kind's state again (``kept.load``)."""
+        assert kept.load is not None and kept.save is not None
+        self.value, self.save = kept.load(self.value), kept.save
 
     def to_json(self) -> Any:
-        return self.value
+        return self.value if self.save is None else self.save(self.value)
 
     @classmethod
     def from_json(cls, d: Any) -> Kept:
         return cls(d)
 
 
-SignalState = Union[EquityWindow, Returns, ApiStats, Kept]
-
-_STATE_CLASSES: dict[str, type[SignalState]] = {c.kind: c for c in (EquityWindow, Returns, ApiStats)}
-# the names the engine's own states are saved under: no kind of a module of its own may take one
-ENGINE_STATES = frozenset(_STATE_CLASSES)
-
-
-def signal_state_from_json(kind: str, data: Any) -> SignalState:
-    """A signal's state as saved (``kind`` as ``ScopeState.signal_kinds`` names it): one of the
-    engine's own by its name's family, else a kind's kept state, as it was saved (the engine
-    hands it to a signal only when the signal's state key is that name)."""
-    cls = _STATE_CLASSES.get(kind.split(":", 1)[0], Kept)
-    return cls.from_json(data)
+def signal_state_from_json(kind: str, data: Any) -> Kept:
+    """A signal's state as saved (``kind``, the key ``ScopeState.signal_kinds`` names it by):
+    as it was saved, until its kind reads it (the engine hands it to a signal only when the
+    signal's state key is that key)."""
+    return Kept.from_json(data)
 
 
-def check_kept_states(kinds: Iterable[tuple[str, str]]) -> None:
-    """Refuses kinds' kept states (``(kind, state name)``) that two kinds share or that take
-    the name of one of the engine's own states: a saved state would be read back by the wrong
-    evaluation."""
-    owner: dict[str, str] = {}
+def check_kept_states(kinds: Iterable[tuple[str, KeptState]]) -> None:
+    """Refuses kinds' kept states (``(kind, state)``) whose saved states another kind could read
+    back wrongly: a name holding a ``:`` (the key's separator), or two kinds keeping their states
+    under one name in two forms (the same name is one form: the same ``load``)."""
+    owner: dict[str, tuple[str, Optional[Callable[[Any], Any]]]] = {}
     for kind, state in kinds:
-        if state.split(":", 1)[0] in ENGINE_STATES or ":" in state:
-            raise ValueError(f"signal kind {kind!r}: its kept state's name {state!r} is the engine's own "
-                             f"(or holds a ':'); the engine keeps {', '.join(sorted(ENGINE_STATES))}")
-        if state in owner:
-            raise ValueError(f"signal kinds {owner[state]!r} and {kind!r} keep their states under one name, "
-                             f"{state!r}")
-        owner[state] = kind
+        name = state.name
+        if ":" in name:
+            raise ValueError(f"signal kind {kind!r}: its kept state's name {name!r} holds a ':'")
+        if name in owner and (owner[name][1] is None or owner[name][1] is not state.load):
+            raise ValueError(f"signal kinds {owner[name][0]!r} and {kind!r} keep their states under one name, "
+                             f"{name!r}")
+        owner.setdefault(name, (kind, state.load))

@@ -5,11 +5,12 @@ Every signal returns a :class:`SignalValue`: a value in the unit the condition l
 value is unknown (``NO_DATA``, ``INSUFFICIENT_HISTORY: coverage=40% min=80%``, …). Too little
 history is never reported as zero drawdown.
 
-Windowed signals keep a small state object per scope and signal; each tick pushes one sample
-and expires old ones (amortized O(1)), so a tick costs the same after a week as after a minute.
-Position aggregates (exposure, losses, liquidation distance) take one pass over the scope's
-positions, computed once a tick on the first signal that reads them (the kinds of their own
-modules ask through :class:`KindInputs`), and only what the scope's signals read.
+Every kind evaluates itself (:mod:`killswitch.policy.kinds`): through :class:`KindInputs`, from
+its evaluation or over the state it keeps per scope and signal (:func:`_kept`: a windowed kind's
+window pushes one sample a tick and expires old ones, amortized O(1), so a tick costs the same
+after a week as after a minute); nothing here asks which kind a signal is. Position aggregates
+(exposure, losses, liquidation distance) take one pass over the scope's positions, computed
+once a tick on the first signal that reads them, and only what the scope's signals read.
 
 Pure: no I/O, no clock.
 """
@@ -17,7 +18,6 @@ Pure: no I/O, no clock.
 from __future__ import annotations
 
 import hashlib
-import math
 import struct
 import zlib
 from array import array
@@ -25,8 +25,7 @@ from itertools import chain
 from dataclasses import dataclass
 from typing import Any, Callable, Iterable, Optional
 
-from ..compile.nodes import (ApiErrorRateSignal, ApiLatencySignal, EquityDrawdownSignal, KindSignal,
-                             RealizedVolatilitySignal, SignalNode, TailRiskSignal, WindowedSignal)
+from ..compile.nodes import KindSignal
 from ..policy.signals import SIGNALS
 from ..policy.positions import PositionCondition
 from ..policy.registry import (GROSS, GROUPS, LIQUIDATION, LOSSES, MARGIN_LOSSES, NET, NOTIONAL_LOSSES,
@@ -35,7 +34,7 @@ from ..snapshot import Position, Snapshot, base_asset
 from . import positions as facts
 from .columns import Columns, Tables
 from .scope import ScopeView, account_key, fresh, position_key
-from .signal_state import ApiStats, EquityWindow, Kept, Returns, SignalState, check_kept_states
+from .signal_state import Kept, check_kept_states
 from .state import AccountState, ScopeState, State
 
 
@@ -53,32 +52,9 @@ class SignalValue:
 # which (its entries' position_aggregate); each evaluates itself from it, through
 # KindInputs.position_aggregates.
 POSITION_KINDS = frozenset(name for name, k in SIGNALS.items() if k.position_aggregate)
-# a kind's kept state is saved under its name: two kinds sharing one, or one taking the engine's
-# own, would read each other's saved states (refused here, where both are known)
-check_kept_states((name, k.state.name) for name, k in SIGNALS.items() if k.state is not None)
-
-
-def _state_for(node: SignalNode, scope_state: ScopeState) -> Any:
-    """The signal's state, created on first use (or anew when the policy changed the signal:
-    its compiled ``state_key`` differs). Typed Any: its class follows from the node's class,
-    which the caller dispatches on."""
-    if not isinstance(node, WindowedSignal):
-        return None
-    st = scope_state.signals.get(node.name)
-    if st is not None and scope_state.signal_kinds.get(node.name) == node.state_key:
-        return st
-    fresh_state: SignalState
-    if isinstance(node, EquityDrawdownSignal):
-        fresh_state = EquityWindow(node.window_ms)
-    elif isinstance(node, RealizedVolatilitySignal):
-        fresh_state = Returns(node.window_ms, node.sample_ms, False)
-    elif isinstance(node, TailRiskSignal):
-        fresh_state = Returns(node.window_ms, node.horizon_ms, True)  # quantiles read the returns sorted
-    else:  # api_error_rate, api_latency
-        fresh_state = ApiStats(node.window_ms)
-    scope_state.signals[node.name] = fresh_state
-    scope_state.signal_kinds[node.name] = node.state_key
-    return fresh_state
+# a kind's kept state is saved under its name: two kinds sharing one in two forms would read each
+# other's saved states (refused here, where all are known)
+check_kept_states((name, k.state) for name, k in SIGNALS.items() if k.state is not None)
 
 
 # --- position aggregates -------------------------------------------------------------------------
@@ -166,15 +142,14 @@ def _nearest_liquidation(marks: list[float], liqs: list[Optional[float]]) -> Opt
     return min(dists) if dists else None
 
 
-def _agg_needs(signals: tuple[SignalNode, ...]) -> frozenset[str]:
+def _agg_needs(signals: tuple[KindSignal, ...]) -> frozenset[str]:
     """What :func:`position_agg` must compute for ``signals``: what each of them reads (its
     kind's ``aggregates`` of its parameters)."""
     needs: set[str] = set()
     for s in signals:
-        if isinstance(s, KindSignal):
-            reads = SIGNALS[s.kind].aggregates
-            if reads is not None:
-                needs.update(reads(s.params))
+        reads = SIGNALS[s.kind].aggregates
+        if reads is not None:
+            needs.update(reads(s.params))
     return frozenset(needs)
 
 
@@ -182,7 +157,7 @@ def _agg_needs(signals: tuple[SignalNode, ...]) -> frozenset[str]:
 
 
 def compute(
-    signals: tuple[SignalNode, ...],
+    signals: tuple[KindSignal, ...],
     view: ScopeView,
     scope_state: ScopeState,
     state: State,
@@ -190,29 +165,14 @@ def compute(
     interval_ms: int,
 ) -> dict[str, SignalValue]:
     out: dict[str, SignalValue] = {}
-    inputs: Optional[KindInputs] = None
-    equity = view.equity
-    for node in signals:
+    inputs = KindInputs(view, state, signals)
+    for node in signals:  # every kind evaluates itself: its evaluation, or over its kept state
         name = node.name
-        if isinstance(node, KindSignal):  # a kind of a module of its own: its evaluation, from the catalogue
-            if inputs is None:
-                inputs = KindInputs(view, state, signals)
-            if node.state is not None:
-                value, reason = _kept(node, scope_state, inputs, now)
-            else:
-                assert node.evaluate is not None  # the compiler gives one or the other
-                value, reason = node.evaluate(node.params, inputs, now)
-            out[name] = SignalValue(name, value, reason)
-            continue
-        st = _state_for(node, scope_state)
-        if isinstance(node, EquityDrawdownSignal):
-            out[name] = _drawdown(node, st, equity, now)
-        elif isinstance(node, (RealizedVolatilitySignal, TailRiskSignal)):
-            out[name] = _returns_signal(node, st, equity, now)
-        elif isinstance(node, (ApiErrorRateSignal, ApiLatencySignal)):
-            out[name] = _api(node, st, view, now)
-        else:  # pragma: no cover - the compiler admits only known kinds
-            raise AssertionError(node.kind)
+        if node.state is not None:
+            out[name] = SignalValue(name, *_kept(node, scope_state, inputs, now))
+        else:
+            assert node.evaluate is not None  # the compiler gives one or the other
+            out[name] = SignalValue(name, *node.evaluate(node.params, inputs, now))
     return out
 
 
@@ -229,7 +189,7 @@ class KindInputs:
 
     __slots__ = ("_view", "_state", "_signals", "_agg", "owns_order")
 
-    def __init__(self, view: ScopeView, state: State, signals: tuple[SignalNode, ...] = ()):
+    def __init__(self, view: ScopeView, state: State, signals: tuple[KindSignal, ...] = ()):
         self._view = view
         self._state = state
         self._signals = signals
@@ -299,85 +259,18 @@ def _kept(node: KindSignal, scope_state: ScopeState, inputs: KindInputs, now: in
     assert kept is not None and key is not None  # the compiler gives both
     name = node.name
     held = scope_state.signals.get(name)
-    if not isinstance(held, Kept) or scope_state.signal_kinds.get(name) != key:
+    if held is None or scope_state.signal_kinds.get(name) != key:
         held = None
+    elif held.save is None and kept.save is not None:  # as saved: made the kind's state again
+        held.load(kept)
     reading, value = kept.evaluate(node.params, inputs, now, kept.initial(node.params) if held is None else held.value)
     if value is not None:
         if held is None:
-            scope_state.signals[name] = Kept(value)
+            scope_state.signals[name] = Kept(value, kept.save)
             scope_state.signal_kinds[name] = key
         else:
             held.value = value
     return reading
-
-
-def _drawdown(node: EquityDrawdownSignal, st: EquityWindow, equity: Optional[float], now: int) -> SignalValue:
-    st.tick(now, equity)
-    if equity is None:
-        return SignalValue(node.name, None, "NO_DATA: equity unknown")
-    cov = st.w.coverage(now, st.unknown.total)
-    need = node.min_coverage
-    if cov + 1e-12 < need:
-        return SignalValue(node.name, None, f"INSUFFICIENT_HISTORY: coverage={cov:.0%} min={need:.0%}",
-                           now + math.ceil((need - cov) * node.window_ms))
-    peak = st.w.max()
-    if peak is None or peak <= 0:
-        return SignalValue(node.name, None, "NO_DATA: no positive equity in the window")
-    return SignalValue(node.name, max(0.0, (peak - equity) / peak))
-
-
-def _returns_signal(node: RealizedVolatilitySignal | TailRiskSignal, st: Returns, equity: Optional[float],
-                    now: int) -> SignalValue:
-    if equity is None:
-        st.w.expire(now)
-        return SignalValue(node.name, None, "NO_DATA: equity unknown")
-    st.push(now, equity)
-    window_ms = node.window_ms
-    cov = min(1.0, len(st.w) * st.sample_ms / window_ms) if window_ms else 1.0
-    need = node.min_coverage
-    if cov + 1e-12 < need:
-        return SignalValue(node.name, None, f"INSUFFICIENT_HISTORY: coverage={cov:.0%} min={need:.0%}",
-                           now + math.ceil((need - cov) * window_ms))
-    if isinstance(node, RealizedVolatilitySignal):
-        sd = st.w.stdev()  # type: ignore[union-attr]
-        if sd is None:
-            return SignalValue(node.name, None, "INSUFFICIENT_HISTORY: <2 returns", now + 2 * st.sample_ms)
-        if node.periods_per_year is not None:
-            sd *= math.sqrt(node.periods_per_year)
-        return SignalValue(node.name, sd)
-    conf = node.confidence
-    q = st.w.quantile(1.0 - conf) if 1.0 - conf > 0 else st.w.ordered[0]  # type: ignore[union-attr]
-    if q is None:
-        return SignalValue(node.name, None, "INSUFFICIENT_HISTORY: no returns")
-    if node.kind == "value_at_risk":
-        return SignalValue(node.name, max(0.0, -q))
-    ordered = st.w.ordered  # type: ignore[union-attr]
-    tail = ordered[: max(1, math.ceil((1.0 - conf) * len(ordered) - 1e-9))]
-    return SignalValue(node.name, max(0.0, -sum(tail) / len(tail)))
-
-
-def _api(node: ApiErrorRateSignal | ApiLatencySignal, st: ApiStats, view: ScopeView, now: int) -> SignalValue:
-    calls = failed = 0
-    for s in view.snapshots:
-        # a snapshot is at least one round trip: a failed one counts as a failed call
-        calls += max(s.fetch.calls, 1)
-        failed += max(s.fetch.failed_calls, 0 if s.fetch.ok else 1)
-        if s.fetch.latency_ms is not None:
-            st.latency.push(now, s.fetch.latency_ms / 1000.0)
-    if calls:
-        st.calls.push(now, calls)
-        st.failed.push(now, failed)
-    st.calls.expire(now)
-    st.failed.expire(now)
-    st.latency.expire(now)
-    if not isinstance(node, ApiLatencySignal):
-        if st.calls.total <= 0:
-            return SignalValue(node.name, None, "NO_DATA: no exchange calls in the window")
-        return SignalValue(node.name, min(1.0, st.failed.total / st.calls.total))
-    q = st.latency.quantile(node.quantile)
-    if q is None:
-        return SignalValue(node.name, None, "NO_DATA: no latency samples in the window")
-    return SignalValue(node.name, q)
 
 
 def content_fingerprint(s: Snapshot, cols: Optional[Columns] = None,

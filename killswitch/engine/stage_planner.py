@@ -2,17 +2,18 @@
 
 What it owns: :class:`_Planner`, the state one stage entry's planning shares over one scope view
 (its scores, the closes its actions add up, the skips, residuals, hedges, directives, locks and
-cancels they ask for), and the built-in closing actions over it: ``reduce_top_risk`` (the
-positions near liquidation, then the worst by risk score on the side attribution names),
-``close_positions`` (its selectors: symbols, a correlation group, a side, ``min_loss``, a
-``where`` condition it leaves open when it cannot decide, ``count`` by ``rank_by``) and
-``close_all`` (every position, and every spot holding but the stablecoins). Then the cancels
+cancels they ask for), and the closes it ranks by what it alone holds, which kinds ask for
+through :mod:`.kind_planning`: the top risk (``reduce_top_risk``: the positions near
+liquidation, then the worst by risk score on the side attribution names), a selection
+(``close_positions``: symbols, a correlation group, a side, ``min_loss``, a ``where``
+condition it leaves open when it cannot decide, ``count`` by ``rank_by``) and every position
+(``close_all``: and every spot holding but the stablecoins, :attr:`_Planner.sells_holdings`). Then the cancels
 (those the actions asked for, and the entry orders of every symbol being closed: only orders
 the scope instance owns) and the legs (:mod:`.legs`: reduce-only, rounded down, residuals).
 
 A close asked twice for one position keeps the larger. :func:`.planner.plan` runs the actions
-(:func:`.planner._run`); an action of a kind of its own module asks through
-:mod:`.kind_planning`; :mod:`.schedule` puts the legs' orders in order.
+(:func:`.planner._run`); every action asks through :mod:`.kind_planning`; :mod:`.schedule`
+puts the legs' orders in order.
 
 Pure: no I/O, no clock.
 """
@@ -24,7 +25,7 @@ from dataclasses import dataclass, field
 from typing import Callable, Iterable, Mapping, Optional
 
 from ..compile.graph import PolicyNode, StageNode
-from ..compile.nodes import ClosePositionsAction, ReduceTopRiskAction
+from ..policy.positions import PositionCondition
 from ..orders import CancelIntent
 from ..snapshot import Snapshot
 from . import positions as facts
@@ -65,6 +66,7 @@ class _Planner:
     directives: list["Directive"] = field(default_factory=list)  # in the stage's order
     locks: list["Lock"] = field(default_factory=list)
     cancel_asks: list["_CancelAsk"] = field(default_factory=list)  # in the stage's order
+    sells_holdings: bool = False  # a close_all asked: the spot holdings are sold too
     # a first wave's: the attribution, computed when a kind first reads it (None: it is known)
     attribute_later: Optional[Callable[[], tuple[Attribution, Declines]]] = None
 
@@ -139,8 +141,11 @@ class _Planner:
         self.skipped.append("ATTRIBUTION_UNKNOWN: reduce_top_risk skipped; nothing declined over the reference window")
         return None
 
-    def reduce_top_risk(self, a: ReduceTopRiskAction) -> None:
-        limit = a.close_within_liquidation
+    def reduce_top_risk(self, action: str, count: int, fraction: float, side: str, limit: Optional[float],
+                        on_unknown: str) -> None:
+        """Part of the positions the risk score ranks first (``reduce_top_risk``): those within
+        ``limit`` of liquidation whole, then ``fraction`` of the ``count`` with the highest score
+        on ``side`` (``losing``: the side attribution names; ``on_unknown``: when it names none)."""
         if limit is not None:
             # read from the columns: a model is made only for a position closed here
             view = self.view
@@ -151,31 +156,32 @@ class _Planner:
             # hundreds of closes in a crash: the rows, keys and reasons each made in one pass
             reasons = [f"LIQUIDATION_NEAR: distance={abs(mark - liq) / mark:.2%}{limit_text}"  # type: ignore[operator]
                        for mark, liq in zip(map(marks.__getitem__, near), map(liqs.__getitem__, near))]
-            self.want_whole(view.keys_at(near), view.rows_at(near), "reduce_top_risk", reasons)
-        chosen = self.losing_positions(a.side, a.on_unknown_side)
+            self.want_whole(view.keys_at(near), view.rows_at(near), action, reasons)
+        chosen = self.losing_positions(side, on_unknown)
         if not chosen:
             return
         scores = self.scores_of(chosen)
         notional = column(self.view.columns, lambda c: c.notional)
         # the highest score first; ties to the larger notional, then to the position key
-        top = facts.highest(chosen, a.count, scores, notional, self.view.key_function())
-        fraction = a.fraction
+        top = facts.highest(chosen, count, scores, notional, self.view.key_function())
         self.ranked.update(top)
         for rank, i in enumerate(top, 1):
             s, p = self.view.row(i)
-            self.want(s, p, fraction, "reduce_top_risk",
+            self.want(s, p, fraction, action,
                       f"TOP_RISK: rank={rank} score={scores[i]:.3f} fraction={fraction:.0%}")
 
-    def close_positions(self, a: ClosePositionsAction) -> None:
-        symbols = set(a.symbols)
-        group = a.correlation_group
+    def close_positions(self, action: str, symbols_given: tuple[str, ...], side: str, min_loss: Optional[float],
+                        group: Optional[str], cond: Optional[PositionCondition], count: Optional[int],
+                        rank_by: Optional[str]) -> None:
+        """In full, the positions that pass every selector given (``close_positions``): of
+        ``symbols_given`` and the correlation group ``group``, on ``side``, losing ``min_loss`` of
+        equity, for which ``cond`` holds (one it cannot decide for is left open and said so);
+        with ``count``, only the worst ``count`` by ``rank_by``."""
+        symbols = set(symbols_given)
         if group:
             for g in self.policy.correlation_groups:
                 if g.name == group:
                     symbols |= set(g.symbols)
-        side = a.side
-        min_loss = a.min_loss
-        cond = a.where
         known_equity = self.view.equity
         equity = known_equity or 0.0
         pairs = self.view.positions
@@ -189,26 +195,25 @@ class _Planner:
                 verdict = facts.holds(cond, pos, known_equity)
                 if verdict is None:  # not closed on a guess: said, for the runbook and the plan
                     unknown = ", ".join(facts.unknown_facts(cond, pos, known_equity))
-                    self.skipped.append(f"CONDITION_UNKNOWN: close_positions left {position_key(s, pos)} open; "
+                    self.skipped.append(f"CONDITION_UNKNOWN: {action} left {position_key(s, pos)} open; "
                                         f"{unknown} unknown for where {cond.text}")
                     continue
                 if not verdict:
                     continue
             chosen.append(i)
-        if a.count is None or a.rank_by is None:
+        if count is None or rank_by is None:
             for i in chosen:
                 s, pos = pairs[i]
-                self.want(s, pos, 1.0, "close_positions", f"SELECTED: symbol={pos.symbol} side={pos.side}")
+                self.want(s, pos, 1.0, action, f"SELECTED: symbol={pos.symbol} side={pos.side}")
             return
-        rank_by = a.rank_by
         ranked = facts.worst_first(chosen, lambda i: pairs[i][1], lambda i: position_key(*pairs[i]), rank_by,
-                                   known_equity, lambda i: self.scores[i], a.count)
+                                   known_equity, lambda i: self.scores[i], count)
         if rank_by == "risk_score":
             self.ranked.update(i for i, _ in ranked)
         for rank, (i, value) in enumerate(ranked, 1):
             s, pos = pairs[i]
             shown = "unknown" if value is None else f"{value:.3f}" if rank_by == "risk_score" else f"{value:.2%}"
-            self.want(s, pos, 1.0, "close_positions",
+            self.want(s, pos, 1.0, action,
                       f"SELECTED: symbol={pos.symbol} side={pos.side} rank={rank} {rank_by}={shown}")
 
     def cancels(self, closing: dict[str, set[str]]) -> tuple[list[CancelIntent], tuple[str, ...]]:

@@ -33,9 +33,7 @@ from dataclasses import dataclass, field
 from typing import Any, Iterable, Mapping, Sequence
 
 from ..compile.graph import DecisionGraph, PolicyNode
-from ..compile.nodes import KindAction
 from ..compile.shards import policy_selects
-from ..policy.asked import asked
 from ..policy.accounts_doc import Account
 
 LOCK, UNLOCK, CANCEL_ORDERS, CLOSE_ALL = "lock", "unlock", "cancel_orders", "close_all"
@@ -94,21 +92,20 @@ def directives_of(evaluation: Any, graph: DecisionGraph, accounts: Sequence[Acco
         why = f"FIRM_STAGE: stage={stage.level} ({stage.name}) policy={se.policy} {tr.reason}"
         entry: list[Directive] = []
         for action in stage.actions:
-            if isinstance(action, KindAction):
-                got = asked(action.plan, action.params)
-                for lock in got.locks:
-                    entry.append(Directive(LOCK, se.scope, {**base, "reason": why, "mode": lock.mode,
-                                                            "manual": stage.manual, "stage": stage.level,
-                                                            "ttl_ms": lock.ttl_ms}, tr.decision_id))
-                for c in got.cancels:
-                    cancel = Directive(CANCEL_ORDERS, se.scope, {**base, "reason": why, "stage": stage.level,
-                                                                 "which": c.which, "symbols": list(c.symbols)},
-                                       tr.decision_id)
-                    # before the entry's close, whatever the order of its actions: an entry order left
-                    # resting while its position is closed would open it again
-                    at = next((i for i, d in enumerate(entry) if d.kind == CLOSE_ALL), len(entry))
-                    entry.insert(at, cancel)
-            elif action.kind == "close_all":
+            got = action.asks()
+            for lock in got.locks:
+                entry.append(Directive(LOCK, se.scope, {**base, "reason": why, "mode": lock.mode,
+                                                        "manual": stage.manual, "stage": stage.level,
+                                                        "ttl_ms": lock.ttl_ms}, tr.decision_id))
+            for c in got.cancels:
+                cancel = Directive(CANCEL_ORDERS, se.scope, {**base, "reason": why, "stage": stage.level,
+                                                             "which": c.which, "symbols": list(c.symbols)},
+                                   tr.decision_id)
+                # before the entry's close, whatever the order of its actions: an entry order left
+                # resting while its position is closed would open it again
+                at = next((i for i, d in enumerate(entry) if d.kind == CLOSE_ALL), len(entry))
+                entry.insert(at, cancel)
+            if got.closes_all:
                 entry.append(Directive(CLOSE_ALL, se.scope, {**base, "reason": why, "stage": stage.level},
                                        tr.decision_id))
         out += entry

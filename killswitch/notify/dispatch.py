@@ -76,7 +76,6 @@ import hashlib
 from dataclasses import dataclass, replace
 from typing import Any, Iterable, Mapping, Optional, Sequence
 
-from ..compile.nodes import NotifyAction
 from ..events import (POLICY_MATCHED, POLICY_UNMATCHED, POSITION_MODE_MATCHED, POSITION_MODE_MISMATCH, RESET,
                       SCOPE_ARMED, SCOPE_BLIND, STAGE_TRANSITION, Event, scope_labels)
 from ..silences import Silence, silencing
@@ -126,12 +125,10 @@ def placements(labels: Mapping[str, str], graph, trees: Iterable[str], *, keep_s
     if level and level.isdigit():
         stage = next((s for s in node.stages if s.level == int(level)), None)
     if stage is not None:
-        for a in stage.actions:
-            if not isinstance(a, NotifyAction):
-                continue
-            prev = chosen.get(a.route)
-            if prev is None or SEVERITY_RANK.get(a.severity, 0) > SEVERITY_RANK.get(prev[0] or "", -1):
-                chosen[a.route] = (a.severity if kind == STAGE_TRANSITION else None,
+        for n in (n for a in stage.actions for n in a.asks().notices):
+            prev = chosen.get(n.route)
+            if prev is None or SEVERITY_RANK.get(n.severity, 0) > SEVERITY_RANK.get(prev[0] or "", -1):
+                chosen[n.route] = (n.severity if kind == STAGE_TRANSITION else None,
                                    f'stage "{stage.name}" notify action')
     if node.notify_route and node.notify_route not in chosen:
         chosen[node.notify_route] = (None, f'policy "{policy}" spec.notify')

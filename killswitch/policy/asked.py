@@ -1,13 +1,16 @@
-"""What an action asks for cancels and locks, where no plan is made.
+"""What an action asks for, where no plan is made.
 
 What it owns: :func:`asked`, which runs an action kind's ``plan`` against :class:`Asked`, an
 :class:`~killswitch.policy.registry.ActionPlanning` that reads nothing of a scope (no position,
-equity unknown, attribution ``UNKNOWN``), and keeps the cancels (:class:`CancelAsked`) and locks
-(:class:`LockAsked`) the action asks for — the closes and hedges it might ask read positions,
-and are not kept. Two readers make no plan: a firm-wide policy's directives (the firm lease holder
-reads no position: each shard cancels and locks on its own accounts, from what the stage's
-actions ask here), and a runbook's sample (what a stage would cancel and lock). So a new
-cancel- or lock-style kind reaches both through its ``plan``, with no list to edit.
+equity unknown, attribution ``UNKNOWN``), and keeps what the action asks for — cancels
+(:class:`CancelAsked`), locks (:class:`LockAsked`), a close of every position, what a
+selection names (:class:`SelectionAsked`), the venues' countdowns, a revoke, notifications
+(:class:`NoticeAsked`), runbook templates; the closes and hedges it might ask read positions,
+and are not kept. Every reader that makes no plan reads a stage's actions here, never by their
+kind: a firm-wide policy's directives (the firm lease holder reads no position: each shard
+cancels, locks and closes on its own accounts), a runbook's sample and incident, the
+notification routes, the runner's countdowns and the policy's checks. So a new kind reaches
+all of them through its ``plan``, with no list to edit.
 
 Pure: no I/O, no clock.
 """
@@ -16,6 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Collection, Iterator, Optional
 
 from ..records import record
+from .positions import PositionCondition
 from .registry import ActionPlanning
 
 
@@ -37,17 +41,49 @@ class LockAsked:
     revert_growth: bool  # enforced at the venue: bring a position that grew back
 
 
+@record
+class NoticeAsked:
+    """A notification an action asks for: through which route, at which severity."""
+
+    route: str
+    severity: str  # info | warning | critical
+
+
+@record
+class SelectionAsked:
+    """What a close of selected positions names beyond positions: a correlation group, a
+    position condition (what the checks of a policy read)."""
+
+    correlation_group: Optional[str]
+    where: Optional[PositionCondition]
+
+
 @dataclass
 class Asked:
-    """The requests of an action that reads nothing of its scope: its cancels and locks, in the
-    order asked (the planner's port refuses the same requests it would: see its checks)."""
+    """The requests of an action that reads nothing of its scope, in the order asked (the
+    planner's port refuses the same requests it would: see its checks): its cancels and locks,
+    whether it closes every position (``closes_all``) and what its selection names
+    (``selections``), and what it asks the runner and the sinks to carry out: the venues'
+    countdowns (``countdowns``, each after so many ms), a revoke of the bots' keys (``revokes``),
+    notifications (``notices``) and runbook templates (``runbooks``)."""
 
     cancels: list[CancelAsked] = field(default_factory=list)
     locks: list[LockAsked] = field(default_factory=list)
+    closes_all: bool = False
+    selections: list[SelectionAsked] = field(default_factory=list)
+    countdowns: list[int] = field(default_factory=list)
+    revokes: bool = False
+    notices: list[NoticeAsked] = field(default_factory=list)
+    runbooks: list[str] = field(default_factory=list)
 
     equity: Optional[float] = None
     positions_known: bool = False
     attribution: str = "UNKNOWN"
+
+    @property
+    def directed(self) -> bool:
+        """The plan shows the action as a directive: a lock, or what the runner and the sinks carry out."""
+        return bool(self.locks or self.countdowns or self.revokes or self.notices or self.runbooks)
 
     def positions(self) -> Iterator[tuple[Any, Any]]:
         return iter(())
@@ -77,6 +113,30 @@ class Asked:
             raise ValueError(f"lock mode={mode!r}; reducing or halted")
         self.locks.append(LockAsked(mode, ttl_ms, bool(cancel), bool(revert_growth)))
 
+    def close_all(self) -> None:
+        self.closes_all = True
+
+    def close_top_risk(self, count: int, fraction: float, side: str, close_within_liquidation: Optional[float],
+                       on_unknown_side: str) -> None:
+        return None  # (it ranks positions: none here)
+
+    def close_selected(self, symbols: tuple[str, ...], side: str, min_loss: Optional[float],
+                       correlation_group: Optional[str], where: Optional[PositionCondition], count: Optional[int],
+                       rank_by: Optional[str]) -> None:
+        self.selections.append(SelectionAsked(correlation_group, where))
+
+    def arm_countdown(self, after_ms: int) -> None:
+        self.countdowns.append(after_ms)
+
+    def revoke(self) -> None:
+        self.revokes = True
+
+    def notify(self, route: str, severity: str) -> None:
+        self.notices.append(NoticeAsked(route, severity))
+
+    def runbook(self, template: str) -> None:
+        self.runbooks.append(template)
+
 
 def asked(plan: Callable[[Any, ActionPlanning], None], params: Any) -> Asked:
     """The cancels and locks ``plan`` (an action kind's) asks for with ``params`` (its built
@@ -86,4 +146,4 @@ def asked(plan: Callable[[Any, ActionPlanning], None], params: Any) -> Asked:
     return out
 
 
-__all__ = ["CancelAsked", "LockAsked", "Asked", "asked"]
+__all__ = ["CancelAsked", "LockAsked", "NoticeAsked", "SelectionAsked", "Asked", "asked"]

@@ -1,7 +1,7 @@
 """The catalogues of kinds and the documents made from them (``Signal``, ``Action``).
 
-What it owns: :func:`build_catalogue` (the built-in kinds in their place, then those
-:mod:`.kinds` found, one name once) and :func:`kind_document`, which makes a model with an
+What it owns: :func:`build_catalogue` (the kinds the language placed, in their order, then
+those :mod:`.kinds` found that it did not, one name once) and :func:`kind_document`, which makes a model with an
 optional field for each kind of a catalogue, with the checks such a model runs: a bare kind name
 stands for the kind with its defaults (:func:`bare_kind`) and exactly one kind is given
 (:func:`exactly_one_kind`). The catalogues themselves are :mod:`.signals` and :mod:`.actions`.
@@ -30,10 +30,10 @@ _Kind = TypeVar("_Kind", SignalKind, ActionKind)
 
 
 def build_catalogue(placed: tuple[_Kind, ...], found: tuple[_Kind, ...]) -> dict[str, _Kind]:
-    """The catalogue by name, in the language's order: the entries ``placed`` (the built-in kinds,
-    with those moved into a module of their own in their place), then the kinds :mod:`.kinds`
-    found that were not placed, in their order. Two entries of one name are an error: a kind
-    module would otherwise replace a built-in kind, or another module's, in silence."""
+    """The catalogue by name, in the language's order: the entries ``placed`` (the kinds the
+    language always had, in its order), then the kinds :mod:`.kinds` found that were not placed,
+    in their order. Two entries of one name are an error: a kind module would otherwise replace
+    another module's in silence."""
     entries = placed + tuple(k for k in found if not any(k is p for p in placed))
     catalogue: dict[str, _Kind] = {}
     for k in entries:

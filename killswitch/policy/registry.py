@@ -3,12 +3,12 @@
 What it owns: :class:`SignalKind` and :class:`ActionKind`, one entry per kind of the policy
 language (its name, its parameters' model, its documentation, what the layers above need to
 know of it), :class:`KeptState` (the slot of a signal kind that keeps a state between ticks),
-:class:`Strict` (the base of every model of the language) and :class:`SignalParams` (the base of a
-signal kind's parameters). The catalogue itself — every entry, in the order the
-language lists them — is :data:`killswitch.policy.signals.SIGNALS` and
-:data:`killswitch.policy.actions.ACTIONS`: the built-in kinds declared there, then those
-:mod:`killswitch.policy.kinds` finds, one module each (a module there exposing its entry as
-``KIND``).
+:class:`HistoryNeed`, :class:`Strict` (the base of every model of the language) and
+:class:`SignalParams` (the base of a signal kind's parameters). The catalogue itself — every
+entry, in the order the language lists them — is :data:`killswitch.policy.signals.SIGNALS` and
+:data:`killswitch.policy.actions.ACTIONS`: the kinds :mod:`killswitch.policy.kinds` finds, one
+module each (a module there exposing its entry as ``KIND``), in the order the language always
+had.
 
 The entries sit at the bottom of the layers (policy → compile → engine …) so that every layer
 may read them: the models build the ``Signal`` and ``Action`` documents and the JSON schema from
@@ -24,7 +24,7 @@ Pure: no I/O. (No ``from __future__ import annotations``: pydantic reads the ann
 :class:`Strict` as the classes are made, as in :mod:`.model`.)
 """
 
-from typing import Any, Callable, ClassVar, Collection, Iterable, Mapping, Optional, Protocol, Sequence
+from typing import Any, Callable, ClassVar, Collection, Iterable, Mapping, Optional, Protocol, Sequence, Union
 
 from pydantic import BaseModel, ConfigDict
 
@@ -44,6 +44,10 @@ class SignalParams(Strict):
     # Bounds of what the signal can report, for static threshold checks (None: unbounded).
     bounds: ClassVar[tuple[Optional[float], Optional[float]]] = (0.0, 1.0)
     window_field: ClassVar[Optional[str]] = None
+    # the field of the period a return is sampled over (the checks refuse one below the tick)
+    sample_field: ClassVar[Optional[str]] = None
+    # the field of a position condition (the checks read its thresholds, as a close's)
+    condition_field: ClassVar[Optional[str]] = None
 
 
 # What of the scope's position aggregates a signal reads (SignalKind.aggregates): the engine's
@@ -160,8 +164,21 @@ class SignalInputs(Protocol):
         ...
 
 
-# A signal's value at one tick: (value, None), or (None, reason code) when it is unknown.
-Reading = tuple[Optional[float], Optional[str]]
+# A signal's value at one tick: (value, None), or (None, reason code) when it is unknown; a
+# third item, when the reason is too little history, says when the window will hold enough if
+# every tick from now on reads (ms; None: not known).
+Reading = Union[tuple[Optional[float], Optional[str]], tuple[Optional[float], Optional[str], Optional[int]]]
+
+
+@record
+class HistoryNeed:
+    """How long after its first tick a signal first has a value, at the earliest (every tick on
+    time, equity known throughout): ``ms``, on the policy's ticks, or None when it never has one
+    (its window cannot hold the history its coverage counts); ``what`` says what it waits for, as
+    the policy wrote it (``80% of 1h``)."""
+
+    ms: Optional[int]
+    what: str
 
 
 @record
@@ -183,12 +200,19 @@ class KeptState:
     of the built parameters, when only some of them make another state). A saved state is read
     back by that name: it must not change once a release saved it (or every saved state of the
     kind restarts), and two kinds may not share it, nor take one of the engine's own (the engine
-    refuses both at import)."""
+    refuses both at import), unless they save it in one form (the same ``load``: the windows of
+    equity returns, of the API calls).
+
+    A state that is not a JSON value (a window of samples) gives ``save`` (the state → its JSON
+    value) and ``load`` (the JSON value → the state, on the first tick after a restart): the
+    engine saves what ``save`` gives and hands ``evaluate`` what ``load`` made."""
 
     name: str
     initial: Callable[[Any], Any]
     evaluate: Callable[[Any, SignalInputs, int, Any], tuple[Reading, Any]]
     key: Optional[Callable[[Any], str]] = None
+    save: Optional[Callable[[Any], Any]] = None
+    load: Optional[Callable[[Any], Any]] = None
 
 
 def no_parameters(p: Any) -> None:
@@ -200,16 +224,16 @@ def no_parameters(p: Any) -> None:
 class SignalKind:
     """One signal kind of the language.
 
-    ``build`` and ``evaluate`` are given by a kind in a module of its own: ``build`` turns the
-    validated parameters into the frozen value the graph keeps (so that nothing after the
-    compiler reads the pydantic model), ``evaluate(params, inputs, now)`` gives its reading. A
-    kind that keeps a state between ticks gives ``state`` (:class:`KeptState`: the state's name,
-    its first value and the evaluation over it) instead of ``evaluate``. A built-in kind leaves
-    them None: the compiler's :mod:`~killswitch.compile.node_build` and the engine's
-    :mod:`~killswitch.engine.signals` hold its node and evaluation (they share windows between
-    kinds). A kind that reads the scope's position aggregates (``position_aggregate``) says which
-    with ``aggregates(params)``: the names of :data:`AGGREGATES` a signal of it reads, given its
-    built parameters (the engine's pass computes those its scope's signals read)."""
+    Every kind is a module of :mod:`killswitch.policy.kinds` and gives ``build`` and
+    ``evaluate``: ``build`` turns the validated parameters into the frozen value the graph keeps
+    (so that nothing after the compiler reads the pydantic model), ``evaluate(params, inputs,
+    now)`` gives its reading. A kind that keeps a state between ticks (a streak, a window of
+    samples) gives ``state`` (:class:`KeptState`: the state's name, its first value and the
+    evaluation over it) instead of ``evaluate``, and a kind that waits for its window's coverage
+    its ``history_need``. The compiler and the engine never ask which kind a signal is. A kind
+    that reads the scope's position aggregates (``position_aggregate``) says which with
+    ``aggregates(params)``: the names of :data:`AGGREGATES` a signal of it reads, given its built
+    parameters (the engine's pass computes those its scope's signals read)."""
 
     name: str
     model: type[SignalParams]
@@ -226,22 +250,24 @@ class SignalKind:
     evaluate: Optional[Callable[[Any, SignalInputs, int], Reading]] = None
     state: Optional[KeptState] = None
     aggregates: Optional[Callable[[Any], Collection[str]]] = None
+    # a kind that waits for its window's coverage: how long after its first tick a signal of it
+    # first has a value (its built parameters, the policy's tick in ms); None: from the first tick
+    history_need: Optional[Callable[[Any, int], Optional[HistoryNeed]]] = None
 
     def __post_init__(self) -> None:
         if self.evaluate is not None and self.state is not None:
             raise ValueError(f"signal kind {self.name!r}: give evaluate, or state (a kept state and its "
                              f"evaluation), not both")
-        if (self.build is None) != (self.evaluate is None and self.state is None):
-            raise ValueError(f"signal kind {self.name!r}: a kind of a module of its own gives build and evaluate "
-                             f"(or state); a built-in kind neither")
-        if self.own_module and self.position_aggregate != (self.aggregates is not None):
+        if self.build is None or (self.evaluate is None and self.state is None):
+            raise ValueError(f"signal kind {self.name!r}: a kind gives build and evaluate (or state); no kind "
+                             f"is built in")
+        if self.position_aggregate != (self.aggregates is not None):
             raise ValueError(f"signal kind {self.name!r}: a kind reading the position aggregates says so "
                              f"(position_aggregate) and says which it reads (aggregates), or neither")
 
     @property
     def own_module(self) -> bool:
-        """A kind of a module of its own: its entry builds its node and evaluates it (a built-in
-        kind's node and evaluation are the compiler's and the engine's)."""
+        """Its entry builds its node and evaluates it: every kind's (none is built in)."""
         return self.build is not None
 
     @property
@@ -284,7 +310,20 @@ class ActionPlanning(Protocol):
     scope when it applies the entry. Cancels and locks leave with an entry's first wave (a
     ``close_all``'s first leg, sent before the rest is planned): the planner plans every kind of
     the stage for it, keeping only its cancels and lock, every position read as closed in full
-    (``closing``) as the close_all closes it, so they are the whole plan's."""
+    (``closing``) as the close_all closes it, so they are the whole plan's.
+
+    Three closes the planner ranks by what it alone holds (risk scores, the attribution's
+    declines, the policy's correlation groups, the spot holdings): ``close_all`` every position
+    whole and every spot holding but the stablecoins (a stage whose first closing kind says
+    ``closes_all`` may send its first leg before the rest is planned), ``close_top_risk`` part
+    of the positions the risk score ranks first on a side (those within
+    ``close_within_liquidation`` of liquidation whole), ``close_selected`` the positions that pass
+    every selector given (the worst ``count`` by ``rank_by``). Four ask the runner and the sinks
+    to act, each shown as the action's directive: ``arm_countdown`` arm the venues' dead man's
+    switch to fire after ``after_ms``, ``revoke`` the bots' keys at the venue, ``notify`` through
+    a route at a severity, ``runbook`` render a template. What reads a stage without planning it
+    (the notification routes, the countdowns, the runbooks, the checks) reads these requests
+    through :func:`killswitch.policy.asked.asked`, never the kind's name."""
 
     @property
     def equity(self) -> Optional[float]: ...
@@ -311,6 +350,23 @@ class ActionPlanning(Protocol):
 
     def lock(self, mode: str, ttl_ms: Optional[int], cancel: bool, revert_growth: bool) -> None: ...
 
+    def close_all(self) -> None: ...
+
+    def close_top_risk(self, count: int, fraction: float, side: str, close_within_liquidation: Optional[float],
+                       on_unknown_side: str) -> None: ...
+
+    def close_selected(self, symbols: tuple[str, ...], side: str, min_loss: Optional[float],
+                       correlation_group: Optional[str], where: Optional[PositionCondition], count: Optional[int],
+                       rank_by: Optional[str]) -> None: ...
+
+    def arm_countdown(self, after_ms: int) -> None: ...
+
+    def revoke(self) -> None: ...
+
+    def notify(self, route: str, severity: str) -> None: ...
+
+    def runbook(self, template: str) -> None: ...
+
 
 @record
 class ActionKind:
@@ -318,16 +374,17 @@ class ActionKind:
     (``{close_side: losing}`` is ``{close_side: {side: losing}}``; None: only a mapping or the
     bare name); ``closes``: it closes positions (a runbook shows the orders of a closing stage).
 
-    ``build`` and ``plan`` are given by a kind in a module of its own: ``build`` turns the
-    validated parameters into the frozen value the graph keeps, ``plan(params, planning)`` says
-    on a stage entry what the action does through :class:`ActionPlanning` (the closes it asks
-    for, what it skipped, the hedges it suggests). ``after_closes``: its ``plan`` reads what the
+    Every kind is a module of :mod:`killswitch.policy.kinds` and gives ``build`` and ``plan``:
+    ``build`` turns the validated parameters into the frozen value the graph keeps,
+    ``plan(params, planning)`` says on a stage entry what the action does through
+    :class:`ActionPlanning` (the closes it asks for, what it skipped, the hedges it suggests,
+    what the runner carries out); what reads a stage without planning it reads the same
+    requests (:mod:`.asked`). No layer asks which kind an action is. ``after_closes``: its ``plan`` reads what the
     stage's closes leave open, so the planner calls it once every other action of the stage
     asked for its closes, and once a stage (the last of the kind's actions there). A kind that
     cancels orders or locks trading asks for it the same way (``cancel``, ``lock``: as
-    ``cancel_orders.py``, ``lock_trading.py``). A built-in kind leaves them None: the compiler's
-    :mod:`~killswitch.compile.node_build` makes its node, the planner or the runner carries it
-    out."""
+    ``cancel_orders.py``, ``lock_trading.py``), and so does one the runner carries out
+    (``arm_exchange_dms.py``, ``revoke_trading.py``, ``notify.py``, ``runbook.py``)."""
 
     name: str
     model: type[Strict]
@@ -337,8 +394,15 @@ class ActionKind:
     # accounts (killswitch.firm.directives: a lock, a cancel or a close; notify and runbook render)
     firm: bool = False
     after_closes: bool = False
+    # it closes every position of the scope whole: a stage whose first closing kind it is may be
+    # planned as the leg it sends first (the planner's first wave)
+    closes_all: bool = False
     build: Optional[Callable[[Any], Any]] = None
     plan: Optional[Callable[[Any, ActionPlanning], None]] = None
+
+    def __post_init__(self) -> None:
+        if self.build is None or self.plan is None:
+            raise ValueError(f"action kind {self.name!r}: a kind gives build and plan; no kind is built in")
 
     @property
     def doc(self) -> str:
@@ -346,5 +410,5 @@ class ActionKind:
 
 
 __all__ = ["Strict", "SignalParams", "GROSS", "NET", "LOSSES", "MARGIN_LOSSES", "NOTIONAL_LOSSES", "LIQUIDATION",
-           "GROUPS", "AGGREGATES", "PositionAggregates", "SignalInputs", "Reading", "KeptState", "SignalKind",
-           "ActionPlanning", "ActionKind"]
+           "GROUPS", "AGGREGATES", "PositionAggregates", "SignalInputs", "Reading", "HistoryNeed", "KeptState",
+           "SignalKind", "ActionPlanning", "ActionKind"]

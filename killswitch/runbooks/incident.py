@@ -29,7 +29,6 @@ from urllib.parse import quote
 from typing import TYPE_CHECKING, Any, Iterable, Mapping, Optional, Sequence
 
 from ..compile.graph import PolicyNode, StageNode, TriggerNode
-from ..compile.nodes import NotifyAction, RunbookAction
 from ..policy.expr import ValueType
 from ..order_statuses import FINAL_STATUSES
 from ..order_statuses import OPEN_STATUSES as JOURNAL_OPEN_STATUSES
@@ -124,8 +123,8 @@ def template_for(node: PolicyNode, level: int) -> Optional[str]:
     stage = next((s for s in node.stages if s.level == level), None)
     if stage is not None:
         for a in stage.actions:
-            if isinstance(a, RunbookAction) and a.template:
-                return a.template
+            for template in a.asks().runbooks:
+                return template
     return node.runbook
 
 
@@ -232,8 +231,8 @@ def _notify_doc(node: PolicyNode, stage: Optional[StageNode]) -> list[dict]:
     if node.notify_route:
         routes[node.notify_route] = "policy route"
     for a in stage.actions if stage else ():
-        if isinstance(a, NotifyAction) and a.route:
-            routes[a.route] = f"stage action, severity {a.severity}"
+        for n in a.asks().notices:
+            routes[n.route] = f"stage action, severity {n.severity}"
     return [{"route": r, "why": why} for r, why in routes.items()]
 
 

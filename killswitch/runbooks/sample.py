@@ -14,8 +14,6 @@ from __future__ import annotations
 from typing import Optional
 
 from ..compile.graph import PolicyNode, StageNode
-from ..compile.nodes import KindAction
-from ..policy.asked import asked
 from ..policy.expr import ValueType
 from ..policy.actions import CLOSING_ACTIONS
 from .incident import action_text, assemble, comparisons, iso
@@ -90,13 +88,13 @@ def sample_incident(node: PolicyNode, level: int, *, digest: str, revision: Opti
         residuals = [{"account": acct, "symbol": "ETH/USDT:USDT", "side": "long", "position_side": None,
                       "amount": 0.0004, "amount_text": "0.0004", "why": "BELOW_MINIMUM",
                       "detail": "amount=0.0004 step=0.001 min_amount=0.001", "since": iso(created_ms)}]
-    asks = [asked(a.plan, a.params) if isinstance(a, KindAction) else None for a in stage.actions]  # its cancels, locks
-    which = next((c.which for got in asks if got is not None for c in got.cancels), None)
+    asks = [a.asks() for a in stage.actions]  # its cancels, locks, what the runner carries out
+    which = next((c.which for got in asks for c in got.cancels), None)
     if full or which is not None:
         cancels = [{"venue": venue, "account": account, "which": which or "all", "count": 2, "reason": "CANCEL_ORDERS"}]
     directives = [{"kind": a.kind, "params": dict(a.written), "text": action_text(a.kind, a.written)}
-                  for a, got in zip(stage.actions, asks)  # a lock asked for; a built-in kind's directive
-                  if (got.locks if got is not None else a.kind not in CLOSING_ACTIONS)]
+                  for a, got in zip(stage.actions, asks)  # a lock, or what the runner carries out
+                  if got.directed]
     hedges = [{"base": "ETH", "side": "sell", "notional": 31_000.0, "notional_text": "31,000.00",
                "reason": "SUGGEST_HEDGE: net=31000 threshold=25000"}
               for a in stage.actions if a.kind == "suggest_hedge"][:1] if not full else [

@@ -76,7 +76,7 @@ def test_a_plain_number_signal_takes_a_bare_number_and_refuses_a_percentage():
 def test_a_setting_reads_a_bare_number_from_0_to_1_as_a_fraction(written, fraction):
     result = compile_policy(coverage=written)
     assert result.errors == []
-    assert result.graph.policy("p").signal("dd").min_coverage == pytest.approx(fraction)
+    assert result.graph.policy("p").signal("dd").params.min_coverage == pytest.approx(fraction)
 
 
 @pytest.mark.parametrize("written", ["80", "1.5", "-0.2"])
@@ -90,7 +90,7 @@ def test_a_bare_fraction_of_a_position_is_read_as_a_fraction():
     result = compile_policy(fraction="0.5")
     assert result.errors == []
     [action] = result.graph.policy("p").stage(1).actions
-    assert action.fraction == 0.5  # type: ignore[attr-defined]
+    assert action.params.fraction == 0.5
 
 
 def _literals(node):

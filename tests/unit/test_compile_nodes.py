@@ -9,10 +9,12 @@ import dataclasses
 import pytest
 
 from killswitch.compile import nodes as n
-from killswitch.compile.node_build import ACTION_NODES, SIGNAL_NODES
-from killswitch.policy.kinds import (cancel_orders, close_side, concentration, consecutive_losses, data_age,
-                                     equity_change, gross_exposure, heartbeat_age, leverage, liquidation_distance,
-                                     lock_trading, net_exposure, position_count, position_loss, suggest_hedge)
+from killswitch.policy.kinds import (cancel_orders, close_positions, close_side, concentration, consecutive_losses,
+                                     data_age, equity_change, equity_drawdown, gross_exposure, heartbeat_age, leverage,
+                                     liquidation_distance, lock_trading, net_exposure, notify, position_count,
+                                     position_loss, reduce_top_risk, suggest_hedge)
+from killswitch.policy.kinds._api_calls import ApiParams
+from killswitch.policy.kinds._returns import ReturnsParams
 from killswitch.policy.actions import ACTIONS
 from killswitch.policy.signals import SIGNALS
 
@@ -34,13 +36,35 @@ def one_action(action_yaml: str, extra: str = "") -> n.ActionNode:
 
 
 def fields(node) -> dict:
-    return {f.name: getattr(node, f.name) for f in dataclasses.fields(node) if f.name not in ("written", "type")}
+    return {f.name: getattr(node, f.name) for f in dataclasses.fields(node)
+            if f.name not in ("written", "type", "need")}
+
+
+def own(kind, params) -> dict:
+    """An action's node: its kind's build and plan, and the flags of its entry."""
+    entry = ACTIONS[kind]
+    return dict(kind=kind, params=params, plan=entry.plan, closes=entry.closes, after_closes=entry.after_closes,
+                closes_all=entry.closes_all)
+
+
+def windowed(kind, state_key: str, params, reads_book: bool = True) -> dict:
+    """A windowed kind's node: no evaluation of its own, its window kept under ``state_key``."""
+    entry = SIGNALS[kind]
+    return dict(name="s", kind=kind, params=params, evaluate=None, reads_book=reads_book, state=entry.state,
+                state_key=state_key)
+
+
+RV = "[('min_coverage', '50%'), ('sample', '5m'), ('window', '1h')]"
+ES = "[('confidence', '97.5%'), ('horizon', '1m'), ('min_coverage', '80%'), ('window', '1d')]"
 
 
 @pytest.mark.parametrize("yaml, cls, want", [
-    pytest.param("{equity_drawdown: {window: 15m}}", n.EquityDrawdownSignal,
-                 dict(name="s", kind="equity_drawdown", window_ms=900_000, min_coverage=0.8,
-                      state_key="equity_drawdown:900.0:[('min_coverage', '80%'), ('window', '15m')]"),
+    # a windowed kind (killswitch/policy/kinds/equity_drawdown.py): its window is kept under the
+    # key the engine always saved it under
+    pytest.param("{equity_drawdown: {window: 15m}}", n.KindSignal,
+                 windowed("equity_drawdown", "equity_drawdown:900.0:[('min_coverage', '80%'), ('window', '15m')]",
+                          equity_drawdown.EquityDrawdownParams(
+                              900_000, 0.8, "900.0:[('min_coverage', '80%'), ('window', '15m')]", "80% of 15m")),
                  id="equity_drawdown_defaults"),
     # a kind of its own module (killswitch/policy/kinds/equity_change.py): its frozen parameters
     pytest.param("{equity_change: {against: baseline, baseline: 50k}}", n.KindSignal,
@@ -77,23 +101,23 @@ def fields(node) -> dict:
                  dict(name="s", kind="concentration", params=concentration.ConcentrationParams("symbol"),
                       evaluate=concentration.evaluate, reads_book=True, state=None, state_key=None),
                  id="concentration"),
-    pytest.param("{realized_volatility: {window: 1h, sample: 5m, min_coverage: 50%}}", n.RealizedVolatilitySignal,
-                 dict(name="s", kind="realized_volatility", window_ms=3_600_000, sample_ms=300_000, min_coverage=0.5,
-                      state_key="returns:3600.0:[('min_coverage', '50%'), ('sample', '5m'), ('window', '1h')]",
-                      periods_per_year=None),
+    pytest.param("{realized_volatility: {window: 1h, sample: 5m, min_coverage: 50%}}", n.KindSignal,
+                 windowed("realized_volatility", f"returns:3600.0:{RV}", ReturnsParams(
+                     3_600_000, 300_000, 0.5, 2, f"3600.0:{RV}", "50% of 1h in 5m returns", None)),
                  id="realized_volatility"),
     # 365 days of 5-minute returns: 105,120 periods; the state key is the one without annualize,
     # so turning it on keeps the returns already gathered
     pytest.param("{realized_volatility: {window: 1h, sample: 5m, min_coverage: 50%, annualize: true}}",
-                 n.RealizedVolatilitySignal,
-                 dict(name="s", kind="realized_volatility", window_ms=3_600_000, sample_ms=300_000, min_coverage=0.5,
-                      state_key="returns:3600.0:[('min_coverage', '50%'), ('sample', '5m'), ('window', '1h')]",
-                      periods_per_year=105_120.0),
+                 n.KindSignal,
+                 windowed("realized_volatility", f"returns:3600.0:{RV}", ReturnsParams(
+                     3_600_000, 300_000, 0.5, 2, f"3600.0:{RV}", "50% of 1h in 5m returns", 105_120.0)),
                  id="realized_volatility_annualized"),
-    pytest.param("{realized_volatility: {window: 1d, annualize: false}}", n.RealizedVolatilitySignal,
-                 dict(name="s", kind="realized_volatility", window_ms=86_400_000, sample_ms=60_000, min_coverage=0.8,
-                      state_key="returns:86400.0:[('min_coverage', '80%'), ('sample', '1m'), ('window', '1d')]",
-                      periods_per_year=None),
+    pytest.param("{realized_volatility: {window: 1d, annualize: false}}", n.KindSignal,
+                 windowed("realized_volatility",
+                          "returns:86400.0:[('min_coverage', '80%'), ('sample', '1m'), ('window', '1d')]",
+                          ReturnsParams(86_400_000, 60_000, 0.8, 2,
+                                        "86400.0:[('min_coverage', '80%'), ('sample', '1m'), ('window', '1d')]",
+                                        "80% of 1d in 1m returns", None)),
                  id="realized_volatility_annualize_false_is_the_default"),
     pytest.param("{position_loss: {of: notional}}", n.KindSignal,
                  dict(name="s", kind="position_loss", params=position_loss.PositionLossParams("notional", "max"),
@@ -112,11 +136,9 @@ def fields(node) -> dict:
                  dict(name="s", kind="position_count", evaluate=position_count.evaluate, reads_book=True, state=None,
                       state_key=None, params=position_count.PositionCountParams(side="any", where=None)),
                  id="position_count_bare_counts_all"),
-    pytest.param("{expected_shortfall: {window: 1d, confidence: 97.5%}}", n.TailRiskSignal,
-                 dict(name="s", kind="expected_shortfall", window_ms=86_400_000, confidence=0.975, horizon_ms=60_000,
-                      min_coverage=0.8,
-                      state_key="returns:86400.0:[('confidence', '97.5%'), ('horizon', '1m'), ('min_coverage', '80%'),"
-                                " ('window', '1d')]"),
+    pytest.param("{expected_shortfall: {window: 1d, confidence: 97.5%}}", n.KindSignal,
+                 windowed("expected_shortfall", f"returns:86400.0:{ES}", ReturnsParams(
+                     86_400_000, 60_000, 0.8, 1, f"86400.0:{ES}", "80% of 1d in 1m returns", confidence=0.975)),
                  id="expected_shortfall_defaults"),
     # a kind of its own module that keeps a state (killswitch/policy/kinds/consecutive_losses.py):
     # no parameters, so its state is kept under its name alone, the one it was always saved under
@@ -129,12 +151,13 @@ def fields(node) -> dict:
                  dict(name="s", kind="data_age", params=None, evaluate=data_age.evaluate, reads_book=False,
                       state=None, state_key=None),
                  id="data_age"),
-    pytest.param("{api_error_rate: {window: 5m}}", n.ApiErrorRateSignal,
-                 dict(name="s", kind="api_error_rate", window_ms=300_000, state_key="api:300.0:[('window', '5m')]"),
+    pytest.param("{api_error_rate: {window: 5m}}", n.KindSignal,
+                 windowed("api_error_rate", "api:300.0:[('window', '5m')]",
+                          ApiParams(300_000, "300.0:[('window', '5m')]"), reads_book=False),
                  id="api_error_rate"),
-    pytest.param("{api_latency: {window: 90s, quantile: 99%}}", n.ApiLatencySignal,
-                 dict(name="s", kind="api_latency", window_ms=90_000, quantile=0.99,
-                      state_key="api:90.0:[('quantile', '99%'), ('window', '1m30s')]"),
+    pytest.param("{api_latency: {window: 90s, quantile: 99%}}", n.KindSignal,
+                 windowed("api_latency", "api:90.0:[('quantile', '99%'), ('window', '1m30s')]",
+                          ApiParams(90_000, "90.0:[('quantile', '99%'), ('window', '1m30s')]", 0.99), reads_book=False),
                  id="api_latency"),
     # a kind of its own module that keeps a state (killswitch/policy/kinds/heartbeat_age.py): its
     # wait is kept under "listening:<source>" whatever the grace, the key it was always saved under
@@ -158,56 +181,56 @@ def test_signal_nodes_hold_resolved_parameters(yaml, cls, want):
 @pytest.mark.parametrize("yaml, cls, want", [
     # a kind of its own module (killswitch/policy/kinds/cancel_orders.py): its frozen parameters
     pytest.param("{cancel_orders: {which: all, symbols: [BTC/USDT:USDT]}}", n.KindAction,
-                 dict(kind="cancel_orders", params=cancel_orders.CancelOrdersParams("all", ("BTC/USDT:USDT",)),
-                      plan=cancel_orders.plan, closes=False, after_closes=False), id="cancel_orders"),
+                 own("cancel_orders", cancel_orders.CancelOrdersParams("all", ("BTC/USDT:USDT",))), id="cancel_orders"),
     pytest.param("{cancel_orders: entries}", n.KindAction,
-                 dict(kind="cancel_orders", params=cancel_orders.CancelOrdersParams("entries", ()),
-                      plan=cancel_orders.plan, closes=False, after_closes=False), id="cancel_orders_short_form"),
+                 own("cancel_orders", cancel_orders.CancelOrdersParams("entries", ())), id="cancel_orders_short_form"),
     pytest.param("{reduce_top_risk: {count: 3, fraction: 50%, close_within_liquidation: 2.5%}}",
-                 n.ReduceTopRiskAction,
-                 dict(kind="reduce_top_risk", count=3, fraction=0.5, side="losing", close_within_liquidation=0.025,
-                      on_unknown_side="skip"), id="reduce_top_risk"),
+                 n.KindAction,
+                 own("reduce_top_risk", reduce_top_risk.ReduceTopRiskParams(3, 0.5, "losing", 0.025, "skip")),
+                 id="reduce_top_risk"),
     # a kind of its own module (killswitch/policy/kinds/close_side.py): its frozen parameters
     pytest.param("{close_side: long}", n.KindAction,
-                 dict(kind="close_side", params=close_side.CloseSideParams("long", "skip"), plan=close_side.plan,
-                      closes=True, after_closes=False), id="close_side"),
-    pytest.param("{close_positions: {min_loss: 1%, side: short}}", n.ClosePositionsAction,
-                 dict(kind="close_positions", symbols=(), side="short", min_loss=0.01, correlation_group=None,
-                      where=None, count=None, rank_by=None),
+                 own("close_side", close_side.CloseSideParams("long", "skip")), id="close_side"),
+    pytest.param("{close_positions: {min_loss: 1%, side: short}}", n.KindAction,
+                 own("close_positions", close_positions.ClosePositionsParams(
+                     symbols=(), side="short", min_loss=0.01, correlation_group=None, where=None, count=None,
+                     rank_by=None)),
                  id="close_positions"),
     pytest.param('{close_positions: {side: long, where: "loss_on_margin >= 10%", count: 3, rank_by: loss_on_margin}}',
-                 n.ClosePositionsAction,
-                 dict(kind="close_positions", symbols=(), side="long", min_loss=None, correlation_group=None,
-                      where=n.PositionCondition(text="loss_on_margin >= 10%", reads=("loss_on_margin",),
-                                                predicate=lambda v: None),
-                      count=3, rank_by="loss_on_margin"),
+                 n.KindAction,
+                 own("close_positions", close_positions.ClosePositionsParams(
+                     symbols=(), side="long", min_loss=None, correlation_group=None,
+                     where=n.PositionCondition(text="loss_on_margin >= 10%", reads=("loss_on_margin",),
+                                               predicate=lambda v: None),
+                     count=3, rank_by="loss_on_margin")),
                  id="close_positions_the_three_worst_matching"),
-    pytest.param("{close_positions: {side: long, count: 2}}", n.ClosePositionsAction,
-                 dict(kind="close_positions", symbols=(), side="long", min_loss=None, correlation_group=None,
-                      where=None, count=2, rank_by="risk_score"),
+    pytest.param("{close_positions: {side: long, count: 2}}", n.KindAction,
+                 own("close_positions", close_positions.ClosePositionsParams(
+                     symbols=(), side="long", min_loss=None, correlation_group=None, where=None, count=2,
+                     rank_by="risk_score")),
                  id="close_positions_count_ranks_by_risk_score_by_default"),
-    pytest.param("close_all", n.CloseAllAction, dict(kind="close_all"), id="close_all"),
+    pytest.param("close_all", n.KindAction, own("close_all", None), id="close_all"),
     # a kind of its own module (killswitch/policy/kinds/lock_trading.py): its frozen parameters
     pytest.param("{lock_trading: {mode: reducing, ttl: 1h30m}}", n.KindAction,
-                 dict(kind="lock_trading", params=lock_trading.LockTradingParams("reducing", 5_400_000, True, False),
-                      plan=lock_trading.plan, closes=False, after_closes=False), id="lock_trading"),
+                 own("lock_trading", lock_trading.LockTradingParams("reducing", 5_400_000, True, False)),
+                 id="lock_trading"),
     # the venue watch's defaults: a halt cancels entries and reverts growth, reducing cancels only
     pytest.param("lock_trading", n.KindAction,
-                 dict(kind="lock_trading", params=lock_trading.LockTradingParams("halted", None, True, True),
-                      plan=lock_trading.plan, closes=False, after_closes=False), id="lock_trading_defaults"),
+                 own("lock_trading", lock_trading.LockTradingParams("halted", None, True, True)),
+                 id="lock_trading_defaults"),
     pytest.param("{lock_trading: {mode: halted, enforce: {cancel: false, revert_growth: false}}}", n.KindAction,
-                 dict(kind="lock_trading", params=lock_trading.LockTradingParams("halted", None, False, False),
-                      plan=lock_trading.plan, closes=False, after_closes=False), id="lock_trading_enforce"),
-    pytest.param("{arm_exchange_dms: 45s}", n.ArmExchangeDmsAction, dict(kind="arm_exchange_dms", after_ms=45_000),
-                 id="arm_exchange_dms"),
+                 own("lock_trading", lock_trading.LockTradingParams("halted", None, False, False)),
+                 id="lock_trading_enforce"),
+    pytest.param("{arm_exchange_dms: 45s}", n.KindAction, own("arm_exchange_dms", 45_000), id="arm_exchange_dms"),
     # a kind of its own module (killswitch/policy/kinds/suggest_hedge.py), planned after the closes
     pytest.param("{suggest_hedge: {threshold: 25k}}", n.KindAction,
-                 dict(kind="suggest_hedge", params=suggest_hedge.SuggestHedgeParams(25_000.0),
-                      plan=suggest_hedge.plan, closes=False, after_closes=True), id="suggest_hedge"),
-    pytest.param("{runbook: flatten.md}", n.RunbookAction, dict(kind="runbook", template="flatten.md"),
-                 id="runbook"),
+                 own("suggest_hedge", suggest_hedge.SuggestHedgeParams(25_000.0)), id="suggest_hedge"),
+    pytest.param("{runbook: flatten.md}", n.KindAction, own("runbook", "flatten.md"), id="runbook"),
+    pytest.param("{notify: {route: oncall, severity: warning}}", n.KindAction,
+                 own("notify", notify.NotifyParams("oncall", "warning")), id="notify"),
 ])
 def test_action_nodes_hold_resolved_parameters(yaml, cls, want):
+    """Every action kind is a module's: its node holds what its build made, planned by its plan."""
     node = one_action(yaml)
     assert type(node) is cls
     assert fields(node) == want
@@ -274,11 +297,8 @@ def test_metadata_is_compiled_onto_the_policy_node():
     assert not hasattr(p, "model"), "nothing after the compiler reads the pydantic policy"
 
 
-def test_every_kind_of_the_catalogue_has_a_node():
-    """A kind listed in the catalogue without a node would fail only when a policy first uses it:
-    a built-in kind has its node in node_build's tables, a kind of its own module its build and
-    evaluate."""
-    own = {name for name, k in SIGNALS.items() if k.own_module}
-    assert own.isdisjoint(SIGNAL_NODES)
-    assert set(SIGNALS) == set(SIGNAL_NODES) | own
-    assert set(ACTIONS) == set(ACTION_NODES)
+def test_every_kind_of_the_catalogue_is_a_module_s():
+    """No kind is built in: each gives its node's build and its evaluation (or kept state) or
+    planning, so no layer above asks which kind a node is."""
+    assert all(k.own_module for k in SIGNALS.values())
+    assert all(k.build is not None and k.plan is not None for k in ACTIONS.values())

@@ -58,7 +58,7 @@ def test_graph_holds_resolved_defaults_and_order():
     assert flatten.manual and flatten.approvals == 2 and flatten.reset_after_s is None
     assert [a.kind for a in flatten.actions] == ["cancel_orders", "close_all", "lock_trading"]
     assert p.stage(1).reset_after_s == 1800.0  # auto reset re-arms after the cooldown by default
-    assert p.signal("dd").window_ms == 900_000
+    assert p.signal("dd").params.window_ms == 900_000
 
 
 def test_graph_is_frozen():

@@ -13,7 +13,7 @@ import pytest
 
 from killswitch.compile.node_build import _kept_state_key
 from killswitch.compile.nodes import KindSignal
-from killswitch.engine.signal_state import ENGINE_STATES, Kept, check_kept_states
+from killswitch.engine.signal_state import Kept, check_kept_states, signal_state_from_json
 from killswitch.engine.state import State
 from killswitch.policy.kinds import consecutive_losses
 from killswitch.policy.signals import SIGNALS
@@ -97,19 +97,45 @@ def test_a_kept_state_is_keyed_by_its_name_and_the_parameters_as_written():
     assert _kept_state_key("streak", {"of": "margin", "min": "5%"}) == "streak:[('min', '5%'), ('of', 'margin')]"
 
 
+def _kept(name, load=None):
+    return KeptState(name, lambda p: None, lambda p, i, n, s: ((None, None), s), save=load and (lambda s: s),
+                     load=load)
+
+
+def _load(d):
+    return d
+
+
 @pytest.mark.parametrize("kinds, message", [
-    ([("mine", "api")], "its kept state's name 'api' is the engine's own"),
-    ([("mine", "losses:x")], "holds a ':'"),
-    ([("one", "streak"), ("two", "streak")], "signal kinds 'one' and 'two' keep their states under one name"),
+    ([("mine", _kept("losses:x"))], "holds a ':'"),
+    ([("one", _kept("streak")), ("two", _kept("streak"))],
+     "signal kinds 'one' and 'two' keep their states under one name"),
+    # one name in two saved forms: a window read back by the other's load
+    ([("one", _kept("window", _load)), ("two", _kept("window", lambda d: d))],
+     "signal kinds 'one' and 'two' keep their states under one name"),
 ])
 def test_the_engine_refuses_a_kept_state_name_it_could_read_back_wrongly(kinds, message):
     with pytest.raises(ValueError, match=message):
         check_kept_states(kinds)
 
 
+def test_kinds_of_one_family_share_a_name_in_one_form():
+    """The returns kinds keep their windows under ``returns``, the API kinds under ``api`` (the
+    names the engine always saved them under), each family with one load."""
+    check_kept_states([("one", _kept("window", _load)), ("two", _kept("window", _load))])
+    families = {}
+    for k in SIGNALS.values():
+        if k.state is not None:
+            families.setdefault(k.state.name, set()).add(k.name)
+    assert families["returns"] == {"realized_volatility", "value_at_risk", "expected_shortfall"}
+    assert families["api"] == {"api_error_rate", "api_latency"}
+
+
 def test_the_catalogue_kept_states_are_the_kinds_own():
-    check_kept_states((k.name, k.state.name) for k in SIGNALS.values() if k.state is not None)
-    assert "losses" not in ENGINE_STATES  # the kind's now, no class of the engine's reads it
+    check_kept_states((k.name, k.state) for k in SIGNALS.values() if k.state is not None)
+    # the engine reads a saved state back as it was saved, until the kind's signal reads it
+    held = signal_state_from_json("losses", {"a": 1})
+    assert isinstance(held, Kept) and held.value == {"a": 1}
 
 
 def test_a_kind_gives_evaluate_or_a_kept_state_not_both():

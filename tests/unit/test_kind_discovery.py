@@ -6,6 +6,7 @@ into a module in its place and refuses two kinds of one name."""
 from __future__ import annotations
 
 import pkgutil
+from dataclasses import replace
 
 import importlib
 import sys
@@ -18,23 +19,22 @@ from killswitch.policy.kinds import KindModuleError, discover
 from killswitch.policy.actions import ACTIONS
 from killswitch.policy.catalogue import build_catalogue
 from killswitch.policy.signals import SIGNALS
-from killswitch.policy.registry import SignalKind
 
 SIGNAL_MODULE = """
-from killswitch.policy.registry import SignalKind, SignalParams
+from killswitch.policy.registry import SignalKind, SignalParams, no_parameters
 
 class Params(SignalParams):
     \"\"\"A kind of a test package.\"\"\"
 
-KIND = SignalKind({name!r}, Params)
+KIND = SignalKind({name!r}, Params, build=no_parameters, evaluate=lambda p, inputs, now: (0.0, None))
 """
 ACTION_MODULE = """
-from killswitch.policy.registry import ActionKind, Strict
+from killswitch.policy.registry import ActionKind, Strict, no_parameters
 
 class Params(Strict):
     \"\"\"An action of a test package.\"\"\"
 
-KIND = ActionKind({name!r}, Params)
+KIND = ActionKind({name!r}, Params, build=no_parameters, plan=lambda p, planning: None)
 """
 # the package's own __init__ as every kinds package would have it
 PACKAGE_INIT = """
@@ -119,12 +119,12 @@ def test_discover_reads_only_the_path_it_is_given(tmp_path):
 
 
 def test_two_kinds_of_one_name_are_refused_by_the_catalogue():
-    twin = SignalKind("open_orders", SIGNALS["data_age"].model)
+    twin = replace(SIGNALS["data_age"], name="open_orders")
     with pytest.raises(ValueError, match="two kinds are named 'open_orders'"):
         build_catalogue(tuple(SIGNALS.values()), (twin,))
 
 
 def test_a_found_kind_the_catalogue_placed_is_not_added_twice():
     placed = (SIGNALS["equity_drawdown"], SIGNALS["data_age"])
-    rest = [k.name for k in kinds.SIGNALS if k.name != "data_age"]  # the found kinds, in their modules' order
+    rest = [k.name for k in kinds.SIGNALS if k.name not in ("equity_drawdown", "data_age")]  # in their modules' order
     assert list(build_catalogue(placed, kinds.SIGNALS)) == ["equity_drawdown", "data_age", *rest]

@@ -8,6 +8,7 @@ from __future__ import annotations
 from killswitch.compile.shards import FIRM_ACTIONS, FIRM_SIGNALS
 from killswitch.engine.signals import POSITION_KINDS
 from killswitch.policy.actions import ACTIONS
+from killswitch.policy.asked import asked
 
 
 def test_a_firm_wide_policy_reads_the_signals_the_facts_carry():
@@ -16,9 +17,13 @@ def test_a_firm_wide_policy_reads_the_signals_the_facts_carry():
 
 def test_a_firm_wide_policy_does_what_every_shard_carries_out_on_its_accounts():
     assert FIRM_ACTIONS == ("cancel_orders", "close_all", "lock_trading", "notify", "runbook")
-    # of the kinds of their own module, those whose cancels and locks the firm's directives carry out
-    # (killswitch.policy.asked: what they ask, reading no position); any other is planned per scope
-    assert [name for name, k in ACTIONS.items() if k.firm and k.plan is not None] == ["cancel_orders", "lock_trading"]
+    # the firm's directives carry out what each asks (killswitch.policy.asked: reading no position):
+    # a cancel, a close of every position, a lock; a notification and a runbook render
+    asks = {name: k.plan and asked(k.plan, k.build(k.model.model_construct())) for name, k in ACTIONS.items()
+            if k.firm and k.build is not None and name != "notify" and name != "runbook"}
+    assert [name for name, got in asks.items() if got.cancels] == ["cancel_orders"]
+    assert [name for name, got in asks.items() if got.closes_all] == ["close_all"]
+    assert [name for name, got in asks.items() if got.locks] == ["lock_trading"]
 
 
 def test_the_engine_reads_the_position_aggregates_of_these_kinds():

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 
 from killswitch.compile.nodes import KindSignal
-from killswitch.engine.signal_state import ENGINE_STATES, Kept
+from killswitch.engine.signal_state import Kept, signal_state_from_json
 from killswitch.engine.state import State, record_heartbeat
 from killswitch.policy.kinds import heartbeat_age
 from killswitch.policy.signals import SIGNALS
@@ -92,4 +92,6 @@ def test_a_wait_kept_for_a_source_survives_a_detour_through_one_that_beats():
 
 
 def test_its_wait_is_the_kind_own_not_the_engine_s():
-    assert "listening" not in ENGINE_STATES
+    """Saved as the kind's evaluation gave it: a JSON value, read back as it was saved."""
+    held = signal_state_from_json("listening:bot-a", [0])
+    assert isinstance(held, Kept) and held.value == [0] and held.to_json() == [0]

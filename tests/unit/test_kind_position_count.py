@@ -30,7 +30,7 @@ def test_its_node_holds_the_condition_compiled_as_a_close_by_condition_holds_it(
                      f'- {{level: 1, name: one, on: [t], actions: [{{close_positions: {{where: "{WHERE}"}}}}]}}')
     node, [close] = g.policy("p").signal("n"), g.policy("p").stage(1).actions
     assert isinstance(node, KindSignal) and node.evaluate is position_count.evaluate
-    assert node.params == position_count.PositionCountParams(side="long", where=close.where)
+    assert node.params == position_count.PositionCountParams(side="long", where=close.params.where)
 
 
 def test_an_undecidable_position_names_itself_and_the_facts_it_lacks():

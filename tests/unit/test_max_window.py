@@ -8,7 +8,7 @@ import json
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from killswitch.engine.windows import MaxWindow
+from killswitch.policy.windows import MaxWindow
 
 # ticks: a gap since the previous one (mostly the regular interval, sometimes a missed tick, a
 # jitter or none) and whether the value was known (a sample) or not (the window only expires)

@@ -6,7 +6,6 @@ import textwrap
 
 import pytest
 
-from killswitch.compile import nodes as n
 from killswitch.compile.compiler import compile_documents
 from killswitch.policy.load import load_text
 
@@ -23,9 +22,12 @@ def _graph(actions: str, scope: str = "{level: account}"):
 
 
 @pytest.mark.parametrize("written", ["revoke_trading", "{revoke_trading: {}}"])
-def test_revoke_trading_is_a_node_of_its_own(written):
+def test_revoke_trading_asks_the_runner_to_revoke(written):
+    """Its kind's plan asks for a revoke, what the runner and the checks read (never its name)."""
     [action] = _graph(f"[{written}]").policy("p").stage(1).actions
-    assert isinstance(action, n.RevokeTradingAction) and action.kind == "revoke_trading"
+    got = action.asks()
+    assert action.kind == "revoke_trading" and got.revokes and got.directed
+    assert not (got.cancels or got.locks or got.countdowns or got.notices or got.runbooks or got.closes_all)
 
 
 def test_revoke_trading_takes_no_parameter():

@@ -27,9 +27,14 @@ of the scope's open orders and for a lock of the bots' trading the same way (``c
 ``lock_trading.py``): the planner sends the cancels before the closes, the runner puts the lock on
 the scope, a firm-wide policy's shards carry both out (:mod:`killswitch.policy.asked`). It is a
 field of ``Action``, in the schema, the kinds page and the policy tests; the compiler makes its
-node and the planner plans it from its entry. (What the runner carries out by itself beyond
-orders, cancels and locks — the venue's dead man's switch, a revocation of the bots' keys,
-notifications and runbooks — stays built in.)
+node and the planner plans it from its entry. The closes the planner ranks by what it alone
+holds ask for them the same way (``reduce_top_risk.py``, ``close_positions.py``,
+``close_all.py``: ``close_top_risk``, ``close_selected``, ``close_all``), and so do the kinds
+the runner and the sinks carry out (``arm_exchange_dms.py``, ``revoke_trading.py``,
+``notify.py``, ``runbook.py``: ``arm_countdown``, ``revoke``, ``notify``, ``runbook``): what
+reads a stage without planning it — the runner's countdowns, the notification routes, the
+runbooks, a firm's directives, the checks — reads what its actions ask
+(:mod:`killswitch.policy.asked`), never which kind they are.
 
 A signal kind that reads the scope's position aggregates (``gross_exposure.py`` …) reads them
 through :meth:`~killswitch.policy.registry.SignalInputs.position_aggregates` and says which it reads
@@ -40,15 +45,16 @@ A signal kind that keeps a state between ticks (``consecutive_losses.py``) gives
 :class:`~killswitch.policy.registry.KeptState` in place of ``evaluate``: the engine keeps the state
 per scope instance and signal, hands it to the evaluation and saves it with its own.
 
-A built-in kind moved into a module of its own (``data_age.py``, ``consecutive_losses.py``,
-``equity_change.py``, ``heartbeat_age.py``, ``position_count.py``, and the kinds read from the
-engine's one pass over the positions: ``position_loss.py``, ``liquidation_distance.py``,
-``gross_exposure.py``, ``net_exposure.py``, ``leverage.py``, ``concentration.py``, which share
-``_aggregates.py``) is found as every other, and
-keeps its place: the catalogue (:data:`killswitch.policy.signals.SIGNALS`) names its entry where
-the kind always was and appends only the kinds it did not place, so the language's order, the
-schema and the kinds page stay as they were; so does a built-in action moved (``cancel_orders.py``,
-``close_side.py``, ``lock_trading.py``, ``suggest_hedge.py``, in :data:`killswitch.policy.actions.ACTIONS`).
+A signal kind that keeps a window of samples saves it through its ``KeptState`` (``save``,
+``load``) under the name and form the engine always saved it under: ``equity_drawdown.py``,
+the returns kinds (``realized_volatility.py``, ``value_at_risk.py``, ``expected_shortfall.py``,
+which share ``_returns.py``) and the API kinds (``api_error_rate.py``, ``api_latency.py``, which
+share ``_api_calls.py``); the windows are :mod:`killswitch.policy.windows`. No kind is built in.
+
+The kinds the language always had keep their place: the catalogues
+(:data:`killswitch.policy.signals.SIGNALS`, :data:`killswitch.policy.actions.ACTIONS`) name
+their entries in the language's order and append only the kinds they did not place, so the
+language's order, the schema and the kinds page stay as they were.
 
 Import cost: one listing of this directory (:func:`pkgutil.iter_modules`) and the kind modules
 themselves, which the catalogues (``killswitch.policy.signals``, ``.actions``) import anyway;

@@ -37,6 +37,7 @@ class PositionCount(SignalParams):
     where: Optional[PositionConditionField] = None
     value_type: ClassVar[ValueType] = ValueType.NUMBER
     bounds: ClassVar = (0.0, None)
+    condition_field: ClassVar[Optional[str]] = "where"
 
 
 @record

@@ -29,7 +29,6 @@ from typing import AbstractSet, Any, Callable, Mapping, Optional, Sequence
 
 from adapters.base import AdapterError, CancelSelector
 
-from ...compile.nodes import ArmExchangeDmsAction
 from ...engine.evaluate import Evaluation
 from ...engine.state import forget_heartbeats, record_heartbeat
 from ...state.store import StateStore
@@ -183,10 +182,9 @@ class Countdowns:
         for se in ev.scopes:
             if se.plan is None or not any(d.kind == "arm_exchange_dms" for d in se.plan.directives):
                 continue
-            for a in graph.policy(se.policy).stage(se.plan.stage).actions:
-                if not isinstance(a, ArmExchangeDmsAction):
-                    continue
-                seconds = a.after_ms / 1000
+            stage = graph.policy(se.policy).stage(se.plan.stage)
+            for after_ms in (ms for a in stage.actions for ms in a.asks().countdowns):
+                seconds = after_ms / 1000
                 for key, port in self.venues.items():
                     if port.capabilities.cancel_all_after:
                         self.book.arm_venue_countdown(key, seconds)
@@ -198,7 +196,7 @@ class Countdowns:
                 continue
             node = self.book.node(key.partition("|")[0])
             stage = next((st for st in node.stages if st.level == ss.stage.level), None) if node else None
-            if stage is not None and any(a.kind == "arm_exchange_dms" for a in stage.actions):
+            if stage is not None and any(a.asks().countdowns for a in stage.actions):
                 return True
         return False
 

@@ -52,7 +52,9 @@ from dataclasses import dataclass
 from typing import Any, Callable, Mapping, Optional, Sequence
 
 from ...compile.graph import StageNode
-from ...compile.nodes import CloseAllAction, ClosePositionsAction
+from ...compile.node_build import kind_action
+from ...policy.kinds import close_all, close_positions
+from ...policy.kinds.close_positions import ClosePositions
 from ...engine.planner import plan
 from ...engine.scope import instances
 from ...events import MANUAL_CLOSE, Event
@@ -74,7 +76,8 @@ RECOVER_WITHIN_MS = 5 * 60_000  # a request no tick planned before a stop is car
 TRACK_HISTORY_MS = 24 * 3_600_000  # how far back a new leader reads the closes it tracks
 FINAL_ORDER_STATUSES = ("filled", "canceled", "rejected", "expired", "failed")
 FILLS_READ = 10_000  # journal rows a draft reads for the fills its snapshots do not show yet
-_CLOSE_ALL = StageNode(0, "manual-close", (), None, "manual", None, 1, (CloseAllAction(),))
+_CLOSE_ALL = StageNode(0, "manual-close", (), None, "manual", None, 1,
+                       (kind_action(close_all.KIND, {}, close_all.CloseAll()),))
 
 
 LEGS = ("long", "short")
@@ -83,8 +86,7 @@ LEGS = ("long", "short")
 def _close_symbol(symbol: str, leg: Optional[str] = None) -> StageNode:
     """The stage a close of one symbol plans: every position of ``symbol`` in the scope (of its
     ``leg`` alone when given: the positions on that side), whole."""
-    action = ClosePositionsAction(symbols=(symbol,), side=leg or "any", min_loss=None, correlation_group=None,
-                                  where=None, count=None, rank_by=None)
+    action = kind_action(close_positions.KIND, {}, ClosePositions(symbols=[symbol], side=leg or "any"))
     return StageNode(0, "manual-close-symbol", (), None, "manual", None, 1, (action,))
 
 

@@ -1,0 +1,33 @@
+"""The ``revoke_trading`` action: the bots' keys made read-only at the venue itself.
+
+On the stage's entry the runner removes the trading permission of the bots' API keys, with the
+master credential of each account the scope reaches (``killswitch.runner.effects.revokes``:
+owed, retried until the venue confirms, restored only by the stage's reset with its
+approvals); the stage must be ``reset: manual`` (the checks say so). The kind asks the runner
+(``revoke``); the plan shows it as the action's directive.
+
+The kind whole, in one module: the parameters' model (its docstring is the schema's
+description), the planning and its catalogue entry. Its place in the language's order is where
+it always was (the catalogue names it there).
+
+Pure: no I/O, no clock.
+"""
+
+from typing import Any
+
+from ..registry import ActionKind, ActionPlanning, Strict, no_parameters
+
+
+class RevokeTrading(Strict):
+    """Remove the trading permission of the bots' API keys at the venue itself, with the master
+    credential of each account the scope reaches (the keys listed for it in the Accounts
+    document): a bot that never asks the gate is refused by the venue. Sent once the stage is
+    entered, retried until the venue confirms it; restored only by the stage's reset, with its
+    approvals. The stage must be ``reset: manual``."""
+
+
+def plan(params: Any, planning: ActionPlanning) -> None:
+    planning.revoke()
+
+
+KIND = ActionKind("revoke_trading", RevokeTrading, build=no_parameters, plan=plan)
