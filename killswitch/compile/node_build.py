@@ -33,7 +33,7 @@ def signal_node(name: str, sig: Signal) -> n.KindSignal:
     return n.KindSignal(name=name, kind=kind, type=entry.model.value_type, written=written,
                         params=params, evaluate=entry.evaluate, reads_book=entry.reads_book,
                         state=kept, state_key=_kept_key(kept, params, written) if kept is not None else None,
-                        need=entry.history_need)
+                        need=entry.history_need, listens=entry.listens)
 
 
 def _kept_state_key(state_name: str, written: dict[str, Any], key: Optional[str] = None) -> str:

@@ -71,6 +71,12 @@ class KindSignal(SignalNode):
     state: Optional[KeptState] = field(default=None, compare=False, repr=False)
     state_key: Optional[str] = None
     need: Optional[Callable[[Any, int], Optional[HistoryNeed]]] = field(default=None, compare=False, repr=False)
+    listens: Optional[Callable[[Any], str]] = field(default=None, compare=False, repr=False)
+
+    @property
+    def heartbeat_source(self) -> Optional[str]:
+        """The heartbeat source the signal listens to (its kind's ``listens``), or None."""
+        return self.listens(self.params) if self.listens is not None else None
 
     def history_need(self, interval_ms: int) -> Optional[HistoryNeed]:
         """Its kind's (``history_need``: a kind that waits for its window's coverage)."""

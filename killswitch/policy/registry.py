@@ -253,6 +253,9 @@ class SignalKind:
     # a kind that waits for its window's coverage: how long after its first tick a signal of it
     # first has a value (its built parameters, the policy's tick in ms); None: from the first tick
     history_need: Optional[Callable[[Any, int], Optional[HistoryNeed]]] = None
+    # a kind that reads a heartbeat source: which one a signal of it listens to (its built
+    # parameters), what the runner lists as watched
+    listens: Optional[Callable[[Any], str]] = None
 
     def __post_init__(self) -> None:
         if self.evaluate is not None and self.state is not None:

@@ -37,7 +37,7 @@ def one_action(action_yaml: str, extra: str = "") -> n.ActionNode:
 
 def fields(node) -> dict:
     return {f.name: getattr(node, f.name) for f in dataclasses.fields(node)
-            if f.name not in ("written", "type", "need")}
+            if f.name not in ("written", "type", "need", "listens")}
 
 
 def own(kind, params) -> dict:

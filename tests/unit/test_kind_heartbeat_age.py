@@ -95,3 +95,11 @@ def test_its_wait_is_the_kind_own_not_the_engine_s():
     """Saved as the kind's evaluation gave it: a JSON value, read back as it was saved."""
     held = signal_state_from_json("listening:bot-a", [0])
     assert isinstance(held, Kept) and held.value == [0] and held.to_json() == [0]
+
+
+def test_its_signal_names_the_source_it_listens_to_and_no_other_kind_does():
+    """What the runner lists as watched reads the node (its kind's ``listens``), never its kind."""
+    [sig] = graph().policy("p").signals
+    assert sig.heartbeat_source == "bot-a"
+    other = single_signal_graph("data_age", "s > 300s").policy("p").signals[0]
+    assert other.heartbeat_source is None

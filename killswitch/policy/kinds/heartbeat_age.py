@@ -97,4 +97,4 @@ def evaluate(params: HeartbeatAgeParams, inputs: SignalInputs, now: int, wait: W
 
 
 KIND = SignalKind("heartbeat_age", HeartbeatAge, reads_book=False, build=build,
-                  state=KeptState("listening", initial, evaluate, key=wait_key))
+                  state=KeptState("listening", initial, evaluate, key=wait_key), listens=lambda p: p.source)

@@ -38,8 +38,6 @@ import heapq
 from collections import OrderedDict
 from typing import Any, Iterable, Mapping, Optional
 
-from ...compile.nodes import KindSignal
-from ...policy.kinds.heartbeat_age import HeartbeatAgeParams
 from ..names import close_matches
 
 MAX_SOURCES = 1024  # heartbeat sources held at most (each with an age and a dead man's switch entry)
@@ -74,9 +72,8 @@ def named_by(graph: Any, account_strategies: Iterable[str], armed: Iterable[str]
     for node in graph.policies:
         for source in node.scope.get("strategies") or ():
             said(source, f"policy {node.name}")
-        for sig in node.signals:
-            if isinstance(sig, KindSignal) and isinstance(sig.params, HeartbeatAgeParams):
-                said(sig.params.source, f"policy {node.name}")
+        for source in filter(None, (sig.heartbeat_source for sig in node.signals)):
+            said(source, f"policy {node.name}")
     for source in account_strategies:
         said(source, "the Accounts document")
     for source in armed:

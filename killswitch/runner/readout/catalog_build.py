@@ -26,8 +26,6 @@ import asyncio
 from dataclasses import replace
 from typing import Any, Callable, Iterator, Mapping, Optional, Sequence
 
-from ...compile.nodes import KindSignal
-from ...policy.kinds.heartbeat_age import HeartbeatAgeParams
 from ...snapshot import Snapshot, columns_of
 from ..book.view import BookView
 from ..gate.gate import HeldByAccount
@@ -118,8 +116,7 @@ class Known:
         strategies = set(armed).union(*declared, *named)
         for node in graph.policies:
             strategies |= set(node.scope.get("strategies") or ())
-            strategies |= {sig.params.source for sig in node.signals
-                           if isinstance(sig, KindSignal) and isinstance(sig.params, HeartbeatAgeParams)}
+            strategies |= set(filter(None, (sig.heartbeat_source for sig in node.signals)))
         levels = {node.name: node.scope.get("level") for node in graph.policies}
         policy_scopes: dict[str, set[str]] = {name: set() for name in levels}
         for key in state.scopes:
