@@ -180,7 +180,7 @@ class Countdowns:
             return
         graph = self.book.graph
         for se in ev.scopes:
-            if se.plan is None or not any(d.kind == "arm_exchange_dms" for d in se.plan.directives):
+            if se.plan is None or not se.plan.directives:  # (none: its directives went out before)
                 continue
             stage = graph.policy(se.policy).stage(se.plan.stage)
             for after_ms in (ms for a in stage.actions for ms in a.asks().countdowns):

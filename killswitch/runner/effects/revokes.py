@@ -102,10 +102,12 @@ class Revokes:
             return
         graph = self.book.graph
         for se in ev.scopes:
-            if se.plan is None or not any(d.kind == "revoke_trading" for d in se.plan.directives):
+            if se.plan is None or not se.plan.directives:  # (none: its directives went out before)
                 continue
             node = graph.policy(se.policy)
             stage = node.stage(se.plan.stage)
+            if not any(a.asks().revokes for a in stage.actions):
+                continue
             view = next((v for v in instances(node, list(snapshots)) if v.key == se.scope), None)
             accounts = {account_key(s) for s in view.snapshots} if view is not None else set()
             if not accounts and se.scope in self.venues:  # (an account-level scope names its account)
