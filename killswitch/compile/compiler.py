@@ -273,10 +273,10 @@ class _PolicyCompiler(PolicyPass):
         self.blind(signals, triggers)  # last: only a policy without errors (templates' included) is judged
         return node
 
-    def signals(self) -> list[n.KindSignal]:
+    def signals(self) -> list[n.SignalNode]:
         return [signal_node(name, sig) for name, sig in self.spec.signals.items()]
 
-    def blind(self, signals: list[n.KindSignal], triggers: dict[str, TriggerNode]) -> None:
+    def blind(self, signals: list[n.SignalNode], triggers: dict[str, TriggerNode]) -> None:
         """KS219, unless the policy says what it does while blind (``spec.while_blind``). Kept in
         ``blind_found``: :func:`compile_documents` gives them only when nothing is an error (a
         graph that cannot be deployed is not blind after a deployment, and errors come first)."""

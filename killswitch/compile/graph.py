@@ -24,7 +24,6 @@ from ..policy.expr_eval import Comparison, Predicate, comparisons
 from ..records import record
 from .limits_node import LimitsNode
 from .nodes import ActionNode as ActionNode
-from .nodes import KindAction, KindSignal
 from .nodes import AttributionNode, CorrelationGroupNode, RiskWeightsNode, UnwindNode
 from .nodes import SignalNode as SignalNode
 
@@ -81,7 +80,7 @@ class StageNode:
     reset: str
     reset_after_s: Optional[float]
     approvals: int
-    actions: tuple[KindAction, ...]
+    actions: tuple[ActionNode, ...]
 
     @property
     def manual(self) -> bool:
@@ -112,7 +111,7 @@ class PolicyNode:
     canonical: dict[str, Any] = field(repr=False)  # the behaviour-defining form, digested
     interval_s: float = 5.0
     scope: dict[str, Any] = field(default_factory=dict)
-    signals: tuple[KindSignal, ...] = ()
+    signals: tuple[SignalNode, ...] = ()
     triggers: tuple[TriggerNode, ...] = ()
     stages: tuple[StageNode, ...] = ()  # ordered by level
     notify_route: Optional[str] = None
@@ -128,7 +127,7 @@ class PolicyNode:
     while_blind_lock: Optional[str] = None  # spec.while_blind.lock_trading: the mode a blind scope is held at
     limits: Optional[LimitsNode] = None  # spec.limits: the pre-trade limits of every scope instance
 
-    def signal(self, name: str) -> KindSignal:
+    def signal(self, name: str) -> SignalNode:
         return next(s for s in self.signals if s.name == name)
 
     def trigger(self, name: str) -> TriggerNode:

@@ -20,7 +20,7 @@ from ..policy.registry import ActionKind, KeptState
 from . import nodes as n
 
 
-def signal_node(name: str, sig: Signal) -> n.KindSignal:
+def signal_node(name: str, sig: Signal) -> n.SignalNode:
     """The typed node of one signal: what its kind's ``build`` made of its parameters (durations
     in ms, ratios as fractions), evaluated by its ``evaluate`` or over its kept ``state`` (the key
     it is kept under: see :func:`_kept_state_key`), and its parameters as written (canonical
@@ -30,7 +30,7 @@ def signal_node(name: str, sig: Signal) -> n.KindSignal:
     written = p.model_dump(mode="json", exclude_none=True)
     assert entry.build is not None  # every kind is a module's
     kept, params = entry.state, entry.build(p)
-    return n.KindSignal(name=name, kind=kind, type=entry.model.value_type, written=written,
+    return n.SignalNode(name=name, kind=kind, type=entry.model.value_type, written=written,
                         params=params, evaluate=entry.evaluate, reads_book=entry.reads_book,
                         state=kept, state_key=_kept_key(kept, params, written) if kept is not None else None,
                         need=entry.history_need, listens=entry.listens)
@@ -49,16 +49,16 @@ def _kept_key(kept: KeptState, params: Any, written: dict[str, Any]) -> str:
     return _kept_state_key(kept.name, written, kept.key(params) if kept.key is not None else None)
 
 
-def action_node(action: Action) -> n.KindAction:
+def action_node(action: Action) -> n.ActionNode:
     """The typed node of one action: what its kind's ``build`` made of its parameters, planned by
     its ``plan`` (the planner hands it the stage entry), and its parameters as written for display."""
     p = action.params
     return kind_action(ACTIONS[action.kind], p.model_dump(mode="json", exclude_none=True), p)
 
 
-def kind_action(entry: ActionKind, written: dict[str, Any], p: Any) -> n.KindAction:
+def kind_action(entry: ActionKind, written: dict[str, Any], p: Any) -> n.ActionNode:
     """The node of an action of ``entry``'s kind with the validated parameters ``p``."""
     build, plan = entry.build, entry.plan
     assert build is not None and plan is not None  # every kind is a module's
-    return n.KindAction(kind=entry.name, written=written, params=build(p), plan=plan, closes=entry.closes,
+    return n.ActionNode(kind=entry.name, written=written, params=build(p), plan=plan, closes=entry.closes,
                         after_closes=entry.after_closes, closes_all=entry.closes_all)

@@ -1,5 +1,5 @@
-"""The typed nodes of the decision graph: a signal (:class:`KindSignal`) and an action
-(:class:`KindAction`) of any kind, and the policy-wide settings the planner reads (attribution,
+"""The typed nodes of the decision graph: a signal (:class:`SignalNode`) and an action
+(:class:`ActionNode`) of any kind, and the policy-wide settings the planner reads (attribution,
 risk weights, groups, unwind).
 
 Each node holds what its kind's ``build`` made of the parameters (:mod:`killswitch.policy.kinds`)
@@ -26,6 +26,7 @@ Pure: no I/O.
 from __future__ import annotations
 
 from dataclasses import field
+from functools import cached_property
 from typing import Any, Callable, Mapping, Optional
 
 from ..policy.asked import Asked, asked
@@ -39,32 +40,18 @@ from ..records import record
 
 @record(kw_only=True)
 class SignalNode:
-    """A signal: its name, kind and value type (:class:`KindSignal` holds the rest)."""
+    """A signal of a kind (each a module of :mod:`killswitch.policy.kinds`): ``params`` is what
+    its entry's ``build`` made of the validated parameters (frozen), ``evaluate(params, inputs,
+    now)`` its reading each tick (``reads_book``, ``need``: its ``history_need``, ``listens``: as
+    its entry). A kind that keeps a state between ticks has ``state`` instead (its entry's
+    :class:`~killswitch.policy.registry.KeptState`) and ``state_key``, the name the engine keeps
+    and saves the state under: the state's name, and the parameters as written when there are
+    some (a change of them starts the state anew)."""
 
     name: str
     kind: str
     type: ValueType
     written: Mapping[str, Any] = field(default_factory=dict, compare=False, repr=False)
-
-    def history_need(self, interval_ms: int) -> Optional[HistoryNeed]:
-        """How long after its first tick the signal first has a value (None: from the first tick
-        on). Only signals that wait for a window's coverage have a need (their kind's
-        ``history_need``); the API statistics have a value at the first tick (a snapshot is at
-        least one call), a heartbeat's grace reads 0s."""
-        return None
-
-
-@record(kw_only=True)
-class KindSignal(SignalNode):
-    """A signal of a kind (each a module of :mod:`killswitch.policy.kinds`): ``params`` is what
-    its entry's ``build`` made of the validated parameters (frozen), and ``evaluate(params,
-    inputs, now)`` gives its reading each tick (``reads_book``: as its entry; ``need``: its
-    ``history_need``).
-    A kind that keeps a state between ticks has ``state`` instead (its entry's
-    :class:`~killswitch.policy.registry.KeptState`) and ``state_key``, the name the engine keeps
-    and saves the state under: the state's name, and the parameters as written when there are
-    some (a change of them starts the state anew)."""
-
     params: Any
     evaluate: Optional[Callable[[Any, SignalInputs, int], Reading]] = field(compare=False, repr=False)
     reads_book: bool = True
@@ -79,7 +66,8 @@ class KindSignal(SignalNode):
         return self.listens(self.params) if self.listens is not None else None
 
     def history_need(self, interval_ms: int) -> Optional[HistoryNeed]:
-        """Its kind's (``history_need``: a kind that waits for its window's coverage)."""
+        """How long after its first tick the signal first has a value, for a kind that waits for
+        its window's coverage (None: from the first tick on)."""
         return self.need(self.params, interval_ms) if self.need is not None else None
 
 
@@ -88,26 +76,21 @@ class KindSignal(SignalNode):
 
 @record(kw_only=True)
 class ActionNode:
-    """An action of a stage: its kind (:class:`KindAction` holds the rest)."""
-
-    kind: str
-    written: Mapping[str, Any] = field(default_factory=dict, compare=False, repr=False)
-
-
-@record(kw_only=True)
-class KindAction(ActionNode):
     """An action of a kind (each a module of :mod:`killswitch.policy.kinds`): ``params`` is what
     its entry's ``build`` made of the validated parameters (frozen), and ``plan(params,
     planning)`` says on a stage entry what it does — the closes, cancels and lock it asks for,
     what the runner carries out (``closes``, ``after_closes``, ``closes_all``: as its entry);
     :meth:`asks` is the same read without a scope."""
 
+    kind: str
+    written: Mapping[str, Any] = field(default_factory=dict, compare=False, repr=False)
     params: Any
     plan: Callable[[Any, ActionPlanning], None] = field(compare=False, repr=False)
     closes: bool = False
     after_closes: bool = False
     closes_all: bool = False
 
+    @cached_property
     def asks(self) -> Asked:
         """What the action asks for, reading nothing of a scope (:func:`~killswitch.policy.asked.asked`):
         what the runner, the sinks and the runbooks carry out, read without asking its kind."""
@@ -175,7 +158,6 @@ DEFAULT_BOOK_DEPTH = 20
 
 
 __all__ = [
-    "HistoryNeed", "SignalNode", "PositionCondition", "KindSignal",
-    "ActionNode", "KindAction",
+    "HistoryNeed", "SignalNode", "PositionCondition", "ActionNode",
     "AttributionNode", "RiskWeightsNode", "CorrelationGroupNode", "UnwindNode", "DEFAULT_BOOK_DEPTH",
 ]

@@ -22,6 +22,7 @@ from ..policy.diagnostics import Diagnostic, Position
 from ..policy.load import LoadedDoc
 from ..policy.policy_doc import Policy
 from .crossdoc import Context
+from .nodes import ActionNode
 
 
 class PolicyPass:
@@ -38,6 +39,7 @@ class PolicyPass:
         self.bad_triggers = doc.poisoned_names("triggers")
         self.errors_before = sum(1 for x in diags if x.is_error)
         self.constant: set[str] = set()  # triggers with a comparison that can never (or always) hold
+        self.stage_actions: list[tuple[ActionNode, ...]] = []  # each stage's actions, compiled (check_stages)
 
     def add(self, code: d.Code, pos: Position, message: str, hint: Optional[str] = None) -> None:
         if not self.doc.complete and not code.severity == d.Severity.ERROR:

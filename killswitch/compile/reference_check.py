@@ -18,7 +18,6 @@ from typing import Any, Sequence
 from ..policy import diagnostics as d
 from ..policy import expr as ex
 from ..policy.expr_parse import parse
-from ..policy.actions import action_asks
 from . import nodes as n
 from .condition_check import check_position_condition
 from .graph import StageNode, TriggerNode
@@ -33,7 +32,7 @@ def check_actions(pc: PolicyPass, stages: dict[int, StageNode]) -> None:
     for i, st in enumerate(pc.spec.stages):
         for j, act in enumerate(st.actions):
             ap = pc.doc.action_path(i, j)
-            kind, asks = act.kind, action_asks(act)  # what the action names: routes, groups, conditions
+            kind, asks = act.kind, pc.stage_actions[i][j].asks  # what it names: routes, groups, conditions
             for notice in asks.notices:
                 _route_ref(pc, notice.route, ap + (kind, "route"))
             for sel in asks.selections:

@@ -14,7 +14,6 @@ from __future__ import annotations
 from typing import Any, Optional, Protocol
 
 from ..policy import diagnostics as d
-from ..policy.actions import action_asks
 from ..policy.diagnostics import Diagnostic, Position
 from ..records import record
 from .graph import PolicyNode
@@ -54,7 +53,7 @@ def check_runbooks(pc: PolicyPass, templates: Optional[TemplateChecker], node: O
     own: set[int] = set()
     for i, st in enumerate(pc.spec.stages):
         for j, act in enumerate(st.actions):
-            for template in action_asks(act).runbooks:
+            for template in pc.stage_actions[i][j].asks.runbooks:
                 own.add(st.level)
                 template_path = pc.doc.action_path(i, j) + (act.kind, "template")
                 uses.append((template, template_path, [st.level]))

@@ -30,6 +30,8 @@ def check_stages(pc: PolicyPass, good_triggers: set[str]) -> dict[int, StageNode
     declared = set(pc.spec.triggers)
     for i, st in enumerate(pc.spec.stages):
         sp = pc.doc.stage_path(i)
+        actions = tuple(action_node(a) for a in st.actions)
+        pc.stage_actions.append(actions)  # (what the later checks read of them)
         if st.level in by_level:
             other = pc.spec.stages[by_level[st.level]]
             opos = pc.sm.value(pc.doc.stage_path(by_level[st.level]) + ("level",))
@@ -63,9 +65,8 @@ def check_stages(pc: PolicyPass, good_triggers: set[str]) -> dict[int, StageNode
             pc.add(d.KS203, pc.sm.key(sp + ("reset_after",)),
                    f'manual-reset stage "{st.name}" has reset_after, which would leave it without a reset',
                    "remove reset_after, or make the stage reset: auto")
-        actions = tuple(action_node(a) for a in st.actions)
         # the kind of an action that revokes the bots' keys (revoke_trading): it asks the runner to
-        revoking = next((a.kind for a in actions if a.asks().revokes), None)
+        revoking = next((a.kind for a in actions if a.asks.revokes), None)
         if revoking is not None and st.reset == "auto" and not unsure(i, "reset"):
             pc.add(d.KS250, _action_pos(pc, i, sp, revoking),
                    f'stage "{st.name}" revokes trading at the venue but resets by itself; the keys would '

@@ -1,11 +1,9 @@
-"""The port every action plans through.
+"""The port every action plans through (the planner never asks which kind an action is).
 
 What it owns: :class:`_KindPlanning`, the :class:`~killswitch.policy.registry.ActionPlanning`
-the planner hands an action (its kind is a module of :mod:`killswitch.policy.kinds`): it reads
-the scope's positions, and asks for closes (its own, or those the planner ranks: every position,
-the top risk, a selection), cancels, a lock, skips, hedge suggestions and what the runner carries
-out (a directive), which go into the stage's plan by the rules every close goes by
-(:mod:`.stage_planner`, :mod:`.legs`). The planner never asks which kind an action is.
+the planner hands an action: it reads the scope's positions, and asks for closes (its own, or
+those the planner ranks), cancels, a lock, skips, hedge suggestions and directives, which go into
+the stage's plan by the rules every close goes by (:mod:`.stage_planner`, :mod:`.legs`).
 
 Pure: no I/O, no clock.
 """
@@ -15,7 +13,7 @@ from __future__ import annotations
 from itertools import repeat
 from typing import Collection, Iterator, Optional
 
-from ..compile.nodes import KindAction
+from ..compile.nodes import ActionNode
 from ..policy.positions import PositionCondition
 from ..snapshot import Snapshot, base_asset
 from .columns import Held
@@ -38,7 +36,7 @@ class _KindPlanning:
 
     __slots__ = ("_planner", "_action", "_written", "_wave", "_directed")
 
-    def __init__(self, planner: _Planner, action: KindAction, wave: bool = False):
+    def __init__(self, planner: _Planner, action: ActionNode, wave: bool = False):
         self._planner = planner
         self._action = action.kind
         self._written = action.written
@@ -118,21 +116,11 @@ class _KindPlanning:
             self._planner.close_positions(self._action, symbols, side, min_loss, correlation_group, where, count,
                                           rank_by)
 
-    # what the runner and the sinks carry out: the action's directive (its parameters as written),
-    # once, in the stage's order, in a first wave too
-    def _direct(self) -> None:
+    def _direct(self, *_: object) -> None:
+        """What the runner and the sinks carry out: the action's directive (its parameters as
+        written), once, in the stage's order, in a first wave too."""
         if not self._directed:
             self._directed = True
             self._planner.directives.append(Directive(self._action, dict(self._written), self._planner.view.key))
 
-    def arm_countdown(self, after_ms: int) -> None:
-        self._direct()
-
-    def revoke(self) -> None:
-        self._direct()
-
-    def notify(self, route: str, severity: str) -> None:
-        self._direct()
-
-    def runbook(self, template: str) -> None:
-        self._direct()
+    arm_countdown = revoke = notify = runbook = _direct

@@ -59,7 +59,7 @@ from types import MappingProxyType
 from typing import Mapping, Optional
 
 from ..compile.graph import PolicyNode, StageNode
-from ..compile.nodes import KindAction
+from ..compile.nodes import ActionNode
 from ..orders import CancelIntent, OrderIntent
 from .amounts import _floor_step  # noqa: F401  (the planner's property tests check the step grid against it)
 from .attribution import Attribution, attribute, deltas, history_for, risk_scores, score_table, update_history
@@ -77,7 +77,7 @@ NO_RATES: Mapping[str, float] = MappingProxyType({})
 def _run(self: _Planner) -> Plan:
     """The whole plan of the stage entry ``self`` plans: its actions in the stage's order (a kind's
     that reads what the closes leave after them), the cancels, the legs and their orders."""
-    after_closes: dict[str, KindAction] = {}  # by kind: the last of each
+    after_closes: dict[str, ActionNode] = {}  # by kind: the last of each
     for a in self.stage.actions:
         if a.after_closes:  # it reads what the stage's closes leave: planned after them
             after_closes[a.kind] = a
@@ -121,7 +121,7 @@ def _first_wave(self: _Planner) -> Optional[Plan]:
         return None
     if sum(len(ps) for _, ps in view.groups) < 2:
         return None
-    after_closes: dict[str, KindAction] = {}  # by kind: the last of each, as in _run
+    after_closes: dict[str, ActionNode] = {}  # by kind: the last of each, as in _run
     for a in self.stage.actions:
         if a.after_closes:
             after_closes[a.kind] = a

@@ -1,12 +1,10 @@
 """What a signal remembers between ticks, per scope: the holder of a kind's kept state and its JSON.
 
 What it owns: :class:`Kept`, the holder of the state a kind keeps
-(:class:`~killswitch.policy.registry.KeptState`: a JSON value, such as the consecutive-loss
-book or a heartbeat's wait, or a state its kind saves and loads, such as a window of equity
-returns), reading it back from a saved state document (:func:`signal_state_from_json`) and the
-check that no two kinds read each other's saved states (:func:`check_kept_states`). The engine
-state (:mod:`.state`) stores and loads the holders; the signals (:mod:`.signals`) hand their
-kinds what they hold.
+(:class:`~killswitch.policy.registry.KeptState`: a JSON value, or a state its kind saves and
+loads, such as a window of returns; read back as it was saved), and the check that no two kinds
+read each other's saved states (:func:`check_kept_states`). The engine state (:mod:`.state`)
+stores and loads the holders; the signals (:mod:`.signals`) hand their kinds what they hold.
 
 Must not: import the engine state or the signals (they import this module), or know what a
 condition is, or which kind keeps what. Pure: no I/O, no clock.
@@ -38,17 +36,6 @@ class Kept:
 
     def to_json(self) -> Any:
         return self.value if self.save is None else self.save(self.value)
-
-    @classmethod
-    def from_json(cls, d: Any) -> Kept:
-        return cls(d)
-
-
-def signal_state_from_json(kind: str, data: Any) -> Kept:
-    """A signal's state as saved (``kind``, the key ``ScopeState.signal_kinds`` names it by):
-    as it was saved, until its kind reads it (the engine hands it to a signal only when the
-    signal's state key is that key)."""
-    return Kept.from_json(data)
 
 
 def check_kept_states(kinds: Iterable[tuple[str, KeptState]]) -> None:

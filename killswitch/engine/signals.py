@@ -25,7 +25,7 @@ from itertools import chain
 from dataclasses import dataclass
 from typing import Any, Callable, Iterable, Optional
 
-from ..compile.nodes import KindSignal
+from ..compile.nodes import SignalNode
 from ..policy.signals import SIGNALS
 from ..policy.positions import PositionCondition
 from ..policy.registry import (GROSS, GROUPS, LIQUIDATION, LOSSES, MARGIN_LOSSES, NET, NOTIONAL_LOSSES,
@@ -142,7 +142,7 @@ def _nearest_liquidation(marks: list[float], liqs: list[Optional[float]]) -> Opt
     return min(dists) if dists else None
 
 
-def _agg_needs(signals: tuple[KindSignal, ...]) -> frozenset[str]:
+def _agg_needs(signals: tuple[SignalNode, ...]) -> frozenset[str]:
     """What :func:`position_agg` must compute for ``signals``: what each of them reads (its
     kind's ``aggregates`` of its parameters)."""
     needs: set[str] = set()
@@ -157,7 +157,7 @@ def _agg_needs(signals: tuple[KindSignal, ...]) -> frozenset[str]:
 
 
 def compute(
-    signals: tuple[KindSignal, ...],
+    signals: tuple[SignalNode, ...],
     view: ScopeView,
     scope_state: ScopeState,
     state: State,
@@ -189,7 +189,7 @@ class KindInputs:
 
     __slots__ = ("_view", "_state", "_signals", "_agg", "owns_order")
 
-    def __init__(self, view: ScopeView, state: State, signals: tuple[KindSignal, ...] = ()):
+    def __init__(self, view: ScopeView, state: State, signals: tuple[SignalNode, ...] = ()):
         self._view = view
         self._state = state
         self._signals = signals
@@ -249,7 +249,7 @@ class KindInputs:
         return position_key(snapshot, position)
 
 
-def _kept(node: KindSignal, scope_state: ScopeState, inputs: KindInputs, now: int) -> Reading:
+def _kept(node: SignalNode, scope_state: ScopeState, inputs: KindInputs, now: int) -> Reading:
     """The reading of a kind that keeps a state: its evaluation over the state the signal kept
     (its kind's first state on its first tick, or when the policy changed the signal: its
     ``state_key`` differs from the one the state was kept under), which keeps what it gives back.

@@ -16,7 +16,7 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import Any, Collection, Iterable, Optional, Sequence
 
-from .signal_state import signal_state_from_json
+from .signal_state import Kept
 
 # a position in an account's PnL history: (symbol, position side)
 PnlKey = tuple[str, str]
@@ -104,7 +104,7 @@ class ScopeState:
     def from_json(cls, d: dict[str, Any]) -> "ScopeState":
         s = cls(StageState.from_json(d["stage"]), {k: TriggerState.from_json(v) for k, v in d["triggers"].items()})
         for name, (kind, data) in d["signals"].items():
-            s.signals[name] = signal_state_from_json(kind, data)
+            s.signals[name] = Kept(data)  # as saved, until its kind reads it
             s.signal_kinds[name] = kind
         cov = d.get("coverage")  # absent before coverage was kept
         if cov is not None:

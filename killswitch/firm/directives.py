@@ -92,7 +92,7 @@ def directives_of(evaluation: Any, graph: DecisionGraph, accounts: Sequence[Acco
         why = f"FIRM_STAGE: stage={stage.level} ({stage.name}) policy={se.policy} {tr.reason}"
         entry: list[Directive] = []
         for action in stage.actions:
-            got = action.asks()
+            got = action.asks
             for lock in got.locks:
                 entry.append(Directive(LOCK, se.scope, {**base, "reason": why, "mode": lock.mode,
                                                         "manual": stage.manual, "stage": stage.level,

@@ -125,7 +125,7 @@ def placements(labels: Mapping[str, str], graph, trees: Iterable[str], *, keep_s
     if level and level.isdigit():
         stage = next((s for s in node.stages if s.level == int(level)), None)
     if stage is not None:
-        for n in (n for a in stage.actions for n in a.asks().notices):
+        for n in (n for a in stage.actions for n in a.asks.notices):
             prev = chosen.get(n.route)
             if prev is None or SEVERITY_RANK.get(n.severity, 0) > SEVERITY_RANK.get(prev[0] or "", -1):
                 chosen[n.route] = (n.severity if kind == STAGE_TRANSITION else None,

@@ -3,8 +3,7 @@
 What it owns: :data:`ACTIONS` (every action kind, in the language's order: what the schema,
 the kinds page, the compiler and the planner read), :data:`ACTION_KINDS` (their names),
 :data:`CLOSING_ACTIONS` (those that close positions), :data:`Action`, one action of a stage:
-exactly one kind with its parameters, and :func:`action_asks`, what a written action asks for
-(what the checks read). Every kind is a module of :mod:`.kinds`.
+exactly one kind with its parameters. Every kind is a module of :mod:`.kinds`.
 
 Pure: no I/O.
 
@@ -17,7 +16,6 @@ from typing import TYPE_CHECKING, Any, Self
 from pydantic import model_validator
 
 from . import kinds as own_modules
-from .asked import Asked, asked
 from .catalogue import bare_kind, build_catalogue, exactly_one_kind, kind_document
 from .kinds import (arm_exchange_dms, cancel_orders, close_all, close_positions, close_side, lock_trading, notify,
                     reduce_top_risk, revoke_trading, runbook, suggest_hedge)
@@ -65,14 +63,6 @@ class _Action(Strict):
     def params(self) -> Strict:
         params: Strict = getattr(self, self.kind)
         return params
-
-
-def action_asks(action: "Action") -> Asked:
-    """What ``action`` asks for, reading nothing of a scope (:func:`.asked.asked` of its kind's
-    ``plan`` over its built parameters): the routes, templates, groups and conditions it names."""
-    kind = ACTIONS[action.kind]
-    assert kind.build is not None and kind.plan is not None  # every kind is a module's
-    return asked(kind.plan, kind.build(action.params))
 
 
 if TYPE_CHECKING:

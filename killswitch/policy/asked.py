@@ -2,15 +2,11 @@
 
 What it owns: :func:`asked`, which runs an action kind's ``plan`` against :class:`Asked`, an
 :class:`~killswitch.policy.registry.ActionPlanning` that reads nothing of a scope (no position,
-equity unknown, attribution ``UNKNOWN``), and keeps what the action asks for — cancels
-(:class:`CancelAsked`), locks (:class:`LockAsked`), a close of every position, what a
-selection names (:class:`SelectionAsked`), the venues' countdowns, a revoke, notifications
-(:class:`NoticeAsked`), runbook templates; the closes and hedges it might ask read positions,
-and are not kept. Every reader that makes no plan reads a stage's actions here, never by their
-kind: a firm-wide policy's directives (the firm lease holder reads no position: each shard
-cancels, locks and closes on its own accounts), a runbook's sample and incident, the
-notification routes, the runner's countdowns and the policy's checks. So a new kind reaches
-all of them through its ``plan``, with no list to edit.
+equity unknown, attribution ``UNKNOWN``), and keeps what the action asks for but its closes and
+hedges (they read positions). Every reader that makes no plan reads a stage's actions here,
+never by their kind: a firm-wide policy's directives (each shard cancels, locks and closes on
+its own accounts), a runbook's sample and incident, the notification routes, the runner's
+countdowns and revokes, the policy's checks. A new kind reaches them all through its ``plan``.
 
 Pure: no I/O, no clock.
 """
@@ -51,8 +47,7 @@ class NoticeAsked:
 
 @record
 class SelectionAsked:
-    """What a close of selected positions names beyond positions: a correlation group, a
-    position condition (what the checks of a policy read)."""
+    """What a close of selected positions names: a correlation group, a condition (the checks')."""
 
     correlation_group: Optional[str]
     where: Optional[PositionCondition]
@@ -61,11 +56,7 @@ class SelectionAsked:
 @dataclass
 class Asked:
     """The requests of an action that reads nothing of its scope, in the order asked (the
-    planner's port refuses the same requests it would: see its checks): its cancels and locks,
-    whether it closes every position (``closes_all``) and what its selection names
-    (``selections``), and what it asks the runner and the sinks to carry out: the venues'
-    countdowns (``countdowns``, each after so many ms), a revoke of the bots' keys (``revokes``),
-    notifications (``notices``) and runbook templates (``runbooks``)."""
+    planner's port refuses the same requests it would: see its checks)."""
 
     cancels: list[CancelAsked] = field(default_factory=list)
     locks: list[LockAsked] = field(default_factory=list)
@@ -82,7 +73,7 @@ class Asked:
 
     @property
     def directed(self) -> bool:
-        """The plan shows the action as a directive: a lock, or what the runner and the sinks carry out."""
+        """The plan shows it as a directive: a lock, or what the runner and the sinks carry out."""
         return bool(self.locks or self.countdowns or self.revokes or self.notices or self.runbooks)
 
     def positions(self) -> Iterator[tuple[Any, Any]]:
@@ -94,14 +85,10 @@ class Asked:
     def base_asset(self, symbol: str) -> str:
         return symbol.split("/", 1)[0]
 
-    def close(self, snapshot: Any, position: Any, fraction: float, reason: str) -> None:
-        return None  # (no position is handed out: nothing to close)
+    def _kept_not(self, *_: object) -> None:
+        return None  # (no position is handed out: nothing to close, rank, skip or hedge)
 
-    def skip(self, reason: str) -> None:
-        return None
-
-    def suggest_hedge(self, base: str, side: str, notional: float, reason: str) -> None:
-        return None
+    close = skip = suggest_hedge = close_top_risk = _kept_not
 
     def cancel(self, which: str, symbols: Collection[str] = ()) -> None:
         if which not in ("entries", "all"):
@@ -115,10 +102,6 @@ class Asked:
 
     def close_all(self) -> None:
         self.closes_all = True
-
-    def close_top_risk(self, count: int, fraction: float, side: str, close_within_liquidation: Optional[float],
-                       on_unknown_side: str) -> None:
-        return None  # (it ranks positions: none here)
 
     def close_selected(self, symbols: tuple[str, ...], side: str, min_loss: Optional[float],
                        correlation_group: Optional[str], where: Optional[PositionCondition], count: Optional[int],

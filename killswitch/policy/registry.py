@@ -44,9 +44,8 @@ class SignalParams(Strict):
     # Bounds of what the signal can report, for static threshold checks (None: unbounded).
     bounds: ClassVar[tuple[Optional[float], Optional[float]]] = (0.0, 1.0)
     window_field: ClassVar[Optional[str]] = None
-    # the field of the period a return is sampled over (the checks refuse one below the tick)
+    # the fields the checks read: the period a return is sampled over, a position condition
     sample_field: ClassVar[Optional[str]] = None
-    # the field of a position condition (the checks read its thresholds, as a close's)
     condition_field: ClassVar[Optional[str]] = None
 
 
@@ -164,9 +163,8 @@ class SignalInputs(Protocol):
         ...
 
 
-# A signal's value at one tick: (value, None), or (None, reason code) when it is unknown; a
-# third item, when the reason is too little history, says when the window will hold enough if
-# every tick from now on reads (ms; None: not known).
+# A signal's value at one tick: (value, None), or (None, reason code) when it is unknown, and
+# for too little history when the window will hold enough if every tick reads (ms).
 Reading = Union[tuple[Optional[float], Optional[str]], tuple[Optional[float], Optional[str], Optional[int]]]
 
 
@@ -200,12 +198,8 @@ class KeptState:
     of the built parameters, when only some of them make another state). A saved state is read
     back by that name: it must not change once a release saved it (or every saved state of the
     kind restarts), and two kinds may not share it, nor take one of the engine's own (the engine
-    refuses both at import), unless they save it in one form (the same ``load``: the windows of
-    equity returns, of the API calls).
-
-    A state that is not a JSON value (a window of samples) gives ``save`` (the state → its JSON
-    value) and ``load`` (the JSON value → the state, on the first tick after a restart): the
-    engine saves what ``save`` gives and hands ``evaluate`` what ``load`` made."""
+    refuses both at import), unless they save it in one form (one ``load``). A state that is not
+    a JSON value (a window) gives ``save`` (to JSON) and ``load`` (from it, after a restart)."""
 
     name: str
     initial: Callable[[Any], Any]
@@ -250,11 +244,9 @@ class SignalKind:
     evaluate: Optional[Callable[[Any, SignalInputs, int], Reading]] = None
     state: Optional[KeptState] = None
     aggregates: Optional[Callable[[Any], Collection[str]]] = None
-    # a kind that waits for its window's coverage: how long after its first tick a signal of it
-    # first has a value (its built parameters, the policy's tick in ms); None: from the first tick
+    # a kind waiting for its window's coverage: when a signal first has a value (params, tick ms)
     history_need: Optional[Callable[[Any, int], Optional[HistoryNeed]]] = None
-    # a kind that reads a heartbeat source: which one a signal of it listens to (its built
-    # parameters), what the runner lists as watched
+    # the heartbeat source a signal of it listens to (its params): what the runner watches
     listens: Optional[Callable[[Any], str]] = None
 
     def __post_init__(self) -> None:
@@ -267,11 +259,6 @@ class SignalKind:
         if self.position_aggregate != (self.aggregates is not None):
             raise ValueError(f"signal kind {self.name!r}: a kind reading the position aggregates says so "
                              f"(position_aggregate) and says which it reads (aggregates), or neither")
-
-    @property
-    def own_module(self) -> bool:
-        """Its entry builds its node and evaluates it: every kind's (none is built in)."""
-        return self.build is not None
 
     @property
     def doc(self) -> str:
@@ -315,18 +302,11 @@ class ActionPlanning(Protocol):
     the stage for it, keeping only its cancels and lock, every position read as closed in full
     (``closing``) as the close_all closes it, so they are the whole plan's.
 
-    Three closes the planner ranks by what it alone holds (risk scores, the attribution's
-    declines, the policy's correlation groups, the spot holdings): ``close_all`` every position
-    whole and every spot holding but the stablecoins (a stage whose first closing kind says
-    ``closes_all`` may send its first leg before the rest is planned), ``close_top_risk`` part
-    of the positions the risk score ranks first on a side (those within
-    ``close_within_liquidation`` of liquidation whole), ``close_selected`` the positions that pass
-    every selector given (the worst ``count`` by ``rank_by``). Four ask the runner and the sinks
-    to act, each shown as the action's directive: ``arm_countdown`` arm the venues' dead man's
-    switch to fire after ``after_ms``, ``revoke`` the bots' keys at the venue, ``notify`` through
-    a route at a severity, ``runbook`` render a template. What reads a stage without planning it
-    (the notification routes, the countdowns, the runbooks, the checks) reads these requests
-    through :func:`killswitch.policy.asked.asked`, never the kind's name."""
+    The planner ranks three closes by what it alone holds: ``close_all`` (and the spot
+    holdings), ``close_top_risk`` (risk scores, attribution), ``close_selected`` (groups,
+    ``where``, ``count`` by ``rank_by``). Four ask the runner and the sinks, each shown as the
+    action's directive: ``arm_countdown`` (the venues' switch), ``revoke`` (the bots' keys),
+    ``notify``, ``runbook``; what reads a stage unplanned reads them through :mod:`.asked`."""
 
     @property
     def equity(self) -> Optional[float]: ...

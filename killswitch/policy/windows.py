@@ -8,7 +8,11 @@
   per sample, n being the samples inside the window (small: one per tick or per horizon).
 
 Times are integer milliseconds. Every window serializes to plain JSON lists so that state can
-be persisted and reloaded with nothing lost.
+be persisted and reloaded with nothing lost. The states the windowed kinds keep over them
+(:mod:`.kinds`: equity drawdown's :class:`EquityWindow`, sampled :class:`Returns`, the API calls'
+:class:`ApiStats`) are here too, saved in the form the engine always saved them in; a kind
+imports this module on a signal's first tick (:func:`.kinds._windowed.windows`), so ``ksctl
+validate``, which evaluates nothing, never compiles it.
 
 Pure: no I/O, no clock.
 """
@@ -18,7 +22,7 @@ from __future__ import annotations
 import bisect
 import math
 from collections import deque
-from typing import Any, cast
+from typing import Any, Optional, cast
 
 
 class MaxWindow:
@@ -197,3 +201,97 @@ class SortedWindow:
             w.items.append((ts, v))
         w.ordered = sorted(v for _, v in w.items)
         return w
+
+
+class EquityWindow:
+    """Rolling maximum of equity, and the time within the window when equity was unknown."""
+
+    def __init__(self, window_ms: int):
+        self.w = MaxWindow(window_ms)
+        self.unknown = SumWindow(window_ms)
+        self.last_ms: Optional[int] = None
+
+    def tick(self, now: int, equity: Optional[float]) -> None:
+        if equity is None:
+            if self.last_ms is not None:
+                self.unknown.push(now, now - self.last_ms)
+            self.w.expire(now)
+        else:
+            self.w.push(now, equity)
+        self.unknown.expire(now)
+        self.last_ms = now
+
+    def to_json(self) -> list[Any]:
+        return [self.w.to_json(), self.unknown.to_json(), self.last_ms]
+
+    @classmethod
+    def from_json(cls, d: list[Any]) -> EquityWindow:
+        s = cls.__new__(cls)
+        s.w, s.unknown, s.last_ms = MaxWindow.from_json(d[0]), SumWindow.from_json(d[1]), d[2]
+        return s
+
+
+class Returns:
+    """Equity sampled every ``sample_ms``; log returns kept over the window (sum or sorted)."""
+
+    def __init__(self, window_ms: int, sample_ms: int, sorted_: bool):
+        self.sample_ms = sample_ms
+        self.last: Optional[list[float]] = None  # [ts, equity] of the last sample
+        self.w: SortedWindow | SumWindow = SortedWindow(window_ms) if sorted_ else SumWindow(window_ms)
+
+    def push(self, now: int, equity: float) -> None:
+        if self.last is None:
+            self.last = [now, equity]
+            return
+        if now - self.last[0] < self.sample_ms:
+            self.w.expire(now)
+            return
+        prev = self.last[1]
+        if prev > 0 and equity > 0:
+            self.w.push(now, math.log(equity / prev))
+        self.last = [now, equity]
+
+    def to_json(self) -> list[Any]:
+        return [self.sample_ms, self.last, isinstance(self.w, SortedWindow), self.w.to_json()]
+
+    @classmethod
+    def from_json(cls, d: list[Any]) -> Returns:
+        s = cls.__new__(cls)
+        s.sample_ms, s.last = d[0], d[1]
+        s.w = SortedWindow.from_json(d[3]) if d[2] else SumWindow.from_json(d[3])
+        return s
+
+
+class ApiStats:
+    """The exchange calls, the failed ones and the calls' latencies (s) over the window."""
+
+    def __init__(self, window_ms: int):
+        self.calls = SumWindow(window_ms)
+        self.failed = SumWindow(window_ms)
+        self.latency = SortedWindow(window_ms)
+
+    def push(self, snapshots: Any, now: int) -> None:
+        """This tick's calls of the scope's accounts (a snapshot is at least one round trip: a
+        failed one counts as a failed call), and the windows expired to ``now``."""
+        calls = failed = 0
+        for s in snapshots:
+            calls += max(s.fetch.calls, 1)
+            failed += max(s.fetch.failed_calls, 0 if s.fetch.ok else 1)
+            if s.fetch.latency_ms is not None:
+                self.latency.push(now, s.fetch.latency_ms / 1000.0)
+        if calls:
+            self.calls.push(now, calls)
+            self.failed.push(now, failed)
+        self.calls.expire(now)
+        self.failed.expire(now)
+        self.latency.expire(now)
+
+    def to_json(self) -> list[Any]:
+        return [self.calls.to_json(), self.failed.to_json(), self.latency.to_json()]
+
+    @classmethod
+    def from_json(cls, d: list[Any]) -> ApiStats:
+        s = cls.__new__(cls)
+        s.calls, s.failed, s.latency = (SumWindow.from_json(d[0]), SumWindow.from_json(d[1]),
+                                        SortedWindow.from_json(d[2]))
+        return s

@@ -123,7 +123,7 @@ def template_for(node: PolicyNode, level: int) -> Optional[str]:
     stage = next((s for s in node.stages if s.level == level), None)
     if stage is not None:
         for a in stage.actions:
-            for template in a.asks().runbooks:
+            for template in a.asks.runbooks:
                 return template
     return node.runbook
 
@@ -231,7 +231,7 @@ def _notify_doc(node: PolicyNode, stage: Optional[StageNode]) -> list[dict]:
     if node.notify_route:
         routes[node.notify_route] = "policy route"
     for a in stage.actions if stage else ():
-        for n in a.asks().notices:
+        for n in a.asks.notices:
             routes[n.route] = f"stage action, severity {n.severity}"
     return [{"route": r, "why": why} for r, why in routes.items()]
 

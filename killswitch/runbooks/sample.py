@@ -88,7 +88,7 @@ def sample_incident(node: PolicyNode, level: int, *, digest: str, revision: Opti
         residuals = [{"account": acct, "symbol": "ETH/USDT:USDT", "side": "long", "position_side": None,
                       "amount": 0.0004, "amount_text": "0.0004", "why": "BELOW_MINIMUM",
                       "detail": "amount=0.0004 step=0.001 min_amount=0.001", "since": iso(created_ms)}]
-    asks = [a.asks() for a in stage.actions]  # its cancels, locks, what the runner carries out
+    asks = [a.asks for a in stage.actions]  # its cancels, locks, what the runner carries out
     which = next((c.which for got in asks for c in got.cancels), None)
     if full or which is not None:
         cancels = [{"venue": venue, "account": account, "which": which or "all", "count": 2, "reason": "CANCEL_ORDERS"}]

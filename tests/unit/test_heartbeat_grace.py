@@ -29,7 +29,7 @@ def ticks(*times_ms):
 def test_grace_compiles_to_milliseconds_and_is_absent_unless_written():
     g = single_signal_graph(GRACE, "s > 300s", on_missing="fire")
     [node] = g.policies[0].signals
-    assert isinstance(node, n.KindSignal) and node.params.grace_ms == 600_000 and node.params.source == "bot-a"
+    assert isinstance(node, n.SignalNode) and node.params.grace_ms == 600_000 and node.params.source == "bot-a"
     [plain] = single_signal_graph("{heartbeat_age: {source: bot-a}}", "s > 300s").policies[0].signals
     assert plain.params.grace_ms is None
 

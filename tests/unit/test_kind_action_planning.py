@@ -4,7 +4,7 @@ it, and those closes take the path of every close — reduce-only, rounded down 
 above the position, a part below the minimum skipped, the entries of the closed symbol cancelled
 first, the larger of two requests for a position kept — under the action's name.
 
-The actions here are hand-written :class:`~killswitch.compile.nodes.KindAction` nodes put in the
+The actions here are hand-written :class:`~killswitch.compile.nodes.ActionNode` nodes put in the
 stage of a compiled one-stage policy: the planner's side of the protocol, without a kind in the
 catalogue (the kinds' own tests show theirs end to end)."""
 
@@ -13,7 +13,7 @@ from __future__ import annotations
 import math
 from dataclasses import replace
 
-from killswitch.compile.nodes import KindAction
+from killswitch.compile.nodes import ActionNode
 from killswitch.engine.planner import PnlHistory, complete, history_for, plan
 from killswitch.engine.scope import instances
 
@@ -35,7 +35,7 @@ def asking(fractions: dict[str, float], *, skip: str = ""):
     return plan_fn
 
 
-def kind_plan(*actions: KindAction, legs, **snap_kw):
+def kind_plan(*actions: ActionNode, legs, **snap_kw):
     """The plan of a stage whose actions are ``actions`` (a compiled close_all stage, its actions replaced)."""
     policy = planner_policy("[close_all]")
     now, then = book(legs, **snap_kw)
@@ -45,7 +45,7 @@ def kind_plan(*actions: KindAction, legs, **snap_kw):
 
 
 def action(fractions, *, kind="halve", closes=True, skip=""):
-    return KindAction(kind=kind, params="frozen", plan=asking(fractions, skip=skip), closes=closes)
+    return ActionNode(kind=kind, params="frozen", plan=asking(fractions, skip=skip), closes=closes)
 
 
 def test_a_part_asked_for_is_a_reduce_only_close_rounded_down_to_the_step():

@@ -5,7 +5,7 @@ a lock is the action's directive, as written, and a typed :class:`Lock` the runn
 applies; a first wave (a close_all's first leg) carries them whatever else the kind does; a
 request the port does not know is refused.
 
-The actions here are hand-written :class:`~killswitch.compile.nodes.KindAction` nodes in the stage
+The actions here are hand-written :class:`~killswitch.compile.nodes.ActionNode` nodes in the stage
 of a compiled one-stage policy, as in test_kind_action_planning.py: no kind of the catalogue."""
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from killswitch.compile.nodes import KindAction
+from killswitch.compile.nodes import ActionNode
 from killswitch.engine.planner import Directive, Lock, PnlHistory, complete, history_for, plan
 from killswitch.engine.scope import instances
 from killswitch.runner.lock.lock import LockBook
@@ -28,8 +28,8 @@ BTC, ETH, XRP = "BTC/USDT:USDT", "ETH/USDT:USDT", "XRP/USDT:USDT"
 SCOPE = "simulated/a"
 
 
-def kind(name: str, plan_fn, *, closes=False, after_closes=False, written=None) -> KindAction:
-    return KindAction(kind=name, written=written or {}, params="frozen", plan=plan_fn, closes=closes,
+def kind(name: str, plan_fn, *, closes=False, after_closes=False, written=None) -> ActionNode:
+    return ActionNode(kind=name, written=written or {}, params="frozen", plan=plan_fn, closes=closes,
                       after_closes=after_closes)
 
 
@@ -46,7 +46,7 @@ GRAPH = policy_graph("s: {equity_change: {against: baseline, baseline: 10k}}",
                      "- {level: 1, name: act, on: [t], actions: [close_all]}")
 
 
-def stage_plan(*actions: KindAction, legs=(), orders=(), first_wave=False):
+def stage_plan(*actions: ActionNode, legs=(), orders=(), first_wave=False):
     policy = GRAPH.policy("p")
     stage = replace(policy.stage(1), actions=tuple(actions))
     policy = replace(policy, stages=(stage,))

@@ -21,7 +21,7 @@ from adapters.simulated.scenarios import build
 from killswitch.bootstrap import build_runner
 from killswitch.cli.schema import schema_text
 from killswitch.compile.compiler import compile_documents
-from killswitch.compile.nodes import KindAction
+from killswitch.compile.nodes import ActionNode
 from killswitch.policy.load import load_sources, load_text
 from killswitch.policy.actions import ACTIONS, CLOSING_ACTIONS
 from killswitch.preview.policytest import run_tests
@@ -36,11 +36,11 @@ def compiled(action: str):
     return compile_documents(load_text(action_policy(action), "p.yaml"))
 
 
-def the_action(action: str) -> KindAction:
+def the_action(action: str) -> ActionNode:
     result = compiled(action)
     assert not result.diagnostics, result.diagnostics
     [node] = result.graph.policies[0].stages[0].actions
-    assert isinstance(node, KindAction)
+    assert isinstance(node, ActionNode)
     return node
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import pytest
 
 from killswitch.compile.compiler import compile_documents
-from killswitch.compile.nodes import KindAction
+from killswitch.compile.nodes import ActionNode
 from killswitch.policy.kinds import close_side
 from killswitch.policy.load import load_text
 from killswitch.policy.actions import ACTIONS, CLOSING_ACTIONS
@@ -28,11 +28,11 @@ def cut_policy(action: str) -> str:
                        f"- {{level: 1, name: cut, on: [t], actions: [{action}]}}")
 
 
-def the_action(action: str) -> KindAction:
+def the_action(action: str) -> ActionNode:
     result = compile_documents(load_text(cut_policy(action), "p.yaml"))
     assert not result.diagnostics, result.diagnostics
     [node] = result.graph.policies[0].stages[0].actions
-    assert isinstance(node, KindAction)
+    assert isinstance(node, ActionNode)
     return node
 
 

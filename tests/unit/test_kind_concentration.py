@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import pytest
 
-from killswitch.compile.nodes import KindSignal
+from killswitch.compile.nodes import SignalNode
 from killswitch.engine.scope import ScopeView
 from killswitch.engine.signals import KindInputs
 from killswitch.engine.state import State
@@ -31,7 +31,7 @@ def test_it_keeps_its_place_in_the_language():
 
 def test_its_node_holds_its_frozen_parameters_and_evaluation():
     [node] = single_signal_graph("concentration", "s >= 50%").policies[0].signals
-    assert isinstance(node, KindSignal) and node.evaluate is concentration.evaluate
+    assert isinstance(node, SignalNode) and node.evaluate is concentration.evaluate
     assert node.params == ConcentrationParams(by="base_asset")
 
 

@@ -5,7 +5,7 @@ of the scope, unknown while one has never answered. (Frozen feeds: test_engine_f
 
 from __future__ import annotations
 
-from killswitch.compile.nodes import KindSignal
+from killswitch.compile.nodes import SignalNode
 from killswitch.policy.signals import SIGNALS
 
 from .engine_helpers import MIN, failed, run, signal, single_signal_graph, snap
@@ -19,7 +19,7 @@ def test_it_keeps_its_place_in_the_language():
 
 def test_its_node_holds_its_evaluation():
     [node] = single_signal_graph("data_age", "s > 1m").policies[0].signals
-    assert isinstance(node, KindSignal) and (node.kind, node.params) == ("data_age", None)
+    assert isinstance(node, SignalNode) and (node.kind, node.params) == ("data_age", None)
 
 
 def test_a_scope_is_as_old_as_its_oldest_account():

@@ -12,7 +12,7 @@ from typing import Optional
 
 import pytest
 
-from killswitch.compile.nodes import KindSignal
+from killswitch.compile.nodes import SignalNode
 from killswitch.policy.kinds import equity_change
 from killswitch.policy.signals import SIGNALS
 
@@ -27,7 +27,7 @@ def test_it_keeps_its_place_in_the_language_and_its_firm_flag():
 
 def test_its_node_holds_its_frozen_parameters_and_evaluation():
     [node] = single_signal_graph("{equity_change: {against: day_open}}", "s <= -3%").policies[0].signals
-    assert isinstance(node, KindSignal) and node.evaluate is equity_change.evaluate
+    assert isinstance(node, SignalNode) and node.evaluate is equity_change.evaluate
     assert node.params == equity_change.EquityChangeParams(against="day_open", baseline=None)
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import pytest
 
-from killswitch.compile.nodes import KindSignal
+from killswitch.compile.nodes import SignalNode
 from killswitch.policy.expr import ValueType
 from killswitch.policy.kinds import leverage
 from killswitch.policy.signals import SIGNALS
@@ -27,7 +27,7 @@ def test_it_keeps_its_place_in_the_language_and_reads_as_a_plain_number():
 
 def test_its_node_holds_its_evaluation_and_no_parameters():
     [node] = single_signal_graph("leverage", "s >= 3").policies[0].signals
-    assert isinstance(node, KindSignal) and node.evaluate is leverage.evaluate and node.params is None
+    assert isinstance(node, SignalNode) and node.evaluate is leverage.evaluate and node.params is None
 
 
 @pytest.mark.parametrize("inputs, want", [

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import pytest
 
-from killswitch.compile.nodes import KindSignal
+from killswitch.compile.nodes import SignalNode
 from killswitch.policy.kinds import liquidation_distance
 from killswitch.policy.signals import SIGNALS
 from killswitch.policy.registry import LIQUIDATION, PositionAggregates
@@ -26,7 +26,7 @@ def test_it_keeps_its_place_in_the_language_and_reads_the_position_aggregates():
 
 def test_its_node_holds_its_evaluation_and_no_parameters():
     [node] = single_signal_graph("liquidation_distance", "s <= 5%").policies[0].signals
-    assert isinstance(node, KindSignal) and node.evaluate is liquidation_distance.evaluate and node.params is None
+    assert isinstance(node, SignalNode) and node.evaluate is liquidation_distance.evaluate and node.params is None
 
 
 @pytest.mark.parametrize("inputs, want", [

@@ -14,7 +14,7 @@ import pytest
 from adapters.simulated.adapter import SimulatedAdapter
 from adapters.simulated.engine import AccountSpec, ManualClock, MarketSpec, RateLimits, SimExchange
 from adapters.simulated.views import money
-from killswitch.compile.nodes import KindSignal
+from killswitch.compile.nodes import SignalNode
 from killswitch.policy.kinds import margin_ratio
 from killswitch.policy.signals import SIGNALS
 from killswitch.snapshot import PositionList, with_positions
@@ -46,10 +46,10 @@ def book(*margins: Optional[float]) -> Inputs:
 
 def test_it_is_a_kind_of_its_own_module_appended_to_the_language():
     kind = SIGNALS["margin_ratio"]
-    assert kind.own_module and kind.reads_book and not kind.position_aggregate and not kind.firm
+    assert kind.evaluate is not None and kind.reads_book and not kind.position_aggregate and not kind.firm
     assert kind.model.bounds == (0.0, None)
     [node] = single_signal_graph("margin_ratio", "s >= 80%").policies[0].signals
-    assert isinstance(node, KindSignal) and node.evaluate is margin_ratio.evaluate and node.params is None
+    assert isinstance(node, SignalNode) and node.evaluate is margin_ratio.evaluate and node.params is None
 
 
 @pytest.mark.parametrize("inputs, want", [

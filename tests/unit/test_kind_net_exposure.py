@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import pytest
 
-from killswitch.compile.nodes import KindSignal
+from killswitch.compile.nodes import SignalNode
 from killswitch.policy.kinds import net_exposure
 from killswitch.policy.signals import SIGNALS
 from killswitch.policy.registry import NET, PositionAggregates
@@ -25,7 +25,7 @@ def test_it_keeps_its_place_in_the_language():
 
 def test_its_node_holds_its_evaluation_and_no_parameters():
     [node] = single_signal_graph("net_exposure", "s >= 300%").policies[0].signals
-    assert isinstance(node, KindSignal) and node.evaluate is net_exposure.evaluate and node.params is None
+    assert isinstance(node, SignalNode) and node.evaluate is net_exposure.evaluate and node.params is None
 
 
 @pytest.mark.parametrize("inputs, want", [

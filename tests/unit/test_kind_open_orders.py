@@ -11,7 +11,7 @@ import pytest
 
 from killswitch.cli.schema import schema_text
 from killswitch.compile.compiler import compile_documents
-from killswitch.compile.nodes import KindSignal
+from killswitch.compile.nodes import SignalNode
 from killswitch.engine.coverage import BOOK_KINDS
 from killswitch.policy.load import load_text
 
@@ -27,7 +27,7 @@ def compile_signal(sig: str, when: str = "s >= 3"):
 
 def test_the_compiled_node_keeps_what_the_kind_built_of_its_parameters():
     [node] = compile_signal("{open_orders: {which: entries}}").graph.policies[0].signals
-    assert isinstance(node, KindSignal) and node.kind == "open_orders"
+    assert isinstance(node, SignalNode) and node.kind == "open_orders"
     assert node.params.entries_only is True
     assert node.written == {"which": "entries"}
 

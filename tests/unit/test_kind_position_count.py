@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from killswitch.compile.nodes import KindSignal
+from killswitch.compile.nodes import SignalNode
 from killswitch.policy.kinds import position_count
 from killswitch.policy.signals import SIGNALS
 from killswitch.policy.positions import compile_condition
@@ -29,7 +29,7 @@ def test_its_node_holds_the_condition_compiled_as_a_close_by_condition_holds_it(
                      't: {when: "n >= 1", on_missing_data: ignore}',
                      f'- {{level: 1, name: one, on: [t], actions: [{{close_positions: {{where: "{WHERE}"}}}}]}}')
     node, [close] = g.policy("p").signal("n"), g.policy("p").stage(1).actions
-    assert isinstance(node, KindSignal) and node.evaluate is position_count.evaluate
+    assert isinstance(node, SignalNode) and node.evaluate is position_count.evaluate
     assert node.params == position_count.PositionCountParams(side="long", where=close.params.where)
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import pytest
 
-from killswitch.compile.nodes import KindSignal
+from killswitch.compile.nodes import SignalNode
 from killswitch.engine.scope import ScopeView
 from killswitch.engine.signals import KindInputs
 from killswitch.engine.state import State
@@ -29,7 +29,7 @@ def test_it_keeps_its_place_in_the_language_and_reads_the_position_aggregates():
 
 def test_its_node_holds_its_frozen_parameters_and_evaluation():
     [node] = single_signal_graph("{position_loss: {of: notional, aggregate: sum}}", "s >= 5%").policies[0].signals
-    assert isinstance(node, KindSignal) and node.evaluate is position_loss.evaluate
+    assert isinstance(node, SignalNode) and node.evaluate is position_loss.evaluate
     assert node.params == PositionLossParams(of="notional", aggregate="sum")
 
 

@@ -16,7 +16,7 @@ from click.testing import CliRunner
 from killswitch.cli.main import cli
 from killswitch.cli.schema import schema_text
 from killswitch.compile.compiler import compile_documents
-from killswitch.compile.nodes import KindAction
+from killswitch.compile.nodes import ActionNode
 from killswitch.policy.load import load_text
 from killswitch.policy.actions import CLOSING_ACTIONS
 
@@ -29,11 +29,11 @@ def compiled(action: str):
     return compile_documents(load_text(action_policy(action), "p.yaml"))
 
 
-def the_action(action: str) -> KindAction:
+def the_action(action: str) -> ActionNode:
     result = compiled(action)
     assert not result.diagnostics, result.diagnostics
     [node] = result.graph.policies[0].stages[0].actions
-    assert isinstance(node, KindAction)
+    assert isinstance(node, ActionNode)
     return node
 
 

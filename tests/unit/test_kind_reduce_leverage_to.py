@@ -15,7 +15,7 @@ import pytest
 
 from killswitch.cli.schema import schema_text
 from killswitch.compile.compiler import compile_documents
-from killswitch.compile.nodes import KindAction
+from killswitch.compile.nodes import ActionNode
 from killswitch.policy.kinds import reduce_leverage_to
 from killswitch.policy.load import load_text
 from killswitch.policy.actions import CLOSING_ACTIONS
@@ -25,11 +25,11 @@ from .engine_helpers import MarketRules, action_policy, entry_plan, order, pos
 BTC, ETH = "BTC/USDT:USDT", "ETH/USDT:USDT"
 
 
-def the_action(action: str) -> KindAction:
+def the_action(action: str) -> ActionNode:
     result = compile_documents(load_text(action_policy(action), "p.yaml"))
     assert not result.diagnostics, result.diagnostics
     [node] = result.graph.policies[0].stages[0].actions
-    assert isinstance(node, KindAction)
+    assert isinstance(node, ActionNode)
     return node
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import pytest
 
 from killswitch.compile.compiler import compile_documents
-from killswitch.compile.nodes import KindAction
+from killswitch.compile.nodes import ActionNode
 from killswitch.policy.kinds import suggest_hedge
 from killswitch.policy.load import load_text
 from killswitch.policy.actions import ACTIONS, CLOSING_ACTIONS
@@ -36,7 +36,7 @@ def test_it_keeps_its_place_in_the_language_and_closes_nothing():
 def test_its_node_holds_the_threshold_and_plans_after_the_closes():
     result = compile_documents(load_text(cut_policy("[{suggest_hedge: {threshold: 25k}}]"), "p.yaml"))
     [node] = result.graph.policies[0].stages[0].actions
-    assert isinstance(node, KindAction) and (node.params, node.closes, node.after_closes) == (
+    assert isinstance(node, ActionNode) and (node.params, node.closes, node.after_closes) == (
         suggest_hedge.SuggestHedgeParams(threshold=25_000.0), False, True)
 
 

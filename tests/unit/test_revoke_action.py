@@ -25,7 +25,7 @@ def _graph(actions: str, scope: str = "{level: account}"):
 def test_revoke_trading_asks_the_runner_to_revoke(written):
     """Its kind's plan asks for a revoke, what the runner and the checks read (never its name)."""
     [action] = _graph(f"[{written}]").policy("p").stage(1).actions
-    got = action.asks()
+    got = action.asks
     assert action.kind == "revoke_trading" and got.revokes and got.directed
     assert not (got.cancels or got.locks or got.countdowns or got.notices or got.runbooks or got.closes_all)
 

@@ -1,18 +1,28 @@
-"""What the kinds that keep a window of samples share (equity drawdown, returns, API calls).
-
-``on_ticks``: the first tick at or after a span (what a signal's history need counts in);
-``window_key``: the form their states were always saved under (the window, and the parameters as
-written): kept, or every saved window starts over after an upgrade; ``short``: the reading of a
-window that holds too little history yet, with when it will hold enough.
-
-Pure: no I/O, no clock.
+"""What the windowed kinds share: their states' module, imported on a signal's first tick
+(:func:`windows`), the ticks a history need counts in, the key their states were always saved
+under, and a reading short of history. Pure: no I/O, no clock.
 """
 
 import math
-from typing import Any, Mapping
+from types import ModuleType
+from typing import Any, Callable, Mapping
 
-from ..registry import Reading
+from ..registry import KeptState, Reading
 from ..units import Duration
+
+
+def windows() -> ModuleType:
+    """:mod:`killswitch.policy.windows`, imported when a signal first keeps a window: ``ksctl
+    validate`` evaluates nothing and never compiles it."""
+    from .. import windows as module
+
+    return module
+
+
+def kept(name: str, make: Callable[[Any], Any], load: Callable[[Any], Any], evaluate: Any) -> KeptState:
+    """A windowed kind's state: made by ``make``, kept under ``name`` and its ``key``, saved as
+    its JSON, read back by ``load``."""
+    return KeptState(name, make, evaluate, key=lambda p: p.key, save=lambda s: s.to_json(), load=load)
 
 
 def on_ticks(ms: float, interval_ms: int) -> int:
@@ -23,8 +33,7 @@ def on_ticks(ms: float, interval_ms: int) -> int:
 
 
 def window_key(window: Duration, written: Mapping[str, Any]) -> str:
-    """What a windowed state is kept under after its name: the window's seconds and the
-    parameters as written (a change of either starts the state anew)."""
+    """A windowed state's key after its name (a change of it starts the state anew)."""
     return f"{window.seconds}:{sorted(written.items())}"
 
 

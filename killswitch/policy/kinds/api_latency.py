@@ -1,24 +1,18 @@
-"""The ``api_latency`` signal: a quantile of the exchange calls' round-trip latency in a window.
+"""The ``api_latency`` signal: a quantile of the exchange calls' latency within a window.
 
-``{api_latency: {window: 5m, quantile: 99%}}``, in seconds, from the latencies the scope's
-accounts' snapshots report, kept sorted over the window. It measures the feed, not the books
-(``reads_book`` false); unknown while the window holds no latency.
-
-The kind whole, in one module (its window is :mod:`._api_calls`', which ``api_error_rate``
-shares): the parameters' model (its docstring is the schema's description), the frozen
-parameters the graph keeps, the evaluation and its catalogue entry. Its place in the language's
-order is where it always was (the catalogue names it there).
-
-Pure: no I/O, no clock.
+Its window is :mod:`._api_calls`'. Pure: no I/O, no clock.
 """
 
 from decimal import Decimal
-from typing import ClassVar, Optional
+from typing import TYPE_CHECKING, ClassVar, Optional
 
 from ..expr import ValueType
 from ..registry import Reading, SignalInputs, SignalKind, SignalParams
 from ..units import DurationField, Ratio, RatioField
-from ._api_calls import ApiParams, ApiStats, api_params, kept
+from ._api_calls import ApiParams, api_params, kept
+
+if TYPE_CHECKING:
+    from ..windows import ApiStats
 
 
 class ApiLatency(SignalParams):
@@ -35,8 +29,8 @@ def build(p: ApiLatency) -> ApiParams:
     return api_params(p.window, p.model_dump(mode="json", exclude_none=True), p.quantile.fraction)
 
 
-def evaluate(params: ApiParams, inputs: SignalInputs, now: int, st: ApiStats) -> tuple[Reading, ApiStats]:
-    st.push(inputs, now)
+def evaluate(params: ApiParams, inputs: SignalInputs, now: int, st: "ApiStats") -> tuple[Reading, "ApiStats"]:
+    st.push(inputs.snapshots, now)
     q = st.latency.quantile(params.quantile)
     if q is None:
         return (None, "NO_DATA: no latency samples in the window"), st

@@ -1,16 +1,7 @@
-"""The ``close_all`` action: close every position of the scope in full (on spot, sell its holdings).
+"""The ``close_all`` action: every position whole, and on spot the holdings sold.
 
-Every position whole, and on a spot account every holding but the stablecoins and the quote
-currency sold (only for a scope instance that owns whole accounts). The planner knows the
-holdings: the kind asks (``close_all``); a stage whose first closing action it is may leave as
-its first leg before the rest is planned (``closes_all``), and a firm-wide policy's shards each
-close their own accounts.
-
-The kind whole, in one module: the parameters' model (its docstring is the schema's
-description), the planning and its catalogue entry. Its place in the language's order is where
-it always was (the catalogue names it there).
-
-Pure: no I/O, no clock.
+The kind asks the planner (``close_all``); a stage whose first closing action it is may leave as
+its first leg alone (``closes_all``). Pure: no I/O, no clock.
 """
 
 from typing import Any

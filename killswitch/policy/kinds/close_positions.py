@@ -1,19 +1,7 @@
 """The ``close_positions`` action: close in full the positions that pass every selector given.
 
-Selectors: ``symbols``, a ``correlation_group`` (its symbols), a ``side``, ``min_loss`` (a loss of
-at least this fraction of equity), ``where`` (a position condition, read as the
-``position_count`` signal reads it: a position it cannot decide for is left open and said so,
-``CONDITION_UNKNOWN``); with ``count``, only the ``count`` worst of them by ``rank_by`` (the
-risk score, a loss on equity, margin or notional, the liquidation distance).
-
-The selection reads what the planner alone holds (the policy's correlation groups, the risk
-scores): the kind asks for it (``close_selected``), and the closes take the path of every close.
-
-The kind whole, in one module: the parameters' model (its docstring is the schema's
-description), the frozen parameters the graph keeps, the planning and its catalogue entry. Its
-place in the language's order is where it always was (the catalogue names it there).
-
-Pure: no I/O, no clock.
+The planner selects them (the policy's correlation groups, the risk scores, ``where`` read as
+``position_count`` reads it): the kind asks for it (``close_selected``). Pure: no I/O, no clock.
 """
 
 from typing import Annotated, Literal, Optional, Self
@@ -26,8 +14,7 @@ from ..positions import PositionCondition, PositionConditionField, compile_condi
 from ..registry import ActionKind, ActionPlanning, Strict
 from ..units import RatioField
 
-# how close_positions orders the positions it may close, worst first: the risk score, a loss
-# (largest first) or the liquidation distance (nearest first)
+# the order close_positions takes them in, worst first
 RankBy = Literal["risk_score", "loss_on_equity", "loss_on_margin", "loss_on_notional", "liquidation_distance"]
 
 
@@ -65,8 +52,8 @@ class ClosePositionsParams:
     min_loss: Optional[float]  # a fraction of equity
     correlation_group: Optional[str]
     where: Optional[PositionCondition]
-    count: Optional[int]  # close only the count worst of the selected positions
-    rank_by: Optional[str]  # set with count: risk_score | loss_on_equity|margin|notional | liquidation_distance
+    count: Optional[int]
+    rank_by: Optional[str]  # set with count
 
 
 def build(p: ClosePositions) -> ClosePositionsParams:

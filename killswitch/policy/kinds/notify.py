@@ -1,15 +1,6 @@
 """The ``notify`` action: a notification through a route, at a severity.
 
-``{notify: oncall}`` sends the stage's transition through the ``oncall`` route of the
-NotificationRoutes documents at ``critical`` (``severity``: ``info``, ``warning``); the checks
-refuse a route no document declares. The kind asks the sinks (``notify``); the plan shows it as
-the action's directive.
-
-The kind whole, in one module: the parameters' model (its docstring is the schema's
-description), the frozen parameters the graph keeps, the planning and its catalogue entry. Its
-place in the language's order is where it always was (the catalogue names it there).
-
-Pure: no I/O, no clock.
+The kind asks the sinks (``notify``); the checks refuse an undeclared route. Pure: no I/O.
 """
 
 from typing import Annotated, Literal

@@ -1,27 +1,20 @@
 """The ``realized_volatility`` signal: the standard deviation of equity's sampled log returns.
 
-``{realized_volatility: {window: 1h, sample: 5m}}`` samples equity every ``sample`` and keeps
-the returns' running sums over the window (O(1) a tick); ``annualize: true`` scales the
-deviation by the square root of the samples in a year of 365 days. Unknown until the returns
-cover ``min_coverage`` of the window, and while fewer than two returns are in it.
-
-The kind whole, in one module (its window is :mod:`._returns`', which the tail kinds share):
-the parameters' model (its docstring is the schema's description), the frozen parameters the
-graph keeps, the evaluation and its catalogue entry. Its place in the language's order is where
-it always was (the catalogue names it there).
-
-Pure: no I/O, no clock.
+Its window is :mod:`._returns`' (running sums). Pure: no I/O, no clock.
 """
 
 import math
 from decimal import Decimal
-from typing import Annotated, ClassVar, Optional
+from typing import TYPE_CHECKING, Annotated, ClassVar, Optional
 
 from pydantic import AfterValidator
 
 from ..registry import Reading, SignalInputs, SignalKind, SignalParams
 from ..units import Duration, DurationField, Ratio, RatioField
-from ._returns import Returns, ReturnsParams, history_need, kept, returns_params, sampled
+from ._returns import ReturnsParams, history_need, kept, returns_params, sampled
+
+if TYPE_CHECKING:
+    from ..windows import Returns
 
 
 class RealizedVolatility(SignalParams):
@@ -51,7 +44,7 @@ def build(p: RealizedVolatility) -> ReturnsParams:
                           periods_per_year=YEAR_MS / p.sample.ms if p.annualize else None)
 
 
-def evaluate(params: ReturnsParams, inputs: SignalInputs, now: int, st: Returns) -> tuple[Reading, Returns]:
+def evaluate(params: ReturnsParams, inputs: SignalInputs, now: int, st: "Returns") -> tuple[Reading, "Returns"]:
     unread = sampled(params, st, inputs, now)
     if unread is not None:
         return unread, st

@@ -1,20 +1,7 @@
 """The ``reduce_top_risk`` action: cut part of the positions the risk score ranks first.
 
-``{reduce_top_risk: {count: 3, fraction: 50%}}`` halves the three positions of the side
-attribution names as losing (``side: losing``; or ``long``, ``short``, ``any``) with the highest
-risk score, closing in full first every position within ``close_within_liquidation`` of its
-liquidation price. When attribution names no side (nothing declined over its reference window)
-it cuts nothing, unless ``on_unknown_side: any`` ranks every position.
-
-The ranking reads what the planner alone holds (the risk scores of the policy's weights, the
-attribution's declines): the kind asks for it (``close_top_risk``), and the closes take the path
-of every close (reduce-only, rounded down, never above the position).
-
-The kind whole, in one module: the parameters' model (its docstring is the schema's
-description), the frozen parameters the graph keeps, the planning and its catalogue entry. Its
-place in the language's order is where it always was (the catalogue names it there).
-
-Pure: no I/O, no clock.
+The planner ranks them (the risk scores, the attribution's declines): the kind asks for it
+(``close_top_risk``). Pure: no I/O, no clock.
 """
 
 from typing import Annotated, Literal, Optional
@@ -49,10 +36,10 @@ class ReduceTopRiskParams:
     """reduce_top_risk, compiled."""
 
     count: int
-    fraction: float  # of each chosen position, in (0, 1]
-    side: str  # losing | long | short | any
-    close_within_liquidation: Optional[float]  # close in full a position this close to liquidation
-    on_unknown_side: str  # skip | any
+    fraction: float
+    side: str
+    close_within_liquidation: Optional[float]
+    on_unknown_side: str
 
 
 def build(p: ReduceTopRisk) -> ReduceTopRiskParams:

@@ -1,16 +1,6 @@
 """The ``revoke_trading`` action: the bots' keys made read-only at the venue itself.
 
-On the stage's entry the runner removes the trading permission of the bots' API keys, with the
-master credential of each account the scope reaches (``killswitch.runner.effects.revokes``:
-owed, retried until the venue confirms, restored only by the stage's reset with its
-approvals); the stage must be ``reset: manual`` (the checks say so). The kind asks the runner
-(``revoke``); the plan shows it as the action's directive.
-
-The kind whole, in one module: the parameters' model (its docstring is the schema's
-description), the planning and its catalogue entry. Its place in the language's order is where
-it always was (the catalogue names it there).
-
-Pure: no I/O, no clock.
+The kind asks the runner (``revoke``: ``killswitch.runner.effects.revokes``). Pure: no I/O.
 """
 
 from typing import Any

@@ -1,15 +1,6 @@
 """The ``runbook`` action: the template the stage's runbook is rendered from.
 
-``{runbook: exchange-outage.md}`` renders ``runbooks/exchange-outage.md`` for the on-call
-engineer when the stage is entered, in place of the policy's ``spec.runbook``; the checks
-render a sample incident of the stage with it. The kind asks the runbook sink (``runbook``);
-the plan shows it as the action's directive.
-
-The kind whole, in one module: the parameters' model (its docstring is the schema's
-description), the frozen parameters the graph keeps, the planning and its catalogue entry. Its
-place in the language's order is where it always was (the catalogue names it there).
-
-Pure: no I/O, no clock.
+The kind asks the runbook sink (``runbook``); the checks render it. Pure: no I/O.
 """
 
 from typing import Annotated

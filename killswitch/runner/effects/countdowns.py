@@ -183,7 +183,7 @@ class Countdowns:
             if se.plan is None or not se.plan.directives:  # (none: its directives went out before)
                 continue
             stage = graph.policy(se.policy).stage(se.plan.stage)
-            for after_ms in (ms for a in stage.actions for ms in a.asks().countdowns):
+            for after_ms in (ms for a in stage.actions for ms in a.asks.countdowns):
                 seconds = after_ms / 1000
                 for key, port in self.venues.items():
                     if port.capabilities.cancel_all_after:
@@ -196,7 +196,7 @@ class Countdowns:
                 continue
             node = self.book.node(key.partition("|")[0])
             stage = next((st for st in node.stages if st.level == ss.stage.level), None) if node else None
-            if stage is not None and any(a.asks().countdowns for a in stage.actions):
+            if stage is not None and any(a.asks.countdowns for a in stage.actions):
                 return True
         return False
 

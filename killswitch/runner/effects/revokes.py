@@ -106,7 +106,7 @@ class Revokes:
                 continue
             node = graph.policy(se.policy)
             stage = node.stage(se.plan.stage)
-            if not any(a.asks().revokes for a in stage.actions):
+            if not any(a.asks.revokes for a in stage.actions):
                 continue
             view = next((v for v in instances(node, list(snapshots)) if v.key == se.scope), None)
             accounts = {account_key(s) for s in view.snapshots} if view is not None else set()
