@@ -59,7 +59,6 @@ from types import MappingProxyType
 from typing import Mapping, Optional
 
 from ..compile.graph import PolicyNode, StageNode
-from ..compile.nodes import ActionNode
 from ..orders import CancelIntent, OrderIntent
 from .amounts import _floor_step  # noqa: F401  (the planner's property tests check the step grid against it)
 from .attribution import Attribution, attribute, deltas, history_for, risk_scores, score_table, update_history
@@ -77,14 +76,7 @@ NO_RATES: Mapping[str, float] = MappingProxyType({})
 def _run(self: _Planner) -> Plan:
     """The whole plan of the stage entry ``self`` plans: its actions in the stage's order (a kind's
     that reads what the closes leave after them), the cancels, the legs and their orders."""
-    after_closes: dict[str, ActionNode] = {}  # by kind: the last of each
-    for a in self.stage.actions:
-        if a.after_closes:  # it reads what the stage's closes leave: planned after them
-            after_closes[a.kind] = a
-        else:
-            a.plan(a.params, _KindPlanning(self, a))
-    for a in after_closes.values():
-        a.plan(a.params, _KindPlanning(self, a))
+    _plan_actions(self, False)
     holdings = self.spot_holdings() if self.sells_holdings else []
     closing: dict[str, set[str]] = {}
     for c in self.closes.values():
@@ -97,6 +89,17 @@ def _run(self: _Planner) -> Plan:
     return Plan(self.decision, self.stage.level, self.attribution, tuple(cancels), tuple(orders),
                 tuple(self.directives), tuple(self.hedges), tuple(self.skipped), tuple(self.residuals),
                 locks=tuple(self.locks), cancelled_by=cancelled_by)
+
+
+def _plan_actions(self: _Planner, wave: bool) -> None:
+    """The stage's actions planned in its order, a kind's that reads what the closes leave after
+    them (the last of each such kind)."""
+    after_closes = {a.kind: a for a in self.stage.actions if a.after_closes}
+    for a in self.stage.actions:
+        if not a.after_closes:
+            a.plan(a.params, _KindPlanning(self, a, wave))
+    for a in after_closes.values():
+        a.plan(a.params, _KindPlanning(self, a, wave))
 
 
 def _first_wave(self: _Planner) -> Optional[Plan]:
@@ -121,14 +124,7 @@ def _first_wave(self: _Planner) -> Optional[Plan]:
         return None
     if sum(len(ps) for _, ps in view.groups) < 2:
         return None
-    after_closes: dict[str, ActionNode] = {}  # by kind: the last of each, as in _run
-    for a in self.stage.actions:
-        if a.after_closes:
-            after_closes[a.kind] = a
-        else:
-            a.plan(a.params, _KindPlanning(self, a, wave=True))
-    for a in after_closes.values():
-        a.plan(a.params, _KindPlanning(self, a, wave=True))
+    _plan_actions(self, True)
     closing: dict[str, set[str]] = {}
     for (s, _), cols in zip(view.groups, view.columns):
         symbols = closing.setdefault(account_key(s), set())

@@ -1,7 +1,4 @@
-"""The ``api_error_rate`` signal: the fraction of exchange calls that failed within a window.
-
-Its window is :mod:`._api_calls`'. Pure: no I/O, no clock.
-"""
+"""The ``api_error_rate`` signal: the share of exchange calls that failed in a window (:mod:`._api_calls`)."""
 
 from typing import TYPE_CHECKING, ClassVar, Optional
 

@@ -1,7 +1,4 @@
-"""The ``api_latency`` signal: a quantile of the exchange calls' latency within a window.
-
-Its window is :mod:`._api_calls`'. Pure: no I/O, no clock.
-"""
+"""The ``api_latency`` signal: a quantile of the exchange calls' latency in a window (:mod:`._api_calls`)."""
 
 from decimal import Decimal
 from typing import TYPE_CHECKING, ClassVar, Optional

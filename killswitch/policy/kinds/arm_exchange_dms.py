@@ -1,7 +1,4 @@
-"""The ``arm_exchange_dms`` action: arm the venues' own dead man's switch while in the stage.
-
-The kind asks the runner (``arm_countdown``). Pure: no I/O, no clock.
-"""
+"""The ``arm_exchange_dms`` action: the runner keeps the venues' own dead man's switch armed (pure)."""
 
 from ..registry import ActionKind, ActionPlanning, Strict
 from ..units import DurationField

@@ -1,8 +1,4 @@
-"""The ``close_all`` action: every position whole, and on spot the holdings sold.
-
-The kind asks the planner (``close_all``); a stage whose first closing action it is may leave as
-its first leg alone (``closes_all``). Pure: no I/O, no clock.
-"""
+"""The ``close_all`` action: every position whole, on spot the holdings sold; it leaves first (pure)."""
 
 from typing import Any
 

@@ -1,8 +1,4 @@
-"""The ``close_positions`` action: close in full the positions that pass every selector given.
-
-The planner selects them (the policy's correlation groups, the risk scores, ``where`` read as
-``position_count`` reads it): the kind asks for it (``close_selected``). Pure: no I/O, no clock.
-"""
+"""The ``close_positions`` action: in full, the positions the planner selects by every selector (pure)."""
 
 from typing import Annotated, Literal, Optional, Self
 

@@ -1,8 +1,4 @@
-"""The ``equity_drawdown`` signal: the fall of equity from its peak within a window.
-
-A rolling maximum (amortized O(1) a tick), unknown until it covers ``min_coverage`` of the
-window; saved as the engine always saved it. Pure: no I/O, no clock.
-"""
+"""The ``equity_drawdown`` signal: the fall of equity from its peak in a window it keeps (pure)."""
 
 from decimal import Decimal
 from typing import TYPE_CHECKING, ClassVar, Optional

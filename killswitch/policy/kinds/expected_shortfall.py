@@ -1,7 +1,4 @@
-"""The ``expected_shortfall`` signal: the mean of equity's returns beyond the value at risk.
-
-Its parameters and window are :mod:`._returns`' (sorted). Pure: no I/O, no clock.
-"""
+"""The ``expected_shortfall`` signal: the mean of the returns beyond the value at risk (:mod:`._returns`)."""
 
 import math
 from typing import TYPE_CHECKING

@@ -1,7 +1,4 @@
-"""The ``notify`` action: a notification through a route, at a severity.
-
-The kind asks the sinks (``notify``); the checks refuse an undeclared route. Pure: no I/O.
-"""
+"""The ``notify`` action: a notification through a route, at a severity, which the sinks send (pure)."""
 
 from typing import Annotated, Literal
 

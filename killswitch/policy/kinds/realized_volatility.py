@@ -1,7 +1,4 @@
-"""The ``realized_volatility`` signal: the standard deviation of equity's sampled log returns.
-
-Its window is :mod:`._returns`' (running sums). Pure: no I/O, no clock.
-"""
+"""The ``realized_volatility`` signal: the deviation of equity's sampled returns (:mod:`._returns`)."""
 
 import math
 from decimal import Decimal

@@ -1,8 +1,4 @@
-"""The ``reduce_top_risk`` action: cut part of the positions the risk score ranks first.
-
-The planner ranks them (the risk scores, the attribution's declines): the kind asks for it
-(``close_top_risk``). Pure: no I/O, no clock.
-"""
+"""The ``reduce_top_risk`` action: part of the positions the planner ranks first by risk (pure)."""
 
 from typing import Annotated, Literal, Optional
 

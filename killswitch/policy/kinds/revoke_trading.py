@@ -1,7 +1,4 @@
-"""The ``revoke_trading`` action: the bots' keys made read-only at the venue itself.
-
-The kind asks the runner (``revoke``: ``killswitch.runner.effects.revokes``). Pure: no I/O.
-"""
+"""The ``revoke_trading`` action: the runner makes the bots' keys read-only at the venue (pure)."""
 
 from typing import Any
 

@@ -1,7 +1,4 @@
-"""The ``runbook`` action: the template the stage's runbook is rendered from.
-
-The kind asks the runbook sink (``runbook``); the checks render it. Pure: no I/O.
-"""
+"""The ``runbook`` action: the template the stage's runbook is rendered from, by the sink (pure)."""
 
 from typing import Annotated
 

@@ -1,7 +1,4 @@
-"""The ``value_at_risk`` signal: the historical value at risk of equity's returns.
-
-Its parameters and window are :mod:`._returns`' (sorted). Pure: no I/O, no clock.
-"""
+"""The ``value_at_risk`` signal: the historical value at risk of equity's returns (:mod:`._returns`)."""
 
 from typing import TYPE_CHECKING
 
