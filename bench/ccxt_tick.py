@@ -34,7 +34,7 @@ from pathlib import Path
 
 from harness import Sim, machine, median, pct, stop
 
-from killswitch.bootstrap import build_runner, ccxt_adapters
+from killswitch.process.bootstrap import build_runner, ccxt_adapters
 from killswitch.compile.compiler import compile_documents
 from killswitch.policy.load import load_text
 from killswitch.policy.accounts_doc import Account

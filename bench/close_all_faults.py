@@ -53,7 +53,7 @@ from adapters.simulated.scenarios import BOOK_MAIN, build  # noqa: E402
 from adapters.simulated.venues import VENUES as SIM_VENUES  # noqa: E402
 from killswitch.compile.compiler import compile_documents  # noqa: E402
 from killswitch.policy.load import load_text  # noqa: E402
-from killswitch.bootstrap import build_runner  # noqa: E402
+from killswitch.process.bootstrap import build_runner  # noqa: E402
 from killswitch.runner.tick.loop import Runner  # noqa: E402
 from killswitch.state import open_store  # noqa: E402
 

@@ -36,7 +36,7 @@ sys.path.insert(0, str(ROOT / "bench"))
 
 from adapters.simulated.adapter import SimulatedAdapter  # noqa: E402
 from adapters.simulated.engine import AccountSpec, ManualClock, MarketSpec, RateLimits, SimExchange  # noqa: E402
-from killswitch.bootstrap import build_runner  # noqa: E402
+from killswitch.process.bootstrap import build_runner  # noqa: E402
 from killswitch.state import open_store  # noqa: E402
 
 STEP_MS = 5_000

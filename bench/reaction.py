@@ -51,7 +51,7 @@ from harness import machine, soak_ticks, spawn_venue
 from adapters.ccxt_exchange import CcxtAdapter, OrderBudget
 from adapters.simulated.adapter import SimulatedAdapter
 from adapters.simulated.engine import AccountSpec, ManualClock, MarketSpec, RateLimits, SimExchange
-from killswitch.bootstrap import build_runner
+from killswitch.process.bootstrap import build_runner
 from killswitch.compile.compiler import compile_documents
 from killswitch.policy.load import load_text
 from killswitch.policy.accounts_doc import Account
@@ -200,7 +200,7 @@ async def one_reaction(g, work: Path, k: int, venue: Venue, ad: CcxtAdapter) -> 
     await venue.do("advance", 1_000)
     await runner.tick()  # one quiet tick first: the breach tick is the runner's second, as in a run
     # and what start-up made kept out of the collector's walks from then on, as `ksctl run` does
-    # after its first tick (killswitch/daemon.py); undone when the trial ends
+    # after its first tick (killswitch/process/daemon.py); undone when the trial ends
     gc.freeze()
     # Trials run back to back, far faster than the policy's 1 s: the request pacer and the order
     # budget are given what they hold at that interval (full: bench/ccxt_tick.py), not buckets

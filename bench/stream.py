@@ -480,7 +480,7 @@ async def faults_run(work: Path) -> tuple[Any, dict]:
     from adapters.ccxt_exchange import CcxtAdapter
     from adapters.simulated.http import SimServer, wall_clock
     from adapters.simulated.venues import sim_account
-    from killswitch.bootstrap import build_runner
+    from killswitch.process.bootstrap import build_runner
     from killswitch.state import open_store
 
     plan = fault_plan()

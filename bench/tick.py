@@ -295,7 +295,7 @@ class Bench:
     dry run (its adapters take orders: :class:`Accepting`)."""
 
     def __init__(self, layout: str, n: int, sets: list[list[Snapshot]], work: Path, live: bool = False):
-        from killswitch.bootstrap import build_runner
+        from killswitch.process.bootstrap import build_runner
         from killswitch.state import open_store
 
         self.t = T0

@@ -1,6 +1,6 @@
 """The process's log: the standard :mod:`logging` module, as text or JSON lines, secrets scrubbed.
 
-``ksctl run`` says what it does through the logger ``killswitch.run`` (see :mod:`killswitch.daemon`):
+``ksctl run`` says what it does through the logger ``killswitch.run`` (see :mod:`killswitch.process.daemon`):
 INFO and below to stdout, WARNING and above to stderr, as the bare lines were before (operators'
 scripts and the tests read both streams). Each line has a UTC timestamp and a level:
 

@@ -92,7 +92,7 @@ async def _run(policy_dir: Path, echo, venue: str = "binanceusdm") -> int:
     from ..compile.compiler import compile_documents
     from ..policy.load import load_sources
     from ..zones import zone_known
-    from ..bootstrap import SinkOptions, build_runner, ccxt_adapters, open_state, runner_sinks
+    from ..process.bootstrap import SinkOptions, build_runner, ccxt_adapters, open_state, runner_sinks
     from ..render.evaluation import iso, plan_lines
     from ..sources import read_sources
 

@@ -145,7 +145,7 @@ def _accounts_of(path: Optional[str], max_file_bytes: int):
     it); a document that cannot be read is a usage error."""
     if not path:
         return None, []
-    from ..bootstrap import AccountsError, read_accounts_file
+    from ..process.bootstrap import AccountsError, read_accounts_file
 
     try:
         return read_accounts_file(path, max_file_bytes)
@@ -213,7 +213,7 @@ async def _live(graph, spec, state, timeout_s: float, scores: str, stored=None):
     from adapters.base import order_rates
     from adapters.deferred import unreadable_snapshot
 
-    from ..bootstrap import ccxt_adapters
+    from ..process.bootstrap import ccxt_adapters
     from ..runner.venue.port import Venues
     from ..preview.limits import unlisted_limit_symbols
     from ..preview.plan import plan_snapshots

@@ -1,4 +1,4 @@
-"""``ksctl run``: the kill switch as a daemon (see :mod:`killswitch.daemon`)."""
+"""``ksctl run``: the kill switch as a daemon (see :mod:`killswitch.process.daemon`)."""
 
 from __future__ import annotations
 
@@ -104,8 +104,8 @@ def run(policies, accounts, state_url, shard, lock_file, api_host, api_port, api
         max_file_bytes, max_ticks) -> None:
     """Run the kill switch: tick, decide, act, lock, serve the API."""
     from ..policy.units import UnitError, parse_duration
-    from ..daemon import main
-    from ..daemon_options import RunOptions
+    from ..process.daemon import main
+    from ..process.options import RunOptions
     from ..runner.api.admission import parse_limits
     from ..runner.lease.pod_label import label_key_problem
 

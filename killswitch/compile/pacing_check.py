@@ -7,7 +7,7 @@ simulated exchange, which counts them in its own time, or a gateway in front of 
 account without an ``api_url`` reaches the public venue, whose limits would then be kept by
 nobody: the venue answers a client over them with 429s and then an IP ban. Refused at the
 ``paced_by_venue`` key (file:line:col); the runner keeps the client's pacing for such an account
-whatever it is handed (:func:`killswitch.bootstrap.ccxt_adapters`).
+whatever it is handed (:func:`killswitch.process.bootstrap.ccxt_adapters`).
 
 Pure: no I/O.
 """

@@ -13,7 +13,7 @@ from typing import Any
 
 from adapters.simulated.adapter import SimulatedAdapter
 from adapters.simulated.engine import ManualClock
-from killswitch.bootstrap import build_runner_and_desk
+from killswitch.process.bootstrap import build_runner_and_desk
 from killswitch.runner.api.api import make_app, start_api, stop_api
 from killswitch.state import open_store
 

@@ -414,7 +414,8 @@ def test_wheel_from_the_docker_context_installs_and_runs_without_test_extras(doc
     r = subprocess.run([str(venv / "bin" / "ksctl"), "--version"], capture_output=True, text=True, timeout=60)
     assert r.returncode == 0 and "0.1.0" in r.stdout, r.stdout + r.stderr
     probe = ("import importlib.util, sys\n"
-             "import killswitch.cli.run, killswitch.daemon, killswitch.runner.api.api, killswitch.state.postgres\n"
+             "import killswitch.cli.run, killswitch.process.daemon, killswitch.runner.api.api\n"
+             "import killswitch.state.postgres\n"
              "import adapters.ccxt_exchange\n"
              "sys.exit(sum(importlib.util.find_spec(m) is not None for m in ('pytest', 'hypothesis')))\n")
     r = subprocess.run([str(python), "-c", probe], capture_output=True, text=True, timeout=120)

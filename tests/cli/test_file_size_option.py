@@ -11,8 +11,8 @@ import pytest
 from click.testing import CliRunner
 
 from killswitch.cli.main import cli
-from killswitch.daemon import Daemon
-from killswitch.daemon_options import RunOptions
+from killswitch.process.daemon import Daemon
+from killswitch.process.options import RunOptions
 from tests.conftest import POLICIES
 
 MIB = 1024 * 1024

@@ -11,8 +11,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from killswitch.daemon import Daemon
-from killswitch.daemon_options import RunOptions
+from killswitch.process.daemon import Daemon
+from killswitch.process.options import RunOptions
 from tests.conftest import POLICIES
 from tests.procs import Receiver, accounts_file, free_port, wait_port
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 import pytest
 from click.testing import CliRunner
 
-from killswitch.bootstrap import AccountsError, read_accounts
+from killswitch.process.bootstrap import AccountsError, read_accounts
 from killswitch.cli.main import cli
 from tests.conftest import POLICIES
 

@@ -16,7 +16,7 @@ from click.testing import CliRunner
 from adapters.base import AdapterError, Reason
 from adapters.ccxt_exchange import CcxtAdapter
 from adapters.registry import dialect_ids
-from killswitch.bootstrap import AccountsError, read_accounts
+from killswitch.process.bootstrap import AccountsError, read_accounts
 from killswitch.cli.main import cli
 from killswitch.policy.accounts_doc import Account
 from tests.conftest import POLICIES

@@ -29,7 +29,7 @@ from adapters.simulated.adapter import SimulatedAdapter
 from adapters.simulated.depth import DepthModel
 from adapters.simulated.engine import AccountSpec, ManualClock, MarketSpec, RateLimits, SimExchange
 from adapters.simulated.faults import FaultPlan
-from killswitch.bootstrap import build_runner
+from killswitch.process.bootstrap import build_runner
 from killswitch.compile.compiler import compile_documents
 from killswitch.policy.load import load_text
 from killswitch.state import open_store

@@ -27,7 +27,7 @@ from adapters.simulated.engine import ManualClock
 from adapters.simulated.faults import FaultPlan
 from adapters.simulated.scenarios import build
 from adapters.simulated.venues import VENUES
-from killswitch.bootstrap import build_runner_and_desk
+from killswitch.process.bootstrap import build_runner_and_desk
 from killswitch.notify.message import headline
 from killswitch.runbooks.sink import RunbookSink
 from killswitch.runner.operator.desk import Desk

@@ -17,7 +17,7 @@ import textwrap
 import pytest
 
 from adapters.simulated.adapter import SimulatedAdapter
-from killswitch.bootstrap import build_runner_and_desk
+from killswitch.process.bootstrap import build_runner_and_desk
 from killswitch.compile.compiler import compile_documents
 from killswitch.policy.load import load_text
 from killswitch.state import open_store

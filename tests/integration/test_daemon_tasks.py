@@ -1,4 +1,4 @@
-"""``ksctl run``'s named tasks under its supervisor (killswitch/daemon.py, killswitch/tasks.py):
+"""``ksctl run``'s named tasks under its supervisor (killswitch/process/daemon.py, killswitch/process/tasks.py):
 a task whose failure stops the process — the tick loop, the loop's half of the lease's watchdog —
 is said by name, and the process stops as at SIGTERM (the lease given up, the store closed) and
 exits 3 so that whatever runs it starts it again.
@@ -15,8 +15,8 @@ import sys
 
 import pytest
 
-from killswitch.daemon import Daemon
-from killswitch.daemon_options import RunOptions
+from killswitch.process.daemon import Daemon
+from killswitch.process.options import RunOptions
 from killswitch.runner.lease import keeper as lease_keeper
 from killswitch.runner.tick.loop import Runner
 from killswitch.state import open_store

@@ -29,7 +29,7 @@ from adapters.simulated.engine import ManualClock
 from adapters.simulated.http import SimServer, wall_clock
 from adapters.simulated.scenarios import build
 from adapters.simulated.venues import VENUES, sim_account
-from killswitch.bootstrap import build_runner_and_desk
+from killswitch.process.bootstrap import build_runner_and_desk
 from killswitch.compile.compiler import compile_documents
 from killswitch.events import LOCK_VIOLATION
 from killswitch.policy.load import load_text
@@ -357,7 +357,7 @@ def test_a_streamed_account_cancels_a_rogue_entry_at_the_stream_events_tick_not_
     import logging
     import time
 
-    from killswitch.daemon import Daemon
+    from killswitch.process.daemon import Daemon
 
     from .test_stream_runner import serve as serve_streamed, stream_of
     from tests.procs import until
@@ -435,7 +435,7 @@ def test_a_streamed_fill_that_grows_a_position_under_a_halt_is_reverted_at_the_s
     long before the next interval."""
     import time
 
-    from killswitch.daemon import Daemon
+    from killswitch.process.daemon import Daemon
 
     from .test_stream_runner import serve as serve_streamed, stream_of
     from tests.procs import until
@@ -477,7 +477,7 @@ def test_a_streamed_account_cancels_a_rogue_conditional_entry_at_the_stream_even
     reconcile."""
     import time
 
-    from killswitch.daemon import Daemon
+    from killswitch.process.daemon import Daemon
 
     from .test_stream_runner import serve as serve_streamed, stream_of
     from tests.procs import until

@@ -17,7 +17,7 @@ from types import SimpleNamespace
 from adapters.simulated.adapter import SimulatedAdapter
 from adapters.simulated.engine import ManualClock
 from adapters.simulated.scenarios import build
-from killswitch.bootstrap import build_runner_and_desk
+from killswitch.process.bootstrap import build_runner_and_desk
 from killswitch.runner.api.api import make_app
 from killswitch.runner.api.thread import ApiThread
 from killswitch.state import open_store

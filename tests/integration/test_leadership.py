@@ -384,8 +384,8 @@ def test_a_lone_runner_keeps_its_lease_through_a_burst_of_store_heavy_operator_c
     stopped cleanly, the runner gives the lease up. (A TTL of 1.5 s: its term, 1 s after the
     loop's last sign of life, is more than a shared 2-core machine stalls a process for; with
     0.9 s this failed now and then when the machine was slow, the burst never mattering.)"""
-    from killswitch.daemon import Daemon
-    from killswitch.daemon_options import RunOptions
+    from killswitch.process.daemon import Daemon
+    from killswitch.process.options import RunOptions
     from killswitch.runner.api.admission import Limits
 
     from .test_processes import Sim

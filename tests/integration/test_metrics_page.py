@@ -11,7 +11,7 @@ import asyncio
 import aiohttp
 import pytest
 
-from killswitch.bootstrap import SinkOptions, build_runner_and_desk, runner_sinks
+from killswitch.process.bootstrap import SinkOptions, build_runner_and_desk, runner_sinks
 from killswitch.metrics import Registry, parse_families
 from killswitch.runner.api.api import make_app, start_api, stop_api
 from killswitch.runner.lease.keeper import LeaseKeeper

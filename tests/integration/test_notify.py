@@ -22,7 +22,7 @@ from killswitch.compile.compiler import compile_documents
 from killswitch.notify.sink import NotifyOptions, NotifySink
 from killswitch.policy.load import load_text
 from killswitch.policy.routes_doc import NotificationRoutes
-from killswitch.daemon_options import RunOptions
+from killswitch.process.options import RunOptions
 from killswitch.events import Event
 from tests.integration.test_runner import T0, TICK_MS, setup
 from tests.procs import free_port
@@ -426,7 +426,7 @@ def test_ksctl_run_adds_the_sink_last_and_names_a_missing_secret_by_its_referenc
     text = (POLICIES / "futures-book.yaml").read_text() + "\n---\n" + (POLICIES / "routes.yaml").read_text()
     result = compile_documents(load_text(text, "p.yaml"))
     errors: list[str] = []
-    from killswitch.bootstrap import SinkOptions, runner_sinks
+    from killswitch.process.bootstrap import SinkOptions, runner_sinks
     from killswitch.state import open_store
 
     opts = RunOptions(("unused",), "unused", "unused", "unused")

@@ -14,7 +14,7 @@ import threading
 
 from click.testing import CliRunner
 
-from killswitch.bootstrap import build_runner, build_runner_and_desk
+from killswitch.process.bootstrap import build_runner, build_runner_and_desk
 from killswitch.cli.common import EXIT_UNVERIFIED
 from killswitch.cli.main import cli
 from killswitch.client import RunnerClient

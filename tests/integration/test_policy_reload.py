@@ -20,9 +20,9 @@ import urllib.request
 
 import pytest
 
-from killswitch import daemon_reload
-from killswitch.daemon import Daemon
-from killswitch.daemon_options import RunOptions
+from killswitch.process import reloads
+from killswitch.process.daemon import Daemon
+from killswitch.process.options import RunOptions
 from tests.conftest import POLICIES
 from tests.procs import Receiver, accounts_file, free_port, paced_by_the_simulator, until, wait_port
 
@@ -82,7 +82,7 @@ def test_the_api_answers_and_ticks_go_on_while_a_reload_compiles(tmp_path, excha
     said: list[str] = []
     daemon = Daemon(opts, said.append, said.append)
 
-    real = daemon_reload._compile_for_reload
+    real = reloads._compile_for_reload
     started, release = threading.Event(), threading.Event()
 
     def held_compile(paths, max_file_bytes, accounts=None):  # on the worker thread: waits, then compiles
@@ -101,7 +101,7 @@ def test_the_api_answers_and_ticks_go_on_while_a_reload_compiles(tmp_path, excha
         assert (await asyncio.to_thread(_get_status, api_port))["graph_digest"] == first
 
         # a slow compile: the change is read, then held on the worker thread until released
-        monkeypatch.setattr(daemon_reload, "_compile_for_reload", held_compile)
+        monkeypatch.setattr(reloads, "_compile_for_reload", held_compile)
         (pol / "futures-book.yaml").write_text(book.replace("dd_15m >= 10%", "dd_15m >= 9%"))
         daemon.reload.set()  # what SIGHUP does
         assert await asyncio.to_thread(started.wait, DEADLINE_S), "the reload never started compiling"
@@ -119,8 +119,8 @@ def test_the_api_answers_and_ticks_go_on_while_a_reload_compiles(tmp_path, excha
         assert (await asyncio.to_thread(_get_status, api_port))["graph_digest"] == second
 
         # a compiler crash on the worker thread: a failed reload, said loudly; the runner goes on
-        monkeypatch.setattr(daemon_reload, "_compile_for_reload", real)
-        monkeypatch.setattr(daemon_reload, "compile_policy_sources", crashing_compile)
+        monkeypatch.setattr(reloads, "_compile_for_reload", real)
+        monkeypatch.setattr(reloads, "compile_policy_sources", crashing_compile)
         daemon.reload.set()
         await until(lambda: runner.reloads.error is not None, "the failed reload reported")
         assert "internal error while compiling the policies: RuntimeError" in runner.reloads.error

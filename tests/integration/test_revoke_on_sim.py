@@ -1,5 +1,5 @@
 """``revoke_trading`` end to end on the simulated exchange's Binance, Bybit and OKX faces: the
-runner built by :func:`killswitch.bootstrap.build_runner_and_desk` over the production CcxtAdapter, whose
+runner built by :func:`killswitch.process.bootstrap.build_runner_and_desk` over the production CcxtAdapter, whose
 Accounts entry has a ``revoke:`` block (the master credential, the sub-account, the bot's key),
 and the bot's own ccxt client trading with that key (tests/integration/test_simulated_revoke.py).
 
@@ -28,7 +28,7 @@ from click.testing import CliRunner
 from adapters.ccxt_exchange import CcxtAdapter
 from adapters.simulated.http import SimServer, wall_clock
 from adapters.simulated.venues import sim_account
-from killswitch.bootstrap import build_runner_and_desk
+from killswitch.process.bootstrap import build_runner_and_desk
 from killswitch.cli.main import cli
 from killswitch.events import REVOKE_FAILED, TRADING_RESTORED, TRADING_REVOKED
 from killswitch.state import open_store

@@ -139,8 +139,8 @@ def test_ksctl_runbook_render_and_report_read_the_crash_back(tmp_path, monkeypat
 
 
 def test_ksctl_run_wires_the_runbook_sink_between_telemetry_and_notifications(tmp_path):
-    from killswitch.bootstrap import SinkOptions, compile_policies, runner_sinks
-    from killswitch.daemon_options import RunOptions
+    from killswitch.process.bootstrap import SinkOptions, compile_policies, runner_sinks
+    from killswitch.process.options import RunOptions
     from killswitch.state import open_store
 
     opts = RunOptions(policies=(str(ROOT / "policies"),), accounts=str(ROOT / "policies" / "accounts.yaml"),

@@ -24,7 +24,7 @@ from adapters.simulated.scenarios import build
 from killswitch.compile.compiler import compile_documents
 from killswitch.policy.load import load_text
 from killswitch.runbooks.sink import RunbookSink
-from killswitch.bootstrap import build_runner, build_runner_and_desk
+from killswitch.process.bootstrap import build_runner, build_runner_and_desk
 from killswitch.events import STAGE_TRANSITION
 from killswitch.orders import PLANNED_KIND, planned_count, planned_intents
 from killswitch.state import StoreError, open_store

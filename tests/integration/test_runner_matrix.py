@@ -47,7 +47,7 @@ from adapters.simulated.scenarios import build
 from killswitch.compile.compiler import compile_documents
 from killswitch.policy.load import load_text
 from killswitch.runner.venue.execution import UNCLEAR
-from killswitch.bootstrap import build_runner
+from killswitch.process.bootstrap import build_runner
 from killswitch.runner.tick.loop import Runner, TickReport
 from killswitch.state import open_store
 

@@ -16,7 +16,7 @@ import pytest
 from adapters.simulated.adapter import SimulatedAdapter
 from adapters.simulated.engine import ManualClock
 from adapters.simulated.scenarios import build
-from killswitch.bootstrap import build_runner
+from killswitch.process.bootstrap import build_runner
 from killswitch.state import open_store
 
 from .test_runner import T0, TICK_MS, Crash, Recording, fills_by_client_id, graph, positions, setup, started

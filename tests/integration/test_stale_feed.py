@@ -27,7 +27,7 @@ from killswitch.engine.evaluate import evaluate
 from killswitch.engine.state import FROZEN_AFTER_MS, State
 from killswitch.policy.load import load_text
 from killswitch.policy.accounts_doc import Account
-from killswitch.bootstrap import RunnerAndDesk, build_runner_and_desk
+from killswitch.process.bootstrap import RunnerAndDesk, build_runner_and_desk
 from killswitch.state import open_store
 
 from .sim_helpers import T0, run

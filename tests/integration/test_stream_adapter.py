@@ -30,7 +30,7 @@ from adapters.simulated.http import SimServer, wall_clock
 from adapters.venues.binance.face import binanceusdm_client
 from adapters.simulated.scenarios import build
 from adapters.simulated.venues import sim_account
-from killswitch.bootstrap import ccxt_adapters
+from killswitch.process.bootstrap import ccxt_adapters
 from tests.procs import until
 
 from .sim_helpers import T0, intent, run

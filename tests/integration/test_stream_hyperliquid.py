@@ -24,7 +24,7 @@ from adapters.venues.hyperliquid.face import account_address, account_key, hyper
 from adapters.simulated.http import SimServer, wall_clock
 from adapters.simulated.scenarios import build
 from adapters.simulated.venues import sim_account
-from killswitch.bootstrap import ccxt_adapters
+from killswitch.process.bootstrap import ccxt_adapters
 from tests.procs import until
 
 from .sim_helpers import run
@@ -357,8 +357,8 @@ async def serve(tmp: Path, monkeypatch: Any, scenario: Any) -> None:
     """``await scenario(daemon, server)`` with ``ksctl run`` in-process leading over a fresh
     server, ``sim-main`` on Hyperliquid with a stream block (the bot's strategy ``alpha``: cloids
     beginning ``0xa1``), then stop."""
-    from killswitch.daemon import Daemon
-    from killswitch.daemon_options import RunOptions
+    from killswitch.process.daemon import Daemon
+    from killswitch.process.options import RunOptions
 
     engine = build("calm", wall_clock)
     for symbol, price in FLAT.items():

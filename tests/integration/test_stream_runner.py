@@ -30,8 +30,8 @@ import pytest
 
 from adapters.simulated.http import SimServer, wall_clock
 from adapters.simulated.scenarios import build
-from killswitch.daemon import Daemon
-from killswitch.daemon_options import RunOptions
+from killswitch.process.daemon import Daemon
+from killswitch.process.options import RunOptions
 from tests.procs import until
 
 DEADLINE_S = 30.0  # a bound on waits for events, never a measured duration

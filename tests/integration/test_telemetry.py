@@ -357,8 +357,8 @@ def test_a_dead_collector_costs_the_tick_nothing_and_its_losses_are_counted(tmp_
                                              "(timeout 2s, queue 2048 spans)"),
 ])
 def test_ksctl_run_puts_the_telemetry_sink_first_and_says_where_traces_go(tmp_path, otel_env, endpoint, said):
-    from killswitch.bootstrap import SinkOptions, runner_sinks
-    from killswitch.daemon_options import RunOptions
+    from killswitch.process.bootstrap import SinkOptions, runner_sinks
+    from killswitch.process.options import RunOptions
     from killswitch.state import open_store
 
     if endpoint:

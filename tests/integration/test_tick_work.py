@@ -51,7 +51,7 @@ class Book:
     """A warmed runner and its desk over ``bench/tick.py``'s one-account book of ``n``."""
 
     def __init__(self, n: int, work: Path):
-        from killswitch.bootstrap import build_runner_and_desk
+        from killswitch.process.bootstrap import build_runner_and_desk
         from killswitch.runner.lease.keeper import LeaseKeeper
         from killswitch.state import open_store
 

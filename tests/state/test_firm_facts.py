@@ -17,7 +17,7 @@ from killswitch.firm.directives import LOCK, Directive
 from killswitch.firm.facts import Fact
 from killswitch.policy.accounts_doc import Account
 from killswitch.runner.firm.firm import FirmLink
-from killswitch.shardrun import ShardStart
+from killswitch.process.shard import ShardStart
 from killswitch.state import open_store
 from killswitch.state.firm import open_firm, shard_schema
 from killswitch.state.firm_tables import NOTIFY_CHANNEL

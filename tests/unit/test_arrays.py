@@ -189,7 +189,7 @@ def test_a_runner_imports_numpy_when_it_is_made_not_in_the_tick_that_first_score
     # in a fresh interpreter: another test's import would hide the runner's
     code = textwrap.dedent("""
         import sys
-        from killswitch.bootstrap import build_runner
+        from killswitch.process.bootstrap import build_runner
         from killswitch.state import open_store
         from tests.unit.engine_helpers import compile_graph, policy_text
         graph = compile_graph(policy_text("s: {equity_change: {against: baseline, baseline: 10k}}",

@@ -9,7 +9,7 @@ import asyncio
 from adapters.simulated.adapter import SimulatedAdapter
 from adapters.simulated.engine import ManualClock
 from adapters.simulated.scenarios import build
-from killswitch.bootstrap import build_runner_and_desk
+from killswitch.process.bootstrap import build_runner_and_desk
 from killswitch.state import open_store
 
 from .test_runner_operator import T0, TICK_MS, compiled

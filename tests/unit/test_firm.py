@@ -12,7 +12,7 @@ import textwrap
 
 import pytest
 
-from killswitch.bootstrap import shard_ports
+from killswitch.process.bootstrap import shard_ports
 from killswitch.compile.compiler import compile_documents
 from killswitch.compile.shards import assign, local_graph, split
 from killswitch.engine.evaluate import evaluate

@@ -182,7 +182,7 @@ def _accounts(console: str) -> str:
 def test_a_shards_console_url_in_the_accounts_document_reaches_the_shards_start_and_credentials_are_refused():
     from killswitch.policy.load import load_text
     from killswitch.policy.accounts_doc import Accounts
-    from killswitch.shardrun import shard_start
+    from killswitch.process.shard import shard_start
 
     got = load_text(_accounts("https://ks-desk-a.example/"), "accounts.yaml")
     assert not got.diagnostics, [d.message for d in got.diagnostics]

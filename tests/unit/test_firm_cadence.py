@@ -13,7 +13,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from killswitch.bootstrap import shard_ports
+from killswitch.process.bootstrap import shard_ports
 from killswitch.compile.graph import DecisionGraph
 from killswitch.compile.shards import (FIRM_MIN_INTERVAL_MS, STALE_FACTOR, assign, firm_interval_refusals, local_graph,
                                        pace_s, split)
@@ -115,7 +115,7 @@ def test_a_local_policy_under_the_floor_is_no_firm_policy_and_is_not_refused():
 def _link(graph):
     """A shard's firm link (desk-a of the accounts document), its store never called here."""
     from killswitch.runner.firm.firm import FirmLink
-    from killswitch.shardrun import shard_start
+    from killswitch.process.shard import shard_start
 
     res = _compile_text(ACCOUNTS)
     spec = next(d.model for d in res.docs if isinstance(d.model, Accounts)).spec
@@ -153,7 +153,7 @@ def _shard_runner(tmp_path):
     from adapters.simulated.adapter import SimulatedAdapter
     from adapters.simulated.engine import ManualClock
     from adapters.simulated.scenarios import build
-    from killswitch.bootstrap import build_runner_and_desk
+    from killswitch.process.bootstrap import build_runner_and_desk
     from killswitch.state import open_store
     from tests.unit.test_runner_operator import ACCOUNT, T0
 

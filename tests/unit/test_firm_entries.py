@@ -17,7 +17,7 @@ from killswitch.events import STAGE_TRANSITION
 from killswitch.firm.facts import Fact
 from killswitch.policy.accounts_doc import Accounts
 from killswitch.runner.firm.firm import FirmLink
-from killswitch.shardrun import shard_start
+from killswitch.process.shard import shard_start
 from killswitch.state import open_store
 from killswitch.state.firm import open_firm, shard_schema
 

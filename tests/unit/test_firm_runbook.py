@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 import textwrap
 
-from killswitch.bootstrap import build_runner
+from killswitch.process.bootstrap import build_runner
 from killswitch.compile.compiler import compile_documents
 from killswitch.events import STAGE_TRANSITION, Event
 from killswitch.policy.load import load_text

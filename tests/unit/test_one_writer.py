@@ -245,7 +245,7 @@ def test_an_operator_change_taken_back_leaves_a_lock_book_moved_meanwhile(tmp_pa
 # --- the writers, read from the source -------------------------------------------------------------
 
 RUNNER_SIDE = ("killswitch/runner", "killswitch/runbooks", "killswitch/notify", "killswitch/telemetry",
-               "killswitch/audit", "killswitch/bootstrap.py", "killswitch/daemon.py", "killswitch/shardrun.py")
+               "killswitch/audit", "killswitch/process")
 BOOK = "killswitch/runner/book/book.py"
 LEADERSHIP = "killswitch/runner/lease/leadership.py"
 # the store's writes a runner makes only under a fencing token: the audit chain and the runbooks

@@ -162,7 +162,7 @@ def test_live_tokens_swap_whole_and_keep_what_is_in_force_when_refused():
 
 
 def test_a_tokens_reload_is_said_by_names_and_roles_never_tokens():
-    from killswitch.tokens_reload import tokens_change
+    from killswitch.process.tokens import tokens_change
 
     old = _tokens(("alice", "tok-a", ["operator"]), ("bob", "tok-b", ["approver"]))
     new = _tokens(("alice", "tok-a2", ["operator", "approver"]), ("carol", "tok-c", ["approver"]))

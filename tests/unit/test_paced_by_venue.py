@@ -58,7 +58,7 @@ def _account(**kw) -> Account:
 
 def test_the_runner_leaves_pacing_to_the_venue_only_at_an_api_url_and_still_budgets_orders(caplog):
     from adapters.ccxt_exchange.budget import OrderBudget, RequestPacer
-    from killswitch.bootstrap import ccxt_adapters
+    from killswitch.process.bootstrap import ccxt_adapters
 
     caplog.set_level(logging.INFO, logger="killswitch.runner")
     accounts = [
@@ -84,7 +84,7 @@ def test_the_runner_leaves_pacing_to_the_venue_only_at_an_api_url_and_still_budg
 
 
 def test_the_runner_refuses_accounts_that_would_leave_a_public_venue_unpaced(tmp_path):
-    from killswitch.bootstrap import AccountsError, read_accounts
+    from killswitch.process.bootstrap import AccountsError, read_accounts
 
     path, _ = _validate(tmp_path, "      paced_by_venue: true\n")
     with pytest.raises(AccountsError) as e:

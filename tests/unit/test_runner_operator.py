@@ -24,7 +24,7 @@ from killswitch.compile.compiler import compile_documents
 from killswitch.policy.load import load_text
 from killswitch.runner.lock.lock import DEAD_MANS_SWITCH, OPERATOR, LockBook
 from killswitch.runner.lock.file import read_lock_file
-from killswitch.bootstrap import build_runner_and_desk
+from killswitch.process.bootstrap import build_runner_and_desk
 from killswitch.events import DMS_FIRED
 from killswitch.state import open_store
 
@@ -447,8 +447,8 @@ class _WaitingRunner:
 
 
 def test_the_daemon_refreshes_the_venue_countdowns_between_ticks_and_stops_when_deposed():
-    from killswitch.daemon import Daemon
-    from killswitch.daemon_options import RunOptions
+    from killswitch.process.daemon import Daemon
+    from killswitch.process.options import RunOptions
 
     async def go():
         daemon = Daemon(RunOptions(("p",), "a.yaml", "sqlite://x", "lock.json", lease_ttl_ms=150), print, print)

@@ -102,8 +102,8 @@ class _Runner:
 
 
 def _daemon(spacing_s: float):
-    from killswitch.daemon import Daemon
-    from killswitch.daemon_options import RunOptions
+    from killswitch.process.daemon import Daemon
+    from killswitch.process.options import RunOptions
 
     return Daemon(RunOptions(("p",), "a.yaml", "sqlite://x", "lock.json", lease_ttl_ms=3_000,
                              min_tick_spacing_s=spacing_s), print, print)

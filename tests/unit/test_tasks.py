@@ -1,4 +1,4 @@
-"""The process's named tasks under one supervisor (killswitch/tasks.py): a failing task is said
+"""The process's named tasks under one supervisor (killswitch/process/tasks.py): a failing task is said
 by name and counted; one whose failure stops the process stops it (the daemon's stop) and is
 named as the reason; one that restarts is started again after a pause that doubles; a cancel
 or a return is no failure."""
@@ -10,7 +10,7 @@ import asyncio
 import pytest
 
 from killswitch.metrics import Registry
-from killswitch.tasks import EXIT, RESTART, Supervisor, Task
+from killswitch.process.tasks import EXIT, RESTART, Supervisor, Task
 
 
 def _supervisor(said: list[str], stops: list[int]) -> Supervisor:

@@ -41,7 +41,7 @@ def test_an_account_on_a_venue_without_a_dialect_is_said_at_start(caplog, monkey
     import asyncio
     import logging
 
-    from killswitch.bootstrap import ccxt_adapters
+    from killswitch.process.bootstrap import ccxt_adapters
     from killswitch.policy.accounts_doc import Account
 
     monkeypatch.setenv("KS_T_KEY", "k")

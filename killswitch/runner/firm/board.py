@@ -68,7 +68,7 @@ def board_of(book: BookView, shard: str, holder: str, fence: int, now: int, inte
 
 class BoardLink:
     """See the module doc. ``firm``: the shard's :class:`~killswitch.state.firm.FirmStore` (the
-    tick's connection); ``start``: the shard (:class:`killswitch.shardrun.ShardStart`);
+    tick's connection); ``start``: the shard (:class:`killswitch.process.shard.ShardStart`);
     ``firm_graph``: the firm-wide policies now (their stale bound); ``console``: this runner's
     own console URL (``--external-url``), published for the other shards' links."""
 

@@ -68,7 +68,7 @@ from ..view import ChangeResult, ResetResult
 class FirmLink:
     """See the module doc. ``ports``: the shard runner's parts it uses
     (:class:`~.firm_ports.ShardPorts`); ``start``: the shard
-    (:class:`killswitch.shardrun.ShardStart`); ``firm``: the
+    (:class:`killswitch.process.shard.ShardStart`); ``firm``: the
     :class:`~killswitch.state.firm.FirmStore`; ``url``: the database's, for LISTEN."""
 
     def __init__(self, ports: ShardPorts, firm: Any, start: Any, url: str, holder: str, ttl_ms: int,

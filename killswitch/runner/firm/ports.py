@@ -8,7 +8,7 @@ operator's takes (:class:`FirmCommands`: audited first, then applied and saved),
 close (:class:`Closes`), the executor's cancels (:class:`Cancels`), the sinks
 (:class:`~.collaborators.Tells`) and what the firm reads and sets of the book
 (:class:`ShardBook`). The bootstrap builds one from a runner's parts
-(:func:`killswitch.bootstrap.shard_ports`); a test builds one from the parts it needs.
+(:func:`killswitch.process.bootstrap.shard_ports`); a test builds one from the parts it needs.
 :class:`FirmRoutes` is what the runner asks of the firm link: an operator's firm-wide command
 made a directive, and ``GET /v1/firm``.
 

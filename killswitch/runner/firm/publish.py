@@ -26,7 +26,7 @@ from .ports import ShardBook
 class FactsPublisher:
     """See the module doc. ``book``: the shard's, whose last snapshots are published; ``firm``:
     the :class:`~killswitch.state.firm.FirmStore`; ``start``: the shard
-    (:class:`killswitch.shardrun.ShardStart`)."""
+    (:class:`killswitch.process.shard.ShardStart`)."""
 
     def __init__(self, book: ShardBook, firm: Any, start: Any, echo: Callable[[str], None],
                  err: Callable[[str], None]):

@@ -7,7 +7,7 @@ the heartbeats (:mod:`.countdowns`), the turn its calls are carried in (:mod:`.t
 shard, the firm link its firm-wide commands are routed through (:class:`~.firm_ports.FirmRoutes`)
 and the firm board (:class:`~.firm_board.FirmBoardView`). Each view call is one delegation to
 the part that owns it, plus the log line of an operator's change (:mod:`.oplog`) and, for a
-reset, the silences of the incident it ends. Built by :func:`killswitch.bootstrap.build_runner_and_desk`
+reset, the silences of the incident it ends. Built by :func:`killswitch.process.bootstrap.build_runner_and_desk`
 from the same parts as the :class:`~.loop.Runner`, which keeps the tick and the lease.
 
 Threads. The API serves from a thread of its own (:mod:`.api_thread`) and hands every view call

@@ -1,7 +1,7 @@
 """The runner's sinks: every tick report and event handed to each, and no sink able to break a tick.
 
 What it owns: the sinks in their order (telemetry, notifications, runbooks, the audit anchor:
-see :mod:`killswitch.bootstrap`), each given the narrow
+see :mod:`killswitch.process.bootstrap`), each given the narrow
 :class:`~killswitch.runner.sinks.context.RunnerSinkContext`, never the runner; a sink's failure
 counted, logged by its type (an error: stderr under ``ksctl run``) and audited through the runner's
 fenced audit (queued on the store thread, not awaited: a sink is called from sync code and the store

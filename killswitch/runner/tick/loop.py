@@ -3,7 +3,7 @@
 What it owns: the tick pipeline (its order written here, in :meth:`Runner.tick`, and nowhere
 else), the lease's lifecycle (start, renew, lost, handed to a keeper, close), and the one entry a
 policy reload reaches a running runner by (:meth:`Runner.apply_graph`). Its parts
-(:mod:`.parts`) are built by :func:`killswitch.bootstrap.build_runner_and_desk`, which builds
+(:mod:`.parts`) are built by :func:`killswitch.process.bootstrap.build_runner_and_desk`, which builds
 the operator's :class:`~.desk.Desk` from the same parts: the API, the console and the
 operators' calls go to the desk, never to the runner. The order of a tick is the
 crash-safety argument (see :mod:`killswitch.runner.venue.executor`): intents are journaled before

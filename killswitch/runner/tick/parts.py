@@ -1,4 +1,4 @@
-"""What a runner is made of: the parts :func:`killswitch.bootstrap.build_runner_and_desk` builds,
+"""What a runner is made of: the parts :func:`killswitch.process.bootstrap.build_runner_and_desk` builds,
 which the :class:`~.loop.Runner` (the tick, the lease) and the :class:`~.desk.Desk` (the
 operator's view calls) are each handed their share of.
 

@@ -28,15 +28,15 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable, Optional
 
-from .compile.compiler import CompileResult
-from .compile.shards import Split, accounts_digest, assign, local_graph, nearest_shard, shard_accounts, split
-from .policy.accounts_doc import Account
+from ..compile.compiler import CompileResult
+from ..compile.shards import Split, accounts_digest, assign, local_graph, nearest_shard, shard_accounts, split
+from ..policy.accounts_doc import Account
 
 if TYPE_CHECKING:  # pragma: no cover - annotations only
-    from .compile.graph import DecisionGraph
-    from .runner.operator.desk import Desk
-    from .runner.firm.firm import FirmLink
-    from .runner.tick.loop import Runner
+    from ..compile.graph import DecisionGraph
+    from ..runner.operator.desk import Desk
+    from ..runner.firm.firm import FirmLink
+    from ..runner.tick.loop import Runner
 
 SHARD_REQUIRED = "SHARD_REQUIRED"
 SHARD_UNKNOWN = "SHARD_UNKNOWN"
@@ -82,7 +82,7 @@ class ShardStart:
 def shard_start(shard: Optional[str], spec: Any, state_url: str) -> Optional[ShardStart]:
     """The shard ``--shard`` names in the Accounts document's ``spec`` (None: not sharded, the
     document declares no shard), or :class:`ShardRefused`."""
-    from .state.firm import shard_schema
+    from ..state.firm import shard_schema
 
     shards = list(spec.shards)
     if shard is None:
@@ -112,7 +112,7 @@ def shard_start(shard: Optional[str], spec: Any, state_url: str) -> Optional[Sha
 def register(state_url: str, start: ShardStart, holder: str, now_ms: int) -> Any:
     """Register the shard in ``ks_firm.shard`` (:meth:`FirmStore.register_shard`); a mismatch
     is :class:`ShardRefused` (``SHARD_MISMATCH``, both digests and the accounts that differ)."""
-    from .state.firm import ShardMismatch, open_firm
+    from ..state.firm import ShardMismatch, open_firm
 
     firm = open_firm(state_url)
     try:
@@ -141,7 +141,7 @@ def start_shard(start: ShardStart, got: Optional[Split], state_url: str, holder:
 def firm_lines(start: ShardStart, got: Optional[Split], holder: Optional[str] = None) -> list[str]:
     """What the log says at start of the shard's policies: its own, and the firm-wide ones, which
     the holder of the firm lease evaluates (``holder``: who holds it now, when known)."""
-    from .runner.firm.firm import not_evaluated_line
+    from ..runner.firm.firm import not_evaluated_line
 
     if got is None:
         return []
@@ -164,9 +164,9 @@ def firm_link(runner: "Runner", desk: "Desk", start: ShardStart, whole: Optional
     its board published after each tick, every shard's read for its console; ``console``: this
     runner's own console URL, ``--external-url``)."""
     from .bootstrap import shard_ports
-    from .runner.firm.firm import FirmLink
-    from .runner.firm.board import BoardLink
-    from .state.firm import open_firm
+    from ..runner.firm.firm import FirmLink
+    from ..runner.firm.board import BoardLink
+    from ..state.firm import open_firm
 
     firm = open_firm(state_url)
     link = FirmLink(shard_ports(runner, desk), firm, start, state_url, holder, ttl_ms, echo, err)

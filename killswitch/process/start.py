@@ -6,7 +6,7 @@ from the state, said loudly, the runner never left unguarded by a broken policy;
 :func:`start_api` — the HTTP API on a thread of its own, its identities said by name only, its
 tokens scrubbed from the log by value.
 
-Must not: tick, take the lease or start a task (the daemon does: :mod:`killswitch.daemon`).
+Must not: tick, take the lease or start a task (the daemon does: :mod:`killswitch.process.daemon`).
 """
 
 from __future__ import annotations
@@ -15,24 +15,24 @@ import asyncio
 import os
 from typing import TYPE_CHECKING, Any, Callable, Optional, Sequence
 
-from .compile.compiler import CompileResult, compile_documents
-from .policy.load import load_sources
-from .policy.accounts_doc import Account
-from .runner.api.admission import Admission
-from .sources import revision_text
-from .zones import zone_known
+from ..compile.compiler import CompileResult, compile_documents
+from ..policy.load import load_sources
+from ..policy.accounts_doc import Account
+from ..runner.api.admission import Admission
+from ..sources import revision_text
+from ..zones import zone_known
 
 if TYPE_CHECKING:  # pragma: no cover - annotations only
-    from .runner.operator.desk import Desk
-    from .state.store import StateStore
+    from ..runner.operator.desk import Desk
+    from ..state.store import StateStore
 
 
 def unmatched_here(result: CompileResult, accounts: Sequence[Account]) -> list[str]:
     """``--strict``: the policies of ``result`` whose scope selects none of the runner's own
     ``accounts`` (an ``allow_empty: true`` aside), each as a line saying so. The compiler checks
     the declared accounts (KS218); a runner may run a part of them."""
-    from .compile.scope_check import unmatched, written
-    from .policy.policy_doc import Policy
+    from ..compile.scope_check import unmatched, written
+    from ..policy.policy_doc import Policy
 
     out = []
     for doc in result.docs:
@@ -83,11 +83,11 @@ async def start_api(desk: "Desk", opts: Any, tokens: Any, reloader: Any, echo: C
                     err: Callable[[str], None]) -> Optional[Any]:
     """The HTTP API over the runner's ``desk`` (:mod:`killswitch.runner.operator.desk`) on threads of its
     own, the bots' connections on one of their own (``opts``: the daemon's
-    :class:`~killswitch.daemon_options.RunOptions`; ``tokens``: the tokens document read at start;
+    :class:`~killswitch.process.options.RunOptions`; ``tokens``: the tokens document read at start;
     ``reloader``: what follows it); None when it is refused (said; the caller closes the runner)."""
-    from .logs import scrub_also
-    from .runner.api.api import make_app
-    from .runner.api.identity import TokensError
+    from ..logs import scrub_also
+    from ..runner.api.api import make_app
+    from ..runner.api.identity import TokensError
 
     token = os.environ.get(opts.api_token_env)
     # the log scrubs them by value too (a variable not named *TOKEN* would otherwise pass)
@@ -95,8 +95,8 @@ async def start_api(desk: "Desk", opts: Any, tokens: Any, reloader: Any, echo: C
     admission = Admission(opts.api_limits)  # on the API's thread; its counters on /metrics
     desk.add_metrics(admission)
     try:
-        from .runner.api.access import shared_token
-        from .runner.api.identity import LiveTokens, Tokens
+        from ..runner.api.access import shared_token
+        from ..runner.api.identity import LiveTokens, Tokens
 
         live = reloader.serve(LiveTokens(tokens or Tokens(), shared_token(token or None)))
         app = make_app(desk, tokens=live, console_public=opts.console_public, admission=admission)
@@ -118,7 +118,7 @@ async def start_api(desk: "Desk", opts: Any, tokens: Any, reloader: Any, echo: C
     # Served from threads of their own: requests never wait for a tick or a store write to be
     # parsed, every view call comes back to this loop, and the bots' connections are served on a
     # loop of their own, where no status read is answered before a check (see runner/api/thread.py).
-    from .runner.api.thread import ApiThread
+    from ..runner.api.thread import ApiThread
 
     desk.serve_views_on(asyncio.get_running_loop())
     api = ApiThread(app, opts.api_host, opts.api_port or 0, gate=gate)

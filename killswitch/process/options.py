@@ -1,5 +1,5 @@
 """The options of ``ksctl run`` (:class:`RunOptions`), as the command line gives them to the
-daemon (:mod:`killswitch.daemon`) and its start (:mod:`killswitch.daemon_start`).
+daemon (:mod:`killswitch.process.daemon`) and its start (:mod:`killswitch.process.start`).
 
 A value only: it must not read a file, the environment or the clock.
 """
@@ -9,10 +9,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Optional
 
-from .runner.api.admission import Limits
-from .runner.lease.pod_label import SERVICEACCOUNT_DIR
-from .runner.tick.wakes import DEFAULT_MIN_SPACING_S
-from .sources import MAX_FILE_BYTES
+from ..runner.api.admission import Limits
+from ..runner.lease.pod_label import SERVICEACCOUNT_DIR
+from ..runner.tick.wakes import DEFAULT_MIN_SPACING_S
+from ..sources import MAX_FILE_BYTES
 
 
 @dataclass

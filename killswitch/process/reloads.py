@@ -17,15 +17,15 @@ import asyncio
 from pathlib import Path
 from typing import Callable, Optional, Sequence
 
-from .compile.compiler import CompileResult
-from .daemon_options import RunOptions
-from .daemon_start import first_error, unmatched_here
-from .policy.accounts_doc import Account
-from .runner.firm.firm import FirmLink
-from .runner.tick.loop import GraphReload, Runner
-from .shardrun import ShardStart
-from .sources import MAX_FILE_BYTES, compile_sources
-from .state.store import StoreError
+from ..compile.compiler import CompileResult
+from .options import RunOptions
+from .start import first_error, unmatched_here
+from ..policy.accounts_doc import Account
+from ..runner.firm.firm import FirmLink
+from ..runner.tick.loop import GraphReload, Runner
+from .shard import ShardStart
+from ..sources import MAX_FILE_BYTES, compile_sources
+from ..state.store import StoreError
 
 
 def compile_policy_sources(paths: tuple[str, ...], max_file_bytes: int = MAX_FILE_BYTES,
@@ -51,7 +51,7 @@ def policy_mtimes(paths: tuple[str, ...]) -> dict[str, float]:
     return out
 
 class PolicyReloads:
-    """The daemon's policy reloads (:class:`~killswitch.daemon.Daemon` is one): a compile started
+    """The daemon's policy reloads (:class:`~killswitch.process.daemon.Daemon` is one): a compile started
     on a worker thread, taken up between two ticks, and the last good bundle kept.
 
     The attributes below are the daemon's, set when it is built and started."""

@@ -10,17 +10,17 @@ mounted Secret updated in place), names only in the log, and keeps the identitie
 the new document cannot be used (an ERROR line says why); with ``--kube-leader-label`` keeps its
 pod's role label saying whether it holds the lease (:mod:`killswitch.runner.lease.pod_label`); with
 ``--shard`` runs one shard's accounts and local policies on the shard's schema
-(:mod:`killswitch.shardrun`), ticking — and publishing its facts to the firm — at the shortest
+(:mod:`killswitch.process.shard`), ticking — and publishing its facts to the firm — at the shortest
 interval of its local and the firm-wide policies, one interval from one tick's start to the
 next (:func:`killswitch.runner.tick.wakes.interval_wait_s`); stops cleanly on SIGTERM / SIGINT.
 Dry run unless the Accounts document says ``dry_run: false``.
 
 What runs once started is a list of named tasks (:meth:`Daemon.tasks`: ``tick``, ``show-life``,
-``pod-label``, ``metrics-push``) under one :class:`~killswitch.tasks.Supervisor`: a task that
+``pod-label``, ``metrics-push``) under one :class:`~killswitch.process.tasks.Supervisor`: a task that
 fails is said by name (``TASK_FAILED``, ``killswitch_task_failures_total{task}``), then the
 process stops cleanly and exits 3, or the task is started again, as ARCHITECTURE.md lists per
-task. The start itself (the graph run, the API) is :mod:`killswitch.daemon_start`'s, the
-policy reloads :mod:`killswitch.daemon_reload`'s, the options :mod:`killswitch.daemon_options`'.
+task. The start itself (the graph run, the API) is :mod:`killswitch.process.start`'s, the
+policy reloads :mod:`killswitch.process.reloads`'s, the options :mod:`killswitch.process.options`'.
 """
 
 from __future__ import annotations
@@ -37,23 +37,23 @@ from typing import Any, Callable, Optional, Sequence
 
 from .bootstrap import (AccountsError, SinkOptions, build_runner_and_desk, ccxt_adapters, open_state, read_accounts,
                         runner_sinks)
-from .compile.graph import DecisionGraph
-from .daemon_options import RunOptions
-from .daemon_reload import PolicyReloads, compile_policy_sources, policy_mtimes
-from .events import DMS_FIRED, POLICY_RELOAD_FAILED, Event
-from .policy.accounts_doc import Account
-from .runner.operator.desk import Desk
-from .runner.tick.loop import Runner
-from .runner.lease.pod_label import PodRoleLabel
-from .runner.tick.wakes import Wakes, interval_wait_s
-from .runner.firm.firm import FirmLink
-from .shardrun import ShardRefused, ShardStart, firm_link, shard_start, start_shard
-from .daemon_start import graph_to_run, start_api
+from ..compile.graph import DecisionGraph
+from .options import RunOptions
+from .reloads import PolicyReloads, compile_policy_sources, policy_mtimes
+from ..events import DMS_FIRED, POLICY_RELOAD_FAILED, Event
+from ..policy.accounts_doc import Account
+from ..runner.operator.desk import Desk
+from ..runner.tick.loop import Runner
+from ..runner.lease.pod_label import PodRoleLabel
+from ..runner.tick.wakes import Wakes, interval_wait_s
+from ..runner.firm.firm import FirmLink
+from .shard import ShardRefused, ShardStart, firm_link, shard_start, start_shard
+from .start import graph_to_run, start_api
 from .tasks import EXIT, RESTART, Supervisor, Task
-from .tokens_reload import TokensReloader
+from .tokens import TokensReloader
 
-from .state.store import FencedError, StoreError
-from .sources import revision_text
+from ..state.store import FencedError, StoreError
+from ..sources import revision_text
 
 
 # the process's named tasks (Daemon.tasks; what a failure of each means: ARCHITECTURE.md)
@@ -69,8 +69,8 @@ class Daemon(PolicyReloads):
     place: what starts before the lease thread (the runner, its firm link, the API), the named
     tasks that start after it (:meth:`tasks`), and the clean stop that ends them in the order
     the lease and the store need (:meth:`_serve`); the graph and the API are built in
-    :mod:`killswitch.daemon_start`, the policy reloads are
-    :class:`~killswitch.daemon_reload.PolicyReloads`'.
+    :mod:`killswitch.process.start`, the policy reloads are
+    :class:`~killswitch.process.reloads.PolicyReloads`'.
     """
 
     def __init__(self, opts: RunOptions, echo: Callable[[str], None], err: Callable[[str], None],
@@ -114,7 +114,7 @@ class Daemon(PolicyReloads):
         one supervisor until a stop; the exit code."""
         tokens = None
         if self.opts.api_tokens and self.opts.api_port is not None:
-            from .runner.api.identity import TokensError, load_tokens
+            from ..runner.api.identity import TokensError, load_tokens
 
             try:  # before anything starts: a runner must not lead with an API nobody can use as meant
                 tokens = load_tokens(self.opts.api_tokens)
@@ -220,8 +220,8 @@ class Daemon(PolicyReloads):
                 loop.add_signal_handler(sig, on)
             except (NotImplementedError, RuntimeError):
                 pass
-        from .runner.lease.keeper import LeaseKeeper
-        from .telemetry.metrics_otlp import OtlpMetrics
+        from ..runner.lease.keeper import LeaseKeeper
+        from ..telemetry.metrics_otlp import OtlpMetrics
 
         seen = policy_mtimes(self.opts.policies)  # the policy files as they were when the runner started
         metrics_config, pusher = OtlpMetrics.from_env(time.time_ns())
@@ -282,7 +282,7 @@ class Daemon(PolicyReloads):
     def tasks(self, runner: Runner, desk: Desk, keeper: Any, labeller: Optional[PodRoleLabel], pusher: Any,
               seen: dict[str, float], api: Optional[Any] = None) -> list[Task]:
         """The process's named tasks and what the failure of each means (ARCHITECTURE.md)."""
-        from .runner.lease.keeper import show_life
+        from ..runner.lease.keeper import show_life
 
         out = [Task(TICK, lambda: self._ticks(runner, desk, keeper, seen), EXIT, "nothing is evaluated or sent"),
                # the loop's half of the lease's watchdog: without it the lease lapses, a standby takes over
@@ -453,7 +453,7 @@ SWITCH_INTERVAL_S = 0.001
 
 
 def main(opts: RunOptions) -> int:
-    from .logs import configure, unconfigure
+    from ..logs import configure, unconfigure
 
     # Through the standard logging module: a timestamp and a level on every line, JSON on request,
     # secrets scrubbed. What was said on stdout stays on stdout (INFO), what was said on stderr on

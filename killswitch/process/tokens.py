@@ -16,8 +16,8 @@ from __future__ import annotations
 import os
 from typing import Callable, Optional
 
-from .logs import scrub_also
-from .runner.api.identity import LiveTokens, Tokens, TokensError, load_tokens
+from ..logs import scrub_also
+from ..runner.api.identity import LiveTokens, Tokens, TokensError, load_tokens
 
 
 def stat_key(path: Optional[str]) -> Optional[tuple]:

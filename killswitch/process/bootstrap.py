@@ -2,7 +2,7 @@
 state store, the sinks and the runner itself.
 
 What it owns: how each collaborator is made from options, for every entry point — ``ksctl run``
-(:mod:`killswitch.daemon`), ``ksctl demo``, ``ksctl plan`` and the benches — so that the
+(:mod:`killswitch.process.daemon`), ``ksctl demo``, ``ksctl plan`` and the benches — so that the
 wiring is written once: an account whose credential cannot be read fails alone (its snapshots
 fail, a signal the policies react to) instead of stopping the others; the sinks come in the
 order the runner relies on (telemetry first, notifications last, so every other sink has seen an
@@ -23,20 +23,20 @@ from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping, NamedTuple, Optional, Sequence
 
-from .compile.compiler import CompileResult
-from .sources import MAX_FILE_BYTES, compile_sources
+from ..compile.compiler import CompileResult
+from ..sources import MAX_FILE_BYTES, compile_sources
 
 if TYPE_CHECKING:  # pragma: no cover - annotations only
-    from .state.store import StateStore
+    from ..state.store import StateStore
     from adapters.base import AdapterError, ExchangeAdapter
 
-    from .compile.graph import DecisionGraph
-    from .events import Sink
-    from .runner.operator.desk import Desk
-    from .runner.firm.ports import ShardPorts
-    from .runner.tick.loop import Runner
-    from .runner.tick.parts import RunnerParts
-    from .runner.venue.port import Venues
+    from ..compile.graph import DecisionGraph
+    from ..events import Sink
+    from ..runner.operator.desk import Desk
+    from ..runner.firm.ports import ShardPorts
+    from ..runner.tick.loop import Runner
+    from ..runner.tick.parts import RunnerParts
+    from ..runner.venue.port import Venues
 
 Say = Callable[[str], None]
 
@@ -68,7 +68,7 @@ def read_accounts(path: str, max_file_bytes: int = MAX_FILE_BYTES) -> Any:
 def read_accounts_file(path: str, max_file_bytes: int = MAX_FILE_BYTES) -> tuple[Any, list]:
     """:func:`read_accounts`'s spec and the file's loaded documents (with their positions), so
     that a command checking the accounts further reads the file once."""
-    from .policy.accounts_doc import Accounts
+    from ..policy.accounts_doc import Accounts
 
     res = compile_policies((path,), max_file_bytes)
     docs = [d.model for d in res.docs if isinstance(d.model, Accounts)]
@@ -146,10 +146,10 @@ def open_state(url: str, *, audit_key_file: Optional[str] = None, err: Say = _qu
     """The state store at ``url``, anchored by the audit key of ``audit_key_file`` or
     ``KS_AUDIT_KEY`` (or ``audit_key`` as given); neither: unanchored, which ``err`` is told.
     ``schema``: a shard's own PostgreSQL schema (``ksctl run --shard``)."""
-    from .state import open_store
+    from ..state import open_store
 
     if audit_key is None:
-        from .audit.key import audit_key_or_none
+        from ..audit.key import audit_key_or_none
 
         audit_key = audit_key_or_none(audit_key_file, err)
     return open_store(url, audit_key=audit_key, schema=schema)
@@ -171,18 +171,18 @@ def runner_sinks(result: CompileResult, store: "StateStore", options: SinkOption
     /metrics, beyond the database's reach), runbooks (rendered and stored on every stage entry),
     notifications (last, so the others have seen an event before it is paged). ``warn``: what
     the runner runs on with but should not (no audit key), at the WARNING level; ``err`` when None."""
-    from .telemetry import TelemetrySink
+    from ..telemetry import TelemetrySink
 
     sinks: list = [TelemetrySink.from_env()]
     echo(f"ksctl run: {sinks[0].describe()}")
     if options.audit_anchor_every_ms is not None:
-        from .audit.anchor import AuditAnchorSink
+        from ..audit.anchor import AuditAnchorSink
 
         anchor = AuditAnchorSink(store, echo, err, every_ms=options.audit_anchor_every_ms, warn=warn)
         anchor.announce()
         sinks.append(anchor)
-    from .runbooks.sink import RunbookSink
-    from .runbooks.templates import find_runbooks_dir
+    from ..runbooks.sink import RunbookSink
+    from ..runbooks.templates import find_runbooks_dir
 
     rb_dir = options.runbooks or find_runbooks_dir(options.policies)
     if rb_dir and not Path(rb_dir).is_dir():
@@ -190,8 +190,8 @@ def runner_sinks(result: CompileResult, store: "StateStore", options: SinkOption
         rb_dir = None
     sinks.append(RunbookSink(Path(rb_dir) if rb_dir else None))
     echo(f"ksctl run: runbook templates {rb_dir or 'not found: the built-in runbook is used'}")
-    from .notify.sink import NotifyOptions, NotifySink
-    from .policy.routes_doc import NotificationRoutes
+    from ..notify.sink import NotifyOptions, NotifySink
+    from ..policy.routes_doc import NotificationRoutes
 
     routes = [d.model for d in result.docs if isinstance(d.model, NotificationRoutes)]
     if not routes:
@@ -237,38 +237,38 @@ def build_runner_and_desk(graph: "DecisionGraph", adapters: "Mapping[str, Exchan
     interface (:mod:`killswitch.runner.collaborators`), never the runner or a callable back into
     it; the runner holds the tick's and runs the tick in its order (:mod:`killswitch.runner.tick.loop`).
     Reads the last saved state (the book) from ``store`` before any loop exists."""
-    from .runner.readout.armed import CoverageMetrics, coverage_rows
-    from .runner.book.book import Book
-    from .runner.readout.charts import ChartHistory
-    from .runner.operator.closes import ManualCloses
-    from .runner.operator.commands import OperatorCommands
-    from .runner.effects.countdowns import Countdowns
-    from .runner.watch.enforcement import Enforcement
-    from .runner.watch.entry_watch import EntryWatch
-    from .runner.watch.limits_watch import LimitWatch
-    from .runner.sinks.entries import EntryOutbox
-    from .runner.venue.executor import Executor
-    from .runner.sinks.fanout import SinkFanout
-    from .runner.venue.fetches import FetchHealth
-    from .runner.readout.catalog_build import Known
-    from .runner.lease.leadership import Leadership, Turn
-    from .runner.tick.loop import Runner, wall_ms
-    from .runner.tick.parts import ReloadState, RunnerParts
-    from .runner.tick.persist import Persistence
-    from .runner.operator.positions import PositionsReadout
-    from .runner.operator.previews import Previews
-    from .runner.readout.readout import Readout
-    from .runner.book.resuming import Resumptions
-    from .runner.operator.revoke_commands import OperatorRevokes
-    from .runner.effects.revokes import Revokes
-    from .runner.venue.shortfalls import Shortfalls
-    from .runner.silence.silences import Silences
-    from .runner.sinks.context import RunnerSinkContext
-    from .runner.storeio import StoreIO
-    from .runner.venue.modes import ModeWatch
-    from .runner.venue.rejections import CloseRejections
-    from .runner.venue.streams import StreamWatch
-    from .runner.venue.port import Venues
+    from ..runner.readout.armed import CoverageMetrics, coverage_rows
+    from ..runner.book.book import Book
+    from ..runner.readout.charts import ChartHistory
+    from ..runner.operator.closes import ManualCloses
+    from ..runner.operator.commands import OperatorCommands
+    from ..runner.effects.countdowns import Countdowns
+    from ..runner.watch.enforcement import Enforcement
+    from ..runner.watch.entry_watch import EntryWatch
+    from ..runner.watch.limits_watch import LimitWatch
+    from ..runner.sinks.entries import EntryOutbox
+    from ..runner.venue.executor import Executor
+    from ..runner.sinks.fanout import SinkFanout
+    from ..runner.venue.fetches import FetchHealth
+    from ..runner.readout.catalog_build import Known
+    from ..runner.lease.leadership import Leadership, Turn
+    from ..runner.tick.loop import Runner, wall_ms
+    from ..runner.tick.parts import ReloadState, RunnerParts
+    from ..runner.tick.persist import Persistence
+    from ..runner.operator.positions import PositionsReadout
+    from ..runner.operator.previews import Previews
+    from ..runner.readout.readout import Readout
+    from ..runner.book.resuming import Resumptions
+    from ..runner.operator.revoke_commands import OperatorRevokes
+    from ..runner.effects.revokes import Revokes
+    from ..runner.venue.shortfalls import Shortfalls
+    from ..runner.silence.silences import Silences
+    from ..runner.sinks.context import RunnerSinkContext
+    from ..runner.storeio import StoreIO
+    from ..runner.venue.modes import ModeWatch
+    from ..runner.venue.rejections import CloseRejections
+    from ..runner.venue.streams import StreamWatch
+    from ..runner.venue.port import Venues
 
     clock = clock or wall_ms
     # the one way out to each account's venue (a runner built again over another's: its ports)
@@ -368,7 +368,7 @@ def build_runner_and_desk(graph: "DecisionGraph", adapters: "Mapping[str, Exchan
 def desk_of(parts: "RunnerParts", store: "StateStore", clock: Callable[[], int]) -> "Desk":
     """The desk the API serves (:class:`~killswitch.runner.operator.desk.Desk`): the operators' reads,
     previews and commands, from the runner's parts, never the runner."""
-    from .runner.operator.desk import Desk
+    from ..runner.operator.desk import Desk
 
     return Desk(readout=parts.readout, previews=parts.previews, commands=parts.commands, closes=parts.closes,
                 silencing=parts.silencing, operator_revokes=parts.operator_revokes,
@@ -380,7 +380,7 @@ def shard_ports(runner: "Runner", desk: "Desk") -> "ShardPorts":
     """What a shard's firm parts (:mod:`killswitch.runner.firm.firm`) are handed of ``runner`` and its
     ``desk`` (the operator's command path a directive's lock and unlock take): their parts behind
     the narrow ports of :class:`~killswitch.runner.firm.ports.ShardPorts`, never the runner itself."""
-    from .runner.firm.ports import ShardPorts
+    from ..runner.firm.ports import ShardPorts
 
     return ShardPorts(clock=runner.clock, dry_run=runner.dry_run, accounts=tuple(runner.venues), lead=runner.lead,
                       turn=runner.turn, commands=desk.commands, closes=runner.closes, cancels=runner.executor,
