@@ -34,7 +34,7 @@ from pathlib import Path
 
 from harness import Sim, machine, median, pct, stop
 
-from killswitch.process.bootstrap import build_runner, ccxt_adapters
+from killswitch.process.bootstrap import build_runner_and_desk, ccxt_adapters
 from killswitch.compile.compiler import compile_documents
 from killswitch.policy.load import load_text
 from killswitch.policy.accounts_doc import Account
@@ -89,7 +89,8 @@ async def run(ticks: int, per_venue: int, profile: bool) -> None:
         assert res.graph is not None, [d.message for d in res.errors]
         adapters = ccxt_adapters(accounts({n: s.port for n, s in sims.items()}), timeout=5).by_key
         store = open_store(f"sqlite://{work / 'state.db'}")
-        runner = build_runner(res.graph, adapters, store, lock_path=work / "lock.json", dry_run=False)
+        runner, _, parts = build_runner_and_desk(res.graph, adapters, store, lock_path=work / "lock.json",
+                dry_run=False)
         await runner.start()
         for _ in range(2):  # markets loaded, sessions open, first samples in
             await runner.tick()
@@ -106,7 +107,7 @@ async def run(ticks: int, per_venue: int, profile: bool) -> None:
             total = (report.ended_ns - report.started_ns) / 1e6
             rows.append({**{name: _ms(report, ps) for name, ps in PHASES}, "tick": total})
             failures += len(report.snapshot_failures)
-            for key, snap in runner.book.snapshots.items():
+            for key, snap in parts.book.snapshots.items():
                 if snap.fetch.ok and snap.fetch.latency_ms is not None:
                     fetches[key].append(snap.fetch.latency_ms)
                     calls[key] = snap.fetch.calls

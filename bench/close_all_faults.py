@@ -40,7 +40,7 @@ import textwrap
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Optional
+from typing import Any, Optional
 
 ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:  # run as `python bench/close_all_faults.py` from a checkout
@@ -53,7 +53,7 @@ from adapters.simulated.scenarios import BOOK_MAIN, build  # noqa: E402
 from adapters.simulated.venues import VENUES as SIM_VENUES  # noqa: E402
 from killswitch.compile.compiler import compile_documents  # noqa: E402
 from killswitch.policy.load import load_text  # noqa: E402
-from killswitch.process.bootstrap import build_runner  # noqa: E402
+from killswitch.process.bootstrap import build_runner_and_desk  # noqa: E402
 from killswitch.runner.tick.loop import Runner  # noqa: E402
 from killswitch.state import open_store  # noqa: E402
 
@@ -183,11 +183,11 @@ def _open(engine: SimExchange) -> int:
     return sum(1 for o in engine.accounts[ACCOUNT].live.values() if o.is_open)
 
 
-def _residuals(runner: Runner) -> list:
-    return [(r.symbol, r.amount, r.why, r.detail) for r in runner.book.residuals]
+def _residuals(parts: Any) -> list:
+    return [(r.symbol, r.amount, r.why, r.detail) for r in parts.book.residuals]
 
 
-async def drive(face: str, runner: Runner, engine: SimExchange, clock: ManualClock, plan: FaultPlan, store,
+async def drive(face: str, runner: Runner, parts: Any, engine: SimExchange, clock: ManualClock, plan: FaultPlan, store,
                 max_ticks: int, settle_ticks: int = 3) -> Result:
     res = Result(face)
     watch = Watch(engine)
@@ -206,26 +206,26 @@ async def drive(face: str, runner: Runner, engine: SimExchange, clock: ManualClo
             res.entered_tick = t
         if res.entered_tick is None:
             continue
-        if settled(runner, engine, store):
+        if settled(parts, engine, store):
             res.done_tick = t
     res.wall_s = time.perf_counter() - start
-    return tally(res, runner, engine, store, plan, watch)
+    return tally(res, parts, engine, store, plan, watch)
 
 
-def settled(runner: Runner, engine: SimExchange, store) -> bool:
+def settled(parts: Any, engine: SimExchange, store) -> bool:
     """Flat or residual-only: nothing open at the venue, no intent pending, and every position
     left one the runner stopped closing (a residual)."""
-    residual = {base(r[0]) for r in _residuals(runner)}
+    residual = {base(r[0]) for r in _residuals(parts)}
     return _open(engine) == 0 and not store.pending_intents() and {base(s) for s in _left(engine)} <= residual
 
 
-def tally(res: Result, runner: Runner, engine: SimExchange, store, plan: FaultPlan, watch: Watch) -> Result:
+def tally(res: Result, parts: Any, engine: SimExchange, store, plan: FaultPlan, watch: Watch) -> Result:
     """``res`` with what the run left: orders open, intents pending, positions, residuals, what
     was sent, the worst excess of open closes over a position, the faults fired."""
     res.open_orders = _open(engine)
     res.pending = len(store.pending_intents())
     res.positions = _left(engine)
-    res.residuals = _residuals(runner)
+    res.residuals = _residuals(parts)
     res.orders_sent = plan.counts.get("place_order", 0)
     res.cancels_sent = plan.counts.get("cancel_order", 0) + plan.counts.get("cancel_all", 0)
     res.overcommit = max(0.0, watch.worst)
@@ -247,10 +247,10 @@ async def run_inprocess(work: Path, *, ratio: float = FILL_RATIO, rest: bool = T
     engine, clock = _engine(ratio, rest, plan)
     store = open_store(f"sqlite://{work / 'inprocess.db'}")
     adapter = SimulatedAdapter(engine, ACCOUNT, labels={"book": "futures"}, timeout_s=0.2, time_scale=0.1)
-    runner = build_runner(graph(), {f"simulated/{ACCOUNT}": adapter}, store,
+    runner, _, parts = build_runner_and_desk(graph(), {f"simulated/{ACCOUNT}": adapter}, store,
                           lock_path=work / "lock-inprocess.json", dry_run=False, clock=clock, confirm_gap_ms=TICK_MS)
     try:
-        return await drive("in-process", runner, engine, clock, plan, store, max_ticks)
+        return await drive("in-process", runner, parts, engine, clock, plan, store, max_ticks)
     finally:
         await runner.aclose()  # its writes in flight (a chart sample) end before the store does
         store.close()
@@ -270,11 +270,11 @@ async def run_ccxt(work: Path, *, ratio: float = FILL_RATIO, rest: bool = True, 
         acc = sim_account(server, ACCOUNT, venue, labels={"book": "futures"})
         adapter = CcxtAdapter(acc, urls=server.base_url, timeout=timeout_s, max_retries=1, backoff_s=0.05,
                               orders_per_second=1000, ccxt_rate_limit=False)
-        runner = build_runner(graph(), {f"{venue}/{ACCOUNT}": adapter}, store,
+        runner, _, parts = build_runner_and_desk(graph(), {f"{venue}/{ACCOUNT}": adapter}, store,
                               lock_path=work / "lock-ccxt.json", dry_run=False, clock=clock, confirm_gap_ms=TICK_MS,
                               snapshot_timeout_s=timeout_s + 1.0)
         try:
-            return await drive(f"ccxt {venue} over HTTP", runner, engine, clock, plan, store, max_ticks)
+            return await drive(f"ccxt {venue} over HTTP", runner, parts, engine, clock, plan, store, max_ticks)
         finally:
             await runner.aclose()
             await adapter.close()

@@ -36,7 +36,7 @@ sys.path.insert(0, str(ROOT / "bench"))
 
 from adapters.simulated.adapter import SimulatedAdapter  # noqa: E402
 from adapters.simulated.engine import AccountSpec, ManualClock, MarketSpec, RateLimits, SimExchange  # noqa: E402
-from killswitch.process.bootstrap import build_runner  # noqa: E402
+from killswitch.process.bootstrap import build_runner_and_desk  # noqa: E402
 from killswitch.state import open_store  # noqa: E402
 
 STEP_MS = 5_000
@@ -58,7 +58,8 @@ async def soak(n: int, ticks: int) -> None:
         eng.open_position("a0", m.symbol, "long" if rng.random() < 0.6 else "short", 1.0, mark)
     work = Path(tempfile.mkdtemp(prefix="ks-mem-"))
     store = open_store(f"sqlite://{work / 'state.db'}")
-    runner = build_runner(graph("one-account"), {"simulated/a0": SimulatedAdapter(eng, "a0", timeout_s=60)}, store,
+    runner, _, parts = build_runner_and_desk(graph("one-account"), {"simulated/a0": SimulatedAdapter(eng, "a0",
+            timeout_s=60)}, store,
                           lock_path=work / "lock.json", dry_run=True, clock=clock)
     await runner.start()
     print(f"machine: {machine()}")

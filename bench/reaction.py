@@ -51,7 +51,7 @@ from harness import machine, soak_ticks, spawn_venue
 from adapters.ccxt_exchange import CcxtAdapter, OrderBudget
 from adapters.simulated.adapter import SimulatedAdapter
 from adapters.simulated.engine import AccountSpec, ManualClock, MarketSpec, RateLimits, SimExchange
-from killswitch.process.bootstrap import build_runner
+from killswitch.process.bootstrap import build_runner_and_desk
 from killswitch.compile.compiler import compile_documents
 from killswitch.policy.load import load_text
 from killswitch.policy.accounts_doc import Account
@@ -193,7 +193,8 @@ async def one_reaction(g, work: Path, k: int, venue: Venue, ad: CcxtAdapter) -> 
     clock = ManualClock(T0)
     await venue.do("reset")
     store = open_store(f"sqlite://{work / f'r{k}.db'}")
-    runner = build_runner(g, {"binanceusdm/acct": ad}, store, lock_path=work / f"lock{k}.json", dry_run=False,
+    runner, _, parts = build_runner_and_desk(g, {"binanceusdm/acct": ad}, store, lock_path=work / f"lock{k}.json",
+            dry_run=False,
                           clock=clock)
     await runner.start()
     clock.advance(1_000)
@@ -296,15 +297,16 @@ async def memory(ticks: int, accounts: int = 100, per: int = 100, step_ms: int =
     work = Path(tempfile.mkdtemp(prefix="ksmem-"))
     store = open_store(f"sqlite://{work / 'mem.db'}")
     adapters = {f"simulated/a{j}": SimulatedAdapter(eng, f"a{j}", timeout_s=30) for j in range(accounts)}
-    runner = build_runner(graph(), adapters, store, lock_path=work / "lock.json", dry_run=True, clock=clock)
+    runner, _, parts = build_runner_and_desk(graph(), adapters, store, lock_path=work / "lock.json", dry_run=True,
+            clock=clock)
     await runner.start()
     print(f"memory, {accounts * per:,} positions ({accounts} accounts), {ticks:,} ticks "
           f"{step_ms / 1000:g} s apart:", flush=True)
     samples, snap_ms, own_ms, wall = await soak_ticks(runner, clock, ticks, step_ms)
     await runner.aclose()  # the queued chart samples written before the store closes
     store.close()
-    doc_mb = len(json.dumps(runner.book.state.to_json(pnl_samples=False))) / 1e6  # what the runner saves every tick
-    pnl_mb = len(json.dumps(runner.book.state.to_json()["pnl"])) / 1e6  # the history, stored a sample per step
+    doc_mb = len(json.dumps(parts.book.state.to_json(pnl_samples=False))) / 1e6  # what the runner saves every tick
+    pnl_mb = len(json.dumps(parts.book.state.to_json()["pnl"])) / 1e6  # the history, stored a sample per step
     peak = max(m for _, m in samples)
     after_first = samples[1][1]
     print(f"  {ticks:,} ticks in {wall:.0f} s ({wall / ticks * 1000:.1f} ms/tick): snapshots (simulator) "

@@ -480,7 +480,7 @@ async def faults_run(work: Path) -> tuple[Any, dict]:
     from adapters.ccxt_exchange import CcxtAdapter
     from adapters.simulated.http import SimServer, wall_clock
     from adapters.simulated.venues import sim_account
-    from killswitch.process.bootstrap import build_runner
+    from killswitch.process.bootstrap import build_runner_and_desk
     from killswitch.state import open_store
 
     plan = fault_plan()
@@ -513,7 +513,8 @@ async def faults_run(work: Path) -> tuple[Any, dict]:
                           stream={"enabled": True, "stale_after": "2s"})
         adapter = CcxtAdapter(acc, urls=server.base_url, timeout=2.0, max_retries=1, backoff_s=0.05,
                               orders_per_second=1000, ccxt_rate_limit=False)
-        runner = build_runner(graph(), {f"binanceusdm/{SIM_MAIN}": adapter}, store, lock_path=work / "lock.json",
+        runner, _, parts = build_runner_and_desk(graph(), {f"binanceusdm/{SIM_MAIN}": adapter}, store,
+                lock_path=work / "lock.json",
                               dry_run=False, clock=clock, confirm_gap_ms=TICK_MS, snapshot_timeout_s=3.0)
         res = Result("ccxt binanceusdm, stream on, dropped twice mid-close")
         watch = Watch(engine)

@@ -22,7 +22,7 @@ from its tick's start (minus its snapshots phase) to its first order taken by an
 many orders were journaled by then (the rest of that tick, paced at the venue's order rate, is
 cut short). ``--venue-rtt-ms``: that venue answers each cancel and order after a round trip.
 
-Each runner is the real one (``build_runner``): SQLite on tmpfs (/dev/shm when there is one),
+Each runner is the real one (``build_runner_and_desk``): SQLite on tmpfs (/dev/shm when there is one),
 dry run, a lock file, no sinks, the lease held by a ``LeaseKeeper`` thread as ``ksctl run``
 holds it (a tick reads the token the keeper holds; the keeper's renewals, one store write every
 third of the lease's TTL on its own thread and connection, are not in the figures). Its adapters
@@ -295,7 +295,7 @@ class Bench:
     dry run (its adapters take orders: :class:`Accepting`)."""
 
     def __init__(self, layout: str, n: int, sets: list[list[Snapshot]], work: Path, live: bool = False):
-        from killswitch.process.bootstrap import build_runner
+        from killswitch.process.bootstrap import build_runner_and_desk
         from killswitch.state import open_store
 
         self.t = T0
@@ -304,9 +304,9 @@ class Bench:
         self.adapters = {f"simulated/{s.account}": kind(s.account) for s in sets[0]}
         name = next(_SERIAL)  # a store of its own: never one a previous runner left
         self.store = open_store(f"sqlite://{work / f'tick-{name}.db'}")
-        self.runner = build_runner(graph(layout), self.adapters, self.store, lock_path=work / f"lock-{name}.json",
-                                   dry_run=not live, clock=lambda: self.t, holder="bench",
-                                   lease_ttl_ms=LEASE_TTL_MS)
+        self.runner, _, self.parts = build_runner_and_desk(
+            graph(layout), self.adapters, self.store, lock_path=work / f"lock-{name}.json", dry_run=not live,
+            clock=lambda: self.t, holder="bench", lease_ttl_ms=LEASE_TTL_MS)
         # The lease from a thread of its own, as ``ksctl run`` holds it: a tick reads the token it
         # holds. Its term outlasts the bench's simulated hours, so it renews nothing while timed.
         self.keeper = LeaseKeeper.for_store(self.store, "bench", LEASE_TTL_MS, clock=lambda: self.t)
@@ -466,7 +466,7 @@ def gc_text(runs: list[list[tuple[int, float]]]) -> str:
 
 def _next_sample(b: "Bench") -> tuple:
     """When each PnL history takes its next sample: it moves exactly at a tick that sampled."""
-    return tuple(h.next_sample_ms for h in b.runner.book.state.pnl.values())
+    return tuple(h.next_sample_ms for h in b.parts.book.state.pnl.values())
 
 
 def _median(xs: list[tuple[float, float, int]]) -> tuple[float, float, int]:

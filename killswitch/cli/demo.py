@@ -92,7 +92,7 @@ async def _run(policy_dir: Path, echo, venue: str = "binanceusdm") -> int:
     from ..compile.compiler import compile_documents
     from ..policy.load import load_sources
     from ..zones import zone_known
-    from ..process.bootstrap import SinkOptions, build_runner, ccxt_adapters, open_state, runner_sinks
+    from ..process.bootstrap import SinkOptions, build_runner_and_desk, ccxt_adapters, open_state, runner_sinks
     from ..render.evaluation import iso, plan_lines
     from ..sources import read_sources
 
@@ -128,8 +128,8 @@ async def _run(policy_dir: Path, echo, venue: str = "binanceusdm") -> int:
         # the notifications on the simulated clock, so that group timers follow the script
         sinks = runner_sinks(result, store, SinkOptions(policies=(str(policy_dir),), audit_anchor_every_ms=None,
                                                         clock=clock), err=echo)
-        runner = build_runner(graph, built.by_key, store, sinks=sinks, lock_path=work / "lock.json", dry_run=False,
-                              clock=clock, holder="demo")
+        runner = build_runner_and_desk(graph, built.by_key, store, sinks=sinks, lock_path=work / "lock.json",
+                                       dry_run=False, clock=clock, holder="demo").runner
         echo(f"killswitch demo: policy futures-book {graph.short_digest}, simulated {VENUE_NAMES[venue]} "
              f"({venue}) at {server.base_url}")
         echo("mode: LIVE against the simulated exchange (a real deployment stays in dry run unless "

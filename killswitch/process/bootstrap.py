@@ -211,17 +211,13 @@ def runner_sinks(result: CompileResult, store: "StateStore", options: SinkOption
 
 class RunnerAndDesk(NamedTuple):
     """A runner (the tick and the lease) and the desk the API serves (the operators' view calls),
-    built from the same parts; neither holds the other."""
+    built from the same parts, which the composition root holds (``parts``: what a shard's firm
+    link is made from, and what a test reads); neither holds the other, and the runner hands none
+    of its parts out."""
 
     runner: "Runner"
     desk: "Desk"
-
-
-def build_runner(graph: "DecisionGraph", adapters: dict[str, "ExchangeAdapter"], store: "StateStore",
-                 **options: Any) -> "Runner":
-    """The runner alone, for what only ticks it (the demo, the benches); the options of
-    :func:`build_runner_and_desk`."""
-    return build_runner_and_desk(graph, adapters, store, **options).runner
+    parts: "RunnerParts"
 
 
 def build_runner_and_desk(graph: "DecisionGraph", adapters: "Mapping[str, ExchangeAdapter] | Venues",
@@ -231,17 +227,19 @@ def build_runner_and_desk(graph: "DecisionGraph", adapters: "Mapping[str, Exchan
                           confirm_gap_ms: int = 2_000,
                           policy_error: Optional[str] = None, shard: Optional[str] = None) -> RunnerAndDesk:
     """The runner over what the builders above made (nothing starts: call ``start`` and ``tick``),
-    and its desk (:func:`desk_of`).
+    its desk (the API's) and the parts both are made of.
 
-    Its parts are built here, each handed the parts it works with as objects with a small
-    interface (:mod:`killswitch.runner.collaborators`), never the runner or a callable back into
-    it; the runner holds the tick's and runs the tick in its order (:mod:`killswitch.runner.tick.loop`).
+    Its parts are built here, each handed at construction the parts it works with as objects with
+    a small interface (:mod:`killswitch.runner.collaborators`), never the runner or a callable back
+    into it, and nothing set on one after; the runner holds the tick's privately and runs the tick
+    in its order (:mod:`killswitch.runner.tick.loop`).
     Reads the last saved state (the book) from ``store`` before any loop exists."""
     from ..runner.readout.armed import CoverageMetrics, coverage_rows
     from ..runner.book.book import Book
     from ..runner.readout.charts import ChartHistory
     from ..runner.operator.closes import ManualCloses
     from ..runner.operator.commands import OperatorCommands
+    from ..runner.operator.desk import Desk
     from ..runner.effects.countdowns import Countdowns
     from ..runner.watch.enforcement import Enforcement
     from ..runner.watch.entry_watch import EntryWatch
@@ -258,6 +256,8 @@ def build_runner_and_desk(graph: "DecisionGraph", adapters: "Mapping[str, Exchan
     from ..runner.operator.positions import PositionsReadout
     from ..runner.operator.previews import Previews
     from ..runner.readout.readout import Readout
+    from ..runner.gate.limits_state import LimitsState
+    from ..runner.firm.ports import FirmSlot
     from ..runner.book.resuming import Resumptions
     from ..runner.operator.revoke_commands import OperatorRevokes
     from ..runner.effects.revokes import Revokes
@@ -281,7 +281,17 @@ def build_runner_and_desk(graph: "DecisionGraph", adapters: "Mapping[str, Exchan
     modes = ModeWatch(venues, clock)  # each account's position mode as its venue reads it
     rejections = CloseRejections()  # the closes the venues refused, per leg: bounded, then CLOSE_REJECTED
     io = StoreIO(f"store-{holder}")  # every store call after this one goes through it
-    book = Book.open(graph, store)  # before the loop exists
+    firm = FirmSlot()  # a shard's firm link, made from these parts once the shard is registered (the daemon's)
+
+    def lock_changed() -> None:
+        # at every change of the lock book: the pre-trade gate's view published, and the adapters
+        # told at once which accounts' entries a lock now watches (a streamed entry placed before
+        # the next tick then wakes the runner: the watch's fast path, not the next tick); both
+        # are built below, before the book is first written
+        readout.gate.changed()
+        enforcement.watch_entries(clock())
+
+    book = Book.open(graph, store, lock_changed)  # before the loop exists
     counters = {"ticks": 0, "orders_sent": 0, "orders_filled": 0, "orders_rejected": 0,
                 "orders_unknown": 0, "snapshot_failures": 0, "dms_fired": 0, "store_failures": 0}
     turn = Turn()
@@ -290,7 +300,7 @@ def build_runner_and_desk(graph: "DecisionGraph", adapters: "Mapping[str, Exchan
         """Another leader moved the state on: what we had not confirmed is theirs to confirm,
         and heartbeats sent to them were not heard here."""
         executor.forget_unconfirmed()
-        countdowns.listening_since_ms = now
+        countdowns.listen_from(now)
 
     # the one writer of audit rows (fenced), which the sinks write theirs through too; the sinks
     # and the executor it calls on are built just below (both functions run after this returns)
@@ -312,20 +322,33 @@ def build_runner_and_desk(graph: "DecisionGraph", adapters: "Mapping[str, Exchan
     shortfalls = Shortfalls(book, store, io, dry_run=dry_run, clock=clock, lead=lead, persist=persist)
     # the bots' trading permission at the venue (revoke_trading), owed, fenced, confirmed, audited
     revokes = Revokes(book, venues, store, io, lead=lead, persist=persist, clock=clock, dry_run=dry_run)
+    # the firm's close of an account no local policy has: under a firm-wide policy at account level
     closes = ManualCloses(book, lead, store, io, dry_run=dry_run, clock=clock, known=known, sinks=fanout,
-                          rates=venues.rates)
+                          rates=venues.rates, also=firm.close_nodes)
+    charts = ChartHistory(book, store, io, clock=clock, lead=lead, known=known)
+    limits = LimitsState()  # the pre-trade gate's limit tables, which the venue watch checks orders against too
+    # the venue watch: orders and positions that break a lock, cancelled or brought back
+    # with the pre-trade limits at the venue: an order that never asked and breaks them is cancelled too
+    enforcement = Enforcement(book, store, io, lead, venues, dry_run=dry_run, clock=clock,
+                              checks=[LimitWatch(limits, book, clock)])
+    # its fast path: a bot's entry on a stream cancelled at the event, before a tick reads the account
+    entry_watch = EntryWatch(enforcement, venues, fanout.emit, clock)
+    entry_watch.attach()
+    # a shard ticks (and publishes its facts) at its firm-wide policies' interval too, whatever its own;
+    # its name, the modes, the closes refused and the venue watch's violations in the status and on /metrics
     readout = Readout(book, lead, countdowns, resumptions, known, fanout, store, io, clock=clock, dry_run=dry_run,
                       counters=counters, policy_error=lambda: reloads.error, manual_closes=lambda: closes.tracked,
-                      reloads=lambda: (reloads.loaded_ms, reloads.failed_ms), fetches=fetches, streams=streams)
-    readout.collectors.append(CoverageMetrics(lambda: coverage_rows(book), clock))
+                      reloads=lambda: (reloads.loaded_ms, reloads.failed_ms), fetches=fetches, streams=streams,
+                      limits=limits, shard=shard, modes=modes, rejections=rejections, paces=firm.intervals,
+                      violations=enforcement.status,
+                      collectors=[CoverageMetrics(lambda: coverage_rows(book), clock),
+                                  charts,  # its sample writes that failed
+                                  revokes,  # killswitch_trading_revoked, killswitch_revoke_failures_total
+                                  venues,  # killswitch_cancel_failures_total
+                                  modes, rejections,
+                                  enforcement,  # killswitch_lock_violations_total
+                                  entry_watch])  # killswitch_lock_violations_fast_total
     previews = Previews(book, lead, closes, known=known, clock=clock, dry_run=dry_run, triggers=readout.triggers)
-    charts = ChartHistory(book, store, io, clock=clock, lead=lead, known=known)
-    readout.collectors.append(charts)  # its sample writes that failed, on /metrics
-    readout.collectors.append(revokes)  # killswitch_trading_revoked, killswitch_revoke_failures_total
-    readout.collectors.append(venues)  # killswitch_cancel_failures_total
-    readout.shard = shard  # in the status and on /metrics (killswitch_shard_info)
-    readout.modes, readout.rejections = modes, rejections  # in the status and on /metrics
-    readout.collectors += [modes, rejections]
     position_readout = PositionsReadout(book, clock, lambda: lead.leader)
     commands = OperatorCommands(book, lead, resumptions, store, io, clock=clock, known=known, persist=persist,
                                 sinks=fanout, triggers=readout.triggers, revokes=revokes)
@@ -334,54 +357,28 @@ def build_runner_and_desk(graph: "DecisionGraph", adapters: "Mapping[str, Exchan
     silencing = Silences(book, lead, store, io, clock=clock, catalog=known.catalog, save=persist.save,
                          emit=fanout.emit, open_closes=lambda: tuple(closes.tracked),
                          pages=fanout.pages_in_force)
-    # the venue watch: orders and positions that break a lock, cancelled or brought back
-    # with the pre-trade limits at the venue: an order that never asked and breaks them is cancelled too
-    enforcement = Enforcement(book, store, io, lead, venues, dry_run=dry_run, clock=clock,
-                              checks=[LimitWatch(readout.limits, book, clock)])
-
-    def lock_changed() -> None:
-        # at every change of the lock book: the pre-trade gate's view published, and the adapters
-        # told at once which accounts' entries a lock now watches (a streamed entry placed before
-        # the next tick then wakes the runner: the watch's fast path, not the next tick)
-        readout.gate.changed()
-        enforcement.watch_entries(clock())
-
-    book.tell_lock_changes(lock_changed)
-    readout.collectors.append(enforcement)  # killswitch_lock_violations_total
-    readout.violations = enforcement.status
-    # its fast path: a bot's entry on a stream cancelled at the event, before a tick reads the account
-    entry_watch = EntryWatch(enforcement, venues, fanout.emit, clock)
-    entry_watch.attach()
-    readout.collectors.append(entry_watch)  # killswitch_lock_violations_fast_total
     parts = RunnerParts(io=io, book=book, counters=counters, turn=turn, lead=lead, fanout=fanout, known=known,
                         executor=executor, countdowns=countdowns, resumptions=resumptions, persist=persist,
                         shortfalls=shortfalls, closes=closes, readout=readout, previews=previews, charts=charts,
                         position_readout=position_readout, commands=commands, silencing=silencing,
                         fetches=fetches, streams=streams, reloads=reloads, entries=entries, revokes=revokes,
                         operator_revokes=operator_revokes, enforcement=enforcement,
-                        modes=modes, rejections=rejections, entry_watch=entry_watch)
-    runner = Runner(parts, venues, store, lock_path=lock_path, dry_run=dry_run, holder=holder,
-                    snapshot_timeout_s=snapshot_timeout_s, clock=clock)
-    return RunnerAndDesk(runner, desk_of(parts, store, clock))
+                        modes=modes, rejections=rejections, entry_watch=entry_watch, firm=firm, clock=clock,
+                        dry_run=dry_run, accounts=tuple(venues))
+    runner = Runner(parts, venues, store, holder=holder, snapshot_timeout_s=snapshot_timeout_s)
+    # the desk the API serves: the operators' reads, previews and commands, from the parts, never the runner
+    desk = Desk(readout=readout, previews=previews, commands=commands, closes=closes, silencing=silencing,
+                operator_revokes=operator_revokes, positions=position_readout, countdowns=countdowns, charts=charts,
+                turn=turn, lead=lead, store=store, io=io, clock=clock, firm=firm)
+    return RunnerAndDesk(runner, desk, parts)
 
 
-def desk_of(parts: "RunnerParts", store: "StateStore", clock: Callable[[], int]) -> "Desk":
-    """The desk the API serves (:class:`~killswitch.runner.operator.desk.Desk`): the operators' reads,
-    previews and commands, from the runner's parts, never the runner."""
-    from ..runner.operator.desk import Desk
-
-    return Desk(readout=parts.readout, previews=parts.previews, commands=parts.commands, closes=parts.closes,
-                silencing=parts.silencing, operator_revokes=parts.operator_revokes,
-                positions=parts.position_readout, countdowns=parts.countdowns, charts=parts.charts, turn=parts.turn,
-                lead=parts.lead, store=store, io=parts.io, clock=clock)
-
-
-def shard_ports(runner: "Runner", desk: "Desk") -> "ShardPorts":
-    """What a shard's firm parts (:mod:`killswitch.runner.firm.firm`) are handed of ``runner`` and its
-    ``desk`` (the operator's command path a directive's lock and unlock take): their parts behind
+def shard_ports(parts: "RunnerParts") -> "ShardPorts":
+    """What a shard's firm parts (:mod:`killswitch.runner.firm.firm`) are handed of a runner's
+    ``parts`` (the operator's command path a directive's lock and unlock take among them): behind
     the narrow ports of :class:`~killswitch.runner.firm.ports.ShardPorts`, never the runner itself."""
     from ..runner.firm.ports import ShardPorts
 
-    return ShardPorts(clock=runner.clock, dry_run=runner.dry_run, accounts=tuple(runner.venues), lead=runner.lead,
-                      turn=runner.turn, commands=desk.commands, closes=runner.closes, cancels=runner.executor,
-                      sinks=runner.fanout, book=runner.book)
+    return ShardPorts(clock=parts.clock, dry_run=parts.dry_run, accounts=parts.accounts, lead=parts.lead,
+                      turn=parts.turn, commands=parts.commands, closes=parts.closes, cancels=parts.executor,
+                      sinks=parts.fanout, book=parts.book)

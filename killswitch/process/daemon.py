@@ -44,6 +44,7 @@ from ..events import DMS_FIRED, POLICY_RELOAD_FAILED, Event
 from ..policy.accounts_doc import Account
 from ..runner.operator.desk import Desk
 from ..runner.tick.loop import Runner
+from ..runner.tick.parts import RunnerParts
 from ..runner.lease.pod_label import PodRoleLabel
 from ..runner.tick.wakes import Wakes, interval_wait_s
 from ..runner.firm.firm import FirmLink
@@ -88,6 +89,7 @@ class Daemon(PolicyReloads):
         self.role_moved = asyncio.Event()  # the same, for the pod's role label (its own task clears it)
         self.runner: Optional[Runner] = None
         self.desk: Optional[Desk] = None  # what the API serves: the operators' calls (runner/operator/desk.py)
+        self.parts: Optional[RunnerParts] = None  # what both are made of (the firm link is made from them too)
         self._files: Optional[list[tuple[str, str]]] = None  # the sources of the graph running
         self._saved: Optional[str] = None  # the digest last kept as the good bundle
         self._store_failing = False  # the last tick stopped on a store error (said once, and its end once)
@@ -162,17 +164,17 @@ class Daemon(PolicyReloads):
             policies=self.opts.policies, runbooks=self.opts.runbooks, external_url=self.opts.external_url or None,
             audit_anchor_every_ms=self.opts.audit_anchor_every_ms), echo=self.echo, err=self.err,
             warn=self.warn)
-        runner, desk = self.runner, self.desk = build_runner_and_desk(
+        runner, desk, parts = self.runner, self.desk, self.parts = build_runner_and_desk(
             graph, adapters, store, sinks=sinks, lock_path=Path(self.opts.lock_file), dry_run=spec.dry_run,
             holder=holder, lease_ttl_ms=self.opts.lease_ttl_ms, policy_error=policy_error,
             shard=self._shard.name if self._shard else None)
-        if self._shard is not None and not await self._link_firm(runner, desk, whole, graph, holder, store):
+        if self._shard is not None and not await self._link_firm(runner, desk, parts, whole, graph, holder, store):
             return 2
         self.echo(f"ksctl run: mode {'DRY RUN (nothing is sent)' if spec.dry_run else 'LIVE'}; graph {graph.digest} "
                   f"revision {revision_text(graph.revision)}; {len(adapters)} account(s); holder {holder}")
         if policy_error:
-            runner.emit(Event.make(POLICY_RELOAD_FAILED, runner.clock(), {
-                "error": policy_error, "running": runner.book.graph.digest, "at_start": True}))
+            runner.emit(Event.make(POLICY_RELOAD_FAILED, parts.clock(), {
+                "error": policy_error, "running": parts.book.graph.digest, "at_start": True}))
         self._files, self._saved = files, graph.digest if policy_error else None
         api = None
         if self.opts.api_port is not None:
@@ -183,33 +185,33 @@ class Daemon(PolicyReloads):
                     await a.close()
                 store.close()
                 return 2
-        return await self._serve(runner, desk, store, adapters, api, holder)
+        return await self._serve(runner, desk, parts, store, adapters, api, holder)
 
-    async def _link_firm(self, runner: Runner, desk: Desk, whole: Optional[DecisionGraph], graph: DecisionGraph,
-                         holder: str, store) -> bool:
+    async def _link_firm(self, runner: Runner, desk: Desk, parts: RunnerParts, whole: Optional[DecisionGraph],
+                         graph: DecisionGraph, holder: str, store) -> bool:
         """A shard's part in the firm: facts, the firm lease, directives (runner/firm/firm.py); False
         (said, the runner and the store closed) when it is refused."""
         assert self._shard is not None
         try:
-            self.firm = firm_link(runner, desk, self._shard, whole, self.opts.state_url, holder,
-                                  self.opts.lease_ttl_ms, self.echo, self.err, self.opts.external_url)
+            # a firm close: the next tick at once; a shard stopped: the holder's next tick soon (debounced)
+            self.firm, board = firm_link(parts, self._shard, whole, self.opts.state_url, holder,
+                                         self.opts.lease_ttl_ms, self.echo, self.err, self.opts.external_url,
+                                         wake=self.wakes.nudge, wake_now=self.lease_moved.set)
         except (ShardRefused, StoreError) as e:
             self.err(f"ksctl run: {e}; nothing started")
             await runner.aclose()
             store.close()
             return False
-        desk.firm = self.firm  # firm-wide operator commands become directives; GET /v1/firm
+        # firm-wide operator commands become directives, GET /v1/firm; it ticks, and publishes its
+        # facts, at the firm-wide policies' interval too; the firm's close of an account no local policy has
+        parts.firm.fill(self.firm, board)
         desk.add_metrics(self.firm)
-        # it ticks, and publishes its facts, at the firm-wide policies' interval too, whatever its own
-        runner.readout.paces = self.firm.intervals
-        runner.closes.also = self.firm.close_nodes  # the firm's close of an account no local policy has
-        self.echo(f"ksctl run: shard {self._shard.name} ticks every {runner.readout.pace_s():g}s: "
+        self.echo(f"ksctl run: shard {self._shard.name} ticks every {parts.readout.pace_s():g}s: "
                   + _pace_why(graph, self.firm))
-        self.firm.applier.wake = self.lease_moved.set  # a firm close: the next tick at once
-        self.firm.wake = self.wakes.nudge  # a shard stopped: the holder's next tick soon (debounced)
         return True
 
-    async def _serve(self, runner: Runner, desk: Desk, store, adapters: dict, api: Optional[Any], holder: str) -> int:
+    async def _serve(self, runner: Runner, desk: Desk, parts: RunnerParts, store, adapters: dict, api: Optional[Any],
+                     holder: str) -> int:
         """The lease thread, then the process's named tasks under the supervisor until the tick
         loop ends (a stop, ``--max-ticks``, a task whose failure stops the process); then the
         clean stop, in its order."""
@@ -234,7 +236,7 @@ class Daemon(PolicyReloads):
             # this loop shows life (see runner/lease/keeper.py): no tick and no burst of requests can let
             # it lapse, and a wedged loop still hands over.
             try:
-                keeper = LeaseKeeper.for_store(store, holder, self.opts.lease_ttl_ms, clock=runner.clock,
+                keeper = LeaseKeeper.for_store(store, holder, self.opts.lease_ttl_ms, clock=parts.clock,
                                                on_change=lambda: loop.call_soon_threadsafe(self._lease_changed))
             except StoreError as e:
                 self.err(f"ksctl run: STATE_UNREACHABLE: the lease thread cannot open its connection: {e}")
@@ -245,7 +247,8 @@ class Daemon(PolicyReloads):
                 labeller = PodRoleLabel(self.opts.kube_leader_label, os.environ, warn=self.warn, echo=self.echo,
                                         serviceaccount_dir=self.opts.kube_serviceaccount_dir)
                 desk.add_metrics(labeller)
-            self.supervisor.start(*self.tasks(runner, desk, keeper, labeller, pusher, seen, api))
+            self.supervisor.start(*self.tasks(runner, desk, parts, store, adapters, keeper, labeller, pusher, seen,
+                                              api))
             await self.supervisor.wait(TICK)
         finally:
             await self.supervisor.cancel(TICK)  # (ended already, unless this run was cancelled)
@@ -262,8 +265,8 @@ class Daemon(PolicyReloads):
             await self.supervisor.cancel(SHOW_LIFE)
             if self.firm is not None:
                 await self.firm.end()
-                if desk.firm_board is not None:
-                    await asyncio.to_thread(desk.firm_board.close)
+                if parts.firm.board is not None:
+                    await asyncio.to_thread(parts.firm.board.close)
             released = False
             if keeper is not None:
                 released = await asyncio.to_thread(keeper.stop, release=True)
@@ -279,14 +282,16 @@ class Daemon(PolicyReloads):
         self.echo(f"ksctl run: stopped after {self.ticks} tick(s)")
         return 3 if self.supervisor.failed is not None else self.code
 
-    def tasks(self, runner: Runner, desk: Desk, keeper: Any, labeller: Optional[PodRoleLabel], pusher: Any,
-              seen: dict[str, float], api: Optional[Any] = None) -> list[Task]:
+    def tasks(self, runner: Runner, desk: Desk, parts: RunnerParts, store: Any, adapters: dict, keeper: Any,
+              labeller: Optional[PodRoleLabel], pusher: Any, seen: dict[str, float],
+              api: Optional[Any] = None) -> list[Task]:
         """The process's named tasks and what the failure of each means (ARCHITECTURE.md)."""
         from ..runner.lease.keeper import show_life
 
-        out = [Task(TICK, lambda: self._ticks(runner, desk, keeper, seen), EXIT, "nothing is evaluated or sent"),
+        out = [Task(TICK, lambda: self._ticks(runner, desk, parts, store, adapters, keeper, seen), EXIT,
+                    "nothing is evaluated or sent"),
                # the loop's half of the lease's watchdog: without it the lease lapses, a standby takes over
-               Task(SHOW_LIFE, lambda: show_life(keeper, runner.io), EXIT, "the lease is no longer renewed")]
+               Task(SHOW_LIFE, lambda: show_life(keeper, parts.io), EXIT, "the lease is no longer renewed")]
         if labeller is not None:
             # The pod's role label follows the lease from a task of its own: a slow or refusing
             # API server holds up neither a tick nor a renewal (see runner/lease/pod_label.py).
@@ -303,7 +308,8 @@ class Daemon(PolicyReloads):
                                                      "(the tick, the lock file and the lease go on)"))
         return out
 
-    async def _ticks(self, runner: Runner, desk: Desk, keeper: Any, seen: dict[str, float]) -> None:
+    async def _ticks(self, runner: Runner, desk: Desk, parts: RunnerParts, store: Any, adapters: dict, keeper: Any,
+                     seen: dict[str, float]) -> None:
         """The tick loop: the runner started (the pending intents settled), then a tick at the
         policies' interval (or sooner: a stream's wake, a lease change), reloads and the tokens
         taken up between two ticks, until a stop or ``--max-ticks``."""
@@ -313,13 +319,13 @@ class Daemon(PolicyReloads):
             await self.firm.begin()  # the directives' watermark, and LISTEN
         self.wakes.attach(runner.venues.values())
         desk.add_metrics(self.wakes)
-        runner.streams.announce()  # the accounts that poll, said once
-        runner.modes.announce()  # the position modes: read from the venues, checked against the declared
+        parts.streams.announce()  # the accounts that poll, said once
+        parts.modes.announce()  # the position modes: read from the venues, checked against the declared
         cause = "interval"
         while not self.stop.is_set():
             self.tokens.between_ticks()
             now_seen = policy_mtimes(self.opts.policies)
-            await self._swap_compiled(runner)
+            await self._swap_compiled(runner, parts)
             if (self.reload.is_set() or now_seen != seen) and self._compiling is None:
                 self.reload.clear()
                 seen = now_seen
@@ -333,21 +339,21 @@ class Daemon(PolicyReloads):
             self.ticks += 1
             if self.firm is not None:
                 await self.firm.after_tick(report)
-                if desk.firm_board is not None:
-                    await desk.firm_board.after_tick(report)  # its board beside its facts: every console's
+                if parts.firm.board is not None:
+                    await parts.firm.board.after_tick(report)  # its board beside its facts: every console's
             if report.leader:  # a standby does not stream (its snapshots are not read); close() stops them
-                await runner.streams.lead()
+                await parts.streams.lead()
             if self.ticks == 1:
                 # what start-up made (the markets of every venue, the first snapshots, the
                 # modules) lives as long as the runner: kept out of the full collections,
                 # which walked it all (~0.6 s at 10,000 positions, landing inside a reaction)
                 gc.freeze()
             self._say_store(report.store_error)
-            await self._keep_bundle(runner)
+            await self._keep_bundle(parts, store)
             self._say_tick(report)
             if self.opts.max_ticks is not None and self.ticks >= self.opts.max_ticks:
                 return
-            cause = await self._wait(runner, interval_wait_s(runner.readout.pace_s(), self.wakes.last_start,
+            cause = await self._wait(runner, interval_wait_s(parts.readout.pace_s(), self.wakes.last_start,
                                                              loop.time(), self._shard is not None))
 
     def _say_tick(self, report: Any) -> None:

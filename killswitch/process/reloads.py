@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import asyncio
 from pathlib import Path
-from typing import Callable, Optional, Sequence
+from typing import Any, Callable, Optional, Sequence
 
 from ..compile.compiler import CompileResult
 from .options import RunOptions
@@ -23,6 +23,7 @@ from .start import first_error, unmatched_here
 from ..policy.accounts_doc import Account
 from ..runner.firm.firm import FirmLink
 from ..runner.tick.loop import GraphReload, Runner
+from ..runner.tick.parts import RunnerParts
 from .shard import ShardStart
 from ..sources import MAX_FILE_BYTES, compile_sources
 from ..state.store import StoreError
@@ -66,14 +67,14 @@ class PolicyReloads:
     _files: Optional[list[tuple[str, str]]]
     _saved: Optional[str]
 
-    async def _keep_bundle(self, runner: Runner) -> None:
+    async def _keep_bundle(self, parts: RunnerParts, store: Any) -> None:
         """The leader keeps the sources of the graph it runs as the last good bundle (once per graph)."""
-        if not runner.lead.leader or self._saved == runner.book.graph.digest or self._files is None:
+        if not parts.lead.leader or self._saved == parts.book.graph.digest or self._files is None:
             return
         try:
-            await runner.io(runner.store.save_policy_bundle, runner.book.graph.digest, runner.book.graph.revision,
-                            self._files, runner.lead.fence)
-            self._saved = runner.book.graph.digest
+            await parts.io(store.save_policy_bundle, parts.book.graph.digest, parts.book.graph.revision,
+                            self._files, parts.lead.fence)
+            self._saved = parts.book.graph.digest
         except Exception as e:  # noqa: BLE001 - retried next tick; the graph runs regardless
             self.err(f"ksctl run: could not keep the policies as the last good ones: {type(e).__name__}")
 
@@ -84,7 +85,7 @@ class PolicyReloads:
         self._compiling = asyncio.ensure_future(asyncio.to_thread(_compile_for_reload, self.opts.policies,
                                                                   self.opts.max_file_bytes, self._declared))
 
-    async def _swap_compiled(self, runner: Runner) -> None:
+    async def _swap_compiled(self, runner: Runner, parts: RunnerParts) -> None:
         """If a compile started by :meth:`_start_reload` has finished, hand its graph to the
         runner (which keeps the last good one if it failed): between two ticks."""
         task = self._compiling
@@ -92,18 +93,18 @@ class PolicyReloads:
             return
         self._compiling = None
         try:
-            await self._swap(runner, *task.result())
+            await self._swap(runner, parts, *task.result())
         except StoreError as e:  # its audit row: the graph is swapped in (or kept) regardless
             self.err(f"ksctl run: the policy reload could not be audited: {e}")
             runner.store_failed()
 
-    async def _reload(self, runner: Runner) -> None:
+    async def _reload(self, runner: Runner, parts: RunnerParts) -> None:
         """Reload now: compile on a worker thread, then swap on the loop."""
-        await self._swap(runner, *await asyncio.to_thread(_compile_for_reload, self.opts.policies,
-                                                          self.opts.max_file_bytes, self._declared))
+        await self._swap(runner, parts, *await asyncio.to_thread(_compile_for_reload, self.opts.policies,
+                                                                 self.opts.max_file_bytes, self._declared))
 
-    async def _swap(self, runner: Runner, result: Optional[CompileResult], files: list[tuple[str, str]],
-                    crash: Optional[str] = None) -> None:
+    async def _swap(self, runner: Runner, parts: RunnerParts, result: Optional[CompileResult],
+                    files: list[tuple[str, str]], crash: Optional[str] = None) -> None:
         """Hand a reload to the runner (:meth:`Runner.apply_graph`: the only way one reaches it)
         and say what came of it: a reload that failed (findings, or a compiler crash) leaves the
         last good graph running, said on stderr as well as in the status, audit and events. A
@@ -128,21 +129,21 @@ class PolicyReloads:
                                  len(result.errors) if result is not None else 1)
         else:
             reload = GraphReload(result.graph, documents=tuple(d.model for d in result.docs))
-        running = runner.book.graph
-        failing = runner.reloads.error  # a failed reload (or a start on the last good graph) this one may end
+        running = parts.book.graph
+        failing = parts.reloads.error  # a failed reload (or a start on the last good graph) this one may end
         outcome = await runner.apply_graph(reload)
         if not outcome.applied:
             self.err(f"ksctl run: POLICY RELOAD FAILED, the last good graph {running.short_digest} keeps running: "
-                     f"{runner.reloads.error}")
+                     f"{parts.reloads.error}")
             return
         self._files = files
         if self.firm is not None and whole is not None:
             self.firm.set_graph(whole)  # refused above, else taken: the pace follows its intervals
-        if failing is not None and runner.reloads.error is None:  # said even when the graph is the one running
+        if failing is not None and parts.reloads.error is None:  # said even when the graph is the one running
             self.echo(f"ksctl run: POLICY RELOAD RECOVERED: the policies compile again; running "
-                      f"{runner.book.graph.short_digest} (the failure was: {failing})")
+                      f"{parts.book.graph.short_digest} (the failure was: {failing})")
         if outcome.running != outcome.previous:
-            self.echo(f"ksctl run: policies reloaded: {running.short_digest} -> {runner.book.graph.short_digest}")
+            self.echo(f"ksctl run: policies reloaded: {running.short_digest} -> {parts.book.graph.short_digest}")
         for name in outcome.sink_failures:
             self.err(f"ksctl run: sink {name!r} could not reload: it keeps the routes it had")
 

@@ -34,9 +34,9 @@ from ..policy.accounts_doc import Account
 
 if TYPE_CHECKING:  # pragma: no cover - annotations only
     from ..compile.graph import DecisionGraph
-    from ..runner.operator.desk import Desk
+    from ..runner.firm.board import BoardLink
     from ..runner.firm.firm import FirmLink
-    from ..runner.tick.loop import Runner
+    from ..runner.tick.parts import RunnerParts
 
 SHARD_REQUIRED = "SHARD_REQUIRED"
 SHARD_UNKNOWN = "SHARD_UNKNOWN"
@@ -153,28 +153,30 @@ def firm_lines(start: ShardStart, got: Optional[Split], holder: Optional[str] = 
     return lines
 
 
-def firm_link(runner: "Runner", desk: "Desk", start: ShardStart, whole: Optional["DecisionGraph"], state_url: str,
+def firm_link(parts: "RunnerParts", start: ShardStart, whole: Optional["DecisionGraph"], state_url: str,
               holder: str, ttl_ms: int, echo: Callable[[str], None], err: Callable[[str], None],
-              console: Optional[str] = None) -> "FirmLink":
+              console: Optional[str] = None, *, wake: Callable[[], None] = lambda: None,
+              wake_now: Callable[[], None] = lambda: None) -> tuple["FirmLink", "BoardLink"]:
     """The shard's :class:`~killswitch.runner.firm.firm.FirmLink` on the firm's store, its firm-wide
     policies taken from ``whole`` (the graph before the shard's narrowing); a firm-wide policy
     the facts cannot serve is :class:`ShardRefused` (``FIRM_POLICY_REFUSED``, as KS243 says), one
     whose interval no shard can publish for too (``FIRM_INTERVAL_TOO_SHORT``, as KS244 says).
-    The desk's ``firm_board`` is set beside it (:class:`~killswitch.runner.firm.board.BoardLink`:
-    its board published after each tick, every shard's read for its console; ``console``: this
-    runner's own console URL, ``--external-url``)."""
+    Made beside it, its board (:class:`~killswitch.runner.firm.board.BoardLink`: published after
+    each tick, every shard's read for its console; ``console``: this runner's own console URL,
+    ``--external-url``); the caller puts both in the parts' :class:`~killswitch.runner.firm.ports.FirmSlot`.
+    ``wake``: the next tick soon (a shard stopped); ``wake_now``: at once (a firm close)."""
     from .bootstrap import shard_ports
     from ..runner.firm.firm import FirmLink
     from ..runner.firm.board import BoardLink
     from ..state.firm import open_firm
 
     firm = open_firm(state_url)
-    link = FirmLink(shard_ports(runner, desk), firm, start, state_url, holder, ttl_ms, echo, err)
+    link = FirmLink(shard_ports(parts), firm, start, state_url, holder, ttl_ms, echo, err, wake=wake,
+                    wake_now=wake_now)
     refused = link.set_graph(whole)
     if refused:
         firm.close()
         code = refused[0].split(":", 1)[0]  # the first's code; the others keep theirs in the text
         raise ShardRefused(code, "; ".join(r.removeprefix(f"{code}: ") for r in refused))
-    desk.firm_board = BoardLink(runner.clock, runner.book, runner.lead, runner.readout.pace_s, firm, start,
-                                lambda: link.graph, ttl_ms, console, err)
-    return link
+    return link, BoardLink(parts.clock, parts.book, parts.lead, parts.readout.pace_s, firm, start,
+                           lambda: link.graph, ttl_ms, console, err)

@@ -112,7 +112,7 @@ class LiveRunner:
         # a lease of three ticks, renewed at every tick before it runs out: with a lease of one
         # tick each tick found it lapsed and led from none while it read the state back, and the
         # console's requests in between were refused NOT_LEADER
-        self.runner, self.desk = build_runner_and_desk(_graph(policies), adapters, self.store,
+        self.runner, self.desk, self.parts = build_runner_and_desk(_graph(policies), adapters, self.store,
                                                        sinks=[RunbookSink(None)], lock_path=tmp_path / "lock.json",
                                                        dry_run=dry_run, clock=self.clock, lease_ttl_ms=3 * TICK_MS)
         self.site = None

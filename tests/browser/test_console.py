@@ -147,7 +147,7 @@ def test_every_view_renders_from_the_runner_and_refreshes_without_a_reload(live,
     text = view_text(browser)
     # the runner: leader, live, graph
     assert "LEADER" in text and "LIVE" in text and "DRY RUN" not in text
-    assert r.runner.book.graph.digest[:12] in text
+    assert r.parts.book.graph.digest[:12] in text
     # every scope with its stage and since when; the firing trigger with its value against the threshold
     assert "bot-guard" in text and "book-drawdown" in text and "halt" in text
     assert "bot = 1m 10s > 1m: breached" in text or re.search(r"bot = [\d.]+s > 1m: breached", text), text

@@ -52,7 +52,7 @@ def test_the_operator_is_named_the_expiry_is_a_duration_and_a_reset_warns_it_lat
     assert "a number and a unit (s, m, h, d, w), e.g. 30m, 2h" in text_of(browser, "#form-error")
     ttl.clear()
     text = preview(browser, "drill: the desk looks at it", ttl="1h30m")
-    now = r.runner.clock()
+    now = r.parts.clock()
     from killswitch.runner.lock.lock import iso_ms
 
     assert f"LOCKED: scope=global mode=halted until {iso_ms(now + 90 * 60_000)}" in text, text
@@ -82,7 +82,7 @@ class Standby:
         adapter = SimulatedAdapter(leader.engine, "sim-main", venue="simulated", labels={"book": "futures"},
                                    timeout_s=2.0)
         self.store = open_store(f"sqlite://{where / 'state.db'}")
-        self.runner, self.desk = build_runner_and_desk(_graph(), {ACCOUNT: adapter}, self.store,
+        self.runner, self.desk, self.parts = build_runner_and_desk(_graph(), {ACCOUNT: adapter}, self.store,
                                                        lock_path=where / "standby-lock.json", dry_run=False,
                                                        clock=self.clock, holder="ks-1")
         self.call(self.runner.start())
@@ -112,7 +112,7 @@ def test_a_standby_names_the_leader_and_disables_its_actions(live, browser, shot
     standby = Standby(r, tmp_path / "runner0")
     try:
         standby.tick()
-        assert not standby.runner.lead.leader and r.runner.lead.leader
+        assert not standby.parts.lead.leader and r.parts.lead.leader
         open_console(browser, standby.url)
         sign_in(browser, ALICE, "alice")
         text = view_text(browser)

@@ -101,26 +101,27 @@ def test_every_command_refuses_a_file_over_the_limit_and_reads_it_under_a_higher
 
 
 def test_a_reload_of_a_file_over_the_limit_fails_and_keeps_the_last_good_graph(tmp_path):
-    from tests.integration.test_runner import setup
+    from tests.integration.test_runner import parts_of, setup
 
     pol = tmp_path / "policies"
     pol.mkdir()
     (pol / "p.yaml").write_text(SPOT)
     runner, _, _, _, _, _ = setup(tmp_path)
+    parts = parts_of(runner)
     said: list[str] = []
     d = Daemon(RunOptions((str(pol),), "unused", "unused", "unused", max_file_bytes=64 * 1024), said.append,
                said.append)
-    asyncio.run(d._reload(runner))
-    assert runner.reloads.error is None and runner.book.graph.policies[0].name == "spot-book"
-    first = runner.book.graph.digest
+    asyncio.run(d._reload(runner, parts))
+    assert parts.reloads.error is None and parts.book.graph.policies[0].name == "spot-book"
+    first = parts.book.graph.digest
     _padded(pol / "p.yaml", 64 * 1024 + 1, SPOT.replace("day <= -8%", "day <= -9%"))
-    asyncio.run(d._reload(runner))
-    assert runner.book.graph.digest == first, "an oversize file must not disarm the running graph"
-    assert runner.reloads.error and "error[KS010]" in runner.reloads.error and "65,537 bytes" in runner.reloads.error
+    asyncio.run(d._reload(runner, parts))
+    assert parts.book.graph.digest == first, "an oversize file must not disarm the running graph"
+    assert parts.reloads.error and "error[KS010]" in parts.reloads.error and "65,537 bytes" in parts.reloads.error
     assert any("POLICY RELOAD FAILED" in m and "KS010" in m for m in said), said
     _padded(pol / "p.yaml", 64 * 1024, SPOT.replace("day <= -8%", "day <= -9%"))  # exactly at the limit
-    asyncio.run(d._reload(runner))
-    assert runner.reloads.error is None and runner.book.graph.digest != first
+    asyncio.run(d._reload(runner, parts))
+    assert parts.reloads.error is None and parts.book.graph.digest != first
 
 
 def test_a_limit_of_400_digits_or_over_a_gib_is_a_usage_error_not_an_internal_error(big):

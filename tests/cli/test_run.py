@@ -66,24 +66,25 @@ def test_run_ticks_in_dry_run_against_the_simulated_exchange(tmp_path):
 
 
 def test_a_broken_policy_keeps_the_last_good_graph_and_a_fixed_one_swaps_in(tmp_path):
-    from tests.integration.test_runner import setup
+    from tests.integration.test_runner import parts_of, setup
 
     pol = tmp_path / "policies"
     pol.mkdir()
     good = (POLICIES / "spot-book.yaml").read_text()
     (pol / "p.yaml").write_text(good)
     runner, _, _, store, _, _ = setup(tmp_path)
+    parts = parts_of(runner)
     d = Daemon(RunOptions((str(pol),), "unused", "unused", "unused"), lambda m: None, lambda m: None)
-    asyncio.run(d._reload(runner))
-    assert runner.reloads.error is None and runner.book.graph.policies[0].name == "spot-book"
-    first = runner.book.graph.digest
+    asyncio.run(d._reload(runner, parts))
+    assert parts.reloads.error is None and parts.book.graph.policies[0].name == "spot-book"
+    first = parts.book.graph.digest
     (pol / "p.yaml").write_text(good.replace("day <= -8%", "day <= -8% &&"))
-    asyncio.run(d._reload(runner))
-    assert runner.book.graph.digest == first, "a failed reload must not disarm the running graph"
-    assert runner.reloads.error and "KS120" in runner.reloads.error
+    asyncio.run(d._reload(runner, parts))
+    assert parts.book.graph.digest == first, "a failed reload must not disarm the running graph"
+    assert parts.reloads.error and "KS120" in parts.reloads.error
     (pol / "p.yaml").write_text(good.replace("day <= -8%", "day <= -9%"))
-    asyncio.run(d._reload(runner))
-    assert runner.reloads.error is None and runner.book.graph.digest != first
+    asyncio.run(d._reload(runner, parts))
+    assert parts.reloads.error is None and parts.book.graph.digest != first
     import sqlite3
 
     with sqlite3.connect(tmp_path / "state.db") as db:

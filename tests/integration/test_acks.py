@@ -45,7 +45,7 @@ def test_a_second_acknowledgement_keeps_the_first_and_both_are_shown_and_stored(
     assert "ACKNOWLEDGED by alice at " in text and "; bob at " in text and "alice: alice:" not in text
     assert ": on it; bob at " in text
     # stored both: a restart on the same store shows both
-    again, again_desk = build_runner_and_desk(
+    again, again_desk, again_parts = build_runner_and_desk(
         graph(), runner.venues, store, lock_path=tmp_path / "again.json", dry_run=False,
         clock=clock, confirm_gap_ms=TICK_MS)
     asyncio.run(again.start())
@@ -81,7 +81,7 @@ def test_the_runbook_shows_every_acknowledgement_each_once(tmp_path):
         store = open_store(f"sqlite://{tmp_path / (name + '.db')}")
         adapter = SimulatedAdapter(build("flash-crash", clock), "sim-main", venue="simulated",
                                    labels={"book": "futures"}, timeout_s=2.0)
-        runner, desk = build_runner_and_desk(graph(), {SCOPE: adapter}, store, sinks=[RunbookSink(root)],
+        runner, desk, parts = build_runner_and_desk(graph(), {SCOPE: adapter}, store, sinks=[RunbookSink(root)],
                                              lock_path=tmp_path / f"{name}.json", dry_run=False, clock=clock,
                                              confirm_gap_ms=TICK_MS)
 

@@ -29,7 +29,7 @@ from adapters.simulated.adapter import SimulatedAdapter
 from adapters.simulated.depth import DepthModel
 from adapters.simulated.engine import AccountSpec, ManualClock, MarketSpec, RateLimits, SimExchange
 from adapters.simulated.faults import FaultPlan
-from killswitch.process.bootstrap import build_runner
+from killswitch.process.bootstrap import build_runner_and_desk
 from killswitch.compile.compiler import compile_documents
 from killswitch.policy.load import load_text
 from killswitch.state import open_store
@@ -88,8 +88,9 @@ def sim_adapter(eng: SimExchange) -> SimulatedAdapter:
 
 def in_process(eng: SimExchange, clock: ManualClock, store, tmp_path, adapter: Optional[SimulatedAdapter] = None):
     """A live runner of the book-sized policy over ``eng``'s account, in process."""
-    return build_runner(policy(), {f"simulated/{ACCOUNT}": adapter or sim_adapter(eng)}, store,
-                        lock_path=tmp_path / "lock.json", dry_run=False, clock=clock, confirm_gap_ms=TICK_MS)
+    return build_runner_and_desk(policy(), {f"simulated/{ACCOUNT}": adapter or sim_adapter(eng)}, store,
+                                 lock_path=tmp_path / "lock.json", dry_run=False, clock=clock,
+                                 confirm_gap_ms=TICK_MS).runner
 
 
 async def drive(runner, eng, clock, store, ticks=12):
@@ -201,7 +202,7 @@ def test_a_large_position_is_split_by_the_book_through_ccxt_over_http(tmp_path):
         async with SimServer(eng, auth_clock=wall_clock) as server:
             adapter = CcxtAdapter(acc, urls=server.base_url, timeout=5.0, max_retries=1, backoff_s=0.05,
                                   orders_per_second=1000, exchange_factory=unthrottled)
-            runner = build_runner(policy(), {f"binanceusdm/{ACCOUNT}": adapter}, store,
+            runner, _, parts = build_runner_and_desk(policy(), {f"binanceusdm/{ACCOUNT}": adapter}, store,
                                   lock_path=tmp_path / "lock.json", dry_run=False, clock=clock,
                                   confirm_gap_ms=TICK_MS, snapshot_timeout_s=6.0)
             try:

@@ -79,7 +79,7 @@ class World:
         adapter = SimulatedAdapter(self.engine, "sim-main", venue="simulated", labels={"book": "futures"},
                                    timeout_s=2.0)
         # the lease outlives a tick: the token is kept, so a read-back comes from the failure alone
-        self.runner, self.desk = build_runner_and_desk(graph(), {"simulated/sim-main": adapter}, self.store,
+        self.runner, self.desk, self.parts = build_runner_and_desk(graph(), {"simulated/sim-main": adapter}, self.store,
                                                        lock_path=tmp_path / "lock.json", dry_run=False,
                                                        clock=self.clock, confirm_gap_ms=TICK_MS,
                                                        lease_ttl_ms=LONG_LEASE_MS)
@@ -89,7 +89,7 @@ class World:
         what that write raised."""
         self.clock.advance(TICK_MS)
         report = await self.runner.tick()
-        await self.runner.io(lambda: None)
+        await self.parts.io(lambda: None)
         return report
 
     def run(self, ticks: int, *, start: bool = True) -> list:
@@ -148,12 +148,12 @@ def test_a_sample_write_fenced_off_by_a_takeover_makes_the_next_tick_a_standby_t
     w = worlds(tmp_path, {3: taken_over})
     before = w.run(3)
     assert all(r.leader for r in before) and took and took[0] is not None
-    assert w.runner.charts.failures == {"fenced": 1, "store_error": 0, "error": 0}
+    assert w.parts.charts.failures == {"fenced": 1, "store_error": 0, "error": 0}
     stored = len(w.raw.signal_samples("crash-ladder", "simulated/sim-main", 0))
     calls = len(w.store.names)
 
     (standby,) = w.run(1, start=False)
-    assert not standby.leader and not w.runner.lead.leader
+    assert not standby.leader and not w.parts.lead.leader
     assert len(w.raw.signal_samples("crash-ladder", "simulated/sim-main", 0)) == stored  # a standby stores none
     assert "load_engine_state_and_pnl" not in w.store.names[calls:]
 
@@ -162,7 +162,7 @@ def test_a_sample_write_fenced_off_by_a_takeover_makes_the_next_tick_a_standby_t
     (back,) = w.run(1, start=False)
     assert back.leader and back.fence != before[-1].fence
     assert "load_engine_state_and_pnl" in w.store.names[calls:], "led again without reading the store's state"
-    assert w.runner.counters["store_failures"] == 0  # a refusal is an answer, not a store failure
+    assert w.parts.counters["store_failures"] == 0  # a refusal is an answer, not a store failure
     assert metric(w, "killswitch_chart_sample_failures_total", '{reason="fenced"}') == 1
 
 
@@ -181,14 +181,14 @@ def test_a_store_error_in_a_sample_write_is_counted_and_the_state_read_back_losi
         w = worlds(run, {tick: raising(error)})
         reports = w.run(tick)
         case = f"a store error in the sample write of tick {tick}"
-        assert w.runner.counters["store_failures"] == 0 and w.runner.charts.failures["store_error"] == 1, case
+        assert w.parts.counters["store_failures"] == 0 and w.parts.charts.failures["store_error"] == 1, case
         # the token kept: nothing read back since the runner was built from the store
         assert w.store.names.count("load_engine_state_and_pnl") == 1, case
         calls = len(w.store.names)
         reports += w.run(60 - tick, start=False)
         assert reports[tick].leader, case  # the next tick: counted, read back, and leading again
         assert "load_engine_state_and_pnl" in w.store.names[calls:calls + 3], (case, w.store.names[calls:calls + 3])
-        assert w.runner.counters["store_failures"] == 1, case
+        assert w.parts.counters["store_failures"] == 1, case
         assert metric(w, "killswitch_store_failures_total") == 1, case
         assert metric(w, "killswitch_chart_sample_failures_total", '{reason="store_error"}') == 1, case
         assert not any(r.store_error for r in reports), case  # no tick stopped: the write was off the tick
@@ -208,7 +208,7 @@ def test_the_process_dying_in_a_sample_write_dies_at_the_next_tick_before_it_cal
     with pytest.raises(Crash, match="third sample write"):
         w.run(1, start=False)
     assert w.store.names[calls:] == []  # it died where the tick began: nothing more was asked of the store
-    assert w.runner.charts.failed() is None  # taken once
+    assert w.parts.charts.failed() is None  # taken once
 
 
 def test_a_bug_in_a_sample_write_is_counted_and_said_once_a_minute_and_the_ticks_go_on(tmp_path, worlds, caplog):
@@ -219,7 +219,7 @@ def test_a_bug_in_a_sample_write_is_counted_and_said_once_a_minute_and_the_ticks
     w = worlds(tmp_path, {2: with_a_nan, 3: with_a_nan, 16: with_a_nan})
     reports = w.run(20)
     assert all(r.leader and not r.store_error for r in reports)
-    assert w.runner.counters["store_failures"] == 0
+    assert w.parts.counters["store_failures"] == 0
     assert metric(w, "killswitch_chart_sample_failures_total", '{reason="error"}') == 3
     assert metric(w, "killswitch_chart_sample_failures_total", '{reason="store_error"}') == 0
     said = [r for r in caplog.records if r.name == "killswitch.runner.charts"]
@@ -235,7 +235,7 @@ def test_a_bug_in_a_sample_write_is_counted_and_said_once_a_minute_and_the_ticks
 def test_a_process_dying_in_one_sample_write_is_not_hidden_by_a_later_ones_failure(tmp_path, worlds):
     """Two writes failed before a tick asked (a slow store thread): the next tick takes up the
     graver, each once, and every failure is counted."""
-    charts = worlds(tmp_path, {}).runner.charts
+    charts = worlds(tmp_path, {}).parts.charts
     io = StoreIO("store-test")
 
     def fails(error: BaseException) -> Callable[[], None]:

@@ -26,6 +26,7 @@ class DryServed(Served):
 
         w = make(tmp_path, dry_run=True, lease_ttl_ms=SERVED_LEASE_MS)
         self.runner, self.engine, self.clock, self.store, self.desk = w.runner, w.engine, w.clock, w.store, w.desk
+        self.parts = w.parts
         self.api = {}
         self.loop = asyncio.new_event_loop()
         self.ready = threading.Event()

@@ -54,7 +54,7 @@ def runner_on(tmp_path, engine, clock, *, sinks=(), name="state.db") -> tuple[Ru
     one in memory with ``name`` None (for a run no other store object reads back: no fsync a commit)."""
     store = open_store(f"sqlite://{tmp_path / name}" if name is not None else "sqlite://:memory:")
     adapter = SimulatedAdapter(engine, "sim-main", labels={"book": "futures"}, timeout_s=0.2, time_scale=0.1)
-    runner, desk = build_runner_and_desk(
+    runner, desk, parts = build_runner_and_desk(
         bench.graph(), {SCOPE: adapter}, store, lock_path=tmp_path / "lock.json", dry_run=False,
         clock=clock, confirm_gap_ms=TICK_MS, sinks=sinks)
     return runner, store, desk
@@ -181,7 +181,7 @@ def test_hedge_mode_legs_are_closed_leg_by_leg_with_their_remainders_cancelled(t
     log = PlacementLog(engine)
     store = open_store(f"sqlite://{tmp_path / 'state.db'}")
     adapter = SimulatedAdapter(engine, "sim-hedge", labels={"book": "futures"}, timeout_s=0.2, time_scale=0.1)
-    runner, desk = build_runner_and_desk(
+    runner, desk, parts = build_runner_and_desk(
         bench.graph(), {"simulated/sim-hedge": adapter}, store, lock_path=tmp_path / "lock.json",
         dry_run=False, clock=clock, confirm_gap_ms=60_000)
 
@@ -192,7 +192,7 @@ def test_hedge_mode_legs_are_closed_leg_by_leg_with_their_remainders_cancelled(t
             await runner.tick()
 
     run(go())
-    assert runner.book.state.scopes["close-all|simulated/sim-hedge"].stage.level == 1
+    assert parts.book.state.scopes["close-all|simulated/sim-hedge"].stage.level == 1
     assert log.rows and all(r["qty"] + sum(q for _, q in r["open"]) <= r["position"] + 1e-9 for r in log.rows)
     hedge = engine.accounts["sim-hedge"]
     assert not [o for o in hedge.live.values() if o.is_open] and store.pending_intents() == []
@@ -356,7 +356,7 @@ def test_a_remainder_left_open_by_a_runner_that_died_is_cancelled_at_restart_and
     engine.set_fill_ratio(0.4, rest_remainder=True)
     store = StoreTap(open_store(f"sqlite://{tmp_path / 'state.db'}"), [], die_on=("journal_result", 1))
     adapter = SimulatedAdapter(engine, "sim-main", labels={"book": "futures"}, timeout_s=0.2, time_scale=0.1)
-    runner, _ = build_runner_and_desk(
+    runner, _, parts = build_runner_and_desk(
         bench.graph(), {SCOPE: adapter}, store, lock_path=tmp_path / "lock.json", dry_run=False,
         clock=clock, confirm_gap_ms=TICK_MS)
     with pytest.raises(Crash):  # dies right after the venue took the first close (its remainder rests)

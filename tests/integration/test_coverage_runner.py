@@ -22,7 +22,7 @@ from killswitch.compile.compiler import compile_documents
 from killswitch.policy.load import load_text
 from killswitch.state import open_store
 from tests.integration.sim_helpers import engine as sim_engine
-from tests.integration.test_runner import POLICY, T0, TICK_MS, drive, setup
+from tests.integration.test_runner import BUILT, parts_of, POLICY, T0, TICK_MS, drive, setup
 
 
 def graph_of(text: str):
@@ -175,8 +175,9 @@ def test_a_blind_scope_is_paged_once_and_resolved_through_the_routes_at_the_tick
                 - {{name: watch, apprise: ["{srv.url('watch')}"]}}
             """)
         runner, engine, clock, store, _, _ = setup(tmp_path)  # blind for 30 s, from its first tick
+        parts = parts_of(runner)
         sink = NotifySink.from_documents([doc], clock=clock, options=NotifyOptions(timeout_s=5.0, poll_s=0.05))
-        runner.fanout.sinks.append(sink)
+        parts.fanout.sinks.append(sink)
 
         async def go():
             await runner.start()
@@ -299,6 +300,7 @@ def coverage_pct(row) -> int:
 
 
 async def until_armed(runner, desk, clock, limit: int = 200):
+    parts = parts_of(runner)
     """Ticks ``runner`` (its ``desk`` read) until its one scope is armed: (armed since, the ticks before as (tick
     time, whether it led, its coverage row))."""
     seen = []
@@ -307,7 +309,7 @@ async def until_armed(runner, desk, clock, limit: int = 200):
         (row,) = desk.status().coverage
         if row.state == "armed":
             return row.since_ms, seen
-        seen.append((clock(), runner.lead.leader, row))
+        seen.append((clock(), parts.lead.leader, row))
     raise AssertionError(f"not armed after {limit} ticks: {seen[-1]}")
 
 
@@ -385,11 +387,13 @@ def test_a_standby_taking_over_mid_fill_continues_the_leaders_windows(tmp_path, 
     def runner(holder):
         stores.append(open_store(shared_store))
         adapter = SimulatedAdapter(ex, "sim-main", venue="simulated", labels={"book": "futures"}, timeout_s=2.0)
-        return build_runner_and_desk(graph, {"simulated/sim-main": adapter}, stores[-1],
-                                     lock_path=tmp_path / f"{holder}.json", dry_run=False, clock=clock,
-                                     confirm_gap_ms=TICK_MS, holder=holder, lease_ttl_ms=LEASE_TTL_MS)
+        built = build_runner_and_desk(graph, {"simulated/sim-main": adapter}, stores[-1],
+                                      lock_path=tmp_path / f"{holder}.json", dry_run=False, clock=clock,
+                                      confirm_gap_ms=TICK_MS, holder=holder, lease_ttl_ms=LEASE_TTL_MS)
+        BUILT[built.runner] = built.parts
+        return built
 
-    (a, a_desk), (b, b_desk) = runner("a"), runner("b")
+    (a, a_desk, a_parts), (b, b_desk, b_parts) = runner("a"), runner("b")
 
     async def go():
         await a.start()
@@ -398,7 +402,7 @@ def test_a_standby_taking_over_mid_fill_continues_the_leaders_windows(tmp_path, 
             clock.advance(TICK_MS)
             await a.tick()
             await b.tick()
-        assert a.lead.leader and not b.lead.leader
+        assert a_parts.lead.leader and not b_parts.lead.leader
         (left,) = a_desk.status().coverage
         (followed,) = b_desk.status().coverage  # what the leader saved
         died_at = clock()

@@ -38,6 +38,7 @@ from killswitch.state import open_store
 from killswitch.state.store import IntentRow
 
 from .sim_helpers import T0
+from .test_runner import BUILT, parts_of
 
 pytest.importorskip("ccxt")
 
@@ -142,10 +143,11 @@ async def with_runner(tmp_path, venue: str, scenario, *, wrap=None, store=None, 
                               orders_per_second=1000, exchange_factory=unthrottled(venue),
                               open_orders_max_age_s=orders_max_age)
         key = f"{venue}/sim-main"
-        runner, desk = build_runner_and_desk(graph(), {key: wrap(adapter) if wrap else adapter}, store,
+        runner, desk, parts = build_runner_and_desk(graph(), {key: wrap(adapter) if wrap else adapter}, store,
                                              lock_path=tmp_path / "lock.json", dry_run=False, clock=clock,
                                              confirm_gap_ms=TICK_MS, snapshot_timeout_s=6.0)
         try:
+            BUILT[runner] = parts
             return await scenario(runner, desk, eng, clock, store, key)
         finally:
             await adapter.close()
@@ -174,6 +176,7 @@ def test_a_halt_cancels_a_rogue_entry_and_reverts_growth_and_leaves_reduce_only_
     seen: dict = {}
 
     async def scenario(runner, desk, eng, clock, store, key):
+        parts = parts_of(runner)
         await runner.start()
         await tick(runner, clock)
         locked = await desk.lock_scope(key, "halted", "desk halt", actor="op")
@@ -182,7 +185,7 @@ def test_a_halt_cancels_a_rogue_entry_and_reverts_growth_and_leaves_reduce_only_
         # a resting order of the runner's own (journaled), not reduce-only: never the watch's to cancel
         # (the executor cancels a remainder of ours it finds resting, as it does under no lock)
         own = "ks" + "0" * 30
-        store.journal_intents(runner.lead.fence, [IntentRow(own, "d-own", venue, "sim-main", unified(venue, "ETH"),
+        store.journal_intents(parts.lead.fence, [IntentRow(own, "d-own", venue, "sim-main", unified(venue, "ETH"),
                                                             "sell", None, 1.0, False, "{}")], ts_ms=clock())
         eng.place_order("sim-main", "ETHUSDT", "SELL", "LIMIT", 1.0, price=3_500.0, time_in_force="GTC",
                         client_order_id=own_at_venue(venue, own))
@@ -258,6 +261,7 @@ def test_a_polled_halt_cancels_a_rogue_entry_at_the_first_tick_under_it(tmp_path
     seen: dict = {}
 
     async def scenario(runner, desk, eng, clock, store, key):
+        parts = parts_of(runner)
         await runner.start()
         await tick(runner, clock)  # calm: every open order listed, the list kept for the dialect's age
         assert (await desk.lock_scope(key, "halted", "desk halt", actor="op")).done
@@ -266,7 +270,7 @@ def test_a_polled_halt_cancels_a_rogue_entry_at_the_first_tick_under_it(tmp_path
                         client_order_id=rogue)
         eng.place_order("sim-main", "BTCUSDT", "BUY", "MARKET", 1.0, client_order_id=mkt)
         report = await tick(runner, clock)  # the first tick under the halt
-        seen["listed"] = {o.client_id for o in runner.book.snapshots[key].orders}
+        seen["listed"] = {o.client_id for o in parts.book.snapshots[key].orders}
         seen["open"] = open_ids(eng)
         seen["long"] = long_btc(eng)
         seen["events"] = [e.data["action"] for e in report.events if e.kind == LOCK_VIOLATION]
@@ -366,11 +370,11 @@ def test_a_streamed_account_cancels_a_rogue_entry_at_the_stream_events_tick_not_
     seen: dict = {}
 
     async def scenario(daemon: Daemon, server: SimServer) -> None:
-        runner, desk = daemon.runner, daemon.desk
+        runner, desk, parts = daemon.runner, daemon.desk, daemon.parts
         assert (await desk.lock_scope(key, "halted", "desk halt", actor="op")).done
         # a tick under the lock asks the adapter to watch entries (one already running may not have)
         daemon.wakes.nudge()
-        await until(lambda: runner.enforcement.waking.get(key), "entries watched", 30.0)
+        await until(lambda: parts.enforcement.waking.get(key), "entries watched", 30.0)
         await until(lambda: stream_of(daemon, key)["state"] == "live", "the stream live", 30.0)
         server.engine.place_order("sim-main", "BTCUSDT", "SELL", "LIMIT", 1.0, price=70_000.0, time_in_force="GTC",
                                   reduce_only=True, client_order_id="alp-tp-9")
@@ -380,7 +384,7 @@ def test_a_streamed_account_cancels_a_rogue_entry_at_the_stream_events_tick_not_
                                   client_order_id="alp-rogue-9")
         await until(lambda: "alp-rogue-9" not in open_ids(server.engine), "the rogue entry cancelled", 30.0)
         seen["after_s"] = time.monotonic() - started
-        seen["fast"] = runner.entry_watch.taken  # at the stream's event, by the fast path
+        seen["fast"] = parts.entry_watch.taken  # at the stream's event, by the fast path
         await until(lambda: daemon.wakes.started["wake"] > woken, "the tick the stream woke", 30.0)
         seen["woken"] = daemon.wakes.started["wake"] - woken
         seen["rows"] = violations(runner.store)
@@ -406,6 +410,7 @@ def test_a_lock_told_not_to_enforce_leaves_the_rogue_entry_and_the_growth(tmp_pa
     seen: dict = {}
 
     async def scenario(runner, desk, eng, clock, store, key):
+        parts = parts_of(runner)
         await runner.start()
         await tick(runner, clock)
         done = await desk.lock_scope(key, "halted", "ask only", actor="op",
@@ -417,7 +422,7 @@ def test_a_lock_told_not_to_enforce_leaves_the_rogue_entry_and_the_growth(tmp_pa
         eng.place_order("sim-main", "BTCUSDT", "BUY", "MARKET", 1.0, client_order_id="alp-mkt-1")
         await tick(runner, clock)
         seen["open"], seen["long"], seen["rows"] = open_ids(eng), long_btc(eng), violations(store)
-        seen["hold"] = runner.book.lock_book.in_force(clock())[0].details
+        seen["hold"] = parts.book.lock_book.in_force(clock())[0].details
         seen["audit"] = [r.payload for r in store.audit_rows(None, ("manual_lock",), 10)]
 
     asyncio.run(asyncio.wait_for(with_runner(tmp_path, "binanceusdm", scenario), 90))
@@ -444,12 +449,12 @@ def test_a_streamed_fill_that_grows_a_position_under_a_halt_is_reverted_at_the_s
     seen: dict = {}
 
     async def scenario(daemon: Daemon, server: SimServer) -> None:
-        runner, desk = daemon.runner, daemon.desk
+        runner, desk, parts = daemon.runner, daemon.desk, daemon.parts
         assert (await desk.lock_scope(key, "halted", "desk halt", actor="op",
                                         enforce={"cancel": False, "revert_growth": True})).done
         daemon.wakes.nudge()  # the first tick under the lock: the long's size at the lock is its baseline
-        await until(lambda: runner.book.baselines, "the baselines kept", 30.0)
-        seen["entries_watched"] = runner.enforcement.waking.get(key, False)
+        await until(lambda: parts.book.baselines, "the baselines kept", 30.0)
+        seen["entries_watched"] = parts.enforcement.waking.get(key, False)
         await until(lambda: stream_of(daemon, key)["state"] == "live", "the stream live", 30.0)
         seen["before"] = long_btc(server.engine)
         woken = daemon.wakes.started["wake"]
@@ -489,16 +494,16 @@ def test_a_streamed_account_cancels_a_rogue_conditional_entry_at_the_stream_even
         return eng.accounts["sim-main"].algos[aid].is_open
 
     async def scenario(daemon: Daemon, server: SimServer) -> None:
-        runner, desk, eng = daemon.runner, daemon.desk, server.engine
-        ticked = runner.book.state.last_tick_ms
+        runner, desk, eng, parts = daemon.runner, daemon.desk, server.engine, daemon.parts
+        ticked = parts.book.state.last_tick_ms
         assert (await desk.lock_scope(key, "halted", "desk halt", actor="op")).done
         daemon.wakes.nudge()
-        await until(lambda: runner.enforcement.waking.get(key), "entries watched", 30.0)
+        await until(lambda: parts.enforcement.waking.get(key), "entries watched", 30.0)
         # the adapters are told of the lock at once, before any tick under it: wait for that tick
         # too, so that what follows is the stream's path alone, not a race between the nudged
         # tick and the stream's frame of the entry (either cancels it; the race is what timing
         # a run on a loaded machine could lose by a tick of 30 s)
-        await until(lambda: runner.book.state.last_tick_ms != ticked, "a tick under the lock", 30.0)
+        await until(lambda: parts.book.state.last_tick_ms != ticked, "a tick under the lock", 30.0)
         await until(lambda: stream_of(daemon, key)["state"] == "live", "the stream live", 30.0)
         sl = eng.place_algo_order("sim-main", "BTCUSDT", "SELL", "STOP_MARKET", quantity=1.0, trigger_price=50_000.0,
                                   reduce_only=True, client_algo_id="alp-sl-9").algo_id

@@ -208,9 +208,11 @@ def test_a_runner_without_shards_says_so_and_an_unreadable_firm_is_a_503_not_an_
 
     from tests.state.test_firm_board import _Unreachable
 
-    from .test_runner import setup
+    from .test_runner import parts_of, setup
 
     runner, *_, store, _, desk = setup(tmp_path)
+
+    parts = parts_of(runner)
 
     async def go() -> list[tuple[int, dict]]:
         await runner.start()
@@ -221,9 +223,10 @@ def test_a_runner_without_shards_says_so_and_an_unreadable_firm_is_a_503_not_an_
                 async with http.get(url + "/v1/firm/shards") as r:
                     got.append((r.status, await r.json()))
                 start = SimpleNamespace(name="desk-a", schema="ks_shard_desk_a", assignment={"desk-a": []}, consoles={})
-                desk.firm_board = BoardLink(runner.clock, runner.book, runner.lead, runner.readout.pace_s, None,
-                                              start, lambda: runner.book.graph, 3_000, None, print)
-                desk.firm_board._reader = _Unreachable()  # the database stopped answering
+                board = BoardLink(parts.clock, parts.book, parts.lead, parts.readout.pace_s, None,
+                                  start, lambda: parts.book.graph, 3_000, None, print)
+                board._reader = _Unreachable()  # the database stopped answering
+                parts.firm.fill(None, board)  # its board alone: the firm link's routes are not asked here
                 async with http.get(url + "/v1/firm/shards") as r:
                     got.append((r.status, await r.json()))
                 async with http.get(url + "/console/view") as r:  # the console still answers, and says so

@@ -72,10 +72,11 @@ def make(tmp_path, *, text: str = FEW_LONGS, lease_ttl_ms: int = 60_000):
     adapter = SlowSnapshots(SimulatedAdapter(engine, "sim-main", venue="simulated", labels={"book": "futures"},
                                              timeout_s=2.0))
     store = open_store(f"sqlite://{tmp_path / 'state.db'}")
-    runner, desk = build_runner_and_desk(
+    runner, desk, parts = build_runner_and_desk(
         compiled(text), {ACCOUNT: adapter}, store, lock_path=tmp_path / "lock.json", dry_run=True,
         clock=clock, lease_ttl_ms=lease_ttl_ms)
-    return SimpleNamespace(runner=runner, desk=desk, engine=engine, clock=clock, store=store, adapter=adapter)
+    return SimpleNamespace(runner=runner, desk=desk, parts=parts, engine=engine, clock=clock, store=store,
+            adapter=adapter)
 
 
 def post(url: str, path: str, body: dict, token: str | None = None, timeout: float = 10.0) -> tuple[int, dict]:

@@ -12,13 +12,14 @@ import yarl
 
 from killswitch.runner.api.api import make_app, start_api, stop_api
 
-from .test_runner import TICK_MS, setup
+from .test_runner import parts_of, TICK_MS, setup
 
 TOKEN = "t0ken-for-heartbeat-tests"
 
 
 def test_a_source_of_dots_or_one_nothing_names_is_refused_and_an_armed_one_is_taken(tmp_path):
     runner, engine, clock, store, _, desk = setup(tmp_path)
+    parts = parts_of(runner)
     answers: dict[str, tuple[int, object]] = {}
 
     async def go():
@@ -52,9 +53,9 @@ def test_a_source_of_dots_or_one_nothing_names_is_refused_and_an_armed_one_is_ta
                               "strategies), an armed dead man's switch or the Accounts document; did you mean "
                               "'strategy-a'?")
     assert answers["strategy-a"] == (204, None)
-    heard = set(runner.book.state.heartbeats) | set(runner.book.dms.sources)
+    heard = set(parts.book.state.heartbeats) | set(parts.book.dms.sources)
     assert heard == {"strategy-a"}, heard
-    assert "strategy-z" not in runner.known.catalog().strategies and ".." not in runner.known.catalog().strategies
+    assert "strategy-z" not in parts.known.catalog().strategies and ".." not in parts.known.catalog().strategies
 
 
 def test_disarming_a_source_that_is_not_armed_names_the_armed_ones_it_resembles(tmp_path):

@@ -12,7 +12,7 @@ from killswitch.metrics import parse_families
 from killswitch.runner.tick.loop import GraphReload
 
 from .test_metrics_page import families_of
-from .test_runner import TICK_MS, T0, graph, setup
+from .test_runner import parts_of, TICK_MS, T0, graph, setup
 
 
 def samples(fams: dict, name: str) -> list[str]:
@@ -31,6 +31,7 @@ def value(fams: dict, name: str, **labels: str) -> float:
 
 def test_the_page_shows_what_runs_what_is_locked_what_fires_and_the_signals_against_their_thresholds(tmp_path):
     runner, _, clock, store, _, desk = setup(tmp_path)
+    parts = parts_of(runner)
 
     async def go():
         await runner.start()
@@ -41,7 +42,7 @@ def test_the_page_shows_what_runs_what_is_locked_what_fires_and_the_signals_agai
         return calm, families_of(desk.metrics_text())
 
     calm, fams = asyncio.run(asyncio.wait_for(go(), 60))
-    g = runner.book.graph
+    g = parts.book.graph
     assert samples(fams, "killswitch_build_info") == [
         f'killswitch_build_info{{graph_digest="{g.digest}",revision="",version="0.1.0"}} 1.0']
     assert samples(calm, "killswitch_lock_state") == []  # nothing locked: no series

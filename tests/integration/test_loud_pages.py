@@ -18,7 +18,7 @@ from prometheus_client.utils import floatToGoString as number
 from killswitch.metrics import parse_families
 from killswitch.notify.sink import NotifyOptions, NotifySink
 from tests.integration.test_notify import ReceiverServer, deliveries_done, routes
-from tests.integration.test_runner import TICK_MS, setup
+from tests.integration.test_runner import parts_of, TICK_MS, setup
 from tests.procs import free_port
 
 TOKEN = "tok-f4llb4ck-77"  # in the fallback's URL: never in a line, the status or /metrics
@@ -45,9 +45,10 @@ def test_a_page_that_reaches_nobody_is_an_error_line_naming_each_receiver_its_ca
     caplog.set_level(logging.INFO, logger="killswitch.notify")
     port = free_port()  # nothing listens here yet: connections are refused
     runner, _, clock, _, _, desk = setup(tmp_path)
+    parts = parts_of(runner)
     sink = NotifySink.from_documents([desk_routes(port)], clock=clock, strict=False, environ={}, options=NotifyOptions(
         timeout_s=2.0, attempts=2, backoff_s=0.05, poll_s=0.02))
-    runner.fanout.sinks.append(sink)
+    parts.fanout.sinks.append(sink)
     seen: dict = {}
 
     def lines(prefix: str) -> list[logging.LogRecord]:

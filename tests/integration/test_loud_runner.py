@@ -135,21 +135,21 @@ def test_an_exchange_outage_is_said_once_per_account_and_its_pages_that_reach_no
 
     async def scenario() -> int:
         run = asyncio.create_task(daemon.run())
-        await until(lambda: daemon.runner is not None and daemon.runner.counters["ticks"] >= 3, "three ticks")
-        runner = daemon.runner
+        await until(lambda: daemon.runner is not None and daemon.parts.counters["ticks"] >= 3, "three ticks")
+        parts = daemon.parts
         assert not said(caplog, "FETCH_")
         await asyncio.to_thread(exchange.stop)
         await until(lambda: len(said(caplog, "FETCH_FAILING")) >= 2, "both accounts failing")
-        ticks = runner.counters["ticks"]
-        await until(lambda: runner.counters["ticks"] >= ticks + 5, "five more ticks of the outage")
+        ticks = parts.counters["ticks"]
+        await until(lambda: parts.counters["ticks"] >= ticks + 5, "five more ticks of the outage")
         await until(lambda: said(caplog, "PAGES_FAILING"), "the outage's page reaching nobody")
         seen["status"] = json.loads(await asyncio.to_thread(get, api, "/v1/status"))
         seen["text"] = await asyncio.to_thread(ksctl_status, api)
         seen["down"] = parse_families(await asyncio.to_thread(get, api, "/metrics"))
         await asyncio.to_thread(exchange.start)
         await until(lambda: len(said(caplog, "FETCH_RECOVERED")) >= 2, "both accounts recovered")
-        ticks = runner.counters["ticks"]
-        await until(lambda: runner.counters["ticks"] >= ticks + 3, "three ticks after the recovery")
+        ticks = parts.counters["ticks"]
+        await until(lambda: parts.counters["ticks"] >= ticks + 3, "three ticks after the recovery")
         seen["up"] = parse_families(await asyncio.to_thread(get, api, "/metrics"))
         seen["after"] = json.loads(await asyncio.to_thread(get, api, "/v1/status"))
         daemon.stop.set()
@@ -207,19 +207,19 @@ def test_a_broken_reload_holds_the_gauge_at_0_and_status_says_so_until_the_file_
 
     async def scenario() -> int:
         run = asyncio.create_task(daemon.run())
-        await until(lambda: daemon.runner is not None and daemon.runner.counters["ticks"] >= 1, "a first tick")
-        runner = daemon.runner
+        await until(lambda: daemon.runner is not None and daemon.parts.counters["ticks"] >= 1, "a first tick")
+        parts = daemon.parts
         seen["start"] = await asyncio.to_thread(gauge)
         (pol / "futures-book.yaml").write_text(book.replace("dd_15m >= 10%", "dd_15m >= 10%%%"))
         daemon.reload.set()  # what SIGHUP does
-        await until(lambda: runner.reloads.error is not None, "the failed reload")
-        ticks = runner.counters["ticks"]
-        await until(lambda: runner.counters["ticks"] >= ticks + 3, "ticks with the last good graph")
+        await until(lambda: parts.reloads.error is not None, "the failed reload")
+        ticks = parts.counters["ticks"]
+        await until(lambda: parts.counters["ticks"] >= ticks + 3, "ticks with the last good graph")
         seen["broken"] = await asyncio.to_thread(gauge)  # still 0: an alert on it holds while the file is broken
         seen["text"] = await asyncio.to_thread(ksctl_status, api)
         (pol / "futures-book.yaml").write_text(book.replace("dd_15m >= 10%", "dd_15m >= 9%"))
         daemon.reload.set()
-        await until(lambda: runner.reloads.error is None, "the good reload")
+        await until(lambda: parts.reloads.error is None, "the good reload")
         seen["fixed"] = await asyncio.to_thread(gauge)
         seen["after"] = json.loads(await asyncio.to_thread(get, api, "/v1/status"))
         daemon.stop.set()

@@ -59,7 +59,7 @@ def test_a_scrape_does_not_wait_for_the_turn_an_operators_change_holds(tmp_path)
         held = asyncio.Event()
 
         async def slow_change():
-            async with w.runner.turn.here():
+            async with w.parts.turn.here():
                 held.set()
                 await release.wait()
 

@@ -19,7 +19,7 @@ from killswitch.sources import compile_sources
 from killswitch.state import open_store
 from tests.conftest import POLICIES
 
-from .test_runner import TICK_MS, setup
+from .test_runner import parts_of, TICK_MS, setup
 
 TYPES = {"counter", "gauge", "histogram", "summary", "untyped"}
 
@@ -38,9 +38,10 @@ def test_metrics_page_has_help_and_type_on_every_family_and_no_family_twice(tmp_
     monkeypatch.delenv("OTEL_EXPORTER_OTLP_ENDPOINT", raising=False)
     monkeypatch.delenv("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", raising=False)
     runner, engine, clock, store, _, _ = setup(tmp_path)
+    parts = parts_of(runner)
     routes, _ = compile_sources((str(POLICIES / "routes.yaml"),))
     sinks = runner_sinks(routes, store, SinkOptions(audit_anchor_every_ms=1_000))
-    runner, desk = build_runner_and_desk(runner.book.graph, runner.venues, store, sinks=sinks,
+    runner, desk, parts = build_runner_and_desk(parts.book.graph, runner.venues, store, sinks=sinks,
                                          lock_path=tmp_path / "lock2.json", dry_run=False, clock=clock,
                                          confirm_gap_ms=TICK_MS)
     keeper_store = open_store(f"sqlite://{tmp_path / 'state.db'}")

@@ -24,7 +24,7 @@ from killswitch.policy.load import load_text
 from killswitch.policy.routes_doc import NotificationRoutes
 from killswitch.process.options import RunOptions
 from killswitch.events import Event
-from tests.integration.test_runner import T0, TICK_MS, setup
+from tests.integration.test_runner import parts_of, T0, TICK_MS, setup
 from tests.procs import free_port
 
 
@@ -150,9 +150,10 @@ def test_a_page_reaches_the_receiver_once_per_group_with_the_runbook_link_and_re
     with ReceiverServer() as srv:
         doc = desk_routes(srv, group_wait="2m")
         runner, engine, clock, store, _, _ = setup(tmp_path)
+        parts = parts_of(runner)
         sink = NotifySink.from_documents([doc], clock=clock, options=NotifyOptions(
             external_url="https://ks.example.com", timeout_s=5.0, poll_s=0.05))
-        runner.fanout.sinks.append(sink)
+        parts.fanout.sinks.append(sink)
 
         async def go():
             await runner.start()
@@ -196,7 +197,7 @@ def test_a_restarted_runner_neither_pages_again_nor_forgets_to_remind(tmp_path):
 
         async def run(runner, ticks):
             sink = NotifySink.from_documents([doc], clock=clock, options=NotifyOptions(timeout_s=5.0, poll_s=0.05))
-            runner.fanout.sinks.append(sink)
+            parts_of(runner).fanout.sinks.append(sink)
             await runner.start()
             for _i in range(ticks):
                 clock.advance(TICK_MS if clock() - T0 < 300_000 else 30_000)
@@ -247,13 +248,14 @@ def test_hanging_and_refusing_receivers_neither_delay_ticks_nor_lose_receipts(tm
               fallback_receiver: fallback
             """)
         runner, engine, clock, store, _, _ = setup(tmp_path)
+        parts = parts_of(runner)
         # one round of two attempts (no retry round at the next group interval: that is the same
         # delivery again, and test_a_page_that_fails_a_round_is_retried_... shows when it comes):
         # a hanging receiver's round lasts 2 x ATTEMPT_S of real time, and two rounds were most
         # of this test's wall time
         sink = NotifySink.from_documents([doc], clock=clock, options=NotifyOptions(
             timeout_s=ATTEMPT_S, attempts=2, backoff_s=0.2, poll_s=0.05, close_timeout_s=5.0, group_retries=0))
-        runner.fanout.sinks.append(sink)
+        parts.fanout.sinks.append(sink)
         durations, in_flight_ticks = [], 0
 
         def settled() -> bool:
@@ -589,8 +591,9 @@ def test_a_runner_s_halt_reset_by_an_operator_is_paged_resolved(tmp_path):
     with ReceiverServer() as srv:
         doc = desk_routes(srv, group_wait="10s")
         runner, engine, clock, store, _, desk = setup(tmp_path)
+        parts = parts_of(runner)
         sink = NotifySink.from_documents([doc], clock=clock, options=NotifyOptions(timeout_s=5.0, poll_s=0.05))
-        runner.fanout.sinks.append(sink)
+        parts.fanout.sinks.append(sink)
 
         async def settle(ticks: int, step_ms: int) -> None:
             for _ in range(ticks):

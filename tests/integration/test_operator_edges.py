@@ -14,7 +14,7 @@ import threading
 
 from click.testing import CliRunner
 
-from killswitch.process.bootstrap import build_runner, build_runner_and_desk
+from killswitch.process.bootstrap import build_runner_and_desk, build_runner_and_desk
 from killswitch.cli.common import EXIT_UNVERIFIED
 from killswitch.cli.main import cli
 from killswitch.client import RunnerClient
@@ -27,7 +27,7 @@ from killswitch.runner.api.identity import parse_tokens, token_digest
 from killswitch.state import open_store
 
 from .test_ops_commands import TOKEN
-from .test_runner import POLICY, TICK_MS, setup
+from .test_runner import POLICY, TICK_MS, parts_of, setup
 
 ACCOUNT = "simulated/sim-main"
 ALICE, BOB, VERA = "edges-token-alice", "edges-token-bob", "edges-token-vera"
@@ -194,10 +194,12 @@ def test_a_standby_names_the_leader_in_its_refusals_and_status(tmp_path):
 
     standby_store = open_store(f"sqlite://{tmp_path / 'state.db'}")
     adapter = SimulatedAdapter(engine, "sim-main", venue="simulated", labels={"book": "futures"}, timeout_s=2.0)
-    leader, leader_desk = build_runner_and_desk(clock_runner.book.graph, clock_runner.venues, store,
+    leader, leader_desk, leader_parts = build_runner_and_desk(parts_of(clock_runner).book.graph,
+                                                clock_runner.venues, store,
                                                 lock_path=tmp_path / "a.json", dry_run=False, clock=clock,
                                                 holder="ks-0")
-    standby, standby_desk = build_runner_and_desk(clock_runner.book.graph, {ACCOUNT: adapter}, standby_store,
+    standby, standby_desk, standby_parts = build_runner_and_desk(parts_of(clock_runner).book.graph, {ACCOUNT: adapter},
+            standby_store,
                                                   lock_path=tmp_path / "b.json", dry_run=False, clock=clock,
                                                   holder="ks-1")
 
@@ -209,7 +211,7 @@ def test_a_standby_names_the_leader_in_its_refusals_and_status(tmp_path):
         clock.advance(TICK_MS)
         await leader.tick()
         await standby.tick()
-        assert leader.lead.leader and not standby.lead.leader
+        assert leader_parts.lead.leader and not standby_parts.lead.leader
         refused = await standby_desk.lock_scope(ACCOUNT, "halted", "drill", actor="alice")
         assert refused.reason == ("NOT_LEADER: this runner (ks-1) is a standby; the leader is ks-0 (the lease "
                                   "holder); send the lock there"), refused.reason
@@ -242,7 +244,8 @@ def test_history_of_a_dry_run_says_where_its_planned_orders_are(tmp_path):
     engine = build("flash-crash", clock)
     store = open_store(f"sqlite://{tmp_path / 'state.db'}")
     adapter = SimulatedAdapter(engine, "sim-main", venue="simulated", labels={"book": "futures"}, timeout_s=2.0)
-    runner = build_runner(graph(), {ACCOUNT: adapter}, store, lock_path=tmp_path / "lock.json", dry_run=True,
+    runner, _, parts = build_runner_and_desk(graph(), {ACCOUNT: adapter}, store, lock_path=tmp_path / "lock.json",
+            dry_run=True,
                           clock=clock)
 
     async def main():

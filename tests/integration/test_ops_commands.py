@@ -18,7 +18,7 @@ from killswitch.policy.load import load_text
 from killswitch.runner.api.identity import parse_tokens, token_digest
 from killswitch.runner.api.api import make_app, start_api, stop_api
 
-from .test_runner import POLICY, TICK_MS, setup
+from .test_runner import parts_of, POLICY, TICK_MS, setup
 
 TOKEN = "ops-test-token"
 ALICE, BOB = "ops-test-token-alice", "ops-test-token-bob"
@@ -32,6 +32,7 @@ def test_operator_commands_against_a_halted_runner(tmp_path):
     graph = compile_documents(load_text(POLICY.replace("reset: manual,", "reset: manual, approvals: 2,") + resume,
                                         "p.yaml")).graph
     runner, engine, clock, store, _, desk = setup(tmp_path, policies=graph)
+    parts = parts_of(runner)
     loop = asyncio.new_event_loop()
     ready = threading.Event()
     holder = {}
@@ -105,7 +106,7 @@ def test_operator_commands_against_a_halted_runner(tmp_path):
         asyncio.run_coroutine_threadsafe(stop_api(holder["site"]), loop).result(10)
         loop.call_soon_threadsafe(loop.stop)
         thread.join(10)
-    assert "bot-1" in runner.book.state.heartbeats
+    assert "bot-1" in parts.book.state.heartbeats
     r = CliRunner().invoke(cli, ["status", "--api", "http://127.0.0.1:9"])
     assert r.exit_code == 5 and "cannot reach the runner" in r.output  # EXIT_UNREACHABLE
 
@@ -180,6 +181,7 @@ class Served:
         # state back, and a request served meanwhile was refused NOT_LEADER
         self.runner, self.engine, self.clock, self.store, _, self.desk = setup(
             tmp_path, engine=build("calm", clock), clock=clock, lease_ttl_ms=SERVED_LEASE_MS)
+        self.parts = parts_of(self.runner)
         self.api = api  # make_app's tokens, console_public
         self.loop = asyncio.new_event_loop()
         self.ready = threading.Event()
@@ -207,14 +209,14 @@ class Served:
         self.stop = True
         self.thread.join(30)
         if exc_type is None:
-            assert_kept_its_lease(self.runner)
+            assert_kept_its_lease(self.parts)
 
 
-def assert_kept_its_lease(runner) -> None:
+def assert_kept_its_lease(parts) -> None:
     """A served runner ticking against requests never lost a token it held: no tick found its
     lease lapsed (it then leads from none until it has read the state back, and a request served
     in between is refused NOT_LEADER)."""
-    said = runner.lead.lease_log
+    said = parts.lead.lease_log
     assert said.lost_total == 0, f"the lease lapsed between ticks {said.lost_total} time(s), token {said.fence}"
 
 

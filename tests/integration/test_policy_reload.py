@@ -95,9 +95,9 @@ def test_the_api_answers_and_ticks_go_on_while_a_reload_compiles(tmp_path, excha
 
     async def scenario() -> int:
         run = asyncio.create_task(daemon.run())
-        await until(lambda: daemon.runner is not None and daemon.runner.counters["ticks"] >= 1, "a first tick")
-        runner = daemon.runner
-        first = runner.book.graph.digest
+        await until(lambda: daemon.runner is not None and daemon.parts.counters["ticks"] >= 1, "a first tick")
+        parts = daemon.parts
+        first = parts.book.graph.digest
         assert (await asyncio.to_thread(_get_status, api_port))["graph_digest"] == first
 
         # a slow compile: the change is read, then held on the worker thread until released
@@ -105,29 +105,29 @@ def test_the_api_answers_and_ticks_go_on_while_a_reload_compiles(tmp_path, excha
         (pol / "futures-book.yaml").write_text(book.replace("dd_15m >= 10%", "dd_15m >= 9%"))
         daemon.reload.set()  # what SIGHUP does
         assert await asyncio.to_thread(started.wait, DEADLINE_S), "the reload never started compiling"
-        ticks = runner.counters["ticks"]
+        ticks = parts.counters["ticks"]
         status = await asyncio.to_thread(_get_status, api_port)  # answered while the compile is held
         assert not release.is_set()
         assert status["graph_digest"] == first and status["policy_error"] is None
-        await until(lambda: runner.counters["ticks"] >= ticks + 2, "ticks while the compile is held")
-        assert runner.book.graph.digest == first, "the last good graph runs until the new one is compiled"
+        await until(lambda: parts.counters["ticks"] >= ticks + 2, "ticks while the compile is held")
+        assert parts.book.graph.digest == first, "the last good graph runs until the new one is compiled"
 
         release.set()
-        await until(lambda: runner.book.graph.digest != first, "the new graph swapped in")
-        second = runner.book.graph.digest
-        assert runner.reloads.error is None
+        await until(lambda: parts.book.graph.digest != first, "the new graph swapped in")
+        second = parts.book.graph.digest
+        assert parts.reloads.error is None
         assert (await asyncio.to_thread(_get_status, api_port))["graph_digest"] == second
 
         # a compiler crash on the worker thread: a failed reload, said loudly; the runner goes on
         monkeypatch.setattr(reloads, "_compile_for_reload", real)
         monkeypatch.setattr(reloads, "compile_policy_sources", crashing_compile)
         daemon.reload.set()
-        await until(lambda: runner.reloads.error is not None, "the failed reload reported")
-        assert "internal error while compiling the policies: RuntimeError" in runner.reloads.error
-        assert "a compiler bug" not in runner.reloads.error  # a crash's text could quote a document
-        assert runner.book.graph.digest == second and not run.done()
-        ticks = runner.counters["ticks"]
-        await until(lambda: runner.counters["ticks"] > ticks, "a tick after the failed reload")
+        await until(lambda: parts.reloads.error is not None, "the failed reload reported")
+        assert "internal error while compiling the policies: RuntimeError" in parts.reloads.error
+        assert "a compiler bug" not in parts.reloads.error  # a crash's text could quote a document
+        assert parts.book.graph.digest == second and not run.done()
+        ticks = parts.counters["ticks"]
+        await until(lambda: parts.counters["ticks"] > ticks, "a tick after the failed reload")
         status = await asyncio.to_thread(_get_status, api_port)
         assert status["graph_digest"] == second and "internal error" in status["policy_error"]
 
@@ -172,18 +172,18 @@ def test_a_reload_whose_scope_selects_no_account_keeps_the_last_good_graph_and_s
 
     async def scenario() -> int:
         run = asyncio.create_task(daemon.run())
-        await until(lambda: daemon.runner is not None and daemon.runner.counters["ticks"] >= 1, "a first tick")
-        runner = daemon.runner
-        first = runner.book.graph.digest
-        assert [p.name for p in runner.book.graph.policies] == ["futures-book"]
+        await until(lambda: daemon.runner is not None and daemon.parts.counters["ticks"] >= 1, "a first tick")
+        parts = daemon.parts
+        first = parts.book.graph.digest
+        assert [p.name for p in parts.book.graph.policies] == ["futures-book"]
 
         (pol / "futures-book.yaml").write_text(book.replace("{book: futures}", "{book: futurs}"))
         daemon.reload.set()  # what SIGHUP does
-        await until(lambda: runner.reloads.error is not None, "the refused reload reported")
-        assert "error[KS218]" in runner.reloads.error and "{book: futurs}" in runner.reloads.error
-        assert runner.book.graph.digest == first and not run.done(), "the ladder must stay armed"
-        ticks = runner.counters["ticks"]
-        await until(lambda: runner.counters["ticks"] > ticks, "a tick with the last good graph")
+        await until(lambda: parts.reloads.error is not None, "the refused reload reported")
+        assert "error[KS218]" in parts.reloads.error and "{book: futurs}" in parts.reloads.error
+        assert parts.book.graph.digest == first and not run.done(), "the ladder must stay armed"
+        ticks = parts.counters["ticks"]
+        await until(lambda: parts.counters["ticks"] > ticks, "a tick with the last good graph")
         status = await asyncio.to_thread(_get_status, api_port)
         assert status["graph_digest"] == first and "KS218" in status["policy_error"]
 
@@ -191,8 +191,8 @@ def test_a_reload_whose_scope_selects_no_account_keeps_the_last_good_graph_and_s
         assert fixed != book
         (pol / "futures-book.yaml").write_text(fixed)  # the label right, on the account's venue: a new graph
         daemon.reload.set()
-        await until(lambda: runner.reloads.error is None, "a good reload")
-        assert runner.book.graph.digest != first
+        await until(lambda: parts.reloads.error is None, "a good reload")
+        assert parts.book.graph.digest != first
         daemon.stop.set()
         return await run
 
@@ -248,14 +248,14 @@ def test_with_strict_a_reload_adding_a_policy_for_none_of_this_runners_accounts_
 
     async def scenario() -> int:
         run = asyncio.create_task(daemon.run())
-        await until(lambda: daemon.runner is not None and daemon.runner.counters["ticks"] >= 1, "a first tick")
-        runner = daemon.runner
-        first = runner.book.graph.digest
+        await until(lambda: daemon.runner is not None and daemon.parts.counters["ticks"] >= 1, "a first tick")
+        parts = daemon.parts
+        first = parts.book.graph.digest
         shutil.copy(POLICIES / "spot-book.yaml", pol / "spot-book.yaml")
         daemon.reload.set()
-        await until(lambda: runner.reloads.error is not None, "the refused reload reported")
-        assert "POLICY_UNMATCHED: policy spot-book" in runner.reloads.error and "(--strict)" in runner.reloads.error
-        assert runner.book.graph.digest == first and [p.name for p in runner.book.graph.policies] == ["futures-book"]
+        await until(lambda: parts.reloads.error is not None, "the refused reload reported")
+        assert "POLICY_UNMATCHED: policy spot-book" in parts.reloads.error and "(--strict)" in parts.reloads.error
+        assert parts.book.graph.digest == first and [p.name for p in parts.book.graph.policies] == ["futures-book"]
         daemon.stop.set()
         return await run
 

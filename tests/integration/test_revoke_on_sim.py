@@ -119,7 +119,7 @@ class Rig:
                                      holder=holder, confirm_gap_ms=TICK_MS, snapshot_timeout_s=6.0)
 
     async def ticks(self, built, n: int, *, beat: bool = False) -> list:
-        runner, desk = built
+        runner, desk, parts = built
         out = []
         for _ in range(n):
             self.clock.advance(TICK_MS)
@@ -156,13 +156,13 @@ def test_a_stage_revokes_the_bots_key_at_the_venue_and_only_two_approvers_restor
             bot, code = rig.bot, REFUSED_ORDER[venue]
             assert (await _buy(bot, venue))["id"]  # the bot trades before
             built = rig.runner()
-            runner, desk = built
+            runner, desk, parts = built
             await runner.start()
             await desk.heartbeat("bot-x")
             refusal, message = REFUSALS[venue]
             rig.eng.permissions.refuse(refusal, message, ops=("revoke_trading",), times=1)
             reports = await rig.ticks(built, 13)  # bot-x silent over a minute: the stage entered
-            assert runner.book.state.scopes[f"{POLICY}|{rig.key}"].stage.level == 1
+            assert parts.book.state.scopes[f"{POLICY}|{rig.key}"].stage.level == 1
             [failed] = events(reports, REVOKE_FAILED)  # the venue's refusal, with its own code, paged
             assert failed.data["code"] == refusal and message in failed.data["message"], failed.data
             assert (await _buy(bot, venue))["id"]  # refused at the venue, so not revoked: the bot still trades
@@ -170,7 +170,7 @@ def test_a_stage_revokes_the_bots_key_at_the_venue_and_only_two_approvers_restor
             assert [e.data["read_back"] for e in events(reports, TRADING_REVOKED)] == [venue != "binanceusdm"]
             assert code in await refused(bot, venue)  # from the first order after the revoke
             assert rig.switches() == [PATH[venue]] * 2  # the refused one and the one that took
-            seen["status"] = runner.revokes.status()[rig.key]["shown"]
+            seen["status"] = parts.revokes.status()[rig.key]["shown"]
 
             await rig.ticks(built, 3, beat=True)  # bot-x back: the trigger stops, the stage holds
             first = await desk.reset(POLICY, rig.key, "alice", "bot reviewed")
@@ -215,7 +215,7 @@ def test_a_revoke_owed_and_saved_by_a_runner_that_stopped_is_sent_once_by_the_ne
     async def go():
         async with Rig(tmp_path, venue, monkeypatch) as rig:
             a_built = rig.runner("runner-a", wrap=DiesBeforeTheSwitch)
-            a, a_desk = a_built
+            a, a_desk, a_parts = a_built
             await a.start()
             await a_desk.heartbeat("bot-x")
             await rig.ticks(a_built, 12)
@@ -226,7 +226,7 @@ def test_a_revoke_owed_and_saved_by_a_runner_that_stopped_is_sent_once_by_the_ne
 
             rig.clock.advance(10_000)  # runner-a's lease runs out
             b_built = rig.runner("runner-b")
-            b, _ = b_built
+            b, _, _ = b_built
             await b.start()
             reports = await rig.ticks(b_built, 3)
             # runner-b entered no stage (runner-a latched it; runner-b only tells its sinks it again,

@@ -151,10 +151,10 @@ def make(tmp_path, *, venue: KeyVenue, engine=None, clock=None, holder: str = "r
     adapter = WithKeys(SimulatedAdapter(engine, "sim-main", venue="simulated", labels={"book": "futures"},
                                         timeout_s=2.0), venue, holder)
     store = CrashingSave(open_store(f"sqlite://{tmp_path / 'state.db'}"))
-    runner, desk = build_runner_and_desk(
+    runner, desk, parts = build_runner_and_desk(
         compiled(), {ACCOUNT: adapter}, store, lock_path=tmp_path / "lock.json", dry_run=False,
         clock=clock, holder=holder, lease_ttl_ms=lease_ttl_ms)
-    return SimpleNamespace(runner=runner, desk=desk, engine=engine, clock=clock, store=store, venue=venue,
+    return SimpleNamespace(runner=runner, desk=desk, parts=parts, engine=engine, clock=clock, store=store, venue=venue,
                            db=tmp_path / "state.db")
 
 
@@ -188,14 +188,14 @@ def events(reports, kind: str) -> list:
 
 
 def shown(w) -> str:
-    return w.runner.revokes.status().get(ACCOUNT, {}).get("shown", "allowed")
+    return w.parts.revokes.status().get(ACCOUNT, {}).get("shown", "allowed")
 
 
 def entered(w) -> list:
     """Ticks until bot-x's silence enters the stage (13 ticks: over a minute of silence)."""
     started(w)
     reports = ticks(w, 13)
-    assert w.runner.book.state.scopes[f"bot-guard|{ACCOUNT}"].stage.level == 1
+    assert w.parts.book.state.scopes[f"bot-guard|{ACCOUNT}"].stage.level == 1
     return reports
 
 
@@ -489,7 +489,7 @@ class ServedKeys:
         self.stop = True
         self.thread.join(30)
         if exc_type is None:
-            assert_kept_its_lease(self.w.runner)
+            assert_kept_its_lease(self.w.parts)
 
 
 def test_ksctl_revoke_previews_the_exact_scope_and_only_approvers_restore_it(tmp_path):

@@ -18,7 +18,7 @@ from killswitch.runner.api.api import make_app, start_api, stop_api
 from killswitch.events import runbook_path
 
 from ..conftest import ROOT
-from .test_runner import drive, positions, setup
+from .test_runner import parts_of, drive, positions, setup
 
 TOKEN = "t0ken-for-runbook-tests"
 L3 = "crash-ladder/simulated/sim-main/L3/e3"
@@ -26,8 +26,9 @@ L3 = "crash-ladder/simulated/sim-main/L3/e3"
 
 def crash(tmp_path, templates=ROOT / "runbooks"):
     runner, engine, clock, store, _, desk = setup(tmp_path)
+    parts = parts_of(runner)
     sink = RunbookSink(templates)
-    runner.fanout.sinks.append(sink)
+    parts.fanout.sinks.append(sink)
 
     async def go():
         await runner.start()
@@ -39,12 +40,13 @@ def crash(tmp_path, templates=ROOT / "runbooks"):
 
 def test_every_stage_entry_of_the_crash_has_a_stored_runbook_that_says_what_happened(tmp_path):
     runner, engine, clock, store, sink, reports, _ = crash(tmp_path)
-    assert runner.fanout.errors == 0
+    parts = parts_of(runner)
+    assert parts.fanout.errors == 0
     entries = [s.transition.decision_id for r in reports for s in r.transitions if s.transition.decision_id]
     assert entries == ["crash-ladder/simulated/sim-main/L1/e1", "crash-ladder/simulated/sim-main/L2/e2", L3]
     stored = store.runbooks()
     assert [r.incident for r in stored] == entries
-    assert all(r.template == "default.md.j2" and r.graph_digest == runner.book.graph.digest for r in stored)
+    assert all(r.template == "default.md.j2" and r.graph_digest == parts.book.graph.digest for r in stored)
     assert sink.rendered == 3 and sink.fallbacks == 0 and sink.last_render_ms is not None
     assert sink.updated == 0 and not sink._following, "every close filled at its entry: nothing to bring up to date"
 
@@ -69,7 +71,7 @@ def test_every_stage_entry_of_the_crash_has_a_stored_runbook_that_says_what_happ
     # the lock, the graph, the commands, the checklist
     assert data["lock"]["locked"] and data["lock"]["mode"] == "halted"
     assert "is **HALTED**" in rb.markdown and "until the stage is reset" in rb.markdown
-    assert runner.book.graph.digest in rb.markdown
+    assert parts.book.graph.digest in rb.markdown
     assert ("ksctl reset --policy crash-ladder --scope simulated/sim-main --reason" in rb.markdown)
     assert "--approver" not in rb.markdown  # the approver is the token's identity
     assert f"ksctl audit verify --state {store.url}" in rb.markdown
@@ -168,7 +170,8 @@ def test_broken_templates_never_cost_an_incident_its_runbook(tmp_path):
     broken.mkdir()
     (broken / "default.md.j2").write_text("# {{ stage.nmae }}\n")
     runner, engine, clock, store, sink, _, desk = crash(tmp_path, templates=broken)
-    assert runner.fanout.errors == 0 and sink.rendered == sink.fallbacks == 3
+    parts = parts_of(runner)
+    assert parts.fanout.errors == 0 and sink.rendered == sink.fallbacks == 3
     rb = store.runbook(L3)
     assert rb.template == "builtin" and "ksctl reset --policy crash-ladder" in rb.markdown
     [row] = [r for r in store.audit_rows(kinds=["runbook_rendered"]) if r.payload["incident"] == L3]
@@ -211,15 +214,16 @@ def test_a_runbook_is_brought_up_to_date_as_refused_closes_are_planned_again_and
     engine = build("flash-crash", clock, faults=FaultPlan().add("place_order", "reject_reduce_only", times=2,
                                                                 account="sim-main"))
     runner, engine, clock, store, _, _ = setup(tmp_path, engine=engine, clock=clock)
+    parts = parts_of(runner)
     sink = RunbookSink(ROOT / "runbooks")
-    runner.fanout.sinks.append(sink)
+    parts.fanout.sinks.append(sink)
 
     async def go():
         await runner.start()
         return await drive(runner, clock, 60)
 
     reports = asyncio.run(asyncio.wait_for(go(), 60))
-    assert runner.fanout.errors == 0
+    assert parts.fanout.errors == 0
     first = next(s.transition.decision_id for r in reports for s in r.transitions if s.transition.decision_id)
     entry = next(r for r in reports if any(s.transition.decision_id == first for s in r.transitions))
     refused = [o.client_order_id for o in entry.execution.orders if o.status != "filled"]
@@ -275,7 +279,8 @@ def test_a_restarted_runner_goes_on_bringing_the_runbook_up_to_date(tmp_path):
     engine = build("flash-crash", clock, faults=FaultPlan().add("place_order", "reject_reduce_only", times=2,
                                                                 account="sim-main"))
     runner, engine, clock, store, _, _ = setup(tmp_path, engine=engine, clock=clock)
-    runner.fanout.sinks.append(sink := RunbookSink(ROOT / "runbooks"))
+    parts = parts_of(runner)
+    parts.fanout.sinks.append(sink := RunbookSink(ROOT / "runbooks"))
 
     async def until_refused():
         await runner.start()
@@ -290,7 +295,8 @@ def test_a_restarted_runner_goes_on_bringing_the_runbook_up_to_date(tmp_path):
     incident = next(iter(sink._following))
     store.close()
     again, *_ = setup(tmp_path, engine=engine, clock=clock)
-    again.fanout.sinks.append(sink2 := RunbookSink(ROOT / "runbooks"))
+    again_parts = parts_of(again)
+    again_parts.fanout.sinks.append(sink2 := RunbookSink(ROOT / "runbooks"))
 
     async def more():
         await again.start()
@@ -314,9 +320,10 @@ def test_without_a_runbooks_directory_the_builtin_runbook_is_not_an_error_span(t
 
     mem = InMemorySpanExporter()
     runner, engine, clock, store, _, _ = setup(tmp_path)
-    runner.fanout.sinks.append(TelemetrySink(mem, synchronous=True))
+    parts = parts_of(runner)
+    parts.fanout.sinks.append(TelemetrySink(mem, synchronous=True))
     sink = RunbookSink(None)
-    runner.fanout.sinks.append(sink)
+    parts.fanout.sinks.append(sink)
 
     async def go():
         await runner.start()

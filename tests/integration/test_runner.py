@@ -9,6 +9,7 @@ job, and no order is repeated or lost.
 from __future__ import annotations
 
 import asyncio
+import weakref
 import gc
 import json
 import re
@@ -24,7 +25,7 @@ from adapters.simulated.scenarios import build
 from killswitch.compile.compiler import compile_documents
 from killswitch.policy.load import load_text
 from killswitch.runbooks.sink import RunbookSink
-from killswitch.process.bootstrap import build_runner, build_runner_and_desk
+from killswitch.process.bootstrap import build_runner_and_desk
 from killswitch.events import STAGE_TRANSITION
 from killswitch.orders import PLANNED_KIND, planned_count, planned_intents
 from killswitch.state import StoreError, open_store
@@ -141,11 +142,20 @@ def setup(tmp_path, crash_at=None, counter=None, engine=None, clock=None, polici
     counter = counter if counter is not None else [0]
     store = open_store(f"sqlite://{tmp_path / 'state.db'}")
     adapter = SimulatedAdapter(engine, "sim-main", venue="simulated", labels={"book": "futures"}, timeout_s=2.0)
-    runner, desk = build_runner_and_desk(
+    runner, desk, parts = build_runner_and_desk(
         policies or graph(), {"simulated/sim-main": CrashingProxy(adapter, counter, crash_at)},
         CrashingProxy(store, counter, crash_at), lock_path=tmp_path / "lock.json", dry_run=False,
         clock=clock, confirm_gap_ms=TICK_MS, sinks=sinks, lease_ttl_ms=lease_ttl_ms)
+    BUILT[runner] = parts  # the parts the composition root built it from: what a test reads (parts_of)
     return runner, engine, clock, store, counter, desk  # the desk: what an operator (and the API) calls
+
+
+# runner -> the parts bootstrap built it from: a test reads a part there, never through the runner
+BUILT: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
+
+
+def parts_of(runner):
+    return BUILT[runner]
 
 
 async def drive(runner, clock, ticks):
@@ -243,7 +253,8 @@ def test_a_restarted_runner_keeps_the_halt(tmp_path):
     asyncio.run(asyncio.wait_for(drive(runner, clock, 60), 60))
     store.close()
     again, _, _, _, _, _ = setup(tmp_path, engine=engine, clock=clock)
-    assert again.book.state.scopes["crash-ladder|simulated/sim-main"].stage.level == 3
+    again_parts = parts_of(again)
+    assert again_parts.book.state.scopes["crash-ladder|simulated/sim-main"].stage.level == 3
     reports = asyncio.run(asyncio.wait_for(drive(again, clock, 3), 30))
     assert all(not r.transitions for r in reports)
     assert json.loads((tmp_path / "lock.json").read_text())["mode"] == "halted"
@@ -322,7 +333,7 @@ def _probe(tmp_path):
     counter, log = [0], []
     store = open_store(f"sqlite://{tmp_path / 'probe.db'}")
     adapter = SimulatedAdapter(engine, "sim-main", venue="simulated", labels={"book": "futures"}, timeout_s=2.0)
-    runner = build_runner(graph(), {"simulated/sim-main": Recording(adapter, counter, None, log)},
+    runner, _, parts = build_runner_and_desk(graph(), {"simulated/sim-main": Recording(adapter, counter, None, log)},
                           Recording(store, counter, None, log), lock_path=tmp_path / "probe.json", dry_run=False,
                           clock=clock, confirm_gap_ms=TICK_MS)
     return clock, store, runner, log
@@ -405,9 +416,10 @@ class BrokenSink(RecordingSink):
 def test_sinks_see_every_tick_its_phases_and_its_events_and_a_broken_one_changes_nothing(tmp_path):
     rec = RecordingSink()
     runner, engine, clock, store, _, _ = setup(tmp_path, sinks=[BrokenSink(), rec])
+    parts = parts_of(runner)
     reports = asyncio.run(asyncio.wait_for(drive(runner, clock, 60), 60))
     assert positions(engine) == {}, "a failing sink does not stop the kill switch"
-    assert runner.fanout.errors == 60
+    assert parts.fanout.errors == 60
     assert len(rec.ticks) == 60
     stages = [(e.labels["level"], e.labels["stage"]) for e in rec.events if e.kind == "stage_transition"]
     assert stages == [("1", "trim"), ("2", "trim-more"), ("3", "flatten")]
@@ -427,15 +439,16 @@ def dry_runner(tmp_path):
     engine = build("flash-crash", clock)
     store = open_store(f"sqlite://{tmp_path / 'state.db'}")
     adapter = SimulatedAdapter(engine, "sim-main", venue="simulated", labels={"book": "futures"}, timeout_s=2.0)
-    runner = build_runner(graph(), {"simulated/sim-main": adapter}, store, lock_path=tmp_path / "lock.json",
+    runner, _, parts = build_runner_and_desk(graph(), {"simulated/sim-main": adapter}, store,
+            lock_path=tmp_path / "lock.json",
                           dry_run=True, clock=clock)
-    return runner, store, clock
+    return runner, store, clock, parts
 
 
 def test_a_dry_run_plans_a_flatten_whole_and_audits_every_close_it_would_send_at_once(tmp_path):
     """Nothing is sent in a dry run, so nothing goes in waves: each stage's closes are one
     batch of ``orders_planned_dry_run`` rows, the flatten's included."""
-    runner, store, clock = dry_runner(tmp_path)
+    runner, store, clock, parts = dry_runner(tmp_path)
     batches: list[int] = []
     many = store.audit_many
 
@@ -458,16 +471,16 @@ def test_a_dry_runs_stage_entry_and_the_orders_it_planned_are_stored_together_af
     """A dry run's planned orders go in the tick's one append with its stage transition, after
     the state save in the same store call: a save that fails stores neither, the tick says so,
     and the next one stores the entry and its orders once, never twice."""
-    runner, store, clock = dry_runner(tmp_path)
+    runner, store, clock, parts = dry_runner(tmp_path)
     made: list[tuple[int, str]] = []  # (store-thread call, what it wrote)
     calls = [0]
-    timed = runner.io._timed
+    timed = parts.io._timed
 
     def counted(fn, args, kwargs):
         calls[0] += 1
         return timed(fn, args, kwargs)
 
-    runner.io._timed = counted
+    parts.io._timed = counted
     save, many = store.save_engine_state, store.audit_many
     failed: list[int] = []
 
@@ -554,7 +567,8 @@ def test_the_collector_is_held_off_from_the_snapshots_to_the_first_send_and_on_a
 
         (tmp_path / "failing").mkdir()
         r2, _, c2, _, _, _ = setup(tmp_path / "failing")
-        r2.executor.store = Failing(r2.executor.store)
+        executor = parts_of(r2).executor  # the part that journals, as bootstrap built it
+        executor.store = Failing(executor.store)
         reports = asyncio.run(asyncio.wait_for(started(r2, c2), 60))
         assert any(r.store_error for r in reports) and gc.isenabled()
         for at in (calls[0] // 4, calls[0] // 2, 3 * calls[0] // 4):  # the process dies mid-run: on after
@@ -591,7 +605,8 @@ def test_an_entry_journaled_but_never_saved_is_audited_paged_and_rendered_by_the
     receiver: list[str] = []
     store = open_store(f"sqlite://{tmp_path / 'state.db'}")
     adapter = SimulatedAdapter(engine, "sim-main", venue="simulated", labels={"book": "futures"}, timeout_s=2.0)
-    runner = build_runner(graph(), {"simulated/sim-main": adapter}, DiesAfterJournal(store, [0], None),
+    runner, _, parts = build_runner_and_desk(graph(), {"simulated/sim-main": adapter}, DiesAfterJournal(store, [0],
+            None),
                           lock_path=tmp_path / "lock.json", dry_run=False, clock=clock, confirm_gap_ms=TICK_MS,
                           sinks=[RunbookSink(None), DurablePager(receiver)])
     with pytest.raises(Crash):
@@ -647,9 +662,10 @@ def test_a_standby_that_takes_over_completes_the_entry_the_leader_died_in(tmp_pa
     def runner_of(holder, adapter_wrap):
         store = open_store(url)
         adapter = SimulatedAdapter(engine, "sim-main", venue="simulated", labels={"book": "futures"}, timeout_s=2.0)
-        return store, build_runner(graph(), {"simulated/sim-main": adapter_wrap(adapter)}, store, holder=holder,
-                                   lock_path=tmp_path / f"{holder}.json", dry_run=False, clock=clock,
-                                   confirm_gap_ms=TICK_MS, sinks=[RunbookSink(None), DurablePager(receiver)])
+        return store, build_runner_and_desk(
+            graph(), {"simulated/sim-main": adapter_wrap(adapter)}, store, holder=holder,
+            lock_path=tmp_path / f"{holder}.json", dry_run=False, clock=clock, confirm_gap_ms=TICK_MS,
+            sinks=[RunbookSink(None), DurablePager(receiver)]).runner
 
     store_a, leader = runner_of("a", DiesAtFlattenSend)
     with pytest.raises(Crash):

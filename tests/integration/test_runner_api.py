@@ -12,7 +12,7 @@ from killswitch.policy.load import load_text
 from killswitch.runner.api.identity import parse_tokens, token_digest
 from killswitch.runner.api.api import make_app, start_api, stop_api
 
-from .test_runner import POLICY, TICK_MS, setup
+from .test_runner import parts_of, POLICY, TICK_MS, setup
 
 TOKEN = "t0ken-for-tests-only"
 ALICE, BOB = "alice-t0ken-for-tests-only", "bob-t0ken-for-tests-only"
@@ -25,6 +25,7 @@ def test_halt_then_a_two_approver_reset_through_the_api(tmp_path, monkeypatch):
     text = POLICY.replace("reset: manual,", "reset: manual, approvals: 2,")
     graph = compile_documents(load_text(text, "p.yaml")).graph
     runner, engine, clock, store, _, desk = setup(tmp_path, policies=graph)
+    parts = parts_of(runner)
 
     async def go():
         await runner.start()
@@ -87,7 +88,7 @@ def test_halt_then_a_two_approver_reset_through_the_api(tmp_path, monkeypatch):
             await stop_api(site)
 
     asyncio.run(asyncio.wait_for(go(), 60))
-    assert "strategy-a" not in runner.book.state.heartbeats and "strategy-a" not in runner.book.dms.sources
+    assert "strategy-a" not in parts.book.state.heartbeats and "strategy-a" not in parts.book.dms.sources
     assert store.verify_audit()[0]
 
 

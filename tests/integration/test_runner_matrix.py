@@ -35,7 +35,7 @@ import textwrap
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterator, Optional
+from typing import Any, Callable, Iterator, Optional
 
 import pytest
 
@@ -47,7 +47,7 @@ from adapters.simulated.scenarios import build
 from killswitch.compile.compiler import compile_documents
 from killswitch.policy.load import load_text
 from killswitch.runner.venue.execution import UNCLEAR
-from killswitch.process.bootstrap import build_runner
+from killswitch.process.bootstrap import RunnerAndDesk, build_runner_and_desk
 from killswitch.runner.tick.loop import Runner, TickReport
 from killswitch.state import open_store
 
@@ -174,7 +174,7 @@ class Outcome:
     end: dict
     dump: dict
     store: object
-    runner: Runner
+    parts: Any  # the runner's parts, as bootstrap built them
     reports: list[TickReport]
     audits: list
     submits: list[Submit]
@@ -382,9 +382,9 @@ def run_case(case: Case, url: str, work: Path) -> Outcome:
                 for a in ACCOUNTS}
     reports: list[TickReport] = []
 
-    def new_runner(die_on=None) -> Runner:
+    def new_runner(die_on=None) -> RunnerAndDesk:
         store = StoreTap(open_store(url), audits, die_on)
-        return build_runner(graph(), adapters, store, lock_path=lock, dry_run=False, clock=clock,
+        return build_runner_and_desk(graph(), adapters, store, lock_path=lock, dry_run=False, clock=clock,
                       confirm_gap_ms=case.tick_ms)
 
     async def drive(runner: Runner) -> None:
@@ -394,17 +394,17 @@ def run_case(case: Case, url: str, work: Path) -> Outcome:
             clock.advance(case.tick_ms)
             reports.append(await runner.tick())
 
-    runner = new_runner(case.die_on)
+    runner, _, parts = new_runner(case.die_on)
     crashed = False
     try:
         asyncio.run(asyncio.wait_for(drive(runner), 60))
     except Crash:
         crashed = True  # a process killed mid-tick: its report is lost with it
         runner.store.close()
-        runner = new_runner()  # restarted on the same store and the same exchange
+        runner, _, parts = new_runner()  # restarted on the same store and the same exchange
         asyncio.run(asyncio.wait_for(drive(runner), 60))
     dump = engine.dump_state()
-    return Outcome(case, engine, plan, start, legs(dump), dump, runner.store, runner, reports, audits, submits,
+    return Outcome(case, engine, plan, start, legs(dump), dump, runner.store, parts, reports, audits, submits,
                    json.loads(lock.read_text()), crashed)
 
 
@@ -524,7 +524,7 @@ def _check_stages(o: Outcome) -> None:
 
 def _check_lock(o: Outcome) -> None:
     """The lock: halted for exactly the scopes in the flatten."""
-    halted = {key.partition("|")[2] for key, ss in o.runner.book.state.scopes.items() if ss.stage.level == 3}
+    halted = {key.partition("|")[2] for key, ss in o.parts.book.state.scopes.items() if ss.stage.level == 3}
     assert o.lock["locked"] is bool(halted), o.lock
     assert set(o.lock["scopes"]) == halted, o.lock["scopes"]
     assert all(v["locked"] and v["mode"] == "halted" for v in o.lock["scopes"].values())

@@ -16,10 +16,10 @@ import pytest
 from adapters.simulated.adapter import SimulatedAdapter
 from adapters.simulated.engine import ManualClock
 from adapters.simulated.scenarios import build
-from killswitch.process.bootstrap import build_runner
+from killswitch.process.bootstrap import build_runner_and_desk
 from killswitch.state import open_store
 
-from .test_runner import T0, TICK_MS, Crash, Recording, fills_by_client_id, graph, positions, setup, started
+from .test_runner import parts_of, T0, TICK_MS, Crash, Recording, fills_by_client_id, graph, positions, setup, started
 
 
 def test_a_held_close_is_to_be_planned_again_in_the_same_save_as_its_stage_entry(tmp_path):
@@ -32,6 +32,8 @@ def test_a_held_close_is_to_be_planned_again_in_the_same_save_as_its_stage_entry
     from killswitch.engine.planner import OrderIntent
 
     runner, engine, clock, store, _, _ = setup(tmp_path)
+
+    parts = parts_of(runner)
     saves: list[dict] = []
     real = runner.store.save_engine_state
 
@@ -50,7 +52,7 @@ def test_a_held_close_is_to_be_planned_again_in_the_same_save_as_its_stage_entry
             cid = f"ks-earlier-btc-{i}"
             earlier = OrderIntent("earlier", cid, "simulated", "sim-main", "BTC/USDT:USDT", "sell", None, 0.001,
                                   True, None, 60.0, 1, 1, 0, "close_all", "test")
-            store.journal_intent(runner.lead.fence, cid, "earlier", "simulated", "sim-main", "BTC/USDT:USDT", "sell",
+            store.journal_intent(parts.lead.fence, cid, "earlier", "simulated", "sim-main", "BTC/USDT:USDT", "sell",
                                  None, 0.001, True, json.dumps(dataclasses.asdict(earlier)), ts_ms=clock())
             saves.clear()
             report = await runner.tick()
@@ -80,7 +82,7 @@ def test_closes_held_behind_an_order_still_being_confirmed_do_not_spend_the_re_p
     engine = build("flash-crash", clock)
     store = open_store(f"sqlite://{tmp_path / 'probe.db'}")
     adapter = SimulatedAdapter(engine, "sim-main", venue="simulated", labels={"book": "futures"}, timeout_s=2.0)
-    runner = build_runner(graph(), {"simulated/sim-main": Recording(adapter, probe, None, log)},
+    runner, _, parts = build_runner_and_desk(graph(), {"simulated/sim-main": Recording(adapter, probe, None, log)},
                           Recording(store, probe, None, log), lock_path=tmp_path / "probe.json", dry_run=False,
                           clock=clock, confirm_gap_ms=TICK_MS)
     asyncio.run(asyncio.wait_for(started(runner, clock), 60))
@@ -98,13 +100,14 @@ def test_closes_held_behind_an_order_still_being_confirmed_do_not_spend_the_re_p
     store.close()
     store = open_store(f"sqlite://{run / 'state.db'}")
     adapter = SimulatedAdapter(engine, "sim-main", venue="simulated", labels={"book": "futures"}, timeout_s=2.0)
-    again = build_runner(graph(), {"simulated/sim-main": adapter}, store, lock_path=run / "lock.json",
+    again, _, again_parts = build_runner_and_desk(graph(), {"simulated/sim-main": adapter}, store,
+            lock_path=run / "lock.json",
                          dry_run=False, clock=clock, confirm_gap_ms=30 * TICK_MS)
     reports = asyncio.run(asyncio.wait_for(started(again, clock, ticks=90), 60))
     held = sum(1 for r in reports if r.execution.held)
     assert held > again.MAX_CLOSE_RETRIES, f"held at {held} ticks only: the case is not made"
     assert positions(engine) == {}, "the flatten gave up while its closes waited behind unconfirmed orders"
-    assert len(again.book.residuals) == 0, list(again.book.residuals)
+    assert len(again_parts.book.residuals) == 0, list(again_parts.book.residuals)
     fills = fills_by_client_id(engine)
     assert fills and all(n == 1 for n in fills.values()), fills
     assert store.pending_intents() == []
@@ -146,11 +149,12 @@ def test_a_shortfall_whose_replan_a_stop_dropped_is_planned_again_by_the_next_ru
     before saving that they are to be planned again (a kill between the two writes): the next
     runner finds the shortfall in the journal at its first tick and plans the closes again."""
     runner, engine, clock, store, _, _ = setup(tmp_path)
+    parts = parts_of(runner)
 
     async def dropped(decisions, **kw):  # the stop: what would plan the shortfall again never runs
         return []
 
-    runner.shortfalls.retry_unfilled = dropped
+    parts.shortfalls.retry_unfilled = dropped
 
     async def first():
         await runner.start()
@@ -167,7 +171,8 @@ def test_a_shortfall_whose_replan_a_stop_dropped_is_planned_again_by_the_next_ru
     assert left, "the test needs the flatten's closes to have filled nothing"
     assert any(e.status == "expired" for e in store.journal(limit=1000) if "/L3/" in e.decision_id)
     engine.set_fill_ratio(1.0)
-    again = build_runner(graph(), {"simulated/sim-main": SimulatedAdapter(engine, "sim-main", venue="simulated",
+    again, _, again_parts = build_runner_and_desk(graph(), {"simulated/sim-main": SimulatedAdapter(engine,
+            "sim-main", venue="simulated",
                                                                     labels={"book": "futures"}, timeout_s=2.0)},
                    open_store(f"sqlite://{tmp_path / 'state.db'}"), lock_path=tmp_path / "lock.json", dry_run=False,
                    clock=clock, confirm_gap_ms=TICK_MS)

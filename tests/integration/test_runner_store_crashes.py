@@ -16,7 +16,7 @@ import pytest
 from adapters.simulated.adapter import SimulatedAdapter
 from adapters.simulated.engine import ManualClock
 from adapters.simulated.scenarios import build
-from killswitch.process.bootstrap import build_runner
+from killswitch.process.bootstrap import build_runner_and_desk
 from killswitch.runbooks.sink import RunbookSink
 from killswitch.state import StoreError, open_store
 
@@ -69,7 +69,8 @@ def store_calls(tmp_path) -> list[str]:
         store = open_store(f"sqlite://{tmp_path / 'probe.db'}")
         probe = FailingStore(store, 0, False)
         adapter = SimulatedAdapter(engine, "sim-main", venue="simulated", labels={"book": "futures"}, timeout_s=2.0)
-        runner = build_runner(graph(), {"simulated/sim-main": adapter}, probe, lock_path=tmp_path / "probe.json",
+        runner, _, parts = build_runner_and_desk(graph(), {"simulated/sim-main": adapter}, probe,
+                lock_path=tmp_path / "probe.json",
                               dry_run=False, clock=clock, confirm_gap_ms=TICK_MS, lease_ttl_ms=LONG_LEASE_MS)
         probe.arm()
         asyncio.run(asyncio.wait_for(started(runner, clock, ticks=STORE_FAILURE_TICKS), 60))
@@ -115,13 +116,14 @@ def test_a_store_error_at_any_call_ends_no_runner_and_neither_repeats_nor_loses_
             failing = FailingStore(store, fail_at, after)
             adapter = SimulatedAdapter(engine, "sim-main", venue="simulated", labels={"book": "futures"},
                                        timeout_s=2.0)
-            runner = build_runner(graph(), {"simulated/sim-main": adapter}, failing, lock_path=run / "lock.json",
+            runner, _, parts = build_runner_and_desk(graph(), {"simulated/sim-main": adapter}, failing,
+                    lock_path=run / "lock.json",
                                   dry_run=False, clock=clock, confirm_gap_ms=TICK_MS, lease_ttl_ms=LONG_LEASE_MS)
             failing.arm()
             reports = asyncio.run(asyncio.wait_for(started(runner, clock, ticks=STORE_FAILURE_TICKS), 60))
             case = f"a store error at {calls[fail_at - 1]} (call {fail_at}, {'after' if after else 'before'} it)"
             assert failing.failed == calls[fail_at - 1], case
-            assert runner.counters["store_failures"] == 1, case
+            assert parts.counters["store_failures"] == 1, case
             assert sum(1 for r in reports if r.store_error) <= 1, case
             assert positions(engine) == {}, f"lost: positions left open after {case}"
             fills = fills_by_client_id(engine)

@@ -111,7 +111,7 @@ def test_silence_and_ack_through_the_cli_the_api_and_a_restart(tmp_path):
     finally:
         stop()
     # a restart on the same store: the silence and the acknowledgement are still there
-    again, again_desk = build_runner_and_desk(
+    again, again_desk, again_parts = build_runner_and_desk(
         graph(), runner.venues, store, lock_path=tmp_path / "lock2.json", dry_run=False,
         clock=clock, confirm_gap_ms=TICK_MS)
     url, stop = _serve(again, again_desk, clock)
@@ -150,7 +150,7 @@ def test_an_acknowledgement_is_rendered_into_the_incident_runbook(tmp_path):
         engine = build("flash-crash", clock)
         store = open_store(f"sqlite://{tmp_path / (name + '.db')}")
         adapter = SimulatedAdapter(engine, "sim-main", venue="simulated", labels={"book": "futures"}, timeout_s=2.0)
-        runner, desk = build_runner_and_desk(graph(), {SCOPE: adapter}, store, sinks=[RunbookSink(root)],
+        runner, desk, parts = build_runner_and_desk(graph(), {SCOPE: adapter}, store, sinks=[RunbookSink(root)],
                                              lock_path=tmp_path / f"{name}.json", dry_run=False, clock=clock,
                                              confirm_gap_ms=TICK_MS)
 
@@ -194,7 +194,7 @@ def test_a_standby_shows_the_leaders_silences_and_acknowledgements_and_pages_by_
                                      dry_run=False, clock=clock, confirm_gap_ms=TICK_MS, holder=holder,
                                      lease_ttl_ms=20_000)
 
-    (a, a_desk), (b, b_desk) = runner("a"), runner("b")
+    (a, a_desk, a_parts), (b, b_desk, b_parts) = runner("a"), runner("b")
 
     async def go():
         await a.start()
@@ -203,7 +203,7 @@ def test_a_standby_shows_the_leaders_silences_and_acknowledgements_and_pages_by_
             clock.advance(TICK_MS)
             await a.tick()
             await b.tick()
-        assert a.lead.leader and not b.lead.leader
+        assert a_parts.lead.leader and not b_parts.lead.leader
         refused = await b_desk.silence_add(["policy=crash-ladder"], 3600, "on the standby", actor="alice")
         assert not refused.done and refused.reason.startswith("NOT_LEADER")
         added = await a_desk.silence_add(["policy=crash-ladder"], 3600, "alice has it", actor="alice")
@@ -217,17 +217,17 @@ def test_a_standby_shows_the_leaders_silences_and_acknowledgements_and_pages_by_
     sid = asyncio.run(go())
     assert [s.id for s in b_desk.silences()] == [sid]
     assert b_desk.status().scopes[0].ack is not None and b_desk.status().scopes[0].ack.comment == "on it"
-    assert [s.id for s in b.fanout.context.silences()] == [sid]  # what its notification sink would honour
+    assert [s.id for s in b_parts.fanout.context.silences()] == [sid]  # what its notification sink would honour
 
     async def takeover():  # the leader stops; the standby takes the lease and reads the store again
         await a.aclose()
         for _ in range(6):
             clock.advance(TICK_MS)
             await b.tick()
-        return b.lead.leader
+        return b_parts.lead.leader
 
     assert asyncio.run(takeover())
-    assert [s.id for s in b.fanout.context.silences()] == [sid] and b_desk.silences()[0].author == "alice"
+    assert [s.id for s in b_parts.fanout.context.silences()] == [sid] and b_desk.silences()[0].author == "alice"
 
 
 def test_a_manual_close_is_an_incident_one_may_acknowledge_with_its_whole_scope():

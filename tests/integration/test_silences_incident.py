@@ -17,7 +17,7 @@ from killswitch.runner.api.api import make_app, start_api, stop_api
 from killswitch.runner.api.identity import parse_tokens, token_digest
 from killswitch.silences import silencing
 
-from .test_runner import setup, started
+from .test_runner import parts_of, setup, started
 
 SCOPE = "simulated/sim-main"
 INCIDENT = "crash-ladder/simulated/sim-main/L3/e3"
@@ -121,6 +121,7 @@ def test_a_preview_says_what_a_silence_would_hold_back_now(tmp_path):
 
 def test_a_silence_made_from_an_incident_matches_it_alone_and_ends_with_it(tmp_path):
     runner, clock, store, desk = halted(tmp_path)
+    parts = parts_of(runner)
     made = asyncio.run(desk.silence_add([], 7200, "flatten done", actor="alice", incident=INCIDENT))
     assert made.done, made.reason
     s = made.silence
@@ -133,7 +134,7 @@ def test_a_silence_made_from_an_incident_matches_it_alone_and_ends_with_it(tmp_p
     assert reset.done, reset.reason
     [listed] = reset.silences
     assert listed.id == s.id and listed.state == "expired" and listed.expired_by == "incident ended"
-    assert desk.silencing.in_force() == () and runner.fanout.context.silences() == ()
+    assert desk.silencing.in_force() == () and parts.fanout.context.silences() == ()
     [shown] = desk.silences()
     assert shown.state == "expired" and shown.expired_by == "incident ended"
     again = asyncio.run(desk.silence_expire(s.id, actor="alice"))

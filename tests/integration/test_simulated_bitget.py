@@ -296,7 +296,7 @@ def test_a_runner_flattens_every_hedge_leg_on_bitget_leg_by_leg(tmp_path):
             acc = bitget_account(srv, "sim-hedge", labels={"book": "futures"})
             ad = CcxtAdapter(acc, urls=acc.api_url, timeout=3.0, max_retries=1, backoff_s=0.05,
                              orders_per_second=1000, ccxt_rate_limit=False)
-            runner, desk = build_runner_and_desk(
+            runner, desk, parts = build_runner_and_desk(
                 dms_graph(), {"bitget/sim-hedge": ad}, store, lock_path=tmp_path / "lock.json",
                 dry_run=False, clock=clock, confirm_gap_ms=60_000, snapshot_timeout_s=4.0)
             try:
@@ -305,7 +305,7 @@ def test_a_runner_flattens_every_hedge_leg_on_bitget_leg_by_leg(tmp_path):
                     clock.advance(60_000)
                     await runner.tick()
                     hedge = eng.accounts["sim-hedge"]
-                    if runner.book.state.scopes["close-all|bitget/sim-hedge"].stage.level == 1 and not any(
+                    if parts.book.state.scopes["close-all|bitget/sim-hedge"].stage.level == 1 and not any(
                             abs(leg.amount) > 0 for leg in hedge.legs.values()):
                         break
                 return desk.status(), sent(srv)

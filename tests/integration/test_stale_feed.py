@@ -218,14 +218,14 @@ def test_the_runner_sees_a_freshly_stamped_frozen_feed_age_and_fires_and_a_resta
                                      dry_run=True, clock=clock)
 
     async def drive(built: RunnerAndDesk, until: int) -> None:
-        r, desk = built
+        r, desk, parts = built
         await r.start()
         while clock() < until:
             clock.advance(STEP)
             await r.tick()
             ages = desk.status().data_age_s
             seen.append((clock(), ages["simulated/sim-main"], ages["simulated/sim-hedge"],
-                         r.book.state.scopes["fresh|simulated/sim-main"].stage.level))
+                         parts.book.state.scopes["fresh|simulated/sim-main"].stage.level))
 
     first = runner()
     halfway = FREEZE + (DETECT_TICKS + 2) * STEP

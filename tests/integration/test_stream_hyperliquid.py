@@ -390,7 +390,7 @@ async def serve(tmp: Path, monkeypatch: Any, scenario: Any) -> None:
     daemon = Daemon(opts, logging.getLogger("killswitch.run").info, logging.getLogger("killswitch.run").error)
     task = asyncio.ensure_future(daemon.run())
     try:
-        await until(lambda: daemon.runner is not None and daemon.runner.counters["ticks"] >= 1, "a first tick",
+        await until(lambda: daemon.runner is not None and daemon.parts.counters["ticks"] >= 1, "a first tick",
                     DEADLINE_S)
         await until(lambda: daemon.runner.venues[KEY].stream_health().state == "live", "the stream live",
                     DEADLINE_S)
@@ -437,10 +437,10 @@ def test_a_rogue_entry_under_a_halt_is_cancelled_at_the_order_events_tick_not_th
     rogue = "0xa1" + "0" * 29 + "9"
 
     async def scenario(daemon: Any, server: SimServer) -> None:
-        runner, desk = daemon.runner, daemon.desk
+        desk, parts = daemon.desk, daemon.parts
         assert (await desk.lock_scope(KEY, "halted", "desk halt", actor="op")).done
         daemon.wakes.nudge()
-        await until(lambda: runner.enforcement.waking.get(KEY), "entries watched", DEADLINE_S)
+        await until(lambda: parts.enforcement.waking.get(KEY), "entries watched", DEADLINE_S)
         eng = server.engine
         eng.place_algo_order("sim-main", "BTCUSDT", "SELL", "STOP_MARKET", quantity=1.0, trigger_price=40_000.0,
                              reduce_only=True, client_algo_id="0xa1" + "0" * 29 + "8")

@@ -105,7 +105,7 @@ async def serve(tmp: Path, monkeypatch, interval: str, scenario, reconcile_every
     daemon = Daemon(opts, logging.getLogger("killswitch.run").info, logging.getLogger("killswitch.run").error)
     run = asyncio.ensure_future(daemon.run())
     try:
-        await until(lambda: daemon.runner is not None and daemon.runner.counters["ticks"] >= 1, "a first tick",
+        await until(lambda: daemon.runner is not None and daemon.parts.counters["ticks"] >= 1, "a first tick",
                     DEADLINE_S)
         await until(lambda: stream_of(daemon, f"{venue}/sim-main")["state"] == "live", "the stream live",
                     DEADLINE_S)
@@ -157,14 +157,14 @@ def test_a_mark_across_the_hard_threshold_closes_within_the_interval_though_the_
     key = f"{venue}/sim-main"
 
     async def scenario(daemon: Daemon, server: SimServer) -> None:
-        runner = daemon.runner
-        ticks = runner.counters["ticks"]
+        runner, parts = daemon.runner, daemon.parts
+        ticks = parts.counters["ticks"]
         server.faults.stream("stream_disconnect", op="stream:user", times=1)  # the first close's events
         started = time.monotonic()
         server.engine.set_mark("BTCUSDT", 50_000.0)  # the 5 BTC long loses 16.7 % of its notional
         await until(lambda: not server.engine.positions("sim-main"), "the book flat", DEADLINE_S)
         seen["flat_after_s"] = time.monotonic() - started
-        seen["ticks"] = runner.counters["ticks"] - ticks
+        seen["ticks"] = parts.counters["ticks"] - ticks
         await until(lambda: runner.venues[key].stream_health().reconnects >= 1, "the stream reconnected",
                     DEADLINE_S)
         seen["journal"] = runner.store.journal(limit=1000)
@@ -205,15 +205,15 @@ def test_a_stalled_stream_falls_back_to_rest_polling_is_blind_only_when_rest_fai
     key = f"{venue}/sim-main"
 
     async def scenario(daemon: Daemon, server: SimServer) -> None:
-        runner, desk = daemon.runner, daemon.desk
+        desk, parts = daemon.desk, daemon.parts
         status_stream, rows = stream_readers(daemon, key)
 
         server.faults.stream("stream_stall")  # every socket open and silent
         await until(lambda: said(caplog, "STREAM_STALE"), "the STREAM_STALE warning", DEADLINE_S)
         first = status_stream()
         reads = rest_reads(server)
-        ticks = runner.counters["ticks"]
-        await until(lambda: runner.counters["ticks"] >= ticks + 2, "two ticks of the stall", DEADLINE_S)
+        ticks = parts.counters["ticks"]
+        await until(lambda: parts.counters["ticks"] >= ticks + 2, "two ticks of the stall", DEADLINE_S)
         later = status_stream()
         seen["stale"] = (first, later)
         seen["rest_reads"] = rest_reads(server) - reads

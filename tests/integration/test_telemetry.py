@@ -28,7 +28,7 @@ from killswitch.policy.load import load_text
 from killswitch.runner.api.api import make_app, start_api, stop_api
 from killswitch.telemetry import TelemetrySink, attributes as A
 
-from .test_runner import POLICY, TICK_MS, setup
+from .test_runner import POLICY, TICK_MS, parts_of, setup
 
 REVISION = "5f3c2e1"
 SECRET = "otlp-s3cret-never-in-a-span"
@@ -49,7 +49,7 @@ def otel_env(monkeypatch):
 def crash_runner(tmp_path, *sinks):
     runner, engine, clock, store, _, desk = setup(
         tmp_path, policies=compile_documents(load_text(POLICY, "crash-ladder.yaml"), REVISION).graph)
-    runner.fanout.sinks.extend(sinks)
+    parts_of(runner).fanout.sinks.extend(sinks)
     return runner, clock, store, desk
 
 
@@ -74,6 +74,7 @@ def levels(reports):
 def test_the_flash_crash_makes_one_trace_per_tick_with_decisions_and_orders(tmp_path):
     mem = InMemorySpanExporter()
     runner, clock, store, _ = crash_runner(tmp_path, TelemetrySink(mem, synchronous=True))
+    parts = parts_of(runner)
     reports = asyncio.run(asyncio.wait_for(run_crash(runner, clock), 60))
     assert levels(reports) == [1, 2, 3]
     spans = mem.get_finished_spans()
@@ -98,7 +99,7 @@ def test_the_flash_crash_makes_one_trace_per_tick_with_decisions_and_orders(tmp_
         assert by_id[d.parent.span_id].name == A.SPAN_SCOPE
         assert by_id[by_id[d.parent.span_id].parent.span_id].name == "killswitch.evaluate"
         assert (a[A.POLICY], a[A.SCOPE], a[A.GRAPH_DIGEST], a[A.GRAPH_REVISION]) == (
-            "crash-ladder", "simulated/sim-main", runner.book.graph.digest, REVISION)
+            "crash-ladder", "simulated/sim-main", parts.book.graph.digest, REVISION)
         assert a[A.DECISION_REASON_CODE] == "ESCALATED" and a[A.DECISION_REASON].startswith("ESCALATED: stage=")
         trigger = firing_trigger[a[A.STAGE_TO]]
         assert trigger in a[A.TRIGGERS_FIRING]
@@ -209,6 +210,7 @@ def test_spans_reach_an_otlp_http_receiver_with_the_resource_and_headers_of_the_
 def test_metrics_show_the_stage_change_the_tick_histogram_and_no_name_twice(tmp_path):
     sink = TelemetrySink()  # metrics only: no exporter configured
     runner, clock, store, desk = crash_runner(tmp_path, sink)
+    parts = parts_of(runner)
 
     async def go():
         reports = await run_crash(runner, clock)
@@ -234,8 +236,8 @@ def test_metrics_show_the_stage_change_the_tick_histogram_and_no_name_twice(tmp_
     # the lease (ttl = tick interval here) lapses between ticks: the start and every tick take it
     # under a new token, each the one after the last (one runner), and each lapse is a loss
     tokens = len({r.fence for r in reports})
-    assert runner.lead.fence == tokens + 1
-    assert f"killswitch_lease_fence {runner.lead.fence}" in body
+    assert parts.lead.fence == tokens + 1
+    assert f"killswitch_lease_fence {parts.lead.fence}" in body
     assert f"killswitch_lease_acquired_total {tokens + 1}" in body
     assert f"killswitch_lease_lost_total {tokens}" in body
     types = re.findall(r"^# TYPE (\S+) ", body, re.M)

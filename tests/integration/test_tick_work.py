@@ -64,7 +64,7 @@ class Book:
         made = build_runner_and_desk(tick.graph("one-account"), self.adapters, self.store,
                                      lock_path=work / f"lock-{n}.json", dry_run=True, clock=lambda: self.t,
                                      holder="work", lease_ttl_ms=tick.LEASE_TTL_MS)
-        self.runner, self.desk = made.runner, made.desk
+        self.runner, self.desk, self.parts = made
         self.keeper = LeaseKeeper.for_store(self.store, "work", tick.LEASE_TTL_MS, clock=lambda: self.t)
         self.runner.hold_lease_with(self.keeper)
         self.keeper.start()
@@ -100,7 +100,7 @@ def counted(case: str, n: int, work: Path) -> LinesRun:
             await book.warm()
             if case == "steady":
                 # the bench's steady tick: no PnL sample falls due (one tick in twelve takes one)
-                while book.runner.book.state.pnl and _sample_due(book):
+                while book.parts.book.state.pnl and _sample_due(book):
                     await book.tick()
                 with LinesRun() as lines:
                     await book.tick()
@@ -108,14 +108,14 @@ def counted(case: str, n: int, work: Path) -> LinesRun:
                 locked = await book.desk.commands.lock_scope("simulated/acct-0", "halted", "work count", actor="op")
                 assert locked.done, locked.reason
                 await book.tick()  # the first under the lock takes the baselines
-                while book.runner.book.state.pnl and _sample_due(book):
+                while book.parts.book.state.pnl and _sample_due(book):
                     await book.tick()
                 with LinesRun() as lines:
                     await book.tick()
             elif case == "entry":
                 with LinesRun() as lines:
                     await book.tick(book.crash)
-                assert book.runner.book.state.scopes["bench|simulated/acct-0"].stage.level == 1
+                assert book.parts.book.state.scopes["bench|simulated/acct-0"].stage.level == 1
             else:
                 key = "simulated/acct-0"
                 with LinesRun() as lines:
@@ -124,7 +124,7 @@ def counted(case: str, n: int, work: Path) -> LinesRun:
                     unlocked = await book.desk.commands.unlock_scope(key, "work count", actor="op")
                     await asyncio.sleep(0)
                 assert locked.done and unlocked.done, (locked.reason, unlocked.reason)
-                assert book.runner.readout.gate.publications >= 2
+                assert book.parts.readout.gate.publications >= 2
             return lines
         finally:
             await book.close()
@@ -134,7 +134,7 @@ def counted(case: str, n: int, work: Path) -> LinesRun:
 
 def _sample_due(book: Book) -> bool:
     """Whether the next tick (5 s on) takes a PnL sample."""
-    nxt = min((h.next_sample_ms for h in book.runner.book.state.pnl.values() if h.next_sample_ms is not None),
+    nxt = min((h.next_sample_ms for h in book.parts.book.state.pnl.values() if h.next_sample_ms is not None),
               default=None)
     return nxt is not None and book.t + 5_000 >= nxt
 

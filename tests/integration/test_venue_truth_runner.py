@@ -103,7 +103,7 @@ def run_case(tmp_path, account: str, scenario, *, fault=None, venue: str = "bina
         adapter = CcxtAdapter(acct, urls=srv.base_url, timeout=5.0, ccxt_rate_limit=False, position_max_age_s=0.0)
         store = open_store(f"sqlite://{tmp_path / 'state.db'}")
         rec = Recorder()
-        runner, desk = build_runner_and_desk(
+        runner, desk, parts = build_runner_and_desk(
             graph(), {f"{venue}/{account}": adapter}, store, lock_path=tmp_path / "lock.json",
             dry_run=False, clock=clock, confirm_gap_ms=TICK_MS, sinks=[rec])
         try:
@@ -270,7 +270,7 @@ def test_a_leg_rejected_before_a_restart_stays_stopped_and_one_refused_once_gets
             adapter = CcxtAdapter(acct, urls=srv.base_url, timeout=5.0, ccxt_rate_limit=False,
                                   position_max_age_s=0.0)
             store = open_store(f"sqlite://{tmp_path / 'state.db'}")
-            runner, _ = build_runner_and_desk(graph(), {"binanceusdm/sim-main": adapter}, store,
+            runner, _, parts = build_runner_and_desk(graph(), {"binanceusdm/sim-main": adapter}, store,
                                                  lock_path=tmp_path / "lock.json", dry_run=False, clock=clock,
                                                  confirm_gap_ms=TICK_MS)
             try:

@@ -18,6 +18,7 @@ from killswitch.events import LOCK_VIOLATION
 from killswitch.notify.sink import NotifyOptions, NotifySink
 
 from .test_enforcement import open_ids, tick, violations, with_runner
+from .test_runner import parts_of
 from .test_notify import ReceiverServer, deliveries_done, routes
 
 pytest.importorskip("ccxt")
@@ -51,9 +52,10 @@ def test_a_rogue_bot_placing_an_entry_every_tick_pages_once_per_strategy_and_sco
 
     with ReceiverServer() as srv:
         async def scenario(runner, desk, eng, clock, store, key):
+            parts = parts_of(runner)
             sink = NotifySink.from_documents([by_scope_and_strategy(srv)], clock=clock,
                                              options=NotifyOptions(timeout_s=5.0, poll_s=0.05))
-            runner.fanout.sinks.append(sink)
+            parts.fanout.sinks.append(sink)
             await runner.start()
             await tick(runner, clock)
             assert (await desk.lock_scope(key, "halted", "desk halt", actor="op")).done

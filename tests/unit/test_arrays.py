@@ -189,14 +189,14 @@ def test_a_runner_imports_numpy_when_it_is_made_not_in_the_tick_that_first_score
     # in a fresh interpreter: another test's import would hide the runner's
     code = textwrap.dedent("""
         import sys
-        from killswitch.process.bootstrap import build_runner
+        from killswitch.process.bootstrap import build_runner_and_desk
         from killswitch.state import open_store
         from tests.unit.engine_helpers import compile_graph, policy_text
         graph = compile_graph(policy_text("s: {equity_change: {against: baseline, baseline: 10k}}",
                                           't: {when: "s <= -5%", on_missing_data: hold}',
                                           "- {level: 1, name: act, on: [t], actions: [{close_all: {}}]}"))
         before = "numpy" in sys.modules
-        build_runner(graph, {}, open_store("sqlite:///:memory:"))
+        build_runner_and_desk(graph, {}, open_store("sqlite:///:memory:"))
         print(before, "numpy" in sys.modules)
     """)
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT,

@@ -51,8 +51,8 @@ def test_a_source_nothing_names_is_refused_with_the_names_it_resembles_and_store
                                               "source, scope strategies), an armed dead man's switch or the "
                                               "Accounts document; did you mean ")
     assert "'bot-x'" in why and "'bot-a'" in why
-    assert "bot-y" not in w.runner.book.state.heartbeats and "bot-y" not in w.runner.book.dms.sources
-    assert "bot-y" not in w.runner.known.catalog().strategies
+    assert "bot-y" not in w.parts.book.state.heartbeats and "bot-y" not in w.parts.book.dms.sources
+    assert "bot-y" not in w.parts.known.catalog().strategies
     refused = w.desk.dms_status()["refused"]
     assert refused["bot-y"]["count"] == 1 and refused["bot-y"]["reason"] == why
 
@@ -73,8 +73,8 @@ def test_every_namer_names_a_source_and_its_beats_are_taken(tmp_path):
     assert run(w.desk.dms_arm("bot-z", 600)).done  # arming names it
     for source in ("bot-x", "desk-2", "bot-a", "bot-z"):  # a heartbeat age, a scope strategy, Accounts, armed
         assert beat(w, source) is None, source
-        assert w.runner.book.state.heartbeats[source] == w.clock()
-    assert named_sources(w.runner.book.graph, {"bot-a"}, {"bot-z"}) == {"bot-x", "desk-1", "desk-2", "bot-a", "bot-z"}
+        assert w.parts.book.state.heartbeats[source] == w.clock()
+    assert named_sources(w.parts.book.graph, {"bot-a"}, {"bot-z"}) == {"bot-x", "desk-1", "desk-2", "bot-a", "bot-z"}
 
 
 def test_the_sources_held_are_bounded_and_an_arming_past_the_bound_is_refused(tmp_path, monkeypatch):
@@ -85,7 +85,7 @@ def test_the_sources_held_are_bounded_and_an_arming_past_the_bound_is_refused(tm
     why = beat(w, "desk-1")  # named, but a third source
     assert why == (f"{SOURCES_FULL}: 2 heartbeat sources are held (the bound is 2); 'desk-1' is named but not taken: "
                    "name fewer sources, or disarm one nothing else names")
-    assert "desk-1" not in w.runner.book.state.heartbeats
+    assert "desk-1" not in w.parts.book.state.heartbeats
     assert beat(w, "bot-x") is None  # a source held is always taken
     armed = run(w.desk.dms_arm("bot-q", 60))
     assert not armed.done and armed.reason.startswith("SOURCES_FULL: 2 heartbeat sources are held")
@@ -101,8 +101,8 @@ def test_a_source_nothing_names_any_more_is_forgotten_at_the_next_tick_and_frees
     assert beat(w, "desk-1").startswith(SOURCES_FULL)
     assert run(w.desk.dms_disarm("bot-z")).done  # nothing names bot-z now
     ticks(w, 1)
-    assert "bot-z" not in w.runner.book.state.heartbeats and "bot-z" not in w.runner.book.dms.sources
-    assert "bot-x" in w.runner.book.state.heartbeats  # still named: kept
+    assert "bot-z" not in w.parts.book.state.heartbeats and "bot-z" not in w.parts.book.dms.sources
+    assert "bot-x" in w.parts.book.state.heartbeats  # still named: kept
     assert beat(w, "desk-1") is None
     assert beat(w, "bot-z").startswith(UNKNOWN_SOURCE)
 
@@ -121,7 +121,7 @@ def test_the_status_stays_bounded_whatever_is_beaten(tmp_path, monkeypatch):
     run(storm())
     st = w.desk.status()
     assert len(st.dms["sources"]) == 10 and len(st.dms["refused"]) == REFUSED_SHOWN
-    assert len(w.runner.book.state.heartbeats) == 10
+    assert len(w.parts.book.state.heartbeats) == 10
     size = len(encode(st))
     (tmp_path / "bare").mkdir()
     bare = make(tmp_path / "bare", text=DESKS)
@@ -132,7 +132,7 @@ def test_the_status_stays_bounded_whatever_is_beaten(tmp_path, monkeypatch):
 
 def test_a_standby_stores_only_the_sources_it_knows(tmp_path):
     a, b = leader_armed_and_standby(tmp_path)
-    assert not b.runner.lead.leader
+    assert not b.parts.lead.leader
     refused = run(b.desk.heartbeats(["bot-x", "bot-y"]))
     assert list(refused) == ["bot-y"] and refused["bot-y"].startswith(UNKNOWN_SOURCE)
     assert b.store.heartbeats() == {"bot-x": a.clock()}

@@ -153,7 +153,7 @@ def test_a_scope_without_samples_says_so_and_until_when_it_is_blind(w):
     # one tick as a standby-like reader would see it: nothing stored yet for the instance
     assert get(w, PATH)[0] == 404  # not ticked yet: no instance of the policy is known
     ticks(w, 1)
-    run(w.runner.io(w.store.save_signal_samples, [], w.runner.lead.fence, keep_from=T0 + 10 * TICK_MS))
+    run(w.parts.io(w.store.save_signal_samples, [], w.parts.lead.fence, keep_from=T0 + 10 * TICK_MS))
     status, body, _ = get(w, PATH)
     assert status == 200
     root = ET.fromstring(body)
@@ -165,10 +165,10 @@ def test_a_scope_without_samples_says_so_and_until_when_it_is_blind(w):
 
 def test_a_runner_that_does_not_lead_stores_no_sample(w):
     ticks(w, 2)
-    ev = w.runner.book.evaluation
-    w.runner.lead.leader = False  # deposed: its evaluation is no fact to store
-    w.runner.charts.record(replace(ev, now_ms=ev.now_ms + TICK_MS))
-    run(w.runner.io(lambda: None))  # (after whatever was queued)
+    ev = w.parts.book.evaluation
+    w.parts.lead.leader = False  # deposed: its evaluation is no fact to store
+    w.parts.charts.record(replace(ev, now_ms=ev.now_ms + TICK_MS))
+    run(w.parts.io(lambda: None))  # (after whatever was queued)
     assert len(w.store.signal_samples("book-drawdown", ACCOUNT, 0)) == 2
 
 
@@ -176,7 +176,7 @@ def test_samples_past_the_retention_are_dropped(w):
     ticks(w, 2)
     w.clock.advance(RETENTION_MS)
     ticks(w, 1)
-    run(w.runner.io(lambda: None))  # the tick's samples are queued behind it, not awaited
+    run(w.parts.io(lambda: None))  # the tick's samples are queued behind it, not awaited
     rows = w.store.signal_samples("book-drawdown", ACCOUNT, 0)
     assert [r.ts_ms for r in rows] == [w.clock()]
 

@@ -167,11 +167,11 @@ def test_a_preview_right_after_a_settled_close_takes_the_fills_off_and_says_how_
     p = run(w.desk.close(ACCOUNT, "cut btc", True, symbol=BTC))
     run(w.desk.close(ACCOUNT, "cut btc", False, symbol=BTC, preview_id=p.preview_id))
     ticks(w, 1, beat=("bot-x",))  # the close fills at this tick; its snapshots were taken before
-    assert any(pos.symbol == BTC for pos in w.runner.book.snapshots[ACCOUNT].positions), "the snapshot still shows BTC"
+    assert any(pos.symbol == BTC for pos in w.parts.book.snapshots[ACCOUNT].positions), "the snapshot still shows BTC"
     again = run(w.desk.close(ACCOUNT, "what is left", True))
     assert {o.symbol for o in again.plan} == {ETH, SOL}, again.plan
     assert len(again.notes) == 1 and again.notes[0].startswith(f"{ACCOUNT} {BTC} long: 5 filled by ")
-    assert again.as_of_ms == w.runner.book.snapshots[ACCOUNT].ts_observed and again.age_s is not None
+    assert again.as_of_ms == w.parts.book.snapshots[ACCOUNT].ts_observed and again.age_s is not None
     shown = run(w.desk.preview_close(ACCOUNT))
     assert {o.symbol for o in shown.orders} == {ETH, SOL} and shown.as_of_ms == again.as_of_ms
     # one age of the snapshot: its time (the console counts its age), not also a frozen age in the effects

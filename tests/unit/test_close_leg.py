@@ -26,7 +26,7 @@ def hedged(tmp_path, clock=None, engine=None):
             engine.set_mark(symbol, price)
     adapter = SimulatedAdapter(engine, "sim-hedge", venue="simulated", labels={"book": "futures"}, timeout_s=2.0)
     store = open_store(f"sqlite://{tmp_path / 'state.db'}")
-    runner, desk = build_runner_and_desk(
+    runner, desk, parts = build_runner_and_desk(
         compiled(), {HEDGE: adapter}, store, lock_path=tmp_path / "lock.json", clock=clock,
         dry_run=False)
     return runner, engine, clock, store, desk

@@ -202,7 +202,7 @@ def test_triggers_show_values_against_thresholds_and_incidents_agree_with_the_st
             assert t["firing"] and t["name"] == "silent" and t["when"] == "bot > 1m"
             assert t["checks"] == [{"signal": "bot", "op": ">", "threshold": "1m", "value": 65.0, "value_text": "65s",
                                     "breached": True, "reason": None, "threshold_value": 60.0}]
-            assert t["as_of_ms"] == w.runner.book.state.last_tick_ms
+            assert t["as_of_ms"] == w.parts.book.state.last_tick_ms
             await api.post("/v1/reset", {"policy": "bot-guard", "scope": ACCOUNT, "reason": "looked",
                                          "confirm_relatch": True}, ALICE)
             st, doc, _ = await api.get("/v1/incidents", VERA)
@@ -297,7 +297,7 @@ def test_a_standby_previews_nothing_it_could_not_do(tmp_path):
 
     async def go():
         await latched(w)
-        w.runner.lead.leader = False
+        w.parts.lead.leader = False
         async with Api(w) as api:
             plain = {"scope": ACCOUNT, "reason": "x"}
             for path, body in (("lock", plain), ("unlock", plain), ("close", plain),

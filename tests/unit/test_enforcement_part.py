@@ -64,7 +64,7 @@ def test_an_order_a_plan_of_the_tick_cancels_is_left_to_that_plan(tmp_path):
         stage = Plan("p/s/L1/e1", 1, NOT_ATTRIBUTED,
                      cancels=(CancelIntent("simulated", "sim-main", "entries", (oid,), "CANCEL_ORDERS"),))
         events: list = []
-        plans = await w.runner.enforcement.watch(snaps, [stage], w.clock(), events)
+        plans = await w.parts.enforcement.watch(snaps, [stage], w.clock(), events)
         return plans, events
 
     plans, events = run(go())

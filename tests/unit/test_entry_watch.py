@@ -69,13 +69,13 @@ def rows(w, kind: str = "lock_violation") -> list[dict]:
 
 
 async def settled(w) -> None:
-    await asyncio.gather(*list(w.runner.entry_watch._tasks))
+    await asyncio.gather(*list(w.parts.entry_watch._tasks))
 
 
 def test_an_entry_on_the_stream_is_cancelled_before_any_tick_and_the_tick_after_does_neither_again(tmp_path):
     w = make(tmp_path)
     told: list = []
-    w.runner.entry_watch.emit = told.append
+    w.parts.entry_watch.emit = told.append
 
     async def go():
         await lock(w)
@@ -83,11 +83,11 @@ def test_an_entry_on_the_stream_is_cancelled_before_any_tick_and_the_tick_after_
         rogue(w)
         order = await streamed(w)
         before = [await w.adapter.snapshot()]  # a tick's read from before the cancel: it still lists the order
-        w.runner.entry_watch.on_entry(ACCOUNT, order)
+        w.parts.entry_watch.on_entry(ACCOUNT, order)
         await settled(w)
         assert not is_open(w, "bot-a-rogue-1")  # no tick ran
         events: list = []
-        await w.runner.enforcement.watch(before, [], w.clock(), events)  # that tick's watch
+        await w.parts.enforcement.watch(before, [], w.clock(), events)  # that tick's watch
         w.clock.advance(TICK_MS)
         report = await w.runner.tick()  # and a whole tick after
         return cancels.calls, events, report, order
@@ -101,7 +101,7 @@ def test_an_entry_on_the_stream_is_cancelled_before_any_tick_and_the_tick_after_
     assert [e.kind for e in told] == ["lock_violation"] and told[0].labels["strategy"] == "bot-a"
     (result,) = rows(w, "violation_cancel_result")
     assert result["outcomes"] == {order.id: "canceled"}
-    assert w.runner.enforcement.counts[(ACCOUNT, "bot-a", "cancel")] == 1
+    assert w.parts.enforcement.counts[(ACCOUNT, "bot-a", "cancel")] == 1
 
 
 def test_a_tick_watching_while_the_fast_path_audits_neither_reports_nor_cancels_it_again(tmp_path):
@@ -113,9 +113,9 @@ def test_a_tick_watching_while_the_fast_path_audits_neither_reports_nor_cancels_
         rogue(w)
         order = await streamed(w)
         snaps = [await w.adapter.snapshot()]
-        w.runner.entry_watch.on_entry(ACCOUNT, order)  # its task waits on the store meanwhile
+        w.parts.entry_watch.on_entry(ACCOUNT, order)  # its task waits on the store meanwhile
         events: list = []
-        await asyncio.gather(w.runner.enforcement.watch(snaps, [], w.clock(), events), settled(w))
+        await asyncio.gather(w.parts.enforcement.watch(snaps, [], w.clock(), events), settled(w))
         return cancels.calls, events
 
     calls, events = run(go())
@@ -134,7 +134,7 @@ def test_a_stop_between_the_row_and_the_cancel_is_cancelled_by_the_next_runner_w
 
         w.adapter.cancel_orders = dies
         rogue(w)
-        w.runner.entry_watch.on_entry(ACCOUNT, await streamed(w))
+        w.parts.entry_watch.on_entry(ACCOUNT, await streamed(w))
         await asyncio.sleep(0.2)  # the row written, the cancel never sent
 
     run(go())
@@ -163,7 +163,7 @@ def test_a_stop_after_the_cancel_leaves_nothing_to_do_again(tmp_path):
 
         Cancels(w, then=die)
         rogue(w)
-        w.runner.entry_watch.on_entry(ACCOUNT, await streamed(w))
+        w.parts.entry_watch.on_entry(ACCOUNT, await streamed(w))
         await asyncio.sleep(0.2)
 
     run(go())
@@ -191,8 +191,8 @@ def test_what_only_reduces_and_the_runners_own_shape_are_left_alone(tmp_path):
         for o in (Order(id="r1", client_id="bot-a-r", reduce_only=True, **base),
                   Order(id="t1", client_id="bot-a-t", kind="tpsl", trigger_price=65_000.0, **base),
                   Order(id="k1", client_id="ks" + "0" * 30, **base)):
-            w.runner.entry_watch.on_entry(ACCOUNT, o)
-        return list(w.runner.entry_watch._tasks)
+            w.parts.entry_watch.on_entry(ACCOUNT, o)
+        return list(w.parts.entry_watch._tasks)
 
     assert run(go()) == [] and rows(w) == []
     bot = Order(id="1", client_id="bot", symbol=SYMBOL, side="buy", type="limit", amount=1.0, price=1.0)
@@ -208,10 +208,10 @@ def test_a_standby_does_not_cancel(tmp_path):
         await standby.runner.start()
         w.clock.advance(1_000)
         await standby.runner.tick()  # it follows the leader's lock book
-        assert standby.runner.book.lock_book.in_force(w.clock()) and not standby.runner.lead.leader
+        assert standby.parts.book.lock_book.in_force(w.clock()) and not standby.parts.lead.leader
         rogue(w)
-        standby.runner.entry_watch.on_entry(ACCOUNT, await streamed(w))
-        return list(standby.runner.entry_watch._tasks)
+        standby.parts.entry_watch.on_entry(ACCOUNT, await streamed(w))
+        return list(standby.parts.entry_watch._tasks)
 
     assert run(go()) == []
     assert is_open(w, "bot-a-rogue-1") and rows(w) == []
@@ -225,10 +225,10 @@ def test_reducing_cancels_an_entry_that_grows_and_leaves_one_that_reduces(tmp_pa
         # the stream's positions of the symbol: the long of 5 BTC
         w.adapter.stream_legs = lambda symbol: {f"{symbol}|long": 5.0} if symbol == SYMBOL else {}
         rogue(w, "bot-a-sell", side="SELL", amount=1.0)  # faces the long: it reduces
-        w.runner.entry_watch.on_entry(ACCOUNT, await streamed(w, "bot-a-sell"))
-        left = list(w.runner.entry_watch._tasks)
+        w.parts.entry_watch.on_entry(ACCOUNT, await streamed(w, "bot-a-sell"))
+        left = list(w.parts.entry_watch._tasks)
         rogue(w, "bot-a-buy")  # grows the long
-        w.runner.entry_watch.on_entry(ACCOUNT, await streamed(w, "bot-a-buy"))
+        w.parts.entry_watch.on_entry(ACCOUNT, await streamed(w, "bot-a-buy"))
         await settled(w)
         return left
 
@@ -244,8 +244,8 @@ def test_reducing_without_the_streams_positions_is_left_to_the_tick(tmp_path):
     async def go():
         await lock(w, "reducing")
         rogue(w, "bot-a-buy")
-        w.runner.entry_watch.on_entry(ACCOUNT, await streamed(w, "bot-a-buy"))
-        return list(w.runner.entry_watch._tasks)
+        w.parts.entry_watch.on_entry(ACCOUNT, await streamed(w, "bot-a-buy"))
+        return list(w.parts.entry_watch._tasks)
 
     assert run(go()) == [] and is_open(w, "bot-a-buy")
 
@@ -256,7 +256,7 @@ def test_a_dry_run_reports_and_sends_nothing(tmp_path):
     async def go():
         await lock(w)
         rogue(w)
-        w.runner.entry_watch.on_entry(ACCOUNT, await streamed(w))
+        w.parts.entry_watch.on_entry(ACCOUNT, await streamed(w))
         await settled(w)
         w.clock.advance(TICK_MS)
         return await w.runner.tick()
@@ -275,9 +275,9 @@ def test_an_unlock_applied_while_the_row_is_written_sends_no_cancel(tmp_path):
         cancels = Cancels(w)
         rogue(w)
         order = await streamed(w)
-        w.runner.entry_watch.on_entry(ACCOUNT, order)
+        w.parts.entry_watch.on_entry(ACCOUNT, order)
         # the operator's unlock, in the turn, lands while the task awaits its row
-        w.runner.book.change_lock_and_dms(lambda book, dms: (book.release(ACCOUNT), dms))
+        w.parts.book.change_lock_and_dms(lambda book, dms: (book.release(ACCOUNT), dms))
         await settled(w)
         return cancels.calls
 
@@ -300,4 +300,4 @@ def test_growth_between_the_lock_and_its_first_tick_is_brought_back_to_the_size_
     (v,) = [e for e in report.events if e.kind == "lock_violation"]
     assert (v.data["action"], v.data["baseline"], v.data["contracts"]) == ("revert", 5.0, 6.5)
     assert sum(p.amount for p in w.engine.positions("sim-main") if p.symbol == "BTCUSDT") == 5.0
-    assert w.runner.book.baselines[ACCOUNT]["legs"][f"{SYMBOL}|long"] == 5.0
+    assert w.parts.book.baselines[ACCOUNT]["legs"][f"{SYMBOL}|long"] == 5.0

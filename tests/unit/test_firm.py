@@ -299,7 +299,7 @@ def test_a_directive_is_applied_once_though_read_again_and_its_lock_is_the_firm_
                       None, "ops", 2)
     firm = FakeFirm([lock, other])
     echoed: list[str] = []
-    applier = DirectiveApplier(shard_ports(w.runner, w.desk), firm, "desk-a", "ks_shard_desk_a", w.clock, echoed.append,
+    applier = DirectiveApplier(shard_ports(w.parts), firm, "desk-a", "ks_shard_desk_a", w.clock, echoed.append,
                                echoed.append)
 
     async def go():
@@ -313,7 +313,7 @@ def test_a_directive_is_applied_once_though_read_again_and_its_lock_is_the_firm_
 
     first, again, third = asyncio.run(asyncio.wait_for(go(), 30))
     assert (first, again, third) == (2, 0, 0)
-    holds = [(h.scope, h.policy, h.mode, h.manual) for h in w.runner.book.lock_book.holds]
+    holds = [(h.scope, h.policy, h.mode, h.manual) for h in w.parts.book.lock_book.holds]
     assert holds == [("global", "firm:firm-drawdown", "halted", True)]
     assert firm.outcomes[2] == "none of this shard's accounts"
     unlock = asyncio.run(w.desk.unlock_scope("global", "try"))
@@ -332,7 +332,7 @@ def test_a_cancel_directive_cancels_the_shards_resting_entry_orders_once_before_
                       "firm-drawdown/global/L1/e1", "firm", 2)
     firm = FakeFirm([cancel, close])
     echoed: list[str] = []
-    applier = DirectiveApplier(shard_ports(w.runner, w.desk), firm, "desk-a", "ks_shard_desk_a", w.clock, echoed.append,
+    applier = DirectiveApplier(shard_ports(w.parts), firm, "desk-a", "ks_shard_desk_a", w.clock, echoed.append,
                                echoed.append)
     seen: dict[str, object] = {}
 
@@ -418,7 +418,7 @@ def test_a_shards_first_run_applies_the_firm_lock_in_force_before_it_and_no_old_
     ]
     firm = FakeFirm(history, written_before=4)
     echoed: list[str] = []
-    applier = DirectiveApplier(shard_ports(w.runner, w.desk), firm, "desk-a", "ks_shard_desk_a", w.clock, echoed.append,
+    applier = DirectiveApplier(shard_ports(w.parts), firm, "desk-a", "ks_shard_desk_a", w.clock, echoed.append,
                                echoed.append)
 
     async def go():
@@ -427,7 +427,7 @@ def test_a_shards_first_run_applies_the_firm_lock_in_force_before_it_and_no_old_
         return await applier.apply_new(), await applier.apply_new()
 
     assert asyncio.run(asyncio.wait_for(go(), 30)) == (1, 0)
-    holds = [(h.scope, h.policy, h.mode, h.manual) for h in w.runner.book.lock_book.holds]
+    holds = [(h.scope, h.policy, h.mode, h.manual) for h in w.parts.book.lock_book.holds]
     assert holds == [("global", "firm:firm-drawdown", "halted", True)]
     assert set(firm.outcomes) == {4} and firm.claims == {4: "applied"}  # the close (3) not sent, 1 lifted by 2
     assert any("FIRM_DIRECTIVE 4 lock global applied here" in e and "in force at the shard's first run" in e

@@ -162,10 +162,10 @@ def _shard_runner(tmp_path):
     engine = build("calm", clock)
     adapter = SimulatedAdapter(engine, "sim-main", venue="simulated", labels={"book": "futures"}, timeout_s=2.0)
     store = open_store(f"sqlite://{tmp_path / 'state.db'}")
-    runner, desk = build_runner_and_desk(DecisionGraph.build([], None), {ACCOUNT: adapter}, store,
+    runner, desk, parts = build_runner_and_desk(DecisionGraph.build([], None), {ACCOUNT: adapter}, store,
                                          lock_path=tmp_path / "lock.json", dry_run=False, clock=clock, holder="a-0",
                                          shard="desk-a")
-    return SimpleNamespace(runner=runner, desk=desk, store=store, clock=clock)
+    return SimpleNamespace(runner=runner, desk=desk, parts=parts, store=store, clock=clock)
 
 
 def _apply_close(w, also) -> tuple[str, list[str]]:
@@ -177,8 +177,9 @@ def _apply_close(w, also) -> tuple[str, list[str]]:
                                             "stage": 1, "reason": "FIRM_STAGE: stage=1 (halt)"},
                       "firm-drawdown/global/L1/e1", "firm", 1)
     firm = FakeFirm([close])
-    w.runner.closes.also = also
-    applier = DirectiveApplier(shard_ports(w.runner, w.desk), firm, "desk-a", "ks_shard_desk_a", w.clock,
+    # the firm link as the slot holds it on a shard: what a manual close may also name
+    w.parts.firm.fill(SimpleNamespace(close_nodes=also, intervals=tuple), None)
+    applier = DirectiveApplier(shard_ports(w.parts), firm, "desk-a", "ks_shard_desk_a", w.clock,
                                lambda _: None, lambda _: None)
 
     async def go():

@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 import textwrap
 
-from killswitch.process.bootstrap import build_runner
+from killswitch.process.bootstrap import build_runner_and_desk
 from killswitch.compile.compiler import compile_documents
 from killswitch.events import STAGE_TRANSITION, Event
 from killswitch.policy.load import load_text
@@ -39,9 +39,10 @@ def graph(text: str, name: str):
 def test_a_firm_entry_told_through_a_shard_runner_gets_its_runbook(tmp_path):
     store = open_store(f"sqlite://{tmp_path / 'state.db'}")
     sink = RunbookSink(None)
-    runner = build_runner(graph(LOCAL, "local.yaml"), {}, store, sinks=[sink], dry_run=False, clock=lambda: T0)
+    runner, _, parts = build_runner_and_desk(graph(LOCAL, "local.yaml"), {}, store, sinks=[sink], dry_run=False,
+            clock=lambda: T0)
     firm = graph(FIRM, "firm.yaml")
-    runner.book.take_firm_graph(firm)  # as the shard's firm link does
+    parts.book.take_firm_graph(firm)  # as the shard's firm link does
     incident = "firm-breaker/global/L3/e1"
     event = Event.make(STAGE_TRANSITION, T0, {
         "from": 0, "to": 3, "reason": "ESCALATED: stage=0->3 triggers=hard", "incident": incident,
@@ -49,11 +50,11 @@ def test_a_firm_entry_told_through_a_shard_runner_gets_its_runbook(tmp_path):
         "orders": 0}, policy="firm-breaker", scope="global", level=3, stage="flatten")
 
     async def go():
-        assert await runner.lead.lease(T0)
+        assert await parts.lead.lease(T0)
         runner.emit(event)
 
     asyncio.run(go())
-    assert runner.fanout.errors == 0
+    assert parts.fanout.errors == 0
     record = store.runbook(incident)
     assert record is not None and "firm-breaker" in record.markdown
     assert sink.holds(event)

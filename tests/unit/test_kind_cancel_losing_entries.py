@@ -18,7 +18,7 @@ import pytest
 from adapters.simulated.adapter import SimulatedAdapter
 from adapters.simulated.engine import ManualClock
 from adapters.simulated.scenarios import build
-from killswitch.process.bootstrap import build_runner
+from killswitch.process.bootstrap import build_runner_and_desk
 from killswitch.cli.schema import schema_text
 from killswitch.compile.compiler import compile_documents
 from killswitch.compile.nodes import ActionNode
@@ -189,7 +189,8 @@ def test_a_runners_tick_cancels_them_at_the_venue_and_leaves_the_others_resting(
     assert graph is not None
     store = open_store(f"sqlite://{tmp_path / 'state.db'}")
     adapter = SimulatedAdapter(ex, "sim-main", venue="simulated", timeout_s=2.0)
-    runner = build_runner(graph, {"simulated/sim-main": adapter}, store, lock_path=tmp_path / "lock.json",
+    runner, _, parts = build_runner_and_desk(graph, {"simulated/sim-main": adapter}, store,
+            lock_path=tmp_path / "lock.json",
                           dry_run=False, clock=clock, confirm_gap_ms=5_000)
 
     async def tick():

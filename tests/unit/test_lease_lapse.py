@@ -82,7 +82,7 @@ def test_a_leader_cut_off_from_its_store_says_not_leader_and_503_at_its_terms_en
     caplog.set_level(logging.INFO, logger="killswitch.runner.lease")
     mono = Mono()
     w, keeper = leader_with_keeper(tmp_path, mono)
-    runner, desk = w.runner, w.desk
+    runner, desk, parts = w.runner, w.desk, w.parts
     assert desk.status().leader and run(desk.ready()) == (True, "LEADER")
     assert metric(desk, "killswitch_leader") == "killswitch_leader 1.0"
     assert lines(caplog, "lease acquired, token 1 (holder a") != []
@@ -93,7 +93,7 @@ def test_a_leader_cut_off_from_its_store_says_not_leader_and_503_at_its_terms_en
     # The store stops answering a: its runner's store thread is stuck in a call, and so is the
     # renewal its lease thread sends a third of the TTL later.
     stuck, renewal = threading.Event(), Hang(keeper.store, "acquire_lease")
-    runner.io.submit(stuck.wait, 30)
+    parts.io.submit(stuck.wait, 30)
     w.clock.advance(1_000)
     mono.advance(1_000)
     keeper.alive()  # (its loop runs: show_life's stamp)
@@ -113,9 +113,9 @@ def test_a_leader_cut_off_from_its_store_says_not_leader_and_503_at_its_terms_en
         # what a reads and answers, at once, with the tick still stuck and the store silent
         ready = await asyncio.wait_for(desk.ready(), 1)
         said = (desk.status().leader, ready, metric(desk, "killswitch_leader"),
-                metric(desk, "killswitch_lease_lost_total"), runner.lead.term_holds(),
-                await asyncio.wait_for(runner.lead.fence_holds(), 1),  # the check before every order
-                runner.lead.not_leader("lock"))  # an operator's change, refused at once
+                metric(desk, "killswitch_lease_lost_total"), parts.lead.term_holds(),
+                await asyncio.wait_for(parts.lead.fence_holds(), 1),  # the check before every order
+                parts.lead.not_leader("lock"))  # an operator's change, refused at once
         # the standby takes the lease as the term runs out, and says so once
         b.alive()
         taken = b.attempt() and b.token(w.clock())
@@ -143,9 +143,9 @@ def test_a_leader_cut_off_from_its_store_says_not_leader_and_503_at_its_terms_en
     # a is a standby now, and says nothing more of the change it already said
     for _ in range(2):
         run(runner.tick())
-    assert not runner.lead.leader and run(desk.ready()) == (True, "STANDBY")
+    assert not parts.lead.leader and run(desk.ready()) == (True, "STANDBY")
     assert len(lines(caplog, "lease lost")) == 1 and metric(desk, "killswitch_lease_lost_total").endswith(" 1.0")
-    assert runner.lead.lease_log.acquired_total == 1 and b.lease_log.acquired_total == 1
+    assert parts.lead.lease_log.acquired_total == 1 and b.lease_log.acquired_total == 1
     keeper.stop()
     b.stop()
     standby_store.close()
@@ -178,7 +178,7 @@ def test_a_renewal_confirmed_after_the_term_was_given_up_leads_again_and_says_so
     again = lines(caplog, "lease held again")
     assert len(again) == 1 and "holder a, token 1" in again[0], again
     assert len(lines(caplog, "lease lost")) == 1
-    log_ = w.runner.lead.lease_log
+    log_ = w.parts.lead.lease_log
     assert (log_.acquired_total, log_.lost_total) == (1, 1)
     keeper.stop()
 
@@ -190,7 +190,7 @@ def test_a_clean_stop_says_the_lease_released_once(tmp_path, caplog):
     said = lines(caplog, "lease ")
     assert [x.split(" (")[0] for x in said] == ["lease acquired, token 1", "lease released"], said
     assert "holder a, token 1" in said[1]
-    assert w.runner.lead.lease_log.lost_total == 0
+    assert w.parts.lead.lease_log.lost_total == 0
 
 
 @pytest.mark.parametrize("ttl_ms", [300, 900, 3_000, 5_000, 60_000])
@@ -210,11 +210,11 @@ def test_the_tick_taken_lease_says_who_it_was_taken_over_from(tmp_path, caplog):
     b = make(tmp_path, holder="b", engine=a.engine, clock=a.clock)  # the same store
     start(a)
     start(b)
-    assert a.runner.lead.leader and not b.runner.lead.leader and b.runner.lead.lease_holder == "a"
-    a.clock.advance(a.runner.lead.lease_ttl_ms + 1)  # a ticks no more: its lease runs out
+    assert a.parts.lead.leader and not b.parts.lead.leader and b.parts.lead.lease_holder == "a"
+    a.clock.advance(a.parts.lead.lease_ttl_ms + 1)  # a ticks no more: its lease runs out
     run(b.runner.tick())
     run(a.runner.tick())
-    assert b.runner.lead.leader and not a.runner.lead.leader
+    assert b.parts.lead.leader and not a.parts.lead.leader
     assert lines(caplog, "lease taken over from a, token 2 (holder b") != []
     gone = lines(caplog, "lease lost")
     assert len(gone) == 1 and gone[0].startswith("lease lost: taken by b (holder a, token 1)"), gone

@@ -54,7 +54,7 @@ def _rows(db: Path, kind: str) -> list[str]:
 
 def _flush(w) -> None:
     """Wait for the runner's store thread: what it queued and did not await is written (or refused)."""
-    run(w.runner.io(lambda: None))
+    run(w.parts.io(lambda: None))
 
 
 class _Broken:
@@ -87,15 +87,15 @@ def test_a_deposed_leaders_runbook_sink_writes_no_runbook_nor_audit_row_and_the_
     b = make(tmp_path, engine=a.engine, clock=a.clock, holder="b", sinks=[RunbookSink(None)])
     a.clock.advance(10_000)  # a's lease ran out while it was paused; b takes over
     start(b)
-    assert b.runner.lead.leader
+    assert b.parts.lead.leader
     a.runner.emit(_acknowledged(incident, a.clock()))  # paused, a still believes it leads
-    assert not run(a.runner.renew()) and not a.runner.lead.leader  # and now it knows it does not
+    assert not run(a.runner.renew()) and not a.parts.lead.leader  # and now it knows it does not
     a.runner.emit(_acknowledged(incident, a.clock()))  # what it did as leader, still reaching its sinks
     _flush(a)
     assert _rows(a.db, "runbook_updated") == [], "the deposed leader's runbook rows were refused"
     assert b.store.runbook(incident).data["acknowledged"] is None, "and so was the runbook it rendered again"
     assert _rows(a.db, "sink_failed") == [], "and so were the rows of its sink's failures"
-    assert a.runner.fanout.errors == 2
+    assert a.parts.fanout.errors == 2
     b.runner.emit(_acknowledged(incident, b.clock()))
     _flush(b)
     assert len(_rows(b.db, "runbook_updated")) == 1, "the leader's sink writes the same row"
@@ -112,10 +112,10 @@ def test_a_sinks_failure_is_audited_under_the_leaders_token_and_refused_once_dep
     b = make(tmp_path, engine=a.engine, clock=a.clock, holder="b")
     a.clock.advance(10_000)
     start(b)
-    assert not run(a.runner.renew()) and not a.runner.lead.leader
+    assert not run(a.runner.renew()) and not a.parts.lead.leader
     a.runner.emit(_acknowledged("bot-guard/x/L1/e1", a.clock()))
     _flush(a)
-    assert a.runner.fanout.errors == 2
+    assert a.parts.fanout.errors == 2
     assert len(_rows(a.db, "sink_failed")) == 1, "the deposed leader's failure row was refused"
     assert b.store.verify_audit() == (True, None)
 
@@ -125,7 +125,7 @@ def test_a_runner_that_never_led_audits_its_sinks_failure_as_a_standby(tmp_path)
     start(a)
     b = make(tmp_path, engine=a.engine, clock=a.clock, holder="b", sinks=[_Broken()])
     start(b)
-    assert not b.runner.lead.leader and b.runner.lead.fence == 0
+    assert not b.parts.lead.leader and b.parts.lead.fence == 0
     b.runner.emit(_acknowledged("bot-guard/x/L1/e1", b.clock()))
     _flush(b)
     assert len(_rows(b.db, "sink_failed")) == 1
@@ -151,7 +151,7 @@ def _paging(w) -> tuple[NotifySink, GatedReceiver]:
     pager = GatedReceiver("pager", gate)
     sink = NotifySink({"desk": compile_routes(routes_doc(PAGES))}, {("desk", "pager"): pager}, clock=w.clock,
                       options=NotifyOptions(poll_s=0.01))
-    w.runner.fanout.sinks = [sink]  # (the part that holds them: the sink needs the world's clock)
+    w.parts.fanout.sinks = [sink]  # (the part that holds them: the sink needs the world's clock)
     return sink, pager
 
 
@@ -173,18 +173,18 @@ def test_a_runners_receipts_are_written_through_its_own_renewal_of_a_lapsed_leas
 
     async def go() -> tuple[int, int]:
         await w.runner.start()
-        first = w.runner.lead.fence
+        first = w.parts.lead.fence
         _page(w, "x")
         await _until(lambda: len(_rows(w.db, "notification_delivered")) == 1, "the leader's first receipt")
         # The lease ran out and this runner took it again: the store hands out a new token, which
         # the runner takes up at its next look at the lease. A receipt comes in between.
         w.clock.advance(10_000)
         renewed = w.store.acquire_lease("a", 5_000, w.clock())
-        assert w.runner.lead.fence == first and renewed == first + 1
+        assert w.parts.lead.fence == first and renewed == first + 1
         _page(w, "y")
         await _until(lambda: pager.sent == 2 and len(_rows(w.db, "notification_delivered")) == 2,
                      "the receipt written between the renewal and its taking up")
-        assert await w.runner.renew() and w.runner.lead.fence == renewed
+        assert await w.runner.renew() and w.parts.lead.fence == renewed
         _page(w, "z")
         await _until(lambda: len(_rows(w.db, "notification_delivered")) == 3, "the receipt under the new token")
         await sink.aclose()
@@ -207,7 +207,7 @@ def test_a_deposed_runners_receipts_are_refused_counted_said_once_and_its_pages_
         await _until(lambda: len(_rows(a.db, "notification_delivered")) == 1, "the leader's receipt")
         a.clock.advance(10_000)  # a's lease ran out while it was paused; b takes over
         await b.runner.start()
-        assert b.runner.lead.leader and a.runner.lead.leader  # a does not know it yet: its pages still go out
+        assert b.parts.lead.leader and a.parts.lead.leader  # a does not know it yet: its pages still go out
         _page(a, "y")
         await _until(lambda: pager.sent == 2 and sink.receipt_errors == 1, "the first refused receipt")
         _page(a, "z")
@@ -230,7 +230,7 @@ def test_a_deposed_runners_receipts_are_refused_counted_said_once_and_its_pages_
 
 def test_an_operator_change_taken_back_leaves_a_lock_book_moved_meanwhile(tmp_path):
     w = make(tmp_path)
-    book = w.runner.book
+    book = w.parts.book
     undo = book.change_lock_and_dms(lambda lock, dms: (LockBook(), dms))
     moved = book.lock_book.apply("global", "halted", now_ms=w.clock(), policy="operator", reason="later")
     book.take_lock_book(moved)

@@ -123,8 +123,8 @@ def saved_rows(w) -> list:
     return w.store.load_engine_state_and_pnl()[1]
 
 
-def history(runner) -> dict:
-    return {str(k): v.to_json() for k, v in runner.book.state.pnl.items()}
+def history(parts) -> dict:
+    return {str(k): v.to_json() for k, v in parts.book.state.pnl.items()}
 
 
 def test_the_runner_saves_the_history_apart_and_a_restart_gets_it_back(tmp_path):
@@ -141,7 +141,7 @@ def test_the_runner_saves_the_history_apart_and_a_restart_gets_it_back(tmp_path)
     ticks(w, 150)  # 750 s: the 10-minute window filled, then trimmed
     doc = w.store.load_engine_state()
     assert doc["engine"]["pnl"][str(WINDOW_MS)][3] == {}, "no sample in the document saved every tick"
-    q = w.runner.book.state.pnl[WINDOW_MS].accounts[ACCOUNT]
+    q = w.parts.book.state.pnl[WINDOW_MS].accounts[ACCOUNT]
     assert 60 <= len(q) <= 62
     assert [(r.ts_ms, r.values) for r in saved_rows(w)] == [(ts, list(v)) for ts, _, v in q]
     # a sample every other tick, a row each; no tick in between writes one
@@ -150,23 +150,23 @@ def test_the_runner_saves_the_history_apart_and_a_restart_gets_it_back(tmp_path)
     assert 0.4 * len(saves) <= len(with_samples) <= 0.6 * len(saves), saves
     assert any(k for _, k in saves), "the window's oldest samples were dropped"
     again = make(tmp_path, text=POLICY, engine=w.engine, clock=w.clock)
-    assert history(again.runner) == history(w.runner)
+    assert history(again.parts) == history(w.parts)
 
 
 def test_an_older_document_with_samples_in_it_moves_them_to_rows(tmp_path):
     w = make(tmp_path, text=POLICY)
     start(w)
     ticks(w, 20)
-    before = history(w.runner)
+    before = history(w.parts)
     doc = w.store.load_engine_state()
-    doc["engine"] = w.runner.book.state.to_json()  # as a runner before the split saved it
-    w.store.save_engine_state(doc, "d", w.runner.lead.fence, pnl_kept=[(WINDOW_MS, ACCOUNT, None)])
+    doc["engine"] = w.parts.book.state.to_json()  # as a runner before the split saved it
+    w.store.save_engine_state(doc, "d", w.parts.lead.fence, pnl_kept=[(WINDOW_MS, ACCOUNT, None)])
     assert saved_rows(w) == []
     again = make(tmp_path, text=POLICY, engine=w.engine, clock=w.clock)
-    assert history(again.runner) == before
+    assert history(again.parts) == before
     start(again)
     ticks(again, 1)
-    assert len(saved_rows(again)) == len(again.runner.book.state.pnl[WINDOW_MS].accounts[ACCOUNT])
+    assert len(saved_rows(again)) == len(again.parts.book.state.pnl[WINDOW_MS].accounts[ACCOUNT])
     assert again.store.load_engine_state()["engine"]["pnl"][str(WINDOW_MS)][3] == {}
 
 
@@ -176,7 +176,7 @@ def test_a_standby_reads_samples_once_per_step_and_takes_over_with_the_whole_his
     ticks(lead, 3)
     standby = make(tmp_path, text=POLICY, engine=lead.engine, clock=lead.clock, holder="b")
     start(standby)
-    assert not standby.runner.lead.leader
+    assert not standby.parts.lead.leader
     reads = []
     inner = standby.store.load_engine_state_and_pnl
 
@@ -187,12 +187,12 @@ def test_a_standby_reads_samples_once_per_step_and_takes_over_with_the_whole_his
     standby.store.load_engine_state_and_pnl = spy
     for _ in range(40):
         ticks(lead, 1)
-        run(standby.runner.book.follow(standby.runner.io, standby.runner.store))
+        run(standby.parts.book.follow(standby.parts.io, standby.runner.store))
     assert 15 <= len(reads) <= 25, len(reads)  # a step every other tick, not every tick
-    assert history(standby.runner) == history(lead.runner)
+    assert history(standby.parts) == history(lead.parts)
     # the leader goes; the standby takes over between two steps and carries on with it all
     ticks(lead, 1)
-    run(standby.runner.book.follow(standby.runner.io, standby.runner.store))
+    run(standby.parts.book.follow(standby.parts.io, standby.runner.store))
     lead.clock.advance(60_000)
-    assert run(standby.runner.lead.lease(lead.clock()))
-    assert history(standby.runner) == history(lead.runner)
+    assert run(standby.parts.lead.lease(lead.clock()))
+    assert history(standby.parts) == history(lead.parts)

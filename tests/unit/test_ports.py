@@ -26,7 +26,7 @@ ROOT = Path(__file__).resolve().parents[2] / "killswitch"
 
 
 def _holds(w) -> list[tuple]:
-    return [(h.scope, h.policy, h.mode, h.manual, h.stage) for h in w.runner.book.lock_book.holds]
+    return [(h.scope, h.policy, h.mode, h.manual, h.stage) for h in w.parts.book.lock_book.holds]
 
 
 def test_a_firm_lock_is_audited_then_held_and_written_and_its_unlock_lifts_the_firms_hold(tmp_path):
@@ -54,7 +54,7 @@ def test_a_firm_lock_on_a_standby_or_a_deposed_leader_changes_nothing_and_audits
     a.clock.advance(10_000)  # a's lease ran out while it was paused; b takes over
     start(b)
     rows = len(audit_kinds(b))
-    a.runner.lead.leader = True  # paused, it still believes it leads: its audit row is fenced off
+    a.parts.lead.leader = True  # paused, it still believes it leads: its audit row is fenced off
     deposed = run(a.desk.commands.firm_lock(ACCOUNT, HOLD, {"directive": 1}, mode="halted", reason="late"))
     assert deposed is not None and deposed.startswith("DEPOSED: "), deposed
     standby = run(a.desk.commands.firm_unlock(ACCOUNT, HOLD, {"directive": 2}))
@@ -138,7 +138,7 @@ def test_the_runners_pass_throughs_to_its_parts_are_read_only():
 
 # what the runner offers once the operators' calls are the desk's: the tick, the lease's lifecycle,
 # the reload and the events outside a tick; no property: a caller reads the part that owns a value
-# (runner.book.state, runner.lead.fence, runner.fanout.sinks, runner.reloads.error)
+# (parts.book.state, parts.lead.fence, parts.fanout.sinks, parts.reloads.error)
 RUNNER_METHODS = {"start", "tick", "renew", "hold_lease_with", "lost_lease", "store_failed", "refresh_native",
                   "emit", "aclose", "apply_graph"}
 RUNNER_PROPERTIES: set[str] = set()
@@ -159,6 +159,45 @@ def test_the_runner_offers_the_tick_and_the_lease_and_none_of_the_operators_call
     assert views and not views & set(dir(Runner)), f"the runner answers view calls: {sorted(views & set(dir(Runner)))}"
 
 
+# what a runner still hands out beside its methods (its parts are private: a test or the daemon
+# reads one from the parts the composition root built, build_runner_and_desk's ``parts``)
+RUNNER_ATTRIBUTES = {"adapters", "store"}
+
+
+def test_the_runner_hands_none_of_its_parts_out(tmp_path):
+    w = make(tmp_path)
+    public = {n for n in vars(w.runner) if not n.startswith("_")}
+    assert public == RUNNER_ATTRIBUTES, f"the runner hands out {sorted(public - RUNNER_ATTRIBUTES)}"
+    # the parts it ticks are the composition root's: the same objects, reached without the runner
+    assert w.parts.book is w.runner._book and w.desk.readout is w.parts.readout
+    w.store.close()
+
+
+def _wired_after(src: str, name: str) -> list[str]:
+    """Assignments to an attribute of anything but ``self``: a part wired after it was built."""
+    found = []
+    for n in ast.walk(ast.parse(src)):
+        targets = n.targets if isinstance(n, ast.Assign) else [n.target] \
+            if isinstance(n, (ast.AugAssign, ast.AnnAssign)) else []
+        for t in targets:
+            for e in (t.elts if isinstance(t, ast.Tuple) else [t]):
+                if isinstance(e, ast.Attribute) and not (isinstance(e.value, ast.Name) and e.value.id == "self"):
+                    found.append(f"{name}:{e.lineno}: {ast.unparse(e)}")
+    return found
+
+
+def test_the_composition_root_builds_every_part_with_its_collaborators():
+    found = [w for f in sorted((ROOT / "process").glob("*.py")) for w in _wired_after(f.read_text(), f.name)]
+    assert found == [], ("a part is wired after it was built (hand its constructor the collaborator, or a "
+                         f"holder made up front, as runner/firm/ports.py's FirmSlot): {found}")
+
+
+def test_the_wiring_check_finds_an_attribute_set_from_outside():
+    src = ("def build(readout, book):\n    readout.shard = 'a'\n    a.b, self.c = 1, 2\n    book.x += 1\n"
+           "    self.y = 3\n")
+    assert _wired_after(src, "m.py") == ["m.py:2: readout.shard", "m.py:3: a.b", "m.py:4: book.x"]
+
+
 def test_the_desk_answers_every_view_call_and_holds_none_of_the_runner(tmp_path):
     from killswitch.runner.operator.desk import Desk
     from killswitch.runner.view import RunnerView
@@ -172,7 +211,7 @@ def test_the_desk_answers_every_view_call_and_holds_none_of_the_runner(tmp_path)
     # the same parts as the runner's: a command on the desk is seen by the runner's tick
     start(w)
     assert run(w.desk.lock_scope(ACCOUNT, "halted", "drill", actor="alice")).done
-    assert [h.scope for h in w.runner.book.lock_book.holds] == [ACCOUNT]
+    assert [h.scope for h in w.parts.book.lock_book.holds] == [ACCOUNT]
     w.store.close()
 
 

@@ -39,9 +39,9 @@ def test_positions_are_read_from_the_last_snapshots_by_any_reader(tmp_path):
             w.clock.advance(3_000)
             st, later, _ = await api.get("/v1/positions", VERA)
         p = decode(PositionsStatus, doc)
-        assert p.leader and p.now_ms == w.runner.book.state.last_tick_ms
+        assert p.leader and p.now_ms == w.parts.book.state.last_tick_ms
         [acct] = p.accounts
-        snap = w.runner.book.snapshots[ACCOUNT]
+        snap = w.parts.book.snapshots[ACCOUNT]
         assert (acct.account, acct.ok, acct.observed_ms, acct.positions_total) == (ACCOUNT, True, snap.ts_observed, 3)
         assert decode(PositionsStatus, later).accounts[0].age_s == pytest.approx(acct.age_s + 3.0)
         rows = {r.symbol: r for r in acct.positions}

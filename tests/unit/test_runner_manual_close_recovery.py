@@ -100,7 +100,7 @@ def stop(runner) -> None:
 
 def asked_then_stopped(tmp_path):
     w = world(tmp_path)
-    first, first_desk = runner_of(w)
+    first, first_desk, first_parts = runner_of(w)
     run(first.start())
     tick(first, w)
     assert positions(w), "the calm book holds positions"
@@ -113,7 +113,7 @@ def asked_then_stopped(tmp_path):
 def test_a_close_asked_for_just_before_a_stop_is_carried_out_by_the_next_leader(tmp_path):
     w, close_id = asked_then_stopped(tmp_path)
     w.clock.advance(30_000)  # a restart: well within the recovery window
-    second, second_desk = runner_of(w)
+    second, second_desk, second_parts = runner_of(w)
     run(second.start())
     tick(second, w, 6)
     assert positions(w) == {}, "the close the first runner was asked for flattened the book"
@@ -126,7 +126,7 @@ def test_a_close_asked_for_long_before_the_restart_is_not_carried_out_and_says_s
     w, close_id = asked_then_stopped(tmp_path)
     held = positions(w)
     w.clock.advance(RECOVER_WITHIN_MS + 60_000)
-    second, second_desk = runner_of(w)
+    second, second_desk, second_parts = runner_of(w)
     run(second.start())
     tick(second, w, 3)
     assert positions(w) == held, "an old request is not sent on its own after a restart"
@@ -135,7 +135,7 @@ def test_a_close_asked_for_long_before_the_restart_is_not_carried_out_and_says_s
     [row] = audit(w, "manual_close_expired")
     assert close_id in row and "NOT_CARRIED_OUT" in row
     stop(second)
-    third, third_desk = runner_of(w)  # once expired, always expired: no second row, nothing sent
+    third, third_desk, third_parts = runner_of(w)  # once expired, always expired: no second row, nothing sent
     run(third.start())
     tick(third, w, 2)
     assert len(audit(w, "manual_close_expired")) == 1 and positions(w) == held
@@ -144,7 +144,7 @@ def test_a_close_asked_for_long_before_the_restart_is_not_carried_out_and_says_s
 
 def test_a_close_planned_before_the_restart_is_tracked_again_and_not_sent_twice(tmp_path):
     w = world(tmp_path)
-    first, first_desk = runner_of(w)
+    first, first_desk, first_parts = runner_of(w)
     run(first.start())
     tick(first, w)
     queued = run(live_close(first_desk, SCOPE, "drill"))
@@ -155,7 +155,7 @@ def test_a_close_planned_before_the_restart_is_tracked_again_and_not_sent_twice(
     assert settled["state"] == "settled"
     stop(first)
     w.engine.open_position("sim-main", "BTCUSDT", "long", 1.0, 60_000.0)  # a new position after the close
-    second, second_desk = runner_of(w)
+    second, second_desk, second_parts = runner_of(w)
     run(second.start())
     tick(second, w, 3)
     assert positions(w) == {"BTCUSDT": 1.0}, "a close already planned is not planned again by the next leader"

@@ -67,17 +67,17 @@ def test_the_gate_fails_closed_while_an_accounts_markets_are_not_known(tmp_path)
     d = w.desk.check_order(order())
     assert not d.allow and d.reason.startswith("MARKETS_UNKNOWN:"), d
     import asyncio
-    asyncio.run(w.runner.known.learn_symbols())
+    asyncio.run(w.parts.known.learn_symbols())
     assert w.desk.check_order(order()).allow
 
 
 @pytest.mark.parametrize("typo", TYPOS)
 def test_a_lock_on_a_name_the_runner_does_not_know_is_refused_and_locks_nothing(tmp_path, typo):
     w = ready(tmp_path)
-    before = w.runner.book.lock_book
+    before = w.parts.book.lock_book
     result = run(w.desk.lock_scope(typo, "halted", "typo test"))
     assert result.done is False and result.reason.startswith("UNKNOWN_SCOPE:"), result
-    assert w.runner.book.lock_book is before
+    assert w.parts.book.lock_book is before
     assert audit_kinds(w)[-1] == "manual_lock"  # the refused attempt is on record
     assert w.desk.check_order(order()).allow  # and trading was not said to be stopped
 
@@ -127,7 +127,7 @@ def test_one_person_cannot_pass_the_two_person_reset_under_another_spelling(tmp_
     start(w)
     run(w.desk.heartbeat("bot-x"))
     ticks(w, 13)  # bot-x silent past a minute: the latched stage is entered
-    assert w.runner.book.state.scopes[f"bot-guard|{ACCOUNT}"].stage.level == 1
+    assert w.parts.book.state.scopes[f"bot-guard|{ACCOUNT}"].stage.level == 1
     assert run(w.desk.reset("bot-guard", ACCOUNT, "alice", "looked",
                               confirm_relatch=True)).reason.startswith("APPROVAL_RECORDED")
     r = run(w.desk.reset("bot-guard", ACCOUNT, second, "looked again", confirm_relatch=True))
@@ -165,7 +165,7 @@ def test_a_close_preview_over_an_account_it_could_not_read_is_incomplete_not_a_c
     assert all(o.account == ACCOUNT and o.reduce_only and o.amount > 0 for o in preview.plan), preview.plan
     w.adapter.inner.faults = FaultPlan().add("*", "http_503")  # the venue answers nothing from now on
     ticks(w, 1, beat=("bot-x",))
-    assert not w.runner.book.snapshots[ACCOUNT].fetch.ok
+    assert not w.parts.book.snapshots[ACCOUNT].fetch.ok
     r = run(w.desk.close(ACCOUNT, "drill", True))
     assert not r.accepted and r.reason.startswith(f"INCOMPLETE: {ACCOUNT} (EXCHANGE_UNAVAILABLE) could not be read"), r
 

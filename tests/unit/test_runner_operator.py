@@ -83,12 +83,14 @@ def make(tmp_path, *, text: str = GUARD, dry_run: bool = False, engine=None, clo
     adapter = FlakyCountdown(SimulatedAdapter(engine, "sim-main", venue="simulated", labels={"book": "futures"},
                                               strategy_prefixes={"bot-a-": "bot-a"}, timeout_s=2.0))
     store = open_store(f"sqlite://{tmp_path / 'state.db'}")
-    runner, desk = build_runner_and_desk(compiled(text), {ACCOUNT: adapter}, store, lock_path=tmp_path / "lock.json",
+    runner, desk, parts = build_runner_and_desk(compiled(text), {ACCOUNT: adapter}, store,
+            lock_path=tmp_path / "lock.json",
                                          dry_run=dry_run, clock=clock, holder=holder, sinks=sinks,
                                          lease_ttl_ms=lease_ttl_ms)
     # the runner ticks; the desk is what an operator (and the API) calls
-    return SimpleNamespace(runner=runner, desk=desk, engine=engine, clock=clock, store=store, adapter=adapter,
-                           db=tmp_path / "state.db")
+    return SimpleNamespace(runner=runner, desk=desk, parts=parts, engine=engine, clock=clock, store=store,
+            adapter=adapter,
+                           db=tmp_path / "state.db", lock=tmp_path / "lock.json")
 
 
 def run(coro):
@@ -233,7 +235,7 @@ def test_the_venue_countdown_is_armed_refreshed_shown_and_disarmed_after_the_res
     start(w)
     run(w.desk.heartbeat("bot-x"))
     ticks(w, 13)  # bot-x silent for 65 s: the halt stage arms the venue's 30 s countdown
-    assert w.runner.book.state.scopes[f"bot-guard|{ACCOUNT}"].stage.level == 1
+    assert w.parts.book.state.scopes[f"bot-guard|{ACCOUNT}"].stage.level == 1
     deadlines = set(w.engine.countdowns("sim-main").values())
     assert deadlines == {w.clock() + 30_000}
     native = w.desk.dms_status()["native"][ACCOUNT]
@@ -265,7 +267,7 @@ def test_a_dry_run_runner_never_touches_the_venue_countdown(tmp_path):
     start(w)
     run(w.desk.heartbeat("bot-x"))
     ticks(w, 14)
-    assert w.runner.book.state.scopes[f"bot-guard|{ACCOUNT}"].stage.level == 1
+    assert w.parts.book.state.scopes[f"bot-guard|{ACCOUNT}"].stage.level == 1
     assert w.engine.countdowns("sim-main") == {} and w.desk.dms_status()["native"] == {}
 
 
@@ -348,13 +350,13 @@ def test_unlock_never_lifts_a_lock_a_stage_holds(tmp_path, holds, done, code):
     book = LockBook()
     for kind in holds:
         book = _hold(book, kind)
-    w.runner.book.take_lock_book(book)
+    w.parts.book.take_lock_book(book)
     answer = run(w.desk.unlock_scope(ACCOUNT, "let us trade"))
     assert (answer.done, answer.reason.split(":")[0]) == (done, code), answer
     if not done:
-        assert w.runner.book.lock_book == book, "a refused unlock lifts nothing"
+        assert w.parts.book.lock_book == book, "a refused unlock lifts nothing"
     else:
-        assert w.runner.book.lock_book.in_force(T0) == ()
+        assert w.parts.book.lock_book.in_force(T0) == ()
     if code == "MANUAL_RESET_REQUIRED":
         assert "ksctl reset --policy futures-book" in answer.reason
 
@@ -384,27 +386,27 @@ def test_a_deposed_leader_cannot_lock_arm_or_audit(tmp_path):
     b = make(tmp_path, engine=a.engine, clock=a.clock, holder="b")
     a.clock.advance(10_000)  # a's lease (5 s) ran out while it was paused; b takes over
     start(b)
-    assert b.runner.lead.leader
+    assert b.parts.lead.leader
     rows = len(audit_kinds(b))
     changes = [lambda: run(a.desk.lock_scope("global", "halted", "late", None)),
                lambda: run(a.desk.dms_arm("bot-a", 10)),
                lambda: run(a.desk.unlock_scope(ACCOUNT, "late")), lambda: run(live_close(a.desk, ACCOUNT, "late")),
                lambda: run(a.desk.reset("bot-guard", ACCOUNT, "alice", "late", confirm_relatch=True))]
-    a.runner.book.take_lock_book(_hold(LockBook(), "operator"))
+    a.parts.book.take_lock_book(_hold(LockBook(), "operator"))
     for change in changes:
-        a.runner.lead.leader = True  # paused, it still believes it leads
+        a.parts.lead.leader = True  # paused, it still believes it leads
         answer = change()
         assert not getattr(answer, "done", getattr(answer, "accepted", None)), answer
         assert answer.reason.startswith("DEPOSED: "), answer
-        assert not a.runner.lead.leader
-    assert a.runner.book.lock_book == _hold(LockBook(), "operator") and a.runner.book.dms.sources == {}, \
+        assert not a.parts.lead.leader
+    assert a.parts.book.lock_book == _hold(LockBook(), "operator") and a.parts.book.dms.sources == {}, \
         "nothing changed"
     assert len(audit_kinds(b)) == rows, "no audit row of the deposed leader landed"
     assert b.store.verify_audit() == (True, None)
-    assert not b.runner.book.lock_book.in_force(a.clock())
+    assert not b.parts.book.lock_book.in_force(a.clock())
     assert run(a.desk.lock_scope("global", "halted", "still late", None)).reason.startswith("NOT_LEADER")
     # a standby refuses as a standby before its own (stale) view of the book could answer otherwise
-    a.runner.book.take_lock_book(LockBook())
+    a.parts.book.take_lock_book(LockBook())
     assert run(a.desk.unlock_scope(ACCOUNT, "not locked here")).reason.startswith("NOT_LEADER")
     assert run(a.desk.dms_disarm("bot-never-armed")).reason.startswith("NOT_LEADER")
 
@@ -415,9 +417,9 @@ def test_a_saved_state_from_before_the_switch_loads(tmp_path):
     ticks(w, 1)
     doc = w.store.load_engine_state()
     del doc["dms"], doc["resume"]
-    w.store.save_engine_state(doc, "d", w.runner.lead.fence)
+    w.store.save_engine_state(doc, "d", w.parts.lead.fence)
     again = make(tmp_path, engine=w.engine, clock=w.clock)
-    assert again.runner.book.dms.sources == {} and again.runner.book.resume_starts == {}
+    assert again.parts.book.dms.sources == {} and again.parts.book.resume_starts == {}
 
 
 # --- the daemon between ticks ------------------------------------------------------------------------------

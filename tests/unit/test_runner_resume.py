@@ -95,7 +95,7 @@ def halt_and_reset(w) -> None:
     start(w)
     run(w.desk.heartbeat("bot-x"))
     ticks(w, 13)
-    assert w.runner.book.state.scopes[f"bot-guard|{ACCOUNT}"].stage.level == 1
+    assert w.parts.book.state.scopes[f"bot-guard|{ACCOUNT}"].stage.level == 1
     run(w.desk.heartbeat("bot-x"))
     answer = run(w.desk.reset("bot-guard", ACCOUNT, "alice", "bot-x is back", confirm_relatch=True))
     assert answer.done, answer
@@ -120,8 +120,8 @@ def test_after_a_reset_the_gate_holds_reduced_limits_that_step_up_daily_until_no
     # another account of the venue is not held by this scope's resumption (the pure gate; the runner
     # itself denies an account it does not have: UNKNOWN_ACCOUNT)
     now = w.clock()
-    other = check_order(w.runner.book.lock_book, {**order(amount=5), "account": "simulated/other"}, [], now,
-                        resume=[r for _, r in w.runner.resumptions.in_force(now)])
+    other = check_order(w.parts.book.lock_book, {**order(amount=5), "account": "simulated/other"}, [], now,
+                        resume=[r for _, r in w.parts.resumptions.in_force(now)])
     assert other.reason == "ACTIVE", "another account of the venue is not held by this scope's resumption"
     assert w.desk.check_order({**order(amount=5), "account": "simulated/other"}).reason.startswith(
         "UNKNOWN_ACCOUNT")
@@ -137,7 +137,7 @@ def test_after_a_reset_the_gate_holds_reduced_limits_that_step_up_daily_until_no
     w.clock.set(reset_ms + 2 * DAY - TICK_MS)
     ticks(w, 1, beat=("bot-x",))  # day 3: normal again, the resumption ends
     assert w.desk.check_order(order(amount=50)).reason == "ACTIVE"
-    assert w.desk.status().resuming == () and w.runner.book.resume_starts == {}
+    assert w.desk.status().resuming == () and w.parts.book.resume_starts == {}
     assert w.desk.lock_document(ACCOUNT)["resuming"] == {}
 
 
@@ -159,7 +159,7 @@ def test_a_new_stage_entry_ends_the_resumption(tmp_path):
     w = make(tmp_path, text=GUARD + RESUME)
     halt_and_reset(w)
     ticks(w, 13)  # silent again: stage 1 again
-    assert w.runner.book.resume_starts == {}
+    assert w.parts.book.resume_starts == {}
     assert w.desk.check_order(order(side="sell", amount=1)).reason.startswith("HALTED")
 
 
@@ -174,7 +174,7 @@ def test_only_resets_from_the_resume_level_up_start_one(tmp_path):
     assert "level: 2" in two_stages and "never:" in two_stages
     w = make(tmp_path, text=two_stages + RESUME.replace("}", ", from_level: 2}"))
     halt_and_reset(w)
-    assert w.runner.book.resume_starts == {} and w.desk.check_order(order(amount=50)).reason == "ACTIVE"
+    assert w.parts.book.resume_starts == {} and w.desk.check_order(order(amount=50)).reason == "ACTIVE"
 
 
 def test_a_policy_reload_without_the_resume_block_ends_the_resumption(tmp_path):
@@ -183,7 +183,7 @@ def test_a_policy_reload_without_the_resume_block_ends_the_resumption(tmp_path):
     run(w.runner.apply_graph(GraphReload(compiled(GUARD))))
     assert w.desk.check_order(order(amount=50)).reason == "ACTIVE"
     ticks(w, 1, beat=("bot-x",))
-    assert w.runner.book.resume_starts == {}
+    assert w.parts.book.resume_starts == {}
 
 
 def test_the_resumption_is_audited(tmp_path):
@@ -204,7 +204,7 @@ def test_the_lock_of_an_account_shows_what_its_venue_holds_and_resumes(tmp_path)
     start(w)
     run(w.desk.heartbeat("bot-x"))
     ticks(w, 13)
-    assert w.runner.book.state.scopes["bot-guard|simulated"].stage.level == 1
+    assert w.parts.book.state.scopes["bot-guard|simulated"].stage.level == 1
     held = w.desk.lock_document(ACCOUNT)  # the venue's halt binds the account's orders: the gate says so
     assert held["locked"] is True and held["mode"] == "halted" and held["scope"] == "simulated", held
     assert not w.desk.check_order(order()).allow

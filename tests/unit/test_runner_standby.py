@@ -20,8 +20,8 @@ def test_a_deposed_daemons_reload_row_is_refused_then_written_as_a_standby(tmp_p
     b = make(tmp_path, engine=a.engine, clock=a.clock, holder="b")
     a.clock.advance(10_000)
     start(b)
-    run(a.runner.lead.audit_or_standby("policy_reloaded", a.clock(), {"to": "sha256:x"}))
-    assert not a.runner.lead.leader
+    run(a.parts.lead.audit_or_standby("policy_reloaded", a.clock(), {"to": "sha256:x"}))
+    assert not a.parts.lead.leader
     import sqlite3
 
     db = sqlite3.connect(tmp_path / "state.db")
@@ -41,7 +41,7 @@ def test_a_standby_answers_the_leaders_lock_and_gate_and_refuses_resets(tmp_path
     ticks(a, 1, beat=("bot-x",))
     b = make(tmp_path, engine=a.engine, clock=a.clock, holder="b")
     start(b)
-    assert a.runner.lead.leader and not b.runner.lead.leader
+    assert a.parts.lead.leader and not b.parts.lead.leader
     assert b.desk.check_order(order()).allow
     assert run(a.desk.lock_scope(ACCOUNT, "halted", "desk says stop", None)).done
     assert not a.desk.check_order(order()).allow
@@ -67,14 +67,14 @@ def test_a_heartbeat_sent_to_a_standby_reaches_the_leader(tmp_path):
     """A bot beating through the Service reaches either replica: a beat a standby took keeps the
     source's switch quiet and its heartbeat age young on the leader, from its next tick."""
     a, b = leader_armed_and_standby(tmp_path)
-    assert not b.runner.lead.leader
+    assert not b.parts.lead.leader
     for _ in range(30):  # 150 s of beats, every one to the standby: past the switch's 60 s and the policy's
         a.clock.advance(5_000)
         run(b.desk.heartbeat("bot-x"))
         run(a.runner.tick())
-    assert a.runner.book.state.heartbeats["bot-x"] == a.clock()
-    assert a.runner.book.dms.sources["bot-x"].last_beat_ms == a.clock()
-    assert a.runner.book.dms.sources["bot-x"].fired_ms is None
+    assert a.parts.book.state.heartbeats["bot-x"] == a.clock()
+    assert a.parts.book.dms.sources["bot-x"].last_beat_ms == a.clock()
+    assert a.parts.book.dms.sources["bot-x"].fired_ms is None
     assert a.desk.lock_document(ACCOUNT)["locked"] is False
     assert b.store.heartbeats() == {"bot-x": a.clock()}
     run(b.desk.heartbeat("bot-x", a.clock() - 1_000))  # a late, older beat changes nothing
@@ -82,7 +82,7 @@ def test_a_heartbeat_sent_to_a_standby_reaches_the_leader(tmp_path):
     # and without the beats, the same 150 s fire both the switch and the policy
     for _ in range(30):
         ticks(a, 1)
-    assert a.runner.book.dms.sources["bot-x"].fired_ms is not None
+    assert a.parts.book.dms.sources["bot-x"].fired_ms is not None
     assert a.desk.lock_document(ACCOUNT)["locked"] is True
 
 
@@ -129,7 +129,7 @@ def test_a_slow_tick_keeps_its_lease_so_a_standby_cannot_take_the_book_mid_incid
             keeper.start()
         try:
             await a.runner.start()
-            assert a.runner.lead.leader
+            assert a.parts.lead.leader
             a.adapter.snapshot = slow_snapshot
             tick = asyncio.create_task(a.runner.tick())
             took = False
@@ -142,7 +142,7 @@ def test_a_slow_tick_keeps_its_lease_so_a_standby_cannot_take_the_book_mid_incid
             if keeper is not None:
                 life.cancel()
                 keeper.stop(release=True)
-                a.runner.lead.keeper = None
+                a.parts.lead.keeper = None
 
     runs = []
     for _ in range(3):
@@ -167,9 +167,9 @@ def test_a_standby_clock_ahead_cannot_keep_a_silent_source_alive(tmp_path):
     a, b = leader_armed_and_standby(tmp_path)
     run(b.desk.heartbeat("bot-x", a.clock() + 600_000))  # a standby whose clock is 10 minutes ahead
     ticks(a, 1)
-    assert a.runner.book.dms.sources["bot-x"].last_beat_ms == a.clock()  # heard now, not in the future
+    assert a.parts.book.dms.sources["bot-x"].last_beat_ms == a.clock()  # heard now, not in the future
     ticks(a, 20)  # then silence: 100 s past the 60 s timeout
-    assert a.runner.book.dms.sources["bot-x"].fired_ms is not None
+    assert a.parts.book.dms.sources["bot-x"].fired_ms is not None
     assert a.desk.lock_document(ACCOUNT)["locked"] is True
 
 
@@ -200,18 +200,18 @@ class KeptSink:
 
 def test_a_runner_taking_the_lease_takes_up_its_sinks_saved_state(tmp_path):
     a = make(tmp_path, holder="a")
-    a.runner.fanout.sinks.append(sink_a := KeptSink())
+    a.parts.fanout.sinks.append(sink_a := KeptSink())
     start(a)
     assert sink_a.restored == [None]  # nothing saved yet
     ticks(a, 5)
     b = make(tmp_path, engine=a.engine, clock=a.clock, holder="b")
-    b.runner.fanout.sinks.append(sink_b := KeptSink())
+    b.parts.fanout.sinks.append(sink_b := KeptSink())
     start(b)
-    assert not b.runner.lead.leader and sink_b.restored == []  # a standby takes nothing up
+    assert not b.parts.lead.leader and sink_b.restored == []  # a standby takes nothing up
     ticks(a, 3)
     a.clock.advance(60_000)  # a is gone; b takes over at its next tick
     run(b.runner.tick())
-    assert b.runner.lead.leader and sink_b.restored[-1] == {"count": 7}  # saved by a's last tick, before its sinks ran
+    assert b.parts.lead.leader and sink_b.restored[-1] == {"count": 7}  # saved by a's last tick, before its sinks ran
     # the leader renewing its own lease after a lapse nobody used keeps what it has in memory
     b.clock.advance(60_000)
     run(b.runner.tick())

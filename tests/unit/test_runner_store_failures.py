@@ -39,8 +39,8 @@ def test_no_order_leaves_when_the_term_ran_out_while_the_store_read_the_fence(tm
     keeper.attempt()  # the lease, for a term of 2 s of the manual clock (no thread: nothing renews it)
     w.runner.hold_lease_with(keeper)
     start(w)
-    lead = w.runner.lead
-    assert w.runner.lead.leader and run(lead.fence_holds())
+    lead = w.parts.lead
+    assert w.parts.lead.leader and run(lead.fence_holds())
     held = Held(w.store, "current_fence")
 
     async def go():

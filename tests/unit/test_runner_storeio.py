@@ -72,7 +72,7 @@ def test_an_operator_lock_whose_audit_is_held_leaves_the_loop_answering(tmp_path
     assert held.released_in_time, "the loop could not run while the audit row was being written"
     assert beats == 5 and pending and status.leader
     assert result.done, result
-    assert read_lock_file(w.runner.lock_path).for_scope(ACCOUNT, w.clock()).mode == "halted"
+    assert read_lock_file(w.lock).for_scope(ACCOUNT, w.clock()).mode == "halted"
 
 
 def test_a_tick_whose_state_save_is_held_leaves_the_loop_running(tmp_path):
@@ -175,7 +175,7 @@ class CallTap:
     def __init__(self, w, monkeypatch):
         self.n = 0
         self.made: list[tuple[int, str]] = []
-        io, real = w.runner.io, w.runner.io._timed
+        io, real = w.parts.io, w.parts.io._timed
 
         def timed(fn, args, kwargs):
             self.n += 1
@@ -207,7 +207,7 @@ def test_a_firing_tick_saves_audits_and_writes_the_lock_file_in_one_store_call(t
     [(call, _)] = [x for x in writes if x[1] == "save_engine_state"]
     assert [name for n, name in writes if n == call] == ["save_engine_state", "audit_many", "lock_file"], tap.made
     assert audit_kinds(w).count("dms_fired") == 1
-    assert read_lock_file(w.runner.lock_path).for_scope("bot-a", w.clock()).mode == "halted"
+    assert read_lock_file(w.lock).for_scope("bot-a", w.clock()).mode == "halted"
 
 
 def test_a_tick_whose_save_fails_audits_locks_and_tells_nothing_of_it_then_does_it_once(tmp_path, monkeypatch):
@@ -227,12 +227,12 @@ def test_a_tick_whose_save_fails_audits_locks_and_tells_nothing_of_it_then_does_
     [failed] = ticks(w, 1)
     assert failed.store_error and fired([failed]) == []
     assert "dms_fired" not in audit_kinds(w)
-    assert read_lock_file(w.runner.lock_path).for_scope("bot-a", w.clock()).mode != "halted"
+    assert read_lock_file(w.lock).for_scope("bot-a", w.clock()).mode != "halted"
     monkeypatch.setattr(w.store, "save_engine_state", real)
     reports = ticks(w, 6)  # (silence counted again from the state read back: 12 s from it)
     assert [e.labels["source"] for e in fired(reports)] == ["bot-a"]
     assert audit_kinds(w).count("dms_fired") == 1
-    assert read_lock_file(w.runner.lock_path).for_scope("bot-a", w.clock()).mode == "halted"
+    assert read_lock_file(w.lock).for_scope("bot-a", w.clock()).mode == "halted"
 
 
 TWO_PERSON = GUARD.replace("reset: manual,", "reset: manual, approvals: 2,")
@@ -244,20 +244,20 @@ def test_an_approval_whose_stage_moved_while_it_was_audited_is_void_and_applies_
     run(w.desk.heartbeat("bot-x"))
     ticks(w, 13)  # bot-x silent past a minute: the latched stage is entered
     key = f"bot-guard|{ACCOUNT}"
-    assert w.runner.book.state.scopes[key].stage.level == 1
+    assert w.parts.book.state.scopes[key].stage.level == 1
     held = Held(w.store, "audit")
 
     async def go():
         reset = asyncio.ensure_future(w.desk.reset("bot-guard", ACCOUNT, "alice", "looked", confirm_relatch=True))
         await held.wait_entered()
         # what a tick does to the stage while the approval is being written: enter it again
-        w.runner.book.state.scopes[key].stage.entries += 1
+        w.parts.book.state.scopes[key].stage.entries += 1
         held.release()
         return await reset
 
     answer = run(go())
     assert not answer.done and answer.reason.startswith("STAGE_CHANGED:"), answer
-    stage = w.runner.book.state.scopes[key].stage
+    stage = w.parts.book.state.scopes[key].stage
     assert stage.level == 1 and not stage.approvals, "a void approval must not count"
     assert audit_kinds(w)[-2:] == ["reset_approval", "reset_approval_void"]
 
@@ -272,13 +272,13 @@ def test_a_reset_whose_save_is_fenced_off_stays_undone_when_the_same_runner_lead
     run(w.desk.heartbeat("bot-x"))
     ticks(w, 13)  # bot-x silent past a minute: the latched stage is entered
     key = f"bot-guard|{ACCOUNT}"
-    entered = w.runner.book.state.scopes[key].stage
+    entered = w.parts.book.state.scopes[key].stage
     assert entered.level == 1
     real = w.store.save_engine_state
 
     def fenced_once(*a, **k):
         w.store.save_engine_state = real
-        raise FencedError(w.runner.lead.fence, w.runner.lead.fence + 1)
+        raise FencedError(w.parts.lead.fence, w.parts.lead.fence + 1)
 
     w.store.save_engine_state = fenced_once
     answer = run(w.desk.reset("bot-guard", ACCOUNT, "alice", "looked", confirm_relatch=True))
@@ -286,6 +286,6 @@ def test_a_reset_whose_save_is_fenced_off_stays_undone_when_the_same_runner_lead
     w.store.release_lease("runner")  # the lease comes back to this runner under a new token
     [report] = ticks(w, 1)
     assert report.leader and not report.transitions, [t.transition.reason for t in report.transitions]
-    stage = w.runner.book.state.scopes[key].stage
+    stage = w.parts.book.state.scopes[key].stage
     assert (stage.level, stage.entries) == (entered.level, entered.entries)
     assert w.desk.lock_document(ACCOUNT)["locked"]

@@ -227,11 +227,6 @@ class Book:
         """The venue watch's baselines as the tick worked them out (saved with the tick's state)."""
         self.baselines = baselines
 
-    def tell_lock_changes(self, call: Callable[[], None]) -> None:
-        """``call`` after every write of the lock book, on the loop (the pre-trade gate's view
-        published, the adapters told which entries a lock watches)."""
-        self.lock_changed = call
-
     # --- the dead man's switch: changed here only ------------------------------------------------------
 
     def switch_beat(self, sources: Sequence[str], ts_ms: int) -> None:
@@ -311,10 +306,12 @@ class Book:
     # --- loading -------------------------------------------------------------------------------------
 
     @classmethod
-    def open(cls, graph: DecisionGraph, store: StateStore) -> "Book":
-        """What the last leader saved, with its PnL history (read before the loop starts)."""
-        book = cls(graph)
-        book._take(*store.load_engine_state_and_pnl())
+    def open(cls, graph: DecisionGraph, store: StateStore, lock_changed: Callable[[], None] = _nothing) -> "Book":
+        """What the last leader saved, with its PnL history (read before the loop starts);
+        ``lock_changed`` is called after every later write of the lock book (not for this read:
+        nothing is published yet)."""
+        book = cls(graph, lock_changed=lock_changed)
+        book._take(*store.load_engine_state_and_pnl(), tell=False)
         return book  # the silences and acknowledgements: read when it leads (reload_notes) or follows
 
     async def reload(self, io: StoreIO, store: StateStore) -> None:
@@ -337,20 +334,21 @@ class Book:
         if self.loaded:
             self.notes_mark = max(self.notes_mark, int(self.loaded.get("notes_mark") or 0))
 
-    def _take(self, doc: Optional[dict], rows: Sequence[PnlSampleRow]) -> None:
+    def _take(self, doc: Optional[dict], rows: Sequence[PnlSampleRow], tell: bool = True) -> None:
         self.loaded = doc
-        self._apply(doc, rows)
+        self._apply(doc, rows, tell)
         self.residuals = ResidualBook.from_doc(doc)  # what closes left open, as the last leader saw it
         self.saved_pnl = _row_marks(rows)
         self.pnl_complete = True
 
-    def _apply(self, doc: Optional[dict], rows: Sequence[PnlSampleRow] = ()) -> None:
+    def _apply(self, doc: Optional[dict], rows: Sequence[PnlSampleRow] = (), tell: bool = True) -> None:
         """A document from before the dead man's switch and the resumptions were persisted has
         neither: both start empty."""
         if not doc:
             self.state, self._lock_book, self.dms, self.resume_starts = State(), LockBook(), DeadMansSwitch(), {}
             self.owed, self.revokes, self.baselines = {}, RevokeBook(), {}
-            self.lock_changed()
+            if tell:
+                self.lock_changed()
             return
         baselines = doc.get("baselines") or {}
         if not isinstance(baselines, dict):
@@ -369,7 +367,7 @@ class Book:
         self.dms, self.resume_starts, self.owed = dms, dict(resume), dict(owed)
         self.revokes = RevokeBook.from_json(doc.get("revokes"))
         self.baselines = dict(baselines)
-        if (self._lock_book, self.resume_starts) != before:  # (a standby follows every tick's save)
+        if tell and (self._lock_book, self.resume_starts) != before:  # (a standby follows every tick's save)
             self.lock_changed()
 
     async def follow(self, io: StoreIO, store: StateStore) -> None:

@@ -76,6 +76,11 @@ class Countdowns:
         self._stored_beats: dict[str, int] = {}  # source → the stored beat last taken in (from a standby)
         self.sources = SourceGate()  # which sources are taken, and the latest refused
 
+    def listen_from(self, now: int) -> None:
+        """Silence counted from ``now`` at the earliest: another leader moved the state on, and
+        the heartbeats sent to it were not heard here."""
+        self.listening_since_ms = now
+
     # --- heartbeats ----------------------------------------------------------------------------------
 
     def named(self) -> frozenset[str]:

@@ -61,7 +61,9 @@ class DirectiveApplier:
     (:class:`~.firm_ports.ShardPorts`)."""
 
     def __init__(self, ports: ShardPorts, firm: Any, shard: str, schema: str, clock: Callable[[], int],
-                 echo: Callable[[str], None], err: Callable[[str], None]):
+                 echo: Callable[[str], None], err: Callable[[str], None], *,
+                 wake: Callable[[], None] = lambda: None,
+                 spans_now: Callable[[Directive], list[str]] = lambda d: []):
         self.ports = ports
         self.firm = firm
         self.shard = shard
@@ -74,9 +76,9 @@ class DirectiveApplier:
         self._lock = asyncio.Lock()
         self._retaken: Optional[int] = None  # the token under which unfinished claims were taken up
         # ends the wait between ticks: a close is taken up by the next tick, which need not wait its interval
-        self.wake: Callable[[], None] = lambda: None
-        # the accounts a lock's scope spans under today's configuration (set by the firm link)
-        self.spans_now: Callable[[Directive], list[str]] = lambda d: []
+        self.wake = wake
+        # the accounts a lock's scope spans under today's configuration (the firm link's)
+        self.spans_now = spans_now
 
     async def start(self) -> None:
         last = await asyncio.to_thread(self.firm.last_directive_id)

@@ -9,8 +9,8 @@ facts (:mod:`.firm`):
   console URL) in ``ks_firm.shard_board``, fenced by its shard's token (a refusal is counted);
   a standby publishes nothing. A board that cannot be written is said once a run
   (``FIRM_BOARD_UNWRITTEN``) and again when it is written;
-* :class:`FirmBoardView` — the desk's view of it (a mixin of :class:`~.desk.Desk`:
-  ``firm_board``, the shard's link, and ``firm_shards``, what the API calls);
+* the desk's view of it: ``firm_board``, the shard's link, and ``firm_shards``, what the API
+  calls (:class:`~killswitch.runner.operator.desk.Desk`, through its :class:`~.ports.FirmSlot`);
 * :meth:`BoardLink.read` — every shard and the firm-wide breaker as the firm's tables say now
   (:func:`killswitch.firm.board.firm_board`), on a connection of its own so that a console's
   refresh never waits behind the tick's writes nor they behind it; ``FIRM_STATE_UNREACHABLE``
@@ -136,14 +136,3 @@ class BoardLink:
         if self._reader is not None:
             self._reader.close()
             self._reader = None
-
-
-class FirmBoardView:
-    """``GET /v1/firm/shards`` as the desk answers it (a mixin of :class:`~.desk.Desk`):
-    ``firm_board`` is the shard's :class:`BoardLink`, set by the daemon (None: not a shard's runner)."""
-
-    firm_board: Optional[BoardLink] = None
-
-    async def firm_shards(self) -> dict:
-        """Every shard and the firm-wide breaker; ``FIRM_NOT_SHARDED`` without shards."""
-        return await self.firm_board.read() if self.firm_board is not None else {"error": "FIRM_NOT_SHARDED"}

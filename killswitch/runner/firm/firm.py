@@ -72,7 +72,8 @@ class FirmLink:
     :class:`~killswitch.state.firm.FirmStore`; ``url``: the database's, for LISTEN."""
 
     def __init__(self, ports: ShardPorts, firm: Any, start: Any, url: str, holder: str, ttl_ms: int,
-                 echo: Callable[[str], None], err: Callable[[str], None]):
+                 echo: Callable[[str], None], err: Callable[[str], None], *,
+                 wake: Callable[[], None] = lambda: None, wake_now: Callable[[], None] = lambda: None):
         from ...state.firm import shard_schema
 
         self.ports, self.firm, self.start, self.url = ports, firm, start, url
@@ -81,8 +82,9 @@ class FirmLink:
         self.schemas = {s: shard_schema(s) for s in start.assignment}
         self.graph = DecisionGraph.build([], None)
         self._close_nodes: tuple[PolicyNode, ...] = ()
-        self.applier = DirectiveApplier(ports, firm, start.name, start.schema, self.clock, echo, err)
-        self.applier.spans_now = self._spans_now
+        # a firm close wakes the next tick at once (``wake_now``)
+        self.applier = DirectiveApplier(ports, firm, start.name, start.schema, self.clock, echo, err,
+                                        wake=wake_now, spans_now=self._spans_now)
         self.listener: Optional[Listener] = None
         self.firm_token: Optional[int] = None  # the firm lease's token while this runner holds it
         self.state: Optional[State] = None
@@ -93,7 +95,7 @@ class FirmLink:
         self.last_ev: Any = None  # the firm's last evaluation (its triggers' values, for a reset's warning)
         self.resets_after = 0  # the last reset directive the firm's state has taken up (saved with it)
         self.facts_out = FactsPublisher(ports.book, firm, start, echo, err)  # this leader's facts, every tick
-        self.wake: Callable[[], None] = lambda: None  # the next tick soon (the daemon's debounced wake)
+        self.wake = wake  # the next tick soon (the daemon's debounced wake)
         self.stops_heard: dict[str, int] = {}  # shard -> stops of its runners heard (NOTIFY)
         self.held_firm = False  # held the firm lease when it stopped (its stop says so)
         # the firm's stage transitions until audited in the firm chain and held by the sinks

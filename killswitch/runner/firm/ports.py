@@ -10,7 +10,8 @@ close (:class:`Closes`), the executor's cancels (:class:`Cancels`), the sinks
 (:class:`ShardBook`). The bootstrap builds one from a runner's parts
 (:func:`killswitch.process.bootstrap.shard_ports`); a test builds one from the parts it needs.
 :class:`FirmRoutes` is what the runner asks of the firm link: an operator's firm-wide command
-made a directive, and ``GET /v1/firm``.
+made a directive, ``GET /v1/firm``, the firm-wide policies' intervals and closes; :class:`FirmSlot`
+is where the parts built before the link (the desk, the readout's pace, the manual closes) find it.
 
 Must not: hold state or logic, or hand out the runner itself.
 """
@@ -19,7 +20,7 @@ from __future__ import annotations
 
 import contextlib
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Callable, Mapping, Optional, Protocol
+from typing import TYPE_CHECKING, Any, Callable, Mapping, Optional, Protocol
 
 from ..collaborators import Leads, Tells
 
@@ -83,6 +84,32 @@ class FirmRoutes(Protocol):
                           confirm_relatch: bool = False) -> Optional["ResetResult"]: ...
 
     async def status(self) -> dict: ...
+
+    def intervals(self) -> tuple[float, ...]: ...
+
+    def close_nodes(self) -> tuple[Any, ...]: ...
+
+
+class FirmSlot:
+    """A shard's firm link and its board, for the parts built before them: the link is made
+    from the runner's parts once the shard is registered, so the composition root hands those
+    parts this slot, made empty up front, and puts the link in once (:meth:`fill`). Empty on a
+    runner that is no shard's: no firm-wide interval, no firm close, no firm route."""
+
+    def __init__(self) -> None:
+        self.link: Optional[FirmRoutes] = None
+        self.board: Any = None  # the shard's BoardLink (runner/firm/board.py)
+
+    def fill(self, link: Optional[FirmRoutes], board: Any) -> None:
+        self.link, self.board = link, board
+
+    def intervals(self) -> tuple[float, ...]:
+        """The firm-wide policies' intervals (a shard ticks at their shortest too)."""
+        return self.link.intervals() if self.link is not None else ()
+
+    def close_nodes(self) -> tuple[Any, ...]:
+        """The firm-wide policies at account level, which a manual close may name."""
+        return self.link.close_nodes() if self.link is not None else ()
 
 
 @dataclass(frozen=True)

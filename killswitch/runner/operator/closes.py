@@ -139,7 +139,8 @@ class ManualCloses:
     sinks; ``rates()`` the venues' order rates the planner paces closes by."""
 
     def __init__(self, book: BookView, lead: Leadership, store: StateStore, io: StoreIO, *, dry_run: bool,
-                 clock: Callable[[], int], known: Names, sinks: Emits, rates: Callable[[], Mapping[str, float]]):
+                 clock: Callable[[], int], known: Names, sinks: Emits, rates: Callable[[], Mapping[str, float]],
+                 also: Callable[[], Sequence[Any]] = tuple):
         self.book = book
         self.lead = lead
         self.store = store
@@ -156,7 +157,7 @@ class ManualCloses:
         self.planned: list[dict] = []  # closes planned this tick, audited once the state is saved
         # policies whose instances a close may also name, after the graph's: a shard's firm-wide ones at
         # account level, so that the firm's close of an account no local policy has as an instance is planned
-        self.also: Callable[[], Sequence[Any]] = tuple
+        self.also = also
 
     @property
     def mode(self) -> str:

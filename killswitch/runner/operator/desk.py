@@ -4,8 +4,8 @@ What it owns: :class:`Desk`, which implements :class:`~.view.RunnerView` over th
 — the reads (:mod:`.readout`, :mod:`.positions`, :mod:`.charts`), the commands (:mod:`.commands`,
 :mod:`.closes`, :mod:`.revoke_commands`, :mod:`.silences`), their previews (:mod:`.previews`),
 the heartbeats (:mod:`.countdowns`), the turn its calls are carried in (:mod:`.turn`) and, on a
-shard, the firm link its firm-wide commands are routed through (:class:`~.firm_ports.FirmRoutes`)
-and the firm board (:class:`~.firm_board.FirmBoardView`). Each view call is one delegation to
+shard, the firm link its firm-wide commands are routed through (:class:`~..firm.ports.FirmRoutes`)
+and the firm board, both read from the :class:`~..firm.ports.FirmSlot` it is handed. Each view call is one delegation to
 the part that owns it, plus the log line of an operator's change (:mod:`.oplog`) and, for a
 reset, the silences of the incident it ends. Built by :func:`killswitch.process.bootstrap.build_runner_and_desk`
 from the same parts as the :class:`~.loop.Runner`, which keeps the tick and the lease.
@@ -32,8 +32,7 @@ from .closes import ManualCloses
 from ..collaborators import Audits
 from .commands import OperatorCommands
 from ..effects.countdowns import Countdowns
-from ..firm.board import FirmBoardView
-from ..firm.ports import FirmRoutes
+from ..firm.ports import FirmRoutes, FirmSlot
 from ..gate.request import Decision
 from .oplog import said
 from .positions import PositionsReadout
@@ -48,20 +47,35 @@ from ..view import (ActionPreview, ChangeResult, CloseResult, IncidentStatus, Po
                     RunnerStatus, SilenceResult, SilenceStatus, TriggerStatus)
 
 
-class Desk(FirmBoardView):
+class Desk:
     """The API's :class:`~.view.RunnerView`, from the runner's parts; see the module doc.
-    ``firm`` (a shard's firm link) and ``firm_board`` are set by the daemon on a shard."""
+    ``firm`` (a shard's firm link) and ``firm_board`` are read from the :class:`FirmSlot` it is
+    handed, which the composition root fills on a shard."""
 
     def __init__(self, *, readout: Readout, previews: Previews, commands: OperatorCommands, closes: ManualCloses,
                  silencing: Silences, operator_revokes: OperatorRevokes, positions: PositionsReadout,
                  countdowns: Countdowns, charts: ChartHistory, turn: Turn, lead: Audits, store: StateStore,
-                 io: StoreIO, clock: Callable[[], int]):
+                 io: StoreIO, clock: Callable[[], int], firm: Optional[FirmSlot] = None):
         self.readout, self.previews, self.commands, self.closes = readout, previews, commands, closes
         self.silencing, self.operator_revokes, self.position_readout = silencing, operator_revokes, positions
         self.countdowns, self.charts, self.turn, self.lead = countdowns, charts, turn, lead
         self.store, self.io, self.clock = store, io, clock
         # a shard's FirmLink (runner/firm/firm.py): firm-wide commands become directives
-        self.firm: Optional[FirmRoutes] = None
+        self._firm = firm if firm is not None else FirmSlot()
+
+    @property
+    def firm(self) -> Optional[FirmRoutes]:
+        return self._firm.link
+
+    @property
+    def firm_board(self) -> Any:
+        """The shard's :class:`~killswitch.runner.firm.board.BoardLink` (None: not a shard's runner)."""
+        return self._firm.board
+
+    async def firm_shards(self) -> dict:
+        """Every shard and the firm-wide breaker; ``FIRM_NOT_SHARDED`` without shards."""
+        board = self._firm.board
+        return await board.read() if board is not None else {"error": "FIRM_NOT_SHARDED"}
 
     # --- where the calls run --------------------------------------------------------------------------
 

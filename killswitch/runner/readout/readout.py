@@ -64,9 +64,11 @@ class Readout:
     def __init__(self, book: BookView, lead: Leadership, countdowns: Countdowns, resumptions: Resumptions, known: Known,
                  fanout: SinkFanout, store: StateStore, io: StoreIO, *, clock: Callable[[], int], dry_run: bool,
                  counters: dict[str, int], policy_error: Callable[[], Optional[str]],
-                 manual_closes: Callable[[], Mapping[str, dict]] = dict,
-                 reloads: Callable[[], tuple[Optional[int], Optional[int]]] = lambda: (None, None),
-                 fetches: Optional[FetchHealth] = None, streams: Optional[StreamWatch] = None):
+                 manual_closes: Callable[[], Mapping[str, dict]],
+                 reloads: Callable[[], tuple[Optional[int], Optional[int]]], fetches: FetchHealth,
+                 streams: StreamWatch, limits: LimitsState, collectors: Sequence[Any],
+                 shard: Optional[str], modes: Any, rejections: Any, paces: Callable[[], Sequence[float]],
+                 violations: Callable[[], dict]):
         self.book = book
         self.lead = lead
         self.countdowns = countdowns
@@ -81,25 +83,26 @@ class Readout:
         self.policy_error = policy_error
         self.manual_closes = manual_closes  # close id → what ManualCloses tracks of it, oldest first
         self.reloads = reloads  # (when the running graph was loaded, when the last reload failed or None)
-        self.fetches = fetches if fetches is not None else FetchHealth()
-        self.streams = streams if streams is not None else StreamWatch({}, clock)
+        self.fetches, self.streams = fetches, streams
         # the runner's own registry (never prometheus_client's global one): its families built at
         # each scrape (collect_families), then the process's and the platform's
         self.registry = runner_registry(self.collect_families)
         self._runbooks: set[str] = set()  # incidents known to have a stored runbook (one is never removed)
         self.planned = PlannedOrders(store, io, keep=MAX_INCIDENT_ORDERS)  # a dry run's orders, from the audit
-        self.collectors: list[Any] = []  # more families for /metrics (``collect_metrics(registry)``)
+        # more families for /metrics (``collect_metrics(registry)``); the desk adds the process's
+        self.collectors: list[Any] = list(collectors)
         self.weights = VenueWeights(known.venues)  # REST weight a minute per venue
-        self.limits = LimitsState()  # the gate's limit tables and message buckets
-        self.shard: Optional[str] = None  # the shard this runner runs (``ksctl run --shard``)
+        # the gate's limit tables and message buckets (the venue watch checks orders against them too)
+        self.limits = limits
+        self.shard = shard  # the shard this runner runs (``ksctl run --shard``)
         # the accounts' position modes (runner/venue/modes.py) and the closes the venues refused
         # (runner/venue/rejections.py)
-        self.modes: Any = None
-        self.rejections: Any = None
+        self.modes = modes
+        self.rejections = rejections
         # intervals the runner keeps besides its graph's: a shard's firm-wide policies', whose facts it publishes
-        self.paces: Callable[[], Sequence[float]] = tuple
+        self.paces = paces
         # the venue watch's violations ({"total", "recent"}: :meth:`Enforcement.status`)
-        self.violations: Callable[[], dict] = dict
+        self.violations = violations
         # the pre-trade gate as the API's thread answers it: a view published at every change of
         # the lock book (the book calls ``gate.changed``: wired by the bootstrap, which hands the
         # book its writer's hook), at every tick's end and at a reload; none before the first of
@@ -150,8 +153,7 @@ class Readout:
                             trading=permission_status(book.revokes),
                             lock_violations=self.violations(),
 
-                            position_modes=self.modes.status() if self.modes is not None else {},
-                            close_rejections=tuple(self.rejections.status()) if self.rejections is not None else ())
+                            position_modes=self.modes.status(), close_rejections=tuple(self.rejections.status()))
 
     def triggers(self) -> tuple[TriggerStatus, ...]:
         """Every trigger of every policy instance the state holds: firing (the stored trigger

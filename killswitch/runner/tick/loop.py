@@ -13,30 +13,10 @@ in the same store call. A ``close_all`` entry goes in two waves: its first leg j
 (the entry deferred) and sent, then its audit rows and the lock file, and the rest planned,
 journaled, saved and sent, so that its first close leaves before thousands are planned.
 
-The parts, each a module of this package and each given only what it uses — its collaborators
-as objects with a small interface (:mod:`.collaborators`), not callables back into the runner:
-
-- :mod:`.book` — what the runner knows (graph, engine state, lock book, dead man's switch,
-  resumptions, residuals, snapshots) and how it is saved, loaded and followed; the one writer
-  of the lock book and the stages;
-- :mod:`.persist` — the book saved and the lock file written, for the parts that change it;
-- :mod:`.leadership` — the lease, the fencing token, the operator turn, and the fenced audit:
-  the one writer of audit rows (the sinks' included);
-- :mod:`..venue.port` — each account's one way out to its venue (snapshots, orders, cancels,
-  countdowns, keys, stream hooks), the only part built over the adapters;
-- :mod:`..effects.countdowns` — heartbeats, the dead man's switch, the venues' cancel-all-after;
-- :mod:`.entries` — the tick's stage transitions, owed their audit row, page and runbook until
-  the sinks hold them, and completed by the runner that carries on after a stop;
-- :mod:`.resuming` — reduced limits after a reset;
-- :mod:`..venue.shortfalls` — closes that ended short, planned again; residuals;
-- :mod:`..venue.depth` — the order books of the closes a tick plans, and those closes planned again;
-- :mod:`.closes` and :mod:`.commands` — what operators do (close, reset, lock, unlock, arm);
-- :mod:`..effects.revokes` — the bots' keys at the venue (``revoke_trading``): owed, fenced, confirmed,
-  audited once, restored only by a reset; :mod:`.revoke_commands` — an operator's revoke and restore;
-  :mod:`.previews` — what each would do if sent now;
-- :mod:`.catalog_build` — the names the runner resolves, and what the pre-trade gate places orders with;
-- :mod:`.fanout` — the sinks, behind a narrow context;
-- :mod:`.charts` — a stored sample of the charted signals per instance and tick, and the charts.
+Its parts are the runner's rooms' (ARCHITECTURE.md, *The runner's rooms*; the list is
+:class:`~.parts.RunnerParts`), each given only what it uses — its collaborators as objects with a
+small interface (:mod:`killswitch.runner.collaborators`), not callables back into the runner; it
+holds them privately and hands none out.
 
 On start the runner reloads the engine state, the lock book, the dead man's switch and the
 resumptions in force from the store — a halt stays a halt after a crash — takes the lease, and
@@ -73,8 +53,7 @@ from __future__ import annotations
 import asyncio
 import time
 from dataclasses import dataclass, field, replace
-from pathlib import Path
-from typing import Any, Callable, Optional, Sequence
+from typing import Any, Optional, Sequence
 
 from ...compile.graph import DecisionGraph
 from ...engine.columns import load_arrays
@@ -87,9 +66,8 @@ from ..venue.port import Venues
 from ..venue.execution import ExecutionReport
 from .gc_pause import CollectorPause
 from ..lease.keeper import LeaseKeeper
-from ..venue.modes import ModeWatch
 from .parts import RunnerParts
-from ..venue.rejections import CLOSE_REJECTED, CloseRejections
+from ..venue.rejections import CLOSE_REJECTED
 from ..venue.shortfalls import MAX_CLOSE_RETRIES
 
 def wall_ms() -> int:
@@ -139,9 +117,10 @@ class ReloadOutcome:
 class Runner:
     """The tick pipeline and the lease's lifecycle (see the module doc): the parts taken in,
     the tick and ``apply_graph``; the logic lives in the parts, and what operators ask for is
-    the desk's (:class:`~.desk.Desk`). It passes none of its parts' values through: a caller
-    reads the part that owns one (``runner.book.state``, ``runner.lead.fence``,
-    ``runner.fanout.sinks``, ``runner.reloads.error``).
+    the desk's (:class:`~.desk.Desk`). It hands none of its parts out: a caller reads the part
+    that owns a value from the parts the composition root built (``parts.book.state``,
+    ``parts.lead.fence``, ``parts.fanout.sinks``, ``parts.reloads.error``:
+    :func:`killswitch.process.bootstrap.build_runner_and_desk`).
 
     Size: about 370 lines, over the class bound by the tick alone: ``tick`` and ``_tick`` (kept
     whole because the order is the crash-safety argument and must read top to bottom) with the
@@ -151,28 +130,22 @@ class Runner:
     MAX_CLOSE_RETRIES = MAX_CLOSE_RETRIES
 
     def __init__(self, parts: "RunnerParts", venues: Venues, store: StateStore, *,
-                 lock_path: Optional[Path], dry_run: bool, holder: str, snapshot_timeout_s: float,
-                 clock: Callable[[], int]):
+                 holder: str, snapshot_timeout_s: float):
         self.venues = venues  # "venue/account" → its way out
         self.store = store
-        self.lock_path = lock_path
-        self.dry_run = dry_run
-        self.holder = holder
-        self.snapshot_timeout_s = snapshot_timeout_s
-        self.clock = clock
         p = parts
-        self.reloads = p.reloads
-        self.io, self.book, self.counters, self.turn = p.io, p.book, p.counters, p.turn
-        self.lead, self.fanout, self.known, self.executor = p.lead, p.fanout, p.known, p.executor
-        self.countdowns, self.resumptions, self.persist = p.countdowns, p.resumptions, p.persist
-        self.shortfalls, self.closes, self.readout, self.charts = p.shortfalls, p.closes, p.readout, p.charts
-        self.fetches, self.streams = p.fetches, p.streams
-        self.entries, self.revokes = p.entries, p.revokes
-        self.enforcement = p.enforcement
-        self.entry_watch = p.entry_watch
-        self.modes = p.modes if p.modes is not None else ModeWatch(venues, clock)
-        self.rejections = p.rejections if p.rejections is not None else CloseRejections()
-        self.blind_reports = BlindReports()
+        self._dry_run, self._clock = p.dry_run, p.clock
+        self._holder, self._snapshot_timeout_s = holder, snapshot_timeout_s
+        self._reloads = p.reloads
+        self._io, self._book, self._counters, self._turn = p.io, p.book, p.counters, p.turn
+        self._lead, self._fanout, self._known, self._executor = p.lead, p.fanout, p.known, p.executor
+        self._countdowns, self._resumptions, self._persist = p.countdowns, p.resumptions, p.persist
+        self._shortfalls, self._closes, self._readout, self._charts = p.shortfalls, p.closes, p.readout, p.charts
+        self._fetches, self._streams = p.fetches, p.streams
+        self._entries, self._revokes = p.entries, p.revokes
+        self._enforcement = p.enforcement
+        self._modes, self._rejections = p.modes, p.rejections
+        self._blind_reports = BlindReports()
         self._coverage_logged = False  # this process has said every blind or unmatched scope once
         self._collector = CollectorPause()
         load_arrays()  # numpy, which a stage's entry over a large scope computes with: imported now, not then
@@ -183,11 +156,11 @@ class Runner:
         """Take the lease if free and settle what a previous run left pending. A store error
         on the way is left to the first tick (see :meth:`tick`)."""
         try:
-            if await self.lead.lease(self.clock()):
-                report = await self.executor.reconcile()
+            if await self._lead.lease(self._clock()):
+                report = await self._executor.reconcile()
                 # a close that ended short while we were down (an IOC past its price, a remainder
                 # cancelled just now) is planned again at the first tick, as if seen at a tick
-                for e in await self.shortfalls.retry_unfilled(report.unfilled):
+                for e in await self._shortfalls.retry_unfilled(report.unfilled):
                     self.emit(e)
                 return report
         except FencedError:
@@ -199,37 +172,37 @@ class Runner:
     def hold_lease_with(self, keeper: LeaseKeeper) -> None:
         """Take the lease from ``keeper`` (a thread renewing it) instead of from the tick; it
         says and counts its changes in this runner's lease log."""
-        keeper.lease_log = self.lead.lease_log
-        self.lead.keeper = keeper
+        keeper.lease_log = self._lead.lease_log
+        self._lead.keeper = keeper
 
     async def renew(self) -> bool:
         """Between ticks: take up what the lease keeper holds now (a takeover, a lapse), or
         without a keeper renew the lease here (every third of its TTL, so that it never lapses)."""
-        return await self.lead.lease(self.clock())
+        return await self._lead.lease(self._clock())
 
     async def refresh_native(self) -> None:
-        await self.countdowns.refresh_native()
+        await self._countdowns.refresh_native()
 
     def lost_lease(self) -> None:
         """A write outside a tick was fenced off: another runner leads. Act as a standby, and go
         on from the store's state when the lease comes back (what changed here may not be in it)."""
-        self.lead.fenced_off()
+        self._lead.fenced_off()
 
     def store_failed(self) -> None:
         """A store call outside a tick failed: act again only from the store's state (see
         :meth:`Leadership.store_failed`)."""
-        self.lead.store_failed()
-        self.counters["store_failures"] += 1
+        self._lead.store_failed()
+        self._counters["store_failures"] += 1
 
     def emit(self, event: Event) -> None:
         """An event outside a tick (a reset, a manual close, a failed reload) to every sink."""
-        self.fanout.emit(event)
+        self._fanout.emit(event)
 
     async def aclose(self) -> None:
         """Close the sinks and the store thread: what is queued is written before the store
         closes, and what the last tick's sample write raised is taken up (see :meth:`tick`)."""
-        await self.fanout.aclose()
-        await asyncio.to_thread(self.io.close)
+        await self._fanout.aclose()
+        await asyncio.to_thread(self._io.close)
         self._take_up_chart_write()
 
     def _take_up_chart_write(self) -> None:
@@ -237,7 +210,7 @@ class Runner:
         taken up as any store call outside a tick: fenced, a standby; a store error, counted and
         the state read back; the process dying in it (not an ``Exception``: a signal, an
         interpreter exit) dies here. A bug is counted and said by the charts, and the ticks go on."""
-        error = self.charts.failed()
+        error = self._charts.failed()
         if isinstance(error, FencedError):
             self.lost_lease()
         elif isinstance(error, StoreError):
@@ -254,28 +227,28 @@ class Runner:
         sinks that follow the documents (routes) reload. Called between two ticks."""
         from ...events import POLICY_RELOAD_FAILED
 
-        now = self.clock()
-        previous = self.book.graph.digest
+        now = self._clock()
+        previous = self._book.graph.digest
         if reload.graph is None:
-            error = self.reloads.error = reload.error or "the reload failed"
-            self.reloads.failed_ms = now
-            await self.lead.audit_or_standby("policy_reload_failed", now, {
+            error = self._reloads.error = reload.error or "the reload failed"
+            self._reloads.failed_ms = now
+            await self._lead.audit_or_standby("policy_reload_failed", now, {
                 "errors": reload.errors, "first": error, "running": previous})
             self.emit(Event.make(POLICY_RELOAD_FAILED, now, {"error": error, "errors": reload.errors,
                                                              "running": previous}))
             return ReloadOutcome(False, previous, previous)
-        self.book.swap_graph(reload.graph)
-        self.readout.gate.changed()  # the new graph's limits and scopes in the gate's view
-        self.reloads.error, self.reloads.loaded_ms, self.reloads.failed_ms = None, now, None
+        self._book.swap_graph(reload.graph)
+        self._readout.gate.changed()  # the new graph's limits and scopes in the gate's view
+        self._reloads.error, self._reloads.loaded_ms, self._reloads.failed_ms = None, now, None
         failures = []
-        for sink in self.fanout.sinks:
+        for sink in self._fanout.sinks:
             if isinstance(sink, ReloadingSink):
                 try:
                     sink.reload(list(reload.documents))
                 except Exception:  # noqa: BLE001 - the new graph runs; the sink keeps its old view
                     failures.append(str(getattr(sink, "name", sink)))
         if reload.graph.digest != previous:
-            await self.lead.audit_or_standby("policy_reloaded", now, {
+            await self._lead.audit_or_standby("policy_reloaded", now, {
                 "from": previous, "to": reload.graph.digest, "revision": reload.graph.revision})
         return ReloadOutcome(True, reload.graph.digest, previous, tuple(failures))
 
@@ -289,62 +262,62 @@ class Runner:
         has read the store's state back (see :meth:`Leadership.store_failed`), and the process
         goes on: a database that restarts or a network that drops a connection ends no runner."""
         started = time.time_ns()
-        report = TickReport(self.clock(), leader=False, started_ns=started)
+        report = TickReport(self._clock(), leader=False, started_ns=started)
         self._take_up_chart_write()  # the sample write queued after an earlier tick
         try:
             # the whole tick in the turn, ahead of every operator change waiting (it lends the
             # turn out while its snapshots are fetched): a queue of writes cannot slow it
-            async with self.turn.first():
+            async with self._turn.first():
                 try:
                     await self._tick(report)
                 finally:
                     self._collector.resume()  # however the tick ended
         except FencedError:
-            self.lead.fenced_off()
+            self._lead.fenced_off()
             report.leader = False
             report.execution.deposed = True
         except StoreError as e:  # (its text names the store by its masked URL)
             self.store_failed()
             report.leader = False
             report.store_error = f"{e}"
-        self.readout.gate.publish()  # the pre-trade gate's view: the book as this tick left it
+        self._readout.gate.publish()  # the pre-trade gate's view: the book as this tick left it
         if report.leader and report.evaluation is not None and not report.execution.deposed:
-            self.charts.record(report.evaluation)  # queued behind the tick's writes, not awaited
+            self._charts.record(report.evaluation)  # queued behind the tick's writes, not awaited
         if report.execution.deposed:
-            report.events.append(Event.make(DEPOSED, report.now_ms, {"fence": self.lead.fence}, holder=self.holder))
+            report.events.append(Event.make(DEPOSED, report.now_ms, {"fence": self._lead.fence}, holder=self._holder))
         report.ended_ns = time.time_ns()
-        self.fanout.report(report, report.events)
+        self._fanout.report(report, report.events)
         return report
 
     async def _tick(self, report: TickReport) -> None:
         now = report.now_ms
-        book, lead, shortfalls = self.book, self.lead, self.shortfalls
+        book, lead, shortfalls = self._book, self._lead, self._shortfalls
         if not await lead.lease(now):
-            await book.follow(self.io, self.store)
-            await self.known.learn_symbols()  # a standby answers the pre-trade gate too
+            await book.follow(self._io, self.store)
+            await self._known.learn_symbols()  # a standby answers the pre-trade gate too
             return
         report.leader, report.fence = True, lead.fence
         if not lead.replans_checked:  # the first tick under a token: what a crash may have dropped
             report.events += await shortfalls.retry_unfilled(await shortfalls.lost_replans())
-            await self.closes.recover(now)  # manual closes asked for before a stop or takeover
+            await self._closes.recover(now)  # manual closes asked for before a stop or takeover
             # stage transitions a stop cut off before their audit row, page or runbook
-            report.events += await self.entries.resume(now)
-            await self.entries.find_unsaved()  # owed with this tick's transitions, unless entered again
-            await self.revokes.resume()  # revokes and restores a stop cut off after their audit row
+            report.events += await self._entries.resume(now)
+            await self._entries.find_unsaved()  # owed with this tick's transitions, unless entered again
+            await self._revokes.resume()  # revokes and restores a stop cut off after their audit row
             lead.replans_checked = True
-        await self.countdowns.take_stored_beats(now)
-        self.countdowns.forget_unnamed()  # (a reload or a disarming may have unnamed some)
+        await self._countdowns.take_stored_beats(now)
+        self._countdowns.forget_unnamed()  # (a reload or a disarming may have unnamed some)
         phase = _Phases(report)
         # the adapters told of the locks before they are read: the first snapshot under a lock
         # placed since the last tick lists every open order, not a list kept from before it
-        self.enforcement.watch_entries(now)
-        async with self.turn.lent():  # the network only: operator changes may be applied meanwhile
+        self._enforcement.watch_entries(now)
+        async with self._turn.lent():  # the network only: operator changes may be applied meanwhile
             snapshots = await asyncio.gather(*(p.snapshot(now) for p in self.venues.values()))
         phase("snapshots")
         self._collector.pause()  # until the first send: see CollectorPause
-        self.fetches.observe(snapshots, now)
-        self.streams.observe(now)  # read after the snapshots: a stream that fell back says so with them
-        report.events += self.modes.observe(now)  # each account's mode as its venue read it: a mismatch, once
+        self._fetches.observe(snapshots, now)
+        self._streams.observe(now)  # read after the snapshots: a stream that fell back says so with them
+        report.events += self._modes.observe(now)  # each account's mode as its venue read it: a mismatch, once
         report.snapshot_failures = [f"{s.venue}/{s.account}: {s.fetch.error_code}" for s in snapshots if not s.fetch.ok]
         for s in snapshots:
             if not s.fetch.ok:
@@ -353,34 +326,34 @@ class Runner:
                                                 reason=s.fetch.error_code))
         rates = self.venues.rates()
         # closes the venue refused for a reason that may pass, their wait over: their entries planned again now
-        report.events += await shortfalls.retry_unfilled(self.rejections.due(now), save=False)
+        report.events += await shortfalls.retry_unfilled(self._rejections.due(now), save=False)
         # a stage entry that closes thousands is planned as its first wave alone (cancels,
         # directives, the first leg's orders); its whole plan is made after they are sent. One
         # of many orders planned whole goes out the same way: each account's first leg first
-        first = book.evaluate(snapshots, now, rates, first_wave=not self.dry_run)
+        first = book.evaluate(snapshots, now, rates, first_wave=not self._dry_run)
         phase("evaluate")
         log_changes(first, everything=not self._coverage_logged)  # one line per change (all, at first)
         self._coverage_logged = True
-        report.events += self.blind_reports.events(first, now)  # a page per spell, resolved when armed again
+        report.events += self._blind_reports.events(first, now)  # a page per spell, resolved when armed again
         # closes sized against the book: only their symbols' books are fetched, then planned again
         ev, snapshots = await plan_with_books(book.graph, first, snapshots, book.state, self.venues, rates,
-                                              min(BOOK_TIMEOUT_S, self.snapshot_timeout_s))
+                                              min(BOOK_TIMEOUT_S, self._snapshot_timeout_s))
         if ev is not first:
             phase("books")
         book.took_snapshots(snapshots)
         book.evaluated(ev)
         report.evaluation = ev
-        plans = ev.plans + self.closes.take_plans(snapshots, now)
+        plans = ev.plans + self._closes.take_plans(snapshots, now)
         # the venue watch: entries that break a lock cancelled now, growth reverted with these plans
-        plans = await self.enforcement.watch(snapshots, plans, now, report.events)
+        plans = await self._enforcement.watch(snapshots, plans, now, report.events)
         # no close of a leg the venue refused up to its bound (CLOSE_REJECTED), nor of one waiting out a refusal
-        plans, _ = self.rejections.screen(plans, now, self._rejected_legs())
+        plans, _ = self._rejections.screen(plans, now, self._rejected_legs())
         # our own orders left resting at an earlier tick are cancelled (and the cancel confirmed)
         # before anything closes their positions again; a position still carrying one waits
-        report.execution.merge(await self.executor.cancel_remainders())
-        plans, held = await self.executor.hold(plans)
+        report.execution.merge(await self._executor.cancel_remainders())
+        plans, held = await self._executor.hold(plans)
         report.execution.merge(held)
-        await self.closes.requeue_held(held.held)
+        await self._closes.requeue_held(held.held)
         # A held close is never journaled: its re-plan is recorded now, and saved with the stage
         # entry below, so that a runner stopped at any later point still plans it again.
         replanned: set[str] = set()
@@ -388,51 +361,51 @@ class Runner:
         report.events += await shortfalls.track_residuals(ev, plans, now)
         # 1. intents, before the stage entry is saved (a dry run's planned orders: audited with it)
         planned: list[tuple[str, int, dict]] = []
-        report.execution.merge(await self.executor.journal(plans, planned))
+        report.execution.merge(await self._executor.journal(plans, planned))
         phase("journal")
         # 1b. an entry whose first wave alone is journaled is saved as still to plan (deferred):
         # a runner stopped before its rest is journaled plans the entry again, same decision
         waves = self._first_waves(ev)
         book.lock_evaluation(ev)
-        fired = self.countdowns.fire_due(now)
-        rows = self.resumptions.track(ev, now)
-        self.countdowns.arm_native(ev)
-        self.revokes.owe_entries(ev, snapshots, now)  # saved below, before anything is sent
+        fired = self._countdowns.fire_due(now)
+        rows = self._resumptions.track(ev, now)
+        self._countdowns.arm_native(ev)
+        self._revokes.owe_entries(ev, snapshots, now)  # saved below, before anything is sent
         # owed from the save below until audited, paged and rendered (see runner/sinks/entries.py)
-        entered = self.entries.owe(ev.transitions, now)
+        entered = self._entries.owe(ev.transitions, now)
         # 2. the stage entry, the lock and a firing survive a crash from here on. The audit rows
         # and the lock file: in the same store call, or with a first wave just after it is sent
         # (a crash between the save and them loses them either way; every tick writes the lock
         # file from the saved lock book), so that its first close waits on fewer writes
         if waves:
             at = -1
-            await self.persist.save()
+            await self._persist.save()
         else:
             at = await self._record(entered, rows, fired, report, now, save=True, planned=planned)
         phase("persist")
-        if not await lead.lease(self.clock()):  # renewed just before sending: the tick may have been slow
+        if not await lead.lease(self._clock()):  # renewed just before sending: the tick may have been slow
             report.execution.deposed = True
             ev = report.evaluation = ev.completed()  # what the sinks show: whole plans
             book.evaluated(ev)
             at = len(report.events) if at < 0 else at
-            report.events[at:at] = self.entries.tell(ev.transitions, now)
+            report.events[at:at] = self._entries.tell(ev.transitions, now)
             return
         self._collector.resume()
-        report.execution.merge(await self.executor.send(plans))  # 3. only now does anything leave
+        report.execution.merge(await self._executor.send(plans))  # 3. only now does anything leave
         sent = True
         if waves:  # 4. the rest of each first wave: planned whole, journaled, saved, sent
             at = await self._record(entered, rows, fired, report, now, save=False)  # (a live run: nothing planned)
             ev = report.evaluation = ev.completed()
             book.evaluated(ev)
             sent = await self._send_rest(ev, waves, report, replanned, now)
-        report.events[at:at] = self.entries.tell(ev.transitions, now)
+        report.events[at:at] = self._entries.tell(ev.transitions, now)
         if not sent:
             return
-        await self.countdowns.cancel_fired(fired, now)
-        await self.countdowns.refresh_native()
-        report.events += await self.revokes.work(now)  # revokes and restores owed, their backoff over
+        await self._countdowns.cancel_fired(fired, now)
+        await self._countdowns.refresh_native()
+        report.events += await self._revokes.work(now)  # revokes and restores owed, their backoff over
         phase("send")
-        report.execution.merge(await self.executor.reconcile())
+        report.execution.merge(await self._executor.reconcile())
         phase("reconcile")
         for o in report.execution.orders:
             if o.status in ("rejected", "failed"):
@@ -442,9 +415,9 @@ class Runner:
                                         "detail": o.detail},  # the venue's own code and message
                     venue=o.venue, account=f"{o.venue}/{o.account}", symbol=o.symbol, reason=o.code))
         # refused closes counted per leg: tried again within their bound, then CLOSE_REJECTED (a residual)
-        report.events += await shortfalls.rejected(self.rejections.observe(report.execution, now), now)
+        report.events += await shortfalls.rejected(self._rejections.observe(report.execution, now), now)
         report.events += await shortfalls.retry_unfilled(report.execution.unfilled, seen=replanned)
-        count(self.counters, report)
+        count(self._counters, report)
 
     async def _record(self, entered: list, rows: list, fired: list, report: TickReport, now: int, *,
                       save: bool, planned: Sequence[tuple[str, int, dict]] = ()) -> int:
@@ -455,23 +428,23 @@ class Runner:
         are told once stored; returns where in ``report.events`` the transitions' go (before them)."""
         audit = list(planned) + list(entered)
         audit += ((kind, now, payload) for kind, payload in rows)
-        audit += self.closes.take_planned(now)
+        audit += self._closes.take_planned(now)
         events = []
         for f in fired:
             data = {"source": f.source, "silent_s": f.silent_s, "timeout_s": f.timeout_s, "lock": "halted",
-                    "orders": len(f.orders), "orders_unknown": list(f.unknown), "dry_run": self.dry_run}
+                    "orders": len(f.orders), "orders_unknown": list(f.unknown), "dry_run": self._dry_run}
             audit.append(("dms_fired", now, data))
             events.append(Event.make(DMS_FIRED, now, data, source=f.source, scope=f.source, reason=f.reason))
-        await (self.persist.save(audit, lock_at=now) if save else self.persist.record(audit, lock_at=now))
-        self.entries.audited(entered)
+        await (self._persist.save(audit, lock_at=now) if save else self._persist.record(audit, lock_at=now))
+        self._entries.audited(entered)
         at = len(report.events)
         report.events += events
         return at
 
     def _rejected_legs(self) -> set:
         """The legs the venue refused up to their bound, as residuals (incident, account, symbol, leg)."""
-        legs = {r.key for r in self.book.residuals if r.why == CLOSE_REJECTED}
-        self.rejections.keep_stopped(legs)
+        legs = {r.key for r in self._book.residuals if r.why == CLOSE_REJECTED}
+        self._rejections.keep_stopped(legs)
         return legs
 
     def _first_waves(self, ev: Evaluation) -> dict[str, tuple[str, int, frozenset[str]]]:
@@ -486,7 +459,7 @@ class Runner:
                 continue
             # already deferred: a held close of the wave is to be planned again (a new round),
             # which the rest being journaled must not undo (-1: never cleared)
-            retries = self.book.defer_entry(se.policy, se.scope)
+            retries = self._book.defer_entry(se.policy, se.scope)
             waves[p.decision_id] = (f"{se.policy}|{se.scope}", retries, frozenset(o.client_order_id for o in p.orders))
         return waves
 
@@ -499,19 +472,19 @@ class Runner:
         rest = [replace(p, cancels=(), orders=tuple(o for o in p.orders
                                                     if o.client_order_id not in waves[p.decision_id][2]))
                 for p in whole]
-        rest, _ = self.rejections.screen(rest, now, self._rejected_legs())
-        rest, held = await self.executor.hold(rest)
+        rest, _ = self._rejections.screen(rest, now, self._rejected_legs())
+        rest, held = await self._executor.hold(rest)
         report.execution.merge(held)
-        report.events += await self.shortfalls.track_residuals(ev, whole, now)
-        report.execution.merge(await self.executor.journal(rest))
+        report.events += await self._shortfalls.track_residuals(ev, whole, now)
+        report.execution.merge(await self._executor.journal(rest))
         for key, retries in (w[:2] for w in waves.values()):
-            self.book.entry_planned(key, retries)  # (unless re-planned since: see below)
-        report.events += await self.shortfalls.retry_unfilled(held.held, seen=replanned, save=False, held=True)
-        await self.persist.save()  # the entries are journaled in full: not to be planned again
-        if not await self.lead.lease(self.clock()):
+            self._book.entry_planned(key, retries)  # (unless re-planned since: see below)
+        report.events += await self._shortfalls.retry_unfilled(held.held, seen=replanned, save=False, held=True)
+        await self._persist.save()  # the entries are journaled in full: not to be planned again
+        if not await self._lead.lease(self._clock()):
             report.execution.deposed = True
             return False
-        report.execution.merge(await self.executor.send(rest))
+        report.execution.merge(await self._executor.send(rest))
         return True
 
 

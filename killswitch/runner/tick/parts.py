@@ -11,8 +11,8 @@ Must not: hold logic, or build anything (the bootstrap does).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Optional
+from dataclasses import dataclass, field
+from typing import Callable, Optional
 
 from ..book.book import Book
 from ..readout.catalog_build import Known
@@ -24,6 +24,7 @@ from ..watch.enforcement import Enforcement
 from ..sinks.entries import EntryOutbox
 from ..watch.entry_watch import EntryWatch
 from ..venue.executor import Executor
+from ..firm.ports import FirmSlot
 from ..sinks.fanout import SinkFanout
 from ..venue.fetches import FetchHealth
 from ..lease.leadership import Leadership, Turn
@@ -86,7 +87,12 @@ class RunnerParts:
     operator_revokes: OperatorRevokes
     enforcement: Enforcement
     # the accounts' position modes as their venues read them; the closes the venues refused
-    modes: Optional[ModeWatch] = None
-    rejections: Optional[CloseRejections] = None
+    modes: ModeWatch
+    rejections: CloseRejections
     # the venue watch's fast path: a stream's entry cancelled at its event (runner/watch/entry_watch.py)
-    entry_watch: Optional[EntryWatch] = None
+    entry_watch: EntryWatch
+    clock: Callable[[], int]  # the runner's clock, which every part reads
+    dry_run: bool
+    accounts: tuple[str, ...]  # the accounts it guards ("venue/name")
+    # a shard's firm link, for the parts built before it (filled by the composition root on a shard)
+    firm: FirmSlot = field(default_factory=FirmSlot)
