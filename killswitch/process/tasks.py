@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Awaitable, Callable, Optional
 
 if TYPE_CHECKING:
-    from .metrics import Registry
+    from ..metrics import Registry
 
 EXIT = "exit"  # its failure stops the process (non-zero)
 RESTART = "restart"  # its failure is said and it is started again
