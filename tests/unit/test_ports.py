@@ -161,7 +161,7 @@ def test_the_runner_offers_the_tick_and_the_lease_and_none_of_the_operators_call
 
 # what a runner still hands out beside its methods (its parts are private: a test or the daemon
 # reads one from the parts the composition root built, build_runner_and_desk's ``parts``)
-RUNNER_ATTRIBUTES = {"adapters", "store"}
+RUNNER_ATTRIBUTES = {"venues", "store"}
 
 
 def test_the_runner_hands_none_of_its_parts_out(tmp_path):
