@@ -46,11 +46,11 @@ from ..permissions import TRADE_OPS
 
 class VenueFail(Exception):
     """An answer other than success, as the venue writes it: its HTTP status, body and any
-    headers of its own (``Retry-After``)."""
+    headers of its own (``Retry-After``); ``raw``: a text body sent as the venue's JSON."""
 
-    def __init__(self, status: int, body: Any, headers: Optional[Mapping[str, str]] = None):
+    def __init__(self, status: int, body: Any, headers: Optional[Mapping[str, str]] = None, raw: bool = False):
         super().__init__(f"{status}: {body}")
-        self.status, self.body, self.headers = status, body, dict(headers or {})
+        self.status, self.body, self.headers, self.raw = status, body, dict(headers or {}), raw
 
 
 def respond(server: Any, method: str, path: str, status: int, body: Any, raw: bool = False,
@@ -64,6 +64,9 @@ def respond(server: Any, method: str, path: str, status: int, body: Any, raw: bo
                         headers=headers)
 
 
+STATUS_FAULTS = (FaultKind.HTTP_429, FaultKind.HTTP_418, FaultKind.HTTP_500, FaultKind.HTTP_503)
+
+
 class RestFace:
     """One request's view of the engine in a venue's terms (no state beyond the request)."""
 
@@ -72,12 +75,27 @@ class RestFace:
     KEY_HEADER = ""  # the header carrying the API key
     TIME_FIELDS: tuple[str, ...] = ()  # the fields a STALE "now" answer is restamped in
     VENUE = ""  # the name a frozen answer is kept under
+    PARAMS_FIRST = False  # the request read before its signature is checked (a malformed one refused first)
+    FAULT_BODY_STATUS: Mapping[int, int] = {}  # a status fault with a body of its own: the status it goes out with
 
     def __init__(self, server: Any):
         self.server = server
         self.engine = server.engine
+        self.account: Optional[str] = None  # whose request this is, once known
 
     # --- the hooks a venue fills ---------------------------------------------------------------
+
+    def route(self, request: web.Request, raw_body: str) -> tuple[str, bool]:
+        """(operation, signed) of a request, or the venue's :meth:`not_found` as a :class:`VenueFail`
+        (a face whose operation is in the body reads it here)."""
+        route = self.ROUTES.get((request.method, request.path))
+        if route is None:
+            raise VenueFail(*self.not_found(request.method, request.path))
+        return route
+
+    def identify(self, request: web.Request, key: str) -> Optional[str]:
+        """The account a request names before its signature is checked (the faults are matched on it)."""
+        return self.engine.account_for_key(key) if key else None
 
     def not_found(self, method: str, path: str) -> tuple[int, Any]:
         return 404, "404 page not found"
@@ -96,8 +114,9 @@ class RestFace:
         """A key that may not trade on a trade operation."""
         raise NotImplementedError
 
-    def reduce_only_refusal(self, params: Any) -> VenueFail:
-        """The venue's refusal of a reduce-only order (the REJECT_REDUCE_ONLY fault)."""
+    def reduce_only_refusal(self, params: Any) -> Optional[VenueFail]:
+        """The venue's refusal of a reduce-only order (the REJECT_REDUCE_ONLY fault); None: the
+        face refuses it itself, per order (:attr:`faults`)."""
         raise NotImplementedError
 
     def params(self, method: str, raw_query: str, raw_body: str) -> Any:
@@ -114,6 +133,18 @@ class RestFace:
     def placed_order_ids(self, op: str, body: Any) -> list[int]:
         """The engine ids of the orders an answer placed (for HIDE_FROM_NEXT_QUERY)."""
         return []
+
+    def finish(self, op: str, body: Any) -> Any:
+        """The answer as it goes out (a venue whose envelope carries the time wraps it here)."""
+        return body
+
+    def refusal_body(self, fail: VenueFail) -> Any:
+        """The body of a refusal as it goes out."""
+        return fail.body
+
+    def is_read(self, method: str, path: str) -> bool:
+        """Whether a STALE rule may freeze the request's answer."""
+        return method == "GET"
 
     def status_refusal(self, fault: Fault) -> VenueFail:
         """The venue's answer to a status fault without a body of its own (:meth:`status_fault`
@@ -142,45 +173,67 @@ class RestFace:
         method, path = request.method, request.path
         raw_query = request.rel_url.raw_query_string
         raw_body = (await request.text()) if request.can_read_body else ""
-        route = self.ROUTES.get((method, path))
-        if route is None:
-            return self.respond(method, path, *self.not_found(method, path))
-        op, signed = route
+        key = request.headers.get(self.KEY_HEADER, "") if self.KEY_HEADER else ""
+        try:
+            op, signed = self.route(request, raw_body)
+            account = self.account = self.identify(request, key)
+        except VenueFail as f:
+            return self.respond(method, path, f.status, f.body, headers=f.headers, raw=f.raw)
         endpoint = f"{method} {path}"
-        key = request.headers.get(self.KEY_HEADER, "")
-        account = eng.account_for_key(key) if key else None
-        faults = srv.faults.match(op, eng.now(), account=account, endpoint=endpoint)
+        faults = self.faults = srv.faults.match(op, eng.now(), account=account, endpoint=endpoint)
         lat = total_latency_ms(faults)
         if lat:
             await asyncio.sleep(lat / 1000 * srv.time_scale)
-        status_fault = first(faults, FaultKind.HTTP_429, FaultKind.HTTP_418, FaultKind.HTTP_500, FaultKind.HTTP_503)
+        status_fault = first(faults, *STATUS_FAULTS)
         if status_fault is not None:
-            if status_fault.body is not None:
-                return self.respond(method, path, HTTP_STATUS[status_fault.kind], status_fault.body, raw=True)
-            refusal = self.status_refusal(status_fault)
-            return self.respond(method, path, refusal.status, refusal.body, headers=refusal.headers)
+            return self._status_answer(method, path, status_fault)
         timeout = first(faults, FaultKind.TIMEOUT)
         if timeout is not None and not timeout.applied:
             await asyncio.sleep(srv.hang_s)
             return self.respond(method, path, 504, "")
         try:
-            if signed:
-                account = self.authenticate(request, key, account, raw_query, raw_body)
-                if op in TRADE_OPS and not eng.permissions.may_trade(key):
-                    raise self.no_permission(key, account)
-            params = self.params(method, raw_query, raw_body)
-            if op == "place_order" and first(faults, FaultKind.REJECT_REDUCE_ONLY):
-                raise self.reduce_only_refusal(params)
-            body = self._answer(faults, op, path, endpoint, params, account, raw_query)
+            body = self._run(request, op, signed, key, raw_query, raw_body)
         except VenueFail as f:
-            return self.respond(method, path, f.status, f.body, account=account, headers=f.headers)
+            return self.respond(method, path, f.status, self.refusal_body(f), account=self.account,
+                                headers=f.headers, raw=f.raw)
         except SimError as e:
             refused = self.sim_refusal(e, op)
-            return self.respond(method, path, refused.status, refused.body, account=account, headers=refused.headers)
+            return self.respond(method, path, refused.status, self.refusal_body(refused), account=self.account,
+                                headers=refused.headers, raw=refused.raw)
+        return await self._deliver(request, op, body)
+
+    def _status_answer(self, method: str, path: str, fault: Fault) -> web.Response:
+        if fault.body is not None:
+            code = HTTP_STATUS[fault.kind]
+            return self.respond(method, path, self.FAULT_BODY_STATUS.get(code, code), fault.body, raw=True)
+        refusal = self.status_refusal(fault)
+        return self.respond(method, path, refusal.status, refusal.body, headers=refusal.headers, raw=refusal.raw)
+
+    def _run(self, request: web.Request, op: str, signed: bool, key: str, raw_query: str, raw_body: str) -> Any:
+        """The request read, its signature and permission checked, the engine's (or a frozen) answer."""
+        method, eng = request.method, self.engine
+        params = self.params(method, raw_query, raw_body) if self.PARAMS_FIRST else None
+        if signed:
+            self.account = self.authenticate(request, key, self.account, raw_query, raw_body)
+            if op in TRADE_OPS and not eng.permissions.may_trade(key):
+                raise self.no_permission(key, self.account)
+        if not self.PARAMS_FIRST:
+            params = self.params(method, raw_query, raw_body)
+        if op == "place_order" and first(self.faults, FaultKind.REJECT_REDUCE_ONLY):
+            refusal = self.reduce_only_refusal(params)
+            if refusal is not None:
+                raise refusal
+        return self._answer(op, request.path, f"{method} {request.path}", params, raw_query)
+
+    async def _deliver(self, request: web.Request, op: str, body: Any) -> web.StreamResponse:
+        """The answer after the engine ran: the faults that act then, or the venue's envelope."""
+        srv, faults, account = self.server, self.faults, self.account
+        method, path = request.method, request.path
         if first(faults, FaultKind.HIDE_FROM_NEXT_QUERY):
             for oid in self.placed_order_ids(op, body):
-                eng.hide_from_next_query(account, oid)
-        if timeout is not None:  # applied: executed, then never answered
+                self.engine.hide_from_next_query(account, oid)
+        body = self.finish(op, body)
+        if first(faults, FaultKind.TIMEOUT) is not None:  # applied: executed, then never answered
             await asyncio.sleep(srv.hang_s)
             return self.respond(method, path, 504, "")
         if first(faults, FaultKind.DISCONNECT_AFTER_SEND):
@@ -191,12 +244,14 @@ class RestFace:
         if first(faults, FaultKind.MALFORMED_JSON):
             text = json.dumps(body, separators=(",", ":"))
             return self.respond(method, path, 200, text[: max(1, len(text) // 2)], account=account, raw=True)
+        if isinstance(body, str):  # an answer that is a JSON string
+            return self.respond(method, path, 200, json.dumps(body), account=account, raw=True)
         return self.respond(method, path, 200, body, account=account)
 
-    def _answer(self, faults: list[Fault], op: str, path: str, endpoint: str, params: Any,
-                account: Optional[str], raw_query: str) -> Any:
+    def _answer(self, op: str, path: str, endpoint: str, params: Any, raw_query: str) -> Any:
         """The engine's answer, or a STALE rule's frozen one (a read only)."""
-        st = stale(faults) if endpoint.startswith("GET ") else None
+        account = self.account
+        st = stale(self.faults) if self.is_read(*endpoint.split(" ", 1)) else None
         if st is None:
             return self.dispatch(op, path, params, account, None)
         eng = self.engine

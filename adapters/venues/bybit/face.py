@@ -69,19 +69,17 @@ What it must not do
 
 from __future__ import annotations
 
-import asyncio
-import copy
 import hashlib
 import hmac
 import json
-from typing import Any, Optional, cast
+from typing import Any, Mapping, Optional, cast
 from urllib.parse import parse_qsl
 
 from aiohttp import web
 
 from ...simulated.engine import SimError
-from ...simulated.faults import HTTP_STATUS, FaultKind, first, restamp, stale, total_latency_ms
-from ...simulated.permissions import TRADE_OPS
+from ...simulated.faces.shared import VenueFail
+from ...simulated.faults import HTTP_STATUS, Fault
 from .face_orders import BybitOrders
 from .face_reads import BybitReads
 from .face_wire import (BAD_KEY, BAD_SIGN, PARAMS, PERMISSION_DENIED, RET_CODES, TIMESTAMP, TOO_MANY_VISITS,
@@ -117,77 +115,41 @@ async def handle(server: Any, request: web.Request) -> web.StreamResponse:
     return await _Face(server).handle(request)
 
 
+API_KEY_INFO = {"id": "1", "note": "simulated", "readOnly": 0, "secret": "",
+                "permissions": {"ContractTrade": ["Order", "Position"], "Spot": [], "Wallet": [], "Options": [],
+                                "Derivatives": [], "CopyTrading": [], "BlockTrade": [], "Exchange": [], "NFT": []},
+                "ips": ["*"], "type": 1, "deadlineDay": -1, "expiredAt": "", "createdAt": "", "unified": 0, "uta": 1,
+                "userID": 1, "inviterID": 0, "vipLevel": "No VIP", "mktMakerLevel": "0", "affiliateID": 0,
+                "rsaPublicKey": "", "isMaster": True}
+
+# operation → the method of :class:`_Face` that answers it (p, account, at)
+OPERATIONS = {
+    "time": "op_time", "exchange_info": "op_instruments", "ticker": "op_tickers", "api_key_info": "op_api_key",
+    "account_info": "op_account_info", "account": "op_wallet", "positions": "op_positions",
+    "open_orders": "op_open_orders", "get_order": "op_history", "place_order": "op_place",
+    "cancel_order": "op_cancel", "cancel_all": "op_cancel_all", "set_position_mode": "op_switch_mode",
+    "set_leverage": "op_set_leverage", "countdown": "op_countdown",
+}
+PUBLIC = ("time", "exchange_info", "ticker")
+
+
 class _Face(BybitReads, BybitOrders):
-    """One request's handling (the server holds everything that outlives it): the venue's
-    signature check, the fault hooks every request passes through and the dispatch of each
-    operation to its reads (:class:`.face_reads.BybitReads`) or orders
+    """One request's handling (the server holds everything that outlives it): the shared face's
+    hooks (:class:`adapters.simulated.faces.shared.RestFace`: Bybit reads the request before its
+    signature) and each operation over its reads (:class:`.face_reads.BybitReads`) or orders
     (:class:`.face_orders.BybitOrders`), each reading what the request names as
     :class:`.face_params.BybitParams` does."""
 
-    async def handle(self, request: web.Request) -> web.StreamResponse:
-        srv, eng = self.server, self.engine
-        method, path = request.method, request.path
-        raw_query = request.rel_url.raw_query_string
-        raw_body = (await request.text()) if request.can_read_body else ""
-        route = ROUTES.get((method, path))
-        if route is None:
-            return self._respond(method, path, 404, "404 page not found")
-        op, signed = route
-        endpoint = f"{method} {path}"
-        api_key = request.headers.get("X-BAPI-API-KEY", "")
-        account = eng.account_for_key(api_key) if api_key else None
-        faults = srv.faults.match(op, eng.now(), account=account, endpoint=endpoint)
-        lat = total_latency_ms(faults)
-        if lat:
-            await asyncio.sleep(lat / 1000 * srv.time_scale)
-        status_fault = first(faults, FaultKind.HTTP_429, FaultKind.HTTP_418, FaultKind.HTTP_500, FaultKind.HTTP_503)
-        if status_fault is not None:
-            return self._status_fault(method, path, status_fault, account)
-        timeout = first(faults, FaultKind.TIMEOUT)
-        if timeout is not None and not timeout.applied:
-            await asyncio.sleep(srv.hang_s)
-            return self._respond(method, path, 504, "")
-        try:
-            params = self._parse(method, raw_query, raw_body)
-            if signed:
-                account = self._authenticate(request, api_key, account, raw_query if method == "GET" else raw_body)
-                if op in TRADE_OPS and not eng.permissions.may_trade(api_key):  # a revoked key, a frozen sub
-                    raise BybitFail(*(TRADING_BANNED if account in eng.permissions.frozen else PERMISSION_DENIED))
-            if op == "place_order" and first(faults, FaultKind.REJECT_REDUCE_ONLY):
-                raise BybitFail(*cast(tuple, RET_CODES[-2022]))
-            st = stale(faults) if method == "GET" else None
-            if st is None:
-                result = self._dispatch(op, params, account, None)
-            else:
-                result = self._frozen(st, op, endpoint, params, account)
-        except BybitFail as f:
-            return self._respond(method, path, f.status, envelope({}, eng.now(), f.code, f.msg), f.headers, account)
-        except SimError as e:
-            v = self._venue_error(e, account)
-            return self._respond(method, path, v.status, envelope({}, eng.now(), v.code, v.msg) if v.status == 200
-                                 else v.msg, v.headers, account)
-        if op == "place_order" and first(faults, FaultKind.HIDE_FROM_NEXT_QUERY) and result.get("_regular"):
-            eng.hide_from_next_query(cast(str, account), int(result["orderId"]))
-        if isinstance(result, dict):
-            result.pop("_regular", None)
-        if timeout is not None:  # applied: executed, then never answered
-            await asyncio.sleep(srv.hang_s)
-            return self._respond(method, path, 504, "")
-        if first(faults, FaultKind.DISCONNECT_AFTER_SEND):
-            srv.requests.append((method, path, 0))
-            if request.transport is not None:
-                request.transport.abort()
-            raise asyncio.CancelledError()
-        body = envelope(result, eng.now())
-        if first(faults, FaultKind.MALFORMED_JSON):
-            text = json.dumps(body, separators=(",", ":"))
-            return self._respond(method, path, 200, text[: max(1, len(text) // 2)], account=account, raw=True)
-        return self._respond(method, path, 200, body, account=account)
+    ROUTES = ROUTES
+    KEY_HEADER = "X-BAPI-API-KEY"
+    TIME_FIELDS = ("updatedTime", "seq")  # updatedTime as digits, seq as a number
+    VENUE = "bybit"
+    PARAMS_FIRST = True
+    FAULT_BODY_STATUS = {429: 200}  # Bybit's rate limit answers HTTP 200
 
-    # --- plumbing ----------------------------------------------------------------------------------------
+    # --- the shared hooks ------------------------------------------------------------------------------
 
-    @staticmethod
-    def _parse(method: str, raw_query: str, raw_body: str) -> dict:
+    def params(self, method: str, raw_query: str, raw_body: str) -> dict:
         if method == "GET":
             return dict(parse_qsl(raw_query, keep_blank_values=True))
         if not raw_body.strip():
@@ -200,16 +162,17 @@ class _Face(BybitReads, BybitOrders):
             raise _params("params error: request body is not a JSON object")
         return body
 
-    def _authenticate(self, request: web.Request, api_key: str, account: Optional[str], payload: str) -> str:
-        if not api_key or account is None:
+    def authenticate(self, request: web.Request, key: str, account: Optional[str], raw_query: str,
+                     raw_body: str) -> str:
+        if not key or account is None:
             raise BybitFail(BAD_KEY, "API key is invalid.")
         h = request.headers
         ts_s, recv_s = h.get("X-BAPI-TIMESTAMP", ""), h.get("X-BAPI-RECV-WINDOW", "5000")
         sign = h.get("X-BAPI-SIGN", "")
         if not ts_s.isdigit() or not recv_s.isdigit():
             raise _params("params error: X-BAPI-TIMESTAMP or X-BAPI-RECV-WINDOW is not a number")
-        origin = ts_s + api_key + recv_s + payload
-        expected = hmac.new(self.engine.key_secret(api_key, account).encode(), origin.encode(),
+        origin = ts_s + key + recv_s + (raw_query if request.method == "GET" else raw_body)
+        expected = hmac.new(self.engine.key_secret(key, account).encode(), origin.encode(),
                             hashlib.sha256).hexdigest()
         if not sign or not hmac.compare_digest(expected, sign.lower()):
             raise BybitFail(BAD_SIGN, f"error sign! origin_string[{origin}]")
@@ -220,15 +183,48 @@ class _Face(BybitReads, BybitOrders):
                                 f"param. req_timestamp[{ts}],server_timestamp[{server_ms}],recv_window[{recv}]")
         return account
 
-    def _venue_error(self, e: SimError, account: Optional[str]) -> BybitFail:
+    def no_permission(self, key: str, account: str) -> VenueFail:
+        # a revoked key, a frozen sub-member
+        return BybitFail(*(TRADING_BANNED if account in self.engine.permissions.frozen else PERMISSION_DENIED))
+
+    def reduce_only_refusal(self, params: Any) -> VenueFail:
+        return BybitFail(*cast(tuple, RET_CODES[-2022]))
+
+    def status_refusal(self, fault: Fault) -> VenueFail:
+        code = HTTP_STATUS[fault.kind]
         now = self.engine.now()
-        reset = now + int(1000 * (e.retry_after_s or 1.0))
+        if code == 429:
+            retry = fault.retry_after_s if fault.retry_after_s is not None else 1.0
+            return VenueFail(200, envelope({}, now, TOO_MANY_VISITS, "Too many visits!"),
+                             self._limit_headers(None, 0, now + int(retry * 1000)))
+        if code == 418:
+            return VenueFail(403, "403, access too frequent")
+        return super().status_refusal(fault)
+
+    def sim_refusal(self, e: SimError, op: str) -> VenueFail:
+        reset = self.engine.now() + int(1000 * (e.retry_after_s or 1.0))
         if e.http_status == 418:  # the engine's ban: Bybit's IP limit
-            return BybitFail(TOO_MANY_VISITS, "403, access too frequent", 403)
+            return VenueFail(403, "403, access too frequent")
         if e.http_status == 429:  # the engine's weight or order limit: Bybit's per-UID limit
-            return BybitFail(TOO_MANY_VISITS, "Too many visits!", 200, self._limit_headers(account, 0, reset))
+            return BybitFail(TOO_MANY_VISITS, "Too many visits!", 200, self._limit_headers(self.account, 0, reset))
         code, msg = RET_CODES.get(e.code, (PARAMS, None))
         return BybitFail(code, msg or f"params error: {e.msg}")
+
+    def refusal_body(self, fail: VenueFail) -> Any:
+        if isinstance(fail, BybitFail):
+            return envelope({}, self.engine.now(), fail.code, fail.msg)
+        return fail.body
+
+    def stale_key(self, params: Any, raw_query: str) -> Any:
+        return params.get("symbol"), params.get("settleCoin"), params.get("cursor")
+
+    def placed_order_ids(self, op: str, body: Any) -> list[int]:
+        return [int(body["orderId"])] if op == "place_order" and body.get("_regular") else []
+
+    def finish(self, op: str, body: Any) -> Any:
+        if isinstance(body, dict):
+            body.pop("_regular", None)
+        return envelope(body, self.engine.now())
 
     def _limit_headers(self, account: Optional[str], left: Optional[int], reset: Optional[int]) -> dict:
         eng = self.engine
@@ -238,8 +234,8 @@ class _Face(BybitReads, BybitOrders):
         return {"X-Bapi-Limit": str(limit), "X-Bapi-Limit-Status": str(left),
                 "X-Bapi-Limit-Reset-Timestamp": str(reset if reset is not None else eng.now())}
 
-    def _respond(self, method: str, path: str, status: int, body: Any, headers: Optional[dict] = None,
-                 account: Optional[str] = None, raw: bool = False) -> web.Response:
+    def respond(self, method: str, path: str, status: int, body: Any, *, account: Optional[str] = None,
+                headers: Optional[Mapping[str, str]] = None, raw: bool = False) -> web.Response:
         self.server.requests.append((method, path, status))
         h = dict(headers or {})
         if account is not None and account in self.engine.accounts and "X-Bapi-Limit" not in h:
@@ -250,107 +246,86 @@ class _Face(BybitReads, BybitOrders):
         return web.Response(status=status, text=json.dumps(body, separators=(",", ":")),
                             content_type="application/json", headers=h)
 
-    def _status_fault(self, method: str, path: str, fault: Any, account: Optional[str]) -> web.Response:
-        code = HTTP_STATUS[fault.kind]
-        retry = fault.retry_after_s if fault.retry_after_s is not None else 1.0
-        now = self.engine.now()
-        if fault.body is not None:
-            return self._respond(method, path, 200 if code == 429 else code, fault.body, raw=True)
-        if code == 429:
-            return self._respond(method, path, 200, envelope({}, now, TOO_MANY_VISITS, "Too many visits!"),
-                                 self._limit_headers(account, 0, now + int(retry * 1000)))
-        if code == 418:
-            return self._respond(method, path, 403, "403, access too frequent")
-        reason = "Internal Server Error" if code == 500 else "Service Unavailable"
-        return self._respond(method, path, code, f"<html><body><h1>{code} {reason}</h1></body></html>")
-
-    def _frozen(self, st: Any, op: str, endpoint: str, params: dict, account: Optional[str]) -> Any:
-        """A frozen feed: the result as of ``stale_ms`` before the rule first fired here, repeated."""
-        key = (st.rule, endpoint, account, params.get("symbol"), params.get("settleCoin"), params.get("cursor"))
-        frozen = self.server._frozen
-        result = frozen.get(key)
-        if result is None:
-            result = frozen[key] = self._dispatch(op, params, account, self.engine.now() - st.stale_ms)
-        result = copy.deepcopy(result)
-        return _restamp(result, self.engine.now()) if st.stamp == "now" else result
-
     # --- operations ----------------------------------------------------------------------------------------
 
-    def _dispatch(self, op: str, p: dict, account: Optional[str], at: Optional[int]) -> Any:
-        eng = self.engine
-        now = eng.now()
-        if op == "time":
-            return {"timeSecond": str(now // 1000), "timeNano": str(now * 1_000_000)}
-        if op == "exchange_info":
-            return self._instruments(p)
-        if op == "ticker":
-            return self._tickers(p, now if at is None else at)
-        assert account is not None
-        if op == "api_key_info":
-            return {"id": "1", "note": "simulated", "apiKey": eng.accounts[account].spec.api_key, "readOnly": 0,
-                    "secret": "", "permissions": {"ContractTrade": ["Order", "Position"], "Spot": [],
-                                                  "Wallet": [], "Options": [], "Derivatives": [],
-                                                  "CopyTrading": [], "BlockTrade": [], "Exchange": [], "NFT": []},
-                    "ips": ["*"], "type": 1, "deadlineDay": -1, "expiredAt": "", "createdAt": "",
-                    "unified": 0, "uta": 1, "userID": 1, "inviterID": 0, "vipLevel": "No VIP",
-                    "mktMakerLevel": "0", "affiliateID": 0, "rsaPublicKey": "", "isMaster": True}
-        if op == "account_info":
-            return {"marginMode": "REGULAR_MARGIN", "updatedTime": str(eng.t0), "unifiedMarginStatus": 6,
-                    "dcpStatus": "OFF", "timeWindow": 10, "smpGroup": 0, "isMasterTrader": False,
-                    "spotHedgingStatus": "OFF"}
-        if op == "account":
-            return self._wallet(account, p, at)
-        if op == "positions":
-            return self._positions(account, p, at)
-        if op == "open_orders":
-            return self._orders(account, p, open_only=True)
-        if op == "get_order":
-            return self._orders(account, p, open_only=False)
-        if op == "place_order":
-            return self._place(account, p)
-        if op == "cancel_order":
-            return self._cancel(account, p)
-        if op == "cancel_all":
-            return self._cancel_all(account, p)
-        if op == "set_position_mode":
-            mode = str(p.get("mode", ""))
-            if mode not in ("0", "3"):
-                raise _params("params error: mode must be 0 (one-way) or 3 (hedge)")
-            self._linear(p)
-            eng.set_position_mode(account, mode == "3")
-            return {}
-        if op == "set_leverage":
-            self._linear(p)
-            m = self._market(p.get("symbol"))
-            buy, sell = str(p.get("buyLeverage", "")), str(p.get("sellLeverage", ""))
-            if not buy or buy != sell:
-                raise _params("params error: buyLeverage must equal sellLeverage in this account")
-            try:
-                lev = float(buy)
-            except ValueError:
-                raise _params("params error: buyLeverage") from None
-            if lev != int(lev):
-                raise _params("params error: leverage must be whole here")
-            if int(lev) == eng.leverage(account, m.symbol):
-                raise BybitFail(110043, "Set leverage not modified")
-            eng.set_leverage(account, m.symbol, int(lev))
-            return {}
-        if op == "countdown":
-            window = str(p.get("timeWindow", ""))
-            if not window.isdigit() or not 3 <= int(window) <= 300:
-                raise _params("params error: timeWindow must be 3 to 300 seconds")
-            if p.get("product", "OPTIONS") not in ("OPTIONS", "DERIVATIVES", "SPOT"):
-                raise _params("params error: product")
-            return {}
-        raise _params(f"params error: {op}")
+    def dispatch(self, op: str, path: str, p: Any, account: Optional[str], at: Optional[int]) -> Any:
+        name = OPERATIONS.get(op)
+        if name is None:
+            raise _params(f"params error: {op}")
+        assert op in PUBLIC or account is not None
+        return getattr(self, name)(p, account, at)
 
+    def op_time(self, p: dict, account: Any, at: Optional[int]) -> Any:
+        now = self.engine.now()
+        return {"timeSecond": str(now // 1000), "timeNano": str(now * 1_000_000)}
 
-# the fields a stale answer stamped "now" carries the time in (updatedTime as digits, seq as a number)
-_TIME_FIELDS = ("updatedTime", "seq")
+    def op_instruments(self, p: dict, account: Any, at: Optional[int]) -> Any:
+        return self._instruments(p)
 
+    def op_tickers(self, p: dict, account: Any, at: Optional[int]) -> Any:
+        return self._tickers(p, self.engine.now() if at is None else at)
 
-def _restamp(body: Any, now: int) -> Any:
-    return restamp(body, now, _TIME_FIELDS)
+    def op_api_key(self, p: dict, account: str, at: Optional[int]) -> Any:
+        return {**API_KEY_INFO, "apiKey": self.engine.accounts[account].spec.api_key}
+
+    def op_account_info(self, p: dict, account: str, at: Optional[int]) -> Any:
+        return {"marginMode": "REGULAR_MARGIN", "updatedTime": str(self.engine.t0), "unifiedMarginStatus": 6,
+                "dcpStatus": "OFF", "timeWindow": 10, "smpGroup": 0, "isMasterTrader": False,
+                "spotHedgingStatus": "OFF"}
+
+    def op_wallet(self, p: dict, account: str, at: Optional[int]) -> Any:
+        return self._wallet(account, p, at)
+
+    def op_positions(self, p: dict, account: str, at: Optional[int]) -> Any:
+        return self._positions(account, p, at)
+
+    def op_open_orders(self, p: dict, account: str, at: Optional[int]) -> Any:
+        return self._orders(account, p, open_only=True)
+
+    def op_history(self, p: dict, account: str, at: Optional[int]) -> Any:
+        return self._orders(account, p, open_only=False)
+
+    def op_place(self, p: dict, account: str, at: Optional[int]) -> Any:
+        return self._place(account, p)
+
+    def op_cancel(self, p: dict, account: str, at: Optional[int]) -> Any:
+        return self._cancel(account, p)
+
+    def op_cancel_all(self, p: dict, account: str, at: Optional[int]) -> Any:
+        return self._cancel_all(account, p)
+
+    def op_switch_mode(self, p: dict, account: str, at: Optional[int]) -> Any:
+        mode = str(p.get("mode", ""))
+        if mode not in ("0", "3"):
+            raise _params("params error: mode must be 0 (one-way) or 3 (hedge)")
+        self._linear(p)
+        self.engine.set_position_mode(account, mode == "3")
+        return {}
+
+    def op_set_leverage(self, p: dict, account: str, at: Optional[int]) -> Any:
+        self._linear(p)
+        m = self._market(p.get("symbol"))
+        buy, sell = str(p.get("buyLeverage", "")), str(p.get("sellLeverage", ""))
+        if not buy or buy != sell:
+            raise _params("params error: buyLeverage must equal sellLeverage in this account")
+        try:
+            lev = float(buy)
+        except ValueError:
+            raise _params("params error: buyLeverage") from None
+        if lev != int(lev):
+            raise _params("params error: leverage must be whole here")
+        if int(lev) == self.engine.leverage(account, m.symbol):
+            raise BybitFail(110043, "Set leverage not modified")
+        self.engine.set_leverage(account, m.symbol, int(lev))
+        return {}
+
+    def op_countdown(self, p: dict, account: str, at: Optional[int]) -> Any:
+        window = str(p.get("timeWindow", ""))
+        if not window.isdigit() or not 3 <= int(window) <= 300:
+            raise _params("params error: timeWindow must be 3 to 300 seconds")
+        if p.get("product", "OPTIONS") not in ("OPTIONS", "DERIVATIVES", "SPOT"):
+            raise _params("params error: product")
+        return {}
 
 
 # --- ccxt helpers ------------------------------------------------------------------------------------------------

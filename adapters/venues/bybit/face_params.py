@@ -14,9 +14,10 @@ What it must not do
 
 from __future__ import annotations
 
-from typing import Any, Optional
+from typing import Optional
 
 from ...simulated.engine import MarketSpec
+from ...simulated.faces.shared import RestFace
 from .face_wire import _params
 
 # the most a page holds, and what it holds when ``limit`` is not sent
@@ -29,13 +30,9 @@ DEFAULT_PAGE = 20
 REQUEST_WEIGHT = 1
 
 
-class BybitParams:
+class BybitParams(RestFace):
     """One request's view of the engine in Bybit's terms (no state beyond the request): what it
     names."""
-
-    def __init__(self, server: Any):
-        self.server = server
-        self.engine = server.engine
 
     @staticmethod
     def _linear(p: dict) -> None:

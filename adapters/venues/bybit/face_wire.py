@@ -18,6 +18,7 @@ from __future__ import annotations
 from typing import Any, Optional
 
 from ...simulated.engine import MarketSpec, decimals
+from ...simulated.faces.shared import VenueFail
 from ...simulated.views import money
 
 # Bybit's codes
@@ -66,12 +67,13 @@ IDX_OF_LEG = {v: k for k, v in LEG_OF_IDX.items()}
 ORDER_FILTERS = ("Order", "StopOrder", "tpslOrder")
 
 
-class BybitFail(Exception):
-    """A Bybit answer other than success: its HTTP status, retCode and message."""
+class BybitFail(VenueFail):
+    """A Bybit answer other than success: its HTTP status, retCode and message (the envelope,
+    which carries the time, is written as it goes out)."""
 
     def __init__(self, code: int, msg: str, status: int = 200, headers: Optional[dict] = None):
-        super().__init__(f"{code}: {msg}")
-        self.code, self.msg, self.status, self.headers = code, msg, status, headers or {}
+        super().__init__(status, None, headers)
+        self.code, self.msg = code, msg
 
 
 def _params(msg: str) -> BybitFail:

@@ -62,15 +62,14 @@ What it must not do
 
 from __future__ import annotations
 
-import asyncio
-import copy
 import json
 import re
-from typing import Any, Optional
+from typing import Any, Mapping, Optional, cast
 
 from aiohttp import web
 
-from ...simulated.faults import FaultKind, first, restamp, stale, total_latency_ms
+from ...simulated.faces.shared import VenueFail
+from ...simulated.faults import Fault, FaultKind, first
 from ...simulated.rules import SimError
 from .face_actions import HyperliquidActions
 from .face_identity import HyperliquidIdentity
@@ -84,120 +83,104 @@ INFO_OPS = {"metaAndAssetCtxs": "exchange_info", "clearinghouseState": "account"
             "openOrders": "open_orders", "orderStatus": "get_order", "userAbstraction": "account_mode"}
 ACTION_OPS = {"order": "place_order", "cancel": "cancel_order", "cancelByCloid": "cancel_order",
               "scheduleCancel": "countdown"}
-TIME_FIELDS = ("time", "timestamp", "statusTimestamp")
-
-
-def _restamp(body: Any, now: int) -> Any:
-    return restamp(body, now, TIME_FIELDS)
 
 
 class _Face(HyperliquidIdentity, HyperliquidReads, HyperliquidActions):
     """One request's worth of the dialect: ``server``'s engine, its markets as coins, read and
-    acted on as the venue does (see the modules it is built from)."""
+    acted on as the venue does (see the modules it is built from), through the shared face's
+    pipeline (:class:`adapters.simulated.faces.shared.RestFace`): the operation is the body's
+    ``type`` (``/info``) or its action's (``/exchange``), the account its ``user`` or its
+    signer, known before the faults; a reduce-only refusal is the action's, per order."""
 
+    TIME_FIELDS = ("time", "timestamp", "statusTimestamp")
+    VENUE = "hyperliquid"
 
-# --- the handler ---------------------------------------------------------------------------------------------------
+    # --- the shared hooks ----------------------------------------------------------------------------
 
+    def route(self, request: web.Request, raw_body: str) -> tuple[str, bool]:
+        method, path = request.method, request.path
+        if path not in PREFIXES:
+            raise _Err(404, "<html><body><h1>404 Not Found</h1></body></html>")
+        if method != "POST":
+            raise _Err(405, "<html><body><h1>405 Method Not Allowed</h1></body></html>")
+        try:
+            body = json.loads(raw_body)
+            if not isinstance(body, dict):
+                raise ValueError("not an object")
+        except ValueError:
+            raise _Err(422, "Failed to deserialize the JSON body into the target type") from None
+        self.body, self.reading = body, path == "/info"
+        self.action = body.get("action") if not self.reading else None
+        kind = body.get("type") if self.reading else (self.action.get("type") if isinstance(self.action, dict)
+                                                      else None)
+        op = (INFO_OPS if self.reading else ACTION_OPS).get(kind) if isinstance(kind, str) else None
+        if op is None:
+            what = "type" if self.reading else "action"
+            raise _Err(422, f"Failed to deserialize the JSON body into the target type: {what}: unknown variant "
+                       f"`{kind}`")
+        self.kind: str = cast(str, kind)
+        return op, False
 
-def _rate_limited(server: Any, method: str, path: str, status: int, retry_after_s: Optional[float],
-                  account: Optional[str]) -> web.Response:
-    retry = retry_after_s if retry_after_s is not None else 1.0
-    return server._respond(method, path, status, "null", {"Retry-After": str(max(1, int(retry + 0.999)))},
-                           account, raw=True)
+    def identify(self, request: web.Request, key: str) -> Optional[str]:
+        self.refusal: Optional[_Err] = None
+        if self.reading:
+            return self.user(self.body) if "user" in self.body or self.kind != "metaAndAssetCtxs" else None
+        account, self.refusal = self.signed(self.body)
+        return account
+
+    def is_read(self, method: str, path: str) -> bool:
+        return path == "/info"
+
+    def params(self, method: str, raw_query: str, raw_body: str) -> Any:
+        return self.body
+
+    def reduce_only_refusal(self, params: Any) -> None:
+        return None  # the action refuses each order itself
+
+    def stale_key(self, params: Any, raw_query: str) -> Any:
+        return self.kind, json.dumps(self.body.get("oid"))
+
+    def status_refusal(self, fault: Fault) -> VenueFail:
+        if fault.kind in (FaultKind.HTTP_429, FaultKind.HTTP_418):
+            return self._rate_limited(429 if fault.kind == FaultKind.HTTP_429 else 418, fault.retry_after_s)
+        return super().status_refusal(fault)
+
+    def sim_refusal(self, e: SimError, op: str) -> VenueFail:
+        if e.http_status in (429, 418):
+            return self._rate_limited(429, e.retry_after_s)
+        return _Err(200, {"status": "err", "response": e.msg})
+
+    def _rate_limited(self, status: int, retry_after_s: Optional[float]) -> VenueFail:
+        retry = retry_after_s if retry_after_s is not None else 1.0
+        headers = {"Retry-After": str(max(1, int(retry + 0.999)))}
+        if self.account in self.engine.accounts:
+            headers["X-MBX-USED-WEIGHT-1M"] = str(self.engine.used_weight(self.account))
+        return VenueFail(status, "null", headers, raw=True)
+
+    def placed_order_ids(self, op: str, body: Any) -> list[int]:
+        if self.kind != "order":
+            return []
+        placed = (st.get("resting") or st.get("filled") if isinstance(st, dict) else None
+                  for st in body["response"]["data"]["statuses"])
+        return [p["oid"] for p in placed if p]
+
+    def respond(self, method: str, path: str, status: int, body: Any, *, account: Optional[str] = None,
+                headers: Optional[Mapping[str, str]] = None, raw: bool = False) -> web.Response:
+        return self.server._respond(method, path, status, body, dict(headers or {}), account, raw=raw)
+
+    def dispatch(self, op: str, path: str, params: Any, account: Optional[str], at: Optional[int]) -> Any:
+        if self.refusal is not None:
+            raise self.refusal
+        if self.reading:
+            return self.info(self.kind, self.body, account, at)
+        assert account is not None and isinstance(self.action, dict)
+        self.fresh_nonce(account, int(self.body["nonce"]))
+        return self.act(account, self.action, self.body, bool(first(self.faults, FaultKind.REJECT_REDUCE_ONLY)))
 
 
 async def handle(server: Any, request: web.Request) -> web.StreamResponse:
     """Serve one Hyperliquid request (``POST /info`` or ``POST /exchange``)."""
-    method, path = request.method, request.path
-    raw = (await request.text()) if request.can_read_body else ""
-    if path not in PREFIXES:
-        return server._respond(method, path, 404, "<html><body><h1>404 Not Found</h1></body></html>")
-    if method != "POST":
-        return server._respond(method, path, 405, "<html><body><h1>405 Method Not Allowed</h1></body></html>")
-    face = _Face(server)
-    eng = face.eng
-    try:
-        body = json.loads(raw)
-        if not isinstance(body, dict):
-            raise ValueError("not an object")
-    except ValueError:
-        return server._respond(method, path, 422, "Failed to deserialize the JSON body into the target type")
-    info = path == "/info"
-    action = body.get("action") if not info else None
-    kind = body.get("type") if info else (action.get("type") if isinstance(action, dict) else None)
-    op = (INFO_OPS if info else ACTION_OPS).get(kind) if isinstance(kind, str) else None
-    if op is None:
-        what = "type" if info else "action"
-        return server._respond(method, path, 422, f"Failed to deserialize the JSON body into the target type: "
-                               f"{what}: unknown variant `{kind}`")
-    assert isinstance(kind, str)  # op is None otherwise
-    account: Optional[str] = None
-    refusal: Optional[_Err] = None
-    try:
-        if info:
-            account = face.user(body) if "user" in body or kind not in ("metaAndAssetCtxs",) else None
-        else:
-            account, refusal = face.signed(body)
-    except _Err as e:
-        return server._respond(method, path, e.status, e.body)
-    endpoint = f"{method} {path}"
-    faults = server.faults.match(op, eng.now(), account=account, endpoint=endpoint)
-    lat = total_latency_ms(faults)
-    if lat:
-        await asyncio.sleep(lat / 1000 * server.time_scale)
-    status_fault = first(faults, FaultKind.HTTP_429, FaultKind.HTTP_418, FaultKind.HTTP_500, FaultKind.HTTP_503)
-    if status_fault is not None:
-        if status_fault.kind in (FaultKind.HTTP_429, FaultKind.HTTP_418) and status_fault.body is None:
-            status = 429 if status_fault.kind == FaultKind.HTTP_429 else 418
-            return _rate_limited(server, method, path, status, status_fault.retry_after_s, account)
-        return server._status_fault(method, path, status_fault)
-    timeout = first(faults, FaultKind.TIMEOUT)
-    if timeout is not None and not timeout.applied:
-        await asyncio.sleep(server.hang_s)
-        return server._respond(method, path, 504, "")
-    try:
-        if refusal is not None:
-            raise refusal
-        if info:
-            st = stale(faults)
-            if st is None:
-                out = face.info(kind, body, account, None)
-            else:
-                key = (st.rule, f"{endpoint} {kind}", account, json.dumps(body.get("oid")))
-                frozen = server._frozen.get(key)
-                if frozen is None:
-                    frozen = server._frozen[key] = face.info(kind, body, account, eng.now() - st.stale_ms)
-                out = copy.deepcopy(frozen)
-                if st.stamp == "now":
-                    _restamp(out, eng.now())
-        else:
-            assert account is not None and isinstance(action, dict)
-            face.fresh_nonce(account, int(body["nonce"]))
-            out = face.act(account, action, body, bool(first(faults, FaultKind.REJECT_REDUCE_ONLY)))
-    except _Err as e:
-        return server._respond(method, path, e.status, e.body, account=account)
-    except SimError as e:
-        if e.http_status in (429, 418):
-            return _rate_limited(server, method, path, 429, e.retry_after_s, account)
-        return server._respond(method, path, 200, {"status": "err", "response": e.msg}, account=account)
-    if kind == "order" and first(faults, FaultKind.HIDE_FROM_NEXT_QUERY):
-        for st_ in out["response"]["data"]["statuses"]:
-            placed = st_.get("resting") or st_.get("filled") if isinstance(st_, dict) else None
-            if placed:
-                eng.hide_from_next_query(account, placed["oid"])
-    if timeout is not None:  # applied: executed, then never answered
-        await asyncio.sleep(server.hang_s)
-        return server._respond(method, path, 504, "")
-    if first(faults, FaultKind.DISCONNECT_AFTER_SEND):
-        server.requests.append((method, path, 0))
-        if request.transport is not None:
-            request.transport.abort()
-        raise asyncio.CancelledError()
-    if first(faults, FaultKind.MALFORMED_JSON):
-        text = json.dumps(out, separators=(",", ":"))
-        return server._respond(method, path, 200, text[: max(1, len(text) // 2)], account=account, raw=True)
-    return server._respond(method, path, 200, out if not isinstance(out, str) else json.dumps(out),
-                           account=account, raw=isinstance(out, str))
+    return await _Face(server).handle(request)
 
 
 # --- a ccxt client --------------------------------------------------------------------------------------------------

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from typing import Any, Optional
 
+from ...simulated.faces.shared import RestFace, VenueFail
 from ...simulated.rules import MarketSpec, SimOrder
 from .face_rows import CLOID_RE
 
@@ -32,11 +33,8 @@ def universe(engine: Any) -> list[MarketSpec]:
     return list(chosen.values())
 
 
-class _Err(Exception):
+class _Err(VenueFail):
     """An answer other than the operation's: ``status`` and ``body``."""
-
-    def __init__(self, status: int, body: Any):
-        self.status, self.body = status, body
 
 
 def _unprocessable(msg: str) -> _Err:
@@ -47,13 +45,13 @@ def _refused(msg: str) -> _Err:
     return _Err(200, {"status": "err", "response": msg})
 
 
-class HyperliquidParams:
+class HyperliquidParams(RestFace):
     """One request's worth of the dialect: ``server``'s engine, its markets as coins; what the
     request names."""
 
     def __init__(self, server: Any):
-        self.server = server
-        self.eng = server.engine
+        super().__init__(server)
+        self.eng = self.engine
         self.coins = universe(self.eng)
         self.index = {m.symbol: i for i, m in enumerate(self.coins)}
 

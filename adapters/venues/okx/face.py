@@ -65,21 +65,18 @@ What it must not do
 
 from __future__ import annotations
 
-import asyncio
 import base64
-import copy
 import hashlib
 import hmac
 import json
 from datetime import datetime, timezone
 from typing import Any, MutableMapping, Optional
+from urllib.parse import parse_qsl
 
 from aiohttp import web
 
 from ...simulated.engine import SimError
-from ...simulated.faults import HTTP_STATUS, FaultKind, first, restamp, stale, total_latency_ms
-from ...simulated.permissions import TRADE_OPS
-from ...simulated.faces.shared import loopback, passphrase_account
+from ...simulated.faces.shared import VenueFail, loopback, passphrase_account
 from .face_algos import OkxAlgos
 from .face_orders import OkxOrders
 from .face_reads import OkxReads
@@ -121,118 +118,8 @@ TIMESTAMP_WINDOW_MS = 30_000  # OKX refuses a request stamped further than this 
 
 
 async def handle(server: Any, request: web.Request) -> web.StreamResponse:
-    method, path = request.method, request.path
-    raw_query = request.rel_url.raw_query_string
-    raw_body = (await request.text()) if request.can_read_body else ""
-    route = ROUTES.get((method, path))
-    if route is None:
-        return _respond(server, method, path, 404, {"code": "50115" if _known_path(path) else "404",
-                                                     "msg": f"Path {path}, Method {method} is invalid", "data": []})
-    op, signed = route
-    endpoint = f"{method} {path}"
-    eng = server.engine
-    key = request.headers.get("OK-ACCESS-KEY", "")
-    account = eng.account_for_key(key) if key else None
-    faults = server.faults.match(op, eng.now(), account=account, endpoint=endpoint)
-    lat = total_latency_ms(faults)
-    if lat:
-        await asyncio.sleep(lat / 1000 * server.time_scale)
-    status_fault = first(faults, FaultKind.HTTP_429, FaultKind.HTTP_418, FaultKind.HTTP_500, FaultKind.HTTP_503)
-    if status_fault is not None:
-        return _status_fault(server, method, path, status_fault)
-    timeout = first(faults, FaultKind.TIMEOUT)
-    if timeout is not None and not timeout.applied:
-        await asyncio.sleep(server.hang_s)
-        return _respond(server, method, path, 504, "")
-    face = _Okx(server)
-    try:
-        if signed:
-            account = face.authenticate(request, key, account, raw_query, raw_body)
-            if op in TRADE_OPS and not eng.permissions.may_trade(key):  # a read_only key
-                raise _Fail(*NO_PERMISSION, 401)
-        params = _params(method, raw_query, raw_body)
-        if op == "place_order" and first(faults, FaultKind.REJECT_REDUCE_ONLY):
-            rows = params if isinstance(params, list) else [params]
-            raise _Fail("1", "All operations failed", 200, [
-                {"clOrdId": r.get("clOrdId", "") if isinstance(r, dict) else "", "ordId": "", "tag": "",
-                 "sCode": NO_POSITION_TO_REDUCE[0], "sMsg": NO_POSITION_TO_REDUCE[1]} for r in rows])
-        st = stale(faults) if method == "GET" else None
-        if st is None:
-            body = face.dispatch(op, path, params, account, None)
-        else:
-            frozen_key = ("okx", st.rule, endpoint, account, raw_query)
-            frozen = server._frozen.get(frozen_key)
-            if frozen is None:
-                frozen = server._frozen[frozen_key] = face.dispatch(op, path, params, account,
-                                                                    eng.now() - st.stale_ms)
-            body = copy.deepcopy(frozen)
-            if st.stamp == "now":
-                _restamp(body, eng.now())
-    except _Fail as f:
-        return _respond(server, method, path, f.status, f.body())
-    except SimError as e:
-        code, msg = _okx_error(e, cancel=op.startswith("cancel"))
-        return _respond(server, method, path, _sim_status(e), {"code": code, "msg": msg, "data": []})
-    if op == "place_order" and first(faults, FaultKind.HIDE_FROM_NEXT_QUERY):
-        for row in body["data"]:
-            if row.get("sCode") == "0":
-                eng.hide_from_next_query(account, int(row["ordId"]))
-    if timeout is not None:  # applied: executed, then never answered
-        await asyncio.sleep(server.hang_s)
-        return _respond(server, method, path, 504, "")
-    if first(faults, FaultKind.DISCONNECT_AFTER_SEND):
-        server.requests.append((method, path, 0))
-        if request.transport is not None:
-            request.transport.abort()
-        raise asyncio.CancelledError()
-    if first(faults, FaultKind.MALFORMED_JSON):
-        text = json.dumps(body, separators=(",", ":"))
-        return _respond(server, method, path, 200, text[: max(1, len(text) // 2)], raw=True)
-    return _respond(server, method, path, 200, body)
-
-
-def _known_path(path: str) -> bool:
-    return any(p == path for _, p in ROUTES)
-
-
-def _params(method: str, raw_query: str, raw_body: str) -> Any:
-    from urllib.parse import parse_qsl
-
-    if method == "GET":
-        return dict(parse_qsl(raw_query, keep_blank_values=True))
-    if not raw_body:
-        return {}
-    try:
-        got = json.loads(raw_body)
-    except ValueError:
-        raise _Fail("50002", "Json data format error") from None
-    if not isinstance(got, (dict, list)) or (isinstance(got, list) and not all(isinstance(r, dict) for r in got)):
-        raise _Fail("50002", "Json data format error")
-    return got
-
-
-def _respond(server: Any, method: str, path: str, status: int, body: Any, raw: bool = False) -> web.Response:
-    server.requests.append((method, path, status))
-    if isinstance(body, str) and (raw or not body.startswith(("{", "["))):
-        return web.Response(status=status, text=body, content_type="application/json" if raw else "text/html")
-    return web.Response(status=status, text=json.dumps(body, separators=(",", ":")), content_type="application/json")
-
-
-def _status_fault(server: Any, method: str, path: str, fault: Any) -> web.Response:
-    code = HTTP_STATUS[fault.kind]
-    if fault.body is not None:
-        return _respond(server, method, path, code, fault.body, raw=True)
-    if code in (429, 418):  # OKX answers every rate limit 429 50011; it has no 418 ban
-        return _respond(server, method, path, 429, {"code": RATE_LIMITED[0], "msg": RATE_LIMITED[1], "data": []})
-    reason = "Internal Server Error" if code == 500 else "Service Unavailable"
-    return _respond(server, method, path, code, f"<html><body><h1>{code} {reason}</h1></body></html>")
-
-
-_TIME_FIELDS = ("ts", "uTime", "cTime", "pTime", "fillTime")
-
-
-def _restamp(body: Any, now: int) -> Any:
-    return restamp(body, now, _TIME_FIELDS)
+    """Answer one request under ``/api/v5/`` as OKX v5 (see the module docstring)."""
+    return await _Okx(server).handle(request)
 
 
 def _iso_ms(stamp: str) -> Optional[int]:
@@ -243,14 +130,41 @@ def _iso_ms(stamp: str) -> Optional[int]:
     return int(dt.timestamp() * 1000)
 
 
+# operation → the method of :class:`_Okx` that answers it (p, account, at, path)
+OPERATIONS = {
+    "time": "op_time", "exchange_info": "op_instruments", "ticker": "op_tickers", "mark_price": "op_tickers",
+    "depth": "op_books", "account": "op_balance", "positions": "op_positions", "position_mode": "op_config",
+    "set_position_mode": "op_set_position_mode", "set_leverage": "op_set_leverage", "open_orders": "op_pending",
+    "open_algo_orders": "op_algo_pending", "get_order": "op_get_order", "get_algo_order": "op_get_algo_order",
+    "place_order": "op_place", "place_algo_order": "op_place_algo", "cancel_order": "op_cancel",
+    "cancel_algo_order": "op_cancel_algos", "countdown": "op_countdown",
+}
+PUBLIC = ("time", "exchange_info", "ticker", "mark_price", "depth")
+
+
 class _Okx(OkxReads, OkxOrders, OkxAlgos):
-    """One request's view of the engine in OKX's terms (no state beyond the request): the
-    venue's signature check and the dispatch of each operation to its reads
-    (:class:`.face_reads.OkxReads`), orders (:class:`.face_orders.OkxOrders`) or algo orders
-    (:class:`.face_algos.OkxAlgos`), each reading its parameters as
+    """One request's view of the engine in OKX's terms (no state beyond the request): the shared
+    face's hooks (:class:`adapters.simulated.faces.shared.RestFace`) and each operation over its
+    reads (:class:`.face_reads.OkxReads`), orders (:class:`.face_orders.OkxOrders`) or algo
+    orders (:class:`.face_algos.OkxAlgos`), each reading its parameters as
     :class:`.face_params.OkxParams` does."""
 
-    # --- authentication ------------------------------------------------------------------------------
+    ROUTES = ROUTES
+    KEY_HEADER = "OK-ACCESS-KEY"
+    TIME_FIELDS = ("ts", "uTime", "cTime", "pTime", "fillTime")
+    VENUE = "okx"
+
+    # --- the shared hooks ----------------------------------------------------------------------------
+
+    def not_found(self, method: str, path: str) -> tuple[int, Any]:
+        known = any(p == path for _, p in ROUTES)
+        return 404, {"code": "50115" if known else "404", "msg": f"Path {path}, Method {method} is invalid",
+                     "data": []}
+
+    def status_fault(self, code: int) -> tuple[int, Any]:
+        if code in (429, 418):  # OKX answers every rate limit 429 50011; it has no 418 ban
+            return 429, {"code": RATE_LIMITED[0], "msg": RATE_LIMITED[1], "data": []}
+        return super().status_fault(code)
 
     def authenticate(self, request: web.Request, key: str, account: Optional[str], raw_query: str,
                      raw_body: str) -> str:
@@ -281,101 +195,153 @@ class _Okx(OkxReads, OkxOrders, OkxAlgos):
         if not hmac.compare_digest(expected, sign):
             raise _Fail("50113", "Invalid Sign.", 401)
         return account
+
+    def no_permission(self, key: str, account: str) -> VenueFail:
+        return _Fail(*NO_PERMISSION, 401)  # a read_only key
+
+    def reduce_only_refusal(self, params: Any) -> VenueFail:
+        rows = params if isinstance(params, list) else [params]
+        return _Fail("1", "All operations failed", 200, [
+            {"clOrdId": r.get("clOrdId", "") if isinstance(r, dict) else "", "ordId": "", "tag": "",
+             "sCode": NO_POSITION_TO_REDUCE[0], "sMsg": NO_POSITION_TO_REDUCE[1]} for r in rows])
+
+    def params(self, method: str, raw_query: str, raw_body: str) -> Any:
+        if method == "GET":
+            return dict(parse_qsl(raw_query, keep_blank_values=True))
+        if not raw_body:
+            return {}
+        try:
+            got = json.loads(raw_body)
+        except ValueError:
+            raise _Fail("50002", "Json data format error") from None
+        if not isinstance(got, (dict, list)) or (isinstance(got, list) and not all(isinstance(r, dict) for r in got)):
+            raise _Fail("50002", "Json data format error")
+        return got
+
+    def sim_error(self, e: SimError, op: str) -> tuple[int, Any]:
+        code, msg = _okx_error(e, cancel=op.startswith("cancel"))
+        return _sim_status(e), {"code": code, "msg": msg, "data": []}
+
+    def placed_order_ids(self, op: str, body: Any) -> list[int]:
+        if op != "place_order":
+            return []
+        return [int(row["ordId"]) for row in body["data"] if row.get("sCode") == "0"]
+
     # --- operations -------------------------------------------------------------------------------------
 
     def dispatch(self, op: str, path: str, p: Any, account: Optional[str], at: Optional[int]) -> dict:
-        eng = self.engine
-        now = eng.now()
-        if op == "time":
-            return _ok([{"ts": str(now)}])
-        if op == "exchange_info":
-            inst_type = p.get("instType")
-            if not inst_type:
-                raise _Fail("50014", "Parameter instType can not be empty.")
-            if inst_type != "SWAP":
-                return _ok([])  # the simulated venue lists perpetual swaps only
-            rows = [self.instrument(m) for m in eng.markets.values()]
-            if p.get("instId"):
-                rows = [r for r in rows if r["instId"] == p["instId"]]
-            return _ok(rows)
-        if op in ("ticker", "mark_price"):
-            return self.tickers(op, path, p, now if at is None else at)
-        if op == "depth":
-            return self.books(p)
-        assert account is not None
-        if op == "account":
-            return self.balance(account, at)
-        if op == "positions":
-            return self.positions(account, p, at)
-        if op == "position_mode":
-            hedge = eng.position_mode(account)
-            return _ok([{"uid": account, "mainUid": account, "acctLv": "2",
-                         "posMode": "long_short_mode" if hedge else "net_mode", "autoLoan": False,
-                         "greeksType": "PA", "level": "Lv1", "levelTmp": "", "ctIsoMode": "automatic",
-                         "mgnIsoMode": "automatic", "roleType": "0", "traderInsts": [], "spotRoleType": "0",
-                         "opAuth": "0", "kycLv": "2", "label": "sim", "ip": "127.0.0.1", "perm": "read_only,trade"}])
-        if op == "set_position_mode":
-            mode = p.get("posMode")
-            if mode not in ("long_short_mode", "net_mode"):
-                raise _bad("posMode")
-            if eng.hedge_mode(account) != (mode == "long_short_mode"):
-                eng.set_position_mode(account, mode == "long_short_mode")
-            return _ok([{"posMode": mode}])
-        if op == "set_leverage":
-            m = self.market(p)
-            lev = self.number(p, "lever", required=True)
-            got = eng.set_leverage(account, m.symbol, int(lev or 0))
-            return _ok([{"instId": inst_id(m), "lever": str(got), "mgnMode": p.get("mgnMode", "cross"),
-                         "posSide": p.get("posSide", "net")}])
-        if op == "open_orders":
-            return self.pending(account, p)
-        if op == "open_algo_orders":
-            return self.algo_pending(account, p)
-        if op == "get_order":
-            m = self.market(p)
-            oid = p.get("ordId")
-            if not oid and not p.get("clOrdId"):
-                raise _Fail("50014", "Parameter ordId can not be empty.")
-            if oid and not str(oid).isdigit():
-                raise _Fail("51603", "Order does not exist")
-            try:
-                o = eng.get_order(account, m.symbol, int(oid) if oid else None, None if oid else p["clOrdId"])
-            except SimError as e:
-                raise _Fail(*_okx_error(e)) from None
-            return _ok([self.order(o)])
-        if op == "get_algo_order":
-            aid, cid = p.get("algoId"), p.get("algoClOrdId")
-            if not aid and not cid:
-                raise _Fail("50014", "Parameter algoId can not be empty.")
-            if aid and not str(aid).isdigit():
-                raise _Fail("51603", "Order does not exist")
-            try:
-                a = eng.get_algo_order(account, int(aid) if aid else None, None if aid else cid)
-            except SimError as e:
-                raise _Fail(*_okx_error(e)) from None
-            return _ok([self.algo(a)])
-        if op == "place_order":
-            rows = p if isinstance(p, list) else [p]
-            if path.endswith("batch-orders") and not 1 <= len(rows) <= 20:
-                raise _bad("orders")
-            return _batch([self.place(account, r) for r in rows])
-        if op == "place_algo_order":
-            if isinstance(p, list):
-                raise _Fail("50002", "Json data format error")
-            return _batch([self.place_algo(account, p)])
-        if op == "cancel_order":
-            rows = p if isinstance(p, list) else [p]
-            if path.endswith("cancel-batch-orders") and not 1 <= len(rows) <= 20:
-                raise _bad("orders")
-            return _batch([self.cancel(account, r) for r in rows])
-        if op == "cancel_algo_order":
-            rows = p if isinstance(p, list) else [p]
-            if not 1 <= len(rows) <= 10:
-                raise _bad("algoId")
-            return _batch([self.cancel_algo(account, r) for r in rows])
-        if op == "countdown":
-            return self.cancel_all_after(account, p)
-        raise _Fail("50115", "Invalid request method.", 404)
+        name = OPERATIONS.get(op)
+        if name is None:
+            raise _Fail("50115", "Invalid request method.", 404)
+        assert op in PUBLIC or account is not None
+        return getattr(self, name)(p, account, at, path)
+
+    def op_time(self, p: Any, account: Any, at: Optional[int], path: str) -> dict:
+        return _ok([{"ts": str(self.engine.now())}])
+
+    def op_instruments(self, p: Any, account: Any, at: Optional[int], path: str) -> dict:
+        inst_type = p.get("instType")
+        if not inst_type:
+            raise _Fail("50014", "Parameter instType can not be empty.")
+        if inst_type != "SWAP":
+            return _ok([])  # the simulated venue lists perpetual swaps only
+        rows = [self.instrument(m) for m in self.engine.markets.values()]
+        if p.get("instId"):
+            rows = [r for r in rows if r["instId"] == p["instId"]]
+        return _ok(rows)
+
+    def op_tickers(self, p: Any, account: Any, at: Optional[int], path: str) -> dict:
+        return self.tickers("mark_price" if path.endswith("mark-price") else "ticker", path, p,
+                            self.engine.now() if at is None else at)
+
+    def op_books(self, p: Any, account: Any, at: Optional[int], path: str) -> dict:
+        return self.books(p)
+
+    def op_balance(self, p: Any, account: str, at: Optional[int], path: str) -> dict:
+        return self.balance(account, at)
+
+    def op_positions(self, p: Any, account: str, at: Optional[int], path: str) -> dict:
+        return self.positions(account, p, at)
+
+    def op_config(self, p: Any, account: str, at: Optional[int], path: str) -> dict:
+        hedge = self.engine.position_mode(account)
+        return _ok([{"uid": account, "mainUid": account, "acctLv": "2",
+                     "posMode": "long_short_mode" if hedge else "net_mode", "autoLoan": False,
+                     "greeksType": "PA", "level": "Lv1", "levelTmp": "", "ctIsoMode": "automatic",
+                     "mgnIsoMode": "automatic", "roleType": "0", "traderInsts": [], "spotRoleType": "0",
+                     "opAuth": "0", "kycLv": "2", "label": "sim", "ip": "127.0.0.1", "perm": "read_only,trade"}])
+
+    def op_set_position_mode(self, p: Any, account: str, at: Optional[int], path: str) -> dict:
+        mode = p.get("posMode")
+        if mode not in ("long_short_mode", "net_mode"):
+            raise _bad("posMode")
+        if self.engine.hedge_mode(account) != (mode == "long_short_mode"):
+            self.engine.set_position_mode(account, mode == "long_short_mode")
+        return _ok([{"posMode": mode}])
+
+    def op_set_leverage(self, p: Any, account: str, at: Optional[int], path: str) -> dict:
+        m = self.market(p)
+        lev = self.number(p, "lever", required=True)
+        got = self.engine.set_leverage(account, m.symbol, int(lev or 0))
+        return _ok([{"instId": inst_id(m), "lever": str(got), "mgnMode": p.get("mgnMode", "cross"),
+                     "posSide": p.get("posSide", "net")}])
+
+    def op_pending(self, p: Any, account: str, at: Optional[int], path: str) -> dict:
+        return self.pending(account, p)
+
+    def op_algo_pending(self, p: Any, account: str, at: Optional[int], path: str) -> dict:
+        return self.algo_pending(account, p)
+
+    def op_get_order(self, p: Any, account: str, at: Optional[int], path: str) -> dict:
+        m = self.market(p)
+        oid = p.get("ordId")
+        if not oid and not p.get("clOrdId"):
+            raise _Fail("50014", "Parameter ordId can not be empty.")
+        if oid and not str(oid).isdigit():
+            raise _Fail("51603", "Order does not exist")
+        try:
+            o = self.engine.get_order(account, m.symbol, int(oid) if oid else None, None if oid else p["clOrdId"])
+        except SimError as e:
+            raise _Fail(*_okx_error(e)) from None
+        return _ok([self.order(o)])
+
+    def op_get_algo_order(self, p: Any, account: str, at: Optional[int], path: str) -> dict:
+        aid, cid = p.get("algoId"), p.get("algoClOrdId")
+        if not aid and not cid:
+            raise _Fail("50014", "Parameter algoId can not be empty.")
+        if aid and not str(aid).isdigit():
+            raise _Fail("51603", "Order does not exist")
+        try:
+            a = self.engine.get_algo_order(account, int(aid) if aid else None, None if aid else cid)
+        except SimError as e:
+            raise _Fail(*_okx_error(e)) from None
+        return _ok([self.algo(a)])
+
+    def op_place(self, p: Any, account: str, at: Optional[int], path: str) -> dict:
+        rows = p if isinstance(p, list) else [p]
+        if path.endswith("batch-orders") and not 1 <= len(rows) <= 20:
+            raise _bad("orders")
+        return _batch([self.place(account, r) for r in rows])
+
+    def op_place_algo(self, p: Any, account: str, at: Optional[int], path: str) -> dict:
+        if isinstance(p, list):
+            raise _Fail("50002", "Json data format error")
+        return _batch([self.place_algo(account, p)])
+
+    def op_cancel(self, p: Any, account: str, at: Optional[int], path: str) -> dict:
+        rows = p if isinstance(p, list) else [p]
+        if path.endswith("cancel-batch-orders") and not 1 <= len(rows) <= 20:
+            raise _bad("orders")
+        return _batch([self.cancel(account, r) for r in rows])
+
+    def op_cancel_algos(self, p: Any, account: str, at: Optional[int], path: str) -> dict:
+        rows = p if isinstance(p, list) else [p]
+        if not 1 <= len(rows) <= 10:
+            raise _bad("algoId")
+        return _batch([self.cancel_algo(account, r) for r in rows])
+
+    def op_countdown(self, p: Any, account: str, at: Optional[int], path: str) -> dict:
+        return self.cancel_all_after(account, p)
 
 
 # --- clients -----------------------------------------------------------------------------------------------

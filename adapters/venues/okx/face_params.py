@@ -17,6 +17,7 @@ import re
 from typing import Any, Optional
 
 from ...simulated.engine import MarketSpec
+from ...simulated.faces.shared import RestFace
 from .face_wire import NO_POSITION_TO_REDUCE, SAME_DIRECTION, _bad, _Fail, inst_id
 
 PAGE = 100  # the most rows a page of orders-pending and orders-algo-pending gives
@@ -28,13 +29,12 @@ CLORDID_RE = re.compile(r"^[A-Za-z0-9]{1,32}$")
 REQUEST_WEIGHT = 1
 
 
-class OkxParams:
+class OkxParams(RestFace):
     """One request's view of the engine in OKX's terms (no state beyond the request): its
     parameters."""
 
     def __init__(self, server: Any):
-        self.server = server
-        self.engine = server.engine
+        super().__init__(server)
         self.by_inst = {inst_id(m): m for m in self.engine.markets.values()}
 
     # --- parameters -------------------------------------------------------------------------------------

@@ -19,6 +19,7 @@ from typing import Optional
 from ...simulated.engine import (DUPLICATE_CLIENT_ID, INSUFFICIENT_BALANCE, INVALID_SYMBOL, MARGIN_INSUFFICIENT,
                                  NO_SUCH_ORDER, NOTIONAL_TOO_SMALL, PRECISION, QTY_NOT_POSITIVE, QTY_TOO_LARGE,
                                  TOO_MANY_ORDERS, TOO_MANY_REQUESTS, UNKNOWN_ORDER, MarketSpec, SimError, decimals)
+from ...simulated.faces.shared import VenueFail
 from ...simulated.views import money
 
 RATE_LIMITED = ("50011", "Too Many Requests")
@@ -51,15 +52,12 @@ _CODES: dict[int, tuple[str, str]] = {
 }
 
 
-class _Fail(Exception):
-    """An answer other than success: its HTTP status and OKX body."""
+class _Fail(VenueFail):
+    """An answer other than success: its HTTP status and OKX body (``code``, ``msg``, ``data``)."""
 
     def __init__(self, code: str, msg: str, status: int = 400, data: Optional[list] = None):
-        super().__init__(f"{code}: {msg}")
-        self.code, self.msg, self.status, self.data = code, msg, status, data or []
-
-    def body(self) -> dict:
-        return {"code": self.code, "msg": self.msg, "data": self.data}
+        super().__init__(status, {"code": code, "msg": msg, "data": data or []})
+        self.code, self.msg = code, msg
 
 
 # a read_only key (modify-apikey perm read_only) on a trade endpoint
