@@ -5,7 +5,8 @@ What it owns
     (``revoke.master_credentials``; built at the first use, so that an unreadable master
     credential fails the revoke with ``AUTH`` and never the account's snapshots), and the two
     operations of :class:`adapters.base.ExchangeAdapter`'s ``set_trading`` and ``read_trading``
-    over the dialect's switch (:mod:`.dialects.switches`):
+    over the dialect's switch (its shape :mod:`.dialects.switches`; each venue's in its folder,
+    ``adapters/venues/<venue>/switches.py``):
 
     * ``set_trading(allowed)``: every listed key in turn (or the sub-account once, for a freeze),
       paced at the switch's rate, each change fenced by the caller's send gate

@@ -35,7 +35,7 @@ from ...base import MODE, PERMANENT, TRANSIENT
 from ...ccxt_exchange.dialects.base import (DEFAULT_ORDER_RATE, YIELD_EVERY, Call, Countdown, Dialect, Listed, ModeRead,
                                             Reads, bad_field, read, unknown_value)
 from ...ccxt_exchange.dialects.refusals import Rule
-from ...ccxt_exchange.dialects.switches import BinancePermissions
+from .switches import BinancePermissions
 from .dialect_rows import ALGO_ORDER_KINDS, FUTURES_ORDER_TYPES, SPOT_ORDER_TYPES, _info, unified_position
 from .dialect_stream import stream_events, stream_mark_rows, stream_message
 
@@ -290,7 +290,7 @@ class BinanceDialect(Dialect):
         return SymbolCountdown(self.countdown_method)
 
     def permission_switches(self) -> Mapping[str, Any]:
-        """The venue's switch of its sub-accounts' keys (:mod:`adapters.ccxt_exchange.dialects.switches`)."""
+        """The venue's switch of its sub-accounts' keys (:mod:`.switches`)."""
         return {"permissions": BinancePermissions()}
 
 

@@ -48,7 +48,7 @@ from ...ccxt_exchange.dialects.base import (Call, Countdown, Dialect, Has, Liste
                                             read_pages, unknown_value, unread)
 from ...ccxt_exchange.dialects.frames import has_field
 from ...ccxt_exchange.dialects.refusals import Rule
-from ...ccxt_exchange.dialects.switches import BybitFreeze, BybitPermissions
+from .switches import BybitFreeze, BybitPermissions
 
 DCP_RANGE = (3, 300)  # seconds
 
@@ -444,7 +444,7 @@ class BybitDialect(Dialect):
         return DisconnectedCancelAll("DERIVATIVES" if market_type == "futures" else "SPOT")
 
     def permission_switches(self) -> Mapping[str, Any]:
-        """The venue's switch of its sub-accounts' keys (:mod:`adapters.ccxt_exchange.dialects.switches`)."""
+        """The venue's switch of its sub-accounts' keys (:mod:`.switches`)."""
         return {"permissions": BybitPermissions(), "freeze": BybitFreeze()}
 
 

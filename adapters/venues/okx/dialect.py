@@ -38,7 +38,7 @@ from . import dialect_stream as okx_stream
 from ...ccxt_exchange.dialects.base import (MODE_EVERY_S, Call, Countdown, Dialect, Listed, ModeRead, Reads, read,
                                             read_pages, clamp_seconds, unknown_value)
 from ...ccxt_exchange.dialects.refusals import Rule
-from ...ccxt_exchange.dialects.switches import OkxPermissions
+from .switches import OkxPermissions
 
 ACCOUNT_CONFIG = "GET /api/v5/account/config"
 # posMode: long_short_mode (hedge: legs), net_mode (one-way)
@@ -277,7 +277,7 @@ class OkxDialect(Dialect):
         return CancelAllAfter()
 
     def permission_switches(self) -> Mapping[str, Any]:
-        """The venue's switch of its sub-accounts' keys (:mod:`adapters.ccxt_exchange.dialects.switches`)."""
+        """The venue's switch of its sub-accounts' keys (:mod:`.switches`)."""
         return {"permissions": OkxPermissions()}
 
 
