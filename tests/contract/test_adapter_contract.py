@@ -1,24 +1,13 @@
 """The adapter contract, run against every face of the simulated exchange:
 
 - ``inprocess``: :class:`adapters.simulated.adapter.SimulatedAdapter` over the engine;
-- ``ccxt``: the production :class:`adapters.ccxt_exchange.CcxtAdapter` driving the real
-  ``ccxt.binanceusdm`` (signing, parsing, error mapping) against the engine's Binance USD-M
-  HTTP face on 127.0.0.1;
-- ``ccxt-bybit``: the same adapter driving the real ``ccxt.bybit`` against the engine's Bybit v5
-  face (:mod:`adapters.venues.bybit.face`) on the same server. Where Bybit itself differs,
-  the test says so: its order/create answers only the order's ids (a submit's outcome is
-  "open" until the order is read back), it shows a trailing stop's current trigger price, and
-  its dead man's switch (DCP) needs a private websocket, which the adapter does not keep here.
-- ``okx``: the same adapter on venue ``okx`` driving the real ``ccxt.okx`` against the engine's
-  OKX v5 face (:mod:`adapters.venues.okx.face`) on the same server. Client ids are letters
-  and digits, which every face takes (OKX's ``clOrdId`` takes nothing else).
-- ``hyperliquid``: the same adapter on venue ``hyperliquid`` driving the real ``ccxt.hyperliquid``
-  (a wallet's signed actions) against the engine's Hyperliquid face
-  (:mod:`adapters.venues.hyperliquid.face`) on the same server. Its perpetuals are USDC's
-  (``f.sym``), its client ids the engine's form only (``f.cid``), a close a limit IOC (no market
-  order: ``f.close``), and its balance and positions one read (``f.op``). Where Hyperliquid
-  itself differs, the test says so: no hedge mode, no trailing stop, a market trigger order
-  resting with a limit price, no minimum size.
+- one per venue with a simulator face (``adapters.registry``: each venue folder's ``FACE``, in
+  registry order): the production :class:`adapters.ccxt_exchange.CcxtAdapter` driving the real
+  ccxt client of the venue's ``SIM_ID`` (signing, parsing, error mapping) against the venue's
+  face on 127.0.0.1, its account the face's own (``sim_account``). Where the venue itself
+  differs from the plain case, its folder's ``contract.py`` says so in ``FACE_TERMS`` (read as
+  :class:`Terms`: its quote currency, its client ids, a submit read back, no hedge mode, how it
+  lists a conditional order, ...); the tests read the terms, never the venue's name.
 
 For every operation and every injected fault the adapter returns a result or raises
 ``AdapterError`` with a reason code, never hangs past its timeout, never sends a close larger
@@ -33,7 +22,6 @@ without a row fails, and so does a row without a dialect.
 from __future__ import annotations
 
 import asyncio
-import os
 import time
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -41,7 +29,7 @@ from dataclasses import dataclass
 import pytest
 
 from adapters.base import AdapterError, CancelSelector, Reason
-from adapters.venues.hyperliquid.dialect import to_cloid
+from adapters.registry import parts
 from adapters.simulated.adapter import SimulatedAdapter
 from adapters.simulated.engine import ManualClock
 from adapters.simulated.faults import FaultPlan
@@ -53,8 +41,46 @@ from killswitch.policy.accounts_doc import Account
 T0 = 1_772_456_400_000
 TIMEOUT_S = 2.0  # the adapter's own timeout in these tests
 SLACK_S = 3.0  # what a test allows beyond it before calling it a hang
-FACES = ["inprocess", "ccxt", "ccxt-bybit", "okx", "hyperliquid"]
-KEYS = {"sim-main": ("sim-main-key", "sim-main-secret"), "sim-hedge": ("sim-hedge-key", "sim-hedge-secret")}
+
+
+@dataclass(frozen=True)
+class Terms:
+    """Where a face's venue differs from the contract's plain case: each venue's ``FACE_TERMS``
+    (``adapters/venues/<venue>/contract.py``), read as this record; the in-process adapter's
+    are :data:`INPROCESS`."""
+
+    quote: str = "USDT"  # the quote (and settle) currency of the engine's markets on this face
+    engine_client_ids: bool = False  # client ids only in the engine's form (ks and 30 hex digits)
+    cloid_prefix: str | None = None  # a conditional order's client id as the face lists it: this and the hex digits
+    reads: tuple = ()  # (operation, the face's operation of it): reads the venue answers as one
+    close_limits: tuple | None = None  # (sell, buy) limit prices of a close where the venue has no market order
+    reads_back: bool = False  # a submit's outcome is read back by client id (the answer carries no fill)
+    maintenance_margin: bool = True  # each position's maintenance margin is the venue's
+    min_amount: float = 0.001  # BTC's minimum size
+    hedge: bool = True  # the venue has a hedge mode
+    no_stops: tuple = ()  # the conditional orders (of STOPS) the venue has no kind of
+    stops: tuple = ()  # (name, listed as) where the venue lists a conditional order its own way
+    hedge_stops: tuple = ()  # the same, over ``stops``, where a hedge-mode account's differ
+    one_way_leg: str | None = "BOTH"  # the leg an order of a one-way account names
+    cancel_all_after: bool = True  # the adapter arms the venue's countdown here
+    data_age_in_event_time: bool = False  # the snapshot's event time says how old the data is
+
+
+INPROCESS = Terms(data_age_in_event_time=True)
+
+
+def face_terms() -> dict[str, Terms]:
+    """The in-process adapter, then every venue with a face (``adapters.registry``), in registry
+    order: each with its terms."""
+    from importlib import import_module
+
+    found = {p.venue: import_module(f"{p.package.__name__}.contract") for p in parts("FACE")}
+    return {"inprocess": INPROCESS, **{v: Terms(**m.FACE_TERMS) for v, m in found.items()}}
+
+
+TERMS = face_terms()
+FACES = list(TERMS)
+SIM_IDS = {p.venue: p.package.SIM_ID for p in parts("FACE")}  # the ccxt id each face answers as
 
 
 @dataclass
@@ -65,26 +91,30 @@ class Face:
     faults: FaultPlan
     account: str
 
+    @property
+    def terms(self) -> Terms:
+        return TERMS[self.kind]
+
     def sym(self, base: str) -> str:
         """The unified symbol of the engine's ``base``USDT market on this face (Hyperliquid's
         perpetuals are USDC's: the face lists the engine's markets by coin)."""
-        return f"{base}/USDC:USDC" if self.kind == "hyperliquid" else f"{base}/USDT:USDT"
+        return f"{base}/{self.terms.quote}:{self.terms.quote}"
 
     def cid(self, name: str) -> str:
-        """A test's client order id on this face: Hyperliquid takes only the engine's form (ks
-        and 30 hex digits, sent as a cloid), made here from the name."""
-        return client_order_id("contract", name) if self.kind == "hyperliquid" else name
+        """A test's client order id on this face: a venue that takes only the engine's form (ks
+        and 30 hex digits) gets one made from the name."""
+        return client_order_id("contract", name) if self.terms.engine_client_ids else name
 
     def op(self, name: str) -> str:
-        """The face's operation of a read: Hyperliquid's balance and positions are one read
-        (clearinghouseState), the face's ``account``."""
-        return "account" if self.kind == "hyperliquid" and name == "positions" else name
+        """The face's operation of a read (Hyperliquid's balance and positions are one read,
+        clearinghouseState, the face's ``account``)."""
+        return dict(self.terms.reads).get(name, name)
 
     def close(self, symbol: str | None = None, side: str = "sell", cid: str = "kscontract1", **kw) -> OrderIntent:
-        """:func:`close_intent` on this face: its symbol and client id; on Hyperliquid, which
-        has no market order, a limit IOC 2 % through the mark (the engine's marks are flat)."""
-        if self.kind == "hyperliquid" and kw.get("limit") is None:
-            kw["limit"] = 58_800.0 if side == "sell" else 61_200.0
+        """:func:`close_intent` on this face: its symbol and client id; on a venue with no
+        market order, a limit IOC through the mark (the engine's marks are flat)."""
+        if self.terms.close_limits is not None and kw.get("limit") is None:
+            kw["limit"] = self.terms.close_limits[0 if side == "sell" else 1]
         return close_intent(symbol or self.sym("BTC"), side, cid=self.cid(cid), **kw)
 
     def position(self, symbol: str, position_side: str | None = None) -> float:
@@ -95,16 +125,21 @@ class Face:
         return total
 
     async def outcome(self, result):
-        """A submit's result as the venue knows it: OKX's and Bybit's order answers carry no fill
-        (an ``ordId`` and an ``sCode``; the order's ids), so its outcome is read back by client
+        """A submit's result as the venue knows it: where the order's answer carries no fill
+        (OKX: an ``ordId`` and an ``sCode``; Bybit: the order's ids), it is read back by client
         id, as the runner reconciles one."""
-        if self.kind not in ("okx", "ccxt-bybit"):
+        if not self.terms.reads_back:
             return result
         return await self.adapter.fetch_order(self.sym("BTC"), result.client_order_id)
 
     def orders_sent(self) -> int:
         return sum(1 for e in self.engine.events if getattr(e, "kind", None) == "order"
                    or (isinstance(e, dict) and e.get("kind") == "order"))
+
+
+def hedge_only(kind: str, account: str = "sim-hedge") -> None:
+    if account == "sim-hedge" and not TERMS[kind].hedge:
+        pytest.skip(f"{kind} has no hedge mode: an order has no leg to close")
 
 
 @asynccontextmanager
@@ -123,44 +158,11 @@ async def face(kind: str, account: str = "sim-main", scenario: str = "calm"):
             await adapter.close()
         return
     from adapters.ccxt_exchange import CcxtAdapter
+    from adapters.simulated.venues import sim_account
 
-    if kind == "hyperliquid":
-        from adapters.venues.hyperliquid.face import account_address, account_key
-
-        os.environ["KS_CONTRACT_HL_KEY"] = account_key(account)
-        async with SimServer(engine, faults=faults, auth_clock=wall_clock, hang_s=TIMEOUT_S + SLACK_S) as server:
-            acc = Account.model_validate({
-                "name": account, "venue": "hyperliquid", "market_type": "futures", "quote_currency": "USDC",
-                "api_url": server.base_url, "credentials": {"wallet_address": account_address(account),
-                                                            "private_key": {"env": "KS_CONTRACT_HL_KEY"}}})
-            adapter = CcxtAdapter(acc, urls=acc.api_url, timeout=TIMEOUT_S, max_retries=1, backoff_s=0.05)
-            try:
-                await adapter.snapshot()  # markets loaded before any fault is scripted
-                yield Face(kind, adapter, engine, faults, account)
-            finally:
-                await adapter.close()
-        return
-    if kind == "okx":
-        from adapters.venues.okx.face import okx_account
-
-        async with SimServer(engine, faults=faults, auth_clock=wall_clock, hang_s=TIMEOUT_S + SLACK_S) as server:
-            acc = okx_account(server, account)
-            adapter = CcxtAdapter(acc, urls=acc.api_url, timeout=TIMEOUT_S, max_retries=1, backoff_s=0.05)
-            try:
-                await adapter.snapshot()  # markets loaded before any fault is scripted
-                yield Face(kind, adapter, engine, faults, account)
-            finally:
-                await adapter.close()
-        return
-    key, secret = KEYS[account]
-    os.environ["KS_CONTRACT_KEY"], os.environ["KS_CONTRACT_SECRET"] = key, secret
-    acc = Account.model_validate({
-        "name": account, "venue": "bybit" if kind == "ccxt-bybit" else "binanceusdm", "market_type": "futures",
-        "hedge_mode": account == "sim-hedge",
-        "credentials": {"api_key": {"env": "KS_CONTRACT_KEY"}, "secret": {"env": "KS_CONTRACT_SECRET"}},
-    })
     async with SimServer(engine, faults=faults, auth_clock=wall_clock, hang_s=TIMEOUT_S + SLACK_S) as server:
-        adapter = CcxtAdapter(acc, urls=server.base_url, timeout=TIMEOUT_S, max_retries=1, backoff_s=0.05)
+        acc = sim_account(server, account, SIM_IDS[kind])
+        adapter = CcxtAdapter(acc, urls=acc.api_url, timeout=TIMEOUT_S, max_retries=1, backoff_s=0.05)
         try:
             await adapter.snapshot()  # markets loaded before any fault is scripted
             yield Face(kind, adapter, engine, faults, account)
@@ -216,12 +218,10 @@ def test_snapshot_reports_equity_positions_and_markets(kind):
         # Hyperliquid says only the account's: none
         said = {p.symbol.split("/")[0]: p.maintenance_margin for p in s.positions}
         views = {f.engine.markets[v.symbol].base: v.maint_margin for v in f.engine.positions(f.account)}
-        assert said == ({b: None for b in views} if f.kind == "hyperliquid" else
-                        {b: pytest.approx(mm, abs=1e-8) for b, mm in views.items()}) and min(views.values()) > 0
+        assert said == ({b: pytest.approx(mm, abs=1e-8) for b, mm in views.items()} if f.terms.maintenance_margin
+                        else {b: None for b in views}) and min(views.values()) > 0
         rules = s.markets[f.sym("BTC")]
-        # Hyperliquid has no minimum size, only a minimum order value (10 USDC)
-        min_amount = 0.0 if f.kind == "hyperliquid" else 0.001
-        assert rules.amount_step == pytest.approx(0.001) and rules.min_amount == pytest.approx(min_amount)
+        assert rules.amount_step == pytest.approx(0.001) and rules.min_amount == pytest.approx(f.terms.min_amount)
 
     run(body, kind)
 
@@ -291,8 +291,7 @@ def test_chunks_never_add_up_to_more_than_the_position(kind):
 
 @pytest.mark.parametrize("kind", FACES)
 def test_hedge_mode_closes_only_the_named_leg(kind):
-    if kind == "hyperliquid":
-        pytest.skip("Hyperliquid has no hedge mode: one position a coin (its face lists a hedged account's legs apart)")
+    hedge_only(kind)
 
     async def body(f: Face):
         intent = f.close(side="buy", amount=1.0, position_side="SHORT", cid="kshedge1")
@@ -341,14 +340,15 @@ STOPS = [
 
 
 def stops(f: Face) -> list:
-    """The conditional orders a face's venue has: Hyperliquid has no trailing stop."""
-    return [s for s in STOPS if not (f.kind == "hyperliquid" and s[2].startswith("TRAILING"))]
+    """The conditional orders a face's venue has (Hyperliquid has no trailing stop)."""
+    return [s for s in STOPS if s[0] not in f.terms.no_stops]
 
 
 def algo_id(f: Face, name: str) -> str:
-    """The client id a conditional order is placed with on the engine: on Hyperliquid, the
-    cloid the face lists (the adapter reads it back as ``f.cid(name)``)."""
-    return to_cloid(f.cid(name)) if f.kind == "hyperliquid" else name
+    """The client id a conditional order is placed with on the engine: where the face lists a
+    cloid, that cloid (the adapter reads it back as ``f.cid(name)``)."""
+    prefix = f.terms.cloid_prefix
+    return name if prefix is None else prefix + f.cid(name)[2:]
 
 
 def place_stops(f: Face) -> None:
@@ -365,8 +365,7 @@ def place_stops(f: Face) -> None:
 @pytest.mark.parametrize("kind", FACES)
 @pytest.mark.parametrize("account", ["sim-main", "sim-hedge"])
 def test_conditional_orders_are_listed_with_their_kind_and_trigger_price(kind, account):
-    if kind == "hyperliquid" and account == "sim-hedge":
-        pytest.skip("Hyperliquid has no hedge mode: an order has no leg to close")
+    hedge_only(kind, account)
 
     async def body(f: Face):
         place_stops(f)
@@ -381,35 +380,17 @@ def test_conditional_orders_are_listed_with_their_kind_and_trigger_price(kind, a
             "sl": ("conditional", "market", "sell", 2_500.0, None, True, 10.0),
             "close-tp": ("conditional", "market", "sell", 4_000.0, None, True, 0.0),
             "entry-stop-limit": ("conditional", "limit", "sell", 2_400.0, 2_390.0, False, 1.0),
-            # Bybit shows where a trailing stop triggers now: 1 % under the best mark, 3,000
-            "trail": ("trailing", "market", "sell", 2_970.0 if f.kind == "ccxt-bybit" else None, None, True, 5.0),
+            "trail": ("trailing", "market", "sell", None, None, True, 5.0),
         }
-        if f.kind == "okx":
-            # OKX keeps them as TP/SL (``conditional``) and trailing (``move_order_stop``) algo
-            # orders, whose ordType ccxt hands on as the type; a closing TP/SL is read as a position
-            # TP/SL; a trailing stop shows the trigger it has reached (moveTriggerPx: 1 % below 3,000);
-            # a TP/SL's limit price is its slOrdPx / tpOrdPx, which ccxt does not read (px, ordPx only)
-            want.update({
-                "entry-stop": ("conditional", "conditional", "buy", 3_500.0, None, False, 1.0),
-                "entry-stop-limit": ("conditional", "conditional", "sell", 2_400.0, None, False, 1.0),
-                "sl": ("tpsl", "conditional", "sell", 2_500.0, None, True, 10.0),
-                "close-tp": ("tpsl", "conditional", "sell", 4_000.0, None, True, 0.0),
-                "trail": ("trailing", "move_order_stop", "sell", 2_970.0, None, True, 5.0),
-            })
-        if f.kind == "hyperliquid":
-            # Hyperliquid has no trailing stop; a market trigger order rests with its limitPx (the
-            # face gives the trigger price), which ccxt reads as its price; a close-position
-            # take-profit is a position TP/SL (isPositionTpsl), whose orderType ccxt hands on
-            want.pop("trail")
-            want.update({
-                "entry-stop": ("conditional", "market", "buy", 3_500.0, 3_500.0, False, 1.0),
-                "sl": ("conditional", "market", "sell", 2_500.0, 2_500.0, True, 10.0),
-                "close-tp": ("tpsl", "take profit market", "sell", 4_000.0, 4_000.0, True, 0.0),
-            })
+        # where the venue lists one its own way (its contract's FACE_TERMS say why)
+        want.update({name: tuple(listed) for name, listed in f.terms.stops})
+        if account == "sim-hedge":
+            want.update({name: tuple(listed) for name, listed in f.terms.hedge_stops})
+        for name in f.terms.no_stops:
+            want.pop(name)
         assert got == want
         legs = {names.get(o.client_id, o.client_id): o.position_side for o in s.orders}
-        one_way = None if f.kind == "hyperliquid" else "BOTH"  # (Hyperliquid's order rows name no leg)
-        assert legs["sl"] == ("LONG" if account == "sim-hedge" else one_way)
+        assert legs["sl"] == ("LONG" if account == "sim-hedge" else f.terms.one_way_leg)
 
     run(body, kind, account=account)
 
@@ -418,8 +399,7 @@ def test_conditional_orders_are_listed_with_their_kind_and_trigger_price(kind, a
 @pytest.mark.parametrize("account", ["sim-main", "sim-hedge"])
 @pytest.mark.parametrize("which,left", [("entries", {"sl", "close-tp", "trail"}), ("all", set())])
 def test_cancel_orders_entries_keeps_conditional_orders_that_only_reduce(kind, account, which, left):
-    if kind == "hyperliquid" and account == "sim-hedge":
-        pytest.skip("Hyperliquid has no hedge mode: an order has no leg to close")
+    hedge_only(kind, account)
 
     async def body(f: Face):
         place_stops(f)
@@ -440,9 +420,9 @@ def test_cancel_orders_entries_keeps_conditional_orders_that_only_reduce(kind, a
 @pytest.mark.parametrize("kind", FACES)
 def test_native_dead_mans_switch_arms_and_disarms(kind):
     async def body(f: Face):
-        if f.kind == "ccxt-bybit":
-            # Bybit's DCP fires on a private websocket's drop: the adapter keeps none here, so it
-            # offers none, and says so rather than arming a switch that would never fire
+        if not f.terms.cancel_all_after:
+            # (Bybit's DCP fires on a private websocket's drop: the adapter keeps none here, so it
+            # offers none, and says so rather than arming a switch that would never fire)
             assert not f.adapter.capabilities.cancel_all_after
             assert await reason_of(f.adapter.arm_cancel_all_after(60, (f.sym("BTC"),))) is Reason.UNSUPPORTED
             return
@@ -532,7 +512,7 @@ def test_stale_data_is_never_reported_fresher_than_the_venue_says(kind):
         before = int(time.time() * 1000)
         s = await bounded(f.adapter.snapshot())
         assert s.fetch.ok
-        if f.kind == "inprocess":
+        if f.terms.data_age_in_event_time:
             assert s.ts_event <= f.engine.now() - 120_000
         else:
             assert s.ts_observed is not None and before <= s.ts_observed
@@ -786,6 +766,8 @@ def test_the_hyperliquid_rows_client_id_is_the_planners():
     from adapters.venues.hyperliquid import contract
 
     assert contract.CID == client_order_id("decision-1", "hyperliquid/main/BTC/USDT:USDT/long#1")
+    from adapters.venues.hyperliquid.dialect import to_cloid
+
     assert contract.CLOID == to_cloid(contract.CID)
 
 

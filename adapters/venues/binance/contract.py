@@ -28,3 +28,8 @@ ROWS = (
      "countdown": ("dapiPrivatePostCountdownCancelAll", {"symbol": "BTCUSD_PERP", "countdownTime": 60000}),
      "order_rate": 5.0},
 )
+
+
+# Where its simulator face (adapters/venues/binance/face.py, answering as binanceusdm) differs from
+# the adapter contract's plain case: nowhere (tests/contract/test_adapter_contract.py: Terms).
+FACE_TERMS: dict = {}

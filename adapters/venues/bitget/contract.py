@@ -11,3 +11,21 @@ ROWS = (
      "lookup": ("fetch_order", {"clientOid": "ks1"}), "short_leg_info": {"holdSide": "short", "posMode": "hedge_mode"},
      "max_client_id_length": 36, "countdown": None, "order_rate": 8.0},
 )
+
+
+# Where its simulator face differs from the adapter contract's plain case
+# (tests/contract/test_adapter_contract.py: Terms): an order's answer carries no fill (the outcome
+# is read back); no countdown on the classic account; a position's maintenance margin is not
+# given (all-position has none). Conditional orders are plan orders whose planType ccxt hands on
+# as the type (``normal_plan``; a close-position take-profit ``pos_profit``, a position TP/SL); a
+# trailing stop shows its trigger (the best mark, 3,000) and is a ``moving_plan`` when it only
+# closes (one-way, reduce-only), a ``track_plan`` in hedge mode.
+FACE_TERMS = {
+    "reads_back": True, "cancel_all_after": False, "maintenance_margin": False,
+    "stops": (("entry-stop", ("conditional", "normal_plan", "buy", 3_500.0, None, False, 1.0)),
+              ("entry-stop-limit", ("conditional", "normal_plan", "sell", 2_400.0, 2_390.0, False, 1.0)),
+              ("sl", ("conditional", "normal_plan", "sell", 2_500.0, None, True, 10.0)),
+              ("close-tp", ("tpsl", "pos_profit", "sell", 4_000.0, None, True, 0.0)),
+              ("trail", ("trailing", "moving_plan", "sell", 3_000.0, None, True, 5.0))),
+    "hedge_stops": (("trail", ("trailing", "track_plan", "sell", 3_000.0, None, True, 5.0)),),
+}

@@ -10,3 +10,13 @@ ROWS = (
      "countdown": ("privatePostV5OrderDisconnectedCancelAll", {"product": "DERIVATIVES", "timeWindow": 60}),
      "options": (("bybit_dcp_websocket", True),), "order_rate": 10.0},
 )
+
+
+# Where its simulator face differs from the adapter contract's plain case
+# (tests/contract/test_adapter_contract.py: Terms): order/create answers only the order's ids (a
+# submit's outcome is read back); it shows where a trailing stop triggers now (1 % under the best
+# mark, 3,000); its DCP needs a private websocket, which the adapter does not keep there.
+FACE_TERMS = {
+    "reads_back": True, "cancel_all_after": False,
+    "stops": (("trail", ("trailing", "market", "sell", 2_970.0, None, True, 5.0)),),
+}

@@ -18,3 +18,21 @@ ROWS = (
      "max_client_id_length": 32, "countdown": ("cancel_all_orders_after", 60000),
      "cid": CID, "close_price": 59_000.0, "create_answer_has_id": False, "order_rate": 5.0},
 )
+
+
+# Where its simulator face differs from the adapter contract's plain case
+# (tests/contract/test_adapter_contract.py: Terms): perpetuals in USDC; client ids in the engine's
+# form only, a conditional order's listed as its cloid; balance and positions one read
+# (clearinghouseState, the face's ``account``); no market order (a close is a limit IOC 2 % through
+# the mark); no position's maintenance margin (the account's only); no minimum size (a minimum
+# order value); no hedge mode (its order rows name no leg); no trailing stop; a market trigger
+# order rests with its limitPx (the face gives the trigger price), which ccxt reads as its price;
+# a close-position take-profit is a position TP/SL (isPositionTpsl), whose orderType ccxt hands on.
+FACE_TERMS = {
+    "quote": "USDC", "engine_client_ids": True, "cloid_prefix": "0x00", "reads": (("positions", "account"),),
+    "close_limits": (58_800.0, 61_200.0), "maintenance_margin": False, "min_amount": 0.0, "hedge": False,
+    "one_way_leg": None, "no_stops": ("trail",),
+    "stops": (("entry-stop", ("conditional", "market", "buy", 3_500.0, 3_500.0, False, 1.0)),
+              ("sl", ("conditional", "market", "sell", 2_500.0, 2_500.0, True, 10.0)),
+              ("close-tp", ("tpsl", "take profit market", "sell", 4_000.0, 4_000.0, True, 0.0))),
+}

@@ -8,3 +8,19 @@ ROWS = (
      "max_client_id_length": 32, "countdown": ("privatePostTradeCancelAllAfter", {"timeOut": "60"}),
      "order_rate": 20.0},
 )
+
+
+# Where its simulator face differs from the adapter contract's plain case
+# (tests/contract/test_adapter_contract.py: Terms): an order's answer carries no fill (an ordId and
+# an sCode: the outcome is read back). Conditional orders are TP/SL (``conditional``) and trailing
+# (``move_order_stop``) algo orders, whose ordType ccxt hands on as the type; a closing TP/SL is
+# read as a position TP/SL; a trailing stop shows the trigger it has reached (moveTriggerPx: 1 %
+# below 3,000); a TP/SL's limit price is its slOrdPx / tpOrdPx, which ccxt does not read.
+FACE_TERMS = {
+    "reads_back": True,
+    "stops": (("entry-stop", ("conditional", "conditional", "buy", 3_500.0, None, False, 1.0)),
+              ("entry-stop-limit", ("conditional", "conditional", "sell", 2_400.0, None, False, 1.0)),
+              ("sl", ("tpsl", "conditional", "sell", 2_500.0, None, True, 10.0)),
+              ("close-tp", ("tpsl", "conditional", "sell", 4_000.0, None, True, 0.0)),
+              ("trail", ("trailing", "move_order_stop", "sell", 2_970.0, None, True, 5.0))),
+}
