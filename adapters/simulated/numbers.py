@@ -1,6 +1,7 @@
-"""Numbers as the Binance USDⓈ-M faces write them: fixed decimals, money amounts, and a market's
-price and amount places. Shared by the REST face (``adapters/venues/binance/face_rows.py``) and
-the websocket face (:mod:`.stream`), which render the same fields.
+"""Numbers as the venues' faces write them: fixed decimals (Binance USDⓈ-M's :func:`fixed`; the
+others' :func:`plain`, a price and an amount at a market's places), money amounts, and a
+market's price and amount places. Shared by the REST faces and the websocket faces, which
+render the same fields.
 
 What it must not do: keep state (a cache of a market's places is all it holds)."""
 
@@ -15,6 +16,22 @@ from .views import money
 def fixed(x: float, d: int) -> str:
     s = "%.*f" % (d, x)
     return "0" if d == 0 and float(s) == 0 else s
+
+
+def plain(x: float, d: int) -> str:
+    """``x`` at ``d`` places, a zero as "0" at any places (as Bybit, OKX and Bitget write one)."""
+    s = "%.*f" % (d, x)
+    return "0" if float(s) == 0 else s
+
+
+def price_text(m: MarketSpec, x: float) -> str:
+    """A price at the market's places (:func:`plain`), none ("") for a zero."""
+    return plain(x, decimals(m.price_tick)) if x else ""
+
+
+def size_text(m: MarketSpec, x: float) -> str:
+    """An amount at the market's places (:func:`plain`)."""
+    return plain(x, decimals(m.amount_step))
 
 
 def money_text(x: float) -> str:

@@ -194,6 +194,11 @@ def algo_update(engine: SimExchange, c: AlgoChanged) -> dict[str, Any]:
     return {"e": "ALGO_UPDATE", "T": c.ts, "E": c.ts, "o": d}
 
 
+def dumps(body: Any) -> str:
+    """A frame as the venues write one: compact JSON."""
+    return json.dumps(body, separators=(",", ":"))
+
+
 def malformed(text: str, how: str) -> str:
     """``text`` broken the way a STREAM_MALFORMED fault asks: "json" cut short, "fields" without
     its payload (``a``, ``o``, ``p``), "event" with an event type nobody knows."""
@@ -318,13 +323,52 @@ class PushFace:
             if writer in self._writers:
                 self._writers.remove(writer)
 
+    # where a venue's frame names its event (a path of keys) and the name a malformed ("event")
+    # frame carries instead; None: Binance's frames (:func:`malformed`)
+    EVENT_AT: Optional[tuple[str, ...]] = None
+    EVENT_UNKNOWN = ""
+    # the venue's error (its arguments to ``_error``) when a socket's login ends; None: it has none
+    LOGGED_OUT: Optional[tuple[Any, ...]] = None
+
+    @classmethod
+    def for_server(cls, server: Any, **options: Any) -> Any:
+        """The face :class:`adapters.simulated.http.SimServer` serves (its venue's ``stream_face``),
+        checking logins against the server's clock."""
+        return cls(server, **{"auth_clock": server.auth_clock, **options})
+
+    def _to(self, account: str, channel: str) -> list[_Socket]:
+        """The sockets logged in as ``account`` that subscribed to ``channel``."""
+        return [s for s in self.sockets if s.owner == account and channel in s.streams]
+
+    _error: Callable[..., None]  # a venue's error on a socket (one that logs sockets in has one)
+
     def _malformed(self, text: str, how: str) -> str:
-        return malformed(text, how)
+        """``text`` broken the way a STREAM_MALFORMED fault asks: "json" cut short, "fields"
+        without its ``data``, "event" naming an event nobody knows (at :attr:`EVENT_AT`)."""
+        if self.EVENT_AT is None:
+            return malformed(text, how)
+        if how not in ("fields", "event"):
+            return text[: max(1, len(text) // 2)]
+        body = json.loads(text)
+        if how == "fields":
+            body.pop("data", None)
+            return dumps(body)
+        *path, name = self.EVENT_AT
+        node = body
+        for k in path:
+            node = node.get(k) if isinstance(node, dict) else None
+        if isinstance(node, dict):
+            node[name] = self.EVENT_UNKNOWN
+        return dumps(body)
 
     def _end_authorization(self, s: _Socket) -> bool:
         """A LISTEN_KEY_EXPIRED fault on ``s``: whether the venue ended its authorization (the
-        frame is then not sent)."""
-        return False
+        frame is then not sent): a venue with :attr:`LOGGED_OUT` logs the socket out."""
+        if self.LOGGED_OUT is None or s.owner is None:
+            return False
+        s.owner = None
+        self._error(s, *self.LOGGED_OUT)
+        return True
 
     async def _write(self, s: _Socket) -> None:
         """Send what the socket's queue holds, through the stream faults (never the answers)."""
@@ -589,4 +633,5 @@ def point_ws(exchange: Any, base_url: str) -> Any:
 
 
 __all__ = ["StreamFace", "PushFace", "ListenKeys", "ListenKey", "ListenKeyError", "LISTEN_KEY_MS", "mark_price_update",
-           "account_update", "order_trade_update", "algo_update", "malformed", "ws_urls", "point_ws", "UNKNOWN_EVENT"]
+           "account_update", "order_trade_update", "algo_update", "dumps", "malformed", "ws_urls", "point_ws",
+           "UNKNOWN_EVENT"]

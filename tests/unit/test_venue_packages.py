@@ -21,12 +21,12 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 
-INIT = '''"""Kraken Futures, a venue added as a folder."""
+INIT = '''"""A made-up venue (no ccxt id of its name), added as a folder."""
 
 ORDER = {order}
 CCXT_IDS = {ids}
 DIALECT = "dialect"
-SIM_ID = "krakenfutures"
+SIM_ID = "zzfutures"
 FACE = "face"
 STREAM_FACE = "face_stream"
 '''
@@ -34,11 +34,11 @@ DIALECT = '''
 from ...ccxt_exchange.dialects.base import Dialect
 
 
-class KrakenFuturesDialect(Dialect):
+class ZzFuturesDialect(Dialect):
     pass
 
 
-DIALECTS = (KrakenFuturesDialect(id="krakenfutures", order_rate=3.0),)
+DIALECTS = (ZzFuturesDialect(id="zzfutures", order_rate=3.0),)
 '''
 FACE = '''
 PREFIXES = ("/derivatives/api/v3/",)
@@ -49,7 +49,7 @@ async def handle(server, request):
 
 
 def sim_account(server, account, **fields):
-    return ("krakenfutures", account)
+    return ("zzfutures", account)
 '''
 STREAM_FACE = '''
 class ZzStream:
@@ -79,13 +79,13 @@ from adapters.simulated.engine import ManualClock
 from adapters.simulated.scenarios import build
 from adapters.simulated.http import SimServer
 from killswitch.cli.schema import dialect_venues_text
-server = SimServer(build("calm", ManualClock(0)), venue_streams={"krakenfutures": {"tick_s": 0.5}})
+server = SimServer(build("calm", ManualClock(0)), venue_streams={"zzfutures": {"tick_s": 0.5}})
 print(json.dumps({
-    "dialects": list(DIALECTS), "rate": dialect_for("krakenfutures").order_rate,
+    "dialects": list(DIALECTS), "rate": dialect_for("zzfutures").order_rate,
     "raw_fields": [type(d).__name__ for d in KNOWN_RAW_FIELDS.shapes], "dialects_alone": dialects_alone,
     "face": FACES.get("/derivatives/api/v3/") is not None, "sim_venues": list(VENUES),
-    "account": list(sim_account(None, "a", "krakenfutures")), "stream": server.krakenfutures_stream.options,
-    "generated": '"krakenfutures",' in dialect_venues_text()}))
+    "account": list(sim_account(None, "a", "zzfutures")), "stream": server.zzfutures_stream.options,
+    "generated": '"zzfutures",' in dialect_venues_text()}))
 '''
 
 
@@ -106,27 +106,27 @@ def _probe(root: Path) -> subprocess.CompletedProcess:
 
 
 def test_a_new_venue_folder_is_in_every_registry_and_nothing_else_is_edited(tmp_path):
-    root = _copy_with_venue(tmp_path, "krakenfutures", INIT.format(order=9, ids='("krakenfutures",)'))
+    root = _copy_with_venue(tmp_path, "zzfutures", INIT.format(order=9, ids='("zzfutures",)'))
     r = _probe(root)
     assert r.returncode == 0, r.stderr
     got = json.loads(r.stdout)
     assert got["dialects"] == ["binance", "binanceusdm", "binancecoinm", "bybit", "okx", "hyperliquid", "bitget",
-                               "krakenfutures"]
+                               "zzfutures"]
     assert got["rate"] == 3.0
     # raw answers are read in registry order, the new venue's fields last (its ORDER)
     assert got["raw_fields"] == ["BinanceDialect", "BybitDialect", "OkxDialect", "HyperliquidDialect",
-                                 "BitgetDialect", "KrakenFuturesDialect"]
+                                 "BitgetDialect", "ZzFuturesDialect"]
     assert got["dialects_alone"], "reading the dialects loaded the simulator"
-    assert got["face"] and got["sim_venues"][-1] == "krakenfutures"
-    assert got["account"] == ["krakenfutures", "a"] and got["stream"] == {"tick_s": 0.5}
+    assert got["face"] and got["sim_venues"][-1] == "zzfutures"
+    assert got["account"] == ["zzfutures", "a"] and got["stream"] == {"tick_s": 0.5}
     assert got["generated"], "make schemas would not list the new venue's ids"
 
 
 @pytest.mark.parametrize("init, said", [
-    (INIT.format(order=9, ids='("krakenfutures", "kraken")'),
-     "adapters/venues/zz: CCXT_IDS ('krakenfutures', 'kraken') but its dialects are ('krakenfutures',)"),
-    (INIT.format(order=2, ids='("krakenfutures",)'), "two venue packages declare the same ORDER"),
-    (INIT.format(order=9, ids='("krakenfutures",)').replace('STREAM_FACE = "face_stream"\n', ""),
+    (INIT.format(order=9, ids='("zzfutures", "zzspot")'),
+     "adapters/venues/zz: CCXT_IDS ('zzfutures', 'zzspot') but its dialects are ('zzfutures',)"),
+    (INIT.format(order=2, ids='("zzfutures",)'), "two venue packages declare the same ORDER"),
+    (INIT.format(order=9, ids='("zzfutures",)').replace('STREAM_FACE = "face_stream"\n', ""),
      "adapters.venues.zz does not declare STREAM_FACE"),
 ])
 def test_a_venue_folder_whose_data_is_wrong_is_refused_by_name(tmp_path, init, said):

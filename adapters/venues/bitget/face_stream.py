@@ -59,7 +59,7 @@ from aiohttp import web
 
 from ...simulated.changes import AccountChanged, AlgoChanged, Change, MarkSet, OrderChanged
 from ...simulated.engine import decimals
-from ...simulated.stream import PushFace, _Socket
+from ...simulated.stream import _Socket, PushFace, dumps
 from .face import BitgetFace
 from .face_wire import PRODUCT, _f, _money, _px, _sz, symbol_id
 from ...simulated.faces.shared import loopback
@@ -79,6 +79,10 @@ CCXT_OPTIONS = {"defaultType": "swap", "uta": False}
 
 class BitgetStreamFace(PushFace):
     """The Bitget websocket face over ``server``'s engine (see the module docstring)."""
+
+    EVENT_AT = ("arg", "channel")
+    EVENT_UNKNOWN = UNKNOWN_CHANNEL
+    LOGGED_OUT = (30004, "User needs to log in")
 
     def __init__(self, server: Any, *, mark_every_ms: int = 300, quiet_every_ms: int = 1_000,
                  tick_s: float = 0.05, auth_clock: Optional[Callable[[], int]] = None):
@@ -100,7 +104,7 @@ class BitgetStreamFace(PushFace):
     # --- requests ---------------------------------------------------------------------------------------
 
     def _say(self, sock: _Socket, body: dict) -> None:
-        sock.queue.put_nowait((None, _dumps(body)))
+        sock.queue.put_nowait((None, dumps(body)))
 
     def _error(self, sock: _Socket, code: int, msg: str, arg: Any = None) -> None:
         self._say(sock, {"event": "error", **({"arg": arg} if arg is not None else {}), "code": code, "msg": msg})
@@ -172,21 +176,11 @@ class BitgetStreamFace(PushFace):
         elif channel == "account":
             self._push(sock, "account", [self._account_row(sock.owner or "", now)], now)
 
-    def _end_authorization(self, s: _Socket) -> bool:
-        if s.owner is None:
-            return False
-        s.owner = None
-        self._error(s, 30004, "User needs to log in")
-        return True
-
     # --- pushes -----------------------------------------------------------------------------------------
 
     def _push(self, s: _Socket, channel: str, data: list, ts: int) -> None:
         arg = s.pushed["args"].get(channel, {"instType": PRODUCT, "channel": channel, "instId": "default"})
-        s.queue.put_nowait(("user", _dumps({"action": "snapshot", "arg": arg, "data": data, "ts": ts})))
-
-    def _to(self, account: str, channel: str) -> list[_Socket]:
-        return [s for s in self.sockets if s.owner == account and channel in s.streams]
+        s.queue.put_nowait(("user", dumps({"action": "snapshot", "arg": arg, "data": data, "ts": ts})))
 
     def _on_change(self, c: Change) -> None:
         if isinstance(c, MarkSet):
@@ -230,7 +224,7 @@ class BitgetStreamFace(PushFace):
                "holdingAmount": "0", "baseVolume": "0", "quoteVolume": "0", "openUtc": text, "symbolType": "1",
                "symbol": symbol_id(m), "deliveryPrice": "0", "ts": str(ts)}
         arg = s.pushed["args"].get(key, {"instType": PRODUCT, "channel": "ticker", "instId": symbol_id(m)})
-        s.queue.put_nowait(("market", _dumps({"action": "snapshot", "arg": arg, "data": [row], "ts": ts})))
+        s.queue.put_nowait(("market", dumps({"action": "snapshot", "arg": arg, "data": [row], "ts": ts})))
 
     async def _run_pump(self) -> None:
         loop = asyncio.get_running_loop()
@@ -304,21 +298,6 @@ class BitgetStreamFace(PushFace):
         row["uTime"] = str(c.ts)
         return row
 
-    # --- faults -----------------------------------------------------------------------------------------
-
-    def _malformed(self, text: str, how: str) -> str:
-        if how in ("fields", "event"):
-            body = json.loads(text)
-            if how == "fields":
-                body.pop("data", None)
-            elif isinstance(body.get("arg"), dict):
-                body["arg"]["channel"] = UNKNOWN_CHANNEL
-            return _dumps(body)
-        return text[: max(1, len(text) // 2)]
-
-
-def _dumps(body: Any) -> str:
-    return json.dumps(body, separators=(",", ":"))
 
 
 def ws_urls(base_url: str) -> dict[str, str]:
@@ -349,10 +328,8 @@ def bitget_pro_client(server: Any, account: str, *, strict: bool = True, **confi
     return ex
 
 
-def stream_face(server: Any, **options: Any) -> BitgetStreamFace:
-    """The face :class:`adapters.simulated.http.SimServer` serves as its ``bitget_stream``
-    (``/v2/ws/public``, ``/v2/ws/private``), checking logins against the server's clock."""
-    return BitgetStreamFace(server, **{"auth_clock": server.auth_clock, **options})
+# the face SimServer serves as its ``bitget_stream`` (:meth:`PushFace.for_server`)
+stream_face = BitgetStreamFace.for_server
 
 
 __all__ = ["stream_face", "BitgetStreamFace", "CHANNELS", "UNKNOWN_CHANNEL", "WS_PLAN_TYPES", "bitget_pro_client",

@@ -18,8 +18,8 @@ What it must not do
 from __future__ import annotations
 
 from ...simulated.engine import (DUPLICATE_CLIENT_ID, INSUFFICIENT_BALANCE, INVALID_SYMBOL, MARGIN_INSUFFICIENT,
-                                 NOTIONAL_TOO_SMALL, PRECISION, REDUCE_ONLY_REJECTED, MarketSpec, decimals)
-from ...simulated.views import money
+                                 NOTIONAL_TOO_SMALL, PRECISION, REDUCE_ONLY_REJECTED, MarketSpec)
+from ...simulated.numbers import money_text as _money, plain as _f, price_text as _px, size_text as _sz  # noqa: F401
 
 PRODUCT = "USDT-FUTURES"
 PLAN_TYPES = ("normal_plan", "track_plan", "profit_plan", "loss_plan", "pos_profit", "pos_loss", "moving_plan")
@@ -45,21 +45,8 @@ _CODES: dict[int, tuple[str, str]] = {
 }
 
 
-def _f(x: float, d: int) -> str:
-    s = "%.*f" % (d, x)
-    return "0" if float(s) == 0 else s
 
 
-def _money(x: float) -> str:
-    return "%.8f" % money(x)
-
-
-def _px(m: MarketSpec, x: float) -> str:
-    return _f(x, decimals(m.price_tick)) if x else ""
-
-
-def _sz(m: MarketSpec, x: float) -> str:
-    return _f(x, decimals(m.amount_step))
 
 
 def symbol_id(m: MarketSpec) -> str:

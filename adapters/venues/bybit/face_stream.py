@@ -51,7 +51,7 @@ from aiohttp import web
 
 from ...simulated.changes import AccountChanged, AlgoChanged, Change, LegState, MarkSet, OrderChanged
 from ...simulated.numbers import digits as _digits, fixed as _f, money_text as _money
-from ...simulated.stream import PushFace, _Socket
+from ...simulated.stream import PushFace, _Socket, dumps
 from .face import _Face, ccxt_config, point_ccxt
 from .face_wire import ALGO_STATUS, IDX_OF_LEG
 
@@ -63,6 +63,9 @@ FUNDING_MS = 8 * 3600_000
 
 class BybitStreamFace(PushFace):
     """The Bybit websocket face over ``server``'s engine (see the module docstring)."""
+
+    EVENT_AT = ("topic",)
+    EVENT_UNKNOWN = UNKNOWN_TOPIC
 
     def __init__(self, server: Any, *, ticker_every_ms: int = 100, tick_s: float = 0.05,
                  auth_clock: Optional[Callable[[], int]] = None):
@@ -92,14 +95,14 @@ class BybitStreamFace(PushFace):
         body: dict[str, Any] = {"success": ok, "ret_msg": msg, "conn_id": sock.pushed["conn_id"], "op": op}
         if "req_id" in req:
             body["req_id"] = req["req_id"]
-        sock.queue.put_nowait((None, _dumps(body)))
+        sock.queue.put_nowait((None, dumps(body)))
 
     def _command(self, sock: _Socket, data: str) -> None:
         try:
             req = json.loads(data)
             op = req.get("op")
         except (ValueError, AttributeError):
-            sock.queue.put_nowait((None, _dumps({"success": False, "ret_msg": "Invalid JSON", "op": ""})))
+            sock.queue.put_nowait((None, dumps({"success": False, "ret_msg": "Invalid JSON", "op": ""})))
             return
         private = sock.pushed["private"]
         if op == "ping":
@@ -107,7 +110,7 @@ class BybitStreamFace(PushFace):
                 body = {"op": "pong", "args": [str(self.engine.now())], "conn_id": sock.pushed["conn_id"]}
                 if "req_id" in req:
                     body["req_id"] = req["req_id"]
-                sock.queue.put_nowait((None, _dumps(body)))
+                sock.queue.put_nowait((None, dumps(body)))
             else:
                 self._answer(sock, "ping", req, msg="pong")
         elif op == "auth" and private:
@@ -176,7 +179,7 @@ class BybitStreamFace(PushFace):
             messages.append(("wallet", [self._wallet_row(c)]))
         for topic, data in messages:
             self._seq += 1
-            text = _dumps({"id": f"{c.account}:{self._seq}", "topic": topic, "creationTime": c.ts, "data": data})
+            text = dumps({"id": f"{c.account}:{self._seq}", "topic": topic, "creationTime": c.ts, "data": data})
             for s in self.sockets:
                 if s.owner == c.account and topic in s.streams:
                     s.queue.put_nowait(("user", text))
@@ -196,7 +199,7 @@ class BybitStreamFace(PushFace):
                          "nextFundingTime": str((ts // FUNDING_MS + 1) * FUNDING_MS), "fundingRate": "0.0001",
                          "bid1Price": mark, "bid1Size": "0", "ask1Price": mark, "ask1Size": "0"})
         s.pushed[symbol] = asyncio.get_event_loop().time()
-        s.queue.put_nowait(("market", _dumps({"topic": TICKERS + symbol, "type": kind, "data": data,
+        s.queue.put_nowait(("market", dumps({"topic": TICKERS + symbol, "type": kind, "data": data,
                                               "cs": self._seq, "ts": ts})))
 
     def _order_row(self, c: OrderChanged) -> dict:
@@ -292,22 +295,6 @@ class BybitStreamFace(PushFace):
                     if t - s.pushed.get(symbol, 0.0) >= self.ticker_every_ms / 1000:
                         self._ticker(s, symbol, "delta", now)
 
-    # --- faults -----------------------------------------------------------------------------------------
-
-    def _malformed(self, text: str, how: str) -> str:
-        if how == "fields":
-            body = json.loads(text)
-            body.pop("data", None)
-            return _dumps(body)
-        if how == "event":
-            body = json.loads(text)
-            body["topic"] = UNKNOWN_TOPIC
-            return _dumps(body)
-        return text[: max(1, len(text) // 2)]
-
-
-def _dumps(body: Any) -> str:
-    return json.dumps(body, separators=(",", ":"))
 
 
 def ws_urls(base_url: str) -> dict[str, Any]:
@@ -340,10 +327,8 @@ def bybit_pro_client(server: Any, account: str, *, strict: bool = True, **config
     return ex
 
 
-def stream_face(server: Any, **options: Any) -> BybitStreamFace:
-    """The face :class:`adapters.simulated.http.SimServer` serves as its ``bybit_stream``
-    (``/v5/private``, ``/v5/public/linear``), checking logins against the server's clock."""
-    return BybitStreamFace(server, **{"auth_clock": server.auth_clock, **options})
+# the face SimServer serves as its ``bybit_stream`` (:meth:`PushFace.for_server`)
+stream_face = BybitStreamFace.for_server
 
 
 __all__ = ["BybitStreamFace", "PRIVATE_TOPICS", "UNKNOWN_TOPIC", "bybit_pro_client", "stream_face", "ws_urls"]

@@ -17,9 +17,8 @@ from __future__ import annotations
 
 from typing import Any, Optional
 
-from ...simulated.engine import MarketSpec, decimals
 from ...simulated.faces.shared import VenueFail
-from ...simulated.views import money
+from ...simulated.numbers import digits as _digits, money_text as _money, plain as _f  # noqa: F401
 
 # Bybit's codes
 OK = 0
@@ -80,17 +79,7 @@ def _params(msg: str) -> BybitFail:
     return BybitFail(PARAMS, msg)
 
 
-def _f(x: float, d: int) -> str:
-    s = "%.*f" % (d, x)
-    return "0" if float(s) == 0 else s
 
-
-def _money(x: float) -> str:
-    return "%.8f" % money(x)
-
-
-def _digits(m: MarketSpec) -> tuple[int, int]:
-    return decimals(m.price_tick), decimals(m.amount_step)
 
 
 def envelope(result: Any, now: int, code: int = OK, msg: str = "OK") -> dict:

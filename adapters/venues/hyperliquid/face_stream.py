@@ -53,7 +53,7 @@ from typing import Any, Optional
 from aiohttp import web
 
 from ...simulated.changes import AccountChanged, AlgoChanged, Change, MarkSet, OrderChanged
-from ...simulated.stream import PushFace, _Socket
+from ...simulated.stream import PushFace, _Socket, dumps
 from .face import _Face
 from .face_identity import ADDRESS_RE
 from .face_params import _Err, universe
@@ -67,12 +67,11 @@ UNKNOWN_CHANNEL = "sim.unknown"  # what a STREAM_MALFORMED "event" fault renames
 METHODS = ("subscribe", "unsubscribe", "ping", "post")
 
 
-def _dumps(body: Any) -> str:
-    return json.dumps(body, separators=(",", ":"))
-
-
 class HyperliquidStreamFace(PushFace):
     """The Hyperliquid websocket face over ``server``'s engine (see the module docstring)."""
+
+    EVENT_AT = ("channel",)
+    EVENT_UNKNOWN = UNKNOWN_CHANNEL
 
     def __init__(self, server: Any, *, tick_s: float = 0.05, state_every_ms: int = 1000, ctx_every_ms: int = 1000):
         super().__init__(server, tick_s=tick_s)
@@ -104,7 +103,7 @@ class HyperliquidStreamFace(PushFace):
         await self._serve(sock, first)
 
     def _answer(self, sock: _Socket, body: Any) -> None:
-        sock.queue.put_nowait((None, _dumps(body)))
+        sock.queue.put_nowait((None, dumps(body)))
 
     def _error(self, sock: _Socket, text: str) -> None:
         self._answer(sock, {"channel": "error", "data": text})
@@ -128,15 +127,15 @@ class HyperliquidStreamFace(PushFace):
     def _subscription(self, sock: _Socket, method: str, sub: Any) -> None:
         problem = self._invalid(sub)
         if problem is not None:
-            self._error(sock, f"Invalid subscription {_dumps(sub)[:200]}: {problem}")
+            self._error(sock, f"Invalid subscription {dumps(sub)[:200]}: {problem}")
             return
-        key = _dumps({k: (v.lower() if k == "user" else v) for k, v in sorted(sub.items())})
+        key = dumps({k: (v.lower() if k == "user" else v) for k, v in sorted(sub.items())})
         subs = sock.pushed["subs"]
         if method == "subscribe" and key in subs:
-            self._error(sock, f"Already subscribed: {_dumps(sub)}")
+            self._error(sock, f"Already subscribed: {dumps(sub)}")
             return
         if method == "unsubscribe" and key not in subs:
-            self._error(sock, f"Already unsubscribed: {_dumps(sub)}")
+            self._error(sock, f"Already unsubscribed: {dumps(sub)}")
             return
         self._answer(sock, {"channel": "subscriptionResponse", "data": {"method": method, "subscription": sub}})
         if method == "unsubscribe":
@@ -289,7 +288,7 @@ class HyperliquidStreamFace(PushFace):
                 "tid": c.trade_id, "feeToken": "USDC"}
 
     def _push(self, s: _Socket, kind: str, channel: str, data: Any) -> None:
-        s.queue.put_nowait((kind, _dumps({"channel": channel, "data": data})))
+        s.queue.put_nowait((kind, dumps({"channel": channel, "data": data})))
 
     def _push_state(self, s: _Socket, sub: dict, now: int, text: Optional[str] = None) -> None:
         """``sub``'s account state to ``s`` (``text``: its frame, rendered once for the block)."""
@@ -300,9 +299,9 @@ class HyperliquidStreamFace(PushFace):
         """The ``clearinghouseState`` frame of ``sub``'s user at ``now``, read uncharged."""
         eng = self.engine
         account = self._account(sub)
-        head = '{"channel":"clearinghouseState","data":{"dex":"","user":%s,"clearinghouseState":' % _dumps(sub["user"])
+        head = '{"channel":"clearinghouseState","data":{"dex":"","user":%s,"clearinghouseState":' % dumps(sub["user"])
         if account is None:
-            return head + _dumps(empty_clearinghouse(now)) + "}}"
+            return head + dumps(empty_clearinghouse(now)) + "}}"
         a = eng.accounts[account]
         coins, cache = self.coins(), self._rows.setdefault(account, {})
         parts, ntl = [], 0.0
@@ -314,9 +313,9 @@ class HyperliquidStreamFace(PushFace):
                    p.leverage)
             held = cache.get(p.symbol)
             if held is None or held[0] != key:
-                held = cache[p.symbol] = (key, _dumps(position_row(eng, p)))
+                held = cache[p.symbol] = (key, dumps(position_row(eng, p)))
             parts.append(held[1])
-        rest = _dumps(account_fields(eng._view(a, now), ntl, now))
+        rest = dumps(account_fields(eng._view(a, now), ntl, now))
         return head + '{"assetPositions":[' + ",".join(parts) + "]," + rest[1:] + "}}"
 
     def _push_ctx(self, s: _Socket, coin: str, now: int, price: Optional[float] = None) -> None:
@@ -362,18 +361,6 @@ class HyperliquidStreamFace(PushFace):
                     elif kind == "allMids" and t - s.pushed.get("mids", 0.0) >= self.ctx_every_ms / 1000:
                         self._push_mids(s, now)
 
-    # --- faults -----------------------------------------------------------------------------------------
-
-    def _malformed(self, text: str, how: str) -> str:
-        if how == "fields":
-            body = json.loads(text)
-            body.pop("data", None)
-            return _dumps(body)
-        if how == "event":
-            body = json.loads(text)
-            body["channel"] = UNKNOWN_CHANNEL
-            return _dumps(body)
-        return text[: max(1, len(text) // 2)]
 
 
 def ws_urls(base_url: str) -> dict[str, Any]:

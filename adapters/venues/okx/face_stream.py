@@ -59,7 +59,7 @@ from aiohttp import web
 
 from ...simulated.changes import AccountChanged, AlgoChanged, Change, MarkSet, OrderChanged
 from ...simulated.engine import decimals
-from ...simulated.stream import PushFace, _Socket
+from ...simulated.stream import _Socket, PushFace, dumps
 from .face import CCXT_OPTIONS, _Okx
 from .face_wire import _f, _money, _sz, inst_id
 from ...simulated.faces.shared import loopback
@@ -76,6 +76,10 @@ ALGO_STATES = {"NEW": "live", "TRIGGERED": "effective", "CANCELED": "canceled", 
 
 class OkxStreamFace(PushFace):
     """The OKX websocket face over ``server``'s engine (see the module docstring)."""
+
+    EVENT_AT = ("arg", "channel")
+    EVENT_UNKNOWN = UNKNOWN_CHANNEL
+    LOGGED_OUT = ("60011", "Please log in")
 
     def __init__(self, server: Any, *, mark_every_ms: int = 200, quiet_every_ms: int = 10_000,
                  tick_s: float = 0.05, auth_clock: Optional[Callable[[], int]] = None):
@@ -102,7 +106,7 @@ class OkxStreamFace(PushFace):
     # --- requests ---------------------------------------------------------------------------------------
 
     def _say(self, sock: _Socket, body: dict) -> None:
-        sock.queue.put_nowait((None, _dumps({**body, "connId": sock.pushed["conn_id"]})))
+        sock.queue.put_nowait((None, dumps({**body, "connId": sock.pushed["conn_id"]})))
 
     def _error(self, sock: _Socket, code: str, msg: str) -> None:
         self._say(sock, {"event": "error", "code": code, "msg": msg})
@@ -177,13 +181,6 @@ class OkxStreamFace(PushFace):
         elif channel == "account":
             self._push(sock, "account", [self._account_row(sock.owner or "", self.engine.now())], "snapshot")
 
-    def _end_authorization(self, s: _Socket) -> bool:
-        if s.owner is None:
-            return False
-        s.owner = None
-        self._error(s, "60011", "Please log in")
-        return True
-
     # --- pushes -----------------------------------------------------------------------------------------
 
     def _push(self, s: _Socket, channel: str, data: list, event_type: Optional[str] = None,
@@ -192,10 +189,7 @@ class OkxStreamFace(PushFace):
         if event_type is not None:
             body.update(eventType=event_type, curPage=page[0], lastPage=page[1])
         body["data"] = data
-        s.queue.put_nowait(("user", _dumps(body)))
-
-    def _to(self, account: str, channel: str) -> list[_Socket]:
-        return [s for s in self.sockets if s.owner == account and channel in s.streams]
+        s.queue.put_nowait(("user", dumps(body)))
 
     def _on_change(self, c: Change) -> None:
         if isinstance(c, MarkSet):
@@ -247,7 +241,7 @@ class OkxStreamFace(PushFace):
         body = {"arg": s.pushed["args"].get(key, {"channel": "mark-price", "instId": inst_id(m)}),
                 "data": [{"instType": "SWAP", "instId": inst_id(m), "markPx": _f(px, decimals(m.price_tick)),
                           "ts": str(ts)}]}
-        s.queue.put_nowait(("market", _dumps(body)))
+        s.queue.put_nowait(("market", dumps(body)))
 
     async def _run_pump(self) -> None:
         loop = asyncio.get_running_loop()
@@ -325,25 +319,10 @@ class OkxStreamFace(PushFace):
             row["ordId"] = str(o.actual_order_id)
         return row
 
-    # --- faults -----------------------------------------------------------------------------------------
-
-    def _malformed(self, text: str, how: str) -> str:
-        if how in ("fields", "event"):
-            body = json.loads(text)
-            if how == "fields":
-                body.pop("data", None)
-            elif isinstance(body.get("arg"), dict):
-                body["arg"]["channel"] = UNKNOWN_CHANNEL
-            return _dumps(body)
-        return text[: max(1, len(text) // 2)]
 
 
 def _uid(account: str) -> str:
     return str(zlib.crc32(account.encode()))
-
-
-def _dumps(body: Any) -> str:
-    return json.dumps(body, separators=(",", ":"))
 
 
 def okx_pro_client(server: Any, account: str, *, strict: bool = True, **config: Any) -> Any:
@@ -366,10 +345,8 @@ def okx_pro_client(server: Any, account: str, *, strict: bool = True, **config: 
     return ex
 
 
-def stream_face(server: Any, **options: Any) -> OkxStreamFace:
-    """The face :class:`adapters.simulated.http.SimServer` serves as its ``okx_stream``
-    (``/ws/v5/public``, ``/private``, ``/business``), checking logins against the server's clock."""
-    return OkxStreamFace(server, **{"auth_clock": server.auth_clock, **options})
+# the face SimServer serves as its ``okx_stream`` (:meth:`PushFace.for_server`)
+stream_face = OkxStreamFace.for_server
 
 
 __all__ = ["OkxStreamFace", "CHANNELS", "UNKNOWN_CHANNEL", "okx_pro_client", "stream_face"]

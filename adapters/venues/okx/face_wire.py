@@ -18,9 +18,9 @@ from typing import Optional
 
 from ...simulated.engine import (DUPLICATE_CLIENT_ID, INSUFFICIENT_BALANCE, INVALID_SYMBOL, MARGIN_INSUFFICIENT,
                                  NO_SUCH_ORDER, NOTIONAL_TOO_SMALL, PRECISION, QTY_NOT_POSITIVE, QTY_TOO_LARGE,
-                                 TOO_MANY_ORDERS, TOO_MANY_REQUESTS, UNKNOWN_ORDER, MarketSpec, SimError, decimals)
+                                 TOO_MANY_ORDERS, TOO_MANY_REQUESTS, UNKNOWN_ORDER, MarketSpec, SimError)
 from ...simulated.faces.shared import VenueFail
-from ...simulated.views import money
+from ...simulated.numbers import money_text as _money, plain as _f, price_text as _px, size_text as _sz  # noqa: F401
 
 RATE_LIMITED = ("50011", "Too Many Requests")
 NO_POSITION_TO_REDUCE = ("51169", "Order failed because you don't have any positions in this direction for this "
@@ -84,21 +84,8 @@ def _sim_status(e: SimError) -> int:
 # --- numbers as OKX writes them: strings -----------------------------------------------------------------
 
 
-def _f(x: float, d: int) -> str:
-    s = "%.*f" % (d, x)
-    return "0" if float(s) == 0 else s
 
 
-def _money(x: float) -> str:
-    return "%.8f" % money(x)
-
-
-def _px(m: MarketSpec, x: float) -> str:
-    return _f(x, decimals(m.price_tick)) if x else ""
-
-
-def _sz(m: MarketSpec, x: float) -> str:
-    return _f(x, decimals(m.amount_step))
 
 
 def inst_id(m: MarketSpec) -> str:
