@@ -48,18 +48,14 @@ stream costs no request): the account and its positions are read uncharged, at t
 from __future__ import annotations
 
 import asyncio
-import base64
-import hashlib
-import hmac
-import json
 import zlib
-from typing import Any, Callable, Optional
+from typing import Any, Optional
 
-from aiohttp import web
 
 from ...simulated.changes import AccountChanged, AlgoChanged, Change, MarkSet, OrderChanged
 from ...simulated.engine import decimals
-from ...simulated.stream import _Socket, PushFace, dumps
+from ...simulated.faces.channels import ChannelFace
+from ...simulated.stream import _Socket, dumps
 from .face import BitgetFace
 from .face_wire import PRODUCT, _f, _money, _px, _sz, symbol_id
 from ...simulated.faces.shared import loopback
@@ -68,7 +64,6 @@ PATHS = {"/v2/ws/public": "public", "/v2/ws/private": "private"}
 CHANNELS = {"positions": "private", "orders": "private", "orders-algo": "private", "account": "private",
             "ticker": "public"}
 UNKNOWN_CHANNEL = "sim-unknown"  # what a STREAM_MALFORMED "event" fault renames a channel to
-LOGIN_WINDOW_S = 30
 # the REST planType of a plan order → the name the orders-algo channel gives it
 WS_PLAN_TYPES = {"normal_plan": "pl", "profit_plan": "tp", "loss_plan": "sl", "pos_profit": "ptp",
                  "pos_loss": "psl", "track_plan": "track", "moving_plan": "mtpsl"}
@@ -77,29 +72,25 @@ ALGO_STATUSES = {"NEW": "live", "TRIGGERED": "executed", "CANCELED": "cancelled"
 CCXT_OPTIONS = {"defaultType": "swap", "uta": False}
 
 
-class BitgetStreamFace(PushFace):
+class BitgetStreamFace(ChannelFace):
     """The Bitget websocket face over ``server``'s engine (see the module docstring)."""
 
+    PATHS = PATHS
+    REFUSALS = {"illegal": (30002, "illegal request"), "args": (30016, "Param error"), "op": (30003, "invalid op"),
+                "public": (30003, "invalid op"), "key": (30011, "Invalid ACCESS_KEY"),
+                "passphrase": (30012, "Invalid ACCESS_PASSPHRASE"), "expired": (30014, "Request timestamp expired"),
+                "sign": (30015, "Invalid sign")}
+    VERIFY = "GET/user/verify"
+    LOGGED_IN = {"event": "login", "code": 0}
+    MARK_EVERY_MS, QUIET_EVERY_MS = 300, 1_000
     EVENT_AT = ("arg", "channel")
     EVENT_UNKNOWN = UNKNOWN_CHANNEL
     LOGGED_OUT = (30004, "User needs to log in")
-
-    def __init__(self, server: Any, *, mark_every_ms: int = 300, quiet_every_ms: int = 1_000,
-                 tick_s: float = 0.05, auth_clock: Optional[Callable[[], int]] = None):
-        super().__init__(server, tick_s=tick_s, auth_clock=auth_clock)
-        self.mark_every_ms, self.quiet_every_ms = mark_every_ms, quiet_every_ms
 
     @property
     def rest(self) -> BitgetFace:
         """The REST face's rows (an order's, a plan order's fields), over the server's engine now."""
         return BitgetFace(self.server)
-
-    def add_routes(self, app: web.Application) -> None:
-        for path in PATHS:
-            app.router.add_get(path, self._open)
-
-    async def _open(self, request: web.Request) -> web.StreamResponse:
-        return await self._accept(request, path=PATHS[request.path], args={}, marks={})
 
     # --- requests ---------------------------------------------------------------------------------------
 
@@ -108,48 +99,6 @@ class BitgetStreamFace(PushFace):
 
     def _error(self, sock: _Socket, code: int, msg: str, arg: Any = None) -> None:
         self._say(sock, {"event": "error", **({"arg": arg} if arg is not None else {}), "code": code, "msg": msg})
-
-    def _command(self, sock: _Socket, data: str) -> None:
-        if data == "ping":
-            sock.queue.put_nowait((None, "pong"))
-            return
-        try:
-            req = json.loads(data)
-            op, args = req.get("op"), req.get("args")
-        except (ValueError, AttributeError):
-            self._error(sock, 30002, "illegal request")
-            return
-        if not isinstance(args, list) or not args:
-            self._error(sock, 30016, "Param error")
-        elif op == "login":
-            self._login(sock, args[0])
-        elif op in ("subscribe", "unsubscribe"):
-            for arg in args:
-                self._subscribe(sock, op, arg)
-        else:
-            self._error(sock, 30003, "invalid op")
-
-    def _login(self, sock: _Socket, arg: Any) -> None:
-        if sock.pushed["path"] == "public":
-            return self._error(sock, 30003, "invalid op")
-        arg = arg if isinstance(arg, dict) else {}
-        key, stamp = str(arg.get("apiKey") or ""), str(arg.get("timestamp") or "")
-        account = self.engine.account_for_key(key) if key else None
-        if account is None:
-            return self._error(sock, 30011, "Invalid ACCESS_KEY")
-        creds = self.engine.permissions.credentials(key)
-        secret, passphrase = creds if creds is not None else (self.engine.secret(account),
-                                                              self.engine.accounts[account].spec.passphrase)
-        if not hmac.compare_digest(str(arg.get("passphrase") or ""), passphrase):
-            return self._error(sock, 30012, "Invalid ACCESS_PASSPHRASE")
-        if not stamp.isdigit() or abs(int(stamp) - self.auth_clock() // 1000) > LOGIN_WINDOW_S:
-            return self._error(sock, 30014, "Request timestamp expired")
-        want = base64.b64encode(hmac.new(secret.encode(), f"{stamp}GET/user/verify".encode(),
-                                         hashlib.sha256).digest()).decode()
-        if not hmac.compare_digest(want, str(arg.get("sign") or "")):
-            return self._error(sock, 30015, "Invalid sign")
-        sock.owner = account
-        self._say(sock, {"event": "login", "code": 0})
 
     def _subscribe(self, sock: _Socket, op: str, arg: Any) -> None:
         arg = arg if isinstance(arg, dict) else {}
@@ -225,18 +174,6 @@ class BitgetStreamFace(PushFace):
                "symbol": symbol_id(m), "deliveryPrice": "0", "ts": str(ts)}
         arg = s.pushed["args"].get(key, {"instType": PRODUCT, "channel": "ticker", "instId": symbol_id(m)})
         s.queue.put_nowait(("market", dumps({"action": "snapshot", "arg": arg, "data": [row], "ts": ts})))
-
-    async def _run_pump(self) -> None:
-        loop = asyncio.get_running_loop()
-        while True:
-            await asyncio.sleep(self.tick_s)
-            eng, t = self.engine, loop.time()
-            now = eng.now()
-            for s in list(self.sockets):
-                for symbol, (at, px) in list(s.pushed["marks"].items()):
-                    quiet = t - at >= self.quiet_every_ms / 1000
-                    if quiet or (t - at >= self.mark_every_ms / 1000 and eng.mark(symbol, now) != px):
-                        self._mark(s, symbol, now)
 
     # --- rows -------------------------------------------------------------------------------------------
 

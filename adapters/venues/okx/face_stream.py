@@ -48,18 +48,14 @@ change.
 from __future__ import annotations
 
 import asyncio
-import base64
-import hashlib
-import hmac
-import json
 import zlib
-from typing import Any, Callable, Optional
+from typing import Any, Optional
 
-from aiohttp import web
 
 from ...simulated.changes import AccountChanged, AlgoChanged, Change, MarkSet, OrderChanged
 from ...simulated.engine import decimals
-from ...simulated.stream import _Socket, PushFace, dumps
+from ...simulated.faces.channels import ChannelFace
+from ...simulated.stream import _Socket, dumps
 from .face import CCXT_OPTIONS, _Okx
 from .face_wire import _f, _money, _sz, inst_id
 from ...simulated.faces.shared import loopback
@@ -68,24 +64,28 @@ PATHS = {"/ws/v5/public": "public", "/ws/v5/private": "private", "/ws/v5/busines
 CHANNELS = {"positions": "private", "orders": "private", "account": "private", "orders-algo": "business",
             "mark-price": "public"}
 UNKNOWN_CHANNEL = "sim-unknown"  # what a STREAM_MALFORMED "event" fault renames a channel to
-LOGIN_WINDOW_S = 30
 PAGE = 100  # the positions a snapshot page carries
 ALGO_STATES = {"NEW": "live", "TRIGGERED": "effective", "CANCELED": "canceled", "EXPIRED": "order_failed",
                "REJECTED": "order_failed"}
 
 
-class OkxStreamFace(PushFace):
+class OkxStreamFace(ChannelFace):
     """The OKX websocket face over ``server``'s engine (see the module docstring)."""
 
+    PATHS = PATHS
+    REFUSALS = {"illegal": ("60012", "Illegal request: {data}"), "args": ("60013", "Invalid args"),
+                "op": ("60019", "Invalid op: {data}"),
+                "public": ("60028", "The current operation is not supported by this URL. Please use the correct "
+                                    "WebSocket URL for the operation."),
+                "key": ("60005", "Invalid apiKey"), "passphrase": ("60024", "Wrong passphrase"),
+                "expired": ("60006", "Timestamp request expired"), "sign": ("60007", "Invalid sign")}
+    VERIFY = "GET/users/self/verify"
+    LOGGED_IN = {"event": "login", "code": "0", "msg": ""}
+    MARK_EVERY_MS, QUIET_EVERY_MS = 200, 10_000
     EVENT_AT = ("arg", "channel")
     EVENT_UNKNOWN = UNKNOWN_CHANNEL
     LOGGED_OUT = ("60011", "Please log in")
-
-    def __init__(self, server: Any, *, mark_every_ms: int = 200, quiet_every_ms: int = 10_000,
-                 tick_s: float = 0.05, auth_clock: Optional[Callable[[], int]] = None):
-        super().__init__(server, tick_s=tick_s, auth_clock=auth_clock)
-        self.mark_every_ms, self.quiet_every_ms = mark_every_ms, quiet_every_ms
-        self._rest: Optional[_Okx] = None
+    _rest: Optional[_Okx] = None  # the REST face's rows, made when first read
 
     @property
     def rest(self) -> _Okx:
@@ -96,13 +96,6 @@ class OkxStreamFace(PushFace):
             r = self._rest = _Okx(self.server)
         return r
 
-    def add_routes(self, app: web.Application) -> None:
-        for path in PATHS:
-            app.router.add_get(path, self._open)
-
-    async def _open(self, request: web.Request) -> web.StreamResponse:
-        return await self._accept(request, path=PATHS[request.path], args={}, marks={})
-
     # --- requests ---------------------------------------------------------------------------------------
 
     def _say(self, sock: _Socket, body: dict) -> None:
@@ -110,50 +103,6 @@ class OkxStreamFace(PushFace):
 
     def _error(self, sock: _Socket, code: str, msg: str) -> None:
         self._say(sock, {"event": "error", "code": code, "msg": msg})
-
-    def _command(self, sock: _Socket, data: str) -> None:
-        if data == "ping":
-            sock.queue.put_nowait((None, "pong"))
-            return
-        try:
-            req = json.loads(data)
-            op, args = req.get("op"), req.get("args")
-        except (ValueError, AttributeError):
-            self._error(sock, "60012", f"Illegal request: {data[:200]}")
-            return
-        if not isinstance(args, list) or not args:
-            self._error(sock, "60013", "Invalid args")
-        elif op == "login":
-            self._login(sock, args[0])
-        elif op in ("subscribe", "unsubscribe"):
-            for arg in args:
-                self._subscribe(sock, op, arg)
-        else:
-            self._error(sock, "60019", f"Invalid op: {op}")
-
-    def _login(self, sock: _Socket, arg: Any) -> None:
-        if sock.pushed["path"] == "public":
-            self._error(sock, "60028", "The current operation is not supported by this URL. Please use the "
-                                       "correct WebSocket URL for the operation.")
-            return
-        arg = arg if isinstance(arg, dict) else {}
-        key, stamp = str(arg.get("apiKey") or ""), str(arg.get("timestamp") or "")
-        account = self.engine.account_for_key(key) if key else None
-        if account is None:
-            return self._error(sock, "60005", "Invalid apiKey")
-        creds = self.engine.permissions.credentials(key)
-        secret, passphrase = creds if creds is not None else (self.engine.secret(account),
-                                                              self.engine.accounts[account].spec.passphrase)
-        if not hmac.compare_digest(str(arg.get("passphrase") or ""), passphrase):
-            return self._error(sock, "60024", "Wrong passphrase")
-        if not stamp.isdigit() or abs(int(stamp) - self.auth_clock() // 1000) > LOGIN_WINDOW_S:
-            return self._error(sock, "60006", "Timestamp request expired")
-        want = base64.b64encode(hmac.new(secret.encode(), f"{stamp}GET/users/self/verify".encode(),
-                                         hashlib.sha256).digest()).decode()
-        if not hmac.compare_digest(want, str(arg.get("sign") or "")):
-            return self._error(sock, "60007", "Invalid sign")
-        sock.owner = account
-        self._say(sock, {"event": "login", "code": "0", "msg": ""})
 
     def _subscribe(self, sock: _Socket, op: str, arg: Any) -> None:
         channel = arg.get("channel") if isinstance(arg, dict) else None
@@ -242,18 +191,6 @@ class OkxStreamFace(PushFace):
                 "data": [{"instType": "SWAP", "instId": inst_id(m), "markPx": _f(px, decimals(m.price_tick)),
                           "ts": str(ts)}]}
         s.queue.put_nowait(("market", dumps(body)))
-
-    async def _run_pump(self) -> None:
-        loop = asyncio.get_running_loop()
-        while True:
-            await asyncio.sleep(self.tick_s)
-            eng, t = self.engine, loop.time()
-            now = eng.now()
-            for s in list(self.sockets):
-                for symbol, (at, px) in list(s.pushed["marks"].items()):
-                    quiet = t - at >= self.quiet_every_ms / 1000
-                    if quiet or (t - at >= self.mark_every_ms / 1000 and eng.mark(symbol, now) != px):
-                        self._mark(s, symbol, now)
 
     # --- rows -------------------------------------------------------------------------------------------
 

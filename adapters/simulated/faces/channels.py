@@ -1,0 +1,130 @@
+"""The shape the websocket faces of OKX v5 and Bitget v2 share: ``op`` and ``args`` requests on
+a socket per path, a login signed with the key's secret and passphrase, channels subscribed
+one argument at a time, and marks pushed on a cadence.
+
+What it owns
+    :class:`ChannelFace`, a :class:`~adapters.simulated.stream.PushFace` whose venue fills its
+    tables: the paths (``PATHS``: path → the kind of socket, ``public`` refusing a login), the
+    refusals (``REFUSALS``: what went wrong → the venue's code and message), the path a login
+    signs (``VERIFY``) and its answer (``LOGGED_IN``), the marks' cadences (``MARK_EVERY_MS``,
+    ``QUIET_EVERY_MS``); the venue writes its channels' subscriptions, rows and pushes.
+
+What it must not do
+    keep exchange state (the engine's), or know a venue's channels or fields (its subclass's).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import hashlib
+import hmac
+import json
+from typing import Any, Callable, Mapping, Optional
+
+from aiohttp import web
+
+from ..stream import PushFace, _Socket
+
+LOGIN_WINDOW_S = 30  # a login stamped further than this from the server's clock is refused
+
+
+class ChannelFace(PushFace):
+    """A socket per path; requests ``{"op": ..., "args": [...]}``; a login, then channels."""
+
+    PATHS: Mapping[str, str] = {}  # path → the kind of socket (public, private, business)
+    # what went wrong → (code, message) as the venue says it ("{data}": the request)
+    REFUSALS: Mapping[str, tuple[Any, str]] = {}
+    VERIFY = ""  # what a login signs after its timestamp
+    LOGGED_IN: Mapping[str, Any] = {}  # the answer to a login
+    MARK_EVERY_MS = 0  # a changed mark is pushed at most this often
+    QUIET_EVERY_MS = 0  # an unchanged mark is pushed this often
+
+    def __init__(self, server: Any, *, mark_every_ms: Optional[int] = None, quiet_every_ms: Optional[int] = None,
+                 tick_s: float = 0.05, auth_clock: Optional[Callable[[], int]] = None):
+        super().__init__(server, tick_s=tick_s, auth_clock=auth_clock)
+        self.mark_every_ms = self.MARK_EVERY_MS if mark_every_ms is None else mark_every_ms
+        self.quiet_every_ms = self.QUIET_EVERY_MS if quiet_every_ms is None else quiet_every_ms
+
+    def add_routes(self, app: web.Application) -> None:
+        for path in self.PATHS:
+            app.router.add_get(path, self._open)
+
+    async def _open(self, request: web.Request) -> web.StreamResponse:
+        return await self._accept(request, path=self.PATHS[request.path], args={}, marks={})
+
+    # --- what the venue writes ----------------------------------------------------------------------
+
+    def _say(self, sock: _Socket, body: dict) -> None:
+        raise NotImplementedError
+
+    def _subscribe(self, sock: _Socket, op: str, arg: Any) -> None:
+        raise NotImplementedError
+
+    def _mark(self, s: _Socket, symbol: str, ts: int, price: Optional[float] = None) -> None:
+        raise NotImplementedError
+
+    def _refuse(self, sock: _Socket, what: str, data: str = "") -> None:
+        code, msg = self.REFUSALS[what]
+        self._error(sock, code, msg.format(data=data))
+
+    # --- requests -----------------------------------------------------------------------------------
+
+    def _command(self, sock: _Socket, data: str) -> None:
+        if data == "ping":
+            sock.queue.put_nowait((None, "pong"))
+            return
+        try:
+            req = json.loads(data)
+            op, args = req.get("op"), req.get("args")
+        except (ValueError, AttributeError):
+            self._refuse(sock, "illegal", data[:200])
+            return
+        if not isinstance(args, list) or not args:
+            self._refuse(sock, "args")
+        elif op == "login":
+            self._login(sock, args[0])
+        elif op in ("subscribe", "unsubscribe"):
+            for arg in args:
+                self._subscribe(sock, op, arg)
+        else:
+            self._refuse(sock, "op", str(op))
+
+    def _login(self, sock: _Socket, arg: Any) -> None:
+        if sock.pushed["path"] == "public":
+            return self._refuse(sock, "public")
+        arg = arg if isinstance(arg, dict) else {}
+        key, stamp = str(arg.get("apiKey") or ""), str(arg.get("timestamp") or "")
+        account = self.engine.account_for_key(key) if key else None
+        if account is None:
+            return self._refuse(sock, "key")
+        creds = self.engine.permissions.credentials(key)
+        secret, passphrase = creds if creds is not None else (self.engine.secret(account),
+                                                              self.engine.accounts[account].spec.passphrase)
+        if not hmac.compare_digest(str(arg.get("passphrase") or ""), passphrase):
+            return self._refuse(sock, "passphrase")
+        if not stamp.isdigit() or abs(int(stamp) - self.auth_clock() // 1000) > LOGIN_WINDOW_S:
+            return self._refuse(sock, "expired")
+        want = base64.b64encode(hmac.new(secret.encode(), f"{stamp}{self.VERIFY}".encode(),
+                                         hashlib.sha256).digest()).decode()
+        if not hmac.compare_digest(want, str(arg.get("sign") or "")):
+            return self._refuse(sock, "sign")
+        sock.owner = account
+        self._say(sock, dict(self.LOGGED_IN))
+
+    # --- pushes -------------------------------------------------------------------------------------
+
+    async def _run_pump(self) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            await asyncio.sleep(self.tick_s)
+            eng, t = self.engine, loop.time()
+            now = eng.now()
+            for s in list(self.sockets):
+                for symbol, (at, px) in list(s.pushed["marks"].items()):
+                    quiet = t - at >= self.quiet_every_ms / 1000
+                    if quiet or (t - at >= self.mark_every_ms / 1000 and eng.mark(symbol, now) != px):
+                        self._mark(s, symbol, now)
+
+
+__all__ = ["LOGIN_WINDOW_S", "ChannelFace"]
