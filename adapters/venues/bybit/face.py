@@ -72,7 +72,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-from typing import Any, Mapping, Optional, cast
+from typing import Any, Callable, Mapping, Optional, cast
 from urllib.parse import parse_qsl
 
 from aiohttp import web
@@ -122,14 +122,8 @@ API_KEY_INFO = {"id": "1", "note": "simulated", "readOnly": 0, "secret": "",
                 "userID": 1, "inviterID": 0, "vipLevel": "No VIP", "mktMakerLevel": "0", "affiliateID": 0,
                 "rsaPublicKey": "", "isMaster": True}
 
-# operation → the method of :class:`_Face` that answers it (p, account, at)
-OPERATIONS = {
-    "time": "op_time", "exchange_info": "op_instruments", "ticker": "op_tickers", "api_key_info": "op_api_key",
-    "account_info": "op_account_info", "account": "op_wallet", "positions": "op_positions",
-    "open_orders": "op_open_orders", "get_order": "op_history", "place_order": "op_place",
-    "cancel_order": "op_cancel", "cancel_all": "op_cancel_all", "set_position_mode": "op_switch_mode",
-    "set_leverage": "op_set_leverage", "countdown": "op_countdown",
-}
+ACCOUNT_INFO = {"marginMode": "REGULAR_MARGIN", "unifiedMarginStatus": 6, "dcpStatus": "OFF", "timeWindow": 10,
+                "smpGroup": 0, "isMasterTrader": False, "spotHedgingStatus": "OFF"}
 PUBLIC = ("time", "exchange_info", "ticker")
 
 
@@ -249,50 +243,15 @@ class _Face(BybitReads, BybitOrders):
     # --- operations ----------------------------------------------------------------------------------------
 
     def dispatch(self, op: str, path: str, p: Any, account: Optional[str], at: Optional[int]) -> Any:
-        name = OPERATIONS.get(op)
-        if name is None:
+        answer = self.OPERATIONS.get(op)
+        if answer is None:
             raise _params(f"params error: {op}")
         assert op in PUBLIC or account is not None
-        return getattr(self, name)(p, account, at)
+        return answer(self, p, account, at)
 
     def op_time(self, p: dict, account: Any, at: Optional[int]) -> Any:
         now = self.engine.now()
         return {"timeSecond": str(now // 1000), "timeNano": str(now * 1_000_000)}
-
-    def op_instruments(self, p: dict, account: Any, at: Optional[int]) -> Any:
-        return self._instruments(p)
-
-    def op_tickers(self, p: dict, account: Any, at: Optional[int]) -> Any:
-        return self._tickers(p, self.engine.now() if at is None else at)
-
-    def op_api_key(self, p: dict, account: str, at: Optional[int]) -> Any:
-        return {**API_KEY_INFO, "apiKey": self.engine.accounts[account].spec.api_key}
-
-    def op_account_info(self, p: dict, account: str, at: Optional[int]) -> Any:
-        return {"marginMode": "REGULAR_MARGIN", "updatedTime": str(self.engine.t0), "unifiedMarginStatus": 6,
-                "dcpStatus": "OFF", "timeWindow": 10, "smpGroup": 0, "isMasterTrader": False,
-                "spotHedgingStatus": "OFF"}
-
-    def op_wallet(self, p: dict, account: str, at: Optional[int]) -> Any:
-        return self._wallet(account, p, at)
-
-    def op_positions(self, p: dict, account: str, at: Optional[int]) -> Any:
-        return self._positions(account, p, at)
-
-    def op_open_orders(self, p: dict, account: str, at: Optional[int]) -> Any:
-        return self._orders(account, p, open_only=True)
-
-    def op_history(self, p: dict, account: str, at: Optional[int]) -> Any:
-        return self._orders(account, p, open_only=False)
-
-    def op_place(self, p: dict, account: str, at: Optional[int]) -> Any:
-        return self._place(account, p)
-
-    def op_cancel(self, p: dict, account: str, at: Optional[int]) -> Any:
-        return self._cancel(account, p)
-
-    def op_cancel_all(self, p: dict, account: str, at: Optional[int]) -> Any:
-        return self._cancel_all(account, p)
 
     def op_switch_mode(self, p: dict, account: str, at: Optional[int]) -> Any:
         mode = str(p.get("mode", ""))
@@ -326,6 +285,22 @@ class _Face(BybitReads, BybitOrders):
         if p.get("product", "OPTIONS") not in ("OPTIONS", "DERIVATIVES", "SPOT"):
             raise _params("params error: product")
         return {}
+
+    # operation → what answers it (face, params, account, at)
+    OPERATIONS: dict[str, Callable[..., Any]] = {
+        "time": op_time, "exchange_info": lambda f, p, account, at: f._instruments(p),
+        "ticker": lambda f, p, account, at: f._tickers(p, f.engine.now() if at is None else at),
+        "api_key_info": lambda f, p, account, at: {**API_KEY_INFO, "apiKey": f.engine.accounts[account].spec.api_key},
+        "account_info": lambda f, p, account, at: {**ACCOUNT_INFO, "updatedTime": str(f.engine.t0)},
+        "account": lambda f, p, account, at: f._wallet(account, p, at),
+        "positions": lambda f, p, account, at: f._positions(account, p, at),
+        "open_orders": lambda f, p, account, at: f._orders(account, p, open_only=True),
+        "get_order": lambda f, p, account, at: f._orders(account, p, open_only=False),
+        "place_order": lambda f, p, account, at: f._place(account, p),
+        "cancel_order": lambda f, p, account, at: f._cancel(account, p),
+        "cancel_all": lambda f, p, account, at: f._cancel_all(account, p),
+        "set_position_mode": op_switch_mode, "set_leverage": op_set_leverage, "countdown": op_countdown,
+    }
 
 
 # --- ccxt helpers ------------------------------------------------------------------------------------------------

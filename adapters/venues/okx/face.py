@@ -70,7 +70,7 @@ import hashlib
 import hmac
 import json
 from datetime import datetime, timezone
-from typing import Any, MutableMapping, Optional
+from typing import Any, Callable, MutableMapping, Optional
 from urllib.parse import parse_qsl
 
 from aiohttp import web
@@ -130,16 +130,7 @@ def _iso_ms(stamp: str) -> Optional[int]:
     return int(dt.timestamp() * 1000)
 
 
-# operation → the method of :class:`_Okx` that answers it (p, account, at, path)
-OPERATIONS = {
-    "time": "op_time", "exchange_info": "op_instruments", "ticker": "op_tickers", "mark_price": "op_tickers",
-    "depth": "op_books", "account": "op_balance", "positions": "op_positions", "position_mode": "op_config",
-    "set_position_mode": "op_set_position_mode", "set_leverage": "op_set_leverage", "open_orders": "op_pending",
-    "open_algo_orders": "op_algo_pending", "get_order": "op_get_order", "get_algo_order": "op_get_algo_order",
-    "place_order": "op_place", "place_algo_order": "op_place_algo", "cancel_order": "op_cancel",
-    "cancel_algo_order": "op_cancel_algos", "countdown": "op_countdown",
-}
-PUBLIC = ("time", "exchange_info", "ticker", "mark_price", "depth")
+PUBLIC = ("time", "exchange_info", "ticker", "mark_price", "depth")  # answered without an account
 
 
 class _Okx(OkxReads, OkxOrders, OkxAlgos):
@@ -230,14 +221,11 @@ class _Okx(OkxReads, OkxOrders, OkxAlgos):
     # --- operations -------------------------------------------------------------------------------------
 
     def dispatch(self, op: str, path: str, p: Any, account: Optional[str], at: Optional[int]) -> dict:
-        name = OPERATIONS.get(op)
-        if name is None:
+        answer = self.OPERATIONS.get(op)
+        if answer is None:
             raise _Fail("50115", "Invalid request method.", 404)
         assert op in PUBLIC or account is not None
-        return getattr(self, name)(p, account, at, path)
-
-    def op_time(self, p: Any, account: Any, at: Optional[int], path: str) -> dict:
-        return _ok([{"ts": str(self.engine.now())}])
+        return answer(self, p, account, at, path)
 
     def op_instruments(self, p: Any, account: Any, at: Optional[int], path: str) -> dict:
         inst_type = p.get("instType")
@@ -253,15 +241,6 @@ class _Okx(OkxReads, OkxOrders, OkxAlgos):
     def op_tickers(self, p: Any, account: Any, at: Optional[int], path: str) -> dict:
         return self.tickers("mark_price" if path.endswith("mark-price") else "ticker", path, p,
                             self.engine.now() if at is None else at)
-
-    def op_books(self, p: Any, account: Any, at: Optional[int], path: str) -> dict:
-        return self.books(p)
-
-    def op_balance(self, p: Any, account: str, at: Optional[int], path: str) -> dict:
-        return self.balance(account, at)
-
-    def op_positions(self, p: Any, account: str, at: Optional[int], path: str) -> dict:
-        return self.positions(account, p, at)
 
     def op_config(self, p: Any, account: str, at: Optional[int], path: str) -> dict:
         hedge = self.engine.position_mode(account)
@@ -285,12 +264,6 @@ class _Okx(OkxReads, OkxOrders, OkxAlgos):
         got = self.engine.set_leverage(account, m.symbol, int(lev or 0))
         return _ok([{"instId": inst_id(m), "lever": str(got), "mgnMode": p.get("mgnMode", "cross"),
                      "posSide": p.get("posSide", "net")}])
-
-    def op_pending(self, p: Any, account: str, at: Optional[int], path: str) -> dict:
-        return self.pending(account, p)
-
-    def op_algo_pending(self, p: Any, account: str, at: Optional[int], path: str) -> dict:
-        return self.algo_pending(account, p)
 
     def op_get_order(self, p: Any, account: str, at: Optional[int], path: str) -> dict:
         m = self.market(p)
@@ -340,8 +313,20 @@ class _Okx(OkxReads, OkxOrders, OkxAlgos):
             raise _bad("algoId")
         return _batch([self.cancel_algo(account, r) for r in rows])
 
-    def op_countdown(self, p: Any, account: str, at: Optional[int], path: str) -> dict:
-        return self.cancel_all_after(account, p)
+    # operation → what answers it (face, params, account, at, path)
+    OPERATIONS: dict[str, Callable[..., dict]] = {
+        "time": lambda f, p, account, at, path: _ok([{"ts": str(f.engine.now())}]),
+        "exchange_info": op_instruments, "ticker": op_tickers, "mark_price": op_tickers,
+        "depth": lambda f, p, account, at, path: f.books(p),
+        "account": lambda f, p, account, at, path: f.balance(account, at),
+        "positions": lambda f, p, account, at, path: f.positions(account, p, at),
+        "position_mode": op_config, "set_position_mode": op_set_position_mode, "set_leverage": op_set_leverage,
+        "open_orders": lambda f, p, account, at, path: f.pending(account, p),
+        "open_algo_orders": lambda f, p, account, at, path: f.algo_pending(account, p),
+        "get_order": op_get_order, "get_algo_order": op_get_algo_order, "place_order": op_place,
+        "place_algo_order": op_place_algo, "cancel_order": op_cancel, "cancel_algo_order": op_cancel_algos,
+        "countdown": lambda f, p, account, at, path: f.cancel_all_after(account, p),
+    }
 
 
 # --- clients -----------------------------------------------------------------------------------------------
