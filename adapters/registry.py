@@ -36,7 +36,8 @@ FIELDS = {
     "CCXT_IDS": "the ccxt ids its dialect serves: its DIALECT module's DIALECTS, in their order",
     "DIALECT": "the module holding DIALECTS, one Dialect per ccxt id",
     "SIM_ID": "the ccxt id the simulated exchange answers as, or None",
-    "FACE": "the simulator's REST face: PREFIXES, handle(server, request), sim_account(server, account, **fields)",
+    "FACE": "the simulator's REST face: PREFIXES, handle(server, request), sim_account(server, account, **fields), "
+            "MASTER (its master account's endpoints, or None)",
     "STREAM_FACE": "the simulator's websocket face: stream_face(server, **options), or None",
 }
 

@@ -21,8 +21,8 @@ What it owns
       on ``revoke_trading``, ``restore_trading``, ``read_trading`` or the endpoint.
 
 What it must not do
-    know HTTP or a venue's envelope (the faces do: :mod:`.faces.master`), read the clock, or
-    hold secrets beyond the test keys it is given.
+    know HTTP or a venue's envelope (the faces do: :mod:`.faces.master` and each venue's
+    ``face_master``), read the clock, or hold secrets beyond the test keys it is given.
 """
 
 from __future__ import annotations

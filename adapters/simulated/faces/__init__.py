@@ -5,9 +5,10 @@ What it owns
     (Bybit v5 ``/v5/``, OKX v5 ``/api/v5/``, Hyperliquid ``/info`` and ``/exchange``, Bitget v2
     ``/api/v2/``, Binance USDⓈ-M the empty prefix: every path no other face claims, its 404
     for one it does not serve: each venue package's ``FACE``, ``adapters/venues/<venue>/face.py``,
-    found by :mod:`adapters.registry`; the master account's switch of its sub-accounts' keys on
-    Binance, Bybit and OKX, :mod:`.master`, by the endpoints' own paths, longer than the venues'
-    prefixes), and the shape they share (:mod:`.shared`). The
+    found by :mod:`adapters.registry`; a venue's master-account endpoints that switch its
+    sub-accounts' keys, its face's ``MASTER`` (:class:`.master.MasterFace`), by the endpoints' own
+    paths, longer than the venues' prefixes), and the shapes they share (:mod:`.shared`,
+    :mod:`.master`, and the OKX-style websocket faces' :mod:`.channels`). The
     simulated server (:class:`adapters.simulated.http.SimServer`) hands a request to the face of
     the longest prefix its path starts with. The prefixes never overlap but in the empty one, so
     one server on one port speaks every dialect at once, and an account answers in whichever
@@ -21,10 +22,12 @@ venue behind every face: it keeps no state of its own) and answers in the venue'
 the venue's error codes.
 
 Adding a face: write ``adapters/venues/<venue>/face.py`` with ``PREFIXES`` (a tuple of path
-prefixes), ``handle`` and ``sim_account``, and name it in the package's ``FACE``; nothing here
-changes. The request's way through the fault plan, the venue's authentication and the engine is
-:class:`.shared.RestFace`'s: a new face subclasses it with its table of routes and payload shapes
-(as Bitget's and Binance's). The registry is built when first read: a face imports :mod:`.shared` from here.
+prefixes), ``handle``, ``sim_account`` and ``MASTER`` (None, or the master endpoints' class), and
+name it in the package's ``FACE``; nothing here changes. The request's way through the fault
+plan, the venue's authentication and the engine is :class:`.shared.RestFace`'s: a face subclasses
+it with its tables (routes, the header of its key, the fields a frozen answer is restamped in)
+and its hooks (its signature, its envelope, its refusals, its operations), as every venue's does.
+The registry is built when first read: a face imports :mod:`.shared` from here.
 
 What it must not do
     keep exchange state (all state is the engine's), listen anywhere (the server does), or hold
@@ -37,7 +40,6 @@ import functools
 from typing import TYPE_CHECKING, Any, Awaitable, Callable
 
 from ...registry import parts
-from . import master
 
 Handler = Callable[[Any, Any], Awaitable[Any]]
 
@@ -48,9 +50,11 @@ if TYPE_CHECKING:  # built when first read (module __getattr__ below)
 @functools.cache
 def _faces() -> dict[str, Handler]:
     """Path prefix → the face's handler, longest prefix first: the venues' faces in registry
-    order, then the master account's."""
-    modules = [p.module for p in parts("FACE")] + [master]
-    return dict(sorted(((p, m.handle) for m in modules for p in m.PREFIXES), key=lambda kv: -len(kv[0])))
+    order, then their master accounts' endpoints (each a path of its own)."""
+    faces = [p.module for p in parts("FACE")]
+    handlers = [(prefix, m.handle) for m in faces for prefix in m.PREFIXES]
+    handlers += [(path, m.MASTER.handle) for m in faces if m.MASTER is not None for _, path in m.MASTER.ROUTES]
+    return dict(sorted(handlers, key=lambda kv: -len(kv[0])))
 
 
 def __getattr__(name: str) -> Any:

@@ -57,6 +57,7 @@ from urllib.parse import parse_qsl
 
 from aiohttp import web
 
+from .face_master import BinanceMaster
 from ...simulated.engine import SimError
 from ...simulated.faces.shared import RestFace, VenueFail, loopback, respond
 from ...simulated.faults import HTTP_STATUS, Fault
@@ -64,6 +65,7 @@ from ...simulated.numbers import money_text as _money
 from .face_rows import BinanceRows, err
 
 PREFIXES = ("",)
+MASTER = BinanceMaster  # the master account's endpoints that switch its sub-accounts' keys
 
 # (method, path) → (operation name, signed)
 ROUTES: dict[tuple[str, str], tuple[str, bool]] = {
@@ -427,5 +429,5 @@ def sim_account(server: Any, account: str, **fields: Any) -> Any:
         "credentials": {"api_key": {"env": f"{prefix}_KEY"}, "secret": {"env": f"{prefix}_SECRET"}}, **fields})
 
 
-__all__ = ["BinanceFace", "CCXT_API_PATHS", "CCXT_OPTIONS", "PREFIXES", "ROUTES", "api_urls", "binanceusdm_client",
-           "binanceusdm_pro_client", "ccxt_config", "handle", "point_ccxt", "sim_account"]
+__all__ = ["MASTER", "BinanceFace", "CCXT_API_PATHS", "CCXT_OPTIONS", "PREFIXES", "ROUTES", "api_urls",
+           "binanceusdm_client", "binanceusdm_pro_client", "ccxt_config", "handle", "point_ccxt", "sim_account"]

@@ -69,6 +69,7 @@ from .face_reads import BitgetReads
 from .face_wire import _CODES, CANCEL_NOT_FOUND, NO_POSITION, NOT_FOUND, PRODUCT
 
 PREFIXES = ("/api/v2/",)
+MASTER = None  # no master account's endpoints
 V2 = "/api/v2"
 
 ROUTES: dict[tuple[str, str], tuple[str, bool]] = {
@@ -249,4 +250,4 @@ def sim_account(server: Any, account: str, **fields: Any) -> Any:
     return bitget_account(server, account, **fields)
 
 
-__all__ = ["BitgetFace", "PREFIXES", "ROUTES", "bitget_account", "handle", "sim_account"]
+__all__ = ["MASTER", "BitgetFace", "PREFIXES", "ROUTES", "bitget_account", "handle", "sim_account"]

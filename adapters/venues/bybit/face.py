@@ -77,6 +77,7 @@ from urllib.parse import parse_qsl
 
 from aiohttp import web
 
+from .face_master import BybitMaster
 from ...simulated.engine import SimError
 from ...simulated.faces.shared import VenueFail
 from ...simulated.faults import HTTP_STATUS, Fault
@@ -86,6 +87,7 @@ from .face_wire import (BAD_KEY, BAD_SIGN, PARAMS, PERMISSION_DENIED, RET_CODES,
                         TRADING_BANNED, BybitFail, _params, envelope)
 
 PREFIXES = ("/v5/",)
+MASTER = BybitMaster  # the master account's endpoints that switch its sub-accounts' keys
 
 # (method, path) → (operation name, signed); the names are the Binance face's where the
 # operation is the same, so that one fault plan runs over every face
@@ -384,5 +386,5 @@ def sim_account(server: Any, account: str, **fields: Any) -> Any:
     return bybit_account(server, account, key_env=f"{prefix}_KEY", secret_env=f"{prefix}_SECRET", **fields)
 
 
-__all__ = ["PREFIXES", "ROUTES", "RET_CODES", "CCXT_OPTIONS", "handle", "envelope", "point_ccxt", "ccxt_config",
-           "bybit_client", "bybit_account", "sim_account"]
+__all__ = ["MASTER", "PREFIXES", "ROUTES", "RET_CODES", "CCXT_OPTIONS", "handle", "envelope", "point_ccxt",
+           "ccxt_config", "bybit_client", "bybit_account", "sim_account"]

@@ -75,6 +75,7 @@ from urllib.parse import parse_qsl
 
 from aiohttp import web
 
+from .face_master import OkxMaster
 from ...simulated.engine import SimError
 from ...simulated.faces.shared import VenueFail, loopback, passphrase_account
 from .face_algos import OkxAlgos
@@ -84,6 +85,7 @@ from .face_wire import (NO_PERMISSION, NO_POSITION_TO_REDUCE, RATE_LIMITED, _bad
                         _sim_status, inst_id)
 
 PREFIXES = ("/api/v5/",)
+MASTER = OkxMaster  # the master account's endpoints that switch its sub-accounts' keys
 
 # (method, path) → (operation name, signed): the Binance face's operation names, so a fault
 # plan written for one venue fires on the other
@@ -369,4 +371,4 @@ def sim_account(server: Any, account: str, **fields: Any) -> Any:
     return okx_account(server, account, **fields)
 
 
-__all__ = ["PREFIXES", "ROUTES", "handle", "okx_client", "okx_account", "sim_account", "CCXT_OPTIONS"]
+__all__ = ["MASTER", "PREFIXES", "ROUTES", "handle", "okx_client", "okx_account", "sim_account", "CCXT_OPTIONS"]
