@@ -35,12 +35,11 @@ from killswitch.state import open_store
 
 from .test_enforcement import TICK_MS, engine, unthrottled
 from .test_revoke_trading import compiled
-from .test_simulated_revoke import (BOT, BOT_SECRET, MASTER, MASTER_SECRET, PATH, REFUSALS, REFUSED_ORDER, SUB, _bot,
-                                    _buy)
+from .test_simulated_revoke import (BOT, BOT_SECRET, MASTER, MASTER_SECRET, PATH, REFUSALS, REFUSED_ORDER, SUB, VENUES,
+                                    _bot, _buy, master_credentials)
 
 pytest.importorskip("ccxt")
 
-VENUES = ("binanceusdm", "bybit", "okx")  # the faces that serve the switch
 POLICY, ACCOUNT = "bot-guard", "sim-main"
 
 
@@ -69,10 +68,7 @@ def revoke_block(venue: str, monkeypatch) -> dict:
     monkeypatch.setenv("KS_T_MASTER_KEY", MASTER)
     monkeypatch.setenv("KS_T_MASTER_SECRET", MASTER_SECRET)
     monkeypatch.setenv("KS_T_MASTER_PASS", "sim-passphrase")
-    creds = {"api_key": {"env": "KS_T_MASTER_KEY"}, "secret": {"env": "KS_T_MASTER_SECRET"}}
-    if venue == "okx":
-        creds["password"] = {"env": "KS_T_MASTER_PASS"}
-    return {"master_credentials": creds, "sub_account": SUB[venue], "api_keys": [BOT]}
+    return {"master_credentials": master_credentials(venue), "sub_account": SUB[venue], "api_keys": [BOT]}
 
 
 class Rig:

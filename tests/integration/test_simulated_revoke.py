@@ -1,6 +1,8 @@
 """The venue's switch of the bots' trading permission, end to end: the production CcxtAdapter
-(a real ccxt client signed with the master credential) against the simulated exchange's
-Binance, Bybit and OKX faces, and a bot's own ccxt client trading with the key it revokes.
+(a real ccxt client signed with the master credential) against the simulated exchange's faces of
+every venue whose dialect has a switch (``adapters.registry``; what each venue sends and answers:
+its folder's ``contract.SWITCH_TERMS``), and a bot's own ccxt client trading with the key it
+revokes.
 
 Each test starts a :class:`SimServer` on a free 127.0.0.1 port and stops it; each is bounded in
 time. The runner's adapter trades with the account's own key, the bot with a key of its own
@@ -13,11 +15,9 @@ import pytest
 
 from adapters.base import ALLOWED, REVOKED, UNKNOWN_STATE, AdapterError, Reason
 from adapters.ccxt_exchange import CcxtAdapter
-from adapters.venues.bybit.face import bybit_account, bybit_client
-from adapters.venues.okx.face import okx_account, okx_client
 from adapters.simulated.faults import FaultKind, FaultPlan, FaultRule
 from adapters.simulated.http import SimServer, wall_clock
-from adapters.venues.binance.face import binanceusdm_client
+from adapters.simulated.venues import sim_account
 from killswitch.policy.accounts_doc import Account
 
 from .sim_helpers import engine, run
@@ -25,13 +25,41 @@ from .sim_helpers import engine, run
 ACCOUNT = "sim-main"
 BOT, BOT_SECRET = "bot-key-1", "bot-secret-1"
 MASTER, MASTER_SECRET = "master-key", "master-secret"
-SUB = {"binanceusdm": "bot@example.com", "bybit": "53888001", "okx": "sub-main"}
-# each venue's documented request of the switch
-PATH = {"binanceusdm": "/sapi/v1/sub-account/subAccountApiPermission", "bybit": "/v5/user/update-sub-api",
-        "okx": "/api/v5/users/subaccount/modify-apikey"}
-# each venue's refusal of a key without trading permission, on its order endpoint
-REFUSED_ORDER = {"binanceusdm": "-2015", "bybit": "10005", "okx": "50120"}
-VENUES = ("binanceusdm", "bybit", "okx")
+def switch_terms() -> dict[str, dict]:
+    """Every venue the simulated exchange answers as whose dialect has a switch of the keys
+    (``adapters.registry``), by its ccxt id: its folder's ``contract.SWITCH_TERMS``."""
+    from importlib import import_module
+
+    from adapters.ccxt_exchange import dialect_for
+    from adapters.registry import sim_venues
+
+    return {v: import_module(f"{pkg.__name__}.contract").SWITCH_TERMS for v, pkg in sim_venues().items()
+            if dialect_for(v).permission_switches()}
+
+
+TERMS = switch_terms()
+VENUES = tuple(TERMS)
+SUB = {v: t["sub_account"] for v, t in TERMS.items()}
+PATH = {v: t["path"] for v, t in TERMS.items()}  # each venue's documented request of the switch
+REFUSED_ORDER = {v: t["refused_order"] for v, t in TERMS.items()}  # a revoked key's order refused
+REFUSALS = {v: t["not_master"] for v, t in TERMS.items()}  # a key that is no master's, refused
+
+
+def master_credentials(venue: str) -> dict:
+    """The revoke block's master credential: a passphrase too where the venue signs with one."""
+    creds = {"api_key": {"env": "KS_T_MASTER_KEY"}, "secret": {"env": "KS_T_MASTER_SECRET"}}
+    if getattr(ccxt, venue)().requiredCredentials.get("password"):
+        creds["password"] = {"env": "KS_T_MASTER_PASS"}
+    return creds
+
+
+def _face(venue: str):
+    from importlib import import_module
+
+    from adapters.registry import sim_venues
+
+    pkg = sim_venues()[venue]
+    return import_module(f"{pkg.__name__}.{pkg.FACE}")
 
 
 def _account(srv: SimServer, venue: str, monkeypatch, *, method: str = "permissions", keys=(BOT,),
@@ -39,29 +67,14 @@ def _account(srv: SimServer, venue: str, monkeypatch, *, method: str = "permissi
     monkeypatch.setenv("KS_T_MASTER_KEY", master[0])
     monkeypatch.setenv("KS_T_MASTER_SECRET", master[1])
     monkeypatch.setenv("KS_T_MASTER_PASS", "sim-passphrase")
-    creds = {"api_key": {"env": "KS_T_MASTER_KEY"}, "secret": {"env": "KS_T_MASTER_SECRET"}}
-    if venue == "okx":
-        creds["password"] = {"env": "KS_T_MASTER_PASS"}
-    revoke = {"master_credentials": creds, "sub_account": SUB[venue], "api_keys": list(keys), "method": method}
-    if venue == "bybit":
-        return bybit_account(srv, ACCOUNT, revoke=revoke)
-    if venue == "okx":
-        return okx_account(srv, ACCOUNT, revoke=revoke)
-    spec = srv.engine.accounts[ACCOUNT].spec
-    monkeypatch.setenv("KS_T_KEY", spec.api_key)
-    monkeypatch.setenv("KS_T_SECRET", spec.secret)
-    return Account.model_validate({"name": ACCOUNT, "venue": "binanceusdm", "market_type": "futures",
-                                   "api_url": srv.base_url, "revoke": revoke,
-                                   "credentials": {"api_key": {"env": "KS_T_KEY"}, "secret": {"env": "KS_T_SECRET"}}})
+    revoke = {"master_credentials": master_credentials(venue), "sub_account": SUB[venue], "api_keys": list(keys),
+              "method": method}
+    return sim_account(srv, ACCOUNT, venue, revoke=revoke)
 
 
 def _bot(srv: SimServer, venue: str):
     """The bot's own ccxt client, trading with its key."""
-    if venue == "bybit":
-        return bybit_client(srv, ACCOUNT, apiKey=BOT, secret=BOT_SECRET)
-    if venue == "okx":
-        return okx_client(srv, ACCOUNT, apiKey=BOT, secret=BOT_SECRET)
-    return binanceusdm_client(srv, ACCOUNT, apiKey=BOT, secret=BOT_SECRET)
+    return _face(venue).sim_client(srv, ACCOUNT, apiKey=BOT, secret=BOT_SECRET)
 
 
 def serve(venue: str, test, monkeypatch, *, faults=None, timeout: float = 30.0, **account_kw):
@@ -112,14 +125,11 @@ def test_revoke_sends_the_venues_documented_request_signed_with_the_master_key(v
         changes = [(m, p, q) for m, p, q in eng.permissions.requests if m == "POST"]
         assert [(m, p) for m, p, _ in changes] == [("POST", PATH[venue])]
         params = changes[0][2]
-        if venue == "binanceusdm":
-            assert params["email"] == SUB[venue] and params["subAccountApiKey"] == BOT
-            assert (params["canTrade"], params["canFuturesTrade"]) == ("false", "false")
-            assert "timestamp" in params
-        elif venue == "bybit":
-            assert params == {"apikey": BOT, "readOnly": 1, "ips": "*"}  # permissions not sent: kept
-        else:
-            assert params == {"subAcct": SUB[venue], "apiKey": BOT, "perm": "read_only"}  # ip, label kept
+        terms = TERMS[venue]
+        signed = terms.get("signed", ())
+        assert all(f in params for f in signed)
+        sent = {k: v.format(key=BOT) if isinstance(v, str) else v for k, v in terms["revoke_sent"].items()}
+        assert {k: v for k, v in params.items() if k not in signed} == sent
         # signed with the master key, never with the account's or the bot's
         assert MASTER in eng.permissions.masters
 
@@ -160,8 +170,12 @@ def test_revoking_a_revoked_key_is_success(venue, monkeypatch):
     serve(venue, t, monkeypatch)
 
 
-@pytest.mark.parametrize("venue,readable", [("binanceusdm", False), ("bybit", True), ("okx", True)])
-def test_the_read_agrees_with_the_venue_where_it_offers_one(venue, readable, monkeypatch):
+@pytest.mark.parametrize("venue", VENUES)
+def test_the_read_agrees_with_the_venue_where_it_offers_one(venue, monkeypatch):
+    from adapters.ccxt_exchange import dialect_for
+
+    readable = dialect_for(venue).permission_switches()["permissions"].readable
+
     async def t(srv, ad, bot, eng):
         before = await ad.read_trading()
         assert before.readable is readable
@@ -178,10 +192,6 @@ def test_the_read_agrees_with_the_venue_where_it_offers_one(venue, readable, mon
 
 # --- refusals keep the venue's words ----------------------------------------------------------------------
 
-
-REFUSALS = {"binanceusdm": ("-1002", "You are not authorized to execute this request."),
-            "bybit": ("10005", "Permission denied, please check your API key permissions."),
-            "okx": ("59500", "Only the APIKey of the main account has permission for this operation.")}
 
 
 @pytest.mark.parametrize("venue", VENUES)
@@ -250,10 +260,10 @@ def test_an_unreadable_master_credential_fails_the_revoke_not_the_snapshots(monk
 
 
 def test_a_venue_without_the_switch_says_so():
-    acc = Account.model_validate({"name": "a", "venue": "krakenfutures", "market_type": "futures", "revoke": {
+    acc = Account.model_validate({"name": "a", "venue": "zzfutures", "market_type": "futures", "revoke": {
         "master_credentials": {"api_key": {"env": "X"}, "secret": {"env": "Y"}}, "sub_account": "s",
         "api_keys": ["k"]}})
-    ad = CcxtAdapter(acc)
+    ad = CcxtAdapter(acc, exchange_factory=lambda config: None)  # a made-up id: no venue folder, no ccxt class
     assert not ad.capabilities.revoke_trading
 
     async def t():

@@ -654,7 +654,7 @@ def test_an_array_of_marks_again_late_or_unreadable_is_dropped_and_counted_by_ro
 
 
 @pytest.mark.parametrize("venue_id, spec, reason", [
-    ("zzfutures", {"enabled": True}, "STREAM_UNSUPPORTED"),  # a made-up id, no venue folder: the generic dialect, which polls
+    ("zzfutures", {"enabled": True}, "STREAM_UNSUPPORTED"),  # a made-up id, no folder: the generic dialect polls
     ("zzfutures", None, "STREAM_UNSUPPORTED"),
     ("okx", None, "STREAM_DISABLED"),
     ("bybit", None, "STREAM_DISABLED"),

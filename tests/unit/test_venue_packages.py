@@ -42,6 +42,7 @@ DIALECTS = (ZzFuturesDialect(id="zzfutures", order_rate=3.0),)
 '''
 FACE = '''
 PREFIXES = ("/derivatives/api/v3/",)
+MASTER = None
 
 
 async def handle(server, request):

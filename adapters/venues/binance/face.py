@@ -429,5 +429,8 @@ def sim_account(server: Any, account: str, **fields: Any) -> Any:
         "credentials": {"api_key": {"env": f"{prefix}_KEY"}, "secret": {"env": f"{prefix}_SECRET"}}, **fields})
 
 
-__all__ = ["MASTER", "BinanceFace", "CCXT_API_PATHS", "CCXT_OPTIONS", "PREFIXES", "ROUTES", "api_urls",
+sim_client = binanceusdm_client  # the ccxt client of an account (a bot's, with its own key)
+
+
+__all__ = ["MASTER", "sim_client", "BinanceFace", "CCXT_API_PATHS", "CCXT_OPTIONS", "PREFIXES", "ROUTES", "api_urls",
            "binanceusdm_client", "binanceusdm_pro_client", "ccxt_config", "handle", "point_ccxt", "sim_account"]

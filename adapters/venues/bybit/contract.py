@@ -20,3 +20,12 @@ FACE_TERMS = {
     "reads_back": True, "cancel_all_after": False,
     "stops": (("trail", ("trailing", "market", "sell", 2_970.0, None, True, 5.0)),),
 }
+
+
+# Its simulated master endpoints' switch (the fields: see adapters/venues/binance/contract.py):
+# ``permissions`` not sent (kept), ``ips`` as the key has them.
+SWITCH_TERMS = {
+    "sub_account": "53888001", "path": "/v5/user/update-sub-api",
+    "revoke_sent": {"apikey": "{key}", "readOnly": 1, "ips": "*"},
+    "refused_order": "10005", "not_master": ("10005", "Permission denied, please check your API key permissions."),
+}

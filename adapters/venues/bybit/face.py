@@ -386,5 +386,8 @@ def sim_account(server: Any, account: str, **fields: Any) -> Any:
     return bybit_account(server, account, key_env=f"{prefix}_KEY", secret_env=f"{prefix}_SECRET", **fields)
 
 
-__all__ = ["MASTER", "PREFIXES", "ROUTES", "RET_CODES", "CCXT_OPTIONS", "handle", "envelope", "point_ccxt",
-           "ccxt_config", "bybit_client", "bybit_account", "sim_account"]
+sim_client = bybit_client  # the ccxt client of an account (a bot's, with its own key)
+
+
+__all__ = ["MASTER", "sim_client", "PREFIXES", "ROUTES", "RET_CODES", "CCXT_OPTIONS", "handle", "envelope",
+           "point_ccxt", "ccxt_config", "bybit_client", "bybit_account", "sim_account"]

@@ -24,3 +24,13 @@ FACE_TERMS = {
               ("close-tp", ("tpsl", "conditional", "sell", 4_000.0, None, True, 0.0)),
               ("trail", ("trailing", "move_order_stop", "sell", 2_970.0, None, True, 5.0))),
 }
+
+
+# Its simulated master endpoints' switch (the fields: see adapters/venues/binance/contract.py):
+# ``ip`` and ``label`` not sent (kept).
+SWITCH_TERMS = {
+    "sub_account": "sub-main", "path": "/api/v5/users/subaccount/modify-apikey",
+    "revoke_sent": {"subAcct": "sub-main", "apiKey": "{key}", "perm": "read_only"},
+    "refused_order": "50120",
+    "not_master": ("59500", "Only the APIKey of the main account has permission for this operation."),
+}

@@ -371,4 +371,8 @@ def sim_account(server: Any, account: str, **fields: Any) -> Any:
     return okx_account(server, account, **fields)
 
 
-__all__ = ["MASTER", "PREFIXES", "ROUTES", "handle", "okx_client", "okx_account", "sim_account", "CCXT_OPTIONS"]
+sim_client = okx_client  # the ccxt client of an account (a bot's, with its own key)
+
+
+__all__ = ["MASTER", "sim_client", "PREFIXES", "ROUTES", "handle", "okx_client", "okx_account", "sim_account",
+           "CCXT_OPTIONS"]
