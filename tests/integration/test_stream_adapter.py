@@ -23,11 +23,8 @@ import pytest
 
 from adapters.base import AdapterError
 from adapters.simulated.engine import ManualClock
-from adapters.venues.bybit.face import bybit_client
-from adapters.venues.okx.face import okx_client
-from adapters.venues.bitget.face_stream import bitget_pro_client
+from adapters.simulated.faces.channels import ChannelFace
 from adapters.simulated.http import SimServer, wall_clock
-from adapters.venues.binance.face import binanceusdm_client
 from adapters.simulated.scenarios import build
 from adapters.simulated.venues import sim_account
 from killswitch.process.bootstrap import ccxt_adapters
@@ -37,9 +34,23 @@ from .sim_helpers import T0, intent, run
 
 DEADLINE_S = 10.0
 KEY = "binanceusdm/sim-main"
-VENUES = ("binanceusdm", "bybit", "okx", "bitget")
-BOTS = {"binanceusdm": binanceusdm_client, "bybit": bybit_client, "okx": okx_client,
-        "bitget": bitget_pro_client}  # the desk's REST client
+
+
+def streamed_venues() -> dict[str, Any]:
+    """The ccxt id → face module of every venue whose dialect streams (``adapters.registry``) over
+    the engine's USDT markets (Hyperliquid's, in USDC: tests/integration/test_stream_hyperliquid.py)."""
+    from importlib import import_module
+
+    from adapters.ccxt_exchange import dialect_for
+    from adapters.registry import sim_venues
+
+    found = {v: pkg for v, pkg in sim_venues().items() if dialect_for(v).streams}
+    return {v: import_module(f"{pkg.__name__}.{pkg.FACE}") for v, pkg in found.items()
+            if import_module(f"{pkg.__name__}.contract").FACE_TERMS.get("quote", "USDT") == "USDT"}
+
+
+FACES = streamed_venues()
+VENUES = tuple(FACES)
 BTC_U = "BTC/USDT:USDT"
 FLAT = {"BTCUSDT": 60_000.0, "ETHUSDT": 3_000.0, "SOLUSDT": 140.0}
 
@@ -56,12 +67,10 @@ class Rig:
             self.engine.set_mark(symbol, price)
         self.server = SimServer(self.engine, auth_clock=wall_clock,
                                 stream={"mark_every_ms": 100, "mark_every_1s_ms": 100, "tick_s": 0.02})
-        okx = self.server.okx_stream  # its unchanged marks every 100 ms, not OKX's 10 s: stale_after is 1 s
-        okx.mark_every_ms = okx.quiet_every_ms = 100
-        okx.tick_s = 0.02
-        bitget = self.server.bitget_stream  # (the same: its quiet tickers every second)
-        bitget.mark_every_ms = bitget.quiet_every_ms = 100
-        bitget.tick_s = 0.02
+        for face in self.server.streams.values():  # OKX's unchanged marks every 100 ms, not its 10 s;
+            if isinstance(face, ChannelFace):  # Bitget's quiet tickers too: stale_after is 1 s
+                face.mark_every_ms = face.quiet_every_ms = 100
+                face.tick_s = 0.02
         self.stale_after, self.reconcile_every = stale_after, reconcile_every
         self.wakes: list[str] = []
         self.adapter: Any = None
@@ -74,7 +83,7 @@ class Rig:
         self.adapters = ccxt_adapters([account], rate_limit=False)
         self.adapter = self.adapters.by_key[self.key]
         self.adapter.set_wake(self.wakes.append)
-        self.bot = BOTS[self.venue](self.server, "sim-main")
+        self.bot = FACES[self.venue].sim_client(self.server, "sim-main")  # the desk's REST client
         return self
 
     async def __aexit__(self, *exc: Any) -> None:

@@ -250,4 +250,13 @@ def sim_account(server: Any, account: str, **fields: Any) -> Any:
     return bitget_account(server, account, **fields)
 
 
-__all__ = ["MASTER", "BitgetFace", "PREFIXES", "ROUTES", "bitget_account", "handle", "sim_account"]
+
+def sim_client(server: Any, account: str, **config: Any) -> Any:
+    """The ccxt client of an account (a bot's, with its own key): ccxt.pro's, whose REST is the
+    face's (:func:`.face_stream.bitget_pro_client`)."""
+    from .face_stream import bitget_pro_client
+
+    return bitget_pro_client(server, account, **config)
+
+
+__all__ = ["MASTER", "sim_client", "BitgetFace", "PREFIXES", "ROUTES", "bitget_account", "handle", "sim_account"]
