@@ -52,7 +52,7 @@ import hashlib
 import hmac
 import os
 import re
-from typing import Any, Optional
+from typing import Any, Callable, Optional
 from urllib.parse import parse_qsl
 
 from aiohttp import web
@@ -213,82 +213,98 @@ class BinanceFace(RestFace):
     # --- operations --------------------------------------------------------------------------------------
 
     def dispatch(self, op: str, path: str, p: dict, account: Optional[str], at: Optional[int]) -> Any:
-        eng = self.engine
-        now = eng.now()
-        if op == "ping":
-            return {}
-        if op == "time":
-            return {"serverTime": now}
-        if op == "exchange_info":
-            return self.rows.exchange_info(now)
-        if op in ("ticker", "mark_price", "ticker_24hr"):
-            return self.rows.tickers(op, p.get("symbol"), now if at is None else at)
-        if op == "depth":
-            return self.rows.depth(_req(p, "symbol"), p.get("limit"))
-        assert account is not None
-        if op == "account":
-            return self.rows.account(account, at, v3=path.startswith("/fapi/v3"))
-        if op == "balance":
-            v = eng.account_state(account, at=at)
-            return [{"accountAlias": "SimAccount", "asset": "USDT", "balance": _money(v.wallet),
-                     "crossWalletBalance": _money(v.wallet), "crossUnPnl": _money(v.unrealized_pnl),
-                     "availableBalance": _money(v.available), "maxWithdrawAmount": _money(v.available),
-                     "marginAvailable": True, "updateTime": v.update_time}]
-        if op == "positions":
-            return self.rows.position_risk(account, p.get("symbol"), at, v3=path.startswith("/fapi/v3"))
-        if op == "leverage_bracket":
-            return self.rows.brackets(p.get("symbol"))
-        if op == "open_orders":
-            return [self.rows.order(o, with_time=True) for o in eng.open_orders(account, p.get("symbol"))]
-        if op == "open_algo_orders":
-            return [self.rows.algo(o) for o in eng.open_algo_orders(account, p.get("symbol"))]
-        if op == "get_algo_order":
-            return self.rows.algo(eng.get_algo_order(account, _opt_int(p, "algoId"), p.get("clientAlgoId")))
-        if op == "cancel_algo_order":
-            c = eng.cancel_algo_order(account, _opt_int(p, "algoId"), p.get("clientAlgoId"))
-            return {"algoId": c.algo_id, "clientAlgoId": c.client_algo_id, "code": "200", "msg": "success"}
-        if op == "cancel_all_algo":
-            eng.cancel_all_algo(account, _req(p, "symbol"))
-            return {"code": 200, "msg": "The operation of cancel all open order is done."}
-        if op == "place_algo_order":
-            placed = eng.place_algo_order(
-                account, _req(p, "symbol"), _req(p, "side"), _req(p, "type"), algo_type=_req(p, "algoType"),
-                quantity=_opt_float(p, "quantity"), trigger_price=_opt_float(p, "triggerPrice"),
-                price=_opt_float(p, "price"), time_in_force=p.get("timeInForce"),
-                reduce_only=_bool(p, "reduceOnly") if "reduceOnly" in p else None,
-                close_position=_bool(p, "closePosition"), position_side=p.get("positionSide"),
-                client_algo_id=p.get("clientAlgoId"), working_type=p.get("workingType"),
-                price_protect=_bool(p, "priceProtect"), callback_rate=_opt_float(p, "callbackRate"),
-                activate_price=_opt_float(p, "activatePrice"))
-            return self.rows.algo(placed)
-        if op == "position_mode":
-            return {"dualSidePosition": eng.position_mode(account)}
-        if op == "set_position_mode":
-            eng.set_position_mode(account, _bool(p, "dualSidePosition", required=True))
-            return {"code": 200, "msg": "success"}
-        if op == "set_leverage":
-            sym = _req(p, "symbol")
-            lev = eng.set_leverage(account, sym, _int(p, "leverage"))
-            return {"leverage": lev, "maxNotionalValue": "1000000000", "symbol": sym}
-        if op == "get_order":
-            o = eng.get_order(account, _req(p, "symbol"), _opt_int(p, "orderId"), p.get("origClientOrderId"))
-            return self.rows.order(o, with_time=True)
-        if op == "cancel_order":
-            o = eng.cancel_order(account, _req(p, "symbol"), _opt_int(p, "orderId"), p.get("origClientOrderId"))
-            return self.rows.order(o, with_time=False)
-        if op == "cancel_all":
-            eng.cancel_all(account, _req(p, "symbol"))
-            return {"code": 200, "msg": "The operation of cancel all open order is done."}
-        if op == "countdown":
-            return eng.countdown_cancel_all(account, _req(p, "symbol"), _int(p, "countdownTime"))
-        if op == "place_order":
-            o = eng.place_order(
-                account, _req(p, "symbol"), _req(p, "side"), _req(p, "type"), _opt_float(p, "quantity"),
-                _opt_float(p, "price"), time_in_force=p.get("timeInForce"),
-                reduce_only=_bool(p, "reduceOnly") if "reduceOnly" in p else None,
-                position_side=p.get("positionSide"), client_order_id=p.get("newClientOrderId"))
-            return self.rows.order(o, with_time=False)
-        raise err(-5000, f"Path {path} is invalid", 404)
+        answer = self.OPERATIONS.get(op)
+        if answer is None:
+            raise err(-5000, f"Path {path} is invalid", 404)
+        assert op in PUBLIC or account is not None
+        return answer(self, p, account, at, path)
+
+    def tickers(self, op: str, p: dict, at: Optional[int]) -> Any:
+        return self.rows.tickers(op, p.get("symbol"), self.engine.now() if at is None else at)
+
+    def op_balance(self, p: dict, account: str, at: Optional[int], path: str) -> Any:
+        v = self.engine.account_state(account, at=at)
+        return [{"accountAlias": "SimAccount", "asset": "USDT", "balance": _money(v.wallet),
+                 "crossWalletBalance": _money(v.wallet), "crossUnPnl": _money(v.unrealized_pnl),
+                 "availableBalance": _money(v.available), "maxWithdrawAmount": _money(v.available),
+                 "marginAvailable": True, "updateTime": v.update_time}]
+
+    def op_cancel_algo(self, p: dict, account: str, at: Optional[int], path: str) -> Any:
+        c = self.engine.cancel_algo_order(account, _opt_int(p, "algoId"), p.get("clientAlgoId"))
+        return {"algoId": c.algo_id, "clientAlgoId": c.client_algo_id, "code": "200", "msg": "success"}
+
+    def op_cancel_all_algo(self, p: dict, account: str, at: Optional[int], path: str) -> Any:
+        self.engine.cancel_all_algo(account, _req(p, "symbol"))
+        return {"code": 200, "msg": "The operation of cancel all open order is done."}
+
+    def op_place_algo(self, p: dict, account: str, at: Optional[int], path: str) -> Any:
+        placed = self.engine.place_algo_order(
+            account, _req(p, "symbol"), _req(p, "side"), _req(p, "type"), algo_type=_req(p, "algoType"),
+            quantity=_opt_float(p, "quantity"), trigger_price=_opt_float(p, "triggerPrice"),
+            price=_opt_float(p, "price"), time_in_force=p.get("timeInForce"),
+            reduce_only=_bool(p, "reduceOnly") if "reduceOnly" in p else None,
+            close_position=_bool(p, "closePosition"), position_side=p.get("positionSide"),
+            client_algo_id=p.get("clientAlgoId"), working_type=p.get("workingType"),
+            price_protect=_bool(p, "priceProtect"), callback_rate=_opt_float(p, "callbackRate"),
+            activate_price=_opt_float(p, "activatePrice"))
+        return self.rows.algo(placed)
+
+    def op_set_position_mode(self, p: dict, account: str, at: Optional[int], path: str) -> Any:
+        self.engine.set_position_mode(account, _bool(p, "dualSidePosition", required=True))
+        return {"code": 200, "msg": "success"}
+
+    def op_set_leverage(self, p: dict, account: str, at: Optional[int], path: str) -> Any:
+        sym = _req(p, "symbol")
+        lev = self.engine.set_leverage(account, sym, _int(p, "leverage"))
+        return {"leverage": lev, "maxNotionalValue": "1000000000", "symbol": sym}
+
+    def op_cancel_all(self, p: dict, account: str, at: Optional[int], path: str) -> Any:
+        self.engine.cancel_all(account, _req(p, "symbol"))
+        return {"code": 200, "msg": "The operation of cancel all open order is done."}
+
+    def op_place(self, p: dict, account: str, at: Optional[int], path: str) -> Any:
+        o = self.engine.place_order(
+            account, _req(p, "symbol"), _req(p, "side"), _req(p, "type"), _opt_float(p, "quantity"),
+            _opt_float(p, "price"), time_in_force=p.get("timeInForce"),
+            reduce_only=_bool(p, "reduceOnly") if "reduceOnly" in p else None,
+            position_side=p.get("positionSide"), client_order_id=p.get("newClientOrderId"))
+        return self.rows.order(o, with_time=False)
+
+    # operation → what answers it (face, params, account, at, path)
+    OPERATIONS: dict[str, Callable[..., Any]] = {
+        "ping": lambda f, p, account, at, path: {},
+        "time": lambda f, p, account, at, path: {"serverTime": f.engine.now()},
+        "exchange_info": lambda f, p, account, at, path: f.rows.exchange_info(f.engine.now()),
+        "ticker": lambda f, p, account, at, path: f.tickers("ticker", p, at),
+        "mark_price": lambda f, p, account, at, path: f.tickers("mark_price", p, at),
+        "ticker_24hr": lambda f, p, account, at, path: f.tickers("ticker_24hr", p, at),
+        "depth": lambda f, p, account, at, path: f.rows.depth(_req(p, "symbol"), p.get("limit")),
+        "account": lambda f, p, account, at, path: f.rows.account(account, at, v3=path.startswith("/fapi/v3")),
+        "balance": op_balance,
+        "positions": lambda f, p, account, at, path: f.rows.position_risk(account, p.get("symbol"), at,
+                                                                          v3=path.startswith("/fapi/v3")),
+        "leverage_bracket": lambda f, p, account, at, path: f.rows.brackets(p.get("symbol")),
+        "open_orders": lambda f, p, account, at, path: [
+            f.rows.order(o, with_time=True) for o in f.engine.open_orders(account, p.get("symbol"))],
+        "open_algo_orders": lambda f, p, account, at, path: [
+            f.rows.algo(o) for o in f.engine.open_algo_orders(account, p.get("symbol"))],
+        "get_algo_order": lambda f, p, account, at, path: f.rows.algo(
+            f.engine.get_algo_order(account, _opt_int(p, "algoId"), p.get("clientAlgoId"))),
+        "cancel_algo_order": op_cancel_algo, "cancel_all_algo": op_cancel_all_algo, "place_algo_order": op_place_algo,
+        "position_mode": lambda f, p, account, at, path: {"dualSidePosition": f.engine.position_mode(account)},
+        "set_position_mode": op_set_position_mode, "set_leverage": op_set_leverage,
+        "get_order": lambda f, p, account, at, path: f.rows.order(f.engine.get_order(
+            account, _req(p, "symbol"), _opt_int(p, "orderId"), p.get("origClientOrderId")), with_time=True),
+        "cancel_order": lambda f, p, account, at, path: f.rows.order(f.engine.cancel_order(
+            account, _req(p, "symbol"), _opt_int(p, "orderId"), p.get("origClientOrderId")), with_time=False),
+        "cancel_all": op_cancel_all,
+        "countdown": lambda f, p, account, at, path: f.engine.countdown_cancel_all(
+            account, _req(p, "symbol"), _int(p, "countdownTime")),
+        "place_order": op_place,
+    }
+
+
+PUBLIC = ("ping", "time", "exchange_info", "ticker", "mark_price", "ticker_24hr", "depth")  # without an account
 
 
 # --- parameter parsing ---------------------------------------------------------------------------------

@@ -56,7 +56,7 @@ import base64
 import hashlib
 import hmac
 import json
-from typing import Any, MutableMapping, Optional
+from typing import Any, Callable, MutableMapping, Optional
 from urllib.parse import parse_qsl, unquote
 
 from aiohttp import web
@@ -180,54 +180,65 @@ class BitgetFace(BitgetReads, BitgetOrders, BitgetPlans):
     # --- operations -----------------------------------------------------------------------------------
 
     def dispatch(self, op: str, path: str, p: Any, account: Optional[str], at: Optional[int]) -> Any:
-        eng = self.engine
-        now = eng.now() if at is None else at
-        if op == "time":
-            return self.ok({"serverTime": str(now)})
-        if op == "exchange_info":
-            if not path.endswith("/mix/market/contracts") or str(p.get("productType") or "").upper() != PRODUCT:
-                return self.ok([])  # the simulated venue lists USDT-M perpetuals only
-            return self.ok([self.contract(m) for m in eng.markets.values()])
-        if op == "ticker":
-            return self.tickers(p, now)
-        if op == "depth":
-            return self.depth(p)
-        assert account is not None
-        if op == "account":
-            self.product(p)
-            return self.ok([self.account_row(account, at)])
-        if op == "position_mode":
-            self.product(p)
-            self.market(p)
-            return self.ok(self.account_row(account, at))
-        if op == "positions":
-            self.product(p)
-            return self.ok(self.positions(account, at))
-        if op == "open_orders":
-            self.product(p)
-            m = self.market(p, required=False)
-            rows = [self.order(o) for o in eng.open_orders(account, m.symbol if m else None, weight=1)]
-            return self.page(rows, p)
-        if op == "open_algo_orders":
-            return self.plans(account, p)
-        if op == "get_order":
-            self.product(p)
-            m = self.market(p)
-            assert m is not None
-            oid, cid = p.get("orderId"), p.get("clientOid")
-            if not oid and not cid:
-                raise self.fail("40019", "Parameter orderId cannot be empty")
-            if oid and not str(oid).isdigit():
-                raise self.fail(*NOT_FOUND)
-            o = eng.get_order(account, m.symbol, int(oid) if oid else None, None if oid else cid)
-            return self.ok(self.order(o, detail=True))
-        if op == "place_order":
-            return self.place(account, p)
-        if op == "cancel_order":
-            return self.cancel(account, path, p)
-        if op == "cancel_algo_order":
-            return self.cancel_plans(account, p)
-        raise self.fail("40404", "Request URL NOT FOUND", 404)
+        answer = self.OPERATIONS.get(op)
+        if answer is None:
+            raise self.fail("40404", "Request URL NOT FOUND", 404)
+        assert op in PUBLIC or account is not None
+        return answer(self, p, account, at, path)
+
+    def op_contracts(self, p: Any, account: Any, at: Optional[int], path: str) -> Any:
+        if not path.endswith("/mix/market/contracts") or str(p.get("productType") or "").upper() != PRODUCT:
+            return self.ok([])  # the simulated venue lists USDT-M perpetuals only
+        return self.ok([self.contract(m) for m in self.engine.markets.values()])
+
+    def op_account(self, p: Any, account: str, at: Optional[int], path: str) -> Any:
+        self.product(p)
+        return self.ok([self.account_row(account, at)])
+
+    def op_position_mode(self, p: Any, account: str, at: Optional[int], path: str) -> Any:
+        self.product(p)
+        self.market(p)
+        return self.ok(self.account_row(account, at))
+
+    def op_positions(self, p: Any, account: str, at: Optional[int], path: str) -> Any:
+        self.product(p)
+        return self.ok(self.positions(account, at))
+
+    def op_open_orders(self, p: Any, account: str, at: Optional[int], path: str) -> Any:
+        self.product(p)
+        m = self.market(p, required=False)
+        return self.page([self.order(o) for o in self.engine.open_orders(account, m.symbol if m else None, weight=1)],
+                         p)
+
+    def op_get_order(self, p: Any, account: str, at: Optional[int], path: str) -> Any:
+        self.product(p)
+        m = self.market(p)
+        assert m is not None
+        oid, cid = p.get("orderId"), p.get("clientOid")
+        if not oid and not cid:
+            raise self.fail("40019", "Parameter orderId cannot be empty")
+        if oid and not str(oid).isdigit():
+            raise self.fail(*NOT_FOUND)
+        o = self.engine.get_order(account, m.symbol, int(oid) if oid else None, None if oid else cid)
+        return self.ok(self.order(o, detail=True))
+
+    # operation → what answers it (face, params, account, at, path)
+    OPERATIONS: dict[str, Callable[..., Any]] = {
+        "time": lambda f, p, account, at, path: f.ok({"serverTime": str(f.engine.now() if at is None else at)}),
+        "exchange_info": op_contracts,
+        "ticker": lambda f, p, account, at, path: f.tickers(p, f.engine.now() if at is None else at),
+        "depth": lambda f, p, account, at, path: f.depth(p),
+        "account": op_account, "position_mode": op_position_mode, "positions": op_positions,
+        "open_orders": op_open_orders,
+        "open_algo_orders": lambda f, p, account, at, path: f.plans(account, p),
+        "get_order": op_get_order,
+        "place_order": lambda f, p, account, at, path: f.place(account, p),
+        "cancel_order": lambda f, p, account, at, path: f.cancel(account, path, p),
+        "cancel_algo_order": lambda f, p, account, at, path: f.cancel_plans(account, p),
+    }
+
+
+PUBLIC = ("time", "exchange_info", "ticker", "depth")  # answered without an account
 
 
 async def handle(server: Any, request: web.Request) -> web.StreamResponse:
