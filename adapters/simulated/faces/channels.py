@@ -24,6 +24,8 @@ from typing import Any, Callable, Mapping, Optional
 
 from aiohttp import web
 
+from ..changes import AccountChanged, AlgoChanged, Change, MarkSet, OrderChanged
+from ..engine import MarketSpec
 from ..stream import PushFace, _Socket
 
 LOGIN_WINDOW_S = 30  # a login stamped further than this from the server's clock is refused
@@ -39,6 +41,8 @@ class ChannelFace(PushFace):
     LOGGED_IN: Mapping[str, Any] = {}  # the answer to a login
     MARK_EVERY_MS = 0  # a changed mark is pushed at most this often
     QUIET_EVERY_MS = 0  # an unchanged mark is pushed this often
+    MARK_CHANNEL = ""  # the public channel of a market's mark (a socket's stream "<channel>:<instrument>")
+    UNTOLD_ALGOS: tuple[str, ...] = ()  # the engine's conditional order types the venue pushes elsewhere
 
     def __init__(self, server: Any, *, mark_every_ms: Optional[int] = None, quiet_every_ms: Optional[int] = None,
                  tick_s: float = 0.05, auth_clock: Optional[Callable[[], int]] = None):
@@ -62,6 +66,27 @@ class ChannelFace(PushFace):
         raise NotImplementedError
 
     def _mark(self, s: _Socket, symbol: str, ts: int, price: Optional[float] = None) -> None:
+        raise NotImplementedError
+
+    def _instrument(self, m: MarketSpec) -> str:
+        """The venue's instrument id of an engine market."""
+        raise NotImplementedError
+
+    def _changed(self, s: _Socket, channel: str, data: list, ts: int) -> None:
+        """A change's rows pushed on ``channel`` to ``s``."""
+        raise NotImplementedError
+
+    def _order_row(self, c: OrderChanged) -> dict:
+        raise NotImplementedError
+
+    def _algo_row(self, c: AlgoChanged) -> dict:
+        raise NotImplementedError
+
+    def _position_rows(self, c: AccountChanged) -> list:
+        """The positions channel's rows of an account's change."""
+        raise NotImplementedError
+
+    def _account_row(self, account: str, ts: int) -> dict:
         raise NotImplementedError
 
     def _refuse(self, sock: _Socket, what: str, data: str = "") -> None:
@@ -113,6 +138,29 @@ class ChannelFace(PushFace):
         self._say(sock, dict(self.LOGGED_IN))
 
     # --- pushes -------------------------------------------------------------------------------------
+
+    def _on_change(self, c: Change) -> None:
+        if isinstance(c, MarkSet):
+            key = f"{self.MARK_CHANNEL}:{self._instrument(self.engine.markets[c.symbol])}"
+            for s in self.sockets:
+                if key in s.streams:
+                    self._mark(s, c.symbol, c.ts, c.price)
+        elif isinstance(c, OrderChanged):
+            self._tell(c.account, "orders", lambda: [self._order_row(c)], c.ts)
+        elif isinstance(c, AlgoChanged):
+            # the engine's own step (TRIGGERING): the venues say nothing between live and fired
+            if c.status != "TRIGGERING" and c.order.order_type not in self.UNTOLD_ALGOS:
+                self._tell(c.account, "orders-algo", lambda: [self._algo_row(c)], c.ts)
+        elif isinstance(c, AccountChanged):
+            self._tell(c.account, "positions", lambda: self._position_rows(c), c.ts)
+            self._tell(c.account, "account", lambda: [self._account_row(c.account, c.ts)], c.ts)
+
+    def _tell(self, account: str, channel: str, rows: Callable[[], list], ts: int) -> None:
+        """``rows`` (made once, when a socket of ``account`` subscribed to ``channel``) pushed to each."""
+        targets = self._to(account, channel)
+        data = rows() if targets else []
+        for s in targets:
+            self._changed(s, channel, data, ts)
 
     async def _run_pump(self) -> None:
         loop = asyncio.get_running_loop()

@@ -52,8 +52,8 @@ import zlib
 from typing import Any, Optional
 
 
-from ...simulated.changes import AccountChanged, AlgoChanged, Change, MarkSet, OrderChanged
-from ...simulated.engine import decimals
+from ...simulated.changes import AccountChanged, AlgoChanged, OrderChanged
+from ...simulated.engine import MarketSpec, decimals
 from ...simulated.faces.channels import ChannelFace
 from ...simulated.stream import _Socket, dumps
 from .face import BitgetFace
@@ -83,6 +83,7 @@ class BitgetStreamFace(ChannelFace):
     VERIFY = "GET/user/verify"
     LOGGED_IN = {"event": "login", "code": 0}
     MARK_EVERY_MS, QUIET_EVERY_MS = 300, 1_000
+    MARK_CHANNEL = "ticker"
     EVENT_AT = ("arg", "channel")
     EVENT_UNKNOWN = UNKNOWN_CHANNEL
     LOGGED_OUT = (30004, "User needs to log in")
@@ -121,42 +122,21 @@ class BitgetStreamFace(ChannelFace):
         if market is not None:
             self._mark(sock, market.symbol, now)
         elif channel == "positions":
-            self._push(sock, "positions", self._position_rows(sock.owner or "", now), now)
+            self._push(sock, "positions", self._positions_of(sock.owner or "", now), now)
         elif channel == "account":
             self._push(sock, "account", [self._account_row(sock.owner or "", now)], now)
 
     # --- pushes -----------------------------------------------------------------------------------------
 
+    def _instrument(self, m: MarketSpec) -> str:
+        return symbol_id(m)
+
+    def _changed(self, s: _Socket, channel: str, data: list, ts: int) -> None:
+        self._push(s, channel, data, ts)
+
     def _push(self, s: _Socket, channel: str, data: list, ts: int) -> None:
         arg = s.pushed["args"].get(channel, {"instType": PRODUCT, "channel": channel, "instId": "default"})
         s.queue.put_nowait(("user", dumps({"action": "snapshot", "arg": arg, "data": data, "ts": ts})))
-
-    def _on_change(self, c: Change) -> None:
-        if isinstance(c, MarkSet):
-            key = f"ticker:{symbol_id(self.engine.markets[c.symbol])}"
-            for s in self.sockets:
-                if key in s.streams:
-                    self._mark(s, c.symbol, c.ts, c.price)
-            return
-        if isinstance(c, OrderChanged):
-            targets = self._to(c.account, "orders")
-            row = self._order_row(c) if targets else None
-            for s in targets:
-                self._push(s, "orders", [row], c.ts)
-        elif isinstance(c, AlgoChanged):
-            if c.status == "TRIGGERING":  # the engine's own step: Bitget says nothing between live and fired
-                return
-            targets = self._to(c.account, "orders-algo")
-            row = self._algo_row(c) if targets else None
-            for s in targets:
-                self._push(s, "orders-algo", [row], c.ts)
-        elif isinstance(c, AccountChanged):
-            books = self._to(c.account, "positions")
-            rows = self._position_rows(c.account, c.ts) if books else []
-            for s in books:
-                self._push(s, "positions", rows, c.ts)
-            for s in self._to(c.account, "account"):
-                self._push(s, "account", [self._account_row(c.account, c.ts)], c.ts)
 
     def _mark(self, s: _Socket, symbol: str, ts: int, price: Optional[float] = None) -> None:
         eng = self.engine
@@ -177,7 +157,10 @@ class BitgetStreamFace(ChannelFace):
 
     # --- rows -------------------------------------------------------------------------------------------
 
-    def _position_rows(self, account: str, ts: int) -> list[dict]:
+    def _position_rows(self, c: AccountChanged) -> list:
+        return self._positions_of(c.account, c.ts)
+
+    def _positions_of(self, account: str, ts: int) -> list[dict]:
         """Every open position of ``account`` at ``ts``, as the positions channel writes them."""
         eng = self.engine
         mode = "hedge_mode" if eng.hedge_mode(account) else "one_way_mode"

@@ -52,8 +52,8 @@ import zlib
 from typing import Any, Optional
 
 
-from ...simulated.changes import AccountChanged, AlgoChanged, Change, MarkSet, OrderChanged
-from ...simulated.engine import decimals
+from ...simulated.changes import AccountChanged, AlgoChanged, OrderChanged
+from ...simulated.engine import MarketSpec, decimals
 from ...simulated.faces.channels import ChannelFace
 from ...simulated.stream import _Socket, dumps
 from .face import CCXT_OPTIONS, _Okx
@@ -82,6 +82,8 @@ class OkxStreamFace(ChannelFace):
     VERIFY = "GET/users/self/verify"
     LOGGED_IN = {"event": "login", "code": "0", "msg": ""}
     MARK_EVERY_MS, QUIET_EVERY_MS = 200, 10_000
+    MARK_CHANNEL = "mark-price"
+    UNTOLD_ALGOS = ("TRAILING_STOP_MARKET",)  # a trailing stop is OKX's algo-advance channel's, not served here
     EVENT_AT = ("arg", "channel")
     EVENT_UNKNOWN = UNKNOWN_CHANNEL
     LOGGED_OUT = ("60011", "Please log in")
@@ -140,36 +142,18 @@ class OkxStreamFace(ChannelFace):
         body["data"] = data
         s.queue.put_nowait(("user", dumps(body)))
 
-    def _on_change(self, c: Change) -> None:
-        if isinstance(c, MarkSet):
-            key = f"mark-price:{inst_id(self.engine.markets[c.symbol])}"
-            for s in self.sockets:
-                if key in s.streams:
-                    self._mark(s, c.symbol, c.ts, c.price)
-            return
-        if isinstance(c, OrderChanged):
-            targets = self._to(c.account, "orders")
-            row = self._order_row(c) if targets else None
-            for s in targets:
-                self._push(s, "orders", [row])
-        elif isinstance(c, AlgoChanged):
-            if c.status == "TRIGGERING":  # OKX says nothing between live and effective
-                return
-            # a trailing stop is OKX's algo-advance channel's, not served here
-            targets = self._to(c.account, "orders-algo") if c.order.order_type != "TRAILING_STOP_MARKET" else []
-            row = self._algo_row(c) if targets else None
-            for s in targets:
-                self._push(s, "orders-algo", [row])
-        elif isinstance(c, AccountChanged):
-            views = {(v.symbol, v.position_side): v for v in self._views(c.account, c.ts)} \
-                if self._to(c.account, "positions") else {}
-            for s in self._to(c.account, "positions"):
-                self._push(s, "positions", [self._position_row(c.account, leg.symbol, leg.position_side, leg.amount,
-                                                               leg.entry, leg.mark, leg.unrealized,
-                                                               views.get((leg.symbol, leg.position_side)), c.ts)
-                                            for leg in c.legs], "event_update")
-            for s in self._to(c.account, "account"):
-                self._push(s, "account", [self._account_row(c.account, c.ts)], "event_update")
+    def _instrument(self, m: MarketSpec) -> str:
+        return inst_id(m)
+
+    def _changed(self, s: _Socket, channel: str, data: list, ts: int) -> None:
+        # an order's push has no event type; a position's and the account's are updates
+        self._push(s, channel, data, "event_update" if channel in ("positions", "account") else None)
+
+    def _position_rows(self, c: AccountChanged) -> list:
+        views = {(v.symbol, v.position_side): v for v in self._views(c.account, c.ts)}
+        return [self._position_row(c.account, leg.symbol, leg.position_side, leg.amount, leg.entry, leg.mark,
+                                   leg.unrealized, views.get((leg.symbol, leg.position_side)), c.ts)
+                for leg in c.legs]
 
     def _positions_snapshot(self, s: _Socket) -> None:
         account, now = s.owner or "", self.engine.now()
