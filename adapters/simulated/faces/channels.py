@@ -26,7 +26,7 @@ from aiohttp import web
 
 from ..changes import AccountChanged, AlgoChanged, Change, MarkSet, OrderChanged
 from ..engine import MarketSpec
-from ..stream import PushFace, _Socket
+from ..stream import PushFace, _Socket, dumps
 
 LOGIN_WINDOW_S = 30  # a login stamped further than this from the server's clock is refused
 
@@ -65,7 +65,8 @@ class ChannelFace(PushFace):
     def _subscribe(self, sock: _Socket, op: str, arg: Any) -> None:
         raise NotImplementedError
 
-    def _mark(self, s: _Socket, symbol: str, ts: int, price: Optional[float] = None) -> None:
+    def _mark_frame(self, m: MarketSpec, px: float, ts: int, arg: Optional[dict]) -> dict:
+        """A market's mark as the venue pushes it (``arg``: the subscription's, if any)."""
         raise NotImplementedError
 
     def _instrument(self, m: MarketSpec) -> str:
@@ -154,6 +155,18 @@ class ChannelFace(PushFace):
         elif isinstance(c, AccountChanged):
             self._tell(c.account, "positions", lambda: self._position_rows(c), c.ts)
             self._tell(c.account, "account", lambda: [self._account_row(c.account, c.ts)], c.ts)
+
+    def _mark(self, s: _Socket, symbol: str, ts: int, price: Optional[float] = None) -> None:
+        """``symbol``'s mark (``price``, else the engine's at ``ts``) pushed to ``s``, and noted
+        for the cadence."""
+        eng = self.engine
+        if symbol not in eng.paths:
+            return
+        m = eng.markets[symbol]
+        px = eng.mark(symbol, ts) if price is None else price
+        s.pushed["marks"][symbol] = (asyncio.get_event_loop().time(), px)
+        arg = s.pushed["args"].get(f"{self.MARK_CHANNEL}:{self._instrument(m)}")
+        s.queue.put_nowait(("market", dumps(self._mark_frame(m, px, ts, arg))))
 
     def _tell(self, account: str, channel: str, rows: Callable[[], list], ts: int) -> None:
         """``rows`` (made once, when a socket of ``account`` subscribed to ``channel``) pushed to each."""

@@ -56,7 +56,7 @@ import base64
 import hashlib
 import hmac
 import json
-from typing import Any, Callable, MutableMapping, Optional
+from typing import Any, Callable, Optional
 from urllib.parse import parse_qsl, unquote
 
 from aiohttp import web
@@ -249,16 +249,13 @@ async def handle(server: Any, request: web.Request) -> web.StreamResponse:
 # --- clients -----------------------------------------------------------------------------------------------
 
 
-def bitget_account(server: Any, account: str, *, hedge_mode: Optional[bool] = None,
-                   env: Optional[MutableMapping[str, str]] = None, **fields: Any) -> Any:
-    """A killswitch Account on venue ``bitget`` for the engine's ``account`` (see
-    :func:`adapters.simulated.faces.shared.passphrase_account`)."""
-    return passphrase_account(server, account, "bitget", hedge_mode=hedge_mode, env=env, **fields)
-
-
 def sim_account(server: Any, account: str, **fields: Any) -> Any:
-    """:func:`bitget_account` (:func:`adapters.simulated.venues.sim_account`)."""
-    return bitget_account(server, account, **fields)
+    """A killswitch Account on venue ``bitget`` for the engine's ``account`` (``hedge_mode``, ``env``:
+    :func:`adapters.simulated.faces.shared.passphrase_account`'s; :func:`adapters.simulated.venues.sim_account`)."""
+    return passphrase_account(server, account, "bitget", **fields)
+
+
+bitget_account = sim_account
 
 
 

@@ -47,7 +47,6 @@ stream costs no request): the account and its positions are read uncharged, at t
 
 from __future__ import annotations
 
-import asyncio
 import zlib
 from typing import Any, Optional
 
@@ -138,22 +137,15 @@ class BitgetStreamFace(ChannelFace):
         arg = s.pushed["args"].get(channel, {"instType": PRODUCT, "channel": channel, "instId": "default"})
         s.queue.put_nowait(("user", dumps({"action": "snapshot", "arg": arg, "data": data, "ts": ts})))
 
-    def _mark(self, s: _Socket, symbol: str, ts: int, price: Optional[float] = None) -> None:
-        eng = self.engine
-        if symbol not in eng.paths:
-            return
-        m = eng.markets[symbol]
-        px = eng.mark(symbol, ts) if price is None else price
-        s.pushed["marks"][symbol] = (asyncio.get_event_loop().time(), px)
-        key = f"ticker:{symbol_id(m)}"
+    def _mark_frame(self, m: MarketSpec, px: float, ts: int, arg: Optional[dict]) -> dict:
         text = _f(px, decimals(m.price_tick))
         row = {"instId": symbol_id(m), "lastPr": text, "bidPr": text, "askPr": text, "bidSz": "0", "askSz": "0",
                "open24h": text, "high24h": text, "low24h": text, "change24h": "0", "fundingRate": "0.0001",
                "nextFundingTime": str((ts // 28_800_000 + 1) * 28_800_000), "markPrice": text, "indexPrice": text,
                "holdingAmount": "0", "baseVolume": "0", "quoteVolume": "0", "openUtc": text, "symbolType": "1",
                "symbol": symbol_id(m), "deliveryPrice": "0", "ts": str(ts)}
-        arg = s.pushed["args"].get(key, {"instType": PRODUCT, "channel": "ticker", "instId": symbol_id(m)})
-        s.queue.put_nowait(("market", dumps({"action": "snapshot", "arg": arg, "data": [row], "ts": ts})))
+        arg = arg or {"instType": PRODUCT, "channel": "ticker", "instId": symbol_id(m)}
+        return {"action": "snapshot", "arg": arg, "data": [row], "ts": ts}
 
     # --- rows -------------------------------------------------------------------------------------------
 

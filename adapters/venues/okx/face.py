@@ -70,7 +70,7 @@ import hashlib
 import hmac
 import json
 from datetime import datetime, timezone
-from typing import Any, Callable, MutableMapping, Optional
+from typing import Any, Callable, Optional
 from urllib.parse import parse_qsl
 
 from aiohttp import web
@@ -359,16 +359,13 @@ def okx_client(server: Any, account: str, *, strict: bool = True, **config: Any)
     return ex
 
 
-def okx_account(server: Any, account: str, *, hedge_mode: Optional[bool] = None,
-                env: Optional[MutableMapping[str, str]] = None, **fields: Any) -> Any:
-    """A killswitch Account on venue ``okx`` for the engine's ``account`` (see
-    :func:`adapters.simulated.faces.shared.passphrase_account`)."""
-    return passphrase_account(server, account, "okx", hedge_mode=hedge_mode, env=env, **fields)
-
-
 def sim_account(server: Any, account: str, **fields: Any) -> Any:
-    """:func:`okx_account` (:func:`adapters.simulated.venues.sim_account`)."""
-    return okx_account(server, account, **fields)
+    """A killswitch Account on venue ``okx`` for the engine's ``account`` (``hedge_mode``, ``env``:
+    :func:`adapters.simulated.faces.shared.passphrase_account`'s; :func:`adapters.simulated.venues.sim_account`)."""
+    return passphrase_account(server, account, "okx", **fields)
+
+
+okx_account = sim_account
 
 
 sim_client = okx_client  # the ccxt client of an account (a bot's, with its own key)

@@ -47,7 +47,6 @@ change.
 
 from __future__ import annotations
 
-import asyncio
 import zlib
 from typing import Any, Optional
 
@@ -163,18 +162,9 @@ class OkxStreamFace(ChannelFace):
         for i, page in enumerate(pages):
             self._push(s, "positions", page, "snapshot", (i + 1, i == len(pages) - 1))
 
-    def _mark(self, s: _Socket, symbol: str, ts: int, price: Optional[float] = None) -> None:
-        eng = self.engine
-        if symbol not in eng.paths:
-            return
-        m = eng.markets[symbol]
-        px = eng.mark(symbol, ts) if price is None else price
-        s.pushed["marks"][symbol] = (asyncio.get_event_loop().time(), px)
-        key = f"mark-price:{inst_id(m)}"
-        body = {"arg": s.pushed["args"].get(key, {"channel": "mark-price", "instId": inst_id(m)}),
-                "data": [{"instType": "SWAP", "instId": inst_id(m), "markPx": _f(px, decimals(m.price_tick)),
-                          "ts": str(ts)}]}
-        s.queue.put_nowait(("market", dumps(body)))
+    def _mark_frame(self, m: MarketSpec, px: float, ts: int, arg: Optional[dict]) -> dict:
+        row = {"instType": "SWAP", "instId": inst_id(m), "markPx": _f(px, decimals(m.price_tick)), "ts": str(ts)}
+        return {"arg": arg or {"channel": "mark-price", "instId": inst_id(m)}, "data": [row]}
 
     # --- rows -------------------------------------------------------------------------------------------
 
