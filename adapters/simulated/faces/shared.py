@@ -35,7 +35,8 @@ import copy
 import json
 import os
 import re
-from typing import Any, Mapping, MutableMapping, Optional
+from typing import Any, Callable, Mapping, MutableMapping, Optional
+from urllib.parse import parse_qsl
 
 from aiohttp import web
 
@@ -62,6 +63,26 @@ def respond(server: Any, method: str, path: str, status: int, body: Any, raw: bo
                             headers=headers)
     return web.Response(status=status, text=json.dumps(body, separators=(",", ":")), content_type="application/json",
                         headers=headers)
+
+
+def read_json(method: str, raw_query: str, raw_body: str, refuse: Callable[[bool], Exception], *,
+              lists: bool = False, blank_is_empty: bool = False) -> Any:
+    """A request's parameters as a JSON venue reads them: a GET's query; a POST's JSON object
+    (``lists``: or a list of objects), none for an empty body (``blank_is_empty``: or one of white
+    space); ``refuse(parsed)``: the venue's refusal of a body that is not JSON (``parsed`` False)
+    or not of that shape."""
+    if method == "GET":
+        return dict(parse_qsl(raw_query, keep_blank_values=True))
+    if not (raw_body.strip() if blank_is_empty else raw_body):
+        return {}
+    try:
+        got = json.loads(raw_body)
+    except ValueError:
+        raise refuse(False) from None
+    rows = got if lists and isinstance(got, list) else [got]
+    if not all(isinstance(r, dict) for r in rows):
+        raise refuse(True)
+    return got
 
 
 STATUS_FAULTS = (FaultKind.HTTP_429, FaultKind.HTTP_418, FaultKind.HTTP_500, FaultKind.HTTP_503)
@@ -266,7 +287,7 @@ class RestFace:
         return body
 
 
-__all__ = ["RestFace", "VenueFail", "respond"]
+__all__ = ["RestFace", "VenueFail", "read_json", "respond"]
 
 
 def loopback(base_url: str) -> str:

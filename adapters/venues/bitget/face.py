@@ -55,14 +55,13 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
-import json
 from typing import Any, Callable, Optional
-from urllib.parse import parse_qsl, unquote
+from urllib.parse import unquote
 
 from aiohttp import web
 
 from ...simulated.engine import NO_SUCH_ORDER, TOO_MANY_ORDERS, TOO_MANY_REQUESTS, UNKNOWN_ORDER, SimError
-from ...simulated.faces.shared import VenueFail, passphrase_account
+from ...simulated.faces.shared import VenueFail, passphrase_account, read_json
 from .face_orders import BitgetOrders
 from .face_plans import BitgetPlans
 from .face_reads import BitgetReads
@@ -151,17 +150,8 @@ class BitgetFace(BitgetReads, BitgetOrders, BitgetPlans):
         return self.fail(*NO_POSITION)
 
     def params(self, method: str, raw_query: str, raw_body: str) -> Any:
-        if method == "GET":
-            return dict(parse_qsl(raw_query, keep_blank_values=True))
-        if not raw_body:
-            return {}
-        try:
-            got = json.loads(raw_body)
-        except ValueError:
-            raise self.fail("40017", "Parameter verification failed: body") from None
-        if not isinstance(got, dict):
-            raise self.fail("40017", "Parameter verification failed: body")
-        return got
+        return read_json(method, raw_query, raw_body,
+                         lambda parsed: self.fail("40017", "Parameter verification failed: body"))
 
     def sim_error(self, e: SimError, op: str) -> tuple[int, Any]:
         if e.code in (TOO_MANY_REQUESTS, TOO_MANY_ORDERS):

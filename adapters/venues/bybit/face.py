@@ -73,13 +73,12 @@ import hashlib
 import hmac
 import json
 from typing import Any, Callable, Mapping, Optional, cast
-from urllib.parse import parse_qsl
 
 from aiohttp import web
 
 from .face_master import BybitMaster
 from ...simulated.engine import SimError
-from ...simulated.faces.shared import VenueFail
+from ...simulated.faces.shared import VenueFail, read_json
 from ...simulated.faults import HTTP_STATUS, Fault
 from .face_orders import BybitOrders
 from .face_reads import BybitReads
@@ -146,17 +145,8 @@ class _Face(BybitReads, BybitOrders):
     # --- the shared hooks ------------------------------------------------------------------------------
 
     def params(self, method: str, raw_query: str, raw_body: str) -> dict:
-        if method == "GET":
-            return dict(parse_qsl(raw_query, keep_blank_values=True))
-        if not raw_body.strip():
-            return {}
-        try:
-            body = json.loads(raw_body)
-        except ValueError:
-            raise _params("params error: request body is not JSON") from None
-        if not isinstance(body, dict):
-            raise _params("params error: request body is not a JSON object")
-        return body
+        return read_json(method, raw_query, raw_body, blank_is_empty=True, refuse=lambda parsed: _params(
+            "params error: request body is not a JSON object" if parsed else "params error: request body is not JSON"))
 
     def authenticate(self, request: web.Request, key: str, account: Optional[str], raw_query: str,
                      raw_body: str) -> str:

@@ -68,16 +68,14 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
-import json
 from datetime import datetime, timezone
 from typing import Any, Callable, Optional
-from urllib.parse import parse_qsl
 
 from aiohttp import web
 
 from .face_master import OkxMaster
 from ...simulated.engine import SimError
-from ...simulated.faces.shared import VenueFail, loopback, passphrase_account
+from ...simulated.faces.shared import VenueFail, loopback, passphrase_account, read_json
 from .face_algos import OkxAlgos
 from .face_orders import OkxOrders
 from .face_reads import OkxReads
@@ -199,17 +197,8 @@ class _Okx(OkxReads, OkxOrders, OkxAlgos):
              "sCode": NO_POSITION_TO_REDUCE[0], "sMsg": NO_POSITION_TO_REDUCE[1]} for r in rows])
 
     def params(self, method: str, raw_query: str, raw_body: str) -> Any:
-        if method == "GET":
-            return dict(parse_qsl(raw_query, keep_blank_values=True))
-        if not raw_body:
-            return {}
-        try:
-            got = json.loads(raw_body)
-        except ValueError:
-            raise _Fail("50002", "Json data format error") from None
-        if not isinstance(got, (dict, list)) or (isinstance(got, list) and not all(isinstance(r, dict) for r in got)):
-            raise _Fail("50002", "Json data format error")
-        return got
+        return read_json(method, raw_query, raw_body, lambda parsed: _Fail("50002", "Json data format error"),
+                         lists=True)
 
     def sim_error(self, e: SimError, op: str) -> tuple[int, Any]:
         code, msg = _okx_error(e, cancel=op.startswith("cancel"))
