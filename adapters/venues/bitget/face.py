@@ -61,7 +61,7 @@ from urllib.parse import unquote
 from aiohttp import web
 
 from ...simulated.engine import NO_SUCH_ORDER, TOO_MANY_ORDERS, TOO_MANY_REQUESTS, UNKNOWN_ORDER, SimError
-from ...simulated.faces.shared import VenueFail, passphrase_account, read_json
+from ...simulated.faces.shared import VenueFail, loopback, passphrase_account, read_json
 from .face_orders import BitgetOrders
 from .face_plans import BitgetPlans
 from .face_reads import BitgetReads
@@ -249,12 +249,40 @@ bitget_account = sim_account
 
 
 
-def sim_client(server: Any, account: str, **config: Any) -> Any:
-    """The ccxt client of an account (a bot's, with its own key): ccxt.pro's, whose REST is the
-    face's (:func:`.face_stream.bitget_pro_client`)."""
-    from .face_stream import bitget_pro_client
-
-    return bitget_pro_client(server, account, **config)
+# ccxt's bitget options that keep it on the classic account's endpoints the faces serve
+CCXT_OPTIONS = {"defaultType": "swap", "uta": False}
 
 
-__all__ = ["MASTER", "sim_client", "BitgetFace", "PREFIXES", "ROUTES", "bitget_account", "handle", "sim_account"]
+def ws_urls(base_url: str) -> dict[str, str]:
+    """``urls['api']['ws']`` of ccxt.pro's bitget for a server at ``base_url`` (UTA's onto paths
+    the face does not serve: the handshake fails, nothing reaches the internet)."""
+    ws = "ws" + loopback(base_url)[len("http"):]
+    return {"public": f"{ws}/v2/ws/public", "private": f"{ws}/v2/ws/private",
+            "utaPublic": f"{ws}/unsupported/uta-public", "utaPrivate": f"{ws}/unsupported/uta-private"}
+
+
+def bitget_pro_client(server: Any, account: str, *, strict: bool = True, **config: Any) -> Any:
+    """A ``ccxt.pro.bitget`` bound to ``server`` as ``account``: REST over the face's ``/api/v2``,
+    streams at the server's ``/v2/ws/{public,private}`` (close it after use)."""
+    import ccxt.pro as ccxt_pro
+
+    base = loopback(server.base_url)
+    spec = server.engine.accounts[account].spec
+    options = {**CCXT_OPTIONS, **config.pop("options", {})}
+    ex = ccxt_pro.bitget({"apiKey": spec.api_key, "secret": spec.secret, "password": spec.passphrase,
+                          "enableRateLimit": False, **config, "options": options})
+    api = ex.urls.get("api") or {}
+    ex.urls["api"] = {k: base for k in api if k not in ("ws", "demo")}
+    ex.urls["api"]["ws"] = ws_urls(base)
+    if strict:
+        from ...ccxt_exchange import strict_json
+
+        strict_json(ex)
+    return ex
+
+
+sim_client = bitget_pro_client  # the ccxt client of an account (a bot's, with its own key)
+
+
+__all__ = ["MASTER", "sim_client", "BitgetFace", "CCXT_OPTIONS", "PREFIXES", "ROUTES", "bitget_account",
+           "bitget_pro_client", "handle", "sim_account", "ws_urls"]

@@ -55,9 +55,8 @@ from ...simulated.changes import AccountChanged, AlgoChanged, OrderChanged
 from ...simulated.engine import MarketSpec, decimals
 from ...simulated.faces.channels import ChannelFace
 from ...simulated.stream import _Socket, dumps
-from .face import BitgetFace
+from .face import BitgetFace, bitget_pro_client, ws_urls
 from .face_wire import PRODUCT, _f, _money, _px, _sz, symbol_id
-from ...simulated.faces.shared import loopback
 
 PATHS = {"/v2/ws/public": "public", "/v2/ws/private": "private"}
 CHANNELS = {"positions": "private", "orders": "private", "orders-algo": "private", "account": "private",
@@ -68,7 +67,6 @@ WS_PLAN_TYPES = {"normal_plan": "pl", "profit_plan": "tp", "loss_plan": "sl", "p
                  "pos_loss": "psl", "track_plan": "track", "moving_plan": "mtpsl"}
 ALGO_STATUSES = {"NEW": "live", "TRIGGERED": "executed", "CANCELED": "cancelled", "EXPIRED": "fail_execute",
                  "REJECTED": "fail_execute"}
-CCXT_OPTIONS = {"defaultType": "swap", "uta": False}
 
 
 class BitgetStreamFace(ChannelFace):
@@ -210,34 +208,6 @@ class BitgetStreamFace(ChannelFace):
         row["uTime"] = str(c.ts)
         return row
 
-
-
-def ws_urls(base_url: str) -> dict[str, str]:
-    """``urls['api']['ws']`` of ccxt.pro's bitget for a server at ``base_url`` (UTA's onto paths
-    the face does not serve: the handshake fails, nothing reaches the internet)."""
-    ws = "ws" + loopback(base_url)[len("http"):]
-    return {"public": f"{ws}/v2/ws/public", "private": f"{ws}/v2/ws/private",
-            "utaPublic": f"{ws}/unsupported/uta-public", "utaPrivate": f"{ws}/unsupported/uta-private"}
-
-
-def bitget_pro_client(server: Any, account: str, *, strict: bool = True, **config: Any) -> Any:
-    """A ``ccxt.pro.bitget`` bound to ``server`` as ``account``: REST over the face's ``/api/v2``,
-    streams at the server's ``/v2/ws/{public,private}`` (close it after use)."""
-    import ccxt.pro as ccxt_pro
-
-    base = loopback(server.base_url)
-    spec = server.engine.accounts[account].spec
-    options = {**CCXT_OPTIONS, **config.pop("options", {})}
-    ex = ccxt_pro.bitget({"apiKey": spec.api_key, "secret": spec.secret, "password": spec.passphrase,
-                          "enableRateLimit": False, **config, "options": options})
-    api = ex.urls.get("api") or {}
-    ex.urls["api"] = {k: base for k in api if k not in ("ws", "demo")}
-    ex.urls["api"]["ws"] = ws_urls(base)
-    if strict:
-        from ...ccxt_exchange import strict_json
-
-        strict_json(ex)
-    return ex
 
 
 # the face SimServer serves as its ``bitget_stream`` (:meth:`PushFace.for_server`)
