@@ -57,38 +57,18 @@ class ChannelFace(PushFace):
     async def _open(self, request: web.Request) -> web.StreamResponse:
         return await self._accept(request, path=self.PATHS[request.path], args={}, marks={})
 
-    # --- what the venue writes ----------------------------------------------------------------------
+    # --- what the venue writes: its answers, subscriptions, a mark's frame and a change's rows -------
 
-    def _say(self, sock: _Socket, body: dict) -> None:
-        raise NotImplementedError
-
-    def _subscribe(self, sock: _Socket, op: str, arg: Any) -> None:
-        raise NotImplementedError
-
-    def _mark_frame(self, m: MarketSpec, px: float, ts: int, arg: Optional[dict]) -> dict:
-        """A market's mark as the venue pushes it (``arg``: the subscription's, if any)."""
-        raise NotImplementedError
-
-    def _instrument(self, m: MarketSpec) -> str:
-        """The venue's instrument id of an engine market."""
-        raise NotImplementedError
-
-    def _changed(self, s: _Socket, channel: str, data: list, ts: int) -> None:
-        """A change's rows pushed on ``channel`` to ``s``."""
-        raise NotImplementedError
-
-    def _order_row(self, c: OrderChanged) -> dict:
-        raise NotImplementedError
-
-    def _algo_row(self, c: AlgoChanged) -> dict:
-        raise NotImplementedError
-
-    def _position_rows(self, c: AccountChanged) -> list:
-        """The positions channel's rows of an account's change."""
-        raise NotImplementedError
-
-    def _account_row(self, account: str, ts: int) -> dict:
-        raise NotImplementedError
+    _error: Callable[..., None]
+    _say: Callable[[_Socket, dict], None]
+    _subscribe: Callable[[_Socket, str, Any], None]
+    _instrument: Callable[[MarketSpec], str]  # the venue's instrument id of an engine market
+    _mark_frame: Callable[[MarketSpec, float, int, Optional[dict]], dict]  # (market, price, ts, subscription)
+    _changed: Callable[[_Socket, str, list, int], None]  # a change's rows pushed on a channel
+    _order_row: Callable[[OrderChanged], dict]
+    _algo_row: Callable[[AlgoChanged], dict]
+    _position_rows: Callable[[AccountChanged], list]  # the positions channel's rows of an account's change
+    _account_row: Callable[[str, int], dict]
 
     def _refuse(self, sock: _Socket, what: str, data: str = "") -> None:
         code, msg = self.REFUSALS[what]

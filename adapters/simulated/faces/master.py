@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from typing import Any
+from typing import Any, Callable
 
 from aiohttp import web
 
@@ -61,30 +61,15 @@ class MasterFace:
         self.engine = server.engine
         self.perms: SimPermissions = server.engine.permissions
 
-    # --- what a venue fills --------------------------------------------------------------------
+    # --- what a venue fills -----------------------------------------------------------------------
 
-    def body(self, code: str, msg: str) -> Any:
-        """A refusal's body in the venue's envelope."""
-        raise NotImplementedError
-
-    def ok(self, result: Any) -> Any:
-        """An answer's body in the venue's envelope."""
-        raise NotImplementedError
-
-    def params(self, method: str, raw_query: str, raw_body: str) -> dict:
-        raise NotImplementedError
-
-    def op(self, path: str, p: dict) -> str:
-        """revoke_trading, restore_trading or read_trading."""
-        raise NotImplementedError
-
-    def signed(self, request: web.Request, key: str, secret: str, passphrase: str, raw_query: str,
-               raw_body: str, p: dict) -> bool:
-        """Whether the request is signed with the key's secret (or :class:`Refused`)."""
-        raise NotImplementedError
-
-    def dispatch(self, path: str, p: dict) -> Any:
-        raise NotImplementedError
+    body: Callable[[str, str], Any]  # a refusal's body (code, message) in the venue's envelope
+    ok: Callable[[Any], Any]  # an answer's body in the venue's envelope
+    params: Callable[[str, str, str], dict]  # (method, query, body) → the request's parameters
+    op: Callable[[str, dict], str]  # (path, parameters) → revoke_trading, restore_trading or read_trading
+    # (request, key, secret, passphrase, query, body, parameters) → signed with the key's secret, or Refused
+    signed: Callable[[web.Request, str, str, str, str, str, dict], bool]
+    dispatch: Callable[[str, dict], Any]  # (path, parameters) → the result
 
     # --- what a venue's endpoints share --------------------------------------------------------
 

@@ -126,30 +126,16 @@ class RestFace:
         reason = "Internal Server Error" if code == 500 else "Service Unavailable"
         return code, f"<html><body><h1>{code} {reason}</h1></body></html>"
 
-    def authenticate(self, request: web.Request, key: str, account: Optional[str], raw_query: str,
-                     raw_body: str) -> str:
-        """The account a signed request is from, or :class:`VenueFail`."""
-        raise NotImplementedError
-
-    def no_permission(self, key: str, account: str) -> VenueFail:
-        """A key that may not trade on a trade operation."""
-        raise NotImplementedError
-
-    def reduce_only_refusal(self, params: Any) -> Optional[VenueFail]:
-        """The venue's refusal of a reduce-only order (the REJECT_REDUCE_ONLY fault); None: the
-        face refuses it itself, per order (:attr:`faults`)."""
-        raise NotImplementedError
-
-    def params(self, method: str, raw_query: str, raw_body: str) -> Any:
-        raise NotImplementedError
-
-    def dispatch(self, op: str, path: str, params: Any, account: Optional[str], at: Optional[int]) -> Any:
-        """The answer's body of one operation (``at``: the engine time a STALE read is of)."""
-        raise NotImplementedError
-
-    def sim_error(self, e: SimError, op: str) -> tuple[int, Any]:
-        """The venue's answer to an engine refusal."""
-        raise NotImplementedError
+    # (request, key, account, query, body) → the account a signed request is from, or VenueFail
+    authenticate: Callable[[web.Request, str, Optional[str], str, str], str]
+    no_permission: Callable[[str, str], VenueFail]  # (key, account): a key that may not trade on a trade operation
+    # (params) → the venue's refusal of a reduce-only order (the REJECT_REDUCE_ONLY fault); None: the
+    # face refuses it itself, per order (:attr:`faults`)
+    reduce_only_refusal: Callable[[Any], Optional[VenueFail]]
+    params: Callable[[str, str, str], Any]  # (method, query, body) → the request's parameters
+    # (op, path, params, account, at) → the answer's body of one operation (at: the time a STALE read is of)
+    dispatch: Callable[[str, str, Any, Optional[str], Optional[int]], Any]
+    sim_error: Callable[[SimError, str], tuple[int, Any]]  # (refusal, op) → the venue's answer to an engine refusal
 
     def placed_order_ids(self, op: str, body: Any) -> list[int]:
         """The engine ids of the orders an answer placed (for HIDE_FROM_NEXT_QUERY)."""

@@ -15,9 +15,8 @@ What it owns
     read of what the key had, a restore never grants more than the account trades. A refusal
     keeps Binance's own words (``code``/``msg``).
 
-What it must not do
-    import ccxt, keep state, or decide anything but the request and how to read its answer:
-    the calls, retries, pacing, refusals and the result are :mod:`adapters.ccxt_exchange.permissions`'.
+What it must not do: import ccxt, keep state, or decide more than the request and its reading
+(the calls, retries, pacing and result are :mod:`adapters.ccxt_exchange.permissions`').
 """
 
 from __future__ import annotations

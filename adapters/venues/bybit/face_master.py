@@ -6,10 +6,8 @@ What it owns
     ``GET /v5/user/sub-apikeys`` (``subMemberId``, ``limit`` up to 20, ``cursor``) and
     ``/v5/user/query-sub-members``, signed as Bybit signs (``X-BAPI-*``): the switches of
     :mod:`.switches` as the venue answers them; the way a request takes is
-    :class:`adapters.simulated.faces.master.MasterFace`'s.
-
-What it must not do
-    keep state (the engine's permissions hold it).
+    :class:`adapters.simulated.faces.master.MasterFace`'s. It keeps no state (the engine's
+permissions hold it).
 """
 
 from __future__ import annotations

@@ -14,9 +14,8 @@ What it owns
 
     A refusal keeps Bybit's own words (``retCode``/``retMsg``).
 
-What it must not do
-    import ccxt, keep state, or decide anything but the request and how to read its answer:
-    the calls, retries, pacing, refusals and the result are :mod:`adapters.ccxt_exchange.permissions`'.
+What it must not do: import ccxt, keep state, or decide more than the request and its reading
+(the calls, retries, pacing and result are :mod:`adapters.ccxt_exchange.permissions`').
 """
 
 from __future__ import annotations

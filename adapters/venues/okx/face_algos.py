@@ -17,7 +17,6 @@ from __future__ import annotations
 from typing import Any
 
 from ...simulated.conditional import SimAlgoOrder
-from ...simulated.engine import SimError
 from .face_params import CLORDID_RE, REQUEST_WEIGHT, OkxParams
 from .face_wire import _bad, _Fail, _ok, _okx_error, _px, _sz, inst_id
 
@@ -84,16 +83,12 @@ class OkxAlgos(OkxParams):
         return _ok(self.page(rows, "algoId", p))
     def place_algo(self, account: str, p: dict) -> dict:
         cid = p.get("algoClOrdId") or ""
-        row = {"algoId": "", "algoClOrdId": cid, "clOrdId": "", "tag": p.get("tag", "")}
-        try:
+
+        def placed() -> dict:
             o = self._place_algo(account, p, cid)
-        except _Fail as f:
-            return {**row, "sCode": f.code, "sMsg": f.msg}
-        except SimError as e:
-            if e.http_status == 429:
-                raise
-            return {**row, "sCode": _okx_error(e)[0], "sMsg": _okx_error(e)[1]}
-        return {**row, "algoId": str(o.algo_id), "algoClOrdId": o.client_algo_id, "sCode": "0", "sMsg": "Order placed"}
+            return {"algoId": str(o.algo_id), "algoClOrdId": o.client_algo_id, "sCode": "0", "sMsg": "Order placed"}
+
+        return self.row_of({"algoId": "", "algoClOrdId": cid, "clOrdId": "", "tag": p.get("tag", "")}, placed)
 
     def _place_algo(self, account: str, p: dict, cid: str) -> SimAlgoOrder:
         eng = self.engine
@@ -151,8 +146,8 @@ class OkxAlgos(OkxParams):
 
     def cancel_algo(self, account: str, p: dict) -> dict:
         aid, cid = p.get("algoId") or "", p.get("algoClOrdId") or ""
-        row = {"algoId": aid, "algoClOrdId": cid, "clOrdId": "", "tag": ""}
-        try:
+
+        def canceled() -> dict:
             m = self.market(p)
             if not aid and not cid:
                 raise _Fail("50014", "Parameter algoId can not be empty.")
@@ -163,11 +158,7 @@ class OkxAlgos(OkxParams):
             if o.symbol != m.symbol:
                 raise _Fail("51603", "Order does not exist")
             o = eng.cancel_algo_order(account, o.algo_id)
-        except _Fail as f:
-            return {**row, "sCode": f.code, "sMsg": f.msg}
-        except SimError as e:
-            if e.http_status == 429:
-                raise
-            code, msg = _okx_error(e, cancel=True)
-            return {**row, "sCode": code, "sMsg": msg}
-        return {**row, "algoId": str(o.algo_id), "algoClOrdId": o.client_algo_id, "sCode": "0", "sMsg": ""}
+            return {"algoId": str(o.algo_id), "algoClOrdId": o.client_algo_id, "sCode": "0", "sMsg": ""}
+
+        return self.row_of({"algoId": aid, "algoClOrdId": cid, "clOrdId": "", "tag": ""}, canceled,
+                           lambda e: _okx_error(e, cancel=True))

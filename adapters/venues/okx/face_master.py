@@ -5,10 +5,8 @@ What it owns
     and ``label`` kept unless sent) and ``GET /api/v5/users/subaccount/apikey`` (``subAcct``,
     ``apiKey``), signed as OKX signs (``OK-ACCESS-*``, passphrase): the switch of
     :mod:`.switches` as the venue answers it; the way a request takes is
-    :class:`adapters.simulated.faces.master.MasterFace`'s.
-
-What it must not do
-    keep state (the engine's permissions hold it).
+    :class:`adapters.simulated.faces.master.MasterFace`'s. It keeps no state (the engine's
+permissions hold it).
 """
 
 from __future__ import annotations

@@ -62,22 +62,18 @@ class OkxOrders(OkxParams):
         """One order of trade/order or trade/batch-orders: its answer row, sCode "0" or OKX's refusal."""
         cid = p.get("clOrdId") or ""
         row = {"clOrdId": cid, "ordId": "", "tag": p.get("tag", ""), "ts": str(self.engine.now())}
-        try:
+
+        def placed() -> dict:
             o = self._place(account, p, cid)
-        except _Fail as f:
-            if f.status == 429:
-                raise
-            return {**row, "sCode": f.code, "sMsg": f.msg}
-        except SimError as e:
-            if e.http_status == 429:
-                raise
-            if e.code == REDUCE_ONLY_REJECTED:
-                m = self.by_inst[p["instId"]]
-                code, msg = self.reduce_refusal(account, m, str(p.get("side", "")).upper(), self.leg(account, p))
-            else:
-                code, msg = _okx_error(e)
-            return {**row, "sCode": code, "sMsg": msg}
-        return {**row, "clOrdId": o.client_order_id, "ordId": str(o.order_id), "sCode": "0", "sMsg": "Order placed"}
+            return {"clOrdId": o.client_order_id, "ordId": str(o.order_id), "sCode": "0", "sMsg": "Order placed"}
+
+        def refusal(e: SimError) -> tuple[str, str]:
+            if e.code != REDUCE_ONLY_REJECTED:
+                return _okx_error(e)
+            leg = self.leg(account, p)
+            return self.reduce_refusal(account, self.by_inst[p["instId"]], str(p.get("side", "")).upper(), leg)
+
+        return self.row_of(row, placed, refusal)
 
     def _place(self, account: str, p: dict, cid: str) -> SimOrder:
         m = self.market(p)
@@ -105,8 +101,8 @@ class OkxOrders(OkxParams):
 
     def cancel(self, account: str, p: dict) -> dict:
         oid, cid = p.get("ordId") or "", p.get("clOrdId") or ""
-        row = {"ordId": oid, "clOrdId": cid, "ts": str(self.engine.now())}
-        try:
+
+        def canceled() -> dict:
             m = self.market(p)
             if not oid and not cid:
                 raise _Fail("50014", "Parameter ordId can not be empty.")
@@ -114,14 +110,10 @@ class OkxOrders(OkxParams):
                 raise _Fail("51400", "Order cancellation failed as the order has been filled, canceled or does "
                             "not exist.")
             o = self.engine.cancel_order(account, m.symbol, int(oid) if oid else None, None if oid else cid)
-        except _Fail as f:
-            return {**row, "sCode": f.code, "sMsg": f.msg}
-        except SimError as e:
-            if e.http_status == 429:
-                raise
-            code, msg = _okx_error(e, cancel=True)
-            return {**row, "sCode": code, "sMsg": msg}
-        return {**row, "ordId": str(o.order_id), "clOrdId": o.client_order_id, "sCode": "0", "sMsg": ""}
+            return {"ordId": str(o.order_id), "clOrdId": o.client_order_id, "sCode": "0", "sMsg": ""}
+
+        return self.row_of({"ordId": oid, "clOrdId": cid, "ts": str(self.engine.now())}, canceled,
+                           lambda e: _okx_error(e, cancel=True))
 
     def cancel_all_after(self, account: str, p: dict) -> dict:
         """``timeOut`` seconds (0: off, else 10-120) for the whole account: the engine's countdown

@@ -14,11 +14,11 @@ What it must not do
 from __future__ import annotations
 
 import re
-from typing import Any, Optional
+from typing import Any, Callable, Optional
 
-from ...simulated.engine import MarketSpec
+from ...simulated.engine import MarketSpec, SimError
 from ...simulated.faces.shared import RestFace
-from .face_wire import NO_POSITION_TO_REDUCE, SAME_DIRECTION, _bad, _Fail, inst_id
+from .face_wire import NO_POSITION_TO_REDUCE, SAME_DIRECTION, _bad, _Fail, _okx_error, inst_id
 
 PAGE = 100  # the most rows a page of orders-pending and orders-algo-pending gives
 CLORDID_RE = re.compile(r"^[A-Za-z0-9]{1,32}$")
@@ -36,6 +36,24 @@ class OkxParams(RestFace):
     def __init__(self, server: Any):
         super().__init__(server)
         self.by_inst = {inst_id(m): m for m in self.engine.markets.values()}
+
+    @staticmethod
+    def row_of(row: dict, work: Callable[[], dict],
+               refusal: Callable[[SimError], tuple[str, str]] = _okx_error) -> dict:
+        """One row of a batch operation: ``row`` with what ``work`` did (its sCode "0"), or with
+        the refusal's sCode and sMsg; a rate limit refuses the whole request."""
+        try:
+            done = work()
+        except _Fail as f:
+            if f.status == 429:
+                raise
+            return {**row, "sCode": f.code, "sMsg": f.msg}
+        except SimError as e:
+            if e.http_status == 429:
+                raise
+            code, msg = refusal(e)
+            return {**row, "sCode": code, "sMsg": msg}
+        return {**row, **done}
 
     # --- parameters -------------------------------------------------------------------------------------
 
