@@ -1,16 +1,10 @@
-"""The shape the websocket faces of OKX v5 and Bitget v2 share: ``op`` and ``args`` requests on
-a socket per path, a login signed with the key's secret and passphrase, channels subscribed
-one argument at a time, and marks pushed on a cadence.
+"""The shape the websocket faces of OKX v5 and Bitget v2 share: ``op``/``args`` requests on a
+socket per path, a login signed with the key's secret and passphrase, channels, marks on a cadence.
 
-What it owns
-    :class:`ChannelFace`, a :class:`~adapters.simulated.stream.PushFace` whose venue fills its
-    tables: the paths (``PATHS``: path → the kind of socket, ``public`` refusing a login), the
-    refusals (``REFUSALS``: what went wrong → the venue's code and message), the path a login
-    signs (``VERIFY``) and its answer (``LOGGED_IN``), the marks' cadences (``MARK_EVERY_MS``,
-    ``QUIET_EVERY_MS``); the venue writes its channels' subscriptions, rows and pushes.
-
-What it must not do
-    keep exchange state (the engine's), or know a venue's channels or fields (its subclass's).
+What it owns: :class:`ChannelFace`, whose venue fills its tables (``PATHS``, ``REFUSALS``, the
+path a login signs ``VERIFY`` and its answer ``LOGGED_IN``, the marks' channel and cadences) and
+writes its subscriptions, rows and frames. What it must not do: keep exchange state (the
+engine's), or know a venue's channels or fields (its subclass's).
 """
 
 from __future__ import annotations

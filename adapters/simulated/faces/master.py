@@ -1,21 +1,16 @@
-"""The way a request to a simulated venue's master-account endpoints takes: the endpoints that
-switch a sub-account's keys' trading permission.
+"""The way a request to a simulated venue's master-account endpoints (the switch of a
+sub-account's keys' trading permission) takes.
 
 What it owns
     :class:`MasterFace`, the pipeline every venue's master endpoints share, over the engine's
-    :class:`~..permissions.SimPermissions`: the request read, what it does (``revoke_trading``,
-    ``restore_trading`` or ``read_trading``: what a fault plan or a planned refusal names), the
-    server's faults (latency, TIMEOUT, 429, 500, 503, keyed on that name or ``"METHOD /path"``),
-    the master credential's signature, the request recorded, a refusal a test planned
-    (:meth:`~..permissions.SimPermissions.refuse`), and the venue's answer. Only a master
-    credential (:meth:`~..permissions.SimPermissions.add_master`) may call them: an account's own
-    key is refused with the venue's code for it, an unknown one as the venue refuses an unknown
-    key. A venue fills its tables (its paths, its codes, its envelope) and what each endpoint
-    does, in its folder (``adapters/venues/<venue>/face_master.py``, named by its face's
-    ``MASTER``); :mod:`adapters.simulated.faces` serves each path with its venue's.
+    :class:`~..permissions.SimPermissions`: the request read and what it does (``revoke_trading``,
+    ``restore_trading`` or ``read_trading``, the name fault plans and planned refusals use), the
+    server's faults (latency, TIMEOUT, 429, 500, 503), the signature of a master credential (an
+    account's own key or an unknown one refused with the venue's code), the request recorded, a
+    refusal a test planned, the venue's answer. A venue fills its tables and endpoints in its
+    ``face_master.py``, named by its face's ``MASTER``.
 
-What it must not do
-    keep state (the engine's permissions hold it), or change anything on a refused request.
+What it must not do: keep state (the engine's permissions do), or change anything on a refusal.
 """
 
 from __future__ import annotations
@@ -26,6 +21,7 @@ from typing import Any, Callable
 
 from aiohttp import web
 
+from .shared import respond
 from ..faults import HTTP_STATUS, FaultKind, first, total_latency_ms
 from ..permissions import SimKey, SimPermissions
 
@@ -34,13 +30,6 @@ class Refused(Exception):
     def __init__(self, code: str, msg: str, status: int = 400):
         super().__init__(f"{code}: {msg}")
         self.code, self.msg, self.status = code, msg, status
-
-
-def answer(server: Any, method: str, path: str, status: int, body: Any) -> web.Response:
-    server.requests.append((method, path, status))
-    if isinstance(body, str):
-        return web.Response(status=status, text=body, content_type="text/html")
-    return web.Response(status=status, text=json.dumps(body, separators=(",", ":")), content_type="application/json")
 
 
 class MasterFace:
@@ -97,14 +86,15 @@ class MasterFace:
         server, eng = self.server, self.engine
         method, path = request.method, request.path
         if (method, path) not in self.ROUTES:
-            return answer(server, method, path, 404, {"code": -5000, "msg": f"Path {path}, Method {method} is invalid"})
+            said = f"Path {path}, Method {method} is invalid"
+            return respond(server, method, path, 404, {"code": -5000, "msg": said})
         raw_query = request.rel_url.raw_query_string
         raw_body = (await request.text()) if request.can_read_body else ""
         try:
             params = self.params(method, raw_query, raw_body)
             op = self.op(path, params)
         except Refused as r:
-            return answer(server, method, path, r.status, self.body(r.code, r.msg))
+            return respond(server, method, path, r.status, self.body(r.code, r.msg))
         faults = server.faults.match(op, eng.now(), account=None, endpoint=f"{method} {path}")
         lat = total_latency_ms(faults)
         if lat:
@@ -112,10 +102,10 @@ class MasterFace:
         status_fault = first(faults, FaultKind.HTTP_429, FaultKind.HTTP_418, FaultKind.HTTP_500, FaultKind.HTTP_503)
         if status_fault is not None:
             code = HTTP_STATUS[status_fault.kind]
-            return answer(server, method, path, code, f"<html><body><h1>{code}</h1></body></html>")
+            return respond(server, method, path, code, f"<html><body><h1>{code}</h1></body></html>")
         if first(faults, FaultKind.TIMEOUT) is not None:
             await asyncio.sleep(server.hang_s)
-            return answer(server, method, path, 504, "")
+            return respond(server, method, path, 504, "")
         try:
             self._authenticate(request, raw_query, raw_body, params)
             self.perms.requests.append((method, path, {k: v for k, v in params.items() if k != "signature"}))
@@ -124,8 +114,8 @@ class MasterFace:
                 raise Refused(*planned)
             result = self.dispatch(path, params)
         except Refused as r:
-            return answer(server, method, path, r.status, self.body(r.code, r.msg))
-        return answer(server, method, path, 200, self.ok(result))
+            return respond(server, method, path, r.status, self.body(r.code, r.msg))
+        return respond(server, method, path, 200, self.ok(result))
 
     def _authenticate(self, request: web.Request, raw_query: str, raw_body: str, p: dict) -> None:
         key = request.headers.get(self.KEY_HEADER, "")
@@ -156,4 +146,4 @@ def json_params(method: str, raw_query: str, raw_body: str, bad_json: str) -> di
     return params
 
 
-__all__ = ["MasterFace", "Refused", "answer", "json_params"]
+__all__ = ["MasterFace", "Refused", "json_params"]

@@ -30,15 +30,12 @@ ROWS = (
 )
 
 
-# Where its simulator face (adapters/venues/binance/face.py, answering as binanceusdm) differs from
-# the adapter contract's plain case: nowhere (tests/contract/test_adapter_contract.py: Terms).
+# Where its face differs from the contract's plain case (test_adapter_contract.py: Terms): nowhere.
 FACE_TERMS: dict = {}
 
 
-# Its simulated master endpoint's switch (tests/integration/test_simulated_revoke.py and
-# test_revoke_on_sim.py): the sub-account as the venue names it, the path a revoke is sent to,
-# what it sends (``{key}``: the bot's key; ``signed``: fields the signature adds, present), the
-# code a revoked key's order is refused with, and the refusal of a key that is no master's.
+# Its master endpoint's switch (test_simulated_revoke.py): the sub-account, the path, what a revoke
+# sends (``signed``: fields the signature adds), a revoked key's order's code, a non-master's refusal.
 SWITCH_TERMS = {
     "sub_account": "bot@example.com", "path": "/sapi/v1/sub-account/subAccountApiPermission",
     "revoke_sent": {"email": "bot@example.com", "subAccountApiKey": "{key}", "canTrade": "false",

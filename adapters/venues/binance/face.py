@@ -216,7 +216,6 @@ class BinanceFace(RestFace):
         answer = self.OPERATIONS.get(op)
         if answer is None:
             raise err(-5000, f"Path {path} is invalid", 404)
-        assert op in PUBLIC or account is not None
         return answer(self, p, account, at, path)
 
     def tickers(self, op: str, p: dict, at: Optional[int]) -> Any:
@@ -302,9 +301,6 @@ class BinanceFace(RestFace):
             account, _req(p, "symbol"), _int(p, "countdownTime")),
         "place_order": op_place,
     }
-
-
-PUBLIC = ("ping", "time", "exchange_info", "ticker", "mark_price", "ticker_24hr", "depth")  # without an account
 
 
 # --- parameter parsing ---------------------------------------------------------------------------------

@@ -6,11 +6,9 @@ What it owns
     ``subAccountApiKey`` and the trading flags ``canTrade`` (spot and margin) and
     ``canFuturesTrade``; its answer carries the key's flags after the change. ccxt 4.5.90's
     implicit API has only the broker variant, so the request goes through the client's own
-    signed path (``request(path, ['sapi'], 'POST', params)``). Binance documents no read of a
-    sub-account key's permissions for a master account (the broker's
-    ``GET /sapi/v1/broker/subAccountApi`` is for brokers; ``GET /sapi/v1/sub-account/
-    subAccountApi/ipRestriction`` answers IPs only): not readable, the state is the change's
-    answer. A revoke clears both flags; a restore sets back the flag the account's market type
+    signed path (``request(path, ['sapi'], 'POST', params)``). Binance documents no read of it
+    for a master account (the broker's is for brokers; ``ipRestriction`` answers IPs only): the
+    state is the change's answer. A revoke clears both flags; a restore sets back the flag the account's market type
     trades with (``canFuturesTrade`` on futures, ``canTrade`` on spot) and no other: without a
     read of what the key had, a restore never grants more than the account trades. A refusal
     keeps Binance's own words (``code``/``msg``).

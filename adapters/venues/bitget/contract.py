@@ -13,13 +13,9 @@ ROWS = (
 )
 
 
-# Where its simulator face differs from the adapter contract's plain case
-# (tests/contract/test_adapter_contract.py: Terms): an order's answer carries no fill (the outcome
-# is read back); no countdown on the classic account; a position's maintenance margin is not
-# given (all-position has none). Conditional orders are plan orders whose planType ccxt hands on
-# as the type (``normal_plan``; a close-position take-profit ``pos_profit``, a position TP/SL); a
-# trailing stop shows its trigger (the best mark, 3,000) and is a ``moving_plan`` when it only
-# closes (one-way, reduce-only), a ``track_plan`` in hedge mode.
+# Where its face differs (test_adapter_contract.py: Terms): an order's answer carries no fill; no
+# countdown or position margin; plan orders typed by planType (a closing trailing stop a
+# moving_plan, a hedge-mode one a track_plan; a close-position TP a pos_profit, a position TP/SL).
 FACE_TERMS = {
     "reads_back": True, "cancel_all_after": False, "maintenance_margin": False,
     "stops": (("entry-stop", ("conditional", "normal_plan", "buy", 3_500.0, None, False, 1.0)),

@@ -173,7 +173,6 @@ class BitgetFace(BitgetReads, BitgetOrders, BitgetPlans):
         answer = self.OPERATIONS.get(op)
         if answer is None:
             raise self.fail("40404", "Request URL NOT FOUND", 404)
-        assert op in PUBLIC or account is not None
         return answer(self, p, account, at, path)
 
     def op_contracts(self, p: Any, account: Any, at: Optional[int], path: str) -> Any:
@@ -228,9 +227,6 @@ class BitgetFace(BitgetReads, BitgetOrders, BitgetPlans):
     }
 
 
-PUBLIC = ("time", "exchange_info", "ticker", "depth")  # answered without an account
-
-
 async def handle(server: Any, request: web.Request) -> web.StreamResponse:
     """Answer one request under ``/api/v2/`` as Bitget (see the module docstring)."""
     return await BitgetFace(server).handle(request)
@@ -246,7 +242,6 @@ def sim_account(server: Any, account: str, **fields: Any) -> Any:
 
 
 bitget_account = sim_account
-
 
 
 # ccxt's bitget options that keep it on the classic account's endpoints the faces serve

@@ -12,18 +12,15 @@ ROWS = (
 )
 
 
-# Where its simulator face differs from the adapter contract's plain case
-# (tests/contract/test_adapter_contract.py: Terms): order/create answers only the order's ids (a
-# submit's outcome is read back); it shows where a trailing stop triggers now (1 % under the best
-# mark, 3,000); its DCP needs a private websocket, which the adapter does not keep there.
+# Where its face differs (test_adapter_contract.py: Terms): order/create answers ids only; a
+# trailing stop shows its trigger now; its DCP needs a private websocket the adapter does not keep.
 FACE_TERMS = {
     "reads_back": True, "cancel_all_after": False,
     "stops": (("trail", ("trailing", "market", "sell", 2_970.0, None, True, 5.0)),),
 }
 
 
-# Its simulated master endpoints' switch (the fields: see adapters/venues/binance/contract.py):
-# ``permissions`` not sent (kept), ``ips`` as the key has them.
+# Its master endpoints' switch (see binance/contract.py): permissions not sent, ips as the key has.
 SWITCH_TERMS = {
     "sub_account": "53888001", "path": "/v5/user/update-sub-api",
     "revoke_sent": {"apikey": "{key}", "readOnly": 1, "ips": "*"},

@@ -125,7 +125,6 @@ API_KEY_INFO = {"id": "1", "note": "simulated", "readOnly": 0, "secret": "",
 
 ACCOUNT_INFO = {"marginMode": "REGULAR_MARGIN", "unifiedMarginStatus": 6, "dcpStatus": "OFF", "timeWindow": 10,
                 "smpGroup": 0, "isMasterTrader": False, "spotHedgingStatus": "OFF"}
-PUBLIC = ("time", "exchange_info", "ticker")
 
 
 class _Face(BybitReads, BybitOrders):
@@ -238,7 +237,6 @@ class _Face(BybitReads, BybitOrders):
         answer = self.OPERATIONS.get(op)
         if answer is None:
             raise _params(f"params error: {op}")
-        assert op in PUBLIC or account is not None
         return answer(self, p, account, at)
 
     def op_time(self, p: dict, account: Any, at: Optional[int]) -> Any:

@@ -20,14 +20,10 @@ ROWS = (
 )
 
 
-# Where its simulator face differs from the adapter contract's plain case
-# (tests/contract/test_adapter_contract.py: Terms): perpetuals in USDC; client ids in the engine's
-# form only, a conditional order's listed as its cloid; balance and positions one read
-# (clearinghouseState, the face's ``account``); no market order (a close is a limit IOC 2 % through
-# the mark); no position's maintenance margin (the account's only); no minimum size (a minimum
-# order value); no hedge mode (its order rows name no leg); no trailing stop; a market trigger
-# order rests with its limitPx (the face gives the trigger price), which ccxt reads as its price;
-# a close-position take-profit is a position TP/SL (isPositionTpsl), whose orderType ccxt hands on.
+# Where its face differs from the contract's plain case (test_adapter_contract.py: Terms): USDC
+# perpetuals; engine-form client ids (a conditional order's listed as its cloid); balance and
+# positions one read; no market order, hedge mode, trailing stop, minimum size or position margin;
+# a trigger order rests with its limitPx (ccxt's price); a close-position TP is a position TP/SL.
 FACE_TERMS = {
     "quote": "USDC", "engine_client_ids": True, "cloid_prefix": "0x00", "reads": (("positions", "account"),),
     "close_limits": (58_800.0, 61_200.0), "maintenance_margin": False, "min_amount": 0.0, "hedge": False,

@@ -10,12 +10,9 @@ ROWS = (
 )
 
 
-# Where its simulator face differs from the adapter contract's plain case
-# (tests/contract/test_adapter_contract.py: Terms): an order's answer carries no fill (an ordId and
-# an sCode: the outcome is read back). Conditional orders are TP/SL (``conditional``) and trailing
-# (``move_order_stop``) algo orders, whose ordType ccxt hands on as the type; a closing TP/SL is
-# read as a position TP/SL; a trailing stop shows the trigger it has reached (moveTriggerPx: 1 %
-# below 3,000); a TP/SL's limit price is its slOrdPx / tpOrdPx, which ccxt does not read.
+# Where its face differs (test_adapter_contract.py: Terms): an order's answer carries no fill;
+# conditional orders are TP/SL and trailing algo orders (ccxt's type their ordType; a closing TP/SL
+# a position TP/SL; a trailing stop's trigger the one reached; a TP/SL's limit price not read).
 FACE_TERMS = {
     "reads_back": True,
     "stops": (("entry-stop", ("conditional", "conditional", "buy", 3_500.0, None, False, 1.0)),
@@ -26,8 +23,7 @@ FACE_TERMS = {
 }
 
 
-# Its simulated master endpoints' switch (the fields: see adapters/venues/binance/contract.py):
-# ``ip`` and ``label`` not sent (kept).
+# Its master endpoints' switch (see binance/contract.py): ip and label not sent (kept).
 SWITCH_TERMS = {
     "sub_account": "sub-main", "path": "/api/v5/users/subaccount/modify-apikey",
     "revoke_sent": {"subAcct": "sub-main", "apiKey": "{key}", "perm": "read_only"},

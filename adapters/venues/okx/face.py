@@ -130,9 +130,6 @@ def _iso_ms(stamp: str) -> Optional[int]:
     return int(dt.timestamp() * 1000)
 
 
-PUBLIC = ("time", "exchange_info", "ticker", "mark_price", "depth")  # answered without an account
-
-
 class _Okx(OkxReads, OkxOrders, OkxAlgos):
     """One request's view of the engine in OKX's terms (no state beyond the request): the shared
     face's hooks (:class:`adapters.simulated.faces.shared.RestFace`) and each operation over its
@@ -215,7 +212,6 @@ class _Okx(OkxReads, OkxOrders, OkxAlgos):
         answer = self.OPERATIONS.get(op)
         if answer is None:
             raise _Fail("50115", "Invalid request method.", 404)
-        assert op in PUBLIC or account is not None
         return answer(self, p, account, at, path)
 
     def op_instruments(self, p: Any, account: Any, at: Optional[int], path: str) -> dict:
@@ -281,28 +277,19 @@ class _Okx(OkxReads, OkxOrders, OkxAlgos):
             raise _Fail(*_okx_error(e)) from None
         return _ok([self.algo(a)])
 
-    def op_place(self, p: Any, account: str, at: Optional[int], path: str) -> dict:
+    @staticmethod
+    def batch(p: Any, most: int, name: str, batched: bool = True) -> list:
+        """A batch operation's rows (one, or a list of 1 to ``most`` where ``batched``)."""
         rows = p if isinstance(p, list) else [p]
-        if path.endswith("batch-orders") and not 1 <= len(rows) <= 20:
-            raise _bad("orders")
-        return _batch([self.place(account, r) for r in rows])
+        if batched and not 1 <= len(rows) <= most:
+            raise _bad(name)
+        return rows
 
     def op_place_algo(self, p: Any, account: str, at: Optional[int], path: str) -> dict:
         if isinstance(p, list):
             raise _Fail("50002", "Json data format error")
         return _batch([self.place_algo(account, p)])
 
-    def op_cancel(self, p: Any, account: str, at: Optional[int], path: str) -> dict:
-        rows = p if isinstance(p, list) else [p]
-        if path.endswith("cancel-batch-orders") and not 1 <= len(rows) <= 20:
-            raise _bad("orders")
-        return _batch([self.cancel(account, r) for r in rows])
-
-    def op_cancel_algos(self, p: Any, account: str, at: Optional[int], path: str) -> dict:
-        rows = p if isinstance(p, list) else [p]
-        if not 1 <= len(rows) <= 10:
-            raise _bad("algoId")
-        return _batch([self.cancel_algo(account, r) for r in rows])
 
     # operation → what answers it (face, params, account, at, path)
     OPERATIONS: dict[str, Callable[..., dict]] = {
@@ -314,8 +301,14 @@ class _Okx(OkxReads, OkxOrders, OkxAlgos):
         "position_mode": op_config, "set_position_mode": op_set_position_mode, "set_leverage": op_set_leverage,
         "open_orders": lambda f, p, account, at, path: f.pending(account, p),
         "open_algo_orders": lambda f, p, account, at, path: f.algo_pending(account, p),
-        "get_order": op_get_order, "get_algo_order": op_get_algo_order, "place_order": op_place,
-        "place_algo_order": op_place_algo, "cancel_order": op_cancel, "cancel_algo_order": op_cancel_algos,
+        "get_order": op_get_order, "get_algo_order": op_get_algo_order,
+        "place_order": lambda f, p, account, at, path: _batch(
+            [f.place(account, r) for r in f.batch(p, 20, "orders", path.endswith("batch-orders"))]),
+        "place_algo_order": op_place_algo,
+        "cancel_order": lambda f, p, account, at, path: _batch(
+            [f.cancel(account, r) for r in f.batch(p, 20, "orders", path.endswith("cancel-batch-orders"))]),
+        "cancel_algo_order": lambda f, p, account, at, path: _batch(
+            [f.cancel_algo(account, r) for r in f.batch(p, 10, "algoId")]),
         "countdown": lambda f, p, account, at, path: f.cancel_all_after(account, p),
     }
 
