@@ -7,11 +7,13 @@ A venue folder (``adapters/venues/<venue>/``) holds
   simulated exchange answers as (``SIM_ID``) and the names of its modules below;
 * ``dialect*.py`` — the venue's dialect of the ccxt adapter (a
   :class:`~adapters.ccxt_exchange.dialects.base.Dialect` per ccxt id, ``DIALECTS``) and the
-  modules it is split into (its stream's events, its order ids);
+  modules it is split into (its stream's events, its order ids); ``switches.py``, where the
+  venue has one, its switch of the keys' trading permission;
 * ``face*.py`` — the simulated exchange's face of the venue: its REST API (``PREFIXES``,
-  ``handle``, ``sim_account``) and its websocket (``stream_face``), each on
-  :mod:`adapters.simulated`'s shared shapes;
-* ``contract.py`` — the venue's rows of the adapter contract (tests/contract), as data;
+  ``handle``, ``sim_account``, ``MASTER``: its master endpoints, ``face_master.py``) and its
+  websocket (``stream_face``), each a table-driven subclass of :mod:`adapters.simulated`'s shapes;
+* ``contract.py`` — the venue's rows of the adapter contract (tests/contract) and where its face
+  differs (``FACE_TERMS``; ``SWITCH_TERMS``, its switch's), as data;
 * ``fixtures/`` — the venue's recorded and documented answers, with a README saying which are
   verbatim recordings.
 
