@@ -60,6 +60,30 @@ check_kept_states((name, k.state) for name, k in SIGNALS.items() if k.state is n
 # --- position aggregates -------------------------------------------------------------------------
 
 
+def _margin_losses(cols: list[Columns]) -> tuple[Optional[float], float]:
+    """(the largest, the sum) of the losing positions' losses over their margins."""
+    sum_mloss = 0.0
+    max_mloss: Optional[float] = None
+    for c in cols:
+        ratios = [-u / m for u, m in zip(c.upnl, c.margin) if u < 0 and m]
+        if ratios:
+            sum_mloss = sum(ratios, sum_mloss)
+            top = max(ratios)
+            if max_mloss is None or top > max_mloss:
+                max_mloss = top
+    return max_mloss, sum_mloss
+
+
+def _min_liquidation(cols: list[Columns]) -> Optional[float]:
+    """The nearest liquidation over the groups (a NaN liquidation price makes its group's minimum NaN)."""
+    min_liq: Optional[float] = None
+    for c in cols:
+        nearest = _nearest_liquidation(c.marks, c.liq)
+        if nearest is not None and (min_liq is None or nearest < min_liq):
+            min_liq = nearest
+    return min_liq
+
+
 def position_agg(view: ScopeView, needs: frozenset[str]) -> PositionAggregates:
     """The sums and extremes over the view's positions that signals reading ``needs`` read (the
     names of :data:`~killswitch.policy.registry.AGGREGATES`; the others stay at their defaults),
@@ -82,25 +106,11 @@ def position_agg(view: ScopeView, needs: frozenset[str]) -> PositionAggregates:
             out["sum_loss"] = -sum(under, -0.0)
             out["max_loss"] = max(0.0, -min(under))
     if MARGIN_LOSSES in needs:
-        sum_mloss = 0.0
-        max_mloss: Optional[float] = None
-        for c in cols:
-            ratios = [-u / m for u, m in zip(c.upnl, c.margin) if u < 0 and m]
-            if ratios:
-                sum_mloss = sum(ratios, sum_mloss)
-                top = max(ratios)
-                if max_mloss is None or top > max_mloss:
-                    max_mloss = top
-        out["max_margin_loss"], out["sum_margin_loss"] = max_mloss, sum_mloss
+        out["max_margin_loss"], out["sum_margin_loss"] = _margin_losses(cols)
     if NOTIONAL_LOSSES in needs:
         _notional_losses(view, out)
     if LIQUIDATION in needs:
-        min_liq: Optional[float] = None
-        for c in cols:  # (per group: a NaN liquidation price makes its group's minimum NaN, as it did)
-            nearest = _nearest_liquidation(c.marks, c.liq)
-            if nearest is not None and (min_liq is None or nearest < min_liq):
-                min_liq = nearest
-        out["min_liq"] = min_liq
+        out["min_liq"] = _min_liquidation(cols)
     if need_groups:
         by_symbol: dict[str, float] = {}
         by_base: dict[str, float] = {}

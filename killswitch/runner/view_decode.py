@@ -69,19 +69,29 @@ def _decode(tp: Any, doc: Any, where: str) -> Any:
             raise DecodeError(f"{where}: expected a number, not {type(doc).__name__}")
         return doc
     if tp is dict or origin is dict:
-        if not isinstance(doc, dict):
-            raise DecodeError(f"{where}: expected an object, not {type(doc).__name__}")
-        if not args:
-            return doc
-        return {k: _decode(args[1], v, f"{where}[{k!r}]") for k, v in doc.items()}
+        return _decode_object(args, doc, where)
     if origin is tuple or origin is list:
-        if not isinstance(doc, list):
-            raise DecodeError(f"{where}: expected an array, not {type(doc).__name__}")
-        if origin is tuple and not (len(args) == 2 and args[1] is Ellipsis):
-            raise TypeError(f"{where}: cannot decode {tp}")
-        items = [_decode(args[0], v, f"{where}[{i}]") for i, v in enumerate(doc)]
-        return tuple(items) if origin is tuple else items
+        return _decode_array(tp, origin, args, doc, where)
     raise TypeError(f"{where}: cannot decode {tp}")
+
+
+def _decode_object(args: tuple, doc: Any, where: str) -> dict:
+    """A JSON object as a ``dict`` (its values decoded as the second of ``args``, when given)."""
+    if not isinstance(doc, dict):
+        raise DecodeError(f"{where}: expected an object, not {type(doc).__name__}")
+    if not args:
+        return doc
+    return {k: _decode(args[1], v, f"{where}[{k!r}]") for k, v in doc.items()}
+
+
+def _decode_array(tp: Any, origin: Any, args: tuple, doc: Any, where: str) -> Any:
+    """A JSON array as a ``list`` or a ``tuple[X, ...]`` of its items decoded."""
+    if not isinstance(doc, list):
+        raise DecodeError(f"{where}: expected an array, not {type(doc).__name__}")
+    if origin is tuple and not (len(args) == 2 and args[1] is Ellipsis):
+        raise TypeError(f"{where}: cannot decode {tp}")
+    items = [_decode(args[0], v, f"{where}[{i}]") for i, v in enumerate(doc)]
+    return tuple(items) if origin is tuple else items
 
 
 def decode(cls: type[T], doc: Any) -> T:

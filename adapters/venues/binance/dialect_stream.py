@@ -43,6 +43,14 @@ ALGO_OPEN = frozenset({"NEW", "TRIGGERING"})
 ALGO_ENDED = frozenset({"TRIGGERED", "FINISHED", "CANCELED", "REJECTED", "EXPIRED"})
 
 
+def _marks_array(message: list) -> str:
+    """``!markPrice@arr``: ``marks`` when every row is a mark, else what its worst row is."""
+    if all(type(m) is dict and m.get("e") == "markPriceUpdate" for m in message):
+        return "marks"
+    kinds = {stream_message(m) for m in message}
+    return next((k for k in ("malformed", "unknown") if k in kinds), "marks")
+
+
 def stream_message(message: Any) -> str:
     """``ok``, ``marks``, ``answer``, ``expired`` (``listenKeyExpired``), ``unknown`` or
     ``malformed`` (see
@@ -55,10 +63,7 @@ def stream_message(message: Any) -> str:
     every second), the fields of the rows the stream reads are checked as it reads them
     (:func:`stream_events`: a row without them makes the array malformed)."""
     if isinstance(message, list):  # ``!markPrice@arr``: every row a mark
-        if all(type(m) is dict and m.get("e") == "markPriceUpdate" for m in message):
-            return "marks"
-        kinds = {stream_message(m) for m in message}
-        return next((k for k in ("malformed", "unknown") if k in kinds), "marks")
+        return _marks_array(message)
     if not isinstance(message, Mapping):
         return "malformed"
     event = message.get("e")

@@ -75,61 +75,74 @@ def _problem(message: Any) -> Optional[tuple[str, str]]:
     if not isinstance(message, Mapping):
         return "?", f"the frame is a {type(message).__name__}, not an object"
     channel = message.get("channel")
-    data = message.get("data")
     if not isinstance(channel, str):
         return "?", "field channel: missing" if channel is None else f"field channel: not a string: {channel!r:.20}"
-    if channel == STATE:
-        state = data.get(STATE) if isinstance(data, Mapping) else None
-        if not isinstance(state, Mapping):
-            return channel, f"field data.{STATE}: missing"
-        bad = missing_field(state, ("time#",))
-        summary = state.get("marginSummary")
-        if bad is None and isinstance(summary, Mapping):
-            wrong = missing_field(summary, ("accountValue#",))
-            bad = wrong and "marginSummary." + wrong
-        elif bad is None:
-            bad = "marginSummary: missing"
-        rows = state.get("assetPositions")
-        if bad is None and not isinstance(rows, list):
-            bad = "assetPositions: missing"
-        for i, row in enumerate(rows if bad is None and isinstance(rows, list) else ()):
-            p = row.get("position") if isinstance(row, Mapping) else None
-            where = f"assetPositions[{i}].position"
-            if not isinstance(p, Mapping):
-                bad = f"{where}: missing"
-            else:
-                held = num(p.get("szi")) not in (None, 0.0)
-                wrong = missing_field(p, ("coin", "szi#") + (("entryPx#", "positionValue#") if held else ()))
-                bad = wrong and f"{where}.{wrong}"
-            if bad is not None:
-                break
-        return None if bad is None else (channel, f"field {bad}")
-    if channel == ORDERS:
-        if not isinstance(data, list):
-            return channel, "field data: missing"
-        for i, row in enumerate(data):
-            o = row.get("order") if isinstance(row, Mapping) else None
-            if not isinstance(o, Mapping):
-                return channel, f"field data[{i}].order: missing"
-            bad = missing_field(row, ("status", "statusTimestamp#")) or missing_field(
-                o, ("coin", "oid#", "limitPx#", "sz#", "origSz#", "timestamp#"))
-            if bad is None and o.get("side") not in SIDES:
-                bad = f"side: {'missing' if o.get('side') is None else 'unknown value ' + repr(o.get('side'))}"
-            if bad is None and "orderType" in o and o.get("orderType") not in ORDER_TYPE_TRIGGERS:
-                bad = f"orderType: unknown value {o.get('orderType')!r}"
-            if bad is not None:
-                return channel, f"field data[{i}].{'' if bad.startswith(('status', 'statusT')) else 'order.'}{bad}"
-        return None
-    if channel == FILLS:
-        fills = data.get("fills") if isinstance(data, Mapping) else None
-        if not isinstance(fills, list):
-            return channel, "field data.fills: missing"
-        for i, f in enumerate(fills):
-            bad = missing_field(f, ("coin", "oid#", "px#", "sz#", "time#")) if isinstance(f, Mapping) else "missing"
-            if bad is not None:
-                return channel, f"field data.fills[{i}].{bad}"
-        return None
+    check = _CHECKS.get(channel)
+    bad = check(message.get("data")) if check is not None else None
+    return None if bad is None else (channel, f"field {bad}")
+
+
+def _state_problem(data: Any) -> Optional[str]:
+    """What a ``clearinghouseState`` frame lacks of what is read of it."""
+    state = data.get(STATE) if isinstance(data, Mapping) else None
+    if not isinstance(state, Mapping):
+        return f"data.{STATE}: missing"
+    bad = missing_field(state, ("time#",))
+    summary = state.get("marginSummary")
+    if bad is None and isinstance(summary, Mapping):
+        wrong = missing_field(summary, ("accountValue#",))
+        bad = wrong and "marginSummary." + wrong
+    elif bad is None:
+        bad = "marginSummary: missing"
+    rows = state.get("assetPositions")
+    if bad is None and not isinstance(rows, list):
+        bad = "assetPositions: missing"
+    for i, row in enumerate(rows if bad is None and isinstance(rows, list) else ()):
+        p = row.get("position") if isinstance(row, Mapping) else None
+        where = f"assetPositions[{i}].position"
+        if not isinstance(p, Mapping):
+            return f"{where}: missing"
+        held = num(p.get("szi")) not in (None, 0.0)
+        wrong = missing_field(p, ("coin", "szi#") + (("entryPx#", "positionValue#") if held else ()))
+        if wrong:
+            return f"{where}.{wrong}"
+    return bad
+
+
+def _orders_problem(data: Any) -> Optional[str]:
+    """What an ``orderUpdates`` frame lacks of what is read of it."""
+    if not isinstance(data, list):
+        return "data: missing"
+    for i, row in enumerate(data):
+        o = row.get("order") if isinstance(row, Mapping) else None
+        if not isinstance(o, Mapping):
+            return f"data[{i}].order: missing"
+        bad = missing_field(row, ("status", "statusTimestamp#")) or missing_field(
+            o, ("coin", "oid#", "limitPx#", "sz#", "origSz#", "timestamp#"))
+        if bad is None and o.get("side") not in SIDES:
+            bad = f"side: {'missing' if o.get('side') is None else 'unknown value ' + repr(o.get('side'))}"
+        if bad is None and "orderType" in o and o.get("orderType") not in ORDER_TYPE_TRIGGERS:
+            bad = f"orderType: unknown value {o.get('orderType')!r}"
+        if bad is not None:
+            return f"data[{i}].{'' if bad.startswith(('status', 'statusT')) else 'order.'}{bad}"
     return None
+
+
+def _fills_problem(data: Any) -> Optional[str]:
+    """What a ``userFills`` frame lacks of what is read of it."""
+    fills = data.get("fills") if isinstance(data, Mapping) else None
+    if not isinstance(fills, list):
+        return "data.fills: missing"
+    for i, f in enumerate(fills):
+        bad = missing_field(f, ("coin", "oid#", "px#", "sz#", "time#")) if isinstance(f, Mapping) else "missing"
+        if bad is not None:
+            return f"data.fills[{i}].{bad}"
+    return None
+
+
+# a channel the stream reads → what a frame of it lacks (any other channel is not read: no problem)
+_CHECKS: dict[str, Callable[[Any], Optional[str]]] = {STATE: _state_problem, ORDERS: _orders_problem,
+                                                      FILLS: _fills_problem}
 
 
 def stream_message(message: Any) -> str:

@@ -272,7 +272,8 @@ def _columns(snap: Snapshot) -> tuple[list[str], list[str], list[float], list[fl
             [p.notional for p in ps], [p.mark_price for p in ps])
 
 
-def watch(book: LockBook, snapshots: Iterable[Snapshot], own: Iterable[str], baselines: Mapping[str, Any],
+def watch(book: LockBook, snapshots: Iterable[Snapshot], own: Iterable[str],  # noqa: C901 - one pass an account, kept whole
+          baselines: Mapping[str, Any],
           now: int, *, closing: Iterable[Leg] = (), checks: Sequence[OrderCheck] = (),
           before: Mapping[str, Snapshot] = {}, memo: Optional["SizesMemo"] = None) -> Watch:
     """What the locks in force at ``now`` make the runner do to ``snapshots`` (see the module doc).
