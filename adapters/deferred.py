@@ -23,8 +23,16 @@ from typing import Any, Callable, Optional
 
 from killswitch.snapshot import FetchStatus, Snapshot
 
-from .base import (AdapterError, CancelResult, CancelSelector, Capabilities, DmsStatus, ExchangeAdapter, OrderResult,
-                   PermissionResult)
+from .base import (
+    AdapterError,
+    CancelResult,
+    CancelSelector,
+    Capabilities,
+    DmsStatus,
+    ExchangeAdapter,
+    OrderResult,
+    PermissionResult,
+)
 
 
 def unreadable_snapshot(account: Any, error: AdapterError, now_ms: int) -> Snapshot:

@@ -74,9 +74,24 @@ from pathlib import Path
 from typing import Optional
 
 import aiohttp
-
-from harness import (ACCOUNT, API_TOKEN, TICK_S, Pg, Sim, free_port, get_json, lease, machine, median, pct,
-                     ready, start_runner, stop, wait_until, write_inputs)
+from harness import (
+    ACCOUNT,
+    API_TOKEN,
+    TICK_S,
+    Pg,
+    Sim,
+    free_port,
+    get_json,
+    lease,
+    machine,
+    median,
+    pct,
+    ready,
+    start_runner,
+    stop,
+    wait_until,
+    write_inputs,
+)
 
 LAYOUTS = {
     "writes": ("lock", "unlock"),

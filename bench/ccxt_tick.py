@@ -34,10 +34,10 @@ from pathlib import Path
 
 from harness import Sim, machine, median, pct, stop
 
-from killswitch.process.bootstrap import build_runner_and_desk, ccxt_adapters
 from killswitch.compile.compiler import compile_documents
-from killswitch.policy.load import load_text
 from killswitch.policy.accounts_doc import Account
+from killswitch.policy.load import load_text
+from killswitch.process.bootstrap import build_runner_and_desk, ccxt_adapters
 from killswitch.state import open_store
 
 POLICY = """

@@ -21,8 +21,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # this checkout's code, whatever the venv installed
 
 from killswitch.compile.compiler import compile_documents  # noqa: E402
-from killswitch.preview.coverage import CoverageTally  # noqa: E402
 from killswitch.policy.load import load_sources  # noqa: E402
+from killswitch.preview.coverage import CoverageTally  # noqa: E402
 from killswitch.preview.replay import Tick, replay  # noqa: E402
 from killswitch.snapshot import FetchStatus, Snapshot  # noqa: E402
 from killswitch.sources import read_sources  # noqa: E402

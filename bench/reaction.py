@@ -51,10 +51,10 @@ from harness import machine, soak_ticks, spawn_venue
 from adapters.ccxt_exchange import CcxtAdapter, OrderBudget
 from adapters.simulated.adapter import SimulatedAdapter
 from adapters.simulated.engine import AccountSpec, ManualClock, MarketSpec, RateLimits, SimExchange
-from killswitch.process.bootstrap import build_runner_and_desk
 from killswitch.compile.compiler import compile_documents
-from killswitch.policy.load import load_text
 from killswitch.policy.accounts_doc import Account
+from killswitch.policy.load import load_text
+from killswitch.process.bootstrap import build_runner_and_desk
 from killswitch.runner.tick.loop import TickReport
 from killswitch.state import open_store
 

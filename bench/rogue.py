@@ -47,8 +47,19 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
-from harness import (API_TOKEN, ENV, VenueProcess, free_port, get_json, machine, pct, reference_ms, start_runner,
-                     stop, wait_until)
+from harness import (
+    API_TOKEN,
+    ENV,
+    VenueProcess,
+    free_port,
+    get_json,
+    machine,
+    pct,
+    reference_ms,
+    start_runner,
+    stop,
+    wait_until,
+)
 
 ACCOUNT = "acct"
 KEY = f"binanceusdm/{ACCOUNT}"

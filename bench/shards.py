@@ -68,8 +68,7 @@ from typing import Optional
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.harness import (API_TOKEN, ENV, KSCTL, Pg, Sim, free_port, machine, median, pct, stop,  # noqa: E402
-                           wait_until)
+from bench.harness import API_TOKEN, ENV, KSCTL, Pg, Sim, free_port, machine, median, pct, stop, wait_until  # noqa: E402
 
 INTERVAL_S = 1.0
 LIMIT_MS = 1_500  # facts older than 1.5 intervals are not fresh (killswitch.firm.facts.stale_after_ms)

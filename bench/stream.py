@@ -45,16 +45,27 @@ import argparse
 import asyncio
 import os
 import statistics
-from collections import Counter
 import sys
 import tempfile
 import time
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from harness import (API_TOKEN, ENV, VenueProcess, free_port, get_json, machine, pct, reference_ms, start_runner,
-                     stop, wait_until)
+from harness import (
+    API_TOKEN,
+    ENV,
+    VenueProcess,
+    free_port,
+    get_json,
+    machine,
+    pct,
+    reference_ms,
+    start_runner,
+    stop,
+    wait_until,
+)
 
 ACCOUNT = "acct"
 INTERVAL_S = 10.0

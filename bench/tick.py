@@ -84,8 +84,15 @@ from killswitch.engine.state import State  # noqa: E402
 from killswitch.orders import OrderIntent  # noqa: E402
 from killswitch.policy.load import load_text  # noqa: E402
 from killswitch.runner.lease.keeper import LeaseKeeper  # noqa: E402
-from killswitch.snapshot import (MarketRules, Order, Position, PositionColumns, PositionList,  # noqa: E402
-                                 PositionsOnReading, Snapshot)
+from killswitch.snapshot import (  # noqa: E402
+    MarketRules,
+    Order,
+    Position,
+    PositionColumns,
+    PositionList,
+    PositionsOnReading,
+    Snapshot,
+)
 
 POLICY = """
 apiVersion: killswitch/v1

@@ -30,9 +30,21 @@ from typing import TYPE_CHECKING, Any, Optional
 
 from .runner.lock.holds import DEAD_MANS_SWITCH, OPERATOR
 from .runner.silence.view import SilencePreview
-from .runner.view import (ActionPreview, Caller, ChangeResult, CloseResult, DecodeError, IncidentStatus,
-                          PositionsStatus, ResetResult, RunnerStatus, SilenceResult, SilenceStatus, TriggerStatus,
-                          decode)
+from .runner.view import (
+    ActionPreview,
+    Caller,
+    ChangeResult,
+    CloseResult,
+    DecodeError,
+    IncidentStatus,
+    PositionsStatus,
+    ResetResult,
+    RunnerStatus,
+    SilenceResult,
+    SilenceStatus,
+    TriggerStatus,
+    decode,
+)
 
 if TYPE_CHECKING:  # imported by check_order, the one call that answers it: the gate pulls in the lock book
     from .runner.gate.request import Decision

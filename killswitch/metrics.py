@@ -34,10 +34,15 @@ import re
 import threading
 from typing import Callable, Iterable, Iterator, Optional, Sequence, Union
 
-from prometheus_client import CollectorRegistry, PlatformCollector, ProcessCollector, generate_latest
-from prometheus_client import Counter as _Counter
-from prometheus_client import Gauge as _Gauge
-from prometheus_client import Histogram as _Histogram
+from prometheus_client import (
+    CollectorRegistry,
+    Counter as _Counter,
+    Gauge as _Gauge,
+    Histogram as _Histogram,
+    PlatformCollector,
+    ProcessCollector,
+    generate_latest,
+)
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric, UnknownMetricFamily
 from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4
 from prometheus_client.registry import Collector

@@ -22,9 +22,11 @@ from typing import Any, Iterable, Mapping, Optional, Protocol, Sequence
 # What the journal accepts as an order's status: in a module of their own (killswitch/order_statuses.py),
 # so that a runbook's sample incident, which ksctl validate renders, counts them without importing
 # the intents below or the state store.
-from .order_statuses import FINAL_STATUSES as FINAL_STATUSES
-from .order_statuses import OPEN_STATUSES as OPEN_STATUSES
-from .order_statuses import ORDER_STATUSES as ORDER_STATUSES
+from .order_statuses import (
+    FINAL_STATUSES as FINAL_STATUSES,
+    OPEN_STATUSES as OPEN_STATUSES,
+    ORDER_STATUSES as ORDER_STATUSES,
+)
 
 
 @dataclass(frozen=True)

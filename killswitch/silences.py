@@ -33,8 +33,20 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import Any, Container, Iterable, Mapping, Optional
 
-from .policy.matchers import (LabelMatcher, OPS, OP_ORDER, PAGE_LABELS, SilenceError, close_names, label_name_text,
-                              matcher_problem, matcher_text, parse_matcher, parse_matchers, quoted)
+from .policy.matchers import (
+    OP_ORDER,
+    OPS,
+    PAGE_LABELS,
+    LabelMatcher,
+    SilenceError,
+    close_names,
+    label_name_text,
+    matcher_problem,
+    matcher_text,
+    parse_matcher,
+    parse_matchers,
+    quoted,
+)
 
 
 @dataclass(frozen=True)

@@ -15,8 +15,20 @@ import sys
 from collections.abc import Sequence
 from operator import attrgetter
 from types import MappingProxyType
-from typing import (Annotated, Any, Callable, Final, Iterable, Iterator, Literal, Mapping, Optional, SupportsIndex,
-                    Union, overload)
+from typing import (
+    Annotated,
+    Any,
+    Callable,
+    Final,
+    Iterable,
+    Iterator,
+    Literal,
+    Mapping,
+    Optional,
+    SupportsIndex,
+    Union,
+    overload,
+)
 
 from pydantic import BaseModel, ConfigDict, Field, SerializerFunctionWrapHandler, field_serializer
 

@@ -19,8 +19,8 @@ What it must not do
 from __future__ import annotations
 
 import math
-from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal, InvalidOperation
 from collections.abc import Mapping
+from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal, InvalidOperation
 from typing import Any, Callable, Iterable, Optional, Protocol, Union
 
 from killswitch.snapshot import Balance, MarketRules, Order, OrderBook, Position

@@ -28,15 +28,24 @@ delayed past a reconcile is still compared with the last one the stream gave for
 from __future__ import annotations
 
 import asyncio
-
 import math
 from collections import Counter
-from operator import attrgetter
 from dataclasses import dataclass
+from operator import attrgetter
 from typing import Any, Callable, Hashable, NamedTuple, Optional
 
-from killswitch.snapshot import (Balance, FetchStatus, MarketRules, Order, Position, PositionColumns, PositionList,
-                                 Snapshot, row_of, with_positions)
+from killswitch.snapshot import (
+    Balance,
+    FetchStatus,
+    MarketRules,
+    Order,
+    Position,
+    PositionColumns,
+    PositionList,
+    Snapshot,
+    row_of,
+    with_positions,
+)
 
 CHANGED = "changed"  # applied, and it changed the state
 SAME = "same"  # applied (newer), nothing changed

@@ -25,8 +25,7 @@ and on aiohttp (HTTP face, imported lazily); killswitch never imports it. It mus
 reach a real venue: the only network it touches is its own server on loopback.
 """
 
-from .engine import (AccountSpec, ManualClock, MarketSpec, RateLimits, SimError, SimExchange, SimOrder,
-                     SlippageModel)
+from .engine import AccountSpec, ManualClock, MarketSpec, RateLimits, SimError, SimExchange, SimOrder, SlippageModel
 from .faults import Fault, FaultKind, FaultPlan
 from .scenarios import SCENARIOS, build
 

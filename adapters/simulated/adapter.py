@@ -32,8 +32,19 @@ from __future__ import annotations
 import math
 from typing import Any, Callable, Optional, TypeVar
 
-from adapters.base import (AdapterError, CancelResult, CancelSelector, Capabilities, DmsStatus, ExchangeAdapter,
-                           OrderResult, PermissionResult, Reason, Refusal, check_close)
+from adapters.base import (
+    AdapterError,
+    CancelResult,
+    CancelSelector,
+    Capabilities,
+    DmsStatus,
+    ExchangeAdapter,
+    OrderResult,
+    PermissionResult,
+    Reason,
+    Refusal,
+    check_close,
+)
 from killswitch.orders import OrderIntent
 from killswitch.snapshot import Balance, FetchStatus, OrderBook, Snapshot, with_positions
 

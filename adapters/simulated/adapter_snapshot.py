@@ -29,8 +29,7 @@ from itertools import compress
 from operator import ne
 from typing import Any, Callable, NamedTuple, Optional
 
-from killswitch.snapshot import (Balance, MarketRules, Order, Position, PositionColumns, PositionsOnReading,
-                                 base_asset)
+from killswitch.snapshot import Balance, MarketRules, Order, Position, PositionColumns, PositionsOnReading, base_asset
 
 from .conditional import LIMIT_TYPES, SimAlgoOrder
 from .engine import MarketSpec, PositionView, SimExchange, SimOrder

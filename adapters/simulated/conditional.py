@@ -45,9 +45,25 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import Any, Optional
 
-from .rules import (ALGO_ONLY_TYPES, EPS, INVALID_ORDER_TYPE, INVALID_PARAM, INVALID_SIDE, INVALID_TIF,
-                    MANDATORY_PARAM, MARGIN_INSUFFICIENT, NO_SUCH_ORDER, PARAM_NOT_REQUIRED, REDUCE_ONLY_REJECTED,
-                    UNKNOWN_ORDER, MarketSpec, SimError, SimOrder, floor_step, order_leg)
+from .rules import (
+    ALGO_ONLY_TYPES,
+    EPS,
+    INVALID_ORDER_TYPE,
+    INVALID_PARAM,
+    INVALID_SIDE,
+    INVALID_TIF,
+    MANDATORY_PARAM,
+    MARGIN_INSUFFICIENT,
+    NO_SUCH_ORDER,
+    PARAM_NOT_REQUIRED,
+    REDUCE_ONLY_REJECTED,
+    UNKNOWN_ORDER,
+    MarketSpec,
+    SimError,
+    SimOrder,
+    floor_step,
+    order_leg,
+)
 
 # the engine (SimExchange) and its accounts are handed in, never imported: the engine builds
 # this book (an import either way would be a circle)

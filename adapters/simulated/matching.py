@@ -27,10 +27,29 @@ from typing import Optional
 from .accounts import AccountState, Leg
 from .depth import DepthModel, SimBook
 from .ledger import Ledger
-from .rules import (ALGO_ONLY_TYPE, ALGO_ONLY_TYPES, EPS, INVALID_ORDER_TYPE, INVALID_SIDE, INVALID_TIF,
-                    MANDATORY_PARAM, MARGIN_INSUFFICIENT, MAX_OPEN_ORDERS, MAX_OPEN_ORDERS_PER_SYMBOL,
-                    NOTIONAL_TOO_SMALL, PARAM_NOT_REQUIRED, POST_ONLY_REJECTED, REDUCE_ONLY_REJECTED, MarketSpec,
-                    SimError, SimOrder, _clean, _round_px, floor_step, order_leg)
+from .rules import (
+    ALGO_ONLY_TYPE,
+    ALGO_ONLY_TYPES,
+    EPS,
+    INVALID_ORDER_TYPE,
+    INVALID_SIDE,
+    INVALID_TIF,
+    MANDATORY_PARAM,
+    MARGIN_INSUFFICIENT,
+    MAX_OPEN_ORDERS,
+    MAX_OPEN_ORDERS_PER_SYMBOL,
+    NOTIONAL_TOO_SMALL,
+    PARAM_NOT_REQUIRED,
+    POST_ONLY_REJECTED,
+    REDUCE_ONLY_REJECTED,
+    MarketSpec,
+    SimError,
+    SimOrder,
+    _clean,
+    _round_px,
+    floor_step,
+    order_leg,
+)
 
 
 class Matching(Ledger):

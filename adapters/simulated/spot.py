@@ -14,8 +14,20 @@ from __future__ import annotations
 from typing import Optional
 
 from .matching import Matching
-from .rules import (EPS, INSUFFICIENT_BALANCE, NO_SUCH_ORDER, PRECISION, QTY_NOT_POSITIVE, TICK_SIZE,
-                    SimError, SimOrder, _clean, _round_px, floor_step, on_grid)
+from .rules import (
+    EPS,
+    INSUFFICIENT_BALANCE,
+    NO_SUCH_ORDER,
+    PRECISION,
+    QTY_NOT_POSITIVE,
+    TICK_SIZE,
+    SimError,
+    SimOrder,
+    _clean,
+    _round_px,
+    floor_step,
+    on_grid,
+)
 
 
 class SpotDesk(Matching):

@@ -31,8 +31,18 @@ from .depth import DepthModel, SimBook, SlippageModel
 from .faults import FaultPlan
 from .paths import Flat, PricePath
 from .permissions import SimPermissions
-from .rules import (CLIENT_ID_RE, DUPLICATE_CLIENT_ID, ILLEGAL_CHARS, INVALID_SYMBOL, MANDATORY_PARAM, TOO_MANY_ORDERS,
-                    TOO_MANY_REQUESTS, MarketSpec, SimError, SimOrder)
+from .rules import (
+    CLIENT_ID_RE,
+    DUPLICATE_CLIENT_ID,
+    ILLEGAL_CHARS,
+    INVALID_SYMBOL,
+    MANDATORY_PARAM,
+    TOO_MANY_ORDERS,
+    TOO_MANY_REQUESTS,
+    MarketSpec,
+    SimError,
+    SimOrder,
+)
 from .views import Book, Pricing
 
 

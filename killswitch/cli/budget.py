@@ -19,9 +19,9 @@ def weight_findings(result: Any) -> list:
     tick at: its graph's (:func:`killswitch.compile.graph.tick_interval_s`), else, when other
     errors left no graph, the most frequent interval the loaded policies declare (so that every
     problem is said in one pass)."""
+    from ..compile.graph import tick_interval_s
     from ..compile.weight_check import check_weight_budget
     from ..policy.policy_doc import Policy
-    from ..compile.graph import tick_interval_s
 
     if result.graph is not None:
         interval_s = tick_interval_s(result.graph)

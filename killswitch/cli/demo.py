@@ -91,10 +91,10 @@ async def _run(policy_dir: Path, echo, venue: str = "binanceusdm") -> int:
 
     from ..compile.compiler import compile_documents
     from ..policy.load import load_sources
-    from ..zones import zone_known
     from ..process.bootstrap import SinkOptions, build_runner_and_desk, ccxt_adapters, open_state, runner_sinks
     from ..render.evaluation import iso, plan_lines
     from ..sources import read_sources
+    from ..zones import zone_known
 
 
     web_runner, port, pages = await _receiver()

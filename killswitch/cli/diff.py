@@ -163,9 +163,9 @@ def diff(old: str, new: str, against: str, policy: str | None, detailed_exitcode
     """
     from ..preview.coverage import CoverageTally
     from ..preview.diff import PolicyRevision, diff_replays, policy_names
+    from ..preview.replay import ReplayError, read_ticks
     from ..render.diagnostics import diagnostic_text
     from ..render.diff import diff_json, diff_text
-    from ..preview.replay import ReplayError, read_ticks
 
     for what, spec in (("OLD", old), ("NEW", new)):
         if split_revision(spec) is None and not os.path.exists(spec):

@@ -28,8 +28,18 @@ import click
 
 from . import auditopts
 from .apiopts import api_option, change, read, runner_client, sent, token_option, unreachable
-from .common import (EXIT_FINDINGS, EXIT_OK, EXIT_USAGE, SuggestingGroup, deprecated_argument, duration_s,
-                     output_option, reading_state, spelled, state_option)
+from .common import (
+    EXIT_FINDINGS,
+    EXIT_OK,
+    EXIT_USAGE,
+    SuggestingGroup,
+    deprecated_argument,
+    duration_s,
+    output_option,
+    reading_state,
+    spelled,
+    state_option,
+)
 
 if TYPE_CHECKING:  # pragma: no cover - annotations only
     from ..state.store import StateStore

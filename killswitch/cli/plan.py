@@ -15,8 +15,16 @@ from typing import Optional
 
 import click
 
-from .common import (StateUrl, compile_or_exit, duration_s, max_file_size_option, open_reading, output_formats,
-                     reading_state, scores_option)
+from .common import (
+    StateUrl,
+    compile_or_exit,
+    duration_s,
+    max_file_size_option,
+    open_reading,
+    output_formats,
+    reading_state,
+    scores_option,
+)
 
 EXIT_NO_CHANGES = 0
 EXIT_ERROR = 1  # an error, or an incomplete plan (an account not read) without --allow-incomplete
@@ -175,8 +183,8 @@ def _stored_state(url: str):
     import time
 
     from ..engine.state import State
-    from ..runner.watch.enforcement import OWN_HISTORY_MS
     from ..runner.lock.lock import LockBook
+    from ..runner.watch.enforcement import OWN_HISTORY_MS
 
     store = open_reading(url, "plan")
     try:
@@ -213,10 +221,10 @@ async def _live(graph, spec, state, timeout_s: float, scores: str, stored=None):
     from adapters.base import order_rates
     from adapters.deferred import unreadable_snapshot
 
-    from ..process.bootstrap import ccxt_adapters
-    from ..runner.venue.port import Venues
     from ..preview.limits import unlisted_limit_symbols
     from ..preview.plan import plan_snapshots
+    from ..process.bootstrap import ccxt_adapters
+    from ..runner.venue.port import Venues
 
     built = ccxt_adapters(spec.accounts, timeout=timeout_s, defer_unreadable=False)
     rates = order_rates(built.by_key.values())

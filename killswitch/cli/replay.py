@@ -31,10 +31,9 @@ def replay(policy_paths: tuple[str, ...], snapshots: str, verbose: bool, allow_i
            max_file_bytes: int, output: str) -> None:
     """Replay recorded snapshots through the policies with in-memory state; nothing is sent."""
     from ..preview.coverage import CoverageTally, complete
+    from ..preview.replay import ReplayError, read_ticks, replay as run
     from ..render.coverage import account_lines, incomplete_line, unread_detail
     from ..render.evaluation import replay_json, replay_text
-    from ..preview.replay import ReplayError, read_ticks
-    from ..preview.replay import replay as run
 
     result = compile_or_exit(policy_paths, "replay", max_file_bytes)
     graph = result.graph

@@ -25,8 +25,8 @@ import sys
 
 import click
 
-from .apiopts import api_option, change, read, runner_client, token_option
 from ..render.ops import change_json
+from .apiopts import api_option, change, read, runner_client, token_option
 from .common import EXIT_FINDINGS, EXIT_USAGE, output_option
 
 

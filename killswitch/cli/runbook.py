@@ -15,9 +15,17 @@ from typing import Optional
 
 import click
 
-from .common import (EXIT_FINDINGS, EXIT_OK, SuggestingGroup, file_format, file_output, open_reading, output_option,
-                     write_out)
-from .common import state_option as common_state_option
+from .common import (
+    EXIT_FINDINGS,
+    EXIT_OK,
+    SuggestingGroup,
+    file_format,
+    file_output,
+    open_reading,
+    output_option,
+    state_option as common_state_option,
+    write_out,
+)
 
 state_option = common_state_option()
 

@@ -11,8 +11,7 @@ from __future__ import annotations
 import click
 
 from .apiopts import api_option, change, read, runner_client, token_option
-from .common import (EXIT_OK, SuggestingGroup, deprecated_argument, deprecated_option, duration_s, output_option,
-                     spelled)
+from .common import EXIT_OK, SuggestingGroup, deprecated_argument, deprecated_option, duration_s, output_option, spelled
 
 
 @click.group(cls=SuggestingGroup, epilog="""\b

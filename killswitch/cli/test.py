@@ -6,7 +6,7 @@ import json
 
 import click
 
-from .common import ExistingPath, EXIT_FINDINGS, EXIT_OK, compile_or_exit_counted, max_file_size_option, output_option
+from .common import EXIT_FINDINGS, EXIT_OK, ExistingPath, compile_or_exit_counted, max_file_size_option, output_option
 
 
 @click.command(epilog="""\b

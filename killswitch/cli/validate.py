@@ -8,7 +8,7 @@ from typing import Optional
 import click
 
 from ..sources import MAX_FILE_BYTES
-from .common import ExistingPath, EXIT_FINDINGS, EXIT_OK, batch_collector, max_file_size_option, output_option
+from .common import EXIT_FINDINGS, EXIT_OK, ExistingPath, batch_collector, max_file_size_option, output_option
 
 
 def compile_paths(paths: tuple[str, ...], runbooks: Optional[str] = None, allow_empty: bool = False,

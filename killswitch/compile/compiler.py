@@ -99,9 +99,9 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, Optional, Sequence
 
 from ..policy import diagnostics as d
+from ..policy.accounts_doc import Account, Accounts
 from ..policy.diagnostics import Diagnostic
 from ..policy.load import LoadedDoc, LoadResult
-from ..policy.accounts_doc import Account, Accounts
 from ..policy.policy_doc import Policy
 from ..policy.policytest_doc import PolicyTest
 from ..policy.routes_doc import NotificationRoutes
@@ -121,10 +121,10 @@ from .node_build import signal_node
 from .pacing_check import check_pacing
 from .policy_pass import PolicyPass
 from .reference_check import check_actions, check_groups_and_weights, check_resume_ref, check_scope_refs, check_usage
+from .revoke_check import check_revoke_blocks
 from .runbook_check import TemplateChecker, check_runbooks
 from .settle_check import check_settle_coins
 from .shards import check_shards, firm_diagnostics
-from .revoke_check import check_revoke_blocks
 from .stage_check import check_stages
 from .strategy_check import check_strategy_prefixes
 from .venue_check import check_venues

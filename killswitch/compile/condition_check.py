@@ -15,8 +15,7 @@ from __future__ import annotations
 
 from typing import Any, Optional
 
-from ..policy import diagnostics as d
-from ..policy import expr as ex
+from ..policy import diagnostics as d, expr as ex
 from ..policy.expr_check import type_errors
 from ..policy.expr_eval import compile_predicate
 from ..policy.expr_parse import parse

@@ -13,9 +13,9 @@ from __future__ import annotations
 from typing import Any, Callable, Iterable, Optional, Sequence, cast
 
 from ..policy import diagnostics as d
+from ..policy.accounts_doc import Account, Accounts
 from ..policy.diagnostics import Diagnostic, Position
 from ..policy.documents import LoadedDoc
-from ..policy.accounts_doc import Account, Accounts
 from ..policy.policy_doc import Policy, Stage
 from ..policy.policytest_doc import Expectation, PolicyTestCase
 from ..policy.routes_doc import Route

@@ -23,9 +23,14 @@ from ..policy.expr import Node
 from ..policy.expr_eval import Comparison, Predicate, comparisons
 from ..records import record
 from .limits_node import LimitsNode
-from .nodes import ActionNode as ActionNode
-from .nodes import AttributionNode, CorrelationGroupNode, RiskWeightsNode, UnwindNode
-from .nodes import SignalNode as SignalNode
+from .nodes import (
+    ActionNode as ActionNode,
+    AttributionNode,
+    CorrelationGroupNode,
+    RiskWeightsNode,
+    SignalNode as SignalNode,
+    UnwindNode,
+)
 
 FORMAT_VERSION = 1
 

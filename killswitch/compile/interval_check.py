@@ -15,8 +15,8 @@ from typing import Any, Callable, Optional
 from ..policy import diagnostics as d
 from ..policy.diagnostics import Diagnostic
 from ..policy.documents import LoadedDoc
-from ..policy.routes_doc import Route
 from ..policy.patterns import PatternError, compile_label_pattern
+from ..policy.routes_doc import Route
 
 
 def _can_carry_critical(route: Route) -> bool:

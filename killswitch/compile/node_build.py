@@ -15,8 +15,8 @@ from __future__ import annotations
 from typing import Any, Optional
 
 from ..policy.actions import ACTIONS, Action
-from ..policy.signals import SIGNALS, Signal
 from ..policy.registry import ActionKind, KeptState
+from ..policy.signals import SIGNALS, Signal
 from . import nodes as n
 
 

@@ -30,9 +30,9 @@ from __future__ import annotations
 from typing import Iterable, Optional, Sequence
 
 from ..policy import diagnostics as d
+from ..policy.accounts_doc import Account, Accounts
 from ..policy.diagnostics import Diagnostic, Position
 from ..policy.documents import LoadedDoc, Path
-from ..policy.accounts_doc import Account, Accounts
 from ..policy.scope import Scope
 from ..records import record
 from .scope_check import selects_account, written

@@ -15,9 +15,9 @@ Pure: no I/O.
 from __future__ import annotations
 
 from ..policy import diagnostics as d
+from ..policy.accounts_doc import Accounts
 from ..policy.diagnostics import Diagnostic
 from ..policy.documents import LoadedDoc
-from ..policy.accounts_doc import Accounts
 
 # ccxt exchange id → the settle coins an account of it may declare (the first ones its default)
 VENUE_SETTLE_COINS: dict[str, tuple[str, ...]] = {

@@ -35,14 +35,15 @@ from dataclasses import field
 from typing import Any, Mapping, Optional, Sequence
 
 from ..policy import diagnostics as d
-from ..policy.diagnostics import Diagnostic, Position
-from ..policy.documents import LoadedDoc
 from ..policy.accounts_doc import Account, Accounts, Shard
 from ..policy.actions import ACTIONS
+from ..policy.diagnostics import Diagnostic, Position
+from ..policy.documents import LoadedDoc
 from ..policy.scope import AccountSelector
 from ..policy.signals import SIGNALS
 from ..records import record
 from .graph import DecisionGraph, PolicyNode
+
 
 def selects(selector: AccountSelector, account: Account) -> bool:
     """Whether a shard's ``selector`` selects ``account``: every part given must hold (an empty

@@ -12,9 +12,9 @@ Pure: no I/O.
 from __future__ import annotations
 
 from ..policy import diagnostics as d
+from ..policy.accounts_doc import Accounts
 from ..policy.diagnostics import Diagnostic
 from ..policy.documents import LoadedDoc
-from ..policy.accounts_doc import Accounts
 
 
 def check_strategy_prefixes(doc: LoadedDoc) -> list[Diagnostic]:

@@ -32,9 +32,9 @@ Pure: no I/O.
 from __future__ import annotations
 
 from ..policy import diagnostics as d
+from ..policy.accounts_doc import Account, Accounts
 from ..policy.diagnostics import Diagnostic
 from ..policy.documents import LoadedDoc, Path
-from ..policy.accounts_doc import Account, Accounts
 from .dialect_venues import DIALECT_VENUES
 
 # ccxt 4.5's exchange ids (``ccxt.exchanges``)

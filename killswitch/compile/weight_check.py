@@ -27,9 +27,9 @@ from __future__ import annotations
 from typing import Callable, Optional, Sequence
 
 from ..policy import diagnostics as d
+from ..policy.accounts_doc import Account, Accounts
 from ..policy.diagnostics import Diagnostic
 from ..policy.documents import LoadedDoc
-from ..policy.accounts_doc import Account, Accounts
 from ..weights import SnapshotCost, VenueLoad, WeightLimit, venue_load
 
 WARN_SHARE = 0.8  # of the per-IP limit: above it, KS231

@@ -24,8 +24,7 @@ from typing import Iterable, Mapping, Optional, cast
 from ..compile.graph import DecisionGraph
 from ..orders import NO_SENDS, Sends, send_sequence
 from ..snapshot import Snapshot
-from . import signals as sig
-from . import stages, triggers
+from . import signals as sig, stages, triggers
 from .attribution import history_for, update_history
 from .columns import Tables
 from .coverage import Coverage, Unmatched, scope_coverage, unmatched, watched
@@ -34,8 +33,7 @@ from .plans import Plan, complete
 from .scope import ScopeView, instances, selects
 from .signals import SignalValue
 from .stages import StageTransition, decision_id
-from .state import PnlHistory, State
-from .state import TriggerState
+from .state import PnlHistory, State, TriggerState
 from .triggers import TriggerResult
 
 

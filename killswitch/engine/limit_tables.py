@@ -22,10 +22,10 @@ from typing import Iterable, Mapping, Optional
 
 from ..compile.graph import DecisionGraph, PolicyNode
 from ..compile.limits_node import LimitsNode
-from ..snapshot import Snapshot
-from .limits import OPEN_ORDERS, POSITION, GROSS, Breach, LimitOrder, Mark, Usage, breaches_in
-from .scope import account_key, selects
 from ..figures import money
+from ..snapshot import Snapshot
+from .limits import GROSS, OPEN_ORDERS, POSITION, Breach, LimitOrder, Mark, Usage, breaches_in
+from .scope import account_key, selects
 
 
 @dataclass(frozen=True)

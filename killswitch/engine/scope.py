@@ -13,8 +13,8 @@ Pure: no I/O, no clock.
 from __future__ import annotations
 
 from bisect import bisect_right
-from itertools import repeat
 from dataclasses import dataclass, field
+from itertools import repeat
 from typing import Callable, Iterator, Optional, Sequence
 
 from ..compile.graph import PolicyNode

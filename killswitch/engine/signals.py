@@ -21,15 +21,24 @@ import hashlib
 import struct
 import zlib
 from array import array
-from itertools import chain
 from dataclasses import dataclass
+from itertools import chain
 from typing import Any, Callable, Iterable, Optional
 
 from ..compile.nodes import SignalNode
-from ..policy.signals import SIGNALS
 from ..policy.positions import PositionCondition
-from ..policy.registry import (GROSS, GROUPS, LIQUIDATION, LOSSES, MARGIN_LOSSES, NET, NOTIONAL_LOSSES,
-                               PositionAggregates, Reading)
+from ..policy.registry import (
+    GROSS,
+    GROUPS,
+    LIQUIDATION,
+    LOSSES,
+    MARGIN_LOSSES,
+    NET,
+    NOTIONAL_LOSSES,
+    PositionAggregates,
+    Reading,
+)
+from ..policy.signals import SIGNALS
 from ..snapshot import Position, Snapshot, base_asset
 from . import positions as facts
 from .columns import Columns, Tables

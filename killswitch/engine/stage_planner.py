@@ -25,8 +25,8 @@ from dataclasses import dataclass, field
 from typing import Callable, Iterable, Mapping, Optional
 
 from ..compile.graph import PolicyNode, StageNode
-from ..policy.positions import PositionCondition
 from ..orders import CancelIntent
+from ..policy.positions import PositionCondition
 from ..snapshot import Snapshot
 from . import positions as facts
 from .amounts import _floor_step, step_of

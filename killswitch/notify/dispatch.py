@@ -76,8 +76,18 @@ import hashlib
 from dataclasses import dataclass, replace
 from typing import Any, Iterable, Mapping, Optional, Sequence
 
-from ..events import (POLICY_MATCHED, POLICY_UNMATCHED, POSITION_MODE_MATCHED, POSITION_MODE_MISMATCH, RESET,
-                      SCOPE_ARMED, SCOPE_BLIND, STAGE_TRANSITION, Event, scope_labels)
+from ..events import (
+    POLICY_MATCHED,
+    POLICY_UNMATCHED,
+    POSITION_MODE_MATCHED,
+    POSITION_MODE_MISMATCH,
+    RESET,
+    SCOPE_ARMED,
+    SCOPE_BLIND,
+    STAGE_TRANSITION,
+    Event,
+    scope_labels,
+)
 from ..silences import Silence, silencing
 from .alerts import GROUP_KEYS, Alert, Group, fingerprint, regroup, restored_tree, saved_trees, tree_digest
 from .routes import RouteNode, RouteTree

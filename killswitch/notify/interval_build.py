@@ -10,8 +10,15 @@ from __future__ import annotations
 from typing import Sequence
 
 from ..policy.routes_doc import TimeInterval, TimeSpec
-from ..policy.time_intervals import (NamedInterval, Period, parse_days_of_month, parse_months, parse_times,
-                                     parse_weekdays, parse_years)
+from ..policy.time_intervals import (
+    NamedInterval,
+    Period,
+    parse_days_of_month,
+    parse_months,
+    parse_times,
+    parse_weekdays,
+    parse_years,
+)
 from ..zones import zone
 
 

@@ -21,8 +21,8 @@ from datetime import datetime, timezone
 from typing import Any, Callable, Mapping, Optional
 
 from .. import events as ev
-from .dispatch import SEVERITY_RANK, Alert, Notification
 from ..sources import revision_text
+from .dispatch import SEVERITY_RANK, Alert, Notification
 
 NOTIFY_TYPES = {"critical": "failure", "warning": "warning", "info": "info"}
 LABEL_ORDER = ("policy", "scope", "venue", "account", "owner", "stage", "level", "from_level", "reason")

@@ -46,12 +46,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from typing import Mapping, Optional, Sequence
 
-from ..policy.routes_doc import InhibitRule as InhibitRuleDoc
-from ..policy.routes_doc import NotificationRoutes, Route
-from ..policy.patterns import LabelPattern, compile_label_pattern
-from ..policy.units import Duration
-from ..policy.time_intervals import NamedInterval, silenced_by
 from ..policy.matchers import OP_ORDER, LabelMatcher, label_name_text, matcher_text, parse_matchers, quoted
+from ..policy.patterns import LabelPattern, compile_label_pattern
+from ..policy.routes_doc import InhibitRule as InhibitRuleDoc, NotificationRoutes, Route
+from ..policy.time_intervals import NamedInterval, silenced_by
+from ..policy.units import Duration
 from .interval_build import compile_intervals
 
 GROUP_WAIT_MS = 10_000

@@ -45,8 +45,8 @@ from collections import deque
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping, Optional
 
-from ..policy.routes_doc import NotificationRoutes
 from ..events import NOT_PAGED, Event
+from ..policy.routes_doc import NotificationRoutes
 from .delivery import Delivery
 from .dispatch import Dispatcher, placements
 from .health import PageHealth

@@ -17,10 +17,20 @@ from pydantic import model_validator
 
 from . import kinds as own_modules
 from .catalogue import bare_kind, build_catalogue, exactly_one_kind, kind_document
-from .kinds import (arm_exchange_dms, cancel_orders, close_all, close_positions, close_side, lock_trading, notify,
-                    reduce_top_risk, revoke_trading, runbook, suggest_hedge)
+from .kinds import (
+    arm_exchange_dms,
+    cancel_orders,
+    close_all,
+    close_positions,
+    close_side,
+    lock_trading,
+    notify,
+    reduce_top_risk,
+    revoke_trading,
+    runbook,
+    suggest_hedge,
+)
 from .registry import ActionKind, Strict
-
 
 # The catalogue of action kinds, in the language's order: every kind is a module of :mod:`.kinds`,
 # named here in its place (the order the language always had), then those it finds that are not.

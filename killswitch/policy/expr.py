@@ -46,6 +46,7 @@ from typing import Optional, Union
 
 from ..records import record
 
+
 class ValueType(str, Enum):
     BOOL = "bool"
     RATIO = "ratio"  # written as a percentage

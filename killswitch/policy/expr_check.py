@@ -32,8 +32,25 @@ from __future__ import annotations
 from typing import Mapping, Optional, Union
 
 from .diagnostics import suggestion_hint
-from .expr import (FUNCTIONS, And, Call, Compare, ExprError, Literal, Neg, Node, Not, Or, Product, Ref, Sum,
-                   ValueType, canonical, children, computed)
+from .expr import (
+    FUNCTIONS,
+    And,
+    Call,
+    Compare,
+    ExprError,
+    Literal,
+    Neg,
+    Node,
+    Not,
+    Or,
+    Product,
+    Ref,
+    Sum,
+    ValueType,
+    canonical,
+    children,
+    computed,
+)
 from .expr_eval import constant
 from .units import DIMENSIONS, Dimension
 

@@ -25,8 +25,25 @@ from dataclasses import field
 from typing import Callable, Mapping, Optional
 
 from ..records import record
-from .expr import (FUNCTIONS, And, Call, Compare, Literal, Neg, Node, Not, Or, Product, Ref, Sum, ValueType, canonical,
-                   computed, mirrored, refs)
+from .expr import (
+    FUNCTIONS,
+    And,
+    Call,
+    Compare,
+    Literal,
+    Neg,
+    Node,
+    Not,
+    Or,
+    Product,
+    Ref,
+    Sum,
+    ValueType,
+    canonical,
+    computed,
+    mirrored,
+    refs,
+)
 
 Values = Mapping[str, "float | bool | None"]
 Predicate = Callable[[Values], "bool | None"]

@@ -15,8 +15,25 @@ import re
 from typing import Optional
 
 from ..records import record
-from .expr import (COMPARISONS, MAX_DEPTH, MAX_LENGTH, MAX_OPERANDS, And, Call, Compare, ExprError, Literal, Neg,
-                   Node, Not, Or, Product, Ref, Sum, ValueType)
+from .expr import (
+    COMPARISONS,
+    MAX_DEPTH,
+    MAX_LENGTH,
+    MAX_OPERANDS,
+    And,
+    Call,
+    Compare,
+    ExprError,
+    Literal,
+    Neg,
+    Node,
+    Not,
+    Or,
+    Product,
+    Ref,
+    Sum,
+    ValueType,
+)
 from .units import UnitError, parse_quantity
 
 # --- lexer -------------------------------------------------------------------------------------

@@ -28,8 +28,18 @@ from pydantic import BeforeValidator, Field, PlainSerializer, WithJsonSchema, fi
 from pydantic_core import PydanticCustomError
 
 from .registry import Strict
-from .units import (AMOUNT_PATTERN, PERCENT_PATTERN, Amount, Duration, DurationField, Ratio, UnitError, parse_amount,
-                    parse_ratio, shown)
+from .units import (
+    AMOUNT_PATTERN,
+    PERCENT_PATTERN,
+    Amount,
+    Duration,
+    DurationField,
+    Ratio,
+    UnitError,
+    parse_amount,
+    parse_ratio,
+    shown,
+)
 
 UNIT = "ks_limit_unit"  # KS265
 RANGE = "ks_limit"  # KS266

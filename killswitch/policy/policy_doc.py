@@ -18,8 +18,15 @@ from decimal import Decimal
 from enum import Enum
 from typing import Annotated, Any, Literal, Optional, Self
 
-from pydantic import (BeforeValidator, ConfigDict, Field, PlainSerializer, WithJsonSchema, field_validator,
-                      model_validator)
+from pydantic import (
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    WithJsonSchema,
+    field_validator,
+    model_validator,
+)
 from pydantic_core import PydanticCustomError
 
 from .actions import Action
@@ -29,7 +36,6 @@ from .registry import Strict
 from .scope import Scope
 from .signals import Signal
 from .units import Amount, AmountField, ConfirmationField, Duration, DurationField, Ratio, RatioField
-
 
 # --- triggers -----------------------------------------------------------------------------------
 

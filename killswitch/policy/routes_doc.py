@@ -25,7 +25,6 @@ from .patterns import pattern_problem
 from .registry import Strict
 from .units import DurationField
 
-
 # Apprise schemes whose URL carries no token of its own (a local webhook receiver). Every other
 # apprise URL embeds a credential and must come from a secret reference.
 PLAIN_URL_SCHEMES = ("json", "jsons", "form", "forms", "xml", "xmls")

@@ -21,7 +21,6 @@ from .documents import LoadedDoc, Path
 from .schema_tree import allowed_keys, model_at
 from .units import DURATION_HINT as _DURATION_HINT
 
-
 # --- pydantic errors → diagnostics ----------------------------------------------------------------
 
 

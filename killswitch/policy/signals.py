@@ -17,12 +17,26 @@ from pydantic import model_validator
 
 from . import kinds as own_modules
 from .catalogue import bare_kind, build_catalogue, exactly_one_kind, kind_document
-from .kinds import (api_error_rate, api_latency, concentration, consecutive_losses, data_age, equity_change,
-                    equity_drawdown, expected_shortfall, gross_exposure, heartbeat_age, leverage,
-                    liquidation_distance, net_exposure, position_count, position_loss, realized_volatility,
-                    value_at_risk)
+from .kinds import (
+    api_error_rate,
+    api_latency,
+    concentration,
+    consecutive_losses,
+    data_age,
+    equity_change,
+    equity_drawdown,
+    expected_shortfall,
+    gross_exposure,
+    heartbeat_age,
+    leverage,
+    liquidation_distance,
+    net_exposure,
+    position_count,
+    position_loss,
+    realized_volatility,
+    value_at_risk,
+)
 from .registry import SignalKind, SignalParams, Strict
-
 
 _SignalKind = SignalParams  # the base of a kind's parameters (value type, bounds, window field)
 

@@ -196,8 +196,12 @@ def open_flow_collections(text: str, upto: int) -> list[tuple[int, int, str]]:
     (0-based line, 0-based column, character), outermost first. Scans the text once more, under
     the same bounds (an alias or a level too deep stops the scan there)."""
     from ruamel.yaml.error import YAMLError
-    from ruamel.yaml.tokens import (FlowMappingEndToken, FlowMappingStartToken, FlowSequenceEndToken,
-                                    FlowSequenceStartToken)
+    from ruamel.yaml.tokens import (
+        FlowMappingEndToken,
+        FlowMappingStartToken,
+        FlowSequenceEndToken,
+        FlowSequenceStartToken,
+    )
 
     y = loader()
     stack: list[tuple[int, int, str]] = []

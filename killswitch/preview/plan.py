@@ -22,20 +22,19 @@ from dataclasses import dataclass
 from typing import Any, Iterable, Mapping, Optional
 
 from ..compile.graph import DecisionGraph
-from ..engine.limit_tables import BookBreach
-from .coverage import (EVALUATED, NOT_READ, PARTLY_READ, AccountCoverage, BlindSpell, BlindTally, CoverageTally,
-                       complete)
 from ..engine.evaluate import Evaluation, evaluate
+from ..engine.limit_tables import BookBreach
 from ..engine.planner import NO_RATES
 from ..engine.plans import Plan
 from ..engine.stages import StageTransition
 from ..engine.state import State
 from ..engine.triggers import TriggerResult
 from ..orders import NO_SENDS, Sends
+from ..snapshot import Snapshot
+from .coverage import EVALUATED, NOT_READ, PARTLY_READ, AccountCoverage, BlindSpell, BlindTally, CoverageTally, complete
 from .limits import limit_breaches, sets_limits
 from .overlaps import CloseTotals, Decided, close_totals
 from .replay import Tick, replay
-from ..snapshot import Snapshot
 
 __all__ = ["EVALUATED", "NOT_READ", "PARTLY_READ", "AccountCoverage", "PlanResult", "StageChange", "changes_of",
            "plan_snapshots", "plan_ticks"]

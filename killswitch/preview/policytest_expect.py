@@ -28,6 +28,7 @@ from ..engine.evaluate import Evaluation
 from ..policy.diagnostics import Position as SrcPos
 from ..policy.policytest_doc import ExpectedCancel, ExpectedOrder
 
+
 class _Sent(Protocol):
     def describe(self) -> str: ...
 

@@ -20,8 +20,8 @@ from ..engine.schedule import DEFAULT_ORDER_RATE
 from ..engine.state import AccountState, State
 from ..policy.policytest_doc import PolicyTestCase
 from ..policy.series import STALE, parse_series
-from .replay import Tick
 from ..snapshot import Balance, FetchStatus, Order, Position, Snapshot
+from .replay import Tick
 
 T0 = 1_767_225_600_000  # 2026-01-01T00:00:00Z: tests start on a UTC day boundary
 DAY_MS = 86_400_000

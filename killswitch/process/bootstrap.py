@@ -17,7 +17,6 @@ core. ccxt, apprise and OpenTelemetry are imported only inside the builders that
 from __future__ import annotations
 
 import logging
-
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
@@ -27,16 +26,16 @@ from ..compile.compiler import CompileResult
 from ..sources import MAX_FILE_BYTES, compile_sources
 
 if TYPE_CHECKING:  # pragma: no cover - annotations only
-    from ..state.store import StateStore
     from adapters.base import AdapterError, ExchangeAdapter
 
     from ..compile.graph import DecisionGraph
     from ..events import Sink
-    from ..runner.operator.desk import Desk
     from ..runner.firm.ports import ShardPorts
+    from ..runner.operator.desk import Desk
     from ..runner.tick.loop import Runner
     from ..runner.tick.parts import RunnerParts
     from ..runner.venue.port import Venues
+    from ..state.store import StateStore
 
 Say = Callable[[str], None]
 
@@ -234,41 +233,41 @@ def build_runner_and_desk(graph: "DecisionGraph", adapters: "Mapping[str, Exchan
     into it, and nothing set on one after; the runner holds the tick's privately and runs the tick
     in its order (:mod:`killswitch.runner.tick.loop`).
     Reads the last saved state (the book) from ``store`` before any loop exists."""
-    from ..runner.readout.armed import CoverageMetrics, coverage_rows
     from ..runner.book.book import Book
-    from ..runner.readout.charts import ChartHistory
+    from ..runner.book.resuming import Resumptions
+    from ..runner.effects.countdowns import Countdowns
+    from ..runner.effects.revokes import Revokes
+    from ..runner.firm.ports import FirmSlot
+    from ..runner.gate.limits_state import LimitsState
+    from ..runner.lease.leadership import Leadership, Turn
     from ..runner.operator.closes import ManualCloses
     from ..runner.operator.commands import OperatorCommands
     from ..runner.operator.desk import Desk
-    from ..runner.effects.countdowns import Countdowns
-    from ..runner.watch.enforcement import Enforcement
-    from ..runner.watch.entry_watch import EntryWatch
-    from ..runner.watch.limits_watch import LimitWatch
-    from ..runner.sinks.entries import EntryOutbox
-    from ..runner.venue.executor import Executor
-    from ..runner.sinks.fanout import SinkFanout
-    from ..runner.venue.fetches import FetchHealth
+    from ..runner.operator.positions import PositionsReadout
+    from ..runner.operator.previews import Previews
+    from ..runner.operator.revoke_commands import OperatorRevokes
+    from ..runner.readout.armed import CoverageMetrics, coverage_rows
     from ..runner.readout.catalog_build import Known
-    from ..runner.lease.leadership import Leadership, Turn
+    from ..runner.readout.charts import ChartHistory
+    from ..runner.readout.readout import Readout
+    from ..runner.silence.silences import Silences
+    from ..runner.sinks.context import RunnerSinkContext
+    from ..runner.sinks.entries import EntryOutbox
+    from ..runner.sinks.fanout import SinkFanout
+    from ..runner.storeio import StoreIO
     from ..runner.tick.loop import Runner, wall_ms
     from ..runner.tick.parts import ReloadState, RunnerParts
     from ..runner.tick.persist import Persistence
-    from ..runner.operator.positions import PositionsReadout
-    from ..runner.operator.previews import Previews
-    from ..runner.readout.readout import Readout
-    from ..runner.gate.limits_state import LimitsState
-    from ..runner.firm.ports import FirmSlot
-    from ..runner.book.resuming import Resumptions
-    from ..runner.operator.revoke_commands import OperatorRevokes
-    from ..runner.effects.revokes import Revokes
-    from ..runner.venue.shortfalls import Shortfalls
-    from ..runner.silence.silences import Silences
-    from ..runner.sinks.context import RunnerSinkContext
-    from ..runner.storeio import StoreIO
+    from ..runner.venue.executor import Executor
+    from ..runner.venue.fetches import FetchHealth
     from ..runner.venue.modes import ModeWatch
-    from ..runner.venue.rejections import CloseRejections
-    from ..runner.venue.streams import StreamWatch
     from ..runner.venue.port import Venues
+    from ..runner.venue.rejections import CloseRejections
+    from ..runner.venue.shortfalls import Shortfalls
+    from ..runner.venue.streams import StreamWatch
+    from ..runner.watch.enforcement import Enforcement
+    from ..runner.watch.entry_watch import EntryWatch
+    from ..runner.watch.limits_watch import LimitWatch
 
     clock = clock or wall_ms
     # the one way out to each account's venue (a runner built again over another's: its ports)

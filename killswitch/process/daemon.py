@@ -35,27 +35,32 @@ import time
 from pathlib import Path
 from typing import Any, Callable, Optional, Sequence
 
-from .bootstrap import (AccountsError, SinkOptions, build_runner_and_desk, ccxt_adapters, open_state, read_accounts,
-                        runner_sinks)
 from ..compile.graph import DecisionGraph
-from .options import RunOptions
-from .reloads import PolicyReloads, compile_policy_sources, policy_mtimes
 from ..events import DMS_FIRED, POLICY_RELOAD_FAILED, Event
 from ..policy.accounts_doc import Account
+from ..runner.firm.firm import FirmLink
+from ..runner.lease.pod_label import PodRoleLabel
 from ..runner.operator.desk import Desk
 from ..runner.tick.loop import Runner
 from ..runner.tick.parts import RunnerParts
-from ..runner.lease.pod_label import PodRoleLabel
 from ..runner.tick.wakes import Wakes, interval_wait_s
-from ..runner.firm.firm import FirmLink
+from ..sources import revision_text
+from ..state.store import FencedError, StoreError
+from .bootstrap import (
+    AccountsError,
+    SinkOptions,
+    build_runner_and_desk,
+    ccxt_adapters,
+    open_state,
+    read_accounts,
+    runner_sinks,
+)
+from .options import RunOptions
+from .reloads import PolicyReloads, compile_policy_sources, policy_mtimes
 from .shard import ShardRefused, ShardStart, firm_link, shard_start, start_shard
 from .start import graph_to_run, start_api
 from .tasks import EXIT, RESTART, Supervisor, Task
 from .tokens import TokensReloader
-
-from ..state.store import FencedError, StoreError
-from ..sources import revision_text
-
 
 # the process's named tasks (Daemon.tasks; what a failure of each means: ARCHITECTURE.md)
 TICK, SHOW_LIFE, POD_LABEL, METRICS_PUSH, API = "tick", "show-life", "pod-label", "metrics-push", "api"

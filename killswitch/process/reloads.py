@@ -18,15 +18,15 @@ from pathlib import Path
 from typing import Any, Callable, Optional, Sequence
 
 from ..compile.compiler import CompileResult
-from .options import RunOptions
-from .start import first_error, unmatched_here
 from ..policy.accounts_doc import Account
 from ..runner.firm.firm import FirmLink
 from ..runner.tick.loop import GraphReload, Runner
 from ..runner.tick.parts import RunnerParts
-from .shard import ShardStart
 from ..sources import MAX_FILE_BYTES, compile_sources
 from ..state.store import StoreError
+from .options import RunOptions
+from .shard import ShardStart
+from .start import first_error, unmatched_here
 
 
 def compile_policy_sources(paths: tuple[str, ...], max_file_bytes: int = MAX_FILE_BYTES,

@@ -165,10 +165,10 @@ def firm_link(parts: "RunnerParts", start: ShardStart, whole: Optional["Decision
     each tick, every shard's read for its console; ``console``: this runner's own console URL,
     ``--external-url``); the caller puts both in the parts' :class:`~killswitch.runner.firm.ports.FirmSlot`.
     ``wake``: the next tick soon (a shard stopped); ``wake_now``: at once (a firm close)."""
-    from .bootstrap import shard_ports
-    from ..runner.firm.firm import FirmLink
     from ..runner.firm.board import BoardLink
+    from ..runner.firm.firm import FirmLink
     from ..state.firm import open_firm
+    from .bootstrap import shard_ports
 
     firm = open_firm(state_url)
     link = FirmLink(shard_ports(parts), firm, start, state_url, holder, ttl_ms, echo, err, wake=wake,

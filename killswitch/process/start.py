@@ -16,8 +16,8 @@ import os
 from typing import TYPE_CHECKING, Any, Callable, Optional, Sequence
 
 from ..compile.compiler import CompileResult, compile_documents
-from ..policy.load import load_sources
 from ..policy.accounts_doc import Account
+from ..policy.load import load_sources
 from ..runner.api.admission import Admission
 from ..sources import revision_text
 from ..zones import zone_known

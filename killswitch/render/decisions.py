@@ -30,8 +30,8 @@ from typing import Optional
 from ..engine.attribution import COMPONENTS, Attribution, ScoreTable
 from ..engine.plans import Plan
 from ..engine.triggers import TriggerResult
-from ..policy.expr import ValueType
 from ..orders import NO_SENDS
+from ..policy.expr import ValueType
 from ..preview.overlaps import CloseTotals
 from .times import iso
 

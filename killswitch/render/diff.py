@@ -25,13 +25,13 @@ import dataclasses
 import json
 from typing import Optional, Sequence
 
-from ..preview.coverage import AccountCoverage, complete
-from ..preview.diff import Change, Decision, DiffResult, Difference, Leg, Milestone, PolicyRevision
 from ..engine.stages import StageTransition
+from ..preview.coverage import AccountCoverage, complete
+from ..preview.diff import Change, Decision, Difference, DiffResult, Leg, Milestone, PolicyRevision
+from ..sources import revision_text
 from .coverage import account_json, account_lines, incomplete_line
 from .decisions import plan_json
 from .evaluation import iso
-from ..sources import revision_text
 
 FORMAT_VERSION = 1
 

@@ -19,13 +19,21 @@ import json
 from typing import Any, Iterable
 
 from ..engine.evaluate import Evaluation, ScopeEvaluation
-from ..preview.coverage import complete
 from ..engine.plans import Plan
+from ..preview.coverage import complete
 from ..preview.overlaps import Decided, close_totals
 from ..preview.replay import shown_value
 from .coverage import account_json, incomplete_line
-from .decisions import (NO_SEQ, attribution_line, overlap_lines, plan_json, score_lines, threshold_lines,
-                        totals_json, trigger_json)
+from .decisions import (
+    NO_SEQ,
+    attribution_line,
+    overlap_lines,
+    plan_json,
+    score_lines,
+    threshold_lines,
+    totals_json,
+    trigger_json,
+)
 from .times import iso
 
 FORMAT_VERSION = 1

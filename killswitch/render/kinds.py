@@ -13,8 +13,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from ..policy.expr import ValueType
 from ..policy.actions import ACTIONS
+from ..policy.expr import ValueType
 from ..policy.signals import SIGNALS
 
 _UNITS = {ValueType.RATIO: "ratio (a percentage: `dd >= 5%`)", ValueType.NUMBER: "number (`n >= 3`)",

@@ -30,12 +30,31 @@ from typing import Any, Optional
 
 from ..engine.limit_tables import BookBreach
 from ..preview.plan import NOT_READ, PlanResult, StageChange
-from .coverage import (account_json, account_lines, blind_json, blind_lines, blind_summary, incomplete_line,
-                       incomplete_phrase, unread_detail)
-from .decisions import (NO_SEQ, attribution_json, attribution_line, cancels_json, orders_json, overlap_lines,
-                        score_lines, scores_json, threshold_lines, totals_json, trigger_json)
-from .evaluation import iso
 from ..sources import revision_text
+from .coverage import (
+    account_json,
+    account_lines,
+    blind_json,
+    blind_lines,
+    blind_summary,
+    incomplete_line,
+    incomplete_phrase,
+    unread_detail,
+)
+from .decisions import (
+    NO_SEQ,
+    attribution_json,
+    attribution_line,
+    cancels_json,
+    orders_json,
+    overlap_lines,
+    score_lines,
+    scores_json,
+    threshold_lines,
+    totals_json,
+    trigger_json,
+)
+from .evaluation import iso
 
 FORMAT_VERSION = 1
 

@@ -16,9 +16,9 @@ from __future__ import annotations
 import json
 from typing import Optional
 
+from ..sources import revision_text
 from .runbook import html_page, markdown_html
 from .silences import span
-from ..sources import revision_text
 
 
 def _c(value: object) -> str:

@@ -16,8 +16,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Optional
 
-from ..compile.runbook_check import TemplateProblem
 from ..compile.graph import PolicyNode
+from ..compile.runbook_check import TemplateProblem
 from ..policy.diagnostics import suggestion_hint
 from .incident import DEFAULT_TEMPLATE
 from .sample import sample_incident

@@ -25,13 +25,12 @@ import json
 import math
 import shlex
 from types import SimpleNamespace
-from urllib.parse import quote
 from typing import TYPE_CHECKING, Any, Iterable, Mapping, Optional, Sequence
+from urllib.parse import quote
 
 from ..compile.graph import PolicyNode, StageNode, TriggerNode
+from ..order_statuses import FINAL_STATUSES, OPEN_STATUSES as JOURNAL_OPEN_STATUSES
 from ..policy.expr import ValueType
-from ..order_statuses import FINAL_STATUSES
-from ..order_statuses import OPEN_STATUSES as JOURNAL_OPEN_STATUSES
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..events import Event, SinkContext, TickFacts

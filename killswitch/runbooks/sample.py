@@ -14,8 +14,8 @@ from __future__ import annotations
 from typing import Optional
 
 from ..compile.graph import PolicyNode, StageNode
-from ..policy.expr import ValueType
 from ..policy.actions import CLOSING_ACTIONS
+from ..policy.expr import ValueType
 from .incident import action_text, assemble, comparisons, iso
 
 SAMPLE_TIME_MS = 1_772_456_400_000  # 2026-03-02T13:00:00Z

@@ -41,9 +41,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Optional
 
 from ..events import INCIDENT_ACKNOWLEDGED, STAGE_TRANSITION, Event
+from ..metrics import Registry, render_collected
 from .incident import follow_up, incident_from_event, iso
 from .render import BUILTIN, Runbook, render_runbook
-from ..metrics import Registry, render_collected
 from .templates import Templates
 
 if TYPE_CHECKING:  # pragma: no cover

@@ -33,8 +33,8 @@ from __future__ import annotations
 import hashlib
 import logging
 import math
-import re
 import os
+import re
 import socket
 import threading
 import time

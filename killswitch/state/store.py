@@ -35,6 +35,8 @@ import json
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Mapping, NamedTuple, Optional, Protocol, Sequence, runtime_checkable
 
+from ..orders import FINAL_STATUSES, OPEN_STATUSES, ORDER_STATUSES  # noqa: F401 - re-exported
+
 # The audit chain's rules live in audit_chain.py (hashing, anchoring) and audit_verify.py
 # (verifying); the contract names them.
 from .audit_chain import (  # noqa: F401 - re-exported
@@ -49,7 +51,6 @@ from .audit_chain import (  # noqa: F401 - re-exported
     key_problem,
 )
 from .audit_verify import AuditFinding, AuditVerification  # noqa: F401 - re-exported
-from ..orders import FINAL_STATUSES, OPEN_STATUSES, ORDER_STATUSES  # noqa: F401 - re-exported
 
 if TYPE_CHECKING:
     from ..silences import Acknowledgement, Silence

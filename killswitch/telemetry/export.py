@@ -44,8 +44,13 @@ from urllib.parse import urlsplit, urlunsplit
 
 from opentelemetry.sdk.resources import SERVICE_NAME, SERVICE_VERSION, Resource
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
-from opentelemetry.sdk.trace.export import (BatchSpanProcessor, SimpleSpanProcessor, SpanExporter,
-                                            SpanExportResult, SpanProcessor)
+from opentelemetry.sdk.trace.export import (
+    BatchSpanProcessor,
+    SimpleSpanProcessor,
+    SpanExporter,
+    SpanExportResult,
+    SpanProcessor,
+)
 
 DEFAULT_SERVICE_NAME = "killswitch"
 DEFAULT_EXPORT_TIMEOUT_S = 2.0

@@ -117,8 +117,17 @@ def _histogram_points(name: str, samples: list[str], start_ns: int, now_ns: int)
 
 def metrics_data(text: str, start_ns: int, now_ns: int, res: Optional[Any] = None) -> Any:
     """The counters, gauges and histograms of exposition ``text`` as the SDK's ``MetricsData``."""
-    from opentelemetry.sdk.metrics.export import (AggregationTemporality, Gauge, Histogram, Metric, MetricsData,
-                                                  NumberDataPoint, ResourceMetrics, ScopeMetrics, Sum)
+    from opentelemetry.sdk.metrics.export import (
+        AggregationTemporality,
+        Gauge,
+        Histogram,
+        Metric,
+        MetricsData,
+        NumberDataPoint,
+        ResourceMetrics,
+        ScopeMetrics,
+        Sum,
+    )
     from opentelemetry.sdk.util.instrumentation import InstrumentationScope
 
     metrics = []

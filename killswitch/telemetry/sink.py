@@ -41,10 +41,18 @@ from typing import TYPE_CHECKING, Any, Callable, Mapping, Optional
 
 from opentelemetry.trace import SpanKind
 
-from . import attributes as A
-from .export import (MAX_QUEUE_SIZE, CountingExporter, ExportConfig, config_from_env, otlp_exporter,
-                     package_version, provider, warn)
 from ..metrics import TICK_BUCKETS, Registry
+from . import attributes as A
+from .export import (
+    MAX_QUEUE_SIZE,
+    CountingExporter,
+    ExportConfig,
+    config_from_env,
+    otlp_exporter,
+    package_version,
+    provider,
+    warn,
+)
 from .spans import MAX_SCOPE_SPANS, RunnerView, TickSpans, event_attributes
 
 if TYPE_CHECKING:  # pragma: no cover

@@ -47,11 +47,19 @@ from collections import OrderedDict
 from typing import TYPE_CHECKING, Any, Mapping, NamedTuple, Optional
 
 from opentelemetry.context import Context
-from opentelemetry.trace import (Link, NonRecordingSpan, SpanContext, SpanKind, Status, StatusCode, Tracer,
-                                 set_span_in_context)
+from opentelemetry.trace import (
+    Link,
+    NonRecordingSpan,
+    SpanContext,
+    SpanKind,
+    Status,
+    StatusCode,
+    Tracer,
+    set_span_in_context,
+)
 
-from . import attributes as A
 from ..policy.expr import value_text
+from . import attributes as A
 from .thresholds import check, comparisons, describe
 
 if TYPE_CHECKING:  # pragma: no cover

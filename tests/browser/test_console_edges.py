@@ -17,10 +17,19 @@ from killswitch.process.bootstrap import build_runner_and_desk
 from killswitch.runner.api.api import make_app, start_api, stop_api
 from killswitch.state import open_store
 
-from .conftest import ACCOUNT, ALICE, PEOPLE, _graph
-from .test_console import click_action, close_dialog, confirm_and_send, open_console, preview, sign_in, text_of, \
-    view_text, wait
 from ..unit.test_runner_operator import T0, TICK_MS, live_close
+from .conftest import ACCOUNT, ALICE, PEOPLE, _graph
+from .test_console import (
+    click_action,
+    close_dialog,
+    confirm_and_send,
+    open_console,
+    preview,
+    sign_in,
+    text_of,
+    view_text,
+    wait,
+)
 
 
 def test_the_operator_is_named_the_expiry_is_a_duration_and_a_reset_warns_it_latches_again(live, browser, shot):

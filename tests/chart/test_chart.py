@@ -18,8 +18,7 @@ from ruamel.yaml import YAML
 
 from killswitch.cli.main import cli
 from killswitch.cli.run import run as run_command
-from tests.chart.conftest import (CHART, CI_VALUES, Helm, objects_of, one, require, runner_container,
-                                  write_values)
+from tests.chart.conftest import CHART, CI_VALUES, Helm, objects_of, one, require, runner_container, write_values
 from tests.conftest import POLICIES, ROOT
 
 RUNBOOKS = ROOT / "runbooks"

@@ -19,8 +19,15 @@ from pathlib import Path
 
 import pytest
 
-from tests.chart.monitoring import (ALERTS, DASHBOARD, dashboard_queries, metric_names, missing_metrics, promtool,
-                                    rule_queries)
+from tests.chart.monitoring import (
+    ALERTS,
+    DASHBOARD,
+    dashboard_queries,
+    metric_names,
+    missing_metrics,
+    promtool,
+    rule_queries,
+)
 from tests.integration.test_processes import API_TOKEN, ENV, KSCTL, Sim, stop, wait_for, write_inputs
 from tests.procs import free_port, wait_port
 

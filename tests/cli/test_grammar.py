@@ -214,8 +214,8 @@ def world(tmp_path_factory):
 def _fill_state(url: str) -> None:
     from killswitch.compile.compiler import compile_documents
     from killswitch.policy.load import load_sources
-    from killswitch.runbooks.sample import sample_incident
     from killswitch.runbooks.render import render_runbook
+    from killswitch.runbooks.sample import sample_incident
     from killswitch.sources import read_sources
     from killswitch.state import RunbookRecord, open_store
 

@@ -10,8 +10,8 @@ from click.testing import CliRunner
 
 from killswitch.cli.common import compile_paths
 from killswitch.cli.main import cli
-from killswitch.runbooks.sample import sample_incident
 from killswitch.runbooks.render import render_runbook
+from killswitch.runbooks.sample import sample_incident
 from killswitch.runbooks.sink import record_of
 from killswitch.runbooks.templates import Templates
 from killswitch.state import open_store

@@ -8,8 +8,8 @@ from __future__ import annotations
 import pytest
 from click.testing import CliRunner
 
-from killswitch.process.bootstrap import AccountsError, read_accounts
 from killswitch.cli.main import cli
+from killswitch.process.bootstrap import AccountsError, read_accounts
 from tests.conftest import POLICIES
 
 BYBIT = "      venue: bybit\n      market_type: futures\n"

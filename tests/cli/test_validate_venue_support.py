@@ -16,9 +16,9 @@ from click.testing import CliRunner
 from adapters.base import AdapterError, Reason
 from adapters.ccxt_exchange import CcxtAdapter
 from adapters.registry import dialect_ids
-from killswitch.process.bootstrap import AccountsError, read_accounts
 from killswitch.cli.main import cli
 from killswitch.policy.accounts_doc import Account
+from killswitch.process.bootstrap import AccountsError, read_accounts
 from tests.conftest import POLICIES
 
 BYBIT = "    - name: bybit-futures\n      venue: bybit\n      market_type: futures\n"

@@ -27,8 +27,7 @@ from killswitch.state import open_store
 from tests.procs import accounts_file, free_port
 
 from .test_console_process import get
-from .test_leadership import CALM_POLICY
-from .test_leadership import _ready as ready
+from .test_leadership import CALM_POLICY, _ready as ready
 from .test_processes import ENV, KSCTL, Sim, stop, wait_for
 
 OPERATORS, BOTS = 8, 2

@@ -29,9 +29,9 @@ from adapters.simulated.adapter import SimulatedAdapter
 from adapters.simulated.depth import DepthModel
 from adapters.simulated.engine import AccountSpec, ManualClock, MarketSpec, RateLimits, SimExchange
 from adapters.simulated.faults import FaultPlan
-from killswitch.process.bootstrap import build_runner_and_desk
 from killswitch.compile.compiler import compile_documents
 from killswitch.policy.load import load_text
+from killswitch.process.bootstrap import build_runner_and_desk
 from killswitch.state import open_store
 
 T0 = 1_772_456_400_000

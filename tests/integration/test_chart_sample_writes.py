@@ -27,7 +27,7 @@ from killswitch.process.bootstrap import build_runner_and_desk
 from killswitch.runner.storeio import StoreIO
 from killswitch.state import StoreError, open_store
 
-from .test_runner import (LONG_LEASE_MS, T0, TICK_MS, Crash, fills_by_client_id, graph, positions)
+from .test_runner import LONG_LEASE_MS, T0, TICK_MS, Crash, fills_by_client_id, graph, positions
 
 SAMPLES = "save_signal_samples"
 Act = Callable[..., Any]  # act(store, call, *args, **kwargs): what the n-th sample write does instead

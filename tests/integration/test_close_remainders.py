@@ -19,16 +19,15 @@ from types import SimpleNamespace
 
 import pytest
 from click.testing import CliRunner
-from hypothesis import HealthCheck, example, given, settings
-from hypothesis import strategies as st
+from hypothesis import HealthCheck, example, given, settings, strategies as st
 
 from adapters.simulated.adapter import SimulatedAdapter
 from adapters.simulated.engine import ManualClock
 from adapters.simulated.faults import FaultPlan
 from adapters.simulated.scenarios import build
 from adapters.simulated.venues import VENUES
-from killswitch.process.bootstrap import build_runner_and_desk
 from killswitch.notify.message import headline
+from killswitch.process.bootstrap import build_runner_and_desk
 from killswitch.runbooks.sink import RunbookSink
 from killswitch.runner.operator.desk import Desk
 from killswitch.runner.tick.loop import Runner

@@ -17,12 +17,12 @@ import textwrap
 import pytest
 
 from adapters.simulated.adapter import SimulatedAdapter
-from killswitch.process.bootstrap import build_runner_and_desk
 from killswitch.compile.compiler import compile_documents
 from killswitch.policy.load import load_text
+from killswitch.process.bootstrap import build_runner_and_desk
 from killswitch.state import open_store
 from tests.integration.sim_helpers import engine as sim_engine
-from tests.integration.test_runner import BUILT, parts_of, POLICY, T0, TICK_MS, drive, setup
+from tests.integration.test_runner import BUILT, POLICY, T0, TICK_MS, drive, parts_of, setup
 
 
 def graph_of(text: str):

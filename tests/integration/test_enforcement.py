@@ -29,10 +29,10 @@ from adapters.simulated.engine import ManualClock
 from adapters.simulated.http import SimServer, wall_clock
 from adapters.simulated.scenarios import build
 from adapters.simulated.venues import VENUES, sim_account
-from killswitch.process.bootstrap import build_runner_and_desk
 from killswitch.compile.compiler import compile_documents
 from killswitch.events import LOCK_VIOLATION
 from killswitch.policy.load import load_text
+from killswitch.process.bootstrap import build_runner_and_desk
 from killswitch.render.status import violation_lines
 from killswitch.state import open_store
 from killswitch.state.store import IntentRow
@@ -362,9 +362,9 @@ def test_a_streamed_account_cancels_a_rogue_entry_at_the_stream_events_tick_not_
     import time
 
     from killswitch.process.daemon import Daemon
+    from tests.procs import until
 
     from .test_stream_runner import serve as serve_streamed, stream_of
-    from tests.procs import until
 
     key = f"{venue}/sim-main"
     seen: dict = {}
@@ -441,9 +441,9 @@ def test_a_streamed_fill_that_grows_a_position_under_a_halt_is_reverted_at_the_s
     import time
 
     from killswitch.process.daemon import Daemon
+    from tests.procs import until
 
     from .test_stream_runner import serve as serve_streamed, stream_of
-    from tests.procs import until
 
     key = f"{venue}/sim-main"
     seen: dict = {}
@@ -483,9 +483,9 @@ def test_a_streamed_account_cancels_a_rogue_conditional_entry_at_the_stream_even
     import time
 
     from killswitch.process.daemon import Daemon
+    from tests.procs import until
 
     from .test_stream_runner import serve as serve_streamed, stream_of
-    from tests.procs import until
 
     key = f"{venue}/sim-main"
     seen: dict = {}

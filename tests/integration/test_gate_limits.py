@@ -8,10 +8,10 @@ import asyncio
 
 import aiohttp
 
+from adapters.simulated.engine import ManualClock
 from adapters.simulated.scenarios import build
 from killswitch.compile.compiler import compile_documents
 from killswitch.policy.load import load_text
-from adapters.simulated.engine import ManualClock
 from killswitch.runner.api.api import make_app, start_api, stop_api
 
 from .test_runner import POLICY, T0, TICK_MS, setup

@@ -12,7 +12,7 @@ import yarl
 
 from killswitch.runner.api.api import make_app, start_api, stop_api
 
-from .test_runner import parts_of, TICK_MS, setup
+from .test_runner import TICK_MS, parts_of, setup
 
 TOKEN = "t0ken-for-heartbeat-tests"
 

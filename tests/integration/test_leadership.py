@@ -384,13 +384,12 @@ def test_a_lone_runner_keeps_its_lease_through_a_burst_of_store_heavy_operator_c
     stopped cleanly, the runner gives the lease up. (A TTL of 1.5 s: its term, 1 s after the
     loop's last sign of life, is more than a shared 2-core machine stalls a process for; with
     0.9 s this failed now and then when the machine was slow, the burst never mattering.)"""
+    import killswitch.state as state_pkg
     from killswitch.process.daemon import Daemon
     from killswitch.process.options import RunOptions
     from killswitch.runner.api.admission import Limits
 
     from .test_processes import Sim
-
-    import killswitch.state as state_pkg
 
     real_open = state_pkg.open_store
     monkeypatch.setattr(state_pkg, "open_store", lambda url, **kw: SlowStore(real_open(url, **kw), 0.015))

@@ -12,7 +12,7 @@ from killswitch.metrics import parse_families
 from killswitch.runner.tick.loop import GraphReload
 
 from .test_metrics_page import families_of
-from .test_runner import parts_of, TICK_MS, T0, graph, setup
+from .test_runner import T0, TICK_MS, graph, parts_of, setup
 
 
 def samples(fams: dict, name: str) -> list[str]:

@@ -29,9 +29,9 @@ import pytest
 from click.testing import CliRunner
 
 from killswitch.cli.main import cli
+from killswitch.metrics import parse_families
 from killswitch.process.daemon import Daemon
 from killswitch.process.options import RunOptions
-from killswitch.metrics import parse_families
 from tests.conftest import POLICIES
 from tests.procs import Receiver, free_port, paced_by_the_simulator, until, wait_port
 

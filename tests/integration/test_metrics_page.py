@@ -11,15 +11,15 @@ import asyncio
 import aiohttp
 import pytest
 
-from killswitch.process.bootstrap import SinkOptions, build_runner_and_desk, runner_sinks
 from killswitch.metrics import Registry, parse_families
+from killswitch.process.bootstrap import SinkOptions, build_runner_and_desk, runner_sinks
 from killswitch.runner.api.api import make_app, start_api, stop_api
 from killswitch.runner.lease.keeper import LeaseKeeper
 from killswitch.sources import compile_sources
 from killswitch.state import open_store
 from tests.conftest import POLICIES
 
-from .test_runner import parts_of, TICK_MS, setup
+from .test_runner import TICK_MS, parts_of, setup
 
 TYPES = {"counter", "gauge", "histogram", "summary", "untyped"}
 

@@ -19,12 +19,12 @@ from collections import defaultdict
 from aiohttp import web
 
 from killswitch.compile.compiler import compile_documents
+from killswitch.events import Event
 from killswitch.notify.sink import NotifyOptions, NotifySink
 from killswitch.policy.load import load_text
 from killswitch.policy.routes_doc import NotificationRoutes
 from killswitch.process.options import RunOptions
-from killswitch.events import Event
-from tests.integration.test_runner import parts_of, T0, TICK_MS, setup
+from tests.integration.test_runner import T0, TICK_MS, parts_of, setup
 from tests.procs import free_port
 
 

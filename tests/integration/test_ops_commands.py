@@ -9,16 +9,15 @@ import threading
 import time
 
 import pytest
-
 from click.testing import CliRunner
 
 from killswitch.cli.main import cli
 from killswitch.compile.compiler import compile_documents
 from killswitch.policy.load import load_text
-from killswitch.runner.api.identity import parse_tokens, token_digest
 from killswitch.runner.api.api import make_app, start_api, stop_api
+from killswitch.runner.api.identity import parse_tokens, token_digest
 
-from .test_runner import parts_of, POLICY, TICK_MS, setup
+from .test_runner import POLICY, TICK_MS, parts_of, setup
 
 TOKEN = "ops-test-token"
 ALICE, BOB = "ops-test-token-alice", "ops-test-token-bob"
@@ -170,10 +169,10 @@ class Served:
     clock each), behind its API on a thread of its own."""
 
     def __init__(self, tmp_path, **api):
+        from adapters.simulated.engine import ManualClock
         from adapters.simulated.scenarios import build
 
         from .test_runner import T0
-        from adapters.simulated.engine import ManualClock
 
         clock = ManualClock(T0)
         # a lease of three ticks: each tick renews it before it runs out. With a lease of one tick

@@ -28,15 +28,27 @@ from click.testing import CliRunner
 from adapters.ccxt_exchange import CcxtAdapter
 from adapters.simulated.http import SimServer, wall_clock
 from adapters.simulated.venues import sim_account
-from killswitch.process.bootstrap import build_runner_and_desk
 from killswitch.cli.main import cli
 from killswitch.events import REVOKE_FAILED, TRADING_RESTORED, TRADING_REVOKED
+from killswitch.process.bootstrap import build_runner_and_desk
 from killswitch.state import open_store
 
 from .test_enforcement import TICK_MS, engine, unthrottled
 from .test_revoke_trading import compiled
-from .test_simulated_revoke import (BOT, BOT_SECRET, MASTER, MASTER_SECRET, PATH, REFUSALS, REFUSED_ORDER, SUB, VENUES,
-                                    _bot, _buy, master_credentials)
+from .test_simulated_revoke import (
+    BOT,
+    BOT_SECRET,
+    MASTER,
+    MASTER_SECRET,
+    PATH,
+    REFUSALS,
+    REFUSED_ORDER,
+    SUB,
+    VENUES,
+    _bot,
+    _buy,
+    master_credentials,
+)
 
 pytest.importorskip("ccxt")
 

@@ -25,10 +25,10 @@ from adapters.base import PermissionResult, Refusal
 from adapters.simulated.adapter import SimulatedAdapter
 from adapters.simulated.engine import ManualClock
 from adapters.simulated.scenarios import build
-from killswitch.process.bootstrap import build_runner_and_desk
 from killswitch.compile.compiler import compile_documents
 from killswitch.events import REVOKE_FAILED, TRADING_RESTORED, TRADING_REVOKED
 from killswitch.policy.load import load_text
+from killswitch.process.bootstrap import build_runner_and_desk
 from killswitch.state import open_store
 
 T0 = 1_772_456_400_000  # 2026-03-02T13:00:00Z

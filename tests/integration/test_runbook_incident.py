@@ -13,12 +13,12 @@ import aiohttp
 from click.testing import CliRunner
 
 from killswitch.cli.main import cli
+from killswitch.events import runbook_path
 from killswitch.runbooks.sink import RunbookSink
 from killswitch.runner.api.api import make_app, start_api, stop_api
-from killswitch.events import runbook_path
 
 from ..conftest import ROOT
-from .test_runner import parts_of, drive, positions, setup
+from .test_runner import drive, parts_of, positions, setup
 
 TOKEN = "t0ken-for-runbook-tests"
 L3 = "crash-ladder/simulated/sim-main/L3/e3"

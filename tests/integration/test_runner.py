@@ -9,12 +9,12 @@ job, and no order is repeated or lost.
 from __future__ import annotations
 
 import asyncio
-import weakref
 import gc
 import json
 import re
 import textwrap
 import time
+import weakref
 from collections import Counter
 
 import pytest
@@ -23,11 +23,11 @@ from adapters.simulated.adapter import SimulatedAdapter
 from adapters.simulated.engine import ManualClock
 from adapters.simulated.scenarios import build
 from killswitch.compile.compiler import compile_documents
-from killswitch.policy.load import load_text
-from killswitch.runbooks.sink import RunbookSink
-from killswitch.process.bootstrap import build_runner_and_desk
 from killswitch.events import STAGE_TRANSITION
 from killswitch.orders import PLANNED_KIND, planned_count, planned_intents
+from killswitch.policy.load import load_text
+from killswitch.process.bootstrap import build_runner_and_desk
+from killswitch.runbooks.sink import RunbookSink
 from killswitch.state import StoreError, open_store
 
 T0 = 1_772_456_400_000

@@ -9,10 +9,10 @@ import aiohttp
 
 from killswitch.compile.compiler import compile_documents
 from killswitch.policy.load import load_text
-from killswitch.runner.api.identity import parse_tokens, token_digest
 from killswitch.runner.api.api import make_app, start_api, stop_api
+from killswitch.runner.api.identity import parse_tokens, token_digest
 
-from .test_runner import parts_of, POLICY, TICK_MS, setup
+from .test_runner import POLICY, TICK_MS, parts_of, setup
 
 TOKEN = "t0ken-for-tests-only"
 ALICE, BOB = "alice-t0ken-for-tests-only", "bob-t0ken-for-tests-only"

@@ -46,9 +46,9 @@ from adapters.simulated.faults import FaultKind, FaultPlan
 from adapters.simulated.scenarios import build
 from killswitch.compile.compiler import compile_documents
 from killswitch.policy.load import load_text
-from killswitch.runner.venue.execution import UNCLEAR
 from killswitch.process.bootstrap import RunnerAndDesk, build_runner_and_desk
 from killswitch.runner.tick.loop import Runner, TickReport
+from killswitch.runner.venue.execution import UNCLEAR
 from killswitch.state import open_store
 
 from .sim_helpers import T0

@@ -19,7 +19,7 @@ from adapters.simulated.scenarios import build
 from killswitch.process.bootstrap import build_runner_and_desk
 from killswitch.state import open_store
 
-from .test_runner import parts_of, T0, TICK_MS, Crash, Recording, fills_by_client_id, graph, positions, setup, started
+from .test_runner import T0, TICK_MS, Crash, Recording, fills_by_client_id, graph, parts_of, positions, setup, started
 
 
 def test_a_held_close_is_to_be_planned_again_in_the_same_save_as_its_stage_entry(tmp_path):

@@ -20,8 +20,20 @@ from killswitch.process.bootstrap import build_runner_and_desk
 from killswitch.runbooks.sink import RunbookSink
 from killswitch.state import StoreError, open_store
 
-from .test_runner import (LONG_LEASE_MS, T0, TICK_MS, Crash, DurablePager, _probe, entries_effects_complete,
-                          fills_by_client_id, graph, positions, setup, started)
+from .test_runner import (
+    LONG_LEASE_MS,
+    T0,
+    TICK_MS,
+    Crash,
+    DurablePager,
+    _probe,
+    entries_effects_complete,
+    fills_by_client_id,
+    graph,
+    positions,
+    setup,
+    started,
+)
 
 
 class FailingStore:

@@ -16,9 +16,8 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from tests.state.conftest import _reset_pg, pg_server  # noqa: F401 - the session PostgreSQL fixture
-
 from tests.procs import free_port
+from tests.state.conftest import _reset_pg, pg_server  # noqa: F401 - the session PostgreSQL fixture
 
 from .test_processes import KSCTL, Sim, positions, stop, wait_for
 

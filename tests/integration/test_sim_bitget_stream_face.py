@@ -14,8 +14,8 @@ import aiohttp
 import ccxt
 import pytest
 
-from adapters.venues.bitget.face_stream import UNKNOWN_CHANNEL, bitget_pro_client
 from adapters.simulated.http import SimServer
+from adapters.venues.bitget.face_stream import UNKNOWN_CHANNEL, bitget_pro_client
 
 from .stream_face_helpers import channels, frames, passphrase_login, serve_clients, subscribed_socket
 from .test_sim_stream_face import until

@@ -14,10 +14,9 @@ import aiohttp
 import ccxt
 import pytest
 
-from adapters.venues.bybit.face import bybit_client
-from adapters.venues.bybit.face_stream import bybit_pro_client
-from adapters.venues.bybit.face_stream import UNKNOWN_TOPIC
 from adapters.simulated.http import SimServer, wall_clock
+from adapters.venues.bybit.face import bybit_client
+from adapters.venues.bybit.face_stream import UNKNOWN_TOPIC, bybit_pro_client
 
 from .stream_face_helpers import serve_clients
 from .test_sim_stream_face import until

@@ -14,9 +14,9 @@ import aiohttp
 import ccxt
 import pytest
 
+from adapters.simulated.http import SimServer
 from adapters.venues.okx.face import okx_client
 from adapters.venues.okx.face_stream import UNKNOWN_CHANNEL, okx_pro_client
-from adapters.simulated.http import SimServer
 
 from .stream_face_helpers import channels, frames, passphrase_login, serve_clients, subscribed_socket
 from .test_sim_stream_face import until

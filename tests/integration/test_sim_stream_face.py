@@ -13,8 +13,8 @@ import ccxt
 import pytest
 
 from adapters.simulated.http import SimServer, wall_clock
-from adapters.venues.binance.face import binanceusdm_client, binanceusdm_pro_client
 from adapters.simulated.stream import LISTEN_KEY_MS, UNKNOWN_EVENT
+from adapters.venues.binance.face import binanceusdm_client, binanceusdm_pro_client
 
 from .sim_helpers import engine, run
 

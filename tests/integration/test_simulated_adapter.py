@@ -16,7 +16,6 @@ from adapters.simulated.faults import FaultKind
 
 from .sim_helpers import BTC, BTC_U, ETH, ETH_U, SOL, SOL_U, T0, engine, intent, leg, run
 
-
 # --- the in-process face -------------------------------------------------------------------------------------------
 
 

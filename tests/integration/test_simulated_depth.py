@@ -10,12 +10,12 @@ from __future__ import annotations
 import aiohttp
 import pytest
 
+from adapters.ccxt_exchange import parsing
+from adapters.simulated.adapter import SimulatedAdapter
 from adapters.simulated.depth import DepthModel
 from adapters.simulated.engine import SimError
 from adapters.simulated.http import SimServer, wall_clock
 from adapters.venues.binance.face import binanceusdm_client
-from adapters.simulated.adapter import SimulatedAdapter
-from adapters.ccxt_exchange import parsing
 
 from .sim_helpers import engine, run
 
@@ -137,11 +137,12 @@ def test_a_malformed_ccxt_book_is_bad_data(raw):
 
 
 def test_the_ccxt_adapter_asks_a_depth_the_venue_takes_and_keeps_what_was_asked():
+    import os
+
+    from adapters.ccxt_exchange import CcxtAdapter
     from adapters.ccxt_exchange.dialects.base import Dialect
     from adapters.venues.binance.dialect import BINANCE_USDM
-    from adapters.ccxt_exchange import CcxtAdapter
     from killswitch.policy.accounts_doc import Account
-    import os
 
     assert [BINANCE_USDM.book_limit(d) for d in (5, 7, 20, 21, 1000, 5000)] == [5, 10, 20, 50, 1000, 1000]
     assert Dialect(id="generic", order_rate=5.0).book_limit(7) == 7

@@ -12,8 +12,15 @@ import math
 
 import pytest
 
-from adapters.simulated.engine import (AccountSpec, ManualClock, MarketSpec, RateLimits, SimError, SimExchange,
-                                       SlippageModel)
+from adapters.simulated.engine import (
+    AccountSpec,
+    ManualClock,
+    MarketSpec,
+    RateLimits,
+    SimError,
+    SimExchange,
+    SlippageModel,
+)
 from adapters.simulated.faults import FaultKind, FaultPlan
 from adapters.simulated.paths import Piecewise, flash_crash, noise, short_squeeze, slow_bleed
 from adapters.simulated.scenarios import SCENARIOS, build

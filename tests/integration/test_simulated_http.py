@@ -18,13 +18,13 @@ import time
 from pathlib import Path
 
 import aiohttp
-import ccxt.async_support  # noqa: F401  (the async client under test)
 import ccxt
+import ccxt.async_support  # noqa: F401  (the async client under test)
 import pytest
 
 from adapters.simulated.http import SimServer, wall_clock
-from adapters.venues.binance.face import CCXT_OPTIONS, binanceusdm_client, point_ccxt
 from adapters.simulated.paths import Piecewise
+from adapters.venues.binance.face import CCXT_OPTIONS, binanceusdm_client, point_ccxt
 
 from .sim_helpers import T0, engine, run
 
@@ -121,8 +121,8 @@ def test_binance_positions_read_from_raw_rows_are_what_ccxt_parses(account, use_
     gives, field for field."""
     from adapters.ccxt_exchange import CcxtAdapter
     from adapters.ccxt_exchange.dialects import KNOWN_RAW_FIELDS, dialect_for
-    from adapters.venues.binance.dialect import BinanceDialect
     from adapters.ccxt_exchange.parsing import parse_position
+    from adapters.venues.binance.dialect import BinanceDialect
     from killswitch.policy.accounts_doc import Account
 
     async def t(srv, ex, eng, clock):

@@ -16,12 +16,12 @@ import pytest
 
 from adapters.base import AdapterError, CancelSelector, Reason
 from adapters.ccxt_exchange import CcxtAdapter
-from adapters.venues.hyperliquid.dialect import to_cloid
 from adapters.simulated.engine import AccountSpec, ManualClock, MarketSpec, SimExchange
-from adapters.venues.hyperliquid.face import account_address, account_key, action_digest, hyperliquid_client
-from adapters.venues.hyperliquid.face_params import universe
 from adapters.simulated.http import SimServer, wall_clock
 from adapters.simulated.paths import Flat
+from adapters.venues.hyperliquid.dialect import to_cloid
+from adapters.venues.hyperliquid.face import account_address, account_key, action_digest, hyperliquid_client
+from adapters.venues.hyperliquid.face_params import universe
 from killswitch.engine.planner import client_order_id
 
 from .sim_helpers import T0, engine, hyperliquid_account, intent, run

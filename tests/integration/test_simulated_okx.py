@@ -17,8 +17,8 @@ import pytest
 
 from adapters.base import AdapterError, CancelSelector, Reason
 from adapters.ccxt_exchange import CcxtAdapter
-from adapters.venues.okx.face import okx_account, okx_client
 from adapters.simulated.http import SimServer, wall_clock
+from adapters.venues.okx.face import okx_account, okx_client
 
 from .sim_helpers import T0, engine, intent, run
 

@@ -19,20 +19,19 @@ from pathlib import Path
 import pytest
 
 from adapters.simulated.adapter import SimulatedAdapter
+from adapters.simulated.engine import ManualClock
 from adapters.simulated.faults import FaultPlan
 from adapters.simulated.http import SimServer, wall_clock
 from adapters.simulated.scenarios import build
 from killswitch.compile.compiler import compile_documents
 from killswitch.engine.evaluate import evaluate
 from killswitch.engine.state import FROZEN_AFTER_MS, State
-from killswitch.policy.load import load_text
 from killswitch.policy.accounts_doc import Account
+from killswitch.policy.load import load_text
 from killswitch.process.bootstrap import RunnerAndDesk, build_runner_and_desk
 from killswitch.state import open_store
 
 from .sim_helpers import T0, run
-
-from adapters.simulated.engine import ManualClock
 
 STEP = 5_000  # the runner's interval
 FREEZE = T0 + 20_000  # the feed freezes here (engine time) ...

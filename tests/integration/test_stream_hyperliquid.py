@@ -20,10 +20,10 @@ from typing import Any
 
 import pytest
 
-from adapters.venues.hyperliquid.face import account_address, account_key, hyperliquid_client
 from adapters.simulated.http import SimServer, wall_clock
 from adapters.simulated.scenarios import build
 from adapters.simulated.venues import sim_account
+from adapters.venues.hyperliquid.face import account_address, account_key, hyperliquid_client
 from killswitch.process.bootstrap import ccxt_adapters
 from tests.procs import until
 

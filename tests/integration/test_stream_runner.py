@@ -22,9 +22,8 @@ import asyncio
 import logging
 import textwrap
 import time
-from typing import Callable
 from pathlib import Path
-
+from typing import Callable
 
 import pytest
 

@@ -28,18 +28,18 @@ import pytest
 from adapters.ccxt_exchange import CcxtAdapter
 from adapters.simulated.http import SimServer, wall_clock
 from adapters.simulated.venues import sim_account
-from killswitch.process.bootstrap import build_runner_and_desk
+from killswitch.client import LockDocument
 from killswitch.compile.compiler import compile_documents
 from killswitch.events import CLOSE_RESIDUAL, ORDER_FAILED, POSITION_MODE_MISMATCH
 from killswitch.metrics import parse_families
 from killswitch.notify.alerts import Alert
 from killswitch.notify.message import headline
 from killswitch.policy.load import load_text
+from killswitch.process.bootstrap import build_runner_and_desk
 from killswitch.render.history import history_text
-from killswitch.render.status import status_text
 from killswitch.render.report import report_markdown
+from killswitch.render.status import status_text
 from killswitch.runbooks.report import closure_report
-from killswitch.client import LockDocument
 from killswitch.runner.console.model import page_model
 from killswitch.state import open_store
 

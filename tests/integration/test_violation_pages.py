@@ -18,8 +18,8 @@ from killswitch.events import LOCK_VIOLATION
 from killswitch.notify.sink import NotifyOptions, NotifySink
 
 from .test_enforcement import open_ids, tick, violations, with_runner
-from .test_runner import parts_of
 from .test_notify import ReceiverServer, deliveries_done, routes
+from .test_runner import parts_of
 
 pytest.importorskip("ccxt")
 

@@ -16,8 +16,10 @@ import pytest
 from killswitch.state import open_store
 from tests.procs import free_port  # noqa: F401 - imported from here by the suite's tests
 
-from ..conftest import pg_server  # noqa: F401 - re-exported: other suites import it from here
-from ..conftest import reset_pg as _reset_pg
+from ..conftest import (
+    pg_server,  # noqa: F401 - re-exported: other suites import it from here
+    reset_pg as _reset_pg,
+)
 
 
 @pytest.fixture(params=["sqlite", "postgres"])

@@ -14,10 +14,10 @@ import threading
 import pytest
 
 from killswitch.state import AuditAnchor, AuditKey, AuditKeyError, StoreError, key_problem, open_store
-from killswitch.state.migrations import MIGRATIONS
-from killswitch.state.sql import SqlStore
 from killswitch.state.audit_chain import AuditHead
 from killswitch.state.audit_verify import INTACT, NOT_VERIFIABLE, TAMPERED, UNANCHORED, UNVERIFIED
+from killswitch.state.migrations import MIGRATIONS
+from killswitch.state.sql import SqlStore
 from killswitch.state.store import GENESIS_HASH, audit_hash, canonical_json
 
 SECRET = "k" * 24 + "-audit-key-0123456789"  # 45 characters

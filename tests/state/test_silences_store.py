@@ -6,9 +6,8 @@ from __future__ import annotations
 
 import pytest
 
-from killswitch.silences import Acknowledgement, Silence
-
 from killswitch.policy.matchers import parse_matcher
+from killswitch.silences import Acknowledgement, Silence
 from killswitch.state import FencedError
 
 H = 3_600_000

@@ -28,8 +28,7 @@ from killswitch.state import (
 from killswitch.state.migrations import MIGRATIONS, Migration
 from killswitch.state.sql import SqlStore
 
-from ..conftest import ROOT
-from ..conftest import reset_pg as _reset_pg
+from ..conftest import ROOT, reset_pg as _reset_pg
 from ..unit.engine_helpers import MIN, policy_graph, pos, run, snap
 
 LATEST = MIGRATIONS[-1].version

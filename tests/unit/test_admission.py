@@ -12,8 +12,16 @@ import logging
 import pytest
 
 from killswitch.metrics import Registry
-from killswitch.runner.api.admission import (HEARTBEAT, QUEUE_FULL, RATE_LIMITED, WRITE, Admission, Limits, Shed,
-                                             parse_limits)
+from killswitch.runner.api.admission import (
+    HEARTBEAT,
+    QUEUE_FULL,
+    RATE_LIMITED,
+    WRITE,
+    Admission,
+    Limits,
+    Shed,
+    parse_limits,
+)
 from killswitch.runner.api.beats import HeartbeatBatches
 
 from .test_runner_api import ORDER, TOKEN, FakeView, serve

@@ -15,8 +15,15 @@ from types import SimpleNamespace
 import pytest
 
 from killswitch.runner.api.api import make_app
-from killswitch.runner.api.identity import (SHARED_IDENTITY, Tokens, TokensError, load_tokens, normalise_identity,
-                                            parse_tokens, token_digest)
+from killswitch.runner.api.identity import (
+    SHARED_IDENTITY,
+    Tokens,
+    TokensError,
+    load_tokens,
+    normalise_identity,
+    parse_tokens,
+    token_digest,
+)
 from killswitch.runner.view import ChangeResult, ResetResult
 
 from .test_runner_api import ARM, CLOSE, DISARM, LOCK, MUTATIONS, ORDER, RESET, TOKEN, UNLOCK, FakeView, run, serve

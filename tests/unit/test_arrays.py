@@ -14,8 +14,7 @@ import sys
 import textwrap
 from pathlib import Path
 
-from hypothesis import given, settings
-from hypothesis import strategies as st
+from hypothesis import given, settings, strategies as st
 
 from killswitch.engine.attribution import deltas, risk_components, risk_scores, scores_by_arrays, scores_by_loop
 from killswitch.engine.columns import ARRAYS_FROM

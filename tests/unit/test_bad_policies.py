@@ -20,9 +20,9 @@ from pathlib import Path
 import pytest
 
 from killswitch.compile.compiler import CompileResult, compile_documents
-from killswitch.zones import zone_known
 from killswitch.policy import diagnostics as d
 from killswitch.policy.load import load_text
+from killswitch.zones import zone_known
 
 BAD_DIR = Path(__file__).resolve().parents[1] / "fixtures" / "bad"
 FIXTURES = sorted(BAD_DIR.glob("*.bad.yaml"))

@@ -11,11 +11,17 @@ import json
 import pytest
 
 from killswitch.runner.api import beats
-from killswitch.runner.effects import beat_sources
-from killswitch.runner.api.render import encode
-from killswitch.runner.effects.beat_sources import (HINTS_PER_CALL, REFUSED_SHOWN, SOURCES_FULL, UNKNOWN_SOURCE,
-                                                    SourceGate, named_sources)
 from killswitch.runner.api.beats import IDENTITY_SOURCES_FULL, IdentitySources
+from killswitch.runner.api.render import encode
+from killswitch.runner.effects import beat_sources
+from killswitch.runner.effects.beat_sources import (
+    HINTS_PER_CALL,
+    REFUSED_SHOWN,
+    SOURCES_FULL,
+    UNKNOWN_SOURCE,
+    SourceGate,
+    named_sources,
+)
 
 from .test_runner_operator import GUARD, compiled, make, run, start, ticks
 from .test_runner_standby import leader_armed_and_standby

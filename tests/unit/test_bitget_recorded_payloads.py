@@ -16,8 +16,8 @@ from adapters.base import AdapterError, CancelSelector, Reason
 from adapters.ccxt_exchange import CcxtAdapter
 from adapters.ccxt_exchange.dialects import dialect_for
 from adapters.ccxt_exchange.dialects.base import Reads
-from adapters.venues.bitget.dialect import position_mode, read_position_mode
 from adapters.ccxt_exchange.parsing import BadData
+from adapters.venues.bitget.dialect import position_mode, read_position_mode
 from killswitch.orders import OrderIntent
 from killswitch.policy.accounts_doc import Account
 from tests.unit.test_ccxt_adapter import market, run

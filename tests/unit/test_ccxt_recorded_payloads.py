@@ -21,7 +21,6 @@ from tests.unit.test_okx_algo_orders import BALANCE as OKX_DOCUMENTED_BALANCE
 from tests.venue_fixtures import recorded as recorded_file
 
 
-
 def recorded(venue: str) -> dict:
     """case name → the recorded httpResponse, fresh for each use."""
     doc = json.loads(recorded_file(venue).read_text())

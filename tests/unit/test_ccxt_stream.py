@@ -16,8 +16,16 @@ from adapters.ccxt_exchange import CcxtAdapter
 from adapters.ccxt_exchange.client import _rehost
 from killswitch.runner.venue.port import Venues
 from killswitch.runner.venue.streams import StreamWatch
-from tests.unit.test_ccxt_adapter import _creds  # noqa: F401 — the credentials' environment, for every test
-from tests.unit.test_ccxt_adapter import API_KEY, BTC, FakeExchange, account, ccxt_order, ccxt_position, intent
+from tests.unit.test_ccxt_adapter import (
+    API_KEY,
+    BTC,
+    FakeExchange,
+    _creds,  # noqa: F401 — the credentials' environment, for every test
+    account,
+    ccxt_order,
+    ccxt_position,
+    intent,
+)
 
 
 class Venue:

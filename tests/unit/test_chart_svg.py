@@ -14,10 +14,20 @@ import pytest
 
 from killswitch.compile.compiler import compile_documents
 from killswitch.policy.load import load_text
-from killswitch.runner.readout.chart_values import (EQUITY, Panel, ScopeChart, StageMark, Threshold, build_chart,
-                                                    gaps_of, marks_of, thin, thresholds_of)
 from killswitch.runner.console import chart_svg
 from killswitch.runner.console.chart_svg import render_svg, time_ticks
+from killswitch.runner.readout.chart_values import (
+    EQUITY,
+    Panel,
+    ScopeChart,
+    StageMark,
+    Threshold,
+    build_chart,
+    gaps_of,
+    marks_of,
+    thin,
+    thresholds_of,
+)
 from killswitch.state import SignalSampleRow
 
 SVG = "{http://www.w3.org/2000/svg}"

@@ -6,14 +6,14 @@ standby stores nothing; unknown names and bad parameters are refused with a reas
 from __future__ import annotations
 
 import textwrap
-from dataclasses import replace
 import xml.etree.ElementTree as ET
+from dataclasses import replace
 from typing import Any
 
 import pytest
 
-from killswitch.runner.readout.charts import RETENTION_MS
 from killswitch.runner.lock.lock import iso_ms
+from killswitch.runner.readout.charts import RETENTION_MS
 
 from .test_console import ALICE, VERA, Api
 from .test_runner_operator import ACCOUNT, T0, TICK_MS, make

@@ -12,14 +12,29 @@ from typing import Optional
 
 import pytest
 
-from killswitch.client import (CloseProgress, DmsSource, DmsStatus, RunnerClient, RunnerError, RunnerUnreachable,
-                               VenueCountdown, dms_of)
+from killswitch.client import (
+    CloseProgress,
+    DmsSource,
+    DmsStatus,
+    RunnerClient,
+    RunnerError,
+    RunnerUnreachable,
+    VenueCountdown,
+    dms_of,
+)
 from killswitch.runner.api.api import make_app
+from killswitch.runner.api.identity import parse_tokens, token_digest
 from killswitch.runner.api.thread import ApiThread
 from killswitch.runner.gate.request import Decision
-from killswitch.runner.api.identity import parse_tokens, token_digest
-from killswitch.runner.view import (ChangeResult, CloseResult, ResetResult, ResidualStatus, ResumeStatus, RunnerStatus,
-                                    ScopeStatus)
+from killswitch.runner.view import (
+    ChangeResult,
+    CloseResult,
+    ResetResult,
+    ResidualStatus,
+    ResumeStatus,
+    RunnerStatus,
+    ScopeStatus,
+)
 
 from .test_runner_api import TOKEN, FakeView
 

@@ -9,8 +9,14 @@ from __future__ import annotations
 
 import pytest
 
-from killswitch.runner.operator.close_plans import (AMOUNT_SLACK, PREVIEW_TTL_MS, Envelope, PlanLegs,
-                                                    default_max_notional, refusal)
+from killswitch.runner.operator.close_plans import (
+    AMOUNT_SLACK,
+    PREVIEW_TTL_MS,
+    Envelope,
+    PlanLegs,
+    default_max_notional,
+    refusal,
+)
 from killswitch.runner.view import PlannedOrder
 from tests.unit.test_runner_operator import ACCOUNT, audit_kinds, make, run, start, ticks
 

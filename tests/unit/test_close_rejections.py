@@ -14,8 +14,14 @@ from killswitch.metrics import Registry
 from killswitch.orders import OrderIntent
 from killswitch.runner.api.render import plain
 from killswitch.runner.venue.execution import ExecutionReport, OrderOutcome
-from killswitch.runner.venue.rejections import (MAX_BACKOFF_MS, TRANSIENT_TRIES, CloseRejections, backoff_ms,
-                                                incident_of, key_of)
+from killswitch.runner.venue.rejections import (
+    MAX_BACKOFF_MS,
+    TRANSIENT_TRIES,
+    CloseRejections,
+    backoff_ms,
+    incident_of,
+    key_of,
+)
 from killswitch.runner.view import RunnerStatus
 
 T0 = 1_772_456_400_000

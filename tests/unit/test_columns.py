@@ -17,8 +17,7 @@ import copy
 import pickle
 
 import pytest
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
+from hypothesis import HealthCheck, given, settings, strategies as st
 
 from adapters.simulated.adapter import SimulatedAdapter
 from killswitch.engine import positions as facts
@@ -29,8 +28,15 @@ from killswitch.engine.planner import update_history
 from killswitch.engine.scope import instances
 from killswitch.engine.signals import _nearest_liquidation
 from killswitch.engine.state import PnlHistory, State
-from killswitch.snapshot import (COLUMN_FIELDS, COLUMNS, PositionColumns, PositionList, Snapshot, columns_of,
-                                 with_positions)
+from killswitch.snapshot import (
+    COLUMN_FIELDS,
+    COLUMNS,
+    PositionColumns,
+    PositionList,
+    Snapshot,
+    columns_of,
+    with_positions,
+)
 
 from .engine_helpers import MIN, compile_graph, policy_text, pos, snap
 from .test_engine_properties import account, draw_positions, draw_snapshots

@@ -9,13 +9,30 @@ import dataclasses
 import pytest
 
 from killswitch.compile import nodes as n
-from killswitch.policy.kinds import (cancel_orders, close_positions, close_side, concentration, consecutive_losses,
-                                     data_age, equity_change, equity_drawdown, gross_exposure, heartbeat_age, leverage,
-                                     liquidation_distance, lock_trading, net_exposure, notify, position_count,
-                                     position_loss, reduce_top_risk, suggest_hedge)
+from killswitch.policy.actions import ACTIONS
+from killswitch.policy.kinds import (
+    cancel_orders,
+    close_positions,
+    close_side,
+    concentration,
+    consecutive_losses,
+    data_age,
+    equity_change,
+    equity_drawdown,
+    gross_exposure,
+    heartbeat_age,
+    leverage,
+    liquidation_distance,
+    lock_trading,
+    net_exposure,
+    notify,
+    position_count,
+    position_loss,
+    reduce_top_risk,
+    suggest_hedge,
+)
 from killswitch.policy.kinds._api_calls import ApiParams
 from killswitch.policy.kinds._returns import ReturnsParams
-from killswitch.policy.actions import ACTIONS
 from killswitch.policy.signals import SIGNALS
 
 from .engine_helpers import policy_graph

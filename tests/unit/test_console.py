@@ -14,8 +14,8 @@ import aiohttp
 import pytest
 
 from killswitch.runner.api.api import make_app, start_api, stop_api
-from killswitch.runner.console.model import age_text, origin_of, runbook_href
 from killswitch.runner.api.identity import parse_tokens, token_digest
+from killswitch.runner.console.model import age_text, origin_of, runbook_href
 from killswitch.runner.lock.lock import DEAD_MANS_SWITCH, OPERATOR
 
 from .test_runner_operator import ACCOUNT, TICK_MS, make

@@ -15,7 +15,7 @@ from killswitch.runner.console.http import environment
 from killswitch.runner.console.model import page_model, spelled, stalled_after_s
 from killswitch.runner.gate.gate import check_order
 from killswitch.runner.lock.lock import OPERATOR, LockBook
-from killswitch.runner.view import (BlindTrigger, CoverageStatus, ReceiverFailure, RunnerStatus, ScopeStatus, decode)
+from killswitch.runner.view import BlindTrigger, CoverageStatus, ReceiverFailure, RunnerStatus, ScopeStatus, decode
 
 T0 = 1_772_456_400_000  # 2026-03-02T13:00:00Z
 ACC = "binanceusdm/main"

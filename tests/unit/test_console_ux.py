@@ -13,11 +13,11 @@ from typing import Any, Optional
 import aiohttp
 import pytest
 
+from killswitch.orders import PLANNED_KIND, PLANNED_ONE_KIND, OrderIntent, planned_payloads
 from killswitch.runner.api.api import make_app, start_api, stop_api
 from killswitch.runner.console.alerts import tab_alert
 from killswitch.runner.console.model import page_model
 from killswitch.runner.lock.lock import OPERATOR, LockBook
-from killswitch.orders import PLANNED_KIND, PLANNED_ONE_KIND, OrderIntent, planned_payloads
 from killswitch.runner.readout.planned import PlannedOrders, of_incident
 from killswitch.runner.storeio import StoreIO
 from killswitch.runner.view import IncidentStatus, PlannedRow, RunnerStatus, ScopeStatus

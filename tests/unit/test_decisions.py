@@ -5,8 +5,7 @@ positions several decisions close (gross and net totals). Hand-worked numbers.""
 from __future__ import annotations
 
 import pytest
-from hypothesis import given, settings
-from hypothesis import strategies as st
+from hypothesis import given, settings, strategies as st
 
 from killswitch.engine.attribution import COMPONENTS, TOP_SCORES, Attribution, risk_components, risk_scores
 from killswitch.engine.planner import Plan, PnlHistory, history_for, plan, update_history

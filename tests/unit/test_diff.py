@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import pytest
 
-from killswitch.preview.diff import Change, DiffResult, Difference, Milestone, NOTHING, compare, replay_pair
-from killswitch.render.diff import summary_line
+from killswitch.preview.diff import NOTHING, Change, Difference, DiffResult, Milestone, compare, replay_pair
 from killswitch.preview.replay import Tick
+from killswitch.render.diff import summary_line
 
 from .engine_helpers import MIN, policy_graph, pos, snap
 

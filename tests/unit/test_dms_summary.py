@@ -13,10 +13,10 @@ import pytest
 
 from killswitch.client import DmsStatus, DmsSummary, dms_of
 from killswitch.render.dms import dms_lines
-from killswitch.runner.effects import beat_sources
 from killswitch.runner.api.render import encode
-from killswitch.runner.effects.countdowns import DMS_ALL, DMS_SHOWN, summarised
 from killswitch.runner.book.dms_state import SourceStatus
+from killswitch.runner.effects import beat_sources
+from killswitch.runner.effects.countdowns import DMS_ALL, DMS_SHOWN, summarised
 from killswitch.runner.view_decode import decode
 
 from .test_runner_api import TOKEN, FakeView, run as run_api, serve

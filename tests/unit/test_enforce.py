@@ -7,8 +7,8 @@ from typing import Optional
 
 import pytest
 
-from killswitch.runner.watch.enforce import (Enforce, Flag, enforce_details, enforce_of, grows, watch)
 from killswitch.runner.lock.lock import OPERATOR, LockBook, LockStatus
+from killswitch.runner.watch.enforce import Enforce, Flag, enforce_details, enforce_of, grows, watch
 from killswitch.snapshot import FetchStatus, MarketRules, Order, Position, Snapshot
 
 BTC, ETH = "BTC/USDT:USDT", "ETH/USDT:USDT"

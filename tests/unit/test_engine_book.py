@@ -12,8 +12,7 @@ import functools
 import math
 
 import pytest
-from hypothesis import given, settings
-from hypothesis import strategies as st
+from hypothesis import given, settings, strategies as st
 
 from killswitch.compile.nodes import UnwindNode
 from killswitch.engine import depth

@@ -12,8 +12,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 import pytest
-from hypothesis import given, settings
-from hypothesis import strategies as st
+from hypothesis import given, settings, strategies as st
 
 from killswitch.engine import planner
 from killswitch.engine.planner import NOT_ATTRIBUTED, PnlHistory, complete, history_for, plan, update_history

@@ -16,8 +16,7 @@ import subprocess
 import sys
 
 import pytest
-from hypothesis import given, settings
-from hypothesis import strategies as st
+from hypothesis import given, settings, strategies as st
 
 from killswitch.engine.signals import content_fingerprint, earlier_fingerprint, saved_by_earlier_release
 from killswitch.engine.state import FROZEN_AFTER_MS, AccountState, State

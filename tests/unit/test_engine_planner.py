@@ -13,8 +13,7 @@ import re
 import textwrap
 
 import pytest
-from hypothesis import given, settings
-from hypothesis import strategies as st
+from hypothesis import given, settings, strategies as st
 
 from adapters.ccxt_exchange.dialects import order_rate
 from killswitch.engine.planner import PnlHistory, client_order_id, history_for, plan, update_history

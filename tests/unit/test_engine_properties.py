@@ -16,8 +16,7 @@ from __future__ import annotations
 import copy
 import math
 
-from hypothesis import HealthCheck, event, given, settings
-from hypothesis import strategies as st
+from hypothesis import HealthCheck, event, given, settings, strategies as st
 
 from killswitch.engine import stages
 from killswitch.engine.evaluate import evaluate

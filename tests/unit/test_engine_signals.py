@@ -15,7 +15,6 @@ from killswitch.engine.state import State, record_heartbeat
 from .engine_helpers import DAY, MIN, SEC, failed, pos, run, signal, single_signal_graph, snap, trig
 
 
-
 def equity_ticks(path, step_ms=MIN, **kw):
     """(minute index, equity or None) → one snapshot per tick; None is a failed fetch."""
     out = []

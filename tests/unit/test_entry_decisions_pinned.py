@@ -24,8 +24,16 @@ import pytest
 
 from killswitch.engine.evaluate import Evaluation, evaluate
 from killswitch.engine.state import State
-from killswitch.snapshot import (COLUMN_FIELDS, MarketRules, Order, Position, PositionColumns, PositionList,
-                                 PositionsOnReading, Snapshot)
+from killswitch.snapshot import (
+    COLUMN_FIELDS,
+    MarketRules,
+    Order,
+    Position,
+    PositionColumns,
+    PositionList,
+    PositionsOnReading,
+    Snapshot,
+)
 from tests.conftest import ROOT, check_golden
 from tests.unit.engine_helpers import MIN, compile_graph
 

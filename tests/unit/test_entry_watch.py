@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import asyncio
 
-from killswitch.runner.watch.enforce import entry
 from killswitch.runner.lock.lock import LockBook
+from killswitch.runner.watch.enforce import entry
 from killswitch.snapshot import Order
 
 from .test_runner_operator import ACCOUNT, TICK_MS, make

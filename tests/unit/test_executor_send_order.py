@@ -11,9 +11,9 @@ from adapters.base import AdapterError, CancelResult, OrderResult, Reason
 from killswitch.engine.attribution import Attribution
 from killswitch.engine.planner import Plan
 from killswitch.orders import CancelIntent, OrderIntent
+from killswitch.runner.storeio import StoreIO
 from killswitch.runner.venue.executor import Executor
 from killswitch.runner.venue.port import Venues
-from killswitch.runner.storeio import StoreIO
 from killswitch.state import open_store
 
 NONE = Attribution("UNKNOWN", 0.0, 0.0, None, None)

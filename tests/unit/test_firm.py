@@ -12,15 +12,24 @@ import textwrap
 
 import pytest
 
-from killswitch.process.bootstrap import shard_ports
 from killswitch.compile.compiler import compile_documents
 from killswitch.compile.shards import assign, local_graph, split
 from killswitch.engine.evaluate import evaluate
-from killswitch.firm.directives import (CANCEL_ORDERS, CLOSE_ALL, LOCK, UNLOCK, Directive, directives_of, inherited,
-                                        locks_in_force, targets)
+from killswitch.firm.directives import (
+    CANCEL_ORDERS,
+    CLOSE_ALL,
+    LOCK,
+    UNLOCK,
+    Directive,
+    directives_of,
+    inherited,
+    locks_in_force,
+    targets,
+)
 from killswitch.firm.facts import SHARD_NOT_PUBLISHING, Fact, ShardLease, facts_of, firm_snapshots, stale_after_ms
-from killswitch.policy.load import load_text
 from killswitch.policy.accounts_doc import Accounts
+from killswitch.policy.load import load_text
+from killswitch.process.bootstrap import shard_ports
 from killswitch.runner.firm.apply import DirectiveApplier, firm_scope
 from killswitch.snapshot import FetchStatus, Position, Snapshot
 

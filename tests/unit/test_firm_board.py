@@ -9,9 +9,21 @@ from __future__ import annotations
 
 import pytest
 
-from killswitch.firm.board import (FIRM_EVALUATING, FIRM_NOBODY, FIRM_VIEW_STALE, SHARD_LEADER_CHANGED, SHARD_LIVE,
-                                   SHARD_NEVER_PUBLISHED, SHARD_NO_LEADER, SHARD_STALE, Board, FirmInputs, bound_ms,
-                                   firm_board, web_url)
+from killswitch.firm.board import (
+    FIRM_EVALUATING,
+    FIRM_NOBODY,
+    FIRM_VIEW_STALE,
+    SHARD_LEADER_CHANGED,
+    SHARD_LIVE,
+    SHARD_NEVER_PUBLISHED,
+    SHARD_NO_LEADER,
+    SHARD_STALE,
+    Board,
+    FirmInputs,
+    bound_ms,
+    firm_board,
+    web_url,
+)
 from killswitch.firm.facts import ShardLease
 from killswitch.render.firm import board_text
 from killswitch.runner.console.firm_strip import firm_alert, firm_strip, strip_of
@@ -180,8 +192,8 @@ def _accounts(console: str) -> str:
 
 
 def test_a_shards_console_url_in_the_accounts_document_reaches_the_shards_start_and_credentials_are_refused():
-    from killswitch.policy.load import load_text
     from killswitch.policy.accounts_doc import Accounts
+    from killswitch.policy.load import load_text
     from killswitch.process.shard import shard_start
 
     got = load_text(_accounts("https://ks-desk-a.example/"), "accounts.yaml")

@@ -13,14 +13,20 @@ from types import SimpleNamespace
 
 import pytest
 
-from killswitch.process.bootstrap import shard_ports
-from killswitch.compile.graph import DecisionGraph
-from killswitch.compile.shards import (FIRM_MIN_INTERVAL_MS, STALE_FACTOR, assign, firm_interval_refusals, local_graph,
-                                       pace_s, split)
+from killswitch.compile.graph import DecisionGraph, tick_interval_s
+from killswitch.compile.shards import (
+    FIRM_MIN_INTERVAL_MS,
+    STALE_FACTOR,
+    assign,
+    firm_interval_refusals,
+    local_graph,
+    pace_s,
+    split,
+)
 from killswitch.firm.directives import CLOSE_ALL, Directive
 from killswitch.policy.accounts_doc import Accounts
+from killswitch.process.bootstrap import shard_ports
 from killswitch.runner.firm.apply import DirectiveApplier
-from killswitch.compile.graph import tick_interval_s
 from killswitch.runner.tick.wakes import interval_wait_s
 
 from .test_firm import ACCOUNTS, DRAWDOWN, FIRM, FakeFirm, _compile
@@ -114,8 +120,8 @@ def test_a_local_policy_under_the_floor_is_no_firm_policy_and_is_not_refused():
 
 def _link(graph):
     """A shard's firm link (desk-a of the accounts document), its store never called here."""
-    from killswitch.runner.firm.firm import FirmLink
     from killswitch.process.shard import shard_start
+    from killswitch.runner.firm.firm import FirmLink
 
     res = _compile_text(ACCOUNTS)
     spec = next(d.model for d in res.docs if isinstance(d.model, Accounts)).spec

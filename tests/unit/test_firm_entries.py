@@ -16,8 +16,8 @@ import pytest
 from killswitch.events import STAGE_TRANSITION
 from killswitch.firm.facts import Fact
 from killswitch.policy.accounts_doc import Accounts
-from killswitch.runner.firm.firm import FirmLink
 from killswitch.process.shard import shard_start
+from killswitch.runner.firm.firm import FirmLink
 from killswitch.state import open_store
 from killswitch.state.firm import open_firm, shard_schema
 

@@ -12,8 +12,8 @@ from killswitch.engine.evaluate import evaluate
 from killswitch.firm.directives import RESET, UNLOCK, Directive
 from killswitch.firm.facts import firm_snapshots
 from killswitch.policy.accounts_doc import Accounts
-from killswitch.runner.firm.firm import FirmLink, firm_view
 from killswitch.process.shard import shard_start
+from killswitch.runner.firm.firm import FirmLink, firm_view
 
 from .test_firm import LEASES, T0, FakeFirm, _all_facts, _compile, _firm
 

@@ -7,10 +7,10 @@ from __future__ import annotations
 import asyncio
 import textwrap
 
-from killswitch.process.bootstrap import build_runner_and_desk
 from killswitch.compile.compiler import compile_documents
 from killswitch.events import STAGE_TRANSITION, Event
 from killswitch.policy.load import load_text
+from killswitch.process.bootstrap import build_runner_and_desk
 from killswitch.runbooks.sink import RunbookSink
 from killswitch.state import open_store
 

@@ -14,8 +14,7 @@ tens of thousands of seeded cases and prints the figures.
 from __future__ import annotations
 
 import pytest
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
+from hypothesis import HealthCheck, given, settings, strategies as st
 
 from tests.policy_mutations import Corpus, HypothesisChooser, mutate, run_case
 

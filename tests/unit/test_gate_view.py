@@ -15,9 +15,9 @@ import pytest
 
 from killswitch.compile.compiler import compile_documents
 from killswitch.policy.load import load_text
+from killswitch.runner.gate.limits_state import LimitsState, MessageBuckets
 from killswitch.runner.gate.placement import Placement
 from killswitch.runner.gate.view import GATE_VIEW_MISSING, GATE_VIEW_STALE, GateView, PublishedGate, answer
-from killswitch.runner.gate.limits_state import LimitsState, MessageBuckets
 from killswitch.runner.lock.lock import OPERATOR, LockBook
 from killswitch.runner.names import Catalog
 from killswitch.snapshot import FetchStatus, Position, Snapshot

@@ -10,10 +10,10 @@ import copy
 import pytest
 
 from adapters.ccxt_exchange.dialects import dialect_for
-from adapters.venues.hyperliquid.dialect import HYPERLIQUID, to_cloid
-from adapters.venues.hyperliquid.dialect_stream import stream_events, stream_message, stream_problem
 from adapters.ccxt_exchange.parsing import BadData
 from adapters.ccxt_exchange.streamstate import STREAM_KIND
+from adapters.venues.hyperliquid.dialect import HYPERLIQUID, to_cloid
+from adapters.venues.hyperliquid.dialect_stream import stream_events, stream_message, stream_problem
 
 ccxt = pytest.importorskip("ccxt.pro")
 

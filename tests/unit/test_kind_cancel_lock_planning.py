@@ -18,10 +18,10 @@ import pytest
 from killswitch.compile.nodes import ActionNode
 from killswitch.engine.planner import Directive, Lock, PnlHistory, complete, history_for, plan
 from killswitch.engine.scope import instances
-from killswitch.runner.lock.lock import LockBook
 from killswitch.runner.lock.evaluation import apply_evaluation
+from killswitch.runner.lock.lock import LockBook
 
-from .engine_helpers import order, pos, policy_graph
+from .engine_helpers import order, policy_graph, pos
 from .test_engine_planner import DECISION, T, book, make_plan
 
 BTC, ETH, XRP = "BTC/USDT:USDT", "ETH/USDT:USDT", "XRP/USDT:USDT"

@@ -18,13 +18,13 @@ import pytest
 from adapters.simulated.adapter import SimulatedAdapter
 from adapters.simulated.engine import ManualClock
 from adapters.simulated.scenarios import build
-from killswitch.process.bootstrap import build_runner_and_desk
 from killswitch.cli.schema import schema_text
 from killswitch.compile.compiler import compile_documents
 from killswitch.compile.nodes import ActionNode
-from killswitch.policy.load import load_sources, load_text
 from killswitch.policy.actions import ACTIONS, CLOSING_ACTIONS
+from killswitch.policy.load import load_sources, load_text
 from killswitch.preview.policytest import run_tests
+from killswitch.process.bootstrap import build_runner_and_desk
 from killswitch.state import open_store
 
 from .engine_helpers import MIN, action_policy, entry_plan, only, order, policy_text, pos, run, snap

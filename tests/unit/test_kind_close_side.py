@@ -12,9 +12,9 @@ import pytest
 
 from killswitch.compile.compiler import compile_documents
 from killswitch.compile.nodes import ActionNode
+from killswitch.policy.actions import ACTIONS, CLOSING_ACTIONS
 from killswitch.policy.kinds import close_side
 from killswitch.policy.load import load_text
-from killswitch.policy.actions import ACTIONS, CLOSING_ACTIONS
 
 from .engine_helpers import MIN, MarketRules, only, order, policy_text, pos, run, snap
 

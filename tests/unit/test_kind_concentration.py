@@ -7,7 +7,6 @@ books: test_engine_signals.py.)"""
 
 from __future__ import annotations
 
-
 import pytest
 
 from killswitch.compile.nodes import SignalNode
@@ -16,8 +15,8 @@ from killswitch.engine.signals import KindInputs
 from killswitch.engine.state import State
 from killswitch.policy.kinds import concentration
 from killswitch.policy.kinds.concentration import ConcentrationParams
-from killswitch.policy.signals import SIGNALS
 from killswitch.policy.registry import GROSS, GROUPS, PositionAggregates
+from killswitch.policy.signals import SIGNALS
 
 from .engine_helpers import AggregateInputs as Inputs, policy_graph, pos, single_signal_graph, snap
 

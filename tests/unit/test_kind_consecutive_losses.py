@@ -16,8 +16,8 @@ from killswitch.compile.nodes import SignalNode
 from killswitch.engine.signal_state import Kept, check_kept_states
 from killswitch.engine.state import State
 from killswitch.policy.kinds import consecutive_losses
-from killswitch.policy.signals import SIGNALS
 from killswitch.policy.registry import KeptState, SignalKind, no_parameters
+from killswitch.policy.signals import SIGNALS
 
 from .engine_helpers import MIN, failed, only, pos, run, signal, single_signal_graph, snap
 

@@ -5,19 +5,18 @@ into a module in its place and refuses two kinds of one name."""
 
 from __future__ import annotations
 
-import pkgutil
-from dataclasses import replace
-
 import importlib
+import pkgutil
 import sys
 import textwrap
+from dataclasses import replace
 
 import pytest
 
 from killswitch.policy import kinds
-from killswitch.policy.kinds import KindModuleError, discover
 from killswitch.policy.actions import ACTIONS
 from killswitch.policy.catalogue import build_catalogue
+from killswitch.policy.kinds import KindModuleError, discover
 from killswitch.policy.signals import SIGNALS
 
 SIGNAL_MODULE = """

@@ -6,14 +6,13 @@ or the equity are. (Its readings over books: test_engine_signals.py.)"""
 
 from __future__ import annotations
 
-
 import pytest
 
 from killswitch.compile.nodes import SignalNode
 from killswitch.policy.expr import ValueType
 from killswitch.policy.kinds import leverage
-from killswitch.policy.signals import SIGNALS
 from killswitch.policy.registry import GROSS, PositionAggregates
+from killswitch.policy.signals import SIGNALS
 
 from .engine_helpers import AggregateInputs as Inputs, policy_graph, pos, run, signal, single_signal_graph, snap
 

@@ -6,13 +6,12 @@ over books: test_engine_signals.py.)"""
 
 from __future__ import annotations
 
-
 import pytest
 
 from killswitch.compile.nodes import SignalNode
 from killswitch.policy.kinds import liquidation_distance
-from killswitch.policy.signals import SIGNALS
 from killswitch.policy.registry import LIQUIDATION, PositionAggregates
+from killswitch.policy.signals import SIGNALS
 
 from .engine_helpers import AggregateInputs as Inputs, pos, run, signal, single_signal_graph, snap
 

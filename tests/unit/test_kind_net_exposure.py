@@ -6,13 +6,12 @@ the positions or the equity are. (Its readings over books: test_engine_signals.p
 
 from __future__ import annotations
 
-
 import pytest
 
 from killswitch.compile.nodes import SignalNode
 from killswitch.policy.kinds import net_exposure
-from killswitch.policy.signals import SIGNALS
 from killswitch.policy.registry import NET, PositionAggregates
+from killswitch.policy.signals import SIGNALS
 
 from .engine_helpers import AggregateInputs as Inputs, pos, run, signal, single_signal_graph, snap
 

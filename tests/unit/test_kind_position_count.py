@@ -10,8 +10,8 @@ from dataclasses import dataclass
 
 from killswitch.compile.nodes import SignalNode
 from killswitch.policy.kinds import position_count
-from killswitch.policy.signals import SIGNALS
 from killswitch.policy.positions import compile_condition
+from killswitch.policy.signals import SIGNALS
 
 from .engine_helpers import policy_graph, pos, run, signal, single_signal_graph, snap
 

@@ -6,7 +6,6 @@ values and the same reasons. (Its readings over books: test_engine_signals.py.)"
 
 from __future__ import annotations
 
-
 import pytest
 
 from killswitch.compile.nodes import SignalNode
@@ -15,8 +14,8 @@ from killswitch.engine.signals import KindInputs
 from killswitch.engine.state import State
 from killswitch.policy.kinds import position_loss
 from killswitch.policy.kinds.position_loss import PositionLossParams
-from killswitch.policy.signals import SIGNALS
 from killswitch.policy.registry import LOSSES, MARGIN_LOSSES, NOTIONAL_LOSSES, PositionAggregates
+from killswitch.policy.signals import SIGNALS
 
 from .engine_helpers import AggregateInputs as Inputs, policy_graph, pos, run, signal, single_signal_graph, snap
 

@@ -17,8 +17,8 @@ from killswitch.cli.main import cli
 from killswitch.cli.schema import schema_text
 from killswitch.compile.compiler import compile_documents
 from killswitch.compile.nodes import ActionNode
-from killswitch.policy.load import load_text
 from killswitch.policy.actions import CLOSING_ACTIONS
+from killswitch.policy.load import load_text
 
 from .engine_helpers import MarketRules, action_policy, entry_plan, order, pos
 

@@ -16,9 +16,9 @@ import pytest
 from killswitch.cli.schema import schema_text
 from killswitch.compile.compiler import compile_documents
 from killswitch.compile.nodes import ActionNode
+from killswitch.policy.actions import CLOSING_ACTIONS
 from killswitch.policy.kinds import reduce_leverage_to
 from killswitch.policy.load import load_text
-from killswitch.policy.actions import CLOSING_ACTIONS
 
 from .engine_helpers import MarketRules, action_policy, entry_plan, order, pos
 

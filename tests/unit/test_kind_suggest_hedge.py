@@ -11,9 +11,9 @@ import pytest
 
 from killswitch.compile.compiler import compile_documents
 from killswitch.compile.nodes import ActionNode
+from killswitch.policy.actions import ACTIONS, CLOSING_ACTIONS
 from killswitch.policy.kinds import suggest_hedge
 from killswitch.policy.load import load_text
-from killswitch.policy.actions import ACTIONS, CLOSING_ACTIONS
 
 from .engine_helpers import MIN, only, policy_text, pos, run, snap
 

@@ -8,11 +8,15 @@ import time
 from pathlib import Path
 
 import pytest
-from hypothesis import given, settings
-from hypothesis import strategies as st
+from hypothesis import given, settings, strategies as st
 
-from killswitch.policy.patterns import (MAX_PATTERN_LENGTH, LabelPattern, PatternError, compile_label_pattern,
-                                        pattern_problem)
+from killswitch.policy.patterns import (
+    MAX_PATTERN_LENGTH,
+    LabelPattern,
+    PatternError,
+    compile_label_pattern,
+    pattern_problem,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 

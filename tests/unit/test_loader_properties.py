@@ -9,8 +9,7 @@ message and a position inside the file.
 import io
 
 import pytest
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
+from hypothesis import HealthCheck, given, settings, strategies as st
 from ruamel.yaml import YAML
 
 from killswitch.compile.compiler import compile_documents

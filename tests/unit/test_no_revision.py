@@ -44,8 +44,8 @@ def _status():
 
 def _runbooks():
     from killswitch.render.runbook import fallback_markdown
-    from killswitch.runbooks.sample import sample_incident
     from killswitch.runbooks.render import render_runbook
+    from killswitch.runbooks.sample import sample_incident
     from killswitch.runbooks.templates import Templates
 
     node = _graph().graph.policies[0]

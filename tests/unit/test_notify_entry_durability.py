@@ -5,8 +5,7 @@ of the queue, and a notification rebuilt from restored groups carries the same d
 from __future__ import annotations
 
 from killswitch.events import STAGE_TRANSITION, Event
-from killswitch.notify.dispatch import Dispatcher
-from killswitch.notify.dispatch import placements as placements_of
+from killswitch.notify.dispatch import Dispatcher, placements as placements_of
 from killswitch.notify.message import compose
 from killswitch.notify.routes import compile_routes
 from killswitch.notify.sink import NotifyOptions, NotifySink

@@ -5,14 +5,27 @@ from __future__ import annotations
 
 import pytest
 
-from killswitch.events import (LIMIT_VIOLATION, LOCK_VIOLATION, MANUAL_CLOSE, ORDER_FAILED, RESET, SCOPE_BLIND,
-                               SNAPSHOT_FAILED, TRADING_REVOKED, Event)
+from killswitch.events import (
+    LIMIT_VIOLATION,
+    LOCK_VIOLATION,
+    MANUAL_CLOSE,
+    ORDER_FAILED,
+    RESET,
+    SCOPE_BLIND,
+    SNAPSHOT_FAILED,
+    TRADING_REVOKED,
+    Event,
+)
 from killswitch.notify.dispatch import Dispatcher
 from killswitch.notify.message import compose
-from killswitch.silences import Silence
 from killswitch.policy.matchers import LabelMatcher
-from tests.unit.test_notify_resolved_retry import by_receiver, put, transition
-from tests.unit.test_notify_resolved_retry import tree as tree  # noqa: F401 - the fixture
+from killswitch.silences import Silence
+from tests.unit.test_notify_resolved_retry import (
+    by_receiver,
+    put,
+    transition,
+    tree as tree,  # noqa: F401 - the fixture
+)
 
 H = 3_600_000
 # a one-off stays in its group long enough for the hour's reminder to see it

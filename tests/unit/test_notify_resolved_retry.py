@@ -9,8 +9,16 @@ import textwrap
 import pytest
 
 from killswitch.compile.compiler import compile_documents
-from killswitch.events import (ORDER_FAILED, POLICY_MATCHED, POLICY_UNMATCHED, RESET, SCOPE_ARMED, SCOPE_BLIND,
-                               STAGE_TRANSITION, Event)
+from killswitch.events import (
+    ORDER_FAILED,
+    POLICY_MATCHED,
+    POLICY_UNMATCHED,
+    RESET,
+    SCOPE_ARMED,
+    SCOPE_BLIND,
+    STAGE_TRANSITION,
+    Event,
+)
 from killswitch.notify.dispatch import Dispatcher, Notification, Placement
 from killswitch.notify.message import compose
 from killswitch.notify.routes import compile_routes
@@ -296,9 +304,8 @@ def test_a_pending_retry_survives_a_restart(tree):
 
 
 def test_the_digest_of_a_routes_document_not_using_the_new_keys_is_the_one_saved_before_them():
-    from tests.conftest import POLICIES
-
     from killswitch.notify.dispatch import tree_digest
+    from tests.conftest import POLICIES
 
     text = (POLICIES / "routes.yaml").read_text()
     res = compile_documents(load_text(text, "routes.yaml"))

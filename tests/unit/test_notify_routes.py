@@ -10,6 +10,7 @@ import textwrap
 import pytest
 
 from killswitch.compile.compiler import compile_documents
+from killswitch.events import ORDER_FAILED, RESET, SNAPSHOT_FAILED, STAGE_TRANSITION, Event
 from killswitch.notify.dispatch import Dispatcher, Placement, placements
 from killswitch.notify.message import compose
 from killswitch.notify.receivers import ReceiverError, redact_url, resolve_receiver, resolve_receivers
@@ -17,7 +18,6 @@ from killswitch.notify.routes import compile_routes, trees_of
 from killswitch.notify.sink import NotifyOptions, NotifySink
 from killswitch.policy.load import load_text
 from killswitch.policy.routes_doc import NotificationRoutes, Receiver
-from killswitch.events import ORDER_FAILED, RESET, SNAPSHOT_FAILED, STAGE_TRANSITION, Event
 
 ROUTES = textwrap.dedent(
     """\

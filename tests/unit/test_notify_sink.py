@@ -6,10 +6,10 @@ from __future__ import annotations
 import asyncio
 import threading
 
+from killswitch.events import Event
 from killswitch.notify.receivers import SendResult
 from killswitch.notify.routes import compile_routes
 from killswitch.notify.sink import NotifyOptions, NotifySink
-from killswitch.events import Event
 from tests.unit.test_notify_routes import routes_doc
 
 DOC = """\

@@ -12,8 +12,8 @@ from pydantic import ValidationError
 from killswitch.compile.compiler import compile_documents
 from killswitch.events import STAGE_TRANSITION, Event
 from killswitch.notify.dispatch import Dispatcher, Placement
-from killswitch.notify.routes import compile_routes
 from killswitch.notify.interval_build import compile_intervals
+from killswitch.notify.routes import compile_routes
 from killswitch.policy.load import load_text
 from killswitch.policy.routes_doc import NotificationRoutes, TimeInterval, TimeSpec
 

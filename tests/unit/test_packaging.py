@@ -14,8 +14,7 @@ from __future__ import annotations
 
 import re
 import tomllib
-from importlib.metadata import requires
-from importlib.metadata import version as installed_version
+from importlib.metadata import requires, version as installed_version
 from pathlib import Path
 
 import pytest

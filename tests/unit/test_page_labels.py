@@ -15,8 +15,8 @@ from killswitch.notify.dispatch import placements
 from killswitch.notify.explain import explain
 from killswitch.notify.routes import trees_of
 from killswitch.policy.load import load_sources
-from killswitch.runner.sinks.entries import transition_event
 from killswitch.runner.names import Catalog
+from killswitch.runner.sinks.entries import transition_event
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -7,8 +7,16 @@ from __future__ import annotations
 from dataclasses import replace
 
 from killswitch.cli.ops import planned_orders
-from killswitch.orders import (INTENT_FIELDS, PLANNED_KIND, PLANNED_ONE_KIND, PLANNED_PER_ROW, OrderIntent,
-                               planned_count, planned_intents, planned_payloads)
+from killswitch.orders import (
+    INTENT_FIELDS,
+    PLANNED_KIND,
+    PLANNED_ONE_KIND,
+    PLANNED_PER_ROW,
+    OrderIntent,
+    planned_count,
+    planned_intents,
+    planned_payloads,
+)
 from killswitch.state import open_store
 
 T0 = 1_772_456_400_000

@@ -10,8 +10,7 @@ from __future__ import annotations
 
 from array import array
 
-from hypothesis import given, settings
-from hypothesis import strategies as st
+from hypothesis import given, settings, strategies as st
 
 from killswitch.engine.state import PnlHistory, State, pnl_changes, pnl_marks
 from killswitch.state import PnlSampleRow

@@ -10,9 +10,9 @@ import pytest
 
 from killswitch.compile.compiler import compile_documents
 from killswitch.policy.load import load_sources
+from killswitch.policy.policytest_doc import ExpectedOrder
 from killswitch.preview.policytest import run_tests
 from killswitch.preview.policytest_expect import SentCancel, SentOrder, cancels_first, compare_orders
-from killswitch.policy.policytest_doc import ExpectedOrder
 from tests.conftest import POLICIES
 
 DMS = (POLICIES / "dead-mans-switch.yaml").read_text()

@@ -14,13 +14,20 @@ import copy
 import pickle
 
 import pytest
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
+from hypothesis import HealthCheck, given, settings, strategies as st
 
 from adapters.simulated.adapter import SimulatedAdapter
 from adapters.simulated.views import money
-from killswitch.snapshot import (COLUMN_FIELDS, Position, PositionColumns, PositionList, PositionsOnReading, Snapshot,
-                                 columns_of, with_positions)
+from killswitch.snapshot import (
+    COLUMN_FIELDS,
+    Position,
+    PositionColumns,
+    PositionList,
+    PositionsOnReading,
+    Snapshot,
+    columns_of,
+    with_positions,
+)
 
 from .test_simulated_snapshot import random_book, typed
 

@@ -16,8 +16,8 @@ from typing import Any
 import pytest
 
 from killswitch.policy.diagnostics import Position
-from killswitch.records import field_order, is_record, record
 from killswitch.policy.units import Amount, Duration, Ratio
+from killswitch.records import field_order, is_record, record
 
 OPS = (operator.lt, operator.le, operator.gt, operator.ge)
 SAMPLES = {

@@ -9,8 +9,8 @@ import json
 import pytest
 
 from killswitch.compile.compiler import compile_documents
-from killswitch.preview.plan import plan_ticks
 from killswitch.policy.load import load_sources
+from killswitch.preview.plan import plan_ticks
 from killswitch.preview.replay import read_ticks
 from killswitch.sources import read_sources
 from tests.conftest import POLICIES

@@ -60,8 +60,8 @@ def test_a_stage_entry_plans_revoke_trading_as_a_directive_of_its_scope():
 
 
 def test_the_runbook_of_a_revoking_stage_says_when_the_revoke_holds_and_what_restores_it():
-    from killswitch.runbooks.sample import sample_incident
     from killswitch.runbooks.render import render_runbook
+    from killswitch.runbooks.sample import sample_incident
     from killswitch.runbooks.templates import Templates
 
     from ..conftest import ROOT

@@ -12,8 +12,8 @@ from click.testing import CliRunner
 
 from killswitch.cli.main import cli
 from killswitch.compile.revoke_check import REVOKE_METHODS, RevokeUse, revoke_findings
-from killswitch.policy.diagnostics import Position
 from killswitch.policy.accounts_doc import Account
+from killswitch.policy.diagnostics import Position
 from killswitch.policy.scope import Scope
 
 CREDS = "{api_key: {env: K}, secret: {env: S}}"

@@ -6,8 +6,16 @@ import json
 
 import pytest
 
-from killswitch.runner.book.revoke_state import (ALLOWED, BACKOFF_MAX_MS, OPERATOR, REVOKED, Hold, RevokeBook,
-                                                 backoff_ms, holder_of)
+from killswitch.runner.book.revoke_state import (
+    ALLOWED,
+    BACKOFF_MAX_MS,
+    OPERATOR,
+    REVOKED,
+    Hold,
+    RevokeBook,
+    backoff_ms,
+    holder_of,
+)
 
 A, B = "binanceusdm/a", "binanceusdm/b"
 

@@ -14,8 +14,7 @@ import json
 import textwrap
 from pathlib import Path
 
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
+from hypothesis import HealthCheck, given, settings, strategies as st
 
 from killswitch.events import STAGE_TRANSITION, Event
 from killswitch.notify.alerts import GROUP_KEYS

@@ -11,8 +11,7 @@ from typing import Optional
 
 import pytest
 from click.testing import CliRunner
-from hypothesis import given, settings
-from hypothesis import strategies as st
+from hypothesis import given, settings, strategies as st
 
 from killswitch.cli.main import cli
 from killswitch.compile.compiler import compile_documents
@@ -21,8 +20,8 @@ from killswitch.notify.dispatch import Dispatcher, Placement
 from killswitch.notify.explain import explain
 from killswitch.notify.routes import RouteTree, compile_routes
 from killswitch.policy.load import load_text
-from killswitch.policy.routes_doc import NotificationRoutes
 from killswitch.policy.matchers import OPS, LabelMatcher, SilenceError, parse_matchers, quoted
+from killswitch.policy.routes_doc import NotificationRoutes
 
 
 def compiled(text: str) -> RouteTree:

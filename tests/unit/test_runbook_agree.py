@@ -12,8 +12,8 @@ from killswitch.compile.compiler import compile_documents
 from killswitch.policy.load import load_sources
 from killswitch.render.runbook import fallback_markdown, inline, markdown_html
 from killswitch.runbooks.incident import age_text, order_summary, value_text
-from killswitch.runbooks.sample import sample_incident
 from killswitch.runbooks.render import BUILTIN, render_runbook
+from killswitch.runbooks.sample import sample_incident
 from killswitch.runbooks.templates import Templates
 from killswitch.sources import read_sources
 from tests.conftest import POLICIES, ROOT

@@ -15,15 +15,15 @@ import pytest
 from killswitch.compile.compiler import compile_documents
 from killswitch.engine.evaluate import evaluate
 from killswitch.engine.state import State
+from killswitch.events import STAGE_TRANSITION, Event
 from killswitch.policy.load import load_text
 from killswitch.render.runbook import fallback_markdown, markdown_html
 from killswitch.runbooks.incident import DEFAULT_TEMPLATE, incident_from_event, template_for
-from killswitch.runbooks.sample import sample_incident
 from killswitch.runbooks.render import BUILTIN, render_runbook
+from killswitch.runbooks.sample import sample_incident
 from killswitch.runbooks.templates import TemplateError, Templates
 from killswitch.runner.lock.lock import LockBook
 from killswitch.runner.tick.loop import TickReport
-from killswitch.events import STAGE_TRANSITION, Event
 from killswitch.snapshot import FetchStatus, Position, Snapshot
 
 from ..conftest import ROOT

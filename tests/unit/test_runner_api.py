@@ -5,9 +5,8 @@ Every test runs its coroutine under a time bound (``run``)."""
 
 from __future__ import annotations
 
-import dataclasses
-
 import asyncio
+import dataclasses
 import hmac
 import json
 import string
@@ -18,16 +17,22 @@ from urllib.parse import quote
 import aiohttp
 import pytest
 import yarl
+from hypothesis import HealthCheck, example, given, settings, strategies as st
 from multidict import CIMultiDict
-from hypothesis import HealthCheck, example, given, settings
-from hypothesis import strategies as st
 
 from adapters.base import Secret
 from killswitch.runner.api.admission import Admission, Limits
 from killswitch.runner.api.api import make_app, start_api, stop_api
 from killswitch.runner.gate.request import REQUEST_FIELDS, Decision
-from killswitch.runner.view import (ChangeResult, CloseResult, PlannedOrder, ResetResult, RunnerStatus, ScopeStatus,
-                                    SilenceResult)
+from killswitch.runner.view import (
+    ChangeResult,
+    CloseResult,
+    PlannedOrder,
+    ResetResult,
+    RunnerStatus,
+    ScopeStatus,
+    SilenceResult,
+)
 
 TOKEN = "s3cr3t-T0ken.for_tests"
 TEST_TIMEOUT_S = 15.0

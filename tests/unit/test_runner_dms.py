@@ -7,8 +7,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from hypothesis import given, settings
-from hypothesis import strategies as st
+from hypothesis import given, settings, strategies as st
 
 from killswitch.runner.book.dms_state import DeadMansSwitch, RefreshPlan, SourceStatus, native_refresh
 

@@ -10,13 +10,12 @@ from __future__ import annotations
 import math
 
 import pytest
-from hypothesis import event, given, settings
-from hypothesis import strategies as st
+from hypothesis import event, given, settings, strategies as st
 
 from killswitch.runner.gate.gate import check_order
 from killswitch.runner.gate.request import Decision, parse_request
-from killswitch.runner.lock.lock import LockBook
 from killswitch.runner.gate.resume_plan import ResumePlan, Resumption, resume_limits
+from killswitch.runner.lock.lock import LockBook
 
 from .engine_helpers import DAY, HOUR, pos
 

@@ -12,15 +12,13 @@ import stat
 import threading
 
 import pytest
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
+from hypothesis import HealthCheck, given, settings, strategies as st
 
 from killswitch.engine.planner import Directive
-from killswitch.runner.lock import lock as lockmod
-from killswitch.runner.lock import file as lockfile
-from killswitch.runner.lock.lock import LockBook, LockStatus, iso_ms, mode_rank, parse_iso_ms
+from killswitch.runner.lock import file as lockfile, lock as lockmod
 from killswitch.runner.lock.evaluation import apply_evaluation
 from killswitch.runner.lock.file import read_lock_file, write_lock_file
+from killswitch.runner.lock.lock import LockBook, LockStatus, iso_ms, mode_rank, parse_iso_ms
 
 from .engine_helpers import HOUR, MIN, SEC, policy_graph, run, snap
 

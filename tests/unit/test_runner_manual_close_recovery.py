@@ -13,9 +13,9 @@ from types import SimpleNamespace
 from adapters.simulated.adapter import SimulatedAdapter
 from adapters.simulated.engine import ManualClock
 from adapters.simulated.scenarios import build
-from killswitch.process.bootstrap import build_runner_and_desk
 from killswitch.compile.compiler import compile_documents
 from killswitch.policy.load import load_text
+from killswitch.process.bootstrap import build_runner_and_desk
 from killswitch.runner.operator.closes import RECOVER_WITHIN_MS
 from killswitch.state import open_store
 from tests.unit.test_runner_operator import live_close

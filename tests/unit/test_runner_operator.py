@@ -21,11 +21,11 @@ from adapters.simulated.adapter import SimulatedAdapter
 from adapters.simulated.engine import ManualClock
 from adapters.simulated.scenarios import build
 from killswitch.compile.compiler import compile_documents
-from killswitch.policy.load import load_text
-from killswitch.runner.lock.lock import DEAD_MANS_SWITCH, OPERATOR, LockBook
-from killswitch.runner.lock.file import read_lock_file
-from killswitch.process.bootstrap import build_runner_and_desk
 from killswitch.events import DMS_FIRED
+from killswitch.policy.load import load_text
+from killswitch.process.bootstrap import build_runner_and_desk
+from killswitch.runner.lock.file import read_lock_file
+from killswitch.runner.lock.lock import DEAD_MANS_SWITCH, OPERATOR, LockBook
 from killswitch.state import open_store
 
 T0 = 1_772_456_400_000  # 2026-03-02T13:00:00Z

@@ -17,10 +17,10 @@ import json
 
 from adapters.base import AdapterError, Reason
 from killswitch.orders import OrderIntent
-from killswitch.runner.venue.executor import Executor
-from killswitch.runner.venue.port import Venues
 from killswitch.runner.lease.keeper import LeaseKeeper, show_life
 from killswitch.runner.storeio import StoreIO
+from killswitch.runner.venue.executor import Executor
+from killswitch.runner.venue.port import Venues
 from killswitch.state import open_store
 from killswitch.state.store import FencedError, IntentRow, StoreError
 

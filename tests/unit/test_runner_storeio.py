@@ -15,9 +15,9 @@ import time
 
 import pytest
 
-from killswitch.runner.tick import persist
 from killswitch.runner.lock.file import read_lock_file
 from killswitch.runner.storeio import StoreIO
+from killswitch.runner.tick import persist
 from killswitch.state.store import FencedError, StoreError
 
 from .test_runner_operator import ACCOUNT, GUARD, audit_kinds, fired, make, run, start, ticks

@@ -9,14 +9,13 @@ import dataclasses
 import json
 import textwrap
 
-from hypothesis import given, settings
-from hypothesis import strategies as st
+from hypothesis import given, settings, strategies as st
 
 from killswitch.compile.compiler import compile_documents
 from killswitch.compile.scope_check import selects_account
 from killswitch.engine.scope import selects
-from killswitch.policy.load import load_sources, load_text
 from killswitch.policy.accounts_doc import Account, Accounts
+from killswitch.policy.load import load_sources, load_text
 from killswitch.policy.scope import Scope
 from killswitch.snapshot import Snapshot
 from tests.conftest import POLICIES

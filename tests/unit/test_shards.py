@@ -15,8 +15,8 @@ from killswitch.compile.shards import (
     shard_accounts,
     split,
 )
-from killswitch.policy.load import load_sources
 from killswitch.policy.accounts_doc import Accounts
+from killswitch.policy.load import load_sources
 from killswitch.state.firm import shard_schema
 
 ACCOUNTS = """\

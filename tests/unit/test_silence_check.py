@@ -7,9 +7,9 @@ from __future__ import annotations
 
 import pytest
 
+from killswitch.policy.matchers import parse_matchers
 from killswitch.runner.names import Catalog
 from killswitch.runner.silence.check import value_problem
-from killswitch.policy.matchers import parse_matchers
 
 CATALOG = Catalog(accounts=frozenset({"binanceusdm/sim-main", "okx/desk"}),
                   strategies=frozenset({"momentum", "market-maker"}),

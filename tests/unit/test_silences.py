@@ -13,10 +13,14 @@ import pytest
 from killswitch.events import Event
 from killswitch.notify.dispatch import Dispatcher
 from killswitch.notify.sink import NotifyOptions, NotifySink
-from killswitch.silences import Silence, silencing
 from killswitch.policy.matchers import PAGE_LABELS, SilenceError, matcher_problem, parse_matcher
-from tests.unit.test_notify_resolved_retry import by_receiver, put, transition
-from tests.unit.test_notify_resolved_retry import tree as tree  # noqa: F401 - the fixture
+from killswitch.silences import Silence, silencing
+from tests.unit.test_notify_resolved_retry import (
+    by_receiver,
+    put,
+    transition,
+    tree as tree,  # noqa: F401 - the fixture
+)
 from tests.unit.test_notify_sink import GatedReceiver, Store
 
 MIN, H = 60_000, 3_600_000

@@ -9,8 +9,16 @@ import pytest
 
 from adapters.simulated.changes import AccountChanged, MarkSet, OrderChanged
 from adapters.simulated.faults import FaultKind, FaultPlan
-from adapters.simulated.stream import (LISTEN_KEY_MS, UNKNOWN_EVENT, ListenKeyError, ListenKeys, account_update,
-                                       malformed, mark_price_update, order_trade_update)
+from adapters.simulated.stream import (
+    LISTEN_KEY_MS,
+    UNKNOWN_EVENT,
+    ListenKeyError,
+    ListenKeys,
+    account_update,
+    malformed,
+    mark_price_update,
+    order_trade_update,
+)
 from tests.integration.sim_helpers import engine
 
 

@@ -12,17 +12,14 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
+from hypothesis import HealthCheck, given, settings, strategies as st
 
 from adapters.simulated.adapter import SimulatedAdapter
-from adapters.simulated.engine import AccountSpec, ManualClock, MarketSpec, RateLimits, SimExchange
-from adapters.simulated.paths import Drift, Flat, Piecewise, Prices
-from adapters.simulated.engine import decimals
+from adapters.simulated.engine import AccountSpec, ManualClock, MarketSpec, RateLimits, SimExchange, decimals
 from adapters.simulated.numbers import money_text
+from adapters.simulated.paths import Drift, Flat, Piecewise, Prices
 from adapters.simulated.views import Pricing, money, moneys, on_the_grid, tick_units
 from killswitch.snapshot import Position, Snapshot
-
 from tests.integration.sim_helpers import intent
 
 T0 = 1_772_456_400_000

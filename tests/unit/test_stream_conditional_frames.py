@@ -16,9 +16,9 @@ import ccxt.pro as ccxt_pro
 import pytest
 
 from adapters.ccxt_exchange.dialects import KNOWN_RAW_FIELDS, dialect_for
+from adapters.ccxt_exchange.parsing import parse_order
 from adapters.venues.binance.dialect_stream import ALGO_ENDED, ALGO_OPEN
 from adapters.venues.bybit.dialect import ENDED_STATUSES, OPEN_STATUSES
-from adapters.ccxt_exchange.parsing import parse_order
 from tests.venue_fixtures import fixture
 
 BINANCE = dialect_for("binanceusdm")

@@ -15,9 +15,9 @@ import pytest
 from adapters.base import ExchangeAdapter, StreamHealth
 from killswitch.metrics import parse_families, render_collected
 from killswitch.render.status import stream_text
+from killswitch.runner.tick.wakes import Wakes, next_start
 from killswitch.runner.venue.port import Venues
 from killswitch.runner.venue.streams import StreamWatch
-from killswitch.runner.tick.wakes import Wakes, next_start
 
 T0 = 1_772_456_400_000  # 2026-03-02T13:00:00Z
 LIVE = StreamHealth("live", None, T0, T0, reconnects=0)

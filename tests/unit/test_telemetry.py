@@ -21,12 +21,12 @@ from killswitch.engine.evaluate import Evaluation, ScopeEvaluation
 from killswitch.engine.signals import SignalValue
 from killswitch.engine.stages import StageTransition
 from killswitch.engine.triggers import TriggerResult
-from killswitch.policy.load import load_text
-from killswitch.runner.venue.execution import ExecutionReport, OrderOutcome
-from killswitch.runner.tick.loop import TickReport
 from killswitch.events import MANUAL_CLOSE, ORDER_FAILED, STAGE_TRANSITION, Event
-from killswitch.telemetry import TelemetrySink, attributes as A, export, find
 from killswitch.metrics import Registry
+from killswitch.policy.load import load_text
+from killswitch.runner.tick.loop import TickReport
+from killswitch.runner.venue.execution import ExecutionReport, OrderOutcome
+from killswitch.telemetry import TelemetrySink, attributes as A, export, find
 from killswitch.telemetry.thresholds import check, comparisons, describe
 
 POLICY = textwrap.dedent(

@@ -28,7 +28,6 @@ from adapters.ccxt_exchange.dialects import secret_headers
 from tests.unit.test_ccxt_adapter import account
 from tests.venue_fixtures import fixture, recorded
 
-
 ALLOWED = {  # what loading markets may ask, per venue: public instrument lists only
     "binanceusdm": {("GET", "/fapi/v1/exchangeInfo")},
     "bybit": {("GET", "/v5/market/instruments-info")},

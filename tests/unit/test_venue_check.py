@@ -41,8 +41,8 @@ def test_an_account_on_a_venue_without_a_dialect_is_said_at_start(caplog, monkey
     import asyncio
     import logging
 
-    from killswitch.process.bootstrap import ccxt_adapters
     from killswitch.policy.accounts_doc import Account
+    from killswitch.process.bootstrap import ccxt_adapters
 
     monkeypatch.setenv("KS_T_KEY", "k")
     monkeypatch.setenv("KS_T_SECRET", "s")

@@ -5,9 +5,9 @@ generated table is stale or a dialect and the table part."""
 
 from __future__ import annotations
 
-import pytest
-
 from pathlib import Path
+
+import pytest
 
 from adapters.ccxt_exchange.declared import table_text
 from adapters.ccxt_exchange.dialects import DIALECTS, dialect_for

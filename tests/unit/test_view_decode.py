@@ -11,14 +11,22 @@ import typing
 from typing import Any, Optional, Union
 
 import pytest
-from hypothesis import given, settings
-from hypothesis import strategies as st
+from hypothesis import given, settings, strategies as st
 
 from killswitch.client import CloseProgress, DmsSource, DmsStatus, VenueCountdown
 from killswitch.runner.api.render import plain as _plain  # what the API writes: the encoder under test
 from killswitch.runner.gate.request import Decision
-from killswitch.runner.view import (ChangeResult, CloseResult, DecodeError, ResetResult, ResidualStatus, ResumeStatus,
-                                    RunnerStatus, ScopeStatus, decode)
+from killswitch.runner.view import (
+    ChangeResult,
+    CloseResult,
+    DecodeError,
+    ResetResult,
+    ResidualStatus,
+    ResumeStatus,
+    RunnerStatus,
+    ScopeStatus,
+    decode,
+)
 
 DECODED = [ScopeStatus, ResumeStatus, ResidualStatus, RunnerStatus, ResetResult, CloseResult, ChangeResult, Decision,
            DmsSource, VenueCountdown, DmsStatus, CloseProgress]

@@ -18,11 +18,19 @@ from adapters.simulated.http import SimServer, wall_clock
 from adapters.simulated.venues import VENUES, sim_account
 from killswitch.metrics import Registry
 from killswitch.render.status import weight_lines
-from killswitch.runner.view import RunnerStatus
 from killswitch.runner.readout.weights import VenueWeights
 from killswitch.runner.venue.port import Venues
-from killswitch.weights import (PER_IP, Read, SnapshotCost, WeightLimit, accounts_within, polling_per_minute,
-                                streaming_per_minute, venue_load)
+from killswitch.runner.view import RunnerStatus
+from killswitch.weights import (
+    PER_IP,
+    Read,
+    SnapshotCost,
+    WeightLimit,
+    accounts_within,
+    polling_per_minute,
+    streaming_per_minute,
+    venue_load,
+)
 from tests.integration.sim_helpers import engine, run
 
 BINANCE = dialect_for("binanceusdm").snapshot_cost("futures")

@@ -8,8 +8,8 @@ from types import SimpleNamespace
 
 from killswitch.engine.coverage import ACCOUNT_NOT_READ, BLIND, INSUFFICIENT_HISTORY, BlindTrigger, Coverage
 from killswitch.engine.signals import SignalValue
-from killswitch.runner.lock.lock import LockBook
 from killswitch.runner.lock.evaluation import apply_evaluation
+from killswitch.runner.lock.lock import LockBook
 
 T0 = 1_772_456_400_000
 GRAPH = SimpleNamespace(policies=[SimpleNamespace(name="crash-ladder", while_blind_lock="reducing")])

@@ -9,8 +9,7 @@ the fast path declining everything, and the two results compared field by field.
 from __future__ import annotations
 
 import pytest
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
+from hypothesis import HealthCheck, given, settings, strategies as st
 
 from killswitch.policy import load, yamlfast, yamlread
 from killswitch.policy.yamlbounds import MAX_DEPTH

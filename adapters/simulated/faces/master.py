@@ -21,9 +21,9 @@ from typing import Any, Callable
 
 from aiohttp import web
 
-from .shared import respond
 from ..faults import HTTP_STATUS, FaultKind, first, total_latency_ms
 from ..permissions import SimKey, SimPermissions
+from .shared import respond
 
 
 class Refused(Exception):

@@ -23,21 +23,32 @@ from __future__ import annotations
 
 import asyncio
 import math
-from dataclasses import dataclass, field
 from collections.abc import Container, Mapping
+from dataclasses import dataclass, field
 from typing import Any, Callable, Optional
 
 from killswitch.weights import PER_IP, Read, SnapshotCost, WeightLimit
 
+from ...base import MODE, PERMANENT, TRANSIENT
+from ...ccxt_exchange.dialects.base import (
+    DEFAULT_ORDER_RATE,
+    YIELD_EVERY,
+    Call,
+    Countdown,
+    Dialect,
+    Listed,
+    ModeRead,
+    Reads,
+    bad_field,
+    read,
+    unknown_value,
+)
+from ...ccxt_exchange.dialects.refusals import Rule
 from ...ccxt_exchange.parsing import BadData, BadField, num
 from ...ccxt_exchange.streamstate import MarkRows, StreamEvent
-from ...base import MODE, PERMANENT, TRANSIENT
-from ...ccxt_exchange.dialects.base import (DEFAULT_ORDER_RATE, YIELD_EVERY, Call, Countdown, Dialect, Listed, ModeRead,
-                                            Reads, bad_field, read, unknown_value)
-from ...ccxt_exchange.dialects.refusals import Rule
-from .switches import BinancePermissions
 from .dialect_rows import ALGO_ORDER_KINDS, FUTURES_ORDER_TYPES, SPOT_ORDER_TYPES, _info, unified_position
 from .dialect_stream import stream_events, stream_mark_rows, stream_message
+from .switches import BinancePermissions
 
 # Binance's refusals of an order (USDⓈ-M and COIN-M futures, spot where the code is shared), from
 # its error code list (https://developers.binance.com/docs/derivatives/usds-margined-futures/error-code):

@@ -18,9 +18,9 @@ from __future__ import annotations
 from collections.abc import Container, Mapping
 from typing import Any, Callable, Optional
 
+from ...ccxt_exchange.dialects.frames import has_field
 from ...ccxt_exchange.parsing import BadData, num
 from ...ccxt_exchange.streamstate import MarkRows, StreamEvent
-from ...ccxt_exchange.dialects.frames import has_field
 from .dialect_rows import ALGO_ORDER_KINDS
 
 # The user-data events the stream reads, each with the fields it reads (a number where ``#``);

@@ -57,11 +57,11 @@ from urllib.parse import parse_qsl
 
 from aiohttp import web
 
-from .face_master import BinanceMaster
 from ...simulated.engine import SimError
 from ...simulated.faces.shared import RestFace, VenueFail, loopback, respond
 from ...simulated.faults import HTTP_STATUS, Fault
 from ...simulated.numbers import money_text as _money
+from .face_master import BinanceMaster
 from .face_rows import BinanceRows, err
 
 PREFIXES = ("",)

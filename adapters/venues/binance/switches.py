@@ -26,7 +26,6 @@ from ...base import ALLOWED, REVOKED, UNKNOWN_STATE
 from ...ccxt_exchange.dialects.base import Call
 from ...ccxt_exchange.dialects.switches import Target, bad, flag
 
-
 BINANCE_PERMISSION = "sub-account/subAccountApiPermission"
 
 

@@ -52,18 +52,28 @@ What it must not do
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from collections.abc import Container
+from dataclasses import dataclass, field
 from typing import Any, Awaitable, Callable, Mapping, Optional
 
 from killswitch.weights import PER_UID, Read, WeightLimit
 
 from ...base import MODE, PERMANENT, TRANSIENT
+from ...ccxt_exchange.dialects.base import (
+    Call,
+    Countdown,
+    Dialect,
+    Listed,
+    ModeRead,
+    Reads,
+    bad_field,
+    read,
+    read_pages,
+    unknown_value,
+)
+from ...ccxt_exchange.dialects.refusals import Rule
 from ...ccxt_exchange.parsing import BadData, num
 from ...ccxt_exchange.streamstate import StreamEvent
-from ...ccxt_exchange.dialects.base import (Call, Countdown, Dialect, Listed, ModeRead, Reads, bad_field, read,
-                                            read_pages, unknown_value)
-from ...ccxt_exchange.dialects.refusals import Rule
 from . import dialect_stream as bitget_stream
 
 POSITIONS = "GET /api/v2/mix/position/all-position"

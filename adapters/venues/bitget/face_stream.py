@@ -50,7 +50,6 @@ from __future__ import annotations
 import zlib
 from typing import Any, Optional
 
-
 from ...simulated.changes import AccountChanged, AlgoChanged, OrderChanged
 from ...simulated.engine import MarketSpec, decimals
 from ...simulated.faces.channels import ChannelFace

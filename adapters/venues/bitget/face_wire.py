@@ -17,8 +17,16 @@ What it must not do
 
 from __future__ import annotations
 
-from ...simulated.engine import (DUPLICATE_CLIENT_ID, INSUFFICIENT_BALANCE, INVALID_SYMBOL, MARGIN_INSUFFICIENT,
-                                 NOTIONAL_TOO_SMALL, PRECISION, REDUCE_ONLY_REJECTED, MarketSpec)
+from ...simulated.engine import (
+    DUPLICATE_CLIENT_ID,
+    INSUFFICIENT_BALANCE,
+    INVALID_SYMBOL,
+    MARGIN_INSUFFICIENT,
+    NOTIONAL_TOO_SMALL,
+    PRECISION,
+    REDUCE_ONLY_REJECTED,
+    MarketSpec,
+)
 from ...simulated.numbers import money_text as _money, plain as _f, price_text as _px, size_text as _sz  # noqa: F401
 
 PRODUCT = "USDT-FUTURES"

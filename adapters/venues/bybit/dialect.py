@@ -42,12 +42,23 @@ from typing import Any, Awaitable, Callable, Mapping, Optional
 from killswitch.weights import PER_IP, Read, WeightLimit
 
 from ...base import MODE, PERMANENT, TRANSIENT
-from ...ccxt_exchange.parsing import num
-from ...ccxt_exchange.streamstate import StreamEvent
-from ...ccxt_exchange.dialects.base import (Call, Countdown, Dialect, Has, Listed, ModeRead, Reads, clamp_seconds,
-                                            read_pages, unknown_value, unread)
+from ...ccxt_exchange.dialects.base import (
+    Call,
+    Countdown,
+    Dialect,
+    Has,
+    Listed,
+    ModeRead,
+    Reads,
+    clamp_seconds,
+    read_pages,
+    unknown_value,
+    unread,
+)
 from ...ccxt_exchange.dialects.frames import has_field
 from ...ccxt_exchange.dialects.refusals import Rule
+from ...ccxt_exchange.parsing import num
+from ...ccxt_exchange.streamstate import StreamEvent
 from .switches import BybitFreeze, BybitPermissions
 
 DCP_RANGE = (3, 300)  # seconds

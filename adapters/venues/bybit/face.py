@@ -76,14 +76,25 @@ from typing import Any, Callable, Mapping, Optional, cast
 
 from aiohttp import web
 
-from .face_master import BybitMaster
 from ...simulated.engine import SimError
 from ...simulated.faces.shared import VenueFail, read_json
 from ...simulated.faults import HTTP_STATUS, Fault
+from .face_master import BybitMaster
 from .face_orders import BybitOrders
 from .face_reads import BybitReads
-from .face_wire import (BAD_KEY, BAD_SIGN, PARAMS, PERMISSION_DENIED, RET_CODES, TIMESTAMP, TOO_MANY_VISITS,
-                        TRADING_BANNED, BybitFail, _params, envelope)
+from .face_wire import (
+    BAD_KEY,
+    BAD_SIGN,
+    PARAMS,
+    PERMISSION_DENIED,
+    RET_CODES,
+    TIMESTAMP,
+    TOO_MANY_VISITS,
+    TRADING_BANNED,
+    BybitFail,
+    _params,
+    envelope,
+)
 
 PREFIXES = ("/v5/",)
 MASTER = BybitMaster  # the master account's endpoints that switch its sub-accounts' keys

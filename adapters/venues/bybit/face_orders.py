@@ -19,8 +19,23 @@ from typing import Optional, cast
 from ...simulated.conditional import LIMIT_TYPES, SimAlgoOrder
 from ...simulated.engine import SimOrder
 from .face_params import REQUEST_WEIGHT, BybitParams, _flag, _num
-from .face_wire import (ALGO_STATUS, FALLING_TRIGGER, IDX_OF_LEG, LEG_OF_IDX, ORDER_FILTERS, ORDER_STATUS, RET_CODES,
-                        RISING_TRIGGER, TIF_IN, TIF_OUT, BybitFail, _digits, _f, _money, _params)
+from .face_wire import (
+    ALGO_STATUS,
+    FALLING_TRIGGER,
+    IDX_OF_LEG,
+    LEG_OF_IDX,
+    ORDER_FILTERS,
+    ORDER_STATUS,
+    RET_CODES,
+    RISING_TRIGGER,
+    TIF_IN,
+    TIF_OUT,
+    BybitFail,
+    _digits,
+    _f,
+    _money,
+    _params,
+)
 
 
 class BybitOrders(BybitParams):

@@ -41,19 +41,19 @@ from __future__ import annotations
 
 import math
 import re
-from dataclasses import dataclass, field
 from collections.abc import Container
+from dataclasses import dataclass, field
 from typing import Any, Awaitable, Callable, Mapping, Optional
 
 from killswitch.weights import PER_IP, Read, WeightLimit
 
 from ...base import PERMANENT, TRANSIENT, AdapterError, Reason
+from ...ccxt_exchange.dialects.base import Call, Countdown, Dialect, Listed, ModeRead, Reads, unknown_value
+from ...ccxt_exchange.dialects.refusals import Rule
 from ...ccxt_exchange.parsing import BadData
 from ...ccxt_exchange.streamstate import StreamEvent
 from . import dialect_stream as hl_stream
-from ...ccxt_exchange.dialects.base import Call, Countdown, Dialect, Listed, ModeRead, Reads, unknown_value
 from .dialect_orders import ORDER_TYPE_TRIGGERS, OUR_ID, from_cloid, listed_kind, to_cloid, with_our_id
-from ...ccxt_exchange.dialects.refusals import Rule
 
 ADDRESS = re.compile(r"^0x[0-9a-fA-F]{40}$")
 

@@ -16,8 +16,17 @@ from __future__ import annotations
 
 from typing import Any, Optional
 
-from ...simulated.rules import (MARGIN_INSUFFICIENT, NOTIONAL_TOO_SMALL, PRECISION, QTY_NOT_POSITIVE, QTY_TOO_LARGE,
-                                REDUCE_ONLY_REJECTED, TICK_SIZE, MarketSpec, SimError)
+from ...simulated.rules import (
+    MARGIN_INSUFFICIENT,
+    NOTIONAL_TOO_SMALL,
+    PRECISION,
+    QTY_NOT_POSITIVE,
+    QTY_TOO_LARGE,
+    REDUCE_ONLY_REJECTED,
+    TICK_SIZE,
+    MarketSpec,
+    SimError,
+)
 from .face_params import HyperliquidParams, _refused, _unprocessable
 from .face_rows import CLOID_RE, TIF, dec as _dec
 

@@ -17,8 +17,15 @@ from typing import Any, Optional
 
 from ...simulated.rules import SimError, SimOrder
 from .face_params import HyperliquidParams, _unprocessable
-from .face_rows import (ALGO_STATUS, clearinghouse, dec as _dec, empty_clearinghouse, order_row, order_status,
-                        trigger_row)
+from .face_rows import (
+    ALGO_STATUS,
+    clearinghouse,
+    dec as _dec,
+    empty_clearinghouse,
+    order_row,
+    order_status,
+    trigger_row,
+)
 
 
 class HyperliquidReads(HyperliquidParams):

@@ -56,10 +56,9 @@ from ...simulated.changes import AccountChanged, AlgoChanged, Change, MarkSet, O
 from ...simulated.stream import PushFace, _Socket, dumps
 from .face import _Face
 from .face_identity import ADDRESS_RE
-from .face_params import _Err, universe
 from .face_keys import addresses
-from .face_rows import (ALGO_STATUS, account_fields, cloid, dec, empty_clearinghouse, order_status,
-                               position_row, usd)
+from .face_params import _Err, universe
+from .face_rows import ALGO_STATUS, account_fields, cloid, dec, empty_clearinghouse, order_status, position_row, usd
 
 USER_CHANNELS = ("clearinghouseState", "orderUpdates", "userFills")
 MARKET_CHANNELS = ("activeAssetCtx", "allMids")

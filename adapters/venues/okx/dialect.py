@@ -32,12 +32,23 @@ from typing import Any, Awaitable, Callable, Mapping, Optional
 from killswitch.weights import PER_UID, Read, WeightLimit
 
 from ...base import MODE, PERMANENT, TRANSIENT
+from ...ccxt_exchange.dialects.base import (
+    MODE_EVERY_S,
+    Call,
+    Countdown,
+    Dialect,
+    Listed,
+    ModeRead,
+    Reads,
+    clamp_seconds,
+    read,
+    read_pages,
+    unknown_value,
+)
+from ...ccxt_exchange.dialects.refusals import Rule
 from ...ccxt_exchange.parsing import BadData, num
 from ...ccxt_exchange.streamstate import StreamEvent
 from . import dialect_stream as okx_stream
-from ...ccxt_exchange.dialects.base import (MODE_EVERY_S, Call, Countdown, Dialect, Listed, ModeRead, Reads, read,
-                                            read_pages, clamp_seconds, unknown_value)
-from ...ccxt_exchange.dialects.refusals import Rule
 from .switches import OkxPermissions
 
 ACCOUNT_CONFIG = "GET /api/v5/account/config"

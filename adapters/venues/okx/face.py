@@ -73,14 +73,24 @@ from typing import Any, Callable, Optional
 
 from aiohttp import web
 
-from .face_master import OkxMaster
 from ...simulated.engine import SimError
 from ...simulated.faces.shared import VenueFail, loopback, passphrase_account, read_json
 from .face_algos import OkxAlgos
+from .face_master import OkxMaster
 from .face_orders import OkxOrders
 from .face_reads import OkxReads
-from .face_wire import (NO_PERMISSION, NO_POSITION_TO_REDUCE, RATE_LIMITED, _bad, _batch, _Fail, _ok, _okx_error,
-                        _sim_status, inst_id)
+from .face_wire import (
+    NO_PERMISSION,
+    NO_POSITION_TO_REDUCE,
+    RATE_LIMITED,
+    _bad,
+    _batch,
+    _Fail,
+    _ok,
+    _okx_error,
+    _sim_status,
+    inst_id,
+)
 
 PREFIXES = ("/api/v5/",)
 MASTER = OkxMaster  # the master account's endpoints that switch its sub-accounts' keys

@@ -50,14 +50,13 @@ from __future__ import annotations
 import zlib
 from typing import Any, Optional
 
-
 from ...simulated.changes import AccountChanged, AlgoChanged, OrderChanged
 from ...simulated.engine import MarketSpec, decimals
 from ...simulated.faces.channels import ChannelFace
+from ...simulated.faces.shared import loopback
 from ...simulated.stream import _Socket, dumps
 from .face import CCXT_OPTIONS, _Okx
 from .face_wire import _f, _money, _sz, inst_id
-from ...simulated.faces.shared import loopback
 
 PATHS = {"/ws/v5/public": "public", "/ws/v5/private": "private", "/ws/v5/business": "business"}
 CHANNELS = {"positions": "private", "orders": "private", "account": "private", "orders-algo": "business",

@@ -16,9 +16,22 @@ from __future__ import annotations
 
 from typing import Optional
 
-from ...simulated.engine import (DUPLICATE_CLIENT_ID, INSUFFICIENT_BALANCE, INVALID_SYMBOL, MARGIN_INSUFFICIENT,
-                                 NO_SUCH_ORDER, NOTIONAL_TOO_SMALL, PRECISION, QTY_NOT_POSITIVE, QTY_TOO_LARGE,
-                                 TOO_MANY_ORDERS, TOO_MANY_REQUESTS, UNKNOWN_ORDER, MarketSpec, SimError)
+from ...simulated.engine import (
+    DUPLICATE_CLIENT_ID,
+    INSUFFICIENT_BALANCE,
+    INVALID_SYMBOL,
+    MARGIN_INSUFFICIENT,
+    NO_SUCH_ORDER,
+    NOTIONAL_TOO_SMALL,
+    PRECISION,
+    QTY_NOT_POSITIVE,
+    QTY_TOO_LARGE,
+    TOO_MANY_ORDERS,
+    TOO_MANY_REQUESTS,
+    UNKNOWN_ORDER,
+    MarketSpec,
+    SimError,
+)
 from ...simulated.faces.shared import VenueFail
 from ...simulated.numbers import money_text as _money, plain as _f, price_text as _px, size_text as _sz  # noqa: F401
 

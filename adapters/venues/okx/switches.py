@@ -21,7 +21,6 @@ from ...base import ALLOWED, REVOKED, UNKNOWN_STATE
 from ...ccxt_exchange.dialects.base import Call
 from ...ccxt_exchange.dialects.switches import Target
 
-
 OKX_REVOKED, OKX_ALLOWED = "read_only", "read_only,trade"
 
 

@@ -7,8 +7,7 @@ from typing import Any
 from ...records import record
 from ..registry import KeptState
 from ..units import Duration
-from ._windowed import kept as kept_window
-from ._windowed import window_key, windows
+from ._windowed import kept as kept_window, window_key, windows
 
 
 @record

@@ -10,8 +10,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Optional
 from ...records import record
 from ..registry import HistoryNeed, KeptState, Reading, SignalInputs, SignalParams
 from ..units import Duration, DurationField, Ratio, RatioField
-from ._windowed import kept as kept_window
-from ._windowed import on_ticks, short, window_key, windows
+from ._windowed import kept as kept_window, on_ticks, short, window_key, windows
 
 if TYPE_CHECKING:
     from ..windows import Returns

@@ -17,8 +17,8 @@ from typing import Any, Awaitable, Callable, Optional
 
 from aiohttp import web
 
-from .admission import Admission, Shed
 from ..api_request import ApiError
+from .admission import Admission, Shed
 from .identity import Identity, LiveTokens, Tokens
 
 log = logging.getLogger("killswitch.runner.api")

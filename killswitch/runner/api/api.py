@@ -150,18 +150,18 @@ from typing import TYPE_CHECKING, Awaitable, Callable, Optional, Union
 
 from aiohttp import web
 
-from .admission import HEARTBEAT, WRITE, Admission
-from .access import PUBLIC, access_middleware, shared_token
-from .http import SECURITY_HEADERS, QuietAppRunner
-from .render import json_response as _json
-from .handlers import CHECK_ORDER_PATH, ApiHandlers, call_view, error_response
-from .silences import SilenceHandlers
-from .revoke import RevokeHandlers
-from ..api_request import (ApiError)
+from ..api_request import ApiError
 from ..console import ConsoleHandlers
 from ..console.charts_http import ChartHandlers
-from .identity import ROLES, LiveTokens, Tokens
 from ..view import RunnerView
+from .access import PUBLIC, access_middleware, shared_token
+from .admission import HEARTBEAT, WRITE, Admission
+from .handlers import CHECK_ORDER_PATH, ApiHandlers, call_view, error_response
+from .http import SECURITY_HEADERS, QuietAppRunner
+from .identity import ROLES, LiveTokens, Tokens
+from .render import json_response as _json
+from .revoke import RevokeHandlers
+from .silences import SilenceHandlers
 
 if TYPE_CHECKING:  # only for the annotation: importing the adapters package is not needed at run time
     from adapters.base import Secret

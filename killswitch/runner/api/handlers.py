@@ -18,15 +18,29 @@ from typing import Any, Awaitable, Callable, Optional, ParamSpec, TypeVar, overl
 from aiohttp import web
 
 from ...metrics import CONTENT_TYPE
-from .access import caller as _caller  # (handlers name their local ``caller``)
-from .render import SharedReads, json_body
-from .render import json_response as _json
-from ..api_request import (MAX_REASON, ApiError, bad, close_fields, fields, lock_fields, only, parse_object, path_name,
-                           read_body, seconds, show, source_field, source_name, string_field)
-from .beats import IDENTITY_SOURCES_FULL, HeartbeatBatches, IdentitySources
+from ..api_request import (
+    MAX_REASON,
+    ApiError,
+    bad,
+    close_fields,
+    fields,
+    lock_fields,
+    only,
+    parse_object,
+    path_name,
+    read_body,
+    seconds,
+    show,
+    source_field,
+    source_name,
+    string_field,
+)
 from ..gate.request import parse_request
-from .identity import ROLES, Identity, normalise_identity
 from ..view import Caller, RunnerView
+from .access import caller as _caller  # (handlers name their local ``caller``)
+from .beats import IDENTITY_SOURCES_FULL, HeartbeatBatches, IdentitySources
+from .identity import ROLES, Identity, normalise_identity
+from .render import SharedReads, json_body, json_response as _json
 
 log = logging.getLogger("killswitch.runner.api")
 

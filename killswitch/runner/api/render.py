@@ -19,10 +19,10 @@ round trip old, as each would be).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import json
 import math
-import contextlib
 from typing import Any, AsyncIterator, Awaitable, Callable, Optional
 
 from aiohttp import web

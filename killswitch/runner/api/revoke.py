@@ -26,8 +26,8 @@ from typing import Any, Awaitable, Callable
 
 from aiohttp import web
 
-from .access import caller
 from ..api_request import MAX_REASON, bad, fields, show, string_field
+from .access import caller
 
 _UNKNOWN = ("UNKNOWN_SCOPE", "UNKNOWN_ACCOUNT")
 

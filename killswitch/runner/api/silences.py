@@ -37,8 +37,8 @@ from typing import Any, Awaitable, Callable, Optional
 
 from aiohttp import web
 
-from .access import caller
 from ..api_request import MAX_REASON, bad, fields, seconds, show, string_field
+from .access import caller
 
 MAX_SILENCE_S = 30 * 86_400
 _BAD_INPUT = ("BAD_MATCHER", "UNKNOWN_LABEL", "SILENCE_TOO_BROAD", "BAD_REQUEST")

@@ -40,12 +40,12 @@ from ...engine.state import PnlMarks, StageState, State, pnl_changes, pnl_marks
 from ...silences import Acknowledgement, Silence, holders
 from ...snapshot import Snapshot
 from ...state.store import PnlSampleRow, StateStore
-from .dms_state import DeadMansSwitch
-from ..lock.lock import LockBook
 from ..lock.evaluation import apply_evaluation
+from ..lock.lock import LockBook
+from ..storeio import StoreIO
+from .dms_state import DeadMansSwitch
 from .residuals import ResidualBook
 from .revoke_state import RevokeBook
-from ..storeio import StoreIO
 
 STATE_DOC_VERSION = 1
 

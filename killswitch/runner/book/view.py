@@ -26,8 +26,8 @@ if TYPE_CHECKING:  # pragma: no cover - annotations only
     from ...engine.state import State
     from ...silences import Acknowledgement, Silence
     from ...snapshot import Snapshot
-    from .dms_state import DeadMansSwitch
     from ..lock.lock import LockBook
+    from .dms_state import DeadMansSwitch
     from .residuals import ResidualBook
     from .revoke_state import RevokeBook
 

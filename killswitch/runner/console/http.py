@@ -32,8 +32,7 @@ from aiohttp import web
 from ...markdown import markdown_html
 from ..api_request import ApiError, bad, path_name, show
 from .firm_strip import firm_alert, strip_of
-from .model import _when as when
-from .model import page_model
+from .model import _when as when, page_model
 from .positions_model import positions_model
 from .silences_model import with_silences
 

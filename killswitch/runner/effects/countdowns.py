@@ -32,13 +32,13 @@ from adapters.base import AdapterError, CancelSelector
 from ...engine.evaluate import Evaluation
 from ...engine.state import forget_heartbeats, record_heartbeat
 from ...state.store import StateStore
-from .beat_sources import SourceGate, named_by
 from ..book.book import Book
-from ..lock.lock import DEAD_MANS_SWITCH, iso_ms
-from ..collaborators import Audits
 from ..book.dms_state import SourceStatus
+from ..collaborators import Audits
+from ..lock.lock import DEAD_MANS_SWITCH, iso_ms
 from ..storeio import StoreIO
 from ..venue.port import Venues
+from .beat_sources import SourceGate, named_by
 
 DMS_SHOWN = 20  # sources (and watched sources never heard from) the status lists: the most urgent
 DMS_ALL = "/v1/status?dms=all"  # where the status lists every one (and GET /v1/dms, the switch alone)

@@ -46,9 +46,9 @@ from ...metrics import Registry
 from ...snapshot import Snapshot
 from ...state.store import StateStore
 from ..book.book import Book
+from ..book.revoke_state import ALLOWED, REVOKED, Hold, Permission, holder_of, permission_status
 from ..collaborators import Fences, Saves
 from ..lock.lock import iso_ms
-from ..book.revoke_state import ALLOWED, REVOKED, Hold, Permission, holder_of, permission_status
 from ..storeio import StoreIO
 from ..venue.port import Venues
 

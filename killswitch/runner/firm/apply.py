@@ -34,13 +34,24 @@ import logging
 import threading
 from typing import Any, Callable, Optional, Sequence
 
-from ...firm.directives import (CANCEL_ORDERS, CLOSE_ALL, FIRM_HOLD_PREFIX, LOCK, PER_ACCOUNT, RESET, UNLOCK, Directive,
-                                inherited, locks_in_force, targets)
+from ...firm.directives import (
+    CANCEL_ORDERS,
+    CLOSE_ALL,
+    FIRM_HOLD_PREFIX,
+    LOCK,
+    PER_ACCOUNT,
+    RESET,
+    UNLOCK,
+    Directive,
+    inherited,
+    locks_in_force,
+    targets,
+)
 from ...orders import CancelIntent
 from ...policy.accounts_doc import Account
 from ...state.store import FencedError, StoreError
-from .ports import ShardPorts
 from ..view import ChangeResult
+from .ports import ShardPorts
 
 log = logging.getLogger("killswitch.firm")
 

@@ -57,12 +57,12 @@ from ...metrics import Registry
 from ...state.firm_tables import NOTIFY_CHANNEL
 from ...state.store import FencedError, StoreError
 from ..readout.armed import BlindReports
+from ..view import ChangeResult, ResetResult
 from .apply import DirectiveApplier, Listener, firm_scope
 from .entries import FirmOutbox
-from .publish import FactsPublisher
 from .ports import ShardPorts
+from .publish import FactsPublisher
 from .resets import relatch_of, route_reset, take_resets
-from ..view import ChangeResult, ResetResult
 
 
 class FirmLink:

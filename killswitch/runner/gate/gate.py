@@ -48,14 +48,12 @@ from typing import Any, Iterator, Mapping, Optional, Sequence, Union
 
 from ...figures import money
 from ...snapshot import columns_of
+from ..lock.lock import DEAD_MANS_SWITCH, OPERATOR, LockBook, LockStatus
 from .limits import within_limits
+from .limits_state import GateLimits
 from .placement import Placement, place
 from .request import Decision, OrderRequest, deny, lock_keys, parse_request
-from .limits_state import GateLimits
-from ..lock.lock import DEAD_MANS_SWITCH, OPERATOR, LockBook, LockStatus
 from .resume_plan import Resumption, resume_limits
-
-
 
 # --- positions ------------------------------------------------------------------------------------------
 

@@ -17,10 +17,10 @@ from __future__ import annotations
 from typing import Optional, Sequence
 
 from ...engine.limits import MESSAGE_RATE, Breach, LimitOrder, breaches_in
+from ..lock.lock import GLOBAL_SCOPE
+from .limits_state import BucketKey, GateLimits
 from .placement import Placement
 from .request import Decision, OrderRequest
-from .limits_state import BucketKey, GateLimits
-from ..lock.lock import GLOBAL_SCOPE
 
 
 def within_limits(req: OrderRequest, limits: GateLimits, placement: Optional[Placement],

@@ -17,9 +17,9 @@ from dataclasses import dataclass, field
 from typing import Iterable, Mapping, Optional
 
 from ...figures import money
-from .request import Decision, OrderRequest, deny
 from ..lock.lock import GLOBAL_SCOPE
 from ..names import Catalog, close_matches
+from .request import Decision, OrderRequest, deny
 
 # An order is refused beyond these, whatever the lock says: no venue lists a market where 1e12
 # contracts is an order, and no venue lends more than 125 times an account's equity.

@@ -51,11 +51,11 @@ from dataclasses import dataclass
 from typing import Any, Callable, Mapping, Optional
 
 from ...engine.limit_tables import LimitTables
+from ..lock.lock import LockBook
 from .gate import HeldByAccount, HeldPositions, check_order
+from .limits_state import GateLimits, MessageBuckets
 from .placement import Placement
 from .request import Decision
-from .limits_state import GateLimits, MessageBuckets
-from ..lock.lock import LockBook
 from .resume_plan import Resumption
 
 log = logging.getLogger("killswitch.runner.gate_view")

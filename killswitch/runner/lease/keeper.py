@@ -61,8 +61,8 @@ from .counts import LeaseCounts
 from .log import LeaseLog
 
 if TYPE_CHECKING:
-    from ...state.store import Lease, StateStore
     from ...metrics import Registry
+    from ...state.store import Lease, StateStore
     from ..storeio import StoreIO
 
 log = logging.getLogger("killswitch.runner.lease")  # the name log lines and their queries know it by

@@ -26,9 +26,9 @@ from typing import Any, Callable, Optional, Sequence
 
 from ...state.store import FencedError, RunbookRecord, StateStore, StoreError
 from ..book.book import Book
+from ..storeio import StoreIO
 from .keeper import LeaseKeeper
 from .log import LeaseLog
-from ..storeio import StoreIO
 from .turn import Turn
 
 __all__ = ["FencedAudit", "Leadership", "Turn"]

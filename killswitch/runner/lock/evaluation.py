@@ -12,7 +12,6 @@ from typing import Any
 
 from .lock import LockBook
 
-
 # the stage of a policy's hold on a scope it is blind in (``spec.while_blind``): no stage of it
 WHILE_BLIND_STAGE = 0
 

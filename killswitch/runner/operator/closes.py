@@ -53,23 +53,23 @@ from typing import Any, Callable, Mapping, Optional, Sequence
 
 from ...compile.graph import StageNode
 from ...compile.node_build import kind_action
-from ...policy.kinds import close_all, close_positions
-from ...policy.kinds.close_positions import ClosePositions
 from ...engine.planner import plan
 from ...engine.scope import instances
 from ...events import MANUAL_CLOSE, Event
+from ...policy.kinds import close_all, close_positions
+from ...policy.kinds.close_positions import ClosePositions
 from ...snapshot import Snapshot
 from ...state.store import FencedError, StateStore
 from ..book.view import BookView
-from .close_plans import Envelope, PlanLegs, PreviewLedger, default_max_notional, gone, refusal, unknown_preview
+from ..collaborators import Emits, Names
 from ..lease.leadership import Leadership
 from ..lock.lock import iso_ms
 from ..names import close_matches
+from ..storeio import StoreIO
 from ..venue.settled import take_off_fills
 from ..venue.shortfalls import MAX_HELD_ROUNDS
-from ..collaborators import Emits, Names
-from ..storeio import StoreIO
 from ..view import CloseResult, PlannedOrder
+from .close_plans import Envelope, PlanLegs, PreviewLedger, default_max_notional, gone, refusal, unknown_preview
 
 MAX_TRACKED_CLOSES = 100  # manual closes whose progress ``close_progress`` can still tell
 RECOVER_WITHIN_MS = 5 * 60_000  # a request no tick planned before a stop is carried out if this recent

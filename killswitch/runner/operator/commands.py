@@ -27,21 +27,21 @@ from ...engine.stages import StageTransition, approve_reset
 from ...engine.state import StageState
 from ...events import RESET, Event
 from ...state.store import FencedError, StateStore
-from ..effects import beat_sources
 from ..book.book import Book
-from .closes import by
 from ..book.dms_state import DeadMansSwitch
-from ..lease.leadership import Leadership
-from ..watch.enforce import enforce_details
-from ..lock.lock import DEAD_MANS_SWITCH, NOT_A_POLICY, OPERATOR, LockBook, iso_ms
 from ..book.resuming import Resumptions
 from ..book.revoke_state import holder_of
-from ..effects.revokes import Revokes
-from ..names import close_matches
 from ..collaborators import Emits, Names, Saves
-from ..storeio import StoreIO
+from ..effects import beat_sources
+from ..effects.revokes import Revokes
+from ..lease.leadership import Leadership
+from ..lock.lock import DEAD_MANS_SWITCH, NOT_A_POLICY, OPERATOR, LockBook, iso_ms
+from ..names import close_matches
 from ..readout.relatch import relatch_unconfirmed, still_firing, taken
+from ..storeio import StoreIO
 from ..view import ChangeResult, ResetResult, TriggerStatus
+from ..watch.enforce import enforce_details
+from .closes import by
 
 Update = Callable[[LockBook, DeadMansSwitch], tuple[LockBook, DeadMansSwitch]]
 

@@ -27,24 +27,34 @@ from dataclasses import replace
 from typing import Any, Callable, Optional, Sequence
 
 from ...state.store import StateStore
-from ..readout.charts import ChartHistory
-from .closes import ManualCloses
 from ..collaborators import Audits
-from .commands import OperatorCommands
 from ..effects.countdowns import Countdowns
 from ..firm.ports import FirmRoutes, FirmSlot
 from ..gate.request import Decision
+from ..lease.turn import Turn
+from ..readout.charts import ChartHistory
+from ..readout.readout import Readout
+from ..silence.silences import Silences
+from ..silence.view import SilencePreview
+from ..storeio import StoreIO
+from ..view import (
+    ActionPreview,
+    ChangeResult,
+    CloseResult,
+    IncidentStatus,
+    PositionsStatus,
+    ResetResult,
+    RunnerStatus,
+    SilenceResult,
+    SilenceStatus,
+    TriggerStatus,
+)
+from .closes import ManualCloses
+from .commands import OperatorCommands
 from .oplog import said
 from .positions import PositionsReadout
 from .previews import Previews
-from ..readout.readout import Readout
 from .revoke_commands import OperatorRevokes
-from ..silence.view import SilencePreview
-from ..silence.silences import Silences
-from ..storeio import StoreIO
-from ..lease.turn import Turn
-from ..view import (ActionPreview, ChangeResult, CloseResult, IncidentStatus, PositionsStatus, ResetResult,
-                    RunnerStatus, SilenceResult, SilenceStatus, TriggerStatus)
 
 
 class Desk:

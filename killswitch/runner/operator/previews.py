@@ -18,16 +18,23 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any, Callable, Optional, Sequence
 
-from ..collaborators import Names
 from ..book.view import BookView
-from .close_plans import default_max_notional
-from .closes import ManualCloses
-from .commands import (lift_unlocked, lock_ttl_ms, locked_reason, operator_lock, trial_reset, unlock_decision,
-                       unlocked_reason)
+from ..collaborators import Names
 from ..lease.leadership import Leadership
 from ..lock.lock import NOT_A_POLICY, OPERATOR, LockBook, iso_ms
 from ..readout.relatch import still_firing
 from ..view import ActionPreview, PlannedOrder, TriggerStatus
+from .close_plans import default_max_notional
+from .closes import ManualCloses
+from .commands import (
+    lift_unlocked,
+    lock_ttl_ms,
+    locked_reason,
+    operator_lock,
+    trial_reset,
+    unlock_decision,
+    unlocked_reason,
+)
 
 
 class Previews:

@@ -27,13 +27,13 @@ import hashlib
 from typing import Callable, Optional
 
 from ...state.store import FencedError
-from ..book.view import BookView
-from .closes import by
-from ..collaborators import Emits, Names, Saves
-from ..lease.leadership import Leadership
 from ..book.revoke_state import OPERATOR, Hold, holder_of
+from ..book.view import BookView
+from ..collaborators import Emits, Names, Saves
 from ..effects.revokes import Revokes
+from ..lease.leadership import Leadership
 from ..view import ActionPreview, ChangeResult
+from .closes import by
 
 MAX_APPROVALS = 10
 

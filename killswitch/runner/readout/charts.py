@@ -27,12 +27,12 @@ from typing import Any, Callable, Optional, Union
 from ...engine.evaluate import Evaluation
 from ...metrics import Registry
 from ...state.store import FencedError, SignalSampleRow, StateStore, StoreError
-from ..collaborators import Audits, Names
-from .armed import coverage_rows
 from ..book.view import BookView
-from .chart_values import ScopeChart, build_chart, sample_of
+from ..collaborators import Audits, Names
 from ..names import Unknown
 from ..storeio import StoreIO
+from .armed import coverage_rows
+from .chart_values import ScopeChart, build_chart, sample_of
 
 HOUR_MS = 3_600_000
 RETENTION_MS = 12 * HOUR_MS  # samples kept; the longest window a chart shows

@@ -28,8 +28,8 @@ from __future__ import annotations
 from typing import Iterable, Optional
 
 from ... import __version__
-from ...metrics import Registry
 from ...engine.triggers import recorded
+from ...metrics import Registry
 from ..book.view import BookView
 
 

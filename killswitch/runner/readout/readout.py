@@ -30,28 +30,37 @@ from ...metrics import CollectedPage, Registry, exposition, runner_registry
 from ...policy.expr import ValueType, value_text
 from ...policy.expr_eval import Comparison
 from ...state.store import StateStore
-from .armed import coverage_rows
-from ..book.view import BookView
-from ..effects.countdowns import DMS_SHOWN, Countdowns
-from ..sinks.fanout import SinkFanout
-from ..venue.fetches import FetchHealth
-from ..venue.streams import StreamWatch
-from .gauges import collect_book_families
-from ..gate.gate import binding_lock
-from ..gate.request import Decision, lock_keys
-from ..gate.view import GateView, PublishedGate, answer
-from .catalog_build import Known
-from ..lease.leadership import Leadership
-from ..gate.limits_state import LimitsState
-from .planned import PlannedOrders
 from ..book.resuming import Resumptions
 from ..book.revoke_state import permission_status
+from ..book.view import BookView
+from ..effects.countdowns import DMS_SHOWN, Countdowns
+from ..gate.gate import binding_lock
+from ..gate.limits_state import LimitsState
+from ..gate.request import Decision, lock_keys
+from ..gate.view import GateView, PublishedGate, answer
+from ..lease.leadership import Leadership
 from ..silence.check import incident_labels
 from ..silence.silences import ack_fields, holding_back
 from ..sinks.context import stage_incidents
+from ..sinks.fanout import SinkFanout
 from ..storeio import StoreIO
-from ..view import (ApprovalRow, IncidentStatus, OrderRow, ReceiverFailure, ResidualStatus, RunnerStatus, ScopeStatus,
-                    ThresholdCheck, TriggerStatus)
+from ..venue.fetches import FetchHealth
+from ..venue.streams import StreamWatch
+from ..view import (
+    ApprovalRow,
+    IncidentStatus,
+    OrderRow,
+    ReceiverFailure,
+    ResidualStatus,
+    RunnerStatus,
+    ScopeStatus,
+    ThresholdCheck,
+    TriggerStatus,
+)
+from .armed import coverage_rows
+from .catalog_build import Known
+from .gauges import collect_book_families
+from .planned import PlannedOrders
 from .weights import VenueWeights
 
 MAX_INCIDENT_ORDERS = 200  # orders listed per incident (the latest); its counts cover them all

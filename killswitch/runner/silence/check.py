@@ -25,8 +25,8 @@ from __future__ import annotations
 from typing import Iterable, Mapping, Optional, Sequence
 
 from ...events import MANUAL_CLOSE, STAGE_TRANSITION, scope_labels
-from ...silences import Silence
 from ...policy.matchers import LabelMatcher
+from ...silences import Silence
 from ..book.view import BookView
 from ..names import Catalog, Unknown, close_matches
 from .view import HeldPage, SilencePreview, summary

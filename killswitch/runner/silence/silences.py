@@ -25,18 +25,18 @@ from typing import Any, Awaitable, Callable, Container, Mapping, Optional, Seque
 
 from ...engine.stages import decision_id
 from ...events import INCIDENT_ACKNOWLEDGED, Event
-from ...silences import Acknowledgement, Silence, holders, own_words
 from ...policy.matchers import PAGE_LABELS, LabelMatcher, SilenceError, close_names, matcher_problem, parse_matchers
+from ...silences import Acknowledgement, Silence, holders, own_words
 from ...state.store import FencedError, StateStore
 from ..book.book import Book
 from ..book.view import BookView
 from ..lease.leadership import Leadership
 from ..names import Catalog
+from ..storeio import StoreIO
 from ..venue.shortfalls import manual_scope
+from ..view import AckStatus, ChangeResult, SilenceResult, SilenceStatus
 from .check import Incidents, idle, page_labels, preview, value_problem
 from .view import SilencePreview
-from ..storeio import StoreIO
-from ..view import AckStatus, ChangeResult, SilenceResult, SilenceStatus
 
 MAX_SILENCE_S = 30 * 86_400
 SHOWN_EXPIRED_MS = 86_400_000  # expired silences listed for a day after they end

@@ -21,10 +21,10 @@ from typing import TYPE_CHECKING, Any, Callable, Mapping, Optional, Protocol, Se
 from ...engine.stages import decision_id
 
 if TYPE_CHECKING:  # pragma: no cover - annotations only
-    from ...state.store import RunbookRecord, StateStore
     from ...compile.graph import DecisionGraph
     from ...events import Sink, SinkStore, StoredRunbook
     from ...snapshot import Snapshot
+    from ...state.store import RunbookRecord, StateStore
     from ..book.view import BookView
 
 

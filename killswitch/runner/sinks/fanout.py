@@ -16,8 +16,18 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING, Any, Callable, Mapping, Optional, Protocol, Sequence
 
-from ...events import (CollectingSink, Event, HoldingSink, PagingSink, ReportingSink, RestoringSink, Sink, SinkContext,
-                       StatefulSink, TickFacts)
+from ...events import (
+    CollectingSink,
+    Event,
+    HoldingSink,
+    PagingSink,
+    ReportingSink,
+    RestoringSink,
+    Sink,
+    SinkContext,
+    StatefulSink,
+    TickFacts,
+)
 
 if TYPE_CHECKING:
     from ...metrics import Registry

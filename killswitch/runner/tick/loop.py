@@ -60,15 +60,16 @@ from ...engine.columns import load_arrays
 from ...engine.evaluate import Evaluation
 from ...events import DEPOSED, DMS_FIRED, ORDER_FAILED, SNAPSHOT_FAILED, Event, ReloadingSink
 from ...state.store import FencedError, StateStore, StoreError
+from ..lease.keeper import LeaseKeeper
 from ..readout.armed import BlindReports, log_changes
 from ..venue.depth import BOOK_TIMEOUT_S, plan_with_books
-from ..venue.port import Venues
 from ..venue.execution import ExecutionReport
-from .gc_pause import CollectorPause
-from ..lease.keeper import LeaseKeeper
-from .parts import RunnerParts
+from ..venue.port import Venues
 from ..venue.rejections import CLOSE_REJECTED
 from ..venue.shortfalls import MAX_CLOSE_RETRIES
+from .gc_pause import CollectorPause
+from .parts import RunnerParts
+
 
 def wall_ms() -> int:
     return int(time.time() * 1000)

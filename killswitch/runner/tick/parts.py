@@ -15,32 +15,32 @@ from dataclasses import dataclass, field
 from typing import Callable, Optional
 
 from ..book.book import Book
-from ..readout.catalog_build import Known
-from ..readout.charts import ChartHistory
+from ..book.resuming import Resumptions
+from ..effects.countdowns import Countdowns
+from ..effects.revokes import Revokes
+from ..firm.ports import FirmSlot
+from ..lease.leadership import Leadership, Turn
 from ..operator.closes import ManualCloses
 from ..operator.commands import OperatorCommands
-from ..effects.countdowns import Countdowns
-from ..watch.enforcement import Enforcement
-from ..sinks.entries import EntryOutbox
-from ..watch.entry_watch import EntryWatch
-from ..venue.executor import Executor
-from ..firm.ports import FirmSlot
-from ..sinks.fanout import SinkFanout
-from ..venue.fetches import FetchHealth
-from ..lease.leadership import Leadership, Turn
-from ..venue.modes import ModeWatch
-from .persist import Persistence
 from ..operator.positions import PositionsReadout
 from ..operator.previews import Previews
-from ..readout.readout import Readout
-from ..venue.rejections import CloseRejections
-from ..book.resuming import Resumptions
 from ..operator.revoke_commands import OperatorRevokes
-from ..effects.revokes import Revokes
-from ..venue.shortfalls import Shortfalls
+from ..readout.catalog_build import Known
+from ..readout.charts import ChartHistory
+from ..readout.readout import Readout
 from ..silence.silences import Silences
+from ..sinks.entries import EntryOutbox
+from ..sinks.fanout import SinkFanout
 from ..storeio import StoreIO
+from ..venue.executor import Executor
+from ..venue.fetches import FetchHealth
+from ..venue.modes import ModeWatch
+from ..venue.rejections import CloseRejections
+from ..venue.shortfalls import Shortfalls
 from ..venue.streams import StreamWatch
+from ..watch.enforcement import Enforcement
+from ..watch.entry_watch import EntryWatch
+from .persist import Persistence
 
 
 @dataclass

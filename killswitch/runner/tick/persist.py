@@ -20,11 +20,11 @@ from typing import Any, Callable, Optional, Sequence
 
 from ...state.store import StateStore
 from ..book.book import Book
-from ..sinks.entries import EntryOutbox
-from ..sinks.fanout import SinkFanout
+from ..book.resuming import Resumptions
 from ..lease.leadership import Leadership
 from ..lock.file import write_lock_file
-from ..book.resuming import Resumptions
+from ..sinks.entries import EntryOutbox
+from ..sinks.fanout import SinkFanout
 from ..storeio import StoreIO
 
 

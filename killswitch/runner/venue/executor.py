@@ -78,12 +78,22 @@ from adapters.base import AdapterError, CancelSelector, SendWithheld, send_gate
 from ...engine.plans import Plan
 from ...orders import PLANNED_KIND, CancelIntent, OrderIntent, planned_payloads, position_of, send_order
 from ...state.store import IntentRow, StateStore, canonical_json
-from .execution import FINAL, REMAINDER_OPEN, RESTING, UNCLEAR, ExecutionReport, Leg, OrderOutcome, account_key, \
-    filled_short, leg_of
 from ..lease.leadership import FencedAudit
-from .reconcile import Reconciliation
 from ..storeio import StoreIO
+from .execution import (
+    FINAL,
+    REMAINDER_OPEN,
+    RESTING,
+    UNCLEAR,
+    ExecutionReport,
+    Leg,
+    OrderOutcome,
+    account_key,
+    filled_short,
+    leg_of,
+)
 from .port import NO_ADAPTER, VenuePort, Venues
+from .reconcile import Reconciliation
 
 log = logging.getLogger("killswitch.runner.executor")
 

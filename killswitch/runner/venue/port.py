@@ -24,8 +24,21 @@ import logging
 from collections import Counter
 from typing import Any, Awaitable, Callable, Iterator, Mapping, Optional, TypeVar
 
-from adapters.base import (AdapterError, CancelResult, CancelSelector, Capabilities, DmsStatus, ExchangeAdapter,
-                           OrderResult, PermissionResult, PositionMode, Reason, StreamHealth, WeightCount, order_rates)
+from adapters.base import (
+    AdapterError,
+    CancelResult,
+    CancelSelector,
+    Capabilities,
+    DmsStatus,
+    ExchangeAdapter,
+    OrderResult,
+    PermissionResult,
+    PositionMode,
+    Reason,
+    StreamHealth,
+    WeightCount,
+    order_rates,
+)
 
 from ...orders import OrderIntent
 from ...snapshot import FetchStatus, Order, OrderBook, Snapshot

@@ -22,9 +22,9 @@ from adapters.base import AdapterError, CancelSelector, OrderResult, Reason
 
 from ...orders import OrderIntent
 from ...state.store import StateStore
-from .execution import FINAL, REMAINDER_CANCELED, RESTING, ExecutionReport, account_key, filled_short
 from ..lease.leadership import FencedAudit
 from ..storeio import StoreIO
+from .execution import FINAL, REMAINDER_CANCELED, RESTING, ExecutionReport, account_key, filled_short
 from .port import VenuePort, Venues
 
 

@@ -28,11 +28,11 @@ from ...engine.stages import decision_id as make_id
 from ...events import CLOSE_RESIDUAL, CLOSE_RETRIES_EXHAUSTED, Event
 from ...state.store import StateStore
 from ..book.book import Book
-from .execution import ended_short
-from .rejections import CLOSE_REJECTED
 from ..book.residuals import BELOW_MINIMUM, CLOSE_RETRIES_EXHAUSTED as RETRIES_SPENT, Residual
 from ..collaborators import Audits, Saves
 from ..storeio import StoreIO
+from .execution import ended_short
+from .rejections import CLOSE_REJECTED
 
 MAX_CLOSE_RETRIES = 20  # re-plans of an entry's closes that ended short
 # rounds an entry's closes may wait behind earlier orders of ours (a minute of 200 ms ticks): a

@@ -53,8 +53,8 @@ Must not: read the clock, do I/O, or consult anything but its arguments.
 from __future__ import annotations
 
 import math
-from functools import partial
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any, Callable, Iterable, Mapping, Optional, Sequence
 
 from ...engine.amounts import _floor_step

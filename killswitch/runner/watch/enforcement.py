@@ -67,13 +67,13 @@ from ...orders import CancelIntent
 from ...snapshot import Snapshot
 from ...state.store import FencedError, StateStore
 from ..book.book import Book
-from .enforce import OrderCheck, SizesMemo, Violation, enforce_of, watch as decide
-from ..venue.execution import leg_of
 from ..gate.request import lock_keys
 from ..lease.leadership import Leadership
 from ..lock.lock import GLOBAL_SCOPE, LockStatus
 from ..storeio import StoreIO
+from ..venue.execution import leg_of
 from ..venue.port import Venues
+from .enforce import OrderCheck, SizesMemo, Violation, enforce_of, watch as decide
 
 log = logging.getLogger("killswitch.runner.enforcement")
 

@@ -54,9 +54,9 @@ from ...metrics import Registry
 from ...orders import CancelIntent
 from ...snapshot import Order, Snapshot
 from ...state.store import FencedError, StoreError
+from ..venue.port import Venues
 from .enforce import LOCK_VIOLATION, Violation, entry
 from .enforcement import Enforcement
-from ..venue.port import Venues
 
 log = logging.getLogger("killswitch.runner.entry_watch")
 

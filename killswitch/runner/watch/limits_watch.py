@@ -28,8 +28,8 @@ from ...engine.limits import GROSS, ORDER_NOTIONAL, ORDER_QUANTITY, POSITION, PR
 from ...engine.scope import account_key
 from ...snapshot import Order, Snapshot
 from ..book.view import BookView
-from .enforce import Flag
 from ..gate.limits_state import LimitsState
+from .enforce import Flag
 
 LIMIT_VIOLATION = "LIMIT_VIOLATION"
 # the breaches an order makes by itself (see the module doc for those left to the gate)

@@ -13,10 +13,10 @@ from pathlib import Path
 import pytest
 
 from killswitch.compile.compiler import compile_documents
-from killswitch.preview.plan import plan_ticks
 from killswitch.policy.load import load_sources
-from killswitch.render.plan import plan_json, plan_markdown, plan_text
+from killswitch.preview.plan import plan_ticks
 from killswitch.preview.replay import read_ticks
+from killswitch.render.plan import plan_json, plan_markdown, plan_text
 from killswitch.sources import read_sources
 from tests.conftest import ROOT, check_golden
 from tests.recordings import failing_ticks

@@ -16,8 +16,8 @@ import pytest
 from killswitch.compile.compiler import compile_documents
 from killswitch.policy.load import load_sources
 from killswitch.runbooks.incident import DEFAULT_TEMPLATE, template_for
-from killswitch.runbooks.sample import sample_incident
 from killswitch.runbooks.render import render_runbook
+from killswitch.runbooks.sample import sample_incident
 from killswitch.runbooks.templates import Templates
 from killswitch.sources import read_sources
 from tests.conftest import ROOT, check_golden
