@@ -22,36 +22,18 @@ anything (the view does), or import :mod:`.api` (which imports it).
 
 from __future__ import annotations
 
-from typing import Any, Awaitable, Callable
-
 from aiohttp import web
 
 from ..api_request import MAX_REASON, bad, fields, show, string_field
 from .access import caller
-
-_UNKNOWN = ("UNKNOWN_SCOPE", "UNKNOWN_ACCOUNT")
-
-
-def answer_status(done: bool, why: str) -> int:
-    code = why.split(":", 1)[0]
-    if done:
-        return 200
-    return 400 if code == "BAD_REQUEST" else 404 if code in _UNKNOWN else 503 if code == "NOT_LEADER" else 409
+from .changes import ChangeHandlers
 
 
-class RevokeHandlers:
-    """``call`` runs a view call (the API's ``_call``), ``reply`` renders JSON (``_json``),
-    ``body`` reads a request's strict JSON object."""
+class RevokeHandlers(ChangeHandlers):
+    """An operator's revoke and restore of the bots' keys (see :class:`.changes.ChangeHandlers`)."""
 
-    def __init__(self, view: Any, call: Callable[..., Awaitable[Any]], reply: Callable[[int, Any], web.Response],
-                 body: Callable[[web.Request], Awaitable[dict]]):
-        self.view, self.call, self.reply, self.body = view, call, reply, body
-
-    def _result(self, result: Any, what: str) -> web.Response:
-        done, why = result.done, result.reason
-        if not isinstance(done, bool) or not isinstance(why, str):
-            raise TypeError(f"{what}() must return a ChangeResult")
-        return self.reply(answer_status(done, why), {"done": done, "reason": why})
+    UNKNOWN = frozenset({"UNKNOWN_SCOPE", "UNKNOWN_ACCOUNT"})
+    UNAVAILABLE = frozenset({"NOT_LEADER"})
 
     async def preview(self, request: web.Request) -> web.Response:
         body = await self.body(request)

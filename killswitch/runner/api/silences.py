@@ -33,24 +33,15 @@ anything (the view does), or import :mod:`.api` (which imports it).
 
 from __future__ import annotations
 
-from typing import Any, Awaitable, Callable, Optional
+from typing import Any, Optional
 
 from aiohttp import web
 
 from ..api_request import MAX_REASON, bad, fields, seconds, show, string_field
 from .access import caller
+from .changes import ChangeHandlers
 
 MAX_SILENCE_S = 30 * 86_400
-_BAD_INPUT = ("BAD_MATCHER", "UNKNOWN_LABEL", "SILENCE_TOO_BROAD", "BAD_REQUEST")
-_UNKNOWN = ("UNKNOWN_SILENCE", "UNKNOWN_INCIDENT", "UNKNOWN_POLICY", "UNKNOWN_SCOPE", "UNKNOWN_VENUE",
-            "UNKNOWN_ACCOUNT", "UNKNOWN_STRATEGY", "UNKNOWN_SYMBOL")
-
-
-def answer_status(done: bool, why: str) -> int:
-    code = why.split(":", 1)[0]
-    if done:
-        return 200
-    return 400 if code in _BAD_INPUT else 404 if code in _UNKNOWN else 409
 
 
 def _matchers(body: dict) -> tuple[list[str], Optional[str]]:
@@ -64,20 +55,16 @@ def _matchers(body: dict) -> tuple[list[str], Optional[str]]:
     return [string_field({"matcher": m}, "matcher", 600, free_text=True) for m in matchers], incident
 
 
-class SilenceHandlers:
-    """``call`` runs a view call (the API's ``_call``), ``reply`` renders JSON (``_json``),
-    ``body`` reads a request's strict JSON object."""
+class SilenceHandlers(ChangeHandlers):
+    """Silences and acknowledgements (see :class:`.changes.ChangeHandlers`)."""
 
-    def __init__(self, view: Any, call: Callable[..., Awaitable[Any]], reply: Callable[[int, Any], web.Response],
-                 body: Callable[[web.Request], Awaitable[dict]]):
-        self.view, self.call, self.reply, self.body = view, call, reply, body
+    BAD_INPUT = frozenset({"BAD_MATCHER", "UNKNOWN_LABEL", "SILENCE_TOO_BROAD", "BAD_REQUEST"})
+    UNKNOWN = frozenset({"UNKNOWN_SILENCE", "UNKNOWN_INCIDENT", "UNKNOWN_POLICY", "UNKNOWN_SCOPE", "UNKNOWN_VENUE",
+                         "UNKNOWN_ACCOUNT", "UNKNOWN_STRATEGY", "UNKNOWN_SYMBOL"})
+    RESULT = "SilenceResult"
 
-    def _result(self, result: Any, what: str) -> web.Response:
-        done, why = result.done, result.reason
-        if not isinstance(done, bool) or not isinstance(why, str):
-            raise TypeError(f"{what}() must return a SilenceResult")
-        return self.reply(answer_status(done, why), {"done": done, "reason": why,
-                                                     "silence": getattr(result, "silence", None)})
+    def _result(self, result: Any, what: str, **extra: Any) -> web.Response:
+        return super()._result(result, what, silence=getattr(result, "silence", None), **extra)
 
     async def list(self, request: web.Request) -> web.Response:
         return self.reply(200, {"silences": await self.call(self.view.silences)})
@@ -98,7 +85,7 @@ class SilenceHandlers:
         fields(body, (), ("matchers", "incident"))
         texts, incident = _matchers(body)
         p = await self.call(self.view.silence_preview, texts, incident)
-        return self.reply(200 if p.ok else answer_status(False, p.reason), p)
+        return self.reply(200 if p.ok else self.status(False, p.reason), p)
 
     async def change(self, request: web.Request) -> web.Response:
         body = await self.body(request)
@@ -133,4 +120,4 @@ class SilenceHandlers:
         done, why = result.done, result.reason
         if not isinstance(done, bool) or not isinstance(why, str):
             raise TypeError("acknowledge() must return a ChangeResult")
-        return self.reply(answer_status(done, why), {"done": done, "reason": why})
+        return self.reply(self.status(done, why), {"done": done, "reason": why})
