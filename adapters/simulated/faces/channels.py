@@ -20,7 +20,7 @@ from aiohttp import web
 
 from ..changes import AccountChanged, AlgoChanged, Change, MarkSet, OrderChanged
 from ..engine import MarketSpec
-from ..stream import PushFace, _Socket, dumps
+from .push import PushFace, _Socket, dumps
 
 LOGIN_WINDOW_S = 30  # a login stamped further than this from the server's clock is refused
 

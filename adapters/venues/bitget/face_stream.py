@@ -53,7 +53,7 @@ from typing import Any, Optional
 from ...simulated.changes import AccountChanged, AlgoChanged, OrderChanged
 from ...simulated.engine import MarketSpec, decimals
 from ...simulated.faces.channels import ChannelFace
-from ...simulated.stream import _Socket, dumps
+from ...simulated.faces.push import _Socket, dumps
 from .face import BitgetFace, bitget_pro_client, ws_urls
 from .face_wire import PRODUCT, _f, _money, _px, _sz, symbol_id
 

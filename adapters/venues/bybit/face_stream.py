@@ -50,8 +50,8 @@ from typing import Any, Callable, Optional
 from aiohttp import web
 
 from ...simulated.changes import AccountChanged, AlgoChanged, Change, LegState, MarkSet, OrderChanged
+from ...simulated.faces.push import PushFace, _Socket, dumps
 from ...simulated.numbers import digits as _digits, fixed as _f, money_text as _money
-from ...simulated.stream import PushFace, _Socket, dumps
 from .face import _Face, ccxt_config, point_ccxt
 from .face_wire import ALGO_STATUS, IDX_OF_LEG
 

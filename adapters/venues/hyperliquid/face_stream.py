@@ -53,7 +53,7 @@ from typing import Any, Optional
 from aiohttp import web
 
 from ...simulated.changes import AccountChanged, AlgoChanged, Change, MarkSet, OrderChanged
-from ...simulated.stream import PushFace, _Socket, dumps
+from ...simulated.faces.push import PushFace, _Socket, dumps
 from .face import _Face
 from .face_identity import ADDRESS_RE
 from .face_keys import addresses

@@ -53,8 +53,8 @@ from typing import Any, Optional
 from ...simulated.changes import AccountChanged, AlgoChanged, OrderChanged
 from ...simulated.engine import MarketSpec, decimals
 from ...simulated.faces.channels import ChannelFace
+from ...simulated.faces.push import _Socket, dumps
 from ...simulated.faces.shared import loopback
-from ...simulated.stream import _Socket, dumps
 from .face import CCXT_OPTIONS, _Okx
 from .face_wire import _f, _money, _sz, inst_id
 
