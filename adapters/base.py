@@ -57,7 +57,9 @@ class Reason(str, Enum):
     EXCHANGE_UNAVAILABLE = "EXCHANGE_UNAVAILABLE"  # 5xx, maintenance, connection refused or reset
     TIMEOUT = "TIMEOUT"  # no answer within the adapter's timeout: the outcome is unknown
     BAD_RESPONSE = "BAD_RESPONSE"  # malformed JSON, missing fields
-    ORDER_NOT_FOUND = "ORDER_NOT_FOUND"
+    ORDER_NOT_FOUND = "ORDER_NOT_FOUND"  # the venue holds no such open order (filled, cancelled, never there)
+    # a cancel the venue answered, after which the order is still listed open (named, not counted done)
+    ORDER_STILL_OPEN = "ORDER_STILL_OPEN"
     INVALID_ORDER = "INVALID_ORDER"  # below minimum, bad precision, bad price
     CLOSE_EXCEEDS_POSITION = "CLOSE_EXCEEDS_POSITION"  # refused locally, never sent
     NOT_REDUCE_ONLY = "NOT_REDUCE_ONLY"  # refused locally, never sent

@@ -47,7 +47,7 @@ import functools
 from typing import TYPE_CHECKING, Any, Mapping, Optional
 
 from ...registry import parts
-from .base import DEFAULT_ORDER_RATE, Countdown, Dialect
+from .base import DEFAULT_ORDER_RATE, CancelAnswer, Countdown, Dialect
 
 if TYPE_CHECKING:  # built when first read (module __getattr__ below)
     DIALECTS: dict[str, Dialect]
@@ -136,6 +136,6 @@ def reduce_only_rejections() -> tuple[str, ...]:
     return tuple(dict.fromkeys(p for d in _dialects().values() for p in d.reduce_only_rejections))
 
 
-__all__ = ["DEFAULT_ORDER_RATE", "DIALECTS", "GENERIC_ORDER_RATES", "KNOWN_RAW_FIELDS", "Countdown", "Dialect",
-           "KnownRawFields", "dialect_for", "order_rate",
+__all__ = ["DEFAULT_ORDER_RATE", "DIALECTS", "GENERIC_ORDER_RATES", "KNOWN_RAW_FIELDS", "CancelAnswer", "Countdown",
+           "Dialect", "KnownRawFields", "dialect_for", "order_rate",
            "reduce_only_rejections", "secret_headers"]

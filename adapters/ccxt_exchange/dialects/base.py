@@ -30,7 +30,7 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass, field
-from typing import Any, Awaitable, Callable, Mapping, NamedTuple, Optional, Protocol
+from typing import Any, Awaitable, Callable, Mapping, NamedTuple, Optional, Protocol, Sequence
 
 from killswitch.weights import Read, SnapshotCost, WeightLimit
 
@@ -188,6 +188,21 @@ class Countdown(Protocol):
 def clamp_seconds(seconds: float, low: int, high: int) -> int:
     """Whole seconds within what the venue accepts, rounded up so a countdown never fires early."""
     return int(min(max(math.ceil(seconds), low), high))
+
+
+class CancelAnswer(NamedTuple):
+    """What a venue's answer to a cancel said, order by order (:meth:`Dialect.cancel_answer`).
+
+    ``done``: the ids it names as cancelled; ``refused``: the ids it refused, each with its own
+    code and words (mapped by the venue's refusal table: an order already filled or gone reads
+    ``ORDER_NOT_FOUND``); ``whole``: an answer that names no order but says every order of the
+    request went (Binance's ``DELETE /fapi/v1/allOpenOrders``: code 200, "done"), which only the
+    open orders listed after it confirm. An id of ``sent`` in neither set, without ``whole``, is
+    unconfirmed: a cap, a race, or an answer cut short; the list read after it decides."""
+
+    done: frozenset[str]
+    refused: Mapping[str, VenueRefusal] = {}
+    whole: bool = False
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -435,6 +450,21 @@ class Dialect(StreamHooks):
         :meth:`cancel_params` of its kind, unless the venue's cancel names more of the order
         (Bitget's plan orders: their own ``planType``, which their ``type`` carries)."""
         return self.cancel_params(order.kind)
+
+    def cancel_answer(self, how: str, answer: Any, sent: Sequence[Any]) -> CancelAnswer:
+        """What the venue's answer to a cancel says of each order ``sent`` (the
+        :class:`killswitch.snapshot.Order` s it was meant to cancel): ``how`` is ``one``
+        (ccxt's ``cancel_order`` of ``sent[0]``: its parsed order), ``symbol`` (``cancel_all_orders``
+        of their symbol: ccxt's list of parsed orders, each with the venue's row in ``info``) or
+        ``batch`` (``cancel_orders`` of their ids). Only what the answer names as cancelled is
+        :attr:`CancelAnswer.done`; a row it refused carries the venue's code and words; an answer
+        that lacks the list its venue documents raises :func:`bad_field` (BAD_RESPONSE), and the
+        orders are listed again, never assumed gone. The generic reading: an order's cancel that
+        did not raise is done; a symbol's is the venue's word for "everything" (:attr:`~CancelAnswer.whole`),
+        which the open orders listed after it confirm."""
+        if how == "one":
+            return CancelAnswer(frozenset(o.id for o in sent[:1]))
+        return CancelAnswer(frozenset(), whole=True)
 
     # --- the venue's raw answers -------------------------------------------------------------
 
