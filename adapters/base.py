@@ -234,12 +234,35 @@ class OrderResult:
 class CancelResult:
     """The venue's answer to a cancel, order by order; or, where the request as a whole failed
     (nothing known cancelled), its reason code and message: set by the runner's one way out
-    (``killswitch.runner.venue.port``), never by an adapter, which raises :class:`AdapterError`."""
+    (``killswitch.runner.venue.port``), never by an adapter, which raises :class:`AdapterError`.
+
+    ``canceled`` holds only what the venue confirmed: named in its answer, or acknowledged as
+    "all of them" and no longer listed open after it. ``failed`` gives every other order meant
+    to go its reason code — ``ORDER_NOT_FOUND`` (not open at the venue: filled, or cancelled
+    elsewhere), ``ORDER_STILL_OPEN`` (listed open after its cancels were answered), the venue's
+    refusal mapped — and ``words`` what the venue said of it, its own code and words where it
+    gave them (``110001 order not exists or too late to cancel``), else ours. ``still_open``:
+    the orders of ``ORDER_STILL_OPEN``, as the last list gave them (symbol, side, amount).
+
+    An adapter's own answer (before the port) may also hold ``unconfirmed`` (sent; its answer
+    named them neither way: a cap, a race, a list cut short) and ``acknowledged`` (its answer
+    said every order of the request went, naming none): the port lists the open orders again and
+    decides them; its result holds neither."""
 
     canceled: tuple[str, ...]
     failed: dict[str, str] = field(default_factory=dict)  # order id → reason code
     reason: Optional[str] = None
     message: str = ""
+    words: dict[str, str] = field(default_factory=dict)  # order id → the venue's code and words, or ours
+    still_open: tuple[Order, ...] = ()
+    unconfirmed: tuple[str, ...] = ()
+    acknowledged: tuple[str, ...] = ()
+
+    def said_of(self, order_id: str) -> str:
+        """``REASON: what the venue said`` of one failed order (its reason alone when nothing was said)."""
+        why = self.failed.get(order_id, "")
+        words = self.words.get(order_id, "")
+        return f"{why}: {words}" if words else why
 
     def said(self) -> str:
         """``REASON: message`` of a request that failed (the reason alone without a message)."""
@@ -420,6 +443,13 @@ class ExchangeAdapter(Protocol):
         """Each listed key's permission as the venue reads it now (``readable=False`` and every
         key ``unknown`` where the venue offers no read)."""
         raise AdapterError(Reason.REVOKE_UNSUPPORTED, "no switch of the keys' trading permission")
+
+    async def open_orders(self, symbols: tuple[str, ...] = ()) -> list[Order]:
+        """Every open order of ``symbols`` (all when empty) as the venue lists them now, read
+        afresh (never a stream's or a cache's view, which may lag a cancel just answered): what
+        the runner's one way out confirms a cancel by. Raises ``AdapterError`` when the venue
+        cannot say (``UNSUPPORTED``: no such read)."""
+        raise AdapterError(Reason.UNSUPPORTED, "no read of the open orders")
 
     async def fetch_order_book(self, symbol: str, depth: int) -> OrderBook:
         """``symbol``'s book, ``depth`` levels a side (what a close is sized against)."""
