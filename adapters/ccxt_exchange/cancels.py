@@ -5,22 +5,71 @@ What it owns
       private stream told of (the venue's list read again only for an id neither holds, or for
       one the venue no longer finds), a whole symbol cancelled through ``cancel_all_orders``
       where the venue has it, once per endpoint the venue cancels its kinds of orders through;
-      a failure of one order reported, not raised (failing to list the open orders raises);
+      each answer read order by order by the dialect (:meth:`~.dialects.base.Dialect.cancel_answer`):
+      only what it names cancelled is ``canceled``, a refused order keeps the venue's code and
+      words, and what the answer named neither way is ``unconfirmed`` (or ``acknowledged``, the
+      venue's "all of them" naming none) for the runner's port to list again and decide
+      (``killswitch.runner.venue.port``); a failure of one order reported, not raised (failing
+      to list the open orders raises);
+    * :meth:`Cancels.open_orders`: the open orders read afresh, what the port confirms by;
     * the symbols the account is exposed on (an open order listed now, a known position), over
       which a per-symbol dead man's switch is armed.
 
 What it must not do
-    keep an order it cancelled in what the adapter knows, or the position the order held back
+    count an order cancelled that the venue's answer did not name; keep an order it cancelled in
+    what the adapter knows, or the position the order held back
     (:meth:`~.known.KnownPositions._released`: the next close reads it afresh).
 """
 
 from __future__ import annotations
 
+import logging
+from dataclasses import dataclass, field
+from typing import Any, Sequence
+
 from killswitch.snapshot import Order
 
 from ..base import AdapterError, CancelResult, CancelSelector, Reason
 from .calls import Op
+from .dialects.base import CancelAnswer
 from .known import KnownPositions
+
+log = logging.getLogger(__package__)
+
+
+@dataclass
+class Tally:
+    """What the answers to one cancel said, order by order, as they come in."""
+
+    canceled: list[str] = field(default_factory=list)
+    failed: dict[str, str] = field(default_factory=dict)
+    words: dict[str, str] = field(default_factory=dict)
+    unconfirmed: list[str] = field(default_factory=list)
+    acknowledged: list[str] = field(default_factory=list)
+
+    def read(self, answer: CancelAnswer, sent: Sequence[Order]) -> None:
+        """One answer's word on each order ``sent`` (an id it names twice counts once; an id it
+        names that was not sent counts as nothing of ours)."""
+        for o in sent:
+            if o.id in answer.done:
+                self.canceled.append(o.id)
+            elif o.id in answer.refused:
+                r = answer.refused[o.id]
+                self.failed[o.id], self.words[o.id] = r.reason, r.text()
+            elif answer.whole:
+                self.acknowledged.append(o.id)
+            else:
+                self.unconfirmed.append(o.id)
+
+    def refused(self, orders: Sequence[Order], e: AdapterError) -> None:
+        """A request that failed as a whole: each of its orders failed with the venue's words."""
+        for o in orders:
+            self.failed[o.id] = e.reason.value
+            self.words[o.id] = e.refusal.text() if e.refusal is not None else e.message
+
+    def result(self) -> CancelResult:
+        return CancelResult(tuple(self.canceled), dict(self.failed), words=dict(self.words),
+                            unconfirmed=tuple(self.unconfirmed), acknowledged=tuple(self.acknowledged))
 
 
 class Cancels(KnownPositions):
@@ -28,7 +77,7 @@ class Cancels(KnownPositions):
 
     # --- cancels ---------------------------------------------------------------------------------------
 
-    async def cancel_orders(self, selector: CancelSelector) -> CancelResult:  # noqa: C901 — issue 67 rewrites the cancel path next
+    async def cancel_orders(self, selector: CancelSelector) -> CancelResult:
         """Cancel open orders: ``order_ids`` if given, else every order of ``selector.symbols``
         (all symbols when empty), all of them or only entries (non-reduce-only). A whole symbol
         goes through ``cancel_all_orders`` when the venue has it; otherwise, and for entries,
@@ -36,70 +85,109 @@ class Cancels(KnownPositions):
         to list the open orders raises."""
 
         self._orders_at = None  # the next snapshot lists the open orders again
+        if selector.which not in ("all", "entries"):
+            raise AdapterError(Reason.INVALID_ORDER, f"cancel which={selector.which!r}", venue=self.venue)
 
-        async def body(op: Op) -> CancelResult:  # noqa: C901 — as cancel_orders above
+        async def body(op: Op) -> CancelResult:
             await self._ensure_markets(op)
-            if selector.which not in ("all", "entries"):
-                raise AdapterError(Reason.INVALID_ORDER, f"cancel which={selector.which!r}", venue=self.venue)
-            failed: dict[str, str] = {}
-            canceled: list[str] = []
+            tally = Tally()
             if selector.order_ids:
-                # the orders the last list held, and those the private stream has told of since (a
-                # streamed snapshot's orders are the stream's): listing every open order again costs
-                # the venue's heaviest read (Binance: 40 of its weight, paced at seconds by the
-                # client), which a cancel of orders just seen on the stream need not wait for
-                known = self._orders if self._stream is None else {**self._orders, **self._stream.state.orders}
-                listed = any(i not in known for i in selector.order_ids)
-                if listed:
-                    known = await self._list_open(op)
-                targets = []
-                for oid in selector.order_ids:
-                    if oid in known:
-                        targets.append(known[oid])
-                    else:
-                        failed[oid] = Reason.ORDER_NOT_FOUND.value
-                await self._cancel_each(op, targets, canceled, failed)
-                missed = [o for o in targets if failed.get(o.id) == Reason.ORDER_NOT_FOUND.value]
-                if missed and not listed:  # what was known of them may be stale: the venue's list decides
-                    fresh = await self._list_open(op)
-                    again = [fresh[o.id] for o in missed if o.id in fresh]
-                    for o in again:
-                        del failed[o.id]
-                    await self._cancel_each(op, again, canceled, failed)
-                self._released({o.symbol for o in targets})
-                return CancelResult(tuple(canceled), failed)
-
-            open_orders = await self._list_open(op, selector.symbols)
-            wanted = set(selector.symbols)
-            by_symbol: dict[str, list[Order]] = {}
-            for o in open_orders.values():
-                if wanted and o.symbol not in wanted:
-                    continue
-                if selector.which == "entries" and o.reduce_only:
-                    continue
-                by_symbol.setdefault(o.symbol, []).append(o)
-            for symbol in sorted(by_symbol):
-                # one cancel per endpoint the venue cancels its kinds of orders through (Binance
-                # and OKX cancel conditional orders through their algo service)
-                groups: dict[tuple, list[Order]] = {}
-                for o in by_symbol[symbol]:
-                    groups.setdefault(tuple(sorted(self.dialect.order_cancel_params(o).items())), []).append(o)
-                for params, orders in groups.items():
-                    if selector.which == "all" and self._has("cancelAllOrders"):
-                        try:
-                            await self._calls.call(op, "cancel_all_orders", symbol, dict(params), order=True)
-                        except AdapterError as e:
-                            failed.update({o.id: e.reason.value for o in orders})
-                        else:
-                            canceled.extend(o.id for o in orders)
-                    else:
-                        await self._cancel_each(op, orders, canceled, failed)
-            for oid in canceled:
+                await self._cancel_ids(op, selector.order_ids, tally)
+            else:
+                await self._cancel_symbols(op, selector, tally)
+            for oid in tally.canceled:
                 self._orders.pop(oid, None)
-            self._released(set(by_symbol))
-            return CancelResult(tuple(canceled), failed)
+            return tally.result()
 
         return await self._calls.run("cancel_orders", body)
+
+    async def _cancel_ids(self, op: Op, order_ids: tuple[str, ...], tally: Tally) -> None:
+        # the orders the last list held, and those the private stream has told of since (a
+        # streamed snapshot's orders are the stream's): listing every open order again costs
+        # the venue's heaviest read (Binance: 40 of its weight, paced at seconds by the
+        # client), which a cancel of orders just seen on the stream need not wait for
+        known = self._orders if self._stream is None else {**self._orders, **self._stream.state.orders}
+        listed = any(i not in known for i in order_ids)
+        if listed:
+            known = await self._list_open(op)
+        targets = []
+        for oid in order_ids:
+            if oid in known:
+                targets.append(known[oid])
+            else:
+                tally.failed[oid] = Reason.ORDER_NOT_FOUND.value
+                tally.words[oid] = "not listed open at the venue"
+        await self._cancel_each(op, targets, tally)
+        missed = [o for o in targets if tally.failed.get(o.id) == Reason.ORDER_NOT_FOUND.value]
+        if missed and not listed:  # what was known of them may be stale: the venue's list decides
+            fresh = await self._list_open(op)
+            again = [fresh[o.id] for o in missed if o.id in fresh]
+            for o in again:
+                del tally.failed[o.id]
+                tally.words.pop(o.id, None)
+            await self._cancel_each(op, again, tally)
+        self._released({o.symbol for o in targets})
+
+    async def _cancel_symbols(self, op: Op, selector: CancelSelector, tally: Tally) -> None:
+        open_orders = await self._list_open(op, selector.symbols)
+        wanted = set(selector.symbols)
+        by_symbol: dict[str, list[Order]] = {}
+        for o in open_orders.values():
+            if (wanted and o.symbol not in wanted) or (selector.which == "entries" and o.reduce_only):
+                continue
+            by_symbol.setdefault(o.symbol, []).append(o)
+        whole = selector.which == "all" and self._has("cancelAllOrders")
+        for symbol in sorted(by_symbol):
+            # one cancel per endpoint the venue cancels its kinds of orders through (Binance
+            # and OKX cancel conditional orders through their algo service)
+            groups: dict[tuple, list[Order]] = {}
+            for o in by_symbol[symbol]:
+                groups.setdefault(tuple(sorted(self.dialect.order_cancel_params(o).items())), []).append(o)
+            for params, orders in groups.items():
+                if whole:
+                    await self._cancel_all(op, symbol, dict(params), orders, tally)
+                else:
+                    await self._cancel_each(op, orders, tally)
+        self._released(set(by_symbol))
+
+    async def _cancel_all(self, op: Op, symbol: str, params: dict, orders: list[Order], tally: Tally) -> None:
+        try:
+            answer = await self._calls.call(op, "cancel_all_orders", symbol, params, order=True)
+        except AdapterError as e:
+            tally.refused(orders, e)
+            return
+        tally.read(self._answer("symbol", answer, orders), orders)
+
+    async def _cancel_each(self, op: Op, orders: list[Order], tally: Tally) -> None:
+        for o in orders:
+            try:
+                answer = await self._calls.call(op, "cancel_order", o.id, o.symbol,
+                                                dict(self.dialect.order_cancel_params(o)), order=True)
+            except AdapterError as e:
+                tally.refused([o], e)
+            else:
+                tally.read(self._answer("one", answer, [o]), [o])
+
+    def _answer(self, how: str, answer: Any, sent: list[Order]) -> CancelAnswer:
+        """The dialect's reading of a cancel's answer; one it cannot read leaves every order it
+        was for unconfirmed (the port lists them again), its words naming the field."""
+        try:
+            return self.dialect.cancel_answer(how, answer, sent)
+        except AdapterError as e:
+            log.warning("%s/%s: BAD_RESPONSE: a cancel's answer (%s) not read, its orders listed again: %s",
+                        self.venue, self.account, how, e.message)
+            return CancelAnswer(frozenset())
+
+    async def open_orders(self, symbols: tuple[str, ...] = ()) -> list[Order]:
+        """Every open order of ``symbols`` (all when empty), listed afresh at the venue."""
+
+        async def body(op: Op) -> list[Order]:
+            await self._ensure_markets(op)
+            listed = await self._list_open(op, symbols)
+            wanted = set(symbols)
+            return [o for o in listed.values() if not wanted or o.symbol in wanted]
+
+        return await self._calls.run("open_orders", body)
 
     async def _list_open(self, op: Op, symbols: tuple[str, ...] = ()) -> dict[str, Order]:
         orders = await self._open_orders(op, symbols[0] if len(symbols) == 1 else None)
@@ -108,21 +196,10 @@ class Cancels(KnownPositions):
             self._orders = dict(listed)
         return listed
 
-    async def _cancel_each(self, op: Op, orders: list[Order], canceled: list[str], failed: dict[str, str]) -> None:
-        for o in orders:
-            try:
-                await self._calls.call(op, "cancel_order", o.id, o.symbol, dict(self.dialect.order_cancel_params(o)),
-                                       order=True)
-            except AdapterError as e:
-                failed[o.id] = e.reason.value
-            else:
-                canceled.append(o.id)
-                self._orders.pop(o.id, None)
-
     async def _exposed_symbols(self, op: Op) -> set[str]:
         """The symbols with an open order (listed now) or a known position."""
         found = {o.symbol for o in (await self._list_open(op)).values()}
         return found | {k[0] for k in self._positions}
 
 
-__all__ = ["Cancels"]
+__all__ = ["Cancels", "Tally"]

@@ -15,7 +15,7 @@ What it must not do
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Callable
+from typing import Callable, Optional
 
 Clock = Callable[[], int]
 
@@ -95,6 +95,9 @@ class AccountState:
     by_client: dict = field(default_factory=dict)  # client id → order id (ever used)
     countdowns: dict = field(default_factory=dict)  # symbol → (deadline ms, countdown ms)
     hidden: set = field(default_factory=set)  # order ids hidden from the next query
+    # a fault: a cancel of a whole symbol takes at most this many of its orders and answers
+    # success (None: every one; 0: an empty cancel while orders rest)
+    cancel_cap: Optional[int] = None
     algos: dict = field(default_factory=dict)  # algo id → SimAlgoOrder (all, ever): the conditional book's
     algo_live: dict = field(default_factory=dict)  # algo id → SimAlgoOrder: open after placement (pruned lazily)
     algo_by_client: dict = field(default_factory=dict)  # client algo id → algo id (ever used)

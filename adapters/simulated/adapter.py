@@ -30,12 +30,10 @@ clock for anything but real sleeping, or let a library exception escape (only
 from __future__ import annotations
 
 import math
-from typing import Any, Callable, Optional, TypeVar
+from typing import Callable, Optional, TypeVar
 
 from adapters.base import (
     AdapterError,
-    CancelResult,
-    CancelSelector,
     Capabilities,
     DmsStatus,
     ExchangeAdapter,
@@ -50,6 +48,7 @@ from killswitch.snapshot import Balance, FetchStatus, OrderBook, Snapshot, with_
 
 from .adapter_calls import EngineCalls
 from .adapter_snapshot import KnownContracts, SnapshotParts
+from .cancels import SimCancels, bound as _bound
 from .engine import MarketSpec, SimExchange, SimOrder, floor_step
 from .faults import FaultPlan
 from .permissions import READ, RESTORE, REVOKE
@@ -58,16 +57,11 @@ from .views import AccountView, money
 T = TypeVar("T")
 
 
-def _bound(fn: Callable[..., T], *args: Any) -> Callable[[Optional[int]], T]:
-    """``fn(*args)`` as an engine operation for ``_call``; a write ignores the read time it is given."""
-    return lambda at: fn(*args)
-
-
 ORDER_STATUS = {"NEW": "open", "PARTIALLY_FILLED": "partially_filled", "FILLED": "filled", "CANCELED": "canceled",
                 "EXPIRED": "expired", "REJECTED": "rejected"}
 
 
-class SimulatedAdapter(ExchangeAdapter):
+class SimulatedAdapter(SimCancels, ExchangeAdapter):
     """One engine account as a venue account. ``account`` is the engine account; ``name`` is
     the killswitch account name in snapshots (defaults to the engine account).
 
@@ -278,59 +272,6 @@ class SimulatedAdapter(ExchangeAdapter):
         else:
             o = await self._call("get_order", lambda at: eng.get_order(acct, m.symbol, client_order_id=client_order_id))
         return self._result(o)
-
-    async def cancel_orders(self, selector: CancelSelector) -> CancelResult:
-        if self.market_type == "spot":
-            return CancelResult(canceled=())  # spot orders never rest on this venue
-        eng, acct = self.engine, self.engine_account
-        # the book's orders and the algo service's (stops, take-profits, trailing stops), each
-        # cancelled through its own calls as the venue requires
-        listed = await self._call("open_orders", lambda at: eng.open_orders(acct))
-        algos = (await self._call("open_algo_orders", lambda at: eng.open_algo_orders(acct))
-                 if eng.has_algo_orders(acct) else [])
-        wanted_symbols = {self._market(s).symbol for s in selector.symbols}
-        every: list[tuple[str, str, bool, bool]] = (  # (id, venue symbol, conditional, can only reduce)
-            [(str(o.order_id), o.symbol, False, o.closes) for o in listed]
-            + [(str(o.algo_id), o.symbol, True, o.closes) for o in algos])
-        if selector.order_ids:
-            ids = set(selector.order_ids)
-            targets = [t for t in every if t[0] in ids]
-        else:
-            targets = [t for t in every if not wanted_symbols or t[1] in wanted_symbols]
-            if selector.which == "entries":
-                targets = [t for t in targets if not t[3]]
-        canceled: list[str] = []
-        failed: dict[str, str] = {}
-        if selector.order_ids:
-            for oid in selector.order_ids:
-                if oid not in {t[0] for t in targets}:
-                    failed[oid] = Reason.ORDER_NOT_FOUND.value
-        if selector.which == "all" and not selector.order_ids:
-            for symbol, algo in sorted({(t[1], t[2]) for t in targets}):
-                symbol_ids = [t[0] for t in targets if t[1] == symbol and t[2] == algo]
-                try:
-                    if algo:
-                        done_ids = {str(o.algo_id) for o in await self._call(
-                            "cancel_all_algo", _bound(eng.cancel_all_algo, acct, symbol))}
-                    else:
-                        done_ids = {str(o.order_id) for o in await self._call(
-                            "cancel_all", _bound(eng.cancel_all, acct, symbol))}
-                except AdapterError as e:
-                    failed.update({i: e.reason.value for i in symbol_ids})
-                    continue
-                canceled += [i for i in symbol_ids if i in done_ids]
-                failed.update({i: Reason.ORDER_NOT_FOUND.value for i in symbol_ids if i not in done_ids})
-        else:
-            for oid, symbol, algo, _ in targets:
-                try:
-                    if algo:
-                        await self._call("cancel_algo_order", _bound(eng.cancel_algo_order, acct, int(oid)))
-                    else:
-                        await self._call("cancel_order", _bound(eng.cancel_order, acct, symbol, int(oid)))
-                    canceled.append(oid)
-                except AdapterError as e:
-                    failed[oid] = e.reason.value
-        return CancelResult(canceled=tuple(canceled), failed=failed)
 
     # --- dead man's switch ------------------------------------------------------------------------------------
 

@@ -219,12 +219,15 @@ class SimExchange(SpotDesk):
         self._order_changed(o, "CANCELED", now)
         return o.copy()
 
-    def cancel_all(self, account: str, symbol: str) -> list[SimOrder]:
+    def cancel_all(self, account: str, symbol: str, limit: Optional[int] = None) -> list[SimOrder]:
+        """Cancel the symbol's open orders, at most ``limit`` (a venue's cap a call: Bybit's 500)
+        and at most the account's ``cancel_cap`` (a fault); the orders it cancelled."""
         now = self._begin()
         a = self._acct(account)
         self._charge(a, 1, now)
         m = self._market(symbol)
-        ids = self._cancel_symbol(a, m.symbol, now, "CANCELED")
+        caps = [c for c in (limit, a.cancel_cap) if c is not None]
+        ids = self._cancel_symbol(a, m.symbol, now, "CANCELED", min(caps) if caps else None)
         if ids:
             self.events.append({"event": "cancel_all", "account": account, "symbol": m.symbol, "orders": ids,
                                 "ts": now})
@@ -302,6 +305,11 @@ class SimExchange(SpotDesk):
 
     def cancel_all_algo(self, account: str, symbol: str) -> list["SimAlgoOrder"]:
         return self.conditional.cancel_all(account, symbol)
+
+    def cap_cancels(self, account: str, cap: Optional[int]) -> None:
+        """A fault: each cancel of a whole symbol takes at most ``cap`` of its orders and still
+        answers success (0: an empty cancel while orders rest; None: lifted)."""
+        self._acct(account).cancel_cap = cap
 
     def has_algo_orders(self, account: str) -> bool:
         """Whether the account has an open conditional order, without a query (no weight, no

@@ -112,9 +112,12 @@ class Matching(Ledger):
             del a.live[oid]
         return [a.live[i] for i in sorted(a.live)]
 
-    def _cancel_symbol(self, a: AccountState, symbol: str, ts: int, status: str) -> list[int]:
-        ids = []
+    def _cancel_symbol(self, a: AccountState, symbol: str, ts: int, status: str,
+                       limit: Optional[int] = None) -> list[int]:
+        ids: list[int] = []
         for o in self._live(a):
+            if limit is not None and len(ids) >= limit:
+                break
             if o.symbol == symbol and o.is_open:
                 o.status, o.update_time = status, ts
                 ids.append(o.order_id)

@@ -33,6 +33,7 @@ from adapters.simulated.faults import FaultPlan
 from adapters.simulated.http import SimServer, wall_clock
 from adapters.simulated.scenarios import build
 from killswitch.engine.planner import OrderIntent, client_order_id
+from tests.ports import confirmed_cancel
 
 T0 = 1_772_456_400_000
 TIMEOUT_S = 2.0  # the adapter's own timeout in these tests
@@ -139,14 +140,14 @@ def hedge_only(kind: str, account: str = "sim-hedge") -> None:
 
 
 @asynccontextmanager
-async def face(kind: str, account: str = "sim-main", scenario: str = "calm"):
+async def face(kind: str, account: str = "sim-main", scenario: str = "calm", timeout_s: float = TIMEOUT_S):
     clock = ManualClock(T0)
     engine = build(scenario, clock)
     for symbol, price in {"BTCUSDT": 60_000.0, "ETHUSDT": 3_000.0, "SOLUSDT": 140.0}.items():
         engine.set_mark(symbol, price)
     faults = FaultPlan()
     if kind == "inprocess":
-        adapter = SimulatedAdapter(engine, account, venue="binanceusdm", timeout_s=TIMEOUT_S, faults=faults)
+        adapter = SimulatedAdapter(engine, account, venue="binanceusdm", timeout_s=timeout_s, faults=faults)
         await adapter.snapshot()  # the same warm start as the other face
         try:
             yield Face(kind, adapter, engine, faults, account)
@@ -158,7 +159,7 @@ async def face(kind: str, account: str = "sim-main", scenario: str = "calm"):
 
     async with SimServer(engine, faults=faults, auth_clock=wall_clock, hang_s=TIMEOUT_S + SLACK_S) as server:
         acc = sim_account(server, account, SIM_IDS[kind])
-        adapter = CcxtAdapter(acc, urls=acc.api_url, timeout=TIMEOUT_S, max_retries=1, backoff_s=0.05)
+        adapter = CcxtAdapter(acc, urls=acc.api_url, timeout=timeout_s, max_retries=1, backoff_s=0.05)
         try:
             await adapter.snapshot()  # markets loaded before any fault is scripted
             yield Face(kind, adapter, engine, faults, account)
@@ -316,7 +317,7 @@ def test_cancel_orders_entries_keeps_reduce_only_orders(kind, which, left):
         f.engine.place_order(f.account, "ETHUSDT", "sell", "LIMIT", 10.0, 3_500.0, time_in_force="GTC",
                              reduce_only=True, client_order_id="tp")
         await bounded(f.adapter.snapshot())  # the adapter learns of the orders as a runner would
-        res = await bounded(f.adapter.cancel_orders(CancelSelector(which=which, symbols=(f.sym("ETH"),))))
+        res = await bounded(confirmed_cancel(f.adapter, CancelSelector(which=which, symbols=(f.sym("ETH"),))))
         assert not res.failed
         remaining = {o.client_order_id for o in f.engine.open_orders(f.account, "ETHUSDT")}
         assert remaining == left
@@ -402,7 +403,7 @@ def test_cancel_orders_entries_keeps_conditional_orders_that_only_reduce(kind, a
         f.engine.place_order(f.account, "ETHUSDT", "BUY", "LIMIT", 1.0, 2_500.0, time_in_force="GTC",
                              position_side="LONG" if account == "sim-hedge" else None, client_order_id="entry")
         await bounded(f.adapter.snapshot())  # the adapter learns of the orders as a runner would
-        res = await bounded(f.adapter.cancel_orders(CancelSelector(which=which, symbols=(f.sym("ETH"),))))
+        res = await bounded(confirmed_cancel(f.adapter, CancelSelector(which=which, symbols=(f.sym("ETH"),))))
         assert not res.failed
         placed = {c[0] for c in stops(f)}
         assert {o.client_algo_id for o in f.engine.open_algo_orders(f.account)} == \

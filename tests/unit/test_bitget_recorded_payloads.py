@@ -99,7 +99,12 @@ class BitgetVenue:
         if path == "/api/v2/mix/order/cancel-order":
             return body("cancelOrder.linearByClientOid")
         if path == "/api/v2/mix/order/cancel-plan-order":
-            return body("cancelOrder.trailingByClientOid")
+            if "orderId" in params or "clientOid" in params:
+                return body("cancelOrder.trailingByClientOid")
+            # a symbol's plans of one planType: the recorded shape, its successList naming them
+            done = [{"orderId": r["orderId"], "clientOid": r.get("clientOid", "")}
+                    for rows in self.plans.values() for r in rows if r["planType"] == params["planType"]]
+            return envelope({"successList": done, "failureList": []})
         if path == "/api/v2/mix/order/place-order":  # documented answer: the two ids
             return envelope({"clientOid": params.get("clientOid"), "orderId": "1139547338494877699"})
         if path == "/api/v2/spot/account/assets":

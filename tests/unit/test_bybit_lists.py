@@ -78,7 +78,12 @@ class Venue:
             return self.page(self.doc["positions"], params)
         if parts.path == "/v5/order/realtime":
             return self.page(self.doc["orders"], params)
-        if parts.path in ("/v5/order/cancel", "/v5/order/cancel-all"):
+        if parts.path == "/v5/order/cancel-all":  # result.list: the orders it cancelled
+            done = [{"orderId": r["orderId"], "orderLinkId": r.get("orderLinkId", "")}
+                    for pages in self.doc["orders"].values() for page in pages for r in page["result"]["list"]
+                    if r["symbol"] == params.get("symbol")]
+            return {"retCode": 0, "retMsg": "OK", "result": {"list": done, "success": "1"}, "time": 1}
+        if parts.path == "/v5/order/cancel":
             return {"retCode": 0, "retMsg": "OK", "result": {"orderId": params.get("orderId", ""), "orderLinkId": "",
                                                             "list": [], "success": "1"}, "time": 1}
         raise AssertionError(f"unexpected request {method} {parts.path}")

@@ -23,6 +23,7 @@ from adapters.base import AdapterError, CancelSelector, Reason
 from adapters.ccxt_exchange import CcxtAdapter, OrderBudget, is_reduce_only_rejection, reason_for, scrub
 from killswitch.engine.planner import OrderIntent
 from killswitch.policy.accounts_doc import Account
+from tests.ports import confirmed_cancel
 
 API_KEY = "AKIAkeyVALUE0123456789"
 API_SECRET = "sEcReTvalue9876543210zz"
@@ -227,10 +228,14 @@ class FakeExchange:
                                          status="closed"))
 
     async def cancel_order(self, id, symbol=None, params={}):
-        return await self._do("cancel_order", (id, symbol), {"id": id})
+        out = await self._do("cancel_order", (id, symbol), {"id": id})
+        self.orders = [o for o in self.orders if o["id"] != id]  # what the venue holds after it
+        return out
 
     async def cancel_all_orders(self, symbol=None, params={}):
-        return await self._do("cancel_all_orders", (symbol,), [])
+        out = await self._do("cancel_all_orders", (symbol,), [])
+        self.orders = [o for o in self.orders if o["symbol"] != symbol]
+        return out
 
     async def close(self):
         self.closed = True
@@ -1076,15 +1081,20 @@ def _book():
 def test_cancel_all_of_a_symbol_uses_cancel_all_orders():
     a, fake = make()
     fake.orders = _book()
+    # the generic dialect reads a symbol's cancel as the venue's "all of them", naming none:
+    # acknowledged, which only the list read after it confirms (the port's confirmation)
     res = run(a.cancel_orders(CancelSelector(which="all", symbols=(BTC,))))
-    assert res.canceled == ("1", "2") and res.failed == {}
+    assert res.canceled == () and res.acknowledged == ("1", "2") and res.failed == {}
     assert ("cancel_all_orders", (BTC,)) in fake.calls and "cancel_order" not in fake.names()
+    fake.orders = _book()
+    res = run(confirmed_cancel(a, CancelSelector(which="all", symbols=(BTC,))))
+    assert res.canceled == ("1", "2") and res.failed == {} and not res.acknowledged
 
 
 def test_cancel_all_everywhere_goes_symbol_by_symbol():
     a, fake = make()
     fake.orders = _book()
-    res = run(a.cancel_orders(CancelSelector()))
+    res = run(confirmed_cancel(a, CancelSelector()))
     assert sorted(res.canceled) == ["1", "2", "3", "4"]
     assert [c for c in fake.calls if c[0] == "cancel_all_orders"] == [("cancel_all_orders", (BTC,)),
                                                                       ("cancel_all_orders", (ETH,))]

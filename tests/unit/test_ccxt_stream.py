@@ -587,7 +587,7 @@ def test_a_close_after_a_resting_close_was_cancelled_reads_the_position_again_an
         await a.submit(intent(amount=0.5))
         assert (await a.snapshot()).fetch.calls == 0  # the stream's: it still holds 0.5
         rest.orders = [ccxt_order("7", side="sell", amount=0.5, reduce_only=True)]
-        assert (await a.cancel_orders(CancelSelector(symbols=(BTC,)))).canceled == ("7",)
+        assert (await a.cancel_orders(CancelSelector(symbols=(BTC,)))).acknowledged == ("7",)
         rest.orders = []
         rest.script["create_order"] = [ccxt_order("8", side="sell", amount=0.5, filled=0.5, status="closed")]
         rest.calls.clear()

@@ -36,7 +36,7 @@ from killswitch.weights import Read, SnapshotCost, WeightLimit
 
 from ...base import AdapterError, Reason, VenueRefusal
 from ..parsing import BadField, num
-from .refusals import Rule, refusal
+from .refusals import Rule, mapped, refusal
 from .stream_hooks import StreamHooks
 
 # ``call(method, *args)``: one call of the account's ccxt client, through the adapter's budget,
@@ -94,6 +94,39 @@ def bad_field(venue: str, endpoint: str, field: str, problem: str) -> AdapterErr
     new enum value): BAD_RESPONSE naming the venue, the endpoint and the field, so the snapshot is
     incomplete, never an order or a position read as absent or flat."""
     return AdapterError(Reason.BAD_RESPONSE, f"{venue} {endpoint}: field {field}: {problem}", venue=venue)
+
+
+def unnamed(answer: Any) -> Optional[Mapping[str, Any]]:
+    """The venue's whole answer where ccxt gave it as one order without an id (``[{"info":
+    response}]``: an answer naming no order), else None."""
+    if isinstance(answer, list) and len(answer) == 1 and isinstance(answer[0], Mapping):
+        info = answer[0].get("info")
+        if answer[0].get("id") is None and isinstance(info, Mapping):
+            return info
+    return None
+
+
+def named_rows(venue: str, endpoint: str, answer: Any, id_field: str,
+               refused_of: Callable[[Mapping[str, Any]], Optional[tuple[Any, Any]]],
+               rules: tuple[Rule, ...]) -> "CancelAnswer":
+    """What a cancel's answer that lists its orders says (ccxt's parsed orders, each venue row
+    in ``info``): a row is done unless ``refused_of(row)`` gives its (code, words), mapped by
+    ``rules``. A row without its id is BAD_RESPONSE naming the field; an id named twice counts once."""
+    if not isinstance(answer, list):
+        raise bad_field(venue, endpoint, "the answer", "not a list of orders")
+    done: set[str] = set()
+    refused: dict[str, VenueRefusal] = {}
+    for parsed in answer:
+        row = parsed.get("info") if isinstance(parsed, Mapping) else None
+        oid = row.get(id_field) if isinstance(row, Mapping) else None
+        if oid in (None, "") or not isinstance(row, Mapping):
+            raise bad_field(venue, endpoint, id_field, "missing")
+        said = refused_of(row)
+        if said is None:
+            done.add(str(oid))
+        else:
+            refused[str(oid)] = mapped(said[0], said[1], rules)
+    return CancelAnswer(frozenset(done - set(refused)), refused)
 
 
 def unknown_value(venue: str, endpoint: str, field: str, value: Any) -> AdapterError:
@@ -465,6 +498,10 @@ class Dialect(StreamHooks):
         if how == "one":
             return CancelAnswer(frozenset(o.id for o in sent[:1]))
         return CancelAnswer(frozenset(), whole=True)
+
+    def cancel_refusal(self, code: Any, message: Any) -> VenueRefusal:
+        """A refused row of a cancel's answer (its code and words), mapped by :attr:`refusal_rules`."""
+        return mapped(code, message, self.refusal_rules)
 
     # --- the venue's raw answers -------------------------------------------------------------
 

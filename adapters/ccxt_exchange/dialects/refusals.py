@@ -68,7 +68,13 @@ def refusal(text: str, read: Callable[[Any], Optional[tuple[str, str]]], rules: 
             found = (m.group("code"), (m.groupdict().get("message") or "").strip())
     if found is None:
         return None
-    code, message = str(found[0]).strip(), " ".join(str(found[1]).split())[:MAX_MESSAGE]
+    return mapped(found[0], found[1], rules)
+
+
+def mapped(code: Any, message: Any, rules: Iterable[Rule]) -> VenueRefusal:
+    """The venue's ``code`` and ``message`` (a row of a batch's answer, a cancel's status) mapped
+    by the first rule of ``rules`` that matches, else VENUE_REFUSED, verbatim."""
+    code, message = str(code).strip(), " ".join(str(message).split())[:MAX_MESSAGE]
     for rule in rules:
         if rule.matches(code, message):
             return VenueRefusal(code, message, rule.reason, rule.kind)
@@ -80,4 +86,4 @@ def codes(rules: Iterable[Rule]) -> frozenset[str]:
     return frozenset(r.code for r in rules)
 
 
-__all__ = ["MAX_MESSAGE", "Rule", "body_of", "codes", "refusal"]
+__all__ = ["MAX_MESSAGE", "Rule", "body_of", "codes", "mapped", "refusal"]

@@ -54,22 +54,25 @@ from __future__ import annotations
 
 from collections.abc import Container
 from dataclasses import dataclass, field
-from typing import Any, Awaitable, Callable, Mapping, Optional
+from typing import Any, Awaitable, Callable, Mapping, Optional, Sequence
 
 from killswitch.weights import PER_UID, Read, WeightLimit
 
 from ...base import MODE, PERMANENT, TRANSIENT
 from ...ccxt_exchange.dialects.base import (
     Call,
+    CancelAnswer,
     Countdown,
     Dialect,
     Listed,
     ModeRead,
     Reads,
     bad_field,
+    named_rows,
     read,
     read_pages,
     unknown_value,
+    unnamed,
 )
 from ...ccxt_exchange.dialects.refusals import Rule
 from ...ccxt_exchange.parsing import BadData, num
@@ -135,6 +138,13 @@ def bitget_refusal(body: Any) -> Optional[tuple[str, str]]:
     return None
 
 
+def failed_row(row: Mapping[str, Any]) -> Optional[tuple[Any, Any]]:
+    """A batch answer's refused row (``failureList``: its ``errorCode`` and ``errorMsg``), None for a done one."""
+    code = row.get("errorCode")
+    return None if code in (None, "") else (code, row.get("errorMsg") or "")
+
+
+BATCH_CANCEL = "POST /api/v2/mix/order/batch-cancel-orders"
 PAGE = 100  # the most rows a page of orders-pending / orders-plan-pending / unfilled-orders gives
 
 # The planType values orders-plan-pending is asked for, one at a time (the venue takes one):
@@ -335,6 +345,19 @@ class BitgetDialect(Dialect):
                                     {"planType": plan}, before_oldest(endpoint))
             listed.extend(read_plan(self.id, endpoint, o) for o in rows)
         return listed
+
+    def cancel_answer(self, how: str, answer: Any, sent: Sequence[Any]) -> CancelAnswer:
+        """``batch-cancel-orders`` and ``cancel-plan-order`` answer ``code`` "00000" with
+        ``successList`` (done) and ``failureList`` (each row refused with its ``errorCode`` and
+        ``errorMsg``); spot's ``cancel-symbol-order`` names only the symbol (every order of it)."""
+        if how != "symbol":
+            return super().cancel_answer(how, answer, sent)
+        info = unnamed(answer)
+        if info is not None:
+            data = info.get("data")
+            if isinstance(data, Mapping) and data.get("symbol"):  # spot: the symbol's every order
+                return CancelAnswer(frozenset(), whole=True)
+        return named_rows(self.id, BATCH_CANCEL, answer, "orderId", failed_row, self.refusal_rules)
 
     def order_cancel_params(self, order: Any) -> Mapping[str, Any]:
         """A plan order is cancelled through cancel-plan-order, told its own planType (its type)."""

@@ -37,22 +37,26 @@ from __future__ import annotations
 
 from collections.abc import Container
 from dataclasses import dataclass, field
-from typing import Any, Awaitable, Callable, Mapping, Optional
+from typing import Any, Awaitable, Callable, Mapping, Optional, Sequence
 
 from killswitch.weights import PER_IP, Read, WeightLimit
 
 from ...base import MODE, PERMANENT, TRANSIENT
 from ...ccxt_exchange.dialects.base import (
     Call,
+    CancelAnswer,
     Countdown,
     Dialect,
     Has,
     Listed,
     ModeRead,
     Reads,
+    bad_field,
     clamp_seconds,
+    named_rows,
     read_pages,
     unknown_value,
+    unnamed,
     unread,
 )
 from ...ccxt_exchange.dialects.frames import has_field
@@ -110,6 +114,7 @@ def mode_of_positions(raw_positions: Any) -> ModeRead:
 
 POSITIONS_ENDPOINT = "GET /v5/position/list"
 ORDERS_ENDPOINT = "GET /v5/order/realtime"
+CANCEL_ALL = "POST /v5/order/cancel-all"
 POSITIONS_PAGE = 200  # the most /v5/position/list gives a page
 ORDERS_PAGE = 50  # the most /v5/order/realtime gives a page
 
@@ -340,6 +345,20 @@ class BybitDialect(Dialect):
     stream_open_weight: float = 2.0
     stream_keepalive_weight: float = 0.0
     stream_order_parser: str = "parse_order"  # ccxt.pro's bybit reads order rows with its REST parser
+
+    def cancel_answer(self, how: str, answer: Any, sent: Sequence[Any]) -> CancelAnswer:
+        """``POST /v5/order/cancel-all`` answers ``result.list``: the orders it cancelled, at most
+        500 a call on futures (an order not in it is still live); spot answers ``result.success``
+        "1", naming none. A futures answer without its list is BAD_RESPONSE."""
+        if how != "symbol":
+            return super().cancel_answer(how, answer, sent)
+        info = unnamed(answer)  # ccxt's answer when result.list is not a list
+        if info is not None:
+            result = info.get("result")
+            if isinstance(result, Mapping) and str(result.get("success")) == "1":
+                return CancelAnswer(frozenset(), whole=True)
+            raise bad_field(self.id, CANCEL_ALL, "result.list", "missing")
+        return named_rows(self.id, CANCEL_ALL, answer, "orderId", lambda row: None, self.refusal_rules)
 
     def stream_message(self, message: Any) -> str:
         return stream_message(message)

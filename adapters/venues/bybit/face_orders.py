@@ -37,6 +37,11 @@ from .face_wire import (
     _params,
 )
 
+# The most orders one cancel-all takes on futures, by Bybit's documentation (linear and inverse:
+# at most 500; holding more, the venue picks 500 and the rest stay open; spot and options
+# unlimited): https://bybit-exchange.github.io/docs/v5/order/cancel-all
+CANCEL_ALL_CAP = 500
+
 
 class BybitOrders(BybitParams):
     """The orders of one request's view (see the module docstring)."""
@@ -259,7 +264,7 @@ class BybitOrders(BybitParams):
                 continue  # by settle coin: only the symbols with an open order are visited
             if flt in (None, "Order"):
                 done += [{"orderId": str(o.order_id), "orderLinkId": o.client_order_id}
-                         for o in eng.cancel_all(account, m.symbol)]
+                         for o in eng.cancel_all(account, m.symbol, CANCEL_ALL_CAP)]
             if flt is None or flt in ("StopOrder", "tpslOrder"):
                 trailing = [o for o in eng.conditional.live(a) if o.symbol == m.symbol]
                 if flt == "StopOrder":

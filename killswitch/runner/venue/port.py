@@ -10,11 +10,13 @@ A snapshot and a cancel never raise for the venue. No answer within the port's t
 :class:`~adapters.base.AdapterError` (or, for a snapshot, a bug) is a failed snapshot with its
 reason code, or a :class:`~adapters.base.CancelResult` whose ``reason`` says why (nothing known
 cancelled; ``NO_ADAPTER`` for an account without a port). :meth:`VenuePort.cancel` is the one
-place a cancel is sent: each failure, of the request or of an order in it, is logged
+place a cancel is sent, and confirmed (:mod:`.confirm`: only what the venue confirmed counts
+cancelled; what still rests is named): each failure, of the request or of an order in it, is logged
 (``CANCEL_FAILED``, with what the cancel was for) and counted by account and reason
 (``killswitch_cancel_failures_total``); the callers record the outcome in their own words.
 
-Must not: decide what to cancel or send, or retry (the callers do, at their next tick).
+Must not: decide what to cancel or send, or retry beyond a cancel's bounded confirmation (the
+callers do, at their next tick).
 """
 
 from __future__ import annotations
@@ -43,6 +45,7 @@ from adapters.base import (
 from ...orders import OrderIntent
 from ...snapshot import FetchStatus, Order, OrderBook, Snapshot
 from ...weights import WeightLimit
+from .confirm import confirmed
 
 log = logging.getLogger("killswitch.runner.venue")
 
@@ -102,13 +105,26 @@ class VenuePort:
     async def cancel(self, selector: CancelSelector, purpose: str = "") -> CancelResult:
         """The one place a cancel is sent (see the module doc); ``purpose``: what it is for, in
         the log (``LOCK_VIOLATION``, ``DMS_FIRED``, …)."""
+        res = await self._cancel_once(selector)
+        if res.reason is None:
+            res = await confirmed(selector, res, self._cancel_once, self._listing)
+        return said(self.key, res, selector, purpose, self._failures)
+
+    async def _cancel_once(self, selector: CancelSelector) -> CancelResult:
+        """One cancel request and its answer, as the adapter read it (not yet confirmed)."""
         try:
             async with asyncio.timeout(self._timeout_s):
-                res = await self._adapter.cancel_orders(selector)
+                return await self._adapter.cancel_orders(selector)
         except (AdapterError, TimeoutError) as e:
             reason, message = self._failure(e)
-            res = CancelResult((), reason=reason.value, message=message)
-        return said(self.key, res, selector, purpose, self._failures)
+            return CancelResult((), reason=reason.value, message=message)
+
+    async def _listing(self, symbols: tuple[str, ...]) -> list[Order]:
+        """The open orders listed afresh, within the port's timeout (what a cancel is confirmed by)."""
+        return await self._bounded(self._adapter.open_orders(symbols))
+
+    async def open_orders(self, symbols: tuple[str, ...] = ()) -> list[Order]:
+        return await self._listing(symbols)
 
     async def _bounded(self, call: Awaitable[T]) -> T:
         """``call`` within the port's timeout: no answer by then is ``AdapterError(TIMEOUT)``."""
@@ -171,7 +187,7 @@ def said(key: str, res: CancelResult, selector: CancelSelector, purpose: str, fa
     for oid, why in res.failed.items():
         failures[(key, why)] += 1
         log.log(logging.INFO if why == Reason.ORDER_NOT_FOUND.value else logging.WARNING,
-                "CANCEL_FAILED: %s order %s: %s", what, oid, why)
+                "CANCEL_FAILED: %s order %s: %s", what, oid, res.said_of(oid))
     return res
 
 
