@@ -353,7 +353,7 @@ class BitgetDialect(Dialect):
         if how != "symbol":
             return super().cancel_answer(how, answer, sent)
         info = unnamed(answer)
-        if info is not None:
+        if info is not None and "code" in info:  # the whole answer, not a row
             data = info.get("data")
             if isinstance(data, Mapping) and data.get("symbol"):  # spot: the symbol's every order
                 return CancelAnswer(frozenset(), whole=True)

@@ -353,7 +353,7 @@ class BybitDialect(Dialect):
         if how != "symbol":
             return super().cancel_answer(how, answer, sent)
         info = unnamed(answer)  # ccxt's answer when result.list is not a list
-        if info is not None:
+        if info is not None and "retCode" in info:  # the whole answer, not a row
             result = info.get("result")
             if isinstance(result, Mapping) and str(result.get("success")) == "1":
                 return CancelAnswer(frozenset(), whole=True)

@@ -25,7 +25,7 @@ Must not: send anything but cancels, nor count an order cancelled that the venue
 
 from __future__ import annotations
 
-from typing import Awaitable, Callable
+from typing import Awaitable, Callable, Optional
 
 from adapters.base import AdapterError, CancelResult, CancelSelector, Reason
 
@@ -110,6 +110,8 @@ async def confirmed(selector: CancelSelector, first: CancelResult, cancel: Cance
         return first
     symbols = () if by_ids else selector.symbols
     meant_ids = set(selector.order_ids)
+    before: Optional[int] = None  # how many rested at the list before
+    sends = 1  # the cancels sent, the first included
     for round_ in range(ROUNDS + 1):
         try:
             listed = await listing(symbols)
@@ -120,9 +122,9 @@ async def confirmed(selector: CancelSelector, first: CancelResult, cancel: Cance
         resting = [o for o in listed if (o.id in meant_ids if by_ids else _meant(selector, o))]
         # what the venue refused is named, never sent again blindly
         again = [o for o in resting if o.id not in state.failed or state.failed[o.id] == Reason.ORDER_NOT_FOUND.value]
-        if not again or round_ == ROUNDS:
-            break
-        before = len(resting)
+        if not again or round_ == ROUNDS or (before is not None and len(resting) >= before):
+            break  # nothing left to send, the bound, or a round that took nothing: what rests is named
+        before, sends = len(resting), sends + 1
         if by_ids:
             res = await cancel(CancelSelector(selector.which, order_ids=tuple(o.id for o in again)))
         else:
@@ -132,15 +134,13 @@ async def confirmed(selector: CancelSelector, first: CancelResult, cancel: Cance
                 state.failed[o.id], state.words[o.id] = res.reason, res.message
             break
         state.take(res)
-        if round_ and before and not (set(res.canceled) | set(res.acknowledged) | set(res.unconfirmed)):
-            break  # a round that took nothing: what rests is named, not hammered
     for o in resting:
         state.still_open[o.id] = o
         if o.id in state.canceled:  # named cancelled, yet listed after: the list rules
             del state.canceled[o.id]
         if o.id not in state.failed or state.failed[o.id] == Reason.ORDER_NOT_FOUND.value:
             state.failed[o.id] = Reason.ORDER_STILL_OPEN.value
-            state.words[o.id] = f"still listed open after {round_ + 1} cancel(s) answered"
+            state.words[o.id] = f"still listed open after {sends} cancel(s) answered"
         state.acknowledged.discard(o.id)
         state.unconfirmed.discard(o.id)
     return state.result()
