@@ -45,6 +45,8 @@ STAGE_TRANSITION = "stage_transition"
 ORDER_FAILED = "order_failed"
 CLOSE_RETRIES_EXHAUSTED = "close_retries_exhausted"
 CLOSE_RESIDUAL = "close_residual"  # a position a close left open and stopped closing (critical; dust: warning)
+# an order a cancel meant to take that the venue still lists after it (ORDER_STILL_OPEN): paged once
+ORDER_STILL_OPEN = "order_still_open"
 POLICY_RELOAD_FAILED = "policy_reload_failed"
 RESET = "reset"
 MANUAL_CLOSE = "manual_close"
@@ -81,7 +83,7 @@ STATE_KINDS = frozenset({STAGE_TRANSITION, SCOPE_BLIND, POLICY_UNMATCHED, SNAPSH
 
 SEVERITY = {
     STAGE_TRANSITION: "critical", ORDER_FAILED: "critical", CLOSE_RETRIES_EXHAUSTED: "critical",
-    CLOSE_RESIDUAL: "critical",
+    CLOSE_RESIDUAL: "critical", ORDER_STILL_OPEN: "critical",
     POLICY_RELOAD_FAILED: "critical", RESET: "info", MANUAL_CLOSE: "warning", DEPOSED: "warning",
     SNAPSHOT_FAILED: "warning", DMS_FIRED: "critical", SCOPE_BLIND: "warning", POLICY_UNMATCHED: "critical",
     SCOPE_ARMED: "info", POLICY_MATCHED: "info",
@@ -250,6 +252,9 @@ class SinkContext(Protocol):
 
     def residuals_of(self, incident: str) -> Sequence[Any]:
         """What the closes of ``incident`` left open and stopped closing."""
+
+    def still_open_of(self, incident: str) -> Sequence[Any]:
+        """The orders the cancels of ``incident`` meant to take that the venue still lists."""
 
     def silences(self) -> Sequence[Any]:
         """The silences in force now (:class:`killswitch.silences.Silence`): what the

@@ -260,6 +260,7 @@ def build_runner_and_desk(graph: "DecisionGraph", adapters: "Mapping[str, Exchan
     from ..runner.tick.persist import Persistence
     from ..runner.venue.executor import Executor
     from ..runner.venue.fetches import FetchHealth
+    from ..runner.venue.left_open import StillOpenOrders
     from ..runner.venue.modes import ModeWatch
     from ..runner.venue.port import Venues
     from ..runner.venue.rejections import CloseRejections
@@ -319,6 +320,8 @@ def build_runner_and_desk(graph: "DecisionGraph", adapters: "Mapping[str, Exchan
     # the book's writes (the state document, the lock file), handed to the parts that save
     persist = Persistence(book, store, io, lead, fanout, resumptions, lock_path, entries)
     shortfalls = Shortfalls(book, store, io, dry_run=dry_run, clock=clock, lead=lead, persist=persist)
+    # orders a cancel left open: a standing fact, saved, audited and paged once, ended with the order
+    still_open = StillOpenOrders(book, store, io, lead=lead, persist=persist, clock=clock, dry_run=dry_run)
     # the bots' trading permission at the venue (revoke_trading), owed, fenced, confirmed, audited
     revokes = Revokes(book, venues, store, io, lead=lead, persist=persist, clock=clock, dry_run=dry_run)
     # the firm's close of an account no local policy has: under a firm-wide policy at account level
@@ -361,7 +364,7 @@ def build_runner_and_desk(graph: "DecisionGraph", adapters: "Mapping[str, Exchan
                         shortfalls=shortfalls, closes=closes, readout=readout, previews=previews, charts=charts,
                         position_readout=position_readout, commands=commands, silencing=silencing,
                         fetches=fetches, streams=streams, reloads=reloads, entries=entries, revokes=revokes,
-                        operator_revokes=operator_revokes, enforcement=enforcement,
+                        operator_revokes=operator_revokes, enforcement=enforcement, still_open=still_open,
                         modes=modes, rejections=rejections, entry_watch=entry_watch, firm=firm, clock=clock,
                         dry_run=dry_run, accounts=tuple(venues))
     runner = Runner(parts, venues, store, holder=holder, snapshot_timeout_s=snapshot_timeout_s)

@@ -50,6 +50,7 @@ def report_markdown(doc: dict) -> str:
     out += _notification_lines(doc["notifications"])
     out += operator_action_lines(doc.get("operator_actions") or [])
     out += halt_break_lines(doc.get("halt_breaks") or {})
+    out += still_open_lines(doc.get("still_open") or [])
 
     out += ["## Other audited events", ""]
     if doc["other_events"]:
@@ -105,7 +106,10 @@ def _summary_lines(doc: dict) -> list[str]:
             f"| what broke the halt | {s.get('violations', 0)} violation(s) at the venue"
             + (f", **{s['violations_uncancelled']} cancel(s) not confirmed**" if s.get("violations_uncancelled")
                else "")
-            + f"; {s.get('trading_changes', 0)} change(s) of the bots' trading permission |", ""]
+            + f"; {s.get('trading_changes', 0)} change(s) of the bots' trading permission |",
+            f"| orders still open after a cancel | {s.get('orders_still_open', 0)}"
+            + (f", **{s['orders_still_open_at_end']} still listed at the end**" if s.get("orders_still_open_at_end")
+               else "") + " |", ""]
 
 
 def _incident_lines(incidents: list[dict]) -> list[str]:
@@ -258,6 +262,19 @@ def halt_break_lines(broke: dict) -> list[str]:
     else:
         out.append("No change of the bots' trading permission in the period.")
     return out + [""]
+
+
+def still_open_lines(rows: list[dict]) -> list[str]:
+    """The orders a cancel meant to take that the venue still listed after it, each by name with
+    what the venue said, and when it ended (or that it was still open at the period's end)."""
+    lines = [f"| {o['at']}{_unverified(o)} | {_c(o['account'])} | {_c(o['symbol'])} | {_c(o['side'])} | "
+             f"{_c(o['amount'])} | `{_c(o['order_id'])}` | {_c(o['said'])} | {_c(o['incident'] or o['cause'])} | "
+             + (f"{o['ended']} ({_c(o['ended_why'])})" if o["ended"] else "**still open**") + " |" for o in rows]
+    return _table("Orders still open after a cancel",
+                  "Orders a cancel meant to take that the venue still listed after it (`ORDER_STILL_OPEN`): never "
+                  "counted cancelled. What the venue said is its reason code, then its own code and words.",
+                  ("at", "account", "symbol", "side", "amount", "order id", "what the venue said",
+                   "incident or cause", "ended"), lines, "No order was left open by a cancel in the period.")
 
 
 def report_html(doc: dict) -> str:

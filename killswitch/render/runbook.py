@@ -98,6 +98,9 @@ def fallback_markdown(incident: dict, problems: Optional[list[str]] = None) -> s
     for r in incident.get("residuals") or []:  # what the runner stopped closing, and why (the venue's words)
         out.append(f"- residual {r.get('account')} {r.get('symbol')} {r.get('side')} {r.get('amount_text')}: "
                    f"`{r.get('why')}` {r.get('detail')}")
+    for r in incident.get("still_open") or []:  # what its cancels did not take: the venue still lists it
+        out.append(f"- order still open {r.get('account')} {r.get('symbol')} {r.get('side')} {r.get('amount_text')} "
+                   f"order `{r.get('order_id')}`: {r.get('said')}")
     out += ["", "## Trading lock", "",
             f"- {'LOCKED ' + str(lock.get('mode')) if lock.get('locked') else 'not locked'}: "
             f"`{_v(lock.get('reason'))}`",

@@ -128,6 +128,10 @@ def status_text(st: RunnerStatus, locks: LockDocument) -> str:
         leg = f" {x.position_side}" if x.position_side else ""
         lines.append(f"  RESIDUAL {x.account} {x.symbol} {x.side}{leg} {figure(x.amount)}: {x.why} ({x.detail}); "
                      f"incident {x.incident}")
+    for o in st.still_open:  # what cancels meant to take that the venue still lists: never shown cancelled
+        of = f"incident {o.incident}" if o.incident else o.cause
+        lines.append(f"  STILL OPEN {o.account} {o.symbol} {o.side} {figure(o.amount)} order {o.order_id}: {o.said}; "
+                     f"{of}")
     lines += trading_lines(st)
     lines += violation_lines(st.lock_violations)
     lines += dms_lines(dms_of(st))

@@ -276,7 +276,7 @@ def assemble(*, node: PolicyNode, incident: str, scope: str, level: int, from_le
              results: Mapping[str, Mapping[str, Any]], orders: list[dict], cancels: list[dict],
              directives: list[dict], hedges: list[dict], skipped: list[str], attribution: Optional[dict],
              positions: list[dict], positions_note: str, accounts: list[dict], lock: dict, state_url: str,
-             equity: Optional[float], residuals: Sequence[dict] = ()) -> dict:
+             equity: Optional[float], residuals: Sequence[dict] = (), still_open: Sequence[dict] = ()) -> dict:
     """One incident as a plain value. Every builder goes through here, so every template sees
     the same keys whatever made the incident."""
     stage = next((s for s in node.stages if s.level == level), None)
@@ -315,6 +315,8 @@ def assemble(*, node: PolicyNode, incident: str, scope: str, level: int, from_le
         "positions_note": positions_note,
         # positions the runner stopped closing (below the venue's minimum, or out of retries)
         "residuals": list(residuals),
+        # orders its cancels meant to take that the venue still lists (never shown cancelled)
+        "still_open": list(still_open),
         "accounts": accounts,
         "lock": lock,
         "next_stage": _next_stage(node, level, values, results),
@@ -418,7 +420,7 @@ def incident_from_event(event: "Event", ctx: "SinkContext", report: Optional["Ti
         hedges=hedges, skipped=list(plan.skipped) if plan else [], attribution=attribution,
         positions=positions, positions_note=note, accounts=accounts,
         lock=lock, state_url=str(getattr(ctx.store, "url", DEFAULT_STATE_URL)), equity=_num(equity),
-        residuals=residual_docs(ctx, incident),
+        residuals=residual_docs(ctx, incident), still_open=still_open_docs(ctx, incident),
     )
 
 
@@ -491,7 +493,7 @@ def follow_up(data: dict, ctx: "SinkContext", report: "TickFacts", entries: Sequ
     out["actions"]["orders"] = orders
     out["actions"]["summary"] = order_summary(orders)
     out.update(positions=positions, positions_note=note, accounts=accounts,
-               residuals=residual_docs(ctx, data["incident"]),
+               residuals=residual_docs(ctx, data["incident"]), still_open=still_open_docs(ctx, data["incident"]),
                lock=ctx.lock_doc(scope, report.now_ms))
     return out
 
@@ -501,6 +503,14 @@ def residual_docs(ctx: "SinkContext", incident: str) -> list[dict]:
     return [{"account": r.account, "symbol": r.symbol, "side": r.side, "position_side": r.position_side,
              "amount": r.amount, "amount_text": amount_text(r.amount), "why": r.why, "detail": r.detail,
              "since": iso(r.since_ms)} for r in ctx.residuals_of(incident)]
+
+
+def still_open_docs(ctx: "SinkContext", incident: str) -> list[dict]:
+    """The orders the cancels of ``incident`` meant to take that the venue still lists, each by
+    name with what the venue said of it."""
+    return [{"account": r.account, "symbol": r.symbol, "side": r.side, "amount": r.left,
+             "amount_text": amount_text(r.left), "order_id": r.order_id, "said": r.said, "cause": r.cause,
+             "since": iso(r.since_ms)} for r in ctx.still_open_of(incident)]
 
 
 def order_summary(orders: Sequence[Mapping[str, Any]]) -> dict:

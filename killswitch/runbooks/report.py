@@ -39,6 +39,7 @@ from ..state.audit_verify import INTACT
 from ..state.store import AuditRow, JournalEntry, StateStore, StoreError
 from .halt_breaks import KINDS as HALT_BREAK_KINDS, halt_breaks
 from .incident import iso
+from .left_open import KINDS as LEFT_OPEN_KINDS, left_open
 from .operator_actions import ACTION_KINDS, operator_actions
 
 # 2: audit.intact only when the MACs were checked; audit.verdict, audit.passed
@@ -51,7 +52,7 @@ NOTIFICATION_KINDS = ("notification_delivered", "notification_failed", "notifica
                       "notification_receivers_unresolved", "notification_silenced")
 # kinds the report shows in their own sections; every other kind is counted under "other events"
 SECTION_KINDS = frozenset(("stage_transition", "reset_approval", "runbook_rendered") + NOTIFICATION_KINDS
-                          + tuple(ACTION_KINDS) + HALT_BREAK_KINDS)
+                          + tuple(ACTION_KINDS) + HALT_BREAK_KINDS + LEFT_OPEN_KINDS)
 _FINAL = ("filled", "rejected", "failed", "expired", "canceled")
 
 
@@ -125,6 +126,7 @@ def closure_report(store: StateStore, since_ms: int, until_ms: int, now_ms: int,
     windows = [{**{k: i[k] for k in ("incident", "policy", "scope", "ts_ms")},
                 "end_ms": incident_ends.get(i["incident"], until_ms)} for i in incidents.values()]
     broke = halt_breaks(rows, journal.statuses, windows, proven)
+    still_open = left_open(rows, proven)  # orders a cancel meant to take that the venue still listed
     items = sorted(incidents.values(), key=lambda x: (x["ts_ms"], x["incident"]))
     orders = journal.orders
     return {
@@ -154,6 +156,8 @@ def closure_report(store: StateStore, since_ms: int, until_ms: int, now_ms: int,
             "violations_uncancelled": sum(1 for v in broke["violations"] if v["action"] == "cancel"
                                           and v["outcome"] != "canceled" and not v["dry_run"]),
             "trading_changes": len(broke["trading"]),
+            "orders_still_open": len(still_open),
+            "orders_still_open_at_end": sum(1 for o in still_open if o["ended"] is None),
         },
         "incidents": [{k: v for k, v in i.items() if k != "ts_ms"} for i in items],
         "transitions": [{k: v for k, v in t.items() if k not in ("ts_ms", "seq")} for t in transitions],
@@ -164,6 +168,7 @@ def closure_report(store: StateStore, since_ms: int, until_ms: int, now_ms: int,
         "other_events": dict(sorted(trail.other.items())),
         "operator_actions": [{k: v for k, v in a.items() if k != "ts_ms"} for a in actions],
         "halt_breaks": broke,
+        "still_open": still_open,
     }
 
 

@@ -272,13 +272,15 @@ class RunbookSink:
 
 def _gist(data: dict) -> tuple:
     """What makes a runbook worth rendering again: its orders' results, the positions left
-    (contracts, not their marked value, which moves every tick), the lock and the residuals."""
+    (contracts, not their marked value, which moves every tick), the lock, the residuals and the
+    orders its cancels left open."""
     orders = tuple((o["client_order_id"], o["status"], o["filled"], o["code"]) for o in data["actions"]["orders"])
     positions = tuple((p["account"], p["symbol"], p["side"], p["position_side"], p["contracts"])
                       for p in data["positions"])
     lock = data["lock"]
     residuals = tuple((r["account"], r["symbol"], r["side"], r["why"], r["amount"]) for r in data.get("residuals", ()))
-    return orders, positions, lock.get("locked"), lock.get("mode"), lock.get("stage"), residuals
+    still_open = tuple((r["account"], r["order_id"], r["amount"]) for r in data.get("still_open", ()))
+    return orders, positions, lock.get("locked"), lock.get("mode"), lock.get("stage"), residuals, still_open
 
 
 __all__ = ["BUILTIN", "RunbookSink", "record_of"]

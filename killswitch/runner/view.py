@@ -112,6 +112,28 @@ class ResidualStatus:
 
 
 @dataclass(frozen=True)
+class StillOpenStatus:
+    """An order a cancel meant to take that the venue still lists after it (see
+    :mod:`killswitch.runner.book.still_open`): never shown cancelled; cancelling it, or finding
+    why it rests, is up to a person."""
+
+    account: str
+    order_id: str
+    symbol: str
+    side: str  # buy | sell
+    amount: float  # left open (its amount less what filled), as the last list gave it
+    said: str  # what the venue said of it: "ORDER_STILL_OPEN: ..." (the reason code, then its words)
+    cause: str  # what the cancel was for: the cancel's reason, DMS_FIRED source=..., LOCK_VIOLATION, ...
+    incident: Optional[str]  # the stage entry (or manual close) whose cancel it was; None: none
+    policy: Optional[str]
+    scope: str
+    since_ms: int
+    as_of_ms: int
+    client_id: Optional[str] = None
+    price: Optional[float] = None
+
+
+@dataclass(frozen=True)
 class BlindTrigger:
     """A trigger of a blind scope that cannot be evaluated (see killswitch.engine.coverage)."""
 
@@ -212,6 +234,7 @@ class RunnerStatus:
     # "next_ms"}
     close_rejections: tuple[dict, ...] = ()
     silences_idle: tuple[str, ...] = ()  # IDLE: a silence in force on a scope with no open incident, each
+    still_open: tuple[StillOpenStatus, ...] = ()  # orders a cancel meant to take that the venue still lists
 
 
 @dataclass(frozen=True)
@@ -332,6 +355,7 @@ class IncidentStatus:
     ack: Optional[AckStatus] = None  # who has it (the latest acknowledgement), None: nobody said so
     acks: tuple[AckStatus, ...] = ()  # everyone who has it: each author's latest, oldest first
     silenced_by: tuple[SilenceStatus, ...] = ()  # the active silences that hold back its pages
+    still_open: tuple[StillOpenStatus, ...] = ()  # orders its cancels meant to take that the venue still lists
 
 
 @dataclass(frozen=True)

@@ -275,6 +275,9 @@ class _Runner:
     def residuals_of(self, incident):
         return ()
 
+    def still_open_of(self, incident):
+        return ()
+
 
 def test_secrets_in_adapters_errors_and_environment_never_reach_the_runbook(monkeypatch, repo_templates):
     monkeypatch.setenv("BINANCE_FUTURES_API_KEY", SECRET)

@@ -46,6 +46,7 @@ from ..storeio import StoreIO
 from .dms_state import DeadMansSwitch
 from .residuals import ResidualBook
 from .revoke_state import RevokeBook
+from .still_open import StillOpenBook
 
 STATE_DOC_VERSION = 1
 
@@ -72,6 +73,7 @@ class Book:
     dms: DeadMansSwitch = field(default_factory=DeadMansSwitch)
     resume_starts: dict[str, int] = field(default_factory=dict)  # "policy|scope" → reset time (ms)
     residuals: ResidualBook = field(default_factory=ResidualBook)
+    still_open: StillOpenBook = field(default_factory=StillOpenBook)  # orders a cancel left open
     snapshots: dict[str, Snapshot] = field(default_factory=dict)  # account key → its last snapshot
     # this runner's last evaluation (the signal values the console compares with thresholds); not
     # saved: a standby, which evaluates nothing, has none
@@ -338,6 +340,7 @@ class Book:
         self.loaded = doc
         self._apply(doc, rows, tell)
         self.residuals = ResidualBook.from_doc(doc)  # what closes left open, as the last leader saw it
+        self.still_open = StillOpenBook.from_doc(doc)  # what cancels left open, as it saw them
         self.saved_pnl = _row_marks(rows)
         self.pnl_complete = True
 
@@ -389,6 +392,7 @@ class Book:
         history = self.state.pnl
         self._apply(doc)
         self.residuals = ResidualBook.from_doc(doc)
+        self.still_open = StillOpenBook.from_doc(doc)
         # The PnL samples change once per sample step, not every tick: read them again only
         # then, so that following a 10,000-position book costs the small document.
         if _pnl_steps(self.state.pnl) == _pnl_steps(history):
@@ -402,6 +406,7 @@ class Book:
         self.followed = fresh
         self._apply(fresh, rows)
         self.residuals = ResidualBook.from_doc(fresh)
+        self.still_open = StillOpenBook.from_doc(fresh)
         self.saved_pnl = _row_marks(rows)
         self.pnl_complete = True
 
@@ -421,6 +426,8 @@ class Book:
                "residuals": self.residuals.to_json(), "notes_mark": self.notes_mark}
         if self.owed:
             doc["owed"] = self.owed
+        if self.still_open:
+            doc["still_open"] = self.still_open.to_json()
         if self.revokes.seq:  # (kept once used: an effect's number is never given twice)
             doc["revokes"] = self.revokes.to_json()
         if self.baselines:

@@ -30,6 +30,7 @@ if TYPE_CHECKING:  # pragma: no cover - annotations only
     from .dms_state import DeadMansSwitch
     from .residuals import ResidualBook
     from .revoke_state import RevokeBook
+    from .still_open import StillOpenBook
 
 
 class BookView(Protocol):
@@ -62,6 +63,10 @@ class BookView(Protocol):
     @property
     def residuals(self) -> "ResidualBook":
         """What closes left open and stopped trying to close."""
+
+    @property
+    def still_open(self) -> "StillOpenBook":
+        """Orders a cancel meant to take that the venue still lists."""
 
     @property
     def snapshots(self) -> Mapping[str, "Snapshot"]:

@@ -201,6 +201,7 @@ def page_model(status: RunnerStatus, ready: tuple[Any, Any], lock: dict, dms: di
         "resuming": [_resume(r, now) for r in status.resuming],
         "limits": _limit_rows(lock.get("limits") or ()),
         "residuals": [_residual(r, now) for r in status.residuals],
+        "still_open": [_still_open(r, now) for r in status.still_open],
         "trading": [_trading(a, t) for a, t in sorted(status.trading.items())],
         "violations": _violations(status.lock_violations, now),
         "dms": _dms(dms, now), "scope_names": names, **leader_facts(status),
@@ -348,6 +349,12 @@ def _residual(r: Any, now: int) -> dict:
             "amount": _number(r.amount), "why": r.why, "detail": r.detail, "since": _when(r.since_ms, now)}
 
 
+def _still_open(r: Any, now: int) -> dict:
+    """An order a cancel meant to take that the venue still lists: by name, with the venue's words."""
+    return {"incident": r.incident, "cause": r.cause, "account": r.account, "symbol": r.symbol, "side": r.side,
+            "amount": _number(r.amount), "order_id": r.order_id, "said": r.said, "since": _when(r.since_ms, now)}
+
+
 def _trading(account: str, t: dict) -> dict:
     """An account's bots' keys at the venue: "Trading revoked" once the venue confirmed it, else
     what is owed or failing (never called revoked before the venue says so)."""
@@ -395,6 +402,7 @@ def _incident(i: IncidentStatus, now: int) -> dict:
         "orders": orders, "orders_total": i.orders_total, "orders_shown": len(i.orders),
         "counts": counts or "no orders", "settled": settled, "open": i.orders_total - settled,
         "residuals": [_residual(r, now) for r in i.residuals],
+        "still_open": [_still_open(r, now) for r in i.still_open],
         **_planned(i, now),
     }
 

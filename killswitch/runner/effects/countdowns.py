@@ -34,6 +34,7 @@ from ...engine.state import forget_heartbeats, record_heartbeat
 from ...state.store import StateStore
 from ..book.book import Book
 from ..book.dms_state import SourceStatus
+from ..book.still_open import still_open_of
 from ..collaborators import Audits
 from ..lock.lock import DEAD_MANS_SWITCH, iso_ms
 from ..storeio import StoreIO
@@ -171,10 +172,17 @@ class Countdowns:
                     continue
                 res = await self.venues.cancel(key, CancelSelector(order_ids=tuple(ids)), "DMS_FIRED")
                 if res.reason is not None:  # the halt holds; the failure is on record
-                    await self.lead.audit("dms_cancel_failed", now, {**doc, "reason": res.reason})
+                    await self.lead.audit("dms_cancel_failed", now, {**doc, "reason": res.reason,
+                                                                     "said": res.said()})
                     continue
-                await self.lead.audit("dms_orders_canceled", now, {**doc, "canceled": len(res.canceled),
-                                                              "failed": dict(res.failed)})
+                # what the venue still lists after the cancel is an order left open (saved, paged)
+                left = still_open_of(key, res, cause=f"DMS_FIRED source={f.source}", now=self.clock(),
+                                     scope=f.source)
+                for r in left:
+                    self.book.still_open.record(r)
+                await self.lead.audit("dms_orders_canceled", now, {
+                    **doc, "canceled": len(res.canceled), "failed": {oid: res.said_of(oid) for oid in res.failed},
+                    "still_open": [r.order_id for r in left]})
 
     # --- the venues' countdowns ----------------------------------------------------------------------
 

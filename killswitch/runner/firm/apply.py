@@ -210,12 +210,14 @@ class DirectiveApplier:
         what = f"{which} open orders" + (f" of {', '.join(symbols)}" if symbols else "")
         if ports.dry_run:
             return f"DRY_RUN: would cancel its {what}"
-        got = await ports.cancels.cancel([CancelIntent(venue, name, which, (), reason, symbols)])
+        got = await ports.cancels.cancel([CancelIntent(venue, name, which, (), reason, symbols)], d.decision_id,
+                                         f"FIRM_DIRECTIVE {d.id}: {reason}")
+        left = [f"{r.symbol} {r.side} {r.left:g} order {r.order_id}: {r.said}" for r in got.still_open]
         await ports.lead.audit("firm_cancel", self.clock(), {
             "directive": d.id, "decision_id": d.decision_id, "account": account, "which": which,
             "symbols": list(symbols), "canceled": got.canceled, "failed": got.cancel_failed, "reason": reason,
-            "actor": d.actor})
-        if got.cancel_failed:
+            "still_open": left, "actor": d.actor})
+        if got.cancel_failed:  # (each with the venue's code and words; those still listed named)
             return f"CANCEL_FAILED: {got.canceled} cancelled; " + "; ".join(got.cancel_failed)
         return f"CANCELED {got.canceled} ({what})"
 

@@ -60,8 +60,10 @@ class Closes(Protocol):
 
 
 class Cancels(Protocol):
-    async def cancel(self, cancels: list["CancelIntent"]) -> "ExecutionReport":
-        """The venues' open orders the intents select, cancelled now."""
+    async def cancel(self, cancels: list["CancelIntent"], incident: Optional[str] = None,
+                     cause: Optional[str] = None) -> "ExecutionReport":
+        """The venues' open orders the intents select, cancelled now; an order the venue still
+        lists after it is left open, tied to ``incident`` and ``cause``."""
 
 
 class ShardBook(Protocol):

@@ -54,6 +54,7 @@ from ..view import (
     ResidualStatus,
     RunnerStatus,
     ScopeStatus,
+    StillOpenStatus,
     ThresholdCheck,
     TriggerStatus,
 )
@@ -150,7 +151,7 @@ class Readout:
         return RunnerStatus("dry-run" if self.dry_run else "live", self.lead.term_holds(), self.lead.fence,
                             book.graph.digest, book.graph.revision, error, book.state.last_tick_ms,
                             tuple(scopes), ages, self.resumptions.status(now), self.countdowns.status(dms_shown),
-                            residuals, coverage_rows(book),
+                            residuals, coverage_rows(book), still_open=tuple(_still_open(r) for r in book.still_open),
                             fetch_errors=self.fetches.status(), streams=self.streams.status(),
                             pages_failing=tuple(ReceiverFailure(**f) for f in sinks.get("pages_failing", ())),
                             pages_failing_since_ms=sinks.get("pages_failing_since_ms"),
@@ -215,7 +216,8 @@ class Readout:
         return IncidentStatus(incident, kind, policy, scope, level, stage_name, since, manual, needed, approvals,
                               incident in self._runbooks, _orders(entries[-MAX_INCIDENT_ORDERS:]), len(entries),
                               dict(sorted(statuses.items())), residuals, planned, planned_total, requested_by,
-                              ack=ack, acks=acks, silenced_by=held)
+                              ack=ack, acks=acks, silenced_by=held,
+                              still_open=tuple(_still_open(r) for r in self.book.still_open.for_incident(incident)))
 
     async def ready(self) -> tuple[bool, str]:
         """Readiness, answered at once whatever the store does: never behind a store call that
@@ -346,6 +348,11 @@ class Readout:
 def _residual(r: Any) -> ResidualStatus:
     return ResidualStatus(r.incident, r.policy, r.scope, r.account, r.symbol, r.side, r.position_side, r.amount,
                           r.why, r.detail, r.since_ms, r.as_of_ms)
+
+
+def _still_open(r: Any) -> StillOpenStatus:
+    return StillOpenStatus(r.account, r.order_id, r.symbol, r.side, r.left, r.said, r.cause, r.incident, r.policy,
+                           r.scope, r.since_ms, r.as_of_ms, r.client_id, r.price)
 
 
 def _orders(entries: Sequence[Any]) -> tuple[OrderRow, ...]:

@@ -136,6 +136,9 @@ class RunnerSinkContext:
     def residuals_of(self, incident: str) -> Sequence[Any]:
         return tuple(self._book.residuals.for_incident(incident))
 
+    def still_open_of(self, incident: str) -> Sequence[Any]:
+        return tuple(self._book.still_open.for_incident(incident))
+
     def silences(self) -> Sequence[Any]:
         now = self._clock()
         # the sink checks each at its flush; one made from a stage's incident ends with it (a

@@ -144,7 +144,7 @@ class Runner:
         self._shortfalls, self._closes, self._readout, self._charts = p.shortfalls, p.closes, p.readout, p.charts
         self._fetches, self._streams = p.fetches, p.streams
         self._entries, self._revokes = p.entries, p.revokes
-        self._enforcement = p.enforcement
+        self._enforcement, self._still_open = p.enforcement, p.still_open
         self._modes, self._rejections = p.modes, p.rejections
         self._blind_reports = BlindReports()
         self._coverage_logged = False  # this process has said every blind or unmatched scope once
@@ -305,6 +305,7 @@ class Runner:
             report.events += await self._entries.resume(now)
             await self._entries.find_unsaved()  # owed with this tick's transitions, unless entered again
             await self._revokes.resume()  # revokes and restores a stop cut off after their audit row
+            report.events += await self._still_open.resume(now)  # orders left open, saved but not paged
             lead.replans_checked = True
         await self._countdowns.take_stored_beats(now)
         self._countdowns.forget_unnamed()  # (a reload or a disarming may have unnamed some)
@@ -418,6 +419,9 @@ class Runner:
         # refused closes counted per leg: tried again within their bound, then CLOSE_REJECTED (a residual)
         report.events += await shortfalls.rejected(self._rejections.observe(report.execution, now), now)
         report.events += await shortfalls.retry_unfilled(report.execution.unfilled, seen=replanned)
+        # orders the cancels left open (the venue still lists them): ended, saved, audited, paged once
+        self._still_open.take(self._executor.take_still_open())
+        report.events += await self._still_open.tick(now)
         count(self._counters, report)
 
     async def _record(self, entered: list, rows: list, fired: list, report: TickReport, now: int, *,

@@ -34,6 +34,7 @@ from ..sinks.fanout import SinkFanout
 from ..storeio import StoreIO
 from ..venue.executor import Executor
 from ..venue.fetches import FetchHealth
+from ..venue.left_open import StillOpenOrders
 from ..venue.modes import ModeWatch
 from ..venue.rejections import CloseRejections
 from ..venue.shortfalls import Shortfalls
@@ -86,6 +87,7 @@ class RunnerParts:
     revokes: Revokes
     operator_revokes: OperatorRevokes
     enforcement: Enforcement
+    still_open: StillOpenOrders  # orders a cancel left open: ended, saved, audited and paged once
     # the accounts' position modes as their venues read them; the closes the venues refused
     modes: ModeWatch
     rejections: CloseRejections

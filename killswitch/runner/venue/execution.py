@@ -17,6 +17,8 @@ from typing import Optional
 
 from adapters.base import Reason
 
+from ..book.still_open import StillOpen
+
 # venue answers after which the order's fate is unknown until reconciled
 UNCLEAR = (Reason.TIMEOUT, Reason.EXCHANGE_UNAVAILABLE, Reason.BAD_RESPONSE)
 FINAL = ("filled", "canceled", "rejected", "expired", "failed")
@@ -67,7 +69,11 @@ class ExecutionReport:
     rejected: list[str] = field(default_factory=list)  # "cid REASON: message"
     unknown: list[str] = field(default_factory=list)  # client ids whose outcome awaits reconciliation
     canceled: int = 0
-    cancel_failed: list[str] = field(default_factory=list)  # "venue/account REASON" of a cancel the venue refused
+    # "venue/account REASON: what the venue said: order <id>" of an order a cancel did not take,
+    # or "venue/account REASON: message" of a cancel request that failed as a whole
+    cancel_failed: list[str] = field(default_factory=list)
+    # the orders a cancel meant to take that the venue still lists after it (book.still_open.StillOpen)
+    still_open: list[StillOpen] = field(default_factory=list)
     cancels_sent: int = 0  # cancel requests for our own open remainders
     remainders_canceled: int = 0  # of them, confirmed gone (canceled, or filled meanwhile)
     held: list[str] = field(default_factory=list)  # decision ids with a close held back (REMAINDER_OPEN)
@@ -85,6 +91,7 @@ class ExecutionReport:
         self.unknown += other.unknown
         self.canceled += other.canceled
         self.cancel_failed += other.cancel_failed
+        self.still_open += other.still_open
         self.cancels_sent += other.cancels_sent
         self.remainders_canceled += other.remainders_canceled
         self.held += other.held

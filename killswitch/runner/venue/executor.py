@@ -78,6 +78,7 @@ from adapters.base import AdapterError, CancelSelector, SendWithheld, send_gate
 from ...engine.plans import Plan
 from ...orders import PLANNED_KIND, CancelIntent, OrderIntent, planned_payloads, position_of, send_order
 from ...state.store import IntentRow, StateStore, canonical_json
+from ..book.still_open import StillOpen, still_open_of
 from ..lease.leadership import FencedAudit
 from ..storeio import StoreIO
 from .execution import (
@@ -132,6 +133,8 @@ class Executor(Reconciliation):
         # whether a remainder may still rest (a cancel not yet confirmed): until the first
         # reconciliation says otherwise, assume so
         self._resting_left = True
+        # orders a cancel left open (the venue still lists them), until the tick takes them
+        self._still_open: list[StillOpen] = []
 
     # --- 0. hold the closes of a position an earlier order of ours may still be open on ---------
 
@@ -219,7 +222,9 @@ class Executor(Reconciliation):
         if self.dry_run:
             return report
         cancels, ordered = send_order(plans)  # the order previews show (``send_seq``)
-        await self._cancels(cancels, report)
+        # each cancel's incident: the stage entry (or manual close) whose plan holds it
+        incidents = {id(c): p.decision_id for p in plans for c in p.cancels}
+        await self._cancels([(c, incidents.get(id(c))) for c in cancels], report)
         planned = {o.client_order_id for p in plans for o in p.orders}
         if planned and planned <= self._journaled_new:
             # journaled new just now, in this tick: none can have a result yet, and reading every
@@ -306,35 +311,57 @@ class Executor(Reconciliation):
         if filled_short(status, res.filled, o.amount, o.reduce_only):
             r.unfilled.append(o.decision_id)  # the market moved past the protected price, or was thin
 
-    async def cancel(self, cancels: list[CancelIntent]) -> ExecutionReport:
+    async def cancel(self, cancels: list[CancelIntent], incident: Optional[str] = None,
+                     cause: Optional[str] = None) -> ExecutionReport:
         """``cancels`` sent now, as a tick sends a plan's (a firm directive's ``cancel_orders``
-        carried out by a shard); nothing in dry run."""
+        carried out by a shard); nothing in dry run. ``incident``: the stage entry they are
+        for, where one is; ``cause``: what they are for, in what an order left open says
+        (the cancel's reason by default)."""
         report = ExecutionReport()
         if not self.dry_run:
-            await self._cancels(cancels, report)
+            await self._cancels([(c, incident) for c in cancels], report, cause)
         return report
 
-    async def _cancels(self, cancels: list[CancelIntent], report: ExecutionReport) -> None:
-        """Each account's cancels in plan order, the accounts at once: a global scope's first
-        close waits for the slowest account's cancels, not for every account's one by one."""
-        per_account: dict[str, list[CancelIntent]] = {}
-        for c in cancels:
-            per_account.setdefault(account_key(c.venue, c.account), []).append(c)
+    def take_still_open(self) -> list[StillOpen]:
+        """The orders the cancels sent since the last call left open (the tick records them)."""
+        out, self._still_open = self._still_open, []
+        return out
 
-        async def run(key: str, mine: list[CancelIntent]) -> ExecutionReport:
+    async def _cancels(self, cancels: list[tuple[CancelIntent, Optional[str]]], report: ExecutionReport,
+                       cause: Optional[str] = None) -> None:
+        """Each account's cancels in plan order, the accounts at once: a global scope's first
+        close waits for the slowest account's cancels, not for every account's one by one. Only
+        what the venue confirmed counts as cancelled; every other order is said with the
+        venue's words (``CancelResult.said_of``), and one it still lists is an order left open
+        (``ExecutionReport.still_open``, and kept for :meth:`take_still_open`)."""
+        per_account: dict[str, list[tuple[CancelIntent, Optional[str]]]] = {}
+        for c, incident in cancels:
+            per_account.setdefault(account_key(c.venue, c.account), []).append((c, incident))
+
+        async def run(key: str, mine: list[tuple[CancelIntent, Optional[str]]]) -> ExecutionReport:
             r = ExecutionReport()
-            for c in mine:
+            for c, incident in mine:
                 res = await self.venues.cancel(key, CancelSelector(c.which, c.symbols, c.order_ids), c.reason)
                 r.canceled += len(res.canceled)
-                r.cancel_failed += [f"{key} {why}: order {oid}" for oid, why in res.failed.items()]
+                r.cancel_failed += [f"{key} {res.said_of(oid)}: order {oid}" for oid in res.failed]
+                left = still_open_of(key, res, cause=cause or c.reason, now=self.clock(), incident=incident)
+                r.still_open += left
+                if res.failed:
+                    await self.audit.audit("cancel_orders_failed", self.clock(), {
+                        "venue": c.venue, "account": c.account, "reason": c.reason, "incident": incident,
+                        "canceled": list(res.canceled),
+                        "failed": {oid: res.said_of(oid) for oid in res.failed},
+                        "still_open": [x.order_id for x in left]})
                 if res.reason is not None:
                     r.cancel_failed.append(f"{key} {res.said()}")
                     await self.audit.audit("cancel_failed", self.clock(),
-                                           {"venue": c.venue, "account": c.account, "reason": res.reason})
+                                           {"venue": c.venue, "account": c.account, "reason": res.reason,
+                                            "said": res.said(), "incident": incident})
             return r
 
         for r in await asyncio.gather(*(run(k, v) for k, v in per_account.items())):
             report.merge(r)
+            self._still_open += r.still_open
 
     async def _result(self, cid: str, status: str, filled: float, avg: Optional[float], code: Optional[str],
                       detail: Optional[str]) -> None:

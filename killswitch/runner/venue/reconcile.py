@@ -22,6 +22,7 @@ from adapters.base import AdapterError, CancelSelector, OrderResult, Reason
 
 from ...orders import OrderIntent
 from ...state.store import StateStore
+from ..book.still_open import StillOpen, still_open_of
 from ..lease.leadership import FencedAudit
 from ..storeio import StoreIO
 from .execution import FINAL, REMAINDER_CANCELED, RESTING, ExecutionReport, account_key, filled_short
@@ -44,6 +45,7 @@ class Reconciliation:
     _not_found: dict[str, int]  # client id → when the venue first said it does not know it
     _resent_refused: dict[str, tuple[str, str]]  # client id → why its resend was refused
     _resting_left: bool  # whether a remainder may still rest (a cancel not yet confirmed)
+    _still_open: list[StillOpen]  # orders a cancel left open, until the tick takes them
 
     async def _result(self, cid: str, status: str, filled: float, avg: Optional[float], code: Optional[str],
                       detail: Optional[str]) -> None:
@@ -150,13 +152,19 @@ class Reconciliation:
             if res.reason is not None:
                 await self.audit.audit("remainder_cancel_failed", self.clock(), {
                     "account": key, "client_order_ids": [e.client_order_id for e, _ in items],
-                    "reason": res.reason})
+                    "reason": res.reason, "said": res.said()})
                 continue
+            # a remainder the venue still lists after its cancel: an order left open, the incident's
+            left = still_open_of(key, res, cause=REMAINDER_CANCELED, now=self.clock(),
+                                 incidents={str(found.order_id): e.decision_id for e, found in items})
+            report.still_open += left
+            self._still_open += left
             for e, found in items:
                 why = res.failed.get(str(found.order_id))
                 if why is not None and why != Reason.ORDER_NOT_FOUND.value:  # (not found: it may have ended)
                     await self.audit.audit("remainder_cancel_failed", self.clock(), {
-                        "account": key, "client_order_ids": [e.client_order_id], "reason": why})
+                        "account": key, "client_order_ids": [e.client_order_id], "reason": why,
+                        "said": res.said_of(str(found.order_id))})
                     continue
                 try:
                     after = await port.fetch_order(e.symbol, e.client_order_id)

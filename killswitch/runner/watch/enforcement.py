@@ -67,6 +67,7 @@ from ...orders import CancelIntent
 from ...snapshot import Snapshot
 from ...state.store import FencedError, StateStore
 from ..book.book import Book
+from ..book.still_open import still_open_of
 from ..gate.request import lock_keys
 from ..lease.leadership import Leadership
 from ..lock.lock import GLOBAL_SCOPE, LockStatus
@@ -278,10 +279,15 @@ class Enforcement:
                 continue
             for oid in res.canceled:
                 self.cancelled[(key, oid)] = (self.calls, now)
-            self._outcome(tuple(res.failed), None, failed=res.failed)
+            said = {oid: res.said_of(oid) for oid in res.failed}  # the venue's code and words
+            self._outcome(tuple(res.failed), None, failed=said)
             self._outcome(res.canceled, "canceled")
-            results.append(_result(key, {**{oid: str(why) for oid, why in res.failed.items()},
-                                         **{oid: "canceled" for oid in res.canceled}}, now))
+            results.append(_result(key, {**said, **{oid: "canceled" for oid in res.canceled}}, now))
+            # an order the venue still lists after its cancel: left open (saved, paged once), tied
+            # to the lock's scope its violation names
+            scopes = {str(r.get("order_id")): str(r.get("scope")) for r in self.recent if r.get("order_id")}
+            for fact in still_open_of(key, res, cause=c.reason, now=self.clock()):
+                self.book.still_open.record(replace(fact, scope=scopes.get(fact.order_id, key)))
         rows = [r for r in results if r[2]["outcomes"]]
         try:  # the cancels' results for the closure report; a stop before it leaves them unrecorded
             if rows:
