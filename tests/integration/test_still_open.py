@@ -29,8 +29,8 @@ from killswitch.runner.venue.port import Venues
 from killswitch.state import open_store
 
 from .sim_helpers import T0
-from .test_runner import Crash, RecordingSink
 from .test_close_remainders import ROOT
+from .test_runner import Crash, RecordingSink
 
 SCOPE = "simulated/sim-main"
 TICK_MS = 5_000
@@ -134,7 +134,6 @@ def test_an_order_a_flatten_left_open_is_named_everywhere_and_paged_once_across_
     with pytest.raises(Crash):  # the flatten's cancel is answered; the fact saved and audited, not paged
         run(ticks(runner, clock, 40))
     assert venues.asked, "the flatten never cancelled the bot's order"
-    report = rec.ticks[-1] if rec.ticks else None
     assert not [e for e in rec.events if e.kind == "order_still_open"]
     rows = store.audit_rows(kinds=["order_still_open"])
     assert [(r.payload["order_id"], r.payload["said"]) for r in rows] == [(oid, f"ORDER_STILL_OPEN: {WORDS}")]
@@ -142,7 +141,6 @@ def test_an_order_a_flatten_left_open_is_named_everywhere_and_paged_once_across_
     assert incident == "close-all/simulated/sim-main/L1/e1" and rows[0].payload["cause"]
     failed = [r.payload for r in store.audit_rows(kinds=["cancel_orders_failed"])]
     assert failed and failed[0]["failed"] == {oid: f"ORDER_STILL_OPEN: {WORDS}"} and failed[0]["canceled"] == []
-    assert report is None or report.execution.canceled == 0
     store.close()
 
     # the runner that carries on pages it once (resumed), writes no second audit row, shows it
