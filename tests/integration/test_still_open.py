@@ -182,3 +182,32 @@ def test_an_order_a_flatten_left_open_is_named_everywhere_and_paged_once_across_
     assert report["still_open"][0]["ended_why"] == "ORDER_GONE"
     assert report["summary"]["orders_still_open_at_end"] == 0
     store2.close()
+
+
+def test_a_symbols_cancel_the_venue_caps_names_what_rests_and_counts_nothing_cancelled(tmp_path):
+    """The simulator's venue answers a symbol's cancel with success and takes none of its orders
+    (its cap a call at 0): the port lists again, cancels again within its bound, and names the
+    order ``ORDER_STILL_OPEN``; the executor (the path a firm directive's cancel takes) counts
+    nothing cancelled, says the venue's words, and keeps the order left open, tied to the
+    incident it was for, for the tick to record."""
+    from killswitch.orders import CancelIntent
+
+    clock = ManualClock(T0)
+    engine = build("flash-crash", clock)
+    oid = _bot_order(engine)
+    engine.cap_cancels("sim-main", 0)
+    runner, store, desk, parts, venues = runner_on(tmp_path, engine, clock, set())
+    run(runner.start())
+    incident = "close-all/simulated/sim-main/L1/e1"
+    got = run(parts.executor.cancel([CancelIntent("simulated", "sim-main", "all", (), "CANCEL_ALL",
+                                                  ("ETH/USDT:USDT",))], incident, "FIRM_DIRECTIVE 7: drill"))
+    assert got.canceled == 0
+    assert got.cancel_failed and all(x.startswith("simulated/sim-main ORDER_STILL_OPEN") for x in got.cancel_failed)
+    (left,) = got.still_open
+    assert (left.order_id, left.symbol, left.side, left.amount, left.incident, left.policy, left.cause) == (
+        oid, "ETH/USDT:USDT", "buy", 1.0, incident, "close-all", "FIRM_DIRECTIVE 7: drill")
+    assert left.said.startswith("ORDER_STILL_OPEN")
+    assert [x.order_id for x in parts.executor.take_still_open()] == [oid]
+    assert parts.executor.take_still_open() == []  # taken once
+    assert any(o.id == oid for o in run(venues[SCOPE].snapshot(clock())).orders), "the order no longer rests"
+    store.close()
