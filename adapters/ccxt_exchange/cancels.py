@@ -23,6 +23,7 @@ What it must not do
 
 from __future__ import annotations
 
+import functools
 import logging
 from dataclasses import dataclass, field
 from typing import Any, Sequence
@@ -117,7 +118,7 @@ class Cancels(KnownPositions):
             else:
                 tally.failed[oid] = Reason.ORDER_NOT_FOUND.value
                 tally.words[oid] = "not listed open at the venue"
-        await self._cancel_each(op, targets, tally)
+        await self._cancel_many(op, targets, tally)
         missed = [o for o in targets if tally.failed.get(o.id) == Reason.ORDER_NOT_FOUND.value]
         if missed and not listed:  # what was known of them may be stale: the venue's list decides
             fresh = await self._list_open(op)
@@ -147,7 +148,7 @@ class Cancels(KnownPositions):
                 if whole:
                     await self._cancel_all(op, symbol, dict(params), orders, tally)
                 else:
-                    await self._cancel_each(op, orders, tally)
+                    await self._cancel_many(op, orders, tally)
         self._released(set(by_symbol))
 
     async def _cancel_all(self, op: Op, symbol: str, params: dict, orders: list[Order], tally: Tally) -> None:
@@ -157,6 +158,29 @@ class Cancels(KnownPositions):
             tally.refused(orders, e)
             return
         tally.read(self._answer("symbol", answer, orders), orders)
+
+    async def _cancel_many(self, op: Op, orders: list[Order], tally: Tally) -> None:
+        """``orders`` cancelled in the venue's batches where its dialect has them (a batch per
+        symbol and endpoint, at most its size), else one a call."""
+        groups: dict[tuple, list[Order]] = {}
+        for o in orders:
+            key = (o.symbol, tuple(sorted(self.dialect.order_cancel_params(o).items())))
+            groups.setdefault(key, []).append(o)
+        for (symbol, _), group in groups.items():
+            size = self.dialect.cancel_batch_size(group[0].kind)
+            if size < 2 or len(group) < 2:
+                await self._cancel_each(op, group, tally)
+                continue
+            market_id = self._markets.require(symbol)["id"]
+            call = functools.partial(self._calls.call, op, order=True)  # cancels spend the order budget
+            for at in range(0, len(group), size):
+                chunk = group[at:at + size]
+                try:
+                    answer = await self.dialect.cancel_batch(call, chunk, market_id)
+                except AdapterError as e:
+                    tally.refused(chunk, e)
+                else:
+                    tally.read(self._answer("batch", answer, chunk), chunk)
 
     async def _cancel_each(self, op: Op, orders: list[Order], tally: Tally) -> None:
         for o in orders:

@@ -49,6 +49,7 @@ class Venue:
         self.regular = REGULAR if regular is None else regular
         self.algo = ALGO if algo is None else algo
         self.positions = positions or []
+        self.refuse: set[str] = set()  # order ids a batch cancel refuses (51400)
         self.requests: list[tuple[str, str, object]] = []
 
     async def fetch(self, url, method="GET", headers=None, body=None):
@@ -75,9 +76,13 @@ class Venue:
                     "data": [{"clOrdId": "", "ordId": params["ordId"], "sCode": "0", "sMsg": ""}]}
         if key in (("POST", "/api/v5/trade/cancel-algos"), ("POST", "/api/v5/trade/cancel-batch-orders")):
             assert isinstance(params, list)
-            return {"code": "0", "msg": "", "data": [
-                {"algoId": p.get("algoId", ""), "ordId": p.get("ordId", ""), "clOrdId": "", "sCode": "0", "sMsg": ""}
-                for p in params]}
+            # OKX's batch answer: a row per order, "2" when some were refused (sCode, sMsg)
+            rows = [{"algoId": p.get("algoId", ""), "ordId": p.get("ordId", ""), "clOrdId": "",
+                     "sCode": "0", "sMsg": ""} for p in params]
+            for r in rows:
+                if (r["ordId"] or r["algoId"]) in self.refuse:
+                    r["sCode"], r["sMsg"] = "51400", "Order cancellation failed as the order has been filled"
+            return {"code": "2" if any(r["sCode"] != "0" for r in rows) else "0", "msg": "", "data": rows}
         raise AssertionError(f"unexpected request {method} {parts.path}")
 
     def lists(self) -> list[tuple[str, dict]]:
@@ -206,11 +211,23 @@ def test_cancel_entries_keeps_every_order_that_closes_and_cancels_entry_algo_ord
     assert _cancels(venue) == [
         ("/api/v5/trade/cancel-algos", "1753184812254216192"),
         ("/api/v5/trade/cancel-algos", "1753184812254216230"),
-        ("/api/v5/trade/cancel-order", "1752588852617379840"),
-        ("/api/v5/trade/cancel-order", "1752588852617379845"),
+        ("/api/v5/trade/cancel-batch-orders", "1752588852617379840"),
+        ("/api/v5/trade/cancel-batch-orders", "1752588852617379845"),
     ]
     assert sorted(res.canceled) == ["1752588852617379840", "1752588852617379845",
                                     "1753184812254216192", "1753184812254216230"]
+
+
+def test_a_batch_row_refused_beside_done_ones_keeps_the_venues_code_and_words():
+    venue = Venue()
+    venue.refuse = {REGULAR[0]["ordId"]}
+    a = adapter(venue)
+    res = run(a.cancel_orders(CancelSelector(which="all")))
+    run(a.close())
+    gone = REGULAR[0]["ordId"]
+    assert gone not in res.canceled and len(res.canceled) == 9
+    assert res.failed == {gone: "ORDER_NOT_FOUND"}  # 51400: filled, cancelled or not there
+    assert res.words[gone] == "51400 Order cancellation failed as the order has been filled"
 
 
 def test_cancel_all_cancels_algo_orders_through_cancel_algos_and_regular_ones_by_their_ordid():
@@ -220,7 +237,7 @@ def test_cancel_all_cancels_algo_orders_through_cancel_algos_and_regular_ones_by
     run(a.close())
     assert not res.failed and len(res.canceled) == 10
     assert _cancels(venue) == sorted(
-        [("/api/v5/trade/cancel-order", r["ordId"]) for r in REGULAR]
+        [("/api/v5/trade/cancel-batch-orders", r["ordId"]) for r in REGULAR]
         + [("/api/v5/trade/cancel-algos", r["algoId"]) for rows in ALGO.values() for r in rows])
 
 

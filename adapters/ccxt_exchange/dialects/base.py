@@ -106,7 +106,7 @@ def unnamed(answer: Any) -> Optional[Mapping[str, Any]]:
     return None
 
 
-def named_rows(venue: str, endpoint: str, answer: Any, id_field: str,
+def named_rows(venue: str, endpoint: str, answer: Any, id_field: str | tuple[str, ...],
                refused_of: Callable[[Mapping[str, Any]], Optional[tuple[Any, Any]]],
                rules: tuple[Rule, ...]) -> "CancelAnswer":
     """What a cancel's answer that lists its orders says (ccxt's parsed orders, each venue row
@@ -117,10 +117,12 @@ def named_rows(venue: str, endpoint: str, answer: Any, id_field: str,
     done: set[str] = set()
     refused: dict[str, VenueRefusal] = {}
     for parsed in answer:
-        row = parsed.get("info") if isinstance(parsed, Mapping) else None
-        oid = row.get(id_field) if isinstance(row, Mapping) else None
-        if oid in (None, "") or not isinstance(row, Mapping):
-            raise bad_field(venue, endpoint, id_field, "missing")
+        # ccxt's parsed order (the venue's row in ``info``), or the venue's raw row
+        row = parsed.get("info", parsed) if isinstance(parsed, Mapping) else None
+        fields = (id_field,) if isinstance(id_field, str) else id_field
+        oid = next((row[f] for f in fields if row.get(f) not in (None, "")), None) if isinstance(row, Mapping) else None
+        if oid is None or not isinstance(row, Mapping):
+            raise bad_field(venue, endpoint, " or ".join(fields), "missing")
         said = refused_of(row)
         if said is None:
             done.add(str(oid))
@@ -498,6 +500,17 @@ class Dialect(StreamHooks):
         if how == "one":
             return CancelAnswer(frozenset(o.id for o in sent[:1]))
         return CancelAnswer(frozenset(), whole=True)
+
+    def cancel_batch_size(self, kind: str) -> int:
+        """The most orders of ``kind`` one batch cancel (:meth:`cancel_batch`) takes; 0: the
+        venue's orders are cancelled one a call (or a whole symbol at once)."""
+        return 0
+
+    async def cancel_batch(self, call: Call, orders: Sequence[Any], market_id: str) -> Any:
+        """One batch cancel of ``orders`` (one symbol, one kind's endpoint, at most
+        :meth:`cancel_batch_size`), sent as the venue's own request (ccxt's parse drops rows it
+        refused), its raw answer for :meth:`cancel_answer` (``how`` ``batch``)."""
+        raise NotImplementedError(f"{self.id}: no batch cancel")
 
     def cancel_refusal(self, code: Any, message: Any) -> VenueRefusal:
         """A refused row of a cancel's answer (its code and words), mapped by :attr:`refusal_rules`."""

@@ -27,7 +27,7 @@ from __future__ import annotations
 
 from collections.abc import Container
 from dataclasses import dataclass, field
-from typing import Any, Awaitable, Callable, Mapping, Optional
+from typing import Any, Awaitable, Callable, Mapping, Optional, Sequence
 
 from killswitch.weights import PER_UID, Read, WeightLimit
 
@@ -35,12 +35,15 @@ from ...base import MODE, PERMANENT, TRANSIENT
 from ...ccxt_exchange.dialects.base import (
     MODE_EVERY_S,
     Call,
+    CancelAnswer,
     Countdown,
     Dialect,
     Listed,
     ModeRead,
     Reads,
+    bad_field,
     clamp_seconds,
+    named_rows,
     read,
     read_pages,
     unknown_value,
@@ -79,6 +82,11 @@ REFUSALS: tuple[Rule, ...] = (
     Rule("50011", "RATE_LIMITED", TRANSIENT),  # Rate limit reached
     Rule("50001", "EXCHANGE_UNAVAILABLE", TRANSIENT),  # Service temporarily unavailable
     Rule("50013", "EXCHANGE_UNAVAILABLE", TRANSIENT),  # System is busy
+    # a cancel of an order no longer open: filled, cancelled or never there (51400), already
+    # cancelled (51401), already completed (51402): not open at the venue
+    Rule("51400", "ORDER_NOT_FOUND"),
+    Rule("51401", "ORDER_NOT_FOUND"),
+    Rule("51402", "ORDER_NOT_FOUND"),
 )
 
 
@@ -132,6 +140,17 @@ class CancelAllAfter:
 
     async def disarm(self, call: Call, market_id: Optional[str]) -> None:
         await call("privatePostTradeCancelAllAfter", {"timeOut": "0"})
+
+
+CANCEL_BATCH = "POST /api/v5/trade/cancel-batch-orders"
+
+
+def refused_row(row: Mapping[str, Any]) -> Optional[tuple[Any, Any]]:
+    """A batch row's ``sCode`` and ``sMsg`` where it was refused; None where it is "0"."""
+    code = row.get("sCode")
+    if code is None:
+        raise bad_field("okx", CANCEL_BATCH, "sCode", "missing")
+    return None if str(code) == "0" else (code, row.get("sMsg") or "")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -260,6 +279,27 @@ class OkxDialect(Dialect):
         if kind in ("conditional", "tpsl", "oco"):
             return {"trigger": True}
         return {}
+
+    def cancel_batch_size(self, kind: str) -> int:
+        # POST /api/v5/trade/cancel-batch-orders takes 20 orders, cancel-algos 10
+        return 20 if kind == "regular" else 10
+
+    async def cancel_batch(self, call: Call, orders: Sequence[Any], market_id: str) -> Any:
+        # the venue's own requests: ccxt's parse of the answer drops the rows it refused
+        if orders[0].kind == "regular":
+            return await call("privatePostTradeCancelBatchOrders", [{"ordId": o.id, "instId": market_id}
+                                                                    for o in orders])
+        return await call("privatePostTradeCancelAlgos", [{"algoId": o.id, "instId": market_id} for o in orders])
+
+    def cancel_answer(self, how: str, answer: Any, sent: Sequence[Any]) -> CancelAnswer:
+        """A batch's ``data`` rows, each with its ``sCode`` ("0": cancelled) and ``sMsg`` (the
+        venue answers code "2" when some were refused; ccxt raises only when all were)."""
+        if how != "batch":
+            return super().cancel_answer(how, answer, sent)
+        data = answer.get("data") if isinstance(answer, Mapping) else None
+        if not isinstance(data, list):
+            raise bad_field(self.id, CANCEL_BATCH, "data", "missing")
+        return named_rows(self.id, CANCEL_BATCH, data, ("ordId", "algoId"), refused_row, self.refusal_rules)
 
     def leg_params(self, leg: str) -> tuple[dict, bool]:
         # long/short mode: closing is the leg's nature; OKX takes reduceOnly in net mode only
