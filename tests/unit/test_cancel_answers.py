@@ -110,3 +110,34 @@ def test_binance_all_done_names_no_order_and_is_the_venues_all():
 def test_a_cancel_of_one_order_that_did_not_raise_is_done():
     for venue in ("binanceusdm", "bybit", "okx", "hyperliquid", "bitget"):
         assert dialect_for(venue).cancel_answer("one", {"id": "9"}, sent("9")).done == {"9"}, venue
+
+
+# Hyperliquid's answer to a cancel action of two oids, one of them gone (the documented shape:
+# https://hyperliquid.gitbook.io/hyperliquid-docs/for-developers/api/exchange-endpoint#cancel-order-s;
+# the error's words are the venue's, as its face and ccxt's comments give them)
+HL_CANCEL = {"status": "ok", "response": {"type": "cancel", "data": {"statuses": [
+    "success", {"error": "Order was never placed, already canceled, or filled."}]}}}
+
+
+def test_hyperliquid_reads_each_status_in_the_order_sent():
+    a = dialect_for("hyperliquid").cancel_answer("batch", HL_CANCEL, sent("11", "12"))
+    assert a.done == {"11"}
+    r = a.refused["12"]
+    assert r.reason == "ORDER_NOT_FOUND" and r.text() == "Order was never placed, already canceled, or filled."
+
+
+def test_hyperliquid_statuses_that_do_not_match_the_cancels_sent_are_bad_response():
+    with pytest.raises(AdapterError) as e:
+        dialect_for("hyperliquid").cancel_answer("batch", HL_CANCEL, sent("11", "12", "13"))
+    assert e.value.reason is Reason.BAD_RESPONSE and "2 for 3 cancels" in e.value.message
+
+
+def test_okx_batch_rows_keep_each_refusal():
+    body = {"code": "2", "msg": "", "data": [  # the documented shape of cancel-batch-orders
+        {"clOrdId": "", "ordId": "1", "sCode": "0", "sMsg": ""},
+        {"clOrdId": "", "ordId": "2", "sCode": "51400", "sMsg": "Order cancellation failed as the order has been "
+                                                               "filled, canceled or does not exist"}]}
+    a = dialect_for("okx").cancel_answer("batch", body, sent("1", "2"))
+    assert a.done == {"1"} and a.refused["2"].reason == "ORDER_NOT_FOUND" and a.refused["2"].code == "51400"
+    with pytest.raises(AdapterError):
+        dialect_for("okx").cancel_answer("batch", {"code": "0"}, sent("1"))

@@ -43,13 +43,23 @@ import math
 import re
 from collections.abc import Container
 from dataclasses import dataclass, field
-from typing import Any, Awaitable, Callable, Mapping, Optional
+from typing import Any, Awaitable, Callable, Mapping, Optional, Sequence
 
 from killswitch.weights import PER_IP, Read, WeightLimit
 
 from ...base import PERMANENT, TRANSIENT, AdapterError, Reason
-from ...ccxt_exchange.dialects.base import Call, Countdown, Dialect, Listed, ModeRead, Reads, unknown_value
-from ...ccxt_exchange.dialects.refusals import Rule
+from ...ccxt_exchange.dialects.base import (
+    Call,
+    CancelAnswer,
+    Countdown,
+    Dialect,
+    Listed,
+    ModeRead,
+    Reads,
+    bad_field,
+    unknown_value,
+)
+from ...ccxt_exchange.dialects.refusals import Rule, body_of
 from ...ccxt_exchange.parsing import BadData
 from ...ccxt_exchange.streamstate import StreamEvent
 from . import dialect_stream as hl_stream
@@ -71,6 +81,9 @@ REFUSALS: tuple[Rule, ...] = (
     # an IOC with nothing to take at its price: the book may be there at the next tick's price
     Rule("Order could not immediately match against any resting orders", "INVALID_ORDER", TRANSIENT),
     Rule("Too many cumulative requests sent", "RATE_LIMITED", TRANSIENT),
+    # a cancel of an order no longer open (its words: "Order was never placed, already canceled,
+    # or filled.")
+    Rule("Order was never placed, already canceled, or filled", "ORDER_NOT_FOUND", PERMANENT),
 )
 
 
@@ -92,6 +105,15 @@ def hyperliquid_refusal(body: Any) -> Optional[tuple[str, str]]:
         return None
     return text.split(".", 1)[0].strip(), text
 
+def statuses_of(body: Any) -> Optional[list]:
+    """An action's ``response.data.statuses`` (None: the answer has none)."""
+    resp = body.get("response") if isinstance(body, Mapping) else None
+    data = resp.get("data") if isinstance(resp, Mapping) else None
+    rows = data.get("statuses") if isinstance(data, Mapping) else None
+    return rows if isinstance(rows, list) else None
+
+
+EXCHANGE = "POST /exchange cancel"
 OPEN_ORDERS = "POST /info frontendOpenOrders"
 # the /info types the venue weighs 2 (every other weighs 20, userRole 60; ccxt's table has these)
 INFO_WEIGHT_2 = frozenset({"l2Book", "allMids", "clearinghouseState", "orderStatus", "spotClearinghouseState",
@@ -158,6 +180,42 @@ class HyperliquidDialect(Dialect):
 
     def refusal_of(self, body: Any) -> Optional[tuple[str, str]]:
         return hyperliquid_refusal(body)
+
+    def cancel_batch_size(self, kind: str) -> int:
+        # one cancel action of many oids (a batch of n weighs 1 + n // 40 against the address's
+        # requests): 40 a batch
+        return 40
+
+    async def cancel_batch(self, call: Call, orders: Sequence[Any], market_id: str) -> Any:
+        """ccxt's ``cancel_orders`` (it signs the action); where it raised for a refused status,
+        its error holds the venue's whole answer, every status in the order sent."""
+        try:
+            return await call("cancel_orders", [o.id for o in orders], orders[0].symbol)
+        except AdapterError as e:
+            body = body_of(e.message)
+            if statuses_of(body) is None:
+                raise
+            return body
+
+    def cancel_answer(self, how: str, answer: Any, sent: Sequence[Any]) -> CancelAnswer:
+        """A cancel action's ``statuses``, one per order in the order sent: ``"success"``, or
+        ``{"error": text}`` (its first sentence the code)."""
+        if how != "batch":
+            return super().cancel_answer(how, answer, sent)
+        rows = statuses_of(answer) if isinstance(answer, Mapping) else (
+            [o.get("info") for o in answer] if isinstance(answer, list) else None)
+        if rows is None or len(rows) != len(sent):
+            raise bad_field(self.id, EXCHANGE, "response.data.statuses",
+                            f"{'missing' if rows is None else len(rows)} for {len(sent)} cancels")
+        done, refused = set(), {}
+        for o, st in zip(sent, rows):
+            if st == "success":
+                done.add(o.id)
+            elif isinstance(st, Mapping) and isinstance(st.get("error"), str):
+                refused[o.id] = self.cancel_refusal(st["error"].split(".", 1)[0].strip(), st["error"])
+            else:
+                raise bad_field(self.id, EXCHANGE, "response.data.statuses", f"unknown value {st!r}")
+        return CancelAnswer(frozenset(done), refused)
 
     async def read_position_mode(self, reads: Reads) -> ModeRead:
         """One-way, always: Hyperliquid keeps one position a coin (no request made)."""
