@@ -44,7 +44,7 @@ from bench.harness import machine, pct, reference_ms  # noqa: E402
 from killswitch.runner.venue.port import VenuePort  # noqa: E402
 
 SYMBOLS = ("BTCUSDT", "ETHUSDT", "SOLUSDT", "BNBUSDT", "XRPUSDT")
-IDS = {"bybit": "bybit", "binance": "binanceusdm", "bitget": "bitget"}
+IDS = {"bybit": "bybit", "binance": "binanceusdm", "bitget": "bitget", "okx": "okx", "hyperliquid": "hyperliquid"}
 PER_SYMBOL = 200  # the engine's (Binance's) most open orders a symbol
 
 

@@ -16,6 +16,9 @@ while any order is unconfirmed, the open orders are listed again at the venue an
   ``ORDER_STILL_OPEN`` and named (``still_open``, with what the venue said). An order the venue
   refused is never sent again blindly: it is named (``still_open`` when still listed).
 
+The first list reads the symbols the cancel was for (every symbol for a flatten); a later one
+only those still holding an order meant to go.
+
 A list that fails leaves what it would have decided as it stands: unconfirmed orders fail with
 the list's reason code and words (never assumed gone). A cancel by ids that the venue answered for
 each order is not listed again: the next snapshot reads them (the stream's, where it streams).
@@ -125,6 +128,10 @@ async def confirmed(selector: CancelSelector, first: CancelResult, cancel: Cance
         if not again or round_ == ROUNDS or (before is not None and len(resting) >= before):
             break  # nothing left to send, the bound, or a round that took nothing: what rests is named
         before, sends = len(resting), sends + 1
+        # the lists after this one read only the symbols still holding what is meant to go (a
+        # list of one symbol costs Binance 1 of its weight, of every symbol 40); an order a bot
+        # places meanwhile on another symbol is the next snapshot's to find
+        symbols = tuple(sorted({o.symbol for o in again}))
         if by_ids:
             res = await cancel(CancelSelector(selector.which, order_ids=tuple(o.id for o in again)))
         else:
