@@ -20,3 +20,17 @@ def fixture(name: str) -> Path:
 def recorded(exchange: str) -> Path:
     """ccxt's recorded answers of a ccxt id (``ccxt-static-<id>.json``)."""
     return fixture(f"ccxt-static-{exchange}.json")
+
+
+def countdown_answer(method: str, args: tuple) -> object:
+    """A venue's documented answer to its countdown (cancel-all-after) request, as ccxt's implicit
+    method ``method`` returns it for ``args`` (what the dialects read back as armed or off):
+    Binance echoes the countdown it set; OKX names when it fires (``triggerTime``, "0": off)."""
+    params = args[0] if args and isinstance(args[0], dict) else {}
+    if method.endswith("CountdownCancelAll"):
+        return {"symbol": params.get("symbol"), "countdownTime": str(params.get("countdownTime"))}
+    if method == "privatePostTradeCancelAllAfter":
+        off = str(params.get("timeOut")) == "0"
+        return {"code": "0", "msg": "", "data": [{"triggerTime": "0" if off else "1700000060000", "tag": "",
+                                                  "ts": "1700000000000"}]}
+    return {"ok": True}

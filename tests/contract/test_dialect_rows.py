@@ -17,6 +17,7 @@ import pytest
 from adapters.base import Reason
 from killswitch.engine.planner import client_order_id
 from killswitch.policy.accounts_doc import Account
+from tests.venue_fixtures import countdown_answer
 
 from .test_adapter_contract import TIMEOUT_S, bounded, close_intent, reason_of
 
@@ -79,7 +80,7 @@ class VenueClient:
     def _recorder(self, name):
         async def method(*args):
             self.calls.append((name, args))
-            return {}
+            return countdown_answer(name, args)
         return method
 
     def _order(self, params, status="closed"):

@@ -24,6 +24,7 @@ from adapters.ccxt_exchange import CcxtAdapter, OrderBudget, is_reduce_only_reje
 from killswitch.engine.planner import OrderIntent
 from killswitch.policy.accounts_doc import Account
 from tests.ports import confirmed_cancel
+from tests.venue_fixtures import countdown_answer
 
 API_KEY = "AKIAkeyVALUE0123456789"
 API_SECRET = "sEcReTvalue9876543210zz"
@@ -160,7 +161,7 @@ class FakeExchange:
 
     def _recorder(self, name):
         async def method(*args, **kwargs):
-            return await self._do(name, args, {"ok": True})
+            return await self._do(name, args, countdown_answer(name, args))
         return method
 
     def names(self):
@@ -1182,6 +1183,23 @@ def test_okx_cancel_all_after_is_clamped_and_disarmed_with_zero():
     assert calls == [{"timeOut": "10"}, {"timeOut": "120"}, {"timeOut": "0"}]
 
 
+def test_a_countdown_the_venue_did_not_set_is_not_taken_as_armed():
+    """Binance echoes the countdown it set, OKX says when it fires: an answer that names another
+    (or says off) is BAD_RESPONSE, never an armed switch."""
+    fake = FakeExchange(implicit=("fapiPrivatePostCountdownCancelAll",))
+    fake.script["fapiPrivatePostCountdownCancelAll"] = [{"symbol": "BTCUSDT", "countdownTime": "0"}]
+    a, _ = make(fake)
+    with pytest.raises(AdapterError) as e:
+        run(a.arm_cancel_all_after(60, (BTC,)))
+    assert e.value.reason is Reason.BAD_RESPONSE and "0 where 60000 was sent" in e.value.message
+    fake = FakeExchange("okx", implicit=("privatePostTradeCancelAllAfter",))
+    fake.script["privatePostTradeCancelAllAfter"] = [{"code": "0", "data": [{"triggerTime": "0", "ts": "1"}]}]
+    a, _ = make(fake)
+    with pytest.raises(AdapterError) as e:
+        run(a.arm_cancel_all_after(60))
+    assert e.value.reason is Reason.BAD_RESPONSE and "triggerTime" in e.value.message
+
+
 def test_bybit_dcp_only_with_a_declared_websocket():
     fake = FakeExchange("bybit", implicit=("privatePostV5OrderDisconnectedCancelAll",))
     a, _ = make(fake)
@@ -1249,7 +1267,7 @@ class Wire:
         self.seen.append((method, parts.path, params, headers or {}))
         for fragment, answer in self.routes.items():
             if fragment in parts.path:
-                return answer
+                return answer(params) if callable(answer) else answer  # (an answer that echoes the request)
         raise AssertionError(f"unexpected request {method} {parts.path}")
 
 
@@ -1293,7 +1311,8 @@ def test_binance_one_way_limit_ioc_on_the_wire():
 
 def test_binance_countdown_on_the_wire():
     ex = real_binance()
-    wire = Wire(ex, {"/fapi/v1/countdownCancelAll": {"symbol": "BTCUSDT", "countdownTime": "60000"}})
+    echo = {"/fapi/v1/countdownCancelAll": lambda q: {"symbol": "BTCUSDT", "countdownTime": q["countdownTime"]}}
+    wire = Wire(ex, echo)
     a = CcxtAdapter(account(), exchange_factory=lambda cfg: ex)
     run(a.arm_cancel_all_after(60, (BTC,)))
     run(a.disarm_cancel_all_after((BTC,)))

@@ -98,11 +98,24 @@ class SymbolCountdown:
     disarm_refusal = None
 
     async def arm(self, call: Call, seconds: float, market_id: Optional[str]) -> float:
-        await call(self.method, {"symbol": market_id, "countdownTime": int(round(seconds * 1000))})
+        ms = int(round(seconds * 1000))
+        echoed(await call(self.method, {"symbol": market_id, "countdownTime": ms}), ms)
         return float(seconds)
 
     async def disarm(self, call: Call, market_id: Optional[str]) -> None:
-        await call(self.method, {"symbol": market_id, "countdownTime": 0})
+        echoed(await call(self.method, {"symbol": market_id, "countdownTime": 0}), 0)
+
+
+COUNTDOWN = "POST /fapi/v1/countdownCancelAll"
+
+
+def echoed(answer: Any, ms: int) -> None:
+    """The countdown's answer names the countdown it set (``{"symbol": …, "countdownTime":
+    "100000"}``): another, or none, is BAD_RESPONSE, never taken as armed (or disarmed)."""
+    said = num(answer.get("countdownTime")) if isinstance(answer, Mapping) else None
+    if said is None or int(said) != ms:
+        raise bad_field("binance", COUNTDOWN, "countdownTime",
+                        f"{'missing' if said is None else int(said)} where {ms} was sent")
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -135,11 +135,28 @@ class CancelAllAfter:
 
     async def arm(self, call: Call, seconds: float, market_id: Optional[str]) -> float:
         n = clamp_seconds(seconds, *CANCEL_ALL_AFTER_RANGE)
-        await call("privatePostTradeCancelAllAfter", {"timeOut": str(n)})
+        if trigger_time(await call("privatePostTradeCancelAllAfter", {"timeOut": str(n)})) == 0:
+            raise bad_field("okx", CANCEL_ALL_AFTER, "data.triggerTime", f"0 (off) where {n} s was sent")
         return float(n)
 
     async def disarm(self, call: Call, market_id: Optional[str]) -> None:
-        await call("privatePostTradeCancelAllAfter", {"timeOut": "0"})
+        at = trigger_time(await call("privatePostTradeCancelAllAfter", {"timeOut": "0"}))
+        if at != 0:
+            raise bad_field("okx", CANCEL_ALL_AFTER, "data.triggerTime", f"{at} where 0 (off) was sent")
+
+
+CANCEL_ALL_AFTER = "POST /api/v5/trade/cancel-all-after"
+
+
+def trigger_time(answer: Any) -> int:
+    """``data[0].triggerTime`` of cancel-all-after's answer: when it fires (ms), 0 when off;
+    missing is BAD_RESPONSE, never taken as armed."""
+    rows = answer.get("data") if isinstance(answer, Mapping) else None
+    row = rows[0] if isinstance(rows, list) and rows and isinstance(rows[0], Mapping) else {}
+    at = num(row.get("triggerTime"))
+    if at is None:
+        raise bad_field("okx", CANCEL_ALL_AFTER, "data.triggerTime", "missing")
+    return int(at)
 
 
 CANCEL_BATCH = "POST /api/v5/trade/cancel-batch-orders"
