@@ -39,6 +39,9 @@ class Venue:
     close_price: float | None = None  # the close's limit price, where the venue has no market order
     create_answer_has_id: bool = True  # whether create_order's answer carries the client order id
     order_rate: float = 0.0  # orders per second of our budget (below the venue's published limits)
+    # ccxt's implicit methods of the venue's own endpoints the dialect reads (a lookup, a list) → the
+    # venue's raw answer
+    raw_answers: dict | None = None
 
 
 def contract_rows() -> list[Venue]:
@@ -71,17 +74,24 @@ class VenueClient:
                         "type": "swap", "spot": False, "swap": True, "future": False, "contract": True,
                         "contractSize": 1.0, "precision": {"amount": 0.001, "price": 0.1},
                         "limits": {"amount": {"min": 0.001}, "cost": {"min": 5.0}}}
+        self.hedged = False  # the account's position mode, as fetch_position_mode answers it
         if venue.countdown:
             setattr(self, venue.countdown[0], self._recorder(venue.countdown[0]))
+        for name, answer in (venue.raw_answers or {}).items():
+            setattr(self, name, self._recorder(name, answer))
 
     def factory(self, config):
         return self
 
-    def _recorder(self, name):
+    def _recorder(self, name, answer=None):
         async def method(*args):
             self.calls.append((name, args))
-            return countdown_answer(name, args)
+            return countdown_answer(name, args) if answer is None else answer
         return method
+
+    async def fetch_position_mode(self, symbol=None, params={}):
+        # ccxt's unified answer, the venue's raw one in info (MEXC's position_mode: 1 hedge, 2 one-way)
+        return {"info": {"success": True, "code": 0, "data": 1 if self.hedged else 2}, "hedged": self.hedged}
 
     def _order(self, params, status="closed"):
         cid = next((v for k, v in params.items() if k.endswith("Id")), None)  # whichever key the venue uses
@@ -122,14 +132,17 @@ def venue_adapter(venue: Venue, hedge_mode: bool = False, **options):
     from adapters.ccxt_exchange import CcxtAdapter
 
     client = VenueClient(venue)
+    client.hedged = hedge_mode
     acc = Account.model_validate({"name": "row", "venue": venue.id, "market_type": "futures",
                                   "hedge_mode": hedge_mode})
     return CcxtAdapter(acc, exchange_factory=client.factory, timeout=TIMEOUT_S, **options), client
 
 
 def venue_position(side: str, info: dict) -> dict:
-    # the venue's own row carries its size where ccxt reads it (Bybit size, OKX pos, Hyperliquid szi, Bitget total)
-    raw = {"size": "1.0", "pos": "1.0", "position": {"szi": "1.0"}, "total": "1.0", **info}
+    # the venue's own row carries its size where ccxt reads it (Bybit size, OKX pos, Hyperliquid szi, Bitget
+    # total, MEXC holdVol with its positionType)
+    raw = {"size": "1.0", "pos": "1.0", "position": {"szi": "1.0"}, "total": "1.0", "holdVol": "1.0",
+           "positionType": 1 if side == "long" else 2, **info}
     return {"symbol": BTC, "side": side, "contracts": 1.0, "contractSize": 1.0, "markPrice": 60_000.0,
             "entryPrice": 60_000.0, "unrealizedPnl": 0.0, "notional": 60_000.0, "hedged": None, "info": raw}
 

@@ -1,0 +1,453 @@
+"""MEXC (``mexc``): its futures through the contract API (``/api/v1/private/...``), its spot generic.
+
+What it owns
+    the MEXC forms the adapter needs on a futures account:
+
+    * client order ids in ``externalOid``, of at most 32 characters (error 2030 "External order
+      ID is too long (Max. 32 bits)"), letters, digits, ``_`` and ``-``; an order looked up by it
+      through ``GET /api/v1/private/order/external/{symbol}/{external_oid}`` (the contract id is
+      ``BASE_QUOTE``: BTC/USDT:USDT is BTC_USDT);
+    * a close: one-way mode ccxt's reduce-only form (``side`` 4 close long for a sell, 2 close
+      short for a buy); hedge mode the leg's own close code, ``side`` 4 (the long leg) or 2 (the
+      short leg), with ``positionMode`` 1 and no ``reduceOnly`` (the venue takes it in one-way
+      mode only) — sent as the parameters themselves: ccxt 4.5.90 writes a hedged reduce-only
+      sell as 2, a close of the *short* leg;
+    * positions from ``GET /api/v1/private/position/open_positions`` (ccxt's ``fetch_positions``:
+      ``holdVol`` contracts × the market's ``contractSize``, ``positionType`` 1 long, 2 short;
+      anything else is BAD_RESPONSE naming the field). The row carries no mark: each live
+      position is valued at its contract's ``fairPrice`` from ``GET /api/v1/contract/ticker``; a
+      position whose contract the tickers do not price fails the snapshot (BAD_RESPONSE naming
+      it), never valued at nothing. Its leg is the account's position mode, read with it
+      (``GET /api/v1/private/position/position_mode``: 1 hedge, 2 one-way) and written into the
+      row's ``info`` as ``positionMode``, the field the venue's order rows carry;
+    * the account's equity: ``equity`` of the USDT row of ``GET /api/v1/private/account/assets``;
+    * the open orders, read from the venue's own rows (:mod:`.dialect_rows`: ccxt's parse of the
+      contract rows gets their side and type wrong): the regular ones of
+      ``GET /api/v1/private/order/list/open_orders/{symbol}``, the trigger orders of
+      ``GET /api/v1/private/planorder/list/orders`` (``states`` 1, untriggered: conditional)
+      and the position and order TP/SL of ``GET /api/v1/private/stoporder/list/orders``
+      (``is_finished`` 0: tpsl, reduce-only), each paged by ``page_num`` at 100 rows to its end;
+    * cancels: a regular order through ``POST /api/v1/private/order/cancel`` (a list of ids; its
+      answer ``data: [{orderId, errorCode, errorMsg}]`` read row by row), every order of a
+      symbol through ``POST /api/v1/private/order/cancel_all``, a trigger order through
+      ``POST /api/v1/private/planorder/cancel`` and ``planorder/cancel_all`` (ccxt's ``trigger``);
+      :meth:`MexcDialect.cancel_answer` reads what each answer says. A Stop-Limit order (TP/SL)
+      has ``stoporder/cancel`` and ``stoporder/cancel_all``, which ccxt 4.5.90's cancels do not
+      reach: its cancel is sent as ccxt's ``method`` ``stoporder`` (ccxt refuses one order's
+      cancel; a symbol's it answers with nothing), and is never read as done;
+    * its refusal table (:data:`REFUSALS`, the codes of the contract API's error list);
+    * the weight budget: every contract endpoint is limited to 20 requests per 2 seconds (per
+      the documentation of each), counted per key and endpoint;
+    * no countdown: the contract API has no cancel-all-after (the runner's own dead man's switch
+      stands in; ``ksctl validate`` says so of an account that asks for the venue's);
+    * spot: ccxt's generic forms (no dialect of its own there).
+
+What it must not do
+    import ccxt or hold account state (see :mod:`adapters.ccxt_exchange.dialects.base`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Callable, Mapping, Optional, Sequence
+
+from killswitch.weights import PER_UID, Read, WeightLimit
+
+from ...base import PERMANENT, TRANSIENT, VenueRefusal
+from ...ccxt_exchange.dialects.base import (
+    MAX_PAGES,
+    Call,
+    CancelAnswer,
+    Countdown,
+    Dialect,
+    Listed,
+    ModeRead,
+    Reads,
+    bad_field,
+    incomplete,
+    read,
+    read_pages,
+    unknown_value,
+)
+from ...ccxt_exchange.dialects.refusals import MAX_MESSAGE, Rule
+from ...ccxt_exchange.parsing import BadField, num
+from .dialect_rows import POSITION_MODES, cancel_rows, order_row, plan_row, stop_row, text
+
+PRIVATE = "/api/v1/private"
+POSITIONS = f"GET {PRIVATE}/position/open_positions"
+TICKERS = "GET /api/v1/contract/ticker"
+ASSETS = f"GET {PRIVATE}/account/assets"
+MODE_ENDPOINT = f"GET {PRIVATE}/position/position_mode"
+OPEN_ORDERS = f"GET {PRIVATE}/order/list/open_orders/{{symbol}}"
+PLAN_ORDERS = f"GET {PRIVATE}/planorder/list/orders"
+STOP_ORDERS = f"GET {PRIVATE}/stoporder/list/orders"
+EXTERNAL = f"GET {PRIVATE}/order/external/{{symbol}}/{{external_oid}}"
+CANCEL = f"POST {PRIVATE}/order/cancel"
+CANCEL_ALL = f"POST {PRIVATE}/order/cancel_all"
+PLAN_CANCEL = f"POST {PRIVATE}/planorder/cancel"
+PLAN_CANCEL_ALL = f"POST {PRIVATE}/planorder/cancel_all"
+RATE_LIMITS = "https://mexcdevelop.github.io/apidocs/contract_v1_en/"
+
+# ccxt's implicit methods of the raw reads
+TICKER_METHOD = "contractPublicGetTicker"
+STOP_METHOD = "contractPrivateGetStoporderListOrders"
+EXTERNAL_METHOD = "contractPrivateGetOrderExternalSymbolExternalOid"
+
+PAGE = 100  # the most rows a page of the order lists gives (page_size at most 100)
+
+# MEXC's refusals: the answer's {"success": false, "code": 2009, "message": ...}, and a cancel's
+# rows' errorCode / errorMsg. The codes and words are the contract API's error code list (its
+# documentation's "Error code" table) and the cancel's documented example (2040, 2041); ccxt's
+# mexc (4.5.90) quotes 2009's body in its exceptions map.
+REFUSALS: tuple[Rule, ...] = (
+    Rule("2009", "REDUCE_ONLY_REJECTED", PERMANENT),  # Positions do not exist or have been closed
+    Rule("2008", "REDUCE_ONLY_REJECTED", PERMANENT),  # The quantity is insufficient (closable)
+    Rule("2040", "ORDER_NOT_FOUND", PERMANENT),  # order not exist
+    Rule("2041", "ORDER_NOT_FOUND", PERMANENT),  # order state cannot be cancelled (filled, cancelled)
+    Rule("2005", "INSUFFICIENT_MARGIN", TRANSIENT),  # Balance insufficient
+    Rule("2018", "INSUFFICIENT_MARGIN", TRANSIENT),  # Exceeding the maximum available margin
+    Rule("2001", "INVALID_ORDER", PERMANENT),  # Wrong order direction
+    Rule("2007", "INVALID_ORDER", PERMANENT),  # Order price error
+    Rule("2011", "INVALID_ORDER", PERMANENT),  # Order quantity error
+    Rule("2015", "INVALID_ORDER", PERMANENT),  # Price or quantity accuracy error
+    Rule("2022", "INVALID_ORDER", PERMANENT),  # Wrong position type
+    Rule("2028", "INVALID_ORDER", PERMANENT),  # The maximum order quantity is exceeded
+    Rule("2029", "INVALID_ORDER", PERMANENT),  # Error order type
+    Rule("2030", "INVALID_ORDER", PERMANENT),  # External order ID is too long (Max. 32 bits)
+    Rule("2032", "INVALID_ORDER", TRANSIENT),  # Order price is less than long position force liquidate price
+    Rule("2033", "INVALID_ORDER", TRANSIENT),  # Order price is more than short position force liquidate price
+    Rule("600", "INVALID_ORDER", PERMANENT),  # Parameter error
+    Rule("1001", "UNKNOWN_SYMBOL", PERMANENT),  # Contract does not exist
+    Rule("1002", "INVALID_ORDER", PERMANENT),  # Contract not activated
+    Rule("510", "RATE_LIMITED", TRANSIENT),  # Excessive frequency of requests
+    Rule("500", "EXCHANGE_UNAVAILABLE", TRANSIENT),  # Internal error
+    Rule("501", "EXCHANGE_UNAVAILABLE", TRANSIENT),  # System busy
+    Rule("9999", "EXCHANGE_UNAVAILABLE", TRANSIENT),  # Public abnormal
+    Rule("401", "AUTH", PERMANENT),  # Unauthorized
+    Rule("402", "AUTH", PERMANENT),  # Api_key expired
+    Rule("406", "AUTH", PERMANENT),  # Accessed IP is not in the whitelist
+    Rule("602", "AUTH", PERMANENT),  # Verify failed
+    Rule("704", "AUTH", PERMANENT),  # Transaction information modify permission is required
+)
+
+
+def mexc_refusal(body: Any) -> Optional[tuple[str, str]]:
+    """(code, message) of a contract answer that is not a success (``success`` false, or a
+    ``code`` other than 0 / 200); else the first refused row of a cancel's ``data``; None for a
+    success."""
+    if not isinstance(body, Mapping):
+        return None
+    code = text(body.get("code"))
+    if body.get("success") is False or (code is not None and code not in ("0", "200")):
+        return code or "", str(body.get("message") or body.get("msg") or "")
+    rows = body.get("data")
+    for row in rows if isinstance(rows, list) else ():
+        if isinstance(row, Mapping) and text(row.get("errorCode")) not in (None, "0"):
+            return text(row.get("errorCode")) or "", str(row.get("errorMsg") or "")
+    return None
+
+
+def market_id(symbol: str) -> str:
+    """MEXC's contract id of a unified swap symbol: BTC/USDT:USDT → BTC_USDT."""
+    base, _, rest = symbol.partition("/")
+    return f"{base}_{rest.split(':', 1)[0]}"
+
+
+def position_mode(answer: Any) -> bool:
+    """Hedge (True) or one-way from ``position_mode``'s answer (ccxt's ``fetch_position_mode``,
+    its raw answer in ``info``, or the raw answer itself): ``data`` 1 hedge, 2 one-way; anything
+    else raises :class:`BadField` naming ``data`` (ccxt reads every value but 1 as one-way)."""
+    raw = answer.get("info", answer) if isinstance(answer, Mapping) else None
+    data = raw.get("data") if isinstance(raw, Mapping) else None
+    mode = text(data)
+    if mode is None or mode not in POSITION_MODES:
+        raise BadField("data", "missing" if data is None else f"unknown value {data!r}")
+    return POSITION_MODES[mode]
+
+
+@dataclass(frozen=True, kw_only=True)
+class MexcDialect(Dialect):
+    client_id_param: str = "externalOid"
+    max_client_id_length: int = 32
+    client_id_alphabet: str = r"A-Za-z0-9_\-"
+    fetch_order_param: str = "externalOid"
+    position_size_field: Optional[str] = "holdVol"
+    raw_field_names: Mapping[tuple[str, str], str] = field(default_factory=lambda: {
+        ("order", "id"): "orderId|id", ("order", "type"): "orderType", ("order", "amount"): "vol",
+        ("order", "triggerPrice"): "triggerPrice|stopLossPrice", ("order", "side"): "side",
+        ("position", "contracts"): "holdVol", ("position", "side"): "positionType",
+        ("position", "markPrice"): "fairPrice (contract/ticker)"})
+    secret_headers: tuple[str, ...] = ("apikey", "signature")
+    reduce_only_rejections: tuple[str, ...] = (
+        r'"code"\s*:\s*"?(2009|2008)\b',
+        r"positions? (do not|is not) exists? or (have been|is already|already) closed",
+    )
+    refusal_rules: tuple[Rule, ...] = REFUSALS
+    # A snapshot: the assets, the positions, the tickers (the positions' marks) and the position
+    # mode with them (the leg of a position), the regular list, the trigger list and the stop
+    # list (one page each up to 100 rows). Each contract endpoint: 20 requests per 2 seconds.
+    snapshot_reads: tuple[Read, ...] = (
+        Read(ASSETS, 1), Read(POSITIONS, 1), Read(TICKERS, 1), Read(MODE_ENDPOINT, 1), Read(OPEN_ORDERS, 1),
+        Read(PLAN_ORDERS, 1), Read(STOP_ORDERS, 1))
+    weight_limit: Optional[WeightLimit] = WeightLimit(
+        None, 1.0, "requests", PER_UID, RATE_LIMITS, counts_requests=True,
+        endpoint_limits={e: (20, 2.0) for e in (ASSETS, POSITIONS, TICKERS, MODE_ENDPOINT, OPEN_ORDERS,
+                                                PLAN_ORDERS, STOP_ORDERS)})
+
+    def refusal_of(self, body: Any) -> Optional[tuple[str, str]]:
+        return mexc_refusal(body)
+
+    def refused(self, code: str, message: str) -> VenueRefusal:
+        """The venue's (code, words) mapped by its table (VENUE_REFUSED where it has no line)."""
+        message = " ".join(message.split())[:MAX_MESSAGE]
+        for rule in self.refusal_rules:
+            if rule.matches(code, message):
+                return VenueRefusal(code, message, rule.reason, rule.kind)
+        return VenueRefusal(code, message)
+
+    def positions_endpoint(self, market_type: str) -> str:
+        return POSITIONS if market_type == "futures" else super().positions_endpoint(market_type)
+
+    def open_orders_endpoint(self, market_type: str) -> str:
+        return OPEN_ORDERS if market_type == "futures" else super().open_orders_endpoint(market_type)
+
+    # --- orders --------------------------------------------------------------------------------
+
+    def order_params(self, client_order_id: str, *, futures: bool, hedge_leg: Optional[str],
+                     reduce_only: bool) -> dict:
+        if not futures:  # spot: ccxt's clientOrderId (newClientOrderId)
+            return {"clientOrderId": client_order_id}
+        return super().order_params(client_order_id, futures=futures, hedge_leg=hedge_leg, reduce_only=reduce_only)
+
+    def leg_params(self, leg: str) -> tuple[dict, bool]:
+        # the leg's own close code: 4 closes the long leg, 2 the short one (hedge mode refuses reduceOnly)
+        return {"side": 4 if leg == "LONG" else 2, "positionMode": 1}, False
+
+    def can_fetch_by_client_id(self, has: Any) -> bool:
+        return True  # order/external/{symbol}/{external_oid}
+
+    async def find_by_client_id(self, call: Call, symbol: str, client_order_id: str) -> Any:
+        if ":" not in symbol:  # spot: ccxt's origClientOrderId
+            return await call("fetch_order", None, symbol, {"clientOrderId": client_order_id})
+        answer = await call(EXTERNAL_METHOD, {"symbol": market_id(symbol), "external_oid": client_order_id})
+        row = answer.get("data") if isinstance(answer, Mapping) else None
+        if row is None:
+            return None
+        try:
+            return order_row(row, lambda _: symbol)
+        except BadField as e:
+            raise bad_field(self.id, EXTERNAL, str(e).removeprefix("field ").split(":", 1)[0],
+                            str(e).split(": ", 1)[-1]) from None
+
+    # --- reads --------------------------------------------------------------------------------
+
+    async def read_position_mode(self, reads: Reads) -> ModeRead:
+        """``position_mode``'s ``data``: 1 hedge, 2 one-way; anything else is BAD_RESPONSE."""
+        if reads.market_type != "futures":
+            return await super().read_position_mode(reads)
+        hedge = await self._mode(reads)
+        return ModeRead(hedge, f"{MODE_ENDPOINT} data={1 if hedge else 2}")
+
+    async def _mode(self, reads: Reads) -> bool:
+        answer = await read(reads, self.id, MODE_ENDPOINT, "fetch_position_mode")
+        try:
+            return position_mode(answer)
+        except BadField as e:
+            raise bad_field(self.id, MODE_ENDPOINT, "data", str(e).split(": ", 1)[-1]) from None
+
+    async def fetch_positions(self, reads: Reads) -> Any:
+        """The open positions, each valued at its contract's fair price and its leg the
+        account's mode (the module docstring)."""
+        if reads.market_type != "futures":
+            return await super().fetch_positions(reads)
+        got = await read(reads, self.id, POSITIONS, "fetch_positions")
+        if got is None:
+            got = []
+        if not isinstance(got, list):
+            raise bad_field(self.id, POSITIONS, "data", "not a list")
+        live = []
+        for p in got:
+            info = p.get("info") if isinstance(p, Mapping) else None
+            if not isinstance(info, Mapping):
+                raise bad_field(self.id, POSITIONS, "data", "a row is not an object")
+            kind = text(info.get("positionType"))
+            if kind not in ("1", "2"):
+                raise unknown_value(self.id, POSITIONS, "positionType", info.get("positionType"))
+            if num(info.get("holdVol")) is None:
+                raise unknown_value(self.id, POSITIONS, "holdVol", info.get("holdVol"))
+            if num(info.get("holdVol")):
+                live.append(p)
+        if not live:
+            return got
+        marks = await self._fair_prices(reads) if any(not (num(p.get("markPrice")) or 0) > 0 for p in live) else {}
+        hedge = await self._mode(reads)
+        out = []
+        for p in live:
+            row = dict(p)
+            info = dict(p["info"])
+            info["positionMode"] = 1 if hedge else 2
+            row["info"] = info
+            if not (num(row.get("markPrice")) or 0) > 0:
+                mark = marks.get(str(info.get("symbol")))
+                if mark is None:
+                    raise bad_field(self.id, TICKERS, "fairPrice",
+                                    f"no fair price for {info.get('symbol')}: its position cannot be valued")
+                row["markPrice"] = mark
+            row["hedged"] = hedge
+            out.append(row)
+        return out
+
+    async def _fair_prices(self, reads: Reads) -> dict[str, float]:
+        """Contract id → its ``fairPrice`` (the mark) from the tickers of every contract."""
+        answer = await read(reads, self.id, TICKERS, TICKER_METHOD, {})
+        rows = answer.get("data") if isinstance(answer, Mapping) else None
+        if not isinstance(rows, list):
+            raise bad_field(self.id, TICKERS, "data", "missing" if rows is None else "not a list")
+        out = {}
+        for row in rows:
+            if isinstance(row, Mapping) and isinstance(row.get("symbol"), str):
+                fair = num(row.get("fairPrice"))
+                if fair is not None and fair > 0:
+                    out[row["symbol"]] = fair
+        return out
+
+    async def fetch_open_orders(self, reads: Reads, symbol: Optional[str] = None) -> list[Listed]:
+        """Every page of the regular list, of the trigger list and of the stop list (futures);
+        spot: ccxt's."""
+        if reads.market_type != "futures":
+            return await super().fetch_open_orders(reads, symbol)
+        listed: list[Listed] = []
+        regular = await read_pages(reads, self.id, OPEN_ORDERS, "fetch_open_orders", (symbol, None, None),
+                                   {"page_size": PAGE, "page_num": 1}, page_numbers())
+        listed += [Listed("regular", self._row(OPEN_ORDERS, order_row, o, reads), OPEN_ORDERS) for o in regular]
+        plans = await read_pages(reads, self.id, PLAN_ORDERS, "fetch_open_orders", (symbol, None, None),
+                                 {"trigger": True, "page_size": PAGE, "page_num": 1}, page_numbers())
+        listed += [Listed("conditional", self._row(PLAN_ORDERS, plan_row, o, reads), PLAN_ORDERS) for o in plans]
+        for row in await self._stop_rows(reads, symbol):
+            listed.append(Listed("tpsl", self._row(STOP_ORDERS, stop_row, {"info": row}, reads), STOP_ORDERS))
+        return listed
+
+    def _row(self, endpoint: str, reader: Any, order: Any, reads: Reads) -> dict:
+        info = order.get("info") if isinstance(order, Mapping) else None
+        try:
+            return reader(info, reads.symbol_of)
+        except BadField as e:
+            field_name, _, problem = str(e).removeprefix("field ").partition(": ")
+            raise bad_field(self.id, endpoint, field_name, problem) from None
+
+    async def _stop_rows(self, reads: Reads, symbol: Optional[str]) -> list:
+        query: dict[str, Any] = {"is_finished": 0, "page_size": PAGE}
+        if symbol is not None:
+            query["symbol"] = market_id(symbol)
+        rows: list = []
+        for page in range(1, MAX_PAGES + 1):
+            answer = await read(reads, self.id, STOP_ORDERS, STOP_METHOD, {**query, "page_num": page})
+            data = answer.get("data") if isinstance(answer, Mapping) else None
+            if not isinstance(data, list):
+                raise bad_field(self.id, STOP_ORDERS, "data", "missing" if data is None else "not a list")
+            rows += data
+            if len(data) < PAGE:
+                return rows
+        raise incomplete(self.id, STOP_ORDERS, f"more than {MAX_PAGES} pages ({len(rows)} rows read)")
+
+    # --- cancels ------------------------------------------------------------------------------
+
+    def cancel_params(self, kind: str) -> Mapping[str, Any]:
+        if kind == "regular":
+            return {}
+        if kind == "tpsl":
+            return {"method": "stoporder"}  # not reached through ccxt (the module docstring)
+        return {"trigger": True, "method": "contractPrivatePostPlanorderCancelAll"}
+
+    def order_cancel_params(self, order: Any) -> Mapping[str, Any]:
+        kind = getattr(order, "kind", "regular")
+        if kind == "conditional":  # one trigger order: planorder/cancel; a symbol's: planorder/cancel_all
+            return {"trigger": True, "method": "contractPrivatePostPlanorderCancelAll"}
+        return self.cancel_params(kind)
+
+    def cancel_answer(self, how: str, answer: Any, sent: Sequence[Any]) -> CancelAnswer:
+        """What MEXC's answer to a cancel says, order by order:
+
+        * a regular order's (``one``, ccxt's parsed order, the answer's ``data`` rows in its
+          ``info``) and a list's (``batch``, ccxt's parsed rows): each row's ``errorCode`` 0 is
+          done, any other refused with its code and words (2040 order not exist, 2041 its state
+          cannot be cancelled: ORDER_NOT_FOUND); a row without ``errorCode`` is BAD_RESPONSE;
+        * a trigger order's (``planorder/cancel``: ``success`` true, no list) is done; ccxt raised
+          had the venue refused it;
+        * a symbol's (``cancel_all`` and ``planorder/cancel_all``: ``success`` true, ``code`` 0,
+          no list: ccxt's empty list) is the venue's word for "every order of the symbol"
+          (``whole``), which the open orders listed after it confirm;
+        * a Stop-Limit order's is never done: ccxt does not reach the venue's endpoint for it."""
+        if any(getattr(o, "kind", "regular") == "tpsl" for o in sent):
+            return CancelAnswer(frozenset())
+        wanted = {o.id for o in sent}
+        if how == "one":
+            info = answer.get("info") if isinstance(answer, Mapping) else None
+            if getattr(sent[0], "kind", "regular") != "regular":
+                if not (isinstance(info, Mapping) and info.get("success") is True):
+                    raise bad_field(self.id, PLAN_CANCEL, "success", "missing" if not isinstance(info, Mapping)
+                                    else f"not true: {info.get('success')!r}")
+                return CancelAnswer(frozenset(o.id for o in sent[:1]))
+            rows = info if isinstance(info, list) else (info.get("data") if isinstance(info, Mapping) else None)
+            return self._rows_answer(CANCEL, rows, wanted)
+        rows_of = [o.get("info") if isinstance(o, Mapping) else None for o in (answer or [])]
+        if how == "symbol" and not rows_of:
+            return CancelAnswer(frozenset(), whole=True)
+        return self._rows_answer(CANCEL_ALL if how == "symbol" else CANCEL, rows_of, wanted)
+
+    def _rows_answer(self, endpoint: str, rows: Any, wanted: set[str]) -> CancelAnswer:
+        try:
+            read_rows = cancel_rows(rows)
+        except BadField as e:
+            field_name, _, problem = str(e).removeprefix("field ").partition(": ")
+            raise bad_field(self.id, endpoint, field_name, problem) from None
+        done = frozenset(oid for oid, code, _ in read_rows if code == "0" and oid in wanted)
+        refused = {oid: self.refused(code, msg) for oid, code, msg in read_rows
+                   if code != "0" and oid in wanted and oid not in done}
+        return CancelAnswer(done, refused)
+
+    # --- the venue's raw answers -------------------------------------------------------------
+
+    def position_side(self, info: Mapping[str, Any]) -> Optional[str]:
+        """An order row's or a position row's leg: ``positionMode`` 2 (one-way) BOTH; 1 (hedge)
+        the leg of its ``side`` code (1, 4 long; 2, 3 short) or its ``positionType``."""
+        mode = text(info.get("positionMode"))
+        if mode == "2":
+            return "BOTH"
+        if mode != "1":
+            return None
+        side = text(info.get("side"))
+        if side in ("1", "4"):
+            return "LONG"
+        if side in ("2", "3"):
+            return "SHORT"
+        kind = text(info.get("positionType"))
+        return {"1": "LONG", "2": "SHORT"}.get(kind or "")
+
+    def equity_candidates(self, info: Mapping[str, Any]) -> list[Any]:
+        rows = info.get("data")
+        for row in rows if isinstance(rows, list) else ():
+            if isinstance(row, Mapping) and row.get("currency") == "USDT":
+                return [row.get("equity")]
+        return []
+
+    def countdown(self, client: Any, market_type: str, *, keeps_private_websocket: bool) -> Optional[Countdown]:
+        return None  # the contract API has no cancel-all-after (the module docstring)
+
+
+def page_numbers() -> Callable[[list], Optional[Mapping[str, Any]]]:
+    """The next ``page_num`` after a full page, counted from 1 (the rows carry no page number)."""
+    asked = [1]
+
+    def next_params(page: list) -> Optional[Mapping[str, Any]]:
+        if len(page) < PAGE:
+            return None
+        asked[0] += 1
+        return {"page_num": asked[0]}
+
+    return next_params
+
+
+MEXC = MexcDialect(id="mexc", order_rate=8.0)
+
+DIALECTS = (MEXC,)
