@@ -12,5 +12,6 @@ DIALECT_VENUES: tuple[str, ...] = (
     "bitget",
     "bybit",
     "hyperliquid",
+    "mexc",
     "okx",
 )

@@ -1,8 +1,9 @@
-"""Kraken Futures (``krakenfutures``) and MEXC (``mexc``) have no dialect of their own: the
-generic one (ccxt's unified forms) reads them. These tests feed what ccxt recorded from each
-(tests/fixtures/venues/ccxt-static/krakenfutures.json and mexc.json, verbatim, each naming its
-commit) through the real ccxt client and the adapter's parsing, and pin down what the generic
-path reads and where it reads short (docs/exchanges.md says the same, row by row)."""
+"""Kraken Futures (``krakenfutures``) has no dialect of its own: the generic one (ccxt's unified
+forms) reads it. These tests feed what ccxt recorded from it
+(tests/fixtures/venues/ccxt-static/krakenfutures.json, verbatim, naming its commit) through the
+real ccxt client and the adapter's parsing, and pin down what the generic path reads and where it
+reads short (docs/exchanges.md says the same, row by row). MEXC has its dialect since, and its
+recording moved with it (tests/unit/test_mexc_dialect.py)."""
 
 from __future__ import annotations
 
@@ -80,21 +81,3 @@ def test_krakenfutures_recorded_open_order_reads_but_without_its_limit_price():
     # ccxt leaves the order's limitPrice ("50") out of its unified price: the generic path reads none
     assert rec["httpResponse"]["openOrders"][0]["limitPrice"] == "50"
     assert o.price is None and rec["parsedResponse"]["price"] is None
-
-
-def test_mexc_is_read_by_the_generic_dialect_and_its_recorded_spot_order_row_reads():
-    """The one account answer ccxt recorded for mexc: a spot order row (the shape of
-    /api/v3/openOrders' rows too), read field by field. Nothing of a balance, a position or an
-    open or trigger order was recorded: those reads stay unproven."""
-    assert type(dialect_for("mexc")).__name__ == "Dialect"
-    rec = case("mexc", "fetchOrders")
-    ex = ccxt_async.mexc({"apiKey": "k", "secret": "s"})
-    ex.set_markets([market("ATLAS/USDT", "ATLASUSDT", amount_step=0.1, price_step=0.000001, min_amount=0.1,
-                           spot=True)])
-    try:
-        raw = ex.parse_order(rec["httpResponse"][0], ex.market("ATLAS/USDT"))
-    finally:
-        run(ex.close())
-    o = parse_order(raw, KNOWN_RAW_FIELDS, ())
-    assert (o.id, o.client_id, o.symbol, o.side, o.type, o.amount, o.filled, o.price, o.reduce_only) == (
-        "C02__385413065019117569043", None, "ATLAS/USDT", "sell", "market", 1220.0, 1220.0, 0.004327, False)

@@ -23,7 +23,7 @@ What it owns
     * the account's equity: ``equity`` of the USDT row of ``GET /api/v1/private/account/assets``;
     * the open orders, read from the venue's own rows (:mod:`.dialect_rows`: ccxt's parse of the
       contract rows gets their side and type wrong): the regular ones of
-      ``GET /api/v1/private/order/list/open_orders/{symbol}``, the trigger orders of
+      ``GET /api/v1/private/order/list/open_orders`` (every contract), the trigger orders of
       ``GET /api/v1/private/planorder/list/orders`` (``states`` 1, untriggered: conditional)
       and the position and order TP/SL of ``GET /api/v1/private/stoporder/list/orders``
       (``is_finished`` 0: tpsl, reduce-only), each paged by ``page_num`` at 100 rows to its end;
@@ -56,6 +56,7 @@ from killswitch.weights import PER_UID, Read, WeightLimit
 from ...base import PERMANENT, TRANSIENT, VenueRefusal
 from ...ccxt_exchange.dialects.base import (
     MAX_PAGES,
+    MODE_EVERY_S,
     Call,
     CancelAnswer,
     Countdown,
@@ -78,7 +79,7 @@ POSITIONS = f"GET {PRIVATE}/position/open_positions"
 TICKERS = "GET /api/v1/contract/ticker"
 ASSETS = f"GET {PRIVATE}/account/assets"
 MODE_ENDPOINT = f"GET {PRIVATE}/position/position_mode"
-OPEN_ORDERS = f"GET {PRIVATE}/order/list/open_orders/{{symbol}}"
+OPEN_ORDERS = f"GET {PRIVATE}/order/list/open_orders"  # every contract (ccxt asks none)
 PLAN_ORDERS = f"GET {PRIVATE}/planorder/list/orders"
 STOP_ORDERS = f"GET {PRIVATE}/stoporder/list/orders"
 EXTERNAL = f"GET {PRIVATE}/order/external/{{symbol}}/{{external_oid}}"
@@ -186,9 +187,12 @@ class MexcDialect(Dialect):
     # A snapshot: the assets, the positions, the tickers (the positions' marks) and the position
     # mode with them (the leg of a position), the regular list, the trigger list and the stop
     # list (one page each up to 100 rows). Each contract endpoint: 20 requests per 2 seconds.
+    # (The tickers and the mode are read with the positions when one is held; the mode again at
+    # start and every few minutes for the closes, :mod:`adapters.ccxt_exchange.modes`.)
     snapshot_reads: tuple[Read, ...] = (
-        Read(ASSETS, 1), Read(POSITIONS, 1), Read(TICKERS, 1), Read(MODE_ENDPOINT, 1), Read(OPEN_ORDERS, 1),
-        Read(PLAN_ORDERS, 1), Read(STOP_ORDERS, 1))
+        Read(ASSETS, 1), Read(POSITIONS, 1), Read(TICKERS, 1), Read(MODE_ENDPOINT, 1),
+        Read(OPEN_ORDERS, 1, orders=True), Read(PLAN_ORDERS, 1, orders=True), Read(STOP_ORDERS, 1, orders=True),
+        Read(MODE_ENDPOINT, 1, every_s=MODE_EVERY_S))
     weight_limit: Optional[WeightLimit] = WeightLimit(
         None, 1.0, "requests", PER_UID, RATE_LIMITS, counts_requests=True,
         endpoint_limits={e: (20, 2.0) for e in (ASSETS, POSITIONS, TICKERS, MODE_ENDPOINT, OPEN_ORDERS,
@@ -301,6 +305,8 @@ class MexcDialect(Dialect):
         """Contract id → its ``fairPrice`` (the mark) from the tickers of every contract."""
         answer = await read(reads, self.id, TICKERS, TICKER_METHOD, {})
         rows = answer.get("data") if isinstance(answer, Mapping) else None
+        if isinstance(rows, Mapping):  # one contract's ticker (the documented example's shape)
+            rows = [rows]
         if not isinstance(rows, list):
             raise bad_field(self.id, TICKERS, "data", "missing" if rows is None else "not a list")
         out = {}
