@@ -5,7 +5,8 @@ the stages: two at one level (KS201), listed out of order (KS202), a manual-rese
 be left without a reset (KS203), a stage no trigger can reach (KS204), a name used twice
 (KS105), an unknown trigger (KS104), approvals on a stage that resets by itself (KS213), a
 revoke_trading on one (KS250) or whose scope reaches an account the venue's switch cannot
-(KS261, :func:`.revoke_check.revoke_findings`).
+(KS261, :func:`.revoke_check.revoke_findings`), or an arm_exchange_dms whose scope reaches an account
+whose venue keeps no countdown (KS262, :func:`.dms_check.dms_findings`).
 
 Pure: no I/O.
 """
@@ -16,6 +17,7 @@ from typing import Any, Optional
 
 from ..policy import diagnostics as d
 from ..policy.units import Duration
+from .dms_check import DmsUse, dms_findings
 from .graph import StageNode
 from .node_build import action_node
 from .policy_pass import PolicyPass
@@ -74,6 +76,9 @@ def check_stages(pc: PolicyPass, good_triggers: set[str]) -> dict[int, StageNode
                    "set reset: manual (with approvals: 2 for a second approver of the restore)")
         if revoking is not None:
             _revoke_reach(pc, _action_pos(pc, i, sp, revoking))
+        arming = next((a.kind for a in actions if a.asks.countdowns), None)  # arm_exchange_dms
+        if arming is not None:
+            _dms_reach(pc, _action_pos(pc, i, sp, arming))
         if st.reset == "auto" and st.approvals > 1 and not unsure(i, "reset", "approvals"):
             pc.add(d.KS213, pc.sm.key(sp + ("approvals",)),
                    f'stage "{st.name}" resets by itself, so its {st.approvals} approvals would never be asked',
@@ -133,6 +138,15 @@ def _revoke_reach(pc: PolicyPass, pos: Any) -> None:
         return
     pc.diags.extend(revoke_findings(accounts, [RevokeUse(pc.doc.file, pos, pc.spec.scope,
                                                          pc.policy.metadata.name)]))
+
+
+def _dms_reach(pc: PolicyPass, pos: Any) -> None:
+    """KS262: a stage's arm_exchange_dms whose scope selects an account whose venue keeps no
+    countdown (checked against the declared accounts when they are known whole)."""
+    accounts = pc.ctx.declared_accounts()
+    if accounts is None:
+        return
+    pc.diags.extend(dms_findings(accounts, [DmsUse(pc.doc.file, pos, pc.spec.scope, pc.policy.metadata.name)]))
 
 
 def _seconds(duration: Optional[Duration]) -> Optional[float]:

@@ -158,6 +158,9 @@ KS260 = _c("KS260", "revoke block the venue cannot serve")
 # a revoke_trading action whose scope selects an account it cannot reach (a venue without the
 # switch, or an account without a revoke: block): the revoke would be skipped at the venue
 KS261 = _c("KS261", "revoke_trading on an account without the venue's switch")
+# an arm_exchange_dms action whose scope selects an account whose venue keeps no countdown (MEXC's
+# contract API, Bitget's classic account, a venue without a dialect): it arms nothing there
+KS262 = _c("KS262", "arm_exchange_dms on an account without a venue countdown", Severity.WARNING)
 
 # pre-trade limits (spec.limits, killswitch.policy.limits)
 KS265 = _c("KS265", "limit unit does not fit")
