@@ -145,7 +145,9 @@ class Cancels(KnownPositions):
             for o in by_symbol[symbol]:
                 groups.setdefault(tuple(sorted(self.dialect.order_cancel_params(o).items())), []).append(o)
             for params, orders in groups.items():
-                if whole:
+                if self.dialect.own_cancel(orders) is not None:  # ccxt's cancels do not reach them
+                    await self._cancel_own(op, orders, tally)
+                elif whole:
                     await self._cancel_all(op, symbol, dict(params), orders, tally)
                 else:
                     await self._cancel_many(op, orders, tally)
@@ -182,8 +184,23 @@ class Cancels(KnownPositions):
                 else:
                     tally.read(self._answer("batch", answer, chunk), chunk)
 
+    async def _cancel_own(self, op: Op, orders: list[Order], tally: Tally) -> None:
+        """``orders`` cancelled through the venue's own endpoint (:meth:`Dialect.own_cancel`),
+        its answer read as ``own``."""
+        own = self.dialect.own_cancel(orders)
+        assert own is not None
+        try:
+            answer = await self._calls.call(op, own[0], own[1], order=True)
+        except AdapterError as e:
+            tally.refused(orders, e)
+            return
+        tally.read(self._answer("own", answer, orders), orders)
+
     async def _cancel_each(self, op: Op, orders: list[Order], tally: Tally) -> None:
         for o in orders:
+            if self.dialect.own_cancel([o]) is not None:
+                await self._cancel_own(op, [o], tally)
+                continue
             try:
                 answer = await self._calls.call(op, "cancel_order", o.id, o.symbol,
                                                 dict(self.dialect.order_cancel_params(o)), order=True)

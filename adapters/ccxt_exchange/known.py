@@ -54,7 +54,7 @@ class KnownPositions(AdapterCore):
     async def _refresh_positions(self, op: Op, symbol: str) -> None:
         if not self._has("fetchPositions"):
             raise AdapterError(Reason.UNSUPPORTED, f"{self.venue} cannot report positions", venue=self.venue)
-        raw = await self._calls.call(op, "fetch_positions", [symbol])
+        raw = await self.dialect.fetch_symbol_positions(self._reads(op), symbol)
         parsed = self._read_positions(raw)
         for key in [k for k in self._positions if k[0] == symbol]:
             del self._positions[key]

@@ -466,6 +466,12 @@ class Dialect(StreamHooks):
         its end or raises LIST_INCOMPLETE (:func:`read_pages`)."""
         return await reads.call("fetch_positions")
 
+    async def fetch_symbol_positions(self, reads: Reads, symbol: str) -> Any:
+        """The positions of one ``symbol`` in ccxt's unified shape, read afresh before a close is
+        sent: ccxt's ``fetch_positions([symbol])``; a venue whose positions the dialect completes
+        (its marks from another read) completes these the same way."""
+        return await reads.call("fetch_positions", [symbol])
+
     async def fetch_open_orders(self, reads: Reads, symbol: Optional[str] = None) -> list[Listed]:
         """Every open order of the account (of ``symbol`` only, when given), each with the kind
         its list says it is: ccxt's ``fetch_open_orders``, the kind read from each order. A
@@ -485,6 +491,12 @@ class Dialect(StreamHooks):
         :meth:`cancel_params` of its kind, unless the venue's cancel names more of the order
         (Bitget's plan orders: their own ``planType``, which their ``type`` carries)."""
         return self.cancel_params(order.kind)
+
+    def own_cancel(self, orders: Sequence[Any]) -> Optional[tuple[str, Any]]:
+        """The venue's own cancel of ``orders`` (open orders of one kind and symbol) where ccxt's
+        unified cancels do not reach them: (ccxt's implicit method, its one argument), sent as
+        it is; its refusal raises. None: ``cancel_order`` / ``cancel_all_orders`` reach them."""
+        return None
 
     def cancel_answer(self, how: str, answer: Any, sent: Sequence[Any]) -> CancelAnswer:
         """What the venue's answer to a cancel says of each order ``sent`` (the

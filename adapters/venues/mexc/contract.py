@@ -22,4 +22,16 @@ ROWS = (
      "max_client_id_length": 32, "countdown": None, "order_rate": 8.0},
 )
 
-# No simulator face yet (adapters/venues/mexc/__init__.py): no FACE_TERMS.
+
+
+
+# Where its face differs (test_adapter_contract.py: Terms): an order's answer carries its id alone
+# (read back by externalOid); no countdown; the position rows say no maintenance margin; a
+# close-position take-profit is a Stop-Limit order of the position (tpsl, its size the
+# position's: 0 here); no trailing stop (MEXC's track orders are a service the dialect does not
+# read); its trigger and stop orders carry no client id (their lists have no externalOid).
+FACE_TERMS = {
+    "reads_back": True, "cancel_all_after": False, "maintenance_margin": False, "no_stops": ("trail",),
+    "conditional_client_ids": False,
+    "stops": (("close-tp", ("tpsl", "market", "sell", 4_000.0, None, True, 0.0)),),
+}

@@ -31,10 +31,9 @@ What it owns
       answer ``data: [{orderId, errorCode, errorMsg}]`` read row by row), every order of a
       symbol through ``POST /api/v1/private/order/cancel_all``, a trigger order through
       ``POST /api/v1/private/planorder/cancel`` and ``planorder/cancel_all`` (ccxt's ``trigger``);
-      :meth:`MexcDialect.cancel_answer` reads what each answer says. A Stop-Limit order (TP/SL)
-      has ``stoporder/cancel`` and ``stoporder/cancel_all``, which ccxt 4.5.90's cancels do not
-      reach: its cancel is sent as ccxt's ``method`` ``stoporder`` (ccxt refuses one order's
-      cancel; a symbol's it answers with nothing), and is never read as done;
+      :meth:`MexcDialect.cancel_answer` reads what each answer says. A Stop-Limit order (TP/SL),
+      which ccxt 4.5.90's cancels do not reach, through ``POST /api/v1/private/stoporder/cancel``
+      (:meth:`MexcDialect.own_cancel`, its ids listed);
     * its refusal table (:data:`REFUSALS`, the codes of the contract API's error list);
     * the weight budget: every contract endpoint is limited to 20 requests per 2 seconds (per
       the documentation of each), counted per key and endpoint;
@@ -53,7 +52,7 @@ from typing import Any, Callable, Mapping, Optional, Sequence
 
 from killswitch.weights import PER_UID, Read, WeightLimit
 
-from ...base import PERMANENT, TRANSIENT, VenueRefusal
+from ...base import PERMANENT, TRANSIENT, AdapterError, Reason, VenueRefusal
 from ...ccxt_exchange.dialects.base import (
     MAX_PAGES,
     MODE_EVERY_S,
@@ -93,6 +92,7 @@ RATE_LIMITS = "https://mexcdevelop.github.io/apidocs/contract_v1_en/"
 TICKER_METHOD = "contractPublicGetTicker"
 STOP_METHOD = "contractPrivateGetStoporderListOrders"
 EXTERNAL_METHOD = "contractPrivateGetOrderExternalSymbolExternalOid"
+STOP_CANCEL_METHOD = "contractPrivatePostStoporderCancel"
 
 PAGE = 100  # the most rows a page of the order lists gives (page_size at most 100)
 
@@ -233,7 +233,12 @@ class MexcDialect(Dialect):
     async def find_by_client_id(self, call: Call, symbol: str, client_order_id: str) -> Any:
         if ":" not in symbol:  # spot: ccxt's origClientOrderId
             return await call("fetch_order", None, symbol, {"clientOrderId": client_order_id})
-        answer = await call(EXTERNAL_METHOD, {"symbol": market_id(symbol), "external_oid": client_order_id})
+        try:
+            answer = await call(EXTERNAL_METHOD, {"symbol": market_id(symbol), "external_oid": client_order_id})
+        except AdapterError as e:
+            if e.reason is Reason.ORDER_NOT_FOUND:  # 2040 "order not exist"
+                return None
+            raise
         row = answer.get("data") if isinstance(answer, Mapping) else None
         if row is None:
             return None
@@ -264,7 +269,17 @@ class MexcDialect(Dialect):
         account's mode (the module docstring)."""
         if reads.market_type != "futures":
             return await super().fetch_positions(reads)
-        got = await read(reads, self.id, POSITIONS, "fetch_positions")
+        return await self._positions(reads, None)
+
+    async def fetch_symbol_positions(self, reads: Reads, symbol: str) -> Any:
+        """One contract's positions (``open_positions?symbol=``), completed as :meth:`fetch_positions`."""
+        if reads.market_type != "futures":
+            return await super().fetch_symbol_positions(reads, symbol)
+        return await self._positions(reads, symbol)
+
+    async def _positions(self, reads: Reads, symbol: Optional[str]) -> Any:
+        args: tuple = () if symbol is None else ([symbol], {"symbol": market_id(symbol)})
+        got = await read(reads, self.id, POSITIONS, "fetch_positions", *args)
         if got is None:
             got = []
         if not isinstance(got, list):
@@ -283,7 +298,8 @@ class MexcDialect(Dialect):
                 live.append(p)
         if not live:
             return got
-        marks = await self._fair_prices(reads) if any(not (num(p.get("markPrice")) or 0) > 0 for p in live) else {}
+        unpriced = any(not (num(p.get("markPrice")) or 0) > 0 for p in live)
+        marks = await self._fair_prices(reads, None if symbol is None else market_id(symbol)) if unpriced else {}
         hedge = await self._mode(reads)
         out = []
         for p in live:
@@ -301,9 +317,10 @@ class MexcDialect(Dialect):
             out.append(row)
         return out
 
-    async def _fair_prices(self, reads: Reads) -> dict[str, float]:
-        """Contract id → its ``fairPrice`` (the mark) from the tickers of every contract."""
-        answer = await read(reads, self.id, TICKERS, TICKER_METHOD, {})
+    async def _fair_prices(self, reads: Reads, contract: Optional[str]) -> dict[str, float]:
+        """Contract id → its ``fairPrice`` (the mark) from the tickers of every contract (of
+        ``contract`` alone, when given)."""
+        answer = await read(reads, self.id, TICKERS, TICKER_METHOD, {} if contract is None else {"symbol": contract})
         rows = answer.get("data") if isinstance(answer, Mapping) else None
         if isinstance(rows, Mapping):  # one contract's ticker (the documented example's shape)
             rows = [rows]
@@ -323,14 +340,26 @@ class MexcDialect(Dialect):
         if reads.market_type != "futures":
             return await super().fetch_open_orders(reads, symbol)
         listed: list[Listed] = []
+        mode: list[int] = []  # the account's positionMode, read once where a row does not say it
+
+        async def with_mode(info: Any) -> Any:
+            if not isinstance(info, Mapping) or info.get("positionMode") is not None:
+                return info
+            if not mode:
+                mode.append(1 if await self._mode(reads) else 2)
+            return {**info, "positionMode": mode[0]}
+
         regular = await read_pages(reads, self.id, OPEN_ORDERS, "fetch_open_orders", (symbol, None, None),
                                    {"page_size": PAGE, "page_num": 1}, page_numbers())
         listed += [Listed("regular", self._row(OPEN_ORDERS, order_row, o, reads), OPEN_ORDERS) for o in regular]
         plans = await read_pages(reads, self.id, PLAN_ORDERS, "fetch_open_orders", (symbol, None, None),
                                  {"trigger": True, "page_size": PAGE, "page_num": 1}, page_numbers())
-        listed += [Listed("conditional", self._row(PLAN_ORDERS, plan_row, o, reads), PLAN_ORDERS) for o in plans]
+        for o in plans:
+            info = await with_mode(o.get("info") if isinstance(o, Mapping) else None)
+            listed.append(Listed("conditional", self._row(PLAN_ORDERS, plan_row, {"info": info}, reads), PLAN_ORDERS))
         for row in await self._stop_rows(reads, symbol):
-            listed.append(Listed("tpsl", self._row(STOP_ORDERS, stop_row, {"info": row}, reads), STOP_ORDERS))
+            listed.append(Listed("tpsl", self._row(STOP_ORDERS, stop_row, {"info": await with_mode(row)}, reads),
+                                 STOP_ORDERS))
         return listed
 
     def _row(self, endpoint: str, reader: Any, order: Any, reads: Reads) -> dict:
@@ -362,7 +391,7 @@ class MexcDialect(Dialect):
         if kind == "regular":
             return {}
         if kind == "tpsl":
-            return {"method": "stoporder"}  # not reached through ccxt (the module docstring)
+            return {"method": "stoporder"}  # cancelled through own_cancel, never through ccxt's
         return {"trigger": True, "method": "contractPrivatePostPlanorderCancelAll"}
 
     def order_cancel_params(self, order: Any) -> Mapping[str, Any]:
@@ -370,6 +399,14 @@ class MexcDialect(Dialect):
         if kind == "conditional":  # one trigger order: planorder/cancel; a symbol's: planorder/cancel_all
             return {"trigger": True, "method": "contractPrivatePostPlanorderCancelAll"}
         return self.cancel_params(kind)
+
+    def own_cancel(self, orders: Sequence[Any]) -> Optional[tuple[str, Any]]:
+        """Stop-Limit orders (tpsl) through ``POST /api/v1/private/stoporder/cancel``, a list of
+        ``{stopPlanOrderId}`` (at most 50: the venue refuses a longer one): ccxt's cancels do not
+        reach them."""
+        if not orders or any(getattr(o, "kind", "regular") != "tpsl" for o in orders):
+            return None
+        return STOP_CANCEL_METHOD, [{"stopPlanOrderId": o.id} for o in orders]
 
     def cancel_answer(self, how: str, answer: Any, sent: Sequence[Any]) -> CancelAnswer:
         """What MEXC's answer to a cancel says, order by order:
@@ -383,7 +420,8 @@ class MexcDialect(Dialect):
         * a symbol's (``cancel_all`` and ``planorder/cancel_all``: ``success`` true, ``code`` 0,
           no list: ccxt's empty list) is the venue's word for "every order of the symbol"
           (``whole``), which the open orders listed after it confirm;
-        * a Stop-Limit order's is never done: ccxt does not reach the venue's endpoint for it."""
+        * a Stop-Limit order's through ccxt is never done: ccxt does not reach the venue's
+          endpoint for it (:meth:`own_cancel` does, and its refusal raises)."""
         if any(getattr(o, "kind", "regular") == "tpsl" for o in sent):
             return CancelAnswer(frozenset())
         wanted = {o.id for o in sent}
@@ -429,6 +467,10 @@ class MexcDialect(Dialect):
             return "SHORT"
         kind = text(info.get("positionType"))
         return {"1": "LONG", "2": "SHORT"}.get(kind or "")
+
+    def closes_position(self, info: Mapping[str, Any]) -> bool:
+        # a Stop-Limit order of a position (orderId 0: not an order's) closes it whatever its size
+        return "stopLossPrice" in info and "positionType" in info and text(info.get("orderId")) == "0"
 
     def equity_candidates(self, info: Mapping[str, Any]) -> list[Any]:
         rows = info.get("data")
