@@ -80,7 +80,8 @@ async def _receiver():
     return runner, port, pages
 
 
-VENUE_NAMES = {"binanceusdm": "Binance USD-M", "bybit": "Bybit v5", "okx": "OKX v5", "hyperliquid": "Hyperliquid"}
+VENUE_NAMES = {"binanceusdm": "Binance USD-M", "bybit": "Bybit v5", "okx": "OKX v5", "hyperliquid": "Hyperliquid",
+               "mexc": "MEXC contract API"}
 
 
 async def _run(policy_dir: Path, echo, venue: str = "binanceusdm") -> int:

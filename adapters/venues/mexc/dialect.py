@@ -105,6 +105,7 @@ REFUSALS: tuple[Rule, ...] = (
     Rule("2008", "REDUCE_ONLY_REJECTED", PERMANENT),  # The quantity is insufficient (closable)
     Rule("2040", "ORDER_NOT_FOUND", PERMANENT),  # order not exist
     Rule("2041", "ORDER_NOT_FOUND", PERMANENT),  # order state cannot be cancelled (filled, cancelled)
+    Rule("2013", "INVALID_ORDER", PERMANENT),  # Cancel orders over maximum limit (order/cancel takes 50)
     Rule("2005", "INSUFFICIENT_MARGIN", TRANSIENT),  # Balance insufficient
     Rule("2018", "INSUFFICIENT_MARGIN", TRANSIENT),  # Exceeding the maximum available margin
     Rule("2001", "INVALID_ORDER", PERMANENT),  # Wrong order direction

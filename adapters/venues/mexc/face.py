@@ -280,6 +280,7 @@ def mexc_client(server: Any, account: str, **config: Any) -> Any:
     spec = server.engine.accounts[account].spec
     ex = ccxt_async.mexc({"apiKey": spec.api_key, "secret": spec.secret, "enableRateLimit": False, **config,
                           "options": {"defaultType": "swap", **config.pop("options", {})}})
+    ex.has = {**ex.has, "fetchCurrencies": False}  # no signed spot wallet read (as the adapter's client)
     api = ex.urls["api"]
     api["spot"] = {"public": base, "private": base}
     api["contract"] = {"public": f"{base}/api/v1/contract", "private": f"{base}/api/v1/private"}

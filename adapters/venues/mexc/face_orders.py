@@ -8,7 +8,7 @@ What it owns
     ``openType`` 2 cross: the engine keeps one cross margin, so an isolated close is refused as
     MEXC refuses a close of a position it does not hold, 2009; a ``positionMode`` other than the
     account's is refused, 600), answered ``data: {orderId, ts}``; ``order/cancel`` (a list of
-    ids, at most 50: each row ``{orderId, errorCode, errorMsg}``, 0 "success", 2040 "order not
+    ids, at most 50, 2013 beyond: each row ``{orderId, errorCode, errorMsg}``, 0 "success", 2040 "order not
     exist", 2041 "order state cannot be cancelled"); ``order/cancel_all`` (every regular order of
     the symbol, or of the account, answered ``success`` with no list); ``planorder/cancel`` (a
     list of ``{symbol, orderId}``), ``planorder/cancel_all``, ``stoporder/cancel`` (a list of
@@ -25,7 +25,7 @@ from typing import Any, Optional
 
 from ...simulated.engine import SimError, SimOrder
 from .face_rows import MexcRows, is_plan, is_stop
-from .face_wire import CANNOT_CANCEL, NO_POSITION, NOT_FOUND, PARAMS, SIDES, TOO_LONG
+from .face_wire import CANNOT_CANCEL, NO_POSITION, NOT_FOUND, OVER_LIMIT, PARAMS, SIDES, TOO_LONG
 
 TYPES = {1: ("LIMIT", "GTC"), 2: ("LIMIT", "GTX"), 3: ("LIMIT", "IOC"), 4: ("LIMIT", "FOK"), 5: ("MARKET", None),
          6: ("MARKET", None)}
@@ -91,9 +91,11 @@ class MexcOrders(MexcRows):
         return None, False
 
     def cancel(self, account: str, p: Any) -> dict:
-        """order/cancel: each listed id's row."""
-        if not isinstance(p, list) or not p or len(p) > MAX_CANCEL:
+        """order/cancel: each listed id's row (more than 50: 2013, nothing cancelled)."""
+        if not isinstance(p, list) or not p:
             raise self.fail(*PARAMS)
+        if len(p) > MAX_CANCEL:
+            raise self.fail(*OVER_LIMIT)
         rows = []
         for oid in p:
             o, live = self._find(account, oid)
@@ -123,8 +125,10 @@ class MexcOrders(MexcRows):
             m = self.contract((p or {}).get("symbol"), required=False)
             targets = [o for o in mine if m is None or o.symbol == m.symbol]
         else:
-            if not isinstance(p, list) or not p or len(p) > MAX_CANCEL:
+            if not isinstance(p, list) or not p:
                 raise self.fail(*PARAMS)
+            if len(p) > MAX_CANCEL:
+                raise self.fail(*OVER_LIMIT)
             key = "orderId" if "/planorder/" in path else "stopPlanOrderId"
             by_id = {str(o.algo_id): o for o in mine}
             targets = []

@@ -30,6 +30,7 @@ NO_POSITION = (2009, "Position is not exists or closed.")  # ccxt's mexc quotes 
 NOT_FOUND = (2040, "order not exist")  # order/cancel's documented row
 CANNOT_CANCEL = (2041, "order state cannot be cancelled")
 PARAMS = (600, "Param error!")
+OVER_LIMIT = (2013, "Cancel orders over maximum limit")
 NO_CONTRACT = (1001, "Contract does not exist")
 TOO_LONG = (2030, "External order ID is too long (Max. 32 bits )")
 SIGNATURE = (602, "Verify failed")
@@ -81,6 +82,6 @@ def order_type_code(otype: str, tif: Optional[str]) -> int:
     return {"GTX": 2, "IOC": 3, "FOK": 4}.get(tif or "GTC", 1)
 
 
-__all__ = ["CANNOT_CANCEL", "CODES", "NOT_FOUND", "NO_CONTRACT", "NO_POSITION", "NO_TRADE", "PARAMS", "SIDES",
-           "SIGNATURE", "STALE_REQUEST", "TOO_FREQUENT", "TOO_LONG", "UNAUTHORIZED", "contract_id",
+__all__ = ["CANNOT_CANCEL", "CODES", "NOT_FOUND", "NO_CONTRACT", "NO_POSITION", "NO_TRADE", "OVER_LIMIT", "PARAMS",
+           "SIDES", "SIGNATURE", "STALE_REQUEST", "TOO_FREQUENT", "TOO_LONG", "UNAUTHORIZED", "contract_id",
            "order_type_code", "side_code"]
