@@ -301,6 +301,11 @@ def test_refusals_carry_mexcs_code_and_words():
     assert (r.code, r.reason, r.message) == ("2009", "REDUCE_ONLY_REJECTED", "Position is not exists or closed.")
     assert MEXC.venue_refusal('mexc {"success":false,"code":510,"message":"Excessive frequency"}').reason == \
         "RATE_LIMITED"
+    # ccxt's cancelOrder() raises a refused row with its words alone: the documented code of those words
+    dropped = MEXC.venue_refusal("mexc cancelOrder() the order with id 1 cannot be cancelled: order state cannot be "
+                                 "cancelled")
+    assert (dropped.code, dropped.reason, dropped.message) == ("2041", "ORDER_NOT_FOUND",
+                                                               "order state cannot be cancelled")
     unknown = MEXC.venue_refusal('mexc {"success":false,"code":8817,"message":"risk limit upgraded"}')
     assert (unknown.code, unknown.reason) == ("8817", "VENUE_REFUSED")
 
@@ -375,6 +380,17 @@ def test_a_stop_orders_cancel_is_never_read_as_done():
     for how, answer in (("symbol", []), ("one", {"info": {"success": True}})):
         got = MEXC.cancel_answer(how, answer, [order("3001", "tpsl")])
         assert got.done == frozenset() and not got.whole
+
+
+def test_a_stop_order_is_cancelled_through_the_venues_own_endpoint_and_read_on_success():
+    stops = [order("3001", "tpsl"), order("3002", "tpsl")]
+    assert MEXC.own_cancel(stops) == ("contractPrivatePostStoporderCancel",
+                                      [{"stopPlanOrderId": "3001"}, {"stopPlanOrderId": "3002"}])
+    assert MEXC.own_cancel([order(DONE)]) is None and MEXC.own_cancel([order(DONE), stops[0]]) is None
+    # stoporder/cancel documents "public parameters": success true, no list
+    assert MEXC.cancel_answer("own", {"success": True, "code": 0}, stops).done == {"3001", "3002"}
+    with pytest.raises(AdapterError, match="stoporder/cancel: field success"):
+        MEXC.cancel_answer("own", {"code": 0}, stops)
 
 
 def test_cancel_params_reach_each_list_its_way():

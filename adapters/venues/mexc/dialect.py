@@ -47,6 +47,7 @@ What it must not do
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping, Optional, Sequence
 
@@ -69,7 +70,7 @@ from ...ccxt_exchange.dialects.base import (
     read_pages,
     unknown_value,
 )
-from ...ccxt_exchange.dialects.refusals import MAX_MESSAGE, Rule
+from ...ccxt_exchange.dialects.refusals import Rule
 from ...ccxt_exchange.parsing import BadField, num
 from .dialect_rows import POSITION_MODES, cancel_rows, order_row, plan_row, stop_row, text
 
@@ -86,6 +87,7 @@ CANCEL = f"POST {PRIVATE}/order/cancel"
 CANCEL_ALL = f"POST {PRIVATE}/order/cancel_all"
 PLAN_CANCEL = f"POST {PRIVATE}/planorder/cancel"
 PLAN_CANCEL_ALL = f"POST {PRIVATE}/planorder/cancel_all"
+STOP_CANCEL = f"POST {PRIVATE}/stoporder/cancel"
 RATE_LIMITS = "https://mexcdevelop.github.io/apidocs/contract_v1_en/"
 
 # ccxt's implicit methods of the raw reads
@@ -131,6 +133,12 @@ REFUSALS: tuple[Rule, ...] = (
     Rule("602", "AUTH", PERMANENT),  # Verify failed
     Rule("704", "AUTH", PERMANENT),  # Transaction information modify permission is required
 )
+
+
+# ccxt's cancelOrder() raises a refused row as "... the order with id <id> cannot be cancelled:
+# <errorMsg>", its errorCode dropped; the words order/cancel's documented rows give each code
+CCXT_CANCEL_WORDS = re.compile(r"cannot be cancelled: (?P<message>.+)$")
+CANCEL_CODES: Mapping[str, str] = {"order not exist": "2040", "order state cannot be cancelled": "2041"}
 
 
 def mexc_refusal(body: Any) -> Optional[tuple[str, str]]:
@@ -202,13 +210,18 @@ class MexcDialect(Dialect):
     def refusal_of(self, body: Any) -> Optional[tuple[str, str]]:
         return mexc_refusal(body)
 
-    def refused(self, code: str, message: str) -> VenueRefusal:
-        """The venue's (code, words) mapped by its table (VENUE_REFUSED where it has no line)."""
-        message = " ".join(message.split())[:MAX_MESSAGE]
-        for rule in self.refusal_rules:
-            if rule.matches(code, message):
-                return VenueRefusal(code, message, rule.reason, rule.kind)
-        return VenueRefusal(code, message)
+    def venue_refusal(self, text: str) -> Optional[VenueRefusal]:
+        """The venue's refusal in ccxt's message; where ccxt dropped the body — its
+        ``cancelOrder()`` raises ``... cannot be cancelled: <errorMsg>`` with the row's words
+        alone — the code the documentation gives those words (2040, 2041), else none said."""
+        found = super().venue_refusal(text)
+        if found is not None:
+            return found
+        m = CCXT_CANCEL_WORDS.search(text)
+        if m is None:
+            return None
+        words = m.group("message").strip()
+        return self.cancel_refusal(CANCEL_CODES.get(words.lower(), ""), words)
 
     def positions_endpoint(self, market_type: str) -> str:
         return POSITIONS if market_type == "futures" else super().positions_endpoint(market_type)
@@ -421,8 +434,14 @@ class MexcDialect(Dialect):
         * a symbol's (``cancel_all`` and ``planorder/cancel_all``: ``success`` true, ``code`` 0,
           no list: ccxt's empty list) is the venue's word for "every order of the symbol"
           (``whole``), which the open orders listed after it confirm;
-        * a Stop-Limit order's through ccxt is never done: ccxt does not reach the venue's
-          endpoint for it (:meth:`own_cancel` does, and its refusal raises)."""
+        * a Stop-Limit order's own cancel (``own``: ``stoporder/cancel`` answers ``success`` true
+          with no list; ccxt raised had the venue refused it) is done; one through ccxt's cancels
+          is never done: they do not reach the venue's endpoint for it (:meth:`own_cancel` does)."""
+        if how == "own":  # stoporder/cancel: success true, no list (a refusal raised)
+            if not (isinstance(answer, Mapping) and answer.get("success") is True):
+                raise bad_field(self.id, STOP_CANCEL, "success", "missing" if not isinstance(answer, Mapping)
+                                else f"not true: {answer.get('success')!r}")
+            return CancelAnswer(frozenset(o.id for o in sent))
         if any(getattr(o, "kind", "regular") == "tpsl" for o in sent):
             return CancelAnswer(frozenset())
         wanted = {o.id for o in sent}
@@ -447,7 +466,7 @@ class MexcDialect(Dialect):
             field_name, _, problem = str(e).removeprefix("field ").partition(": ")
             raise bad_field(self.id, endpoint, field_name, problem) from None
         done = frozenset(oid for oid, code, _ in read_rows if code == "0" and oid in wanted)
-        refused = {oid: self.refused(code, msg) for oid, code, msg in read_rows
+        refused = {oid: self.cancel_refusal(code, msg) for oid, code, msg in read_rows
                    if code != "0" and oid in wanted and oid not in done}
         return CancelAnswer(done, refused)
 
