@@ -1,8 +1,8 @@
 """Benchmark: from a flatten's cancel to "nothing meant to go rests", at a venue that caps its cancel-all.
 
-The venue is the simulator's REST face of a venue (``--venue``: bybit, binance or bitget; each
-answers a cancel in its own shape: Bybit's list, Binance's "done" naming none, Bitget's
-success and failure lists), in this process; the kill switch side is the real ``CcxtAdapter``
+The venue is the simulator's REST face of a venue (``--venue``: bybit, binance, bitget or mexc;
+each answers a cancel in its own shape: Bybit's list, Binance's "done" naming none, Bitget's
+success and failure lists, MEXC's cancel_all success naming none), in this process; the kill switch side is the real ``CcxtAdapter``
 behind the runner's one way out (``killswitch.runner.venue.port.VenuePort``), which reads each
 answer order by order and lists the open orders again until nothing meant to go rests. One
 account holds ``--orders`` resting entries (1,000 by default) spread over five symbols (the
@@ -44,7 +44,8 @@ from bench.harness import machine, pct, reference_ms  # noqa: E402
 from killswitch.runner.venue.port import VenuePort  # noqa: E402
 
 SYMBOLS = ("BTCUSDT", "ETHUSDT", "SOLUSDT", "BNBUSDT", "XRPUSDT")
-IDS = {"bybit": "bybit", "binance": "binanceusdm", "bitget": "bitget", "okx": "okx", "hyperliquid": "hyperliquid"}
+IDS = {"bybit": "bybit", "binance": "binanceusdm", "bitget": "bitget", "okx": "okx", "hyperliquid": "hyperliquid",
+       "mexc": "mexc"}
 PER_SYMBOL = 200  # the engine's (Binance's) most open orders a symbol
 
 
