@@ -2,9 +2,10 @@
 
 The venue is the simulator's REST face of a venue (``--venue``: bybit, binance, bitget or mexc;
 each answers a cancel in its own shape: Bybit's list, Binance's "done" naming none, Bitget's
-success and failure lists, MEXC's cancel_all success naming none), in this process; the kill switch side is the real ``CcxtAdapter``
-behind the runner's one way out (``killswitch.runner.venue.port.VenuePort``), which reads each
-answer order by order and lists the open orders again until nothing meant to go rests. One
+success and failure lists, MEXC's cancel_all success naming none), in this process; the kill
+switch side is the real ``CcxtAdapter`` behind the runner's one way out
+(``killswitch.runner.venue.port.VenuePort``), which reads each answer order by order and lists
+the open orders again until nothing meant to go rests. One
 account holds ``--orders`` resting entries (1,000 by default) spread over five symbols (the
 engine keeps at most 200 a symbol, as Binance does), and the venue cancels at most ``--cap``
 orders a call (a fault: 100 by default; 0 lifts it; Bybit's own documented cap, 500, is

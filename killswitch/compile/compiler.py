@@ -57,6 +57,9 @@ KS260     an account's revoke: block its venue cannot serve: no endpoint that re
           keys' trading permission, or a method it has not (:mod:`.revoke_check`)
 KS261     a revoke_trading action whose scope selects an account it cannot reach (a venue
           without the switch, no revoke: block): :func:`.revoke_check.revoke_findings`
+KS262     an arm_exchange_dms action whose scope selects an account whose venue keeps no
+          countdown (MEXC, Bitget's classic account, a venue without a dialect; a warning):
+          :func:`.dms_check.dms_findings`
 KS265-266 a pre-trade limit whose unit does not fit, or out of range (:mod:`killswitch.policy.limits`)
 KS267     a limit on a symbol no venue the policy selects lists (:mod:`.limits_node`; said by
           ``ksctl plan`` over live accounts, where the symbol lists are read)

@@ -42,7 +42,8 @@ SINGLE_FILE_ERROR_CODES = {
     "KS240", "KS241", "KS242", "KS243", "KS244", "KS249", "KS250", "KS260", "KS261", "KS265", "KS266",
 }
 # Warning codes that a single file can produce.
-SINGLE_FILE_WARNING_CODES = {"KS130", "KS131", "KS205", "KS207", "KS210", "KS211", "KS214", "KS219", "KS222"}
+SINGLE_FILE_WARNING_CODES = {"KS130", "KS131", "KS205", "KS207", "KS210", "KS211", "KS214", "KS219", "KS222",
+                             "KS262"}
 # Codes no single text can produce: KS001 and KS010 are raised when a file cannot be read or is
 # over the size limit (before load_text sees any text) and KS900 is an internal error.
 NOT_FROM_A_SINGLE_TEXT = {"KS001", "KS010", "KS900", "KS150", "KS151", "KS152",  # KS15x: templates, from files

@@ -196,8 +196,9 @@ class MexcDialect(Dialect):
     # A snapshot: the assets, the positions, the tickers (the positions' marks) and the position
     # mode with them (the leg of a position), the regular list, the trigger list and the stop
     # list (one page each up to 100 rows). Each contract endpoint: 20 requests per 2 seconds.
-    # (The tickers and the mode are read with the positions when one is held; the mode again at
-    # start and every few minutes for the closes, :mod:`adapters.ccxt_exchange.modes`.)
+    # (The tickers and the mode are read with the positions when one is held, the mode once more
+    # when a trigger or stop order is listed (their rows carry none); and again at start and
+    # every few minutes for the closes, :mod:`adapters.ccxt_exchange.modes`.)
     snapshot_reads: tuple[Read, ...] = (
         Read(ASSETS, 1), Read(POSITIONS, 1), Read(TICKERS, 1), Read(MODE_ENDPOINT, 1),
         Read(OPEN_ORDERS, 1, orders=True), Read(PLAN_ORDERS, 1, orders=True), Read(STOP_ORDERS, 1, orders=True),

@@ -78,7 +78,7 @@ def _id(row: Mapping[str, Any], name: str) -> str:
     return oid
 
 
-def _number(row: Mapping[str, Any], name: str, oid: str, required: bool = True) -> Optional[float]:
+def _row_number(row: Mapping[str, Any], name: str, oid: str, required: bool = True) -> Optional[float]:
     value = num(row.get(name))
     if value is None and required:
         raise BadField(name, ("missing" if row.get(name) is None else f"not a number: {row.get(name)!r}")
@@ -97,10 +97,10 @@ def order_row(row: Any, symbol_of: Callable[[str], str]) -> dict:
     market_id = row.get("symbol")
     if not isinstance(market_id, str) or not market_id:
         raise BadField("symbol", f"missing (order {oid})")
-    amount = _number(row, "vol", oid)
-    filled = _number(row, "dealVol", oid, required=False) or 0.0
-    avg = _number(row, "dealAvgPrice", oid, required=False)
-    price = _number(row, "price", oid, required=kind == "limit")
+    amount = _row_number(row, "vol", oid)
+    filled = _row_number(row, "dealVol", oid, required=False) or 0.0
+    avg = _row_number(row, "dealAvgPrice", oid, required=False)
+    price = _row_number(row, "price", oid, required=kind == "limit")
     return {
         "id": oid, "clientOrderId": row.get("externalOid") or None, "symbol": symbol_of(market_id),
         "side": side, "type": kind, "timeInForce": tif, "status": status, "amount": amount, "filled": filled,
@@ -122,11 +122,11 @@ def plan_row(row: Any, symbol_of: Callable[[str], str]) -> dict:
     market_id = row.get("symbol")
     if not isinstance(market_id, str) or not market_id:
         raise BadField("symbol", f"missing (order {oid})")
-    trigger = _number(row, "triggerPrice", oid)
-    price = _number(row, "price", oid, required=kind == "limit")
+    trigger = _row_number(row, "triggerPrice", oid)
+    price = _row_number(row, "price", oid, required=kind == "limit")
     return {
         "id": oid, "clientOrderId": row.get("externalOid") or None, "symbol": symbol_of(market_id),
-        "side": side, "type": kind, "timeInForce": tif, "status": status, "amount": _number(row, "vol", oid),
+        "side": side, "type": kind, "timeInForce": tif, "status": status, "amount": _row_number(row, "vol", oid),
         "filled": 0.0, "price": price if price else None, "triggerPrice": trigger, "reduceOnly": closes,
         "timestamp": num(row.get("createTime")), "info": row,
     }
@@ -143,14 +143,14 @@ def stop_row(row: Any, symbol_of: Callable[[str], str]) -> dict:
     market_id = row.get("symbol")
     if not isinstance(market_id, str) or not market_id:
         raise BadField("symbol", f"missing (order {oid})")
-    stop_loss = _number(row, "stopLossPrice", oid, required=False)
-    take_profit = _number(row, "takeProfitPrice", oid, required=False)
+    stop_loss = _row_number(row, "stopLossPrice", oid, required=False)
+    take_profit = _row_number(row, "takeProfitPrice", oid, required=False)
     trigger = stop_loss or take_profit
     if not trigger:
         raise BadField("stopLossPrice", f"neither a stop-loss nor a take-profit price (order {oid})")
     return {
         "id": oid, "clientOrderId": None, "symbol": symbol_of(market_id), "side": side, "type": "market",
-        "status": status, "amount": _number(row, "vol", oid), "filled": 0.0, "price": None,
+        "status": status, "amount": _row_number(row, "vol", oid), "filled": 0.0, "price": None,
         "triggerPrice": trigger, "stopLossPrice": stop_loss or None, "takeProfitPrice": take_profit or None,
         "reduceOnly": True, "timestamp": num(row.get("createTime")), "info": row,
     }

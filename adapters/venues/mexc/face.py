@@ -83,9 +83,9 @@ ROUTES: dict[tuple[str, str], tuple[str, bool]] = {
 # the routes with the contract or the order in the path: (METHOD, pattern) → (operation, signed)
 PATH_ROUTES: tuple[tuple[str, re.Pattern[str], tuple[str, bool]], ...] = (
     ("GET", re.compile(r"^/api/v1/contract/depth/(?P<symbol>[A-Z0-9_]+)$"), ("depth", False)),
-    ("GET", re.compile(rf"^{PRIVATE}/order/list/open_orders/(?P<symbol>[A-Z0-9_]+)$"), ("open_orders", True)),
-    ("GET", re.compile(rf"^{PRIVATE}/order/get/(?P<order_id>[^/]+)$"), ("get_order", True)),
-    ("GET", re.compile(rf"^{PRIVATE}/order/external/(?P<symbol>[A-Z0-9_]+)/(?P<external_oid>[^/]+)$"),
+    ("GET", re.compile(r"^/api/v1/private/order/list/open_orders/(?P<symbol>[A-Z0-9_]+)$"), ("open_orders", True)),
+    ("GET", re.compile(r"^/api/v1/private/order/get/(?P<order_id>[^/]+)$"), ("get_order", True)),
+    ("GET", re.compile(r"^/api/v1/private/order/external/(?P<symbol>[A-Z0-9_]+)/(?P<external_oid>[^/]+)$"),
      ("get_order", True)),
 )
 
