@@ -126,7 +126,7 @@ class Cancels(KnownPositions):
             for o in again:
                 del tally.failed[o.id]
                 tally.words.pop(o.id, None)
-            await self._cancel_each(op, again, tally)
+            await self._cancel_many(op, again, tally)
         self._released({o.symbol for o in targets})
 
     async def _cancel_symbols(self, op: Op, selector: CancelSelector, tally: Tally) -> None:
@@ -145,9 +145,7 @@ class Cancels(KnownPositions):
             for o in by_symbol[symbol]:
                 groups.setdefault(tuple(sorted(self.dialect.order_cancel_params(o).items())), []).append(o)
             for params, orders in groups.items():
-                if self.dialect.own_cancel(orders) is not None:  # ccxt's cancels do not reach them
-                    await self._cancel_own(op, orders, tally)
-                elif whole:
+                if whole and not self.dialect.cancels_itself(orders[0].kind):
                     await self._cancel_all(op, symbol, dict(params), orders, tally)
                 else:
                     await self._cancel_many(op, orders, tally)
@@ -163,14 +161,15 @@ class Cancels(KnownPositions):
 
     async def _cancel_many(self, op: Op, orders: list[Order], tally: Tally) -> None:
         """``orders`` cancelled in the venue's batches where its dialect has them (a batch per
-        symbol and endpoint, at most its size), else one a call."""
+        symbol and endpoint, at most its size; always for a kind ccxt's cancels do not reach,
+        :meth:`~.dialects.base.Dialect.cancels_itself`), else one a call."""
         groups: dict[tuple, list[Order]] = {}
         for o in orders:
             key = (o.symbol, tuple(sorted(self.dialect.order_cancel_params(o).items())))
             groups.setdefault(key, []).append(o)
         for (symbol, _), group in groups.items():
             size = self.dialect.cancel_batch_size(group[0].kind)
-            if size < 2 or len(group) < 2:
+            if size < 1 or (len(group) < 2 and not self.dialect.cancels_itself(group[0].kind)):
                 await self._cancel_each(op, group, tally)
                 continue
             market_id = self._markets.require(symbol)["id"]
@@ -184,23 +183,8 @@ class Cancels(KnownPositions):
                 else:
                     tally.read(self._answer("batch", answer, chunk), chunk)
 
-    async def _cancel_own(self, op: Op, orders: list[Order], tally: Tally) -> None:
-        """``orders`` cancelled through the venue's own endpoint (:meth:`Dialect.own_cancel`),
-        its answer read as ``own``."""
-        own = self.dialect.own_cancel(orders)
-        assert own is not None
-        try:
-            answer = await self._calls.call(op, own[0], own[1], order=True)
-        except AdapterError as e:
-            tally.refused(orders, e)
-            return
-        tally.read(self._answer("own", answer, orders), orders)
-
     async def _cancel_each(self, op: Op, orders: list[Order], tally: Tally) -> None:
         for o in orders:
-            if self.dialect.own_cancel([o]) is not None:
-                await self._cancel_own(op, [o], tally)
-                continue
             try:
                 answer = await self._calls.call(op, "cancel_order", o.id, o.symbol,
                                                 dict(self.dialect.order_cancel_params(o)), order=True)

@@ -6,6 +6,7 @@ order by order."""
 
 from __future__ import annotations
 
+import asyncio
 import copy
 import json
 from types import SimpleNamespace
@@ -384,13 +385,21 @@ def test_a_stop_orders_cancel_is_never_read_as_done():
 
 def test_a_stop_order_is_cancelled_through_the_venues_own_endpoint_and_read_on_success():
     stops = [order("3001", "tpsl"), order("3002", "tpsl")]
-    assert MEXC.own_cancel(stops) == ("contractPrivatePostStoporderCancel",
-                                      [{"stopPlanOrderId": "3001"}, {"stopPlanOrderId": "3002"}])
-    assert MEXC.own_cancel([order(DONE)]) is None and MEXC.own_cancel([order(DONE), stops[0]]) is None
+    sent = []
+
+    async def call(method, *args):
+        sent.append((method, args))
+        return {"success": True, "code": 0}
+
+    assert MEXC.cancels_itself("tpsl") and not MEXC.cancels_itself("regular")
+    assert MEXC.cancel_batch_size("tpsl") == 50 and MEXC.cancel_batch_size("regular") == 0
+    answer = asyncio.run(MEXC.cancel_batch(call, stops, "BTC_USDT"))
+    rows = [{"stopPlanOrderId": "3001"}, {"stopPlanOrderId": "3002"}]
+    assert sent == [("contractPrivatePostStoporderCancel", (rows,))]
     # stoporder/cancel documents "public parameters": success true, no list
-    assert MEXC.cancel_answer("own", {"success": True, "code": 0}, stops).done == {"3001", "3002"}
+    assert MEXC.cancel_answer("batch", answer, stops).done == {"3001", "3002"}
     with pytest.raises(AdapterError, match="stoporder/cancel: field success"):
-        MEXC.cancel_answer("own", {"code": 0}, stops)
+        MEXC.cancel_answer("batch", {"code": 0}, stops)
 
 
 def test_cancel_params_reach_each_list_its_way():

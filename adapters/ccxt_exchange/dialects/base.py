@@ -492,25 +492,24 @@ class Dialect(StreamHooks):
         (Bitget's plan orders: their own ``planType``, which their ``type`` carries)."""
         return self.cancel_params(order.kind)
 
-    def own_cancel(self, orders: Sequence[Any]) -> Optional[tuple[str, Any]]:
-        """The venue's own cancel of ``orders`` (open orders of one kind and symbol) where ccxt's
-        unified cancels do not reach them: (ccxt's implicit method, its one argument), sent as
-        it is, its answer read by :meth:`cancel_answer` as ``own`` (the venue's raw answer); its
-        refusal raises. None: ``cancel_order`` / ``cancel_all_orders`` reach them."""
-        return None
+    def cancels_itself(self, kind: str) -> bool:
+        """Whether orders of ``kind`` are out of reach of ccxt's unified cancels: they go only
+        through :meth:`cancel_batch` (MEXC's Stop-Limit orders), one or many, never a symbol's
+        ``cancel_all_orders``."""
+        return False
 
     def cancel_answer(self, how: str, answer: Any, sent: Sequence[Any]) -> CancelAnswer:
         """What the venue's answer to a cancel says of each order ``sent`` (the
         :class:`killswitch.snapshot.Order` s it was meant to cancel): ``how`` is ``one``
         (ccxt's ``cancel_order`` of ``sent[0]``: its parsed order), ``symbol`` (``cancel_all_orders``
-        of their symbol: ccxt's list of parsed orders, each with the venue's row in ``info``),
-        ``batch`` (``cancel_orders`` of their ids) or ``own`` (the venue's raw answer to
-        :meth:`own_cancel`'s request). Only what the answer names as cancelled is
-        :attr:`CancelAnswer.done`; a row it refused carries the venue's code and words; an answer
-        that lacks the list its venue documents raises :func:`bad_field` (BAD_RESPONSE), and the
-        orders are listed again, never assumed gone. The generic reading: an order's cancel that
-        did not raise is done; a symbol's is the venue's word for "everything" (:attr:`~CancelAnswer.whole`),
-        which the open orders listed after it confirm."""
+        of their symbol: ccxt's list of parsed orders, each with the venue's row in ``info``)
+        or ``batch`` (the venue's raw answer to :meth:`cancel_batch`'s request). Only what the
+        answer names as cancelled is :attr:`CancelAnswer.done`; a row it refused carries the
+        venue's code and words; an answer that lacks the list its venue documents raises
+        :func:`bad_field` (BAD_RESPONSE), and the orders are listed again, never assumed gone.
+        The generic reading: an order's cancel that did not raise is done; a symbol's is the
+        venue's word for "everything" (:attr:`~CancelAnswer.whole`), which the open orders listed
+        after it confirm."""
         if how == "one":
             return CancelAnswer(frozenset(o.id for o in sent[:1]))
         return CancelAnswer(frozenset(), whole=True)

@@ -33,7 +33,7 @@ What it owns
       ``POST /api/v1/private/planorder/cancel`` and ``planorder/cancel_all`` (ccxt's ``trigger``);
       :meth:`MexcDialect.cancel_answer` reads what each answer says. A Stop-Limit order (TP/SL),
       which ccxt 4.5.90's cancels do not reach, through ``POST /api/v1/private/stoporder/cancel``
-      (:meth:`MexcDialect.own_cancel`, its ids listed);
+      (:meth:`MexcDialect.cancel_batch`, its ids listed);
     * its refusal table (:data:`REFUSALS`, the codes of the contract API's error list);
     * the weight budget: every contract endpoint is limited to 20 requests per 2 seconds (per
       the documentation of each), counted per key and endpoint;
@@ -95,6 +95,7 @@ TICKER_METHOD = "contractPublicGetTicker"
 STOP_METHOD = "contractPrivateGetStoporderListOrders"
 EXTERNAL_METHOD = "contractPrivateGetOrderExternalSymbolExternalOid"
 STOP_CANCEL_METHOD = "contractPrivatePostStoporderCancel"
+STOP_CANCEL_MOST = 50  # the most ids one stoporder/cancel takes
 
 PAGE = 100  # the most rows a page of the order lists gives (page_size at most 100)
 
@@ -406,7 +407,7 @@ class MexcDialect(Dialect):
         if kind == "regular":
             return {}
         if kind == "tpsl":
-            return {"method": "stoporder"}  # cancelled through own_cancel, never through ccxt's
+            return {"method": "stoporder"}  # cancelled through cancel_batch, never through ccxt's
         return {"trigger": True, "method": "contractPrivatePostPlanorderCancelAll"}
 
     def order_cancel_params(self, order: Any) -> Mapping[str, Any]:
@@ -415,13 +416,16 @@ class MexcDialect(Dialect):
             return {"trigger": True, "method": "contractPrivatePostPlanorderCancelAll"}
         return self.cancel_params(kind)
 
-    def own_cancel(self, orders: Sequence[Any]) -> Optional[tuple[str, Any]]:
+    def cancels_itself(self, kind: str) -> bool:
+        return kind == "tpsl"  # ccxt's cancels do not reach Stop-Limit orders
+
+    def cancel_batch_size(self, kind: str) -> int:
+        return STOP_CANCEL_MOST if kind == "tpsl" else 0
+
+    async def cancel_batch(self, call: Call, orders: Sequence[Any], market_id: str) -> Any:
         """Stop-Limit orders (tpsl) through ``POST /api/v1/private/stoporder/cancel``, a list of
-        ``{stopPlanOrderId}`` (at most 50: the venue refuses a longer one): ccxt's cancels do not
-        reach them."""
-        if not orders or any(getattr(o, "kind", "regular") != "tpsl" for o in orders):
-            return None
-        return STOP_CANCEL_METHOD, [{"stopPlanOrderId": o.id} for o in orders]
+        ``{stopPlanOrderId}`` (at most 50: the venue refuses a longer one)."""
+        return await call(STOP_CANCEL_METHOD, [{"stopPlanOrderId": o.id} for o in orders])
 
     def cancel_answer(self, how: str, answer: Any, sent: Sequence[Any]) -> CancelAnswer:
         """What MEXC's answer to a cancel says, order by order:
@@ -435,10 +439,11 @@ class MexcDialect(Dialect):
         * a symbol's (``cancel_all`` and ``planorder/cancel_all``: ``success`` true, ``code`` 0,
           no list: ccxt's empty list) is the venue's word for "every order of the symbol"
           (``whole``), which the open orders listed after it confirm;
-        * a Stop-Limit order's own cancel (``own``: ``stoporder/cancel`` answers ``success`` true
-          with no list; ccxt raised had the venue refused it) is done; one through ccxt's cancels
-          is never done: they do not reach the venue's endpoint for it (:meth:`own_cancel` does)."""
-        if how == "own":  # stoporder/cancel: success true, no list (a refusal raised)
+        * a Stop-Limit order's (``batch``: ``stoporder/cancel`` answers ``success`` true with no
+          list; ccxt raised had the venue refused it) is done; one through ccxt's cancels is
+          never done: they do not reach the venue's endpoint for it (:meth:`cancel_batch` does)."""
+        if how == "batch" and sent and all(getattr(o, "kind", "regular") == "tpsl" for o in sent):
+            # stoporder/cancel: success true, no list (a refusal raised)
             if not (isinstance(answer, Mapping) and answer.get("success") is True):
                 raise bad_field(self.id, STOP_CANCEL, "success", "missing" if not isinstance(answer, Mapping)
                                 else f"not true: {answer.get('success')!r}")
