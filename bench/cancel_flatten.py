@@ -6,9 +6,9 @@ success and failure lists, MEXC's cancel_all success naming none), in this proce
 switch side is the real ``CcxtAdapter`` behind the runner's one way out
 (``killswitch.runner.venue.port.VenuePort``), which reads each answer order by order and lists
 the open orders again until nothing meant to go rests. One
-account holds ``--orders`` resting entries (1,000 by default) spread over five symbols (the
-engine keeps at most 200 a symbol, as Binance does), and the venue cancels at most ``--cap``
-orders a call (a fault: 100 by default; 0 lifts it; Bybit's own documented cap, 500, is
+account holds ``--orders`` resting entries (1,000 by default) spread over a symbol for each 200
+(the engine keeps at most 200 a symbol, as Binance does; ``wide_book``'s markets), and the
+venue cancels at most ``--cap`` orders a call (a fault: 100 by default; 0 lifts it; Bybit's own documented cap, 500, is
 always on its face).
 
 Each trial places the orders, takes a snapshot (the adapter knows the book, as a runner would),
@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import math
 import os
 import sys
 import time
@@ -40,30 +41,31 @@ from adapters.base import CancelSelector  # noqa: E402
 from adapters.simulated.engine import ManualClock  # noqa: E402
 from adapters.simulated.faults import FaultPlan  # noqa: E402
 from adapters.simulated.http import SimServer, wall_clock  # noqa: E402
-from adapters.simulated.scenarios import build  # noqa: E402
-from bench.harness import machine, pct, reference_ms  # noqa: E402
+from adapters.simulated.scenarios import wide_book  # noqa: E402
+from bench.harness import machine, median, pct, reference_ms  # noqa: E402
 from killswitch.runner.venue.port import VenuePort  # noqa: E402
 
-SYMBOLS = ("BTCUSDT", "ETHUSDT", "SOLUSDT", "BNBUSDT", "XRPUSDT")
 IDS = {"bybit": "bybit", "binance": "binanceusdm", "bitget": "bitget", "okx": "okx", "hyperliquid": "hyperliquid",
        "mexc": "mexc"}
 PER_SYMBOL = 200  # the engine's (Binance's) most open orders a symbol
 
 
-async def trial(venue: str, orders: int, cap: int) -> tuple[float, int, int, int]:
-    """One flatten's cancel: (ms, cancels sent, lists sent, orders left resting)."""
+async def trial(venue: str, orders: int, cap: int) -> tuple[float, int, int, int, float, float]:
+    """One flatten's cancel: (ms, cancels sent, lists sent, orders left resting, ms in the
+    cancels, ms in the port's lists)."""
     from adapters.ccxt_exchange import CcxtAdapter
     from adapters.simulated.venues import sim_account
 
     clock = ManualClock(1_700_000_000_000)
-    engine = build("calm", clock)
-    markets = [s for s in SYMBOLS if s in engine.markets][: max(1, -(-orders // PER_SYMBOL))]
-    for s in markets:
-        engine.set_mark(s, 1_000.0)
-    for i in range(orders):  # buys far below the mark: they rest (placed within the venue's order rate)
-        clock.advance(200)
-        price = 100.0 + i // len(markets)
-        engine.place_order("sim-main", markets[i % len(markets)], "buy", "LIMIT", 3.0, price, time_in_force="GTC",
+    n_markets = max(1, -(-orders // PER_SYMBOL))
+    engine = wide_book(n_markets, clock)  # a market for each 200 orders, one position each
+    markets = sorted(engine.markets)
+    for i in range(orders):  # buys at half the mark, of about 200 notional each: they rest
+        clock.advance(200)  # (placed within the venue's order rate)
+        m = engine.markets[markets[i % len(markets)]]
+        price = round(round(engine.mark(m.symbol, clock()) * 0.5 / m.price_tick) * m.price_tick, 8)
+        amount = round(math.ceil(max(200.0, m.min_notional) / price / m.amount_step) * m.amount_step, 8)
+        engine.place_order("sim-main", m.symbol, "buy", "LIMIT", amount, price, time_in_force="GTC",
                            client_order_id=f"e{i}")
     engine.cap_cancels("sim-main", cap or None)
     async with SimServer(engine, faults=FaultPlan(), auth_clock=wall_clock) as server:
@@ -73,15 +75,24 @@ async def trial(venue: str, orders: int, cap: int) -> tuple[float, int, int, int
             adapter.open_orders_max_age_s = 0.0
             await adapter.snapshot()
             sent: Counter[str] = Counter()
+            spent: Counter[str] = Counter()  # seconds in the cancels (their own lists included) and the lists
             cancel, listing = adapter.cancel_orders, adapter.open_orders
 
             async def counted_cancel(selector: CancelSelector):
                 sent["cancel"] += 1
-                return await cancel(selector)
+                t = time.perf_counter()
+                try:
+                    return await cancel(selector)
+                finally:
+                    spent["cancel"] += time.perf_counter() - t
 
             async def counted_list(symbols: tuple[str, ...] = ()):
                 sent["list"] += 1
-                return await listing(symbols)
+                t = time.perf_counter()
+                try:
+                    return await listing(symbols)
+                finally:
+                    spent["list"] += time.perf_counter() - t
 
             adapter.cancel_orders, adapter.open_orders = counted_cancel, counted_list  # type: ignore[method-assign]
             port = VenuePort(f"{IDS[venue]}/sim-main", adapter, 120.0, Counter())
@@ -93,7 +104,7 @@ async def trial(venue: str, orders: int, cap: int) -> tuple[float, int, int, int
     left = sum(len(engine.open_orders("sim-main", s)) for s in markets)
     if left != len(res.still_open):
         raise SystemExit(f"the result names {len(res.still_open)} still open, the venue holds {left}")
-    return ms, sent["cancel"], sent["list"], left
+    return ms, sent["cancel"], sent["list"], left, spent["cancel"] * 1000, spent["list"] * 1000
 
 
 def main() -> None:
@@ -108,7 +119,7 @@ def main() -> None:
         a.orders, a.trials = 200, 3
     ref = reference_ms()
     print(machine())
-    print(f"{a.venue} face, {a.orders} resting entries over {min(len(SYMBOLS), -(-a.orders // PER_SYMBOL))} symbols, "
+    print(f"{a.venue} face, {a.orders} resting entries over {max(1, -(-a.orders // PER_SYMBOL))} symbols, "
           f"cancel-all capped at {a.cap or 'none'} a call; {a.trials} trials; load {os.getloadavg()[0]:.1f}")
     runs = [asyncio.run(trial(a.venue, a.orders, a.cap)) for _ in range(a.trials)]
     ms = sorted(r[0] for r in runs)
@@ -116,7 +127,9 @@ def main() -> None:
     print(f"cancel to nothing resting: p50 {p50:.0f} ms  p99 {p99:.0f} ms  max {ms[-1]:.0f} ms; "
           f"in reference loops p50 {p50 / ref:.1f} p99 {p99 / ref:.1f} (loop {ref:.1f} ms)")
     print(f"per trial: cancels sent {sorted({r[1] for r in runs})}, lists {sorted({r[2] for r in runs})}; "
-          f"orders left resting {sum(r[3] for r in runs)} of {a.orders * a.trials}")
+          f"orders left resting {sum(r[3] for r in runs)} of {a.orders * a.trials}; "
+          f"median ms in the cancels {median([r[4] for r in runs]):.0f} (each lists the symbols first), "
+          f"in the port's lists {median([r[5] for r in runs]):.0f}")
 
 
 if __name__ == "__main__":
