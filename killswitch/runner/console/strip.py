@@ -78,6 +78,9 @@ def standing_lines(model: dict[str, Any]) -> dict[str, str]:
     if model.get("close_rejected"):
         out["rejected"] = "not sent again: " + _names([f"{r['symbol']} {r['leg']} on {r['account']}"
                                                         for r in model["close_rejected"]])
+    if model.get("still_open"):
+        out["still_open"] = "the venue still lists: " + _names([f"{r['symbol']} {r['side']} {r['amount']} on "
+                                                                 f"{r['account']}" for r in model["still_open"]])
     if model.get("mode_mismatches"):
         out["modes"] = "closes follow the venue's mode: " + _names([m["account"] for m in model["mode_mismatches"]])
     return out
