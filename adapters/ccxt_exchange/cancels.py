@@ -153,7 +153,8 @@ class Cancels(KnownPositions):
 
     async def _cancel_all(self, op: Op, symbol: str, params: dict, orders: list[Order], tally: Tally) -> None:
         try:
-            answer = await self._calls.call(op, "cancel_all_orders", symbol, params, order=True)
+            method, args = self.dialect.cancel_all_request(symbol, self._markets.require(symbol)["id"], params)
+            answer = await self._calls.call(op, method, *args, order=True)
         except AdapterError as e:
             tally.refused(orders, e)
             return

@@ -10,7 +10,7 @@ without a row fails, and so does a row without a dialect.
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import pytest
 
@@ -42,6 +42,7 @@ class Venue:
     # ccxt's implicit methods of the venue's own endpoints the dialect reads (a lookup, a list) → the
     # venue's raw answer
     raw_answers: dict | None = None
+    order_info: dict = field(default_factory=dict)  # the venue's raw answer to create_order (ccxt's info)
 
 
 def contract_rows() -> list[Venue]:
@@ -63,7 +64,8 @@ class VenueClient:
     def __init__(self, venue: Venue):
         self.id = venue.id
         self.venue = venue
-        self.has = {"fetchPositions": True, "fetchOrder": True, "cancelAllOrders": True, "fetchTickers": True}
+        self.has = {"fetchPositions": True, "fetchOrder": True, "fetchOrders": True, "cancelAllOrders": True,
+                    "fetchTickers": True}
         self.markets = None
         self.precisionMode = 4
         self.options: dict = {}
@@ -94,14 +96,16 @@ class VenueClient:
         return {"info": {"success": True, "code": 0, "data": 1 if self.hedged else 2}, "hedged": self.hedged}
 
     def _order(self, params, status="closed"):
-        cid = next((v for k, v in params.items() if k.endswith("Id")), None)  # whichever key the venue uses
+        # whichever key the venue uses (Kraken Futures looks up by cliOrdIds)
+        cid = next((v for k, v in params.items() if k.endswith(("Id", "Ids"))), None)
         if status == "closed" and not self.venue.create_answer_has_id:
             cid = None
         return {"id": "1", "clientOrderId": cid, "symbol": BTC, "side": "sell", "type": "market", "amount": 0.5,
-                "filled": 0.5, "status": status, "average": 60_000.0, "info": {}}
+                "filled": 0.5, "status": status, "average": 60_000.0, "info": dict(self.venue.order_info)}
 
     async def load_markets(self, reload=False, params={}):
         self.markets = {BTC: self._market}
+        self.markets_by_id = {self.venue.market_id: [self._market]}
         return self.markets
 
     async def fetch_balance(self, params={}):
@@ -123,6 +127,10 @@ class VenueClient:
     async def fetch_order(self, id, symbol=None, params={}):
         self.calls.append(("fetch_order", (id, symbol, params)))
         return self._order(params)
+
+    async def fetch_orders(self, symbol=None, since=None, limit=None, params={}):
+        self.calls.append(("fetch_orders", (symbol, since, limit, params)))
+        return [self._order(params)]
 
     async def close(self):
         pass

@@ -1,0 +1,426 @@
+"""Kraken Futures (``krakenfutures``: the derivatives API v3, https://docs.kraken.com/api/docs/futures-api).
+
+What it owns
+    the Kraken Futures forms the adapter needs:
+
+    * client order ids in ``cliOrdId``, of at most 100 characters (the venue's
+      ``clientOrderIdTooLong`` past that), letters, digits and dashes here; looked up through
+      ``GET /derivatives/api/v3/orders/status`` by ``cliOrdIds``;
+    * a close: ``reduceOnly`` true (the venue keeps one net position a contract: no hedge mode,
+      :meth:`KrakenFuturesDialect.read_position_mode` says so without a request); a limit close is
+      an ``ioc`` order (ccxt reads ``timeInForce`` in lower case only: the account's client is
+      handed it so, :meth:`KrakenFuturesDialect.prepare_client`);
+    * the positions (``GET /derivatives/api/v3/openpositions``: side, size and entry price, no
+      mark) valued with the marks of ``GET /derivatives/api/v3/tickers`` (``markPrice``, by
+      ``symbol``): a held contract without a ticker, or a ticker without a positive mark, fails
+      the snapshot (BAD_RESPONSE naming the symbol), never a position valued at nothing; an
+      inverse contract's notional is its size in the quote currency and its PnL the quote's;
+    * the equity of the multi-collateral ``flex`` account of ``GET /derivatives/api/v3/accounts``
+      (``portfolioValue``: the collateral's value with the unrealized PnL; ccxt's ``fetch_balance``
+      reads the flex account by default): an answer without it as a number is BAD_RESPONSE;
+    * the open orders (``GET /derivatives/api/v3/openorders``, one answer, regular and trigger
+      orders together): each row's limit price from its ``limitPrice`` and trigger price from its
+      ``stopPrice`` (ccxt leaves both out of its unified order), its kind from ``orderType``
+      (lmt, post, ioc: regular; stp / stop, take_profit: conditional; trailing_stop: trailing;
+      another value is BAD_RESPONSE), whether it only reduces from ``reduceOnly`` (required);
+    * an order's answer read from the venue's own ``sendStatus`` (:mod:`.dialect_answers`): Kraken
+      answers HTTP 200 ``result: success`` with a refused status (``wouldNotReducePosition``,
+      ``iocWouldNotExecute``, ``insufficientAvailableFunds``, ``marketSuspended``, ...), which is
+      raised with the status as the refusal's code, never read as an order sent (ccxt raises for
+      some of them with a text alone, and takes ``marketSuspended`` for a network failure: its
+      check of a new order's status is left to this dialect);
+    * the cancels' answers read order by order (:func:`.dialect_answers.cancel_answer`); a whole
+      symbol is cancelled through ``cancelallorders`` read raw (ccxt keeps only its order events,
+      the first one repeated);
+    * ``POST /derivatives/api/v3/cancelallordersafter`` as the dead man's switch (account-wide,
+      ``timeout`` in seconds, 0 turns it off; the answer's ``status.triggerTime`` read back);
+    * the weight budget: Kraken Futures counts a cost per API key, 500 every 10 s across the
+      /derivatives endpoints (sendorder, editorder, cancelorder 10; batchorder 9 + its size;
+      cancelallorders, cancelallordersafter 25; accounts, openpositions, openorders 2;
+      orders/status 1; the public tickers nothing). The order rate (4 a second: 400 of the 500)
+      leaves the snapshots' reads 10 cost a second, which the account's client is paced at.
+
+What it must not do
+    import ccxt or hold account state (see :mod:`adapters.ccxt_exchange.dialects.base`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from dataclasses import dataclass, field
+from typing import Any, Callable, Mapping, Optional, Sequence
+
+from killswitch.weights import PER_UID, Read, WeightLimit
+
+from ...base import AdapterError, Reason, VenueRefusal
+from ...ccxt_exchange.dialects.base import (
+    Call,
+    CancelAnswer,
+    Countdown,
+    Dialect,
+    Has,
+    Listed,
+    ModeRead,
+    Reads,
+    bad_field,
+    clamp_seconds,
+    read,
+    unknown_value,
+)
+from ...ccxt_exchange.dialects.refusals import Rule, refusal
+from ...ccxt_exchange.parsing import BadData, num
+from . import dialect_answers as answers
+
+POSITIONS = "GET /derivatives/api/v3/openpositions"
+TICKERS = "GET /derivatives/api/v3/tickers"
+ACCOUNTS = "GET /derivatives/api/v3/accounts"
+OPEN_ORDERS = "GET /derivatives/api/v3/openorders"
+ORDERS_STATUS = "GET /derivatives/api/v3/orders/status"
+DEAD_MANS_SWITCH = "POST /derivatives/api/v3/cancelallordersafter"
+RATE_LIMITS = "https://docs.kraken.com/api/docs/guides/futures-rate-limits/"
+
+# what one request costs the per-key budget (the rate limits page), by ccxt's path of it
+COSTS: Mapping[str, float] = {
+    "sendorder": 10, "editorder": 10, "cancelorder": 10, "cancelallorders": 25, "cancelallordersafter": 25,
+    "accounts": 2, "openpositions": 2, "openorders": 2, "orders/status": 1, "fills": 2,
+}
+BUDGET = 500.0  # every 10 s, per API key
+# ccxt's request pacing of the account's client, in that cost: 10 a second (100 every 10 s)
+READ_PACE_MS = 100
+
+# openorders' orderType → the order's kind (sendorder's types and the list's own names of them)
+ORDER_KINDS: Mapping[str, str] = {
+    "lmt": "regular", "post": "regular", "ioc": "regular", "mkt": "regular",
+    "stp": "conditional", "stop": "conditional", "take_profit": "conditional",
+    "trailing_stop": "trailing",
+}
+
+# the account types of /accounts (a body of another venue never carries them)
+ACCOUNT_TYPES = frozenset({"cashAccount", "marginAccount", "multiCollateralMarginAccount"})
+
+DMS_METHOD = "privatePostCancelallordersafter"
+# the venue's timeout is a uint32 of seconds; a day is far past any countdown a runner keeps
+DMS_RANGE = (1, 86_400)
+
+# ccxt's text when it raises for a status of an order's or a cancel's answer
+# ("krakenfutures: cancelOrder failed due to notFound")
+CCXT_STATUS = re.compile(r"failed due to (?P<code>[A-Za-z_]+)")
+
+
+@dataclass(frozen=True)
+class CancelAllOrdersAfter:
+    """``cancelallordersafter``: account-wide, ``timeout`` whole seconds; 0 turns it off. The
+    answer's ``status.triggerTime`` says it: a time when armed, ``"0"`` when off; an answer
+    without it is BAD_RESPONSE (the switch is not known to be armed)."""
+
+    per_symbol = False
+    disarm_refusal = None
+
+    async def arm(self, call: Call, seconds: float, market_id: Optional[str]) -> float:
+        n = clamp_seconds(seconds, *DMS_RANGE)
+        trigger = _trigger_time(await call(DMS_METHOD, {"timeout": n}))
+        if trigger in ("0", ""):
+            raise bad_field(answers.VENUE, DEAD_MANS_SWITCH, "status.triggerTime", f"{trigger!r} after arming {n}s")
+        return float(n)
+
+    async def disarm(self, call: Call, market_id: Optional[str]) -> None:
+        trigger = _trigger_time(await call(DMS_METHOD, {"timeout": 0}))
+        if trigger != "0":
+            raise bad_field(answers.VENUE, DEAD_MANS_SWITCH, "status.triggerTime", f"{trigger!r} after a timeout of 0")
+
+
+def _trigger_time(answer: Any) -> str:
+    status = answer.get("status") if isinstance(answer, Mapping) else None
+    trigger = status.get("triggerTime") if isinstance(status, Mapping) else None
+    if trigger is None:
+        raise bad_field(answers.VENUE, DEAD_MANS_SWITCH, "status.triggerTime", "missing")
+    return str(trigger)
+
+
+def marks_of(answer: Any, symbol_of: Callable[[str], str] = lambda market_id: market_id) -> dict[str, float]:
+    """Each contract's positive ``markPrice`` from ``GET /tickers``, by its market id in upper
+    case and by its unified symbol (``symbol_of``: the account's markets); an answer without its
+    ``tickers`` list is BAD_RESPONSE. A row without a positive mark (an index) gives none."""
+    rows = answer.get("tickers") if isinstance(answer, Mapping) else None
+    if not isinstance(rows, list):
+        raise bad_field(answers.VENUE, TICKERS, "tickers", "missing")
+    out: dict[str, float] = {}
+    for row in rows:
+        if not isinstance(row, Mapping) or not isinstance(row.get("symbol"), str):
+            continue
+        mark = num(row.get("markPrice"))
+        if mark is None or mark <= 0:
+            continue
+        market_id = row["symbol"].upper()
+        out[market_id] = mark
+        out[symbol_of(market_id)] = mark
+    return out
+
+
+def _info(row: Mapping[str, Any]) -> Mapping[str, Any]:
+    info = row.get("info")
+    return info if isinstance(info, Mapping) else {}
+
+
+def inverse(symbol: Any) -> bool:
+    """Whether a unified symbol settles in its base (``BTC/USD:BTC``: an inverse contract)."""
+    if not isinstance(symbol, str) or ":" not in symbol or "/" not in symbol:
+        return False
+    pair, settle = symbol.split(":", 1)
+    return settle != pair.split("/", 1)[1]
+
+
+def valued(position: Any, marks: Mapping[str, float]) -> Any:
+    """ccxt's position with the venue's mark of its contract (and, for an inverse contract, its
+    notional and PnL in the quote currency). A held position whose contract has no mark raises
+    BAD_RESPONSE naming it; a flat row is left as it is."""
+    if not isinstance(position, Mapping):
+        raise BadData("a position is not an object")
+    info = _info(position)
+    size = num(info.get("size"))
+    if not size:
+        return position
+    market_id = str(info.get("symbol") or "")
+    symbol = position.get("symbol")
+    mark = marks.get(symbol) if isinstance(symbol, str) else None
+    if mark is None:
+        mark = marks.get(market_id.upper())
+    if mark is None:
+        named = " ".join(x for x in (market_id, f"({symbol})" if symbol else "") if x) or "(no symbol)"
+        raise AdapterError(Reason.BAD_RESPONSE,
+                           f"{answers.VENUE} {TICKERS}: no ticker with a markPrice for {named}, where a position "
+                           f"of {size:g} is held: the position cannot be valued (blind there)", venue=answers.VENUE)
+    out = dict(position)
+    out["markPrice"] = mark
+    if inverse(position.get("symbol")):
+        contracts = abs(num(position.get("contracts")) or size)
+        notional = contracts * (num(position.get("contractSize")) or 1.0)
+        out["notional"] = notional
+        entry = num(position.get("entryPrice"))
+        if entry:
+            sign = 1.0 if position.get("side") == "long" else -1.0
+            out["unrealizedPnl"] = sign * notional * (mark / entry - 1.0)
+    return out
+
+
+def read_open_order(order: Any) -> Listed:
+    """A row of openorders as the adapter reads it: its kind from ``orderType``, its limit price
+    from ``limitPrice`` and its trigger price from ``stopPrice``, whether it only reduces from
+    ``reduceOnly``. An unknown orderType, or a row without its reduceOnly flag, is BAD_RESPONSE."""
+    if not isinstance(order, Mapping):
+        raise BadData("an order is not an object")
+    info = _info(order)
+    order_type = info.get("orderType")
+    kind = ORDER_KINDS.get(order_type) if isinstance(order_type, str) else None
+    if kind is None:
+        raise unknown_value(answers.VENUE, OPEN_ORDERS, "orderType", order_type)
+    reduce_only = info.get("reduceOnly")
+    if not isinstance(reduce_only, bool):
+        raise unknown_value(answers.VENUE, OPEN_ORDERS, "reduceOnly", reduce_only)
+    out = dict(order)
+    out["price"] = num(info.get("limitPrice"))
+    out["triggerPrice"] = num(info.get("stopPrice"))
+    out["reduceOnly"] = reduce_only
+    if not out.get("clientOrderId") and isinstance(info.get("cliOrdId"), str):
+        out["clientOrderId"] = info["cliOrdId"]
+    return Listed(kind, out, OPEN_ORDERS)
+
+
+def flex_equity(info: Mapping[str, Any]) -> list[Any]:
+    """The flex account's ``portfolioValue`` of an /accounts answer (ccxt's balance ``info``);
+    [] for a body that is not one; BAD_RESPONSE for one whose flex account lacks it."""
+    accounts = info.get("accounts")
+    if not isinstance(accounts, Mapping) or not any(
+            isinstance(a, Mapping) and a.get("type") in ACCOUNT_TYPES for a in accounts.values()):
+        return []
+    flex = accounts.get("flex")
+    if not isinstance(flex, Mapping):
+        raise bad_field(answers.VENUE, ACCOUNTS, "accounts.flex", "missing (no multi-collateral account)")
+    value = flex.get("portfolioValue")
+    if num(value) is None:
+        raise bad_field(answers.VENUE, ACCOUNTS, "accounts.flex.portfolioValue",
+                        "missing" if value is None else f"not a number: {value!r}")
+    return [value]
+
+
+@dataclass(frozen=True, kw_only=True)
+class KrakenFuturesDialect(Dialect):
+    client_id_param: str = "cliOrdId"
+    max_client_id_length: int = 100
+    client_id_alphabet: str = r"A-Za-z0-9\-"
+    fetch_order_param: str = "cliOrdIds"
+    position_size_field: Optional[str] = "size"
+    raw_field_names: Mapping[tuple[str, str], str] = field(default_factory=lambda: {
+        ("order", "id"): "order_id", ("order", "type"): "orderType", ("order", "amount"): "unfilledSize",
+        ("order", "price"): "limitPrice", ("order", "triggerPrice"): "stopPrice",
+        ("position", "contracts"): "size", ("position", "markPrice"): "tickers markPrice"})
+    secret_headers: tuple[str, ...] = ("apikey", "authent")
+    reduce_only_rejections: tuple[str, ...] = (r"\bwouldNotReducePosition\b",)
+    refusal_rules: tuple[Rule, ...] = answers.REFUSALS
+    mode_every_s: float = float("inf")  # no request: the venue has no hedge mode
+
+    # the orders' endpoints are paced by the order budget, not by ccxt's request pacing
+    order_count_endpoints: frozenset[tuple[str, str, str]] = frozenset({
+        ("private", "POST", "sendorder"), ("private", "POST", "cancelorder"), ("private", "POST", "editorder"),
+        ("private", "POST", "batchorder"), ("private", "POST", "cancelallorders"),
+        ("private", "POST", "cancelallordersafter")})
+    read_weights: Mapping[tuple[str, str, str], float] = field(default_factory=lambda: {
+        ("private", "GET", "accounts"): 2.0, ("private", "GET", "openpositions"): 2.0,
+        ("private", "GET", "openorders"): 2.0, ("private", "GET", "orders/status"): 1.0,
+        ("public", "GET", "tickers"): 1.0})
+
+    # A snapshot: the accounts, the positions and the tickers at once, the open orders (one
+    # answer each, not paged). The tickers are public: no cost to the key's budget.
+    snapshot_reads: tuple[Read, ...] = (
+        Read(ACCOUNTS, 2), Read(POSITIONS, 2), Read(TICKERS, 0), Read(OPEN_ORDERS, 2, orders=True))
+    weight_limit: Optional[WeightLimit] = WeightLimit(
+        None, 10.0, "cost", PER_UID, RATE_LIMITS,
+        # each endpoint alone within the key's 500 every 10 s (they share it: the snapshot's 6
+        # and the orders' 400 of the order rate fit together)
+        endpoint_limits={ACCOUNTS: (BUDGET / 2, 10.0), POSITIONS: (BUDGET / 2, 10.0),
+                         OPEN_ORDERS: (BUDGET / 2, 10.0)})
+
+    # --- the venue's answers ---------------------------------------------------------------------
+
+    def refusal_of(self, body: Any) -> Optional[tuple[str, str]]:
+        return answers.kraken_refusal(body)
+
+    def venue_refusal(self, text: str) -> Optional[VenueRefusal]:
+        """The body's refusal, else the status ccxt raised for (``failed due to notFound``) with
+        the documentation's words of it."""
+        found = refusal(text, self.refusal_of, self.refusal_rules)
+        if found is not None:
+            return found
+        m = CCXT_STATUS.search(text)
+        return answers.mapped(m.group("code"), answers.words(m.group("code"))) if m else None
+
+    def order_answer(self, answer: Any) -> Any:
+        """The order's ``sendStatus`` (ccxt's ``info``) read before anything else: a refused
+        status raises AdapterError carrying it (:func:`.dialect_answers.refused_order`)."""
+        info = answer.get("info") if isinstance(answer, Mapping) else None
+        err = answers.refused_order(info)
+        if err is not None:
+            raise err
+        return answer
+
+    def cancel_answer(self, how: str, answer: Any, sent: Sequence[Any]) -> CancelAnswer:
+        return answers.cancel_answer(how, answer, sent)
+
+    def cancel_all_request(self, symbol: str, market_id: str, params: Mapping[str, Any]) -> tuple[str, tuple]:
+        # the raw answer: ccxt's cancel_all_orders keeps the first order event, repeated, and
+        # drops cancelStatus.cancelledOrders, the list of what was cancelled
+        return "privatePostCancelallorders", ({**params, "symbol": market_id},)
+
+    # --- the account's client -----------------------------------------------------------------
+
+    def prepare_client(self, client: Any) -> None:
+        """Three things ccxt's krakenfutures is told on this client: its request pacing at the
+        reads' share of the key's budget (:data:`READ_PACE_MS`, in the venue's cost); a
+        ``timeInForce`` handed to its order request in lower case (it compares with ``ioc``
+        only: an upper-case IOC limit would rest on the book as a plain limit); and a new
+        order's ``sendStatus`` left to :meth:`order_answer` (ccxt raises for some statuses with
+        a text alone and for ``marketSuspended`` as if the network failed)."""
+        if hasattr(client, "rateLimit"):
+            client.rateLimit = READ_PACE_MS
+        build = getattr(client, "create_order_request", None)
+        if callable(build):
+            def create_order_request(symbol: Any, type: Any, side: Any, amount: Any, price: Any = None,
+                                     params: Optional[dict] = None) -> Any:
+                p = dict(params or {})
+                if isinstance(p.get("timeInForce"), str):
+                    p["timeInForce"] = p["timeInForce"].lower()
+                return build(symbol, type, side, amount, price, p)
+
+            client.create_order_request = create_order_request
+        verify = getattr(client, "verify_order_action_success", None)
+        if callable(verify):
+            def verify_order_action_success(status: Any, method: str, omit: Optional[list] = None) -> Any:
+                if method == "createOrder":
+                    return None  # read whole by order_answer
+                return verify(status, method, omit or [])
+
+            client.verify_order_action_success = verify_order_action_success
+
+    def request_weight(self, api: str, method: str, path: str, params: Any, ccxt_cost: float) -> float:
+        if api == "public":
+            return 0.0  # public endpoints have no cost
+        if path == "batchorder":
+            batch = params.get("batchOrder") if isinstance(params, Mapping) else None
+            return 9.0 + (len(batch) if isinstance(batch, list) else 1)
+        return float(COSTS.get(path, ccxt_cost))
+
+    def positions_endpoint(self, market_type: str) -> str:
+        return POSITIONS
+
+    def open_orders_endpoint(self, market_type: str) -> str:
+        return OPEN_ORDERS
+
+    # --- reads ------------------------------------------------------------------------------------
+
+    async def fetch_positions(self, reads: Reads) -> Any:
+        """The open positions (ccxt's parse of openpositions) and the tickers, read at once; each
+        held position valued with its contract's ``markPrice`` (:func:`valued`)."""
+        return await self._valued(reads, None)
+
+    async def fetch_symbol_positions(self, reads: Reads, symbol: str) -> Any:
+        """openpositions answers every contract at once: the rows of ``symbol``, valued (a
+        close's check; another contract without a ticker does not stop it)."""
+        return await self._valued(reads, symbol)
+
+    async def _valued(self, reads: Reads, symbol: Optional[str]) -> list:
+        got_positions, got_tickers = await asyncio.gather(
+            read(reads, self.id, POSITIONS, "fetch_positions"), read(reads, self.id, TICKERS, "publicGetTickers"))
+        if not isinstance(got_positions, list):
+            raise bad_field(self.id, POSITIONS, "openPositions", "not a list")
+        marks = marks_of(got_tickers, reads.symbol_of)
+        return [valued(p, marks) for p in got_positions
+                if symbol is None or (isinstance(p, Mapping) and p.get("symbol") == symbol)]
+
+    async def fetch_open_orders(self, reads: Reads, symbol: Optional[str] = None) -> list[Listed]:
+        got = await read(reads, self.id, OPEN_ORDERS, "fetch_open_orders", symbol)
+        if not isinstance(got, list):
+            raise bad_field(self.id, OPEN_ORDERS, "openOrders", "not a list")
+        return [read_open_order(o) for o in got]
+
+    async def read_position_mode(self, reads: Reads) -> ModeRead:
+        """One-way, always: Kraken Futures keeps one net position a contract (no request made)."""
+        return ModeRead(False, "Kraken Futures (one net position a contract)")
+
+    def can_fetch_by_client_id(self, has: Has) -> bool:
+        return has("fetchOrders")
+
+    async def find_by_client_id(self, call: Call, symbol: str, client_order_id: str) -> Any:
+        """``orders/status`` asked for the client order id: the order it names, None when it
+        names none."""
+        got = await call("fetch_orders", None, None, None, {self.fetch_order_param: client_order_id})
+        for o in got or ():
+            if isinstance(o, Mapping) and o.get("clientOrderId") == client_order_id:
+                return o
+        return None
+
+    # --- the venue's raw answers ------------------------------------------------------------------
+
+    def position_side(self, info: Mapping[str, Any]) -> Optional[str]:
+        """BOTH for a row of openpositions (``fillTime``, ``size``, ``side``) or of openorders
+        (``order_id``, ``orderType``): the venue keeps one net position a contract."""
+        if "fillTime" in info and "size" in info and info.get("side") in ("long", "short"):
+            return "BOTH"
+        if "order_id" in info and "orderType" in info and "receivedTime" in info:
+            return "BOTH"
+        return None
+
+    def equity_candidates(self, info: Mapping[str, Any]) -> list[Any]:
+        return flex_equity(info)
+
+    # --- dead man's switch ------------------------------------------------------------------------
+
+    def countdown(self, client: Any, market_type: str, *, keeps_private_websocket: bool) -> Optional[Countdown]:
+        if market_type != "futures" or not hasattr(client, DMS_METHOD):
+            return None
+        return CancelAllOrdersAfter()
+
+
+KRAKEN_FUTURES = KrakenFuturesDialect(id="krakenfutures", order_rate=4.0)
+
+DIALECTS = (KRAKEN_FUTURES,)
