@@ -49,11 +49,11 @@ def test_an_account_on_a_venue_without_a_dialect_is_said_at_start(caplog, monkey
     caplog.set_level(logging.WARNING, logger="killswitch.runner")
     creds = {"api_key": {"env": "KS_T_KEY"}, "secret": {"env": "KS_T_SECRET"}}
     accounts = [Account.model_validate({"name": n, "venue": v, "market_type": "futures", "credentials": creds})
-                for n, v in (("k1", "krakenfutures"), ("b1", "binanceusdm"))]
+                for n, v in (("k1", "kucoinfutures"), ("b1", "binanceusdm"))]
     built = ccxt_adapters(accounts)
     asyncio.run(built.close())
     said = [r.getMessage() for r in caplog.records if r.getMessage().startswith("VENUE_GENERIC:")]
-    assert len(said) == 1 and said[0].startswith("VENUE_GENERIC: krakenfutures/k1: krakenfutures has no dialect")
+    assert len(said) == 1 and said[0].startswith("VENUE_GENERIC: kucoinfutures/k1: kucoinfutures has no dialect")
 
 
 def test_the_dialect_venues_are_the_adapters_and_generated_fresh():

@@ -1,0 +1,93 @@
+"""What a Kraken Futures answer of the simulated exchange is made of: its ids, its statuses, its times.
+
+What it owns
+    an engine market as Kraken's multi-collateral perpetual (:func:`market_id`: BTCUSDT is
+    ``PF_XBTUSD``, quoted and settled in USD) and back (:func:`engine_symbol`); the engine's
+    order and trigger ids as Kraken's UUID-shaped ``order_id`` (:func:`order_uuid`,
+    :func:`trigger_uuid`) and back (:func:`engine_id`); the engine's refusals as Kraken's
+    statuses (:data:`SEND_STATUS`: an order refused is HTTP 200 ``result: success`` with its
+    ``sendStatus.status``) and its error bodies (:func:`error`); a time as Kraken writes it
+    (:func:`iso`).
+
+What it must not do
+    read the engine, or answer a request (:mod:`.face` does).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from typing import Any, Optional
+
+from ...simulated.engine import (
+    DUPLICATE_CLIENT_ID,
+    INSUFFICIENT_BALANCE,
+    MARGIN_INSUFFICIENT,
+    NOTIONAL_TOO_SMALL,
+    POST_ONLY_REJECTED,
+    PRECISION,
+    REDUCE_ONLY_REJECTED,
+    MarketSpec,
+)
+from ...simulated.numbers import plain as _f, price_text as _px, size_text as _sz  # noqa: F401
+
+# Kraken's base of an engine base where they differ (its BTC is XBT)
+BASES = {"BTC": "XBT"}
+ENGINE_BASES = {v: k for k, v in BASES.items()}
+
+# the engine's refusal of an order → sendStatus.status (Kraken answers them HTTP 200)
+SEND_STATUS: dict[int, str] = {
+    REDUCE_ONLY_REJECTED: "wouldNotReducePosition",
+    MARGIN_INSUFFICIENT: "insufficientAvailableFunds",
+    INSUFFICIENT_BALANCE: "insufficientAvailableFunds",
+    DUPLICATE_CLIENT_ID: "clientOrderIdAlreadyExist",
+    PRECISION: "invalidSize",
+    NOTIONAL_TOO_SMALL: "invalidSize",
+    -1013: "invalidSize",
+    -4003: "invalidSize",
+    -4014: "invalidPrice",
+    -4013: "invalidPrice",
+    POST_ONLY_REJECTED: "postWouldExecute",
+}
+
+UUID_RE = re.compile(r"^00000000-0000-4000-(8000|9000)-(\d{12})$")
+
+
+def market_id(m: MarketSpec) -> str:
+    """Kraken's id of the engine's perpetual: PF_ + its base (XBT for BTC) + USD."""
+    return f"PF_{BASES.get(m.base, m.base)}USD"
+
+
+def engine_symbol(markets: dict[str, MarketSpec], kraken_id: str) -> Optional[str]:
+    """The engine's symbol of a Kraken id (any case), None when no market is listed so."""
+    wanted = kraken_id.upper()
+    return next((s for s, m in markets.items() if market_id(m) == wanted), None)
+
+
+def order_uuid(order_id: int) -> str:
+    """An engine order's ``order_id`` as Kraken writes one (a UUID)."""
+    return f"00000000-0000-4000-8000-{order_id:012d}"
+
+
+def trigger_uuid(algo_id: int) -> str:
+    """An engine trigger (conditional) order's ``order_id``: the same UUID space, another group."""
+    return f"00000000-0000-4000-9000-{algo_id:012d}"
+
+
+def engine_id(uuid: Any) -> tuple[Optional[str], Optional[int]]:
+    """("order" | "trigger", the engine's id) of a face's UUID, (None, None) for any other."""
+    m = UUID_RE.match(str(uuid or ""))
+    if m is None:
+        return None, None
+    return ("order" if m.group(1) == "8000" else "trigger"), int(m.group(2))
+
+
+def iso(ms: int) -> str:
+    """A time in Kraken's ISO 8601 form (milliseconds, Z)."""
+    t = dt.datetime.fromtimestamp(ms / 1000, tz=dt.timezone.utc)
+    return t.strftime("%Y-%m-%dT%H:%M:%S.") + f"{t.microsecond // 1000:03d}Z"
+
+
+def error(code: str, at: int) -> dict:
+    """Kraken's error body: ``result: error``, its ``error`` code, ``serverTime``."""
+    return {"result": "error", "error": code, "serverTime": iso(at)}
