@@ -81,7 +81,7 @@ async def _receiver():
 
 
 VENUE_NAMES = {"binanceusdm": "Binance USD-M", "bybit": "Bybit v5", "okx": "OKX v5", "hyperliquid": "Hyperliquid",
-               "mexc": "MEXC contract API"}
+               "mexc": "MEXC contract API", "krakenfutures": "Kraken Futures"}
 
 
 async def _run(policy_dir: Path, echo, venue: str = "binanceusdm") -> int:

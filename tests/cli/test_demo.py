@@ -28,7 +28,7 @@ def test_demo_escalates_flattens_and_locks():
             "triggers soft, harder, hard") in text
 
 
-@pytest.mark.parametrize("venue", ["bybit", "okx", "hyperliquid"])
+@pytest.mark.parametrize("venue", ["bybit", "okx", "hyperliquid", "krakenfutures"])
 def test_demo_runs_the_same_story_in_every_dialect_of_the_simulator(venue):
     """The real ccxt client of each venue against the simulator's face for it: the same ladder,
     flat, halted, nothing pending, and the venue's own secret never printed."""
@@ -42,3 +42,4 @@ def test_demo_runs_the_same_story_in_every_dialect_of_the_simulator(venue):
     assert "positions left: none" in text and "trading lock: halted" in text and "0 pending" in text
     assert f"futures-book {venue}/sim-main: entered stage 3 flatten" in text
     assert "sim-main-secret" not in text + out.stderr and "sim-passphrase" not in text + out.stderr
+    assert "c2ltLW1haW4tc2VjcmV0" not in text + out.stderr  # (base64, as Kraken Futures hands its secret)

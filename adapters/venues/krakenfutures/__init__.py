@@ -1,12 +1,13 @@
 """Kraken Futures (``krakenfutures``: the derivatives API v3, multi-collateral ``flex`` account).
 
-Its dialect (:mod:`.dialect`, the venue's answers read in :mod:`.dialect_answers`), its contract
-rows (:mod:`.contract`) and its answers (``fixtures/``, README.md: which are verbatim).
+Its dialect (:mod:`.dialect`, the venue's answers read in :mod:`.dialect_answers`), the
+simulator's derivatives v3 face (REST :mod:`.face`; no websocket face yet), its contract rows
+(:mod:`.contract`) and its answers (``fixtures/``, README.md: which are verbatim).
 """
 
 ORDER = 5
 CCXT_IDS = ("krakenfutures",)
 DIALECT = "dialect"
-SIM_ID = None
-FACE = None
+SIM_ID = "krakenfutures"
+FACE = "face"
 STREAM_FACE = None

@@ -27,3 +27,11 @@ ROWS = (
      "order_rate": 4.0, "order_info": PLACED,
      "raw_answers": {"publicGetTickers": TICKERS, "privatePostCancelallordersafter": ARMED}},
 )
+
+
+# Where its face differs (test_adapter_contract.py: Terms): USD multi-collateral perpetuals; no
+# hedge mode, close-position trigger or position maintenance margin (openpositions says none);
+# no minimum size in ccxt's market (instruments give the size's precision alone).
+FACE_TERMS = {
+    "quote": "USD", "maintenance_margin": False, "min_amount": 0.0, "hedge": False, "no_stops": ("close-tp",),
+}

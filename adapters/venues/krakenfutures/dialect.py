@@ -221,6 +221,8 @@ def read_open_order(order: Any) -> Listed:
     out = dict(order)
     out["price"] = num(info.get("limitPrice"))
     out["triggerPrice"] = num(info.get("stopPrice"))
+    if kind != "regular":  # ccxt keeps stp / take_profit / trailing_stop as the type: what it becomes
+        out["type"] = "limit" if out["price"] is not None else "market"
     out["reduceOnly"] = reduce_only
     if not out.get("clientOrderId") and isinstance(info.get("cliOrdId"), str):
         out["clientOrderId"] = info["cliOrdId"]

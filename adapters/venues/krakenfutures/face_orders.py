@@ -143,8 +143,9 @@ class KrakenOrders(KrakenReads):
             account, m.symbol, side.upper(), base if limit else f"{base}_MARKET", quantity=size, trigger_price=stop,
             price=limit, reduce_only=reduce_only, client_algo_id=cid or None,
             working_type="MARK_PRICE" if p.get("triggerSignal") == "mark" else "CONTRACT_PRICE")
-        trigger = {"uid": trigger_uuid(t.algo_id), "clientId": t.client_algo_id or None, "type": "lmt" if limit else "mkt",
-                   "symbol": market_id(m), "side": side, "quantity": size, "limitPrice": limit, "triggerPrice": stop,
+        trigger = {"uid": trigger_uuid(t.algo_id), "clientId": t.client_algo_id or None,
+                   "type": "lmt" if limit else "mkt", "symbol": market_id(m), "side": side, "quantity": size,
+                   "limitPrice": limit, "triggerPrice": stop,
                    "triggerSide": "trigger_above" if side == "buy" else "trigger_below",
                    "triggerSignal": "mark_price" if t.working_type == "MARK_PRICE" else "last_price",
                    "reduceOnly": bool(reduce_only), "timestamp": iso(t.create_time),
@@ -156,7 +157,6 @@ class KrakenOrders(KrakenReads):
     # --- orders/status -----------------------------------------------------------------------------
 
     def status(self, account: str, p: dict) -> dict:
-        eng = self.engine
         ids = [v for k, v in p.items() if k in ("orderIds", "orderIds[]")]
         cids = [v for k, v in p.items() if k in ("cliOrdIds", "cliOrdIds[]")]
         rows = []
@@ -209,7 +209,8 @@ class KrakenOrders(KrakenReads):
             event: dict = {"type": "CANCEL", "uid": trigger_uuid(done.algo_id), "orderTrigger": self.trigger_row(done)}
             named = trigger_uuid(done.algo_id)
         else:
-            event = {"type": "CANCEL", "uid": order_uuid(done.order_id), "order": self.event_order(done, done.executed_qty)}
+            event = {"type": "CANCEL", "uid": order_uuid(done.order_id),
+                     "order": self.event_order(done, done.executed_qty)}
             named = order_uuid(done.order_id)
         return self.ok("cancelStatus", {"status": "cancelled", "order_id": named, "receivedTime": iso(now),
                                         "orderEvents": [event]})

@@ -120,7 +120,8 @@ class KrakenReads(RestFace):
         rows = []
         for pv in eng.positions(account, at=at):
             m = eng.markets[pv.symbol]
-            rows.append({"side": pv.side, "symbol": market_id(m), "price": _f(pv.entry_price, decimals(m.price_tick) + 2),
-                         "fillTime": iso(pv.update_time), "size": _f(abs(pv.amount), decimals(m.amount_step)),
+            rows.append({"side": pv.side, "symbol": market_id(m),
+                         "price": _f(pv.entry_price, decimals(m.price_tick) + 2), "fillTime": iso(pv.update_time),
+                         "size": _f(abs(pv.amount), decimals(m.amount_step)),
                          "unrealizedFunding": "0", "pnlCurrency": "USD"})
         return self.ok("openPositions", rows, at=eng.now() if at is None else at)

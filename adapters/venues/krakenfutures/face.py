@@ -1,0 +1,198 @@
+"""The simulated exchange's Kraken Futures face: the derivatives API v3 subset that
+``ccxt.async_support.krakenfutures`` and the Kraken Futures dialect
+(:mod:`adapters.venues.krakenfutures.dialect`) ask, over the one engine, in the shared face shape
+(:class:`adapters.simulated.faces.shared.RestFace`).
+
+public   GET  /derivatives/api/v3/instruments, /tickers, /orderbook
+signed   GET  /derivatives/api/v3/accounts, /openpositions, /openorders, /orders/status
+         POST /derivatives/api/v3/sendorder, /cancelorder, /cancelallorders, /cancelallordersafter
+
+What it answers, as Kraken Futures does
+    * the envelope ``{"result": "success", <key>: ..., "serverTime": ...}``; an error
+      ``{"result": "error", "error": "<code>", "serverTime": ...}`` (HTTP 400; 429
+      ``apiLimitExceeded``; 401 ``authenticationError``);
+    * signed requests: ``APIKey`` and ``Authent`` = base64 HMAC-SHA512, keyed by the base64
+      decoded secret, of SHA-256 of the request's parameters as sent (its query, or a batch's
+      body) + ``/api/`` + the path after ``/derivatives/api/``;
+    * the engine's markets as multi-collateral perpetuals (``PF_XBTUSD``: quoted and settled in
+      USD, ``flexible_futures``), the account as its ``flex`` multi-collateral account
+      (``portfolioValue`` its equity), positions without a mark (as the venue: the mark is the
+      ticker's);
+    * a refused order as HTTP 200 ``result: success`` with ``sendStatus.status``
+      (``wouldNotReducePosition``, ``insufficientAvailableFunds``, ``iocWouldNotExecute``,
+      ``clientOrderIdAlreadyExist``, ...), a cancel of an order not open as ``cancelStatus``
+      ``notFound``, a cancel of a symbol naming what it cancelled (``cancelledOrders``);
+    * ``cancelallordersafter``: one switch for the account (the engine's countdown of every
+      market); no hedge mode (the engine's one-way account).
+
+Where it lives
+    this module holds the routes, the shared face's hooks (authentication, parameters, the
+    engine's refusals in Kraken's words) and the dispatch of each operation, and the clients;
+    the request view is built from its reads (:mod:`.face_reads`) and its orders
+    (:mod:`.face_orders`); ids, statuses and times are :mod:`.face_wire`'s.
+
+What it must not do
+    keep exchange state, or reach beyond the server it is handed.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import os
+import re
+from typing import Any, Callable, Optional
+
+from aiohttp import web
+
+from ...simulated.engine import TOO_MANY_ORDERS, TOO_MANY_REQUESTS, SimError
+from ...simulated.faces.shared import VenueFail, loopback, read_json
+from .face_orders import KrakenOrders
+from .face_wire import engine_id, error
+
+PREFIXES = ("/derivatives/",)
+MASTER = None  # no master account's endpoints
+V3 = "/derivatives/api/v3"
+
+ROUTES: dict[tuple[str, str], tuple[str, bool]] = {
+    ("GET", f"{V3}/instruments"): ("exchange_info", False),
+    ("GET", f"{V3}/tickers"): ("ticker", False),
+    ("GET", f"{V3}/orderbook"): ("depth", False),
+    ("GET", f"{V3}/accounts"): ("account", True),
+    ("GET", f"{V3}/openpositions"): ("positions", True),
+    ("GET", f"{V3}/openorders"): ("open_orders", True),
+    ("GET", f"{V3}/orders/status"): ("get_order", True),
+    ("POST", f"{V3}/sendorder"): ("place_order", True),
+    ("POST", f"{V3}/cancelorder"): ("cancel_order", True),
+    ("POST", f"{V3}/cancelallorders"): ("cancel_all", True),
+    ("POST", f"{V3}/cancelallordersafter"): ("countdown", True),
+}
+
+
+def signature(secret: str, post_data: str, path: str) -> str:
+    """Kraken Futures' ``Authent``: base64(HMAC-SHA512(base64-decoded secret, SHA-256(post_data +
+    the endpoint path from ``/api/``)))."""
+    digest = hashlib.sha256((post_data + path).encode()).digest()
+    return base64.b64encode(hmac.new(base64.b64decode(secret), digest, hashlib.sha512).digest()).decode()
+
+
+class KrakenFace(KrakenOrders):
+    """One request's view of the engine in Kraken Futures' terms: the shared face's hooks and the
+    dispatch of each operation over the reads and orders it is built from."""
+
+    ROUTES = ROUTES
+    KEY_HEADER = "APIKey"
+    TIME_FIELDS = ("serverTime", "receivedTime", "lastUpdateTime", "fillTime", "lastTime")
+    VENUE = "krakenfutures"
+
+    # --- the shared hooks --------------------------------------------------------------------------
+
+    def not_found(self, method: str, path: str) -> tuple[int, Any]:
+        return 404, error("notFound", self.engine.now())
+
+    def status_fault(self, code: int) -> tuple[int, Any]:
+        if code in (429, 418):  # Kraken answers a spent budget apiLimitExceeded; it has no 418 ban
+            return 429, error("apiLimitExceeded", self.engine.now())
+        return super().status_fault(code)
+
+    def authenticate(self, request: web.Request, key: str, account: Optional[str], raw_query: str,
+                     raw_body: str) -> str:
+        sign = request.headers.get("Authent", "")
+        if not key or not sign or account is None:
+            raise self.fail("authenticationError", 401)
+        secret = base64.b64encode(self.engine.key_secret(key, account).encode()).decode()
+        path = request.path[len("/derivatives"):]
+        post_data = raw_body if request.path.endswith("/batchorder") else raw_query
+        if not hmac.compare_digest(signature(secret, post_data, path), sign):
+            raise self.fail("authenticationError", 401)
+        return account
+
+    def no_permission(self, key: str, account: str) -> VenueFail:
+        return self.fail("authenticationError", 401)  # a read-only key on a write
+
+    def reduce_only_refusal(self, params: Any) -> VenueFail:
+        return VenueFail(200, self.refused("wouldNotReducePosition"))
+
+    def params(self, method: str, raw_query: str, raw_body: str) -> Any:
+        # every parameter travels in the query, POST included (a batch's in its body: not served)
+        return read_json("GET", raw_query, raw_body, lambda parsed: self.fail("invalidArgument"))
+
+    def sim_error(self, e: SimError, op: str) -> tuple[int, Any]:
+        if e.code in (TOO_MANY_REQUESTS, TOO_MANY_ORDERS):
+            return 429, error("apiLimitExceeded", self.engine.now())
+        return 400, error("invalidArgument", self.engine.now())
+
+    def placed_order_ids(self, op: str, body: Any) -> list[int]:
+        st = body.get("sendStatus") if op == "place_order" and isinstance(body, dict) else None
+        kind, oid = engine_id(st.get("order_id")) if isinstance(st, dict) else (None, None)
+        return [oid] if kind == "order" and oid is not None else []
+
+    # --- operations --------------------------------------------------------------------------------
+
+    def dispatch(self, op: str, path: str, p: Any, account: Optional[str], at: Optional[int]) -> Any:
+        answer = self.OPERATIONS.get(op)
+        if answer is None:
+            raise self.fail("notFound", 404)
+        return answer(self, p, account, at)
+
+    # operation → what answers it (face, params, account, at)
+    OPERATIONS: dict[str, Callable[..., Any]] = {
+        "exchange_info": lambda f, p, account, at: f.instruments(),
+        "ticker": lambda f, p, account, at: f.tickers(f.engine.now() if at is None else at),
+        "depth": lambda f, p, account, at: f.orderbook(p),
+        "account": lambda f, p, account, at: f.accounts(account, at),
+        "positions": lambda f, p, account, at: f.positions(account, at),
+        "open_orders": lambda f, p, account, at: f.open_orders(account),
+        "get_order": lambda f, p, account, at: f.status(account, p),
+        "place_order": lambda f, p, account, at: f.send(account, p),
+        "cancel_order": lambda f, p, account, at: f.cancel(account, p),
+        "cancel_all": lambda f, p, account, at: f.cancel_all(account, p),
+        "countdown": lambda f, p, account, at: f.cancel_all_after(account, p),
+    }
+
+
+async def handle(server: Any, request: web.Request) -> web.StreamResponse:
+    """Answer one request under ``/derivatives/`` as Kraken Futures (see the module docstring)."""
+    return await KrakenFace(server).handle(request)
+
+
+# --- clients -----------------------------------------------------------------------------------------
+
+
+def sim_account(server: Any, account: str, **fields: Any) -> Any:
+    """The Account of the engine's ``account`` on venue ``krakenfutures``, its key and its secret
+    (base64, as Kraken hands one) in the environment (:func:`adapters.simulated.venues.sim_account`)."""
+    from killswitch.policy.accounts_doc import Account
+
+    spec = server.engine.accounts[account].spec
+    prefix = "KS_SIM_KRAKENFUTURES_" + re.sub(r"[^A-Z0-9]", "_", account.upper())
+    os.environ[f"{prefix}_KEY"] = spec.api_key
+    os.environ[f"{prefix}_SECRET"] = base64.b64encode(spec.secret.encode()).decode()
+    return Account.model_validate({
+        "name": account, "venue": "krakenfutures", "market_type": "futures", "quote_currency": "USD",
+        "hedge_mode": False, "api_url": loopback(server.base_url),
+        "credentials": {"api_key": {"env": f"{prefix}_KEY"}, "secret": {"env": f"{prefix}_SECRET"}}, **fields})
+
+
+def krakenfutures_client(server: Any, account: str, *, strict: bool = True, **config: Any) -> Any:
+    """A ``ccxt.async_support.krakenfutures`` bound to ``server`` as ``account`` (close it after use)."""
+    import ccxt.async_support as ccxt_async
+
+    base = loopback(server.base_url)
+    spec = server.engine.accounts[account].spec
+    ex = ccxt_async.krakenfutures({"apiKey": spec.api_key, "secret": base64.b64encode(spec.secret.encode()).decode(),
+                                   "enableRateLimit": False, **config})
+    ex.urls["api"] = {k: re.sub(r"^https://[^/]+", base, v) for k, v in ex.urls["api"].items()}
+    if strict:
+        from ...ccxt_exchange import strict_json
+
+        strict_json(ex)
+    return ex
+
+
+sim_client = krakenfutures_client  # the ccxt client of an account (a bot's, with its own key)
+
+
+__all__ = ["MASTER", "PREFIXES", "ROUTES", "KrakenFace", "handle", "krakenfutures_client", "sim_account", "sim_client",
+           "signature"]
