@@ -23,7 +23,7 @@ from typing import Any, Mapping, Optional, Sequence
 
 from ...base import PERMANENT, TRANSIENT, AdapterError, Reason, VenueRefusal
 from ...ccxt_exchange.dialects.base import CancelAnswer, bad_field, unknown_value
-from ...ccxt_exchange.dialects.refusals import MAX_MESSAGE, Rule
+from ...ccxt_exchange.dialects.refusals import MAX_MESSAGE, Rule, mapped as mapped_by
 
 VENUE = "krakenfutures"
 SEND_ORDER = "POST /derivatives/api/v3/sendorder"
@@ -103,11 +103,7 @@ def words(status: str) -> str:
 
 def mapped(code: str, message: str) -> VenueRefusal:
     """The venue's (code, words) as the refusal table maps them (unknown: VENUE_REFUSED)."""
-    message = " ".join(message.split())[:MAX_MESSAGE]
-    for rule in REFUSALS:
-        if rule.matches(code, message):
-            return VenueRefusal(code, message, rule.reason, rule.kind)
-    return VenueRefusal(code, message)
+    return mapped_by(code, message, REFUSALS)
 
 
 def kraken_refusal(body: Any) -> Optional[tuple[str, str]]:
@@ -173,6 +169,15 @@ def _raw(answer: Any, key: str) -> Optional[Mapping[str, Any]]:
     return None
 
 
+def _parsed_status(answer: Any) -> Any:
+    """The ``cancelStatus`` ccxt's cancel_order hands as its parsed order's ``info`` (it parses
+    the status and its extend keeps the parse's info over the whole body's)."""
+    info = answer.get("info") if isinstance(answer, Mapping) else None
+    if isinstance(info, Mapping) and "status" in info and ("orderEvents" in info or "receivedTime" in info):
+        return info
+    return None
+
+
 def _status(endpoint: str, field: str, value: Any) -> str:
     if not isinstance(value, str) or not value:
         raise unknown_value(VENUE, endpoint, field, value)
@@ -205,7 +210,7 @@ def cancel_answer(how: str, answer: Any, sent: Sequence[Any]) -> CancelAnswer:
 
 def _one(answer: Any, sent: Sequence[Any]) -> CancelAnswer:
     body = _raw(answer, "cancelStatus")
-    st = body.get("cancelStatus") if body is not None else None
+    st = body.get("cancelStatus") if body is not None else _parsed_status(answer)
     if not isinstance(st, Mapping):
         raise bad_field(VENUE, CANCEL_ORDER, "cancelStatus", "missing")
     status = _status(CANCEL_ORDER, "cancelStatus.status", st.get("status"))
