@@ -117,8 +117,8 @@ class KrakenOrders(KrakenReads):
             if status is None:
                 raise
             return self.refused(status)
-        if kind == "ioc" and not o.executed_qty:
-            return self.refused("iocWouldNotExecute")
+        if kind == "ioc" and not o.executed_qty and not o.is_open:  # it expired (the engine's fault
+            return self.refused("iocWouldNotExecute")  # plans may keep an IOC's remainder resting)
         return self.ok("sendStatus", self.send_status(o))
 
     def send_status(self, o: SimOrder) -> dict:
