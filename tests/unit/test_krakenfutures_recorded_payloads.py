@@ -350,3 +350,26 @@ def test_a_dead_mans_switch_answer_without_its_trigger_time_is_not_read_as_armed
     finally:
         run(a.close())
     assert e.value.reason is Reason.BAD_RESPONSE and "status.triggerTime: missing" in e.value.message
+
+
+def test_the_requests_cost_the_keys_budget_as_kraken_publishes_it():
+    """https://docs.kraken.com/api/docs/guides/futures-rate-limits/: 500 every 10 s a key;
+    sendorder, cancelorder 10, cancelallorders and cancelallordersafter 25, accounts,
+    openpositions, openorders 2, a batch 9 + its size; public endpoints nothing. The order rate
+    (4 a second, 400 of the 500) leaves the reads 10 a second, which the client is paced at."""
+    d = dialect_for("krakenfutures")
+    costs = {path: d.request_weight("private", "POST", path, {}, 1.0)
+             for path in ("sendorder", "cancelorder", "cancelallorders", "cancelallordersafter")}
+    costs.update({path: d.request_weight("private", "GET", path, {}, 1.0)
+                  for path in ("accounts", "openpositions", "openorders", "orders/status")})
+    assert costs == {"sendorder": 10, "cancelorder": 10, "cancelallorders": 25, "cancelallordersafter": 25,
+                     "accounts": 2, "openpositions": 2, "openorders": 2, "orders/status": 1}
+    assert d.request_weight("private", "POST", "batchorder", {"batchOrder": [{}] * 10}, 1.0) == 19
+    assert d.request_weight("public", "GET", "tickers", {}, 1.0) == 0
+    assert d.order_rate * 10 * 10 + 10 * 10 == 500  # orders and reads within the key's 500 every 10 s
+    a = kraken_adapter(KrakenVenue())
+    try:
+        assert a._ex.rateLimit == 100 and a._ex.throttle.rate == pytest.approx(10.0)
+        assert d.snapshot_cost("futures").full == 6
+    finally:
+        run(a.close())
