@@ -116,8 +116,8 @@ def cid(venue: str, name: str) -> str:
 
 
 def unified(venue: str, base: str) -> str:
-    """The ccxt symbol of ``base``'s perpetual: Hyperliquid's settle in USDC."""
-    quote = "USDC" if venue == "hyperliquid" else "USDT"
+    """The ccxt symbol of ``base``'s perpetual: Hyperliquid's settle in USDC, Kraken Futures' in USD."""
+    quote = {"hyperliquid": "USDC", "krakenfutures": "USD"}.get(venue, "USDT")
     return f"{base}/{quote}:{quote}"
 
 

@@ -41,7 +41,7 @@ class ZzFuturesDialect(Dialect):
 DIALECTS = (ZzFuturesDialect(id="zzfutures", order_rate=3.0),)
 '''
 FACE = '''
-PREFIXES = ("/derivatives/api/v3/",)
+PREFIXES = ("/zz/api/v1/",)
 MASTER = None
 
 
@@ -84,7 +84,7 @@ server = SimServer(build("calm", ManualClock(0)), venue_streams={"zzfutures": {"
 print(json.dumps({
     "dialects": list(DIALECTS), "rate": dialect_for("zzfutures").order_rate,
     "raw_fields": [type(d).__name__ for d in KNOWN_RAW_FIELDS.shapes], "dialects_alone": dialects_alone,
-    "face": FACES.get("/derivatives/api/v3/") is not None, "sim_venues": list(VENUES),
+    "face": FACES.get("/zz/api/v1/") is not None, "sim_venues": list(VENUES),
     "account": list(sim_account(None, "a", "zzfutures")), "stream": server.zzfutures_stream.options,
     "generated": '"zzfutures",' in dialect_venues_text()}))
 '''
@@ -112,11 +112,11 @@ def test_a_new_venue_folder_is_in_every_registry_and_nothing_else_is_edited(tmp_
     assert r.returncode == 0, r.stderr
     got = json.loads(r.stdout)
     assert got["dialects"] == ["binance", "binanceusdm", "binancecoinm", "bybit", "okx", "hyperliquid", "bitget",
-                               "mexc", "zzfutures"]
+                               "krakenfutures", "mexc", "zzfutures"]
     assert got["rate"] == 3.0
     # raw answers are read in registry order, the new venue's fields last (its ORDER)
     assert got["raw_fields"] == ["BinanceDialect", "BybitDialect", "OkxDialect", "HyperliquidDialect",
-                                 "BitgetDialect", "MexcDialect", "ZzFuturesDialect"]
+                                 "BitgetDialect", "KrakenFuturesDialect", "MexcDialect", "ZzFuturesDialect"]
     assert got["dialects_alone"], "reading the dialects loaded the simulator"
     assert got["face"] and got["sim_venues"][-1] == "zzfutures"
     assert got["account"] == ["zzfutures", "a"] and got["stream"] == {"tick_s": 0.5}
@@ -139,8 +139,9 @@ def test_the_registries_order_is_the_packages_and_every_package_declares_its_fie
     from adapters.registry import FIELDS, folder_names, venues
 
     assert [p.__name__ for p in venues()] == [f"adapters.venues.{v}" for v in
-                                              ("binance", "bybit", "okx", "hyperliquid", "bitget", "mexc")]
-    assert set(folder_names()) == {"binance", "bybit", "okx", "hyperliquid", "bitget", "mexc"}
+                                              ("binance", "bybit", "okx", "hyperliquid", "bitget",
+                                               "krakenfutures", "mexc")]
+    assert set(folder_names()) == {"binance", "bybit", "okx", "hyperliquid", "bitget", "krakenfutures", "mexc"}
     assert all(hasattr(p, f) for p in venues() for f in FIELDS)
 
 
