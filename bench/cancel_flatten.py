@@ -1,8 +1,9 @@
 """Benchmark: from a flatten's cancel to "nothing meant to go rests", at a venue that caps its cancel-all.
 
-The venue is the simulator's REST face of a venue (``--venue``: bybit, binance, bitget or mexc;
-each answers a cancel in its own shape: Bybit's list, Binance's "done" naming none, Bitget's
-success and failure lists, MEXC's cancel_all success naming none), in this process; the kill
+The venue is the simulator's REST face of a venue (``--venue``: bybit, binance, bitget, mexc or
+krakenfutures; each answers a cancel in its own shape: Bybit's list, Binance's "done" naming none,
+Bitget's success and failure lists, MEXC's cancel_all success naming none, Kraken Futures'
+cancelledOrders), in this process; the kill
 switch side is the real ``CcxtAdapter`` behind the runner's one way out
 (``killswitch.runner.venue.port.VenuePort``), which reads each answer order by order and lists
 the open orders again until nothing meant to go rests. One
@@ -46,7 +47,7 @@ from bench.harness import machine, median, pct, reference_ms  # noqa: E402
 from killswitch.runner.venue.port import VenuePort  # noqa: E402
 
 IDS = {"bybit": "bybit", "binance": "binanceusdm", "bitget": "bitget", "okx": "okx", "hyperliquid": "hyperliquid",
-       "mexc": "mexc"}
+       "mexc": "mexc", "krakenfutures": "krakenfutures"}
 PER_SYMBOL = 200  # the engine's (Binance's) most open orders a symbol
 
 
