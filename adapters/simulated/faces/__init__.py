@@ -3,12 +3,13 @@
 What it owns
     :data:`FACES`, the registry of faces by the path prefix each venue's REST API lives under
     (Bybit v5 ``/v5/``, OKX v5 ``/api/v5/``, Hyperliquid ``/info`` and ``/exchange``, Bitget v2
-    ``/api/v2/``, Binance USDⓈ-M the empty prefix: every path no other face claims, its 404
-    for one it does not serve: each venue package's ``FACE``, ``adapters/venues/<venue>/face.py``,
-    found by :mod:`adapters.registry`; a venue's master-account endpoints that switch its
-    sub-accounts' keys, its face's ``MASTER`` (:class:`.master.MasterFace`), by the endpoints' own
-    paths, longer than the venues' prefixes), and the shapes they share (:mod:`.shared`,
-    :mod:`.master`, and the OKX-style websocket faces' :mod:`.channels`). The
+    ``/api/v2/``, Kraken Futures v3 ``/derivatives/``, Binance USDⓈ-M the empty prefix: every
+    path no other face claims, its 404 for one it does not serve: each venue package's ``FACE``,
+    ``adapters/venues/<venue>/face.py``, found by :mod:`adapters.registry`; a venue's
+    master-account endpoints that switch its sub-accounts' keys, its face's ``MASTER``
+    (:class:`.master.MasterFace`), by the endpoints' own paths, longer than the venues'
+    prefixes), and the shapes they share (:mod:`.shared`, :mod:`.master`, and the OKX-style
+    websocket faces' :mod:`.channels`). The
     simulated server (:class:`adapters.simulated.http.SimServer`) hands a request to the face of
     the longest prefix its path starts with. The prefixes never overlap but in the empty one, so
     one server on one port speaks every dialect at once, and an account answers in whichever
