@@ -3,7 +3,7 @@
 What it owns
     which ccxt ids have a dialect of their own (:data:`DIALECTS`, the dialect modules of the
     venue packages, ``adapters/venues/<venue>/``, in their registry order: Binance, Bybit, OKX,
-    Hyperliquid, Bitget, Kraken Futures — each package's ``ORDER``), the generic dialect every other id gets
+    Hyperliquid, Bitget, Kraken Futures, MEXC — each package's ``ORDER``), the generic dialect every other id gets
     (:func:`dialect_for`), and :data:`KNOWN_RAW_FIELDS`, the reader of the venues' raw answers.
 
     Raw answers are read with every registered venue's fields, in registry order, whatever the
