@@ -38,7 +38,6 @@ class CancelAnswer(NamedTuple):
     whole: bool = False
 
 
-
 class CancelHooks:
     """A dialect's cancels: ccxt's unified forms by default; a venue overrides what differs."""
 
