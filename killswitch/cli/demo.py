@@ -81,7 +81,7 @@ async def _receiver():
 
 
 VENUE_NAMES = {"binanceusdm": "Binance USD-M", "bybit": "Bybit v5", "okx": "OKX v5", "hyperliquid": "Hyperliquid",
-               "mexc": "MEXC contract API", "krakenfutures": "Kraken Futures"}
+               "bitget": "Bitget v2", "krakenfutures": "Kraken Futures", "mexc": "MEXC contract API"}
 
 
 async def _run(policy_dir: Path, echo, venue: str = "binanceusdm") -> int:
@@ -173,6 +173,8 @@ async def _run(policy_dir: Path, echo, venue: str = "binanceusdm") -> int:
         f"\n    - {p.get('title', '')}" for p in pages))
     store.close()
     ok = not left and lock["mode"] == "halted" and len(books) == 3 and pages
+    others = [v for v in sorted(VENUE_NAMES) if v != venue]
+    echo(f"  the same story in another venue's dialect: ksctl demo --venue {'|'.join(others)}")
     echo("demo: ok" if ok else "demo: FAILED")
     return 0 if ok else 1
 

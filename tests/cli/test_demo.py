@@ -28,7 +28,7 @@ def test_demo_escalates_flattens_and_locks():
             "triggers soft, harder, hard") in text
 
 
-@pytest.mark.parametrize("venue", ["bybit", "okx", "hyperliquid", "krakenfutures"])
+@pytest.mark.parametrize("venue", ["bybit", "okx", "hyperliquid", "bitget", "krakenfutures", "mexc"])
 def test_demo_runs_the_same_story_in_every_dialect_of_the_simulator(venue):
     """The real ccxt client of each venue against the simulator's face for it: the same ladder,
     flat, halted, nothing pending, and the venue's own secret never printed."""
