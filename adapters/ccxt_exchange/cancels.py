@@ -216,7 +216,10 @@ class Cancels(KnownPositions):
         return await self._calls.run("open_orders", body)
 
     async def _list_open(self, op: Op, symbols: tuple[str, ...] = ()) -> dict[str, Order]:
-        orders = await self._open_orders(op, symbols[0] if len(symbols) == 1 else None)
+        if symbols and len(symbols) < max(2, self.dialect.symbol_lists_below):
+            orders = [o for s in symbols for o in await self._open_orders(op, s)]  # (each symbol's list)
+        else:
+            orders = await self._open_orders(op, None)
         listed = {o.id: o for o in orders}
         if not symbols:
             self._orders = dict(listed)

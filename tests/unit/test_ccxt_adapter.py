@@ -1101,6 +1101,17 @@ def test_cancel_all_everywhere_goes_symbol_by_symbol():
                                                                       ("cancel_all_orders", (ETH,))]
 
 
+def test_a_cancel_of_a_few_symbols_lists_each_where_one_symbols_list_is_cheap():
+    """Binance weighs a symbol's open orders 1 and every symbol's 40: a cancel (and its
+    confirmation's list) of two symbols reads the two lists, never every symbol's."""
+    a, fake = make()
+    fake.orders = _book()
+    res = run(confirmed_cancel(a, CancelSelector(which="all", symbols=(BTC, ETH))))
+    assert sorted(res.canceled) == ["1", "2", "3", "4"]
+    listed = [c[1][0] for c in fake.calls if c[0] == "fetch_open_orders"]
+    assert None not in listed and set(listed) == {BTC, ETH}
+
+
 def test_cancel_entries_leaves_reduce_only_orders():
     a, fake = make()
     fake.orders = _book()

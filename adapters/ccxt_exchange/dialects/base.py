@@ -253,6 +253,10 @@ class Dialect(StreamHooks, CancelHooks):
     # limit. Whatever the age, an order sent or cancelled through the adapter makes the next
     # snapshot list them again.
     open_orders_max_age_s: float = 0.0
+    # A list of the open orders of fewer symbols than this reads each symbol's list apart, where
+    # one symbol's list costs the venue far less than every symbol's (Binance: 1 of weight, 40); 0:
+    # a list of several symbols is the list of every symbol (what a cancel's confirmation reads)
+    symbol_lists_below: int = 0
     secret_headers: tuple[str, ...] = ()  # header names whose value is a credential or a signature
     reduce_only_rejections: tuple[str, ...] = ()  # regular expressions (case-insensitive) of the
     # venue's "reduce-only order refused" answers, matched in ccxt's message (it carries the body)

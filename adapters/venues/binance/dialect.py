@@ -127,6 +127,9 @@ class BinanceDialect(Dialect):
     # a snapshot lists every open order in one call; ccxt refuses that on Binance unless told
     # the (heavier) call without a symbol is meant
     client_options: Mapping[str, Any] = field(default_factory=lambda: {"warnOnFetchOpenOrdersWithoutSymbol": False})
+    # a symbol's openOrders (and openAlgoOrders) weighs 1, every symbol's 40: a cancel's list of a
+    # few symbols reads each apart
+    symbol_lists_below: int = 40
     secret_headers: tuple[str, ...] = ("x-mbx-apikey",)
     reduce_only_rejections: tuple[str, ...] = (
         r'"code"\s*:\s*"?-2022\b',  # ReduceOnly Order is rejected.
