@@ -315,7 +315,10 @@ def test_duplicate_and_out_of_order_marks_are_counted_and_never_corrupt_the_stat
         snap = await r.seen(lambda s: any(p.mark_price == 56_000.0 for p in s.positions), "the last mark")
         assert positions(snap) == pytest.approx(r.truth())
         dropped = r.health.dropped
-        assert set(dropped) == {counted} and dropped[counted] >= least, dropped
+        # a frame held back behind the face's next push of the same mark at the same event time
+        # reads as a duplicate of it (a drop too): on a loaded machine the push may come first
+        also = {"duplicate"} if counted == "out_of_order" else set()
+        assert counted in dropped and set(dropped) <= {counted} | also and dropped[counted] >= least, dropped
         rest = await r.adapter._rest_snapshot()  # what the next reconcile reads
         assert {p.symbol: p.mark_price for p in snap.positions} == {p.symbol: p.mark_price for p in rest.positions}
     with caplog.at_level("WARNING"):
