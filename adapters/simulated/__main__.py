@@ -17,7 +17,11 @@ wall clock's pace until ``POST /_sim/go[?at_ms=ELAPSED]`` (:mod:`.held_clock`): 
 its processes during the flat start, then lets the scenario's event unfold at ``--time-scale``.
 ``--positions N`` serves a calm book of N
 positions on N markets in ``sim-main`` instead of a named scenario (:func:`.scenarios.wide_book`);
-``--accounts N`` the calm markets with N accounts ``sim-0``… (:func:`.scenarios.many_accounts`).
+``--accounts N`` the calm markets with N accounts ``sim-0``… (:func:`.scenarios.many_accounts`);
+both, ``--accounts N --positions M``, a firm's shape: N accounts of M positions each, every
+book its own (:func:`.scenarios.firm_book`). Under ``venues`` it prints, for every venue the
+server answers as, the first account's Accounts-document entry on that face and the values of
+the environment variables its credentials name.
 
 Owns only the command line; it must not listen beyond loopback.
 """
@@ -30,7 +34,7 @@ import json
 import sys
 
 from .faults import FaultPlan
-from .scenarios import SCENARIOS, build, many_accounts, wide_book
+from .scenarios import SCENARIOS, build, firm_book, many_accounts, wide_book
 
 
 async def _serve(args) -> int:
@@ -42,7 +46,9 @@ async def _serve(args) -> int:
     faults = FaultPlan.load(args.faults) if args.faults else None
     clock = (HeldClock(args.time_scale) if args.hold else
              wall_clock if args.time_scale == 1.0 else ScaledClock(args.time_scale))
-    if args.positions:
+    if args.positions and args.accounts:
+        engine = firm_book(args.accounts, args.positions, clock, seed=args.seed, faults=faults)
+    elif args.positions:
         engine = wide_book(args.positions, clock, seed=args.seed, faults=faults)
     elif args.accounts:
         engine = many_accounts(args.accounts, clock, seed=args.seed, faults=faults)
@@ -53,7 +59,7 @@ async def _serve(args) -> int:
     # (by name: the simulator imports no venue package)
     binance, bybit = import_module("adapters.venues.binance.face"), import_module("adapters.venues.bybit.face")
     info = {
-        "url": url, "scenario": f"wide-book of {args.positions}" if args.positions else args.scenario,
+        "url": url, "scenario": scenario_of(args),
         "seed": args.seed, "time_scale": args.time_scale, "held": bool(args.hold),
         "state": url + "/_sim/state",
         "accounts": {n: {"apiKey": a.spec.api_key, "secret": a.spec.secret, "hedge_mode": a.hedge_mode}
@@ -65,6 +71,9 @@ async def _serve(args) -> int:
         # ``api_url`` (the ccxt adapter sends every Bybit request there), or a bare ccxt.bybit's config
         "bybit": {"api_url": url, "ccxt": {k: v for k, v in bybit.ccxt_config(server, next(iter(engine.accounts)))
                                            .items() if k in ("urls", "options")}},
+        # every face's Accounts-document entry for the first account, and the values of the
+        # environment variables it reads its credentials from (the others: the same, by name)
+        "venues": faces_settings(server, next(iter(engine.accounts))),
     }
     print(json.dumps(info, indent=2), flush=True)
     try:
@@ -72,6 +81,33 @@ async def _serve(args) -> int:
     finally:
         await server.stop()
     return 0
+
+
+def scenario_of(args) -> str:
+    """What the server serves, in words."""
+    if args.positions and args.accounts:
+        return f"firm book of {args.accounts} accounts of {args.positions} positions"
+    if args.positions:
+        return f"wide-book of {args.positions}"
+    if args.accounts:
+        return f"{args.accounts} accounts"
+    return args.scenario
+
+
+def faces_settings(server, account: str) -> dict:
+    """For each venue the server answers as, ``account``'s Accounts-document entry on that face
+    and the values of the environment variables its credentials name (test keys of the
+    simulator, set here by each face's ``sim_account``)."""
+    import os
+
+    from .venues import VENUES, sim_account
+
+    out = {}
+    for venue in VENUES:
+        doc = sim_account(server, account, venue).model_dump(mode="json", exclude_none=True)
+        names = [ref["env"] for ref in doc.get("credentials", {}).values() if isinstance(ref, dict) and "env" in ref]
+        out[venue] = {"account": doc, "env": {n: os.environ.get(n, "") for n in names}}
+    return out
 
 
 def main(argv: list[str]) -> int:
@@ -84,7 +120,8 @@ def main(argv: list[str]) -> int:
     s.add_argument("--positions", type=int, default=0,
                    help="serve a calm book of this many positions (one per market) instead of the scenario's")
     s.add_argument("--accounts", type=int, default=0,
-                   help="serve the calm markets with this many one-way accounts sim-0… instead of the scenario's")
+                   help="serve the calm markets with this many one-way accounts sim-0… instead of the scenario's "
+                        "(with --positions: that many accounts of that many positions each)")
     s.add_argument("--faults", help="a JSON file: a list of fault rules (FaultPlan.from_dicts)")
     s.add_argument("--time-scale", type=float, default=1.0,
                    help="the scenario clock runs this many times faster than the wall clock (test harnesses)")

@@ -146,6 +146,28 @@ def wide_book(n: int, clock: Clock, *, seed: int = 0, t0: Optional[int] = None, 
     return ex
 
 
+def firm_book(accounts: int, positions: int, clock: Clock, *, seed: int = 0, t0: Optional[int] = None,
+              **engine_kwargs) -> SimExchange:
+    """A firm's shape: ``accounts`` one-way accounts ``sim-0``… (keys as :func:`many_accounts`'),
+    each holding ``positions`` positions on the markets ``C0USDT``… of :func:`wide_book`, priced
+    alike; each account's book its own (its sizes 100 plus its index, its shorts every third
+    market from its own offset), so no two read alike. Rate limits lifted as :func:`many_accounts`'."""
+    if accounts < 1 or positions < 1:
+        raise ValueError("a firm book needs at least one account and one position")
+    engine_kwargs.setdefault("rate_limits", RateLimits(orders_per_second=100_000, weight_per_minute=10**9))
+    markets = [MarketSpec(f"C{i}USDT", f"C{i}", amount_step=0.001, price_tick=0.001, min_amount=0.001,
+                          min_notional=5.0) for i in range(positions)]
+    entry = {m.symbol: 10.0 + i % 100 for i, m in enumerate(markets)}
+    specs = [AccountSpec(f"sim-{a}", f"sim-{a}-key", f"sim-{a}-secret", wallet=10_000.0 * positions, leverage=10)
+             for a in range(accounts)]
+    paths = _noisy(seed, {s: Flat(p) for s, p in entry.items()}, bps=10.0)
+    ex = SimExchange(clock, seed=seed, markets=markets, accounts=specs, paths=paths, t0=t0, **engine_kwargs)
+    for a, spec in enumerate(specs):
+        for i, m in enumerate(markets):
+            ex.open_position(spec.name, m.symbol, "short" if (i + a) % 3 == 2 else "long", 100.0 + a, entry[m.symbol])
+    return ex
+
+
 def many_accounts(n: int, clock: Clock, *, seed: int = 0, t0: Optional[int] = None, **engine_kwargs) -> SimExchange:
     """The calm scenario's markets with ``n`` one-way accounts ``sim-0``… ``sim-{n-1}`` (keys
     ``sim-<i>-key`` / ``sim-<i>-secret``, a 1M wallet), each long 5 BTC and 100 ETH at the entry
@@ -166,4 +188,5 @@ def many_accounts(n: int, clock: Clock, *, seed: int = 0, t0: Optional[int] = No
     return ex
 
 
-__all__ = ["Scenario", "SCENARIOS", "build", "wide_book", "many_accounts", "MARKETS", "MAIN", "HEDGE", "ENTRY"]
+__all__ = ["Scenario", "SCENARIOS", "build", "wide_book", "firm_book", "many_accounts", "MARKETS", "MAIN", "HEDGE",
+           "ENTRY"]
