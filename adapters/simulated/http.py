@@ -29,10 +29,11 @@ OKX v5's ``/ws/v5/public``, ``/private``, ``/business``: ``okx_stream``; Bitget 
 
 Test harness endpoints (no venue's API): ``POST /_sim/mark?symbol=&price=`` holds a market's mark
 at a price from now on; ``POST /_sim/seed?account=&wallet=&legs=`` sets a wallet and seeds
-positions; ``GET /_sim/state`` answers the engine's :meth:`SimExchange.dump_state` as JSON
-(positions, orders with their client ids, fill events), read-only and unauthenticated; all only
-when the server is built with ``admin_state=True`` (as ``python -m adapters.simulated serve``
-does) — so a test can check a separate runner process against what the "exchange" really holds.
+positions (a request to either it cannot read whole answers 400 with its reason, :mod:`.admin`);
+``GET /_sim/state`` answers the engine's :meth:`SimExchange.dump_state` as JSON (positions,
+orders with their client ids, fill events), read-only and unauthenticated; all only when the
+server is built with ``admin_state=True`` (as ``python -m adapters.simulated serve`` does) — so a
+test can check a separate runner process against what the "exchange" really holds.
 
 What it owns: listening, the routing of a request to its face, the harness endpoints, and the
 clocks ``serve`` runs on. What it must not do: listen anywhere but loopback, keep exchange state
@@ -49,6 +50,7 @@ from typing import Any, Callable, Optional
 from aiohttp import web
 
 from ..registry import parts
+from .admin import AdminRefusal, mark_request, refused, seed_request
 from .engine import SimExchange
 from .faces import face_for
 from .faces.shared import respond
@@ -165,23 +167,32 @@ class SimServer:
             text = json.dumps(self.engine.dump_state(), separators=(",", ":"), default=str)
             return web.Response(status=200, text=text, content_type="application/json")
         if self.admin_state and path == ADMIN_MARK_PATH and method == "POST":  # a test moves a market
-            q = request.rel_url.query
-            self.engine.set_mark(q["symbol"], float(q["price"]))
+            try:
+                symbol, price = mark_request(request.rel_url.query, self.engine.markets)
+            except AdminRefusal as e:
+                return self._refused(e)
+            self.engine.set_mark(symbol, price)
             return web.Response(status=200, text="{}", content_type="application/json")
         if self.admin_state and path == ADMIN_GO_PATH and method == "POST":  # a test starts a held scenario
             status, body = held_go(self.engine.clock, request.rel_url.query.get("at_ms"))
             return web.Response(status=status, text=json.dumps(body), content_type="application/json")
         if self.admin_state and path == ADMIN_SEED_PATH and method == "POST":  # a bench seeds a book again
-            q = request.rel_url.query
-            self.engine.set_wallet(q["account"], float(q["wallet"]))
-            for leg in filter(None, q.get("legs", "").split(",")):
-                symbol, side, amount, entry = leg.split(":")
-                self.engine.open_position(q["account"], symbol, side, float(amount), float(entry))
+            try:
+                seed = seed_request(request.rel_url.query, self.engine.accounts, self.engine.markets)
+            except AdminRefusal as e:
+                return self._refused(e)
+            self.engine.set_wallet(seed.account, seed.wallet)
+            for symbol, side, amount, entry in seed.legs:
+                self.engine.open_position(seed.account, symbol, side, amount, entry)
             return web.Response(status=200, text="{}", content_type="application/json")
         face = face_for(path)
         if face is None:  # no venue holds the empty prefix (Binance USDⓈ-M's face does)
             return respond(self, method, path, 404, "404 page not found")
         return await face(self, request)
+
+    def _refused(self, e: AdminRefusal) -> web.Response:
+        status, text = refused(e)
+        return web.Response(status=status, text=text, content_type="application/json")
 
     def _respond(self, method: str, path: str, status: int, body: Any, headers: Optional[dict] = None,
                  account: Optional[str] = None, raw: bool = False) -> web.Response:
