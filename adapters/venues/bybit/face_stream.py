@@ -161,9 +161,11 @@ class BybitStreamFace(PushFace):
 
     def _on_change(self, c: Change) -> None:
         if isinstance(c, MarkSet):
+            text = None  # one message for every socket that follows the symbol
             for s in self.sockets:
                 if TICKERS + c.symbol in s.streams:
-                    self._ticker(s, c.symbol, "delta", c.ts, c.price)
+                    text = text or self._ticker_text(c.symbol, "delta", c.ts, c.price)
+                    self._push(s, c.symbol, text)
             return
         messages: list[tuple[str, list]] = []
         if isinstance(c, AlgoChanged):
@@ -185,9 +187,18 @@ class BybitStreamFace(PushFace):
                     s.queue.put_nowait(("user", text))
 
     def _ticker(self, s: _Socket, symbol: str, kind: str, ts: int, price: Optional[float] = None) -> None:
+        self._push(s, symbol, self._ticker_text(symbol, kind, ts, price))
+
+    def _push(self, s: _Socket, symbol: str, text: Optional[str]) -> None:
+        if text is not None:
+            s.pushed[symbol] = asyncio.get_event_loop().time()
+            s.queue.put_nowait(("market", text))
+
+    def _ticker_text(self, symbol: str, kind: str, ts: int, price: Optional[float] = None) -> Optional[str]:
+        """A ``tickers`` message of ``symbol`` (None: the engine has no path for it)."""
         eng = self.engine
         if symbol not in eng.paths:
-            return
+            return None
         pd = _digits(eng.markets[symbol])[0]
         mark = _f(eng.mark(symbol, ts) if price is None else price, pd)
         self._seq += 1
@@ -198,9 +209,7 @@ class BybitStreamFace(PushFace):
                          "openInterest": "0", "openInterestValue": "0", "turnover24h": "0", "volume24h": "0",
                          "nextFundingTime": str((ts // FUNDING_MS + 1) * FUNDING_MS), "fundingRate": "0.0001",
                          "bid1Price": mark, "bid1Size": "0", "ask1Price": mark, "ask1Size": "0"})
-        s.pushed[symbol] = asyncio.get_event_loop().time()
-        s.queue.put_nowait(("market", dumps({"topic": TICKERS + symbol, "type": kind, "data": data,
-                                              "cs": self._seq, "ts": ts})))
+        return dumps({"topic": TICKERS + symbol, "type": kind, "data": data, "cs": self._seq, "ts": ts})
 
     def _order_row(self, c: OrderChanged) -> dict:
         row = self._rest._order(c.order)
@@ -289,11 +298,16 @@ class BybitStreamFace(PushFace):
         while True:
             await asyncio.sleep(self.tick_s)
             now, t = self.engine.now(), loop.time()
+            # one delta a symbol a round, encoded once for every socket due it: a simulator of
+            # many accounts (a socket each, on the same tickers) does not encode them again each
+            texts: dict[str, Optional[str]] = {}
             for s in list(self.sockets):
                 for name in sorted(n for n in s.streams if n.startswith(TICKERS)):
                     symbol = name[len(TICKERS):]
                     if t - s.pushed.get(symbol, 0.0) >= self.ticker_every_ms / 1000:
-                        self._ticker(s, symbol, "delta", now)
+                        if symbol not in texts:
+                            texts[symbol] = self._ticker_text(symbol, "delta", now)
+                        self._push(s, symbol, texts[symbol])
 
 
 
