@@ -58,6 +58,7 @@ import time
 from typing import TYPE_CHECKING, Callable, Optional
 
 from .counts import LeaseCounts
+from .holds import LoopHolds
 from .log import LeaseLog
 
 if TYPE_CHECKING:
@@ -119,6 +120,7 @@ class LeaseKeeper:
         self._thread: Optional[threading.Thread] = None
         self._watch_thread: Optional[threading.Thread] = None
         self.counts = LeaseCounts()  # what an on-call engineer wants to see in /metrics, and a late takeover says
+        self.loop_holds = LoopHolds(monotonic)  # how long the loop went without yielding, as show_life saw it
 
     @classmethod
     def for_store(cls, store: "StateStore", holder: str, ttl_ms: int, **kw) -> "LeaseKeeper":
@@ -377,15 +379,20 @@ class LeaseKeeper:
     def collect_metrics(self, registry: "Registry") -> None:
         """The keeper's counters, as families of the scrape's registry."""
         self.counts.collect_metrics(registry, self.silent_ms())
+        self.loop_holds.collect_metrics(registry)
 
 
 async def show_life(keeper: LeaseKeeper, io: Optional["StoreIO"] = None) -> None:
     """The loop's half of the watchdog: stamp ``keeper.alive`` while this loop runs callbacks
-    and (with ``io``, the runner's store thread) its store has answered within a term. Runs
-    until cancelled."""
+    and (with ``io``, the runner's store thread) its store has answered within a term; and
+    measure, at each wake, how late it came (the loop's holds, :class:`~.holds.LoopHolds`).
+    Runs until cancelled."""
     step = min(LIFE_STEP_S, keeper.term_ms / 1000 / 20)
     limit_s = keeper.term_ms / 1000
+    mono = keeper._mono
     while True:
         if io is None or io.unanswered_s() < limit_s:
             keeper.alive()
+        slept = mono()
         await asyncio.sleep(step)
+        keeper.loop_holds.held(mono() - slept - step)
