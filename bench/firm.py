@@ -1,0 +1,521 @@
+"""Benchmark: a firm's shape — N accounts of M positions over the five streaming dialects, at once.
+
+One simulated exchange serves every account in a process of its own (``firm_book``: each account
+its own book, the markets ``C0USDT``… priced alike), answering as Binance USDⓈ-M, Bybit, OKX,
+Hyperliquid and Bitget; account ``sim-i`` speaks the dialect ``i mod 5``. The runner is ``ksctl
+run`` itself (SQLite state, the lease thread, the API), every account streamed (``stream:
+{enabled: true}`` at the recommended 30 s REST reconcile). Nothing is driven but the public
+interfaces: the simulator's own engine (in its process: the events, the rogue bot), the runner's
+API and ``/metrics``.
+
+The policy: account scope, a hard trigger on leverage (``lev >= 3``; every calm account is below
+1.3), ``close_all`` and a halt. Phases, each after the last:
+
+1. **start**: from ``ksctl run`` to every account's stream live and answered by a REST read
+   (the time, and how many were live by the bound).
+2. **quiet** (``--quiet`` s): the tick's own work (every phase but the snapshots' fetch, from
+   ``killswitch_tick_phase_duration_seconds``) and the tick period.
+3. **gate** (``--gate`` s): the same with ``POST /v1/check-order`` at ``--checks`` a second from a
+   process of its own (any account, any market), and the checks' latency and answers. The gate's
+   traffic goes on through the phases after it.
+4. **rogue**: an operator's ``halted`` lock on one account of each dialect (the answers: applied,
+   stored or refused), then a rogue bot in the venue's process resting limit buys on those five
+   accounts at ``--rogue-rate`` a second each for ``--rogue-s`` s: acceptance → the runner's cancel
+   (the venue's stamps).
+5. **events** (``--trials``): one account at a time (the dialects in turn, never a locked one) takes
+   a market buy of three times its equity (the venue's stamp: the event); its stream carries the
+   fill; figures: the event → the first close order the venue receives for that account, and →
+   the account flat (every position closed), within ``--close-bound`` s or not.
+
+Through all of it: the runner's and the simulator's CPU (``/proc``, of their cores), the runner's
+RSS at each phase's end, its lease (``killswitch_lease_lost_total``, the fencing token), the
+loop's longest hold (``killswitch_loop_hold_max_seconds``), snapshots failed, and ``Task exception
+was never retrieved`` in its log. Each figure is printed beside the reference loop of the run.
+
+``--layouts 50x50,200x50,500x20`` (default ``50x50,200x50``); ``--quick``: ``20x20`` with short
+phases. ``--keep``: leave the work directory. Prints figures; asserts nothing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import shutil
+import statistics
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+from typing import Any, Optional
+
+from harness import API_TOKEN, ENV, VenueProcess, free_port, get_json, machine, pct, reference_ms, start_runner, stop
+
+DIALECTS = ("binanceusdm", "bybit", "okx", "hyperliquid", "bitget")
+RECONCILE_S = 30.0  # the recommended REST reconcile of a streamed account
+INTERVAL_S = 1.0
+POLICY = f"""\
+apiVersion: killswitch/v1
+kind: Policy
+metadata: {{name: firm-shape}}
+spec:
+  scope: {{level: account}}
+  interval: {INTERVAL_S:g}s
+  signals:
+    lev: {{leverage: {{}}}}
+  triggers:
+    hard: {{when: "lev >= 3", on_missing_data: hold}}
+  stages:
+    - {{level: 1, name: flatten, on: [hard], reset: manual,
+       actions: [{{cancel_orders: all}}, close_all, {{lock_trading: {{mode: halted}}}}]}}
+"""
+GOAL_MS = 100.0  # event → first close and entry → cancel, p99
+ROGUE_QTY = 1.0
+
+
+# --- the venue: its own process, the system's clock ---------------------------------------------
+
+
+def venue_process(conn: Any, accounts: int, positions: int) -> None:
+    """Serves ``firm_book(accounts, positions)`` on the system's clock and obeys the bench over
+    ``conn`` (:meth:`FirmVenue.command`)."""
+    import asyncio
+
+    from adapters.simulated.http import SimServer, wall_clock
+    from adapters.simulated.scenarios import firm_book
+
+    async def main() -> None:
+        eng = firm_book(accounts, positions, wall_clock)  # type: ignore[arg-type]
+        server = SimServer(eng, auth_clock=wall_clock)
+        await server.start()
+        conn.send(("port", server.port))
+        venue = FirmVenue(eng, server, positions)
+        asyncio.get_running_loop().add_reader(conn.fileno(), lambda: conn.send(("ok", venue.command(*conn.recv()))))
+        await venue.stopped.wait()
+        await server.stop()
+
+    asyncio.run(main())
+
+
+class FirmVenue:
+    """The venue's side of a run: the events, the rogue bot, and the stamps of what the runner
+    sent (the first order after each event, each rogue entry's cancel)."""
+
+    def __init__(self, eng: Any, server: Any, positions: int) -> None:
+        import asyncio
+
+        self.eng, self.server, self.positions = eng, server, positions
+        self.names = list(eng.accounts)
+        self.first = next(iter(eng.markets))
+        self.seen: dict[str, Any] = {"event": {}, "close": {}, "accepted": {}, "cancelled": {}, "refused": [],
+                                     "event_errors": []}
+        self.stopped = asyncio.Event()
+        self._place, self._changed = eng.place_order, eng._order_changed
+        eng.place_order = self._placed
+        eng._order_changed = self._on_change
+
+    def _placed(self, account: str, *a: Any, client_order_id: Optional[str] = None, **kw: Any) -> Any:
+        seen, cid = self.seen, client_order_id or ""
+        if account in seen["event"] and account not in seen["close"] and not cid.startswith(("rogue-", "event-")):
+            seen["close"][account] = time.monotonic()
+        return self._place(account, *a, client_order_id=client_order_id, **kw)
+
+    def _on_change(self, o: Any, execution: str, now: int, **trade: Any) -> None:
+        if (o.client_order_id or "").startswith("rogue-") and execution == "CANCELED":
+            self.seen["cancelled"].setdefault(o.client_order_id, time.monotonic())
+        self._changed(o, execution, now, **trade)
+
+    def accounts(self) -> list:
+        """Each account's Accounts entry on its dialect, and the environment its credentials name."""
+        from adapters.simulated.venues import sim_account
+
+        out = []
+        for i, name in enumerate(self.names):
+            doc = sim_account(self.server, name, DIALECTS[i % len(DIALECTS)]).model_dump(mode="json",
+                                                                                        exclude_none=True)
+            refs = [v["env"] for v in doc.get("credentials", {}).values() if isinstance(v, dict) and "env" in v]
+            out.append((doc, {r: os.environ.get(r, "") for r in refs}))
+        return out
+
+    def event(self, account: str) -> None:
+        """A market buy of three times the account's wallet (firm_book's) on the first market."""
+        size = round(3.2 * 10_000.0 * self.positions / self.eng.mark(self.first), 3)
+        self.seen["event"][account] = time.monotonic()
+        try:
+            self._place(account, self.first, "BUY", "MARKET", size, client_order_id=f"event-{account}")
+        except Exception as e:  # noqa: BLE001 - said in the figures
+            self.seen["event_errors"].append(f"{account}: {type(e).__name__}: {e}")
+
+    async def rogue(self, targets: list[str], rate: float, seconds: float) -> None:
+        import asyncio
+
+        eng, markets = self.eng, list(self.eng.markets)[1:9]
+        step, end, i = 1.0 / (rate * len(targets)), time.monotonic() + seconds, 0
+        nxt = time.monotonic()
+        while time.monotonic() < end:
+            sym, cid = markets[i % len(markets)], f"rogue-{i}"
+            try:
+                self._place(targets[i % len(targets)], sym, "BUY", "LIMIT", ROGUE_QTY,
+                            round(eng.mark(sym) * 0.9, 3), time_in_force="GTC", client_order_id=cid)
+                self.seen["accepted"][cid] = time.monotonic()
+            except Exception as e:  # noqa: BLE001 - the venue refused it
+                self.seen["refused"].append(type(e).__name__)
+            i += 1
+            nxt += step
+            await asyncio.sleep(max(0.0, nxt - time.monotonic()))
+
+    def command(self, cmd: str, arg: Any) -> Any:
+        """``accounts``, ``event`` (account), ``rogue`` ([accounts], rate, seconds), ``flat``
+        (account → its open positions), ``result`` (the stamps), ``cpu`` (this process's CPU
+        seconds), ``stop``."""
+        import asyncio
+
+        if cmd == "accounts":
+            return self.accounts()
+        if cmd == "event":
+            return self.event(arg)
+        if cmd == "rogue":
+            asyncio.get_running_loop().create_task(self.rogue(*arg))
+        elif cmd == "flat":
+            return sum(1 for p in self.eng.positions(arg) if abs(p.amount) > 0)
+        elif cmd == "result":
+            return {k: (dict(v) if isinstance(v, dict) else list(v)) for k, v in self.seen.items()}
+        elif cmd == "cpu":
+            t = os.times()
+            return t.user + t.system
+        elif cmd == "stop":
+            self.stopped.set()
+        return None
+
+
+# --- the gate's traffic: a process of its own ----------------------------------------------------
+
+
+def gate_process(conn: Any, api: str, targets: list[tuple[str, str]], rate: float) -> None:
+    """``POST /v1/check-order`` at ``rate`` a second over ``targets`` (account key, symbol) until
+    told ``stop``; answers ``result``: latencies (ms) and answers by status and reason."""
+    import asyncio
+
+    import aiohttp
+
+    async def main() -> None:
+        lat: list[float] = []
+        answers: dict[str, int] = {}
+        stop_at: list[float] = []
+        loop = asyncio.get_running_loop()
+        loop.add_reader(conn.fileno(), lambda: stop_at.append(loop.time()))
+        headers = {"Authorization": f"Bearer {API_TOKEN}"}
+        sem = asyncio.Semaphore(64)
+
+        async def one(http: aiohttp.ClientSession, i: int) -> None:
+            account, symbol = targets[i % len(targets)]
+            body = {"account": account, "symbol": symbol, "side": "buy", "amount": 1, "strategy": "bench"}
+            t = time.monotonic()
+            try:
+                async with sem, http.post(api + "/v1/check-order", json=body, headers=headers) as r:
+                    doc = await r.json(content_type=None)
+                    key = f"{r.status} {str(doc.get('reason') or doc.get('decision') or '')[:24]}"
+            except Exception as e:  # noqa: BLE001 - counted
+                key = type(e).__name__
+            lat.append((time.monotonic() - t) * 1000)
+            answers[key] = answers.get(key, 0) + 1
+
+        async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=64)) as http:
+            step, nxt, i, tasks = 1.0 / rate, time.monotonic(), 0, set()
+            while not stop_at:
+                task = asyncio.ensure_future(one(http, i))
+                tasks.add(task)
+                task.add_done_callback(tasks.discard)
+                i += 1
+                nxt += step
+                await asyncio.sleep(max(0.0, nxt - time.monotonic()))
+            await asyncio.gather(*tasks, return_exceptions=True)
+        conn.recv()
+        conn.send(("ok", {"latency_ms": lat, "answers": answers}))
+
+    asyncio.run(main())
+
+
+class Gate:
+    def __init__(self, api: str, targets: list[tuple[str, str]], rate: float):
+        import multiprocessing
+
+        ctx = multiprocessing.get_context("spawn")
+        self.conn, child = ctx.Pipe()
+        self.proc = ctx.Process(target=gate_process, args=(child, api, targets, rate), daemon=True)
+        self.proc.start()
+        self.started = time.monotonic()
+
+    def finish(self) -> dict:
+        self.conn.send("stop")
+        out = self.conn.recv()[1]
+        self.proc.join(10)
+        out["seconds"] = time.monotonic() - self.started
+        return out
+
+
+# --- the runner's side: what /proc and /metrics say ---------------------------------------------
+
+
+def cpu_s(pid: int) -> float:
+    """User + system CPU seconds of process ``pid`` (/proc), its threads included."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def rss_of(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def metrics(api: str) -> str:
+    return urllib.request.urlopen(api + "/metrics", timeout=30).read().decode()
+
+
+def metric(text: str, name: str, labels: str = "") -> float:
+    """The sum of ``name``'s samples whose labels contain ``labels`` (0 when none)."""
+    total = 0.0
+    for m in re.finditer(rf"^{re.escape(name)}(\{{[^}}]*\}})? (\S+)$", text, re.M):
+        if labels in (m.group(1) or ""):
+            total += float(m.group(2))
+    return total
+
+
+def own_work(text: str) -> tuple[float, float]:
+    """(seconds, ticks) of the tick's own work so far: every phase but the snapshots' fetch."""
+    secs = sum(float(v) for ph, v in re.findall(
+        r'killswitch_tick_phase_duration_seconds_sum\{phase="(\w+)"\} (\S+)', text) if ph != "snapshots")
+    return secs, metric(text, "killswitch_tick_phase_duration_seconds_count", 'phase="evaluate"')
+
+
+class Window:
+    """A phase's figures: the tick's own work and period, CPU of runner and venue, the loop's hold."""
+
+    def __init__(self, api: str, runner_pid: int, venue: VenueProcess):
+        self.api, self.pid, self.venue = api, runner_pid, venue
+        self.t0 = time.monotonic()
+        self.text0 = metrics(api)
+        self.cpu0 = (cpu_s(runner_pid), venue.do("cpu"))
+        self.ticks0 = metric(self.text0, "killswitch_ticks_total")
+
+    def close(self) -> dict:
+        text = metrics(self.api)
+        secs = time.monotonic() - self.t0
+        w0, n0 = own_work(self.text0)
+        w1, n1 = own_work(text)
+        ticks = metric(text, "killswitch_ticks_total") - self.ticks0
+        return {"seconds": secs, "own_ms": (w1 - w0) / max(1.0, n1 - n0) * 1000, "ticks": ticks,
+                "period_s": secs / ticks if ticks else float("inf"),
+                "runner_cpu": (cpu_s(self.pid) - self.cpu0[0]) / secs,
+                "venue_cpu": (self.venue.do("cpu") - self.cpu0[1]) / secs,
+                "rss_mb": rss_of(self.pid), "metrics": text}
+
+
+def post(api: str, path: str, body: dict) -> tuple[int, dict]:
+    req = urllib.request.Request(api + path, data=json.dumps(body).encode(), method="POST",
+                                 headers={"Authorization": f"Bearer {API_TOKEN}", "Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(req, timeout=30) as r:
+            return r.status, json.loads(r.read())
+    except urllib.error.HTTPError as e:
+        return e.code, json.loads(e.read() or b"{}")
+
+
+# --- one layout ----------------------------------------------------------------------------------
+
+
+def write_inputs(work: Path, entries: list[tuple[dict, dict]]) -> tuple[Path, Path]:
+    pol = work / "policies"
+    pol.mkdir(exist_ok=True)
+    (pol / "firm.yaml").write_text(POLICY)
+    accounts = []
+    for doc, env in entries:
+        doc = {**doc, "stream": {"enabled": True, "reconcile_every": f"{RECONCILE_S:g}s"}}
+        accounts.append(doc)
+        os.environ.update(env)
+        ENV.update(env)
+    acc = work / "accounts.yaml"
+    acc.write_text(json.dumps({"apiVersion": "killswitch/v1", "kind": "Accounts", "metadata": {"name": "firm"},
+                               "spec": {"dry_run": False, "accounts": accounts}}, indent=1))
+    return pol, acc
+
+
+def live_streams(api: str) -> tuple[int, int]:
+    st = get_json(api + "/v1/status", timeout=30, token=API_TOKEN)
+    streams = st.get("streams") or {}
+    return sum(1 for s in streams.values() if s.get("state") == "live" and s.get("answers")), len(streams)
+
+
+def symbol_of(doc: dict) -> str:
+    quote = doc.get("quote_currency", "USDT")
+    return f"C0/{quote}:{quote}"
+
+
+def run_layout(n: int, m: int, args: Any, work: Path, ref: float) -> dict:
+    out: dict[str, Any] = {"layout": f"{n} × {m}"}
+    venue = VenueProcess(venue_process, n, m)
+    runner = None
+    gate: Optional[Gate] = None
+    try:
+        entries = venue.do("accounts")
+        d = work / f"firm-{n}x{m}"
+        d.mkdir()
+        pol, acc = write_inputs(d, entries)
+        keys = [f"{doc['venue']}/{doc['name']}" for doc, _ in entries]
+        api_port = free_port()
+        started = time.monotonic()
+        runner = start_runner(d, pol, acc, f"sqlite://{d / 'state.db'}", "firm", api_port)
+        api = f"http://127.0.0.1:{api_port}"
+        live, total = 0, n
+        while time.monotonic() - started < args.start_bound:
+            time.sleep(1.0)
+            try:
+                live, total = live_streams(api)
+            except Exception:  # noqa: BLE001 - not up yet
+                continue
+            if total and live == total:
+                break
+        out["start"] = {"seconds": time.monotonic() - started, "live": live, "of": total}
+        print(f"  start: {live} of {total} streams live and answered in {out['start']['seconds']:.0f} s", flush=True)
+        time.sleep(args.settle)
+        quiet = Window(api, runner.pid, venue)
+        time.sleep(args.quiet)
+        out["quiet"] = quiet.close()
+        targets = [(k, symbol_of(doc)) for k, (doc, _) in zip(keys, entries)]
+        gate = Gate(api, targets, args.checks)
+        loaded = Window(api, runner.pid, venue)
+        time.sleep(args.gate)
+        out["gated"] = loaded.close()
+        # rogue: one account of each dialect locked by the operator
+        rest = Window(api, runner.pid, venue)
+        locked = keys[-len(DIALECTS):] if n >= 2 * len(DIALECTS) else keys[:1]
+        out["locks"] = [post(api, "/v1/lock", {"scope": k, "mode": "halted", "reason": "bench: rogue bot"})
+                        for k in locked]
+        time.sleep(2.0)
+        venue.do("rogue", ([k.split("/", 1)[1] for k in locked], args.rogue_rate, args.rogue_s))
+        time.sleep(args.rogue_s + 3.0)
+        # events: one account at a time, the dialects in turn, never a locked one
+        free = [k for k in keys if k not in locked]
+        picks = [free[i * len(free) // min(args.trials, len(free))] for i in range(min(args.trials, len(free)))]
+        flat_s: dict[str, Optional[float]] = {}
+        for k in picks:
+            name = k.split("/", 1)[1]
+            venue.do("event", name)
+            t = time.monotonic()
+            flat_s[k] = None
+            while time.monotonic() - t < args.close_bound:
+                if venue.do("flat", name) == 0:
+                    flat_s[k] = time.monotonic() - t
+                    break
+                time.sleep(0.02)
+            time.sleep(args.gap)
+        out["rest"] = rest.close()
+        out["gate"] = gate.finish()
+        gate = None
+        seen = venue.do("result")
+        out["events"] = {k: ((seen["close"].get(k.split("/", 1)[1], float("nan"))
+                              - seen["event"][k.split("/", 1)[1]]) * 1000, flat_s[k]) for k in picks}
+        out["event_errors"] = seen["event_errors"]
+        out["cancel_ms"] = [(seen["cancelled"][c] - t) * 1000 for c, t in seen["accepted"].items()
+                            if c in seen["cancelled"]]
+        out["entries"] = len(seen["accepted"])
+        out["rogue_refused"] = len(seen["refused"])
+        text = out["rest"]["metrics"]
+        out["lease_lost"] = metric(text, "killswitch_lease_lost_total")
+        out["hold_max_s"] = metric(text, "killswitch_loop_hold_max_seconds", 'window="all"')
+        out["holds_over_1s"] = metric(text, "killswitch_loop_holds_total", 'over="1"')
+        out["snapshot_failures"] = metric(text, "killswitch_snapshot_failures_total")
+        out["reconnects"] = metric(text, "killswitch_stream_reconnects_total")
+        err = (d / "firm.err").read_text(errors="replace")
+        out["unretrieved"] = err.count("Task exception was never retrieved")
+        out["err_path"] = str(d / "firm.err")
+        return out
+    finally:
+        if gate is not None:
+            try:
+                gate.finish()
+            except Exception:  # noqa: BLE001
+                gate.proc.kill()
+        stop(runner)
+        venue.close()
+
+
+def report(r: dict, ref: float) -> None:
+    q, g, rest = r["quiet"], r["gated"], r["rest"]
+    print(f"  tick's own work: quiet {q['own_ms']:.1f} ms ({q['own_ms'] / ref:.1f} loops), "
+          f"under {g.get('checks', 0) or ''}checks {g['own_ms']:.1f} ms; tick period quiet {q['period_s']:.2f} s, "
+          f"under checks {g['period_s']:.2f} s ({g['period_s'] / q['period_s']:.2f}× quiet, goal ≤ 1.2×)")
+    print(f"  CPU (of one core): runner quiet {q['runner_cpu']:.2f}, under checks {g['runner_cpu']:.2f}, "
+          f"in the incident {rest['runner_cpu']:.2f}; simulator {q['venue_cpu']:.2f} / {g['venue_cpu']:.2f} / "
+          f"{rest['venue_cpu']:.2f}")
+    lat = r["gate"]["latency_ms"]
+    print(f"  check-order: {len(lat) / r['gate']['seconds']:.0f}/s answered, p50 {statistics.median(lat):.1f} ms "
+          f"p99 {pct(lat, 99):.1f} ms; answers {dict(sorted(r['gate']['answers'].items()))}" if lat else
+          "  check-order: none answered")
+    locks = [(s, (a.get("reason") or "")[:40]) for s, a in r["locks"]]
+    print(f"  operator halts: {sum(1 for s, a in r['locks'] if a.get('done'))} of {len(locks)} applied; {locks}")
+    c = r["cancel_ms"]
+    if c:
+        print(f"  rogue entry → cancel: p50 {statistics.median(c):.0f} ms p99 {pct(c, 99):.0f} ms "
+              f"({pct(c, 99) / ref:.1f} loops; goal ≤ {GOAL_MS:g} ms), {len(c)} of {r['entries']} cancelled")
+    else:
+        print(f"  rogue entry → cancel: none of {r['entries']} cancelled")
+    ev = [ms for ms, _ in r["events"].values() if ms == ms]
+    flat = [s for _, s in r["events"].values() if s is not None]
+    if ev:
+        print(f"  event → first close: p50 {statistics.median(ev):.0f} ms p99 {pct(ev, 99):.0f} ms "
+              f"({pct(ev, 99) / ref:.1f} loops; goal ≤ {GOAL_MS:g} ms), {len(ev)} of {len(r['events'])}; "
+              f"flat within the bound {len(flat)} of {len(r['events'])}"
+              + (f", p99 {pct(flat, 99):.2f} s" if flat else ""))
+    else:
+        print(f"  event → first close: NONE of {len(r['events'])} closed")
+    if r["event_errors"]:
+        print(f"  events refused by the venue: {r['event_errors'][:3]}")
+    print(f"  RSS {q['rss_mb']:.0f} → {rest['rss_mb']:.0f} MB; lease lost {r['lease_lost']:.0f}; longest loop hold "
+          f"{r['hold_max_s'] * 1000:.0f} ms ({r['hold_max_s'] * 1000 / ref:.0f} loops), holds ≥ 1 s "
+          f"{r['holds_over_1s']:.0f}; snapshots failed {r['snapshot_failures']:.0f}; stream reconnects "
+          f"{r['reconnects']:.0f}; 'Task exception was never retrieved' {r['unretrieved']}")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
+    ap.add_argument("--layouts", default="50x50,200x50")
+    ap.add_argument("--quick", action="store_true")
+    ap.add_argument("--quiet", type=float, default=20.0)
+    ap.add_argument("--gate", type=float, default=20.0)
+    ap.add_argument("--checks", type=float, default=1000.0)
+    ap.add_argument("--rogue-rate", type=float, default=4.0, help="entries a second on each locked account")
+    ap.add_argument("--rogue-s", type=float, default=10.0)
+    ap.add_argument("--trials", type=int, default=20)
+    ap.add_argument("--gap", type=float, default=1.0)
+    ap.add_argument("--close-bound", type=float, default=8.0)
+    ap.add_argument("--settle", type=float, default=5.0)
+    ap.add_argument("--start-bound", type=float, default=300.0)
+    ap.add_argument("--keep", action="store_true")
+    args = ap.parse_args()
+    if args.quick:
+        args.layouts, args.quiet, args.gate, args.trials, args.rogue_s = "20x20", 8.0, 8.0, 5, 5.0
+    print(machine())
+    ref = reference_ms()
+    print(f"reference loop {ref:.1f} ms; accounts over {', '.join(DIALECTS)}, streamed, reconcile every "
+          f"{RECONCILE_S:g} s, gate traffic {args.checks:g}/s", flush=True)
+    work = Path(tempfile.mkdtemp(prefix="ks-firm-"))
+    try:
+        for layout in args.layouts.split(","):
+            n, m = (int(x) for x in layout.lower().split("x"))
+            print(f"\n{n} accounts × {m} positions", flush=True)
+            r = run_layout(n, m, args, work, ref)
+            report(r, ref)
+            print(f"  (the runner's log: {r['err_path']})" if args.keep else "", end="", flush=True)
+        print(f"\nreference loop after: {reference_ms():.1f} ms")
+    finally:
+        if not args.keep:
+            shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
