@@ -102,6 +102,9 @@ class CcxtAdapter(StreamedSnapshots, OrderPlacement, Cancels, ExchangeAdapter):
     * ``stream_clock`` — the private stream's clock (UTC ms): when it last heard from the venue,
       when it was last reconciled, and so when it is stale or its reconcile overdue. Tests hand
       a fake one; the default is the wall clock.
+    * ``share_marks`` — the stream reads its marks from the venue's subscription it shares with
+      the runner's other accounts on the same endpoint (:mod:`.stream_hub`), not from a
+      subscription of its own; the runner sets it where two or more accounts stream there.
 
     Raises :class:`AdapterError` on construction for an unreadable credential (``AUTH``) or a
     venue ccxt does not know (``UNSUPPORTED``) — never with a secret in it.
@@ -128,6 +131,7 @@ class CcxtAdapter(StreamedSnapshots, OrderPlacement, Cancels, ExchangeAdapter):
         exchange_factory: Optional[Factory] = None,
         stream_factory: Optional[Factory] = None,
         stream_clock: Callable[[], int] = now_ms,
+        share_marks: bool = False,
     ):
         self.venue = account.venue
         self.account = account.name
@@ -196,6 +200,7 @@ class CcxtAdapter(StreamedSnapshots, OrderPlacement, Cancels, ExchangeAdapter):
         self._stream_spec = getattr(account, "stream", None)
         self._stream = None
         self._stream_clock = stream_clock
+        self._share_marks = share_marks
         self._behind = None
         if self.dialect.streams and self._stream_spec is not None and self._stream_spec.enabled:
             self._stream = self._make_stream(config, stream_factory or pro_factory(self.venue),

@@ -41,12 +41,13 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from typing import Any, Awaitable, Callable, Iterable, Mapping, Optional, Sequence
+from typing import Any, Awaitable, Callable, Hashable, Iterable, Mapping, Optional, Sequence
 
 from killswitch.snapshot import MarketRules, Order
 
 from .errors import reason_for, scrub
 from .stream_frames import StreamFrames, event_name
+from .stream_hub import MarkHub, hub_for
 from .streamstate import MarkRows, StreamEvent, StreamState
 
 log = logging.getLogger(__package__)
@@ -105,7 +106,8 @@ class AccountStream(StreamFrames):
                  watches: Sequence[tuple[str, Mapping[str, Any]]] = WATCHES,
                  describe: Callable[[Any], Optional[str]] = lambda message: None,
                  stale_after_s: float = 10.0, reconcile_every_s: float = 30.0,
-                 backoff_s: float = 0.5, max_backoff_s: float = 30.0, clock: Callable[[], int] = now_ms):
+                 backoff_s: float = 0.5, max_backoff_s: float = 30.0, clock: Callable[[], int] = now_ms,
+                 hub: Optional[tuple[Hashable, str]] = None):
         self.key = key
         self.state = StreamState(quote)
         self._build = build
@@ -137,6 +139,11 @@ class AccountStream(StreamFrames):
         self._on_entry = None
         self._preparing = None  # the legs being made a slice at a time
         self._task: Optional[asyncio.Task] = None
+        # (endpoint key, name) of the venue's shared mark subscription this stream reads its marks
+        # from (:mod:`.stream_hub`); None: its own connection watches them
+        self._hub_key = hub
+        self._hub: Optional[MarkHub] = None
+        self._in_connection = False
         self._state = "connecting"  # asked for, started when the runner leads: not off
         self._reason = None
         self._since = None
@@ -214,12 +221,18 @@ class AccountStream(StreamFrames):
         if self._task is None or self._task.done():
             self._enter("connecting", None)
             self._task = asyncio.get_running_loop().create_task(self._run(), name=f"stream {self.key}")
+        if self._hub_key is not None:
+            self._hub = hub_for(*self._hub_key)
+            self._hub.join(self)
 
     async def stop(self) -> None:
         task, self._task = self._task, None
         if task is not None:
             task.cancel()
             await asyncio.gather(task, return_exceptions=True)
+        hub, self._hub = self._hub, None
+        if hub is not None:
+            await hub.leave(self)
         if self._closing:
             await asyncio.gather(*self._closing, return_exceptions=True)
         self._enter("off", "STREAM_DISABLED")
@@ -281,15 +294,18 @@ class AccountStream(StreamFrames):
 
     async def _connection(self, ex: Any) -> None:
         """The watch loops of one connection, until one ends it (a disconnect raises)."""
-        loops = [*(self._loop(ex, method, params) for method, params in self._watches), self._marks(ex),
-                 self._watchdog()]
+        loops = [*(self._loop(ex, method, params) for method, params in self._watches), self._watchdog()]
+        if self._hub_key is None:
+            loops.append(self._marks(ex))
         tasks = [asyncio.ensure_future(c) for c in loops]
+        self._in_connection = True
         try:
             done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_EXCEPTION)
             for t in done:
                 if t.exception() is not None:
                     raise t.exception()  # type: ignore[misc]
         finally:
+            self._in_connection = False
             for t in tasks:
                 t.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)

@@ -70,6 +70,7 @@ class StreamFrames(StreamTrust):
     _position_changed: dict[str, int]
     _array_at: dict[str, int]
     _array_px: dict[str, float]
+    _in_connection: bool  # this account's own connection runs (its watches are up or coming up)
 
     def _read(self, ex: Any, message: Any) -> Any:
         """The events of ``message`` applied; the message ccxt may have (None: every event in it
@@ -83,6 +84,17 @@ class StreamFrames(StreamTrust):
             return None
         if not events:
             return message
+        fresh = self._fresh(events)
+        if not fresh:
+            return None
+        self._apply(fresh)
+        if len(fresh) < len(events) and isinstance(message, list):
+            return [ev.body for ev in fresh]
+        return message
+
+    def _fresh(self, events: list[StreamEvent]) -> list[StreamEvent]:
+        """``events`` less those dropped as duplicates or out of order, each checked against the
+        last one of its key (which it then becomes)."""
         fresh = []
         for ev in events:
             held = self._frames.get(ev.key)
@@ -96,12 +108,7 @@ class StreamFrames(StreamTrust):
                 fresh.append(ev)
         while len(self._frames) > self.FRAMES_KEPT:
             del self._frames[next(iter(self._frames))]
-        if not fresh:
-            return None
-        self._apply(fresh)
-        if len(fresh) < len(events) and isinstance(message, list):
-            return [ev.body for ev in fresh]
-        return message
+        return fresh
 
     def _read_marks(self, ex: Any, message: Any) -> None:
         """A ``marks`` message applied: an array of them as columns (the dialect's
@@ -118,20 +125,27 @@ class StreamFrames(StreamTrust):
         if rows is None:
             self._read(ex, message)
             return
-        seen_at, seen_px = self._array_at, self._array_px
+        self._apply_rows(rows)
+
+    def _apply_rows(self, rows: MarkRows) -> None:
+        """An array's rows of the symbols held applied (the others skipped: a venue's shared mark
+        subscription reads the rows of every account's symbols, :mod:`.stream_hub`)."""
+        seen_at, seen_px, held = self._array_at, self._array_px, self._held
         symbols: list[str] = []
         times: list[int] = []
         prices: list[float] = []
         bad = late = again = 0
         for symbol, at, price in zip(rows.symbols, rows.times, rows.prices):
+            if symbol not in held:
+                continue
             if not price > 0:
                 bad += 1
                 continue
-            held = seen_at.get(symbol)
-            if held is not None and at < held:
+            last = seen_at.get(symbol)
+            if last is not None and at < last:
                 late += 1
                 continue
-            if held is not None and at == held and seen_px.get(symbol) == price:
+            if last is not None and at == last and seen_px.get(symbol) == price:
                 again += 1
                 continue
             seen_at[symbol] = at
@@ -144,6 +158,24 @@ class StreamFrames(StreamTrust):
                 self._dropped(kind, f"{n} of {len(rows.symbols)} marks of an array", n)
         if symbols and self.state.apply_marks(MarkRows(symbols, times, prices)):
             self._wake_runner()
+
+    def hub_marks(self, rows: Optional[MarkRows], events: list[StreamEvent], at: Optional[int]) -> None:
+        """A mark frame of the venue's shared subscription (:mod:`.stream_hub`), read once for
+        every account on it: its array's rows or its events, of which this account applies those
+        of the symbols it holds. It keeps the stream live as its own mark socket did, but only
+        while this account's own connection runs (a mark never makes a private stream that is
+        down or connecting look live)."""
+        if not self._in_connection:
+            return
+        self._message()
+        if at is not None and (self._event_ms is None or at > self._event_ms):
+            self._event_ms = at
+        if rows is not None:
+            self._apply_rows(rows)
+        elif events:
+            fresh = self._fresh(events)
+            if fresh:
+                self._apply(fresh)
 
     def _apply(self, events: list[StreamEvent]) -> None:
         """Events to the state; the runner woken when a position, a wallet or a mark changed."""

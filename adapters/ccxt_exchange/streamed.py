@@ -20,6 +20,7 @@ What it must not do
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import time
 from typing import Any, Callable, Optional
@@ -46,6 +47,7 @@ class StreamedSnapshots(RestSnapshots):
     weight_meter: WeightMeter  # the weight its requests cost over the last minute
     _stream_spec: Any  # the account's ``stream`` block (None: none)
     _stream_clock: Callable[[], int]
+    _share_marks: bool  # the marks read from the venue's subscription shared with its other accounts
     _stream_said: bool  # a venue that does not stream said so once
     _behind: Optional[asyncio.Future]  # the cadence's reconcile under way beside the ticks
 
@@ -84,7 +86,16 @@ class StreamedSnapshots(RestSnapshots):
             order_parser=self.dialect.stream_order_parser, ended=self.dialect.stream_ended,
             watches=self.dialect.stream_watches(),
             stale_after_s=spec.stale_after.seconds, reconcile_every_s=spec.reconcile_every.seconds,
-            clock=self._stream_clock)
+            clock=self._stream_clock,
+            hub=self._hub_key(urls, sandbox) if self._share_marks and self.dialect.stream_marks_shared else None)
+
+    def _hub_key(self, urls: Urls, sandbox: bool) -> tuple[Any, str]:
+        """The venue endpoint whose marks this account shares with the others on it (the same
+        ccxt id, market type, sandbox or not, and urls), and its name in the log."""
+        where = json.dumps(urls, sort_keys=True, default=str) if urls else ""
+        name = f"{self.venue} {self.market_type}" + (" sandbox" if sandbox else "") + (f" at {urls}" if isinstance(
+            urls, str) else "")
+        return (self.venue, self.market_type, sandbox, where), name
 
     def weight(self) -> tuple[WeightMeter, Optional[WeightLimit]]:
         return self.weight_meter, self.weight_limit

@@ -89,6 +89,25 @@ class Adapters:
             await a.close()
 
 
+def mark_endpoint(acc: Any, urls: Optional[str] = None) -> Optional[tuple]:
+    """The venue endpoint whose public marks a streamed account reads (None: it does not stream)."""
+    stream = getattr(acc, "stream", None)
+    if stream is None or not stream.enabled:
+        return None
+    return acc.venue, acc.market_type, getattr(acc, "sandbox", False), urls if urls is not None else acc.api_url
+
+
+def shared_mark_endpoints(accounts: Sequence[Any], urls: Optional[str] = None) -> set[tuple]:
+    """The endpoints two or more streamed accounts read marks from: they share one subscription
+    (adapters/ccxt_exchange/stream_hub.py) rather than each reading every mark again."""
+    seen: dict[tuple, int] = {}
+    for acc in accounts:
+        at = mark_endpoint(acc, urls)
+        if at is not None:
+            seen[at] = seen.get(at, 0) + 1
+    return {at for at, n in seen.items() if n >= 2}
+
+
 def ccxt_adapters(accounts: Iterable[Any], *, timeout: Optional[float] = None, urls: Optional[str] = None,
                   rate_limit: bool = True, defer_unreadable: bool = True) -> Adapters:
     """One ccxt adapter per account (of an Accounts document's spec). ``urls`` overrides every account's API URL (the
@@ -103,8 +122,13 @@ def ccxt_adapters(accounts: Iterable[Any], *, timeout: Optional[float] = None, u
     from adapters.ccxt_exchange import CcxtAdapter
     from adapters.deferred import DeferredAdapter
 
+    accounts = list(accounts)
+    shared = shared_mark_endpoints(accounts, urls)
+
     def make(acc: Any) -> Any:
         kw: dict[str, Any] = {"urls": urls if urls is not None else acc.api_url}
+        if mark_endpoint(acc, urls) in shared:
+            kw["share_marks"] = True
         if timeout is not None:
             kw["timeout"] = timeout
         if not rate_limit or _paced_by_venue(acc):

@@ -24,6 +24,11 @@ class StreamHooks:
     # positions, balance, orders and marks watched, :mod:`..stream`); False: polled over REST
     streams: bool = False
 
+    # Whether the marks come on a public subscription that every account on the venue may share
+    # (one connection reads them for all, :mod:`..stream_hub`); False where they come in the
+    # account's own private frames (Hyperliquid's clearinghouse state)
+    stream_marks_shared: bool = True
+
     # the streaming client's method that reads a raw order row of the stream
     stream_order_parser: str = "parse_ws_order"
     # the asset the stream's wallet events give the account's equity in, where the venue has one

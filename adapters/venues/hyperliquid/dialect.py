@@ -174,6 +174,7 @@ class HyperliquidDialect(Dialect):
     # Nothing to keep alive; at each connect ccxt's watchBalance asks the account's abstraction
     # once (userAbstraction, an /info read of 20)
     streams: bool = True
+    stream_marks_shared: bool = False  # the marks come in each account's clearinghouse state
     stream_open_weight: float = 20.0
     stream_order_parser: str = "parse_order"  # ccxt.pro's hyperliquid reads order rows with its REST parser
     stream_quote: Optional[str] = hl_stream.QUOTE  # the equity is USDC's, whatever quote the account declares

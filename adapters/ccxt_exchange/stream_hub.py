@@ -1,0 +1,241 @@
+"""A venue's marks, subscribed once for every account the runner streams on it.
+
+What it owns
+    * :class:`MarkHub`: one public connection per venue endpoint (the ccxt id, the market type,
+      sandbox or not, the urls) that watches the marks of every symbol any account on it holds
+      — the union of their positions, watched again as it changes (:func:`~.stream.watch_held_marks`),
+      or every symbol's mark where the venue has them in one subscription (Binance's array) —
+      and hands each mark frame, read once (the dialect's ``stream_mark_rows`` as columns, else
+      its ``stream_events``), to every account stream that joined it; each applies the rows and
+      events of the symbols it holds (:meth:`~.stream_frames.StreamFrames.hub_marks`);
+    * the hub's connection: built from a joined account's streaming client (a public
+      subscription: its credentials are not used), reconnected with backoff, given up after
+      three times ``stale_after`` without a frame; its subscriptions' answers handed to ccxt,
+      anything but marks dropped and counted;
+    * :func:`hub_for`, the hubs of the running loop by endpoint: a stream joins at its start and
+      leaves at its stop; the last to leave stops the hub.
+
+Why: each account used to subscribe the same public marks on a connection of its own. At 200
+accounts of 50 positions over five venues, 40 copies of every ticker (Bybit pushes each held
+symbol every 100 ms) came in, were inflated, decoded and classified 40 times, and the runner's
+one loop spent most of its time there: it held the loop past the lease's term (the runner stood
+itself down with no rival) and the REST reads of the reconciles timed out behind it. The marks
+are the venue's, not an account's: read once, they cost what one account's did.
+
+A mark keeps an account's stream live only while its own connection runs; the hub's silence
+(a connection down) leaves each joined stream without marks, so it goes stale after its
+``stale_after`` and reads REST until the marks come back, as a silent socket of its own did.
+
+What it must not do
+    read an account's private frames, build a client of its own (a joined stream's ``build``
+    does), or log anything but scrubbed text.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from typing import TYPE_CHECKING, Any, Hashable, Optional
+
+from .errors import reason_for, scrub
+from .stream_frames import event_name
+
+if TYPE_CHECKING:
+    from .stream import AccountStream
+
+log = logging.getLogger(__package__)
+
+HELD_EVERY_S = 0.1  # how often the union of the held symbols is worked out again
+
+
+class MarkHub:
+    """One venue endpoint's shared mark subscription; see the module doc. ``key`` names it in
+    the log (the venue and its endpoint, never a credential)."""
+
+    def __init__(self, key: Hashable, name: str) -> None:
+        self.key = key
+        self.name = name
+        self.streams: dict[str, "AccountStream"] = {}
+        self.reconnects = 0
+        self.frames = 0  # mark frames read
+        self.dropped = 0  # frames that were neither marks nor answers, or could not be read
+        self._task: Optional[asyncio.Task] = None
+        self._loop: Optional[asyncio.AbstractEventLoop] = None
+        self._conn = 0
+        self._last = 0.0  # when the last frame came (monotonic)
+        self._said: set[str] = set()
+        self._held: set[str] = set()
+        self._held_at = float("-inf")
+
+    # --- joined streams --------------------------------------------------------------------------
+
+    def join(self, stream: "AccountStream") -> None:
+        self.streams[stream.key] = stream
+        if self._task is None or self._task.done():
+            self._loop = asyncio.get_running_loop()
+            self._task = self._loop.create_task(self._run(), name=f"marks {self.name}")
+
+    async def leave(self, stream: "AccountStream") -> None:
+        if self.streams.get(stream.key) is stream:
+            del self.streams[stream.key]
+        if not self.streams and self._task is not None:
+            task, self._task = self._task, None
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+
+    def held(self) -> set[str]:
+        """Every symbol a joined account holds, worked out again at most every
+        :data:`HELD_EVERY_S` (a frame's rows are read for these; each account then applies
+        those it holds itself, so a symbol taken since is read at most that much later)."""
+        now = time.monotonic()
+        if now - self._held_at >= HELD_EVERY_S:
+            out: set[str] = set()
+            for s in list(self.streams.values()):
+                out |= s._held
+            self._held, self._held_at = out, now
+        return self._held
+
+    def live(self) -> bool:
+        return self._task is not None and not self._task.done()
+
+    # --- the connection --------------------------------------------------------------------------
+
+    def _first(self) -> Optional["AccountStream"]:
+        return next(iter(self.streams.values()), None)
+
+    async def _run(self) -> None:
+        attempt = 0
+        while self.streams:
+            lead = self._first()
+            assert lead is not None
+            self._conn += 1
+            ex: Any = None
+            began = time.monotonic()
+            try:
+                ex = lead._build()
+                self._tap(ex, lead, self._conn)
+                await self._connection(ex, lead)
+            except asyncio.CancelledError:
+                self._conn += 1
+                await _close(ex)
+                raise
+            except Exception as e:  # noqa: BLE001 — every end of the connection is a reconnect
+                log.warning("%s: the venue's mark stream is down (%s): %s; each account's stream reads REST "
+                            "once it is stale, until the marks come back", self.name, reason_for(e).value,
+                            scrub(f"{type(e).__name__}: {e}", lead._secrets()))
+            self._conn += 1
+            asyncio.ensure_future(_close(ex))
+            if time.monotonic() - began > 3 * lead.stale_after_ms / 1000:
+                attempt = 0  # it ran a while: the next try is not the retry of a failing one
+            self.reconnects += 1
+            await asyncio.sleep(min(lead.max_backoff_s, lead.backoff_s * 2 ** attempt))
+            attempt += 1
+
+    async def _connection(self, ex: Any, lead: "AccountStream") -> None:
+        from .stream import Stalled, watch_held_marks
+
+        self._last = time.monotonic()
+
+        async def watchdog() -> None:
+            while True:
+                await asyncio.sleep(max(lead.stale_after_ms / 4000, 0.05))
+                if time.monotonic() - self._last > 3 * lead.stale_after_ms / 1000:
+                    raise Stalled()
+
+        if lead._watch_marks is None:
+            watch = _forever(ex, "watch_mark_prices")
+        else:
+            watch = watch_held_marks(lead._watch_marks, ex, self.held)
+        tasks = [asyncio.ensure_future(watch), asyncio.ensure_future(watchdog())]
+        try:
+            done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_EXCEPTION)
+            for t in done:
+                if t.exception() is not None:
+                    raise t.exception()  # type: ignore[misc]
+        finally:
+            for t in tasks:
+                t.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+
+    def _tap(self, ex: Any, lead: "AccountStream", conn: int) -> None:
+        """Every raw message of the hub's client, before ccxt: marks read once and handed to the
+        joined streams; the subscriptions' answers to ccxt; anything else dropped and counted."""
+        from .stream import guard_clients
+
+        handle = getattr(ex, "handle_message", None)
+        if handle is None:
+            return
+        classify, event_time = lead._classify, lead._event_time
+        mark_rows, events = lead._mark_rows, lead._events
+        parser = getattr(ex, lead._order_parser)
+
+        def tapped(client: Any, message: Any) -> Any:
+            if conn != self._conn:
+                return None
+            kind = classify(message)
+            if kind == "answer":
+                return handle(client, message)
+            self._last = time.monotonic()
+            if kind != "marks":
+                self._drop(kind, event_name(message))
+                return None
+            held = self.held()
+            try:
+                rows = mark_rows(message, held) if mark_rows is not None else None
+                evs = events(message, parser, held) if rows is None else []
+            except Exception as e:  # noqa: BLE001 — a frame it cannot read is malformed, never applied
+                self._drop("malformed", f"{event_name(message)}: {type(e).__name__}")
+                return None
+            self.frames += 1
+            at = event_time(message)
+            for stream in list(self.streams.values()):
+                try:
+                    stream.hub_marks(rows, evs, at)
+                except Exception as e:  # noqa: BLE001 — one account's failure never ends the others' marks
+                    self._drop("failed", f"{stream.key}: {type(e).__name__}")
+            return None
+
+        ex.handle_message = tapped
+        guard_clients(ex, lambda: self._drop("malformed", "a frame that is not JSON"))
+
+    def _drop(self, kind: str, what: str) -> None:
+        self.dropped += 1
+        if kind not in self._said:
+            self._said.add(kind)
+            log.warning("%s: mark stream message dropped (%s): %s; counted from now on", self.name, kind,
+                        what[:120])
+
+
+async def _forever(ex: Any, method: str) -> None:
+    watch = getattr(ex, method)
+    while True:
+        await watch()
+
+
+async def _close(ex: Any) -> None:
+    closer = getattr(ex, "close", None)
+    if closer is not None:
+        try:
+            await asyncio.wait_for(closer(), 5.0)
+        except Exception as e:  # noqa: BLE001
+            log.debug("mark stream close: %s", reason_for(e).value)
+
+
+_HUBS: dict[Hashable, MarkHub] = {}
+
+
+def hub_for(key: Hashable, name: str) -> MarkHub:
+    """The running loop's hub of ``key`` (made when none is, or the one kept belongs to a loop
+    that ended)."""
+    loop = asyncio.get_running_loop()
+    full = (id(loop), key)
+    hub = _HUBS.get(full)
+    if hub is None or hub._loop is not None and hub._loop.is_closed():
+        hub = _HUBS[full] = MarkHub(key, name)
+    for k in [k for k, h in _HUBS.items() if h._loop is not None and h._loop.is_closed()]:
+        del _HUBS[k]
+    return hub
+
+
+__all__ = ["MarkHub", "hub_for"]
