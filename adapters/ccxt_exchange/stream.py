@@ -23,7 +23,7 @@ What it owns
       venue ends or refuses a login, the dialect's reason and the venue's words, OKX's
       STREAM_LOGIN_REFUSED, reconnected with a growing backoff); a frame that is not JSON
       dropped and counted malformed at each of ccxt's sockets, whose receive loop it would end
-      (:func:`guard_decode`);
+      (:func:`~.stream_sockets.guard_decode`);
     * reconnecting with backoff (``backoff_s · 2^n`` capped at ``max_backoff_s``), counted; a
       stream silent for three times ``stale_after`` reconnected too (a stall the socket's
       keepalive did not see);
@@ -48,6 +48,7 @@ from killswitch.snapshot import MarketRules, Order
 from .errors import reason_for, scrub
 from .stream_frames import StreamFrames, event_name
 from .stream_hub import MarkHub, hub_for
+from .stream_sockets import Stalled, guard_clients, watch_held_marks
 from .streamstate import MarkRows, StreamEvent, StreamState
 
 log = logging.getLogger(__package__)
@@ -68,10 +69,6 @@ LISTEN_KEY = ("LISTEN_KEY_EXPIRED", "the stream's listen key expired")
 # the watches that keep the private subscriptions, where the dialect does not name others
 WATCHES: tuple[tuple[str, Mapping[str, Any]], ...] = (("watch_positions", {}), ("watch_balance", {}),
                                                      ("watch_orders", {}))
-
-
-class Stalled(Exception):
-    """No message for three times ``stale_after``: the connection is given up."""
 
 
 class AccountStream(StreamFrames):
@@ -129,6 +126,7 @@ class AccountStream(StreamFrames):
         self.orders_due = False
         self.stale_after_ms = int(stale_after_s * 1000)
         self.reconcile_every_ms = int(reconcile_every_s * 1000)
+        self.stretch = 1  # the runner's load shed stretches the reconcile cadence (and its overdue bound) by this
         self.backoff_s = float(backoff_s)
         self.max_backoff_s = float(max_backoff_s)
         self._clock = clock
@@ -387,62 +385,6 @@ class AccountStream(StreamFrames):
 
         ex.handle_message = tapped
         guard_clients(ex, self._undecodable)
-
-
-async def watch_held_marks(watch: Callable[[Any, frozenset], Awaitable[Any]], ex: Any,
-                           held: Callable[[], set[str]]) -> None:
-    """The marks' subscription where the venue subscribes them by symbol: ``watch(ex, held())``,
-    watched again when the held symbols change (the earlier watches stay pending until the
-    connection ends: their frames are read raw, and a disconnect fails them all, which raises
-    here). Where the venue has every symbol's mark in one subscription it is
-    ``watch_mark_prices``, watched once."""
-    watches: list[asyncio.Future] = []
-    try:
-        while True:
-            now = frozenset(held())
-            watches.append(asyncio.ensure_future(watch(ex, now)))
-            while frozenset(held()) == now and watches:
-                done, _ = await asyncio.wait(watches, timeout=0.1, return_when=asyncio.FIRST_COMPLETED)
-                for w in done:
-                    watches.remove(w)
-                    w.result()
-    finally:
-        for w in watches:
-            w.cancel()
-        await asyncio.gather(*watches, return_exceptions=True)
-
-
-def guard_clients(ex: Any, on_bad: Callable[[], None]) -> None:
-    """Every websocket client the streaming client ``ex`` makes (one per url) guarded by
-    :func:`guard_decode`."""
-    make_client = getattr(ex, "client", None)
-    if callable(make_client):
-        def client(url: str) -> Any:
-            c = make_client(url)
-            guard_decode(c, on_bad)
-            return c
-
-        ex.client = client
-
-
-def guard_decode(client: Any, on_bad: Callable[[], None]) -> None:
-    """A frame ccxt cannot decode (cut JSON) raises inside its receive callback, which ends that
-    socket's receive loop without failing a watch: its user data would be dead while the mark
-    socket keeps the stream live. ``client`` (a ccxt websocket client) drops such a frame
-    instead, calls ``on_bad()`` and reads the next one."""
-    decode = getattr(client, "handle_text_or_binary_message", None)
-    if decode is None or getattr(decode, "_ks_guarded", False):
-        return
-
-    def guarded(data: Any) -> Any:
-        try:
-            return decode(data)
-        except ValueError:  # json's and orjson's decode errors
-            on_bad()
-            return None
-
-    guarded._ks_guarded = True  # type: ignore[attr-defined]
-    client.handle_text_or_binary_message = guarded
 
 
 __all__ = ["AccountStream", "ListenKeyExpired", "Stalled"]

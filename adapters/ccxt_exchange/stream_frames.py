@@ -161,8 +161,9 @@ class StreamFrames(StreamTrust):
 
     def hub_marks(self, rows: Optional[MarkRows], events: list[StreamEvent], at: Optional[int]) -> None:
         """A mark frame of the venue's shared subscription (:mod:`.stream_hub`), read once for
-        every account on it: its array's rows or its events, of which this account applies those
-        of the symbols it holds. It keeps the stream live as its own mark socket did, but only
+        every account on it: its array's rows or its marks' events (checked by the hub for
+        duplicates and order, once for all), of which this account applies the marks of the
+        symbols it holds. It keeps the stream live as its own mark socket did, but only
         while this account's own connection runs (a mark never makes a private stream that is
         down or connecting look live)."""
         if not self._in_connection:
@@ -172,10 +173,15 @@ class StreamFrames(StreamTrust):
             self._event_ms = at
         if rows is not None:
             self._apply_rows(rows)
-        elif events:
-            fresh = self._fresh(events)
-            if fresh:
-                self._apply(fresh)
+            return
+        state, held = self.state, self._held
+        changed = False
+        for ev in events:  # (the hub dropped duplicates and events out of order, once for all)
+            for symbol, price in ev.marks:
+                if symbol in held and price is not None and price > 0:
+                    changed = state.apply_mark(symbol, price, ev.event_ms) == CHANGED or changed
+        if changed:
+            self._wake_runner()
 
     def _apply(self, events: list[StreamEvent]) -> None:
         """Events to the state; the runner woken when a position, a wallet or a mark changed."""

@@ -3,7 +3,7 @@
 What it owns
     * :class:`MarkHub`: one public connection per venue endpoint (the ccxt id, the market type,
       sandbox or not, the urls) that watches the marks of every symbol any account on it holds
-      — the union of their positions, watched again as it changes (:func:`~.stream.watch_held_marks`),
+      — the union of their positions, watched again as it changes (:func:`~.stream_sockets.watch_held_marks`),
       or every symbol's mark where the venue has them in one subscription (Binance's array) —
       and hands each mark frame, read once (the dialect's ``stream_mark_rows`` as columns, else
       its ``stream_events``), to every account stream that joined it; each applies the rows and
@@ -36,27 +36,27 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from typing import TYPE_CHECKING, Any, Hashable, Optional
+from typing import Any, Hashable, Optional
 
 from .errors import reason_for, scrub
 from .stream_frames import event_name
-
-if TYPE_CHECKING:
-    from .stream import AccountStream
+from .stream_sockets import Stalled, guard_clients, watch_held_marks
 
 log = logging.getLogger(__package__)
 
+FRAMES_KEPT = 50_000  # the last event of this many keys is kept for the checks
 HELD_EVERY_S = 0.1  # how often the union of the held symbols is worked out again
 
 
 class MarkHub:
     """One venue endpoint's shared mark subscription; see the module doc. ``key`` names it in
-    the log (the venue and its endpoint, never a credential)."""
+    the log (the venue and its endpoint, never a credential). Its streams are
+    :class:`~.stream.AccountStream` (typed ``Any`` here: the stream imports the hub)."""
 
     def __init__(self, key: Hashable, name: str) -> None:
         self.key = key
         self.name = name
-        self.streams: dict[str, "AccountStream"] = {}
+        self.streams: dict[str, Any] = {}
         self.reconnects = 0
         self.frames = 0  # mark frames read
         self.dropped = 0  # frames that were neither marks nor answers, or could not be read
@@ -67,22 +67,25 @@ class MarkHub:
         self._said: set[str] = set()
         self._held: set[str] = set()
         self._held_at = float("-inf")
+        self._frames: dict[tuple, tuple[int, Any]] = {}  # each mark key's last event (time, body)
+        self._closing: set[asyncio.Future] = set()  # the clients of connections given up, being closed
 
     # --- joined streams --------------------------------------------------------------------------
 
-    def join(self, stream: "AccountStream") -> None:
+    def join(self, stream: Any) -> None:
         self.streams[stream.key] = stream
         if self._task is None or self._task.done():
             self._loop = asyncio.get_running_loop()
             self._task = self._loop.create_task(self._run(), name=f"marks {self.name}")
 
-    async def leave(self, stream: "AccountStream") -> None:
-        if self.streams.get(stream.key) is stream:
-            del self.streams[stream.key]
+    async def leave(self, stream: Any) -> None:
+        key = stream.key
+        if self.streams.get(key) is stream:
+            del self.streams[key]
         if not self.streams and self._task is not None:
             task, self._task = self._task, None
             task.cancel()
-            await asyncio.gather(task, return_exceptions=True)
+            await asyncio.gather(task, *self._closing, return_exceptions=True)
 
     def held(self) -> set[str]:
         """Every symbol a joined account holds, worked out again at most every
@@ -101,7 +104,7 @@ class MarkHub:
 
     # --- the connection --------------------------------------------------------------------------
 
-    def _first(self) -> Optional["AccountStream"]:
+    def _first(self) -> Optional[Any]:
         return next(iter(self.streams.values()), None)
 
     async def _run(self) -> None:
@@ -125,16 +128,16 @@ class MarkHub:
                             "once it is stale, until the marks come back", self.name, reason_for(e).value,
                             scrub(f"{type(e).__name__}: {e}", lead._secrets()))
             self._conn += 1
-            asyncio.ensure_future(_close(ex))
+            closing = asyncio.ensure_future(_close(ex))  # beside the next connection, as an account's
+            self._closing.add(closing)
+            closing.add_done_callback(self._closing.discard)
             if time.monotonic() - began > 3 * lead.stale_after_ms / 1000:
                 attempt = 0  # it ran a while: the next try is not the retry of a failing one
             self.reconnects += 1
             await asyncio.sleep(min(lead.max_backoff_s, lead.backoff_s * 2 ** attempt))
             attempt += 1
 
-    async def _connection(self, ex: Any, lead: "AccountStream") -> None:
-        from .stream import Stalled, watch_held_marks
-
+    async def _connection(self, ex: Any, lead: Any) -> None:
         self._last = time.monotonic()
 
         async def watchdog() -> None:
@@ -158,11 +161,9 @@ class MarkHub:
                 t.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
 
-    def _tap(self, ex: Any, lead: "AccountStream", conn: int) -> None:
+    def _tap(self, ex: Any, lead: Any, conn: int) -> None:
         """Every raw message of the hub's client, before ccxt: marks read once and handed to the
         joined streams; the subscriptions' answers to ccxt; anything else dropped and counted."""
-        from .stream import guard_clients
-
         handle = getattr(ex, "handle_message", None)
         if handle is None:
             return
@@ -187,6 +188,10 @@ class MarkHub:
             except Exception as e:  # noqa: BLE001 — a frame it cannot read is malformed, never applied
                 self._drop("malformed", f"{event_name(message)}: {type(e).__name__}")
                 return None
+            if evs:
+                evs = self._fresh(evs)
+                if not evs:
+                    return None
             self.frames += 1
             at = event_time(message)
             for stream in list(self.streams.values()):
@@ -198,6 +203,22 @@ class MarkHub:
 
         ex.handle_message = tapped
         guard_clients(ex, lambda: self._drop("malformed", "a frame that is not JSON"))
+
+    def _fresh(self, events: list) -> list:
+        """``events`` less duplicates and those out of order (each against the last of its key,
+        as an account's own stream checks them), counted as dropped."""
+        fresh, frames = [], self._frames
+        for ev in events:
+            last = frames.get(ev.key)
+            if last is not None and (ev.event_ms < last[0] or ev.event_ms == last[0] and ev.body == last[1]):
+                self.dropped += 1
+                continue
+            frames.pop(ev.key, None)
+            frames[ev.key] = (ev.event_ms, ev.body)
+            fresh.append(ev)
+        while len(frames) > FRAMES_KEPT:
+            del frames[next(iter(frames))]
+        return fresh
 
     def _drop(self, kind: str, what: str) -> None:
         self.dropped += 1

@@ -1,0 +1,77 @@
+"""What an account's connection and a venue's shared mark connection both do with their sockets.
+
+What it owns: :class:`Stalled` (no message for three times ``stale_after``: the connection is
+given up), :func:`watch_held_marks` (the marks of the held symbols subscribed, again as they
+change) and :func:`guard_clients` / :func:`guard_decode` (a frame that is not JSON dropped and
+counted, never the end of a socket's receive loop). Used by :mod:`.stream` and :mod:`.stream_hub`.
+
+What it must not do: import ccxt, or read a frame's content.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any, Awaitable, Callable
+
+
+class Stalled(Exception):
+    """No message for three times ``stale_after``: the connection is given up."""
+
+
+async def watch_held_marks(watch: Callable[[Any, frozenset], Awaitable[Any]], ex: Any,
+                           held: Callable[[], set[str]]) -> None:
+    """The marks' subscription where the venue subscribes them by symbol: ``watch(ex, held())``,
+    watched again when the held symbols change (the earlier watches stay pending until the
+    connection ends: their frames are read raw, and a disconnect fails them all, which raises
+    here). Where the venue has every symbol's mark in one subscription it is
+    ``watch_mark_prices``, watched once."""
+    watches: list[asyncio.Future] = []
+    try:
+        while True:
+            now = frozenset(held())
+            watches.append(asyncio.ensure_future(watch(ex, now)))
+            while frozenset(held()) == now and watches:
+                done, _ = await asyncio.wait(watches, timeout=0.1, return_when=asyncio.FIRST_COMPLETED)
+                for w in done:
+                    watches.remove(w)
+                    w.result()
+    finally:
+        for w in watches:
+            w.cancel()
+        await asyncio.gather(*watches, return_exceptions=True)
+
+
+def guard_clients(ex: Any, on_bad: Callable[[], None]) -> None:
+    """Every websocket client the streaming client ``ex`` makes (one per url) guarded by
+    :func:`guard_decode`."""
+    make_client = getattr(ex, "client", None)
+    if callable(make_client):
+        def client(url: str) -> Any:
+            c = make_client(url)
+            guard_decode(c, on_bad)
+            return c
+
+        ex.client = client
+
+
+def guard_decode(client: Any, on_bad: Callable[[], None]) -> None:
+    """A frame ccxt cannot decode (cut JSON) raises inside its receive callback, which ends that
+    socket's receive loop without failing a watch: its user data would be dead while the mark
+    socket keeps the stream live. ``client`` (a ccxt websocket client) drops such a frame
+    instead, calls ``on_bad()`` and reads the next one."""
+    decode = getattr(client, "handle_text_or_binary_message", None)
+    if decode is None or getattr(decode, "_ks_guarded", False):
+        return
+
+    def guarded(data: Any) -> Any:
+        try:
+            return decode(data)
+        except ValueError:  # json's and orjson's decode errors
+            on_bad()
+            return None
+
+    guarded._ks_guarded = True  # type: ignore[attr-defined]
+    client.handle_text_or_binary_message = guarded
+
+
+__all__ = ["Stalled", "guard_clients", "guard_decode", "watch_held_marks"]
