@@ -195,7 +195,7 @@ def test_a_runner_imports_numpy_when_it_is_made_not_in_the_tick_that_first_score
                                           't: {when: "s <= -5%", on_missing_data: hold}',
                                           "- {level: 1, name: act, on: [t], actions: [{close_all: {}}]}"))
         before = "numpy" in sys.modules
-        build_runner_and_desk(graph, {}, open_store("sqlite:///:memory:"))
+        build_runner_and_desk(graph, {}, open_store("sqlite://:memory:"))
         print(before, "numpy" in sys.modules)
     """)
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT,
