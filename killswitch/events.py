@@ -72,6 +72,8 @@ REVOKE_FAILED = "revoke_failed"
 # change; closes are sent as the venue's mode), and when it agrees again
 POSITION_MODE_MISMATCH = "position_mode_mismatch"
 POSITION_MODE_MATCHED = "position_mode_matched"
+# the runner reads less often under load (runner/tick/shed.py): as the level rises, and when it ends
+LOAD_SHED = "load_shed"
 # events the sinks record but the notification routes never page: saying "I have it" pages nobody
 NOT_PAGED = frozenset({INCIDENT_ACKNOWLEDGED})
 # events that report a state in force (a stage held, a scope blind, a policy matching nothing, an
@@ -89,7 +91,7 @@ SEVERITY = {
     SCOPE_ARMED: "info", POLICY_MATCHED: "info",
     INCIDENT_ACKNOWLEDGED: "info", LOCK_VIOLATION: "critical", LIMIT_VIOLATION: "critical",
     TRADING_REVOKED: "critical", TRADING_RESTORED: "warning", REVOKE_FAILED: "critical",
-    POSITION_MODE_MISMATCH: "warning", POSITION_MODE_MATCHED: "info",
+    POSITION_MODE_MISMATCH: "warning", POSITION_MODE_MATCHED: "info", LOAD_SHED: "warning",
 }
 
 

@@ -73,6 +73,7 @@ class AdapterCore:
     _orders: dict[str, Order]
     _orders_at: Optional[float]  # monotonic time of the last list of every open order
     _watching_entries: bool  # a lock that cancels entries binds the account (wake_on_entries)
+    _shed_factor: int  # the calm cadences' multiple under the runner's load (StreamedSnapshots.shed)
     _watch_list_due: bool  # the watch began and its first list of every open order has not been read
     _watch_deferral_said: bool
     watch_lists_deferred: int

@@ -94,7 +94,7 @@ class RestSnapshots(AdapterCore):
         if at is None:
             return True
         age = time.monotonic() - at
-        if age >= self.open_orders_max_age_s:
+        if age >= self.open_orders_max_age_s * (1 if self._watching_entries else self._shed_factor):
             return True
         if not self._watching_entries or not (self._watch_list_due or age >= WATCHED_ORDERS_MAX_AGE_S):
             return False

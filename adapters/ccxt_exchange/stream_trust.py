@@ -71,6 +71,7 @@ class StreamTrust:
     _event_ms: Optional[int]
     _preparing: Optional[asyncio.Future]
     _held: set[str]
+    stretch: int  # the reconcile cadence's multiple under load (runner/tick/shed.py); 1: as configured
     _logged: set[str]
 
     def health(self) -> StreamHealth:
@@ -85,7 +86,8 @@ class StreamTrust:
                             dropped=dict(self.state.dropped), reconciles=self.reconciles,
                             answers=state == "live" and not self._reconcile_due and self._reconciled_at is not None
                             and not overdue,
-                            reconciled_ms=self._reconciled_at, reconcile_every_ms=self.reconcile_every_ms,
+                            reconciled_ms=self._reconciled_at,
+                            reconcile_every_ms=self.reconcile_every_ms * self.stretch,
                             reconcile_failures=failures, reconcile_failure_reason=failure, reconcile_overdue=overdue)
 
     def reconcile_failures(self) -> tuple[int, Optional[str]]:
@@ -98,7 +100,7 @@ class StreamTrust:
     def _overdue(self, now: int) -> bool:
         """The last good reconcile is older than ``OVERDUE_AFTER`` × ``reconcile_every``."""
         return self._reconciled_at is not None and \
-            now - self._reconciled_at > OVERDUE_AFTER * self.reconcile_every_ms
+            now - self._reconciled_at > OVERDUE_AFTER * self.reconcile_every_ms * self.stretch
 
     def needs_rest(self) -> bool:
         """Whether the next snapshot must read REST before it can answer: the stream is not live,
@@ -111,7 +113,8 @@ class StreamTrust:
     def reconcile_aged(self) -> bool:
         """Whether the cadence's reconcile is due: the last one is ``reconcile_every`` old. The
         stream still answers (it is live and was confirmed); the REST read runs beside it."""
-        return self._reconciled_at is not None and self._clock() - self._reconciled_at >= self.reconcile_every_ms
+        return self._reconciled_at is not None and \
+            self._clock() - self._reconciled_at >= self.reconcile_every_ms * self.stretch
 
     def wake_runner(self) -> None:
         """The runner woken (a reconcile beside the ticks changed what the next one reads)."""

@@ -97,6 +97,15 @@ class StreamedSnapshots(RestSnapshots):
             urls, str) else "")
         return (self.venue, self.market_type, sandbox, where), name
 
+    def shed(self, level: int) -> None:
+        """The runner's load level (killswitch/runner/tick/shed.py): the stream's REST reconcile
+        and a calm account's list of every open order read ``2 ** level`` times less often.
+        Nothing that acts is slowed: a stream not to be trusted still reads REST in front, and
+        a watched account's orders are listed as soon as before."""
+        self._shed_factor = 2 ** max(0, int(level))
+        if self._stream is not None:
+            self._stream.stretch = self._shed_factor
+
     def weight(self) -> tuple[WeightMeter, Optional[WeightLimit]]:
         return self.weight_meter, self.weight_limit
 

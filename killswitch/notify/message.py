@@ -117,6 +117,8 @@ _HEADLINES: dict[str, Callable[[Labels, Data, str], str]] = {
     ev.POLICY_RELOAD_FAILED: lambda lab, data, where: "policy reload failed: the last good graph keeps running",
     ev.RESET: lambda lab, data, where: f"{where}: reset approval ({data.get('result', '?')})",
     ev.MANUAL_CLOSE: lambda lab, data, where: f"manual close of {lab.get('scope')} queued",
+    ev.LOAD_SHED: lambda lab, data, where: (f"runner {lab.get('holder', '?')} under load: "
+                                            + (data.get("shed") or "every cadence as configured again")),
     ev.DEPOSED: lambda lab, data, where: f"runner {lab.get('holder', '?')} lost the lease and stopped acting",
     ev.SNAPSHOT_FAILED: lambda lab, data, where: f"no snapshot from {_account(lab)}: {lab.get('reason', '?')}",
     ev.SCOPE_BLIND: _scope_blind,

@@ -235,6 +235,9 @@ class RunnerStatus:
     close_rejections: tuple[dict, ...] = ()
     silences_idle: tuple[str, ...] = ()  # IDLE: a silence in force on a scope with no open incident, each
     still_open: tuple[StillOpenStatus, ...] = ()  # orders a cancel meant to take that the venue still lists
+    # what the runner reads less often under load (runner/tick/shed.py): {"level", "since_ms", "shed"
+    # (in words), "loop_hold_max_ms_1m"}
+    load: dict = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

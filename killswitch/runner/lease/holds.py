@@ -46,8 +46,12 @@ class LoopHolds:
 
     def recent_max_s(self) -> float:
         """The largest hold of the last minute (0: none past the first bound)."""
+        return self.max_within(WINDOW_S)
+
+    def max_within(self, window_s: float) -> float:
+        """The largest hold of the last ``window_s`` (at most a minute; 0: none past the first bound)."""
         now = self._mono()
-        return max((s for t, s in list(self._recent) if now - t < WINDOW_S), default=0.0)
+        return max((s for t, s in list(self._recent) if now - t < window_s), default=0.0)
 
     def collect_metrics(self, registry: "Registry") -> None:
         registry.sampled("killswitch_loop_hold_max_seconds", "gauge",

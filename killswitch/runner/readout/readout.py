@@ -101,6 +101,7 @@ class Readout:
         self.planned = PlannedOrders(store, io, keep=MAX_INCIDENT_ORDERS)  # a dry run's orders, from the audit
         # more families for /metrics (``collect_metrics(registry)``); the desk adds the process's
         self.collectors: list[Any] = list(collectors)
+        self.load: Callable[[], dict] = dict  # the load shed's status (the runner's tick sets it)
         self.weights = VenueWeights(known.venues)  # REST weight a minute per venue
         # the gate's limit tables and message buckets (the venue watch checks orders against them too)
         self.limits = limits
@@ -161,8 +162,7 @@ class Readout:
                             holder=self.lead.holder, lease_holder=self.lead.lease_holder,
                             venue_weight=self.weights.status(), shard=self.shard,
                             trading=permission_status(book.revokes),
-                            lock_violations=self.violations(),
-
+                            lock_violations=self.violations(), load=self.load(),
                             position_modes=self.modes.status(), close_rejections=tuple(self.rejections.status()))
 
     def triggers(self) -> tuple[TriggerStatus, ...]:

@@ -51,6 +51,7 @@ an operator set up, each audited and each shown in status: the dead man's switch
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from dataclasses import dataclass, field, replace
 from typing import Any, Optional, Sequence
@@ -58,7 +59,7 @@ from typing import Any, Optional, Sequence
 from ...compile.graph import DecisionGraph
 from ...engine.columns import load_arrays
 from ...engine.evaluate import Evaluation
-from ...events import DEPOSED, DMS_FIRED, ORDER_FAILED, SNAPSHOT_FAILED, Event, ReloadingSink
+from ...events import DEPOSED, DMS_FIRED, LOAD_SHED, ORDER_FAILED, SNAPSHOT_FAILED, Event, ReloadingSink
 from ...state.store import FencedError, StateStore, StoreError
 from ..lease.keeper import LeaseKeeper
 from ..readout.armed import BlindReports, log_changes
@@ -69,6 +70,9 @@ from ..venue.rejections import CLOSE_REJECTED
 from ..venue.shortfalls import MAX_CLOSE_RETRIES
 from .gc_pause import CollectorPause
 from .parts import RunnerParts
+from .shed import LoadShed, shed_words
+
+log = logging.getLogger("killswitch.runner")
 
 
 def wall_ms() -> int:
@@ -149,6 +153,9 @@ class Runner:
         self._blind_reports = BlindReports()
         self._coverage_logged = False  # this process has said every blind or unmatched scope once
         self._collector = CollectorPause()
+        self._shed = LoadShed(None, time.monotonic)  # the loop's holds once a lease thread measures them
+        self._readout.load = self._shed.status
+        self._readout.collectors.append(self._shed)
         load_arrays()  # numpy, which a stage's entry over a large scope computes with: imported now, not then
 
     # --- lifecycle -----------------------------------------------------------------------------------
@@ -175,6 +182,7 @@ class Runner:
         says and counts its changes in this runner's lease log."""
         keeper.lease_log = self._lead.lease_log
         self._lead.keeper = keeper
+        self._shed.holds = keeper.loop_holds
 
     async def renew(self) -> bool:
         """Between ticks: take up what the lease keeper holds now (a takeover, a lapse), or
@@ -264,6 +272,7 @@ class Runner:
         goes on: a database that restarts or a network that drops a connection ends no runner."""
         started = time.time_ns()
         report = TickReport(self._clock(), leader=False, started_ns=started)
+        self._shed_load(report)
         self._take_up_chart_write()  # the sample write queued after an earlier tick
         try:
             # the whole tick in the turn, ahead of every operator change waiting (it lends the
@@ -289,6 +298,22 @@ class Runner:
         report.ended_ns = time.time_ns()
         self._fanout.report(report, report.events)
         return report
+
+    def _shed_load(self, report: TickReport) -> None:
+        """The load level from the loop's holds (runner/tick/shed.py): a change handed to the
+        adapters (what they read less often), said on stderr and to the sinks."""
+        change = self._shed.observe(report.now_ms)
+        if change is None:
+            return
+        before, level = change
+        self.venues.shed(level)
+        words = shed_words(level)
+        log.log(logging.WARNING if level > before else logging.INFO,
+                "LOAD_SHED: level %d -> %d: %s (the loop's longest hold of the last minute %.0f ms); closes, "
+                "cancels, entry watches, the gate and the lease are never shed", before, level,
+                words or "every cadence as configured again", self._shed.status().get("loop_hold_max_ms_1m", 0))
+        report.events.append(Event.make(LOAD_SHED, report.now_ms, {"level": level, "from": before, "shed": words},
+                                        holder=self._holder, severity="warning" if level > before else "info"))
 
     async def _tick(self, report: TickReport) -> None:
         now = report.now_ms

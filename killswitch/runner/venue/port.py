@@ -173,6 +173,12 @@ class VenuePort:
     def stream_holds_open(self, order_id: str) -> Optional[bool]:
         return self._adapter.stream_holds_open(order_id)
 
+    def shed(self, level: int) -> None:
+        """What the adapter reads less often under load (runner/tick/shed.py), where it can say."""
+        shed = getattr(self._adapter, "shed", None)
+        if callable(shed):
+            shed(level)
+
     def stream_legs(self, symbol: str) -> Optional[dict[str, float]]:
         return self._adapter.stream_legs(symbol)
 
@@ -214,6 +220,11 @@ class Venues(Mapping[str, VenuePort]):
         if port is None:
             return said(key, CancelResult((), reason=NO_ADAPTER), selector, purpose, self.failures)
         return await port.cancel(selector, purpose)
+
+    def shed(self, level: int) -> None:
+        """Every adapter told the load level (runner/tick/shed.py)."""
+        for port in self._ports.values():
+            port.shed(level)
 
     def rates(self) -> dict[str, float]:
         """Orders per second by venue (:func:`adapters.base.order_rates`)."""
