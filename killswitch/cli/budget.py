@@ -1,6 +1,7 @@
 """The REST weight budget for ``ksctl validate`` and ``ksctl plan``: the dialects' numbers, as the
 table :mod:`killswitch.compile.venue_weights` keeps them, handed to the pure check
-(:mod:`killswitch.compile.weight_check`, KS230 / KS231).
+(:mod:`killswitch.compile.weight_check`, KS230 / KS231), and one runner's ceiling
+(:mod:`killswitch.compile.ceiling_check`, KS233).
 
 What it owns: :func:`weight_findings` (the findings on a compile result's Accounts documents at
 the pace the runner would tick at). Thin: the arithmetic is :mod:`killswitch.weights`. It
@@ -19,6 +20,7 @@ def weight_findings(result: Any) -> list:
     tick at: its graph's (:func:`killswitch.compile.graph.tick_interval_s`), else, when other
     errors left no graph, the most frequent interval the loaded policies declare (so that every
     problem is said in one pass)."""
+    from ..compile.ceiling_check import check_ceiling
     from ..compile.graph import tick_interval_s
     from ..compile.weight_check import check_weight_budget
     from ..policy.policy_doc import Policy
@@ -28,13 +30,14 @@ def weight_findings(result: Any) -> list:
     else:
         declared = [doc.model.spec.interval.seconds for doc in result.docs if isinstance(doc.model, Policy)]
         interval_s = min(declared, default=5.0)
-    return check_weight_budget(result.docs, interval_s, declared_costs)
+    return check_weight_budget(result.docs, interval_s, declared_costs) + check_ceiling(result.docs)
 
 
 def accounts_findings(docs: Any, graph: Any) -> list:
     """KS230 / KS231 on the Accounts document of ``ksctl plan --accounts`` (its loaded documents,
     with their positions, so that a finding names file:line:col), at the pace ``graph`` ticks at."""
+    from ..compile.ceiling_check import check_ceiling
     from ..compile.graph import tick_interval_s
     from ..compile.weight_check import check_weight_budget
 
-    return check_weight_budget(docs, tick_interval_s(graph), declared_costs)
+    return check_weight_budget(docs, tick_interval_s(graph), declared_costs) + check_ceiling(docs)

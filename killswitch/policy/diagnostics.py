@@ -135,6 +135,8 @@ KS231 = _c("KS231", "polling near the venue's REST weight budget", Severity.WARN
 # an account whose venue (or market type there) declares no snapshot cost or limit: its polling is
 # not counted against any budget, which is said rather than taken for free
 KS232 = _c("KS232", "REST weight not counted", Severity.WARNING)
+# more streamed accounts than one runner holds on two cores within its goals (bench/firm.py): shard them
+KS233 = _c("KS233", "more accounts than one runner holds", Severity.WARNING)
 # an account that two shards' selectors select (spec.shards of the Accounts document): two runners
 # would guard it, and act on it, each with its own lease
 KS240 = _c("KS240", "account in two shards")

@@ -126,3 +126,34 @@ def test_an_account_whose_venue_declares_no_costs_is_said_to_be_uncounted_not_ta
             "snapshot; its polling is not counted against the venue's limit") in r.output, r.output
     assert r.output.count("KS232") == 1  # the binanceusdm account is counted
     assert validate("--strict", "--accounts", path, FUTURES).exit_code == 1
+
+
+def test_more_streamed_accounts_than_one_runner_holds_is_a_warning_that_names_the_shards(tmp_path):
+    from killswitch.compile.ceiling_check import RUNNER_CEILING
+
+    rows = [f"{{name: y{i}, venue: bybit, market_type: futures, labels: {{book: futures}}, stream: {{}}}}"
+            for i in range(RUNNER_CEILING + 1)]
+    path = accounts(tmp_path, rows)
+    r = validate("--accounts", path, FUTURES)
+    assert f"{path}:5:3: warning[KS233]: {RUNNER_CEILING + 1} streamed accounts for one runner" in r.output, r.output
+    assert "split them over at least 2 shards" in r.output
+    assert validate("--strict", "--accounts", path, FUTURES).exit_code == 1
+    ok = validate("--accounts", accounts(tmp_path, rows[:RUNNER_CEILING], "fits.yaml"), FUTURES)
+    assert "KS233" not in ok.output, ok.output
+
+
+def test_each_shard_is_judged_as_the_runner_it_is(tmp_path):
+    from killswitch.compile.ceiling_check import RUNNER_CEILING
+
+    n = RUNNER_CEILING + 1
+    desk = ["a" if i < n else "b" for i in range(2 * n - 5)]
+    rows = [f"{{name: y{i}, venue: bybit, market_type: futures, labels: {{book: futures, desk: {d}}}, stream: {{}}}}"
+            for i, d in enumerate(desk)]
+    path = tmp_path / "sharded.yaml"
+    path.write_text("apiVersion: killswitch/v1\nkind: Accounts\nmetadata: {name: desk}\nspec:\n  shards:\n"
+                    "    - {name: desk-a, accounts: {match_labels: {desk: a}}}\n"
+                    "    - {name: desk-b, accounts: {match_labels: {desk: b}}}\n  accounts:\n"
+                    + "".join(f"    - {r}\n" for r in rows))
+    r = validate("--accounts", path, FUTURES)
+    assert f'warning[KS233]: {n} streamed accounts for shard "desk-a"' in r.output, r.output
+    assert 'shard "desk-b"' not in r.output  # its share fits one runner
