@@ -77,6 +77,22 @@ class MarkHub:
         if self._task is None or self._task.done():
             self._loop = asyncio.get_running_loop()
             self._task = self._loop.create_task(self._run(), name=f"marks {self.name}")
+            self._task.add_done_callback(self._ended)
+
+    def _ended(self, task: asyncio.Task) -> None:
+        """The connection's task ended: by a stop (cancelled), or by a fault of the hub's own,
+        said here (never left unretrieved) and started again while accounts are joined."""
+        if not task.cancelled() and task.exception() is not None:
+            e = task.exception()
+            log.error("%s: the venue's mark stream ended on a fault (%s); started again in 1 s, each "
+                      "account's stream reading REST once it is stale meanwhile", self.name, type(e).__name__)
+            if self._loop is not None and self.streams:
+                self._loop.call_later(1.0, self._restart)
+
+    def _restart(self) -> None:
+        stream = next(iter(self.streams.values()), None)
+        if stream is not None and (self._task is None or self._task.done()):
+            self.join(stream)
 
     async def leave(self, stream: Any) -> None:
         key = stream.key

@@ -129,3 +129,30 @@ def test_the_runner_shares_marks_where_two_streamed_accounts_read_one_endpoint()
     assert shared_mark_endpoints(accs) == {("binanceusdm", "futures", False, None)}
     assert shared_mark_endpoints(accs, urls="http://127.0.0.1:9") == {("binanceusdm", "futures", False,
                                                                       "http://127.0.0.1:9")}
+
+
+def test_a_fault_of_the_hubs_own_is_said_and_the_hub_starts_again(caplog):
+    async def body():
+        venue = MarkVenue()
+        a, b = shared(rest_exchange(0.5), venue, "a"), shared(rest_exchange(0.3), venue, "b")
+        await a.start_streams()
+        await b.start_streams()
+        await settle(lambda: len(venue.mark_watchers) == 1)
+        hub = a._stream._hub
+        broken = hub._run
+
+        async def fault():
+            raise RuntimeError("a fault of the hub's own")
+
+        hub._run = fault
+        hub._task.cancel()  # as if its task ended: the next start raises
+        await asyncio.sleep(0)
+        hub._task = None
+        hub.join(a._stream)  # started with the fault: said, then started again
+        await settle(lambda: "ended on a fault (RuntimeError)" in caplog.text)
+        hub._run = broken
+        await settle(lambda: hub.live() and len(venue.mark_watchers) == 2, timeout=3.0)
+        await a.close()
+        await b.close()
+
+    asyncio.run(body())
