@@ -333,6 +333,26 @@ class StreamState:
                      unrealized_pnl=pnl, **kept)
         return (sp, mark, _known_inputs(known)), p, row_of(p)  # the row as the model holds its values
 
+    def _remarked(self, was: tuple[Any, Position, tuple], sp: StreamLeg, known: Optional[Position]
+                  ) -> Optional[tuple[Any, Position, tuple]]:
+        """A leg whose stream leg and REST inputs are those it was made of, at its mark now: the
+        position made before, its mark, notional and PnL replaced — what :meth:`_leg` makes, for
+        a copy's cost rather than a validated model's (every held symbol's mark moves between
+        two ticks at a firm's shape: 10,000 positions made again a tick were the runner's
+        largest cost)."""
+        before = was[1]
+        mark = self.marks.get(before.symbol) or (known.mark_price if known else None) or sp.entry_price
+        if not mark or mark <= 0:
+            return None
+        if mark == was[0][1]:
+            return was
+        size = before.contract_size
+        sign = 1.0 if sp.side == "long" else -1.0
+        pnl = (mark - sp.entry_price) * sp.contracts * size * sign if sp.entry_price else 0.0
+        p = before.model_copy(update={"mark_price": mark, "notional": sp.contracts * size * mark,
+                                      "unrealized_pnl": pnl})
+        return (sp, mark, was[0][2]), p, row_of(p)
+
     def _rebuild(self, old: Optional["_Legs"], base: Snapshot, contract_size: Callable[[str], float]) -> "_Legs":
         rest_legs = {(p.symbol, leg_of(p)): p for p in base.positions}
         made = old.made if old is not None else {}
@@ -371,7 +391,11 @@ class StreamState:
                     continue
                 if sp is None or i is None:
                     return self._rebuild(legs, base, contract_size)
-                leg = self._leg(key, sp, legs.rest_legs.get(key), contract_size)
+                was = legs.made.get(key)
+                if was is not None and was[0][0] is sp:  # the same leg and REST base: its mark moved
+                    leg = self._remarked(was, sp, legs.rest_legs.get(key))
+                else:
+                    leg = self._leg(key, sp, legs.rest_legs.get(key), contract_size)
                 if leg is None:
                     return self._rebuild(legs, base, contract_size)
                 made[key] = leg
