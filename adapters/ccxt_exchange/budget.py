@@ -26,6 +26,14 @@ from ..base import last_look
 RATE_LIMIT_BURST = 200  # cost units (Binance: request weight) the request pacer may spend at once
 
 
+class Charged(float):
+    """The cost of an order endpoint that the venue counts in the same request weight as its
+    reads (Hyperliquid's actions: one IP budget for both): :class:`RequestPacer` charges it but
+    lets it go at once, ahead of reads waiting out the weight's debt, which then wait it out too.
+    A close or a cancel never waits behind a reconcile's reads; the weight a minute stays the
+    venue's."""
+
+
 class RequestPacer:
     """ccxt's request-weight limit, paced the way the venue counts it: a token bucket of
     ``capacity`` cost units, refilled at ``rate`` units a second — *idle time included* — and
@@ -63,6 +71,11 @@ class RequestPacer:
         return self.tokens
 
     async def __call__(self, cost: Optional[float] = None) -> None:
+        if isinstance(cost, Charged):  # an order the venue weighs like a read: charged, never queued
+            self._refill()
+            last_look("request")
+            self.tokens -= float(cost)  # the reads after it wait out what it cost
+            return
         cost = 1.0 if cost is None else float(cost)
         if cost <= 0:  # an order endpoint (:func:`weigh_endpoints`): paced by the order budget, never
             last_look("request")  # queued behind a read that waits out the weight's debt
@@ -87,18 +100,21 @@ def pace_requests(ex: Any) -> None:
     ex.throttle = RequestPacer(1000.0 / rate_limit_ms)
 
 
-def weigh_endpoints(ex: Any, costs: Mapping[tuple[str, str, str], float]) -> None:
+def weigh_endpoints(ex: Any, costs: Mapping[tuple[str, str, str], float],
+                    charged: frozenset[tuple[str, str, str]] = frozenset()) -> None:
     """Let ccxt's weight limiter charge ``costs`` ((api, METHOD, path) → cost) instead of its own
     table: 0 for a venue's order endpoints (they count against the venue's order limits, which
     our budget keeps below, not against the request weight ccxt models), the venue's published
-    weight for a read ccxt's table undercounts."""
+    weight for a read ccxt's table undercounts; ``charged``: order endpoints the venue weighs with
+    its reads, charged as :class:`Charged` (they go at once, the reads after them wait)."""
     costs = dict(costs)
     base = ex.calculate_rate_limiter_cost
 
     def cost(api, method, path, params, config={}):  # noqa: B006 - ccxt's own signature
         key = (api[0] if isinstance(api, (list, tuple)) and api else api, str(method).upper(), path)
         own = costs.get(key)
-        return own if own is not None else base(api, method, path, params, config)
+        out = own if own is not None else base(api, method, path, params, config)
+        return Charged(out) if key in charged else out
 
     ex.calculate_rate_limiter_cost = cost
 

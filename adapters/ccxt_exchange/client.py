@@ -85,8 +85,8 @@ def configure_client(ex: Any, dialect: Dialect, *, market_type: str, sandbox: bo
     dialect.prepare_client(ex)
     pace_requests(ex)
     costs = {**{e: 0.0 for e in dialect.order_count_endpoints}, **dialect.read_weights}
-    if costs and hasattr(ex, "calculate_rate_limiter_cost"):
-        weigh_endpoints(ex, costs)
+    if (costs or dialect.order_weight_endpoints) and hasattr(ex, "calculate_rate_limiter_cost"):
+        weigh_endpoints(ex, costs, dialect.order_weight_endpoints)
     # Currencies are never needed, and with keys set Bybit and OKX fetch them from signed wallet
     # endpoints (/v5/asset/coin/query-info, /api/v5/asset/currencies) on every market load: a
     # trade-only key without wallet permission would fail load_markets. ccxt asks its ``has``

@@ -1421,7 +1421,10 @@ def test_binance_usdm_orders_are_paced_by_our_budget_not_ccxts_weight_limiter():
         assert ex.calculate_rate_limiter_cost("fapiPrivateV3", "GET", path, {}, {"cost": 1}) == 5
     other = CcxtAdapter(Account.model_validate({"name": "o", "venue": "okx", "market_type": "futures"}),
                         urls="http://127.0.0.1:9")
-    assert other._ex.calculate_rate_limiter_cost(["private"], "POST", "trade/order", {}, {"cost": 2}) == 2
+    # OKX's trade endpoints count against its per-UID trade limits too (the order budget), its
+    # reads keep ccxt's own cost
+    assert other._ex.calculate_rate_limiter_cost(["private"], "POST", "trade/order", {}, {"cost": 2}) == 0
+    assert other._ex.calculate_rate_limiter_cost(["private"], "GET", "account/positions", {}, {"cost": 2}) == 2
     import asyncio
 
     asyncio.run(ad.close())

@@ -245,6 +245,9 @@ class Dialect(StreamHooks, CancelHooks):
     # (api, METHOD, path) of order endpoints the venue limits by order count, not request weight:
     # our order budget paces them, ccxt's weight limiter must not charge them again
     order_count_endpoints: frozenset[tuple[str, str, str]] = frozenset()
+    # (api, METHOD, path) of order endpoints the venue weighs in the same request budget as its
+    # reads (Hyperliquid's actions): charged by the pacer, but sent at once, never behind a read
+    order_weight_endpoints: frozenset[tuple[str, str, str]] = frozenset()
     # (api, METHOD, path) → the request weight the venue publishes for a read whose cost in ccxt's
     # table is another: ccxt's limiter then paces the snapshot's reads at what they cost the venue
     read_weights: Mapping[tuple[str, str, str], float] = field(default_factory=dict)

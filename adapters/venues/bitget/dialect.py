@@ -413,6 +413,13 @@ async def read_position_mode(call: Call, symbol_id: str = "BTCUSDT", product_typ
 # the lists' readers of an order row, for the stream's orders and orders-algo channels
 ORDER_ROWS = bitget_stream.OrderRows(read_row, read_plan)
 
-BITGET = BitgetDialect(id="bitget", order_rate=8.0)
+BITGET = BitgetDialect(
+    id="bitget", order_rate=8.0,
+    # The mix trade endpoints are limited per UID by count (place-order 10 a second), which the
+    # order budget keeps to, not by the request pacing of reads: a close must not wait behind a
+    # reconcile's lists.
+    order_count_endpoints=frozenset({("private", "POST", f"v2/mix/order/{p}") for p in (
+        "place-order", "batch-place-order", "cancel-order", "batch-cancel-orders", "cancel-all-orders",
+        "close-positions", "cancel-plan-order")}))
 
 DIALECTS = (BITGET,)

@@ -423,6 +423,13 @@ def _algo(order: Any) -> tuple[str, dict]:
 # the lists' readers of an order row, for the stream's orders and orders-algo channels
 ORDER_ROWS = okx_stream.OrderRows(REGULAR_ORD_TYPES, ALGO_ORD_TYPES, _regular, _algo)
 
-OKX = OkxDialect(id="okx", order_rate=20.0)
+OKX = OkxDialect(
+    id="okx", order_rate=20.0,
+    # The trade endpoints count against per-UID, per-endpoint trade limits (trade/order 60 per 2 s,
+    # https://www.okx.com/docs-v5/en/#order-book-trading-trade), which the order budget keeps to,
+    # not against the request pacing of reads: a close must not wait behind a reconcile's lists.
+    order_count_endpoints=frozenset({("private", "POST", f"trade/{p}") for p in (
+        "order", "batch-orders", "cancel-order", "cancel-batch-orders", "close-position", "order-algo",
+        "cancel-algos", "mass-cancel")}))
 
 DIALECTS = (OKX,)
