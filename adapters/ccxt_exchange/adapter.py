@@ -183,6 +183,7 @@ class CcxtAdapter(StreamedSnapshots, OrderPlacement, Cancels, ExchangeAdapter):
         self._positions = {}
         self._margin_modes = {}
         self._positions_at = {}
+        self._sent_at = {}
         self._positions_all_at = None
         self._holdings = {}
         self._holdings_at = None

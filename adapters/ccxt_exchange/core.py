@@ -67,6 +67,7 @@ class AdapterCore:
     _positions: dict[tuple[str, str], Position]
     _margin_modes: dict[tuple[str, str], str]  # (symbol, long | short) → cross | isolated
     _positions_at: dict[str, float]  # symbol → monotonic time of its last fetch
+    _sent_at: dict[str, float]  # symbol → monotonic time an order of ours on it was last sent
     _positions_all_at: Optional[float]  # monotonic time of the last fetch of all
     _holdings: dict[str, Balance]
     _holdings_at: Optional[float]

@@ -33,11 +33,37 @@ class KnownPositions(AdapterCore):
     :class:`~.adapter.CcxtAdapter`)."""
 
     async def _known_position(self, op: Op, symbol: str, leg: str) -> Optional[Position]:
+        streamed = self._streamed_leg(symbol, leg)
+        if streamed is not None:
+            return streamed
         at = self._positions_at.get(symbol, self._positions_all_at)
         fresh = at is not None and time.monotonic() - at <= self.position_max_age_s
         if not fresh or self._stream_holds_less(symbol, leg):
             await self._refresh_positions(op, symbol)
         return self._positions.get((symbol, leg))
+
+    def _streamed_leg(self, symbol: str, leg: str) -> Optional[Position]:
+        """The leg as a live, confirmed private stream holds it now — what the snapshot the close
+        was planned from said — where nothing was sent on ``symbol`` since its last REST read
+        (a close of ours whose fill has not come back would still be in the stream's size: then
+        the known position, less what was sent, checks the close). None: no such stream, or it
+        holds no such leg (a REST read decides, as without a stream). A close after a fill the
+        runner did not send (a rogue bot's growth, an event's position) is then checked against
+        the position the venue pushed, at once: neither refused against the smaller one read
+        before (CLOSE_EXCEEDS_POSITION) nor queued behind a REST read of it."""
+        s = self._stream
+        if s is None or s.position_changed(symbol) is None:
+            return None
+        read_at = self._positions_at.get(symbol, self._positions_all_at)
+        if read_at is None or self._sent_at.get(symbol, -math.inf) >= read_at or not s.health().answers:
+            return None
+        known = self._positions.get((symbol, leg))
+        held = s.position_of(symbol, leg)
+        if known is None or not held or held <= 0 or not known.contracts:
+            return None
+        if held == known.contracts:
+            return known
+        return known.model_copy(update={"contracts": held, "notional": known.notional * held / known.contracts})
 
     def _stream_holds_less(self, symbol: str, leg: str) -> bool:
         """Whether a live stream changed ``symbol``'s position and now holds less of ``leg``
@@ -81,6 +107,7 @@ class KnownPositions(AdapterCore):
     def _after_send(self, symbol: str, leg: str, result: OrderResult) -> None:
         """What the known position has left: less what filled, and less what may still fill
         while the order rests (so that chunks never add up beyond the position)."""
+        self._sent_at[symbol] = time.monotonic()
         gone = (result.filled if result.status in ("canceled", "expired", "rejected")
                 else max(result.filled, result.amount))
         if self.market_type != "futures":

@@ -414,9 +414,10 @@ def test_raw_messages_unknown_or_malformed_never_reach_ccxt_and_a_listen_key_exp
     assert len(dropped) == 1  # once per kind and account
 
 
-def test_a_close_after_the_stream_saw_the_position_shrink_is_checked_against_a_fresh_read():
-    """The last REST read said 0.5; a fill the adapter did not send leaves 0.2 (the stream says
-    so): a close of 0.5 reads the position again and is refused, never sent larger than it."""
+def test_a_close_after_the_stream_saw_the_position_shrink_is_checked_against_what_it_holds():
+    """The last REST read said 0.5; a fill the adapter did not send leaves 0.2 (the live,
+    confirmed stream says so): a close of 0.5 is refused at once against the stream's 0.2, never
+    sent larger than it; the refusal puts the stream in doubt, so REST checks the next close."""
     async def body():
         rest, venue = rest_exchange(contracts=0.5), Venue()
         a = adapter(rest, venue)
@@ -425,14 +426,39 @@ def test_a_close_after_the_stream_saw_the_position_shrink_is_checked_against_a_f
         await a.snapshot()
         rest.positions = [ccxt_position(contracts=0.2, mark=50000.0, entry=48000.0)]
         venue.raw(position_update(0.2, 1000))
+        await settle(lambda: a.stream_health().answers)
         rest.calls.clear()
         with pytest.raises(AdapterError) as ei:
             await a.submit(intent(amount=0.5))
-        assert ei.value.reason is Reason.CLOSE_EXCEEDS_POSITION
-        assert rest.names() == ["fetch_positions"]
+        assert ei.value.reason is Reason.CLOSE_EXCEEDS_POSITION and "position of 0.2" in str(ei.value)
+        assert rest.names() == []
+        await a.submit(intent(amount=0.2))  # a refused close puts the stream in doubt: REST checks the next
+        assert rest.names() == ["fetch_positions", "create_order"]
+        await a.close()
+
+    asyncio.run(body())
+
+
+def test_a_close_after_the_stream_saw_the_position_grow_goes_at_once_and_the_next_chunk_is_ours_to_check():
+    """A fill the adapter did not send grows the position from 0.5 to 0.8 (a bot's, an event's):
+    the close of 0.8 planned from the stream's snapshot is checked against the stream's 0.8 and
+    sent with no REST read in front, where it was refused against the 0.5 read before. Once an
+    order of ours went, the stream (which has not seen its fill yet) no longer checks a close of
+    that symbol: the known position less what was sent does, until the next REST read."""
+    async def body():
+        rest, venue = rest_exchange(contracts=0.5), Venue()
+        a = adapter(rest, venue)
+        await a.start_streams()
+        await settle(lambda: venue.clients)
+        await a.snapshot()
+        venue.raw(position_update(0.8, 1000))
+        await settle(lambda: a.stream_health().answers and a._stream.position_of(BTC, "long") == 0.8)
         rest.calls.clear()
-        await a.submit(intent(amount=0.2))  # the read is fresh and the stream agrees: no read again
+        await a.submit(intent(amount=0.6, cid="ks" + "1" * 28))
         assert rest.names() == ["create_order"]
+        with pytest.raises(AdapterError) as ei:  # the stream still says 0.8; 0.2 is what is left of ours
+            await a.submit(intent(amount=0.3, cid="ks" + "2" * 28))
+        assert ei.value.reason is Reason.CLOSE_EXCEEDS_POSITION
         await a.close()
 
     asyncio.run(body())
