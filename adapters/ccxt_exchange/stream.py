@@ -48,7 +48,7 @@ from killswitch.snapshot import MarketRules, Order
 from .errors import reason_for, scrub
 from .stream_frames import StreamFrames, event_name
 from .stream_hub import MarkHub, hub_for
-from .stream_sockets import Stalled, guard_clients, watch_held_marks
+from .stream_sockets import Stalled, built_in_turn, guard_clients, watch_held_marks
 from .streamstate import MarkRows, StreamEvent, StreamState
 
 log = logging.getLogger(__package__)
@@ -250,8 +250,7 @@ class AccountStream(StreamFrames):
             reason = "STREAM_DOWN"
             ex: Any = None
             try:
-                ex = self._build()
-                self._tap(ex)
+                ex = await built_in_turn(self._build, self._tap)
                 await self._connection(ex)
             except asyncio.CancelledError:
                 self._conn += 1

@@ -40,7 +40,7 @@ from typing import Any, Hashable, Optional
 
 from .errors import reason_for, scrub
 from .stream_frames import event_name
-from .stream_sockets import Stalled, guard_clients, watch_held_marks
+from .stream_sockets import Stalled, built_in_turn, guard_clients, watch_held_marks
 
 log = logging.getLogger(__package__)
 
@@ -132,8 +132,8 @@ class MarkHub:
             ex: Any = None
             began = time.monotonic()
             try:
-                ex = lead._build()
-                self._tap(ex, lead, self._conn)
+                conn = self._conn
+                ex = await built_in_turn(lead._build, lambda client: self._tap(client, lead, conn))
                 await self._connection(ex, lead)
             except asyncio.CancelledError:
                 self._conn += 1

@@ -156,3 +156,36 @@ def test_a_fault_of_the_hubs_own_is_said_and_the_hub_starts_again(caplog):
         await b.close()
 
     asyncio.run(body())
+
+
+def test_clients_are_built_one_at_a_time_with_the_loop_free_between_two():
+    """200 streams starting in one pass of the loop built their clients back to back: a hold of
+    seconds. Built in turn, the loop runs its other callbacks between two builds."""
+    import time
+
+    from adapters.ccxt_exchange.stream_sockets import built_in_turn
+
+    async def body():
+        gaps: list[float] = []
+
+        async def watch():
+            last = time.monotonic()
+            while True:
+                await asyncio.sleep(0)
+                now = time.monotonic()
+                gaps.append(now - last)
+                last = now
+
+        def build():
+            time.sleep(0.04)  # a client's construction
+            return object()
+
+        watcher = asyncio.ensure_future(watch())
+        await asyncio.sleep(0)
+        tapped: list = []
+        clients = await asyncio.gather(*(built_in_turn(build, tapped.append) for _ in range(6)))
+        watcher.cancel()
+        assert len(set(map(id, clients))) == 6 and tapped == list(clients)
+        assert max(gaps) < 0.12  # one build at a time (six back to back would be 0.24 s)
+
+    asyncio.run(body())
