@@ -123,8 +123,11 @@ class FirmVenue:
         return self._place(account, *a, client_order_id=client_order_id, **kw)
 
     def _on_change(self, o: Any, execution: str, now: int, **trade: Any) -> None:
-        if (o.client_order_id or "").startswith("rogue-") and execution == "CANCELED":
-            self.seen["cancelled"].setdefault(o.client_order_id, time.monotonic())
+        cid, seen = o.client_order_id or "", self.seen
+        if cid.startswith("rogue-") and execution == "CANCELED":
+            seen["cancelled"].setdefault(cid, time.monotonic())
+        elif o.account in seen["event"] and o.account not in seen["close"] and not cid.startswith(("rogue-", "event-")):
+            seen["close"][o.account] = time.monotonic()  # (a face whose orders reach the engine another way)
         self._changed(o, execution, now, **trade)
 
     def accounts(self) -> list:
@@ -355,6 +358,20 @@ def symbol_of(doc: dict) -> str:
     return f"C0/{quote}:{quote}"
 
 
+def spread(keys: list[str], n: int) -> list[str]:
+    """``n`` of ``keys`` (``venue/account``), the venues in turn, each venue's spread over its accounts."""
+    by: dict[str, list[str]] = {}
+    for k in keys:
+        by.setdefault(k.split("/", 1)[0], []).append(k)
+    venues = [v for v in DIALECTS if v in by]
+    out: list[str] = []
+    for i in range(min(n, len(keys))):
+        pool = by[venues[i % len(venues)]]
+        rounds = -(-n // len(venues))
+        out.append(pool[(i // len(venues)) * len(pool) // rounds % len(pool)])
+    return list(dict.fromkeys(out))
+
+
 def run_layout(n: int, m: int, args: Any, work: Path, ref: float) -> dict:
     out: dict[str, Any] = {"layout": f"{n} × {m}"}
     venue = VenueProcess(venue_process, n, m)
@@ -400,7 +417,7 @@ def run_layout(n: int, m: int, args: Any, work: Path, ref: float) -> dict:
         time.sleep(args.rogue_s + 3.0)
         # events: one account at a time, the dialects in turn, never a locked one
         free = [k for k in keys if k not in locked]
-        picks = [free[i * len(free) // min(args.trials, len(free))] for i in range(min(args.trials, len(free)))]
+        picks = spread(free, args.trials)
         flat_s: dict[str, Optional[float]] = {}
         for k in picks:
             name = k.split("/", 1)[1]
@@ -473,6 +490,10 @@ def report(r: dict, ref: float) -> None:
               + (f", p99 {pct(flat, 99):.2f} s" if flat else ""))
     else:
         print(f"  event → first close: NONE of {len(r['events'])} closed")
+    by: dict[str, list[str]] = {}
+    for k, (ms, flat_s) in r["events"].items():
+        by.setdefault(k.split("/", 1)[0], []).append(f"{ms:.0f} ms" + (f"/{flat_s:.1f} s" if flat_s else "/not flat"))
+    print("    by venue (first close / flat): " + "; ".join(f"{v} {', '.join(x)}" for v, x in by.items()))
     if r["event_errors"]:
         print(f"  events refused by the venue: {r['event_errors'][:3]}")
     print(f"  RSS {q['rss_mb']:.0f} → {rest['rss_mb']:.0f} MB; lease lost {r['lease_lost']:.0f}; longest loop hold "
