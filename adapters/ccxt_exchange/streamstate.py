@@ -316,43 +316,6 @@ class StreamState:
         self._reshaped = False
         return legs
 
-    def _leg(self, key: tuple[str, str], sp: StreamLeg, known: Optional[Position],
-             contract_size: Callable[[str], float]) -> Optional[tuple[Any, Position, tuple]]:
-        """(what it was made of, the position, its columns' row) of one leg; None when there is
-        no price to value it at (left out until a mark comes; REST reconciles)."""
-        symbol, leg = key
-        mark = self.marks.get(symbol) or (known.mark_price if known else None) or sp.entry_price
-        if not mark or mark <= 0:
-            return None
-        size = known.contract_size if known else contract_size(symbol)
-        sign = 1.0 if sp.side == "long" else -1.0
-        pnl = (mark - sp.entry_price) * sp.contracts * size * sign if sp.entry_price else 0.0
-        kept = dict(zip(_KEPT, _kept_of(known))) if known else {}
-        p = Position(symbol=symbol, side=sp.side, position_side=leg, contracts=sp.contracts, contract_size=size,
-                     notional=sp.contracts * size * mark, entry_price=sp.entry_price, mark_price=mark,
-                     unrealized_pnl=pnl, **kept)
-        return (sp, mark, _known_inputs(known)), p, row_of(p)  # the row as the model holds its values
-
-    def _remarked(self, was: tuple[Any, Position, tuple], sp: StreamLeg, known: Optional[Position]
-                  ) -> Optional[tuple[Any, Position, tuple]]:
-        """A leg whose stream leg and REST inputs are those it was made of, at its mark now: the
-        position made before, its mark, notional and PnL replaced — what :meth:`_leg` makes, for
-        a copy's cost rather than a validated model's (every held symbol's mark moves between
-        two ticks at a firm's shape: 10,000 positions made again a tick were the runner's
-        largest cost)."""
-        before = was[1]
-        mark = self.marks.get(before.symbol) or (known.mark_price if known else None) or sp.entry_price
-        if not mark or mark <= 0:
-            return None
-        if mark == was[0][1]:
-            return was
-        size = before.contract_size
-        sign = 1.0 if sp.side == "long" else -1.0
-        pnl = (mark - sp.entry_price) * sp.contracts * size * sign if sp.entry_price else 0.0
-        p = before.model_copy(update={"mark_price": mark, "notional": sp.contracts * size * mark,
-                                      "unrealized_pnl": pnl})
-        return (sp, mark, was[0][2]), p, row_of(p)
-
     def _rebuild(self, old: Optional["_Legs"], base: Snapshot, contract_size: Callable[[str], float]) -> "_Legs":
         rest_legs = {(p.symbol, leg_of(p)): p for p in base.positions}
         made = old.made if old is not None else {}
@@ -368,12 +331,12 @@ class StreamState:
     def _reused_or_made(self, key: tuple[str, str], sp: StreamLeg, known: Optional[Position], made: dict,
                         contract_size: Callable[[str], float]) -> Optional[tuple[Any, Position, tuple]]:
         """A leg as made before (``made``) where its stream leg, mark and REST inputs are the
-        same, else made now (:meth:`_leg`)."""
+        same, else made now (:func:`_leg`)."""
         was = made.get(key)
         mark = self.marks.get(key[0]) or (known.mark_price if known else None) or sp.entry_price
         if was is not None and was[0][0] is sp and was[0][1] == mark and was[0][2] == _known_inputs(known):
             return was
-        return self._leg(key, sp, known, contract_size)
+        return _leg(self.marks, key, sp, known, contract_size)
 
     def _patch(self, legs: "_Legs", contract_size: Callable[[str], float]) -> "_Legs":
         """The last positions with the legs of the symbols in :attr:`_dirty` made again (a leg
@@ -393,9 +356,9 @@ class StreamState:
                     return self._rebuild(legs, base, contract_size)
                 was = legs.made.get(key)
                 if was is not None and was[0][0] is sp:  # the same leg and REST base: its mark moved
-                    leg = self._remarked(was, sp, legs.rest_legs.get(key))
+                    leg = _remarked(self.marks, was, sp, legs.rest_legs.get(key))
                 else:
-                    leg = self._leg(key, sp, legs.rest_legs.get(key), contract_size)
+                    leg = _leg(self.marks, key, sp, legs.rest_legs.get(key), contract_size)
                 if leg is None:
                     return self._rebuild(legs, base, contract_size)
                 made[key] = leg
@@ -499,6 +462,45 @@ async def prepare_stepwise(state: StreamState, contract_size: Callable[[str], fl
     out.seal()
     state._legs = out
     state._markets(out, [], rules)
+
+
+def _leg(marks: dict[str, float], key: tuple[str, str], sp: StreamLeg, known: Optional[Position],
+         contract_size: Callable[[str], float]) -> Optional[tuple[Any, Position, tuple]]:
+    """(what it was made of, the position, its columns' row) of one leg; None when there is
+    no price to value it at (left out until a mark comes; REST reconciles)."""
+    symbol, leg = key
+    mark = marks.get(symbol) or (known.mark_price if known else None) or sp.entry_price
+    if not mark or mark <= 0:
+        return None
+    size = known.contract_size if known else contract_size(symbol)
+    sign = 1.0 if sp.side == "long" else -1.0
+    pnl = (mark - sp.entry_price) * sp.contracts * size * sign if sp.entry_price else 0.0
+    kept = dict(zip(_KEPT, _kept_of(known))) if known else {}
+    p = Position(symbol=symbol, side=sp.side, position_side=leg, contracts=sp.contracts, contract_size=size,
+                 notional=sp.contracts * size * mark, entry_price=sp.entry_price, mark_price=mark,
+                 unrealized_pnl=pnl, **kept)
+    return (sp, mark, _known_inputs(known)), p, row_of(p)  # the row as the model holds its values
+
+
+def _remarked(marks: dict[str, float], was: tuple[Any, Position, tuple], sp: StreamLeg, known: Optional[Position]
+              ) -> Optional[tuple[Any, Position, tuple]]:
+    """A leg whose stream leg and REST inputs are those it was made of, at its mark now: the
+    position made before, its mark, notional and PnL replaced — what :func:`_leg` makes, for
+    a copy's cost rather than a validated model's (every held symbol's mark moves between
+    two ticks at a firm's shape: 10,000 positions made again a tick were the runner's
+    largest cost)."""
+    before = was[1]
+    mark = marks.get(before.symbol) or (known.mark_price if known else None) or sp.entry_price
+    if not mark or mark <= 0:
+        return None
+    if mark == was[0][1]:
+        return was
+    size = before.contract_size
+    sign = 1.0 if sp.side == "long" else -1.0
+    pnl = (mark - sp.entry_price) * sp.contracts * size * sign if sp.entry_price else 0.0
+    p = before.model_copy(update={"mark_price": mark, "notional": sp.contracts * size * mark,
+                                  "unrealized_pnl": pnl})
+    return (sp, mark, was[0][2]), p, row_of(p)
 
 
 def _known_inputs(known: Optional[Position]) -> Optional[tuple]:

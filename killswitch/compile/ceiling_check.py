@@ -47,8 +47,8 @@ def check_ceiling(docs: Sequence[LoadedDoc], ceiling: int = RUNNER_CEILING) -> l
             d.KS233, first.file, first.srcmap.key(("spec", "accounts")),
             f"{streamed} streamed accounts for {who}: past the {ceiling} one runner holds on two cores within its "
             "goals (bench/firm.py: no lease lost, the loop never held near the lease's term)",
-            f"split them over at least {-(-streamed // ceiling)} shards (spec.shards; ksctl run --shard), each a "
-            "runner of its own; see docs/deployment.md, Shards"))
+            f"split them over at least {-(-streamed // max(1, ceiling))} shards (spec.shards; ksctl run "
+            "--shard), each a runner of its own; see docs/deployment.md, Shards"))
     return out
 
 

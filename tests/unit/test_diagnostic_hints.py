@@ -160,6 +160,12 @@ def _corpus(tmp_path: Path) -> list[d.Diagnostic]:
         cost = (SnapshotCost((Read("GET /x", weight),)), WeightLimit(2400, 60.0, "weight", "ip", "-"))
         out += check_weight_budget(accounts, 5.0, lambda acc, cost=cost: cost)
     out += check_weight_budget(accounts, 5.0, lambda acc: None)  # a venue that declares no costs
+    # more streamed accounts than one runner holds (the ceiling lowered to what the file declares)
+    from killswitch.compile.ceiling_check import check_ceiling
+
+    streamed = load_sources([("s.yaml", ACCOUNTS.replace("market_type: futures", "market_type: futures\n"
+                                                                                "      stream: {}", 1))]).docs
+    out += check_ceiling(streamed, ceiling=0)
     # the venue's switch of the bots' keys: a block its venue cannot serve (a sub-account in
     # another venue's form), and a revoke_trading whose scope reaches accounts without the switch
     revoke = ("      revoke: {master_credentials: {api_key: {env: K}, secret: {env: S}}, sub_account: a@b, "
