@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 from .audit_chain import GENESIS_HASH
 from .silences_sql import SILENCE_INCIDENT, SILENCE_TABLES
+from .stored_locks_sql import STORED_LOCK_TABLE
 
 
 @dataclass(frozen=True)
@@ -163,4 +164,6 @@ MIGRATIONS: tuple[Migration, ...] = (
     )),
     Migration(8, "silences of pages and acknowledgements of incidents (silences_sql.py)", SILENCE_TABLES),
     Migration(9, "the incident a silence was made from, which it ends with (silences_sql.py)", SILENCE_INCIDENT),
+    Migration(10, "operator locks stored while no runner leads, until a leader applies them (stored_locks_sql.py)",
+              STORED_LOCK_TABLE),
 )

@@ -30,6 +30,7 @@ from .journal_sql import JournalTables
 from .migrations import MIGRATIONS, Migration
 from .silences_sql import SilenceTables
 from .sql_hooks import Cursor, now_ms
+from .stored_locks_sql import StoredLockTables
 from .store import (
     Approval,
     AuditKey,
@@ -45,7 +46,7 @@ from .store import (
 from .urls import scrub
 
 
-class SqlStore(JournalTables, AuditTables, SilenceTables):
+class SqlStore(JournalTables, AuditTables, SilenceTables, StoredLockTables):
     """StateStore over a DB-API connection; subclasses provide the dialect (see module doc).
 
     One short method per StateStore call, each its own transaction over the same connection,

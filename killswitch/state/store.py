@@ -207,6 +207,23 @@ class RunbookRecord:
 
 
 @dataclass(frozen=True)
+class StoredLock:
+    """An operator's lock stored while no runner led (``stored_locks_sql.py``): the request as
+    it was made (``request``: scope, mode, reason, ttl_s, enforce, by), who stored it and when;
+    once a leader took it up, when, under which token, and its answer (``result``)."""
+
+    request_id: str
+    scope: str
+    mode: str
+    request: dict
+    stored_by: str
+    stored_ms: int
+    applied_ms: Optional[int] = None
+    applied_fence: Optional[int] = None
+    result: Optional[str] = None
+
+
+@dataclass(frozen=True)
 class Lease:
     holder: Optional[str]  # None: free
     expires_ms: int
@@ -378,6 +395,17 @@ class StateStore(Protocol):
 
     def acks(self, since_ms: Optional[int] = None, limit: int = 1000) -> list[Acknowledgement]:
         """The acknowledgements made at or after ``since_ms``, in the order they were made."""
+
+    # operator locks stored while no runner led (stored_locks_sql.py)
+    def store_lock(self, request_id: str, request: dict, stored_by: str, ts_ms: int) -> StoredLock:
+        """Store an operator's lock request while no runner leads. Unfenced; a request id stored
+        before is kept as it was (and returned)."""
+
+    def stored_locks(self, *, waiting: bool = True, limit: int = 1000) -> list[StoredLock]:
+        """The stored requests not taken up yet (``waiting``), or the latest ``limit``, in order."""
+
+    def stored_lock_taken(self, request_id: str, fence: int, ts_ms: int, result: str) -> bool:
+        """Mark a stored request taken up, with its answer. Fenced; False if marked already."""
 
     # leader lease
     def acquire_lease(self, holder: str, ttl_ms: int, now_ms: int) -> Optional[int]:
