@@ -513,12 +513,19 @@ class RunnerClient:
              cancel: Optional[bool] = None, revert_growth: Optional[bool] = None) -> ChangeResult:
         """``POST /v1/lock``: lock trading on ``scope`` (halted or reducing), until unlocked or
         for ``ttl_s`` seconds; ``cancel`` / ``revert_growth``: what it makes hold at the venue
-        (None: by its mode)."""
+        (None: by its mode). Applied: ``done``; stored for the next leader while no runner
+        leads: not done, ``stored`` the request id (``LOCK_STORED``)."""
         body: dict[str, Any] = {"scope": scope, "reason": reason, "mode": mode, "ttl_s": ttl_s}
         enforce = {k: v for k, v in (("cancel", cancel), ("revert_growth", revert_growth)) if v is not None}
         if enforce:
             body["enforce"] = enforce
-        return decode(ChangeResult, self._json("POST", "/v1/lock", body, auth=True))
+        # 200 applied; 202 stored for the next leader (LOCK_STORED: ``stored`` names the request)
+        status, raw = self._send("POST", "/v1/lock", body, auth=True)
+        doc = json.loads(raw) if raw else None
+        if status not in (200, 202):
+            code = _code_of(status, doc)
+            raise RunnerError(status, code, _reason_of(doc, code), url=self.base_url, body=doc)
+        return decode(ChangeResult, doc)
 
     def unlock(self, scope: str, reason: str) -> ChangeResult:
         """``POST /v1/unlock``: lift the operator's and the dead man's switch's locks on ``scope``."""

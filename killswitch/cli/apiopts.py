@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Callable, NoReturn, Optional, TypeVar, Union
 
 import click
 
-from .common import EXIT_FINDINGS, EXIT_OK, EXIT_UNREACHABLE, EXIT_USAGE
+from .common import EXIT_FINDINGS, EXIT_OK, EXIT_STORED, EXIT_UNREACHABLE, EXIT_USAGE
 
 if TYPE_CHECKING:  # the client is imported when a command calls, not when ksctl lists its commands
     from ..client import RunnerClient, RunnerError, RunnerUnreachable
@@ -119,7 +119,10 @@ def sent(send: Callable[[], T], output: str, command: str = "", token_env: Optio
 
 def change(send: Callable[[], Union["ChangeResult", "ResetResult", "SilenceResult"]], output: str,
            command: str = "", token_env: Optional[str] = None) -> NoReturn:
-    """Send a change; print what the runner did; exit 0 when the runner answered it done, 2 when
-    it answered 401 (the token), else 1 (a refusal, whatever status it came with)."""
+    """Send a change; print what the runner did; exit 0 when the runner answered it done, 6 when
+    it stored a lock for the next leader (``LOCK_STORED``: not in force yet), 2 when it answered
+    401 (the token), else 1 (a refusal, whatever status it came with)."""
     result = sent(send, output, command, token_env)
+    if getattr(result, "stored", None):
+        raise SystemExit(EXIT_STORED)
     raise SystemExit(EXIT_OK if result.done else EXIT_FINDINGS)

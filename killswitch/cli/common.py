@@ -22,6 +22,9 @@ EXIT_UNVERIFIED = 4
 # every command that talks to a runner (status, reset, lock, close, silence, ...): no answer from it
 # (connection refused, timed out, a name that does not resolve): nothing was sent, nothing read
 EXIT_UNREACHABLE = 5
+# ksctl lock: the runner that answered did not lead and no runner did; it stored the lock, which the
+# next leader applies the moment it acts (LOCK_STORED, HTTP 202): accepted, not in force yet
+EXIT_STORED = 6
 
 
 def output_formats(*formats: str):

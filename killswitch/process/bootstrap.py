@@ -264,6 +264,7 @@ def build_runner_and_desk(graph: "DecisionGraph", adapters: "Mapping[str, Exchan
     from ..runner.firm.ports import FirmSlot
     from ..runner.gate.limits_state import LimitsState
     from ..runner.lease.leadership import Leadership, Turn
+    from ..runner.lease.stored import StoredLocks
     from ..runner.operator.closes import ManualCloses
     from ..runner.operator.commands import OperatorCommands
     from ..runner.operator.desk import Desk
@@ -330,6 +331,8 @@ def build_runner_and_desk(graph: "DecisionGraph", adapters: "Mapping[str, Exchan
     # and the executor it calls on are built just below (both functions run after this returns)
     lead = Leadership(book, store, io, holder, lease_ttl_ms, clock, turn, on_new_state=took_over_state,
                       restore_sinks=lambda doc: fanout.restore(doc))
+    # operator locks sent while no runner leads: stored for the next leader, taken up in order
+    stored = StoredLocks(lead, store, io, clock)
     context = RunnerSinkContext(book, holder=holder, dry_run=dry_run, store=store, audit=lead,
                                 sinks=lambda: fanout.sinks, clock=clock)
     fanout = SinkFanout(sinks, context, lead, clock)
@@ -366,18 +369,19 @@ def build_runner_and_desk(graph: "DecisionGraph", adapters: "Mapping[str, Exchan
                       counters=counters, policy_error=lambda: reloads.error, manual_closes=lambda: closes.tracked,
                       reloads=lambda: (reloads.loaded_ms, reloads.failed_ms), fetches=fetches, streams=streams,
                       limits=limits, shard=shard, modes=modes, rejections=rejections, paces=firm.intervals,
-                      violations=enforcement.status,
+                      violations=enforcement.status, stored=stored,
                       collectors=[CoverageMetrics(lambda: coverage_rows(book), clock),
                                   charts,  # its sample writes that failed
                                   revokes,  # killswitch_trading_revoked, killswitch_revoke_failures_total
                                   venues,  # killswitch_cancel_failures_total
                                   modes, rejections,
                                   enforcement,  # killswitch_lock_violations_total
+                                  stored,  # killswitch_locks_stored_waiting
                                   entry_watch])  # killswitch_lock_violations_fast_total
     previews = Previews(book, lead, closes, known=known, clock=clock, dry_run=dry_run, triggers=readout.triggers)
     position_readout = PositionsReadout(book, clock, lambda: lead.leader)
     commands = OperatorCommands(book, lead, resumptions, store, io, clock=clock, known=known, persist=persist,
-                                sinks=fanout, triggers=readout.triggers, revokes=revokes)
+                                sinks=fanout, triggers=readout.triggers, revokes=revokes, stored=stored)
     operator_revokes = OperatorRevokes(book, lead, revokes, known=known, persist=persist, sinks=fanout, clock=clock,
                                        dry_run=dry_run)
     silencing = Silences(book, lead, store, io, clock=clock, catalog=known.catalog, save=persist.save,
@@ -389,8 +393,8 @@ def build_runner_and_desk(graph: "DecisionGraph", adapters: "Mapping[str, Exchan
                         position_readout=position_readout, commands=commands, silencing=silencing,
                         fetches=fetches, streams=streams, reloads=reloads, entries=entries, revokes=revokes,
                         operator_revokes=operator_revokes, enforcement=enforcement, still_open=still_open,
-                        modes=modes, rejections=rejections, entry_watch=entry_watch, firm=firm, clock=clock,
-                        dry_run=dry_run, accounts=tuple(venues))
+                        modes=modes, rejections=rejections, entry_watch=entry_watch, stored=stored, firm=firm,
+                        clock=clock, dry_run=dry_run, accounts=tuple(venues))
     runner = Runner(parts, venues, store, holder=holder, snapshot_timeout_s=snapshot_timeout_s)
     # the desk the API serves: the operators' reads, previews and commands, from the parts, never the runner
     desk = Desk(readout=readout, previews=previews, commands=commands, closes=closes, silencing=silencing,

@@ -64,6 +64,7 @@ from .tokens import TokensReloader
 
 # the process's named tasks (Daemon.tasks; what a failure of each means: ARCHITECTURE.md)
 TICK, SHOW_LIFE, POD_LABEL, METRICS_PUSH, API = "tick", "show-life", "pod-label", "metrics-push", "api"
+STORED_LOCKS = "stored-locks"
 
 
 class Daemon(PolicyReloads):
@@ -292,11 +293,17 @@ class Daemon(PolicyReloads):
               api: Optional[Any] = None) -> list[Task]:
         """The process's named tasks and what the failure of each means (ARCHITECTURE.md)."""
         from ..runner.lease.keeper import show_life
+        from ..runner.lease.stored import look_for_stored
 
         out = [Task(TICK, lambda: self._ticks(runner, desk, parts, store, adapters, keeper, seen), EXIT,
                     "nothing is evaluated or sent"),
                # the loop's half of the lease's watchdog: without it the lease lapses, a standby takes over
-               Task(SHOW_LIFE, lambda: show_life(keeper, parts.io), EXIT, "the lease is no longer renewed")]
+               Task(SHOW_LIFE, lambda: show_life(keeper, parts.io), EXIT, "the lease is no longer renewed"),
+               # operator locks stored while no runner led: read every second (status shows them), and
+               # taken up while leading (one stored as another runner took the lease, after its first tick)
+               Task(STORED_LOCKS, lambda: look_for_stored(parts.stored,
+                                                          parts.commands.take_up_stored), RESTART,
+                    "a lock stored while no runner led waits for this leader's next new token meanwhile")]
         if labeller is not None:
             # The pod's role label follows the lease from a task of its own: a slow or refusing
             # API server holds up neither a tick nor a renewal (see runner/lease/pod_label.py).

@@ -238,6 +238,9 @@ class RunnerStatus:
     # what the runner reads less often under load (runner/tick/shed.py): {"level", "since_ms", "shed"
     # (in words), "loop_hold_max_ms_1m"}
     load: dict = field(default_factory=dict)
+    # operator locks stored while no runner led, not applied by a leader yet (oldest first): {"request",
+    # "scope", "mode", "stored_ms", "stored_by", "by", "reason"} (killswitch.runner.lease.stored)
+    locks_stored: tuple[dict, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -509,6 +512,8 @@ class ChangeResult:
 
     done: bool
     reason: str  # LOCKED, UNLOCKED, DMS_ARMED, ...; refusals: MANUAL_RESET_REQUIRED, NOT_LEADER, ...
+    # a lock stored for the next leader (LOCK_STORED, HTTP 202): its request id; None otherwise
+    stored: Optional[str] = None
 
 
 class RunnerView(Protocol):

@@ -30,7 +30,6 @@ from .journal_sql import JournalTables
 from .migrations import MIGRATIONS, Migration
 from .silences_sql import SilenceTables
 from .sql_hooks import Cursor, now_ms
-from .stored_locks_sql import StoredLockTables
 from .store import (
     Approval,
     AuditKey,
@@ -43,6 +42,7 @@ from .store import (
     SignalSampleRow,
     StoreError,
 )
+from .stored_locks_sql import StoredLockTables
 from .urls import scrub
 
 

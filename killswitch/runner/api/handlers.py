@@ -76,6 +76,9 @@ def _change(result: Any, what: str) -> web.Response:
     done, why = result.done, result.reason
     if not isinstance(done, bool) or not isinstance(why, str):
         raise TypeError(f"{what}() must return a ChangeResult")
+    stored = getattr(result, "stored", None)
+    if stored is not None:  # a lock stored for the next leader: accepted, not applied yet
+        return _json(202, {"done": False, "stored": stored, "reason": why})
     return _json(200 if done else _refusal_status(why, 409), {"done": done, "reason": why})
 
 

@@ -98,6 +98,10 @@ class Book:
     # the venue watch's baselines: each position leg's size at the lock it is held to (see
     # :mod:`~killswitch.runner.watch.enforce`), saved so that a restart or a takeover keeps them
     baselines: dict[str, Any] = field(default_factory=dict)
+    # the stored operator locks (runner/lease/stored.py) applied to this book whose row in the
+    # store is not marked taken yet: saved with the lock they placed, so a leader that carries on
+    # after a crash between the save and the mark marks them without applying them twice
+    stored_applied: tuple[str, ...] = ()
     # a shard's: the firm-wide policies its firm link evaluates while it holds the firm lease,
     # whose stage transitions it tells through this runner's sinks (the firm link's: take_firm_graph)
     firm_graph: Optional[DecisionGraph] = None
@@ -184,6 +188,22 @@ class Book:
                 self.lock_changed()
 
         return undo
+
+    def stored_lock_applied(self, request_id: str) -> Callable[[], None]:
+        """A stored operator lock applied (with :meth:`change_lock_and_dms`, saved with it);
+        returns what takes it back, as that change's undo does."""
+        before = self.stored_applied
+        self.stored_applied = (*before, request_id)
+
+        def undo() -> None:
+            self.stored_applied = tuple(r for r in self.stored_applied if r != request_id)
+
+        return undo
+
+    def stored_locks_marked(self, request_ids: Sequence[str]) -> None:
+        """Stored locks whose rows are now marked taken in the store: no longer kept here."""
+        gone = set(request_ids)
+        self.stored_applied = tuple(r for r in self.stored_applied if r not in gone)
 
     def defer_entry(self, policy: str, scope: str) -> int:
         """Mark the stage entry of ``policy``'s ``scope`` deferred (its first wave alone is
@@ -350,6 +370,7 @@ class Book:
         if not doc:
             self.state, self._lock_book, self.dms, self.resume_starts = State(), LockBook(), DeadMansSwitch(), {}
             self.owed, self.revokes, self.baselines = {}, RevokeBook(), {}
+            self.stored_applied = ()
             if tell:
                 self.lock_changed()
             return
@@ -370,6 +391,10 @@ class Book:
         self.dms, self.resume_starts, self.owed = dms, dict(resume), dict(owed)
         self.revokes = RevokeBook.from_json(doc.get("revokes"))
         self.baselines = dict(baselines)
+        stored = doc.get("stored_applied") or []
+        if not isinstance(stored, list) or not all(isinstance(r, str) for r in stored):
+            raise ValueError('the saved "stored_applied" must list the request ids of stored locks applied')
+        self.stored_applied = tuple(stored)
         if tell and (self._lock_book, self.resume_starts) != before:  # (a standby follows every tick's save)
             self.lock_changed()
 
@@ -432,6 +457,8 @@ class Book:
             doc["revokes"] = self.revokes.to_json()
         if self.baselines:
             doc["baselines"] = self.baselines
+        if self.stored_applied:
+            doc["stored_applied"] = list(self.stored_applied)
         marks = pnl_marks(self.state)
         # Where every history starts and ends as stored: equal marks leave nothing to add or
         # drop (what pnl_changes would find, without a walk over every account's history)

@@ -278,6 +278,11 @@ class Leadership:
             self.lease_log.lost(self.fence, "a write under it was fenced off: another runner holds the lease")
             await FencedAudit(self.store, self.io, lambda: None).audit(kind, ts_ms, {**payload, "standby": True})
 
+    async def audit_as_standby(self, kind: str, ts_ms: int, payload: dict) -> None:
+        """A row written by a runner that does not lead (unfenced, marked ``standby``): an
+        operator's lock stored for the next leader (:mod:`.stored`)."""
+        await FencedAudit(self.store, self.io, lambda: None).audit(kind, ts_ms, {**payload, "standby": True})
+
     async def audit_refusal(self, kind: str, ts_ms: int, payload: dict, why: str) -> None:
         """An operator's change refused, audited with ``why`` (``refused``); a runner deposed
         meanwhile writes nothing and steps down, as at any fenced write."""

@@ -13,6 +13,13 @@ after the change was applied takes it back and marks the book stale (reloaded fr
 when the lease comes back). A scope, policy or source the runner does not know is refused with
 close matches, never accepted: a lock on a typo would stop nothing.
 
+A tightening lock sent while no runner leads (this runner stood itself down for slowness, or
+stands by while the lease is free) is never refused: it is applied once this runner's own
+lease comes back within a renewal period, or else stored for the next leader (``LOCK_STORED``,
+:mod:`killswitch.runner.lease.stored`), who takes every stored lock up in order through the
+same path (:meth:`OperatorCommands.take_up_stored`), exactly once: the lock and the request id
+are saved in one state document, and the request's row is marked after.
+
 Must not: run outside the operator turn (the API's view calls take it; see
 :class:`~killswitch.runner.lease.leadership.Turn`), or change what a policy's stage holds except
 through ``approve_reset``.
@@ -26,7 +33,7 @@ from typing import Any, Callable, Optional, Sequence
 from ...engine.stages import StageTransition, approve_reset
 from ...engine.state import StageState
 from ...events import RESET, Event
-from ...state.store import FencedError, StateStore
+from ...state.store import FencedError, StateStore, StoredLock
 from ..book.book import Book
 from ..book.dms_state import DeadMansSwitch
 from ..book.resuming import Resumptions
@@ -35,6 +42,7 @@ from ..collaborators import Emits, Names, Saves
 from ..effects import beat_sources
 from ..effects.revokes import Revokes
 from ..lease.leadership import Leadership
+from ..lease.stored import StoredLocks, stored_reason
 from ..lock.lock import DEAD_MANS_SWITCH, NOT_A_POLICY, OPERATOR, LockBook, iso_ms
 from ..names import close_matches
 from ..readout.relatch import relatch_unconfirmed, still_firing, taken
@@ -52,7 +60,8 @@ class OperatorCommands:
 
     def __init__(self, book: Book, lead: Leadership, resumptions: Resumptions, store: StateStore, io: StoreIO, *,
                  clock: Callable[[], int], known: Names, persist: Saves, sinks: Emits,
-                 triggers: Callable[[], Sequence[TriggerStatus]] = tuple, revokes: Optional[Revokes] = None):
+                 triggers: Callable[[], Sequence[TriggerStatus]] = tuple, revokes: Optional[Revokes] = None,
+                 stored: Optional[StoredLocks] = None):
         self.book = book
         self.lead = lead
         self.resumptions = resumptions
@@ -64,6 +73,7 @@ class OperatorCommands:
         self.sinks = sinks
         self.triggers = triggers  # every trigger's status: a reset warns of one that still fires
         self.revokes = revokes  # a reset that releases its stage owes the restore of what it revoked
+        self.stored = stored  # locks stored while no runner leads (None: refused with NOT_LEADER)
 
     async def reset(self, policy: str, scope: str, approver: str, reason: str,
                     confirm_relatch: bool = False) -> ResetResult:
@@ -138,24 +148,31 @@ class OperatorCommands:
             why += f"; trading restore owed at the venue for {', '.join(restores)} (sent at the next tick)"
         return ResetResult(transition is not None, why, warn)
 
-    async def _change(self, kind: str, payload: dict, update: Update) -> Optional[str]:
+    async def _change(self, kind: str, payload: dict, update: Update, *, stored: Optional[str] = None,
+                      audited: bool = False) -> Optional[str]:
         """Audit an operator's change (fenced), apply ``update`` to the lock book and the dead
         man's switch as they are once the audit row is stored, save it and rewrite the lock file.
-        None when done; else why it was refused, and nothing changed."""
+        None when done; else why it was refused, and nothing changed. ``stored``: the request id
+        of a stored lock it applies, saved with it; ``audited``: its audit row is in the chain
+        already (a leader stopped between the row and the save), so none is written again."""
         refused = self.lead.not_leader("change")
         if refused:
             return refused
         book = self.book
         now = self.clock()
-        try:
-            await self.lead.audit(kind, now, payload)
-        except FencedError:
-            return self.lead.deposed()
+        if not audited:
+            try:
+                await self.lead.audit(kind, now, payload)
+            except FencedError:
+                return self.lead.deposed()
         undo = book.change_lock_and_dms(update)
+        unstore = book.stored_lock_applied(stored) if stored is not None else None
         try:
             await self.persist.save(lock_at=now)  # (the lock file once the save is through)
         except FencedError:
             undo()  # taken back if nothing moved them since
+            if unstore is not None:
+                unstore()
             self.lead.stale = True  # whatever else moved, the store decides when the lease comes back
             return self.lead.deposed()
         return None
@@ -182,16 +199,23 @@ class OperatorCommands:
         return ChangeResult(False, why)
 
     async def lock_scope(self, scope: str, mode: str, reason: str, ttl_s: Optional[float] = None, *,
-                         actor: Optional[str] = None, enforce: Optional[dict] = None) -> ChangeResult:
+                         actor: Optional[str] = None, enforce: Optional[dict] = None,
+                         leaderless: bool = False) -> ChangeResult:
         """An operator's lock on ``scope``: it replaces the operator's earlier lock of that scope
         and holds until ``unlock_scope`` or its ttl. ``enforce``: what it makes hold at the venue
-        (``{cancel, revert_growth}``, each left out going by the mode: see runner/watch/enforce.py)."""
+        (``{cancel, revert_growth}``, each left out going by the mode: see runner/watch/enforce.py).
+        ``leaderless`` (the operator's API): sent while no runner leads, it is applied once this
+        runner leads again within a renewal period of the lease, or stored for the next leader
+        (``LOCK_STORED``; see :mod:`killswitch.runner.lease.stored`)."""
         kept = enforce_details((enforce or {}).get("cancel"), (enforce or {}).get("revert_growth"))
         payload = {"scope": scope, "mode": mode, "ttl_s": ttl_s, "reason": reason, **kept, **by(actor)}
         if mode not in ("halted", "reducing"):
             return ChangeResult(False, f'BAD_REQUEST: mode is "halted" or "reducing", not {mode!r}')
         if (standby := self.lead.not_leader("lock")) is not None:  # before its own view of the book answers
-            return ChangeResult(False, standby)
+            if not leaderless or self.stored is None:
+                return ChangeResult(False, standby)
+            if (answer := await self._leaderless(scope, ttl_s, payload, standby)) is not None:
+                return answer
         unknown = self.known.catalog().resolve_scope(scope)
         if unknown is not None:
             return await self._refused("manual_lock", payload, unknown.reason)
@@ -201,9 +225,105 @@ class OperatorCommands:
         now = self.clock()
         refused = await self._change("manual_lock", payload, lambda book, dms: (
             operator_lock(book, scope, mode, reason, now, ttl_ms, actor, kept), dms))
+        if refused and leaderless and self.stored is not None and self.stored.other_holder() is None:
+            # fenced off with no rival: this runner's own lease lapsed and came back under a new
+            # token meanwhile; the lock is applied under that one, or stored
+            if (answer := await self._leaderless(scope, ttl_s, payload, refused)) is not None:
+                # another runner holds it after all: the write was fenced off by it (DEPOSED)
+                return answer if answer.stored is not None else ChangeResult(False, refused)
+            now = self.clock()
+            refused = await self._change("manual_lock", payload, lambda book, dms: (
+                operator_lock(book, scope, mode, reason, now, ttl_ms, actor, kept), dms))
         if refused:
             return ChangeResult(False, refused)
         return ChangeResult(True, locked_reason(scope, mode, now, ttl_ms))
+
+    async def _leaderless(self, scope: str, ttl_s: Optional[float], payload: dict, standby: str
+                          ) -> Optional[ChangeResult]:
+        """A lock sent to this runner while it does not lead: None once it leads again (its own
+        lease back within a renewal period; the locks stored before it taken up first), else the
+        answer: ``NOT_LEADER`` naming another runner that holds the lease, a refusal of the scope
+        or ttl (nothing stored: a lock on a typo would stop nothing), or ``LOCK_STORED``."""
+        assert self.stored is not None
+        if self.stored.other_holder() is not None:
+            return ChangeResult(False, standby)
+        unknown = self.known.catalog().resolve_scope(scope)
+        if unknown is not None:
+            return ChangeResult(False, unknown.reason)
+        if (bad_ttl := lock_ttl_ms(payload["ttl_s"])[1]) is not None:
+            return ChangeResult(False, bad_ttl)
+        if await self.stored.take_lead():
+            await self.take_up_stored()  # the requests stored before this one, first
+            return None
+        if self.stored.other_holder() is not None:  # another runner took the lease meanwhile
+            return ChangeResult(False, self.lead.not_leader("lock") or standby)
+        row = await self.stored.keep(payload)
+        return ChangeResult(False, stored_reason(row), stored=row.request_id)
+
+    async def take_up_stored(self) -> int:
+        """As leader: every lock stored while no runner led and not taken up yet, in the order
+        stored, through an operator's lock path (an audited ``manual_lock`` under this token,
+        naming the request id, who asked and when it was stored; applied, saved, the lock file
+        rewritten), each marked taken in the store after. Exactly once: a request whose lock is
+        saved (its id in the state document) is only marked; one whose ``manual_lock`` row is
+        in the chain without its save is applied without a second row. A request refused now
+        (its scope gone from the policies) is marked with the refusal. Stops at the first
+        refusal of leadership: the next leader takes the rest. Returns how many were taken up."""
+        stored = self.stored
+        if stored is None or not self.lead.term_holds():
+            return 0
+        taken = 0
+        for row in await stored.look():
+            if row.request_id in self.book.stored_applied:
+                result: Optional[str] = stored_locked_reason(row)
+            else:
+                result = await self._apply_stored(row)
+            if result is None:  # no longer leads: the request waits for the next leader
+                break
+            try:
+                await self.io(self.store.stored_lock_taken, row.request_id, self.lead.fence, self.clock(), result)
+            except FencedError:
+                self.lead.fenced_off()
+                break
+            self.book.stored_locks_marked([row.request_id])
+            stored.taken(row.request_id)
+            taken += 1
+        return taken
+
+    async def _apply_stored(self, row: StoredLock) -> Optional[str]:
+        """One stored request applied as leader: its answer (``LOCKED``, or why it was refused),
+        or None if this runner no longer leads."""
+        req = row.request
+        scope, mode, reason, actor = row.scope, row.mode, str(req.get("reason") or ""), req.get("by")
+        kept = {k: req[k] for k in ("enforce",) if k in req}
+        payload = {**req, "request": row.request_id, "stored_at": iso_ms(row.stored_ms), "stored_by": row.stored_by}
+        unknown = self.known.catalog().resolve_scope(scope)
+        ttl_ms, bad_ttl = lock_ttl_ms(req.get("ttl_s"))
+        if unknown is not None or bad_ttl is not None or mode not in ("halted", "reducing"):
+            why = unknown.reason if unknown is not None else (bad_ttl or f"BAD_REQUEST: mode {mode!r}")
+            await self.lead.audit_refusal("manual_lock", self.clock(), payload, why)
+            return why if self.lead.term_holds() else None
+        audited = await self._audited(row)
+        now = self.clock()
+        refused = await self._change("manual_lock", payload, lambda book, dms: (
+            operator_lock(book, scope, mode, reason, now, ttl_ms, actor, kept), dms),
+            stored=row.request_id, audited=audited)
+        if refused:
+            return None
+        return f"{locked_reason(scope, mode, now, ttl_ms)} (stored request {row.request_id})"
+
+    async def _audited(self, row: StoredLock) -> bool:
+        """Whether a ``manual_lock`` row naming ``row``'s request is in the chain already (read
+        from a minute before it was stored: the storing runner's clock may run ahead)."""
+        after = 0
+        while True:
+            page = await self.io(self.store.audit_rows, row.stored_ms - 60_000, ["manual_lock"], 1000,
+                                 after_seq=after)
+            if any(r.payload.get("request") == row.request_id and "refused" not in r.payload for r in page):
+                return True
+            if len(page) < 1000:
+                return False
+            after = page[-1].seq
 
     async def unlock_scope(self, scope: str, reason: str, *, actor: Optional[str] = None) -> ChangeResult:
         """Lift the operator's and the dead man's switch's locks on exactly ``scope``. Refused,
@@ -302,6 +422,11 @@ def operator_lock(book: LockBook, scope: str, mode: str, reason: str, now: int, 
 def locked_reason(scope: str, mode: str, now: int, ttl_ms: Optional[int]) -> str:
     until = "until ksctl unlock" if ttl_ms is None else f"until {iso_ms(now + ttl_ms)}"
     return f"LOCKED: scope={scope} mode={mode} {until}"
+
+
+def stored_locked_reason(row: StoredLock) -> str:
+    """The answer recorded for a stored lock found applied before its row was marked."""
+    return f"LOCKED: scope={row.scope} mode={row.mode} (stored request {row.request_id}, applied before)"
 
 
 def unlock_decision(book: LockBook, scope: str, now: int) -> tuple[Optional[str], list[str]]:

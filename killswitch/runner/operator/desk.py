@@ -224,8 +224,10 @@ class Desk:
         if self.firm is not None and (routed := await self.firm.route("lock", scope, {
                 "mode": mode, "reason": reason, "ttl_s": ttl_s, "enforce": enforce}, actor)) is not None:
             return said("lock", actor, routed, scope=scope, mode=mode, ttl_s=ttl_s)
+        # an operator's lock is never refused for want of a leader: applied, or stored for the next one
         return said("lock", actor, await self.commands.lock_scope(scope, mode, reason, ttl_s, actor=actor,
-                                                                  enforce=enforce), scope=scope, mode=mode, ttl_s=ttl_s)
+                                                                  enforce=enforce, leaderless=True),
+                    scope=scope, mode=mode, ttl_s=ttl_s)
 
     async def unlock_scope(self, scope: str, reason: str, *, actor: Optional[str] = None) -> ChangeResult:
         if self.firm is not None and (routed := await self.firm.route("unlock", scope, {"reason": reason},

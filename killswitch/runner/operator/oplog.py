@@ -31,5 +31,5 @@ def said(action: str, actor: Optional[str], result: R, **what: Any) -> R:
         done = bool(getattr(result, "taken", done))
     names = " ".join(f"{k}={v}" for k, v in what.items() if v is not None)
     log.info("OPERATOR %s by %s%s: %s%s", action, actor or "an unknown caller", f" ({names})" if names else "",
-             "" if done else "REFUSED: ", reason)
+             "" if done or getattr(result, "stored", None) else "REFUSED: ", reason)
     return result

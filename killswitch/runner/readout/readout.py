@@ -39,6 +39,7 @@ from ..gate.limits_state import LimitsState
 from ..gate.request import Decision, lock_keys
 from ..gate.view import GateView, PublishedGate, answer
 from ..lease.leadership import Leadership
+from ..lease.stored import StoredLocks
 from ..silence.check import incident_labels
 from ..silence.silences import ack_fields, holding_back
 from ..sinks.context import stage_incidents
@@ -78,7 +79,7 @@ class Readout:
                  reloads: Callable[[], tuple[Optional[int], Optional[int]]], fetches: FetchHealth,
                  streams: StreamWatch, limits: LimitsState, collectors: Sequence[Any],
                  shard: Optional[str], modes: Any, rejections: Any, paces: Callable[[], Sequence[float]],
-                 violations: Callable[[], dict]):
+                 violations: Callable[[], dict], stored: Optional[StoredLocks] = None):
         self.book = book
         self.lead = lead
         self.countdowns = countdowns
@@ -94,6 +95,7 @@ class Readout:
         self.manual_closes = manual_closes  # close id → what ManualCloses tracks of it, oldest first
         self.reloads = reloads  # (when the running graph was loaded, when the last reload failed or None)
         self.fetches, self.streams = fetches, streams
+        self.stored = stored  # operator locks stored while no runner led, waiting for a leader
         # the runner's own registry (never prometheus_client's global one): its families built at
         # each scrape (collect_families), then the process's and the platform's
         self.registry = runner_registry(self.collect_families)
@@ -163,6 +165,7 @@ class Readout:
                             venue_weight=self.weights.status(), shard=self.shard,
                             trading=permission_status(book.revokes),
                             lock_violations=self.violations(), load=self.load(),
+                            locks_stored=self.stored.status() if self.stored is not None else (),
                             position_modes=self.modes.status(), close_rejections=tuple(self.rejections.status()))
 
     def triggers(self) -> tuple[TriggerStatus, ...]:

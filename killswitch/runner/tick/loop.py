@@ -150,6 +150,7 @@ class Runner:
         self._entries, self._revokes = p.entries, p.revokes
         self._enforcement, self._still_open = p.enforcement, p.still_open
         self._modes, self._rejections = p.modes, p.rejections
+        self._commands = p.commands  # the operator locks stored while no runner led, taken up first
         self._blind_reports = BlindReports()
         self._coverage_logged = False  # this process has said every blind or unmatched scope once
         self._collector = CollectorPause()
@@ -324,6 +325,8 @@ class Runner:
             return
         report.leader, report.fence = True, lead.fence
         if not lead.replans_checked:  # the first tick under a token: what a crash may have dropped
+            # the operator locks stored while no runner led, applied before this tick decides anything
+            await self._commands.take_up_stored()
             report.events += await shortfalls.retry_unfilled(await shortfalls.lost_replans())
             await self._closes.recover(now)  # manual closes asked for before a stop or takeover
             # stage transitions a stop cut off before their audit row, page or runbook

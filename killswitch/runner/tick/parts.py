@@ -20,6 +20,7 @@ from ..effects.countdowns import Countdowns
 from ..effects.revokes import Revokes
 from ..firm.ports import FirmSlot
 from ..lease.leadership import Leadership, Turn
+from ..lease.stored import StoredLocks
 from ..operator.closes import ManualCloses
 from ..operator.commands import OperatorCommands
 from ..operator.positions import PositionsReadout
@@ -93,6 +94,8 @@ class RunnerParts:
     rejections: CloseRejections
     # the venue watch's fast path: a stream's entry cancelled at its event (runner/watch/entry_watch.py)
     entry_watch: EntryWatch
+    # operator locks stored while no runner led, for the next leader (runner/lease/stored.py)
+    stored: StoredLocks
     clock: Callable[[], int]  # the runner's clock, which every part reads
     dry_run: bool
     accounts: tuple[str, ...]  # the accounts it guards ("venue/name")
