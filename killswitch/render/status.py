@@ -132,6 +132,10 @@ def status_text(st: RunnerStatus, locks: LockDocument) -> str:
         of = f"incident {o.incident}" if o.incident else o.cause
         lines.append(f"  STILL OPEN {o.account} {o.symbol} {o.side} {figure(o.amount)} order {o.order_id}: {o.said}; "
                      f"{of}")
+    for w in st.locks_stored:  # an operator's lock sent while no runner led: not in force yet
+        who = f" by {w['by']}" if w.get("by") else ""
+        lines.append(f"  LOCK STORED {w['scope']} {w['mode']}{who} at {iso(w['stored_ms'])} (request {w['request']}): "
+                     "not in force until a runner leads; the leader applies it the moment it acts")
     lines += trading_lines(st)
     lines += violation_lines(st.lock_violations)
     lines += dms_lines(dms_of(st))

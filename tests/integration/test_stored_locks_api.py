@@ -98,6 +98,7 @@ def test_a_halt_sent_while_no_runner_leads_is_stored_answered_202_and_applied_wh
         out["unlock"] = _call(api, "POST", "/v1/unlock", {"scope": SCOPE, "reason": "all clear"})
         out["waiting"] = _call(api, "GET", "/v1/status")[1]["locks_stored"]
         out["gauge"] = _metric(api, "killswitch_locks_stored_waiting")
+        out["console"] = _call(api, "GET", "/console/view")
         held.clear()  # the keeper renews again: nobody took the lease, it takes it back
         wait_for(lambda: not _call(api, "GET", "/v1/status")[1]["locks_stored"]
                  and _call(api, "GET", "/v1/status")[1]["leader"], 20, "the stored locks to be applied", 0.05)
@@ -133,6 +134,9 @@ def test_a_halt_sent_while_no_runner_leads_is_stored_answered_202_and_applied_wh
     assert waiting == [(SCOPE, "halted", "desk says stop", "lone"), (SCOPE, "halted", "desk again", "lone")], waiting
     assert out["waiting"][0]["request"] == rid and out["waiting"][0]["by"], out["waiting"]
     assert out["gauge"] == "killswitch_locks_stored_waiting 2.0", out["gauge"]
+    status, page = out["console"]  # the console's first screen: a standing problem, listed first
+    assert status == 200 and "2 LOCKS STORED, NOT IN FORCE" in page["text"], page
+    assert page["text"].index("LOCKS STORED") < page["text"].index("Standing problems") + 200
     assert out["after"]["locked"] is True and out["after"]["mode"] == "halted", out["after"]
     assert out["gauge_after"] == "killswitch_locks_stored_waiting 0.0"
     store = open_store(state_url, migrate=False)

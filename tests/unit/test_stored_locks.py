@@ -17,9 +17,12 @@ import sqlite3
 
 import pytest
 
+from killswitch.client import LockDocument
+from killswitch.render.status import status_text
 from killswitch.runner.lease.keeper import LeaseKeeper
 from killswitch.runner.lease.stored import look_for_stored
 from killswitch.runner.lock.lock import OPERATOR
+from killswitch.runner.view import decode
 
 from .test_lease_lapse import Mono
 from .test_runner_operator import ACCOUNT, make, run, start, ticks
@@ -109,6 +112,9 @@ def test_a_lock_sent_while_no_runner_leads_is_stored_then_applied_once_by_the_sa
     waiting = w.desk.status().locks_stored
     assert [(s["request"], s["scope"], s["mode"], s["by"]) for s in waiting] == [(rid, ACCOUNT, "halted", "alice")]
     assert "killswitch_locks_stored_waiting 1.0" in w.desk.metrics_text()
+    text = status_text(w.desk.status(), decode(LockDocument, w.desk.lock_document(None)))
+    assert f"LOCK STORED {ACCOUNT} halted by alice at 2026-03-02T13:00:02" in text, text
+    assert f"(request {rid}): not in force until a runner leads" in text, text
 
     # its own lease comes back (a new token): the first tick under it applies the lock first
     keeper.alive()

@@ -202,6 +202,8 @@ def page_model(status: RunnerStatus, ready: tuple[Any, Any], lock: dict, dms: di
         "limits": _limit_rows(lock.get("limits") or ()),
         "residuals": [_residual(r, now) for r in status.residuals],
         "still_open": [_still_open(r, now) for r in status.still_open],
+        # operator locks stored while no runner led, not in force until a leader applies them
+        "locks_stored": [{**w, "stored": _when(w.get("stored_ms"), now)} for w in status.locks_stored],
         "trading": [_trading(a, t) for a, t in sorted(status.trading.items())],
         "violations": _violations(status.lock_violations, now),
         "dms": _dms(dms, now), "scope_names": names, **leader_facts(status),

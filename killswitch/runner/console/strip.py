@@ -4,9 +4,10 @@ During an incident the on-call reads the top of the page first. What fires comes
 an alert manager lists it: an incidents strip with one row per open stage entry — what entered
 (the policy's stage on its scope) and on which triggers that fire now, when, whether somebody
 acknowledged it, the reset's approvals so far and its orders — the highest stage first, then the
-newest. The runner's standing problems (a failed reload, policies that match no account, blind
-policies, pages that reach nobody, degraded streams, the lock that binds, lock violations at the
-venue, trading revoked at the venue) come after it, each as one line whose detail opens under it.
+newest. The runner's standing problems (an operator's lock stored while no runner leads, a
+failed reload, policies that match no account, blind policies, pages that reach nobody, degraded
+streams, the lock that binds, lock violations at the venue, trading revoked at the venue) come
+after it, each as one line whose detail opens under it.
 
 What it owns: :func:`strip_rows` (the incidents, ordered, each with the words of its strip row)
 and :func:`standing_lines` (each standing problem's one line). The detail of each problem is the
@@ -49,6 +50,9 @@ def standing_lines(model: dict[str, Any]) -> dict[str, str]:
     """Each standing problem of the page model in one line (its key: the problem's kind), in the
     order the page lists them; a problem the runner does not have now is absent."""
     out: dict[str, str] = {}
+    if model.get("locks_stored"):  # an operator's halt not in force yet: first
+        out["locks_stored"] = "not in force until a runner leads: " + _names(
+            [f"{w['mode']} on {w['scope']}" + (f" by {w['by']}" if w.get("by") else "") for w in model["locks_stored"]])
     if not model["reload_ok"]:
         out["reload"] = "the last good graph keeps running" + (
             f" (loaded at {model['last_good_reload']['clock']} UTC)" if model["last_good_reload"] else "")
