@@ -12,8 +12,6 @@ refused before anything is stored; unlocks are still refused.
 from __future__ import annotations
 
 import asyncio
-import json
-import sqlite3
 
 import pytest
 
@@ -23,20 +21,26 @@ from killswitch.runner.lease.keeper import LeaseKeeper
 from killswitch.runner.lease.stored import look_for_stored
 from killswitch.runner.lock.lock import OPERATOR
 from killswitch.runner.view import decode
+from killswitch.state import open_store
 
+from . import test_runner_operator as runner_operator
 from .test_lease_lapse import Mono
 from .test_runner_operator import ACCOUNT, make, run, start, ticks
 
 TTL_MS = 3_000  # a term of 2 s, renewed every 1 s: a runner that does not lead waits at most 1 s
 
 
+@pytest.fixture(autouse=True, params=["sqlite", "postgres"])
+def backend(request, monkeypatch):
+    """Every case on SQLite and on PostgreSQL: the runners a test makes share one store of the backend."""
+    if request.param == "postgres":
+        url = request.getfixturevalue("pg_database")
+        monkeypatch.setattr(runner_operator, "open_store", lambda _url, **kw: open_store(url, **kw))
+    return request.param
+
+
 def _rows(w, kind: str) -> list[dict]:
-    con = sqlite3.connect(w.db)
-    try:
-        return [json.loads(p) for (p,) in con.execute("SELECT payload FROM audit_log WHERE kind = ? ORDER BY seq",
-                                                      (kind,))]
-    finally:
-        con.close()
+    return [r.payload for r in w.store.audit_rows(kinds=[kind])]
 
 
 def _operator_holds(w, scope: str = ACCOUNT) -> list:
