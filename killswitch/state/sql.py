@@ -10,8 +10,9 @@ What it owns: the transaction discipline every call follows (one transaction per
 store's connection, the fence checked in it: :meth:`SqlStore._check_fence`), the schema's
 migration, the lease, the engine state with its PnL samples, the charted signals, heartbeats,
 approvals, the last good policies and the runbooks. The schema's steps are :mod:`.migrations`';
-the tables of the order journal (:mod:`.journal_sql`), of the audit chain (:mod:`.audit_sql`)
-and of silences (:mod:`.silences_sql`) have their calls in mixins of :class:`SqlStore`, which
+the tables of the order journal (:mod:`.journal_sql`), of the audit chain (:mod:`.audit_sql`),
+of silences (:mod:`.silences_sql`) and of the operator locks stored while no runner leads
+(:mod:`.stored_locks_sql`) have their calls in mixins of :class:`SqlStore`, which
 call the hooks it defines (:class:`~.sql_hooks.SqlHooks`) and define none.
 
 Must not: hold a transaction open between calls, or retry a write whose outcome is unknown
