@@ -314,7 +314,7 @@ def entries_effects_complete(store, receiver: list[str], when: str) -> None:
         assert did in receiver, f"{did} never paged after {when}: {receiver}"
 
 
-CRASH_POINTS = list(range(3, 900, 9))  # a run makes ~885 calls: 100 points across it
+CRASH_POINTS = list(range(3, 960, 9))  # a run makes ~945 calls: 107 points across it
 
 
 @pytest.mark.parametrize("crash_at", CRASH_POINTS)
