@@ -52,7 +52,9 @@ def _reason(kind: str, p: Mapping[str, Any]) -> str:
     if kind == "manual_lock":
         mode = f"{p.get('mode') or 'halted'}"
         ttl = f", ttl {p['ttl_s']:g}s" if isinstance(p.get("ttl_s"), (int, float)) else ""
-        return f"{mode}{ttl}: {p.get('reason') or ''}"
+        stored = f" (stored at {p['stored_at']} while no runner led, request {p.get('request')})" \
+            if p.get("stored_at") else ""
+        return f"{mode}{ttl}: {p.get('reason') or ''}{stored}"
     if kind == "dms_armed":
         return f"timeout {p.get('timeout_s')}s"
     if kind == "manual_close_requested":

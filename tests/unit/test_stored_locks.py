@@ -17,6 +17,7 @@ import pytest
 
 from killswitch.client import LockDocument
 from killswitch.render.status import status_text
+from killswitch.runbooks.operator_actions import operator_actions
 from killswitch.runner.lease.keeper import LeaseKeeper
 from killswitch.runner.lease.stored import look_for_stored
 from killswitch.runner.lock.lock import OPERATOR
@@ -132,6 +133,11 @@ def test_a_lock_sent_while_no_runner_leads_is_stored_then_applied_once_by_the_sa
         [(rid, "alice", "2026-03-02T13:00:02.101Z", "a")]
     [row] = w.store.stored_locks(waiting=False)
     assert row.applied_fence == 2 and row.result.startswith(f"LOCKED: scope={ACCOUNT} mode=halted"), row
+    # the closure report's operator actions: alice's lock, saying it was stored while no runner led
+    [action] = [a for a in operator_actions(w.store.audit_rows(), w.clock() + 1, lambda seq: True, {}, {})
+                if a["action"] == "lock"]
+    assert action["by"] == "alice" and action["reason"].endswith(
+        f"(stored at 2026-03-02T13:00:02.101Z while no runner led, request {rid})"), action
     assert w.desk.status().locks_stored == ()
     assert "killswitch_locks_stored_waiting 0.0" in w.desk.metrics_text()
     # applied once: more ticks and more looks apply nothing again
