@@ -116,6 +116,10 @@ def test_a_store_error_at_any_call_ends_no_runner_and_neither_repeats_nor_loses_
     dense = {i for span in spans if {calls[j - 1] for j in span} & {"journal_intents", "journal_result"}
              for i in span}
     points = sorted(dense | set(range(1, len(calls) + 1, 25)))
+    if calls[-1] == "save_signal_samples":
+        # the last tick's chart write, queued behind it: what it raises is taken up at the
+        # runner's close, which these runs do not reach (test_runner.py's close test covers it)
+        points = [p for p in points if p != len(calls)]
     assert len(dense) > 30, dense  # (the three stage entries: journaled, saved, sent, settled)
     for fail_at in points[part::STORE_FAILURE_PARTS]:
         for after in (False, True):
