@@ -22,7 +22,7 @@ from killswitch.runner.lease.keeper import LeaseKeeper
 from killswitch.runner.lease.stored import look_for_stored
 from killswitch.runner.lock.lock import OPERATOR
 from killswitch.runner.view import decode
-from killswitch.state import open_store
+from killswitch.state import StoreError, open_store
 
 from . import test_runner_operator as runner_operator
 from .test_lease_lapse import Mono
@@ -304,3 +304,34 @@ def test_a_lock_sent_after_the_keeper_took_its_lease_again_unseen_is_applied_und
     assert answer.done and answer.reason.startswith(f"LOCKED: scope={ACCOUNT} mode=reducing"), answer
     assert w.parts.lead.fence == 2
     assert [r["by"] for r in _rows(w, "manual_lock")] == ["alice"]
+
+
+def test_a_look_the_store_does_not_answer_is_skipped_and_the_next_takes_the_lock_up(tmp_path):
+    w, keeper, mono = lapsed_leader(tmp_path)
+    rid = run(w.parts.stored.keep({"scope": ACCOUNT, "mode": "halted", "ttl_s": None, "reason": "x",
+                                   "by": "bob"})).request_id
+    keeper.alive()
+    keeper.attempt()
+    run(w.parts.lead.lease(w.clock()))  # token 2 taken up between ticks, before any tick under it
+    real, failed = w.store.stored_locks, []
+
+    def unreachable(*args, **kwargs):
+        if not failed:
+            failed.append(1)
+            raise StoreError("state: OperationalError: the server closed the connection")
+        return real(*args, **kwargs)
+
+    w.store.stored_locks = unreachable
+
+    async def looks():
+        task = asyncio.ensure_future(look_for_stored(w.parts.stored, w.parts.commands.take_up_stored, 0.01))
+        for _ in range(300):
+            await asyncio.sleep(0.01)
+            if task.done() or not real():
+                break
+        done = task.done()
+        task.cancel()
+        return done
+
+    assert run(looks()) is False, "the look task ended on a store error"
+    assert failed and [r["request"] for r in _rows(w, "manual_lock")] == [rid]

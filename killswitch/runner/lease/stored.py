@@ -30,7 +30,7 @@ import time
 import uuid
 from typing import TYPE_CHECKING, Awaitable, Callable, Optional
 
-from ...state.store import StateStore, StoredLock
+from ...state.store import StateStore, StoredLock, StoreError
 from ..lock.lock import iso_ms
 from ..storeio import StoreIO
 from .leadership import Leadership
@@ -146,9 +146,18 @@ async def look_for_stored(stored: StoredLocks, take_up: Callable[[], Awaitable[o
                           every_s: float = STORED_LOOK_S) -> None:
     """Every ``every_s``: read the requests still waiting (status shows them on every runner),
     and while this runner leads with some waiting, ``take_up`` (the operator's lock path, in the
-    turn). Off the tick: one indexed read a second. Runs until cancelled."""
+    turn). Off the tick: one indexed read a second. A store that does not answer skips a look
+    (a write that failed reads the state back first, as at a tick). Runs until cancelled."""
     while True:
         await asyncio.sleep(every_s)
-        if await stored.look() and stored.lead.term_holds():
+        try:
+            waiting = await stored.look()
+        except StoreError:
+            continue  # unreachable: readiness and the tick say so; looked at again in a second
+        if waiting and stored.lead.term_holds():
             async with stored.lead.turn.here():  # an operator change's turn, behind the tick
-                await take_up()
+                try:
+                    await take_up()
+                except StoreError:
+                    # a write whose outcome is unknown: act again only from the store's state
+                    stored.lead.store_failed()
