@@ -335,3 +335,20 @@ def test_a_look_the_store_does_not_answer_is_skipped_and_the_next_takes_the_lock
 
     assert run(looks()) is False, "the look task ended on a store error"
     assert failed and [r["request"] for r in _rows(w, "manual_lock")] == [rid]
+
+
+def test_a_burst_of_locks_while_no_runner_leads_waits_once_not_once_each(tmp_path):
+    import time
+
+    w, keeper, mono = lapsed_leader(tmp_path)
+
+    async def burst():
+        began = time.monotonic()
+        answers = [await w.desk.lock_scope(ACCOUNT, "halted", f"stop {i}", actor="alice") for i in range(5)]
+        return answers, time.monotonic() - began
+
+    answers, took = run(burst())
+    assert all(a.stored is not None for a in answers), answers
+    wait_s = w.parts.stored.wait_ms() / 1000
+    assert wait_s <= took < 2 * wait_s, f"5 locks took {took:.2f}s for a wait of {wait_s:.2f}s"
+    assert len(w.store.stored_locks()) == 5

@@ -66,6 +66,7 @@ class StoredLocks:
         self._wait_ms = wait_ms
         self.new_id = new_id
         self._mono = monotonic  # the wait is bounded on this process's clock, whatever the wall clock does
+        self._waited_until = 0.0  # (monotonic) a wait ran out: until then, the next lock is not held back
         self.waiting: tuple[StoredLock, ...] = ()  # stored and not taken up yet, as last read (oldest first)
         self.stored_total = 0  # requests this runner stored
         self.taken_total = 0  # stored requests this runner took up as leader (applied or refused)
@@ -87,13 +88,20 @@ class StoredLocks:
     async def take_lead(self) -> bool:
         """Wait at most :meth:`wait_ms` for this runner to lead (its keeper retakes a lease
         nobody took; without a keeper, the lease is taken here), taking up the token as the
-        tick does. False at once when another runner holds the lease."""
-        deadline = self._mono() + self.wait_ms() / 1000
-        step = max(0.005, min(0.05, self.wait_ms() / 1000 / 10))
+        tick does. False at once when another runner holds the lease, and after one look when
+        a wait ran out less than a wait ago."""
+        wait_s = self.wait_ms() / 1000
+        # a wait that ran out less than a wait ago is not waited again: a burst of locks while no
+        # runner leads is stored at once, not one renewal period each (each holds the turn)
+        deadline = self._mono() if self._mono() < self._waited_until else self._mono() + wait_s
+        step = max(0.005, min(0.05, wait_s / 10))
         while True:
             if await self.lead.lease(self.clock()):
                 return True
-            if self.other_holder() is not None or self._mono() >= deadline:
+            if self.other_holder() is not None:
+                return False
+            if self._mono() >= deadline:
+                self._waited_until = self._mono() + wait_s
                 return False
             await asyncio.sleep(step)
 
