@@ -59,8 +59,14 @@ class KnownPositions(AdapterCore):
             return None
         known = self._positions.get((symbol, leg))
         held = s.position_of(symbol, leg)
-        if known is None or not held or held <= 0 or not known.contracts:
+        if not held or held <= 0:
             return None
+        if known is None or not known.contracts:  # opened, or flipped from the other side, since the read
+            made = s.made_position(symbol, leg)
+            if made is None or abs(made.contracts - held) > held * 1e-9:
+                return None
+            self._positions[(symbol, leg)] = made  # what the closes sent now are taken off
+            return made
         if held == known.contracts:
             return known
         return known.model_copy(update={"contracts": held, "notional": known.notional * held / known.contracts})

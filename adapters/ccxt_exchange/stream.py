@@ -43,7 +43,7 @@ import logging
 import time
 from typing import Any, Awaitable, Callable, Hashable, Iterable, Mapping, Optional, Sequence
 
-from killswitch.snapshot import MarketRules, Order
+from killswitch.snapshot import MarketRules, Order, Position
 
 from .errors import reason_for, scrub
 from .stream_frames import StreamFrames, event_name
@@ -204,6 +204,11 @@ class AccountStream(StreamFrames):
     def position_changed(self, symbol: str) -> Optional[int]:
         """When (this stream's clock, ms) an update last changed ``symbol``'s position, if one did."""
         return self._position_changed.get(symbol)
+
+    def made_position(self, symbol: str, side: str) -> Optional[Position]:
+        """``symbol``'s position on ``side`` as the stream's last snapshot made it, while the
+        stream's word is trusted (None otherwise, or none made)."""
+        return None if self.needs_rest() else self.state.made_position(symbol, side)
 
     def position_of(self, symbol: str, leg: str) -> Optional[float]:
         """The contracts the stream holds for ``symbol``'s leg (``long``/``short``; 0 when none)."""

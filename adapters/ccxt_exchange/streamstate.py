@@ -301,6 +301,12 @@ class StreamState:
                 markets[symbol] = r
         return markets
 
+    def made_position(self, symbol: str, side: str) -> Optional[Position]:
+        """The position of ``symbol`` on ``side`` as the last snapshot made it (None: none made)."""
+        legs = self._legs
+        made = [legs.made.get((symbol, name)) for name in LEGS] if legs is not None else []
+        return next((m[1] for m in made if m is not None and m[1].side == side), None)
+
     def _legs_now(self, contract_size: Callable[[str], float]) -> "_Legs":
         """The positions and their columns as they are now, made again only where an update
         touched them (:attr:`_dirty`), or leg by leg (each reused where its inputs are the same)

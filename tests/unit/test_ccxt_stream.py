@@ -949,3 +949,30 @@ def test_a_cancel_the_venue_does_not_find_as_the_stream_told_it_asks_the_venues_
         await a.close()
 
     asyncio.run(body())
+
+
+def test_a_position_that_flipped_side_since_the_read_is_closed_against_the_streams_leg():
+    """REST read a long of 0.5; a fill the adapter did not send flipped it to a short of 0.3 (an
+    event's market buy flips a short the same way): the short's close, planned from the stream's
+    snapshot, is checked against the stream's short and sent with no REST read in front (it was
+    refused, "no open position to close", against the read that knew only the long); a second
+    close after it is checked against what is left of the short, nothing."""
+    async def body():
+        rest, venue = rest_exchange(contracts=0.5), Venue()
+        a = adapter(rest, venue)
+        await a.start_streams()
+        await settle(lambda: venue.clients)
+        await a.snapshot()
+        venue.raw(position_update(-0.3, 1000))
+        await settle(lambda: a.stream_health().answers and a._stream.position_of(BTC, "short") == 0.3)
+        snap = await a.snapshot()  # the tick's snapshot, the close planned from it
+        assert [(p.side, p.contracts) for p in snap.positions] == [("short", 0.3)]
+        rest.calls.clear()
+        await a.submit(intent(side="buy", amount=0.3, cid="ks" + "3" * 28))
+        assert rest.names() == ["create_order"]
+        with pytest.raises(AdapterError) as ei:
+            await a.submit(intent(side="buy", amount=0.3, cid="ks" + "4" * 28))
+        assert ei.value.reason is Reason.CLOSE_EXCEEDS_POSITION
+        await a.close()
+
+    asyncio.run(body())
