@@ -58,8 +58,8 @@ from .markets import Markets
 from .modes import AccountMode
 from .orders import OrderPlacement
 from .permissions import MasterSwitch
-from .stream import now_ms
 from .streamed import StreamedSnapshots
+from .streaming.stream import now_ms
 
 log = logging.getLogger(__package__)
 
@@ -103,7 +103,7 @@ class CcxtAdapter(StreamedSnapshots, OrderPlacement, Cancels, ExchangeAdapter):
       when it was last reconciled, and so when it is stale or its reconcile overdue. Tests hand
       a fake one; the default is the wall clock.
     * ``share_marks`` — the stream reads its marks from the venue's subscription it shares with
-      the runner's other accounts on the same endpoint (:mod:`.stream_hub`), not from a
+      the runner's other accounts on the same endpoint (:mod:`.streaming.hub`), not from a
       subscription of its own; the runner sets it where two or more accounts stream there.
 
     Raises :class:`AdapterError` on construction for an unreadable credential (``AUTH``) or a

@@ -35,7 +35,7 @@ from .errors import scrub
 from .markets import Markets
 from .modes import AccountMode
 from .parsing import BadData, BadField
-from .stream import AccountStream
+from .streaming.stream import AccountStream
 
 
 class AdapterCore:

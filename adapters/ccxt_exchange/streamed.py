@@ -34,7 +34,7 @@ from .client import Factory, Urls, configure_client, create_client
 from .dialects.base import Dialect
 from .parsing import num
 from .snapshots import RestSnapshots
-from .stream import AccountStream
+from .streaming.stream import AccountStream
 
 log = logging.getLogger(__package__)
 

@@ -99,7 +99,7 @@ def mark_endpoint(acc: Any, urls: Optional[str] = None) -> Optional[tuple]:
 
 def shared_mark_endpoints(accounts: Sequence[Any], urls: Optional[str] = None) -> set[tuple]:
     """The endpoints two or more streamed accounts read marks from: they share one subscription
-    (adapters/ccxt_exchange/stream_hub.py) rather than each reading every mark again."""
+    (adapters/ccxt_exchange/streaming/hub.py) rather than each reading every mark again."""
     seen: dict[tuple, int] = {}
     for acc in accounts:
         at = mark_endpoint(acc, urls)

@@ -741,7 +741,7 @@ def test_the_streaming_client_is_configured_as_the_rest_one_and_websocket_urls_k
 
 
 def test_a_reconcile_makes_the_streams_positions_there_not_in_the_next_snapshot():
-    from adapters.ccxt_exchange.stream import AccountStream
+    from adapters.ccxt_exchange.streaming.stream import AccountStream
     from tests.unit.test_ccxt_streamstate import position, rest as rest_snapshot
 
     asked: list[str] = []

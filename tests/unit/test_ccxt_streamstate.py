@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from adapters.ccxt_exchange.streamstate import CHANGED, DUPLICATE, OUT_OF_ORDER, SAME, StreamState
+from adapters.ccxt_exchange.streaming.state import CHANGED, DUPLICATE, OUT_OF_ORDER, SAME, StreamState
 from killswitch.snapshot import Balance, FetchStatus, Order, Position, Snapshot
 
 BTC = "BTC/USDT:USDT"
@@ -151,7 +151,7 @@ SYMBOLS = [f"C{i}/USDT:USDT" for i in range(6)]
 def from_scratch(s: StreamState, now: int, contract_size, rules) -> Snapshot:
     """The stream's snapshot as its contract says, every position made anew (what the stream
     made every tick before it kept the positions no update touched)."""
-    from adapters.ccxt_exchange.streamstate import leg_of
+    from adapters.ccxt_exchange.streaming.state import leg_of
     from killswitch.snapshot import PositionList, with_positions
 
     base = s.base
@@ -287,7 +287,7 @@ def test_prepared_after_a_reconcile_the_next_snapshot_remakes_only_what_updates_
 def test_legs_made_a_slice_at_a_time_free_the_loop_and_end_as_made_at_once_with_what_came_meanwhile():
     import asyncio
 
-    from adapters.ccxt_exchange.streamstate import prepare_stepwise
+    from adapters.ccxt_exchange.streaming.state import prepare_stepwise
 
     ps = [position(SYMBOLS[i], mark=100.0, entry=90.0) for i in range(6)]
     s = StreamState("USDT")
@@ -313,7 +313,7 @@ def test_legs_made_a_slice_at_a_time_free_the_loop_and_end_as_made_at_once_with_
 def test_legs_made_a_slice_at_a_time_are_dropped_when_a_snapshot_made_them_meanwhile():
     import asyncio
 
-    from adapters.ccxt_exchange.streamstate import prepare_stepwise
+    from adapters.ccxt_exchange.streaming.state import prepare_stepwise
 
     ps = [position(SYMBOLS[i], mark=100.0, entry=90.0) for i in range(6)]
     s = StreamState("USDT")

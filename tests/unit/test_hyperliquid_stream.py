@@ -11,7 +11,7 @@ import pytest
 
 from adapters.ccxt_exchange.dialects import dialect_for
 from adapters.ccxt_exchange.parsing import BadData
-from adapters.ccxt_exchange.streamstate import STREAM_KIND
+from adapters.ccxt_exchange.streaming.state import STREAM_KIND
 from adapters.venues.hyperliquid.dialect import HYPERLIQUID, to_cloid
 from adapters.venues.hyperliquid.dialect_stream import stream_events, stream_message, stream_problem
 

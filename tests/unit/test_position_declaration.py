@@ -58,7 +58,7 @@ import asyncio
 from adapters.ccxt_exchange import parsing
 from adapters.ccxt_exchange.dialects import KNOWN_RAW_FIELDS, KnownRawFields
 from adapters.venues.binance.dialect import BinanceDialect
-from adapters.ccxt_exchange.streamstate import StreamState
+from adapters.ccxt_exchange.streaming.state import StreamState
 from adapters.simulated.adapter import SimulatedAdapter
 from adapters.simulated.engine import AccountSpec, ManualClock, MarketSpec, RateLimits, SimExchange
 from killswitch.engine.columns import Columns

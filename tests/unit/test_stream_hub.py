@@ -163,7 +163,7 @@ def test_clients_are_built_one_at_a_time_with_the_loop_free_between_two():
     seconds. Built in turn, the loop runs its other callbacks between two builds."""
     import time
 
-    from adapters.ccxt_exchange.stream_sockets import built_in_turn
+    from adapters.ccxt_exchange.streaming.sockets import built_in_turn
 
     async def body():
         gaps: list[float] = []

@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Awaitable, Callable, Container, Mapping, Optional
 
-from ..streamstate import MarkRows, StreamEvent
+from .stream_events import MarkRows, StreamEvent
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -25,7 +25,7 @@ class StreamHooks:
     streams: bool = False
 
     # Whether the marks come on a public subscription that every account on the venue may share
-    # (one connection reads them for all, :mod:`..stream_hub`); False where they come in the
+    # (one connection reads them for all, :mod:`..streaming.hub`); False where they come in the
     # account's own private frames (Hyperliquid's clearinghouse state)
     stream_marks_shared: bool = True
 

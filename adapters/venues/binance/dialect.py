@@ -44,8 +44,8 @@ from ...ccxt_exchange.dialects.base import (
     unknown_value,
 )
 from ...ccxt_exchange.dialects.refusals import Rule
+from ...ccxt_exchange.dialects.stream_events import MarkRows, StreamEvent
 from ...ccxt_exchange.parsing import BadData, BadField, num
-from ...ccxt_exchange.streamstate import MarkRows, StreamEvent
 from .dialect_rows import ALGO_ORDER_KINDS, FUTURES_ORDER_TYPES, SPOT_ORDER_TYPES, _info, unified_position
 from .dialect_stream import stream_events, stream_mark_rows, stream_message
 from .switches import BinancePermissions

@@ -19,8 +19,8 @@ from collections.abc import Container, Mapping
 from typing import Any, Callable, Optional
 
 from ...ccxt_exchange.dialects.frames import has_field
+from ...ccxt_exchange.dialects.stream_events import MarkRows, StreamEvent
 from ...ccxt_exchange.parsing import BadData, num
-from ...ccxt_exchange.streamstate import MarkRows, StreamEvent
 from .dialect_rows import ALGO_ORDER_KINDS
 
 # The user-data events the stream reads, each with the fields it reads (a number where ``#``);

@@ -75,8 +75,8 @@ from ...ccxt_exchange.dialects.base import (
     unnamed,
 )
 from ...ccxt_exchange.dialects.refusals import Rule
+from ...ccxt_exchange.dialects.stream_events import StreamEvent
 from ...ccxt_exchange.parsing import BadData, num
-from ...ccxt_exchange.streamstate import StreamEvent
 from . import dialect_stream as bitget_stream
 
 POSITIONS = "GET /api/v2/mix/position/all-position"

@@ -66,8 +66,8 @@ from collections.abc import Container, Iterable, Mapping
 from typing import Any, Awaitable, Callable, NamedTuple, Optional
 
 from ...ccxt_exchange.dialects.frames import FrameFields
+from ...ccxt_exchange.dialects.stream_events import StreamEvent
 from ...ccxt_exchange.parsing import BadData, num
-from ...ccxt_exchange.streamstate import StreamEvent
 
 VENUE = "bitget"
 FRAME = FrameFields(VENUE)  # its rows' fields, read as every streaming dialect reads them

@@ -61,8 +61,8 @@ from ...ccxt_exchange.dialects.base import (
 )
 from ...ccxt_exchange.dialects.frames import has_field
 from ...ccxt_exchange.dialects.refusals import Rule
+from ...ccxt_exchange.dialects.stream_events import StreamEvent
 from ...ccxt_exchange.parsing import num
-from ...ccxt_exchange.streamstate import StreamEvent
 from .switches import BybitFreeze, BybitPermissions
 
 DCP_RANGE = (3, 300)  # seconds

@@ -60,8 +60,8 @@ from ...ccxt_exchange.dialects.base import (
     unknown_value,
 )
 from ...ccxt_exchange.dialects.refusals import Rule, body_of
+from ...ccxt_exchange.dialects.stream_events import StreamEvent
 from ...ccxt_exchange.parsing import BadData
-from ...ccxt_exchange.streamstate import StreamEvent
 from . import dialect_stream as hl_stream
 from .dialect_orders import ORDER_TYPE_TRIGGERS, OUR_ID, from_cloid, listed_kind, to_cloid, with_our_id
 

@@ -20,7 +20,7 @@ What it owns
       ``frontendOpenOrders``' fields (``orderType``, ``isTrigger``, ``triggerPx``,
       ``isPositionTpsl``) is read as that list reads it; one that does not keeps the kind
       known of its oid, and an order the stream never knew leaves it in doubt until REST
-      lists it (:data:`adapters.ccxt_exchange.streamstate.STREAM_KIND`). ``triggered`` ends a trigger order: what
+      lists it (:data:`adapters.ccxt_exchange.dialects.stream_events.STREAM_KIND`). ``triggered`` ends a trigger order: what
       executes after it comes by its own updates. Trigger and TP/SL orders come on this
       channel as every other order;
     * ``userFills``: read by ccxt alone (a fill reaches the state by its order's update and the
@@ -50,8 +50,8 @@ from collections.abc import Container, Iterable
 from typing import Any, Awaitable, Callable, Mapping, Optional
 
 from ...ccxt_exchange.dialects.frames import missing_field
+from ...ccxt_exchange.dialects.stream_events import STREAM_KIND, StreamEvent
 from ...ccxt_exchange.parsing import BadData, num
-from ...ccxt_exchange.streamstate import STREAM_KIND, StreamEvent
 from .dialect_orders import ORDER_TYPE_TRIGGERS, listed_kind, with_our_id
 
 ANSWERS = frozenset({"subscriptionResponse", "pong", "post", "error"})

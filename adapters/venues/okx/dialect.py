@@ -49,8 +49,8 @@ from ...ccxt_exchange.dialects.base import (
     unknown_value,
 )
 from ...ccxt_exchange.dialects.refusals import Rule
+from ...ccxt_exchange.dialects.stream_events import StreamEvent
 from ...ccxt_exchange.parsing import BadData, num
-from ...ccxt_exchange.streamstate import StreamEvent
 from . import dialect_stream as okx_stream
 from .switches import OkxPermissions
 

@@ -2,8 +2,8 @@
 
 What it owns
     * :class:`AccountStream`, built from its parts, which share the connection's state: what its
-      frames say, applied to the stream's state (:mod:`.stream_frames`), and when it may be
-      trusted — health, REST reconciles, the snapshot it answers (:mod:`.stream_trust`);
+      frames say, applied to the stream's state (:mod:`.frames`), and when it may be
+      trusted — health, REST reconciles, the snapshot it answers (:mod:`.trust`);
     * the streaming client's life: built by ``build()`` (a ``ccxt.pro.<venue>`` client configured
       as the REST one: credentials, timeout, strict JSON, rehosted urls), one per connection, so
       that a reconnect authenticates afresh (a new listen key on Binance), closed when its
@@ -23,7 +23,7 @@ What it owns
       venue ends or refuses a login, the dialect's reason and the venue's words, OKX's
       STREAM_LOGIN_REFUSED, reconnected with a growing backoff); a frame that is not JSON
       dropped and counted malformed at each of ccxt's sockets, whose receive loop it would end
-      (:func:`~.stream_sockets.guard_decode`);
+      (:func:`~.sockets.guard_decode`);
     * reconnecting with backoff (``backoff_s · 2^n`` capped at ``max_backoff_s``), counted; a
       stream silent for three times ``stale_after`` reconnected too (a stall the socket's
       keepalive did not see);
@@ -45,11 +45,11 @@ from typing import Any, Awaitable, Callable, Hashable, Iterable, Mapping, Option
 
 from killswitch.snapshot import MarketRules, Order, Position
 
-from .errors import reason_for, scrub
-from .stream_frames import StreamFrames, event_name
-from .stream_hub import MarkHub, hub_for
-from .stream_sockets import Stalled, built_in_turn, guard_clients, watch_held_marks
-from .streamstate import MarkRows, StreamEvent, StreamState
+from ..errors import reason_for, scrub
+from .frames import StreamFrames, event_name
+from .hub import MarkHub, hub_for
+from .sockets import Stalled, built_in_turn, guard_clients, watch_held_marks
+from .state import MarkRows, StreamEvent, StreamState
 
 log = logging.getLogger(__package__)
 
@@ -85,9 +85,9 @@ class AccountStream(StreamFrames):
     ``stream_watches`` (the watch methods, with their parameters, that keep the private
     subscriptions).
 
-    Its parts share the connection's state: what its frames say (:mod:`.stream_frames`) and
-    when it may be trusted (:mod:`.stream_trust`); the state itself, pure, is
-    :mod:`.streamstate`'s.
+    Its parts share the connection's state: what its frames say (:mod:`.frames`) and
+    when it may be trusted (:mod:`.trust`); the state itself, pure, is
+    :mod:`.state`'s.
     """
 
     def __init__(self, key: str, *, quote: str, build: Callable[[], Any], parse_order: Callable[..., Order],
@@ -138,7 +138,7 @@ class AccountStream(StreamFrames):
         self._preparing = None  # the legs being made a slice at a time
         self._task: Optional[asyncio.Task] = None
         # (endpoint key, name) of the venue's shared mark subscription this stream reads its marks
-        # from (:mod:`.stream_hub`); None: its own connection watches them
+        # from (:mod:`.hub`); None: its own connection watches them
         self._hub_key = hub
         self._hub: Optional[MarkHub] = None
         self._in_connection = False

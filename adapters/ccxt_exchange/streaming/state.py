@@ -32,7 +32,7 @@ import math
 from collections import Counter
 from dataclasses import dataclass
 from operator import attrgetter
-from typing import Any, Callable, Hashable, NamedTuple, Optional
+from typing import Any, Callable, Hashable, Optional
 
 from killswitch.snapshot import (
     Balance,
@@ -47,16 +47,14 @@ from killswitch.snapshot import (
     with_positions,
 )
 
+from ..dialects.stream_events import STREAM_KIND, MarkRows, StreamEvent
+
 CHANGED = "changed"  # applied, and it changed the state
 SAME = "same"  # applied (newer), nothing changed
 DUPLICATE = "duplicate"  # the update held, again: dropped
 OUT_OF_ORDER = "out_of_order"  # older than the update held for its key: dropped
 
 DROP_KINDS = ("malformed", "duplicate", "out_of_order", "unknown")
-# The key of a stream's order structure (``StreamEvent.orders``) under which a dialect says the
-# order's kind where its venue's frame says it; present and None: the frame does not say it
-# (Hyperliquid's ``orderUpdates``), and the kind is the one known of that order, if any
-STREAM_KIND = "ksKind"
 LEGS = ("LONG", "SHORT", "BOTH")
 # What a leg's position takes from the stream: its size and entry, valued at the stream's mark.
 # Every other field a position declares is the last REST read's of that leg (the user-data
@@ -74,43 +72,6 @@ class StreamLeg:
     side: str  # long | short
     contracts: float
     entry_price: Optional[float]
-
-
-class StreamEvent(NamedTuple):
-    """One event of the venue's stream, read out of its raw frame by the dialect.
-
-    ``key`` is what the venue orders its events by on one subscription (an account's updates,
-    one order's, one symbol's marks on one stream), ``event_ms`` its event time, ``body`` the
-    raw event (the same key, time and body again is a duplicate). What it says: ``positions``
-    as (symbol, leg, side, contracts, entry price), ``wallets`` as (asset, wallet balance),
-    ``orders`` as (id, the streaming client's order structure, None for one no longer open),
-    ``marks`` as (symbol, price); ``kinds`` as (order id, kind, whether it triggers on a price)
-    where the venue's own field says what an order is (Binance's algo service, Bybit's
-    ``stopOrderType``): it is read as that kind, as its REST list reads it, never guessed from
-    ccxt's unified fields. A named tuple, not a frozen dataclass: an array of every symbol's mark makes one per row,
-    every second, and a frozen dataclass takes ten times as long to make."""
-
-    key: tuple
-    event_ms: int
-    body: Any
-    positions: tuple[tuple[str, str, Optional[str], float, Optional[float]], ...] = ()
-    wallets: tuple[tuple[str, float], ...] = ()
-    orders: tuple[tuple[str, Any], ...] = ()
-    marks: tuple[tuple[str, float], ...] = ()
-    kinds: tuple[tuple[str, str, bool], ...] = ()
-
-
-class MarkRows(NamedTuple):
-    """An array of every symbol's mark (Binance's ``!markPrice@arr``) as columns: the rows of the
-    symbols held, each with its event time and price. Columns, not a :class:`StreamEvent` per
-    row: at 10,000 symbols a frame every second made 10,000 events, keys and tuples that lived
-    through the frame's handling into the collector's oldest generation, and the full
-    collections they set off (150 ms each) and the per-row objects (200 ms a frame) were most
-    of the runner's time, the reaction waiting behind them."""
-
-    symbols: list[str]
-    times: list[int]
-    prices: list[float]
 
 
 @dataclass(frozen=True)

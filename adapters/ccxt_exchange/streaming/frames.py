@@ -2,7 +2,7 @@
 
 What it owns (:class:`StreamFrames`, a part of :class:`~.stream.AccountStream`)
     * the events of a message (the dialect's :meth:`~.dialects.base.Dialect.stream_events`)
-      applied to a :class:`~.streamstate.StreamState`: ccxt resolves a watch with one message,
+      applied to a :class:`~.state.StreamState`: ccxt resolves a watch with one message,
       and a second one ccxt reads before the watch is awaited again reaches ccxt's cache only —
       read from the frames, no update is lost;
     * each event checked against the last one of its key (an account's updates, one order's,
@@ -15,7 +15,7 @@ What it owns (:class:`StreamFrames`, a part of :class:`~.stream.AccountStream`)
       columns;
     * a ``state`` message (the account's whole state in one frame: Hyperliquid's clearinghouse
       state) read by its events alone; an order whose frame does not say its kind
-      (:data:`~.streamstate.STREAM_KIND` None) keeps the kind known of it, or, never known,
+      (:data:`~.state.STREAM_KIND` None) keeps the kind known of it, or, never known,
       puts the stream in doubt and has the next REST read list every open order
       (``orders_due``);
     * the wake callback, called when a position, a balance or a mark changed (never for a
@@ -44,10 +44,10 @@ from typing import Any, Callable, Mapping, Optional
 
 from killswitch.snapshot import Order
 
-from ..base import AdapterError
-from .errors import scrub
-from .stream_trust import StreamTrust
-from .streamstate import CHANGED, DUPLICATE, OUT_OF_ORDER, STREAM_KIND, MarkRows, StreamEvent
+from ...base import AdapterError
+from ..errors import scrub
+from .state import CHANGED, DUPLICATE, OUT_OF_ORDER, STREAM_KIND, MarkRows, StreamEvent
+from .trust import StreamTrust
 
 log = logging.getLogger(__package__)
 
@@ -129,7 +129,7 @@ class StreamFrames(StreamTrust):
 
     def _apply_rows(self, rows: MarkRows) -> None:
         """An array's rows of the symbols held applied (the others skipped: a venue's shared mark
-        subscription reads the rows of every account's symbols, :mod:`.stream_hub`)."""
+        subscription reads the rows of every account's symbols, :mod:`.hub`)."""
         seen_at, seen_px, held = self._array_at, self._array_px, self._held
         symbols: list[str] = []
         times: list[int] = []
@@ -160,7 +160,7 @@ class StreamFrames(StreamTrust):
             self._wake_runner()
 
     def hub_marks(self, rows: Optional[MarkRows], events: list[StreamEvent], at: Optional[int]) -> None:
-        """A mark frame of the venue's shared subscription (:mod:`.stream_hub`), read once for
+        """A mark frame of the venue's shared subscription (:mod:`.hub`), read once for
         every account on it: its array's rows or its marks' events (checked by the hub for
         duplicates and order, once for all), of which this account applies the marks of the
         symbols it holds. It keeps the stream live as its own mark socket did, but only

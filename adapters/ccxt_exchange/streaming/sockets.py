@@ -4,7 +4,7 @@ What it owns: :func:`built_in_turn` (a streaming client built one at a time on t
 :class:`Stalled` (no message for three times ``stale_after``: the connection is given up),
 :func:`watch_held_marks` (the marks of the held symbols subscribed, again as they change) and
 :func:`guard_clients` / :func:`guard_decode` (a frame that is not JSON dropped and counted, never
-the end of a socket's receive loop). Used by :mod:`.stream` and :mod:`.stream_hub`.
+the end of a socket's receive loop). Used by :mod:`.stream` and :mod:`.hub`.
 
 What it must not do: import ccxt, or read a frame's content.
 """

@@ -35,9 +35,9 @@ from typing import Any, Callable, Iterable, Optional
 
 from killswitch.snapshot import MarketRules, Snapshot
 
-from ..base import OVERDUE_AFTER, StreamHealth
-from .errors import scrub
-from .streamstate import StreamState, prepare_stepwise
+from ...base import OVERDUE_AFTER, StreamHealth
+from ..errors import scrub
+from .state import StreamState, prepare_stepwise
 
 log = logging.getLogger(__package__)
 

@@ -3,11 +3,11 @@
 What it owns
     * :class:`MarkHub`: one public connection per venue endpoint (the ccxt id, the market type,
       sandbox or not, the urls) that watches the marks of every symbol any account on it holds
-      — the union of their positions, watched again as it changes (:func:`~.stream_sockets.watch_held_marks`),
+      — the union of their positions, watched again as it changes (:func:`~.sockets.watch_held_marks`),
       or every symbol's mark where the venue has them in one subscription (Binance's array) —
       and hands each mark frame, read once (the dialect's ``stream_mark_rows`` as columns, else
       its ``stream_events``), to every account stream that joined it; each applies the rows and
-      events of the symbols it holds (:meth:`~.stream_frames.StreamFrames.hub_marks`);
+      events of the symbols it holds (:meth:`~.frames.StreamFrames.hub_marks`);
     * the hub's connection: built from a joined account's streaming client (a public
       subscription: its credentials are not used), reconnected with backoff, given up after
       three times ``stale_after`` without a frame; its subscriptions' answers handed to ccxt,
@@ -38,9 +38,9 @@ import logging
 import time
 from typing import Any, Hashable, Optional
 
-from .errors import reason_for, scrub
-from .stream_frames import event_name
-from .stream_sockets import Stalled, built_in_turn, guard_clients, watch_held_marks
+from ..errors import reason_for, scrub
+from .frames import event_name
+from .sockets import Stalled, built_in_turn, guard_clients, watch_held_marks
 
 log = logging.getLogger(__package__)
 
