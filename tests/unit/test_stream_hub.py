@@ -82,6 +82,8 @@ def test_two_accounts_read_one_mark_subscription_each_applying_what_it_holds():
         n, hub = len(woken), a._stream._hub
         venue.marks(mark(51000.0, 1001), mark(50900.0, 1000))  # (and one older than the last)
         assert len(woken) == n and hub.dropped == 2
+        for acc in (a, b):  # each account's status counts what the hub dropped of its marks
+            assert acc.stream_health().dropped == {"duplicate": 1, "out_of_order": 1}
         assert (await a.snapshot()).positions[0].mark_price == 51000.0
         await a.close()
         assert not venue.mark_watchers[0].closed  # b still reads it

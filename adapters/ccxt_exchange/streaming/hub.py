@@ -41,6 +41,7 @@ from typing import Any, Hashable, Optional
 from ..errors import reason_for, scrub
 from .frames import event_name
 from .sockets import Stalled, built_in_turn, guard_clients, watch_held_marks
+from .state import DUPLICATE, OUT_OF_ORDER
 
 log = logging.getLogger(__package__)
 
@@ -195,7 +196,7 @@ class MarkHub:
                 return handle(client, message)
             self._last = time.monotonic()
             if kind != "marks":
-                self._drop(kind, event_name(message))
+                self._drop("malformed" if kind == "malformed" else "unknown", event_name(message))
                 return None
             held = self.held()
             try:
@@ -214,7 +215,8 @@ class MarkHub:
                 try:
                     stream.hub_marks(rows, evs, at)
                 except Exception as e:  # noqa: BLE001 — one account's failure never ends the others' marks
-                    self._drop("failed", f"{stream.key}: {type(e).__name__}")
+                    self.dropped += 1  # (that account's alone: said, not counted in the others)
+                    self._say("failed", f"{stream.key}: {type(e).__name__}")
             return None
 
         ex.handle_message = tapped
@@ -227,7 +229,7 @@ class MarkHub:
         for ev in events:
             last = frames.get(ev.key)
             if last is not None and (ev.event_ms < last[0] or ev.event_ms == last[0] and ev.body == last[1]):
-                self.dropped += 1
+                self._count(OUT_OF_ORDER if ev.event_ms < last[0] else DUPLICATE)
                 continue
             frames.pop(ev.key, None)
             frames[ev.key] = (ev.event_ms, ev.body)
@@ -236,8 +238,18 @@ class MarkHub:
             del frames[next(iter(frames))]
         return fresh
 
-    def _drop(self, kind: str, what: str) -> None:
+    def _count(self, kind: str) -> None:
+        """A frame dropped, counted here and in every joined account's stream (its status and
+        ``killswitch_stream_dropped_total`` show it, as when it read its marks itself)."""
         self.dropped += 1
+        for stream in list(self.streams.values()):
+            stream.state.drop(kind)
+
+    def _drop(self, kind: str, what: str) -> None:
+        self._count(kind)
+        self._say(kind, what)
+
+    def _say(self, kind: str, what: str) -> None:
         if kind not in self._said:
             self._said.add(kind)
             log.warning("%s: mark stream message dropped (%s): %s; counted from now on", self.name, kind,

@@ -20,7 +20,8 @@ What it owns
       ``frontendOpenOrders``' fields (``orderType``, ``isTrigger``, ``triggerPx``,
       ``isPositionTpsl``) is read as that list reads it; one that does not keeps the kind
       known of its oid, and an order the stream never knew leaves it in doubt until REST
-      lists it (:data:`adapters.ccxt_exchange.dialects.stream_events.STREAM_KIND`). ``triggered`` ends a trigger order: what
+      lists it (:data:`adapters.ccxt_exchange.dialects.stream_events.STREAM_KIND`). ``triggered``
+      ends a trigger order: what
       executes after it comes by its own updates. Trigger and TP/SL orders come on this
       channel as every other order;
     * ``userFills``: read by ccxt alone (a fill reaches the state by its order's update and the
