@@ -248,7 +248,8 @@ async def run_inprocess(work: Path, *, ratio: float = FILL_RATIO, rest: bool = T
     store = open_store(f"sqlite://{work / 'inprocess.db'}")
     adapter = SimulatedAdapter(engine, ACCOUNT, labels={"book": "futures"}, timeout_s=0.2, time_scale=0.1)
     runner, _, parts = build_runner_and_desk(graph(), {f"simulated/{ACCOUNT}": adapter}, store,
-                          lock_path=work / "lock-inprocess.json", dry_run=False, clock=clock, confirm_gap_ms=TICK_MS)
+                          lock_path=work / "lock-inprocess.json", dry_run=False, clock=clock, confirm_gap_ms=TICK_MS,
+                          send_wait_s=None)  # simulated time ticked at full speed: a tick waits for its sends
     try:
         return await drive("in-process", runner, parts, engine, clock, plan, store, max_ticks)
     finally:
@@ -272,7 +273,7 @@ async def run_ccxt(work: Path, *, ratio: float = FILL_RATIO, rest: bool = True, 
                               orders_per_second=1000, ccxt_rate_limit=False)
         runner, _, parts = build_runner_and_desk(graph(), {f"{venue}/{ACCOUNT}": adapter}, store,
                               lock_path=work / "lock-ccxt.json", dry_run=False, clock=clock, confirm_gap_ms=TICK_MS,
-                              snapshot_timeout_s=timeout_s + 1.0)
+                              snapshot_timeout_s=timeout_s + 1.0, send_wait_s=None)
         try:
             return await drive(f"ccxt {venue} over HTTP", runner, parts, engine, clock, plan, store, max_ticks)
         finally:

@@ -129,8 +129,10 @@ async def _run(policy_dir: Path, echo, venue: str = "binanceusdm") -> int:
         # the notifications on the simulated clock, so that group timers follow the script
         sinks = runner_sinks(result, store, SinkOptions(policies=(str(policy_dir),), audit_anchor_every_ms=None,
                                                         clock=clock), err=echo)
+        # the script's ticks go as fast as the runner does: each waits for its sends (in real time a
+        # tick is an interval long, and an account's sends go on beside the next ones)
         runner = build_runner_and_desk(graph, built.by_key, store, sinks=sinks, lock_path=work / "lock.json",
-                                       dry_run=False, clock=clock, holder="demo").runner
+                                       dry_run=False, clock=clock, holder="demo", send_wait_s=None).runner
         echo(f"killswitch demo: policy futures-book {graph.short_digest}, simulated {VENUE_NAMES[venue]} "
              f"({venue}) at {server.base_url}")
         echo("mode: LIVE against the simulated exchange (a real deployment stays in dry run unless "

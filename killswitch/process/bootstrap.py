@@ -20,6 +20,7 @@ import logging
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
+from types import EllipsisType
 from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping, NamedTuple, Optional, Sequence
 
 from ..compile.compiler import CompileResult
@@ -248,14 +249,17 @@ def build_runner_and_desk(graph: "DecisionGraph", adapters: "Mapping[str, Exchan
                           dry_run: bool = True, holder: str = "runner", lease_ttl_ms: int = 5_000,
                           clock: Optional[Callable[[], int]] = None, snapshot_timeout_s: float = 10.0,
                           confirm_gap_ms: int = 2_000,
-                          policy_error: Optional[str] = None, shard: Optional[str] = None) -> RunnerAndDesk:
+                          policy_error: Optional[str] = None, shard: Optional[str] = None,
+                          send_wait_s: "Optional[float] | EllipsisType" = ...) -> RunnerAndDesk:
     """The runner over what the builders above made (nothing starts: call ``start`` and ``tick``),
     its desk (the API's) and the parts both are made of.
 
     Its parts are built here, each handed at construction the parts it works with as objects with
     a small interface (:mod:`killswitch.runner.collaborators`), never the runner or a callable back
     into it, and nothing set on one after; the runner holds the tick's privately and runs the tick
-    in its order (:mod:`killswitch.runner.tick.loop`).
+    in its order (:mod:`killswitch.runner.tick.loop`). ``send_wait_s``: how long a tick waits for
+    each account's sends and the reconciliation, which go on beside the ticks after it
+    (:mod:`killswitch.runner.venue.lanes`; ``...``: its ``SEND_WAIT_S``; None: until they end).
     Reads the last saved state (the book) from ``store`` before any loop exists."""
     from ..runner.book.book import Book
     from ..runner.book.resuming import Resumptions
@@ -285,6 +289,7 @@ def build_runner_and_desk(graph: "DecisionGraph", adapters: "Mapping[str, Exchan
     from ..runner.tick.persist import Persistence
     from ..runner.venue.executor import Executor
     from ..runner.venue.fetches import FetchHealth
+    from ..runner.venue.lanes import SEND_WAIT_S
     from ..runner.venue.left_open import StillOpenOrders
     from ..runner.venue.modes import ModeWatch
     from ..runner.venue.port import Venues
@@ -339,7 +344,8 @@ def build_runner_and_desk(graph: "DecisionGraph", adapters: "Mapping[str, Exchan
     known = Known(book, venues, clock)
     executor = Executor(store, venues, lambda: lead.fence, dry_run=dry_run, clock=clock,
                         confirm_gap_ms=confirm_gap_ms, still_leader=lead.fence_holds,
-                        may_send=lead.term_holds, io=io, audit=lead.orders_audit)
+                        may_send=lead.term_holds, io=io, audit=lead.orders_audit,
+                        send_wait_s=SEND_WAIT_S if send_wait_s is ... else send_wait_s)
     countdowns = Countdowns(book, venues, store, io, dry_run=dry_run, clock=clock, lead=lead, counters=counters)
     resumptions = Resumptions(book, clock)
     # the tick's stage transitions, owed from their save until audited and held by the sinks

@@ -384,8 +384,10 @@ def run_case(case: Case, url: str, work: Path) -> Outcome:
 
     def new_runner(die_on=None) -> RunnerAndDesk:
         store = StoreTap(open_store(url), audits, die_on)
+        # simulated time, ticked as fast as the runner goes: each tick waits for its sends and
+        # the reconciliation (send_wait_s None), as a tick a real interval long would have
         return build_runner_and_desk(graph(), adapters, store, lock_path=lock, dry_run=False, clock=clock,
-                      confirm_gap_ms=case.tick_ms)
+                                     confirm_gap_ms=case.tick_ms, send_wait_s=None)
 
     async def drive(runner: Runner) -> None:
         await runner.start()

@@ -65,6 +65,7 @@ from ..lease.keeper import LeaseKeeper
 from ..readout.armed import BlindReports, log_changes
 from ..venue.depth import BOOK_TIMEOUT_S, plan_with_books
 from ..venue.execution import ExecutionReport
+from ..venue.lanes import LANES_DRAIN_S
 from ..venue.port import Venues
 from ..venue.rejections import CLOSE_REJECTED
 from ..venue.shortfalls import MAX_CLOSE_RETRIES
@@ -73,6 +74,8 @@ from .parts import RunnerParts
 from .shed import LoadShed, shed_words
 
 log = logging.getLogger("killswitch.runner")
+# a tick longer than this is said, with its phases (said_if_slow)
+SLOW_TICK_S = 1.0
 
 
 def wall_ms() -> int:
@@ -210,7 +213,9 @@ class Runner:
 
     async def aclose(self) -> None:
         """Close the sinks and the store thread: what is queued is written before the store
-        closes, and what the last tick's sample write raised is taken up (see :meth:`tick`)."""
+        closes, and what the last tick's sample write raised is taken up (see :meth:`tick`).
+        Accounts still sending are given a moment to end first (runner/venue/lanes.py)."""
+        await self._executor.lanes.drain(LANES_DRAIN_S)
         await self._fanout.aclose()
         await asyncio.to_thread(self._io.close)
         self._take_up_chart_write()
@@ -297,6 +302,7 @@ class Runner:
         if report.execution.deposed:
             report.events.append(Event.make(DEPOSED, report.now_ms, {"fence": self._lead.fence}, holder=self._holder))
         report.ended_ns = time.time_ns()
+        said_if_slow(report)
         self._fanout.report(report, report.events)
         return report
 
@@ -341,6 +347,7 @@ class Runner:
         # the adapters told of the locks before they are read: the first snapshot under a lock
         # placed since the last tick lists every open order, not a list kept from before it
         self._enforcement.watch_entries(now)
+        self._executor.reading()  # (an order a lane has answered from now on: its leg waits a tick)
         async with self._turn.lent():  # the network only: operator changes may be applied meanwhile
             snapshots = await asyncio.gather(*(p.snapshot(now) for p in self.venues.values()))
         phase("snapshots")
@@ -435,7 +442,7 @@ class Runner:
         await self._countdowns.refresh_native()
         report.events += await self._revokes.work(now)  # revokes and restores owed, their backoff over
         phase("send")
-        report.execution.merge(await self._executor.reconcile())
+        report.execution.merge(await self._executor.reconcile_beside())  # (beside the ticks: a moment's wait)
         phase("reconcile")
         for o in report.execution.orders:
             if o.status in ("rejected", "failed"):
@@ -534,6 +541,17 @@ class _Phases:
         self.last = now
 
 
+
+
+def said_if_slow(report: TickReport) -> None:
+    """A tick longer than :data:`SLOW_TICK_S` said on stderr with its phases: what held every
+    account's next decision that long (a venue's slow answer, a store write, a large plan)."""
+    took = (report.ended_ns - report.started_ns) / 1e9
+    if took < SLOW_TICK_S:
+        return
+    phases = ", ".join(f"{name} {(b - a) / 1e9:.2f}s" for name, (a, b) in report.phases.items())
+    log.warning("TICK_SLOW: a tick took %.1f s (%s); every account's next decision waited for it", took,
+                phases or "no phase ended")
 
 
 def count(counters: dict[str, int], report: TickReport) -> None:

@@ -25,6 +25,9 @@ FINAL = ("filled", "canceled", "rejected", "expired", "failed")
 RESTING = ("open", "partially_filled")  # the venue keeps working the order: an open remainder
 REMAINDER_CANCELED = "REMAINDER_CANCELED"  # journal detail of a remainder we cancelled
 REMAINDER_OPEN = "REMAINDER_OPEN"  # why a close waits: an earlier order on its position may still be open
+# ... or an earlier order on its position was answered after this tick's snapshots were asked for
+# (a send lane beside the tick): the position it was sized on may not show that fill yet
+ANSWERED_SINCE_READ = "ANSWERED_SINCE_READ"
 
 Leg = tuple[str, str, str]  # (account key "venue/account", symbol, LONG | SHORT | long | short)
 

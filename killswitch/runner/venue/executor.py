@@ -71,6 +71,7 @@ import asyncio
 import logging
 import time
 from dataclasses import replace
+from functools import partial
 from typing import Awaitable, Callable, Optional
 
 from adapters.base import AdapterError, CancelSelector, SendWithheld, send_gate
@@ -82,6 +83,7 @@ from ..book.still_open import StillOpen, still_open_of
 from ..lease.leadership import FencedAudit
 from ..storeio import StoreIO
 from .execution import (
+    ANSWERED_SINCE_READ,
     FINAL,
     REMAINDER_OPEN,
     RESTING,
@@ -93,6 +95,7 @@ from .execution import (
     filled_short,
     leg_of,
 )
+from .lanes import SendLanes
 from .port import NO_ADAPTER, VenuePort, Venues
 from .reconcile import Reconciliation
 
@@ -109,7 +112,7 @@ class Executor(Reconciliation):
                  dry_run: bool = True, clock: Callable[[], int], confirm_gap_ms: int = 2_000,
                  still_leader: Optional[Callable[[], Awaitable[bool]]] = None,
                  may_send: Optional[Callable[[], bool]] = None, io: Optional[StoreIO] = None,
-                 audit: Optional[FencedAudit] = None):
+                 audit: Optional[FencedAudit] = None, send_wait_s: Optional[float] = None):
         self.store = store
         self.io = io if io is not None else StoreIO()
         # its audit rows, under the term's token (the runner's leadership gives it; alone, ``fence``)
@@ -135,6 +138,22 @@ class Executor(Reconciliation):
         self._resting_left = True
         # orders a cancel left open (the venue still lists them), until the tick takes them
         self._still_open: list[StillOpen] = []
+        # each account's sends, beside the ticks; a tick waits for them ``send_wait_s`` at most
+        # (None: until they end)
+        self.lanes = SendLanes(send_wait_s)
+        # the legs an order of ours was answered on since this tick's snapshots were asked for
+        # (by a lane beside the tick): a close sized on them waits a tick (see hold)
+        self._answered_since_read: dict[Leg, str] = {}
+
+    def reading(self) -> None:
+        """The tick asks for its snapshots now: an order of ours answered from here on may be
+        missing from the positions they show, so :meth:`hold` keeps closes off its leg until
+        the next tick's. (Answers before now are in them, as before a send inside the tick.)"""
+        self._answered_since_read = {}
+
+    def _answered_on(self, venue: str, account: str, symbol: str, side: str, position_side: Optional[str],
+                     cid: str) -> None:
+        self._answered_since_read[leg_of(venue, account, symbol, side, position_side)] = cid
 
     # --- 0. hold the closes of a position an earlier order of ours may still be open on ---------
 
@@ -151,28 +170,32 @@ class Executor(Reconciliation):
         if self.dry_run or not any(p.orders for p in plans):
             return plans, report
         planned = {o.client_order_id for p in plans for o in p.orders}
-        busy: dict[Leg, str] = {}
+        busy: dict[Leg, tuple[str, str]] = {}
         for e in await self.io(self.store.pending_intents):
             if e.client_order_id not in planned:
-                busy.setdefault(leg_of(e.venue, e.account, e.symbol, e.side, e.position_side), e.client_order_id)
+                busy.setdefault(leg_of(e.venue, e.account, e.symbol, e.side, e.position_side),
+                                (e.client_order_id, REMAINDER_OPEN))
+        for leg, cid in self._answered_since_read.items():  # (a lane's fill the snapshot may not show)
+            busy.setdefault(leg, (cid, ANSWERED_SINCE_READ))
         if not busy:
             return plans, report
         out = []
         for p in plans:
             keep = []
             for o in p.orders:
-                waits_for = busy.get(leg_of(o.venue, o.account, o.symbol, o.side, o.position_side))
-                if waits_for is None:
+                waits = busy.get(leg_of(o.venue, o.account, o.symbol, o.side, o.position_side))
+                if waits is None:
                     keep.append(o)
                     continue
+                waits_for, why = waits
                 report.held_orders.append(OrderOutcome(o.client_order_id, o.decision_id, o.venue, o.account,
                                                        o.symbol, o.side, o.amount, o.reduce_only, "held",
-                                                       REMAINDER_OPEN, 0.0, time.time_ns(), 0.0))
+                                                       why, 0.0, time.time_ns(), 0.0))
                 if o.decision_id not in report.held:
                     report.held.append(o.decision_id)
                 await self.audit.audit("close_held", self.clock(), {
                     "client_order_id": o.client_order_id, "decision_id": o.decision_id, "symbol": o.symbol,
-                    "reason": REMAINDER_OPEN, "waits_for": waits_for})
+                    "reason": why, "waits_for": waits_for})
             out.append(p if len(keep) == len(p.orders) else replace(p, orders=tuple(keep)))
         return out, report
 
@@ -233,6 +256,8 @@ class Executor(Reconciliation):
         else:
             pending = {e.client_order_id for e in await self.io(self.store.pending_intents) if e.status is None}
         self._journaled_new = set()
+        # an order a lane still holds (planned again meanwhile under the same client id) is its
+        pending = pending - self.lanes.in_flight()
         per_account = {k: kept for k, v in ordered.items() if (kept := [o for o in v if o.client_order_id in pending])}
 
         async def run(key: str, orders: list[OrderIntent]) -> ExecutionReport:
@@ -251,9 +276,16 @@ class Executor(Reconciliation):
                     return r
             return r
 
-        for r in await asyncio.gather(*(run(k, v) for k, v in per_account.items())):
-            report.merge(r)
+        # each account's orders a lane beside the tick (runner/venue/lanes.py): the tick waits for
+        # them a moment, not for one account's paced flatten; what a lane ends with is merged
+        # into the report of the tick that takes it up (this one, or a later one)
+        report.merge(await self.lanes.run(
+            (k, [o.client_order_id for o in v], partial(run, k, v)) for k, v in per_account.items()))
         return report
+
+    def take_landed(self) -> ExecutionReport:
+        """What the send lanes ended since they were last asked (see :meth:`send`)."""
+        return self.lanes.take_landed()
 
     async def _submit(self, port: VenuePort, o: OrderIntent, r: ExecutionReport,
                       resent: bool = False) -> None:
@@ -269,7 +301,10 @@ class Executor(Reconciliation):
 
         try:
             with send_gate(self.may_send):
-                res = await port.submit(o)
+                try:
+                    res = await port.submit(o)
+                finally:  # whatever the answer (an unclear one too): the position may have moved
+                    self._answered_on(o.venue, o.account, o.symbol, o.side, o.position_side, o.client_order_id)
         except SendWithheld:
             # Nothing left: the intent stays journaled without a result, and whoever leads next
             # settles it with the venue (asks, finds nothing, sends it under the same client id).
@@ -367,6 +402,9 @@ class Executor(Reconciliation):
                       detail: Optional[str]) -> None:
         await self.io(self.store.journal_result, self.fence(), cid, status, filled, avg, code, detail,
                       ts_ms=self.clock())
+        self.lanes.answered(cid)
+        if status in RESTING:
+            self._resting_left = True  # (a reconciliation under way may have said none is left)
 
 
 async def _always() -> bool:

@@ -15,6 +15,7 @@ size anything.
 
 from __future__ import annotations
 
+import asyncio
 import json
 from typing import Awaitable, Callable, Optional
 
@@ -26,6 +27,7 @@ from ..book.still_open import StillOpen, still_open_of
 from ..lease.leadership import FencedAudit
 from ..storeio import StoreIO
 from .execution import FINAL, REMAINDER_CANCELED, RESTING, ExecutionReport, account_key, filled_short
+from .lanes import RECONCILE_LANE, SendLanes
 from .port import VenuePort, Venues
 
 
@@ -46,10 +48,23 @@ class Reconciliation:
     _resent_refused: dict[str, tuple[str, str]]  # client id → why its resend was refused
     _resting_left: bool  # whether a remainder may still rest (a cancel not yet confirmed)
     _still_open: list[StillOpen]  # orders a cancel left open, until the tick takes them
+    lanes: SendLanes  # each account's sends beside the ticks (what they hold unanswered is not lost)
 
     async def _result(self, cid: str, status: str, filled: float, avg: Optional[float], code: Optional[str],
                       detail: Optional[str]) -> None:
         raise NotImplementedError
+
+    def _answered_on(self, venue: str, account: str, symbol: str, side: str, position_side: Optional[str],
+                     cid: str) -> None:
+        raise NotImplementedError
+
+    async def _settled(self, e, status: str, filled: float, avg: Optional[float], detail: str) -> None:
+        """``e``'s result journaled as the venue said it now. Filled further than the journal
+        knew, its position may have moved since this tick's snapshots were asked for (see
+        :meth:`~.executor.Executor.hold`)."""
+        await self._result(e.client_order_id, status, filled, avg, None, detail)
+        if filled != (e.filled or 0.0):
+            self._answered_on(e.venue, e.account, e.symbol, e.side, e.position_side, e.client_order_id)
 
     async def _submit(self, port: VenuePort, o: OrderIntent, r: ExecutionReport,
                       resent: bool = False) -> None:
@@ -62,14 +77,42 @@ class Reconciliation:
 
     async def reconcile(self) -> ExecutionReport:
         """Settle every pending intent with its venue (after a restart, and every tick); cancel
-        the ones the venue keeps resting (see :meth:`_cancel_resting`)."""
+        the ones the venue keeps resting (see :meth:`_cancel_resting`). The accounts at once,
+        each one's intents in turn; an intent a send lane still holds is left to it."""
         report = ExecutionReport()
         if self.dry_run:
             return report
+        sending = self.lanes.in_flight()  # journaled and still to be answered in a send lane: not lost
+        by_account: dict[str, list] = {}
+        for e in await self.io(self.store.pending_intents):
+            if e.client_order_id not in sending:
+                by_account.setdefault(account_key(e.venue, e.account), []).append(e)
+        left = 0
+        for r, n in await asyncio.gather(*(self._settle_account(k, es) for k, es in by_account.items())):
+            report.merge(r)
+            left += n
+        self._resting_left = left > 0
+        return report
+
+    async def reconcile_beside(self) -> ExecutionReport:
+        """:meth:`reconcile` as a lane beside the ticks (one at a time; a tick waits for it a
+        moment, not for a venue's reads of fifty orders), and what every lane ended since it
+        was last asked. A remainder it finds is cancelled there; a close on its position is
+        held meanwhile (:meth:`~.executor.Executor.hold` reads the journal)."""
+        if self.dry_run:
+            return ExecutionReport()
+        if self.lanes.busy(RECONCILE_LANE):
+            return self.lanes.take_landed()
+        return await self.lanes.run([(RECONCILE_LANE, [], self.reconcile)])
+
+    async def _settle_account(self, key: str, entries: list) -> tuple[ExecutionReport, int]:
+        """One account's pending intents settled (see :meth:`reconcile`); returns the report and
+        how many remainders may still rest (unasked, or their cancel unconfirmed)."""
+        report = ExecutionReport()
         resting: list[tuple] = []
         unsure = 0  # remainders the venue could not be asked about
-        for e in await self.io(self.store.pending_intents):
-            port = self.venues.get(account_key(e.venue, e.account))
+        port = self.venues.get(key)
+        for e in entries:
             if port is None:
                 unsure += e.status in RESTING
                 continue
@@ -88,44 +131,22 @@ class Reconciliation:
                 resting.append((e, found))
                 continue
             if status != e.status:
-                await self._result(e.client_order_id, status, found.filled, found.average_price, None, "RECONCILED")
+                await self._settled(e, status, found.filled, found.average_price, "RECONCILED")
             if status == "filled":
                 report.filled += 1
             if filled_short(status, found.filled, e.amount, e.reduce_only):
                 report.unfilled.append(e.decision_id)
-        self._resting_left = unsure + await self._cancel_resting(resting, report) > 0
-        return report
+        return report, unsure + await self._cancel_resting(resting, report)
 
     async def cancel_remainders(self) -> ExecutionReport:
-        """Cancel the open remainders the journal knows of (a cancel that failed or was not
-        confirmed at an earlier tick), before this tick's closes are held or sent. One query
-        per remainder when there is one; a store read when there is none."""
-        report = ExecutionReport()
+        """The open remainders the journal knows of (a cancel that failed or was not confirmed
+        at an earlier tick, an order a venue answered as open) cancelled before this tick's
+        closes are held or sent — by the reconciliation, beside the tick (:meth:`reconcile_beside`):
+        a close on a remainder's position is held until the cancel is confirmed. Nothing is
+        read when the last reconciliation confirmed every remainder gone."""
         if self.dry_run or not self._resting_left:
-            return report  # the last reconciliation confirmed every remainder gone: no store read
-        resting: list[tuple] = []
-        unsure = 0
-        for e in await self.io(self.store.pending_intents):
-            if e.status not in RESTING:
-                continue
-            port = self.venues.get(account_key(e.venue, e.account))
-            if port is None:
-                unsure += 1
-                continue
-            try:
-                found = await port.fetch_order(e.symbol, e.client_order_id)
-            except AdapterError:
-                unsure += 1
-                continue  # the venue cannot say now: the position stays held, ask again next tick
-            status = found.status if found.status in FINAL + RESTING else "unknown"
-            if status in RESTING:
-                resting.append((e, found))
-            elif status in FINAL:
-                await self._settle(e, found, status, "RECONCILED", report)
-            else:
-                unsure += 1
-        self._resting_left = unsure + await self._cancel_resting(resting, report) > 0
-        return report
+            return self.lanes.take_landed()
+        return await self.reconcile_beside()
 
     async def _cancel_resting(self, resting: list[tuple], report: ExecutionReport) -> int:
         """Cancel our open remainders — ``(journal entry, the venue's answer)`` — by venue order
@@ -137,8 +158,7 @@ class Reconciliation:
         by_account: dict[str, list[tuple]] = {}
         for e, found in resting:
             if found.filled != (e.filled or 0.0) or found.status != e.status:  # it moved since last seen
-                await self._result(e.client_order_id, found.status, found.filled, found.average_price, None,
-                                   "RECONCILED")
+                await self._settled(e, found.status, found.filled, found.average_price, "RECONCILED")
             if found.order_id:
                 by_account.setdefault(account_key(e.venue, e.account), []).append((e, found))
         for key, items in sorted(by_account.items()):
@@ -178,7 +198,7 @@ class Reconciliation:
         return len(resting) - settled
 
     async def _settle(self, e, found: OrderResult, status: str, detail: str, report: ExecutionReport) -> None:
-        await self._result(e.client_order_id, status, found.filled, found.average_price, None, detail)
+        await self._settled(e, status, found.filled, found.average_price, detail)
         if status == "filled":
             report.filled += 1
         if filled_short(status, found.filled, e.amount, e.reduce_only):
