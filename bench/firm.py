@@ -33,7 +33,11 @@ loop's longest hold (``killswitch_loop_hold_max_seconds``), snapshots failed, an
 was never retrieved`` in its log. Each figure is printed beside the reference loop of the run.
 
 ``--layouts 50x50,200x50,500x20`` (default ``50x50,200x50``); ``--quick``: ``20x20`` with short
-phases. ``--keep``: leave the work directory. Prints figures; asserts nothing.
+phases. ``--shards K``: the accounts split over K runners (account ``i`` to shard ``i mod K``, so
+each holds every dialect), each ``ksctl run`` with its own state and API; the gate's checks and
+the operator's locks go to the runner holding the account, and the figures are the slowest
+shard's tick and the runners' CPU and RSS summed (no firm board: ``bench/shards.py`` measures the
+firm-wide breaker). ``--keep``: leave the work directory. Prints figures; asserts nothing.
 """
 
 from __future__ import annotations
@@ -196,9 +200,10 @@ class FirmVenue:
 # --- the gate's traffic: a process of its own ----------------------------------------------------
 
 
-def gate_process(conn: Any, api: str, targets: list[tuple[str, str]], rate: float) -> None:
-    """``POST /v1/check-order`` at ``rate`` a second over ``targets`` (account key, symbol) until
-    told ``stop``; answers ``result``: latencies (ms) and answers by status and reason."""
+def gate_process(conn: Any, targets: list[tuple[str, str, str]], rate: float) -> None:
+    """``POST /v1/check-order`` at ``rate`` a second over ``targets`` (the API of the runner
+    holding the account, account key, symbol) until told ``stop``; answers ``result``:
+    latencies (ms) and answers by status and reason."""
     import asyncio
 
     import aiohttp
@@ -213,7 +218,7 @@ def gate_process(conn: Any, api: str, targets: list[tuple[str, str]], rate: floa
         sem = asyncio.Semaphore(64)
 
         async def one(http: aiohttp.ClientSession, i: int) -> None:
-            account, symbol = targets[i % len(targets)]
+            api, account, symbol = targets[i % len(targets)]
             body = {"account": account, "symbol": symbol, "side": "buy", "amount": 1, "strategy": "bench"}
             t = time.monotonic()
             try:
@@ -242,12 +247,12 @@ def gate_process(conn: Any, api: str, targets: list[tuple[str, str]], rate: floa
 
 
 class Gate:
-    def __init__(self, api: str, targets: list[tuple[str, str]], rate: float):
+    def __init__(self, targets: list[tuple[str, str, str]], rate: float):
         import multiprocessing
 
         ctx = multiprocessing.get_context("spawn")
         self.conn, child = ctx.Pipe()
-        self.proc = ctx.Process(target=gate_process, args=(child, api, targets, rate), daemon=True)
+        self.proc = ctx.Process(target=gate_process, args=(child, targets, rate), daemon=True)
         self.proc.start()
         self.started = time.monotonic()
 
@@ -315,7 +320,25 @@ class Window:
                 "period_s": secs / ticks if ticks else float("inf"),
                 "runner_cpu": (cpu_s(self.pid) - self.cpu0[0]) / secs,
                 "venue_cpu": (self.venue.do("cpu") - self.cpu0[1]) / secs,
-                "rss_mb": rss_of(self.pid), "metrics": text}
+                "rss_mb": rss_of(self.pid), "metrics": [text]}
+
+
+class Windows:
+    """A phase's figures over every shard's runner: the slowest shard's own work and period, the
+    runners' CPU and RSS summed, the simulator's CPU once."""
+
+    def __init__(self, apis: list[str], runners: list[Any], venue: VenueProcess):
+        self.windows = [Window(api, r.pid, venue) for api, r in zip(apis, runners)]
+
+    def close(self) -> dict:
+        each = [w.close() for w in self.windows]
+        if len(each) == 1:
+            return each[0]
+        return {"seconds": max(x["seconds"] for x in each), "own_ms": max(x["own_ms"] for x in each),
+                "ticks": min(x["ticks"] for x in each), "period_s": max(x["period_s"] for x in each),
+                "runner_cpu": sum(x["runner_cpu"] for x in each), "venue_cpu": each[-1]["venue_cpu"],
+                "rss_mb": sum(x["rss_mb"] for x in each), "metrics": [t for x in each for t in x["metrics"]],
+                "shards": each}
 
 
 def post(api: str, path: str, body: dict) -> tuple[int, dict]:
@@ -347,10 +370,14 @@ def write_inputs(work: Path, entries: list[tuple[dict, dict]]) -> tuple[Path, Pa
     return pol, acc
 
 
-def live_streams(api: str) -> tuple[int, int]:
-    st = get_json(api + "/v1/status", timeout=30, token=API_TOKEN)
-    streams = st.get("streams") or {}
-    return sum(1 for s in streams.values() if s.get("state") == "live" and s.get("answers")), len(streams)
+def live_streams(apis: list[str]) -> tuple[int, int]:
+    live = total = 0
+    for api in apis:
+        st = get_json(api + "/v1/status", timeout=30, token=API_TOKEN)
+        streams = st.get("streams") or {}
+        live += sum(1 for s in streams.values() if s.get("state") == "live" and s.get("answers"))
+        total += len(streams)
+    return live, total
 
 
 def symbol_of(doc: dict) -> str:
@@ -373,45 +400,54 @@ def spread(keys: list[str], n: int) -> list[str]:
 
 
 def run_layout(n: int, m: int, args: Any, work: Path, ref: float) -> dict:
-    out: dict[str, Any] = {"layout": f"{n} × {m}"}
+    k = args.shards
+    out: dict[str, Any] = {"layout": f"{n} × {m}" + (f" on {k} shards" if k > 1 else "")}
     venue = VenueProcess(venue_process, n, m)
-    runner = None
+    runners: list[Any] = []
     gate: Optional[Gate] = None
     try:
         entries = venue.do("accounts")
-        d = work / f"firm-{n}x{m}"
+        d = work / (f"firm-{n}x{m}" + ("" if k == 1 else f"-{k}shards"))
         d.mkdir()
-        pol, acc = write_inputs(d, entries)
         keys = [f"{doc['venue']}/{doc['name']}" for doc, _ in entries]
-        api_port = free_port()
+        # shard s: the accounts i ≡ s (mod k), so each holds every dialect; a runner of its own
+        # with its own state (no firm board: the firm-wide breaker is bench/shards.py's)
+        apis: list[str] = []
+        shard_of: dict[str, str] = {}
         started = time.monotonic()
-        runner = start_runner(d, pol, acc, f"sqlite://{d / 'state.db'}", "firm", api_port)
-        api = f"http://127.0.0.1:{api_port}"
+        for sh in range(k):
+            sd = d if k == 1 else d / f"s{sh}"
+            sd.mkdir(exist_ok=True)
+            pol, acc = write_inputs(sd, entries[sh::k])
+            api_port = free_port()
+            runners.append(start_runner(sd, pol, acc, f"sqlite://{sd / 'state.db'}", "firm", api_port))
+            apis.append(f"http://127.0.0.1:{api_port}")
+            shard_of.update((key, apis[-1]) for key in keys[sh::k])
         live, total = 0, n
         while time.monotonic() - started < args.start_bound:
             time.sleep(1.0)
             try:
-                live, total = live_streams(api)
+                live, total = live_streams(apis)
             except Exception:  # noqa: BLE001 - not up yet
                 continue
-            if total and live == total:
+            if total == n and live == total:
                 break
         out["start"] = {"seconds": time.monotonic() - started, "live": live, "of": total}
         print(f"  start: {live} of {total} streams live and answered in {out['start']['seconds']:.0f} s", flush=True)
         time.sleep(args.settle)
-        quiet = Window(api, runner.pid, venue)
+        quiet = Windows(apis, runners, venue)
         time.sleep(args.quiet)
         out["quiet"] = quiet.close()
-        targets = [(k, symbol_of(doc)) for k, (doc, _) in zip(keys, entries)]
-        gate = Gate(api, targets, args.checks)
-        loaded = Window(api, runner.pid, venue)
+        targets = [(shard_of[key], key, symbol_of(doc)) for key, (doc, _) in zip(keys, entries)]
+        gate = Gate(targets, args.checks)
+        loaded = Windows(apis, runners, venue)
         time.sleep(args.gate)
         out["gated"] = loaded.close()
-        # rogue: one account of each dialect locked by the operator
-        rest = Window(api, runner.pid, venue)
+        # rogue: one account of each dialect locked by the operator (at the runner holding it)
+        rest = Windows(apis, runners, venue)
         locked = keys[-len(DIALECTS):] if n >= 2 * len(DIALECTS) else keys[:1]
-        out["locks"] = [post(api, "/v1/lock", {"scope": k, "mode": "halted", "reason": "bench: rogue bot"})
-                        for k in locked]
+        out["locks"] = [post(shard_of[key], "/v1/lock", {"scope": key, "mode": "halted",
+                                                          "reason": "bench: rogue bot"}) for key in locked]
         time.sleep(2.0)
         venue.do("rogue", ([k.split("/", 1)[1] for k in locked], args.rogue_rate, args.rogue_s))
         time.sleep(args.rogue_s + 3.0)
@@ -441,15 +477,16 @@ def run_layout(n: int, m: int, args: Any, work: Path, ref: float) -> dict:
                             if c in seen["cancelled"]]
         out["entries"] = len(seen["accepted"])
         out["rogue_refused"] = len(seen["refused"])
-        text = out["rest"]["metrics"]
-        out["lease_lost"] = metric(text, "killswitch_lease_lost_total")
-        out["hold_max_s"] = metric(text, "killswitch_loop_hold_max_seconds", 'window="all"')
-        out["holds_over_1s"] = metric(text, "killswitch_loop_holds_total", 'over="1"')
-        out["snapshot_failures"] = metric(text, "killswitch_snapshot_failures_total")
-        out["reconnects"] = metric(text, "killswitch_stream_reconnects_total")
-        err = (d / "firm.err").read_text(errors="replace")
-        out["unretrieved"] = err.count("Task exception was never retrieved")
-        out["err_path"] = str(d / "firm.err")
+        texts = out["rest"]["metrics"]
+        out["lease_lost"] = sum(metric(t, "killswitch_lease_lost_total") for t in texts)
+        out["hold_max_s"] = max(metric(t, "killswitch_loop_hold_max_seconds", 'window="all"') for t in texts)
+        out["holds_over_1s"] = sum(metric(t, "killswitch_loop_holds_total", 'over="1"') for t in texts)
+        out["snapshot_failures"] = sum(metric(t, "killswitch_snapshot_failures_total") for t in texts)
+        out["reconnects"] = sum(metric(t, "killswitch_stream_reconnects_total") for t in texts)
+        errs = sorted(d.glob("**/firm.err"))
+        out["unretrieved"] = sum(e.read_text(errors="replace").count("Task exception was never retrieved")
+                                 for e in errs)
+        out["err_path"] = ", ".join(str(e) for e in errs)
         return out
     finally:
         if gate is not None:
@@ -457,7 +494,8 @@ def run_layout(n: int, m: int, args: Any, work: Path, ref: float) -> dict:
                 gate.finish()
             except Exception:  # noqa: BLE001
                 gate.proc.kill()
-        stop(runner)
+        for runner in runners:
+            stop(runner)
         venue.close()
 
 
@@ -466,6 +504,10 @@ def report(r: dict, ref: float) -> None:
     print(f"  tick's own work: quiet {q['own_ms']:.1f} ms ({q['own_ms'] / ref:.1f} loops), "
           f"under {g.get('checks', 0) or ''}checks {g['own_ms']:.1f} ms; tick period quiet {q['period_s']:.2f} s, "
           f"under checks {g['period_s']:.2f} s ({g['period_s'] / q['period_s']:.2f}× quiet, goal ≤ 1.2×)")
+    for i, (sq, sg) in enumerate(zip(q.get("shards", ()), g.get("shards", ()))):
+        print(f"    shard {i}: own work quiet {sq['own_ms']:.1f} ms, under checks {sg['own_ms']:.1f} ms; period "
+              f"{sq['period_s']:.2f} → {sg['period_s']:.2f} s; CPU {sq['runner_cpu']:.2f} → {sg['runner_cpu']:.2f}; "
+              f"RSS {sg['rss_mb']:.0f} MB")
     print(f"  CPU (of one core): runner quiet {q['runner_cpu']:.2f}, under checks {g['runner_cpu']:.2f}, "
           f"in the incident {rest['runner_cpu']:.2f}; simulator {q['venue_cpu']:.2f} / {g['venue_cpu']:.2f} / "
           f"{rest['venue_cpu']:.2f}")
@@ -517,6 +559,8 @@ def main() -> None:
     ap.add_argument("--settle", type=float, default=5.0)
     ap.add_argument("--start-bound", type=float, default=300.0)
     ap.add_argument("--keep", action="store_true")
+    ap.add_argument("--shards", type=int, default=1,
+                    help="split the accounts over this many runners (account i to shard i mod K)")
     args = ap.parse_args()
     if args.quick:
         args.layouts, args.quiet, args.gate, args.trials, args.rogue_s = "20x20", 8.0, 8.0, 5, 5.0
@@ -528,7 +572,8 @@ def main() -> None:
     try:
         for layout in args.layouts.split(","):
             n, m = (int(x) for x in layout.lower().split("x"))
-            print(f"\n{n} accounts × {m} positions", flush=True)
+            print(f"\n{n} accounts × {m} positions" + (f" on {args.shards} shards (a runner each)"
+                                                          if args.shards > 1 else ""), flush=True)
             r = run_layout(n, m, args, work, ref)
             report(r, ref)
             print(f"  (the runner's log: {r['err_path']})" if args.keep else "", end="", flush=True)
