@@ -28,6 +28,7 @@ from ..base import AdapterError, Reason, Secret, resolve_secret
 from .budget import pace_requests, weigh_endpoints
 from .dialects import Dialect
 from .errors import adapter_error, strict_json
+from .tls import share_tls_context
 
 Factory = Callable[[dict], Any]
 Urls = Union[str, Mapping[str, Any], None]
@@ -82,6 +83,7 @@ def configure_client(ex: Any, dialect: Dialect, *, market_type: str, sandbox: bo
                      secrets: list[str]) -> None:
     if hasattr(ex, "on_json_response"):
         strict_json(ex)
+    share_tls_context(ex)  # (building one per client held the loop at start: tls.py)
     dialect.prepare_client(ex)
     pace_requests(ex)
     costs = {**{e: 0.0 for e in dialect.order_count_endpoints}, **dialect.read_weights}
