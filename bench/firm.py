@@ -475,6 +475,12 @@ def run_layout(n: int, m: int, args: Any, work: Path, ref: float) -> dict:
         out["event_errors"] = seen["event_errors"]
         out["cancel_ms"] = [(seen["cancelled"][c] - t) * 1000 for c, t in seen["accepted"].items()
                             if c in seen["cancelled"]]
+        # rogue-i rests on locked[i mod len(locked)] (FirmVenue.rogue): the cancels by venue
+        out["cancel_by_venue"] = {}
+        for c, t in seen["accepted"].items():
+            if c in seen["cancelled"]:
+                v = locked[int(c.split("-", 1)[1]) % len(locked)].split("/", 1)[0]
+                out["cancel_by_venue"].setdefault(v, []).append((seen["cancelled"][c] - t) * 1000)
         out["entries"] = len(seen["accepted"])
         out["rogue_refused"] = len(seen["refused"])
         texts = out["rest"]["metrics"]
@@ -521,6 +527,8 @@ def report(r: dict, ref: float) -> None:
     if c:
         print(f"  rogue entry → cancel: p50 {statistics.median(c):.0f} ms p99 {pct(c, 99):.0f} ms "
               f"({pct(c, 99) / ref:.1f} loops; goal ≤ {GOAL_MS:g} ms), {len(c)} of {r['entries']} cancelled")
+        print("    by venue (p50 / p99): " + "; ".join(
+            f"{v} {statistics.median(x):.0f} / {pct(x, 99):.0f} ms" for v, x in r["cancel_by_venue"].items()))
     else:
         print(f"  rogue entry → cancel: none of {r['entries']} cancelled")
     ev = [ms for ms, _ in r["events"].values() if ms == ms]
