@@ -309,6 +309,7 @@ class Window:
         self.text0 = metrics(api)
         self.cpu0 = (cpu_s(runner_pid), venue.do("cpu"))
         self.ticks0 = metric(self.text0, "killswitch_ticks_total")
+        self.rss0 = rss_of(runner_pid)
 
     def close(self) -> dict:
         text = metrics(self.api)
@@ -320,7 +321,7 @@ class Window:
                 "period_s": secs / ticks if ticks else float("inf"),
                 "runner_cpu": (cpu_s(self.pid) - self.cpu0[0]) / secs,
                 "venue_cpu": (self.venue.do("cpu") - self.cpu0[1]) / secs,
-                "rss_mb": rss_of(self.pid), "metrics": [text]}
+                "rss0_mb": self.rss0, "rss_mb": rss_of(self.pid), "metrics": [text]}
 
 
 class Windows:
@@ -337,7 +338,8 @@ class Windows:
         return {"seconds": max(x["seconds"] for x in each), "own_ms": max(x["own_ms"] for x in each),
                 "ticks": min(x["ticks"] for x in each), "period_s": max(x["period_s"] for x in each),
                 "runner_cpu": sum(x["runner_cpu"] for x in each), "venue_cpu": each[-1]["venue_cpu"],
-                "rss_mb": sum(x["rss_mb"] for x in each), "metrics": [t for x in each for t in x["metrics"]],
+                "rss0_mb": sum(x["rss0_mb"] for x in each), "rss_mb": sum(x["rss_mb"] for x in each),
+                "metrics": [t for x in each for t in x["metrics"]],
                 "shards": each}
 
 
@@ -546,7 +548,8 @@ def report(r: dict, ref: float) -> None:
     print("    by venue (first close / flat): " + "; ".join(f"{v} {', '.join(x)}" for v, x in by.items()))
     if r["event_errors"]:
         print(f"  events refused by the venue: {r['event_errors'][:3]}")
-    print(f"  RSS {q['rss_mb']:.0f} → {rest['rss_mb']:.0f} MB; lease lost {r['lease_lost']:.0f}; longest loop hold "
+    print(f"  RSS {q['rss0_mb']:.0f} → {q['rss_mb']:.0f} (quiet, {q['seconds']:.0f} s) → {rest['rss_mb']:.0f} MB; "
+          f"lease lost {r['lease_lost']:.0f}; longest loop hold "
           f"{r['hold_max_s'] * 1000:.0f} ms ({r['hold_max_s'] * 1000 / ref:.0f} loops), holds ≥ 1 s "
           f"{r['holds_over_1s']:.0f}; snapshots failed {r['snapshot_failures']:.0f}; stream reconnects "
           f"{r['reconnects']:.0f}; 'Task exception was never retrieved' {r['unretrieved']}")
