@@ -151,7 +151,7 @@ def test_a_lane_whose_write_is_fenced_off_raises_in_the_next_tick(tmp_path, capl
         await settle(rig.ex)
         with pytest.raises(FencedError):
             await rig.ex.send([])
-        assert rig.ex.take_landed().sent == 0  # raised once, then forgotten
+        assert rig.ex.lanes.take_landed().sent == 0  # raised once, then forgotten
 
     try:
         with caplog.at_level(logging.ERROR, logger="asyncio"):
@@ -179,7 +179,7 @@ def test_a_lane_of_a_runner_deposed_meanwhile_stops_and_leaves_the_rest_journale
         leads[0] = False
         slow.gate.release()
         await settle(rig.ex)
-        report = rig.ex.take_landed()
+        report = rig.ex.lanes.take_landed()
         assert report.deposed and slow.sent == ["ks-d-1-slow-0", "ks-d-1-slow-1"]
         unanswered = {e.client_order_id for e in rig.store.pending_intents() if e.status is None}
         assert unanswered == {"ks-d-1-slow-2"}  # for whoever leads next to settle

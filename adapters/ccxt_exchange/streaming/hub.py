@@ -40,7 +40,7 @@ from typing import Any, Hashable, Optional
 
 from ..errors import reason_for, scrub
 from .frames import event_name
-from .sockets import Stalled, built_in_turn, guard_clients, watch_held_marks
+from .sockets import Stalled, built_in_turn, guard_clients, until_one_fails, watch_held_marks
 from .state import DUPLICATE, OUT_OF_ORDER
 
 log = logging.getLogger(__package__)
@@ -167,16 +167,7 @@ class MarkHub:
             watch = _forever(ex, "watch_mark_prices")
         else:
             watch = watch_held_marks(lead._watch_marks, ex, self.held)
-        tasks = [asyncio.ensure_future(watch), asyncio.ensure_future(watchdog())]
-        try:
-            done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_EXCEPTION)
-            for t in done:
-                if t.exception() is not None:
-                    raise t.exception()  # type: ignore[misc]
-        finally:
-            for t in tasks:
-                t.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
+        await until_one_fails([watch, watchdog()])
 
     def _tap(self, ex: Any, lead: Any, conn: int) -> None:
         """Every raw message of the hub's client, before ccxt: marks read once and handed to the

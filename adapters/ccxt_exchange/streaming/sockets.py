@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import weakref
-from typing import Any, Awaitable, Callable
+from typing import Any, Awaitable, Callable, Iterable
 
 
 class Stalled(Exception):
@@ -98,3 +98,18 @@ async def built_in_turn(build: Callable[[], Any], ready: Callable[[Any], None] =
 
 
 __all__ = ["Stalled", "built_in_turn", "guard_clients", "guard_decode", "watch_held_marks"]
+
+
+async def until_one_fails(coros: Iterable[Awaitable[Any]]) -> None:
+    """Run ``coros`` together until one of them raises (raised here, a disconnect or a stall):
+    one connection's loops, which end only by failing. The others are cancelled and awaited."""
+    tasks = [asyncio.ensure_future(c) for c in coros]
+    try:
+        done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_EXCEPTION)
+        for t in done:
+            if t.exception() is not None:
+                raise t.exception()  # type: ignore[misc]
+    finally:
+        for t in tasks:
+            t.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)

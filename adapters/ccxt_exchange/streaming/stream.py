@@ -48,7 +48,7 @@ from killswitch.snapshot import MarketRules, Order, Position
 from ..errors import reason_for, scrub
 from .frames import StreamFrames, event_name
 from .hub import MarkHub, hub_for
-from .sockets import Stalled, built_in_turn, guard_clients, watch_held_marks
+from .sockets import Stalled, built_in_turn, guard_clients, until_one_fails, watch_held_marks
 from .state import MarkRows, StreamEvent, StreamState
 
 log = logging.getLogger(__package__)
@@ -299,18 +299,11 @@ class AccountStream(StreamFrames):
         loops = [*(self._loop(ex, method, params) for method, params in self._watches), self._watchdog()]
         if self._hub_key is None:
             loops.append(self._marks(ex))
-        tasks = [asyncio.ensure_future(c) for c in loops]
         self._in_connection = True
         try:
-            done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_EXCEPTION)
-            for t in done:
-                if t.exception() is not None:
-                    raise t.exception()  # type: ignore[misc]
+            await until_one_fails(loops)
         finally:
             self._in_connection = False
-            for t in tasks:
-                t.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
 
     async def _loop(self, ex: Any, method: str, params: Optional[Mapping[str, Any]] = None) -> None:
         """Keeps ccxt's subscription of ``method`` (with ``params``: OKX's algo orders are

@@ -283,10 +283,6 @@ class Executor(Reconciliation):
             (k, [o.client_order_id for o in v], partial(run, k, v)) for k, v in per_account.items()))
         return report
 
-    def take_landed(self) -> ExecutionReport:
-        """What the send lanes ended since they were last asked (see :meth:`send`)."""
-        return self.lanes.take_landed()
-
     async def _submit(self, port: VenuePort, o: OrderIntent, r: ExecutionReport,
                       resent: bool = False) -> None:
         r.sent += 1
