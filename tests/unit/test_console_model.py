@@ -320,3 +320,11 @@ def test_a_streams_last_reconcile_is_in_its_row_and_an_overdue_one_is_a_degraded
             "(every 30s)") in text
     calm = text_of(render(model(status(data_age_s={OTHER: 1.0}, streams={OTHER: reconciled}))))
     assert "DEGRADED" not in calm and "OVERDUE" not in calm and "failed since" not in calm
+
+
+def test_a_revoked_accounts_keys_are_named_with_their_state_never_a_method():
+    trading = {ACC: {"shown": "revoked (read back)", "revoked": True, "read_back": True,
+                     "keys": {"bot-a-key": "revoked", "bot-b-key": "revoked"}, "holds": [], "owed": None}}
+    text = text_of(render(model(status(trading=trading))))
+    assert f"Trading revoked {ACC}: revoked (read back); keys bot-a-key revoked, bot-b-key revoked" in text, text
+    assert "built-in method" not in text

@@ -366,8 +366,10 @@ def _trading(account: str, t: dict) -> dict:
              else "Trading being revoked" if shown.startswith("revoking") else "Trading being restored")
     holds = "; ".join(f"{h['policy']} {h['scope']}" + (f" by {h['by']}" if h.get("by") else "")
                       for h in t.get("holds") or ())
-    keys = ", ".join(f"{k}={v}" for k, v in sorted((t.get("keys") or {}).items()))
-    return {"account": account, "title": title, "shown": shown, "failing": failing, "holds": holds, "keys": keys}
+    keys = ", ".join(f"{k} {v}" for k, v in sorted((t.get("keys") or {}).items()))
+    # "keys_text", not "keys": a template's ``t.keys`` is the dict's method before its item
+    return {"account": account, "title": title, "shown": shown, "failing": failing, "holds": holds,
+            "keys_text": keys}
 def _violations(doc: dict, now: int) -> dict:
     """What broke a lock at the venue: the count and the latest (status's ``lock_violations``)."""
     rows = [{"when": _when(v.get("ts_ms"), now), "action": v.get("action"), "account": v.get("account"),
