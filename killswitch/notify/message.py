@@ -57,7 +57,9 @@ def headline(alert: Alert) -> str:
     if kind in (ev.TRADING_REVOKED, ev.TRADING_RESTORED):
         verb = "revoked" if kind == ev.TRADING_REVOKED else "restored"
         how = "read back" if data.get("read_back") else "the venue offers no read"
-        return f"trading {verb} at the venue for {lab.get('account')} ({how}): keys {data.get('keys', '?')}"
+        keys = data.get("keys")
+        named = ", ".join(map(str, keys)) if isinstance(keys, (list, tuple)) and keys else "none named"
+        return f"trading {verb} at the venue for {lab.get('account')} ({how}): keys {named}"
     return f"{kind}{': ' + where if where else ''}"
 
 

@@ -100,3 +100,12 @@ def test_the_sink_says_which_pages_it_holds_in_force_for_a_silence_preview(tree)
     assert held == [("manual_close", "chat"), ("stage_transition", "chat"), ("stage_transition", "pager")]
     now[0] = 10 * H  # the one-off expired, the held stage still fires
     assert sorted(r for _, r in sink.pages_in_force()) == ["chat", "pager"]
+
+
+def test_a_revoke_page_names_its_keys_as_words_not_a_list(tree):
+    d = Dispatcher({"desk": tree}, LONG_RESOLVE)
+    put(d, Event.make(TRADING_REVOKED, 0, {"keys": ["bot-a-key", "bot-b-key"], "read_back": True},
+                      policy="book", scope="okx/main", account="okx/main"), 0)
+    text = "\n".join(m.title + "\n" + m.body for m in (compose(n) for n in d.flush_due(10_000)))
+    assert "trading revoked at the venue for okx/main (read back): keys bot-a-key, bot-b-key" in text, text
+    assert "['" not in text
