@@ -125,4 +125,6 @@ def change(send: Callable[[], Union["ChangeResult", "ResetResult", "SilenceResul
     result = sent(send, output, command, token_env)
     if getattr(result, "stored", None):
         raise SystemExit(EXIT_STORED)
+    if getattr(result, "out_of_reach", ()):  # a revoke done where it could be, not everywhere asked
+        raise SystemExit(EXIT_FINDINGS)
     raise SystemExit(EXIT_OK if result.done else EXIT_FINDINGS)

@@ -14,8 +14,12 @@ operator revoke (the approver role: each approver sends their own token); the la
 owes the restore, which the runner sends at once. A stage's revoke is restored by the stage's
 reset (``ksctl reset``), never here (``REVOKED_BY_STAGE``).
 
+An account the scope reaches without the venue's switch (no ``revoke:`` block) is named ``OUT OF
+REACH`` in the preview and the answer, and is never owed.
+
 Thin: parse, call :class:`killswitch.client.RunnerClient`, print. Exit codes: 0 done (the revoke
-owed and sent, or an approval recorded); 1 refused or not confirmed; 2 usage (no ``--yes`` and
+owed and sent, or an approval recorded); 1 refused or not confirmed, or done but an account out of
+reach (named); 2 usage (no ``--yes`` and
 no terminal to confirm on, a token the runner does not know); 5 the runner unreachable.
 """
 
@@ -36,7 +40,8 @@ Examples:
   ksctl revoke --scope binanceusdm --reason "venue-wide stop" --approvals 2 --yes
   ksctl revoke --scope binanceusdm/main --restore --reason "bot fixed"     # each approver, own token
 A stage's revoke_trading is restored by the stage's reset (ksctl reset), not here.
-Exit codes: 0 done, 1 refused or not confirmed, 2 usage.
+Exit codes: 0 done, 1 refused or not confirmed (or an account out of reach: no revoke: block),
+2 usage.
 """)
 @api_option
 @token_option

@@ -514,6 +514,7 @@ class ChangeResult:
     reason: str  # LOCKED, UNLOCKED, DMS_ARMED, ...; refusals: MANUAL_RESET_REQUIRED, NOT_LEADER, ...
     # a lock stored for the next leader (LOCK_STORED, HTTP 202): its request id; None otherwise
     stored: Optional[str] = None
+    out_of_reach: tuple[str, ...] = ()  # a revoke's accounts it could not reach (no switch): not revoked
 
 
 class RunnerView(Protocol):

@@ -448,13 +448,13 @@ class ServedKeys:
     """A runner with the venue's permission switch, behind its API on a thread of its own,
     ticking every few milliseconds of wall time (5 s of its clock each)."""
 
-    def __init__(self, tmp_path):
+    def __init__(self, tmp_path, build=None):
         import threading
 
         from tests.integration.test_ops_commands import PEOPLE, SERVED_LEASE_MS, TOKEN
 
         # a lease of three ticks, renewed at every tick before it runs out (see Served)
-        self.w = make(tmp_path, venue=KeyVenue(), lease_ttl_ms=SERVED_LEASE_MS)
+        self.w = (build or make)(tmp_path, venue=KeyVenue(), lease_ttl_ms=SERVED_LEASE_MS)
         self.token, self.people = TOKEN, PEOPLE
         self.loop = asyncio.new_event_loop()
         self.ready = threading.Event()
@@ -512,7 +512,7 @@ def test_ksctl_revoke_previews_the_exact_scope_and_only_approvers_restore_it(tmp
         assert venue.sent("revoke") == []
         r = op.invoke(cli, args + ["--yes"])
         assert r.exit_code == 0, r.output
-        assert f"REVOKE_OWED: trading on {ACCOUNT}; {ACCOUNT}: revoked (read back)" in r.output
+        assert f"\nREVOKED: trading on {ACCOUNT}; {ACCOUNT}: revoked (read back)" in r.output, r.output
         assert venue.keys == {k: "revoked" for k in KEYS} and len(venue.sent("revoke")) == 1
         r = op.invoke(cli, ["status", "--api", url])
         assert f"  TRADING {ACCOUNT}: revoked (read back); keys bot-a-key=revoked, bot-b-key=revoked; held by " \
@@ -527,7 +527,8 @@ def test_ksctl_revoke_previews_the_exact_scope_and_only_approvers_restore_it(tmp
         assert r.exit_code == 1 and r.output.startswith("DUPLICATE_APPROVER: alice"), r.output
         assert venue.sent("restore") == [] and venue.keys == {k: "revoked" for k in KEYS}
         r = bob.invoke(cli, restore)
-        assert r.exit_code == 0 and f"RESTORE_OWED: trading on {ACCOUNT}; {ACCOUNT}: allowed" in r.output, r.output
+        assert r.exit_code == 0 and r.output.startswith(f"RESTORED: trading on {ACCOUNT}; {ACCOUNT}: allowed"), \
+            r.output
         assert venue.keys == {k: "allowed" for k in KEYS} and len(venue.sent("restore")) == 1
         r = bob.invoke(cli, restore)
         assert r.exit_code == 1 and r.output.startswith(f"NOT_REVOKED: no revoke of exactly {ACCOUNT}"), r.output
@@ -574,5 +575,94 @@ def test_a_revoke_whose_policy_a_reload_dropped_stays_until_its_approvers_restor
     assert first.done and first.reason.startswith("APPROVAL_RECORDED: 1/2 (the revoke of policy bot-guard")
     assert shown(w) == "revoked (read back)"
     second = run(w.desk.restore_trading(ACCOUNT, "agreed", approver="bob"))
-    assert second.done and second.reason.startswith(f"RESTORE_OWED: trading on {ACCOUNT}")
+    assert second.done and second.reason.startswith(f"RESTORED: trading (policy bot-guard no longer runs this "
+                                                    f"scope) on {ACCOUNT}"), second.reason
     assert w.venue.keys == {k: "allowed" for k in KEYS} and shown(w) == "allowed"
+
+
+# --- a revoke owes only what can be sent --------------------------------------------------------------------------
+
+OTHER = "simulated/sim-hedge"  # an account of the same venue and book without a revoke: block
+
+
+def two_accounts(tmp_path, venue: KeyVenue, clock=None, lease_ttl_ms: int = 5_000):
+    """sim-main with the venue's switch, sim-hedge without one, one store (a restart: call again)."""
+    clock = clock or ManualClock(T0)
+    venue.clock = clock
+    engine = build("calm", clock)
+    for symbol, price in {"BTCUSDT": 60_000.0, "ETHUSDT": 3_000.0, "SOLUSDT": 140.0}.items():
+        engine.set_mark(symbol, price)
+    main = WithKeys(SimulatedAdapter(engine, "sim-main", venue="simulated", labels={"book": "futures"},
+                                     timeout_s=2.0), venue, "runner")
+    other = SimulatedAdapter(engine, "sim-hedge", venue="simulated", labels={"book": "futures"}, timeout_s=2.0)
+    assert not other.capabilities.revoke_trading
+    store = CrashingSave(open_store(f"sqlite://{tmp_path / 'state.db'}"))
+    runner, desk, parts = build_runner_and_desk(
+        compiled(), {ACCOUNT: main, OTHER: other}, store, lock_path=tmp_path / "lock.json", dry_run=False,
+        clock=clock, holder="runner", lease_ttl_ms=lease_ttl_ms)
+    return SimpleNamespace(runner=runner, desk=desk, parts=parts, engine=engine, clock=clock, store=store, venue=venue,
+                           db=tmp_path / "state.db")
+
+
+def test_an_operator_revoke_names_the_account_it_cannot_reach_and_never_owes_it(tmp_path):
+    w = two_accounts(tmp_path, venue=KeyVenue())
+    started(w)
+    ticks(w, 1, beat=True)
+    preview = w.desk.preview_revoke("simulated")
+    assert preview.allowed, preview.reason
+    assert f"{OTHER}: OUT OF REACH, not revoked: no revoke: block in the Accounts document" in "\n".join(
+        preview.effects), preview.effects
+    done = run(w.desk.revoke_trading("simulated", "bot ignores the halt", preview_id=preview.preview_id, actor="ann"))
+    assert done.done and done.out_of_reach == (OTHER,)
+    assert done.reason.startswith(f"REVOKED: trading on {ACCOUNT}; {ACCOUNT}: revoked (read back); "
+                                  f"OUT_OF_REACH, not revoked: {OTHER}"), done.reason
+    assert set(w.parts.revokes.status()) == {ACCOUNT}
+    reports = ticks(w, 30, beat=True)  # nothing owed on sim-hedge: no retry, no failure, no page
+    assert events(reports, REVOKE_FAILED) == [] and set(w.parts.revokes.status()) == {ACCOUNT}
+    restored = run(w.desk.restore_trading("simulated", "fixed", approver="bob"))
+    assert restored.done and restored.reason.startswith(f"RESTORED: trading on {ACCOUNT}"), restored.reason
+    assert w.parts.revokes.status() == {} and w.venue.keys == {k: "allowed" for k in KEYS}
+    again = two_accounts(tmp_path, venue=w.venue, clock=w.clock)  # a restart: nothing said of sim-hedge, nothing owed
+    started(again)
+    ticks(again, 3, beat=True)
+    assert again.parts.revokes.status() == {}
+
+
+def test_a_stage_revoke_holds_only_the_accounts_with_the_switch(tmp_path):
+    w = two_accounts(tmp_path, venue=KeyVenue())
+    started(w)
+    reports = ticks(w, 13)
+    assert w.parts.book.state.scopes[f"bot-guard|{OTHER}"].stage.level == 1
+    reports += ticks(w, 30)
+    assert set(w.parts.revokes.status()) == {ACCOUNT} and events(reports, REVOKE_FAILED) == []
+
+
+def test_a_book_that_owes_a_revoke_where_no_switch_is_forgets_it_without_sending(tmp_path):
+    """A book saved before such holds were refused: the owed revoke is dropped, never retried."""
+    from killswitch.runner.book.revoke_state import Hold, RevokeBook
+
+    w = two_accounts(tmp_path, venue=KeyVenue())
+    started(w)
+    hold = Hold(holder=f"operator|{OTHER}", policy="operator", scope=OTHER, since_ms=T0, reason="MANUAL_REVOKE: x")
+    w.parts.book.revokes_changed(RevokeBook().hold([OTHER], hold, T0))
+    assert set(w.parts.revokes.status()) == {OTHER}
+    reports = ticks(w, 3, beat=True)
+    assert w.parts.revokes.status() == {} and events(reports, REVOKE_FAILED) == []
+
+
+def test_ksctl_revoke_exits_1_naming_the_account_out_of_reach(tmp_path):
+    from click.testing import CliRunner
+
+    from killswitch.cli.main import cli
+    from tests.integration.test_ops_commands import TOKEN
+
+    op = CliRunner(env={"KS_API_TOKEN": TOKEN})
+    with ServedKeys(tmp_path, build=two_accounts) as srv:
+        args = ["revoke", "--scope", "simulated", "--api", srv.url, "--reason", "bot ignores the halt", "--yes"]
+        r = op.invoke(cli, args)
+        assert r.exit_code == 1, r.output
+        assert f"  {OTHER}: OUT OF REACH, not revoked: no revoke: block" in r.output, r.output
+        assert f"\nREVOKED: trading on {ACCOUNT}; {ACCOUNT}: revoked (read back); OUT_OF_REACH, not revoked: " \
+               f"{OTHER}" in r.output, r.output
+        r = op.invoke(cli, args + ["-o", "json"])
+        assert r.exit_code == 1 and json.loads(r.output)["out_of_reach"] == [OTHER], r.output

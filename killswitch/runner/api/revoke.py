@@ -50,7 +50,8 @@ class RevokeHandlers(ChangeHandlers):
                                  string_field(body, "reason", MAX_REASON, free_text=True),
                                  preview_id=string_field(body, "preview_id"), approvals=approvals,
                                  actor=caller(request).name)
-        return self._result(result, "revoke_trading")
+        unreached = tuple(getattr(result, "out_of_reach", ()) or ())
+        return self._result(result, "revoke_trading", **({"out_of_reach": list(unreached)} if unreached else {}))
 
     async def restore(self, request: web.Request) -> web.Response:
         body = await self.body(request)

@@ -244,6 +244,14 @@ class RevokeBook:
                     failing_since_ms=o.failing_since_ms if o.failing_since_ms is not None else now, paged=True)
         return replace(self, accounts={**self.accounts, account: replace(perm, owed=o)}), first
 
+    def forget_unsent(self, accounts: Iterable[str]) -> "RevokeBook":
+        """``accounts`` dropped where nothing can ever have reached the venue: never confirmed
+        revoked (held or owed only). One the venue confirmed revoked stays, restore owed."""
+        gone = {a for a in accounts if a in self.accounts and not self.accounts[a].revoked}
+        if not gone:
+            return self
+        return replace(self, accounts={a: p for a, p in self.accounts.items() if a not in gone})
+
     def audited_ops(self, ops: Iterable[str]) -> "RevokeBook":
         """The owed effects of ``ops`` are in the audit chain already (written before a stop)."""
         found = set(ops)

@@ -115,7 +115,13 @@ class Revokes:
             hold = Hold(holder=holder_of(se.policy, se.scope), policy=se.policy, scope=se.scope, since_ms=now,
                         reason=f"REVOKE_TRADING: stage={stage.level} ({stage.name}) policy={se.policy}",
                         stage=stage.level, decision_id=se.plan.decision_id, approvals_needed=stage.approvals)
-            self.book.revokes_changed(self.book.revokes.hold(accounts, hold, now))
+            unreached = sorted(a for a in accounts if not self.switchable(a))
+            if unreached:  # owed only what can be sent: never retried (and restored) without end
+                log.warning("REVOKE_OUT_OF_REACH: %s stage %s on %s: not revoked on %s (no revoke: block, or a venue "
+                            "without the switch); the lock and the venue watch hold there", se.policy, stage.level,
+                            se.scope, ", ".join(unreached))
+            reach = sorted(a for a in accounts if a not in unreached)
+            self.book.revokes_changed(self.book.revokes.hold(reach, hold, now))
 
     def hold(self, accounts: Sequence[str], hold: Hold, now: int) -> None:
         """An operator's revoke of ``accounts`` (the caller saves the book before anything is sent)."""
@@ -166,6 +172,17 @@ class Revokes:
         due = self.book.revokes.due(now)
         if not due or self.dry_run or not self.lead.term_holds():
             return []
+        # held or owed where no switch is (an Accounts document without its revoke: block now, or a
+        # book saved before such holds were refused): nothing was ever sent there, so nothing is owed
+        unsent = [p.account for p in due if not p.revoked and not self.switchable(p.account)]
+        if unsent:
+            log.warning("REVOKE_OUT_OF_REACH: %s: no switch of the bots' keys; nothing was sent, nothing is owed",
+                        ", ".join(unsent))
+            self.book.revokes_changed(self.book.revokes.forget_unsent(unsent))
+            await self.persist.save()
+            due = [p for p in due if p.account not in unsent]
+            if not due:
+                return []
         if not await self.lead.fence_holds():
             return []
         answers = await asyncio.gather(*(self._ask(p) for p in due))

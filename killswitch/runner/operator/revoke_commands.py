@@ -24,10 +24,11 @@ Must not: lift a hold but by its approvals, or send before the save that owes it
 from __future__ import annotations
 
 import hashlib
+from dataclasses import replace
 from typing import Callable, Optional
 
 from ...state.store import FencedError
-from ..book.revoke_state import OPERATOR, Hold, holder_of
+from ..book.revoke_state import ALLOWED, OPERATOR, REVOKED, Hold, holder_of
 from ..book.view import BookView
 from ..collaborators import Emits, Names, Saves
 from ..effects.revokes import Revokes
@@ -36,6 +37,11 @@ from ..view import ActionPreview, ChangeResult
 from .closes import by
 
 MAX_APPROVALS = 10
+
+
+# why an account a revoke's scope reaches is not revoked
+UNREACHABLE = ("no revoke: block in the Accounts document, or a venue without the switch of its bots' keys; "
+               "rely on the lock and the venue watch there")
 
 
 def revoke_preview_id(scope: str, accounts: list[str]) -> str:
@@ -88,10 +94,8 @@ class OperatorRevokes:
                                  "the venue watch there", mode)
         for a in accounts:
             perm = self.book.revokes.get(a)
-            can = self.revokes.switchable(a)
             effects.append(f"{a}: every bot key listed for it made read-only at the venue (now {perm.shown()})"
-                           if can else f"{a}: its venue offers no trading-permission switch: REVOKE_FAILED "
-                                       "(UNSUPPORTED) until it is removed from the scope")
+                           if a in reachable else f"{a}: OUT OF REACH, not revoked: {UNREACHABLE}")
         effects.append("held until restored: ksctl revoke --scope S --restore with the approvals the revoke asks for")
         return ActionPreview("revoke", scope, True, f"PREVIEW: revoke trading on {len(accounts)} account(s): "
                              f"{', '.join(accounts)}", mode, effects=tuple(effects),
@@ -126,10 +130,18 @@ class OperatorRevokes:
             await self.lead.audit("trading_revoke_requested", now, payload)
         except FencedError:
             return ChangeResult(False, self.lead.deposed())
-        self.revokes.hold(accounts, Hold(holder=holder, policy=OPERATOR, scope=scope, since_ms=now,
-                                         reason=f"MANUAL_REVOKE: {reason}", approvals_needed=approvals, by=actor),
+        # only what can be sent is owed: an account without the switch is named, never held (it
+        # would be owed, retried and restored without end)
+        reachable = [a for a in accounts if self.revokes.switchable(a)]
+        unreached = tuple(a for a in accounts if a not in reachable)
+        self.revokes.hold(reachable, Hold(holder=holder, policy=OPERATOR, scope=scope, since_ms=now,
+                                          reason=f"MANUAL_REVOKE: {reason}", approvals_needed=approvals, by=actor),
                           now)
-        return await self._save_and_send(now, f"REVOKE_OWED: trading on {', '.join(accounts)}", accounts)
+        done = await self._save_and_send(now, "trading", reachable, REVOKED)
+        if not unreached:
+            return done
+        return replace(done, reason=f"{done.reason}; OUT_OF_REACH, not revoked: {', '.join(unreached)} "
+                                    f"({UNREACHABLE})", out_of_reach=unreached)
 
     async def restore(self, scope: str, reason: str, *, approver: str) -> ChangeResult:
         """One approval of ``approver`` (the caller) of the restore of ``scope``'s revoke."""
@@ -167,7 +179,7 @@ class OperatorRevokes:
             await self._save()
             return ChangeResult(True, f"RELEASED: the revoke of {scope} is lifted; its accounts stay revoked by "
                                       "other holds (see ksctl status)")
-        return await self._save_and_send(now, f"RESTORE_OWED: trading on {', '.join(restored)}", restored)
+        return await self._save_and_send(now, "trading", restored, ALLOWED)
 
     async def _refused_restore(self, scope: str, reason: str, approver: str) -> ChangeResult:
         """No operator revoke of ``scope``: a stage's (its reset restores it, unless its policy or
@@ -206,15 +218,19 @@ class OperatorRevokes:
             return ChangeResult(True, f"APPROVAL_RECORDED: {len(hold.approvals) + 1}/{hold.approvals_needed} (the "
                                       f"revoke of policy {hold.policy}, whose stage is gone)")
         restored = self.revokes.release(hold.holder, now)
-        return await self._save_and_send(now, f"RESTORE_OWED: trading on {', '.join(restored) or 'no account'} "
-                                              f"(policy {hold.policy} no longer runs this scope)", restored)
+        return await self._save_and_send(now, f"trading (policy {hold.policy} no longer runs this scope)", restored,
+                                         ALLOWED)
 
     async def _save(self) -> None:
         await self.persist.save()
 
-    async def _save_and_send(self, now: int, owed: str, accounts: list[str]) -> ChangeResult:
-        """The owed change saved (fenced: a deposed runner's is refused and undone by a reload),
-        then sent at once; the venue's answer said. A refusal is retried by the ticks."""
+    async def _save_and_send(self, now: int, what: str, accounts: list[str], want: str) -> ChangeResult:
+        """The owed change (``want``: revoked or allowed) saved (fenced: a deposed runner's is
+        refused and undone by a reload), then sent at once; the venue's answer said: ``REVOKED`` /
+        ``RESTORED`` when it confirmed every account, else ``REVOKE_OWED`` / ``RESTORE_OWED`` with
+        each account's state (a refusal is retried by the ticks)."""
+        verb = "REVOKE" if want == REVOKED else "RESTORE"
+        owed = f"{verb}_OWED: {what} on {', '.join(accounts) or 'no account'}"
         try:
             await self.persist.save()
         except FencedError:
@@ -230,6 +246,13 @@ class OperatorRevokes:
             self.sinks.emit(e)
         status = self.revokes.status()
         said = "; ".join(f"{a}: {status[a]['shown']}" if a in status else f"{a}: allowed" for a in accounts)
+        if want == REVOKED:
+            confirmed = all(a in status and status[a]["revoked"] and status[a]["owed"] is None for a in accounts)
+        else:  # (an account allowed again with nothing held is dropped from the book)
+            confirmed = all(a not in status or not status[a]["revoked"] and status[a]["owed"] is None
+                            for a in accounts)
+        if accounts and confirmed:
+            owed = f"{verb}D: {what} on {', '.join(accounts)}"
         return ChangeResult(True, f"{owed}; {said}")
 
     async def _refused(self, kind: str, payload: dict, why: str) -> ChangeResult:
