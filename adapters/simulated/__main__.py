@@ -21,7 +21,10 @@ positions on N markets in ``sim-main`` instead of a named scenario (:func:`.scen
 both, ``--accounts N --positions M``, a firm's shape: N accounts of M positions each, every
 book its own (:func:`.scenarios.firm_book`). Under ``venues`` it prints, for every venue the
 server answers as, the first account's Accounts-document entry on that face and the values of
-the environment variables its credentials name.
+the environment variables its credentials name. Under ``revoke``: a master credential that may
+switch every account's bots' keys, and a bot key per account (``<account>-bot-key``), so that
+``ksctl revoke`` can be tried on it; on a venue with that switch, the first account's entry under
+``venues`` carries its ``revoke:`` block.
 
 Owns only the command line; it must not listen beyond loopback.
 """
@@ -55,6 +58,7 @@ async def _serve(args) -> int:
     else:
         engine = build(args.scenario, clock, seed=args.seed, faults=faults)
     server = SimServer(engine, port=args.port, auth_clock=wall_clock, admin_state=True)
+    revoke = revoke_keys(engine)
     url = await server.start()
     # (by name: the simulator imports no venue package)
     binance, bybit = import_module("adapters.venues.binance.face"), import_module("adapters.venues.bybit.face")
@@ -73,7 +77,10 @@ async def _serve(args) -> int:
                                            .items() if k in ("urls", "options")}},
         # every face's Accounts-document entry for the first account, and the values of the
         # environment variables it reads its credentials from (the others: the same, by name)
-        "venues": faces_settings(server, next(iter(engine.accounts))),
+        "venues": faces_settings(server, next(iter(engine.accounts)), revoke),
+        # the switch of the bots' keys (ksctl revoke): the master credential that may change every
+        # account's keys, and each account's bot key (its orders refused once revoked)
+        "revoke": revoke,
     }
     print(json.dumps(info, indent=2), flush=True)
     try:
@@ -94,19 +101,56 @@ def scenario_of(args) -> str:
     return args.scenario
 
 
-def faces_settings(server, account: str) -> dict:
+MASTER_KEY, MASTER_SECRET, MASTER_PASSPHRASE = "sim-master-key", "sim-master-secret", "sim-passphrase"
+MASTER_ENV = {"api_key": "KS_SIM_MASTER_KEY", "secret": "KS_SIM_MASTER_SECRET", "password": "KS_SIM_MASTER_PASS"}
+
+
+def revoke_keys(engine) -> dict:
+    """A master credential and a bot key per account, added to ``engine``'s permissions (test
+    keys: they guard nothing), as ``serve`` prints them under ``revoke``."""
+    perms = engine.permissions
+    perms.add_master(MASTER_KEY, MASTER_SECRET, MASTER_PASSPHRASE)
+    bots = {}
+    for name in engine.accounts:
+        key, secret = f"{name}-bot-key", f"{name}-bot-secret"
+        perms.add_key(name, key, secret)
+        bots[name] = {"api_key": key, "secret": secret}
+    return {"master": {"api_key": MASTER_KEY, "secret": MASTER_SECRET, "passphrase": MASTER_PASSPHRASE},
+            "bots": bots}
+
+
+def faces_settings(server, account: str, revoke: dict | None = None) -> dict:
     """For each venue the server answers as, ``account``'s Accounts-document entry on that face
     and the values of the environment variables its credentials name (test keys of the
-    simulator, set here by each face's ``sim_account``)."""
+    simulator, set here by each face's ``sim_account``). With ``revoke`` (:func:`revoke_keys`),
+    the entry of a venue with a switch of the bots' keys carries its ``revoke:`` block: the
+    master credential by environment variables, the sub-account as that venue names it (the
+    simulator answers to it for ``account``) and the account's bot key."""
     import os
+    from importlib import import_module
+
+    from adapters.ccxt_exchange import dialect_for
+    from adapters.registry import sim_venues
 
     from .venues import VENUES, sim_account
 
     out = {}
     for venue in VENUES:
-        doc = sim_account(server, account, venue).model_dump(mode="json", exclude_none=True)
+        block = None
+        if revoke is not None and dialect_for(venue).permission_switches():
+            sub = import_module(f"{sim_venues()[venue].__name__}.contract").SWITCH_TERMS["sub_account"]
+            server.engine.permissions.name_sub(account, sub)
+            signs = import_module("ccxt").__dict__[venue]().requiredCredentials.get("password")
+            block = {"master_credentials": {k: {"env": n} for k, n in MASTER_ENV.items() if k != "password" or signs},
+                     "sub_account": sub, "api_keys": [revoke["bots"][account]["api_key"]]}
+        doc = sim_account(server, account, venue, **({"revoke": block} if block else {})).model_dump(
+            mode="json", exclude_none=True)
         names = [ref["env"] for ref in doc.get("credentials", {}).values() if isinstance(ref, dict) and "env" in ref]
-        out[venue] = {"account": doc, "env": {n: os.environ.get(n, "") for n in names}}
+        env = {n: os.environ.get(n, "") for n in names}
+        if block:
+            values = {"api_key": MASTER_KEY, "secret": MASTER_SECRET, "password": MASTER_PASSPHRASE}
+            env.update({ref["env"]: values[k] for k, ref in block["master_credentials"].items()})
+        out[venue] = {"account": doc, "env": env}
     return out
 
 

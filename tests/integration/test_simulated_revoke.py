@@ -353,3 +353,37 @@ def test_the_in_process_adapter_switches_the_engines_keys_behind_its_fault_plan(
         assert e.value.reason is Reason.REVOKE_UNSUPPORTED
 
     run(t())
+
+
+@pytest.mark.parametrize("venue", VENUES)
+def test_serve_prints_a_master_and_bot_keys_that_revoke_on_every_switch_venue(venue, monkeypatch):
+    """What ``python -m adapters.simulated serve`` prints under ``revoke`` and ``venues`` is
+    enough to try a revoke: the entry's revoke: block and its environment work as printed."""
+    from adapters.simulated.__main__ import faces_settings, revoke_keys
+
+    eng, _ = engine()
+
+    async def go():
+        srv = SimServer(eng, auth_clock=wall_clock)
+        await srv.start()
+        keys = revoke_keys(eng)
+        face = faces_settings(srv, ACCOUNT, keys)[venue]
+        for name, value in face["env"].items():
+            monkeypatch.setenv(name, value)
+        assert face["account"]["revoke"]["api_keys"] == [keys["bots"][ACCOUNT]["api_key"]] == ["sim-main-bot-key"]
+        acc = Account.model_validate(face["account"])
+        ad = CcxtAdapter(acc, urls=srv.base_url, timeout=3.0, max_retries=1, backoff_s=0.05, ccxt_rate_limit=False)
+        bot = _face(venue).sim_client(srv, ACCOUNT, apiKey=keys["bots"][ACCOUNT]["api_key"],
+                                      secret=keys["bots"][ACCOUNT]["secret"])
+        try:
+            assert ad.capabilities.revoke_trading
+            await _buy(bot, venue)  # the bot's key trades before the revoke
+            res = await ad.set_trading(False)
+            assert not res.refusals and not res.failures and set(res.states.values()) == {"revoked"}, res
+            await _refused_code(bot, venue)
+        finally:
+            await ad.close()
+            await bot.close()
+            await srv.stop()
+
+    run(go(), 30.0)
