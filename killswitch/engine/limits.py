@@ -199,7 +199,9 @@ def breaches_in(limits: LimitsNode, order: LimitOrder, usage: Optional[Usage], m
     no_mark = _no_mark(order.symbol, mark, now_ms, limits.mark_max_age_ms)
     size = mark.contract_size if mark is not None else 1.0
 
-    if sym.price_collar is not None and not (resting and order.price is None):
+    # a market order that can only reduce is not collared: a bot closing into a crash must not be
+    # held in its position by a limit meant for fat fingers (a priced one still is)
+    if sym.price_collar is not None and not (order.price is None and (resting or order.reduce_only)):
         out.append(no_mark if fresh is None else _collar(order, sym.price_collar, fresh))
     if sym.max_order_quantity is not None and _over(order.amount, sym.max_order_quantity):
         out.append(Breach(ORDER_QUANTITY, sym.max_order_quantity, order.amount, "contracts",

@@ -66,8 +66,13 @@ def test_each_limit_refuses_at_the_gate_with_its_value_and_usage(tmp_path):
                 assert d["limit"]["value"] == 200_000 and d["limit"]["usage"] == 240_000
                 d = await check(symbol="ETH/USDT:USDT", amount=34, price=3_000)  # 102k > the default 100k
                 assert d["limit"]["code"] == "LIMIT_ORDER_NOTIONAL" and d["limit"]["value"] == 100_000
-                d = await check(amount=60)
+                d = await check(amount=60)  # 60 > 50 contracts, 3.6M > 200k, 5 → 65 BTC: each named
                 assert d["limit"]["code"] == "LIMIT_ORDER_QUANTITY"
+                assert [b["code"] for b in d["limit"]["breaches"]] == ["LIMIT_ORDER_QUANTITY", "LIMIT_ORDER_NOTIONAL",
+                                                                       "POSITION_LIMIT", "GROSS_LIMIT"], d
+                assert d["reason"].startswith("LIMIT_ORDER_QUANTITY: amount 60 > limit 50 for BTC/USDT:USDT; "
+                                              "LIMIT_ORDER_NOTIONAL: notional 3,600,000.00 > limit 200,000.00"), d
+                assert "more)" not in d["reason"]
                 d = await check(amount=2)  # BTC 5 → 7 at ≈60k: ≈420k > 400k
                 assert d["limit"]["code"] == "POSITION_LIMIT" and 410_000 < d["limit"]["usage"] < 430_000
                 d = await check(symbol="ETH/USDT:USDT", amount=25, price=3_000)  # gross ≈740k + 75k
@@ -75,6 +80,9 @@ def test_each_limit_refuses_at_the_gate_with_its_value_and_usage(tmp_path):
                 # a reducing order is never held back by the position or gross limits
                 d = await check(side="sell", amount=1, reduce_only=True)
                 assert d["allow"] is True
+                # nor by the collar when it is a market order (a bot closing into a crash)
+                d = await check(side="sell", amount=1, reduce_only=True, price=None, strategy="strategy-d")
+                assert d["allow"] is True, d
                 # the burst of 2 is spent (the first order and the close): the third waits for a token
                 d = await check()
                 assert d["allow"] is False and d["limit"]["code"] == "MESSAGE_RATE", d

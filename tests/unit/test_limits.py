@@ -78,6 +78,16 @@ def test_a_market_order_under_a_collar_is_refused_but_a_resting_one_without_pric
     assert codes(lim(price_collar=0.05), LimitOrder(BTC, "buy", 1.0, None), resting=True) == []
 
 
+def test_a_reduce_only_market_order_is_not_collared_but_a_reduce_only_priced_one_is():
+    long = [pos(contracts=5.0)]
+    assert codes(lim(price_collar=0.05), LimitOrder(BTC, "sell", 1.0, None, reduce_only=True), long) == []
+    assert codes(lim(price_collar=0.05), LimitOrder(BTC, "sell", 1.0, 50.0, reduce_only=True), long) == \
+        ["PRICE_COLLAR"]
+    # the order's size limits still hold for it: a close too large for one order is split by its bot
+    assert codes(lim(price_collar=0.05, max_order_notional=50.0),
+                 LimitOrder(BTC, "sell", 1.0, None, reduce_only=True), long) == ["LIMIT_ORDER_NOTIONAL"]
+
+
 @pytest.mark.parametrize("marks,now", [({}, NOW), (MARKS, NOW + 29_001), ({BTC: Mark(100.0, 1.0, NOW - 31_000)}, NOW)])
 def test_no_fresh_mark_under_a_collar_is_no_mark(marks, now):
     assert codes(lim(price_collar=0.05), BUY, marks=marks, now=now) == ["NO_MARK"]

@@ -64,13 +64,19 @@ def _within(req: OrderRequest, limits: GateLimits, accounts: Sequence[str], now_
                 spend.append((key, lim.message_rate, lim.message_burst))
             found = breaches_in(lim, order, sl.usage, marks, now_ms, tokens=tokens)
             if found:
-                return _limit_deny(sl.policy, sl.scope, found[0], len(found))
+                return _limit_deny(sl.policy, sl.scope, found)
     for key, rate, burst in spend:
         limits.buckets.take(key, rate, burst, now_ms)
     return None
 
 
-def _limit_deny(policy: str, scope: str, b: Breach, count: int = 1) -> Decision:
-    more = f" (and {count - 1} more)" if count > 1 else ""
-    return Decision(False, f"{b.reason} [policy={policy} scope={scope}]{more}",
-                    {**b.to_json(), "policy": policy, "scope": scope})
+def _limit_deny(policy: str, scope: str, found: Breach | list[Breach]) -> Decision:
+    """The deny of every breach found, each named (the first is ``limit``; with more, ``breaches``
+    lists them all): a bot's author fixes all of them at once, not one per retry."""
+    breaches = found if isinstance(found, list) else [found]
+    first = breaches[0]
+    said = "; ".join(b.reason for b in breaches)
+    limit = {**first.to_json(), "policy": policy, "scope": scope}
+    if len(breaches) > 1:
+        limit["breaches"] = [b.to_json() for b in breaches]
+    return Decision(False, f"{said} [policy={policy} scope={scope}]", limit)
