@@ -171,9 +171,12 @@ def violation_lines(doc: dict, latest: int = 10) -> list[str]:
         value = f"notional {notional:,.2f}" if isinstance(notional, (int, float)) else "notional unknown"
         who = v.get("client_order_id") or v.get("revert_client_order_id") or "-"
         outcome = v.get("outcome") or ("dry run" if v.get("dry_run") else "pending")
+        # a limit's breach under an active lock says which limit, not "under active"
+        broke = (f"breaking {v.get('reason')}" if v.get("kind") == "LIMIT_VIOLATION" and v.get("reason")
+                 else f"under {v.get('mode')} {v.get('scope')}")
         lines.append(f"    {_when(v.get('ts_ms'))} {v.get('action', '?'):<6} {v.get('account')} {v.get('symbol')} "
                      f"{v.get('side')} {figure(v.get('amount', 0))} ({value}) strategy {v.get('strategy')} "
-                     f"order {who} under {v.get('mode')} {v.get('scope')}: {outcome}")
+                     f"order {who} {broke}: {outcome}")
     return lines
 
 

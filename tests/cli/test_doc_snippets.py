@@ -6,7 +6,9 @@
   tree's code) — unless the line above it says ``<!-- not-run: REASON -->``. What the snippets
   write under ``/tmp/`` goes to the sandbox, and the ports they name are free ones; nothing else
   of their text is changed. A snippet that starts ``ksctl run`` passes once the runner's console
-  answers (and the token the snippet made is let in); then the runner is stopped. The sandbox's
+  answers (and the token the snippet made is let in); then the runner is stopped, unless the
+  next runnable snippet says ``<!-- with the runner above -->`` on the line above it: that one
+  is run (to its end, exit 0) while the runner still runs, and then it is stopped. The sandbox's
   ``policies/`` are the repository's but for the example routes' fallback webhook
   (``127.0.0.1:9099``), moved to a free port where a receiver takes every page: with nothing
   there, each stop waited 5 s for the pages being retried (docs/console.md says what that
@@ -43,6 +45,7 @@ from tests.procs import Receiver
 DOCS = ROOT / "docs"
 FENCE = re.compile(r"^( *)```(\w*)\n(.*?)^\1```[ \t]*$", re.M | re.S)
 NOT_RUN = re.compile(r"^\s*<!-- not-run: (.+?) -->\s*$")
+WITH_RUNNER = re.compile(r"^\s*<!-- with the runner above -->\s*$")
 SHELL = ("sh", "console")
 PORTS = ("8080", "8099")  # the runner's API and the simulated exchange, as the snippets name them
 
@@ -54,6 +57,7 @@ class Snippet:
     lang: str
     text: str
     not_run: Optional[str]  # why it is not run, or None
+    with_runner: bool = False  # run while the runner the snippet before started still runs
 
     def __str__(self) -> str:
         return f"{self.path.relative_to(ROOT)}:{self.line}"
@@ -70,7 +74,7 @@ def snippets() -> list[Snippet]:
             said = NOT_RUN.match(before)
             body = "\n".join(line[len(m.group(1)):] for line in m.group(3).splitlines())
             out.append(Snippet(path, text[:m.start()].count("\n") + 1, m.group(2), body,
-                               said.group(1) if said else None))
+                               said.group(1) if said else None, WITH_RUNNER.match(before) is not None))
     return out
 
 
@@ -236,10 +240,15 @@ def test_the_runnable_snippets_run(tmp_path):
     env.pop("KS_API_TOKEN", None)
     sessions: list[subprocess.Popen] = []
     ran = []
+    runnable = [s for s in shell_snippets() if s.not_run is None]
+    running: Optional[tuple[int, subprocess.Popen]] = None  # a runner kept for the next snippet
     try:
-        for s in shell_snippets():
-            if s.not_run is not None:
-                continue
+        for i, s in enumerate(runnable):
+            if running is not None and not s.with_runner:
+                _stop(running[0])
+                assert running[1].wait(30) is not None
+                running = None
+            assert not s.with_runner or running is not None, f"{s}: no runner above it runs"
             script = s.text
             for old, new in ports.items():
                 script = script.replace(old, new)
@@ -251,7 +260,7 @@ def test_the_runnable_snippets_run(tmp_path):
                                     stdout=log.open("w"), stderr=subprocess.STDOUT)
             sessions.append(proc)
             starts_runner = re.search(r"(^|\s)(\.venv/bin/)?ksctl run\b", s.text, re.M) is not None
-            deadline = time.monotonic() + 90
+            deadline = time.monotonic() + (150 if s.with_runner else 90)
             while True:
                 code = proc.poll()
                 if starts_runner and _answers(f"http://127.0.0.1:{ports['8080']}/healthz", None) == 200:
@@ -268,9 +277,14 @@ def test_the_runnable_snippets_run(tmp_path):
                 base = f"http://127.0.0.1:{ports['8080']}"
                 assert _answers(base + "/v1/status", token) == 200, f"{s}: the snippet's token is not let in"
                 assert _answers(base + "/v1/status", "not-" + token) == 401
-                _stop(int(pid_file.read_text()))
-                assert proc.wait(30) is not None
+                if i + 1 < len(runnable) and runnable[i + 1].with_runner:
+                    running = (int(pid_file.read_text()), proc)
+                else:
+                    _stop(int(pid_file.read_text()))
+                    assert proc.wait(30) is not None
             ran.append(str(s))
+        if running is not None:
+            _stop(running[0])
     finally:
         for p in sessions:
             try:
