@@ -236,7 +236,7 @@ def test_the_runnable_snippets_run(tmp_path):
     home = _sandbox(tmp_path, receiver.port)
     ports = {p: str(_free_port()) for p in PORTS}
     env = {**os.environ, "PATH": f"{home / '.venv' / 'bin'}:{os.environ['PATH']}", "PYTHONPATH": str(ROOT),
-           "KS_API_PORT": ports["8080"]}
+           "KS_API_PORT": ports["8080"], "KS_API_URL": f"http://127.0.0.1:{ports['8080']}"}
     env.pop("KS_API_TOKEN", None)
     sessions: list[subprocess.Popen] = []
     ran = []
