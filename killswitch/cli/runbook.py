@@ -81,6 +81,9 @@ def render(incident: str, state_url: str, fmt: Optional[str], out: Optional[str]
 
         near = close_matches(incident, known)
         hint = f"; did you mean {', '.join(repr(k) for k in near)}?" if near else ""
+        if incident.startswith("manual/"):  # (what a manual close's page once pointed at)
+            hint = ("; a manual close is an operator's, no stage entered and no runbook is rendered for it: its "
+                    "orders are in ksctl status and the console, and ksctl report lists it under Operator actions")
         click.echo(f"ksctl runbook render: UNKNOWN_INCIDENT: no runbook for {incident!r} in {store.url}{hint}",
                    err=True)
         raise SystemExit(EXIT_FINDINGS)

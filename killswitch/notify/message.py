@@ -169,6 +169,9 @@ def _signals(alert: Alert) -> str:
 
 
 def runbook_lines(incident: str, external_url: Optional[str]) -> list[str]:
+    if incident.startswith("manual/"):  # an operator's close: no stage entered, so no runbook is rendered
+        return [f"  manual close {incident}: no runbook (an operator's close); its orders: ksctl status, "
+                "the console's incident, and ksctl report (Operator actions)"]
     lines = [f"  runbook: ksctl runbook render --incident {shlex.quote(incident)}"]
     if external_url:  # the console: it reads the runbook with the reader's token typed into it
         lines.append(f"           {external_url.rstrip('/')}{ev.console_runbook_path(incident)}")

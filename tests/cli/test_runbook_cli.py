@@ -86,6 +86,13 @@ def test_an_unknown_incident_exits_1_and_says_so(state, at_root):
     assert f"did you mean {INCIDENT!r}" in out.stderr
 
 
+def test_a_manual_close_has_no_runbook_and_says_where_its_orders_are(state, at_root):
+    url, _ = state
+    out = run("runbook", "render", "--incident", "manual/binanceusdm/main/m1772456400000", "--state", url)
+    assert out.exit_code == 1 and "UNKNOWN_INCIDENT" in out.stderr
+    assert "a manual close is an operator's" in out.stderr and "ksctl report" in out.stderr
+
+
 def test_list_names_the_stored_incidents(state):
     url, stored = state
     out = run("runbook", "list", "--state", url)

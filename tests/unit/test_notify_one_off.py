@@ -109,3 +109,13 @@ def test_a_revoke_page_names_its_keys_as_words_not_a_list(tree):
     text = "\n".join(m.title + "\n" + m.body for m in (compose(n) for n in d.flush_due(10_000)))
     assert "trading revoked at the venue for okx/main (read back): keys bot-a-key, bot-b-key" in text, text
     assert "['" not in text
+
+
+def test_a_manual_close_page_points_at_its_orders_not_at_a_runbook_that_is_never_rendered(tree):
+    d = Dispatcher({"desk": tree}, LONG_RESOLVE)
+    put(d, Event.make(ORDER_FAILED, 0, {"client_order_id": "ks-1", "incident": "manual/okx/main/m1"},
+                      policy="book", scope="okx/main", venue="okx", account="okx/main", reason="REJECTED",
+                      severity="critical"), 0)
+    text = "\n".join(m.body for m in (compose(n) for n in d.flush_due(10_000)))
+    assert "manual close manual/okx/main/m1: no runbook (an operator's close)" in text, text
+    assert "ksctl runbook render" not in text
