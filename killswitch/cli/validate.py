@@ -8,7 +8,8 @@ from typing import Optional
 import click
 
 from ..sources import MAX_FILE_BYTES
-from .common import EXIT_FINDINGS, EXIT_OK, ExistingPath, batch_collector, max_file_size_option, output_option
+from .common import EXIT_FINDINGS, EXIT_OK, ExistingPath, batch_collector, max_file_size_option
+from .findings import check_sarif_root, echo_findings, findings_output_option, sarif_root_option
 
 
 def compile_paths(paths: tuple[str, ...], runbooks: Optional[str] = None, allow_empty: bool = False,
@@ -47,6 +48,8 @@ Examples:
   ksctl validate -o json policies/ | jq '.diagnostics[] | select(.severity=="error")'
   ksctl validate --max-file-size 4MiB policies/
   ksctl validate --accounts deploy/accounts.yaml policies/
+  ksctl validate --strict -o github policies/      (annotations on a pull request's lines)
+  ksctl validate -o sarif policies/ > ksctl.sarif  (SARIF 2.1.0, for code scanning)
 Runbook templates are checked in the runbooks/ directory found walking up from the first path
 (to the git root), unless --runbooks names one.
 Exit codes: 0 ok, 1 findings (errors, or warnings with --strict), 2 usage (a path that does
@@ -58,6 +61,9 @@ An empty input (a directory without .yaml/.yml files, a file without a document)
 (KS007, exit 1), so that a job pointed at the wrong path fails; --allow-empty accepts it.
 A file over --max-file-size (1MiB unless KS_MAX_FILE_SIZE says otherwise) is an error (KS010)
 and is not read.
+-o github prints a GitHub Actions workflow command a finding (::error file=F,line=L,col=C,
+title=KSnnn::message; a warning is ::warning, with --strict too), then the verdict line; -o sarif
+one SARIF 2.1.0 log, its files relative to the current directory or --sarif-root.
 """)
 @click.argument("paths", nargs=-1, required=True, type=ExistingPath())
 @click.option("--accounts", "accounts", default=None, type=ExistingPath(dir_okay=False),
@@ -69,18 +75,25 @@ and is not read.
 @click.option("--allow-empty", is_flag=True,
               help="Accept an empty input (no YAML file, or no document) instead of failing with KS007.")
 @max_file_size_option
-@output_option
+@findings_output_option
+@sarif_root_option
 def validate(paths: tuple[str, ...], accounts: Optional[str], strict: bool, runbooks: Optional[str],
-             allow_empty: bool, max_file_bytes: int, output: str) -> None:
+             allow_empty: bool, max_file_bytes: int, output: str, sarif_root: Optional[str]) -> None:
     """Check policy files and directories; report every problem as file:line:col."""
+    check_sarif_root(output, sarif_root)
     with batch_collector():
-        from ..render.diagnostics import validate_json, validate_text
+        from ..render.diagnostics import summary_lines, validate_json, validate_text
         from .budget import weight_findings
 
         result, files = compile_paths(_with(paths, accounts), runbooks, allow_empty, max_file_bytes)
         result.diagnostics.extend(weight_findings(result))
-        render = validate_json if output == "json" else validate_text
-        text = render(result, files, strict)
-    click.echo(text)
+        if output in ("text", "json"):
+            render = validate_json if output == "json" else validate_text
+            click.echo(render(result, files, strict))
+        else:
+            from ..render.findings import diagnostic_rules, from_diagnostic
+
+            echo_findings([from_diagnostic(x) for x in result.diagnostics], diagnostic_rules(), output,
+                          summary_lines(result, files, strict), sarif_root)
     failed = bool(result.errors) or (strict and bool(result.warnings))
     raise SystemExit(EXIT_FINDINGS if failed else EXIT_OK)

@@ -30,7 +30,12 @@ def summary(result: CompileResult, files: int) -> dict:
 
 
 def validate_text(result: CompileResult, files: int, strict: bool) -> str:
-    lines = [diagnostic_text(x) for x in result.diagnostics]
+    return "\n".join([diagnostic_text(x) for x in result.diagnostics] + summary_lines(result, files, strict))
+
+
+def summary_lines(result: CompileResult, files: int, strict: bool) -> list[str]:
+    """The verdict under the findings: ``FAILED: …``, or ``ok: …`` and the graph's digest."""
+    lines = []
     s = summary(result, files)
     docs = ", ".join(f"{n} {k}" for k, n in s["documents"].items()) or "no documents"
     tally = f"{_plural(s['errors'], 'error')}, {_plural(s['warnings'], 'warning')}"
@@ -41,7 +46,7 @@ def validate_text(result: CompileResult, files: int, strict: bool) -> str:
         lines.append(f"ok: {_plural(files, 'file')} ({docs}), {tally}")
         if result.graph is not None:
             lines.append(f"graph {result.graph.digest} revision {revision_text(result.graph.revision)}")
-    return "\n".join(lines)
+    return lines
 
 
 def validate_json(result: CompileResult, files: int, strict: bool) -> str:
