@@ -42,6 +42,7 @@ COMMANDS = {
     "report": ("killswitch.cli.report", "report", "Write a closure report from the audit trail."),
     "diff": ("killswitch.cli.diff", "diff", "Replay two policy revisions and show where their decisions differ."),
     "token": ("killswitch.cli.token", "token", "Make an API token for one identity; check a tokens document."),
+    "pr": ("killswitch.cli.pr", "pr", "A policy pull request and the forge: other open ones on the same policies."),
     "shards": ("killswitch.cli.shards", "shards", "Which shard holds which accounts and policies; the firm-wide ones."),
     "run": ("killswitch.cli.run", "run", "Run the kill switch: tick, decide, act, lock, serve the API."),
     "demo": ("killswitch.cli.demo", "demo", "Run the runner against the simulated exchange through a crash."),

@@ -92,6 +92,10 @@ DATA = {
     ("runbook", "render"): Case(("--incident", INCIDENT, "--state", "{state}", "--runbooks", "{runbooks}")),
     ("report",): Case(("--since", "2026-03-01", "--until", "2026-03-03", "--state", "{state}"), exits=4),
     ("token", "new"): Case(("--identity", "walker", "--roles", "operator")),
+    # no token in the variable named: it says it did not look, and exits 0 (the forge is faked in
+    # tests/cli/test_pr_overlaps.py)
+    ("pr", "overlaps"): Case(("--repo", "octocat/risk-policies", "--pr", "7", "--token-env", "KS_WALK_NO_TOKEN",
+                              "{policies}")),
     ("token", "check"): Case(("{tokens}",)),
 }
 # Commands that print no data, and why.
@@ -133,6 +137,7 @@ MISSING = {
     ("report", "audit_key_file"): ("--since", "2026-03-01", "--state", "{state}", "--audit-key-file", "{missing}"),
     ("report", "anchors_file"): ("--since", "2026-03-01", "--state", "{state}", "--anchors-from", "{missing}"),
     ("token check", "path"): ("{missing}",),
+    ("pr overlaps", "paths"): ("--repo", "octocat/risk-policies", "--pr", "7", "{missing}"),
     ("run", "policies"): ("--policies", "{missing}", "--accounts", "{accounts}"),
     ("run", "accounts"): ("--policies", "{policies}", "--accounts", "{missing}"),
     ("run", "api_tokens"): ("--policies", "{policies}", "--accounts", "{accounts}", "--api-tokens", "{missing}"),
@@ -351,7 +356,8 @@ def test_the_state_option_is_one_option_with_one_default_and_the_environment():
 # A positional is a file or directory a command reads, or the kind of schema: what the runner names
 # (a scope, a policy, a source, an incident, a silence) is an option, the same in every command.
 POSITIONALS = {("validate", "paths"), ("shards", "accounts"), ("shards", "policies"), ("graph", "paths"),
-               ("test", "paths"), ("diff", "old"), ("diff", "new"), ("schema", "kind"), ("token check", "path")}
+               ("test", "paths"), ("diff", "old"), ("diff", "new"), ("schema", "kind"), ("token check", "path"),
+               ("pr overlaps", "paths")}
 # Positionals kept for scripts from before, each the deprecated spelling of an option.
 DEPRECATED_POSITIONALS = {("heartbeat", "source_arg"): "--source", ("silence expire", "id_arg"): "--silence"}
 # One name per idea: each word on the left is spelled as on the right (the left kept only as a
