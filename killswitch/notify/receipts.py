@@ -68,6 +68,7 @@ class Receipts(SinkHooks):
     def _receipt(self, job: _Job, attempt: int, res: SendResult, final: bool, retry_at: Optional[int] = None
                  ) -> None:
         payload = {"receiver": job.receiver, "routes": job.tree, "group_key": job.group_key,
+                   "title": job.message.title[:300],
                    "event_kinds": job.event_kinds, "incidents": job.incidents, "severity": job.severity,
                    "attempt": attempt, "attempts": self.options.attempts, "round": job.round,
                    "result": res.result, "final": final, "elapsed_ms": int(res.elapsed_s * 1000), "mode": job.mode,

@@ -189,7 +189,8 @@ def _notification_lines(receipts: list[dict]) -> list[str]:
     out = ["## Notifications", ""]
     if not receipts:
         return out + ["No receipt in the period.", ""]
-    out += ["| at | receipt | receiver | result | attempt | incidents |", "|---|---|---|---|---|---|"]
+    out += ["| at | receipt | receiver | event | title | result | attempt | incidents |",
+            "|---|---|---|---|---|---|---|---|"]
     for r in receipts:
         what = r["kind"].replace("notification_", "")
         if r["kind"] == "notification_failed" and not r["final"]:
@@ -200,7 +201,8 @@ def _notification_lines(receipts: list[dict]) -> list[str]:
             what += f" ({r['dropped']})"
         if r["kind"] == "notification_silenced":
             what += f" (by {', '.join(r.get('silences') or []) or '?'})"
-        out.append(f"| {r['at']}{_unverified(r)} | {what} | {_c(r['receiver'])} | {_c(r['result'])} | "
+        out.append(f"| {r['at']}{_unverified(r)} | {what} | {_c(r['receiver'])} | "
+                   f"{_c(', '.join(r.get('events') or []) or '-')} | {_c(r.get('title') or '-')} | {_c(r['result'])} | "
                    f"{_c(r['attempt'])} | "
                    f"{_c(', '.join(r['incidents']))} |")
     return out + [""]
@@ -217,7 +219,8 @@ def _lasted(a: dict) -> str:
 def operator_action_lines(actions: list) -> list[str]:
     """The operator actions as a table: who did what, why, when, what became of it, how long it held."""
     out = ["## Operator actions", "",
-           "Locks, unlocks, closes, silences, acknowledgements and dead man's switch changes, as audited with "
+           "Locks, unlocks, closes, silences, acknowledgements, dead man's switch changes, revokes of the bots' "
+           "keys and the approvals of their restore, as audited with "
            "their author; how long each held is read from the rows after it.", ""]
     if not actions:
         return out + ["None.", ""]
@@ -251,14 +254,15 @@ def halt_break_lines(broke: dict) -> list[str]:
             "confirmed or refused it.", ""]
     trading = broke.get("trading") or []
     if trading:
-        out += ["| at | account | event | keys | read back | venue's answer | held by | incident |",
+        out += ["| at | account | event | keys | read back | venue's answer | who and why | incident |",
                 "|---|---|---|---|---|---|---|---|"]
         for t in trading:
             answer = f"`{_c(t['code'])}` {_c(t['message'])} ({_c(t['want'])}, attempt {_c(t['attempts'])})" \
                 if t["event"] == "failed" else "confirmed"
+            read = {True: "read back", False: "the venue offers no read"}.get(t["read_back"], "-")
             out.append(f"| {t['at']}{_unverified(t)} | {_c(t['account'])} | {t['event']} | "
-                       f"{_c(', '.join(t['keys']))} | {_c(t['read_back'])} | {answer} | "
-                       f"{_c(', '.join(t['holds']))} | {_c(t['incident'])} |")
+                       f"{_c(', '.join(t['keys']))} | {read} | {answer} | "
+                       f"{_c(t.get('why') or ', '.join(t['holds']))} | {_c(t['incident'])} |")
     else:
         out.append("No change of the bots' trading permission in the period.")
     return out + [""]

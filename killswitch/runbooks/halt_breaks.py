@@ -16,7 +16,9 @@ what that came to:
 
 and one row per change of the bots' trading permission at a venue (``trading_revoked``,
 ``trading_restored``, ``trading_permission_failed``: the account, its keys, whether the venue's
-read-back confirmed it, the venue's code and message of a refusal, the holds that asked).
+read-back confirmed it, the venue's code and message of a refusal, the holds that asked and, in
+words, who and why: an operator's revoke by its author and reason, a restore by its approvers,
+a policy's by its stage and its reset).
 
 Each names the incident it belongs to: a violation, the incident open then on the lock's scope
 (or on the account it is); a revoke, the latest incident begun by then whose policy and scope
@@ -76,8 +78,16 @@ def halt_breaks(rows: Sequence[Any], statuses: Mapping[str, str], incidents: Seq
                 results[(str(r.payload.get("account")), str(oid))] = str(outcome)
     violations, trading = [], []
     revoked_in: dict[str, Optional[str]] = {}  # an account -> the incident of its latest revoke
+    held_by: dict[str, list[str]] = {}  # an account -> the holds of its latest revoke
+    asked: dict[str, str] = {}  # a scope -> who asked its operator's revoke, and why
+    approved: dict[str, list[str]] = {}  # a hold -> the approvals of its restore, in order
     for r in rows:
         p = r.payload
+        if r.kind == "trading_revoke_requested" and not p.get("refused"):
+            asked[str(p.get("scope"))] = f"{p.get('by') or '?'}: {p.get('reason') or ''}".rstrip(": ")
+        elif r.kind == "trading_restore_approval" and not p.get("refused"):
+            approved.setdefault(str(p.get("holder")), []).append(
+                f"{p.get('approver') or '?'}: {p.get('reason') or ''}".rstrip(": "))
         if r.kind in VIOLATION_KINDS:
             action = p.get("action")
             outcome = _revert_outcome(p, statuses) if action == "revert" else _cancel_outcome(p, results)
@@ -108,15 +118,37 @@ def halt_breaks(rows: Sequence[Any], statuses: Mapping[str, str], incidents: Seq
                 incident = _incident(incidents, r.ts_ms, lambda i: i["scope"] == account)
             if event == "revoked":
                 revoked_in[account] = incident
+                held_by[account] = holds
+            if event == "restored":
+                why = "; ".join(_restored_by(h, approved) for h in held_by.get(account, []))
+            else:
+                why = "; ".join(_asked_by(h, asked) for h in holds)
             trading.append({
                 "at": iso(r.ts_ms), "event": event, "account": account,
                 "keys": sorted(keys) if isinstance(keys, Mapping) else list(keys),
                 "read_back": p.get("read_back"), "want": p.get("want_text"), "code": p.get("code"),
                 "message": p.get("message"), "attempts": p.get("attempts"), "holds": holds, "by": p.get("by"),
-                "op": p.get("op"),
+                "op": p.get("op"), "why": why or None,
                 "incident": incident,
                 "verified": proven(r.seq)})
     return {"violations": violations, "trading": trading}
+
+
+def _asked_by(hold: str, asked: Mapping[str, str]) -> str:
+    """Who wanted a hold (``operator|scope``, ``policy|scope``): the operator and their reason, or the policy."""
+    policy, _, scope = hold.partition("|")
+    if policy == "operator":
+        return f"operator on {scope}, {asked.get(scope) or 'who: not in the period'}"
+    return f"policy {policy} on {scope}"
+
+
+def _restored_by(hold: str, approved: Mapping[str, Sequence[str]]) -> str:
+    """Who lifted a hold: an operator's restore by its approvers, a policy's by its stage's reset."""
+    policy, _, scope = hold.partition("|")
+    if policy == "operator" or hold in approved:
+        said = ", ".join(approved.get(hold) or ()) or "approvals not in the period"
+        return f"restore of the operator's revoke on {scope} approved by {said}"
+    return f"the reset of policy {policy} on {scope}"
 
 
 __all__ = ["CANCEL_RESULT_KIND", "KINDS", "TRADING_KINDS", "VIOLATION_KINDS", "halt_breaks"]

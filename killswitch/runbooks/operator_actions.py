@@ -1,14 +1,16 @@
 """What people did during a period, from the audit trail: the closure report's operator actions.
 
 What it owns: one row per audited operator action — a lock, an unlock, a manual close, a silence
-added or expired, an acknowledgement, a dead man's switch armed or disarmed — with its author
+added, changed (extended, its comment edited) or expired, an acknowledgement, a dead man's switch
+armed or disarmed, a revoke of the bots' keys and each approval of its restore — with its author
 (the authenticated identity the runner audited, ``by``), its reason or comment, its time, what
 became of it (done, or the refusal's reason code) and how long it lasted, derived from later
 rows of the same trail and the journal:
 
 - a lock: until the operator's unlock of that scope, the operator's next lock of it (which
   replaces it), or its ttl, whichever came first; still in force at the period's end otherwise;
-- a silence: from its start to its end, or to the moment it was expired;
+- a silence: from its start to its end (as its last extension set it), the moment it was
+  expired, or the end of the incident it was made from (unless an extension untied it);
 - an acknowledgement: until someone else acknowledged the incident, or the incident ended;
 - a manual close: until the last of its orders had its final result (settled);
 - an armed dead man's switch: until it was disarmed or armed again.
@@ -29,12 +31,15 @@ if TYPE_CHECKING:
 
 # audit kind -> the action as the report names it
 ACTION_KINDS = {"manual_lock": "lock", "manual_unlock": "unlock", "manual_close_requested": "close",
-                "silence_added": "silence", "silence_expired": "silence expired", "incident_acknowledged": "ack",
-                "dms_armed": "dms arm", "dms_disarmed": "dms disarm"}
+                "silence_added": "silence", "silence_expired": "silence expired",
+                "silence_changed": "silence changed", "incident_acknowledged": "ack",
+                "dms_armed": "dms arm", "dms_disarmed": "dms disarm",
+                "trading_revoke_requested": "revoke", "trading_revoke_dry_run": "revoke (dry run)",
+                "trading_restore_approval": "restore approval"}
 
 
 def _target(kind: str, p: Mapping[str, Any]) -> str:
-    if kind in ("silence_added", "silence_expired"):
+    if kind in ("silence_added", "silence_expired", "silence_changed"):
         matchers = p.get("matchers") or []
         return f"{p.get('id') or '-'}: {', '.join(str(m) for m in matchers)}"
     if kind == "incident_acknowledged":
@@ -59,7 +64,28 @@ def _reason(kind: str, p: Mapping[str, Any]) -> str:
         return f"timeout {p.get('timeout_s')}s"
     if kind == "manual_close_requested":
         return f"{p.get('reason') or ''} ({p.get('orders', 0)} order(s) planned)"
+    if kind == "silence_changed":
+        return "; ".join(_changed(p))
+    if kind in ("trading_revoke_requested", "trading_revoke_dry_run"):
+        accounts = ", ".join(str(a) for a in p.get("accounts") or ())
+        needs = p.get("approvals")
+        return (f"{p.get('reason') or ''}" + (f" (accounts {accounts})" if accounts else "")
+                + (f"; its restore needs {needs} approver(s)" if needs else ""))
     return str(p.get("reason") or "")
+
+
+def _changed(p: Mapping[str, Any]) -> list[str]:
+    """A silence's change in words: its new end (and that it no longer ends with its incident), its comment."""
+    out = []
+    ends, tied, comment = p.get("ends_ms") or {}, p.get("ends_with_incident") or {}, p.get("comment") or {}
+    if isinstance(ends, Mapping) and ends.get("after") != ends.get("before") and isinstance(ends.get("after"), int):
+        was = f" (was {iso(ends['before'])})" if isinstance(ends.get("before"), int) else ""
+        out.append(f"until {iso(ends['after'])}{was}")
+    if isinstance(tied, Mapping) and tied.get("before") and not tied.get("after"):
+        out.append("no longer ends with its incident")
+    if isinstance(comment, Mapping) and comment.get("after") != comment.get("before"):
+        out.append(f"comment: {comment.get('after') or ''}")
+    return out or ["unchanged"]
 
 
 def operator_actions(rows: Sequence[Any], until_ms: int, proven: Callable[[int], bool],
@@ -82,7 +108,8 @@ def operator_actions(rows: Sequence[Any], until_ms: int, proven: Callable[[int],
         if ongoing:
             end, how = until_ms, "in force at the period's end"
         out.append({"at": iso(r.ts_ms), "ts_ms": r.ts_ms, "action": ACTION_KINDS[r.kind], "kind": r.kind,
-                    "target": _target(r.kind, p), "by": p.get("by"), "reason": _reason(r.kind, p),
+                    "target": _target(r.kind, p), "by": p.get("by") or p.get("approver"),
+                    "reason": _reason(r.kind, p),
                     "outcome": f"refused: {str(refused).split(':', 1)[0]}" if refused else
                     _close_outcome((results or {}).get(str(p.get("id")), ())) if r.kind == "manual_close_requested"
                     else "done",
@@ -128,11 +155,7 @@ def _end(r: AuditRow, later: Sequence[AuditRow], settled: Mapping[str, int], inc
                 break
         return min(ends, key=lambda e: e[0]) if ends else (None, None)
     if r.kind == "silence_added":
-        expired = next((x for x in done if x.kind == "silence_expired" and x.payload.get("id") == p.get("id")), None)
-        ends_ms = p.get("ends_ms") if isinstance(p.get("ends_ms"), int) else None
-        if expired is not None and (ends_ms is None or expired.ts_ms < ends_ms):
-            return expired.ts_ms, f"expired by {expired.payload.get('by') or '?'}"
-        return (ends_ms, "ran its course") if ends_ms is not None else (None, None)
+        return _silence_end(p, done, incident_ends)
     if r.kind == "incident_acknowledged":
         incident = p.get("incident")
         handed = next((x for x in done if x.kind == "incident_acknowledged" and x.payload.get("incident") == incident
@@ -151,3 +174,29 @@ def _end(r: AuditRow, later: Sequence[AuditRow], settled: Mapping[str, int], inc
             return None, None
         return nxt.ts_ms, f"disarmed by {nxt.payload.get('by') or '?'}" if nxt.kind == "dms_disarmed" else "armed again"
     return None, None
+
+
+def _silence_end(p: Mapping[str, Any], done: Sequence[AuditRow], incident_ends: Mapping[str, int]
+                 ) -> tuple[Optional[int], Optional[str]]:
+    """When a silence ended: expired, at its end as its last extension set it, or with the
+    incident it was made from (unless an extension untied it from that incident first)."""
+    sid = p.get("id")
+    expired = next((x for x in done if x.kind == "silence_expired" and x.payload.get("id") == sid), None)
+    ends_ms = p.get("ends_ms") if isinstance(p.get("ends_ms"), int) else None
+    untied_ms = None
+    for x in done:  # its extensions, in order: each one made before its end moves it
+        if x.kind != "silence_changed" or x.payload.get("id") != sid or ends_ms is not None and x.ts_ms >= ends_ms:
+            continue
+        after = (x.payload.get("ends_ms") or {}).get("after")
+        if isinstance(after, int):
+            ends_ms = after
+        if not (x.payload.get("ends_with_incident") or {}).get("after", True) and untied_ms is None:
+            untied_ms = x.ts_ms
+    ends = [(expired.ts_ms, f"expired by {expired.payload.get('by') or '?'}")] if expired is not None else []
+    if ends_ms is not None:
+        ends.append((ends_ms, "ran its course"))
+    incident = p.get("incident")
+    gone = incident_ends.get(str(incident)) if incident else None
+    if gone is not None and (untied_ms is None or gone < untied_ms):
+        ends.append((gone, f"ended with its incident {incident}"))
+    return min(ends, key=lambda e: e[0]) if ends else (None, None)

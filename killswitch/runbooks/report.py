@@ -196,6 +196,7 @@ class _Trail:
                                 "verified": self.proven(r.seq)})
         elif r.kind in NOTIFICATION_KINDS:
             self.receipts.append({"at": iso(r.ts_ms), "kind": r.kind, "receiver": p.get("receiver"),
+                                  "title": p.get("title"), "events": list(dict.fromkeys(p.get("event_kinds") or [])),
                                   "result": p.get("result"), "final": p.get("final", True),
                                   "attempt": p.get("attempt"), "incidents": list(p.get("incidents") or []),
                                   "fallback_for": p.get("fallback_for"), "dropped": p.get("dropped"),

@@ -36,6 +36,7 @@ def transition(store, ts, frm, to, decision, reason):
 
 def receipt(store, ts, kind, receiver, incidents, final=True, result="ok"):
     store.audit(kind, ts, {"receiver": receiver, "routes": "desk", "group_key": "g",
+                           "title": f"[killswitch LIVE] {', '.join(incidents)} entered",
                            "event_kinds": ["stage_transition"], "incidents": incidents, "severity": "critical",
                            "attempt": 1, "attempts": 3,
                            "result": result, "final": final, "elapsed_ms": 12, "mode": "live"})

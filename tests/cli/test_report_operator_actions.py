@@ -89,7 +89,8 @@ def test_the_report_tables_every_operator_action_with_author_reason_time_and_dur
     assert (silence["duration_ms"], silence["ended"]) == (24 * MIN + 30_000, "in force at the period's end")
     assert "manual_lock" not in doc["other_events"] and doc["other_events"] == {"sink_failed": 1}
     md = report(url).output
-    assert "| 2026-03-02T13:10:00Z | silenced (by 3f2a9c1b7d40) | pager | silenced | - | " + L3 + " |" in md
+    assert ("| 2026-03-02T13:10:00Z | silenced (by 3f2a9c1b7d40) | pager | stage_transition | - | silenced | - | "
+            + L3 + " |") in md
     assert "; silenced for pager" in md and "2 dropped, 1 silenced |" in md
     assert "| operator actions | 10 (table below) |" in md
     assert ("| 2026-03-02T13:01:00Z | lock | binanceusdm/main | alice | halted, ttl 3600s: looks wrong | done | "
@@ -98,3 +99,39 @@ def test_the_report_tables_every_operator_action_with_author_reason_time_and_dur
             "34m30s (expired by bob) |") in md
     assert "| bob | too early | refused: POLICY_LOCK | - |" in md
     assert "| carol | timeout 60.0s | done | 15m so far (in force at the period's end) |" in md
+
+
+def test_a_revoke_its_restore_approvals_and_a_silence_extension_are_operator_actions(tmp_path):
+    url = f"sqlite://{tmp_path / 'state.db'}"
+    write_trail(url)
+    store = open_store(url)
+    store.acquire_lease("runner", 10 * MIN, T0)
+    # a silence made from L3 (bob's reset ends it at 13:35), and one extended and untied from it
+    store.audit("silence_added", T0 + 7 * MIN, {
+        "id": "a1", "matchers": [f'incident="{L3}"'], "duration_s": 7200.0, "comment": "on it", "by": "alice",
+        "incident": L3, "starts_ms": T0 + 7 * MIN, "ends_ms": T0 + 127 * MIN})
+    store.audit("silence_added", T0 + 8 * MIN, {
+        "id": "b2", "matchers": [f'incident="{L3}"'], "duration_s": 600.0, "comment": "b", "by": "bob",
+        "incident": L3, "starts_ms": T0 + 8 * MIN, "ends_ms": T0 + 18 * MIN})
+    store.audit("silence_changed", T0 + 9 * MIN, {
+        "id": "b2", "matchers": [f'incident="{L3}"'], "by": "bob",
+        "ends_ms": {"before": T0 + 18 * MIN, "after": T0 + 49 * MIN}, "comment": {"before": "b", "after": "b"},
+        "ends_with_incident": {"before": True, "after": False}})
+    store.audit("trading_revoke_requested", T0 + 10 * MIN, {"scope": SCOPE, "accounts": [SCOPE],
+                                                            "reason": "bot ignores the halt", "approvals": 2,
+                                                            "by": "alice"})
+    store.audit("trading_restore_approval", T0 + 30 * MIN, {"scope": SCOPE, "reason": "fixed", "approver": "carol",
+                                                            "holder": f"operator|{SCOPE}"})
+    store.close()
+    doc = json.loads(report(url, "-o", "json").stdout)
+    rows = [(a["at"][11:19], a["action"], a["by"], a["reason"], a["duration_ms"], a["ended"])
+            for a in doc["operator_actions"]]
+    assert rows == [
+        ("13:07:00", "silence", "alice", "on it", 28 * MIN, f"ended with its incident {L3}"),
+        ("13:08:00", "silence", "bob", "b", 41 * MIN, "ran its course"),  # extended, untied: not the incident's end
+        ("13:09:00", "silence changed", "bob", "until 2026-03-02T13:49:00Z (was 2026-03-02T13:18:00Z); "
+                                               "no longer ends with its incident", None, None),
+        ("13:10:00", "revoke", "alice", f"bot ignores the halt (accounts {SCOPE}); its restore needs 2 approver(s)",
+         None, None),
+        ("13:30:00", "restore approval", "carol", "fixed", None, None),
+    ], rows

@@ -512,6 +512,8 @@ def test_a_page_that_fails_a_round_is_retried_at_the_next_group_interval_not_sen
                    ("notification_delivered", 2, 1, "delivered", True)]
     (_, _, last_fail), (_, t_ok, _) = rows[1], rows[2]
     assert t_ok >= last_fail["retry_at_ms"] >= T0 + 60_000  # not before the group's next flush
+    # each receipt names what was paged: its title, as the receiver got it (the report's table)
+    assert {p["title"] for _, _, p in rows} == {srv.got["pager"][0]["title"]}
     assert "json://" not in json.dumps([p for _, _, p in rows]) and str(srv.port) not in json.dumps(rows)
 
 

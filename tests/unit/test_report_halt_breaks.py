@@ -86,3 +86,31 @@ def test_the_trading_permission_rows_keep_the_venues_words_and_their_incident():
     assert (out[0]["code"], out[0]["message"], out[0]["want"]) == (
         "-2015", "Invalid API-key, IP, or permissions for action.", "revoke")
     assert out[1]["by"] == "runner-b" and out[1]["holds"] == ["guard|" + ACC]
+
+
+def test_a_permission_change_says_who_asked_and_why_in_words():
+    op = "operator|" + ACC
+    rows = [row(1, "trading_revoke_requested", 900, scope=ACC, accounts=[ACC], reason="bot-a ignores the halt",
+                approvals=2, by="alice"),
+            row(2, "trading_revoked", 1_000, account=ACC, keys={"bot-a": "revoked"}, read_back=False, holds=[op]),
+            row(3, "trading_restore_approval", 3_000, scope=ACC, reason="bot fixed", approver="alice", holder=op),
+            row(4, "trading_restore_approval", 4_000, scope=ACC, reason="agreed", approver="bob", holder=op),
+            row(5, "trading_restored", 4_100, account=ACC, keys={"bot-a": "allowed"}, read_back=False, holds=[]),
+            row(6, "trading_revoked", 6_000, account=ACC, keys={"bot-a": "revoked"}, holds=["guard|" + ACC]),
+            row(7, "trading_restored", 7_000, account=ACC, keys={"bot-a": "allowed"}, holds=[])]
+    out = halt_breaks(rows, {}, [INCIDENT], lambda seq: True)["trading"]
+    assert [t["why"] for t in out] == [
+        f"operator on {ACC}, alice: bot-a ignores the halt",
+        f"restore of the operator's revoke on {ACC} approved by alice: bot fixed, bob: agreed",
+        f"policy guard on {ACC}", f"the reset of policy guard on {ACC}"]
+
+
+def test_the_permission_table_reads_in_words_not_raw_values():
+    from killswitch.render.report import halt_break_lines
+
+    rows = [row(1, "trading_revoke_requested", 900, scope=ACC, reason="r", by="alice"),
+            row(2, "trading_revoked", 1_000, account=ACC, keys={"bot-a": "revoked"}, read_back=False,
+                holds=["operator|" + ACC])]
+    text = "\n".join(halt_break_lines(halt_breaks(rows, {}, [INCIDENT], lambda seq: True)))
+    assert f"| the venue offers no read | confirmed | operator on {ACC}, alice: r |" in text, text
+    assert "False" not in text and "operator|" not in text
