@@ -428,6 +428,14 @@ class RunnerClient:
         most urgent sources unless ``dms_all``) and residuals."""
         return decode(RunnerStatus, self._json("GET", "/v1/status?dms=all" if dms_all else "/v1/status", auth=True))
 
+    def status_document(self) -> dict:
+        """``GET /v1/status`` as the runner wrote it (``ksctl drift`` reads ``policy_sync``, which an
+        older runner lacks: a plain object, not :class:`RunnerStatus`)."""
+        doc = self._json("GET", "/v1/status", auth=True)
+        if not isinstance(doc, dict):
+            raise DecodeError(f"status: expected an object, not {type(doc).__name__}")
+        return doc
+
     def firm(self) -> dict:
         """``GET /v1/firm``: a shard runner's view of the firm (shards, leaders, standbys, facts'
         lag, the firm lease holder, the firm-wide policies' stages and blind accounts)."""
@@ -551,6 +559,10 @@ class RunnerClient:
         """``POST /v1/dms/arm``: ``source`` must beat at least every ``timeout_s`` seconds."""
         body = {"source": source, "timeout_s": timeout_s}
         return decode(ChangeResult, self._json("POST", "/v1/dms/arm", body, auth=True))
+
+    def policy_drift(self, verdict: dict) -> ChangeResult:
+        """``POST /v1/policy-drift``: a drift checker's verdict about this runner (``DRIFT_RECORDED``)."""
+        return decode(ChangeResult, self._json("POST", "/v1/policy-drift", verdict, auth=True))
 
     def dms_disarm(self, source: str) -> ChangeResult:
         """``POST /v1/dms/disarm``: stop watching ``source``."""

@@ -48,7 +48,9 @@ class Sources:
     revision: str | None = None
 
 
-def _walk(root: Path) -> list[Path]:
+def policy_files(root: Path) -> list[Path]:
+    """Every policy file under the directory ``root``, sorted: ``*.yaml`` and ``*.yml``, hidden
+    files and folders left out (what every command reads, and ``ksctl drift`` hashes)."""
     found = []
     for dirpath, dirnames, filenames in os.walk(root):
         # hidden folders (.git, .github) hold no policies
@@ -122,7 +124,7 @@ def read_sources(paths: list[str], max_file_bytes: int = MAX_FILE_BYTES) -> Sour
     for raw in paths:
         p = Path(raw)
         if p.is_dir():
-            files = _walk(p)
+            files = policy_files(p)
             if not files:
                 out.diagnostics.append(Diagnostic.make(
                     d.KS007, str(p), None, "no .yaml or .yml files in this directory",

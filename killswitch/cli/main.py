@@ -41,6 +41,7 @@ COMMANDS = {
     "runbook": ("killswitch.cli.runbook", "runbook", "Render an incident's runbook again."),
     "report": ("killswitch.cli.report", "report", "Write a closure report from the audit trail."),
     "diff": ("killswitch.cli.diff", "diff", "Replay two policy revisions and show where their decisions differ."),
+    "drift": ("killswitch.cli.drift", "drift", "Does each runner run what git holds? In sync, behind, diverged."),
     "token": ("killswitch.cli.token", "token", "Make an API token for one identity; check a tokens document."),
     "pr": ("killswitch.cli.pr", "pr", "A policy pull request and the forge: other open ones on the same policies."),
     "shards": ("killswitch.cli.shards", "shards", "Which shard holds which accounts and policies; the firm-wide ones."),
