@@ -47,7 +47,7 @@ def exit_code(report: "Report", firm_unread: Optional["Reading"]) -> int:
     from ..drift.compare import NOT_HEARD
 
     unheard = [v for v in report.verdicts if v.state == NOT_HEARD]
-    if any(v.code == "HTTP_401" for v in unheard) or (firm_unread is not None and firm_unread.code == "HTTP_401"):
+    if any(v.http == 401 for v in unheard) or (firm_unread is not None and firm_unread.http == 401):
         return EXIT_USAGE
     if any(v.code == "UNREACHABLE" for v in unheard) or (firm_unread is not None and not firm_unread.answered):
         return EXIT_UNREACHABLE

@@ -77,6 +77,7 @@ class Reading:
     code: Optional[str] = None
     reason: Optional[str] = None
     answered: bool = False
+    http: Optional[int] = None  # the error answer's HTTP status
     shard: Optional[str] = None  # as the firm board names it (a runner not heard has no status to say)
 
 
@@ -106,6 +107,7 @@ class Verdict:
     runs: Optional[str] = None  # reload_failing: what it runs meanwhile (in_sync, behind or diverged)
     code: Optional[str] = None  # not_heard: why, as a code
     answered: bool = False  # not_heard: it answered with an error
+    http: Optional[int] = None  # not_heard: the error answer's HTTP status
 
     @property
     def drift(self) -> bool:
@@ -115,7 +117,8 @@ class Verdict:
 @dataclass(frozen=True)
 class Disagreement:
     """Runners that should agree and do not: ``kind`` replicas (one shard, or unsharded, on
-    different graph digests) or shards (different revisions); ``values``: (url, value) each."""
+    different graph digests) or shards (different revisions); ``values``: (url, digest) of each
+    replica, (shard, its revisions) of each shard."""
 
     kind: str
     shard: Optional[str]
@@ -158,6 +161,12 @@ def short(commit: Optional[str]) -> str:
         return "not in git"
     dirty = commit.endswith(DIRTY)
     return commit.removesuffix(DIRTY)[:12] + (DIRTY if dirty else "")
+
+
+def short_digest(digest: str) -> str:
+    """A graph digest as a line shows it: ``sha256:`` and twelve hex digits."""
+    kind, sep, hexes = digest.partition(":")
+    return f"{kind}:{hexes[:12]}" if sep else digest[:12]
 
 
 def documents_of(value: Any, where: str) -> dict[str, str]:
@@ -252,7 +261,7 @@ def verdict(reading: Reading, expected: Documents, against: str, history: Option
     """One runner's verdict (see the module doc)."""
     if reading.status is None:
         return Verdict(reading.url, NOT_HEARD, f"not heard: {reading.reason or reading.code}", shard=reading.shard,
-                       code=reading.code, answered=reading.answered)
+                       code=reading.code, answered=reading.answered, http=reading.http)
     status = reading.status
     text = {k: status.get(k) if isinstance(status.get(k), str) else None
             for k in ("shard", "holder", "graph_digest", "graph_revision")}
@@ -313,14 +322,14 @@ def disagreements(verdicts: Sequence[Verdict]) -> tuple[Disagreement, ...]:
             values = tuple((v.url, v.digest or "") for v in group)
             who = "unsharded runners" if shard is None else f"replicas of shard {shard}"
             out.append(Disagreement("replicas", shard, values, f"{who} run different graphs: " + ", ".join(
-                f"{url} {digest[:12]}" for url, digest in values)))
+                f"{url} {short_digest(digest)}" for url, digest in values)))
     revisions: dict[str, set[str]] = {}
     for v in heard:
         if v.shard is not None and v.revision:
             revisions.setdefault(v.shard, set()).add(v.revision)
     if len({r for rs in revisions.values() for r in rs}) > 1:
         values = tuple((s, ", ".join(short(r) for r in sorted(rs))) for s, rs in sorted(revisions.items()))
-        out.append(Disagreement("shards", None, values, "shards run different revisions: " + "; ".join(
+        out.append(Disagreement("shards", None, values, "the shards' runners run different revisions: " + "; ".join(
             f"{s} {r}" for s, r in values)))
     return tuple(out)
 

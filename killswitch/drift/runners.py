@@ -82,7 +82,7 @@ def _read(target: Target, token: Optional[str], timeout_s: float) -> Reading:
     except RunnerUnreachable as e:
         return Reading(target.url, code="UNREACHABLE", reason=str(e), shard=target.shard)
     except RunnerError as e:
-        return Reading(target.url, code=e.code, reason=f"HTTP {e.status} {e.reason}", answered=True,
+        return Reading(target.url, code=e.code, reason=f"HTTP {e.status} {e.reason}", answered=True, http=e.status,
                        shard=target.shard)
     except ValueError as e:  # not JSON, or not an object: no runner's status
         return Reading(target.url, code="BAD_ANSWER", reason=f"BAD_ANSWER: not a status document ({e})",
@@ -105,7 +105,8 @@ def firm_targets(url: str, token: Optional[str], timeout_s: float) -> tuple[list
     except RunnerUnreachable as e:
         return [], Reading(url, code="UNREACHABLE", reason=f"the firm board: {e}")
     except RunnerError as e:
-        return [], Reading(url, code=e.code, reason=f"the firm board: HTTP {e.status} {e.reason}", answered=True)
+        return [], Reading(url, code=e.code, reason=f"the firm board: HTTP {e.status} {e.reason}", answered=True,
+                           http=e.status)
     except ValueError as e:
         return [], Reading(url, code="BAD_ANSWER", reason=f"the firm board: not JSON ({e})", answered=True)
     rows = board.get("shards") if isinstance(board, dict) else None

@@ -65,7 +65,8 @@ def _verdict_doc(v: Verdict) -> dict:
             "behind_commits": v.behind_commits, "since_ms": v.since_ms,
             "since_ts": iso(v.since_ms) if v.since_ms is not None else None,
             "documents": [{"path": c.path, "change": c.change} for c in v.documents],
-            "reload_error": v.reload_error, "runs": v.runs, "code": v.code, "detail": v.detail}
+            "reload_error": v.reload_error, "runs": v.runs, "code": v.code, "http_status": v.http,
+            "detail": v.detail}
 
 
 def drift_doc(report: Report, posts: Optional[Sequence[Posted]] = None) -> dict:

@@ -58,6 +58,7 @@ PLANTED = {
               "killswitch.notify.zz_runner -> killswitch.runner.tick.loop"),
     "wiring": ("killswitch/notify/zz_wiring.py", "import killswitch.process.shard\n",
                "killswitch.notify.zz_wiring -> killswitch.process.shard"),
+    "drift-compare": ("killswitch/drift/compare.py", "import subprocess\n", "killswitch.drift.compare -> subprocess"),
     "wiring-render": ("killswitch/state/zz_render.py", "import killswitch.client\n",
                       "killswitch.state.zz_render -> killswitch.client"),
     "venue-packages": ("adapters/ccxt_exchange/zz_venue.py", "import adapters.venues.okx.dialect\n",
