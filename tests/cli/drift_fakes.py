@@ -26,8 +26,8 @@ def documents(root: Path) -> list[dict]:
     return sorted(out, key=lambda d: d["path"])
 
 
-def policy_sync(root: Path, revision: Optional[str], *, digest: str = "sha256:" + "ab" * 32, loaded_ms: int = 1_772_456_400_000,
-                reload_error: Optional[str] = None, failed_ms: Optional[int] = None,
+def policy_sync(root: Path, revision: Optional[str], *, digest: str = "sha256:" + "ab" * 32,
+                loaded_ms: int = 1_772_456_400_000, reload_error: Optional[str] = None, failed_ms: Optional[int] = None,
                 handed: Optional[Path] = None) -> dict:
     """``policy_sync`` of a runner running the files under ``root``; with ``reload_error`` (or
     ``handed``, the newer files it read) one whose last reload failed and kept the running graph."""
