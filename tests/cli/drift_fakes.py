@@ -67,6 +67,7 @@ class Fake:
     status_code: int = 200
     board: Optional[dict] = None
     post_status: int = 200
+    delay_s: float = 0.0  # how long its status takes to answer
     posts: list = field(default_factory=list)
     auth: list = field(default_factory=list)
     url: str = ""
@@ -88,6 +89,8 @@ class FakeRunners:
     async def _start(self, fake: Fake) -> str:
         async def get_status(request: web.Request) -> web.Response:
             fake.auth.append(request.headers.get("Authorization"))
+            if fake.delay_s:
+                await asyncio.sleep(fake.delay_s)
             if fake.status_code != 200:
                 return web.json_response({"error": f"HTTP_{fake.status_code}", "reason": "refused"},
                                          status=fake.status_code)

@@ -9,6 +9,7 @@ import json
 import os
 import shutil
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
@@ -179,6 +180,27 @@ def test_a_runner_not_heard_is_exit_5_and_the_others_are_still_said(repo, fakes,
     assert f"NOT HEARD      http://127.0.0.1:{port}  not heard: cannot reach the runner at " in out.stdout
     assert f"BEHIND         {r.url}" in out.stdout
     assert "drift: 2 of 2 runners (1 behind, 1 not heard)" in out.stdout
+
+
+def test_a_runner_that_does_not_answer_is_not_waited_on_past_the_timeout(repo, fakes, tmp_path):
+    files = checkout(repo, repo["head"], tmp_path / "running")
+    quick = fakes.add(Fake(status(policy_sync(files, repo["head"]))))
+    slow = fakes.add(Fake(status(policy_sync(files, repo["head"])), delay_s=10))
+    start = time.monotonic()
+    out = drift(repo, "--against", "main:policies/", "--api", quick.url, "--api", slow.url, "--timeout", "1s")
+    assert time.monotonic() - start < 8, "a runner that does not answer holds the command up"
+    assert out.exit_code == 5, out.output
+    assert f"NOT HEARD      {slow.url}  not heard: cannot reach the runner at {slow.url}: " in out.stdout
+    assert f"IN SYNC        {quick.url}" in out.stdout
+
+
+def test_a_firm_board_that_cannot_be_read_is_a_problem_and_the_runners_given_are_still_read(repo, fakes, tmp_path):
+    files = checkout(repo, repo["head"], tmp_path / "running")
+    r = fakes.add(Fake(status(policy_sync(files, repo["head"]))))  # no board: 404 NOT_SHARDED
+    out = drift(repo, "--against", "main:policies/", "--api", r.url, "--firm")
+    assert out.exit_code == 1, out.output
+    assert f"PROBLEM        the firm board of {r.url} was not read: the firm board: HTTP 404 NOT_SHARDED" in out.stdout
+    assert f"IN SYNC        {r.url}" in out.stdout
 
 
 def test_an_error_answer_is_not_heard_with_its_reason_and_exit_1(repo, fakes):
