@@ -38,6 +38,9 @@ POSTED_STATES = (IN_SYNC, BEHIND, DIVERGED, RELOAD_FAILING)
 DIRTY = "-dirty"
 CHANGED, MISSING, EXTRA = "changed", "missing", "extra"
 DOCUMENTS_SAID = 5  # documents named in a one-line detail; the rest are counted
+# what a runner takes of a posted verdict (killswitch/runner/sync/values.py): one line of at most
+# this many characters, at most this many documents
+POSTED_TEXT, POSTED_DOCUMENTS = 2000, 1000
 
 Documents = Mapping[str, str]  # path (relative to the policy root, '/' separators) → sha256 hex
 
@@ -347,6 +350,10 @@ def posted(v: Verdict, report: Report) -> Optional[dict[str, Any]]:
     None for a runner that cannot take one (not heard, old API)."""
     if v.state not in POSTED_STATES:
         return None
+    detail = " ".join(v.detail.split())  # one line: a reload's error may hold several
+    if len(detail) > POSTED_TEXT:
+        detail = detail[:POSTED_TEXT - 1] + "…"
     return {"state": v.state, "against": report.against, "expected_revision": report.expected_revision,
-            "detail": v.detail, "documents": [c.path for c in v.documents], "checked_ms": report.checked_ms}
+            "detail": detail, "documents": [c.path for c in v.documents][:POSTED_DOCUMENTS],
+            "checked_ms": report.checked_ms}
 

@@ -140,3 +140,11 @@ def test_unsharded_runners_on_different_graphs_disagree_and_runners_not_heard_sa
     [d] = disagreements(vs)
     assert d.kind == "replicas" and d.shard is None and [u for u, _ in d.values] == ["http://a", "http://b"]
     assert d.detail.startswith("unsharded runners run different graphs")
+
+
+def test_a_posted_verdict_is_one_line_a_runner_takes():
+    error = "policies/a.yaml:3:1: error[KS002] bad\n  hint: " + "x" * 3000
+    r = report([read(sync(V3, in_sync_with_files=False, reload_error=error, since_ms=T))], V3, "main:p/", None, None, T)
+    body = posted(r.verdicts[0], r)
+    assert body is not None and body["state"] == RELOAD_FAILING
+    assert "\n" not in body["detail"] and len(body["detail"]) == 2000 and body["detail"].endswith("…")
