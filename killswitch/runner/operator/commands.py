@@ -28,7 +28,7 @@ through ``approve_reset``.
 from __future__ import annotations
 
 import copy
-from typing import Any, Callable, Optional, Sequence
+from typing import Any, Callable, Mapping, Optional, Sequence
 
 from ...engine.stages import StageTransition, approve_reset
 from ...engine.state import StageState
@@ -97,6 +97,7 @@ class OperatorCommands:
         before = copy.deepcopy(book.state.scopes[key].stage)
         level = before.level
         trial, transition, why = trial_reset(node, scope, before, approver, now)
+        why += engaged_now(book.state.scopes, policy, scope) if why.startswith("NOT_ENGAGED") else ""
         relatch = still_firing(node, scope, self.triggers()) if taken(transition, why) else ()
         if relatch and not confirm_relatch:
             why = relatch_unconfirmed(policy, scope)
@@ -458,3 +459,16 @@ def lift_unlocked(book: LockBook, scope: str) -> LockBook:
 
 def unlocked_reason(scope: str, lifted: list[str]) -> str:
     return f"UNLOCKED: {scope} ({' and '.join(lifted)} lock lifted)"
+
+
+def engaged_now(scopes: Mapping[str, Any], policy: str, scope: str, shown: int = 5) -> str:
+    """What a reset of an instance at stage 0 could have meant: the instances engaged now, those
+    of the same policy or within the typed scope first, each with the command that resets it."""
+    engaged = [(k.partition("|")[0], k.partition("|")[2], ss.stage.level) for k, ss in sorted(scopes.items())
+               if ss.stage.level > 0]
+    if not engaged:
+        return f": {policy} {scope} is at stage 0, and no policy instance of this runner is engaged"
+    engaged.sort(key=lambda e: (e[0] != policy and not e[1].startswith(scope), -e[2], e[0], e[1]))
+    said = "; ".join(f"{p} {s} stage {lvl} (ksctl reset --policy {p} --scope {s})" for p, s, lvl in engaged[:shown])
+    more = f"; and {len(engaged) - shown} more" if len(engaged) > shown else ""
+    return f": {policy} {scope} is at stage 0; engaged now: {said}{more}"
