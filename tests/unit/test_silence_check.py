@@ -30,6 +30,7 @@ def problem(text, catalog=CATALOG):
     ("symbol=eth/usdt:usdt", "UNKNOWN_SYMBOL: 'eth/usdt:usdt'", "'ETH/USDT:USDT'"),
     ("venue=binanceusd", "UNKNOWN_VENUE: 'binanceusd'", "'binanceusdm'"),
     ("account=desk", "UNKNOWN_ACCOUNT: 'desk'", "'okx/desk'"),
+    ("account=dsek", "UNKNOWN_ACCOUNT: 'dsek'", "'okx/desk'"),  # a typo of the bare name
     ("policy=futures-book, scope=binanceusdm/sim-main", "UNKNOWN_SCOPE: 'binanceusdm/sim-main' is not a scope of "
                                                        "policy futures-book", "'binanceusdm'"),
 ])

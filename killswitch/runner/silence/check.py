@@ -39,8 +39,9 @@ NAMING = ("policy", "scope", "venue", "account", "strategy", "symbol", "incident
 def _unknown(code: str, what: str, value: str, known: Iterable[str], also: str = "") -> Unknown:
     pool = sorted(set(known))
     near = close_matches(value, pool)
-    # an account typed by its name alone: the page carries its key, venue/account
-    near += [k for k in pool if k.endswith("/" + value) and k not in near]
+    # an account typed by its name alone, or a typo of that name: the page carries its key, venue/account
+    near += [k for k in pool if "/" in k and k not in near
+             and (k.endswith("/" + value) or close_matches(value, [k.rsplit("/", 1)[1]]))]
     hint = f"; did you mean {', '.join(repr(k) for k in near[:3])}?" if near else ""
     return Unknown(code, f"{value!r} is not {what}{hint}{also}")
 
