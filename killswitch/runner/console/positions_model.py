@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from typing import Any, Optional
 
-from ...figures import figure, money
+from ...figures import figure, money, places
 from ..lock.lock import iso_ms
 from ..view import AccountPositions, PositionRow, PositionsStatus
 from .model import age_text, clock_text
@@ -25,6 +25,14 @@ STALE_AFTER_S = 30.0  # a snapshot older than this is said to be stale next to i
 
 def _n(x: Optional[float]) -> str:
     return figure(x)
+
+
+def _like_mark(x: Optional[float], mark: Optional[float]) -> str:
+    """A price beside the mark at the mark's own decimals, at least two (a venue's liquidation
+    price comes with eight: 27,431.33742857 beside a mark of 60,011.4 reads as more precise than
+    any fill; a mark of a round 140 says nothing of the tick, so two)."""
+    d = max(2, places(mark)) if mark else None
+    return figure(x, 10.0 ** -d) if d is not None and d <= 8 else figure(x)
 
 
 def _money(x: float) -> str:
@@ -44,7 +52,8 @@ def _row(account: str, r: PositionRow) -> dict:
             "side_class": r.side, "size": _n(r.contracts), "notional": _money(r.notional), "mark": _n(r.mark_price),
             "upnl": _money(r.unrealized_pnl), "upnl_class": "loss" if r.unrealized_pnl < 0 else "gain",
             "liq": "-" if r.liquidation_distance is None else f"{r.liquidation_distance:.1%}",
-            "liq_price": _n(r.liquidation_price), "risk": "-" if r.risk_score is None else f"{r.risk_score:.3f}",
+            "liq_price": _like_mark(r.liquidation_price, r.mark_price),
+            "risk": "-" if r.risk_score is None else f"{r.risk_score:.3f}",
             "risk_by": None if r.risk_policy is None else f"{r.risk_policy} on {r.risk_scope}",
             "orders": _kinds(r), "close_scope": r.scopes[0] if r.scopes else None, "scopes": list(r.scopes),
             # a hedge leg's close names its leg (long | short): the other leg is left unless asked for
