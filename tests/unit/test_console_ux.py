@@ -96,6 +96,25 @@ def test_a_dry_run_incident_says_what_it_planned_and_never_that_it_journaled():
     assert "Orders: none planned (dry run: nothing is sent)." in none
 
 
+def test_a_silenced_incident_says_so_in_its_row_and_a_manual_close_is_its_operators():
+    from killswitch.runner.console.silences_model import with_silences
+    from killswitch.runner.view import SilenceStatus
+
+    silence = SilenceStatus("3f2a9c1b7d40", ('incident="bot-guard/binanceusdm/main/L1/e1"',), T0 - 30_000,
+                            T0 + 3_570_000, "alice", "on it", T0 - 30_000, "active", T0,
+                            incident="bot-guard/binanceusdm/main/L1/e1", ends_with_incident=True)
+    close = IncidentStatus(f"manual/{ACC}/m{T0 - 10_000}", "manual_close", None, ACC, 0, None, T0 - 10_000, False, 0,
+                           (), False, (), 0, {}, (), requested_by="bob")
+    incidents = (_incident(silenced_by=(silence,)), close)
+    book = LockBook().apply(ACC, "halted", now_ms=T0 - 60_000, policy="bot-guard", stage=1, manual=True)
+    m = with_silences(page_model(_status(1), (True, "LEADER"), book.to_doc(T0), {}, (), incidents), incidents,
+                      (silence,))
+    text = text_of(render(m))
+    assert "not acknowledged; pages silenced by 3f2a9c1b7d40 (alice, ends in 59m 30s, or when " in text, text
+    assert "An operator's close, by bob: theirs to follow, nothing to acknowledge." in text, text
+    assert text.count("Nobody has acknowledged it.") == 1  # the stage entry's card, not the close's
+
+
 # --- the runbook, rendered for the page ----------------------------------------------------------------------
 
 
