@@ -8,6 +8,7 @@ Formats values only: it must not call the runner, print, or pick exit codes.
 from __future__ import annotations
 
 from ..client import DmsStatus
+from ..runner.book.dms_state import declared_only
 from .ops import api_json
 from .times import seconds_text
 
@@ -26,7 +27,10 @@ def dms_lines(d: DmsStatus) -> list[str]:
         lines.append(f"  dms {name}: {state}; last beat {seconds_text(s.last_beat_age_s)} ago, "
                      f"timeout {seconds_text(s.timeout_s)}")
     for name, by in sorted(d.watched.items()):
-        if name not in d.sources:  # watched, never heard: the bot to look at
+        if name not in d.sources and declared_only(by):  # named, but nothing acts on its silence
+            lines.append(f"  heartbeat {name}: not heard; declared in the Accounts document only: no policy and no "
+                         "armed switch watches it")
+        elif name not in d.sources:  # watched, never heard: the bot to look at
             lines.append(f"  heartbeat {name}: NEVER HEARD; watched by {', '.join(by)}")
     for acct, n in sorted(d.native.items()):
         extra = "  LAPSED" if n.lapsed else ""

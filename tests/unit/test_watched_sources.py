@@ -30,6 +30,9 @@ def test_the_status_lists_a_watched_source_before_its_first_beat_and_ksctl_statu
     assert w.desk.status().dms["watched"] == doc["watched"]  # ksctl status reads it there
     text = dms_text(decode(DmsStatus, doc))
     assert "  heartbeat bot-x: NEVER HEARD; watched by policy bot-guard" in text, text
+    # bot-a: declared in the Accounts document, read by no policy: nothing acts on its silence
+    assert ("  heartbeat bot-a: not heard; declared in the Accounts document only: no policy and no armed switch "
+            "watches it") in text, text
     ticks(w, 1, beat=("bot-x",))
     text = dms_text(decode(DmsStatus, w.desk.dms_status()))
     assert "bot-x: NEVER HEARD" not in text and "dms bot-x: disarmed; last beat 0s ago" in text, text
@@ -46,3 +49,12 @@ def test_the_console_lists_the_watched_sources_never_heard():
     text = text_of(render(m))
     assert "bot-y policy bot-guard, the Accounts document no never heard" in text, text
     assert "No heartbeat source is watched" in text_of(render(model(status())))
+
+
+def test_a_strategy_only_the_accounts_document_declares_is_no_amber_never_heard():
+    dms = {"sources": {}, "watched": {"bot-a": ["the Accounts document"], "bot-y": ["policy bot-guard"]}}
+    page = render(model(status(), dms=dms))
+    text = text_of(page)
+    assert "bot-a the Accounts document no not heard; nothing watches it" in text, text
+    assert "bot-y policy bot-guard no never heard" in text
+    assert page.count('class="unheard"') == 1  # bot-y's row alone is amber

@@ -25,6 +25,15 @@ import math
 from dataclasses import dataclass, field, replace
 from typing import Any, Collection, Iterable, Mapping, Optional, Union
 
+DECLARED = "the Accounts document"  # what names a heartbeat source the Accounts document declares
+
+
+def declared_only(by: Iterable[str]) -> bool:
+    """A heartbeat source only the Accounts document names (``beat_sources.named_by``): nothing
+    acts on its silence, so never hearing from it is no warning."""
+    by = tuple(by)
+    return bool(by) and all(b == DECLARED for b in by)
+
 DMS_FORMAT_VERSION = 1
 DEFAULT_REFRESH_FRACTION = 1 / 3
 

@@ -29,6 +29,7 @@ from typing import Any, Optional, Sequence
 
 from ...figures import figure, money, step_of
 from ...sources import revision_text
+from ..book.dms_state import declared_only
 from ..gate.gate import binding_lock
 from ..lock.lock import DEAD_MANS_SWITCH, OPERATOR, LockBook, LockStatus, iso_ms, parse_iso_ms
 from ..view import CoverageStatus, IncidentStatus, RunnerStatus, TriggerStatus
@@ -432,7 +433,9 @@ def _dms(dms: dict, now: int) -> dict:
                 "fires_in": age_text(s.get("fires_in_s")) if s.get("fires_in_s") is not None else "-",
                 "fires_ms": _at(s.get("fires_in_s"), now, 1),
                 "fired": s.get("fired", False), "locked": s.get("locked", False),
-                "named_by": ", ".join(watched.get(name) or ()) or ("an armed switch" if s.get("armed") else "")}
+                "named_by": ", ".join(watched.get(name) or ()) or ("an armed switch" if s.get("armed") else ""),
+                # named by the Accounts document alone: nothing acts on its silence, so it is no warning
+                "declared_only": not s.get("armed") and declared_only(watched.get(name) or ())}
                for name, s in sorted({**known, **unheard}.items())]
     native = [{"account": k, "countdown": age_text(n.get("countdown_s")),
                "last_refresh": age_text(n.get("last_refresh_age_s")),

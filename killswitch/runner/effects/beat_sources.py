@@ -38,6 +38,7 @@ import heapq
 from collections import OrderedDict
 from typing import Any, Iterable, Mapping, Optional
 
+from ..book.dms_state import DECLARED
 from ..names import close_matches
 
 MAX_SOURCES = 1024  # heartbeat sources held at most (each with an age and a dead man's switch entry)
@@ -75,7 +76,7 @@ def named_by(graph: Any, account_strategies: Iterable[str], armed: Iterable[str]
         for source in filter(None, (sig.heartbeat_source for sig in node.signals)):
             said(source, f"policy {node.name}")
     for source in account_strategies:
-        said(source, "the Accounts document")
+        said(source, DECLARED)
     for source in armed:
         said(source, "the dead man's switch")
     return {s: tuple(by) for s, by in sorted(out.items())}
