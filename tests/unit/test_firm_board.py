@@ -158,7 +158,7 @@ def test_the_strip_shows_a_stale_shard_first_as_not_heard_and_the_tab_says_so_wh
                      firm_stale_ms=STALE_MS)
     strip = firm_strip(doc, _when)
     b = next(r for r in strip["shards"] if r["shard"] == "desk-b")
-    assert (b["words"], b["tone"], b["known"]) == ("NOT HEARD", "down", 0) and strip["down"] == ["desk-b"]
+    assert (b["words"], b["tone"], b["known"]) == ("NOT HEARD (stale)", "down", 0) and strip["down"] == ["desk-b"]
     calm = {"state": "ok", "level": 0, "title": "", "entries": []}
     assert firm_alert(calm, strip)["title"] == "SHARD desk-b NOT HEARD"
     staged = {"state": "stage", "level": 1, "title": "STAGE 1", "entries": []}
@@ -206,3 +206,9 @@ def test_a_shards_console_url_in_the_accounts_document_reaches_the_shards_start_
         assert diag.message.startswith("shards[0].console: a console URL ") and "secret" not in diag.message, bad
     [diag] = load_text(_accounts("https://a:secret@x.example/"), "a.yaml").diagnostics
     assert "carries no credentials" in diag.message
+
+
+def test_every_shard_not_heard_has_one_name_with_why_after_it():
+    from killswitch.runner.console.firm_strip import STATE_WORDS
+
+    assert all(w.startswith("NOT HEARD") for state, w in STATE_WORDS.items() if state != "SHARD_LIVE")

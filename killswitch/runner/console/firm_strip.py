@@ -21,8 +21,11 @@ from __future__ import annotations
 
 from typing import Any, Callable, Optional
 
-STATE_WORDS = {"SHARD_LIVE": "heard", "SHARD_STALE": "NOT HEARD", "SHARD_NO_LEADER": "NO LEADER",
-               "SHARD_LEADER_CHANGED": "NEW LEADER, NOT HEARD YET", "SHARD_NEVER_PUBLISHED": "NOT HEARD YET"}
+# one name for a shard not heard, wherever it shows (its row, the strip's heading, the tab, the
+# announcement, ksctl status --firm), with why after it
+STATE_WORDS = {"SHARD_LIVE": "heard", "SHARD_STALE": "NOT HEARD (stale)", "SHARD_NO_LEADER": "NOT HEARD (no leader)",
+               "SHARD_LEADER_CHANGED": "NOT HEARD (new leader, not published yet)",
+               "SHARD_NEVER_PUBLISHED": "NOT HEARD (never published)"}
 BREAKER_WORDS = {"FIRM_EVALUATING": "evaluating", "FIRM_VIEW_STALE": "NOT EVALUATING",
                  "FIRM_NOBODY": "NOBODY EVALUATES"}
 
