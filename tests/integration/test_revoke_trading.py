@@ -666,3 +666,23 @@ def test_ksctl_revoke_exits_1_naming_the_account_out_of_reach(tmp_path):
                f"{OTHER}" in r.output, r.output
         r = op.invoke(cli, args + ["-o", "json"])
         assert r.exit_code == 1 and json.loads(r.output)["out_of_reach"] == [OTHER], r.output
+
+
+def test_a_refused_reset_is_audited_and_never_told_to_the_sinks(tmp_path):
+    """A duplicate approval or a reset of nothing is the caller's mistake: audited, answered,
+    never a page to a chat (a RESET event is told for an approval taken or a release alone)."""
+    from killswitch.events import RESET
+
+    told: list = []
+    w = make(tmp_path, venue=KeyVenue())
+    w.parts.fanout.sinks.append(SimpleNamespace(name="catch", on_event=lambda e, ctx: told.append(e),
+                                                on_tick=lambda r, ctx: None))
+    entered(w)
+    ticks(w, 1, beat=True)  # heard again: its trigger no longer fires
+    assert run(w.desk.reset("bot-guard", ACCOUNT, "alice", "checked")).reason.startswith("APPROVAL_RECORDED")
+    assert run(w.desk.reset("bot-guard", ACCOUNT, "alice", "again")).reason.startswith("DUPLICATE_APPROVER")
+    assert run(w.desk.reset("bot-guard", "simulated", "alice", "x")).reason.startswith(("NOT_ENGAGED", "UNKNOWN"))
+    resets = [e.data["result"] for e in told if e.kind == RESET]
+    assert len(resets) == 1 and resets[0].startswith("APPROVAL_RECORDED"), resets
+    results = [r["result"].split(":")[0] for r in rows(w, "reset_approval")]
+    assert results[:2] == ["APPROVAL_RECORDED", "DUPLICATE_APPROVER"], results  # each attempt audited

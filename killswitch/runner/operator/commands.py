@@ -122,6 +122,15 @@ class OperatorCommands:
             except FencedError:
                 self.lead.leader = False
             return ResetResult(False, why)
+        if not taken(transition, why):  # refused (NOT_ENGAGED, DUPLICATE_APPROVER): audited above, no page
+            return ResetResult(False, why)
+        return await self._apply_reset(node, policy, scope, trial, transition, why, level, approver, reason, now)
+
+    async def _apply_reset(self, node: Any, policy: str, scope: str, trial: Any, transition: Any, why: str,
+                           level: int, approver: str, reason: str, now: int) -> ResetResult:
+        """An approval audited and taken, applied: the stage as worked out, the approval recorded,
+        told; a release also lifts the stage's lock and revoke and starts its resumption (saved)."""
+        book, key = self.book, f"{policy}|{scope}"
         book.reset_stage(key, trial)  # what was audited, applied to the stage it was worked out on
         if level:
             await self.io(self.store.record_approval, f"{key}|e{trial.entries}", level, approver, reason, now)
@@ -144,7 +153,7 @@ class OperatorCommands:
                     # on from the store, not from the stage released here
                     self.lead.stale = True
                     return ResetResult(False, self.lead.deposed())
-        warn = still_firing(node, scope, self.triggers()) if taken(transition, why) else ()
+        warn = still_firing(node, scope, self.triggers())
         if restores:
             why += f"; trading restore owed at the venue for {', '.join(restores)} (sent at the next tick)"
         return ResetResult(transition is not None, why, warn)
