@@ -22,7 +22,7 @@ Pure: takes compiled documents, returns results.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Optional
+from typing import TYPE_CHECKING, Optional
 
 from ..compile.compiler import CompileResult
 from ..compile.graph import DecisionGraph
@@ -34,6 +34,9 @@ from ..policy.series import parse_series
 from .policytest_expect import cancels_first, compare_cancels, compare_orders, compare_triggers, sent
 from .policytest_input import T0, CaseInput, identity
 from .replay import replay, shown_value
+
+if TYPE_CHECKING:
+    from .rule_coverage import RuleCoverage
 
 __all__ = ["T0", "Failure", "TestReport", "run_case", "run_tests"]
 
@@ -83,7 +86,9 @@ def _fmt_at(ms: int) -> str:
 
 
 def run_case(graph: DecisionGraph, doc: LoadedDoc, index: int, case: PolicyTestCase, interval_ms: int,
-             report: TestReport) -> None:
+             report: TestReport, coverage: Optional[RuleCoverage] = None) -> None:
+    """Run one test case, its checks counted in ``report``; ``coverage``: mark the rules its
+    ticks reach (``ksctl test --coverage``)."""
     spec = doc.model.spec  # type: ignore[union-attr]
     policy = graph.policy(spec.policy)
     sub = DecisionGraph((policy,), graph.digest, graph.revision)
@@ -110,7 +115,11 @@ def run_case(graph: DecisionGraph, doc: LoadedDoc, index: int, case: PolicyTestC
             return
     kinds = {s.name: s.type.value for s in policy.signals}
     wrong_stages: list[str] = []
+    if coverage is not None:
+        coverage.ran(policy.name)
     for i, (_, ev, _) in enumerate(replay(sub, inp.ticks(step, count), inp.state())):
+        if coverage is not None:
+            coverage.observe(policy.name, ev)
         if i < len(stages) and stages[i] is not None:
             got = max((s.stage_after for s in ev.scopes), default=0)
             if got != int(float(stages[i])):  # type: ignore[arg-type]
@@ -180,8 +189,9 @@ def _why(ev: Evaluation, kinds: dict) -> str:
     return "\n    " + ", ".join(why) if why else ""
 
 
-def run_tests(result: CompileResult) -> TestReport:
-    """Run every PolicyTest document of a compile result against its policy in the graph."""
+def run_tests(result: CompileResult, coverage: Optional[RuleCoverage] = None) -> TestReport:
+    """Run every PolicyTest document of a compile result against its policy in the graph;
+    ``coverage``: mark the rules the tests reach."""
     report = TestReport()
     if result.graph is None:
         return report
@@ -202,6 +212,6 @@ def run_tests(result: CompileResult) -> TestReport:
             continue
         for i, case in enumerate(spec.tests):
             report.cases += 1
-            run_case(result.graph, doc, i, case, spec.interval.ms, report)
+            run_case(result.graph, doc, i, case, spec.interval.ms, report, coverage)
     report.files = len(files)
     return report
