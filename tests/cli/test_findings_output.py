@@ -227,7 +227,7 @@ def test_test_github_puts_a_failing_case_on_its_line(failing, monkeypatch):
         "error", "policies/tests/futures-book.test.yaml", str(line), "11")
     assert props["title"] == "FAIL a calm, book: 100% flat"
     assert message.startswith("at 40m: stage: expected 2, got 0\n")
-    assert r.output.splitlines()[-1].endswith("71 passed, 1 failed")
+    assert r.output.splitlines()[-1].endswith("76 passed, 1 failed")
 
 
 def test_test_github_says_not_run_where_the_test_names_its_policy(monkeypatch):
@@ -270,4 +270,4 @@ def test_test_github_of_policies_that_do_not_compile_annotates_their_errors(tmp_
 def test_test_github_of_passing_tests_prints_the_tally_alone():
     r = run("test", "-o", "github", "policies/")
     assert r.exit_code == 0 and commands(r.output) == []
-    assert r.output.splitlines() == ["7 test file(s) of 16 file(s) read, 26 test(s), 72 check(s): 72 passed, 0 failed"]
+    assert r.output.splitlines() == ["7 test file(s) of 16 file(s) read, 27 test(s), 77 check(s): 77 passed, 0 failed"]

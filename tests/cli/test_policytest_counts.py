@@ -29,16 +29,16 @@ def test_a_test_file_alone_does_not_run_and_says_why():
     r = run("test", TEST)
     assert r.exit_code == 1
     assert "-1 passed" not in r.output
-    # 1 test file of 1 file read, 4 tests with 13 expectations and a stages series: none passed,
-    # none failed, 14 not run
-    assert summary(r.output) == (1, 1, 4, 14, 0, 0, 14)
+    # 1 test file of 1 file read, 5 tests with 17 expectations and 2 stages series: none passed,
+    # none failed, 19 not run
+    assert summary(r.output) == (1, 1, 5, 19, 0, 0, 19)
     assert f'{TEST}:11:11: NOT RUN: policy "futures-book" is not loaded' in r.output
 
 
 def test_a_policy_and_its_test_count_as_two_files_read_and_one_test_file():
     r = run("test", POLICY, TEST)
     assert r.exit_code == 0, r.output
-    assert summary(r.output) == (1, 2, 4, 14, 14, 0, 0)
+    assert summary(r.output) == (1, 2, 5, 19, 19, 0, 0)
 
 
 def test_the_examples_count_every_file_read():
@@ -55,7 +55,7 @@ def test_a_failed_check_counts_as_failed(tmp_path):
     t.write_text(t.read_text().replace("{at: 30m, stage: 2,", "{at: 30m, stage: 3,"))
     r = run("test", copy / "futures-book.yaml", t)
     assert r.exit_code == 1
-    assert summary(r.output) == (1, 2, 4, 14, 13, 1, 0)
+    assert summary(r.output) == (1, 2, 5, 19, 18, 1, 0)
 
 
 def test_an_expectation_off_the_interval_is_a_failed_check(tmp_path):
@@ -64,7 +64,7 @@ def test_an_expectation_off_the_interval_is_a_failed_check(tmp_path):
     r = run("test", POLICY, t)
     assert r.exit_code == 1
     assert "at 1m30s is not a multiple of the interval" in r.output
-    assert summary(r.output) == (1, 2, 4, 14, 13, 1, 0)
+    assert summary(r.output) == (1, 2, 5, 19, 18, 1, 0)
 
 
 def test_two_test_documents_in_one_file_are_one_test_file(tmp_path):
@@ -72,4 +72,4 @@ def test_two_test_documents_in_one_file_are_one_test_file(tmp_path):
     t.write_text(TEST.read_text() + "\n---\n" + TEST.read_text().replace("futures-book-tests", "again"))
     r = run("test", POLICY, t)
     assert r.exit_code == 0, r.output
-    assert summary(r.output) == (1, 2, 8, 28, 28, 0, 0)
+    assert summary(r.output) == (1, 2, 10, 38, 38, 0, 0)
