@@ -138,3 +138,15 @@ def test_the_repositorys_policies():
         ("volatility-drawdown", "action", "cancel_orders (stage 2 flatten)", "stage entered, never sent"),
     ]
     assert (cov["covered"], cov["total"]) == (74, 76)
+
+
+def test_github_output_ends_with_the_coverage_lines_and_sarif_has_no_room_for_them(tmp_path):
+    d = repo(tmp_path, STALE)
+    r = run("test", d, "--coverage", "-o", "github")
+    assert r.exit_code == 0, r.output
+    lines = r.output.splitlines()
+    assert lines[0].startswith("1 test file(s) of 2 file(s) read")
+    assert f"  {d / 'cov.yaml'}:14:5: trigger failing: evaluated, never fired" in lines
+    assert lines[-1] == "coverage: total 4/9 rules, 44.4%"
+    sarif = run("test", d, "--coverage", "-o", "sarif")
+    assert sarif.exit_code == 2 and "--coverage prints with -o text, json, markdown or github" in sarif.output
