@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from types import SimpleNamespace
 
-from killswitch.runner.operator.commands import engaged_now
+from killswitch.runner.operator.resets import engaged_now
 
 
 def at(level: int):

@@ -1,6 +1,7 @@
 """Operator commands that change the book: reset, lock, unlock, and the dead man's switch.
 
-What it owns: an approval of a manual reset; an operator's lock of a scope (until unlock or its
+What it owns: an approval of a manual reset (its own module, :mod:`.resets`, a part of
+:class:`OperatorCommands`); an operator's lock of a scope (until unlock or its
 ttl); an unlock, which lifts only operator and dead man's switch locks (a scope a policy's
 stage holds is refused: ``MANUAL_RESET_REQUIRED`` for a manual-reset stage, ``POLICY_LOCK``
 otherwise); arming and disarming a source's dead man's switch. Each returns the view dataclass
@@ -27,17 +28,12 @@ through ``approve_reset``.
 
 from __future__ import annotations
 
-import copy
-from typing import Any, Callable, Mapping, Optional, Sequence
+from typing import Callable, Optional, Sequence
 
-from ...engine.stages import StageTransition, approve_reset
-from ...engine.state import StageState
-from ...events import RESET, Event
 from ...state.store import FencedError, StateStore, StoredLock
 from ..book.book import Book
 from ..book.dms_state import DeadMansSwitch
 from ..book.resuming import Resumptions
-from ..book.revoke_state import holder_of
 from ..collaborators import Emits, Names, Saves
 from ..effects import beat_sources
 from ..effects.revokes import Revokes
@@ -45,16 +41,16 @@ from ..lease.leadership import Leadership
 from ..lease.stored import StoredLocks, stored_reason
 from ..lock.lock import DEAD_MANS_SWITCH, NOT_A_POLICY, OPERATOR, LockBook, iso_ms
 from ..names import close_matches
-from ..readout.relatch import relatch_unconfirmed, still_firing, taken
 from ..storeio import StoreIO
-from ..view import ChangeResult, ResetResult, TriggerStatus
+from ..view import ChangeResult, TriggerStatus
 from ..watch.enforce import enforce_details
 from .closes import by
+from .resets import ResetApprovals
 
 Update = Callable[[LockBook, DeadMansSwitch], tuple[LockBook, DeadMansSwitch]]
 
 
-class OperatorCommands:
+class OperatorCommands(ResetApprovals):
     """See the module doc. ``persist`` saves the book and rewrites the lock file (awaited);
     ``sinks`` are handed the events; ``known`` resolves the names an operator gives."""
 
@@ -74,89 +70,6 @@ class OperatorCommands:
         self.triggers = triggers  # every trigger's status: a reset warns of one that still fires
         self.revokes = revokes  # a reset that releases its stage owes the restore of what it revoked
         self.stored = stored  # locks stored while no runner leads (None: refused with NOT_LEADER)
-
-    async def reset(self, policy: str, scope: str, approver: str, reason: str,
-                    confirm_relatch: bool = False) -> ResetResult:
-        """An approval of a manual reset by ``approver`` (the authenticated identity). The
-        approval is worked out on a copy of the stage, audited, and only then applied to the
-        stage as it is after the audit row is stored: if the tick moved the stage on meanwhile,
-        the approval is void (``STAGE_CHANGED``, audited) and nothing is applied. An approval
-        taken while a trigger that enters a stage of the policy still fires (the stage would be
-        entered again at the next tick) is refused, audited and not applied, unless
-        ``confirm_relatch`` (``RELATCH_UNCONFIRMED``, with the warning)."""
-        refused = self.lead.not_leader("reset")
-        if refused:
-            return ResetResult(False, refused)
-        book = self.book
-        node = book.node(policy)
-        key = f"{policy}|{scope}"
-        unknown = self.known.catalog().resolve_policy_scope(policy, scope)
-        if node is None or key not in book.state.scopes or unknown is not None:
-            return ResetResult(False, unknown.reason if unknown is not None else f"UNKNOWN_SCOPE: {policy} {scope}")
-        now = self.clock()
-        before = copy.deepcopy(book.state.scopes[key].stage)
-        level = before.level
-        trial, transition, why = trial_reset(node, scope, before, approver, now)
-        why += engaged_now(book.state.scopes, policy, scope) if why.startswith("NOT_ENGAGED") else ""
-        relatch = still_firing(node, scope, self.triggers()) if taken(transition, why) else ()
-        if relatch and not confirm_relatch:
-            why = relatch_unconfirmed(policy, scope)
-            try:
-                await self.lead.audit("reset_approval", now, {"policy": policy, "scope": scope, "level": level,
-                                                              "approver": approver, "reason": reason, "result": why})
-            except FencedError:
-                return ResetResult(False, self.lead.deposed())
-            return ResetResult(False, why, relatch)
-        try:
-            await self.lead.audit("reset_approval", now, {"policy": policy, "scope": scope, "level": level,
-                                                          "approver": approver, "reason": reason, "result": why})
-        except FencedError:
-            return ResetResult(False, self.lead.deposed())
-        ss = book.state.scopes.get(key)
-        if ss is None or ss.stage != before:
-            why = (f"STAGE_CHANGED: the stage of {policy} {scope} changed while the approval was being recorded; "
-                   "nothing was applied: approve again")
-            try:
-                await self.lead.audit("reset_approval_void", now, {"policy": policy, "scope": scope, "level": level,
-                                                                   "approver": approver, "result": why})
-            except FencedError:
-                self.lead.leader = False
-            return ResetResult(False, why)
-        if not taken(transition, why):  # refused (NOT_ENGAGED, DUPLICATE_APPROVER): audited above, no page
-            return ResetResult(False, why)
-        return await self._apply_reset(node, policy, scope, trial, transition, why, level, approver, reason, now)
-
-    async def _apply_reset(self, node: Any, policy: str, scope: str, trial: Any, transition: Any, why: str,
-                           level: int, approver: str, reason: str, now: int) -> ResetResult:
-        """An approval audited and taken, applied: the stage as worked out, the approval recorded,
-        told; a release also lifts the stage's lock and revoke and starts its resumption (saved)."""
-        book, key = self.book, f"{policy}|{scope}"
-        book.reset_stage(key, trial)  # what was audited, applied to the stage it was worked out on
-        if level:
-            await self.io(self.store.record_approval, f"{key}|e{trial.entries}", level, approver, reason, now)
-        self.sinks.emit(Event.make(RESET, now, {"approver": approver, "reason": reason, "result": why,
-                                          "released": transition is not None},
-                             policy=policy, scope=scope, level=level))
-        restores: list[str] = []
-        if transition is not None:
-            book.release_lock(scope, policy=policy)
-            if self.revokes is not None:  # the one way a stage's revoke is lifted: saved below, sent at the tick
-                restores = self.revokes.release(holder_of(policy, scope), now)
-            row = self.resumptions.start(policy, scope, level, now)
-            if self.lead.leader:
-                try:
-                    if row:
-                        await self.lead.audit(row[0], now, row[1])
-                    await self.persist.save(lock_at=now)  # (the lock file once the save is through)
-                except FencedError:
-                    # this reset did not happen: whoever leads next, this runner included, goes
-                    # on from the store, not from the stage released here
-                    self.lead.stale = True
-                    return ResetResult(False, self.lead.deposed())
-        warn = still_firing(node, scope, self.triggers())
-        if restores:
-            why += f"; trading restore owed at the venue for {', '.join(restores)} (sent at the next tick)"
-        return ResetResult(transition is not None, why, warn)
 
     async def _change(self, kind: str, payload: dict, update: Update, *, stored: Optional[str] = None,
                       audited: bool = False) -> Optional[str]:
@@ -399,15 +312,6 @@ class OperatorCommands:
 # --- the decisions, shared with the previews (:mod:`.previews`): what is previewed is what is done ---
 
 
-def trial_reset(node: Any, scope: str, stage: StageState, approver: str, now: int
-                ) -> tuple[StageState, Optional[StageTransition], str]:
-    """An approval of ``approver`` worked out on a copy of ``stage`` (which is left as it is):
-    the copy as it would be, the transition (a release) if any, and the answer."""
-    trial = copy.deepcopy(stage)
-    transition, why = approve_reset(node, scope, trial, approver, now)
-    return trial, transition, why
-
-
 def lock_ttl_ms(ttl_s: Optional[float]) -> tuple[Optional[int], Optional[str]]:
     """An operator lock's ttl in whole milliseconds (None: until unlocked), or why it is refused."""
     if ttl_s is None:
@@ -468,16 +372,3 @@ def lift_unlocked(book: LockBook, scope: str) -> LockBook:
 
 def unlocked_reason(scope: str, lifted: list[str]) -> str:
     return f"UNLOCKED: {scope} ({' and '.join(lifted)} lock lifted)"
-
-
-def engaged_now(scopes: Mapping[str, Any], policy: str, scope: str, shown: int = 5) -> str:
-    """What a reset of an instance at stage 0 could have meant: the instances engaged now, those
-    of the same policy or within the typed scope first, each with the command that resets it."""
-    engaged = [(k.partition("|")[0], k.partition("|")[2], ss.stage.level) for k, ss in sorted(scopes.items())
-               if ss.stage.level > 0]
-    if not engaged:
-        return f": {policy} {scope} is at stage 0, and no policy instance of this runner is engaged"
-    engaged.sort(key=lambda e: (e[0] != policy and not e[1].startswith(scope), -e[2], e[0], e[1]))
-    said = "; ".join(f"{p} {s} stage {lvl} (ksctl reset --policy {p} --scope {s})" for p, s, lvl in engaged[:shown])
-    more = f"; and {len(engaged) - shown} more" if len(engaged) > shown else ""
-    return f": {policy} {scope} is at stage 0; engaged now: {said}{more}"

@@ -4,7 +4,7 @@ What it owns: the dry run an operator reads before confirming an action (the con
 before it asks for the scope to be typed). Each preview goes through the same checks as the
 action, in the same order, and works the change out with the same functions
 (:func:`~.commands.operator_lock`, :func:`~.commands.unlock_decision`,
-:func:`~.commands.trial_reset`, :meth:`~.closes.ManualCloses.preview`) on copies: what is
+:func:`~.resets.trial_reset`, :meth:`~.closes.ManualCloses.preview`) on copies: what is
 previewed is what the action would answer, as of now. The book may move before the action is
 sent (a tick, another operator); the action is then worked out again, and its answer is the one
 that counts — for a close, held to the preview it carries the id of (:mod:`.close_plans`).
@@ -31,10 +31,10 @@ from .commands import (
     lock_ttl_ms,
     locked_reason,
     operator_lock,
-    trial_reset,
     unlock_decision,
     unlocked_reason,
 )
+from .resets import trial_reset
 
 
 class Previews:

@@ -1,0 +1,155 @@
+"""An approval of a manual reset: worked out on a copy of the stage, audited, then applied.
+
+What it owns: :class:`ResetApprovals` (the operator commands' reset, a part of
+:class:`~.commands.OperatorCommands`), :func:`trial_reset` and :func:`engaged_now` (what a reset
+of an instance at stage 0 could have meant). An approval taken is applied to the stage as it is
+once its audit row is stored (the tick may have moved it on: ``STAGE_CHANGED``, void); a refused
+one (``NOT_ENGAGED``, ``DUPLICATE_APPROVER``, ``RELATCH_UNCONFIRMED``) is audited and answered,
+and nothing else happens: no stage, approval or event is touched.
+
+Must not: change what a policy's stage holds except through ``approve_reset``.
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Any, Callable, Mapping, Optional, Sequence
+
+from ...engine.stages import StageTransition, approve_reset
+from ...engine.state import StageState
+from ...events import RESET, Event
+from ...state.store import FencedError, StateStore
+from ..book.book import Book
+from ..book.resuming import Resumptions
+from ..book.revoke_state import holder_of
+from ..collaborators import Emits, Names, Saves
+from ..effects.revokes import Revokes
+from ..lease.leadership import Leadership
+from ..readout.relatch import relatch_unconfirmed, still_firing, taken
+from ..storeio import StoreIO
+from ..view import ResetResult, TriggerStatus
+
+
+class ResetApprovals:
+    """The reset of :class:`~.commands.OperatorCommands`; the attributes are that class's, set
+    when it is built."""
+
+    book: Book
+    lead: Leadership
+    resumptions: Resumptions
+    store: StateStore
+    io: StoreIO
+    clock: Callable[[], int]
+    known: Names
+    persist: Saves
+    sinks: Emits
+    triggers: Callable[[], Sequence[TriggerStatus]]
+    revokes: Optional[Revokes]
+
+    async def reset(self, policy: str, scope: str, approver: str, reason: str,
+                    confirm_relatch: bool = False) -> ResetResult:
+        """An approval of a manual reset by ``approver`` (the authenticated identity). The
+        approval is worked out on a copy of the stage, audited, and only then applied to the
+        stage as it is after the audit row is stored: if the tick moved the stage on meanwhile,
+        the approval is void (``STAGE_CHANGED``, audited) and nothing is applied. An approval
+        taken while a trigger that enters a stage of the policy still fires (the stage would be
+        entered again at the next tick) is refused, audited and not applied, unless
+        ``confirm_relatch`` (``RELATCH_UNCONFIRMED``, with the warning)."""
+        refused = self.lead.not_leader("reset")
+        if refused:
+            return ResetResult(False, refused)
+        book = self.book
+        node = book.node(policy)
+        key = f"{policy}|{scope}"
+        unknown = self.known.catalog().resolve_policy_scope(policy, scope)
+        if node is None or key not in book.state.scopes or unknown is not None:
+            return ResetResult(False, unknown.reason if unknown is not None else f"UNKNOWN_SCOPE: {policy} {scope}")
+        now = self.clock()
+        before = copy.deepcopy(book.state.scopes[key].stage)
+        level = before.level
+        trial, transition, why = trial_reset(node, scope, before, approver, now)
+        why += engaged_now(book.state.scopes, policy, scope) if why.startswith("NOT_ENGAGED") else ""
+        relatch = still_firing(node, scope, self.triggers()) if taken(transition, why) else ()
+        if relatch and not confirm_relatch:
+            why = relatch_unconfirmed(policy, scope)
+            try:
+                await self.lead.audit("reset_approval", now, {"policy": policy, "scope": scope, "level": level,
+                                                              "approver": approver, "reason": reason, "result": why})
+            except FencedError:
+                return ResetResult(False, self.lead.deposed())
+            return ResetResult(False, why, relatch)
+        try:
+            await self.lead.audit("reset_approval", now, {"policy": policy, "scope": scope, "level": level,
+                                                          "approver": approver, "reason": reason, "result": why})
+        except FencedError:
+            return ResetResult(False, self.lead.deposed())
+        ss = book.state.scopes.get(key)
+        if ss is None or ss.stage != before:
+            why = (f"STAGE_CHANGED: the stage of {policy} {scope} changed while the approval was being recorded; "
+                   "nothing was applied: approve again")
+            try:
+                await self.lead.audit("reset_approval_void", now, {"policy": policy, "scope": scope, "level": level,
+                                                                   "approver": approver, "result": why})
+            except FencedError:
+                self.lead.leader = False
+            return ResetResult(False, why)
+        if not taken(transition, why):  # refused (NOT_ENGAGED, DUPLICATE_APPROVER): audited above, no page
+            return ResetResult(False, why)
+        return await self._apply_reset(node, policy, scope, trial, transition, why, level, approver, reason, now)
+
+    async def _apply_reset(self, node: Any, policy: str, scope: str, trial: Any, transition: Any, why: str,
+                           level: int, approver: str, reason: str, now: int) -> ResetResult:
+        """An approval audited and taken, applied: the stage as worked out, the approval recorded,
+        told; a release also lifts the stage's lock and revoke and starts its resumption (saved)."""
+        book, key = self.book, f"{policy}|{scope}"
+        book.reset_stage(key, trial)  # what was audited, applied to the stage it was worked out on
+        if level:
+            await self.io(self.store.record_approval, f"{key}|e{trial.entries}", level, approver, reason, now)
+        self.sinks.emit(Event.make(RESET, now, {"approver": approver, "reason": reason, "result": why,
+                                          "released": transition is not None},
+                             policy=policy, scope=scope, level=level))
+        restores: list[str] = []
+        if transition is not None:
+            book.release_lock(scope, policy=policy)
+            if self.revokes is not None:  # the one way a stage's revoke is lifted: saved below, sent at the tick
+                restores = self.revokes.release(holder_of(policy, scope), now)
+            row = self.resumptions.start(policy, scope, level, now)
+            if self.lead.leader:
+                try:
+                    if row:
+                        await self.lead.audit(row[0], now, row[1])
+                    await self.persist.save(lock_at=now)  # (the lock file once the save is through)
+                except FencedError:
+                    # this reset did not happen: whoever leads next, this runner included, goes
+                    # on from the store, not from the stage released here
+                    self.lead.stale = True
+                    return ResetResult(False, self.lead.deposed())
+        warn = still_firing(node, scope, self.triggers())
+        if restores:
+            why += f"; trading restore owed at the venue for {', '.join(restores)} (sent at the next tick)"
+        return ResetResult(transition is not None, why, warn)
+
+
+def trial_reset(node: Any, scope: str, stage: StageState, approver: str, now: int
+                ) -> tuple[StageState, Optional[StageTransition], str]:
+    """An approval of ``approver`` worked out on a copy of ``stage`` (which is left as it is):
+    the copy as it would be, the transition (a release) if any, and the answer."""
+    trial = copy.deepcopy(stage)
+    transition, why = approve_reset(node, scope, trial, approver, now)
+    return trial, transition, why
+
+
+def engaged_now(scopes: Mapping[str, Any], policy: str, scope: str, shown: int = 5) -> str:
+    """What a reset of an instance at stage 0 could have meant: the instances engaged now, those
+    of the same policy or within the typed scope first, each with the command that resets it."""
+    engaged = [(k.partition("|")[0], k.partition("|")[2], ss.stage.level) for k, ss in sorted(scopes.items())
+               if ss.stage.level > 0]
+    if not engaged:
+        return f": {policy} {scope} is at stage 0, and no policy instance of this runner is engaged"
+    engaged.sort(key=lambda e: (e[0] != policy and not e[1].startswith(scope), -e[2], e[0], e[1]))
+    said = "; ".join(f"{p} {s} stage {lvl} (ksctl reset --policy {p} --scope {s})" for p, s, lvl in engaged[:shown])
+    more = f"; and {len(engaged) - shown} more" if len(engaged) > shown else ""
+    return f": {policy} {scope} is at stage 0; engaged now: {said}{more}"
+
+
+__all__ = ["ResetApprovals", "engaged_now", "trial_reset"]
