@@ -63,6 +63,9 @@ def revoke(api, token_env, scope, reason, restore, approvals, yes, output) -> No
         click.echo(preview.reason)
         for line in preview.effects:
             click.echo(f"  {line}")
+        if preview.allowed:
+            click.echo(f"  its restore will need {approvals} distinct approver(s) (--approvals), each with "
+                       f"ksctl revoke --scope {scope} --restore")
     if not preview.allowed or preview.preview_id is None:
         if output == "json":  # the refused preview is the data
             click.echo(change_json(preview))

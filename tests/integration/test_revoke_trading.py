@@ -509,6 +509,8 @@ def test_ksctl_revoke_previews_the_exact_scope_and_only_approvers_restore_it(tmp
         assert r.exit_code == 2 and "nothing was sent" in r.output, r.output
         assert r.output.startswith(f"PREVIEW: revoke trading on 1 account(s): {ACCOUNT}")
         assert f"  {ACCOUNT}: every bot key listed for it made read-only at the venue (now allowed)" in r.output
+        assert f"  its restore will need 2 distinct approver(s) (--approvals), each with ksctl revoke --scope " \
+               f"{ACCOUNT} --restore" in r.output, r.output
         assert venue.sent("revoke") == []
         r = op.invoke(cli, args + ["--yes"])
         assert r.exit_code == 0, r.output
