@@ -18,7 +18,7 @@ from killswitch.runner.api.api import make_app, start_api, stop_api
 from killswitch.state import open_store
 
 from ..unit.test_runner_operator import T0, TICK_MS, live_close
-from .conftest import ACCOUNT, ALICE, PEOPLE, _graph
+from .conftest import ACCOUNT, ALICE, BOB, PEOPLE, _graph
 from .test_console import (
     click_action,
     close_dialog,
@@ -47,6 +47,15 @@ def test_the_operator_is_named_the_expiry_is_a_duration_and_a_reset_warns_it_lat
            "the reset" in text, text
     shot("edges-01-reset-still-firing", full=False)
     close_dialog(browser)
+    # the last approval while it still fires: the lock lifts, and binds again at the next tick
+    r.call(r.desk.reset("bot-guard", ACCOUNT, "alice", "reviewed", confirm_relatch=True))
+    sign_in(browser, BOB, "bob")
+    click_action(browser, "reset", ACCOUNT, policy="bot-guard")
+    text = preview(browser, "agreed")
+    assert "MANUAL_RESET: stage=1 approvers=alice,bob" in text, text
+    assert "halted now, active after, then halted again at the next tick (a trigger still fires)." in text, text
+    close_dialog(browser)
+    sign_in(browser, ALICE, "alice")
 
     # a lock's expiry as ksctl lock --ttl takes it: a bare number is refused with the grammar, 2h is taken
     click_action(browser, "lock", "")  # "Lock another scope…"
