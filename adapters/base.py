@@ -41,6 +41,7 @@ from enum import Enum
 from pathlib import Path
 from typing import Callable, Iterable, Iterator, Mapping, NamedTuple, Optional, Protocol, runtime_checkable
 
+from killswitch.fills import Fill
 from killswitch.orders import OrderIntent
 from killswitch.snapshot import Order, OrderBook, Snapshot
 from killswitch.weights import WeightLimit
@@ -454,6 +455,14 @@ class ExchangeAdapter(Protocol):
     async def fetch_order_book(self, symbol: str, depth: int) -> OrderBook:
         """``symbol``'s book, ``depth`` levels a side (what a close is sized against)."""
         raise AdapterError(Reason.UNSUPPORTED, f"{symbol}: no order book")
+
+    async def fills(self, symbol: str, since_ms: int) -> list[Fill]:
+        """The account's trades of ``symbol`` since ``since_ms`` (the venue's time), oldest first,
+        each with its order's client order id (looked up by order id where the venue's trade
+        does not carry it) and the strategy its declared prefix names: what attributes a
+        position's growth. Raises ``AdapterError`` when the venue cannot say (``UNSUPPORTED``:
+        no such read)."""
+        raise AdapterError(Reason.UNSUPPORTED, f"{symbol}: no read of the account's trades")
 
     def position_mode(self) -> Optional[PositionMode]:
         """The account's position mode as the venue read it last (None: not a venue's to read)."""

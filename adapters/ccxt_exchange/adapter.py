@@ -54,6 +54,7 @@ from .client import Factory, Urls, client_config, configure_client, create_clien
 from .countdowns import Countdowns
 from .dialects import dialect_for
 from .errors import reason_for
+from .fills import FillReads
 from .markets import Markets
 from .modes import AccountMode
 from .orders import OrderPlacement
@@ -64,7 +65,7 @@ from .streaming.stream import now_ms
 log = logging.getLogger(__package__)
 
 
-class CcxtAdapter(StreamedSnapshots, OrderPlacement, Cancels, ExchangeAdapter):
+class CcxtAdapter(StreamedSnapshots, OrderPlacement, Cancels, FillReads, ExchangeAdapter):
     """One account of an Accounts document on a ccxt venue.
 
     ``account`` is a :class:`killswitch.policy.accounts_doc.Account`. Options:

@@ -43,6 +43,7 @@ from adapters.base import (
     Refusal,
     check_close,
 )
+from killswitch.fills import Fill
 from killswitch.orders import OrderIntent
 from killswitch.snapshot import Balance, FetchStatus, OrderBook, Snapshot, with_positions
 
@@ -272,6 +273,26 @@ class SimulatedAdapter(SimCancels, ExchangeAdapter):
         else:
             o = await self._call("get_order", lambda at: eng.get_order(acct, m.symbol, client_order_id=client_order_id))
         return self._result(o)
+
+    async def fills(self, symbol: str, since_ms: int) -> list[Fill]:
+        """The account's fills of ``symbol`` since ``since_ms``, each with its order's client
+        order id and the strategy of its prefix (futures; spot has no position to grow)."""
+        eng, acct = self.engine, self.engine_account
+        m = self._market(symbol)
+        if self.market_type == "spot":
+            raise AdapterError(Reason.UNSUPPORTED, f"{symbol}: no read of the account's spot trades", venue=self.venue)
+        rows = await self._call("trades", lambda at: eng.trades(acct, m.symbol, since_ms))
+        orders = eng.accounts[acct].orders
+        out = []
+        for t in rows:
+            o = orders.get(t["order"])
+            cid = o.client_order_id if o is not None else None
+            out.append(Fill(id=str(t["id"]), order_id=str(t["order"]), client_id=cid, symbol=m.unified,
+                            side=str(t["side"]).lower(), amount=float(t["qty"]), price=float(t["price"]),
+                            ts_ms=int(t["ts"]),
+                            position_side=t["position_side"] if t["position_side"] in ("LONG", "SHORT") else None,
+                            strategy=self.parts.strategy(cid) if cid else None))
+        return out
 
     # --- dead man's switch ------------------------------------------------------------------------------------
 

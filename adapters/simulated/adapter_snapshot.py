@@ -157,7 +157,7 @@ class SnapshotParts:
         return [Order(
             id=str(o.order_id), client_id=o.client_order_id, symbol=self._unified(o.symbol), side=o.side.lower(),
             type=o.type.lower(), reduce_only=o.closes, amount=o.quantity, filled=o.executed_qty,
-            price=o.price or None, position_side=o.position_side, strategy=self._strategy(o.client_order_id))
+            price=o.price or None, position_side=o.position_side, strategy=self.strategy(o.client_order_id))
             for o in orders] + [self._algo_order(o) for o in algos]
 
     def _algo_order(self, o: SimAlgoOrder) -> Order:
@@ -169,7 +169,7 @@ class SnapshotParts:
             id=str(o.algo_id), client_id=o.client_algo_id, symbol=self._unified(o.symbol), side=o.side.lower(),
             type="limit" if o.order_type in LIMIT_TYPES else "market", kind="trailing" if trailing else "conditional",
             trigger_price=o.trigger_price or None, reduce_only=o.closes, amount=o.quantity, filled=0.0,
-            price=o.price or None, position_side=o.position_side, strategy=self._strategy(o.client_algo_id))
+            price=o.price or None, position_side=o.position_side, strategy=self.strategy(o.client_algo_id))
 
     def spot_balances(self, spot: dict[str, float], priced_at: int) -> tuple[list[Balance], float]:
         """Spot holdings and their worth, valued at the marks of ``priced_at``."""
@@ -193,7 +193,7 @@ class SnapshotParts:
         m = self.engine.markets[symbol]
         return m.unified if self.market_type == "futures" else m.spot_unified
 
-    def _strategy(self, client_id: str) -> Optional[str]:
+    def strategy(self, client_id: str) -> Optional[str]:
         for prefix, name in self.strategy_prefixes.items():
             if client_id.startswith(prefix):
                 return name

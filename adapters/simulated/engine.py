@@ -188,6 +188,19 @@ class SimExchange(SpotDesk):
             raise SimError(NO_SUCH_ORDER, "Order does not exist.")
         return o.copy()
 
+    def trades(self, account: str, symbol: str, since: Optional[int] = None, limit: int = 500) -> list[dict]:
+        """The account's fills of ``symbol`` from ``since`` (engine ms), oldest first, at most
+        ``limit`` (the newest), charged Binance's weight (5): each the engine's ``fill`` event
+        with its trade's number (``id``)."""
+        now = self._begin()
+        a = self._acct(account)
+        self._charge(a, 5, now)
+        sym = self._market(symbol).symbol
+        out = [{**e, "id": i} for i, e in enumerate(self.events, 1)
+               if e.get("event") == "fill" and e.get("account") == account and e.get("symbol") == sym
+               and (since is None or e["ts"] >= since)]
+        return out[-limit:] if limit > 0 else out
+
     def open_orders(self, account: str, symbol: Optional[str] = None, *,
                     weight: Optional[int] = None) -> list[SimOrder]:
         """The open orders (of ``symbol``), charged Binance's weight (1, or 40 for every symbol)

@@ -6,7 +6,7 @@ public   GET  /fapi/v1/ping, /fapi/v1/time, /fapi/v1/exchangeInfo, /fapi/v1/tick
 signed   GET  /fapi/v2/account, /fapi/v3/account, /fapi/v2/balance, /fapi/v3/balance,
               /fapi/v2/positionRisk, /fapi/v3/positionRisk, /fapi/v1/leverageBracket,
               /fapi/v1/openOrders, /fapi/v1/positionSide/dual, /fapi/v1/order,
-              /fapi/v1/openAlgoOrders, /fapi/v1/algoOrder
+              /fapi/v1/openAlgoOrders, /fapi/v1/algoOrder, /fapi/v1/userTrades
          POST /fapi/v1/order, /fapi/v1/algoOrder, /fapi/v1/countdownCancelAll,
               /fapi/v1/positionSide/dual, /fapi/v1/leverage
          DELETE /fapi/v1/order, /fapi/v1/allOpenOrders, /fapi/v1/algoOrder, /fapi/v1/algoOpenOrders
@@ -94,6 +94,7 @@ ROUTES: dict[tuple[str, str], tuple[str, bool]] = {
     ("POST", "/fapi/v1/positionSide/dual"): ("set_position_mode", True),
     ("POST", "/fapi/v1/leverage"): ("set_leverage", True),
     ("GET", "/fapi/v1/order"): ("get_order", True),
+    ("GET", "/fapi/v1/userTrades"): ("user_trades", True),
     ("POST", "/fapi/v1/order"): ("place_order", True),
     ("DELETE", "/fapi/v1/order"): ("cancel_order", True),
     ("DELETE", "/fapi/v1/allOpenOrders"): ("cancel_all", True),
@@ -297,6 +298,8 @@ class BinanceFace(RestFace):
         "cancel_order": lambda f, p, account, at, path: f.rows.order(f.engine.cancel_order(
             account, _req(p, "symbol"), _opt_int(p, "orderId"), p.get("origClientOrderId")), with_time=False),
         "cancel_all": op_cancel_all,
+        "user_trades": lambda f, p, account, at, path: f.rows.trades(f.engine.trades(
+            account, _req(p, "symbol"), _opt_int(p, "startTime"), _opt_int(p, "limit") or 500)),
         "countdown": lambda f, p, account, at, path: f.engine.countdown_cancel_all(
             account, _req(p, "symbol"), _int(p, "countdownTime")),
         "place_order": op_place,

@@ -242,6 +242,19 @@ class BinanceRows:
             d["time"] = o.time
         return d
 
+    def trades(self, fills: list[dict]) -> list[dict]:
+        """``GET /fapi/v1/userTrades``'s rows: as Binance, the order's id and no client order id."""
+        rows = []
+        for t in fills:
+            m = self.engine.markets[t["symbol"]]
+            pd, ad = _digits(m)
+            rows.append({"symbol": t["symbol"], "id": t["id"], "orderId": t["order"], "side": t["side"],
+                         "price": _f(t["price"], pd), "qty": _f(t["qty"], ad),
+                         "realizedPnl": _money(t["realized"]), "quoteQty": _money(t["qty"] * t["price"]),
+                         "commission": _money(t["fee"]), "commissionAsset": "USDT", "time": t["ts"],
+                         "positionSide": t["position_side"], "buyer": t["side"] == "BUY", "maker": False})
+        return rows
+
     def algo(self, o: SimAlgoOrder) -> dict:
         """A conditional order as the algo service writes it (``reduceOnly`` as it was sent: a
         close-position or hedge-mode closing order says false)."""

@@ -42,6 +42,7 @@ from adapters.base import (
     order_rates,
 )
 
+from ...fills import Fill
 from ...orders import OrderIntent
 from ...snapshot import FetchStatus, Order, OrderBook, Snapshot
 from ...weights import WeightLimit
@@ -125,6 +126,10 @@ class VenuePort:
 
     async def open_orders(self, symbols: tuple[str, ...] = ()) -> list[Order]:
         return await self._listing(symbols)
+
+    async def fills(self, symbol: str, since_ms: int) -> list[Fill]:
+        """The account's trades of ``symbol`` since ``since_ms``, within the port's timeout."""
+        return await self._bounded(self._adapter.fills(symbol, since_ms))
 
     async def _bounded(self, call: Awaitable[T]) -> T:
         """``call`` within the port's timeout: no answer by then is ``AdapterError(TIMEOUT)``."""
