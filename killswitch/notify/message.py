@@ -101,8 +101,49 @@ def _scope_blind(lab: Labels, data: Data, where: str) -> str:
 
 def _lock_violation(lab: Labels, data: Data, where: str) -> str:
     what = "cancelled" if data.get("action") == "cancel" else "brought back"
-    return (f"lock broken at the venue in {lab.get('scope', '?')} by strategy {lab.get('strategy', '?')}: "
+    return (f"lock broken at the venue in {lab.get('scope', '?')} by {named_strategies(_strategies_of(lab, data))}: "
             f"{data.get('account', '?')} {data.get('symbol', '?')} {data.get('side', '?')} {what}")
+
+
+STRATEGIES_NAMED = 8  # a headline names this many strategies, then says how many more
+
+
+def _strategies_of(lab: Labels, data: Data) -> list[str]:
+    """A violation's strategies: every one whose fills grew a reverted leg, else its label's."""
+    given = data.get("strategies")
+    names = [str(n) for n in given] if isinstance(given, (list, tuple)) and given else []
+    return names or [str(lab.get("strategy", "?"))]
+
+
+def named_strategies(names: list[str]) -> str:
+    """``strategy alpha``, ``strategies alpha and beta``, ``strategies a, b, … and 3 more``:
+    every one up to :data:`STRATEGIES_NAMED`, then how many more."""
+    names = list(dict.fromkeys(names))
+    if len(names) == 1:
+        return f"strategy {names[0]}"
+    shown, more = names[:STRATEGIES_NAMED], len(names) - STRATEGIES_NAMED
+    if more > 0:
+        return f"strategies {', '.join(shown)} and {more} more"
+    return f"strategies {', '.join(shown[:-1])} and {shown[-1]}"
+
+
+def _violations_headline(lead: Alert, pool: list[Alert]) -> Optional[str]:
+    """A page of violations (lock or limit) names every strategy of its new alerts in its title,
+    not the lead's alone beside ``+1 more``: None when only one strategy is involved."""
+    kinds = (ev.LOCK_VIOLATION, ev.LIMIT_VIOLATION)
+    if lead.event.kind not in kinds:
+        return None
+    names: list[str] = []
+    for a in sorted(pool, key=lambda a: a.event.ts_ms):  # in the order they came
+        if a.event.kind in kinds:
+            names += _strategies_of(a.labels, a.event.data)
+    if len(dict.fromkeys(names)) < 2:
+        return None
+    scopes = list(dict.fromkeys(str(a.labels.get("scope", "?")) for a in pool if a.event.kind in kinds))
+    n = sum(1 for a in pool if a.event.kind in kinds)
+    broken = "lock" if lead.event.kind == ev.LOCK_VIOLATION else "pre-trade limit"
+    return (f"{broken} broken at the venue in {', '.join(scopes)} by {named_strategies(names)}: "
+            f"{n} violation(s)")
 
 
 # each kind's headline from its labels, its data and where it happened (policy and scope)
@@ -237,9 +278,12 @@ def compose(n: Notification, external_url: Optional[str] = None) -> Message:
     lead = max(lead_pool, key=lambda a: (SEVERITY_RANK.get(a.severity, 0), a.event.ts_ms))
     dry = any(mode_of(a) == "DRY RUN" for a in n.alerts)
     more = len(lead_pool) - 1
-    title = f"[{n.severity.upper()}]" + (" [DRY RUN]" if dry else "") + f" {headline(lead)}"
-    if more > 0:
-        title += f" (+{more} more)"
+    several = _violations_headline(lead, lead_pool)  # every strategy named, none hidden in "+1 more"
+    title = f"[{n.severity.upper()}]" + (" [DRY RUN]" if dry else "") + f" {several or headline(lead)}"
+    others = sum(1 for a in lead_pool if a.event.kind not in (ev.LOCK_VIOLATION, ev.LIMIT_VIOLATION)) \
+        if several else more
+    if others > 0:
+        title += f" (+{others} more)"
     if n.repeat:
         title += " (reminder: still active)"
     body: list[str] = []
