@@ -234,6 +234,21 @@ def _amount(value: object) -> str:
     return f"{value:,.2f}" if isinstance(value, (int, float)) else "-"
 
 
+def _strategies(v: dict) -> str:
+    """Every strategy a violation names; a revert's unknown one with why (no fill read, ...)."""
+    names = [str(n) for n in v.get("strategies") or ()] or [str(v.get("strategy"))]
+    why = v.get("attribution")
+    unknown = why if isinstance(why, str) and why.startswith("unknown") else "unknown"
+    return ", ".join(unknown if n == "unknown" else n for n in names)
+
+
+def _outcome(v: dict) -> str:
+    """What the watch's action came to; a revert's names the runner's own order apart from the bot's."""
+    cid = v.get("revert_client_order_id")
+    return f"{v['outcome']} (the runner's own order {cid})" if v.get("action") == "revert" and cid else str(
+        v.get("outcome"))
+
+
 def halt_break_lines(broke: dict) -> list[str]:
     """What broke the halt: the venue watch's violations with what each came to, and the changes
     of the bots' trading permission at the venues."""
@@ -246,7 +261,7 @@ def halt_break_lines(broke: dict) -> list[str]:
                 "outcome | incident |", "|---|---|---|---|---|---|---|---|---|---|---|---|"]
         out += [f"| {v['at']}{_unverified(v)} | {v['kind']} | {_c(v['account'])} | {_c(v['symbol'])} | "
                 f"{_c(v['side'])} | {_c(v['amount'])} | {_amount(v['notional'])} | {_c(v['client_order_id'])} | "
-                f"{_c(v['strategy'])} | {_c(v['action'])} | {_c(v['outcome'])} | {_c(v['incident'])} |"
+                f"{_c(_strategies(v))} | {_c(v['action'])} | {_c(_outcome(v))} | {_c(v['incident'])} |"
                 for v in violations]
     else:
         out.append("No violation at the venue in the period.")

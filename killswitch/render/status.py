@@ -169,15 +169,36 @@ def violation_lines(doc: dict, latest: int = 10) -> list[str]:
     for v in list(doc.get("recent") or ())[:latest]:
         notional = v.get("notional")
         value = f"notional {notional:,.2f}" if isinstance(notional, (int, float)) else "notional unknown"
-        who = v.get("client_order_id") or v.get("revert_client_order_id") or "-"
+        who = _bot_order(v)
         outcome = v.get("outcome") or ("dry run" if v.get("dry_run") else "pending")
+        if v.get("action") == "revert":  # the runner's own order, named apart from the bot's
+            outcome = f"the runner's own revert {v.get('revert_client_order_id') or '-'}: {outcome}"
         # a limit's breach under an active lock says which limit, not "under active"
         broke = (f"breaking {v.get('reason')}" if v.get("kind") == "LIMIT_VIOLATION" and v.get("reason")
                  else f"under {v.get('mode')} {v.get('scope')}")
         lines.append(f"    {_when(v.get('ts_ms'))} {v.get('action', '?'):<6} {v.get('account')} {v.get('symbol')} "
-                     f"{v.get('side')} {figure(v.get('amount', 0))} ({value}) strategy {v.get('strategy')} "
+                     f"{v.get('side')} {figure(v.get('amount', 0))} ({value}) {_strategies(v)} "
                      f"order {who} {broke}: {outcome}")
     return lines
+
+
+def _bot_order(v: dict) -> str:
+    """The bot's order that broke the lock: its client order id and the venue's order id."""
+    cid, oid = v.get("client_order_id"), v.get("order_id")
+    if cid and oid:
+        return f"{cid} (id {oid})"
+    return str(cid or (f"id {oid}" if oid else "-"))
+
+
+def _strategies(v: dict) -> str:
+    """``strategy alpha``, ``strategies alpha, beta``, and why a revert's is unknown."""
+    names = [str(n) for n in v.get("strategies") or ()] or [str(v.get("strategy"))]
+    said = ("strategy " if len(names) == 1 else "strategies ") + ", ".join(names)
+    why = v.get("attribution")
+    if isinstance(why, str) and why.startswith("unknown"):
+        said = ("strategy " if len(names) == 1 else "strategies ") + ", ".join(
+            why if n == "unknown" else n for n in names)
+    return said
 
 
 def mode_lines(st: RunnerStatus) -> list[str]:

@@ -98,6 +98,8 @@ def halt_breaks(rows: Sequence[Any], statuses: Mapping[str, str], incidents: Seq
                 "symbol": p.get("symbol"), "side": p.get("side"), "amount": p.get("amount"),
                 "notional": p.get("notional"), "client_order_id": p.get("client_order_id"),
                 "order_id": p.get("order_id"), "strategy": p.get("strategy"), "action": action,
+                "strategies": list(p.get("strategies") or ()) or [p.get("strategy")],
+                "attribution": p.get("attribution"), "revert_client_order_id": p.get("revert_client_order_id"),
                 "outcome": outcome, "reason": p.get("reason"), "dry_run": bool(p.get("dry_run")),
                 "incident": _incident(incidents, r.ts_ms, lambda i: i["scope"] in (scope, account)),
                 "verified": proven(r.seq)})

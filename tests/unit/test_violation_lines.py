@@ -13,11 +13,41 @@ ROW = {"key": "cancel|binanceusdm/sim-main|1", "action": "cancel", "scope": "bin
 def test_a_limit_violation_names_the_limit_it_broke_not_the_lock_it_did_not():
     reason = "PRICE_COLLAR: price 50000 is 16.62% from mark 59966.4 of BTC/USDT:USDT [policy=g scope=s]"
     [_, line] = violation_lines({"total": 1, "recent": [{**ROW, "kind": "LIMIT_VIOLATION", "reason": reason}]})
-    assert line.endswith(f"order bot-a-1 breaking {reason}: canceled"), line
+    assert line.endswith(f"order bot-a-1 (id 1) breaking {reason}: canceled"), line
     assert "under active" not in line
 
 
 def test_a_lock_violation_says_the_lock_it_broke():
     row = {**ROW, "kind": "LOCK_VIOLATION", "mode": "halted", "reason": "HALTED: ..."}
     [_, line] = violation_lines({"total": 1, "recent": [row]})
-    assert line.endswith("order bot-a-1 under halted binanceusdm/sim-main: canceled"), line
+    assert line.endswith("order bot-a-1 (id 1) under halted binanceusdm/sim-main: canceled"), line
+
+
+REVERT = {**ROW, "key": "revert|binanceusdm/sim-main|BTC/USDT:USDT|long|5|6", "action": "revert",
+          "kind": "LOCK_VIOLATION", "mode": "halted", "client_order_id": "beta-mkt-1", "order_id": "4626764239",
+          "strategy": "beta",
+          "strategies": ["beta"], "attribution": "from fills: beta-mkt-1 (beta) 1",
+          "revert_client_order_id": "ks" + "f" * 30, "outcome": "revert filled 1"}
+
+
+def test_a_revert_names_the_bots_order_and_the_runners_own_revert_apart():
+    [_, line] = violation_lines({"total": 1, "recent": [REVERT]})
+    assert "strategy beta order beta-mkt-1 (id 4626764239) under halted" in line, line
+    assert line.endswith(f"the runner's own revert ks{'f' * 30}: revert filled 1"), line
+
+
+def test_a_revert_nobody_is_named_for_says_why_and_two_strategies_are_both_named():
+    unknown = {**REVERT, "client_order_id": None, "order_id": None, "strategy": "unknown", "strategies": ["unknown"],
+               "attribution": "unknown: no fill read (UNSUPPORTED: no read)"}
+    [_, line] = violation_lines({"total": 1, "recent": [unknown]})
+    assert "strategy unknown: no fill read (UNSUPPORTED: no read) order - under" in line, line
+    [_, both] = violation_lines({"total": 1, "recent": [{**REVERT, "strategies": ["beta", "alpha"]}]})
+    assert "strategies beta, alpha order beta-mkt-1" in both, both
+
+
+def test_the_console_shows_the_bots_order_and_the_runners_revert_labelled_as_its_own():
+    from killswitch.runner.console.model import _violations
+
+    (row,) = _violations({"total": 1, "recent": [REVERT]}, REVERT["ts_ms"])["rows"]
+    assert (row["order"], row["order_id"], row["revert"], row["strategy"], row["outcome"]) == (
+        "beta-mkt-1", "4626764239", "ks" + "f" * 30, "beta", "revert filled 1")

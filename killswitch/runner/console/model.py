@@ -375,8 +375,12 @@ def _violations(doc: dict, now: int) -> dict:
     """What broke a lock at the venue: the count and the latest (status's ``lock_violations``)."""
     rows = [{"when": _when(v.get("ts_ms"), now), "action": v.get("action"), "account": v.get("account"),
              "symbol": v.get("symbol"), "side": v.get("side"), "amount": _number(v.get("amount")),
-             "notional": _number(v.get("notional")), "strategy": v.get("strategy"),
-             "order": v.get("client_order_id") or v.get("revert_client_order_id") or "",
+             "notional": _number(v.get("notional")),
+             "strategy": ", ".join(str(n) for n in v.get("strategies") or ()) or v.get("strategy"),
+             "attribution": v.get("attribution") or "",
+             # the bot's order that broke the lock; the runner's own revert apart, labelled as its own
+             "order": v.get("client_order_id") or "", "order_id": v.get("order_id") or "",
+             "revert": v.get("revert_client_order_id") or "",
              "lock": f"{v.get('mode')} {v.get('scope')}", "outcome": v.get("outcome") or "pending"}
             for v in list((doc or {}).get("recent") or ())[:20]]
     return {"total": int((doc or {}).get("total") or 0), "rows": rows}
