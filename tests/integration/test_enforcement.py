@@ -62,6 +62,7 @@ QUIET = textwrap.dedent("""\
         - {level: 1, name: flatten, on: [hard], reset: manual, actions: [close_all]}
     """)
 STRATEGIES = [{"name": "alpha", "client_id_prefixes": ["alp", "0xa1"]}, "beta"]
+TRADES_SERVED = ("binanceusdm",)  # the faces that answer a read of the account's trades
 
 
 class Crash(BaseException):
@@ -230,20 +231,80 @@ def test_a_halt_cancels_a_rogue_entry_and_reverts_growth_and_leaves_reduce_only_
     grow = next(r for r in rows if r["action"] == "revert")
     assert grow["symbol"] == btc and grow["side"] == "buy" and grow["revert_client_order_id"] == revert[0]
     assert grow["notional"] == pytest.approx(60_000.0, rel=0.01)
+    # the growth named by the fill that made it (beta's market buy), where the face serves the
+    # account's trades; elsewhere unknown, and why
+    grower = "beta" if venue in TRADES_SERVED else "unknown"
+    if venue in TRADES_SERVED:
+        assert (grow["strategy"], grow["client_order_id"]) == ("beta", mkt) and grow["order_id"]
+    else:
+        assert grow["strategy"] == "unknown" and grow["attribution"].startswith("unknown: no fill read ("), grow
     assert {(e.labels["scope"], e.labels["strategy"]) for e in seen["events"]} == {
-        (f"{venue}/sim-main", "alpha"), (f"{venue}/sim-main", "unknown")}
+        (f"{venue}/sim-main", "alpha"), (f"{venue}/sim-main", grower)}
     assert f'killswitch_lock_violations_total{{action="cancel",scope="{venue}/sim-main",strategy="alpha"}} 1.0' \
         in seen["metrics"]
-    assert f'killswitch_lock_violations_total{{action="revert",scope="{venue}/sim-main",strategy="unknown"}} 1.0' \
-        in seen["metrics"]  # (a position names no strategy: the venue does not say whose fill grew it)
+    assert f'killswitch_lock_violations_total{{action="revert",scope="{venue}/sim-main",strategy="{grower}"}} 1.0' \
+        in seen["metrics"]
     assert seen["status"]["total"] == 2 and {r["action"] for r in seen["status"]["recent"]} == {"cancel", "revert"}
     assert next(r for r in seen["status"]["recent"] if r["action"] == "cancel")["outcome"] == "canceled"
+    # the revert filled: status says so, as the journal does
+    assert next(r for r in seen["status"]["recent"] if r["action"] == "revert")["outcome"] == "revert filled 1"
     shown = violation_lines(seen["status"])  # ksctl status
     assert shown[0].startswith("  LOCK VIOLATIONS: 2 since this runner started")
     assert any(f"cancel {venue}/sim-main {btc} buy" in x and "strategy alpha" in x and f"order {rogue}" in x
                and x.endswith(": canceled") for x in shown), shown
     # repeated ticks: nothing more reported, nothing more sent
     assert seen["later_events"] == [] and len(seen["later_rows"]) == 2
+
+
+def test_growth_under_a_halt_names_the_bot_by_its_fill_and_its_revert_as_the_runners_own_filled(tmp_path):
+    """Two bots of declared prefixes grow the BTC long under a halt by market buys (Binance's
+    trades carry the order id alone: the adapter looks the orders up): the revert's violation
+    names both strategies from the fills, the bot's order that filled most as the order that
+    broke the lock, and the runner's own revert apart; once the revert filled, status, the
+    console's model and the page's title say so."""
+    from killswitch.notify.alerts import Alert
+    from killswitch.notify.dispatch import Notification
+    from killswitch.notify.message import compose
+    from killswitch.runner.console.model import page_model
+
+    seen: dict = {}
+
+    async def scenario(runner, desk, eng, clock, store, key):
+        await runner.start()
+        await tick(runner, clock)
+        assert (await desk.lock_scope(key, "halted", "desk halt", actor="op")).done
+        await tick(runner, clock)  # the baseline: 5 BTC long
+        eng.place_order("sim-main", "BTCUSDT", "BUY", "MARKET", 1.5, client_order_id="alp-mkt-7")
+        eng.place_order("sim-main", "BTCUSDT", "BUY", "MARKET", 0.5, client_order_id="beta-mkt-8")
+        seen["bot"] = str(eng.order_by_client_id("sim-main", "alp-mkt-7").order_id)
+        report = await tick(runner, clock)
+        seen["events"] = [e for e in report.events if e.kind == LOCK_VIOLATION]
+        seen["long"] = long_btc(eng)
+        seen["rows"] = violations(store)
+        seen["status"] = desk.status().lock_violations
+        seen["model"] = page_model(desk.status(), (True, "LEADER"), desk.lock_document(), desk.dms_status(), (),
+                                   await desk.incidents())
+        seen["journal"] = {e.client_order_id: e.status for e in store.journal(limit=100)}
+
+    asyncio.run(asyncio.wait_for(with_runner(tmp_path, "binanceusdm", scenario), 90))
+    assert seen["long"] == pytest.approx(5.0)
+    (row,) = seen["rows"]
+    assert (row["action"], row["strategy"], row["strategies"]) == ("revert", "alpha", ["alpha", "beta"])
+    assert (row["client_order_id"], row["order_id"]) == ("alp-mkt-7", seen["bot"])  # the bot's order
+    revert = row["revert_client_order_id"]
+    assert revert.startswith("ks") and seen["journal"][revert] == "filled"  # the runner's own, filled
+    (shown,) = seen["status"]["recent"]
+    assert shown["outcome"] == "revert filled 2"
+    (line,) = violation_lines(seen["status"])[1:]
+    assert "strategies alpha, beta order alp-mkt-7" in line and line.endswith(
+        f"the runner's own revert {revert}: revert filled 2"), line
+    (console,) = seen["model"]["violations"]["rows"]
+    assert (console["order"], console["revert"], console["strategy"], console["outcome"]) == (
+        "alp-mkt-7", revert, "alpha, beta", "revert filled 2")
+    (event,) = seen["events"]
+    alert = Alert("fp", event.labels, event, event.ts_ms, event.ts_ms, False)
+    title = compose(Notification("t", "desk", "g", {}, "r", (alert,), ("fp",), 0, event.ts_ms)).title
+    assert "by strategies alpha and beta" in title, title
 
 
 # the dialects whose snapshots keep their list of every open order a while in calm times (listing

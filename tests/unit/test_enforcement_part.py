@@ -107,3 +107,29 @@ def test_a_violations_page_says_what_broke_the_lock_and_whose_it_was():
     assert e.labels["severity"] == "critical"
     assert headline(Alert("fp", e.labels, e, 1, 1, False)) == (
         f"lock broken at the venue in {ACCOUNT} by strategy bot-a: {ACCOUNT} BTC/USDT:USDT buy brought back")
+
+
+def test_growth_is_attributed_by_the_bots_fill_and_its_revert_followed_to_filled(tmp_path):
+    """A bot of a declared prefix grows the long under the halt by a market buy: the revert's row
+    names its strategy and its order from the fill, the runner's own revert apart; once the
+    revert filled, status says so (from the journal), as the history does."""
+    w = make(tmp_path)
+
+    async def go():
+        await locked(w)
+        w.engine.place_order("sim-main", "BTCUSDT", "BUY", "MARKET", 1.0, client_order_id="bot-a-grow-1")
+        w.clock.advance(TICK_MS)
+        await w.runner.tick()
+        return w.desk.status().lock_violations
+
+    status = run(go())
+    (row,) = [r.payload for r in w.store.audit_rows(None, ("lock_violation",), 10)]
+    assert (row["action"], row["strategy"], row["client_order_id"]) == ("revert", "bot-a", "bot-a-grow-1")
+    bot = w.engine.order_by_client_id("sim-main", "bot-a-grow-1")
+    assert row["order_id"] == str(bot.order_id) and row["strategies"] == ["bot-a"]
+    revert = row["revert_client_order_id"]
+    assert revert and revert != row["client_order_id"]
+    (entry,) = [e for e in w.store.journal(limit=100) if e.client_order_id == revert]
+    assert entry.status == "filled"
+    (shown,) = status["recent"]
+    assert shown["outcome"] == f"revert filled {entry.filled:g}", shown

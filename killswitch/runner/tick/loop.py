@@ -443,6 +443,7 @@ class Runner:
         report.events += await self._revokes.work(now)  # revokes and restores owed, their backoff over
         phase("send")
         report.execution.merge(await self._executor.reconcile_beside())  # (beside the ticks: a moment's wait)
+        await self._enforcement.follow_reverts()  # a revert sent: what the journal says it came to
         phase("reconcile")
         for o in report.execution.orders:
             if o.status in ("rejected", "failed"):

@@ -152,11 +152,17 @@ class Violation:
     client_order_id: Optional[str]
     order_id: Optional[str]
     strategy: str  # the strategy it belongs to (``unknown`` when the client id names none)
+    # (a revert's client order id and order id: the bot's order whose fill grew the leg, once
+    # :mod:`.attribution` read the fills; the runner's own order is ``revert_id``)
     reason: str  # why, with the numbers
     position_side: Optional[str] = None
     baseline: Optional[float] = None  # a revert: the leg's size at the lock
     contracts: Optional[float] = None  # a revert: the leg's size now
-    revert_id: Optional[str] = None  # a revert: the client order id of the reduce-only order sent back
+    revert_id: Optional[str] = None  # a revert: the client order id of the runner's own reduce-only order
+    # a revert: every strategy whose fills grew the leg (most first), and how it was attributed
+    # (the fills read, or why none names a strategy: ``unknown: no fill read (...)``)
+    strategies: tuple[str, ...] = ()
+    attribution: Optional[str] = None
 
     def to_json(self) -> dict:
         out = {"key": self.key, "kind": self.kind, "action": self.action, "scope": self.scope, "mode": self.mode,
@@ -169,6 +175,9 @@ class Violation:
             out["baseline"] = self.baseline
             out["contracts"] = self.contracts
             out["revert_client_order_id"] = self.revert_id
+            out["strategies"] = list(self.strategies) or [self.strategy]
+            if self.attribution is not None:
+                out["attribution"] = self.attribution
         return out
 
 

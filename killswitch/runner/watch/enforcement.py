@@ -18,7 +18,13 @@ plans, before the journal) that
    row per account: each venue order id, ``canceled`` or the venue's refusal; what the closure
    report shows), and hands the reverts back to the tick as plans, to be
    journaled with its own and sent by the executor (reduce-only, client ids derived from the
-   decision), unless an order of ours on that leg is not final yet;
+   decision), unless an order of ours on that leg is not final yet. A revert's violation is
+   attributed before its row is written by the fills that grew the leg (the adapter's read of
+   the account's trades, :mod:`.attribution`): the bot's order and strategy, never the runner's
+   own revert, which the row names apart (``revert_client_order_id``); and each revert sent is
+   followed in the journal until final (:meth:`Enforcement.follow_reverts`, at the tick's end
+   and the next watch), so that status and the console say what the history says (filled, and
+   how much);
 5. asks each adapter to watch the entries of an account a lock that cancels may bind
    (``wake_on_entries``): a polled one lists every open order at its next snapshot and then
    at a short age, a streaming one wakes the runner on a new open order that is not
@@ -56,16 +62,16 @@ import logging
 from collections import Counter, deque
 from contextlib import contextmanager
 from dataclasses import replace
-from typing import Any, Callable, Iterator, Optional, Sequence
+from typing import Any, Callable, Iterator, Mapping, Optional, Sequence
 
-from adapters.base import CancelSelector
+from adapters.base import AdapterError, CancelSelector
 
 from ...engine.plans import Plan
 from ...events import LOCK_VIOLATION as LOCK_VIOLATION_EVENT, Event
 from ...metrics import Registry
 from ...orders import CancelIntent
 from ...snapshot import Snapshot
-from ...state.store import FencedError, StateStore
+from ...state.store import FencedError, JournalEntry, StateStore
 from ..book.book import Book
 from ..book.still_open import still_open_of
 from ..gate.request import lock_keys
@@ -74,6 +80,7 @@ from ..lock.lock import GLOBAL_SCOPE, LockStatus
 from ..storeio import StoreIO
 from ..venue.execution import leg_of
 from ..venue.port import Venues
+from .attribution import FillRead, attribute
 from .enforce import OrderCheck, SizesMemo, Violation, enforce_of, watch as decide
 
 log = logging.getLogger("killswitch.runner.enforcement")
@@ -84,6 +91,7 @@ RECENT = 50  # violations kept for status and the console
 OWN_HISTORY_MS = 86_400_000  # journaled client ids read back as ours: the last day's (and every pending one)
 RECOVER_LIMIT = 100_000
 BEFORE_MAX_MS = 120_000  # the last read before a lock is its baselines' when no older than this
+FILL_READS_MAX = 20  # (account, symbol) fill reads a tick at most, for the reverts it reports
 STILL_LISTED_MS = 30_000  # a cancel the venue confirmed, its order still listed this long after: cancelled again
 
 
@@ -118,6 +126,9 @@ class Enforcement:
         self._before: dict[str, Snapshot] = {}  # the accounts as the last watch call read them
         self._before_at: Optional[int] = None  # ... when
         self._memo = SizesMemo()  # what the watch worked out at its last call (see enforce.SizesMemo)
+        # a revert sent back: its client order id → (its decision, when), followed in the journal
+        # until final (:meth:`follow_reverts`)
+        self._reverts: dict[str, tuple[str, int]] = {}
 
     def watch_entries(self, now: int) -> None:
         """Before the tick reads its snapshots: each adapter asked to watch the entries of an
@@ -131,6 +142,7 @@ class Enforcement:
         """The tick's venue watch (see the module doc): ``plans`` with the reverts added; the
         violations' events appended to ``events``."""
         self.calls += 1
+        await self.follow_reverts()
         holds = self.book.lock_book.in_force(now)
         self._wake_on_entries(holds)  # (a lock this tick placed, or one placed while it read)
         # the accounts as read before a lock came to bind them: the baselines of its first tick
@@ -154,11 +166,13 @@ class Enforcement:
             w = decide(self.book.lock_book, snapshots, await self._own(now), self.book.baselines, now,
                        closing=closing, checks=checks, before=before, memo=self._memo)
         self.book.keep_baselines(w.baselines)  # saved with the tick's state
-        reverts = await self._not_busy(list(w.reverts)) if w.reverts else []
         new = [v for v in w.violations if v.key not in self.reported]
+        if any(v.action == "revert" for v in new):  # whose fills grew each leg, by the venue's own ids
+            new = await self._attributed(new, w.baselines, now)
         if new:  # audited before anything leaves: the row is what says "reported" after a stop
             await self.report(new, now)
             self.tell(new, now, events)
+        reverts = await self._not_busy(list(w.reverts), now) if w.reverts else []
         # what an account read now no longer shows is forgotten (growth again is a new violation),
         # but for an order the fast path reported after this tick's read (see :meth:`_settle`)
         self._settle(snapshots, now)
@@ -248,10 +262,12 @@ class Enforcement:
         for v in new:
             self.counts[(v.scope, v.strategy, v.action)] += 1
             self.recent.append({**v.to_json(), "ts_ms": now, "dry_run": self.dry_run, "outcome": None})
-            log.warning("%s: %s %s %s %s %g (notional %s) client order id %s strategy %s: %s",
+            log.warning("%s: %s %s %s %s %g (notional %s) client order id %s strategy %s%s: %s",
                         v.kind, v.account, v.action, v.symbol, v.side, v.amount,
                         "unknown" if v.notional is None else f"{v.notional:,.2f}", v.client_order_id or "-",
-                        v.strategy, v.reason)
+                        ", ".join(v.strategies) if v.strategies else v.strategy,
+                        f" ({v.attribution}); the runner's own revert {v.revert_id or '-'}"
+                        if v.action == "revert" else "", v.reason)
             events.append(Event.make(LOCK_VIOLATION_EVENT if v.kind == "LOCK_VIOLATION" else v.kind.lower(), now,
                                      {**v.to_json(), "dry_run": self.dry_run}, scope=v.scope, strategy=v.strategy,
                                      reason=v.kind, venue=v.account.partition("/")[0], account=v.account,
@@ -308,7 +324,49 @@ class Enforcement:
         recent = await self.io(self.store.journal, 100_000, now - OWN_HISTORY_MS)
         return frozenset(e.client_order_id for e in (*pending, *recent))
 
-    async def _not_busy(self, reverts: list[Plan]) -> list[Plan]:
+    async def _attributed(self, new: list[Violation], baselines: Mapping[str, Any], now: int) -> list[Violation]:
+        """``new`` with each revert attributed by the fills that grew its leg
+        (:func:`.attribution.attribute`): the account's trades of the symbol read since its
+        baselines were taken (less ``BEFORE_MAX_MS``: the read before the lock they may come
+        from), once per account and symbol; a read that fails is said in the attribution."""
+        reads: dict[tuple[str, str], FillRead] = {}
+        for v in new:
+            if v.action != "revert" or (v.account, v.symbol) in reads or len(reads) >= FILL_READS_MAX:
+                continue
+            record = baselines.get(v.account)
+            since = record.get("since", now) if isinstance(record, Mapping) else now
+            port = self.venues.get(v.account)
+            if port is None:
+                reads[(v.account, v.symbol)] = FillRead(error="NO_ADAPTER")
+                continue
+            try:
+                got = await port.fills(v.symbol, min(int(since), now) - BEFORE_MAX_MS)
+            except AdapterError as e:
+                reads[(v.account, v.symbol)] = FillRead(error=f"{e.reason.value}: {e.message}")
+                continue
+            reads[(v.account, v.symbol)] = FillRead(tuple(got))
+        own = await self._own(now) if reads else frozenset()
+        return [attribute(v, reads.get((v.account, v.symbol)), own) for v in new]
+
+    async def follow_reverts(self) -> None:
+        """Each revert sent back followed to its end in the journal (what the history and the
+        closure report read): its row's outcome says what the journal says (``revert filled 1``,
+        ``revert partially_filled 0.4 of 1``, ``revert rejected: ...``) until it is final."""
+        if not self._reverts:
+            return
+        for cid, (decision, at) in list(self._reverts.items()):
+            entry = next((e for e in await self.io(self.store.journal_of, decision, at)
+                          if e.client_order_id == cid), None)
+            if entry is None:
+                continue
+            said = revert_outcome(entry)
+            for r in self.recent:
+                if r.get("revert_client_order_id") == cid:
+                    r["outcome"] = said
+            if entry.final:
+                del self._reverts[cid]
+
+    async def _not_busy(self, reverts: list[Plan], now: int) -> list[Plan]:
         """The reverts whose leg has no order of ours still pending (an earlier revert, a close)."""
         busy = {leg_of(e.venue, e.account, e.symbol, e.side, e.position_side)
                 for e in await self.io(self.store.pending_intents)}
@@ -319,12 +377,14 @@ class Enforcement:
                 continue
             out.append(p)
             self._mark_revert(o.client_order_id)
+            if not self.dry_run:
+                self._reverts[o.client_order_id] = (p.decision_id, now)
         return out
 
     def _mark_revert(self, cid: str) -> None:
         for r in self.recent:
             if r.get("revert_client_order_id") == cid and r.get("outcome") is None:
-                r["outcome"] = "dry_run" if self.dry_run else "journaled"
+                r["outcome"] = "dry run: not sent" if self.dry_run else "revert journaled"
 
     # --- the streams ---------------------------------------------------------------------------------------
 
@@ -356,6 +416,18 @@ class Enforcement:
                                "they belong to and what was done (cancel, revert).", ("scope", "strategy", "action"))
         for (scope, strategy, action), n in sorted(self.counts.items()):
             fam.add(n, scope=scope, strategy=strategy, action=action)
+
+
+def revert_outcome(e: JournalEntry) -> str:
+    """A revert's journal entry as status and the console say it: its status and what filled."""
+    status = e.status or "journaled"
+    filled = e.filled or 0.0
+    if status == "filled":
+        return f"revert filled {filled:g}"
+    if filled > 0:
+        return f"revert {status} {filled:g} of {e.amount:g}"
+    return f"revert {status}" + (f": {e.reason_code}" if e.reason_code and status in ("rejected", "failed") else "") \
+        + (f" {e.detail}" if e.detail and status in ("rejected", "failed") else "")
 
 
 def _result(account: str, outcomes: dict[str, str], now: int) -> tuple[str, int, dict]:

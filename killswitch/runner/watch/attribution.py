@@ -1,0 +1,90 @@
+"""Whose fills grew a position: a revert's violation attributed by the venue's own ids.
+
+A position names no strategy (the venue keeps one per leg, whoever built it), so the growth a
+halt reverts is attributed from the account's trades (:class:`killswitch.fills.Fill`, read by
+the adapter with each order's client order id and the strategy its declared prefix names): the
+newest fills of the leg's symbol that added to it (the growth's side; the leg in hedge mode), not
+the runner's own, taken until they cover the growth. The violation then names the strategy with
+the most of them, every strategy among them (``strategies``), the bot's order that filled most
+as its ``client_order_id`` and ``order_id`` (the runner's own revert stays ``revert_id``), and
+how it was attributed (``attribution``: the fills, each ``client id (strategy) amount``).
+
+Where nothing names a strategy it is said why, never a bare ``unknown``: ``unknown: no fill
+read (...)`` (the venue offers no read of the trades, or the read failed), ``unknown: no fill of
+the growth read`` (none of the leg's side since), ``unknown: client order id X matches no
+declared prefix``, ``unknown: the fill carries no client order id``.
+
+Must not: read the clock, do I/O, or consult anything but its arguments.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from typing import Iterable, Optional
+
+from ...fills import Fill
+from .enforce import UNKNOWN_STRATEGY, Violation, could_be_own
+
+NO_FILL_READ = f"{UNKNOWN_STRATEGY}: no fill read"
+NO_GROWTH_FILL = f"{UNKNOWN_STRATEGY}: no fill of the growth read"
+_EPS = 1e-9
+
+
+@dataclass(frozen=True)
+class FillRead:
+    """An account's fills of one symbol as read (``error``: why none could be, with its reason code)."""
+
+    fills: tuple[Fill, ...] = ()
+    error: Optional[str] = None
+
+
+def growth_fills(v: Violation, fills: Iterable[Fill], own: frozenset[str] = frozenset()) -> list[Fill]:
+    """The fills that grew ``v``'s leg: of its symbol and side (its leg in hedge mode), not the
+    runner's own (journaled, or of its client id shape), newest first until they cover ``v``'s
+    growth (the last one taken whole)."""
+    mine = [f for f in fills if f.symbol == v.symbol and f.side == v.side
+            and (v.position_side is None or f.position_side in (None, v.position_side))
+            and not (f.client_id is not None and (f.client_id in own or could_be_own(f.client_id)))]
+    out: list[Fill] = []
+    covered = 0.0
+    for f in sorted(mine, key=lambda f: f.ts_ms, reverse=True):
+        if covered >= v.amount - _EPS * max(1.0, v.amount):
+            break
+        out.append(f)
+        covered += f.amount
+    return out
+
+
+def _name(f: Fill) -> str:
+    return f.strategy or UNKNOWN_STRATEGY
+
+
+def _why_unknown(f: Fill) -> str:
+    if f.client_id is None:
+        return f"{UNKNOWN_STRATEGY}: the fill carries no client order id"
+    return f"{UNKNOWN_STRATEGY}: client order id {f.client_id} matches no declared prefix"
+
+
+def attribute(v: Violation, read: Optional[FillRead], own: frozenset[str] = frozenset()) -> Violation:
+    """``v`` (a revert) attributed by the fills that grew its leg (see the module doc); a cancel,
+    which names its own order, as it is."""
+    if v.action != "revert":
+        return v
+    if read is None or read.error is not None:
+        why = f"{NO_FILL_READ} ({read.error})" if read is not None else NO_FILL_READ
+        return replace(v, strategy=UNKNOWN_STRATEGY, strategies=(UNKNOWN_STRATEGY,), attribution=why)
+    grew = growth_fills(v, read.fills, own)
+    if not grew:
+        return replace(v, strategy=UNKNOWN_STRATEGY, strategies=(UNKNOWN_STRATEGY,), attribution=NO_GROWTH_FILL)
+    by: dict[str, float] = {}
+    for f in grew:
+        by[_name(f)] = by.get(_name(f), 0.0) + f.amount
+    names = tuple(sorted(by, key=lambda n: (-by[n], n)))
+    lead = max((f for f in grew if _name(f) == names[0]), key=lambda f: (f.amount, f.ts_ms))
+    said = ", ".join(f"{f.client_id or f.order_id or '?'} ({_name(f)}) {f.amount:g}" for f in grew)
+    unknown = next((_why_unknown(f) for f in grew if f.strategy is None), None)
+    return replace(v, strategy=names[0], strategies=names, client_order_id=lead.client_id, order_id=lead.order_id,
+                   attribution=f"from fills: {said}" + (f"; {unknown}" if unknown else ""))
+
+
+__all__ = ["FillRead", "NO_FILL_READ", "NO_GROWTH_FILL", "attribute", "growth_fills"]
