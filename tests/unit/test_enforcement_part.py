@@ -133,3 +133,37 @@ def test_growth_is_attributed_by_the_bots_fill_and_its_revert_followed_to_filled
     assert entry.status == "filled"
     (shown,) = status["recent"]
     assert shown["outcome"] == f"revert filled {entry.filled:g}", shown
+
+
+class SlowFills:
+    """The simulated adapter, whose read of the account's trades never answers."""
+
+    def __init__(self, inner):
+        self.inner = inner
+
+    def __getattr__(self, name):
+        return getattr(self.inner, name)
+
+    async def fills(self, symbol, since_ms):
+        await asyncio.sleep(3600)
+
+
+def test_a_fill_read_that_does_not_answer_holds_the_revert_two_seconds_at_most_and_says_so(tmp_path, monkeypatch):
+    from killswitch.runner.watch import enforcement
+
+    monkeypatch.setattr(enforcement, "FILL_READ_S", 0.2)
+    w = make(tmp_path)
+    w.adapter.inner = SlowFills(w.adapter.inner)
+
+    async def go():
+        await locked(w)
+        w.engine.place_order("sim-main", "BTCUSDT", "BUY", "MARKET", 1.0, client_order_id="bot-a-grow-1")
+        w.clock.advance(TICK_MS)
+        await w.runner.tick()
+
+    run(go())
+    (row,) = [r.payload for r in w.store.audit_rows(None, ("lock_violation",), 10)]
+    assert row["strategy"] == "unknown"
+    assert row["attribution"] == "unknown: no fill read (TIMEOUT: no answer within 0.2s)"
+    (entry,) = [e for e in w.store.journal(limit=100) if e.client_order_id == row["revert_client_order_id"]]
+    assert entry.status == "filled"  # reverted all the same

@@ -58,6 +58,7 @@ Must not: take the Runner, decide anything itself (the pure function does), or s
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections import Counter, deque
 from contextlib import contextmanager
@@ -92,6 +93,7 @@ OWN_HISTORY_MS = 86_400_000  # journaled client ids read back as ours: the last 
 RECOVER_LIMIT = 100_000
 BEFORE_MAX_MS = 120_000  # the last read before a lock is its baselines' when no older than this
 FILL_READS_MAX = 20  # (account, symbol) fill reads a tick at most, for the reverts it reports
+FILL_READ_S = 2.0  # the longest a revert waits for the fills that attribute it
 STILL_LISTED_MS = 30_000  # a cancel the venue confirmed, its order still listed this long after: cancelled again
 
 
@@ -328,25 +330,31 @@ class Enforcement:
         """``new`` with each revert attributed by the fills that grew its leg
         (:func:`.attribution.attribute`): the account's trades of the symbol read since its
         baselines were taken (less ``BEFORE_MAX_MS``: the read before the lock they may come
-        from), once per account and symbol; a read that fails is said in the attribution."""
-        reads: dict[tuple[str, str], FillRead] = {}
+        from), once per account and symbol, all at once and within ``FILL_READ_S`` (the revert
+        waits for them: its row is written first); a read that fails is said in the attribution."""
+        wanted: dict[tuple[str, str], int] = {}
         for v in new:
-            if v.action != "revert" or (v.account, v.symbol) in reads or len(reads) >= FILL_READS_MAX:
-                continue
-            record = baselines.get(v.account)
-            since = record.get("since", now) if isinstance(record, Mapping) else now
-            port = self.venues.get(v.account)
-            if port is None:
-                reads[(v.account, v.symbol)] = FillRead(error="NO_ADAPTER")
-                continue
-            try:
-                got = await port.fills(v.symbol, min(int(since), now) - BEFORE_MAX_MS)
-            except AdapterError as e:
-                reads[(v.account, v.symbol)] = FillRead(error=f"{e.reason.value}: {e.message}")
-                continue
-            reads[(v.account, v.symbol)] = FillRead(tuple(got))
+            if v.action == "revert" and (v.account, v.symbol) not in wanted and len(wanted) < FILL_READS_MAX:
+                record = baselines.get(v.account)
+                since = record.get("since", now) if isinstance(record, Mapping) else now
+                wanted[(v.account, v.symbol)] = min(int(since), now) - BEFORE_MAX_MS
+        got = await asyncio.gather(*(self._fills(account, symbol, since)
+                                     for (account, symbol), since in wanted.items()))
+        reads = dict(zip(wanted, got))
         own = await self._own(now) if reads else frozenset()
         return [attribute(v, reads.get((v.account, v.symbol)), own) for v in new]
+
+    async def _fills(self, account: str, symbol: str, since: int) -> FillRead:
+        port = self.venues.get(account)
+        if port is None:
+            return FillRead(error="NO_ADAPTER")
+        try:
+            async with asyncio.timeout(FILL_READ_S):
+                return FillRead(tuple(await port.fills(symbol, since)))
+        except AdapterError as e:
+            return FillRead(error=f"{e.reason.value}: {e.message}")
+        except TimeoutError:
+            return FillRead(error=f"TIMEOUT: no answer within {FILL_READ_S:g}s")
 
     async def follow_reverts(self) -> None:
         """Each revert sent back followed to its end in the journal (what the history and the
