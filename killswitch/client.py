@@ -550,6 +550,10 @@ class RunnerClient:
         body = {"scope": scope, "reason": reason, "preview_id": preview_id, "approvals": approvals}
         return decode(ChangeResult, self._json("POST", "/v1/revoke", body, auth=True))
 
+    def preview_restore(self, scope: str) -> ActionPreview:
+        """``POST /v1/preview/restore``: what the caller's approval of ``scope``'s restore would do."""
+        return decode(ActionPreview, self._json("POST", "/v1/preview/restore", {"scope": scope}, auth=True))
+
     def restore(self, scope: str, reason: str) -> ChangeResult:
         """``POST /v1/revoke/restore``: the caller's approval of the restore of ``scope``'s revoke."""
         body = {"scope": scope, "reason": reason}

@@ -57,7 +57,7 @@ def revoke(api, token_env, scope, reason, restore, approvals, yes, output) -> No
     reaches (previewed first), or with --restore approve lifting it."""
     client = runner_client(api, token_env)
     if restore:
-        change(lambda: client.restore(scope, reason), output)
+        _restore(client, scope, reason, output, token_env)
     preview = read(lambda: client.preview_revoke(scope), "revoke", output, token_env)
     if output != "json":
         click.echo(preview.reason)
@@ -87,6 +87,20 @@ def revoke(api, token_env, scope, reason, restore, approvals, yes, output) -> No
             raise SystemExit(EXIT_FINDINGS)
     preview_id = preview.preview_id
     change(lambda: client.revoke(scope, reason, preview_id, approvals), output)
+
+
+def _restore(client, scope: str, reason: str, output: str, token_env: str) -> None:
+    """One approval of the restore: what it does (k of N, or the last and what it restores), then sent."""
+    ahead = read(lambda: client.preview_restore(scope), "revoke", output, token_env)
+    if output != "json":
+        click.echo(ahead.reason)
+        for line in ahead.effects:
+            click.echo(f"  {line}")
+    if not ahead.allowed:
+        if output == "json":
+            click.echo(change_json(ahead))
+        raise SystemExit(EXIT_FINDINGS)
+    change(lambda: client.restore(scope, reason), output)
 
 
 def _stdin_tty() -> bool:

@@ -94,7 +94,7 @@ class LiveRunner:
     """A runner on the simulated exchange, served on 127.0.0.1; see the module doc."""
 
     def __init__(self, tmp_path: Path, *, dry_run: bool = False, console_public: bool = False, hedge: bool = False,
-                 policies: str = POLICIES):
+                 policies: str = POLICIES, revoke_keys: tuple[str, ...] = ()):
         self.loop = asyncio.new_event_loop()
         self.thread = threading.Thread(target=self.loop.run_forever, name="live-runner", daemon=True)
         self.thread.start()
@@ -102,8 +102,10 @@ class LiveRunner:
         self.engine = build("calm", self.clock)
         for symbol, price in {"BTCUSDT": 60_000.0, "ETHUSDT": 3_000.0, "SOLUSDT": 140.0}.items():
             self.engine.set_mark(symbol, price)
+        for key in revoke_keys:  # bots' keys of sim-main the venue's switch revokes (ksctl revoke)
+            self.engine.permissions.add_key("sim-main", key, key + "-secret")
         adapter = SimulatedAdapter(self.engine, "sim-main", venue="simulated", labels={"book": "futures"},
-                                   timeout_s=2.0)
+                                   timeout_s=2.0, revoke_keys=revoke_keys)
         adapters = {ACCOUNT: adapter}
         if hedge:  # the simulator's hedge-mode account too: BTC and ETH in a long and a short leg each
             adapters[HEDGE] = SimulatedAdapter(self.engine, "sim-hedge", venue="simulated", labels={"book": "futures"},

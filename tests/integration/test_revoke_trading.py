@@ -522,15 +522,20 @@ def test_ksctl_revoke_previews_the_exact_scope_and_only_approvers_restore_it(tmp
 
         restore = ["revoke", "--scope", ACCOUNT, "--restore", "--api", url, "--reason", "bot fixed"]
         r = op.invoke(cli, restore)
-        assert r.exit_code == 1 and r.output.startswith("ROLE_REQUIRED: shared-token"), r.output  # no approver
+        assert r.exit_code == 1 and "ROLE_REQUIRED: shared-token may not do this" in r.output, r.output  # no approver
+        r = alice.invoke(cli, restore)  # what her approval does, then it
+        assert r.exit_code == 0 and r.output.startswith(
+            f"PREVIEW: approval 1/2 of the restore of trading on {ACCOUNT}\n"
+            "  revoked by shared-token: MANUAL_REVOKE: bot ignores the halt\n  no approval yet\n"), r.output
+        assert "\nAPPROVAL_RECORDED: 1/2 approvers=alice" in r.output, r.output
         r = alice.invoke(cli, restore)
-        assert r.exit_code == 0 and r.output.startswith("APPROVAL_RECORDED: 1/2 approvers=alice"), r.output
-        r = alice.invoke(cli, restore)
-        assert r.exit_code == 1 and r.output.startswith("DUPLICATE_APPROVER: alice"), r.output
+        assert r.exit_code == 1 and r.output.startswith("DUPLICATE_APPROVER: alice"), r.output  # (its preview)
         assert venue.sent("restore") == [] and venue.keys == {k: "revoked" for k in KEYS}
         r = bob.invoke(cli, restore)
-        assert r.exit_code == 0 and r.output.startswith(f"RESTORED: trading on {ACCOUNT}; {ACCOUNT}: allowed"), \
-            r.output
+        assert r.exit_code == 0 and r.output.startswith(f"PREVIEW: approval 2/2, the last, of the restore of trading "
+                                                        f"on {ACCOUNT}\n"), r.output
+        assert f"  the last approval: the bots' keys made tradable again at the venue now for {ACCOUNT}\n" in r.output
+        assert f"\nRESTORED: trading on {ACCOUNT}; {ACCOUNT}: allowed" in r.output, r.output
         assert venue.keys == {k: "allowed" for k in KEYS} and len(venue.sent("restore")) == 1
         r = bob.invoke(cli, restore)
         assert r.exit_code == 1 and r.output.startswith(f"NOT_REVOKED: no revoke of exactly {ACCOUNT}"), r.output

@@ -108,8 +108,9 @@ mutating, ``Authorization: Bearer <token>``
     ``POST /v1/dms/disarm``          200 / 409 ``{"done", "reason"}``; body ``source``.
     ``GET|POST /v1/silences``, ``POST /v1/silences/expire``, ``POST /v1/ack``: silences and
                                      acknowledgements, see :mod:`.api_silences`.
-    ``POST /v1/revoke``, ``POST /v1/revoke/restore``, ``POST /v1/preview/revoke``: the bots' keys at
-                                     the venue, see :mod:`.api_revoke`.
+    ``POST /v1/revoke``, ``POST /v1/revoke/restore``, ``POST /v1/preview/revoke``, ``POST
+                                     /v1/preview/restore``: the bots' keys at the venue, see
+                                     :mod:`.api_revoke`.
 
 Statuses for what goes wrong: 400 (``BAD_CONTENT_TYPE``, ``BAD_JSON``, ``BAD_REQUEST``: not
 ``application/json`` in UTF-8, not strict JSON — NaN, duplicate keys —, not an object, unknown
@@ -274,6 +275,7 @@ def make_app(view: RunnerView, *, token: Union["Secret", str, None] = None,
         ("POST", "/v1/revoke", revoking.revoke, operator, w),
         ("POST", "/v1/revoke/restore", revoking.restore, approver, w),
         ("POST", "/v1/preview/revoke", revoking.preview, operator, None),
+        ("POST", "/v1/preview/restore", revoking.preview_restore, approver, None),
         # the console: the page (its data only when public), its refresh, its files, its reads
         ("GET", "/", console.page, PUBLIC, None),
         ("GET", "/console/view", console.fragment, reader, None),

@@ -3,6 +3,9 @@
     ``POST /v1/preview/revoke``   200 ``ActionPreview``: the accounts the scope reaches, each one's
                                   permission now, and the ``preview_id`` the revoke must carry;
                                   body ``scope`` (``reason`` optional). Operator.
+    ``POST /v1/preview/restore``  200 ``ActionPreview``: what the caller's approval of the restore
+                                  of the scope's operator revoke would do now (k of N, or the last:
+                                  which accounts are restored); body ``scope``. Approver.
     ``POST /v1/revoke``           200 / 4xx ``{"done", "reason"}``; body ``scope``, ``reason``,
                                   ``preview_id`` (required), ``approvals`` (distinct approvers of its
                                   restore, 1 to 10, default 1). The revoke is owed, saved, and sent at
@@ -39,6 +42,12 @@ class RevokeHandlers(ChangeHandlers):
         body = await self.body(request)
         fields(body, ("scope",), ("reason",))
         return self.reply(200, await self.call(self.view.preview_revoke, string_field(body, "scope")))
+
+    async def preview_restore(self, request: web.Request) -> web.Response:
+        body = await self.body(request)
+        fields(body, ("scope",), ("reason",))
+        return self.reply(200, await self.call(self.view.preview_restore, string_field(body, "scope"),
+                                               caller(request).name))
 
     async def revoke(self, request: web.Request) -> web.Response:
         body = await self.body(request)

@@ -365,12 +365,23 @@ def _trading(account: str, t: dict) -> dict:
     failing = "FAILED" in shown
     title = ("Trading revoked" if t.get("revoked") else "Trading revoke FAILED" if shown.startswith("REVOKE_FAILED")
              else "Trading being revoked" if shown.startswith("revoking") else "Trading being restored")
-    holds = "; ".join(f"{h['policy']} {h['scope']}" + (f" by {h['by']}" if h.get("by") else "")
+    holds = "; ".join(f"{h['policy']} {h['scope']}" + (f" by {h['by']}" if h.get("by") else "") + _restore_needs(h)
                       for h in t.get("holds") or ())
+    # an operator's revoke is restored here, by its approvers (a stage's by its reset)
+    restorable = sorted({str(h["scope"]) for h in t.get("holds") or () if h.get("policy") == "operator"})
     keys = ", ".join(f"{k} {v}" for k, v in sorted((t.get("keys") or {}).items()))
     # "keys_text", not "keys": a template's ``t.keys`` is the dict's method before its item
     return {"account": account, "title": title, "shown": shown, "failing": failing, "holds": holds,
-            "keys_text": keys}
+            "keys_text": keys, "restorable": restorable}
+
+
+def _restore_needs(h: dict) -> str:
+    """A hold's restore as status says it: the approvals it needs, and who gave them so far."""
+    need, have = h.get("approvals_needed"), list(h.get("approvals") or ())
+    if not need:
+        return ""
+    lifts = "restore" if h.get("policy") == "operator" else "reset"
+    return f" ({lifts} needs {need} approver(s), have {len(have)}" + (f": {', '.join(have)}" if have else "") + ")"
 def _violations(doc: dict, now: int) -> dict:
     """What broke a lock at the venue: the count and the latest (status's ``lock_violations``)."""
     rows = [{"when": _when(v.get("ts_ms"), now), "action": v.get("action"), "account": v.get("account"),

@@ -202,6 +202,9 @@ class Desk:
     def preview_revoke(self, scope: str) -> ActionPreview:
         return self.operator_revokes.preview(scope)
 
+    def preview_restore(self, scope: str, approver: str) -> ActionPreview:
+        return self.operator_revokes.preview_restore(scope, approver)
+
     def silence_preview(self, matchers: Sequence[str], incident: Optional[str] = None) -> SilencePreview:
         return self.silencing.preview(matchers, incident)
 

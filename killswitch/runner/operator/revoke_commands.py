@@ -101,6 +101,51 @@ class OperatorRevokes:
                              f"{', '.join(accounts)}", mode, effects=tuple(effects),
                              preview_id=revoke_preview_id(scope, accounts))
 
+    def preview_restore(self, scope: str, approver: str) -> ActionPreview:
+        """What ``approver``'s approval of the restore of ``scope``'s operator revoke would do now:
+        recorded (k of N, who approved so far), or the last one (the keys of which accounts are
+        made tradable again at once); a refusal as the restore would answer it (nothing audited)."""
+        mode = "dry-run" if self.dry_run else "live"
+        refused = self.lead.not_leader("restore")
+        if refused is not None:
+            return ActionPreview("restore", scope, False, refused, mode)
+        held = self.book.revokes.holds_of(holder_of(OPERATOR, scope))
+        if not held:
+            return ActionPreview("restore", scope, False, self._not_held(scope), mode)
+        hold = held[0][1]
+        if approver in hold.approvals:
+            return ActionPreview("restore", scope, False, f"DUPLICATE_APPROVER: {approver} already approved "
+                                                          f"({len(hold.approvals)}/{hold.approvals_needed})", mode)
+        have, accounts = len(hold.approvals) + 1, [a for a, _ in held]
+        so_far = f"approved so far by {', '.join(hold.approvals)}" if hold.approvals else "no approval yet"
+        revoked = f"revoked by {hold.by or 'an operator'}: {hold.reason}"
+        if have < hold.approvals_needed:
+            return ActionPreview("restore", scope, True, f"PREVIEW: approval {have}/{hold.approvals_needed} of the "
+                                 f"restore of trading on {', '.join(accounts)}", mode, effects=(
+                                     revoked, so_far, f"records the approval of {approver}; trading stays revoked "
+                                     f"until {hold.approvals_needed} distinct approvers agree"))
+        others = [a for a in accounts if any(h.holder != hold.holder for h in self.book.revokes.get(a).holds)]
+        sent = [a for a in accounts if a not in others]
+        effects = [revoked, so_far, f"the last approval: the bots' keys made tradable again at the venue now for "
+                                    f"{', '.join(sent) or 'no account'}"]
+        effects += [f"{a}: stays revoked by another hold (see ksctl status)" for a in others]
+        return ActionPreview("restore", scope, True, f"PREVIEW: approval {have}/{hold.approvals_needed}, the last, "
+                             f"of the restore of trading on {', '.join(accounts)}", mode, effects=tuple(effects))
+
+    def _not_held(self, scope: str) -> str:
+        """Why no operator's revoke of ``scope`` can be restored: a stage holds it, or nothing does."""
+        stages = [h for p in self.book.revokes.accounts.values() for h in p.holds
+                  if h.scope == scope and h.policy != OPERATOR]
+        if stages:
+            h = stages[0]
+            return (f"REVOKED_BY_STAGE: {scope} is revoked by stage {h.stage} of policy {h.policy}; its reset "
+                    f"restores it (ksctl reset --policy {h.policy} --scope {scope})")
+        from ..names import close_matches
+        held = sorted({h.scope for p in self.book.revokes.accounts.values() for h in p.holds})
+        near = close_matches(scope, held)
+        hint = f"; did you mean {', '.join(repr(n) for n in near)}?" if near else ""
+        return f"NOT_REVOKED: no revoke of exactly {scope} is held{hint}"
+
     async def revoke(self, scope: str, reason: str, *, preview_id: Optional[str], approvals: int = 1,
                      actor: Optional[str] = None) -> ChangeResult:
         """Revoke trading on every account ``scope`` reaches, as previewed (``preview_id``)."""

@@ -29,6 +29,7 @@
     unlock: {title: "Unlock", path: "/v1/unlock", fields: ["scope", "reason"]},
     reset: {title: "Approve the reset of", path: "/v1/reset", fields: ["policy", "scope", "reason"]},
     close: {title: "Close every position of", path: "/v1/close", fields: ["scope", "symbol", "leg", "reason"]},
+    restore: {title: "Approve the restore of trading on", path: "/v1/revoke/restore", fields: ["scope", "reason"]},
   };
   const $ = (id) => document.getElementById(id);
   const isPublic = document.body.dataset.public === "true";
