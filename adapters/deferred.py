@@ -52,6 +52,7 @@ class DeferredAdapter(ExchangeAdapter):
                  clock_ms: Callable[[], int] = lambda: int(time.time() * 1000)):
         self.venue: str = account.venue
         self.account: str = account.name
+        self.labels: dict[str, str] = dict(account.labels)  # as declared: before the adapter is built too
         self._spec = account
         self._make = make
         self._clock_ms = clock_ms

@@ -130,13 +130,15 @@ def _person(name: str) -> str:
     return unicodedata.normalize("NFKC", name).casefold().strip()
 
 
-def approve_reset(policy: PolicyNode, scope: str, st: StageState, approver: str, now: int
-                  ) -> tuple[Optional[StageTransition], str]:
-    """Record one approver's reset; reset when the stage's number of distinct approvers is reached."""
+def approve_reset(policy: Optional[PolicyNode], scope: str, st: StageState, approver: str, now: int,
+                  need: Optional[int] = None) -> tuple[Optional[StageTransition], str]:
+    """Record one approver's reset; reset when the stage's number of distinct approvers is
+    reached (``need``, when given: an instance the graph no longer runs, engine/removed.py)."""
     if st.level == 0:
         return None, "NOT_ENGAGED: nothing to reset"
-    cur = _stage(policy, st.level)
-    need = cur.approvals if cur is not None and cur.manual else 1
+    if need is None:
+        cur = _stage(policy, st.level) if policy is not None else None
+        need = cur.approvals if cur is not None and cur.manual else 1
     if _person(approver) in {_person(a) for a in st.approvals}:
         return None, f"DUPLICATE_APPROVER: {approver} already approved ({len(st.approvals)}/{need})"
     st.approvals.append(approver)

@@ -80,6 +80,27 @@ class StageState:
                    d.get("held", 0))
 
 
+@dataclass(frozen=True)
+class Removal:
+    """A policy instance the running graph no longer produces, kept because its stage is
+    latched (above 0: held until its reset). What its reset needs is kept with it: the stage of
+    a policy that is gone cannot be read from the graph any more."""
+
+    since_ms: int  # when it was found removed (a reload, a start, a takeover)
+    code: str  # POLICY_REMOVED | SCOPE_REMOVED (see engine/removed.py)
+    why: str  # one line a human reads
+    stage_name: Optional[str] = None  # its stage's name, as the graph that ran it said
+    manual: bool = True  # its stage resets by hand only
+    approvals: Optional[int] = None  # distinct approvers its reset needs; None: no longer known
+
+    def to_json(self) -> list[Any]:
+        return [self.since_ms, self.code, self.why, self.stage_name, self.manual, self.approvals]
+
+    @classmethod
+    def from_json(cls, d: list[Any]) -> "Removal":
+        return cls(int(d[0]), str(d[1]), str(d[2]), d[3], bool(d[4]), d[5])
+
+
 @dataclass
 class ScopeState:
     stage: StageState = field(default_factory=StageState)
@@ -89,6 +110,8 @@ class ScopeState:
     # armed coverage (see coverage.py): (armed | blind, since when, reason code, blind until);
     # None before the first tick. Saved so that a standby and a restarted runner report it.
     coverage: Optional[tuple[str, int, Optional[str], Optional[int]]] = None
+    # the running graph no longer produces this instance; kept while its stage is latched
+    removed: Optional[Removal] = None
 
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -98,6 +121,8 @@ class ScopeState:
         }
         if self.coverage is not None:
             out["coverage"] = list(self.coverage)
+        if self.removed is not None:
+            out["removed"] = self.removed.to_json()
         return out
 
     @classmethod
@@ -109,6 +134,8 @@ class ScopeState:
         cov = d.get("coverage")  # absent before coverage was kept
         if cov is not None:
             s.coverage = (str(cov[0]), int(cov[1]), cov[2] if len(cov) > 2 else None, cov[3] if len(cov) > 3 else None)
+        if d.get("removed") is not None:  # absent before removed instances were kept apart
+            s.removed = Removal.from_json(d["removed"])
         return s
 
 

@@ -103,6 +103,8 @@ def status_text(st: RunnerStatus, locks: LockDocument) -> str:
             extra += "  ACKNOWLEDGED by " + "; ".join(
                 f"{a.author} at {iso(a.ts_ms)}" + (f": {a.comment}" if a.comment else "") for a in have)
         lines.append(f"  {s.policy:<20} {s.scope:<40} stage {s.stage} {s.stage_name or ''}{extra}")
+        if s.removed:  # kept while latched, guarding nothing (engine/removed.py)
+            lines.append(f"    {s.removed}")
     lines += coverage_lines(st)
     lines += [f"SILENCE {flag}" for flag in st.silences_idle]
     for acct in sorted(set(st.data_age_s) | set(st.fetch_errors) | set(st.streams)):

@@ -74,6 +74,9 @@ class ScopeStatus:
     entered_ms: Optional[int]
     ack: Optional[AckStatus] = None  # who has the scope's incident, if someone said so (the latest)
     acks: tuple[AckStatus, ...] = ()  # everyone who has it: each author's latest, oldest first
+    # the running policies no longer produce this instance; it is kept while its stage is latched,
+    # guards nothing, and ends at its reset ("REMOVED BY RELOAD: ..."); None: a live instance
+    removed: Optional[str] = None
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,8 @@ It is the one writer of the lock book and of the stages' state: the tick, the de
 the shortfalls and the operator commands change them through its named methods
 (:meth:`Book.evaluate`, :meth:`Book.lock_evaluation`, :meth:`Book.lock_source`,
 :meth:`Book.release_lock`, :meth:`Book.change_lock_and_dms`, :meth:`Book.defer_entry`,
-:meth:`Book.entry_planned`, :meth:`Book.replan_entry`, :meth:`Book.reset_stage`), never by
+:meth:`Book.entry_planned`, :meth:`Book.replan_entry`, :meth:`Book.reset_stage`,
+:meth:`Book.prune_instances`, :meth:`Book.end_removed`), never by
 assigning them. So is it of every other field: the parts that keep them say what happened
 through its named methods (the dead man's switch: :meth:`Book.switch_beat`,
 :meth:`Book.fire_switch` …; the outbox: :meth:`Book.owe` …; :meth:`Book.revokes_changed`;
@@ -36,6 +37,7 @@ from typing import Any, Callable, Optional, Sequence
 
 from ...compile.graph import DecisionGraph, PolicyNode
 from ...engine.evaluate import Evaluation, evaluate
+from ...engine.removed import Declared, Pruned, prune
 from ...engine.state import PnlMarks, StageState, State, pnl_changes, pnl_marks
 from ...silences import Acknowledgement, Silence, holders
 from ...snapshot import Snapshot
@@ -231,11 +233,29 @@ class Book:
         stage.deferred = True
         return stage.retries
 
-    def reset_stage(self, key: str, stage: StageState) -> None:
-        """An approved reset's stage (worked out and audited by the caller) in place of ``key``'s."""
+    def reset_stage(self, key: str, stage: StageState) -> bool:
+        """An approved reset's stage (worked out and audited by the caller) in place of ``key``'s;
+        an instance the graph no longer runs that it brings to stage 0 is dropped (True:
+        :meth:`end_removed`)."""
         self.state.scopes[key].stage = stage
+        return self.end_removed(key)
 
     # --- the resumptions and the venue watch's baselines ------------------------------------------------
+
+    def prune_instances(self, accounts: Sequence[Declared], now: int,
+                        before: Optional[DecisionGraph] = None) -> Pruned:
+        """The instances the running graph no longer produces over ``accounts``: dropped at stage
+        0, marked removed above it (:func:`killswitch.engine.removed.prune`; ``before``: the graph
+        that ran them, for what their reset needs)."""
+        return prune(self.graph, self.state, accounts, now, before)
+
+    def end_removed(self, key: str) -> bool:
+        """A removed instance its reset brought to stage 0 is dropped (True); else nothing."""
+        ss = self.state.scopes.get(key)
+        if ss is None or ss.removed is None or ss.stage.level > 0:
+            return False
+        del self.state.scopes[key]
+        return True
 
     def resumption_started(self, key: str, now: int) -> None:
         """``key``'s ("policy|scope") resumption starts at ``now`` (a reset)."""

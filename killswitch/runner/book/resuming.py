@@ -33,6 +33,8 @@ class Resumptions:
         node = self.book.node(policy)
         if node is None or node.resume is None or from_level < node.resume.from_level:
             return None
+        if f"{policy}|{scope}" not in self.book.state.scopes:  # an instance its reset ended (engine/removed.py)
+            return None
         self.book.resumption_started(f"{policy}|{scope}", now)
         return "resumption_started", {"policy": policy, "scope": scope, "from_level": from_level,
                                       "start": node.resume.start_fraction, "step": node.resume.step_factor,

@@ -167,10 +167,11 @@ def page_model(status: RunnerStatus, ready: tuple[Any, Any], lock: dict, dms: di
             "since": _when(s.entered_ms, now) if s.stage else None, "manual": s.manual,
             "firing": firing.get((s.policy, s.scope), []), "unmatched": False,
             "lock": lock_row(binding_lock(book, s.scope, now, account=s.scope in known_accounts), s.scope, now),
-            "coverage": _coverage(coverage.get((s.policy, s.scope)), now),
+            "coverage": None if s.removed else _coverage(coverage.get((s.policy, s.scope)), now),
             "resuming": None if r is None else _resume(r, now),
             "approvals": f"{len(inc.approvals)}/{inc.approvals_needed}" if inc is not None and inc.manual else None,
-            "can_reset": bool(s.manual and s.stage > 0),
+            # an instance the graph no longer runs is never reset by its triggers: only by hand
+            "can_reset": bool((s.manual or s.removed) and s.stage > 0), "removed": s.removed,
             "can_unlock": any(h["unlockable"] for h in locks if h["scope"] == s.scope),
         })
     for c in coverage.values():  # a policy whose scope selects nothing has no instance to show
@@ -178,11 +179,12 @@ def page_model(status: RunnerStatus, ready: tuple[Any, Any], lock: dict, dms: di
             scopes.append({"key": f"{c.policy}|{c.scope}", "policy": c.policy, "scope": c.scope, "level": 0,
                            "stage": "no instance", "since": None, "manual": False, "firing": [], "unmatched": True,
                            "lock": None, "coverage": _coverage(c, now), "resuming": None, "approvals": None,
-                           "can_reset": False, "can_unlock": False})
+                           "can_reset": False, "can_unlock": False, "removed": None})
     pending = [i for i in incidents if i.kind == "stage" and i.manual and len(i.approvals) < i.approvals_needed]
     accounts = sorted(set(status.data_age_s) | set(fetch_errors) | set(status.streams))
-    names = sorted({"global", *accounts, *(a.split("/", 1)[0] for a in accounts), *(s.scope for s in status.scopes),
-                    *lock["scopes"]})
+    # (an instance the graph no longer runs is not offered as a scope: its name stays if it names another)
+    names = sorted({"global", *accounts, *(a.split("/", 1)[0] for a in accounts),
+                    *(s.scope for s in status.scopes if not s.removed), *lock["scopes"]})
     summary = None if not lock["locked"] else {"mode": lock["mode"], "scope": lock["scope"]}
     stage_incidents = strip_rows([{**_incident(i, now), "on": entered_on(firing.get((i.policy or "", i.scope), ()))}
                                   for i in incidents if i.kind == "stage"])

@@ -22,7 +22,6 @@ from ..book.view import BookView
 from ..collaborators import Names
 from ..lease.leadership import Leadership
 from ..lock.lock import NOT_A_POLICY, OPERATOR, LockBook, iso_ms
-from ..readout.relatch import still_firing
 from ..view import ActionPreview, PlannedOrder, TriggerStatus
 from .close_plans import default_max_notional
 from .closes import ManualCloses
@@ -34,7 +33,7 @@ from .commands import (
     unlock_decision,
     unlocked_reason,
 )
-from .resets import trial_reset
+from .resets import firing_again, resettable, trial_reset
 
 
 class Previews:
@@ -116,30 +115,30 @@ class Previews:
         if refused:
             return self._answer("reset", scope, refused, False)
         book = self.book
-        node = book.node(policy)
         key = f"{policy}|{scope}"
-        unknown = self.known.catalog().resolve_policy_scope(policy, scope)
-        if node is None or key not in book.state.scopes or unknown is not None:
-            return self._answer("reset", scope, unknown.reason if unknown is not None
-                                else f"UNKNOWN_SCOPE: {policy} {scope}", False)
+        node, removal, unknown = resettable(book, self.known, policy, scope)
+        if unknown is not None:
+            return self._answer("reset", scope, unknown, False)
         now = self.clock()
         stage = book.state.scopes[key].stage
-        _, transition, why = trial_reset(node, scope, stage, approver, now)
+        _, transition, why = trial_reset(node, scope, stage, approver, now, removal)
         before = book.lock_book
         if transition is None:
             done = why.startswith("APPROVAL_RECORDED")
             waits: tuple[str, ...] = (f"records the approval of {approver}; the stage and its lock stay until "
                                       "enough approve",)
-            relatch = still_firing(node, scope, self.triggers()) if done else ()
+            relatch = firing_again(node, scope, removal, transition, why, self.triggers)
             p = self._answer("reset", scope, why, done, before, before if done else None,
                              relatch + waits if done else ())
             return replace(p, relatch=relatch)
         after = before.release(scope, policy=policy)
-        relatch = still_firing(node, scope, self.triggers())
+        relatch = firing_again(node, scope, removal, transition, why, self.triggers)
         effects = [*relatch,
                    f"releases stage {transition.from_level} of {policy} on {scope}",
                    f"lifts the lock policy {policy} holds on {scope}"]
-        if node.resume is not None and transition.from_level >= node.resume.from_level:
+        if removal is not None:
+            effects.append(f"ends the instance: {removal.why}")
+        elif node.resume is not None and transition.from_level >= node.resume.from_level:
             effects.append(f"trading resumes at {node.resume.start_fraction:.0%} of the normal limits")
         return replace(self._answer("reset", scope, why, True, before, after, tuple(effects)), relatch=relatch)
 

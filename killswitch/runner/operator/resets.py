@@ -15,8 +15,9 @@ from __future__ import annotations
 import copy
 from typing import Any, Callable, Mapping, Optional, Sequence
 
+from ...engine.removed import reset_needs
 from ...engine.stages import StageTransition, approve_reset
-from ...engine.state import StageState
+from ...engine.state import Removal, StageState
 from ...events import RESET, Event
 from ...state.store import FencedError, StateStore
 from ..book.book import Book
@@ -59,17 +60,16 @@ class ResetApprovals:
         if refused:
             return ResetResult(False, refused)
         book = self.book
-        node = book.node(policy)
         key = f"{policy}|{scope}"
-        unknown = self.known.catalog().resolve_policy_scope(policy, scope)
-        if node is None or key not in book.state.scopes or unknown is not None:
-            return ResetResult(False, unknown.reason if unknown is not None else f"UNKNOWN_SCOPE: {policy} {scope}")
+        node, removal, unknown = resettable(book, self.known, policy, scope)
+        if unknown is not None:
+            return ResetResult(False, unknown)
         now = self.clock()
         before = copy.deepcopy(book.state.scopes[key].stage)
         level = before.level
-        trial, transition, why = trial_reset(node, scope, before, approver, now)
+        trial, transition, why = trial_reset(node, scope, before, approver, now, removal)
         why += engaged_now(book.state.scopes, policy, scope) if why.startswith("NOT_ENGAGED") else ""
-        relatch = still_firing(node, scope, self.triggers()) if taken(transition, why) else ()
+        relatch = firing_again(node, scope, removal, transition, why, self.triggers)
         if relatch and not confirm_relatch:
             why = relatch_unconfirmed(policy, scope)
             try:
@@ -95,14 +95,18 @@ class ResetApprovals:
             return ResetResult(False, why)
         if not taken(transition, why):  # refused (NOT_ENGAGED, DUPLICATE_APPROVER): audited above, no page
             return ResetResult(False, why)
-        return await self._apply_reset(node, policy, scope, trial, transition, why, level, approver, reason, now)
+        return await self._apply_reset(node, policy, scope, trial, transition, why, level, approver, reason, now,
+                                       removal)
 
     async def _apply_reset(self, node: Any, policy: str, scope: str, trial: Any, transition: Any, why: str,
-                           level: int, approver: str, reason: str, now: int) -> ResetResult:
+                           level: int, approver: str, reason: str, now: int,
+                           removal: Optional[Removal] = None) -> ResetResult:
         """An approval audited and taken, applied: the stage as worked out, the approval recorded,
-        told; a release also lifts the stage's lock and revoke and starts its resumption (saved)."""
+        told; a release also lifts the stage's lock and revoke and starts its resumption (saved).
+        A removed instance (engine/removed.py) it releases ends: the book drops it, no resumption."""
         book, key = self.book, f"{policy}|{scope}"
-        book.reset_stage(key, trial)  # what was audited, applied to the stage it was worked out on
+        # what was audited, applied to the stage it was worked out on (a removed instance released: gone)
+        why += ended_removed(policy, scope, book.reset_stage(key, trial))
         if level:
             await self.io(self.store.record_approval, f"{key}|e{trial.entries}", level, approver, reason, now)
         self.sinks.emit(Event.make(RESET, now, {"approver": approver, "reason": reason, "result": why,
@@ -124,18 +128,48 @@ class ResetApprovals:
                     # on from the store, not from the stage released here
                     self.lead.stale = True
                     return ResetResult(False, self.lead.deposed())
-        warn = still_firing(node, scope, self.triggers())
+        warn = firing_again(node, scope, removal, transition, why, self.triggers)
         if restores:
             why += f"; trading restore owed at the venue for {', '.join(restores)} (sent at the next tick)"
         return ResetResult(transition is not None, why, warn)
 
 
-def trial_reset(node: Any, scope: str, stage: StageState, approver: str, now: int
-                ) -> tuple[StageState, Optional[StageTransition], str]:
+def resettable(book: Any, known: Names, policy: str, scope: str) -> tuple[Any, Optional[Removal], Optional[str]]:
+    """The policy's node and the instance's removal mark (engine/removed.py) a reset of
+    ``policy`` on ``scope`` works with, or why no instance of that name can be reset (with
+    close matches). A removed instance is reset without its policy's node, with the approvals
+    kept with it, and no trigger of it can enter it again (nothing evaluates it)."""
+    ss = book.state.scopes.get(f"{policy}|{scope}")
+    node, removal = book.node(policy), ss.removed if ss is not None else None
+    unknown = known.catalog().resolve_policy_scope(policy, scope)
+    if unknown is not None:
+        return node, removal, unknown.reason
+    if ss is None or (node is None and removal is None):
+        return node, removal, f"UNKNOWN_SCOPE: {policy} {scope}"
+    return node, removal, None
+
+
+def firing_again(node: Any, scope: str, removal: Optional[Removal], transition: Optional[StageTransition],
+                 why: str, triggers: Callable[[], Sequence[TriggerStatus]]) -> tuple[str, ...]:
+    """The triggers that still fire and would enter the stage again once an approval is taken;
+    none for a removed instance (engine/removed.py): nothing evaluates it any more."""
+    return still_firing(node, scope, triggers()) if taken(transition, why) and removal is None else ()
+
+
+def ended_removed(policy: str, scope: str, ended: bool) -> str:
+    """What a reset's answer adds when it ``ended`` a removed instance (engine/removed.py: the
+    book dropped it, and no resumption starts for it); "" otherwise."""
+    return f"; {policy} {scope} is no longer in the running policies: the instance ended" if ended else ""
+
+
+def trial_reset(node: Any, scope: str, stage: StageState, approver: str, now: int,
+                removal: Optional[Removal] = None) -> tuple[StageState, Optional[StageTransition], str]:
     """An approval of ``approver`` worked out on a copy of ``stage`` (which is left as it is):
-    the copy as it would be, the transition (a release) if any, and the answer."""
+    the copy as it would be, the transition (a release) if any, and the answer (``removal``: the
+    mark of a removed instance, whose reset needs what was kept with it, engine/removed.py)."""
     trial = copy.deepcopy(stage)
-    transition, why = approve_reset(node, scope, trial, approver, now)
+    transition, why = approve_reset(node, scope, trial, approver, now,
+                                    reset_needs(removal) if removal is not None else None)
     return trial, transition, why
 
 
@@ -152,4 +186,4 @@ def engaged_now(scopes: Mapping[str, Any], policy: str, scope: str, shown: int =
     return f": {policy} {scope} is at stage 0; engaged now: {said}{more}"
 
 
-__all__ = ["ResetApprovals", "engaged_now", "trial_reset"]
+__all__ = ["ResetApprovals", "engaged_now", "ended_removed", "firing_again", "resettable", "trial_reset"]

@@ -61,7 +61,7 @@ def coverage_rows(book: BookView) -> tuple[CoverageStatus, ...]:
         names = {p.name for p in book.graph.policies}
         for key, ss in sorted(book.state.scopes.items()):
             policy, _, scope = key.partition("|")
-            if policy not in names or ss.coverage is None:
+            if policy not in names or ss.coverage is None or ss.removed is not None:  # (removed: guards nothing)
                 continue
             state, since, reason, until = ss.coverage
             detail = ("every trigger can be evaluated" if state == cv.ARMED

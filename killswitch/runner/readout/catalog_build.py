@@ -119,12 +119,14 @@ class Known:
             strategies |= set(filter(None, (sig.heartbeat_source for sig in node.signals)))
         levels = {node.name: node.scope.get("level") for node in graph.policies}
         policy_scopes: dict[str, set[str]] = {name: set() for name in levels}
-        for key in state.scopes:
+        for key, ss in state.scopes.items():
             policy, _, scope = key.partition("|")
-            if policy in policy_scopes:
+            if policy in levels:
                 policy_scopes[policy].add(scope)
                 if levels[policy] == "strategy":
                     strategies.add(scope)
+            elif ss.removed is not None:  # a policy gone, its stage latched: named until its reset
+                policy_scopes.setdefault(policy, set()).add(scope)
         return Catalog(accounts=frozenset(self.venues), strategies=frozenset(strategies),
                        symbols=symbols,
                        policy_scopes={p: frozenset(v) for p, v in policy_scopes.items()})

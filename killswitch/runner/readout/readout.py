@@ -24,6 +24,7 @@ from types import MappingProxyType
 from typing import Any, Callable, Mapping, Optional, Sequence
 
 from ...compile.graph import tick_interval_s as tick_interval_s
+from ...engine.removed import removed_text, reset_needs
 from ...engine.stages import decision_id
 from ...engine.triggers import TriggerResult, recorded
 from ...metrics import CollectedPage, Registry, exposition, runner_registry
@@ -134,13 +135,12 @@ class Readout:
         scopes = []
         for key, ss in sorted(book.state.scopes.items()):
             policy, _, scope = key.partition("|")
-            node = book.node(policy)
-            stage = next((st for st in node.stages if st.level == ss.stage.level), None) if node else None
+            name, manual, needed = stage_facts(book.node(policy), ss)
             incident = decision_id(policy, scope, ss.stage.level, ss.stage.entries) if ss.stage.level else None
-            scopes.append(ScopeStatus(policy, scope, ss.stage.level, stage.name if stage else None,
-                                      bool(stage and stage.manual), tuple(ss.stage.approvals),
-                                      stage.approvals if stage and stage.manual else (1 if stage else 0),
-                                      ss.stage.entered_ms, *ack_fields(book.acks.get(incident or ""))))
+            scopes.append(ScopeStatus(policy, scope, ss.stage.level, name, manual, tuple(ss.stage.approvals),
+                                      needed, ss.stage.entered_ms, *ack_fields(book.acks.get(incident or "")),
+                                      removed=removed_text(policy, scope, ss.stage.level, ss.removed)
+                                      if ss.removed is not None else None))
         now = self.clock()
         # the engine's rule (a frozen feed ages from its last change), so status and triggers agree
         ages = {k: round(age / 1000, 3) for k, a in sorted(book.state.accounts.items())
@@ -186,16 +186,13 @@ class Readout:
             if level <= 0:
                 continue
             policy, _, scope = key.partition("|")
-            node = book.node(policy)
-            stage = next((st for st in node.stages if st.level == level), None) if node else None
-            manual = bool(stage and stage.manual)
+            name, manual, needed = stage_facts(book.node(policy), ss)
             incident = decision_id(policy, scope, level, ss.stage.entries)
             since = ss.stage.last_entry_ms.get(level, ss.stage.entered_ms)
             rows = await self.io(self.store.approvals, f"{key}|e{ss.stage.entries}", level) if manual else []
             approvals = tuple(ApprovalRow(a.approver, a.reason, a.ts_ms) for a in rows)
-            needed = stage.approvals if stage and manual else (1 if stage else 0)
-            out.append(await self._incident(incident, "stage", policy, scope, level, stage.name if stage else None,
-                                            since, manual, needed, approvals))
+            out.append(await self._incident(incident, "stage", policy, scope, level, name, since, manual, needed,
+                                            approvals))
         for close_id, info in list(self.manual_closes().items())[-MAX_MANUAL_CLOSES_SHOWN:]:
             out.append(await self._incident(close_id, "manual_close", None, info["scope"], 0, None,
                                             info["requested_ms"], False, 0, (), info.get("by")))
@@ -347,6 +344,18 @@ class Readout:
         self.weights.collect_metrics(reg)
         for collector in self.collectors:
             collector.collect_metrics(reg)
+
+def stage_facts(node: Any, ss: Any) -> tuple[Optional[str], bool, int]:
+    """An instance's stage as the views show it: its name, whether it resets by hand, and the
+    approvers its reset needs — for an instance the graph no longer runs, what was kept with it
+    (engine/removed.py: the reset asks that)."""
+    level, r = ss.stage.level, ss.removed
+    stage = next((st for st in node.stages if st.level == level), None) if node else None
+    if r is not None and level > 0:
+        return stage.name if stage else r.stage_name, r.manual, reset_needs(r)
+    return (stage.name if stage else None, bool(stage and stage.manual),
+            stage.approvals if stage and stage.manual else (1 if stage else 0))
+
 
 def _residual(r: Any) -> ResidualStatus:
     return ResidualStatus(r.incident, r.policy, r.scope, r.account, r.symbol, r.side, r.position_side, r.amount,

@@ -252,7 +252,10 @@ class Runner:
             self.emit(Event.make(POLICY_RELOAD_FAILED, now, {"error": error, "errors": reload.errors,
                                                              "running": previous}))
             return ReloadOutcome(False, previous, previous)
+        before = self._book.graph
         self._book.swap_graph(reload.graph)
+        pruned = self._book.prune_instances(self.venues.declared(), now, before)  # engine/removed.py
+        said_removed(pruned, "the reload")
         self._readout.gate.changed()  # the new graph's limits and scopes in the gate's view
         self._reloads.error, self._reloads.loaded_ms, self._reloads.failed_ms = None, now, None
         failures = []
@@ -264,7 +267,8 @@ class Runner:
                     failures.append(str(getattr(sink, "name", sink)))
         if reload.graph.digest != previous:
             await self._lead.audit_or_standby("policy_reloaded", now, {
-                "from": previous, "to": reload.graph.digest, "revision": reload.graph.revision})
+                "from": previous, "to": reload.graph.digest, "revision": reload.graph.revision,
+                **({"removed": pruned.rows()} if pruned.dropped or pruned.kept else {})})
         return ReloadOutcome(True, reload.graph.digest, previous, tuple(failures))
 
     # --- one tick ------------------------------------------------------------------------------------
@@ -339,6 +343,11 @@ class Runner:
             report.events += await self._entries.resume(now)
             await self._entries.find_unsaved()  # owed with this tick's transitions, unless entered again
             await self._revokes.resume()  # revokes and restores a stop cut off after their audit row
+            # instances the graph no longer runs, as the store held them (a start, a takeover)
+            pruned = book.prune_instances(self.venues.declared(), now)
+            if said_removed(pruned, "the start"):
+                await lead.audit("policy_instances_removed", now, {"removed": pruned.rows(),
+                                                                   "graph": book.graph.digest})
             report.events += await self._still_open.resume(now)  # orders left open, saved but not paged
             lead.replans_checked = True
         await self._countdowns.take_stored_beats(now)
@@ -542,6 +551,16 @@ class _Phases:
         self.last = now
 
 
+
+
+def said_removed(pruned: Any, by: str) -> bool:
+    """One log line for what a prune did (engine/removed.py); True when an instance went or was kept removed."""
+    if pruned.dropped or pruned.kept:
+        log.warning("INSTANCES_REMOVED by %s: %s", by, pruned.text())
+        return True
+    if pruned.restored:
+        log.info("INSTANCES_RESTORED by %s: %s", by, pruned.text())
+    return False
 
 
 def said_if_slow(report: TickReport) -> None:

@@ -42,6 +42,7 @@ from adapters.base import (
     order_rates,
 )
 
+from ...engine.removed import Declared
 from ...fills import Fill
 from ...orders import OrderIntent
 from ...snapshot import FetchStatus, Order, OrderBook, Snapshot
@@ -84,6 +85,12 @@ class VenuePort:
 
     def strategy_names(self) -> frozenset[str]:
         return self._adapter.strategy_names()
+
+    def labels(self) -> Optional[dict[str, str]]:
+        """The account's labels as the Accounts document declares them (what its snapshots
+        carry); None when its adapter does not say (then no selector is taken to exclude it)."""
+        labels = getattr(self._adapter, "labels", None)
+        return dict(labels) if isinstance(labels, Mapping) else None
 
     async def load_symbols(self) -> None:
         await self._adapter.load_symbols()
@@ -230,6 +237,10 @@ class Venues(Mapping[str, VenuePort]):
         """Every adapter told the load level (runner/tick/shed.py)."""
         for port in self._ports.values():
             port.shed(level)
+
+    def declared(self) -> tuple[Declared, ...]:
+        """Every account as a policy's scope selects it (engine/removed.py)."""
+        return tuple(Declared(p.venue, k.partition("/")[2], p.labels()) for k, p in self._ports.items())
 
     def rates(self) -> dict[str, float]:
         """Orders per second by venue (:func:`adapters.base.order_rates`)."""
