@@ -17,11 +17,18 @@ import subprocess
 import sys
 from pathlib import Path
 
-import click
 import pytest
 
-from killswitch.cli.main import cli
-from tests.cli.github_actions import ActionRun, run_action
+from tests.cli.github_actions import (
+    NEW_OPTIONS,
+    ActionRun,
+    Contexts,
+    Unsupported,
+    condition,
+    evaluate,
+    load_action,
+    run_action,
+)
 from tests.conftest import POLICIES, ROOT, require_tool
 
 KSCTL_BIN = str(Path(sys.executable).parent)
@@ -29,19 +36,9 @@ RECORDING = "recordings/futures-crash.jsonl"
 TIGHTER = ROOT / "tests" / "fixtures" / "diff" / "futures-book.tighter.yaml"
 
 
-def cli_accepts(command: str, *args: str) -> bool:
-    try:
-        cli.get_command(None, command).make_context(f"ksctl {command}", [*args, str(POLICIES)])
-    except click.UsageError:
-        return False
-    return True
-
-
-NEW_OPTIONS = cli_accepts("validate", "--strict", "-o", "github") and cli_accepts(
-    "test", "--coverage", "--threshold", "50", "-o", "markdown")
 waits_for_new_options = pytest.mark.xfail(
     not NEW_OPTIONS, strict=True,
-    reason="the Action's ksctl validate -o github / ksctl test --coverage --threshold -o markdown are not in the CLI yet")
+    reason="the CLI has no ksctl validate -o github / ksctl test --coverage --threshold -o markdown yet")
 
 GIT_ENV = {"GIT_CONFIG_GLOBAL": os.devnull, "GIT_CONFIG_NOSYSTEM": "1", "GIT_AUTHOR_NAME": "risk desk",
            "GIT_AUTHOR_EMAIL": "risk@example.com", "GIT_COMMITTER_NAME": "risk desk",
@@ -183,3 +180,26 @@ def test_a_coverage_threshold_above_the_coverage_fails(pull_request, tmp_path):
 def test_an_unknown_input_is_refused(pull_request, tmp_path):
     with pytest.raises(KeyError, match="not inputs of the action"):
         run(pull_request, tmp_path, {"recordings": RECORDING})
+
+
+@pytest.mark.parametrize("token, head, comment, runs", [
+    ("t0ken", "desk/policies", "true", True),
+    ("t0ken", "someone/fork", "true", False),  # a fork's pull request: a read-only token
+    ("", "desk/policies", "true", False),  # no token given: no comment
+    ("t0ken", "desk/policies", "false", False),
+])
+def test_the_comment_step_runs_only_where_it_can_post(token, head, comment, runs):
+    [step] = [s for s in load_action()["runs"]["steps"] if s.get("name") == "Comment on the pull request"]
+    github = {"repository": "desk/policies", "event": {"pull_request": {"head": {"repo": {"full_name": head}}}}}
+    ctx = Contexts(inputs={"github-token": token, "comment": comment}, github=github, runner={},
+                   steps={"review": {"outputs": {"verdict": "pass"}}})
+    assert condition(step, ctx) is runs
+    ctx.steps = {}  # the review did not finish: nothing to post
+    assert condition(step, ctx) is False
+
+
+def test_an_expression_the_emulation_does_not_know_is_refused():
+    ctx = Contexts(inputs={}, github={}, runner={})
+    for expr in ("inputs.a || inputs.b", "contains(github.ref, 'x')", "secrets.TOKEN", "1 > 0"):
+        with pytest.raises(Unsupported):
+            evaluate(expr, ctx)

@@ -3,11 +3,13 @@
 - .github/workflows/ci.yml, the repository's own CI: runs .ci/run on pull requests and on main, with
   the Python the locks are made for, a read-only token, the chart tools cached where
   .ci/install-helm puts them.
-- policies/.github/workflows/policy-pr.yml, the policy repository's: installs the engine from a
-  full commit of its repository with the locked, hashed dependencies of that commit, never a
-  package name from an index (`killswitch` on the public one is another project's), a branch, a
-  tag or an unhashed requirement; validates, tests, plans, diffs and comments (its ksctl lines are
-  parsed by tests/cli/test_diff_workflow.py).
+- action.yml, the composite Action a policy repository uses: installs the engine from its own
+  checkout (the commit the workflow pinned) with the locked, hashed dependencies of that commit,
+  never a package name from an index (`killswitch` on the public one is another project's) or an
+  unhashed requirement; validates, tests, plans, diffs and comments (its ksctl lines are parsed
+  by tests/cli/test_diff_workflow.py, its steps run by tests/cli/test_action_run.py).
+- policies/.github/workflows/policy-pr.yml, the policy repository's: uses the Action at a full
+  commit of the engine's repository, never a branch or a tag, and installs nothing itself.
 - renovate.json (both): their regular expressions find what they are meant to update.
 """
 
@@ -25,6 +27,7 @@ from ruamel.yaml import YAML
 from tests.conftest import POLICIES, ROOT
 
 CI = ROOT / ".github" / "workflows" / "ci.yml"
+ACTION = ROOT / "action.yml"
 POLICY_PR = POLICIES / ".github" / "workflows" / "policy-pr.yml"
 SHA = re.compile(r"[0-9a-f]{40}")
 INSTALLERS = re.compile(r"(^|\s|/)(pip3?|pipx|uv|easy_install)(\s+pip)?\s+(install|download|sync)\b")
@@ -36,7 +39,11 @@ def load(path: Path) -> dict:
 
 
 def steps(doc: dict):
-    """(job env, step) of every step."""
+    """(job env, step) of every step, of a workflow's jobs or a composite action's runs."""
+    if "runs" in doc:
+        for step in doc["runs"]["steps"]:
+            yield dict(step.get("env") or {}), step
+        return
     for job in doc["jobs"].values():
         for step in job.get("steps", []):
             yield {**(doc.get("env") or {}), **(job.get("env") or {}), **(step.get("env") or {})}, step
@@ -114,29 +121,78 @@ def _target_problem(t: str, args: list[str]) -> str:
     if t.startswith("git+") or "://" in t:
         if not re.search(r"@[0-9a-f]{40}(#.*)?$", t):
             return f"{t} is not pinned to a full commit"
-    elif not t.startswith(("/", "./", "$RUNNER_TEMP", "${RUNNER_TEMP}", "$GITHUB_WORKSPACE")):
+    elif not t.startswith(("/", "./", "$RUNNER_TEMP", "${RUNNER_TEMP}", "$GITHUB_WORKSPACE", "$GITHUB_ACTION_PATH")):
         return f"installs {t!r} by name from an index"
     if "--no-deps" not in args:
         return f"{t} resolves its dependencies from an index"
     return ""
 
 
-# --- the policy repository's workflow ---------------------------------------------------------
+# --- the Action and the policy repository's workflow -------------------------------------------
 
-def test_policy_workflow_installs_a_pinned_locked_engine():
-    doc = load(POLICY_PR)
+ACTION_USE = re.compile(r"(?P<repo>[\w.-]+/[\w.-]+)@(?P<ref>\S+)")
+
+
+def action_step(doc: dict) -> dict:
+    """The workflow's step that uses the killswitch Action."""
+    [step] = [s for _, s in steps(doc) if ACTION_USE.fullmatch(s.get("uses", "")) and
+              ACTION_USE.fullmatch(s["uses"]).group("repo").endswith("/killswitch")]
+    return step
+
+
+def action_pin_problems(doc: dict) -> list[str]:
+    """How the workflow could run an engine it did not pin: the Action at a branch or a tag, or
+    an engine installed beside it."""
+    problems = []
+    m = ACTION_USE.fullmatch(action_step(doc)["uses"])
+    if not SHA.fullmatch(m.group("ref")):
+        problems.append(f"uses {m.group('repo')} at {m.group('ref')!r}, not a full commit")
+    for _, step in steps(doc):
+        if any(INSTALLERS.search(line) for line in shell_lines(step.get("run") or "")):
+            problems.append(f"step {step.get('name')!r} installs something itself: the Action installs the engine")
+    return problems
+
+
+def test_action_installs_a_locked_engine_from_its_own_checkout():
+    doc = load(ACTION)
+    assert doc["runs"]["using"] == "composite"
     assert engine_install_problems(doc) == []
-    env = doc["env"]
-    assert SHA.fullmatch(env["KILLSWITCH_REVISION"]), env["KILLSWITCH_REVISION"]
-    # the engine checkout is that commit, of that repository
-    [checkout] = [s for _, s in steps(doc) if (s.get("with") or {}).get("repository")]
-    assert expand(checkout["with"]["repository"], env) == env["KILLSWITCH_REPOSITORY"]
-    assert expand(checkout["with"]["ref"], env) == env["KILLSWITCH_REVISION"]
-    assert checkout["with"].get("persist-credentials") is False
     install = next(s["run"] for _, s in steps(doc) if "pip install" in (s.get("run") or ""))
+    assert 'engine="$GITHUB_ACTION_PATH"' in install, "the engine is the action's own commit"
     assert "requirements/runtime.txt" in install and "requirements/build.txt" in install
     assert "pip check" in install
+    # into a venv of its own under the runner's temp, never into the policy tree
+    assert "python -m venv" in install
+    [install_step] = [s for _, s in steps(doc) if s.get("run") == install]
+    assert install_step["env"]["KS_VENV"].startswith("${{ runner.temp }}/")
+    # every input reaches a script through env:, never spliced into the shell text
+    for _, step in steps(doc):
+        assert "${{" not in (step.get("run") or ""), f"step {step.get('name')!r}: an expression inside run:"
+
+
+def test_policy_workflow_uses_the_action_at_a_full_commit():
+    doc = load(POLICY_PR)
+    assert action_pin_problems(doc) == []
     assert "pull_request" in doc.get("on", doc.get(True))  # YAML 1.1 reads a bare `on` key as true
+    checkout = next(s for _, s in steps(doc) if s.get("uses", "").startswith("actions/checkout@"))
+    assert checkout["with"]["fetch-depth"] == 0, "ksctl diff reads the base branch from git"
+    assert checkout["with"]["persist-credentials"] is False
+    inputs = load(ACTION)["inputs"]
+    assert set(action_step(doc).get("with") or {}) <= set(inputs)
+
+
+@pytest.mark.parametrize("uses", ["trading-platform/killswitch@main", "trading-platform/killswitch@v0",
+                                  "trading-platform/killswitch@v0.1.0", "trading-platform/killswitch@" + "a" * 39])
+def test_the_action_at_a_branch_or_tag_would_be_caught(uses):
+    doc = load(POLICY_PR)
+    action_step(doc)["uses"] = uses
+    assert any("not a full commit" in p for p in action_pin_problems(doc)), uses
+
+
+def test_an_install_beside_the_action_would_be_caught():
+    doc = load(POLICY_PR)
+    next(iter(doc["jobs"].values()))["steps"].append({"name": "extra", "run": "pip install killswitch"})
+    assert any("installs something itself" in p for p in action_pin_problems(doc))
 
 
 @pytest.mark.parametrize("env_line, run", [
@@ -161,15 +217,16 @@ def test_an_unpinned_or_foreign_install_would_be_caught(env_line, run):
 
 
 def test_an_engine_checkout_at_a_branch_would_be_caught():
-    doc = load(POLICY_PR)
-    doc["env"]["KILLSWITCH_REVISION"] = "main"
+    doc = {"jobs": {"review": {"steps": [
+        {"uses": "actions/checkout@v4", "with": {"repository": "trading-platform/killswitch", "ref": "main"}},
+        {"run": 'python -m pip install --no-deps --no-build-isolation "$RUNNER_TEMP/killswitch"'}]}}}
     assert any("not a full commit" in p for p in engine_install_problems(doc))
 
 
-def test_pinned_engine_commit_has_what_the_workflow_installs():
-    """KILLSWITCH_REVISION names a commit of this repository (the engine) at which the workflow's
-    install works: the locks it reads exist and the distribution has our name."""
-    rev = load(POLICY_PR)["env"]["KILLSWITCH_REVISION"]
+def test_pinned_engine_commit_has_the_action():
+    """The workflow's pinned commit is a commit of this repository's history (the engine) that has
+    the Action and what its install reads: the locks, and the distribution by our name."""
+    rev = ACTION_USE.fullmatch(action_step(load(POLICY_PR))["uses"]).group("ref")
     git = ["git", "-C", str(ROOT)]
     inside = subprocess.run([*git, "rev-parse", "--is-inside-work-tree"], capture_output=True, text=True)
     if inside.returncode != 0:
@@ -178,15 +235,23 @@ def test_pinned_engine_commit_has_what_the_workflow_installs():
     if shallow.stdout.strip() == "true":
         pytest.skip("a shallow clone: the pinned commit may be outside it")
     exists = subprocess.run([*git, "cat-file", "-e", f"{rev}^{{commit}}"], capture_output=True)
-    assert exists.returncode == 0, f"KILLSWITCH_REVISION {rev} is not a commit of this repository"
+    assert exists.returncode == 0, f"the Action's pinned commit {rev} is not a commit of this repository"
+    ancestor = subprocess.run([*git, "merge-base", "--is-ancestor", rev, "HEAD"], capture_output=True)
+    assert ancestor.returncode == 0, (f"the Action's pinned commit {rev} is not in HEAD's history (a rebase "
+                                      "rewrote it?): pin the last commit that changed action.yml")
 
     def show(path: str) -> str:
         r = subprocess.run([*git, "show", f"{rev}:{path}"], capture_output=True, text=True)
-        assert r.returncode == 0, f"{path} is missing at {rev}: the workflow's install would fail"
+        assert r.returncode == 0, f"{path} is missing at {rev}: the Action would not run"
         return r.stdout
 
+    assert load_text(show("action.yml"))["runs"]["using"] == "composite"
     assert "--hash=sha256:" in show("requirements/runtime.txt") and "setuptools==" in show("requirements/build.txt")
     assert re.search(r'^name = "killswitch-control-plane"$', show("pyproject.toml"), re.M)
+
+
+def load_text(text: str) -> dict:
+    return YAML(typ="safe").load(text)
 
 
 def _js_regex(pattern: str) -> re.Pattern:
@@ -196,16 +261,19 @@ def _js_regex(pattern: str) -> re.Pattern:
     return re.compile(pattern.replace("(?<", "(?P<"))
 
 
-def test_policy_renovate_moves_the_engine_commit():
+def test_policy_renovate_moves_the_action_commit():
     renovate = json.loads((POLICIES / "renovate.json").read_text())
-    env = load(POLICY_PR)["env"]
+    use = ACTION_USE.fullmatch(action_step(load(POLICY_PR))["uses"])
     [manager] = renovate["customManagers"]
     rel = POLICY_PR.relative_to(POLICIES).as_posix()
     assert any(_js_regex(p).search(rel) for p in manager["managerFilePatterns"]), rel
     [m] = [m for s in manager["matchStrings"] for m in _js_regex(s).finditer(POLICY_PR.read_text())]
-    assert m.group("currentDigest") == env["KILLSWITCH_REVISION"]
-    assert m.group("depName") == "https://github.com/" + env["KILLSWITCH_REPOSITORY"]
+    assert m.group("currentDigest") == use.group("ref")
+    assert m.group("depName") == "https://github.com/" + use.group("repo")
     assert m.group("datasource") == "git-refs" and m.group("currentValue") == "main"
+    # and the github-actions manager leaves that one dependency to it
+    [off] = [r for r in renovate["packageRules"] if r.get("enabled") is False]
+    assert off["matchManagers"] == ["github-actions"] and off["matchDepNames"] == [use.group("repo")]
 
 
 # --- the repository's own CI ------------------------------------------------------------------
@@ -231,9 +299,7 @@ def test_ci_workflow_python_is_the_one_the_locks_and_image_target():
     header = (ROOT / "requirements" / "dev.txt").read_text().splitlines()[1]
     assert f"--python-version {python}" in header
     assert f"python:{python}-" in (ROOT / "Dockerfile").read_text()
-    policy_job = next(iter(load(POLICY_PR)["jobs"].values()))
-    assert python == next(s["with"]["python-version"] for s in policy_job["steps"]
-                          if s.get("uses", "").startswith("actions/setup-python@"))
+    assert python == load(ACTION)["inputs"]["python-version"]["default"]
 
 
 def test_ci_workflow_caches_the_chart_tools_where_install_helm_builds_them(monkeypatch):
