@@ -178,6 +178,7 @@ def run_action(workspace: Path, temp: Path, inputs: dict[str, str], github: dict
         "GITHUB_WORKSPACE": str(workspace), "GITHUB_ACTION_PATH": str(ROOT), "RUNNER_TEMP": str(temp),
         "GITHUB_STEP_SUMMARY": str(summary), "GITHUB_BASE_REF": str(github.get("base_ref") or ""),
         "GITHUB_EVENT_NAME": str(github.get("event_name") or ""), "GITHUB_REPOSITORY": str(github.get("repository")),
+        "GITHUB_API_URL": str(github.get("api_url") or "https://api.github.com"),
         **{"INPUT_" + k.upper().replace(" ", "_"): v for k, v in ctx.inputs.items()},
     }
     runs: list[StepRun] = []

@@ -29,10 +29,12 @@ from tests.cli.github_actions import (
     load_action,
     run_action,
 )
+from tests.cli.test_pr_overlaps import REPO as OVERLAPS_REPO, changed, github, pull  # noqa: F401 (a fixture)
 from tests.conftest import POLICIES, ROOT, require_tool
 
 KSCTL_BIN = str(Path(sys.executable).parent)
 RECORDING = "recordings/futures-crash.jsonl"
+REPO = OVERLAPS_REPO  # the fake GitHub's repository
 TIGHTER = ROOT / "tests" / "fixtures" / "diff" / "futures-book.tighter.yaml"
 
 
@@ -79,24 +81,31 @@ def fake_gh(tmp_path: Path) -> Path:
 
 
 def run(workspace: Path, tmp_path: Path, inputs: dict[str, str], *, same_repo: bool = True,
-        extra_path: tuple[str, ...] = ()) -> ActionRun:
+        extra_path: tuple[str, ...] = (), api_url: str = "http://127.0.0.1:9") -> ActionRun:
+    """The Action on ``workspace`` as pull request 7 of desk/policies; GitHub's API at ``api_url``
+    (by default a port where nothing answers: nothing here reaches GitHub)."""
     temp = tmp_path / "runner-temp"
     temp.mkdir(exist_ok=True)
-    github = {"token": "", "base_ref": "main", "event_name": "pull_request", "repository": "desk/policies",
+    github = {"token": "", "base_ref": "main", "event_name": "pull_request", "repository": REPO,
+              "api_url": api_url,
               "event": {"pull_request": {"number": 7, "head": {"repo": {
-                  "full_name": "desk/policies" if same_repo else "someone/fork"}}}}}
+                  "full_name": REPO if same_repo else "someone/fork"}}}}}
     return run_action(workspace, temp, inputs, github, path=[*extra_path, KSCTL_BIN],
                       skip=lambda step: "pip install" in (step.get("run") or ""))
 
 
 @waits_for_new_options
-def test_a_change_that_decides_differently_is_for_review(pull_request, tmp_path):
+def test_a_change_that_decides_differently_is_for_review(pull_request, tmp_path, github):
     shutil.copy(TIGHTER, pull_request / "futures-book.yaml")
     (pull_request / "tests" / "futures-book.test.yaml").unlink()  # its timings are the old policy's
     git(pull_request, "commit", "-q", "-am", "futures book: cut earlier")
     gh = fake_gh(tmp_path)
+    github.pulls = [pull(7, "Cut earlier", "alice"), pull(8, "Tighten the ladder", "bob"), pull(9, "Docs", "carol")]
+    github.files = {7: [changed("futures-book.yaml"), changed("tests/futures-book.test.yaml", "removed")],
+                    8: [changed("futures-book.yaml")], 9: [changed("README.md")]}
 
-    result = run(pull_request, tmp_path, {"recording": RECORDING, "github-token": "t0ken"}, extra_path=(str(gh),))
+    result = run(pull_request, tmp_path, {"recording": RECORDING, "github-token": "t0ken"}, extra_path=(str(gh),),
+                 api_url=github.url)
 
     assert not result.failed, [(s.name, s.returncode, s.stderr) for s in result.steps]
     assert result.outputs["verdict"] == "changed"
@@ -105,6 +114,12 @@ def test_a_change_that_decides_differently_is_for_review(pull_request, tmp_path)
     assert "OLD reaches stage 1 at 2026-03-02T14:07:00Z, NEW at 2026-03-02T14:04:00Z" in result.summary
     assert "### ksctl plan over `recordings/futures-crash.jsonl`" in result.summary
     assert "**Verdict: changed**" in result.summary
+    # the uncovered rules listed are the changed policy's; the total stays over every policy
+    assert "| futures-book (no test) | 0 |" in result.summary and "| spot-book |" not in result.summary
+    # the other open pull request on the same policy, found through GitHub's API with the token
+    assert f"[#8](https://github.com/{REPO}/pull/8) Tighten the ladder" in result.summary
+    assert "/pull/9)" not in result.summary
+    assert {auth for _, auth in github.seen} == {"Bearer t0ken"}
     # the one comment, edited in place, holds the same review
     args = (gh / "gh.args").read_text().splitlines()
     assert args[:3] == ["pr", "comment", "7"] and "--edit-last" in args and "--create-if-none" in args
@@ -123,6 +138,7 @@ def test_an_unchanged_pull_request_passes_without_a_comment_from_a_fork(pull_req
     assert not result.failed
     assert result.outputs["verdict"] == "pass"
     assert not result.step("Comment on the pull request").ran  # a fork's token cannot comment
+    assert "other pull requests not checked: UNREACHABLE" in result.summary  # said, not a failure
     assert "0 decisions differ" in result.summary or "no difference" in result.summary.lower(), result.summary
 
 
@@ -163,6 +179,7 @@ def test_without_a_recording_there_is_no_plan_and_it_says_so(pull_request, tmp_p
 
     assert result.outputs["verdict"] == "pass"
     assert "No recording given (input `recording`): no plan and no diff." in result.summary
+    assert "no token: other pull requests not checked" in result.summary
 
 
 @waits_for_new_options

@@ -11,6 +11,7 @@ is also run for real in a clone of a policy repository with a pull request's cha
 from __future__ import annotations
 
 import os
+import re
 import shlex
 import shutil
 import string
@@ -29,7 +30,10 @@ from tests.conftest import POLICIES, ROOT, require_tool
 WORKFLOW = POLICIES / ".github" / "workflows" / "policy-pr.yml"
 # What GitHub sets on a pull_request run, as far as the ksctl lines read it.
 GITHUB_ENV = {"GITHUB_BASE_REF": "main", "GITHUB_STEP_SUMMARY": "/tmp/summary.md", "GITHUB_OUTPUT": "/tmp/out"}
-GITHUB = {"base_ref": "main", "token": "t0ken", "event": {}}
+GITHUB = {"base_ref": "main", "token": "t0ken", "event": {"pull_request": {"number": 7}}}
+# the shell arrays of the Action's script, as a pull request that changes one policy fills them
+ARRAYS = {"changed": ["--changed", "futures-book.yaml"]}
+ARRAY = re.compile(r"\$\{(\w+)\[@\]\}")
 RUNNER = {"temp": "/tmp/runner"}
 SHELL_OPERATORS = {"|", "||", "&", "&&", ";", ">", ">>", "<", "(", ")"}
 
@@ -69,6 +73,10 @@ def ksctl_lines(doc: dict) -> list[tuple[str, list[str], dict]]:
             for tok in tokens[tokens.index("ksctl") + 1:]:
                 if tok in SHELL_OPERATORS:
                     break
+                array = ARRAY.fullmatch(tok)
+                if array:
+                    args.extend(ARRAYS[array.group(1)])  # KeyError for an array the test does not know
+                    continue
                 # substitute() raises KeyError for a variable neither the workflow nor GitHub sets
                 args.append(string.Template(tok).substitute({k: str(v) for k, v in env.items()}))
             found.append((step.get("name", ""), args, env))
@@ -96,15 +104,23 @@ def _waits_for(args: list[str]) -> list[pytest.MarkDecorator]:
 
 @pytest.mark.parametrize("step, args", [pytest.param(s, a, id=f"{i}-{a[0]}", marks=_waits_for(a))
                                         for i, (s, a, _) in enumerate(ksctl_lines(load_workflow()))])
-def test_every_ksctl_line_parses_with_the_cli(step, args):
-    command = cli.get_command(None, args[0])
-    assert command is not None, f"step {step!r}: no command ksctl {args[0]}"
+def test_every_ksctl_line_parses_with_the_cli(step, args, monkeypatch):
+    monkeypatch.setenv("GITHUB_REPOSITORY", "desk/policies")  # the runner sets it; ksctl pr overlaps reads it
+    command: click.Command | None = cli
+    words = list(args)
+    while isinstance(command, click.Group):  # ksctl pr overlaps: down to the command itself
+        command = command.get_command(None, words.pop(0))
+    assert command is not None, f"step {step!r}: no command ksctl {shlex.join(args)}"
     try:
-        ctx = command.make_context(f"ksctl {args[0]}", args[1:])
+        ctx = command.make_context(f"ksctl {args[0]}", words)
     except click.ClickException as e:
         pytest.fail(f"step {step!r}: ksctl {shlex.join(args)}: {e.format_message()}")
     if args[0] == "validate":
         assert ctx.params["strict"], "the pull request must fail on warnings too"
+    if args[0] == "test" and "--coverage" in args:
+        assert ctx.params["changed"] == ("futures-book.yaml",), "the uncovered rules of the changed policies"
+    if args[:2] == ["pr", "overlaps"]:
+        assert ctx.params["repo"] == "desk/policies" and ctx.params["number"] == 7
     if args[0] == "plan":
         assert ctx.params["against"], "the plan reads a recording, never live accounts"
     if args[0] == "diff":
