@@ -20,11 +20,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
-import click
 from ruamel.yaml import YAML
 
-from killswitch.cli.main import cli
-from tests.conftest import POLICIES, ROOT
+from tests.conftest import ROOT
 
 ACTION = ROOT / "action.yml"
 EXPRESSION = re.compile(r"\$\{\{\s*(.*?)\s*\}\}", re.S)
@@ -205,17 +203,3 @@ def run_action(workspace: Path, temp: Path, inputs: dict[str, str], github: dict
             ctx.failed = True
     outputs = {k: substitute(str(v["value"]), ctx) for k, v in (action.get("outputs") or {}).items()}
     return ActionRun(runs, outputs, summary.read_text(), ctx.failed)
-
-
-def cli_accepts(command: str, *args: str) -> bool:
-    """Whether the CLI parses ``ksctl COMMAND ARGS policies/``."""
-    try:
-        cli.get_command(None, command).make_context(f"ksctl {command}", [*args, str(POLICIES)])
-    except click.UsageError:
-        return False
-    return True
-
-
-# the options the Action uses that other branches are adding to the CLI
-NEW_OPTIONS = cli_accepts("validate", "--strict", "-o", "github") and cli_accepts(
-    "test", "--coverage", "--threshold", "50", "-o", "markdown")

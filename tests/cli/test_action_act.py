@@ -20,7 +20,7 @@ import subprocess
 
 import pytest
 
-from tests.cli.test_action_run import RECORDING, TIGHTER, git, waits_for_new_options
+from tests.cli.test_action_run import RECORDING, TIGHTER, git
 from tests.conftest import POLICIES, ROOT, require_tool
 
 SETUP_PYTHON = "actions/setup-python@a26af69be951a213d495a4c3e4e4022e16d87065"
@@ -36,7 +36,6 @@ runs:
 
 
 @pytest.mark.network
-@waits_for_new_options
 def test_act_runs_the_action_on_a_pull_request(tmp_path):
     act = shutil.which("act")
     if act is None:

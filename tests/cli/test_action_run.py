@@ -4,9 +4,8 @@ request's branch checked out, with this checkout's ksctl on PATH in place of the
 (whose shape tests/unit/test_ci_workflows.py checks) and a stand-in `gh` that records the comment
 it is asked to post.
 
-The Action runs `ksctl validate --strict -o github` and `ksctl test --coverage [--threshold N] -o
-markdown`; until the CLI has those options every run here ends in a usage error, so each test is
-expected to fail (strictly) while they are missing, and must pass once they are there.
+GitHub's API (`ksctl pr overlaps`) is the fake of tests/cli/test_pr_overlaps.py, or a port where
+nothing answers.
 """
 
 from __future__ import annotations
@@ -20,7 +19,6 @@ from pathlib import Path
 import pytest
 
 from tests.cli.github_actions import (
-    NEW_OPTIONS,
     ActionRun,
     Contexts,
     Unsupported,
@@ -37,10 +35,6 @@ RECORDING = "recordings/futures-crash.jsonl"
 REPO = OVERLAPS_REPO  # the fake GitHub's repository
 TIGHTER = ROOT / "tests" / "fixtures" / "diff" / "futures-book.tighter.yaml"
 
-
-waits_for_new_options = pytest.mark.xfail(
-    not NEW_OPTIONS, strict=True,
-    reason="the CLI has no ksctl validate -o github / ksctl test --coverage --threshold -o markdown yet")
 
 GIT_ENV = {"GIT_CONFIG_GLOBAL": os.devnull, "GIT_CONFIG_NOSYSTEM": "1", "GIT_AUTHOR_NAME": "risk desk",
            "GIT_AUTHOR_EMAIL": "risk@example.com", "GIT_COMMITTER_NAME": "risk desk",
@@ -94,7 +88,6 @@ def run(workspace: Path, tmp_path: Path, inputs: dict[str, str], *, same_repo: b
                       skip=lambda step: "pip install" in (step.get("run") or ""))
 
 
-@waits_for_new_options
 def test_a_change_that_decides_differently_is_for_review(pull_request, tmp_path, github):
     shutil.copy(TIGHTER, pull_request / "futures-book.yaml")
     (pull_request / "tests" / "futures-book.test.yaml").unlink()  # its timings are the old policy's
@@ -127,7 +120,6 @@ def test_a_change_that_decides_differently_is_for_review(pull_request, tmp_path,
     assert result.step("Comment on the pull request").returncode == 0
 
 
-@waits_for_new_options
 def test_an_unchanged_pull_request_passes_without_a_comment_from_a_fork(pull_request, tmp_path):
     (pull_request / "README.md").write_text("policies\n")
     git(pull_request, "add", "README.md")
@@ -142,7 +134,6 @@ def test_an_unchanged_pull_request_passes_without_a_comment_from_a_fork(pull_req
     assert "0 decisions differ" in result.summary or "no difference" in result.summary.lower(), result.summary
 
 
-@waits_for_new_options
 def test_a_broken_policy_fails_with_its_place(pull_request, tmp_path):
     text = (pull_request / "futures-book.yaml").read_text()
     (pull_request / "futures-book.yaml").write_text(text.replace("for: 3 ticks", "for: three ticks", 1))
@@ -161,7 +152,6 @@ def test_a_broken_policy_fails_with_its_place(pull_request, tmp_path):
     assert "ksctl plan" not in result.summary, "what does not compile is not planned"
 
 
-@waits_for_new_options
 def test_a_failing_policy_test_fails_but_still_shows_the_diff(pull_request, tmp_path):
     shutil.copy(TIGHTER, pull_request / "futures-book.yaml")
     git(pull_request, "commit", "-q", "-am", "futures book: cut earlier, tests not updated")
@@ -173,7 +163,6 @@ def test_a_failing_policy_test_fails_but_still_shows_the_diff(pull_request, tmp_
     assert "OLD reaches stage 1 at 2026-03-02T14:07:00Z, NEW at 2026-03-02T14:04:00Z" in result.summary
 
 
-@waits_for_new_options
 def test_without_a_recording_there_is_no_plan_and_it_says_so(pull_request, tmp_path):
     result = run(pull_request, tmp_path, {})
 
@@ -182,7 +171,6 @@ def test_without_a_recording_there_is_no_plan_and_it_says_so(pull_request, tmp_p
     assert "no token: other pull requests not checked" in result.summary
 
 
-@waits_for_new_options
 def test_a_coverage_threshold_above_the_coverage_fails(pull_request, tmp_path):
     (pull_request / "tests" / "futures-book.test.yaml").unlink()  # none of futures-book's rules is reached
     git(pull_request, "commit", "-q", "-am", "futures book: no tests")

@@ -24,7 +24,7 @@ from ruamel.yaml import YAML
 
 from killswitch.cli.diff import split_revision
 from killswitch.cli.main import cli
-from tests.cli.github_actions import NEW_OPTIONS, Contexts, load_action, substitute, with_input_defaults
+from tests.cli.github_actions import Contexts, load_action, substitute, with_input_defaults
 from tests.conftest import POLICIES, ROOT, require_tool
 
 WORKFLOW = POLICIES / ".github" / "workflows" / "policy-pr.yml"
@@ -94,15 +94,7 @@ def test_workflow_runs_validate_test_plan_and_diff():
     assert {"validate", "test", "plan", "diff"} <= set(verbs), verbs
 
 
-def _waits_for(args: list[str]) -> list[pytest.MarkDecorator]:
-    """The lines whose options other branches are adding to the CLI (validate -o github, test
-    --coverage --threshold -o markdown) fail to parse until they are in: expected, strictly."""
-    if NEW_OPTIONS or not ({"github", "markdown", "--coverage"} & set(args)):
-        return []
-    return [pytest.mark.xfail(strict=True, reason="an option the CLI does not have yet: " + shlex.join(args))]
-
-
-@pytest.mark.parametrize("step, args", [pytest.param(s, a, id=f"{i}-{a[0]}", marks=_waits_for(a))
+@pytest.mark.parametrize("step, args", [pytest.param(s, a, id=f"{i}-{a[0]}")
                                         for i, (s, a, _) in enumerate(ksctl_lines(load_workflow()))])
 def test_every_ksctl_line_parses_with_the_cli(step, args, monkeypatch):
     monkeypatch.setenv("GITHUB_REPOSITORY", "desk/policies")  # the runner sets it; ksctl pr overlaps reads it
