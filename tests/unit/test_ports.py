@@ -220,7 +220,7 @@ def test_the_desk_answers_every_view_call_and_holds_none_of_the_runner(tmp_path)
 # the parts that change the book (each through its named writers, or by replacing a field it owns);
 # the runner (the tick) holds it through RunnerParts (runner/tick/parts.py)
 BOOK_WRITERS = {"book", "commands", "countdowns", "enforcement", "entries", "leadership", "left_open", "parts",
-                "persist", "resuming", "revokes", "shortfalls", "silences"}
+                "persist", "resets", "resuming", "revokes", "shortfalls", "silences"}
 
 
 def test_the_parts_that_only_read_the_book_are_handed_its_read_only_view():
