@@ -2,7 +2,7 @@
 
 What it owns: :class:`Migration` and :data:`MIGRATIONS`, every table and index of a state store
 from version 1 on, in the SQL both backends speak (see :mod:`.sql`); the silences' steps are
-:mod:`.silences_sql`'s, named here in their place. A schema only moves up: a step is never
+:mod:`.silences_sql`'s (the stored locks' and the drift verdicts' likewise), named here in their place. A schema only moves up: a step is never
 edited once released, a new one is appended (the firm's tables have steps of their own:
 :mod:`.firm`).
 
@@ -15,6 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from .audit_chain import GENESIS_HASH
+from .drift_sql import POLICY_DRIFT_TABLE
 from .silences_sql import SILENCE_INCIDENT, SILENCE_TABLES
 from .stored_locks_sql import STORED_LOCK_TABLE
 
@@ -166,4 +167,5 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(9, "the incident a silence was made from, which it ends with (silences_sql.py)", SILENCE_INCIDENT),
     Migration(10, "operator locks stored while no runner leads, until a leader applies them (stored_locks_sql.py)",
               STORED_LOCK_TABLE),
+    Migration(11, "the latest policy drift verdict posted about each runner (drift_sql.py)", POLICY_DRIFT_TABLE),
 )

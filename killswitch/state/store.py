@@ -407,6 +407,13 @@ class StateStore(Protocol):
     def stored_lock_taken(self, request_id: str, fence: int, ts_ms: int, result: str) -> bool:
         """Mark a stored request taken up, with its answer. Fenced; False if marked already."""
 
+    # the policy drift verdicts posted about each runner (drift_sql.py)
+    def save_policy_drift(self, holder: str, verdict: dict, posted_ms: int) -> None:
+        """Keep ``verdict`` (a JSON object) as ``holder``'s latest. Unfenced: each replica keeps its own."""
+
+    def policy_drift(self, holder: str) -> Optional[dict]:
+        """``holder``'s latest verdict, or None."""
+
     # leader lease
     def acquire_lease(self, holder: str, ttl_ms: int, now_ms: int) -> Optional[int]:
         """Acquire or renew the lease; the fencing token, or None while another holder's is valid."""
