@@ -33,6 +33,7 @@ if TYPE_CHECKING:  # pragma: no cover - annotations only
     from ..events import Sink
     from ..runner.firm.ports import ShardPorts
     from ..runner.operator.desk import Desk
+    from ..runner.sync.tracker import StartSources
     from ..runner.tick.loop import Runner
     from ..runner.tick.parts import RunnerParts
     from ..runner.venue.port import Venues
@@ -250,7 +251,8 @@ def build_runner_and_desk(graph: "DecisionGraph", adapters: "Mapping[str, Exchan
                           clock: Optional[Callable[[], int]] = None, snapshot_timeout_s: float = 10.0,
                           confirm_gap_ms: int = 2_000,
                           policy_error: Optional[str] = None, shard: Optional[str] = None,
-                          send_wait_s: "Optional[float] | EllipsisType" = ...) -> RunnerAndDesk:
+                          send_wait_s: "Optional[float] | EllipsisType" = ...,
+                          sources: "Optional[StartSources]" = None) -> RunnerAndDesk:
     """The runner over what the builders above made (nothing starts: call ``start`` and ``tick``),
     its desk (the API's) and the parts both are made of.
 
@@ -284,6 +286,8 @@ def build_runner_and_desk(graph: "DecisionGraph", adapters: "Mapping[str, Exchan
     from ..runner.sinks.entries import EntryOutbox
     from ..runner.sinks.fanout import SinkFanout
     from ..runner.storeio import StoreIO
+    from ..runner.sync.tracker import PolicySync
+    from ..runner.sync.values import VerdictError, stored_verdict
     from ..runner.tick.loop import Runner, wall_ms
     from ..runner.tick.parts import ReloadState, RunnerParts
     from ..runner.tick.persist import Persistence
@@ -299,6 +303,7 @@ def build_runner_and_desk(graph: "DecisionGraph", adapters: "Mapping[str, Exchan
     from ..runner.watch.enforcement import Enforcement
     from ..runner.watch.entry_watch import EntryWatch
     from ..runner.watch.limits_watch import LimitWatch
+    from ..state.store import StoreError
 
     clock = clock or wall_ms
     # the one way out to each account's venue (a runner built again over another's: its ports)
@@ -306,6 +311,14 @@ def build_runner_and_desk(graph: "DecisionGraph", adapters: "Mapping[str, Exchan
     lock_path = Path(lock_path) if lock_path else None
     now = clock()
     reloads = ReloadState(policy_error, now, now if policy_error else None)
+    # what runs per document against the newest sources handed (``sources``: what the start read)
+    sync = PolicySync.at_start(graph.digest, graph.revision, sources, now, policy_error)
+    try:  # the checker's latest verdict about this runner, as it was before the restart
+        kept = store.policy_drift(holder)
+        if kept is not None:
+            sync.record(stored_verdict(kept))
+    except (StoreError, VerdictError):
+        pass  # none shown until the checker posts again: a verdict is a report, not state the book needs
     fetches = FetchHealth()  # each account's run of failed snapshots, said once (FETCH_FAILING)
     streams = StreamWatch(venues, clock)  # the private streams' health, said once per change
     modes = ModeWatch(venues, clock)  # each account's position mode as its venue reads it
@@ -375,7 +388,7 @@ def build_runner_and_desk(graph: "DecisionGraph", adapters: "Mapping[str, Exchan
                       counters=counters, policy_error=lambda: reloads.error, manual_closes=lambda: closes.tracked,
                       reloads=lambda: (reloads.loaded_ms, reloads.failed_ms), fetches=fetches, streams=streams,
                       limits=limits, shard=shard, modes=modes, rejections=rejections, paces=firm.intervals,
-                      violations=enforcement.status, stored=stored,
+                      violations=enforcement.status, stored=stored, sync=sync,
                       collectors=[CoverageMetrics(lambda: coverage_rows(book), clock),
                                   charts,  # its sample writes that failed
                                   revokes,  # killswitch_trading_revoked, killswitch_revoke_failures_total
@@ -397,7 +410,8 @@ def build_runner_and_desk(graph: "DecisionGraph", adapters: "Mapping[str, Exchan
                         executor=executor, countdowns=countdowns, resumptions=resumptions, persist=persist,
                         shortfalls=shortfalls, closes=closes, readout=readout, previews=previews, charts=charts,
                         position_readout=position_readout, commands=commands, silencing=silencing,
-                        fetches=fetches, streams=streams, reloads=reloads, entries=entries, revokes=revokes,
+                        fetches=fetches, streams=streams, reloads=reloads, sync=sync, entries=entries,
+                        revokes=revokes,
                         operator_revokes=operator_revokes, enforcement=enforcement, still_open=still_open,
                         modes=modes, rejections=rejections, entry_watch=entry_watch, stored=stored, firm=firm,
                         clock=clock, dry_run=dry_run, accounts=tuple(venues))
@@ -405,7 +419,7 @@ def build_runner_and_desk(graph: "DecisionGraph", adapters: "Mapping[str, Exchan
     # the desk the API serves: the operators' reads, previews and commands, from the parts, never the runner
     desk = Desk(readout=readout, previews=previews, commands=commands, closes=closes, silencing=silencing,
                 operator_revokes=operator_revokes, positions=position_readout, countdowns=countdowns, charts=charts,
-                turn=turn, lead=lead, store=store, io=io, clock=clock, firm=firm)
+                turn=turn, lead=lead, store=store, io=io, clock=clock, firm=firm, sync=sync, holder=holder)
     return RunnerAndDesk(runner, desk, parts)
 
 

@@ -41,6 +41,7 @@ from ..policy.accounts_doc import Account
 from ..runner.firm.firm import FirmLink
 from ..runner.lease.pod_label import PodRoleLabel
 from ..runner.operator.desk import Desk
+from ..runner.sync.tracker import StartSources
 from ..runner.tick.loop import Runner
 from ..runner.tick.parts import RunnerParts
 from ..runner.tick.wakes import Wakes, interval_wait_s
@@ -136,7 +137,8 @@ class Daemon(PolicyReloads):
         except ShardRefused as e:
             self.err(f"ksctl run: {e}; nothing started")
             return 2
-        result, files = compile_policy_sources(self.opts.policies, self.opts.max_file_bytes, self._declared)
+        result, files, revision = compile_policy_sources(self.opts.policies, self.opts.max_file_bytes,
+                                                         self._declared)
         try:
             store = open_state(self.opts.state_url, audit_key_file=self.opts.audit_key_file, err=self.err,
                                schema=self._shard.schema if self._shard else None)
@@ -146,7 +148,11 @@ class Daemon(PolicyReloads):
         got = graph_to_run(result, store, self.opts.strict, self._declared, self.err)
         if isinstance(got, int):
             return got
-        result, policy_error = got
+        result, policy_error, bundled = got
+        # what the runner's policy sync starts from: the sources of the graph it runs, and when
+        # that is the last good bundle, the sources it read and could not run
+        sources = StartSources(tuple(self.opts.policies), tuple(files if bundled is None else bundled),
+                               tuple(files) if bundled is not None else (), revision)
         holder = self.opts.holder or f"{socket.gethostname()}-{os.getpid()}"
         whole = result.graph  # the firm-wide policies are taken from it (runner/firm/firm.py)
         if self._shard is not None:  # its local policies only; registered, or refused, before any adapter
@@ -173,7 +179,7 @@ class Daemon(PolicyReloads):
         runner, desk, parts = self.runner, self.desk, self.parts = build_runner_and_desk(
             graph, adapters, store, sinks=sinks, lock_path=Path(self.opts.lock_file), dry_run=spec.dry_run,
             holder=holder, lease_ttl_ms=self.opts.lease_ttl_ms, policy_error=policy_error,
-            shard=self._shard.name if self._shard else None)
+            shard=self._shard.name if self._shard else None, sources=sources)
         if self._shard is not None and not await self._link_firm(runner, desk, parts, whole, graph, holder, store):
             return 2
         self.echo(f"ksctl run: mode {'DRY RUN (nothing is sent)' if spec.dry_run else 'LIVE'}; graph {graph.digest} "

@@ -14,6 +14,7 @@ Must not: tick, take the lease, or change the runner's graph but through ``apply
 from __future__ import annotations
 
 import asyncio
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, Callable, Optional, Sequence
 
@@ -22,21 +23,29 @@ from ..policy.accounts_doc import Account
 from ..runner.firm.firm import FirmLink
 from ..runner.tick.loop import GraphReload, Runner
 from ..runner.tick.parts import RunnerParts
-from ..sources import MAX_FILE_BYTES, compile_sources
+from ..sources import MAX_FILE_BYTES, compile_read, read_sources
 from ..state.store import StoreError
 from .options import RunOptions
 from .shard import ShardStart
 from .start import first_error, unmatched_here
 
+# told what a reload read (files, revision) before it compiles them
+OnRead = Callable[[list[tuple[str, str]], Optional[str]], None]
+
 
 def compile_policy_sources(paths: tuple[str, ...], max_file_bytes: int = MAX_FILE_BYTES,
-                           accounts: Optional[Sequence[Account]] = None,
-                           ) -> tuple[CompileResult, list[tuple[str, str]]]:
-    """The compiled policies and the sources they came from (kept as the last good bundle).
-    ``accounts``: the runner's (``--accounts``), which stand for the declared accounts when the
-    sources hold no Accounts document: a scope selecting none of them (a typo'd label) is an
-    error (KS218), so the graph is refused at start and a reload keeps the last good one."""
-    return compile_sources(paths, max_file_bytes=max_file_bytes, accounts=accounts)
+                           accounts: Optional[Sequence[Account]] = None, on_read: Optional[OnRead] = None,
+                           ) -> tuple[CompileResult, list[tuple[str, str]], Optional[str]]:
+    """The compiled policies, the sources they came from (kept as the last good bundle) and the
+    git revision of those sources. ``accounts``: the runner's (``--accounts``), which stand for
+    the declared accounts when the sources hold no Accounts document: a scope selecting none of
+    them (a typo'd label) is an error (KS218), so the graph is refused at start and a reload
+    keeps the last good one. ``on_read``: told the sources and their revision once read, before
+    the compile (the runner's policy sync: handed, not yet taken up)."""
+    src = read_sources(list(paths), max_file_bytes)
+    if on_read is not None:
+        on_read(list(src.files), src.revision)
+    return compile_read(src, accounts=accounts), list(src.files), src.revision
 
 
 def policy_mtimes(paths: tuple[str, ...]) -> dict[str, float]:
@@ -61,6 +70,7 @@ class PolicyReloads:
     echo: Callable[[str], None]
     err: Callable[[str], None]
     firm: Optional[FirmLink]
+    parts: Optional[RunnerParts]
     _shard: Optional[ShardStart]
     _declared: Optional[Sequence[Account]]
     _compiling: Optional[asyncio.Future]
@@ -81,9 +91,24 @@ class PolicyReloads:
     def _start_reload(self) -> None:
         """Start compiling the policies on a worker thread; :meth:`_swap_compiled` takes the result
         up between two ticks. The loop goes on ticking with the last good graph, and the API on
-        answering, however long the compile takes."""
+        answering, however long the compile takes; the policy sync says a reload is pending."""
+        if self.parts is not None:
+            self.parts.sync.pending(self.parts.clock())
         self._compiling = asyncio.ensure_future(asyncio.to_thread(_compile_for_reload, self.opts.policies,
-                                                                  self.opts.max_file_bytes, self._declared))
+                                                                  self.opts.max_file_bytes, self._declared,
+                                                                  self._on_read()))
+
+    def _on_read(self) -> Optional[OnRead]:
+        """What the compile's worker thread tells of the sources it read: the runner's policy
+        sync hears of them on the loop (handed, not yet taken up), before the compile's result,
+        which the loop takes up after it (both go through the loop's queue, in order)."""
+        parts, loop = self.parts, asyncio.get_running_loop()
+        if parts is None:
+            return None
+        def on_read(files: list[tuple[str, str]], revision: Optional[str]) -> None:
+            loop.call_soon_threadsafe(lambda: parts.sync.handed(files, revision, parts.clock()))
+
+        return on_read
 
     async def _swap_compiled(self, runner: Runner, parts: RunnerParts) -> None:
         """If a compile started by :meth:`_start_reload` has finished, hand its graph to the
@@ -101,10 +126,12 @@ class PolicyReloads:
     async def _reload(self, runner: Runner, parts: RunnerParts) -> None:
         """Reload now: compile on a worker thread, then swap on the loop."""
         await self._swap(runner, parts, *await asyncio.to_thread(_compile_for_reload, self.opts.policies,
-                                                                 self.opts.max_file_bytes, self._declared))
+                                                                 self.opts.max_file_bytes, self._declared,
+                                                                 self._on_read()))
 
     async def _swap(self, runner: Runner, parts: RunnerParts, result: Optional[CompileResult],
-                    files: list[tuple[str, str]], crash: Optional[str] = None) -> None:
+                    files: list[tuple[str, str]], revision: Optional[str] = None, crash: Optional[str] = None,
+                    ) -> None:
         """Hand a reload to the runner (:meth:`Runner.apply_graph`: the only way one reaches it)
         and say what came of it: a reload that failed (findings, or a compiler crash) leaves the
         last good graph running, said on stderr as well as in the status, audit and events. A
@@ -129,6 +156,7 @@ class PolicyReloads:
                                  len(result.errors) if result is not None else 1)
         else:
             reload = GraphReload(result.graph, documents=tuple(d.model for d in result.docs))
+        reload = replace(reload, files=tuple(files), revision=revision)  # what the policy sync compares
         running = parts.book.graph
         failing = parts.reloads.error  # a failed reload (or a start on the last good graph) this one may end
         outcome = await runner.apply_graph(reload)
@@ -149,15 +177,18 @@ class PolicyReloads:
 
 
 def _compile_for_reload(paths: tuple[str, ...], max_file_bytes: int = MAX_FILE_BYTES,
-                        accounts: Optional[Sequence[Account]] = None,
-                        ) -> tuple[Optional[CompileResult], list[tuple[str, str]], Optional[str]]:
-    """A reload's compile, on a worker thread: read, load and compile the policies. Touches no
-    runner state. Never raises: a crash of the compiler is a failed reload (named by its type
-    only; its text could quote a document), not the end of the process guarding the book. A file
-    over ``max_file_bytes`` is a finding like any other (KS010), and so is a scope that selects
-    none of ``accounts`` (KS218): the reload fails and the last good graph keeps running."""
+                        accounts: Optional[Sequence[Account]] = None, on_read: Optional[OnRead] = None,
+                        ) -> tuple[Optional[CompileResult], list[tuple[str, str]], Optional[str], Optional[str]]:
+    """A reload's compile, on a worker thread: read, load and compile the policies (``on_read``
+    told what was read, before the compile). Touches no runner state. Never raises: a crash of
+    the compiler is a failed reload (named by its type only; its text could quote a document),
+    not the end of the process guarding the book. A file over ``max_file_bytes`` is a finding
+    like any other (KS010), and so is a scope that selects none of ``accounts`` (KS218): the
+    reload fails and the last good graph keeps running. Returns the result, the files, their
+    revision and the crash (None: none)."""
     try:
-        result, files = compile_policy_sources(paths, max_file_bytes, accounts)
-        return result, files, None
+        result, files, revision = compile_policy_sources(paths, max_file_bytes, accounts, on_read)
+        return result, files, revision, None
     except Exception as e:  # noqa: BLE001 - see above
-        return None, [], f"internal error while compiling the policies: {type(e).__name__} (a bug: please report it)"
+        return None, [], None, (f"internal error while compiling the policies: {type(e).__name__} "
+                                "(a bug: please report it)")

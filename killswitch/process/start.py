@@ -51,13 +51,15 @@ def first_error(result: CompileResult) -> str:
 
 
 def graph_to_run(result: CompileResult, store: "StateStore", strict: bool, declared: Optional[Sequence[Account]],
-                 err: Callable[[str], None]) -> "tuple[CompileResult, Optional[str]] | int":
+                 err: Callable[[str], None],
+                 ) -> "tuple[CompileResult, Optional[str], Optional[list[tuple[str, str]]]] | int":
     """The compiled policies, or — when they have errors (or select none of this runner's
     accounts under ``--strict``) — the last good graph from the state, said loudly, with the
-    failure; an exit code when there is none."""
+    failure and the last good sources it was compiled from (None: the policies compiled); an
+    exit code when there is none."""
     refused = unmatched_here(result, declared or ()) if strict and result.graph is not None else []
     if result.graph is not None and not refused:
-        return result, None
+        return result, None, None
     # A broken policy must not leave the book unguarded, also across a restart (a pod
     # rolled by the policy change itself): run the last graph that compiled and ran,
     # loudly, until the files are fixed (they are watched as usual).
@@ -76,7 +78,8 @@ def graph_to_run(result: CompileResult, store: "StateStore", strict: bool, decla
     revision = revision_text(bundle.revision if bundle else None)
     err(f"ksctl run: THE POLICIES HAVE ERRORS: running the last good graph {fallback.graph.short_digest} "
         f"(revision {revision}) from the state until they are fixed")
-    return fallback, policy_error
+    assert bundle is not None  # (the fallback was compiled from it)
+    return fallback, policy_error, list(bundle.sources)
 
 
 async def start_api(desk: "Desk", opts: Any, tokens: Any, reloader: Any, echo: Callable[[str], None],

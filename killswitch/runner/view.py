@@ -16,6 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Mapping, Optional, Protocol, Sequence
 
+from .sync.values import PolicySyncStatus
 from .view_decode import DecodeError as DecodeError, decode as decode
 
 if TYPE_CHECKING:  # annotations only: the gate pulls in the lock book, and `ksctl status` need not
@@ -244,6 +245,8 @@ class RunnerStatus:
     # operator locks stored while no runner led, not applied by a leader yet (oldest first): {"request",
     # "scope", "mode", "stored_ms", "stored_by", "by", "reason"} (killswitch.runner.lease.stored)
     locks_stored: tuple[dict, ...] = ()
+    # what runs per document, the newest sources handed, the checker's drift verdict (None: an older runner)
+    policy_sync: Optional[PolicySyncStatus] = None
 
 
 @dataclass(frozen=True)
@@ -634,6 +637,10 @@ class RunnerView(Protocol):
 
     async def silence_change(self, silence_id: str, duration_s: Optional[float], comment: Optional[str], *,
                              actor: str) -> SilenceResult: ...
+
+    async def record_drift(self, verdict: Any) -> ChangeResult:
+        """The checker's drift verdict about this runner (a :class:`.sync.values.DriftVerdict`),
+        stored and shown: ``DRIFT_RECORDED: <state>``."""
 
     async def acknowledge(self, incident: Optional[str], policy: Optional[str], scope: Optional[str],
                           comment: str, *, actor: str) -> ChangeResult:

@@ -12,8 +12,8 @@ migration, the lease, the engine state with its PnL samples, the charted signals
 approvals, the last good policies and the runbooks. The schema's steps are :mod:`.migrations`';
 the tables of the order journal (:mod:`.journal_sql`), of the audit chain (:mod:`.audit_sql`),
 of silences (:mod:`.silences_sql`), of the operator locks stored while no runner leads
-(:mod:`.stored_locks_sql`) and of the policy drift verdicts (:mod:`.drift_sql`) have their calls in mixins of :class:`SqlStore`, which
-call the hooks it defines (:class:`~.sql_hooks.SqlHooks`) and define none.
+(:mod:`.stored_locks_sql`) and of the policy drift verdicts (:mod:`.drift_sql`) have their
+calls in mixins of :class:`SqlStore`, which call the hooks it defines (:class:`~.sql_hooks.SqlHooks`) and define none.
 
 Must not: hold a transaction open between calls, or retry a write whose outcome is unknown
 (callers retry idempotent writes themselves).

@@ -10,6 +10,7 @@ the test's construction, not a race against a clock.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 import os
 import shutil
@@ -85,12 +86,17 @@ def test_the_api_answers_and_ticks_go_on_while_a_reload_compiles(tmp_path, excha
     real = reloads._compile_for_reload
     started, release = threading.Event(), threading.Event()
 
-    def held_compile(paths, max_file_bytes, accounts=None):  # on the worker thread: waits, then compiles
-        started.set()
-        assert release.wait(DEADLINE_S), "the test never released the compile"
-        return real(paths, max_file_bytes, accounts)
+    def held_compile(paths, max_file_bytes, accounts=None, on_read=None):  # on the worker thread: reads, waits
 
-    def crashing_compile(paths, max_file_bytes, accounts=None):  # what the worker thread calls to compile
+        def read_then_hold(files, revision):  # the sources read and handed; their compile held
+            if on_read is not None:
+                on_read(files, revision)
+            started.set()
+            assert release.wait(DEADLINE_S), "the test never released the compile"
+
+        return real(paths, max_file_bytes, accounts, read_then_hold)
+
+    def crashing_compile(paths, max_file_bytes, accounts=None, on_read=None):  # what the worker thread calls
         raise RuntimeError("a compiler bug")
 
     async def scenario() -> int:
@@ -109,6 +115,14 @@ def test_the_api_answers_and_ticks_go_on_while_a_reload_compiles(tmp_path, excha
         status = await asyncio.to_thread(_get_status, api_port)  # answered while the compile is held
         assert not release.is_set()
         assert status["graph_digest"] == first and status["policy_error"] is None
+        # the edited file is read and handed, not taken up yet: not in sync with the files, no error
+        sync = status["policy_sync"]
+        edited = hashlib.sha256((pol / "futures-book.yaml").read_bytes()).hexdigest()
+        assert not sync["in_sync_with_files"] and sync["reload_error"] is None and sync["since_ms"] is not None
+        assert {"path": "futures-book.yaml", "sha256": edited} in sync["handed"]["documents"]
+        assert {"path": "futures-book.yaml", "sha256": hashlib.sha256(book.encode()).hexdigest()} \
+            in sync["running"]["documents"]
+        assert [d["path"] for d in sync["running"]["documents"]] == ["futures-book.yaml", "routes.yaml"]
         await until(lambda: parts.counters["ticks"] >= ticks + 2, "ticks while the compile is held")
         assert parts.book.graph.digest == first, "the last good graph runs until the new one is compiled"
 
@@ -116,7 +130,10 @@ def test_the_api_answers_and_ticks_go_on_while_a_reload_compiles(tmp_path, excha
         await until(lambda: parts.book.graph.digest != first, "the new graph swapped in")
         second = parts.book.graph.digest
         assert parts.reloads.error is None
-        assert (await asyncio.to_thread(_get_status, api_port))["graph_digest"] == second
+        status = await asyncio.to_thread(_get_status, api_port)
+        assert status["graph_digest"] == second and status["policy_sync"]["in_sync_with_files"]
+        assert status["policy_sync"]["handed"] is None and status["policy_sync"]["running"]["digest"] == second
+        assert {"path": "futures-book.yaml", "sha256": edited} in status["policy_sync"]["running"]["documents"]
 
         # a compiler crash on the worker thread: a failed reload, said loudly; the runner goes on
         monkeypatch.setattr(reloads, "_compile_for_reload", real)
@@ -130,6 +147,8 @@ def test_the_api_answers_and_ticks_go_on_while_a_reload_compiles(tmp_path, excha
         await until(lambda: parts.counters["ticks"] > ticks, "a tick after the failed reload")
         status = await asyncio.to_thread(_get_status, api_port)
         assert status["graph_digest"] == second and "internal error" in status["policy_error"]
+        assert not status["policy_sync"]["in_sync_with_files"]
+        assert status["policy_sync"]["reload_error"] == status["policy_error"]
 
         daemon.stop.set()
         return await run

@@ -111,6 +111,9 @@ mutating, ``Authorization: Bearer <token>``
     ``POST /v1/revoke``, ``POST /v1/revoke/restore``, ``POST /v1/preview/revoke``, ``POST
                                      /v1/preview/restore``: the bots' keys at the venue, see
                                      :mod:`.api_revoke`.
+    ``POST /v1/policy-drift``        a drift checker's verdict about this runner (role ``drift`` or
+                                     ``operator``; ``drift`` may also read ``/v1/status``), see
+                                     :mod:`.drift`.
 
 Statuses for what goes wrong: 400 (``BAD_CONTENT_TYPE``, ``BAD_JSON``, ``BAD_REQUEST``: not
 ``application/json`` in UTF-8, not strict JSON — NaN, duplicate keys —, not an object, unknown
@@ -157,6 +160,7 @@ from ..console.charts_http import ChartHandlers
 from ..view import RunnerView
 from .access import PUBLIC, access_middleware, shared_token
 from .admission import HEARTBEAT, WRITE, Admission
+from .drift import DriftHandlers
 from .handlers import CHECK_ORDER_PATH, ApiHandlers, call_view, error_response
 from .http import SECURITY_HEADERS, QuietAppRunner
 from .identity import ROLES, LiveTokens, Tokens
@@ -240,6 +244,7 @@ def make_app(view: RunnerView, *, token: Union["Secret", str, None] = None,
     charts = ChartHandlers(view, call_view)
     quiet = SilenceHandlers(view, call_view, _json, h.object_body)
     revoking = RevokeHandlers(view, call_view, _json, h.object_body)
+    drifting = DriftHandlers(view, call_view, _json, h.object_body)
     operator, bot, approver = ("operator",), ("bot", "operator"), ("approver",)
     reader = PUBLIC if console_public else ("viewer", "operator", "approver")
     # each route: method, path, handler, who may call it, and what kind of write it is (admitted
@@ -256,7 +261,8 @@ def make_app(view: RunnerView, *, token: Union["Secret", str, None] = None,
         ("POST", CHECK_ORDER_PATH, h.check_order, PUBLIC, None),
         ("GET", "/v1/dms", h.dms_status, PUBLIC, None),
         # what shows the book (stages, data ages, positions, amounts, orders): the console's readers
-        ("GET", "/v1/status", h.status, reader, None),
+        # ... and a drift checker (ksctl drift), which compares what runs with git
+        ("GET", "/v1/status", h.status, reader if reader is PUBLIC else (*reader, "drift"), None),
         ("GET", "/v1/firm", h.firm, reader, None),  # a shard's view of every shard (runner/firm/firm.py)
         ("GET", "/v1/firm/shards", h.firm_shards, reader, None),  # every shard's board (runner/firm/board.py)
         ("GET", "/v1/close/{id:.+}", h.close_progress, reader, None),
@@ -295,6 +301,8 @@ def make_app(view: RunnerView, *, token: Union["Secret", str, None] = None,
         ("POST", "/v1/silences/change", quiet.change, operator, w),
         ("POST", "/v1/silences/preview", quiet.preview, operator, None),
         ("POST", "/v1/ack", quiet.ack, ("operator", "approver"), w),
+        # a drift checker's verdict about this runner (api/drift.py): stored, shown in status and /metrics
+        ("POST", "/v1/policy-drift", drifting.post, ("drift", "operator"), w),
     ]
     app = web.Application(middlewares=[_errors], client_max_size=max_body_bytes)
     access: dict[tuple[str, str], Optional[tuple[str, ...]]] = {}

@@ -18,7 +18,9 @@ entry. Roles:
 - ``bot``: heartbeats;
 - ``operator``: heartbeats, locks, unlocks, manual closes, the dead man's switch;
 - ``approver``: reset approvals. The approver of a reset is the caller's identity, never a
-  name in the body, so two approvals need two identities (and two tokens).
+  name in the body, so two approvals need two identities (and two tokens);
+- ``drift``: a policy drift checker (``ksctl drift --post``): posts its verdict about the runner
+  and reads the status, nothing else.
 
 Identity names are normalised (Unicode NFKC, case-folded) and must then be
 ``[a-z0-9][a-z0-9._@+-]{0,63}``: ASCII only, so no look-alike letters. Two entries that normalise
@@ -44,7 +46,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable, Optional
 
-ROLES = ("viewer", "bot", "operator", "approver")
+ROLES = ("viewer", "bot", "operator", "approver", "drift")
 SHARED_IDENTITY = "shared-token"
 TOKENS_KIND = "ApiTokens"
 IDENTITY_RE = re.compile(r"[a-z0-9][a-z0-9._@+-]{0,63}")

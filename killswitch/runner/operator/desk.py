@@ -26,7 +26,7 @@ import asyncio
 from dataclasses import replace
 from typing import Any, Callable, Optional, Sequence
 
-from ...state.store import StateStore
+from ...state.store import StateStore, StoreError
 from ..collaborators import Audits
 from ..effects.countdowns import Countdowns
 from ..firm.ports import FirmRoutes, FirmSlot
@@ -37,6 +37,8 @@ from ..readout.readout import Readout
 from ..silence.silences import Silences
 from ..silence.view import SilencePreview
 from ..storeio import StoreIO
+from ..sync.tracker import PolicySync
+from ..sync.values import DriftVerdict, verdict_doc
 from ..view import (
     ActionPreview,
     ChangeResult,
@@ -65,13 +67,15 @@ class Desk:
     def __init__(self, *, readout: Readout, previews: Previews, commands: OperatorCommands, closes: ManualCloses,
                  silencing: Silences, operator_revokes: OperatorRevokes, positions: PositionsReadout,
                  countdowns: Countdowns, charts: ChartHistory, turn: Turn, lead: Audits, store: StateStore,
-                 io: StoreIO, clock: Callable[[], int], firm: Optional[FirmSlot] = None):
+                 io: StoreIO, clock: Callable[[], int], firm: Optional[FirmSlot] = None,
+                 sync: Optional[PolicySync] = None, holder: str = "runner"):
         self.readout, self.previews, self.commands, self.closes = readout, previews, commands, closes
         self.silencing, self.operator_revokes, self.position_readout = silencing, operator_revokes, positions
         self.countdowns, self.charts, self.turn, self.lead = countdowns, charts, turn, lead
         self.store, self.io, self.clock = store, io, clock
         # a shard's FirmLink (runner/firm/firm.py): firm-wide commands become directives
         self._firm = firm if firm is not None else FirmSlot()
+        self.sync, self.holder = sync, holder  # the policy sync, and the name its drift verdict is kept under
 
     @property
     def firm(self) -> Optional[FirmRoutes]:
@@ -273,6 +277,22 @@ class Desk:
 
     async def silence_expire(self, silence_id: str, *, actor: str) -> SilenceResult:
         return await self.silencing.expire(silence_id, actor=actor)
+
+    async def record_drift(self, verdict: DriftVerdict) -> ChangeResult:
+        """The checker's verdict about this runner (``ksctl drift --post``): stored under this
+        runner's holder name (a standby's too: each replica is checked for what it runs), then
+        shown in the status, the console and ``/metrics``. ``STATE_UNREACHABLE`` when it cannot
+        be stored: a verdict that would not survive a restart is not shown either."""
+        if self.sync is None:
+            return said("policy drift", verdict.by, ChangeResult(False, "DRIFT_NOT_TRACKED: this runner was "
+                                                                        "built without a policy sync"))
+        try:
+            await self.io(self.store.save_policy_drift, self.holder, verdict_doc(verdict), self.clock())
+        except StoreError as e:
+            return said("policy drift", verdict.by, ChangeResult(False, f"STATE_UNREACHABLE: {e}"))
+        self.sync.record(verdict)
+        return said("policy drift", verdict.by, ChangeResult(True, f"DRIFT_RECORDED: {verdict.state}"),
+                    state=verdict.state, against=verdict.against)
 
     async def acknowledge(self, incident: Optional[str], policy: Optional[str], scope: Optional[str], comment: str,
                           *, actor: str) -> ChangeResult:

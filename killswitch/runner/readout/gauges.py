@@ -17,7 +17,12 @@ What it owns: these families of ``/metrics``, read from the runner's book at the
 - ``killswitch_trigger_threshold{policy,scope,trigger,signal,op}``: every ``signal op number``
   of a trigger's condition, in the signal's unit (a percentage as a fraction), so a dashboard
   draws a value against its limit; a threshold computed from signals (``max(4.5%, 3 * vol_1h)``)
-  as this runner's last evaluation recorded it (none while unknown, or on a standby).
+  as this runner's last evaluation recorded it (none while unknown, or on a standby);
+- the policy sync (:func:`collect_sync_families`): ``killswitch_policy_document_info{document,
+  sha256,revision}`` = 1 per running document, ``killswitch_policy_in_sync_with_files`` 1/0,
+  ``killswitch_policy_drift{state}`` = 1 for the posted verdict's state (one series, none before
+  a verdict) and ``killswitch_policy_drift_checked_timestamp_seconds``. The series are bounded by
+  the documents the runner runs (what it compiled) and one verdict.
 
 Must not: change anything, or cost more than a walk over the graph's triggers (it runs while a
 tick may be running).
@@ -31,6 +36,7 @@ from ... import __version__
 from ...engine.triggers import recorded
 from ...metrics import Registry
 from ..book.view import BookView
+from ..sync.values import PolicySyncStatus
 
 
 def collect_book_families(reg: Registry, book: BookView, now_ms: int, accounts: Iterable[str], *,
@@ -48,6 +54,31 @@ def collect_book_families(reg: Registry, book: BookView, now_ms: int, accounts: 
         when.add(loaded_ms / 1000)
     _locks(reg, book, now_ms, accounts)
     _triggers(reg, book)
+
+
+def collect_sync_families(reg: Registry, sync: Optional[PolicySyncStatus]) -> None:
+    """The policy sync as gauges (see the module doc)."""
+    docs = reg.sampled("killswitch_policy_document_info", "gauge",
+                       "1 per source document of the graph running, labelled with its path under the policies "
+                       "root, the SHA-256 of its bytes and the revision it came from.",
+                       ("document", "sha256", "revision"))
+    in_sync = reg.sampled("killswitch_policy_in_sync_with_files", "gauge",
+                          "1 when the graph running was compiled from the newest sources the runner read, 0 while "
+                          "a reload failed or is pending.")
+    drift = reg.sampled("killswitch_policy_drift", "gauge",
+                        "1, labelled with the state of the latest drift verdict posted about this runner "
+                        "(ksctl drift --post): in_sync, behind, diverged, reload_failing or unknown.", ("state",))
+    checked = reg.sampled("killswitch_policy_drift_checked_timestamp_seconds", "gauge",
+                          "Unix time the latest drift verdict posted about this runner was checked.")
+    if sync is None:
+        return
+    revision = sync.running.revision or ""
+    for d in sync.running.documents:
+        docs.add(1, document=d.path, sha256=d.sha256, revision=revision)
+    in_sync.add(int(sync.in_sync_with_files))
+    if sync.verdict is not None:
+        drift.add(1, state=sync.verdict.state)
+        checked.add(sync.verdict.checked_ms / 1000)
 
 
 def _locks(reg: Registry, book: BookView, now_ms: int, accounts: Iterable[str]) -> None:

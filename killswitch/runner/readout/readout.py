@@ -46,6 +46,7 @@ from ..silence.silences import ack_fields, holding_back
 from ..sinks.context import stage_incidents
 from ..sinks.fanout import SinkFanout
 from ..storeio import StoreIO
+from ..sync.tracker import PolicySync
 from ..venue.fetches import FetchHealth
 from ..venue.streams import StreamWatch
 from ..view import (
@@ -62,7 +63,7 @@ from ..view import (
 )
 from .armed import coverage_rows
 from .catalog_build import Known
-from .gauges import collect_book_families
+from .gauges import collect_book_families, collect_sync_families
 from .planned import PlannedOrders
 from .weights import VenueWeights
 
@@ -80,7 +81,8 @@ class Readout:
                  reloads: Callable[[], tuple[Optional[int], Optional[int]]], fetches: FetchHealth,
                  streams: StreamWatch, limits: LimitsState, collectors: Sequence[Any],
                  shard: Optional[str], modes: Any, rejections: Any, paces: Callable[[], Sequence[float]],
-                 violations: Callable[[], dict], stored: Optional[StoredLocks] = None):
+                 violations: Callable[[], dict], stored: Optional[StoredLocks] = None,
+                 sync: Optional[PolicySync] = None):
         self.book = book
         self.lead = lead
         self.countdowns = countdowns
@@ -97,6 +99,7 @@ class Readout:
         self.reloads = reloads  # (when the running graph was loaded, when the last reload failed or None)
         self.fetches, self.streams = fetches, streams
         self.stored = stored  # operator locks stored while no runner led, waiting for a leader
+        self.sync = sync  # what runs per document, the newest sources handed, the drift verdict
         # the runner's own registry (never prometheus_client's global one): its families built at
         # each scrape (collect_families), then the process's and the platform's
         self.registry = runner_registry(self.collect_families)
@@ -166,7 +169,8 @@ class Readout:
                             trading=permission_status(book.revokes),
                             lock_violations=self.violations(), load=self.load(),
                             locks_stored=self.stored.status() if self.stored is not None else (),
-                            position_modes=self.modes.status(), close_rejections=tuple(self.rejections.status()))
+                            position_modes=self.modes.status(), close_rejections=tuple(self.rejections.status()),
+                            policy_sync=self.sync.status() if self.sync is not None else None)
 
     def triggers(self) -> tuple[TriggerStatus, ...]:
         """Every trigger of every policy instance the state holds: firing (the stored trigger
@@ -331,6 +335,7 @@ class Readout:
         # build and reload info, locks, triggers, signals and thresholds (see gauges.py)
         collect_book_families(reg, self.book, now, self.known.venues, loaded_ms=loaded_ms,
                               reload_ok=self.policy_error() is None)
+        collect_sync_families(reg, self.sync.status() if self.sync is not None else None)
         # a family of its own, as build_info: a label there would split its series; declared
         # without a sample by a runner of no shard (the alert rules name it whatever the release)
         info = reg.sampled("killswitch_shard_info", "gauge", "1, labelled with the shard this runner runs "

@@ -112,6 +112,9 @@ class GraphReload:
     error: Optional[str] = None  # the first finding, or the compiler's crash (named by its type)
     errors: int = 0
     documents: Sequence[Any] = ()  # the loaded documents, for the sinks that follow them (routes)
+    # the sources read ((file, text)) and their git revision: what the policy sync says runs, or was handed
+    files: Sequence[tuple[str, str]] = ()
+    revision: Optional[str] = None
 
 
 @dataclass(frozen=True)
@@ -144,7 +147,7 @@ class Runner:
         p = parts
         self._dry_run, self._clock = p.dry_run, p.clock
         self._holder, self._snapshot_timeout_s = holder, snapshot_timeout_s
-        self._reloads = p.reloads
+        self._reloads, self._sync = p.reloads, p.sync
         self._io, self._book, self._counters, self._turn = p.io, p.book, p.counters, p.turn
         self._lead, self._fanout, self._known, self._executor = p.lead, p.fanout, p.known, p.executor
         self._countdowns, self._resumptions, self._persist = p.countdowns, p.resumptions, p.persist
@@ -247,6 +250,7 @@ class Runner:
         if reload.graph is None:
             error = self._reloads.error = reload.error or "the reload failed"
             self._reloads.failed_ms = now
+            self._sync.refused(error, now, reload.files, reload.revision)
             await self._lead.audit_or_standby("policy_reload_failed", now, {
                 "errors": reload.errors, "first": error, "running": previous})
             self.emit(Event.make(POLICY_RELOAD_FAILED, now, {"error": error, "errors": reload.errors,
@@ -258,6 +262,7 @@ class Runner:
         said_removed(pruned, "the reload")
         self._readout.gate.changed()  # the new graph's limits and scopes in the gate's view
         self._reloads.error, self._reloads.loaded_ms, self._reloads.failed_ms = None, now, None
+        self._sync.took(reload.graph.digest, reload.graph.revision, reload.files, now)
         failures = []
         for sink in self._fanout.sinks:
             if isinstance(sink, ReloadingSink):

@@ -33,6 +33,7 @@ from ..silence.silences import Silences
 from ..sinks.entries import EntryOutbox
 from ..sinks.fanout import SinkFanout
 from ..storeio import StoreIO
+from ..sync.tracker import PolicySync
 from ..venue.executor import Executor
 from ..venue.fetches import FetchHealth
 from ..venue.left_open import StillOpenOrders
@@ -84,6 +85,7 @@ class RunnerParts:
     fetches: FetchHealth
     streams: StreamWatch
     reloads: ReloadState
+    sync: PolicySync  # what runs per document against the newest sources handed, and the drift verdict
     entries: EntryOutbox
     revokes: Revokes
     operator_revokes: OperatorRevokes
