@@ -1,7 +1,8 @@
 """Render ``ksctl status``: the runner's status document as text for people, or as the API
 wrote it (JSON, with the lock document beside it).
 
-Owns the status page and its sections: mode and leadership, the runner's own failures, stages
+Owns the status page and its sections: mode and leadership, the runner's own failures, what it
+runs against its files and the drift verdict (:mod:`.policy_sync`), stages
 per scope, coverage, data ages and streams, position modes, refused closes, REST weight,
 resumptions, residuals, revoked trading keys and lock violations; the locks and limits come
 from :mod:`.locks`, the dead man's switch from :mod:`.dms`.
@@ -21,6 +22,7 @@ from ..sources import revision_text
 from .dms import dms_lines
 from .locks import limit_lines, lock_lines
 from .ops import api_json
+from .policy_sync import policy_sync_lines
 from .times import iso, seconds_text
 
 
@@ -93,6 +95,7 @@ def status_text(st: RunnerStatus, locks: LockDocument) -> str:
     if st.policy_error:
         lines.append(f"POLICY RELOAD FAILED (last good graph running): {st.policy_error}")
     lines += failure_lines(st)
+    lines += policy_sync_lines(st.policy_sync, st.last_tick_ms)
     for s in st.scopes:
         extra = f"  since {iso(s.entered_ms)}" if s.stage and s.entered_ms is not None else ""
         if s.manual and s.stage:

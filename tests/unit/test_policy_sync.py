@@ -114,3 +114,18 @@ def test_a_reload_started_and_not_read_yet_is_not_in_sync_until_its_sources_are_
     assert not st.in_sync_with_files and st.handed is None and st.since_ms == 1_500
     sync.handed([("p/a.yaml", "a: 1\n")], "rev1", 1_600)  # read: what runs after all (touched, not changed)
     assert sync.status().in_sync_with_files and sync.status().since_ms is None
+
+
+def test_ksctl_status_says_in_sync_or_what_was_not_taken_up_and_the_verdict():
+    from killswitch.render.policy_sync import policy_sync_lines
+
+    sync = PolicySync(("p",), "d1", "0123456789abcdef" * 2 + "01234567", 1_000, [("p/a.yaml", "a: 1\n")])
+    assert policy_sync_lines(sync.status(), 2_000) == ["policies: rev 0123456789ab in sync with its files"]
+    sync.refused("p/a.yaml:1:4: error[KS002]: bad YAML (1 error(s))", 1_772_456_400_000, [("p/a.yaml", "a: [")])
+    sync.record(verdict_of(GOOD, "drift-bot"))
+    lines = policy_sync_lines(sync.status(), GOOD["checked_ms"] + 240_000)
+    assert lines[0] == ("policies: rev 0123456789ab: files changed at 2026-03-02T13:00:00Z, not taken up: "
+                        "p/a.yaml:1:4: error[KS002]: bad YAML (1 error(s))")
+    assert lines[1].startswith("drift: BEHIND against origin/main:policies/ (expects bbbbbbbbbbbb) "
+                               "[futures-book.yaml]: runs a1b2c3d") and lines[1].endswith("by drift-bot")
+    assert policy_sync_lines(None, 0) == []  # an older runner says nothing of it
