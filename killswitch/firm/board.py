@@ -6,8 +6,9 @@ What it owns:
 * :class:`Board` — one shard's row of ``ks_firm.shard_board``, written by its leader every tick
   under its shard's token (as its facts are): its open incidents (policy, scope, stage, since,
   acknowledged by whom, approvals), the lock that binds most (mode, scope, who placed it, how
-  many holds are in force), its tick interval and the console URL its runner knows of itself
-  (``--external-url``);
+  many holds are in force), its tick interval, the console URL its runner knows of itself
+  (``--external-url``) and its policy sync (revision, digest, whether it runs its files, the drift
+  verdict's state);
 * :func:`firm_board` — every shard of the assignment as ``GET /v1/firm/shards`` and the console's
   firm strip show it, read from the firm's tables only (never from the other runners' APIs):
   its leader and standbys, whether it is **reachable** — ``SHARD_LIVE``, or a reason code:
@@ -60,17 +61,20 @@ class Board:
     more_incidents: int = 0
     lock: Optional[dict] = None
     console: Optional[str] = None
+    # its policy sync, small: revision, digest, in_sync_with_files, the drift verdict's state
+    policy: Optional[dict] = None
 
     def doc(self) -> dict:
         """What the table's ``doc`` column holds (the rest are columns of their own)."""
         return {"interval_s": self.interval_s, "incidents": list(self.incidents), "more_incidents": self.more_incidents,
-                "lock": self.lock, "console": self.console}
+                "lock": self.lock, "console": self.console, "policy": self.policy}
 
     @staticmethod
     def of(shard: str, holder: str, fence: int, published_ms: int, doc: Mapping[str, Any]) -> "Board":
+        policy = doc.get("policy")  # none from a runner that does not publish it
         return Board(shard, holder, fence, published_ms, float(doc.get("interval_s") or 0.0),
                      tuple(doc.get("incidents") or ()), int(doc.get("more_incidents") or 0), doc.get("lock"),
-                     doc.get("console"))
+                     doc.get("console"), policy if isinstance(policy, dict) else None)
 
 
 def ordered(incidents: Sequence[dict]) -> list[dict]:
@@ -158,6 +162,7 @@ def _shard_row(name: str, accounts: Sequence[str], inputs: FirmInputs, board: Op
         "more_incidents": board.more_incidents if board is not None else 0,
         "level": max((int(i.get("level") or 0) for i in board.incidents), default=0) if board is not None else 0,
         "lock": board.lock if board is not None else None,
+        "policy": board.policy if board is not None else None,  # its policy sync, as it last published it
         "console_url": link,
         "console_note": None if link else (f"no console URL is known for shard {name}: set spec.shards[].console in "
                                            "the Accounts document, or --external-url on its runners"),

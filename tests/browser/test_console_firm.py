@@ -91,6 +91,8 @@ def test_one_console_shows_every_shard_first_and_a_stale_shard_as_not_heard(tmp_
             a, b = _fresh(lambda: (_card(browser, "desk-a").text, _card(browser, "desk-b").text))
             assert "desk-a" in a and "(this shard)" in a and "heard" in a and "leader a-0" in a, a
             assert "This console." in a
+            # each shard's policy sync, as its leader published it on its board (not in git here)
+            assert "files in sync · rev not in git" in a and "files in sync · rev not in git" in b, (a, b)
             assert "heard" in b and "leader b-0" in b and "last heard" in b, b
             assert "desk-b-guard stage 1 halt on binanceusdm/sim-hedge" in b and "not acknowledged" in b, b
             assert "reset 0 of 2 approvals" in b and "Locked: halted on binanceusdm/sim-hedge" in b, b

@@ -129,3 +129,27 @@ def test_ksctl_status_says_in_sync_or_what_was_not_taken_up_and_the_verdict():
     assert lines[1].startswith("drift: BEHIND against origin/main:policies/ (expects bbbbbbbbbbbb) "
                                "[futures-book.yaml]: runs a1b2c3d") and lines[1].endswith("by drift-bot")
     assert policy_sync_lines(None, 0) == []  # an older runner says nothing of it
+
+
+def test_the_firm_strip_badges_each_shard_and_warns_when_their_revisions_differ():
+    from killswitch.runner.console.firm_strip import firm_strip
+
+    def row(shard: str, policy):
+        return {"shard": shard, "state": "SHARD_LIVE", "reachable": True, "policy": policy}
+
+    sync = PolicySync(("p",), "d1", "a" * 40, 0, [("p/a.yaml", "a: 1\n")])
+    doc = {"shards": [row("desk-a", sync.summary()),
+                      row("desk-b", {**sync.summary(), "revision": "b" * 40, "verdict": "behind"}),
+                      row("desk-c", None)],  # an older runner publishes none: no badge
+           "firm": {"state": "FIRM_EVALUATING"}, "summary": {"line": ""}}
+    strip = firm_strip(doc, lambda ms: None)
+    a, b, c = strip["shards"]
+    assert a["policy"] == {"tone": "ok", "words": "files in sync", "revision": "a" * 12}
+    assert b["policy"] == {"tone": "warn", "words": "BEHIND", "revision": "b" * 12}
+    assert c["policy"] is None
+    assert strip["revisions"] == ("the shards run different policy revisions: aaaaaaaaaaaa on desk-a; "
+                                  "bbbbbbbbbbbb on desk-b")
+    sync.refused("broken", 5, [("p/a.yaml", "a: [")])
+    doc["shards"] = [row("desk-a", sync.summary()), row("desk-b", sync.summary())]
+    strip = firm_strip(doc, lambda ms: None)
+    assert strip["shards"][0]["policy"]["words"] == "FILES NOT TAKEN UP" and strip["revisions"] is None

@@ -4,12 +4,13 @@ firm-wide breaker, from ``GET /v1/firm/shards`` (:mod:`killswitch.runner.firm.bo
 An on-call engineer in an incident on a sharded firm reads one page, not one console per shard:
 one row per shard — its leader, heard or **NOT HEARD** (and why: its board or facts older than the
 firm's stale bound, no leader, a new leader not yet published), how long since it was last heard,
-its open incidents (stage, scope, since, acknowledged or not), its lock, and a link to its own
-console when the Accounts document (``spec.shards[].console``) or its runner (``--external-url``)
-says where it is (a note when neither does). A shard not heard is never shown calm: its row says
-so first, and what it last said is shown as of then ("0 known"), never as "no incident". Then the
-firm-wide breaker (who holds the firm lease, each firm-wide policy's stage and coverage; stale or
-unheld said so), and one summary line.
+its open incidents (stage, scope, since, acknowledged or not), its lock, its policy sync (a badge:
+in sync, FILES NOT TAKEN UP, the drift verdict; a warning when the shards run different
+revisions), and a link to its own console when the Accounts document (``spec.shards[].console``)
+or its runner (``--external-url``) says where it is (a note when neither does). A shard not heard
+is never shown calm: its row says so first, and what it last said is shown as of then ("0 known"),
+never as "no incident". Then the firm-wide breaker (who holds the firm lease, each firm-wide
+policy's stage and coverage; stale or unheld said so), and one summary line.
 
 What it owns: :func:`firm_strip` (the template's rows from the board document) and
 :func:`firm_alert` (the tab's alert when this runner's own book is calm but the firm is not).
@@ -20,6 +21,8 @@ Pure: no I/O, no clock, no HTML. Must not say anything the board document did no
 from __future__ import annotations
 
 from typing import Any, Callable, Optional
+
+from .policy_badge import revisions_differ, shard_badge
 
 # one name for a shard not heard, wherever it shows (its row, the strip's heading, the tab, the
 # announcement, ksctl status --firm), with why after it
@@ -54,6 +57,7 @@ def firm_strip(doc: dict, when: Callable[[Optional[int]], Optional[dict]]) -> di
             "incidents": incidents, "more": int(s.get("more_incidents") or 0), "known": known,
             "level": int(s.get("level") or 0), "lock": _lock_text(s.get("lock")),
             "console_url": s.get("console_url"), "console_note": s.get("console_note"),
+            "policy": shard_badge(s.get("policy")),  # its policy sync as its leader last published it
             "tone": "down" if not s["reachable"] else f"level-{min(int(s.get('level') or 0), 3)}"
             if s.get("level") else "ok" if not s.get("lock") else "locked",
         })
@@ -61,7 +65,7 @@ def firm_strip(doc: dict, when: Callable[[Optional[int]], Optional[dict]]) -> di
     breaker = {**firm, "words": BREAKER_WORDS.get(firm.get("state", ""), firm.get("state")),
                "ok": firm.get("state") == "FIRM_EVALUATING"}
     return {"error": None, "shards": rows, "firm": breaker, "line": (doc.get("summary") or {}).get("line", ""),
-            "down": [r["shard"] for r in rows if not r["reachable"]]}
+            "down": [r["shard"] for r in rows if not r["reachable"]], "revisions": revisions_differ(rows)}
 
 
 def firm_alert(alert: dict, strip: dict) -> dict:

@@ -35,6 +35,7 @@ from ..lock.lock import DEAD_MANS_SWITCH, OPERATOR, LockBook, LockStatus, iso_ms
 from ..view import CoverageStatus, IncidentStatus, RunnerStatus, TriggerStatus
 from .alerts import tab_alert
 from .leader import leader_facts
+from .policy_badge import policy_badges
 from .strip import entered_on, standing_lines, strip_rows
 
 FINAL_ORDER_STATUSES = ("filled", "canceled", "rejected", "expired", "failed")
@@ -193,6 +194,8 @@ def page_model(status: RunnerStatus, ready: tuple[Any, Any], lock: dict, dms: di
         "role": role, "ready": is_ready is True, "ready_reason": str(why), "fence": status.fence,
         "digest": status.graph_digest[:12], "revision": revision_text(status.graph_revision),
         "policy_error": status.policy_error, "last_tick": _when(status.last_tick_ms, now), "now_ms": now,
+        # what runs against its files, and the drift checker's verdict (policy_badge.py)
+        "sync": policy_badges(status.policy_sync, lambda ms: _when(ms, now)),
         **_health(status, now),
         "summary": summary, "alert": tab_alert(scopes, summary, stage_incidents),
         "scopes": scopes, "triggers": [_trigger(t, now) for t in triggers], "locks": locks,

@@ -4,10 +4,11 @@ During an incident the on-call reads the top of the page first. What fires comes
 an alert manager lists it: an incidents strip with one row per open stage entry — what entered
 (the policy's stage on its scope) and on which triggers that fire now, when, whether somebody
 acknowledged it, the reset's approvals so far and its orders — the highest stage first, then the
-newest. The runner's standing problems (an operator's lock stored while no runner leads, a
-failed reload, policies that match no account, blind policies, pages that reach nobody, degraded
-streams, the lock that binds, lock violations at the venue, trading revoked at the venue) come
-after it, each as one line whose detail opens under it.
+newest. The runner's standing problems (an operator's lock stored while no runner leads, a failed
+reload, a drift checker's verdict that it does not run what git holds, policies that match no
+account, blind policies, pages that reach nobody, degraded streams, the lock that binds, lock
+violations at the venue, trading revoked at the venue) come after it, each as one line whose
+detail opens under it.
 
 What it owns: :func:`strip_rows` (the incidents, ordered, each with the words of its strip row)
 and :func:`standing_lines` (each standing problem's one line). The detail of each problem is the
@@ -20,6 +21,8 @@ Pure: no I/O, no clock, no HTML. Must not say anything the page model did not.
 from __future__ import annotations
 
 from typing import Any, Sequence
+
+from .policy_badge import drift_line
 
 
 def _check_text(c: dict) -> str:
@@ -56,6 +59,8 @@ def standing_lines(model: dict[str, Any]) -> dict[str, str]:
     if not model["reload_ok"]:
         out["reload"] = "the last good graph keeps running" + (
             f" (loaded at {model['last_good_reload']['clock']} UTC)" if model["last_good_reload"] else "")
+    if (drift := drift_line(model.get("sync"))) is not None:
+        out["drift"] = drift
     if model["unmatched"]:
         out["unmatched"] = ("it protects nothing: " if len(model["unmatched"]) == 1 else "they protect nothing: ") \
             + _names([c["policy"] for c in model["unmatched"]])

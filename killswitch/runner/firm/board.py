@@ -6,9 +6,9 @@ facts (:mod:`.firm`):
 
 * :meth:`BoardLink.after_tick` — the leader publishes its board (:func:`board_of`: its open
   incidents from its book's stages and acknowledgements, its lock book's summary, its pace, its
-  console URL) in ``ks_firm.shard_board``, fenced by its shard's token (a refusal is counted);
-  a standby publishes nothing. A board that cannot be written is said once a run
-  (``FIRM_BOARD_UNWRITTEN``) and again when it is written;
+  console URL, its policy sync's summary) in ``ks_firm.shard_board``, fenced by its shard's token
+  (a refusal is counted); a standby publishes nothing. A board that cannot be written is said once
+  a run (``FIRM_BOARD_UNWRITTEN``) and again when it is written;
 * the desk's view of it: ``firm_board``, the shard's link, and ``firm_shards``, what the API
   calls (:class:`~killswitch.runner.operator.desk.Desk`, through its :class:`~.ports.FirmSlot`);
 * :meth:`BoardLink.read` — every shard and the firm-wide breaker as the firm's tables say now
@@ -40,7 +40,7 @@ FIRM_BOARD_UNWRITTEN = "FIRM_BOARD_UNWRITTEN"
 
 
 def board_of(book: BookView, shard: str, holder: str, fence: int, now: int, interval_s: float,
-             console: Optional[str]) -> Board:
+             console: Optional[str], sync: Optional[dict] = None) -> Board:
     """The board of a runner's ``book`` at ``now``: its scopes above stage 0 (highest first, at
     most :data:`INCIDENTS_SHOWN`, and how many more) and its lock book's summary."""
     incidents = []
@@ -63,7 +63,7 @@ def board_of(book: BookView, shard: str, holder: str, fence: int, now: int, inte
     lock = None if not summary.locked else {"mode": summary.mode, "scope": summary.scope, "policy": summary.policy,
                                             "holds": len(book.lock_book.in_force(now))}
     return Board(shard, holder, fence, now, interval_s, tuple(shown[:INCIDENTS_SHOWN]),
-                 max(0, len(shown) - INCIDENTS_SHOWN), lock, console)
+                 max(0, len(shown) - INCIDENTS_SHOWN), lock, console, sync)
 
 
 class BoardLink:
@@ -74,13 +74,14 @@ class BoardLink:
 
     def __init__(self, clock: Callable[[], int], book: BookView, lead: Any, pace_s: Callable[[], float], firm: Any,
                  start: Any, firm_graph: Callable[[], DecisionGraph], ttl_ms: int, console: Optional[str],
-                 err: Callable[[str], None]):
+                 err: Callable[[str], None], sync: Optional[Callable[[], dict]] = None):
         from ...state.firm import shard_schema
 
         # the runner's parts it reads: its clock, its book, its role (the holder) and its pace
         self.clock, self.book, self.lead, self.pace_s = clock, book, lead, pace_s
         self.firm, self.start, self.firm_graph = firm, start, firm_graph
         self.ttl_ms, self.console, self.err = ttl_ms, console or None, err
+        self.sync = sync  # its policy sync's summary (runner/sync/tracker.py), published on the board
         self.schemas = {s: shard_schema(s) for s in start.assignment}
         self.refused = 0  # boards not written: the token was not the shard's current one
         self._unwritten = False  # the current run of failed writes has been said
@@ -92,7 +93,7 @@ class BoardLink:
             return
         now = self.clock()
         board = board_of(self.book, self.start.name, self.lead.holder, report.fence, now, self.pace_s(),
-                         self.console)
+                         self.console, self.sync() if self.sync is not None else None)
         try:
             written = await asyncio.to_thread(self.firm.publish_board, self.start.schema, board)
         except StoreError as e:

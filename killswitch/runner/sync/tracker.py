@@ -100,6 +100,13 @@ class PolicySync:
         return PolicySyncStatus(self._running, self._handed, in_sync, None if in_sync else self._since,
                                 self._error, self._verdict)
 
+    def summary(self) -> dict:
+        """What a shard's leader publishes of it on its firm board, kept small: the revision, the
+        digest, whether it runs its files, and the verdict's state (None: none posted)."""
+        return {"revision": self._running.revision, "digest": self._running.digest,
+                "in_sync_with_files": self.status().in_sync_with_files,
+                "verdict": self._verdict.state if self._verdict is not None else None}
+
     @property
     def documents(self) -> tuple[PolicyDocument, ...]:
         return self._running.documents
