@@ -1,5 +1,6 @@
 """The runner as the HTTP API sees it: the :class:`RunnerView` protocol and the values it answers
-(the reads are worked out in :mod:`.readout`).
+(the reads are worked out in :mod:`killswitch.runner.readout`; the positions' values are
+:mod:`.positions`', re-exported here).
 
 The API module depends on this protocol only, so it can be built and tested with a fake, and
 the runner's desk (:class:`killswitch.runner.operator.desk.Desk`, built from the runner's parts)
@@ -8,7 +9,7 @@ lock come from memory; mutations are coroutines that wait for their turn on the 
 for the state store), never for an order to be sent.
 
 The API serialises these values field by field (tuples as arrays); :func:`decode`
-(:mod:`.view_decode`) is the inverse, for clients that read them back (:mod:`killswitch.client`).
+(:mod:`killswitch.runner.view_decode`) is the inverse, for clients that read them back (:mod:`killswitch.client`).
 """
 
 from __future__ import annotations
@@ -16,12 +17,17 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Mapping, Optional, Protocol, Sequence
 
-from .sync.values import PolicySyncStatus
-from .view_decode import DecodeError as DecodeError, decode as decode
+from ..sync.values import PolicySyncStatus
+from ..view_decode import DecodeError as DecodeError, decode as decode
+from .positions import (  # the positions' values (GET /v1/positions), a module of their own
+    AccountPositions as AccountPositions,
+    PositionRow as PositionRow,
+    PositionsStatus as PositionsStatus,
+)
 
 if TYPE_CHECKING:  # annotations only: the gate pulls in the lock book, and `ksctl status` need not
-    from ..state.store import RunbookRecord
-    from .gate.request import Decision
+    from ...state.store import RunbookRecord
+    from ..gate.request import Decision
 
 
 @dataclass(frozen=True)
@@ -460,56 +466,6 @@ class CloseResult:
     mode: Optional[str] = None  # the runner's: dry-run | live (None: an older runner)
     notes: tuple[str, ...] = ()  # fills since the snapshots, taken off the positions planned from
     leg: Optional[str] = None  # the one hedge leg of ``symbol`` the close is limited to (long | short)
-
-
-@dataclass(frozen=True)
-class PositionRow:
-    """A position of an account's last snapshot, as the console's positions table shows it."""
-
-    symbol: str
-    side: str  # long | short
-    position_side: Optional[str]  # LONG | SHORT in hedge mode
-    contracts: float
-    notional: float
-    mark_price: float
-    unrealized_pnl: float
-    liquidation_price: Optional[float]
-    liquidation_distance: Optional[float]  # |mark - liquidation| / mark; None: no liquidation price
-    risk_score: Optional[float]  # the highest of the policy instances that hold it (None: none holds it)
-    risk_policy: Optional[str]  # whose score that is
-    risk_scope: Optional[str]
-    orders: int  # the account's open orders resting on it (its symbol; its leg in hedge mode)
-    order_kinds: dict = field(default_factory=dict)  # kind (regular, conditional, tpsl, oco, trailing) → count
-    reduce_only_orders: int = 0
-    scopes: tuple[str, ...] = ()  # the policy instances that hold it, the account's own first: what a close names
-
-
-@dataclass(frozen=True)
-class AccountPositions:
-    """One account's positions from this runner's last snapshot of it, and how old that is."""
-
-    account: str  # venue/account
-    ok: bool  # the last fetch succeeded (else its positions are not known: none are listed)
-    error_code: Optional[str]
-    observed_ms: Optional[int]  # when the snapshot was taken (the runner's clock)
-    age_s: Optional[float]
-    equity: Optional[float]
-    quote: str
-    positions_total: int
-    positions: tuple[PositionRow, ...] = ()  # the largest by notional first, at most ``PositionsStatus.max_rows``
-
-
-@dataclass(frozen=True)
-class PositionsStatus:
-    """``GET /v1/positions``: every account's positions from this runner's last snapshots."""
-
-    now_ms: int
-    leader: bool  # a standby takes no snapshot: it lists none
-    max_rows: int
-    accounts: tuple[AccountPositions, ...] = ()
-    # policy instance (its scope) -> the positions it holds in the last snapshots, every one counted
-    # (not only those listed): a scope absent here holds none, so a close of it would close nothing
-    holding: dict = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
