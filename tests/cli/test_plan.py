@@ -457,13 +457,21 @@ def test_a_venue_message_cannot_break_the_markdown_table_or_inject_markup():
     assert r"bad \| key \<img src=x onerror=alert(1)\> \[click\](http://example.com) \*now\* second line" in row
 
 
-def test_the_pull_request_workflow_fails_its_plan_step_when_the_plan_fails():
-    # GitHub runs `shell: bash` as `bash -eo pipefail`: the plan's exit code survives `| tee plan.txt`
+def test_the_pull_request_action_fails_its_verdict_when_the_plan_fails():
+    # the policy workflow uses the Action (action.yml): its review step keeps the plan's exit code
+    # (`|| rc=$?`, never lost in a pipe) and a failed plan makes the verdict fail
     from ruamel.yaml import YAML
 
-    doc = YAML(typ="safe").load((POLICIES / ".github" / "workflows" / "policy-pr.yml").read_text())
-    steps = [s for job in doc["jobs"].values() for s in job["steps"] if "ksctl plan" in (s.get("run") or "")]
-    assert steps and all(s.get("shell") == "bash" for s in steps if "|" in s["run"]), steps
+    from tests.conftest import ROOT
+
+    doc = YAML(typ="safe").load((ROOT / "action.yml").read_text())
+    steps = [s for s in doc["runs"]["steps"] if "ksctl plan" in (s.get("run") or "")]
+    assert steps and all(s.get("shell") == "bash" for s in steps), steps
+    for s in steps:
+        run = s["run"]
+        plan = next(line for line in run.splitlines() if line.strip().startswith("ksctl plan"))
+        assert plan.rstrip().endswith("|| rc=$?"), plan
+        assert 'if [ "$rc" -ne 0 ]; then verdict=fail; fi' in run
 
 
 BOOK_POLICY = """\
