@@ -80,7 +80,9 @@ def _order_failed(lab: Labels, data: Data, where: str) -> str:  # the venue's ow
 def _close_residual(lab: Labels, data: Data, where: str) -> str:
     amount = data.get("amount")
     size = f"{amount:g} " if isinstance(amount, (int, float)) else ""
-    return (f"{where}: {size}{data.get('symbol', '?')} left open, no longer closed ({data.get('why', '?')})"
+    leg = data.get("position_side") or data.get("side")  # each leg of a hedge its own page: named
+    return (f"{where}: {size}{data.get('symbol', '?')}{' ' + str(leg) if leg else ''} left open, no longer closed "
+            f"({data.get('why', '?')})"
             + (f": {data.get('detail')}" if data.get("why") == "CLOSE_REJECTED" and data.get("detail") else ""))
 
 

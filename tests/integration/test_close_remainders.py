@@ -266,7 +266,7 @@ def test_a_position_below_the_minimum_is_a_residual_in_status_runbook_and_a_noti
     assert ev.labels["severity"] == "warning" and ev.labels["reason"] == "BELOW_MINIMUM"
     assert ev.labels["symbol"] == "BTC/USDT:USDT" and ev.data["incident"] == r.incident
     assert headline(SimpleNamespace(labels=ev.labels, event=ev)) == (
-        "close-all simulated/sim-main: 0.0005 BTC/USDT:USDT left open, no longer closed (BELOW_MINIMUM)")
+        "close-all simulated/sim-main: 0.0005 BTC/USDT:USDT long left open, no longer closed (BELOW_MINIMUM)")
     assert [row.payload["why"] for row in store.audit_rows(kinds=["close_residual"])] == ["BELOW_MINIMUM"]
     rb = store.runbook(r.incident)
     assert [x["symbol"] for x in rb.data["residuals"]] == ["BTC/USDT:USDT"]

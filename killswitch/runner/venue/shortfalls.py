@@ -209,6 +209,7 @@ class Shortfalls:
             "incident": r.incident, "symbol": r.symbol, "side": r.side, "position_side": r.position_side,
             "amount": r.amount, "why": r.why, "detail": r.detail, "dry_run": self.dry_run},
             policy=r.policy, scope=r.scope, level=r.level or None, venue=venue, account=r.account, symbol=r.symbol,
+            leg=r.leg,  # each leg its own alert: a hedge's two legs of one symbol are two pages, not one
             reason=r.why, severity="warning" if r.why == BELOW_MINIMUM else "critical", incident=r.incident)]
 
 
