@@ -297,7 +297,6 @@ def build_runner_and_desk(graph: "DecisionGraph", adapters: "Mapping[str, Exchan
     from ..runner.venue.left_open import StillOpenOrders
     from ..runner.venue.modes import ModeWatch
     from ..runner.venue.port import Venues
-    from ..runner.venue.rejections import CloseRejections
     from ..runner.venue.shortfalls import Shortfalls
     from ..runner.venue.streams import StreamWatch
     from ..runner.watch.enforcement import Enforcement
@@ -322,7 +321,6 @@ def build_runner_and_desk(graph: "DecisionGraph", adapters: "Mapping[str, Exchan
     fetches = FetchHealth()  # each account's run of failed snapshots, said once (FETCH_FAILING)
     streams = StreamWatch(venues, clock)  # the private streams' health, said once per change
     modes = ModeWatch(venues, clock)  # each account's position mode as its venue reads it
-    rejections = CloseRejections()  # the closes the venues refused, per leg: bounded, then CLOSE_REJECTED
     io = StoreIO(f"store-{holder}")  # every store call after this one goes through it
     firm = FirmSlot()  # a shard's firm link, made from these parts once the shard is registered (the daemon's)
 
@@ -335,6 +333,7 @@ def build_runner_and_desk(graph: "DecisionGraph", adapters: "Mapping[str, Exchan
         enforcement.watch_entries(clock())
 
     book = Book.open(graph, store, lock_changed)  # before the loop exists
+    rejections = book.rejections  # the closes the venues refused, per leg: bounded, then CLOSE_REJECTED; stored
     counters = {"ticks": 0, "orders_sent": 0, "orders_filled": 0, "orders_rejected": 0,
                 "orders_unknown": 0, "snapshot_failures": 0, "dms_fired": 0, "store_failures": 0}
     turn = Turn()

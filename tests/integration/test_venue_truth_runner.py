@@ -253,10 +253,11 @@ def test_a_refusal_that_may_pass_waits_out_a_doubling_backoff(tmp_path):
     assert r["kind"] == "transient" and r["state"] == "retrying" and r["venue_said"] == "-2019 Margin is insufficient."
 
 
-def test_a_leg_rejected_before_a_restart_stays_stopped_and_one_refused_once_gets_its_bound_not_more(tmp_path):
-    """The counts live in memory, the CLOSE_REJECTED residual in the saved state: a runner that
-    stops after a leg's first refusal gives it its bound again (two more at most, never once a
-    tick); one that stops after the leg was rejected sends nothing more for it."""
+def test_a_leg_rejected_before_a_restart_stays_stopped_and_one_refused_once_gets_only_the_rest_of_its_bound(
+        tmp_path):
+    """The counts are saved with the state, as the CLOSE_REJECTED residual is: a runner that stops
+    after a leg's first refusal sends it once more (the rest of its bound, not the bound again);
+    one that stops after the leg was rejected sends nothing more for it."""
     eng, clock = engine()
     sent: list[int] = []
 
@@ -287,13 +288,13 @@ def test_a_leg_rejected_before_a_restart_stays_stopped_and_one_refused_once_gets
 
         try:
             await leg(1, setup=lambda: eng.set_mark("BTCUSDT", 50_000.0))  # entered, the BTC close refused once
-            await leg(20)  # a new process: its bound again, then CLOSE_REJECTED
+            await leg(20)  # a new process: the rest of its bound (one more), then CLOSE_REJECTED
             await leg(20)  # and another: the residual stands, nothing is sent
         finally:
             await srv.stop()
 
     asyncio.run(asyncio.wait_for(go(), 120))
-    assert sent == [1, 3, 3], sent  # once; twice more (its bound, given again); nothing
+    assert sent == [1, 2, 2], sent  # once; once more (its bound of two, counted across the restart); nothing
 
 
 class _Verified:

@@ -1,4 +1,4 @@
-"""The ledger of closes the venue refused (killswitch.runner.venue.rejections): a permanent refusal is
+"""The ledger of closes the venue refused (killswitch.runner.book.rejections): a permanent refusal is
 tried twice, a transient one waits 1 s doubling to 60 s for eight tries, a manual close once; then
 the leg is CLOSE_REJECTED and no close of it passes the screen for that incident (another
 incident tries anew). A close the adapter refused itself, or that filled, is not counted."""
@@ -13,8 +13,7 @@ from killswitch.client import decode
 from killswitch.metrics import Registry
 from killswitch.orders import OrderIntent
 from killswitch.runner.api.render import plain
-from killswitch.runner.venue.execution import ExecutionReport, OrderOutcome
-from killswitch.runner.venue.rejections import (
+from killswitch.runner.book.rejections import (
     MAX_BACKOFF_MS,
     TRANSIENT_TRIES,
     CloseRejections,
@@ -22,6 +21,7 @@ from killswitch.runner.venue.rejections import (
     incident_of,
     key_of,
 )
+from killswitch.runner.venue.execution import ExecutionReport, OrderOutcome
 from killswitch.runner.view import RunnerStatus
 
 T0 = 1_772_456_400_000
@@ -30,7 +30,8 @@ SAID = "-1106 Parameter 'reduceOnly' sent when not required."
 
 def outcome(did: str = "p/acct/L1/e1", status: str = "rejected", kind=PERMANENT, side: str = "sell",
             ps=None, code: str = "POSITION_MODE_MISMATCH", detail: str = SAID, reduce_only: bool = True):
-    return OrderOutcome("ks1", did, "binanceusdm", "main", "BTC/USDT:USDT", side, 1.0, reduce_only, status,
+    return OrderOutcome(f"ks-{did}-{side}-{ps}", did, "binanceusdm", "main", "BTC/USDT:USDT", side, 1.0, reduce_only,
+                        status,
                         code if status == "rejected" else None, 0.0 if status == "rejected" else 1.0, 0, 1.0,
                         detail=detail if status == "rejected" else None, refusal=kind, position_side=ps)
 
@@ -191,3 +192,65 @@ def test_the_console_shows_a_rejected_close_and_a_mode_mismatch_in_banners_with_
     assert "binanceusdm/main: POSITION_MODE_MISMATCH: declared one-way, the venue reads hedge (s)." in page
     calm = text_of(render(model(status())))
     assert "REJECTED" not in calm and "POSITION MODE" not in calm
+
+
+# --- a stored fact: saved with the book, rebuilt at start, ended when resolved ----------------------
+
+
+def test_the_ledger_travels_through_the_state_document_with_its_tries_words_and_times():
+    led = CloseRejections()
+    led.observe(report(outcome(ps="LONG"), outcome(ps="SHORT", side="buy")), T0)
+    led.observe(report(outcome("p/acct/L1/e1/r1", ps="LONG")), T0 + 1000)
+    again = CloseRejections()
+    again.load(json.loads(json.dumps(led.to_json())))
+    assert again.status() == led.status() and again.legs == led.legs
+    [long_leg] = [r for r in again.status() if r["leg"] == "LONG"]
+    assert (long_leg["state"], long_leg["first_ms"], long_leg["last_ms"]) == ("CLOSE_REJECTED", T0, T0 + 1000)
+    # a refusal it counted is not counted again (the same client order id, seen in the journal)
+    assert again.recount([journaled("p/acct/L1/e1/r1", "LONG")], T0 + 2000) == []
+    assert again.legs == led.legs
+
+
+def test_a_leg_still_tried_ends_with_its_position_or_its_incident_and_a_stopped_one_with_its_residual():
+    led = CloseRejections()
+    led.observe(report(outcome(ps="LONG"), outcome(ps="SHORT", side="buy")), T0)
+    legs = {"binanceusdm/main": {("BTC/USDT:USDT", "LONG"): 1.0}}
+    ended = led.refresh(lambda a: legs.get(a), lambda incident: True)
+    assert [(k[3], why) for k, _, why in ended] == [("SHORT", "POSITION_CLOSED")]
+    assert led.refresh(lambda a: None, lambda incident: True) == []  # unread: kept
+    assert [why for _, _, why in led.refresh(lambda a: legs.get(a), lambda incident: False)] == ["INCIDENT_ENDED"]
+    assert led.status() == []
+
+
+def test_a_person_accepts_a_leg_it_leaves_the_status_stays_unsent_and_a_recount_does_not_raise_it():
+    led = CloseRejections()
+    led.observe(report(outcome(ps="LONG"), outcome(ps="SHORT", side="buy")), T0)
+    [key] = led.find(None, "binanceusdm/main", "BTC/USDT:USDT", "short")  # the leg named in any case
+    before = led.accept(key, "alice", "hedged by hand", T0 + 5)
+    assert [r["leg"] for r in led.status()] == ["LONG"] and led.find(None, "binanceusdm/main", None, "SHORT") == []
+    plans, dropped = led.screen([plan(intent("p/acct/L1/e1/r1", ps="SHORT"))], T0 + 10)
+    assert plans[0].orders == () and len(dropped) == 1  # not sent again for its incident
+    assert led.recount([journaled("p/acct/L1/e1", "SHORT", cid="ks-p/acct/L1/e1-buy-SHORT")], T0 + 10) == []
+    led.keep_stopped(set())  # (an accepted leg has no residual to end with: kept until its position ends)
+    assert led.legs[key].accepted == {"by": "alice", "reason": "hedged by hand", "ms": T0 + 5}
+    led.restore({key: before})  # (its save was fenced off)
+    assert {r["leg"] for r in led.status()} == {"LONG", "SHORT"}
+
+
+def test_refusals_the_journal_holds_and_the_ledger_lacks_are_counted_up_to_the_bound():
+    led = CloseRejections()
+    stops = led.recount([journaled("p/acct/L1/e1", "LONG", cid="a"), journaled("p/acct/L1/e1/r1", "LONG", cid="b"),
+                         journaled("p/acct/L1/e1", "SHORT", cid="c", status="filled")], T0)
+    assert [s.key[3] for s in stops] == ["LONG"] and stops[0].refusals.summary().startswith("2 of 2")
+    assert [(r["leg"], r["state"], r["venue_said"]) for r in led.status()] == [("LONG", "CLOSE_REJECTED", SAID)]
+    assert led.recount([journaled("manual/binanceusdm/main/m9", "LONG", cid="m")], T0)[0].refusals.bound == 1
+
+
+def journaled(did: str, ps: str, *, cid: str = "", status: str = "rejected"):
+    from killswitch.state.store import JournalEntry
+
+    side = "sell" if ps == "LONG" else "buy"
+    return JournalEntry(1, cid or f"ks-{did}-{side}-{ps}", did, "binanceusdm", "main", "BTC/USDT:USDT", side, ps,
+                        1.0, True, "{}", 1, T0, status, 0.0, None,
+                        "REDUCE_ONLY_REJECTED" if status == "rejected" else None,
+                        SAID if status == "rejected" else None, T0)

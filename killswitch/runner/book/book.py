@@ -1,8 +1,9 @@
 """The runner's book: what it knows on its loop, and how that is stored and read back.
 
 What it owns: the running graph, the engine state, the lock book, the dead man's switch, the
-resumptions in force, the residuals, the last snapshots and this runner's last evaluation —
-everything a tick, an operator command or a status read works on — the silences and the
+resumptions in force, the residuals, the closes the venues refused (per leg,
+:mod:`.rejections`), the last snapshots and this runner's last evaluation — everything a
+tick, an operator command or a status read works on — the silences and the
 acknowledgements of incidents (their own tables in the store: a change of them bumps
 ``notes_mark`` in the state document, so a standby reads them again when it follows) — and the state document they
 are saved as (small: no PnL samples) with the PnL history's changes beside it. A leader saves it; a standby follows what
@@ -46,6 +47,7 @@ from ..lock.evaluation import apply_evaluation
 from ..lock.lock import LockBook
 from ..storeio import StoreIO
 from .dms_state import DeadMansSwitch
+from .rejections import CloseRejections
 from .residuals import ResidualBook
 from .revoke_state import RevokeBook
 from .still_open import StillOpenBook
@@ -76,6 +78,9 @@ class Book:
     resume_starts: dict[str, int] = field(default_factory=dict)  # "policy|scope" → reset time (ms)
     residuals: ResidualBook = field(default_factory=ResidualBook)
     still_open: StillOpenBook = field(default_factory=StillOpenBook)  # orders a cancel left open
+    # the closes the venues refused, per leg (its own methods change it; loaded in place, so the
+    # parts that hold it, the tick's and the readout's, see what a start or a takeover read)
+    rejections: CloseRejections = field(default_factory=CloseRejections)
     snapshots: dict[str, Snapshot] = field(default_factory=dict)  # account key → its last snapshot
     # this runner's last evaluation (the signal values the console compares with thresholds); not
     # saved: a standby, which evaluates nothing, has none
@@ -381,6 +386,7 @@ class Book:
         self._apply(doc, rows, tell)
         self.residuals = ResidualBook.from_doc(doc)  # what closes left open, as the last leader saw it
         self.still_open = StillOpenBook.from_doc(doc)  # what cancels left open, as it saw them
+        self.rejections.load((doc or {}).get("rejections"))  # the closes the venues refused, as it counted them
         self.saved_pnl = _row_marks(rows)
         self.pnl_complete = True
 
@@ -438,6 +444,7 @@ class Book:
         self._apply(doc)
         self.residuals = ResidualBook.from_doc(doc)
         self.still_open = StillOpenBook.from_doc(doc)
+        self.rejections.load(doc.get("rejections"))
         # The PnL samples change once per sample step, not every tick: read them again only
         # then, so that following a 10,000-position book costs the small document.
         if _pnl_steps(self.state.pnl) == _pnl_steps(history):
@@ -452,6 +459,7 @@ class Book:
         self._apply(fresh, rows)
         self.residuals = ResidualBook.from_doc(fresh)
         self.still_open = StillOpenBook.from_doc(fresh)
+        self.rejections.load((fresh or {}).get("rejections"))
         self.saved_pnl = _row_marks(rows)
         self.pnl_complete = True
 
@@ -473,6 +481,8 @@ class Book:
             doc["owed"] = self.owed
         if self.still_open:
             doc["still_open"] = self.still_open.to_json()
+        if self.rejections.legs:
+            doc["rejections"] = self.rejections.to_json()
         if self.revokes.seq:  # (kept once used: an effect's number is never given twice)
             doc["revokes"] = self.revokes.to_json()
         if self.baselines:

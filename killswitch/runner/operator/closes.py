@@ -320,6 +320,11 @@ class ManualCloses:
         planned, self.planned = self.planned, []
         return [("manual_close_planned", now, row) for row in planned]
 
+    def incidents(self) -> list[tuple[str, int]]:
+        """The manual closes tracked that were planned: (close id, asked at ms), oldest first."""
+        return [(cid, int(info.get("requested_ms") or 0)) for cid, info in self.tracked.items()
+                if info.get("processed_ms") is not None]
+
     async def recover(self, now: int) -> None:
         """The closes of the last ``TRACK_HISTORY_MS``, read back from the audit trail when this
         runner starts leading (see the module doc): tracked again, a recent request no tick

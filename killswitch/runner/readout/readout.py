@@ -113,7 +113,7 @@ class Readout:
         self.limits = limits
         self.shard = shard  # the shard this runner runs (``ksctl run --shard``)
         # the accounts' position modes (runner/venue/modes.py) and the closes the venues refused
-        # (runner/venue/rejections.py)
+        # (runner/book/rejections.py)
         self.modes = modes
         self.rejections = rejections
         # intervals the runner keeps besides its graph's: a shard's firm-wide policies', whose facts it publishes

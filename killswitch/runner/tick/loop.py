@@ -61,13 +61,13 @@ from ...engine.columns import load_arrays
 from ...engine.evaluate import Evaluation
 from ...events import DEPOSED, DMS_FIRED, LOAD_SHED, ORDER_FAILED, SNAPSHOT_FAILED, Event, ReloadingSink
 from ...state.store import FencedError, StateStore, StoreError
+from ..book.rejections import CLOSE_REJECTED
 from ..lease.keeper import LeaseKeeper
 from ..readout.armed import BlindReports, log_changes
 from ..venue.depth import BOOK_TIMEOUT_S, plan_with_books
 from ..venue.execution import ExecutionReport
 from ..venue.lanes import LANES_DRAIN_S
 from ..venue.port import Venues
-from ..venue.rejections import CLOSE_REJECTED
 from ..venue.shortfalls import MAX_CLOSE_RETRIES
 from .gc_pause import CollectorPause
 from .parts import RunnerParts
@@ -339,11 +339,15 @@ class Runner:
             await self._known.learn_symbols()  # a standby answers the pre-trade gate too
             return
         report.leader, report.fence = True, lead.fence
+        lost_refusals: list = []
         if not lead.replans_checked:  # the first tick under a token: what a crash may have dropped
             # the operator locks stored while no runner led, applied before this tick decides anything
             await self._commands.take_up_stored()
             report.events += await shortfalls.retry_unfilled(await shortfalls.lost_replans())
             await self._closes.recover(now)  # manual closes asked for before a stop or takeover
+            # refusals the journal holds that the saved ledger lacks (a stop between the venue's answer and
+            # the save): counted now, their residuals recorded once this tick's snapshots are in
+            lost_refusals = await shortfalls.lost_refusals(self._closes.incidents())
             # stage transitions a stop cut off before their audit row, page or runbook
             report.events += await self._entries.resume(now)
             await self._entries.find_unsaved()  # owed with this tick's transitions, unless entered again
@@ -392,6 +396,8 @@ class Runner:
         if ev is not first:
             phase("books")
         book.took_snapshots(snapshots)
+        if lost_refusals:
+            report.events += await shortfalls.rejected(lost_refusals, now)
         book.evaluated(ev)
         report.evaluation = ev
         plans = ev.plans + self._closes.take_plans(snapshots, now)
@@ -467,8 +473,12 @@ class Runner:
                                         "detail": o.detail},  # the venue's own code and message
                     venue=o.venue, account=f"{o.venue}/{o.account}", symbol=o.symbol, reason=o.code))
         # refused closes counted per leg: tried again within their bound, then CLOSE_REJECTED (a residual)
+        counted = self._rejections.version
         report.events += await shortfalls.rejected(self._rejections.observe(report.execution, now), now)
-        report.events += await shortfalls.retry_unfilled(report.execution.unfilled, seen=replanned)
+        unfilled = report.execution.unfilled
+        report.events += await shortfalls.retry_unfilled(unfilled, seen=replanned, save=False)
+        if unfilled or self._rejections.version != counted:
+            await self._persist.save()  # the re-plans and the refusals counted: stored at once (a fact, not memory)
         # orders the cancels left open (the venue still lists them): ended, saved, audited, paged once
         self._still_open.take(self._executor.take_still_open())
         report.events += await self._still_open.tick(now)

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Callable, Optional
 
 from ..book.book import Book
+from ..book.rejections import CloseRejections
 from ..book.resuming import Resumptions
 from ..effects.countdowns import Countdowns
 from ..effects.revokes import Revokes
@@ -38,7 +39,6 @@ from ..venue.executor import Executor
 from ..venue.fetches import FetchHealth
 from ..venue.left_open import StillOpenOrders
 from ..venue.modes import ModeWatch
-from ..venue.rejections import CloseRejections
 from ..venue.shortfalls import Shortfalls
 from ..venue.streams import StreamWatch
 from ..watch.enforcement import Enforcement

@@ -29,14 +29,6 @@ REMAINDER_OPEN = "REMAINDER_OPEN"  # why a close waits: an earlier order on its 
 # (a send lane beside the tick): the position it was sized on may not show that fill yet
 ANSWERED_SINCE_READ = "ANSWERED_SINCE_READ"
 
-Leg = tuple[str, str, str]  # (account key "venue/account", symbol, LONG | SHORT | long | short)
-
-
-def leg_of(venue: str, account: str, symbol: str, side: str, position_side: Optional[str]) -> Leg:
-    """The position an order of ours reduces: the hedge-mode leg it names, else the side a
-    sell (long) or a buy (short) closes. A spot sell counts as closing the holding ("long")."""
-    leg = position_side if position_side in ("LONG", "SHORT") else ("long" if side == "sell" else "short")
-    return account_key(venue, account), symbol, leg
 
 
 @dataclass(frozen=True)

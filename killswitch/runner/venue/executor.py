@@ -79,6 +79,7 @@ from adapters.base import AdapterError, CancelSelector, SendWithheld, send_gate
 from ...engine.plans import Plan
 from ...orders import PLANNED_KIND, CancelIntent, OrderIntent, planned_payloads, position_of, send_order
 from ...state.store import IntentRow, StateStore, canonical_json
+from ..book.rejections import Leg, leg_of
 from ..book.still_open import StillOpen, still_open_of
 from ..lease.leadership import FencedAudit
 from ..storeio import StoreIO
@@ -89,11 +90,9 @@ from .execution import (
     RESTING,
     UNCLEAR,
     ExecutionReport,
-    Leg,
     OrderOutcome,
     account_key,
     filled_short,
-    leg_of,
 )
 from .lanes import SendLanes
 from .port import NO_ADAPTER, VenuePort, Venues

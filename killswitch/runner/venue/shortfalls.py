@@ -28,11 +28,11 @@ from ...engine.stages import decision_id as make_id
 from ...events import CLOSE_RESIDUAL, CLOSE_RETRIES_EXHAUSTED, Event
 from ...state.store import StateStore
 from ..book.book import Book
+from ..book.rejections import CLOSE_REJECTED
 from ..book.residuals import BELOW_MINIMUM, CLOSE_RETRIES_EXHAUSTED as RETRIES_SPENT, Residual
 from ..collaborators import Audits, Saves
 from ..storeio import StoreIO
 from .execution import ended_short
-from .rejections import CLOSE_REJECTED
 
 MAX_CLOSE_RETRIES = 20  # re-plans of an entry's closes that ended short
 # rounds an entry's closes may wait behind earlier orders of ours (a minute of 200 ms ticks): a
@@ -133,6 +133,12 @@ class Shortfalls:
         for r, why in book.residuals.refresh(positions, in_force, now):
             await self.lead.audit("close_residual_ended", now, {"incident": r.incident, "account": r.account,
                                                            "symbol": r.symbol, "side": r.side, "why": why})
+        # the legs still tried after a refusal end the same way (a stopped one: with its residual)
+        for (incident, account, symbol, leg), refusals, why in book.rejections.refresh(
+                positions, lambda incident: incident.startswith("manual/") or self._owner(incident) is not None):
+            await self.lead.audit("close_rejection_ended", now, {
+                "incident": incident, "account": account, "symbol": symbol, "leg": leg, "why": why,
+                "tries": refusals.tries, "venue_said": refusals.said})
         owners = {se.plan.decision_id: (se.policy, se.scope) for se in ev.scopes if se.plan is not None}
         events = []
         for p in plans:
@@ -166,6 +172,22 @@ class Shortfalls:
                 pos.position_side if pos.position_side in ("LONG", "SHORT") else None, pos.contracts,
                 CLOSE_REJECTED, stop.refusals.summary(), now, snap.ts_event if snap is not None else now))
         return events
+
+    async def lost_refusals(self, manual: Sequence[tuple[str, int]]) -> list[Any]:
+        """The refusals of closes the journal holds that the saved ledger does not (a runner
+        stopped between the venue's answer and the save), counted now (:meth:`CloseRejections.recount`):
+        of the stage entries in force and of the manual closes ``manual`` ((close id, asked at ms)).
+        Read when a runner starts leading; the legs that reach their bound: for :meth:`rejected`."""
+        incidents: list[tuple[str, int]] = []
+        for key, ss in sorted(self.book.state.scopes.items()):
+            if ss.stage.level:
+                policy, _, scope = key.partition("|")
+                incidents.append((make_id(policy, scope, ss.stage.level, ss.stage.entries), ss.stage.entered_ms or 0))
+        stops = []
+        for incident, since in [*incidents, *manual]:
+            entries = await self.io(self.store.journal_of, incident, since)
+            stops += self.book.rejections.recount(entries, self.clock())
+        return stops
 
     def _owner(self, incident: str) -> Optional[tuple[str, str, int]]:
         """(policy, scope, level) of the stage entry ``incident`` names; None for a manual close."""

@@ -74,12 +74,12 @@ from ...orders import CancelIntent
 from ...snapshot import Snapshot
 from ...state.store import FencedError, JournalEntry, StateStore
 from ..book.book import Book
+from ..book.rejections import leg_of
 from ..book.still_open import still_open_of
 from ..gate.request import lock_keys
 from ..lease.leadership import Leadership
 from ..lock.lock import GLOBAL_SCOPE, LockStatus
 from ..storeio import StoreIO
-from ..venue.execution import leg_of
 from ..venue.port import Venues
 from .attribution import FillRead, attribute
 from .enforce import OrderCheck, SizesMemo, Violation, enforce_of, watch as decide

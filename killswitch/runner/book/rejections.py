@@ -1,5 +1,9 @@
 """Closes the venue refused: tried again within a bound per kind of refusal, then ``CLOSE_REJECTED``.
 
+The book's ledger of them (:attr:`~killswitch.runner.book.book.Book.rejections`): the tick
+(:mod:`..venue.executor`'s outcomes, an :class:`~killswitch.runner.venue.execution.ExecutionReport`)
+and the shortfalls (:mod:`..venue.shortfalls`) tell it what the venues answered.
+
 What it owns: per position leg and incident (the stage entry, or the manual close, that asked
 for it), the venue's refusals of its closes — how many, the last one's code and message (the
 venue's own: ``-1106 Parameter 'reduceOnly' sent when not required.``) and when the leg may be
@@ -17,8 +21,17 @@ tried again:
   (:meth:`CloseRejections.screen`); a new incident (a manual close, a stage entered again) tries
   anew, within its own bound.
 
-The counts live in memory: a restarted runner gives a leg its bound again (bounded still); a
-leg that reached it is a residual, saved with the state, and stays stopped.
+A stored fact, as residuals are (:mod:`.residuals`): the ledger is the book's
+(:attr:`~killswitch.runner.book.book.Book.rejections`), saved with its state document (fenced,
+SQLite and PostgreSQL alike) at the tick that counted a refusal, and rebuilt from it at start,
+by a standby that follows and by one that takes over: a restarted runner shows the same legs,
+their tries, the venue's words and their times, and gives no leg its bound again. A refusal the
+journal holds that the saved ledger lacks (the runner stopped between the venue's answer and the
+save) is counted from the journal when a runner starts leading (:meth:`CloseRejections.recount`).
+A leg's fact ends when it is resolved: its position is gone or its incident is over
+(:meth:`CloseRejections.refresh`, and for a stopped leg its residual's end,
+:meth:`CloseRejections.keep_stopped`), a later close of it filled (:meth:`CloseRejections.observe`),
+or a person accepted it (:meth:`CloseRejections.accept`: ``ksctl close-accept``, audited).
 
 Must not: send anything, or stop a close the venue did not refuse (a close that filled short or
 expired is the shortfalls' to plan again, within their own budget).
@@ -27,13 +40,12 @@ expired is the shortfalls' to plan again, within their own budget).
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
-from typing import Any, Iterable, Optional, Sequence
+from dataclasses import asdict, dataclass, replace
+from typing import Any, Callable, Iterable, Optional, Sequence
 
 from adapters.base import PERMANENT, TRANSIENT
 
 from ...metrics import Registry
-from .execution import ExecutionReport, OrderOutcome, leg_of
 
 CLOSE_REJECTED = "CLOSE_REJECTED"
 PERMANENT_TRIES = 2
@@ -41,8 +53,19 @@ TRANSIENT_TRIES = 8
 FIRST_BACKOFF_MS = 1_000
 MAX_BACKOFF_MS = 60_000
 MAX_TRACKED = 10_000  # legs tracked at once (a book of refusals beyond it forgets the oldest)
+SEEN_KEPT = 16  # client order ids a leg keeps of the closes it counted (more than any bound)
+POSITION_CLOSED = "POSITION_CLOSED"  # a fact ended: its position is gone
+INCIDENT_ENDED = "INCIDENT_ENDED"  # a fact ended: its incident is no longer in force
 
 LegKey = tuple[str, str, str, str]  # (incident, "venue/account", symbol, LONG | SHORT | long | short)
+Leg = tuple[str, str, str]  # (account key "venue/account", symbol, LONG | SHORT | long | short)
+
+
+def leg_of(venue: str, account: str, symbol: str, side: str, position_side: Optional[str]) -> Leg:
+    """The position an order of ours reduces: the hedge-mode leg it names, else the side a
+    sell (long) or a buy (short) closes. A spot sell counts as closing the holding ("long")."""
+    leg = position_side if position_side in ("LONG", "SHORT") else ("long" if side == "sell" else "short")
+    return f"{venue}/{account}", symbol, leg
 
 
 def incident_of(decision_id: str) -> str:
@@ -73,6 +96,11 @@ class LegRefusals:
     stopped: bool = False
 
     manual: bool = False  # an operator's close: sent once, never planned again (its refusal is final)
+    seen: tuple[str, ...] = ()  # the client order ids counted (the latest SEEN_KEPT): a recount skips them
+    # a person accepted it ({"by", "reason", "ms"}): off the status and the first screen, not sent
+    # again, kept (so that a recount from the journal does not raise it again) until its position
+    # or its incident ends
+    accepted: Optional[dict] = None
 
     @property
     def bound(self) -> int:
@@ -83,6 +111,20 @@ class LegRefusals:
     def summary(self) -> str:
         """``2 of 2 orders rejected by the venue: -1106 Parameter 'reduceOnly' sent when not required.``"""
         return f"{self.tries} of {self.tries} orders rejected by the venue: {self.said}"
+
+    def to_json(self) -> dict:
+        d = asdict(self)
+        d["seen"] = list(self.seen)
+        return d
+
+    @classmethod
+    def from_json(cls, d: dict) -> "LegRefusals":
+        return cls(**{**d, "seen": tuple(d.get("seen") or ())})
+
+    @property
+    def standing(self) -> bool:
+        """Shown (status, console, the gauge): not accepted by a person."""
+        return self.accepted is None
 
 
 @dataclass(frozen=True)
@@ -104,8 +146,30 @@ class CloseRejections:
     def __init__(self) -> None:
         self.legs: dict[LegKey, LegRefusals] = {}
         self.counted: dict[tuple[str, str], int] = {}  # (account, venue code) → refused closes, for /metrics
+        self.version = 0  # moves on at every change of ``legs``: the tick saves the book when it moved
 
-    def observe(self, execution: ExecutionReport, now_ms: int) -> list[Stop]:
+    # --- stored: saved with the book's state document, rebuilt from it -------------------------------
+
+    def to_json(self) -> list[dict]:
+        return [{"incident": k[0], "account": k[1], "symbol": k[2], "leg": k[3], **leg.to_json()}
+                for k, leg in sorted(self.legs.items())]
+
+    def load(self, rows: Optional[Sequence[dict]]) -> None:
+        """The legs as saved (a start, a takeover, a standby following): in place of those kept.
+        The refusals counted for /metrics stay this process's."""
+        legs: dict[LegKey, LegRefusals] = {}
+        for d in rows or ():
+            d = dict(d)
+            key = (d.pop("incident"), d.pop("account"), d.pop("symbol"), d.pop("leg"))
+            legs[key] = LegRefusals.from_json(d)
+        if legs != self.legs:
+            self.legs = legs
+            self.version += 1
+
+    def _changed(self) -> None:
+        self.version += 1
+
+    def observe(self, execution: Any, now_ms: int) -> list[Stop]:
         """A tick's outcomes: each close the venue refused counted against its leg; a close of a
         leg that filled forgets the leg's refusals. The legs that reached their bound now. The
         re-plans the executor asked for of closes refused and waiting, or stopped, are taken out
@@ -115,10 +179,14 @@ class CloseRejections:
         for o in execution.orders:
             key = key_of(o)
             if o.status == "filled" or (o.status in ("open", "partially_filled") and o.filled > 0):
-                self.legs.pop(key, None)
+                if self.legs.pop(key, None) is not None:  # a later close of the leg went through
+                    self._changed()
                 continue
             if o.status != "rejected" or not o.reduce_only or o.refusal is None:
                 continue  # (refused by the adapter itself, or not a close: the shortfalls' as before)
+            known = self.legs.get(key)
+            if known is not None and o.client_order_id in known.seen:
+                continue  # counted already (from the journal, by a runner that took over)
             self._count(o)
             leg = self._refused(key, o, now_ms)
             if leg.tries >= leg.bound:
@@ -133,7 +201,7 @@ class CloseRejections:
         self._bound()
         return stops
 
-    def _refused(self, key: LegKey, o: OrderOutcome, now_ms: int) -> LegRefusals:
+    def _refused(self, key: LegKey, o: Any, now_ms: int) -> LegRefusals:
         leg = self.legs.get(key)
         kind = o.refusal or PERMANENT
         if leg is None:
@@ -143,10 +211,11 @@ class CloseRejections:
         leg.tries += 1
         leg.kind, leg.code, leg.said, leg.decision_id, leg.last_ms = kind, o.code or "", o.detail or "", \
             o.decision_id, now_ms
+        leg.seen = (*leg.seen, o.client_order_id)[-SEEN_KEPT:]
         leg.next_ms = now_ms + (backoff_ms(leg.tries) if kind == TRANSIENT else 0)
         return leg
 
-    def _count(self, o: OrderOutcome) -> None:
+    def _count(self, o: Any) -> None:
         code = (o.detail or o.code or "?").split(" ", 1)[0][:60]
         k = (f"{o.venue}/{o.account}", code)
         self.counted[k] = self.counted.get(k, 0) + 1
@@ -155,6 +224,7 @@ class CloseRejections:
         if len(self.legs) > MAX_TRACKED:
             for key in sorted(self.legs, key=lambda k: self.legs[k].last_ms)[:len(self.legs) - MAX_TRACKED]:
                 del self.legs[key]
+            self._changed()
 
     def due(self, now_ms: int) -> list[str]:
         """The rounds whose transient wait is over: their entries are planned again now (once)."""
@@ -188,17 +258,100 @@ class CloseRejections:
     def keep_stopped(self, residuals: set[LegKey]) -> None:
         """Forget the stopped legs without a residual any more (the position closed, the
         incident over, or closed before it could be recorded): a new close of them tries anew."""
-        for k in [k for k, leg in self.legs.items() if leg.stopped and k not in residuals]:
+        for k in [k for k, leg in self.legs.items() if leg.stopped and leg.standing and k not in residuals]:
             del self.legs[k]
+            self._changed()
+
+    def refresh(self, positions: Callable[[str], Optional[dict]], in_force: Callable[[str], bool]
+                ) -> list[tuple[LegKey, LegRefusals, str]]:
+        """End the facts of legs still tried, or accepted, whose position is gone
+        (``POSITION_CLOSED``: the account's last good snapshot, ``positions(account)`` →
+        {(symbol, leg): contracts}, has none; None: unread, kept) or whose incident is over
+        (``INCIDENT_ENDED``: ``in_force`` False). A stopped leg ends with its residual
+        (:meth:`keep_stopped`). Returns the ended."""
+        ended = []
+        for key, leg in list(self.legs.items()):
+            if leg.stopped and leg.standing:
+                continue
+            incident, account, symbol, name = key
+            why = None
+            if not in_force(incident):
+                why = INCIDENT_ENDED
+            else:
+                book = positions(account)
+                if book is not None and not book.get((symbol, name)):
+                    why = POSITION_CLOSED
+            if why is not None:
+                del self.legs[key]
+                self._changed()
+                ended.append((key, leg, why))
+        return ended
+
+    def find(self, incident: Optional[str], account: str, symbol: Optional[str], leg: Optional[str]
+             ) -> list[LegKey]:
+        """The legs a person names: on ``account``, of ``incident``, ``symbol`` and ``leg`` where given."""
+        return [k for k, r in sorted(self.legs.items()) if r.standing and k[1] == account and incident in (None, k[0])
+                and symbol in (None, k[2]) and (leg is None or leg.casefold() == k[3].casefold())]
+
+    def accept(self, key: LegKey, by: Optional[str], reason: str, now_ms: int) -> Optional[LegRefusals]:
+        """A person accepted the leg's fact (left open on purpose, or handled at the venue): off
+        the status and the first screen, and not sent again for its incident. Its refusals as
+        they were (for :meth:`restore`), or None when the leg is not known."""
+        leg = self.legs.get(key)
+        if leg is None:
+            return None
+        before = replace(leg)
+        leg.accepted, leg.stopped = {"by": by, "reason": reason, "ms": now_ms}, True
+        self._changed()
+        return before
+
+    def restore(self, legs: dict[LegKey, LegRefusals]) -> None:
+        """Legs as an acceptance found them (its save was fenced off: nothing changed)."""
+        self.legs.update(legs)
+        self._changed()
+
+    def recount(self, entries: Iterable[Any], now_ms: int) -> list[Stop]:
+        """The refusals of closes the journal holds (``entries``: an incident's journal rows,
+        :class:`~killswitch.state.store.JournalEntry`) that the saved ledger did not count: a
+        runner stopped between the venue's answer and the save. Each is counted against its leg
+        with the venue's words as journaled (the journal does not say how a retry fares: a leg
+        it alone knows is taken as refused for good, ``permanent``); the legs that reach their
+        bound now, as :meth:`observe` returns them."""
+        stops: list[Stop] = []
+        for e in entries:
+            if e.status != "rejected" or not e.reduce_only:
+                continue
+            key = key_of(e)
+            leg = self.legs.get(key)
+            if leg is not None and (leg.stopped or e.client_order_id in leg.seen):
+                continue
+            at = e.updated_ms or e.created_ms or now_ms
+            if leg is None:
+                leg = self.legs[key] = LegRefusals(0, PERMANENT, e.reason_code or "", e.detail or "", e.decision_id,
+                                                   e.side, e.position_side, at, at, at,
+                                                   manual=e.decision_id.startswith("manual/"))
+            leg.tries += 1
+            leg.code, leg.said, leg.decision_id = e.reason_code or leg.code, e.detail or leg.said, e.decision_id
+            leg.last_ms = max(leg.last_ms, at)
+            leg.next_ms = now_ms
+            leg.seen = (*leg.seen, e.client_order_id)[-SEEN_KEPT:]
+            self._changed()
+            if leg.tries >= leg.bound:
+                leg.stopped = True
+                stops.append(Stop(key, leg))
+        return stops
 
     def status(self) -> list[dict]:
         """The legs with refusals, for the status: CLOSE_REJECTED ones and those still tried."""
         out = []
         for (incident, account, symbol, leg_name), leg in sorted(self.legs.items()):
+            if not leg.standing:
+                continue
             out.append({"incident": incident, "account": account, "symbol": symbol, "leg": leg_name,
                         "state": CLOSE_REJECTED if leg.stopped else "retrying", "tries": leg.tries,
                         "bound": leg.bound, "kind": leg.kind, "reason": leg.code, "venue_said": leg.said,
-                        "next_ms": None if leg.stopped or leg.next_ms < 0 else leg.next_ms})
+                        "next_ms": None if leg.stopped or leg.next_ms < 0 else leg.next_ms,
+                        "first_ms": leg.first_ms, "last_ms": leg.last_ms})
         return out
 
     def collect_metrics(self, registry: Registry) -> None:
@@ -214,12 +367,13 @@ class CloseRejections:
                                    ("venue", "account"))
         per: dict[str, int] = {}
         for (_, account, _, _), leg in self.legs.items():
-            if leg.stopped:
+            if leg.stopped and leg.standing:
                 per[account] = per.get(account, 0) + 1
         for account, n in sorted(per.items()):
             venue, _, name = account.partition("/")
             stopped.add(n, venue=venue, account=name)
 
 
-__all__ = ["CLOSE_REJECTED", "CloseRejections", "FIRST_BACKOFF_MS", "LegRefusals", "MAX_BACKOFF_MS",
-           "PERMANENT_TRIES", "Stop", "TRANSIENT_TRIES", "backoff_ms", "incident_of", "key_of"]
+__all__ = ["CLOSE_REJECTED", "INCIDENT_ENDED", "POSITION_CLOSED", "CloseRejections", "FIRST_BACKOFF_MS",
+           "LegRefusals", "MAX_BACKOFF_MS", "PERMANENT_TRIES", "Stop", "TRANSIENT_TRIES", "backoff_ms", "incident_of",
+           "key_of", "leg_of"]
