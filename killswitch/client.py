@@ -568,6 +568,14 @@ class RunnerClient:
         """``POST /v1/policy-drift``: a drift checker's verdict about this runner (``DRIFT_RECORDED``)."""
         return decode(ChangeResult, self._json("POST", "/v1/policy-drift", verdict, auth=True))
 
+    def accept_rejection(self, account: str, reason: str, *, symbol: Optional[str] = None, leg: Optional[str] = None,
+                         incident: Optional[str] = None) -> ChangeResult:
+        """``POST /v1/close-rejections/accept``: a person accepts the closes the venue refused of
+        ``account``'s legs (those ``symbol``, ``leg`` and ``incident`` name)."""
+        body: dict = {"account": account, "reason": reason}
+        body.update({k: v for k, v in (("symbol", symbol), ("leg", leg), ("incident", incident)) if v is not None})
+        return decode(ChangeResult, self._json("POST", "/v1/close-rejections/accept", body, auth=True))
+
     def dms_disarm(self, source: str) -> ChangeResult:
         """``POST /v1/dms/disarm``: stop watching ``source``."""
         return decode(ChangeResult, self._json("POST", "/v1/dms/disarm", {"source": source}, auth=True))

@@ -28,6 +28,8 @@ COMMANDS = {
     "status": ("killswitch.cli.ops", "status", "The running runner: stages, trading locks, resumptions, data ages."),
     "reset": ("killswitch.cli.ops", "reset", "Approve the reset of a latched stage."),
     "close": ("killswitch.cli.close", "close", "Emergency close of a scope: its plan first, sent with --live."),
+    "close-accept": ("killswitch.cli.close", "close_accept",
+                     "Accept a close the venue refused: off the first screen, audited."),
     "heartbeat": ("killswitch.cli.ops", "heartbeat", "Tell the runner a bot is alive."),
     "history": ("killswitch.cli.ops", "history", "The order journal and the audit chain's integrity."),
     "audit": ("killswitch.cli.ops", "audit", "Verify the audit chain (ksctl audit verify)."),

@@ -271,6 +271,7 @@ def build_runner_and_desk(graph: "DecisionGraph", adapters: "Mapping[str, Exchan
     from ..runner.gate.limits_state import LimitsState
     from ..runner.lease.leadership import Leadership, Turn
     from ..runner.lease.stored import StoredLocks
+    from ..runner.operator.accepts import RejectionAccepts
     from ..runner.operator.closes import ManualCloses
     from ..runner.operator.commands import OperatorCommands
     from ..runner.operator.desk import Desk
@@ -418,7 +419,8 @@ def build_runner_and_desk(graph: "DecisionGraph", adapters: "Mapping[str, Exchan
     # the desk the API serves: the operators' reads, previews and commands, from the parts, never the runner
     desk = Desk(readout=readout, previews=previews, commands=commands, closes=closes, silencing=silencing,
                 operator_revokes=operator_revokes, positions=position_readout, countdowns=countdowns, charts=charts,
-                turn=turn, lead=lead, store=store, io=io, clock=clock, firm=firm, sync=sync, holder=holder)
+                turn=turn, lead=lead, store=store, io=io, clock=clock, firm=firm, sync=sync, holder=holder,
+                accepts=RejectionAccepts(book, lead, persist=persist, clock=clock))
     return RunnerAndDesk(runner, desk, parts)
 
 

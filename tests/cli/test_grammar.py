@@ -76,6 +76,8 @@ DATA = {
     # the walk's runner has nothing latched: its refusal (NOT_ENGAGED) is the data, and exits 1
     ("reset",): Case(("--api", "{api}", "--policy", "crash-ladder", "--scope", SCOPE, "--reason", "walk"), exits=1),
     ("close",): Case(("--api", "{api}", "--scope", SCOPE, "--reason", "walk", "--dry-run")),
+    # the walk's venue refused no close: the refusal (UNKNOWN_REJECTION, with none standing) is the data, exits 1
+    ("close-accept",): Case(("--api", "{api}", "--account", SCOPE, "--reason", "walk"), exits=1),
     # the walk's account has no revoke: block: the preview's refusal is the data, and exits 1
     ("revoke",): Case(("--api", "{api}", "--scope", SCOPE, "--reason", "walk"), exits=1),
     ("silence", "add"): Case(("--api", "{api}", "--match", "policy=crash-ladder", "--duration", "1h",

@@ -97,6 +97,11 @@ mutating, ``Authorization: Bearer <token>``
                                      ``max_notional`` (a live close applies a preview: without its
                                      id it is refused ``PREVIEW_REQUIRED``; see
                                      :mod:`.close_plans`).
+    ``POST /v1/close-rejections/accept``  200 / 404 ``UNKNOWN_REJECTION`` (with the legs that
+                                     stand) / 409 ``{"done", "reason"}``: a close the venue
+                                     refused, accepted by a person (:mod:`..operator.accepts`); body
+                                     ``account``, ``reason`` (required), ``symbol``, ``leg``,
+                                     ``incident`` (optional: narrow it to those legs).
     ``POST /v1/lock``                200 done / 409 refused, ``{"done", "reason"}``; body ``scope``,
                                      ``reason`` (required), ``mode`` (halted | reducing, default
                                      halted), ``ttl_s`` (seconds, default null: until unlocked).
@@ -273,6 +278,8 @@ def make_app(view: RunnerView, *, token: Union["Secret", str, None] = None,
         ("POST", "/v1/heartbeat/{source:.*}", h.heartbeat, bot, beat),
         ("POST", "/v1/reset", h.reset, approver, w),
         ("POST", "/v1/close", h.close, operator, w),
+        # a close the venue refused, accepted by a person: off the first screen (operator/accepts.py)
+        ("POST", "/v1/close-rejections/accept", h.accept_rejection, operator, w),
         ("POST", "/v1/lock", h.lock_scope, operator, w),
         ("POST", "/v1/unlock", h.unlock_scope, operator, w),
         ("POST", "/v1/dms/arm", h.dms_arm, operator, w),

@@ -65,7 +65,8 @@ def error_response(request: web.Request, status: int, code: str, reason: str,
 
 # refusals of a name the runner does not know: the named thing is not found (404), the caller
 # must fix what it typed (a 409 says the thing exists but is in the way)
-_UNKNOWN = ("UNKNOWN_SCOPE", "UNKNOWN_POLICY", "UNKNOWN_ACCOUNT", "UNKNOWN_SYMBOL")  # (not PREVIEW_UNKNOWN: a 409)
+# (not PREVIEW_UNKNOWN: a 409)
+_UNKNOWN = ("UNKNOWN_SCOPE", "UNKNOWN_POLICY", "UNKNOWN_ACCOUNT", "UNKNOWN_SYMBOL", "UNKNOWN_REJECTION")
 
 
 def _refusal_status(why: str, otherwise: int) -> int:
@@ -305,6 +306,15 @@ class ApiHandlers:
         if not isinstance(accepted, bool) or not isinstance(why, str):
             raise TypeError("close() must return a CloseResult")
         return _json(202 if accepted else _refusal_status(why, 409), result)
+
+    async def accept_rejection(self, request: web.Request) -> web.Response:
+        body = await self.object_body(request)
+        fields(body, ("account", "reason"), ("symbol", "leg", "incident"))
+        extra = {k: string_field(body, k, 600) if k == "incident" else string_field(body, k)
+                 for k in ("symbol", "leg", "incident") if body.get(k) is not None}
+        return _change(await call_view(self.view.accept_rejection, string_field(body, "account"),
+                                       string_field(body, "reason", MAX_REASON, free_text=True),
+                                       actor=_caller(request).name, **extra), "accept_rejection")
 
     async def _lock_body(self, request: web.Request) -> tuple[str, str, str, Optional[float], Optional[dict]]:
         return lock_fields(await self.object_body(request))

@@ -2,7 +2,7 @@
 
 What it owns: :class:`Desk`, which implements :class:`~.view.RunnerView` over the runner's parts
 — the reads (:mod:`.readout`, :mod:`.positions`, :mod:`.charts`), the commands (:mod:`.commands`,
-:mod:`.closes`, :mod:`.revoke_commands`, :mod:`.silences`), their previews (:mod:`.previews`),
+:mod:`.closes`, :mod:`.accepts`, :mod:`.revoke_commands`, :mod:`.silences`), their previews (:mod:`.previews`),
 the heartbeats (:mod:`.countdowns`), the turn its calls are carried in (:mod:`.turn`) and, on a
 shard, the firm link its firm-wide commands are routed through (:class:`~..firm.ports.FirmRoutes`)
 and the firm board, both read from the :class:`~..firm.ports.FirmSlot` it is handed. Each view call is one delegation to
@@ -51,6 +51,7 @@ from ..view import (
     SilenceStatus,
     TriggerStatus,
 )
+from .accepts import RejectionAccepts
 from .closes import ManualCloses
 from .commands import OperatorCommands
 from .oplog import said
@@ -67,8 +68,9 @@ class Desk:
     def __init__(self, *, readout: Readout, previews: Previews, commands: OperatorCommands, closes: ManualCloses,
                  silencing: Silences, operator_revokes: OperatorRevokes, positions: PositionsReadout,
                  countdowns: Countdowns, charts: ChartHistory, turn: Turn, lead: Audits, store: StateStore,
-                 io: StoreIO, clock: Callable[[], int], firm: Optional[FirmSlot] = None,
-                 sync: Optional[PolicySync] = None, holder: str = "runner"):
+                 io: StoreIO, clock: Callable[[], int], accepts: RejectionAccepts,
+                 firm: Optional[FirmSlot] = None, sync: Optional[PolicySync] = None, holder: str = "runner"):
+        self.accepts = accepts  # the closes the venue refused, accepted by a person
         self.readout, self.previews, self.commands, self.closes = readout, previews, commands, closes
         self.silencing, self.operator_revokes, self.position_readout = silencing, operator_revokes, positions
         self.countdowns, self.charts, self.turn, self.lead = countdowns, charts, turn, lead
@@ -257,6 +259,13 @@ class Desk:
         result = await self.closes.close(scope, reason, dry_run, actor=actor, symbol=symbol, preview_id=preview_id,
                                          max_notional=max_notional, leg=leg)
         return result if dry_run else said("close", actor, result, scope=scope)  # a preview changes nothing
+
+    async def accept_rejection(self, account: str, reason: str, *, actor: Optional[str] = None,
+                               symbol: Optional[str] = None, leg: Optional[str] = None,
+                               incident: Optional[str] = None) -> ChangeResult:
+        return said("close accept", actor, await self.accepts.accept(
+            account, reason, symbol=symbol, leg=leg, incident=incident, actor=actor), account=account, symbol=symbol,
+            leg=leg)
 
     async def revoke_trading(self, scope: str, reason: str, *, preview_id: Optional[str], approvals: int = 1,
                              actor: Optional[str] = None) -> ChangeResult:

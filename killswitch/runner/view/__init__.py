@@ -576,6 +576,12 @@ class RunnerView(Protocol):
 
     async def restore_trading(self, scope: str, reason: str, *, approver: str) -> ChangeResult: ...
 
+    async def accept_rejection(self, account: str, reason: str, *, actor: Optional[str] = None,
+                               symbol: Optional[str] = None, leg: Optional[str] = None,
+                               incident: Optional[str] = None) -> ChangeResult:
+        """A person accepts the closes the venue refused of ``account``'s legs (those named):
+        their facts end, audited ``close_rejection_accepted``."""
+
     def positions(self) -> PositionsStatus:
         """Every account's positions from this runner's last snapshots, with their age."""
 
