@@ -194,6 +194,21 @@ def test_the_console_shows_a_rejected_close_and_a_mode_mismatch_in_banners_with_
     assert "REJECTED" not in calm and "POSITION MODE" not in calm
 
 
+def test_the_first_screen_never_says_no_open_incident_while_a_refused_close_stands():
+    from tests.unit.test_console_model import model, render, status, text_of
+
+    st = status(close_rejections=({"incident": "manual/binanceusdm/main/m1", "account": "binanceusdm/main",
+                                   "symbol": "ETH/USDT:USDT", "leg": "SHORT", "state": "CLOSE_REJECTED", "tries": 1,
+                                   "bound": 1, "kind": "permanent", "reason": "REDUCE_ONLY_REJECTED",
+                                   "venue_said": "-2022 ReduceOnly Order is rejected.", "next_ms": None,
+                                   "first_ms": T0, "last_ms": T0},))
+    page = text_of(render(model(st)))
+    assert "No open incident" not in page, page
+    assert "No stage entered (every scope is at stage 0), but 1 close the venue rejected stands" in page, page
+    assert "first at 2026-03-02" in page or "first at 13:00" in page, page
+    assert "ksctl close-accept --account ACCOUNT --symbol SYMBOL --leg LEG" in page, page
+
+
 # --- a stored fact: saved with the book, rebuilt at start, ended when resolved ----------------------
 
 

@@ -250,7 +250,9 @@ def _health(status: RunnerStatus, now: int) -> dict:
                             for a, m in sorted(status.position_modes.items())
                             if m.get("mismatch") or m.get("read") == "unread"],
         # legs the venue refused to close up to their bound (not sent again), with what it said
-        "close_rejected": [dict(r) for r in status.close_rejections if r.get("state") == "CLOSE_REJECTED"],
+        # (stored: a restart or a takeover shows them too, until resolved or accepted by a person)
+        "close_rejected": [{**r, "since": _when(r.get("first_ms"), now), "last": _when(r.get("last_ms"), now)}
+                           for r in status.close_rejections if r.get("state") == "CLOSE_REJECTED"],
     }
 
 
