@@ -20,7 +20,7 @@ from .store import FINAL_STATUSES, ORDER_STATUSES, IntentRow, JournalEntry, Unkn
 
 _INTENT_COLS = ("i.seq, i.client_order_id, i.decision_id, i.venue, i.account, i.symbol, i.side, i.position_side, "
                 "i.amount, i.reduce_only, i.payload, i.fence, i.created_ms, "
-                "r.status, r.filled, r.avg_price, r.reason_code, r.detail, r.ts_ms")
+                "r.status, r.filled, r.avg_price, r.reason_code, r.detail, r.ts_ms, r.refusal")
 # Every intent with its latest result, if any.
 _INTENTS = (f"SELECT {_INTENT_COLS} FROM order_intent i LEFT JOIN order_result r ON r.seq = "
             "(SELECT MAX(seq) FROM order_result WHERE client_order_id = i.client_order_id)")
@@ -79,18 +79,18 @@ class JournalTables(SqlHooks):
 
     def journal_result(self, fence: int, client_order_id: str, status: str, filled: Optional[float],
                        avg_price: Optional[float], reason_code: Optional[str], detail: Optional[str], *,
-                       ts_ms: Optional[int] = None) -> None:
+                       ts_ms: Optional[int] = None, refusal: Optional[str] = None) -> None:
         if status not in ORDER_STATUSES:
             raise ValueError(f"unknown order status {status!r}; one of {sorted(ORDER_STATUSES)}")
         row = (client_order_id, fence, status, status in FINAL_STATUSES, filled, avg_price, reason_code, detail,
-               now_ms() if ts_ms is None else ts_ms)
+               now_ms() if ts_ms is None else ts_ms, refusal)
         with self._tx(write=True) as cur:
             self._check_fence(cur, fence)
             if self._q(cur, "SELECT 1 FROM order_intent WHERE client_order_id = ?", (client_order_id,)).fetchone() \
                     is None:
                 raise UnknownIntentError(f"UNKNOWN_INTENT: no journaled intent {client_order_id!r}")
             self._q(cur, "INSERT INTO order_result (client_order_id, fence, status, final, filled, avg_price, "
-                         "reason_code, detail, ts_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", row)
+                         "reason_code, detail, ts_ms, refusal) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", row)
 
     def pending_intents(self) -> list[JournalEntry]:
         with self._tx(write=False) as cur:

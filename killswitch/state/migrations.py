@@ -169,4 +169,9 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(10, "operator locks stored while no runner leads, until a leader applies them (stored_locks_sql.py)",
               STORED_LOCK_TABLE),
     Migration(11, "the latest policy drift verdict posted about each runner (drift_sql.py)", POLICY_DRIFT_TABLE),
+    Migration(12, "how a retry fares after a venue refused an order, as its dialect maps the refusal", (
+        # permanent | transient | mode (adapters.base); NULL for every other result and for a
+        # refusal the adapter made itself: what a runner that takes over counts a refused close by
+        "ALTER TABLE order_result ADD COLUMN refusal TEXT",
+    )),
 )

@@ -117,6 +117,9 @@ class JournalEntry:
     reason_code: Optional[str] = None
     detail: Optional[str] = None
     updated_ms: Optional[int] = None
+    # how a retry fares after the venue's refusal (permanent | transient | mode), as its dialect maps
+    # it; None for anything else, and for a refusal the adapter made itself
+    refusal: Optional[str] = None
 
     @property
     def payload(self) -> Any:
@@ -303,8 +306,9 @@ class StateStore(Protocol):
 
     def journal_result(self, fence: int, client_order_id: str, status: str, filled: Optional[float],
                        avg_price: Optional[float], reason_code: Optional[str], detail: Optional[str], *,
-                       ts_ms: Optional[int] = None) -> None:
-        """Append what became of an intent. The latest result is the intent's status."""
+                       ts_ms: Optional[int] = None, refusal: Optional[str] = None) -> None:
+        """Append what became of an intent. The latest result is the intent's status; ``refusal``:
+        how a retry fares after the venue refused it (permanent | transient | mode)."""
 
     def pending_intents(self) -> list[JournalEntry]:
         """Intents with no final result, oldest first: what a restarted runner must reconcile."""

@@ -259,13 +259,20 @@ def test_refusals_the_journal_holds_and_the_ledger_lacks_are_counted_up_to_the_b
     assert [s.key[3] for s in stops] == ["LONG"] and stops[0].refusals.summary().startswith("2 of 2")
     assert [(r["leg"], r["state"], r["venue_said"]) for r in led.status()] == [("LONG", "CLOSE_REJECTED", SAID)]
     assert led.recount([journaled("manual/binanceusdm/main/m9", "LONG", cid="m")], T0)[0].refusals.bound == 1
+    # the adapter's own refusal (no kind journaled) is not counted, as observe counts none
+    assert led.recount([journaled("q/acct/L1/e1", "LONG", cid="x", kind=None)], T0) == [] and \
+        not led.find("q/acct/L1/e1", "binanceusdm/main", None, None)
+    # a refusal that may pass keeps its kind and its wait
+    led.recount([journaled("t/acct/L1/e1", "LONG", cid="t", kind=TRANSIENT)], T0)
+    [(key, leg)] = [(k, v) for k, v in led.legs.items() if k[0] == "t/acct/L1/e1"]
+    assert (leg.kind, leg.tries, leg.next_ms, leg.stopped) == (TRANSIENT, 1, T0 + 1000, False)
 
 
-def journaled(did: str, ps: str, *, cid: str = "", status: str = "rejected"):
+def journaled(did: str, ps: str, *, cid: str = "", status: str = "rejected", kind=PERMANENT):
     from killswitch.state.store import JournalEntry
 
     side = "sell" if ps == "LONG" else "buy"
+    refused = status == "rejected"
     return JournalEntry(1, cid or f"ks-{did}-{side}-{ps}", did, "binanceusdm", "main", "BTC/USDT:USDT", side, ps,
-                        1.0, True, "{}", 1, T0, status, 0.0, None,
-                        "REDUCE_ONLY_REJECTED" if status == "rejected" else None,
-                        SAID if status == "rejected" else None, T0)
+                        1.0, True, "{}", 1, T0, status, 0.0, None, "REDUCE_ONLY_REJECTED" if refused else None,
+                        SAID if refused else None, T0, kind if refused else None)

@@ -314,12 +314,14 @@ class CloseRejections:
         """The refusals of closes the journal holds (``entries``: an incident's journal rows,
         :class:`~killswitch.state.store.JournalEntry`) that the saved ledger did not count: a
         runner stopped between the venue's answer and the save. Each is counted against its leg
-        with the venue's words as journaled (the journal does not say how a retry fares: a leg
-        it alone knows is taken as refused for good, ``permanent``); the legs that reach their
-        bound now, as :meth:`observe` returns them."""
+        with the venue's words and how a retry fares, as journaled (a refusal the adapter made
+        itself, or one journaled before the journal said how a retry fares, is not: as
+        :meth:`observe` counts none); the legs that reach their bound now, as :meth:`observe`
+        returns them."""
         stops: list[Stop] = []
         for e in entries:
-            if e.status != "rejected" or not e.reduce_only:
+            kind = getattr(e, "refusal", None)
+            if e.status != "rejected" or not e.reduce_only or kind is None:
                 continue
             key = key_of(e)
             leg = self.legs.get(key)
@@ -327,13 +329,14 @@ class CloseRejections:
                 continue
             at = e.updated_ms or e.created_ms or now_ms
             if leg is None:
-                leg = self.legs[key] = LegRefusals(0, PERMANENT, e.reason_code or "", e.detail or "", e.decision_id,
+                leg = self.legs[key] = LegRefusals(0, kind, e.reason_code or "", e.detail or "", e.decision_id,
                                                    e.side, e.position_side, at, at, at,
                                                    manual=e.decision_id.startswith("manual/"))
             leg.tries += 1
-            leg.code, leg.said, leg.decision_id = e.reason_code or leg.code, e.detail or leg.said, e.decision_id
+            leg.kind, leg.code, leg.said, leg.decision_id = kind, e.reason_code or leg.code, e.detail or leg.said, \
+                e.decision_id
             leg.last_ms = max(leg.last_ms, at)
-            leg.next_ms = now_ms
+            leg.next_ms = max(now_ms, at + backoff_ms(leg.tries)) if kind == TRANSIENT else now_ms
             leg.seen = (*leg.seen, e.client_order_id)[-SEEN_KEPT:]
             self._changed()
             if leg.tries >= leg.bound:

@@ -324,8 +324,10 @@ class Executor(Reconciliation):
             else:
                 # what the venue said, as it said it (its code and message), where it refused
                 said = e.refusal.text() if e.refusal is not None else e.message
-                outcome("rejected", e.reason.value, 0.0, said, e.refusal.kind if e.refusal is not None else None)
-                await self._result(o.client_order_id, "rejected", 0.0, None, e.reason.value, said)
+                kind = e.refusal.kind if e.refusal is not None else None
+                outcome("rejected", e.reason.value, 0.0, said, kind)
+                # (how a retry fares, journaled: a runner that takes over counts the refusal by it)
+                await self._result(o.client_order_id, "rejected", 0.0, None, e.reason.value, said, kind)
                 r.rejected.append(f"{o.client_order_id} {e.reason.value}: {said}")
                 if o.reduce_only:
                     # A refused close leaves the position open whatever the reason (rate limit,
@@ -394,9 +396,9 @@ class Executor(Reconciliation):
             self._still_open += r.still_open
 
     async def _result(self, cid: str, status: str, filled: float, avg: Optional[float], code: Optional[str],
-                      detail: Optional[str]) -> None:
+                      detail: Optional[str], refusal: Optional[str] = None) -> None:
         await self.io(self.store.journal_result, self.fence(), cid, status, filled, avg, code, detail,
-                      ts_ms=self.clock())
+                      ts_ms=self.clock(), refusal=refusal)
         self.lanes.answered(cid)
         if status in RESTING:
             self._resting_left = True  # (a reconciliation under way may have said none is left)
