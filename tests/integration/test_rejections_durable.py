@@ -27,6 +27,7 @@ from killswitch.process.bootstrap import build_runner_and_desk
 from killswitch.render.status import status_text
 from killswitch.runner.console.model import page_model
 from killswitch.state import open_store
+from tests.unit.test_console_model import render, text_of
 
 from .sim_helpers import engine
 from .test_venue_truth_runner import NO_LOCKS, TICK_MS, Recorder, graph, ticks
@@ -251,3 +252,41 @@ def test_a_runner_stopped_between_the_refusal_and_the_save_finds_the_refusals_in
 def pg_database(pg_database):  # (the session's server: a database of this test's own)
     open_store(pg_database).close()
     return pg_database
+
+
+@pytest.mark.parametrize("lost", [False, True], ids=["saved", "lost-before-the-save"])
+def test_a_refused_manual_close_of_both_hedge_legs_stands_on_the_first_screen_after_a_restart(tmp_path, lost):
+    """The walk's case: no stage entered, an operator's close of ETH on the hedge account refused on
+    both legs (-2022). After a restart the first screen said "No open incident"; it says the
+    refused closes stand, whether the save took them or the runner stopped before it."""
+    db = tmp_path / "s.db"
+
+    async def case(v: Venue):
+        a, desk, store = await v.runner("a")
+        await a.start()
+        await ticks(a, v.clock, 2)
+        preview = await desk.close(ACCOUNT, "flatten ETH by hand", dry_run=True, symbol="ETH/USDT:USDT")
+        closed = await desk.close(ACCOUNT, "flatten ETH by hand", dry_run=False, symbol="ETH/USDT:USDT",
+                                  preview_id=preview.preview_id, actor="alice")
+        assert closed.accepted, closed.reason
+        await ticks(a, v.clock, 3)
+        before = desk.status()
+        await v.stop(a)
+        if lost:
+            _strip_refusals(db)
+        v.clock.advance(6_000)
+        b, desk_b, _ = await v.runner("b")
+        await b.start()
+        await ticks(b, v.clock, 2)
+        screen = await first_screen(desk_b)
+        return before, desk_b.status(), screen, text_of(render(screen))
+
+    before, after, screen, html = go(case, tmp_path, f"sqlite://{db}")
+    eth = {("ETH/USDT:USDT", "LONG"), ("ETH/USDT:USDT", "SHORT")}
+    assert rejected(before) == eth, before.close_rejections
+    assert after.leader and rejected(after) == eth, after.close_rejections
+    assert all(r["incident"].startswith("manual/binanceusdm/sim-hedge/m") and (r["tries"], r["bound"]) == (1, 1)
+               for r in after.close_rejections)
+    assert not screen["incidents"] and {(r["symbol"], r["leg"]) for r in screen["close_rejected"]} == eth
+    assert "No open incident" not in html
+    assert "No stage entered (every scope is at stage 0), but 2 closes the venue rejected stand" in html
