@@ -159,3 +159,58 @@ def test_a_failure_reported_at_or_after_the_deadline_is_a_timeout_and_an_early_o
     early = ResolvedReceiver("down", ("json://…",), _SlowApprise("FAILURE", 0.0)).send(msg, 0.1)
     told = ResolvedReceiver("told", ("json://…",), _SlowApprise("TIMEOUT", 0.0)).send(msg, 0.1)
     assert (late.result, early.result, told.result) == ("timeout", "failed", "timeout")
+
+
+class Capture:
+    """A receiver that keeps every message it was given."""
+
+    name = "capture"
+
+    def __init__(self):
+        self.messages = []
+
+    def send(self, message, timeout_s):
+        self.messages.append(message)
+        return SendResult("delivered")
+
+
+def test_a_refused_close_of_both_legs_of_a_hedge_pages_each_leg():
+    """Issue 65, medium 6: both legs' close_residual events had one fingerprint, so the 80 ETH short
+    replaced the 30 ETH long in the alert and one leg alone was paged. Each leg is its own alert."""
+    doc = DOC.replace("group_by: [scope]", "group_by: [account]")
+    capture = Capture()
+    sink = NotifySink({"desk": compile_routes(routes_doc(doc))}, {("desk", "slow"): capture, ("desk", "fast"): capture},
+                      receipts=Store(), options=NotifyOptions(poll_s=0.01, concurrency=2))
+
+    def leg(side: str, ps: str, amount: float) -> Event:  # as the runner's shortfalls make it
+        from types import SimpleNamespace
+
+        from killswitch.runner.book.residuals import Residual, ResidualBook
+        from killswitch.runner.venue.shortfalls import Shortfalls
+
+        class Lead:
+            async def audit(self, *args):
+                return 1
+
+        made = Shortfalls(SimpleNamespace(residuals=ResidualBook()), None, None, dry_run=False, clock=lambda: 0,
+                          lead=Lead(), persist=None)
+        [event] = asyncio.run(made._residual(Residual(
+            "manual/binanceusdm/sim-hedge/m1", None, "binanceusdm/sim-hedge", 0, "binanceusdm/sim-hedge",
+            "ETH/USDT:USDT", side, ps, amount, "CLOSE_REJECTED",
+            "1 of 1 orders rejected by the venue: -2022 ReduceOnly Order is rejected.", 0, 0)))
+        return event
+
+    events = [leg("long", "LONG", 30.0), leg("short", "SHORT", 80.0)]
+
+    async def go():
+        for event in events:
+            sink.on_event(event, R())
+        for _ in range(300):
+            await asyncio.sleep(0.01)
+            if capture.messages:
+                break
+        await sink.aclose()
+
+    asyncio.run(go())
+    text = "\n".join(m.title + "\n" + m.body for m in capture.messages)
+    assert "30 ETH/USDT:USDT LONG left open" in text and "80 ETH/USDT:USDT SHORT left open" in text, text
