@@ -35,7 +35,7 @@ ACTION_KINDS = {"manual_lock": "lock", "manual_unlock": "unlock", "manual_close_
                 "silence_changed": "silence changed", "incident_acknowledged": "ack",
                 "dms_armed": "dms arm", "dms_disarmed": "dms disarm",
                 "trading_revoke_requested": "revoke", "trading_revoke_dry_run": "revoke (dry run)",
-                "trading_restore_approval": "restore approval"}
+                "trading_restore_approval": "restore approval", "close_rejection_accepted": "close accept"}
 
 
 def _target(kind: str, p: Mapping[str, Any]) -> str:
@@ -46,6 +46,8 @@ def _target(kind: str, p: Mapping[str, Any]) -> str:
         return str(p.get("incident") or "-")
     if kind in ("dms_armed", "dms_disarmed"):
         return str(p.get("source") or "-")
+    if kind == "close_rejection_accepted":  # the refused legs a person accepted
+        return ", ".join(f"{x.get('symbol')} {x.get('leg')} on {x.get('account')}" for x in p.get("legs") or ()) or "-"
     return str(p.get("scope") or "-")
 
 

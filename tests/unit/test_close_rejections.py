@@ -276,3 +276,16 @@ def journaled(did: str, ps: str, *, cid: str = "", status: str = "rejected", kin
     return JournalEntry(1, cid or f"ks-{did}-{side}-{ps}", did, "binanceusdm", "main", "BTC/USDT:USDT", side, ps,
                         1.0, True, "{}", 1, T0, status, 0.0, None, "REDUCE_ONLY_REJECTED" if refused else None,
                         SAID if refused else None, T0, kind if refused else None)
+
+
+def test_the_closure_report_lists_an_accepted_refusal_among_the_operator_actions():
+    from types import SimpleNamespace
+
+    from killswitch.runbooks.operator_actions import operator_actions
+
+    row = SimpleNamespace(seq=7, kind="close_rejection_accepted", ts_ms=T0, payload={
+        "by": "alice", "reason": "hedged by hand", "legs": [{"incident": "i", "account": "binanceusdm/sim-hedge",
+                                                             "symbol": "ETH/USDT:USDT", "leg": "SHORT"}]})
+    [action] = operator_actions([row], T0 + 1, lambda seq: True, {}, {})
+    assert (action["action"], action["target"], action["by"], action["reason"], action["outcome"]) == \
+        ("close accept", "ETH/USDT:USDT SHORT on binanceusdm/sim-hedge", "alice", "hedged by hand", "done")
