@@ -59,6 +59,9 @@ class Shortfalls:
         self.clock = clock
         self.lead = lead
         self.persist = persist
+        # the journal of each stage entry in force as lost_replans read it, for lost_refusals right
+        # after it (the same leading tick's first steps, nothing journaled between): read once
+        self._journaled: dict[str, list] = {}
 
     async def retry_unfilled(self, decisions: Sequence[str], *, seen: Optional[set[str]] = None,
                              save: bool = True, held: bool = False) -> list[Event]:
@@ -96,13 +99,14 @@ class Shortfalls:
         takeover). The latest round is the one the saved retry count names; a stage already
         deferred re-plans by itself. Read from the journal when a runner starts leading."""
         out = []
+        self._journaled = {}
         for key, ss in sorted(self.book.state.scopes.items()):
             if not ss.stage.level or ss.stage.deferred or budget_spent(ss.stage.retries, ss.stage.held):
                 continue  # (a spent budget was reported as residuals when it ran out)
             policy, _, scope = key.partition("|")
             base = make_id(policy, scope, ss.stage.level, ss.stage.entries)
             latest = f"{base}/r{ss.stage.retries}" if ss.stage.retries else base
-            entries = await self.io(self.store.journal_of, base, ss.stage.entered_ms or 0)
+            entries = self._journaled[base] = await self.io(self.store.journal_of, base, ss.stage.entered_ms or 0)
             if any(e.decision_id == latest and e.final and ended_short(e.status, e.filled or 0.0, e.amount,
                                                                         e.reduce_only) for e in entries):
                 out.append(latest)
@@ -184,8 +188,10 @@ class Shortfalls:
                 policy, _, scope = key.partition("|")
                 incidents.append((make_id(policy, scope, ss.stage.level, ss.stage.entries), ss.stage.entered_ms or 0))
         stops = []
+        read, self._journaled = self._journaled, {}  # (what lost_replans read of them just before)
         for incident, since in [*incidents, *manual]:
-            entries = await self.io(self.store.journal_of, incident, since)
+            known = read.get(incident)
+            entries = known if known is not None else await self.io(self.store.journal_of, incident, since)
             stops += self.book.rejections.recount(entries, self.clock())
         return stops
 
