@@ -31,7 +31,8 @@ save) is counted from the journal when a runner starts leading (:meth:`CloseReje
 A leg's fact ends when it is resolved: its position is gone or its incident is over
 (:meth:`CloseRejections.refresh`, and for a stopped leg its residual's end,
 :meth:`CloseRejections.keep_stopped`), a later close of it filled (:meth:`CloseRejections.observe`),
-or a person accepted it (:meth:`CloseRejections.accept`: ``ksctl close-accept``, audited).
+or a person accepted it (:meth:`CloseRejections.accept`: ``ksctl close-accept``, audited; kept,
+unsent and unshown, until its position or its incident ends, so that no recount raises it again).
 
 Must not: send anything, or stop a close the venue did not refuse (a close that filled short or
 expired is the shortfalls' to plan again, within their own budget).
@@ -239,8 +240,6 @@ class CloseRejections:
         """``plans`` without the closes of a leg stopped in their incident (CLOSE_REJECTED: here,
         or a residual of it, ``stopped``) or waiting out a transient refusal; those closes, never
         sent, are returned beside."""
-        from dataclasses import replace
-
         halted = set(stopped) | {k for k, leg in self.legs.items() if leg.stopped}
         out, dropped = [], []
         for p in plans:
