@@ -227,13 +227,17 @@ def rejection_lines(st: RunnerStatus) -> list[str]:
     """The legs whose closes the venue refused: CLOSE_REJECTED (not sent again) or still tried."""
     lines = []
     for r in st.close_rejections:
+        since = f" since {iso(r['first_ms'])}" if r.get("first_ms") else ""
         what = (f"CLOSE_REJECTED {r['account']} {r['symbol']} {r['leg']}: {r['tries']} of {r['bound']} closes "
                 f"rejected by the venue: {r['venue_said']} ({r['reason']}); not sent again for incident "
-                f"{r['incident']}") if r["state"] == "CLOSE_REJECTED" else (
+                f"{r['incident']}{since}") if r["state"] == "CLOSE_REJECTED" else (
             f"CLOSE REFUSED {r['account']} {r['symbol']} {r['leg']}: {r['tries']} of {r['bound']} tries "
             f"({r['kind']}): {r['venue_said']} ({r['reason']})"
             + (f"; tried again at {iso(r['next_ms'])}" if r.get("next_ms") else ""))
         lines.append(f"  {what}")
+    if any(r["state"] == "CLOSE_REJECTED" for r in st.close_rejections):
+        lines.append("  (each stands until its position is closed, a later close fills, or ksctl close-accept "
+                     "--account A [--symbol S --leg L] --reason R)")
     return lines
 
 

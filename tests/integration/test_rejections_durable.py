@@ -129,8 +129,9 @@ def test_each_refused_leg_stands_after_a_restart_on_the_status_and_the_first_scr
         assert [(r["first_ms"], r["last_ms"]) for r in status.close_rejections] == \
             [(r["first_ms"], r["last_ms"]) for r in before.close_rejections]
     assert sent_after == sent  # nothing sent again for a leg stopped in its incident
-    assert "CLOSE_REJECTED binanceusdm/sim-hedge ETH/USDT:USDT SHORT: 2 of 2 closes rejected by the venue" in \
-        status_text(after, NO_LOCKS)
+    text = status_text(after, NO_LOCKS)
+    assert "CLOSE_REJECTED binanceusdm/sim-hedge ETH/USDT:USDT SHORT: 2 of 2 closes rejected by the venue" in text
+    assert "since 2026-03-02T" in text and "or ksctl close-accept --account A" in text, text
     # the console's first screen: the standing problem, each leg with the venue's words
     assert {(r["symbol"], r["leg"]) for r in screen["close_rejected"]} == LEGS
     assert screen["standing"]["rejected"].startswith("not sent again: ")
