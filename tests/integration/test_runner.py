@@ -276,15 +276,16 @@ def crash_run(tmp_path, crash_at):
     engine = build("flash-crash", clock)
     start = positions(engine)
     receiver: list[str] = []  # the pages that reached people, across both processes
-    runner, _, _, store, counter, _ = setup(tmp_path, crash_at=crash_at, engine=engine, clock=clock,
-                                         sinks=[RunbookSink(None), DurablePager(receiver)])
-
+    counter, store = [0], None
     crashed = False
-    try:
+    try:  # a crash while the runner is built (its start's reads) is a crash like any other
+        runner, _, _, store, counter, _ = setup(tmp_path, crash_at=crash_at, engine=engine, clock=clock,
+                                             sinks=[RunbookSink(None), DurablePager(receiver)], counter=counter)
         asyncio.run(asyncio.wait_for(lived(runner, clock), 60))
     except Crash:
         crashed = True
-    store.close()
+    if store is not None:
+        store.close()
     # a new process: same store, same exchange, fresh objects, no crash
     again, _, _, store2, _, _ = setup(tmp_path, engine=engine, clock=clock,
                                    sinks=[RunbookSink(None), DurablePager(receiver)])
