@@ -39,7 +39,9 @@ runs:
 def test_act_runs_the_action_on_a_pull_request(tmp_path):
     act = shutil.which("act")
     if act is None:
-        pytest.skip("act not installed (go install github.com/nektos/act@v0.2.89)")
+        # optional, never a missing tool CI must have: test_action_run.py runs the Action's steps through
+        # bash in every run; act (go install github.com/nektos/act@v0.2.89) runs them as GitHub's runner would
+        pytest.skip("optional: act is not on PATH (go install github.com/nektos/act@v0.2.89)")
     require_tool("git")
     rev = subprocess.run(["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True).stdout.strip()
     assert rev, "not a git checkout"
