@@ -72,6 +72,7 @@ from ..venue.shortfalls import MAX_CLOSE_RETRIES
 from .gc_pause import CollectorPause
 from .parts import RunnerParts
 from .shed import LoadShed, shed_words
+from .takeover import Takeover, said_removed
 
 log = logging.getLogger("killswitch.runner")
 # a tick longer than this is said, with its phases (said_if_slow)
@@ -156,7 +157,7 @@ class Runner:
         self._entries, self._revokes = p.entries, p.revokes
         self._enforcement, self._still_open = p.enforcement, p.still_open
         self._modes, self._rejections = p.modes, p.rejections
-        self._commands = p.commands  # the operator locks stored while no runner led, taken up first
+        self._takeover = Takeover(p, venues)  # what a stop or a takeover left, carried on at the first tick
         self._blind_reports = BlindReports()
         self._coverage_logged = False  # this process has said every blind or unmatched scope once
         self._collector = CollectorPause()
@@ -341,23 +342,7 @@ class Runner:
         report.leader, report.fence = True, lead.fence
         lost_refusals: list = []
         if not lead.replans_checked:  # the first tick under a token: what a crash may have dropped
-            # the operator locks stored while no runner led, applied before this tick decides anything
-            await self._commands.take_up_stored()
-            report.events += await shortfalls.retry_unfilled(await shortfalls.lost_replans())
-            await self._closes.recover(now)  # manual closes asked for before a stop or takeover
-            # refusals the journal holds that the saved ledger lacks (a stop between the venue's answer and
-            # the save): counted now, their residuals recorded once this tick's snapshots are in
-            lost_refusals = await shortfalls.lost_refusals(self._closes.incidents())
-            # stage transitions a stop cut off before their audit row, page or runbook
-            report.events += await self._entries.resume(now)
-            await self._entries.find_unsaved()  # owed with this tick's transitions, unless entered again
-            await self._revokes.resume()  # revokes and restores a stop cut off after their audit row
-            # instances the graph no longer runs, as the store held them (a start, a takeover)
-            pruned = book.prune_instances(self.venues.declared(), now)
-            if said_removed(pruned, "the start"):
-                await lead.audit("policy_instances_removed", now, {"removed": pruned.rows(),
-                                                                   "graph": book.graph.digest})
-            report.events += await self._still_open.resume(now)  # orders left open, saved but not paged
+            lost_refusals = await self._takeover.carry_on(report.events, now)
             lead.replans_checked = True
         await self._countdowns.take_stored_beats(now)
         self._countdowns.forget_unnamed()  # (a reload or a disarming may have unnamed some)
@@ -566,16 +551,6 @@ class _Phases:
         self.last = now
 
 
-
-
-def said_removed(pruned: Any, by: str) -> bool:
-    """One log line for what a prune did (engine/removed.py); True when an instance went or was kept removed."""
-    if pruned.dropped or pruned.kept:
-        log.warning("INSTANCES_REMOVED by %s: %s", by, pruned.text())
-        return True
-    if pruned.restored:
-        log.info("INSTANCES_RESTORED by %s: %s", by, pruned.text())
-    return False
 
 
 def said_if_slow(report: TickReport) -> None:
