@@ -148,6 +148,27 @@ def _violations_headline(lead: Alert, pool: list[Alert]) -> Optional[str]:
             f"{n} violation(s)")
 
 
+def _residuals_headline(lead: Alert, pool: list[Alert]) -> Optional[str]:
+    """A page of positions left open names every leg in its title (a hedge's two legs refused
+    together: the 80 ETH short beside the 30 ETH long, never one of them and ``+1 more``); None
+    when one leg is left open."""
+    if lead.event.kind != ev.CLOSE_RESIDUAL:
+        return None
+    left = [a for a in sorted(pool, key=lambda a: a.event.ts_ms) if a.event.kind == ev.CLOSE_RESIDUAL]
+    if len(left) < 2:
+        return None
+    where = list(dict.fromkeys(" ".join(x for x in (a.labels.get("policy"), a.labels.get("scope")) if x)
+                               for a in left))
+    legs = []
+    for a in left:
+        d = a.event.data
+        amount = d.get("amount")
+        leg = d.get("position_side") or d.get("side")
+        legs.append((f"{amount:g} " if isinstance(amount, (int, float)) else "") + str(d.get("symbol", "?"))
+                    + (f" {leg}" if leg else "") + f" ({d.get('why', '?')})")
+    return f"{', '.join(where)}: {len(left)} legs left open, no longer closed: {'; '.join(legs)}"
+
+
 # each kind's headline from its labels, its data and where it happened (policy and scope)
 _HEADLINES: dict[str, Callable[[Labels, Data, str], str]] = {
     ev.STAGE_TRANSITION: _stage_transition,
@@ -281,9 +302,10 @@ def compose(n: Notification, external_url: Optional[str] = None) -> Message:
     dry = any(mode_of(a) == "DRY RUN" for a in n.alerts)
     more = len(lead_pool) - 1
     several = _violations_headline(lead, lead_pool)  # every strategy named, none hidden in "+1 more"
-    title = f"[{n.severity.upper()}]" + (" [DRY RUN]" if dry else "") + f" {several or headline(lead)}"
+    legs = None if several else _residuals_headline(lead, lead_pool)  # every leg left open named
+    title = f"[{n.severity.upper()}]" + (" [DRY RUN]" if dry else "") + f" {several or legs or headline(lead)}"
     others = sum(1 for a in lead_pool if a.event.kind not in (ev.LOCK_VIOLATION, ev.LIMIT_VIOLATION)) \
-        if several else more
+        if several else sum(1 for a in lead_pool if a.event.kind != ev.CLOSE_RESIDUAL) if legs else more
     if others > 0:
         title += f" (+{others} more)"
     if n.repeat:

@@ -214,3 +214,8 @@ def test_a_refused_close_of_both_legs_of_a_hedge_pages_each_leg():
     asyncio.run(go())
     text = "\n".join(m.title + "\n" + m.body for m in capture.messages)
     assert "30 ETH/USDT:USDT LONG left open" in text and "80 ETH/USDT:USDT SHORT left open" in text, text
+    # and the title names both legs, the larger not hidden behind "+1 more"
+    titles = [m.title for m in capture.messages if "left open" in m.title]
+    assert any("2 legs left open, no longer closed: 30 ETH/USDT:USDT LONG (CLOSE_REJECTED); 80 ETH/USDT:USDT "
+               "SHORT (CLOSE_REJECTED)" in t for t in titles), titles
+    assert not any("more)" in t for t in titles), titles
