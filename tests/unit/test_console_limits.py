@@ -54,3 +54,28 @@ def test_status_types_the_limits_of_the_lock_document_and_shows_each_one_s_usage
         f"  LIMIT futures-book {ACC} max_position_notional {SYMBOL}: 210,000 of 250,000 (84%)",
         "  LIMIT futures-book binanceusdm/other max_open_orders: usage unknown (an account not read)"]
     assert limit_lines(decode(LockDocument, {**LockBook().to_doc(T0), "resuming": {}})) == []
+
+
+def test_per_order_limits_are_listed_though_they_have_no_usage():
+    """A policy of per-order limits alone (the gate refuses by them) is never "no policy sets
+    pre-trade limits": each is a row, "per order"; a symbol's own value beside the default's."""
+    doc = {"default": {"max_order_notional": 100_000.0, "price_collar": 0.05}, "mark_max_age_s": 30.0,
+           "symbols": {SYMBOL: {"max_order_notional": 20_000.0, "price_collar": 0.05}},
+           "message_rate": {"per_second": 5.0, "burst": 10}}
+    m = model([{"policy": "crash-ladder", "limits": doc, "usage": []}])
+    rows = [(r["limit"], r["symbol"], r["value"], r["usage"], r["scope"]) for r in m["limits"]]
+    assert rows == [("max_order_notional", None, "100,000", "per order", None),
+                    ("price_collar", None, "5% of the mark", "per order", None),
+                    ("max_order_notional", SYMBOL, "20,000", "per order", None),
+                    ("message_rate", None, "5/s (burst 10)", "per strategy", None)]
+    text = text_of(render(m))
+    assert "No policy sets pre-trade limits." not in text
+    assert "crash-ladder each instance max_order_notional - per order 100,000" in text, text
+
+
+def test_a_limit_with_no_usage_row_yet_is_listed_too():
+    doc = {"default": {"max_position_notional": 250_000.0}, "max_gross_notional": 1_000_000.0}
+    m = model([{"policy": "futures-book", "limits": doc, "usage": []}])
+    assert [(r["limit"], r["value"], r["usage"]) for r in m["limits"]] == [
+        ("max_position_notional", "250,000", "no usage read yet"),
+        ("max_gross_notional", "1,000,000", "no usage read yet")]
