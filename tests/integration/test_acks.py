@@ -54,6 +54,28 @@ def test_a_second_acknowledgement_keeps_the_first_and_both_are_shown_and_stored(
     assert rows[1]["previous"]["by"] == "alice" and rows[0]["comment"] == "on it"
 
 
+def test_the_same_acknowledgement_said_again_is_answered_already_and_audited_once(tmp_path):
+    runner, _, clock, store, _, desk = setup(tmp_path)
+
+    async def go():
+        await started(runner, clock)
+        first = await desk.acknowledge(None, "crash-ladder", SCOPE, "on it", actor="alice")
+        at = clock()
+        clock.advance(30_000)
+        again = await desk.acknowledge(INCIDENT, None, None, "alice: on it", actor="alice")
+        return first, again, at
+
+    first, again, at = asyncio.run(go())
+    assert first.done and first.reason == f"ACKNOWLEDGED: {INCIDENT} by alice"
+    from killswitch.runner.lock.lock import iso_ms
+
+    assert again.done and again.reason == f"ALREADY_ACKNOWLEDGED: {INCIDENT} by alice at {iso_ms(at)}: on it", \
+        again.reason
+    assert len(store.audit_rows(kinds=["incident_acknowledged"])) == 1
+    (scope,) = desk.status().scopes
+    assert [(a.author, a.ts_ms) for a in scope.acks] == [("alice", at)]
+
+
 def test_holders_keep_each_authors_latest_in_the_order_said():
     from killswitch.silences import Acknowledgement as A
 

@@ -300,6 +300,10 @@ class Silences:
         comment = own_words(actor, comment)
         ack = Acknowledgement(incident, actor, now, comment)
         have = self.book.acks.get(incident, ())
+        same = next((a for a in have if a.author == actor and a.comment == comment), None)
+        if same is not None:  # said again: nothing new to audit, store or page
+            note = f": {same.comment}" if same.comment else ""
+            return ChangeResult(True, f"ALREADY_ACKNOWLEDGED: {incident} by {actor} at {_iso(same.ts_ms)}{note}")
         others = [a for a in have if a.author != actor]
         payload: dict[str, Any] = {"incident": incident, "comment": comment, "by": actor}
         if have:
