@@ -402,7 +402,7 @@ def build_runner_and_desk(graph: "DecisionGraph", adapters: "Mapping[str, Exchan
     commands = OperatorCommands(book, lead, resumptions, store, io, clock=clock, known=known, persist=persist,
                                 sinks=fanout, triggers=readout.triggers, revokes=revokes, stored=stored)
     operator_revokes = OperatorRevokes(book, lead, revokes, known=known, persist=persist, sinks=fanout, clock=clock,
-                                       dry_run=dry_run)
+                                       dry_run=dry_run, violations=enforcement.status)
     silencing = Silences(book, lead, store, io, clock=clock, catalog=known.catalog, save=persist.save,
                          emit=fanout.emit, open_closes=lambda: tuple(closes.tracked),
                          pages=fanout.pages_in_force)

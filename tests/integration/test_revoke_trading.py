@@ -526,7 +526,8 @@ def test_ksctl_revoke_previews_the_exact_scope_and_only_approvers_restore_it(tmp
         r = alice.invoke(cli, restore)  # what her approval does, then it
         assert r.exit_code == 0 and r.output.startswith(
             f"PREVIEW: approval 1/2 of the restore of trading on {ACCOUNT}\n"
-            "  revoked by shared-token: MANUAL_REVOKE: bot ignores the halt\n  no approval yet\n"), r.output
+            "  revoked by shared-token: MANUAL_REVOKE: bot ignores the halt\n"
+            f"  {ACCOUNT}: no lock binds it now; its bots trade freely once restored\n  no approval yet\n"), r.output
         assert "\nAPPROVAL_RECORDED: 1/2 approvers=alice" in r.output, r.output
         r = alice.invoke(cli, restore)
         assert r.exit_code == 1 and r.output.startswith("DUPLICATE_APPROVER: alice"), r.output  # (its preview)
@@ -541,6 +542,28 @@ def test_ksctl_revoke_previews_the_exact_scope_and_only_approvers_restore_it(tmp
         assert r.exit_code == 1 and r.output.startswith(f"NOT_REVOKED: no revoke of exactly {ACCOUNT}"), r.output
     kinds = [row.payload.get("op") for row in srv.w.store.audit_rows(kinds=["trading_revoked", "trading_restored"])]
     assert len(kinds) == 2 and len(set(kinds)) == 2
+
+
+def test_a_restores_preview_says_the_lock_that_still_binds_and_the_violations_under_it(tmp_path):
+    """Restoring the keys lifts no lock: the preview names the lock the account's orders still get
+    (as check-order reads it) and the bot's violations of it, so no approver takes the keys back
+    for a bot that broke the halt a minute before without being told."""
+    w = make(tmp_path, venue=KeyVenue())
+    started(w)
+    ticks(w, 1, beat=True)
+    assert run(w.desk.lock_scope(ACCOUNT, "halted", "desk halt", actor="ann")).done
+    w.engine.place_order("sim-main", "BTCUSDT", "BUY", "MARKET", 1.0, client_order_id="bot-a-mkt-1")
+    ticks(w, 2, beat=True)  # the venue watch sees the growth under the halt and reverts it
+    preview = w.desk.preview_revoke(ACCOUNT)
+    assert run(w.desk.revoke_trading(ACCOUNT, "bot ignores the halt", preview_id=preview.preview_id,
+                                     actor="ann")).done
+    ticks(w, 1, beat=True)
+    p = w.desk.preview_restore(ACCOUNT, "alice")
+    assert p.allowed, p.reason
+    said = "\n".join(p.effects)
+    assert f"{ACCOUNT} is still HALTED by @operator (since " in said and "the restore does not lift it" in said, said
+    assert f"{ACCOUNT}: 1 lock violation(s) since the lock, the latest at " in said, said
+    assert f"strategy unknown: revert buy BTC/USDT:USDT under halted {ACCOUNT} (revert filled" in said, said
 
 
 def test_a_stages_revoke_is_restored_by_its_reset_not_by_ksctl_revoke_restore(tmp_path):

@@ -25,14 +25,16 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import replace
-from typing import Callable, Optional
+from typing import Any, Callable, Optional
 
 from ...state.store import FencedError
 from ..book.revoke_state import ALLOWED, OPERATOR, REVOKED, Hold, holder_of
 from ..book.view import BookView
 from ..collaborators import Emits, Names, Saves
 from ..effects.revokes import Revokes
+from ..gate.request import lock_keys
 from ..lease.leadership import Leadership
+from ..lock.lock import iso_ms
 from ..view import ActionPreview, ChangeResult
 from .closes import by
 
@@ -50,11 +52,18 @@ def revoke_preview_id(scope: str, accounts: list[str]) -> str:
     return "rv-" + hashlib.sha256(f"{scope}|{','.join(sorted(accounts))}".encode()).hexdigest()[:16]
 
 
+def _violation(v: dict[str, Any]) -> str:
+    """A lock violation as a restore's preview names it: when, by whom, what, how it ended."""
+    who = ", ".join(str(n) for n in v.get("strategies") or ()) or v.get("strategy") or "unknown"
+    return (f"at {iso_ms(int(v.get('ts_ms') or 0))}: strategy {who}: {v.get('action')} {v.get('side')} "
+            f"{v.get('symbol')} under {v.get('mode')} {v.get('scope')} ({v.get('outcome') or 'pending'})")
+
+
 class OperatorRevokes:
     """See the module doc."""
 
     def __init__(self, book: BookView, lead: Leadership, revokes: Revokes, *, known: Names, persist: Saves,
-                 sinks: Emits, clock: Callable[[], int], dry_run: bool):
+                 sinks: Emits, clock: Callable[[], int], dry_run: bool, violations: Callable[[], dict]):
         self.book = book
         self.lead = lead
         self.revokes = revokes
@@ -63,6 +72,7 @@ class OperatorRevokes:
         self.sinks = sinks
         self.clock = clock
         self.dry_run = dry_run
+        self.violations = violations  # the venue watch's ({"total", "recent"}: Enforcement.status)
 
     def _accounts(self, scope: str) -> tuple[Optional[str], list[str]]:
         """(why ``scope`` is refused, or None; the accounts it reaches, each with a switch)."""
@@ -119,18 +129,42 @@ class OperatorRevokes:
         have, accounts = len(hold.approvals) + 1, [a for a, _ in held]
         so_far = f"approved so far by {', '.join(hold.approvals)}" if hold.approvals else "no approval yet"
         revoked = f"revoked by {hold.by or 'an operator'}: {hold.reason}"
+        binding = self._binding(accounts, hold)
         if have < hold.approvals_needed:
             return ActionPreview("restore", scope, True, f"PREVIEW: approval {have}/{hold.approvals_needed} of the "
                                  f"restore of trading on {', '.join(accounts)}", mode, effects=(
-                                     revoked, so_far, f"records the approval of {approver}; trading stays revoked "
-                                     f"until {hold.approvals_needed} distinct approvers agree"))
+                                     revoked, *binding, so_far, f"records the approval of {approver}; trading "
+                                     f"stays revoked until {hold.approvals_needed} distinct approvers agree"))
         others = [a for a in accounts if any(h.holder != hold.holder for h in self.book.revokes.get(a).holds)]
         sent = [a for a in accounts if a not in others]
-        effects = [revoked, so_far, f"the last approval: the bots' keys made tradable again at the venue now for "
-                                    f"{', '.join(sent) or 'no account'}"]
+        effects = [revoked, *binding, so_far, "the last approval: the bots' keys made tradable again at the venue "
+                                              f"now for {', '.join(sent) or 'no account'}"]
         effects += [f"{a}: stays revoked by another hold (see ksctl status)" for a in others]
         return ActionPreview("restore", scope, True, f"PREVIEW: approval {have}/{hold.approvals_needed}, the last, "
                              f"of the restore of trading on {', '.join(accounts)}", mode, effects=tuple(effects))
+
+    def _binding(self, accounts: list[str], hold: Hold) -> list[str]:
+        """What binds each of ``accounts`` now besides the revoke: the lock its bots' orders get
+        (as check-order reads it for an order of the account), and the lock violations of the
+        account since that lock was placed (or since the revoke, when no lock binds)."""
+        now = self.clock()
+        recent = list((self.violations() or {}).get("recent") or ())
+        out = []
+        for a in accounts:
+            lock = self.book.lock_book.effective(lock_keys(account=a), now)
+            since = hold.since_ms if lock.created_ms is None else min(lock.created_ms, hold.since_ms)
+            broke = [v for v in recent if v.get("account") == a and int(v.get("ts_ms") or 0) >= since]
+            if lock.locked:
+                who = lock.policy or "an operator"
+                stage = f" stage {lock.stage}" if lock.stage else ""
+                out.append(f"{a} is still {lock.mode.upper()} by {who}{stage} (since {lock.since}: {lock.reason}); "
+                           "the restore does not lift it")
+            else:
+                out.append(f"{a}: no lock binds it now; its bots trade freely once restored")
+            if broke:
+                out.append(f"{a}: {len(broke)} lock violation(s) since " + ("the lock" if lock.locked else "the revoke")
+                           + ", the latest " + _violation(broke[0]))
+        return out
 
     def _not_held(self, scope: str) -> str:
         """Why no operator's revoke of ``scope`` can be restored: a stage holds it, or nothing does."""
