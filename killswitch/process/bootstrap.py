@@ -397,15 +397,16 @@ def build_runner_and_desk(graph: "DecisionGraph", adapters: "Mapping[str, Exchan
                                   enforcement,  # killswitch_lock_violations_total
                                   stored,  # killswitch_locks_stored_waiting
                                   entry_watch])  # killswitch_lock_violations_fast_total
-    previews = Previews(book, lead, closes, known=known, clock=clock, dry_run=dry_run, triggers=readout.triggers)
+    silencing = Silences(book, lead, store, io, clock=clock, catalog=known.catalog, save=persist.save,
+                         emit=fanout.emit, open_closes=lambda: tuple(closes.tracked),
+                         pages=fanout.pages_in_force)
+    previews = Previews(book, lead, closes, known=known, clock=clock, dry_run=dry_run, triggers=readout.triggers,
+                        silences=silencing.held_by_reset)
     position_readout = PositionsReadout(book, clock, lambda: lead.leader)
     commands = OperatorCommands(book, lead, resumptions, store, io, clock=clock, known=known, persist=persist,
                                 sinks=fanout, triggers=readout.triggers, revokes=revokes, stored=stored)
     operator_revokes = OperatorRevokes(book, lead, revokes, known=known, persist=persist, sinks=fanout, clock=clock,
                                        dry_run=dry_run, violations=enforcement.status)
-    silencing = Silences(book, lead, store, io, clock=clock, catalog=known.catalog, save=persist.save,
-                         emit=fanout.emit, open_closes=lambda: tuple(closes.tracked),
-                         pages=fanout.pages_in_force)
     parts = RunnerParts(io=io, book=book, counters=counters, turn=turn, lead=lead, fanout=fanout, known=known,
                         executor=executor, countdowns=countdowns, resumptions=resumptions, persist=persist,
                         shortfalls=shortfalls, closes=closes, readout=readout, previews=previews, charts=charts,

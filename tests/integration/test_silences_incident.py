@@ -165,6 +165,26 @@ def test_an_extended_silence_outlives_its_incident_and_the_reset_names_it(tmp_pa
     assert desk.status().silences_idle == (shown.idle,)
 
 
+def test_the_last_reset_approvals_preview_names_the_silences_that_outlive_the_incident(tmp_path):
+    """The preview of a reset (what the console's approval shows) names each silence holding
+    back the incident's pages or the reset's own: one made from the incident ends with it, any
+    other outlives it and is named with how to expire it; one that holds back neither is not said."""
+    runner, clock, store, desk = halted(tmp_path)
+    tied = asyncio.run(desk.silence_add([], 3600, "flatten done", actor="alice", incident=INCIDENT)).silence.id
+    wide = asyncio.run(desk.silence_add(['policy="crash-ladder"', f'scope="{SCOPE}"'], 7200, "on it",
+                                        actor="alice")).silence.id
+    other = asyncio.run(desk.silence_add(['event="snapshot_failed"'], 3600, "venue flaky", actor="alice")).silence.id
+    p = desk.preview_reset("crash-ladder", SCOPE, "alice")
+    assert p.allowed, p.reason
+    said = [e for e in p.effects if e.startswith("silence ")]
+    assert len(said) == 2 and not any(other in e for e in said), p.effects
+    [ends] = [e for e in said if tied in e]
+    assert ends.endswith("made from the incident, it ends with it"), ends
+    [outlives] = [e for e in said if wide in e]
+    assert "holds back this reset's page and the incident's and OUTLIVES the incident (until " in outlives, outlives
+    assert outlives.endswith(f"ksctl silence expire --silence {wide}"), outlives
+
+
 def test_the_cli_previews_adds_extends_edits_and_resets_with_expire_silences(tmp_path):
     runner, _, clock, store, _, desk = setup(tmp_path)
     url, stop = _serve_with(runner, desk, clock)

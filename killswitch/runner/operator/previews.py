@@ -40,7 +40,8 @@ class Previews:
     """See the module doc. ``catalog()``: the names the runner resolves now."""
 
     def __init__(self, book: BookView, lead: Leadership, closes: ManualCloses, *, known: Names,
-                 clock: Callable[[], int], dry_run: bool, triggers: Callable[[], Sequence[TriggerStatus]] = tuple):
+                 clock: Callable[[], int], dry_run: bool, triggers: Callable[[], Sequence[TriggerStatus]] = tuple,
+                 silences: Callable[[str, str], Sequence[str]]):
         self.book = book
         self.lead = lead
         self.closes = closes
@@ -48,6 +49,8 @@ class Previews:
         self.clock = clock
         self.mode = "dry-run" if dry_run else "live"
         self.triggers = triggers  # every trigger's status: a reset warns of one that still fires
+        # (policy, scope) → what a reset says of the silences holding back its incident's pages
+        self.silences = silences
 
     def _answer(self, action: str, scope: str, why: str, allowed: bool, before: Optional[LockBook] = None,
                 after: Optional[LockBook] = None, effects: tuple[str, ...] = (),
@@ -129,7 +132,7 @@ class Previews:
                                       "enough approve",)
             relatch = firing_again(node, scope, removal, transition, why, self.triggers)
             p = self._answer("reset", scope, why, done, before, before if done else None,
-                             relatch + waits if done else ())
+                             relatch + waits + tuple(self.silences(policy, scope)) if done else ())
             return replace(p, relatch=relatch)
         after = before.release(scope, policy=policy)
         relatch = firing_again(node, scope, removal, transition, why, self.triggers)
@@ -140,6 +143,7 @@ class Previews:
             effects.append(f"ends the instance: {removal.why}")
         elif node.resume is not None and transition.from_level >= node.resume.from_level:
             effects.append(f"trading resumes at {node.resume.start_fraction:.0%} of the normal limits")
+        effects += self.silences(policy, scope)
         return replace(self._answer("reset", scope, why, True, before, after, tuple(effects)), relatch=relatch)
 
     async def close(self, scope: str, symbol: Optional[str] = None, leg: Optional[str] = None) -> ActionPreview:

@@ -24,7 +24,7 @@ from dataclasses import replace
 from typing import Any, Awaitable, Callable, Container, Mapping, Optional, Sequence
 
 from ...engine.stages import decision_id
-from ...events import INCIDENT_ACKNOWLEDGED, Event
+from ...events import INCIDENT_ACKNOWLEDGED, RESET, SEVERITY, Event
 from ...policy.matchers import PAGE_LABELS, LabelMatcher, SilenceError, close_names, matcher_problem, parse_matchers
 from ...silences import Acknowledgement, Silence, holders, own_words
 from ...state.store import FencedError, StateStore
@@ -129,6 +129,30 @@ class Silences:
         if why is not None:
             return SilencePreview(False, why)
         return preview(matchers, self.book, self.catalog(), self.open_incidents(), self.pages())
+
+    def held_by_reset(self, policy: str, scope: str) -> tuple[str, ...]:
+        """What a reset of ``policy`` on ``scope`` (its open incident) should say of the silences
+        in force that hold back the incident's pages or the reset's own: one made from the
+        incident ends with it; any other outlives it, and how to expire it."""
+        now = self.clock()
+        open_ = self.open_incidents()
+        incident = next((i for i, (p, sc, _) in open_.items() if p == policy and sc == scope), None)
+        if incident is None:
+            return ()
+        labels = page_labels(self.book, self.catalog(), incident, open_[incident])
+        own = {**labels, "event": RESET, "severity": SEVERITY[RESET]}
+        out = []
+        for s in self.book.silences:
+            pages, reset = _holds(s, labels), _holds(s, own)
+            if not s.active(now, open_) or not (s.incident == incident or pages or reset):
+                continue
+            what = ("this reset's page and the incident's" if reset and pages else
+                    "this reset's page" if reset else "the incident's pages")
+            said = f"silence {s.id} ({', '.join(str(m) for m in s.matchers)}, by {s.author}) holds back {what}"
+            out.append(f"{said}; made from the incident, it ends with it" if s.incident == incident and s.tied else
+                       f"{said} and OUTLIVES the incident (until {_iso(s.ends_ms)}): "
+                       f"ksctl silence expire --silence {s.id}")
+        return tuple(out)
 
     def for_incident(self, incident: str, before: Incidents) -> tuple[SilenceStatus, ...]:
         """The silences that were in force, while ``incident`` was open (``before``), made from it
