@@ -77,7 +77,7 @@ class Pruned:
         return "; ".join(parts)
 
 
-def _selected(policy: PolicyNode, a: Declared) -> bool:
+def selected(policy: PolicyNode, a: Declared) -> bool:
     """Whether ``policy``'s scope selects ``a`` (as :func:`.scope.selects` does a snapshot of
     it); unknown labels match (fail closed: kept, not dropped)."""
     sc = policy.scope
@@ -100,7 +100,7 @@ def producible(policy: PolicyNode, accounts: Sequence[Declared]) -> Optional[fro
     if level in ("strategy", "symbol"):
         named = sc["strategies"] if level == "strategy" else sc["symbols"]
         return frozenset(named) if named else None  # a declared one exists even with no account
-    chosen = [a for a in accounts if _selected(policy, a)]
+    chosen = [a for a in accounts if selected(policy, a)]
     if level == "global":
         return frozenset(["global"] if chosen else [])
     if level == "venue":

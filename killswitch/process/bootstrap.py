@@ -281,6 +281,7 @@ def build_runner_and_desk(graph: "DecisionGraph", adapters: "Mapping[str, Exchan
     from ..runner.readout.armed import CoverageMetrics, coverage_rows
     from ..runner.readout.catalog_build import Known
     from ..runner.readout.charts import ChartHistory
+    from ..runner.readout.guards import Guards
     from ..runner.readout.readout import Readout
     from ..runner.silence.silences import Silences
     from ..runner.sinks.context import RunnerSinkContext
@@ -384,11 +385,12 @@ def build_runner_and_desk(graph: "DecisionGraph", adapters: "Mapping[str, Exchan
     entry_watch.attach()
     # a shard ticks (and publishes its facts) at its firm-wide policies' interval too, whatever its own;
     # its name, the modes, the closes refused and the venue watch's violations in the status and on /metrics
+    guards = Guards(book, venues.declared)  # the accounts no running policy's scope selects
     readout = Readout(book, lead, countdowns, resumptions, known, fanout, store, io, clock=clock, dry_run=dry_run,
                       counters=counters, policy_error=lambda: reloads.error, manual_closes=lambda: closes.tracked,
                       reloads=lambda: (reloads.loaded_ms, reloads.failed_ms), fetches=fetches, streams=streams,
                       limits=limits, shard=shard, modes=modes, rejections=rejections, paces=firm.intervals,
-                      violations=enforcement.status, stored=stored, sync=sync,
+                      violations=enforcement.status, stored=stored, sync=sync, guards=guards,
                       collectors=[CoverageMetrics(lambda: coverage_rows(book), clock),
                                   charts,  # its sample writes that failed
                                   revokes,  # killswitch_trading_revoked, killswitch_revoke_failures_total
@@ -396,12 +398,13 @@ def build_runner_and_desk(graph: "DecisionGraph", adapters: "Mapping[str, Exchan
                                   modes, rejections,
                                   enforcement,  # killswitch_lock_violations_total
                                   stored,  # killswitch_locks_stored_waiting
-                                  entry_watch])  # killswitch_lock_violations_fast_total
+                                  entry_watch,  # killswitch_lock_violations_fast_total
+                                  guards])  # killswitch_accounts_unguarded
     silencing = Silences(book, lead, store, io, clock=clock, catalog=known.catalog, save=persist.save,
                          emit=fanout.emit, open_closes=lambda: tuple(closes.tracked),
                          pages=fanout.pages_in_force)
     previews = Previews(book, lead, closes, known=known, clock=clock, dry_run=dry_run, triggers=readout.triggers,
-                        silences=silencing.held_by_reset)
+                        silences=silencing.held_by_reset, unguarded=guards.now)
     position_readout = PositionsReadout(book, clock, lambda: lead.leader)
     commands = OperatorCommands(book, lead, resumptions, store, io, clock=clock, known=known, persist=persist,
                                 sinks=fanout, triggers=readout.triggers, revokes=revokes, stored=stored)

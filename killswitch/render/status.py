@@ -16,6 +16,7 @@ import dataclasses
 from typing import Optional
 
 from ..client import LockDocument, dms_of
+from ..engine.guarded import unguarded_text
 from ..figures import figure, step_of
 from ..runner.view import RunnerStatus
 from ..sources import revision_text
@@ -266,11 +267,19 @@ def standby_line(st: RunnerStatus) -> str:
 
 def coverage_lines(st: RunnerStatus) -> list[str]:
     """Armed, or what the kill switch cannot see: a count, then one line per blind or unmatched
-    policy × scope with why and until when (armed scopes are counted, not listed)."""
+    policy × scope with why and until when (armed scopes are counted, not listed), then one line
+    per account no policy's scope selects (``UNGUARDED``, engine/guarded.py)."""
+    return _scope_coverage(st) + [f"  {unguarded_text(a)}" for a in st.unguarded]
+
+
+def _scope_coverage(st: RunnerStatus) -> list[str]:
     rows = st.coverage
     if not rows:
         return ["  coverage: not evaluated yet (no tick under this graph)"]
     off = [r for r in rows if r.state != "armed"]
+    if not off and st.unguarded:  # every scope armed, yet an account is outside every scope
+        return [f"  COVERAGE: all {len(rows)} policy scope(s) armed, but {len(st.unguarded)} account(s) "
+                "guarded by no policy"]
     if not off:
         return [f"  coverage: all {len(rows)} policy scope(s) armed"]
     alarming = [r for r in off if not r.allowed]

@@ -236,6 +236,8 @@ def _health(status: RunnerStatus, now: int) -> dict:
         "blind": [c for c in cov if c and c["state"] == "blind"],
         # a scope that allow_empty lets select nothing is shown in its row, calmly, not as a banner
         "unmatched": [c for c in cov if c and c["state"] == "unmatched" and not c["allowed"]],
+        # accounts no running policy's scope selects: watched and limited by nothing (engine/guarded.py)
+        "unguarded": list(status.unguarded),
         "pages": None if not failing else {
             "since": _when(since, now), "receivers": [
                 {"document": r.document, "receiver": r.receiver, "cause": r.cause, "failures": r.failures,

@@ -6,7 +6,7 @@ an alert manager lists it: an incidents strip with one row per open stage entry 
 acknowledged it, the reset's approvals so far and its orders — the highest stage first, then the
 newest. The runner's standing problems (an operator's lock stored while no runner leads, a failed
 reload, a drift checker's verdict that it does not run what git holds, policies that match no
-account, blind policies, pages that reach nobody, degraded streams, the lock that binds, lock
+account, accounts no policy guards, blind policies, pages that reach nobody, degraded streams, the lock that binds, lock
 violations at the venue, trading revoked at the venue) come after it, each as one line whose
 detail opens under it.
 
@@ -52,21 +52,7 @@ def _names(items: Sequence[str], shown: int = 3) -> str:
 def standing_lines(model: dict[str, Any]) -> dict[str, str]:
     """Each standing problem of the page model in one line (its key: the problem's kind), in the
     order the page lists them; a problem the runner does not have now is absent."""
-    out: dict[str, str] = {}
-    if model.get("locks_stored"):  # an operator's halt not in force yet: first
-        out["locks_stored"] = "not in force until a runner leads: " + _names(
-            [f"{w['mode']} on {w['scope']}" + (f" by {w['by']}" if w.get("by") else "") for w in model["locks_stored"]])
-    if not model["reload_ok"]:
-        out["reload"] = "the last good graph keeps running" + (
-            f" (loaded at {model['last_good_reload']['clock']} UTC)" if model["last_good_reload"] else "")
-    if (drift := drift_line(model.get("sync"))) is not None:
-        out["drift"] = drift
-    if model["unmatched"]:
-        out["unmatched"] = ("it protects nothing: " if len(model["unmatched"]) == 1 else "they protect nothing: ") \
-            + _names([c["policy"] for c in model["unmatched"]])
-    if model["blind"]:
-        out["blind"] = _names([f"{c['policy']} on {c['scope']}" + (" (partly)" if c.get("partly") else "")
-                               for c in model["blind"]])
+    out = _what_runs(model)
     if model["pages"]:
         out["pages"] = "reaching none of " + _names(
             [f"{r['document']}/{r['receiver']}" for r in model["pages"]["receivers"]])
@@ -92,4 +78,26 @@ def standing_lines(model: dict[str, Any]) -> dict[str, str]:
                                                                  f"{r['account']}" for r in model["still_open"]])
     if model.get("mode_mismatches"):
         out["modes"] = "closes follow the venue's mode: " + _names([m["account"] for m in model["mode_mismatches"]])
+    return out
+
+
+def _what_runs(model: dict[str, Any]) -> dict[str, str]:
+    """The standing problems of what the runner runs and what it watches: the page's first."""
+    out: dict[str, str] = {}
+    if model.get("locks_stored"):  # an operator's halt not in force yet: first
+        out["locks_stored"] = "not in force until a runner leads: " + _names(
+            [f"{w['mode']} on {w['scope']}" + (f" by {w['by']}" if w.get("by") else "") for w in model["locks_stored"]])
+    if not model["reload_ok"]:
+        out["reload"] = "the last good graph keeps running" + (
+            f" (loaded at {model['last_good_reload']['clock']} UTC)" if model["last_good_reload"] else "")
+    if (drift := drift_line(model.get("sync"))) is not None:
+        out["drift"] = drift
+    if model["unmatched"]:
+        out["unmatched"] = ("it protects nothing: " if len(model["unmatched"]) == 1 else "they protect nothing: ") \
+            + _names([c["policy"] for c in model["unmatched"]])
+    if model.get("unguarded"):
+        out["unguarded"] = "no policy's scope selects " + _names(model["unguarded"])
+    if model["blind"]:
+        out["blind"] = _names([f"{c['policy']} on {c['scope']}" + (" (partly)" if c.get("partly") else "")
+                               for c in model["blind"]])
     return out

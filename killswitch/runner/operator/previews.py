@@ -18,6 +18,7 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any, Callable, Optional, Sequence
 
+from ...engine.guarded import within
 from ..book.view import BookView
 from ..collaborators import Names
 from ..lease.leadership import Leadership
@@ -41,7 +42,8 @@ class Previews:
 
     def __init__(self, book: BookView, lead: Leadership, closes: ManualCloses, *, known: Names,
                  clock: Callable[[], int], dry_run: bool, triggers: Callable[[], Sequence[TriggerStatus]] = tuple,
-                 silences: Callable[[str, str], Sequence[str]]):
+                 silences: Callable[[str, str], Sequence[str]],
+                 unguarded: Callable[[], Sequence[str]] = tuple):
         self.book = book
         self.lead = lead
         self.closes = closes
@@ -51,6 +53,7 @@ class Previews:
         self.triggers = triggers  # every trigger's status: a reset warns of one that still fires
         # (policy, scope) → what a reset says of the silences holding back its incident's pages
         self.silences = silences
+        self.unguarded = unguarded  # the accounts no running policy's scope selects (engine/guarded.py)
 
     def _answer(self, action: str, scope: str, why: str, allowed: bool, before: Optional[LockBook] = None,
                 after: Optional[LockBook] = None, effects: tuple[str, ...] = (),
@@ -141,6 +144,8 @@ class Previews:
                    f"lifts the lock policy {policy} holds on {scope}"]
         if removal is not None:
             effects.append(f"ends the instance: {removal.why}")
+            effects += [f"after this, no policy guards {a}: no running policy's scope selects it (UNGUARDED)"
+                        for a in within(scope, self.unguarded())]
         elif node.resume is not None and transition.from_level >= node.resume.from_level:
             effects.append(f"trading resumes at {node.resume.start_fraction:.0%} of the normal limits")
         effects += self.silences(policy, scope)

@@ -64,6 +64,7 @@ from ..view import (
 from .armed import coverage_rows
 from .catalog_build import Known
 from .gauges import collect_book_families, collect_sync_families
+from .guards import Guards
 from .planned import PlannedOrders
 from .weights import VenueWeights
 
@@ -82,7 +83,7 @@ class Readout:
                  streams: StreamWatch, limits: LimitsState, collectors: Sequence[Any],
                  shard: Optional[str], modes: Any, rejections: Any, paces: Callable[[], Sequence[float]],
                  violations: Callable[[], dict], stored: Optional[StoredLocks] = None,
-                 sync: Optional[PolicySync] = None):
+                 sync: Optional[PolicySync] = None, guards: Optional[Guards] = None):
         self.book = book
         self.lead = lead
         self.countdowns = countdowns
@@ -100,6 +101,7 @@ class Readout:
         self.fetches, self.streams = fetches, streams
         self.stored = stored  # operator locks stored while no runner led, waiting for a leader
         self.sync = sync  # what runs per document, the newest sources handed, the drift verdict
+        self.guards = guards  # the accounts no running policy's scope selects (UNGUARDED)
         # the runner's own registry (never prometheus_client's global one): its families built at
         # each scrape (collect_families), then the process's and the platform's
         self.registry = runner_registry(self.collect_families)
@@ -170,7 +172,8 @@ class Readout:
                             lock_violations=self.violations(), load=self.load(),
                             locks_stored=self.stored.status() if self.stored is not None else (),
                             position_modes=self.modes.status(), close_rejections=tuple(self.rejections.status()),
-                            policy_sync=self.sync.status() if self.sync is not None else None)
+                            policy_sync=self.sync.status() if self.sync is not None else None,
+                            unguarded=self.guards.now() if self.guards is not None else ())
 
     def triggers(self) -> tuple[TriggerStatus, ...]:
         """Every trigger of every policy instance the state holds: firing (the stored trigger

@@ -261,6 +261,8 @@ class Runner:
         self._book.swap_graph(reload.graph)
         pruned = self._book.prune_instances(self.venues.declared(), now, before)  # engine/removed.py
         said_removed(pruned, "the reload")
+        if self._readout.guards is not None:  # an account the new graph leaves unguarded: logged now
+            self._readout.guards.now()
         self._readout.gate.changed()  # the new graph's limits and scopes in the gate's view
         self._reloads.error, self._reloads.loaded_ms, self._reloads.failed_ms = None, now, None
         self._sync.took(reload.graph.digest, reload.graph.revision, reload.files, now)

@@ -50,6 +50,8 @@ class Takeover:
         if said_removed(pruned, "the start"):
             await p.lead.audit("policy_instances_removed", now, {"removed": pruned.rows(),
                                                                  "graph": p.book.graph.digest})
+        if p.readout.guards is not None:  # an account no policy guards: logged at the start
+            p.readout.guards.now()
         events += await p.still_open.resume(now)  # orders left open, saved but not paged
         return lost_refusals
 

@@ -253,6 +253,9 @@ class RunnerStatus:
     locks_stored: tuple[dict, ...] = ()
     # what runs per document, the newest sources handed, the checker's drift verdict (None: an older runner)
     policy_sync: Optional[PolicySyncStatus] = None
+    # accounts of this runner no running policy's scope selects ("venue/account", sorted): UNGUARDED
+    # (killswitch.engine.guarded)
+    unguarded: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
