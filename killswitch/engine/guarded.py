@@ -17,7 +17,7 @@ Pure: no I/O, no clock.
 
 from __future__ import annotations
 
-from typing import Sequence
+from typing import Optional, Sequence
 
 from ..compile.graph import DecisionGraph
 from .removed import Declared, selected
@@ -25,10 +25,13 @@ from .removed import Declared, selected
 UNGUARDED = "UNGUARDED"
 
 
-def unguarded(graph: DecisionGraph, accounts: Sequence[Declared]) -> tuple[str, ...]:
-    """The accounts (``venue/account``, sorted) no policy of ``graph`` selects."""
+def unguarded(graph: DecisionGraph, accounts: Sequence[Declared],
+              firm: Optional[DecisionGraph] = None) -> tuple[str, ...]:
+    """The accounts (``venue/account``, sorted) no policy of ``graph`` selects, nor one of
+    ``firm`` (a shard's firm-wide policies, which guard its accounts too)."""
+    policies = [*graph.policies, *(firm.policies if firm is not None else ())]
     return tuple(sorted(f"{a.venue}/{a.account}" for a in accounts
-                        if not any(selected(p, a) for p in graph.policies)))
+                        if not any(selected(p, a) for p in policies)))
 
 
 def unguarded_text(account: str) -> str:
