@@ -60,6 +60,7 @@ def close_plan_text(scope: str, r: CloseResult, live: bool) -> str:
     if facts:
         lines.append("  " + "; ".join(facts))
     lines += [f"  fill since the snapshot, taken off: {n}" for n in r.notes]
+    lines += [f"  ! {n}" for n in r.refused]
     if r.preview_id and r.max_notional is not None:
         lines.append(f"  preview {r.preview_id}; a close of it is held to a notional of at most {_n(r.max_notional)}")
     return "\n".join(lines)

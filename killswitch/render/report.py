@@ -51,6 +51,7 @@ def report_markdown(doc: dict) -> str:
     out += operator_action_lines(doc.get("operator_actions") or [])
     out += halt_break_lines(doc.get("halt_breaks") or {})
     out += still_open_lines(doc.get("still_open") or [])
+    out += positions_left_lines(doc.get("positions_left_open") or [])
 
     out += ["## Other audited events", ""]
     if doc["other_events"]:
@@ -109,7 +110,10 @@ def _summary_lines(doc: dict) -> list[str]:
             + f"; {s.get('trading_changes', 0)} change(s) of the bots' trading permission |",
             f"| orders still open after a cancel | {s.get('orders_still_open', 0)}"
             + (f", **{s['orders_still_open_at_end']} still listed at the end**" if s.get("orders_still_open_at_end")
-               else "") + " |", ""]
+               else "") + " |",
+            f"| positions left open at the period's end | {s.get('positions_left_open', 0)}"
+            + (f" ({s['positions_left_open_accepted']} accepted by a person)"
+               if s.get("positions_left_open_accepted") else "") + " |", ""]
 
 
 def _incident_lines(incidents: list[dict]) -> list[str]:
@@ -294,6 +298,22 @@ def still_open_lines(rows: list[dict]) -> list[str]:
                   "counted cancelled. What the venue said is its reason code, then its own code and words.",
                   ("at", "account", "symbol", "side", "amount", "order id", "what the venue said",
                    "incident or cause", "ended"), lines, "No order was left open by a cancel in the period.")
+
+
+def positions_left_lines(rows: list[dict]) -> list[str]:
+    """The positions closes left open that still stood at the period's end, each with why and
+    who accepted it (or nobody)."""
+    def accepted(x: dict) -> str:
+        a = x.get("accepted")
+        return f"{_c(a['by'] or 'an unknown caller')} at {a['at']}: {_c(a['reason'])}" if a else "**nobody**"
+
+    lines = [f"| {_c(x['account'])} | {_c(x['symbol'])} | {_c(x['leg'])} | {_c(x['amount'])} | "
+             f"{_c(x['why'])}: {_c(x['detail'])} | {_c(x['incident'])} | {accepted(x)}{_unverified(x)} |" for x in rows]
+    return _table("Positions left open at the period's end",
+                  "Residuals: positions a close left open and the runner stopped closing, still open at the "
+                  "period's end (amount as recorded).",
+                  ("account", "symbol", "leg", "amount", "why", "incident", "accepted by"), lines,
+                  "No position was left open by a close at the period's end.")
 
 
 def report_html(doc: dict) -> str:

@@ -18,6 +18,7 @@ from typing import Optional
 from ..client import LockDocument, dms_of
 from ..engine.guarded import unguarded_text
 from ..figures import figure, step_of
+from ..runner.book.rejections import accepted_text
 from ..runner.view import RunnerStatus
 from ..sources import revision_text
 from .dms import dms_lines
@@ -133,7 +134,7 @@ def status_text(st: RunnerStatus, locks: LockDocument) -> str:
     for x in st.residuals:  # what closes left open and the runner stopped closing
         leg = f" {x.position_side}" if x.position_side else ""
         lines.append(f"  RESIDUAL {x.account} {x.symbol} {x.side}{leg} {figure(x.amount)}: {x.why} ({x.detail}); "
-                     f"incident {x.incident}")
+                     f"incident {x.incident}{accepted_note(x.accepted)}")
     for o in st.still_open:  # what cancels meant to take that the venue still lists: never shown cancelled
         of = f"incident {o.incident}" if o.incident else o.cause
         lines.append(f"  STILL OPEN {o.account} {o.symbol} {o.side} {figure(o.amount)} order {o.order_id}: {o.said}; "
@@ -146,6 +147,12 @@ def status_text(st: RunnerStatus, locks: LockDocument) -> str:
     lines += violation_lines(st.lock_violations)
     lines += dms_lines(dms_of(st))
     return "\n".join(lines)
+
+
+def accepted_note(accepted: Optional[dict]) -> str:
+    """``; accepted by alice at …Z: <reason>`` for a residual whose refused close a person
+    accepted (``ksctl close-accept``); empty for one nobody has."""
+    return f"; {accepted_text(accepted)}" if accepted else ""
 
 
 def trading_lines(st: RunnerStatus) -> list[str]:

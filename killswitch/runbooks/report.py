@@ -8,10 +8,11 @@ audited (an attempt the runner refused, ``NOT_ENGAGED`` or ``DUPLICATE_APPROVER`
 attempt, never an approval), every notification receipt (delivered, failed, dropped, silenced:
 held back by a silence), the runbooks stored, every operator action (lock, unlock, close,
 silence, acknowledgement, dead man's switch change) with its author, reason, time, outcome and
-duration (:mod:`.operator_actions`), what broke the halt (the venue watch's violations and what each came to,
-the changes of the bots' trading permission at the venues: :mod:`.halt_breaks`), the other audited events
-by kind, and the result of verifying the whole audit
-chain (:meth:`StateStore.audit_verification`: every row, the head, the HMACs when the store was
+duration (:mod:`.operator_actions`), the positions left open at the period's end (each residual
+still standing, with who accepted it: :mod:`.residuals`), what broke the halt (the venue watch's
+violations and what each came to, the changes of the bots' trading permission at the venues:
+:mod:`.halt_breaks`), the other audited events by kind, and the result of verifying the whole
+audit chain (:meth:`StateStore.audit_verification`: every row, the head, the HMACs when the store was
 opened with the audit key, the exported anchors given): its verdict (``intact_and_anchored``,
 ``consistent_unanchored``, ``consistent_unverified``, ``not_verifiable_without_key``,
 ``tampered``), what was verified, whether it is anchored, and the first finding. A report over
@@ -41,6 +42,7 @@ from .halt_breaks import KINDS as HALT_BREAK_KINDS, halt_breaks
 from .incident import iso
 from .left_open import KINDS as LEFT_OPEN_KINDS, left_open
 from .operator_actions import ACTION_KINDS, operator_actions
+from .residuals import KINDS as RESIDUAL_KINDS, positions_left
 
 # 2: audit.intact only when the MACs were checked; audit.verdict, audit.passed
 # 3: audit.verdict consistent_unverified (neither key nor anchors given: audit.passed false)
@@ -56,11 +58,11 @@ SECTION_KINDS = frozenset(("stage_transition", "reset_approval", "runbook_render
 _FINAL = ("filled", "rejected", "failed", "expired", "canceled")
 
 
-def _rows(store: StateStore, since_ms: int, until_ms: int) -> list:
+def _rows(store: StateStore, since_ms: Optional[int], until_ms: int, kinds: Optional[Sequence[str]] = None) -> list:
     rows: list = []
     after = 0
     while True:
-        page = store.audit_rows(since_ms=since_ms, until_ms=until_ms, limit=PAGE, after_seq=after)
+        page = store.audit_rows(since_ms=since_ms, until_ms=until_ms, kinds=kinds, limit=PAGE, after_seq=after)
         rows += page
         if len(page) < PAGE:
             return rows
@@ -127,6 +129,8 @@ def closure_report(store: StateStore, since_ms: int, until_ms: int, now_ms: int,
                 "end_ms": incident_ends.get(i["incident"], until_ms)} for i in incidents.values()]
     broke = halt_breaks(rows, journal.statuses, windows, proven)
     still_open = left_open(rows, proven)  # orders a cancel meant to take that the venue still listed
+    # positions left open at the period's end: their residuals read from the start of the trail
+    left = positions_left(_rows(store, None, until_ms, RESIDUAL_KINDS), proven)
     items = sorted(incidents.values(), key=lambda x: (x["ts_ms"], x["incident"]))
     orders = journal.orders
     return {
@@ -158,6 +162,8 @@ def closure_report(store: StateStore, since_ms: int, until_ms: int, now_ms: int,
             "trading_changes": len(broke["trading"]),
             "orders_still_open": len(still_open),
             "orders_still_open_at_end": sum(1 for o in still_open if o["ended"] is None),
+            "positions_left_open": len(left),
+            "positions_left_open_accepted": sum(1 for x in left if x["accepted"] is not None),
         },
         "incidents": [{k: v for k, v in i.items() if k != "ts_ms"} for i in items],
         "transitions": [{k: v for k, v in t.items() if k not in ("ts_ms", "seq")} for t in transitions],
@@ -169,6 +175,7 @@ def closure_report(store: StateStore, since_ms: int, until_ms: int, now_ms: int,
         "operator_actions": [{k: v for k, v in a.items() if k != "ts_ms"} for a in actions],
         "halt_breaks": broke,
         "still_open": still_open,
+        "positions_left_open": left,
     }
 
 

@@ -40,6 +40,7 @@ expired is the shortfalls' to plan again, within their own budget).
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from dataclasses import asdict, dataclass, replace
 from typing import Any, Callable, Iterable, Optional, Sequence
@@ -78,6 +79,16 @@ def key_of(o: Any) -> LegKey:
     """The (incident, account, symbol, leg) of an order outcome or an order intent."""
     account, symbol, leg = leg_of(o.venue, o.account, o.symbol, o.side, getattr(o, "position_side", None))
     return incident_of(o.decision_id), account, symbol, leg
+
+
+def _iso(ms: int) -> str:
+    return dt.datetime.fromtimestamp(ms / 1000, dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def accepted_text(accepted: dict) -> str:
+    """An acceptance as every view says it: ``accepted by alice at 2026-11-27T23:57:58Z: <reason>``."""
+    return f"accepted by {accepted.get('by') or 'an unknown caller'} at {_iso(int(accepted.get('ms') or 0))}: " \
+           f"{accepted.get('reason')}"
 
 
 @dataclass
@@ -292,6 +303,33 @@ class CloseRejections:
         return [k for k, r in sorted(self.legs.items()) if r.standing and k[1] == account and incident in (None, k[0])
                 and symbol in (None, k[2]) and (leg is None or leg.casefold() == k[3].casefold())]
 
+    def accepted(self, incident: Optional[str], account: str, symbol: Optional[str], leg: Optional[str]
+                 ) -> list[tuple[LegKey, dict]]:
+        """The legs a person names that a person accepted already, each with its acceptance
+        (``{"by", "reason", "ms"}``): what a second acceptance of them answers."""
+        return [(k, r.accepted) for k, r in sorted(self.legs.items()) if r.accepted is not None and k[1] == account
+                and incident in (None, k[0]) and symbol in (None, k[2])
+                and (leg is None or leg.casefold() == k[3].casefold())]
+
+    def acceptance(self, key: LegKey) -> Optional[dict]:
+        """Who accepted the leg, when and why (``{"by", "reason", "ms"}``), or None: not accepted."""
+        leg = self.legs.get(key)
+        return None if leg is None else leg.accepted
+
+    def notes(self, legs: Iterable[Leg]) -> list[str]:
+        """What a close preview of ``legs`` says of the venue's refusals of their closes that the
+        ledger holds (any incident): when, the venue's words, and whether a person accepted it."""
+        wanted = set(legs)
+        out = []
+        for (incident, account, symbol, name), leg in sorted(self.legs.items()):
+            if (account, symbol, name) not in wanted:
+                continue
+            state = accepted_text(leg.accepted) if leg.accepted is not None else \
+                f"not accepted: it stands as {CLOSE_REJECTED}" if leg.stopped else "not accepted: still tried"
+            out.append(f"REFUSED_BEFORE: the venue refused {leg.tries} close(s) of {symbol} {name} on {account}, "
+                       f"the last at {_iso(leg.last_ms)}: {leg.said} ({leg.code}); incident {incident}; {state}")
+        return out
+
     def accept(self, key: LegKey, by: Optional[str], reason: str, now_ms: int) -> Optional[LegRefusals]:
         """A person accepted the leg's fact (left open on purpose, or handled at the venue): off
         the status and the first screen, and not sent again for its incident. Its refusals as
@@ -377,5 +415,5 @@ class CloseRejections:
 
 
 __all__ = ["CLOSE_REJECTED", "INCIDENT_ENDED", "POSITION_CLOSED", "CloseRejections", "FIRST_BACKOFF_MS",
-           "LegRefusals", "MAX_BACKOFF_MS", "PERMANENT_TRIES", "Stop", "TRANSIENT_TRIES", "backoff_ms", "incident_of",
-           "key_of", "leg_of"]
+           "LegRefusals", "MAX_BACKOFF_MS", "PERMANENT_TRIES", "Stop", "TRANSIENT_TRIES", "accepted_text", "backoff_ms",
+           "incident_of", "key_of", "leg_of"]

@@ -28,6 +28,7 @@ if TYPE_CHECKING:  # pragma: no cover - annotations only
     from ...snapshot import Snapshot
     from ..lock.lock import LockBook
     from .dms_state import DeadMansSwitch
+    from .rejections import CloseRejections
     from .residuals import ResidualBook
     from .revoke_state import RevokeBook
     from .still_open import StillOpenBook
@@ -63,6 +64,10 @@ class BookView(Protocol):
     @property
     def residuals(self) -> "ResidualBook":
         """What closes left open and stopped trying to close."""
+
+    @property
+    def rejections(self) -> "CloseRejections":
+        """The closes the venues refused, per leg (read: a close preview names them)."""
 
     @property
     def still_open(self) -> "StillOpenBook":

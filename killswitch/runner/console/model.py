@@ -30,6 +30,7 @@ from typing import Any, Optional, Sequence
 from ...figures import figure, money, step_of
 from ...sources import revision_text
 from ..book.dms_state import declared_only
+from ..book.rejections import accepted_text
 from ..gate.gate import binding_lock
 from ..lock.lock import DEAD_MANS_SWITCH, OPERATOR, LockBook, LockStatus, iso_ms, parse_iso_ms
 from ..view import CoverageStatus, IncidentStatus, RunnerStatus, TriggerStatus
@@ -395,8 +396,12 @@ def _set_rows(policy: str, doc: dict, used: set[str]) -> list[dict]:
 
 
 def _residual(r: Any, now: int) -> dict:
+    """A residual; ``accepted``: who accepted its refused close, when and why (None: nobody)."""
+    accepted = getattr(r, "accepted", None)
     return {"incident": r.incident, "account": r.account, "symbol": r.symbol, "side": r.side,
-            "amount": _number(r.amount), "why": r.why, "detail": r.detail, "since": _when(r.since_ms, now)}
+            "leg": r.position_side or r.side, "amount": _number(r.amount), "why": r.why, "detail": r.detail,
+            "since": _when(r.since_ms, now), "accepted": accepted_text(accepted) if accepted else None,
+            "accepted_by": (accepted.get("by") or "an unknown caller") if accepted else None}
 
 
 def _still_open(r: Any, now: int) -> dict:

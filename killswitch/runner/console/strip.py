@@ -6,9 +6,10 @@ an alert manager lists it: an incidents strip with one row per open stage entry 
 acknowledged it, the reset's approvals so far and its orders — the highest stage first, then the
 newest. The runner's standing problems (an operator's lock stored while no runner leads, a failed
 reload, a drift checker's verdict that it does not run what git holds, policies that match no
-account, accounts no policy guards, blind policies, pages that reach nobody, degraded streams, the lock that binds, lock
-violations at the venue, trading revoked at the venue) come after it, each as one line whose
-detail opens under it.
+account, accounts no policy guards, blind policies, pages that reach nobody, degraded streams, the
+lock that binds, lock violations at the venue, trading revoked at the venue, refused closes,
+positions left open that a person accepted: not an error, but not to be forgotten) come after it,
+each as one line whose detail opens under it.
 
 What it owns: :func:`strip_rows` (the incidents, ordered, each with the words of its strip row)
 and :func:`standing_lines` (each standing problem's one line). The detail of each problem is the
@@ -73,6 +74,7 @@ def standing_lines(model: dict[str, Any]) -> dict[str, str]:
     if model.get("close_rejected"):
         out["rejected"] = "not sent again: " + _names([f"{r['symbol']} {r['leg']} on {r['account']}"
                                                         for r in model["close_rejected"]])
+    out |= _accepted_line(model)
     if model.get("still_open"):
         out["still_open"] = "the venue still lists: " + _names([f"{r['symbol']} {r['side']} {r['amount']} on "
                                                                  f"{r['account']}" for r in model["still_open"]])
@@ -101,3 +103,13 @@ def _what_runs(model: dict[str, Any]) -> dict[str, str]:
         out["blind"] = _names([f"{c['policy']} on {c['scope']}" + (" (partly)" if c.get("partly") else "")
                                for c in model["blind"]])
     return out
+
+
+def _accepted_line(model: dict[str, Any]) -> dict[str, str]:
+    """The residuals whose refused close a person accepted, in one line (``accepted``; empty:
+    none): not an error, shown so that a position left open on purpose stays on the first screen."""
+    accepted = [r for r in model.get("residuals") or () if r.get("accepted")]
+    if not accepted:
+        return {}
+    return {"accepted": "by " + ", ".join(sorted({r["accepted_by"] for r in accepted})) + ": " + _names(
+        [f"{r['symbol']} {r['leg']} {r['amount']} on {r['account']}" for r in accepted])}

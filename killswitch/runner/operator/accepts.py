@@ -14,7 +14,8 @@ lands nowhere and is taken back. A leg stopped for its incident stays unsent: it
 ``CLOSE_REJECTED`` residual (under *Residuals*) lasts as long as its position.
 
 Must not: send anything, end a residual, or accept a leg nobody named (a name that matches none
-is refused ``UNKNOWN_REJECTION`` with the legs that stand).
+is refused ``UNKNOWN_REJECTION`` with the legs that stand; a name that matches only legs accepted
+already answers ``ALREADY_ACCEPTED`` with who accepted them, when and why, and changes nothing).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from __future__ import annotations
 from typing import Any, Callable, Optional
 
 from ...state.store import FencedError
+from ..book.rejections import accepted_text
 from ..collaborators import Saves
 from ..names import close_matches
 from ..view import ChangeResult
@@ -45,8 +47,11 @@ class RejectionAccepts:
             return ChangeResult(False, "BAD_REQUEST: say why the rejected close is accepted (reason)")
         ledger = self.book.rejections
         keys = ledger.find(incident, account, symbol, leg)
+        if not keys and (done := ledger.accepted(incident, account, symbol, leg)):
+            return ChangeResult(True, "ALREADY_ACCEPTED: " + "; ".join(
+                f"{k[2]} {k[3]} on {k[1]} {accepted_text(a)}" for k, a in done) + "; nothing changed")
         if not keys:
-            standing = [f"{k[1]} {k[2]} {k[3]} ({k[0]})" for k in sorted(ledger.legs)]
+            standing = [f"{k[1]} {k[2]} {k[3]} ({k[0]})" for k, r in sorted(ledger.legs.items()) if r.standing]
             near = close_matches(account, sorted({k[1] for k in ledger.legs}))
             hint = f"; did you mean {', '.join(near)}?" if near and account not in near else ""
             named = " ".join(x for x in (account, symbol, leg) if x) + (f" of {incident}" if incident else "")

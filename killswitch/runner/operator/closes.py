@@ -116,6 +116,7 @@ class Draft:
     unread: tuple[str, ...] = ()
     as_of_ms: Optional[int] = None
     taken_off: tuple[str, ...] = ()
+    refused: tuple[str, ...] = ()  # the venue's refusals of closes of these legs the ledger holds (REFUSED_BEFORE)
 
     @property
     def notional(self) -> float:
@@ -166,7 +167,8 @@ class ManualCloses:
     def _answer(self, accepted: bool, why: str, d: Draft, symbol: Optional[str], **kw: Any) -> CloseResult:
         age = None if d.as_of_ms is None else max(0.0, (self.clock() - d.as_of_ms) / 1000)
         return CloseResult(accepted, why, len(d.orders), kw.pop("id", None), d.orders, symbol=symbol,
-                           notional=d.notional, as_of_ms=d.as_of_ms, age_s=age, mode=self.mode, notes=d.taken_off, **kw)
+                           notional=d.notional, as_of_ms=d.as_of_ms, age_s=age, mode=self.mode, notes=d.taken_off,
+                           refused=d.refused, **kw)
 
     async def close(self, scope: str, reason: str, dry_run: bool, *, actor: Optional[str] = None,
                     symbol: Optional[str] = None, preview_id: Optional[str] = None,
@@ -282,9 +284,13 @@ class ManualCloses:
         unread = tuple(sorted(f"{s.venue}/{s.account} ({s.fetch.error_code})" for s in view.snapshots
                               if not s.fetch.ok))
         seen = [s.ts_observed if s.ts_observed is not None else s.ts_event for s in view.snapshots if s.fetch.ok]
-        return Draft(None, plans, planned_orders(plans, view.snapshots), unread, min(seen) if seen else None,
+        orders = planned_orders(plans, view.snapshots)
+        refused = self.book.rejections.notes({(o.account, o.symbol, o.position_side if o.position_side in
+                                               ("LONG", "SHORT") else ("long" if o.side == "sell" else "short"))
+                                              for o in orders})
+        return Draft(None, plans, orders, unread, min(seen) if seen else None,
                      tuple(n for n in taken_off if any(n.startswith(f"{s.venue}/{s.account} ")
-                                                       for s in view.snapshots)))
+                                                       for s in view.snapshots)), tuple(refused))
 
     async def _known_symbol(self, symbol: str) -> bool:
         """Whether ``symbol`` is one the runner knows (a venue lists it, or an order of the

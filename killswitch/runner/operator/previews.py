@@ -181,6 +181,7 @@ class Previews:
                        "its notional exceeds the maximum sent with it")
         # (how old the positions are is the preview's as_of_ms: shown once, with an age that counts)
         effects += [f"fill since the snapshot, taken off: {n}" for n in d.taken_off]
+        effects += list(d.refused)  # the venue refused these legs' closes before: say so, accepted or not
         if d.unread:
             effects.append(f"not read now, so not counted: {', '.join(d.unread)}")
         return extra(self._answer("close", scope, self.closes.preview_reason(len(orders), notional), True,

@@ -150,7 +150,7 @@ class Readout:
         # the engine's rule (a frozen feed ages from its last change), so status and triggers agree
         ages = {k: round(age / 1000, 3) for k, a in sorted(book.state.accounts.items())
                 if (age := a.data_age_ms(now)) is not None}
-        residuals = tuple(_residual(r) for r in book.residuals)
+        residuals = tuple(_residual(r, self.rejections) for r in book.residuals)
         sinks = self.fanout.status_fields()
         loaded_ms, failed_ms = self.reloads()
         error = self.policy_error()
@@ -214,7 +214,7 @@ class Readout:
                 await self.io(self.store.runbook, incident) is not None:
             self._runbooks.add(incident)
         statuses = Counter(e.status or "pending" for e in entries)
-        residuals = tuple(_residual(r) for r in self.book.residuals.for_incident(incident))
+        residuals = tuple(_residual(r, self.rejections) for r in self.book.residuals.for_incident(incident))
         planned, planned_total = await self.planned.of(incident, since or 0) if self.dry_run else ((), 0)
         open_ = stage_incidents(self.book) | set(self.manual_closes())
         held = holding_back(self.book, {**incident_labels(self.book, policy, scope, level), "incident": incident},
@@ -365,9 +365,10 @@ def stage_facts(node: Any, ss: Any) -> tuple[Optional[str], bool, int]:
             stage.approvals if stage and stage.manual else (1 if stage else 0))
 
 
-def _residual(r: Any) -> ResidualStatus:
+def _residual(r: Any, rejections: Any) -> ResidualStatus:
+    """A residual, with who accepted its refused close, when and why (runner/book/rejections.py)."""
     return ResidualStatus(r.incident, r.policy, r.scope, r.account, r.symbol, r.side, r.position_side, r.amount,
-                          r.why, r.detail, r.since_ms, r.as_of_ms)
+                          r.why, r.detail, r.since_ms, r.as_of_ms, rejections.acceptance(r.key))
 
 
 def _still_open(r: Any) -> StillOpenStatus:

@@ -115,10 +115,12 @@ class ResidualStatus:
     side: str  # long | short
     position_side: Optional[str]
     amount: float  # contracts, as of the last good snapshot
-    why: str  # BELOW_MINIMUM | CLOSE_RETRIES_EXHAUSTED
+    why: str  # BELOW_MINIMUM | CLOSE_RETRIES_EXHAUSTED | CLOSE_REJECTED
     detail: str
     since_ms: int
     as_of_ms: int
+    # a person accepted its refused close (``ksctl close-accept``): {"by", "reason", "ms"}; None: nobody
+    accepted: Optional[dict] = None
 
 
 @dataclass(frozen=True)
@@ -469,6 +471,8 @@ class CloseResult:
     mode: Optional[str] = None  # the runner's: dry-run | live (None: an older runner)
     notes: tuple[str, ...] = ()  # fills since the snapshots, taken off the positions planned from
     leg: Optional[str] = None  # the one hedge leg of ``symbol`` the close is limited to (long | short)
+    # the venue's refusals of closes of these legs the runner holds (REFUSED_BEFORE), accepted or not
+    refused: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
