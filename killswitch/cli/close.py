@@ -285,7 +285,8 @@ def close_accept(api, token_env, account, symbol, leg, incident, reason, output)
     console's first screen and status, audited close_rejection_accepted with who and why.
 
     A leg stopped for its incident stays unsent while its position stands (its residual). A name
-    that matches no standing rejection is refused UNKNOWN_REJECTION with those that stand (exit 1)."""
+    that matches no standing rejection is refused UNKNOWN_REJECTION with those that stand (exit 1);
+    one whose legs were all accepted already answers ALREADY_ACCEPTED with who, when and why (exit 0)."""
     from .apiopts import change
 
     client = runner_client(api, token_env)

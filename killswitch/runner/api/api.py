@@ -97,8 +97,8 @@ mutating, ``Authorization: Bearer <token>``
                                      ``max_notional`` (a live close applies a preview: without its
                                      id it is refused ``PREVIEW_REQUIRED``; see
                                      :mod:`.close_plans`).
-    ``POST /v1/close-rejections/accept``  200 / 404 ``UNKNOWN_REJECTION`` (with the legs that
-                                     stand) / 409 ``{"done", "reason"}``: a close the venue
+    ``POST /v1/close-rejections/accept``  200 (``ALREADY_ACCEPTED`` too) / 404 ``UNKNOWN_REJECTION``
+                                     (with the legs that stand) / 409 ``{"done", "reason"}``: a close the venue
                                      refused, accepted by a person (:mod:`..operator.accepts`); body
                                      ``account``, ``reason`` (required), ``symbol``, ``leg``,
                                      ``incident`` (optional: narrow it to those legs).
