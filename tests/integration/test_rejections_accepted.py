@@ -42,12 +42,13 @@ async def _refused_and_accepted(v: Venue) -> dict:
     screen = await first_screen(desk)
     incidents = await desk.incidents()
     report = closure_report(store, start, v.clock() + 1, v.clock())
-    return {"status": desk.status(), "first": first, "second": second, "screen": screen,
+    later = closure_report(store, v.clock(), v.clock() + 1, v.clock())  # a period after it was left open
+    return {"later": later, "status": desk.status(), "first": first, "second": second, "screen": screen,
             "html": text_of(render(screen)), "incidents": incidents, "before": before_accept,
             "after": after_accept, "console_preview": console_preview, "report": report}
 
 
-def test_an_accepted_refusal_stays_visible_with_who_accepted_it_and_a_second_acceptance_says_so(tmp_path):
+def test_an_accepted_refusal_stays_visible_with_who_accepted_it(tmp_path):
     out = go(_refused_and_accepted, tmp_path, f"sqlite://{tmp_path / 's.db'}")
     assert out["first"].done and out["first"].reason.startswith("CLOSE_REJECTION_ACCEPTED"), out["first"].reason
     # M3: the residual says who accepted it, when and why, in status, the console and the incident
@@ -66,7 +67,10 @@ def test_an_accepted_refusal_stays_visible_with_who_accepted_it_and_a_second_acc
     assert html.count("accepted by alice at ") >= 3, html  # the strip, the incident, the Residuals table
     [incident] = [i for i in out["incidents"] if i.kind == "manual_close"]
     assert [r.accepted["by"] for r in incident.residuals if r.symbol == SOL] == ["alice"]
-    # M5: a second acceptance says who accepted it first, never that nothing stands
+
+
+def test_a_second_acceptance_says_who_accepted_it_never_that_nothing_stands(tmp_path):
+    out = go(_refused_and_accepted, tmp_path, f"sqlite://{tmp_path / 's.db'}")
     second = out["second"]
     assert second.done and second.reason.startswith(
         f"ALREADY_ACCEPTED: {SOL} SHORT on {ACCOUNT} accepted by alice at 2026-"), second.reason
@@ -99,5 +103,7 @@ def test_the_closure_report_lists_the_positions_left_open_at_the_periods_end(tmp
     md = report_markdown(report)
     assert "## Positions left open at the period's end" in md
     assert "| positions left open at the period's end | 1 (1 accepted by a person) |" in md
+    # left open before the period and still open at its end: listed too
+    assert [(x["symbol"], x["accepted"]["by"]) for x in out["later"]["positions_left_open"]] == [(SOL, "alice")]
     row = next(x for x in md.splitlines() if x.startswith(f"| {ACCOUNT} | {SOL} | SHORT |"))
     assert "CLOSE_REJECTED" in row and "alice at 2026-" in row and WHY in row, row

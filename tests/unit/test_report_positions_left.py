@@ -1,0 +1,53 @@
+"""The closure report's positions left open at the period's end (walk 65, M4), from audit rows.
+
+A residual recorded before the period that still stands at its end is listed; one whose
+position closed, or whose incident ended, is not; an acceptance names who, when and why; a row
+past the first that does not check is marked unverified.
+"""
+
+from __future__ import annotations
+
+from killswitch.render.report import positions_left_lines
+from killswitch.runbooks.residuals import positions_left
+from killswitch.state.store import AuditRow
+
+T = 1_772_456_400_000
+HEDGE = "binanceusdm/sim-hedge"
+
+
+def residual(seq: int, symbol: str, side: str, position_side, incident: str = "manual/x/m1") -> AuditRow:
+    return AuditRow(seq, "close_residual", T + seq, {
+        "incident": incident, "policy": None, "scope": HEDGE, "level": 0, "account": HEDGE, "symbol": symbol,
+        "side": side, "position_side": position_side, "amount": 1500.0, "why": "CLOSE_REJECTED",
+        "detail": "1 of 1 orders rejected by the venue: -2022 ReduceOnly Order is rejected.", "since_ms": T + seq,
+        "as_of_ms": T + seq}, "h")
+
+
+def test_standing_residuals_are_listed_with_who_accepted_them_and_ended_ones_are_not():
+    rows = [
+        residual(1, "SOL/USDT:USDT", "short", "SHORT"),
+        residual(2, "ETH/USDT:USDT", "long", "LONG"),
+        residual(3, "BTC/USDT:USDT", "long", None, incident="crash/binanceusdm/sim-main/L3/e1"),
+        AuditRow(4, "close_residual_ended", T + 4, {"incident": "manual/x/m1", "account": HEDGE,
+                                                    "symbol": "ETH/USDT:USDT", "side": "long",
+                                                    "why": "POSITION_CLOSED"}, "h"),
+        AuditRow(5, "close_rejection_accepted", T + 5, {
+            "by": "alice", "reason": "desk closes by hand",
+            "legs": [{"incident": "manual/x/m1", "account": HEDGE, "symbol": "SOL/USDT:USDT", "leg": "SHORT"}]}, "h"),
+    ]
+    left = positions_left(rows, lambda seq: seq < 5)
+    assert [(x["symbol"], x["leg"]) for x in left] == [("SOL/USDT:USDT", "SHORT"), ("BTC/USDT:USDT", "long")]
+    sol, btc = left
+    assert sol["accepted"] == {"by": "alice", "at": "2026-03-02T13:00:00Z", "reason": "desk closes by hand"}
+    assert not sol["verified"]  # its acceptance was read from a row past the first that does not check
+    assert btc["accepted"] is None and btc["verified"]
+    lines = positions_left_lines(left)
+    assert lines[0] == "## Positions left open at the period's end"
+    assert any(x.startswith(f"| {HEDGE} | BTC/USDT:USDT | long | 1500.0 | CLOSE_REJECTED: ") and "| **nobody** |" in x
+               for x in lines), lines
+    assert any("| alice at 2026-03-02T13:00:00Z: desk closes by hand *unverified* |" in x for x in lines), lines
+
+
+def test_nothing_left_open_says_so():
+    assert positions_left([], lambda seq: True) == []
+    assert "No position was left open by a close at the period's end." in positions_left_lines([])
