@@ -211,12 +211,20 @@ class Notification:
         return max((a.severity for a in self.alerts), key=lambda s: SEVERITY_RANK.get(s, 0), default="warning")
 
     @property
+    def told(self) -> tuple[Alert, ...]:
+        """The alerts this notification tells, as its receipt records them: its new ones (a
+        reminder: the states it repeats) and its resolutions. The earlier alerts of the group it
+        lists in one line each are not its news: they were told by the page that carried them."""
+        carried = self.alerts if self.repeat else tuple(a for a in self.alerts if a.fp in self.new)
+        return carried + self.resolved
+
+    @property
     def event_kinds(self) -> list[str]:
-        return sorted({a.event.kind for a in self.alerts + self.resolved})
+        return sorted({a.event.kind for a in self.told})
 
     @property
     def incidents(self) -> list[str]:
-        return [a.event.data["incident"] for a in self.alerts + self.resolved if a.event.data.get("incident")]
+        return list(dict.fromkeys(a.event.data["incident"] for a in self.told if a.event.data.get("incident")))
 
     @property
     def silenced_severity(self) -> str:

@@ -6,8 +6,9 @@ it shares the sink's counters (:class:`~.sink_hooks.SinkHooks`).
 
 - Every attempt leaves an audit row, written on the event loop thread, never in the apprise
   thread: ``notification_delivered`` or ``notification_failed`` with the receiver's *name*, the
-  routes document, the group key, event kinds, incidents, severity, attempt, result, elapsed
-  time and mode — never a URL. A delivery still running at shutdown leaves ``cancelled``; a
+  routes document, the group key, the event kinds and incidents the page told
+  (:attr:`~.dispatch.Notification.told`: not the earlier alerts of its group), severity,
+  attempt, result, elapsed time and mode — never a URL. A delivery still running at shutdown leaves ``cancelled``; a
   dropped one ``dropped``, and the drops of a full queue a ``notification_dropped`` row.
 - Every row goes through the runner's audit writer (``SinkContext.audit_receipt``), fenced by
   its token: a deposed runner's receipt is refused, counted (``receipt_errors``) and said once
