@@ -76,11 +76,12 @@ def refused_exit(e: "RunnerError", command: str = "", token_env: Optional[str] =
     return EXIT_FINDINGS
 
 
-def read(ask: Callable[[], T], command: str, output: str, token_env: Optional[str] = None) -> T:
+def read(ask: Callable[[], T], command: str, output: str, token_env: Optional[str] = None,
+         role: str = "viewer") -> T:
     """The runner's answer to ``ask`` (a call of the client). Refused: its answer as it came
     (``-o json``) or ``ksctl <command>: <status> <answer>`` on stderr, and exit 1; a 401 (no token,
-    or one the runner does not know) also says to set ``token_env`` to a token with the viewer
-    role, and exits 2."""
+    or one the runner does not know) also says to set ``token_env`` to a token with ``role`` (the
+    viewer role for a read; a change's preview, the role of the change), and exits 2."""
     from ..client import RunnerError, RunnerUnreachable
     from ..render.ops import answer_json, failure_line
 
@@ -93,7 +94,7 @@ def read(ask: Callable[[], T], command: str, output: str, token_env: Optional[st
             click.echo(answer_json(e))
         else:
             click.echo(failure_line(command, e), err=True)
-        raise SystemExit(refused_exit(e, command, token_env))
+        raise SystemExit(refused_exit(e, command, token_env, role))
 
 
 def sent(send: Callable[[], T], output: str, command: str = "", token_env: Optional[str] = None,
@@ -118,11 +119,12 @@ def sent(send: Callable[[], T], output: str, command: str = "", token_env: Optio
 
 
 def change(send: Callable[[], Union["ChangeResult", "ResetResult", "SilenceResult"]], output: str,
-           command: str = "", token_env: Optional[str] = None) -> NoReturn:
+           command: str = "", token_env: Optional[str] = None, role: str = "operator") -> NoReturn:
     """Send a change; print what the runner did; exit 0 when the runner answered it done, 6 when
     it stored a lock for the next leader (``LOCK_STORED``: not in force yet), 2 when it answered
-    401 (the token), else 1 (a refusal, whatever status it came with)."""
-    result = sent(send, output, command, token_env)
+    401 (the token: the hint names ``role``, the role the change needs), else 1 (a refusal,
+    whatever status it came with)."""
+    result = sent(send, output, command, token_env, role)
     if getattr(result, "stored", None):
         raise SystemExit(EXIT_STORED)
     if getattr(result, "out_of_reach", ()):  # a revoke done where it could be, not everywhere asked

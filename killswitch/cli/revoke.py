@@ -58,7 +58,7 @@ def revoke(api, token_env, scope, reason, restore, approvals, yes, output) -> No
     client = runner_client(api, token_env)
     if restore:
         _restore(client, scope, reason, output, token_env)
-    preview = read(lambda: client.preview_revoke(scope), "revoke", output, token_env)
+    preview = read(lambda: client.preview_revoke(scope), "revoke", output, token_env, role="operator")
     if output != "json":
         click.echo(preview.reason)
         for line in preview.effects:
@@ -91,7 +91,7 @@ def revoke(api, token_env, scope, reason, restore, approvals, yes, output) -> No
 
 def _restore(client, scope: str, reason: str, output: str, token_env: str) -> None:
     """One approval of the restore: what it does (k of N, or the last and what it restores), then sent."""
-    ahead = read(lambda: client.preview_restore(scope), "revoke", output, token_env)
+    ahead = read(lambda: client.preview_restore(scope), "revoke", output, token_env, role="approver")
     if output != "json":
         click.echo(ahead.reason)
         for line in ahead.effects:
@@ -100,7 +100,7 @@ def _restore(client, scope: str, reason: str, output: str, token_env: str) -> No
         if output == "json":
             click.echo(change_json(ahead))
         raise SystemExit(EXIT_FINDINGS)
-    change(lambda: client.restore(scope, reason), output)
+    change(lambda: client.restore(scope, reason), output, role="approver")
 
 
 def _stdin_tty() -> bool:
