@@ -315,7 +315,7 @@ def heartbeat(api, token_env, source, source_arg, output) -> None:
         client.heartbeat(source)
         return heartbeat_done(source)
 
-    change(beat, output)
+    change(beat, output, role="bot")  # a bot's beat: the bot role (an operator's token is let in too)
 
 
 @click.command(epilog="""\b

@@ -1,6 +1,7 @@
 """A token the runner does not know (401) is told the role the verb needs: the operator role for
-a revoke, a lock and a close, the approver role for a reset and a restore; never the viewer role
-of a read (issue 65, walk 65 M8: following that advice brought a second refusal, ROLE_REQUIRED)."""
+a revoke, a lock and a close, the approver role for a reset and a restore, the bot role for a
+heartbeat; never the viewer role of a read (issue 65, walk 65 M8: following that advice brought
+a second refusal, ROLE_REQUIRED)."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ VERBS = {
     "lock": (["lock", "--scope", SCOPE, "--reason", "x"], "operator"),
     "close": (["close", "--scope", SCOPE, "--reason", "x", "--live"], "operator"),
     "reset": (["reset", "--policy", "crash-ladder", "--scope", SCOPE, "--reason", "x", "--yes"], "approver"),
+    "heartbeat": (["heartbeat", "--source", "bot-a"], "bot"),
 }
 
 
