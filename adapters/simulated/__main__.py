@@ -166,7 +166,9 @@ def main(argv: list[str]) -> int:
     s.add_argument("--accounts", type=int, default=0,
                    help="serve the calm markets with this many one-way accounts sim-0… instead of the scenario's "
                         "(with --positions: that many accounts of that many positions each)")
-    s.add_argument("--faults", help="a JSON file: a list of fault rules (FaultPlan.from_dicts)")
+    s.add_argument("--faults", help="a JSON file: a list of fault rules, e.g. [{\"op\": \"place_order\", "
+                   "\"kind\": \"reject_reduce_only\", \"account\": \"sim-hedge\"}] (docs/exchanges.md: "
+                   "the faults file)")
     s.add_argument("--time-scale", type=float, default=1.0,
                    help="the scenario clock runs this many times faster than the wall clock (test harnesses)")
     s.add_argument("--hold", action="store_true",
