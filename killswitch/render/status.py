@@ -178,7 +178,8 @@ def violation_lines(doc: dict, latest: int = 10) -> list[str]:
     total = int((doc or {}).get("total") or 0)
     if not total:
         return []
-    lines = [f"  LOCK VIOLATIONS: {total} since this runner started (the latest first)"]
+    since = doc.get("since_ms")
+    lines = [f"  LOCK VIOLATIONS: {total} since {_when(since) if since else 'this runner started'} (the latest first)"]
     for v in list(doc.get("recent") or ())[:latest]:
         notional = v.get("notional")
         value = f"notional {notional:,.2f}" if isinstance(notional, (int, float)) else "notional unknown"

@@ -34,10 +34,8 @@ from __future__ import annotations
 
 from typing import Any, Callable, Mapping, Optional, Sequence
 
+from ..state.violations import CANCEL_RESULT_KIND, VIOLATION_KINDS, cancel_outcome, cancel_results
 from .incident import iso
-
-VIOLATION_KINDS = ("lock_violation", "limit_violation")
-CANCEL_RESULT_KIND = "violation_cancel_result"  # as killswitch.runner.watch.enforcement writes it
 TRADING_KINDS = {"trading_revoked": "revoked", "trading_restored": "restored",
                  "trading_permission_failed": "failed"}
 KINDS = VIOLATION_KINDS + (CANCEL_RESULT_KIND,) + tuple(TRADING_KINDS)
@@ -49,13 +47,6 @@ def _incident(incidents: Sequence[Mapping[str, Any]], ts_ms: int, match: Callabl
     ``ts_ms``, ``end_ms``): still open then, unless ``open_only`` is false."""
     found = [i for i in incidents if i["ts_ms"] <= ts_ms and (ts_ms < i["end_ms"] or not open_only) and match(i)]
     return max(found, key=lambda i: i["ts_ms"])["incident"] if found else None
-
-
-def _cancel_outcome(p: Mapping[str, Any], results: Mapping[tuple[str, str], str]) -> str:
-    if p.get("dry_run"):
-        return "dry run: not sent"
-    answered = results.get((str(p.get("account")), str(p.get("order_id"))))
-    return answered if answered is not None else "no result recorded"
 
 
 def _revert_outcome(p: Mapping[str, Any], statuses: Mapping[str, str]) -> str:
@@ -71,11 +62,7 @@ def halt_breaks(rows: Sequence[Any], statuses: Mapping[str, str], incidents: Seq
     """``{"violations": [...], "trading": [...]}`` of ``rows`` (audit rows, chain order).
     ``statuses``: a journaled client order id -> its status; ``incidents``: each with
     ``incident``, ``policy``, ``scope``, ``ts_ms`` and ``end_ms`` (the period's end when open)."""
-    results: dict[tuple[str, str], str] = {}
-    for r in rows:
-        if r.kind == CANCEL_RESULT_KIND:
-            for oid, outcome in (r.payload.get("outcomes") or {}).items():
-                results[(str(r.payload.get("account")), str(oid))] = str(outcome)
+    results = cancel_results(rows)
     violations, trading = [], []
     revoked_in: dict[str, Optional[str]] = {}  # an account -> the incident of its latest revoke
     held_by: dict[str, list[str]] = {}  # an account -> the holds of its latest revoke
@@ -90,7 +77,7 @@ def halt_breaks(rows: Sequence[Any], statuses: Mapping[str, str], incidents: Seq
                 f"{p.get('approver') or '?'}: {p.get('reason') or ''}".rstrip(": "))
         if r.kind in VIOLATION_KINDS:
             action = p.get("action")
-            outcome = _revert_outcome(p, statuses) if action == "revert" else _cancel_outcome(p, results)
+            outcome = _revert_outcome(p, statuses) if action == "revert" else cancel_outcome(p, results)
             scope, account = p.get("scope"), p.get("account")
             violations.append({
                 "at": iso(r.ts_ms), "kind": str(p.get("kind") or r.kind).upper(), "scope": scope,

@@ -178,6 +178,8 @@ class Runner:
                 # cancelled just now) is planned again at the first tick, as if seen at a tick
                 for e in await self._shortfalls.retry_unfilled(report.unfilled):
                     self.emit(e)
+                # the last day's lock violations shown from the start, not from the first tick
+                await self._enforcement.recall(self._clock())
                 return report
         except FencedError:
             self.lost_lease()

@@ -73,6 +73,7 @@ from ...metrics import Registry
 from ...orders import CancelIntent
 from ...snapshot import Snapshot
 from ...state.store import FencedError, JournalEntry, StateStore
+from ...state.violations import CANCEL_RESULT_KIND, VIOLATION_KINDS, cancel_outcome, cancel_results
 from ..book.book import Book
 from ..book.rejections import leg_of
 from ..book.still_open import still_open_of
@@ -87,8 +88,8 @@ from .enforce import OrderCheck, SizesMemo, Violation, enforce_of, watch as deci
 log = logging.getLogger("killswitch.runner.enforcement")
 
 AUDIT_KIND = "lock_violation"
-CANCEL_RESULT_KIND = "violation_cancel_result"  # what each cancel of a violating order came to
 RECENT = 50  # violations kept for status and the console
+RECALL_MS = 86_400_000  # a start or a takeover shows again the violations audited this long before it
 OWN_HISTORY_MS = 86_400_000  # journaled client ids read back as ours: the last day's (and every pending one)
 RECOVER_LIMIT = 100_000
 BEFORE_MAX_MS = 120_000  # the last read before a lock is its baselines' when no older than this
@@ -116,6 +117,9 @@ class Enforcement:
         self._recovered_fence: Optional[int] = None
         self.counts: Counter[tuple[str, str, str]] = Counter()  # (scope, strategy, action) → violations
         self.recent: deque[dict] = deque(maxlen=RECENT)  # the latest violations, newest last
+        # what status counts: the violations audited since ``since_ms`` (read back at a start or a
+        # takeover, :meth:`recall`) and those told since
+        self.recalled, self.told, self.since_ms = 0, 0, clock()
         self.waking: dict[str, bool] = {}  # account → whether its adapter was asked to watch its entries
         self._noted: set[str] = set()  # notes said once (a revert below the venue's minimum)
         # shared with the stream's fast path (:mod:`.entry_watch`), which reports and cancels an
@@ -260,9 +264,41 @@ class Enforcement:
         self.reported |= {str(r.payload.get("key")) for r in rows if isinstance(r.payload, dict)}
         self._recovered_fence = self.lead.fence
 
+    async def recall(self, now: int) -> None:
+        """At a start or a takeover (the first tick under a new token): the violations audited in
+        the ``RECALL_MS`` before ``now``, the latest ``RECENT`` of them shown again as status and
+        the console showed them — a cancel's outcome by its ``violation_cancel_result`` row, a
+        revert's by the journal (and followed there while not final) — so that the person on call
+        after a restart still sees that a bot broke the lock. The metric's counts stay this
+        process's own (a counter starts at zero with its process)."""
+        since = now - RECALL_MS
+        rows = await self.io(self.store.audit_rows, since, VIOLATION_KINDS + (CANCEL_RESULT_KIND,), RECOVER_LIMIT)
+        found = [r for r in rows if r.kind in VIOLATION_KINDS and isinstance(r.payload, dict)]
+        results = cancel_results(rows)
+        latest = found[-RECENT:]
+        journal: dict[str, JournalEntry] = {}
+        if any(r.payload.get("revert_client_order_id") for r in latest):
+            journal = {e.client_order_id: e for e in await self.io(self.store.journal, RECOVER_LIMIT, since)}
+        self.recent.clear()
+        for r in latest:
+            p = r.payload
+            cid = str(p.get("revert_client_order_id") or "")
+            entry = journal.get(cid) if cid else None
+            if p.get("action") != "revert":
+                outcome = cancel_outcome(p, results)
+            elif entry is not None:
+                outcome = revert_outcome(entry)
+                if not entry.final and not p.get("dry_run"):
+                    self._reverts[cid] = (entry.decision_id, entry.created_ms)
+            else:
+                outcome = "dry run: not sent" if p.get("dry_run") else "not journaled"
+            self.recent.append({**p, "ts_ms": r.ts_ms, "dry_run": bool(p.get("dry_run")), "outcome": outcome})
+        self.recalled, self.told, self.since_ms = len(found), 0, since
+
     def tell(self, new: Sequence[Violation], now: int, events: list[Event]) -> None:
         for v in new:
             self.counts[(v.scope, v.strategy, v.action)] += 1
+            self.told += 1
             self.recent.append({**v.to_json(), "ts_ms": now, "dry_run": self.dry_run, "outcome": None})
             log.warning("%s: %s %s %s %s %g (notional %s) client order id %s strategy %s%s: %s",
                         v.kind, v.account, v.action, v.symbol, v.side, v.amount,
@@ -415,8 +451,10 @@ class Enforcement:
     # --- what others read ----------------------------------------------------------------------------------
 
     def status(self) -> dict:
-        """The violations as status and the console show them: the total, and the latest."""
-        return {"total": sum(self.counts.values()), "recent": [dict(r) for r in reversed(self.recent)]}
+        """The violations as status and the console show them: how many since ``since_ms`` (a
+        start or a takeover reads back the last day's, :meth:`recall`), and the latest."""
+        return {"total": self.recalled + self.told, "since_ms": self.since_ms,
+                "recent": [dict(r) for r in reversed(self.recent)]}
 
     def collect_metrics(self, registry: Registry) -> None:
         fam = registry.sampled("killswitch_lock_violations_total", "counter",
