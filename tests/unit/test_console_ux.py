@@ -113,6 +113,10 @@ def test_a_silenced_incident_says_so_in_its_row_and_a_manual_close_is_its_operat
     assert "not acknowledged; pages silenced by 3f2a9c1b7d40 (alice, ends in 59m 30s, or when " in text, text
     assert "An operator's close, by bob: theirs to follow, nothing to acknowledge." in text, text
     assert text.count("Nobody has acknowledged it.") == 1  # the stage entry's card, not the close's
+    # the close's card offers no acknowledgement (there is nothing to acknowledge), its silence still
+    page = render(m)
+    assert f'data-ack="{close.incident}"' not in page and 'data-ack="bot-guard/binanceusdm/main/L1/e1"' in page
+    assert page.count(">Silence its pages…</button>") == 2, page  # each card's
 
 
 # --- the runbook, rendered for the page ----------------------------------------------------------------------
