@@ -9,7 +9,6 @@ from .conftest import ACCOUNT, ALICE
 from .test_console import open_console, sign_in, view_text, wait
 from .test_console_ux import at_width, layout_problems, shots
 
-
 BOT_ID = "mom7f3a9c0e5b2d4186a9f0c3e7b1d52a6e1"  # 36 characters, the most Binance takes
 
 
