@@ -72,8 +72,8 @@ from ...events import LOCK_VIOLATION as LOCK_VIOLATION_EVENT, Event
 from ...metrics import Registry
 from ...orders import CancelIntent
 from ...snapshot import Snapshot
-from ...state.store import FencedError, JournalEntry, StateStore
-from ...state.violations import CANCEL_RESULT_KIND, VIOLATION_KINDS, cancel_outcome, cancel_results
+from ...state.store import FencedError, StateStore
+from ...state.violations import CANCEL_RESULT_KIND
 from ..book.book import Book
 from ..book.rejections import leg_of
 from ..book.still_open import still_open_of
@@ -84,12 +84,12 @@ from ..storeio import StoreIO
 from ..venue.port import Venues
 from .attribution import FillRead, attribute
 from .enforce import OrderCheck, SizesMemo, Violation, enforce_of, watch as decide
+from .recall import RECALL_MS, recalled, revert_outcome
 
 log = logging.getLogger("killswitch.runner.enforcement")
 
 AUDIT_KIND = "lock_violation"
 RECENT = 50  # violations kept for status and the console
-RECALL_MS = 86_400_000  # a start or a takeover shows again the violations audited this long before it
 OWN_HISTORY_MS = 86_400_000  # journaled client ids read back as ours: the last day's (and every pending one)
 RECOVER_LIMIT = 100_000
 BEFORE_MAX_MS = 120_000  # the last read before a lock is its baselines' when no older than this
@@ -266,34 +266,13 @@ class Enforcement:
 
     async def recall(self, now: int) -> None:
         """At a start or a takeover (the first tick under a new token): the violations audited in
-        the ``RECALL_MS`` before ``now``, the latest ``RECENT`` of them shown again as status and
-        the console showed them — a cancel's outcome by its ``violation_cancel_result`` row, a
-        revert's by the journal (and followed there while not final) — so that the person on call
-        after a restart still sees that a bot broke the lock. The metric's counts stay this
-        process's own (a counter starts at zero with its process)."""
-        since = now - RECALL_MS
-        rows = await self.io(self.store.audit_rows, since, VIOLATION_KINDS + (CANCEL_RESULT_KIND,), RECOVER_LIMIT)
-        found = [r for r in rows if r.kind in VIOLATION_KINDS and isinstance(r.payload, dict)]
-        results = cancel_results(rows)
-        latest = found[-RECENT:]
-        journal: dict[str, JournalEntry] = {}
-        if any(r.payload.get("revert_client_order_id") for r in latest):
-            journal = {e.client_order_id: e for e in await self.io(self.store.journal, RECOVER_LIMIT, since)}
+        the ``RECALL_MS`` before ``now`` shown again (:func:`.recall.recalled`), a revert not
+        final yet followed in the journal; the metric's counts stay this process's own."""
+        back = await recalled(self.store, self.io, now - RECALL_MS, RECENT)
         self.recent.clear()
-        for r in latest:
-            p = r.payload
-            cid = str(p.get("revert_client_order_id") or "")
-            entry = journal.get(cid) if cid else None
-            if p.get("action") != "revert":
-                outcome = cancel_outcome(p, results)
-            elif entry is not None:
-                outcome = revert_outcome(entry)
-                if not entry.final and not p.get("dry_run"):
-                    self._reverts[cid] = (entry.decision_id, entry.created_ms)
-            else:
-                outcome = "dry run: not sent" if p.get("dry_run") else "not journaled"
-            self.recent.append({**p, "ts_ms": r.ts_ms, "dry_run": bool(p.get("dry_run")), "outcome": outcome})
-        self.recalled, self.told, self.since_ms = len(found), 0, since
+        self.recent.extend(back.recent)
+        self._reverts.update(back.reverts)
+        self.recalled, self.told, self.since_ms = back.audited, 0, now - RECALL_MS
 
     def tell(self, new: Sequence[Violation], now: int, events: list[Event]) -> None:
         for v in new:
@@ -462,18 +441,6 @@ class Enforcement:
                                "they belong to and what was done (cancel, revert).", ("scope", "strategy", "action"))
         for (scope, strategy, action), n in sorted(self.counts.items()):
             fam.add(n, scope=scope, strategy=strategy, action=action)
-
-
-def revert_outcome(e: JournalEntry) -> str:
-    """A revert's journal entry as status and the console say it: its status and what filled."""
-    status = e.status or "journaled"
-    filled = e.filled or 0.0
-    if status == "filled":
-        return f"revert filled {filled:g}"
-    if filled > 0:
-        return f"revert {status} {filled:g} of {e.amount:g}"
-    return f"revert {status}" + (f": {e.reason_code}" if e.reason_code and status in ("rejected", "failed") else "") \
-        + (f" {e.detail}" if e.detail and status in ("rejected", "failed") else "")
 
 
 def _result(account: str, outcomes: dict[str, str], now: int) -> tuple[str, int, dict]:
