@@ -315,7 +315,7 @@ def entries_effects_complete(store, receiver: list[str], when: str) -> None:
         assert did in receiver, f"{did} never paged after {when}: {receiver}"
 
 
-CRASH_POINTS = list(range(3, 960, 9))  # a run makes ~945 calls: 107 points across it
+CRASH_POINTS = list(range(3, 1020, 9))  # a run makes ~1008 calls: 113 points across it
 
 
 @pytest.mark.parametrize("crash_at", CRASH_POINTS)

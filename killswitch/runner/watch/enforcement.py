@@ -12,7 +12,8 @@ plans, before the journal) that
    cancel or revert leaves), then tells the sinks (``LOCK_VIOLATION``, labelled by scope and
    strategy: the notification routes group a violation repeated every tick into one page),
    counts it (``killswitch_lock_violations_total{scope,strategy,action}``) and keeps the latest
-   for status and the console;
+   for status and the console (:mod:`.shown`, which a start or a takeover fills with the last
+   day's, read back from the audit trail: :meth:`Enforcement.recall`);
 4. sends the cancels at once (one request per account, by venue order id; nothing in a dry run,
    nothing once the fence is lost), audits what each came to (one ``violation_cancel_result``
    row per account: each venue order id, ``canceled`` or the venue's refusal; what the closure
@@ -60,7 +61,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections import Counter, deque
+from collections import Counter
 from contextlib import contextmanager
 from dataclasses import replace
 from typing import Any, Callable, Iterator, Mapping, Optional, Sequence
@@ -84,12 +85,11 @@ from ..storeio import StoreIO
 from ..venue.port import Venues
 from .attribution import FillRead, attribute
 from .enforce import OrderCheck, SizesMemo, Violation, enforce_of, watch as decide
-from .recall import RECALL_MS, recalled, revert_outcome
+from .shown import Shown, revert_outcome
 
 log = logging.getLogger("killswitch.runner.enforcement")
 
 AUDIT_KIND = "lock_violation"
-RECENT = 50  # violations kept for status and the console
 OWN_HISTORY_MS = 86_400_000  # journaled client ids read back as ours: the last day's (and every pending one)
 RECOVER_LIMIT = 100_000
 BEFORE_MAX_MS = 120_000  # the last read before a lock is its baselines' when no older than this
@@ -116,10 +116,7 @@ class Enforcement:
         self.reported: set[str] = set()  # the keys of the violations audited (see :meth:`recover`)
         self._recovered_fence: Optional[int] = None
         self.counts: Counter[tuple[str, str, str]] = Counter()  # (scope, strategy, action) → violations
-        self.recent: deque[dict] = deque(maxlen=RECENT)  # the latest violations, newest last
-        # what status counts: the violations audited since ``since_ms`` (read back at a start or a
-        # takeover, :meth:`recall`) and those told since
-        self.recalled, self.told, self.since_ms = 0, 0, clock()
+        self.shown = Shown(clock())  # the latest violations, for status and the console
         self.waking: dict[str, bool] = {}  # account → whether its adapter was asked to watch its entries
         self._noted: set[str] = set()  # notes said once (a revert below the venue's minimum)
         # shared with the stream's fast path (:mod:`.entry_watch`), which reports and cancels an
@@ -265,20 +262,14 @@ class Enforcement:
         self._recovered_fence = self.lead.fence
 
     async def recall(self, now: int) -> None:
-        """At a start or a takeover (the first tick under a new token): the violations audited in
-        the ``RECALL_MS`` before ``now`` shown again (:func:`.recall.recalled`), a revert not
-        final yet followed in the journal; the metric's counts stay this process's own."""
-        back = await recalled(self.store, self.io, now - RECALL_MS, RECENT)
-        self.recent.clear()
-        self.recent.extend(back.recent)
-        self._reverts.update(back.reverts)
-        self.recalled, self.told, self.since_ms = back.audited, 0, now - RECALL_MS
+        """At a start or a takeover: the last day's violations shown again (:meth:`.shown.Shown.recall`)
+        and a revert among them not final yet followed in the journal."""
+        self._reverts.update(await self.shown.recall(self.store, self.io, now))
 
     def tell(self, new: Sequence[Violation], now: int, events: list[Event]) -> None:
         for v in new:
             self.counts[(v.scope, v.strategy, v.action)] += 1
-            self.told += 1
-            self.recent.append({**v.to_json(), "ts_ms": now, "dry_run": self.dry_run, "outcome": None})
+            self.shown.keep({**v.to_json(), "ts_ms": now, "dry_run": self.dry_run, "outcome": None})
             log.warning("%s: %s %s %s %s %g (notional %s) client order id %s strategy %s%s: %s",
                         v.kind, v.account, v.action, v.symbol, v.side, v.amount,
                         "unknown" if v.notional is None else f"{v.notional:,.2f}", v.client_order_id or "-",
@@ -307,18 +298,18 @@ class Enforcement:
             finally:
                 self.sending -= sending
             if res.reason is not None:
-                self._outcome(c.order_ids, res.said())
+                self.shown.cancelled(c.order_ids, res.said())
                 results.append(_result(key, {oid: res.said() for oid in c.order_ids}, now))
                 continue
             for oid in res.canceled:
                 self.cancelled[(key, oid)] = (self.calls, now)
             said = {oid: res.said_of(oid) for oid in res.failed}  # the venue's code and words
-            self._outcome(tuple(res.failed), None, failed=said)
-            self._outcome(res.canceled, "canceled")
+            self.shown.cancelled(tuple(res.failed), None, failed=said)
+            self.shown.cancelled(res.canceled, "canceled")
             results.append(_result(key, {**said, **{oid: "canceled" for oid in res.canceled}}, now))
             # an order the venue still lists after its cancel: left open (saved, paged once), tied
             # to the lock's scope its violation names
-            scopes = {str(r.get("order_id")): str(r.get("scope")) for r in self.recent if r.get("order_id")}
+            scopes = self.shown.scopes()
             for fact in still_open_of(key, res, cause=c.reason, now=self.clock()):
                 self.book.still_open.record(replace(fact, scope=scopes.get(fact.order_id, key)))
         rows = [r for r in results if r[2]["outcomes"]]
@@ -328,12 +319,6 @@ class Enforcement:
         except FencedError:  # deposed since the cancels left: the next leader's tick tells what is open
             log.warning("LOCK_VIOLATION_CANCEL_RESULT_UNRECORDED: the lease was lost after the cancels of %s",
                         ", ".join(r[2]["account"] for r in results))
-
-    def _outcome(self, order_ids: Sequence[str], outcome: Optional[str], *, failed: Optional[dict] = None) -> None:
-        ids = set(order_ids)
-        for r in self.recent:
-            if r.get("action") == "cancel" and r.get("order_id") in ids:
-                r["outcome"] = failed.get(r["order_id"]) if failed is not None else outcome
 
     async def _own(self, now: int) -> frozenset[str]:
         """The client order ids the runner journaled: every pending intent and the last day's."""
@@ -382,10 +367,7 @@ class Enforcement:
                           if e.client_order_id == cid), None)
             if entry is None:
                 continue
-            said = revert_outcome(entry)
-            for r in self.recent:
-                if r.get("revert_client_order_id") == cid:
-                    r["outcome"] = said
+            self.shown.reverted(cid, revert_outcome(entry))
             if entry.final:
                 del self._reverts[cid]
 
@@ -399,15 +381,11 @@ class Enforcement:
             if leg_of(o.venue, o.account, o.symbol, o.side, o.position_side) in busy:
                 continue
             out.append(p)
-            self._mark_revert(o.client_order_id)
+            self.shown.reverted(o.client_order_id, "dry run: not sent" if self.dry_run else "revert journaled",
+                                unless_said=True)
             if not self.dry_run:
                 self._reverts[o.client_order_id] = (p.decision_id, now)
         return out
-
-    def _mark_revert(self, cid: str) -> None:
-        for r in self.recent:
-            if r.get("revert_client_order_id") == cid and r.get("outcome") is None:
-                r["outcome"] = "dry run: not sent" if self.dry_run else "revert journaled"
 
     # --- the streams ---------------------------------------------------------------------------------------
 
@@ -430,10 +408,8 @@ class Enforcement:
     # --- what others read ----------------------------------------------------------------------------------
 
     def status(self) -> dict:
-        """The violations as status and the console show them: how many since ``since_ms`` (a
-        start or a takeover reads back the last day's, :meth:`recall`), and the latest."""
-        return {"total": self.recalled + self.told, "since_ms": self.since_ms,
-                "recent": [dict(r) for r in reversed(self.recent)]}
+        """The violations as status and the console show them (:meth:`.shown.Shown.status`)."""
+        return self.shown.status()
 
     def collect_metrics(self, registry: Registry) -> None:
         fam = registry.sampled("killswitch_lock_violations_total", "counter",
