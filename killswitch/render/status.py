@@ -232,16 +232,22 @@ def mode_lines(st: RunnerStatus) -> list[str]:
     return lines
 
 
+def _refusals(n: int) -> str:
+    return f"{n} close{'' if n == 1 else 's'} refused"
+
+
 def rejection_lines(st: RunnerStatus) -> list[str]:
     """The legs whose closes the venue refused: CLOSE_REJECTED (not sent again) or still tried."""
     lines = []
     for r in st.close_rejections:
         since = f" since {iso(r['first_ms'])}" if r.get("first_ms") else ""
-        what = (f"CLOSE_REJECTED {r['account']} {r['symbol']} {r['leg']}: {r['tries']} of {r['bound']} closes "
-                f"rejected by the venue: {r['venue_said']} ({r['reason']}); not sent again for incident "
-                f"{r['incident']}{since}") if r["state"] == "CLOSE_REJECTED" else (
-            f"CLOSE REFUSED {r['account']} {r['symbol']} {r['leg']}: {r['tries']} of {r['bound']} tries "
-            f"({r['kind']}): {r['venue_said']} ({r['reason']})"
+        # tries: the venue's refusals of the leg's closes (a chunked close counts each order); bound:
+        # the closes tried before it is given up (never "5 of 2")
+        what = (f"CLOSE_REJECTED {r['account']} {r['symbol']} {r['leg']}: {_refusals(r['tries'])} by the venue "
+                f"(given up after {r['bound']} tries): {r['venue_said']} ({r['reason']}); not sent again for "
+                f"incident {r['incident']}{since}") if r["state"] == "CLOSE_REJECTED" else (
+            f"CLOSE REFUSED {r['account']} {r['symbol']} {r['leg']}: {_refusals(r['tries'])} ({r['kind']}), "
+            f"tried up to {r['bound']} times: {r['venue_said']} ({r['reason']}); incident {r['incident']}"
             + (f"; tried again at {iso(r['next_ms'])}" if r.get("next_ms") else ""))
         lines.append(f"  {what}")
     if any(r["state"] == "CLOSE_REJECTED" for r in st.close_rejections):

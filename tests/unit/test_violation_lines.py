@@ -51,3 +51,22 @@ def test_the_console_shows_the_bots_order_and_the_runners_revert_labelled_as_its
     (row,) = _violations({"total": 1, "recent": [REVERT]}, REVERT["ts_ms"])["rows"]
     assert (row["order"], row["order_id"], row["revert"], row["strategy"], row["outcome"]) == (
         "beta-mkt-1", "4626764239", "ks" + "f" * 30, "beta", "revert filled 1")
+
+
+def test_refused_closes_are_counted_as_refusals_never_more_of_fewer_tries():
+    """A chunked close counts each refused order: 5 refusals of a leg bound to 2 tries read
+    '5 closes refused … given up after 2 tries', never '5 of 2' (second walk, issue 65)."""
+    from types import SimpleNamespace
+
+    from killswitch.render.status import rejection_lines
+
+    row = {"account": "binanceusdm/sim-hedge", "symbol": "BTC/USDT:USDT", "leg": "SHORT", "tries": 5, "bound": 2,
+           "venue_said": "-2022 ReduceOnly Order is rejected.", "reason": "REDUCE_ONLY_REJECTED",
+           "incident": "crash-watch/binanceusdm/sim-hedge/L3/e1", "state": "CLOSE_REJECTED", "first_ms": None}
+    retried = {**row, "state": "retrying", "tries": 1, "kind": "permanent", "next_ms": None,
+               "incident": "manual/binanceusdm/sim-hedge/m1"}
+    text = "\n".join(rejection_lines(SimpleNamespace(close_rejections=(row, retried))))
+    assert "5 of 2" not in text and "1 of 2" not in text, text
+    assert "SHORT: 5 closes refused by the venue (given up after 2 tries): -2022" in text, text
+    assert "SHORT: 1 close refused (permanent), tried up to 2 times: -2022" in text and \
+           "incident manual/binanceusdm/sim-hedge/m1" in text, text
