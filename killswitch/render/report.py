@@ -161,7 +161,9 @@ def _trail_lines(doc: dict) -> list[str]:
     """The tables of the period's stage transitions, orders, reset approvals and reset attempts."""
     transitions = [f"| {t['at']}{_unverified(t)} | {_c(t['policy'])} | {_c(t['scope'])} | {t['from']} → {t['to']} | "
                    f"`{_c(t['reason'])}` | {_c(t['decision_id'])} |" for t in doc["transitions"]]
-    orders = [f"| {o['at']} | `{o['client_order_id']}` | {_c(o['incident'])} | {o['venue']}/{o['account']} | "
+    # an order of no stage entry names its own decision (a manual close's, the venue watch's revert)
+    orders = [f"| {o['at']} | `{o['client_order_id']}` | {_c(o['incident'] or o['decision_id'])} | "
+              f"{o['venue']}/{o['account']} | "
               f"{_c(o['symbol'])} | {o['side']} | {o['amount']:g} | {o['status']}"
               + (f" `{o['reason_code']}`" if o["reason_code"] else "")
               + (f": {_c(o['detail'])}" if o.get("detail") else "") + f" | {_c(o['filled'])} |" for o in doc["orders"]]
@@ -170,7 +172,7 @@ def _trail_lines(doc: dict) -> list[str]:
     resets = [f"| {r['at']}{_unverified(r)} | {_c(r['policy'])} | {_c(r['scope'])} | {_c(r['level'])} | "
               f"{_c(r['approver'])} | {_c(r['reason'])} | `{_c(r['result'])}` |" for r in doc["resets"]]
     return (_table("Stage transitions", None, ("at", "policy", "scope", "from → to", "reason", "decision"), transitions)
-            + _table("Orders", None, ("at", "client order id", "incident", "account", "symbol", "side", "amount",
+            + _table("Orders", None, ("at", "client order id", "incident or decision", "account", "symbol", "side", "amount",
                                       "status", "filled"), orders, empty="None journaled.")
             + _table("Reset approvals", "Approvals the runner recorded toward a manual reset; a refused attempt is "
                      "not one.", ("at", "incident", "approver", "reason", "result"), approvals)

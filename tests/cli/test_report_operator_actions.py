@@ -98,6 +98,8 @@ def test_the_report_tables_every_operator_action_with_author_reason_time_and_dur
     assert ("| 2026-03-02T13:05:30Z | silence | 3f2a9c1b7d40: policy=\"futures-book\" | alice | alice has it | done | "
             "34m30s (expired by bob) |") in md
     assert "| bob | too early | refused: POLICY_LOCK | - |" in md
+    # the manual close's order names its close, as ksctl history does, not "-"
+    assert f"| `ks-m-0` | {CLOSE_ID} | binanceusdm/main |" in md, md
     assert "| carol | timeout 60.0s | done | 15m so far (in force at the period's end) |" in md
 
 
