@@ -172,8 +172,8 @@ def _trail_lines(doc: dict) -> list[str]:
     resets = [f"| {r['at']}{_unverified(r)} | {_c(r['policy'])} | {_c(r['scope'])} | {_c(r['level'])} | "
               f"{_c(r['approver'])} | {_c(r['reason'])} | `{_c(r['result'])}` |" for r in doc["resets"]]
     return (_table("Stage transitions", None, ("at", "policy", "scope", "from → to", "reason", "decision"), transitions)
-            + _table("Orders", None, ("at", "client order id", "incident or decision", "account", "symbol", "side", "amount",
-                                      "status", "filled"), orders, empty="None journaled.")
+            + _table("Orders", None, ("at", "client order id", "incident or decision", "account", "symbol", "side",
+                                      "amount", "status", "filled"), orders, empty="None journaled.")
             + _table("Reset approvals", "Approvals the runner recorded toward a manual reset; a refused attempt is "
                      "not one.", ("at", "incident", "approver", "reason", "result"), approvals)
             + _table("Reset attempts", "Every reset asked for, as audited, with the runner's answer.",
