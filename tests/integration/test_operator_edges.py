@@ -120,8 +120,10 @@ def test_a_refused_reset_exits_1_and_a_reset_says_the_trigger_still_fires(tmp_pa
         doc = json.loads(r.output)
         assert r.exit_code == 0 and doc["done"] is True and doc["reason"] == "MANUAL_RESET: stage=3 approvers=alice,bob"
         assert doc["warnings"] and doc["warnings"][0].startswith("hard is still firing (dd = ")
-        r = bob.invoke(cli, args)  # nothing latched any more (the runner has not ticked since)
-        assert r.exit_code == 1 and r.output.startswith("NOT_ENGAGED"), r.output
+        r = bob.invoke(cli, args)  # nothing latched any more (the runner has not ticked since): who reset it
+        assert r.exit_code == 1 and r.output.startswith(f"ALREADY_RESET: crash-ladder {ACCOUNT} was reset at "), \
+            r.output
+        assert "by alice, bob (stage 3)" in r.output, r.output
     finally:
         srv.close()
     said = [r.getMessage() for r in caplog.records if r.name == "killswitch.runner.operator"]

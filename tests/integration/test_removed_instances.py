@@ -221,6 +221,14 @@ def test_a_latched_instance_a_reload_removed_stays_shown_as_removed_until_a_rese
     assert "venue-guard simtwo is no longer in the running policies: the instance ended" in answer.reason
     assert GONE not in w.parts.book.state.scopes
     assert not w.desk.lock_document("simtwo")["locked"]
+    # once more, after it passed: who reset it and when, not an unknown scope with another offered
+    again = run(w.desk.reset("venue-guard", "simtwo", "bob", "is it done?"))
+    assert not again.done
+    assert again.reason.startswith("ALREADY_RESET: venue-guard simtwo was reset at 2026-03-02T"), again.reason
+    assert again.reason.endswith(" by alice (stage 1); the instance ended with it: it is no longer in the running "
+                                 "policies; nothing to reset"), again.reason
+    assert "did you mean" not in again.reason and "simulated" not in again.reason, again.reason
+    assert audited(w, "reset_approval")[-1]["result"] == again.reason  # a reset attempt of the report
     ticks(w, 2, beat=True)
     assert shown(w) == {"status": [], "coverage": [], "console": [], "chart": False, "names": False}
     stop(w)

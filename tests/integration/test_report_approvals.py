@@ -3,7 +3,7 @@
 A runner on the simulated flash crash, with a flatten stage that needs two approvers: a reset
 asked before anything is engaged (``NOT_ENGAGED``), the halt, alice's approval, alice again
 (``DUPLICATE_APPROVER``), bob's approval that releases the stage, one more attempt on the
-released scope (``NOT_ENGAGED``). Five attempts are audited; two approvals were recorded, and
+released scope (``ALREADY_RESET``, naming when and by whom). Five attempts are audited; two approvals were recorded, and
 ``ksctl report`` says two.
 """
 
@@ -48,7 +48,10 @@ def replay_the_incident(tmp_path):
 def test_a_reset_attempt_that_engaged_nothing_is_not_counted_as_an_approval(tmp_path):
     url, answers = replay_the_incident(tmp_path)
     assert [a.split(":")[0] for a in answers] == ["NOT_ENGAGED", "APPROVAL_RECORDED", "DUPLICATE_APPROVER",
-                                                  "MANUAL_RESET", "NOT_ENGAGED"], answers
+                                                  "MANUAL_RESET", "ALREADY_RESET"], answers
+    # the released scope: not "nothing engaged" (and no other instance offered) but who reset it
+    assert answers[-1].startswith("ALREADY_RESET: crash-ladder simulated/sim-main was reset at 2026-03-02T"), answers
+    assert " by alice, bob (stage 3); it is at stage 0 and has not entered a stage since" in answers[-1], answers
 
     out = CliRunner().invoke(cli, ["report", "--since", "2026-03-02", "--until", "2026-03-03", "--state", url,
                                    "-o", "json"])
@@ -59,7 +62,7 @@ def test_a_reset_attempt_that_engaged_nothing_is_not_counted_as_an_approval(tmp_
     assert [(a["approver"], a["incident"], a["audited"], a["verified"]) for a in doc["approvals"]] == [
         ("alice", L3, True, True), ("bob", L3, True, True)]
     assert [r["result"].split(":")[0] for r in doc["resets"]] == [
-        "NOT_ENGAGED", "APPROVAL_RECORDED", "DUPLICATE_APPROVER", "MANUAL_RESET", "NOT_ENGAGED"]
+        "NOT_ENGAGED", "APPROVAL_RECORDED", "DUPLICATE_APPROVER", "MANUAL_RESET", "ALREADY_RESET"]
     [flatten] = [i for i in doc["incidents"] if i["incident"] == L3]
     assert [a["approver"] for a in flatten["approvals"]] == ["alice", "bob"]
     assert flatten["ended"]["how"] == "reset"

@@ -13,12 +13,14 @@ Must not: change what a policy's stage holds except through ``approve_reset``.
 from __future__ import annotations
 
 import copy
+from dataclasses import dataclass
 from typing import Any, Callable, Mapping, Optional, Sequence
 
 from ...engine.removed import reset_needs
 from ...engine.stages import StageTransition, approve_reset
 from ...engine.state import Removal, StageState
 from ...events import RESET, Event
+from ...notify.message import iso
 from ...state.store import FencedError, StateStore
 from ..book.book import Book
 from ..book.resuming import Resumptions
@@ -62,10 +64,17 @@ class ResetApprovals:
         book = self.book
         key = f"{policy}|{scope}"
         node, removal, unknown = resettable(book, self.known, policy, scope)
-        if unknown is not None:
-            return ResetResult(False, unknown)
         now = self.clock()
-        before = copy.deepcopy(book.state.scopes[key].stage)
+        ss = book.state.scopes.get(key)
+        if unknown is not None or ss is None or ss.stage.level == 0:
+            # a reset that already passed ended the instance (removed) or left it at stage 0: say so
+            since = max(ss.stage.last_entry_ms.values(), default=0) if unknown is None and ss is not None else 0
+            passed = await self.io(last_reset, self.store, policy, scope, since)
+            if passed is not None:
+                return await self._already_reset(policy, scope, approver, reason, now, passed, unknown is not None)
+        if unknown is not None or ss is None:
+            return ResetResult(False, unknown or f"UNKNOWN_SCOPE: {policy} {scope}")
+        before = copy.deepcopy(ss.stage)
         level = before.level
         trial, transition, why = trial_reset(node, scope, before, approver, now, removal)
         why += engaged_now(book.state.scopes, policy, scope) if why.startswith("NOT_ENGAGED") else ""
@@ -97,6 +106,22 @@ class ResetApprovals:
             return ResetResult(False, why)
         return await self._apply_reset(node, policy, scope, trial, transition, why, level, approver, reason, now,
                                        removal)
+
+    async def _already_reset(self, policy: str, scope: str, approver: str, reason: str, now: int,
+                             passed: PassedReset, ended: bool) -> ResetResult:
+        """A reset of an instance a reset already released (``ended``: and ended, the instance
+        no longer being in the running policies): refused ``ALREADY_RESET``, with when and by
+        whom, and audited as a reset attempt; nothing else happens."""
+        why = (f"ALREADY_RESET: {policy} {scope} was reset at {iso(passed.ts_ms)} by {', '.join(passed.approvers)}"
+               f" (stage {passed.level}); " + ("the instance ended with it: it is no longer in the running policies"
+                                              if ended else "it is at stage 0 and has not entered a stage since")
+               + "; nothing to reset")
+        try:
+            await self.lead.audit("reset_approval", now, {"policy": policy, "scope": scope, "level": 0,
+                                                          "approver": approver, "reason": reason, "result": why})
+        except FencedError:
+            return ResetResult(False, self.lead.deposed())
+        return ResetResult(False, why)
 
     async def _apply_reset(self, node: Any, policy: str, scope: str, trial: Any, transition: Any, why: str,
                            level: int, approver: str, reason: str, now: int,
@@ -149,6 +174,40 @@ def resettable(book: Any, known: Names, policy: str, scope: str) -> tuple[Any, O
     return node, removal, None
 
 
+@dataclass(frozen=True)
+class PassedReset:
+    """A reset that released an instance: when, of which stage, by whom (each approver, in order)."""
+
+    ts_ms: int
+    level: int
+    approvers: tuple[str, ...]
+
+
+def last_reset(store: StateStore, policy: str, scope: str, since_ms: int = 0) -> Optional[PassedReset]:
+    """The last reset of ``policy`` on ``scope`` that released its stage at or after ``since_ms``,
+    from the audit trail (its ``MANUAL_RESET`` row), with its approvers as the store holds
+    them (the approvals of that entry); None when there is none."""
+    last, after = None, 0
+    while True:  # the trail's reset rows, oldest first, a page at a time
+        rows = store.audit_rows(since_ms, kinds=("reset_approval",), limit=1000, after_seq=after)
+        for r in rows:
+            p = r.payload
+            if p.get("policy") == policy and p.get("scope") == scope \
+                    and str(p.get("result") or "").startswith("MANUAL_RESET"):
+                last = r
+        if len(rows) < 1000:
+            break
+        after = rows[-1].seq
+    if last is None:
+        return None
+    level, final = int(last.payload.get("level") or 0), str(last.payload.get("approver") or "?")
+    prefix = f"{policy}|{scope}|e"
+    entry = next((a.scope_key for a in store.approvals_between(last.ts_ms, last.ts_ms + 1)
+                  if a.scope_key.startswith(prefix) and a.level == level and a.approver == final), None)
+    who = [a.approver for a in store.approvals(entry, level)] if entry is not None else []
+    return PassedReset(last.ts_ms, level, tuple(who) if final in who else tuple(who) + (final,))
+
+
 def firing_again(node: Any, scope: str, removal: Optional[Removal], transition: Optional[StageTransition],
                  why: str, triggers: Callable[[], Sequence[TriggerStatus]]) -> tuple[str, ...]:
     """The triggers that still fire and would enter the stage again once an approval is taken;
@@ -186,4 +245,5 @@ def engaged_now(scopes: Mapping[str, Any], policy: str, scope: str, shown: int =
     return f": {policy} {scope} is at stage 0; engaged now: {said}{more}"
 
 
-__all__ = ["ResetApprovals", "engaged_now", "ended_removed", "firing_again", "resettable", "trial_reset"]
+__all__ = ["PassedReset", "ResetApprovals", "engaged_now", "ended_removed", "firing_again", "last_reset",
+           "resettable", "trial_reset"]
