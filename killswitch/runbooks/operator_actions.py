@@ -158,13 +158,8 @@ def _end(r: AuditRow, later: Sequence[AuditRow], settled: Mapping[str, int], inc
         return min(ends, key=lambda e: e[0]) if ends else (None, None)
     if r.kind == "silence_added":
         return _silence_end(p, done, incident_ends)
-    if r.kind == "incident_acknowledged":
-        incident = p.get("incident")
-        handed = next((x for x in done if x.kind == "incident_acknowledged" and x.payload.get("incident") == incident
-                       and x.payload.get("by") != p.get("by")), None)
-        ended = incident_ends.get(str(incident))
-        if handed is not None and (ended is None or handed.ts_ms < ended):
-            return handed.ts_ms, f"handed to {handed.payload.get('by')}"
+    if r.kind == "incident_acknowledged":  # until the incident ended: another's acknowledgement shares it
+        ended = incident_ends.get(str(p.get("incident")))
         return (ended, "the incident ended") if ended is not None else (None, None)
     if r.kind == "manual_close_requested":
         at = settled.get(str(p.get("id")))

@@ -137,3 +137,22 @@ def test_a_revoke_its_restore_approvals_and_a_silence_extension_are_operator_act
          None, None),
         ("13:30:00", "restore approval", "carol", "fixed", None, None),
     ], rows
+
+
+def test_each_acknowledgement_lasts_until_the_incident_ended_when_another_person_acknowledges_too(tmp_path):
+    """Both alice and bob have the incident once bob acknowledges it too: alice's
+    acknowledgement is not ended by his (it is not a hand-over), each holds until bob's reset."""
+    url = f"sqlite://{tmp_path / 'state.db'}"
+    write_trail(url)
+    store = open_store(url)
+    store.acquire_lease("runner", 10 * MIN, T0)
+    store.audit("incident_acknowledged", T0 + 6 * MIN, {"incident": L3, "comment": "checking the book", "by": "alice"})
+    store.audit("incident_acknowledged", T0 + 7 * MIN, {"incident": L3, "comment": "bob too", "by": "bob"})
+    store.close()
+    doc = json.loads(report(url, "-o", "json").stdout)
+    rows = [(a["at"][11:19], a["by"], a["duration_ms"], a["ended"]) for a in doc["operator_actions"]]
+    assert rows == [("13:06:00", "alice", 29 * MIN, "the incident ended"),  # bob's reset at 13:35
+                    ("13:07:00", "bob", 28 * MIN, "the incident ended")], rows
+    md = report(url).output
+    assert "| alice | checking the book | done | 29m (the incident ended) |" in md, md
+    assert "handed to" not in md
