@@ -2,7 +2,12 @@
 
 What it owns: per receiver (routes document, name), whether its latest round failed every
 attempt, why (:mod:`.causes`), since when and how many rounds in a row; since when any receiver
-has been failing (the current run of failures); and the two log lines of the issue's contract:
+has been failing (the current run of failures); the receivers known unreachable before any page
+(:meth:`PageHealth.unreachable`: a secret that does not resolve, failing from the start or the
+reload that found it, with no round tried); what of this a restart or a takeover takes up
+(:meth:`PageHealth.to_json` / :meth:`PageHealth.restore`, kept in the notification sink's saved
+state: a failing receiver stays failing, with its first "since", until a round to it delivers);
+and the two log lines of the issue's contract:
 
 - ``PAGES_FAILING`` (ERROR), for every notification that reached no receiver — its round and
   its fallback both failed, or it had no fallback — naming each receiver tried and its cause;
@@ -23,7 +28,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import Iterable, Optional
+from typing import Any, Iterable, Mapping, Optional
 
 from ..metrics import Registry
 
@@ -34,6 +39,7 @@ class _Receiver:
     since_ms: int  # the first failed round of this run
     failures: int  # failed rounds in a row
     failing: bool = True
+    unresolved: bool = False  # its secret did not resolve when the routes were last read
 
 
 class PageHealth:
@@ -53,6 +59,28 @@ class PageHealth:
         self._named &= self._known
         if not self.failing_keys():
             self.since_ms = None
+
+    def unreachable(self, causes: Mapping[tuple[str, str], str], now_ms: int) -> None:
+        """The receivers the routes now in force cannot reach (a secret that does not resolve),
+        with their cause: failing from ``now_ms`` (or since earlier, when they were failing
+        already) before any page is tried. One failing only for that cause before, whose secret
+        resolves now, is failing no more: the next round says whether it delivers."""
+        for key in [k for k, s in self._state.items() if s.unresolved and k not in causes]:
+            del self._state[key]
+        for key, cause in causes.items():
+            st = self._state.get(key)
+            if st is None or not st.failing:
+                self._state[key] = _Receiver(cause, now_ms, 0, unresolved=True)
+            else:
+                st.cause, st.unresolved = cause, True
+        self._settle()
+
+    def _settle(self, since_ms: Optional[int] = None) -> None:
+        """``since_ms`` after receivers were added or dropped other than by a round (``since_ms``:
+        an earlier start of the run, as saved): the earliest, None when none is failing."""
+        known = [s.since_ms for _, s in self._failing()]
+        known += [t for t in (self.since_ms, since_ms) if t is not None]
+        self.since_ms = min(known) if self._failing() else None
 
     # --- rounds -------------------------------------------------------------------------------------
 
@@ -96,6 +124,41 @@ class PageHealth:
         since = self.since_ms if self.since_ms is not None else now_ms
         return (f"PAGES_FAILING: a {what} reached no receiver: {'; '.join(parts)}; pages failing since "
                 f"{iso(since)}; see ksctl status and the notification_failed receipts")
+
+    # --- kept across restarts and takeovers ----------------------------------------------------------
+
+    def to_json(self) -> dict:
+        """The failing receivers, the run's first "since" and the receivers a ``PAGES_FAILING``
+        line named: saved with the sink's state every tick."""
+        return {"receivers": [{"document": d, "receiver": r, "cause": s.cause, "since_ms": s.since_ms,
+                               "failures": s.failures, "unresolved": s.unresolved}
+                              for (d, r), s in sorted(self._failing())],
+                "since_ms": self.since_ms, "named": [list(k) for k in sorted(self._named)]}
+
+    def restore(self, doc: Optional[Mapping[str, Any]]) -> None:
+        """Take up what a previous leader saved (:meth:`to_json`): each receiver of the routes now
+        in force that was failing stays failing with its first "since", its rounds and its cause,
+        until a round to it delivers; one failing only because its secret did not resolve is
+        taken up only while it still does not (its cause then as read now)."""
+        if not doc:
+            return
+        took = False
+        for row in doc.get("receivers") or ():
+            key = (str(row["document"]), str(row["receiver"]))
+            now = self._state.get(key)
+            if key not in self._known or (row.get("unresolved") and (now is None or not now.unresolved)):
+                continue
+            saved = _Receiver(str(row["cause"]), int(row["since_ms"]), int(row.get("failures") or 0),
+                              unresolved=bool(row.get("unresolved")))
+            if now is not None and now.failing:
+                saved.since_ms = min(saved.since_ms, now.since_ms)
+                saved.failures = max(saved.failures, now.failures)
+                if now.unresolved:
+                    saved.cause, saved.unresolved = now.cause, True
+            self._state[key], took = saved, True
+        self._named |= {(str(d), str(r)) for d, r in doc.get("named") or ()} & self._known
+        saved_since = doc.get("since_ms")
+        self._settle(int(saved_since) if took and saved_since is not None else None)
 
     # --- what the runner shows ----------------------------------------------------------------------
 

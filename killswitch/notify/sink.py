@@ -32,8 +32,10 @@ goes through before it is sent, and the state kept across takeovers:
   receiver and its cause, and the first round a named receiver delivers again an INFO line
   ``PAGES_RECOVERED``. ``status_fields()`` gives the runner's status ``pages_failing`` and
   ``pages_failing_since_ms``.
-- The state kept across takeovers: the groups, their alerts and what was last notified
-  (``state_doc`` / ``restore_state``), saved with the engine state every tick.
+- The state kept across takeovers: the groups, their alerts and what was last notified, and the
+  receivers failing with their first "since" (``state_doc`` / ``restore_state``), saved with the
+  engine state every tick. A receiver whose secret does not resolve is failing from the start
+  (or the reload that found it), before any page is tried.
 """
 
 from __future__ import annotations
@@ -47,6 +49,7 @@ from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping, Optional
 
 from ..events import NOT_PAGED, Event
 from ..policy.routes_doc import NotificationRoutes
+from .causes import cause_of_result
 from .delivery import Delivery
 from .dispatch import Dispatcher, placements
 from .health import PageHealth
@@ -105,6 +108,7 @@ class NotifySink(Delivery, Receipts):
         self.worker_errors = 0
         self.health = PageHealth()
         self.health.know(set(self.receivers) | set(self.unresolved))
+        self._unreachable()
 
     @classmethod
     def from_documents(cls, docs: Iterable[Any], *, receipts: Optional["ReceiptWriter"] = None,
@@ -138,7 +142,13 @@ class NotifySink(Delivery, Receipts):
         self.trees, self.receivers, self.unresolved = trees, receivers, unresolved
         self._unresolved_audited = not unresolved
         self.health.know(set(receivers) | set(unresolved))
+        self._unreachable()
         return self.problems
+
+    def _unreachable(self) -> None:
+        """Receivers whose secret does not resolve fail from now, before any page is tried."""
+        self.health.unreachable({k: cause_of_result("unresolved", self.options.timeout_s, ps)
+                                 for k, ps in self.unresolved.items()}, self.clock())
 
     @property
     def problems(self) -> list[str]:
@@ -147,15 +157,18 @@ class NotifySink(Delivery, Receipts):
     # --- kept with the runner's state -------------------------------------------------------------
 
     def state_doc(self) -> dict:
-        """Groups, alerts and what was last notified: saved with the engine state every tick."""
-        return self.dispatcher.to_json()
+        """Groups, alerts and what was last notified, and which receivers are failing since when
+        (``health``): saved with the engine state every tick."""
+        return {**self.dispatcher.to_json(), "health": self.health.to_json()}
 
     def restore_state(self, doc: Optional[dict], ctx: Optional["SinkContext"] = None) -> None:
-        """Take up the groups a previous leader saved (on taking the lease). Events not yet
-        routed and deliveries under way when it stopped are not in it."""
+        """Take up the groups a previous leader saved (on taking the lease), and its failing
+        receivers with their first "since". Events not yet routed and deliveries under way when
+        it stopped are not in it."""
         if ctx is not None:
             self._ctx = ctx
         skipped = self.dispatcher.restore(doc)
+        self.health.restore((doc or {}).get("health"))
         for kind, payload in self.dispatcher.restore_notes(skipped):
             self._audit(kind, payload)
         self._wake()

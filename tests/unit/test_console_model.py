@@ -188,6 +188,15 @@ def test_failing_pages_are_a_banner_naming_each_receiver_and_its_cause():
     assert "PAGES ARE FAILING" not in text_of(render(model(status())))
 
 
+def test_a_receiver_known_unreachable_before_any_page_is_in_the_banner():
+    cause = "secret not resolved: {file: /var/run/secrets/killswitch/pager-url} does not exist"
+    st = status(pages_failing=(ReceiverFailure("desk", "pager", cause, T0 - 60_000, 0),),
+                pages_failing_since_ms=T0 - 60_000)
+    text = text_of(render(model(st)))
+    assert "PAGES ARE FAILING since 12:59:00 UTC (1m ago): reaching none of desk/pager" in text, text
+    assert f"desk/pager: {cause} (no page tried yet since 12:59:00 UTC (1m ago))" in text
+
+
 def test_a_failing_fetch_shows_its_error_beside_the_highlighted_data_age():
     st = status((ACC,), data_age_s={ACC: 75.0, OTHER: 4.0, "okx/late": 400.0},
                 fetch_errors={ACC: {"code": "NETWORK", "message": "simulated: connection refused",

@@ -5,6 +5,8 @@ named in it delivers again; the gauges and the status fields."""
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from prometheus_client.utils import floatToGoString
 
@@ -98,6 +100,58 @@ def test_the_gauges_show_every_receiver_and_the_time_pages_began_failing():
     assert h.status_fields()["pages_failing"] == []
     fams = parse_families(render_collected(h.collect_metrics))
     assert fams["killswitch_notifications_failing_since_seconds"]["samples"] == []
+
+
+def test_a_receiver_whose_secret_does_not_resolve_fails_from_the_start_until_a_reload_resolves_it():
+    h = PageHealth()
+    h.know({("desk", "pager"), ("desk", "chat")})
+    h.unreachable({("desk", "pager"): "secret not resolved: {env: KS_PAGER} is not set"}, T0)
+    assert h.status_fields() == {"pages_failing": [
+        {"document": "desk", "receiver": "pager", "cause": "secret not resolved: {env: KS_PAGER} is not set",
+         "since_ms": T0, "failures": 0}], "pages_failing_since_ms": T0}
+    assert 'killswitch_notification_receiver_failing{document="desk",receiver="pager"} 1.0' in \
+        render_collected(h.collect_metrics)
+    h.round_failed("desk", "pager", "secret not resolved: {env: KS_PAGER} is not set", T0 + 5_000)
+    h.unreachable({("desk", "pager"): "secret not resolved: {env: KS_PAGER} is not set"}, T0 + 9_000)  # a reload
+    assert [(r["since_ms"], r["failures"]) for r in h.status_fields()["pages_failing"]] == [(T0, 1)]
+    h.round_failed("desk", "chat", "HTTP 401", T0 + 10_000)
+    h.unreachable({}, T0 + 20_000)  # a reload that resolves the pager's secret: the next round tells
+    assert [(r["receiver"], r["since_ms"]) for r in h.status_fields()["pages_failing"]] == [("chat", T0 + 10_000)]
+    assert h.status_fields()["pages_failing_since_ms"] == T0  # the run of failures began with the pager
+
+
+def test_the_failing_receivers_are_taken_up_by_the_next_runner_with_their_since():
+    h = PageHealth()
+    h.know({("desk", "pager"), ("desk", "chat"), ("desk", "fallback")})
+    h.round_failed("desk", "pager", "connection refused", T0)
+    h.round_failed("desk", "pager", "connection refused", T0 + 30_000)
+    h.unreachable({("desk", "chat"): "secret not resolved: {env: KS_CHAT} is not set"}, T0 + 40_000)
+    h.lost([("desk", "pager")], "critical page (stage_transition)", T0 + 30_000)
+    saved = json.loads(json.dumps(h.to_json()))
+
+    nxt = PageHealth()  # restarted: the pager's secret resolves, the chat's now does too
+    nxt.know({("desk", "pager"), ("desk", "chat"), ("desk", "fallback")})
+    nxt.restore(saved)
+    assert nxt.status_fields() == {"pages_failing": [
+        {"document": "desk", "receiver": "pager", "cause": "connection refused", "since_ms": T0, "failures": 2}],
+        "pages_failing_since_ms": T0}
+
+    other = PageHealth()  # taken over by a runner that still cannot read the chat's secret, started later
+    other.know({("desk", "pager"), ("desk", "chat")})
+    other.unreachable({("desk", "chat"): "secret not resolved: {env: KS_CHAT} is empty"}, T0 + 90_000)
+    other.restore(saved)
+    rows = {r["receiver"]: (r["cause"], r["since_ms"]) for r in other.status_fields()["pages_failing"]}
+    assert rows == {"pager": ("connection refused", T0),
+                    "chat": ("secret not resolved: {env: KS_CHAT} is empty", T0 + 40_000)}
+    back = other.round_delivered("desk", "pager", T0 + 100_000)
+    assert back is not None and back.startswith("PAGES_RECOVERED: desk/pager delivers again after 2 failed round(s)")
+    assert [r["receiver"] for r in other.status_fields()["pages_failing"]] == ["chat"]
+
+    gone = PageHealth()  # a reload since dropped the pager: nothing of it is taken up
+    gone.know({("desk", "fallback")})
+    gone.restore(saved)
+    assert gone.status_fields() == {"pages_failing": [], "pages_failing_since_ms": None}
+    PageHealth().restore(None)  # nothing saved (a first start, an older state)
 
 
 def test_what_apprise_logs_reaches_no_handler_with_the_url_or_the_payload():
