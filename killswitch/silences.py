@@ -66,6 +66,19 @@ class Silence:
     # ``tied``, ends with it (an extension unties it: it then lasts until its own end)
     incident: Optional[str] = None
     tied: bool = False
+    # the highest stage of the open incidents it matched when made: a page of a stage above it (an
+    # escalation the person silencing never saw) is not held back; None: every level (a silence
+    # made ahead of any incident, a maintenance window's)
+    up_to_level: Optional[int] = None
+
+    def holds_level(self, labels: Mapping[str, str]) -> bool:
+        """Whether a page with ``labels`` is at or below :attr:`up_to_level` (a page of no stage is)."""
+        if self.up_to_level is None:
+            return True
+        try:
+            return int(labels.get("level") or 0) <= self.up_to_level
+        except ValueError:
+            return True
 
     def state(self, now_ms: int, open_incidents: Optional[Container[str]] = None) -> str:
         """pending, active or expired at ``now_ms``; a tied silence is expired once its incident
@@ -95,20 +108,22 @@ class Silence:
         return {"id": self.id, "matchers": [m.to_json() for m in self.matchers], "starts_ms": self.starts_ms,
                 "ends_ms": self.ends_ms, "author": self.author, "comment": self.comment,
                 "created_ms": self.created_ms, "updated_ms": self.updated_ms, "expired_by": self.expired_by,
-                "incident": self.incident, "tied": self.tied}
+                "incident": self.incident, "tied": self.tied, "up_to_level": self.up_to_level}
 
     @staticmethod
     def from_json(doc: Mapping[str, Any]) -> "Silence":
         return Silence(str(doc["id"]), tuple(LabelMatcher.from_json(m) for m in doc["matchers"]),
                        int(doc["starts_ms"]), int(doc["ends_ms"]), str(doc["author"]), str(doc["comment"]),
                        int(doc["created_ms"]), int(doc["updated_ms"]), doc.get("expired_by"),
-                       doc.get("incident"), bool(doc.get("tied", False)))
+                       doc.get("incident"), bool(doc.get("tied", False)),
+                       int(doc["up_to_level"]) if doc.get("up_to_level") is not None else None)
 
 
 def silencing(labels: Mapping[str, str], silences: Iterable[Silence], now_ms: int) -> tuple[str, ...]:
     """The ids of the active silences that match ``labels``, in their order (a silence that
-    ended with its incident is not handed here: see :meth:`Silence.active`)."""
-    return tuple(s.id for s in silences if s.active(now_ms) and s.matches(labels))
+    ended with its incident is not handed here: see :meth:`Silence.active`); a page of a stage above
+    the silence's :attr:`~Silence.up_to_level` is not held back by it (an escalation pages)."""
+    return tuple(s.id for s in silences if s.active(now_ms) and s.matches(labels) and s.holds_level(labels))
 
 
 @dataclass(frozen=True)

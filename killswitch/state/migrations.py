@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 from .audit_chain import GENESIS_HASH
 from .drift_sql import POLICY_DRIFT_TABLE
-from .silences_sql import SILENCE_INCIDENT, SILENCE_TABLES
+from .silences_sql import SILENCE_INCIDENT, SILENCE_LEVEL, SILENCE_TABLES
 from .stored_locks_sql import STORED_LOCK_TABLE
 
 
@@ -174,4 +174,6 @@ MIGRATIONS: tuple[Migration, ...] = (
         # refusal the adapter made itself: what a runner that takes over counts a refused close by
         "ALTER TABLE order_result ADD COLUMN refusal TEXT",
     )),
+    Migration(13, "the highest stage a silence held back when made: an escalation past it pages (silences_sql.py)",
+              SILENCE_LEVEL),
 )

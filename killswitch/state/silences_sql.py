@@ -51,7 +51,11 @@ SILENCE_INCIDENT = (
     "ALTER TABLE silence ADD COLUMN tied INTEGER NOT NULL DEFAULT 0",
 )
 
-_SILENCE_COLS = "id, matchers, starts_ms, ends_ms, author, comment, created_ms, updated_ms, expired_by, incident, tied"
+# the highest stage of the open incidents a silence matched when made: an escalation past it pages
+SILENCE_LEVEL = ("ALTER TABLE silence ADD COLUMN up_to_level INTEGER",)
+
+_SILENCE_COLS = ("id, matchers, starts_ms, ends_ms, author, comment, created_ms, updated_ms, expired_by, incident, "
+                 "tied, up_to_level")
 
 
 class SilenceTables(SqlHooks):
@@ -63,15 +67,16 @@ class SilenceTables(SqlHooks):
         row = (silence.id, json.dumps([m.to_json() for m in silence.matchers], separators=(",", ":")),
                int(silence.starts_ms), int(silence.ends_ms), silence.author, silence.comment,
                int(silence.created_ms), int(silence.updated_ms), silence.expired_by, silence.incident,
-               int(silence.tied), int(fence))
+               int(silence.tied), silence.up_to_level, int(fence))
         with self._tx(write=True) as cur:
             self._check_fence(cur, fence)
-            self._q(cur, f"INSERT INTO silence ({_SILENCE_COLS}, fence) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+            self._q(cur, f"INSERT INTO silence ({_SILENCE_COLS}, fence) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
                          "ON CONFLICT (id) DO UPDATE SET matchers = excluded.matchers, "
                          "starts_ms = excluded.starts_ms, ends_ms = excluded.ends_ms, author = excluded.author, "
                          "comment = excluded.comment, created_ms = excluded.created_ms, "
                          "updated_ms = excluded.updated_ms, expired_by = excluded.expired_by, "
-                         "incident = excluded.incident, tied = excluded.tied, fence = excluded.fence", row)
+                         "incident = excluded.incident, tied = excluded.tied, up_to_level = excluded.up_to_level, "
+                         "fence = excluded.fence", row)
 
     def silences(self, ending_after_ms: Optional[int] = None, limit: int = 1000) -> list[Silence]:
         """The silences that end after ``ending_after_ms`` (None: every one), oldest first, at most
@@ -102,5 +107,5 @@ class SilenceTables(SqlHooks):
 def _silence(row: tuple) -> Silence:
     doc = {"id": row[0], "matchers": json.loads(row[1]), "starts_ms": row[2], "ends_ms": row[3], "author": row[4],
            "comment": row[5], "created_ms": row[6], "updated_ms": row[7], "expired_by": row[8], "incident": row[9],
-           "tied": bool(row[10])}
+           "tied": bool(row[10]), "up_to_level": row[11]}
     return Silence.from_json(doc)

@@ -116,7 +116,8 @@ def test_a_preview_says_what_a_silence_would_hold_back_now(tmp_path):
     p = desk.silence_preview(["venue=simulatd"])
     assert not p.ok and p.reason.startswith("UNKNOWN_VENUE")
     added = asyncio.run(desk.silence_add([f"scope={SCOPE}"], 600, "x", actor="alice"))
-    assert added.reason.endswith("; affects 1 open incident, 3 pages")
+    assert added.reason.endswith("; affects 1 open incident, 3 pages; a stage above 3 pages through it (an escalation "
+                                 "is news)"), added.reason
 
 
 def test_a_silence_made_from_an_incident_matches_it_alone_and_ends_with_it(tmp_path):

@@ -74,3 +74,22 @@ def test_a_silence_made_from_an_incident_keeps_its_tie_and_an_extension_unties_i
     store.save_silence(replace(tied, tied=False, ends_ms=5 * H, updated_ms=60_000), fence)
     [got] = store.silences()
     assert not got.tied and got.ends_ms == 5 * H and got.state(0, {"other"}) == "active"
+
+
+def test_a_silence_keeps_the_highest_stage_it_held_back_and_an_escalation_pages_through(store):
+    """A silence made while stage 2 was open holds back stage 2 and below; the escalation to stage 3
+    (an incident the person silencing never saw) pages through it (fourth walk, issue 65)."""
+    from dataclasses import replace
+
+    from killswitch.silences import silencing
+
+    fence = store.acquire_lease("runner-a", 10_000, 0)
+    store.save_silence(replace(silence(), up_to_level=2), fence)
+    [got] = store.silences()
+    assert got.up_to_level == 2
+    page = {"policy": "futures-book", "severity": "critical", "scope": "binanceusdm/main", "event": "stage_transition"}
+    assert silencing({**page, "level": "2"}, [got], 1) == ("s-1",)
+    assert silencing({**page, "level": "3"}, [got], 1) == ()  # the escalation pages
+    assert silencing({**page, "event": "snapshot_failed"}, [got], 1) == ("s-1",)  # a page of no stage: held
+    ahead = replace(silence("s-2"), up_to_level=None)  # made ahead of any incident: every level, as before
+    assert silencing({**page, "level": "3"}, [ahead], 1) == ("s-2",)

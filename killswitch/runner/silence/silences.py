@@ -205,20 +205,26 @@ class Silences:
             await self._audit_refusal("silence_added", payload, why)
             return SilenceResult(False, why)
         now = self.clock()
-        affects = preview(matchers, self.book, self.catalog(), self.open_incidents(), self.pages())
+        open_ = self.open_incidents()
+        affects = preview(matchers, self.book, self.catalog(), open_, self.pages())
+        # what the person silencing saw: the highest stage of the open incidents it matches; a page
+        # of a stage above it (an escalation) goes out (None: made ahead of any incident, holds all)
+        levels = [open_[i][2] for i in affects.incidents if i in open_]
+        up_to = max(levels) if levels else None
         s = Silence(uuid.uuid4().hex[:12], tuple(matchers), now, now + int(round(duration_s * 1000)), actor, comment,
-                    now, now, incident=incident, tied=incident is not None)
+                    now, now, incident=incident, tied=incident is not None, up_to_level=up_to)
         refused = await self._store("silence_added", {**payload, "id": s.id, "matchers": [str(m) for m in matchers],
                                                       "starts_ms": s.starts_ms, "ends_ms": s.ends_ms,
-                                                      "affects": affects.summary},
+                                                      "affects": affects.summary, "up_to_level": up_to},
                                     lambda fence: self.store.save_silence(s, fence))
         if refused:
             return SilenceResult(False, refused)
         self.book.silence_added(s)
         await self._saved(now)
         tie = f", or when {incident} ends" if incident is not None else ""
+        past = (f"; a stage above {up_to} pages through it (an escalation is news)" if up_to is not None else "")
         return SilenceResult(True, f"SILENCED: {s.id} {s.matcher_text} until {_iso(s.ends_ms)}{tie} by {actor}; "
-                                   f"{affects.summary}", silence_status(s, now))
+                                   f"{affects.summary}{past}", silence_status(s, now))
 
     async def change(self, silence_id: str, duration_s: Optional[float], comment: Optional[str], *,
                      actor: str) -> SilenceResult:
