@@ -337,3 +337,16 @@ def test_a_revoked_accounts_keys_are_named_with_their_state_never_a_method():
     text = text_of(render(model(status(trading=trading))))
     assert f"Trading revoked {ACC}: revoked (read back); keys bot-a-key revoked, bot-b-key revoked" in text, text
     assert "built-in method" not in text
+
+
+def test_the_trading_locked_line_names_every_scope_a_lock_binds():
+    """Two accounts halted (a stage's and an operator's) and a venue reducing: the standing line names
+    them all, halted first, never the first scope alone (fourth walk, issue 65)."""
+    from killswitch.runner.console.strip import standing_lines
+
+    book = (LockBook().apply(OTHER, "halted", now_ms=T0 - 60_000, policy="portfolio-breaker", stage=2)
+            .apply(ACC, "halted", now_ms=T0 - 30_000, policy=OPERATOR, stage=None)
+            .apply("binanceusdm", "reducing", now_ms=T0 - 20_000, policy="futures-book", stage=1))
+    line = standing_lines(model(status((ACC, OTHER)), book))["lock"]
+    assert line.startswith(f"halted on {ACC}, {OTHER}; reducing on binanceusdm"), line
+    assert line.endswith("(3 locks in force)"), line

@@ -60,10 +60,7 @@ def standing_lines(model: dict[str, Any]) -> dict[str, str]:
     if model["streams_degraded"]:
         out["streams"] = "polled over REST: " + _names([s["account"] for s in model["streams_degraded"]])
     if model["summary"]:
-        out["lock"] = f"{model['summary']['mode']} on {model['summary']['scope']}"
-        held = len(model["locks"])
-        if held > 1:
-            out["lock"] += f" ({held} locks in force)"
+        out["lock"] = _locked(model)
     violations = model["violations"]
     if violations["total"]:
         latest = violations["rows"][0] if violations["rows"] else None
@@ -81,6 +78,22 @@ def standing_lines(model: dict[str, Any]) -> dict[str, str]:
     if model.get("mode_mismatches"):
         out["modes"] = "closes follow the venue's mode: " + _names([m["account"] for m in model["mode_mismatches"]])
     return out
+
+
+def _locked(model: dict[str, Any]) -> str:
+    """Every scope a lock binds, by its binding mode, the most restrictive first ("halted on a, b;
+    reducing on c"), and how many locks are in force: never the first scope alone."""
+    rank = {"halted": 0, "reducing": 1}
+    modes: dict[str, list[str]] = {}
+    for lk in model["locks"]:
+        if lk.get("binding", True) and lk["scope"] not in modes.get(lk["mode"], []):
+            modes.setdefault(lk["mode"], []).append(lk["scope"])
+    if not modes:  # (the summary's own, when no hold is listed)
+        modes = {model["summary"]["mode"]: [model["summary"]["scope"]]}
+    said = "; ".join(f"{mode} on {_names(sorted(scopes))}" for mode, scopes in
+                     sorted(modes.items(), key=lambda kv: rank.get(kv[0], 2)))
+    held = len(model["locks"])
+    return said + (f" ({held} locks in force)" if held > 1 else "")
 
 
 def _what_runs(model: dict[str, Any]) -> dict[str, str]:
