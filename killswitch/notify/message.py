@@ -306,8 +306,11 @@ def compose(n: Notification, external_url: Optional[str] = None) -> Message:
     title = f"[{n.severity.upper()}]" + (" [DRY RUN]" if dry else "") + f" {several or legs or headline(lead)}"
     others = sum(1 for a in lead_pool if a.event.kind not in (ev.LOCK_VIOLATION, ev.LIMIT_VIOLATION)) \
         if several else sum(1 for a in lead_pool if a.event.kind != ev.CLOSE_RESIDUAL) if legs else more
-    if others > 0:
-        title += f" (+{others} more)"
+    if others > 0:  # what the others are, when another kind of news rides along (never hidden behind "+1")
+        kinds = list(dict.fromkeys(a.event.kind.replace("_", " ") for a in lead_pool
+                                   if a is not lead and a.event.kind != lead.event.kind))
+        title += f" (+{others} more" + (f": {', '.join(kinds[:3])}" + (", …" if len(kinds) > 3 else "")
+                                        if kinds else "") + ")"
     if n.repeat:
         title += " (reminder: still active)"
     body: list[str] = []

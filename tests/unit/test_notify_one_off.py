@@ -119,3 +119,18 @@ def test_a_manual_close_page_points_at_its_orders_not_at_a_runbook_that_is_never
     text = "\n".join(m.body for m in (compose(n) for n in d.flush_due(10_000)))
     assert "manual close manual/okx/main/m1: no runbook (an operator's close)" in text, text
     assert "ksctl runbook render" not in text
+
+
+def test_a_page_title_names_the_other_kind_of_news_it_carries(tree):
+    """A page led by an order failure that also carries a failed reload says so in its title, not
+    '(+1 more)' alone (fourth walk, issue 65)."""
+    from killswitch.events import POLICY_RELOAD_FAILED
+
+    d = Dispatcher({"desk": tree}, LONG_RESOLVE)
+    put(d, Event.make(POLICY_RELOAD_FAILED, 0, {"error": "KS101"}, severity="critical"), 0)
+    # (an order of no policy's, as a manual close's: no policy label, the reload's group)
+    put(d, Event.make(ORDER_FAILED, 1, {"client_order_id": "ks-1"}, venue="okx", account="okx/main",
+                      reason="REJECTED", severity="critical"), 1)
+    titles = [compose(n).title for n in d.flush_due(10_000)]
+    grouped = [t for t in titles if "more" in t]
+    assert grouped and all("more: " in t for t in grouped), titles

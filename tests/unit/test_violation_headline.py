@@ -40,7 +40,7 @@ def test_one_strategy_keeps_its_headline_and_what_is_not_a_violation_is_counted(
     stage = Event.make(STAGE_TRANSITION, 900, {"to": 1, "from": 0}, policy="p", scope=SCOPE, level="1",
                        stage="halt")
     title = page(violation(1, "alpha"), violation(2, "beta"), Alert("fp9", stage.labels, stage, 900, 900, False))
-    assert "strategies alpha and beta" in title and title.endswith("(+1 more)"), title
+    assert "strategies alpha and beta" in title and title.endswith("(+1 more: stage transition)"), title
 
 
 def test_many_strategies_are_named_up_to_a_bound_then_counted():
