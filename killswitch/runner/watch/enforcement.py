@@ -362,9 +362,12 @@ class Enforcement:
         ``revert partially_filled 0.4 of 1``, ``revert rejected: ...``) until it is final."""
         if not self._reverts:
             return
+        read: dict[tuple, dict] = {}  # (decision, since) -> its journal by client id: one read each
         for cid, (decision, at) in list(self._reverts.items()):
-            entry = next((e for e in await self.io(self.store.journal_of, decision, at)
-                          if e.client_order_id == cid), None)
+            if (decision, at) not in read:
+                read[(decision, at)] = {e.client_order_id: e for e in await self.io(self.store.journal_of, decision,
+                                                                                     at)}
+            entry = read[(decision, at)].get(cid)
             if entry is None:
                 continue
             self.shown.reverted(cid, revert_outcome(entry))
