@@ -32,7 +32,9 @@ class Context:
 
     ``accounts``: the accounts the caller runs with (``ksctl run --accounts``, ``ksctl plan
     --accounts``); they stand for the declared accounts when the documents hold no Accounts
-    document, so that a policy directory deployed apart from its accounts is still checked."""
+    document, so that a policy directory deployed apart from its accounts is still checked, and
+    a scope may name them beside those the documents declare (a reload narrowing a policy to an
+    account the runner runs is not refused for the policy directory's own Accounts document)."""
 
     def __init__(self, docs: list[LoadedDoc], found: Iterable[Diagnostic] = (),
                  accounts: Optional[Sequence[Account]] = None):
@@ -79,16 +81,35 @@ class Context:
         return self._account_names
 
     def declared_names(self) -> Optional[set[str]]:
-        """The account names a scope may use: every Accounts document's (with the names of
-        accounts dropped for errors: declared, but broken), else the given accounts'. None when
-        that cannot be told: no accounts at all, or an Accounts document that could not be read
-        (it may declare any name)."""
+        """The account names a scope may use, each also as ``venue/name``: every Accounts
+        document's (with the names of accounts dropped for errors: declared, but broken) and the
+        given accounts'. None when that cannot be told: no accounts at all, or an Accounts
+        document that could not be read (it may declare any name)."""
         docs = self.by_kind.get("Accounts", [])
+        given = _name_forms(self.given_accounts or ())
         if not docs:
-            return {a.name for a in self.given_accounts} if self.given_accounts is not None else None
+            return given if self.given_accounts is not None else None
         if any(doc.model is None for doc in docs):
             return None
-        return set(self.account_names()) | {n for doc in docs for n in doc.poisoned_names("accounts")}
+        declared = _name_forms(a for doc in docs if isinstance(doc.model, Accounts) for a in doc.model.spec.accounts)
+        return declared | given | {n for doc in docs for n in doc.poisoned_names("accounts")}
+
+    def accounts_checked(self) -> str:
+        """Where the names :meth:`declared_names` knows come from, as a hint says it."""
+        files = sorted({doc.file for doc in self.by_kind.get("Accounts", [])})
+        where = [f"the Accounts document{'s' if len(files) > 1 else ''} {', '.join(files)}"] if files else []
+        if self.given_accounts is not None:
+            where.append("the accounts this runs with (--accounts)")
+        return " and ".join(where) or "no Accounts document"
+
+    def selectable_accounts(self) -> Optional[list[Account]]:
+        """The accounts a scope must select one of (KS218): :meth:`declared_accounts` and the
+        given accounts beside them. None when unknown."""
+        declared = self.declared_accounts()
+        if declared is None or self.given_accounts is None or declared is self.given_accounts:
+            return declared
+        seen = {(a.venue, a.name) for a in declared}
+        return declared + [a for a in self.given_accounts if (a.venue, a.name) not in seen]
 
     def declared_accounts(self) -> Optional[list[Account]]:
         """The declared accounts when they are known whole: every Accounts document read without
@@ -294,3 +315,8 @@ def _check_sends(doc: LoadedDoc, case: PolicyTestCase, ep: tuple[Any, ...], exp:
                     d.KS104, doc.file, doc.srcmap.value(ep + ("cancels", k, "orders", n)),
                     f'expected cancel names order "{oid}", which is not an open order of this test',
                     d.suggestion_hint(oid, ids, "ids of input.open_orders (o1, o2, ... unless given)")))
+
+
+def _name_forms(accounts: Iterable[Account]) -> set[str]:
+    """Each account's name, and its ``venue/name`` (the form the CLI names it by)."""
+    return {form for a in accounts for form in (a.name, f"{a.venue}/{a.name}")}

@@ -20,7 +20,7 @@ from typing import Iterable, Mapping, Optional, Sequence
 
 from ..policy import diagnostics as d
 from ..policy.accounts_doc import Account
-from ..policy.scope import Scope
+from ..policy.scope import Scope, names_select
 from ..records import record
 
 
@@ -30,7 +30,7 @@ def selects_account(scope: Scope, venue: str, name: str, labels: Mapping[str, st
     if scope.venues and venue not in scope.venues:
         return False
     sel = scope.accounts
-    if sel.names and name not in sel.names:
+    if not names_select(sel.names, venue, name):
         return False
     return all(labels.get(k) == v for k, v in sel.match_labels.items())
 

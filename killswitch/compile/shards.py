@@ -39,7 +39,7 @@ from ..policy.accounts_doc import Account, Accounts, Shard
 from ..policy.actions import ACTIONS
 from ..policy.diagnostics import Diagnostic, Position
 from ..policy.documents import LoadedDoc
-from ..policy.scope import AccountSelector
+from ..policy.scope import AccountSelector, names_select
 from ..policy.signals import SIGNALS
 from ..records import record
 from .graph import DecisionGraph, PolicyNode
@@ -48,7 +48,7 @@ from .graph import DecisionGraph, PolicyNode
 def selects(selector: AccountSelector, account: Account) -> bool:
     """Whether a shard's ``selector`` selects ``account``: every part given must hold (an empty
     part selects everything), as a policy scope's ``accounts`` selector does."""
-    if selector.names and account.name not in selector.names:
+    if not names_select(selector.names, account.venue, account.name):
         return False
     return all(account.labels.get(k) == v for k, v in selector.match_labels.items())
 
@@ -153,7 +153,7 @@ def policy_selects(policy: PolicyNode, account: Account) -> bool:
     if sc.get("venues") and account.venue not in sc["venues"]:
         return False
     sel = sc.get("accounts") or {}
-    if sel.get("names") and account.name not in sel["names"]:
+    if not names_select(sel.get("names") or (), account.venue, account.name):
         return False
     return all(account.labels.get(k) == v for k, v in (sel.get("match_labels") or {}).items())
 

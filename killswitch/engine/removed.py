@@ -30,6 +30,7 @@ from dataclasses import dataclass
 from typing import Any, Mapping, Optional, Sequence
 
 from ..compile.graph import DecisionGraph, PolicyNode
+from ..policy.scope import names_select
 from .state import Removal, State
 
 POLICY_REMOVED = "POLICY_REMOVED"
@@ -84,7 +85,7 @@ def selected(policy: PolicyNode, a: Declared) -> bool:
     if sc["venues"] and a.venue not in sc["venues"]:
         return False
     acc = sc["accounts"]
-    if acc["names"] and a.account not in acc["names"]:
+    if not names_select(acc["names"], a.venue, a.account):
         return False
     if a.labels is None:
         return True

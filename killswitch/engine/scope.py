@@ -18,6 +18,7 @@ from itertools import repeat
 from typing import Callable, Iterator, Optional, Sequence
 
 from ..compile.graph import PolicyNode
+from ..policy.scope import names_select
 from ..snapshot import Order, Position, Snapshot
 from .columns import Columns, Held, Tables
 
@@ -217,7 +218,7 @@ def selects(policy: PolicyNode, s: Snapshot) -> bool:
     if sc["venues"] and s.venue not in sc["venues"]:
         return False
     acc = sc["accounts"]
-    if acc["names"] and s.account not in acc["names"]:
+    if not names_select(acc["names"], s.venue, s.account):
         return False
     for k, v in acc["match_labels"].items():
         if s.labels.get(k) != v:

@@ -11,7 +11,7 @@ annotations``), as in every module of the policy models: see :mod:`.model`.
 """
 
 from enum import Enum
-from typing import Annotated, Any, Optional
+from typing import Annotated, Any, Optional, Sequence
 
 from pydantic import BeforeValidator, WithJsonSchema
 from pydantic_core import PydanticCustomError
@@ -39,6 +39,25 @@ class AccountSelector(Strict):
     match_labels: Labels = {}
 
 
+def names_select(names: Sequence[str], venue: str, account: str) -> bool:
+    """Whether an account selector's ``names`` select the account ``account`` on ``venue``: by its
+    name, or by ``venue/name``, the form the CLI names an account by (which says its venue too).
+    An empty list selects every account."""
+    return not names or account in names or f"{venue}/{account}" in names
+
+
+def _selector(value: Any) -> Any:
+    """``accounts:`` is a mapping (``{names: [...], match_labels: {...}}``); a list, the form a
+    reader may guess, is refused with the form it meant."""
+    if isinstance(value, list):
+        names = ", ".join(str(v) for v in value[:3]) + (", ..." if len(value) > 3 else "")
+        raise PydanticCustomError(
+            "ks_value", "expected a mapping, got a list",
+            {"ks_hint": f"write accounts: {{names: [{names}]}} (names, or venue/name), or "
+                        "accounts: {match_labels: {key: value}}"})
+    return value
+
+
 def _boolean(value: Any) -> Any:
     """Only a YAML boolean: ``"yes"``, ``1`` or ``"true"`` are refused, not read as one (an opt-out
     of a safety check is said plainly or not at all)."""
@@ -61,7 +80,7 @@ class Scope(Strict):
 
     level: ScopeLevel = ScopeLevel.ACCOUNT
     venues: list[str] = []
-    accounts: AccountSelector = AccountSelector()
+    accounts: Annotated[AccountSelector, BeforeValidator(_selector)] = AccountSelector()
     strategies: list[str] = []
     symbols: list[str] = []
     # None (left out) is false, and stays out of the canonical form: a policy without it keeps its digest

@@ -60,9 +60,10 @@ class Identity:
 def identity(case: PolicyTestCase, scope: dict) -> Identity:
     """Venue, account and labels of the test account: as written, else what the policy selects."""
     inp = case.input
-    venue = inp.venue or (scope["venues"][0] if scope["venues"] else "simulated")
     names = scope["accounts"]["names"]
-    account = inp.account or (names[0] if names else "test")
+    named_venue, _, named = names[0].rpartition("/") if names else ("", "", "test")  # a name, or venue/name
+    venue = inp.venue or named_venue or (scope["venues"][0] if scope["venues"] else "simulated")
+    account = inp.account or named
     labels = dict(scope["accounts"]["match_labels"])
     labels.update(inp.labels)
     return Identity(venue, account, labels)
