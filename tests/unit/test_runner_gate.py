@@ -188,7 +188,7 @@ def test_reducing_denial_names_the_lock():
     pytest.param(req(price=math.nan), '"price" must be a finite number above 0', id="nan_price"),
     pytest.param(req(reduce_only="true"), '"reduce_only" must be true or false', id="string_reduce_only"),
     pytest.param(req(reduce_only=1), '"reduce_only" must be true or false', id="int_reduce_only"),
-    pytest.param(req(position_side="long"), '"position_side" must be', id="lower_case_position_side"),
+    pytest.param(req(position_side="longer"), '"position_side" must be', id="other_position_side"),
     pytest.param(req(position_side=1), '"position_side" must be', id="int_position_side"),
 ])
 def test_bad_requests_denied_with_reason(request_, why):
@@ -201,6 +201,27 @@ def test_bad_requests_denied_with_reason(request_, why):
 def test_parse_request_accepts_nulls_for_optional_fields():
     r = parse_request(req(reduce_only=None, position_side=None, price=None, scope="s", strategy=None))
     assert (r.reduce_only, r.position_side, r.price, r.scope) == (None, None, None, "s")
+
+
+@pytest.mark.parametrize("written, read", [("short", "SHORT"), ("Long", "LONG"), ("both", "BOTH"), ("SHORT", "SHORT")])
+def test_position_side_is_read_in_any_case(written, read):
+    """Status prints a leg as ``short SHORT`` and ccxt writes ``short``: either case is the leg."""
+    assert parse_request(req(position_side=written)).position_side == read
+    hedge = [pos(BTC, "long", 2, position_side="LONG"), pos(BTC, "short", 1, position_side="SHORT")]
+    if read != "BOTH":
+        assert check_order(locked("reducing"), req(side="buy" if read == "SHORT" else "sell", amount=1,
+                                                   position_side=written), hedge, T0).allow
+
+
+def test_position_side_other_than_the_three_is_refused():
+    with pytest.raises(ValueError, match=r'must be "LONG", "SHORT" or "BOTH" \(in any case\), not \'sideways\''):
+        parse_request(req(position_side="sideways"))
+
+
+def test_ccxts_order_type_is_refused_saying_the_price_tells_it():
+    with pytest.raises(ValueError, match="unknown field\\(s\\) 'type'") as e:
+        parse_request(req(type="limit", price=50000.0))
+    assert 'reads no order "type": an order with a "price" is checked as a limit order' in str(e.value)
 
 
 def test_parse_request_raises_value_error():

@@ -101,6 +101,11 @@ class _Bad(Exception):
     pass
 
 
+# ccxt's order ``type`` (market, limit) is told here by the price: send the order's price, or none
+_NO_TYPE = ('; check-order reads no order "type": an order with a "price" is checked as a limit order, '
+            'one without as a market order')
+
+
 def parse_request(request: Any) -> OrderRequest:
     """A strict reading of a check-order request; raises ``ValueError`` with what is wrong."""
     try:
@@ -118,7 +123,7 @@ def _parse(req: Any) -> OrderRequest:
     unknown = sorted(set(req) - REQUEST_FIELDS)
     if unknown:
         raise _Bad(f"unknown field(s) {', '.join(repr(k) for k in unknown[:5])}; "
-                   f"known: {', '.join(sorted(REQUEST_FIELDS))}")
+                   f"known: {', '.join(sorted(REQUEST_FIELDS))}" + (_NO_TYPE if "type" in unknown else ""))
     scope, account, strategy = _text(req, "scope", False), _text(req, "account", False), _text(req, "strategy", False)
     if scope is None and account is None:
         raise _Bad('give "scope" or "account"')
@@ -138,8 +143,9 @@ def _parse(req: Any) -> OrderRequest:
     if reduce_only is not None and not isinstance(reduce_only, bool):
         raise _Bad(f'"reduce_only" must be true or false, not {_show(reduce_only)}')
     ps = req.get("position_side")
-    if ps is not None and (not isinstance(ps, str) or ps not in ("LONG", "SHORT", "BOTH")):
-        raise _Bad(f'"position_side" must be "LONG", "SHORT" or "BOTH", not {_show(ps)}')
+    if ps is not None and (not isinstance(ps, str) or ps.upper() not in ("LONG", "SHORT", "BOTH")):
+        raise _Bad(f'"position_side" must be "LONG", "SHORT" or "BOTH" (in any case), not {_show(ps)}')
+    ps = ps.upper() if ps is not None else None  # ccxt and the status write legs in lower case
     return OrderRequest(symbol, side, float(amount), scope, account, strategy,  # type: ignore[arg-type]
                         None if price is None else float(price), reduce_only, ps)
 
