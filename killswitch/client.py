@@ -267,6 +267,8 @@ class LockDocument:
     details: dict = field(default_factory=dict)
     written_ts: Optional[str] = None
     scopes: dict[str, ScopeLock] = field(default_factory=dict)
+    # every scope locked (``scope`` is null when they are several: none is picked)
+    locked_scopes: tuple[str, ...] = ()
     resuming: dict[str, ResumeLimits] = field(default_factory=dict)
     limits: tuple[PolicyLimits, ...] = ()  # the policies' pre-trade limits, when a policy sets some
 

@@ -187,7 +187,9 @@ def page_model(status: RunnerStatus, ready: tuple[Any, Any], lock: dict, dms: di
     # (an instance the graph no longer runs is not offered as a scope: its name stays if it names another)
     names = sorted({"global", *accounts, *(a.split("/", 1)[0] for a in accounts),
                     *(s.scope for s in status.scopes if not s.removed), *lock["scopes"]})
-    summary = None if not lock["locked"] else {"mode": lock["mode"], "scope": lock["scope"]}
+    # (the document names no scope when several are locked: here, every one in the binding mode)
+    summary = None if not lock["locked"] else {"mode": lock["mode"], "scope": lock["scope"] or ", ".join(
+        s for s, e in sorted(lock["scopes"].items()) if e["mode"] == lock["mode"])}
     stage_incidents = strip_rows([{**_incident(i, now), "on": entered_on(firing.get((i.policy or "", i.scope), ()))}
                                   for i in incidents if i.kind == "stage"])
     model = {

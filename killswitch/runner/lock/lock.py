@@ -143,6 +143,8 @@ class LockStatus:
         return iso_ms(self.expires_ms) if self.expires_ms is not None else None
 
     def to_doc(self) -> dict:
+        """As bots read it: ``manual`` is true for a lock a person placed (an operator's) or one
+        only a person lifts (a manual-reset stage); ``expires_ts`` says whether it ends by itself."""
         return {
             "locked": self.locked,
             "mode": self.mode,
@@ -152,7 +154,7 @@ class LockStatus:
             "reason": self.reason,
             "created_ts": self.since,
             "expires_ts": self.until,
-            "manual": self.manual,
+            "manual": self.manual or (self.locked and self.policy == OPERATOR),
             "details": dict(self.details),
         }
 
@@ -264,9 +266,13 @@ class LockBook:
         """The lock file document at ``now_ms``: the summary, and one entry per locked scope."""
         live = self.in_force(now_ms)
         summary = _merge(live, None)
+        locked = sorted({h.scope for h in live})
         doc = {"format_version": LOCK_FORMAT_VERSION, **summary.to_doc(), "written_ts": iso_ms(now_ms)}
-        doc["details"] = {**summary.details, "scopes_locked": len({h.scope for h in live})} if summary.locked \
-            else {}
+        doc["details"] = {**summary.details, "scopes_locked": len(locked)} if summary.locked else {}
+        # the summary's mode, policy and reason are the strongest lock's; its scope is none of several
+        doc["locked_scopes"] = locked
+        if len(locked) > 1:
+            doc["scope"] = None
         scopes: dict[str, dict] = {}
         for scope in sorted({h.scope for h in live}):
             mine = [h for h in live if h.scope == scope]
