@@ -189,6 +189,14 @@ class SinkStore(Protocol):
 
     def journal_of(self, decision_id: str, since: int) -> Sequence[Any]: ...  # JournalEntry, oldest first
 
+    def journal(self, limit: int = 100, since: Optional[int] = None) -> Sequence[Any]: ...  # JournalEntry
+
+    # AuditRow, chain order (an incident's story: killswitch.runbooks.story)
+    def audit_rows(self, since_ms: Optional[int] = None, kinds: Optional[Sequence[str]] = None,
+                   limit: int = 1000, *, after_seq: int = 0) -> Sequence[Any]: ...
+
+    def silences(self, ending_after_ms: Optional[int] = None) -> Sequence[Any]: ...  # Silence
+
 
 class ReceiptWriter(Protocol):
     """Where the notification sink leaves its receipts: the runner's one audit writer

@@ -11,6 +11,7 @@ thinner built-in one (unless the incident was rendered with the built-in one).
 from __future__ import annotations
 
 import json
+import time
 from typing import Optional
 
 import click
@@ -67,6 +68,7 @@ def render(incident: str, state_url: str, fmt: Optional[str], out: Optional[str]
     from pathlib import Path
 
     from ..runbooks.render import BUILTIN, render_runbook
+    from ..runbooks.story import with_story
     from ..runbooks.templates import Templates, find_runbooks_dir
 
     output = file_format(output, fmt, ("md", "html"), "runbook render")
@@ -74,6 +76,8 @@ def render(incident: str, state_url: str, fmt: Optional[str], out: Optional[str]
     try:
         record = store.runbook(incident)
         known = [r.incident for r in store.runbooks(limit=1000)] if record is None else []
+        # what became of it since (how it ended, its pages, its violations): read now, from the store
+        data = with_story(record.data, store, int(time.time() * 1000)) if record is not None and not as_stored else None
     finally:
         store.close()
     if record is None:
@@ -98,7 +102,7 @@ def render(incident: str, state_url: str, fmt: Optional[str], out: Optional[str]
     if as_stored:
         markdown, html = record.markdown, record.html
     else:
-        rb = render_runbook(record.data, Templates.load(root) if root is not None else None)
+        rb = render_runbook(data or record.data, Templates.load(root) if root is not None else None)
         markdown, html, problems = rb.markdown, rb.html, tuple(rb.problems)
     if fallback is not None:
         click.echo(f"ksctl runbook render: WARNING: {fallback}", err=True)

@@ -13,7 +13,7 @@ from typing import Optional
 from ..markdown import inline, markdown_html
 from ..sources import revision_text
 
-__all__ = ["STYLE", "fallback_markdown", "html_page", "inline", "markdown_html", "runbook_title"]
+__all__ = ["STYLE", "fallback_markdown", "story_lines", "html_page", "inline", "markdown_html", "runbook_title"]
 
 STYLE = """
 body{font:15px/1.5 system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:0;color:#1b1f24;background:#fff}
@@ -51,6 +51,25 @@ def _v(x: object) -> str:
     return "-" if x is None else str(x)
 
 
+def story_lines(incident: dict) -> list[str]:
+    """The banners of what became of the incident since its entry (its ``story``,
+    killswitch/runbooks/story.py): ended, removed by a reload, pages held back by a silence."""
+    story = incident.get("story") or {}
+    out = []
+    if story.get("ended"):
+        out += [f"> **ENDED**: {story['ended'].get('text')}. This incident no longer holds "
+                f"{_v(incident.get('scope'))}.", ""]
+    if story.get("removed"):
+        removed = story["removed"]
+        out += [f"> **REMOVED BY {str(removed.get('by')).upper()}** at {removed.get('at')} (kept until reset)", ""]
+    pages = story.get("pages") or {}
+    for s in pages.get("silences") or []:
+        who = f" ({s.get('by')}: {s.get('comment')})" if s.get("by") else ""
+        out += [f"> **PAGES SILENCED** by {s.get('id')}{who}, {'ended' if s.get('over') else 'ends'} "
+                f"{s.get('ends') or 'unknown'}", ""]
+    return out
+
+
 def fallback_markdown(incident: dict, problems: Optional[list[str]] = None) -> str:
     """The runbook when no template could render the incident: the same facts, plainly.
 
@@ -67,6 +86,7 @@ def fallback_markdown(incident: dict, problems: Optional[list[str]] = None) -> s
         out.append("")
     if incident.get("dry_run"):
         out += ["> **DRY RUN**: nothing was sent to any exchange.", ""]
+    out += story_lines(incident)
     acks = incident.get("acknowledgements") or ([incident["acknowledged"]] if incident.get("acknowledged") else [])
     for ack in acks:
         note = f": {ack.get('comment')}" if ack.get("comment") else ""
@@ -97,12 +117,14 @@ def fallback_markdown(incident: dict, problems: Optional[list[str]] = None) -> s
         out.append("- none in the last snapshot")
     for r in incident.get("residuals") or []:  # what the runner stopped closing, and why (the venue's words)
         out.append(f"- residual {r.get('account')} {r.get('symbol')} {r.get('side')} {r.get('amount_text')}: "
-                   f"`{r.get('why')}` {r.get('detail')}")
+                   f"`{r.get('why')}` {r.get('detail')}"
+                   + (f"; not sent again: `{r['accept']}`" if r.get("accept") else ""))
     for r in incident.get("still_open") or []:  # what its cancels did not take: the venue still lists it
         out.append(f"- order still open {r.get('account')} {r.get('symbol')} {r.get('side')} {r.get('amount_text')} "
                    f"order `{r.get('order_id')}`: {r.get('said')}")
+    ended = " until the incident ended" if lock.get("locked") and (incident.get("story") or {}).get("ended") else ""
     out += ["", "## Trading lock", "",
-            f"- {'LOCKED ' + str(lock.get('mode')) if lock.get('locked') else 'not locked'}: "
+            f"- {'LOCKED ' + str(lock.get('mode')) if lock.get('locked') else 'not locked'}{ended}: "
             f"`{_v(lock.get('reason'))}`",
             "", "## Commands", "", "```sh"]
     out += [cmd for k in ("status", "history", "audit_verify", "reset") if (cmd := cmds.get(k))]

@@ -21,6 +21,7 @@ from ..figures import figure, step_of
 from ..runner.book.rejections import accepted_text
 from ..runner.view import RunnerStatus
 from ..sources import revision_text
+from .accepts import accept_command
 from .dms import dms_lines
 from .locks import limit_lines, lock_lines
 from .ops import api_json
@@ -251,8 +252,8 @@ def rejection_lines(st: RunnerStatus) -> list[str]:
             + (f"; tried again at {iso(r['next_ms'])}" if r.get("next_ms") else ""))
         lines.append(f"  {what}")
     if any(r["state"] == "CLOSE_REJECTED" for r in st.close_rejections):
-        lines.append("  (each stands until its position is closed, a later close fills, or ksctl close-accept "
-                     "--account A [--symbol S --leg L] --reason R)")
+        lines.append("  (each stands until its position is closed, a later close fills, or "
+                     f"{accept_command('A', reason='R')}; --symbol S --leg L: that leg alone)")
     return lines
 
 

@@ -31,6 +31,7 @@ from urllib.parse import quote
 from ..compile.graph import PolicyNode, StageNode, TriggerNode
 from ..order_statuses import FINAL_STATUSES, OPEN_STATUSES as JOURNAL_OPEN_STATUSES
 from ..policy.expr import ValueType
+from ..render.accepts import accept_command
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..events import Event, SinkContext, TickFacts
@@ -328,6 +329,9 @@ def assemble(*, node: PolicyNode, incident: str, scope: str, level: int, from_le
         "settled": None,
         "acknowledged": None,  # who has it (ksctl ack): {"by", "at", "comment"}, set by the runbook sink
         "acknowledgements": [],  # everyone who has it, each once, oldest first: [{"by", "at", "comment"}]
+        # what became of it since its entry (story.py: ended, removed, pages, halt_breaks), read
+        # from the audit trail when it is rendered again; None until then
+        "story": None,
     }
 
 
@@ -498,11 +502,21 @@ def follow_up(data: dict, ctx: "SinkContext", report: "TickFacts", entries: Sequ
     return out
 
 
+def residual_doc(account: str, symbol: str, side: str, position_side: Optional[str], amount: float, why: str,
+                 detail: Optional[str], since_ms: Optional[int]) -> dict:
+    """A residual as a runbook shows it: its leg (``position_side`` in hedge mode, else the
+    position's side) and, for a leg whose closes the venue refused (``CLOSE_REJECTED``: not sent
+    again), the exact ``ksctl close-accept`` of that leg."""
+    leg = position_side if position_side in ("LONG", "SHORT") else side
+    return {"account": account, "symbol": symbol, "side": side, "position_side": position_side, "leg": leg,
+            "amount": amount, "amount_text": amount_text(amount), "why": why, "detail": detail, "since": iso(since_ms),
+            "accept": accept_command(account, symbol, leg) if why == "CLOSE_REJECTED" else None}
+
+
 def residual_docs(ctx: "SinkContext", incident: str) -> list[dict]:
     """The residuals the runner holds for ``incident``: what its closes left open and why."""
-    return [{"account": r.account, "symbol": r.symbol, "side": r.side, "position_side": r.position_side,
-             "amount": r.amount, "amount_text": amount_text(r.amount), "why": r.why, "detail": r.detail,
-             "since": iso(r.since_ms)} for r in ctx.residuals_of(incident)]
+    return [residual_doc(r.account, r.symbol, r.side, r.position_side, r.amount, r.why, r.detail, r.since_ms)
+            for r in ctx.residuals_of(incident)]
 
 
 def still_open_docs(ctx: "SinkContext", incident: str) -> list[dict]:
@@ -513,9 +527,18 @@ def still_open_docs(ctx: "SinkContext", incident: str) -> list[dict]:
              "since": iso(r.since_ms)} for r in ctx.still_open_of(incident)]
 
 
+def order_leg(o: Mapping[str, Any]) -> tuple[str, str, str]:
+    """The position an order closes: (venue/account, symbol, leg), the leg as a residual names it."""
+    leg = o.get("position_side") or ("long" if o.get("side") == "sell" else "short")
+    return f"{o.get('venue')}/{o.get('account')}", str(o.get("symbol")), str(leg)
+
+
 def order_summary(orders: Sequence[Mapping[str, Any]]) -> dict:
+    """The orders counted by status, and ``legs_unfilled``: the positions (account, symbol, leg)
+    with an order that failed or is not settled, each once (a leg's closes tried twice are one leg)."""
     statuses = [o["status"] for o in orders]
-    return {"orders": len(orders), "filled": sum(1 for s in statuses if s == "filled"),
+    unfilled = {order_leg(o) for o in orders if o["status"] in FAILED_STATUSES or o["status"] in OPEN_STATUSES}
+    return {"orders": len(orders), "legs_unfilled": len(unfilled), "filled": sum(1 for s in statuses if s == "filled"),
             "failed": sum(1 for s in statuses if s in FAILED_STATUSES),
             "open": sum(1 for s in statuses if s in OPEN_STATUSES),
             "not_sent": sum(1 for s in statuses if s == "not sent (dry run)"),

@@ -16,7 +16,7 @@ from typing import Optional
 from ..compile.graph import PolicyNode, StageNode
 from ..policy.actions import CLOSING_ACTIONS
 from ..policy.expr import ValueType
-from .incident import action_text, assemble, comparisons, iso
+from .incident import action_text, assemble, comparisons, iso, residual_doc
 
 SAMPLE_TIME_MS = 1_772_456_400_000  # 2026-03-02T13:00:00Z
 
@@ -85,9 +85,11 @@ def sample_incident(node: PolicyNode, level: int, *, digest: str, revision: Opti
                      {"account": acct, "symbol": "ETH/USDT:USDT", "side": "long", "position_side": None,
                       "contracts": 0.0004, "notional": 1.2, "notional_text": "1.2", "mark_price": 3_000.0,
                       "unrealized_pnl": -0.1, "strategy": "strategy-a"}]
-        residuals = [{"account": acct, "symbol": "ETH/USDT:USDT", "side": "long", "position_side": None,
-                      "amount": 0.0004, "amount_text": "0.0004", "why": "BELOW_MINIMUM",
-                      "detail": "amount=0.0004 step=0.001 min_amount=0.001", "since": iso(created_ms)}]
+        residuals = [residual_doc(acct, "ETH/USDT:USDT", "long", None, 0.0004, "BELOW_MINIMUM",
+                                  "amount=0.0004 step=0.001 min_amount=0.001", created_ms)]
+        if full:  # a leg whose closes the venue refused: not sent again, accepted by a person or closed
+            residuals.append(residual_doc(acct, "SOL/USDT:USDT", "short", None, 200.0, "CLOSE_REJECTED",
+                                          "-2022 ReduceOnly Order is rejected.", created_ms))
     asks = [a.asks for a in stage.actions]  # its cancels, locks, what the runner carries out
     which = next((c.which for got in asks for c in got.cancels), None)
     if full or which is not None:
@@ -113,7 +115,29 @@ def sample_incident(node: PolicyNode, level: int, *, digest: str, revision: Opti
         accounts=[{"account": acct, "fetch_ok": True, "error_code": None, "equity": 905_000.0,
                    "equity_text": "905,000.00", "data_age": "5s"}],
         lock=lock, state_url=state_url, equity=905_000.0, residuals=residuals,
-    )
+    ) | ({"story": _sample_story(incident, scope, acct, created_ms)} if full else {})
+
+
+def _sample_story(incident: str, scope: str, acct: str, created_ms: int) -> dict:
+    """What became of the incident (:mod:`.story`), every part of it shown: ended, removed by a
+    reload, pages delivered, failed and silenced, a lock violation and a revoke."""
+    at = iso(created_ms + 600_000)
+    return {
+        "ended": {"how": "reset", "at": at, "by": ["alice", "bob"], "to": 0,
+                  "reason": "MANUAL_RESET: stage=3 approvers=alice,bob", "text": f"reset by alice, bob at {at}"},
+        "removed": {"at": iso(created_ms + 300_000), "by": "reload"},
+        "pages": {"delivered": ["desk-chat"], "failed": ["pager"], "silenced": ["desk-chat"],
+                  "silences": [{"id": "ed63b161733f", "by": "alice", "comment": "on it", "ends": at, "over": False,
+                                "expired_by": None}]},
+        "halt_breaks": {
+            "violations": [{"at": iso(created_ms + 60_000), "kind": "LOCK_VIOLATION", "scope": scope, "mode": "halted",
+                            "account": acct, "symbol": "BTC/USDT:USDT", "side": "buy", "amount": 0.5,
+                            "notional": 30_000.0, "client_order_id": "bot-a-123", "order_id": "8812",
+                            "strategy": "bot-a", "action": "cancel", "outcome": "canceled", "incident": incident}],
+            "trading": [{"at": iso(created_ms + 1_000), "event": "revoked", "account": acct, "keys": ["trade"],
+                         "read_back": True, "code": None, "message": None, "why": "policy on " + scope,
+                         "incident": incident}]},
+    }
 
 
 def _sample_values(node: PolicyNode, stage: StageNode) -> tuple[dict[str, Optional[float]], dict[str, dict]]:

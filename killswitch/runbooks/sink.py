@@ -2,7 +2,11 @@
 
 An acknowledgement of an incident (``incident_acknowledged``) renders its stored runbook again
 with who has it, since when and their note (``acknowledged``), stored in place with a
-``runbook_updated`` audit row.
+``runbook_updated`` audit row. So does the end of an incident (the next transition of its
+scope, or a reset that released it) and a policy reload (one that removed its instance): each
+of these renders, and every follow-up, carries the incident's ``story`` read from the audit
+trail (:mod:`.story`: how it ended, where its pages went and which a silence held back, its
+lock violations and revoke).
 
 For each stage-transition event that enters a stage (it carries an ``incident``), the sink
 builds the incident data from the event, the tick's report and what the runner lets its sinks see, renders it with the
@@ -38,12 +42,13 @@ import re
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Optional
+from typing import TYPE_CHECKING, Any, Mapping, Optional
 
-from ..events import INCIDENT_ACKNOWLEDGED, STAGE_TRANSITION, Event
+from ..events import INCIDENT_ACKNOWLEDGED, RESET, STAGE_TRANSITION, Event
 from ..metrics import Registry, render_collected
 from .incident import follow_up, incident_from_event, iso
 from .render import BUILTIN, Runbook, render_runbook
+from .story import ended_by, read_story
 from .templates import Templates
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -107,7 +112,10 @@ class RunbookSink:
 
     def on_tick(self, report: "TickFacts", ctx: "SinkContext") -> None:
         self._report = report
+        digest = self._digest
         self.templates(ctx)  # after a policy reload: read them now rather than in an incident
+        if digest is not None and digest != self._digest and report.leader and not report.execution.deposed:
+            self._reloaded(ctx, report.now_ms)
         if self._following and report.leader and not report.execution.deposed:
             self._follow(report, ctx)
 
@@ -115,6 +123,11 @@ class RunbookSink:
         if event.kind == INCIDENT_ACKNOWLEDGED:
             self._acknowledged(event, ctx)
             return
+        if event.kind == RESET and event.data.get("released"):
+            self._ended(event, ctx, {"to": 0, "reason": event.data.get("result")})
+            return
+        if event.kind == STAGE_TRANSITION:  # whatever it enters, it ends the incident its scope was in
+            self._ended(event, ctx, event.data)
         if event.kind != STAGE_TRANSITION or not event.data.get("incident"):
             return  # resets carry no incident: nothing to run a book for
         incident = str(event.data["incident"])
@@ -157,6 +170,7 @@ class RunbookSink:
         data = record.data
         data["acknowledgements"] = with_ack(data, ack)
         data["acknowledged"] = ack
+        data["story"] = read_story(ctx.store, data, event.ts_ms)
         t0 = self._clock_ns()
         rb = render_runbook(data, self.templates(ctx))
         self._trace(ctx, data, rb, t0)
@@ -169,6 +183,52 @@ class RunbookSink:
         if following is not None:
             following.data["acknowledgements"] = data["acknowledgements"]
             following.data["acknowledged"] = ack
+
+    def _ended(self, event: Event, ctx: "SinkContext", said: Mapping[str, Any]) -> None:
+        """The incident ``event`` (a transition, a released reset) ended on its policy and scope:
+        its stored runbook rendered again with its story (how it ended, where its pages went, what
+        broke its halt), kept in the store for the API, the console and a restarted runner. How it
+        ended is the event's word when the audit row is not in the store yet."""
+        policy, scope = event.labels.get("policy"), event.labels.get("scope")
+        if not policy or not scope:
+            return
+        held = [r for r in ctx.store.runbooks(until_ms=event.ts_ms + 1, limit=1000)
+                if r.data.get("scope") == scope and (r.data.get("policy") or {}).get("name") == policy
+                and r.data.get("incident") != event.data.get("incident")]
+        if not held or (held[-1].data.get("story") or {}).get("ended"):
+            return  # none stored, or its end told already
+        data = held[-1].data
+        story = read_story(ctx.store, data, event.ts_ms)
+        if story["ended"] is None:
+            story["ended"] = ended_by(said, event.ts_ms, int((data.get("stage") or {}).get("level") or 0))
+        self._rerender(ctx, data, story, event.ts_ms)
+
+    def _rerender(self, ctx: "SinkContext", data: dict, story: dict, now: int) -> None:
+        """``data``'s runbook rendered again with ``story`` and stored in place (audited)."""
+        data["story"] = story
+        t0 = self._clock_ns()
+        rb = render_runbook(data, self.templates(ctx))
+        self._trace(ctx, data, rb, t0)
+        ctx.save_runbook(record_of(data, rb))
+        ctx.audit("runbook_updated", now, {
+            "incident": data["incident"], "template": rb.template,
+            "ended": (story.get("ended") or {}).get("text"), "removed": story.get("removed"),
+            "sha256": hashlib.sha256(rb.markdown.encode("utf-8")).hexdigest()})
+        self.updated += 1
+        following = self._following.get(data["incident"])
+        if following is not None:
+            following.data["story"] = story
+
+    def _reloaded(self, ctx: "SinkContext", now: int) -> None:
+        """After a policy reload: the runbooks of the last day's incidents not ended, rendered
+        again where their story changed (a reload that removed their instance says so)."""
+        for record in ctx.store.runbooks(since_ms=now - 86_400_000, limit=1000):
+            data = record.data
+            if (data.get("story") or {}).get("ended") or data.get("dry_run"):
+                continue
+            story = read_story(ctx.store, data, now)
+            if story != data.get("story"):
+                self._rerender(ctx, data, story, now)
 
     # --- taking over -------------------------------------------------------------------------------
 
@@ -211,7 +271,7 @@ class RunbookSink:
             changed = _gist(new) != _gist(f.data)
             f.quiet = 0 if changed or not settled else f.quiet + 1
             if changed:
-                new.update(updated=iso(now), settled=settled)
+                new.update(updated=iso(now), settled=settled, story=read_story(ctx.store, new, now))
                 t0 = self._clock_ns()
                 rb = render_runbook(new, self.templates(ctx))
                 self._trace(ctx, new, rb, t0)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import sqlite3
 import textwrap
 from types import SimpleNamespace
@@ -235,3 +236,45 @@ def test_a_latched_instance_a_reload_removed_stays_shown_as_removed_until_a_rese
     w = make(tmp_path, NARROWED, clock=w.clock)
     assert GONE not in w.parts.book.state.scopes
     stop(w)
+
+
+def test_the_runbook_of_a_removed_instance_says_so_and_then_that_its_reset_ended_it(tmp_path, monkeypatch):
+    """Walk 3 M1: the stored runbook of the incident a reload removed says REMOVED BY RELOAD
+    (kept until reset), then ENDED with who reset it; a restarted runner's reset renders it from
+    the store, and ``ksctl runbook render`` says the same with the runner gone."""
+    from click.testing import CliRunner
+
+    from killswitch.cli.main import cli
+    from killswitch.runbooks.sink import RunbookSink
+    from tests.conftest import ROOT
+
+    def with_runbooks(w):
+        w.parts.fanout.sinks.append(RunbookSink(ROOT / "runbooks"))
+        return w
+
+    incident = "venue-guard/simtwo/L1/e1"
+    w = with_runbooks(make(tmp_path))
+    started(w)
+    ticks(w, 13, beat=False)
+    assert "REMOVED" not in w.store.runbook(incident).markdown
+    reload(w)
+    ticks(w, 2, beat=True)
+    md = w.store.runbook(incident).markdown
+    assert "> **REMOVED BY RELOAD** at 2026-03-02T13:01:05Z (kept until reset): the running policies no longer " \
+           "have `venue-guard` on `simtwo`; the stage holds until its reset." in md, md[:900]
+    assert "ENDED" not in md and "**LATCHED**" in md
+    stop(w)
+    w = with_runbooks(make(tmp_path, NARROWED, clock=w.clock))  # a restart: nothing of it in memory
+    started(w)
+    ticks(w, 1, beat=True)
+    assert run(w.desk.reset("venue-guard", "simtwo", "alice", "venue retired")).done
+    md = w.store.runbook(incident).markdown
+    assert re.search(r"^> \*\*ENDED\*\*: reset by alice at 2026-03-02T13:01:\d\dZ\.", md, re.M), md[:900]
+    assert "the stage held until its reset" in md and "**LATCHED**" not in md
+    assert "until the stage is reset" not in md
+    url = w.store.url
+    stop(w)
+    monkeypatch.chdir(ROOT)
+    out = CliRunner().invoke(cli, ["runbook", "render", "--incident", incident, "--state", url])
+    assert out.exit_code == 0, out.output
+    assert out.output == md

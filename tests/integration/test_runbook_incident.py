@@ -48,7 +48,14 @@ def test_every_stage_entry_of_the_crash_has_a_stored_runbook_that_says_what_happ
     assert [r.incident for r in stored] == entries
     assert all(r.template == "default.md.j2" and r.graph_digest == parts.book.graph.digest for r in stored)
     assert sink.rendered == 3 and sink.fallbacks == 0 and sink.last_render_ms is not None
-    assert sink.updated == 0 and not sink._following, "every close filled at its entry: nothing to bring up to date"
+    # every close filled at its entry: nothing to bring up to date but the ends of L1 and L2 (escalated)
+    assert sink.updated == 2 and not sink._following
+    for level, nxt in ((1, 2), (2, 3)):
+        lower = store.runbook(f"crash-ladder/simulated/sim-main/L{level}/e{level}")
+        assert lower.data["story"]["ended"]["how"] == "escalated", lower.data["story"]
+        assert re.search(rf"> \*\*ENDED\*\*: escalated to stage {nxt} at \S+Z \(`crash-ladder/simulated/sim-main/"
+                         rf"L{nxt}/e{nxt}`\)", lower.markdown), lower.markdown[:600]
+    assert "ENDED" not in store.runbook(L3).markdown
 
     rb = store.runbook(L3)
     data = rb.data
@@ -78,7 +85,7 @@ def test_every_stage_entry_of_the_crash_has_a_stored_runbook_that_says_what_happ
     for item in ("positions confirmed closed", "exchange reconciliation", "PnL of the incident recorded",
                  "notifications delivered", "audit trail verified", "root cause", "resumption plan"):
         assert f"- [ ] {item}" in rb.markdown, item
-    # the lower stage's runbook says what comes next, with the next stage's threshold
+    # the lower stage's runbook says what came next, with the next stage's threshold
     l1 = store.runbook("crash-ladder/simulated/sim-main/L1/e1")
     assert l1.data["next_stage"]["name"] == "trim-more"
     assert "stage **2 (trim-more)** is entered when one of these fires" in l1.markdown
@@ -86,7 +93,34 @@ def test_every_stage_entry_of_the_crash_has_a_stored_runbook_that_says_what_happ
     # each render is in the audit trail, which still verifies
     rendered = store.audit_rows(kinds=["runbook_rendered"])
     assert [r.payload["incident"] for r in rendered] == entries
+    assert [r.payload["incident"] for r in store.audit_rows(kinds=["runbook_updated"])] == entries[:2]
     assert store.verify_audit() == (True, None)
+
+
+def test_the_runbook_of_a_reset_incident_says_it_ended_by_whom_in_the_store_and_after_a_restart(tmp_path,
+                                                                                                  monkeypatch):
+    """Walk 3 M1: after the reset the stored runbook (what the API and the console serve) says
+    ENDED with its approvers, and no longer that the stage holds or that bots are halted until
+    a reset; ``ksctl runbook render`` says the same from the store alone, the runner gone."""
+    runner, engine, clock, store, sink, _, desk = crash(tmp_path)
+    before = store.runbook(L3).markdown
+    assert "**LATCHED**" in before and "until the stage is reset" in before and "ENDED" not in before
+    done = asyncio.run(desk.reset("crash-ladder", "simulated/sim-main", "alice", "flat and reconciled",
+                                  confirm_relatch=True))
+    assert done.done, done.reason
+    rb = store.runbook(L3)
+    assert re.search(r"^> \*\*ENDED\*\*: reset by alice at \S+Z\.", rb.markdown, re.M), rb.markdown[:800]
+    assert rb.data["story"]["ended"]["by"] == ["alice"]
+    assert "**LATCHED**" not in rb.markdown and "until the stage is reset" not in rb.markdown
+    assert "was **HALTED** by this incident from" in rb.markdown and "ENDED" in rb.html
+    assert "Bots were locked out" not in rb.markdown  # the default template: no flatten first steps
+    url = store.url
+    store.close()  # the runner's store gone: what follows reads the file alone
+    monkeypatch.chdir(ROOT)
+    out = CliRunner().invoke(cli, ["runbook", "render", "--incident", L3, "--state", url])
+    assert out.exit_code == 0, out.output
+    assert re.search(r"^> \*\*ENDED\*\*: reset by alice at \S+Z\.", out.output, re.M)
+    assert out.output == rb.markdown
 
 
 def test_the_api_serves_the_runbook_and_says_why_when_it_cannot(tmp_path):
@@ -245,7 +279,8 @@ def test_a_runbook_is_brought_up_to_date_as_refused_closes_are_planned_again_and
     assert summary["orders"] == len(data["actions"]["orders"]) and summary["open"] == 0
     assert (f"{summary['orders']} orders (≈{summary['notional']:,.2f} notional): {summary['filled']} filled, "
             f"{summary['failed']} failed, 0 not settled") in rb.markdown
-    rows = [r for r in store.audit_rows(kinds=["runbook_updated"]) if r.payload["incident"] == first]
+    rows = [r for r in store.audit_rows(kinds=["runbook_updated"])
+            if r.payload["incident"] == first and "settled" in r.payload]  # (not its end, when escalated)
     assert rows and rows[-1].payload["settled"] is True and rows[-1].payload["orders"]["filled"] >= len(replans)
     assert sink.updated >= 1 and not sink._following
     assert "killswitch_runbooks_updated_total" in sink.metrics_text()
@@ -335,6 +370,7 @@ def test_without_a_runbooks_directory_the_builtin_runbook_is_not_an_error_span(t
     rb = store.runbook(L3)
     assert rb.template == "builtin" and "could not be used" not in rb.markdown
     spans = [s for s in mem.get_finished_spans() if s.name == SPAN_RUNBOOK]
-    assert len(spans) == 3, [s.name for s in mem.get_finished_spans()]
+    # the three entries, and L1 and L2 rendered again when the next stage ended them
+    assert len(spans) == 5, [s.name for s in mem.get_finished_spans()]
     assert all(s.status.status_code is not StatusCode.ERROR for s in spans)
     assert {s.attributes.get("killswitch.runbook.result") for s in spans} == {"rendered"}

@@ -62,7 +62,7 @@ def test_closes_that_all_filled_say_so_and_a_failed_one_says_it_did_not(flatten_
     md = render_runbook(_with_orders(flatten_incident, ["filled", "filled"]), templates).markdown
     assert FILLED in md
     md = render_runbook(_with_orders(flatten_incident, ["filled", "rejected"]), templates).markdown
-    assert FILLED not in md and "**1 close did not fill**" in md
+    assert FILLED not in md and "**1 position not closed** (section 2: 1 close order did not fill)" in md
 
 
 @pytest.mark.parametrize("seconds, text", [

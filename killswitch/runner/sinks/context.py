@@ -62,6 +62,16 @@ class StoreReads:
     def journal_of(self, decision_id: str, since: int) -> Sequence[Any]:
         return self._store.journal_of(decision_id, since)
 
+    def journal(self, limit: int = 100, since: Optional[int] = None) -> Sequence[Any]:
+        return self._store.journal(limit, since)
+
+    def audit_rows(self, since_ms: Optional[int] = None, kinds: Optional[Sequence[str]] = None,
+                   limit: int = 1000, *, after_seq: int = 0) -> Sequence[Any]:
+        return self._store.audit_rows(since_ms, kinds, limit, after_seq=after_seq)
+
+    def silences(self, ending_after_ms: Optional[int] = None) -> Sequence[Any]:
+        return self._store.silences(ending_after_ms)
+
 
 class RunnerSinkContext:
     """A :class:`killswitch.events.SinkContext` over one runner's book: the graph, the engine

@@ -1,0 +1,194 @@
+"""The runbook tells the incident's truth after its entry (issue 65): how it ended (reset, by
+whom; removed by a reload), where its pages went and which a silence held back, its own lock
+violations and revoke (:mod:`killswitch.runbooks.story`), and, of a flatten whose closes the
+venue refused, each refused leg by name with the ``ksctl close-accept`` that accepts it."""
+
+from __future__ import annotations
+
+import copy
+from types import SimpleNamespace
+
+import pytest
+
+from killswitch.compile.compiler import compile_documents
+from killswitch.policy.load import load_sources
+from killswitch.render.accepts import accept_command
+from killswitch.runbooks.incident import order_summary, residual_doc
+from killswitch.runbooks.render import render_runbook
+from killswitch.runbooks.sample import SAMPLE_TIME_MS, sample_incident
+from killswitch.runbooks.story import incident_story
+from killswitch.runbooks.templates import Templates
+from killswitch.sources import read_sources
+from tests.conftest import POLICIES, ROOT
+
+T = SAMPLE_TIME_MS
+MIN = 60_000
+
+
+@pytest.fixture(scope="module")
+def flatten_incident() -> dict:
+    graph = compile_documents(load_sources(read_sources([str(POLICIES)]).files)).graph
+    assert graph is not None
+    return sample_incident(graph.policy("futures-book"), 3, digest="sha256:" + "5e" * 32, revision=None)
+
+
+@pytest.fixture(scope="module")
+def templates() -> Templates:
+    return Templates.load(ROOT / "runbooks")
+
+
+def _row(seq: int, row_kind: str, ts_ms: int, **payload) -> SimpleNamespace:
+    return SimpleNamespace(seq=seq, kind=row_kind, ts_ms=ts_ms, payload=payload)
+
+
+def _trail(incident: str, policy: str, scope: str) -> list:
+    account = scope
+    return [
+        _row(1, "stage_transition", T, policy=policy, scope=scope, **{"from": 2, "to": 3}, reason="ESCALATED",
+             decision_id=incident),
+        _row(2, "trading_revoked", T + 1_000, account=account, holds=[f"{policy}|{scope}"], keys={"trade": "k1"},
+             read_back=True),
+        _row(3, "notification_delivered", T + 2_000, receiver="desk-chat", incidents=[incident], final=True),
+        _row(4, "notification_failed", T + 2_000, receiver="pager", incidents=[incident], final=True),
+        _row(5, "notification_silenced", T + 3 * MIN, receiver="desk-chat", incidents=[incident],
+             silences=["ed63b161733f"]),
+        _row(6, "lock_violation", T + 4 * MIN, kind="LOCK_VIOLATION", scope=scope, mode="halted", account=account,
+             symbol="BTC/USDT:USDT", side="buy", amount=0.5, notional=30_000.0, client_order_id="bot-a-7",
+             order_id="8812", strategy="bot-a", action="cancel"),
+        _row(7, "violation_cancel_result", T + 4 * MIN + 500, account=account, outcomes={"8812": "canceled"}),
+        _row(8, "lock_violation", T + 4 * MIN, kind="LOCK_VIOLATION", scope="okx/other", account="okx/other",
+             symbol="ETH/USDT:USDT", side="buy", amount=1.0, client_order_id="other-1", action="cancel"),
+        _row(9, "policy_reloaded", T + 5 * MIN, removed=[{"policy": policy, "scope": scope, "stage": 3,
+                                                          "dropped": False}]),
+        _row(10, "reset_approval", T + 6 * MIN, policy=policy, scope=scope, level=3, approver="alice",
+             result="APPROVAL_RECORDED: 1/2"),
+        _row(11, "reset_approval", T + 7 * MIN, policy=policy, scope=scope, level=3, approver="bob",
+             result="MANUAL_RESET: stage=3 approvers=alice,bob"),
+        _row(12, "notification_delivered", T + 9 * MIN, receiver="after-the-end", incidents=[incident], final=True),
+    ]
+
+
+def _story(data: dict) -> dict:
+    silence = SimpleNamespace(id="ed63b161733f", author="alice", comment="on it", ends_ms=T + 2 * 60 * MIN,
+                              expired_by=None)
+    return incident_story(data, _trail(data["incident"], data["policy"]["name"], data["scope"]), [silence], {},
+                          T + 10 * MIN)
+
+
+def test_the_story_says_how_it_ended_where_its_pages_went_and_what_broke_its_halt(flatten_incident):
+    story = _story(flatten_incident)
+    assert story["ended"]["how"] == "reset" and story["ended"]["by"] == ["alice", "bob"]
+    assert story["ended"]["text"] == "reset by alice, bob at 2026-03-02T13:07:00Z"
+    assert story["removed"] == {"at": "2026-03-02T13:05:00Z", "by": "reload"}
+    pages = story["pages"]
+    assert pages["delivered"] == ["desk-chat"] and pages["failed"] == ["pager"] and pages["silenced"] == ["desk-chat"]
+    [s] = pages["silences"]
+    assert (s["id"], s["by"], s["comment"], s["ends"], s["over"]) == (
+        "ed63b161733f", "alice", "on it", "2026-03-02T15:00:00Z", False)
+    [v] = story["halt_breaks"]["violations"]  # its own, not the other scope's
+    assert (v["client_order_id"], v["outcome"], v["strategy"]) == ("bot-a-7", "canceled", "bot-a")
+    [t] = story["halt_breaks"]["trading"]
+    assert t["event"] == "revoked" and t["account"] == flatten_incident["scope"]
+
+
+def _render(data: dict, templates: Templates) -> str:
+    rb = render_runbook(data, templates)
+    assert rb.template == "flatten.md.j2" and not rb.problems, rb.problems
+    return rb.markdown
+
+
+def test_an_ended_incident_says_so_and_no_longer_that_the_stage_holds(flatten_incident, templates):
+    held = _render(flatten_incident, templates)
+    assert "**LATCHED**" in held and "until the stage is reset" in held and "ENDED" not in held
+    md = _render({**flatten_incident, "story": _story(flatten_incident)}, templates)
+    head = md.split("| | |")[0]
+    assert "> **ENDED**: reset by alice, bob at 2026-03-02T13:07:00Z." in head
+    assert "> **REMOVED BY RELOAD** at 2026-03-02T13:05:00Z (kept until reset)" in head
+    assert "**LATCHED**" not in md and "until the stage is reset" not in md
+    assert "was **HALTED** by this incident from 2026-03-02T13:00:00Z until it ended (reset by alice, bob" in md
+    assert "3. **Bots were locked out** (halted)" in md
+
+
+def test_a_silence_that_held_back_its_pages_is_a_banner_under_the_title(flatten_incident, templates):
+    md = _render({**flatten_incident, "story": _story(flatten_incident)}, templates)
+    head = md.split("| | |")[0]
+    assert ("> **PAGES SILENCED** by ed63b161733f (alice: on it), ends 2026-03-02T15:00:00Z: it held back this "
+            "incident's pages to desk-chat") in head
+
+
+def test_the_checklist_says_where_the_pages_went_and_which_failed(flatten_incident, templates):
+    before = _render(flatten_incident, templates)
+    assert "- [ ] notifications delivered" in before  # nothing known of its pages yet: where to look
+    md = _render({**flatten_incident, "story": _story(flatten_incident)}, templates)
+    assert ("- [ ] notifications: this incident's pages went to desk-chat; **failed for pager**; held back by a "
+            "silence for desk-chat (`ksctl report --since 2026-03-02") in md
+    assert "tell the desk yourself" not in md and "after-the-end" not in md
+
+
+def test_what_broke_the_halt_names_the_incidents_own_violations_and_revoke(flatten_incident, templates):
+    md = _render({**flatten_incident, "story": _story(flatten_incident)}, templates)
+    section = md.split("### What broke the halt")[1].split("## 5.")[0]
+    assert "This incident's lock violations (1), as audited:" in section
+    assert ("`LOCK_VIOLATION` binanceusdm/main BTC/USDT:USDT buy 0.5 (≈30,000.00), client order id `bot-a-7`, "
+            "strategy bot-a: cancel, canceled") in section
+    assert "bots' keys **revoked** on binanceusdm/main (trade), read back: yes" in section
+    assert "other-1" not in md
+
+
+def _refused(data: dict) -> dict:
+    """Five legs, each refused twice by the venue (CLOSE_REJECTED: not sent again)."""
+    out = copy.deepcopy(data)
+    template = out["actions"]["orders"][0]
+    legs = [("BTC/USDT:USDT", "LONG", "sell"), ("BTC/USDT:USDT", "SHORT", "buy"), ("ETH/USDT:USDT", "LONG", "sell"),
+            ("SOL/USDT:USDT", "SHORT", "buy"), ("XRP/USDT:USDT", "LONG", "sell")]
+    out["actions"]["orders"] = [
+        {**template, "client_order_id": f"ks-{i}-{n}", "symbol": sym, "position_side": ps, "side": side,
+         "status": "rejected", "filled": 0.0, "code": "EXCHANGE_REJECTED",
+         "detail": "-2022 ReduceOnly Order is rejected."}
+        for i, (sym, ps, side) in enumerate(legs) for n in (1, 2)]
+    out["actions"]["summary"] = order_summary(out["actions"]["orders"])
+    out["residuals"] = [residual_doc("binanceusdm/hedge", sym, "long" if ps == "LONG" else "short", ps, 1.0,
+                                     "CLOSE_REJECTED", "-2022 ReduceOnly Order is rejected.", T)
+                        for sym, ps, _ in legs]
+    return out
+
+
+def test_refused_closes_are_counted_by_leg_said_not_sent_again_with_the_command_that_accepts_each(
+        flatten_incident, templates):
+    data = _refused(flatten_incident)
+    assert data["actions"]["summary"]["orders"] == 10 and data["actions"]["summary"]["legs_unfilled"] == 5
+    md = _render(data, templates)
+    steps = md.split("## 1. What fired")[0]
+    assert ("2. **5 positions not closed** (section 2: 10 close orders did not fill): 5 refused by the venue and "
+            "**not sent again** (`CLOSE_REJECTED`") in steps
+    assert "planned again at fresh prices" not in steps  # none of them is
+    cmd = "ksctl close-accept --account binanceusdm/hedge --symbol SOL/USDT:USDT --leg SHORT " \
+          "--reason \"<why it is accepted>\""
+    assert cmd == accept_command("binanceusdm/hedge", "SOL/USDT:USDT", "SHORT")
+    assert (f"     - binanceusdm/hedge SOL/USDT:USDT SHORT: refused by the venue (-2022 ReduceOnly Order is "
+            f"rejected.), not sent again; once closed at the exchange, or to leave it open: `{cmd}`") in steps
+    inspect = md.split("## 6. Inspect and reset")[1].split("## 7.")[0]
+    assert "# accept a close the venue refused (CLOSE_REJECTED: not sent again)" in inspect
+    assert sum(1 for line in inspect.splitlines() if line.startswith("ksctl close-accept ")) == 5
+    assert cmd in inspect
+
+
+def test_one_leg_refused_and_one_still_tried_say_which_is_which(flatten_incident, templates):
+    data = _refused(flatten_incident)
+    data["residuals"] = data["residuals"][:1]  # the others are still planned again
+    md = _render(data, templates)
+    assert "1 refused by the venue and **not sent again**" in md
+    assert "For the other 4: a close that expired past its protected price" in md
+
+
+def test_the_builtin_runbook_says_it_ended_was_removed_and_silenced_too(flatten_incident):
+    """A runner without a runbooks directory (the chart's default) serves the built-in runbook."""
+    data = {**_refused(flatten_incident), "story": _story(flatten_incident)}
+    rb = render_runbook(data, None)
+    assert rb.template == "builtin"
+    assert "> **ENDED**: reset by alice, bob at 2026-03-02T13:07:00Z." in rb.markdown
+    assert "> **REMOVED BY RELOAD** at 2026-03-02T13:05:00Z (kept until reset)" in rb.markdown
+    assert "> **PAGES SILENCED** by ed63b161733f (alice: on it), ends 2026-03-02T15:00:00Z" in rb.markdown
+    assert "- LOCKED halted until the incident ended:" in rb.markdown
+    assert ("`CLOSE_REJECTED` -2022 ReduceOnly Order is rejected.; not sent again: `ksctl close-accept --account "
+            "binanceusdm/hedge --symbol SOL/USDT:USDT --leg SHORT") in rb.markdown
