@@ -107,6 +107,9 @@ def test_an_ended_incident_says_so_and_no_longer_that_the_stage_holds(flatten_in
     assert "**LATCHED**" not in md and "until the stage is reset" not in md
     assert "was **HALTED** by this incident from 2026-03-02T13:00:00Z until it ended (reset by alice, bob" in md
     assert "3. **Bots were locked out** (halted)" in md
+    assert "This stage is **latched**" in held and "This stage is **latched**" not in md
+    assert "This incident has ended (reset by alice, bob at 2026-03-02T13:07:00Z)" in md
+    assert "4. Do **not** reset" in held and "4. Do **not** reset" not in md
 
 
 def test_a_silence_that_held_back_its_pages_is_a_banner_under_the_title(flatten_incident, templates):
