@@ -3,10 +3,11 @@
 An acknowledgement of an incident (``incident_acknowledged``) renders its stored runbook again
 with who has it, since when and their note (``acknowledged``), stored in place with a
 ``runbook_updated`` audit row. So does the end of an incident (the next transition of its
-scope, or a reset that released it) and a policy reload (one that removed its instance): each
-of these renders, and every follow-up, carries the incident's ``story`` read from the audit
-trail (:mod:`.story`: how it ended, where its pages went and which a silence held back, its
-lock violations and revoke).
+scope, or a reset that released it), a policy reload (one that removed its instance) and, at
+each tick, the audit rows since the last that are news of an open incident (its pages' receipts,
+one a silence held back, a lock violation, a revoke): each of these renders, and every
+follow-up, carries the incident's ``story`` read from the audit trail (:mod:`.story`: how it
+ended, where its pages went and which a silence held back, its lock violations and revoke).
 
 For each stage-transition event that enters a stage (it carries an ``incident``), the sink
 builds the incident data from the event, the tick's report and what the runner lets its sinks see, renders it with the
@@ -46,8 +47,10 @@ from typing import TYPE_CHECKING, Any, Mapping, Optional
 
 from ..events import INCIDENT_ACKNOWLEDGED, RESET, STAGE_TRANSITION, Event
 from ..metrics import Registry, render_collected
+from ..state.violations import VIOLATION_KINDS
 from .incident import follow_up, incident_from_event, iso
 from .render import BUILTIN, Runbook, render_runbook
+from .report import NOTIFICATION_KINDS
 from .story import ended_by, read_story
 from .templates import Templates
 
@@ -67,6 +70,10 @@ def record_of(data: dict, rb: Runbook) -> RunbookRecord:
         data_json=json.dumps(data, sort_keys=True, separators=(",", ":"), allow_nan=False))
 
 
+# audit rows that are news of an open incident for its runbook (its story): page receipts, a
+# page held back by a silence, a lock violation, a change of the bots' trading permission
+NEWS_KINDS = NOTIFICATION_KINDS + VIOLATION_KINDS + ("trading_revoked", "trading_restored", "trading_permission_failed")
+NEWS_PAGE = 1000  # rows read per tick; more wait for the next tick
 FOLLOW_MS = 3_600_000  # an incident's runbook is brought up to date for at most an hour
 QUIET_TICKS = 3  # ticks with every order final and nothing changed before it is settled for good
 MAX_FOLLOWED = 64  # incidents followed at once; the oldest is let go first
@@ -107,6 +114,7 @@ class RunbookSink:
         self.updated = 0
         self._following: dict[str, _Following] = {}  # incident → what its runbook last said
         self._stored: set[str] = set()  # incidents whose runbook this process stored or found stored
+        self._news_seq: Optional[int] = None  # the last audit row read for news of an incident (None: none yet)
 
     # --- Sink --------------------------------------------------------------------------------
 
@@ -116,6 +124,8 @@ class RunbookSink:
         self.templates(ctx)  # after a policy reload: read them now rather than in an incident
         if digest is not None and digest != self._digest and report.leader and not report.execution.deposed:
             self._reloaded(ctx, report.now_ms)
+        if report.leader and not report.execution.deposed:
+            self._news(ctx, report.now_ms)
         if self._following and report.leader and not report.execution.deposed:
             self._follow(report, ctx)
 
@@ -228,6 +238,32 @@ class RunbookSink:
                 continue
             story = read_story(ctx.store, data, now)
             if story != data.get("story"):
+                self._rerender(ctx, data, story, now)
+
+    def _news(self, ctx: "SinkContext", now: int) -> None:
+        """The audit rows since the last tick that change what an open incident's runbook says
+        (a page's receipt, a page a silence held back, a lock violation, a revoke): each such
+        incident's stored runbook rendered again where its story changed. The first read (a
+        start, a takeover) goes an hour back; later ones from the last row read."""
+        since, after = (now - FOLLOW_MS, 0) if self._news_seq is None else (None, self._news_seq)
+        rows = ctx.store.audit_rows(since, NEWS_KINDS, NEWS_PAGE, after_seq=after)
+        if self._news_seq is None:
+            self._news_seq = 0
+        if not rows:
+            return
+        self._news_seq = rows[-1].seq
+        named = {str(i) for r in rows if r.kind in NOTIFICATION_KINDS for i in r.payload.get("incidents") or ()}
+        touched = {str(r.payload.get(k)) for r in rows if r.kind not in NOTIFICATION_KINDS
+                   for k in ("scope", "account") if r.payload.get(k)}
+        touched |= {str(h).partition("|")[2] for r in rows for h in r.payload.get("holds") or ()}
+        for record in ctx.store.runbooks(since_ms=now - 86_400_000, limit=1000):
+            data = record.data
+            if data["incident"] not in named and data.get("scope") not in touched:
+                continue
+            if (data.get("story") or {}).get("ended") or data.get("dry_run"):
+                continue
+            story = read_story(ctx.store, data, now)
+            if story != data.get("story") and story["ended"] is None:
                 self._rerender(ctx, data, story, now)
 
     # --- taking over -------------------------------------------------------------------------------

@@ -374,3 +374,31 @@ def test_without_a_runbooks_directory_the_builtin_runbook_is_not_an_error_span(t
     assert len(spans) == 5, [s.name for s in mem.get_finished_spans()]
     assert all(s.status.status_code is not StatusCode.ERROR for s in spans)
     assert {s.attributes.get("killswitch.runbook.result") for s in spans} == {"rendered"}
+
+
+def test_the_runbook_says_where_its_pages_went_and_which_a_silence_held_back_as_the_receipts_come(tmp_path):
+    """Walk 3 M3, walk 4 M4: once the notification sink's receipts of the incident's pages are
+    in the audit trail (written as it writes them), the next tick stores its runbook again with
+    where they went, which failed, and the silence that held one back (its id, who, why, end)."""
+    runner, engine, clock, store, sink, _, desk = crash(tmp_path)
+    parts = parts_of(runner)
+    before = store.runbook(L3).markdown
+    assert "PAGES SILENCED" not in before and "- [ ] notifications delivered" in before
+    made = asyncio.run(desk.silence_add(["policy=crash-ladder"], 7_200, "flatten checked, on it", actor="alice"))
+    assert made.done, made.reason
+    sid = made.silence.id
+    now = clock()
+    for kind, extra in (("notification_delivered", {"receiver": "desk-chat", "result": "delivered"}),
+                        ("notification_failed", {"receiver": "pager", "result": "failed", "final": True}),
+                        ("notification_silenced", {"receiver": "desk-chat", "result": "silenced", "silences": [sid]})):
+        parts.fanout.context.audit_receipt(kind, now, {**extra, "incidents": [L3], "event_kinds": ["order_failed"]})
+    asyncio.run(drive(runner, clock, 1))
+    md = store.runbook(L3).markdown
+    head = md.split("| | |")[0]
+    assert re.search(rf"> \*\*PAGES SILENCED\*\* by {sid} \(alice: flatten checked, on it\), ends \S+Z: it held "
+                     r"back this incident's pages to desk-chat", head), head
+    assert "- [ ] notifications: this incident's pages went to desk-chat; **failed for pager**; held back by a " \
+           "silence for desk-chat" in md
+    [row] = [r for r in store.audit_rows(kinds=["runbook_updated"]) if r.payload["incident"] == L3]
+    asyncio.run(drive(runner, clock, 2))  # nothing new: not rendered again
+    assert len([r for r in store.audit_rows(kinds=["runbook_updated"]) if r.payload["incident"] == L3]) == 1
