@@ -114,6 +114,17 @@ def test_the_runbook_of_a_reset_incident_says_it_ended_by_whom_in_the_store_and_
     assert "**LATCHED**" not in rb.markdown and "until the stage is reset" not in rb.markdown
     assert "was **HALTED** by this incident from" in rb.markdown and "ENDED" in rb.html
     assert "Bots were locked out" not in rb.markdown  # the default template: no flatten first steps
+
+    async def served():  # what the API (and the console's runbook dialog, from the same record) serves
+        site, api = await start_api(make_app(desk, token=TOKEN))
+        try:
+            async with aiohttp.ClientSession(headers={"Authorization": f"Bearer {TOKEN}"}) as http:
+                async with http.get(api + runbook_path(L3)) as r:
+                    return r.status, await r.text()
+        finally:
+            await stop_api(site)
+
+    assert asyncio.run(asyncio.wait_for(served(), 30)) == (200, rb.markdown)
     url = store.url
     store.close()  # the runner's store gone: what follows reads the file alone
     monkeypatch.chdir(ROOT)
