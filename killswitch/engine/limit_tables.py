@@ -141,10 +141,11 @@ def _add_policy(tables: LimitTables, node: PolicyNode, limits: LimitsNode, snaps
             if (strategies and p.strategy not in strategies) or (symbols and p.symbol not in symbols):
                 continue
             scope(_instance(level, account, p.strategy, p.symbol)).usage.add_position(p, account)
+        marks = tables.marks.get(s.venue, {})
         for o in s.orders:
             if (strategies and o.strategy not in strategies) or (symbols and o.symbol not in symbols):
                 continue
-            scope(_instance(level, account, o.strategy, o.symbol)).usage.add_order(o)
+            scope(_instance(level, account, o.strategy, o.symbol)).usage.add_order(o, account, marks)
     if not whole and not tables.known[node.name]:
         for (policy, _), found in tables.scopes.items():
             if policy == node.name:
@@ -157,7 +158,9 @@ def _add_policy(tables: LimitTables, node: PolicyNode, limits: LimitsNode, snaps
 @dataclass(frozen=True)
 class LimitUsage:
     """One limit of one scope instance and how much of it is used (``usage`` None: not known).
-    ``symbol``: the symbol a per-symbol limit is nearest its value in."""
+    ``symbol``: the symbol a per-symbol limit is nearest its value in. Of an exposure limit,
+    ``positions`` and ``resting``: what the positions hold and what the resting orders that
+    open further add (``usage`` is their sum)."""
 
     policy: str
     scope: str
@@ -166,6 +169,8 @@ class LimitUsage:
     usage: Optional[float]
     unit: str
     symbol: Optional[str] = None
+    positions: Optional[float] = None
+    resting: Optional[float] = None
 
     @property
     def ratio(self) -> Optional[float]:
@@ -179,21 +184,27 @@ def usage_rows(tables: LimitTables) -> list[LimitUsage]:
     for (policy, scope), sl in sorted(tables.scopes.items()):
         lim, u = sl.limits, sl.usage
         if lim.max_gross_notional is not None:
+            resting = u.resting if u.known else None
             out.append(LimitUsage(policy, scope, "max_gross_notional", lim.max_gross_notional,
-                                  u.gross if u.known else None, "quote"))
+                                  None if resting is None else u.gross + resting, "quote", None,
+                                  u.gross if u.known else None, resting))
         if lim.max_open_orders is not None:
             out.append(LimitUsage(policy, scope, "max_open_orders", lim.max_open_orders,
                                   u.open_orders if u.known else None, "orders"))
         worst: Optional[LimitUsage] = None
-        for (_, symbol, _), leg in u.legs.items():
+        for (_, symbol, side), leg in u.legs.items():
             cap = lim.for_symbol(symbol).max_position_notional
             if cap is not None:
-                row = LimitUsage(policy, scope, "max_position_notional", cap, leg.notional, "quote", symbol)
-                if worst is None or (row.ratio or 0) > (worst.ratio or 0):
-                    worst = row
+                reach = None if leg.unpriced else leg.reach(side)
+                row = LimitUsage(policy, scope, "max_position_notional", cap, reach, "quote", symbol, leg.notional,
+                                 None if reach is None else reach - leg.notional)
+                if worst is None or worst.usage is not None and (row.usage is None or
+                                                                 (row.ratio or 0) > (worst.ratio or 0)):
+                    worst = row  # a leg that cannot be valued is shown first: unknown, never as 0
         if worst is None and lim.needs_positions and lim.default.max_position_notional is not None:
             worst = LimitUsage(policy, scope, "max_position_notional", lim.default.max_position_notional,
-                               0.0 if u.known else None, "quote")
+                               0.0 if u.known else None, "quote", None, 0.0 if u.known else None,
+                               0.0 if u.known else None)
         if worst is not None:
             out.append(worst if u.known else LimitUsage(policy, scope, worst.limit, worst.value, None, "quote"))
         busiest: Optional[LimitUsage] = None
@@ -234,12 +245,16 @@ def book_breaches(tables: LimitTables, snapshots: Iterable[Snapshot], now_ms: in
 
 def _scope_breaches(lim: LimitsNode, u: Usage) -> list[tuple[Optional[str], Breach]]:
     """What a scope's usage breaks: its gross, its open orders (in all and per symbol), and each
-    position (with the account that holds it)."""
+    position (with the account that holds it), each with its resting orders that open further."""
     out: list[tuple[Optional[str], Breach]] = []
-    if lim.max_gross_notional is not None and u.gross > lim.max_gross_notional * (1 + 1e-9):
+    resting = u.resting
+    gross = u.gross + (resting or 0.0)
+    if lim.max_gross_notional is not None and gross > lim.max_gross_notional * (1 + 1e-9):
+        parts = (u.gross, resting or 0.0, 0.0)
         out.append((None, Breach(
-            GROSS, lim.max_gross_notional, u.gross, "quote",
-            f"gross notional of the scope is {money(u.gross)} > limit {money(lim.max_gross_notional)}")))
+            GROSS, lim.max_gross_notional, gross, "quote",
+            f"gross notional of the scope can reach {money(gross)} (positions {money(u.gross)} + resting orders "
+            f"{money(parts[1])}) > limit {money(lim.max_gross_notional)}", None, parts)))
     if lim.max_open_orders is not None and u.open_orders > lim.max_open_orders:
         out.append((None, Breach(
             OPEN_ORDERS, lim.max_open_orders, u.open_orders, "orders",
@@ -251,11 +266,13 @@ def _scope_breaches(lim: LimitsNode, u: Usage) -> list[tuple[Optional[str], Brea
                 OPEN_ORDERS, cap_n, n, "orders", f"open orders of {symbol} are {n} > limit {cap_n}", symbol)))
     for (account, symbol, leg), held in sorted(u.legs.items(), key=lambda kv: tuple(map(str, kv[0]))):
         cap = lim.for_symbol(symbol).max_position_notional
-        if cap is not None and held.notional > cap * (1 + 1e-9):
+        reach = held.notional if held.unpriced else held.reach(leg)
+        if cap is not None and reach > cap * (1 + 1e-9):
             side = "" if leg == "BOTH" else f" ({leg})"
+            parts = (held.notional, reach - held.notional, 0.0)
             out.append((account, Breach(
-                POSITION, cap, held.notional, "quote",
-                f"position in {symbol}{side} is {money(held.notional)} > limit {money(cap)}", symbol)))
+                POSITION, cap, reach, "quote", f"position in {symbol}{side} can reach {money(reach)} (positions "
+                f"{money(held.notional)} + resting orders {money(parts[1])}) > limit {money(cap)}", symbol, parts)))
     return out
 
 

@@ -16,14 +16,21 @@ The limits (see :mod:`killswitch.policy.limits`) and the code each refusal carri
   value (amount × its price, or the mark without one, × the contract size) above the limit;
 - ``OPEN_ORDERS_LIMIT``: the scope's open orders (or the symbol's), the order counted, above the
   limit;
-- ``POSITION_LIMIT``: the position the order acts on (its account, symbol and hedge leg),
-  valued at the mark after the order fills in full, above the symbol's limit;
-- ``GROSS_LIMIT``: the scope's positions summed, after the order, above the limit;
+- ``POSITION_LIMIT``: the position the order acts on (its account, symbol and hedge leg) with
+  the resting orders that would open it further and the order, as far as they can take it
+  (:func:`killswitch.engine.exposure.reach`), above the symbol's limit;
+- ``GROSS_LIMIT``: the same summed over the scope's legs, with the order, above the limit;
 - ``MESSAGE_RATE``: the strategy's token bucket is empty (its level is handed in: the bucket
   lives with the runner, :mod:`killswitch.runner.gate.limits_state`).
 
-An order that only reduces a position (reduce-only, or the opposite side of the leg and no
-larger) never breaks a position or gross limit: a limit never stands in the way of less exposure.
+An order that does not take its leg further than it can reach already (reduce-only, the opposite
+side of the leg and no larger, a sell beside larger resting sells...) never breaks a position or
+gross limit: a limit never stands in the way of less exposure. A breach of either says what the
+positions, the resting orders and the order each bring (``Breach.parts``).
+
+Resting orders are counted once by (account, order id): one the venue reports twice is one. A
+resting order without a price is valued at the mark, else its trigger price; with neither it
+cannot be valued, and a position or gross limit that needs it fails closed.
 A value exactly at its limit passes; just over it is refused. What cannot be evaluated (the
 positions or orders not read, a position that cannot be told apart) is a breach of the limit
 that needed it: the check fails closed.
@@ -38,6 +45,7 @@ from typing import Any, Iterable, Mapping, Optional
 
 from ..compile.limits_node import LimitsNode
 from ..figures import money
+from .exposure import NONE, Resting, order_value, reach
 
 NO_MARK = "NO_MARK"
 PRICE_COLLAR = "PRICE_COLLAR"
@@ -74,12 +82,14 @@ class LimitOrder:
     position_side: Optional[str] = None  # LONG | SHORT (a hedge leg) | BOTH | None
     account: Optional[str] = None
     strategy: Optional[str] = None
+    trigger_price: Optional[float] = None  # a resting stop's, valued at it without a price or a mark
 
     @staticmethod
     def resting(order: Any, account: Optional[str] = None) -> "LimitOrder":
         """A snapshot's open order (:class:`killswitch.snapshot.Order`), its unfilled part."""
         return LimitOrder(order.symbol, order.side, max(0.0, order.amount - order.filled), order.price,
-                          order.reduce_only, order.position_side, account, order.strategy)
+                          order.reduce_only, order.position_side, account, order.strategy,
+                          getattr(order, "trigger_price", None))
 
 
 @dataclass(frozen=True)
@@ -94,14 +104,29 @@ class Breach:
     unit: str
     detail: str
     symbol: Optional[str] = None
+    parts: Optional[tuple[float, float, float]] = None  # an exposure's usage: (positions, resting, order)
 
     @property
     def reason(self) -> str:
         return f"{self.code}: {self.detail}"
 
     def to_json(self) -> dict[str, Any]:
-        return {"code": self.code, "value": self.limit, "usage": self.usage, "unit": self.unit,
-                "symbol": self.symbol}
+        out: dict[str, Any] = {"code": self.code, "value": self.limit, "usage": self.usage, "unit": self.unit,
+                               "symbol": self.symbol}
+        if self.parts is not None:
+            out["exposure"] = parts_json(self.parts)
+        return out
+
+
+def parts_json(parts: tuple[float, float, float]) -> dict[str, float]:
+    """An exposure's usage split: what the positions, the resting orders and the order bring."""
+    positions, resting, order = parts
+    return {"positions": positions, "resting": resting, "order": order}
+
+
+def parts_text(parts: tuple[float, float, float], order: str = "this order") -> str:
+    positions, resting, added = parts
+    return f"positions {money(positions)} + resting orders {money(resting)} + {order} {money(added)}"
 
 
 # --- usage: the scope's positions and open orders, summed once --------------------------------------
@@ -112,6 +137,14 @@ class _Leg:
     contracts: float = 0.0  # signed: + long, - short
     notional: float = 0.0
     count: int = 0
+    buys: Resting = NONE  # resting orders that are not reduce-only, by side
+    sells: Resting = NONE
+    unpriced: int = 0  # resting orders not reduce-only that cannot be valued
+
+    def reach(self, leg: str, held: Optional[float] = None) -> float:
+        """How far the leg can go with its resting orders (``held``: its position's value, else
+        the snapshot's)."""
+        return reach(leg, self.contracts, self.notional if held is None else held, self.buys, self.sells)
 
 
 def _leg_of(position_side: Optional[str]) -> str:
@@ -120,9 +153,11 @@ def _leg_of(position_side: Optional[str]) -> str:
 
 @dataclass
 class Usage:
-    """What a scope instance holds: its gross notional, its open orders (all and by symbol) and
-    each position by (account, symbol, leg). ``known`` is False when one of its accounts was not
-    read: then nothing that reads it can be told. Made by :func:`usage_of` or :meth:`add`."""
+    """What a scope instance holds: its gross notional, its open orders (all and by symbol, each
+    once by account and id: ``twice`` counts those reported again) and each position by
+    (account, symbol, leg) with the resting orders on it. ``known`` is False when one of its
+    accounts was not read: then nothing that reads it can be told. Made by :func:`usage_of` or
+    :meth:`add_position` and :meth:`add_order`."""
 
     gross: float = 0.0
     open_orders: int = 0
@@ -131,6 +166,10 @@ class Usage:
     hedged: set[tuple[Optional[str], str]] = field(default_factory=set)
     oneway: set[tuple[Optional[str], str]] = field(default_factory=set)
     known: bool = True
+    seen: set[tuple[Optional[str], str]] = field(default_factory=set, repr=False)
+    twice: int = 0
+    unpriced: int = 0
+    _resting: Optional[float] = field(default=None, repr=False, compare=False)
 
     def add_position(self, p: Any, account: Optional[str] = None) -> None:
         if not p.contracts or p.contracts <= 0:
@@ -142,10 +181,44 @@ class Usage:
         held.notional += abs(p.notional)
         held.count += 1
         self.gross += abs(p.notional)
+        self._resting = None
 
-    def add_order(self, o: Any) -> None:
+    def add_order(self, o: Any, account: Optional[str] = None, marks: Optional[Mapping[str, Mark]] = None) -> None:
+        """Count an open order (once by account and id), and sum what it may open on its leg:
+        its unfilled part, valued at :func:`~.exposure.order_value` (``marks``: by symbol)."""
+        key = (account, o.id)
+        if key in self.seen:
+            self.twice += 1
+            return
+        self.seen.add(key)
         self.open_orders += 1
         self.open_by_symbol[o.symbol] = self.open_by_symbol.get(o.symbol, 0) + 1
+        left = max(0.0, o.amount - o.filled)
+        if o.reduce_only or left <= 0:
+            return
+        mark = marks.get(o.symbol) if marks else None
+        value = order_value(left, o.price, getattr(o, "trigger_price", None), mark.price if mark else None,
+                            mark.contract_size if mark else 1.0)
+        held = self.legs.setdefault((account, o.symbol, _leg_of(o.position_side)), _Leg())
+        if value is None:
+            held.unpriced += 1
+            self.unpriced += 1
+        elif o.side == "buy":
+            held.buys = held.buys.plus(left, value)
+        else:
+            held.sells = held.sells.plus(left, value)
+        self._resting = None
+
+    @property
+    def resting(self) -> Optional[float]:
+        """What the resting orders add to the scope's gross: each leg as far as they can take it,
+        beyond its position (None: one of them cannot be valued)."""
+        if self.unpriced:
+            return None
+        found = self._resting
+        if found is None:
+            found = self._resting = sum(held.reach(leg) - held.notional for (_, _, leg), held in self.legs.items())
+        return found
 
     def leg(self, order: LimitOrder) -> tuple[Optional[_Leg], Optional[str]]:
         """The position ``order`` acts on (an empty one when there is none), or None and why it
@@ -164,13 +237,14 @@ class Usage:
 
 
 def usage_of(positions: Optional[Iterable[Any]], open_orders: Optional[Iterable[Any]],
-             account: Optional[str] = None) -> Usage:
-    """The usage of one account's ``positions`` and ``open_orders`` (None: not read)."""
+             account: Optional[str] = None, marks: Optional[Mapping[str, Mark]] = None) -> Usage:
+    """The usage of one account's ``positions`` and ``open_orders`` (None: not read); ``marks``
+    value the resting orders without a price."""
     u = Usage(known=positions is not None and open_orders is not None)
     for p in positions or ():
         u.add_position(p, account)
     for o in open_orders or ():
-        u.add_order(o)
+        u.add_order(o, account, marks)
     return u
 
 
@@ -185,7 +259,7 @@ def order_breaches(limits: LimitsNode, order: LimitOrder, positions: Optional[It
     ``marks``: by symbol, of the order's venue. ``tokens``: the level of the strategy's message
     bucket (None: not counted here). ``resting``: the order is already open at the venue (it is
     among ``open_orders`` and is not counted again; its missing price is not collared)."""
-    return breaches_in(limits, order, usage_of(positions, open_orders, order.account), marks, now_ms,
+    return breaches_in(limits, order, usage_of(positions, open_orders, order.account, marks), marks, now_ms,
                        tokens=tokens, resting=resting)
 
 
@@ -219,7 +293,7 @@ def breaches_in(limits: LimitsNode, order: LimitOrder, usage: Optional[Usage], m
                                   f"for {order.symbol}",
                                   order.symbol))
     out += _open_orders(limits, order, usage, resting)
-    out += _exposure(limits, order, usage, fresh, size, no_mark)
+    out += _exposure(limits, order, usage, fresh, mark, size, no_mark, resting)
     if limits.message_rate is not None and tokens is not None and tokens < 1:
         out.append(Breach(MESSAGE_RATE, limits.message_rate, tokens, "messages",
                           f"strategy {order.strategy or '(none)'} used its burst of {limits.message_burst}; "
@@ -276,8 +350,10 @@ def _open_orders(limits: LimitsNode, order: LimitOrder, usage: Optional[Usage], 
     return out
 
 
-def _exposure(limits: LimitsNode, order: LimitOrder, usage: Optional[Usage], mark: Optional[Mark], size: float,
-              no_mark: Breach) -> list[Breach]:
+def _exposure(limits: LimitsNode, order: LimitOrder, usage: Optional[Usage], mark: Optional[Mark],
+              any_mark: Optional[Mark], size: float, no_mark: Breach, resting: bool) -> list[Breach]:
+    """The position and gross limits: how far the order's leg can go with its resting orders and
+    the order (a resting ``order``: already among them), beside how far it goes without it."""
     position_limit = limits.for_symbol(order.symbol).max_position_notional
     gross_limit = limits.max_gross_notional
     if position_limit is None and gross_limit is None:
@@ -291,35 +367,64 @@ def _exposure(limits: LimitsNode, order: LimitOrder, usage: Optional[Usage], mar
     if held is None:
         return [Breach(code, limit, None, "quote", f"cannot tell which position the order changes: {why}",
                        order.symbol)]
-    delta = order.amount if order.side == "buy" else -order.amount
-    after = held.contracts + delta
-    if order.position_side == "LONG":
-        after = max(0.0, after)
-    elif order.position_side == "SHORT":
-        after = min(0.0, after)
-    before = held.contracts
-    reduces = abs(after) <= abs(before) and (after == 0 or before == 0 or (after > 0) == (before > 0))
-    if order.reduce_only or reduces:
+    if order.reduce_only:
         return []
-    unit = (mark.price * mark.contract_size if mark is not None
-            else order.price * size if order.price is not None
-            else held.notional / abs(before) if before else None)
-    if unit is None:
-        return [no_mark]
-    value = abs(after) * unit
+    if held.unpriced:
+        return [Breach(code, limit, None, "quote", f"{held.unpriced} resting order(s) of {order.symbol} have no "
+                                                   "price, no mark and no trigger price; cannot value what they open",
+                       order.symbol)]
+    leg = _leg_of(order.position_side)
+    # the position at the mark (else as the snapshot valued it)
+    pv = abs(held.contracts) * mark.price * mark.contract_size if mark is not None else held.notional
+    buys, sells = held.buys, held.sells
+    if resting:  # counted already, at the value it was counted at: taken out for the "before"
+        own = order_value(order.amount, order.price, order.trigger_price,
+                          any_mark.price if any_mark is not None else None, size)
+        if own is None:
+            return [no_mark]
+        with_order = (buys, sells)
+        if order.side == "buy":
+            buys = Resting(max(0.0, buys.contracts - order.amount), max(0.0, buys.value - own))
+        else:
+            sells = Resting(max(0.0, sells.contracts - order.amount), max(0.0, sells.value - own))
+        before, after = reach(leg, held.contracts, pv, buys, sells), reach(leg, held.contracts, pv, *with_order)
+    else:
+        unit = (order.price * size if order.price is not None else mark.price * mark.contract_size
+                if mark is not None else held.notional / abs(held.contracts) if held.contracts else None)
+        if unit is None:
+            return [no_mark]
+        own = order.amount * unit
+        before = reach(leg, held.contracts, pv, buys, sells)
+        after = (reach(leg, held.contracts, pv, buys.plus(order.amount, own), sells) if order.side == "buy"
+                 else reach(leg, held.contracts, pv, buys, sells.plus(order.amount, own)))
+    if after <= before * (1 + _TOLERANCE):  # it takes the leg no further
+        return []
+    added = after - before
+    said = "resting order" if resting else "this order"
     out = []
-    if position_limit is not None and _over(value, position_limit):
-        out.append(Breach(POSITION, position_limit, value, "quote",
-                          f"position in {order.symbol} would be {money(value)} > limit {money(position_limit)}",
-                          order.symbol))
+    if position_limit is not None and _over(after, position_limit):
+        parts = (pv, before - pv, added)
+        side = "" if leg == "BOTH" else f" ({leg})"
+        out.append(Breach(POSITION, position_limit, after, "quote",
+                          f"position in {order.symbol}{side} could reach {money(after)} ({parts_text(parts, said)}) "
+                          f"> limit {money(position_limit)}", order.symbol, parts))
     if gross_limit is not None:
-        gross = usage.gross - held.notional + value
+        others = usage.resting
+        if others is None:
+            out.append(Breach(GROSS, gross_limit, None, "quote",
+                              f"{usage.unpriced} resting order(s) of the scope have no price, no mark and no trigger "
+                              "price; cannot value the scope's gross"))
+            return out
+        positions = usage.gross - held.notional + pv
+        gross = usage.gross + others - held.reach(leg) + after
         if _over(gross, gross_limit):
+            parts = (positions, gross - positions - added, added)
             out.append(Breach(GROSS, gross_limit, gross, "quote",
-                              f"gross notional of the scope would be {money(gross)} > limit {money(gross_limit)}"))
+                              f"gross notional of the scope could reach {money(gross)} ({parts_text(parts, said)}) "
+                              f"> limit {money(gross_limit)}", None, parts))
     return out
 
 
 __all__ = ["Breach", "CODES", "GROSS", "LimitOrder", "MESSAGE_RATE", "Mark", "NO_MARK", "OPEN_ORDERS",
            "ORDER_NOTIONAL", "ORDER_QUANTITY", "POSITION", "PRICE_COLLAR", "Usage", "breaches_in",
-           "order_breaches", "usage_of"]
+           "order_breaches", "parts_json", "parts_text", "usage_of"]

@@ -96,8 +96,11 @@ def test_usage_rows_show_each_limit_beside_its_value():
     orders = [Order(id="1", symbol=ETH, side="buy", type="limit", amount=1, price=9.0)]
     t = limit_tables(g, [snap("a", [pos(BTC, "long", 2, 100.0), pos(ETH, "long", 30, 10.0)], orders)])
     rows = {r.limit: r for r in usage_rows(t)}
-    assert rows["max_gross_notional"].usage == 500.0 and rows["max_open_orders"].usage == 1
-    assert rows["max_position_notional"].symbol == ETH and rows["max_position_notional"].ratio == 0.6
+    # the resting buy of ETH opens the long further: counted beside the positions
+    gross = rows["max_gross_notional"]
+    assert (gross.usage, gross.positions, gross.resting) == (509.0, 500.0, 9.0) and rows["max_open_orders"].usage == 1
+    eth = rows["max_position_notional"]
+    assert eth.symbol == ETH and (eth.usage, eth.positions, eth.resting) == (309.0, 300.0, 9.0)
     assert rows["max_open_orders_per_symbol"].symbol == ETH and rows["max_open_orders_per_symbol"].usage == 1
 
 

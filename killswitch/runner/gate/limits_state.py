@@ -136,9 +136,18 @@ def limits_doc(graph: Any, tables: LimitTables, scope: Optional[str] = None,
         if scope is not None and not mine and not any(r.policy is node for r in tables.routes.get(scope, ())):
             continue
         out.append({"policy": node.name, "limits": node.limits.to_doc(),
-                    "usage": [{"scope": r.scope, "limit": r.limit, "value": r.value, "usage": r.usage,
-                               "unit": r.unit, "symbol": r.symbol} for r in mine]})
+                    "usage": [_row(r) for r in mine]})
     return out
+
+
+def _row(r: LimitUsage) -> dict[str, Any]:
+    row = {"scope": r.scope, "limit": r.limit, "value": r.value, "usage": r.usage, "unit": r.unit, "symbol": r.symbol}
+    if r.limit in EXPOSURE_LIMITS:  # what the positions hold and what the resting orders add
+        row["positions"], row["resting"] = r.positions, r.resting
+    return row
+
+
+EXPOSURE_LIMITS = ("max_position_notional", "max_gross_notional")
 
 
 def _values(snapshots: Mapping[str, Any]) -> Iterable[Any]:
