@@ -253,8 +253,7 @@ def _scope_breaches(lim: LimitsNode, u: Usage) -> list[tuple[Optional[str], Brea
         parts = (u.gross, resting or 0.0, 0.0)
         out.append((None, Breach(
             GROSS, lim.max_gross_notional, gross, "quote",
-            f"gross notional of the scope can reach {money(gross)} (positions {money(u.gross)} + resting orders "
-            f"{money(parts[1])}) > limit {money(lim.max_gross_notional)}", None, parts)))
+            f"gross notional of the scope {_reaches(parts)} > limit {money(lim.max_gross_notional)}", None, parts)))
     if lim.max_open_orders is not None and u.open_orders > lim.max_open_orders:
         out.append((None, Breach(
             OPEN_ORDERS, lim.max_open_orders, u.open_orders, "orders",
@@ -271,9 +270,16 @@ def _scope_breaches(lim: LimitsNode, u: Usage) -> list[tuple[Optional[str], Brea
             side = "" if leg == "BOTH" else f" ({leg})"
             parts = (held.notional, reach - held.notional, 0.0)
             out.append((account, Breach(
-                POSITION, cap, reach, "quote", f"position in {symbol}{side} can reach {money(reach)} (positions "
-                f"{money(held.notional)} + resting orders {money(parts[1])}) > limit {money(cap)}", symbol, parts)))
+                POSITION, cap, reach, "quote", f"position in {symbol}{side} {_reaches(parts)} > limit {money(cap)}",
+                symbol, parts)))
     return out
+
+
+def _reaches(parts: tuple[float, float, float]) -> str:
+    held, resting, _ = parts
+    if not resting:
+        return f"is {money(held)}"
+    return f"can reach {money(held + resting)} (positions {money(held)} + resting orders {money(resting)})"
 
 
 def _resting_breaches(tables: LimitTables, s: Snapshot, now_ms: int) -> list[BookBreach]:

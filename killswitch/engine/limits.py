@@ -83,13 +83,14 @@ class LimitOrder:
     account: Optional[str] = None
     strategy: Optional[str] = None
     trigger_price: Optional[float] = None  # a resting stop's, valued at it without a price or a mark
+    id: Optional[str] = None  # a resting order's id at the venue
 
     @staticmethod
     def resting(order: Any, account: Optional[str] = None) -> "LimitOrder":
         """A snapshot's open order (:class:`killswitch.snapshot.Order`), its unfilled part."""
         return LimitOrder(order.symbol, order.side, max(0.0, order.amount - order.filled), order.price,
                           order.reduce_only, order.position_side, account, order.strategy,
-                          getattr(order, "trigger_price", None))
+                          getattr(order, "trigger_price", None), order.id)
 
 
 @dataclass(frozen=True)
@@ -170,6 +171,11 @@ class Usage:
     twice: int = 0
     unpriced: int = 0
     _resting: Optional[float] = field(default=None, repr=False, compare=False)
+    # the orders summed on legs, as listed: ((account, id), leg's key, side, contracts, value)
+    _listed: list[tuple[tuple[Optional[str], str], tuple[Optional[str], str, str], str, float, float]] = field(
+        default_factory=list, repr=False, compare=False)
+    _turns: Optional[tuple[LimitsNode, dict[tuple[Optional[str], str], tuple[Resting, Resting, float]]]] = field(
+        default=None, repr=False, compare=False)
 
     def add_position(self, p: Any, account: Optional[str] = None) -> None:
         if not p.contracts or p.contracts <= 0:
@@ -203,11 +209,45 @@ class Usage:
         if value is None:
             held.unpriced += 1
             self.unpriced += 1
-        elif o.side == "buy":
-            held.buys = held.buys.plus(left, value)
         else:
-            held.sells = held.sells.plus(left, value)
-        self._resting = None
+            if o.side == "buy":
+                held.buys = held.buys.plus(left, value)
+            else:
+                held.sells = held.sells.plus(left, value)
+            self._listed.append((key, (account, o.symbol, _leg_of(o.position_side)), o.side, left, value))
+        self._resting = self._turns = None
+
+    def before(self, limits: LimitsNode, account: Optional[str], order_id: Optional[str]
+               ) -> Optional[tuple[Resting, Resting, float]]:
+        """What was resting before the order ``order_id`` of ``account`` took its turn: its leg's
+        buys and sells, and what the scope's resting orders added to its gross. The orders take
+        their turns as the venue listed them; one that would have broken the position or gross
+        limit of ``limits`` had it asked then takes no room (the gate would have refused it, the
+        watch cancels it). None: the order is not summed here."""
+        turns = self._turns
+        if turns is None or turns[0] is not limits:
+            turns = self._turns = (limits, self._take_turns(limits))
+        return turns[1].get((account, order_id)) if order_id is not None else None
+
+    def _take_turns(self, limits: LimitsNode) -> dict[tuple[Optional[str], str], tuple[Resting, Resting, float]]:
+        sides: dict[tuple[Optional[str], str, str], tuple[Resting, Resting]] = {}
+        gross_cap, total = limits.max_gross_notional, 0.0
+        out = {}
+        for key, at, side, contracts, value in self._listed:
+            held = self.legs[at]
+            buys, sells = sides.get(at, (NONE, NONE))
+            out[key] = (buys, sells, total)
+            more = (buys.plus(contracts, value), sells) if side == "buy" else (buys, sells.plus(contracts, value))
+            was = reach(at[2], held.contracts, held.notional, buys, sells)
+            now = reach(at[2], held.contracts, held.notional, *more)
+            if now > was * (1 + _TOLERANCE):
+                cap = limits.for_symbol(at[1]).max_position_notional
+                if (cap is not None and _over(now, cap)) or (
+                        gross_cap is not None and _over(self.gross + total - was + now, gross_cap)):
+                    continue  # refused had it asked: it takes no room
+                total += now - was
+            sides[at] = more
+        return out
 
     @property
     def resting(self) -> Optional[float]:
@@ -376,18 +416,17 @@ def _exposure(limits: LimitsNode, order: LimitOrder, usage: Optional[Usage], mar
     leg = _leg_of(order.position_side)
     # the position at the mark (else as the snapshot valued it)
     pv = abs(held.contracts) * mark.price * mark.contract_size if mark is not None else held.notional
-    buys, sells = held.buys, held.sells
-    if resting:  # counted already, at the value it was counted at: taken out for the "before"
+    buys, sells, others = held.buys, held.sells, usage.resting
+    if resting:  # at its turn: the orders listed before it (:meth:`Usage.before`), valued as summed
         own = order_value(order.amount, order.price, order.trigger_price,
                           any_mark.price if any_mark is not None else None, size)
-        if own is None:
-            return [no_mark]
-        with_order = (buys, sells)
-        if order.side == "buy":
-            buys = Resting(max(0.0, buys.contracts - order.amount), max(0.0, buys.value - own))
-        else:
-            sells = Resting(max(0.0, sells.contracts - order.amount), max(0.0, sells.value - own))
-        before, after = reach(leg, held.contracts, pv, buys, sells), reach(leg, held.contracts, pv, *with_order)
+        turn = usage.before(limits, order.account, order.id)
+        if own is None or turn is None:
+            return [] if turn is None else [no_mark]
+        buys, sells, others = turn
+        before = reach(leg, held.contracts, pv, buys, sells)
+        after = (reach(leg, held.contracts, pv, buys.plus(order.amount, own), sells) if order.side == "buy"
+                 else reach(leg, held.contracts, pv, buys, sells.plus(order.amount, own)))
     else:
         unit = (order.price * size if order.price is not None else mark.price * mark.contract_size
                 if mark is not None else held.notional / abs(held.contracts) if held.contracts else None)
@@ -409,14 +448,13 @@ def _exposure(limits: LimitsNode, order: LimitOrder, usage: Optional[Usage], mar
                           f"position in {order.symbol}{side} could reach {money(after)} ({parts_text(parts, said)}) "
                           f"> limit {money(position_limit)}", order.symbol, parts))
     if gross_limit is not None:
-        others = usage.resting
         if others is None:
             out.append(Breach(GROSS, gross_limit, None, "quote",
                               f"{usage.unpriced} resting order(s) of the scope have no price, no mark and no trigger "
                               "price; cannot value the scope's gross"))
             return out
         positions = usage.gross - held.notional + pv
-        gross = usage.gross + others - held.reach(leg) + after
+        gross = usage.gross + others - reach(leg, held.contracts, held.notional, buys, sells) + after
         if _over(gross, gross_limit):
             parts = (positions, gross - positions - added, added)
             out.append(Breach(GROSS, gross_limit, gross, "quote",

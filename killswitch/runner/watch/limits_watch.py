@@ -15,7 +15,14 @@ their limits were it filled. Not watched, and said so in the docs: a scope's cou
 orders (which order to cancel to meet it is no rule of the order's), the message rate (the
 venue's orders carry no request time of ours) and a missing mark (``NO_MARK`` refuses a new
 order at the gate; an order already resting is not cancelled for data the runner lacks: a
-symbol the account holds no position in has no mark to read).
+symbol the account holds no position in has no mark to read), nor a position or gross limit
+that cannot be valued or told (a resting order with no price, mark or trigger price; a leg
+that cannot be told).
+
+The position and gross limits count the scope's resting orders that open further
+(:mod:`killswitch.engine.exposure`), each order at its turn: the orders listed before it by
+the venue, those the limits would have refused left out (:meth:`~killswitch.engine.limits.Usage.before`).
+Of many resting orders that together pass a limit, the ones past it are cancelled, not all.
 
 Must not: send anything (the watch cancels), or read the store.
 """
@@ -62,7 +69,7 @@ class LimitWatch:
                 continue
             for b in breaches_in(bound.limits, resting, bound.usage, gate.tables.marks_of(account), now,
                                  resting=True):
-                if b.code in WATCHED:
+                if b.code in WATCHED and not (b.code in (POSITION, GROSS) and b.usage is None):
                     return Flag(LIMIT_VIOLATION, f"{b.reason} [policy={bound.policy} scope={bound.scope}]",
                                 bound.scope)
         return None
