@@ -229,7 +229,9 @@ class ResumeLimits:
 @dataclass(frozen=True)
 class LimitUsage:
     """One pre-trade limit of one scope instance and its usage (``GET /v1/lock`` ``limits[].usage``;
-    ``usage`` None: an account of the scope not read)."""
+    ``usage`` None: an account of the scope not read). Of a position or gross limit,
+    ``positions`` and ``resting``: what the positions hold and what the resting orders that open
+    further add (None from a runner that does not say)."""
 
     scope: str
     limit: str
@@ -237,6 +239,8 @@ class LimitUsage:
     usage: Optional[float]
     unit: str
     symbol: Optional[str] = None
+    positions: Optional[float] = None
+    resting: Optional[float] = None
 
 
 @dataclass(frozen=True)

@@ -82,5 +82,7 @@ def limit_lines(locks: LockDocument) -> list[str]:
             else:
                 share = f" ({u.usage / u.value:.0%})" if u.value else ""
                 used = f"{figure(u.usage)} of {figure(u.value)}{share}" + ("  OVER" if u.usage > u.value else "")
+                if u.resting:  # what the resting orders that open further add to the positions
+                    used += f" (positions {figure(u.positions or 0.0)} + resting orders {figure(u.resting)})"
             lines.append(f"  LIMIT {p.policy} {u.scope} {u.limit}{of}: {used}")
     return lines

@@ -362,6 +362,7 @@ def _limit_rows(limits: Sequence[dict]) -> list[dict]:
             share = None if used is None or not value else used / value
             out.append({"policy": p["policy"], "scope": u["scope"], "limit": u["limit"], "symbol": u["symbol"],
                         "value": _number(value), "usage": "unknown" if used is None else _number(used),
+                        "resting": _number(u["resting"]) if u.get("resting") else None,
                         "share": "-" if share is None else f"{share:.0%}", "over": share is not None and share > 1,
                         "near": share is not None and 0.8 <= share <= 1})
         out += _set_rows(p["policy"], p.get("limits") or {}, {u["limit"] for u in p["usage"]})
@@ -373,7 +374,7 @@ def _set_rows(policy: str, doc: dict, used: set[str]) -> list[dict]:
     names) do not show: each symbol's where it differs from the default."""
     def row(limit: str, symbol: Optional[str], value: str, usage: str) -> dict:
         return {"policy": policy, "scope": None, "limit": limit, "symbol": symbol, "value": value, "usage": usage,
-                "share": "-", "over": False, "near": False}
+                "resting": None, "share": "-", "over": False, "near": False}
 
     def shown(name: str, v: Any) -> str:
         return f"{v * 100:g}% of the mark" if name == "price_collar" else _number(v)
