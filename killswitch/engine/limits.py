@@ -121,7 +121,7 @@ class Breach:
 
 def parts_json(parts: tuple[float, float, float]) -> dict[str, float]:
     """An exposure's usage split: what the positions, the resting orders and the order bring."""
-    positions, resting, order = parts
+    positions, resting, order = (round(x, 8) for x in parts)  # no float noise from the subtractions
     return {"positions": positions, "resting": resting, "order": order}
 
 

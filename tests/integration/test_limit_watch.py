@@ -126,3 +126,47 @@ def test_each_watched_limit_refuses_at_the_gate_and_cancels_at_the_venue(tmp_pat
         "LIMIT_VIOLATION", "cancel", "alp-rogue-1", "alpha")
     assert row["reason"].startswith(code) and "[policy=quiet scope=binanceusdm/sim-main]" in row["reason"], row
     assert [e.kind for e in seen["events"]] == [LIMIT_VIOLATION]
+
+
+def test_resting_orders_that_together_pass_a_limit_lose_the_ones_past_it(tmp_path, monkeypatch):
+    """Three entries that never asked the gate, each within the position limit alone, together
+    past it: the one that takes the position past the limit in the venue's order is cancelled,
+    the others (one after it that still fits) and a reduce-only exit stay; the gate answers the
+    cancelled one the same way while the others rest."""
+    text = te.QUIET.replace("  stages:\n", "  limits:\n    max_position_notional: 350k\n  stages:\n")
+
+    def one_limit():
+        res = compile_documents(load_text(text, "limited.yaml"))
+        assert res.graph is not None, [d.message for d in res.errors]
+        return res.graph
+
+    monkeypatch.setattr(te, "graph", one_limit)
+    seen: dict = {}
+
+    async def scenario(runner, desk, eng, clock, store, key):
+        await runner.start()
+        await te.tick(runner, clock)
+        # BTC long 5 at 60,000 (300k): 0.4 more fits (≈324k), then 0.6 does not (≈360k), then 0.3 does (≈342k)
+        for cid, size, at in (("alp-a-1", 0.4, 59_800.0), ("alp-b-1", 0.6, 59_800.0), ("alp-c-1", 0.3, 59_700.0)):
+            eng.place_order("sim-main", "BTCUSDT", "BUY", "LIMIT", size, price=at, time_in_force="GTC",
+                            client_order_id=cid)
+        eng.place_order("sim-main", "BTCUSDT", "SELL", "LIMIT", 5.0, price=65_000.0, time_in_force="GTC",
+                        reduce_only=True, client_order_id="alp-tp-1")
+        report = await te.tick(runner, clock)
+        seen["events"] = [e for e in report.events if e.kind == LIMIT_VIOLATION]
+        seen["open"] = te.open_ids(eng)
+        seen["rows"] = [r.payload for r in store.audit_rows(None, ("lock_violation",), 100)]
+        await te.tick(runner, clock)  # the book without the cancelled order
+        seen["gate"] = desk.check_order({"account": key, "symbol": te.BTC, "side": "buy", "amount": 0.6,
+                                           "price": 59_800.0, "strategy": "alpha"})
+
+    asyncio.run(asyncio.wait_for(te.with_runner(tmp_path, "binanceusdm", scenario), 90))
+    assert "alp-b-1" not in seen["open"], seen["open"]
+    assert {"alp-a-1", "alp-c-1", "alp-tp-1"} <= set(seen["open"]), seen["open"]
+    [row] = seen["rows"]
+    assert row["client_order_id"] == "alp-b-1" and row["reason"].startswith("POSITION_LIMIT"), row
+    assert "resting orders 23,920.00 + resting order 35,880.00" in row["reason"], row
+    assert [e.kind for e in seen["events"]] == [LIMIT_VIOLATION]
+    gate = seen["gate"]  # ≈300k + 23,920 + 17,910 resting + 35,880 > 350k
+    assert not gate.allow and gate.limit["code"] == "POSITION_LIMIT", gate
+    assert gate.limit["exposure"]["resting"] == 23_920.0 + 17_910.0, gate

@@ -143,7 +143,7 @@ def limits_doc(graph: Any, tables: LimitTables, scope: Optional[str] = None,
 def _row(r: LimitUsage) -> dict[str, Any]:
     row = {"scope": r.scope, "limit": r.limit, "value": r.value, "usage": r.usage, "unit": r.unit, "symbol": r.symbol}
     if r.limit in EXPOSURE_LIMITS:  # what the positions hold and what the resting orders add
-        row["positions"], row["resting"] = r.positions, r.resting
+        row["positions"], row["resting"] = (None if x is None else round(x, 8) for x in (r.positions, r.resting))
     return row
 
 
