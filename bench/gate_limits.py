@@ -9,9 +9,10 @@ strategy) and twelve per-symbol overrides over six markets. Once the runner has 
 bots (a process of their own, one connection each) ask ``POST /v1/check-order`` at ``--rate``
 requests a second in all, each bot at its share, paced from the start (a late answer does not
 slow the next ask): orders of 10 strategies over the first 50 markets, buys and sells, some
-priced beyond the collar, some large. A poller reads ``GET /v1/status`` every 50 ms, quiet
-before the load and during it, and takes the tick period from the ``last_tick_ms`` it sees
-change.
+priced beyond the collar, some large. ``--resting N``: N entry orders rest in the account
+too, spread over its markets, and the position and gross limits count them. A poller reads
+``GET /v1/status`` every 50 ms, quiet before the load and during it, and takes the tick period
+from the ``last_tick_ms`` it sees change.
 
 Prints the layout, the answers by reason code, the latency p50/p99 (ms and reference loops), the
 rate reached, and the tick period p50/p99 quiet and under the load with their ratio (goal: p50
@@ -53,7 +54,7 @@ def cpu_s(api: str) -> tuple[float, float]:
     return (float(m.group(1)) if m else float("nan")), time.monotonic()
 
 
-def policy() -> str:
+def policy(resting: int = 0) -> str:
     overrides = "\n".join(f"      C{i}/USDT:USDT: {{max_order_notional: 2k, price_collar: 2%}}" for i in range(SYMBOLS))
     return f"""\
 apiVersion: killswitch/v1
@@ -73,7 +74,7 @@ spec:
     max_position_notional: 20k
     max_gross_notional: 10M
     max_open_orders_per_symbol: 20
-    max_open_orders: 500
+    max_open_orders: {max(500, 2 * resting)}
     message_rate: {{per_second: 200, burst: 400}}
     symbols:
 {overrides}
@@ -82,10 +83,10 @@ spec:
 """
 
 
-def write_inputs(work: Path, sim_port: int) -> tuple[Path, Path]:
+def write_inputs(work: Path, sim_port: int, resting: int = 0) -> tuple[Path, Path]:
     pol = work / "policies"
     pol.mkdir(exist_ok=True)
-    (pol / "gate-limits.yaml").write_text(policy())
+    (pol / "gate-limits.yaml").write_text(policy(resting))
     acc = work / "accounts.yaml"
     acc.write_text(f"""\
 apiVersion: killswitch/v1
@@ -198,13 +199,16 @@ def main() -> None:
     ap.add_argument("--rate", type=float, default=1000.0, help="check-order requests a second, all bots together")
     ap.add_argument("--seconds", type=float, default=20.0)
     ap.add_argument("--quiet", type=float, default=8.0, help="seconds of quiet ticks measured first")
+    ap.add_argument("--resting", type=int, default=0,
+                    help="entry orders resting in the account too, spread over its markets; the position and gross "
+                         "limits count them (the scope's max_open_orders is raised to twice as many)")
     args = ap.parse_args()
     work = Path(tempfile.mkdtemp(prefix="ks-gate-limits-"))
     print(f"the pre-trade gate's 20 limits under load — machine: {machine()}", flush=True)
-    sim = Sim(work, positions=args.positions)
+    sim = Sim(work, positions=args.positions, resting=args.resting)
     runner = None
     try:
-        pol, acc = write_inputs(work, sim.port)
+        pol, acc = write_inputs(work, sim.port, args.resting)
         api_port = free_port()
         runner = start_runner(work, pol, acc, f"sqlite://{work / 'state.db'}", "bench", api_port)
         api = f"http://127.0.0.1:{api_port}"
@@ -222,7 +226,8 @@ def main() -> None:
             busy = TickPoller(api).measure(args.seconds)
             w2, c2 = work_ms(api), cpu_s(api)
             took, codes, errors = load.result(timeout=args.seconds + 120)
-        print(f"layout: one account of {args.positions:,} positions on {args.positions:,} markets (the simulated "
+        print(f"layout: one account of {args.positions:,} positions on {args.positions:,} markets and "
+              f"{args.resting:,} resting entry orders (the simulated "
               f"Binance USDⓈ-M face, its own process), ksctl run (dry run, 200 ms interval, SQLite), a policy of 20 "
               f"limits (8 for the scope, 12 per-symbol over {SYMBOLS} markets); {args.bots} bots, one connection "
               f"each, {args.rate:,.0f} check-order requests/s in all, for {args.seconds:g} s, from a process of "

@@ -244,15 +244,16 @@ def get_json(url: str, timeout: float = 5.0, token: Optional[str] = None) -> dic
 class Sim:
     """The simulated exchange (calm scenario) as its own process on 127.0.0.1; with ``positions``,
     a calm book of that many positions in ``sim-main`` instead (``serve --positions``); with
-    ``accounts``, that many accounts ``sim-0``… (``serve --accounts``). Its
+    ``accounts``, that many accounts ``sim-0``… (``serve --accounts``); ``resting``: with
+    ``positions``, that many entry orders resting beside them (``serve --resting``). Its
     output goes to ``<name>.log`` under ``work``."""
 
     def __init__(self, work: Path, scenario: str = "calm", *, positions: int = 0, accounts: int = 0,
-                 name: str = "sim"):
+                 name: str = "sim", resting: int = 0):
         self.port = free_port()
         self.log = open(work / f"{name}.log", "w")
-        book = (["--positions", str(positions)] if positions else ["--accounts", str(accounts)] if accounts
-                else ["--scenario", scenario])
+        book = (["--positions", str(positions), *(["--resting", str(resting)] if resting else [])] if positions
+                else ["--accounts", str(accounts)] if accounts else ["--scenario", scenario])
         self.proc = subprocess.Popen([str(PYTHON), "-m", "adapters.simulated", "serve", *book,
                                       "--port", str(self.port)], stdout=self.log, stderr=subprocess.STDOUT)
         if not wait_until(lambda: listening(self.port), 60):

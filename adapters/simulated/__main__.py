@@ -16,7 +16,8 @@ endpoint on loopback, not part of the Binance API. ``--hold`` keeps the scenario
 wall clock's pace until ``POST /_sim/go[?at_ms=ELAPSED]`` (:mod:`.held_clock`): a harness starts
 its processes during the flat start, then lets the scenario's event unfold at ``--time-scale``.
 ``--positions N`` serves a calm book of N
-positions on N markets in ``sim-main`` instead of a named scenario (:func:`.scenarios.wide_book`);
+positions on N markets in ``sim-main`` instead of a named scenario (:func:`.scenarios.wide_book`;
+``--resting M``: with M entry orders resting beside them);
 ``--accounts N`` the calm markets with N accounts ``sim-0``… (:func:`.scenarios.many_accounts`);
 both, ``--accounts N --positions M``, a firm's shape: N accounts of M positions each, every
 book its own (:func:`.scenarios.firm_book`). Under ``venues`` it prints, for every venue the
@@ -52,7 +53,7 @@ async def _serve(args) -> int:
     if args.positions and args.accounts:
         engine = firm_book(args.accounts, args.positions, clock, seed=args.seed, faults=faults)
     elif args.positions:
-        engine = wide_book(args.positions, clock, seed=args.seed, faults=faults)
+        engine = wide_book(args.positions, clock, seed=args.seed, faults=faults, resting=args.resting)
     elif args.accounts:
         engine = many_accounts(args.accounts, clock, seed=args.seed, faults=faults)
     else:
@@ -95,7 +96,7 @@ def scenario_of(args) -> str:
     if args.positions and args.accounts:
         return f"firm book of {args.accounts} accounts of {args.positions} positions"
     if args.positions:
-        return f"wide-book of {args.positions}"
+        return f"wide-book of {args.positions}" + (f" with {args.resting} resting orders" if args.resting else "")
     if args.accounts:
         return f"{args.accounts} accounts"
     return args.scenario
@@ -163,6 +164,8 @@ def main(argv: list[str]) -> int:
     s.add_argument("--seed", type=int, default=0)
     s.add_argument("--positions", type=int, default=0,
                    help="serve a calm book of this many positions (one per market) instead of the scenario's")
+    s.add_argument("--resting", type=int, default=0,
+                   help="with --positions: this many entry orders resting in sim-main too, spread over its markets")
     s.add_argument("--accounts", type=int, default=0,
                    help="serve the calm markets with this many one-way accounts sim-0… instead of the scenario's "
                         "(with --positions: that many accounts of that many positions each)")

@@ -171,6 +171,20 @@ class Matching(Ledger):
         self._submit(a, m, o, now)
         return o.copy()
 
+    def seed_order(self, account: str, symbol: str, side: str, quantity: float, price: float,
+                   position_side: Optional[str] = None) -> SimOrder:
+        """Seed a resting GTC limit order (scenario setup, like ``open_position``): no rate limit,
+        margin or open-order check, and not matched now (a price that crosses fills at the next
+        move). What a book of thousands of resting orders is made of in a blink."""
+        a, m = self._acct(account), self._market(symbol)
+        now = self.now()
+        o = SimOrder(0, self._client_id(a, None), account, m.symbol, side.upper(), "LIMIT", "GTC",
+                     m.order_quantity(float(quantity)), float(price), False,
+                     order_leg(a.hedge_mode, position_side, None), now, now)
+        self._register(a, o)
+        a.live[o.order_id] = o
+        return o.copy()
+
     def _check_room(self, a: AccountState, m: MarketSpec, o: SimOrder, now: int) -> None:
         """Refuses an order the account has no room for: a close beyond what it can close; an
         opening order under the minimum notional or beyond the margin; one past the open orders'

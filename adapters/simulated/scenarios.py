@@ -129,10 +129,13 @@ def build(name: str, clock: Clock, *, seed: int = 0, t0: Optional[int] = None, *
     return ex
 
 
-def wide_book(n: int, clock: Clock, *, seed: int = 0, t0: Optional[int] = None, **engine_kwargs) -> SimExchange:
+def wide_book(n: int, clock: Clock, *, seed: int = 0, t0: Optional[int] = None, resting: int = 0,
+              **engine_kwargs) -> SimExchange:
     """The calm scenario with ``n`` positions: markets ``C0USDT``… ``C{n-1}USDT`` priced 10 to 109
     with small noise, one position each (every third short) in the one-way account ``sim-main``
-    (keys as :data:`MAIN`, no spot balances)."""
+    (keys as :data:`MAIN`, no spot balances). ``resting``: that many entry orders resting too, the
+    j-th on market j mod n, 1 contract opening its position further 3 % and more away from
+    the price (the noise never reaches them)."""
     if n < 1:
         raise ValueError("a wide book needs at least one position")
     markets = [MarketSpec(f"C{i}USDT", f"C{i}", amount_step=0.001, price_tick=0.001, min_amount=0.001,
@@ -143,6 +146,12 @@ def wide_book(n: int, clock: Clock, *, seed: int = 0, t0: Optional[int] = None, 
     ex = SimExchange(clock, seed=seed, markets=markets, accounts=[account], paths=paths, t0=t0, **engine_kwargs)
     for i, m in enumerate(markets):
         ex.open_position(account.name, m.symbol, "short" if i % 3 == 2 else "long", 100.0, entry[m.symbol])
+    for j in range(resting):
+        i, away = j % n, 0.03 + 0.001 * (j // n % 20)
+        m = markets[i]
+        short = i % 3 == 2
+        ex.seed_order(account.name, m.symbol, "SELL" if short else "BUY", 1.0,
+                      round(entry[m.symbol] * (1 + away if short else 1 - away), 3))
     return ex
 
 

@@ -3,7 +3,7 @@ in quote currency, as the position and gross limits read it (:mod:`.limits`).
 
 A leg is one account's position in one symbol, one-way (``BOTH``) or a hedge leg (``LONG``,
 ``SHORT``). Its resting orders that are not reduce-only are summed by side (:class:`Resting`:
-contracts and their value). What the leg can reach:
+contracts and their value in quote). What the leg can reach:
 
 - a ``LONG`` leg: its position plus its resting buys (sells on it only close it, never past
   zero); a ``SHORT`` leg: its position plus its resting sells;
@@ -26,43 +26,34 @@ Pure: no I/O, no clock.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Optional
 
-
-@dataclass(frozen=True)
-class Resting:
-    """The opening candidates resting on one side of a leg: contracts and their value (quote)."""
-
-    contracts: float = 0.0
-    value: float = 0.0
-
-    def plus(self, contracts: float, value: float) -> "Resting":
-        return Resting(self.contracts + contracts, self.value + value)
+Resting = tuple[float, float]  # the opening candidates on one side of a leg: (contracts, value in quote)
+NONE: Resting = (0.0, 0.0)
 
 
-NONE = Resting()
-
-
-def _beyond(side: Resting, contracts: float) -> float:
-    """The value of the part of ``side`` beyond ``contracts`` (what is left once it closed them)."""
-    left = side.contracts - contracts
-    if left <= 0 or side.contracts <= 0:
-        return 0.0
-    return side.value * left / side.contracts
+def plus(side: Resting, contracts: float, value: float) -> Resting:
+    return side[0] + contracts, side[1] + value
 
 
 def reach(leg: str, contracts: float, held: float, buys: Resting = NONE, sells: Resting = NONE) -> float:
     """The largest notional the leg (``LONG``, ``SHORT`` or ``BOTH``) can reach: ``contracts``
     its position (signed: + long), ``held`` its value; ``buys`` and ``sells`` its resting orders
-    that are not reduce-only (see the module doc)."""
+    that are not reduce-only (see the module doc). Plain floats and tuples: the venue watch asks
+    it of every resting order."""
     if leg == "LONG":
-        return held + buys.value
+        return held + buys[1]
     if leg == "SHORT":
-        return held + sells.value
-    long_side = held + buys.value if contracts >= 0 else _beyond(buys, -contracts)
-    short_side = held + sells.value if contracts <= 0 else _beyond(sells, contracts)
-    return max(long_side, short_side)
+        return held + sells[1]
+    if contracts >= 0:
+        long_side = held + buys[1]
+        n, v = sells
+        short_side = v * (n - contracts) / n if n > contracts else 0.0  # what is left once the long is closed
+    else:
+        n, v = buys
+        long_side = v * (n + contracts) / n if n > -contracts else 0.0
+        short_side = held + sells[1]
+    return long_side if long_side >= short_side else short_side
 
 
 def order_value(amount: float, price: Optional[float], trigger_price: Optional[float],
@@ -73,4 +64,4 @@ def order_value(amount: float, price: Optional[float], trigger_price: Optional[f
     return None if unit is None else amount * unit * contract_size
 
 
-__all__ = ["NONE", "Resting", "order_value", "reach"]
+__all__ = ["NONE", "Resting", "order_value", "plus", "reach"]

@@ -45,7 +45,7 @@ from typing import Any, Iterable, Mapping, Optional
 
 from ..compile.limits_node import LimitsNode
 from ..figures import money
-from .exposure import NONE, Resting, order_value, reach
+from .exposure import NONE, Resting, order_value, plus, reach
 
 NO_MARK = "NO_MARK"
 PRICE_COLLAR = "PRICE_COLLAR"
@@ -205,16 +205,19 @@ class Usage:
         mark = marks.get(o.symbol) if marks else None
         value = order_value(left, o.price, getattr(o, "trigger_price", None), mark.price if mark else None,
                             mark.contract_size if mark else 1.0)
-        held = self.legs.setdefault((account, o.symbol, _leg_of(o.position_side)), _Leg())
+        at = (account, o.symbol, _leg_of(o.position_side))
+        held = self.legs.get(at)
+        if held is None:
+            held = self.legs[at] = _Leg()
         if value is None:
             held.unpriced += 1
             self.unpriced += 1
         else:
             if o.side == "buy":
-                held.buys = held.buys.plus(left, value)
+                held.buys = plus(held.buys, left, value)
             else:
-                held.sells = held.sells.plus(left, value)
-            self._listed.append((key, (account, o.symbol, _leg_of(o.position_side)), o.side, left, value))
+                held.sells = plus(held.sells, left, value)
+            self._listed.append((key, at, o.side, left, value))
         self._resting = self._turns = None
 
     def before(self, limits: LimitsNode, account: Optional[str], order_id: Optional[str]
@@ -237,7 +240,7 @@ class Usage:
             held = self.legs[at]
             buys, sells = sides.get(at, (NONE, NONE))
             out[key] = (buys, sells, total)
-            more = (buys.plus(contracts, value), sells) if side == "buy" else (buys, sells.plus(contracts, value))
+            more = (plus(buys, contracts, value), sells) if side == "buy" else (buys, plus(sells, contracts, value))
             was = reach(at[2], held.contracts, held.notional, buys, sells)
             now = reach(at[2], held.contracts, held.notional, *more)
             if now > was * (1 + _TOLERANCE):
@@ -390,6 +393,14 @@ def _open_orders(limits: LimitsNode, order: LimitOrder, usage: Optional[Usage], 
     return out
 
 
+def _within(position_limit: Optional[float], gross_limit: Optional[float], usage: Usage, held: _Leg, leg: str,
+            pv: float, others: float) -> bool:
+    """Whether the leg and the scope, every resting order counted, stay within their limits."""
+    full = reach(leg, held.contracts, pv, held.buys, held.sells)
+    return not (position_limit is not None and _over(full, position_limit)) and not (
+        gross_limit is not None and _over(usage.gross + others - held.reach(leg) + full, gross_limit))
+
+
 def _exposure(limits: LimitsNode, order: LimitOrder, usage: Optional[Usage], mark: Optional[Mark],
               any_mark: Optional[Mark], size: float, no_mark: Breach, resting: bool) -> list[Breach]:
     """The position and gross limits: how far the order's leg can go with its resting orders and
@@ -418,6 +429,8 @@ def _exposure(limits: LimitsNode, order: LimitOrder, usage: Optional[Usage], mar
     pv = abs(held.contracts) * mark.price * mark.contract_size if mark is not None else held.notional
     buys, sells, others = held.buys, held.sells, usage.resting
     if resting:  # at its turn: the orders listed before it (:meth:`Usage.before`), valued as summed
+        if others is not None and _within(position_limit, gross_limit, usage, held, leg, pv, others):
+            return []  # every resting order together stays within: so does each at its turn
         own = order_value(order.amount, order.price, order.trigger_price,
                           any_mark.price if any_mark is not None else None, size)
         turn = usage.before(limits, order.account, order.id)
@@ -425,8 +438,8 @@ def _exposure(limits: LimitsNode, order: LimitOrder, usage: Optional[Usage], mar
             return [] if turn is None else [no_mark]
         buys, sells, others = turn
         before = reach(leg, held.contracts, pv, buys, sells)
-        after = (reach(leg, held.contracts, pv, buys.plus(order.amount, own), sells) if order.side == "buy"
-                 else reach(leg, held.contracts, pv, buys, sells.plus(order.amount, own)))
+        after = (reach(leg, held.contracts, pv, plus(buys, order.amount, own), sells) if order.side == "buy"
+                 else reach(leg, held.contracts, pv, buys, plus(sells, order.amount, own)))
     else:
         unit = (order.price * size if order.price is not None else mark.price * mark.contract_size
                 if mark is not None else held.notional / abs(held.contracts) if held.contracts else None)
@@ -434,8 +447,8 @@ def _exposure(limits: LimitsNode, order: LimitOrder, usage: Optional[Usage], mar
             return [no_mark]
         own = order.amount * unit
         before = reach(leg, held.contracts, pv, buys, sells)
-        after = (reach(leg, held.contracts, pv, buys.plus(order.amount, own), sells) if order.side == "buy"
-                 else reach(leg, held.contracts, pv, buys, sells.plus(order.amount, own)))
+        after = (reach(leg, held.contracts, pv, plus(buys, order.amount, own), sells) if order.side == "buy"
+                 else reach(leg, held.contracts, pv, buys, plus(sells, order.amount, own)))
     if after <= before * (1 + _TOLERANCE):  # it takes the leg no further
         return []
     added = after - before
