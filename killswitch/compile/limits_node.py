@@ -51,7 +51,7 @@ class LimitsNode:
     default: SymbolLimitsNode = SymbolLimitsNode()
     symbols: Mapping[str, SymbolLimitsNode] = field(default_factory=dict)  # resolved over the default
     max_open_orders: Optional[int] = None  # per scope instance
-    max_gross_notional: Optional[float] = None  # per scope instance, after the order
+    max_gross_notional: Optional[float] = None  # per scope instance, resting entries and the order counted
     message_rate: Optional[float] = None  # order messages a second, per strategy
     message_burst: Optional[int] = None
     mark_max_age_ms: int = 30_000

@@ -5,9 +5,10 @@ SEC 15c3-5.
 Per symbol (a default for every symbol, and ``symbols:`` entries that override it):
 ``max_order_notional`` and ``max_order_quantity`` (one order's value in the quote currency, and
 its amount in contracts), ``price_collar`` (a limit price further than this fraction from the
-mark is refused), ``max_position_notional`` (the position an order acts on, after it) and
-``max_open_orders_per_symbol``. Per scope instance: ``max_open_orders``, ``max_gross_notional``
-(the instance's positions after the order). Per strategy: ``message_rate`` (a token bucket:
+mark is refused), ``max_position_notional`` (the position an order acts on, with its resting
+entry orders and the order) and ``max_open_orders_per_symbol``. Per scope instance:
+``max_open_orders``, ``max_gross_notional`` (the instance's positions and resting entry orders,
+with the order). Per strategy: ``message_rate`` (a token bucket:
 ``per_second`` and ``burst``). ``mark_max_age`` bounds how old a mark may be and still value an
 order or place a collar (``NO_MARK`` past it).
 
@@ -174,9 +175,10 @@ class Limits(Strict):
 
     Per symbol (a default, and ``symbols:`` entries over it): ``max_order_notional`` (quote
     currency), ``max_order_quantity`` (contracts), ``price_collar`` (a limit price beyond mark ×
-    (1 ± collar) is refused), ``max_position_notional`` (the position after the order),
-    ``max_open_orders_per_symbol``. Per scope instance: ``max_open_orders``,
-    ``max_gross_notional`` (after the order). Per strategy: ``message_rate``. A mark older than
+    (1 ± collar) is refused), ``max_position_notional`` (the position with its resting entry
+    orders and the order), ``max_open_orders_per_symbol``. Per scope instance:
+    ``max_open_orders``, ``max_gross_notional`` (positions and resting entry orders, with the
+    order). Per strategy: ``message_rate``. A mark older than
     ``mark_max_age`` (default 30s) is no mark: an order that needs one is refused (NO_MARK)."""
 
     max_order_notional: Optional[NotionalField] = None
