@@ -31,6 +31,8 @@ COMMANDS = {
     "close-accept": ("killswitch.cli.close", "close_accept",
                      "Accept a close the venue refused: off the first screen, audited."),
     "heartbeat": ("killswitch.cli.ops", "heartbeat", "Tell the runner a bot is alive."),
+    "check-order": ("killswitch.cli.check_order", "check_order",
+                    "Ask the runner's pre-trade gate whether an order may be sent now."),
     "history": ("killswitch.cli.ops", "history", "The order journal and the audit chain's integrity."),
     "audit": ("killswitch.cli.ops", "audit", "Verify the audit chain (ksctl audit verify)."),
     "lock": ("killswitch.cli.ops", "lock", "Lock trading on a scope by hand (bots see it in the lock)."),

@@ -1,17 +1,20 @@
 """Render the trading locks as ``ksctl status`` and ``ksctl lock`` show them: one line per hold
 (who holds it, since and until when, why), the pre-trade limits' usage, and the preview of a
-lock that weakens what binds its scope.
+lock that weakens what binds its scope, and a check-order's answer (``ksctl check-order``).
 
 Formats values only: it must not call the runner, print, or pick exit codes.
 """
 
 from __future__ import annotations
 
-from typing import Sequence
+from typing import TYPE_CHECKING, Sequence
 
 from ..client import ORIGIN_DMS, ORIGIN_OPERATOR, LockDocument, LockHold
 from ..figures import figure
 from ..runner.view import ActionPreview
+
+if TYPE_CHECKING:  # pragma: no cover - annotations only
+    from ..runner.gate.request import Decision
 
 
 def _held_until(h: LockHold) -> str:
@@ -85,4 +88,22 @@ def limit_lines(locks: LockDocument) -> list[str]:
                 if u.resting:  # what the resting orders that open further add to the positions
                     used += f" (positions {figure(u.positions or 0.0)} + resting orders {figure(u.resting)})"
             lines.append(f"  LIMIT {p.policy} {u.scope} {u.limit}{of}: {used}")
+    return lines
+
+
+def decision_lines(decision: "Decision") -> list[str]:
+    """A check-order answer: ALLOW or DENY with its reason, and each limit it breaks with its
+    usage (of a position or gross limit: what the positions, the resting orders and the order
+    bring)."""
+    lines = [f"{'ALLOW' if decision.allow else 'DENY'}: {decision.reason}"]
+    limit = decision.limit or {}
+    for b in limit.get("breaches") or ([limit] if limit else []):
+        used = "unknown" if b.get("usage") is None else figure(b["usage"])
+        of = f" {b['symbol']}" if b.get("symbol") else ""
+        line = f"  {b.get('code')}{of}: {used} of {figure(b.get('value'))} {b.get('unit', '')}".rstrip()
+        parts = b.get("exposure")
+        if parts:
+            line += (f" (positions {figure(parts['positions'])} + resting orders {figure(parts['resting'])}"
+                     f" + this order {figure(parts['order'])})")
+        lines.append(line)
     return lines

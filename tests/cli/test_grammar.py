@@ -70,6 +70,9 @@ DATA = {
     # a heartbeat is taken from a source something names: arming names it
     ("heartbeat",): Case(("--api", "{api}", "--source", "walker"),
                          ("dms", "arm", "--api", "{api}", "--source", "walker", "--timeout", "5m")),
+    # a close of the walk's BTC long, asked before any lock: allowed (exit 0; a deny exits 1)
+    ("check-order",): Case(("--api", "{api}", "--account", SCOPE, "--symbol", "BTC/USDT:USDT", "--side", "sell",
+                            "--amount", "0.001", "--reduce-only")),
     ("lock",): Case(("--api", "{api}", "--scope", SCOPE, "--reason", "walk", "--mode", "reducing", "--ttl", "1h")),
     ("unlock",): Case(("--api", "{api}", "--scope", SCOPE, "--reason", "walk"),
                       ("lock", "--api", "{api}", "--scope", SCOPE, "--reason", "walk")),

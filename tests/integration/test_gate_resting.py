@@ -7,7 +7,9 @@ document say what the positions hold and what the resting orders add."""
 from __future__ import annotations
 
 import asyncio
+import json
 import textwrap
+import threading
 
 import aiohttp
 
@@ -24,6 +26,7 @@ from .test_runner import T0, TICK_MS
 
 BTC, ETH = "BTC/USDT:USDT", "ETH/USDT:USDT"
 MAIN, HEDGE = "simulated/sim-main", "simulated/sim-hedge"
+TOKEN = "t0ken-for-tests-only"
 
 
 def policy(name: str, book: str, limits: str) -> str:
@@ -67,7 +70,7 @@ def test_check_order_counts_resting_opening_orders_one_way_and_hedged(tmp_path):
         await runner.start()
         clock.advance(TICK_MS)
         await runner.tick()
-        site, url = await start_api(make_app(desk, token="t0ken-for-tests-only"))
+        site, url = await start_api(make_app(desk, token=TOKEN))
         try:
             async with aiohttp.ClientSession() as http:
                 async def check(**order):
@@ -131,3 +134,48 @@ def test_check_order_counts_resting_opening_orders_one_way_and_hedged(tmp_path):
     assert gross["resting"] == 59_000 and gross["usage"] == gross["positions"] + 59_000, gross
     hedged = rows[("hedged", "max_position_notional")]
     assert hedged["symbol"] == BTC and hedged["resting"] in (122_000, 177_000), hedged
+
+
+def test_ksctl_check_order_and_status_say_what_the_resting_orders_add(tmp_path):
+    from click.testing import CliRunner
+
+    from killswitch.cli.main import cli
+
+    runner, desk, engine, clock = _runner(tmp_path)
+    loop = asyncio.new_event_loop()
+    ready = threading.Event()
+    holder: dict = {}
+
+    async def serve():
+        await runner.start()
+        engine.place_order("sim-main", "BTCUSDT", "BUY", "LIMIT", 1.0, 59_000.0, time_in_force="GTC")
+        clock.advance(TICK_MS)
+        await runner.tick()
+        holder["site"], holder["url"] = await start_api(make_app(desk, token=TOKEN))
+        ready.set()
+
+    thread = threading.Thread(target=lambda: (loop.run_until_complete(serve()), loop.run_forever()), daemon=True)
+    thread.start()
+    try:
+        assert ready.wait(60)
+        ask = ["check-order", "--api", holder["url"], "--account", MAIN, "--symbol", BTC, "--side", "buy",
+               "--price", "60000", "--strategy", "s1"]
+        r = CliRunner().invoke(cli, [*ask, "--amount", "1"])
+        assert r.exit_code == 1, r.output  # denied
+        assert r.output.startswith("DENY: POSITION_LIMIT: position in BTC/USDT:USDT could reach "), r.output
+        assert "+ resting orders 59,000 + this order 60,000)" in r.output.splitlines()[1], r.output
+        r = CliRunner().invoke(cli, [*ask, "--amount", "1", "-o", "json"])
+        assert r.exit_code == 1 and json.loads(r.output)["limit"]["exposure"]["resting"] == 59_000, r.output
+        r = CliRunner().invoke(cli, [*ask, "--amount", "0.1"])
+        assert (r.exit_code, r.output.strip()) == (0, "ALLOW: ACTIVE"), r.output
+        r = CliRunner().invoke(cli, ["check-order", "--api", holder["url"], "--symbol", BTC, "--side", "buy",
+                                     "--amount", "1"])
+        assert r.exit_code == 2 and "--account or --scope" in r.output, r.output
+        r = CliRunner(env={"KS_API_TOKEN": TOKEN}).invoke(cli, ["status", "--api", holder["url"]])
+        assert r.exit_code == 0, r.output
+        row = "LIMIT one-way simulated/sim-main max_gross_notional"
+        [gross] = [line for line in r.output.splitlines() if row in line]
+        assert gross.endswith("+ resting orders 59,000)"), gross
+    finally:
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join(10)
