@@ -79,3 +79,33 @@ def test_a_limit_with_no_usage_row_yet_is_listed_too():
     assert [(r["limit"], r["value"], r["usage"]) for r in m["limits"]] == [
         ("max_position_notional", "250,000", "no usage read yet"),
         ("max_gross_notional", "1,000,000", "no usage read yet")]
+
+
+def test_a_position_or_gross_row_says_what_resting_orders_add():
+    from killswitch.client import LockDocument
+    from killswitch.render.locks import limit_lines
+    from killswitch.runner.view import decode
+
+    resting = [{**LIMITS[0], "usage": [{**LIMITS[0]["usage"][0], "positions": 1_150_000.0, "resting": 50_000.0},
+                                       {**LIMITS[0]["usage"][1], "positions": 210_000.0, "resting": 0.0}]}]
+    gross, position = model(resting)["limits"][:2]
+    assert (gross["usage"], gross["resting"]) == ("1,200,000", "50,000") and position["resting"] is None
+    assert "1,200,000 (resting orders 50,000) 1,000,000 120% (over)" in text_of(render(model(resting)))
+    lines = limit_lines(decode(LockDocument, {**LockBook().to_doc(T0), "resuming": {}, "limits": resting}))
+    assert lines[0].endswith("120%)  OVER (positions 1,150,000 + resting orders 50,000)")
+    assert lines[1].endswith("(84%)")  # nothing resting: said as before
+
+
+def test_check_order_s_answer_lists_each_limit_with_what_resting_orders_add():
+    from killswitch.render.locks import decision_lines
+    from killswitch.runner.gate.request import Decision
+
+    gross = {"code": "GROSS_LIMIT", "value": 800_000.0, "usage": 829_000.0, "unit": "quote", "symbol": None,
+             "exposure": {"positions": 740_000.0, "resting": 59_000.0, "order": 30_000.0}}
+    unknown = {"code": "POSITION_LIMIT", "value": 400_000.0, "usage": None, "unit": "quote", "symbol": SYMBOL}
+    deny = Decision(False, "GROSS_LIMIT: …; POSITION_LIMIT: …", {**gross, "breaches": [gross, unknown]})
+    assert decision_lines(deny) == [
+        "DENY: GROSS_LIMIT: …; POSITION_LIMIT: …",
+        "  GROSS_LIMIT: 829,000 of 800,000 quote (positions 740,000 + resting orders 59,000 + this order 30,000)",
+        f"  POSITION_LIMIT {SYMBOL}: unknown of 400,000 quote"]
+    assert decision_lines(Decision(True, "ACTIVE")) == ["ALLOW: ACTIVE"]
