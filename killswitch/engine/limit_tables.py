@@ -122,6 +122,7 @@ def _add_policy(tables: LimitTables, node: PolicyNode, limits: LimitsNode, snaps
     chosen = [s for s in snaps if selects(node, s)]
     tables.known[node.name] = all(s.fetch.ok for s in chosen)
     whole = level in ("global", "venue", "account")
+    opening = limits.needs_positions  # resting orders summed on their legs only for a position or gross limit
 
     def scope(key: str) -> ScopeLimits:
         found = tables.scopes.get((node.name, key))
@@ -145,7 +146,7 @@ def _add_policy(tables: LimitTables, node: PolicyNode, limits: LimitsNode, snaps
         for o in s.orders:
             if (strategies and o.strategy not in strategies) or (symbols and o.symbol not in symbols):
                 continue
-            scope(_instance(level, account, o.strategy, o.symbol)).usage.add_order(o, account, marks)
+            scope(_instance(level, account, o.strategy, o.symbol)).usage.add_order(o, account, marks, opening)
     if not whole and not tables.known[node.name]:
         for (policy, _), found in tables.scopes.items():
             if policy == node.name:

@@ -189,9 +189,11 @@ class Usage:
         self.gross += abs(p.notional)
         self._resting = None
 
-    def add_order(self, o: Any, account: Optional[str] = None, marks: Optional[Mapping[str, Mark]] = None) -> None:
+    def add_order(self, o: Any, account: Optional[str] = None, marks: Optional[Mapping[str, Mark]] = None,
+                  opening: bool = True) -> None:
         """Count an open order (once by account and id), and sum what it may open on its leg:
-        its unfilled part, valued at :func:`~.exposure.order_value` (``marks``: by symbol)."""
+        its unfilled part, valued at :func:`~.exposure.order_value` (``marks``: by symbol;
+        ``opening`` False: counted only, for limits that read no position)."""
         key = (account, o.id)
         if key in self.seen:
             self.twice += 1
@@ -199,8 +201,8 @@ class Usage:
         self.seen.add(key)
         self.open_orders += 1
         self.open_by_symbol[o.symbol] = self.open_by_symbol.get(o.symbol, 0) + 1
-        left = max(0.0, o.amount - o.filled)
-        if o.reduce_only or left <= 0:
+        left = o.amount - o.filled
+        if not opening or o.reduce_only or left <= 0:
             return
         mark = marks.get(o.symbol) if marks else None
         value = order_value(left, o.price, getattr(o, "trigger_price", None), mark.price if mark else None,

@@ -69,6 +69,7 @@ def test_a_strategy_level_policy_counts_each_strategy_s_positions_and_orders():
     t = limit_tables(g, [snap("a", [pos(BTC, "long", 2, 100.0, "bot-a")], orders)])
     [sl] = t.binding("binance/a", "bot-a", BTC)
     assert sl.scope == "bot-a" and sl.usage.open_orders == 1 and sl.usage.gross == 200.0
+    assert sl.usage.resting == 0.0  # no position or gross limit: the buy is counted, not summed on its leg
     [empty] = t.binding("binance/a", "bot-b", BTC)
     assert empty.usage.open_orders == 0 and empty.usage.known
     assert t.binding("binance/a", "bot-c", BTC) == []  # a strategy the scope does not list
