@@ -122,6 +122,13 @@ def test_an_order_the_venue_reports_twice_is_counted_once():
     assert codes(lim(position=1000.0), LimitOrder(BTC, "buy", 2.0, 100.0), [pos()], twice) == []
 
 
+def test_a_partly_filled_resting_order_counts_what_is_left_of_it():
+    part = [rest(0, amount=5.0, filled=3.0), rest(1, amount=2.0, filled=2.0)]  # 2 left; the other done
+    u = usage_of([pos()], part, None, MARKS)
+    assert u.resting == 200.0 and u.open_orders == 2
+    assert codes(lim(position=1000.0), LimitOrder(BTC, "buy", 3.0, 100.0), [pos()], part) == []  # 500 + 200 + 300
+
+
 def test_a_resting_order_that_cannot_be_valued_fails_closed():
     blind = [rest(0, "buy", 1.0, None, ETH)]  # no price, no trigger, no mark of ETH
     marks = {BTC: MARKS[BTC]}
