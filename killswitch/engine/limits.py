@@ -195,31 +195,40 @@ class Usage:
         its unfilled part, valued at :func:`~.exposure.order_value` (``marks``: by symbol;
         ``opening`` False: counted only, for limits that read no position)."""
         key = (account, o.id)
-        if key in self.seen:
+        seen = self.seen
+        if key in seen:
             self.twice += 1
             return
-        self.seen.add(key)
+        seen.add(key)
+        symbol = o.symbol
         self.open_orders += 1
-        self.open_by_symbol[o.symbol] = self.open_by_symbol.get(o.symbol, 0) + 1
+        self.open_by_symbol[symbol] = self.open_by_symbol.get(symbol, 0) + 1
         left = o.amount - o.filled
         if not opening or o.reduce_only or left <= 0:
             return
-        mark = marks.get(o.symbol) if marks else None
-        value = order_value(left, o.price, getattr(o, "trigger_price", None), mark.price if mark else None,
-                            mark.contract_size if mark else 1.0)
-        at = (account, o.symbol, _leg_of(o.position_side))
+        # valued as :func:`~.exposure.order_value` says, written out: a tick sums thousands of these
+        mark = marks.get(symbol) if marks else None
+        price = o.price
+        if price is None:
+            price = mark.price if mark is not None else getattr(o, "trigger_price", None)
+        ps = o.position_side
+        at = (account, symbol, ps if ps == "LONG" or ps == "SHORT" else "BOTH")
         held = self.legs.get(at)
         if held is None:
             held = self.legs[at] = _Leg()
-        if value is None:
+        if price is None:
             held.unpriced += 1
             self.unpriced += 1
         else:
-            if o.side == "buy":
-                held.buys = plus(held.buys, left, value)
+            value = left * price * (mark.contract_size if mark is not None else 1.0)
+            side = o.side
+            if side == "buy":
+                n, v = held.buys
+                held.buys = (n + left, v + value)
             else:
-                held.sells = plus(held.sells, left, value)
-            self._listed.append((key, at, o.side, left, value))
+                n, v = held.sells
+                held.sells = (n + left, v + value)
+            self._listed.append((key, at, side, left, value))
         self._resting = self._turns = None
 
     def before(self, limits: LimitsNode, account: Optional[str], order_id: Optional[str]
