@@ -182,7 +182,8 @@ def test_failing_pages_are_a_banner_naming_each_receiver_and_its_cause():
                                ReceiverFailure("example-routes", "desk-chat", "HTTP 401", T0 - 120_000, 1)),
                 pages_failing_since_ms=T0 - 300_000)
     text = text_of(render(model(st)))
-    assert "PAGES ARE FAILING since 12:55:00 UTC (5m ago)" in text, text
+    assert ("PAGES ARE FAILING: example-routes/fallback failing since 12:55:00 UTC (5m ago), "
+            "example-routes/desk-chat failing since 12:58:00 UTC (2m ago)") in text, text
     assert "example-routes/fallback: connection refused (16 failed rounds since 12:55:00 UTC (5m ago))" in text
     assert "example-routes/desk-chat: HTTP 401 (1 failed round since 12:58:00 UTC (2m ago))" in text
     assert "PAGES ARE FAILING" not in text_of(render(model(status())))
@@ -193,8 +194,19 @@ def test_a_receiver_known_unreachable_before_any_page_is_in_the_banner():
     st = status(pages_failing=(ReceiverFailure("desk", "pager", cause, T0 - 60_000, 0),),
                 pages_failing_since_ms=T0 - 60_000)
     text = text_of(render(model(st)))
-    assert "PAGES ARE FAILING since 12:59:00 UTC (1m ago): reaching none of desk/pager" in text, text
+    assert "PAGES ARE FAILING: desk/pager failing since 12:59:00 UTC (1m ago)" in text, text
     assert f"desk/pager: {cause} (no page tried yet since 12:59:00 UTC (1m ago))" in text
+
+
+def test_pages_failing_counts_from_the_receiver_still_failing_not_one_that_recovered():
+    # the run of failures began with another receiver, since recovered: desk/pager's own since is shown
+    st = status(pages_failing=(ReceiverFailure("desk", "pager", "HTTP 503", T0 - 60_000, 2),),
+                pages_failing_since_ms=T0 - 600_000)
+    m = model(st)
+    assert m["standing"]["pages"] == "desk/pager failing since 12:59:00 UTC (1m ago)"
+    text = text_of(render(m))
+    assert "PAGES ARE FAILING: desk/pager failing since 12:59:00 UTC (1m ago)" in text, text
+    assert "reaching none" not in text and "12:50:00" not in text
 
 
 def test_a_failing_fetch_shows_its_error_beside_the_highlighted_data_age():

@@ -228,9 +228,8 @@ def _health(status: RunnerStatus, now: int) -> dict:
     stalled = tick_age is not None and tick_age > late
     cov = [_coverage(c, now) for c in status.coverage]
     failing = status.pages_failing
-    since = status.pages_failing_since_ms
-    if since is None and failing:
-        since = min(r.since_ms for r in failing)
+    # since the earliest receiver failing now: not the run's start, when a receiver since recovered
+    since = min(r.since_ms for r in failing) if failing else None
     reload_ok = status.reload_ok and status.policy_error is None
     return {
         "health": "stalled" if stalled else "ok",

@@ -54,9 +54,10 @@ def standing_lines(model: dict[str, Any]) -> dict[str, str]:
     """Each standing problem of the page model in one line (its key: the problem's kind), in the
     order the page lists them; a problem the runner does not have now is absent."""
     out = _what_runs(model)
-    if model["pages"]:
-        out["pages"] = "reaching none of " + _names(
-            [f"{r['document']}/{r['receiver']}" for r in model["pages"]["receivers"]])
+    if model["pages"]:  # each failing receiver with its own since (another's recovery does not move it)
+        out["pages"] = _names([f"{r['document']}/{r['receiver']}" + (
+            f" failing since {r['since']['clock']} UTC ({r['since']['ago']})" if r["since"] else " failing")
+            for r in model["pages"]["receivers"]])
     if model["streams_degraded"]:
         out["streams"] = "polled over REST: " + _names([s["account"] for s in model["streams_degraded"]])
     if model["summary"]:
