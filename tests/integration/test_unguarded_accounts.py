@@ -20,6 +20,7 @@ from killswitch.client import LockDocument
 from killswitch.process.bootstrap import build_runner_and_desk
 from killswitch.render.status import status_text
 from killswitch.runner.console.http import environment
+from killswitch.runner.gate.request import Decision
 from killswitch.runner.view import decode
 from killswitch.state import open_store
 
@@ -131,4 +132,25 @@ def test_a_reset_of_a_removed_instance_whose_account_another_policy_selects_says
     assert preview.allowed, preview.reason
     assert not any("no policy guards" in e for e in preview.effects), preview.effects
     assert w.desk.status().unguarded == ()
+    stop(w)
+
+
+def test_check_order_on_an_unguarded_account_answers_the_lock_and_says_no_policy_limits_it(tmp_path):
+    w = make(tmp_path)
+    started(w)
+    ticks(w, 2, beat=True)
+    order = {"account": MAIN, "symbol": "BTC/USDT:USDT", "side": "buy", "amount": 0.01}
+    assert w.desk.check_order(order) == Decision(True, "ACTIVE")  # guarded: nothing said
+    reload(w, NARROWED)
+    ticks(w, 2, beat=True)
+    expected = f"{SAID}; nothing watches it or limits its orders"
+    by_scope = {k: v for k, v in order.items() if k != "account"} | {"scope": MAIN}
+    for decision in (w.desk.check_order(order), w.desk.check_order_now(order), w.desk.check_order(by_scope)):
+        assert decision.allow and decision.reason == "ACTIVE", decision
+        assert decision.unguarded and decision.warnings == (expected,), decision
+        assert decision.to_json() == {"allow": True, "reason": "ACTIVE", "unguarded": True, "warnings": [expected]}
+        assert decode(Decision, decision.to_json()) == decision  # as ksctl's client reads it back
+    # the other account is still guarded: its answer says nothing of it
+    hedge = w.desk.check_order({**order, "account": HEDGE})
+    assert hedge.allow and not hedge.unguarded and hedge.warnings == (), hedge
     stop(w)

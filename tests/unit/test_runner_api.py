@@ -304,6 +304,20 @@ def test_check_order_allow_and_deny_are_both_200_without_a_token():
     run(main())
 
 
+def test_check_order_on_an_unguarded_account_says_so_beside_the_answer():
+    said = "UNGUARDED: binance/main: no policy's scope selects it; nothing watches it or limits its orders"
+
+    class Loose(FakeView):
+        def check_order(self, request: dict) -> Decision:
+            return Decision(True, "ACTIVE", unguarded=True, warnings=(said,))
+
+    async def main():
+        async with serve(Loose()) as c:
+            status, body, _ = await c.post("/v1/check-order", ORDER, auth=None)
+            assert (status, body) == (200, {"allow": True, "reason": "ACTIVE", "unguarded": True, "warnings": [said]})
+    run(main())
+
+
 def test_heartbeat_204():
     async def main():
         async with serve() as c:

@@ -240,7 +240,11 @@ class ApiHandlers:
         if not isinstance(allow, bool) or not isinstance(reason, str):
             raise TypeError("check_order() must return a Decision")
         limit = getattr(decision, "limit", None)  # a pre-trade limit broken: its value and usage
-        return _json(200, {"allow": allow, "reason": reason} | ({"limit": dict(limit)} if limit is not None else {}))
+        # an account no policy's scope selects: said beside the answer (UNGUARDED), not in its reason
+        unguarded = {"unguarded": True, "warnings": list(decision.warnings)} if getattr(decision, "unguarded", False) \
+            else {}
+        return _json(200, {"allow": allow, "reason": reason} | ({"limit": dict(limit)} if limit is not None else {})
+                     | unguarded)
 
     # mutating
 

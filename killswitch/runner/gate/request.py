@@ -26,11 +26,18 @@ class Decision:
     allow: bool
     reason: str
     limit: Optional[dict] = None  # the pre-trade limit broken: its value and usage
+    # the order goes to an account no running policy's scope selects: no policy limits it
+    unguarded: bool = False
+    warnings: tuple[str, ...] = ()  # ``UNGUARDED: venue/account: …``, one per such account
 
     def to_json(self) -> dict:
-        out = {"allow": self.allow, "reason": self.reason}
+        out: dict[str, Any] = {"allow": self.allow, "reason": self.reason}
         if self.limit is not None:
             out["limit"] = dict(self.limit)
+        if self.unguarded:
+            out["unguarded"] = True
+        if self.warnings:
+            out["warnings"] = list(self.warnings)
         return out
 
 

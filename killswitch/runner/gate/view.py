@@ -50,6 +50,7 @@ import time
 from dataclasses import dataclass
 from typing import Any, Callable, Mapping, Optional
 
+from ...engine.guarded import unguarded_text, within
 from ...engine.limit_tables import LimitTables
 from ..lock.lock import LockBook
 from .gate import HeldByAccount, HeldPositions, check_order
@@ -83,6 +84,8 @@ class GateView:
     leader: bool
     # the accounts' positions as a check reads them, shared by the views of the same snapshots
     held: Optional[Mapping[str, Optional[HeldPositions]]] = None
+    # the accounts no running policy's scope selects (engine/guarded.py): an order to one is told so
+    unguarded: tuple[str, ...] = ()
 
 
 def answer(view: GateView, request: Any, now_ms: int, buckets: MessageBuckets) -> Decision:
@@ -96,8 +99,27 @@ def answer(view: GateView, request: Any, now_ms: int, buckets: MessageBuckets) -
     if held != where.catalog.held:
         where = Placement(dataclasses.replace(where.catalog, held=held), where.unit_prices, where.equity)
     limits = GateLimits(view.limits, buckets) if view.limits is not None else None
-    return check_order(view.lock, request, positions, now_ms, resume=list(view.resume), placement=where,
-                       limits=limits)
+    decision = check_order(view.lock, request, positions, now_ms, resume=list(view.resume), placement=where,
+                           limits=limits)
+    return _told_unguarded(decision, request, view.unguarded)
+
+
+def _told_unguarded(decision: Decision, request: Any, unguarded: tuple[str, ...]) -> Decision:
+    """The decision, with ``unguarded`` and an ``UNGUARDED`` warning when an account the order may
+    go to (its ``account``, else those its ``scope`` covers) is one no policy's scope selects: the
+    lock still answers, but no policy's limits did."""
+    if not unguarded or not isinstance(request, dict):
+        return decision
+    account, scope = request.get("account"), request.get("scope")
+    if isinstance(account, str):
+        named: tuple[str, ...] = (account,) if account in unguarded else ()
+    elif isinstance(scope, str):
+        named = within(scope, unguarded)
+    else:
+        named = ()
+    if not named:
+        return decision
+    return dataclasses.replace(decision, unguarded=True, warnings=tuple(unguarded_text(a) for a in named))
 
 
 class PublishedGate:

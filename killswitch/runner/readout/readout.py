@@ -276,7 +276,8 @@ class Readout:
         limits = self.limits.for_gate(book.graph, book.snapshots)
         return GateView(book.lock_book, tuple(r for _, r in self.resumptions.in_force(now)), self.known.placement(now),
                         limits.tables if limits is not None else None, MappingProxyType(book.snapshots),
-                        self.lead.leader, self.known.held())
+                        self.lead.leader, self.known.held(),
+                        self.guards.now() if self.guards is not None else ())
 
     def check_order(self, request: dict) -> Decision:
         """The gate on the loop, against the book as it is now (the API's thread answers from the
