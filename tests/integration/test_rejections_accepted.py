@@ -16,7 +16,7 @@ from killswitch.render.status import status_text
 from killswitch.runbooks.report import closure_report
 from tests.unit.test_console_model import render, text_of
 
-from .test_rejections_durable import ACCOUNT, SAID, Venue, first_screen, go
+from .test_rejections_durable import ACCOUNT, LEGS, SAID, Venue, first_screen, go
 from .test_venue_truth_runner import NO_LOCKS, ticks
 
 SOL = "SOL/USDT:USDT"
@@ -107,3 +107,22 @@ def test_the_closure_report_lists_the_positions_left_open_at_the_periods_end(tmp
     assert [(x["symbol"], x["accepted"]["by"]) for x in out["later"]["positions_left_open"]] == [(SOL, "alice")]
     row = next(x for x in md.splitlines() if x.startswith(f"| {ACCOUNT} | {SOL} | SHORT |"))
     assert "CLOSE_REJECTED" in row and "alice at 2026-" in row and WHY in row, row
+
+
+def test_a_reset_preview_under_a_firing_trigger_says_how_many_refused_legs_are_sent_again(tmp_path):
+    async def case(v: Venue):
+        a, desk, _ = await v.runner("a")
+        await v.refused(a)  # leg-guard's flatten closes the whole book: the venue refuses every leg
+        first = await desk.accept_rejection(ACCOUNT, WHY, symbol=SOL, actor="alice")
+        assert first.done, first.reason
+        return desk.preview_reset("leg-guard", ACCOUNT, "alice")
+
+    preview = go(case, tmp_path, f"sqlite://{tmp_path / 's.db'}")
+    assert preview.allowed, preview.reason
+    entered, again = preview.relatch  # what ksctl reset shows before it asks to confirm
+    assert entered.endswith("stage 1 flatten will be entered again at the next tick after the reset"), entered
+    assert again.startswith(f"{len(LEGS)} leg(s) whose close the venue refused will be sent again when stage 1 "
+                            "flatten is entered again (a new incident tries anew; 1 of them accepted by a person): "
+                            f"BTC/USDT:USDT LONG on {ACCOUNT}, "), again
+    assert again.endswith(f" and {len(LEGS) - 3} more"), again
+    assert again in preview.effects

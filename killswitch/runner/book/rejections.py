@@ -316,6 +316,14 @@ class CloseRejections:
         leg = self.legs.get(key)
         return None if leg is None else leg.accepted
 
+    def refused(self) -> list[tuple[str, str, str, bool]]:
+        """Each leg the ledger keeps a refusal of (any incident, stopped or still tried), once:
+        (account, symbol, leg, whether a person accepted it)."""
+        out: dict[Leg, bool] = {}
+        for (_, account, symbol, name), leg in sorted(self.legs.items()):
+            out[(account, symbol, name)] = out.get((account, symbol, name), False) or leg.accepted is not None
+        return [(*k, v) for k, v in sorted(out.items())]
+
     def notes(self, legs: Iterable[Leg]) -> list[str]:
         """What a close preview of ``legs`` says of the venue's refusals of their closes that the
         ledger holds (any incident): when, the venue's words, and whether a person accepted it."""

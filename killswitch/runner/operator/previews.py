@@ -23,6 +23,7 @@ from ..book.view import BookView
 from ..collaborators import Names
 from ..lease.leadership import Leadership
 from ..lock.lock import NOT_A_POLICY, OPERATOR, LockBook, iso_ms
+from ..readout.relatch import entered_again, refused_again
 from ..view import ActionPreview, PlannedOrder, TriggerStatus
 from .close_plans import default_max_notional
 from .closes import ManualCloses
@@ -133,12 +134,12 @@ class Previews:
             done = why.startswith("APPROVAL_RECORDED")
             waits: tuple[str, ...] = (f"records the approval of {approver}; the stage and its lock stay until "
                                       "enough approve",)
-            relatch = firing_again(node, scope, removal, transition, why, self.triggers)
+            relatch = self._relatch(node, scope, removal, transition, why)
             p = self._answer("reset", scope, why, done, before, before if done else None,
                              relatch + waits + tuple(self.silences(policy, scope)) if done else ())
             return replace(p, relatch=relatch)
         after = before.release(scope, policy=policy)
-        relatch = firing_again(node, scope, removal, transition, why, self.triggers)
+        relatch = self._relatch(node, scope, removal, transition, why)
         effects = [*relatch,
                    f"releases stage {transition.from_level} of {policy} on {scope}",
                    f"lifts the lock policy {policy} holds on {scope}"]
@@ -150,6 +151,15 @@ class Previews:
             effects.append(f"trading resumes at {node.resume.start_fraction:.0%} of the normal limits")
         effects += self.silences(policy, scope)
         return replace(self._answer("reset", scope, why, True, before, after, tuple(effects)), relatch=relatch)
+
+    def _relatch(self, node: Any, scope: str, removal: Any, transition: Any, why: str) -> tuple[str, ...]:
+        """What a reset runs into when a trigger still fires: the stage entered again, and the
+        legs the venue refused before that its closes send again."""
+        relatch = firing_again(node, scope, removal, transition, why, self.triggers)
+        if not relatch:
+            return ()
+        return relatch + refused_again(entered_again(node, scope, self.triggers()), scope,
+                                       self.book.rejections.refused())
 
     async def close(self, scope: str, symbol: Optional[str] = None, leg: Optional[str] = None) -> ActionPreview:
         """The orders a close of ``scope`` (of ``symbol`` in it, of its ``leg`` alone when given)

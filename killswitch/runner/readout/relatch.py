@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from typing import Any, Optional, Sequence
 
+from ...engine.guarded import within
 from ..view import ThresholdCheck, TriggerStatus
 
 
@@ -32,16 +33,48 @@ def _values(t: TriggerStatus) -> str:
     return ", ".join(_check(c) for c in (breached or t.checks)) or t.when
 
 
+def _firing(node: Any, scope: str, triggers: Sequence[TriggerStatus]) -> dict[str, TriggerStatus]:
+    return {t.name: t for t in triggers if t.firing and t.policy == node.name and t.scope == scope}
+
+
+def entered_again(node: Any, scope: str, triggers: Sequence[TriggerStatus]) -> Optional[Any]:
+    """The stage of ``node`` a reset on ``scope`` leads back into at the next tick (the highest
+    whose triggers fire now), or None."""
+    firing = _firing(node, scope, triggers)
+    entered = [s for s in node.stages if any(name in firing for name in s.on)]
+    return max(entered, key=lambda s: s.level) if entered else None
+
+
 def still_firing(node: Any, scope: str, triggers: Sequence[TriggerStatus]) -> tuple[str, ...]:
     """The warning of a reset of ``node`` (a compiled policy) on ``scope`` while a trigger that
     enters one of its stages fires (``triggers``: every trigger's status); () when none fires."""
-    firing = {t.name: t for t in triggers if t.firing and t.policy == node.name and t.scope == scope}
-    entered = [s for s in node.stages if any(name in firing for name in s.on)]
-    if not entered:
+    top = entered_again(node, scope, triggers)
+    if top is None:
         return ()
-    top = max(entered, key=lambda s: s.level)
+    firing = _firing(node, scope, triggers)
     said = "; ".join(f"{name} is still firing ({_values(firing[name])})" for name in top.on if name in firing)
     return (f"{said}: stage {top.level} {top.name} will be entered again at the next tick after the reset",)
+
+
+def refused_again(stage: Optional[Any], scope: str, refused: Sequence[tuple[str, str, str, bool]],
+                  shown: int = 3) -> tuple[str, ...]:
+    """What the ``stage`` entered again after a reset on ``scope`` sends that the venue refused
+    before: ``refused`` holds each leg whose close the ledger keeps a refusal of (any incident:
+    account, symbol, leg, whether a person accepted it). A new stage entry is a new incident: its
+    closes try every leg anew, within their own bound, accepted ones too. () when the stage does
+    not close or no such leg is on an account ``scope`` covers."""
+    if stage is None or not any(a.closes for a in stage.actions):
+        return ()
+    legs = [r for r in refused if within(scope, (r[0],))]
+    if not legs:
+        return ()
+    accepted = sum(1 for r in legs if r[3])
+    named = ", ".join(f"{symbol} {leg} on {account}" for account, symbol, leg, _ in legs[:shown])
+    more = f" and {len(legs) - shown} more" if len(legs) > shown else ""
+    whole = any(getattr(a, "closes_all", False) for a in stage.actions)
+    return (f"{len(legs)} leg(s) whose close the venue refused {'will' if whole else 'may'} be sent again when stage "
+            f"{stage.level} {stage.name} is entered again (a new incident tries anew"
+            + (f"; {accepted} of them accepted by a person" if accepted else "") + f"): {named}{more}",)
 
 
 def taken(transition: Optional[Any], why: str) -> bool:
