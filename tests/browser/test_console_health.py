@@ -194,7 +194,8 @@ def test_a_global_halt_binds_every_row_and_the_runners_own_failures_are_banners(
     assert "BLIND: dd: INSUFFICIENT_HISTORY" in row and "armed again at" in row
     assert "armed" in rows["bot-guard"] and "MATCHES NO ACCOUNT" in rows["futures-book"]
     assert "1 POLICY BLIND" in text and "1 POLICY MATCHES NO ACCOUNT" in text
-    assert "PAGES ARE FAILING: example-routes/fallback failing since" in text and "example-routes/fallback: connection refused" in text
+    assert "PAGES ARE FAILING: example-routes/fallback failing since" in text
+    assert "example-routes/fallback: connection refused" in text
     assert "POLICIES: RELOAD FAILED" in text and "FAILING" in text_of(browser, "#data")
     assert "NETWORK: simulated: connection refused" in text_of(browser, "#data")
     # the blind cell is amber, the unmatched one red (the page's own colours, light scheme)
