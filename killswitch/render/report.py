@@ -52,6 +52,7 @@ def report_markdown(doc: dict) -> str:
     out += halt_break_lines(doc.get("halt_breaks") or {})
     out += still_open_lines(doc.get("still_open") or [])
     out += positions_left_lines(doc.get("positions_left_open") or [])
+    out += runner_lines(doc.get("runner"))
 
     out += ["## Other audited events", ""]
     if doc["other_events"]:
@@ -113,7 +114,36 @@ def _summary_lines(doc: dict) -> list[str]:
                else "") + " |",
             f"| positions left open at the period's end | {s.get('positions_left_open', 0)}"
             + (f" ({s['positions_left_open_accepted']} accepted by a person)"
-               if s.get("positions_left_open_accepted") else "") + " |", ""]
+               if s.get("positions_left_open_accepted") else "") + " |"] + _runner_summary(s) + [""]
+
+
+def _runner_summary(s: dict) -> list[str]:
+    """The summary's row of the runner: its starts, stops, changes of leader and the time none led."""
+    if "runner_starts" not in s:  # (a report of an older format)
+        return []
+    gaps = s["unguarded_gaps"]
+    return [f"| runner | {s['runner_starts']} start(s), {s['runner_stops']} stop(s), {s['leader_changes']} "
+            f"lease(s) taken; " + (f"**{gaps} gap(s) without a leader** ({s['unguarded_lasted']} known)"
+                                   if gaps else "no gap without a leader audited") + " |"]
+
+
+def runner_lines(runs: Optional[dict]) -> list[str]:
+    """Was it guarded the whole time: the runner's starts, stops and changes of leader, then the
+    gaps during which no runner led."""
+    if runs is None:
+        return []
+    events = [f"| {e['at']}{_unverified(e)} | {e['event']} | {_c(e['holder'])} | {_c(e['detail'])} |"
+              for e in runs["events"]]
+    out = _table("Runner: starts, stops and leadership", "Was it guarded the whole time? Each start and stop of a "
+                 "runner and each time one took or lost the lease, as audited.", ("at", "event", "runner", "detail"),
+                 events, "No start, stop or change of leader was audited in the period.")
+    if runs["gaps"]:
+        out += ["Gaps without a leader (nothing watched the books or acted):", ""]
+        out += [f"- **{g['lasted'] or 'not known'}**: from {g['from'] or 'an unaudited end'} ({_c(g['after'])}) to "
+                f"{g['to'] or 'the period end'} ({_c(g['until'])})" for g in runs["gaps"]] + [""]
+    elif runs["events"]:
+        out += ["No gap without a leader between the events audited.", ""]
+    return out
 
 
 def _incident_lines(incidents: list[dict]) -> list[str]:
@@ -151,6 +181,10 @@ def _incident(i: dict) -> list[str]:
         out.append(f"- runbook: `{i['runbook']['path']}` (template {i['runbook']['template']})")
     else:
         out.append("- runbook: none stored")
+    if r := i.get("removed_by_reload"):  # its policy instance left the running graph before it ended
+        out.append(f"- removed from the running policies by the {r['by']} at {r['at']}{_unverified(r)}"
+                   + (f" (graph `{r['from']}` → `{r['to']}`)" if r.get("from") else f" (graph `{r['to']}`)")
+                   + f": {r['kept']} at stage {r['stage']}")
     e = i["ended"]
     out.append(f"- ended: {e['how']} at {e['at']} (`{_c(e['reason'])}`)" if e else "- ended: **still active**")
     out.append("")

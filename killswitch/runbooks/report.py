@@ -39,14 +39,16 @@ from ..orders import PLANNED_KINDS, planned_intents
 from ..state.audit_verify import INTACT
 from ..state.store import AuditRow, JournalEntry, StateStore, StoreError
 from .halt_breaks import KINDS as HALT_BREAK_KINDS, halt_breaks
-from .incident import iso
+from .incident import duration_text, iso
 from .left_open import KINDS as LEFT_OPEN_KINDS, left_open
 from .operator_actions import ACTION_KINDS, operator_actions
 from .residuals import KINDS as RESIDUAL_KINDS, positions_left
+from .runs import RUNNER_KINDS, removals, runner_runs
 
 # 2: audit.intact only when the MACs were checked; audit.verdict, audit.passed
 # 3: audit.verdict consistent_unverified (neither key nor anchors given: audit.passed false)
-FORMAT_VERSION = 3
+# 4: runner (starts, stops, leader changes, gaps); an incident's removed_by_reload
+FORMAT_VERSION = 4
 PAGE = 5_000
 MAX_ORDERS = 1_000_000
 
@@ -54,7 +56,7 @@ NOTIFICATION_KINDS = ("notification_delivered", "notification_failed", "notifica
                       "notification_receivers_unresolved", "notification_silenced")
 # kinds the report shows in their own sections; every other kind is counted under "other events"
 SECTION_KINDS = frozenset(("stage_transition", "reset_approval", "runbook_rendered") + NOTIFICATION_KINDS
-                          + tuple(ACTION_KINDS) + HALT_BREAK_KINDS + LEFT_OPEN_KINDS)
+                          + tuple(ACTION_KINDS) + HALT_BREAK_KINDS + LEFT_OPEN_KINDS + RUNNER_KINDS)
 _FINAL = ("filled", "rejected", "failed", "expired", "canceled")
 
 
@@ -109,6 +111,8 @@ def closure_report(store: StateStore, since_ms: int, until_ms: int, now_ms: int,
         trail.read(r)
     incidents, transitions, resets, receipts = trail.incidents, trail.transitions, trail.resets, trail.receipts
     incident_ends = _ends(incidents, transitions, resets, until_ms)
+    removals(rows, incidents, proven)  # the reloads that removed an incident's policy instance
+    runs = runner_runs(rows, since_ms, until_ms, proven)
 
     approvals = _recorded_approvals(store, since_ms, until_ms, resets)
     for a in approvals:
@@ -164,6 +168,11 @@ def closure_report(store: StateStore, since_ms: int, until_ms: int, now_ms: int,
             "orders_still_open_at_end": sum(1 for o in still_open if o["ended"] is None),
             "positions_left_open": len(left),
             "positions_left_open_accepted": sum(1 for x in left if x["accepted"] is not None),
+            "runner_starts": sum(1 for e in runs["events"] if e["event"] == "runner_started"),
+            "runner_stops": sum(1 for e in runs["events"] if e["event"] == "runner_stopped"),
+            "leader_changes": sum(1 for e in runs["events"] if e["event"] == "lease_taken"),
+            "unguarded_gaps": len(runs["gaps"]), "unguarded_s": runs["gap_s"],
+            "unguarded_lasted": duration_text(runs["gap_s"]),
         },
         "incidents": [{k: v for k, v in i.items() if k != "ts_ms"} for i in items],
         "transitions": [{k: v for k, v in t.items() if k not in ("ts_ms", "seq")} for t in transitions],
@@ -176,6 +185,7 @@ def closure_report(store: StateStore, since_ms: int, until_ms: int, now_ms: int,
         "halt_breaks": broke,
         "still_open": still_open,
         "positions_left_open": left,
+        "runner": runs,
     }
 
 
@@ -231,6 +241,7 @@ class _Trail:
                 "from": t["from"], "at": t["at"], "ts_ms": r.ts_ms, "reason": t["reason"],
                 "graph_digest": t["graph_digest"], "revision": t["revision"], "dry_run": bool(t["dry_run"]),
                 "verified": t["verified"], "stage": None, "runbook": None, "ended": None, "approvals": [],
+                "removed_by_reload": None,
                 "orders": {"total": 0, "filled": 0, "failed": 0, "open": 0, "planned_dry_run": 0,
                            "refused": {}},  # what the venue said of refused orders → how many
                 "notifications": {"delivered": [], "failed": [], "silenced": []}}

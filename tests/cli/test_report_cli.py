@@ -139,7 +139,7 @@ def test_report_accounts_for_each_incident_its_orders_approvers_and_pages(state)
               *head_anchor(state))
     assert out.exit_code == 0, out.output
     doc = json.loads(out.stdout)
-    assert doc["period"]["since"] == "2026-03-02T12:30:00Z" and doc["format_version"] == 3
+    assert doc["period"]["since"] == "2026-03-02T12:30:00Z" and doc["format_version"] == 4
     audit = doc["audit"]
     assert (audit["verdict"], audit["passed"], audit["intact"], audit["consistent"], audit["anchored"]) == \
         ("consistent_unanchored", True, False, True, False)

@@ -360,7 +360,8 @@ def test_a_crash_in_the_sample_writes_of_the_last_ticks_is_taken_up_at_the_close
     assert CRASH_POINTS[-1] >= len(calls) - (CRASH_POINTS[1] - CRASH_POINTS[0]), \
         f"the crash points end at {CRASH_POINTS[-1]}; a run makes {len(calls)} calls"
     samples = [n for n, name in calls if name == "save_signal_samples"]
-    assert len(samples) == 60 and samples[-1] == len(calls)  # a write per tick, the last one the run's last call
+    # a write per tick, the last one the run's last call but the audit row of its stop (runner_stopped)
+    assert len(samples) == 60 and samples[-1] == len(calls) - 1 and calls[-1][1] == "audit", calls[-3:]
     for crash_at in samples[-2:]:
         run = tmp_path / f"c{crash_at}"
         run.mkdir()

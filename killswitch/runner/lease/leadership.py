@@ -92,6 +92,12 @@ class Leadership:
         # the lease's holder as the lease stores it (its name: the pod's in the chart), read at the
         # last lease check; None: nobody holds it, or it could not be read
         self.lease_holder: Optional[str] = None
+        # the holder the lease named before this runner's latest token; whether its next token is
+        # a term to audit (``lease_taken``: the first one of the process, and the first after a
+        # loss; a renewal that came back under a new token after its own lapse, unsaid, is not)
+        self.took_from: Optional[str] = None
+        self.took_ms: Optional[int] = None  # when this runner took the token it leads under
+        self.taken_due = True
         self._rows = FencedAudit(store, io, lambda: self.fence if self.leader else None)
         self._held_rows = FencedAudit(store, io, lambda: self.fence or None)  # the last token held
         self.orders_audit = FencedAudit(store, io, lambda: self.fence)  # the executor's: always the term's token
@@ -101,7 +107,32 @@ class Leadership:
         Takes the turn, ahead of the operator changes waiting for it: a change is audited,
         applied and saved under one token, and no queue of changes delays a renewal."""
         async with self.turn.first():
-            return await self._lease(now)
+            leads = await self._lease(now)
+            await self.audit_lost(now)
+            return leads
+
+    async def audit_lost(self, now: int) -> None:
+        """``lease_lost``: each token this runner held and lost since it last looked (its term ran
+        out, taken over, fenced off), once, as the standby it is now (unfenced). A store error
+        keeps them for the next look."""
+        lost = self.lease_log.take_lost()
+        for i, (token, reason) in enumerate(lost):
+            try:
+                await self.audit_as_standby("lease_lost", now, {"holder": self.holder, "fence": token,
+                                                                "reason": reason})
+            except Exception:
+                self.lease_log.lost_unaudited[:0] = lost[i:]  # (written at the next look)
+                raise
+            self.taken_due = True
+
+    async def audit_taken(self, now: int) -> None:
+        """``lease_taken``: this runner leads from now on (the first tick under a token, as
+        leader), with the holder the lease named before; once per term (see ``taken_due``)."""
+        if self.fence and self.taken_due:
+            await self.audit("lease_taken", now, {
+                "holder": self.holder, "fence": self.fence, "taken_ms": self.took_ms,
+                "previous": self.took_from if self.took_from != self.holder else None})
+            self.taken_due, self.took_ms = False, None
 
     async def _token(self, now: int) -> Optional[int]:
         if self.keeper is not None:
@@ -125,6 +156,8 @@ class Leadership:
         # moved the state on meanwhile, ours is stale: take theirs. Not leader until the state
         # that goes with the token is in place (an operator call may come between).
         self.leader = False
+        if token != self.fence and (self.took_ms is None or not self.taken_due):
+            self.took_from, self.took_ms = seen, now  # (the first token of a term not audited yet)
         book = self.book
         reloaded = False
         if self.resync:

@@ -46,6 +46,9 @@ class LeaseLog:
         self.acquired_total = 0  # tokens taken (a new token each time: from a free lease, over, or again)
         self.lost_total = 0  # tokens lost while held (term ran out, taken, fenced off)
         self.released_total = 0
+        # tokens lost as said (token, reason), for the runner to audit (``lease_lost``) at its next
+        # look at the lease: said here from whichever thread learnt it, written once each
+        self.lost_unaudited: list[tuple[int, str]] = []
 
     def held(self) -> Optional[int]:
         """The token this runner holds as last said (None: it holds none)."""
@@ -94,9 +97,16 @@ class LeaseLog:
                 return False
             self._held = None
             self.lost_total += 1
+            self.lost_unaudited.append((token, reason))
         log.warning("lease lost: %s (holder %s, token %d); this runner stands by and sends nothing",
                     reason, self.holder, token)
         return True
+
+    def take_lost(self) -> list[tuple[int, str]]:
+        """The tokens lost since the last call, each once (``lease_lost`` rows to write)."""
+        with self._lock:
+            lost, self.lost_unaudited = self.lost_unaudited, []
+        return lost
 
     def released(self, token: int) -> None:
         """This runner gave ``token`` up (a clean stop): a standby may take it at once."""

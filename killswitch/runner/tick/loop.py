@@ -63,6 +63,7 @@ from ...events import DEPOSED, DMS_FIRED, LOAD_SHED, ORDER_FAILED, SNAPSHOT_FAIL
 from ...state.store import FencedError, StateStore, StoreError
 from ..book.rejections import CLOSE_REJECTED
 from ..lease.keeper import LeaseKeeper
+from ..lease.runs import Runs
 from ..readout.armed import BlindReports, log_changes
 from ..venue.depth import BOOK_TIMEOUT_S, plan_with_books
 from ..venue.execution import ExecutionReport
@@ -158,6 +159,7 @@ class Runner:
         self._enforcement, self._still_open = p.enforcement, p.still_open
         self._modes, self._rejections = p.modes, p.rejections
         self._takeover = Takeover(p, venues)  # what a stop or a takeover left, carried on at the first tick
+        self._runs = Runs(p.lead, holder, lambda: p.book.graph.digest)  # this process's start and stop, audited
         self._blind_reports = BlindReports()
         self._coverage_logged = False  # this process has said every blind or unmatched scope once
         self._collector = CollectorPause()
@@ -171,8 +173,10 @@ class Runner:
     async def start(self) -> ExecutionReport:
         """Take the lease if free and settle what a previous run left pending. A store error
         on the way is left to the first tick (see :meth:`tick`)."""
+        self._runs.started(self._clock())
         try:
             if await self._lead.lease(self._clock()):
+                await self._runs.write_start()
                 report = await self._executor.reconcile()
                 # a close that ended short while we were down (an IOC past its price, a remainder
                 # cancelled just now) is planned again at the first tick, as if seen at a tick
@@ -181,6 +185,7 @@ class Runner:
                 # the last day's lock violations shown from the start, not from the first tick
                 await self._enforcement.recall(self._clock())
                 return report
+            await self._runs.write_start()
         except FencedError:
             self.lost_lease()
         except StoreError:
@@ -223,6 +228,7 @@ class Runner:
         Accounts still sending are given a moment to end first (runner/venue/lanes.py)."""
         await self._executor.lanes.drain(LANES_DRAIN_S)
         await self._fanout.aclose()
+        await self._runs.write_stop(self._clock())
         await asyncio.to_thread(self._io.close)
         self._take_up_chart_write()
 
@@ -339,7 +345,9 @@ class Runner:
     async def _tick(self, report: TickReport) -> None:
         now = report.now_ms
         book, lead, shortfalls = self._book, self._lead, self._shortfalls
-        if not await lead.lease(now):
+        leads = await lead.lease(now)
+        await self._runs.write_start()  # (written at the start unless the store failed then)
+        if not leads:
             await book.follow(self._io, self.store)
             await self._known.learn_symbols()  # a standby answers the pre-trade gate too
             return

@@ -35,6 +35,7 @@ class Takeover:
         """Carry on what the stop left (the events to tell are added to ``events``); the
         refusals counted from the journal, recorded once this tick's snapshots are in."""
         p = self._p
+        await p.lead.audit_taken(now)  # who leads from now on, and after whom (the report's runner section)
         # the operator locks stored while no runner led, applied before this tick decides anything
         await p.commands.take_up_stored()
         events += await p.shortfalls.retry_unfilled(await p.shortfalls.lost_replans())
