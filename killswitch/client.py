@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import json
 import re
+import ssl
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -354,12 +355,15 @@ class RunnerClient:
     """Calls to the runner at ``base_url`` (``http://host:port``, as given: it names the runner
     in errors). ``token``: the bearer token of the changes and of the reads that show the book
     (None: they are sent without one; the runner refuses the changes, and the reads unless it shows
-    them publicly). ``timeout``: seconds per call."""
+    them publicly). ``timeout``: seconds per call. ``tls``: the context an ``https`` runner is
+    reached with (its CA, a client certificate for mutual TLS; None: the system's CAs)."""
 
-    def __init__(self, base_url: str, token: Optional[str] = None, timeout: float = DEFAULT_TIMEOUT_S):
+    def __init__(self, base_url: str, token: Optional[str] = None, timeout: float = DEFAULT_TIMEOUT_S,
+                 tls: Optional[ssl.SSLContext] = None):
         self.base_url = base_url
         self._token = token
         self.timeout = timeout
+        self.tls = tls
 
     def __repr__(self) -> str:  # never the token
         return f"RunnerClient({self.base_url!r}, token={'<set>' if self._token else None}, timeout={self.timeout!r})"
@@ -374,7 +378,7 @@ class RunnerClient:
         if auth and self._token:
             req.add_header("Authorization", f"Bearer {self._token}")
         try:
-            with urllib.request.urlopen(req, timeout=self.timeout) as r:
+            with urllib.request.urlopen(req, timeout=self.timeout, context=self.tls) as r:
                 return r.status, r.read()
         except urllib.error.HTTPError as e:
             raw = e.read()

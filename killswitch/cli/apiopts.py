@@ -11,6 +11,10 @@ not reachable (no answer: nothing was sent).
 A read that shows the book (``ksctl status``) sends the token of ``--token-env`` when that variable
 is set and none when it is not: a runner with ``--console-public`` answers it without one.
 
+An ``https`` runner (``ksctl run --web-config-file``) is verified against ``--ca-file``
+(``KS_API_CA_FILE``; else the system's CAs); ``--cert-file`` and ``--key-file``
+(``KS_API_CERT_FILE``, ``KS_API_KEY_FILE``) are the client certificate of mutual TLS.
+
 Must not: print the token, or take it from anywhere but the environment variable the operator
 names (a command line is visible to every user of the machine).
 """
@@ -25,29 +29,89 @@ import click
 from .common import EXIT_FINDINGS, EXIT_OK, EXIT_STORED, EXIT_UNREACHABLE, EXIT_USAGE
 
 if TYPE_CHECKING:  # the client is imported when a command calls, not when ksctl lists its commands
+    import ssl
+
     from ..client import RunnerClient, RunnerError, RunnerUnreachable
     from ..runner.view import ChangeResult, ResetResult, SilenceResult
 
 T = TypeVar("T")
 
-api_option = click.option("--api", "api", default="http://127.0.0.1:8080", show_default=True,
-                          envvar="KS_API_URL", help="The runner's API (env KS_API_URL).")
+_TLS_META = "killswitch.api_tls"  # where the TLS options wait in the context for runner_client
+_TLS_OPTIONS = (
+    ("--ca-file", "KS_API_CA_FILE", "ca_file", "The CA an https runner's certificate is verified by (env "
+                                               "KS_API_CA_FILE; default: the system's CAs)."),
+    ("--cert-file", "KS_API_CERT_FILE", "cert_file", "A client certificate (PEM) for a runner that asks one: "
+                                                     "mutual TLS (env KS_API_CERT_FILE)."),
+    ("--key-file", "KS_API_KEY_FILE", "key_file", "The client certificate's key (env KS_API_KEY_FILE; default: "
+                                                  "in --cert-file)."),
+)
+
+
+def _keep_tls(ctx: click.Context, param: click.Parameter, value: Optional[str]) -> None:
+    ctx.meta.setdefault(_TLS_META, {})[param.name] = value
+
+
+def api_option(f: Callable) -> Callable:
+    """``--api`` (env KS_API_URL) and the TLS options of an https runner (kept for
+    :func:`runner_client`: a command's function does not take them)."""
+    for flag, env, name, text in reversed(_TLS_OPTIONS):
+        f = click.option(flag, name, default=None, envvar=env, metavar="FILE", expose_value=False,
+                         callback=_keep_tls, type=click.Path(dir_okay=False), help=text)(f)
+    return click.option("--api", "api", default="http://127.0.0.1:8080", show_default=True,
+                        envvar="KS_API_URL", help="The runner's API (env KS_API_URL).")(f)
+
+
+def client_tls(api: str, ca_file: Optional[str] = None, cert_file: Optional[str] = None,
+               key_file: Optional[str] = None) -> "Optional[ssl.SSLContext]":
+    """The context ``api`` is reached with: None for the defaults (http, or https against the
+    system's CAs); a usage error naming the file when one cannot be used."""
+    import ssl
+
+    if not (ca_file or cert_file or key_file):
+        return None
+    if not api.lower().startswith("https://"):
+        raise click.UsageError(f"--ca-file, --cert-file and --key-file are for an https runner; --api is {api}")
+    if key_file and not cert_file:
+        raise click.UsageError("--key-file without --cert-file: give the client certificate too")
+    try:
+        ctx = ssl.create_default_context(cafile=ca_file)
+    except (OSError, ssl.SSLError) as e:
+        raise click.UsageError(f"--ca-file {ca_file}: cannot be used ({_why(e)})") from None
+    if cert_file:
+        try:
+            ctx.load_cert_chain(cert_file, key_file)
+        except (OSError, ssl.SSLError) as e:
+            raise click.UsageError(f"--cert-file {cert_file}{f', --key-file {key_file}' if key_file else ''}: "
+                                   f"cannot be used ({_why(e)})") from None
+    return ctx
+
+
+def _why(e: Exception) -> str:
+    if getattr(e, "reason", None) == "KEY_VALUES_MISMATCH":
+        return "the key is not the certificate's"
+    return getattr(e, "strerror", None) or getattr(e, "reason", None) or type(e).__name__
 token_option = click.option("--token-env", default="KS_API_TOKEN", show_default=True,
                             help="Environment variable holding the API bearer token.")
 
 
 def runner_client(api: str, token_env: Optional[str] = None, *, required: bool = True) -> "RunnerClient":
     """The client of the runner at ``api``; with ``token_env``, holding the token that variable
-    names. ``required`` (a change): a usage error when it is not set; else (a read) the client
-    goes without a token then, and the runner decides."""
+    names. ``required`` (a change): a usage error when it is not set and no client certificate
+    is given; else (a read) the client goes without a token then, and the runner decides. The
+    TLS options of :func:`api_option` come from the command's context."""
     from ..client import RunnerClient
 
+    ctx = click.get_current_context(silent=True)
+    files = ctx.meta.get(_TLS_META, {}) if ctx is not None else {}
+    tls = client_tls(api, **files)
     token = None
     if token_env:
         token = os.environ.get(token_env)
-        if not token and required:
-            raise click.UsageError(f"{token_env} is not set: mutating calls need the API token")
-    return RunnerClient(api, token or None)
+        # a client certificate is the caller's identity when no token is sent (mutual TLS)
+        if not token and required and not files.get("cert_file"):
+            raise click.UsageError(f"{token_env} is not set: mutating calls need the API token (or, to an https "
+                                   "runner that asks one, a client certificate: --cert-file)")
+    return RunnerClient(api, token or None, tls=tls)
 
 
 def unreachable(e: "RunnerUnreachable") -> NoReturn:

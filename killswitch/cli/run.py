@@ -41,6 +41,12 @@ with another account set: both digests and the accounts that differ).
               help="0: any free port; -1: no API.")
 @click.option("--api-token-env", default="KS_API_TOKEN", show_default=True,
               help="Environment variable holding the API's bearer token (mutations are disabled without it).")
+@click.option("--web-config-file", default=None, envvar="KS_WEB_CONFIG_FILE", show_envvar=True,
+              type=click.Path(dir_okay=False),
+              help="Serve the API and console over TLS: a web config file in exporter-toolkit's format (Prometheus's "
+                   "--web.config.file: tls_server_config with cert_file, key_file, client_ca_file, client_auth_type, "
+                   "min_version). Read again, with its certificates, when a file changes. One that cannot be served "
+                   "stops the start (exit 2): never plain HTTP in its place.")
 @click.option("--api-tokens", default=None, envvar="KS_API_TOKENS_FILE", show_envvar=True,
               type=click.Path(exists=True, dir_okay=False),
               help="The tokens document: each operator's token hash, identity and roles (ksctl token new). "
@@ -98,7 +104,8 @@ with another account set: both digests and the accounts that differ).
               help="Where the service account's token, ca.crt and namespace are mounted (--kube-leader-label).")
 @max_file_size_option
 @click.option("--max-ticks", default=None, type=int, help="Stop after N ticks (tests, drills).")
-def run(policies, accounts, state_url, shard, lock_file, api_host, api_port, api_token_env, api_tokens, console_public,
+def run(policies, accounts, state_url, shard, lock_file, api_host, api_port, api_token_env, web_config_file, api_tokens,
+        console_public,
         holder, lease_ttl, runbooks, external_url, audit_key_file, audit_anchor_every, min_tick_spacing, log_format,
         api_write_rate, api_heartbeat_rate, api_write_queue, strict, kube_leader_label, kube_serviceaccount_dir,
         max_file_bytes, max_ticks) -> None:
@@ -133,6 +140,7 @@ def run(policies, accounts, state_url, shard, lock_file, api_host, api_port, api
     opts = RunOptions(tuple(policies), accounts, state_url, lock_file, api_host,
                       None if api_port < 0 else api_port, api_token_env, holder, ttl_ms, max_ticks=max_ticks,
                       runbooks=runbooks, external_url=external_url, api_tokens=api_tokens,
+                      web_config_file=web_config_file,
                       audit_key_file=audit_key_file, audit_anchor_every_ms=anchor_ms, console_public=console_public,
                       log_format=log_format, max_file_bytes=max_file_bytes, strict=strict,
                       kube_leader_label=kube_leader_label or None, kube_serviceaccount_dir=kube_serviceaccount_dir,

@@ -31,6 +31,7 @@ class RunOptions:
     external_url: Optional[str] = None  # how people reach the API: the base of the runbook links in pages
     audit_key_file: Optional[str] = None  # the audit chain's HMAC key (else KS_AUDIT_KEY; neither: unanchored)
     audit_anchor_every_ms: int = 5 * 60_000  # how often the audit head is exported (log line and /metrics)
+    web_config_file: Optional[str] = None  # TLS on the API (runner/api/tls/webconfig.py); None: plain HTTP
     api_tokens: Optional[str] = None  # the tokens document: identities and roles (see runner/api/identity.py)
     console_public: bool = False  # the console's views without a token (its actions always need one)
     log_format: str = "text"  # text or json lines (see killswitch/logs.py)

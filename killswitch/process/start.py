@@ -4,7 +4,8 @@ What it owns: :func:`graph_to_run` — the compiled policies, or when they have 
 ``--strict``, select none of the runner's accounts: :func:`unmatched_here`) the last good graph
 from the state, said loudly, the runner never left unguarded by a broken policy; and
 :func:`start_api` — the HTTP API on a thread of its own, its identities said by name only, its
-tokens scrubbed from the log by value.
+tokens scrubbed from the log by value, over TLS when a web config file is given (refused, and
+nothing served, when its certificate or key cannot be served: never plain HTTP instead).
 
 Must not: tick, take the lease or start a task (the daemon does: :mod:`killswitch.process.daemon`).
 """
@@ -91,7 +92,18 @@ async def start_api(desk: "Desk", opts: Any, tokens: Any, reloader: Any, echo: C
     from ..logs import scrub_also
     from ..runner.api.api import make_app
     from ..runner.api.identity import TokensError
+    from ..runner.api.tls.context import LiveTls
+    from ..runner.api.tls.webconfig import WebConfigError
 
+    tls = None
+    if opts.web_config_file:
+        tls = LiveTls(opts.web_config_file, echo=echo, err=err)
+        try:
+            config = tls.load()
+        except WebConfigError as e:
+            err(f"ksctl run: WEB_CONFIG_INVALID: {e}; nothing started (never plain HTTP in its place)")
+            return None
+        echo(f"ksctl run: {config.describe()} (--web-config-file {opts.web_config_file}, read again on change)")
     token = os.environ.get(opts.api_token_env)
     # the log scrubs them by value too (a variable not named *TOKEN* would otherwise pass)
     scrub_also([token or "", *(tokens.digests() if tokens else ())])
@@ -104,8 +116,10 @@ async def start_api(desk: "Desk", opts: Any, tokens: Any, reloader: Any, echo: C
         live = reloader.serve(LiveTokens(tokens or Tokens(), shared_token(token or None)))
         app = make_app(desk, tokens=live, console_public=opts.console_public, admission=admission)
         # the same application for the bots' loop: its handlers are its loop's, the identities
-        # and the admission of writes the ones above (see runner/api/thread.py)
-        gate = make_app(desk, tokens=live, console_public=opts.console_public, admission=admission)
+        # and the admission of writes the ones above (see runner/api/thread.py); over TLS the
+        # first bytes cannot be looked into and one loop serves every connection
+        gate = make_app(desk, tokens=live, console_public=opts.console_public, admission=admission) \
+            if tls is None else None
     except (TokensError, ValueError) as e:
         err(f"ksctl run: {e}; nothing started")
         return None
@@ -124,7 +138,7 @@ async def start_api(desk: "Desk", opts: Any, tokens: Any, reloader: Any, echo: C
     from ..runner.api.thread import ApiThread
 
     desk.serve_views_on(asyncio.get_running_loop())
-    api = ApiThread(app, opts.api_host, opts.api_port or 0, gate=gate)
+    api = ApiThread(app, opts.api_host, opts.api_port or 0, gate=gate, tls=tls)
     url = await api.start()
     echo(f"ksctl run: API at {url}")
     shown_to = "anyone (read-only without a token)" if opts.console_public else "a token's holder"

@@ -35,7 +35,8 @@ def tokens_change(old: Tokens, new: Tokens) -> str:
     """What a reload of the tokens document changed, by identity name and roles (never a token
     or a digest): ``identities alice, carol; added: carol (approver); removed: bob``."""
     def table(t: Tokens) -> dict[str, tuple[str, frozenset]]:
-        return {i.name: (d, i.roles) for i, d in zip(t.identities, t.digests())}
+        said = t.credentials()  # a digest or a certificate's name: never the token
+        return {i.name: (said.get(i.name, ""), i.roles) for i in t.identities}
 
     before, after = table(old), table(new)
     parts = [f"identities {', '.join(sorted(after)) or 'none'}"]
@@ -45,7 +46,7 @@ def tokens_change(old: Tokens, new: Tokens) -> str:
              if after[n][1] != before[n][1]]
     rotated = [n for n in sorted(set(after) & set(before)) if after[n][0] != before[n][0]]
     for what, names in (("added", added), ("removed", removed), ("roles changed", roles),
-                        ("token replaced", rotated)):
+                        ("credential replaced", rotated)):
         if names:
             parts.append(f"{what}: {', '.join(names)}")
     return "; ".join(parts) if len(parts) > 1 else parts[0] + " (unchanged)"

@@ -60,6 +60,15 @@ def bearer(token):
     (doc({"identity": "alice", "roles": ["operator"], "sha256": token_digest(ALICE), "token": ALICE}),
      "unknown key(s) token"),
     ({"apiVersion": "killswitch/v1", "kind": "Policy", "tokens": []}, "kind ApiTokens"),
+    (doc({"identity": "bot", "roles": ["bot"]}), "needs sha256 (a token's digest"),
+    (doc({"identity": "bot", "roles": ["bot"], "client_cert": {"subject_nc": "bot"}}),
+     "unknown key 'subject_nc' (did you mean 'subject_cn'?)"),
+    (doc({"identity": "bot", "roles": ["bot"], "client_cert": {"subject_cn": "a", "san_dns": "b"}}),
+     "exactly one of subject_cn, san_dns, san_email, san_uri"),
+    (doc({"identity": "bot", "roles": ["bot"], "client_cert": {"san_dns": ""}}), "client_cert.san_dns: expected"),
+    (doc({"identity": "a", "roles": ["bot"], "client_cert": {"subject_cn": "x"}},
+         {"identity": "b", "roles": ["bot"], "client_cert": {"subject_cn": "x"}}),
+     "tokens[1]: client_cert: the same subject_cn as tokens[0]"),
     ([], "expected a mapping"),
 ])
 def test_a_bad_tokens_document_is_refused_with_where_and_why(bad, words):
@@ -67,6 +76,27 @@ def test_a_bad_tokens_document_is_refused_with_where_and_why(bad, words):
         parse_tokens(bad)
     assert words in str(e.value)
     assert ALICE not in str(e.value) and BOB not in str(e.value)
+
+
+def test_a_verified_certificate_is_the_one_identity_it_matches():
+    tokens = parse_tokens(doc(
+        {"identity": "pricing-bot", "roles": ["bot"], "client_cert": {"subject_cn": "pricing-bot"}},
+        {"identity": "hedger", "roles": ["bot"], "client_cert": {"san_dns": "hedger.desk.example"},
+         "sha256": token_digest(CAROL)},
+        {"identity": "ops", "roles": ["operator"], "client_cert": {"san_email": "ops@desk.example"}}))
+
+    def cert(cn, *sans):
+        return {"subject": ((("organizationName", "desk"),), (("commonName", cn),)), "subjectAltName": sans}
+
+    assert tokens.identify_cert(cert("pricing-bot")).name == "pricing-bot"
+    assert tokens.identify_cert(cert("x", ("DNS", "hedger.desk.example"))).name == "hedger"
+    assert tokens.identify_cert(cert("x", ("email", "ops@desk.example"))).name == "ops"
+    assert tokens.identify_cert(cert("Pricing-Bot")) is None  # as the certificate carries it, exactly
+    assert tokens.identify_cert(cert("x", ("DNS", "pricing-bot"))) is None  # a SAN is not the CN
+    assert tokens.identify_cert(cert("pricing-bot", ("DNS", "hedger.desk.example"))) is None  # two: no one
+    assert tokens.identify_cert({}) is None and tokens.identify_cert(None) is None
+    assert tokens.identify(CAROL.encode()).name == "hedger"  # its token too
+    assert [i.name for i in tokens.identities] == ["hedger", "pricing-bot", "ops"] and len(tokens.digests()) == 1
 
 
 def test_a_tokens_file_loads_and_names_are_normalised(tmp_path: Path):

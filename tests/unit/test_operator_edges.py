@@ -168,7 +168,7 @@ def test_a_tokens_reload_is_said_by_names_and_roles_never_tokens():
     new = _tokens(("alice", "tok-a2", ["operator", "approver"]), ("carol", "tok-c", ["approver"]))
     said = tokens_change(old, new)
     assert said == ("identities alice, carol; added: carol (approver); removed: bob; roles changed: alice "
-                    "(approver, operator); token replaced: alice")
+                    "(approver, operator); credential replaced: alice")
     assert not any(t in said for t in ("tok-", token_digest("tok-a2")))
     assert tokens_change(old, old) == "identities alice, bob (unchanged)"
 

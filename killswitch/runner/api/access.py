@@ -1,6 +1,8 @@
 """Who may call the runner's API: authentication, the access table's middleware, admission.
 
 What it owns: the bearer token of a request checked against the identities (:mod:`.identity`),
+or, when it sends none, the client certificate its TLS connection was verified with (mutual TLS:
+``ksctl run --web-config-file`` with a client CA),
 the one middleware that authenticates and authorises every request from one table of routes
 before any handler runs (a route the table does not list is refused), and, for a write, its
 admission by rate and queue (:mod:`.admission`), decided before the body is read. The handlers
@@ -52,6 +54,13 @@ def authenticate(request: web.Request, tokens: Tokens) -> Identity:
     challenge = {"WWW-Authenticate": 'Bearer realm="killswitch"'}
     values = request.headers.getall("Authorization", [])
     if not values:
+        peercert = _verified_cert(request)
+        if peercert:
+            identity = tokens.identify_cert(peercert)
+            if identity is None:
+                raise ApiError(401, "AUTH_INVALID", "the client certificate names no identity of the tokens "
+                                                    "document, or more than one", challenge)
+            return identity
         raise ApiError(401, "AUTH_REQUIRED", "send Authorization: Bearer <token>", challenge)
     if len(values) > 1:
         raise ApiError(401, "AUTH_INVALID", "more than one Authorization header", challenge)
@@ -67,6 +76,16 @@ def authenticate(request: web.Request, tokens: Tokens) -> Identity:
     if identity is None:
         raise ApiError(401, "AUTH_INVALID", "the token is not valid", challenge)
     return identity
+
+
+def _verified_cert(request: web.Request) -> Any:
+    """The client certificate the connection's TLS handshake verified against the client CA (a
+    dict of :meth:`ssl.SSLSocket.getpeercert`); None on plain HTTP or without one. Python's TLS
+    gives it only when verified: an unverified certificate never reaches here."""
+    transport = request.transport
+    if transport is None or transport.get_extra_info("sslcontext") is None:
+        return None
+    return transport.get_extra_info("peercert") or None
 
 
 # --- who may call what: listed once, denied by default ----------------------------------------------

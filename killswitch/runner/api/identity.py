@@ -12,7 +12,16 @@ tokens themselves are never stored, logged or shown::
         sha256: 5e884898da28047151d0e56f8dc6292773603d0d6aabbdd62a11ef721d1542d8
 
 ``ksctl token new --identity alice --roles operator,approver`` makes a token and prints the
-entry. Roles:
+entry. Over mutual TLS (``ksctl run --web-config-file`` with a ``client_ca_file``) an entry may
+name a client certificate instead of, or beside, a token: a certificate the client CA verified
+is that identity when its subject's common name or one of its subject alternative names is the
+one written (exactly one of ``subject_cn``, ``san_dns``, ``san_email``, ``san_uri``)::
+
+      - identity: pricing-bot
+        roles: [bot]
+        client_cert: {subject_cn: pricing-bot.desk.example}
+
+A certificate that matches no entry, or more than one, identifies no one (401). Roles:
 
 - ``viewer``: reads (the read endpoints need no token today; the role is there for the console);
 - ``bot``: heartbeats;
@@ -37,6 +46,7 @@ What it must not do: keep or print a token in the clear, compare digests other t
 
 from __future__ import annotations
 
+import difflib
 import hashlib
 import hmac
 import json
@@ -51,6 +61,8 @@ SHARED_IDENTITY = "shared-token"
 TOKENS_KIND = "ApiTokens"
 IDENTITY_RE = re.compile(r"[a-z0-9][a-z0-9._@+-]{0,63}")
 DIGEST_RE = re.compile(r"[0-9a-f]{64}")
+# client_cert's keys → the certificate's field they match (ssl.getpeercert()'s names)
+CERT_FIELDS = {"subject_cn": "commonName", "san_dns": "DNS", "san_email": "email", "san_uri": "URI"}
 MAX_TOKENS_BYTES = 1_000_000
 
 
@@ -77,25 +89,65 @@ class Identity:
         return role in self.roles
 
 
-class Tokens:
-    """Token digests → identities. Looking up takes the same time whichever entry matches."""
+CertMatch = tuple[str, str]  # (a key of CERT_FIELDS, the value it must be)
 
-    def __init__(self, entries: Iterable[tuple[bytes, Identity]] = ()):
+
+def cert_names(peercert: Any) -> set[CertMatch]:
+    """What a verified client certificate (:meth:`ssl.SSLSocket.getpeercert`'s dict) may be
+    matched by: its subject's common names and its subject alternative names."""
+    out: set[CertMatch] = set()
+    if not isinstance(peercert, dict):
+        return out
+    by_field = {v: k for k, v in CERT_FIELDS.items()}
+    for rdn in peercert.get("subject", ()):
+        for name, value in rdn:
+            if name == "commonName":
+                out.add(("subject_cn", value))
+    for kind, value in peercert.get("subjectAltName", ()):
+        if kind in by_field and kind != "commonName":
+            out.add((by_field[kind], value))
+    return out
+
+
+class Tokens:
+    """Token digests and client certificates → identities. Looking a token up takes the same
+    time whichever entry matches. ``certs``: (what a certificate must carry, identity)."""
+
+    def __init__(self, entries: Iterable[tuple[bytes, Identity]] = (),
+                 certs: Iterable[tuple[CertMatch, Identity]] = ()):
         self._entries = tuple(entries)
+        self._certs = tuple(certs)
 
     def __len__(self) -> int:
-        return len(self._entries)
+        return len(self._entries) + len(self._certs)
 
     def __repr__(self) -> str:
-        return f"Tokens({', '.join(e[1].name for e in self._entries)})"
+        return f"Tokens({', '.join(i.name for i in self.identities)})"
 
     @property
     def identities(self) -> tuple[Identity, ...]:
-        return tuple(e[1] for e in self._entries)
+        """Each identity once: those with a token first, then those with a certificate only."""
+        return tuple(dict.fromkeys(i for _, i in (*self._entries, *self._certs)))
 
     def digests(self) -> tuple[str, ...]:
         """The hex digests this holds (for the log's scrubber: they are the tokens document's)."""
         return tuple(d.hex() for d, _ in self._entries)
+
+    def credentials(self) -> dict[str, str]:
+        """Identity name → what it authenticates with, said without a token (a digest's hex or a
+        certificate's match): a reload compares them to say whose credential changed."""
+        out: dict[str, str] = {}
+        for d, i in self._entries:
+            out[i.name] = d.hex()
+        for (key, value), i in self._certs:
+            out[i.name] = out.get(i.name, "") + f" {key}={value}"
+        return out
+
+    def identify_cert(self, peercert: Any) -> Optional[Identity]:
+        """The identity a verified client certificate is, when exactly one entry matches it."""
+        names = cert_names(peercert)
+        found = {i for match, i in self._certs if match in names}
+        return found.pop() if len(found) == 1 else None
 
     def identify(self, presented: bytes) -> Optional[Identity]:
         digest = hashlib.sha256(presented).digest()
@@ -113,12 +165,12 @@ class Tokens:
         if any(hmac.compare_digest(d, digest) for d, _ in self._entries):
             raise TokensError("the shared API token is also listed in the tokens document; give each person "
                               "their own token")
-        if any(i.name == SHARED_IDENTITY for _, i in self._entries):
+        if any(i.name == SHARED_IDENTITY for i in self.identities):
             raise TokensError(f"the identity {SHARED_IDENTITY!r} is reserved for the shared API token")
-        # Beside personal tokens the shared one approves nothing: otherwise one person holding
-        # both would be two approvers.
-        roles = frozenset(ROLES) if not self._entries else frozenset(ROLES) - {"approver"}
-        return Tokens(self._entries + ((digest, Identity(SHARED_IDENTITY, roles)),))
+        # Beside personal tokens (or certificates) the shared one approves nothing: otherwise one
+        # person holding both would be two approvers.
+        roles = frozenset(ROLES) if not len(self) else frozenset(ROLES) - {"approver"}
+        return Tokens(self._entries + ((digest, Identity(SHARED_IDENTITY, roles)),), self._certs)
 
 
 class LiveTokens:
@@ -155,42 +207,79 @@ def parse_tokens(doc: Any, where: str = "tokens") -> Tokens:
     if not isinstance(items, list):
         raise TokensError(f"{where}: tokens must be a list of {{identity, roles, sha256}}")
     entries: list[tuple[bytes, Identity]] = []
+    certs: list[tuple[CertMatch, Identity]] = []
     names: dict[str, int] = {}
     digests: dict[str, int] = {}
+    matches: dict[CertMatch, int] = {}
     for i, item in enumerate(items):
         at = f"{where}: tokens[{i}]"
         if not isinstance(item, dict):
-            raise TokensError(f"{at}: expected a mapping with identity, roles and sha256")
-        unknown = sorted(set(map(str, item)) - {"identity", "roles", "sha256"})
+            raise TokensError(f"{at}: expected a mapping with identity, roles and sha256 or client_cert")
+        unknown = sorted(set(map(str, item)) - {"identity", "roles", "sha256", "client_cert"})
         if unknown:
-            raise TokensError(f"{at}: unknown key(s) {', '.join(unknown)}; known: identity, roles, sha256")
-        raw = item.get("identity")
-        if not isinstance(raw, str):
-            raise TokensError(f"{at}: identity must be a string")
-        name = normalise_identity(raw)
-        if not IDENTITY_RE.fullmatch(name):
-            raise TokensError(f"{at}: identity {raw!r} must be 1 to 64 of a-z 0-9 . _ @ + - (ASCII, "
-                              "starting with a letter or digit)")
-        if name in names:
-            raise TokensError(f"{at}: identity {name!r} is already tokens[{names[name]}] (names are compared "
-                              "case-insensitively)")
-        roles = item.get("roles")
-        if not isinstance(roles, list) or not roles or not all(isinstance(r, str) for r in roles):
-            raise TokensError(f"{at}: roles must be a non-empty list of {', '.join(ROLES)}")
-        bad = [r for r in roles if r not in ROLES]
-        if bad:
-            raise TokensError(f"{at}: unknown role(s) {', '.join(map(repr, bad))}; roles are {', '.join(ROLES)}")
-        digest = item.get("sha256")
-        if not isinstance(digest, str) or not DIGEST_RE.fullmatch(digest.lower()):
-            raise TokensError(f"{at}: sha256 must be the 64 hex digits of the token's SHA-256 "
-                              "(ksctl token new prints it)")
-        digest = digest.lower()
-        if digest in digests:
-            raise TokensError(f"{at}: the same token as tokens[{digests[digest]}]; give each identity its own token")
+            raise TokensError(f"{at}: unknown key(s) {', '.join(unknown)}; known: identity, roles, sha256, "
+                              "client_cert")
+        name, roles = _named(item, at, names)
+        identity = Identity(name, frozenset(roles))
+        if "sha256" not in item and "client_cert" not in item:
+            raise TokensError(f"{at}: needs sha256 (a token's digest: ksctl token new prints it) or client_cert "
+                              "(a client certificate's name)")
+        if "sha256" in item:
+            digest = item.get("sha256")
+            if not isinstance(digest, str) or not DIGEST_RE.fullmatch(digest.lower()):
+                raise TokensError(f"{at}: sha256 must be the 64 hex digits of the token's SHA-256 "
+                                  "(ksctl token new prints it)")
+            digest = digest.lower()
+            if digest in digests:
+                raise TokensError(f"{at}: the same token as tokens[{digests[digest]}]; give each identity its own "
+                                  "token")
+            digests[digest] = i
+            entries.append((bytes.fromhex(digest), identity))
+        if "client_cert" in item:
+            match = _cert_match(item["client_cert"], f"{at}: client_cert")
+            if match in matches:
+                raise TokensError(f"{at}: client_cert: the same {match[0]} as tokens[{matches[match]}]; a "
+                                  "certificate names one identity")
+            matches[match] = i
+            certs.append((match, identity))
         names[name] = i
-        digests[digest] = i
-        entries.append((bytes.fromhex(digest), Identity(name, frozenset(roles))))
-    return Tokens(entries)
+    return Tokens(entries, certs)
+
+
+def _named(item: dict, at: str, names: dict[str, int]) -> tuple[str, list[str]]:
+    """An entry's identity (normalised, not seen before) and its roles."""
+    raw = item.get("identity")
+    if not isinstance(raw, str):
+        raise TokensError(f"{at}: identity must be a string")
+    name = normalise_identity(raw)
+    if not IDENTITY_RE.fullmatch(name):
+        raise TokensError(f"{at}: identity {raw!r} must be 1 to 64 of a-z 0-9 . _ @ + - (ASCII, "
+                          "starting with a letter or digit)")
+    if name in names:
+        raise TokensError(f"{at}: identity {name!r} is already tokens[{names[name]}] (names are compared "
+                          "case-insensitively)")
+    roles = item.get("roles")
+    if not isinstance(roles, list) or not roles or not all(isinstance(r, str) for r in roles):
+        raise TokensError(f"{at}: roles must be a non-empty list of {', '.join(ROLES)}")
+    bad = [r for r in roles if r not in ROLES]
+    if bad:
+        raise TokensError(f"{at}: unknown role(s) {', '.join(map(repr, bad))}; roles are {', '.join(ROLES)}")
+    return name, roles
+
+
+def _cert_match(spec: Any, at: str) -> CertMatch:
+    """``client_cert: {subject_cn: NAME}`` (or one of san_dns, san_email, san_uri) → its match."""
+    keys = ", ".join(CERT_FIELDS)
+    if not isinstance(spec, dict) or len(spec) != 1:
+        raise TokensError(f"{at}: expected a mapping with exactly one of {keys}")
+    (key, value), = spec.items()
+    if key not in CERT_FIELDS:
+        near = difflib.get_close_matches(str(key), list(CERT_FIELDS), n=1, cutoff=0.6)
+        hint = f" (did you mean {near[0]!r}?)" if near else ""
+        raise TokensError(f"{at}: unknown key {key!r}{hint}; one of {keys}")
+    if not isinstance(value, str) or not value.strip() or value != value.strip():
+        raise TokensError(f"{at}.{key}: expected the name as the certificate carries it (a non-empty string)")
+    return (key, value)
 
 
 def load_tokens(path: str | Path) -> Tokens:

@@ -30,11 +30,18 @@ thread ended while the API was not stopping, or when accepting failed other than
 descriptors or buffers (paused and tried again, said once a minute), and accepts again when it
 is started again. :meth:`ApiThread.stop` stops both loops, with the runner.
 
+With ``tls`` (:class:`~killswitch.runner.api.tls.context.LiveTls`, ``ksctl run
+--web-config-file``) the API serves https: a TLS connection's first bytes cannot be looked into,
+so every connection is served on the loop that accepts it (``ksctl run`` builds no gate then),
+handshaken with the context in force when it came (a certificate rotated since serves the next
+connections; the open ones keep theirs). A connection whose first bytes are plain HTTP, not a
+TLS handshake, is answered ``400 TLS_REQUIRED`` in plain text and closed: nothing of its request
+is served.
+
 Must not: call into the runner other than through the applications' view calls; read a byte of
 a connection that the application then does not see; block the runner's loop while it starts
 or stops (both are awaited off it, so that requests in flight can still be answered by that
-loop while the servers shut down). A TLS listener cannot be looked into: it would be served on
-one loop.
+loop while the servers shut down).
 """
 
 from __future__ import annotations
@@ -44,13 +51,17 @@ import concurrent.futures
 import errno
 import logging
 import socket
+import ssl
 import threading
 import time
-from typing import Callable, Optional
+from typing import TYPE_CHECKING, Callable, Optional
 
 from aiohttp import web
 
 from .http import QuietAppRunner
+
+if TYPE_CHECKING:  # pragma: no cover - annotations only
+    from .tls.context import LiveTls
 
 log = logging.getLogger("killswitch.runner.api")
 
@@ -64,6 +75,12 @@ FIRST_BYTES_S = 5.0  # a connection whose client sends nothing for this long is 
 PARTIAL_WAIT_S = 0.005  # a first line that came in pieces is looked at again after this
 ACCEPT_PAUSE_S = 0.1  # accepting pauses this long when the process is out of descriptors or buffers
 SAY_EVERY_S = 60.0
+TLS_HANDSHAKE_S = 10.0  # a TLS client that does not finish its handshake within this is dropped
+TLS_RECORD_HANDSHAKE = 0x16  # the first byte of a TLS connection: a handshake record
+# what a plain-HTTP request to the TLS port is answered (nothing of it is served)
+_TLS_REQUIRED_BODY = b"TLS_REQUIRED: this runner serves https; send the request over TLS\n"
+TLS_REQUIRED = (b"HTTP/1.1 400 Bad Request\r\nContent-Type: text/plain; charset=utf-8\r\nConnection: close\r\n"
+                b"Content-Length: %d\r\n\r\n%s" % (len(_TLS_REQUIRED_BODY), _TLS_REQUIRED_BODY))
 # accept() failures that pass: the process or the machine out of descriptors or buffers, a client
 # that left before it was accepted
 _PASSING = {errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM, errno.ECONNABORTED, errno.EPROTO,
@@ -122,14 +139,18 @@ class _Served:
     def running(self) -> bool:
         return self.loop is not None and not self.ended.is_set()
 
-    async def adopt(self, conn: socket.socket) -> None:
-        """(on this loop) Serve ``conn`` from now on."""
+    async def adopt(self, conn: socket.socket, tls: Optional[ssl.SSLContext] = None) -> None:
+        """(on this loop) Serve ``conn`` from now on (``tls``: handshaken with that context)."""
         server = self._runner.server if self._runner is not None else None
         if server is None:
             conn.close()
             return
         try:
-            await asyncio.get_running_loop().connect_accepted_socket(server, conn)
+            if tls is None:
+                await asyncio.get_running_loop().connect_accepted_socket(server, conn)
+            else:
+                await asyncio.get_running_loop().connect_accepted_socket(server, conn, ssl=tls,
+                                                                         ssl_handshake_timeout=TLS_HANDSHAKE_S)
         except BaseException:
             conn.close()
             raise
@@ -167,10 +188,15 @@ class _Served:
 
 class ApiThread:
     """The API on ``host:port`` (port 0: a free one); see the module doc. ``gate``: the same
-    application built again for the bots' loop (None: one loop serves every connection)."""
+    application built again for the bots' loop (None: one loop serves every connection);
+    ``tls``: the server's TLS context, read again as it changes (https; no gate with it)."""
 
-    def __init__(self, app: web.Application, host: str, port: int, *, gate: Optional[web.Application] = None):
+    def __init__(self, app: web.Application, host: str, port: int, *, gate: Optional[web.Application] = None,
+                 tls: "Optional[LiveTls]" = None):
+        if tls is not None and gate is not None:
+            raise ValueError("a TLS listener cannot hand its connections to a gate: build none")
         self.app = app
+        self.tls = tls
         self.host = host
         self.port = port
         self.url: Optional[str] = None
@@ -183,6 +209,7 @@ class ApiThread:
         self._trouble: concurrent.futures.Future = concurrent.futures.Future()  # why serving broke
         self._said: dict[int, float] = {}  # errno → when an accept failure of it was last said
         self.handed = {"gate": 0, "api": 0}  # connections handed to each loop (with a gate)
+        self.handshakes_failed = 0  # TLS handshakes that failed (with tls)
 
     @property
     def _front(self) -> _Served:
@@ -234,7 +261,7 @@ class ApiThread:
             raise
         host, port = self._listeners[0].getsockname()[:2]
         shown = f"[{host}]" if ":" in str(host) else host
-        self.url = f"http://{shown}:{port}"
+        self.url = f"{'https' if self.tls is not None else 'http'}://{shown}:{port}"
         return self.url
 
     def _listen(self) -> None:
@@ -338,7 +365,11 @@ class ApiThread:
                 await asyncio.sleep(ACCEPT_PAUSE_S)
                 continue
             conn.setblocking(False)
-            self._track(loop.create_task(self._hand_over(conn) if self._gate is not None else self._api.adopt(conn)))
+            if self.tls is not None:
+                self._track(loop.create_task(self._handshake(conn)))
+            else:
+                self._track(loop.create_task(self._hand_over(conn) if self._gate is not None
+                                             else self._api.adopt(conn)))
 
     def _say(self, e: OSError) -> None:
         now = time.monotonic()
@@ -371,9 +402,58 @@ class ApiThread:
             self.handed["api"] += 1
             self._api.hand(conn)
 
+    async def _handshake(self, conn: socket.socket) -> None:
+        """Serve ``conn`` over TLS with the context in force; a plain-HTTP request is answered
+        :data:`TLS_REQUIRED` and closed."""
+        assert self.tls is not None
+        try:
+            head = await _first_bytes(conn, 1)
+        except OSError:
+            conn.close()
+            return
+        except BaseException:
+            conn.close()
+            raise
+        if not head:  # closed, or silent for FIRST_BYTES_S: a handshake never came
+            conn.close()
+            return
+        if head[0] != TLS_RECORD_HANDSHAKE:
+            _refuse_plain(conn)
+            return
+        try:
+            await self._api.adopt(conn, self.tls.context())
+        except (ssl.SSLError, ConnectionError, asyncio.TimeoutError, TimeoutError) as e:
+            # a client that does not trust the certificate, sends none where one is required, one
+            # from another CA, an old TLS version: its handshake fails; counted, said once a minute
+            self.handshakes_failed += 1
+            now = time.monotonic()
+            if now - self._said.get(-1, -SAY_EVERY_S) >= SAY_EVERY_S:
+                self._said[-1] = now
+                log.warning("API_TLS_HANDSHAKE_FAILED: a client's TLS handshake failed (%s); %d so far (said once "
+                            "a minute)", getattr(e, "reason", None) or type(e).__name__, self.handshakes_failed)
+        except Exception as e:  # noqa: BLE001 - that client connects again; the API goes on
+            log.warning("API_CONNECTION_DROPPED: a TLS connection could not be served (%s)", type(e).__name__)
+
     def _track(self, task: asyncio.Task) -> None:
         self._handing.add(task)
         task.add_done_callback(self._handing.discard)
+
+
+def _refuse_plain(conn: socket.socket) -> None:
+    """Answer a plain-HTTP request to the TLS port :data:`TLS_REQUIRED` and close it: what it sent
+    is read and dropped first (so that the close is no reset that could lose the answer)."""
+    try:
+        for _ in range(16):
+            if not conn.recv(4096):
+                break
+    except (BlockingIOError, InterruptedError, OSError):
+        pass
+    try:
+        conn.send(TLS_REQUIRED)  # a few bytes into an empty buffer: never blocks
+        conn.shutdown(socket.SHUT_WR)
+    except OSError:
+        pass
+    conn.close()
 
 
 def _dropped(adopted: concurrent.futures.Future) -> None:
@@ -400,20 +480,21 @@ def _finish(loop: asyncio.AbstractEventLoop, runner: Optional[web.AppRunner]) ->
         log.exception("the API's loop that ended could not be finished")
 
 
-async def _first_bytes(conn: socket.socket) -> Optional[bytes]:
+async def _first_bytes(conn: socket.socket, enough: int = 0) -> Optional[bytes]:
     """The first bytes ``conn``'s client sent, left in the socket for the server to read: enough
-    to tell a bot's request from another (b"" when it closed first; None or a part when it sent
-    too little within :data:`FIRST_BYTES_S`)."""
+    to tell a bot's request from another, or ``enough`` of them (b"" when it closed first; None or
+    a part when it sent too little within :data:`FIRST_BYTES_S`)."""
     loop = asyncio.get_running_loop()
     end = loop.time() + FIRST_BYTES_S
     head: Optional[bytes] = None
     while True:
         try:
-            head = conn.recv(PEEK_BYTES, socket.MSG_PEEK)
+            head = conn.recv(enough or PEEK_BYTES, socket.MSG_PEEK)
         except (BlockingIOError, InterruptedError):
             pass
         else:
-            if not undecided(head):
+            done = (head == b"" or len(head) >= enough) if enough else not undecided(head)
+            if done:
                 return head
         left = end - loop.time()
         if left <= 0:

@@ -1,0 +1,285 @@
+"""The web config file of ``ksctl run --web-config-file``: exporter-toolkit's format (Prometheus's
+and Alertmanager's ``--web.config.file``), so that an operator's existing file works::
+
+    tls_server_config:
+      cert_file: tls.crt            # relative paths: from the file's directory
+      key_file: tls.key
+      client_ca_file: ca.crt        # mutual TLS: the CA client certificates are verified by
+      client_auth_type: RequireAndVerifyClientCert
+      min_version: TLS12            # TLS12 (the default) or TLS13
+      max_version: TLS13
+      cipher_suites: [TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256]   # TLS 1.2 only, as in Go
+
+What it owns: reading the file into a :class:`WebConfig`, every key checked (an unknown one is
+refused with its path, ``file:line:col``, and the key it most resembles; a key exporter-toolkit
+has and the runner does not serve, ``basic_auth_users``, ``http_server_config`` ..., is refused
+saying so, never ignored), and the values' rules (a certificate and a key; a client CA only with
+a client auth type that verifies; TLS 1.0 and 1.1 refused).
+
+Must not: read the certificate or key files (:mod:`.context` does), or hand back a
+configuration that would serve plain HTTP.
+"""
+
+from __future__ import annotations
+
+import difflib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Optional
+
+MAX_WEB_CONFIG_BYTES = 100_000
+
+# client_auth_type → what the server asks of a client (ssl's verify mode); the two types that
+# take a certificate without verifying it cannot be served by Python's TLS and are refused
+CLIENT_AUTH_TYPES = ("NoClientCert", "RequestClientCert", "RequireAnyClientCert", "VerifyClientCertIfGiven",
+                     "RequireAndVerifyClientCert")
+VERIFYING = ("VerifyClientCertIfGiven", "RequireAndVerifyClientCert")
+UNVERIFIED = {
+    "RequireAnyClientCert": "a certificate taken without verifying it would identify no one, and the runner's TLS "
+                            "cannot take one unverified; use RequireAndVerifyClientCert with client_ca_file",
+    "RequireClientCert": "(exporter-toolkit's old name of RequireAnyClientCert) a certificate taken without "
+                         "verifying it would identify no one; use RequireAndVerifyClientCert with client_ca_file",
+}
+VERSIONS = ("TLS12", "TLS13")
+OLD_VERSIONS = ("TLS10", "TLS11")
+
+# Go's names of the TLS 1.2 suites (crypto/tls.CipherSuites) → OpenSSL's; the TLS 1.3 suites are
+# always on, as in Go, where cipher_suites does not reach them
+CIPHER_SUITES = {
+    "TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256": "ECDHE-ECDSA-AES128-GCM-SHA256",
+    "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256": "ECDHE-RSA-AES128-GCM-SHA256",
+    "TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384": "ECDHE-ECDSA-AES256-GCM-SHA384",
+    "TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384": "ECDHE-RSA-AES256-GCM-SHA384",
+    "TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256": "ECDHE-ECDSA-CHACHA20-POLY1305",
+    "TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256": "ECDHE-RSA-CHACHA20-POLY1305",
+    "TLS_ECDHE_ECDSA_WITH_AES_128_CBC_SHA": "ECDHE-ECDSA-AES128-SHA",
+    "TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA": "ECDHE-RSA-AES128-SHA",
+    "TLS_ECDHE_ECDSA_WITH_AES_256_CBC_SHA": "ECDHE-ECDSA-AES256-SHA",
+    "TLS_ECDHE_RSA_WITH_AES_256_CBC_SHA": "ECDHE-RSA-AES256-SHA",
+}
+TLS13_SUITES = ("TLS_AES_128_GCM_SHA256", "TLS_AES_256_GCM_SHA384", "TLS_CHACHA20_POLY1305_SHA256")
+
+TOP_KEYS = ("tls_server_config",)
+TLS_KEYS = ("cert_file", "key_file", "client_ca_file", "client_auth_type", "min_version", "max_version",
+            "cipher_suites", "prefer_server_cipher_suites")
+# exporter-toolkit's keys the runner does not serve: refused, saying what to do instead
+NOT_SERVED = {
+    "basic_auth_users": "the runner's callers authenticate by bearer token or client certificate (the tokens "
+                        "document of --api-tokens), not by basic auth",
+    "http_server_config": "the runner serves HTTP/1.1 with its own security headers; http2 and headers are not "
+                          "configurable",
+    "rate_limit": "the runner's own rates apply (--api-write-rate, --api-heartbeat-rate)",
+}
+TLS_NOT_SERVED = {
+    "cert": "write the certificate to a file and name it in cert_file",
+    "key": "write the key to a file and name it in key_file",
+    "client_ca": "write the CA certificates to a file and name it in client_ca_file",
+    "curve_preferences": "the key exchange groups are OpenSSL's defaults",
+    "client_allowed_sans": "map a client certificate to an identity in the tokens document (client_cert: "
+                           "{san_dns: ...}); a certificate that maps to none is refused",
+}
+
+
+class WebConfigError(ValueError):
+    """The web config file cannot be served; the message names the file, where and why."""
+
+
+@dataclass(frozen=True)
+class WebConfig:
+    """``tls_server_config`` as the server context is built from it (paths resolved)."""
+
+    path: Path
+    cert_file: Path
+    key_file: Path
+    client_ca_file: Optional[Path] = None
+    client_auth_type: str = "NoClientCert"
+    min_version: str = "TLS12"
+    max_version: str = "TLS13"
+    cipher_suites: tuple[str, ...] = ()  # Go's names, as written
+    prefer_server_cipher_suites: bool = True
+
+    @property
+    def files(self) -> tuple[Path, ...]:
+        """The files the context is built from (read again when one changes), the config first."""
+        return (self.path, self.cert_file, self.key_file, *((self.client_ca_file,) if self.client_ca_file else ()))
+
+    @property
+    def verifies_clients(self) -> bool:
+        return self.client_auth_type in VERIFYING
+
+    def describe(self) -> str:
+        """A line for the log: what is served (never a key)."""
+        clients = {"VerifyClientCertIfGiven": f"client certificates verified by {self.client_ca_file} when given",
+                   "RequireAndVerifyClientCert": f"a client certificate required, verified by {self.client_ca_file}"
+                   }.get(self.client_auth_type, "no client certificate asked")
+        low, high = (v[3] + "." + v[4] for v in (self.min_version, self.max_version))
+        return f"TLS {low if low == high else f'{low}-{high}'}, certificate {self.cert_file}; {clients}"
+
+
+def _near(word: str, known: Any) -> str:
+    match = difflib.get_close_matches(word, sorted(known), n=1, cutoff=0.6)
+    return f" (did you mean {match[0]!r}?)" if match else ""
+
+
+class _Where:
+    """``file:line:col`` of a key of the parsed document (ruamel's positions, 1-based)."""
+
+    def __init__(self, path: Path):
+        self.path = path
+
+    def key(self, mapping: Any, key: Any) -> str:
+        lc = getattr(mapping, "lc", None)
+        try:
+            line, col = lc.key(key) if lc is not None else (None, None)
+        except (KeyError, TypeError):
+            line = col = None
+        return f"{self.path}:{line + 1}:{col + 1}" if line is not None and col is not None else str(self.path)
+
+
+def parse_web_config(doc: Any, path: Path) -> WebConfig:
+    """A parsed web config document → :class:`WebConfig`; raises :class:`WebConfigError` naming
+    the first problem with its key's path."""
+    where = _Where(path)
+    tls = _tls_section({} if doc is None else doc, path, where)
+    read = _Reader(tls, path, where)
+    cert, key_file = read.file("cert_file"), read.file("key_file")
+    for name, value in (("cert_file", cert), ("key_file", key_file)):
+        if value is None:
+            raise WebConfigError(f"{where.key(doc, 'tls_server_config')}: tls_server_config.{name}: missing: the "
+                                 "server needs a certificate and its key")
+    assert cert is not None and key_file is not None
+    auth, ca = _client_auth(read)
+    low, high = _versions(read)
+    suites = _suites(read, high)
+    prefer = tls.get("prefer_server_cipher_suites", True)
+    if not isinstance(prefer, bool):
+        raise WebConfigError(f"{read.at('prefer_server_cipher_suites')}: expected true or false")
+    return WebConfig(path, cert, key_file, ca, auth, low, high, suites, prefer)
+
+
+def _tls_section(doc: Any, path: Path, where: _Where) -> dict:
+    """``tls_server_config``, every key of the file known (or refused as not served)."""
+    if not isinstance(doc, dict):
+        raise WebConfigError(f"{path}: expected a mapping with tls_server_config")
+    for key in doc:
+        if key in NOT_SERVED:
+            raise WebConfigError(f"{where.key(doc, key)}: {key}: not served by the runner: {NOT_SERVED[key]}")
+        if key not in TOP_KEYS:
+            raise WebConfigError(f"{where.key(doc, key)}: {key}: unknown key{_near(str(key), (*TOP_KEYS, *NOT_SERVED))}"
+                                 f"; known: {', '.join(TOP_KEYS)}")
+    tls = doc.get("tls_server_config")
+    if not tls:
+        raise WebConfigError(f"{path}: no tls_server_config: the runner would serve plain HTTP (leave "
+                             "--web-config-file out to mean that)")
+    if not isinstance(tls, dict):
+        raise WebConfigError(f"{where.key(doc, 'tls_server_config')}: tls_server_config: expected a mapping")
+    for key in tls:
+        at = f"{where.key(tls, key)}: tls_server_config.{key}"
+        if key in TLS_NOT_SERVED:
+            raise WebConfigError(f"{at}: not served by the runner: {TLS_NOT_SERVED[key]}")
+        if key not in TLS_KEYS:
+            raise WebConfigError(f"{at}: unknown key{_near(str(key), (*TLS_KEYS, *TLS_NOT_SERVED))}; known: "
+                                 f"{', '.join(TLS_KEYS)}")
+    return tls
+
+
+class _Reader:
+    """The values of ``tls_server_config``, each error placed at its key."""
+
+    def __init__(self, tls: dict, path: Path, where: _Where):
+        self.tls, self.path, self.where = tls, path, where
+
+    def at(self, key: str) -> str:
+        return f"{self.where.key(self.tls, key)}: tls_server_config.{key}"
+
+    def text(self, key: str, default: Optional[str] = None) -> Optional[str]:
+        value = self.tls.get(key, default)
+        if value is not None and (not isinstance(value, str) or not value.strip()):
+            raise WebConfigError(f"{self.at(key)}: expected a non-empty string")
+        return value
+
+    def file(self, key: str) -> Optional[Path]:
+        """A path, relative ones from the file's directory (as exporter-toolkit reads them)."""
+        value = self.text(key)
+        return None if value is None else (self.path.parent / value)
+
+
+def _client_auth(read: _Reader) -> tuple[str, Optional[Path]]:
+    auth = read.text("client_auth_type", "NoClientCert") or "NoClientCert"
+    if auth in UNVERIFIED:
+        raise WebConfigError(f"{read.at('client_auth_type')}: {auth} is not served: {UNVERIFIED[auth]}")
+    if auth not in CLIENT_AUTH_TYPES:
+        raise WebConfigError(f"{read.at('client_auth_type')}: {auth!r} is not a client auth type"
+                             f"{_near(auth, CLIENT_AUTH_TYPES)}; one of {', '.join(CLIENT_AUTH_TYPES)}")
+    if auth == "RequestClientCert":  # asked for and never verified: identifies no one; served as NoClientCert
+        auth = "NoClientCert"
+    ca = read.file("client_ca_file")
+    if ca is not None and auth == "NoClientCert":
+        raise WebConfigError(f"{read.at('client_ca_file')}: a client CA without a client_auth_type that verifies "
+                             "(VerifyClientCertIfGiven or RequireAndVerifyClientCert)")
+    if ca is None and auth in VERIFYING:
+        raise WebConfigError(f"{read.at('client_auth_type')}: {auth} needs client_ca_file, the CA that client "
+                             "certificates are verified by")
+    return auth, ca
+
+
+def _versions(read: _Reader) -> tuple[str, str]:
+    versions = []
+    for name, default in (("min_version", "TLS12"), ("max_version", "TLS13")):
+        value = read.text(name, default) or default
+        if value in OLD_VERSIONS:
+            raise WebConfigError(f"{read.at(name)}: {value} is not served: the runner speaks TLS 1.2 and 1.3 "
+                                 f"({', '.join(VERSIONS)})")
+        if value not in VERSIONS:
+            raise WebConfigError(f"{read.at(name)}: {value!r} is not a TLS version{_near(value, VERSIONS)}; one of "
+                                 f"{', '.join(VERSIONS)}")
+        versions.append(value)
+    low, high = versions
+    if VERSIONS.index(low) > VERSIONS.index(high):
+        raise WebConfigError(f"{read.at('max_version')}: {high} is below min_version {low}")
+    return low, high
+
+
+def _suites(read: _Reader, high: str) -> tuple[str, ...]:
+    suites = read.tls.get("cipher_suites") or []
+    if not isinstance(suites, list) or not all(isinstance(s, str) for s in suites):
+        raise WebConfigError(f"{read.at('cipher_suites')}: expected a list of Go's suite names")
+    for i, suite in enumerate(suites):
+        if suite not in CIPHER_SUITES and suite not in TLS13_SUITES:
+            raise WebConfigError(f"{read.at('cipher_suites')}[{i}]: {suite!r} is not a suite the runner serves"
+                                 f"{_near(suite, (*CIPHER_SUITES, *TLS13_SUITES))}; one of {', '.join(CIPHER_SUITES)}")
+    if suites and high == "TLS12" and all(s in TLS13_SUITES for s in suites):
+        raise WebConfigError(f"{read.at('cipher_suites')}: only TLS 1.3 suites, and max_version TLS12: no suite "
+                             "would be left")
+    return tuple(suites)
+
+
+def load_web_config(path: str | Path) -> WebConfig:
+    """Read the web config file at ``path``; raises :class:`WebConfigError`."""
+    p = Path(path)
+    try:
+        data = p.read_bytes()
+    except OSError as e:
+        raise WebConfigError(f"{p}: cannot read the web config file ({e.strerror or type(e).__name__})") from None
+    if len(data) > MAX_WEB_CONFIG_BYTES:
+        raise WebConfigError(f"{p}: larger than {MAX_WEB_CONFIG_BYTES} bytes")
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise WebConfigError(f"{p}: not UTF-8") from None
+    from ruamel.yaml import YAML
+    from ruamel.yaml.error import MarkedYAMLError, YAMLError
+
+    try:
+        doc = YAML(typ="rt", pure=True).load(text)
+    except MarkedYAMLError as e:
+        mark = e.problem_mark
+        at = f"{p}:{mark.line + 1}:{mark.column + 1}" if mark is not None else str(p)
+        raise WebConfigError(f"{at}: not valid YAML ({e.problem})") from None
+    except YAMLError as e:
+        raise WebConfigError(f"{p}: not valid YAML ({type(e).__name__})") from None
+    return parse_web_config(doc, p)
+
+
+__all__ = ["CIPHER_SUITES", "CLIENT_AUTH_TYPES", "WebConfig", "WebConfigError", "load_web_config",
+           "parse_web_config"]
