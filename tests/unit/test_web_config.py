@@ -56,7 +56,8 @@ tls_server_config:
     assert config.describe() == (f"TLS 1.3, certificate {tmp_path / 'server.crt'}; a client certificate required, "
                                  f"verified by {pki.path}")
     ifgiven = load_web_config(write(tmp_path, "tls_server_config: {cert_file: server.crt, key_file: server.key, "
-                                              "client_ca_file: desk-ca.crt, client_auth_type: VerifyClientCertIfGiven}"))
+                                              "client_ca_file: desk-ca.crt, "
+                                              "client_auth_type: VerifyClientCertIfGiven}"))
     assert build_context(ifgiven).verify_mode == ssl.CERT_OPTIONAL
     assert build_context(ifgiven).minimum_version == ssl.TLSVersion.TLSv1_2  # exporter-toolkit's default
 
