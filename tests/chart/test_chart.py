@@ -68,6 +68,8 @@ VARIANTS = {
                        "--set", "networkPolicy.egress.collector.to[0].ipBlock.cidr=10.1.0.0/16",
                        "--set", "podDisruptionBudget.maxUnavailable=50%", "--set", "rolloutToken=1",
                        "--set", "reloader.enabled=true"],
+    "tls": ["--set", "tls.enabled=true", "--set", "tls.existingSecret=ks-tls",
+            "--set", "tls.clientAuthType=VerifyClientCertIfGiven", "--set", "serviceMonitor.enabled=true"],
 }
 
 

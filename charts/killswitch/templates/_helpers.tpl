@@ -342,6 +342,14 @@ so `helm template`, `helm lint` and `helm install` all stop on them with the mes
 {{- else if lt (int $maxUnavailable) 1 }}
 {{- fail "killswitch: podDisruptionBudget.maxUnavailable must be at least 1, or node drains would block" }}
 {{- end }}
+{{- if $v.tls.enabled }}
+{{- if not $v.tls.existingSecret }}
+{{- fail "killswitch: tls.enabled needs tls.existingSecret: a Secret with tls.crt and tls.key (and ca.crt for client certificates), as cert-manager's Certificate writes it" }}
+{{- end }}
+{{- if eq $v.tls.clientAuthType "RequireAndVerifyClientCert" }}
+{{- fail "killswitch: tls.clientAuthType RequireAndVerifyClientCert would refuse the kubelet's probes (they carry no client certificate): use VerifyClientCertIfGiven, where a verified certificate is still its identity and every call that needs a role still needs a token or a certificate" }}
+{{- end }}
+{{- end }}
 {{- include "killswitch.validateReferences" . }}
 {{- end }}
 
@@ -470,3 +478,11 @@ The pods' PriorityClass: an existing one named in priorityClassName, else the ch
 {{- printf "%s-%s" (include "killswitch.fullname" .) .Release.Namespace | trunc 253 | trimSuffix "-" }}
 {{- end }}
 {{- end }}
+
+{{/* The web config file's ConfigMap (tls.enabled) and where it is mounted. */}}
+{{- define "killswitch.webConfigName" -}}
+{{- include "killswitch.fullname" . }}-web-config
+{{- end -}}
+{{- define "killswitch.webConfigMount" -}}
+/etc/killswitch/web
+{{- end -}}
