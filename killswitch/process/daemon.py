@@ -59,7 +59,7 @@ from .bootstrap import (
 from .options import RunOptions
 from .reloads import PolicyReloads, compile_policy_sources, policy_mtimes
 from .shard import ShardRefused, ShardStart, firm_link, shard_start, start_shard
-from .start import graph_to_run, start_api
+from .start import graph_to_run, load_tls, start_api
 from .tasks import EXIT, RESTART, Supervisor, Task
 from .tokens import TokensReloader
 
@@ -109,6 +109,7 @@ class Daemon(PolicyReloads):
         self.supervisor = Supervisor(err, self.stop.set)
         self.ticks = 0
         self.code = 0  # the exit code when the tick loop ends (2: SHARD_MISMATCH)
+        self._tls: Optional[Any] = None  # ``--web-config-file``: the API's TLS, read before anything starts
 
     def _accounts(self):
         try:
@@ -118,18 +119,33 @@ class Daemon(PolicyReloads):
                 self.err(f"{d.location()}: error[{d.code}]: {d.message}")
             raise SystemExit(f"ksctl run: {e}") from None
 
-    async def run(self) -> int:
-        """Start the runner and its API, then run the process's named tasks (:meth:`tasks`) under
-        one supervisor until a stop; the exit code."""
+    def _api_inputs(self) -> tuple[bool, Any]:
+        """The tokens document and the web config file, read before anything starts: a runner must
+        not lead with an API nobody can use as meant, nor serve plain HTTP where TLS was asked.
+        (False: refused, said; the tokens document read, or None.)"""
         tokens = None
         if self.opts.api_tokens and self.opts.api_port is not None:
             from ..runner.api.identity import TokensError, load_tokens
 
-            try:  # before anything starts: a runner must not lead with an API nobody can use as meant
+            try:
                 tokens = load_tokens(self.opts.api_tokens)
             except TokensError as e:
                 self.err(f"ksctl run: {e}; nothing started")
-                return 2
+                return False, None
+        if self.opts.web_config_file and self.opts.api_port is None:
+            self.warn("ksctl run: --web-config-file without an API (--api-port -1): nothing is served")
+        elif self.opts.web_config_file:
+            self._tls = load_tls(self.opts.web_config_file, self.echo, self.err)
+            if self._tls is None:
+                return False, None
+        return True, tokens
+
+    async def run(self) -> int:
+        """Start the runner and its API, then run the process's named tasks (:meth:`tasks`) under
+        one supervisor until a stop; the exit code."""
+        read, tokens = self._api_inputs()
+        if not read:
+            return 2
         spec = self._accounts()  # first: the policies' scopes are checked against the accounts run with
         self._declared = list(spec.accounts)
         try:
@@ -190,7 +206,7 @@ class Daemon(PolicyReloads):
         self._files, self._saved = files, graph.digest if policy_error else None
         api = None
         if self.opts.api_port is not None:
-            api = await start_api(desk, self.opts, tokens, self.tokens, self.echo, self.err)
+            api = await start_api(desk, self.opts, tokens, self.tokens, self.echo, self.err, self._tls)
             if api is None:
                 await runner.aclose()
                 for a in adapters.values():

@@ -24,6 +24,7 @@ from ..sources import revision_text
 from ..zones import zone_known
 
 if TYPE_CHECKING:  # pragma: no cover - annotations only
+    from ..runner.api.tls.context import LiveTls
     from ..runner.operator.desk import Desk
     from ..state.store import StateStore
 
@@ -83,27 +84,33 @@ def graph_to_run(result: CompileResult, store: "StateStore", strict: bool, decla
     return fallback, policy_error, list(bundle.sources)
 
 
-async def start_api(desk: "Desk", opts: Any, tokens: Any, reloader: Any, echo: Callable[[str], None],
-                    err: Callable[[str], None]) -> Optional[Any]:
-    """The HTTP API over the runner's ``desk`` (:mod:`killswitch.runner.operator.desk`) on threads of its
-    own, the bots' connections on one of their own (``opts``: the daemon's
-    :class:`~killswitch.process.options.RunOptions`; ``tokens``: the tokens document read at start;
-    ``reloader``: what follows it); None when it is refused (said; the caller closes the runner)."""
-    from ..logs import scrub_also
-    from ..runner.api.api import make_app
-    from ..runner.api.identity import TokensError
+def load_tls(path: str, echo: Callable[[str], None], err: Callable[[str], None]) -> "Optional[LiveTls]":
+    """The API's TLS from the web config file at ``path`` (``--web-config-file``), read before
+    anything starts; None when it cannot be served (said: the file and what is wrong)."""
     from ..runner.api.tls.context import LiveTls
     from ..runner.api.tls.webconfig import WebConfigError
 
-    tls = None
-    if opts.web_config_file:
-        tls = LiveTls(opts.web_config_file, echo=echo, err=err)
-        try:
-            config = tls.load()
-        except WebConfigError as e:
-            err(f"ksctl run: WEB_CONFIG_INVALID: {e}; nothing started (never plain HTTP in its place)")
-            return None
-        echo(f"ksctl run: {config.describe()} (--web-config-file {opts.web_config_file}, read again on change)")
+    tls = LiveTls(path, echo=echo, err=err)
+    try:
+        config = tls.load()
+    except WebConfigError as e:
+        err(f"ksctl run: WEB_CONFIG_INVALID: {e}; nothing started (never plain HTTP in its place)")
+        return None
+    echo(f"ksctl run: {config.describe()} (--web-config-file {path}, read again on change)")
+    return tls
+
+
+async def start_api(desk: "Desk", opts: Any, tokens: Any, reloader: Any, echo: Callable[[str], None],
+                    err: Callable[[str], None], tls: "Optional[LiveTls]" = None) -> Optional[Any]:
+    """The HTTP API over the runner's ``desk`` (:mod:`killswitch.runner.operator.desk`) on threads of its
+    own, the bots' connections on one of their own (``opts``: the daemon's
+    :class:`~killswitch.process.options.RunOptions`; ``tokens``: the tokens document read at start;
+    ``reloader``: what follows it; ``tls``: :func:`load_tls`'s, https on one loop); None when it
+    is refused (said; the caller closes the runner)."""
+    from ..logs import scrub_also
+    from ..runner.api.api import make_app
+    from ..runner.api.identity import TokensError
+
     token = os.environ.get(opts.api_token_env)
     # the log scrubs them by value too (a variable not named *TOKEN* would otherwise pass)
     scrub_also([token or "", *(tokens.digests() if tokens else ())])
