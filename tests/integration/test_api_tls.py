@@ -16,6 +16,7 @@ import http.client
 import os
 import socket
 import ssl
+import time
 from pathlib import Path
 from typing import Optional
 
@@ -143,6 +144,8 @@ def test_mutual_tls_a_verified_certificate_is_its_identity_and_others_are_refuse
     for who in (None, pki.stranger):  # no certificate; the right name from another CA
         with pytest.raises((aiohttp.ClientError, ssl.SSLError, ConnectionError)):
             asyncio.run(_lock(s.url, pki.client(who), token=TOKEN))
+    # counted (on /metrics; said once a minute) as the server's side of each handshake ends
+    assert _within(lambda: s.tls.handshakes_failed == 2), s.tls.handshakes_failed
     status, body = asyncio.run(_lock(s.url, pki.client(pki.nobody)))  # verified, and no identity's
     assert (status, body["error"]) == (401, "AUTH_INVALID")
     assert "client certificate names no identity" in body["reason"]
@@ -159,6 +162,15 @@ def test_a_certificate_is_optional_with_verify_if_given_and_a_token_still_works(
     with pytest.raises((aiohttp.ClientError, ssl.SSLError, ConnectionError)):
         asyncio.run(_lock(s.url, pki.client(pki.stranger)))
     assert s.view.actors == ["alice", "pricing-bot"]
+
+
+def _within(cond, bound_s: float = BOUND_S) -> bool:
+    end = time.monotonic() + bound_s
+    while not cond():
+        if time.monotonic() > end:
+            return False
+        time.sleep(0.01)
+    return True
 
 
 def _replace(src: Path, dst: Path) -> None:

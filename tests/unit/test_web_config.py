@@ -12,6 +12,7 @@ import ssl
 
 import pytest
 
+from killswitch.metrics import Registry
 from killswitch.runner.api.tls.context import LiveTls, build_context
 from killswitch.runner.api.tls.webconfig import WebConfigError, load_web_config
 from tests.tls_certs import Ca
@@ -143,3 +144,40 @@ def test_a_web_config_that_becomes_invalid_keeps_the_context_in_force(tmp_path, 
     assert live.context() is not first and live.reloads == 1
     assert live.context().minimum_version == ssl.TLSVersion.TLSv1_3
     assert said[-1].startswith("ksctl run: TLS reloaded (a file changed): TLS 1.3, certificate")
+    live.handshakes_failed = 3  # as the API's listener counts them
+    reg = Registry()
+    live.collect_metrics(reg)
+    text = reg.render()
+    assert 'killswitch_api_tls_reloads_total{result="served"} 1.0' in text
+    assert 'killswitch_api_tls_reloads_total{result="failed"} 1.0' in text
+    assert "killswitch_api_tls_handshakes_failed_total 3.0" in text and "killswitch_api_tls_in_force 1.0" in text
+
+
+def test_a_secret_updated_in_place_is_read_again(tmp_path):
+    """As the kubelet updates a mounted Secret: the files are links through ``..data``, which is
+    swapped whole to a new directory; the runner's files are the links."""
+    mount = tmp_path / "secret"
+    mount.mkdir()
+    ca = Ca(tmp_path, "desk")
+    first = ca.server("first", to=tmp_path)
+    second = ca.server("second", to=tmp_path)
+
+    def publish(issued, name: str) -> None:
+        version = mount / name
+        version.mkdir()
+        (version / "tls.crt").write_bytes(issued.cert.read_bytes())
+        (version / "tls.key").write_bytes(issued.key.read_bytes())
+        (mount / "..data.tmp").symlink_to(name)
+        os.replace(mount / "..data.tmp", mount / "..data")
+
+    publish(first, "..2026_11_28_a")
+    for f in ("tls.crt", "tls.key"):
+        (mount / f).symlink_to(f"..data/{f}")
+    path = write(tmp_path, "tls_server_config: {cert_file: secret/tls.crt, key_file: secret/tls.key}\n")
+    said: list[str] = []
+    live = LiveTls(path, err=said.append, echo=said.append, check_every_s=0)
+    live.load()
+    before = live.context()
+    publish(second, "..2026_11_28_b")
+    assert live.context() is not before and live.reloads == 1, said
+    assert said[-1].startswith("ksctl run: TLS reloaded (a file changed)")

@@ -209,7 +209,6 @@ class ApiThread:
         self._trouble: concurrent.futures.Future = concurrent.futures.Future()  # why serving broke
         self._said: dict[int, float] = {}  # errno → when an accept failure of it was last said
         self.handed = {"gate": 0, "api": 0}  # connections handed to each loop (with a gate)
-        self.handshakes_failed = 0  # TLS handshakes that failed (with tls)
 
     @property
     def _front(self) -> _Served:
@@ -425,12 +424,12 @@ class ApiThread:
         except (ssl.SSLError, ConnectionError, asyncio.TimeoutError, TimeoutError) as e:
             # a client that does not trust the certificate, sends none where one is required, one
             # from another CA, an old TLS version: its handshake fails; counted, said once a minute
-            self.handshakes_failed += 1
+            self.tls.handshakes_failed += 1
             now = time.monotonic()
             if now - self._said.get(-1, -SAY_EVERY_S) >= SAY_EVERY_S:
                 self._said[-1] = now
                 log.warning("API_TLS_HANDSHAKE_FAILED: a client's TLS handshake failed (%s); %d so far (said once "
-                            "a minute)", getattr(e, "reason", None) or type(e).__name__, self.handshakes_failed)
+                            "a minute)", getattr(e, "reason", None) or type(e).__name__, self.tls.handshakes_failed)
         except Exception as e:  # noqa: BLE001 - that client connects again; the API goes on
             log.warning("API_CONNECTION_DROPPED: a TLS connection could not be served (%s)", type(e).__name__)
 
