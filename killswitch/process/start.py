@@ -145,8 +145,9 @@ async def start_api(desk: "Desk", opts: Any, tokens: Any, reloader: Any, echo: C
     from ..runner.api.thread import ApiThread
 
     desk.serve_views_on(asyncio.get_running_loop())
-    if tls is not None:
-        desk.add_metrics(tls)  # its reloads and failed handshakes on /metrics
+    from ..runner.api.tls.context import TlsMetrics
+
+    desk.add_metrics(TlsMetrics(tls))  # its reloads and failed handshakes (declared without TLS too)
     api = ApiThread(app, opts.api_host, opts.api_port or 0, gate=gate, tls=tls)
     url = await api.start()
     echo(f"ksctl run: API at {url}")

@@ -13,7 +13,7 @@ import ssl
 import pytest
 
 from killswitch.metrics import Registry
-from killswitch.runner.api.tls.context import LiveTls, build_context
+from killswitch.runner.api.tls.context import LiveTls, TlsMetrics, build_context
 from killswitch.runner.api.tls.webconfig import WebConfigError, load_web_config
 from tests.tls_certs import Ca
 
@@ -146,11 +146,15 @@ def test_a_web_config_that_becomes_invalid_keeps_the_context_in_force(tmp_path, 
     assert said[-1].startswith("ksctl run: TLS reloaded (a file changed): TLS 1.3, certificate")
     live.handshakes_failed = 3  # as the API's listener counts them
     reg = Registry()
-    live.collect_metrics(reg)
+    TlsMetrics(live).collect_metrics(reg)
     text = reg.render()
     assert 'killswitch_api_tls_reloads_total{result="served"} 1.0' in text
     assert 'killswitch_api_tls_reloads_total{result="failed"} 1.0' in text
     assert "killswitch_api_tls_handshakes_failed_total 3.0" in text and "killswitch_api_tls_in_force 1.0" in text
+    plain = Registry()
+    TlsMetrics(None).collect_metrics(plain)  # a runner without TLS: the families, no samples
+    assert "# TYPE killswitch_api_tls_in_force gauge" in plain.render()
+    assert not [line for line in plain.render().splitlines() if line.startswith("killswitch_api_tls")]
 
 
 def test_a_secret_updated_in_place_is_read_again(tmp_path):

@@ -130,7 +130,7 @@ class LiveTls:
         self._seen: tuple = ()
         self._checked = float("-inf")
         self._lock = threading.Lock()  # one rebuild at a time, whichever thread asks
-        self._in_force = True  # the last change was served (False: the files are not what is served)
+        self.in_force = True  # the last change was served (False: the files are not what is served)
         self.reloads = 0  # contexts put in force after the first
         self.failed = 0  # changes that could not be served
         self.handshakes_failed = 0  # clients whose handshake failed (counted by the API's listener)
@@ -169,32 +169,44 @@ class LiveTls:
             context = build_context(config)
         except WebConfigError as e:
             self.failed += 1
-            self._in_force = False
+            self.in_force = False
             self.err(f"ksctl run: TLS RELOAD FAILED ({why}): {e}; the certificate in force stays for new "
                      "connections")
             return False
         self._context, self.config, self._seen = context, config, seen
         self.reloads += 1
-        self._in_force = True
+        self.in_force = True
         self.echo(f"ksctl run: TLS reloaded ({why}): {config.describe()}; open connections keep theirs")
         return True
 
 
+class TlsMetrics:
+    """The API's TLS on ``/metrics``: the families are declared by every runner, with samples
+    only when it serves TLS (``tls``), so that a rule over them names families that exist either
+    way. Read from another thread: each value is one int read."""
+
+    def __init__(self, tls: Optional[LiveTls]):
+        self.tls = tls
+
     def collect_metrics(self, registry: Any) -> None:
-        """Its counters on ``/metrics`` (read from another thread: each value is one int read)."""
         reloads = registry.sampled("killswitch_api_tls_reloads_total", "counter",
                                    "Changes of the web config file or its certificates, by result: served (the "
                                    "next handshakes use them) or failed (the certificate in force stays).",
                                    ("result",))
-        reloads.add(self.reloads, result="served")
-        reloads.add(self.failed, result="failed")
-        registry.sampled("killswitch_api_tls_handshakes_failed_total", "counter",
-                         "TLS handshakes of the API that failed: a client that does not trust the certificate, "
-                         "sends none where one is required or one from another CA, or speaks too old a "
-                         "TLS.").add(self.handshakes_failed)
-        registry.sampled("killswitch_api_tls_in_force", "gauge",
-                         "1 while the certificate in force is the files' current one; 0 after a change that "
-                         "could not be served (TLS RELOAD FAILED).").add(int(self._in_force))
+        failed = registry.sampled("killswitch_api_tls_handshakes_failed_total", "counter",
+                                  "TLS handshakes of the API that failed: a client that does not trust the "
+                                  "certificate, sends none where one is required or one from another CA, or speaks "
+                                  "too old a TLS.")
+        in_force = registry.sampled("killswitch_api_tls_in_force", "gauge",
+                                    "1 while the certificate served is the files' current one; 0 after a change "
+                                    "that could not be served (TLS RELOAD FAILED). No sample without TLS.")
+        tls = self.tls
+        if tls is None:
+            return
+        reloads.add(tls.reloads, result="served")
+        reloads.add(tls.failed, result="failed")
+        failed.add(tls.handshakes_failed)
+        in_force.add(int(tls.in_force))
 
 
-__all__ = ["CHECK_EVERY_S", "LiveTls", "build_context"]
+__all__ = ["CHECK_EVERY_S", "LiveTls", "TlsMetrics", "build_context"]
