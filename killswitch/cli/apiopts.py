@@ -51,26 +51,40 @@ def _keep_tls(ctx: click.Context, param: click.Parameter, value: Optional[str]) 
     ctx.meta.setdefault(_TLS_META, {})[param.name] = value
 
 
-def api_option(f: Callable) -> Callable:
-    """``--api`` (env KS_API_URL) and the TLS options of an https runner (kept for
-    :func:`runner_client`: a command's function does not take them)."""
+def tls_options(f: Callable) -> Callable:
+    """The TLS options of an https runner, kept in the command's context for :func:`runner_client`
+    and :func:`context_tls` (a command's function does not take them)."""
     for flag, env, name, text in reversed(_TLS_OPTIONS):
         f = click.option(flag, name, default=None, envvar=env, metavar="FILE", expose_value=False,
                          callback=_keep_tls, type=click.Path(dir_okay=False), help=text)(f)
+    return f
+
+
+def api_option(f: Callable) -> Callable:
+    """``--api`` (env KS_API_URL) and the TLS options of an https runner (:func:`tls_options`)."""
     return click.option("--api", "api", default="http://127.0.0.1:8080", show_default=True,
-                        envvar="KS_API_URL", help="The runner's API (env KS_API_URL).")(f)
+                        envvar="KS_API_URL", help="The runner's API (env KS_API_URL).")(tls_options(f))
 
 
-def client_tls(api: str, ca_file: Optional[str] = None, cert_file: Optional[str] = None,
-               key_file: Optional[str] = None) -> "Optional[ssl.SSLContext]":
-    """The context ``api`` is reached with: None for the defaults (http, or https against the
-    system's CAs); a usage error naming the file when one cannot be used."""
+def context_tls(apis: "list[str] | tuple[str, ...]") -> "tuple[Optional[ssl.SSLContext], bool]":
+    """The running command's TLS options (:func:`tls_options`) as the context ``apis`` are
+    reached with, and whether a client certificate is given."""
+    ctx = click.get_current_context(silent=True)
+    files = ctx.meta.get(_TLS_META, {}) if ctx is not None else {}
+    return client_tls(apis, **files), bool(files.get("cert_file"))
+
+
+def client_tls(apis: "str | list[str] | tuple[str, ...]", ca_file: Optional[str] = None,
+               cert_file: Optional[str] = None, key_file: Optional[str] = None) -> "Optional[ssl.SSLContext]":
+    """The context the runners at ``apis`` are reached with: None for the defaults (http, or
+    https against the system's CAs); a usage error naming the file when one cannot be used."""
     import ssl
 
     if not (ca_file or cert_file or key_file):
         return None
-    if not api.lower().startswith("https://"):
-        raise click.UsageError(f"--ca-file, --cert-file and --key-file are for an https runner; --api is {api}")
+    plain = [a for a in ([apis] if isinstance(apis, str) else apis) if not a.lower().startswith("https://")]
+    if plain:
+        raise click.UsageError(f"--ca-file, --cert-file and --key-file are for an https runner; --api is {plain[0]}")
     if key_file and not cert_file:
         raise click.UsageError("--key-file without --cert-file: give the client certificate too")
     try:
@@ -101,14 +115,12 @@ def runner_client(api: str, token_env: Optional[str] = None, *, required: bool =
     TLS options of :func:`api_option` come from the command's context."""
     from ..client import RunnerClient
 
-    ctx = click.get_current_context(silent=True)
-    files = ctx.meta.get(_TLS_META, {}) if ctx is not None else {}
-    tls = client_tls(api, **files)
+    tls, certified = context_tls([api])
     token = None
     if token_env:
         token = os.environ.get(token_env)
         # a client certificate is the caller's identity when no token is sent (mutual TLS)
-        if not token and required and not files.get("cert_file"):
+        if not token and required and not certified:
             raise click.UsageError(f"{token_env} is not set: mutating calls need the API token (or, to an https "
                                    "runner that asks one, a client certificate: --cert-file)")
     return RunnerClient(api, token or None, tls=tls)

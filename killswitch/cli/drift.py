@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Optional
 
 import click
 
-from .apiopts import token_option
+from .apiopts import context_tls, tls_options, token_option
 from .common import EXIT_FINDINGS, EXIT_OK, EXIT_UNREACHABLE, EXIT_USAGE, duration_s, output_formats
 
 if TYPE_CHECKING:
@@ -82,6 +82,7 @@ answer: the verdict is incomplete, and 5 wins over 1.
 @click.option("--firm", is_flag=True, help="Every shard of the first runner's firm board (GET /v1/firm/shards) too.")
 @click.option("--post", is_flag=True, help="Send each runner its verdict (POST /v1/policy-drift).")
 @click.option("--timeout", "timeout", default="5s", show_default=True, help="How long each runner is waited on.")
+@tls_options
 @token_option
 @output_formats("text", "json", "markdown")
 def drift(against: str, api: tuple[str, ...], firm: bool, post: bool, timeout: str, token_env: str,
@@ -94,16 +95,18 @@ def drift(against: str, api: tuple[str, ...], firm: bool, post: bool, timeout: s
 
     timeout_s = duration_s(timeout, "--timeout")
     token = os.environ.get(token_env) or None
-    if post and not token:
-        raise click.UsageError(f"{token_env} is not set: --post needs the API token (the drift or operator role)")
     apis = list(api) or [DEFAULT_API]
+    tls, certified = context_tls(apis)  # an https runner's CA, a client certificate
+    if post and not token and not certified:
+        raise click.UsageError(f"{token_env} is not set: --post needs the API token (the drift or operator role), "
+                               "or a client certificate (--cert-file)")
     expected = expected_of(against)
     try:
         firm_unread = None
         shards: list = []
         if firm:
-            shards, firm_unread = firm_targets(apis[0], token, timeout_s)
-        readings = distinct(read_runners(targets_of(apis, shards), token, timeout_s))
+            shards, firm_unread = firm_targets(apis[0], token, timeout_s, tls)
+        readings = distinct(read_runners(targets_of(apis, shards), token, timeout_s, tls))
         problems = [f"the firm board of {firm_unread.url} was not read: {firm_unread.reason}"] if firm_unread else []
         report = make_report(readings, expected.documents, against, expected.revision, expected.history,
                              int(time.time() * 1000), problems)
@@ -112,7 +115,7 @@ def drift(against: str, api: tuple[str, ...], firm: bool, post: bool, timeout: s
     posts = None
     if post:
         bodies = [(v.url, body) for v in report.verdicts if (body := posted(v, report)) is not None]
-        posts = post_verdicts(bodies, token, timeout_s)
+        posts = post_verdicts(bodies, token, timeout_s, tls)
     render = {"json": drift_json, "markdown": drift_markdown}.get(output, drift_text)
     click.echo(render(report, posts))
     code = exit_code(report, firm_unread)

@@ -14,10 +14,13 @@ import queue
 import threading
 import time
 from dataclasses import dataclass
-from typing import Any, Callable, Optional, Sequence, TypeVar
+from typing import TYPE_CHECKING, Any, Callable, Optional, Sequence, TypeVar
 
 from ..client import RunnerClient, RunnerError, RunnerUnreachable
 from .compare import Reading
+
+if TYPE_CHECKING:  # pragma: no cover - annotations only
+    import ssl
 
 WORKERS = 32
 T = TypeVar("T")
@@ -73,10 +76,10 @@ def at_once(items: Sequence[T], call: Callable[[T], R], timeout_s: float, late: 
         return [r if done[i] else late(items[i]) for i, r in enumerate(results)]  # type: ignore[misc]
 
 
-def _read(target: Target, token: Optional[str], timeout_s: float) -> Reading:
+def _read(target: Target, token: Optional[str], timeout_s: float, tls: Optional[ssl.SSLContext] = None) -> Reading:
     if target.missing is not None:
         return Reading(target.url, code=target.missing[0], reason=target.missing[1], shard=target.shard)
-    client = RunnerClient(target.url, token, timeout=timeout_s)
+    client = RunnerClient(target.url, token, timeout=timeout_s, tls=tls)
     try:
         return Reading(target.url, client.status_document(), shard=target.shard)
     except RunnerUnreachable as e:
@@ -89,17 +92,20 @@ def _read(target: Target, token: Optional[str], timeout_s: float) -> Reading:
                        answered=True, shard=target.shard)
 
 
-def read_runners(targets: Sequence[Target], token: Optional[str], timeout_s: float) -> list[Reading]:
-    """Each target's status, at once; one that does not answer within ``timeout_s`` is not heard."""
-    return at_once(targets, lambda t: _read(t, token, timeout_s), timeout_s,
+def read_runners(targets: Sequence[Target], token: Optional[str], timeout_s: float,
+                 tls: Optional[ssl.SSLContext] = None) -> list[Reading]:
+    """Each target's status, at once; one that does not answer within ``timeout_s`` is not heard
+    (``tls``: the context an https runner is reached with)."""
+    return at_once(targets, lambda t: _read(t, token, timeout_s, tls), timeout_s,
                    lambda t: Reading(t.url, code="UNREACHABLE", shard=t.shard,
                                      reason=f"cannot reach the runner at {t.url}: no answer within {timeout_s:g}s"))
 
 
-def firm_targets(url: str, token: Optional[str], timeout_s: float) -> tuple[list[Target], Optional[Reading]]:
+def firm_targets(url: str, token: Optional[str], timeout_s: float, tls: Optional[ssl.SSLContext] = None
+                 ) -> tuple[list[Target], Optional[Reading]]:
     """Every shard of the firm board of the runner at ``url``: its console URL as the target, or
     a target not heard with the board's reason. The second value: the board not read (why)."""
-    client = RunnerClient(url, token, timeout=timeout_s)
+    client = RunnerClient(url, token, timeout=timeout_s, tls=tls)
     try:
         board = client.firm_shards()
     except RunnerUnreachable as e:
@@ -161,12 +167,13 @@ class Posted:
     reason: str
 
 
-def post_verdicts(bodies: Sequence[tuple[str, dict]], token: Optional[str], timeout_s: float) -> list[Posted]:
+def post_verdicts(bodies: Sequence[tuple[str, dict]], token: Optional[str], timeout_s: float,
+                  tls: Optional[ssl.SSLContext] = None) -> list[Posted]:
     """Each ``(url, verdict)`` posted at once; a refusal or no answer is said, never raised."""
     def post(item: tuple[str, dict]) -> Posted:
         url, body = item
         try:
-            result = RunnerClient(url, token, timeout=timeout_s).policy_drift(body)
+            result = RunnerClient(url, token, timeout=timeout_s, tls=tls).policy_drift(body)
             return Posted(url, result.done, result.reason)
         except RunnerError as e:  # RunnerUnreachable too
             return Posted(url, False, f"{e.code}: {e}" if e.status is not None else e.reason)

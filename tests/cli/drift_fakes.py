@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import ssl
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -71,6 +72,7 @@ class Fake:
     posts: list = field(default_factory=list)
     auth: list = field(default_factory=list)
     url: str = ""
+    tls: Optional[ssl.SSLContext] = None  # serve https with this context
 
 
 class FakeRunners:
@@ -115,11 +117,11 @@ class FakeRunners:
         app.router.add_post("/v1/policy-drift", post_drift)
         runner = web.AppRunner(app, access_log=None)
         await runner.setup()
-        site = web.TCPSite(runner, "127.0.0.1", 0)
+        site = web.TCPSite(runner, "127.0.0.1", 0, ssl_context=fake.tls)
         await site.start()
         self.sites.append(runner)
         port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-        return f"http://127.0.0.1:{port}"
+        return f"{'https' if fake.tls else 'http'}://127.0.0.1:{port}"
 
     def close(self) -> None:
         async def stop() -> None:

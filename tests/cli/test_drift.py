@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import ssl
 import subprocess
 import time
 from pathlib import Path
@@ -106,6 +107,28 @@ def test_a_runner_on_the_newest_revision_is_in_sync(repo, fakes, tmp_path):
     assert out.exit_code == 0, out.output
     assert out.stdout.startswith(f"IN SYNC        {r.url}  ks-0  runs the documents of main:policies/")
     assert f"in sync: 1 runner (1 in sync); against main:policies/ at {repo['head'][:12]} (3 documents)" in out.stdout
+
+
+def test_runners_over_mutual_tls_are_read_and_sent_their_verdict_with_a_client_certificate(repo, fakes, tmp_path):
+    from tests.tls_certs import Ca
+
+    ca = Ca(tmp_path, "desk")
+    server, client = ca.server(), ca.issue("drift", "drift-checker")
+    served = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    served.load_cert_chain(server.cert, server.key)
+    served.load_verify_locations(ca.path)
+    served.verify_mode = ssl.CERT_REQUIRED
+    files = checkout(repo, repo["one"], tmp_path / "running")
+    r = fakes.add(Fake(status(policy_sync(files, repo["one"])), tls=served))
+    assert r.url.startswith("https://")
+    tls = ["--ca-file", str(ca.path), "--cert-file", str(client.cert), "--key-file", str(client.key)]
+    out = drift(repo, "--against", "main:policies/", "--api", r.url, "--post", *tls)  # no token: the certificate
+    assert out.exit_code == 1 and out.stdout.startswith(f"BEHIND         {r.url}"), out.output
+    assert [p["state"] for p in r.posts] == ["behind"] and r.auth == [None, None]
+    out = drift(repo, "--against", "main:policies/", "--api", r.url, "--ca-file", str(ca.path))  # no certificate
+    assert out.exit_code == 5 and "NOT HEARD" in out.stdout, out.output
+    out = drift(repo, "--against", "main:policies/", "--api", r.url.replace("https", "http"), *tls)
+    assert out.exit_code == 2 and "are for an https runner" in out.output
 
 
 def test_the_expected_documents_are_every_policy_file_by_path_and_sha256(repo, fakes, tmp_path):
