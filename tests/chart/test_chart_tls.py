@@ -46,8 +46,9 @@ def test_the_rendered_web_config_is_served_by_the_runner_with_the_secret_s_files
     assert ctx.verify_mode == (ssl.CERT_OPTIONAL if auth == "VerifyClientCertIfGiven" else ssl.CERT_NONE)
     volumes = {v["name"]: v for v in one(docs, "Deployment")["spec"]["template"]["spec"]["volumes"]}
     keys = [i["key"] for i in volumes["tls"]["secret"]["items"]]
-    assert keys == ["tls.crt", "tls.key", *(["ca.crt"] if auth != "NoClientCert" else [])]
-    assert volumes["tls"]["secret"]["secretName"] == "ks-tls"
+    assert keys == ["tls.crt", "tls.key", "ca.crt"]  # optional: an ACME Secret has no ca.crt
+    assert volumes["tls"]["secret"]["secretName"] == "ks-tls" and volumes["tls"]["secret"]["optional"]
+    assert ("client_ca_file" in config["data"]["web.yml"]) == (auth != "NoClientCert")
 
 
 def test_probes_and_the_servicemonitor_speak_https(helm):

@@ -486,3 +486,20 @@ The pods' PriorityClass: an existing one named in priorityClassName, else the ch
 {{- define "killswitch.webConfigMount" -}}
 /etc/killswitch/web
 {{- end -}}
+
+{{/* The API as the NOTES reach it: through a port-forward, and from inside the runner's pod
+(https to localhost with tls.enabled: the certificate must name localhost). */}}
+{{- define "killswitch.notesApi" -}}
+{{- if .Values.tls.enabled -}}
+https://localhost:{{ .Values.service.port }} --ca-file ks-ca.crt
+{{- else -}}
+http://127.0.0.1:{{ .Values.service.port }}
+{{- end -}}
+{{- end -}}
+{{- define "killswitch.notesPodApi" -}}
+{{- if .Values.tls.enabled -}}
+https://localhost:{{ .Values.runner.apiPort }} --ca-file {{ .Values.tls.mountPath }}/ca.crt
+{{- else -}}
+http://127.0.0.1:{{ .Values.runner.apiPort }}
+{{- end -}}
+{{- end -}}
