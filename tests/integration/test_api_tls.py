@@ -123,8 +123,9 @@ def test_tls12_is_refused_when_the_minimum_is_tls13(pki, serve):
         RunnerClient(s.url, tls=pki.client(maximum=ssl.TLSVersion.TLSv1_2)).lock_document()
     with socket.create_connection(("127.0.0.1", s.port), timeout=BOUND_S) as raw:
         ctx = pki.client()
+        ctx.set_alpn_protocols(["h2", "http/1.1"])  # as a browser offers them
         with ctx.wrap_socket(raw, server_hostname="127.0.0.1") as tls:
-            assert tls.version() == "TLSv1.3"
+            assert tls.version() == "TLSv1.3" and tls.selected_alpn_protocol() == "http/1.1"
     assert s.view.names() == []
 
 

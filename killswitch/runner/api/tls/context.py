@@ -65,6 +65,7 @@ def build_context(config: WebConfig) -> ssl.SSLContext:
     ctx.maximum_version = _PROTOCOLS[config.max_version]
     if config.prefer_server_cipher_suites:
         ctx.options |= ssl.OP_CIPHER_SERVER_PREFERENCE
+    ctx.set_alpn_protocols(["http/1.1"])  # what aiohttp serves: a client offering h2 is told so
     try:
         ctx.load_cert_chain(str(config.cert_file), str(config.key_file), password=_no_password)
     except ssl.SSLError as e:
