@@ -49,11 +49,19 @@ class Declared:
 @dataclass(frozen=True)
 class Pruned:
     """What :func:`prune` did: the instances dropped (stage 0), those kept removed (latched:
-    ``(key, level)``), and those live again (their mark cleared)."""
+    ``(key, level)``), those live again (their mark cleared), and of the kept ones those marked
+    removed by this prune (``marked``: not marked before, or for another cause)."""
 
     dropped: tuple[str, ...] = ()
     kept: tuple[tuple[str, int], ...] = ()
     restored: tuple[str, ...] = ()
+    marked: tuple[str, ...] = ()
+
+    @property
+    def news(self) -> bool:
+        """Whether this prune changed what the store says was removed: an instance dropped, or one
+        marked removed now (an instance kept removed since an earlier prune is not news)."""
+        return bool(self.dropped or self.marked)
 
     def __bool__(self) -> bool:
         return bool(self.dropped or self.kept or self.restored)
@@ -135,7 +143,7 @@ def prune(graph: DecisionGraph, state: State, accounts: Sequence[Declared], now_
     the graph that ran them, else not known); clear the mark of those produced again. Forgets
     the unmatched mark of a policy no longer in the graph. ``state`` is changed in place."""
     gone = removed(graph, state, accounts)
-    dropped, kept, restored = [], [], []
+    dropped, kept, restored, marked = [], [], [], []
     for key in sorted(state.scopes):
         ss = state.scopes[key]
         if key not in gone:
@@ -150,10 +158,11 @@ def prune(graph: DecisionGraph, state: State, accounts: Sequence[Declared], now_
         kept.append((key, ss.stage.level))
         if ss.removed is None or ss.removed.code != gone[key][0]:
             ss.removed = _removal(key, ss.stage.level, gone[key], now_ms, graph, before)
+            marked.append(key)
     names = {p.name for p in graph.policies}
     for policy in [p for p in state.unmatched if p not in names]:
         del state.unmatched[policy]
-    return Pruned(tuple(dropped), tuple(kept), tuple(restored))
+    return Pruned(tuple(dropped), tuple(kept), tuple(restored), tuple(marked))
 
 
 def _removal(key: str, level: int, gone: tuple[str, str], now_ms: int, graph: DecisionGraph,

@@ -278,3 +278,21 @@ def test_the_runbook_of_a_removed_instance_says_so_and_then_that_its_reset_ended
     out = CliRunner().invoke(cli, ["runbook", "render", "--incident", incident, "--state", url])
     assert out.exit_code == 0, out.output
     assert out.output == md
+
+
+def test_an_instance_kept_removed_is_audited_once_however_often_runners_start(tmp_path):
+    """A latched instance the policies no longer produce is marked removed once (by the start that
+    found it so); the starts and takeovers after it keep it, and write no second row."""
+    w = make(tmp_path)
+    started(w)
+    ticks(w, 13, beat=False)  # bot-x silent over a minute: both venues halted
+    assert w.parts.book.state.scopes[GONE].stage.level == 1
+    stop(w)
+    for _ in range(3):  # the policies narrowed while no runner ran, then three starts on the store
+        w = make(tmp_path, NARROWED, clock=w.clock)
+        started(w)
+        ticks(w, 1, beat=True)
+        assert w.parts.book.state.scopes[GONE].removed is not None
+        stop(w)
+    [row] = audited(w, "policy_instances_removed")
+    assert row["removed"] == [{"policy": "venue-guard", "scope": "simtwo", "stage": 1, "dropped": False}]

@@ -49,7 +49,8 @@ class Takeover:
         await p.revokes.resume()  # revokes and restores a stop cut off after their audit row
         # instances the graph no longer runs, as the store held them (a start, a takeover)
         pruned = p.book.prune_instances(self._venues.declared(), now)
-        if said_removed(pruned, "the start"):
+        # audited once: what the last runner marked removed and this start keeps is not news again
+        if said_removed(pruned, "the start") and pruned.news:
             await p.lead.audit("policy_instances_removed", now, {"removed": pruned.rows(),
                                                                  "graph": p.book.graph.digest})
         if p.readout.guards is not None:  # an account no policy guards: logged at the start
