@@ -149,7 +149,14 @@ MISSING = {
     ("run", "accounts"): ("--policies", "{policies}", "--accounts", "{missing}"),
     ("run", "api_tokens"): ("--policies", "{policies}", "--accounts", "{accounts}", "--api-tokens", "{missing}"),
     ("demo", "policy_dir"): ("--policies", "{missing}"),
+    ("run", "web_config_file"): ("--policies", "{policies}", "--accounts", "{accounts}", "--web-config-file",
+                                 "{missing}"),
 }
+# The TLS files of every command that talks to a runner (--ca-file, --cert-file, --key-file): each
+# command's own data run with the file missing, refused before anything is sent.
+MISSING.update({(" ".join(name), opt): (*DATA[name].args, "--" + opt.replace("_", "-"), "{missing}")
+                for name in DATA if "{api}" in DATA[name].args
+                for opt in ("ca_file", "cert_file", "key_file")})
 # Paths a command takes that are not files it needs, and why a missing one is not an error.
 NOT_READ = {
     ("report", "out"): "written, not read",
@@ -185,7 +192,7 @@ def test_every_path_a_command_takes_is_checked_missing_or_said_why_not():
     paths = {(" ".join(name), p.name) for name, cmd in leaves().items() for p in cmd.params if _is_path(p)}
     assert paths == set(MISSING) | set(NOT_READ), (
         f"not placed: {sorted(paths - set(MISSING) - set(NOT_READ))}; "
-        f"gone: {sorted(set(MISSING) | set(NOT_READ) - paths)}")
+        f"gone: {sorted((set(MISSING) | set(NOT_READ)) - paths)}")
 
 
 @pytest.mark.parametrize("name", sorted(DATA), ids=" ".join)

@@ -27,9 +27,9 @@ def test_a_firm_book_holds_n_accounts_of_m_positions_each_its_own():
 
 
 def test_serve_names_what_it_serves():
-    args = SimpleNamespace(accounts=200, positions=50, scenario="calm")
+    args = SimpleNamespace(accounts=200, positions=50, scenario="calm", resting=0)
     assert scenario_of(args) == "firm book of 200 accounts of 50 positions"
-    assert scenario_of(SimpleNamespace(accounts=0, positions=50, scenario="calm")) == "wide-book of 50"
+    assert scenario_of(SimpleNamespace(accounts=0, positions=50, scenario="calm", resting=0)) == "wide-book of 50"
 
 
 def test_every_face_prints_its_account_entry_and_the_values_it_reads():
