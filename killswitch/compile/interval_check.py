@@ -1,5 +1,7 @@
-"""The compiler's checks of a NotificationRoutes document's named time intervals and of the routes
-that use them (each item's syntax is the models', by :mod:`killswitch.policy.time_intervals`).
+"""The compiler's checks of named time intervals: a document's list (a routes document's or a
+policy's: :func:`check_interval_list`), and a NotificationRoutes document's routes that use them
+(each item's syntax is the models', by :mod:`killswitch.policy.time_intervals`; a policy's
+windows that name them are :mod:`.windows`').
 
 What it owns: unique interval names; time zones the zone database knows (through the lookup the
 caller hands over, once, as Alertmanager checks them at load; without one, zones are not judged
@@ -10,13 +12,14 @@ that can carry critical pages (a halt, a flatten) may be silenced by them.
 
 from __future__ import annotations
 
-from typing import Any, Callable, Optional
+from typing import Any, Callable, Optional, Sequence
 
 from ..policy import diagnostics as d
 from ..policy.diagnostics import Diagnostic
 from ..policy.documents import LoadedDoc
 from ..policy.patterns import PatternError, compile_label_pattern
 from ..policy.routes_doc import Route
+from ..policy.time_intervals.model import TimeInterval
 
 
 def _can_carry_critical(route: Route) -> bool:
@@ -39,15 +42,13 @@ def _can_carry_critical(route: Route) -> bool:
                if m.name == "severity")
 
 
-def check_time_intervals(doc: LoadedDoc, diags: list[Diagnostic],
-                          zone_known: Optional[Callable[[str], bool]] = None) -> None:
-    """Named time intervals: unique names, zones ``zone_known`` knows (the zone database, handed
-    over by the caller), routes naming only declared intervals, never the root; and a
-    warning where a route that can carry critical pages may be silenced by them (KS131)."""
-    spec = doc.model.spec  # type: ignore[union-attr]
+def check_interval_list(doc: LoadedDoc, intervals: Sequence[TimeInterval], diags: list[Diagnostic],
+                        zone_known: Optional[Callable[[str], bool]] = None) -> set[str]:
+    """A document's ``spec.time_intervals`` (a routes document's or a policy's): unique names
+    (KS105) and zones ``zone_known`` knows (KS103). Returns the names declared."""
     sm = doc.srcmap
     declared: set[str] = set()
-    for i, iv in enumerate(spec.time_intervals):
+    for i, iv in enumerate(intervals):
         ipath = doc.item_path("time_intervals", i)
         if iv.name in declared:
             diags.append(Diagnostic.make(d.KS105, doc.file, sm.value(ipath + ("name",)),
@@ -63,7 +64,17 @@ def check_time_intervals(doc: LoadedDoc, diags: list[Diagnostic],
                     d.KS103, doc.file, sm.value(ipath + ("time_intervals", j, "location")),
                     f'time zone "{period.location}" is not in the time zone database',
                     'write an IANA name such as "Europe/London" or "America/New_York"'))
+    return declared
 
+
+def check_time_intervals(doc: LoadedDoc, diags: list[Diagnostic],
+                          zone_known: Optional[Callable[[str], bool]] = None) -> None:
+    """Named time intervals: unique names, zones ``zone_known`` knows (the zone database, handed
+    over by the caller), routes naming only declared intervals, never the root; and a
+    warning where a route that can carry critical pages may be silenced by them (KS131)."""
+    spec = doc.model.spec  # type: ignore[union-attr]
+    sm = doc.srcmap
+    declared = check_interval_list(doc, spec.time_intervals, diags, zone_known)
     declared |= doc.poisoned_names("time_intervals")  # declared but broken: reported already
 
     def walk(route: Route, path: tuple[Any, ...], carries_critical: bool) -> None:

@@ -50,8 +50,9 @@ from ..policy.matchers import OP_ORDER, LabelMatcher, label_name_text, matcher_t
 from ..policy.patterns import LabelPattern, compile_label_pattern
 from ..policy.routes_doc import InhibitRule as InhibitRuleDoc, NotificationRoutes, Route
 from ..policy.time_intervals import NamedInterval, silenced_by
+from ..policy.time_intervals.build import compile_intervals
 from ..policy.units import Duration
-from .interval_build import compile_intervals
+from ..zones import zone
 
 GROUP_WAIT_MS = 10_000
 GROUP_INTERVAL_MS = 60_000
@@ -289,7 +290,7 @@ def compile_routes(doc: NotificationRoutes) -> RouteTree:
         fallback_receiver=spec.fallback_receiver,
         model=doc,
         send_resolved=frozenset(r.name for r in spec.receivers if r.send_resolved),
-        intervals=tuple(compile_intervals(spec.time_intervals).values()),
+        intervals=tuple(compile_intervals(spec.time_intervals, zone).values()),
     )
 
 

@@ -4,7 +4,8 @@ What it owns: :class:`NotificationRoutes` and :class:`RoutesSpec`, in Alertmanag
 :class:`Receiver` and its apprise targets (a URL that can carry a token only as a reference,
 KS209), a :class:`Route` (matchers in Alertmanager's text, read by the silences' parser; label
 patterns checked as RE2 compiles them), an :class:`InhibitRule`, and the named time intervals a
-route mutes or is active in (:class:`TimeInterval`, their syntax :mod:`.time_intervals`). The
+route mutes or is active in (:class:`~.time_intervals.model.TimeInterval`, shared with the policies'
+trading windows: :mod:`.time_intervals`). The
 routing itself is ``killswitch/notify/``.
 
 Pure: no I/O.
@@ -13,16 +14,16 @@ Annotations here are evaluated as the classes are made (no ``from __future__ imp
 annotations``), as in every module of the policy models: see :mod:`.model`.
 """
 
-from typing import Annotated, Any, Callable, Literal, Optional, Self
+from typing import Annotated, Any, Literal, Optional, Self
 from urllib.parse import urlsplit
 
 from pydantic import AfterValidator, BeforeValidator, ConfigDict, Field, WithJsonSchema, model_validator
 from pydantic_core import PydanticCustomError
 
-from . import time_intervals as intervals
 from .fields import Document
 from .patterns import pattern_problem
 from .registry import Strict
+from .time_intervals.model import TimeInterval
 from .units import DurationField
 
 # Apprise schemes whose URL carries no token of its own (a local webhook receiver). Every other
@@ -104,48 +105,6 @@ MatcherLine = Annotated[
                     'name!="value", name=~"regex", name!~"regex"; several in one line: {a="b", c=~"d"}',
                     "examples": ['severity="critical"', '{venue!~"okx|bybit", stage="flatten"}']}),
 ]
-
-
-def _checked(parse: Callable[[str], Any]) -> Callable[[list[str]], list[str]]:
-    def check(items: list[str]) -> list[str]:
-        for item in items:
-            try:
-                parse(str(item))
-            except ValueError as e:
-                raise PydanticCustomError("ks_value", str(e)) from None
-        return [str(i) for i in items]
-    return check
-
-
-class TimeRange(Strict):
-    start_time: str
-    end_time: str
-
-    @model_validator(mode="after")
-    def _ordered(self) -> Self:
-        try:
-            intervals.parse_times(self.start_time, self.end_time)
-        except ValueError as e:
-            raise PydanticCustomError("ks_value", str(e)) from None
-        return self
-
-
-class TimeSpec(Strict):
-    """One period of a named time interval: every field given must hold (empty: any)."""
-
-    times: list[TimeRange] = []
-    weekdays: Annotated[list[str], AfterValidator(_checked(intervals.parse_weekdays))] = []
-    days_of_month: Annotated[list[str], AfterValidator(_checked(intervals.parse_days_of_month))] = []
-    months: Annotated[list[str], AfterValidator(_checked(intervals.parse_months))] = []
-    years: Annotated[list[str], AfterValidator(_checked(intervals.parse_years))] = []
-    location: Annotated[Optional[str], Field(pattern=intervals.LOCATION_RE,
-                                             description="an IANA time zone such as Europe/London; UTC if left out")
-                        ] = None
-
-
-class TimeInterval(Strict):
-    name: Annotated[str, Field(min_length=1)]
-    time_intervals: Annotated[list[TimeSpec], Field(min_length=1)]
 
 
 class Route(Strict):

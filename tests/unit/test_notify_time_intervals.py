@@ -12,10 +12,12 @@ from pydantic import ValidationError
 from killswitch.compile.compiler import compile_documents
 from killswitch.events import STAGE_TRANSITION, Event
 from killswitch.notify.dispatch import Dispatcher, Placement
-from killswitch.notify.interval_build import compile_intervals
 from killswitch.notify.routes import compile_routes
 from killswitch.policy.load import load_text
-from killswitch.policy.routes_doc import NotificationRoutes, TimeInterval, TimeSpec
+from killswitch.policy.routes_doc import NotificationRoutes
+from killswitch.policy.time_intervals.build import compile_intervals
+from killswitch.policy.time_intervals.model import TimeInterval, TimeSpec
+from killswitch.zones import zone
 
 
 def ms(text: str) -> int:
@@ -48,7 +50,7 @@ def interval(**period) -> TimeInterval:
     ({"weekdays": ["monday"], "location": "Asia/Tokyo"}, "2026-11-22T16:00:00+00:00", True),
 ])
 def test_an_interval_contains_the_instants_its_fields_all_hold_at(period, at, inside):
-    (named,) = compile_intervals([interval(**period)]).values()
+    (named,) = compile_intervals([interval(**period)], zone).values()
     assert named.contains(ms(at)) is inside
 
 

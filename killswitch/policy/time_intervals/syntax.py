@@ -1,10 +1,9 @@
-"""Time intervals (a routes document's ``time_intervals``, Alertmanager's ``time_interval``): the
-syntax, and what an interval means at an instant.
+"""The syntax of a time interval's period: each written item parsed.
 
 Each parser takes one written item and returns an inclusive range of numbers, or raises
-:class:`ValueError` with a message a person can act on. The models validate with these; the
-notification sink builds its intervals from the same parsers (:mod:`killswitch.notify.interval_build`,
-which reads each period's zone from the zone database), so what validates is what runs.
+:class:`ValueError` with a message a person can act on. The models validate with these
+(:mod:`.model`) and the periods are built from the same parsers (:mod:`.build`), so what
+validates is what runs.
 
 - ``times``: ``{start_time: "HH:MM", end_time: "HH:MM"}``, minutes of the day, the start
   inclusive, the end exclusive, ``00:00`` … ``24:00``; a range does not cross midnight (write
@@ -15,25 +14,12 @@ which reads each period's zone from the zone database), so what validates is wha
 - ``months``: ``january``, ``1``, ``january:march``, ``1:3``.
 - ``years``: ``2026``, ``2026:2027``.
 
-Semantics: a named interval holds at an instant when one of its periods does; a period holds when
-every field it gives holds, in its zone: ``times`` (start inclusive, end exclusive), ``weekdays``,
-``days_of_month`` (negative counts from the month's end), ``months``, ``years``; a field left out
-holds always. A route with ``mute_time_intervals`` sends nothing while one of them holds; one with
-``active_time_intervals`` sends only while one of them holds; mute wins (:func:`silenced_by`).
-
-Pure: no I/O, no clock. A period's zone is handed in as a ``tzinfo``: the zone database is read by
-whoever builds the periods (the notification sink), and zone names are checked where the caller
-hands the compiler a lookup (:mod:`killswitch.compile.interval_check`).
+Pure: no I/O, no clock.
 """
 
 from __future__ import annotations
 
-import calendar
 import re
-from datetime import datetime, timezone, tzinfo
-from typing import Mapping, Sequence
-
-from ..records import record
 
 WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 MONTHS = ("january", "february", "march", "april", "may", "june", "july", "august", "september", "october",
@@ -124,60 +110,3 @@ def parse_years(text: str) -> tuple[int, int]:
     if a > b:
         raise ValueError(f'years "{text}" runs backwards')
     return a, b
-
-
-@record
-class Period:
-    """One period of a named time interval, in its time zone: the ranges it holds (empty: any)."""
-
-    zone: tzinfo
-    times: tuple[tuple[int, int], ...]  # minutes of the day, [start, end)
-    weekdays: tuple[tuple[int, int], ...]  # inclusive, Monday 0
-    days_of_month: tuple[tuple[int, int], ...]  # inclusive, negative from the end
-    months: tuple[tuple[int, int], ...]
-    years: tuple[tuple[int, int], ...]
-
-    def contains(self, ms: int) -> bool:
-        t = datetime.fromtimestamp(ms / 1000, tz=timezone.utc).astimezone(self.zone)
-        minute = t.hour * 60 + t.minute
-        if self.times and not any(a <= minute < b for a, b in self.times):
-            return False
-        if self.weekdays and not any(a <= t.weekday() <= b for a, b in self.weekdays):
-            return False
-        if self.days_of_month:
-            last = calendar.monthrange(t.year, t.month)[1]
-            if not any(_day(a, last) <= t.day <= _day(b, last) for a, b in self.days_of_month):
-                return False
-        if self.months and not any(a <= t.month <= b for a, b in self.months):
-            return False
-        return not self.years or any(a <= t.year <= b for a, b in self.years)
-
-
-def _day(d: int, last: int) -> int:
-    return min(d, last) if d > 0 else max(1, last + d + 1)
-
-
-@record
-class NamedInterval:
-    """A named time interval of a routes document: the union of its periods."""
-
-    name: str
-    periods: tuple[Period, ...]
-
-    def contains(self, ms: int) -> bool:
-        return any(p.contains(ms) for p in self.periods)
-
-
-def silenced_by(mute: Sequence[str], active: Sequence[str], intervals: Mapping[str, NamedInterval], ms: int
-                ) -> str | None:
-    """Why a route sends nothing at ``ms`` (``mute_time_intervals: nights``, ``outside
-    active_time_intervals: desk-hours``), or None when it sends. An unknown name (reported by
-    the compiler) neither mutes nor activates."""
-    for name in mute:
-        iv = intervals.get(name)
-        if iv is not None and iv.contains(ms):
-            return f"mute_time_intervals: {name}"
-    known = [intervals[n] for n in active if n in intervals]
-    if known and not any(iv.contains(ms) for iv in known):
-        return "outside active_time_intervals: " + ", ".join(active)
-    return None
