@@ -230,10 +230,11 @@ def compile_read(src: Sources, templates=None, allow_empty: bool = False, accoun
     """Load and compile sources already read; reading problems come first among the findings."""
     from .compile.compiler import compile_documents
     from .policy.load import load_sources
-    from .zones import zone_known
+    from .zones import zone, zone_known
 
     loaded = load_sources(src.files)
     loaded.diagnostics[:0] = src.diagnostics
     if allow_empty:
         loaded.diagnostics[:] = [x for x in loaded.diagnostics if x.code != d.KS007.code]
-    return compile_documents(loaded, src.revision, templates=templates, zone_known=zone_known, accounts=accounts)
+    return compile_documents(loaded, src.revision, templates=templates, zone_known=zone_known, accounts=accounts,
+                             zones=zone)

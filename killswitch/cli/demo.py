@@ -95,13 +95,13 @@ async def _run(policy_dir: Path, echo, venue: str = "binanceusdm") -> int:
     from ..process.bootstrap import SinkOptions, build_runner_and_desk, ccxt_adapters, open_state, runner_sinks
     from ..render.evaluation import iso, plan_lines
     from ..sources import read_sources
-    from ..zones import zone_known
+    from ..zones import zone, zone_known
 
 
     web_runner, port, pages = await _receiver()
     src = read_sources([str(policy_dir / "futures-book.yaml")])
     files = list(src.files) + [("demo-routes.yaml", DEMO_ROUTES.format(port=port))]
-    result = compile_documents(load_sources(files), src.revision, zone_known=zone_known)
+    result = compile_documents(load_sources(files), src.revision, zone_known=zone_known, zones=zone)
     if result.graph is None:
         for d in result.errors:
             echo(f"{d.location()}: {d.message}")

@@ -67,6 +67,9 @@ KS249     a client order id prefix two strategies of one account claim (:mod:`.s
 KS131     a route that can carry critical pages with mute_time_intervals or
           active_time_intervals (warning); an unknown interval name is KS104, a time zone
           the zone database lacks KS103 (looked up through the ``zone_known`` handed in)
+KS270     a trading window written wrong: during and outside both given, an empty list, a
+          spec.lock_trading with neither (the model's); a window naming an undeclared
+          interval is KS104 with the closest name (:mod:`.windows`)
 KS150     a runbook template that does not parse (KS104 when it does not exist)
 KS151     a runbook template that fails on a sample incident of the stage it serves
           (an undefined variable, an attribute the sandbox refuses, a type error)
@@ -98,7 +101,7 @@ outside the documents: runbook templates (``templates``) and the time zone datab
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Callable, Iterable, Optional, Sequence
 
 from ..policy import diagnostics as d
@@ -108,6 +111,7 @@ from ..policy.load import LoadedDoc, LoadResult
 from ..policy.policy_doc import Policy
 from ..policy.policytest_doc import PolicyTest
 from ..policy.routes_doc import NotificationRoutes
+from ..policy.time_intervals.build import ZoneLookup
 from . import nodes as n
 from .blind import blind_triggers
 from .condition_check import check_signals, check_threshold_order, check_triggers
@@ -131,6 +135,7 @@ from .shards import check_shards, firm_diagnostics
 from .stage_check import check_stages
 from .strategy_check import check_strategy_prefixes
 from .venue_check import check_venues
+from .windows import PolicyWindows, check_windows
 
 
 @dataclass
@@ -159,12 +164,17 @@ class CompileResult:
 def compile_documents(loaded: LoadResult, revision: Optional[str] = None,
                       templates: Optional[TemplateChecker] = None,
                       zone_known: Optional[Callable[[str], bool]] = None,
-                      accounts: Optional[Sequence[Account]] = None) -> CompileResult:
+                      accounts: Optional[Sequence[Account]] = None,
+                      zones: Optional[ZoneLookup] = None) -> CompileResult:
     """Compile every document of ``loaded``. The graph is built only when nothing is an error.
     With ``templates``, the runbook templates each policy uses are checked too; with
     ``zone_known`` (:func:`killswitch.zones.zone_known`: the zone database), the time zones of
     notification time intervals; with ``accounts`` (what a runner or a live plan runs with),
-    scopes are checked against them when ``loaded`` holds no Accounts document."""
+    scopes are checked against them when ``loaded`` holds no Accounts document; with ``zones``
+    (:func:`killswitch.zones.zone`), a policy's trading windows are built in their zones (without
+    it, a window in a zone other than UTC is an error, KS103)."""
+    if zone_known is None and zones is not None:
+        zone_known = _known_by(zones)
     diags: list[Diagnostic] = list(loaded.diagnostics)
     ctx = Context(loaded.docs, loaded.diagnostics, accounts)
     diags.extend(ctx.check_names())
@@ -174,7 +184,7 @@ def compile_documents(loaded: LoadResult, revision: Optional[str] = None,
         if doc.model is None:
             continue
         if isinstance(doc.model, Policy):
-            pc = _PolicyCompiler(doc, ctx, diags, templates)
+            pc = _PolicyCompiler(doc, ctx, diags, templates, zone_known, zones)
             node = pc.run()
             blind += pc.blind_found
             if node is not None:
@@ -216,9 +226,11 @@ class _PolicyCompiler(PolicyPass):
     :mod:`.runbook_check` run in order over the pass's state, then the node is built."""
 
     def __init__(self, doc: LoadedDoc, ctx: Context, diags: list[Diagnostic],
-                 templates: Optional[TemplateChecker] = None):
+                 templates: Optional[TemplateChecker] = None,
+                 zone_known: Optional[Callable[[str], bool]] = None, zones: Optional[ZoneLookup] = None):
         super().__init__(doc, ctx, diags)
         self.templates = templates
+        self.zone_known, self.zones = zone_known, zones
         self.blind_found: list[Diagnostic] = []  # KS219, kept apart: given only when nothing is an error
 
     def run(self) -> Optional[PolicyNode]:
@@ -233,12 +245,19 @@ class _PolicyCompiler(PolicyPass):
         check_groups_and_weights(self)
         check_scope_refs(self)
         check_resume_ref(self, stages)
+        check_windows(self, self.zone_known, self.zones)
         failed = sum(1 for x in self.diags if x.is_error) > self.errors_before
         if failed or not self.doc.complete:
             check_runbooks(self, self.templates, None)
             return None
         trig_nodes = tuple(triggers[name] for name in self.spec.triggers)
         meta, spec = self.policy.metadata, self.spec
+        wins = PolicyWindows(self, self.zones)
+        by_level = {st.level: st for st in spec.stages}
+        stages = {lvl: replace(node, window=wins.of(by_level.get(lvl))) for lvl, node in stages.items()}
+        limits = limits_node(spec.limits, self.sm, self.doc.file)
+        if limits is not None:
+            limits = replace(limits, window=wins.of(spec.limits))
         node = PolicyNode(
             name=self.policy.metadata.name,
             source=Source(self.doc.file, self.sm.doc.line, self.sm.doc.col),
@@ -252,7 +271,8 @@ class _PolicyCompiler(PolicyPass):
             runbook=self.spec.runbook,
             resume=self.resume_node(),
             while_blind_lock=spec.while_blind.lock_trading if spec.while_blind else None,
-            limits=limits_node(spec.limits, self.sm, self.doc.file),
+            limits=limits,
+            window_lock=wins.lock(self),
             owner=meta.owner,
             labels=dict(meta.labels),
             description=meta.description,
@@ -311,6 +331,16 @@ class _PolicyCompiler(PolicyPass):
             st.pop("description", None)
         spec["stages"].sort(key=lambda s: s["level"])
         return body
+
+
+def _known_by(zones: ZoneLookup) -> Callable[[str], bool]:
+    def known(name: str) -> bool:
+        try:
+            zones(name)
+        except ValueError:
+            return False
+        return True
+    return known
 
 
 def compile_all(results: Iterable[LoadResult], revision: Optional[str] = None,

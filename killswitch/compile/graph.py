@@ -21,6 +21,7 @@ from typing import Any, Mapping, Optional, Sequence
 
 from ..policy.expr import Node
 from ..policy.expr_eval import Comparison, Predicate, comparisons
+from ..policy.time_intervals import Window
 from ..records import record
 from .limits_node import LimitsNode
 from .nodes import (
@@ -86,10 +87,23 @@ class StageNode:
     reset_after_s: Optional[float]
     approvals: int
     actions: tuple[ActionNode, ...]
+    window: Optional[Window] = None  # during/outside: entered only while open (never reset by it)
 
     @property
     def manual(self) -> bool:
         return self.reset == "manual"
+
+
+@record
+class WindowLockNode:
+    """``spec.lock_trading``, compiled (:mod:`.windows`): the mode it holds every scope instance at
+    while its window is open, and what the lock makes hold at the venue (as a ``lock_trading``
+    action's)."""
+
+    mode: str  # reducing | halted
+    window: Window
+    cancel: bool
+    revert_growth: bool
 
 
 @record
@@ -131,6 +145,7 @@ class PolicyNode:
     unwind: UnwindNode = UnwindNode()
     while_blind_lock: Optional[str] = None  # spec.while_blind.lock_trading: the mode a blind scope is held at
     limits: Optional[LimitsNode] = None  # spec.limits: the pre-trade limits of every scope instance
+    window_lock: Optional[WindowLockNode] = None  # spec.lock_trading: a lock by the clock
 
     def signal(self, name: str) -> SignalNode:
         return next(s for s in self.signals if s.name == name)

@@ -18,6 +18,7 @@ from ..policy import diagnostics as d
 from ..policy.diagnostics import Diagnostic, Position
 from ..policy.documents import SourceMap
 from ..policy.limits import Limits, SymbolLimits
+from ..policy.time_intervals import Window
 from ..records import record
 
 
@@ -56,6 +57,11 @@ class LimitsNode:
     message_burst: Optional[int] = None
     mark_max_age_ms: int = 30_000
     sources: Mapping[str, SymbolSource] = field(default_factory=dict, compare=False, repr=False)
+    window: Optional[Window] = None  # during/outside: in force only while open
+
+    def in_force(self, now_ms: int) -> bool:
+        """Whether the limits bind at ``now_ms`` (always, without a window)."""
+        return self.window is None or self.window.is_open(now_ms)
 
     def for_symbol(self, symbol: str) -> SymbolLimitsNode:
         return self.symbols.get(symbol, self.default)
@@ -82,6 +88,8 @@ class LimitsNode:
                 doc[key] = getattr(self, key)
         if self.message_rate is not None:
             doc["message_rate"] = {"per_second": self.message_rate, "burst": self.message_burst}
+        if self.window is not None:
+            doc[self.window.kind] = list(self.window.names)
         return doc
 
 

@@ -61,12 +61,16 @@ class LimitTables:
     def empty(self) -> bool:
         return not self.routes
 
-    def binding(self, account: str, strategy: Optional[str], symbol: str) -> list[ScopeLimits]:
+    def binding(self, account: str, strategy: Optional[str], symbol: str, now_ms: Optional[int] = None
+                ) -> list[ScopeLimits]:
         """The limits that bind an order of ``account`` (``venue/account``), ``strategy`` and
         ``symbol``, each with its instance's usage (an instance that holds nothing yet: empty,
-        known when every account of the policy was read)."""
+        known when every account of the policy was read); with ``now_ms``, only limits in force
+        then (a policy's limits ``during:`` / ``outside:`` a window bind only while it is open)."""
         out = []
         for r in self.routes.get(account, ()):
+            if now_ms is not None and not r.limits.in_force(now_ms):
+                continue
             if r.symbols and symbol not in r.symbols:
                 continue
             if r.strategies and strategy is not None and strategy not in r.strategies:
@@ -236,7 +240,7 @@ def book_breaches(tables: LimitTables, snapshots: Iterable[Snapshot], now_ms: in
     """What the current positions and open orders break already, per policy and instance."""
     out: list[BookBreach] = []
     for (policy, scope), sl in sorted(tables.scopes.items()):
-        if sl.usage.known:
+        if sl.usage.known and sl.limits.in_force(now_ms):
             out += [BookBreach(policy, scope, account, b) for account, b in _scope_breaches(sl.limits, sl.usage)]
     for s in snapshots:
         if s.fetch.ok:
@@ -289,7 +293,7 @@ def _resting_breaches(tables: LimitTables, s: Snapshot, now_ms: int) -> list[Boo
     account = account_key(s)
     for o in s.orders:
         order = LimitOrder.resting(o, account)
-        for sl in tables.binding(account, o.strategy, o.symbol):
+        for sl in tables.binding(account, o.strategy, o.symbol, now_ms):
             if not sl.usage.known:
                 continue
             for b in breaches_in(sl.limits, order, sl.usage, tables.marks_of(account), now_ms, resting=True):

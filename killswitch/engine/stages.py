@@ -12,7 +12,10 @@ Rules, each refusal with a reason code a person can grep:
   a still-firing lower stage cannot turn a reset into a step down — and never before its
   cooldown since the last entry has run out (``AUTO_RESET``);
 - a ``manual`` stage is latched until :func:`approve_reset` has heard its number of distinct
-  approvers (``APPROVAL_RECORDED``, ``MANUAL_RESET``).
+  approvers (``APPROVAL_RECORDED``, ``MANUAL_RESET``);
+- a stage with a window (``during:`` / ``outside:``) counts as triggered only while its window
+  is open (``WINDOW_CLOSED`` names it otherwise); the window gates entry alone: a stage entered
+  stays entered when its window closes, and resets by its own rule.
 
 Pure: no I/O, no clock.
 """
@@ -58,11 +61,15 @@ def step(policy: PolicyNode, scope: str, st: StageState, firing: set[str], now: 
          ) -> tuple[Optional[StageTransition], list[str]]:
     """Advance the machine by one tick given the firing triggers. Returns (transition, refusals)."""
     triggered = [s for s in policy.stages if any(t in firing for t in s.on)]
+    refusals: list[str] = []
+    # what fires keeps an entered stage active, whatever the windows: a window closing is no quiet
+    fired = bool(triggered)
+    if any(s.window is not None for s in triggered):
+        triggered = [s for s in triggered if _open(s, now, refusals)]
     target = max((s.level for s in triggered), default=0)
     names = {s.level: ",".join(t for t in s.on if t in firing) for s in triggered}
     current = st.level
-    refusals: list[str] = []
-    if target > 0 and current > 0:
+    if fired and current > 0:
         st.last_active_ms = now
     if target > current:
         stage = _stage(policy, target)
@@ -98,6 +105,8 @@ def step(policy: PolicyNode, scope: str, st: StageState, firing: set[str], now: 
     if 0 < target < current:
         refusals.append(f"NO_DEESCALATION: stage={current} triggered={target}")
         return None, refusals
+    if fired:  # only stages whose window is closed fire: nothing to enter, and no quiet either
+        return None, refusals
     # nothing fires: an auto stage may re-arm after the quiet time; a manual one stays latched
     if cur is None or cur.manual:
         if cur is not None:
@@ -115,6 +124,18 @@ def step(policy: PolicyNode, scope: str, st: StageState, firing: set[str], now: 
         if not cooled else ""
     refusals.append(f"RESET_PENDING: stage={current} quiet={(now - since) / 1000:g}s of {quiet_ms / 1000:g}s{wait}")
     return None, refusals
+
+
+def _open(stage: StageNode, now: int, refusals: list[str]) -> bool:
+    """Whether a triggered stage's window lets it be entered at ``now`` (said when it does not)."""
+    w = stage.window
+    if w is None:
+        return True
+    open_, edge = w.at(now)
+    if not open_:
+        opens = f" opens={_iso(edge)}" if edge is not None else ""
+        refusals.append(f"WINDOW_CLOSED: stage={stage.level} {w.text}{opens}")
+    return open_
 
 
 def _reset(st: StageState) -> None:

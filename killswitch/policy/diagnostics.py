@@ -169,6 +169,9 @@ KS265 = _c("KS265", "limit unit does not fit")
 KS266 = _c("KS266", "limit out of range")
 # said where the venues' symbol lists are known (ksctl plan over live accounts)
 KS267 = _c("KS267", "limit on a symbol the venue does not list")
+# trading windows (spec.time_intervals named by a lock, a stage or the limits: during / outside):
+# both given, an empty list, a lock_trading with neither
+KS270 = _c("KS270", "trading window written wrong")
 # a client order id prefix two strategies of one account claim (spec.accounts[].strategies): an
 # order's strategy would be either, and a lock violation's page could name the wrong bot
 KS249 = _c("KS249", "client id prefix claimed by two strategies")

@@ -29,6 +29,7 @@ from pydantic import BeforeValidator, Field, PlainSerializer, WithJsonSchema, fi
 from pydantic_core import PydanticCustomError
 
 from .registry import Strict
+from .time_intervals.model import Windowed
 from .units import (
     AMOUNT_PATTERN,
     PERCENT_PATTERN,
@@ -170,7 +171,7 @@ class MessageRate(Strict):
         return self.burst if self.burst is not None else max(1, int(self.per_second + 0.999999))
 
 
-class Limits(Strict):
+class Limits(Windowed):
     """Pre-trade limits of every scope instance the policy selects, answered by the pre-trade gate.
 
     Per symbol (a default, and ``symbols:`` entries over it): ``max_order_notional`` (quote
@@ -179,7 +180,8 @@ class Limits(Strict):
     orders and the order), ``max_open_orders_per_symbol``. Per scope instance:
     ``max_open_orders``, ``max_gross_notional`` (positions and resting entry orders, with the
     order). Per strategy: ``message_rate``. A mark older than
-    ``mark_max_age`` (default 30s) is no mark: an order that needs one is refused (NO_MARK)."""
+    ``mark_max_age`` (default 30s) is no mark: an order that needs one is refused (NO_MARK).
+    ``during:`` / ``outside:`` named time intervals: the limits are in force only then."""
 
     max_order_notional: Optional[NotionalField] = None
     max_order_quantity: Optional[QuantityField] = None
@@ -202,7 +204,7 @@ class Limits(Strict):
 
     @model_validator(mode="after")
     def _says_something(self) -> Self:
-        fields = set(self.model_fields_set) - {"mark_max_age", "symbols"}
+        fields = set(self.model_fields_set) - {"mark_max_age", "symbols", "during", "outside"}
         if not fields and not any(s.model_fields_set for s in self.symbols.values()):
             raise PydanticCustomError("ks_missing", "limits names no limit", {
                 "ks_hint": "give max_order_notional, max_order_quantity, price_collar, max_position_notional, "

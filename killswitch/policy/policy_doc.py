@@ -31,10 +31,12 @@ from pydantic_core import PydanticCustomError
 
 from .actions import Action
 from .fields import NAME_RE, Document, Ident, scalar_to, template_name
+from .kinds.lock_trading import LockEnforce
 from .limits import Limits
 from .registry import Strict
 from .scope import Scope
 from .signals import Signal
+from .time_intervals.model import WINDOW, TimeInterval, Windowed
 from .units import Amount, AmountField, ConfirmationField, Duration, DurationField, Ratio, RatioField
 
 # --- triggers -----------------------------------------------------------------------------------
@@ -64,7 +66,9 @@ class Trigger(Strict):
 StageName = Annotated[str, Field(pattern=NAME_RE)]
 
 
-class Stage(Strict):
+class Stage(Windowed):
+    """A stage; ``during:`` / ``outside:`` named time intervals gate its entry (never its reset)."""
+
     level: Annotated[int, Field(ge=1, le=99)]
     name: StageName
     on: Annotated[list[str], BeforeValidator(lambda v: [] if v is None else v)] = []
@@ -246,6 +250,23 @@ class WhileBlind(Strict):
     lock_trading: Literal["reducing", "halted"]
 
 
+class WindowLock(Windowed):
+    """A lock held by the clock alone: ``{mode: reducing, during: [weekend, funding]}`` holds every
+    scope instance of the policy at ``mode`` while one of the named intervals holds (``outside:``:
+    while none does), and lets go when the window closes. ``enforce`` as ``lock_trading``'s."""
+
+    mode: Literal["reducing", "halted"]
+    enforce: Optional[LockEnforce] = None
+
+    @model_validator(mode="after")
+    def _has_window(self) -> Self:
+        if self.window is None:
+            raise PydanticCustomError(WINDOW, "lock_trading needs during or outside", {
+                "ks_hint": "name the intervals of spec.time_intervals it holds in (during: [weekend]) or "
+                           "out of (outside: [desk-hours]); a lock at any time is a stage's lock_trading action"})
+        return self
+
+
 class PolicySpec(Strict):
     scope: Scope = Scope()
     interval: DurationField = Duration(5_000)
@@ -261,6 +282,9 @@ class PolicySpec(Strict):
     resume: Optional[Resume] = None
     while_blind: Optional[WhileBlind] = None
     limits: Optional[Limits] = None  # pre-trade limits (:mod:`.limits`)
+    # named time intervals (Alertmanager's language, as the routes'): what during/outside name
+    time_intervals: list[TimeInterval] = []
+    lock_trading: Optional[WindowLock] = None  # a lock by the clock (trading windows)
 
     @field_validator("runbook")
     @classmethod

@@ -99,6 +99,7 @@ _TYPE_CODES = {
     "ks_matcher": d.KS160,
     "ks_limit_unit": d.KS265,
     "ks_limit": d.KS266,
+    "ks_window": d.KS270,
 }
 
 _SECRET_KEYS = {"credentials", "apprise", "url"}

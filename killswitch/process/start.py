@@ -21,7 +21,7 @@ from ..policy.accounts_doc import Account
 from ..policy.load import load_sources
 from ..runner.api.admission import Admission
 from ..sources import revision_text
-from ..zones import zone_known
+from ..zones import zone, zone_known
 
 if TYPE_CHECKING:  # pragma: no cover - annotations only
     from ..runner.api.tls.context import LiveTls
@@ -72,7 +72,7 @@ def graph_to_run(result: CompileResult, store: "StateStore", strict: bool, decla
     policy_error = first_error(result) if result.errors else f"{refused[0]} (--strict)"
     bundle = store.policy_bundle()
     fallback = compile_documents(load_sources(bundle.sources), bundle.revision,
-                                 zone_known=zone_known) if bundle else None
+                                 zone_known=zone_known, zones=zone) if bundle else None
     if fallback is None or fallback.graph is None:
         err("ksctl run: the policies have errors and the state holds no last good policies; nothing started")
         store.close()

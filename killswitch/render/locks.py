@@ -38,6 +38,8 @@ def _holder(h: LockHold) -> str:
         return h.origin
     if h.details.get("while_blind"):
         return f"policy {h.policy} while blind"
+    if isinstance(h.details.get("window"), str):
+        return f"policy {h.policy} {h.details['window']} (spec.lock_trading)"
     return f"policy {h.policy}" + (f" stage {h.stage}" if h.stage is not None else "")
 
 
@@ -107,3 +109,9 @@ def decision_lines(decision: "Decision") -> list[str]:
                      f" + this order {figure(parts['order'])})")
         lines.append(line)
     return lines
+
+
+def window_lines(rows: Sequence[dict]) -> list[str]:
+    """Each trading window and its next change: ``WINDOW futures-book: reducing lock from Sat
+    00:00 UTC (during weekend, funding)`` (``ksctl status`` and ``ksctl plan``)."""
+    return [f"  WINDOW {r['policy']}: {r['text']}" for r in rows]

@@ -28,6 +28,7 @@ import json
 import re
 from typing import Any, Optional
 
+from ..compile.windows import window_rows
 from ..engine.limit_tables import BookBreach
 from ..preview.plan import NOT_READ, PlanResult, StageChange
 from ..sources import revision_text
@@ -55,6 +56,7 @@ from .decisions import (
     trigger_json,
 )
 from .evaluation import iso
+from .locks import window_lines
 
 FORMAT_VERSION = 1
 
@@ -137,6 +139,8 @@ def plan_json(result: PlanResult, graph, source: dict, mode: str) -> str:
         doc["limit_breaches"] = [breach_json(b) for b in result.limit_breaches]
     if result.watch is not None:  # live, with the stored state: what the locks in force would do at the venue
         doc["venue_watch"] = watch_json(result.watch)
+    if result.last is not None and (rows := window_rows(graph, result.last.now_ms)):
+        doc["windows"] = rows  # each trading window at the plan's last tick, and its next change
     return json.dumps(doc, indent=1, ensure_ascii=False)
 
 
@@ -178,6 +182,8 @@ def plan_text(result: PlanResult, graph, source: dict, mode: str) -> str:
     lines = [f"ksctl plan: graph {graph.short_digest} (revision {revision_text(graph.revision)}) against "
              f"{_where(source)}; mode {mode}", *account_lines(result.accounts, "plan"),
              *blind_lines(result.blind, "plan"), ""]
+    if result.last is not None and (rows := window_rows(graph, result.last.now_ms)):
+        lines += ["Trading windows at " + iso(result.last.now_ms) + ":", *window_lines(rows), ""]
     for c in result.changes:
         t, p = c.transition, c.plan
         head = f"  # {c.policy} {c.scope}: stage {t.from_level} → {t.to_level}"

@@ -23,7 +23,7 @@ from ..runner.view import RunnerStatus
 from ..sources import revision_text
 from .accepts import accept_command
 from .dms import dms_lines
-from .locks import limit_lines, lock_lines
+from .locks import limit_lines, lock_lines, window_lines
 from .ops import api_json
 from .policy_sync import policy_sync_lines
 from .times import iso, seconds_text
@@ -125,6 +125,7 @@ def status_text(st: RunnerStatus, locks: LockDocument) -> str:
     lines += weight_lines(st)
     lines += lock_lines(locks)
     lines += limit_lines(locks)
+    lines += window_lines(st.windows)
     for r in st.resuming:
         limits = ", ".join(x for x in (
             f"max {r.max_positions} position(s)" if r.max_positions is not None else "",

@@ -6,7 +6,8 @@ denied with its code (``NO_MARK``, ``PRICE_COLLAR``, ``LIMIT_ORDER_QUANTITY``,
 ``LIMIT_ORDER_NOTIONAL``, ``OPEN_ORDERS_LIMIT``, ``POSITION_LIMIT``, ``GROSS_LIMIT``,
 ``MESSAGE_RATE``) and the answer's ``limit`` carries the limit's value and the usage the order
 would bring it to; an account of which the runner has no snapshot yet cannot be placed under
-its limits (``LIMITS_UNKNOWN``). An allowed order takes one message from each of its strategy's
+its limits (``LIMITS_UNKNOWN``). A policy's limits written ``during:`` / ``outside:`` a window
+bind only while it is open. An allowed order takes one message from each of its strategy's
 buckets (handed in: :mod:`.limits_state`).
 
 Must not: read the clock, do I/O, or consult anything but its arguments.
@@ -50,7 +51,7 @@ def _within(req: OrderRequest, limits: GateLimits, accounts: Sequence[str], now_
         order = LimitOrder(req.symbol, req.side, req.amount, req.price, bool(req.reduce_only), req.position_side,
                            account, req.strategy)
         marks = tables.marks_of(account)
-        for sl in tables.binding(account, req.strategy, req.symbol):
+        for sl in tables.binding(account, req.strategy, req.symbol, now_ms):
             lim = sl.limits
             tokens = None
             if lim.message_rate is not None and lim.message_burst is not None:

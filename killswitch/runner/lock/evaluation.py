@@ -1,5 +1,11 @@
 """A tick's evaluation folded into the lock book: the locks its stage entries hold, the
-releases its resets make, and the holds of the policies blind in a scope (``spec.while_blind``).
+releases its resets make, the holds of the policies blind in a scope (``spec.while_blind``), and
+the locks by the clock (``spec.lock_trading`` during or outside a window).
+
+At a window's edge: a lock by the clock is placed at the first tick its window is open, with
+the window's next edge as its expiry, so it ends at that instant whether or not a tick runs
+then (the gate and the lock file read expiries); a stage's lock (``lock_trading`` as an action)
+is the stage's and is untouched by any window: a stage entered stays entered until its reset.
 
 The book itself (its holds, how they merge, its documents) is :mod:`.lock`'s; this module
 only says which holds one evaluation adds and removes. Must not: read the clock (the
@@ -14,6 +20,8 @@ from .lock import LockBook
 
 # the stage of a policy's hold on a scope it is blind in (``spec.while_blind``): no stage of it
 WHILE_BLIND_STAGE = 0
+# the stage of a policy's lock by the clock (``spec.lock_trading``): no stage of it either
+WINDOW_STAGE = -1
 
 
 def apply_evaluation(book: LockBook, evaluation: Any, graph: Any) -> LockBook:
@@ -46,7 +54,7 @@ def apply_evaluation(book: LockBook, evaluation: Any, graph: Any) -> LockBook:
                 ttl_ms=lock.ttl_ms, manual=stage.manual,
                 details={"decision_id": se.plan.decision_id, "digest": evaluation.digest,
                          "revision": evaluation.revision, **enforce})
-    return book
+    return _windows(book, evaluation, graph)  # last: a reset above released the policy's holds
 
 
 def _while_blind(book: LockBook, evaluation: Any, graph: Any) -> LockBook:
@@ -73,4 +81,36 @@ def _while_blind(book: LockBook, evaluation: Any, graph: Any) -> LockBook:
                 book = book.apply(se.scope, mode, now_ms=evaluation.now_ms, policy=se.policy,
                                   stage=WHILE_BLIND_STAGE, reason=why,
                                   details={"while_blind": True, "until_ms": cov.until_ms})
+    return book
+
+
+def _windows(book: LockBook, evaluation: Any, graph: Any) -> LockBook:
+    """Each policy's lock by the clock on each of its scope instances: held while the window is
+    open, until its next edge; let go when it is closed, or the policy no longer has one. The
+    window answers from its last answer until its edge: no interval is read again each tick."""
+    now = evaluation.now_ms
+    locks = {p.name: getattr(p, "window_lock", None) for p in graph.policies}
+    held = {(h.scope, h.policy): h for h in book.holds if h.stage == WINDOW_STAGE and h.policy is not None}
+    for scope, policy in held:
+        if locks.get(policy) is None:
+            book = book.release(scope, policy=policy, stage=WINDOW_STAGE)
+    for se in evaluation.scopes:
+        wl = locks.get(se.policy)
+        if wl is None:
+            continue
+        open_, edge = wl.window.at(now)
+        h = held.get((se.scope, se.policy))
+        if h is not None and (not open_ or h.mode != wl.mode or h.expires_ms != edge or not h.in_force(now)):
+            book = book.release(se.scope, policy=se.policy, stage=WINDOW_STAGE)
+        elif h is not None:
+            continue  # held as it should be
+        if not open_:
+            continue
+        enforce = {}
+        if wl.cancel is not True or wl.revert_growth != (wl.mode == "halted"):
+            enforce = {"enforce": {"cancel": bool(wl.cancel), "revert_growth": bool(wl.revert_growth)}}
+        book = book.apply(se.scope, wl.mode, now_ms=now, policy=se.policy, stage=WINDOW_STAGE,
+                          reason=f"TRADING_WINDOW: policy={se.policy} lock_trading {wl.mode} {wl.window.text}",
+                          ttl_ms=None if edge is None else max(1, edge - now),
+                          details={"window": wl.window.text, **enforce})
     return book

@@ -24,6 +24,7 @@ from types import MappingProxyType
 from typing import Any, Callable, Mapping, Optional, Sequence
 
 from ...compile.graph import tick_interval_s as tick_interval_s
+from ...compile.windows import window_rows
 from ...engine.removed import removed_text, reset_needs
 from ...engine.stages import decision_id
 from ...engine.triggers import TriggerResult, recorded
@@ -173,7 +174,8 @@ class Readout:
                             locks_stored=self.stored.status() if self.stored is not None else (),
                             position_modes=self.modes.status(), close_rejections=tuple(self.rejections.status()),
                             policy_sync=self.sync.status() if self.sync is not None else None,
-                            unguarded=self.guards.now() if self.guards is not None else ())
+                            unguarded=self.guards.now() if self.guards is not None else (),
+                            windows=tuple(window_rows(book.graph, now)))
 
     def triggers(self) -> tuple[TriggerStatus, ...]:
         """Every trigger of every policy instance the state holds: firing (the stored trigger

@@ -258,6 +258,9 @@ class RunnerStatus:
     # accounts of this runner no running policy's scope selects ("venue/account", sorted): UNGUARDED
     # (killswitch.engine.guarded)
     unguarded: tuple[str, ...] = ()
+    # each policy's trading windows and their next change (killswitch.compile.windows.window_rows):
+    # {"policy", "what" (lock | stage | limits), "level", "window", "open", "next_change_ms", "text"}
+    windows: tuple[dict, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -64,7 +64,7 @@ class LimitWatch:
         if resting.amount <= 0:
             return None
         now = self.clock()
-        for bound in gate.tables.binding(account, order.strategy, order.symbol):
+        for bound in gate.tables.binding(account, order.strategy, order.symbol, now):
             if not bound.usage.known:
                 continue
             for b in breaches_in(bound.limits, resting, bound.usage, gate.tables.marks_of(account), now,
