@@ -50,6 +50,7 @@ Prints the machine, the date and the layout beside each figure, and µs per posi
     .venv/bin/python bench/tick.py --layout one-account --sizes 10000
     .venv/bin/python bench/tick.py --engine             # the pure engine only (no runner, no store)
     .venv/bin/python bench/tick.py --plain              # positions without columns (as a replay's)
+    .venv/bin/python bench/tick.py --windows            # the policy with trading windows
     .venv/bin/python bench/tick.py --layout liq-entry-one --layout liq-entry-global --sizes 1000,10000
     .venv/bin/python bench/tick.py --layout liq-entry-global --sizes 10000 --venue-rtt-ms 20
 
@@ -93,6 +94,7 @@ from killswitch.snapshot import (  # noqa: E402
     PositionsOnReading,
     Snapshot,
 )
+from killswitch.zones import zone  # noqa: E402
 
 POLICY = """
 apiVersion: killswitch/v1
@@ -118,6 +120,21 @@ spec:
        actions: [{cancel_orders: entries}, close_all, {lock_trading: {mode: halted}}]}
   unwind: {chunk_notional: 50k}
 """
+
+# --windows: the same policy with trading windows on its lock, stages and limits (a weekend lock,
+# closed at the bench's clock, a Monday; stages and limits during desk hours, open): what a tick
+# adds for them, each window answered from its last answer until its edge
+WINDOWS = """
+  time_intervals:
+    - name: weekend
+      time_intervals: [{weekdays: ["saturday:sunday"]}]
+    - name: desk-hours
+      time_intervals:
+        - {weekdays: ["monday:friday"], times: [{start_time: "08:00", end_time: "18:00"}], location: Europe/London}
+  lock_trading: {mode: reducing, during: [weekend]}
+  limits: {max_order_notional: 1M, during: [desk-hours]}
+"""
+WITH_WINDOWS = False  # --windows
 
 T0 = 1_772_456_400_000
 MIN = 60_000
@@ -231,7 +248,11 @@ def liq_book(layout: str, n: int, variant: int, dropped: bool) -> list[Snapshot]
 def graph(layout: str):
     level = "global" if layout in ("global", "liq-entry-global") else "account"
     text = LIQ_POLICY if layout in LIQ_LAYOUTS else POLICY
-    res = compile_documents(load_text(text.replace("LEVEL", level), "bench.yaml"))
+    if WITH_WINDOWS and text is POLICY:
+        text = text.rstrip("\n") + WINDOWS
+        text = text.replace("on: [soft, liq_near], cooldown", "on: [soft, liq_near], during: [desk-hours], cooldown")
+        text = text.replace("on: [hard], reset", "on: [hard], during: [desk-hours], reset")
+    res = compile_documents(load_text(text.replace("LEVEL", level), "bench.yaml"), zones=zone)
     assert res.graph is not None, [d.message for d in res.errors]
     return res.graph
 
@@ -530,11 +551,14 @@ def main() -> None:
     ap.add_argument("--venue-rtt-ms", type=float, default=0.0,
                     help="liquidation layouts: the live runner's venue answers each cancel and order after this")
     ap.add_argument("--engine", action="store_true", help="the pure engine only (no runner, no store)")
+    ap.add_argument("--windows", action="store_true",
+                    help="the policy with trading windows on its lock, stages and limits")
     ap.add_argument("--plain", action="store_true",
                     help="positions as a plain list, as a replay's: the engine reads every field of them")
     args = ap.parse_args()
-    global PLAIN, VENUE_RTT_S
+    global PLAIN, VENUE_RTT_S, WITH_WINDOWS
     PLAIN = args.plain
+    WITH_WINDOWS = args.windows
     VENUE_RTT_S = args.venue_rtt_ms / 1000
     sizes = args.sizes or ([10, 1_000, 10_000] if args.quick else [10, 1_000, 10_000, 100_000])
     from harness import machine

@@ -14,7 +14,6 @@ from hypothesis import given, settings, strategies as st
 
 from killswitch.compile.compiler import compile_documents
 from killswitch.compile.windows import window_rows
-from killswitch.engine.state import State
 from killswitch.policy.load import load_text
 from killswitch.policy.time_intervals import NamedInterval, Period, Window, next_change, periods
 from killswitch.render.locks import window_lines
@@ -126,7 +125,8 @@ def test_an_unknown_zone_is_refused_and_a_zone_without_a_zone_database_too():
 def test_a_policy_without_windows_keeps_its_digest_and_compiles_as_before():
     plain = policy().replace("  lock_trading: {mode: reducing, during: [weekend, funding]}\n", "") \
         .replace(", outside: [desk-hours]", "").replace("    during: [desk-hours]\n", "")
-    g = graph(plain)
+    g = graph(plain.replace(POLICY[POLICY.index("  time_intervals:"):POLICY.index("  lock_trading")], ""))
+    assert "time_intervals" not in g.policies[0].canonical["spec"]  # the digest a policy had before windows
     assert g.policies[0].window_lock is None and g.policies[0].stages[0].window is None
     assert g.policies[0].limits.window is None and g.policies[0].limits.in_force(SAT_0000)
 
