@@ -130,3 +130,19 @@ def window_rows(graph: Any, now_ms: int) -> list[dict[str, Any]]:
         if p.limits is not None and p.limits.window is not None:
             row(p.name, "limits", None, p.limits.window, "limits in force", "limits in force")
     return out
+
+
+def next_edge_ms(graph: Any, now_ms: int) -> Optional[int]:
+    """The first instant after ``now_ms`` at which one of ``graph``'s windows changes (None: none
+    within the horizon, or no window): the runner ticks then, so a lock by the clock and a
+    stage's window act at the edge rather than up to one interval after it."""
+    edges = [e for p in graph.policies for w in _windows_of(p) if (e := w.at(now_ms)[1]) is not None]
+    return min(edges, default=None)
+
+
+def _windows_of(p: Any) -> list[Window]:
+    out = [p.window_lock.window] if p.window_lock is not None else []
+    out += [st.window for st in p.stages if st.window is not None]
+    if p.limits is not None and p.limits.window is not None:
+        out.append(p.limits.window)
+    return out

@@ -12,7 +12,8 @@ pod's role label saying whether it holds the lease (:mod:`killswitch.runner.leas
 ``--shard`` runs one shard's accounts and local policies on the shard's schema
 (:mod:`killswitch.process.shard`), ticking — and publishing its facts to the firm — at the shortest
 interval of its local and the firm-wide policies, one interval from one tick's start to the
-next (:func:`killswitch.runner.tick.wakes.interval_wait_s`); stops cleanly on SIGTERM / SIGINT.
+next (:func:`killswitch.runner.tick.wakes.interval_wait_s`), and at a trading window's edge when one
+comes sooner (``Readout.window_edge_s``); stops cleanly on SIGTERM / SIGINT.
 Dry run unless the Accounts document says ``dry_run: false``.
 
 What runs once started is a list of named tasks (:meth:`Daemon.tasks`: ``tick``, ``show-life``,
@@ -387,8 +388,9 @@ class Daemon(PolicyReloads):
             self._say_tick(report)
             if self.opts.max_ticks is not None and self.ticks >= self.opts.max_ticks:
                 return
-            cause = await self._wait(runner, interval_wait_s(parts.readout.pace_s(), self.wakes.last_start,
-                                                             loop.time(), self._shard is not None))
+            wait = interval_wait_s(parts.readout.pace_s(), self.wakes.last_start, loop.time(), self._shard is not None)
+            edge = parts.readout.window_edge_s()  # a trading window changes sooner: tick at its edge
+            cause = await self._wait(runner, wait if edge is None else min(wait, edge))
 
     def _say_tick(self, report: Any) -> None:
         """A tick's transitions, dead man's switch firings and rejected orders, said."""

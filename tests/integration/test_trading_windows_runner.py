@@ -20,7 +20,7 @@ from killswitch.runner.view import RunnerStatus
 from killswitch.runner.view_decode import decode
 from killswitch.zones import zone
 
-from .test_runner import POLICY, T0, TICK_MS, setup
+from .test_runner import POLICY, T0, TICK_MS, parts_of, setup
 
 # T0 is Monday 2026-03-02 13:00 UTC; the window is the minute from 13:01
 WINDOW = """\
@@ -61,6 +61,8 @@ def test_a_window_lock_refuses_inside_and_allows_outside_and_status_says_the_nex
                         return decode(RunnerStatus, await r.json())
 
                 assert (await check())["allow"] is True
+                # the daemon's wait ends at the edge
+                assert parts_of(runner).readout.window_edge_s() == (OPENS - clock() + 1) / 1000
                 st = await status()
                 [row] = st.windows
                 assert row["open"] is False and row["next_change_ms"] == OPENS

@@ -13,7 +13,7 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 from killswitch.compile.compiler import compile_documents
-from killswitch.compile.windows import window_rows
+from killswitch.compile.windows import next_edge_ms, window_rows
 from killswitch.policy.load import load_text
 from killswitch.policy.time_intervals import NamedInterval, Period, Window, next_change, periods
 from killswitch.render.locks import window_lines
@@ -291,3 +291,13 @@ def test_status_and_plan_lines_say_the_next_change_of_each_window():
     assert rows[0]["next_change_ms"] == SAT_0000 and rows[0]["open"] is False
     sat = window_lines(window_rows(graph(), SAT_0000))
     assert sat[0] == "  WINDOW desk: reducing lock until Mon 00:00 UTC (during weekend, funding)"
+
+
+def test_the_runner_is_told_the_next_edge_of_any_window_so_it_ticks_there():
+    g = graph()
+    assert next_edge_ms(g, FRI_2359) == SAT_0000  # the weekend lock opens first
+    tue_1000 = ms("2026-11-24T10:00:00+00:00")
+    assert next_edge_ms(g, tue_1000) == ms("2026-11-24T17:30:00+00:00")  # desk hours end (stage, limits)
+    plain = graph(policy().replace("  lock_trading: {mode: reducing, during: [weekend, funding]}\n", "")
+                  .replace(", outside: [desk-hours]", "").replace("    during: [desk-hours]\n", ""))
+    assert next_edge_ms(plain, tue_1000) is None

@@ -2,8 +2,9 @@
 releases its resets make, the holds of the policies blind in a scope (``spec.while_blind``), and
 the locks by the clock (``spec.lock_trading`` during or outside a window).
 
-At a window's edge: a lock by the clock is placed at the first tick its window is open, with
-the window's next edge as its expiry, so it ends at that instant whether or not a tick runs
+At a window's edge: a lock by the clock is placed at the first tick its window is open (the
+daemon ticks at a window's edge: ``Readout.window_edge_s``), with the window's next edge as its
+expiry, so it ends at that instant whether or not a tick runs
 then (the gate and the lock file read expiries); a stage's lock (``lock_trading`` as an action)
 is the stage's and is untouched by any window: a stage entered stays entered until its reset.
 

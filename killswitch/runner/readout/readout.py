@@ -24,7 +24,7 @@ from types import MappingProxyType
 from typing import Any, Callable, Mapping, Optional, Sequence
 
 from ...compile.graph import tick_interval_s as tick_interval_s
-from ...compile.windows import window_rows
+from ...compile.windows import next_edge_ms, window_rows
 from ...engine.removed import removed_text, reset_needs
 from ...engine.stages import decision_id
 from ...engine.triggers import TriggerResult, recorded
@@ -129,6 +129,13 @@ class Readout:
         # them, and the gate refuses meanwhile (runner/gate/view.py)
         self.gate = PublishedGate(self.gate_view, self.limits.buckets, clock=clock, leading=lead.term_holds,
                                   stale_after_s=lambda: lead.lease_ttl_ms / 1000)
+
+    def window_edge_s(self) -> Optional[float]:
+        """Seconds until the next edge of a trading window of the running graph (None: none), a
+        millisecond past it: the daemon's wait ends there, so the tick at the edge sees it open."""
+        now = self.clock()
+        edge = next_edge_ms(self.book.graph, now)
+        return None if edge is None else max(0.0, (edge - now + 1) / 1000)
 
     def pace_s(self) -> float:
         """The interval this runner ticks at (:func:`tick_interval_s` of its graph and its paces)."""
