@@ -291,6 +291,9 @@ def plan_markdown(result: PlanResult, graph, source: dict, mode: str) -> str:
     if blind:
         lines += [md(blind[0]) if not blind[0].startswith("  ") else "- " + md(blind[0].strip()), "",
                   *("- " + md(x.strip()) for x in blind[1:]), ""]
+    if result.last is not None and (rows := window_rows(graph, result.last.now_ms)):
+        lines += [f"Trading windows at {iso(result.last.now_ms)}:", "",
+                  *(f"- {md(r['policy'])}: {md(r['text'])}" for r in rows), ""]
     for c in result.changes:
         t = c.transition
         lines += [f"#### {md(c.policy)} {md(c.scope)}: stage {t.from_level} → {t.to_level}"

@@ -552,3 +552,27 @@ def test_a_live_plan_where_a_policy_allow_empty_lets_select_nothing_names_it_and
     assert doc["complete"] is True
     assert [(b["policy"], b["state"], b["reason"], b["gap"]) for b in doc["blind"]] == [
         ("position-watch", "unmatched", "UNMATCHED_ALLOWED", False)]
+
+
+def test_plan_says_each_trading_window_and_its_next_change(tmp_path):
+    import shutil
+
+    policies = tmp_path / "policies"
+    shutil.copytree(POLICIES, policies)
+    book = policies / "futures-book.yaml"
+    book.write_text(book.read_text() + (
+        "  time_intervals:\n"
+        "    - name: weekend\n"
+        "      time_intervals: [{weekdays: [\"saturday:sunday\"]}]\n"
+        "  lock_trading: {mode: reducing, during: [weekend]}\n"))
+    r = run("plan", "--policies", str(policies), "--against", str(RECORDING))
+    assert r.exit_code == 0, r.output
+    lines = r.output.splitlines()
+    at = lines.index(next(x for x in lines if x.startswith("Trading windows at 2026-03-02T")))
+    assert lines[at + 1] == "  WINDOW futures-book: reducing lock from Sat 00:00 UTC (during weekend)"
+    doc = json.loads(run("plan", "--policies", str(policies), "--against", str(RECORDING), "-o", "json").output)
+    [w] = doc["windows"]
+    assert (w["policy"], w["what"], w["open"], w["next_change_ms"]) == ("futures-book", "lock", False,
+                                                                        1772841600000)  # Sat 2026-03-07 00:00Z
+    text = run("plan", "--policies", str(policies), "--against", str(RECORDING), "-o", "markdown").output
+    assert "- futures-book: reducing lock from Sat 00:00 UTC (during weekend)" in text
