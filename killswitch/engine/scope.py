@@ -48,6 +48,9 @@ class ScopeView:
     whole_accounts: bool = True
     symbols: Optional[frozenset[str]] = None  # orders it may cancel: these symbols only (None: any)
     strategies: Optional[frozenset[str]] = None  # orders it may cancel: placed by these strategies only
+    # the accounts the policy selects for it ("venue/account"): whose violations it counts (a
+    # strategy's instance holds the snapshots of the accounts it has positions in, counts in all)
+    accounts: frozenset[str] = frozenset()
     _equity: Optional[float] = None
     _equity_known: Optional[bool] = None
     _pairs: Optional[list[tuple[Snapshot, Position]]] = None
@@ -195,6 +198,20 @@ class ScopeView:
             return False
         return True
 
+    def owns_violation(self, key: tuple[str, str, str, str, str]) -> bool:
+        """Whether a counted violation (``engine/tally.py``'s key: source, account, strategy,
+        symbol, code) is this instance's: of one of its accounts, strategies and symbols, as its
+        orders are. One that named no account is a strategy's or a symbol's instance's only."""
+        _, account, strategy, symbol, _ = key
+        if account:
+            if account not in self.accounts:
+                return False
+        elif self.whole_accounts:
+            return False
+        if self.symbols is not None and symbol not in self.symbols:
+            return False
+        return self.strategies is None or strategy in self.strategies
+
     @property
     def equity(self) -> Optional[float]:
         if self._equity_known is None:
@@ -253,6 +270,7 @@ def instances(policy: PolicyNode, snapshots: list[Snapshot], tables: Optional[Ta
             v.snapshots.append(s)
             v.groups.append((s, [p for p in s.positions if keep(p)] if strategies or symbols else s.positions))
         for v in views.values():
+            v.accounts = frozenset(account_key(s) for s in v.snapshots)
             v.whole_accounts = not (strategies or symbols)
             v.symbols = frozenset(symbols) if symbols else None
             v.strategies = frozenset(strategies) if strategies else None
@@ -269,7 +287,9 @@ def instances(policy: PolicyNode, snapshots: list[Snapshot], tables: Optional[Ta
             v = view(key)
             v.groups.append((s, ps))
             v.snapshots.append(s)
+    selected = frozenset(account_key(s) for s in chosen)
     for key, v in views.items():
+        v.accounts = selected
         v.whole_accounts = False
         if level == "strategy":
             v.strategy = key

@@ -23,7 +23,7 @@ import zlib
 from array import array
 from dataclasses import dataclass
 from itertools import chain
-from typing import Any, Callable, Iterable, Optional
+from typing import Any, Callable, Collection, Iterable, Optional
 
 from ..compile.nodes import SignalNode
 from ..policy.positions import PositionCondition
@@ -241,6 +241,10 @@ class KindInputs:
 
     def heartbeat_ms(self, source: str) -> Optional[int]:
         return self._state.heartbeats.get(source)
+
+    def violations(self, source: str, window_ms: int, codes: Optional[Collection[str]], now: int
+                   ) -> tuple[Optional[float], Optional[str]]:
+        return self._state.tally.count(source, window_ms, now, self._view.owns_violation, codes)
 
     def positions(self) -> list[tuple[Snapshot, Position]]:
         return self._view.positions

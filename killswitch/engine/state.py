@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any, Collection, Iterable, Optional, Sequence
 
 from .signal_state import Kept
+from .tally import Tally
 
 # a position in an account's PnL history: (symbol, position side)
 PnlKey = tuple[str, str]
@@ -289,6 +290,7 @@ class State:
     pnl: dict[int, PnlHistory] = field(default_factory=dict)  # reference window (ms) → history
     last_tick_ms: Optional[int] = None
     unmatched: dict[str, int] = field(default_factory=dict)  # policy whose scope selects nothing → since
+    tally: Tally = field(default_factory=Tally)  # the gate's refusals and the venue's violations counted
 
     def copy(self) -> "State":
         return copy.deepcopy(self)
@@ -315,6 +317,7 @@ class State:
             "heartbeats": dict(sorted(self.heartbeats.items())),
             "pnl": {str(k): v.to_json(pnl_samples) for k, v in sorted(self.pnl.items())},
             **({"unmatched": dict(sorted(self.unmatched.items()))} if self.unmatched else {}),
+            **({"tally": self.tally.to_json()} if self.tally.since_ms is not None else {}),
         }
 
     @classmethod
@@ -333,6 +336,7 @@ class State:
             pnl={int(k): PnlHistory.from_json(v) for k, v in d["pnl"].items()},
             last_tick_ms=d["last_tick_ms"],
             unmatched={str(k): int(v) for k, v in d.get("unmatched", {}).items()},
+            tally=Tally.from_json(d.get("tally")),  # absent before the counts were kept: not counted yet
         )
         for k, (content, changed_ms) in d.get("content", {}).items():  # absent before freshness was kept
             acc = state.accounts.get(k)

@@ -19,6 +19,7 @@ from pydantic_core import PydanticCustomError
 
 from .actions import ACTION_KINDS
 from .fields import Document, Labels
+from .kinds._violations import GATE_CODES, VENUE_CODES
 from .registry import Strict
 from .series import SeriesError, parse_series
 from .units import AmountField, Duration, DurationField, RatioField
@@ -107,6 +108,45 @@ class BalanceInput(Strict):
     price: Optional[Series] = None  # in the quote currency (USDT); a holding without one cannot be valued
 
 
+def _counts(value: Any) -> str:
+    """How many violations were counted at each tick (since the one before); never stale."""
+    text = _series(value)
+    for v in parse_series(text):
+        if v == "stale":
+            raise PydanticCustomError("ks_series", "a count cannot be stale: write _ or 0 for none")
+        if v is not None and (float(v) < 0 or float(v) != int(float(v))):
+            raise PydanticCustomError("ks_series", "a count is a whole number, 0 or more")
+    return text
+
+
+CountSeries = Annotated[
+    str,
+    BeforeValidator(_counts),
+    WithJsonSchema({"anyOf": [{"type": "string"}, {"type": "integer", "minimum": 0}],
+                    "examples": [0, "0x5 200x3 0"]}),
+]
+
+# the codes the gate refuses with and the venue watch reports (gate_refusals, venue_violations)
+_VIOLATION_CODES = GATE_CODES + VENUE_CODES
+
+
+def _violation_code(c: str) -> str:
+    if c not in _VIOLATION_CODES:
+        raise PydanticCustomError("ks_value", f'unknown code "{c}"', {"choices": list(_VIOLATION_CODES)})
+    return c
+
+
+class ViolationSeries(Strict):
+    """The gate's refusals (a check-order code) or the venue watch's violations
+    (``LOCK_VIOLATION``, ``LIMIT_VIOLATION``) counted at each tick, of one strategy and symbol of
+    the test account (none: the request named none)."""
+
+    code: Annotated[str, AfterValidator(_violation_code)]
+    count: CountSeries
+    strategy: Optional[Annotated[str, Field(min_length=1)]] = None
+    symbol: Optional[Annotated[str, Field(min_length=1)]] = None
+
+
 class TestInput(Strict):
     __test__ = False
 
@@ -123,6 +163,11 @@ class TestInput(Strict):
     balances: list[BalanceInput] = []
     heartbeats: dict[str, Series] = {}
     api_errors: Optional[Series] = None
+    # the gate's refusals and the venue watch's violations counted at each tick; ``counting``:
+    # whether the runner counted ``before`` the test (every window read from the first tick) or
+    # only ``from_start`` (a first start: blind until a window has been counted whole)
+    violations: list[ViolationSeries] = []
+    counting: Literal["before", "from_start"] = "before"
 
     def symbols(self) -> set[str]:
         """Every symbol the input names: positions, open orders, and the spot pairs of its balances

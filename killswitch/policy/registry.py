@@ -129,6 +129,14 @@ class SignalInputs(Protocol):
 
     def heartbeat_ms(self, source: str) -> Optional[int]: ...
 
+    def violations(self, source: str, window_ms: int, codes: Optional[Collection[str]], now: int
+                   ) -> tuple[Optional[float], Optional[str]]:
+        """How many violations ``source`` saw (``gate``: the gate's refusals; ``venue``: the
+        venue watch's) of the scope instance's accounts, strategies and symbols, with a code among
+        ``codes`` (None: any), in the ``window_ms`` up to ``now``; None and why when the count
+        cannot be told (counting began after the window's start, or a count was dropped)."""
+        ...
+
     def positions(self) -> Iterable[tuple[Any, Any]]:
         """The scope instance's positions as ``(snapshot, position)``, those it owns only (a
         strategy- or symbol-scoped instance: those of its strategy or symbols); the position has

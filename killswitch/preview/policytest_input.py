@@ -18,6 +18,8 @@ from typing import Iterator, Optional
 
 from ..engine.schedule import DEFAULT_ORDER_RATE
 from ..engine.state import AccountState, State
+from ..engine.tally import GATE, MAX_WINDOW_MS, VENUE, Key
+from ..policy.kinds._violations import VENUE_CODES
 from ..policy.policytest_doc import PolicyTestCase
 from ..policy.series import STALE, parse_series
 from ..snapshot import Balance, FetchStatus, Order, Position, Snapshot
@@ -82,6 +84,7 @@ class CaseInput:
         self.balances = [(b, _parsed(b.price)) for b in inp.balances]
         self.heartbeats = {source: parse_series(s) for source, s in inp.heartbeats.items()}
         self.api_errors = _parsed(inp.api_errors)
+        self.violations = [(v, parse_series(v.count)) for v in inp.violations]
         self.orders = [Order(id=oid, client_id=o.client_id, symbol=o.symbol, side=o.side, type=o.type,
                              reduce_only=o.reduce_only, amount=o.amount, price=o.price,
                              position_side=o.position_side, strategy=o.strategy)
@@ -93,6 +96,8 @@ class CaseInput:
         if self.case.input.day_open is not None:
             state.accounts[self.ident.key] = AccountState(day=T0 // DAY_MS,
                                                           day_open_equity=self.case.input.day_open.value)
+        if self.case.input.counting == "before":  # counted for as long as any window reaches back
+            state.tally.since_ms = T0 - MAX_WINDOW_MS
         return state
 
     def ticks(self, step_ms: int, count: int) -> Iterator[Tick]:
@@ -101,7 +106,18 @@ class CaseInput:
             now = T0 + i * step_ms
             beats = {source: now - int(age * 1000) for source, s in self.heartbeats.items()
                      if (age := number(s, i)) is not None}
-            yield Tick(now, self.snapshots(i, now), beats, i + 1, rates)
+            yield Tick(now, self.snapshots(i, now), beats, i + 1, rates, self.counted(i))
+
+    def counted(self, i: int) -> dict[Key, int]:
+        """The violations counted at tick ``i``, by the engine's tally key."""
+        out: dict[Key, int] = {}
+        for v, counts in self.violations:
+            n = int(number(counts, i) or 0)
+            if n:
+                key = (VENUE if v.code in VENUE_CODES else GATE, self.ident.key, v.strategy or "-", v.symbol or "",
+                       v.code)
+                out[key] = out.get(key, 0) + n
+        return out
 
     def snapshots(self, i: int, now: int) -> list[Snapshot]:
         """The test account at tick ``i``: none when equity is missing (``_``), a failed fetch

@@ -25,6 +25,7 @@ from pydantic import ValidationError
 from ..compile.graph import DecisionGraph
 from ..engine.evaluate import Evaluation, evaluate
 from ..engine.state import State, record_heartbeat
+from ..engine.tally import Key
 from ..snapshot import Snapshot
 
 
@@ -35,6 +36,9 @@ class Tick:
     heartbeats: dict[str, int] = field(default_factory=dict)
     line: int = 0
     rates: dict[str, float] = field(default_factory=dict)  # orders per second by venue, as recorded
+    # the gate's refusals and the venue watch's violations counted since the tick before (the
+    # engine's tally key → count); None: not counted (the tally never begins: its signals stay blind)
+    violations: Optional[dict[Key, int]] = None
 
 
 class ReplayError(ValueError):
@@ -105,6 +109,8 @@ def replay(graph: DecisionGraph, ticks: Iterable[Tick], state: Optional[State] =
         last = tick.now_ms
         for source, ts in tick.heartbeats.items():
             record_heartbeat(state, source, ts)
+        if tick.violations is not None:
+            state.tally.add(tick.violations, tick.now_ms)
         ev, state = evaluate(graph, tick.snapshots, state, tick.now_ms, _rates(tick, known), scores)
         yield tick, ev, state
 

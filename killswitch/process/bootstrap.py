@@ -390,7 +390,7 @@ def build_runner_and_desk(graph: "DecisionGraph", adapters: "Mapping[str, Exchan
                       counters=counters, policy_error=lambda: reloads.error, manual_closes=lambda: closes.tracked,
                       reloads=lambda: (reloads.loaded_ms, reloads.failed_ms), fetches=fetches, streams=streams,
                       limits=limits, shard=shard, modes=modes, rejections=rejections, paces=firm.intervals,
-                      violations=enforcement.status, stored=stored, sync=sync, guards=guards,
+                      violations=enforcement.status, stored=stored, sync=sync, guards=guards, counted=book.counted,
                       collectors=[CoverageMetrics(lambda: coverage_rows(book), clock),
                                   charts,  # its sample writes that failed
                                   revokes,  # killswitch_trading_revoked, killswitch_revoke_failures_total

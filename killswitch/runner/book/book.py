@@ -43,6 +43,7 @@ from ...engine.state import PnlMarks, StageState, State, pnl_changes, pnl_marks
 from ...silences import Acknowledgement, Silence, holders
 from ...snapshot import Snapshot
 from ...state.store import PnlSampleRow, StateStore
+from ..gate.refusals import Counted
 from ..lock.evaluation import apply_evaluation
 from ..lock.lock import LockBook
 from ..storeio import StoreIO
@@ -112,6 +113,9 @@ class Book:
     # a shard's: the firm-wide policies its firm link evaluates while it holds the firm lease,
     # whose stage transitions it tells through this runner's sinks (the firm link's: take_firm_graph)
     firm_graph: Optional[DecisionGraph] = None
+    # the gate's refusals and the venue watch's violations since the last tick, on any thread; the
+    # tick hands them to the engine's tally (:meth:`count_violations`), which its state saves
+    counted: Counted = field(default_factory=Counted, repr=False, compare=False)
     # called after every write of the lock book, on the loop (the pre-trade gate's view is published)
     lock_changed: Callable[[], None] = field(default=_nothing, repr=False, compare=False)
 
@@ -153,6 +157,12 @@ class Book:
         """Replace the lock book whole (a test's or a tool's starting point)."""
         self._lock_book = lock
         self.lock_changed()
+
+    def count_violations(self, now: int) -> None:
+        """The refusals and violations counted since the last tick, into the engine's tally
+        (before the tick's evaluation reads it)."""
+        counts, dropped = self.counted.drain()
+        self.state.tally.add(counts, now, dropped)
 
     def evaluate(self, snapshots: Sequence[Snapshot], now: int, rates: Any, *, first_wave: bool) -> Evaluation:
         """The tick's evaluation of the graph against ``snapshots``; the engine state becomes

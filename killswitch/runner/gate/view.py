@@ -32,7 +32,9 @@ long has lost the lease anyway), or one published while this runner led whose te
 out (another runner may lead and have changed the lock), is ``GATE_VIEW_STALE``; a publication that
 raises keeps the view before it (which then goes stale) and is logged, never a crash of the tick.
 
-The message buckets are the one thing a check changes; the gate spends them under their own
+A refusal answered from a view published while the runner led is counted
+(:class:`~.refusals.Counted`: one increment, handed to the engine's tally at the next tick). The
+message buckets are the other thing a check changes; the gate spends them under their own
 lock (:class:`~.limits_state.MessageBuckets`), so their accounting is exact whichever thread
 checks (the API's, or the loop's own :meth:`Readout.check_order`).
 
@@ -56,6 +58,7 @@ from ..lock.lock import LockBook
 from .gate import HeldByAccount, HeldPositions, check_order
 from .limits_state import GateLimits, MessageBuckets
 from .placement import Placement
+from .refusals import Counted
 from .request import Decision
 from .resume_plan import Resumption
 
@@ -130,8 +133,10 @@ class PublishedGate:
 
     def __init__(self, build: Callable[[], GateView], buckets: MessageBuckets, *, clock: Callable[[], int],
                  leading: Callable[[], bool], stale_after_s: Callable[[], float],
-                 monotonic: Callable[[], float] = time.monotonic, refresh_s: float = REFRESH_S):
+                 monotonic: Callable[[], float] = time.monotonic, refresh_s: float = REFRESH_S,
+                 counted: Optional[Counted] = None):
         self._build = build
+        self.counted = counted  # the refusals counted (answered from a view published while leading)
         self.buckets = buckets
         self.clock = clock
         self.leading = leading
@@ -218,7 +223,10 @@ class PublishedGate:
         if view.leader and not self.leading():
             return Decision(False, f"{GATE_VIEW_STALE}: the view was published while this runner led, and its "
                                    "term has run out since; another runner may lead")
-        return answer(view, request, self.clock(), self.buckets)
+        decision = answer(view, request, self.clock(), self.buckets)
+        if view.leader and self.counted is not None and not decision.allow:
+            self.counted.refused(request, decision)
+        return decision
 
 
 __all__ = ["GATE_VIEW_MISSING", "GATE_VIEW_STALE", "GateView", "PublishedGate", "REFRESH_S", "answer"]

@@ -38,6 +38,7 @@ from ..book.view import BookView
 from ..effects.countdowns import DMS_SHOWN, Countdowns
 from ..gate.gate import binding_lock
 from ..gate.limits_state import LimitsState
+from ..gate.refusals import Counted
 from ..gate.request import Decision, lock_keys
 from ..gate.view import GateView, PublishedGate, answer
 from ..lease.leadership import Leadership
@@ -84,8 +85,11 @@ class Readout:
                  streams: StreamWatch, limits: LimitsState, collectors: Sequence[Any],
                  shard: Optional[str], modes: Any, rejections: Any, paces: Callable[[], Sequence[float]],
                  violations: Callable[[], dict], stored: Optional[StoredLocks] = None,
-                 sync: Optional[PolicySync] = None, guards: Optional[Guards] = None):
+                 sync: Optional[PolicySync] = None, guards: Optional[Guards] = None,
+                 counted: Optional[Counted] = None):
         self.book = book
+        # the gate's refusals counted (the book's: the tick hands them to the engine's tally)
+        self.counted = counted if counted is not None else Counted()
         self.lead = lead
         self.countdowns = countdowns
         self.resumptions = resumptions
@@ -128,7 +132,7 @@ class Readout:
         # book its writer's hook), at every tick's end and at a reload; none before the first of
         # them, and the gate refuses meanwhile (runner/gate/view.py)
         self.gate = PublishedGate(self.gate_view, self.limits.buckets, clock=clock, leading=lead.term_holds,
-                                  stale_after_s=lambda: lead.lease_ttl_ms / 1000)
+                                  stale_after_s=lambda: lead.lease_ttl_ms / 1000, counted=self.counted)
 
     def window_edge_s(self) -> Optional[float]:
         """Seconds until the next edge of a trading window of the running graph (None: none), a
@@ -291,7 +295,11 @@ class Readout:
     def check_order(self, request: dict) -> Decision:
         """The gate on the loop, against the book as it is now (the API's thread answers from the
         view published: :meth:`PublishedGate.check`)."""
-        return answer(self.gate_view(), request, self.clock(), self.limits.buckets)
+        view = self.gate_view()
+        decision = answer(view, request, self.clock(), self.limits.buckets)
+        if view.leader and not decision.allow:
+            self.counted.refused(request, decision)
+        return decision
 
     def metrics_text(self) -> str:
         """``/metrics``: the runner's registry (see :mod:`killswitch.metrics`), as text."""

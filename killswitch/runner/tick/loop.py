@@ -382,6 +382,7 @@ class Runner:
         # a stage entry that closes thousands is planned as its first wave alone (cancels,
         # directives, the first leg's orders); its whole plan is made after they are sent. One
         # of many orders planned whole goes out the same way: each account's first leg first
+        book.count_violations(now)  # the gate's refusals and the watch's violations since the last tick
         first = book.evaluate(snapshots, now, rates, first_wave=not self._dry_run)
         phase("evaluate")
         log_changes(first, everything=not self._coverage_logged)  # one line per change (all, at first)

@@ -84,7 +84,7 @@ from ..lock.lock import GLOBAL_SCOPE, LockStatus
 from ..storeio import StoreIO
 from ..venue.port import Venues
 from .attribution import FillRead, attribute
-from .enforce import OrderCheck, SizesMemo, Violation, enforce_of, watch as decide
+from .enforce import UNKNOWN_STRATEGY, OrderCheck, SizesMemo, Violation, enforce_of, watch as decide
 from .shown import Shown, revert_outcome
 
 log = logging.getLogger("killswitch.runner.enforcement")
@@ -269,6 +269,9 @@ class Enforcement:
     def tell(self, new: Sequence[Violation], now: int, events: list[Event]) -> None:
         for v in new:
             self.counts[(v.scope, v.strategy, v.action)] += 1
+            # for venue_violations (engine/tally.py): an order of unknown strategy is no strategy's
+            self.book.counted.violated(v.account, "-" if v.strategy == UNKNOWN_STRATEGY else v.strategy, v.symbol,
+                                       v.kind)
             self.shown.keep({**v.to_json(), "ts_ms": now, "dry_run": self.dry_run, "outcome": None})
             log.warning("%s: %s %s %s %s %g (notional %s) client order id %s strategy %s%s: %s",
                         v.kind, v.account, v.action, v.symbol, v.side, v.amount,

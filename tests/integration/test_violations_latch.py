@@ -1,0 +1,114 @@
+"""Repeated violations latch a strategy (RTS 6 Art. 15(3)): the gate's refusals counted per
+strategy by a runner over the simulated exchange, across a restart from its store, fire a
+manual-reset stage that locks the strategy halted until two people reset it."""
+
+from __future__ import annotations
+
+import asyncio
+
+from adapters.simulated.engine import ManualClock
+from adapters.simulated.scenarios import build
+from killswitch.compile.compiler import compile_documents
+from killswitch.policy.load import load_text
+
+from .test_runner import T0, TICK_MS, parts_of, setup
+
+LATCH = """\
+apiVersion: killswitch/v1
+kind: Policy
+metadata: {name: latch}
+spec:
+  scope: {level: strategy, accounts: {match_labels: {book: futures}}, strategies: [strategy-a, strategy-b]}
+  interval: 5s
+  signals:
+    refused_1m: {gate_refusals: {window: 1m, codes: [PRICE_COLLAR]}}
+  triggers:
+    breaking: {when: "refused_1m >= 5", on_missing_data: hold}
+  stages:
+    - {level: 1, name: latch, on: [breaking], reset: manual, approvals: 2,
+       actions: [{lock_trading: {mode: halted}}]}
+  limits: {price_collar: 5%}
+"""
+BTC = "BTC/USDT:USDT"
+ORDER = {"account": "simulated/sim-main", "symbol": BTC, "side": "buy", "amount": 0.01, "price": 60_000}
+WIDE = {**ORDER, "price": 90_000}  # 50% from the mark: PRICE_COLLAR
+
+
+def _runner(tmp_path, clock):
+    graph = compile_documents(load_text(LATCH, "latch.yaml")).graph
+    assert graph is not None
+    return setup(tmp_path, policies=graph, engine=build("calm", clock), clock=clock)
+
+
+def _refused(desk, n, strategy="strategy-a"):
+    for _ in range(n):  # as the API's thread answers it, from the view the runner published
+        d = desk.check_order_now({**WIDE, "strategy": strategy})
+        assert d.allow is False and d.reason.startswith("PRICE_COLLAR"), d
+
+
+def _stage(desk_or_runner_book, scope):
+    ss = desk_or_runner_book.state.scopes.get(f"latch|{scope}")
+    return ss.stage.level if ss is not None else 0
+
+
+def test_refusals_counted_across_a_restart_latch_the_strategy_until_two_reset_it(tmp_path):
+    clock = ManualClock(T0)
+    runner, _, _, _, _, desk = _runner(tmp_path, clock)
+
+    async def first():
+        await runner.start()
+        for _ in range(13):  # a minute counted: the 1m window is known from now on
+            clock.advance(TICK_MS)
+            await runner.tick()
+        _refused(desk, 3)
+        _refused(desk, 4, strategy="strategy-b")
+        clock.advance(TICK_MS)
+        await runner.tick()  # handed to the engine's tally and saved with its state
+        book = parts_of(runner).book
+        values = {s.scope: {v.name: v.value for v in s.signals} for s in book.evaluation.scopes}
+        assert values["strategy-a"]["refused_1m"] == 3 and values["strategy-b"]["refused_1m"] == 4
+        assert _stage(book, "strategy-a") == 0
+        await runner.aclose()
+
+    asyncio.run(asyncio.wait_for(first(), 60))
+
+    # a new runner on the same store: the counts are the saved state's
+    runner, _, _, _, _, desk = _runner(tmp_path, clock)
+
+    async def second():
+        await runner.start()
+        clock.advance(TICK_MS)
+        await runner.tick()
+        book = parts_of(runner).book
+        values = {s.scope: {v.name: v.value for v in s.signals} for s in book.evaluation.scopes}
+        assert values["strategy-a"]["refused_1m"] == 3, values
+        _refused(desk, 2)  # 3 before the restart + 2 = 5 in the minute
+        desk.check_order({**WIDE, "strategy": "strategy-b"})  # the loop's own answer counts too: 5
+        assert desk.check_order({**ORDER, "strategy": "strategy-a"}).allow is True
+        clock.advance(TICK_MS)
+        await runner.tick()
+        assert _stage(book, "strategy-a") == 1 and _stage(book, "strategy-b") == 1
+        a = desk.check_order({**ORDER, "strategy": "strategy-a"})
+        assert a.allow is False and a.reason.startswith("HALTED") and "policy=latch" in a.reason, a
+        # a minute on, the refusals are out of the window: the strategy stays latched
+        for _ in range(13):
+            clock.advance(TICK_MS)
+            await runner.tick()
+        values = {s.scope: {v.name: v.value for v in s.signals} for s in book.evaluation.scopes}
+        assert values["strategy-a"]["refused_1m"] == 0, values  # the HALTED refusals are not PRICE_COLLAR
+        assert _stage(book, "strategy-a") == 1
+        assert desk.check_order({**ORDER, "strategy": "strategy-a"}).reason.startswith("HALTED")
+        # the reset: two approvals by two people, never one twice
+        one = await desk.reset("latch", "strategy-a", "alice", "the bot's collar bug is fixed")
+        assert one.reason.startswith("APPROVAL_RECORDED: 1/2") and _stage(book, "strategy-a") == 1, one
+        again = await desk.reset("latch", "strategy-a", "alice", "again")
+        assert again.reason.startswith("DUPLICATE_APPROVER") and _stage(book, "strategy-a") == 1, again
+        two = await desk.reset("latch", "strategy-a", "bob", "checked")
+        assert two.done and two.reason.startswith("MANUAL_RESET") and _stage(book, "strategy-a") == 0, two
+        clock.advance(TICK_MS)
+        await runner.tick()
+        assert desk.check_order({**ORDER, "strategy": "strategy-a"}).allow is True
+        assert _stage(book, "strategy-b") == 1  # strategy-b's latch is its own
+        await runner.aclose()
+
+    asyncio.run(asyncio.wait_for(second(), 60))
