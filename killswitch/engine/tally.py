@@ -14,7 +14,9 @@ Fail closed. A count is blind (None and a reason), never zero, when what it cove
   restarts) after the window's start — a first start, a state saved before the counts were kept;
 - ``TALLY_FULL``: a key was dropped for want of room (:data:`MAX_KEYS`) within the window.
 
-A count older than :data:`MAX_WINDOW_MS` is forgotten: no window may be longer.
+A count older than :data:`MAX_WINDOW_MS` is forgotten: no window may be longer. A count is kept
+to the second, rounded up (:data:`BUCKET_MS`): a window holds what came in its length and at
+most one second before, never less.
 
 Pure: no I/O, no clock (``now`` is the tick's).
 """
@@ -29,7 +31,7 @@ VENUE = "venue"  # an order or a growth at the venue that broke a lock or a limi
 SOURCES = (GATE, VENUE)
 MAX_WINDOW_MS = 3_600_000  # the longest window a count may be read over
 MAX_KEYS = 4096  # distinct (source, account, strategy, symbol, code) kept
-BUCKET_MS = 1_000  # counts handed in within this of the last bucket join it
+BUCKET_MS = 1_000  # counts are kept to the second, rounded up
 
 # (source, account "venue/account" or "" when the refusal named none, strategy or "-", symbol, code)
 Key = tuple[str, str, str, str, str]
@@ -62,10 +64,11 @@ class Tally:
                     self.full_ms = now
                     continue
                 buckets = self.counts[key] = []
-            if buckets and now - buckets[-1][0] < BUCKET_MS:
+            at = -(-now // BUCKET_MS) * BUCKET_MS  # to the second, rounded up
+            if buckets and buckets[-1][0] >= at:
                 buckets[-1][1] += int(n)
             else:
-                buckets.append([now, int(n)])
+                buckets.append([at, int(n)])
 
     def prune(self, now: int) -> None:
         oldest = now - MAX_WINDOW_MS
