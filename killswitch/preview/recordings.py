@@ -58,7 +58,8 @@ def futures_crash(minutes: int = 100, crash_at: int = 60, crash_len: int = 16) -
             "markets": {s: {"amount_step": step, "min_amount": step} for s, _, _, _, _, step in BOOK},
             "fetch": {"ok": True, "latency_ms": 120 + (m % 5) * 10, "calls": 4, "failed_calls": 0},
         }
-        ticks.append({"now": now, "snapshots": [snap], "heartbeats": {"strategy-a": now - 4_000}})
+        # the runner counted no refusal nor violation: gate_refusals and venue_violations read 0
+        ticks.append({"now": now, "snapshots": [snap], "heartbeats": {"strategy-a": now - 4_000}, "violations": []})
     return ticks
 
 

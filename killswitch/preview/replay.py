@@ -3,7 +3,13 @@
 A line is either one snapshot (the ``ksctl schema snapshot`` shape) or one tick::
 
     {"now": 1767225600000, "snapshots": [...], "heartbeats": {"strategy-a": 1767225590000},
-     "rates": {"binanceusdm": 20}}
+     "rates": {"binanceusdm": 20},
+     "violations": [{"code": "PRICE_COLLAR", "count": 40, "account": "binanceusdm/main",
+                     "strategy": "strategy-a", "symbol": "BTC/USDT:USDT"}]}
+
+``violations`` (optional): the gate's refusals and the venue watch's violations the runner
+counted since the tick before (``gate_refusals``, ``venue_violations``); ``[]``: none. A
+recording without it was not counted: those signals stay blind (``UNCOUNTED``), never zero.
 
 Consecutive snapshot lines with the same ``ts_event`` form one tick evaluated at that time.
 Bad lines are reported with their line number and nothing is evaluated past them.
@@ -25,7 +31,8 @@ from pydantic import ValidationError
 from ..compile.graph import DecisionGraph
 from ..engine.evaluate import Evaluation, evaluate
 from ..engine.state import State, record_heartbeat
-from ..engine.tally import Key
+from ..engine.tally import GATE, VENUE, Key
+from ..policy.kinds._violations import GATE_CODES, VENUE_CODES
 from ..snapshot import Snapshot
 
 
@@ -84,7 +91,7 @@ def read_ticks(lines: Iterable[str]) -> Iterator[Tick]:
                     isinstance(v, (int, float)) and not isinstance(v, bool) and v > 0 for v in rates.values()):
                 raise ReplayError(n, '"rates" maps a venue to its orders per second (a positive number)')
             yield Tick(now, [_snapshot(s, n) for s in obj["snapshots"]], dict(beats), n,
-                       {k: float(v) for k, v in rates.items()})
+                       {k: float(v) for k, v in rates.items()}, _violations(obj.get("violations"), n))
             continue
         snap = _snapshot(obj, n)
         if pending is not None and pending.now_ms != snap.ts_event:
@@ -95,6 +102,33 @@ def read_ticks(lines: Iterable[str]) -> Iterator[Tick]:
         pending.snapshots.append(snap)
     if pending is not None:
         yield pending
+
+
+_VIOLATION_FIELDS = {"code", "count", "account", "strategy", "symbol"}
+
+
+def _violations(given: object, n: int) -> Optional[dict[Key, int]]:
+    """A tick's ``violations`` as the engine's tally counts them; None when the tick has none."""
+    if given is None:
+        return None
+    bad = ('"violations" lists {"code", "count", "account", "strategy", "symbol"}: a code of the gate or the '
+           'venue watch, a whole count of 0 or more, "account" as venue/account')
+    if not isinstance(given, list):
+        raise ReplayError(n, bad)
+    out: dict[Key, int] = {}
+    for v in given:
+        if not isinstance(v, dict) or set(v) - _VIOLATION_FIELDS or not {"code", "count"} <= set(v):
+            raise ReplayError(n, bad)
+        code, count = v["code"], v["count"]
+        if code not in GATE_CODES + VENUE_CODES or isinstance(count, bool) or not isinstance(count, int) or count < 0:
+            raise ReplayError(n, bad + f" (not {json.dumps(v, sort_keys=True)})")
+        texts = [v.get(f) for f in ("account", "strategy", "symbol")]
+        if not all(t is None or isinstance(t, str) for t in texts):
+            raise ReplayError(n, bad)
+        account, strategy, symbol = (t or "" for t in texts)
+        key = (VENUE if code in VENUE_CODES else GATE, account, strategy or "-", symbol, code)
+        out[key] = out.get(key, 0) + count
+    return out
 
 
 def replay(graph: DecisionGraph, ticks: Iterable[Tick], state: Optional[State] = None, scores: str = "none"

@@ -224,3 +224,27 @@ def test_refusals_on_many_threads_are_each_counted():
     for th in threads:
         th.join()
     assert c.drain()[0] == {(GATE, "simulated/a", "bot-a", "S", "MESSAGE_RATE"): 8_000}
+
+
+# --- a recording's counts ------------------------------------------------------------------------------
+
+def test_a_recording_carries_the_counts_or_leaves_them_blind():
+    import io
+    import json
+
+    from killswitch.preview.replay import ReplayError, read_ticks
+
+    snap = {"venue": "v", "account": "a", "market_type": "futures", "ts_event": T, "equity": 1.0,
+            "fetch": {"ok": True}}
+    line = {"now": T, "snapshots": [snap], "violations": [
+        {"code": "PRICE_COLLAR", "count": 40, "account": "v/a", "strategy": "bot-a", "symbol": "S"},
+        {"code": "LOCK_VIOLATION", "count": 2}]}
+    [tick] = read_ticks(io.StringIO(json.dumps(line)))
+    assert tick.violations == {(GATE, "v/a", "bot-a", "S", "PRICE_COLLAR"): 40,
+                               (VENUE, "", "-", "", "LOCK_VIOLATION"): 2}
+    [tick] = read_ticks(io.StringIO(json.dumps({"now": T, "snapshots": [snap]})))
+    assert tick.violations is None  # not counted: the tally never begins
+    for bad in ([{"code": "PRICE_COLAR", "count": 1}], [{"code": "HALTED", "count": -1}], {"code": "HALTED"},
+                [{"code": "HALTED", "count": 1, "extra": 1}]):
+        with pytest.raises(ReplayError, match="violations"):
+            list(read_ticks(io.StringIO(json.dumps({**line, "violations": bad}))))

@@ -40,7 +40,7 @@ CASES = [(p.name, s.level) for p in GRAPH.policies for s in p.stages]
 
 def test_every_stage_of_every_example_policy_has_a_case():
     assert {name for name, _ in CASES} == {"dead-mans-switch", "exchange-faults", "futures-book",
-                                           "portfolio-breaker", "position-watch", "spot-book",
+                                           "portfolio-breaker", "position-watch", "spot-book", "strategy-latch",
                                            "volatility-drawdown"}
     assert len(CASES) == sum(len(p.stages) for p in GRAPH.policies) >= 8
 
