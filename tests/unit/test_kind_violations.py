@@ -11,8 +11,7 @@ import re
 import threading
 
 import pytest
-from hypothesis import given, settings
-from hypothesis import strategies as st
+from hypothesis import given, settings, strategies as st
 
 from killswitch.compile.compiler import compile_documents
 from killswitch.engine.scope import ScopeView
@@ -37,7 +36,8 @@ def compile_signal(sig: str, when: str = "s >= 3"):
 
 
 def test_the_compiled_node_keeps_its_source_window_and_codes():
-    [node] = compile_signal("{gate_refusals: {window: 1m, codes: [PRICE_COLLAR, MESSAGE_RATE]}}").graph.policies[0].signals
+    graph = compile_signal("{gate_refusals: {window: 1m, codes: [PRICE_COLLAR, MESSAGE_RATE]}}").graph
+    [node] = graph.policies[0].signals
     assert node.kind == "gate_refusals"
     assert (node.params.source, node.params.window_ms, node.params.codes) == (GATE, 60_000,
                                                                               ("MESSAGE_RATE", "PRICE_COLLAR"))
