@@ -32,6 +32,7 @@ SOURCES = (GATE, VENUE)
 MAX_WINDOW_MS = 3_600_000  # the longest window a count may be read over
 MAX_KEYS = 4096  # distinct (source, account, strategy, symbol, code) kept
 BUCKET_MS = 1_000  # counts are kept to the second, rounded up
+SHOWN = 20  # the keys status shows, most counted first
 
 # (source, account "venue/account" or "" when the refusal named none, strategy or "-", symbol, code)
 Key = tuple[str, str, str, str, str]
@@ -118,6 +119,18 @@ class Tally:
             if n:
                 out[key] = n
         return out
+
+    def shown(self, now: int, latest: int = SHOWN) -> dict[str, Any]:
+        """What status shows: when counting began, whether the last 5 minutes are blind (and why),
+        and the ``latest`` keys with the most counted in them, with their count over the last minute
+        and the last 5 (most first)."""
+        five = self.totals(300_000, now)
+        one = self.totals(60_000, now)
+        rows = sorted(five.items(), key=lambda kv: (-kv[1], kv[0]))[:latest]
+        return {"since_ms": self.since_ms, "blind": self.blind(300_000, now),
+                "keys": len(five),
+                "counts": [{"source": k[0], "account": k[1], "strategy": k[2], "symbol": k[3], "code": k[4],
+                            "last_1m": one.get(k, 0), "last_5m": n} for k, n in rows]}
 
     def to_json(self) -> dict[str, Any]:
         return {"since_ms": self.since_ms, "full_ms": self.full_ms,

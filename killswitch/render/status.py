@@ -147,6 +147,7 @@ def status_text(st: RunnerStatus, locks: LockDocument) -> str:
                      "not in force until a runner leads; the leader applies it the moment it acts")
     lines += trading_lines(st)
     lines += violation_lines(st.lock_violations)
+    lines += count_lines(st.violation_counts)
     lines += dms_lines(dms_of(st))
     return "\n".join(lines)
 
@@ -195,6 +196,24 @@ def violation_lines(doc: dict, latest: int = 10) -> list[str]:
         lines.append(f"    {_when(v.get('ts_ms'))} {v.get('action', '?'):<6} {v.get('account')} {v.get('symbol')} "
                      f"{v.get('side')} {figure(v.get('amount', 0))} ({value}) {_strategies(v)} "
                      f"order {who} {broke}: {outcome}")
+    return lines
+
+
+def count_lines(doc: dict) -> list[str]:
+    """The gate's refusals and the venue's violations counted (what ``gate_refusals`` and
+    ``venue_violations`` read): blind when the counts cannot be told, else the most counted."""
+    if not doc:
+        return []
+    lines = []
+    if doc.get("blind"):
+        since = doc.get("since_ms")
+        lines.append(f"  VIOLATIONS UNCOUNTED: {doc['blind']} (counting since "
+                     f"{_when(since) if since else 'the next tick'}); a policy reading them sees them unknown")
+    for c in doc.get("counts") or ():
+        what = "refused" if c.get("source") == "gate" else "broke at the venue"
+        where = f"{c.get('account') or '(no account named)'} {c.get('symbol') or '-'}"
+        lines.append(f"  VIOLATIONS {c.get('code')} {what}: {c.get('last_1m', 0)} in 1m, {c.get('last_5m', 0)} in 5m "
+                     f"strategy {c.get('strategy')} {where}")
     return lines
 
 

@@ -6,10 +6,17 @@ from __future__ import annotations
 
 import asyncio
 
+import aiohttp
+
 from adapters.simulated.engine import ManualClock
 from adapters.simulated.scenarios import build
 from killswitch.compile.compiler import compile_documents
+from killswitch.client import LockDocument
 from killswitch.policy.load import load_text
+from killswitch.render.status import status_text
+from killswitch.runner.api.api import make_app, start_api, stop_api
+from killswitch.runner.view import RunnerStatus
+from killswitch.runner.view_decode import decode
 
 from .test_runner import T0, TICK_MS, parts_of, setup
 
@@ -51,6 +58,32 @@ def _stage(desk_or_runner_book, scope):
     return ss.stage.level if ss is not None else 0
 
 
+async def _shown(desk):
+    """The counts in the status (JSON and ``ksctl status``'s lines) and the console's limits section."""
+    site, url = await start_api(make_app(desk, token="t0ken-for-tests-only"))
+    try:
+        async with aiohttp.ClientSession(headers={"Authorization": "Bearer t0ken-for-tests-only"}) as http:
+            async with http.get(url + "/v1/status") as r:
+                doc = await r.json()
+            async with http.get(url + "/console/view") as r:
+                page = await r.text()
+    finally:
+        await stop_api(site)
+    counted = doc["violation_counts"]
+    # counted for two minutes since the first start: the last 5 minutes cannot be told whole
+    assert counted["blind"].startswith("UNCOUNTED") and counted["since_ms"] == T0 + TICK_MS
+    rows = {(c["strategy"], c["code"]): c for c in counted["counts"]}
+    assert rows[("strategy-a", "PRICE_COLLAR")]["last_1m"] == 5 and rows[("strategy-b", "PRICE_COLLAR")]["last_5m"] == 5
+    assert rows[("strategy-a", "PRICE_COLLAR")]["account"] == "simulated/sim-main"
+    st = decode(RunnerStatus, doc)  # as ksctl status reads it
+    text = status_text(st, LockDocument(1, False, "active", None, None, None, "ACTIVE", None, None, False))
+    assert ("VIOLATIONS PRICE_COLLAR refused: 5 in 1m, 5 in 5m strategy strategy-a simulated/sim-main "
+            "BTC/USDT:USDT") in text, text
+    assert "VIOLATIONS UNCOUNTED: UNCOUNTED: violations counted since" in text
+    assert "Refusals and violations counted" in page and "<code>PRICE_COLLAR</code>" in page
+    assert "Not counted: UNCOUNTED" in page
+
+
 def test_refusals_counted_across_a_restart_latch_the_strategy_until_two_reset_it(tmp_path):
     clock = ManualClock(T0)
     runner, _, _, _, _, desk = _runner(tmp_path, clock)
@@ -88,6 +121,7 @@ def test_refusals_counted_across_a_restart_latch_the_strategy_until_two_reset_it
         clock.advance(TICK_MS)
         await runner.tick()
         assert _stage(book, "strategy-a") == 1 and _stage(book, "strategy-b") == 1
+        await _shown(desk)
         a = desk.check_order({**ORDER, "strategy": "strategy-a"})
         assert a.allow is False and a.reason.startswith("HALTED") and "policy=latch" in a.reason, a
         # a minute on, the refusals are out of the window: the strategy stays latched

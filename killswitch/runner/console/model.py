@@ -209,6 +209,8 @@ def page_model(status: RunnerStatus, ready: tuple[Any, Any], lock: dict, dms: di
                                 stalled_after_s(status.tick_interval_s), status.streams.get(a)) for a in accounts],
         "resuming": [_resume(r, now) for r in status.resuming],
         "limits": _limit_rows(lock.get("limits") or ()),
+        # the gate's refusals and the venue's violations counted (status's ``violation_counts``)
+        "counted": _counted(status.violation_counts, now),
         "residuals": [_residual(r, now) for r in status.residuals],
         "still_open": [_still_open(r, now) for r in status.still_open],
         # operator locks stored while no runner led, not in force until a leader applies them
@@ -218,6 +220,16 @@ def page_model(status: RunnerStatus, ready: tuple[Any, Any], lock: dict, dms: di
         "dms": _dms(dms, now), "scope_names": names, **leader_facts(status),
     }
     return {**model, "standing": standing_lines(model)}
+
+
+def _counted(doc: dict, now: int) -> dict:
+    """The refusals and violations counted, as the limits section shows them: blind (why, and
+    since when counting began) or the most counted keys."""
+    doc = doc or {}
+    since = doc.get("since_ms")
+    return {"blind": doc.get("blind"), "since": _when(since, now),
+            "rows": [{**c, "what": "refused" if c.get("source") == "gate" else "at the venue"}
+                     for c in doc.get("counts") or ()]}
 
 
 def _health(status: RunnerStatus, now: int) -> dict:

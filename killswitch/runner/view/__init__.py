@@ -238,6 +238,11 @@ class RunnerStatus:
     # latest violations, newest first: key, kind, action (cancel | revert), scope, mode, account,
     # symbol, side, amount, notional, client_order_id, order_id, strategy, reason, ts_ms, outcome]}
     lock_violations: dict = field(default_factory=dict)
+    # the gate's refusals and the venue watch's violations the engine counted (engine/tally.py, the
+    # saved state's: a standby shows the leader's): {"since_ms" (counting began), "blind" (why the
+    # last 5 minutes cannot be told, or None), "keys", "counts": [{"source" (gate | venue),
+    # "account", "strategy", "symbol", "code", "last_1m", "last_5m"}, most first]}
+    violation_counts: dict = field(default_factory=dict)
     # "venue/account" -> {"read" (hedge | one-way | unread), "declared", "source", "margin", "read_ms",
     # "mismatch", "reason" (POSITION_MODE_MISMATCH: ..., or why it is unread)}: the venue's mode rules closes
     position_modes: dict = field(default_factory=dict)
