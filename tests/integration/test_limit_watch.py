@@ -18,6 +18,7 @@ from killswitch.events import LIMIT_VIOLATION, LOCK_VIOLATION
 from killswitch.policy.load import load_text
 
 from . import test_enforcement as te
+from .test_runner import parts_of
 
 pytest.importorskip("ccxt")
 
@@ -58,6 +59,8 @@ def test_an_order_that_never_asked_and_breaks_a_limit_is_cancelled_without_a_loc
         later = await te.tick(runner, clock)
         seen["later"] = [e for e in later.events if e.kind in (LIMIT_VIOLATION, LOCK_VIOLATION)]
         seen["ids"] = (far, big, fine, tp)
+        # counted for venue_violations (engine/tally.py), as was the gate's refusal for gate_refusals
+        seen["counted"] = parts_of(runner).book.state.tally.totals(60_000, clock())
 
     asyncio.run(asyncio.wait_for(te.with_runner(tmp_path, "binanceusdm", scenario), 90))
     far, big, fine, tp = seen["ids"]
@@ -72,6 +75,9 @@ def test_an_order_that_never_asked_and_breaks_a_limit_is_cancelled_without_a_loc
     # the gate answers the same order with the same limit
     assert not seen["gate"].allow and seen["gate"].reason.startswith("PRICE_COLLAR"), seen["gate"]
     assert seen["later"] == []  # the orders are gone: nothing reported again
+    assert seen["counted"] == {("venue", "binanceusdm/sim-main", "alpha", te.BTC, "LIMIT_VIOLATION"): 1,
+                               ("venue", "binanceusdm/sim-main", "beta", te.BTC, "LIMIT_VIOLATION"): 1,
+                               ("gate", "binanceusdm/sim-main", "alpha", te.BTC, "PRICE_COLLAR"): 1}, seen["counted"]
 
 
 # each watched limit alone: (its limits: block, a rogue order that breaks it, what the reason names)
