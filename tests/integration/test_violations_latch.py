@@ -10,8 +10,8 @@ import aiohttp
 
 from adapters.simulated.engine import ManualClock
 from adapters.simulated.scenarios import build
-from killswitch.compile.compiler import compile_documents
 from killswitch.client import LockDocument
+from killswitch.compile.compiler import compile_documents
 from killswitch.policy.load import load_text
 from killswitch.render.status import status_text
 from killswitch.runner.api.api import make_app, start_api, stop_api
