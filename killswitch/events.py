@@ -32,7 +32,7 @@ Labels are plain strings; secrets never enter either.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, Mapping, Optional, Protocol, Sequence, runtime_checkable
 from urllib.parse import quote
 
@@ -95,18 +95,46 @@ SEVERITY = {
 }
 
 
+# who stamped the time of what caused an event (:attr:`Event.cause`): the venue's own clock (the
+# snapshot's ``ts_event`` where the venue gave it, the stream's ``E``), or the runner's
+CAUSE_SOURCES = ("venue", "runner")
+
+
 @dataclass(frozen=True)
 class Event:
     kind: str
     ts_ms: int
     labels: Mapping[str, str] = field(default_factory=dict)  # policy, scope, stage, level, venue, severity…
     data: Mapping[str, Any] = field(default_factory=dict)
+    # the time of what caused the event (UTC ms) and who stamped it (CAUSE_SOURCES); None: the
+    # runner's observation, ``ts_ms`` (see :attr:`cause`)
+    cause_ms: Optional[int] = None
+    cause_source: Optional[str] = None
 
     @staticmethod
     def make(kind: str, ts_ms: int, data: Optional[Mapping[str, Any]] = None, **labels: Any) -> "Event":
         out = {"event": kind, "severity": SEVERITY.get(kind, "warning")}
         out.update({k: str(v) for k, v in labels.items() if v is not None})
         return Event(kind, ts_ms, out, dict(data or {}))
+
+    @property
+    def cause(self) -> tuple[int, str]:
+        """When what caused the event happened, and who says so: ``(ms, "venue")`` when the
+        venue stamped it, else the runner's observation ``(ts_ms, "runner")``. A page's latency
+        (``killswitch_page_latency_seconds``) counts from it."""
+        if self.cause_ms is None or self.cause_source not in CAUSE_SOURCES:
+            return self.ts_ms, "runner"
+        return self.cause_ms, self.cause_source
+
+    def caused_at(self, ms: Optional[int], source: Optional[str]) -> "Event":
+        """This event with the time of its cause (None, or a source not known: the runner's ``ts_ms``)."""
+        if ms is None or source not in CAUSE_SOURCES:
+            return self
+        return replace(self, cause_ms=int(ms), cause_source=source)
+
+    def cause_doc(self) -> dict[str, Any]:
+        """The cause as a saved event document keeps it (empty when it is the runner's ``ts_ms``)."""
+        return {} if self.cause_ms is None else {"cause_ms": self.cause_ms, "cause_source": self.cause_source}
 
 
 # the labels a scope's name implies, by the level of the scope (a policy's ``scope.level``, or

@@ -3,7 +3,8 @@
 Adapters (ccxt, simulated) produce snapshots; the runner adds the order books of the
 positions a close is planned for (:class:`OrderBook`, in ``books``); the engine reads them; a
 JSONL stream of them is the replay format. Times are UTC milliseconds since the epoch: ``ts_event`` is when the venue
-says the state held, ``ts_observed`` when we received it. A failed fetch is still a snapshot,
+says the state held, ``ts_observed`` when we received it; ``ts_source`` says whether ``ts_event`` is the venue's own
+stamp or our receipt time where the venue gave none. A failed fetch is still a snapshot,
 with ``fetch.ok = false`` and its error, so that missing data is a signal, never a silent gap.
 
 Pure data: no I/O.
@@ -149,6 +150,10 @@ class Snapshot(_Frozen):
     market_type: Literal["spot", "futures"]
     ts_event: int  # UTC ms
     ts_observed: Optional[int] = None  # UTC ms
+    # who stamped ``ts_event``: the venue (its own time: a REST answer's, the stream's latest
+    # ``E``) or the runner (our receipt time, where the venue gave none); None: not said, taken
+    # as the runner's (an event's latency is never counted from a stamp nobody vouched for)
+    ts_source: Optional[Literal["venue", "runner"]] = None
     equity: Optional[float] = None  # in the account's quote currency; None when unknown
     quote_currency: str = "USDT"
     balances: list[Balance] = []

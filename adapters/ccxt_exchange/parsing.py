@@ -21,7 +21,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal, InvalidOperation
-from typing import Any, Callable, Iterable, Optional, Protocol, Union
+from typing import Any, Callable, Iterable, Literal, Optional, Protocol, Union
 
 from killswitch.snapshot import Balance, MarketRules, Order, OrderBook, Position
 
@@ -124,10 +124,16 @@ def venue_time(raw_balance: Any, raw_positions: Any, observed: int) -> int:
 
     Position ``updateTime``s are not used: on Binance they are the time a position last
     *changed*, so an untouched position would look hours stale and trip data-age triggers."""
+    return venue_stamp(raw_balance, observed)[0]
+
+
+def venue_stamp(raw_balance: Any, observed: int) -> tuple[int, Literal["venue", "runner"]]:
+    """:func:`venue_time` and who stamped it: ``venue`` (the balance's own timestamp, clamped to
+    ``observed``) or ``runner`` (our receive time: the venue gave none)."""
     t = raw_balance.get("timestamp") if isinstance(raw_balance, Mapping) else None
     if isinstance(t, (int, float)) and not isinstance(t, bool) and t > 0:
-        return min(int(t), observed)
-    return observed
+        return min(int(t), observed), "venue"
+    return observed, "runner"
 
 
 def position_side(info: Any, hedged: Any, side: Optional[str], raw: RawFields) -> Optional[str]:

@@ -65,7 +65,7 @@ class RestSnapshots(AdapterCore):
             err = self._error(e, "snapshot")
         now = _now_ms()
         return self._base_snapshot(
-            ts_event=now, ts_observed=now, equity=None,
+            ts_event=now, ts_observed=now, ts_source="runner", equity=None,
             fetch=FetchStatus(ok=False, error_code=err.reason.value, error=scrub(err.message, self._secrets),
                               latency_ms=round((time.monotonic() - started) * 1000, 3),
                               calls=op.calls, failed_calls=op.failed),
@@ -169,8 +169,9 @@ class RestSnapshots(AdapterCore):
         if not futures:
             symbols |= {f"{b.asset}/{self.quote_currency}" for b in balances if b.asset != self.quote_currency}
         markets = {s: r for s in sorted(symbols) if (r := self.market_rules(s)) is not None}
+        ts_event, ts_source = parsing.venue_stamp(raw_balance, observed)
         return with_positions(self._base_snapshot(  # its positions as parsed, with their columns
-            ts_event=parsing.venue_time(raw_balance, raw_positions, observed),
+            ts_event=ts_event, ts_source=ts_source,
             ts_observed=observed,
             equity=equity,
             balances=balances,

@@ -175,7 +175,7 @@ class SimulatedAdapter(SimCancels, ExchangeAdapter):
         used = max(0.0, view.equity - view.available)
         return with_positions(Snapshot(
             venue=self.venue, account=self.account, market_type="futures", ts_event=ts_event, ts_observed=eng.now(),
-            equity=money(view.equity), quote_currency="USDT",
+            ts_source="venue", equity=money(view.equity), quote_currency="USDT",
             balances=[Balance(asset="USDT", free=money(view.available), used=money(used),
                               total=money(view.equity))],
             orders=self.parts.orders(orders, algos), fetch=fetch, labels=self.labels,
@@ -187,7 +187,7 @@ class SimulatedAdapter(SimCancels, ExchangeAdapter):
         balances, equity = self.parts.spot_balances(view.spot, view.update_time)
         markets = self.parts.market_rules(lambda m: m.spot_unified)
         return Snapshot(venue=self.venue, account=self.account, market_type="spot", ts_event=ts_event,
-                        ts_observed=self.engine.now(), equity=money(equity), quote_currency="USDT",
+                        ts_observed=self.engine.now(), ts_source="venue", equity=money(equity), quote_currency="USDT",
                         balances=balances, fetch=fetch, labels=self.labels, markets=markets,
                         initial_capital=self.initial_capital)
 

@@ -56,7 +56,7 @@ class Delivery(SinkHooks):
         mode = "dry-run" if modes == {"DRY RUN"} else "live" if modes == {"LIVE"} else "mixed" if len(modes) > 1 \
             else "unknown"
         job = _Job(n.tree, n.receiver, n.group_key, msg, n.severity, n.event_kinds, n.incidents, mode,
-                   new=n.new, round=n.round, resolved_only=n.resolved_only, dedup_key=n.dedup_key)
+                   new=n.new, round=n.round, resolved_only=n.resolved_only, dedup_key=n.dedup_key, cause=n.cause)
         self._queue_delivery(job)
 
     def _queue_delivery(self, job: _Job) -> None:
@@ -97,6 +97,7 @@ class Delivery(SinkHooks):
                     last = await self._attempt(rcv, job)
                 self._count(self.attempts, job.receiver, last.result)
                 if last.ok:
+                    self._handed(job)
                     self._receipt(job, attempt, last, True)
                     self._count(self.notifications, job.receiver, last.result)
                     if job.fallback_for is None:
@@ -178,6 +179,7 @@ class Delivery(SinkHooks):
         msg = failed_page(job.message, job.receiver, f"{last.result} ({self._cause(job, last)})", job.attempts_made,
                           job.group_key, job.round)
         self._queue_delivery(_Job(job.tree, fb, job.group_key, msg, "critical", job.event_kinds, job.incidents,
-                                  job.mode, fallback_for=job.receiver, page=job.what(), dedup_key=job.dedup_key))
+                                  job.mode, fallback_for=job.receiver, page=job.what(), dedup_key=job.dedup_key,
+                                  cause=job.cause))
         self._start_deliveries()
         return True

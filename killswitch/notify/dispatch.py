@@ -219,6 +219,15 @@ class Notification:
         return carried + self.resolved
 
     @property
+    def cause(self) -> Optional[tuple[int, str]]:
+        """When what this page tells happened, and who stamped it: the oldest cause
+        (:attr:`.alerts.Alert.cause`) among the alerts it tells first (:attr:`new`), so a grouped
+        page counts from its oldest event. None for a reminder or a resolved notice: no news,
+        no page latency."""
+        causes = [a.cause for a in self.alerts if a.fp in self.new and a.cause is not None]
+        return min(causes) if causes else None
+
+    @property
     def event_kinds(self) -> list[str]:
         return sorted({a.event.kind for a in self.told})
 
@@ -286,6 +295,8 @@ class Dispatcher:
         if alert is None:
             alert = reg[fp] = Alert(fp, labels, event, now, now, latched, extra=dict(extra or {}))
         else:
+            if alert.resolved_ms is not None or alert.superseded or alert.released:
+                alert.cause = event.cause  # it ended, and is news again: from this report
             alert.event, alert.last_ms, alert.extra = event, now, dict(extra or {})
             alert.latched, alert.released = alert.latched or latched, False
             alert.resolved_ms = alert.resolved_why = None

@@ -61,6 +61,8 @@ class _Job:
     resolved_only: bool = False  # a [RESOLVED] message and nothing firing
     page: Optional[str] = None  # a fallback's: what the failed page was ("warning page (snapshot_failed)")
     dedup_key: Optional[str] = None  # the notification's (a fallback carries the failed page's)
+    cause: Optional[tuple[int, str]] = None  # the notification's (ms, source): its latency counts from it
+    latency_ms: Optional[int] = None  # from its cause to the receiver's acceptance (set when handed)
 
     def what(self) -> str:
         """What this notification is, for a log line: "critical page (stage_transition)"."""

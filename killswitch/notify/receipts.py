@@ -25,7 +25,14 @@ it shares the sink's counters (:class:`~.sink_hooks.SinkHooks`).
   ``killswitch_notification_queue_depth{queue}``,
   ``killswitch_notification_receipt_errors_total``,
   ``killswitch_notification_receiver_failing{document,receiver}``,
-  ``killswitch_notifications_failing_since_seconds``.
+  ``killswitch_notifications_failing_since_seconds``, and the histogram
+  ``killswitch_page_latency_seconds{receiver,severity,source}``: from the time of what caused a
+  page (:attr:`killswitch.events.Event.cause`; ``source`` ``venue`` or ``runner``, who stamped it;
+  a grouped page: its oldest new alert's) to the receiver's acceptance of it, once per page per
+  receiver; a page sent again after failed attempts or a failed round is observed at its success,
+  from the same cause, and one that never got through is not observed (its failed attempts are
+  in ``killswitch_notification_attempts_total``, the page lost in
+  ``killswitch_notifications_total{result="failed"}``).
 
 Must not: raise (a delivered page is done, whatever became of its receipt), or write a URL.
 """
@@ -35,7 +42,7 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING, Optional
 
-from ..metrics import Registry, render_collected
+from ..metrics import Histogram, Registry, render_collected
 from ..state.store import FencedError
 from .dispatch import Notification
 from .queues import _Job
@@ -46,6 +53,18 @@ if TYPE_CHECKING:  # pragma: no cover - annotations only
     from ..events import ReceiptWriter
 
 log = logging.getLogger("killswitch.notify")
+
+
+# seconds: resolving around the 5 s within which RTS 6 asks a page be handed over (1–10 s)
+PAGE_LATENCY_BUCKETS = (0.1, 0.25, 0.5, 1.0, 1.5, 2.0, 3.0, 4.0, 5.0, 6.0, 7.5, 10.0, 15.0, 30.0, 60.0, 300.0)
+
+
+def page_latency_histogram(registry: Registry) -> Histogram:
+    """``killswitch_page_latency_seconds`` in ``registry`` (the notify sink's own)."""
+    return registry.histogram("killswitch_page_latency_seconds",
+                              "Time from the event that caused a page (the venue's stamp where there is one) "
+                              "to the page handed to its receiver.", ("receiver", "severity", "source"),
+                              PAGE_LATENCY_BUCKETS)
 
 
 class Receipts(SinkHooks):
@@ -66,6 +85,17 @@ class Receipts(SinkHooks):
                  ", ".join(kinds), n.tree, n.receiver, ", ".join(ids),
                  f"; incidents {', '.join(incidents)}" if incidents else "")
 
+    def _handed(self, job: _Job) -> None:
+        """``job``'s page was accepted by its receiver now: its latency, from the time of what
+        caused it (:attr:`~.dispatch.Notification.cause`) to now on the sink's clock, observed
+        once in ``killswitch_page_latency_seconds`` and kept for its receipt. A reminder and a
+        resolved notice carry no cause and are not observed; a venue clock ahead of ours counts 0."""
+        if job.cause is None:
+            return
+        at, source = job.cause
+        job.latency_ms = max(0, self.clock() - at)
+        self.page_latency.observe(job.latency_ms / 1000, receiver=job.receiver, severity=job.severity, source=source)
+
     def _receipt(self, job: _Job, attempt: int, res: SendResult, final: bool, retry_at: Optional[int] = None
                  ) -> None:
         payload = {"receiver": job.receiver, "routes": job.tree, "group_key": job.group_key,
@@ -80,6 +110,8 @@ class Receipts(SinkHooks):
             payload["retry_at_ms"] = retry_at
         if job.fallback_for is not None:
             payload["fallback_for"] = job.fallback_for
+        if res.ok and job.latency_ms is not None and job.cause is not None:
+            payload["latency_ms"], payload["cause_ms"], payload["cause_source"] = job.latency_ms, *job.cause
         self._audit("notification_delivered" if res.ok else "notification_failed", payload)
 
     def _writer(self) -> Optional["ReceiptWriter"]:
@@ -149,6 +181,7 @@ class Receipts(SinkHooks):
         registry.sampled("killswitch_notification_receipt_errors_total", "counter",
                          "Receipts that could not be written.").add(self.receipt_errors)
         self.health.collect_metrics(registry)
+        registry.include(self.latency_registry)
 
     def metrics_text(self) -> str:
         """This sink's families alone (``/metrics`` takes them through :meth:`collect_metrics`)."""

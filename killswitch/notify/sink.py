@@ -48,13 +48,14 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping, Optional
 
 from ..events import NOT_PAGED, Event
+from ..metrics import Registry
 from ..policy.routes_doc import NotificationRoutes
 from .causes import cause_of_result
 from .delivery import Delivery
 from .dispatch import Dispatcher, placements
 from .health import PageHealth
 from .queues import NotifyOptions, _bounded_append, _Item, _Job
-from .receipts import Receipts
+from .receipts import Receipts, page_latency_histogram
 from .receivers import ResolvedReceiver, SendResult, resolve_all, resolve_receivers
 from .routes import RouteTree, trees_of
 
@@ -106,6 +107,8 @@ class NotifySink(Delivery, Receipts):
         self.receipt_errors = 0
         self._fenced_said = False  # RECEIPTS_FENCED said since the last receipt written
         self.worker_errors = 0
+        self.latency_registry = Registry()
+        self.page_latency = page_latency_histogram(self.latency_registry)
         self.health = PageHealth()
         self.health.know(set(self.receivers) | set(self.unresolved))
         self._unreachable()

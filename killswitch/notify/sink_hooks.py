@@ -18,6 +18,7 @@ from collections import deque
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Callable, Optional
 
+from ..metrics import Histogram, Registry
 from .dispatch import Dispatcher
 from .health import PageHealth
 from .queues import NotifyOptions, _Item, _Job
@@ -53,8 +54,13 @@ class SinkHooks:
     attempts: dict[tuple[str, str], int]
     receipt_errors: int
     _fenced_said: bool  # RECEIPTS_FENCED said since the last receipt written
+    latency_registry: Registry  # the sink's own families, kept across scrapes: the page latency
+    page_latency: Histogram
 
     def _wake(self) -> None:
+        raise NotImplementedError
+
+    def _handed(self, job: _Job) -> None:
         raise NotImplementedError
 
     def _receipt(self, job: _Job, attempt: int, res: SendResult, final: bool, retry_at: Optional[int] = None

@@ -198,7 +198,8 @@ class StreamState:
     # --- the snapshot ---------------------------------------------------------------------------
 
     def snapshot(self, observed_ms: int, ts_event: int, contract_size: Callable[[str], float],
-                 rules: Callable[[str], Optional[MarketRules]] = lambda s: None) -> Optional[Snapshot]:
+                 rules: Callable[[str], Optional[MarketRules]] = lambda s: None,
+                 ts_source: Optional[str] = None) -> Optional[Snapshot]:
         """The account from the stream, or None before a REST snapshot gave the base.
 
         Positions: the stream's legs, each valued at the stream's mark of its symbol (REST's
@@ -229,8 +230,9 @@ class StreamState:
         orders = list(self.orders.values())
         markets = self._markets(legs, orders, rules)
         return with_positions(base.model_copy(update={
-            "ts_event": ts_event, "ts_observed": observed_ms, "equity": equity, "balances": balances,
-            "orders": orders, "fetch": FetchStatus(ok=True, latency_ms=0.0, calls=0, failed_calls=0)}),
+            "ts_event": ts_event, "ts_observed": observed_ms, "ts_source": ts_source, "equity": equity,
+            "balances": balances, "orders": orders,
+            "fetch": FetchStatus(ok=True, latency_ms=0.0, calls=0, failed_calls=0)}),
             positions, markets)
 
     def prepare(self, contract_size: Callable[[str], float],

@@ -149,9 +149,12 @@ class StreamTrust:
         now = self._clock()
         base = self.state.base
         ts = self._event_ms
+        source: Optional[str] = "venue"  # an E the stream delivered: the venue's stamp
         if base is not None and (ts is None or base.ts_event > ts):
-            ts = base.ts_event
-        return self.state.snapshot(now, ts if ts is not None else now, self._contract_size, self._rules)
+            ts, source = base.ts_event, base.ts_source
+        if ts is None:
+            ts, source = now, "runner"
+        return self.state.snapshot(now, ts, self._contract_size, self._rules, ts_source=source)
 
     async def prepare_stepwise(self) -> None:
         """The legs made after a reconcile beside the ticks, the loop free every few hundred; a

@@ -30,11 +30,13 @@ from __future__ import annotations
 import logging
 import re
 from types import SimpleNamespace
-from typing import Any, Awaitable, Callable, Optional, Sequence
+from typing import Any, Awaitable, Callable, Iterable, Optional, Sequence
 
 from ...compile.graph import DecisionGraph
+from ...engine.scope import instances
 from ...engine.stages import StageTransition
 from ...events import STAGE_TRANSITION, Event, scope_labels
+from ...snapshot import Snapshot
 from ...state.store import StateStore
 from ..book.book import Book
 from ..lease.leadership import Leadership
@@ -49,8 +51,28 @@ JOURNALED_BEFORE_SAVE = ("JOURNALED_BEFORE_SAVE: its orders were journaled by a 
                          "saved the stage entry, and were settled with the venue by the runner that carried on")
 
 
-def transition_event(s: Any, graph: DecisionGraph, now: int, dry_run: bool) -> Event:
-    """The ``stage_transition`` event of a scope's evaluation ``s``, labelled for routing."""
+def scope_cause(node: Any, scope: str, snapshots: Iterable[Snapshot], now: int) -> tuple[int, str]:
+    """The time of what fired a transition of ``scope``, and who stamped it: the newest stamp
+    among the snapshots of the scope's accounts at the tick that fired it (the data that made
+    the condition true; a stream's snapshot is stamped with the venue's latest ``E``). A
+    snapshot's stamp is its ``ts_event`` where the venue gave it (``ts_source: venue``, fetched
+    fine), else our receipt of it (``ts_observed``); no snapshot of the scope: ``now``, the runner's."""
+    best: Optional[tuple[int, str]] = None
+    views = [v for v in instances(node, list(snapshots)) if v.key == scope] if node is not None else []
+    for snap in (x for v in views for x in v.snapshots):
+        if snap.fetch.ok and snap.ts_source == "venue":
+            stamp = (snap.ts_event, "venue")
+        else:
+            stamp = (snap.ts_observed if snap.ts_observed is not None else now, "runner")
+        if best is None or stamp[0] > best[0]:
+            best = stamp
+    return best if best is not None else (now, "runner")
+
+
+def transition_event(s: Any, graph: DecisionGraph, now: int, dry_run: bool,
+                     snapshots: Iterable[Snapshot] = ()) -> Event:
+    """The ``stage_transition`` event of a scope's evaluation ``s``, labelled for routing, with
+    the time of its cause read from the tick's ``snapshots`` (:func:`scope_cause`)."""
     t = s.transition
     node = next((p for p in graph.policies if p.name == s.policy), None)
     stage = next((st for st in node.stages if st.level == t.to_level), None) if node else None
@@ -64,7 +86,7 @@ def transition_event(s: Any, graph: DecisionGraph, now: int, dry_run: bool) -> E
                   from_level=t.from_level, owner=node.owner if node is not None else None,
                   incident=t.decision_id if t.to_level else None,  # a silence made from it matches it alone
                   **scope_labels(node.scope.get("level") if node is not None else None, s.scope))
-    return Event.make(STAGE_TRANSITION, now, data, **labels)
+    return Event.make(STAGE_TRANSITION, now, data, **labels).caused_at(*scope_cause(node, s.scope, snapshots, now))
 
 
 def audit_payload(s: Any, graph: DecisionGraph, dry_run: bool) -> dict:
@@ -81,13 +103,14 @@ def entry_key(policy: str, scope: str, from_level: int, to_level: int, decision_
     return decision_id or f"{policy}|{scope}|{from_level}>{to_level}@{ts_ms}"
 
 
-def owed_entry(s: Any, graph: DecisionGraph, now: int, dry_run: bool, **audit_extra: Any) -> tuple[str, dict]:
+def owed_entry(s: Any, graph: DecisionGraph, now: int, dry_run: bool, snapshots: Iterable[Snapshot] = (),
+               **audit_extra: Any) -> tuple[str, dict]:
     """A scope's transition ``s`` as an outbox keeps it: its key, and its audit row (with
     ``audit_extra``), whether it is audited yet, and its event."""
     t = s.transition
     key = entry_key(s.policy, s.scope, t.from_level, t.to_level, t.decision_id, now)
     return key, {"ts_ms": now, "audit": {**audit_payload(s, graph, dry_run), **audit_extra}, "audited": False,
-                 "event": event_doc(transition_event(s, graph, now, dry_run))}
+                 "event": event_doc(transition_event(s, graph, now, dry_run, snapshots))}
 
 
 def key_of_row(ts_ms: int, p: dict) -> str:
@@ -99,12 +122,13 @@ def key_of_row(ts_ms: int, p: dict) -> str:
 
 def event_doc(e: Event) -> dict:
     """An event as the outbox keeps it in a saved document (:func:`event_of` reads it back)."""
-    return {"kind": e.kind, "ts_ms": e.ts_ms, "labels": dict(e.labels), "data": dict(e.data)}
+    return {"kind": e.kind, "ts_ms": e.ts_ms, "labels": dict(e.labels), "data": dict(e.data), **e.cause_doc()}
 
 
 def event_of(doc: dict, **extra: Any) -> Event:
     """The event of :func:`event_doc`'s ``doc``, its data updated with ``extra``."""
-    return Event(doc["kind"], int(doc["ts_ms"]), dict(doc["labels"]), {**doc["data"], **extra})
+    return Event(doc["kind"], int(doc["ts_ms"]), dict(doc["labels"]), {**doc["data"], **extra}) \
+        .caused_at(doc.get("cause_ms"), doc.get("cause_source"))
 
 
 class EntryOutbox:
@@ -140,7 +164,7 @@ class EntryOutbox:
             if t is None:  # (a scope in ``transitions`` always has one)
                 continue
             unsaved.pop(t.decision_id or "", None)  # entered again, under the same decision: as any entry
-            key, owed[key] = owed_entry(s, graph, now, self.dry_run)
+            key, owed[key] = owed_entry(s, graph, now, self.dry_run, self.book.snapshots.values())
             rows.append((AUDIT_KIND, now, owed[key]["audit"]))
         for did, (policy, scope, level, orders) in sorted(unsaved.items()):
             ss = self.book.state.scopes.get(f"{policy}|{scope}")
@@ -183,7 +207,7 @@ class EntryOutbox:
             t = s.transition
             if t is None:
                 continue
-            e = transition_event(s, graph, now, self.dry_run)
+            e = transition_event(s, graph, now, self.dry_run, self.book.snapshots.values())
             key = entry_key(s.policy, s.scope, t.from_level, t.to_level, t.decision_id, now)
             if key in owed:
                 told[key] = event_doc(e)
