@@ -174,7 +174,10 @@ def _incident(i: dict) -> list[str]:
         out.append(f"- reset approval {a['at']}{_unverified(a)} by **{_c(a['approver'])}**: {_c(a['reason'])} "
                    f"(`{_c(a['result'])}`)")
     sent = i["notifications"]
-    out.append(f"- notifications: delivered to {', '.join(sorted(set(sent['delivered']))) or 'none'}"
+    handed = sent.get("handed") or {}  # receiver → its first page's latency receipt
+    out.append("- notifications: delivered to "
+               + (", ".join(f"{r} ({page_latency(handed[r])})" if r in handed else r
+                            for r in sorted(set(sent["delivered"]))) or "none")
                + (f"; **failed** for {', '.join(sorted(set(sent['failed'])))}" if sent["failed"] else "")
                + (f"; silenced for {', '.join(sorted(set(sent['silenced'])))}" if sent.get("silenced") else ""))
     if i["runbook"]:
@@ -229,8 +232,8 @@ def _notification_lines(receipts: list[dict]) -> list[str]:
     out = ["## Notifications", ""]
     if not receipts:
         return out + ["No receipt in the period.", ""]
-    out += ["| at | receipt | receiver | event | title | result | attempt | incidents |",
-            "|---|---|---|---|---|---|---|---|"]
+    out += ["| at | receipt | receiver | event | title | result | attempt | latency | incidents |",
+            "|---|---|---|---|---|---|---|---|---|"]
     for r in receipts:
         what = r["kind"].replace("notification_", "")
         if r["kind"] == "notification_failed" and not r["final"]:
@@ -243,9 +246,18 @@ def _notification_lines(receipts: list[dict]) -> list[str]:
             what += f" (by {', '.join(r.get('silences') or []) or '?'})"
         out.append(f"| {r['at']}{_unverified(r)} | {what} | {_c(r['receiver'])} | "
                    f"{_c(', '.join(r.get('events') or []) or '-')} | {_c(r.get('title') or '-')} | {_c(r['result'])} | "
-                   f"{_c(r['attempt'])} | "
+                   f"{_c(r['attempt'])} | {page_latency(r)} | "
                    f"{_c(', '.join(r['incidents']))} |")
     return out + [""]
+
+
+def page_latency(r: dict) -> str:
+    """A delivered page's latency as its receipt records it: "handed after 3.2 s (venue)", from
+    the time of what caused it (who stamped it in brackets); "-" for any other receipt."""
+    ms = r.get("latency_ms")
+    if not isinstance(ms, (int, float)) or isinstance(ms, bool):
+        return "-"
+    return f"handed after {ms / 1000:.1f} s ({r.get('cause_source') or 'runner'})"
 
 
 def _lasted(a: dict) -> str:

@@ -217,6 +217,7 @@ class _Trail:
                                   "result": p.get("result"), "final": p.get("final", True),
                                   "attempt": p.get("attempt"), "incidents": list(p.get("incidents") or []),
                                   "fallback_for": p.get("fallback_for"), "dropped": p.get("dropped"),
+                                  "latency_ms": p.get("latency_ms"), "cause_source": p.get("cause_source"),
                                   "silences": list(p.get("silences") or []), "verified": self.proven(r.seq)})
         elif r.kind in PLANNED_KINDS:
             for o in planned_intents(r.kind, p):
@@ -244,7 +245,7 @@ class _Trail:
                 "removed_by_reload": None,
                 "orders": {"total": 0, "filled": 0, "failed": 0, "open": 0, "planned_dry_run": 0,
                            "refused": {}},  # what the venue said of refused orders → how many
-                "notifications": {"delivered": [], "failed": [], "silenced": []}}
+                "notifications": {"delivered": [], "failed": [], "silenced": [], "handed": {}}}
 
 
 def _ends(incidents: dict[str, dict], transitions: list[dict], resets: list[dict], until_ms: int) -> dict[str, int]:
@@ -321,6 +322,9 @@ def _count_receipts(receipts: list[dict], incidents: dict[str, dict]) -> None:
             elif i in incidents and rec["kind"] in ("notification_delivered", "notification_failed"):
                 if rec["kind"] == "notification_delivered":
                     incidents[i]["notifications"]["delivered"].append(rec["receiver"])
+                    if rec.get("latency_ms") is not None:  # the incident's first page to that receiver
+                        incidents[i]["notifications"].setdefault("handed", {}).setdefault(
+                            rec["receiver"], {"latency_ms": rec["latency_ms"], "cause_source": rec["cause_source"]})
                 elif rec["final"]:
                     incidents[i]["notifications"]["failed"].append(rec["receiver"])
 

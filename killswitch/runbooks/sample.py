@@ -127,6 +127,7 @@ def _sample_story(incident: str, scope: str, acct: str, created_ms: int) -> dict
                   "reason": "MANUAL_RESET: stage=3 approvers=alice,bob", "text": f"reset by alice, bob at {at}"},
         "removed": {"at": iso(created_ms + 300_000), "by": "reload"},
         "pages": {"delivered": ["desk-chat"], "failed": ["pager"], "silenced": ["desk-chat"],
+                  "handed": [{"receiver": "desk-chat", "after": "1.2 s", "after_ms": 1_200, "source": "venue"}],
                   "silences": [{"id": "ed63b161733f", "by": "alice", "comment": "on it", "ends": at, "over": False,
                                 "expired_by": None}]},
         "halt_breaks": {

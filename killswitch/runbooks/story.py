@@ -10,8 +10,10 @@ render`` after a restart) says the same thing:
 - ``removed``: the reload (or start) that removed its policy instance while the stage held
   (``policy_reloaded`` / ``policy_instances_removed`` rows: kept until reset); None otherwise;
 - ``pages``: where its pages went — the receivers that took one, those that failed for good,
-  those a silence held back — as the closure report counts them (:mod:`.report`), and the
-  silences that held them back (id, author, comment, end) from the store's silences;
+  those a silence held back — as the closure report counts them (:mod:`.report`), the silences
+  that held them back (id, author, comment, end) from the store's silences, and ``handed``: each
+  receiver's first page of it, how long after its event (``after``, from the receipt's
+  ``latency_ms``) and who stamped the event (``source``: venue, runner);
 - ``halt_breaks``: its own lock violations and the changes of the bots' trading permission it
   asked for (:func:`.halt_breaks.halt_breaks`, the report's section, kept to this incident).
 
@@ -92,12 +94,15 @@ def incident_story(data: Mapping[str, Any], rows: Sequence[Any], silences: Itera
     mine: dict[str, dict] = {incident: {"notifications": {"delivered": [], "failed": [], "silenced": []}}}
     _count_receipts(trail.receipts, mine)
     counted = mine[incident]["notifications"]
+    handed = counted.pop("handed", {})  # receiver → its first page's latency, from the receipt
     ids = list(dict.fromkeys(i for rec in trail.receipts if incident in rec["incidents"]
                              and rec["kind"] == "notification_silenced" for i in rec["silences"]))
     known = {s.id: s for s in silences}
     pages = {k: list(dict.fromkeys(v)) for k, v in counted.items()}
     # a receiver that failed and then took a later page of the incident did get it
     pages["failed"] = [x for x in pages["failed"] if x not in pages["delivered"]]
+    pages["handed"] = [{"receiver": r, "after": f"{h['latency_ms'] / 1000:.1f} s", "after_ms": h["latency_ms"],
+                        "source": h.get("cause_source") or "runner"} for r, h in handed.items()]
     pages["silences"] = [_silence_doc(known[i], now_ms) if i in known else
                          {"id": i, "by": None, "comment": None, "ends": None, "over": None, "expired_by": None}
                          for i in ids]

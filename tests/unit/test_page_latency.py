@@ -229,3 +229,32 @@ def test_a_transition_counts_from_its_scopes_snapshot_venue_stamp_else_our_recei
     failed = [snap("main", 100_000, 100_000, "venue", ok=False)]
     assert scope_cause(Node(), "binanceusdm/main", failed, 100_000) == (100_000, "runner")
     assert scope_cause(Node(), "binanceusdm/gone", snaps, 100_000) == (100_000, "runner")
+
+
+def test_the_closure_report_shows_each_delivered_pages_latency():
+    from killswitch.render.report import _incident, _notification_lines, page_latency
+    from killswitch.runbooks.report import _count_receipts
+
+    delivered = {"at": "t1", "kind": "notification_delivered", "receiver": "pager", "title": "[CRITICAL] x",
+                 "events": ["stage_transition"], "result": "delivered", "final": True, "attempt": 1,
+                 "incidents": ["p/a/L3/e1"], "fallback_for": None, "dropped": None, "silences": [],
+                 "verified": True, "latency_ms": 3240, "cause_source": "venue"}
+    failed = {**delivered, "kind": "notification_failed", "result": "failed", "latency_ms": None,
+              "cause_source": None, "final": False}
+    lines = _notification_lines([failed, delivered])
+    assert lines[2] == "| at | receipt | receiver | event | title | result | attempt | latency | incidents |"
+    assert "| delivered | 1 | handed after 3.2 s (venue) | p/a/L3/e1 |" in lines[5]
+    assert "| failed (retried) | pager |" in lines[4] and "| 1 | - | p/a/L3/e1 |" in lines[4]
+    assert page_latency({"latency_ms": None}) == "-" and page_latency({"latency_ms": True}) == "-"
+    incidents = {"p/a/L3/e1": {"notifications": {"delivered": [], "failed": [], "silenced": [], "handed": {}}}}
+    _count_receipts([failed, delivered, {**delivered, "latency_ms": 9000}], incidents)
+    sent = incidents["p/a/L3/e1"]["notifications"]
+    assert sent["handed"] == {"pager": {"latency_ms": 3240, "cause_source": "venue"}}  # the first page
+    line = next(x for x in _incident({**_INCIDENT, "notifications": sent}) if x.startswith("- notifications"))
+    assert line == "- notifications: delivered to pager (handed after 3.2 s (venue))"
+
+
+_INCIDENT = {"incident": "p/a/L3/e1", "stage": "halt", "at": "t0", "policy": "p", "scope": "a", "from": 0,
+             "level": 3, "dry_run": False, "reason": "ESCALATED", "graph_digest": "d", "revision": None,
+             "orders": {"total": 0, "filled": 0, "failed": 0, "open": 0, "planned_dry_run": 0, "refused": {}},
+             "approvals": [], "runbook": None, "ended": None, "verified": True}
