@@ -258,3 +258,19 @@ _INCIDENT = {"incident": "p/a/L3/e1", "stage": "halt", "at": "t0", "policy": "p"
              "level": 3, "dry_run": False, "reason": "ESCALATED", "graph_digest": "d", "revision": None,
              "orders": {"total": 0, "filled": 0, "failed": 0, "open": 0, "planned_dry_run": 0, "refused": {}},
              "approvals": [], "runbook": None, "ended": None, "verified": True}
+
+
+def test_a_venue_clock_ahead_of_ours_counts_zero_never_negative():
+    clock, store = Clock(100_000), Store()
+    rcv = Receiver(clock, took_ms=0)
+    sink = sink_of(clock, rcv, store)
+
+    async def go():
+        sink.on_event(critical(100_000, "a").caused_at(109_000, "venue"), R())  # 9 s in our future
+        await until(lambda: rcv.sends == 1, clock, 102_000)
+        await sink.aclose()
+
+    asyncio.run(asyncio.wait_for(go(), 30))
+    labels = 'receiver="pager",severity="critical",source="venue"'
+    assert histogram(sink)[("sum", labels)] == 0.0 and histogram(sink)[("count", labels)] == 1
+    assert [p["latency_ms"] for k, p in store.rows if k == "notification_delivered"] == [0]
