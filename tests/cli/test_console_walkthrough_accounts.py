@@ -45,3 +45,26 @@ def test_quick_watch_narrowed_to_sim_main_as_written_compiles(tmp_path):
     result, _ = compile_sources((str(tmp_path),))
     assert not result.errors, result.errors
     assert result.graph.policies[0].scope["accounts"]["names"] == ["binanceusdm/sim-main"]
+
+
+def test_every_walk_through_account_declares_the_position_mode_the_simulator_runs_it_in(tmp_path):
+    # an account declared one-way that the venue runs in hedge mode reads POSITION_MODE_MISMATCH
+    # (a red problem and a page) from the first tick: no walk-through means to show that
+    from adapters.simulated import build
+    from adapters.simulated.accounts import ManualClock
+
+    engine = build("flash-crash", ManualClock(0))
+    names = re.findall(r"^cat > /tmp/([\w-]+\.yaml) <<'YAML'$", DOC, re.M)
+    checked = []
+    for name in names:
+        text = _heredoc(name)
+        if "kind: Accounts" not in text:
+            continue
+        (tmp_path / name).write_text(text)
+        result, _ = compile_sources((str(tmp_path / name),), allow_empty=True)
+        assert not result.errors, (name, result.errors)
+        (doc,) = [d.model for d in result.docs if isinstance(d.model, Accounts)]
+        for account in doc.spec.accounts:
+            assert account.hedge_mode == engine.hedge_mode(account.name), (name, account.name)
+            checked.append(account.name)
+    assert "sim-hedge" in checked and "sim-main" in checked
