@@ -82,6 +82,7 @@ def step(policy: PolicyNode, scope: str, st: StageState, firing: set[str], now: 
         st.approvals = []
         st.deferred = False
         st.retries = st.held = 0
+        st.latch(stage.manual, stage.approvals)
         reason = f"ESCALATED: stage={current}->{target} triggers={names[target]}"
         return StageTransition("entered", current, target, stage.name, reason,
                                decision_id(policy.name, scope, target, st.entries)), refusals
@@ -108,9 +109,9 @@ def step(policy: PolicyNode, scope: str, st: StageState, firing: set[str], now: 
     if fired:  # only stages whose window is closed fire: nothing to enter, and no quiet either
         return None, refusals
     # nothing fires: an auto stage may re-arm after the quiet time; a manual one stays latched
-    if cur is None or cur.manual:
+    if cur is None or (cur.manual if st.manual is None else st.manual):
         if cur is not None:
-            refusals.append(f"LATCHED: stage={current} needs a manual reset by {cur.approvals} approver(s)")
+            refusals.append(f"LATCHED: stage={current} needs a manual reset by {needs(cur, st)} approver(s)")
         return None, refusals
     quiet_ms = int((cur.reset_after_s or 0) * 1000)
     since = st.last_active_ms if st.last_active_ms is not None else (st.entered_ms or now)
@@ -143,6 +144,16 @@ def _reset(st: StageState) -> None:
     st.entered_ms = None
     st.last_active_ms = None
     st.approvals = []
+    st.manual = st.needs = None
+
+
+def needs(stage: Optional[StageNode], st: StageState) -> int:
+    """The distinct approvers the reset of ``st``'s stage needs: those fixed when it was entered
+    (a reload since does not change them), else ``stage``'s (the running graph's; one when not
+    manual or not known)."""
+    if st.needs is not None:
+        return st.needs
+    return stage.approvals if stage is not None and stage.manual else 1
 
 
 def _person(name: str) -> str:
@@ -158,8 +169,7 @@ def approve_reset(policy: Optional[PolicyNode], scope: str, st: StageState, appr
     if st.level == 0:
         return None, "NOT_ENGAGED: nothing to reset"
     if need is None:
-        cur = _stage(policy, st.level) if policy is not None else None
-        need = cur.approvals if cur is not None and cur.manual else 1
+        need = needs(_stage(policy, st.level) if policy is not None else None, st)
     if _person(approver) in {_person(a) for a in st.approvals}:
         return None, f"DUPLICATE_APPROVER: {approver} already approved ({len(st.approvals)}/{need})"
     st.approvals.append(approver)

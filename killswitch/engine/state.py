@@ -65,20 +65,29 @@ class StageState:
     # Of those re-plans, the rounds whose closes waited behind an earlier order of ours (held):
     # they spend nothing of the budget of re-plans of closes that ended short.
     held: int = 0
+    # How the stage entered resets, fixed when it was entered (a reload changes only stages entered
+    # after it): by hand or not, and the distinct approvers a manual reset needs. None: not known
+    # (a state saved before they were kept, or nothing entered): the running stage's are read.
+    manual: Optional[bool] = None
+    needs: Optional[int] = None
+
+    def latch(self, manual: bool, approvals: int) -> None:
+        """Fix how the stage just entered resets: ``approvals`` distinct approvers when ``manual``."""
+        self.manual, self.needs = manual, (approvals if manual else 1)
 
     def to_json(self) -> dict[str, Any]:
         return {
             "level": self.level, "entered_ms": self.entered_ms, "entries": self.entries,
             "last_entry_ms": {str(k): v for k, v in self.last_entry_ms.items()},
             "last_active_ms": self.last_active_ms, "approvals": list(self.approvals), "deferred": self.deferred,
-            "retries": self.retries, "held": self.held,
+            "retries": self.retries, "held": self.held, "manual": self.manual, "needs": self.needs,
         }
 
     @classmethod
     def from_json(cls, d: dict[str, Any]) -> "StageState":
         return cls(d["level"], d["entered_ms"], d["entries"], {int(k): v for k, v in d["last_entry_ms"].items()},
                    d["last_active_ms"], list(d["approvals"]), d.get("deferred", False), d.get("retries", 0),
-                   d.get("held", 0))
+                   d.get("held", 0), d.get("manual"), d.get("needs"))
 
 
 @dataclass(frozen=True)

@@ -52,12 +52,13 @@ def board_of(book: BookView, shard: str, holder: str, fence: int, now: int, inte
         node = book.node(policy)
         stage = next((st for st in node.stages if st.level == level), None) if node else None
         incident = decision_id(policy, scope, level, ss.stage.entries)
-        manual = bool(stage and stage.manual)
+        latched = ss.stage.manual is not None and ss.stage.needs is not None  # fixed when it was entered
+        manual = bool(ss.stage.manual) if latched else bool(stage and stage.manual)
         incidents.append({"id": incident, "policy": policy, "scope": scope, "level": level,
                           "stage": stage.name if stage else f"level {level}", "since_ms": ss.stage.entered_ms,
                           "acked_by": sorted({a.author for a in book.acks.get(incident, ())}),
                           "manual": manual, "approvals": len(ss.stage.approvals),
-                          "needed": stage.approvals if stage and manual else 0})
+                          "needed": (ss.stage.needs if latched else stage.approvals if stage else 0) if manual else 0})
     shown = ordered(incidents)
     summary = book.lock_book.summary(now)
     lock = None if not summary.locked else {"mode": summary.mode, "scope": summary.scope, "policy": summary.policy,

@@ -380,6 +380,9 @@ def stage_facts(node: Any, ss: Any) -> tuple[Optional[str], bool, int]:
     stage = next((st for st in node.stages if st.level == level), None) if node else None
     if r is not None and level > 0:
         return stage.name if stage else r.stage_name, r.manual, reset_needs(r)
+    if level > 0 and ss.stage.manual is not None and ss.stage.needs is not None:
+        # fixed when the stage was entered: a reload since changes only stages entered after it
+        return stage.name if stage else None, ss.stage.manual, ss.stage.needs if ss.stage.manual else 1
     return (stage.name if stage else None, bool(stage and stage.manual),
             stage.approvals if stage and stage.manual else (1 if stage else 0))
 
