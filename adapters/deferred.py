@@ -41,7 +41,7 @@ def unreadable_snapshot(account: Any, error: AdapterError, now_ms: int) -> Snaps
     return Snapshot(venue=account.venue, account=account.name, market_type=account.market_type, ts_event=now_ms,
                     ts_observed=now_ms, quote_currency=account.quote_currency, labels=dict(account.labels),
                     initial_capital=None if ic is None else float(getattr(ic, "value", ic)),
-                    stablecoins=list(account.stablecoins),
+                    stablecoins=list(account.stablecoins), strategies=tuple(account.strategy_names()),
                     fetch=FetchStatus(ok=False, error_code=error.reason.value, error=error.message))
 
 

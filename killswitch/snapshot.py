@@ -163,6 +163,9 @@ class Snapshot(_Frozen):
     labels: dict[str, str] = {}
     markets: dict[str, MarketRules] = {}  # by symbol; absent symbols have no rounding rules
     initial_capital: Optional[float] = None  # from the Accounts document
+    # the strategies the Accounts document declares on this account (None: not known, taken as
+    # declaring every strategy: a scope listing strategies selects the account only if it declares one)
+    strategies: Optional[tuple[str, ...]] = None
     stablecoins: list[str] = ["USDT", "USDC", "FDUSD", "DAI"]  # spot close_all keeps these
     books: dict[str, OrderBook] = {}  # by symbol: the top of the book of the positions being closed
 

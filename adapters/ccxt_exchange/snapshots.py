@@ -74,7 +74,8 @@ class RestSnapshots(AdapterCore):
     def _base_snapshot(self, **kw: Any) -> Snapshot:
         return Snapshot(venue=self.venue, account=self.account, market_type=self.market_type,
                         quote_currency=self.quote_currency, labels=self.labels,
-                        initial_capital=self.initial_capital, stablecoins=self.stablecoins, **kw)
+                        initial_capital=self.initial_capital, stablecoins=self.stablecoins,
+                        strategies=tuple(self.strategies), **kw)
 
     def _orders_due(self) -> bool:
         """Whether this snapshot lists every open order (see ``open_orders_max_age_s``, and

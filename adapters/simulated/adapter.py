@@ -88,6 +88,8 @@ class SimulatedAdapter(SimCancels, ExchangeAdapter):
         self.labels = dict(labels or {})
         self.initial_capital = initial_capital
         self.strategy_prefixes = dict(strategy_prefixes or {})
+        # the strategies its snapshots say it declares: None when not given (not known)
+        self._strategies = None if strategy_prefixes is None else tuple(sorted(set(strategy_prefixes.values())))
         self.time_scale = time_scale
         # the bots' keys this account's revoke switches (engine.permissions; empty: no revoke)
         self.revoke_keys = tuple(revoke_keys)
@@ -123,6 +125,9 @@ class SimulatedAdapter(SimCancels, ExchangeAdapter):
 
     def strategy_names(self) -> frozenset[str]:
         return frozenset(self.strategy_prefixes.values())
+
+    def _declared(self) -> Optional[tuple[str, ...]]:
+        return self._strategies
 
     async def load_symbols(self) -> None:
         return None  # the simulated venue's markets are always known
@@ -160,6 +165,7 @@ class SimulatedAdapter(SimCancels, ExchangeAdapter):
         except AdapterError as e:
             return Snapshot(venue=self.venue, account=self.account, market_type=self.market_type, ts_event=now,
                             ts_observed=eng.now(), labels=self.labels, initial_capital=self.initial_capital,
+                            strategies=self._declared(),
                             fetch=FetchStatus(ok=False, error_code=e.reason.value, error=e.message,
                                               latency_ms=self.calls.latency_ms, calls=self.calls.count,
                                               failed_calls=self.calls.failed))
@@ -179,7 +185,8 @@ class SimulatedAdapter(SimCancels, ExchangeAdapter):
             balances=[Balance(asset="USDT", free=money(view.available), used=money(used),
                               total=money(view.equity))],
             orders=self.parts.orders(orders, algos), fetch=fetch, labels=self.labels,
-            initial_capital=self.initial_capital), pos, markets)  # its positions as built, with their columns
+            initial_capital=self.initial_capital, strategies=self._declared()),
+            pos, markets)  # its positions as built, with their columns
 
     def _spot_snapshot(self, view: AccountView, ts_event: int, fetch: FetchStatus) -> Snapshot:
         """Spot holdings valued at the marks of the balances' own time (a frozen feed repeats
@@ -189,7 +196,7 @@ class SimulatedAdapter(SimCancels, ExchangeAdapter):
         return Snapshot(venue=self.venue, account=self.account, market_type="spot", ts_event=ts_event,
                         ts_observed=self.engine.now(), ts_source="venue", equity=money(equity), quote_currency="USDT",
                         balances=balances, fetch=fetch, labels=self.labels, markets=markets,
-                        initial_capital=self.initial_capital)
+                        initial_capital=self.initial_capital, strategies=self._declared())
 
     # --- orders ----------------------------------------------------------------------------------------------
 

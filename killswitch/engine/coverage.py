@@ -20,6 +20,7 @@ snapshots and the state:
   (:attr:`Coverage.partly`: "partly blind: dd_1h unknown; soft and hard can still fire on
   dd_15m"), so a policy that just acted on its other signal is never shown as one that cannot act.
 - ``unmatched``: the policy's scope selects no account of this tick's snapshots (``UNMATCHED``;
+  a scope listing strategies selects only accounts the Accounts document declares one of them on;
   ``UNMATCHED_ALLOWED`` when its scope says ``allow_empty: true``: a policy prepared ahead of its
   account, unmatched all the same and shown so, but expected: no page, no alert).
 
@@ -195,6 +196,9 @@ def selector_text(policy: PolicyNode) -> str:
         parts.append("accounts=" + ",".join(acc["names"]))
     if acc.get("match_labels"):
         parts.append("labels{" + ",".join(f"{k}={v}" for k, v in sorted(acc["match_labels"].items())) + "}")
+    if sc.get("strategies"):
+        # an account is selected only if it declares one of them (engine/scope.py ``declares``)
+        parts.append("strategies=" + ",".join(sc["strategies"]) + " (declared on the account)")
     return " ".join(parts) or "every account"
 
 

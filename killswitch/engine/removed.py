@@ -31,7 +31,8 @@ from typing import Any, Mapping, Optional, Sequence
 
 from ..compile.graph import DecisionGraph, PolicyNode
 from ..policy.scope import names_select
-from .state import Removal, State
+from .scope import declares
+from .state import Removal, StageState, State
 
 POLICY_REMOVED = "POLICY_REMOVED"
 SCOPE_REMOVED = "SCOPE_REMOVED"
@@ -44,6 +45,8 @@ class Declared:
     venue: str
     account: str
     labels: Optional[Mapping[str, str]] = None  # None: not known (taken as matching every selector)
+    # the strategies the Accounts document declares on it (None: not known, taken as every one)
+    strategies: Optional[frozenset[str]] = None
 
 
 @dataclass(frozen=True)
@@ -92,6 +95,8 @@ def selected(policy: PolicyNode, a: Declared) -> bool:
     sc = policy.scope
     if sc["venues"] and a.venue not in sc["venues"]:
         return False
+    if not declares(sc["strategies"], a.strategies):
+        return False
     acc = sc["accounts"]
     if not names_select(acc["names"], a.venue, a.account):
         return False
@@ -106,10 +111,14 @@ def producible(policy: PolicyNode, accounts: Sequence[Declared]) -> Optional[fro
     or symbol level without a declared list)."""
     sc = policy.scope
     level = sc["level"]
-    if level in ("strategy", "symbol"):
-        named = sc["strategies"] if level == "strategy" else sc["symbols"]
-        return frozenset(named) if named else None  # a declared one exists even with no account
     chosen = [a for a in accounts if selected(policy, a)]
+    if level == "strategy":
+        # a declared one exists even with no position, on an account that declares it
+        named = sc["strategies"]
+        return frozenset(n for n in named if any(declares((n,), a.strategies) for a in chosen)) if named else None
+    if level == "symbol":
+        named = sc["symbols"]
+        return frozenset(named) if named else None  # a declared one exists even with no account
     if level == "global":
         return frozenset(["global"] if chosen else [])
     if level == "venue":
@@ -157,7 +166,7 @@ def prune(graph: DecisionGraph, state: State, accounts: Sequence[Declared], now_
             continue
         kept.append((key, ss.stage.level))
         if ss.removed is None or ss.removed.code != gone[key][0]:
-            ss.removed = _removal(key, ss.stage.level, gone[key], now_ms, graph, before)
+            ss.removed = _removal(key, ss.stage, gone[key], now_ms, graph, before)
             marked.append(key)
     names = {p.name for p in graph.policies}
     for policy in [p for p in state.unmatched if p not in names]:
@@ -165,11 +174,15 @@ def prune(graph: DecisionGraph, state: State, accounts: Sequence[Declared], now_
     return Pruned(tuple(dropped), tuple(kept), tuple(restored), tuple(marked))
 
 
-def _removal(key: str, level: int, gone: tuple[str, str], now_ms: int, graph: DecisionGraph,
+def _removal(key: str, st: StageState, gone: tuple[str, str], now_ms: int, graph: DecisionGraph,
              before: Optional[DecisionGraph]) -> Removal:
+    """The mark of a removed instance: how its stage resets as fixed when it was entered
+    (engine/stages.py), else as the graph (or ``before``) says."""
     policy = key.partition("|")[0]
     node = next((p for g in (graph, before) if g is not None for p in g.policies if p.name == policy), None)
-    stage = next((s for s in node.stages if s.level == level), None) if node is not None else None
+    stage = next((s for s in node.stages if s.level == st.level), None) if node is not None else None
+    if st.manual is not None and st.needs is not None:
+        return Removal(now_ms, gone[0], gone[1], stage.name if stage is not None else None, st.manual, st.needs)
     if stage is None:
         return Removal(now_ms, gone[0], gone[1])
     return Removal(now_ms, gone[0], gone[1], stage.name, stage.manual, stage.approvals if stage.manual else 1)

@@ -15,7 +15,7 @@ from __future__ import annotations
 from bisect import bisect_right
 from dataclasses import dataclass, field
 from itertools import repeat
-from typing import Callable, Iterator, Optional, Sequence
+from typing import Callable, Iterable, Iterator, Optional, Sequence
 
 from ..compile.graph import PolicyNode
 from ..policy.scope import names_select
@@ -230,8 +230,22 @@ class ScopeView:
         return bool(self.snapshots) and all(s.fetch.ok for s in self.snapshots)
 
 
+def declares(strategies: Sequence[str], declared: Optional[Iterable[str]]) -> bool:
+    """Whether an account declaring ``declared`` (None: not known) may hold a book of one of a
+    scope's ``strategies`` (empty: the scope names none). A strategy the Accounts document declares
+    on no account here has no book here: no position or order of the account carries it (the
+    adapters read a strategy from its declared prefixes). Unknown declarations match (fail closed:
+    the scope is kept, never dropped)."""
+    if not strategies or declared is None:
+        return True
+    have = set(declared)
+    return any(x in have for x in strategies)
+
+
 def selects(policy: PolicyNode, s: Snapshot) -> bool:
     sc = policy.scope
+    if not declares(sc["strategies"], s.strategies):
+        return False
     if sc["venues"] and s.venue not in sc["venues"]:
         return False
     acc = sc["accounts"]
@@ -276,7 +290,7 @@ def instances(policy: PolicyNode, snapshots: list[Snapshot], tables: Optional[Ta
             v.strategies = frozenset(strategies) if strategies else None
         return list(views.values())
     # strategy / symbol: positions split by their strategy or symbol; equity is their accounts'
-    for name in sorted(strategies if level == "strategy" else symbols):
+    for name in _listed(level, sorted(strategies if level == "strategy" else symbols), chosen):
         view(name)  # a declared strategy exists even with no position (its heartbeat still counts)
     for s in chosen:
         split: dict[str, list[Position]] = {}
@@ -303,3 +317,11 @@ def instances(policy: PolicyNode, snapshots: list[Snapshot], tables: Optional[Ta
             # (signals), but it owns nothing in them (actions)
             v.snapshots = list(chosen)
     return list(views.values())
+
+
+def _listed(level: str, names: list[str], chosen: list[Snapshot]) -> list[str]:
+    """The instances a strategy or symbol level lists whatever the positions hold: every symbol;
+    the strategies an account chosen declares (or does not say what it declares)."""
+    if level != "strategy":
+        return names
+    return [n for n in names if any(declares((n,), s.strategies) for s in chosen)]

@@ -124,6 +124,7 @@ def snap(
     initial_capital: Optional[float] = None,
     labels: Optional[dict] = None,
     quote: str = "USDT",
+    strategies: Optional[Sequence[str]] = None,
 ) -> Snapshot:
     fetch = FetchStatus(ok=ok, error_code=None if ok else "EXCHANGE_UNAVAILABLE", latency_ms=latency_ms,
                         calls=calls, failed_calls=failed_calls)
@@ -131,7 +132,7 @@ def snap(
         venue=venue, account=account, market_type=market_type, ts_event=ts, ts_observed=ts,
         equity=equity if ok else None, quote_currency=quote, balances=list(balances), positions=list(positions),
         orders=list(orders), fetch=fetch, labels=labels or {}, markets=markets or {},
-        initial_capital=initial_capital,
+        initial_capital=initial_capital, strategies=None if strategies is None else tuple(strategies),
     )
 
 

@@ -87,9 +87,10 @@ def test_the_example_policy_gives_a_fresh_runner_its_grace_then_fires():
     text = (POLICIES / "dead-mans-switch.yaml").read_text()
     g = compile_documents(load_text(text, "dead-mans-switch.yaml")).graph
     assert g is not None
-    evs, _ = run(g, [(t, []) for t in range(0, 10 * MIN, 5 * SEC)])
+    # (an account that declares strategy-a: without one the policy selects nothing, test_strategy_unmatched)
+    evs, _ = run(g, [(t, [snap(ts=t, strategies=["strategy-a"])]) for t in range(0, 10 * MIN, 5 * SEC)])
     assert all(only(e).stage_after == 0 for e in evs), "the first ticks of a fresh runner latch nothing"
-    evs, _ = run(g, [(t, []) for t in range(0, 10 * MIN + 5 * SEC, 5 * SEC)])
+    evs, _ = run(g, [(t, [snap(ts=t, strategies=["strategy-a"])]) for t in range(0, 10 * MIN + 5 * SEC, 5 * SEC)])
     assert only(evs[-1]).stage_after == 1, "a bot never heard from within the grace is silent"
 
 

@@ -240,7 +240,8 @@ class Venues(Mapping[str, VenuePort]):
 
     def declared(self) -> tuple[Declared, ...]:
         """Every account as a policy's scope selects it (engine/removed.py)."""
-        return tuple(Declared(p.venue, k.partition("/")[2], p.labels()) for k, p in self._ports.items())
+        return tuple(Declared(p.venue, k.partition("/")[2], p.labels(), p.strategy_names())
+                     for k, p in self._ports.items())
 
     def rates(self) -> dict[str, float]:
         """Orders per second by venue (:func:`adapters.base.order_rates`)."""
