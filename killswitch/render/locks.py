@@ -100,15 +100,25 @@ def decision_lines(decision: "Decision") -> list[str]:
     lines = [f"{'ALLOW' if decision.allow else 'DENY'}: {decision.reason}"]
     limit = decision.limit or {}
     for b in limit.get("breaches") or ([limit] if limit else []):
-        used = "unknown" if b.get("usage") is None else figure(b["usage"])
         of = f" {b['symbol']}" if b.get("symbol") else ""
-        line = f"  {b.get('code')}{of}: {used} of {figure(b.get('value'))} {b.get('unit', '')}".rstrip()
+        line = f"  {b.get('code')}{of}: {_usage(b)}"
         parts = b.get("exposure")
         if parts:
             line += (f" (positions {figure(parts['positions'])} + resting orders {figure(parts['resting'])}"
                      f" + this order {figure(parts['order'])})")
         lines.append(line)
     return lines
+
+
+def _usage(breach: dict) -> str:
+    """A breach's usage of its limit: a ratio as a percentage (``296.51% of 5.00%``, as its
+    reason says), any other unit as a figure with the unit named."""
+    usage, value = breach.get("usage"), breach.get("value")
+    if breach.get("unit") == "ratio" and isinstance(value, (int, float)):
+        used = "unknown" if usage is None else f"{usage:.2%}"
+        return f"{used} of {value:.2%}"
+    used = "unknown" if usage is None else figure(usage)
+    return f"{used} of {figure(value)} {breach.get('unit', '')}".rstrip()
 
 
 def window_lines(rows: Sequence[dict]) -> list[str]:

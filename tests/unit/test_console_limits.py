@@ -109,3 +109,15 @@ def test_check_order_s_answer_lists_each_limit_with_what_resting_orders_add():
         "  GROSS_LIMIT: 829,000 of 800,000 quote (positions 740,000 + resting orders 59,000 + this order 30,000)",
         f"  POSITION_LIMIT {SYMBOL}: unknown of 400,000 quote"]
     assert decision_lines(Decision(True, "ACTIVE")) == ["ALLOW: ACTIVE"]
+
+
+def test_a_price_collar_s_breach_line_reads_as_percentages_like_its_reason():
+    from killswitch.render.locks import decision_lines
+    from killswitch.runner.gate.request import Decision
+
+    collar = {"code": "PRICE_COLLAR", "value": 0.05, "usage": 2.9651071, "unit": "ratio", "symbol": SYMBOL}
+    no_price = {"code": "PRICE_COLLAR", "value": 0.05, "usage": None, "unit": "ratio", "symbol": SYMBOL}
+    deny = Decision(False, "PRICE_COLLAR: price 500 is 296.51% from mark 126.1 (collar 5.00%)",
+                    {**collar, "breaches": [collar, no_price]})
+    assert decision_lines(deny)[1:] == [f"  PRICE_COLLAR {SYMBOL}: 296.51% of 5.00%",
+                                        f"  PRICE_COLLAR {SYMBOL}: unknown of 5.00%"]
