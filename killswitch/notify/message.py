@@ -244,9 +244,14 @@ def runbook_lines(incident: str, external_url: Optional[str]) -> list[str]:
     return lines
 
 
-def detail(alert: Alert, external_url: Optional[str]) -> list[str]:
+def detail(alert: Alert, external_url: Optional[str], group: Optional[str] = None) -> list[str]:
+    """An alert in full. ``group``: the severity of the page it is in (its group's), which its
+    first line carries as the page's title does; the alert's own, when lower, is said under it."""
     lab, data = alert.labels, alert.event.data
-    lines = [f"{alert.severity.upper()} {headline(alert)}", f"  at: {iso(alert.event.ts_ms)}   mode: {mode_of(alert)}"]
+    sev = group or alert.severity
+    lines = [f"{sev.upper()} {headline(alert)}", f"  at: {iso(alert.event.ts_ms)}   mode: {mode_of(alert)}"]
+    if sev != alert.severity:
+        lines.append(f"  this notice: {alert.severity} (the page carries its group's severity, {sev})")
     shown = [f"{k}={lab[k]}" for k in LABEL_ORDER if lab.get(k)]
     shown += [f"{k}={v}" for k, v in sorted(lab.items()) if k not in LABEL_ORDER and k not in ("event", "severity")]
     lines.append("  labels: " + " ".join(shown))
@@ -315,12 +320,12 @@ def compose(n: Notification, external_url: Optional[str] = None) -> Message:
         title += " (reminder: still active)"
     body: list[str] = []
     for a in sorted(new, key=lambda a: a.event.ts_ms):
-        body += detail(a, external_url)
+        body += detail(a, external_url, n.severity)
         body.append("")
     if n.repeat:
         body.append(f"Still active ({len(earlier)}), nothing new since the last notification:")
         for a in earlier:
-            body += detail(a, external_url)
+            body += detail(a, external_url, n.severity)
             body.append("")
     elif earlier:
         body.append("Earlier in this group:")

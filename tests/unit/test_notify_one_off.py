@@ -134,3 +134,20 @@ def test_a_page_title_names_the_other_kind_of_news_it_carries(tree):
     titles = [compose(n).title for n in d.flush_due(10_000)]
     grouped = [t for t in titles if "more" in t]
     assert grouped and all("more: " in t for t in grouped), titles
+
+
+def test_a_page_s_title_and_its_body_s_first_line_carry_one_severity_the_group_s(tree):
+    """An approval recorded (info) in the group of a critical stage pages as [CRITICAL]; its body
+    began INFO (fifth walk, issue 65): it begins with the group's severity, the notice's own said
+    under it."""
+    d = Dispatcher({"desk": tree}, LONG_RESOLVE)
+    put(d, transition(0, 3, "flatten"), 0)
+    d.flush_due(10_000)
+    put(d, Event.make(RESET, 20_000, {"result": "APPROVAL_RECORDED: 1/2 approvers=bob", "released": False},
+                      policy="book", scope="okx/main", level=3), 20_000)
+    msgs = [compose(n) for t in range(40_000, 900_000, 30_000) for n in d.flush_due(t)]
+    assert msgs
+    for m in msgs:
+        severity = m.title.split("]")[0].lstrip("[")
+        assert m.body.splitlines()[0].startswith(severity.upper() + " "), (m.title, m.body)
+    assert any("this notice: info" in m.body for m in msgs if m.title.startswith("[CRITICAL]"))
