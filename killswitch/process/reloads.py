@@ -162,11 +162,7 @@ class PolicyReloads:
         outcome = await runner.apply_graph(reload)
         if not outcome.applied:
             self.err(f"ksctl run: POLICY RELOAD FAILED, the last good graph {running.short_digest} keeps running: "
-                     f"{parts.reloads.error}")
-            hint = result.errors[0].hint if result is not None and result.errors and not (refused or firm_refused) \
-                else None
-            if hint:  # what to write instead (a close match, the names known), as ksctl validate says it
-                self.err(f"  hint: {hint}")
+                     f"{parts.reloads.error}")  # (the first error's hint on its next line: first_error)
             return
         self._files = files
         if self.firm is not None and whole is not None:

@@ -47,9 +47,12 @@ def unmatched_here(result: CompileResult, accounts: Sequence[Account]) -> list[s
 
 
 def first_error(result: CompileResult) -> str:
-    """The first finding of ``result`` as the log and the status say it, with how many there are."""
+    """The first finding of ``result`` as the log, the status and the page say it, with how many
+    there are, and its hint (what to write instead: a close match, the names known) on a line
+    of its own, as ``ksctl validate`` says it."""
     first = result.errors[0]
-    return f"{first.location()}: error[{first.code}]: {first.message} ({len(result.errors)} error(s))"
+    hint = f"\n  hint: {first.hint}" if first.hint else ""
+    return f"{first.location()}: error[{first.code}]: {first.message} ({len(result.errors)} error(s)){hint}"
 
 
 def graph_to_run(result: CompileResult, store: "StateStore", strict: bool, declared: Optional[Sequence[Account]],

@@ -58,11 +58,14 @@ def test_a_reload_narrowing_a_policy_to_a_running_account_is_taken_up(tmp_path, 
         error = parts.reloads.error
         assert error is not None and parts.book.graph.digest == kept
         assert 'error[KS104]: scope names unknown account "sim-mian"' in error, error
+        # the hint rides with the error into the status's RELOAD FAILED line and the page (its event's error)
+        assert '\n  hint: did you mean "sim-main"?' in error, error
         daemon.stop.set()
         return await run
 
     assert asyncio.run(scenario()) == 0
-    hint = next(line for line in said if line.startswith("  hint: ") and "sim-mian" not in line)
+    hint = next(line for line in "\n".join(said).splitlines()
+                if line.startswith("  hint: ") and "sim-mian" not in line)
     assert hint.startswith('  hint: did you mean "sim-main"? checked against the Accounts document '), hint
     assert "accounts.yaml and the accounts this runs with (--accounts)" in hint, hint
     assert "binanceusdm/sim-main" in hint and "binance-futures-main" in hint, hint
