@@ -497,14 +497,14 @@ class RunnerClient:
     # changes (with the token)
 
     def reset(self, policy: str, scope: str, reason: str, approver: Optional[str] = None, *,
-              confirm_relatch: bool = False) -> ResetResult:
+              confirm_relatch: bool = False, withdraw: bool = False) -> ResetResult:
         """``POST /v1/reset``: approve the reset of a latched stage, as the token's identity.
         A refusal the view answers with 200 (``NOT_ENGAGED``, ``DUPLICATE_APPROVER``, an approval
         recorded that is not yet enough, ``RELATCH_UNCONFIRMED``) is a ResetResult with ``done``
         false, not an error. ``confirm_relatch``: take the approval even though a trigger still
         fires and the stage is entered again at the next tick (sent only when true, so that a
-        runner older than the field takes the rest)."""
-        body: dict = {"policy": policy, "scope": scope, "reason": reason}
+        runner older than the field takes the rest). ``withdraw``: take one's own pending approval back."""
+        body: dict = {"policy": policy, "scope": scope, "reason": reason, **({"withdraw": True} if withdraw else {})}
         if approver is not None:
             body["approver"] = approver
         if confirm_relatch:

@@ -22,6 +22,7 @@ writing it into the store behind the runner's back would be overwritten by its n
 from __future__ import annotations
 
 import json
+import shlex
 from typing import TYPE_CHECKING, Any, Optional
 
 import click
@@ -116,8 +117,10 @@ def _board(client: Any, output: str, token_env: str) -> Optional[dict]:
                                           "entered again at the next tick, a new incident with new pages).")
 @click.option("--expire-silences", is_flag=True,
               help="Also expire the silences still in force made for the incident or holding back its pages.")
+@click.option("--withdraw", is_flag=True, help="Take back your own approval of this reset, still waiting for the "
+                                               "next approver (given on the wrong scope, say); audited.")
 @output_option
-def reset(api, token_env, policy, scope, approver, reason, yes, expire_silences, output) -> None:
+def reset(api, token_env, policy, scope, approver, reason, yes, expire_silences, withdraw, output) -> None:
     """Approve the reset of a latched stage. The approver is the identity of your token: a stage
     that asks for two approvals needs two people, each with their own token.
 
@@ -129,18 +132,27 @@ def reset(api, token_env, policy, scope, approver, reason, yes, expire_silences,
     Exit 0 when the approval was taken (the stage released, or the approval recorded and waiting
     for the next approver); 1 when it was refused (NOT_ENGAGED, DUPLICATE_APPROVER,
     STAGE_CHANGED, NOT_LEADER, an unknown policy or scope: the reason is printed) or not
-    confirmed at the prompt."""
+    confirmed at the prompt.
+
+    --withdraw takes back your own approval not yet completed by the next approver
+    (APPROVAL_WITHDRAWN, exit 0; NO_APPROVAL, exit 1 when you have none pending there)."""
     from ..client import RunnerUnreachable
 
     client = runner_client(api, token_env)
+    if withdraw:
+        got = sent(lambda: client.reset(policy, scope, reason, approver, withdraw=True), output, role="approver")
+        raise SystemExit(EXIT_OK if got.reason.startswith("APPROVAL_WITHDRAWN") else EXIT_FINDINGS)
     confirmed = yes
-    if not yes:
-        try:
-            relatch = _relatch(client, policy, scope, reason)
-        except RunnerUnreachable as e:
-            unreachable(e)
-        if relatch:
-            confirmed = _confirm_relatch(policy, scope, relatch, output)
+    relatch: "tuple[str, ...]" = ()
+    try:  # what the reset runs into, shown before it is sent (with --yes too: sent without asking)
+        relatch = _relatch(client, policy, scope, reason)
+    except RunnerUnreachable as e:
+        unreachable(e)
+    if relatch and not yes:
+        confirmed = _confirm_relatch(policy, scope, relatch, output)
+    elif relatch and output != "json":
+        for line in relatch:
+            click.echo(f"reset {policy} {scope}: {line}")
 
     def approve():
         got = client.reset(policy, scope, reason, approver, confirm_relatch=confirmed)
@@ -154,6 +166,10 @@ def reset(api, token_env, policy, scope, approver, reason, yes, expire_silences,
     if output != "json":
         for line in result.warnings:  # e.g. a trigger that still fires: the stage is entered again at once
             click.echo(f"WARNING: {line}")
+        if result.reason.startswith("APPROVAL_RECORDED"):  # a mistaken approval is not left for the next approver
+            click.echo("To withdraw this approval before the next approver completes the reset: ksctl reset "
+                       f"--policy {shlex.quote(policy)} --scope {shlex.quote(scope)} --reason "
+                       f"{shlex.quote('withdrawn: ' + reason)} --withdraw")
     _reset_silences(client, result.silences, expire_silences, output)
     raise SystemExit(EXIT_OK if result.taken else EXIT_FINDINGS)
 

@@ -162,6 +162,15 @@ def _person(name: str) -> str:
     return unicodedata.normalize("NFKC", name).casefold().strip()
 
 
+def withdraw_approval(st: StageState, approver: str) -> Optional[str]:
+    """Take ``approver``'s pending approval of the reset of ``st`` back (the person, however the
+    name is spelled); the approval as it was recorded, None when ``approver`` had none pending."""
+    given = next((a for a in st.approvals if _person(a) == _person(approver)), None)
+    if given is not None:
+        st.approvals.remove(given)
+    return given
+
+
 def approve_reset(policy: Optional[PolicyNode], scope: str, st: StageState, approver: str, now: int,
                   need: Optional[int] = None) -> tuple[Optional[StageTransition], str]:
     """Record one approver's reset; reset when the stage's number of distinct approvers is

@@ -2,8 +2,9 @@
 
 What it owns: one row per audited operator action — a lock, an unlock, a manual close, a silence
 added, changed (extended, its comment edited) or expired, an acknowledgement, a dead man's switch
-armed or disarmed, a revoke of the bots' keys and each approval of its restore — with its author
-(the authenticated identity the runner audited, ``by``), its reason or comment, its time, what
+armed or disarmed, a revoke of the bots' keys and each approval of its restore, a reset approval
+withdrawn — with its author (the authenticated identity the runner audited, ``by``), its reason
+or comment, its time, what
 became of it (done, or the refusal's reason code) and how long it lasted, derived from later
 rows of the same trail and the journal:
 
@@ -35,7 +36,8 @@ ACTION_KINDS = {"manual_lock": "lock", "manual_unlock": "unlock", "manual_close_
                 "silence_changed": "silence changed", "incident_acknowledged": "ack",
                 "dms_armed": "dms arm", "dms_disarmed": "dms disarm",
                 "trading_revoke_requested": "revoke", "trading_revoke_dry_run": "revoke (dry run)",
-                "trading_restore_approval": "restore approval", "close_rejection_accepted": "close accept"}
+                "trading_restore_approval": "restore approval", "close_rejection_accepted": "close accept",
+                "reset_approval_withdrawn": "reset approval withdrawn"}
 
 
 def _target(kind: str, p: Mapping[str, Any]) -> str:
@@ -48,6 +50,8 @@ def _target(kind: str, p: Mapping[str, Any]) -> str:
         return str(p.get("source") or "-")
     if kind == "close_rejection_accepted":  # the refused legs a person accepted
         return ", ".join(f"{x.get('symbol')} {x.get('leg')} on {x.get('account')}" for x in p.get("legs") or ()) or "-"
+    if kind == "reset_approval_withdrawn":  # the approval taken back: of which policy's reset, where
+        return f"{p.get('policy') or '-'} {p.get('scope') or '-'}"
     return str(p.get("scope") or "-")
 
 

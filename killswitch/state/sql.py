@@ -263,6 +263,11 @@ class SqlStore(JournalTables, AuditTables, SilenceTables, StoredLockTables, Poli
                         (scope_key, level, approver, reason, ts)).rowcount
             return n == 1
 
+    def withdraw_approval(self, scope_key: str, level: int, approver: str) -> bool:
+        with self._tx(write=True) as cur:
+            return self._q(cur, "DELETE FROM approval WHERE scope_key = ? AND level = ? AND approver = ?",
+                           (scope_key, level, approver)).rowcount == 1
+
     def approvals(self, scope_key: str, level: int) -> list[Approval]:
         with self._tx(write=False) as cur:
             rows = self._q(cur, "SELECT scope_key, level, approver, reason, ts_ms FROM approval "

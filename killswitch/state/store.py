@@ -327,6 +327,10 @@ class StateStore(Protocol):
         ``scope_key`` should name the latched entry (its decision id, say), not only the scope,
         so that approvals given in an earlier incident never count toward a later one."""
 
+    def withdraw_approval(self, scope_key: str, level: int, approver: str) -> bool:
+        """Drop one approver's approval (withdrawn before the reset it was for was complete);
+        False if there was none."""
+
     def approvals(self, scope_key: str, level: int) -> list[Approval]: ...
 
     def approvals_between(self, since_ms: int, until_ms: int, limit: int = 100_000) -> list[Approval]:

@@ -276,3 +276,42 @@ def test_history_of_a_dry_run_says_where_its_planned_orders_are(tmp_path):
     doc = json.loads(CliRunner().invoke(cli, ["history", "--state", state, "--planned", "-o", "json"]).output)
     assert doc["planned_total"] == planned and doc["journal"] == [] and len(doc["planned"]) == min(planned, 50)
     assert doc["planned"][0]["client_order_id"] and doc["planned"][0]["ts"].endswith("Z")
+
+
+def test_an_approval_given_by_mistake_is_withdrawn_and_the_next_approver_does_not_complete_it(tmp_path):
+    """Fifth walk (issue 65, M3): an approval on the wrong scope could not be taken back, and the
+    next approver completed a reset nobody meant. ``--yes`` shows what still fires before it sends;
+    the answer names the command that withdraws it; the withdrawal is audited and reported."""
+    from killswitch.runbooks.operator_actions import operator_actions
+
+    srv = Still(tmp_path)
+    try:
+        alice, bob = CliRunner(env={"KS_API_TOKEN": ALICE}), CliRunner(env={"KS_API_TOKEN": BOB})
+        args = ["reset", "--api", srv.url, "--policy", "crash-ladder", "--scope", ACCOUNT, "--reason", "hedge checked"]
+        r = alice.invoke(cli, args + ["--yes"])
+        assert r.exit_code == 0, r.output
+        lines = r.output.splitlines()
+        recorded = next(i for i, line in enumerate(lines) if line.startswith("APPROVAL_RECORDED: 1/2"))
+        assert lines[0].startswith(f"reset crash-ladder {ACCOUNT}: hard is still firing"), r.output  # before it
+        assert recorded > 0
+        assert (f"ksctl reset --policy crash-ladder --scope {ACCOUNT} --reason 'withdrawn: hedge checked' "
+                "--withdraw") in r.output, r.output
+        r = bob.invoke(cli, args + ["--withdraw"])  # bob has none to take back: refused, nothing changed
+        assert r.exit_code == 1 and r.output.startswith("NO_APPROVAL: bob has no pending approval"), r.output
+        assert "(pending approvals: alice)" in r.output, r.output
+        r = alice.invoke(cli, args[:-1] + ["wrong scope", "--withdraw"])
+        assert r.exit_code == 0 and r.output.startswith("APPROVAL_WITHDRAWN: alice's approval of the reset of "
+                                                        f"crash-ladder {ACCOUNT} (stage 3) is withdrawn"), r.output
+        st = CliRunner(env={"KS_API_TOKEN": VERA}).invoke(cli, ["status", "--api", srv.url])
+        assert "(alice)" not in st.output, st.output
+        assert srv.store.approvals_between(0, 2**62) == []
+        r = bob.invoke(cli, args + ["-o", "json", "--yes"])  # bob's is the first again, not the second
+        doc = json.loads(r.output)
+        assert r.exit_code == 0 and doc["done"] is False and doc["reason"] == "APPROVAL_RECORDED: 1/2 approvers=bob"
+    finally:
+        srv.close()
+    rows = srv.store.audit_rows(0, kinds=("reset_approval_withdrawn",))
+    acts = operator_actions(rows, 2**62, lambda _: True, {}, {})
+    assert [(a["action"], a["by"], a["target"], a["outcome"], a["reason"]) for a in acts] == [
+        ("reset approval withdrawn", "bob", f"crash-ladder {ACCOUNT}", "refused: NO_APPROVAL", "hedge checked"),
+        ("reset approval withdrawn", "alice", f"crash-ladder {ACCOUNT}", "done", "wrong scope")]

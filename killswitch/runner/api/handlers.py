@@ -272,13 +272,14 @@ class ApiHandlers:
             raise ApiError(404 if code == "UNKNOWN_SOURCE" else 409, code, detail)
         return web.Response(status=204)
 
-    async def _reset_body(self, request: web.Request) -> tuple[str, str, str, Identity, bool]:
+    async def _reset_body(self, request: web.Request) -> tuple[str, str, str, Identity, bool, bool]:
         caller = _caller(request)
         body = await self.object_body(request)
-        fields(body, ("policy", "scope", "reason"), ("approver", "confirm_relatch"))
-        confirm = body.get("confirm_relatch", False)
-        if not isinstance(confirm, bool):
-            raise bad(f'"confirm_relatch" must be true or false, not {show(confirm)}')
+        fields(body, ("policy", "scope", "reason"), ("approver", "confirm_relatch", "withdraw"))
+        confirm, withdraw = body.get("confirm_relatch", False), body.get("withdraw", False)
+        for name, value in (("confirm_relatch", confirm), ("withdraw", withdraw)):
+            if not isinstance(value, bool):
+                raise bad(f'"{name}" must be true or false, not {show(value)}')
         policy, scope = string_field(body, "policy"), string_field(body, "scope")
         reason = string_field(body, "reason", MAX_REASON, free_text=True)
         if "approver" in body:  # older clients name the approver: it must be the caller
@@ -286,11 +287,14 @@ class ApiHandlers:
             if normalise_identity(named) != caller.name:
                 raise ApiError(403, "APPROVER_NOT_CALLER", f"the approver of a reset is the caller ({caller.name}), "
                                                            f"not {show(named)}; each approver sends their own token")
-        return policy, scope, reason, caller, confirm
+        return policy, scope, reason, caller, confirm, withdraw
 
     async def reset(self, request: web.Request) -> web.Response:
-        policy, scope, reason, caller, confirm = await self._reset_body(request)
-        result = await call_view(self.view.reset, policy, scope, caller.name, reason, confirm_relatch=confirm)
+        policy, scope, reason, caller, confirm, withdraw = await self._reset_body(request)
+        if withdraw:  # the caller's own pending approval taken back (APPROVAL_WITHDRAWN, or NO_APPROVAL)
+            result = await call_view(self.view.withdraw_reset, policy, scope, caller.name, reason)
+        else:
+            result = await call_view(self.view.reset, policy, scope, caller.name, reason, confirm_relatch=confirm)
         done, why = result.done, result.reason
         if not isinstance(done, bool) or not isinstance(why, str):
             raise TypeError("reset() must return a ResetResult")
@@ -360,7 +364,10 @@ class ApiHandlers:
         return _json(200, await call_view(self.view.preview_unlock, scope))
 
     async def preview_reset(self, request: web.Request) -> web.Response:
-        policy, scope, _, caller, _ = await self._reset_body(request)
+        policy, scope, _, caller, _, withdraw = await self._reset_body(request)
+        if withdraw:
+            raise bad('a withdrawal has no preview: POST /v1/reset with "withdraw": true takes back only your own '
+                      "pending approval")
         return _json(200, await call_view(self.view.preview_reset, policy, scope, caller.name))
 
     async def preview_close(self, request: web.Request) -> web.Response:

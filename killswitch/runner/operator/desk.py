@@ -228,6 +228,10 @@ class Desk:
             result = replace(result, silences=self.silencing.for_incident(incident, open_))
         return said("reset", approver, result, policy=policy, scope=scope)
 
+    async def withdraw_reset(self, policy: str, scope: str, approver: str, reason: str) -> ResetResult:
+        return said("reset withdraw", approver, await self.commands.withdraw(policy, scope, approver, reason),
+                    policy=policy, scope=scope)
+
     async def lock_scope(self, scope: str, mode: str, reason: str, ttl_s: Optional[float] = None, *,
                          actor: Optional[str] = None, enforce: Optional[dict] = None) -> ChangeResult:
         if self.firm is not None and (routed := await self.firm.route("lock", scope, {

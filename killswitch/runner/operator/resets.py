@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import Any, Callable, Mapping, Optional, Sequence
 
 from ...engine.removed import reset_needs
-from ...engine.stages import StageTransition, approve_reset
+from ...engine.stages import StageTransition, approve_reset, withdraw_approval
 from ...engine.state import Removal, StageState
 from ...events import RESET, Event
 from ...notify.message import iso
@@ -106,6 +106,58 @@ class ResetApprovals:
             return ResetResult(False, why)
         return await self._apply_reset(node, policy, scope, trial, transition, why, level, approver, reason, now,
                                        removal)
+
+    async def withdraw(self, policy: str, scope: str, approver: str, reason: str) -> ResetResult:
+        """``approver`` takes back their own approval of a reset not yet complete (given on the
+        wrong scope, say): audited (``reset_approval_withdrawn``), then dropped from the stage and
+        the store, so the next approver does not complete a reset nobody meant. Refused
+        ``NO_APPROVAL`` (audited, nothing changed) when ``approver`` has none pending there;
+        ``STAGE_CHANGED`` when the tick moved the stage on while the row was being stored."""
+        refused = self.lead.not_leader("reset")
+        if refused:
+            return ResetResult(False, refused)
+        key, now = f"{policy}|{scope}", self.clock()
+        ss = self.book.state.scopes.get(key)
+        before = copy.deepcopy(ss.stage) if ss is not None else None
+        given = withdraw_approval(after := copy.deepcopy(before), approver) if before is not None else None
+        row = {"policy": policy, "scope": scope, "level": before.level if before is not None else 0,
+               "approver": approver, "reason": reason}
+        if before is None or after is None or given is None or before.level == 0:
+            pending = ", ".join(before.approvals) if before is not None and before.approvals else "none"
+            why = (f"NO_APPROVAL: {approver} has no pending approval of the reset of {policy} {scope} to withdraw "
+                   f"(pending approvals: {pending}); nothing was changed")
+            try:
+                await self.lead.audit("reset_approval_withdrawn", now, {**row, "result": why, "refused": why})
+            except FencedError:
+                return ResetResult(False, self.lead.deposed())
+            return ResetResult(False, why)
+        left = ",".join(after.approvals) or "none"
+        why = (f"APPROVAL_WITHDRAWN: {given}'s approval of the reset of {policy} {scope} (stage {before.level}) "
+               f"is withdrawn; approvers now: {left}")
+        try:
+            await self.lead.audit("reset_approval_withdrawn", now, {**row, "result": why})
+        except FencedError:
+            return ResetResult(False, self.lead.deposed())
+        ss = self.book.state.scopes.get(key)
+        if ss is None or ss.stage != before:
+            why = (f"STAGE_CHANGED: the stage of {policy} {scope} changed while the withdrawal was being recorded; "
+                   "nothing was changed: withdraw again")
+            try:
+                await self.lead.audit("reset_approval_void", now, {**row, "result": why})
+            except FencedError:
+                self.lead.leader = False
+            return ResetResult(False, why)
+        self.book.reset_stage(key, after)
+        await self.io(self.store.withdraw_approval, f"{key}|e{after.entries}", after.level, given)
+        self.sinks.emit(Event.make(RESET, now, {"approver": approver, "reason": reason, "result": why,
+                                                "released": False, "withdrawn": True},
+                                   policy=policy, scope=scope, level=after.level))
+        try:
+            await self.persist.save()
+        except FencedError:
+            self.lead.stale = True
+            return ResetResult(False, self.lead.deposed())
+        return ResetResult(False, why)  # (done: a stage released; this released nothing)
 
     async def _already_reset(self, policy: str, scope: str, approver: str, reason: str, now: int,
                              passed: PassedReset, ended: bool) -> ResetResult:

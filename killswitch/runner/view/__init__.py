@@ -532,6 +532,10 @@ class RunnerView(Protocol):
         """An approval; one taken while a trigger still fires (the stage would be entered again at
         the next tick) is refused ``RELATCH_UNCONFIRMED`` unless ``confirm_relatch``."""
 
+    async def withdraw_reset(self, policy: str, scope: str, approver: str, reason: str) -> ResetResult:
+        """``approver``'s own pending approval taken back (``APPROVAL_WITHDRAWN``, or refused
+        ``NO_APPROVAL``); ``done`` is always false: no stage is released."""
+
     async def close(self, scope: str, reason: str, dry_run: bool, *, actor: Optional[str] = None,
                     symbol: Optional[str] = None, preview_id: Optional[str] = None,
                     max_notional: Optional[float] = None) -> CloseResult:
