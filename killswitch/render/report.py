@@ -356,11 +356,12 @@ def positions_left_lines(rows: list[dict]) -> list[str]:
         return f"{_c(a['by'] or 'an unknown caller')} at {a['at']}: {_c(a['reason'])}" if a else "**nobody**"
 
     lines = [f"| {_c(x['account'])} | {_c(x['symbol'])} | {_c(x['leg'])} | {_c(x['amount'])} | "
-             f"{_c(x['why'])}: {_c(x['detail'])} | {_c(x['incident'])} | {accepted(x)}{_unverified(x)} |" for x in rows]
+             f"{_c(x['why'])}: {_c(x['detail'])} | {_c(', '.join(x.get('incidents') or [x['incident']]))} | "
+             f"{accepted(x)}{_unverified(x)} |" for x in rows]
     return _table("Positions left open at the period's end",
                   "Residuals: positions a close left open and the runner stopped closing, still open at the "
                   "period's end (amount as recorded).",
-                  ("account", "symbol", "leg", "amount", "why", "incident", "accepted by"), lines,
+                  ("account", "symbol", "leg", "amount", "why", "incidents", "accepted by"), lines,
                   "No position was left open by a close at the period's end.")
 
 

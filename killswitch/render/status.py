@@ -13,7 +13,7 @@ Formats values only: it must not call the runner, print, or pick exit codes.
 from __future__ import annotations
 
 import dataclasses
-from typing import Optional
+from typing import Any, Optional, Sequence
 
 from ..client import LockDocument, dms_of
 from ..engine.guarded import unguarded_text
@@ -133,10 +133,7 @@ def status_text(st: RunnerStatus, locks: LockDocument) -> str:
         step = f"; steps up at {iso(r.until_ms)}" if r.until_ms is not None else ""
         lines.append(f"  RESUMING {r.policy} {r.scope}: {step_of(r.day, r.days, r.step_ms)} since {iso(r.since_ms)}, "
                      f"{r.fraction * 100:g}% of normal limits ({limits or 'no limit set'}){step}")
-    for x in st.residuals:  # what closes left open and the runner stopped closing
-        leg = f" {x.position_side}" if x.position_side else ""
-        lines.append(f"  RESIDUAL {x.account} {x.symbol} {x.side}{leg} {figure(x.amount)}: {x.why} ({x.detail}); "
-                     f"incident {x.incident}{accepted_note(x.accepted)}")
+    lines += residual_lines(st.residuals)  # what closes left open and the runner stopped closing
     for o in st.still_open:  # what cancels meant to take that the venue still lists: never shown cancelled
         of = f"incident {o.incident}" if o.incident else o.cause
         lines.append(f"  STILL OPEN {o.account} {o.symbol} {o.side} {figure(o.amount)} order {o.order_id}: {o.said}; "
@@ -150,6 +147,23 @@ def status_text(st: RunnerStatus, locks: LockDocument) -> str:
     lines += count_lines(st.violation_counts)
     lines += dms_lines(dms_of(st))
     return "\n".join(lines)
+
+
+def residual_lines(residuals: Sequence[Any]) -> list[str]:
+    """One RESIDUAL line per open leg at the venue, naming every incident whose close of it left
+    it open (two incidents that failed to close the same 30 ETH long hold 30 ETH, not 60)."""
+    legs: dict[tuple[str, str, str], list[Any]] = {}
+    for x in residuals:
+        legs.setdefault((x.account, x.symbol, (x.position_side or x.side).casefold()), []).append(x)
+    lines = []
+    for same in legs.values():
+        x = same[-1]
+        leg = f" {x.position_side}" if x.position_side else ""
+        why = "; ".join(dict.fromkeys(f"{r.why} ({r.detail})" for r in same))
+        whose = f"incident {x.incident}{accepted_note(x.accepted)}" if len(same) == 1 else \
+            "incidents " + ", ".join(f"{r.incident}{accepted_note(r.accepted)}" for r in same)
+        lines.append(f"  RESIDUAL {x.account} {x.symbol} {x.side}{leg} {figure(x.amount)}: {why}; {whose}")
+    return lines
 
 
 def accepted_note(accepted: Optional[dict]) -> str:
@@ -260,7 +274,16 @@ def _refusals(n: int) -> str:
 def rejection_lines(st: RunnerStatus) -> list[str]:
     """The legs whose closes the venue refused: CLOSE_REJECTED (not sent again) or still tried."""
     lines = []
+    stopped: dict[tuple[str, str, str], list[dict]] = {}  # one CLOSE_REJECTED line per leg, every incident named
     for r in st.close_rejections:
+        if r["state"] == "CLOSE_REJECTED":
+            stopped.setdefault((r["account"], r["symbol"], str(r["leg"]).casefold()), []).append(r)
+    for r in st.close_rejections:
+        same = stopped.get((r["account"], r["symbol"], str(r["leg"]).casefold()), [])
+        if len(same) > 1:
+            if r is same[0]:
+                lines.append(f"  {_rejected_leg(same)}")
+            continue
         since = f" since {iso(r['first_ms'])}" if r.get("first_ms") else ""
         # tries: the venue's refusals of the leg's closes (a chunked close counts each order); bound:
         # the closes tried before it is given up (never "5 of 2")
@@ -275,6 +298,16 @@ def rejection_lines(st: RunnerStatus) -> list[str]:
         lines.append("  (each stands until its position is closed, a later close fills, or "
                      f"{accept_command('A', reason='R')}; --symbol S --leg L: that leg alone)")
     return lines
+
+
+def _rejected_leg(same: Sequence[dict]) -> str:
+    """A leg whose closes the venue refused for several incidents: once, each incident named."""
+    r = same[0]
+    said = "; ".join(dict.fromkeys(f"{x['venue_said']} ({x['reason']})" for x in same))
+    each = ", ".join(f"{x['incident']} ({_refusals(x['tries'])}, given up after {x['bound']} tries"
+                     + (f", since {iso(x['first_ms'])}" if x.get("first_ms") else "") + ")" for x in same)
+    return (f"CLOSE_REJECTED {r['account']} {r['symbol']} {r['leg']}: {said}; not sent again for "
+            f"incidents {each}")
 
 
 def weight_lines(st: RunnerStatus) -> list[str]:

@@ -1,7 +1,8 @@
 """Positions left open at the period's end, from the audit trail: the closure report's own section.
 
-What it owns: one row per residual (a position a close left open and the runner stopped
-closing, :mod:`killswitch.runner.book.residuals`) that the trail recorded (``close_residual``)
+What it owns: one row per open leg with residuals (a position a close left open and the runner
+stopped closing, :mod:`killswitch.runner.book.residuals`; the incidents whose residuals of the
+same leg stand are named together, as the venue holds the leg once) that the trail recorded (``close_residual``)
 up to the period's end and did not end by then (``close_residual_ended``: its position closed,
 or its incident no longer in force): the account, symbol, leg, amount (as recorded), why
 (``BELOW_MINIMUM``, ``CLOSE_RETRIES_EXHAUSTED``, ``CLOSE_REJECTED``) with its detail (the venue's
@@ -57,7 +58,29 @@ def positions_left(rows: Sequence[Any], proven: Callable[[int], bool]) -> list[d
             acceptance, seq = accepted[key]
             row["accepted"] = acceptance
             row["verified"] = row["verified"] and proven(seq)
-    return list(out.values())
+    return _by_leg(list(out.values()))
+
+
+def _by_leg(rows: list[dict]) -> list[dict]:
+    """One row per open leg at the venue (account, symbol, leg), naming every incident whose
+    close of it was refused or fell short (``incidents``; ``incident``: the first): two incidents
+    that failed to close the same 30 ETH long leave 30 ETH open, not 60. Its amount is the last
+    recorded; it counts as accepted only when every incident's residual of it was."""
+    legs: dict[tuple[str, str, str], dict] = {}
+    for row in rows:
+        key = (row["account"], row["symbol"], str(row["leg"] or "").casefold())
+        had = legs.get(key)
+        if had is None:
+            legs[key] = {**row, "incidents": [row["incident"]]}
+            continue
+        had["incidents"].append(row["incident"])
+        had["amount"] = row["amount"]
+        for field in ("why", "detail"):
+            if row[field] and row[field] not in str(had[field]).split("; "):
+                had[field] = f"{had[field]}; {row[field]}" if had[field] else row[field]
+        had["accepted"] = row["accepted"] if had["accepted"] is not None else None
+        had["verified"] = had["verified"] and row["verified"]
+    return list(legs.values())
 
 
 __all__ = ["ACCEPTED_KIND", "ENDED_KIND", "KINDS", "RESIDUAL_KIND", "positions_left"]

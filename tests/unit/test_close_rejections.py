@@ -289,3 +289,28 @@ def test_the_closure_report_lists_an_accepted_refusal_among_the_operator_actions
     [action] = operator_actions([row], T0 + 1, lambda seq: True, {}, {})
     assert (action["action"], action["target"], action["by"], action["reason"], action["outcome"]) == \
         ("close accept", "ETH/USDT:USDT SHORT on binanceusdm/sim-hedge", "alice", "hedged by hand", "done")
+
+
+def test_status_shows_one_open_leg_once_naming_every_incident_whose_close_of_it_was_refused():
+    """Fifth walk (issue 65, M7): a stage's close and a manual close of the same 30 ETH long were
+    refused; status listed the leg once per incident, reading as 60 ETH left open."""
+    from killswitch.render.status import rejection_lines, residual_lines
+    from killswitch.runner.view import ResidualStatus
+    from tests.unit.test_console_model import status
+
+    book, manual, hedge = "futures-book/binanceusdm/sim-hedge/L1/e1", "manual/binanceusdm/sim-hedge/m1", \
+        "binanceusdm/sim-hedge"
+    said = "-2022 ReduceOnly Order is rejected."
+    refused = tuple({"incident": i, "account": hedge, "symbol": "ETH/USDT:USDT", "leg": "LONG",
+                     "state": "CLOSE_REJECTED", "tries": n, "bound": n, "kind": "permanent",
+                     "reason": "REDUCE_ONLY_REJECTED", "venue_said": said, "next_ms": None, "first_ms": T0}
+                    for i, n in ((book, 2), (manual, 1)))
+    lines = [x for x in rejection_lines(status(close_rejections=refused)) if x.startswith("  CLOSE_REJECTED")]
+    assert len(lines) == 1, lines
+    assert lines[0].startswith(f"  CLOSE_REJECTED {hedge} ETH/USDT:USDT LONG: {said} (REDUCE_ONLY_REJECTED); "
+                               f"not sent again for incidents {book} (2 closes refused"), lines
+    assert f", {manual} (1 close refused, given up after 1 tries" in lines[0], lines
+    left = [ResidualStatus(i, None, hedge, hedge, "ETH/USDT:USDT", "long", "LONG", 30.0, "CLOSE_REJECTED",
+                           f"1 of 1 orders rejected by the venue: {said}", T0, T0) for i in (book, manual)]
+    assert residual_lines(left) == [f"  RESIDUAL {hedge} ETH/USDT:USDT long LONG 30: CLOSE_REJECTED (1 of 1 orders "
+                                     f"rejected by the venue: {said}); incidents {book}, {manual}"]

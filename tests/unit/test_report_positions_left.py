@@ -51,3 +51,17 @@ def test_standing_residuals_are_listed_with_who_accepted_them_and_ended_ones_are
 def test_nothing_left_open_says_so():
     assert positions_left([], lambda seq: True) == []
     assert "No position was left open by a close at the period's end." in positions_left_lines([])
+
+
+def test_one_open_leg_is_one_row_naming_every_incident_that_failed_to_close_it():
+    """Fifth walk (issue 65, M7): a stage's close and a manual close of the same 30 ETH long were
+    refused; the report listed two rows of 30 (60 ETH), the venue holds 30."""
+    book = "futures-book/binanceusdm/sim-hedge/L1/e1"
+    rows = [residual(1, "ETH/USDT:USDT", "long", "LONG", incident=book),
+            residual(2, "ETH/USDT:USDT", "long", "LONG", incident="manual/binanceusdm/sim-hedge/m1"),
+            residual(3, "SOL/USDT:USDT", "short", "SHORT", incident=book)]
+    left = positions_left(rows, lambda seq: True)
+    assert [(x["symbol"], x["leg"], x["incidents"]) for x in left] == [
+        ("ETH/USDT:USDT", "LONG", [book, "manual/binanceusdm/sim-hedge/m1"]), ("SOL/USDT:USDT", "SHORT", [book])]
+    eth = [x for x in positions_left_lines(left) if "ETH/USDT:USDT" in x]
+    assert len(eth) == 1 and f"| {book}, manual/binanceusdm/sim-hedge/m1 |" in eth[0], eth

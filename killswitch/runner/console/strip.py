@@ -70,8 +70,8 @@ def standing_lines(model: dict[str, Any]) -> dict[str, str]:
     if model["trading"]:
         out["trading"] = _names([f"{t['title'].lower()} on {t['account']}" for t in model["trading"]])
     if model.get("close_rejected"):
-        out["rejected"] = "not sent again: " + _names([f"{r['symbol']} {r['leg']} on {r['account']}"
-                                                        for r in model["close_rejected"]])
+        out["rejected"] = "not sent again: " + _names(list(dict.fromkeys(  # a leg once, however many incidents
+            f"{r['symbol']} {r['leg']} on {r['account']}" for r in model["close_rejected"])))
     out |= _accepted_line(model)
     if model.get("still_open"):
         out["still_open"] = "the venue still lists: " + _names([f"{r['symbol']} {r['side']} {r['amount']} on "
