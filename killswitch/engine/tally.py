@@ -24,6 +24,7 @@ Pure: no I/O, no clock (``now`` is the tick's).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from typing import Any, Callable, Collection, Mapping, Optional
 
 GATE = "gate"  # a refusal of POST /v1/check-order
@@ -87,7 +88,7 @@ class Tally:
         """Why a count over ``window_ms`` up to ``now`` cannot be told, or None."""
         start = now - window_ms
         if self.since_ms is None or self.since_ms > start:
-            since = "not yet" if self.since_ms is None else f"since {self.since_ms} ms"
+            since = "not yet" if self.since_ms is None else f"since {_utc(self.since_ms)}"
             return (f"UNCOUNTED: violations counted {since}, after the window's start "
                     f"({window_ms // 1000}s before the tick)")
         if self.full_ms is not None and self.full_ms > start:
@@ -120,14 +121,15 @@ class Tally:
                 out[key] = n
         return out
 
-    def shown(self, now: int, latest: int = SHOWN) -> dict[str, Any]:
-        """What status shows: when counting began, whether the last 5 minutes are blind (and why),
-        and the ``latest`` keys with the most counted in them, with their count over the last minute
-        and the last 5 (most first)."""
+    def shown(self, now: int, latest: int = SHOWN, *, read: bool = True) -> dict[str, Any]:
+        """What status shows: when counting began, whether the last 5 minutes are blind (and why:
+        only when a running policy ``read``\ s the counts, else nothing is blind for it), and the
+        ``latest`` keys with the most counted in them, with their count over the last minute and
+        the last 5 (most first)."""
         five = self.totals(300_000, now)
         one = self.totals(60_000, now)
         rows = sorted(five.items(), key=lambda kv: (-kv[1], kv[0]))[:latest]
-        return {"since_ms": self.since_ms, "blind": self.blind(300_000, now),
+        return {"since_ms": self.since_ms, "blind": self.blind(300_000, now) if read else None,
                 "keys": len(five),
                 "counts": [{"source": k[0], "account": k[1], "strategy": k[2], "symbol": k[3], "code": k[4],
                             "last_1m": one.get(k, 0), "last_5m": n} for k, n in rows]}
@@ -147,6 +149,10 @@ class Tally:
             key = (str(row[0]), str(row[1]), str(row[2]), str(row[3]), str(row[4]))
             counts[key] = [[int(ts), int(n)] for ts, n in row[5]]
         return cls(counts, d.get("since_ms"), d.get("full_ms"))
+
+
+def _utc(ms: int) -> str:
+    return datetime.fromtimestamp(ms / 1000, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 __all__ = ["BUCKET_MS", "GATE", "Key", "MAX_KEYS", "MAX_WINDOW_MS", "SOURCES", "VENUE", "Tally"]

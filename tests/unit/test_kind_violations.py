@@ -9,6 +9,7 @@ from __future__ import annotations
 import pathlib
 import re
 import threading
+from types import SimpleNamespace
 
 import pytest
 from hypothesis import given, settings, strategies as st
@@ -248,3 +249,18 @@ def test_a_recording_carries_the_counts_or_leaves_them_blind():
                 [{"code": "HALTED", "count": 1, "extra": 1}]):
         with pytest.raises(ReplayError, match="violations"):
             list(read_ticks(io.StringIO(json.dumps({**line, "violations": bad}))))
+
+
+def test_a_tally_not_yet_counting_is_blind_only_for_a_policy_that_reads_it_and_says_when_in_utc():
+    from killswitch.engine.tally import Tally
+    from killswitch.runner.readout.readout import counts_read
+
+    t = Tally()
+    t.add({}, 1_772_456_460_000, 0)  # counting begins at this tick
+    shown = t.shown(1_772_456_470_000)
+    assert shown["blind"].startswith("UNCOUNTED: violations counted since 2026-03-02T13:01:00Z, after"), shown
+    assert t.shown(1_772_456_470_000, read=False)["blind"] is None
+    ks = SimpleNamespace(policies=[SimpleNamespace(signals=[SimpleNamespace(kind="drawdown")])])
+    assert not counts_read(ks)
+    ks.policies[0].signals.append(SimpleNamespace(kind="gate_refusals"))
+    assert counts_read(ks)

@@ -181,7 +181,7 @@ class Readout:
                             holder=self.lead.holder, lease_holder=self.lead.lease_holder,
                             venue_weight=self.weights.status(), shard=self.shard,
                             trading=permission_status(book.revokes),
-                            lock_violations=self.violations(), violation_counts=book.state.tally.shown(now),
+                            lock_violations=self.violations(), violation_counts=book.state.tally.shown(now, read=counts_read(book.graph)),
                             load=self.load(),
                             locks_stored=self.stored.status() if self.stored is not None else (),
                             position_modes=self.modes.status(), close_rejections=tuple(self.rejections.status()),
@@ -371,6 +371,15 @@ class Readout:
         self.weights.collect_metrics(reg)
         for collector in self.collectors:
             collector.collect_metrics(reg)
+
+COUNTING_KINDS = frozenset({"gate_refusals", "venue_violations"})  # the signal kinds reading the tally
+
+
+def counts_read(graph: Any) -> bool:
+    """Whether a running policy reads the counted refusals and violations (a signal of a counting
+    kind): only then is a count that cannot be told a blind spot status names."""
+    return any(s.kind in COUNTING_KINDS for p in graph.policies for s in p.signals)
+
 
 def stage_facts(node: Any, ss: Any) -> tuple[Optional[str], bool, int]:
     """An instance's stage as the views show it: its name, whether it resets by hand, and the
