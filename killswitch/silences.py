@@ -33,6 +33,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import Any, Container, Iterable, Mapping, Optional
 
+from .events import STAGE_TRANSITION
 from .policy.matchers import (
     OP_ORDER,
     OPS,
@@ -70,9 +71,23 @@ class Silence:
     # escalation the person silencing never saw) is not held back; None: every level (a silence
     # made ahead of any incident, a maintenance window's)
     up_to_level: Optional[int] = None
+    # the open incidents it matched when made: what its author saw. A stage entry of any other
+    # incident (another policy's, a re-entry, an escalation: a new incident id) pages through it;
+    # None: a silence stored before this was kept (it keeps the ``up_to_level`` rule), or one made
+    # ahead of any incident (a maintenance window's: it holds every page it matches)
+    incidents: Optional[tuple[str, ...]] = None
 
-    def holds_level(self, labels: Mapping[str, str]) -> bool:
-        """Whether a page with ``labels`` is at or below :attr:`up_to_level` (a page of no stage is)."""
+    def holds(self, labels: Mapping[str, str]) -> bool:
+        """Whether this silence holds back a page with ``labels`` that its matchers match: the one
+        rule of the dispatcher, the console's card and the reset's preview. A stage entry of an
+        incident not among :attr:`incidents` is not held (its author never saw it); every other
+        page it matches is (reminders, resolutions and news of the incidents it was made for, and
+        pages of kinds that are not stage entries: a scope going blind, a reset, a failed close).
+        A silence without :attr:`incidents` but with :attr:`up_to_level` holds a page of a stage at
+        or below it (a page of no stage too)."""
+        if self.incidents is not None:
+            incident = labels.get("incident")
+            return not (labels.get("event") == STAGE_TRANSITION and incident and incident not in self.incidents)
         if self.up_to_level is None:
             return True
         try:
@@ -108,7 +123,8 @@ class Silence:
         return {"id": self.id, "matchers": [m.to_json() for m in self.matchers], "starts_ms": self.starts_ms,
                 "ends_ms": self.ends_ms, "author": self.author, "comment": self.comment,
                 "created_ms": self.created_ms, "updated_ms": self.updated_ms, "expired_by": self.expired_by,
-                "incident": self.incident, "tied": self.tied, "up_to_level": self.up_to_level}
+                "incident": self.incident, "tied": self.tied, "up_to_level": self.up_to_level,
+                "incidents": list(self.incidents) if self.incidents is not None else None}
 
     @staticmethod
     def from_json(doc: Mapping[str, Any]) -> "Silence":
@@ -116,14 +132,15 @@ class Silence:
                        int(doc["starts_ms"]), int(doc["ends_ms"]), str(doc["author"]), str(doc["comment"]),
                        int(doc["created_ms"]), int(doc["updated_ms"]), doc.get("expired_by"),
                        doc.get("incident"), bool(doc.get("tied", False)),
-                       int(doc["up_to_level"]) if doc.get("up_to_level") is not None else None)
+                       int(doc["up_to_level"]) if doc.get("up_to_level") is not None else None,
+                       tuple(str(i) for i in doc["incidents"]) if doc.get("incidents") is not None else None)
 
 
 def silencing(labels: Mapping[str, str], silences: Iterable[Silence], now_ms: int) -> tuple[str, ...]:
     """The ids of the active silences that match ``labels``, in their order (a silence that
-    ended with its incident is not handed here: see :meth:`Silence.active`); a page of a stage above
-    the silence's :attr:`~Silence.up_to_level` is not held back by it (an escalation pages)."""
-    return tuple(s.id for s in silences if s.active(now_ms) and s.matches(labels) and s.holds_level(labels))
+    ended with its incident is not handed here: see :meth:`Silence.active`) and hold the page
+    (:meth:`Silence.holds`: a stage entry of an incident its author never saw pages)."""
+    return tuple(s.id for s in silences if s.active(now_ms) and s.matches(labels) and s.holds(labels))
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 from .audit_chain import GENESIS_HASH
 from .drift_sql import POLICY_DRIFT_TABLE
-from .silences_sql import SILENCE_INCIDENT, SILENCE_LEVEL, SILENCE_TABLES
+from .silences_sql import SILENCE_INCIDENT, SILENCE_LEVEL, SILENCE_SEEN, SILENCE_TABLES
 from .stored_locks_sql import STORED_LOCK_TABLE
 
 
@@ -176,4 +176,6 @@ MIGRATIONS: tuple[Migration, ...] = (
     )),
     Migration(13, "the highest stage a silence held back when made: an escalation past it pages (silences_sql.py)",
               SILENCE_LEVEL),
+    Migration(14, "the open incidents a silence matched when made: another's stage entry pages (silences_sql.py)",
+              SILENCE_SEEN),
 )

@@ -1,7 +1,8 @@
 """The silences and acknowledgements tables, and the StateStore calls over them.
 
 What it owns: the schema steps that add them (``SILENCE_TABLES``, migration 8 of ``migrations.py``; the
-incident a silence was made from, ``SILENCE_INCIDENT``, migration 9) and
+incident a silence was made from, ``SILENCE_INCIDENT``, migration 9; the highest stage it
+matched, migration 13; the incidents it matched, migration 14) and
 :class:`SilenceTables`, the mixin of :class:`~.sql.SqlStore` that stores and reads them. A
 silence is one row, replaced in place when it is expired (its end moved, who expired it); an
 acknowledgement is appended, never replaced: the latest of an incident is who has it now, the
@@ -54,8 +55,12 @@ SILENCE_INCIDENT = (
 # the highest stage of the open incidents a silence matched when made: an escalation past it pages
 SILENCE_LEVEL = ("ALTER TABLE silence ADD COLUMN up_to_level INTEGER",)
 
+# the open incidents a silence matched when made, as JSON text (["policy/scope/L1/e1"]): a stage
+# entry of any other incident pages through it; NULL: every page it matches (its ``up_to_level`` aside)
+SILENCE_SEEN = ("ALTER TABLE silence ADD COLUMN incidents TEXT",)
+
 _SILENCE_COLS = ("id, matchers, starts_ms, ends_ms, author, comment, created_ms, updated_ms, expired_by, incident, "
-                 "tied, up_to_level")
+                 "tied, up_to_level, incidents")
 
 
 class SilenceTables(SqlHooks):
@@ -67,16 +72,18 @@ class SilenceTables(SqlHooks):
         row = (silence.id, json.dumps([m.to_json() for m in silence.matchers], separators=(",", ":")),
                int(silence.starts_ms), int(silence.ends_ms), silence.author, silence.comment,
                int(silence.created_ms), int(silence.updated_ms), silence.expired_by, silence.incident,
-               int(silence.tied), silence.up_to_level, int(fence))
+               int(silence.tied), silence.up_to_level,
+               json.dumps(list(silence.incidents)) if silence.incidents is not None else None, int(fence))
         with self._tx(write=True) as cur:
             self._check_fence(cur, fence)
-            self._q(cur, f"INSERT INTO silence ({_SILENCE_COLS}, fence) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+            marks = ", ".join("?" * len(row))
+            self._q(cur, f"INSERT INTO silence ({_SILENCE_COLS}, fence) VALUES ({marks}) "
                          "ON CONFLICT (id) DO UPDATE SET matchers = excluded.matchers, "
                          "starts_ms = excluded.starts_ms, ends_ms = excluded.ends_ms, author = excluded.author, "
                          "comment = excluded.comment, created_ms = excluded.created_ms, "
                          "updated_ms = excluded.updated_ms, expired_by = excluded.expired_by, "
                          "incident = excluded.incident, tied = excluded.tied, up_to_level = excluded.up_to_level, "
-                         "fence = excluded.fence", row)
+                         "incidents = excluded.incidents, fence = excluded.fence", row)
 
     def silences(self, ending_after_ms: Optional[int] = None, limit: int = 1000) -> list[Silence]:
         """The silences that end after ``ending_after_ms`` (None: every one), oldest first, at most
@@ -107,5 +114,6 @@ class SilenceTables(SqlHooks):
 def _silence(row: tuple) -> Silence:
     doc = {"id": row[0], "matchers": json.loads(row[1]), "starts_ms": row[2], "ends_ms": row[3], "author": row[4],
            "comment": row[5], "created_ms": row[6], "updated_ms": row[7], "expired_by": row[8], "incident": row[9],
-           "tied": bool(row[10]), "up_to_level": row[11]}
+           "tied": bool(row[10]), "up_to_level": row[11],
+           "incidents": json.loads(row[12]) if row[12] is not None else None}
     return Silence.from_json(doc)

@@ -79,12 +79,15 @@ def test_silence_and_ack_through_the_cli_the_api_and_a_restart(tmp_path):
         m = re.fullmatch(r'policy="crash-ladder", scope="simulated/sim-main": affects 1 open incident, 0 pages\n'
                          r'  incident crash-ladder/simulated/sim-main/L3/e3\n'
                          r'SILENCED: ([0-9a-f]{12}) policy="crash-ladder", scope="simulated/sim-main" until '
-                         r'\S+Z by alice; affects 1 open incident, 0 pages; a stage above 3 pages through it '
-                         r'\(an escalation is news\)\n', r.output)
+                         r'\S+Z by alice; affects 1 open incident, 0 pages; holds back: the pages of the 1 '
+                         r'open incident it matches now, and the pages it matches that are not stage entries; '
+                         r"pages through: a NEW incident's stage entry \(another policy, a re-entry, an "
+                         r'escalation\)\n', r.output)
         assert m, r.output
         sid = m.group(1)
-        # what alice saw was stage 3: the silence holds back stage 3 and below, stored so
-        assert [x.up_to_level for x in store.silences() if x.id == sid] == [3]
+        # what alice saw was the stage 3 incident: stored so (and its stage, for a runner of before)
+        assert [(x.incidents, x.up_to_level) for x in store.silences() if x.id == sid] == \
+            [(("crash-ladder/simulated/sim-main/L3/e3",), 3)]
         r = val.invoke(cli, ["silence", "list", "--api", url])  # viewers may list
         assert r.exit_code == 0 and re.match(
             rf'{sid}  ACTIVE   policy="crash-ladder", scope="simulated/sim-main"  by alice  ends in 2h '

@@ -100,7 +100,8 @@ def test_a_strategy_or_symbol_typo_is_refused_and_a_known_one_that_holds_nothing
     p = desk.silence_preview(["symbol=SOL/USDT:USDT"])
     assert p.ok and p.summary == "affects 0 open incidents, 0 pages"
     made = asyncio.run(desk.silence_add(["strategy=momentum-bot"], 600, "bot restarting", actor="alice"))
-    assert made.done and made.reason.endswith("; affects 0 open incidents, 0 pages")
+    assert made.done and made.reason.endswith("; affects 0 open incidents, 0 pages; holds back: EVERY page it "
+                                              "matches, new incidents' too (it matches no open incident)"), made.reason
 
 
 def test_a_preview_says_what_a_silence_would_hold_back_now(tmp_path):
@@ -116,8 +117,10 @@ def test_a_preview_says_what_a_silence_would_hold_back_now(tmp_path):
     p = desk.silence_preview(["venue=simulatd"])
     assert not p.ok and p.reason.startswith("UNKNOWN_VENUE")
     added = asyncio.run(desk.silence_add([f"scope={SCOPE}"], 600, "x", actor="alice"))
-    assert added.reason.endswith("; affects 1 open incident, 3 pages; a stage above 3 pages through it (an escalation "
-                                 "is news)"), added.reason
+    assert added.reason.endswith("; affects 1 open incident, 3 pages; holds back: the pages of the 1 open incident "
+                                 "it matches now, and the pages it matches that are not stage entries; pages "
+                                 "through: a NEW incident's stage entry (another policy, a re-entry, an escalation)"
+                                 ), added.reason
 
 
 def test_a_silence_made_from_an_incident_matches_it_alone_and_ends_with_it(tmp_path):
@@ -182,7 +185,8 @@ def test_the_last_reset_approvals_preview_names_the_silences_that_outlive_the_in
     [ends] = [e for e in said if tied in e]
     assert ends.endswith("made from the incident, it ends with it"), ends
     [outlives] = [e for e in said if wide in e]
-    assert "holds back this reset's page and the incident's and OUTLIVES the incident (until " in outlives, outlives
+    assert "holds back the incident's pages and this reset's page; it OUTLIVES the incident (until " in outlives, \
+        outlives
     assert outlives.endswith(f"ksctl silence expire --silence {wide}"), outlives
 
 

@@ -93,3 +93,33 @@ def test_a_silence_keeps_the_highest_stage_it_held_back_and_an_escalation_pages_
     assert silencing({**page, "event": "snapshot_failed"}, [got], 1) == ("s-1",)  # a page of no stage: held
     ahead = replace(silence("s-2"), up_to_level=None)  # made ahead of any incident: every level, as before
     assert silencing({**page, "level": "3"}, [ahead], 1) == ("s-2",)
+
+
+def test_a_silence_keeps_the_incidents_it_saw_and_another_policys_stage_entry_pages_through(store):
+    """A silence made while one incident was open holds back that incident's pages and what is not
+    a stage entry; a stage entry of any other incident (another policy on the scope, at the same
+    stage) pages through it, read back from the store (fifth walk, issue 65). A row stored before
+    the incidents were kept keeps the stage rule."""
+    from dataclasses import replace
+
+    from killswitch.silences import silencing
+
+    seen = "futures-book/binanceusdm/main/L1/e1"
+    fence = store.acquire_lease("runner-a", 10_000, 0)
+    store.save_silence(replace(silence(), matchers=(parse_matcher("scope=binanceusdm/main"),),
+                               up_to_level=1, incidents=(seen,)), fence)
+    [got] = store.silences()
+    assert got.incidents == (seen,) and got.up_to_level == 1
+    page = {"policy": "futures-book", "severity": "critical", "scope": "binanceusdm/main", "event": "stage_transition",
+            "level": "1", "incident": seen}
+    assert silencing(page, [got], 1) == ("s-1",)  # its reminders, its resolution
+    other = {**page, "policy": "bot-a-guard", "incident": "bot-a-guard/binanceusdm/main/L1/e1"}
+    assert silencing(other, [got], 1) == ()  # never seen: pages
+    assert silencing({**page, "level": "2", "incident": "futures-book/binanceusdm/main/L2/e1"}, [got], 1) == ()
+    assert silencing({**page, "incident": "futures-book/binanceusdm/main/L1/e2"}, [got], 1) == ()  # a re-entry
+    blind = {"event": "scope_blind", "scope": "binanceusdm/main", "severity": "warning", "level": "2"}
+    assert silencing(blind, [got], 1) == ("s-1",)  # not a stage entry: the matchers decide
+    legacy = replace(got, id="s-2", incidents=None)
+    store.save_silence(legacy, fence)
+    assert [s.incidents for s in store.silences() if s.id == "s-2"] == [None]
+    assert silencing(other, [legacy], 1) == ("s-2",)  # as before: a stage at or below 1

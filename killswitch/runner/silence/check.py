@@ -14,8 +14,9 @@ What it owns:
   affected alerts: the open incidents whose pages they match, and the pages in force (the
   notification sink's groups, each receiver) — "affects 2 open incidents, 0 pages".
 - :func:`idle`: an active silence that names something (a scope, a policy, an incident...) and
-  matches no open incident: it holds back only later, different pages (an exchange outage on the
-  scope of an incident long over), so it is flagged.
+  holds back no open incident's pages (a new incident's stage entry pages through it): it holds
+  back only later, different pages (an exchange outage on the scope of an incident long over),
+  so it is flagged.
 
 Pure: reads the book, the catalog and the pages handed in; no I/O, no clock.
 """
@@ -117,8 +118,16 @@ def _matches(matchers: Sequence[LabelMatcher], labels: Mapping[str, str]) -> boo
     return all(m.matches(labels) for m in matchers if m.name != "receiver")
 
 
-def held_incidents(matchers: Sequence[LabelMatcher], book: BookView, catalog: Catalog, open_: Incidents) -> list[str]:
-    return [i for i, where in sorted(open_.items()) if _matches(matchers, page_labels(book, catalog, i, where))]
+def held_incidents(matchers: Sequence[LabelMatcher], book: BookView, catalog: Catalog, open_: Incidents,
+                   silence: Optional[Silence] = None) -> list[str]:
+    """The open incidents whose pages ``matchers`` match; of a stored ``silence``, those it holds
+    back (:meth:`Silence.holds`: not a stage entry its author never saw)."""
+    out = []
+    for i, where in sorted(open_.items()):
+        labels = page_labels(book, catalog, i, where)
+        if _matches(matchers, labels) and (silence is None or silence.holds(labels)):
+            out.append(i)
+    return out
 
 
 def preview(matchers: Sequence[LabelMatcher], book: BookView, catalog: Catalog, open_: Incidents,
@@ -137,7 +146,7 @@ def preview(matchers: Sequence[LabelMatcher], book: BookView, catalog: Catalog, 
 def idle(s: Silence, book: BookView, catalog: Catalog, open_: Incidents) -> Optional[str]:
     """``IDLE: ...`` for a silence that names something and holds back no open incident's pages."""
     naming = [m for m in s.matchers if m.op == "=" and m.name in NAMING]
-    if not naming or held_incidents(s.matchers, book, catalog, open_):
+    if not naming or held_incidents(s.matchers, book, catalog, open_, s):
         return None
     named = ", ".join(str(m) for m in naming)
     return (f"IDLE: no open incident matches {named}: it holds back only later, different pages "

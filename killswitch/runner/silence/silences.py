@@ -73,13 +73,19 @@ def holding_back(book: BookView, labels: dict[str, str], now: int, open_: Option
     ``receiver`` matcher is left out: which receivers a page reaches is the routes' business)."""
     out = []
     for s in book.silences:
-        if s.active(now, open_) and all(m.matches(labels) for m in s.matchers if m.name != "receiver"):
+        if s.active(now, open_) and _holds(s, labels):
             out.append(silence_status(s, now, open_))
     return tuple(out)
 
 
-def _holds(s: Silence, labels: dict[str, str]) -> bool:
+def _matches(s: Silence, labels: dict[str, str]) -> bool:
     return all(m.matches(labels) for m in s.matchers if m.name != "receiver")
+
+
+def _holds(s: Silence, labels: dict[str, str]) -> bool:
+    """Whether ``s`` holds back a page with ``labels`` (its matchers, but ``receiver``, and
+    :meth:`Silence.holds`: the dispatcher's rule)."""
+    return _matches(s, labels) and s.holds(labels)
 
 
 class Silences:
@@ -140,18 +146,27 @@ class Silences:
         if incident is None:
             return ()
         labels = page_labels(self.book, self.catalog(), incident, open_[incident])
-        own = {**labels, "event": RESET, "severity": SEVERITY[RESET]}
+        # the reset's page: the incident's labels, its own event (it names no incident)
+        own = {**{k: v for k, v in labels.items() if k != "incident"}, "event": RESET, "severity": SEVERITY[RESET]}
         out = []
         for s in self.book.silences:
-            pages, reset = _holds(s, labels), _holds(s, own)
-            if not s.active(now, open_) or not (s.incident == incident or pages or reset):
+            if not s.active(now, open_) or not (s.incident == incident or _matches(s, labels) or _matches(s, own)):
                 continue
-            what = ("this reset's page and the incident's" if reset and pages else
-                    "this reset's page" if reset else "the incident's pages")
-            said = f"silence {s.id} ({', '.join(str(m) for m in s.matchers)}, by {s.author}) holds back {what}"
-            out.append(f"{said}; made from the incident, it ends with it" if s.incident == incident and s.tied else
-                       f"{said} and OUTLIVES the incident (until {_iso(s.ends_ms)}): "
-                       f"ksctl silence expire --silence {s.id}")
+            # what it holds back and what pages through it, by the dispatcher's rule (Silence.holds)
+            held = [w for w, lab in (("the incident's pages", labels), ("this reset's page", own)) if _holds(s, lab)]
+            through = [w for w, lab in ((f"stage {open_[incident][2]}'s pages", labels), ("the reset's page", own))
+                       if _matches(s, lab) and not _holds(s, lab)]
+            said = f"silence {s.id} ({', '.join(str(m) for m in s.matchers)}, by {s.author})"
+            said += f" holds back {' and '.join(held)}" if held else " holds back none of its pages"
+            if through:
+                said += f"; {' and '.join(through)} page through it"
+            if not held:
+                out.append(said)
+            elif s.incident == incident and s.tied:
+                out.append(f"{said}; made from the incident, it ends with it")
+            else:
+                out.append(f"{said}; it OUTLIVES the incident (until {_iso(s.ends_ms)}): "
+                           f"ksctl silence expire --silence {s.id}")
         return tuple(out)
 
     def for_incident(self, incident: str, before: Incidents) -> tuple[SilenceStatus, ...]:
@@ -207,22 +222,28 @@ class Silences:
         now = self.clock()
         open_ = self.open_incidents()
         affects = preview(matchers, self.book, self.catalog(), open_, self.pages())
-        # what the person silencing saw: the highest stage of the open incidents it matches; a page
-        # of a stage above it (an escalation) goes out (None: made ahead of any incident, holds all)
-        levels = [open_[i][2] for i in affects.incidents if i in open_]
-        up_to = max(levels) if levels else None
+        # what the person silencing saw: the open incidents it matches; a stage entry of any other
+        # (another policy's, a re-entry, an escalation) goes out (None: made ahead of any incident,
+        # it holds every page it matches). The highest stage is kept for a runner of before.
+        seen = tuple(i for i in affects.incidents if i in open_)
+        up_to = max(open_[i][2] for i in seen) if seen else None
         s = Silence(uuid.uuid4().hex[:12], tuple(matchers), now, now + int(round(duration_s * 1000)), actor, comment,
-                    now, now, incident=incident, tied=incident is not None, up_to_level=up_to)
+                    now, now, incident=incident, tied=incident is not None, up_to_level=up_to,
+                    incidents=seen or None)
         refused = await self._store("silence_added", {**payload, "id": s.id, "matchers": [str(m) for m in matchers],
                                                       "starts_ms": s.starts_ms, "ends_ms": s.ends_ms,
-                                                      "affects": affects.summary, "up_to_level": up_to},
+                                                      "affects": affects.summary, "up_to_level": up_to,
+                                                      "incidents": list(seen)},
                                     lambda fence: self.store.save_silence(s, fence))
         if refused:
             return SilenceResult(False, refused)
         self.book.silence_added(s)
         await self._saved(now)
         tie = f", or when {incident} ends" if incident is not None else ""
-        past = (f"; a stage above {up_to} pages through it (an escalation is news)" if up_to is not None else "")
+        past = (f"; holds back: the pages of the {len(seen)} open incident{'' if len(seen) == 1 else 's'} it "
+                "matches now, and the pages it matches that are not stage entries; pages through: a NEW "
+                "incident's stage entry (another policy, a re-entry, an escalation)" if seen else
+                "; holds back: EVERY page it matches, new incidents' too (it matches no open incident)")
         return SilenceResult(True, f"SILENCED: {s.id} {s.matcher_text} until {_iso(s.ends_ms)}{tie} by {actor}; "
                                    f"{affects.summary}{past}", silence_status(s, now))
 
