@@ -123,7 +123,7 @@ class Tally:
 
     def shown(self, now: int, latest: int = SHOWN, *, read: bool = True) -> dict[str, Any]:
         """What status shows: when counting began, whether the last 5 minutes are blind (and why:
-        only when a running policy ``read``\ s the counts, else nothing is blind for it), and the
+        only when a running policy reads the counts (``read``), else nothing is blind for it), and the
         ``latest`` keys with the most counted in them, with their count over the last minute and
         the last 5 (most first)."""
         five = self.totals(300_000, now)
