@@ -17,7 +17,8 @@ if TYPE_CHECKING:  # pragma: no cover - annotations only
     from ..runner.gate.request import Decision
 
 
-def _held_until(h: LockHold) -> str:
+def held_until(h: LockHold) -> str:
+    """Until when a hold binds, in words: ``until ksctl unlock``, ``until <ts>``, ...."""
     if h.manual:
         return "held until a manual reset (ksctl reset)"
     if h.expires_ts is not None:
@@ -31,7 +32,8 @@ def _held_until(h: LockHold) -> str:
     return "until its stage resets"
 
 
-def _holder(h: LockHold) -> str:
+def holder(h: LockHold) -> str:
+    """Who holds a hold, in words: ``operator alice``, ``policy quick-watch stage 1``, ...."""
     if h.origin == ORIGIN_OPERATOR:  # who, when the runner recorded it (the caller's identity)
         return h.origin + (f" {h.details['by']}" if isinstance(h.details.get("by"), str) else "")
     if h.origin == ORIGIN_DMS:
@@ -68,7 +70,7 @@ def lock_lines(locks: LockDocument) -> list[str]:
     for scope, entry in sorted(locks.scopes.items()):
         holds = entry.holds or ()
         for h in holds:
-            lines.append(f"  LOCK {scope}: {h.mode} by {_holder(h)} since {h.created_ts or '-'}, {_held_until(h)}; "
+            lines.append(f"  LOCK {scope}: {h.mode} by {holder(h)} since {h.created_ts or '-'}, {held_until(h)}; "
                          f"reason: {h.reason}")
         if not holds:  # a runner that sends no holds: the merged entry is what there is
             lines.append(f"  LOCK {scope}: {entry.mode}; reason: {entry.reason}")

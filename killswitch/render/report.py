@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 from typing import Optional
 
+from ..figures import figure
 from ..sources import revision_text
 from .runbook import html_page, markdown_html
 from .silences import span
@@ -286,6 +287,11 @@ def _amount(value: object) -> str:
     return f"{value:,.2f}" if isinstance(value, (int, float)) else "-"
 
 
+def _figure(value: object) -> object:
+    """A quantity as status shows it (float noise gone: ``0.05``, not ``0.04999999999999982``)."""
+    return figure(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else value
+
+
 def _strategies(v: dict) -> str:
     """Every strategy a violation names; a revert's unknown one with why (no fill read, ...)."""
     names = [str(n) for n in v.get("strategies") or ()] or [str(v.get("strategy"))]
@@ -310,10 +316,11 @@ def halt_break_lines(broke: dict) -> list[str]:
     violations = broke.get("violations") or []
     if violations:
         out += ["| at | kind | account | symbol | side | amount | notional | client order id | strategy | action | "
-                "outcome | incident |", "|---|---|---|---|---|---|---|---|---|---|---|---|"]
+                "outcome | lock it broke | incident |", "|---" * 13 + "|"]
         out += [f"| {v['at']}{_unverified(v)} | {v['kind']} | {_c(v['account'])} | {_c(v['symbol'])} | "
-                f"{_c(v['side'])} | {_c(v['amount'])} | {_amount(v['notional'])} | {_c(v['client_order_id'])} | "
-                f"{_c(_strategies(v))} | {_c(v['action'])} | {_c(_outcome(v))} | {_c(v['incident'])} |"
+                f"{_c(v['side'])} | {_c(_figure(v['amount']))} | {_amount(v['notional'])} | "
+                f"{_c(v['client_order_id'])} | {_c(_strategies(v))} | {_c(v['action'])} | {_c(_outcome(v))} | "
+                f"{_c(v.get('lock'))} | {_c(v['incident'])} |"
                 for v in violations]
     else:
         out.append("No violation at the venue in the period.")

@@ -122,9 +122,12 @@ def fallback_markdown(incident: dict, problems: Optional[list[str]] = None) -> s
     for r in incident.get("still_open") or []:  # what its cancels did not take: the venue still lists it
         out.append(f"- order still open {r.get('account')} {r.get('symbol')} {r.get('side')} {r.get('amount_text')} "
                    f"order `{r.get('order_id')}`: {r.get('said')}")
-    ended = " until the incident ended" if lock.get("locked") and (incident.get("story") or {}).get("ended") else ""
+    own = lock.get("own", True)  # not its own (an operator's): the incident's end does not lift it
+    ended = (" until the incident ended" if own else "") if lock.get("locked") and (
+        incident.get("story") or {}).get("ended") else ""
+    by = f" by {lock['by']}, {lock.get('until')}" if lock.get("locked") and lock.get("by") and not own else ""
     out += ["", "## Trading lock", "",
-            f"- {'LOCKED ' + str(lock.get('mode')) if lock.get('locked') else 'not locked'}{ended}: "
+            f"- {'LOCKED ' + str(lock.get('mode')) if lock.get('locked') else 'not locked'}{by}{ended}: "
             f"`{_v(lock.get('reason'))}`",
             "", "## Commands", "", "```sh"]
     out += [cmd for k in ("status", "history", "audit_verify", "reset") if (cmd := cmds.get(k))]

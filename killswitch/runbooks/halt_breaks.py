@@ -21,10 +21,11 @@ words, who and why: an operator's revoke by its author and reason, a restore by 
 a policy's by its stage and its reset).
 
 Each names the incident it belongs to: a violation, the incident open then on the lock's scope
-(or on the account it is); a revoke, the latest incident begun by then whose policy and scope
-hold it; a restore or a refused restore (after the reset that ended the incident: no hold left),
-the incident of the account's last revoke; a refused revoke (which names no hold), the incident
-open then on the account.
+(or on the account it is) whose policy holds the lock it broke — one under an operator's lock or
+the dead man's switch is that lock's (``lock``: who holds it), not an incident's; a revoke, the
+latest incident begun by then whose policy and scope hold it; a restore or a refused restore
+(after the reset that ended the incident: no hold left), the incident of the account's last
+revoke; a refused revoke (which names no hold), the incident open then on the account.
 
 Pure: rows and the journal's statuses in, plain values out. Must not read the store itself
 (:mod:`.report` hands the rows in) or call a cancel done that no row says the venue answered.
@@ -34,6 +35,7 @@ from __future__ import annotations
 
 from typing import Any, Callable, Mapping, Optional, Sequence
 
+from ..runner.lock.holds import DEAD_MANS_SWITCH, OPERATOR
 from ..state.violations import CANCEL_RESULT_KIND, VIOLATION_KINDS, cancel_outcome, cancel_results
 from .incident import iso
 
@@ -89,7 +91,9 @@ def halt_breaks(rows: Sequence[Any], statuses: Mapping[str, str], incidents: Seq
                 "strategies": list(p.get("strategies") or ()) or [p.get("strategy")],
                 "attribution": p.get("attribution"), "revert_client_order_id": p.get("revert_client_order_id"),
                 "outcome": outcome, "reason": p.get("reason"), "dry_run": bool(p.get("dry_run")),
-                "incident": _incident(incidents, r.ts_ms, lambda i: i["scope"] in (scope, account)),
+                "lock": _lock_text(p.get("lock")),
+                "incident": _incident(incidents, r.ts_ms, lambda i: i["scope"] in (scope, account)
+                                      and _held_by(p.get("lock"), i)),
                 "verified": proven(r.seq)})
         elif r.kind in TRADING_KINDS:
             holds = [str(h) for h in p.get("holds") or []]
@@ -122,6 +126,24 @@ def halt_breaks(rows: Sequence[Any], statuses: Mapping[str, str], incidents: Seq
                 "incident": incident,
                 "verified": proven(r.seq)})
     return {"violations": violations, "trading": trading}
+
+
+def _held_by(lock: Any, incident: Mapping[str, Any]) -> bool:
+    """Whether the lock a violation broke is ``incident``'s policy's own (a row that does not say
+    which lock it broke is the incident's open then on its scope)."""
+    return not isinstance(lock, Mapping) or lock.get("policy") in (None, incident["policy"])
+
+
+def _lock_text(lock: Any) -> Optional[str]:
+    """The lock a violation broke, in words: ``operator alice``, ``policy quick-watch stage 1``."""
+    if not isinstance(lock, Mapping) or not lock.get("policy"):
+        return None
+    policy, stage, by = lock.get("policy"), lock.get("stage"), lock.get("by")
+    if policy == OPERATOR:
+        return "operator" + (f" {by}" if by else "")
+    if policy == DEAD_MANS_SWITCH:
+        return "dead man's switch"
+    return f"policy {policy}" + (f" stage {stage}" if stage is not None else "")
 
 
 def _asked_by(hold: str, asked: Mapping[str, str]) -> str:

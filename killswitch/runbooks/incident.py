@@ -32,6 +32,7 @@ from ..compile.graph import PolicyNode, StageNode, TriggerNode
 from ..order_statuses import FINAL_STATUSES, OPEN_STATUSES as JOURNAL_OPEN_STATUSES
 from ..policy.expr import ValueType
 from ..render.accepts import accept_command
+from .lock_view import lock_view
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..events import Event, SinkContext, TickFacts
@@ -319,7 +320,8 @@ def assemble(*, node: PolicyNode, incident: str, scope: str, level: int, from_le
         # orders its cancels meant to take that the venue still lists (never shown cancelled)
         "still_open": list(still_open),
         "accounts": accounts,
-        "lock": lock,
+        # the lock with which of its holds binds and where it comes from (lock_view.py)
+        "lock": lock_view(lock, node.name, level),
         "next_stage": _next_stage(node, level, values, results),
         "notify": _notify_doc(node, stage),
         "resume": _resume_doc(node, level),
@@ -498,7 +500,7 @@ def follow_up(data: dict, ctx: "SinkContext", report: "TickFacts", entries: Sequ
     out["actions"]["summary"] = order_summary(orders)
     out.update(positions=positions, positions_note=note, accounts=accounts,
                residuals=residual_docs(ctx, data["incident"]), still_open=still_open_docs(ctx, data["incident"]),
-               lock=ctx.lock_doc(scope, report.now_ms))
+               lock=lock_view(ctx.lock_doc(scope, report.now_ms), policy, (data.get("stage") or {}).get("level")))
     return out
 
 

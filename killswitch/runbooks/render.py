@@ -18,6 +18,7 @@ from typing import Optional
 
 from ..render.runbook import fallback_markdown, html_page, markdown_html, runbook_title
 from .incident import DEFAULT_TEMPLATE
+from .lock_view import lock_view
 from .templates import TemplateError, Templates, html_twin
 
 BUILTIN = "builtin"
@@ -32,6 +33,10 @@ class Runbook:
 
 
 def render_runbook(incident: dict, templates: Optional[Templates]) -> Runbook:
+    if isinstance(incident.get("lock"), dict) and isinstance(incident.get("policy"), dict):
+        # which lock binds and where it comes from, worked out again (a runbook stored before it was)
+        incident = {**incident, "lock": lock_view(incident["lock"], str(incident["policy"].get("name")),
+                                                  (incident.get("stage") or {}).get("level"))}
     wanted = incident.get("template") or DEFAULT_TEMPLATE
     problems: list[str] = []
     if templates is None:

@@ -24,6 +24,7 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterable, Mapping, Optional
 
+from ..figures import figure
 from .incident import DEFAULT_TEMPLATE, iso
 from .template_shape import Shape, data_shape, frozen_shape, merge_shapes, project_shape, suggest, unknown_names
 
@@ -429,7 +430,8 @@ def _make_env(templates: Templates) -> Any:
         # shared with the checks (see _Loader.load); it changes no output.
         optimized=False,
     )
-    env.filters.update(pct=_pct, amount=_amount, iso=iso, cell=_cell)
+    # figure: a quantity as status shows it (float noise gone: killswitch.figures)
+    env.filters.update(pct=_pct, amount=_amount, iso=iso, cell=_cell, figure=figure)
     # the code a template compiles into, kept between runs for the same text and options
     env.bytecode_cache = bytecode_cache(environment_key(env))
     return env

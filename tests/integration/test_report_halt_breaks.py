@@ -71,6 +71,7 @@ def test_the_closure_report_shows_each_violation_and_what_it_came_to(tmp_path):
     assert revert["client_order_id"] == "beta-mkt-1" and revert["revert_client_order_id"].startswith("ks")
     assert revert["amount"] == pytest.approx(1.0) and revert["notional"] == pytest.approx(60_000.0, rel=0.01)
     assert cancel["incident"] is None  # an operator's lock: no stage entered
+    assert cancel["lock"] == "operator op"
 
     r = CliRunner().invoke(cli, ["report", *state], catch_exceptions=False)
     md = r.stdout
@@ -79,6 +80,6 @@ def test_the_closure_report_shows_each_violation_and_what_it_came_to(tmp_path):
     row = next(line for line in section.splitlines() if "alp-rogue-1" in line)
     cells = [c.strip() for c in row.strip("|").split("|")]
     assert cells[1:] == ["LOCK_VIOLATION", ACCOUNT, "BTC/USDT:USDT", "buy", "0.5", "27,500.00", "alp-rogue-1",
-                         "alpha", "cancel", "canceled", "-"], cells
+                         "alpha", "cancel", "canceled", "operator op", "-"], cells  # the lock it broke: op's
     assert f"| revert | revert filled (the runner's own order {revert['revert_client_order_id']}) |" in section
     assert "No change of the bots' trading permission in the period." in section

@@ -100,8 +100,8 @@ class LockHold:
         }
 
 
-def _strength(h: LockHold) -> tuple:
-    """Sort key: the strongest hold sorts first."""
+def hold_strength(h: LockHold) -> tuple:
+    """Sort key: the strongest hold sorts first (the one that binds when holds merge)."""
     expiry = math.inf if h.manual or h.expires_ms is None else h.expires_ms
     return (-_RANK[h.mode], not h.manual, -expiry, h.created_ms, h.key)
 
@@ -160,7 +160,7 @@ class LockStatus:
 
 
 def _merge(holds: Iterable[LockHold], scope: Optional[str]) -> LockStatus:
-    best = min(holds, key=_strength, default=None)
+    best = min(holds, key=hold_strength, default=None)
     return LockStatus.unlocked(scope) if best is None else LockStatus.of(best)
 
 
@@ -256,6 +256,12 @@ class LockBook:
         st = self.effective({scope, GLOBAL_SCOPE}, now_ms)
         return st if st.locked else LockStatus.unlocked(scope)
 
+    def scope_doc(self, scope: str, now_ms: int) -> dict:
+        """:meth:`for_scope`'s document with its ``holds`` (of ``scope`` and ``global``, the
+        strongest first, each with its ``scope``): which lock binds and where it comes from."""
+        holds = sorted((h for h in self.in_force(now_ms) if h.scope in (scope, GLOBAL_SCOPE)), key=hold_strength)
+        return {**self.for_scope(scope, now_ms).to_doc(), "holds": [{**h.to_doc(), "scope": h.scope} for h in holds]}
+
     def summary(self, now_ms: Optional[int] = None) -> LockStatus:
         """The most restrictive lock of all scopes."""
         return _merge(self.in_force(now_ms), None)
@@ -277,7 +283,7 @@ class LockBook:
         for scope in sorted({h.scope for h in live}):
             mine = [h for h in live if h.scope == scope]
             scopes[scope] = {**_merge(mine, scope).to_doc(),
-                             "holds": [h.to_doc() for h in sorted(mine, key=_strength)]}
+                             "holds": [h.to_doc() for h in sorted(mine, key=hold_strength)]}
         doc["scopes"] = scopes
         return doc
 
@@ -434,4 +440,4 @@ def _hold_from_doc(scope: str, doc: Any, where: str) -> LockHold:
 
 __all__ = ["LOCK_FORMAT_VERSION", "MODES", "GLOBAL_SCOPE", "OPERATOR", "DEAD_MANS_SWITCH", "NOT_A_POLICY",
            "LockHold", "LockStatus", "LockBook", "mode_rank", "iso_ms", "parse_iso_ms", "ttl_to_ms",
-           "check_status_doc", "opt_ts"]
+           "check_status_doc", "opt_ts", "hold_strength"]

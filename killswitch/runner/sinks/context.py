@@ -141,7 +141,9 @@ class RunnerSinkContext:
         return self._book.state.accounts.get(key)
 
     def lock_doc(self, scope: str, now_ms: int) -> dict:
-        return self._book.lock_book.for_scope(scope, now_ms).to_doc()
+        # with its holds, so that a runbook names the lock that binds and where it comes from (an
+        # operator's, a stage's own) rather than the merged lock alone
+        return self._book.lock_book.scope_doc(scope, now_ms)
 
     def residuals_of(self, incident: str) -> Sequence[Any]:
         return tuple(self._book.residuals.for_incident(incident))

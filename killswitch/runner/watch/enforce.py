@@ -163,6 +163,9 @@ class Violation:
     # (the fills read, or why none names a strategy: ``unknown: no fill read (...)``)
     strategies: tuple[str, ...] = ()
     attribution: Optional[str] = None
+    # the lock it broke: who holds it (a policy's name, "@operator", "@dms"), its stage, and the
+    # operator who placed it (so that the report files it under that lock, not an incident's)
+    holder: tuple[Optional[str], Optional[int], Optional[str]] = (None, None, None)
 
     def to_json(self) -> dict:
         out = {"key": self.key, "kind": self.kind, "action": self.action, "scope": self.scope, "mode": self.mode,
@@ -171,6 +174,8 @@ class Violation:
                "order_id": self.order_id, "strategy": self.strategy, "reason": self.reason}
         if self.position_side is not None:
             out["position_side"] = self.position_side
+        if self.kind == LOCK_VIOLATION and self.holder[0] is not None:
+            out["lock"] = {"policy": self.holder[0], "stage": self.holder[1], "by": self.holder[2]}
         if self.action == "revert":
             out["baseline"] = self.baseline
             out["contracts"] = self.contracts
@@ -423,6 +428,12 @@ def _flag(checks: Sequence[OrderCheck], snap: Snapshot, o: Order) -> Optional[Fl
     return next((f for f in (c(snap, o) for c in checks) if f is not None), None)
 
 
+def _holder(lock: LockStatus) -> tuple[Optional[str], Optional[int], Optional[str]]:
+    """Who holds the lock an order or a position broke (see :attr:`Violation.holder`)."""
+    by = lock.details.get("by") if lock.locked else None
+    return (lock.policy, lock.stage, by if isinstance(by, str) else None) if lock.locked else (None, None, None)
+
+
 def _judge(book: LockBook, venue: str, account: str, o: Order, sizes: Optional[Mapping[str, float]],
            mark: Optional[float], size: float, now: int, flagged: Callable[[], Optional[Flag]]
            ) -> Optional[Violation]:
@@ -447,7 +458,7 @@ def _judge(book: LockBook, venue: str, account: str, o: Order, sizes: Optional[M
     notional = left * price * size if price is not None and math.isfinite(price) else None
     return Violation(f"cancel|{account}|{o.id}", kind, "cancel", scope, mode, venue, account, o.symbol,
                      o.side, left, notional, o.client_id, o.id, strategy_name(o.strategy), why,
-                     o.position_side if o.position_side in ("LONG", "SHORT") else None)
+                     o.position_side if o.position_side in ("LONG", "SHORT") else None, holder=_holder(lock))
 
 
 def entry(book: LockBook, venue: str, account: str, order: Order, now: int, *,
@@ -512,7 +523,7 @@ def _revert(snap: Snapshot, account: str, p: Position, leg: str, base: float, si
     small = amount <= 0 or (rules is not None and amount < rules.min_amount)
     v = Violation(f"revert|{account}|{p.symbol}|{leg}|{base:g}|{size:g}", LOCK_VIOLATION, "revert",
                   lock.scope or GLOBAL_SCOPE, lock.mode, snap.venue, account, p.symbol, grew, excess, excess * unit,
-                  None, None, strategy, why, hedge, base, size, None if small else cid)
+                  None, None, strategy, why, hedge, base, size, None if small else cid, holder=_holder(lock))
     if small:
         return None, v, (f"REVERT_BELOW_MINIMUM: {account} {p.symbol} {leg}: growth {excess:g} rounds to {amount:g}, "
                          f"below what the venue takes (step {rules.amount_step if rules else 0:g}, "

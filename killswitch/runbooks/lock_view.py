@@ -1,0 +1,69 @@
+"""Which lock binds an incident's scope and where it comes from, in words, for its runbook.
+
+What it owns: from the lock document a runbook stores (the merged lock of the scope and, from
+runners that send them, its ``holds``, the strongest first), the words section 4 says —
+``by`` (``operator alice``, ``policy quick-watch stage 1``, ``dead man's switch``), ``until``
+(``until ksctl unlock``, ``until <ts>``, ``until the stage is reset``), ``own``
+(whether the lock that binds is this incident's stage's own, so that its reset lifts it) and
+``stage_lock`` (this stage's own lock when another one binds: ``reducing, ttl 10m``). The
+words are the ones ``ksctl status`` uses (:mod:`killswitch.render.locks`).
+
+Pure, and idempotent: the view is worked out again from the holds each time a runbook is
+rendered (a runbook stored before the holds were kept falls back to the merged lock).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Mapping, Optional
+
+from ..client import LockHold
+from ..render.locks import held_until, holder
+from ..runner.lock.holds import DEAD_MANS_SWITCH, OPERATOR
+from ..runner.lock.lock import parse_iso_ms
+
+
+def _hold(doc: Mapping[str, Any]) -> LockHold:
+    return LockHold(mode=str(doc.get("mode")), policy=doc.get("policy"), stage=doc.get("stage"),
+                    reason=str(doc.get("reason") or ""), manual=bool(doc.get("manual")),
+                    created_ts=doc.get("created_ts"), expires_ts=doc.get("expires_ts"),
+                    details=dict(doc.get("details") or {}))
+
+
+def _ttl(h: LockHold) -> Optional[str]:
+    from .incident import duration_text
+
+    if h.manual or not h.expires_ts or not h.created_ts:
+        return None
+    try:
+        return duration_text((parse_iso_ms(h.expires_ts) - parse_iso_ms(h.created_ts)) / 1000)
+    except ValueError:
+        return None
+
+
+def own_text(h: LockHold) -> str:
+    """A stage's own hold: ``reducing, ttl 10m, until <ts>``, or ``halted, held until a manual reset``."""
+    ttl = _ttl(h)
+    return f"{h.mode}, ttl {ttl}, {held_until(h)}" if ttl else f"{h.mode}, {held_until(h)}"
+
+
+def lock_view(lock: Mapping[str, Any], policy: str, level: Optional[int]) -> dict:
+    """``lock`` with ``by``, ``until``, ``own`` and ``stage_lock`` (see the module) of the
+    incident of ``policy``'s stage ``level``."""
+    out = dict(lock)
+    if not lock.get("locked"):
+        return out | {"by": None, "until": None, "own": False, "stage_lock": None}
+    holds = [h for h in lock.get("holds") or () if isinstance(h, Mapping)]
+    binding = _hold(holds[0]) if holds else _hold({
+        **lock, "manual": bool(lock.get("manual")) and lock.get("policy") not in (OPERATOR, DEAD_MANS_SWITCH)})
+
+    def mine(h: LockHold) -> bool:
+        return h.policy == policy and (level is None or h.stage in (None, level))
+
+    own = mine(binding)
+    stage = next((_hold(d) for d in holds[1:] if mine(_hold(d))), None) if not own else None
+    until = "until the stage is reset" if own and binding.manual else held_until(binding)
+    return out | {"by": holder(binding), "until": until, "own": own,
+                  "stage_lock": own_text(stage) if stage is not None else None}
+
+
+__all__ = ["lock_view", "own_text"]
