@@ -234,3 +234,18 @@ def test_an_operator_halt_without_a_stage_is_halted_in_the_tab():
     book = LockBook().apply("global", "halted", now_ms=T0 - 1000, policy=OPERATOR, reason="desk call")
     m = page_model(_status(0), (True, "LEADER"), book.to_doc(T0), {}, (), ())
     assert m["alert"]["state"] == "halted" and m["alert"]["title"] == "HALTED"
+
+
+def test_an_incident_card_says_the_operators_lock_keeps_its_account_halted():
+    """An operator's halt placed before a stage that leaves by itself outlives it: the card says so."""
+    from killswitch.runner.operator.commands import operator_lock
+
+    book = operator_lock(LockBook(), ACC, "halted", "bot-a misbehaving", T0 - 90_000, None, actor="alice")
+    book = book.apply(ACC, "reducing", now_ms=T0 - 60_000, policy="bot-guard", stage=1, ttl_ms=600_000)
+    m = page_model(_status(1), (True, "LEADER"), book.to_doc(T0), {}, (), (_incident(),))
+    [card] = m["incidents"]
+    assert card["kept_locked"] == "the account stays halted by alice's lock (ksctl unlock)"
+    assert "the account stays halted by alice's lock (ksctl unlock)" in text_of(render(m))
+    own = LockBook().apply(ACC, "reducing", now_ms=T0 - 60_000, policy="bot-guard", stage=1, ttl_ms=600_000)
+    [alone] = page_model(_status(1), (True, "LEADER"), own.to_doc(T0), {}, (), (_incident(),))["incidents"]
+    assert alone["kept_locked"] is None

@@ -113,6 +113,22 @@ def origin_of(policy: Optional[str], stage: Optional[int], by: Any = None) -> st
     return f"policy {policy} stage {stage}" if stage is not None else f"policy {policy}"
 
 
+def kept_locked(lock: dict, scope: str, account: bool) -> Optional[str]:
+    """What a person's lock (an operator's, the dead man's switch's) on ``scope`` or ``global``
+    keeps whatever the incident does: ``the account stays halted by alice's lock (ksctl
+    unlock)``; None when no such lock holds it. A stage's reset never lifts it."""
+    holds = [h for sc in (scope, "global") for h in (lock["scopes"].get(sc) or {}).get("holds", ())
+             if h["policy"] in (OPERATOR, DEAD_MANS_SWITCH)]
+    if not holds:
+        return None
+    h = max(holds, key=lambda x: x["mode"] == "halted")
+    by = (h.get("details") or {}).get("by")
+    who = ("the dead man's switch" if h["policy"] == DEAD_MANS_SWITCH
+           else f"{by}'s lock" if isinstance(by, str) and by else "an operator's lock")
+    until = f"until {h['expires_ts']}" if h.get("expires_ts") else "ksctl unlock"
+    return f"the {'account' if account else 'scope'} stays {h['mode']} by {who} ({until})"
+
+
 def via_origin(policy: Optional[str], stage: Optional[int], by: Any = None) -> str:
     """Who placed a lock that binds a row from another scope, shortly: ``portfolio-breaker stage 2``."""
     if policy in (OPERATOR, DEAD_MANS_SWITCH) or stage is None:
@@ -190,7 +206,8 @@ def page_model(status: RunnerStatus, ready: tuple[Any, Any], lock: dict, dms: di
     # (the document names no scope when several are locked: here, every one in the binding mode)
     summary = None if not lock["locked"] else {"mode": lock["mode"], "scope": lock["scope"] or ", ".join(
         s for s, e in sorted(lock["scopes"].items()) if e["mode"] == lock["mode"])}
-    stage_incidents = strip_rows([{**_incident(i, now), "on": entered_on(firing.get((i.policy or "", i.scope), ()))}
+    stage_incidents = strip_rows([{**_incident(i, now), "on": entered_on(firing.get((i.policy or "", i.scope), ())),
+                                   "kept_locked": kept_locked(lock, i.scope, i.scope in known_accounts)}
                                   for i in incidents if i.kind == "stage"])
     model = {
         "now": _when(now, now), "mode": status.mode, "dry_run": status.mode != "live",
