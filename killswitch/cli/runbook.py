@@ -1,4 +1,5 @@
-"""``ksctl runbook``: an incident's runbook, rendered again from the incident data stored with it.
+"""``ksctl runbook``: an incident's runbook, rendered again from the incident data stored with it
+(``--state``), or as the runner serves it (``--api``: ``GET /v1/runbooks/{incident}``).
 
 ``render`` uses the templates of today (the ``runbooks/`` directory), so a fixed or improved
 template applies to past incidents; ``--as-stored`` prints what the on-call engineer was shown.
@@ -10,15 +11,19 @@ thinner built-in one (unless the incident was rendered with the built-in one).
 
 from __future__ import annotations
 
+import functools
 import json
 import time
-from typing import Optional
+from typing import Any, NoReturn, Optional
 
 import click
 
+from .apiopts import read, runner_client, tls_options, token_option
 from .common import (
+    DEFAULT_STATE_URL,
     EXIT_FINDINGS,
     EXIT_OK,
+    StateUrl,
     SuggestingGroup,
     file_format,
     file_output,
@@ -40,6 +45,17 @@ def no_templates_line(template: str, created_ms: int) -> str:
             "render it again with today's templates")
 
 
+class _StoreUnlessApi(StateUrl):
+    """``--state`` of ``render``: checked as every command's, except its default when ``--api``
+    (eager) is given: the runner's runbook is read then, and no store is needed here."""
+
+    def convert(self, value: Any, param: Optional[click.Parameter], ctx: Optional[click.Context]) -> Any:
+        if ctx is not None and param is not None and ctx.params.get("api") is not None \
+                and ctx.get_parameter_source(param.name or "") == click.core.ParameterSource.DEFAULT:
+            return str(value)
+        return super().convert(value, param, ctx)
+
+
 @click.group(cls=SuggestingGroup)
 def runbook() -> None:
     """Incident runbooks stored by the runner."""
@@ -48,23 +64,33 @@ def runbook() -> None:
 @runbook.command("render", epilog="""\b
 Examples:
   ksctl runbook render --incident futures-book/binanceusdm/main/L3/e1
+  ksctl runbook render --incident futures-book/binanceusdm/main/L3/e1 --api http://127.0.0.1:8080
   ksctl runbook render --incident futures-book/binanceusdm/main/L3/e1 -o html --out flatten.html
   ksctl runbook render --incident futures-book/binanceusdm/main/L3/e1 --as-stored
   ksctl runbook render --incident futures-book/binanceusdm/main/L3/e1 -o json | jq -r .problems[]
 Exit codes: 0 rendered with the template the incident names, 1 unknown incident or a template
-that failed (the runbook is still written, with the fallback that rendered it, and says why).
+that failed (the runbook is still written, with the fallback that rendered it, and says why);
+with --api: 0 printed, 1 refused (UNKNOWN_INCIDENT), 2 a 401, 5 the runner not reachable.
 """)
 @click.option("--incident", required=True, help="The incident: its decision id (policy/scope/L<level>/e<entry>).")
-@state_option
+@click.option("--state", "state_url", type=_StoreUnlessApi(), default=DEFAULT_STATE_URL, show_default=True,
+              envvar="KS_STATE_URL", show_envvar=True,
+              help="The state store to render it again from: sqlite:///path/to/state.db or postgresql://user@host/db "
+                   "(its password is never printed); not read with --api.")
+@click.option("--api", "api", default=None, metavar="URL", is_eager=True,
+              help="Print the runbook the runner at this API serves (GET /v1/runbooks/{incident}: as it stored "
+                   "it, kept up to date) instead of rendering it again from --state.")
+@token_option
+@tls_options
 @click.option("--out", "out", type=click.Path(dir_okay=False, writable=True), default=None,
               help="Write to this file instead of standard output.")
 @click.option("--runbooks", "runbooks", type=click.Path(exists=True, file_okay=False), default=None,
               help="Directory of the templates (default: runbooks/ found walking up from here).")
 @click.option("--as-stored", is_flag=True, help="Print the runbook as rendered at the time, not again.")
 @file_output("md", "html")
-def render(incident: str, state_url: str, fmt: Optional[str], out: Optional[str], runbooks: Optional[str],
-           as_stored: bool, output: str) -> None:
-    """Render an incident's runbook again with the current templates."""
+def render(incident: str, state_url: str, api: Optional[str], token_env: str, fmt: Optional[str], out: Optional[str],
+           runbooks: Optional[str], as_stored: bool, output: str) -> None:
+    """Render an incident's runbook again with the current templates (or, with --api, print the runner's)."""
     from pathlib import Path
 
     from ..runbooks.render import BUILTIN, render_runbook
@@ -72,6 +98,8 @@ def render(incident: str, state_url: str, fmt: Optional[str], out: Optional[str]
     from ..runbooks.templates import Templates, find_runbooks_dir
 
     output = file_format(output, fmt, ("md", "html"), "runbook render")
+    if api is not None:
+        _from_runner(incident, api, token_env, out, runbooks, output)
     store = open_reading(state_url, "runbook render")
     try:
         record = store.runbook(incident)
@@ -119,6 +147,34 @@ def render(incident: str, state_url: str, fmt: Optional[str], out: Optional[str]
     for p in problems:
         click.echo(f"ksctl runbook render: template problem: {p}", err=True)
     raise SystemExit(EXIT_FINDINGS if problems else EXIT_OK)
+
+
+def _from_runner(incident: str, api: str, token_env: str, out: Optional[str], runbooks: Optional[str],
+                 output: str) -> NoReturn:
+    """``render --api``: the runbook the runner serves for ``incident``, as it stored it (it keeps
+    it up to date: orders, lock, how it ended); exit 1 when the runner has none (UNKNOWN_INCIDENT)."""
+    ctx = click.get_current_context()
+    if ctx.get_parameter_source("state_url") == click.core.ParameterSource.COMMANDLINE:
+        raise click.UsageError("give --api (the runner's runbook) or --state (rendered again from the store), "
+                               "not both")
+    if runbooks is not None:
+        raise click.UsageError("--runbooks renders again from --state; with --api the runner's runbook is printed")
+    client = runner_client(api, token_env, required=False)
+    kinds = ("md", "html") if output == "json" else (output,)
+    got: dict[str, str] = {}
+    for kind in kinds:
+        got[kind] = read(functools.partial(client.runbook, incident, kind), "runbook render", output, token_env)
+    if output == "json":
+        text = json.dumps({"format_version": 2, "incident": incident, "as_stored": True, "template": None,
+                           "problems": [], "fallback": None, "markdown": got["md"], "html": got["html"]},
+                          indent=1) + "\n"
+    else:
+        text = got[output]
+    if out is not None:
+        write_out(out, text, "runbook render")
+    else:
+        click.echo(text, nl=not text.endswith("\n"))
+    raise SystemExit(EXIT_OK)
 
 
 @runbook.command("list")

@@ -133,3 +133,32 @@ def test_render_outside_the_repository_renders_a_built_in_runbook_again(tmp_path
     monkeypatch.chdir(tmp_path)
     out = run("runbook", "render", "--incident", INCIDENT, "--state", url)
     assert out.exit_code == 0 and out.stderr == "" and out.stdout == render_runbook(data, None).markdown
+
+
+def test_render_with_api_prints_the_runners_runbook_with_no_store_here(state, tmp_path, monkeypatch):
+    """README's ``ksctl runbook render --incident ID`` on a desk with no state store: ``--api``
+    reads the runner's ``GET /v1/runbooks/{incident}`` (issue 65)."""
+    from killswitch.client import RunnerClient
+
+    _, stored = state
+    asked = []
+
+    def runbook(self, incident, fmt="md"):
+        asked.append((self.base_url, incident, fmt))
+        return stored.html if fmt == "html" else stored.markdown
+
+    monkeypatch.setattr(RunnerClient, "runbook", runbook)
+    monkeypatch.chdir(tmp_path)  # no killswitch-state.db here
+    api = "http://127.0.0.1:8080"
+    r = CliRunner().invoke(cli, ["runbook", "render", "--incident", INCIDENT, "--api", api])
+    assert r.exit_code == 0, r.output
+    assert r.stdout == stored.markdown and asked == [(api, INCIDENT, "md")]
+    r = CliRunner().invoke(cli, ["runbook", "render", "--incident", INCIDENT, "--api", api, "-o", "json"])
+    doc = json.loads(r.stdout)
+    assert r.exit_code == 0 and (doc["markdown"], doc["html"], doc["as_stored"]) == (stored.markdown, stored.html,
+                                                                                    True)
+    both = CliRunner().invoke(cli, ["runbook", "render", "--incident", INCIDENT, "--api", api, "--state", state[0]])
+    assert both.exit_code == 2 and "not both" in both.output
+    # without --api, the store is read as before: its absence is said
+    r = CliRunner().invoke(cli, ["runbook", "render", "--incident", INCIDENT])
+    assert r.exit_code == 2 and "no state store at './killswitch-state.db'" in r.output
