@@ -94,6 +94,8 @@ def halt_breaks(rows: Sequence[Any], statuses: Mapping[str, str], incidents: Seq
                 "lock": _lock_text(p.get("lock")),
                 "incident": _incident(incidents, r.ts_ms, lambda i: i["scope"] in (scope, account)
                                       and _held_by(p.get("lock"), i)),
+                # the incident open then on its scope, whoever's lock it broke (its runbook lists it)
+                "during": _incident(incidents, r.ts_ms, lambda i: i["scope"] in (scope, account)),
                 "verified": proven(r.seq)})
         elif r.kind in TRADING_KINDS:
             holds = [str(h) for h in p.get("holds") or []]

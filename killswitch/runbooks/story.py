@@ -14,8 +14,9 @@ render`` after a restart) says the same thing:
   that held them back (id, author, comment, end) from the store's silences, and ``handed``: each
   receiver's first page of it, how long after its event (``after``, from the receipt's
   ``latency_ms``) and who stamped the event (``source``: venue, runner);
-- ``halt_breaks``: its own lock violations and the changes of the bots' trading permission it
-  asked for (:func:`.halt_breaks.halt_breaks`, the report's section, kept to this incident).
+- ``halt_breaks``: the lock violations on its scope while it was open (its own, and those under
+  another's lock, each naming it) and the changes of the bots' trading permission it asked for
+  (:func:`.halt_breaks.halt_breaks`, the report's section, kept to this incident).
 
 Pure but for :func:`read_story`, which reads the rows, the silences and the journal.
 """
@@ -110,7 +111,8 @@ def incident_story(data: Mapping[str, Any], rows: Sequence[Any], silences: Itera
     broke = halt_breaks(rows, statuses, window, lambda _seq: True)
     return {
         "ended": ended, "removed": removed, "pages": pages,
-        "halt_breaks": {"violations": [v for v in broke["violations"] if v["incident"] == incident],
+        # its own, and those under another's lock on its scope while it was open (each names its lock)
+        "halt_breaks": {"violations": [v for v in broke["violations"] if incident in (v["incident"], v["during"])],
                         "trading": [t for t in broke["trading"] if t["incident"] == incident]},
     }
 

@@ -118,3 +118,16 @@ def test_the_runbook_shows_a_violations_amount_without_float_noise(incident, tem
     data = {**incident, "story": incident_story(incident, rows, [], {}, T + 2 * MIN)}
     md = render_runbook(data, templates).markdown
     assert "SOL/USDT:USDT buy 0.05 (≈2,572.73)" in md and "0.0499999" not in md
+
+
+def test_the_runbook_lists_a_violation_under_an_operators_lock_on_its_scope_naming_that_lock(incident, templates):
+    scope = incident["scope"]
+    payload = {"kind": "LOCK_VIOLATION", "action": "cancel", "scope": scope, "account": scope, "mode": "halted",
+               "symbol": "SOL/USDT:USDT", "side": "buy", "amount": 0.1, "notional": 5000.0,
+               "client_order_id": "bot-a-2", "order_id": "89", "strategy": "bot-a",
+               "lock": {"policy": "@operator", "stage": None, "by": "alice"}}
+    story = incident_story(incident, [_row(1, "lock_violation", T + MIN, **payload)], [], {}, T + 2 * MIN)
+    [v] = story["halt_breaks"]["violations"]
+    assert v["incident"] is None and v["during"] == incident["incident"]
+    md = render_runbook({**incident, "story": story}, templates).markdown
+    assert "strategy bot-a: cancel, no result recorded (under the lock of operator alice, not this incident's)" in md

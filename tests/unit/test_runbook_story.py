@@ -131,7 +131,7 @@ def test_the_checklist_says_where_the_pages_went_and_which_failed(flatten_incide
 def test_what_broke_the_halt_names_the_incidents_own_violations_and_revoke(flatten_incident, templates):
     md = _render({**flatten_incident, "story": _story(flatten_incident)}, templates)
     section = md.split("### What broke the halt")[1].split("## 5.")[0]
-    assert "This incident's lock violations (1), as audited:" in section
+    assert "Lock violations on `binanceusdm/main` while this incident was open (1), as audited:" in section
     assert ("`LOCK_VIOLATION` binanceusdm/main BTC/USDT:USDT buy 0.5 (≈30,000.00), client order id `bot-a-7`, "
             "strategy bot-a: cancel, canceled") in section
     assert "bots' keys **revoked** on binanceusdm/main (trade), read back: yes" in section
