@@ -287,9 +287,12 @@ def _amount(value: object) -> str:
     return f"{value:,.2f}" if isinstance(value, (int, float)) else "-"
 
 
-def _figure(value: object) -> object:
-    """A quantity as status shows it (float noise gone: ``0.05``, not ``0.04999999999999982``)."""
-    return figure(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else value
+def _figure(value: object, step: object = None) -> object:
+    """A quantity as status shows it (float noise gone: ``0.05``, not ``0.04999999999999982``),
+    to its market's amount ``step`` where the row says it."""
+    if not isinstance(value, (int, float)) or isinstance(value, bool):
+        return value
+    return figure(value, float(step) if isinstance(step, (int, float)) and not isinstance(step, bool) else None)
 
 
 def _strategies(v: dict) -> str:
@@ -318,7 +321,7 @@ def halt_break_lines(broke: dict) -> list[str]:
         out += ["| at | kind | account | symbol | side | amount | notional | client order id | strategy | action | "
                 "outcome | lock it broke | incident |", "|---" * 13 + "|"]
         out += [f"| {v['at']}{_unverified(v)} | {v['kind']} | {_c(v['account'])} | {_c(v['symbol'])} | "
-                f"{_c(v['side'])} | {_c(_figure(v['amount']))} | {_amount(v['notional'])} | "
+                f"{_c(v['side'])} | {_c(_figure(v['amount'], v.get('amount_step')))} | {_amount(v['notional'])} | "
                 f"{_c(v['client_order_id'])} | {_c(_strategies(v))} | {_c(v['action'])} | {_c(_outcome(v))} | "
                 f"{_c(v.get('lock'))} | {_c(v['incident'])} |"
                 for v in violations]

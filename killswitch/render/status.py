@@ -208,7 +208,7 @@ def violation_lines(doc: dict, latest: int = 10) -> list[str]:
         broke = (f"breaking {v.get('reason')}" if v.get("kind") == "LIMIT_VIOLATION" and v.get("reason")
                  else f"under {v.get('mode')} {v.get('scope')}")
         lines.append(f"    {_when(v.get('ts_ms'))} {v.get('action', '?'):<6} {v.get('account')} {v.get('symbol')} "
-                     f"{v.get('side')} {figure(v.get('amount', 0))} ({value}) {_strategies(v)} "
+                     f"{v.get('side')} {figure(v.get('amount', 0), v.get('amount_step'))} ({value}) {_strategies(v)} "
                      f"order {who} {broke}: {outcome}")
     return lines
 

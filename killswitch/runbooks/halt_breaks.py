@@ -86,6 +86,7 @@ def halt_breaks(rows: Sequence[Any], statuses: Mapping[str, str], incidents: Seq
                 "at": iso(r.ts_ms), "kind": str(p.get("kind") or r.kind).upper(), "scope": scope,
                 "mode": p.get("mode"), "account": account,
                 "symbol": p.get("symbol"), "side": p.get("side"), "amount": p.get("amount"),
+                "amount_step": p.get("amount_step"),
                 "notional": p.get("notional"), "client_order_id": p.get("client_order_id"),
                 "order_id": p.get("order_id"), "strategy": p.get("strategy"), "action": action,
                 "strategies": list(p.get("strategies") or ()) or [p.get("strategy")],

@@ -79,7 +79,7 @@ def test_the_closure_report_shows_each_violation_and_what_it_came_to(tmp_path):
     section = md[md.index("## What broke the halt"):md.index("## Other audited events")]
     row = next(line for line in section.splitlines() if "alp-rogue-1" in line)
     cells = [c.strip() for c in row.strip("|").split("|")]
-    assert cells[1:] == ["LOCK_VIOLATION", ACCOUNT, "BTC/USDT:USDT", "buy", "0.5", "27,500.00", "alp-rogue-1",
-                         "alpha", "cancel", "canceled", "operator op", "-"], cells  # the lock it broke: op's
+    assert cells[1:] == ["LOCK_VIOLATION", ACCOUNT, "BTC/USDT:USDT", "buy", "0.500", "27,500.00", "alp-rogue-1",
+                         "alpha", "cancel", "canceled", "operator op", "-"], cells  # (BTC: amount step 0.001) op's lock
     assert f"| revert | revert filled (the runner's own order {revert['revert_client_order_id']}) |" in section
     assert "No change of the bots' trading permission in the period." in section

@@ -20,7 +20,7 @@ from killswitch.runbooks.story import incident_story
 from killswitch.runbooks.templates import Templates
 from killswitch.runner.lock.lock import LockBook
 from killswitch.runner.operator.commands import operator_lock
-from killswitch.runner.watch.enforce import Violation
+from killswitch.runner.watch.enforce import Violation, with_step
 from killswitch.sources import read_sources
 from tests.conftest import POLICIES, ROOT
 
@@ -131,3 +131,20 @@ def test_the_runbook_lists_a_violation_under_an_operators_lock_on_its_scope_nami
     assert v["incident"] is None and v["during"] == incident["incident"]
     md = render_runbook({**incident, "story": story}, templates).markdown
     assert "strategy bot-a: cancel, no result recorded (under the lock of operator alice, not this incident's)" in md
+
+
+def test_an_amount_is_shown_to_its_markets_step_where_the_violation_knows_it(incident, templates):
+    from killswitch.snapshot import MarketRules
+
+    v = Violation("k", "LOCK_VIOLATION", "cancel", "binanceusdm/main", "halted", "binanceusdm", "binanceusdm/main",
+                  "SOL/USDT:USDT", "buy", 0.09999999999999964, 12.6, "bot-a-1", "88", "bot-a", "why")
+    snap = SimpleNamespace(markets={"SOL/USDT:USDT": MarketRules(amount_step=0.01)})
+    payload = with_step(v, snap).to_json()  # type: ignore[arg-type]
+    assert payload["amount_step"] == 0.01 and "amount_step" not in v.to_json()
+    [got] = halt_breaks([_row(1, "lock_violation", T + MIN, **payload)], {}, [], lambda _seq: True)["violations"]
+    assert "| buy | 0.10 | 12.60 |" in "\n".join(halt_break_lines({"violations": [got]}))
+    story = {"ended": None, "removed": None, "pages": {"delivered": [], "failed": [], "silenced": [], "handed": [],
+                                                       "silences": []},
+             "halt_breaks": {"violations": [{**got, "incident": incident["incident"]}], "trading": []}}
+    md = render_runbook({**incident, "story": story}, templates).markdown
+    assert "SOL/USDT:USDT buy 0.10 (≈12.6)" in md

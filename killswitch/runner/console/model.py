@@ -468,7 +468,7 @@ def _restore_needs(h: dict) -> str:
 def _violations(doc: dict, now: int) -> dict:
     """What broke a lock at the venue: the count and the latest (status's ``lock_violations``)."""
     rows = [{"when": _when(v.get("ts_ms"), now), "action": v.get("action"), "account": v.get("account"),
-             "symbol": v.get("symbol"), "side": v.get("side"), "amount": _number(v.get("amount")),
+             "symbol": v.get("symbol"), "side": v.get("side"), "amount": _number(v.get("amount"), v.get("amount_step")),
              "notional": _number(v.get("notional")),
              "strategy": ", ".join(str(n) for n in v.get("strategies") or ()) or v.get("strategy"),
              "attribution": v.get("attribution") or "",

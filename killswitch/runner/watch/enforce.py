@@ -53,7 +53,7 @@ Must not: read the clock, do I/O, or consult anything but its arguments.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import partial
 from typing import Any, Callable, Iterable, Mapping, Optional, Sequence
 
@@ -166,6 +166,7 @@ class Violation:
     # the lock it broke: who holds it (a policy's name, "@operator", "@dms"), its stage, and the
     # operator who placed it (so that the report files it under that lock, not an incident's)
     holder: tuple[Optional[str], Optional[int], Optional[str]] = (None, None, None)
+    amount_step: Optional[float] = None  # the market's amount step, where known: amounts are shown to it
 
     def to_json(self) -> dict:
         out = {"key": self.key, "kind": self.kind, "action": self.action, "scope": self.scope, "mode": self.mode,
@@ -174,6 +175,8 @@ class Violation:
                "order_id": self.order_id, "strategy": self.strategy, "reason": self.reason}
         if self.position_side is not None:
             out["position_side"] = self.position_side
+        if self.amount_step:
+            out["amount_step"] = self.amount_step
         if self.kind == LOCK_VIOLATION and self.holder[0] is not None:
             out["lock"] = {"policy": self.holder[0], "stage": self.holder[1], "by": self.holder[2]}
         if self.action == "revert":
@@ -417,7 +420,8 @@ def _cancel_orders(book: LockBook, snap: Snapshot, account: str, own: frozenset,
         mark = marks.get(o.symbol)
         # a contract's size read off the position of its symbol (notional per contract over the mark), else 1
         size = units[o.symbol] / mark if o.symbol in units and mark else 1.0
-        v = _judge(book, snap.venue, account, o, sizes, mark, size, now, partial(_flag, checks, snap, o))
+        v = with_step(_judge(book, snap.venue, account, o, sizes, mark, size, now, partial(_flag, checks, snap, o)),
+                      snap)
         if v is not None:
             ids.append(o.id)
             out.append(v)
@@ -426,6 +430,12 @@ def _cancel_orders(book: LockBook, snap: Snapshot, account: str, own: frozenset,
 
 def _flag(checks: Sequence[OrderCheck], snap: Snapshot, o: Order) -> Optional[Flag]:
     return next((f for f in (c(snap, o) for c in checks) if f is not None), None)
+
+
+def with_step(v: Optional[Violation], snap: Optional[Snapshot]) -> Optional[Violation]:
+    """``v`` with its market's amount step, when ``snap`` knows it (amounts are shown to it)."""
+    rules = snap.markets.get(v.symbol) if v is not None and snap is not None else None
+    return replace(v, amount_step=rules.amount_step) if v is not None and rules and rules.amount_step > 0 else v
 
 
 def _holder(lock: LockStatus) -> tuple[Optional[str], Optional[int], Optional[str]]:
@@ -523,7 +533,8 @@ def _revert(snap: Snapshot, account: str, p: Position, leg: str, base: float, si
     small = amount <= 0 or (rules is not None and amount < rules.min_amount)
     v = Violation(f"revert|{account}|{p.symbol}|{leg}|{base:g}|{size:g}", LOCK_VIOLATION, "revert",
                   lock.scope or GLOBAL_SCOPE, lock.mode, snap.venue, account, p.symbol, grew, excess, excess * unit,
-                  None, None, strategy, why, hedge, base, size, None if small else cid, holder=_holder(lock))
+                  None, None, strategy, why, hedge, base, size, None if small else cid, holder=_holder(lock),
+                  amount_step=rules.amount_step if rules is not None and rules.amount_step > 0 else None)
     if small:
         return None, v, (f"REVERT_BELOW_MINIMUM: {account} {p.symbol} {leg}: growth {excess:g} rounds to {amount:g}, "
                          f"below what the venue takes (step {rules.amount_step if rules else 0:g}, "

@@ -55,7 +55,7 @@ from ...orders import CancelIntent
 from ...snapshot import Order, Snapshot
 from ...state.store import FencedError, StoreError
 from ..venue.port import Venues
-from .enforce import LOCK_VIOLATION, Violation, entry
+from .enforce import LOCK_VIOLATION, Violation, entry, with_step
 from .enforcement import Enforcement
 
 log = logging.getLogger("killswitch.runner.entry_watch")
@@ -107,7 +107,8 @@ class EntryWatch:
         port = self.venues.get(account)
         legs = port.stream_legs(order.symbol) if port is not None else None
         mark, size = self._marks(account, book.snapshots.get(account)).get(order.symbol, (None, 1.0))
-        return entry(book.lock_book, venue, account, order, now, legs=legs, mark=mark, contract_size=size)
+        return with_step(entry(book.lock_book, venue, account, order, now, legs=legs, mark=mark, contract_size=size),
+                         book.snapshots.get(account))
 
     def _marks(self, account: str, snap: Optional[Snapshot]) -> dict[str, tuple[float, float]]:
         """Each held symbol's mark and contract size (notional per contract over the mark), as
