@@ -321,7 +321,7 @@ def test_repository_policies_mounted_by_the_chart_validate(helm, tmp_path):
                                  str(mounts["/etc/killswitch/policies"]),
                                  str(mounts["/etc/killswitch/accounts"] / "accounts.yaml")])
     assert r.exit_code == 0, r.output
-    assert "1 Accounts, 1 NotificationRoutes, 7 Policy" in r.output
+    assert "1 Accounts, 1 NotificationRoutes, 8 Policy" in r.output
     assert "KS15" not in r.output, r.output
 
 

@@ -126,7 +126,7 @@ def test_validate_github_gives_a_finding_without_a_position_its_file_alone():
 def test_validate_github_of_good_policies_prints_the_verdict_alone():
     r = run("validate", "-o", "github", "--strict", "policies/")
     assert r.exit_code == 0, r.output
-    assert commands(r.output) == [] and r.output.startswith("ok: 16 files")
+    assert commands(r.output) == [] and r.output.startswith("ok: 18 files")
 
 
 # --- ksctl validate -o sarif ---------------------------------------------------------------------
@@ -227,7 +227,7 @@ def test_test_github_puts_a_failing_case_on_its_line(failing, monkeypatch):
         "error", "policies/tests/futures-book.test.yaml", str(line), "11")
     assert props["title"] == "FAIL a calm, book: 100% flat"
     assert message.startswith("at 40m: stage: expected 2, got 0\n")
-    assert r.output.splitlines()[-1].endswith("76 passed, 1 failed")
+    assert r.output.splitlines()[-1].endswith("86 passed, 1 failed")
 
 
 def test_test_github_says_not_run_where_the_test_names_its_policy(monkeypatch):
@@ -270,4 +270,4 @@ def test_test_github_of_policies_that_do_not_compile_annotates_their_errors(tmp_
 def test_test_github_of_passing_tests_prints_the_tally_alone():
     r = run("test", "-o", "github", "policies/")
     assert r.exit_code == 0 and commands(r.output) == []
-    assert r.output.splitlines() == ["7 test file(s) of 16 file(s) read, 27 test(s), 77 check(s): 77 passed, 0 failed"]
+    assert r.output.splitlines() == ["8 test file(s) of 18 file(s) read, 31 test(s), 87 check(s): 87 passed, 0 failed"]

@@ -45,7 +45,7 @@ def test_the_examples_count_every_file_read():
     r = run("test", POLICIES)
     assert r.exit_code == 0, r.output
     files, read, cases, checks, passed, failed, not_run = summary(r.output)
-    assert (files, read, failed, not_run) == (7, 16, 0, 0) and passed == checks > 0
+    assert (files, read, failed, not_run) == (8, 18, 0, 0) and passed == checks > 0
 
 
 def test_a_failed_check_counts_as_failed(tmp_path):

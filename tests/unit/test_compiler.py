@@ -41,7 +41,7 @@ def test_example_policies_compile_without_findings():
     assert [x for x in result.diagnostics] == []
     names = [p.name for p in result.graph.policies]
     assert names == sorted(["futures-book", "portfolio-breaker", "dead-mans-switch", "spot-book", "exchange-faults",
-                            "position-watch", "volatility-drawdown"])
+                            "position-watch", "volatility-drawdown", "strategy-latch"])
 
 
 def test_graph_holds_resolved_defaults_and_order():
