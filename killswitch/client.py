@@ -29,7 +29,14 @@ import urllib.request
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Optional
 
-from .runner.lock.holds import DEAD_MANS_SWITCH, OPERATOR
+from .holds import (
+    DEAD_MANS_SWITCH as DEAD_MANS_SWITCH,
+    OPERATOR as OPERATOR,
+    ORIGIN_DMS as ORIGIN_DMS,
+    ORIGIN_OPERATOR as ORIGIN_OPERATOR,
+    ORIGIN_POLICY as ORIGIN_POLICY,
+    LockHold as LockHold,
+)
 from .runner.silence.view import SilencePreview
 from .runner.view import (
     ActionPreview,
@@ -169,30 +176,6 @@ class CloseProgress:
     @property
     def final(self) -> bool:
         return self.state in CLOSE_FINAL_STATES
-
-
-ORIGIN_POLICY, ORIGIN_OPERATOR, ORIGIN_DMS = "policy", "operator", "dead man's switch"
-
-
-@dataclass(frozen=True)
-class LockHold:
-    """One hold on a scope (``GET /v1/lock`` ``scopes.<scope>.holds``): a policy's stage, an
-    operator (``policy`` "@operator") or the dead man's switch ("@dms"); ``expires_ts`` None: no
-    ttl (a manual-reset stage, or an operator lock until ``ksctl unlock``)."""
-
-    mode: str  # reducing | halted
-    policy: Optional[str]
-    stage: Optional[int]
-    reason: str
-    manual: bool
-    created_ts: Optional[str]
-    expires_ts: Optional[str]
-    details: dict = field(default_factory=dict)
-
-    @property
-    def origin(self) -> str:
-        """Who holds it: ``policy``, ``operator`` or ``dead man's switch``."""
-        return {OPERATOR: ORIGIN_OPERATOR, DEAD_MANS_SWITCH: ORIGIN_DMS}.get(self.policy or "", ORIGIN_POLICY)
 
 
 @dataclass(frozen=True)

@@ -9,40 +9,13 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Sequence
 
-from ..client import ORIGIN_DMS, ORIGIN_OPERATOR, LockDocument, LockHold
+from ..client import LockDocument, LockHold
 from ..figures import figure
+from ..holds import held_until as held_until, holder as holder
 from ..runner.view import ActionPreview
 
 if TYPE_CHECKING:  # pragma: no cover - annotations only
     from ..runner.gate.request import Decision
-
-
-def held_until(h: LockHold) -> str:
-    """Until when a hold binds, in words: ``until ksctl unlock``, ``until <ts>``, ...."""
-    if h.manual:
-        return "held until a manual reset (ksctl reset)"
-    if h.expires_ts is not None:
-        return f"until {h.expires_ts}"
-    if h.origin == ORIGIN_OPERATOR:
-        return "until ksctl unlock"
-    if h.origin == ORIGIN_DMS:
-        return "until the source is armed again or ksctl unlock"
-    if h.details.get("while_blind"):
-        return "until the scope is armed again (spec.while_blind)"
-    return "until its stage resets"
-
-
-def holder(h: LockHold) -> str:
-    """Who holds a hold, in words: ``operator alice``, ``policy quick-watch stage 1``, ...."""
-    if h.origin == ORIGIN_OPERATOR:  # who, when the runner recorded it (the caller's identity)
-        return h.origin + (f" {h.details['by']}" if isinstance(h.details.get("by"), str) else "")
-    if h.origin == ORIGIN_DMS:
-        return h.origin
-    if h.details.get("while_blind"):
-        return f"policy {h.policy} while blind"
-    if isinstance(h.details.get("window"), str):
-        return f"policy {h.policy} {h.details['window']} (spec.lock_trading)"
-    return f"policy {h.policy}" + (f" stage {h.stage}" if h.stage is not None else "")
 
 
 def lock_downgrade_text(p: ActionPreview, mode: str, replaced: Sequence[LockHold]) -> str:

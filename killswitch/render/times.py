@@ -17,3 +17,18 @@ def iso(ms: int) -> str:
 def seconds_text(seconds: Optional[float]) -> str:
     """An age or a span in seconds as ``5s`` (``-``: unknown)."""
     return "-" if seconds is None else f"{seconds:g}s"
+
+
+def duration_text(seconds: Optional[float]) -> Optional[str]:
+    """``90`` → ``1m30s``, ``3600`` → ``1h``, ``0.5`` → ``500ms``."""
+    if seconds is None:
+        return None
+    if seconds < 1:
+        return f"{seconds * 1000:g}ms"
+    s = int(round(seconds))
+    parts = []
+    for unit, size in (("d", 86_400), ("h", 3_600), ("m", 60), ("s", 1)):
+        if s >= size:
+            parts.append(f"{s // size}{unit}")
+            s %= size
+    return "".join(parts) or "0s"

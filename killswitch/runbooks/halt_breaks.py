@@ -35,7 +35,7 @@ from __future__ import annotations
 
 from typing import Any, Callable, Mapping, Optional, Sequence
 
-from ..runner.lock.holds import DEAD_MANS_SWITCH, OPERATOR
+from ..holds import DEAD_MANS_SWITCH, OPERATOR
 from ..state.violations import CANCEL_RESULT_KIND, VIOLATION_KINDS, cancel_outcome, cancel_results
 from .incident import iso
 

@@ -32,6 +32,7 @@ from ..compile.graph import PolicyNode, StageNode, TriggerNode
 from ..order_statuses import FINAL_STATUSES, OPEN_STATUSES as JOURNAL_OPEN_STATUSES
 from ..policy.expr import ValueType
 from ..render.accepts import accept_command
+from ..render.times import duration_text as duration_text
 from .lock_view import lock_view
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -55,21 +56,6 @@ def iso(ms: Optional[int]) -> Optional[str]:
     if ms is None:
         return None
     return _dt.datetime.fromtimestamp(ms / 1000, _dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def duration_text(seconds: Optional[float]) -> Optional[str]:
-    """``90`` → ``1m30s``, ``3600`` → ``1h``, ``0.5`` → ``500ms``."""
-    if seconds is None:
-        return None
-    if seconds < 1:
-        return f"{seconds * 1000:g}ms"
-    s = int(round(seconds))
-    parts = []
-    for unit, size in (("d", 86_400), ("h", 3_600), ("m", 60), ("s", 1)):
-        if s >= size:
-            parts.append(f"{s // size}{unit}")
-            s %= size
-    return "".join(parts) or "0s"
 
 
 def age_text(seconds: Optional[float]) -> Optional[str]:

@@ -14,12 +14,11 @@ rendered (a runbook stored before the holds were kept falls back to the merged l
 
 from __future__ import annotations
 
+import datetime as _dt
 from typing import Any, Mapping, Optional
 
-from ..client import LockHold
-from ..render.locks import held_until, holder
-from ..runner.lock.holds import DEAD_MANS_SWITCH, OPERATOR
-from ..runner.lock.lock import parse_iso_ms
+from ..holds import DEAD_MANS_SWITCH, OPERATOR, LockHold, held_until, holder
+from ..render.times import duration_text
 
 
 def _hold(doc: Mapping[str, Any]) -> LockHold:
@@ -29,13 +28,19 @@ def _hold(doc: Mapping[str, Any]) -> LockHold:
                     details=dict(doc.get("details") or {}))
 
 
-def _ttl(h: LockHold) -> Optional[str]:
-    from .incident import duration_text
+def _utc(text: str) -> _dt.datetime:
+    """A hold's ISO time (``…Z``) as an aware datetime; ValueError for anything else."""
+    t = _dt.datetime.fromisoformat(text[:-1] + "+00:00" if text.endswith("Z") else text)
+    if t.tzinfo is None:
+        raise ValueError(f"time without a zone: {text!r}")
+    return t
 
+
+def _ttl(h: LockHold) -> Optional[str]:
     if h.manual or not h.expires_ts or not h.created_ts:
         return None
     try:
-        return duration_text((parse_iso_ms(h.expires_ts) - parse_iso_ms(h.created_ts)) / 1000)
+        return duration_text((_utc(h.expires_ts) - _utc(h.created_ts)).total_seconds())
     except ValueError:
         return None
 

@@ -27,8 +27,8 @@ import math
 from dataclasses import dataclass, field, replace
 from typing import Any, Iterable, Mapping, Optional, Union
 
+from ...holds import DEAD_MANS_SWITCH as DEAD_MANS_SWITCH, OPERATOR as OPERATOR
 from ...policy.units import UnitError, parse_duration
-from .holds import DEAD_MANS_SWITCH as DEAD_MANS_SWITCH, OPERATOR as OPERATOR
 
 LOCK_FORMAT_VERSION = 1
 MODES = ("active", "reducing", "halted")

@@ -1,0 +1,69 @@
+"""Who holds a lock: the ``policy`` field of a hold no policy placed, a hold as the lock document
+says it (:class:`LockHold`), and who holds it and until when, in the words status, the console
+and the runbooks use (:func:`holder`, :func:`held_until`).
+
+Kept apart from the lock book (:mod:`killswitch.runner.lock.lock`) at the bottom of the package,
+so that the typed client, the runbooks and the policies read these names without importing the
+lock book ("@" is never part of a policy name, so neither can be mistaken for one).
+"""
+
+from __future__ import annotations
+
+from dataclasses import field
+from typing import Optional
+
+from .records import record
+
+OPERATOR = "@operator"
+DEAD_MANS_SWITCH = "@dms"
+
+ORIGIN_POLICY, ORIGIN_OPERATOR, ORIGIN_DMS = "policy", "operator", "dead man's switch"
+
+
+@record
+class LockHold:
+    """One hold on a scope (``GET /v1/lock`` ``scopes.<scope>.holds``): a policy's stage, an
+    operator (``policy`` "@operator") or the dead man's switch ("@dms"); ``expires_ts`` None: no
+    ttl (a manual-reset stage, or an operator lock until ``ksctl unlock``)."""
+
+    mode: str  # reducing | halted
+    policy: Optional[str]
+    stage: Optional[int]
+    reason: str
+    manual: bool
+    created_ts: Optional[str]
+    expires_ts: Optional[str]
+    details: dict = field(default_factory=dict)
+
+    @property
+    def origin(self) -> str:
+        """Who holds it: ``policy``, ``operator`` or ``dead man's switch``."""
+        return {OPERATOR: ORIGIN_OPERATOR, DEAD_MANS_SWITCH: ORIGIN_DMS}.get(self.policy or "", ORIGIN_POLICY)
+
+
+def held_until(h: LockHold) -> str:
+    """Until when a hold binds, in words: ``until ksctl unlock``, ``until <ts>``, ...."""
+    if h.manual:
+        return "held until a manual reset (ksctl reset)"
+    if h.expires_ts is not None:
+        return f"until {h.expires_ts}"
+    if h.origin == ORIGIN_OPERATOR:
+        return "until ksctl unlock"
+    if h.origin == ORIGIN_DMS:
+        return "until the source is armed again or ksctl unlock"
+    if h.details.get("while_blind"):
+        return "until the scope is armed again (spec.while_blind)"
+    return "until its stage resets"
+
+
+def holder(h: LockHold) -> str:
+    """Who holds a hold, in words: ``operator alice``, ``policy quick-watch stage 1``, ...."""
+    if h.origin == ORIGIN_OPERATOR:  # who, when the runner recorded it (the caller's identity)
+        return h.origin + (f" {h.details['by']}" if isinstance(h.details.get("by"), str) else "")
+    if h.origin == ORIGIN_DMS:
+        return h.origin
+    if h.details.get("while_blind"):
+        return f"policy {h.policy} while blind"
+    if isinstance(h.details.get("window"), str):
+        return f"policy {h.policy} {h.details['window']} (spec.lock_trading)"
+    return f"policy {h.policy}" + (f" stage {h.stage}" if h.stage is not None else "")
