@@ -45,6 +45,8 @@ from .runner.view import (
     CloseResult,
     DecodeError,
     IncidentStatus,
+    OverrideResult,
+    OverrideStatus,
     PositionsStatus,
     ResetResult,
     RunnerStatus,
@@ -261,19 +263,11 @@ class LockDocument:
     limits: tuple[PolicyLimits, ...] = ()  # the policies' pre-trade limits, when a policy sets some
 
 
-@dataclass(frozen=True)
-class _Triggers:
-    triggers: tuple[TriggerStatus, ...]
-
-
-@dataclass(frozen=True)
-class _Incidents:
-    incidents: tuple[IncidentStatus, ...]
-
-
-@dataclass(frozen=True)
-class _Silences:
-    silences: tuple[SilenceStatus, ...]
+def _items(cls: Any, doc: Any, key: str) -> tuple[Any, ...]:
+    """``doc[key]``, an array of ``cls`` (``{"silences": [...]}``), each decoded."""
+    if not isinstance(doc, dict):
+        raise DecodeError(f"expected an object with {key!r}, not {type(doc).__name__}")
+    return decode(tuple[cls, ...], doc.get(key))
 
 
 # --- errors -------------------------------------------------------------------------------------------
@@ -464,11 +458,11 @@ class RunnerClient:
     def triggers(self) -> tuple[TriggerStatus, ...]:
         """``GET /v1/triggers``: every trigger, firing or not, with its values against thresholds."""
         doc = self._json("GET", "/v1/triggers", auth=True)
-        return decode(_Triggers, doc).triggers
+        return _items(TriggerStatus, doc, "triggers")
 
     def incidents(self) -> tuple[IncidentStatus, ...]:
         """``GET /v1/incidents``: the open incidents and the latest manual closes, from the store."""
-        return decode(_Incidents, self._json("GET", "/v1/incidents", auth=True)).incidents
+        return _items(IncidentStatus, self._json("GET", "/v1/incidents", auth=True), "incidents")
 
     def preview(self, action: str, body: dict) -> ActionPreview:
         """``POST /v1/preview/{action}`` (lock, unlock, reset, close) with the body the change
@@ -575,7 +569,7 @@ class RunnerClient:
 
     def silences(self) -> tuple[SilenceStatus, ...]:
         """``GET /v1/silences``: the silences in force and those ended in the last day."""
-        return decode(_Silences, self._json("GET", "/v1/silences", auth=True)).silences
+        return _items(SilenceStatus, self._json("GET", "/v1/silences", auth=True), "silences")
 
     def silence_add(self, matchers: list[str], duration_s: float, comment: str,
                     incident: Optional[str] = None) -> SilenceResult:
@@ -616,6 +610,16 @@ class RunnerClient:
         if comment:
             body["comment"] = comment
         return decode(ChangeResult, self._json("POST", "/v1/ack", body, auth=True))
+
+    def overrides(self) -> tuple[OverrideStatus, ...]:
+        """``GET /v1/overrides``: the overrides of the limits not ended, and those ended in the last day."""
+        return _items(OverrideStatus, self._json("GET", "/v1/overrides", auth=True), "overrides")
+
+    def override(self, action: str, body: dict) -> OverrideResult:
+        """``POST /v1/overrides`` (``action`` request: the body as the API reads it) or
+        ``/v1/overrides/approve|end`` (``{"id": ...}``), as the token's identity."""
+        path = "/v1/overrides" + ("" if action == "request" else f"/{action}")
+        return decode(OverrideResult, self._json("POST", path, body, auth=True))
 
     def heartbeat(self, source: str) -> None:
         """``POST /v1/heartbeat/{source}``: ``source`` is alive (204)."""

@@ -40,6 +40,8 @@ COMMANDS = {
     "revoke": ("killswitch.cli.revoke", "revoke", "Revoke the bots' trading at the venue (or --restore it)."),
     "dms": ("killswitch.cli.dms", "dms", "Dead man's switch: arm, disarm, status."),
     "silence": ("killswitch.cli.silence", "silence", "Silence pages (add, list, expire), as Alertmanager does."),
+    "override": ("killswitch.cli.override", "override",
+                 "Override one pre-trade limit for a while: requested, approved by another, audited."),
     "ack": ("killswitch.cli.silence", "ack", "Say you have an incident: shown in status, console and runbook."),
     "routes": ("killswitch.cli.routes", "routes", "Where would a notification go? (ksctl routes test)"),
     "runbook": ("killswitch.cli.runbook", "runbook", "Render an incident's runbook again."),

@@ -56,6 +56,8 @@ class LimitsNode:
     message_rate: Optional[float] = None  # order messages a second, per strategy
     message_burst: Optional[int] = None
     mark_max_age_ms: int = 30_000
+    override_max_ms: int = 3_600_000  # the longest expiry an override may ask (``override.max_duration``)
+    override_approvals: int = 2  # the people an override needs, its requester counted
     sources: Mapping[str, SymbolSource] = field(default_factory=dict, compare=False, repr=False)
     window: Optional[Window] = None  # during/outside: in force only while open
 
@@ -90,6 +92,7 @@ class LimitsNode:
             doc["message_rate"] = {"per_second": self.message_rate, "burst": self.message_burst}
         if self.window is not None:
             doc[self.window.kind] = list(self.window.names)
+        doc["override"] = {"max_duration_s": self.override_max_ms / 1000, "approvals": self.override_approvals}
         return doc
 
 
@@ -124,7 +127,9 @@ def limits_node(limits: Optional[Limits], sm: Optional[SourceMap] = None, file: 
                       max_open_orders=limits.max_open_orders,
                       max_gross_notional=limits.max_gross_notional.value if limits.max_gross_notional else None,
                       message_rate=rate.per_second if rate else None, message_burst=rate.bucket if rate else None,
-                      mark_max_age_ms=limits.mark_max_age.ms, sources=sources)
+                      mark_max_age_ms=limits.mark_max_age.ms,
+                      override_max_ms=limits.override.max_duration.ms if limits.override else 3_600_000,
+                      override_approvals=limits.override.approvals if limits.override else 2, sources=sources)
 
 
 def unlisted_symbols(policy: str, node: LimitsNode, listed: Iterable[frozenset[str]]) -> list[Diagnostic]:

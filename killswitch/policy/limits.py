@@ -171,6 +171,28 @@ class MessageRate(Strict):
         return self.burst if self.burst is not None else max(1, int(self.per_second + 0.999999))
 
 
+DEFAULT_OVERRIDE_DURATION = Duration(3_600_000)
+MAX_OVERRIDE_APPROVALS = 5
+
+
+class OverridePolicy(Strict):
+    """How an override of these limits is bounded (``ksctl override``): ``max_duration``, the
+    longest expiry one may ask (default 1h, at most 24h), and ``approvals``, how many people it
+    needs, the requester counted (default 2: the requester and an approver, never the same)."""
+
+    max_duration: DurationField = Field(default=DEFAULT_OVERRIDE_DURATION,
+                                        description="the longest expiry an override may ask (default 1h)")
+    approvals: Annotated[int, Field(default=2, ge=2, le=MAX_OVERRIDE_APPROVALS,
+                                    description="people an override needs, its requester counted (default 2)")]
+
+    @field_validator("max_duration")
+    @classmethod
+    def _duration_range(cls, v: Duration) -> Duration:
+        if not 60_000 <= v.ms <= 86_400_000:
+            raise _range(f"override max_duration {v} is out of range", "write a duration from 1m to 24h, such as 1h")
+        return v
+
+
 class Limits(Windowed):
     """Pre-trade limits of every scope instance the policy selects, answered by the pre-trade gate.
 
@@ -194,6 +216,7 @@ class Limits(Windowed):
     mark_max_age: DurationField = Field(default=DEFAULT_MARK_MAX_AGE,
                                         description="how old a mark may be and still value an order (default 30s)")
     symbols: dict[Annotated[str, Field(min_length=1, max_length=64)], SymbolLimits] = {}
+    override: Optional[OverridePolicy] = None
 
     @field_validator("mark_max_age")
     @classmethod
@@ -204,7 +227,7 @@ class Limits(Windowed):
 
     @model_validator(mode="after")
     def _says_something(self) -> Self:
-        fields = set(self.model_fields_set) - {"mark_max_age", "symbols", "during", "outside"}
+        fields = set(self.model_fields_set) - {"mark_max_age", "symbols", "during", "outside", "override"}
         if not fields and not any(s.model_fields_set for s in self.symbols.values()):
             raise PydanticCustomError("ks_missing", "limits names no limit", {
                 "ks_hint": "give max_order_notional, max_order_quantity, price_collar, max_position_notional, "
@@ -212,4 +235,5 @@ class Limits(Windowed):
         return self
 
 
-__all__ = ["DEFAULT_MARK_MAX_AGE", "Limits", "MessageRate", "RANGE", "SymbolLimits", "UNIT"]
+__all__ = ["DEFAULT_MARK_MAX_AGE", "DEFAULT_OVERRIDE_DURATION", "Limits", "MessageRate", "OverridePolicy",
+           "RANGE", "SymbolLimits", "UNIT"]

@@ -278,6 +278,7 @@ def build_runner_and_desk(graph: "DecisionGraph", adapters: "Mapping[str, Exchan
     from ..runner.operator.positions import PositionsReadout
     from ..runner.operator.previews import Previews
     from ..runner.operator.revoke_commands import OperatorRevokes
+    from ..runner.override.overrides import Overrides
     from ..runner.readout.armed import CoverageMetrics, coverage_rows
     from ..runner.readout.catalog_build import Known
     from ..runner.readout.charts import ChartHistory
@@ -403,6 +404,9 @@ def build_runner_and_desk(graph: "DecisionGraph", adapters: "Mapping[str, Exchan
     silencing = Silences(book, lead, store, io, clock=clock, catalog=known.catalog, save=persist.save,
                          emit=fanout.emit, open_closes=lambda: tuple(closes.tracked),
                          pages=fanout.pages_in_force)
+    # the overrides of the pre-trade limits: the index the gate and the watch read is ``limits``
+    overriding = Overrides(book, lead, store, io, limits, clock=clock, catalog=known.catalog,
+                           changed=lambda: readout.gate.changed())
     previews = Previews(book, lead, closes, known=known, clock=clock, dry_run=dry_run, triggers=readout.triggers,
                         silences=silencing.held_by_reset, unguarded=guards.now)
     position_readout = PositionsReadout(book, clock, lambda: lead.leader)
@@ -418,13 +422,13 @@ def build_runner_and_desk(graph: "DecisionGraph", adapters: "Mapping[str, Exchan
                         revokes=revokes,
                         operator_revokes=operator_revokes, enforcement=enforcement, still_open=still_open,
                         modes=modes, rejections=rejections, entry_watch=entry_watch, stored=stored, firm=firm,
-                        clock=clock, dry_run=dry_run, accounts=tuple(venues))
+                        clock=clock, dry_run=dry_run, accounts=tuple(venues), overrides=overriding)
     runner = Runner(parts, venues, store, holder=holder, snapshot_timeout_s=snapshot_timeout_s)
     # the desk the API serves: the operators' reads, previews and commands, from the parts, never the runner
     desk = Desk(readout=readout, previews=previews, commands=commands, closes=closes, silencing=silencing,
                 operator_revokes=operator_revokes, positions=position_readout, countdowns=countdowns, charts=charts,
                 turn=turn, lead=lead, store=store, io=io, clock=clock, firm=firm, sync=sync, holder=holder,
-                accepts=RejectionAccepts(book, lead, persist=persist, clock=clock))
+                accepts=RejectionAccepts(book, lead, persist=persist, clock=clock), overriding=overriding)
     return RunnerAndDesk(runner, desk, parts)
 
 

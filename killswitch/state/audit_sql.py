@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import hmac
 import json
-from typing import Any, Optional, Sequence
+from typing import Any, Callable, Optional, Sequence
 
 from .audit_chain import HEAD_INVALID, KEY_ADOPTED, key_problem
 from .audit_verify import ChainCheck
@@ -94,7 +94,11 @@ class AuditTables(SqlHooks):
     def audit(self, kind: str, ts_ms: int, payload: dict, *, fence: Optional[int] = None) -> int:
         return self.audit_many([(kind, ts_ms, payload)], fence=fence)[0]
 
-    def audit_many(self, rows: Sequence[tuple[str, int, dict]], *, fence: Optional[int] = None) -> list[int]:
+    def audit_many(self, rows: Sequence[tuple[str, int, dict]], *, fence: Optional[int] = None,
+                   also: Optional[Callable[[Cursor], None]] = None) -> list[int]:
+        """Append ``rows`` to the chain (fenced when ``fence`` is given). ``also``: a write of the
+        caller's, made in the same transaction after the fence check: the rows and it are stored
+        together or not at all (an override's approval and its audit row)."""
         texts = [canonical_json(payload) for _, _, payload in rows]  # raises before anything is written
         if not rows:
             return []
@@ -113,6 +117,8 @@ class AuditTables(SqlHooks):
                 # Never rebuilt here: a head rebuilt from the rows left would vouch for a cut chain.
                 raise StoreError(f"{self.url}: " + key_problem(None, key))
             head = AuditHead(*row)
+            if also is not None:
+                also(cur)
             batch = [(kind, ts_ms, text) for (kind, ts_ms, _), text in zip(rows, texts)]
             if not macs:  # a schema older than the anchor (only ever in a migration test)
                 head, inserts = self._chain_all(head, batch, False, None)

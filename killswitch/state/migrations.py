@@ -17,6 +17,7 @@ from dataclasses import dataclass
 
 from .audit_chain import GENESIS_HASH
 from .drift_sql import POLICY_DRIFT_TABLE
+from .overrides_sql import OVERRIDE_TABLE
 from .silences_sql import SILENCE_INCIDENT, SILENCE_LEVEL, SILENCE_SEEN, SILENCE_TABLES
 from .stored_locks_sql import STORED_LOCK_TABLE
 
@@ -178,4 +179,6 @@ MIGRATIONS: tuple[Migration, ...] = (
               SILENCE_LEVEL),
     Migration(14, "the open incidents a silence matched when made: another's stage entry pages (silences_sql.py)",
               SILENCE_SEEN),
+    Migration(15, "overrides of the pre-trade limits, requested, approved and ended (overrides_sql.py)",
+              OVERRIDE_TABLE),
 )

@@ -30,6 +30,7 @@ from .audit_sql import AuditTables
 from .drift_sql import PolicyDriftTables
 from .journal_sql import JournalTables
 from .migrations import MIGRATIONS, Migration
+from .overrides_sql import OverrideTables
 from .silences_sql import SilenceTables
 from .sql_hooks import Cursor, now_ms
 from .store import (
@@ -48,7 +49,7 @@ from .stored_locks_sql import StoredLockTables
 from .urls import scrub
 
 
-class SqlStore(JournalTables, AuditTables, SilenceTables, StoredLockTables, PolicyDriftTables):
+class SqlStore(JournalTables, AuditTables, SilenceTables, StoredLockTables, PolicyDriftTables, OverrideTables):
     """StateStore over a DB-API connection; subclasses provide the dialect (see module doc).
 
     One short method per StateStore call, each its own transaction over the same connection,

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import time
 from contextlib import AbstractContextManager
-from typing import Any, Iterable, Iterator, Protocol, Sequence
+from typing import Any, Callable, Iterable, Iterator, Optional, Protocol, Sequence
 
 
 class Cursor(Protocol):
@@ -54,6 +54,10 @@ class SqlHooks:
         raise NotImplementedError
 
     def schema_version(self) -> int:
+        raise NotImplementedError
+
+    def audit_many(self, rows: Sequence[tuple[str, int, dict]], *, fence: Optional[int] = None,
+                   also: Optional[Callable[[Cursor], None]] = None) -> list[int]:
         raise NotImplementedError
 
 

@@ -53,6 +53,7 @@ from .audit_chain import (  # noqa: F401 - re-exported
 from .audit_verify import AuditFinding, AuditVerification  # noqa: F401 - re-exported
 
 if TYPE_CHECKING:
+    from ..overrides import Override
     from ..silences import Acknowledgement, Silence
 
 
@@ -403,6 +404,14 @@ class StateStore(Protocol):
 
     def acks(self, since_ms: Optional[int] = None, limit: int = 1000) -> list[Acknowledgement]:
         """The acknowledgements made at or after ``since_ms``, in the order they were made."""
+
+    # overrides of the pre-trade limits (overrides_sql.py; the model is killswitch.overrides)
+    def save_override(self, override: Override, fence: int, audit: tuple[str, int, dict]) -> int:
+        """Store an override and append its audit row (kind, ts_ms, payload) in one transaction,
+        fenced: both or neither. Returns the row's seq."""
+
+    def overrides(self, since_ms: Optional[int] = None, limit: int = 1000) -> list[Override]:
+        """The overrides not ended, and those ended or expiring at or after ``since_ms``, oldest first."""
 
     # operator locks stored while no runner led (stored_locks_sql.py)
     def store_lock(self, request_id: str, request: dict, stored_by: str, ts_ms: int) -> StoredLock:

@@ -111,6 +111,8 @@ mutating, ``Authorization: Bearer <token>``
     ``POST /v1/dms/arm``             200 / 409 ``{"done", "reason"}``; body ``source`` (as a heartbeat
                                      source), ``timeout_s`` (above 0, at most 7 days).
     ``POST /v1/dms/disarm``          200 / 409 ``{"done", "reason"}``; body ``source``.
+    ``GET|POST /v1/overrides``, ``POST /v1/overrides/approve|end``: overrides of the pre-trade
+                                     limits, see :mod:`.overrides`.
     ``GET|POST /v1/silences``, ``POST /v1/silences/expire``, ``POST /v1/ack``: silences and
                                      acknowledgements, see :mod:`.api_silences`.
     ``POST /v1/revoke``, ``POST /v1/revoke/restore``, ``POST /v1/preview/revoke``, ``POST
@@ -169,6 +171,7 @@ from .drift import DriftHandlers
 from .handlers import CHECK_ORDER_PATH, ApiHandlers, call_view, error_response
 from .http import SECURITY_HEADERS, QuietAppRunner
 from .identity import ROLES, LiveTokens, Tokens
+from .overrides import OverrideHandlers
 from .render import json_response as _json
 from .revoke import RevokeHandlers
 from .silences import SilenceHandlers
@@ -250,6 +253,7 @@ def make_app(view: RunnerView, *, token: Union["Secret", str, None] = None,
     quiet = SilenceHandlers(view, call_view, _json, h.object_body)
     revoking = RevokeHandlers(view, call_view, _json, h.object_body)
     drifting = DriftHandlers(view, call_view, _json, h.object_body)
+    overriding = OverrideHandlers(view, call_view, _json, h.object_body)
     operator, bot, approver = ("operator",), ("bot", "operator"), ("approver",)
     reader = PUBLIC if console_public else ("viewer", "operator", "approver")
     # each route: method, path, handler, who may call it, and what kind of write it is (admitted
@@ -308,6 +312,11 @@ def make_app(view: RunnerView, *, token: Union["Secret", str, None] = None,
         ("POST", "/v1/silences/change", quiet.change, operator, w),
         ("POST", "/v1/silences/preview", quiet.preview, operator, None),
         ("POST", "/v1/ack", quiet.ack, ("operator", "approver"), w),
+        # overrides of the pre-trade limits (api/overrides.py): requested by an operator, approved by another person
+        ("GET", "/v1/overrides", overriding.list, reader, None),
+        ("POST", "/v1/overrides", overriding.request, operator, w),
+        ("POST", "/v1/overrides/approve", overriding.approve, approver, w),
+        ("POST", "/v1/overrides/end", overriding.end, ("operator", "approver"), w),
         # a drift checker's verdict about this runner (api/drift.py): stored, shown in status and /metrics
         ("POST", "/v1/policy-drift", drifting.post, ("drift", "operator"), w),
     ]

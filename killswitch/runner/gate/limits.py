@@ -10,14 +10,22 @@ its limits (``LIMITS_UNKNOWN``). A policy's limits written ``during:`` / ``outsi
 bind only while it is open. An allowed order takes one message from each of its strategy's
 buckets (handed in: :mod:`.limits_state`).
 
+Overrides (:mod:`killswitch.overrides`): the refusals of a scope instance's limits that an
+override in force for it (and the order's strategy) lifts are let through, and the answer says so:
+``OVERRIDDEN: <the refusal> [policy scope]; by override <id> (<what>) requested by <who>, approved
+by <who>, until <when>``, its ``limit`` with the override. A refusal no override lifts is answered
+as before; an order refused by a limit is remembered by its ``client_order_id`` (what an override
+may release it by), and an order released passes once.
+
 Must not: read the clock, do I/O, or consult anything but its arguments.
 """
 
 from __future__ import annotations
 
-from typing import Optional, Sequence
+from typing import Any, Optional, Sequence
 
 from ...engine.limits import MESSAGE_RATE, Breach, LimitOrder, breaches_in
+from ...overrides import ORDER, Lifted, iso
 from ..lock.lock import GLOBAL_SCOPE
 from .limits_state import BucketKey, GateLimits
 from .placement import Placement
@@ -44,6 +52,7 @@ def _within(req: OrderRequest, limits: GateLimits, accounts: Sequence[str], now_
     tables = limits.tables
     strategy = req.strategy or "-"
     spend: list[tuple[BucketKey, float, int]] = []
+    overridden: list[tuple[str, str, Lifted]] = []
     for account in accounts:
         if account not in tables.accounts:  # no snapshot yet (a runner just started, a standby)
             return Decision(False, f"LIMITS_UNKNOWN: no snapshot of {account} yet; which policies' limits bind it "
@@ -64,11 +73,49 @@ def _within(req: OrderRequest, limits: GateLimits, accounts: Sequence[str], now_
                         "cannot be counted", req.symbol))
                 spend.append((key, lim.message_rate, lim.message_burst))
             found = breaches_in(lim, order, sl.usage, marks, now_ms, tokens=tokens)
+            if found and limits.overrides:
+                used = limits.refusals.used if limits.refusals is not None else {}
+                found, lifted = limits.overrides.lift(sl.scope, req.strategy, req.client_order_id, found, now_ms, used)
+                overridden += [(sl.policy, sl.scope, x) for x in lifted]
             if found:
+                if req.client_order_id is not None and limits.refusals is not None:
+                    limits.refusals.refuse(req.client_order_id, [sl.scope], now_ms)
                 return _limit_deny(sl.policy, sl.scope, found)
     for key, rate, burst in spend:
         limits.buckets.take(key, rate, burst, now_ms)
+    if overridden:
+        if limits.refusals is not None:  # an order's release passes once
+            for _, _, x in overridden:
+                if x.override.kind == ORDER:
+                    limits.refusals.used.setdefault(x.override.id, now_ms)
+        return _overridden(overridden)
     return None
+
+
+def _overridden(lifted: list[tuple[str, str, Lifted]]) -> Decision:
+    """The answer to an order let through by overrides: each refusal lifted, and by whom."""
+    said, shown = [], []
+    for policy, scope, x in lifted:
+        o = x.override
+        reasons = "; ".join(f"{b['code']}" + (f" {b['usage']:g} > {b['value']:g}" if isinstance(b.get("usage"),
+                                                                                          (int, float)) else "")
+                            for b in x.breaches)
+        who = f"requested by {o.requester}, approved by {', '.join(o.approvers) or '-'}"
+        said.append(f"{reasons} [policy={policy} scope={scope}]; by override {o.id} ({o.what}) {who}, "
+                    f"until {iso(o.expires_ms)}")
+        shown.append(_shown(o, policy, scope, x))
+    first = dict(shown[0])
+    if len(shown) > 1:
+        first["overrides"] = shown
+    return Decision(True, "OVERRIDDEN: " + " | ".join(said), first)
+
+
+def _shown(o: Any, policy: str, scope: str, x: Lifted) -> dict[str, Any]:
+    first = x.breaches[0] if x.breaches else {}
+    return {**first, "policy": policy, "scope": scope,
+            "override": {"id": o.id, "kind": o.kind, "limit": o.limit, "raise_to": o.raise_to, "order": o.order,
+                         "requester": o.requester, "approvers": list(o.approvers), "until_ms": o.expires_ms,
+                         "until": iso(o.expires_ms), "reason_code": o.reason_code}}
 
 
 def _limit_deny(policy: str, scope: str, found: Breach | list[Breach]) -> Decision:

@@ -22,12 +22,15 @@ Must not: read the clock (the gate's ``now_ms`` is handed to every call), or do 
 from __future__ import annotations
 
 import threading
-from dataclasses import dataclass
+from collections import OrderedDict
+from dataclasses import dataclass, field
 from typing import Any, Iterable, Mapping, Optional
 
 from ...engine.limit_tables import LimitTables, LimitUsage, limit_tables, usage_rows
+from ...overrides import OverrideIndex
 
 MAX_BUCKETS = 10_000
+MAX_REFUSED = 10_000  # the refused orders remembered by client order id (the oldest let go first)
 BucketKey = tuple[str, str, str]  # (policy, scope instance, strategy)
 
 
@@ -80,12 +83,34 @@ class MessageBuckets:
         return len(self._buckets) < self.max_buckets
 
 
+class Refusals:
+    """What the gate's limits refused and released, by client order id, kept between checks
+    (read and written under the buckets' lock, the gate's one step): ``refused``, the scope
+    instances whose limits refused an order (the latest :data:`MAX_REFUSED`), so that an override
+    releases only an order that was refused; ``used``, the order releases spent (override id →
+    when), so that one passes once, before the runner ends it at its next tick."""
+
+    def __init__(self, max_refused: int = MAX_REFUSED):
+        self.max_refused = max_refused
+        self.refused: OrderedDict[str, tuple[frozenset[str], int]] = OrderedDict()
+        self.used: dict[str, int] = {}
+
+    def refuse(self, client_id: str, scopes: Iterable[str], now_ms: int) -> None:
+        old = self.refused.pop(client_id, None)
+        self.refused[client_id] = ((old[0] if old else frozenset()) | frozenset(scopes), now_ms)
+        while len(self.refused) > self.max_refused:
+            self.refused.popitem(last=False)
+
+
 @dataclass
 class GateLimits:
-    """What the gate checks limits with: the tables of the last snapshots and the buckets."""
+    """What the gate checks limits with: the tables of the last snapshots, the buckets, the
+    overrides in force (by scope instance) and what was refused and released."""
 
     tables: LimitTables
     buckets: MessageBuckets
+    overrides: OverrideIndex = field(default_factory=OverrideIndex)
+    refusals: Optional[Refusals] = None
 
 
 class LimitsState:
@@ -94,6 +119,10 @@ class LimitsState:
 
     def __init__(self, max_buckets: int = MAX_BUCKETS):
         self.buckets = MessageBuckets(max_buckets)
+        # the overrides in force, replaced whole by the runner's overrides part at each change
+        self.overrides = OverrideIndex()
+        self.refusals = Refusals()
+        self.released: frozenset[str] = frozenset()  # client order ids an override released (the watch leaves them)
         self._made: Optional[tuple[Any, Any, LimitTables]] = None
         self._sets: tuple[Any, bool] = (None, False)  # (graph, whether a policy of it sets limits)
         self._rows: Optional[tuple[LimitTables, list[LimitUsage]]] = None
@@ -118,7 +147,7 @@ class LimitsState:
             self._sets = (graph, any(p.limits is not None for p in graph.policies))
         if not self._sets[1]:
             return None
-        return GateLimits(self.tables(graph, snapshots), self.buckets)
+        return GateLimits(self.tables(graph, snapshots), self.buckets, self.overrides, self.refusals)
 
 
 def limits_doc(graph: Any, tables: LimitTables, scope: Optional[str] = None,
@@ -154,4 +183,4 @@ def _values(snapshots: Mapping[str, Any]) -> Iterable[Any]:
     return list(snapshots.values())
 
 
-__all__ = ["GateLimits", "LimitsState", "MAX_BUCKETS", "MessageBuckets", "limits_doc"]
+__all__ = ["GateLimits", "LimitsState", "MAX_BUCKETS", "MessageBuckets", "Refusals", "limits_doc"]

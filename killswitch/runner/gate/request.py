@@ -18,7 +18,7 @@ from ..lock.lock import GLOBAL_SCOPE
 
 MAX_TEXT = 256  # longest scope, account, strategy or symbol a request may name
 REQUEST_FIELDS = frozenset({"scope", "account", "strategy", "symbol", "side", "amount", "price",
-                            "reduce_only", "position_side"})
+                            "reduce_only", "position_side", "client_order_id"})
 
 
 @dataclass(frozen=True)
@@ -57,6 +57,7 @@ class OrderRequest:
     price: Optional[float] = None
     reduce_only: Optional[bool] = None
     position_side: Optional[str] = None  # LONG | SHORT (hedge mode) | BOTH | None
+    client_order_id: Optional[str] = None  # the bot's id of the order: what an override releases it by
 
     @property
     def scope_keys(self) -> set[str]:
@@ -154,7 +155,8 @@ def _parse(req: Any) -> OrderRequest:
         raise _Bad(f'"position_side" must be "LONG", "SHORT" or "BOTH" (in any case), not {_show(ps)}')
     ps = ps.upper() if ps is not None else None  # ccxt and the status write legs in lower case
     return OrderRequest(symbol, side, float(amount), scope, account, strategy,  # type: ignore[arg-type]
-                        None if price is None else float(price), reduce_only, ps)
+                        None if price is None else float(price), reduce_only, ps,
+                        _text(req, "client_order_id", False))
 
 
 def _show(v: Any) -> str:

@@ -54,9 +54,10 @@ from typing import Any, Callable, Mapping, Optional
 
 from ...engine.guarded import unguarded_text, within
 from ...engine.limit_tables import LimitTables
+from ...overrides import OverrideIndex
 from ..lock.lock import LockBook
 from .gate import HeldByAccount, HeldPositions, check_order
-from .limits_state import GateLimits, MessageBuckets
+from .limits_state import GateLimits, MessageBuckets, Refusals
 from .placement import Placement
 from .refusals import Counted
 from .request import Decision
@@ -89,6 +90,8 @@ class GateView:
     held: Optional[Mapping[str, Optional[HeldPositions]]] = None
     # the accounts no running policy's scope selects (engine/guarded.py): an order to one is told so
     unguarded: tuple[str, ...] = ()
+    overrides: OverrideIndex = OverrideIndex()  # the overrides in force when published
+    refusals: Optional[Refusals] = None  # the orders refused and released, by client order id
 
 
 def answer(view: GateView, request: Any, now_ms: int, buckets: MessageBuckets) -> Decision:
@@ -101,7 +104,7 @@ def answer(view: GateView, request: Any, now_ms: int, buckets: MessageBuckets) -
     held = frozenset(h.scope for h in view.lock.in_force(now_ms))
     if held != where.catalog.held:
         where = Placement(dataclasses.replace(where.catalog, held=held), where.unit_prices, where.equity)
-    limits = GateLimits(view.limits, buckets) if view.limits is not None else None
+    limits = GateLimits(view.limits, buckets, view.overrides, view.refusals) if view.limits is not None else None
     decision = check_order(view.lock, request, positions, now_ms, resume=list(view.resume), placement=where,
                            limits=limits)
     return _told_unguarded(decision, request, view.unguarded)

@@ -32,6 +32,7 @@ from ..effects.countdowns import Countdowns
 from ..firm.ports import FirmRoutes, FirmSlot
 from ..gate.request import Decision
 from ..lease.turn import Turn
+from ..override.overrides import Overrides
 from ..readout.charts import ChartHistory
 from ..readout.readout import Readout
 from ..silence.silences import Silences
@@ -44,6 +45,8 @@ from ..view import (
     ChangeResult,
     CloseResult,
     IncidentStatus,
+    OverrideResult,
+    OverrideStatus,
     PositionsStatus,
     ResetResult,
     RunnerStatus,
@@ -69,7 +72,9 @@ class Desk:
                  silencing: Silences, operator_revokes: OperatorRevokes, positions: PositionsReadout,
                  countdowns: Countdowns, charts: ChartHistory, turn: Turn, lead: Audits, store: StateStore,
                  io: StoreIO, clock: Callable[[], int], accepts: RejectionAccepts,
-                 firm: Optional[FirmSlot] = None, sync: Optional[PolicySync] = None, holder: str = "runner"):
+                 firm: Optional[FirmSlot] = None, sync: Optional[PolicySync] = None, holder: str = "runner",
+                 overriding: Optional[Overrides] = None):
+        self.overriding = overriding  # the overrides of the pre-trade limits (runner/override/)
         self.accepts = accepts  # the closes the venue refused, accepted by a person
         self.readout, self.previews, self.commands, self.closes = readout, previews, commands, closes
         self.silencing, self.operator_revokes, self.position_readout = silencing, operator_revokes, positions
@@ -108,6 +113,32 @@ class Desk:
         """``collector.collect_metrics(registry)`` adds its families to every scrape of
         ``/metrics`` (the API's admission of writes, the supervisor, the firm link, ...)."""
         self.readout.collectors.append(collector)
+
+    # --- overrides of the pre-trade limits (runner/override/) ------------------------------------------
+
+    def overrides(self) -> tuple[OverrideStatus, ...]:
+        return self.overriding.shown() if self.overriding is not None else ()
+
+    async def override_request(self, scope: str, kind: str, reason_code: str, reason: str, expires_s: float, *,
+                               actor: str, strategy: Optional[str] = None, limit: Optional[str] = None,
+                               raise_to: Optional[float] = None, order: Optional[str] = None) -> OverrideResult:
+        if self.overriding is None:
+            return OverrideResult(False, "NOT_SUPPORTED: this runner keeps no overrides")
+        result = await self.overriding.request(scope, kind, reason_code, reason, expires_s, actor=actor,
+                                               strategy=strategy, limit=limit, raise_to=raise_to, order=order)
+        return said("override request", actor, result, scope=scope, kind=kind, limit=limit, order=order)
+
+    async def override_approve(self, override_id: str, *, actor: str) -> OverrideResult:
+        if self.overriding is None:
+            return OverrideResult(False, "NOT_SUPPORTED: this runner keeps no overrides")
+        result = await self.overriding.approve(override_id, actor=actor)
+        return said("override approve", actor, result, id=override_id)
+
+    async def override_end(self, override_id: str, *, actor: str) -> OverrideResult:
+        if self.overriding is None:
+            return OverrideResult(False, "NOT_SUPPORTED: this runner keeps no overrides")
+        result = await self.overriding.end(override_id, actor=actor)
+        return said("override end", actor, result, id=override_id)
 
     # --- heartbeats -----------------------------------------------------------------------------------
 

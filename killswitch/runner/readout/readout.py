@@ -292,7 +292,8 @@ class Readout:
         return GateView(book.lock_book, tuple(r for _, r in self.resumptions.in_force(now)), self.known.placement(now),
                         limits.tables if limits is not None else None, MappingProxyType(book.snapshots),
                         self.lead.leader, self.known.held(),
-                        self.guards.now() if self.guards is not None else ())
+                        self.guards.now() if self.guards is not None else (), self.limits.overrides,
+                        self.limits.refusals)
 
     def check_order(self, request: dict) -> Decision:
         """The gate on the loop, against the book as it is now (the API's thread answers from the

@@ -157,6 +157,7 @@ class Runner:
         self._fetches, self._streams = p.fetches, p.streams
         self._entries, self._revokes = p.entries, p.revokes
         self._enforcement, self._still_open = p.enforcement, p.still_open
+        self._overrides = p.overrides  # the limits' overrides: ended at expiry or a halt (runner/override/)
         self._modes, self._rejections = p.modes, p.rejections
         self._takeover = Takeover(p, venues)  # what a stop or a takeover left, carried on at the first tick
         self._runs = Runs(p.lead, holder, lambda: p.book.graph.digest)  # this process's start and stop, audited
@@ -422,6 +423,8 @@ class Runner:
         # a runner stopped before its rest is journaled plans the entry again, same decision
         waves = self._first_waves(ev)
         book.lock_evaluation(ev)
+        if self._overrides is not None:
+            await self._overrides.sweep()  # past their expiry, on a scope halted now, an order's release used
         fired = self._countdowns.fire_due(now)
         rows = self._resumptions.track(ev, now)
         self._countdowns.arm_native(ev)

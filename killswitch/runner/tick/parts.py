@@ -27,6 +27,7 @@ from ..operator.commands import OperatorCommands
 from ..operator.positions import PositionsReadout
 from ..operator.previews import Previews
 from ..operator.revoke_commands import OperatorRevokes
+from ..override.overrides import Overrides
 from ..readout.catalog_build import Known
 from ..readout.charts import ChartHistory
 from ..readout.readout import Readout
@@ -103,3 +104,5 @@ class RunnerParts:
     accounts: tuple[str, ...]  # the accounts it guards ("venue/name")
     # a shard's firm link, for the parts built before it (filled by the composition root on a shard)
     firm: FirmSlot = field(default_factory=FirmSlot)
+    # the overrides of the pre-trade limits (runner/override/)
+    overrides: Optional[Overrides] = None

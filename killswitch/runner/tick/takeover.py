@@ -6,7 +6,8 @@ no runner led; the re-plans a crash dropped; the manual closes asked for before 
 refusals the journal holds that the saved ledger lacks; the stage transitions cut off before their
 audit row, page or runbook; the revokes and restores cut off after their audit row; the instances
 the running graph no longer produces (engine/removed.py); the orders left open, saved but not
-paged; the last day's lock violations, for status and the console — and :func:`said_removed`,
+paged; the last day's lock violations, for status and the console; the overrides of the limits
+as stored — and :func:`said_removed`,
 the log line of a prune (a reload's too).
 
 Must not: run but at the first tick under a token (the tick's ``replans_checked``), or decide
@@ -57,6 +58,8 @@ class Takeover:
             p.readout.guards.now()
         events += await p.still_open.resume(now)  # orders left open, saved but not paged
         await p.enforcement.recall(now)  # the last day's lock violations, shown again by status
+        if p.overrides is not None:  # the limits' overrides as stored: in force again before the gate answers
+            await p.overrides.reload()
         return lost_refusals
 
 

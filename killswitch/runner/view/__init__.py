@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any, Mapping, Optional, Protocol, Sequence
 
 from ..sync.values import PolicySyncStatus
 from ..view_decode import DecodeError as DecodeError, decode as decode
+from .overrides import OverrideResult as OverrideResult, OverrideStatus as OverrideStatus
 from .positions import (  # the positions' values (GET /v1/positions), a module of their own
     AccountPositions as AccountPositions,
     PositionRow as PositionRow,
@@ -618,6 +619,17 @@ class RunnerView(Protocol):
 
     async def silence_change(self, silence_id: str, duration_s: Optional[float], comment: Optional[str], *,
                              actor: str) -> SilenceResult: ...
+
+    def overrides(self) -> tuple[OverrideStatus, ...]:
+        """The overrides of the limits not ended, and those ended in the last day."""
+
+    async def override_request(self, scope: str, kind: str, reason_code: str, reason: str, expires_s: float, *,
+                               actor: str, strategy: Optional[str] = None, limit: Optional[str] = None,
+                               raise_to: Optional[float] = None, order: Optional[str] = None) -> OverrideResult: ...
+
+    async def override_approve(self, override_id: str, *, actor: str) -> OverrideResult: ...
+
+    async def override_end(self, override_id: str, *, actor: str) -> OverrideResult: ...
 
     async def record_drift(self, verdict: Any) -> ChangeResult:
         """The checker's drift verdict about this runner (a :class:`.sync.values.DriftVerdict`),

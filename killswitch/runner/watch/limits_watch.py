@@ -24,6 +24,10 @@ The position and gross limits count the scope's resting orders that open further
 the venue, those the limits would have refused left out (:meth:`~killswitch.engine.limits.Usage.before`).
 Of many resting orders that together pass a limit, the ones past it are cancelled, not all.
 
+An override in force (:mod:`killswitch.overrides`) lifts at the venue what it lifts at the gate: a
+raised or waived limit of its scope instance is not enforced on the orders it covers, and an order
+released by its client order id is left resting.
+
 Must not: send anything (the watch cancels), or read the store.
 """
 
@@ -64,11 +68,15 @@ class LimitWatch:
         if resting.amount <= 0:
             return None
         now = self.clock()
+        if order.client_id is not None and order.client_id in self.limits.released:
+            return None  # released by an override: the venue holds what a person let through
         for bound in gate.tables.binding(account, order.strategy, order.symbol, now):
             if not bound.usage.known:
                 continue
-            for b in breaches_in(bound.limits, resting, bound.usage, gate.tables.marks_of(account), now,
-                                 resting=True):
+            found = breaches_in(bound.limits, resting, bound.usage, gate.tables.marks_of(account), now, resting=True)
+            if found and gate.overrides:  # what an override in force lets through at the gate rests
+                found, _ = gate.overrides.lift(bound.scope, order.strategy, None, found, now, {})
+            for b in found:
                 if b.code in WATCHED and not (b.code in (POSITION, GROSS) and b.usage is None):
                     return Flag(LIMIT_VIOLATION, f"{b.reason} [policy={bound.policy} scope={bound.scope}]",
                                 bound.scope)

@@ -1,0 +1,149 @@
+"""``ksctl override request|approve|list|end``: a temporary, audited exception to one pre-trade limit.
+
+Thin: they parse options and call the runner's API (:class:`killswitch.client.RunnerClient`),
+which decides, audits and stores (:mod:`killswitch.runner.override.overrides`). Exit codes: 0
+done, 1 refused (the reason is printed: ``UNKNOWN_LIMIT`` with close matches, ``SELF_APPROVAL``,
+``EXPIRY_TOO_LONG``...), 2 usage, 5 the runner unreachable.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Any, Optional
+
+import click
+
+from .apiopts import api_option, change, read, runner_client, token_option
+from .common import EXIT_OK, SuggestingGroup, duration_s, output_option
+
+
+@click.group(cls=SuggestingGroup, epilog="""\b
+Examples:
+  ksctl override request --scope binanceusdm/main --limit max_order_notional --raise-to 150k \\
+      --reason-code CLIENT_BLOCK_TRADE --reason "block trade agreed with risk" --expires 30m
+  ksctl override request --scope binanceusdm/main --strategy mm-btc --waive price_collar \\
+      --reason-code VENUE_MARK_STALE --reason "venue mark frozen, ticket 4411" --expires 15m
+  ksctl override request --scope binanceusdm/main --order bot7-000123 \\
+      --reason-code MANUAL_RELEASE --reason "checked by risk" --expires 5m
+  ksctl override approve --id ovr-3f2a9c1b7d     (another person, with the approver role)
+  ksctl override list
+  ksctl override end --id ovr-3f2a9c1b7d
+An override is in force once it holds the approvals the policies ask (limits.override.approvals,
+default 2: the requester and another person) until its expiry (required, at most
+limits.override.max_duration, default 1h), its end, or a halt of its scope. It never lifts a
+lock. check-order answers OVERRIDDEN with who and until when; every step is audited.
+""")
+def override() -> None:
+    """Overrides of the pre-trade limits: raise or waive one, or release one refused order."""
+
+
+def _amount(text: Optional[str]) -> Optional[float]:
+    if text is None:
+        return None
+    from ..policy.units import UnitError, parse_amount, parse_ratio
+
+    try:
+        if text.strip().endswith("%"):
+            return parse_ratio(text).fraction
+        return float(parse_amount(text).exact)
+    except UnitError as e:
+        raise click.BadParameter(f"{text!r}: {e.short}", param_hint="--raise-to") from None
+
+
+@override.command("request")
+@api_option
+@token_option
+@click.option("--scope", required=True, help="The scope instance whose limit it is (as check-order names it).")
+@click.option("--strategy", default=None, help="Only this strategy's orders (default: every strategy of the scope).")
+@click.option("--limit", default=None, metavar="NAME", help="The limit raised (with --raise-to).")
+@click.option("--raise-to", "raise_to", default=None, metavar="VALUE", help="Its value while in force: 150k, 7%, 20.")
+@click.option("--waive", default=None, metavar="NAME", help="The limit not checked while in force.")
+@click.option("--order", default=None, metavar="CLIENT_ID", help="Release one refused order, by its client order id.")
+@click.option("--reason-code", "reason_code", required=True, help="A code such as CLIENT_BLOCK_TRADE.")
+@click.option("--reason", required=True, help="Why, in words: kept in the audit trail.")
+@click.option("--expires", required=True, help="How long it may stay in force, e.g. 30m (the policy bounds it).")
+@output_option
+def request(api, token_env, scope, strategy, limit, raise_to, waive, order, reason_code, reason, expires,
+            output) -> None:
+    """Ask for an override; your token's identity is its requester (and its first approval)."""
+    named = [k for k, v in (("--limit", limit), ("--waive", waive), ("--order", order)) if v is not None]
+    if len(named) != 1:
+        raise click.UsageError("give one of --limit NAME --raise-to V, --waive NAME or --order CLIENT_ID")
+    if (limit is not None) != (raise_to is not None):
+        raise click.UsageError("--raise-to goes with --limit, and only with it")
+    body: dict[str, Any] = {"scope": scope, "reason_code": reason_code, "reason": reason,
+                            "expires_s": duration_s(expires, "--expires")}
+    if strategy is not None:
+        body["strategy"] = strategy
+    if limit is not None:
+        body["limit"], body["raise_to"] = limit, _amount(raise_to)
+    elif waive is not None:
+        body["waive"] = waive
+    else:
+        body["order"] = order
+    client = runner_client(api, token_env)
+    change(lambda: client.override("request", body), output, "override request", token_env)
+
+
+@override.command("approve")
+@api_option
+@token_option
+@click.option("--id", "override_id", required=True, metavar="ID", help="The override's id (ksctl override list).")
+@output_option
+def approve(api, token_env, override_id, output) -> None:
+    """Approve an override; your token's identity (approver role) must not be its requester."""
+    client = runner_client(api, token_env)
+    change(lambda: client.override("approve", {"id": override_id}), output, "override approve", token_env,
+           role="approver")
+
+
+@override.command("end")
+@api_option
+@token_option
+@click.option("--id", "override_id", required=True, metavar="ID", help="The override's id (ksctl override list).")
+@output_option
+def end(api, token_env, override_id, output) -> None:
+    """End an override now (pending or in force)."""
+    client = runner_client(api, token_env)
+    change(lambda: client.override("end", {"id": override_id}), output, "override end", token_env)
+
+
+@override.command("list")
+@api_option
+@token_option
+@output_option
+def list_(api, token_env, output) -> None:
+    """The overrides not ended (pending, in force) and those ended in the last day."""
+    import json
+
+    client = runner_client(api, token_env, required=False)
+    got = read(client.overrides, "override list", output, token_env)
+    if output == "json":
+        from dataclasses import asdict
+
+        click.echo(json.dumps({"overrides": [asdict(o) for o in got]}, indent=2))
+    else:
+        click.echo(overrides_text(got))
+    raise SystemExit(EXIT_OK)
+
+
+def _at(ms: Optional[int]) -> str:
+    if ms is None:
+        return "-"
+    return datetime.fromtimestamp(ms / 1000, tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def overrides_text(rows: Any) -> str:
+    """One line per override: id, state, what, scope, who, until (or how it ended)."""
+    if not rows:
+        return "no overrides"
+    out = []
+    for o in rows:
+        who = f"requested by {o.requester}, approvals {o.approvals}/{o.needed}" + (
+            f" ({', '.join(o.approvers)})" if o.approvers else "")
+        tail = f"until {_at(o.expires_ms)}" if o.state != "ended" else \
+            f"ended {_at(o.ended_ms or o.expires_ms)} ({o.end_reason}{', by ' + o.ended_by if o.ended_by else ''})"
+        strategy = f" strategy {o.strategy}" if o.strategy else ""
+        out.append(f"{o.id} {o.state.upper()} {o.what} on {o.scope}{strategy}; {o.reason_code}: {o.reason}; "
+                   f"{who}; {tail}")
+    return "\n".join(out)
