@@ -1,0 +1,278 @@
+"""Overrides of the pre-trade limits against a live runner over the simulated exchange: ``ksctl
+override`` through the API, check-order's ``OVERRIDDEN`` answer, the bad input (an unknown limit or
+scope, an expiry past the policy's bound, approving one's own request or twice, an order never
+refused, a halted scope, an expired override), the lock never lifted, a restart that keeps them,
+and a crash at the approval's store write that neither loses nor doubles it."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+import threading
+import urllib.request
+
+import pytest
+from click.testing import CliRunner
+
+from adapters.simulated.engine import ManualClock
+from adapters.simulated.scenarios import build
+from killswitch.cli.main import cli
+from killswitch.compile.compiler import compile_documents
+from killswitch.policy.load import load_text
+from killswitch.runner.api.api import make_app, start_api, stop_api
+from killswitch.runner.api.identity import parse_tokens, token_digest
+from killswitch.state import open_store
+
+from .test_gate_limits import BTC, LIMITS
+from .test_runner import POLICY, T0, TICK_MS, Crash, setup
+
+ALICE, BOB, CAROL = "override-test-alice", "override-test-bob", "override-test-carol"
+PEOPLE = parse_tokens({"apiVersion": "killswitch/v1", "kind": "ApiTokens", "tokens": [
+    {"identity": "alice", "roles": ["operator", "approver"], "sha256": token_digest(ALICE)},
+    {"identity": "bob", "roles": ["approver"], "sha256": token_digest(BOB)},
+    {"identity": "carol", "roles": ["operator"], "sha256": token_digest(CAROL)}]})
+SCOPE = "simulated/sim-main"
+ORDER = {"account": SCOPE, "symbol": BTC, "side": "buy", "amount": 3, "price": 60_000, "strategy": "strategy-a"}
+# the order notional's limit only: 3 BTC at 60k = 180k > 100k (BTC's own 200k taken out); the
+# position and gross limits wide enough for it
+OVERRIDE_LIMITS = LIMITS.replace("max_position_notional: 400k", "max_position_notional: 900k") \
+    .replace("max_gross_notional: 800k", "max_gross_notional: 2M").replace("max_open_orders: 2", "max_open_orders: 20") \
+    .replace("message_rate: {per_second: 1, burst: 2}", "message_rate: {per_second: 100, burst: 100}") \
+    .replace("      BTC/USDT:USDT: {max_order_notional: 200k}\n", "      ETH/USDT:USDT: {max_order_notional: 200k}\n") \
+    + "    override: {max_duration: 1h, approvals: 2}\n"
+
+
+def _graph():
+    res = compile_documents(load_text(POLICY + OVERRIDE_LIMITS, "p.yaml"))
+    assert res.graph is not None, [d.message for d in res.errors]
+    return res.graph
+
+
+def _runner(tmp_path):
+    clock = ManualClock(T0)
+    return setup(tmp_path, policies=_graph(), engine=build("calm", clock), clock=clock)
+
+
+class Served:
+    """The runner ticking on a loop of its own thread, its API served; ``tick`` and ``call`` run there."""
+
+    def __init__(self, runner, desk, clock):
+        self.runner, self.clock = runner, clock
+        self.loop = asyncio.new_event_loop()
+        ready = threading.Event()
+
+        async def serve():
+            await runner.start()
+            for _ in range(3):
+                clock.advance(TICK_MS)
+                await runner.tick()
+            self.site, self.url = await start_api(make_app(desk, tokens=PEOPLE))
+            ready.set()
+
+        self.thread = threading.Thread(target=lambda: (self.loop.run_until_complete(serve()), self.loop.run_forever()),
+                                       daemon=True)
+        self.thread.start()
+        assert ready.wait(60)
+
+    def call(self, coro):
+        return asyncio.run_coroutine_threadsafe(coro, self.loop).result(30)
+
+    def tick(self, advance_ms=TICK_MS):
+        async def one():
+            self.clock.advance(advance_ms)
+            return await self.runner.tick()
+
+        return self.call(one())
+
+    def check(self, **change):
+        body = json.dumps({**ORDER, **change}).encode()
+        req = urllib.request.Request(self.url + "/v1/check-order", body, {"Content-Type": "application/json"})
+        with urllib.request.urlopen(req, timeout=10) as r:
+            return json.loads(r.read())
+
+    def stop(self):
+        self.call(stop_api(self.site))
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self.thread.join(10)
+
+
+def _ks(token, *args):
+    r = CliRunner(env={"KS_API_TOKEN": token}).invoke(cli, ["override", *args])
+    return r.exit_code, r.output
+
+
+def test_an_override_through_the_cli_the_api_and_a_restart(tmp_path):
+    runner, engine, clock, store, _, desk = _runner(tmp_path)
+    s = Served(runner, desk, clock)
+    api = ["--api", s.url]
+    ask = ["request", *api, "--scope", SCOPE, "--reason-code", "BLOCK_TRADE", "--reason", "agreed with risk"]
+    raise_ = ["--limit", "max_order_notional", "--raise-to", "200k"]
+    try:
+        d = s.check(client_order_id="bot-1")
+        assert d["allow"] is False and d["reason"].startswith("LIMIT_ORDER_NOTIONAL: notional 180,000.00"), d
+        # bad input: each refused with its code, nothing stored
+        code, out = _ks(CAROL, *ask, "--limit", "max_order_notionl", "--raise-to", "200k", "--expires", "30m")
+        assert code == 1 and out.startswith("UNKNOWN_LIMIT: 'max_order_notionl' is not a limit; did you mean "
+                                            "'max_order_notional'"), out
+        code, out = _ks(CAROL, *ask[:3], "--scope", "simulated/sim-mian", *ask[5:], *raise_, "--expires", "30m")
+        assert code == 1 and out.startswith("UNKNOWN_SCOPE: 'simulated/sim-mian'") and f"'{SCOPE}'" in out, out
+        code, out = _ks(CAROL, *ask, *raise_, "--expires", "2h")
+        assert code == 1 and out.startswith("EXPIRY_TOO_LONG: 2h00m asked > 1h00m the policies allow "
+                                            "(crash-ladder: limits.override.max_duration)"), out
+        code, out = _ks(CAROL, *ask, *raise_)  # no expiry: an override is temporary
+        assert code == 2 and "--expires" in out, out
+        code, out = _ks(CAROL, *ask, "--waive", "max_open_orders_per_symbol", "--expires", "30m")
+        assert code == 1 and out.startswith("UNKNOWN_LIMIT: no policy whose limits bind simulated/sim-main sets "
+                                            "max_open_orders_per_symbol"), out
+        code, out = _ks(CAROL, *ask, "--order", "bot-never", "--expires", "5m")
+        assert code == 1 and out.startswith("ORDER_NOT_REFUSED: no order with client_order_id 'bot-never'"), out
+        code, out = _ks(BOB, *ask, *raise_, "--expires", "30m")  # an approver alone may not ask
+        assert code != 0 and "ROLE_REQUIRED" in out, out
+        # the request: pending until another person approves
+        code, out = _ks(ALICE, *ask, *raise_, "--expires", "30m")
+        assert code == 0 and out.startswith("OVERRIDE_REQUESTED: ovr-"), out
+        oid = re.search(r"(ovr-[0-9a-f]+)", out).group(1)
+        assert s.check()["allow"] is False  # pending: not in force
+        code, out = _ks(ALICE, "approve", *api, "--id", oid)
+        assert code == 1 and out.startswith(f"SELF_APPROVAL: alice requested {oid}"), out
+        code, out = _ks(CAROL, "approve", *api, "--id", oid)  # an operator is no approver
+        assert code != 0 and "ROLE_REQUIRED" in out, out
+        code, out = _ks(BOB, "approve", *api, "--id", oid[:-1])
+        assert code == 1 and out.startswith(f"UNKNOWN_OVERRIDE: '{oid[:-1]}'; did you mean '{oid}'"), out
+        code, out = _ks(BOB, "approve", *api, "--id", oid)
+        assert code == 0 and out.startswith(f"OVERRIDE_IN_FORCE: {oid} raise max_order_notional to 200000 on "
+                                            f"{SCOPE} in force until 2026-03-02T13:30:"), out
+        code, out = _ks(BOB, "approve", *api, "--id", oid)
+        assert code == 1 and out.startswith("DUPLICATE_APPROVER"), out
+        # the gate lets it through and says by whom and until when
+        d = s.check()
+        assert d["allow"] is True and d["reason"].startswith("OVERRIDDEN: LIMIT_ORDER_NOTIONAL 180000 > 100000 "
+                                                             f"[policy=crash-ladder scope={SCOPE}]; by override {oid} "
+                                                             "(raise max_order_notional to 200000) requested by "
+                                                             "alice, approved by bob, until 2026-03-02T13:30:"), d
+        assert d["limit"]["override"]["id"] == oid and d["limit"]["override"]["approvers"] == ["bob"]
+        assert d["limit"]["code"] == "LIMIT_ORDER_NOTIONAL" and d["limit"]["usage"] == 180_000
+        assert s.check(amount=4)["allow"] is False  # 240k: past the raised value
+        code, out = _ks(CAROL, "list", *api)
+        assert code == 0 and f"{oid} ACTIVE raise max_order_notional to 200000 on {SCOPE}; BLOCK_TRADE: agreed " \
+                             "with risk; requested by alice, approvals 2/2 (bob); until 2026-03-02T13:30:" in out, out
+        code, out = _ks(CAROL, "list", *api, "-o", "json")
+        assert json.loads(out)["overrides"][0]["state"] == "active"
+        # a restart: read back from the store, in force again before the gate answers
+        s.stop()
+        store.close()
+        runner, engine, clock2, store, _, desk = setup(tmp_path, policies=_graph(), engine=engine, clock=clock)
+        s = Served(runner, desk, clock)
+        api = ["--api", s.url]
+        ask[1:3] = api
+        assert s.check()["reason"].startswith("OVERRIDDEN: "), s.check()
+        # past its expiry: refused at once, ended (audited) at the next tick, and no longer approvable
+        s.tick(30 * 60_000)
+        assert s.check()["allow"] is False
+        code, out = _ks(CAROL, "list", *api)
+        assert f"{oid} ENDED raise max_order_notional" in out and "(expired, by runner)" in out, out
+        code, out = _ks(BOB, "approve", *api, "--id", oid)
+        assert code == 1 and out.startswith(f"OVERRIDE_ENDED: {oid} ended at "), out
+        # an order released by its client id passes once
+        assert s.check(client_order_id="bot-7")["allow"] is False
+        code, out = _ks(CAROL, *ask, "--order", "bot-7", "--expires", "5m")
+        rid = re.search(r"(ovr-[0-9a-f]+)", out).group(1)
+        assert _ks(BOB, "approve", *api, "--id", rid)[0] == 0
+        assert s.check(client_order_id="bot-6")["allow"] is False  # another order: not released
+        d = s.check(client_order_id="bot-7")
+        assert d["allow"] is True and d["reason"].startswith("OVERRIDDEN: LIMIT_ORDER_NOTIONAL") \
+            and f"(release order bot-7)" in d["reason"], d
+        assert s.check(client_order_id="bot-7")["allow"] is False  # once
+        s.tick()
+        code, out = _ks(CAROL, "list", *api)
+        assert f"{rid} ENDED release order bot-7" in out and "(used, by runner)" in out, out
+        # a halt: the override never lifts the lock, ends with it, and none is asked on a halted scope
+        code, out = _ks(CAROL, *ask, "--waive", "max_order_notional", "--expires", "30m")
+        wid = re.search(r"(ovr-[0-9a-f]+)", out).group(1)
+        assert _ks(BOB, "approve", *api, "--id", wid)[0] == 0
+        assert s.check()["reason"].startswith("OVERRIDDEN: "), s.check()
+        r = CliRunner(env={"KS_API_TOKEN": CAROL}).invoke(cli, ["lock", "--api", s.url, "--scope", SCOPE, "--mode",
+                                                                "halted", "--reason", "desk halt", "--yes"])
+        assert r.exit_code == 0, r.output
+        assert s.check()["reason"].startswith("HALTED: "), s.check()
+        s.tick()
+        code, out = _ks(CAROL, "list", *api)
+        assert f"{wid} ENDED waive max_order_notional" in out and "(halted, by runner)" in out, out
+        code, out = _ks(CAROL, *ask, "--waive", "max_order_notional", "--expires", "30m")
+        assert code == 1 and out.startswith(f"SCOPE_HALTED: {SCOPE} is halted; an override never lifts a lock"), out
+    finally:
+        s.stop()
+    # audited from request to end, the refusals with them
+    kinds = [r.kind for r in store.audit_rows(kinds=("override_requested", "override_approved", "override_ended",
+                                                     "override_refused"))]
+    assert kinds.count("override_requested") == 3 and kinds.count("override_approved") == 3
+    assert kinds.count("override_ended") == 3 and kinds.count("override_refused") >= 9
+    assert store.verify_audit()[0]
+
+
+class CrashAtApproval:
+    """The store, whose write of an approval dies: before it reached the store (``after`` False)
+    or once it committed (``after`` True), the process gone either way."""
+
+    def __init__(self, store, after: bool):
+        self._s, self._after = store, after
+
+    def __getattr__(self, name):
+        attr = getattr(self._s, name)
+        if name != "save_override":
+            return attr
+
+        def call(o, fence, audit):
+            if audit[0] != "override_approved":
+                return attr(o, fence, audit)
+            if self._after:
+                attr(o, fence, audit)
+            raise Crash(f"crash at the approval's write (after={self._after})")
+
+        return call
+
+
+@pytest.mark.parametrize("after", [False, True])
+def test_a_crash_at_the_approval_neither_loses_nor_doubles_it(tmp_path, after):
+    runner, engine, clock, store, _, desk = _runner(tmp_path)
+
+    async def first():
+        await runner.start()
+        clock.advance(TICK_MS)
+        await runner.tick()
+        r = await desk.override_request(SCOPE, "waive", "BLOCK_TRADE", "agreed", 1800, actor="alice",
+                                        limit="max_order_notional")
+        desk.overriding.store = CrashAtApproval(desk.overriding.store, after)
+        with pytest.raises(Crash):
+            await desk.override_approve(r.override.id, actor="bob")
+        return r.override.id
+
+    oid = asyncio.run(asyncio.wait_for(first(), 60))
+    store.close()
+    # the process is gone: a runner started again reads what the store holds
+    runner, _, _, store, _, desk = setup(tmp_path, policies=_graph(), engine=engine, clock=clock)
+
+    async def again():
+        await runner.start()
+        clock.advance(TICK_MS)
+        await runner.tick()
+        held = {o.id: o for o in desk.overrides()}[oid]
+        answer = await desk.override_approve(oid, actor="bob")
+        return held, answer
+
+    held, answer = asyncio.run(asyncio.wait_for(again(), 60))
+    rows = store.audit_rows(kinds=("override_approved",))
+    if after:  # stored with its audit row: in force, and bob's second approval is refused
+        assert held.state == "active" and held.approvers == ("bob",)
+        assert answer.reason.startswith("DUPLICATE_APPROVER"), answer
+    else:  # neither stored: still pending, and bob's approval taken now
+        assert held.state == "pending" and held.approvers == ()
+        assert answer.done and answer.reason.startswith("OVERRIDE_IN_FORCE"), answer
+    assert len(rows) == 1 and rows[0].payload["approver"] == "bob"
+    assert desk.readout.check_order(dict(ORDER)).reason.startswith("OVERRIDDEN: ")
+    store.close()
+    fresh = open_store(f"sqlite://{tmp_path / 'state.db'}")
+    [o] = [o for o in fresh.overrides() if o.id == oid]
+    assert [w for w, _ in o.approvals] == ["alice", "bob"]
+    fresh.close()
