@@ -32,7 +32,7 @@ if TYPE_CHECKING:  # the client is imported when a command calls, not when ksctl
     import ssl
 
     from ..client import RunnerClient, RunnerError, RunnerUnreachable
-    from ..runner.view import ChangeResult, ResetResult, SilenceResult
+    from ..runner.view import ChangeResult, OverrideResult, ResetResult, SilenceResult
 
 T = TypeVar("T")
 
@@ -194,7 +194,7 @@ def sent(send: Callable[[], T], output: str, command: str = "", token_env: Optio
     return result
 
 
-def change(send: Callable[[], Union["ChangeResult", "ResetResult", "SilenceResult"]], output: str,
+def change(send: Callable[[], Union["ChangeResult", "ResetResult", "SilenceResult", "OverrideResult"]], output: str,
            command: str = "", token_env: Optional[str] = None, role: str = "operator") -> NoReturn:
     """Send a change; print what the runner did; exit 0 when the runner answered it done, 6 when
     it stored a lock for the next leader (``LOCK_STORED``: not in force yet), 2 when it answered

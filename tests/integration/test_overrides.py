@@ -24,7 +24,7 @@ from killswitch.runner.api.api import make_app, start_api, stop_api
 from killswitch.runner.api.identity import parse_tokens, token_digest
 from killswitch.state import open_store
 
-from .test_gate_limits import BTC, LIMITS
+from .test_gate_limits import BTC
 from .test_runner import POLICY, T0, TICK_MS, Crash, setup
 
 ALICE, BOB, CAROL = "override-test-alice", "override-test-bob", "override-test-carol"
@@ -34,13 +34,18 @@ PEOPLE = parse_tokens({"apiVersion": "killswitch/v1", "kind": "ApiTokens", "toke
     {"identity": "carol", "roles": ["operator"], "sha256": token_digest(CAROL)}]})
 SCOPE = "simulated/sim-main"
 ORDER = {"account": SCOPE, "symbol": BTC, "side": "buy", "amount": 3, "price": 60_000, "strategy": "strategy-a"}
-# the order notional's limit only: 3 BTC at 60k = 180k > 100k (BTC's own 200k taken out); the
-# position and gross limits wide enough for it
-OVERRIDE_LIMITS = LIMITS.replace("max_position_notional: 400k", "max_position_notional: 900k") \
-    .replace("max_gross_notional: 800k", "max_gross_notional: 2M").replace("max_open_orders: 2", "max_open_orders: 20") \
-    .replace("message_rate: {per_second: 1, burst: 2}", "message_rate: {per_second: 100, burst: 100}") \
-    .replace("      BTC/USDT:USDT: {max_order_notional: 200k}\n", "      ETH/USDT:USDT: {max_order_notional: 200k}\n") \
-    + "    override: {max_duration: 1h, approvals: 2}\n"
+# the order notional's limit binds a 3 BTC order at 60k (180k > 100k); the others are wide
+OVERRIDE_LIMITS = """\
+  limits:
+    max_order_notional: 100k
+    max_order_quantity: 50
+    price_collar: 5%
+    max_position_notional: 900k
+    max_gross_notional: 2M
+    max_open_orders: 20
+    message_rate: {per_second: 100, burst: 100}
+    override: {max_duration: 1h, approvals: 2}
+"""
 
 
 def _graph():
@@ -182,7 +187,7 @@ def test_an_override_through_the_cli_the_api_and_a_restart(tmp_path):
         assert s.check(client_order_id="bot-6")["allow"] is False  # another order: not released
         d = s.check(client_order_id="bot-7")
         assert d["allow"] is True and d["reason"].startswith("OVERRIDDEN: LIMIT_ORDER_NOTIONAL") \
-            and f"(release order bot-7)" in d["reason"], d
+            and "(release order bot-7)" in d["reason"], d
         assert s.check(client_order_id="bot-7")["allow"] is False  # once
         s.tick()
         code, out = _ks(CAROL, "list", *api)

@@ -41,7 +41,7 @@ from ...overrides import (
     iso,
 )
 from ...state.store import FencedError, StateStore
-from ..book.book import Book
+from ..book.view import BookView
 from ..gate.gate import binding_lock
 from ..gate.limits_state import LimitsState
 from ..lease.leadership import Leadership
@@ -69,7 +69,7 @@ class Overrides:
     """See the module doc. ``catalog``: the names the runner knows now; ``changed``: the gate's
     view published again (an override that comes into force or ends is seen by the next check)."""
 
-    def __init__(self, book: Book, lead: Leadership, store: StateStore, io: StoreIO, limits: LimitsState, *,
+    def __init__(self, book: BookView, lead: Leadership, store: StateStore, io: StoreIO, limits: LimitsState, *,
                  clock: Callable[[], int], catalog: Callable[[], Catalog], changed: Callable[[], None]):
         self.book, self.lead, self.store, self.io, self.limits = book, lead, store, io, limits
         self.clock, self.catalog, self.changed = clock, catalog, changed
