@@ -25,9 +25,9 @@ Examples:
       --reason-code VENUE_MARK_STALE --reason "venue mark frozen, ticket 4411" --expires 15m
   ksctl override request --scope binanceusdm/main --order bot7-000123 \\
       --reason-code MANUAL_RELEASE --reason "checked by risk" --expires 5m
-  ksctl override approve --id ovr-3f2a9c1b7d     (another person, with the approver role)
+  ksctl override approve --override ovr-3f2a9c1b7d     (another person, with the approver role)
   ksctl override list
-  ksctl override end --id ovr-3f2a9c1b7d
+  ksctl override end --override ovr-3f2a9c1b7d
 An override is in force once it holds the approvals the policies ask (limits.override.approvals,
 default 2: the requester and another person) until its expiry (required, at most
 limits.override.max_duration, default 1h), its end, or a halt of its scope. It never lifts a
@@ -88,7 +88,8 @@ def request(api, token_env, scope, strategy, limit, raise_to, waive, order, reas
 @override.command("approve")
 @api_option
 @token_option
-@click.option("--id", "override_id", required=True, metavar="ID", help="The override's id (ksctl override list).")
+@click.option("--override", "override_id", required=True, metavar="ID",
+              help="The override's id (ksctl override list).")
 @output_option
 def approve(api, token_env, override_id, output) -> None:
     """Approve an override; your token's identity (approver role) must not be its requester."""
@@ -100,7 +101,8 @@ def approve(api, token_env, override_id, output) -> None:
 @override.command("end")
 @api_option
 @token_option
-@click.option("--id", "override_id", required=True, metavar="ID", help="The override's id (ksctl override list).")
+@click.option("--override", "override_id", required=True, metavar="ID",
+              help="The override's id (ksctl override list).")
 @output_option
 def end(api, token_env, override_id, output) -> None:
     """End an override now (pending or in force)."""

@@ -90,6 +90,13 @@ DATA = {
     ("silence", "expire"): Case(("--api", "{api}", "--silence", "0123456789ab"), exits=1),
     ("silence", "extend"): Case(("--api", "{api}", "--silence", "0123456789ab", "--duration", "1h"), exits=1),
     ("silence", "edit"): Case(("--api", "{api}", "--silence", "0123456789ab", "--reason", "walk"), exits=1),
+    # the walk's policies set no limits: the refusal (UNKNOWN_SCOPE: no policy's limits bind it) is the data
+    ("override", "request"): Case(("--api", "{api}", "--scope", SCOPE, "--waive", "max_order_notional",
+                                   "--reason-code", "WALK", "--reason", "walk", "--expires", "5m"), exits=1),
+    ("override", "list"): Case(("--api", "{api}",)),
+    # an id no override has: the refusal (UNKNOWN_OVERRIDE) is the data, and exits 1
+    ("override", "approve"): Case(("--api", "{api}", "--override", "ovr-0123456789"), exits=1),
+    ("override", "end"): Case(("--api", "{api}", "--override", "ovr-0123456789"), exits=1),
     # nothing is engaged on the walk's runner: the refusal is the data, and exits 1
     ("ack",): Case(("--api", "{api}", "--policy", "crash-ladder", "--scope", SCOPE, "--reason", "walk"), exits=1),
     # the walk's chain has no key and no anchor is given: consistent, UNVERIFIED (exit 4)

@@ -139,16 +139,16 @@ def test_an_override_through_the_cli_the_api_and_a_restart(tmp_path):
         assert code == 0 and out.startswith("OVERRIDE_REQUESTED: ovr-"), out
         oid = re.search(r"(ovr-[0-9a-f]+)", out).group(1)
         assert s.check()["allow"] is False  # pending: not in force
-        code, out = _ks(ALICE, "approve", *api, "--id", oid)
+        code, out = _ks(ALICE, "approve", *api, "--override", oid)
         assert code == 1 and out.startswith(f"SELF_APPROVAL: alice requested {oid}"), out
-        code, out = _ks(CAROL, "approve", *api, "--id", oid)  # an operator is no approver
+        code, out = _ks(CAROL, "approve", *api, "--override", oid)  # an operator is no approver
         assert code != 0 and "ROLE_REQUIRED" in out, out
-        code, out = _ks(BOB, "approve", *api, "--id", oid[:-1])
+        code, out = _ks(BOB, "approve", *api, "--override", oid[:-1])
         assert code == 1 and out.startswith(f"UNKNOWN_OVERRIDE: '{oid[:-1]}'; did you mean '{oid}'"), out
-        code, out = _ks(BOB, "approve", *api, "--id", oid)
+        code, out = _ks(BOB, "approve", *api, "--override", oid)
         assert code == 0 and out.startswith(f"OVERRIDE_IN_FORCE: {oid} raise max_order_notional to 200000 on "
                                             f"{SCOPE} in force until 2026-03-02T13:30:"), out
-        code, out = _ks(BOB, "approve", *api, "--id", oid)
+        code, out = _ks(BOB, "approve", *api, "--override", oid)
         assert code == 1 and out.startswith("DUPLICATE_APPROVER"), out
         # the gate lets it through and says by whom and until when
         d = s.check()
@@ -177,13 +177,13 @@ def test_an_override_through_the_cli_the_api_and_a_restart(tmp_path):
         assert s.check()["allow"] is False
         code, out = _ks(CAROL, "list", *api)
         assert f"{oid} ENDED raise max_order_notional" in out and "(expired, by runner)" in out, out
-        code, out = _ks(BOB, "approve", *api, "--id", oid)
+        code, out = _ks(BOB, "approve", *api, "--override", oid)
         assert code == 1 and out.startswith(f"OVERRIDE_ENDED: {oid} ended at "), out
         # an order released by its client id passes once
         assert s.check(client_order_id="bot-7")["allow"] is False
         code, out = _ks(CAROL, *ask, "--order", "bot-7", "--expires", "5m")
         rid = re.search(r"(ovr-[0-9a-f]+)", out).group(1)
-        assert _ks(BOB, "approve", *api, "--id", rid)[0] == 0
+        assert _ks(BOB, "approve", *api, "--override", rid)[0] == 0
         assert s.check(client_order_id="bot-6")["allow"] is False  # another order: not released
         d = s.check(client_order_id="bot-7")
         assert d["allow"] is True and d["reason"].startswith("OVERRIDDEN: LIMIT_ORDER_NOTIONAL") \
@@ -195,7 +195,7 @@ def test_an_override_through_the_cli_the_api_and_a_restart(tmp_path):
         # a halt: the override never lifts the lock, ends with it, and none is asked on a halted scope
         code, out = _ks(CAROL, *ask, "--waive", "max_order_notional", "--expires", "30m")
         wid = re.search(r"(ovr-[0-9a-f]+)", out).group(1)
-        assert _ks(BOB, "approve", *api, "--id", wid)[0] == 0
+        assert _ks(BOB, "approve", *api, "--override", wid)[0] == 0
         assert s.check()["reason"].startswith("OVERRIDDEN: "), s.check()
         r = CliRunner(env={"KS_API_TOKEN": CAROL}).invoke(cli, ["lock", "--api", s.url, "--scope", SCOPE, "--mode",
                                                                 "halted", "--reason", "desk halt", "--yes"])

@@ -117,7 +117,7 @@ class Overrides:
         return OverrideResult(True, f"OVERRIDE_REQUESTED: {o.id} {o.what} on {scope}"
                                     f"{' for ' + strategy if strategy else ''} until {iso(o.expires_ms)}; "
                                     f"needs {o.needed - 1} more approval(s) by another person "
-                                    f"(ksctl override approve {o.id})", status(o, now))
+                                    f"(ksctl override approve --override {o.id})", status(o, now))
 
     async def approve(self, override_id: str, *, actor: str) -> OverrideResult:
         """An approval by ``actor``: never the requester's, never twice by one person; the
