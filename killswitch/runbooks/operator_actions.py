@@ -3,8 +3,8 @@
 What it owns: one row per audited operator action — a lock, an unlock, a manual close, a silence
 added, changed (extended, its comment edited) or expired, an acknowledgement, a dead man's switch
 armed or disarmed, a revoke of the bots' keys and each approval of its restore, a reset approval
-withdrawn — with its author (the authenticated identity the runner audited, ``by``), its reason
-or comment, its time, what
+withdrawn, an override of a pre-trade limit requested, approved, ended or refused — with its
+author (the authenticated identity the runner audited, ``by``), its reason or comment, its time, what
 became of it (done, or the refusal's reason code) and how long it lasted, derived from later
 rows of the same trail and the journal:
 
@@ -37,10 +37,16 @@ ACTION_KINDS = {"manual_lock": "lock", "manual_unlock": "unlock", "manual_close_
                 "dms_armed": "dms arm", "dms_disarmed": "dms disarm",
                 "trading_revoke_requested": "revoke", "trading_revoke_dry_run": "revoke (dry run)",
                 "trading_restore_approval": "restore approval", "close_rejection_accepted": "close accept",
-                "reset_approval_withdrawn": "reset approval withdrawn"}
+                "reset_approval_withdrawn": "reset approval withdrawn",
+                "override_requested": "override request", "override_approved": "override approval",
+                "override_ended": "override end", "override_refused": "override (refused)"}
+OVERRIDE_KINDS = ("override_requested", "override_approved", "override_ended", "override_refused")
 
 
 def _target(kind: str, p: Mapping[str, Any]) -> str:
+    if kind in OVERRIDE_KINDS:  # an override of a pre-trade limit: its id, what it does, where
+        what = p.get("what") or _override_what(p)
+        return " ".join(str(x) for x in (p.get("id"), what, "on" if p.get("scope") else None, p.get("scope")) if x)
     if kind in ("silence_added", "silence_expired", "silence_changed"):
         matchers = p.get("matchers") or []
         return f"{p.get('id') or '-'}: {', '.join(str(m) for m in matchers)}"
@@ -55,7 +61,32 @@ def _target(kind: str, p: Mapping[str, Any]) -> str:
     return str(p.get("scope") or "-")
 
 
+def _override_what(p: Mapping[str, Any]) -> str:
+    kind = p.get("kind")
+    if kind == "order":
+        return f"release order {p.get('order')}"
+    if kind == "waive":
+        return f"waive {p.get('limit')}"
+    return f"raise {p.get('limit')} to {p.get('raise_to')}" if kind == "raise" else ""
+
+
+def _override_reason(kind: str, p: Mapping[str, Any]) -> str:
+    if kind == "override_requested":
+        until = f", until {iso(p['expires_ms'])}" if isinstance(p.get("expires_ms"), int) else ""
+        return f"{p.get('reason_code') or ''}: {p.get('reason') or ''}{until}"
+    if kind == "override_approved":
+        force = f"; in force until {iso(p['expires_ms'])}" if p.get("in_force") and isinstance(
+            p.get("expires_ms"), int) else ""
+        return f"approval {p.get('approvals')} of {p.get('needed')}{force}"
+    if kind == "override_ended":
+        return f"{p.get('why') or ''} (requested by {p.get('requester') or '?'}, approved by " \
+               f"{', '.join(p.get('approvers') or ()) or '-'})"
+    return f"{p.get('command') or ''}: {p.get('reason_code') or ''} {p.get('reason') or ''}".strip()
+
+
 def _reason(kind: str, p: Mapping[str, Any]) -> str:
+    if kind in OVERRIDE_KINDS:
+        return _override_reason(kind, p)
     if kind == "silence_expired":
         return f"silence by {p.get('author') or '?'}: {p.get('comment') or ''}".rstrip(": ")
     if kind in ("silence_added", "incident_acknowledged"):
@@ -114,7 +145,8 @@ def operator_actions(rows: Sequence[Any], until_ms: int, proven: Callable[[int],
         if ongoing:
             end, how = until_ms, "in force at the period's end"
         out.append({"at": iso(r.ts_ms), "ts_ms": r.ts_ms, "action": ACTION_KINDS[r.kind], "kind": r.kind,
-                    "target": _target(r.kind, p), "by": p.get("by") or p.get("approver"),
+                    "target": _target(r.kind, p),
+                    "by": p.get("by") or p.get("approver") or p.get("requester"),
                     "reason": _reason(r.kind, p),
                     "outcome": f"refused: {str(refused).split(':', 1)[0]}" if refused else
                     _close_outcome((results or {}).get(str(p.get("id")), ())) if r.kind == "manual_close_requested"

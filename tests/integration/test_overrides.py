@@ -19,6 +19,7 @@ from adapters.simulated.engine import ManualClock
 from adapters.simulated.scenarios import build
 from killswitch.cli.main import cli
 from killswitch.compile.compiler import compile_documents
+from killswitch.overrides import iso
 from killswitch.policy.load import load_text
 from killswitch.runner.api.api import make_app, start_api, stop_api
 from killswitch.runner.api.identity import parse_tokens, token_digest
@@ -214,6 +215,21 @@ def test_an_override_through_the_cli_the_api_and_a_restart(tmp_path):
     assert kinds.count("override_requested") == 3 and kinds.count("override_approved") == 3
     assert kinds.count("override_ended") == 3 and kinds.count("override_refused") >= 9
     assert store.verify_audit()[0]
+    # the closure report's operator actions: each request, approval, end and refusal, with its author
+    r = CliRunner().invoke(cli, ["report", "--since", "2026-03-02", "--until", "2026-03-03", "--state",
+                                 f"sqlite://{tmp_path / 'state.db'}", "-o", "json"])
+    doc = json.loads(r.stdout)
+    acts = [(a["action"], a["target"], a["by"], a["outcome"], a["reason"]) for a in doc["operator_actions"]
+            if a["action"].startswith("override")]
+    until = iso(next(o for o in store.overrides() if o.id == oid).expires_ms)[:19] + "Z"  # as the report writes it
+    assert ("override request", f"{oid} raise max_order_notional to 200000.0 on {SCOPE}", "alice", "done",
+            f"BLOCK_TRADE: agreed with risk, until {until}") in acts, acts
+    assert ("override approval", f"{oid} on {SCOPE}", "bob", "done",
+            f"approval 2 of 2; in force until {until}") in acts, acts
+    assert ("override end", f"{wid} waive max_order_notional on {SCOPE}", "runner", "done",
+            "halted (requested by carol, approved by bob)") in acts, acts
+    refusals = [a for a in acts if a[0] == "override (refused)"]
+    assert any(a[2] == "alice" and a[3] == "refused: SELF_APPROVAL" for a in refusals), refusals
 
 
 class CrashAtApproval:

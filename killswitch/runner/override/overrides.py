@@ -286,7 +286,7 @@ class Overrides:
     async def _refuse(self, what: str, asked: dict, why: str, now: int, o: Optional[Override] = None
                       ) -> OverrideResult:
         try:
-            await self.lead.audit("override_refused", now, {"command": what, **asked, "result": why})
+            await self.lead.audit("override_refused", now, {"command": what, **asked, "refused": why})
         except FencedError:
             return OverrideResult(False, self.lead.deposed())
         return OverrideResult(False, why, status(o, now) if o is not None else None)
