@@ -126,6 +126,7 @@ def status_text(st: RunnerStatus, locks: LockDocument) -> str:
     lines += lock_lines(locks)
     lines += limit_lines(locks)
     lines += window_lines(st.windows)
+    lines += override_lines(st)
     for r in st.resuming:
         limits = ", ".join(x for x in (
             f"max {r.max_positions} position(s)" if r.max_positions is not None else "",
@@ -170,6 +171,21 @@ def accepted_note(accepted: Optional[dict]) -> str:
     """``; accepted by alice at …Z: <reason>`` for a residual whose refused close a person
     accepted (``ksctl close-accept``); empty for one nobody has."""
     return f"; {accepted_text(accepted)}" if accepted else ""
+
+
+def override_lines(st: RunnerStatus) -> list[str]:
+    """One line per override of the limits: its state, what it does where, who asked and approved,
+    until when (or how it ended)."""
+    lines = []
+    for o in st.overrides:
+        who = f"requested by {o.requester}, approvals {o.approvals}/{o.needed}" + (
+            f" ({', '.join(o.approvers)})" if o.approvers else "")
+        strategy = f" strategy {o.strategy}" if o.strategy else ""
+        tail = f"until {_when(o.expires_ms)}" if o.state != "ended" else \
+            f"ended {_when(o.ended_ms or o.expires_ms)} ({o.end_reason}{', by ' + o.ended_by if o.ended_by else ''})"
+        lines.append(f"  OVERRIDE {o.id} {o.state.upper()} {o.what} on {o.scope}{strategy}: {o.reason_code}; "
+                     f"{who}; {tail}")
+    return lines
 
 
 def trading_lines(st: RunnerStatus) -> list[str]:

@@ -165,6 +165,11 @@ def test_an_override_through_the_cli_the_api_and_a_restart(tmp_path):
                              "with risk; requested by alice, approvals 2/2 (bob); until 2026-03-02T13:30:" in out, out
         code, out = _ks(CAROL, "list", *api, "-o", "json")
         assert json.loads(out)["overrides"][0]["state"] == "active"
+        r = CliRunner(env={"KS_API_TOKEN": CAROL}).invoke(cli, ["status", "--api", s.url])
+        assert f"  OVERRIDE {oid} ACTIVE raise max_order_notional to 200000 on {SCOPE}: BLOCK_TRADE; requested " \
+               "by alice, approvals 2/2 (bob); until 2026-03-02T13:30:" in r.output, r.output
+        r = CliRunner(env={"KS_API_TOKEN": CAROL}).invoke(cli, ["status", "--api", s.url, "-o", "json"])
+        assert [o["id"] for o in json.loads(r.output)["overrides"]] == [oid], r.output[:500]
         # a restart: read back from the store, in force again before the gate answers
         s.stop()
         store.close()

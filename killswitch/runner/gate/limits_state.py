@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from typing import Any, Iterable, Mapping, Optional
 
 from ...engine.limit_tables import LimitTables, LimitUsage, limit_tables, usage_rows
-from ...overrides import OverrideIndex
+from ...overrides import Override, OverrideIndex
 
 MAX_BUCKETS = 10_000
 MAX_REFUSED = 10_000  # the refused orders remembered by client order id (the oldest let go first)
@@ -123,6 +123,7 @@ class LimitsState:
         self.overrides = OverrideIndex()
         self.refusals = Refusals()
         self.released: frozenset[str] = frozenset()  # client order ids an override released (the watch leaves them)
+        self.listed: tuple[Override, ...] = ()  # every override the runner holds, oldest first (status, console)
         self._made: Optional[tuple[Any, Any, LimitTables]] = None
         self._sets: tuple[Any, bool] = (None, False)  # (graph, whether a policy of it sets limits)
         self._rows: Optional[tuple[LimitTables, list[LimitUsage]]] = None

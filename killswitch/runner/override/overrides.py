@@ -47,7 +47,7 @@ from ..gate.limits_state import LimitsState
 from ..lease.leadership import Leadership
 from ..names import Catalog, close_matches
 from ..storeio import StoreIO
-from ..view.overrides import OverrideResult, OverrideStatus
+from ..view.overrides import OverrideResult, OverrideStatus, override_status
 from .resolve import bound_of
 
 SHOWN_ENDED_MS = 86_400_000  # ended overrides listed (and read back at a start) for a day
@@ -57,12 +57,7 @@ RUNNER = "runner"  # who ends an override that ends by itself
 
 
 def status(o: Override, now: int) -> OverrideStatus:
-    return OverrideStatus(o.id, o.scope, o.strategy, o.kind, o.limit, o.raise_to, o.order, o.value, o.reason_code,
-                          o.reason, o.requester, o.approvers, len(o.approvals), o.needed, o.requested_ms,
-                          o.expires_ms, o.approved_ms, o.state(now), now, o.ended_ms,
-                          o.ended_by if o.ended_ms is not None else None,
-                          o.end_reason if o.ended_ms is not None else (EXPIRED if now >= o.expires_ms else None),
-                          o.what)
+    return override_status(o, now)
 
 
 class Overrides:
@@ -80,12 +75,7 @@ class Overrides:
     def shown(self) -> tuple[OverrideStatus, ...]:
         """Every override not ended, and those ended in the last day, oldest first."""
         now = self.clock()
-        return tuple(status(o, now) for o in sorted(self._all.values(), key=lambda o: (o.requested_ms, o.id))
-                     if (o.ended_ms or o.expires_ms) > now - SHOWN_ENDED_MS)
-
-    def in_force(self) -> tuple[OverrideStatus, ...]:
-        now = self.clock()
-        return tuple(s for s in self.shown() if s.state == "active" or (s.state == "pending" and s.expires_ms > now))
+        return tuple(status(o, now) for o in self.limits.listed if (o.ended_ms or o.expires_ms) > now - SHOWN_ENDED_MS)
 
     # --- commands -------------------------------------------------------------------------------------
 
@@ -294,6 +284,7 @@ class Overrides:
     def _publish(self, now: int) -> None:
         """The index of those in force handed to the gate and the watch, published."""
         self.limits.overrides = OverrideIndex.of(self._all.values(), now)
+        self.limits.listed = tuple(sorted(self._all.values(), key=lambda o: (o.requested_ms, o.id)))
         self.limits.released = frozenset(o.order for o in self._all.values() if o.kind == ORDER and o.order
                                          and o.approved and (o.ended_ms is None or o.end_reason == USED))
         done = {o.id for o in self._all.values() if o.ended_ms is not None}

@@ -63,6 +63,7 @@ from ..view import (
     ThresholdCheck,
     TriggerStatus,
 )
+from ..view.overrides import override_status
 from .armed import coverage_rows
 from .catalog_build import Known
 from .gauges import collect_book_families, collect_sync_families
@@ -72,6 +73,7 @@ from .weights import VenueWeights
 
 MAX_INCIDENT_ORDERS = 200  # orders listed per incident (the latest); its counts cover them all
 MAX_MANUAL_CLOSES_SHOWN = 5  # the latest manual closes shown among the open incidents
+SHOWN_OVERRIDES_MS = 86_400_000  # ended overrides of the limits shown in the status for a day
 
 
 class Readout:
@@ -188,7 +190,9 @@ class Readout:
                             position_modes=self.modes.status(), close_rejections=tuple(self.rejections.status()),
                             policy_sync=self.sync.status() if self.sync is not None else None,
                             unguarded=self.guards.now() if self.guards is not None else (),
-                            windows=tuple(window_rows(book.graph, now)))
+                            windows=tuple(window_rows(book.graph, now)),
+                            overrides=tuple(override_status(o, now) for o in self.limits.listed
+                                            if (o.ended_ms or o.expires_ms) > now - SHOWN_OVERRIDES_MS))
 
     def triggers(self) -> tuple[TriggerStatus, ...]:
         """Every trigger of every policy instance the state holds: firing (the stored trigger

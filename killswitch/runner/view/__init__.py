@@ -267,6 +267,8 @@ class RunnerStatus:
     # each policy's trading windows and their next change (killswitch.compile.windows.window_rows):
     # {"policy", "what" (lock | stage | limits), "level", "window", "open", "next_change_ms", "text"}
     windows: tuple[dict, ...] = ()
+    # the overrides of the pre-trade limits not ended, and those ended in the last day (runner/override/)
+    overrides: tuple[OverrideStatus, ...] = ()
 
 
 @dataclass(frozen=True)

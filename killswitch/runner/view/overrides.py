@@ -8,7 +8,10 @@ works them out.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Optional
+from typing import TYPE_CHECKING, Optional
+
+if TYPE_CHECKING:
+    from ...overrides import Override
 
 
 @dataclass(frozen=True)
@@ -49,3 +52,12 @@ class OverrideResult:
     done: bool
     reason: str
     override: Optional[OverrideStatus] = None
+
+
+def override_status(o: "Override", now: int) -> OverrideStatus:
+    """``o`` as shown at ``now`` (one past its expiry and not ended yet is shown ended, expired)."""
+    ended = o.ended_ms is not None
+    return OverrideStatus(o.id, o.scope, o.strategy, o.kind, o.limit, o.raise_to, o.order, o.value, o.reason_code,
+                          o.reason, o.requester, o.approvers, len(o.approvals), o.needed, o.requested_ms,
+                          o.expires_ms, o.approved_ms, o.state(now), now, o.ended_ms, o.ended_by if ended else None,
+                          o.end_reason if ended else ("expired" if now >= o.expires_ms else None), o.what)
