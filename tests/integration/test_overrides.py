@@ -168,6 +168,12 @@ def test_an_override_through_the_cli_the_api_and_a_restart(tmp_path):
         r = CliRunner(env={"KS_API_TOKEN": CAROL}).invoke(cli, ["status", "--api", s.url])
         assert f"  OVERRIDE {oid} ACTIVE raise max_order_notional to 200000 on {SCOPE}: BLOCK_TRADE; requested " \
                "by alice, approvals 2/2 (bob); until 2026-03-02T13:30:" in r.output, r.output
+        req = urllib.request.Request(s.url + "/console/view", headers={"Authorization": f"Bearer {CAROL}"})
+        with urllib.request.urlopen(req, timeout=10) as resp:  # the console's limits section: a line each
+            page = resp.read().decode()
+        assert f'<li class="override-active"><code>{oid}</code> <strong>ACTIVE</strong> raise max_order_notional ' \
+               f"to 200000 on {SCOPE}; BLOCK_TRADE: agreed with risk; requested by alice, approved by bob; until " \
+               "2026-03-02T13:30:" in page, page[page.find("h-limits"):][:3000]
         r = CliRunner(env={"KS_API_TOKEN": CAROL}).invoke(cli, ["status", "--api", s.url, "-o", "json"])
         assert [o["id"] for o in json.loads(r.output)["overrides"]] == [oid], r.output[:500]
         # a restart: read back from the store, in force again before the gate answers

@@ -28,6 +28,7 @@ import urllib.parse
 from typing import Any, Optional, Sequence
 
 from ...figures import figure, money, step_of
+from ...overrides import iso as override_iso
 from ...sources import revision_text
 from ..book.dms_state import declared_only
 from ..book.rejections import accepted_text
@@ -228,6 +229,7 @@ def page_model(status: RunnerStatus, ready: tuple[Any, Any], lock: dict, dms: di
         "limits": _limit_rows(lock.get("limits") or ()),
         # the gate's refusals and the venue's violations counted (status's ``violation_counts``)
         "counted": _counted(status.violation_counts, now),
+        "overrides": [_override(o) for o in status.overrides],
         "residuals": [_residual(r, now) for r in status.residuals],
         "still_open": [_still_open(r, now) for r in status.still_open],
         # operator locks stored while no runner led, not in force until a leader applies them
@@ -376,6 +378,17 @@ def _resume(r: Any, now: int) -> dict:
 PER_ORDER = ("max_order_notional", "max_order_quantity", "price_collar")
 # a symbol's limit by the name its usage rows carry
 USAGE_NAME = {"max_position_notional": "max_position_notional", "max_open_orders": "max_open_orders_per_symbol"}
+
+
+def _override(o: Any) -> dict:
+    """An override of the limits as the console's limits section lists it: a line each."""
+    who = f"requested by {o.requester}" + (f", approved by {', '.join(o.approvers)}" if o.approvers else
+                                           f", {o.approvals} of {o.needed} approvals")
+    tail = f"until {override_iso(o.expires_ms)}" if o.state != "ended" else \
+        f"ended {override_iso(o.ended_ms or o.expires_ms)} ({o.end_reason})"
+    return {"id": o.id, "state": o.state, "text": f"{o.what} on {o.scope}" + (f" for {o.strategy}" if o.strategy
+                                                                             else ""),
+            "reason": f"{o.reason_code}: {o.reason}", "who": who, "until": tail}
 
 
 def _limit_rows(limits: Sequence[dict]) -> list[dict]:
