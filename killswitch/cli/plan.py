@@ -124,6 +124,9 @@ def plan(policy_paths, against, accounts, state_url, timeout, detailed_exitcode,
     else:
         planned, mode, unlisted, modes = asyncio.run(_live(graph, spec, state, timeout_s, scores, stored))
         source = {"kind": "live", "accounts": accounts}
+    if state_url:  # the overrides of the limits the store holds: what the gate lets through beyond the limits
+        for line in _stored_overrides(reading_state(state_url)):
+            click.echo(f"ksctl plan: {line}", err=True)
     for key, m in sorted(modes.items()):  # the mode the venue read rules how closes are sent
         click.echo(f"ksctl plan: {key}: position mode {mode_text(m)}", err=True)
     for a in planned.unread:
@@ -175,6 +178,25 @@ def _refuse_over_budget(docs, graph) -> None:
         click.echo("ksctl plan: the accounts' polling does not fit the venues' REST weight budget; "
                    "nothing was read", err=True)
         raise SystemExit(EXIT_ERROR)
+
+
+def _stored_overrides(url: str) -> list[str]:
+    """The overrides of the limits in force or pending in the store, a line each (``OVERRIDE
+    ovr-… ACTIVE raise max_order_notional to 200000 on S until T (requested by, approved by)``)."""
+    import time
+
+    from ..overrides import iso
+
+    now = int(time.time() * 1000)
+    store = open_reading(url, "plan")
+    try:
+        found = [o for o in store.overrides(now) if o.state(now) != "ended"]
+    finally:
+        store.close()
+    return [f"OVERRIDE {o.id} {o.state(now).upper()} {o.what} on {o.scope}"
+            + (f" for {o.strategy}" if o.strategy else "") + f" until {iso(o.expires_ms)} (requested by "
+            f"{o.requester}, approved by {', '.join(o.approvers) or 'nobody yet'}): the gate lets through what it "
+            "covers" for o in found]
 
 
 def _stored_state(url: str):
