@@ -346,6 +346,7 @@ def build_runner_and_desk(graph: "DecisionGraph", adapters: "Mapping[str, Exchan
         and heartbeats sent to them were not heard here."""
         executor.forget_unconfirmed()
         countdowns.listen_from(now)
+        overriding.read_again()  # the overrides of the limits another leader may have changed
 
     # the one writer of audit rows (fenced), which the sinks write theirs through too; the sinks
     # and the executor it calls on are built just below (both functions run after this returns)

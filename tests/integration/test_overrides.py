@@ -308,3 +308,53 @@ def test_a_crash_at_the_approval_neither_loses_nor_doubles_it(tmp_path, after):
     [o] = [o for o in fresh.overrides() if o.id == oid]
     assert [w for w, _ in o.approvals] == ["alice", "bob"]
     fresh.close()
+
+
+def test_a_standby_shows_the_overrides_the_leader_stored_and_takes_them_over(tmp_path):
+    from adapters.simulated.adapter import SimulatedAdapter
+    from killswitch.process.bootstrap import build_runner_and_desk
+
+    clock = ManualClock(T0)
+    engine = build("calm", clock)
+    stores = [open_store(f"sqlite://{tmp_path / 'state.db'}") for _ in range(2)]
+    made = []
+    for holder, store in zip(("ks-0", "ks-1"), stores):
+        adapter = SimulatedAdapter(engine, "sim-main", venue="simulated", labels={"book": "futures"}, timeout_s=2.0)
+        made.append(build_runner_and_desk(_graph(), {SCOPE: adapter}, store, lock_path=tmp_path / f"{holder}.json",
+                                          dry_run=False, clock=clock, holder=holder, lease_ttl_ms=5_000))
+    (leader, leader_desk, _), (standby, standby_desk, standby_parts) = made
+
+    async def main():
+        await leader.start()
+        clock.advance(TICK_MS)
+        await leader.tick()
+        await standby.start()
+        clock.advance(TICK_MS)
+        await leader.tick()
+        await standby.tick()
+        assert not standby_parts.lead.leader
+        r = await leader_desk.override_request(SCOPE, "raise", "BLOCK_TRADE", "agreed", 1800, actor="alice",
+                                               limit="max_order_notional", raise_to=200_000.0)
+        await leader_desk.override_approve(r.override.id, actor="bob")
+        assert leader_desk.readout.check_order(dict(ORDER)).reason.startswith("OVERRIDDEN: ")
+        assert standby_desk.overrides() == ()  # not read yet
+        clock.advance(TICK_MS)
+        await leader.tick()
+        await standby.tick()  # reads what the leader stored: its status and list show it
+        assert [(o.id, o.state) for o in standby_desk.overrides()] == [(r.override.id, "active")]
+        assert [o.id for o in standby_desk.status().overrides] == [r.override.id]
+        # (a standby takes no snapshot: its gate refuses what needs the limits, LIMITS_UNKNOWN)
+        refused = await standby_desk.override_end(r.override.id, actor="bob")
+        assert refused.reason.startswith("NOT_LEADER: this runner (ks-1) is a standby"), refused.reason
+        await leader.aclose()  # the leader goes: the standby takes over with the override in force
+        clock.advance(6_000)
+        await standby.tick()
+        assert standby_parts.lead.leader
+        assert standby_desk.readout.check_order(dict(ORDER)).reason.startswith("OVERRIDDEN: ")
+        ended = await standby_desk.override_end(r.override.id, actor="bob")
+        assert ended.done and not standby_desk.readout.check_order(dict(ORDER)).allow
+        await standby.aclose()
+
+    asyncio.run(asyncio.wait_for(main(), 60))
+    for s in stores:
+        s.close()

@@ -13,8 +13,9 @@ the venue watch read (:attr:`~killswitch.runner.gate.limits_state.LimitsState.ov
 Every change is stored with its audit row in one transaction, fenced
 (:meth:`~killswitch.state.store.StateStore.save_override`): a crash between an approval and its
 audit row cannot lose one or keep the other. A runner that starts or takes over reads them back
-(:meth:`Overrides.reload`, at its first tick under the token) and goes on from the store. A
-refusal is audited too (``override_refused``), with who asked and why.
+(:meth:`Overrides.reload`, at its first tick under the token) and goes on from the store; a
+standby reads them at each of its ticks (its status and list show them; it takes over with
+them). A refusal is audited too (``override_refused``), with who asked and why.
 
 Must not: lift a lock (the gate checks the limits only once the lock allows), or run outside the
 operator turn (the API's view calls take it) and the tick.
@@ -69,6 +70,7 @@ class Overrides:
         self.book, self.lead, self.store, self.io, self.limits = book, lead, store, io, limits
         self.clock, self.catalog, self.changed = clock, catalog, changed
         self._all: dict[str, Override] = {}
+        self.stale = True  # another runner may have changed them since they were read (set on a takeover)
 
     # --- reads ----------------------------------------------------------------------------------------
 
@@ -178,11 +180,20 @@ class Overrides:
                 return  # deposed: whoever leads goes on from the store
         self._publish(now)
 
-    async def reload(self) -> None:
-        """The overrides as stored (a start, a takeover): those not ended and those ended in the
-        last day; what this runner had is replaced."""
+    def read_again(self) -> None:
+        """Another leader moved the state on: read the overrides again at the next chance."""
+        self.stale = True
+
+    async def reload(self, *, if_stale: bool = False) -> None:
+        """The overrides as stored (a start, a takeover, a standby's tick): those not ended and
+        those ended in the last day; what this runner had is replaced. ``if_stale``: only when
+        another runner may have changed them since this one read them (:attr:`stale`: from the
+        start, and from each time another leader moved the state on)."""
+        if if_stale and not self.stale:
+            return
         now = self.clock()
         self._all = {o.id: o for o in await self.io(self.store.overrides, now - SHOWN_ENDED_MS)}
+        self.stale = False
         self._publish(now)
 
     # --- the parts ------------------------------------------------------------------------------------

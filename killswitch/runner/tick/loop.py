@@ -351,6 +351,7 @@ class Runner:
         if not leads:
             await book.follow(self._io, self.store)
             await self._known.learn_symbols()  # a standby answers the pre-trade gate too
+            await self._overrides.reload()  # the overrides of the limits the leader stored (status, list)
             return
         report.leader, report.fence = True, lead.fence
         lost_refusals: list = []
@@ -423,8 +424,7 @@ class Runner:
         # a runner stopped before its rest is journaled plans the entry again, same decision
         waves = self._first_waves(ev)
         book.lock_evaluation(ev)
-        if self._overrides is not None:
-            await self._overrides.sweep()  # past their expiry, on a scope halted now, an order's release used
+        await self._overrides.sweep()  # past their expiry, on a scope halted now, an order's release used
         fired = self._countdowns.fire_due(now)
         rows = self._resumptions.track(ev, now)
         self._countdowns.arm_native(ev)

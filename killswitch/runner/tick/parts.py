@@ -102,7 +102,6 @@ class RunnerParts:
     clock: Callable[[], int]  # the runner's clock, which every part reads
     dry_run: bool
     accounts: tuple[str, ...]  # the accounts it guards ("venue/name")
+    overrides: Overrides  # the overrides of the pre-trade limits (runner/override/)
     # a shard's firm link, for the parts built before it (filled by the composition root on a shard)
     firm: FirmSlot = field(default_factory=FirmSlot)
-    # the overrides of the pre-trade limits (runner/override/)
-    overrides: Optional[Overrides] = None

@@ -58,8 +58,7 @@ class Takeover:
             p.readout.guards.now()
         events += await p.still_open.resume(now)  # orders left open, saved but not paged
         await p.enforcement.recall(now)  # the last day's lock violations, shown again by status
-        if p.overrides is not None:  # the limits' overrides as stored: in force again before the gate answers
-            await p.overrides.reload()
+        await p.overrides.reload(if_stale=True)  # the limits' overrides as stored (a start, another's state)
         return lost_refusals
 
 
