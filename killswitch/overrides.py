@@ -202,6 +202,15 @@ class OverrideIndex:
         return [o for v in self.by_scope.values() for o in v]
 
 
+def scope_docs(overrides: Iterable[Override], scope: str, now_ms: int) -> list[dict[str, Any]]:
+    """The overrides of ``scope`` not ended at ``now_ms`` (in force or pending), as a runbook's
+    lock shows them: id, state, what, reason, who asked and approved, until when."""
+    return [{"id": o.id, "state": o.state(now_ms), "what": o.what, "strategy": o.strategy,
+             "reason_code": o.reason_code, "reason": o.reason, "requester": o.requester,
+             "approvers": list(o.approvers), "until": iso(o.expires_ms)}
+            for o in overrides if o.scope == scope and o.state(now_ms) != ENDED]
+
+
 def _lifts(o: Override, b: Any) -> bool:
     if o.kind == WAIVE:
         return True
@@ -211,4 +220,5 @@ def _lifts(o: Override, b: Any) -> bool:
 
 
 __all__ = ["ACTIVE", "ENDED", "EXPIRED", "ENDED_BY_HAND", "HALTED", "KINDS", "LIMIT_CODES", "LIMIT_NAMES", "Lifted",
-           "NOT_RAISED", "ORDER", "Override", "OverrideIndex", "PENDING", "RAISE", "USED", "WAIVE", "iso", "limit_of"]
+           "NOT_RAISED", "ORDER", "Override", "OverrideIndex", "PENDING", "RAISE", "USED", "WAIVE", "iso", "limit_of",
+           "scope_docs"]

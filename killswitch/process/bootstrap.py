@@ -263,6 +263,7 @@ def build_runner_and_desk(graph: "DecisionGraph", adapters: "Mapping[str, Exchan
     each account's sends and the reconciliation, which go on beside the ticks after it
     (:mod:`killswitch.runner.venue.lanes`; ``...``: its ``SEND_WAIT_S``; None: until they end).
     Reads the last saved state (the book) from ``store`` before any loop exists."""
+    from ..overrides import scope_docs
     from ..runner.book.book import Book
     from ..runner.book.resuming import Resumptions
     from ..runner.effects.countdowns import Countdowns
@@ -354,8 +355,10 @@ def build_runner_and_desk(graph: "DecisionGraph", adapters: "Mapping[str, Exchan
                       restore_sinks=lambda doc: fanout.restore(doc))
     # operator locks sent while no runner leads: stored for the next leader, taken up in order
     stored = StoredLocks(lead, store, io, clock)
+    limits = LimitsState()  # the pre-trade gate's limit tables, which the venue watch checks orders against too
     context = RunnerSinkContext(book, holder=holder, dry_run=dry_run, store=store, audit=lead,
-                                sinks=lambda: fanout.sinks, clock=clock)
+                                sinks=lambda: fanout.sinks, clock=clock,
+                                overrides=lambda scope, now_ms: scope_docs(limits.listed, scope, now_ms))
     fanout = SinkFanout(sinks, context, lead, clock)
     known = Known(book, venues, clock)
     executor = Executor(store, venues, lambda: lead.fence, dry_run=dry_run, clock=clock,
@@ -377,7 +380,6 @@ def build_runner_and_desk(graph: "DecisionGraph", adapters: "Mapping[str, Exchan
     closes = ManualCloses(book, lead, store, io, dry_run=dry_run, clock=clock, known=known, sinks=fanout,
                           rates=venues.rates, also=firm.close_nodes)
     charts = ChartHistory(book, store, io, clock=clock, lead=lead, known=known)
-    limits = LimitsState()  # the pre-trade gate's limit tables, which the venue watch checks orders against too
     # the venue watch: orders and positions that break a lock, cancelled or brought back
     # with the pre-trade limits at the venue: an order that never asked and breaks them is cancelled too
     enforcement = Enforcement(book, store, io, lead, venues, dry_run=dry_run, clock=clock,

@@ -182,6 +182,7 @@ def _sample_lock(node: PolicyNode, stage: StageNode, asks: list, scope: str, lev
         return {"locked": True, "mode": lock_mode, "scope": scope, "stage": level, "policy": node.name,
                 "reason": f"LOCK_TRADING: mode={lock_mode} stage={level} policy={node.name}",
                 "created_ts": iso(created_ms),
-                "expires_ts": expires, "manual": stage.manual, "details": {}}
+                "expires_ts": expires, "manual": stage.manual, "details": {}, "overrides": []}
     return {"locked": False, "mode": "active", "scope": scope, "stage": None, "policy": None, "reason": "ACTIVE",
-            "created_ts": None, "expires_ts": None, "manual": False, "details": {}}
+            "created_ts": None, "expires_ts": None, "manual": False, "details": {}, "overrides": []}
+

@@ -115,3 +115,29 @@ def test_the_plan_says_the_overrides_the_store_holds(tmp_path):
     [line] = _stored_overrides(url)
     assert line.startswith(f"OVERRIDE ovr-live ACTIVE raise max_order_notional to 200000 on {SCOPE} until ")
     assert line.endswith("(requested by alice, approved by bob): the gate lets through what it covers")
+
+
+def test_the_default_runbook_says_the_overrides_of_its_scope_beside_the_lock():
+    from pathlib import Path
+
+    from killswitch.cli.common import compile_paths
+    from killswitch.overrides import scope_docs
+    from killswitch.runbooks.render import render_runbook
+    from killswitch.runbooks.sample import sample_incident
+    from killswitch.runbooks.templates import Templates
+
+    root = Path(__file__).resolve().parents[2]
+    result, _ = compile_paths((str(root / "policies"),))
+    data = sample_incident(result.graph.policy("futures-book"), 3, digest=result.graph.digest, revision="abc")
+    scope, now = data["scope"], 1_772_456_400_000
+    held = [Override("ovr-3f2a9c1b7d", scope, "raise", "BLOCK_TRADE", "agreed with risk", "alice", now, now + H, 2,
+                     (("alice", now), ("bob", now)), limit="max_order_notional", raise_to=200_000.0),
+            Override("ovr-other", "binanceusdm/other", "waive", "X_Y", "x", "alice", now, now + H, 2,
+                     (("alice", now), ("bob", now)), limit="price_collar")]
+    data["lock"]["overrides"] = scope_docs(held, scope, now)
+    md = render_runbook(dict(data, template="default.md.j2"), Templates.load(root / "runbooks")).markdown
+    assert f"**Overrides of the pre-trade limits** on `{scope}` (not ended; an override never lifts this lock):\n" \
+           "- `ovr-3f2a9c1b7d` ACTIVE: raise max_order_notional to 200000; BLOCK_TRADE: agreed with risk; requested " \
+           "by alice, approved by bob; until 2026-03-02T14:00:00.000Z (`ksctl override end --override " \
+           "ovr-3f2a9c1b7d`)" in md, md[md.find("## 4."):][:1500]
+    assert "ovr-other" not in md

@@ -77,10 +77,12 @@ class RunnerSinkContext:
     """A :class:`killswitch.events.SinkContext` over one runner's book: the graph, the engine
     state, the lock book, the residuals and the snapshots are read from the book when asked."""
 
-    __slots__ = ("_book", "_holder", "_dry_run", "_store", "_audit", "_sinks", "_clock")
+    __slots__ = ("_book", "_holder", "_dry_run", "_store", "_audit", "_sinks", "_clock", "_overrides")
 
     def __init__(self, book: "BookView", *, holder: str, dry_run: bool, store: "StateStore", audit: SinkWrites,
-                 sinks: Callable[[], Sequence["Sink"]], clock: Callable[[], int]):
+                 sinks: Callable[[], Sequence["Sink"]], clock: Callable[[], int],
+                 overrides: Callable[[str, int], list[dict]] = lambda scope, now_ms: []):
+        self._overrides = overrides  # the overrides of the limits on a scope, not ended (its lock's)
         self._book = book
         self._audit = audit
         self._holder = holder
@@ -141,9 +143,11 @@ class RunnerSinkContext:
         return self._book.state.accounts.get(key)
 
     def lock_doc(self, scope: str, now_ms: int) -> dict:
-        # with its holds, so that a runbook names the lock that binds and where it comes from (an
-        # operator's, a stage's own) rather than the merged lock alone
-        return self._book.lock_book.scope_doc(scope, now_ms)
+        """The scope's lock with its holds, so that a runbook names the lock that binds and where it
+        comes from (an operator's, a stage's own) rather than the merged lock alone, and the
+        overrides of its pre-trade limits not ended (``overrides``: an override never lifts the
+        lock; a runbook says what it lets through beside it)."""
+        return {**self._book.lock_book.scope_doc(scope, now_ms), "overrides": self._overrides(scope, now_ms)}
 
     def residuals_of(self, incident: str) -> Sequence[Any]:
         return tuple(self._book.residuals.for_incident(incident))
