@@ -185,4 +185,3 @@ def _sample_lock(node: PolicyNode, stage: StageNode, asks: list, scope: str, lev
                 "expires_ts": expires, "manual": stage.manual, "details": {}, "overrides": []}
     return {"locked": False, "mode": "active", "scope": scope, "stage": None, "policy": None, "reason": "ACTIVE",
             "created_ts": None, "expires_ts": None, "manual": False, "details": {}, "overrides": []}
-
