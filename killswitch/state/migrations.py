@@ -2,7 +2,7 @@
 
 What it owns: :class:`Migration` and :data:`MIGRATIONS`, every table and index of a state store
 from version 1 on, in the SQL both backends speak (see :mod:`.sql`); the silences' steps are
-:mod:`.silences_sql`'s (the stored locks' and the drift verdicts' likewise), named here in their
+:mod:`.silences_sql`'s (the stored locks', the drift verdicts' and the audit sinks' cursors likewise), named here in their
 place. A schema only moves up: a step is never
 edited once released, a new one is appended (the firm's tables have steps of their own:
 :mod:`.firm`).
@@ -16,6 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from .audit_chain import GENESIS_HASH
+from .audit_sink_sql import AUDIT_SINK_TABLE
 from .drift_sql import POLICY_DRIFT_TABLE
 from .overrides_sql import OVERRIDE_TABLE
 from .silences_sql import SILENCE_INCIDENT, SILENCE_LEVEL, SILENCE_SEEN, SILENCE_TABLES
@@ -181,4 +182,6 @@ MIGRATIONS: tuple[Migration, ...] = (
               SILENCE_SEEN),
     Migration(15, "overrides of the pre-trade limits, requested, approved and ended (overrides_sql.py)",
               OVERRIDE_TABLE),
+    Migration(16, "each audit sink's cursor: the last row of the chain it acknowledged (audit_sink_sql.py)",
+              AUDIT_SINK_TABLE),
 )

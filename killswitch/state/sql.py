@@ -12,7 +12,8 @@ migration, the lease, the engine state with its PnL samples, the charted signals
 approvals, the last good policies and the runbooks. The schema's steps are :mod:`.migrations`';
 the tables of the order journal (:mod:`.journal_sql`), of the audit chain (:mod:`.audit_sql`),
 of silences (:mod:`.silences_sql`), of the operator locks stored while no runner leads
-(:mod:`.stored_locks_sql`) and of the policy drift verdicts (:mod:`.drift_sql`) have their
+(:mod:`.stored_locks_sql`), of the policy drift verdicts (:mod:`.drift_sql`) and of the audit
+sinks' cursors (:mod:`.audit_sink_sql`) have their
 calls in mixins of :class:`SqlStore`, which call the hooks it defines (:class:`~.sql_hooks.SqlHooks`) and define none.
 
 Must not: hold a transaction open between calls, or retry a write whose outcome is unknown
@@ -26,6 +27,7 @@ import threading
 from contextlib import AbstractContextManager
 from typing import Any, Iterable, Mapping, Optional, Sequence
 
+from .audit_sink_sql import AuditSinkTables
 from .audit_sql import AuditTables
 from .drift_sql import PolicyDriftTables
 from .journal_sql import JournalTables
@@ -49,7 +51,8 @@ from .stored_locks_sql import StoredLockTables
 from .urls import scrub
 
 
-class SqlStore(JournalTables, AuditTables, SilenceTables, StoredLockTables, PolicyDriftTables, OverrideTables):
+class SqlStore(JournalTables, AuditTables, SilenceTables, StoredLockTables, PolicyDriftTables, OverrideTables,
+               AuditSinkTables):
     """StateStore over a DB-API connection; subclasses provide the dialect (see module doc).
 
     One short method per StateStore call, each its own transaction over the same connection,

@@ -55,6 +55,7 @@ from .audit_verify import AuditFinding, AuditVerification  # noqa: F401 - re-exp
 if TYPE_CHECKING:
     from ..overrides import Override
     from ..silences import Acknowledgement, Silence
+    from .audit_sink_sql import ChainRow
 
 
 class StoreError(Exception):
@@ -430,6 +431,19 @@ class StateStore(Protocol):
 
     def policy_drift(self, holder: str) -> Optional[dict]:
         """``holder``'s latest verdict, or None."""
+
+    # each audit sink's cursor in the chain (audit_sink_sql.py)
+    def audit_sink_cursor(self, name: str) -> Optional[int]:
+        """The last seq sink ``name`` acknowledged, or None: it never shipped a row."""
+
+    def save_audit_sink_cursor(self, name: str, seq: int, fence: int, ts_ms: int) -> None:
+        """Sink ``name`` acknowledged every row up to ``seq``. Fenced; never moves back."""
+
+    def chain_rows(self, after_seq: int, limit: int) -> list[ChainRow]:
+        """Up to ``limit`` rows of the chain after ``after_seq``, as stored (payload text, hashes)."""
+
+    def chain_head_seq(self) -> int:
+        """The seq of the chain's last row (0: none yet)."""
 
     # leader lease
     def acquire_lease(self, holder: str, ttl_ms: int, now_ms: int) -> Optional[int]:

@@ -1,0 +1,73 @@
+"""Where each audit sink has got to in the chain: its cursor's table and the StateStore calls
+over it, with the chain's rows read for shipping.
+
+What it owns: the schema step that adds the table (``AUDIT_SINK_TABLE``, migration 16 of
+``migrations.py``) and :class:`AuditSinkTables`, the mixin of :class:`~.sql.SqlStore` that keeps,
+per configured sink (its name), the last seq the sink acknowledged (a TCP write completed, an
+OTLP export answered with success), and reads the rows after it exactly as stored (the payload's
+canonical text, the previous row's hash and the row's own), so that a receiver can hash them
+again. The cursor is written fenced: a deposed leader that shipped meanwhile cannot move it.
+
+Must not: decide what is sent, or move a cursor back (a save below the stored seq is ignored:
+two shippers of one sink never undo each other's progress).
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple, Optional
+
+from .sql_hooks import SqlHooks
+
+AUDIT_SINK_TABLE = (
+    # name: the sink's name (``ksctl run --audit-sink``'s ``name=``, or its URL without the query)
+    """CREATE TABLE audit_sink_cursor (
+         name TEXT PRIMARY KEY,
+         seq BIGINT NOT NULL,
+         fence BIGINT NOT NULL,
+         saved_ms BIGINT NOT NULL)""",
+)
+
+
+class ChainRow(NamedTuple):
+    """An audit row as stored: what a receiver needs to check the chain's continuity (``prev_hash``
+    is the hash of the row before, ``hash`` this row's over prev_hash, seq, kind, ts_ms and text)."""
+
+    seq: int
+    kind: str
+    ts_ms: int
+    text: str  # the payload's canonical JSON, as hashed
+    prev_hash: str
+    hash: str
+
+
+class AuditSinkTables(SqlHooks):
+    """The audit sinks' calls of :class:`~.sql.SqlStore` (which supplies ``_tx`` and ``_q``)."""
+
+    def audit_sink_cursor(self, name: str) -> Optional[int]:
+        """The last seq sink ``name`` acknowledged, or None: it never shipped a row."""
+        with self._tx(write=False) as cur:
+            row = self._q(cur, "SELECT seq FROM audit_sink_cursor WHERE name = ?", (name,)).fetchone()
+        return None if row is None else int(row[0])
+
+    def save_audit_sink_cursor(self, name: str, seq: int, fence: int, ts_ms: int) -> None:
+        """Sink ``name`` acknowledged every row up to ``seq``. Fenced (raises FencedError for a
+        token that is no longer the lease's); never moves the cursor back."""
+        with self._tx(write=True) as cur:
+            self._check_fence(cur, fence)
+            self._q(cur, "INSERT INTO audit_sink_cursor (name, seq, fence, saved_ms) VALUES (?, ?, ?, ?) "
+                         "ON CONFLICT (name) DO UPDATE SET seq = excluded.seq, fence = excluded.fence, "
+                         "saved_ms = excluded.saved_ms WHERE audit_sink_cursor.seq < excluded.seq",
+                    (name, int(seq), int(fence), int(ts_ms)))
+
+    def chain_rows(self, after_seq: int, limit: int) -> list[ChainRow]:
+        """Up to ``limit`` rows of the chain after ``after_seq``, in seq order, as stored."""
+        with self._tx(write=False) as cur:
+            rows = self._q(cur, "SELECT seq, kind, ts_ms, payload, prev_hash, hash FROM audit_log "
+                                "WHERE seq > ? ORDER BY seq LIMIT ?", (int(after_seq), int(limit))).fetchall()
+        return [ChainRow(int(s), k, int(t), p, ph, h) for s, k, t, p, ph, h in rows]
+
+    def chain_head_seq(self) -> int:
+        """The seq of the chain's last row (0: none yet)."""
+        with self._tx(write=False) as cur:
+            row = self._q(cur, "SELECT seq FROM audit_head WHERE id = 1").fetchone()
+        return 0 if row is None else int(row[0])
