@@ -71,6 +71,16 @@ with another account set: both digests and the accounts that differ).
                    "Without a key the chain is not anchored.")
 @click.option("--audit-anchor-every", default="5m", show_default=True,
               help="How often the audit head is exported as an AUDIT_HEAD log line and on /metrics.")
+@click.option("--audit-sink", "audit_sinks", multiple=True, envvar="KS_AUDIT_SINKS", show_envvar=True,
+              metavar="URL",
+              help="Stream the audit chain to a SIEM, repeatable: syslog+tcp://HOST:PORT, "
+                   "syslog+tls://HOST:PORT?ca_file=PATH (RFC 5424, octet-counted), otlp+http://HOST:PORT or "
+                   "otlp+https://... (OTLP logs); ?name=, timeout=, facility=, cert_file=, key_file=, server_name=. "
+                   "Each row with its seq and chain hashes, from a cursor kept in the state store (docs/runner.md). "
+                   "From the environment: URLs separated by spaces.")
+@click.option("--audit-sink-required", is_flag=True, envvar="KS_AUDIT_SINK_REQUIRED", show_envvar=True,
+              help="Refuse operator writes (lock, reset, close, revoke, silence, ack, ...) with 503 AUDIT_SINK_DOWN "
+                   "while no --audit-sink takes rows. The kill switch's own actions are never refused.")
 @click.option("--min-tick-spacing", default="100ms", show_default=True,
               help="The shortest time between the starts of two ticks when a private stream wakes the runner (an "
                    "update that may change a trigger); the policy interval stays the longest.")
@@ -106,7 +116,8 @@ with another account set: both digests and the accounts that differ).
 @click.option("--max-ticks", default=None, type=int, help="Stop after N ticks (tests, drills).")
 def run(policies, accounts, state_url, shard, lock_file, api_host, api_port, api_token_env, web_config_file, api_tokens,
         console_public,
-        holder, lease_ttl, runbooks, external_url, audit_key_file, audit_anchor_every, min_tick_spacing, log_format,
+        holder, lease_ttl, runbooks, external_url, audit_key_file, audit_anchor_every, audit_sinks, audit_sink_required,
+        min_tick_spacing, log_format,
         api_write_rate, api_heartbeat_rate, api_write_queue, strict, kube_leader_label, kube_serviceaccount_dir,
         max_file_bytes, max_ticks) -> None:
     """Run the kill switch: tick, decide, act, lock, serve the API."""
@@ -137,6 +148,15 @@ def run(policies, accounts, state_url, shard, lock_file, api_host, api_port, api
         spacing_ms = parse_duration(min_tick_spacing).ms
     except UnitError as e:
         raise click.BadParameter(e.message, param_hint="--min-tick-spacing") from None
+    from ..audit.siem.targets import SinkUrlError, parse_targets
+
+    try:
+        parse_targets(audit_sinks)
+    except SinkUrlError as e:
+        raise click.BadParameter(str(e), param_hint="--audit-sink") from None
+    if audit_sink_required and not audit_sinks:
+        raise click.BadParameter("AUDIT_SINK_REQUIRED_WITHOUT_SINK: no --audit-sink is given, so every operator "
+                                 "write would be refused", param_hint="--audit-sink-required")
     opts = RunOptions(tuple(policies), accounts, state_url, lock_file, api_host,
                       None if api_port < 0 else api_port, api_token_env, holder, ttl_ms, max_ticks=max_ticks,
                       runbooks=runbooks, external_url=external_url, api_tokens=api_tokens,
@@ -145,5 +165,6 @@ def run(policies, accounts, state_url, shard, lock_file, api_host, api_port, api
                       log_format=log_format, max_file_bytes=max_file_bytes, strict=strict,
                       kube_leader_label=kube_leader_label or None, kube_serviceaccount_dir=kube_serviceaccount_dir,
                       api_limits=parse_limits(api_write_rate, api_heartbeat_rate, api_write_queue),
-                      min_tick_spacing_s=spacing_ms / 1000, shard=shard)
+                      min_tick_spacing_s=spacing_ms / 1000, shard=shard, audit_sinks=tuple(audit_sinks),
+                      audit_sink_required=audit_sink_required)
     raise SystemExit(main(opts))

@@ -60,7 +60,7 @@ from .bootstrap import (
 from .options import RunOptions
 from .reloads import PolicyReloads, compile_policy_sources, policy_mtimes
 from .shard import ShardRefused, ShardStart, firm_link, shard_start, start_shard
-from .start import graph_to_run, load_tls, start_api
+from .start import audit_sinks, graph_to_run, load_tls, start_api
 from .tasks import EXIT, RESTART, Supervisor, Task
 from .tokens import TokensReloader
 
@@ -111,6 +111,8 @@ class Daemon(PolicyReloads):
         self.ticks = 0
         self.code = 0  # the exit code when the tick loop ends (2: SHARD_MISMATCH)
         self._tls: Optional[Any] = None  # ``--web-config-file``: the API's TLS, read before anything starts
+        self._keeper: Optional[Any] = None  # the lease thread, once started: whether this runner leads
+        self.audit_sinks: Optional[Any] = None  # ``--audit-sink``: the chain's shippers (audit/siem/shipper.py)
 
     def _accounts(self):
         try:
@@ -205,16 +207,25 @@ class Daemon(PolicyReloads):
             runner.emit(Event.make(POLICY_RELOAD_FAILED, parts.clock(), {
                 "error": policy_error, "running": parts.book.graph.digest, "at_start": True}))
         self._files, self._saved = files, graph.digest if policy_error else None
+        made, self.audit_sinks = audit_sinks(self.opts, store, self._leading, self.echo, self.err)
         api = None
-        if self.opts.api_port is not None:
-            api = await start_api(desk, self.opts, tokens, self.tokens, self.echo, self.err, self._tls)
-            if api is None:
-                await runner.aclose()
-                for a in adapters.values():
-                    await a.close()
-                store.close()
-                return 2
+        if made and self.opts.api_port is not None:
+            api = await start_api(desk, self.opts, tokens, self.tokens, self.echo, self.err, self._tls,
+                                  self.audit_sinks.refusal if self.audit_sinks is not None else None)
+        if not made or (self.opts.api_port is not None and api is None):
+            await runner.aclose()
+            for a in adapters.values():
+                await a.close()
+            if self.audit_sinks is not None:
+                self.audit_sinks.stop()
+            store.close()
+            return 2
         return await self._serve(runner, desk, parts, store, adapters, api, holder)
+
+    def _leading(self) -> Optional[int]:
+        """The fencing token while this runner leads, else None (the audit sinks ship only then)."""
+        keeper = self._keeper
+        return None if keeper is None else keeper.token(keeper.clock())
 
     async def _link_firm(self, runner: Runner, desk: Desk, parts: RunnerParts, whole: Optional[DecisionGraph],
                          graph: DecisionGraph, holder: str, store) -> bool:
@@ -272,6 +283,10 @@ class Daemon(PolicyReloads):
                 return 1
             runner.hold_lease_with(keeper)
             await asyncio.to_thread(keeper.start)
+            self._keeper = keeper
+            if self.audit_sinks is not None:  # off the loop: threads of their own, each its own connection
+                desk.add_metrics(self.audit_sinks)
+                self.audit_sinks.start()
             if self.opts.kube_leader_label:
                 labeller = PodRoleLabel(self.opts.kube_leader_label, os.environ, warn=self.warn, echo=self.echo,
                                         serviceaccount_dir=self.opts.kube_serviceaccount_dir)
@@ -307,6 +322,8 @@ class Daemon(PolicyReloads):
             if labeller is not None:
                 await labeller.step_down()  # the leader Service stops sending here at once
                 await labeller.aclose()
+            if self.audit_sinks is not None:
+                await asyncio.to_thread(self.audit_sinks.stop)
             store.close()
         self.echo(f"ksctl run: stopped after {self.ticks} tick(s)")
         return 3 if self.supervisor.failed is not None else self.code

@@ -31,6 +31,8 @@ class RunOptions:
     external_url: Optional[str] = None  # how people reach the API: the base of the runbook links in pages
     audit_key_file: Optional[str] = None  # the audit chain's HMAC key (else KS_AUDIT_KEY; neither: unanchored)
     audit_anchor_every_ms: int = 5 * 60_000  # how often the audit head is exported (log line and /metrics)
+    audit_sinks: tuple[str, ...] = ()  # where the audit chain is streamed (audit/siem/targets.py's URLs)
+    audit_sink_required: bool = False  # operator writes refused while no audit sink takes rows
     web_config_file: Optional[str] = None  # TLS on the API (runner/api/tls/webconfig.py); None: plain HTTP
     api_tokens: Optional[str] = None  # the tokens document: identities and roles (see runner/api/identity.py)
     console_public: bool = False  # the console's views without a token (its actions always need one)

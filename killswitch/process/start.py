@@ -24,6 +24,7 @@ from ..sources import revision_text
 from ..zones import zone, zone_known
 
 if TYPE_CHECKING:  # pragma: no cover - annotations only
+    from ..audit.siem.shipper import AuditSinks
     from ..runner.api.tls.context import LiveTls
     from ..runner.operator.desk import Desk
     from ..state.store import StateStore
@@ -104,7 +105,8 @@ def load_tls(path: str, echo: Callable[[str], None], err: Callable[[str], None])
 
 
 async def start_api(desk: "Desk", opts: Any, tokens: Any, reloader: Any, echo: Callable[[str], None],
-                    err: Callable[[str], None], tls: "Optional[LiveTls]" = None) -> Optional[Any]:
+                    err: Callable[[str], None], tls: "Optional[LiveTls]" = None,
+                    refusal: Optional[Callable[[], Optional[str]]] = None) -> Optional[Any]:
     """The HTTP API over the runner's ``desk`` (:mod:`killswitch.runner.operator.desk`) on threads of its
     own, the bots' connections on one of their own (``opts``: the daemon's
     :class:`~killswitch.process.options.RunOptions`; ``tokens``: the tokens document read at start;
@@ -124,11 +126,13 @@ async def start_api(desk: "Desk", opts: Any, tokens: Any, reloader: Any, echo: C
         from ..runner.api.identity import LiveTokens, Tokens
 
         live = reloader.serve(LiveTokens(tokens or Tokens(), shared_token(token or None)))
-        app = make_app(desk, tokens=live, console_public=opts.console_public, admission=admission)
+        app = make_app(desk, tokens=live, console_public=opts.console_public, admission=admission,
+                       refusal=refusal)
         # the same application for the bots' loop: its handlers are its loop's, the identities
         # and the admission of writes the ones above (see runner/api/thread.py); over TLS the
         # first bytes cannot be looked into and one loop serves every connection
-        gate = make_app(desk, tokens=live, console_public=opts.console_public, admission=admission) \
+        gate = make_app(desk, tokens=live, console_public=opts.console_public, admission=admission,
+                        refusal=refusal) \
             if tls is None else None
     except (TokensError, ValueError) as e:
         err(f"ksctl run: {e}; nothing started")
@@ -157,3 +161,34 @@ async def start_api(desk: "Desk", opts: Any, tokens: Any, reloader: Any, echo: C
     shown_to = "anyone (read-only without a token)" if opts.console_public else "a token's holder"
     echo(f"ksctl run: console at {url}/ for {shown_to}")
     return api
+
+
+def audit_sinks(opts: Any, store: Any, leading: Callable[[], Optional[int]], echo: Callable[[str], None],
+                err: Callable[[str], None]) -> "tuple[bool, Optional[AuditSinks]]":
+    """``--audit-sink``'s shippers (not started), each on a store connection of its own: (True,
+    None) without a sink; (False, None) when one cannot be made (said: a CA or client certificate
+    that cannot be read, a store that gives no second connection), which stops the start."""
+    if not opts.audit_sinks:
+        return True, None
+    from ..audit.siem.shipper import AuditSinks, SinkShipper
+    from ..audit.siem.targets import SinkUrlError, parse_targets
+    from ..audit.siem.transport import transport_for
+    from ..state.store import StoreError
+
+    shippers: list[SinkShipper] = []
+    try:
+        for target in parse_targets(opts.audit_sinks):
+            transport = transport_for(target)  # reads the TLS files now
+            shippers.append(SinkShipper(target, store.reopen(), leading, err, echo, transport=transport))
+    except (SinkUrlError, OSError, StoreError, NotImplementedError) as e:
+        for s in shippers:
+            s.store.close()
+        what = "an in-memory store has no second connection" if isinstance(e, NotImplementedError) else \
+            f"{type(e).__name__}: {e}" if not isinstance(e, OSError) else f"a file cannot be read ({e.strerror})"
+        err(f"ksctl run: AUDIT_SINK_INVALID: {what}; nothing started")
+        return False, None
+    for s in shippers:
+        echo(f"ksctl run: audit sink {s.target.describe()}")
+    if opts.audit_sink_required:
+        echo("ksctl run: operator writes are refused (503 AUDIT_SINK_DOWN) while no audit sink takes rows")
+    return True, AuditSinks(shippers, opts.audit_sink_required)

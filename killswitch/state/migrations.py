@@ -2,8 +2,8 @@
 
 What it owns: :class:`Migration` and :data:`MIGRATIONS`, every table and index of a state store
 from version 1 on, in the SQL both backends speak (see :mod:`.sql`); the silences' steps are
-:mod:`.silences_sql`'s (the stored locks', the drift verdicts' and the audit sinks' cursors likewise), named here in their
-place. A schema only moves up: a step is never
+:mod:`.silences_sql`'s (the stored locks', the drift verdicts' and the audit sinks' cursors
+likewise), named here in their place. A schema only moves up: a step is never
 edited once released, a new one is appended (the firm's tables have steps of their own:
 :mod:`.firm`).
 

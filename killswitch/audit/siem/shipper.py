@@ -88,6 +88,8 @@ class SinkShipper:
         if self._thread is not None:
             self._thread.join(timeout_s)
         self.transport.close()
+        if self._thread is None or not self._thread.is_alive():
+            self.store.close()
 
     def _run(self) -> None:
         pause = self.opts.backoff_s

@@ -99,22 +99,39 @@ def parse_target(url: str) -> SinkTarget:
     scheme = parts.scheme.lower()
     if scheme not in SCHEMES:
         raise SinkUrlError(f"audit sink {shown!r}: unknown scheme {scheme!r}{_closest(scheme, SCHEMES)}")
+    problem = _where_problem(parts, port, scheme)
+    if problem:
+        raise SinkUrlError(f"audit sink {shown!r}: {problem}")
+    query = _query(shown, scheme, parts.query)
+    timeout, facility = _numbers(shown, query)
+    path = (parts.path if parts.path not in ("", "/") else OTLP_LOGS_PATH) if scheme.startswith("otlp") else ""
+    name = query.get("name") or f"{scheme}://{parts.netloc}{path}"
+    if any(ord(c) < 0x21 or ord(c) == 0x7F for c in name) or len(name) > 200:
+        raise SinkUrlError(f"audit sink {shown!r}: name is printable text without spaces, at most 200 characters")
+    assert parts.hostname is not None and port is not None
+    return SinkTarget(name=name, scheme=scheme, host=parts.hostname, port=port, path=path, timeout_s=timeout,
+                      facility=facility, ca_file=query.get("ca_file"), cert_file=query.get("cert_file"),
+                      key_file=query.get("key_file"), server_name=query.get("server_name"))
+
+
+def _where_problem(parts, port: Optional[int], scheme: str) -> Optional[str]:
     if not parts.hostname:
-        raise SinkUrlError(f"audit sink {shown!r}: no host")
+        return "no host"
     if port is None:
-        raise SinkUrlError(f"audit sink {shown!r}: no port (syslog has no default over TCP: 514 and 6514 "
-                           "are conventions, say which)")
+        return "no port (syslog has no default over TCP: 514 and 6514 are conventions, say which)"
     if parts.username or parts.password:
-        raise SinkUrlError(f"audit sink {shown!r}: credentials in the URL are refused (a client certificate: "
-                           "cert_file and key_file)")
+        return "credentials in the URL are refused (a client certificate: cert_file and key_file)"
     if parts.fragment:
-        raise SinkUrlError(f"audit sink {shown!r}: a fragment means nothing here")
-    path = parts.path
-    if scheme.startswith("syslog") and path not in ("", "/"):
-        raise SinkUrlError(f"audit sink {shown!r}: a syslog sink has no path")
+        return "a fragment means nothing here"
+    if scheme.startswith("syslog") and parts.path not in ("", "/"):
+        return "a syslog sink has no path"
+    return None
+
+
+def _query(shown: str, scheme: str, text: str) -> dict[str, str]:
     allowed = _KEYS[scheme]
     query: dict[str, str] = {}
-    for key, value in parse_qsl(parts.query, keep_blank_values=True, strict_parsing=False):
+    for key, value in parse_qsl(text, keep_blank_values=True, strict_parsing=False):
         if key not in allowed:
             also = " (TLS keys need syslog+tls or otlp+https)" if key in _TLS else ""
             raise SinkUrlError(f"audit sink {shown!r}: unknown key {key!r}{also or _closest(key, allowed)}")
@@ -123,6 +140,12 @@ def parse_target(url: str) -> SinkTarget:
         if not value:
             raise SinkUrlError(f"audit sink {shown!r}: {key} is empty")
         query[key] = value
+    if ("cert_file" in query) != ("key_file" in query):
+        raise SinkUrlError(f"audit sink {shown!r}: cert_file and key_file go together")
+    return query
+
+
+def _numbers(shown: str, query: dict[str, str]) -> tuple[float, int]:
     timeout = DEFAULT_TIMEOUT_S
     if "timeout" in query:
         try:
@@ -138,18 +161,7 @@ def parse_target(url: str) -> SinkTarget:
             raise SinkUrlError(f"audit sink {shown!r}: unknown facility {word!r}"
                                f"{_closest(word, tuple(FACILITIES))}")
         facility = FACILITIES[word]
-    if ("cert_file" in query) != ("key_file" in query):
-        raise SinkUrlError(f"audit sink {shown!r}: cert_file and key_file go together")
-    if scheme.startswith("otlp"):
-        path = path if path not in ("", "/") else OTLP_LOGS_PATH
-    else:
-        path = ""
-    name = query.get("name") or f"{scheme}://{parts.netloc}{path}"
-    if any(ord(c) < 0x21 or ord(c) == 0x7F for c in name) or len(name) > 200:
-        raise SinkUrlError(f"audit sink {shown!r}: name is printable text without spaces, at most 200 characters")
-    return SinkTarget(name=name, scheme=scheme, host=parts.hostname, port=port, path=path, timeout_s=timeout,
-                      facility=facility, ca_file=query.get("ca_file"), cert_file=query.get("cert_file"),
-                      key_file=query.get("key_file"), server_name=query.get("server_name"))
+    return timeout, facility
 
 
 def parse_targets(urls: tuple[str, ...] | list[str]) -> list[SinkTarget]:

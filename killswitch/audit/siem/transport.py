@@ -189,7 +189,7 @@ class OtlpTransport:
         if resp.getheader("Content-Type", "").split(";")[0].strip() not in ("application/x-protobuf", ""):
             self.close()
             raise SinkDown(GARBAGE_ANSWER, "not protobuf")
-        from google.protobuf.message import DecodeError
+        from google.protobuf.message import DecodeError  # type: ignore[import-untyped]
         from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceResponse
 
         parsed = ExportLogsServiceResponse()

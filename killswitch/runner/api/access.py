@@ -5,7 +5,9 @@ or, when it sends none, the client certificate its TLS connection was verified w
 ``ksctl run --web-config-file`` with a client CA),
 the one middleware that authenticates and authorises every request from one table of routes
 before any handler runs (a route the table does not list is refused), and, for a write, its
-admission by rate and queue (:mod:`.admission`), decided before the body is read. The handlers
+admission by rate and queue (:mod:`.admission`), decided before the body is read; with
+``--audit-sink-required``, an operator's write refused (503 ``AUDIT_SINK_DOWN``) while no audit
+sink takes rows (heartbeats never: they are the bots', and the tick's own actions pass no API). The handlers
 read the caller from the request (:func:`caller`).
 
 Must not: log or echo a token, compare one other than with :func:`hmac.compare_digest` (the
@@ -20,7 +22,7 @@ from typing import Any, Awaitable, Callable, Optional
 from aiohttp import web
 
 from ..api_request import ApiError
-from .admission import Admission, Shed
+from .admission import WRITE, Admission, Shed
 from .identity import Identity, LiveTokens, Tokens
 
 log = logging.getLogger("killswitch.runner.api")
@@ -104,7 +106,8 @@ def caller(request: web.Request) -> Identity:
 
 
 def access_middleware(tokens: LiveTokens, access: dict[tuple[str, str], Optional[tuple[str, ...]]],
-                       writes: dict[tuple[str, str], str], admission: Admission):
+                       writes: dict[tuple[str, str], str], admission: Admission,
+                       refusal: Optional[Callable[[], Optional[str]]] = None):
     @web.middleware
     async def _access(request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
                       ) -> web.StreamResponse:
@@ -132,6 +135,11 @@ def access_middleware(tokens: LiveTokens, access: dict[tuple[str, str], Optional
         kind = writes.get(key)
         if kind is None:
             return await handler(request)
+        if kind == WRITE and refusal is not None:  # an operator's write, never a heartbeat
+            why = refusal()
+            if why is not None:
+                log.warning("AUDIT_SINK_DOWN: %s %s by %s refused: %s", method, resource.canonical, identity.name, why)
+                raise ApiError(503, "AUDIT_SINK_DOWN", why, {"Retry-After": "5"})
         try:
             ticket = admission.admit(identity.name, kind)
         except Shed as e:

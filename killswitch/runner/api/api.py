@@ -226,7 +226,8 @@ async def _security_headers(request: web.Request, response: web.StreamResponse) 
 def make_app(view: RunnerView, *, token: Union["Secret", str, None] = None,
              tokens: Union[Tokens, LiveTokens, None] = None,
              max_body_bytes: int = DEFAULT_MAX_BODY_BYTES, console_public: bool = False,
-             admission: Optional[Admission] = None) -> web.Application:
+             admission: Optional[Admission] = None,
+             refusal: Optional[Callable[[], Optional[str]]] = None) -> web.Application:
     """The API over ``view``. ``tokens``: the identities that may call the mutating endpoints
     (:mod:`.identity`); ``token`` (a :class:`~adapters.base.Secret` or a string): the single shared
     token, one more identity (``shared-token``, every role). Neither: mutations are refused
@@ -235,7 +236,9 @@ def make_app(view: RunnerView, *, token: Union["Secret", str, None] = None,
     ``/v1/runbooks/{incident}``, ``/v1/close/{id}``) are shown without a token; by default they need
     one with the viewer, operator or approver role (the console's actions always need one).
     ``admission``: the rates and queue that writes are admitted by (:mod:`.admission`; default
-    limits when None). ``tokens`` may be a :class:`~.identity.LiveTokens` its caller keeps: a
+    limits when None). ``refusal``: why operator writes are refused now (``--audit-sink-required``
+    with no audit sink taking rows: 503 ``AUDIT_SINK_DOWN``), or None. ``tokens`` may be a
+    :class:`~.identity.LiveTokens` its caller keeps: a
     reload of the tokens document swaps the identities in force without a restart (its shared
     token is then the one it holds, and ``token`` must be None)."""
     if isinstance(max_body_bytes, bool) or not isinstance(max_body_bytes, int) or max_body_bytes <= 0:
@@ -333,7 +336,7 @@ def make_app(view: RunnerView, *, token: Union["Secret", str, None] = None,
             writes[(method, resource.canonical)] = kind
     admission = admission or Admission()
     handlers.identity_sources = admission.sources  # the sources each identity beats, counted on /metrics with it
-    app.middlewares.append(access_middleware(known, access, writes, admission))
+    app.middlewares.append(access_middleware(known, access, writes, admission, refusal))
     app.on_response_prepare.append(_security_headers)
     return app
 
