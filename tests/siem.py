@@ -63,14 +63,16 @@ def check_chain(records: list[dict], first_prev: Optional[str] = GENESIS_HASH) -
 class SyslogReceiver:
     """RFC 6587 octet-counted frames on 127.0.0.1: ``messages`` parsed. ``mode``: ``ok``; ``stall``
     (accepts, never reads); ``garbage`` (answers bytes after each frame); ``cut_after`` N frames of
-    a connection, it is closed (the frames read are kept)."""
+    a connection, it is closed (the frames read are kept). ``port``: 0 for any free one;
+    ``messages``: a list to add to (a receiver started again keeps the one before's)."""
 
-    def __init__(self, mode: str = "ok", cut_after: Optional[int] = None):
+    def __init__(self, mode: str = "ok", cut_after: Optional[int] = None, port: int = 0,
+                 messages: Optional[list[dict]] = None):
         self.mode = mode
         self.cut_after = cut_after
-        self.messages: list[dict] = []
+        self.messages: list[dict] = messages if messages is not None else []
         self.connections = 0
-        self.sock = socket.create_server(("127.0.0.1", 0))
+        self.sock = socket.create_server(("127.0.0.1", port))
         self.port = self.sock.getsockname()[1]
         self._stop = False
         threading.Thread(target=self._accept, daemon=True).start()
@@ -90,10 +92,15 @@ class SyslogReceiver:
             conn.close()
             return
         buf, frames = b"", 0
+        conn.settimeout(0.05)
         with conn:
-            while not self._stop:
+            while True:
                 try:
                     data = conn.recv(65536)
+                except socket.timeout:
+                    if not self._stop:
+                        continue
+                    return  # closed: what its TCP took was read (the sender's later bytes are reset)
                 except OSError:
                     return
                 if not data:
@@ -121,7 +128,13 @@ class SyslogReceiver:
         raise AssertionError(f"not received in {timeout}s: {len(self.messages)} message(s)")
 
     def close(self) -> None:
+        """Stop accepting, and end each connection once what its TCP took is read (a receiver
+        stopped cleanly; one that crashes loses what it had not read, which no syslog sender sees)."""
         self._stop = True
+        try:
+            self.sock.shutdown(socket.SHUT_RDWR)  # wakes the accept
+        except OSError:
+            pass
         self.sock.close()
 
 

@@ -17,7 +17,7 @@ from killswitch.state.audit_sink_sql import ChainRow
 from tests.procs import free_port
 from tests.siem import OtlpLogsReceiver, SyslogReceiver, check_chain, deduped, parse_syslog
 
-FAST = ShipOptions(batch=50, poll_s=0.02, probe_s=0.2, backoff_s=0.05, max_backoff_s=0.2)
+FAST = ShipOptions(batch=50, poll_s=0.02, probe_s=0.2, backoff_s=0.05, max_backoff_s=0.2, save_every_s=0)
 
 
 @pytest.mark.parametrize("url, problem", [
@@ -134,19 +134,13 @@ def test_a_receiver_down_then_back_gets_every_row_once(chain):
         assert s.up is False and s.cause == "CONNECT_FAILED" and s.lag == 120
         assert "AUDIT_SINK_DOWN" in errs[0] and sinks.refusal() is not None
         assert chain.store.audit_sink_cursor("siem") is None
-        rx = SyslogReceiver.__new__(SyslogReceiver)
-        SyslogReceiver.__init__(rx)  # on another port: bind the one the sink names
-        rx.close()
-        import socket
-        rx.sock = socket.create_server(("127.0.0.1", port))
-        rx.port, rx._stop = port, False
-        import threading
-        threading.Thread(target=rx._accept, daemon=True).start()
+        rx = SyslogReceiver(port=port)
         rx.wait_for(_all(120), timeout=10)
         time.sleep(0.2)
         assert s.up is True and sinks.refusal() is None
     finally:
         s.stop()
+        rx.close()
     rows, repeats = deduped(rx.messages)
     assert repeats == 0 and len(rows) == 120
     check_chain(rows)
@@ -176,7 +170,7 @@ def test_a_stalled_receiver_times_out_and_is_tried_again(chain):
     stall = SyslogReceiver("stall")
     chain.add(3000, pad=8000)  # more than the socket buffers take (24 MB)
     s = chain.shipper(f"syslog+tcp://127.0.0.1:{stall.port}?name=siem&timeout=0.3",
-                      opts=ShipOptions(batch=1000, poll_s=0.02, backoff_s=0.05, max_backoff_s=0.2))
+                      opts=ShipOptions(batch=1000, poll_s=0.02, backoff_s=0.05, max_backoff_s=0.2, save_every_s=0))
     s.start()
     try:
         deadline = time.monotonic() + 10
@@ -286,3 +280,23 @@ def test_otlp_delivers_and_a_garbage_or_failing_answer_is_no_acknowledgement(cha
     check_chain(rows)
     assert rx.resources[0]["service.name"] == "killswitch"
     assert rows[0]["time_unix_nano"] == rows[0]["ts_ms"] * 1_000_000
+
+
+def test_cursor_saves_are_spaced_while_rows_follow_and_made_at_once_when_caught_up(chain):
+    rx = SyslogReceiver()
+    s = chain.shipper(f"syslog+tcp://127.0.0.1:{rx.port}?name=siem",
+                      opts=ShipOptions(batch=50, poll_s=0.02, probe_s=0.2, backoff_s=0.05, save_every_s=60))
+    saved = []
+    real = s.store.save_audit_sink_cursor
+
+    def spy(name, seq, fence, ts):
+        saved.append(seq)
+        real(name, seq, fence, ts)
+
+    s.store.save_audit_sink_cursor = spy
+    assert s.step() and s.step() and s.step()  # 50, 100, 120 sent
+    assert saved == [50] and chain.store.audit_sink_cursor("siem") == 50  # the next saves wait
+    assert s.step() is False  # caught up: saved at once
+    assert saved == [50, 120] and chain.store.audit_sink_cursor("siem") == 120
+    s.transport.close()
+    rx.close()

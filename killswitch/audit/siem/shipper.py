@@ -14,12 +14,15 @@ cursor: nothing acknowledged is sent again.
 
 The guarantee: every row reaches every sink, in seq order, exactly once, except after a crash
 (or a lost lease, or a store that failed the save) between a send and its cursor's save, where
-the rows of that one batch (at most ``batch``) are sent again: at least once, each row carrying
-its ``seq`` and hash, so the receiver drops a seq it has already. A TCP write counts as
-acknowledged once it completed: rows in the kernel's buffers when a syslog connection is cut
-would be syslog-over-TCP's own loss (RFC 6587 has no acknowledgement; OTLP's export answer
-has): when the receiver is found to have closed a connection rows were written on, the last of
-them (up to ``transport.REPLAY_ROWS``) are sent again, at least once as above.
+the rows sent since the last save (the batches of at most ``save_every_s``, while more rows
+follow; none once the sink caught up, when the cursor is saved at once) are sent again: at least
+once, each row carrying its ``seq`` and hash, so the receiver drops a seq it has already. A syslog write counts as
+acknowledged once it completed and the receiver's TCP acknowledged every byte (the send queue
+drained, checked before each cursor save), the connection still open: RFC 6587 has no
+acknowledgement of its own (OTLP's export answer is one). When the receiver is found to have
+closed a connection rows were written on, the last of them (up to ``transport.REPLAY_ROWS``) are
+sent again, at least once as above. What a receiver's TCP acknowledged and the receiver then lost
+(it crashed before reading its socket) is beyond any sender's sight.
 
 On a standby the shipper sends nothing: it probes its receiver every ``poll_s`` (so the gate and
 status answer there too) and reads the stored cursor for the lag.
@@ -48,6 +51,9 @@ class ShipOptions:
     batch: int = 500  # rows per send
     poll_s: float = 0.2  # how often an idle shipper looks for new rows
     probe_s: float = 5.0  # how often an idle or standby shipper checks that its receiver takes rows
+    # the longest a sent batch's cursor waits to be saved while more rows follow (one write
+    # transaction a second at most, beside the tick's; saved at once when the sink catches up)
+    save_every_s: float = 1.0
     backoff_s: float = 0.5  # the first pause after a failure, doubled to max_backoff_s
     max_backoff_s: float = 30.0
 
@@ -74,6 +80,8 @@ class SinkShipper:
         self.failures = 0
         self.leads_with: Optional[int] = None  # the token the cursor was read under
         self._probed = float("-inf")  # the monotonic time of the last probe
+        self._saved_at = float("-inf")  # the monotonic time of the last cursor save
+        self._unsaved = False  # the cursor moved past the stored one
         self._stop = threading.Event()
         self._thread: Optional[threading.Thread] = None
 
@@ -110,6 +118,12 @@ class SinkShipper:
             pause = self.opts.backoff_s
             if not worked:
                 self._stop.wait(self.opts.poll_s)
+        fence = self.leading()
+        if fence is not None and fence == self.leads_with:
+            try:
+                self._save(fence, force=True)
+            except (StoreError, SinkDown):
+                pass  # sent again by the next leader: at least once, as said
 
     def step(self) -> bool:
         """One round: a batch sent and its cursor saved (True), or nothing to send (False: a probe
@@ -123,7 +137,7 @@ class SinkShipper:
             return False
         if self.leads_with != fence:
             self.cursor = self.store.audit_sink_cursor(self.target.name)
-            self.leads_with = fence
+            self.leads_with, self._unsaved = fence, False
         replay = self.transport.take_replay()
         if replay is not None and replay <= (self.cursor or 0):
             self._said("REPLAY", f"the receiver closed a connection rows {replay} to {self.cursor} were written on; "
@@ -133,20 +147,32 @@ class SinkShipper:
         rows = self.store.chain_rows(after, self.opts.batch)
         self.head = max(self.store.chain_head_seq(), rows[-1].seq if rows else 0)
         if not rows:
+            self._save(fence, force=True)  # caught up: the cursor stored now
             self._probe()
             return False
         if rows[0].seq != after + 1:  # a gap in the chain: never skipped over silently
             self._said("GAP", f"the chain has no row {after + 1} (next: {rows[0].seq}); audit verify says why; "
                               "shipping goes on from the rows there are")
         self.transport.send(rows)
-        self.cursor = rows[-1].seq
+        self.cursor, self._unsaved = rows[-1].seq, True
         self.sent += len(rows)
         self._up()
+        self._save(fence, force=False)
+        return True
+
+    def _save(self, fence: int, *, force: bool) -> None:
+        """The cursor stored (fenced), if it moved: at once with ``force``, else once save_every_s
+        has passed since the last save."""
+        now = time.monotonic()
+        if not self._unsaved or (not force and now - self._saved_at < self.opts.save_every_s):
+            return
+        self.transport.confirm()  # SinkDown: not saved, sent again
         try:
-            self.store.save_audit_sink_cursor(self.target.name, rows[-1].seq, fence, int(self.clock() * 1000))
+            self.store.save_audit_sink_cursor(self.target.name, self.cursor or 0, fence, int(self.clock() * 1000))
         except FencedError:
             self.leads_with = None  # deposed: the new leader goes on from the stored cursor
-        return True
+            return
+        self._unsaved, self._saved_at = False, now
 
     def _probe(self) -> None:
         """Whether the receiver takes rows: at once while it is not known to, else every probe_s."""

@@ -1,10 +1,11 @@
 """How rows reach a receiver: a syslog TCP or TLS connection, or OTLP/HTTP exports.
 
-Each transport has two calls, both blocking (the shipper's thread calls them, never the tick's
-loop), each bounded by the target's timeout: :meth:`send` (the rows are acknowledged when it
-returns: the TCP write completed, or the export answered 2xx with a response that parses and
-rejects nothing) and :meth:`probe` (whether the receiver can take rows now: a connection made or
-kept, an empty export answered). Any failure raises :class:`SinkDown` with a fixed cause word and
+Each transport has three calls, all blocking (the shipper's thread calls them, never the tick's
+loop), each bounded by the target's timeout: :meth:`send` (the rows written: the TCP write
+completed, or the export answered 2xx with a response that parses and rejects nothing),
+:meth:`confirm` (before a cursor is saved: for syslog, every byte acknowledged by the receiver's
+TCP and the connection still open) and :meth:`probe` (whether the receiver can take rows now: a
+connection made or kept, an empty export answered). Any failure raises :class:`SinkDown` with a fixed cause word and
 leaves the transport closed, to connect again on the next call.
 
 A syslog receiver answers nothing: bytes it sends anyway (garbage) are read and dropped before each
@@ -20,6 +21,8 @@ import http.client
 import select
 import socket
 import ssl
+import struct
+import time
 from typing import Optional, Sequence
 
 from ...state.audit_sink_sql import ChainRow
@@ -145,6 +148,25 @@ class SyslogTransport:
     def probe(self) -> None:
         self._usable()
 
+    def confirm(self) -> None:
+        """Before a cursor is saved: every byte written is acknowledged by the receiver's TCP (the
+        socket's send queue drained, within the timeout) and the connection was not closed by it
+        meanwhile. A receiver that closed before reading what it was sent answers that with a reset,
+        never an acknowledgement: its rows are not taken as sent (SinkDown; sent again)."""
+        sock = self.sock
+        if sock is None:
+            return
+        end = time.monotonic() + self.target.timeout_s
+        while _unacknowledged(sock) > 0:
+            if time.monotonic() > end:
+                self._unsure()
+                self.close()
+                raise SinkDown(TIMEOUT, "the receiver acknowledges nothing")
+            time.sleep(0.001)
+        self._usable()
+        if self.sock is not sock:  # closed by the receiver: what it was sent is sent again
+            raise SinkDown(WRITE_FAILED, "closed by the receiver")
+
     def close(self) -> None:
         self._written = None
         if self.sock is not None:
@@ -207,6 +229,9 @@ class OtlpTransport:
     def take_replay(self) -> Optional[int]:
         return None  # an export is answered: nothing is unsure
 
+    def confirm(self) -> None:
+        return None  # the export's answer was the acknowledgement
+
     def probe(self) -> None:
         self._post(otlp_request(()))
 
@@ -214,6 +239,19 @@ class OtlpTransport:
         if self.conn is not None:
             self.conn.close()
             self.conn = None
+
+
+def _unacknowledged(sock: socket.socket) -> int:
+    """Bytes written on ``sock`` its peer's TCP has not acknowledged (Linux's SIOCOUTQ); 0 where the
+    system does not say."""
+    try:
+        import fcntl
+        import termios
+
+        raw = fcntl.ioctl(sock.fileno(), termios.TIOCOUTQ, struct.pack("I", 0))
+        return int(struct.unpack("I", raw)[0])
+    except (ImportError, OSError, AttributeError):
+        return 0
 
 
 def transport_for(target: SinkTarget) -> SyslogTransport | OtlpTransport:
