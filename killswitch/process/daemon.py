@@ -74,12 +74,14 @@ class Daemon(PolicyReloads):
     that follow it (life shown, the pod's role label), reloads of the policies and the tokens
     between two ticks, the metrics push, and a clean stop.
 
-    Size: about 365 lines, over the class bound by the process's order, which is said in one
-    place: what starts before the lease thread (the runner, its firm link, the API), the named
-    tasks that start after it (:meth:`tasks`), and the clean stop that ends them in the order
-    the lease and the store need (:meth:`_serve`); the graph and the API are built in
-    :mod:`killswitch.process.start`, the policy reloads are
-    :class:`~killswitch.process.reloads.PolicyReloads`'.
+    Size: about 425 lines, over the class bound by the process's order, which is said in one
+    place: what starts before the lease thread (the runner, its firm link, the API, the audit
+    sinks, the TLS listener), the named tasks that start after it (:meth:`tasks`), and the clean
+    stop that ends them in the order the lease and the store need (:meth:`_serve`); the graph and
+    the API are built in :mod:`killswitch.process.start`, the policy reloads are
+    :class:`~killswitch.process.reloads.PolicyReloads`'. What moves out when it grows again is
+    the wait between ticks (:meth:`_wait`, :meth:`_stop_or_lease_moved`: a trading window's
+    edge, a stream event, the stop).
     """
 
     def __init__(self, opts: RunOptions, echo: Callable[[str], None], err: Callable[[str], None],

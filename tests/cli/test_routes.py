@@ -64,7 +64,8 @@ def test_json_output_is_versioned_and_names_route_paths_and_timers():
     assert [m["receiver"] for m in doc["matches"]] == ["pager", "desk-chat"]
     pager = doc["matches"][0]
     assert [s["route"] for s in pager["path"]] == ["route", "route.routes[0]"]
-    assert (pager["group_wait"], pager["group_interval"], pager["repeat_interval"]) == ("10s", "1m", "1h")
+    # the critical route's own timers (a page within five seconds), the root's repeat
+    assert (pager["group_wait"], pager["group_interval"], pager["repeat_interval"]) == ("0s", "1s", "1h")
     assert pager["group_by"] == ["policy", "scope"] and pager["continue"] is True
     assert pager["send_resolved"] is True  # the default
     assert pager["mute_time_intervals"] == [] and pager["active_time_intervals"] == []

@@ -74,7 +74,7 @@ def test_an_unknown_key_hint_ends_with_the_keys_it_announces(tmp_path):
     res = compile_documents(load_text(bad, "guard.yaml"))
     [d] = [d for d in res.errors if d.code == "KS101"]
     assert d.hint == ('did you mean "cooldown"? the keys allowed under stages[0] are: actions, approvals, cooldown, '
-                      'description, level, name, on, reset, reset_after'), d.hint
+                      'description, during, level, name, on, outside, reset, reset_after'), d.hint
     res = compile_documents(load_text(POLICY.replace("cooldown: 1h", "zzz: 1"), "guard.yaml"))
     [d] = [d for d in res.errors if d.code == "KS101"]
     assert d.hint.startswith("the keys allowed under stages[0] are: actions, ") and not d.hint.endswith("]")
