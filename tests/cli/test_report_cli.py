@@ -146,7 +146,7 @@ def test_report_accounts_for_each_incident_its_orders_approvers_and_pages(state)
     assert "nothing in the chain shows an audit key; the exported anchors hold rows 1..11" in audit["anchoring"]
     first, flatten = doc["incidents"]  # the entry an hour before --since is not in the period
     assert (first["incident"], first["ended"]["how"], first["ended"]["to"]) == (L1, "escalated", 3)
-    assert first["notifications"] == {"delivered": ["desk-chat"], "failed": [], "silenced": []}
+    assert first["notifications"] == {"delivered": ["desk-chat"], "failed": [], "silenced": [], "handed": {}}
     assert flatten["stage"] == "flatten" and flatten["runbook"]["template"] == "flatten.md.j2"
     assert flatten["runbook"]["path"] == "/v1/runbooks/futures-book%2Fbinanceusdm%2Fmain%2FL3%2Fe2"
     assert {k: v for k, v in flatten["orders"].items() if k != "refused"} == {
@@ -154,7 +154,7 @@ def test_report_accounts_for_each_incident_its_orders_approvers_and_pages(state)
     assert [a["approver"] for a in flatten["approvals"]] == ["alice", "bob"]
     assert flatten["ended"]["how"] == "reset" and flatten["ended"]["reason"].startswith("MANUAL_RESET")
     # the retry is not a failure
-    assert flatten["notifications"] == {"delivered": ["audit-webhook"], "failed": ["pager"], "silenced": []}
+    assert flatten["notifications"] == {"delivered": ["audit-webhook"], "failed": ["pager"], "silenced": [], "handed": {}}
     s = doc["summary"]
     assert (s["incidents"], s["active"], s["transitions"], s["orders"], s["orders_failed"]) == (2, 0, 2, 2, 1)
     assert (s["notifications_delivered"], s["notifications_failed"], s["notifications_dropped"]) == (2, 1, 2)

@@ -89,7 +89,7 @@ def test_the_report_tables_every_operator_action_with_author_reason_time_and_dur
     assert (silence["duration_ms"], silence["ended"]) == (24 * MIN + 30_000, "in force at the period's end")
     assert "manual_lock" not in doc["other_events"] and doc["other_events"] == {"sink_failed": 1}
     md = report(url).output
-    assert ("| 2026-03-02T13:10:00Z | silenced (by 3f2a9c1b7d40) | pager | stage_transition | - | silenced | - | "
+    assert ("| 2026-03-02T13:10:00Z | silenced (by 3f2a9c1b7d40) | pager | stage_transition | - | silenced | - | - | "
             + L3 + " |") in md
     assert "; silenced for pager" in md and "2 dropped, 1 silenced |" in md
     assert "| operator actions | 10 (table below) |" in md

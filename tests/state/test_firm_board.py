@@ -71,7 +71,7 @@ def _book(now: int) -> SimpleNamespace:
 
     node = SimpleNamespace(stages=[SimpleNamespace(level=1, name="halt", manual=True, approvals=2)])
     scopes = {"bot-guard|simulated/sim-main": SimpleNamespace(stage=SimpleNamespace(
-                  level=1, entries=1, entered_ms=now - 60_000, approvals=["bob"])),
+                  level=1, entries=1, entered_ms=now - 60_000, approvals=["bob"], manual=True, needs=2)),
               "bot-guard|simulated/sim-hedge": SimpleNamespace(stage=SimpleNamespace(
                   level=0, entries=0, entered_ms=None, approvals=[]))}
     from killswitch.engine.stages import decision_id

@@ -93,7 +93,8 @@ def test_status_log_page_and_ksctl_status_say_partly_blind(caplog):
     line = next(r.getMessage() for r in caplog.records if r.getMessage().startswith("SCOPE_BLIND: futures-book"))
     assert "partly blind: dd_1h unknown; soft, harder and hard can still fire on dd_15m" in line
     assert "cannot act" not in line
-    (blind,) = [e for e in BlindReports().events(ev, ev.now_ms) if e.kind == SCOPE_BLIND]
+    (blind,) = [e for e in BlindReports().events(ev, ev.now_ms)
+                if e.kind == SCOPE_BLIND and e.labels["policy"] == "futures-book"]
     said = headline(Alert("fp", blind.labels, blind, 1, 1, False))
     assert said.endswith("partly blind: dd_1h unknown; soft, harder and hard can still fire on dd_15m "
                          "(INSUFFICIENT_HISTORY)"), said
