@@ -154,7 +154,8 @@ def test_report_accounts_for_each_incident_its_orders_approvers_and_pages(state)
     assert [a["approver"] for a in flatten["approvals"]] == ["alice", "bob"]
     assert flatten["ended"]["how"] == "reset" and flatten["ended"]["reason"].startswith("MANUAL_RESET")
     # the retry is not a failure
-    assert flatten["notifications"] == {"delivered": ["audit-webhook"], "failed": ["pager"], "silenced": [], "handed": {}}
+    assert flatten["notifications"] == {"delivered": ["audit-webhook"], "failed": ["pager"], "silenced": [],
+                                        "handed": {}}
     s = doc["summary"]
     assert (s["incidents"], s["active"], s["transitions"], s["orders"], s["orders_failed"]) == (2, 0, 2, 2, 1)
     assert (s["notifications_delivered"], s["notifications_failed"], s["notifications_dropped"]) == (2, 1, 2)
