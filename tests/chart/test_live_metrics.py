@@ -65,7 +65,9 @@ def live_page(tmp_path_factory) -> str:
         port = free_port()
         runner = subprocess.Popen(
             [str(KSCTL), "run", "--policies", str(pol), "--accounts", str(acc), "--state",
-             f"sqlite://{tmp / 'state.db'}", "--lock-file", str(tmp / "lock.json"), "--api-port", str(port)],
+             f"sqlite://{tmp / 'state.db'}", "--lock-file", str(tmp / "lock.json"), "--api-port", str(port),
+             # an audit sink whose receiver is down: its families (lag, up) are exported as the alerts read them
+             "--audit-sink", f"syslog+tcp://127.0.0.1:{free_port()}"],
             stdout=out, stderr=subprocess.STDOUT, env={**ENV, "KS_API_TOKEN": API_TOKEN})
         wait_port(port, 30)
         url = f"http://127.0.0.1:{port}/metrics"
