@@ -90,7 +90,7 @@ SEVERITY = {
     SNAPSHOT_FAILED: "warning", DMS_FIRED: "critical", SCOPE_BLIND: "warning", POLICY_UNMATCHED: "critical",
     SCOPE_ARMED: "info", POLICY_MATCHED: "info",
     INCIDENT_ACKNOWLEDGED: "info", LOCK_VIOLATION: "critical", LIMIT_VIOLATION: "critical",
-    TRADING_REVOKED: "critical", TRADING_RESTORED: "warning", REVOKE_FAILED: "critical",
+    TRADING_REVOKED: "critical", TRADING_RESTORED: "critical", REVOKE_FAILED: "critical",
     POSITION_MODE_MISMATCH: "warning", POSITION_MODE_MATCHED: "info", LOAD_SHED: "warning",
 }
 

@@ -17,7 +17,18 @@ import json
 from dataclasses import dataclass, field
 from typing import Any, Mapping, Optional
 
-from ..events import POLICY_UNMATCHED, SCOPE_BLIND, SNAPSHOT_FAILED, STAGE_TRANSITION, STATE_KINDS, Event
+from ..events import (
+    LIMIT_VIOLATION,
+    LOCK_VIOLATION,
+    POLICY_UNMATCHED,
+    SCOPE_BLIND,
+    SNAPSHOT_FAILED,
+    STAGE_TRANSITION,
+    STATE_KINDS,
+    TRADING_RESTORED,
+    TRADING_REVOKED,
+    Event,
+)
 from .routes import RouteNode, RouteTree
 
 # faults reported again and again while they last: resolved when no longer reported
@@ -31,6 +42,22 @@ GROUP_KEYS = 2
 def fingerprint(labels: Mapping[str, str], incident: Optional[str]) -> str:
     body = "\x1f".join(f"{k}\x1e{v}" for k, v in sorted(labels.items())) + "\x1d" + (incident or "")
     return hashlib.sha256(body.encode("utf-8")).hexdigest()[:16]
+
+
+# what tells one occurrence from another of the same labels, by kind (the event's data key): a
+# stage entry's incident (a re-entry is a new alert); a violation's key (each order, each grown
+# leg that broke a lock: a bot trading again after its key was restored is news, not the first
+# violation refreshed); a revoke's or restore's op (a second revoke of an account is news)
+IDENTITY = {STAGE_TRANSITION: "incident", LOCK_VIOLATION: "key", LIMIT_VIOLATION: "key",
+            TRADING_REVOKED: "op", TRADING_RESTORED: "op"}
+
+
+def identity(event: Event) -> Optional[str]:
+    """What, beside its labels, makes ``event`` an alert of its own (:data:`IDENTITY`); None:
+    its labels alone (a fault reported every tick is one alert, refreshed)."""
+    name = IDENTITY.get(event.kind)
+    value = event.data.get(name) if name else None
+    return None if value is None else str(value)
 
 
 @dataclass

@@ -10,8 +10,10 @@ dispatcher, aggregation groups and notification log:
   carries the labels its scope implies, :func:`killswitch.events.scope_labels`: a venue-level
   scope's page its ``venue``, whatever kind of event it is).
 - :meth:`Dispatcher.insert` puts the event, as an *alert*, into the group of every route it
-  matches. An alert is identified by its labels and its incident, so a re-entry of a stage
-  is a new alert while a fault reported every tick is one alert, refreshed.
+  matches. An alert is identified by its labels and, for some kinds, what tells one occurrence
+  from another (:data:`.alerts.IDENTITY`: a stage entry's incident, a violation's key, a revoke's
+  or restore's op), so a re-entry of a stage and each new violation are new alerts while a fault
+  reported every tick is one alert, refreshed.
 - A new group flushes ``group_wait`` after its first alert, then every ``group_interval``.
   A flush notifies when an alert is firing that the last notification of the group did not
   carry, or when ``repeat_interval`` has passed since that notification and a *state* still
@@ -89,7 +91,7 @@ from ..events import (
     scope_labels,
 )
 from ..silences import Silence, silencing
-from .alerts import GROUP_KEYS, Alert, Group, fingerprint, regroup, restored_tree, saved_trees, tree_digest
+from .alerts import GROUP_KEYS, Alert, Group, fingerprint, identity, regroup, restored_tree, saved_trees, tree_digest
 from .routes import RouteNode, RouteTree
 
 RESOLVE_TIMEOUT_MS = 5 * 60_000
@@ -287,9 +289,8 @@ class Dispatcher:
             self._end(tree.name, event, labels, now)
             return []
         self._release(tree.name, event, labels, now)
-        incident = event.data.get("incident") if event.kind == STAGE_TRANSITION else None
         latched = event.kind == STAGE_TRANSITION and labels.get("level", "0") != "0"
-        fp = fingerprint(labels, incident)
+        fp = fingerprint(labels, identity(event))
         reg = self.active[tree.name]
         alert = reg.get(fp)
         if alert is None:

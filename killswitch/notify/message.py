@@ -131,7 +131,8 @@ def named_strategies(names: list[str]) -> str:
 
 def _violations_headline(lead: Alert, pool: list[Alert]) -> Optional[str]:
     """A page of violations (lock or limit) names every strategy of its new alerts in its title,
-    not the lead's alone beside ``+1 more``: None when only one strategy is involved."""
+    not the lead's alone beside ``+1 more``, and how many violations it tells (a bot that went on
+    trading: the group's update says the new count): None for one violation of one strategy."""
     kinds = (ev.LOCK_VIOLATION, ev.LIMIT_VIOLATION)
     if lead.event.kind not in kinds:
         return None
@@ -139,10 +140,10 @@ def _violations_headline(lead: Alert, pool: list[Alert]) -> Optional[str]:
     for a in sorted(pool, key=lambda a: a.event.ts_ms):  # in the order they came
         if a.event.kind in kinds:
             names += _strategies_of(a.labels, a.event.data)
-    if len(dict.fromkeys(names)) < 2:
+    n = sum(1 for a in pool if a.event.kind in kinds)
+    if len(dict.fromkeys(names)) < 2 and n < 2:
         return None
     scopes = list(dict.fromkeys(str(a.labels.get("scope", "?")) for a in pool if a.event.kind in kinds))
-    n = sum(1 for a in pool if a.event.kind in kinds)
     broken = "lock" if lead.event.kind == ev.LOCK_VIOLATION else "pre-trade limit"
     return (f"{broken} broken at the venue in {', '.join(scopes)} by {named_strategies(names)}: "
             f"{n} violation(s)")
@@ -303,7 +304,8 @@ def compose(n: Notification, external_url: Optional[str] = None) -> Message:
         return _compose_resolved(n, new, external_url)  # the news is the end (a reset notice comes with it)
     earlier = [a for a in n.alerts if a.fp not in n.new]
     lead_pool = new or list(n.alerts)
-    lead = max(lead_pool, key=lambda a: (SEVERITY_RANK.get(a.severity, 0), a.event.ts_ms))
+    lead = max(_leaders(lead_pool), key=lambda a: (SEVERITY_RANK.get(a.severity, 0), a.event.kind in LEADS,
+                                                   a.event.ts_ms))
     dry = any(mode_of(a) == "DRY RUN" for a in n.alerts)
     more = len(lead_pool) - 1
     several = _violations_headline(lead, lead_pool)  # every strategy named, none hidden in "+1 more"
@@ -339,6 +341,26 @@ def compose(n: Notification, external_url: Optional[str] = None) -> Message:
         body.append(f"{n.muted} notice(s) of this group muted by inhibit rules.")
     body.append(f"group {n.group_key} · receiver {n.receiver} via {n.route} · dedup {n.dedup_key}")
     return Message(title, "\n".join(body).rstrip() + "\n", NOTIFY_TYPES.get(n.severity, "warning"))
+
+
+# at the same severity, what changes whether an account may trade leads a page over what
+# happened inside it (an order failed, a close queued): a restore is never "+1 more" of a
+# rejection on another account
+LEADS = frozenset({ev.STAGE_TRANSITION, ev.LOCK_VIOLATION, ev.LIMIT_VIOLATION, ev.TRADING_REVOKED,
+                   ev.TRADING_RESTORED})
+_TRADING = (ev.TRADING_REVOKED, ev.TRADING_RESTORED)
+
+
+def _leaders(pool: list[Alert]) -> list[Alert]:
+    """The alerts that may title a page: all but a revoke or restore of an account followed by a
+    later one of the same account in the page (the title says the account's latest state)."""
+    latest: dict[str, int] = {}
+    for a in pool:
+        if a.event.kind in _TRADING:
+            acc = str(a.labels.get("account"))
+            latest[acc] = max(latest.get(acc, a.event.ts_ms), a.event.ts_ms)
+    return [a for a in pool if a.event.kind not in _TRADING
+            or a.event.ts_ms >= latest[str(a.labels.get("account"))]] or pool
 
 
 def _compose_resolved(n: Notification, new: list[Alert], external_url: Optional[str]) -> Message:

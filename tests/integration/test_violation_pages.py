@@ -5,7 +5,8 @@ ccxt adapter, as tests/integration/test_enforcement.py runs it), with the real n
 (apprise ``json://`` to a local receiver, as tests/integration/test_notify.py serves it) and
 routes that group by ``scope`` and ``strategy``. Two rogue bots, alpha's and beta's, each place a
 new entry at every tick for two minutes: every order is cancelled, audited and counted, and the
-receiver gets one page for alpha and one for beta, each carrying the violations grouped into it.
+receiver gets one page for alpha and one for beta within the group interval; the later violations,
+each news, go out as each group's update with the new count (here at the runner's shutdown).
 """
 
 from __future__ import annotations
@@ -70,6 +71,7 @@ def test_a_rogue_bot_placing_an_entry_every_tick_pages_once_per_strategy_and_sco
                 await deliveries_done(sink, budget_s=2 * 5.0 + 1)
             seen["rows"] = violations(store)
             seen["metrics"] = desk.metrics_text()
+            seen["pages"] = list(srv.got["desk"])  # within the group interval
             await runner.aclose()
 
         asyncio.run(asyncio.wait_for(with_runner(tmp_path, "binanceusdm", scenario), 120))
@@ -80,9 +82,15 @@ def test_a_rogue_bot_placing_an_entry_every_tick_pages_once_per_strategy_and_sco
     for strategy in ("alpha", "beta"):
         assert (f'killswitch_lock_violations_total{{action="cancel",scope="{KEY}",strategy="{strategy}"}} '
                 f'{float(TICKS)}') in seen["metrics"]
-    assert len(pages) == 2, [p["title"] for p in pages]  # 48 violations, two pages: one per strategy
-    titles = sorted(p["title"] for p in pages)
+    first = seen["pages"]
+    assert len(first) == 2, [p["title"] for p in first]  # 48 violations in 2 minutes, two pages: one per strategy
+    titles = sorted(p["title"] for p in first)
     assert titles == [f"[CRITICAL] lock broken at the venue in {KEY} by strategy {s}: {KEY} BTC/USDT:USDT buy "
                       "cancelled" for s in ("alpha", "beta")], titles
-    for page in pages:  # the group's first violation, the one that opened it
+    for page in first:  # the group's first violation, the one that opened it
         assert "client_order_id: alp-rogue-0" in page["message"] or "client_order_id: beta-rogue-0" in page["message"]
+    # each later violation is news, never dropped as a repeat of the first: the shutdown's flush
+    # sends each group's update with the new count
+    updates = sorted(p["title"] for p in pages[2:])
+    assert updates == [f"[CRITICAL] lock broken at the venue in {KEY} by strategy {s}: {TICKS - 1} violation(s)"
+                       for s in ("alpha", "beta")], updates
