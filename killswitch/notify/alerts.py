@@ -44,20 +44,22 @@ def fingerprint(labels: Mapping[str, str], incident: Optional[str]) -> str:
     return hashlib.sha256(body.encode("utf-8")).hexdigest()[:16]
 
 
-# what tells one occurrence from another of the same labels, by kind (the event's data key): a
-# stage entry's incident (a re-entry is a new alert); a violation's key (each order, each grown
-# leg that broke a lock: a bot trading again after its key was restored is news, not the first
+# what tells one occurrence from another of the same labels, by kind (the event's data keys): a
+# stage entry's incident (a re-entry is a new alert); a violation's key, the bot's order and the
+# runner's revert (each order, each growth of a leg that broke a lock, even of the same size as
+# one reverted before: a bot trading again after its key was restored is news, not the first
 # violation refreshed); a revoke's or restore's op (a second revoke of an account is news)
-IDENTITY = {STAGE_TRANSITION: "incident", LOCK_VIOLATION: "key", LIMIT_VIOLATION: "key",
-            TRADING_REVOKED: "op", TRADING_RESTORED: "op"}
+_VIOLATION = ("key", "client_order_id", "order_id", "revert_client_order_id")
+IDENTITY: Mapping[str, tuple[str, ...]] = {
+    STAGE_TRANSITION: ("incident",), LOCK_VIOLATION: _VIOLATION, LIMIT_VIOLATION: _VIOLATION,
+    TRADING_REVOKED: ("op",), TRADING_RESTORED: ("op",)}
 
 
 def identity(event: Event) -> Optional[str]:
     """What, beside its labels, makes ``event`` an alert of its own (:data:`IDENTITY`); None:
     its labels alone (a fault reported every tick is one alert, refreshed)."""
-    name = IDENTITY.get(event.kind)
-    value = event.data.get(name) if name else None
-    return None if value is None else str(value)
+    values = [str(event.data[k]) for k in IDENTITY.get(event.kind, ()) if event.data.get(k) is not None]
+    return "|".join(values) if values else None
 
 
 @dataclass

@@ -48,6 +48,15 @@ def test_a_violation_after_the_first_pages_again_within_the_group_interval(tree)
     assert third.title == f"[CRITICAL] lock broken at the venue in {ACCOUNT} by strategy bot-a: 2 violation(s)"
 
 
+def test_the_same_growth_again_after_a_revert_is_news(tree):
+    d = Dispatcher({"desk": tree})
+    key = f"revert|{ACCOUNT}|BTC|long|0|0.5"  # the leg grew from 0 to 0.5 both times
+    put(d, violation(0, key, "bot-a-0001", 0.5), 0)
+    assert d.flush_due(10_000)
+    put(d, violation(40_000, key, "bot-a-0002", 0.5), 40_000)
+    assert "bot-a-0002" in compose(by_receiver(d.flush_due(70_000))["pager"]).body
+
+
 def test_the_same_violation_reported_again_is_one_alert(tree):
     d = Dispatcher({"desk": tree})
     v = violation(0, f"revert|{ACCOUNT}|BTC|long|0|0.5", "bot-a-0001", 0.5)
