@@ -1,5 +1,6 @@
 """``ksctl runbook``: an incident's runbook, rendered again from the incident data stored with it
-(``--state``), or as the runner serves it (``--api``: ``GET /v1/runbooks/{incident}``).
+(``--state``), or as the runner serves it (``--api``, or ``KS_API_URL`` when no ``--state`` is
+given: ``GET /v1/runbooks/{incident}``).
 
 ``render`` uses the templates of today (the ``runbooks/`` directory), so a fixed or improved
 template applies to past incidents; ``--as-stored`` prints what the on-call engineer was shown.
@@ -71,15 +72,17 @@ Examples:
 Exit codes: 0 rendered with the template the incident names, 1 unknown incident or a template
 that failed (the runbook is still written, with the fallback that rendered it, and says why);
 with --api: 0 printed, 1 refused (UNKNOWN_INCIDENT), 2 a 401, 5 the runner not reachable.
+KS_API_URL set (as for every verb that talks to the runner) and no --state: the runner's runbook.
 """)
 @click.option("--incident", required=True, help="The incident: its decision id (policy/scope/L<level>/e<entry>).")
 @click.option("--state", "state_url", type=_StoreUnlessApi(), default=DEFAULT_STATE_URL, show_default=True,
               envvar="KS_STATE_URL", show_envvar=True,
               help="The state store to render it again from: sqlite:///path/to/state.db or postgresql://user@host/db "
                    "(its password is never printed); not read with --api.")
-@click.option("--api", "api", default=None, metavar="URL", is_eager=True,
+@click.option("--api", "api", default=None, metavar="URL", is_eager=True, envvar="KS_API_URL", show_envvar=True,
               help="Print the runbook the runner at this API serves (GET /v1/runbooks/{incident}: as it stored "
-                   "it, kept up to date) instead of rendering it again from --state.")
+                   "it, kept up to date) instead of rendering it again from --state. From KS_API_URL, it "
+                   "yields to a --state (or KS_STATE_URL) given: the store is read then.")
 @token_option
 @tls_options
 @click.option("--out", "out", type=click.Path(dir_okay=False, writable=True), default=None,
@@ -98,6 +101,10 @@ def render(incident: str, state_url: str, api: Optional[str], token_env: str, fm
     from ..runbooks.templates import Templates, find_runbooks_dir
 
     output = file_format(output, fmt, ("md", "html"), "runbook render")
+    ctx = click.get_current_context()
+    if api is not None and ctx.get_parameter_source("api") == click.core.ParameterSource.ENVIRONMENT \
+            and ctx.get_parameter_source("state_url") != click.core.ParameterSource.DEFAULT:
+        api = None  # KS_API_URL, set for every verb: a store named here is the offline render asked for
     if api is not None:
         _from_runner(incident, api, token_env, out, runbooks, output)
     store = open_reading(state_url, "runbook render")

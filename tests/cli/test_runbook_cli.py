@@ -162,3 +162,33 @@ def test_render_with_api_prints_the_runners_runbook_with_no_store_here(state, tm
     # without --api, the store is read as before: its absence is said
     r = CliRunner().invoke(cli, ["runbook", "render", "--incident", INCIDENT])
     assert r.exit_code == 2 and "no state store at './killswitch-state.db'" in r.output
+
+
+def test_render_reads_the_runner_named_by_ks_api_url_unless_a_store_is_given(state, tmp_path, monkeypatch):
+    """The page's ``ksctl runbook render --incident ID`` with ``KS_API_URL`` exported, as for
+    every other verb that talks to the runner: the runner's runbook, not ``./killswitch-state.db``;
+    ``--state`` given still renders from the store (offline), and both on the command line exit 2
+    (issue 65, walk 6 F-M1)."""
+    from killswitch.client import RunnerClient
+
+    url, stored = state
+    asked = []
+
+    def runbook(self, incident, fmt="md"):
+        asked.append((self.base_url, incident, fmt))
+        return stored.markdown
+
+    monkeypatch.setattr(RunnerClient, "runbook", runbook)
+    monkeypatch.chdir(tmp_path)  # no killswitch-state.db here
+    api = "http://127.0.0.1:28080"
+    env = {"KS_API_URL": api, "KS_STATE_URL": None}
+    r = CliRunner(env=env).invoke(cli, ["runbook", "render", "--incident", INCIDENT])
+    assert r.exit_code == 0, r.output
+    assert r.stdout == stored.markdown and asked == [(api, INCIDENT, "md")]
+    r = CliRunner(env=env).invoke(cli, ["runbook", "render", "--incident", INCIDENT, "--state", url,
+                                        "--runbooks", str(ROOT / "runbooks")])
+    assert r.exit_code == 0, r.output
+    assert r.stdout == stored.markdown and len(asked) == 1  # from the store: the runner not asked
+    both = CliRunner(env=env).invoke(cli, ["runbook", "render", "--incident", INCIDENT, "--api", api,
+                                           "--state", url])
+    assert both.exit_code == 2 and "not both" in both.output
