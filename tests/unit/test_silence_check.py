@@ -57,3 +57,36 @@ def test_a_symbol_is_not_refused_before_every_venue_listed_its_markets():
     assert problem("symbol=DOGE/USDT:USDT", unread) is None
     assert problem("symbol=DOGE/USDT:USDT").startswith("UNKNOWN_SYMBOL")
     assert problem("strategy=nobody", Catalog()).startswith("UNKNOWN_STRATEGY: 'nobody'")
+
+
+WATCHING = Catalog(accounts=CATALOG.accounts, strategies=CATALOG.strategies, symbols=CATALOG.symbols,
+                   policy_scopes={**CATALOG.policy_scopes, "bot-watch": frozenset({"bot-h"})})
+
+
+@pytest.mark.parametrize("text, start, near", [
+    # the walk's typo: a pattern that matches no policy holds back nothing, as an exact typo (issue 65, F-M2)
+    ("policy=~bot-wach", "UNKNOWN_POLICY: policy=~'bot-wach' matches no policy this runner runs", "'bot-watch'"),
+    ("policy=~\"futures-bo{2}c.*\"", "UNKNOWN_POLICY: policy=~'futures-bo{2}c.*'", "'futures-book'"),
+    ("policy=~\"bot\\\\-wach\"", "UNKNOWN_POLICY: policy=~'bot\\\\-wach'", "'bot-watch'"),
+    ("scope=~binanceusdm/sim-mian", "UNKNOWN_SCOPE: scope=~'binanceusdm/sim-mian' matches no scope this runner "
+                                    "knows", "'binanceusdm/sim-main'"),
+    ("account=~\"okx/dsek|okx/deks\"", "UNKNOWN_ACCOUNT: account=~'okx/dsek|okx/deks' matches no account of "
+                                      "this runner", None),
+])
+def test_a_pattern_that_matches_no_known_name_is_refused_as_a_typo_is(text, start, near):
+    why = problem(text, WATCHING)
+    assert why is not None and why.startswith(start), why
+    assert why.endswith("(a silence on it would hold back nothing)")
+    assert near is None or f"did you mean {near}" in why, why
+
+
+@pytest.mark.parametrize("text", ["policy=~bot-.*", "policy=~\"bot-wa.ch|nothing\"", "scope=~binanceusdm.*",
+                                  "account=~okx/.*", "scope=~momentum", "scope=~bot-h",
+                                  # a pattern that matches the empty value matches a page without the label
+                                  "policy=~\".*\"", "policy=~\"(nothing-here)?\"",
+                                  # negations are never refused: they hold back what they do not name
+                                  "policy!~bot-wach", "policy!=bot-wach",
+                                  # a pattern on another label is not checked against names
+                                  "severity=~warn.*"])
+def test_a_pattern_matching_a_known_name_the_empty_value_or_a_negation_is_taken(text):
+    assert problem(text, WATCHING) is None

@@ -9,7 +9,10 @@ What it owns:
   ``UNKNOWN_SYMBOL``, ``UNKNOWN_INCIDENT``; a symbol only once every account's markets have been
   read: before that, no list is whole enough to refuse from); a ``scope`` beside a
   ``policy`` must be one of that policy's scope instances (``scope=binanceusdm/sim-main`` for a
-  policy whose scope is ``binanceusdm`` silences nothing of it).
+  policy whose scope is ``binanceusdm`` silences nothing of it). A pattern (``=~``) on
+  ``policy``, ``scope`` or ``account`` that matches none of the names the runner knows (nor the
+  empty value of a page without the label) is refused the same way, with the close matches of
+  its literal text (``policy=~"bot-wach"``); ``!~`` and ``!=`` are never refused.
 - :func:`preview`: what the matchers hold back now, as Alertmanager shows a new silence's
   affected alerts: the open incidents whose pages they match, and the pages in force (the
   notification sink's groups, each receiver) — "affects 2 open incidents, 0 pages".
@@ -23,6 +26,7 @@ Pure: reads the book, the catalog and the pages handed in; no I/O, no clock.
 
 from __future__ import annotations
 
+import re
 from typing import Iterable, Mapping, Optional, Sequence
 
 from ...events import MANUAL_CLOSE, STAGE_TRANSITION, scope_labels
@@ -35,6 +39,13 @@ from .view import HeldPage, SilencePreview, summary
 # incident id -> (policy or None for a manual close, scope, level)
 Incidents = Mapping[str, tuple[Optional[str], str, int]]
 NAMING = ("policy", "scope", "venue", "account", "strategy", "symbol", "incident")
+# a pattern's literal text, for the hint: an escaped character kept as itself; a class (\d, \w...)
+# and the syntax left out
+_REGEX_SYNTAX = re.compile(r"\\(.)|[.*+?()\[\]{}|^$]")
+
+
+def _literal(pattern: str) -> str:
+    return _REGEX_SYNTAX.sub(lambda m: m.group(1) if m.group(1) and not m.group(1).isalnum() else "", pattern)
 
 
 def _unknown(code: str, what: str, value: str, known: Iterable[str], also: str = "") -> Unknown:
@@ -47,10 +58,32 @@ def _unknown(code: str, what: str, value: str, known: Iterable[str], also: str =
     return Unknown(code, f"{value!r} is not {what}{hint}{also}")
 
 
+def pattern_problem(m: LabelMatcher, catalog: Catalog) -> Optional[Unknown]:
+    """Why a pattern matcher (``=~``) on ``policy``, ``scope`` or ``account`` matches none of the
+    names this runner knows, or None (one it matches, or the empty value of a page without the
+    label: ``policy=~".*"``)."""
+    known = {"policy": (catalog.policies, "UNKNOWN_POLICY", "policy this runner runs"),
+             "scope": (catalog.scopes(), "UNKNOWN_SCOPE", "scope this runner knows"),
+             "account": (catalog.accounts, "UNKNOWN_ACCOUNT", "account of this runner")}.get(m.name)
+    if m.op != "=~" or m.pattern is None or known is None:
+        return None
+    names, code, what = known
+    if m.pattern.matches("") or any(m.pattern.matches(n) for n in names):
+        return None
+    literal = _literal(m.value)
+    near = close_matches(literal, names) if literal else []
+    hint = f"; did you mean {', '.join(repr(k) for k in near)}?" if near else ""
+    return Unknown(code, f"{m.name}=~{m.value!r} matches no {what}{hint}")
+
+
 def value_problem(matchers: Sequence[LabelMatcher], catalog: Catalog, open_: Incidents) -> Optional[str]:
-    """Why an equality matcher's value names nothing this runner knows, or None."""
+    """Why an equality matcher's value names nothing this runner knows, or a pattern matcher
+    matches none of its names (:func:`pattern_problem`), or None."""
     policies = [m.value for m in matchers if m.op == "=" and m.name == "policy"]
     for m in matchers:
+        by_pattern = pattern_problem(m, catalog)
+        if by_pattern is not None:
+            return by_pattern.reason + " (a silence on it would hold back nothing)"
         if m.op != "=" or m.value == "":  # name="" matches a page without the label, as in Alertmanager
             continue
         bad: Optional[Unknown] = None
