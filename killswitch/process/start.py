@@ -5,7 +5,8 @@ What it owns: :func:`graph_to_run` — the compiled policies, or when they have 
 from the state, said loudly, the runner never left unguarded by a broken policy; and
 :func:`start_api` — the HTTP API on a thread of its own, its identities said by name only, its
 tokens scrubbed from the log by value, over TLS when a web config file is given (refused, and
-nothing served, when its certificate or key cannot be served: never plain HTTP instead).
+nothing served, when its certificate or key cannot be served: never plain HTTP instead; an
+address it cannot listen on, a port in use, is said as the operator's to change: exit 2).
 
 Must not: tick, take the lease or start a task (the daemon does: :mod:`killswitch.process.daemon`).
 """
@@ -13,6 +14,7 @@ Must not: tick, take the lease or start a task (the daemon does: :mod:`killswitc
 from __future__ import annotations
 
 import asyncio
+import errno
 import os
 from typing import TYPE_CHECKING, Any, Callable, Optional, Sequence
 
@@ -104,6 +106,16 @@ def load_tls(path: str, echo: Callable[[str], None], err: Callable[[str], None])
     return tls
 
 
+def listen_problem(host: str, port: int, e: OSError) -> str:
+    """Why the API cannot listen on ``host:port`` (``e``: what binding it raised), and what to do."""
+    where = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+    if e.errno == errno.EADDRINUSE:
+        return (f"cannot listen on {where}: address already in use (another process, or a connection still "
+                "closing): pick another --api-port")
+    why = (e.strerror or str(e)).lower()
+    return f"cannot listen on {where}: {why}: pick another --api-host or --api-port"
+
+
 async def start_api(desk: "Desk", opts: Any, tokens: Any, reloader: Any, echo: Callable[[str], None],
                     err: Callable[[str], None], tls: "Optional[LiveTls]" = None,
                     refusal: Optional[Callable[[], Optional[str]]] = None) -> Optional[Any]:
@@ -156,7 +168,11 @@ async def start_api(desk: "Desk", opts: Any, tokens: Any, reloader: Any, echo: C
 
     desk.add_metrics(TlsMetrics(tls))  # its reloads and failed handshakes (declared without TLS too)
     api = ApiThread(app, opts.api_host, opts.api_port or 0, gate=gate, tls=tls)
-    url = await api.start()
+    try:
+        url = await api.start()
+    except OSError as e:  # the port taken, an address not this machine's: the operator's to change, not a bug
+        err(f"ksctl run: {listen_problem(opts.api_host, opts.api_port or 0, e)}")
+        return None
     echo(f"ksctl run: API at {url}")
     shown_to = "anyone (read-only without a token)" if opts.console_public else "a token's holder"
     echo(f"ksctl run: console at {url}/ for {shown_to}")
