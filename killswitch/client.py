@@ -29,6 +29,7 @@ import urllib.request
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Optional
 
+from .firm_calls import FirmCalls
 from .holds import (
     DEAD_MANS_SWITCH as DEAD_MANS_SWITCH,
     OPERATOR as OPERATOR,
@@ -328,7 +329,7 @@ def _reason_of(body: Any, code: str) -> str:
 # --- the client ---------------------------------------------------------------------------------------
 
 
-class RunnerClient:
+class RunnerClient(FirmCalls):
     """Calls to the runner at ``base_url`` (``http://host:port``, as given: it names the runner
     in errors). ``token``: the bearer token of the changes and of the reads that show the book
     (None: they are sent without one; the runner refuses the changes, and the reads unless it shows
@@ -422,16 +423,6 @@ class RunnerClient:
         if not isinstance(doc, dict):
             raise DecodeError(f"status: expected an object, not {type(doc).__name__}")
         return doc
-
-    def firm(self) -> dict:
-        """``GET /v1/firm``: a shard runner's view of the firm (shards, leaders, standbys, facts'
-        lag, the firm lease holder, the firm-wide policies' stages and blind accounts)."""
-        return self._json("GET", "/v1/firm", auth=True)
-
-    def firm_shards(self) -> dict:
-        """``GET /v1/firm/shards``: every shard as the firm's tables say (heard or not and why, its
-        leader, open incidents, lock, console URL) and the firm-wide breaker."""
-        return self._json("GET", "/v1/firm/shards", auth=True)
 
     def close_progress(self, close_id: str) -> CloseProgress:
         """``GET /v1/close/{id}``; a close the runner does not know is ``UNKNOWN_CLOSE`` (404)."""

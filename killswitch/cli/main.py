@@ -37,6 +37,7 @@ COMMANDS = {
     "audit": ("killswitch.cli.ops", "audit", "Verify the audit chain (ksctl audit verify)."),
     "lock": ("killswitch.cli.ops", "lock", "Lock trading on a scope by hand (bots see it in the lock)."),
     "unlock": ("killswitch.cli.ops", "unlock", "Lift a manual trading lock."),
+    "kill": ("killswitch.cli.kill", "kill", "Kill trading across the firm (--firm), previewed; --release by two."),
     "revoke": ("killswitch.cli.revoke", "revoke", "Revoke the bots' trading at the venue (or --restore it)."),
     "dms": ("killswitch.cli.dms", "dms", "Dead man's switch: arm, disarm, status."),
     "silence": ("killswitch.cli.silence", "silence", "Silence pages (add, list, expire), as Alertmanager does."),

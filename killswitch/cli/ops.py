@@ -64,7 +64,8 @@ def status(api: str, token_env: str, output: str, firm: bool, dms_all: bool) -> 
     With --firm (any shard's runner): every shard (leader, standbys, accounts, armed, the lag of
     its facts, whether it publishes), the firm lease holder, and the firm-wide policies' stages
     and blind accounts; then every shard's board, worst first: heard or NOT HEARD and why, its
-    open incidents, its lock and its console's URL. Exit 1 when the firm cannot be read or a
+    open incidents, its lock and its console's URL; and the newest firm-wide kill's progress
+    (ksctl kill --firm) per shard and account. Exit 1 when the firm cannot be read or a
     shard is NOT HEARD (what it last said may no longer hold), so a script never takes an
     unheard shard for a calm one.
 
@@ -75,13 +76,19 @@ def status(api: str, token_env: str, output: str, firm: bool, dms_all: bool) -> 
     client = runner_client(api, token_env, required=False)
     if firm:
         from ..render.firm import board_text, firm_text
+        from ..render.firm_kill import progress_text
 
         doc = read(client.firm, "status", output, token_env)
         board = None if "error" in doc else _board(client, output, token_env)
+        killed = None if "error" in doc else _board(client, output, token_env, client.firm_kill_status)
+        if killed is not None and not killed.get("kill"):
+            killed = None
         if output == "json":
-            click.echo(json.dumps({**doc, **({"board": board} if board else {})}, indent=2, sort_keys=True))
+            extra = {**({"board": board} if board else {}), **({"kill": killed} if killed else {})}
+            click.echo(json.dumps({**doc, **extra}, indent=2, sort_keys=True))
         else:
-            click.echo(firm_text(doc) + (f"\n\n{board_text(board)}" if board else ""))
+            click.echo(firm_text(doc) + (f"\n\n{board_text(board)}" if board else "")
+                       + (f"\n\n{progress_text(killed)}" if killed else ""))
         unheard = bool(board and (board.get("summary") or {}).get("unreachable"))
         raise SystemExit(EXIT_FINDINGS if "error" in doc or unheard else EXIT_OK)
     answer = read(lambda: client.status(dms_all=dms_all), "status", output, token_env)
@@ -90,13 +97,14 @@ def status(api: str, token_env: str, output: str, firm: bool, dms_all: bool) -> 
     raise SystemExit(EXIT_OK)
 
 
-def _board(client: Any, output: str, token_env: str) -> Optional[dict]:
-    """``GET /v1/firm/shards``; None from a runner that does not serve it yet (404)."""
+def _board(client: Any, output: str, token_env: str, call: Any = None) -> Optional[dict]:
+    """``GET /v1/firm/shards`` (or ``call``: ``GET /v1/firm/kill``); None from a runner that does
+    not serve it yet (404)."""
     from ..client import RunnerError
 
     def ask() -> Optional[dict]:
         try:
-            return client.firm_shards()
+            return (call or client.firm_shards)()
         except RunnerError as e:
             if e.status == 404:
                 return None

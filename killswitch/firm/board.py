@@ -63,18 +63,22 @@ class Board:
     console: Optional[str] = None
     # its policy sync, small: revision, digest, in_sync_with_files, the drift verdict's state
     policy: Optional[dict] = None
+    # each account's resting non-reduce-only orders in its last snapshot (what a firm kill cancels)
+    resting: Optional[dict] = None
 
     def doc(self) -> dict:
         """What the table's ``doc`` column holds (the rest are columns of their own)."""
         return {"interval_s": self.interval_s, "incidents": list(self.incidents), "more_incidents": self.more_incidents,
-                "lock": self.lock, "console": self.console, "policy": self.policy}
+                "lock": self.lock, "console": self.console, "policy": self.policy, "resting": self.resting}
 
     @staticmethod
     def of(shard: str, holder: str, fence: int, published_ms: int, doc: Mapping[str, Any]) -> "Board":
         policy = doc.get("policy")  # none from a runner that does not publish it
+        resting = doc.get("resting")
         return Board(shard, holder, fence, published_ms, float(doc.get("interval_s") or 0.0),
                      tuple(doc.get("incidents") or ()), int(doc.get("more_incidents") or 0), doc.get("lock"),
-                     doc.get("console"), policy if isinstance(policy, dict) else None)
+                     doc.get("console"), policy if isinstance(policy, dict) else None,
+                     resting if isinstance(resting, dict) else None)
 
 
 def ordered(incidents: Sequence[dict]) -> list[dict]:
@@ -163,6 +167,7 @@ def _shard_row(name: str, accounts: Sequence[str], inputs: FirmInputs, board: Op
         "level": max((int(i.get("level") or 0) for i in board.incidents), default=0) if board is not None else 0,
         "lock": board.lock if board is not None else None,
         "policy": board.policy if board is not None else None,  # its policy sync, as it last published it
+        "resting": board.resting if board is not None else None,  # per account, as it last published it
         "console_url": link,
         "console_note": None if link else (f"no console URL is known for shard {name}: set spec.shards[].console in "
                                            "the Accounts document, or --external-url on its runners"),

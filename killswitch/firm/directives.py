@@ -20,9 +20,9 @@ What it owns:
 * :func:`locks_in_force` and :func:`inherited` — what a shard running for the first time takes
   up of the directives written before it: the locks still in force (a firm policy's lock not
   lifted by that policy's unlock of its scope, an operator's lock not lifted by an unlock of its
-  scope, neither past its TTL), spanning the accounts their scope spans now; never a close or
-  a cancel (an old one is not the firm's present will: a firm policy still in breach closes
-  again through its stage).
+  scope, neither past its TTL; a firm-wide kill not released), spanning the accounts their
+  scope spans now; never a close or a cancel (an old one is not the firm's present will: a
+  firm policy still in breach closes again through its stage).
 
 Pure: no I/O, no clock.
 """
@@ -38,7 +38,9 @@ from ..policy.accounts_doc import Account
 
 LOCK, UNLOCK, CANCEL_ORDERS, CLOSE_ALL = "lock", "unlock", "cancel_orders", "close_all"
 RESET = "reset"  # an approval of a firm policy's manual reset, for the firm lease holder (no shard acts on it)
-KINDS = (LOCK, UNLOCK, CANCEL_ORDERS, CLOSE_ALL, RESET)
+# the firm-wide kill (``ksctl kill --firm``) and its release by two approvers (killswitch/firm/kill.py)
+KILL, KILL_RELEASE = "kill", "kill_release"
+KINDS = (LOCK, UNLOCK, CANCEL_ORDERS, CLOSE_ALL, RESET, KILL, KILL_RELEASE)
 # a shard carries these out on each of its accounts the directive spans (a lock, on the scope)
 PER_ACCOUNT = (CANCEL_ORDERS, CLOSE_ALL)
 FIRM_HOLD_PREFIX = "firm:"  # a shard's lock held for a firm policy: policy "firm:<name>" in its lock book
@@ -130,6 +132,8 @@ def targets(directive: Directive, mine: Iterable[str]) -> list[str]:
 
 
 def _hold(d: Directive) -> tuple[str, ...]:
+    if d.kind in (KILL, KILL_RELEASE):  # a kill holds until its release (two approvers)
+        return ("kill", str(d.payload.get("kill") or d.id) if d.kind == KILL_RELEASE else str(d.id))
     # what lifts a lock: a firm policy's unlock of that policy's lock of the scope (its reset); an
     # operator's unlock of the scope (as a shard's unlock_scope lifts the operator's lock of exactly it)
     if d.payload.get("source") == "policy":
@@ -149,9 +153,9 @@ def locks_in_force(directives: Iterable[Directive], now_ms: int) -> list[Directi
     the latest of each hold, in id order."""
     held: dict[tuple[str, ...], Directive] = {}
     for d in sorted(directives, key=lambda x: x.id or 0):
-        if d.kind == LOCK:
+        if d.kind in (LOCK, KILL):
             held[_hold(d)] = d  # a later lock of the same hold replaces it (a deeper stage, a new mode)
-        elif d.kind == UNLOCK:
+        elif d.kind in (UNLOCK, KILL_RELEASE):
             held.pop(_hold(d), None)
     return sorted((d for d in held.values() if (_expires_ms(d) or now_ms + 1) > now_ms), key=lambda x: x.id or 0)
 

@@ -443,4 +443,4 @@ def shard_ports(parts: "RunnerParts") -> "ShardPorts":
 
     return ShardPorts(clock=parts.clock, dry_run=parts.dry_run, accounts=parts.accounts, lead=parts.lead,
                       turn=parts.turn, commands=parts.commands, closes=parts.closes, cancels=parts.executor,
-                      sinks=parts.fanout, book=parts.book)
+                      sinks=parts.fanout, book=parts.book, revokes=parts.operator_revokes)

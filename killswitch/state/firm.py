@@ -14,7 +14,8 @@ after the store's under the same schema lock, in a version table of their own
   was changed and every runner of the old set has stopped).
 
 * the facts, directives, the firm's view and the runners seen (:mod:`.firm_tables`, version 2);
-* each shard's board: its incidents and lock, for every shard's console (:mod:`.firm_board`, version 3).
+* each shard's board: its incidents and lock, for every shard's console (:mod:`.firm_board`, version 3);
+* the firm-wide kill's reports per account and its release's approvals (:mod:`.firm_kill`, version 4).
 
 The shard's lease is read from its own schema (``ks_shard_<name>.lease``) in the registration's
 transaction, the registry row locked ``FOR UPDATE`` meanwhile, so two runners registering one
@@ -30,6 +31,7 @@ from dataclasses import dataclass
 from typing import Any, Optional, Sequence
 
 from .firm_board import BOARD_TABLES, FirmBoardTables
+from .firm_kill import KILL_TABLES, FirmKillTables
 from .firm_tables import FIRM_TABLES, FirmTables
 from .migrations import Migration
 from .postgres import LOCK_TIMEOUT_MS, PostgresStore
@@ -99,11 +101,11 @@ class ShardMismatch(StoreError):
             f"this runner's is {digest[:12]} ({len(mine)} account(s)): {'; '.join(differs) or 'the same names'}")
 
 
-class FirmStore(FirmBoardTables, FirmTables, PostgresStore):
+class FirmStore(FirmKillTables, FirmBoardTables, FirmTables, PostgresStore):
     """The store on schema ``ks_firm`` with the firm's tables (see the module doc and
     :mod:`.firm_tables`: facts, directives, the firm's view, the runners seen)."""
 
-    firm_migrations = FIRM_MIGRATIONS + FIRM_TABLES + BOARD_TABLES
+    firm_migrations = FIRM_MIGRATIONS + FIRM_TABLES + BOARD_TABLES + KILL_TABLES
 
     def __init__(self, url: str, masked_url: Optional[str] = None, *, lock_timeout_ms: int = LOCK_TIMEOUT_MS,
                  schema: Optional[str] = FIRM_SCHEMA):

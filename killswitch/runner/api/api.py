@@ -118,6 +118,8 @@ mutating, ``Authorization: Bearer <token>``
     ``POST /v1/revoke``, ``POST /v1/revoke/restore``, ``POST /v1/preview/revoke``, ``POST
                                      /v1/preview/restore``: the bots' keys at the venue, see
                                      :mod:`.api_revoke`.
+    ``GET /v1/firm/kill``, ``POST /v1/preview/firm-kill``, ``POST /v1/firm/kill``, ``POST
+                                     /v1/firm/kill/release``: the firm-wide kill, see :mod:`.firm_kill`.
     ``POST /v1/policy-drift``        a drift checker's verdict about this runner (role ``drift`` or
                                      ``operator``; ``drift`` may also read ``/v1/status``), see
                                      :mod:`.drift`.
@@ -168,6 +170,7 @@ from ..view import RunnerView
 from .access import PUBLIC, access_middleware, shared_token
 from .admission import HEARTBEAT, WRITE, Admission
 from .drift import DriftHandlers
+from .firm_kill import FirmKillHandlers
 from .handlers import CHECK_ORDER_PATH, ApiHandlers, call_view, error_response
 from .http import SECURITY_HEADERS, QuietAppRunner
 from .identity import ROLES, LiveTokens, Tokens
@@ -255,6 +258,7 @@ def make_app(view: RunnerView, *, token: Union["Secret", str, None] = None,
     charts = ChartHandlers(view, call_view)
     quiet = SilenceHandlers(view, call_view, _json, h.object_body)
     revoking = RevokeHandlers(view, call_view, _json, h.object_body)
+    killing = FirmKillHandlers(view, call_view, _json, h.object_body)
     drifting = DriftHandlers(view, call_view, _json, h.object_body)
     overriding = OverrideHandlers(view, call_view, _json, h.object_body)
     operator, bot, approver = ("operator",), ("bot", "operator"), ("approver",)
@@ -277,6 +281,7 @@ def make_app(view: RunnerView, *, token: Union["Secret", str, None] = None,
         ("GET", "/v1/status", h.status, reader if reader is PUBLIC else (*reader, "drift"), None),
         ("GET", "/v1/firm", h.firm, reader, None),  # a shard's view of every shard (runner/firm/firm.py)
         ("GET", "/v1/firm/shards", h.firm_shards, reader, None),  # every shard's board (runner/firm/board.py)
+        ("GET", "/v1/firm/kill", killing.progress, reader, None),  # the firm-wide kill's progress (firm_kill.py)
         ("GET", "/v1/close/{id:.+}", h.close_progress, reader, None),
         ("GET", "/v1/positions", h.positions, reader, None),
         ("GET", "/v1/runbooks/{incident:.+}", h.runbook, reader, None),
@@ -296,6 +301,10 @@ def make_app(view: RunnerView, *, token: Union["Secret", str, None] = None,
         ("POST", "/v1/revoke/restore", revoking.restore, approver, w),
         ("POST", "/v1/preview/revoke", revoking.preview, operator, None),
         ("POST", "/v1/preview/restore", revoking.preview_restore, approver, None),
+        # the firm-wide kill (firm_kill.py): previewed, written once for every shard, released by two
+        ("POST", "/v1/preview/firm-kill", killing.preview, operator, None),
+        ("POST", "/v1/firm/kill", killing.kill, operator, w),
+        ("POST", "/v1/firm/kill/release", killing.release, approver, w),
         # the console: the page (its data only when public), its refresh, its files, its reads
         ("GET", "/", console.page, PUBLIC, None),
         ("GET", "/console/view", console.fragment, reader, None),

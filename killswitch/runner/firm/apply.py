@@ -19,7 +19,9 @@ What it owns:
   applied (the runner stopped between) is applied again by the next leader. A shard's first run
   skips the directives written before it, except the firm's locks then in force
   (:func:`killswitch.firm.directives.locks_in_force`), which its first leader applies before
-  anything newer — a shard that joins the firm during a firm-wide halt starts halted;
+  anything newer — a shard that joins the firm during a firm-wide halt starts halted; a
+  firm-wide kill and its release are handed to :class:`~.kill.KillApplier`, which also takes up,
+  at every tick, what a kill carried out here has not reached yet;
 * :func:`firm_scope` — whether a scope an operator names is firm-wide: ``global``, or a venue
   whose accounts are in more than one shard;
 * :class:`Listener` — the ``LISTEN`` connection, on a thread of its own, reconnecting.
@@ -38,6 +40,8 @@ from ...firm.directives import (
     CANCEL_ORDERS,
     CLOSE_ALL,
     FIRM_HOLD_PREFIX,
+    KILL,
+    KILL_RELEASE,
     LOCK,
     PER_ACCOUNT,
     RESET,
@@ -51,6 +55,7 @@ from ...orders import CancelIntent
 from ...policy.accounts_doc import Account
 from ...state.store import FencedError, StoreError
 from ..view import ChangeResult
+from .kill import KillApplier
 from .ports import ShardPorts
 
 log = logging.getLogger("killswitch.firm")
@@ -90,6 +95,7 @@ class DirectiveApplier:
         self.wake = wake
         # the accounts a lock's scope spans under today's configuration (the firm link's)
         self.spans_now = spans_now
+        self.kills = KillApplier(ports, firm, shard, schema, clock, echo)  # the firm-wide kill's part here
 
     async def start(self) -> None:
         last = await asyncio.to_thread(self.firm.last_directive_id)
@@ -126,6 +132,7 @@ class DirectiveApplier:
                     if await asyncio.to_thread(self.firm.claim_directive, self.schema, fence, d.id, self.clock()):
                         done += await self._apply(d, fence)
                     self.after_id = max(self.after_id, d.id)
+                await self.kills.follow_up(fence, self.mine)
             except FencedError:
                 return done  # deposed: the next leader takes them up from the shard's schema
             except StoreError as e:
@@ -150,6 +157,9 @@ class DirectiveApplier:
         # a venue's cancel an account), a lock of the scope
         spots = [k for k in d.accounts if k in self.mine] if d.kind in PER_ACCOUNT else targets(d, self.mine)
         outcomes = []
+        if d.kind in (KILL, KILL_RELEASE):  # every account of the shard at once (runner/firm/kill.py)
+            outcomes.append(await (self.kills.kill if d.kind == KILL else self.kills.release)(d, fence, self.mine))
+            spots = []
         for scope in spots:  # (in the turn apply_new holds)
             outcomes.append(f"{scope}: {await self._one(d, scope)}")
         text = "; ".join(outcomes) or ("for the firm lease holder" if d.kind == RESET else

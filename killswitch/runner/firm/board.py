@@ -6,7 +6,8 @@ facts (:mod:`.firm`):
 
 * :meth:`BoardLink.after_tick` — the leader publishes its board (:func:`board_of`: its open
   incidents from its book's stages and acknowledgements, its lock book's summary, its pace, its
-  console URL, its policy sync's summary) in ``ks_firm.shard_board``, fenced by its shard's token
+  console URL, its policy sync's summary, each account's resting non-reduce-only orders) in
+  ``ks_firm.shard_board``, fenced by its shard's token
   (a refusal is counted); a standby publishes nothing. A board that cannot be written is said once
   a run (``FIRM_BOARD_UNWRITTEN``) and again when it is written;
 * the desk's view of it: ``firm_board``, the shard's link, and ``firm_shards``, what the API
@@ -63,8 +64,10 @@ def board_of(book: BookView, shard: str, holder: str, fence: int, now: int, inte
     summary = book.lock_book.summary(now)
     lock = None if not summary.locked else {"mode": summary.mode, "scope": summary.scope, "policy": summary.policy,
                                             "holds": len(book.lock_book.in_force(now))}
+    resting = {key: sum(1 for o in snap.orders if not o.reduce_only) for key, snap in book.snapshots.items()
+               if snap.fetch.ok}
     return Board(shard, holder, fence, now, interval_s, tuple(shown[:INCIDENTS_SHOWN]),
-                 max(0, len(shown) - INCIDENTS_SHOWN), lock, console, sync)
+                 max(0, len(shown) - INCIDENTS_SHOWN), lock, console, sync, resting)
 
 
 class BoardLink:

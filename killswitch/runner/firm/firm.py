@@ -35,6 +35,8 @@ What it owns: :class:`FirmLink`, which the daemon calls around each of the shard
   confirmed);
 * :meth:`FirmLink.route` — an operator's lock, unlock or close of a firm-wide scope sent to this
   shard's API, written as a directive for every shard;
+* :meth:`FirmLink.kill_preview`, :meth:`FirmLink.kill`, :meth:`FirmLink.kill_release`,
+  :meth:`FirmLink.kill_status` — the firm-wide kill sent to this shard's API (:mod:`.kill`);
 * :meth:`FirmLink.status` — what ``GET /v1/firm`` and ``ksctl status --firm`` show.
 
 Must not: evaluate a shard's local policies (its runner does), or act on another shard's accounts.
@@ -60,6 +62,7 @@ from ..readout.armed import BlindReports
 from ..view import ChangeResult, ResetResult
 from .apply import DirectiveApplier, Listener, firm_scope
 from .entries import FirmOutbox
+from .kill import kill_preview, kill_status, release_kill, send_kill
 from .ports import ShardPorts
 from .publish import FactsPublisher
 from .resets import relatch_of, route_reset, take_resets
@@ -305,6 +308,20 @@ class FirmLink:
         if spans is None or kind not in (LOCK, UNLOCK, CLOSE_ALL):
             return None
         return await self.applier.send(kind, scope, spans, payload, actor)
+
+    # --- the firm-wide kill (runner/firm/kill.py) ---------------------------------------------------
+
+    async def kill_preview(self, board: dict) -> dict:
+        return await kill_preview(self, board)
+
+    async def kill(self, reason: str, preview_id: Optional[str], actor: Optional[str], board: dict) -> ChangeResult:
+        return await send_kill(self, reason, preview_id, actor, board)
+
+    async def kill_release(self, approver: str, reason: str) -> ChangeResult:
+        return await release_kill(self, approver, reason)
+
+    async def kill_status(self, board: dict) -> dict:
+        return await kill_status(self, board)
 
     async def status(self) -> dict:
         """The firm as this shard's runner sees it (``GET /v1/firm``)."""

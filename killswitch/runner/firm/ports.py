@@ -5,7 +5,8 @@ directive applier (:mod:`.firm_apply`) and the facts publisher (:mod:`.firm_publ
 named by the small interface it offers — the lead (:class:`~.collaborators.Leads`), the operator
 turn (:class:`Turns`), the command path a firm directive's lock and unlock take, the one an
 operator's takes (:class:`FirmCommands`: audited first, then applied and saved), the manual
-close (:class:`Closes`), the executor's cancels (:class:`Cancels`), the sinks
+close (:class:`Closes`), the executor's cancels (:class:`Cancels`), the operator's revoke
+(:class:`KillRevokes`, a firm-wide kill's), the sinks
 (:class:`~.collaborators.Tells`) and what the firm reads and sets of the book
 (:class:`ShardBook`). The bootstrap builds one from a runner's parts
 (:func:`killswitch.process.bootstrap.shard_ports`); a test builds one from the parts it needs.
@@ -29,7 +30,7 @@ if TYPE_CHECKING:  # pragma: no cover - annotations only
     from ...orders import CancelIntent
     from ...snapshot import Snapshot
     from ..venue.execution import ExecutionReport
-    from ..view import ChangeResult, CloseResult, ResetResult
+    from ..view import ActionPreview, ChangeResult, CloseResult, ResetResult
 
 
 class Turns(Protocol):
@@ -48,7 +49,9 @@ class FirmCommands(Protocol):
 
     async def firm_lock(self, scope: str, hold: str, audited: dict, *, mode: str, reason: str,
                         stage: Optional[int] = None, manual: bool = False, ttl_ms: Optional[int] = None,
-                        details: Optional[dict] = None) -> Optional[str]: ...
+                        details: Optional[dict] = None, written: bool = False) -> Optional[str]: ...
+
+    async def firm_lock_audited(self, directive: int, scope: str, since_ms: int) -> bool: ...
 
     async def firm_unlock(self, scope: str, hold: str, audited: dict) -> Optional[str]: ...
 
@@ -64,6 +67,27 @@ class Cancels(Protocol):
                      cause: Optional[str] = None) -> "ExecutionReport":
         """The venues' open orders the intents select, cancelled now; an order the venue still
         lists after it is left open, tied to ``incident`` and ``cause``."""
+
+
+class KillRevokes(Protocol):
+    """The operator's revoke and restore (:class:`~..operator.revoke_commands.OperatorRevokes`):
+    what a firm-wide kill revokes its accounts' bots' keys through, and its release restores."""
+
+    def preview(self, scope: str) -> "ActionPreview": ...
+
+    async def revoke(self, scope: str, reason: str, *, preview_id: Optional[str], approvals: int = 1,
+                     actor: Optional[str] = None) -> "ChangeResult": ...
+
+    async def restore(self, scope: str, reason: str, *, approver: str) -> "ChangeResult": ...
+
+    def held(self, scope: str) -> bool:
+        """Whether an operator's revoke of exactly ``scope`` is held."""
+
+    def reachable(self, account: str) -> bool:
+        """Whether ``account``'s venue has the switch of its bots' keys (its ``revoke:`` block)."""
+
+    def permissions(self) -> Mapping[str, dict]:
+        """Each account's permission: ``revoked``, ``owed``, ``shown``."""
 
 
 class ShardBook(Protocol):
@@ -86,6 +110,15 @@ class FirmRoutes(Protocol):
                           confirm_relatch: bool = False) -> Optional["ResetResult"]: ...
 
     async def status(self) -> dict: ...
+
+    async def kill_preview(self, board: dict) -> dict: ...
+
+    async def kill(self, reason: str, preview_id: Optional[str], actor: Optional[str], board: dict
+                   ) -> "ChangeResult": ...
+
+    async def kill_release(self, approver: str, reason: str) -> "ChangeResult": ...
+
+    async def kill_status(self, board: dict) -> dict: ...
 
     def intervals(self) -> tuple[float, ...]: ...
 
@@ -129,3 +162,4 @@ class ShardPorts:
     cancels: Cancels
     sinks: Tells
     book: ShardBook
+    revokes: Optional[KillRevokes] = None  # the bots' keys a firm-wide kill revokes (None: none)

@@ -102,15 +102,29 @@ class OperatorCommands(ResetApprovals):
 
     async def firm_lock(self, scope: str, hold: str, audited: dict, *, mode: str, reason: str,
                         stage: Optional[int] = None, manual: bool = False, ttl_ms: Optional[int] = None,
-                        details: Optional[dict] = None) -> Optional[str]:
+                        details: Optional[dict] = None, written: bool = False) -> Optional[str]:
         """A firm policy's lock of ``scope`` (its directive carried out on this shard), held as
-        ``hold`` (``firm:<policy>``) until the firm's reset lifts it: the path an operator's
-        change takes — audited ``firm_lock`` (``audited``), applied to the lock book as it is
-        then, saved, the lock file rewritten. None when done; else why, and nothing changed."""
+        ``hold`` (``firm:<policy>``, ``firm:kill``) until the firm's reset or the kill's release
+        lifts it: the path an operator's change takes — audited ``firm_lock`` (``audited``),
+        applied to the lock book as it is then, saved, the lock file rewritten. ``written``: its
+        row is in the chain already (:meth:`firm_lock_audited`), so none is written again. None
+        when done; else why, and nothing changed."""
         now = self.clock()
         return await self._change("firm_lock", audited, lambda book, dms: (
             book.apply(scope, mode, now_ms=now, policy=hold, stage=stage, reason=reason, manual=manual,
-                       ttl_ms=ttl_ms, details=details), dms))
+                       ttl_ms=ttl_ms, details=details), dms), audited=written)
+
+    async def firm_lock_audited(self, directive: int, scope: str, since_ms: int) -> bool:
+        """Whether a ``firm_lock`` row of ``directive`` on ``scope`` is in the chain already (a
+        leader stopped between the row and its save), read from a minute before ``since_ms``."""
+        after = 0
+        while True:
+            page = await self.io(self.store.audit_rows, since_ms - 60_000, ["firm_lock"], 1000, after_seq=after)
+            if any(r.payload.get("directive") == directive and r.payload.get("scope") == scope for r in page):
+                return True
+            if len(page) < 1000:
+                return False
+            after = page[-1].seq
 
     async def firm_unlock(self, scope: str, hold: str, audited: dict) -> Optional[str]:
         """The firm's reset lifting ``hold`` (``firm:<policy>``) from ``scope``, as

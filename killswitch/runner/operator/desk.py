@@ -203,6 +203,35 @@ class Desk:
         """The firm as this shard sees it (``GET /v1/firm``); ``FIRM_NOT_SHARDED`` without shards."""
         return await self.firm.status() if self.firm is not None else {"error": "FIRM_NOT_SHARDED"}
 
+    async def _board(self) -> dict:
+        board = self._firm.board
+        return await board.read() if board is not None else {"shards": []}
+
+    async def firm_kill_preview(self) -> dict:
+        """What a firm-wide kill would do now (``POST /v1/preview/firm-kill``)."""
+        if self.firm is None:
+            return {"allowed": False, "reason": "FIRM_NOT_SHARDED: this runner is no shard's; a firm-wide kill is "
+                                                "sent to a shard's runner (ksctl run --shard)"}
+        return await self.firm.kill_preview(await self._board())
+
+    async def firm_kill(self, reason: str, *, preview_id: Optional[str], actor: Optional[str] = None) -> ChangeResult:
+        """The firm-wide kill, as previewed (``POST /v1/firm/kill``)."""
+        if self.firm is None:
+            return ChangeResult(False, "FIRM_NOT_SHARDED: this runner is no shard's")
+        return await self.firm.kill(reason, preview_id, actor, await self._board())
+
+    async def firm_kill_release(self, reason: str, *, approver: str) -> ChangeResult:
+        """One approval of the kill's release (``POST /v1/firm/kill/release``)."""
+        if self.firm is None:
+            return ChangeResult(False, "FIRM_NOT_SHARDED: this runner is no shard's")
+        return await self.firm.kill_release(approver, reason)
+
+    async def firm_kill_status(self) -> dict:
+        """The newest kill's progress per shard and account (``GET /v1/firm/kill``)."""
+        if self.firm is None:
+            return {"error": "FIRM_NOT_SHARDED"}
+        return await self.firm.kill_status(await self._board())
+
     def metrics_text(self) -> str:
         return self.readout.metrics_text()
 

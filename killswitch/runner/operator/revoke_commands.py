@@ -85,6 +85,18 @@ class OperatorRevokes:
             return f"NO_ACCOUNT: {scope} reaches no account of this runner; nothing to revoke", []
         return None, accounts
 
+    def held(self, scope: str) -> bool:
+        """Whether an operator's revoke of exactly ``scope`` is held (a firm-wide kill's among them)."""
+        return bool(self.book.revokes.holds_of(holder_of(OPERATOR, scope)))
+
+    def reachable(self, account: str) -> bool:
+        """Whether ``account``'s venue has the switch of its bots' keys."""
+        return self.revokes.switchable(account)
+
+    def permissions(self) -> dict[str, dict]:
+        """Each account's permission as status shows it (``revoked``, ``owed``, ``shown``)."""
+        return self.revokes.status()
+
     def preview(self, scope: str) -> ActionPreview:
         """What a revoke of ``scope`` would do now, and the id the revoke must carry."""
         mode = "dry-run" if self.dry_run else "live"

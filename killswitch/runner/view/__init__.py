@@ -516,6 +516,17 @@ class RunnerView(Protocol):
         """Every shard (reachable, incidents, lock, console URL) and the firm-wide breaker, read
         from the firm's tables (a shard's runner only)."""
 
+    async def firm_kill_status(self) -> dict:
+        """The newest firm-wide kill's progress per shard and account (a shard's runner only)."""
+
+    async def firm_kill_preview(self) -> dict:
+        """What a firm-wide kill would do now, per shard, and the id the kill must carry."""
+
+    async def firm_kill(self, reason: str, *, preview_id: Optional[str], actor: Optional[str] = None
+                        ) -> ChangeResult: ...
+
+    async def firm_kill_release(self, reason: str, *, approver: str) -> ChangeResult: ...
+
     async def ready(self) -> tuple[bool, str]:
         """(ready, why): policy loaded, state reachable, leader or standby."""
 
