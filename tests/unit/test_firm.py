@@ -296,6 +296,9 @@ class FakeFirm:
         self.claims[did] = "claimed"
         return True
 
+    def kills(self):  # no firm-wide kill was sent (tests/unit/test_firm_kill.py has them)
+        return None, None
+
 
 def test_a_directive_is_applied_once_though_read_again_and_its_lock_is_the_firm_policys(tmp_path):
     from tests.unit.test_runner_operator import ACCOUNT, make

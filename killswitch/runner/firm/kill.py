@@ -4,7 +4,8 @@ into the firm's tables, and lifting it when two approvers released it.
 What it owns: :class:`KillApplier`, which the directive applier (:mod:`.apply`) hands a
 ``kill`` or a ``kill_release`` directive it claimed:
 
-* **kill** — on this shard's accounts the kill spans: every scope the shard runs locked
+* **kill** — on every account this shard runs (the kill is the firm's, whether or not its
+  writer knew the account): every scope the shard runs locked
   ``halted`` as the firm hold :data:`~killswitch.firm.kill.KILL_HOLD` (audited ``firm_lock``
   naming the directive, once: a leader that stopped between the row and its save is taken up
   again without a second row; an operator's unlock of it is refused), each account's open
@@ -58,11 +59,12 @@ class KillApplier:
     # --- the kill ------------------------------------------------------------------------------
 
     async def kill(self, d: Directive, fence: int, mine: Sequence[str]) -> str:
-        accounts = sorted(k for k in d.accounts if k in mine)
+        # the whole firm: every account this shard runs now, whether or not its writer knew it
+        accounts = sorted(mine)
         if not accounts:
             return "none of this shard's accounts"
         ports, reason = self.ports, f"FIRM_KILL {d.id}: {d.payload.get('reason')} (by {d.actor})"
-        scopes = targets(d, mine)
+        scopes = targets(Directive(KILL, "global", {"accounts": accounts}), mine)
         assert d.id is not None
         for scope in scopes:
             written = await ports.commands.firm_lock_audited(d.id, scope, d.created_ms or self.clock())
@@ -184,12 +186,12 @@ class KillApplier:
 
     async def release(self, d: Directive, fence: int, mine: Sequence[str]) -> str:
         kill_id = int(d.payload.get("kill") or 0)
-        accounts = sorted(k for k in d.accounts if k in mine)
+        accounts = sorted(mine)
         if not accounts:
             return "none of this shard's accounts"
         approvers = [str(a) for a in d.payload.get("approvers") or ()]
         reason = f"FIRM_KILL_RELEASED {kill_id}: {d.payload.get('reason')} (approved by {', '.join(approvers)})"
-        kill = Directive(KILL, "global", {"accounts": list(d.accounts)}, None, d.actor, kill_id)
+        kill = Directive(KILL, "global", {"accounts": accounts}, None, d.actor, kill_id)
         said = []
         for scope in targets(kill, mine):
             refused = await self.ports.commands.firm_unlock(scope, KILL_HOLD, {
