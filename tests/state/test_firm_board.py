@@ -78,7 +78,8 @@ def _book(now: int) -> SimpleNamespace:
 
     incident = decision_id("bot-guard", "simulated/sim-main", 1, 1)
     lock = LockBook().apply("simulated/sim-main", "halted", now_ms=now - 60_000, policy="bot-guard", stage=1)
-    return SimpleNamespace(state=SimpleNamespace(scopes=scopes), snapshots={}, node=lambda p: node if p == "bot-guard" else None,
+    return SimpleNamespace(state=SimpleNamespace(scopes=scopes), snapshots={},
+                           node=lambda p: node if p == "bot-guard" else None,
                            acks={incident: (Acknowledgement(incident, "alice", now - 1_000),)}, lock_book=lock)
 
 

@@ -204,15 +204,16 @@ def test_a_kill_is_in_force_until_its_release():
     assert locks_in_force([kill, release], T0) == []
 
 
+REVOKE = {"master_credentials": {"api_key": {"env": "M"}, "secret": {"env": "MS"}}, "sub_account": "a1",
+          "api_keys": ["bot-key"]}
 DECLARED = [Account.model_validate({"name": n, "venue": "binanceusdm", "market_type": "futures",
                                     "credentials": {"api_key": {"env": "K"}, "secret": {"env": "S"}},
-                                    **({"revoke": {"master_credentials": {"api_key": {"env": "M"},
-                                                                          "secret": {"env": "MS"}},
-                                                   "sub_account": "a1", "api_keys": ["bot-key"]}} if n == "a1" else {})})
+                                    **({"revoke": REVOKE} if n == "a1" else {})})
             for n in ("a1", "b1")]
 ASSIGNMENT = {"desk-a": ["a1"], "desk-b": ["b1"]}
 BOARD = {"shards": [{"shard": "desk-a", "reachable": True, "why": "", "resting": {"binanceusdm/a1": 3}},
-                    {"shard": "desk-b", "reachable": False, "why": "shard desk-b was last heard 9.0s ago (bound 1.5s)"}]}
+                    {"shard": "desk-b", "reachable": False,
+                     "why": "shard desk-b was last heard 9.0s ago (bound 1.5s)"}]}
 
 
 def test_the_preview_says_what_each_shard_does_and_which_accounts_a_shard_not_heard_leaves_not_reached():
