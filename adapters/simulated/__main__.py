@@ -115,7 +115,9 @@ def revoke_keys(engine) -> dict:
     for name in engine.accounts:
         key, secret = f"{name}-bot-key", f"{name}-bot-secret"
         perms.add_key(name, key, secret)
-        bots[name] = {"api_key": key, "secret": secret}
+        # the sub-account as a venue that names it by its email does (Binance): <account>@sim.example
+        perms.name_sub(name, f"{name}@sim.example")
+        bots[name] = {"api_key": key, "secret": secret, "email": f"{name}@sim.example"}
     return {"master": {"api_key": MASTER_KEY, "secret": MASTER_SECRET, "passphrase": MASTER_PASSPHRASE},
             "bots": bots}
 

@@ -78,6 +78,8 @@ class KillApplier:
         await self._report(d, fence, [KillReport(d.id, self.shard, k, locked_ms=locked, ts_ms=locked)
                                       for k in accounts])
         resting = await self._cancel(d, accounts, reason)
+        # each step reported as it is reached: nothing resting before the keys are asked for
+        await self._report(d, fence, self._reports(d, accounts, locked, resting, "revoke not sent yet"))
         revoke = await self._revoke(d, scopes, accounts, reason)
         reports = self._reports(d, accounts, locked, resting, revoke)
         await self._report(d, fence, reports)
