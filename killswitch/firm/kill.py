@@ -19,7 +19,8 @@ What it owns:
 * :func:`kill_progress` — a kill's progress per shard and account (the reports against every
   account of the firm; a shard that reported nothing is named with why, from the board), and
   the times from the kill to every account locked, nothing resting and every key in reach
-  revoked, once they are reached.
+  revoked, once they are reached; :func:`progress_lines`, that progress as ``ksctl status --firm``
+  and the console's firm strip show it.
 
 Pure: no I/O, no clock — ``now`` and every row are arguments.
 """
@@ -164,3 +165,42 @@ def kill_progress(kill: Mapping[str, Any], reports: Sequence[KillReport], assign
                         "all_locked_ms": locked, "nothing_resting_ms": resting, "all_revoked_ms": revoked},
             "approvals": [dict(a) for a in approvals], "needed": APPROVALS_NEEDED,
             "released": dict(released) if released else None}
+
+
+def _s(ms: Optional[int]) -> str:
+    return "-" if ms is None else f"{ms / 1000:.2f}s"
+
+
+def progress_lines(doc: Mapping[str, Any]) -> list[str]:
+    """A kill's progress (:func:`kill_progress`) as lines: ``ksctl status --firm`` and the
+    console's firm strip show these."""
+    kill = doc.get("kill")
+    if not kill:
+        return ["FIRM KILL: none sent"]
+    s = doc.get("summary") or {}
+    released = doc.get("released")
+    head = (f"FIRM KILL {kill.get('id')} by {kill.get('actor')}: {kill.get('reason')} — "
+            + (f"RELEASED by {', '.join(released.get('approvers') or ())}" if released else "IN FORCE"))
+    lines = [head,
+             f"  locked {s.get('locked')}/{s.get('accounts')} (all in {_s(s.get('all_locked_ms'))}); nothing resting "
+             f"{s.get('nothing_resting')}/{s.get('accounts')} (in {_s(s.get('nothing_resting_ms'))}); revoked "
+             f"{s.get('revoked')}/{s.get('in_reach')} in reach (in {_s(s.get('all_revoked_ms'))})"]
+    if s.get("out_of_reach"):
+        lines.append(f"  OUT OF REACH (keys not revoked): {', '.join(s['out_of_reach'])}")
+    if s.get("not_reached"):
+        lines.append("  NOT REACHED (the shard has not taken it up; it does when heard): "
+                     + ", ".join(s["not_reached"]))
+    if not released:
+        approvals = [a.get("approver") for a in doc.get("approvals") or ()]
+        lines.append(f"  release: {len(approvals)}/{doc.get('needed')} approvals"
+                     + (f" ({', '.join(str(a) for a in approvals)})" if approvals else "")
+                     + "; ksctl kill --firm --release --reason R, each approver with their own token")
+    for shard in doc.get("shards") or ():
+        heard = "" if shard.get("heard") in (True, None) else f" (NOT HEARD: {shard.get('why')})"
+        lines.append(f"  shard {shard['shard']}: {shard['state']}{heard}")
+        for a in shard.get("accounts") or ():
+            extra = [x for x in (a.get("resting") if "nothing resting" not in a.get("states", ()) else "",
+                                 a.get("revoke") if "revoked" not in a.get("states", ()) else "") if x]
+            lines.append(f"    {a['account']}: {', '.join(a.get('states') or ())}"
+                         + (f" ({'; '.join(extra)})" if extra else ""))
+    return lines

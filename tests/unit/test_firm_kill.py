@@ -246,3 +246,29 @@ def test_the_progress_gives_the_three_times_once_every_account_reached_them_and_
     s = kill_progress(kill, [a1, b1], ASSIGNMENT, DECLARED, BOARD)["summary"]
     assert (s["all_locked_ms"], s["nothing_resting_ms"], s["all_revoked_ms"]) == (300, 400, 900)
     assert s["out_of_reach"] == ["binanceusdm/b1"]
+
+
+def test_the_consoles_firm_strip_shows_the_kill_in_force_with_its_progress_and_the_kill_action():
+    from killswitch.firm.board import firm_board
+    from killswitch.runner.console.firm_strip import firm_strip, kill_of
+    from killswitch.runner.console.http import ASSETS, environment
+    from tests.unit.test_firm_board import ASSIGN, NOW, STALE_MS, _inputs, _when
+
+    strip = firm_strip(firm_board(ASSIGN, _inputs(), NOW, asked="desk-a", firm_stale_ms=STALE_MS), _when)
+    kill = {"id": 1, "created_ms": T0, "actor": "alice", "reason": "drill"}
+    a1 = KillReport(1, "desk-a", "binanceusdm/a1", T0 + 200, T0 + 400, T0 + 900, "nothing resting", "revoked")
+    env = environment()
+    def ticking(ms, form, text):  # (view.html.j2's macro)
+        return text
+
+    html = env.get_template("_firm_strip.html.j2").render(
+        firm_strip=strip, firm_kill=kill_of(kill_progress(kill, [a1], ASSIGNMENT, DECLARED, BOARD)), ticking=ticking)
+    assert 'class="firm-kill kill-on"' in html and "FIRM KILL 1 by alice: drill — IN FORCE" in html
+    assert "NOT REACHED (the shard has not taken it up; it does when heard): desk-b" in html
+    assert "data-kill-open" in html
+    calm = env.get_template("_firm_strip.html.j2").render(firm_strip=strip, firm_kill=kill_of({"kill": None}),
+                                                          ticking=ticking)
+    assert "FIRM KILL" not in calm and "data-kill-open" in calm  # the action is there before any kill
+    dialog = env.get_template("_kill_dialog.html.j2").render()
+    assert 'id="kill-preview"' in dialog and "type <code>KILL</code>" in dialog
+    assert ASSETS["kill.js"] == "text/javascript"

@@ -85,6 +85,17 @@ def firm_alert(alert: dict, strip: dict) -> dict:
     return alert
 
 
+def kill_of(doc: Any) -> Optional[dict]:
+    """The firm-wide kill's progress as the strip shows it (``GET /v1/firm/kill``), None when no
+    kill was sent or it cannot be read; its lines are ``ksctl status --firm``'s."""
+    if not isinstance(doc, dict) or not doc.get("kill"):
+        return None
+    from ...firm.kill import progress_lines
+
+    head, *rest = progress_lines(doc)
+    return {"head": head, "lines": [line.strip() for line in rest], "released": bool(doc.get("released"))}
+
+
 def strip_of(doc: Any, when: Callable[[Optional[int]], Optional[dict]]) -> Optional[dict]:
     """The strip of a board document, None without one (a runner that is not a shard's)."""
     if not isinstance(doc, dict) or doc.get("error") == "FIRM_NOT_SHARDED":

@@ -31,7 +31,7 @@ from aiohttp import web
 
 from ...markdown import markdown_html
 from ..api_request import ApiError, bad, path_name, show
-from .firm_strip import firm_alert, strip_of
+from .firm_strip import firm_alert, kill_of, strip_of
 from .model import _when as when, page_model
 from .positions_model import positions_model
 from .silences_model import with_silences
@@ -41,7 +41,7 @@ ASSETS = {"console.css": "text/css", "console.js": "text/javascript", "charts.cs
           "charts.js": "text/javascript", "layout.css": "text/css", "runbook.js": "text/javascript",
           "notify.js": "text/javascript", "tables.js": "text/javascript",
           "positions.css": "text/css", "silences.js": "text/javascript", "firm.js": "text/javascript",
-          "firm.css": "text/css"}
+          "firm.css": "text/css", "kill.js": "text/javascript"}
 # img-src allows data: for the tab's icon alone: the script draws it (an SVG of constants) to say
 # the runner is unreachable, when no file could be fetched from the runner; an image runs no script.
 CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; img-src 'self' data:; "
@@ -89,6 +89,9 @@ class ConsoleHandlers:
             if callable(board) and getattr(self.view, "firm_board", None) is not None else None
         if strip is not None:
             model = {**model, "firm_strip": strip, "alert": firm_alert(model["alert"], strip)}
+            killed = getattr(self.view, "firm_kill_status", None)  # the firm-wide kill's progress, on the strip
+            progress = await self.call(killed) if callable(killed) else None
+            model = {**model, "firm_kill": kill_of(progress)}
         return {**model, **positions_model(positions), **({"firm": shown} if shown else {})}
 
     def _html(self, text: str) -> web.Response:
