@@ -74,7 +74,7 @@ def rest_entry(sim: Sim, n: int, cid: str) -> bool:
     try:
         with urllib.request.urlopen(req, timeout=10) as r:
             return json.loads(r.read()).get("status") == "NEW"
-    except urllib.error.HTTPError:
+    except (urllib.error.URLError, OSError):  # refused, or the simulator too busy to answer in time
         return False
 
 

@@ -3,7 +3,8 @@
 What it owns: one row per audited operator action — a lock, an unlock, a manual close, a silence
 added, changed (extended, its comment edited) or expired, an acknowledgement, a dead man's switch
 armed or disarmed, a revoke of the bots' keys and each approval of its restore, a reset approval
-withdrawn, an override of a pre-trade limit requested, approved, ended or refused — with its
+withdrawn, an override of a pre-trade limit requested, approved, ended or refused, a firm-wide
+kill and each approval of its release — with its
 author (the authenticated identity the runner audited, ``by``), its reason or comment, its time, what
 became of it (done, or the refusal's reason code) and how long it lasted, derived from later
 rows of the same trail and the journal:
@@ -14,7 +15,9 @@ rows of the same trail and the journal:
   expired, or the end of the incident it was made from (unless an extension untied it);
 - an acknowledgement: until someone else acknowledged the incident, or the incident ended;
 - a manual close: until the last of its orders had its final result (settled);
-- an armed dead man's switch: until it was disarmed or armed again.
+- an armed dead man's switch: until it was disarmed or armed again;
+- a firm-wide kill carried out on this shard (its ``firm_lock`` row, naming the directive every
+  shard's row names): until its release lifted it here.
 
 Pure: rows in, plain values out (times in ms and ISO text; the renderer formats durations).
 Must not read the store itself (:mod:`.report` hands the rows in) or call an action done that
@@ -39,8 +42,17 @@ ACTION_KINDS = {"manual_lock": "lock", "manual_unlock": "unlock", "manual_close_
                 "trading_restore_approval": "restore approval", "close_rejection_accepted": "close accept",
                 "reset_approval_withdrawn": "reset approval withdrawn",
                 "override_requested": "override request", "override_approved": "override approval",
-                "override_ended": "override end", "override_refused": "override (refused)"}
+                "override_ended": "override end", "override_refused": "override (refused)",
+                # the firm-wide kill carried out on this shard, lifted by its release, and each approval
+                # of that release sent to this shard (a firm policy's firm_lock is no person's action)
+                "firm_lock": "firm kill", "firm_unlock": "firm kill released",
+                "firm_kill_release_approval": "kill release approval"}
 OVERRIDE_KINDS = ("override_requested", "override_approved", "override_ended", "override_refused")
+
+
+def _person(r: Any) -> bool:
+    """Whether audit row ``r`` is an operator's action: a firm lock or unlock only when a kill's."""
+    return r.kind in ACTION_KINDS and (r.kind not in ("firm_lock", "firm_unlock") or bool(r.payload.get("kill")))
 
 
 def _target(kind: str, p: Mapping[str, Any]) -> str:
@@ -54,6 +66,12 @@ def _target(kind: str, p: Mapping[str, Any]) -> str:
         return str(p.get("incident") or "-")
     if kind in ("dms_armed", "dms_disarmed"):
         return str(p.get("source") or "-")
+    if kind == "firm_lock":  # the directive every shard's row names: one trail across shards
+        return f"directive {p.get('directive')}: {p.get('scope') or '-'}"
+    if kind == "firm_unlock":
+        return f"directive {p.get('kill')} released by directive {p.get('directive')}: {p.get('scope') or '-'}"
+    if kind == "firm_kill_release_approval":
+        return f"directive {p.get('directive')}" if p.get("directive") else "the kill in force"
     if kind == "close_rejection_accepted":  # the refused legs a person accepted
         return ", ".join(f"{x.get('symbol')} {x.get('leg')} on {x.get('account')}" for x in p.get("legs") or ()) or "-"
     if kind == "reset_approval_withdrawn":  # the approval taken back: of which policy's reset, where
@@ -134,19 +152,20 @@ def operator_actions(rows: Sequence[Any], until_ms: int, proven: Callable[[int],
     incident -> when it ended (reset, escalation, re-entry) within the period; ``results``: a
     manual close's id -> each of its orders' (status, what the venue said where it refused): a
     close whose orders the venue refused is ``failed``, never ``done``."""
-    mine = [r for r in rows if r.kind in ACTION_KINDS]
+    mine = [r for r in rows if _person(r)]
     out = []
     for i, r in enumerate(mine):
         p = r.payload
         refused = p.get("refused")
         end, how = (None, None) if refused else _end(r, mine[i + 1:], settled, incident_ends)
-        ongoing = not refused and r.kind in ("manual_lock", "silence_added", "incident_acknowledged", "dms_armed") \
+        ongoing = not refused and r.kind in ("manual_lock", "silence_added", "incident_acknowledged", "dms_armed",
+                                             "firm_lock") \
             and (end is None or end > until_ms)  # a silence or a ttl that ends after the period: not over yet
         if ongoing:
             end, how = until_ms, "in force at the period's end"
         out.append({"at": iso(r.ts_ms), "ts_ms": r.ts_ms, "action": ACTION_KINDS[r.kind], "kind": r.kind,
                     "target": _target(r.kind, p),
-                    "by": p.get("by") or p.get("approver") or p.get("requester"),
+                    "by": p.get("by") or p.get("approver") or p.get("requester") or p.get("actor"),
                     "reason": _reason(r.kind, p),
                     "outcome": f"refused: {str(refused).split(':', 1)[0]}" if refused else
                     _close_outcome((results or {}).get(str(p.get("id")), ())) if r.kind == "manual_close_requested"
@@ -192,6 +211,12 @@ def _end(r: AuditRow, later: Sequence[AuditRow], settled: Mapping[str, int], inc
                 ends.append((x.ts_ms, f"unlocked by {x.payload.get('by') or '?'}"))
                 break
         return min(ends, key=lambda e: e[0]) if ends else (None, None)
+    if r.kind == "firm_lock":  # a kill's: until its release lifted it here
+        lifted = next((x for x in done if x.kind == "firm_unlock" and x.payload.get("kill") == p.get("directive")
+                       and x.payload.get("scope") == p.get("scope")), None)
+        if lifted is None:
+            return None, None
+        return lifted.ts_ms, f"released by {', '.join(str(a) for a in lifted.payload.get('approvers') or ()) or '?'}"
     if r.kind == "silence_added":
         return _silence_end(p, done, incident_ends)
     if r.kind == "incident_acknowledged":  # until the incident ended: another's acknowledgement shares it

@@ -272,3 +272,30 @@ def test_the_consoles_firm_strip_shows_the_kill_in_force_with_its_progress_and_t
     dialog = env.get_template("_kill_dialog.html.j2").render()
     assert 'id="kill-preview"' in dialog and "type <code>KILL</code>" in dialog
     assert ASSETS["kill.js"] == "text/javascript"
+
+
+def test_the_closure_report_of_a_shard_lists_the_kill_by_its_directive_and_its_release(tmp_path):
+    from killswitch.runbooks.operator_actions import operator_actions
+    from tests.unit.test_runner_operator import make
+
+    w = make(tmp_path)
+    firm = KillFirm([_kill()], written_before=0)
+    applier = _applier(w, firm, [])
+
+    async def go():
+        await w.runner.start()
+        await applier.start()
+        await applier.apply_new()
+        w.clock.advance(60_000)
+        firm.directives.append(Directive(KILL_RELEASE, "global", {"kill": 1, "approvers": ["bob", "carol"],
+                                                                  "reason": "fixed"}, None, "carol", 2, T0 + 1))
+        await applier.apply_new()
+
+    asyncio.run(asyncio.wait_for(go(), 30))
+    acts = operator_actions(w.store.audit_rows(), w.clock() + 1, lambda seq: True, {}, {})
+    kill = next(a for a in acts if a["action"] == "firm kill")
+    assert (kill["target"], kill["by"], kill["ended"]) == ("directive 1: global", "alice", "released by bob, carol")
+    assert kill["reason"].startswith("FIRM_KILL 1: runaway bots (by alice)") and kill["duration_ms"] == 60_000
+    assert any(a["action"] == "firm kill released" and a["target"].startswith("directive 1 released by directive 2")
+               for a in acts)
+    w.store.close()
