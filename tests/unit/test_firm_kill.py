@@ -299,3 +299,12 @@ def test_the_closure_report_of_a_shard_lists_the_kill_by_its_directive_and_its_r
     assert any(a["action"] == "firm kill released" and a["target"].startswith("directive 1 released by directive 2")
                for a in acts)
     w.store.close()
+
+
+def test_the_previews_id_is_the_shards_accounts_and_not_whether_each_is_heard():
+    from killswitch.runner.firm.kill import kill_preview_id
+
+    heard = {"shards": [{**s, "reachable": True} for s in BOARD["shards"]]}
+    one = kill_preview_id(kill_preview(ASSIGNMENT, BOARD, DECLARED))
+    assert one == kill_preview_id(kill_preview(ASSIGNMENT, heard, DECLARED))  # desk-b heard again meanwhile
+    assert one != kill_preview_id(kill_preview({"desk-a": ["a1", "b1"]}, BOARD, DECLARED))

@@ -156,6 +156,8 @@ class KillApplier:
 
     async def follow_up(self, fence: int, mine: Sequence[str]) -> None:
         """Take up what a kill carried out here has not reached yet (see the module doc)."""
+        if self.ports.dry_run:  # a dry run cancels and revokes nothing: there is nothing to take up
+            return
         if not self._looked:
             self._looked = True
             kill, release = await asyncio.to_thread(self.firm.kills)
@@ -230,10 +232,12 @@ async def kill_preview(link: Any, board: dict) -> dict:
 
 
 def kill_preview_id(preview: dict) -> str:
-    """The id of a kill's preview: the accounts per shard and the shards not heard."""
+    """The id of a kill's preview: the accounts per shard. Not whether each is heard: a shard that
+    comes and goes between the preview and the kill must not hold the kill back, and it does the
+    same either way (at once, or when it is heard again)."""
     import hashlib
 
-    text = "|".join(f"{s['shard']}:{','.join(s['accounts'])}:{int(bool(s['heard']))}" for s in preview["shards"])
+    text = "|".join(f"{s['shard']}:{','.join(s['accounts'])}" for s in preview["shards"])
     return "kill-" + hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
@@ -257,7 +261,7 @@ async def send_kill(link: Any, reason: str, preview_id: Optional[str], actor: Op
         return ChangeResult(False, "PREVIEW_REQUIRED: a kill carries the id of its preview (ksctl kill --firm "
                                    "previews it first); nothing was sent")
     if preview_id != preview["preview_id"]:
-        return ChangeResult(False, "PREVIEW_MISMATCH: the firm's shards or the shards heard changed since the "
+        return ChangeResult(False, "PREVIEW_MISMATCH: the firm's shards or their accounts changed since the "
                                    "preview; preview again; nothing was sent")
     accounts = sorted(k for s in preview["shards"] for k in s["accounts"])
     d = Directive(KILL, "global", {"accounts": accounts, "reason": reason, "source": "operator",
