@@ -265,12 +265,13 @@ def test_the_consoles_firm_strip_shows_the_kill_in_force_with_its_progress_and_t
         firm_strip=strip, firm_kill=kill_of(kill_progress(kill, [a1], ASSIGNMENT, DECLARED, BOARD)), ticking=ticking)
     assert 'class="firm-kill kill-on"' in html and "FIRM KILL 1 by alice: drill — IN FORCE" in html
     assert "NOT REACHED (the shard has not taken it up; it does when heard): desk-b" in html
-    assert "data-kill-open" in html
+    assert "data-kill-open" in html and "data-kill-release" in html
     calm = env.get_template("_firm_strip.html.j2").render(firm_strip=strip, firm_kill=kill_of({"kill": None}),
                                                           ticking=ticking)
     assert "FIRM KILL" not in calm and "data-kill-open" in calm  # the action is there before any kill
+    assert "data-kill-release" not in calm  # and no release of a kill not in force
     dialog = env.get_template("_kill_dialog.html.j2").render()
-    assert 'id="kill-preview"' in dialog and "type <code>KILL</code>" in dialog
+    assert 'id="kill-preview"' in dialog and "type <code>KILL</code>" in dialog and 'id="kill-approve"' in dialog
     assert ASSETS["kill.js"] == "text/javascript"
 
 

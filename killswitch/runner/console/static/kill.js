@@ -1,6 +1,8 @@
 // The firm-wide kill in the console: the firm strip's button opens the dialog; "Preview" ->
 // POST /v1/preview/firm-kill (what each shard locks, cancels and revokes; the shards not heard);
-// KILL typed -> POST /v1/firm/kill with the preview's id. The runner decides and answers with a
+// KILL typed -> POST /v1/firm/kill with the preview's id; "Approve its release" opens it for one
+// approval of the release (POST /v1/firm/kill/release: the second distinct approver's releases
+// it; the same person twice is refused, DUPLICATE_APPROVER). The runner decides and answers with a
 // reason code (KILL_IN_FORCE, PREVIEW_MISMATCH, ROLE_REQUIRED, ...), shown as it came. The token
 // is the one console.js keeps in this tab's sessionStorage, sent only in the Authorization header.
 // Data from the runner is written with textContent only.
@@ -36,12 +38,24 @@
     $("kill-send").disabled = true;
     $("k-confirm").value = "";
   }
-  document.addEventListener("click", (e) => {
-    const b = e.target.closest ? e.target.closest("[data-kill-open]") : null;
-    if (!b) return;
+  function open(release) {
     reset();
+    $("kill-title").textContent = release ? "Approve the release of the firm-wide kill" : "Kill trading across the firm";
+    $("kill-preview").hidden = release;
+    $("kill-send").hidden = release;
+    $("kill-approve").hidden = !release;
     dialog.showModal();
     $("k-reason").focus();
+  }
+  document.addEventListener("click", (e) => {
+    const at = (sel) => (e.target.closest ? e.target.closest(sel) : null);
+    if (at("[data-kill-open]")) open(false);
+    else if (at("[data-kill-release]")) open(true);
+  });
+  $("kill-approve").addEventListener("click", async () => {
+    if (!$("k-reason").value.trim()) { result("BAD_REQUEST: a reason is needed", true); return; }
+    const {r, doc, reason} = await call("/v1/firm/kill/release", {reason: $("k-reason").value});
+    result(reason, !(r.ok && doc && doc.done === true));
   });
   $("kill-cancel").addEventListener("click", () => dialog.close());
   $("kill-preview").addEventListener("click", async () => {
