@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any, Mapping, Optional, Protocol, Sequence
 
 from ..sync.values import PolicySyncStatus
 from ..view_decode import DecodeError as DecodeError, decode as decode
+from .closes import CloseResult as CloseResult, PlannedOrder as PlannedOrder  # a manual close's answer
 from .overrides import OverrideResult as OverrideResult, OverrideStatus as OverrideStatus
 from .positions import (  # the positions' values (GET /v1/positions), a module of their own
     AccountPositions as AccountPositions,
@@ -446,44 +447,6 @@ class ResetResult:
         waiting for the next approver. Anything else (``NOT_ENGAGED``, ``DUPLICATE_APPROVER``,
         ``STAGE_CHANGED``, ``NOT_LEADER`` ...) is a refusal: nothing was recorded."""
         return self.done or self.reason.startswith("APPROVAL_RECORDED")
-
-
-@dataclass(frozen=True)
-class PlannedOrder:
-    """One order of a manual close as planned from the last snapshots (what ``ksctl close``
-    previews): reduce-only, never larger than the position it closes."""
-
-    account: str  # venue/account
-    symbol: str
-    side: str  # buy | sell
-    position_side: Optional[str]  # LONG | SHORT in hedge mode
-    amount: float
-    notional: float
-    limit_price: Optional[float]  # the protected price
-    reduce_only: bool
-    chunk: int  # 1-based, of ``chunks``
-    chunks: int
-    price_tick: Optional[float] = None  # the market's price grid, as the venue lists it (None: not known)
-
-
-@dataclass(frozen=True)
-class CloseResult:
-    accepted: bool
-    reason: str
-    orders: int = 0
-    id: Optional[str] = None  # the close's decision id, to follow it with close_progress
-    plan: tuple[PlannedOrder, ...] = ()  # the ``orders`` counted, one by one (an older runner sends none)
-    symbol: Optional[str] = None  # the one symbol the close is limited to (None: the whole scope)
-    preview_id: Optional[str] = None  # a preview's: the id its close carries; a close's: the preview it applies
-    notional: Optional[float] = None  # the total notional of ``plan`` (None: an older runner)
-    max_notional: Optional[float] = None  # the cap the close is held to (a preview's: the default offered)
-    as_of_ms: Optional[int] = None  # the oldest snapshot the plan is made from (runner's clock, ms)
-    age_s: Optional[float] = None  # how old that snapshot was when the runner answered
-    mode: Optional[str] = None  # the runner's: dry-run | live (None: an older runner)
-    notes: tuple[str, ...] = ()  # fills since the snapshots, taken off the positions planned from
-    leg: Optional[str] = None  # the one hedge leg of ``symbol`` the close is limited to (long | short)
-    # the venue's refusals of closes of these legs the runner holds (REFUSED_BEFORE), accepted or not
-    refused: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
