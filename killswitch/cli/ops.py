@@ -7,8 +7,8 @@ convention in :mod:`.apiopts`, rendering in :mod:`killswitch.render.status`,
 intact and anchored, or consistent in a chain never anchored below the exported anchors given),
 1 refused, a finding in the chain, or an anchored chain verified without its key (the reason is
 printed), 2 usage (also a token the runner does not know; a lock that would weaken what binds its
-scope, or a reset while a trigger still fires, sent without ``--yes`` and with no terminal to
-confirm on: nothing is sent), 3 a state store that cannot be read, 4 a chain consistent but
+scope, or a reset, sent without ``--yes`` and with no terminal to confirm on: its preview is
+printed, nothing is sent), 3 a state store that cannot be read, 4 a chain consistent but
 verified with neither the key nor an anchor, 5 the runner unreachable. A reset approval taken
 (recorded, or the stage released) is 0; a refused one (``DUPLICATE_APPROVER``, ``NOT_ENGAGED``...)
 is 1.
@@ -43,6 +43,7 @@ from .common import (
 )
 
 if TYPE_CHECKING:  # pragma: no cover - annotations only
+    from ..runner.view import ActionPreview
     from ..state.store import StateStore
 
 
@@ -121,8 +122,9 @@ def _board(client: Any, output: str, token_env: str, call: Any = None) -> Option
 @click.option("--approver", default=None,
               help="Optional: your identity, checked against your token's (the approver is always the caller).")
 @click.option("--reason", required=True)
-@click.option("--yes", is_flag=True, help="Reset without asking even though a trigger still fires (the stage is "
-                                          "entered again at the next tick, a new incident with new pages).")
+@click.option("--yes", is_flag=True, help="Send the approval after printing its preview, without asking (even "
+                                          "though a trigger still fires: the stage is entered again at the next "
+                                          "tick, a new incident with new pages).")
 @click.option("--expire-silences", is_flag=True,
               help="Also expire the silences still in force made for the incident or holding back its pages.")
 @click.option("--withdraw", is_flag=True, help="Take back your own approval of this reset, still waiting for the "
@@ -132,10 +134,12 @@ def reset(api, token_env, policy, scope, approver, reason, yes, expire_silences,
     """Approve the reset of a latched stage. The approver is the identity of your token: a stage
     that asks for two approvals needs two people, each with their own token.
 
-    A reset while a trigger that enters a stage of the policy still fires is previewed first
-    (which trigger, its values, the stage entered again at the next tick); it is sent only with
-    --yes or once confirmed at the prompt on a terminal. From a script without --yes it is
-    refused (RELATCH_UNCONFIRMED, exit 2), nothing sent.
+    The reset is previewed first, as the console previews it (POST /v1/preview/reset): the
+    answer it would get, the lock binding the scope now and after, whether it ends the instance,
+    the silences that outlive the incident, a trigger that still fires (the stage entered again
+    at the next tick). It is sent only with --yes (after the preview) or once the scope is typed
+    at the prompt on a terminal; from a script without --yes nothing is sent (exit 2). A preview
+    the runner refuses is not asked about: the reset is sent and answers the refusal.
 
     Exit 0 when the approval was taken (the stage released, or the approval recorded and waiting
     for the next approver); 1 when it was refused (NOT_ENGAGED, DUPLICATE_APPROVER,
@@ -150,17 +154,19 @@ def reset(api, token_env, policy, scope, approver, reason, yes, expire_silences,
     if withdraw:
         got = sent(lambda: client.reset(policy, scope, reason, approver, withdraw=True), output, role="approver")
         raise SystemExit(EXIT_OK if got.reason.startswith("APPROVAL_WITHDRAWN") else EXIT_FINDINGS)
-    confirmed = yes
-    relatch: "tuple[str, ...]" = ()
-    try:  # what the reset runs into, shown before it is sent (with --yes too: sent without asking)
-        relatch = _relatch(client, policy, scope, reason)
+    try:  # what the reset does, shown before it is sent (with --yes too: then sent without asking)
+        preview = _reset_preview(client, policy, scope, reason)
     except RunnerUnreachable as e:
         unreachable(e)
-    if relatch and not yes:
-        confirmed = _confirm_relatch(policy, scope, relatch, output)
-    elif relatch and output != "json":
-        for line in relatch:
-            click.echo(f"reset {policy} {scope}: {line}")
+    confirmed = yes  # --yes confirms a trigger still firing too
+    if preview is not None:
+        from ..render.ops import reset_preview_text
+
+        if output != "json" or not yes:  # -o json --yes: stdout is the answer's JSON alone
+            click.echo(reset_preview_text(policy, preview), err=output == "json")
+        confirmed = yes or bool(preview.relatch)  # the trigger that still fires is in what was confirmed
+        if not yes:
+            _confirm_reset(policy, scope)
 
     def approve():
         got = client.reset(policy, scope, reason, approver, confirm_relatch=confirmed)
@@ -200,10 +206,10 @@ def _reset_silences(client, silences, expire: bool, output: str) -> None:
             raise SystemExit(EXIT_FINDINGS)
 
 
-def _relatch(client, policy: str, scope: str, reason: str) -> "tuple[str, ...]":
-    """What the runner's preview of the reset says will be entered again at the next tick (a
-    trigger still firing); () when nothing, or when the preview is refused (the reset itself
-    answers that refusal, with its reason)."""
+def _reset_preview(client, policy: str, scope: str, reason: str) -> "Optional[ActionPreview]":
+    """The runner's preview of the reset (``POST /v1/preview/reset``, the console's); None when
+    the preview is refused (the reset itself answers that refusal, with its reason, and records
+    nothing)."""
     from ..client import RunnerError, RunnerUnreachable
 
     try:
@@ -211,8 +217,27 @@ def _relatch(client, policy: str, scope: str, reason: str) -> "tuple[str, ...]":
     except RunnerError as e:
         if isinstance(e, RunnerUnreachable):
             raise
-        return ()
-    return p.relatch if p.allowed else ()
+        return None
+    return p if p.allowed else None
+
+
+def _confirm_reset(policy: str, scope: str) -> None:
+    """Ask for the previewed reset to be confirmed by typing its scope, as ``ksctl revoke`` and
+    the console do. With no terminal to ask on, exit 2 (nothing sent); not confirmed, exit 1."""
+    from .close import _stdin_tty
+
+    if not _stdin_tty():
+        click.echo(f"ksctl reset: nothing was sent: a reset of {policy} {scope} needs --yes, or the scope typed at "
+                   "the prompt on a terminal", err=True)
+        raise SystemExit(EXIT_USAGE)
+    try:
+        typed = str(click.prompt(f"type the scope to confirm ({scope}) for this reset", default="",
+                                 show_default=False, err=True))
+    except click.Abort:
+        typed = ""
+    if typed != scope:
+        click.echo(f"ksctl reset: not confirmed ({typed!r} is not {scope!r}); nothing was sent", err=True)
+        raise SystemExit(EXIT_FINDINGS)
 
 
 def _confirm_relatch(policy: str, scope: str, relatch: "tuple[str, ...]", output: str) -> bool:

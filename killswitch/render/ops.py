@@ -16,7 +16,7 @@ import dataclasses
 import json
 
 from ..client import RunnerError, RunnerUnreachable
-from ..runner.view import ChangeResult
+from ..runner.view import ActionPreview, ChangeResult
 
 
 def api_json(value: object) -> str:
@@ -73,3 +73,20 @@ def unreachable_line(e: RunnerUnreachable) -> str:
 
 def follow_failure_line(close_id: str, e: RunnerError) -> str:
     return f"ksctl close: cannot follow {close_id}: HTTP {e.status}: {e.reason}"
+
+
+def reset_preview_text(policy: str, p: ActionPreview) -> str:
+    """A reset's preview as the console shows it (``POST /v1/preview/reset``): the answer it would
+    get, the lock binding the scope now and after (and again at the next tick while a trigger
+    still fires), then the runner's own lines: the stage released, the instance ended, the
+    silences that outlive the incident, the trigger that still fires."""
+    lines = [f"PREVIEW reset {policy} {p.scope}: {p.reason}"]
+    if p.mode == "dry-run":
+        lines.append("  This runner is a DRY RUN.")
+    if p.lock_before is not None:
+        again = (f", then {p.lock_before} again at the next tick (a trigger still fires)"
+                 if p.relatch and p.lock_after is not None and p.lock_after != p.lock_before else "")
+        after = "unchanged" if p.lock_after is None else p.lock_after
+        lines.append(f"  Lock binding {p.scope}: {p.lock_before} now, {after} after{again}.")
+    lines += [f"  {e}" for e in p.effects]
+    return "\n".join(lines)

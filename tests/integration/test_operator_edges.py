@@ -97,14 +97,16 @@ def test_a_refused_reset_exits_1_and_a_reset_says_the_trigger_still_fires(tmp_pa
         assert got.warnings == p.relatch
         # a script without --yes sends nothing (exit 2); on a terminal it asks, and "no" sends nothing (exit 1)
         r = alice.invoke(cli, args)
-        assert r.exit_code == 2 and "RELATCH_UNCONFIRMED: nothing was sent" in r.output, r.output
-        assert r.output.startswith(f"reset crash-ladder {ACCOUNT}: hard is still firing (dd = "), r.output
+        assert r.exit_code == 2 and "ksctl reset: nothing was sent: a reset of crash-ladder" in r.output, r.output
+        assert r.output.startswith(f"PREVIEW reset crash-ladder {ACCOUNT}: APPROVAL_RECORDED: 1/2"), r.output
+        assert "\n  hard is still firing (dd = " in r.output, r.output
         monkeypatch.setattr("killswitch.cli.close._stdin_tty", lambda: True)
-        r = alice.invoke(cli, args, input="n\n")
-        assert r.exit_code == 1 and "reset anyway" in r.output and "not confirmed; nothing was sent" in r.output
+        r = alice.invoke(cli, args, input="y\n")  # the scope is typed to confirm, as for a revoke
+        assert r.exit_code == 1 and f"type the scope to confirm ({ACCOUNT})" in r.output, r.output
+        assert "not confirmed ('y' is not" in r.output and "nothing was sent" in r.output, r.output
         st = CliRunner(env={"KS_API_TOKEN": VERA}).invoke(cli, ["status", "--api", srv.url])
         assert "reset needs 2 approver(s)" in st.output and "(alice)" not in st.output, st.output
-        r = alice.invoke(cli, args, input="y\n")  # "yes": her approval is taken, with the warning
+        r = alice.invoke(cli, args, input=ACCOUNT + "\n")  # confirmed: her approval is taken, with the warning
         assert r.exit_code == 0 and re.search("^APPROVAL_RECORDED: 1/2", r.output, re.M), r.output
         monkeypatch.undo()
         assert re.search(r"^WARNING: hard is still firing \(dd = [\d.]+% >= 4%\): stage 3 flatten will be entered "
@@ -292,7 +294,8 @@ def test_an_approval_given_by_mistake_is_withdrawn_and_the_next_approver_does_no
         assert r.exit_code == 0, r.output
         lines = r.output.splitlines()
         recorded = next(i for i, line in enumerate(lines) if line.startswith("APPROVAL_RECORDED: 1/2"))
-        assert lines[0].startswith(f"reset crash-ladder {ACCOUNT}: hard is still firing"), r.output  # before it
+        assert lines[0].startswith(f"PREVIEW reset crash-ladder {ACCOUNT}: APPROVAL_RECORDED"), r.output  # before it
+        assert lines[2].startswith("  hard is still firing"), r.output
         assert recorded > 0
         assert (f"ksctl reset --policy crash-ladder --scope {ACCOUNT} --reason 'withdrawn: hedge checked' "
                 "--withdraw") in r.output, r.output

@@ -69,9 +69,13 @@ def test_operator_commands_against_a_halted_runner(tmp_path):
         assert r.exit_code == 2 and "KS_API_TOKEN is not set" in r.output
         alice, bob = CliRunner(env={"KS_API_TOKEN": ALICE}), CliRunner(env={"KS_API_TOKEN": BOB})
         r = alice.invoke(cli, args + ["--approver", "alice"])
-        # what still fires is said before the approval is sent (--yes), then the answer
-        warned, _, answer = r.output.partition("APPROVAL_RECORDED: 1/2")
-        assert r.exit_code == 0 and answer and "hard is still firing" in warned, r.output
+        # the console's preview is printed before the approval is sent (--yes): what the lock becomes and
+        # what still fires; then the answer
+        shown, _, answer = r.output.partition("\nAPPROVAL_RECORDED: 1/2")
+        assert r.exit_code == 0 and answer, r.output
+        assert shown.startswith("PREVIEW reset crash-ladder simulated/sim-main: APPROVAL_RECORDED: 1/2"), r.output
+        assert "\n  Lock binding simulated/sim-main: halted now, halted after." in shown, r.output
+        assert "\n  hard is still firing" in shown, r.output
         r = alice.invoke(cli, args + ["--approver", "bob"])  # alice cannot approve as bob
         assert r.exit_code == 1 and "APPROVER_NOT_CALLER" in r.output
         r = bob.invoke(cli, args)

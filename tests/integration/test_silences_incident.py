@@ -219,9 +219,16 @@ def test_the_cli_previews_adds_extends_edits_and_resets_with_expire_silences(tmp
         assert r.exit_code == 0 and "comment 'checking residuals'" in r.output
         r = alice.invoke(cli, ["silence", "list", "--api", url])
         assert "comment: checking residuals" in r.output and "alice: " not in r.output.split("comment:")[1]
-        r = alice.invoke(cli, ["reset", "--api", url, "--policy", "crash-ladder", "--scope", SCOPE,
-                               "--reason", "reviewed", "--yes", "--expire-silences"])
-        assert r.exit_code == 0, r.output
+        reset = ["reset", "--api", url, "--policy", "crash-ladder", "--scope", SCOPE, "--reason", "reviewed"]
+        r = alice.invoke(cli, reset)  # a script without --yes: the console's preview, then nothing sent (exit 2)
+        assert r.exit_code == 2 and r.output.startswith(f"PREVIEW reset crash-ladder {SCOPE}: "), r.output
+        assert f"\n  Lock binding {SCOPE}: halted now, " in r.output and f"\n  silence {sid} (" in r.output, r.output
+        assert f"ksctl reset: nothing was sent: a reset of crash-ladder {SCOPE} needs --yes" in r.output, r.output
+        [s] = desk.silences()
+        assert s.state != "expired"  # nothing was sent: the incident is open, its silence in force
+        r = alice.invoke(cli, reset + ["--yes", "--expire-silences"])  # the same preview, then sent
+        assert r.exit_code == 0 and r.output.startswith(f"PREVIEW reset crash-ladder {SCOPE}: "), r.output
+        assert f"\n  silence {sid} (" in r.output, r.output
         assert f"SILENCE of the incident: {sid}  ACTIVE" in r.output
         assert re.search(rf"SILENCE_EXPIRED: {sid} .* by alice", r.output), r.output
         [s] = desk.silences()
