@@ -124,8 +124,8 @@ class RunbookSink:
         self.templates(ctx)  # after a policy reload: read them now rather than in an incident
         if digest is not None and digest != self._digest and report.leader and not report.execution.deposed:
             self._reloaded(ctx, report.now_ms)
-        if report.leader and not report.execution.deposed:
-            self._news(ctx, report.now_ms)
+        if report.leader and not report.execution.deposed and (self._news_seq is None or engaged(report)):
+            self._news(ctx, report.now_ms)  # a store read: only while an incident is open (or to catch up)
         if self._following and report.leader and not report.execution.deposed:
             self._follow(report, ctx)
 
@@ -379,4 +379,11 @@ def _gist(data: dict) -> tuple:
     return orders, positions, lock.get("locked"), lock.get("mode"), lock.get("stage"), residuals, still_open
 
 
-__all__ = ["BUILTIN", "RunbookSink", "record_of"]
+def engaged(report: "TickFacts") -> bool:
+    """Whether some instance the tick evaluated is above stage 0: only then can an audit row be
+    news of an open incident's runbook (an incident that ended was rendered again as it ended)."""
+    ev = report.evaluation
+    return ev is not None and any(s.stage_after > 0 for s in ev.scopes)
+
+
+__all__ = ["BUILTIN", "RunbookSink", "engaged", "record_of"]

@@ -195,3 +195,27 @@ def test_the_builtin_runbook_says_it_ended_was_removed_and_silenced_too(flatten_
     assert "- LOCKED halted until the incident ended:" in rb.markdown
     assert ("`CLOSE_REJECTED` -2022 ReduceOnly Order is rejected.; not sent again: `ksctl close-accept --account "
             "binanceusdm/hedge --symbol SOL/USDT:USDT --leg SHORT") in rb.markdown
+
+
+def test_the_runbook_sink_reads_the_audit_trail_for_news_only_while_an_incident_is_open():
+    # the read is a store call on the tick's loop: at stage 0 everywhere it is not made, bar the
+    # first tick under a lease (to catch up with what a stop left)
+    from types import SimpleNamespace as NS
+
+    from killswitch.runbooks.sink import RunbookSink
+
+    reads: list[int] = []
+    store = NS(audit_rows=lambda *a, **kw: reads.append(1) or [], runbooks=lambda **kw: [])
+    ctx = NS(graph=NS(digest="sha256:x"), store=store, dry_run=False)
+
+    def tick(now: int, level: int):
+        ev = NS(scopes=(NS(stage_after=level),))
+        return NS(now_ms=now, leader=True, execution=NS(deposed=False), evaluation=ev)
+
+    sink = RunbookSink(None)
+    for i in range(5):
+        sink.on_tick(tick(1_000 * i, 0), ctx)
+    assert len(reads) == 1  # the first tick's catch-up alone
+    sink.on_tick(tick(6_000, 1), ctx)
+    sink.on_tick(tick(7_000, 2), ctx)
+    assert len(reads) == 3  # an incident is open: each tick reads what is new
