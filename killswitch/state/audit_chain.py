@@ -29,7 +29,7 @@ by the next head MAC, and verification reports it, key or not. :func:`key_proble
 rows a writer appends will not be anchored.
 
 How a chain is verified against these rules, and what a verification can and cannot tell, is
-:mod:`.audit_verify`'s; the store's tables and calls are :mod:`.audit_sql`'s.
+:mod:`.audit_verify`'s; the store's tables and calls are :mod:`.tables.audit`'s.
 
 Must not: log, print, ``repr`` or put in an error the key or anything a key could be recovered
 from; read the database or the clock (the backends hand rows in).

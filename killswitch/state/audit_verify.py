@@ -6,7 +6,7 @@ its neighbours, its content, its MAC, the head and the anchors given (the scheme
 first row it concerns; nothing raises. The verdict (:attr:`AuditVerification.verdict`) never
 claims more than was checked, and says in words what was covered and what it leaves
 undetectable. The store reads the rows a page per transaction and feeds them in
-(:meth:`~.audit_sql.AuditTables.audit_verification`).
+(:meth:`~.tables.audit.AuditTables.audit_verification`).
 
 What is checked without the key: the structure (links, hashes, numbering, the head); that a
 chain the adoption rows or ``anchored=hmac`` anchors show anchored still is, by the same key,

@@ -2,7 +2,7 @@
 
 What it owns: :class:`Migration` and :data:`MIGRATIONS`, every table and index of a state store
 from version 1 on, in the SQL both backends speak (see :mod:`.sql`); the silences' steps are
-:mod:`.silences_sql`'s (the stored locks', the drift verdicts' and the audit sinks' cursors
+:mod:`.tables.silences`'s (the stored locks', the drift verdicts' and the audit sinks' cursors
 likewise), named here in their place. A schema only moves up: a step is never
 edited once released, a new one is appended (the firm's tables have steps of their own:
 :mod:`.firm`).
@@ -16,11 +16,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from .audit_chain import GENESIS_HASH
-from .audit_sink_sql import AUDIT_SINK_TABLE
-from .drift_sql import POLICY_DRIFT_TABLE
-from .overrides_sql import OVERRIDE_TABLE
-from .silences_sql import SILENCE_INCIDENT, SILENCE_LEVEL, SILENCE_SEEN, SILENCE_TABLES
-from .stored_locks_sql import STORED_LOCK_TABLE
+from .tables.audit_sink import AUDIT_SINK_TABLE
+from .tables.drift import POLICY_DRIFT_TABLE
+from .tables.overrides import OVERRIDE_TABLE
+from .tables.silences import SILENCE_INCIDENT, SILENCE_LEVEL, SILENCE_SEEN, SILENCE_TABLES
+from .tables.stored_locks import STORED_LOCK_TABLE
 
 
 @dataclass(frozen=True)
@@ -166,22 +166,22 @@ MIGRATIONS: tuple[Migration, ...] = (
              PRIMARY KEY (policy, scope, ts_ms))""",
         "CREATE INDEX signal_sample_ts ON signal_sample (ts_ms)",
     )),
-    Migration(8, "silences of pages and acknowledgements of incidents (silences_sql.py)", SILENCE_TABLES),
-    Migration(9, "the incident a silence was made from, which it ends with (silences_sql.py)", SILENCE_INCIDENT),
-    Migration(10, "operator locks stored while no runner leads, until a leader applies them (stored_locks_sql.py)",
+    Migration(8, "silences of pages and acknowledgements of incidents (tables/silences.py)", SILENCE_TABLES),
+    Migration(9, "the incident a silence was made from, which it ends with (tables/silences.py)", SILENCE_INCIDENT),
+    Migration(10, "operator locks stored while no runner leads, until a leader applies them (tables/stored_locks.py)",
               STORED_LOCK_TABLE),
-    Migration(11, "the latest policy drift verdict posted about each runner (drift_sql.py)", POLICY_DRIFT_TABLE),
+    Migration(11, "the latest policy drift verdict posted about each runner (tables/drift.py)", POLICY_DRIFT_TABLE),
     Migration(12, "how a retry fares after a venue refused an order, as its dialect maps the refusal", (
         # permanent | transient | mode (adapters.base); NULL for every other result and for a
         # refusal the adapter made itself: what a runner that takes over counts a refused close by
         "ALTER TABLE order_result ADD COLUMN refusal TEXT",
     )),
-    Migration(13, "the highest stage a silence held back when made: an escalation past it pages (silences_sql.py)",
+    Migration(13, "the highest stage a silence held back when made: an escalation past it pages (tables/silences.py)",
               SILENCE_LEVEL),
-    Migration(14, "the open incidents a silence matched when made: another's stage entry pages (silences_sql.py)",
+    Migration(14, "the open incidents a silence matched when made: another's stage entry pages (tables/silences.py)",
               SILENCE_SEEN),
-    Migration(15, "overrides of the pre-trade limits, requested, approved and ended (overrides_sql.py)",
+    Migration(15, "overrides of the pre-trade limits, requested, approved and ended (tables/overrides.py)",
               OVERRIDE_TABLE),
-    Migration(16, "each audit sink's cursor: the last row of the chain it acknowledged (audit_sink_sql.py)",
+    Migration(16, "each audit sink's cursor: the last row of the chain it acknowledged (tables/audit_sink.py)",
               AUDIT_SINK_TABLE),
 )

@@ -10,10 +10,10 @@ What it owns: the transaction discipline every call follows (one transaction per
 store's connection, the fence checked in it: :meth:`SqlStore._check_fence`), the schema's
 migration, the lease, the engine state with its PnL samples, the charted signals, heartbeats,
 approvals, the last good policies and the runbooks. The schema's steps are :mod:`.migrations`';
-the tables of the order journal (:mod:`.journal_sql`), of the audit chain (:mod:`.audit_sql`),
-of silences (:mod:`.silences_sql`), of the operator locks stored while no runner leads
-(:mod:`.stored_locks_sql`), of the policy drift verdicts (:mod:`.drift_sql`) and of the audit
-sinks' cursors (:mod:`.audit_sink_sql`) have their
+the tables of the order journal (:mod:`.tables.journal`), of the audit chain (:mod:`.tables.audit`),
+of silences (:mod:`.tables.silences`), of the operator locks stored while no runner leads
+(:mod:`.tables.stored_locks`), of the policy drift verdicts (:mod:`.tables.drift`) and of the audit
+sinks' cursors (:mod:`.tables.audit_sink`) have their
 calls in mixins of :class:`SqlStore`, which call the hooks it defines (:class:`~.sql_hooks.SqlHooks`) and define none.
 
 Must not: hold a transaction open between calls, or retry a write whose outcome is unknown
@@ -27,13 +27,7 @@ import threading
 from contextlib import AbstractContextManager
 from typing import Any, Iterable, Mapping, Optional, Sequence
 
-from .audit_sink_sql import AuditSinkTables
-from .audit_sql import AuditTables
-from .drift_sql import PolicyDriftTables
-from .journal_sql import JournalTables
 from .migrations import MIGRATIONS, Migration
-from .overrides_sql import OverrideTables
-from .silences_sql import SilenceTables
 from .sql_hooks import Cursor, now_ms
 from .store import (
     Approval,
@@ -47,7 +41,13 @@ from .store import (
     SignalSampleRow,
     StoreError,
 )
-from .stored_locks_sql import StoredLockTables
+from .tables.audit import AuditTables
+from .tables.audit_sink import AuditSinkTables
+from .tables.drift import PolicyDriftTables
+from .tables.journal import JournalTables
+from .tables.overrides import OverrideTables
+from .tables.silences import SilenceTables
+from .tables.stored_locks import StoredLockTables
 from .urls import scrub
 
 

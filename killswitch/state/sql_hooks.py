@@ -1,7 +1,7 @@
 """What the table groups of :class:`~.sql.SqlStore` stand on: the hooks it supplies, and the clock.
 
-:class:`SqlHooks` declares the calls every table mixin (:mod:`.journal_sql`, :mod:`.audit_sql`,
-:mod:`.silences_sql`) makes on the store it is mixed into: a transaction (``_tx``), a statement
+:class:`SqlHooks` declares the calls every table mixin (:mod:`.tables.journal`, :mod:`.tables.audit`,
+:mod:`.tables.silences`) makes on the store it is mixed into: a transaction (``_tx``), a statement
 (``_q``, its placeholders rewritten by ``_sql``), the fence check and the schema's version.
 :class:`~.sql.SqlStore` defines them, and a backend (:mod:`.sqlite`, :mod:`.postgres`) the
 dialect's part; a mixin defines none of them. :func:`now_ms` is the wall clock the rows are

@@ -55,7 +55,18 @@ from .audit_verify import AuditFinding, AuditVerification  # noqa: F401 - re-exp
 if TYPE_CHECKING:
     from ..overrides import Override
     from ..silences import Acknowledgement, Silence
-    from .audit_sink_sql import ChainRow
+
+
+class ChainRow(NamedTuple):
+    """An audit row as stored: what a receiver needs to check the chain's continuity (``prev_hash``
+    is the hash of the row before, ``hash`` this row's over prev_hash, seq, kind, ts_ms and text)."""
+
+    seq: int
+    kind: str
+    ts_ms: int
+    text: str  # the payload's canonical JSON, as hashed
+    prev_hash: str
+    hash: str
 
 
 class StoreError(Exception):
@@ -213,7 +224,7 @@ class RunbookRecord:
 
 @dataclass(frozen=True)
 class StoredLock:
-    """An operator's lock stored while no runner led (``stored_locks_sql.py``): the request as
+    """An operator's lock stored while no runner led (``tables/stored_locks.py``): the request as
     it was made (``request``: scope, mode, reason, ttl_s, enforce, by), who stored it and when;
     once a leader took it up, when, under which token, and its answer (``result``)."""
 
@@ -393,7 +404,7 @@ class StateStore(Protocol):
                  limit: int = 100) -> list[RunbookRecord]:
         """The latest ``limit`` runbooks created in [``since_ms``, ``until_ms``), oldest first."""
 
-    # silences and acknowledgements (silences_sql.py; the model is killswitch.silences)
+    # silences and acknowledgements (tables/silences.py; the model is killswitch.silences)
     def save_silence(self, silence: Silence, fence: int) -> None:
         """Store a silence, replacing the one of the same id (an expiry). Fenced."""
 
@@ -406,7 +417,7 @@ class StateStore(Protocol):
     def acks(self, since_ms: Optional[int] = None, limit: int = 1000) -> list[Acknowledgement]:
         """The acknowledgements made at or after ``since_ms``, in the order they were made."""
 
-    # overrides of the pre-trade limits (overrides_sql.py; the model is killswitch.overrides)
+    # overrides of the pre-trade limits (tables/overrides.py; the model is killswitch.overrides)
     def save_override(self, override: Override, fence: int, audit: tuple[str, int, dict]) -> int:
         """Store an override and append its audit row (kind, ts_ms, payload) in one transaction,
         fenced: both or neither. Returns the row's seq."""
@@ -414,7 +425,7 @@ class StateStore(Protocol):
     def overrides(self, since_ms: Optional[int] = None, limit: int = 1000) -> list[Override]:
         """The overrides not ended, and those ended or expiring at or after ``since_ms``, oldest first."""
 
-    # operator locks stored while no runner led (stored_locks_sql.py)
+    # operator locks stored while no runner led (tables/stored_locks.py)
     def store_lock(self, request_id: str, request: dict, stored_by: str, ts_ms: int) -> StoredLock:
         """Store an operator's lock request while no runner leads. Unfenced; a request id stored
         before is kept as it was (and returned)."""
@@ -425,14 +436,14 @@ class StateStore(Protocol):
     def stored_lock_taken(self, request_id: str, fence: int, ts_ms: int, result: str) -> bool:
         """Mark a stored request taken up, with its answer. Fenced; False if marked already."""
 
-    # the policy drift verdicts posted about each runner (drift_sql.py)
+    # the policy drift verdicts posted about each runner (tables/drift.py)
     def save_policy_drift(self, holder: str, verdict: dict, posted_ms: int) -> None:
         """Keep ``verdict`` (a JSON object) as ``holder``'s latest. Unfenced: each replica keeps its own."""
 
     def policy_drift(self, holder: str) -> Optional[dict]:
         """``holder``'s latest verdict, or None."""
 
-    # each audit sink's cursor in the chain (audit_sink_sql.py)
+    # each audit sink's cursor in the chain (tables/audit_sink.py)
     def audit_sink_cursor(self, name: str) -> Optional[int]:
         """The last seq sink ``name`` acknowledged, or None: it never shipped a row."""
 

@@ -362,7 +362,7 @@ def test_a_second_row_under_a_used_number_is_found(store, raw, backend):
 
 
 def test_a_copy_split_between_two_pages_is_still_found(store, raw, backend, monkeypatch):
-    import killswitch.state.audit_sql as sql
+    import killswitch.state.tables.audit as sql
 
     monkeypatch.setattr(sql, "AUDIT_VERIFY_PAGE", 3)
     fill(store, 7)
@@ -397,7 +397,7 @@ def test_findings_are_capped_and_counted(store, raw):
 def test_verification_while_a_runner_appends_finds_nothing(open_store_, monkeypatch):
     import time
 
-    import killswitch.state.audit_sql as sql
+    import killswitch.state.tables.audit as sql
 
     monkeypatch.setattr(sql, "AUDIT_VERIFY_PAGE", 7)  # many pages, many chances to race the appender
     writer, reader = open_store_(), open_store_()

@@ -1,4 +1,4 @@
-"""The policy drift verdicts' table (drift_sql.py), on SQLite and PostgreSQL: the latest verdict
+"""The policy drift verdicts' table (tables/drift.py), on SQLite and PostgreSQL: the latest verdict
 per runner (its holder), replaced by the next, kept across a reopen, and each replica's its own."""
 
 from __future__ import annotations

@@ -375,7 +375,7 @@ def test_audit_detects_a_deleted_row(store, raw, where, bad):
                                          ("DELETE FROM audit_log WHERE seq = 6", 6),
                                          ("DELETE FROM audit_log WHERE seq = 10", 10)])
 def test_audit_verify_reads_the_chain_page_by_page(store, raw, monkeypatch, tamper, bad):
-    import killswitch.state.audit_sql as sql
+    import killswitch.state.tables.audit as sql
 
     monkeypatch.setattr(sql, "AUDIT_VERIFY_PAGE", 3)  # pages 1-3, 4-6, 7-9, 10
     fill_audit(store, 10)

@@ -1,4 +1,4 @@
-"""The stored locks' table (stored_locks_sql.py), on SQLite and PostgreSQL: a request stored
+"""The stored locks' table (tables/stored_locks.py), on SQLite and PostgreSQL: a request stored
 unfenced by a runner that does not lead, listed while it waits, in the order stored, and marked
 taken up once, fenced by the leader's token."""
 

@@ -13,7 +13,7 @@ from killswitch.audit.siem.records import SyslogFormat, author
 from killswitch.audit.siem.shipper import AuditSinks, ShipOptions, SinkShipper
 from killswitch.audit.siem.targets import SinkUrlError, parse_target, parse_targets
 from killswitch.state import open_store
-from killswitch.state.audit_sink_sql import ChainRow
+from killswitch.state.store import ChainRow
 from tests.procs import free_port
 from tests.siem import OtlpLogsReceiver, SyslogReceiver, check_chain, deduped, parse_syslog
 

@@ -31,7 +31,7 @@ import os
 import socket
 from typing import Iterable, Sequence
 
-from ...state.audit_sink_sql import ChainRow
+from ...state.store import ChainRow
 
 SD_ID = "audit@32473"
 APP_NAME = "killswitch"

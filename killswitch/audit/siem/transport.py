@@ -25,7 +25,7 @@ import struct
 import time
 from typing import Optional, Sequence
 
-from ...state.audit_sink_sql import ChainRow
+from ...state.store import ChainRow
 from .records import SyslogFormat, otlp_request
 from .targets import SinkTarget
 

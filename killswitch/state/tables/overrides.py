@@ -4,7 +4,7 @@ What it owns: the schema step that adds the table (``OVERRIDE_TABLE``, migration
 ``migrations.py``) and :class:`OverrideTables`, the mixin of :class:`~.sql.SqlStore` that stores
 and reads them. An override is one row, its document (:meth:`killswitch.overrides.Override.to_json`)
 replaced as it is approved and ended. Every write is fenced and carries its audit row in the
-same transaction (:meth:`~.audit_sql.AuditTables.audit_many`'s ``also``): a crash between an
+same transaction (:meth:`~.audit.AuditTables.audit_many`'s ``also``): a crash between an
 approval and its audit row cannot happen, the two are stored together or not at all, so a
 runner that takes over neither loses an approval nor counts it twice.
 
@@ -17,8 +17,8 @@ from __future__ import annotations
 import json
 from typing import Optional
 
-from ..overrides import Override
-from .sql_hooks import Cursor, SqlHooks
+from ...overrides import Override
+from ..sql_hooks import Cursor, SqlHooks
 
 OVERRIDE_TABLE = (
     """CREATE TABLE limit_override (

@@ -18,10 +18,10 @@ import hmac
 import json
 from typing import Any, Callable, Optional, Sequence
 
-from .audit_chain import HEAD_INVALID, KEY_ADOPTED, key_problem
-from .audit_verify import ChainCheck
-from .sql_hooks import Cursor, SqlHooks, now_ms
-from .store import (
+from ..audit_chain import HEAD_INVALID, KEY_ADOPTED, key_problem
+from ..audit_verify import ChainCheck
+from ..sql_hooks import Cursor, SqlHooks, now_ms
+from ..store import (
     AuditAnchor,
     AuditHead,
     AuditKey,

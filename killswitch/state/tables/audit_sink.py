@@ -14,9 +14,10 @@ two shippers of one sink never undo each other's progress).
 
 from __future__ import annotations
 
-from typing import NamedTuple, Optional
+from typing import Optional
 
-from .sql_hooks import SqlHooks
+from ..sql_hooks import SqlHooks
+from ..store import ChainRow
 
 AUDIT_SINK_TABLE = (
     # name: the sink's name (``ksctl run --audit-sink``'s ``name=``, or its URL without the query)
@@ -26,18 +27,6 @@ AUDIT_SINK_TABLE = (
          fence BIGINT NOT NULL,
          saved_ms BIGINT NOT NULL)""",
 )
-
-
-class ChainRow(NamedTuple):
-    """An audit row as stored: what a receiver needs to check the chain's continuity (``prev_hash``
-    is the hash of the row before, ``hash`` this row's over prev_hash, seq, kind, ts_ms and text)."""
-
-    seq: int
-    kind: str
-    ts_ms: int
-    text: str  # the payload's canonical JSON, as hashed
-    prev_hash: str
-    hash: str
 
 
 class AuditSinkTables(SqlHooks):

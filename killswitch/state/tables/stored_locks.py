@@ -22,8 +22,8 @@ from __future__ import annotations
 import json
 from typing import Optional
 
-from .sql_hooks import SqlHooks
-from .store import StoredLock
+from ..sql_hooks import SqlHooks
+from ..store import StoredLock
 
 STORED_LOCK_TABLE = (
     # request: the whole request as JSON (scope, mode, reason, ttl_s, enforce, by), as stored

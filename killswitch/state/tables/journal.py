@@ -15,8 +15,8 @@ from __future__ import annotations
 import json
 from typing import Optional, Sequence
 
-from .sql_hooks import SqlHooks, now_ms
-from .store import FINAL_STATUSES, ORDER_STATUSES, IntentRow, JournalEntry, UnknownIntentError
+from ..sql_hooks import SqlHooks, now_ms
+from ..store import FINAL_STATUSES, ORDER_STATUSES, IntentRow, JournalEntry, UnknownIntentError
 
 _INTENT_COLS = ("i.seq, i.client_order_id, i.decision_id, i.venue, i.account, i.symbol, i.side, i.position_side, "
                 "i.amount, i.reduce_only, i.payload, i.fence, i.created_ms, "

@@ -18,8 +18,8 @@ from __future__ import annotations
 import json
 from typing import Optional
 
-from ..silences import Acknowledgement, Silence
-from .sql_hooks import SqlHooks
+from ...silences import Acknowledgement, Silence
+from ..sql_hooks import SqlHooks
 
 SILENCE_TABLES = (
     # matchers as JSON text ([{"name", "op", "value"}]): read back through killswitch.silences

@@ -16,7 +16,7 @@ from __future__ import annotations
 import json
 from typing import Optional
 
-from .sql_hooks import SqlHooks
+from ..sql_hooks import SqlHooks
 
 POLICY_DRIFT_TABLE = (
     # verdict: the checker's verdict as JSON (state, against, expected_revision, detail,
