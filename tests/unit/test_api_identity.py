@@ -70,6 +70,18 @@ def bearer(token):
          {"identity": "b", "roles": ["bot"], "client_cert": {"subject_cn": "x"}}),
      "tokens[1]: client_cert: the same subject_cn as tokens[0]"),
     ([], "expected a mapping"),
+    ({"apiVersion": "killswitch/v1", "kind": "ApiTokens", "groups": [{"group": "desk", "roles": ["operatr"]}]},
+     "unknown role(s) 'operatr' (did you mean 'operator'?)"),
+    ({"apiVersion": "killswitch/v1", "kind": "ApiTokens", "groups": [{"group": "desk", "roles": ["viewer"]},
+                                                                     {"group": "desk", "roles": ["bot"]}]},
+     "groups[1]: group 'desk' is already listed"),
+    ({"apiVersion": "killswitch/v1", "kind": "ApiTokens", "groups": [{"group": " desk", "roles": ["viewer"]}]},
+     "groups[0]: group must be"),
+    ({"apiVersion": "killswitch/v1", "kind": "ApiTokens", "groups": [{"name": "desk", "roles": ["viewer"]}]},
+     "groups[0]: unknown key(s) name; known: group, roles"),
+    ({"apiVersion": "killswitch/v1", "kind": "ApiTokens", "groups": {"desk": ["viewer"]}},
+     "groups must be a list"),
+    ({"apiVersion": "killswitch/v1", "kind": "ApiTokens"}, "tokens must be a list"),
 ])
 def test_a_bad_tokens_document_is_refused_with_where_and_why(bad, words):
     with pytest.raises(TokensError) as e:
@@ -112,6 +124,22 @@ def test_a_tokens_file_loads_and_names_are_normalised(tmp_path: Path):
         load_tokens(p)
     with pytest.raises(TokensError, match="cannot read"):
         load_tokens(tmp_path / "missing.yaml")
+
+
+def test_a_person_named_by_groups_has_the_union_of_their_groups_roles():
+    tokens = parse_tokens({"apiVersion": "killswitch/v1", "kind": "ApiTokens", "groups": [
+        {"group": "risk-oncall", "roles": ["operator", "viewer"]},
+        {"group": "Risk-Managers", "roles": ["approver"]}]})
+    assert len(tokens) == 2 and not tokens.identities  # groups alone keep the API open to people
+    alice = tokens.person("Alice@Desk.example", ["risk-oncall", "Risk-Managers", "canteen"])
+    assert alice.name == "alice@desk.example" and alice.roles == {"operator", "viewer", "approver"}
+    assert tokens.person("bob", ["risk-managers"]) is None  # a group is matched as sent, exactly
+    assert tokens.person("bob", []) is None and tokens.person("", ["risk-oncall"]) is None
+    assert tokens.person("a b", ["risk-oncall"]) is None  # not a valid identity name
+    assert tokens.person(SHARED_IDENTITY, ["risk-oncall"]) is None  # the shared token's name is reserved
+    # beside groups, the shared token approves nothing: a person holding it would be two approvers
+    assert not tokens.with_shared(TOKEN).identify(TOKEN.encode()).may("approver")
+    assert tokens.with_shared(TOKEN).person("carol", ["risk-oncall"]).may("operator")
 
 
 def test_the_shared_token_is_one_identity_and_cannot_also_be_a_persons():

@@ -21,7 +21,21 @@ one written (exactly one of ``subject_cn``, ``san_dns``, ``san_email``, ``san_ur
         roles: [bot]
         client_cert: {subject_cn: pricing-bot.desk.example}
 
-A certificate that matches no entry, or more than one, identifies no one (401). Roles:
+A certificate that matches no entry, or more than one, identifies no one (401).
+
+People signed in through the firm's identity provider (OpenID Connect) or named by a trusted
+authenticating proxy carry groups, not tokens; ``groups`` maps each group, written exactly as the
+provider sends it, to roles. A person's roles are the union of their groups' roles, worked out
+again on each request from the document in force, so a group removed here (or from the person)
+takes effect on the next request; a person with no mapped group identifies no one::
+
+    groups:
+      - group: risk-oncall
+        roles: [operator, viewer]
+      - group: risk-managers
+        roles: [approver, viewer]
+
+Roles:
 
 - ``viewer``: reads (the read endpoints need no token today; the role is there for the console);
 - ``bot``: heartbeats;
@@ -114,12 +128,30 @@ class Tokens:
     time whichever entry matches. ``certs``: (what a certificate must carry, identity)."""
 
     def __init__(self, entries: Iterable[tuple[bytes, Identity]] = (),
-                 certs: Iterable[tuple[CertMatch, Identity]] = ()):
+                 certs: Iterable[tuple[CertMatch, Identity]] = (),
+                 groups: Optional[dict[str, frozenset[str]]] = None):
         self._entries = tuple(entries)
         self._certs = tuple(certs)
+        self._groups = dict(groups or {})
 
     def __len__(self) -> int:
-        return len(self._entries) + len(self._certs)
+        return len(self._entries) + len(self._certs) + len(self._groups)
+
+    @property
+    def groups(self) -> dict[str, frozenset[str]]:
+        """Group → roles (the document's ``groups``), for people signed in by group."""
+        return dict(self._groups)
+
+    def person(self, name: str, groups: Iterable[str]) -> Optional[Identity]:
+        """The identity of a person an identity provider or a trusted proxy named, with the roles
+        their groups map to now; None when the name is not a valid identity or no group maps."""
+        normal = normalise_identity(name) if isinstance(name, str) else ""
+        if not IDENTITY_RE.fullmatch(normal) or normal == SHARED_IDENTITY:
+            return None
+        roles: set[str] = set()
+        for group in groups:
+            roles |= self._groups.get(group, frozenset())
+        return Identity(normal, frozenset(roles)) if roles else None
 
     def __repr__(self) -> str:
         return f"Tokens({', '.join(i.name for i in self.identities)})"
@@ -170,7 +202,7 @@ class Tokens:
         # Beside personal tokens (or certificates) the shared one approves nothing: otherwise one
         # person holding both would be two approvers.
         roles = frozenset(ROLES) if not len(self) else frozenset(ROLES) - {"approver"}
-        return Tokens(self._entries + ((digest, Identity(SHARED_IDENTITY, roles)),), self._certs)
+        return Tokens(self._entries + ((digest, Identity(SHARED_IDENTITY, roles)),), self._certs, self._groups)
 
 
 class LiveTokens:
@@ -198,12 +230,14 @@ def parse_tokens(doc: Any, where: str = "tokens") -> Tokens:
     naming the first problem (every problem of one entry at once)."""
     if not isinstance(doc, dict):
         raise TokensError(f"{where}: expected a mapping with apiVersion, kind and tokens")
-    unknown = sorted(set(doc) - {"apiVersion", "kind", "tokens"})
+    unknown = sorted(set(doc) - {"apiVersion", "kind", "tokens", "groups"})
     if unknown:
-        raise TokensError(f"{where}: unknown key(s) {', '.join(map(str, unknown))}; known: apiVersion, kind, tokens")
+        raise TokensError(f"{where}: unknown key(s) {', '.join(map(str, unknown))}; known: apiVersion, kind, "
+                          "tokens, groups")
     if doc.get("apiVersion") != "killswitch/v1" or doc.get("kind") != TOKENS_KIND:
         raise TokensError(f"{where}: expected apiVersion killswitch/v1 and kind {TOKENS_KIND}")
-    items = doc.get("tokens")
+    groups = _groups(doc.get("groups", []), where)
+    items = doc.get("tokens", [] if groups else None)
     if not isinstance(items, list):
         raise TokensError(f"{where}: tokens must be a list of {{identity, roles, sha256}}")
     entries: list[tuple[bytes, Identity]] = []
@@ -243,7 +277,29 @@ def parse_tokens(doc: Any, where: str = "tokens") -> Tokens:
             matches[match] = i
             certs.append((match, identity))
         names[name] = i
-    return Tokens(entries, certs)
+    return Tokens(entries, certs, groups)
+
+
+def _groups(items: Any, where: str) -> dict[str, frozenset[str]]:
+    """``groups: [{group, roles}]`` → group → roles; a group named twice is refused."""
+    if not isinstance(items, list):
+        raise TokensError(f"{where}: groups must be a list of {{group, roles}}")
+    out: dict[str, frozenset[str]] = {}
+    for i, item in enumerate(items):
+        at = f"{where}: groups[{i}]"
+        if not isinstance(item, dict):
+            raise TokensError(f"{at}: expected a mapping with group and roles")
+        unknown = sorted(set(map(str, item)) - {"group", "roles"})
+        if unknown:
+            raise TokensError(f"{at}: unknown key(s) {', '.join(unknown)}; known: group, roles")
+        group = item.get("group")
+        if not isinstance(group, str) or not group or group != group.strip():
+            raise TokensError(f"{at}: group must be the group's name as the identity provider sends it "
+                              "(a non-empty string)")
+        if group in out:
+            raise TokensError(f"{at}: group {group!r} is already listed; give its roles once")
+        out[group] = frozenset(_roles(item.get("roles"), at))
+    return out
 
 
 def _named(item: dict, at: str, names: dict[str, int]) -> tuple[str, list[str]]:
@@ -258,13 +314,18 @@ def _named(item: dict, at: str, names: dict[str, int]) -> tuple[str, list[str]]:
     if name in names:
         raise TokensError(f"{at}: identity {name!r} is already tokens[{names[name]}] (names are compared "
                           "case-insensitively)")
-    roles = item.get("roles")
+    return name, _roles(item.get("roles"), at)
+
+
+def _roles(roles: Any, at: str) -> list[str]:
     if not isinstance(roles, list) or not roles or not all(isinstance(r, str) for r in roles):
         raise TokensError(f"{at}: roles must be a non-empty list of {', '.join(ROLES)}")
     bad = [r for r in roles if r not in ROLES]
     if bad:
-        raise TokensError(f"{at}: unknown role(s) {', '.join(map(repr, bad))}; roles are {', '.join(ROLES)}")
-    return name, roles
+        near = difflib.get_close_matches(bad[0], list(ROLES), n=1, cutoff=0.6)
+        hint = f" (did you mean {near[0]!r}?)" if near else ""
+        raise TokensError(f"{at}: unknown role(s) {', '.join(map(repr, bad))}{hint}; roles are {', '.join(ROLES)}")
+    return roles
 
 
 def _cert_match(spec: Any, at: str) -> CertMatch:
