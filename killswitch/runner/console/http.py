@@ -41,7 +41,7 @@ ASSETS = {"console.css": "text/css", "console.js": "text/javascript", "charts.cs
           "charts.js": "text/javascript", "layout.css": "text/css", "runbook.js": "text/javascript",
           "notify.js": "text/javascript", "tables.js": "text/javascript",
           "positions.css": "text/css", "silences.js": "text/javascript", "firm.js": "text/javascript",
-          "firm.css": "text/css", "kill.js": "text/javascript"}
+          "firm.css": "text/css", "kill.js": "text/javascript", "overrides.js": "text/javascript"}
 # img-src allows data: for the tab's icon alone: the script draws it (an SVG of constants) to say
 # the runner is unreachable, when no file could be fetched from the runner; an image runs no script.
 CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; img-src 'self' data:; "

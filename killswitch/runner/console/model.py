@@ -230,6 +230,9 @@ def page_model(status: RunnerStatus, ready: tuple[Any, Any], lock: dict, dms: di
         # the gate's refusals and the venue's violations counted (status's ``violation_counts``)
         "counted": _counted(status.violation_counts, now),
         "overrides": [_override(o) for o in status.overrides],
+        "limit_names": sorted({str(r["limit"]) for r in _limit_rows(lock.get("limits") or ())}),
+        # each trading window and its next change, as status shows them (compile/windows.py)
+        "windows": [{**w, "next": _when(w.get("next_change_ms"), now)} for w in status.windows],
         "residuals": [_residual(r, now) for r in status.residuals],
         "still_open": [_still_open(r, now) for r in status.still_open],
         # operator locks stored while no runner led, not in force until a leader applies them
@@ -388,7 +391,10 @@ def _override(o: Any) -> dict:
         f"ended {override_iso(o.ended_ms or o.expires_ms)} ({o.end_reason})"
     return {"id": o.id, "state": o.state, "text": f"{o.what} on {o.scope}" + (f" for {o.strategy}" if o.strategy
                                                                              else ""),
-            "reason": f"{o.reason_code}: {o.reason}", "who": who, "until": tail}
+            "reason": f"{o.reason_code}: {o.reason}", "who": who, "until": tail,
+            # what an approval or an end is asked about, said in its dialog
+            "line": f"{o.what} on {o.scope}" + (f" for {o.strategy}" if o.strategy else "") +
+                    f"; {o.reason_code}: {o.reason}; {who}; {tail}"}
 
 
 def _limit_rows(limits: Sequence[dict]) -> list[dict]:
