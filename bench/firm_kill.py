@@ -18,7 +18,7 @@ is never taken on its word alone; the kill is then released by two approvers (th
 of ``POST /v1/firm/kill/release``) and every shard waits to have lifted it before the next run.
 
 ``--shards K --accounts N`` (default 8 × 50), ``--runs R`` (5), ``--pause S`` between runs (60),
-``--quick`` (2 × 5, 3 runs, 20 s).
+``--quick`` (2 × 5, 3 runs, 20 s); ``--sim-per-shard``: one simulator process a shard.
 Prints figures; asserts nothing.
 """
 
@@ -44,7 +44,9 @@ from bench.shard_firm import Firm, call  # noqa: E402
 CME_S = 1.0
 
 
-def accounts_doc(sim_port: int, shards: int, per: int) -> str:
+def accounts_doc(ports: list[int], shards: int, per: int) -> str:
+    """The firm's accounts: ``a{k}-{i}``, shard k's i-th, on the simulator ``ports`` has for it
+    (one for the whole firm, or one a shard: :func:`where`)."""
     lines = ["apiVersion: killswitch/v1", "kind: Accounts", "metadata: {name: firm}", "spec:", "  dry_run: false",
              "  shards:"]
     lines += [f"    - {{name: desk-{k}, accounts: {{match_labels: {{desk: desk-{k}}}}}}}" for k in range(shards)]
@@ -52,18 +54,25 @@ def accounts_doc(sim_port: int, shards: int, per: int) -> str:
     for k in range(shards):
         for i in range(per):
             n = k * per + i
+            at, m = where(n, len(ports), per)
             lines += [f"    - name: a{k}-{i}", "      venue: binanceusdm", "      market_type: futures",
                       f"      labels: {{desk: desk-{k}}}", "      initial_capital: 1M",
-                      f"      api_url: http://127.0.0.1:{sim_port}",
+                      f"      api_url: http://127.0.0.1:{ports[at]}",
                       f"      credentials: {{api_key: {{env: KS_A{n}_KEY}}, secret: {{env: KS_A{n}_SECRET}}}}",
                       "      revoke:",
                       "        master_credentials: {api_key: {env: KS_SIM_MASTER_KEY},",
                       "                             secret: {env: KS_SIM_MASTER_SECRET}}",
-                      f"        sub_account: sim-{n}@sim.example", f"        api_keys: [sim-{n}-bot-key]"]
+                      f"        sub_account: sim-{m}@sim.example", f"        api_keys: [sim-{m}-bot-key]"]
     return "\n".join(lines) + "\n"
 
 
-def rest_entry(sim: Sim, n: int, cid: str) -> bool:
+def where(n: int, sims: int, per: int) -> tuple[int, int]:
+    """The firm's n-th account: (which simulator, its account ``sim-m`` there). One simulator: all
+    of them, sim-0…; one a shard: shard k's accounts are sim-0… of the k-th."""
+    return (0, n) if sims == 1 else (n // per, n % per)
+
+
+def rest_entry(sim: Sim, n: int, cid: str) -> bool:  # n: the account's number on ``sim``
     """A bot's buy limit far below the mark on ``sim-n``, signed with its bot key."""
     now = int(time.time() * 1000)
     query = (f"symbol=BTCUSDT&side=BUY&type=LIMIT&timeInForce=GTC&quantity=0.02&price=10000"
@@ -118,8 +127,9 @@ def release(url: str, shard: str) -> str:
         own.close()
 
 
-def one_run(f: Firm, sim: Sim, url: str, total: int, leader: str, r: int) -> dict:
-    placed = sum(rest_entry(sim, n, f"bot-{r}-{n}") for n in range(total))
+def one_run(f: Firm, sims: list[Sim], url: str, total: int, per: int, leader: str, r: int) -> dict:
+    placed = sum(rest_entry(sims[at], m, f"bot-{r}-{n}") for n in range(total)
+                 for at, m in [where(n, len(sims), per)])
     port = f.api(leader)
     t0 = time.time() * 1000
     preview = call("POST", port, "/v1/preview/firm-kill", {})
@@ -134,10 +144,12 @@ def one_run(f: Firm, sim: Sim, url: str, total: int, leader: str, r: int) -> dic
 
     finished = wait_until(done, 120, 0.02)
     rows = reports(url, kill)
-    st = sim_state(sim)
-    resting = sum(1 for n in range(total) for o in st["accounts"][f"sim-{n}"]["orders"]
+    states = [sim_state(sim) for sim in sims]
+    resting = sum(1 for n in range(total) for at, m in [where(n, len(sims), per)]
+                  for o in states[at]["accounts"][f"sim-{m}"]["orders"]
                   if o.get("status") in ("NEW", "PARTIALLY_FILLED") and not o.get("reduce_only"))
-    revoked_keys = json.dumps(st.get("permissions", {})).count('"revoked"') if "permissions" in st else None
+    revoked_keys = sum(json.dumps(st.get("permissions", {})).count('"revoked"') for st in states) \
+        if all("permissions" in st for st in states) else None
     got = {"placed": placed, "finished": finished, "reported": len(rows), "resting_after": resting,
            "revoked_keys": revoked_keys,
            "locked_s": (max(x[1] for x in rows) - t0) / 1000 if finished else float("nan"),
@@ -157,6 +169,9 @@ def main() -> None:
     ap.add_argument("--shards", type=int, default=None)
     ap.add_argument("--accounts", type=int, default=None, help="accounts a shard")
     ap.add_argument("--runs", type=int, default=None)
+    ap.add_argument("--sim-per-shard", action="store_true",
+                    help="one simulated venue process a shard (as a firm whose shards trade on their own venues) "
+                         "instead of one for the whole firm, which cannot answer 400 accounts polled by 8 runners")
     ap.add_argument("--pause", type=float, default=None,
                     help="seconds between a release and the next run (60; --quick 20): the venues' request weight, "
                          "spent by the last kill's cancels, lists and revokes, refills (a kill strikes a calm firm)")
@@ -168,16 +183,19 @@ def main() -> None:
     total = shards * per
     work = Path(tempfile.mkdtemp(prefix="ks-bench-firm-kill-"))
     pg = Pg(max_connections=40 + 10 * shards)
-    sim = Sim(work, accounts=total)
-    f = Firm(work, pg.url(), sim, shards, per)
-    f.acc.write_text(accounts_doc(sim.port, shards, per))
-    f.env.update({f"KS_A{n}_{w}": f"sim-{n}-{w.lower()}" for n in range(total) for w in ("KEY", "SECRET")})
+    sims = [Sim(work, accounts=per, name=f"sim-{k}") for k in range(shards)] if args.sim_per_shard \
+        else [Sim(work, accounts=total)]
+    f = Firm(work, pg.url(), sims[0], shards, per)
+    f.acc.write_text(accounts_doc([sim.port for sim in sims], shards, per))
+    f.env.update({f"KS_A{n}_{w}": f"sim-{where(n, len(sims), per)[1]}-{w.lower()}" for n in range(total)
+                  for w in ("KEY", "SECRET")})
     f.env.update({"KS_SIM_MASTER_KEY": "sim-master-key", "KS_SIM_MASTER_SECRET": "sim-master-secret"})
     try:
         print(f"firm kill — {machine()}; load {' '.join('%.2f' % x for x in os.getloadavg())}")
         print(f"layout: {shards} shards x {per} accounts ({total}), one runner a shard (ksctl run --shard, interval "
-              f"1 s), each account its own simulated venue account with a revoke: block; PostgreSQL on loopback "
-              f"(fsync on); all on this machine", flush=True)
+              f"1 s), each account its own simulated venue account with a revoke: block, "
+              f"{'one simulator process a shard' if len(sims) > 1 else 'one simulator process for the firm'}; "
+              f"PostgreSQL on loopback (fsync on); all on this machine", flush=True)
         t0 = time.monotonic()
         for shard in f.replicas:
             f.start(shard, 0)
@@ -195,7 +213,7 @@ def main() -> None:
         for r in range(runs):
             if r:
                 time.sleep(pause)
-            x = one_run(f, sim, pg.url(), total, leader, r)
+            x = one_run(f, sims, pg.url(), total, per, leader, r)
             got.append(x)
             print(f"  run {r}: {x['placed']} entry orders resting; every account locked {x['locked_s']:.3f} s, "
                   f"nothing resting {x['resting_s']:.3f} s, every key revoked {x['revoked_s']:.3f} s "
@@ -209,7 +227,8 @@ def main() -> None:
         print(f"load at the end {' '.join('%.2f' % x for x in os.getloadavg())}", flush=True)
     finally:
         f.stop_all()
-        sim.close()
+        for sim in sims:
+            sim.close()
         pg.stop()
         print(f"(runner logs in {work})")
 
