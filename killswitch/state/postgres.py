@@ -209,6 +209,40 @@ class PostgresStore(SqlStore):
                 if outer:
                     self._deadline.end()
 
+    def acquire_lease(self, holder: str, ttl_ms: int, now_ms: int) -> Optional[int]:
+        """As :meth:`SqlStore.acquire_lease`; when the lease row cannot be locked in time and the
+        lease has run out, a session that has held a lock on it for longer than ``ttl_ms`` is a
+        leader stalled mid-write (paused, swapped out, its client frozen inside a pipeline where
+        the idle-in-transaction timeout does not reach): it is terminated, its transaction rolls
+        back, and the take is tried once more."""
+        try:
+            return super().acquire_lease(holder, ttl_ms, now_ms)
+        except StoreError as e:
+            if not _lock_timed_out(e) or not self._end_stalled_holders(ttl_ms, now_ms):
+                raise
+        return super().acquire_lease(holder, ttl_ms, now_ms)
+
+    def _end_stalled_holders(self, ttl_ms: int, now_ms: int) -> bool:
+        """Terminate each other session whose transaction, older than ``ttl_ms``, holds a lock on
+        the lease table, when the lease has run out (``now_ms``); True if any was ended."""
+        held = self.lease()  # read without a lock: a stalled holder blocks only locking reads
+        if held.holder is not None and held.expires_ms > now_ms:
+            return False  # a valid lease: its holder is entitled to be slow
+        ended = False
+        with self._tx(write=True) as cur:
+            rows = cur.execute(
+                "SELECT DISTINCT a.pid, extract(epoch FROM now() - a.xact_start) FROM pg_locks l "
+                "JOIN pg_stat_activity a ON a.pid = l.pid WHERE l.locktype = 'relation' AND l.granted "
+                "AND l.relation = 'lease'::regclass AND l.pid <> pg_backend_pid() "
+                "AND a.xact_start < now() - make_interval(secs => %s)", (ttl_ms / 1000,)).fetchall()
+            for pid, age in rows:
+                done = cur.execute("SELECT pg_terminate_backend(%s)", (pid,)).fetchone()[0]
+                log.warning("LEASE_HOLDER_STALLED: %s: session %s has held the lease row for %.1f s past a lease "
+                            "that ran out (%s, fence %s): %s", self.url, pid, float(age), held.holder, held.fence,
+                            "terminated, its transaction rolled back" if done else "could not be terminated")
+                ended = ended or bool(done)
+        return ended
+
     def reopen(self, *, lock_timeout_ms: Optional[int] = None) -> "PostgresStore":
         # on the same schema: the lease thread's connection must see the shard's lease row
         return type(self)(self._conninfo, self._masked, lock_timeout_ms=lock_timeout_ms or LOCK_TIMEOUT_MS,
@@ -218,6 +252,12 @@ class PostgresStore(SqlStore):
         with self._lock:
             self._deadline.close()
             self._conn.close()
+
+
+def _lock_timed_out(e: StoreError) -> bool:
+    import psycopg
+
+    return isinstance(e.__cause__, psycopg.errors.LockNotAvailable)
 
 
 def migration_lock(schema: Optional[str]) -> int:

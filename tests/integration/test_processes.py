@@ -33,7 +33,7 @@ import pytest
 
 from killswitch.state import open_store
 from tests.procs import accounts_file, free_port, wait_port
-from tests.state.conftest import _reset_pg, pg_server  # noqa: F401 - the session PostgreSQL fixture
+from tests.state.conftest import _reset_pg
 
 from .test_runner import POLICY as RUNNER_POLICY
 
@@ -373,8 +373,10 @@ def result_fences(url: str) -> list[tuple[str, int]]:
 
 
 @pytest.fixture
-def pg_url(pg_server):  # noqa: F811 - the imported session fixture
-    url = pg_server.url()
+def pg_url(own_pg_server):
+    """This module's own server: a standby ends a paused leader's session stalled on the lease
+    row (pg_terminate_backend), which the session's shared server must not see."""
+    url = own_pg_server.url()
     _reset_pg(url)
     return url
 
