@@ -19,7 +19,8 @@ What it owns:
 - :func:`idle`: an active silence that names something (a scope, a policy, an incident...) and
   holds back no open incident's pages (a new incident's stage entry pages through it): it holds
   back only later, different pages (an exchange outage on the scope of an incident long over),
-  so it is flagged.
+  so it is flagged, with what keeps the open incidents on what it names out of it (the matcher
+  none of their pages matches: ``but none matches severity="info"``).
 
 Pure: reads the book, the catalog and the pages handed in; no I/O, no clock.
 """
@@ -30,6 +31,8 @@ import re
 from typing import Iterable, Mapping, Optional, Sequence
 
 from ...events import MANUAL_CLOSE, STAGE_TRANSITION, scope_labels
+from ...compile.graph import StageNode
+from ...notify.dispatch import SEVERITY_RANK
 from ...policy.matchers import LabelMatcher
 from ...silences import Silence
 from ..book.view import BookView
@@ -114,17 +117,26 @@ def value_problem(matchers: Sequence[LabelMatcher], catalog: Catalog, open_: Inc
     return None
 
 
+def stage_severities(stage: Optional[StageNode]) -> tuple[str, ...]:
+    """The severities of a stage entry's pages, as the dispatcher gives them (its placements):
+    per route its notify actions name, the highest one asked for that route; critical (a stage
+    transition's own) without a notify action."""
+    per_route: dict[str, str] = {}
+    for n in (n for a in (stage.actions if stage is not None else ()) for n in a.asks.notices):
+        if SEVERITY_RANK.get(n.severity, 0) > SEVERITY_RANK.get(per_route.get(n.route, ""), -1):
+            per_route[n.route] = n.severity
+    return tuple(sorted(set(per_route.values()), key=SEVERITY_RANK.__getitem__, reverse=True)) or ("critical",)
+
+
 def incident_labels(book: BookView, policy: str, scope: str, level: int) -> dict[str, str]:
     """The labels of the page a stage entry sends (as the runner's ``transition_event`` labels
-    it), the severity its stage's notify actions give (critical without one)."""
+    it), the highest severity its stage's notify actions give (:func:`stage_severities`; a page of
+    each other severity is :func:`page_variants`')."""
     node = book.node(policy)
     labels: dict[str, str] = {str(k): str(v) for k, v in (node.labels if node is not None else {}).items()}
     stage = next((st for st in node.stages if st.level == level), None) if node is not None else None
-    severities = [getattr(a, "severity", None) for a in (stage.actions if stage is not None else ())]
-    rank = {"info": 0, "warning": 1, "critical": 2}
-    named = [s for s in severities if isinstance(s, str) and s in rank]
     labels.update(event=STAGE_TRANSITION, policy=policy, scope=scope, level=str(level),
-                  severity=max(named, key=rank.__getitem__) if named else "critical")
+                  severity=stage_severities(stage)[0])
     if stage is not None:
         labels["stage"] = stage.name
     if node is not None and node.owner:
@@ -146,6 +158,16 @@ def page_labels(book: BookView, catalog: Catalog, incident: str, where: tuple[Op
     return labels
 
 
+def page_variants(book: BookView, labels: Mapping[str, str]) -> list[Mapping[str, str]]:
+    """An open incident's pages (:func:`page_labels`): a stage entry's, one per severity its
+    notify actions give (a warning to the desk and a critical to the pager are two pages)."""
+    if labels.get("event") != STAGE_TRANSITION or not labels.get("policy"):
+        return [labels]
+    node = book.node(labels["policy"])
+    stage = next((st for st in node.stages if str(st.level) == labels.get("level")), None) if node else None
+    return [{**labels, "severity": sev} for sev in stage_severities(stage)]
+
+
 def _matches(matchers: Sequence[LabelMatcher], labels: Mapping[str, str]) -> bool:
     # which receivers a page reaches is the routes' business: a receiver matcher is left out here
     return all(m.matches(labels) for m in matchers if m.name != "receiver")
@@ -153,12 +175,12 @@ def _matches(matchers: Sequence[LabelMatcher], labels: Mapping[str, str]) -> boo
 
 def held_incidents(matchers: Sequence[LabelMatcher], book: BookView, catalog: Catalog, open_: Incidents,
                    silence: Optional[Silence] = None) -> list[str]:
-    """The open incidents whose pages ``matchers`` match; of a stored ``silence``, those it holds
-    back (:meth:`Silence.holds`: not a stage entry its author never saw)."""
+    """The open incidents some of whose pages ``matchers`` match; of a stored ``silence``, those
+    it holds back (:meth:`Silence.holds`: not a stage entry its author never saw)."""
     out = []
     for i, where in sorted(open_.items()):
-        labels = page_labels(book, catalog, i, where)
-        if _matches(matchers, labels) and (silence is None or silence.holds(labels)):
+        pages = page_variants(book, page_labels(book, catalog, i, where))
+        if any(_matches(matchers, p) and (silence is None or silence.holds(p)) for p in pages):
             out.append(i)
     return out
 
@@ -177,10 +199,29 @@ def preview(matchers: Sequence[LabelMatcher], book: BookView, catalog: Catalog, 
 
 
 def idle(s: Silence, book: BookView, catalog: Catalog, open_: Incidents) -> Optional[str]:
-    """``IDLE: ...`` for a silence that names something and holds back no open incident's pages."""
+    """``IDLE: ...`` for a silence that names something and holds back no open incident's pages:
+    the one text of ``ksctl silence list``, the status and the console. Open incidents on what it
+    names are counted, with what keeps them out: the matcher none of them matches (``IDLE: 2 open
+    incidents match scope="x" but none matches severity="info"``), or the rule of
+    :meth:`Silence.holds` (their stage entries came after it was made)."""
     naming = [m for m in s.matchers if m.op == "=" and m.name in NAMING]
     if not naming or held_incidents(s.matchers, book, catalog, open_, s):
         return None
     named = ", ".join(str(m) for m in naming)
-    return (f"IDLE: no open incident matches {named}: it holds back only later, different pages "
-            f"(ksctl silence expire {s.id})")
+    tail = f": it holds back only later, different pages (ksctl silence expire {s.id})"
+    near = {i: page_variants(book, page_labels(book, catalog, i, where)) for i, where in sorted(open_.items())}
+    near = {i: pages for i, pages in near.items() if any(_matches(naming, p) for p in pages)}
+    if not near:
+        return f"IDLE: no open incident matches {named}{tail}"
+    count = f"{len(near)} open incident{'s' if len(near) > 1 else ''} match{'' if len(near) > 1 else 'es'} {named}"
+    others = [m for m in s.matchers if m not in naming and m.name != "receiver"]
+    pages = [p for ps in near.values() for p in ps if _matches(naming, p)]
+    none_match = [m for m in others if not any(m.matches(p) for p in pages)]
+    if none_match:
+        why = f"none matches {', '.join(str(m) for m in none_match)}"
+    elif any(_matches(s.matchers, p) for p in pages):  # matched, not held: Silence.holds
+        why = ("it holds back none of their stage entries (they came after it was made, or above the "
+               "stage it was made at)")
+    else:  # each kept out by another matcher
+        why = f"none matches all of {', '.join(str(m) for m in others)}"
+    return f"IDLE: {count} but {why}{tail}"
