@@ -10,7 +10,7 @@ adapter (``ExchangeAdapter.fills``), with the strategy the adapter read off its 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Optional
+from typing import Any, Mapping, Optional, Sequence
 
 
 @dataclass(frozen=True)
@@ -32,4 +32,17 @@ class Fill:
     strategy: Optional[str] = None
 
 
-__all__ = ["Fill"]
+def orders_text(orders: Sequence[Mapping[str, Any]]) -> str:
+    """The bots' orders whose fills grew a reverted leg (a violation's ``orders``), each with its
+    own client order id, strategy, venue id and amount: ``bot-a-0001 (bot-a, id 46) 0.5,
+    x-rogue-1 (unknown, id 47) 0.3``; the one text of status, the report and the runbook."""
+    out = []
+    for o in orders:
+        said = [str(o.get("strategy") or "unknown")] + ([f"id {o['order_id']}"] if o.get("order_id") else [])
+        amount = o.get("amount")
+        out.append(f"{o.get('client_order_id') or '(no client order id)'} ({', '.join(said)})"
+                   + (f" {amount:g}" if isinstance(amount, (int, float)) else ""))
+    return ", ".join(out)
+
+
+__all__ = ["Fill", "orders_text"]

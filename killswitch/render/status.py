@@ -18,6 +18,7 @@ from typing import Any, Optional, Sequence
 from ..client import LockDocument, dms_of
 from ..engine.guarded import unguarded_text
 from ..figures import figure, step_of
+from ..fills import orders_text
 from ..runner.book.rejections import accepted_text
 from ..runner.view import RunnerStatus
 from ..sources import revision_text
@@ -225,7 +226,7 @@ def violation_lines(doc: dict, latest: int = 10) -> list[str]:
                  else f"under {v.get('mode')} {v.get('scope')}")
         lines.append(f"    {_when(v.get('ts_ms'))} {v.get('action', '?'):<6} {v.get('account')} {v.get('symbol')} "
                      f"{v.get('side')} {figure(v.get('amount', 0), v.get('amount_step'))} ({value}) {_strategies(v)} "
-                     f"order {who} {broke}: {outcome}")
+                     f"{'orders' if len(v.get('orders') or ()) > 1 else 'order'} {who} {broke}: {outcome}")
     return lines
 
 
@@ -248,7 +249,10 @@ def count_lines(doc: dict) -> list[str]:
 
 
 def _bot_order(v: dict) -> str:
-    """The bot's order that broke the lock: its client order id and the venue's order id."""
+    """The bot's order that broke the lock: its client order id and the venue's order id; a
+    revert's, every bot's order whose fills grew the leg, each with its own strategy."""
+    if v.get("orders"):
+        return orders_text(v["orders"])
     cid, oid = v.get("client_order_id"), v.get("order_id")
     if cid and oid:
         return f"{cid} (id {oid})"

@@ -35,6 +35,7 @@ from __future__ import annotations
 
 from typing import Any, Callable, Mapping, Optional, Sequence
 
+from ..fills import orders_text
 from ..holds import DEAD_MANS_SWITCH, OPERATOR
 from ..state.violations import CANCEL_RESULT_KIND, VIOLATION_KINDS, cancel_outcome, cancel_results
 from .incident import iso
@@ -89,6 +90,7 @@ def halt_breaks(rows: Sequence[Any], statuses: Mapping[str, str], incidents: Seq
                 "amount_step": p.get("amount_step"),
                 "notional": p.get("notional"), "client_order_id": p.get("client_order_id"),
                 "order_id": p.get("order_id"), "strategy": p.get("strategy"), "action": action,
+                "orders": list(p.get("orders") or ()), "orders_text": orders_text(p.get("orders") or ()),
                 "strategies": list(p.get("strategies") or ()) or [p.get("strategy")],
                 "attribution": p.get("attribution"), "revert_client_order_id": p.get("revert_client_order_id"),
                 "outcome": outcome, "reason": p.get("reason"), "dry_run": bool(p.get("dry_run")),

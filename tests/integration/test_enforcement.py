@@ -297,11 +297,13 @@ def test_growth_under_a_halt_names_the_bot_by_its_fill_and_its_revert_as_the_run
     (shown,) = seen["status"]["recent"]
     assert shown["outcome"] == "revert filled 2"
     (line,) = violation_lines(seen["status"])[1:]
-    assert "strategies alpha, beta order alp-mkt-7" in line and line.endswith(
+    # each bot's order with its own strategy, the larger first (not alp-mkt-7's id for both)
+    orders = f"alp-mkt-7 (alpha, id {seen['bot']}) 1.5, beta-mkt-8 (beta, id "
+    assert f"strategies alpha, beta orders {orders}" in line and line.endswith(
         f"the runner's own revert {revert}: revert filled 2"), line
     (console,) = seen["model"]["violations"]["rows"]
-    assert (console["order"], console["revert"], console["strategy"], console["outcome"]) == (
-        "alp-mkt-7", revert, "alpha, beta", "revert filled 2")
+    assert (console["revert"], console["strategy"], console["outcome"]) == (revert, "alpha, beta", "revert filled 2")
+    assert console["order"].startswith(orders) and console["order"].endswith(") 0.5"), console["order"]
     (event,) = seen["events"]
     alert = Alert("fp", event.labels, event, event.ts_ms, event.ts_ms, False)
     title = compose(Notification("t", "desk", "g", {}, "r", (alert,), ("fp",), 0, event.ts_ms)).title

@@ -28,6 +28,7 @@ import urllib.parse
 from typing import Any, Optional, Sequence
 
 from ...figures import figure, money, step_of
+from ...fills import orders_text
 from ...overrides import iso as override_iso
 from ...sources import revision_text
 from ..book.dms_state import declared_only
@@ -492,7 +493,9 @@ def _violations(doc: dict, now: int) -> dict:
              "strategy": ", ".join(str(n) for n in v.get("strategies") or ()) or v.get("strategy"),
              "attribution": v.get("attribution") or "",
              # the bot's order that broke the lock; the runner's own revert apart, labelled as its own
-             "order": v.get("client_order_id") or "", "order_id": v.get("order_id") or "",
+             # (a revert's: every bot's order whose fills grew the leg, each with its own strategy)
+             "order": orders_text(v["orders"]) if v.get("orders") else v.get("client_order_id") or "",
+             "order_id": "" if v.get("orders") else v.get("order_id") or "",
              "revert": v.get("revert_client_order_id") or "",
              "lock": f"{v.get('mode')} {v.get('scope')}", "outcome": v.get("outcome") or "pending"}
             for v in list((doc or {}).get("recent") or ())[:20]]

@@ -6,8 +6,10 @@ the adapter with each order's client order id and the strategy its declared pref
 newest fills of the leg's symbol that added to it (the growth's side; the leg in hedge mode), not
 the runner's own, taken until they cover the growth. The violation then names the strategy with
 the most of them, every strategy among them (``strategies``), the bot's order that filled most
-as its ``client_order_id`` and ``order_id`` (the runner's own revert stays ``revert_id``), and
-how it was attributed (``attribution``: the fills, each ``client id (strategy) amount``).
+as its ``client_order_id`` and ``order_id`` (the runner's own revert stays ``revert_id``), each
+bot's order with its own ids, strategy and amount (``orders``: status, the report and the runbook
+name every one, never the lead's id for another bot's fill), and how it was attributed
+(``attribution``: the fills, each ``client id (strategy) amount``).
 
 Where nothing names a strategy it is said why, never a bare ``unknown``: ``unknown: no fill
 read (...)`` (the venue offers no read of the trades, or the read failed), ``unknown: no fill of
@@ -23,7 +25,7 @@ from dataclasses import dataclass, replace
 from typing import Iterable, Optional
 
 from ...fills import Fill
-from .enforce import UNKNOWN_STRATEGY, Violation, could_be_own
+from .enforce import UNKNOWN_STRATEGY, BotOrder, Violation, could_be_own
 
 NO_FILL_READ = f"{UNKNOWN_STRATEGY}: no fill read"
 NO_GROWTH_FILL = f"{UNKNOWN_STRATEGY}: no fill of the growth read"
@@ -84,7 +86,18 @@ def attribute(v: Violation, read: Optional[FillRead], own: frozenset[str] = froz
     said = ", ".join(f"{f.client_id or f.order_id or '?'} ({_name(f)}) {f.amount:g}" for f in grew)
     unknown = next((_why_unknown(f) for f in grew if f.strategy is None), None)
     return replace(v, strategy=names[0], strategies=names, client_order_id=lead.client_id, order_id=lead.order_id,
-                   attribution=f"from fills: {said}" + (f"; {unknown}" if unknown else ""))
+                   attribution=f"from fills: {said}" + (f"; {unknown}" if unknown else ""), orders=_orders(grew))
+
+
+def _orders(grew: list[Fill]) -> tuple[BotOrder, ...]:
+    """Each order among ``grew`` once (its fills summed), with its own ids and strategy, most first."""
+    by: dict[tuple[Optional[str], Optional[str]], BotOrder] = {}
+    for f in grew:
+        key = (f.client_id, None) if f.client_id is not None else (None, f.order_id)
+        had = by.get(key)
+        by[key] = BotOrder(f.client_id, (had.order_id if had is not None else None) or f.order_id, _name(f),
+                           f.amount + (had.amount if had is not None else 0.0))
+    return tuple(sorted(by.values(), key=lambda o: -o.amount))
 
 
 __all__ = ["FillRead", "NO_FILL_READ", "NO_GROWTH_FILL", "attribute", "growth_fills"]

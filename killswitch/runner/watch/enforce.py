@@ -135,6 +135,20 @@ OrderCheck = Callable[[Snapshot, Order], Optional[Flag]]
 
 
 @dataclass(frozen=True)
+class BotOrder:
+    """A bot's order among the fills that grew a reverted leg (:mod:`.attribution`)."""
+
+    client_order_id: Optional[str]
+    order_id: Optional[str]
+    strategy: str  # ``unknown`` when its client id matches no declared prefix (or it carries none)
+    amount: float  # what its fills added to the leg
+
+    def to_json(self) -> dict:
+        return {"client_order_id": self.client_order_id, "order_id": self.order_id, "strategy": self.strategy,
+                "amount": self.amount}
+
+
+@dataclass(frozen=True)
 class Violation:
     """An order or a position that broke the lock binding it, and what the watch does about it."""
 
@@ -167,6 +181,9 @@ class Violation:
     # operator who placed it (so that the report files it under that lock, not an incident's)
     holder: tuple[Optional[str], Optional[int], Optional[str]] = (None, None, None)
     amount_step: Optional[float] = None  # the market's amount step, where known: amounts are shown to it
+    # a revert: each bot's order whose fills grew the leg, with its own ids, strategy and amount
+    # (most first): two bots in one tick are two orders, never one client id for both
+    orders: tuple[BotOrder, ...] = ()
 
     def to_json(self) -> dict:
         out = {"key": self.key, "kind": self.kind, "action": self.action, "scope": self.scope, "mode": self.mode,
@@ -186,6 +203,8 @@ class Violation:
             out["strategies"] = list(self.strategies) or [self.strategy]
             if self.attribution is not None:
                 out["attribution"] = self.attribution
+            if self.orders:
+                out["orders"] = [o.to_json() for o in self.orders]
         return out
 
 
