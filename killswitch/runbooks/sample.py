@@ -135,6 +135,8 @@ def _sample_story(incident: str, scope: str, acct: str, created_ms: int) -> dict
                             "account": acct, "symbol": "BTC/USDT:USDT", "side": "buy", "amount": 0.5,
                             "notional": 30_000.0, "client_order_id": "bot-a-123", "order_id": "8812",
                             "strategy": "bot-a", "action": "cancel", "outcome": "canceled", "incident": incident,
+                            # a revert's bots' orders (each its own strategy); a cancel names its own order
+                            "orders": [], "orders_text": "",
                             "during": incident, "lock": None, "amount_step": 0.001}],
             "trading": [{"at": iso(created_ms + 1_000), "event": "revoked", "account": acct, "keys": ["trade"],
                          "read_back": True, "code": None, "message": None, "why": "policy on " + scope,
