@@ -27,6 +27,10 @@ snapshots and the state:
 ``until_ms`` is when a blind trigger is evaluable again if every tick from now on reads: the
 latest of its unknown signals' ``ready_ms`` (an ``a || b`` with ``b`` unknown stays unknown while
 ``a`` is false, so it waits for all of them); None when one of them waits for data, not time.
+It can *fire* sooner: ``fires_from_ms`` is the first ready time from which it can fire on what is
+known by then (``a || b``: ``a``'s), and :attr:`Coverage.acts_from_ms` the earliest of a scope's
+triggers: when a blind scope can act again, the time every view gives first (a scope said blind
+"until 03:43" by its ``until_ms`` fired at 03:07 on ``a``).
 
 The state remembers each scope's coverage and since when (``ScopeState.coverage``), so a change
 is seen once (``changed``), and a standby or a restarted runner reports the leader's.
@@ -83,6 +87,10 @@ class BlindTrigger:
     stale: tuple[str, ...] = ()  # the book signals read from stale data
     stale_from: tuple[tuple[str, bool, Optional[int]], ...] = ()  # (account, frozen, data age ms)
     fires_on: tuple[str, ...] = ()  # its known signals it can still fire on (empty: it cannot fire)
+    # when it can fire again if every tick reads: the first of its unknown signals' ready times
+    # from which it can fire on what is known by then (``a || b``: a's, though b's comes later);
+    # None: not known (a signal waits for data, not time; stale data)
+    fires_from_ms: Optional[int] = None
 
     @property
     def missing(self) -> tuple[str, ...]:
@@ -118,6 +126,21 @@ class Coverage:
     @property
     def armed(self) -> bool:
         return self.state == ARMED
+
+    @property
+    def acts_from_ms(self) -> Optional[int]:
+        """Blind: the earliest time any of its triggers can fire again if every tick reads (the
+        blind spell's end for an on-call, before :attr:`until_ms`, when every trigger is armed
+        again); None: not known (or not blind). The one figure of status, the console and
+        ``ksctl plan``."""
+        times = [t.fires_from_ms for t in self.triggers if t.fires_from_ms is not None]
+        return min(times) if self.state == BLIND and times else None
+
+    @property
+    def acts_first(self) -> tuple[str, ...]:
+        """The triggers that can fire at :attr:`acts_from_ms`, the first ones."""
+        at = self.acts_from_ms
+        return tuple(t.trigger for t in self.triggers if at is not None and t.fires_from_ms == at)
 
     @property
     def detail(self) -> str:
@@ -239,7 +262,8 @@ def scope_coverage(policy: PolicyNode, watch: tuple[Watched, ...], view: ScopeVi
             readies = [v.ready_ms for v in unknown]
             until = max(readies) if all(x is not None for x in readies) else None  # type: ignore[type-var]
             blind.append(BlindTrigger(w.name, _reason(unknown, not_read), until, unknown, not_read,
-                                      fires_on=_fires_on(w, {v.name for v in unknown})))
+                                      fires_on=_fires_on(w, {v.name for v in unknown}),
+                                      fires_from_ms=_fires_from(w, unknown, now)))
         elif w.book_reads:
             if stale is None:
                 stale = _stale_accounts(view, state, now, int(policy.interval_s * 1000))
@@ -269,6 +293,20 @@ def _remember(ss: ScopeState, cov: Coverage, now: int) -> Coverage:
 def _fires_on(w: Watched, unknown: set[str]) -> tuple[str, ...]:
     """The signals a blind trigger can still fire on (none when its condition is not known)."""
     return () if w.condition is None else fires_on(w.condition, unknown)
+
+
+def _fires_from(w: Watched, unknown: tuple[SignalValue, ...], now: int) -> Optional[int]:
+    """When a blind trigger can fire again if every tick reads: ``now`` when it can fire on a
+    known signal already, else the first of its unknown signals' ready times at which what is
+    still unknown leaves it a signal to fire on (all of them known, where its condition is not
+    known); None when no such time is known."""
+    if w.condition is not None and fires_on(w.condition, {v.name for v in unknown}):
+        return now
+    for at in sorted({v.ready_ms for v in unknown if v.ready_ms is not None}):
+        still = {v.name for v in unknown if v.ready_ms is None or v.ready_ms > at}
+        if not still or (w.condition is not None and fires_on(w.condition, still)):
+            return at
+    return None
 
 
 def unmatched(policy: PolicyNode, state: State, matched: bool, now: int) -> tuple[Optional[Unmatched], bool]:

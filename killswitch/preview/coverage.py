@@ -133,6 +133,9 @@ class BlindSpell:
     warmup: bool = False
     ended_ms: Optional[int] = None  # the first tick after the spell (None: it lasted to the last tick)
     live: bool = False  # seen by a preview of live accounts (not of a recording)
+    # the last tick's earliest time a trigger of it can fire again (engine Coverage.acts_from_ms;
+    # None: unknown, or it could fire through another signal: partly blind)
+    acts_from_ms: Optional[int] = None
 
     @property
     def gap(self) -> bool:
@@ -169,7 +172,7 @@ class BlindTally:
                 continue
             warm = not self.live and key not in self._armed_once
             self._extend((se.policy, se.scope, warm), now, "blind", c.reason or "", c.detail,
-                         tuple(t.trigger for t in c.triggers), c.until_ms)
+                         tuple(t.trigger for t in c.triggers), c.until_ms, None if c.partly else c.acts_from_ms)
             current.add((se.policy, se.scope, warm))
         for u in ev.unmatched:
             self._extend((u.policy, "(none)", False), now, "unmatched", u.reason, u.selector, (), None)
@@ -178,18 +181,18 @@ class BlindTally:
             self._close(done, ended=now)
 
     def _extend(self, key: tuple[str, str, bool], now: int, state: str, reason: str, detail: str,
-                triggers: tuple[str, ...], until: Optional[int]) -> None:
+                triggers: tuple[str, ...], until: Optional[int], acts: Optional[int] = None) -> None:
         spell = self._open.get(key)
         if spell is None:
-            self._open[key] = [state, reason, detail, set(triggers), now, now, 1, until]
+            self._open[key] = [state, reason, detail, set(triggers), now, now, 1, until, acts]
             return
         spell[1:4] = [reason, detail, spell[3] | set(triggers)]
-        spell[5], spell[6], spell[7] = now, spell[6] + 1, until
+        spell[5], spell[6], spell[7], spell[8] = now, spell[6] + 1, until, acts
 
     def _close(self, key: tuple[str, str, bool], warmup: Optional[bool] = None, ended: Optional[int] = None) -> None:
-        st, reason, detail, trig, first, last, ticks, until = self._open.pop(key)
+        st, reason, detail, trig, first, last, ticks, until, acts = self._open.pop(key)
         self._spells.append(BlindSpell(key[0], key[1], st, reason, detail, tuple(sorted(trig)), first, last, ticks,
-                                       until, key[2] if warmup is None else warmup, ended, self.live))
+                                       until, key[2] if warmup is None else warmup, ended, self.live, acts))
 
     def spells(self) -> tuple[BlindSpell, ...]:
         """Every spell, the open ones closed at the last tick, by policy, scope and time. A scope

@@ -80,6 +80,8 @@ def blind_lines(spells: Sequence[BlindSpell], what: str) -> list[str]:
     for b in gaps:
         when = iso(b.first_ms) if b.ticks == 1 else f"{b.ticks} ticks, {iso(b.first_ms)} to {iso(b.last_ms)}"
         until = "" if b.until_ms is None else f"; armed at {iso(b.until_ms)} if every tick reads"
+        if b.acts_from_ms is not None and b.acts_from_ms != b.until_ms:  # a trigger can fire sooner
+            until = f"; a trigger can fire again at {iso(b.acts_from_ms)}" + (until or "")
         lines.append(f"  ! {b.policy} {b.scope}: {b.reason}: triggers {', '.join(b.triggers)} cannot be evaluated "
                      f"({when}){until}")
         lines.append(f"      {b.detail}")
@@ -113,4 +115,5 @@ def blind_summary(gaps: Sequence[BlindSpell], what: str) -> str:
 def blind_json(b: BlindSpell) -> dict:
     return {"policy": b.policy, "scope": b.scope, "state": b.state, "reason": b.reason, "detail": b.detail,
             "triggers": list(b.triggers), "first": iso(b.first_ms), "last": iso(b.last_ms), "ticks": b.ticks,
-            "armed_at": iso(b.until_ms) if b.until_ms is not None else None, "warmup": b.warmup, "gap": b.gap}
+            "armed_at": iso(b.until_ms) if b.until_ms is not None else None,
+            "can_fire_at": iso(b.acts_from_ms) if b.acts_from_ms is not None else None, "warmup": b.warmup, "gap": b.gap}

@@ -20,7 +20,7 @@ from ..engine.guarded import unguarded_text
 from ..figures import figure, step_of
 from ..fills import orders_text
 from ..runner.book.rejections import accepted_text
-from ..runner.view import RunnerStatus
+from ..runner.view import CoverageStatus, RunnerStatus
 from ..sources import revision_text
 from .accepts import accept_command
 from .dms import dms_lines
@@ -386,16 +386,29 @@ def _scope_coverage(st: RunnerStatus) -> list[str]:
             continue
         until = "unknown (waiting for data)" if r.until_ms is None else iso(r.until_ms)
         doing = r.while_blind or "nothing (no while_blind)"
-        lines.append(f"  BLIND {r.policy} {r.scope}: {r.reason}{when}; armed again at {until}; while blind: {doing}")
+        lines.append(f"  BLIND {r.policy} {r.scope}: {r.reason}{when}; {acts_text(r)}armed again at {until}; "
+                     f"while blind: {doing}")
         if r.partly:
             lines.append(f"      {r.partly}")
         for t in r.triggers:
-            still = f"; can still fire on {', '.join(t.fires_on)}" if t.fires_on else ""
+            still = (f"; can still fire on {', '.join(t.fires_on)}" if t.fires_on else
+                     f"; can fire again at {iso(t.fires_from_ms)}" if t.fires_from_ms is not None else "")
             lines.append(f"      trigger {t.trigger}: {t.detail}{still}")
         if not r.triggers:
             lines.append(f"      {r.detail}")
     return lines
 
+
+
+def acts_text(r: CoverageStatus) -> str:
+    """When a blind scope can act again, before it is armed again: ``can fire again at T (soft,
+    hard); `` (:attr:`CoverageStatus.acts_from_ms`, the engine's one figure); nothing for a partly
+    blind one, which can act now and says so."""
+    if r.partly:
+        return ""
+    if r.acts_from_ms is None:
+        return "can fire again: unknown; "
+    return f"can fire again at {iso(r.acts_from_ms)} ({', '.join(r.acts_first)}); "
 
 
 def status_json(st: RunnerStatus, locks: LockDocument) -> str:

@@ -129,7 +129,7 @@ def test_a_blind_scope_has_an_amber_cell_and_a_banner_saying_until_when():
     text = text_of(page)
     assert "1 POLICY BLIND" in text
     assert ("futures-book on binanceusdm/main: dd_15m, dd_1h: INSUFFICIENT_HISTORY: coverage=40% min=80%; "
-            "armed again at 13:11 UTC (in 11m)") in text, text
+            "can fire again: not known; armed again at 13:11 UTC (in 11m)") in text, text
     assert re.search(r'<td class="cov-blind"><strong>BLIND</strong>: dd_15m, dd_1h: INSUFFICIENT_HISTORY', page)
     assert "while blind: no action" in text
     assert row(m, OTHER)["coverage"]["state"] == "armed" and '<span class="pill armed">armed</span>' in page

@@ -39,7 +39,8 @@ def test_no_tick_yet_says_not_evaluated_never_armed():
 def test_blind_and_unmatched_scopes_are_listed_with_why_and_until_when():
     lines = status_text(status(ARMED, BLIND, UNMATCHED), LOCKS).splitlines()
     assert "  COVERAGE: 2 of 3 policy scope(s) NOT ARMED" in lines
-    assert ("  BLIND futures-book binanceusdm/main: INSUFFICIENT_HISTORY, since 2026-03-02T13:00:00Z; armed again at "
+    assert ("  BLIND futures-book binanceusdm/main: INSUFFICIENT_HISTORY, since 2026-03-02T13:00:00Z; "
+            "can fire again: unknown; armed again at "
             "2026-03-02T13:42:00Z; while blind: nothing (no while_blind)") in lines
     assert "      trigger soft: dd_1h: INSUFFICIENT_HISTORY: coverage=10% min=80%" in lines
     assert ("  UNMATCHED spot-book: the scope (labels{book=spott}) selects no account, since 2026-03-02T13:00:00Z: "

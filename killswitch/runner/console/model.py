@@ -303,6 +303,10 @@ def _coverage(c: Optional[CoverageStatus], now: int) -> Optional[dict]:
     return {"policy": c.policy, "scope": c.scope, "state": c.state, "reason": c.reason, "detail": c.detail,
             "since": _when(c.since_ms, now), "until": until,
             "until_hm": clock_text(c.until_ms, seconds=False) if until is not None and c.until_ms is not None else None,
+            # blind: when its first trigger can fire again (the engine's figure; before "armed again")
+            "acts": _when(c.acts_from_ms, now) if c.state == "blind" and c.acts_from_ms is not None else None,
+            "acts_hm": clock_text(c.acts_from_ms, seconds=False) if c.acts_from_ms is not None else None,
+            "acts_first": ", ".join(c.acts_first),
             "while_blind": c.while_blind, "allowed": c.allowed, "partly": c.partly,
             "can_act": c.partly.removeprefix("partly blind: ") if c.partly else None,
             "triggers": [{"trigger": t.trigger, "reason": t.reason, "detail": t.detail, "fires_on": list(t.fires_on),

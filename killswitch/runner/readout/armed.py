@@ -54,8 +54,9 @@ def coverage_rows(book: BookView) -> tuple[CoverageStatus, ...]:
             rows.append(CoverageStatus(
                 se.policy, se.scope, c.state, c.reason, c.detail, c.since_ms, c.until_ms,
                 while_blind_text(book.node(se.policy)),
-                tuple(BlindTrigger(t.trigger, t.reason, t.detail, t.until_ms, t.fires_on) for t in c.triggers),
-                c.partly))
+                tuple(BlindTrigger(t.trigger, t.reason, t.detail, t.until_ms, t.fires_on, t.fires_from_ms)
+                      for t in c.triggers),
+                c.partly, c.acts_from_ms, c.acts_first))
         rows += [_unmatched_row(book, u.policy, u.since_ms) for u in ev.unmatched]
     else:  # a standby, or no tick yet under this graph: what the leader saved
         names = {p.name for p in book.graph.policies}
@@ -129,7 +130,8 @@ class BlindReports:
                     "triggers": ", ".join(t.trigger for t in c.triggers), "detail": c.detail,
                     "blind_since": iso_ms(c.since_ms) if c.since_ms is not None else "?",
                     "armed_again_at": iso_ms(c.until_ms) if c.until_ms is not None else "unknown (waiting for data)",
-                    **({"partly": c.partly} if c.partly else {})},
+                    **({"partly": c.partly} if c.partly else {
+                        "can_fire_again_at": iso_ms(c.acts_from_ms) if c.acts_from_ms is not None else "unknown"})},
                     policy=se.policy, scope=se.scope, reason=c.reason))
         for u in ev.unmatched:
             if u.allowed:
@@ -157,8 +159,11 @@ def log_changes(ev: Evaluation, everything: bool = False) -> None:
         if not c.armed:
             until = "unknown (waiting for data)" if c.until_ms is None else iso_ms(c.until_ms)
             since = "" if c.changed or c.since_ms is None else f" (blind since {iso_ms(c.since_ms)})"
-            log.warning("SCOPE_BLIND: %s %s %s%s: %s: %s; armed again at %s", se.policy, se.scope,
-                        c.partly or "cannot act", since, c.reason, c.detail, until)
+            acts = "" if c.partly else (
+                f"; can fire again at {iso_ms(c.acts_from_ms)} ({', '.join(c.acts_first)})"
+                if c.acts_from_ms is not None else "; can fire again: unknown")
+            log.warning("SCOPE_BLIND: %s %s %s%s: %s: %s%s; armed again at %s", se.policy, se.scope,
+                        c.partly or "cannot act", since, c.reason, c.detail, acts, until)
         elif c.left_since_ms is not None:
             log.info("SCOPE_ARMED: %s %s: every trigger can be evaluated again (blind for %.0fs)",
                      se.policy, se.scope, (ev.now_ms - c.left_since_ms) / 1000)

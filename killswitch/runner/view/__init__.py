@@ -156,6 +156,7 @@ class BlindTrigger:
     detail: str  # e.g. "dd_15m: INSUFFICIENT_HISTORY: coverage=40% min=80%"
     until_ms: Optional[int]  # evaluable again then if every tick reads (None: unknown)
     fires_on: tuple[str, ...] = ()  # its known signals it can still fire on (empty: it cannot fire)
+    fires_from_ms: Optional[int] = None  # it can fire again then if every tick reads (None: unknown)
 
 
 @dataclass(frozen=True)
@@ -176,6 +177,10 @@ class CoverageStatus:
     # blind, yet some trigger can still fire: "partly blind: dd_1h unknown; soft and hard can still
     # fire on dd_15m" (None: armed, unmatched, or blind with no trigger that can fire)
     partly: Optional[str] = None
+    # blind: the earliest time any of its triggers can fire again if every tick reads, and those
+    # triggers (engine Coverage.acts_from_ms: before until_ms, when all are armed); None: unknown
+    acts_from_ms: Optional[int] = None
+    acts_first: tuple[str, ...] = ()
 
     @property
     def allowed(self) -> bool:
