@@ -116,4 +116,5 @@ def blind_json(b: BlindSpell) -> dict:
     return {"policy": b.policy, "scope": b.scope, "state": b.state, "reason": b.reason, "detail": b.detail,
             "triggers": list(b.triggers), "first": iso(b.first_ms), "last": iso(b.last_ms), "ticks": b.ticks,
             "armed_at": iso(b.until_ms) if b.until_ms is not None else None,
-            "can_fire_at": iso(b.acts_from_ms) if b.acts_from_ms is not None else None, "warmup": b.warmup, "gap": b.gap}
+            "can_fire_at": iso(b.acts_from_ms) if b.acts_from_ms is not None else None, "warmup": b.warmup,
+            "gap": b.gap}

@@ -322,7 +322,8 @@ def halt_break_lines(broke: dict) -> list[str]:
                 "outcome | lock it broke | incident |", "|---" * 13 + "|"]
         out += [f"| {v['at']}{_unverified(v)} | {v['kind']} | {_c(v['account'])} | {_c(v['symbol'])} | "
                 f"{_c(v['side'])} | {_c(_figure(v['amount'], v.get('amount_step')))} | {_amount(v['notional'])} | "
-                f"{_c(v.get('orders_text') or v['client_order_id'])} | {_c(_strategies(v))} | {_c(v['action'])} | {_c(_outcome(v))} | "
+                f"{_c(v.get('orders_text') or v['client_order_id'])} | {_c(_strategies(v))} | {_c(v['action'])} | "
+                f"{_c(_outcome(v))} | "
                 f"{_c(v.get('lock'))} | {_c(v['incident'])} |"
                 for v in violations]
     else:

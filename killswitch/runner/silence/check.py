@@ -30,8 +30,8 @@ from __future__ import annotations
 import re
 from typing import Iterable, Mapping, Optional, Sequence
 
-from ...events import MANUAL_CLOSE, STAGE_TRANSITION, scope_labels
 from ...compile.graph import StageNode
+from ...events import MANUAL_CLOSE, STAGE_TRANSITION, scope_labels
 from ...notify.dispatch import SEVERITY_RANK
 from ...policy.matchers import LabelMatcher
 from ...silences import Silence
