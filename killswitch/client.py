@@ -400,11 +400,12 @@ class RunnerClient(FirmCalls):
         """``GET /v1/dms``: armed sources and the venues' native countdowns."""
         return decode(DmsStatus, self._json("GET", "/v1/dms"))
 
-    def check_order(self, request: dict) -> "Decision":
-        """``POST /v1/check-order``: may this order go now? A deny is a Decision, not an error."""
+    def check_order(self, request: dict, probe: bool = False) -> "Decision":
+        """``POST /v1/check-order``: may this order go now? A deny is a Decision, not an error.
+        ``probe``: an operator's question, not an order about to go (its refusal is not counted)."""
         from .runner.gate.request import Decision
 
-        return decode(Decision, self._json("POST", "/v1/check-order", request))
+        return decode(Decision, self._json("POST", "/v1/check-order" + ("?probe=true" if probe else ""), request))
 
     # the reads that show the book, the console's among them (a token with the viewer, operator or
     # approver role, unless the runner shows them publicly: the token is sent when there is one)

@@ -39,7 +39,8 @@ def check_order(api: str, account: Optional[str], scope: Optional[str], symbol: 
     """May this order be sent now? The runner's gate answers it as it answers a bot: the lock
     first, then the policies' pre-trade limits (the position and gross limits counting the
     orders resting at the venue). Nothing is sent, and no message of the strategy's bucket is
-    spent on a denied order (an allowed one takes one, as a bot's would)."""
+    spent on a denied order (an allowed one takes one, as a bot's would). A refusal is not
+    counted for ``gate_refusals`` nor in status's VIOLATIONS: it is a question, not a bot's order."""
     from ..render.locks import decision_lines
 
     if (account is None) == (scope is None):
@@ -52,7 +53,7 @@ def check_order(api: str, account: Optional[str], scope: Optional[str], symbol: 
     if reduce_only:
         request["reduce_only"] = True
     client = runner_client(api)
-    decision = read(lambda: client.check_order(request), "check-order", output)
+    decision = read(lambda: client.check_order(request, probe=True), "check-order", output)
     if output == "json":
         click.echo(json.dumps(decision.to_json(), indent=2))
     else:

@@ -35,8 +35,10 @@ MAX_KEYS = 4096  # distinct (source, account, strategy, symbol, code) kept
 BUCKET_MS = 1_000  # counts are kept to the second, rounded up
 SHOWN = 20  # the keys status shows, most counted first
 
-# (source, account "venue/account" or "" when the refusal named none, strategy or "-", symbol, code)
+# (source, account "venue/account" or "" when the refusal named none, strategy or "-", symbol, code);
+# a refusal of several limits at once holds each one's code, joined: ``PRICE_COLLAR+POSITION_LIMIT``
 Key = tuple[str, str, str, str, str]
+CODES_JOINED = "+"
 
 
 @dataclass
@@ -98,15 +100,18 @@ class Tally:
     def count(self, source: str, window_ms: int, now: int, owns: Callable[[Key], bool],
               codes: Optional[Collection[str]] = None) -> tuple[Optional[float], Optional[str]]:
         """How many of ``source``'s violations whose key ``owns`` and whose code is one of
-        ``codes`` (None: any) were counted in the ``window_ms`` up to ``now``; None and the reason
-        when that cannot be told (see the module doc)."""
+        ``codes`` (None: any; a key of several codes counts once when one of them is) were counted
+        in the ``window_ms`` up to ``now``; None and the reason when that cannot be told (see the
+        module doc)."""
         why = self.blind(window_ms, now)
         if why is not None:
             return None, why
+        wanted = None if codes is None else frozenset(codes)
         start = now - window_ms
         total = 0
         for key, buckets in self.counts.items():
-            if key[0] != source or (codes is not None and key[4] not in codes) or not owns(key):
+            if key[0] != source or (wanted is not None and wanted.isdisjoint(key[4].split(CODES_JOINED))) \
+                    or not owns(key):
                 continue
             total += sum(n for ts, n in buckets if ts > start)
         return float(total), None

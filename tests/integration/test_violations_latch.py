@@ -146,3 +146,30 @@ def test_refusals_counted_across_a_restart_latch_the_strategy_until_two_reset_it
         await runner.aclose()
 
     asyncio.run(asyncio.wait_for(second(), 60))
+
+
+def test_an_operators_check_order_is_answered_and_not_counted(tmp_path):
+    """``ksctl check-order`` asks with ``?probe=true``: the same answer, and its refusal is not a
+    bot's violation (neither in a policy's count nor in status's VIOLATIONS)."""
+    clock = ManualClock(T0)
+    runner, _, _, _, _, desk = _runner(tmp_path, clock)
+
+    async def go():
+        await runner.start()
+        clock.advance(TICK_MS)
+        await runner.tick()  # the gate's view published
+        site, url = await start_api(make_app(desk, token="t0ken-for-tests-only"))
+        try:
+            async with aiohttp.ClientSession() as http:
+                for probe in ("?probe=true", "?probe=true", ""):
+                    async with http.post(url + "/v1/check-order" + probe, json={**WIDE, "strategy": "strategy-a"}) as r:
+                        doc = await r.json()
+                    assert doc["allow"] is False and doc["reason"].startswith("PRICE_COLLAR"), doc
+        finally:
+            await stop_api(site)
+        assert desk.check_order({**WIDE, "strategy": "strategy-a"}, counted=False).allow is False  # the loop's
+        counts, _ = desk.readout.counted.drain()
+        assert sum(counts.values()) == 1, counts  # the bot's, not the two questions
+        await runner.aclose()
+
+    asyncio.run(asyncio.wait_for(go(), 60))

@@ -196,6 +196,25 @@ def test_a_refusal_is_counted_under_its_account_strategy_symbol_and_code():
     assert refusal_key({**req, "strategy": "x" * 300}, "HALTED")[2] == "-"  # text the gate refuses is no key
 
 
+def test_a_refusal_of_several_limits_counts_once_under_each_of_its_codes():
+    req = {"account": "simulated/a", "strategy": "bot-a", "symbol": "S", "side": "buy", "amount": 1}
+    limit = {"code": "PRICE_COLLAR", "breaches": [{"code": "PRICE_COLLAR"}, {"code": "LIMIT_ORDER_QUANTITY"},
+                                                  {"code": "LIMIT_ORDER_NOTIONAL"}]}
+    c = Counted()
+    c.refused(req, Decision(False, "PRICE_COLLAR: ...; LIMIT_ORDER_QUANTITY: ...; LIMIT_ORDER_NOTIONAL: ...", limit))
+    counts, _ = c.drain()
+    key = (GATE, "simulated/a", "bot-a", "S", "PRICE_COLLAR+LIMIT_ORDER_QUANTITY+LIMIT_ORDER_NOTIONAL")
+    assert counts == {key: 1}
+    tally = Tally()
+    tally.add({}, T - 120_000)
+    tally.add(counts, T)
+    every = lambda k: True  # noqa: E731
+    assert tally.count(GATE, 60_000, T, every, ("LIMIT_ORDER_QUANTITY",)) == (1.0, None)  # not only the first code
+    assert tally.count(GATE, 60_000, T, every, ("LIMIT_ORDER_NOTIONAL", "PRICE_COLLAR")) == (1.0, None)  # once
+    assert tally.count(GATE, 60_000, T, every, None) == (1.0, None)
+    assert tally.count(GATE, 60_000, T, every, ("MESSAGE_RATE",)) == (0.0, None)
+
+
 def test_counts_are_drained_once_and_a_full_counter_says_so():
     c = Counted(max_keys=2)
     req = {"account": "simulated/a", "symbol": "S", "strategy": "bot-a"}

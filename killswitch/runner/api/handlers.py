@@ -233,9 +233,13 @@ class ApiHandlers:
             parse_request(body)
         except ValueError as e:
             raise bad(str(e)) from None
+        # an operator's question (ksctl check-order), not an order about to go: its refusal is not
+        # counted for gate_refusals
+        probe = request.query.get("probe") == "true"
+        opts = {"counted": False} if probe else {}
         # answered here, from the view the runner published, when it offers that: no hop to its loop
         now = getattr(self.view, "check_order_now", None)
-        decision = now(body) if callable(now) else await call_view(self.view.check_order, body)
+        decision = now(body, **opts) if callable(now) else await call_view(self.view.check_order, body, **opts)
         allow, reason = decision.allow, decision.reason
         if not isinstance(allow, bool) or not isinstance(reason, str):
             raise TypeError("check_order() must return a Decision")

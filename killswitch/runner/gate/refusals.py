@@ -13,7 +13,10 @@ tick drains.
 
 A key holds the account the request named (``venue/account``: its ``account``, else a ``scope``
 naming one; "" for none), its strategy (``-`` for none), its symbol and the refusal's code (the
-reason up to its first ``:``). Text longer than the gate accepts is not a key. At most
+reason up to its first ``:``; a refusal of several pre-trade limits at once holds each breach's code,
+joined by ``+``: ``PRICE_COLLAR+LIMIT_ORDER_QUANTITY``, one refusal that a policy counting any of
+them counts once). Text longer than the gate accepts is not a key. An operator's question
+(``ksctl check-order``: ``?probe=true``) is answered and not counted: no order was about to go. At most
 :data:`~killswitch.engine.tally.MAX_KEYS` keys between two ticks: past that a count is dropped
 and the tick's tally says so (``TALLY_FULL``: blind, not low).
 
@@ -25,7 +28,7 @@ from __future__ import annotations
 import threading
 from typing import Any, Mapping, Optional
 
-from ...engine.tally import GATE, MAX_KEYS, VENUE, Key
+from ...engine.tally import CODES_JOINED, GATE, MAX_KEYS, VENUE, Key
 from .request import MAX_TEXT, Decision
 
 # refusals that are the runner's own, not the bot's: its view of the book missing or stale (the
@@ -38,11 +41,17 @@ def _text(request: Mapping[str, Any], field: str) -> Optional[str]:
     return v if isinstance(v, str) and 0 < len(v) <= MAX_TEXT else None
 
 
-def refusal_key(request: Any, reason: str) -> Optional[Key]:
-    """The key a refusal is counted under; None when it is not counted."""
+def refusal_key(request: Any, reason: str, limit: Optional[Mapping[str, Any]] = None) -> Optional[Key]:
+    """The key a refusal is counted under; None when it is not counted. ``limit``: the pre-trade
+    limit the refusal names; with several ``breaches``, each one's code is in the key."""
     code = reason.split(":", 1)[0].strip()
     if code in NOT_COUNTED or not code:
         return None
+    breaches = limit.get("breaches") if isinstance(limit, Mapping) else None
+    if isinstance(breaches, list):
+        codes = [b["code"] for b in breaches if isinstance(b, Mapping) and isinstance(b.get("code"), str)]
+        if codes:
+            code = CODES_JOINED.join(dict.fromkeys(codes))
     req = request if isinstance(request, Mapping) else {}
     account = _text(req, "account")
     if account is None:
@@ -80,7 +89,7 @@ class Counted:
         """A check-order's answer: counted when it refused."""
         if decision.allow:
             return
-        key = refusal_key(request, decision.reason)
+        key = refusal_key(request, decision.reason, decision.limit)
         if key is not None:
             self._add(key)
 

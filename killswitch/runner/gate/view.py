@@ -211,9 +211,10 @@ class PublishedGate:
 
     # --- on any thread ---------------------------------------------------------------------------
 
-    def check(self, request: Any) -> Decision:
+    def check(self, request: Any, counted: bool = True) -> Decision:
         """The gate's answer from the view in force, on the calling thread; refused when there is
-        none, or when it is stale (see the module doc)."""
+        none, or when it is stale (see the module doc). ``counted``: a refusal counts for
+        ``gate_refusals`` (False: an operator's question, ``ksctl check-order``)."""
         view = self._view  # one read: the whole check is against this view
         if view is None:
             return Decision(False, f"{GATE_VIEW_MISSING}: the runner has not published its view of the book yet; "
@@ -227,7 +228,7 @@ class PublishedGate:
             return Decision(False, f"{GATE_VIEW_STALE}: the view was published while this runner led, and its "
                                    "term has run out since; another runner may lead")
         decision = answer(view, request, self.clock(), self.buckets)
-        if view.leader and self.counted is not None and not decision.allow:
+        if view.leader and counted and self.counted is not None and not decision.allow:
             self.counted.refused(request, decision)
         return decision
 

@@ -180,11 +180,11 @@ class Desk:
         """The lock (all of it, or what binds ``scope``), with the resumed limits in force."""
         return self.readout.lock_document(scope)
 
-    def check_order(self, request: dict) -> Decision:
-        return self.readout.check_order(request)
+    def check_order(self, request: dict, counted: bool = True) -> Decision:
+        return self.readout.check_order(request, counted)
 
-    def check_order_now(self, request: dict) -> Decision:  # on the API's thread, from the view published
-        return self.readout.gate.check(request)
+    def check_order_now(self, request: dict, counted: bool = True) -> Decision:  # on the API's thread
+        return self.readout.gate.check(request, counted)  # from the view published
 
     def dms_status(self) -> dict:
         return self.countdowns.status()

@@ -299,12 +299,13 @@ class Readout:
                         self.guards.now() if self.guards is not None else (), self.limits.overrides,
                         self.limits.refusals)
 
-    def check_order(self, request: dict) -> Decision:
+    def check_order(self, request: dict, counted: bool = True) -> Decision:
         """The gate on the loop, against the book as it is now (the API's thread answers from the
-        view published: :meth:`PublishedGate.check`)."""
+        view published: :meth:`PublishedGate.check`). ``counted``: a refusal counts for
+        ``gate_refusals`` (not an operator's question)."""
         view = self.gate_view()
         decision = answer(view, request, self.clock(), self.limits.buckets)
-        if view.leader and not decision.allow:
+        if view.leader and counted and not decision.allow:
             self.counted.refused(request, decision)
         return decision
 

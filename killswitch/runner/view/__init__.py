@@ -501,7 +501,7 @@ class RunnerView(Protocol):
     def lock_document(self, scope: Optional[str] = None) -> dict:
         """The trading lock as bots read it (the same document as the lock file), or one scope's."""
 
-    def check_order(self, request: dict) -> Decision: ...
+    def check_order(self, request: dict, counted: bool = True) -> Decision: ...
 
     async def heartbeat(self, source: str, now_ms: Optional[int] = None) -> Optional[str]:
         """None: taken; else why it was refused (``UNKNOWN_SOURCE: ...``, ``SOURCES_FULL: ...``)."""
