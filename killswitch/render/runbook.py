@@ -65,8 +65,9 @@ def story_lines(incident: dict) -> list[str]:
     pages = story.get("pages") or {}
     for s in pages.get("silences") or []:
         who = f" ({s.get('by')}: {s.get('comment')})" if s.get("by") else ""
+        held = f": it held back {s['held_text']}" if s.get("held_text") else ""
         out += [f"> **PAGES SILENCED** by {s.get('id')}{who}, {'ended' if s.get('over') else 'ends'} "
-                f"{s.get('ends') or 'unknown'}", ""]
+                f"{s.get('ends') or 'unknown'}{held}", ""]
     return out
 
 

@@ -128,8 +128,14 @@ def _sample_story(incident: str, scope: str, acct: str, created_ms: int) -> dict
         "removed": {"at": iso(created_ms + 300_000), "by": "reload"},
         "pages": {"delivered": ["desk-chat"], "failed": ["pager"], "silenced": ["desk-chat"],
                   "handed": [{"receiver": "desk-chat", "after": "1.2 s", "after_ms": 1_200, "source": "venue"}],
+                  "first_out": {"receiver": "desk-chat", "at": iso(created_ms + 1_200), "n": 0},
                   "silences": [{"id": "ed63b161733f", "by": "alice", "comment": "on it", "ends": at, "over": False,
-                                "expired_by": None}]},
+                                "expired_by": None,
+                                "held": [{"receiver": "desk-chat", "at": iso(created_ms + 120_000), "n": 1,
+                                          "events": ["stage_transition"]}],
+                                "held_text": f"desk-chat's stage_transition page at {iso(created_ms + 120_000)}; "
+                                             f"this incident's first page had gone out at {iso(created_ms + 1_200)} "
+                                             "(to desk-chat), before the silence held any"}]},
         "halt_breaks": {
             "violations": [{"at": iso(created_ms + 60_000), "kind": "LOCK_VIOLATION", "scope": scope, "mode": "halted",
                             "account": acct, "symbol": "BTC/USDT:USDT", "side": "buy", "amount": 0.5,

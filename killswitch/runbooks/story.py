@@ -11,7 +11,10 @@ render`` after a restart) says the same thing:
   (``policy_reloaded`` / ``policy_instances_removed`` rows: kept until reset); None otherwise;
 - ``pages``: where its pages went — the receivers that took one, those that failed for good,
   those a silence held back — as the closure report counts them (:mod:`.report`), the silences
-  that held them back (id, author, comment, end) from the store's silences, and ``handed``: each
+  that held them back (id, author, comment, end, from the store's silences; ``held``: which
+  pages each held, receiver, event and time, and ``held_text`` saying so, with whether the
+  incident's first page had gone out before: a silence made after the entry page holds back
+  only what came later), ``first_out``: the incident's first page delivered, and ``handed``: each
   receiver's first page of it, how long after its event (``after``, from the receipt's
   ``latency_ms``) and who stamped the event (``source``: venue, runner);
 - ``halt_breaks``: the lock violations on its scope while it was open (its own, and those under
@@ -35,6 +38,7 @@ KINDS = ("stage_transition", "reset_approval") + tuple(REMOVAL_KINDS) + NOTIFICA
     "trading_revoke_requested", "trading_restore_approval")
 _APPROVERS = re.compile(r"approvers=([^\s;]+)")
 PAGE = 5_000
+HELD_SHOWN = 4  # the pages a silence held that its banner names
 
 
 def ended_by(p: Mapping[str, Any], ts_ms: int, level: int) -> dict:
@@ -63,6 +67,20 @@ def _silence_doc(s: Any, now_ms: int) -> dict:
     ends = iso(s.ends_ms)
     return {"id": s.id, "by": s.author, "comment": s.comment, "ends": ends, "over": s.ends_ms <= now_ms,
             "expired_by": s.expired_by}
+
+
+def _held_text(held: list[dict], first_out: Optional[dict]) -> str:
+    """Which pages a silence held (receiver, event, when: the first :data:`HELD_SHOWN`), and that
+    the incident's first page had gone out before it, when it had."""
+    said = [f"{h['receiver']}'s {'/'.join(h['events']) + ' ' if h['events'] else ''}page at {h['at']}"
+            for h in held[:HELD_SHOWN]]
+    if len(held) > HELD_SHOWN:
+        said.append(f"{len(held) - HELD_SHOWN} more")
+    text = ", ".join(said)
+    if first_out is not None and held and first_out["n"] < held[0]["n"]:
+        text += (f"; this incident's first page had gone out at {first_out['at']} (to {first_out['receiver']}), "
+                 "before the silence held any")
+    return text
 
 
 def incident_story(data: Mapping[str, Any], rows: Sequence[Any], silences: Iterable[Any],
@@ -104,9 +122,19 @@ def incident_story(data: Mapping[str, Any], rows: Sequence[Any], silences: Itera
     pages["failed"] = [x for x in pages["failed"] if x not in pages["delivered"]]
     pages["handed"] = [{"receiver": r, "after": f"{h['latency_ms'] / 1000:.1f} s", "after_ms": h["latency_ms"],
                         "source": h.get("cause_source") or "runner"} for r, h in handed.items()]
-    pages["silences"] = [_silence_doc(known[i], now_ms) if i in known else
-                         {"id": i, "by": None, "comment": None, "ends": None, "over": None, "expired_by": None}
-                         for i in ids]
+    # the receipts in chain order: an earlier index is an earlier page
+    first = next(((n, rec) for n, rec in enumerate(trail.receipts) if incident in rec["incidents"]
+                  and rec["kind"] == "notification_delivered"), None)
+    pages["first_out"] = None if first is None else {"receiver": first[1]["receiver"], "at": first[1]["at"],
+                                                     "n": first[0]}
+    pages["silences"] = []
+    for i in ids:
+        doc = _silence_doc(known[i], now_ms) if i in known else \
+            {"id": i, "by": None, "comment": None, "ends": None, "over": None, "expired_by": None}
+        held = [{"receiver": rec["receiver"], "at": rec["at"], "n": n, "events": rec["events"]}
+                for n, rec in enumerate(trail.receipts) if incident in rec["incidents"]
+                and rec["kind"] == "notification_silenced" and i in rec["silences"]]
+        pages["silences"].append({**doc, "held": held, "held_text": _held_text(held, pages["first_out"])})
     window = [{"incident": incident, "policy": policy, "scope": scope, "ts_ms": created, "end_ms": end_ms}]
     broke = halt_breaks(rows, statuses, window, lambda _seq: True)
     return {

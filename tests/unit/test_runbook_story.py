@@ -51,7 +51,7 @@ def _trail(incident: str, policy: str, scope: str) -> list:
         _row(3, "notification_delivered", T + 2_000, receiver="desk-chat", incidents=[incident], final=True),
         _row(4, "notification_failed", T + 2_000, receiver="pager", incidents=[incident], final=True),
         _row(5, "notification_silenced", T + 3 * MIN, receiver="desk-chat", incidents=[incident],
-             silences=["ed63b161733f"]),
+             silences=["ed63b161733f"], event_kinds=["stage_transition"]),
         _row(6, "lock_violation", T + 4 * MIN, kind="LOCK_VIOLATION", scope=scope, mode="halted", account=account,
              symbol="BTC/USDT:USDT", side="buy", amount=0.5, notional=30_000.0, client_order_id="bot-a-7",
              order_id="8812", strategy="bot-a", action="cancel"),
@@ -117,6 +117,20 @@ def test_a_silence_that_held_back_its_pages_is_a_banner_under_the_title(flatten_
     head = md.split("| | |")[0]
     assert ("> **PAGES SILENCED** by ed63b161733f (alice: on it), ends 2026-03-02T15:00:00Z: it held back this "
             "incident's pages to desk-chat") in head
+
+
+def test_a_silence_made_after_the_entry_page_says_which_page_it_held_and_that_the_first_went_out(
+        flatten_incident, templates):
+    """Not only "it held back this incident's pages to desk-chat": the page it held (a later one,
+    with its time) and that the incident's first page had gone out before it."""
+    said = ("desk-chat's stage_transition page at 2026-03-02T13:03:00Z; this incident's first page had gone out "
+            "at 2026-03-02T13:00:02Z (to desk-chat), before the silence held any")
+    [s] = _story(flatten_incident)["pages"]["silences"]
+    assert s["held_text"] == said and [h["receiver"] for h in s["held"]] == ["desk-chat"]
+    md = _render({**flatten_incident, "story": _story(flatten_incident)}, templates)
+    assert f"it held back this incident's pages to desk-chat: {said} (`ksctl silence list`)" in md.split("| | |")[0]
+    builtin = render_runbook({**flatten_incident, "story": _story(flatten_incident)}, None).markdown
+    assert f"ends 2026-03-02T15:00:00Z: it held back {said}" in builtin
 
 
 def test_the_checklist_says_where_the_pages_went_and_which_failed(flatten_incident, templates):
