@@ -17,7 +17,7 @@ from killswitch.render.routes import routes_text
 from killswitch.runner.api.identity import LiveTokens, TokensError, parse_tokens, token_digest
 from killswitch.runner.console.leader import leader_facts
 from killswitch.runner.gate.gate import check_order
-from killswitch.runner.lock.lock import OPERATOR, LockBook
+from killswitch.runner.lock.lock import OPERATOR, LockBook, iso_ms
 from killswitch.runner.readout.relatch import still_firing
 from killswitch.runner.view import RunnerStatus, ThresholdCheck, TriggerStatus
 
@@ -104,6 +104,24 @@ def test_a_check_order_denial_names_the_operator_not_stage_none():
     staged = LockBook().apply(ACCOUNT, "halted", now_ms=T0, policy="guard", stage=2, reason="LOCK_TRADING")
     d = check_order(staged, {"account": ACCOUNT, "symbol": "BTC/USDT:USDT", "side": "buy", "amount": 1}, None, T0 + 1)
     assert d.reason.startswith(f"HALTED: stage=2 policy=guard scope={ACCOUNT} since ")  # as bots grep it
+
+
+def test_a_check_order_denial_under_a_while_blind_lock_says_it_ends_when_the_scope_is_armed():
+    """Not ``stage=0 … until released``, as if a person or a stage held it."""
+    order = {"account": ACCOUNT, "symbol": "BTC/USDT:USDT", "side": "buy", "amount": 1}
+    until = T0 + 48 * 60_000
+    book = LockBook().apply(ACCOUNT, "halted", now_ms=T0, policy="futures-book", stage=0,
+                            reason="WHILE_BLIND: policy=futures-book dd_15m: INSUFFICIENT_HISTORY",
+                            details={"while_blind": True, "until_ms": until})
+    d = check_order(book, order, None, T0 + 1)
+    assert d.reason.startswith(f"HALTED: origin=while-blind policy=futures-book scope={ACCOUNT} since "), d.reason
+    assert d.reason.endswith(f"until the scope is armed again (expected at {iso_ms(until)})"), d.reason
+    assert "stage=0" not in d.reason and "until released" not in d.reason
+    window = LockBook().apply(ACCOUNT, "halted", now_ms=T0, policy="hours", stage=-1, ttl_ms=60_000,
+                              reason="TRADING_WINDOW: ...", details={"window": "outside weekdays 08:00-20:00"})
+    d = check_order(window, order, None, T0 + 1)
+    assert d.reason.startswith("HALTED: origin=trading-window policy=hours window outside weekdays 08:00-20:00 "
+                               f"scope={ACCOUNT} since "), d.reason
 
 
 def test_a_refused_read_is_said_in_words():

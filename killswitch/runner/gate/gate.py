@@ -48,7 +48,7 @@ from typing import Any, Iterator, Mapping, Optional, Sequence, Union
 
 from ...figures import money
 from ...snapshot import columns_of
-from ..lock.lock import DEAD_MANS_SWITCH, OPERATOR, LockBook, LockStatus
+from ..lock.lock import DEAD_MANS_SWITCH, OPERATOR, LockBook, LockStatus, iso_ms
 from .limits import within_limits
 from .limits_state import GateLimits
 from .placement import Placement, place
@@ -272,6 +272,13 @@ def _where(lock: LockStatus) -> str:
         origin = "origin=operator" + (f" by={who}" if who else "")
     elif lock.policy == DEAD_MANS_SWITCH:
         origin = "origin=dead-mans-switch"
+    elif lock.details.get("while_blind"):  # no stage, no person: the policy cannot see the scope
+        origin = f"origin=while-blind policy={lock.policy}"
+        until = lock.details.get("until_ms")
+        held = "until the scope is armed again" + (f" (expected at {iso_ms(until)})"
+                                                   if isinstance(until, int) else "")
+    elif lock.details.get("window"):  # by the clock (spec.lock_trading), not a stage
+        origin = f"origin=trading-window policy={lock.policy} window {lock.details['window']}"
     else:
         origin = (f"stage={lock.stage} " if lock.stage is not None else "") + f"policy={lock.policy}"
     return f"{origin} scope={lock.scope} since {lock.since} {held}"
