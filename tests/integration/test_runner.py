@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import gc
 import json
+import logging
 import re
 import textwrap
 import time
@@ -258,6 +259,18 @@ def test_a_restarted_runner_keeps_the_halt(tmp_path):
     reports = asyncio.run(asyncio.wait_for(drive(again, clock, 3), 30))
     assert all(not r.transitions for r in reports)
     assert json.loads((tmp_path / "lock.json").read_text())["mode"] == "halted"
+
+
+def test_a_restarted_runner_says_in_its_log_that_the_stage_still_holds(tmp_path, caplog):
+    """Not only what is blind: one tailing the new process's log is told the halt still stands."""
+    runner, engine, clock, store, _, _ = setup(tmp_path)
+    asyncio.run(asyncio.wait_for(drive(runner, clock, 60), 60))
+    store.close()
+    again, _, _, _, _, _ = setup(tmp_path, engine=engine, clock=clock)
+    with caplog.at_level(logging.WARNING, logger="killswitch.runner"):
+        asyncio.run(asyncio.wait_for(drive(again, clock, 3), 30))
+    said = [r.getMessage() for r in caplog.records if r.getMessage().startswith("STAGE_HOLDS")]
+    assert len(said) == 1 and said[0].startswith("STAGE_HOLDS: crash-ladder simulated/sim-main stage 3 "), said
 
 
 async def lived(runner, clock):

@@ -65,6 +65,7 @@ from ..book.rejections import CLOSE_REJECTED
 from ..lease.keeper import LeaseKeeper
 from ..lease.runs import Runs
 from ..readout.armed import BlindReports, log_changes
+from ..readout.standing import log_standing
 from ..venue.depth import BOOK_TIMEOUT_S, plan_with_books
 from ..venue.execution import ExecutionReport
 from ..venue.lanes import LANES_DRAIN_S
@@ -388,6 +389,8 @@ class Runner:
         first = book.evaluate(snapshots, now, rates, first_wave=not self._dry_run)
         phase("evaluate")
         log_changes(first, everything=not self._coverage_logged)  # one line per change (all, at first)
+        if not self._coverage_logged:  # and what still stands from before this process: once
+            log_standing(book.state, book.graph, self._rejections.refused(), self._enforcement.status())
         self._coverage_logged = True
         report.events += self._blind_reports.events(first, now)  # a page per spell, resolved when armed again
         # closes sized against the book: only their symbols' books are fetched, then planned again

@@ -1,0 +1,67 @@
+"""What still stands when a process first evaluates: said once in its log.
+
+A restarted runner (or one taking over) carries on from the store: a stage entered before it
+started still holds, a close the venue refused is still not sent again, the lock violations of
+the last day are still recalled. Status and the console show them; one tailing the fresh log
+must be told too, not only what is blind (:func:`.armed.log_changes`). :func:`log_standing`
+writes one WARNING line each: ``STAGE_HOLDS`` per engaged stage (latched: how many approvers its
+reset needs, and who approved so far), ``CLOSE_REJECTED`` per refused leg not accepted
+(``CLOSE_ACCEPTED`` at INFO for one a person accepted), ``LOCK_VIOLATIONS`` with the count.
+
+Pure but for the log: no I/O, no clock.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any, Iterable, Mapping, Optional
+
+from ..lock.lock import iso_ms
+
+log = logging.getLogger("killswitch.runner")
+
+
+def _stage_words(graph: Any, policy: str, level: int) -> str:
+    """``stage 5 halt (latched: its reset needs 2 approver(s))``, or ``stage 5`` when the graph
+    running no longer has it."""
+    try:
+        stage = graph.policy(policy).stage(level)
+    except (StopIteration, AttributeError):
+        return f"stage {level}"
+    latched = f" (latched: its reset needs {stage.approvals} approver(s))" if stage.manual else ""
+    return f"stage {level} {stage.name}{latched}"
+
+
+def log_standing(state: Any, graph: Any, refused: Iterable[tuple[str, str, str, bool]],
+                 violations: Optional[Mapping[str, Any]]) -> int:
+    """One line for each thing that still stands (see the module doc); how many lines."""
+    n = 0
+    for key, ss in sorted(state.scopes.items()):
+        st = ss.stage
+        if st.level <= 0:
+            continue
+        policy, _, scope = key.partition("|")
+        since = f" since {iso_ms(st.entered_ms)}" if st.entered_ms is not None else ""
+        approved = f"; approved by {', '.join(st.approvals)}" if st.approvals else ""
+        removed = "; removed from the running policies, kept until reset" if ss.removed is not None else ""
+        log.warning("STAGE_HOLDS: %s %s %s%s%s%s (ksctl status)", policy, scope,
+                    _stage_words(graph, policy, st.level), since, approved, removed)
+        n += 1
+    for account, symbol, leg, accepted in refused:
+        if accepted:
+            log.info("CLOSE_ACCEPTED: %s %s on %s: the venue refused its close; a person accepted it left open",
+                     symbol, leg, account)
+        else:
+            log.warning("CLOSE_REJECTED: %s %s on %s: the venue refused its close; not sent again "
+                        "(ksctl close-accept, or close it by hand)", symbol, leg, account)
+        n += 1
+    total = int((violations or {}).get("total") or 0)
+    if total:
+        since = (violations or {}).get("since_ms")
+        log.warning("LOCK_VIOLATIONS: %d%s: orders that broke a lock at the venue (the latest in ksctl status)",
+                    total, f" since {iso_ms(since)}" if isinstance(since, int) else "")
+        n += 1
+    return n
+
+
+__all__ = ["log_standing"]
