@@ -152,6 +152,19 @@ def test_what_broke_the_halt_names_the_incidents_own_violations_and_revoke(flatt
     assert "other-1" not in md
 
 
+def test_each_violation_is_a_bullet_of_its_own(flatten_incident, templates):
+    """Two violations: two bullets, not ``… cancel, canceled- 2026-… `LOCK_VIOLATION` …`` run together."""
+    data = {**flatten_incident, "story": _story(flatten_incident)}
+    [v] = data["story"]["halt_breaks"]["violations"]
+    second = {**v, "client_order_id": "x-rogue-1", "strategy": None, "action": "revert", "outcome": "revert filled 0.3"}
+    data["story"] = {**data["story"], "halt_breaks": {**data["story"]["halt_breaks"], "violations": [v, second]}}
+    section = _render(data, templates).split("### What broke the halt")[1].split("## 5.")[0]
+    bullets = [line for line in section.splitlines() if line.startswith("- ") and "`LOCK_VIOLATION`" in line]
+    assert len(bullets) == 2, section
+    assert bullets[0].endswith("strategy bot-a: cancel, canceled")
+    assert bullets[1].endswith("client order id `x-rogue-1`, strategy unknown: revert, revert filled 0.3")
+
+
 def _refused(data: dict) -> dict:
     """Five legs, each refused twice by the venue (CLOSE_REJECTED: not sent again)."""
     out = copy.deepcopy(data)
