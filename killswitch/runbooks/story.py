@@ -125,20 +125,20 @@ def incident_story(data: Mapping[str, Any], rows: Sequence[Any], silences: Itera
     # the receipts in chain order: an earlier index is an earlier page
     first = next(((n, rec) for n, rec in enumerate(trail.receipts) if incident in rec["incidents"]
                   and rec["kind"] == "notification_delivered"), None)
-    pages["first_out"] = None if first is None else {"receiver": first[1]["receiver"], "at": first[1]["at"],
-                                                     "n": first[0]}
-    pages["silences"] = []
+    first_out = None if first is None else {"receiver": first[1]["receiver"], "at": first[1]["at"], "n": first[0]}
+    silenced: list[dict] = []
     for i in ids:
         doc = _silence_doc(known[i], now_ms) if i in known else \
             {"id": i, "by": None, "comment": None, "ends": None, "over": None, "expired_by": None}
         held = [{"receiver": rec["receiver"], "at": rec["at"], "n": n, "events": rec["events"]}
                 for n, rec in enumerate(trail.receipts) if incident in rec["incidents"]
                 and rec["kind"] == "notification_silenced" and i in rec["silences"]]
-        pages["silences"].append({**doc, "held": held, "held_text": _held_text(held, pages["first_out"])})
+        silenced.append({**doc, "held": held, "held_text": _held_text(held, first_out)})
+    pages_doc: dict[str, Any] = {**pages, "first_out": first_out, "silences": silenced}
     window = [{"incident": incident, "policy": policy, "scope": scope, "ts_ms": created, "end_ms": end_ms}]
     broke = halt_breaks(rows, statuses, window, lambda _seq: True)
     return {
-        "ended": ended, "removed": removed, "pages": pages,
+        "ended": ended, "removed": removed, "pages": pages_doc,
         # its own, and those under another's lock on its scope while it was open (each names its lock)
         "halt_breaks": {"violations": [v for v in broke["violations"] if incident in (v["incident"], v["during"])],
                         "trading": [t for t in broke["trading"] if t["incident"] == incident]},

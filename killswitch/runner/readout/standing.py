@@ -57,9 +57,9 @@ def log_standing(state: Any, graph: Any, refused: Iterable[tuple[str, str, str, 
         n += 1
     total = int((violations or {}).get("total") or 0)
     if total:
-        since = (violations or {}).get("since_ms")
+        since_ms = (violations or {}).get("since_ms")
         log.warning("LOCK_VIOLATIONS: %d%s: orders that broke a lock at the venue (the latest in ksctl status)",
-                    total, f" since {iso_ms(since)}" if isinstance(since, int) else "")
+                    total, f" since {iso_ms(since_ms)}" if isinstance(since_ms, int) else "")
         n += 1
     return n
 
