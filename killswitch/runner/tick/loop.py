@@ -136,7 +136,7 @@ class Runner:
     ``parts.lead.fence``, ``parts.fanout.sinks``, ``parts.reloads.error``:
     :func:`killswitch.process.bootstrap.build_runner_and_desk`).
 
-    Size: about 370 lines, over the class bound by the tick alone: ``tick`` and ``_tick`` (kept
+    Size: about 430 lines, over the class bound by the tick alone: ``tick`` and ``_tick`` (kept
     whole because the order is the crash-safety argument and must read top to bottom) with the
     helpers of its audit rows and its two waves (``_record``, ``_first_waves``, ``_send_rest``),
     which carry that order on; the lease's lifecycle and ``apply_graph`` are short delegations."""
