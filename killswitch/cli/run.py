@@ -47,6 +47,13 @@ with another account set: both digests and the accounts that differ).
                    "--web.config.file: tls_server_config with cert_file, key_file, client_ca_file, client_auth_type, "
                    "min_version). Read again, with its certificates, when a file changes. One that cannot be served "
                    "stops the start (exit 2): never plain HTTP in its place.")
+@click.option("--trusted-proxy", default=None, envvar="KS_TRUSTED_PROXY_FILE", show_envvar=True,
+              type=click.Path(exists=True, dir_okay=False),
+              help="An authenticating proxy in front (oauth2-proxy, an ingress with authentication) names the person "
+                   "at the console by its user and groups headers (X-Forwarded-User, X-Forwarded-Groups): a "
+                   "TrustedProxy document with the proxy's source addresses (CIDRs) and/or its client certificate, "
+                   "the headers and the console's external URLs. The same headers from anywhere else are refused "
+                   "(401 PROXY_HEADER_UNTRUSTED) and audited. Groups map to roles in the tokens document.")
 @click.option("--api-tokens", default=None, envvar="KS_API_TOKENS_FILE", show_envvar=True,
               type=click.Path(exists=True, dir_okay=False),
               help="The tokens document: each operator's token hash, identity and roles (ksctl token new). "
@@ -114,7 +121,8 @@ with another account set: both digests and the accounts that differ).
               help="Where the service account's token, ca.crt and namespace are mounted (--kube-leader-label).")
 @max_file_size_option
 @click.option("--max-ticks", default=None, type=int, help="Stop after N ticks (tests, drills).")
-def run(policies, accounts, state_url, shard, lock_file, api_host, api_port, api_token_env, web_config_file, api_tokens,
+def run(policies, accounts, state_url, shard, lock_file, api_host, api_port, api_token_env, web_config_file,
+        trusted_proxy, api_tokens,
         console_public,
         holder, lease_ttl, runbooks, external_url, audit_key_file, audit_anchor_every, audit_sinks, audit_sink_required,
         min_tick_spacing, log_format,
@@ -160,7 +168,7 @@ def run(policies, accounts, state_url, shard, lock_file, api_host, api_port, api
     opts = RunOptions(tuple(policies), accounts, state_url, lock_file, api_host,
                       None if api_port < 0 else api_port, api_token_env, holder, ttl_ms, max_ticks=max_ticks,
                       runbooks=runbooks, external_url=external_url, api_tokens=api_tokens,
-                      web_config_file=web_config_file,
+                      web_config_file=web_config_file, trusted_proxy=trusted_proxy,
                       audit_key_file=audit_key_file, audit_anchor_every_ms=anchor_ms, console_public=console_public,
                       log_format=log_format, max_file_bytes=max_file_bytes, strict=strict,
                       kube_leader_label=kube_leader_label or None, kube_serviceaccount_dir=kube_serviceaccount_dir,

@@ -60,7 +60,7 @@ from .bootstrap import (
 from .options import RunOptions
 from .reloads import PolicyReloads, compile_policy_sources, policy_mtimes
 from .shard import ShardRefused, ShardStart, firm_link, shard_start, start_shard
-from .start import audit_sinks, graph_to_run, load_tls, start_api
+from .start import audit_sinks, graph_to_run, load_proxy, load_tls, start_api
 from .tasks import EXIT, RESTART, Supervisor, Task
 from .tokens import TokensReloader
 
@@ -113,6 +113,7 @@ class Daemon(PolicyReloads):
         self.ticks = 0
         self.code = 0  # the exit code when the tick loop ends (2: SHARD_MISMATCH)
         self._tls: Optional[Any] = None  # ``--web-config-file``: the API's TLS, read before anything starts
+        self._proxy: Optional[Any] = None  # ``--trusted-proxy``: the proxy that may name the person
         self._keeper: Optional[Any] = None  # the lease thread, once started: whether this runner leads
         self.audit_sinks: Optional[Any] = None  # ``--audit-sink``: the chain's shippers (audit/siem/shipper.py)
 
@@ -142,6 +143,10 @@ class Daemon(PolicyReloads):
         elif self.opts.web_config_file:
             self._tls = load_tls(self.opts.web_config_file, self.echo, self.err)
             if self._tls is None:
+                return False, None
+        if self.opts.trusted_proxy and self.opts.api_port is not None:
+            self._proxy = load_proxy(self.opts.trusted_proxy, self._tls, tokens, self.echo, self.err, self.warn)
+            if self._proxy is None:
                 return False, None
         return True, tokens
 
@@ -213,7 +218,7 @@ class Daemon(PolicyReloads):
         api = None
         if made and self.opts.api_port is not None:
             api = await start_api(desk, self.opts, tokens, self.tokens, self.echo, self.err, self._tls,
-                                  self.audit_sinks.refusal if self.audit_sinks is not None else None)
+                                  self.audit_sinks.refusal if self.audit_sinks is not None else None, self._proxy)
         if not made or (self.opts.api_port is not None and api is None):
             await runner.aclose()
             for a in adapters.values():

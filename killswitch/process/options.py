@@ -34,6 +34,7 @@ class RunOptions:
     audit_sinks: tuple[str, ...] = ()  # where the audit chain is streamed (audit/siem/targets.py's URLs)
     audit_sink_required: bool = False  # operator writes refused while no audit sink takes rows
     web_config_file: Optional[str] = None  # TLS on the API (runner/api/tls/webconfig.py); None: plain HTTP
+    trusted_proxy: Optional[str] = None  # the trusted proxy's document (runner/api/proxy/config.py); None: no proxy
     api_tokens: Optional[str] = None  # the tokens document: identities and roles (see runner/api/identity.py)
     console_public: bool = False  # the console's views without a token (its actions always need one)
     log_format: str = "text"  # text or json lines (see killswitch/logs.py)

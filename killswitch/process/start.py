@@ -6,7 +6,8 @@ from the state, said loudly, the runner never left unguarded by a broken policy;
 :func:`start_api` — the HTTP API on a thread of its own, its identities said by name only, its
 tokens scrubbed from the log by value, over TLS when a web config file is given (refused, and
 nothing served, when its certificate or key cannot be served: never plain HTTP instead; an
-address it cannot listen on, a port in use, is said as the operator's to change: exit 2).
+address it cannot listen on, a port in use, is said as the operator's to change: exit 2), with
+the trusted-proxy mode when a proxy's document is given (:func:`load_proxy`, :func:`trusted_proxy`).
 
 Must not: tick, take the lease or start a task (the daemon does: :mod:`killswitch.process.daemon`).
 """
@@ -27,6 +28,7 @@ from ..zones import zone, zone_known
 
 if TYPE_CHECKING:  # pragma: no cover - annotations only
     from ..audit.siem.shipper import AuditSinks
+    from ..runner.api.proxy import ProxyConfig
     from ..runner.api.tls.context import LiveTls
     from ..runner.operator.desk import Desk
     from ..state.store import StateStore
@@ -106,6 +108,31 @@ def load_tls(path: str, echo: Callable[[str], None], err: Callable[[str], None])
     return tls
 
 
+def load_proxy(path: str, tls: "Optional[LiveTls]", tokens: Any, echo: Callable[[str], None],
+               err: Callable[[str], None], warn: Callable[[str], None]) -> "Optional[ProxyConfig]":
+    """The trusted proxy's document at ``path`` (``--trusted-proxy``), read before anything
+    starts; None when it cannot be used (said). A proxy trusted by its client certificate needs
+    the web config file's client CA: without one no certificate is verified, and none could
+    match."""
+    from ..runner.api.proxy import ProxyConfigError, load_proxy_config
+
+    try:
+        config = load_proxy_config(path)
+    except ProxyConfigError as e:
+        err(f"ksctl run: TRUSTED_PROXY_INVALID: {e}; nothing started")
+        return None
+    ca = tls.config.client_ca_file if tls is not None and tls.config is not None else None
+    if config.client_cert is not None and ca is None:
+        err(f"ksctl run: TRUSTED_PROXY_INVALID: {path}: client_cert needs --web-config-file with a client_ca_file "
+            "(the proxy's certificate is verified by it); nothing started")
+        return None
+    echo(f"ksctl run: {config.describe()} (--trusted-proxy {path})")
+    if tokens is None or not tokens.groups:
+        warn("ksctl run: --trusted-proxy without groups in the tokens document (--api-tokens): every person the "
+             "proxy names is refused PROXY_GROUPS_UNMAPPED")
+    return config
+
+
 def listen_problem(host: str, port: int, e: OSError) -> str:
     """Why the API cannot listen on ``host:port`` (``e``: what binding it raised), and what to do."""
     where = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
@@ -118,12 +145,13 @@ def listen_problem(host: str, port: int, e: OSError) -> str:
 
 async def start_api(desk: "Desk", opts: Any, tokens: Any, reloader: Any, echo: Callable[[str], None],
                     err: Callable[[str], None], tls: "Optional[LiveTls]" = None,
-                    refusal: Optional[Callable[[], Optional[str]]] = None) -> Optional[Any]:
+                    refusal: Optional[Callable[[], Optional[str]]] = None,
+                    proxy_config: "Optional[ProxyConfig]" = None) -> Optional[Any]:
     """The HTTP API over the runner's ``desk`` (:mod:`killswitch.runner.operator.desk`) on threads of its
     own, the bots' connections on one of their own (``opts``: the daemon's
     :class:`~killswitch.process.options.RunOptions`; ``tokens``: the tokens document read at start;
-    ``reloader``: what follows it; ``tls``: :func:`load_tls`'s, https on one loop); None when it
-    is refused (said; the caller closes the runner)."""
+    ``reloader``: what follows it; ``tls``: :func:`load_tls`'s, https on one loop; ``proxy_config``:
+    :func:`load_proxy`'s); None when it is refused (said; the caller closes the runner)."""
     from ..logs import scrub_also
     from ..runner.api.api import make_app
     from ..runner.api.identity import TokensError
@@ -133,18 +161,19 @@ async def start_api(desk: "Desk", opts: Any, tokens: Any, reloader: Any, echo: C
     scrub_also([token or "", *(tokens.digests() if tokens else ())])
     admission = Admission(opts.api_limits)  # on the API's thread; its counters on /metrics
     desk.add_metrics(admission)
+    proxy = trusted_proxy(desk, proxy_config, opts.external_url)
     try:
         from ..runner.api.access import shared_token
         from ..runner.api.identity import LiveTokens, Tokens
 
         live = reloader.serve(LiveTokens(tokens or Tokens(), shared_token(token or None)))
         app = make_app(desk, tokens=live, console_public=opts.console_public, admission=admission,
-                       refusal=refusal)
+                       refusal=refusal, proxy=proxy)
         # the same application for the bots' loop: its handlers are its loop's, the identities
         # and the admission of writes the ones above (see runner/api/thread.py); over TLS the
         # first bytes cannot be looked into and one loop serves every connection
         gate = make_app(desk, tokens=live, console_public=opts.console_public, admission=admission,
-                        refusal=refusal) \
+                        refusal=refusal, proxy=proxy) \
             if tls is None else None
     except (TokensError, ValueError) as e:
         err(f"ksctl run: {e}; nothing started")
@@ -177,6 +206,19 @@ async def start_api(desk: "Desk", opts: Any, tokens: Any, reloader: Any, echo: C
     shown_to = "anyone (read-only without a token)" if opts.console_public else "a token's holder"
     echo(f"ksctl run: console at {url}/ for {shown_to}")
     return api
+
+
+def trusted_proxy(desk: "Desk", config: "Optional[ProxyConfig]", external_url: Optional[str]) -> Any:
+    """The trusted-proxy mode over ``desk`` (None without ``config``), its refusals audited through
+    the desk on the runner's loop and counted on ``/metrics`` (declared either way)."""
+    from ..runner.api.handlers import call_view
+    from ..runner.api.proxy import ProxyMetrics, TrustedProxy
+
+    proxy = None if config is None else TrustedProxy(
+        config, audit=lambda row: call_view(desk.audit_api_refusal, row),
+        external_urls=(external_url,) if external_url else ())
+    desk.add_metrics(ProxyMetrics(proxy))
+    return proxy
 
 
 def audit_sinks(opts: Any, store: Any, leading: Callable[[], Optional[int]], echo: Callable[[str], None],

@@ -2,7 +2,9 @@
 
 What it owns: the bearer token of a request checked against the identities (:mod:`.identity`),
 or, when it sends none, the client certificate its TLS connection was verified with (mutual TLS:
-``ksctl run --web-config-file`` with a client CA),
+``ksctl run --web-config-file`` with a client CA); with ``--trusted-proxy``, the person an
+authenticating proxy in front names by its headers, taken from that proxy alone (:mod:`.proxy`:
+the same headers from anywhere else are refused first, on every route);
 the one middleware that authenticates and authorises every request from one table of routes
 before any handler runs (a route the table does not list is refused), and, for a write, its
 admission by rate and queue (:mod:`.admission`), decided before the body is read; with
@@ -24,6 +26,8 @@ from aiohttp import web
 from ..api_request import ApiError
 from .admission import WRITE, Admission, Shed
 from .identity import Identity, LiveTokens, Tokens
+from .proxy import TrustedProxy
+from .proxy.headers import verified_cert
 
 log = logging.getLogger("killswitch.runner.api")
 
@@ -56,7 +60,7 @@ def authenticate(request: web.Request, tokens: Tokens) -> Identity:
     challenge = {"WWW-Authenticate": 'Bearer realm="killswitch"'}
     values = request.headers.getall("Authorization", [])
     if not values:
-        peercert = _verified_cert(request)
+        peercert = verified_cert(request)
         if peercert:
             identity = tokens.identify_cert(peercert)
             if identity is None:
@@ -80,16 +84,6 @@ def authenticate(request: web.Request, tokens: Tokens) -> Identity:
     return identity
 
 
-def _verified_cert(request: web.Request) -> Any:
-    """The client certificate the connection's TLS handshake verified against the client CA (a
-    dict of :meth:`ssl.SSLSocket.getpeercert`); None on plain HTTP or without one. Python's TLS
-    gives it only when verified: an unverified certificate never reaches here."""
-    transport = request.transport
-    if transport is None or transport.get_extra_info("sslcontext") is None:
-        return None
-    return transport.get_extra_info("peercert") or None
-
-
 # --- who may call what: listed once, denied by default ----------------------------------------------
 
 PUBLIC = None  # an endpoint anyone may call
@@ -107,13 +101,15 @@ def caller(request: web.Request) -> Identity:
 
 def access_middleware(tokens: LiveTokens, access: dict[tuple[str, str], Optional[tuple[str, ...]]],
                        writes: dict[tuple[str, str], str], admission: Admission,
-                       refusal: Optional[Callable[[], Optional[str]]] = None):
+                       refusal: Optional[Callable[[], Optional[str]]] = None, proxy: Optional[TrustedProxy] = None):
     @web.middleware
     async def _access(request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
                       ) -> web.StreamResponse:
         """Authenticate and authorise before any handler runs, then admit a write (its
         identity's rate, the queue). A route the table does not list is refused: a new endpoint
         cannot forget authentication, nor a new write its admission."""
+        if proxy is not None:  # the proxy's headers from elsewhere: refused whatever the route
+            proxy.screen(request)
         info = request.match_info
         route = info.route
         resource = route.resource
@@ -127,7 +123,9 @@ def access_middleware(tokens: LiveTokens, access: dict[tuple[str, str], Optional
         roles = access[key]
         if roles is PUBLIC:
             return await handler(request)
-        identity = authenticate(request, tokens.current)  # what is in force now (a reload swaps it whole)
+        current = tokens.current  # what is in force now (a reload swaps it whole)
+        person = proxy.person(request, current) if proxy is not None else None
+        identity = person or authenticate(request, current)
         if not any(identity.may(r) for r in roles):
             raise ApiError(403, "ROLE_REQUIRED", f"{identity.name} may not do this; it needs the role "
                                                  f"{' or '.join(roles)}")

@@ -175,6 +175,7 @@ from .handlers import CHECK_ORDER_PATH, ApiHandlers, call_view, error_response
 from .http import SECURITY_HEADERS, QuietAppRunner
 from .identity import ROLES, LiveTokens, Tokens
 from .overrides import OverrideHandlers
+from .proxy import TrustedProxy
 from .render import json_response as _json
 from .revoke import RevokeHandlers
 from .silences import SilenceHandlers
@@ -230,7 +231,8 @@ def make_app(view: RunnerView, *, token: Union["Secret", str, None] = None,
              tokens: Union[Tokens, LiveTokens, None] = None,
              max_body_bytes: int = DEFAULT_MAX_BODY_BYTES, console_public: bool = False,
              admission: Optional[Admission] = None,
-             refusal: Optional[Callable[[], Optional[str]]] = None) -> web.Application:
+             refusal: Optional[Callable[[], Optional[str]]] = None,
+             proxy: Optional[TrustedProxy] = None) -> web.Application:
     """The API over ``view``. ``tokens``: the identities that may call the mutating endpoints
     (:mod:`.identity`); ``token`` (a :class:`~adapters.base.Secret` or a string): the single shared
     token, one more identity (``shared-token``, every role). Neither: mutations are refused
@@ -243,7 +245,9 @@ def make_app(view: RunnerView, *, token: Union["Secret", str, None] = None,
     with no audit sink taking rows: 503 ``AUDIT_SINK_DOWN``), or None. ``tokens`` may be a
     :class:`~.identity.LiveTokens` its caller keeps: a
     reload of the tokens document swaps the identities in force without a restart (its shared
-    token is then the one it holds, and ``token`` must be None)."""
+    token is then the one it holds, and ``token`` must be None). ``proxy``: the trusted-proxy mode
+    (:mod:`.proxy`), the person an authenticating proxy in front names by its headers; None: those
+    headers are never read."""
     if isinstance(max_body_bytes, bool) or not isinstance(max_body_bytes, int) or max_body_bytes <= 0:
         raise ValueError("max_body_bytes must be a whole number above 0")
     if isinstance(tokens, LiveTokens):
@@ -345,7 +349,7 @@ def make_app(view: RunnerView, *, token: Union["Secret", str, None] = None,
             writes[(method, resource.canonical)] = kind
     admission = admission or Admission()
     handlers.identity_sources = admission.sources  # the sources each identity beats, counted on /metrics with it
-    app.middlewares.append(access_middleware(known, access, writes, admission, refusal))
+    app.middlewares.append(access_middleware(known, access, writes, admission, refusal, proxy))
     app.on_response_prepare.append(_security_headers)
     return app
 

@@ -26,7 +26,7 @@ import asyncio
 from dataclasses import replace
 from typing import Any, Callable, Optional, Sequence
 
-from ...state.store import StateStore, StoreError
+from ...state.store import FencedError, StateStore, StoreError
 from ..collaborators import Audits
 from ..effects.countdowns import Countdowns
 from ..firm.ports import FirmRoutes, FirmSlot
@@ -370,3 +370,13 @@ class Desk:
     async def acknowledge(self, incident: Optional[str], policy: Optional[str], scope: Optional[str], comment: str,
                           *, actor: str) -> ChangeResult:
         return await self.silencing.acknowledge(incident, policy, scope, comment, actor=actor)
+
+    async def audit_api_refusal(self, payload: dict) -> None:
+        """A request the API refused for headers only a trusted proxy may send, audited
+        (``api_proxy_header_refused``; the API bounds how many: runner/api/proxy/ledger.py):
+        fenced while this runner leads, else as the standby it is (``standby``)."""
+        now = self.clock()
+        try:
+            await self.lead.audit("api_proxy_header_refused", now, payload)
+        except FencedError:  # deposed meanwhile: the row is still this runner's to keep
+            await self.io(self.store.audit, "api_proxy_header_refused", now, {**payload, "standby": True})

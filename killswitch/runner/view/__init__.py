@@ -612,6 +612,9 @@ class RunnerView(Protocol):
 
     async def override_end(self, override_id: str, *, actor: str) -> OverrideResult: ...
 
+    async def audit_api_refusal(self, payload: dict) -> None:
+        """An audit row for a request the API refused for a trusted proxy's headers sent by another."""
+
     async def record_drift(self, verdict: Any) -> ChangeResult:
         """The checker's drift verdict about this runner (a :class:`.sync.values.DriftVerdict`),
         stored and shown: ``DRIFT_RECORDED: <state>``."""
