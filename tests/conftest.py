@@ -71,6 +71,8 @@ TOOL_SOURCES = {
     "initdb": "apt install postgresql",
     "pg_ctl": "apt install postgresql",
     "git": "apt install git",
+    "nginx": "apt install nginx",
+    "rsyslogd": "apt install rsyslog rsyslog-gnutls",
 }
 _MISSING = re.compile(r"^(?P<tool>[\w.-]+) not installed")
 
