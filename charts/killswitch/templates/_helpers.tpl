@@ -487,6 +487,14 @@ The pods' PriorityClass: an existing one named in priorityClassName, else the ch
 /etc/killswitch/web
 {{- end -}}
 
+{{/* The trusted proxy's document's ConfigMap (trustedProxy.enabled) and where it is mounted. */}}
+{{- define "killswitch.trustedProxyName" -}}
+{{- include "killswitch.fullname" . }}-trusted-proxy
+{{- end -}}
+{{- define "killswitch.trustedProxyMount" -}}
+/etc/killswitch/trusted-proxy
+{{- end -}}
+
 {{/* The API as the NOTES reach it: through a port-forward, and from inside the runner's pod
 (https to localhost with tls.enabled: the certificate must name localhost). */}}
 {{- define "killswitch.notesApi" -}}
