@@ -162,6 +162,8 @@ MISSING = {
     ("demo", "policy_dir"): ("--policies", "{missing}"),
     ("run", "web_config_file"): ("--policies", "{policies}", "--accounts", "{accounts}", "--web-config-file",
                                  "{missing}"),
+    ("run", "trusted_proxy"): ("--policies", "{policies}", "--accounts", "{accounts}", "--trusted-proxy",
+                               "{missing}"),
 }
 # The TLS files of every command that talks to a runner (--ca-file, --cert-file, --key-file): each
 # command's own data run with the file missing, refused before anything is sent.

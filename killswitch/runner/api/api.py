@@ -127,8 +127,10 @@ mutating, ``Authorization: Bearer <token>``
 Statuses for what goes wrong: 400 (``BAD_CONTENT_TYPE``, ``BAD_JSON``, ``BAD_REQUEST``: not
 ``application/json`` in UTF-8, not strict JSON — NaN, duplicate keys —, not an object, unknown
 fields, wrong types), 401 (``AUTH_REQUIRED`` / ``AUTH_INVALID``, with ``WWW-Authenticate:
-Bearer``), 403 ``MUTATIONS_DISABLED`` (the app was built without a token: mutations are refused,
-never open; ``CONSOLE_CLOSED`` for the console's reads), 404 ``NOT_FOUND``, 405
+Bearer``; with a trusted proxy, ``PROXY_HEADER_UNTRUSTED``, ``PROXY_HEADER_INVALID``,
+``PROXY_USER_INVALID``, ``PROXY_GROUPS_UNMAPPED``: :mod:`.proxy`), 403 ``MUTATIONS_DISABLED``
+(the app was built without a token: mutations are refused, never open; ``CONSOLE_CLOSED`` for
+the console's reads), 404 ``NOT_FOUND``, 405
 ``METHOD_NOT_ALLOWED`` (with ``Allow``), 413 ``BODY_TOO_LARGE`` (by ``Content-Length`` before
 reading, or while reading a chunked body), 429 with ``Retry-After`` (``RATE_LIMITED``: the
 caller's identity sends writes faster than its rate; ``WRITE_QUEUE_FULL``: every caller together
