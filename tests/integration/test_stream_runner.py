@@ -172,7 +172,9 @@ def test_a_mark_across_the_hard_threshold_closes_within_the_interval_though_the_
         seen["woken"] = daemon.wakes.started["wake"]
 
     asyncio.run(asyncio.wait_for(serve(tmp_path, monkeypatch, "30s", scenario, venue=venue), 3 * DEADLINE_S))
-    assert seen["flat_after_s"] < 10.0, seen  # woken: the 30 s interval did not pass
+    # woken by the stream: flat before the 30 s interval's next tick would have come (a loaded
+    # machine may take seconds; the wake count says it was the stream, not the interval)
+    assert seen["flat_after_s"] < 28.0, seen
     assert seen["woken"] >= 1 and seen["disconnects"] == 1
     journal = seen["journal"]
     ids = [e.client_order_id for e in journal]
