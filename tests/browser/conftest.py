@@ -94,7 +94,8 @@ class LiveRunner:
     """A runner on the simulated exchange, served on 127.0.0.1; see the module doc."""
 
     def __init__(self, tmp_path: Path, *, dry_run: bool = False, console_public: bool = False, hedge: bool = False,
-                 policies: str = POLICIES, revoke_keys: tuple[str, ...] = ()):
+                 policies: str = POLICIES, revoke_keys: tuple[str, ...] = (), tokens: Any = PEOPLE,
+                 signin: Any = None, port: int = 0):
         self.loop = asyncio.new_event_loop()
         self.thread = threading.Thread(target=self.loop.run_forever, name="live-runner", daemon=True)
         self.thread.start()
@@ -119,9 +120,12 @@ class LiveRunner:
                                                        dry_run=dry_run, clock=self.clock, lease_ttl_ms=3 * TICK_MS)
         self.site = None
         self.console_public = console_public
+        self.tokens, self.signin = tokens, signin  # signin: single sign-on (tests/signin_provider.py)
         self.call(self.runner.start())
-        self.site, self.url = self.call(start_api(make_app(self.desk, tokens=PEOPLE,
-                                                           console_public=console_public)))
+        self.site, self.url = self.call(start_api(self._app(), port=port))
+
+    def _app(self) -> Any:
+        return make_app(self.desk, tokens=self.tokens, console_public=self.console_public, signin=self.signin)
 
     def stop_serving(self) -> None:
         """The API goes away, as when the runner's process dies: its port refuses connections."""
@@ -131,8 +135,7 @@ class LiveRunner:
     def serve_again(self) -> None:
         """The API on the same port again, as a restarted runner's."""
         port = int(self.url.rsplit(":", 1)[1])
-        self.site, url = self.call(start_api(make_app(self.desk, tokens=PEOPLE,
-                                                      console_public=self.console_public), port=port))
+        self.site, url = self.call(start_api(self._app(), port=port))
         assert url == self.url
 
     def call(self, coro: Any, timeout: float = 30) -> Any:

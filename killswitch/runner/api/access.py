@@ -2,9 +2,13 @@
 
 What it owns: the bearer token of a request checked against the identities (:mod:`.identity`),
 or, when it sends none, the client certificate its TLS connection was verified with (mutual TLS:
-``ksctl run --web-config-file`` with a client CA); with ``--trusted-proxy``, the person an
-authenticating proxy in front names by its headers, taken from that proxy alone (:mod:`.proxy`:
-the same headers from anywhere else are refused first, on every route);
+``ksctl run --web-config-file`` with a client CA), or else the console's session cookie of a
+person signed in through the identity provider (``ksctl run --oidc-config``: :mod:`.signin`,
+which also checks that a write it authenticates comes from the console's own origin); with
+``--trusted-proxy``, the person an authenticating proxy in front names by its headers, taken
+from that proxy alone (:mod:`.proxy`: the same headers from anywhere else are refused first, on
+every route); a credential in the URL (``?access_token=``, ``?token=``, ``?id_token=``) refused
+on every route (400 ``TOKEN_IN_URL``), never used;
 the one middleware that authenticates and authorises every request from one table of routes
 before any handler runs (a route the table does not list is refused), and, for a write, its
 admission by rate and queue (:mod:`.admission`), decided before the body is read; with
@@ -19,7 +23,7 @@ identities do), or let a request through that it cannot authenticate.
 from __future__ import annotations
 
 import logging
-from typing import Any, Awaitable, Callable, Optional
+from typing import TYPE_CHECKING, Any, Awaitable, Callable, Optional
 
 from aiohttp import web
 
@@ -29,7 +33,12 @@ from .identity import Identity, LiveTokens, Tokens
 from .proxy import TrustedProxy
 from .proxy.headers import verified_cert
 
+if TYPE_CHECKING:  # pragma: no cover - annotations only
+    from .signin import Signin
+
 log = logging.getLogger("killswitch.runner.api")
+# query parameters that would carry a credential in a URL (logs, history, Referer): refused
+TOKEN_PARAMS = ("access_token", "token", "id_token")
 
 
 # --- authentication -----------------------------------------------------------------------------------
@@ -50,7 +59,7 @@ def shared_token(token: Any) -> Optional[str]:
     return value
 
 
-def authenticate(request: web.Request, tokens: Tokens) -> Identity:
+def authenticate(request: web.Request, tokens: Tokens, signin: "Optional[Signin]" = None) -> Identity:
     if not len(tokens):
         if request.method in ("GET", "HEAD"):  # a read the console's setting keeps to token holders
             raise ApiError(403, "CONSOLE_CLOSED", "the API was started without tokens and without --console-public: "
@@ -67,7 +76,11 @@ def authenticate(request: web.Request, tokens: Tokens) -> Identity:
                 raise ApiError(401, "AUTH_INVALID", "the client certificate names no identity of the tokens "
                                                     "document, or more than one", challenge)
             return identity
-        raise ApiError(401, "AUTH_REQUIRED", "send Authorization: Bearer <token>", challenge)
+        person = signin.identify(request, tokens) if signin is not None else None
+        if person is not None:
+            return person
+        raise ApiError(401, "AUTH_REQUIRED", "send Authorization: Bearer <token>" + (
+            ", or sign in (/v1/auth/login)" if signin is not None else ""), challenge)
     if len(values) > 1:
         raise ApiError(401, "AUTH_INVALID", "more than one Authorization header", challenge)
     scheme, _, credentials = values[0].strip().partition(" ")
@@ -101,7 +114,8 @@ def caller(request: web.Request) -> Identity:
 
 def access_middleware(tokens: LiveTokens, access: dict[tuple[str, str], Optional[tuple[str, ...]]],
                        writes: dict[tuple[str, str], str], admission: Admission,
-                       refusal: Optional[Callable[[], Optional[str]]] = None, proxy: Optional[TrustedProxy] = None):
+                       refusal: Optional[Callable[[], Optional[str]]] = None, proxy: Optional[TrustedProxy] = None,
+                       signin: "Optional[Signin]" = None):
     @web.middleware
     async def _access(request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
                       ) -> web.StreamResponse:
@@ -110,6 +124,10 @@ def access_middleware(tokens: LiveTokens, access: dict[tuple[str, str], Optional
         cannot forget authentication, nor a new write its admission."""
         if proxy is not None:  # the proxy's headers from elsewhere: refused whatever the route
             proxy.screen(request)
+        if any(p in request.query for p in TOKEN_PARAMS):
+            log.warning("TOKEN_IN_URL: %s %s refused (a credential in the query)", request.method, request.path)
+            raise ApiError(400, "TOKEN_IN_URL", "a credential in the URL is never used: send Authorization: Bearer "
+                                                "<token> (it would be kept in logs, history and Referer)")
         info = request.match_info
         route = info.route
         resource = route.resource
@@ -125,7 +143,7 @@ def access_middleware(tokens: LiveTokens, access: dict[tuple[str, str], Optional
             return await handler(request)
         current = tokens.current  # what is in force now (a reload swaps it whole)
         person = proxy.person(request, current) if proxy is not None else None
-        identity = person or authenticate(request, current)
+        identity = person or authenticate(request, current, signin)
         if not any(identity.may(r) for r in roles):
             raise ApiError(403, "ROLE_REQUIRED", f"{identity.name} may not do this; it needs the role "
                                                  f"{' or '.join(roles)}")

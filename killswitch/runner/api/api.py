@@ -54,6 +54,9 @@ the console (:mod:`.console`)
     ``GET /console/runbook/{incident}``  200 the incident's runbook as an HTML fragment (its
                                 markdown, escaped and converted) for the page's runbook dialog;
                                 404 ``UNKNOWN_INCIDENT``. A reader's, as ``/v1/runbooks``.
+    ``GET /v1/auth/login``, ``GET /v1/auth/callback``, ``POST /v1/auth/logout``: single sign-on
+                                (``ksctl run --oidc-config``; absent without it), see :mod:`.signin.flow`;
+                                the session cookie is then a way in beside a token, for the console.
     ``GET /v1/triggers``        200 ``{"triggers": [TriggerStatus]}``: every trigger, firing or not,
                                 with its comparisons against the last evaluated values.
     ``GET /v1/incidents``       200 ``{"incidents": [IncidentStatus]}``: the open incidents with their
@@ -185,6 +188,8 @@ from .silences import SilenceHandlers
 if TYPE_CHECKING:  # only for the annotation: importing the adapters package is not needed at run time
     from adapters.base import Secret
 
+    from .signin import Signin
+
 log = logging.getLogger("killswitch.runner.api")
 
 DEFAULT_MAX_BODY_BYTES = 16_384
@@ -234,7 +239,8 @@ def make_app(view: RunnerView, *, token: Union["Secret", str, None] = None,
              max_body_bytes: int = DEFAULT_MAX_BODY_BYTES, console_public: bool = False,
              admission: Optional[Admission] = None,
              refusal: Optional[Callable[[], Optional[str]]] = None,
-             proxy: Optional[TrustedProxy] = None) -> web.Application:
+             proxy: Optional[TrustedProxy] = None,
+             signin: "Optional[Signin]" = None) -> web.Application:
     """The API over ``view``. ``tokens``: the identities that may call the mutating endpoints
     (:mod:`.identity`); ``token`` (a :class:`~adapters.base.Secret` or a string): the single shared
     token, one more identity (``shared-token``, every role). Neither: mutations are refused
@@ -249,7 +255,8 @@ def make_app(view: RunnerView, *, token: Union["Secret", str, None] = None,
     reload of the tokens document swaps the identities in force without a restart (its shared
     token is then the one it holds, and ``token`` must be None). ``proxy``: the trusted-proxy mode
     (:mod:`.proxy`), the person an authenticating proxy in front names by its headers; None: those
-    headers are never read."""
+    headers are never read. ``signin``: single sign-on for the console (:mod:`.signin`): its
+    endpoints, and its session cookie as a way in."""
     if isinstance(max_body_bytes, bool) or not isinstance(max_body_bytes, int) or max_body_bytes <= 0:
         raise ValueError("max_body_bytes must be a whole number above 0")
     if isinstance(tokens, LiveTokens):
@@ -260,7 +267,7 @@ def make_app(view: RunnerView, *, token: Union["Secret", str, None] = None,
         known = LiveTokens(tokens or Tokens(), shared_token(token))
     handlers = ApiHandlers(view, max_body_bytes)
     h = handlers
-    console = ConsoleHandlers(view, call_view, public=console_public)
+    console = ConsoleHandlers(view, call_view, public=console_public, signin=signin is not None)
     charts = ChartHandlers(view, call_view)
     quiet = SilenceHandlers(view, call_view, _json, h.object_body)
     revoking = RevokeHandlers(view, call_view, _json, h.object_body)
@@ -338,6 +345,11 @@ def make_app(view: RunnerView, *, token: Union["Secret", str, None] = None,
         # a drift checker's verdict about this runner (api/drift.py): stored, shown in status and /metrics
         ("POST", "/v1/policy-drift", drifting.post, ("drift", "operator"), w),
     ]
+    if signin is not None:  # single sign-on (signin/flow.py): each endpoint checks what it is sent itself
+        signin.tokens = known
+        routes += [("GET", "/v1/auth/login", signin.login, PUBLIC, None),
+                   ("GET", "/v1/auth/callback", signin.callback, PUBLIC, None),
+                   ("POST", "/v1/auth/logout", signin.logout, PUBLIC, None)]
     app = web.Application(middlewares=[_errors], client_max_size=max_body_bytes)
     access: dict[tuple[str, str], Optional[tuple[str, ...]]] = {}
     writes: dict[tuple[str, str], str] = {}
@@ -351,7 +363,7 @@ def make_app(view: RunnerView, *, token: Union["Secret", str, None] = None,
             writes[(method, resource.canonical)] = kind
     admission = admission or Admission()
     handlers.identity_sources = admission.sources  # the sources each identity beats, counted on /metrics with it
-    app.middlewares.append(access_middleware(known, access, writes, admission, refusal, proxy))
+    app.middlewares.append(access_middleware(known, access, writes, admission, refusal, proxy, signin))
     app.on_response_prepare.append(_security_headers)
     return app
 

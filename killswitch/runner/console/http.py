@@ -62,12 +62,14 @@ def environment() -> Any:
 
 class ConsoleHandlers:
     """``view``: the runner (or a fake); ``call``: how the API calls a view method;
-    ``public``: the view is rendered into ``GET /`` for anyone (``--console-public``)."""
+    ``public``: the view is rendered into ``GET /`` for anyone (``--console-public``); ``signin``:
+    single sign-on is configured (the page offers "Sign in" beside the token)."""
 
-    def __init__(self, view: Any, call: Call, *, public: bool):
+    def __init__(self, view: Any, call: Call, *, public: bool, signin: bool = False):
         self.view = view
         self.call = call
         self.public = public
+        self.signin = signin  # single sign-on is configured: the page offers "Sign in"
         self.env = environment()
         self.assets = {name: (HERE / "static" / name).read_bytes() for name in ASSETS}
 
@@ -101,7 +103,8 @@ class ConsoleHandlers:
     async def page(self, request: web.Request) -> web.Response:
         model = await self.model() if self.public else None
         template = self.env.get_template("page.html.j2")
-        return self._html(template.render(public=self.public, view=model is not None, **(model or {})))
+        return self._html(template.render(public=self.public, signin=self.signin, view=model is not None,
+                                          **(model or {})))
 
     async def fragment(self, request: web.Request) -> web.Response:
         return self._html(self.env.get_template("view.html.j2").render(**await self.model()))
