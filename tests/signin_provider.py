@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import os
 import secrets
-import socket
 import threading
 from contextlib import contextmanager
 from pathlib import Path
@@ -26,16 +25,12 @@ import pytest
 from killswitch.runner.api.signin import OidcConfig, Signin, load_oidc_config, make_signin
 
 from .conftest import require_module
+from .procs import free_port
+
+__all__ = ["CLIENT_ID", "MockProvider", "free_port", "mock_provider", "provider", "sign_in", "signin_for",
+           "write_config"]
 
 CLIENT_ID = "killswitch-console"
-
-
-def free_port() -> int:
-    """A port that was free a moment ago (bound to 0, then closed), for a runner whose URL its
-    configuration must name before it starts."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class MockProvider:

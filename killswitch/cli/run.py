@@ -58,6 +58,13 @@ with another account set: both digests and the accounts that differ).
               type=click.Path(exists=True, dir_okay=False),
               help="The tokens document: each operator's token hash, identity and roles (ksctl token new). "
                    "The token of --api-token-env, if set too, is one more identity, shared-token.")
+@click.option("--oidc-config", default=None, envvar="KS_OIDC_CONFIG_FILE", show_envvar=True,
+              type=click.Path(dir_okay=False),
+              help="Sign people in to the console through the firm's OpenID provider: a file with issuer, "
+                   "client_id, client_secret ({file:} or {env:}), external_url, cookie_key_file, and optionally "
+                   "scopes, name_claim, groups_claim, session_lifetime, ca_file (docs/console.md). Their groups map "
+                   "to roles in the --api-tokens document's groups. A file that cannot be used, or a provider that "
+                   "cannot be discovered, stops the start (exit 2).")
 @click.option("--console-public/--no-console-public", default=False, envvar="KS_CONSOLE_PUBLIC", show_envvar=True,
               help="Show the console's views (GET /) and the reads that show the book (/v1/status, /v1/runbooks, "
                    "/v1/close/ID) without a token. Default: only to a token with the viewer, operator or approver "
@@ -122,7 +129,7 @@ with another account set: both digests and the accounts that differ).
 @max_file_size_option
 @click.option("--max-ticks", default=None, type=int, help="Stop after N ticks (tests, drills).")
 def run(policies, accounts, state_url, shard, lock_file, api_host, api_port, api_token_env, web_config_file,
-        trusted_proxy, api_tokens,
+        trusted_proxy, api_tokens, oidc_config,
         console_public,
         holder, lease_ttl, runbooks, external_url, audit_key_file, audit_anchor_every, audit_sinks, audit_sink_required,
         min_tick_spacing, log_format,
@@ -168,7 +175,7 @@ def run(policies, accounts, state_url, shard, lock_file, api_host, api_port, api
     opts = RunOptions(tuple(policies), accounts, state_url, lock_file, api_host,
                       None if api_port < 0 else api_port, api_token_env, holder, ttl_ms, max_ticks=max_ticks,
                       runbooks=runbooks, external_url=external_url, api_tokens=api_tokens,
-                      web_config_file=web_config_file, trusted_proxy=trusted_proxy,
+                      web_config_file=web_config_file, trusted_proxy=trusted_proxy, oidc_config=oidc_config,
                       audit_key_file=audit_key_file, audit_anchor_every_ms=anchor_ms, console_public=console_public,
                       log_format=log_format, max_file_bytes=max_file_bytes, strict=strict,
                       kube_leader_label=kube_leader_label or None, kube_serviceaccount_dir=kube_serviceaccount_dir,

@@ -60,7 +60,7 @@ from .bootstrap import (
 from .options import RunOptions
 from .reloads import PolicyReloads, compile_policy_sources, policy_mtimes
 from .shard import ShardRefused, ShardStart, firm_link, shard_start, start_shard
-from .start import audit_sinks, graph_to_run, load_proxy, load_tls, start_api
+from .start import audit_sinks, graph_to_run, load_proxy, load_signin, load_tls, start_api
 from .tasks import EXIT, RESTART, Supervisor, Task
 from .tokens import TokensReloader
 
@@ -114,6 +114,7 @@ class Daemon(PolicyReloads):
         self.code = 0  # the exit code when the tick loop ends (2: SHARD_MISMATCH)
         self._tls: Optional[Any] = None  # ``--web-config-file``: the API's TLS, read before anything starts
         self._proxy: Optional[Any] = None  # ``--trusted-proxy``: the proxy that may name the person
+        self._signin: Optional[Any] = None  # ``--oidc-config``: the console's sign-in, its provider discovered
         self._keeper: Optional[Any] = None  # the lease thread, once started: whether this runner leads
         self.audit_sinks: Optional[Any] = None  # ``--audit-sink``: the chain's shippers (audit/siem/shipper.py)
 
@@ -126,8 +127,9 @@ class Daemon(PolicyReloads):
             raise SystemExit(f"ksctl run: {e}") from None
 
     def _api_inputs(self) -> tuple[bool, Any]:
-        """The tokens document and the web config file, read before anything starts: a runner must
-        not lead with an API nobody can use as meant, nor serve plain HTTP where TLS was asked.
+        """The tokens document, the web config file and the sign-in's provider, read before anything
+        starts: a runner must not lead with an API nobody can use as meant, nor serve plain HTTP
+        where TLS was asked.
         (False: refused, said; the tokens document read, or None.)"""
         tokens = None
         if self.opts.api_tokens and self.opts.api_port is not None:
@@ -148,6 +150,15 @@ class Daemon(PolicyReloads):
             self._proxy = load_proxy(self.opts.trusted_proxy, self._tls, tokens, self.echo, self.err, self.warn)
             if self._proxy is None:
                 return False, None
+        if self.opts.oidc_config and self.opts.api_port is None:
+            self.warn("ksctl run: --oidc-config without an API (--api-port -1): nobody signs in")
+        elif self.opts.oidc_config:
+            self._signin = load_signin(self.opts.oidc_config, self.echo, self.err)
+            if self._signin is None:
+                return False, None
+            if tokens is None or not tokens.groups:
+                self.warn("ksctl run: --oidc-config, but the tokens document (--api-tokens) maps no group to a "
+                          "role (groups:): nobody can sign in")
         return True, tokens
 
     async def run(self) -> int:
@@ -218,7 +229,8 @@ class Daemon(PolicyReloads):
         api = None
         if made and self.opts.api_port is not None:
             api = await start_api(desk, self.opts, tokens, self.tokens, self.echo, self.err, self._tls,
-                                  self.audit_sinks.refusal if self.audit_sinks is not None else None, self._proxy)
+                                  self.audit_sinks.refusal if self.audit_sinks is not None else None, self._proxy,
+                                  self._signin)
         if not made or (self.opts.api_port is not None and api is None):
             await runner.aclose()
             for a in adapters.values():

@@ -36,6 +36,7 @@ class RunOptions:
     web_config_file: Optional[str] = None  # TLS on the API (runner/api/tls/webconfig.py); None: plain HTTP
     trusted_proxy: Optional[str] = None  # the trusted proxy's document (runner/api/proxy/config.py); None: no proxy
     api_tokens: Optional[str] = None  # the tokens document: identities and roles (see runner/api/identity.py)
+    oidc_config: Optional[str] = None  # single sign-on for the console (runner/api/signin/); None: tokens only
     console_public: bool = False  # the console's views without a token (its actions always need one)
     log_format: str = "text"  # text or json lines (see killswitch/logs.py)
     max_file_bytes: int = MAX_FILE_BYTES  # a policy file over it is refused unread (KS010): at start, at a reload

@@ -133,6 +133,29 @@ def load_proxy(path: str, tls: "Optional[LiveTls]", tokens: Any, echo: Callable[
     return config
 
 
+def load_signin(path: str, echo: Callable[[str], None], err: Callable[[str], None]) -> Optional[Any]:
+    """The console's single sign-on from the file at ``path`` (``--oidc-config``), its provider
+    discovered and its keys read before anything starts; None when it cannot be used (said: the
+    file and the key, or the provider and why)."""
+    from ..logs import scrub_also
+    from ..runner.api.signin import ProviderError, SigninConfigError, load_oidc_config, make_signin
+
+    try:
+        config = load_oidc_config(path)
+    except SigninConfigError as e:
+        err(f"ksctl run: OIDC_CONFIG_INVALID: {e}; nothing started")
+        return None
+    if config.client_secret is not None:
+        scrub_also([config.client_secret.reveal().decode("utf-8", "replace")])
+    try:
+        signin = make_signin(config)
+    except ProviderError as e:
+        err(f"ksctl run: OIDC_PROVIDER_UNUSABLE: {path}: issuer {config.issuer}: {e}; nothing started")
+        return None
+    echo(f"ksctl run: {config.describe()} (--oidc-config {path})")
+    return signin
+
+
 def listen_problem(host: str, port: int, e: OSError) -> str:
     """Why the API cannot listen on ``host:port`` (``e``: what binding it raised), and what to do."""
     where = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
@@ -146,12 +169,13 @@ def listen_problem(host: str, port: int, e: OSError) -> str:
 async def start_api(desk: "Desk", opts: Any, tokens: Any, reloader: Any, echo: Callable[[str], None],
                     err: Callable[[str], None], tls: "Optional[LiveTls]" = None,
                     refusal: Optional[Callable[[], Optional[str]]] = None,
-                    proxy_config: "Optional[ProxyConfig]" = None) -> Optional[Any]:
+                    proxy_config: "Optional[ProxyConfig]" = None, signin: Optional[Any] = None) -> Optional[Any]:
     """The HTTP API over the runner's ``desk`` (:mod:`killswitch.runner.operator.desk`) on threads of its
     own, the bots' connections on one of their own (``opts``: the daemon's
     :class:`~killswitch.process.options.RunOptions`; ``tokens``: the tokens document read at start;
     ``reloader``: what follows it; ``tls``: :func:`load_tls`'s, https on one loop; ``proxy_config``:
-    :func:`load_proxy`'s); None when it is refused (said; the caller closes the runner)."""
+    :func:`load_proxy`'s; ``signin``: :func:`load_signin`'s, shared by both loops); None when it is
+    refused (said; the caller closes the runner)."""
     from ..logs import scrub_also
     from ..runner.api.api import make_app
     from ..runner.api.identity import TokensError
@@ -168,12 +192,12 @@ async def start_api(desk: "Desk", opts: Any, tokens: Any, reloader: Any, echo: C
 
         live = reloader.serve(LiveTokens(tokens or Tokens(), shared_token(token or None)))
         app = make_app(desk, tokens=live, console_public=opts.console_public, admission=admission,
-                       refusal=refusal, proxy=proxy)
+                       refusal=refusal, proxy=proxy, signin=signin)
         # the same application for the bots' loop: its handlers are its loop's, the identities
         # and the admission of writes the ones above (see runner/api/thread.py); over TLS the
         # first bytes cannot be looked into and one loop serves every connection
         gate = make_app(desk, tokens=live, console_public=opts.console_public, admission=admission,
-                        refusal=refusal, proxy=proxy) \
+                        refusal=refusal, proxy=proxy, signin=signin) \
             if tls is None else None
     except (TokensError, ValueError) as e:
         err(f"ksctl run: {e}; nothing started")
@@ -203,7 +227,8 @@ async def start_api(desk: "Desk", opts: Any, tokens: Any, reloader: Any, echo: C
         err(f"ksctl run: {listen_problem(opts.api_host, opts.api_port or 0, e)}")
         return None
     echo(f"ksctl run: API at {url}")
-    shown_to = "anyone (read-only without a token)" if opts.console_public else "a token's holder"
+    shown_to = "anyone (read-only without a token)" if opts.console_public else "a token's holder" + (
+        " or a person signed in (/v1/auth/login)" if signin is not None else "")
     echo(f"ksctl run: console at {url}/ for {shown_to}")
     return api
 
