@@ -36,7 +36,7 @@
     if (first && !drawn.has(key)) first.setAttribute("aria-busy", "true");
     try {
       const r = await fetch(details.dataset.chart + "?hours=" + HOURS,
-                            {headers: headers(), cache: "no-store", credentials: "omit"});
+                            {headers: headers(), cache: "no-store", credentials: "same-origin"});
       const text = await r.text();
       const target = body(); // the view may have been swapped meanwhile
       if (!target) return;

@@ -4,7 +4,11 @@
 // The token an operator types is kept in this tab's sessionStorage and sent only as an
 // Authorization header by fetch() to this origin: never in a URL (logs, history, Referer) and
 // never in a cookie (a cookie would be sent with any request to the runner, so a page elsewhere
-// could make the browser act with it). Polling, not server-sent events: an EventSource cannot
+// could make the browser act with it). A person signed in through the firm's identity provider
+// (the runner started with --oidc-config: "Sign in") holds the runner's own session cookie
+// instead: HttpOnly (no script reads it), SameSite=Strict, sent by fetch() to this origin only;
+// the runner takes a write it authenticates only from this page's origin. A token typed here
+// wins over the session. Polling, not server-sent events: an EventSource cannot
 // send an Authorization header. Data from the runner is written with textContent only, or is HTML
 // the runner rendered escaping every value (the view, a runbook).
 //
@@ -33,6 +37,7 @@
   };
   const $ = (id) => document.getElementById(id);
   const isPublic = document.body.dataset.public === "true";
+  const hasSignin = document.body.dataset.signin === "true"; // single sign-on is configured
   let paused = false;
   let inflight = false;
   let lastHtml = null;
@@ -42,6 +47,8 @@
   let lastTry = 0;
 
   const token = () => sessionStorage.getItem(KEY);
+  let session = null; // the signed-in person (whoami's answer) while the session cookie is taken
+  const signedIn = () => !!token() || session !== null; // a credential the runner may take
   let refusedWhy = null; // why the runner refused the last token tried (null: none refused)
   function headers(json) {
     const h = {};
@@ -61,7 +68,7 @@
     return "HTTP " + r.status;
   }
   async function api(method, path, body) {
-    const init = {method, headers: headers(body !== undefined), cache: "no-store", credentials: "omit"};
+    const init = {method, headers: headers(body !== undefined), cache: "no-store", credentials: "same-origin"};
     if (body !== undefined) init.body = JSON.stringify(body);
     const r = await fetch(path, init);
     let doc = null;
@@ -74,19 +81,55 @@
   function setWho(doc, problem) {
     const who = $("who");
     if (doc) {
-      who.textContent = "Signed in as " + doc.identity + " (" + doc.roles.join(", ") + ").";
+      who.textContent = "Signed in as " + doc.identity + " (" + doc.roles.slice().sort().join(", ") + ")"
+        + (token() ? "." : " through the firm's sign-in.");
     } else {
-      who.textContent = problem ? "Token refused: " + problem : (isPublic ? "No token: read-only view." : "No token.");
+      who.textContent = problem ? (hasSignin && !token() ? "Sign-in refused: " : "Token refused: ") + problem
+        : (isPublic ? "No token: read-only view." : "No token.");
+    }
+    document.body.dataset.signedIn = session !== null && !token() ? "true" : "false";
+    if (hasSignin) {
+      $("sign-in").hidden = session !== null;
+      $("sign-out").hidden = session === null;
     }
   }
+  async function checkSession() { // the session cookie, when single sign-on is configured and no token is typed
+    session = null;
+    const r = await api("GET", "/v1/whoami");
+    if (r.ok && r.doc) { session = r.doc; refusedWhy = null; setWho(r.doc); return true; }
+    if (r.status !== 401 || (r.doc && r.doc.error !== "AUTH_REQUIRED")) refusedWhy = reasonOf(r);
+    setWho(null, refusedWhy);
+    return false;
+  }
   async function checkToken() {
-    if (!token()) { setWho(null); return false; }
+    if (!token()) {
+      if (hasSignin) return checkSession();
+      setWho(null);
+      return false;
+    }
     const r = await api("GET", "/v1/whoami");
     if (r.ok && r.doc) { refusedWhy = null; setWho(r.doc); return true; }
     sessionStorage.removeItem(KEY);
     refusedWhy = reasonOf(r);
     setWho(null, refusedWhy);
     return false;
+  }
+  if (hasSignin) {
+    $("sign-out").addEventListener("click", async () => {
+      const r = await api("POST", "/v1/auth/logout", {});
+      session = null;
+      refusedWhy = null;
+      setWho(null);
+      announce(r.ok ? "Signed out." : "Sign-out: " + reasonOf(r));
+      if (!isPublic && !token()) showSignedOut();
+    });
+    // the runner's callback sends a refused sign-in back here with its reason code alone
+    const refused = /^#signin-refused=([A-Z_]{1,40})$/.exec(window.location.hash);
+    if (refused) {
+      history.replaceState(null, "", window.location.pathname + window.location.search);
+      refusedWhy = refused[1];
+      window.setTimeout(() => announce("Sign-in refused: " + refused[1]), 0);
+    }
   }
   $("token-form").addEventListener("submit", async (e) => {
     e.preventDefault();
@@ -103,6 +146,7 @@
     refusedWhy = null;
     setWho(null);
     announce("Token forgotten.");
+    if (hasSignin) { checkSession().then((ok) => { if (ok) { lastHtml = null; refresh(); } }); }
     if (!isPublic) { showSignedOut(); }
   });
 
@@ -117,9 +161,10 @@
     // a token the runner refused is not "no token": say so, with the runner's words
     const why = $("signed-out-why");
     why.hidden = refusedWhy === null;
-    why.textContent = refusedWhy === null ? "" : "The runner refused the token: " + refusedWhy + ".";
+    const what = hasSignin && !token() ? "sign-in" : "token";
+    why.textContent = refusedWhy === null ? "" : "The runner refused the " + what + ": " + refusedWhy + ".";
     $("refresh-state").textContent = refusedWhy === null ? "Not updating: no token."
-      : "Not updating: the token was refused (" + refusedWhy + ").";
+      : "Not updating: the " + what + " was refused (" + refusedWhy + ").";
     health();
   }
 
@@ -278,14 +323,14 @@
   }
   async function refresh() {
     if (paused || inflight) return;
-    if (!isPublic && !token()) { showSignedOut(); return; }
+    if (!isPublic && !signedIn()) { showSignedOut(); return; }
     inflight = true;
     lastTry = performance.now();
     const sent = runnerNow();
     const ctl = new AbortController();
     const timer = window.setTimeout(() => ctl.abort(), TIMEOUT_MS);
     try {
-      const r = await fetch("/console/view", {headers: headers(false), cache: "no-store", credentials: "omit",
+      const r = await fetch("/console/view", {headers: headers(false), cache: "no-store", credentials: "same-origin",
                                               signal: ctl.signal});
       if (r.ok) {
         const html = await r.text();
@@ -303,6 +348,7 @@
         $("refresh-state").textContent = "Not updated: " + why;
         if (r.status === 401 || r.status === 403) {
           refusedWhy = why;
+          if (!token()) session = null; // the session ended, expired, or its groups map to no role now
           setWho(null, why);
           cameBack(); // it answered: the token is the problem, not the runner
           if (!isPublic) showSignedOut();
@@ -369,8 +415,8 @@
     return "Close " + (leg ? "the " + leg + " leg of " : "") + symbol + " in " + scope;
   }
   function openDialog(action, scope, policy, symbol, leg) {
-    if (!token()) {
-      announce("Enter a token first: actions need one.");
+    if (!signedIn()) {
+      announce(hasSignin ? "Sign in or enter a token first: actions need one." : "Enter a token first: actions need one.");
       $("token").focus();
       return;
     }
@@ -573,7 +619,7 @@
     text.focus();
     const path = "/console/runbook/" + encodeURIComponent(incident);
     try {
-      const r = await fetch(path, {headers: headers(false), cache: "no-store", credentials: "omit"});
+      const r = await fetch(path, {headers: headers(false), cache: "no-store", credentials: "same-origin"});
       const body = await r.text();
       if (r.ok) { // server-rendered: every character of the markdown escaped before any tag
         text.innerHTML = body;
@@ -589,14 +635,14 @@
   }
   document.addEventListener("click", (e) => {
     const a = e.target.closest("a[data-runbook]");
-    if (!a || (!token() && !isPublic)) return;
+    if (!a || (!signedIn() && !isPublic)) return;
     e.preventDefault();
     openRunbook(a.dataset.runbook, a.getAttribute("data-focus"));
   });
   // a notification's link: /#runbook=<incident>, opened once a token is in (typed now or before)
   function linkedRunbook() {
     const m = /^#runbook=(.+)$/.exec(window.location.hash);
-    if (!m || (!token() && !isPublic)) return;
+    if (!m || (!signedIn() && !isPublic)) return;
     let incident;
     try { incident = decodeURIComponent(m[1]); } catch (err) { return; }
     history.replaceState(null, "", window.location.pathname + window.location.search);

@@ -19,7 +19,7 @@
     const t = sessionStorage.getItem(KEY);
     if (t) h["Authorization"] = "Bearer " + t;
     const r = await fetch(path, {method: "POST", headers: h, body: JSON.stringify(body), cache: "no-store",
-                                 credentials: "omit"});
+                                 credentials: "same-origin"});
     let doc = null;
     try { doc = await r.json(); } catch (e) { doc = null; }
     const reason = doc && typeof doc.reason === "string" ? doc.reason : "HTTP " + r.status;

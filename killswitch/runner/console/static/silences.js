@@ -26,7 +26,7 @@
     const t = sessionStorage.getItem(KEY);
     if (t) h["Authorization"] = "Bearer " + t;
     const r = await fetch(path, {method: "POST", headers: h, body: JSON.stringify(body), cache: "no-store",
-                                 credentials: "omit"});
+                                 credentials: "same-origin"});
     let doc = null;
     try { doc = await r.json(); } catch (e) { doc = null; }
     const reason = doc && typeof doc.reason === "string" ? doc.reason : "HTTP " + r.status;
@@ -62,7 +62,7 @@
     $("silence-affects").hidden = true;
   }
   function needToken() {
-    if (sessionStorage.getItem(KEY)) return false;
+    if (sessionStorage.getItem(KEY) || document.body.dataset.signedIn === "true") return false;
     say("Enter a token first: silences and acknowledgements need one.");
     $("token").focus();
     return true;
