@@ -139,9 +139,9 @@ def test_a_bad_configuration_names_its_key(key_file, changes, says):
 def test_a_short_or_missing_cookie_key_is_refused(tmp_path):
     short = tmp_path / "short.key"
     short.write_text("tooshort")
-    with pytest.raises(SigninConfigError, match="cookie_key_file: .* holds 8 bytes; at least 32"):
+    with pytest.raises(SigninConfigError, match=r"cookie_key_file: .* holds 8 bytes; at least 32"):
         parse_oidc_config(config(key_file=str(short)))
-    with pytest.raises(SigninConfigError, match="cookie_key_file: .* cannot be read"):
+    with pytest.raises(SigninConfigError, match=r"cookie_key_file: .* cannot be read"):
         parse_oidc_config(config(key_file=str(tmp_path / "none")))
 
 

@@ -10,8 +10,16 @@ import json
 import pytest
 from multidict import CIMultiDict
 
-from killswitch.runner.api.signin.session import (CookieRefused, EndedSessions, Session, Signer, Subjects,
-                                                  cookie_header, cookie_value, new_session)
+from killswitch.runner.api.signin.session import (
+    CookieRefused,
+    EndedSessions,
+    Session,
+    Signer,
+    Subjects,
+    cookie_header,
+    cookie_value,
+    new_session,
+)
 
 KEY = b"k" * 40
 NOW = 1_800_000_000.0

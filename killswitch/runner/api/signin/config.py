@@ -172,9 +172,9 @@ def parse_oidc_config(doc: Any, where: str = "oidc") -> OidcConfig:
     issuer = _url(doc["issuer"], "issuer", where, path_ok=True)
     external = _url(doc["external_url"], "external_url", where, path_ok=True)
     key_file = _name(doc["cookie_key_file"], "cookie_key_file", where)
-    key = _read(key_file, f"{where}: cookie_key_file").strip()
-    if len(key) < MIN_KEY_BYTES:
-        raise SigninConfigError(f"{where}: cookie_key_file: {key_file} holds {len(key)} bytes; at least "
+    cookie_key = _read(key_file, f"{where}: cookie_key_file").strip()
+    if len(cookie_key) < MIN_KEY_BYTES:
+        raise SigninConfigError(f"{where}: cookie_key_file: {key_file} holds {len(cookie_key)} bytes; at least "
                                 f"{MIN_KEY_BYTES} (e.g. head -c 48 /dev/urandom | base64 > FILE)")
     scopes = doc.get("scopes", ["openid", "email", "profile"])
     if not isinstance(scopes, list) or not all(isinstance(s, str) and s and " " not in s for s in scopes):
@@ -194,7 +194,7 @@ def parse_oidc_config(doc: Any, where: str = "oidc") -> OidcConfig:
         _read(_name(ca_file, "ca_file", where), f"{where}: ca_file")
     return OidcConfig(
         issuer=issuer, client_id=_name(doc["client_id"], "client_id", where), external_url=external,
-        cookie_key=Hidden(key),
+        cookie_key=Hidden(cookie_key),
         client_secret=_secret(doc["client_secret"], "client_secret", where) if "client_secret" in doc else None,
         scopes=tuple(dict.fromkeys(["openid", *scopes])), name_claims=name_claims,
         groups_claim=_name(doc.get("groups_claim", "groups"), "groups_claim", where),

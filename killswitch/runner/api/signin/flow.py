@@ -48,8 +48,18 @@ from ..identity import Identity, Tokens
 from ..origin import check_same_origin
 from .config import OidcConfig
 from .provider import IdTokenRefused, Provider, ProviderError
-from .session import (FLOW_COOKIE, SESSION_COOKIE, CookieRefused, EndedSessions, Session, Signer, Subjects,
-                      cookie_header, cookie_value, new_session)
+from .session import (
+    FLOW_COOKIE,
+    SESSION_COOKIE,
+    CookieRefused,
+    EndedSessions,
+    Session,
+    Signer,
+    Subjects,
+    cookie_header,
+    cookie_value,
+    new_session,
+)
 
 if TYPE_CHECKING:  # pragma: no cover - annotations only
     from ..identity import LiveTokens
@@ -166,9 +176,8 @@ class Signin:
                 or not hmac.compare_digest(sent.encode("utf-8", "surrogateescape"), state.encode("ascii")):
             raise Refused("SIGNIN_STATE", "the state is not the one this sign-in sent")
         if "error" in q:
-            code = q.get("error", "")
-            raise Refused("SIGNIN_DENIED", f"the provider answered {code[:64]!r}")
-        code = q.get("code")
+            raise Refused("SIGNIN_DENIED", f"the provider answered {q.get('error', '')[:64]!r}")
+        code = q.get("code", "")
         if not code:
             raise Refused("SIGNIN_STATE", "the provider's redirect carries no code")
         try:
@@ -186,7 +195,8 @@ class Signin:
         sub = claims["sub"]
         name = next((claims[c] for c in cfg.name_claims if isinstance(claims.get(c), str) and claims[c]), None)
         if name is None:
-            raise Refused("SIGNIN_NO_NAME", f"the ID token of subject {sub} has no {' or '.join(cfg.name_claims)} claim")
+            raise Refused("SIGNIN_NO_NAME",
+                          f"the ID token of subject {sub} has no {' or '.join(cfg.name_claims)} claim")
         raw = claims.get(cfg.groups_claim, [])
         groups = [raw] if isinstance(raw, str) else [g for g in raw if isinstance(g, str)] \
             if isinstance(raw, list) else []

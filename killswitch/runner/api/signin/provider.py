@@ -171,8 +171,7 @@ def validate_id_token(id_token: Any, keys: Any, *, issuer: str, client_id: str, 
     """The claims of ``id_token`` when every check of the module doc passes; raises
     :class:`IdTokenRefused` naming the check."""
     from joserfc import jwt
-    from joserfc.errors import (BadSignatureError, ExpiredTokenError, InvalidClaimError, JoseError,
-                                MissingClaimError)
+    from joserfc.errors import BadSignatureError, ExpiredTokenError, InvalidClaimError, JoseError, MissingClaimError
     from joserfc.jwt import JWTClaimsRegistry
 
     if not isinstance(id_token, str) or id_token.count(".") != 2:
