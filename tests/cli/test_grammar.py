@@ -164,6 +164,7 @@ MISSING = {
                                  "{missing}"),
     ("run", "trusted_proxy"): ("--policies", "{policies}", "--accounts", "{accounts}", "--trusted-proxy",
                                "{missing}"),
+    ("run", "oidc_config"): ("--policies", "{policies}", "--accounts", "{accounts}", "--oidc-config", "{missing}"),
 }
 # The TLS files of every command that talks to a runner (--ca-file, --cert-file, --key-file): each
 # command's own data run with the file missing, refused before anything is sent.
