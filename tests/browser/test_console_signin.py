@@ -94,9 +94,11 @@ def test_two_people_sign_in_through_the_provider_and_approve_a_reset(signed, bro
          "the view is gone with the session")
     assert browser.get_cookie("__Host-ks_session") is None
 
-    sign_in_as(browser, "u-1002")
-    wait(browser, lambda b: "Signed in as bob@desk.example" in text_of(b, "#who"), "bob is signed in")
+    started = sign_in_as(browser, "u-1002")
     wait(browser, lambda b: "Scopes" in view_text(b), "the view is shown")
+    took = time.perf_counter() - started
+    print(f"FIGURE the second sign-in (warm) to the first console view in chromium: {took * 1000:.0f} ms")
+    assert "Signed in as bob@desk.example" in text_of(browser, "#who")
     click_action(browser, "reset", ACCOUNT, policy="bot-guard")
     text = preview(browser, "agreed after review")
     assert "MANUAL_RESET: stage=1 approvers=alice@desk.example,bob@desk.example" in text

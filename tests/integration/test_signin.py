@@ -162,7 +162,18 @@ def test_the_callback_refuses_a_state_that_is_not_its_own(runner, provider):  # 
     got = requests.get(f"{runner.url}/v1/auth/callback?code=abc&state=another", headers={"Cookie": flow},
                        allow_redirects=False, timeout=10)
     assert got.headers["Location"] == "/#signin-refused=SIGNIN_STATE"
-    assert "code_challenge_method=S256" in login.headers["Location"] and "nonce=" in login.headers["Location"]
+    # PKCE: the challenge sent is S256 of the verifier the sign-in cookie keeps (never sent before the exchange)
+    import base64
+    import hashlib
+    import json
+    from urllib.parse import parse_qs, urlsplit
+
+    sent = parse_qs(urlsplit(login.headers["Location"]).query)
+    kept = json.loads(base64.urlsafe_b64decode(flow.split("=", 1)[1].split(".")[1] + "=="))
+    assert sent["code_challenge_method"] == ["S256"] and sent["nonce"] == [kept["nonce"]]
+    assert sent["state"] == [kept["state"]] and "code_verifier" not in sent
+    assert sent["code_challenge"] == [base64.urlsafe_b64encode(hashlib.sha256(kept["verifier"].encode()).digest())
+                                      .decode().rstrip("=")]
 
 
 def test_a_bearer_token_wins_over_a_cookie(runner, provider):  # noqa: F811

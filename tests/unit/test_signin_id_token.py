@@ -7,6 +7,8 @@ literal secret, a short cookie key)."""
 
 from __future__ import annotations
 
+import time
+
 import pytest
 from joserfc import jwt
 from joserfc.jwk import KeySet, OctKey, RSAKey
@@ -148,3 +150,25 @@ def test_a_short_or_missing_cookie_key_is_refused(tmp_path):
 def test_a_loopback_provider_may_be_plain_http(key_file):
     assert parse_oidc_config(config(key_file=key_file, issuer="http://127.0.0.1:9400")).issuer == \
         "http://127.0.0.1:9400"
+
+
+def test_a_key_the_provider_rotated_in_is_read_again_once_then_not_before_a_minute(key_file):
+    import asyncio
+
+    from killswitch.runner.api.signin.provider import Metadata, Provider
+
+    served = [{"keys": [OLD_KEY.as_dict(private=False)]}]
+    reads = []
+    clock = [1000.0]
+    keys = ProviderKeys(lambda: reads.append(1) or served[0], lambda: clock[0])
+    keys.load()
+    cfg = parse_oidc_config(config(key_file=key_file))
+    provider = Provider(cfg, Metadata(ISSUER, "https://a", "https://t", "https://j", ("RS256",)), keys)
+    fresh = token(iat=int(time.time()) - 5, exp=int(time.time()) + 300)  # signed by "current", not served yet
+    with pytest.raises(IdTokenRefused, match="ID_TOKEN_SIGNATURE"):  # within the minute: not read again
+        asyncio.run(provider.check(fresh, NONCE))
+    assert len(reads) == 1
+    served[0] = {"keys": [PROVIDER_KEY.as_dict(private=False)]}  # the provider rotated its key in
+    clock[0] += 61
+    assert asyncio.run(provider.check(fresh, NONCE))["sub"] == "u-1001"
+    assert len(reads) == 2
