@@ -2,8 +2,8 @@
 
 What it owns: :class:`Migration` and :data:`MIGRATIONS`, every table and index of a state store
 from version 1 on, in the SQL both backends speak (see :mod:`.sql`); the silences' steps are
-:mod:`.tables.silences`'s (the stored locks', the drift verdicts' and the audit sinks' cursors
-likewise), named here in their place. A schema only moves up: a step is never
+:mod:`.tables.silences`'s (the stored locks', the drift verdicts', the audit sinks' cursors and
+the sign-ins' likewise), named here in their place. A schema only moves up: a step is never
 edited once released, a new one is appended (the firm's tables have steps of their own:
 :mod:`.firm`).
 
@@ -19,6 +19,7 @@ from .audit_chain import GENESIS_HASH
 from .tables.audit_sink import AUDIT_SINK_TABLE
 from .tables.drift import POLICY_DRIFT_TABLE
 from .tables.overrides import OVERRIDE_TABLE
+from .tables.signins import SIGNIN_TABLES
 from .tables.silences import SILENCE_INCIDENT, SILENCE_LEVEL, SILENCE_SEEN, SILENCE_TABLES
 from .tables.stored_locks import STORED_LOCK_TABLE
 
@@ -184,4 +185,6 @@ MIGRATIONS: tuple[Migration, ...] = (
               OVERRIDE_TABLE),
     Migration(16, "each audit sink's cursor: the last row of the chain it acknowledged (tables/audit_sink.py)",
               AUDIT_SINK_TABLE),
+    Migration(17, "the console's sessions signed out, and the subject each name signs in as (tables/signins.py)",
+              SIGNIN_TABLES),
 )

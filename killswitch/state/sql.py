@@ -46,13 +46,14 @@ from .tables.audit_sink import AuditSinkTables
 from .tables.drift import PolicyDriftTables
 from .tables.journal import JournalTables
 from .tables.overrides import OverrideTables
+from .tables.signins import SigninTables
 from .tables.silences import SilenceTables
 from .tables.stored_locks import StoredLockTables
 from .urls import scrub
 
 
 class SqlStore(JournalTables, AuditTables, SilenceTables, StoredLockTables, PolicyDriftTables, OverrideTables,
-               AuditSinkTables):
+               AuditSinkTables, SigninTables):
     """StateStore over a DB-API connection; subclasses provide the dialect (see module doc).
 
     One short method per StateStore call, each its own transaction over the same connection,

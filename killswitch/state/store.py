@@ -456,6 +456,16 @@ class StateStore(Protocol):
     def chain_head_seq(self) -> int:
         """The seq of the chain's last row (0: none yet)."""
 
+    # the console's sign-ins (tables/signins.py): unfenced, any replica signs people in and out
+    def end_session(self, sid: str, name: str, exp_s: int, ended_ms: int) -> None:
+        """Keep session ``sid`` as signed out until ``exp_s``."""
+
+    def ended_sessions(self, now_s: int) -> dict[str, int]:
+        """The sessions signed out and not expired at ``now_s``: id → end (the expired dropped)."""
+
+    def bind_subject(self, sub: str, name: str, ts_ms: int) -> Optional[str]:
+        """Bind ``name`` to the provider's subject ``sub``; why not, when either is another's."""
+
     # leader lease
     def acquire_lease(self, holder: str, ttl_ms: int, now_ms: int) -> Optional[int]:
         """Acquire or renew the lease; the fencing token, or None while another holder's is valid."""
