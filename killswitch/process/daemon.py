@@ -60,7 +60,7 @@ from .bootstrap import (
 from .options import RunOptions
 from .reloads import PolicyReloads, compile_policy_sources, policy_mtimes
 from .shard import ShardRefused, ShardStart, firm_link, shard_start, start_shard
-from .start import audit_sinks, graph_to_run, load_proxy, load_signin, load_tls, start_api
+from .start import attach_signin, audit_sinks, graph_to_run, load_proxy, load_signin, load_tls, start_api
 from .tasks import EXIT, RESTART, Supervisor, Task
 from .tokens import TokensReloader
 
@@ -226,6 +226,8 @@ class Daemon(PolicyReloads):
                 "error": policy_error, "running": parts.book.graph.digest, "at_start": True}))
         self._files, self._saved = files, graph.digest if policy_error else None
         made, self.audit_sinks = audit_sinks(self.opts, store, self._leading, self.echo, self.err)
+        # the sign-in's sign-outs and names in the state store (none without --oidc-config)
+        made = made and attach_signin(self._signin, store, self.echo, self.err)
         api = None
         if made and self.opts.api_port is not None:
             api = await start_api(desk, self.opts, tokens, self.tokens, self.echo, self.err, self._tls,
@@ -237,9 +239,15 @@ class Daemon(PolicyReloads):
                 await a.close()
             if self.audit_sinks is not None:
                 self.audit_sinks.stop()
+            self._close_signin()
             store.close()
             return 2
         return await self._serve(runner, desk, parts, store, adapters, api, holder)
+
+    def _close_signin(self) -> None:
+        """(blocking) The sign-in's connection to the state store closed, and its follower stopped."""
+        if self._signin is not None:
+            self._signin.close()
 
     def _leading(self) -> Optional[int]:
         """The fencing token while this runner leads, else None (the audit sinks ship only then)."""
@@ -321,6 +329,7 @@ class Daemon(PolicyReloads):
             if api is not None:
                 await api.stop()
             await self.supervisor.cancel(API)  # (ended with the stop)
+            await asyncio.to_thread(self._close_signin)
             await runner.aclose()
             # stopped acting (nothing more is written under the token): give the lease up before the
             # adapters' sessions are closed (seconds at many accounts), so that a standby takes over,

@@ -156,6 +156,34 @@ def load_signin(path: str, echo: Callable[[str], None], err: Callable[[str], Non
     return signin
 
 
+def attach_signin(signin: Any, store: Any, echo: Callable[[str], None], err: Callable[[str], None]) -> bool:
+    """The sign-in's sign-outs and names kept in the state store, on a connection of its own
+    (:meth:`~killswitch.runner.api.signin.flow.Signin.attach`); False when the store cannot give
+    one or be read (said), which stops the start: a sign-out must hold across replicas. True
+    without a sign-in (None)."""
+    from ..state.store import StoreError
+
+    if signin is None:
+        return True
+    try:
+        own = store.reopen()
+    except NotImplementedError:  # an in-memory store: one process, its memory is the store
+        echo("ksctl run: sign-outs are kept in this process's memory (an in-memory state store)")
+        return True
+    except StoreError as e:
+        err(f"ksctl run: SIGNIN_STORE: no connection to the state store for the sign-in ({e}); nothing started")
+        return False
+    try:
+        signin.attach(own)
+    except StoreError as e:
+        own.close()
+        err(f"ksctl run: SIGNIN_STORE: the sessions signed out cannot be read from the state store ({e}); "
+            "nothing started")
+        return False
+    echo("ksctl run: sign-outs and the names' subjects are kept in the state store (read again every 2s)")
+    return True
+
+
 def listen_problem(host: str, port: int, e: OSError) -> str:
     """Why the API cannot listen on ``host:port`` (``e``: what binding it raised), and what to do."""
     where = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"

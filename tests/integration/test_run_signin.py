@@ -77,6 +77,7 @@ def test_a_person_signs_in_to_ksctl_run_and_the_audit_names_them(tmp_path, provi
         sim.close()
     said = (tmp_path / "run.out").read_text()
     assert f"sign-in by OpenID Connect: issuer {provider.issuer}, client killswitch-console" in said, said
+    assert "sign-outs and the names' subjects are kept in the state store" in said
     logged = said + (tmp_path / "run.err").read_text()
     assert "signed in: dana@desk.example (subject u-77, groups risk-oncall)" in logged
     assert "the-console-client-secret" not in logged

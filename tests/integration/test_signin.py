@@ -4,7 +4,8 @@ the browser: the authorization code flow with PKCE, the session cookie, a lock b
 person named in the audit, and the attacks of issue 61 that a session meets: a write from another
 origin (CSRF), a cookie tampered with or replayed after sign-out, a group removed from the tokens
 document, a group that maps to no role, a token in the URL, the provider's state not this sign-in's,
-a second name for one subject; a bearer token still wins over a cookie."""
+a second name for one subject; a bearer token still wins over a cookie; a sign-out holds at
+another replica and after a restart (the state store keeps it)."""
 
 from __future__ import annotations
 
@@ -13,7 +14,10 @@ import time
 import pytest
 import requests
 
+from killswitch.runner.api.api import make_app, start_api, stop_api
 from killswitch.runner.api.identity import parse_tokens, token_digest
+from killswitch.runner.api.signin import Signin
+from killswitch.runner.api.signin.flow import FOLLOW_S
 from tests.browser.conftest import LiveRunner
 from tests.signin_provider import free_port, provider, sign_in, signin_for  # noqa: F401 - a fixture
 from tests.unit.test_runner_operator import ACCOUNT
@@ -39,6 +43,7 @@ def runner(tmp_path, provider):  # noqa: F811 - the fixture imported above
     assert r.url == url
     r.tick(2, beat=("bot-x",))
     yield r
+    signin.close()
     r.close()
 
 
@@ -185,3 +190,39 @@ def test_a_bearer_token_wins_over_a_cookie(runner, provider):  # noqa: F811
     got = requests.get(f"{runner.url}/v1/whoami", headers={**cookie(session), "Authorization": "Bearer wrong"},
                        timeout=10)
     assert got.status_code == 401 and got.json()["error"] == "AUTH_INVALID"  # never the cookie instead
+
+
+def test_a_sign_out_holds_at_another_replica_and_after_a_restart(runner, provider):  # noqa: F811
+    provider.user("u-1001", email="alice@desk.example", groups=["risk-oncall"])
+    runner.signin.attach(runner.store.reopen())
+    session, _ = sign_in(runner.url, "u-1001")
+    made: list = []
+
+    def replica() -> str:  # the same configuration and key, a connection of its own to the same store
+        other = Signin(runner.signin.config, runner.signin.provider)
+        other.attach(runner.store.reopen())
+        site, url = runner.call(start_api(make_app(runner.desk, tokens=tokens(), signin=other)))
+        made.append((other, site))
+        return url
+
+    def whoami(url: str) -> requests.Response:
+        return requests.get(f"{url}/v1/whoami", headers=cookie(session), timeout=10)
+
+    try:
+        other = replica()
+        assert whoami(other).status_code == 200  # the cookie is good at every replica
+        out = requests.post(f"{runner.url}/v1/auth/logout", headers={**cookie(session), "Origin": runner.url},
+                            timeout=10)
+        assert out.json()["done"]
+        deadline = time.monotonic() + FOLLOW_S + 5
+        while whoami(other).status_code == 200 and time.monotonic() < deadline:
+            time.sleep(0.1)
+        got = whoami(other)
+        assert got.status_code == 401 and got.json()["error"] == "SESSION_ENDED"
+        restarted = replica()  # a runner started after the sign-out: refused from its first request
+        got = whoami(restarted)
+        assert got.status_code == 401 and got.json()["error"] == "SESSION_ENDED"
+    finally:
+        for signin, site in made:
+            runner.call(stop_api(site))
+            signin.close()

@@ -13,7 +13,9 @@
                            says it; the log says why), and no session.
 ``POST /v1/auth/logout``   ends the session: its id is kept as ended (:class:`.session.EndedSessions`)
                            so the cookie is refused from the next request even when it is sent
-                           again; the cookie is cleared. Same-origin only.
+                           again, and in the state store when one is attached (:meth:`Signin.attach`:
+                           every replica reads them every :data:`FOLLOW_S`, and a restart at
+                           once); the cookie is cleared. Same-origin only.
 
 :meth:`Signin.identify` is the third way into the API after a bearer token and a client
 certificate (:func:`killswitch.runner.api.access.authenticate`, which asks it only when neither
@@ -28,7 +30,8 @@ Refusals: 401 ``SESSION_INVALID`` (not this runner's cookie, another key's, tamp
 maps to a role now), ``CSRF_ORIGIN``. At the callback: ``SIGNIN_STATE`` (no sign-in cookie, or
 another state), ``SIGNIN_DENIED`` (the provider said no), ``SIGNIN_PROVIDER`` (the provider could
 not be reached or answered no ID token), ``ID_TOKEN_*`` (the check that refused it),
-``SIGNIN_NO_NAME``, ``SIGNIN_NO_ROLE``, ``SIGNIN_NAME_TAKEN`` (:class:`.session.Subjects`).
+``SIGNIN_NO_NAME``, ``SIGNIN_NO_ROLE``, ``SIGNIN_NAME_TAKEN`` (:class:`.session.Subjects`, or the
+state store's binding), ``SIGNIN_STORE`` (the state store could not bind the name: no session).
 
 Must not: log a code, a token or a cookie; put anything but a code in the redirect's fragment;
 take a session without its mac checked.
@@ -36,10 +39,12 @@ take a session without its mac checked.
 
 from __future__ import annotations
 
+import asyncio
 import hmac
 import logging
+import threading
 import time
-from typing import TYPE_CHECKING, Callable, Optional
+from typing import TYPE_CHECKING, Any, Callable, Optional
 
 from aiohttp import web
 
@@ -67,6 +72,7 @@ if TYPE_CHECKING:  # pragma: no cover - annotations only
 log = logging.getLogger("killswitch.runner.api.signin")
 
 FLOW_S = 600  # a sign-in started more than this ago is refused at its callback
+FOLLOW_S = 2.0  # how often the sessions signed out are read again from the state store
 READS = ("GET", "HEAD", "OPTIONS")
 
 
@@ -91,6 +97,45 @@ class Signin:
         self.ended = EndedSessions()
         self.subjects = Subjects()
         self.tokens: Optional["LiveTokens"] = None
+        self.store: Optional[Any] = None  # the state store (a connection of its own): sign-outs, names
+        self._stop = threading.Event()
+        self._follower: Optional[threading.Thread] = None
+        self._failing = False
+
+    def attach(self, store: Any) -> None:
+        """Keep sign-outs and the names' subjects in ``store`` (a connection of the sign-in's own,
+        closed by :meth:`close`): the sessions signed out are read now (blocking: at start) and
+        again every :data:`FOLLOW_S` on a thread, so one signed out at another replica, or before
+        a restart or a takeover, is refused here too. Raises the store's error when it cannot be
+        read now."""
+        self.ended.merge(store.ended_sessions(int(self.clock())), self.clock())
+        self.store = store
+        self._follower = threading.Thread(target=self._follow, name="signin-signouts", daemon=True)
+        self._follower.start()
+
+    def _follow(self) -> None:
+        while not self._stop.wait(FOLLOW_S):
+            try:
+                assert self.store is not None
+                self.ended.merge(self.store.ended_sessions(int(self.clock())), self.clock())
+            except Exception as e:  # noqa: BLE001 - a store that fails: said once, tried again
+                if not self._failing:
+                    log.error("SIGNOUTS_UNREAD: the sessions signed out cannot be read from the state store (%s); "
+                              "those signed out here are still refused", type(e).__name__)
+                self._failing = True
+            else:
+                if self._failing:
+                    log.info("SIGNOUTS_READ: the sessions signed out are read from the state store again")
+                self._failing = False
+
+    def close(self) -> None:
+        """Stop following the state store and close the sign-in's connection to it."""
+        self._stop.set()
+        if self._follower is not None:
+            self._follower.join(FOLLOW_S + 5)
+        if self.store is not None:
+            self.store.close()
+            self.store = None
 
     def __repr__(self) -> str:
         return f"Signin({self.config.issuer})"
@@ -188,7 +233,17 @@ class Signin:
         except IdTokenRefused as e:
             code, _, why = str(e).partition(": ")
             raise Refused(code, why) from None
-        return self._session_of(claims)
+        session = self._session_of(claims)
+        if self.store is not None:  # the store's binding decides, at every replica and for good
+            try:
+                why = await asyncio.to_thread(self.store.bind_subject, session.sub, session.name,
+                                              int(self.clock() * 1000))
+            except Exception as e:  # noqa: BLE001 - no binding, no session: fail closed
+                raise Refused("SIGNIN_STORE", f"the state store cannot bind {session.name} to its subject "
+                                              f"({type(e).__name__})") from None
+            if why is not None:
+                raise Refused("SIGNIN_NAME_TAKEN", why)
+        return session
 
     def _session_of(self, claims: dict) -> Session:
         cfg = self.config
@@ -221,6 +276,13 @@ class Signin:
         if session is not None:
             self.ended.end(session.sid, session.exp, self.clock())
             log.info("signed out: %s (subject %s)", session.name, session.sub)
+            if self.store is not None:
+                try:
+                    await asyncio.to_thread(self.store.end_session, session.sid, session.name, session.exp,
+                                            int(self.clock() * 1000))
+                except Exception as e:  # noqa: BLE001 - ended here all the same; said
+                    log.error("SIGNOUT_NOT_STORED: %s's session is ended at this runner only: the state store did "
+                              "not take it (%s)", session.name, type(e).__name__)
         response = web.json_response({"done": session is not None,
                                       "reason": "SIGNED_OUT" if session is not None else "NOT_SIGNED_IN"})
         response.headers.add("Set-Cookie", cookie_header(SESSION_COOKIE, "", 0, "Strict"))

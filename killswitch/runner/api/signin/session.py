@@ -10,14 +10,14 @@ redirect) carries the flow's state, nonce and PKCE verifier the same way.
 
 A cookie is taken only when its mac is the key's (compared with :func:`hmac.compare_digest`),
 its payload parses as this version's, its end has not passed and its session id has not been
-ended (:class:`EndedSessions`: sign-out). The ended ids are kept IN MEMORY, in this process, until
-their cookies would have expired: a restarted runner, or another replica, does not know them (a
-cookie signed out at one replica is taken at another until it expires; give sessions a short
-``session_lifetime`` where that matters).
+ended (:class:`EndedSessions`: sign-out). The ended ids are kept in memory until their cookies
+would have expired and, under ``ksctl run``, in the state store too (:mod:`.flow`:
+:meth:`~.flow.Signin.attach`), whence every replica reads them again every few seconds.
 
 :class:`Subjects` keeps each name the provider gave bound to one subject (and each subject to one
-name) for the life of the process, so that two names are two subjects: two approvals need two
-distinct people as the provider knows them, not only two names.
+name), so that two names are two subjects: two approvals need two distinct people as the
+provider knows them, not only two names (in memory; under ``ksctl run`` the state store's binding
+decides, for good).
 
 Must not: put the cookie key or a cookie's value in a log or an answer, or accept a cookie whose
 mac it did not check.
@@ -147,6 +147,11 @@ class EndedSessions:
             self._ended[sid] = exp
             for gone in [s for s, e in self._ended.items() if e <= now_s]:
                 del self._ended[gone]
+
+    def merge(self, ended: dict[str, int], now_s: float) -> None:
+        """Add ``ended`` (id → end, as the state store keeps them), the expired left out."""
+        with self._lock:
+            self._ended.update({s: e for s, e in ended.items() if e > now_s})
 
     def __contains__(self, sid: object) -> bool:
         with self._lock:
