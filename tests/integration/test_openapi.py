@@ -11,6 +11,9 @@ from pathlib import Path
 from ruamel.yaml import YAML
 
 from killswitch.runner.api.api import make_app
+from killswitch.runner.api.signin import Signin
+from killswitch.runner.api.signin.config import parse_oidc_config
+from killswitch.runner.api.signin.provider import Metadata, Provider, ProviderKeys
 
 from .test_runner import setup
 
@@ -24,8 +27,15 @@ def served_routes(tmp_path) -> set[tuple[str, str]]:
     (``/v1/close/{id}``: the pattern of a variable dropped). HEAD, which aiohttp adds beside each
     GET, is checked apart."""
     runner, *_, store, _, desk = setup(tmp_path)
-    try:
-        app = make_app(desk, token="t0ken-for-tests-only")
+    try:  # with single sign-on, whose routes are served only then (a provider it never calls)
+        key = tmp_path / "cookie.key"
+        key.write_text("k" * 48)
+        config = parse_oidc_config({"apiVersion": "killswitch/v1", "kind": "OidcSignin",
+                                    "issuer": "https://login.desk.example", "client_id": "killswitch",
+                                    "external_url": "https://killswitch.desk.example", "cookie_key_file": str(key)})
+        provider = Provider(config, Metadata(config.issuer, "https://a", "https://t", "https://j", ("RS256",)),
+                            ProviderKeys(lambda: {"keys": []}))
+        app = make_app(desk, token="t0ken-for-tests-only", signin=Signin(config, provider))
         routes = {(route.method, route.resource.canonical) for route in app.router.routes()}
     finally:
         store.close()
