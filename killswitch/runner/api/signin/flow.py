@@ -260,7 +260,7 @@ class Signin:
         if identity is None:
             raise Refused("SIGNIN_NO_ROLE", f"{name[:100]!r} (subject {sub}) is in no group the tokens document maps "
                                             f"to a role, or the name is not a valid identity (groups: "
-                                            f"{', '.join(g[:64] for g in groups[:20]) or 'none'})")
+                                            f"{', '.join(repr(g[:64]) for g in groups[:20]) or 'none'})")
         why = self.subjects.bind(sub, identity.name)
         if why is not None:
             raise Refused("SIGNIN_NAME_TAKEN", why)
