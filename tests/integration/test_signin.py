@@ -72,6 +72,9 @@ def test_a_person_signs_in_and_locks_named_in_the_audit(runner, provider):  # no
     assert done.status_code == 200 and done.json()["done"], done.text
     rows = [row.payload for row in runner.store.audit_rows(kinds=["manual_lock"])]
     assert [p.get("by") for p in rows] == ["alice@desk.example"]
+    [signed] = [row.payload for row in runner.store.audit_rows(kinds=["console_signin"])]
+    assert signed["by"] == "alice@desk.example" and signed["sub"] == "u-1001" and signed["groups"] == ["risk-oncall"]
+    assert len(signed["session"]) == 16 and signed["session"] not in session  # a digest, never the cookie's id
 
 
 def test_a_write_from_another_origin_is_refused(runner, provider):  # noqa: F811
@@ -100,6 +103,8 @@ def test_sign_out_ends_the_session_even_when_the_cookie_is_replayed(runner, prov
     assert "__Host-ks_session=;" in out.headers["Set-Cookie"]
     again = requests.get(f"{runner.url}/v1/whoami", headers=cookie(session), timeout=10)
     assert again.status_code == 401 and again.json()["error"] == "SESSION_ENDED"
+    [signin], [signout] = (runner.store.audit_rows(kinds=[k]) for k in ("console_signin", "console_signout"))
+    assert signout.payload == {"by": "alice@desk.example", "sub": "u-1001", "session": signin.payload["session"]}
     assert lock(runner.url, {**cookie(session), "Origin": runner.url}).json()["error"] == "SESSION_ENDED"
 
 

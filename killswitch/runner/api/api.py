@@ -347,6 +347,8 @@ def make_app(view: RunnerView, *, token: Union["Secret", str, None] = None,
     ]
     if signin is not None:  # single sign-on (signin/flow.py): each endpoint checks what it is sent itself
         signin.tokens = known
+        if callable(getattr(view, "audit_signin", None)):  # sign-ins and sign-outs in the audit trail
+            signin.audit = lambda kind, row: call_view(view.audit_signin, kind, row)
         routes += [("GET", "/v1/auth/login", signin.login, PUBLIC, None),
                    ("GET", "/v1/auth/callback", signin.callback, PUBLIC, None),
                    ("POST", "/v1/auth/logout", signin.logout, PUBLIC, None)]

@@ -380,3 +380,15 @@ class Desk:
             await self.lead.audit("api_proxy_header_refused", now, payload)
         except FencedError:  # deposed meanwhile: the row is still this runner's to keep
             await self.io(self.store.audit, "api_proxy_header_refused", now, {**payload, "standby": True})
+
+    async def audit_signin(self, kind: str, payload: dict) -> None:
+        """A person signed in to the console or out (``console_signin``, ``console_signout``:
+        runner/api/signin/flow.py), audited as :meth:`audit_api_refusal` audits: fenced while this
+        runner leads, else as the standby it is (``standby``)."""
+        if kind not in ("console_signin", "console_signout"):
+            raise ValueError(f"not a sign-in's audit kind: {kind}")
+        now = self.clock()
+        try:
+            await self.lead.audit(kind, now, payload)
+        except FencedError:  # deposed meanwhile: the row is still this runner's to keep
+            await self.io(self.store.audit, kind, now, {**payload, "standby": True})

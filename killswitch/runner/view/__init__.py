@@ -615,6 +615,9 @@ class RunnerView(Protocol):
     async def audit_api_refusal(self, payload: dict) -> None:
         """An audit row for a request the API refused for a trusted proxy's headers sent by another."""
 
+    async def audit_signin(self, kind: str, payload: dict) -> None:
+        """An audit row for a person signed in to the console or out (``console_signin``, ``console_signout``)."""
+
     async def record_drift(self, verdict: Any) -> ChangeResult:
         """The checker's drift verdict about this runner (a :class:`.sync.values.DriftVerdict`),
         stored and shown: ``DRIFT_RECORDED: <state>``."""

@@ -17,6 +17,10 @@
                            every replica reads them every :data:`FOLLOW_S`, and a restart at
                            once); the cookie is cleared. Same-origin only.
 
+Each sign-in and sign-out is audited (``console_signin``: ``by``, ``sub``, ``groups``,
+``until_ms``, ``session``, a digest of the session's id; ``console_signout``: ``by``, ``sub``,
+``session``); a refused sign-in only logged (anyone can call the callback: no row to flood).
+
 :meth:`Signin.identify` is the third way into the API after a bearer token and a client
 certificate (:func:`killswitch.runner.api.access.authenticate`, which asks it only when neither
 is sent, so a bearer header wins over a cookie): the session cookie checked
@@ -40,11 +44,12 @@ take a session without its mac checked.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import hmac
 import logging
 import threading
 import time
-from typing import TYPE_CHECKING, Any, Callable, Optional
+from typing import TYPE_CHECKING, Any, Awaitable, Callable, Optional
 
 from aiohttp import web
 
@@ -98,6 +103,8 @@ class Signin:
         self.subjects = Subjects()
         self.tokens: Optional["LiveTokens"] = None
         self.store: Optional[Any] = None  # the state store (a connection of its own): sign-outs, names
+        # how a sign-in and a sign-out are audited (console_signin, console_signout): make_app sets it
+        self.audit: Optional[Callable[[str, dict], Awaitable[None]]] = None
         self._stop = threading.Event()
         self._follower: Optional[threading.Thread] = None
         self._failing = False
@@ -199,6 +206,7 @@ class Signin:
         else:
             log.info("signed in: %s (subject %s, groups %s), session until %s", session.name, session.sub,
                      ", ".join(session.groups), time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(session.exp)))
+            await self._audit("console_signin", session, groups=list(session.groups), until_ms=session.exp * 1000)
             response = web.Response(status=303, headers={"Location": "/"})
             response.headers.add("Set-Cookie", cookie_header(SESSION_COOKIE, self.signer.sign("session",
                                                              session.payload()), self.config.session_lifetime_s,
@@ -267,6 +275,17 @@ class Signin:
         mapped = tuple(g for g in dict.fromkeys(groups) if g in tokens.groups)
         return new_session(sub, identity.name, mapped, self.clock(), cfg.session_lifetime_s)
 
+    async def _audit(self, kind: str, session: Session, **more: Any) -> None:
+        """An audit row naming the person, their subject and the session (a digest of its id: the
+        row never holds what a cookie is made of); one that cannot be written is said at ERROR."""
+        if self.audit is None:
+            return
+        ref = hashlib.sha256(session.sid.encode("ascii")).hexdigest()[:16]
+        try:
+            await self.audit(kind, {"by": session.name, "sub": session.sub, "session": ref, **more})
+        except Exception as e:  # noqa: BLE001 - the sign-in stands; the log says it
+            log.error("SIGNIN_NOT_AUDITED: %s of %s (%s)", kind, session.name, type(e).__name__)
+
     async def logout(self, request: web.Request) -> web.Response:
         check_same_origin(request, (self.config.external_url,))
         try:
@@ -276,6 +295,7 @@ class Signin:
         if session is not None:
             self.ended.end(session.sid, session.exp, self.clock())
             log.info("signed out: %s (subject %s)", session.name, session.sub)
+            await self._audit("console_signout", session)
             if self.store is not None:
                 try:
                     await asyncio.to_thread(self.store.end_session, session.sid, session.name, session.exp,
