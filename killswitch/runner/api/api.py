@@ -267,7 +267,8 @@ def make_app(view: RunnerView, *, token: Union["Secret", str, None] = None,
         known = LiveTokens(tokens or Tokens(), shared_token(token))
     handlers = ApiHandlers(view, max_body_bytes)
     h = handlers
-    console = ConsoleHandlers(view, call_view, public=console_public, signin=signin is not None)
+    console = ConsoleHandlers(view, call_view, public=console_public, signin=signin is not None,
+                              proxied=proxy is not None)
     charts = ChartHandlers(view, call_view)
     quiet = SilenceHandlers(view, call_view, _json, h.object_body)
     revoking = RevokeHandlers(view, call_view, _json, h.object_body)

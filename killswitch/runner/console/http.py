@@ -65,11 +65,13 @@ class ConsoleHandlers:
     ``public``: the view is rendered into ``GET /`` for anyone (``--console-public``); ``signin``:
     single sign-on is configured (the page offers "Sign in" beside the token)."""
 
-    def __init__(self, view: Any, call: Call, *, public: bool, signin: bool = False):
+    def __init__(self, view: Any, call: Call, *, public: bool, signin: bool = False, proxied: bool = False):
         self.view = view
         self.call = call
         self.public = public
         self.signin = signin  # single sign-on is configured: the page offers "Sign in"
+        # a trusted authenticating proxy in front names the person: the page asks who without a token
+        self.proxied = proxied
         self.env = environment()
         self.assets = {name: (HERE / "static" / name).read_bytes() for name in ASSETS}
 
@@ -103,7 +105,8 @@ class ConsoleHandlers:
     async def page(self, request: web.Request) -> web.Response:
         model = await self.model() if self.public else None
         template = self.env.get_template("page.html.j2")
-        return self._html(template.render(public=self.public, signin=self.signin, view=model is not None,
+        return self._html(template.render(public=self.public, signin=self.signin, proxied=self.proxied,
+                                          view=model is not None,
                                           **(model or {})))
 
     async def fragment(self, request: web.Request) -> web.Response:

@@ -38,6 +38,8 @@
   const $ = (id) => document.getElementById(id);
   const isPublic = document.body.dataset.public === "true";
   const hasSignin = document.body.dataset.signin === "true"; // single sign-on is configured
+  // a trusted authenticating proxy in front names the person on each request (no token, no cookie of ours)
+  const proxied = document.body.dataset.proxied === "true";
   let paused = false;
   let inflight = false;
   let lastHtml = null;
@@ -82,7 +84,7 @@
     const who = $("who");
     if (doc) {
       who.textContent = "Signed in as " + doc.identity + " (" + doc.roles.slice().sort().join(", ") + ")"
-        + (token() ? "." : " through the firm's sign-in.");
+        + (token() ? "." : proxied ? " through the firm's proxy." : " through the firm's sign-in.");
     } else {
       who.textContent = problem ? (hasSignin && !token() ? "Sign-in refused: " : "Token refused: ") + problem
         : (isPublic ? "No token: read-only view." : "No token.");
@@ -103,7 +105,7 @@
   }
   async function checkToken() {
     if (!token()) {
-      if (hasSignin) return checkSession();
+      if (hasSignin || proxied) return checkSession();
       setWho(null);
       return false;
     }

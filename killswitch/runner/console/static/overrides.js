@@ -29,7 +29,7 @@
     const t = sessionStorage.getItem(KEY);
     if (t) h["Authorization"] = "Bearer " + t;
     const r = await fetch(path, {method: "POST", headers: h, body: JSON.stringify(body), cache: "no-store",
-                                 credentials: "omit"});
+                                 credentials: "same-origin"});
     let doc = null;
     try { doc = await r.json(); } catch (e) { doc = null; }
     return {ok: r.ok && !!doc && doc.done === true, reason: doc && typeof doc.reason === "string" ? doc.reason
@@ -48,7 +48,9 @@
     for (const el of dialog.querySelectorAll("[data-kind]")) el.hidden = !el.dataset.kind.split(" ").includes(kind);
   }
   function open(kind, id, line) {
-    if (!sessionStorage.getItem(KEY)) { const t = $("token"); if (t) t.focus(); return; }
+    if (!sessionStorage.getItem(KEY) && document.body.dataset.signedIn !== "true") {
+      const t = $("token"); if (t) t.focus(); return;
+    }
     act = {kind, id};
     $("override-result").hidden = true;
     $("o-confirm").value = "";
@@ -81,6 +83,7 @@
     e.preventDefault();
     if (!act || $("o-confirm").value !== expected()) return;
     $("override-send").disabled = true;
+    $("override-result").hidden = true; // the last answer goes: what is shown next is this one's
     if (act.kind !== "request") {
       const r = await post("/v1/overrides/" + act.kind, {id: act.id});
       result(r.reason, !r.ok);
