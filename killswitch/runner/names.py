@@ -67,8 +67,19 @@ def close_matches(name: str, known: Iterable[str], n: int = 3) -> list[str]:
     return out[:n]
 
 
+def near_names(name: str, known: Iterable[str], n: int = 3) -> list[str]:
+    """:func:`close_matches`, then the ``venue/account`` keys whose account part is ``name`` or
+    close to it: an account typed by its name alone (``sim-main`` for ``binanceusdm/sim-main``)
+    is the likeliest slip, and too short beside the whole key for a close match."""
+    pool = sorted(set(known))
+    near = close_matches(name, pool, n)
+    near += [k for k in pool if "/" in k and k not in near
+             and (k.endswith("/" + name) or close_matches(name, [k.rsplit("/", 1)[1]]))]
+    return near[:n]
+
+
 def _hint(name: str, known: Iterable[str]) -> str:
-    near = close_matches(name, known)
+    near = near_names(name, known)
     return f"; did you mean {', '.join(repr(k) for k in near)}?" if near else ""
 
 
@@ -179,4 +190,4 @@ class Catalog:
         return self.accounts
 
 
-__all__ = ["Catalog", "SCOPE_FORMS", "Unknown", "close_matches"]
+__all__ = ["Catalog", "SCOPE_FORMS", "Unknown", "close_matches", "near_names"]

@@ -174,3 +174,13 @@ def test_a_runner_without_snapshots_says_so_instead_of_unknown_scope(tmp_path):
     w = make(tmp_path)
     r = run(w.desk.close(ACCOUNT, "drill", True))
     assert not r.accepted and r.reason.startswith("NO_SNAPSHOT:"), r
+
+
+def test_an_account_typed_by_its_name_alone_is_hinted_by_its_whole_key():
+    cat = Catalog(accounts=frozenset({"binanceusdm/sim-main", "binanceusdm/sim-hedge"}),
+                  policy_scopes={"crash-ladder": frozenset({"binanceusdm/sim-main", "binanceusdm/sim-hedge"})})
+    got = cat.resolve_policy_scope("crash-ladder", "sim-main")
+    assert got is not None and got.reason == ("UNKNOWN_SCOPE: 'sim-main' is not a scope of policy crash-ladder; "
+                                              "did you mean 'binanceusdm/sim-main'?"), got
+    got = cat.resolve_scope("sim-hedge")  # a lock, an unlock, a close: the same hint
+    assert got is not None and "did you mean 'binanceusdm/sim-hedge'" in got.reason, got

@@ -36,7 +36,7 @@ from ...notify.dispatch import SEVERITY_RANK
 from ...policy.matchers import LabelMatcher
 from ...silences import Silence
 from ..book.view import BookView
-from ..names import Catalog, Unknown, close_matches
+from ..names import Catalog, Unknown, close_matches, near_names
 from .view import HeldPage, SilencePreview, summary
 
 # incident id -> (policy or None for a manual close, scope, level)
@@ -52,12 +52,9 @@ def _literal(pattern: str) -> str:
 
 
 def _unknown(code: str, what: str, value: str, known: Iterable[str], also: str = "") -> Unknown:
-    pool = sorted(set(known))
-    near = close_matches(value, pool)
     # an account typed by its name alone, or a typo of that name: the page carries its key, venue/account
-    near += [k for k in pool if "/" in k and k not in near
-             and (k.endswith("/" + value) or close_matches(value, [k.rsplit("/", 1)[1]]))]
-    hint = f"; did you mean {', '.join(repr(k) for k in near[:3])}?" if near else ""
+    near = near_names(value, known)
+    hint = f"; did you mean {', '.join(repr(k) for k in near)}?" if near else ""
     return Unknown(code, f"{value!r} is not {what}{hint}{also}")
 
 
