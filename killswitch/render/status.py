@@ -20,6 +20,7 @@ from ..engine.guarded import unguarded_text
 from ..figures import figure, step_of
 from ..fills import orders_text
 from ..runner.book.rejections import accepted_text
+from ..runner.book.revoke_state import hold_text
 from ..runner.view import CoverageStatus, RunnerStatus
 from ..sources import revision_text
 from .accepts import accept_command
@@ -195,9 +196,7 @@ def trading_lines(st: RunnerStatus) -> list[str]:
     lines = []
     for account, t in sorted(st.trading.items()):
         holds = "; ".join(
-            f"{h['policy']} {h['scope']}" + (f" stage {h['stage']}" if h.get("stage") else "")
-            + (f" by {h['by']}" if h.get("by") else "")
-            + f" (restore needs {h['approvals_needed']} approver(s), have {len(h.get('approvals') or ())})"
+            hold_text(h) + f" (restore needs {h['approvals_needed']} approver(s), have {len(h.get('approvals') or ())})"
             for h in t.get("holds") or ())
         keys = ", ".join(f"{k}={v}" for k, v in sorted((t.get("keys") or {}).items()))
         owed = t.get("owed") or {}

@@ -21,8 +21,8 @@ def test_a_revoke_is_restored_from_the_console_with_its_preview_and_approvals(li
     sign_in(browser, BOB, "bob")
     wait(browser, lambda b: "Approve restore" in view_text(b), "the restore button is shown")
     text = view_text(browser)
-    assert (f"Trading revoked {ACCOUNT}: revoked (read back); keys bot-a-key revoked; held by operator {ACCOUNT} "
-            "by alice (restore needs 2 approver(s), have 0)") in text, text
+    assert (f"Trading revoked {ACCOUNT}: revoked (read back); keys bot-a-key revoked; held by alice's revoke of "
+            f"{ACCOUNT} (restore needs 2 approver(s), have 0)") in text, text
     click_action(browser, "restore", ACCOUNT)
     said = preview(browser, "bot-a fixed")
     assert f"PREVIEW: approval 1/2 of the restore of trading on {ACCOUNT}" in said, said

@@ -518,7 +518,7 @@ def test_ksctl_revoke_previews_the_exact_scope_and_only_approvers_restore_it(tmp
         assert venue.keys == {k: "revoked" for k in KEYS} and len(venue.sent("revoke")) == 1
         r = op.invoke(cli, ["status", "--api", url])
         assert f"  TRADING {ACCOUNT}: revoked (read back); keys bot-a-key=revoked, bot-b-key=revoked; held by " \
-               f"operator {ACCOUNT} by shared-token (restore needs 2 approver(s), have 0)" in r.output, r.output
+               f"shared-token's revoke of {ACCOUNT} (restore needs 2 approver(s), have 0)" in r.output, r.output
 
         restore = ["revoke", "--scope", ACCOUNT, "--restore", "--api", url, "--reason", "bot fixed"]
         r = op.invoke(cli, restore)

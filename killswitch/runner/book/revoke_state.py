@@ -43,6 +43,16 @@ def holder_of(policy: str, scope: str) -> str:
     return f"{policy}|{scope}"
 
 
+def hold_text(hold: Mapping[str, Any]) -> str:
+    """What holds the keys revoked, as status and the console say it after "held by": an
+    operator's revoke by its author (``alice's revoke of binanceusdm/sim-main``), a policy's
+    stage by the policy (``bot-guard binanceusdm/sim-main stage 1``). ``hold``: :meth:`Hold.to_json`."""
+    if hold.get("policy") == OPERATOR:
+        by = f"{hold['by']}'s" if hold.get("by") else "an operator's"
+        return f"{by} revoke of {hold['scope']}"
+    return f"{hold['policy']} {hold['scope']}" + (f" stage {hold['stage']}" if hold.get("stage") else "")
+
+
 @dataclass(frozen=True)
 class Hold:
     """Why an account's keys are to stay revoked. ``approvals_needed``: distinct approvers of
@@ -295,4 +305,4 @@ def permission_status(book: RevokeBook) -> dict[str, dict]:
 
 
 __all__ = ["ALLOWED", "BACKOFF_FIRST_MS", "BACKOFF_MAX_MS", "Hold", "OPERATOR", "Owed", "Permission", "REVOKED",
-           "RevokeBook", "backoff_ms", "holder_of", "permission_status"]
+           "RevokeBook", "backoff_ms", "hold_text", "holder_of", "permission_status"]

@@ -33,6 +33,7 @@ from ...overrides import iso as override_iso
 from ...sources import revision_text
 from ..book.dms_state import declared_only
 from ..book.rejections import accepted_text
+from ..book.revoke_state import hold_text
 from ..gate.gate import binding_lock
 from ..lock.lock import DEAD_MANS_SWITCH, OPERATOR, LockBook, LockStatus, iso_ms, parse_iso_ms
 from ..view import CoverageStatus, IncidentStatus, RunnerStatus, TriggerStatus
@@ -472,8 +473,7 @@ def _trading(account: str, t: dict) -> dict:
     failing = "FAILED" in shown
     title = ("Trading revoked" if t.get("revoked") else "Trading revoke FAILED" if shown.startswith("REVOKE_FAILED")
              else "Trading being revoked" if shown.startswith("revoking") else "Trading being restored")
-    holds = "; ".join(f"{h['policy']} {h['scope']}" + (f" by {h['by']}" if h.get("by") else "") + _restore_needs(h)
-                      for h in t.get("holds") or ())
+    holds = "; ".join(hold_text(h) + _restore_needs(h) for h in t.get("holds") or ())
     # an operator's revoke is restored here, by its approvers (a stage's by its reset)
     restorable = sorted({str(h["scope"]) for h in t.get("holds") or () if h.get("policy") == "operator"})
     keys = ", ".join(f"{k} {v}" for k, v in sorted((t.get("keys") or {}).items()))
