@@ -102,6 +102,8 @@ class Delivery(SinkHooks):
                     self._count(self.notifications, job.receiver, last.result)
                     if job.fallback_for is None:
                         self.dispatcher.delivery_succeeded(job.group_key)
+                    else:
+                        self.health.fallback_delivered(job.tree, job.fallback_for, job.receiver, self.clock())
                     recovered = self.health.round_delivered(job.tree, job.receiver, self.clock())
                     if recovered:
                         log.info(recovered)

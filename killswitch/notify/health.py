@@ -40,6 +40,10 @@ class _Receiver:
     failures: int  # failed rounds in a row
     failing: bool = True
     unresolved: bool = False  # its secret did not resolve when the routes were last read
+    # the fallback receiver that delivered this receiver's latest failed page, and when (None:
+    # none did: the routes name no fallback, the fallback failed too, or no page has gone there)
+    fallback: Optional[str] = None
+    fallback_ms: Optional[int] = None
 
 
 class PageHealth:
@@ -111,11 +115,22 @@ class PageHealth:
         return (f"PAGES_RECOVERED: {document}/{receiver} delivers again{was}"
                 + (f"; still failing: {still}" if still else "; every receiver delivers"))
 
+    def fallback_delivered(self, document: str, receiver: str, fallback: str, now_ms: int) -> None:
+        """The fallback receiver delivered the page ``receiver`` failed: what the failing
+        receiver's line says, so "nobody heard" is told from "only the fallback heard"."""
+        st = self._state.get((document, receiver))
+        if st is not None and st.failing:
+            st.fallback, st.fallback_ms = fallback, now_ms
+
     def lost(self, tried: Iterable[tuple[str, str]], what: str, now_ms: int) -> str:
         """The ``PAGES_FAILING`` line of a notification that reached none of ``tried`` (the
         receiver, then its fallback): each with its cause as its latest round left it."""
         keys = list(dict.fromkeys(tried))
         self._named.update(keys)
+        for key in keys:  # its latest page reached no fallback either
+            st = self._state.get(key)
+            if st is not None:
+                st.fallback, st.fallback_ms = None, None
         parts = []
         for d, r in keys:
             st = self._state.get((d, r))
@@ -131,7 +146,8 @@ class PageHealth:
         """The failing receivers, the run's first "since" and the receivers a ``PAGES_FAILING``
         line named: saved with the sink's state every tick."""
         return {"receivers": [{"document": d, "receiver": r, "cause": s.cause, "since_ms": s.since_ms,
-                               "failures": s.failures, "unresolved": s.unresolved}
+                               "failures": s.failures, "unresolved": s.unresolved, "fallback": s.fallback,
+                               "fallback_ms": s.fallback_ms}
                               for (d, r), s in sorted(self._failing())],
                 "since_ms": self.since_ms, "named": [list(k) for k in sorted(self._named)]}
 
@@ -149,7 +165,8 @@ class PageHealth:
             if key not in self._known or (row.get("unresolved") and (now is None or not now.unresolved)):
                 continue
             saved = _Receiver(str(row["cause"]), int(row["since_ms"]), int(row.get("failures") or 0),
-                              unresolved=bool(row.get("unresolved")))
+                              unresolved=bool(row.get("unresolved")), fallback=row.get("fallback"),
+                              fallback_ms=row.get("fallback_ms"))
             if now is not None and now.failing:
                 saved.since_ms = min(saved.since_ms, now.since_ms)
                 saved.failures = max(saved.failures, now.failures)
@@ -171,7 +188,8 @@ class PageHealth:
     def status_fields(self) -> dict:
         """``pages_failing`` (one dict per failing receiver, as ``ReceiverFailure`` holds it)
         and ``pages_failing_since_ms``."""
-        rows = [{"document": d, "receiver": r, "cause": s.cause, "since_ms": s.since_ms, "failures": s.failures}
+        rows = [{"document": d, "receiver": r, "cause": s.cause, "since_ms": s.since_ms, "failures": s.failures,
+                 "fallback": s.fallback, "fallback_ms": s.fallback_ms}
                 for (d, r), s in sorted(self._failing())]
         return {"pages_failing": rows, "pages_failing_since_ms": self.since_ms if rows else None}
 

@@ -53,9 +53,18 @@ def failure_lines(st: RunnerStatus) -> list[str]:
         since = st.pages_failing_since_ms if st.pages_failing_since_ms is not None else \
             min(f.since_ms for f in st.pages_failing)
         receivers = "; ".join(f"{f.document}/{f.receiver}: {f.cause}" + (
-            f" ({f.failures} failed rounds)" if f.failures > 1 else "") for f in st.pages_failing)
+            f" ({f.failures} failed rounds)" if f.failures > 1 else "") + _fallback_heard(f, st.last_tick_ms)
+            for f in st.pages_failing)
         lines.append(f"Pages are failing since {_time_of_day(since, st.last_tick_ms)}: {receivers}")
     return lines
+
+
+def _fallback_heard(f: Any, ref_ms: Optional[int]) -> str:
+    """Whether a failing receiver's pages reach anyone: the fallback that delivered the latest, or none."""
+    if f.fallback:
+        return (f", its failed pages go to the fallback {f.document}/{f.fallback} (the latest at "
+                f"{_time_of_day(f.fallback_ms, ref_ms)})")
+    return ", no fallback receiver has delivered its pages" if f.failures else ""
 
 
 def _fetch_error(e: dict, ref_ms: Optional[int]) -> str:

@@ -106,5 +106,10 @@ def test_a_page_that_reaches_nobody_is_an_error_line_naming_each_receiver_its_ca
     assert [(f.receiver, f.cause) for f in after.pages_failing] == [
         ("desk-chat", "secret not resolved: {env: KS_TEST_UNSET_DESK_CHAT} is not set")]
     assert 'killswitch_notification_receiver_failing{document="desk",receiver="fallback"} 0.0' in seen["metrics_after"]
+    # "nobody heard" is told from "only the fallback heard": while the fallback failed too, no
+    # fallback is named; once it delivers, desk-chat's line names it
+    assert [f.fallback for f in st.pages_failing] == [None, None]
+    (chat,) = after.pages_failing
+    assert chat.fallback == "fallback" and chat.fallback_ms is not None and chat.fallback_ms <= clock()
     everything = "\n".join(r.getMessage() for r in caplog.records) + repr(st) + repr(after) + seen["metrics"]
     assert TOKEN not in everything and str(port) not in everything

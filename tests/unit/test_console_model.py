@@ -189,6 +189,19 @@ def test_failing_pages_are_a_banner_naming_each_receiver_and_its_cause():
     assert "PAGES ARE FAILING" not in text_of(render(model(status())))
 
 
+def test_failing_pages_say_whether_the_fallback_receiver_got_them():
+    # a receiver whose pages the fallback delivered is told apart from one whose pages reached nobody
+    st = status(pages_failing=(ReceiverFailure("desk", "pager", "connection refused", T0 - 300_000, 12,
+                                               fallback="audit-webhook", fallback_ms=T0 - 60_000),
+                               ReceiverFailure("desk", "desk-chat", "HTTP 401", T0 - 120_000, 2)),
+                pages_failing_since_ms=T0 - 300_000)
+    text = text_of(render(model(st)))
+    assert ("desk/pager: connection refused (12 failed rounds since 12:55:00 UTC (5m ago)); its failed pages go to "
+            "the fallback desk/audit-webhook (the latest at 12:59:00 UTC (1m ago))") in text, text
+    assert ("desk/desk-chat: HTTP 401 (2 failed rounds since 12:58:00 UTC (2m ago)); no fallback receiver has "
+            "delivered its pages") in text, text
+
+
 def test_a_receiver_known_unreachable_before_any_page_is_in_the_banner():
     cause = "secret not resolved: {file: /var/run/secrets/killswitch/pager-url} does not exist"
     st = status(pages_failing=(ReceiverFailure("desk", "pager", cause, T0 - 60_000, 0),),

@@ -41,14 +41,15 @@ def test_failing_pages_fetches_and_reload_each_get_their_line():
     lines = status_text(st, UNLOCKED).splitlines()
     assert "policies: reload FAILED at 2026-03-02T13:03:20Z, running the graph loaded at 2026-03-02T12:00:00Z" \
         in lines
-    assert "Pages are failing since 13:00:05Z: desk/desk-chat: connection refused (3 failed rounds); " \
-           "desk/pager: HTTP 401" in lines
+    assert "Pages are failing since 13:00:05Z: desk/desk-chat: connection refused (3 failed rounds), no fallback " \
+           "receiver has delivered its pages; desk/pager: HTTP 401, no fallback receiver has delivered its pages" \
+        in lines
     assert "  data age binanceusdm/main: 42.5s  FETCH FAILING since 13:01:00Z (13 in a row): EXCHANGE_UNAVAILABLE: " \
            "snapshot: connection refused" in lines
     assert "  data age okx/other: -  FETCH FAILING since 13:00:00Z (2 in a row): AUTH: bad key" in lines
     doc = json.loads(status_json(st, UNLOCKED))
     assert doc["pages_failing"][0] == {"document": "desk", "receiver": "desk-chat", "cause": "connection refused",
-                                       "since_ms": T0 + 5_000, "failures": 3}
+                                       "since_ms": T0 + 5_000, "failures": 3, "fallback": None, "fallback_ms": None}
     assert doc["fetch_errors"]["binanceusdm/main"]["failures"] == 13
     assert doc["reload_ok"] is False and doc["last_good_reload_ms"] == T0 - 3_600_000
     assert decode(RunnerStatus, json.loads(json.dumps(dataclasses.asdict(st)))) == st
@@ -71,3 +72,11 @@ def test_a_shards_runner_names_its_shard_first_and_an_unsharded_one_does_not():
     assert doc["shard"] == "desk-a"
     doc.pop("lock")
     assert decode(RunnerStatus, doc).shard == "desk-a"
+
+
+def test_a_failing_receiver_names_the_fallback_that_delivered_its_pages():
+    st = status(pages_failing=(ReceiverFailure("desk", "pager", "connection refused", T0 + 5_000, 3,
+                                               fallback="audit-webhook", fallback_ms=T0 + 61_000),),
+                pages_failing_since_ms=T0 + 5_000)
+    assert ("Pages are failing since 13:00:05Z: desk/pager: connection refused (3 failed rounds), its failed pages "
+            "go to the fallback desk/audit-webhook (the latest at 13:01:01Z)") in status_text(st, UNLOCKED).splitlines()

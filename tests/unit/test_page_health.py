@@ -67,9 +67,9 @@ def test_a_page_that_reaches_nobody_names_each_receiver_and_a_recovery_is_said_o
     assert fields["pages_failing_since_ms"] == T0
     assert fields["pages_failing"] == [
         {"document": "desk", "receiver": "desk-chat", "cause": "secret not resolved: {env: KS_CHAT} is not set",
-         "since_ms": T0, "failures": 1},
+         "since_ms": T0, "failures": 1, "fallback": None, "fallback_ms": None},
         {"document": "desk", "receiver": "fallback", "cause": "connection refused", "since_ms": T0 + 1_000,
-         "failures": 2}]
+         "failures": 2, "fallback": None, "fallback_ms": None}]
     assert h.round_delivered("desk", "pager", T0 + 61_000) is None  # not named in a PAGES_FAILING line
     back = h.round_delivered("desk", "fallback", T0 + 121_000)
     assert back == ("PAGES_RECOVERED: desk/fallback delivers again after 2 failed round(s) since "
@@ -108,7 +108,7 @@ def test_a_receiver_whose_secret_does_not_resolve_fails_from_the_start_until_a_r
     h.unreachable({("desk", "pager"): "secret not resolved: {env: KS_PAGER} is not set"}, T0)
     assert h.status_fields() == {"pages_failing": [
         {"document": "desk", "receiver": "pager", "cause": "secret not resolved: {env: KS_PAGER} is not set",
-         "since_ms": T0, "failures": 0}], "pages_failing_since_ms": T0}
+         "since_ms": T0, "failures": 0, "fallback": None, "fallback_ms": None}], "pages_failing_since_ms": T0}
     assert 'killswitch_notification_receiver_failing{document="desk",receiver="pager"} 1.0' in \
         render_collected(h.collect_metrics)
     h.round_failed("desk", "pager", "secret not resolved: {env: KS_PAGER} is not set", T0 + 5_000)
@@ -133,7 +133,8 @@ def test_the_failing_receivers_are_taken_up_by_the_next_runner_with_their_since(
     nxt.know({("desk", "pager"), ("desk", "chat"), ("desk", "fallback")})
     nxt.restore(saved)
     assert nxt.status_fields() == {"pages_failing": [
-        {"document": "desk", "receiver": "pager", "cause": "connection refused", "since_ms": T0, "failures": 2}],
+        {"document": "desk", "receiver": "pager", "cause": "connection refused", "since_ms": T0, "failures": 2,
+         "fallback": None, "fallback_ms": None}],
         "pages_failing_since_ms": T0}
 
     other = PageHealth()  # taken over by a runner that still cannot read the chat's secret, started later
@@ -179,3 +180,23 @@ def test_what_apprise_logs_reaches_no_handler_with_the_url_or_the_payload():
     seen = out.getvalue()
     assert "Connection refused" in seen  # the socket error passed, its URL cut
     assert SECRET not in seen and "/hook" not in seen and "the page's body" not in seen
+
+
+def test_a_failing_receiver_says_whether_the_fallback_delivered_its_pages():
+    h = PageHealth()
+    h.know({("desk", "pager"), ("desk", "audit")})
+    h.round_failed("desk", "pager", "connection refused", T0)
+    assert h.status_fields()["pages_failing"][0]["fallback"] is None  # none has delivered its page yet
+    h.fallback_delivered("desk", "pager", "audit", T0 + 2_000)
+    h.fallback_delivered("desk", "audit", "audit", T0 + 2_000)  # a receiver not failing: nothing to say
+    assert [(r["receiver"], r["fallback"], r["fallback_ms"]) for r in h.status_fields()["pages_failing"]] == [
+        ("pager", "audit", T0 + 2_000)]
+    saved = json.loads(json.dumps(h.to_json()))
+    nxt = PageHealth()  # kept across a restart, with the receiver's failure
+    nxt.know({("desk", "pager"), ("desk", "audit")})
+    nxt.restore(saved)
+    assert nxt.status_fields()["pages_failing"][0]["fallback"] == "audit"
+    h.round_failed("desk", "audit", "HTTP 500", T0 + 60_000)  # the next page reached nobody
+    h.lost([("desk", "pager"), ("desk", "audit")], "critical page (stage_transition)", T0 + 60_000)
+    assert [(r["receiver"], r["fallback"]) for r in h.status_fields()["pages_failing"]] == [
+        ("audit", None), ("pager", None)]

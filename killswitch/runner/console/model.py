@@ -279,7 +279,8 @@ def _health(status: RunnerStatus, now: int) -> dict:
         "pages": None if not failing else {
             "since": _when(since, now), "receivers": [
                 {"document": r.document, "receiver": r.receiver, "cause": r.cause, "failures": r.failures,
-                 "since": _when(r.since_ms, now)} for r in failing]},
+                 "since": _when(r.since_ms, now), "fallback": r.fallback,
+                 "fallback_at": _when(r.fallback_ms, now) if r.fallback else None} for r in failing]},
         "reload_ok": reload_ok,
         "last_good_reload": _when(status.last_good_reload_ms, now),
         # streams that do not deliver: not blind (REST polls at the policy interval), shown as degraded

@@ -197,6 +197,9 @@ class ReceiverFailure:
     cause: str  # "connection refused", "HTTP 401", "timeout after 10s", ... (fixed words: never a URL)
     since_ms: int  # the first failed round of this run of failures
     failures: int  # failed rounds in a row
+    # the fallback receiver that delivered its latest failed page, and when (None: none did)
+    fallback: Optional[str] = None
+    fallback_ms: Optional[int] = None
 
 
 @dataclass(frozen=True)
