@@ -179,7 +179,7 @@ class Delivery(SinkHooks):
         if job.fallback_for is not None or fb is None or fb == job.receiver:
             return False
         msg = failed_page(job.message, job.receiver, f"{last.result} ({self._cause(job, last)})", job.attempts_made,
-                          job.group_key, job.round)
+                          job.group_key, job.round, job.severity, job.resolved_only)
         self._queue_delivery(_Job(job.tree, fb, job.group_key, msg, "critical", job.event_kinds, job.incidents,
                                   job.mode, fallback_for=job.receiver, page=job.what(), dedup_key=job.dedup_key,
                                   cause=job.cause))

@@ -390,14 +390,17 @@ def _compose_resolved(n: Notification, new: list[Alert], external_url: Optional[
 
 
 def failed_page(original: Message, receiver: str, result: str, attempts: int, group_key: str,
-                rounds: int = 1) -> Message:
-    """What the fallback receiver gets when a page could not be delivered."""
-    title = f"[CRITICAL] NOTIFICATION FAILED to {receiver}: {original.title}"
+                rounds: int = 1, severity: str = "critical", resolved: bool = False) -> Message:
+    """What the fallback receiver gets when a page could not be delivered: tagged with the failed
+    page's own severity (a failed warning is not a critical page; a failed resolved notice is
+    information), so the fallback's titles rank as the pages they carry."""
+    tag = "INFO" if resolved or severity not in ("critical", "warning") else severity.upper()
+    title = f"[{tag}] NOTIFICATION FAILED to {receiver}: {original.title}"
     tries = f"{attempts} attempt(s)" + (f" in each of {rounds} rounds one group interval apart" if rounds > 1 else "")
     body = (f"The notification below could not be delivered to receiver {receiver} after {tries} "
             f"(last result: {result}). The people it was meant for have not been told.\n"
             f"group {group_key}\n\n--- undelivered notification ---\n{original.title}\n\n{original.body}")
-    return Message(title, body, "failure")
+    return Message(title, body, {"CRITICAL": "failure", "WARNING": "warning"}.get(tag, "info"))
 
 
 def verification_message(receiver: str, now_ms: int) -> Message:

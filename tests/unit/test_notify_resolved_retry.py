@@ -318,3 +318,18 @@ def test_the_digest_of_a_routes_document_not_using_the_new_keys_is_the_one_saved
     res = compile_documents(load_text(changed, "routes.yaml"))
     model = next(d.model for d in res.docs if isinstance(d.model, NotificationRoutes))
     assert tree_digest(compile_routes(model)) != "83bcd23e02bd70c2"
+
+
+@pytest.mark.parametrize("severity, resolved, tag, kind", [
+    ("critical", False, "[CRITICAL]", "failure"), ("warning", False, "[WARNING]", "warning"),
+    ("info", False, "[INFO]", "info"), ("warning", True, "[INFO]", "info")])
+def test_the_fallbacks_page_carries_the_failed_pages_own_severity(severity, resolved, tag, kind):
+    # every page delivered through the fallback was titled critical: a BLIND warning, an "armed
+    # again" notice alike; the fallback's titles now rank as the pages they carry
+    from killswitch.notify.message import Message, failed_page
+
+    inner = "[RESOLVED] futures-book armed again" if resolved else f"[{severity.upper()}] futures-book BLIND"
+    page = failed_page(Message(inner, "body\n", "info"), "pager", "failed (connection refused)", 3, "desk:g", 2,
+                       severity, resolved)
+    assert page.title == f"{tag} NOTIFICATION FAILED to pager: {inner}" and page.notify_type == kind
+    assert "could not be delivered to receiver pager after 3 attempt(s) in each of 2 rounds" in page.body
