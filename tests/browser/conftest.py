@@ -95,7 +95,7 @@ class LiveRunner:
 
     def __init__(self, tmp_path: Path, *, dry_run: bool = False, console_public: bool = False, hedge: bool = False,
                  policies: str = POLICIES, revoke_keys: tuple[str, ...] = (), tokens: Any = PEOPLE,
-                 signin: Any = None, port: int = 0):
+                 signin: Any = None, port: int = 0, runbooks: Path | None = None):
         self.loop = asyncio.new_event_loop()
         self.thread = threading.Thread(target=self.loop.run_forever, name="live-runner", daemon=True)
         self.thread.start()
@@ -116,7 +116,7 @@ class LiveRunner:
         # tick each tick found it lapsed and led from none while it read the state back, and the
         # console's requests in between were refused NOT_LEADER
         self.runner, self.desk, self.parts = build_runner_and_desk(_graph(policies), adapters, self.store,
-                                                       sinks=[RunbookSink(None)], lock_path=tmp_path / "lock.json",
+                                                       sinks=[RunbookSink(runbooks)], lock_path=tmp_path / "lock.json",
                                                        dry_run=dry_run, clock=self.clock, lease_ttl_ms=3 * TICK_MS)
         self.site = None
         self.console_public = console_public

@@ -77,12 +77,13 @@ def test_the_open_incident_comes_first_and_each_standing_problem_is_one_line(liv
         assert f"bot-guard entered stage 1 halt on {ACCOUNT}" in text, text
         assert "at " in text and " ago)" in text and "not acknowledged" in text.lower()
         assert "reset: 0 of 2 approvals" in text and "firing: silent (bot = " in text, text
-        # each standing problem is one line, its detail closed
+        # each standing problem is one line at a desk, its detail closed; on a phone its line
+        # wraps rather than hide what it names behind an ellipsis (test_console_narrow.py)
         summaries = browser.find_elements("css selector", "#problems details > summary")
         heads = [s.text for s in summaries]
         assert [h.split(":")[0] for h in heads] == ["1 POLICY MATCHES NO ACCOUNT", "1 POLICY BLIND",
                                                     "PAGES ARE FAILING", "TRADING LOCKED"], heads
-        assert all(lines_of(browser, s) == 1 for s in summaries), (width, heads)
+        assert all(lines_of(browser, s) == 1 for s in summaries) or width < 640, (width, heads)
         assert not browser.find_elements("css selector", "#problems details[open]")
         assert "connection refused" not in text_of(browser, "#problems")  # the detail is behind the line
         found = layout_problems(browser)
