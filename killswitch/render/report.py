@@ -136,8 +136,9 @@ def runner_lines(runs: Optional[dict]) -> list[str]:
     events = [f"| {e['at']}{_unverified(e)} | {e['event']} | {_c(e['holder'])} | {_c(e['detail'])} |"
               for e in runs["events"]]
     out = _table("Runner: starts, stops and leadership", "Was it guarded the whole time? Each start and stop of a "
-                 "runner and each time one took or lost the lease, as audited.", ("at", "event", "runner", "detail"),
-                 events, "No start, stop or change of leader was audited in the period.")
+                 "runner, each time one took or lost the lease, and each reload of the policies (its git revision "
+                 "names who changed them; what it removed), as audited.", ("at", "event", "runner", "detail"),
+                 events, "No start, stop, change of leader or reload was audited in the period.")
     if runs["gaps"]:
         out += ["Gaps without a leader (nothing watched the books or acted):", ""]
         out += [f"- **{g['lasted'] or 'not known'}**: from {g['from'] or 'an unaudited end'} ({_c(g['after'])}) to "

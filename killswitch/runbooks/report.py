@@ -43,7 +43,7 @@ from .incident import duration_text, iso
 from .left_open import KINDS as LEFT_OPEN_KINDS, left_open
 from .operator_actions import ACTION_KINDS, operator_actions
 from .residuals import KINDS as RESIDUAL_KINDS, positions_left
-from .runs import RUNNER_KINDS, removals, runner_runs
+from .runs import LISTED_KINDS, removals, runner_runs
 
 # 2: audit.intact only when the MACs were checked; audit.verdict, audit.passed
 # 3: audit.verdict consistent_unverified (neither key nor anchors given: audit.passed false)
@@ -56,7 +56,7 @@ NOTIFICATION_KINDS = ("notification_delivered", "notification_failed", "notifica
                       "notification_receivers_unresolved", "notification_silenced")
 # kinds the report shows in their own sections; every other kind is counted under "other events"
 SECTION_KINDS = frozenset(("stage_transition", "reset_approval", "runbook_rendered") + NOTIFICATION_KINDS
-                          + tuple(ACTION_KINDS) + HALT_BREAK_KINDS + LEFT_OPEN_KINDS + RUNNER_KINDS)
+                          + tuple(ACTION_KINDS) + HALT_BREAK_KINDS + LEFT_OPEN_KINDS + LISTED_KINDS)
 _FINAL = ("filled", "rejected", "failed", "expired", "canceled")
 
 

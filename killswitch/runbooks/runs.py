@@ -22,21 +22,26 @@ from __future__ import annotations
 
 from typing import Any, Callable, Optional, Sequence
 
+from ..sources import revision_text
 from .incident import duration_text, iso
 
 RUNNER_KINDS = ("runner_started", "runner_stopped", "lease_taken", "lease_lost")
 REMOVAL_KINDS = ("policy_reloaded", "policy_instances_removed")
+# listed among the runner's events, changing no leadership: a reload of the policies, with the
+# graph it swapped in, its git revision (who changed them: the commit) and what it removed
+LISTED_KINDS = RUNNER_KINDS + ("policy_reloaded",)
 
 
 def runner_runs(rows: Sequence[Any], since_ms: int, until_ms: int, proven: Callable[[int], bool]) -> dict:
     """``{"events": [...], "gaps": [...], "gap_s": total}`` from the period's ``rows``: each start,
-    stop and change of the lease, and each time no runner led between two of them."""
+    stop and change of the lease, each reload of the policies, and each time no runner led
+    between two of them."""
     events: list[dict] = []
     gaps: list[dict] = []
     leader: Optional[str] = None
     ended: Optional[tuple[int, str]] = None  # when the last leader's term ended, and how
     for r in rows:
-        if r.kind not in RUNNER_KINDS:
+        if r.kind not in LISTED_KINDS:
             continue
         p = r.payload or {}
         holder = p.get("holder")
@@ -68,6 +73,12 @@ def _gap(from_ms: int, to_ms: int, after: str, until: str) -> dict:
 
 
 def _detail(kind: str, p: dict) -> str:
+    if kind == "policy_reloaded":
+        removed = "; ".join(f"{x.get('policy')} {x.get('scope')}" + (
+            "" if x.get("dropped") else f" (at stage {x.get('stage')}, kept until reset)")
+            for x in p.get("removed") or ())
+        return (f"graph {p.get('from')} → {p.get('to')}, revision {revision_text(p.get('revision'))}"
+                + (f"; removed {removed}" if removed else ""))
     if kind == "lease_taken":
         return f"fence {p.get('fence')}" + (f", taken at {iso(p['taken_ms'])}" if p.get("taken_ms") else "") \
             + (f", after {p['previous']}" if p.get("previous") else "")
@@ -98,4 +109,4 @@ def removals(rows: Sequence[Any], incidents: dict[str, dict], proven: Callable[[
                 "kept": "kept until reset", "verified": proven(r.seq)}
 
 
-__all__ = ["REMOVAL_KINDS", "RUNNER_KINDS", "removals", "runner_runs"]
+__all__ = ["LISTED_KINDS", "REMOVAL_KINDS", "RUNNER_KINDS", "removals", "runner_runs"]

@@ -76,8 +76,8 @@ def test_the_report_names_the_removing_reload_and_the_runners_gap(tmp_path):
     assert incident["ended"]["how"] == "reset"
     runs = report["runner"]
     assert [(e["event"], e["holder"]) for e in runs["events"]] == [
-        ("runner_started", "runner-a"), ("lease_taken", "runner-a"), ("runner_stopped", "runner-a"),
-        ("runner_started", "runner-b"), ("lease_taken", "runner-b")], runs["events"]
+        ("runner_started", "runner-a"), ("lease_taken", "runner-a"), ("policy_reloaded", None),
+        ("runner_stopped", "runner-a"), ("runner_started", "runner-b"), ("lease_taken", "runner-b")], runs["events"]
     [gap] = runs["gaps"]
     assert gap["after"] == "runner-a stopped" and gap["until"] == "runner-b took the lease", gap
     assert (gap["from"], gap["to"], gap["seconds"]) == (iso(stopped_ms), iso(b_started_ms), 60.0), gap
@@ -89,6 +89,10 @@ def test_the_report_names_the_removing_reload_and_the_runners_gap(tmp_path):
     assert (f"- removed from the running policies by the reload at {iso(reloaded_ms)} (graph `{first}` → "
             f"`{narrowed}`): kept until reset at stage 1") in md, md
     assert "## Runner: starts, stops and leadership" in md
+    # the reload that narrowed the policies, with what it removed: not only a count under Other audited events
+    assert (f"| {iso(reloaded_ms)} | policy_reloaded | - | graph {first} → {narrowed}, revision not in git; removed "
+            f"desk-guard {MAIN} (at stage 1, kept until reset) |") in md, md
+    assert "policy_reloaded" not in report["other_events"]
     assert f"from {iso(stopped_ms)} (runner-a stopped) to " in md and "(runner-b took the lease)" in md, md
     assert "| runner | 2 start(s), 1 stop(s), 2 lease(s) taken; **1 gap(s) without a leader** (1m known) |" in md, md
 
