@@ -91,3 +91,18 @@ def test_golden_folder_holds_only_current_cases():
     present = {f.name for f in HERE.iterdir() if f.suffix in (".md", ".html")}
     assert present == expected, \
         f"stale golden files: {sorted(present - expected)}; missing: {sorted(expected - present)}"
+
+
+def test_the_flatten_runbook_on_a_stage_that_closes_nothing_does_not_say_it_flattened(templates):
+    # a halt stage given flatten.md.j2: "the book was flattened" above "no close was planned" misled
+    data = sample_incident(GRAPH.policy("futures-book"), 3, digest=DIGEST, revision=REVISION)
+    assert data["template"] == "flatten.md.j2"
+    closes = {"reduce_top_risk", "close_side", "close_positions", "close_all", "reduce_all_by", "reduce_leverage_to"}
+    halt = dict(data, stage={**data["stage"], "actions": [a for a in data["stage"]["actions"]
+                                                           if a["kind"] not in closes]})
+    halt["actions"] = {**data["actions"], "orders": []}
+    rb = render_runbook(halt, templates)
+    assert rb.problems == ()
+    assert "## First steps: the book was locked, not flattened (this stage closes no position)" in rb.markdown
+    assert "the book was flattened" not in rb.markdown
+    assert "## First steps: the book was flattened" in render_runbook(data, templates).markdown
