@@ -90,7 +90,8 @@ def check_scope_refs(pc: PolicyPass) -> None:
         if name not in known:
             unknown = True
             pc.add(d.KS104, pc.sm.value(("spec", "scope", "accounts", "names", i)),
-                   f'scope names unknown account "{name}"', _account_hint(name, known, pc.ctx.accounts_checked()))
+                   f'scope names unknown account "{name}"',
+                   _account_hint(name, known, pc.ctx.accounts_checked(), given=pc.ctx.given_accounts is not None))
     accounts = pc.ctx.selectable_accounts()
     found = unmatched(pc.spec.scope, accounts) if accounts is not None and not unknown else None
     if found is not None:
@@ -102,15 +103,19 @@ def check_scope_refs(pc: PolicyPass) -> None:
         pc.add(d.KS218, pc.sm.value(path) if found.part else pc.sm.key(path), found.message, found.hint)
 
 
-def _account_hint(name: str, known: set[str], checked: str) -> str:
+def _account_hint(name: str, known: set[str], checked: str, given: bool = False) -> str:
     """The closest known name (either form), then the names known (``venue/name`` where the venue
-    is known) and where they were read."""
+    is known) and where they were read; checked against an Accounts document among the files
+    alone (``given``: none was given with ``--accounts``), how to check against a runner's own."""
     best = d.did_you_mean(name, [n for n in known if ("/" in n) == ("/" in name)]) or d.did_you_mean(name, known)
     named = {n.rpartition("/")[2] for n in known if "/" in n}
     shown = sorted(n for n in known if "/" in n) + sorted(n for n in known if "/" not in n and n not in named)
     listed = ", ".join(shown[:12]) + (", ..." if len(shown) > 12 else "") if shown else "none"
     lead = f'did you mean "{best}"? ' if best is not None else ""
-    return f"{lead}checked against {checked}, which know: {listed}; a name is an account's name or venue/name"
+    own = "" if given or checked == "no Accounts document" else \
+        ("; a runner started with its own (ksctl run --accounts FILE) checks against that one: "
+         "ksctl validate --accounts FILE checks the same")
+    return f"{lead}checked against {checked}, which know: {listed}; a name is an account's name or venue/name{own}"
 
 
 def check_resume_ref(pc: PolicyPass, stages: dict[int, StageNode]) -> None:

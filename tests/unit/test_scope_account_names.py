@@ -42,3 +42,12 @@ def test_accounts_as_a_list_is_refused_naming_the_mapping_form(tmp_path):
     (err,) = [x for x in result.errors if x.code == "KS103"]
     assert "expected a mapping, got a list" in err.message, err
     assert err.hint.startswith("write accounts: {names: [binanceusdm/binance-futures-main]}"), err.hint
+
+
+def test_an_unknown_account_checked_against_the_folders_accounts_says_how_to_check_a_runners_own(tmp_path):
+    # a copy of policies/ with its example Accounts document, for a runner started with its own:
+    # the red KS104 says how to check against what the runner runs with
+    result = _compile(tmp_path, "{names: [binanceusdm/sim-hedge]}")
+    (err,) = [x for x in result.errors if x.code == "KS104"]
+    assert err.hint.endswith("; a runner started with its own (ksctl run --accounts FILE) checks against that one: "
+                             "ksctl validate --accounts FILE checks the same"), err.hint
