@@ -26,7 +26,7 @@ import asyncio
 from dataclasses import replace
 from typing import Any, Callable, Optional, Sequence
 
-from ...state.store import FencedError, StateStore, StoreError
+from ...state.store import StateStore, StoreError
 from ..collaborators import Audits
 from ..effects.countdowns import Countdowns
 from ..firm.ports import FirmRoutes, FirmSlot
@@ -375,11 +375,7 @@ class Desk:
         """A request the API refused for headers only a trusted proxy may send, audited
         (``api_proxy_header_refused``; the API bounds how many: runner/api/proxy/ledger.py):
         fenced while this runner leads, else as the standby it is (``standby``)."""
-        now = self.clock()
-        try:
-            await self.lead.audit("api_proxy_header_refused", now, payload)
-        except FencedError:  # deposed meanwhile: the row is still this runner's to keep
-            await self.io(self.store.audit, "api_proxy_header_refused", now, {**payload, "standby": True})
+        await self._audit_here("api_proxy_header_refused", payload)
 
     async def audit_signin(self, kind: str, payload: dict) -> None:
         """A person signed in to the console or out (``console_signin``, ``console_signout``:
@@ -387,8 +383,12 @@ class Desk:
         runner leads, else as the standby it is (``standby``)."""
         if kind not in ("console_signin", "console_signout"):
             raise ValueError(f"not a sign-in's audit kind: {kind}")
-        now = self.clock()
-        try:
-            await self.lead.audit(kind, now, payload)
-        except FencedError:  # deposed meanwhile: the row is still this runner's to keep
-            await self.io(self.store.audit, kind, now, {**payload, "standby": True})
+        await self._audit_here(kind, payload)
+
+    async def _audit_here(self, kind: str, payload: dict) -> None:
+        """A row about a request this runner's API answered: fenced while it leads (a runner
+        deposed meanwhile writes it as the standby it now is), else marked ``standby``."""
+        if self.lead.leader:
+            await self.lead.audit_or_standby(kind, self.clock(), payload)
+        else:
+            await self.lead.audit_as_standby(kind, self.clock(), payload)
