@@ -4,8 +4,9 @@ What it owns: an approval of a manual reset (its own module, :mod:`.resets`, a p
 :class:`OperatorCommands`); an operator's lock of a scope (until unlock or its
 ttl); an unlock, which lifts only operator and dead man's switch locks (a scope a policy's
 stage holds is refused: ``MANUAL_RESET_REQUIRED`` for a manual-reset stage, ``POLICY_LOCK``
-otherwise); arming and disarming a source's dead man's switch. Each returns the view dataclass
-the API serialises, with a reason code when it is refused.
+otherwise; a policy's hold while blind or in a trading window stays, named in the answer);
+arming and disarming a source's dead man's switch. Each returns the view dataclass the API
+serialises, with a reason code when it is refused.
 
 The order of a change is its safety: it is audited first (fenced: a deposed runner changes
 nothing), then computed from the book as it is once the audit row is stored — the tick may
@@ -30,6 +31,7 @@ from __future__ import annotations
 
 from typing import Callable, Optional, Sequence
 
+from ...holds import LockHold as Hold, held_until, holder
 from ...state.store import FencedError, StateStore, StoredLock
 from ..book.book import Book
 from ..book.dms_state import DeadMansSwitch
@@ -39,7 +41,7 @@ from ..effects import beat_sources
 from ..effects.revokes import Revokes
 from ..lease.leadership import Leadership
 from ..lease.stored import StoredLocks, stored_reason
-from ..lock.lock import DEAD_MANS_SWITCH, NOT_A_POLICY, OPERATOR, LockBook, iso_ms
+from ..lock.lock import DEAD_MANS_SWITCH, NOT_A_POLICY, OPERATOR, LockBook, LockHold, iso_ms
 from ..names import close_matches
 from ..storeio import StoreIO
 from ..view import ChangeResult, TriggerStatus
@@ -264,7 +266,8 @@ class OperatorCommands(ResetApprovals):
 
     async def unlock_scope(self, scope: str, reason: str, *, actor: Optional[str] = None) -> ChangeResult:
         """Lift the operator's and the dead man's switch's locks on exactly ``scope``. Refused,
-        lifting nothing, while a policy's stage also holds it, or when the scope is unknown."""
+        lifting nothing, while a policy's stage also holds it, or when the scope is unknown; a
+        policy's hold that is no stage's (while blind) stays, and the answer names it."""
         now = self.clock()
         payload = {"scope": scope, "reason": reason, **by(actor)}
         if (standby := self.lead.not_leader("unlock")) is not None:  # not NOT_LOCKED from a standby's view
@@ -279,7 +282,8 @@ class OperatorCommands(ResetApprovals):
                                      lambda book, dms: (lift_unlocked(book, scope), dms))
         if refused:
             return ChangeResult(False, refused)
-        return ChangeResult(True, unlocked_reason(scope, lifted))
+        still = [h for h in self.book.lock_book.in_force(self.clock()) if h.scope == scope]
+        return ChangeResult(True, unlocked_reason(scope, lifted, still))
 
     async def dms_arm(self, source: str, timeout_s: float, *, actor: Optional[str] = None) -> ChangeResult:
         """Watch ``source``: it must beat within ``timeout_s``. Arming lifts the halt an earlier
@@ -359,9 +363,13 @@ def stored_locked_reason(row: StoredLock) -> str:
 
 def unlock_decision(book: LockBook, scope: str, now: int) -> tuple[Optional[str], list[str]]:
     """(why an unlock of exactly ``scope`` is refused, or None; which locks it lifts: operator,
-    dead man's switch). A policy's stage holding the scope refuses it, lifting nothing."""
+    dead man's switch). A policy's stage holding the scope refuses it, lifting nothing. A policy's
+    hold that is no stage's (while blind, a trading window) does not: the operator's and the dead
+    man's switch's locks are lifted and that hold stays, named in the answer
+    (:func:`unlocked_reason`); with neither of those to lift it is refused ``POLICY_LOCK``."""
     held = [h for h in book.in_force(now) if h.scope == scope]
-    stages = [h for h in held if h.policy not in NOT_A_POLICY]
+    policies = [h for h in held if h.policy not in NOT_A_POLICY]
+    stages = [h for h in policies if not _no_stage(h)]
     latched = next((h for h in stages if h.manual), None)
     if latched is not None:
         return (f"MANUAL_RESET_REQUIRED: {scope} is held by stage {latched.stage} of policy {latched.policy} "
@@ -372,9 +380,29 @@ def unlock_decision(book: LockBook, scope: str, now: int) -> tuple[Optional[str]
         return (f"POLICY_LOCK: {scope} is held by stage {h.stage} of policy {h.policy} {until}; ksctl unlock lifts "
                 "only operator and dead man's switch locks; nothing was lifted"), []
     mine = [h for h in held if h.policy in NOT_A_POLICY]
+    if not mine and policies:
+        return (f"POLICY_LOCK: no operator or dead man's switch lock on {scope}; it is {binding(policies[0])}, "
+                "which ksctl unlock does not lift; nothing was lifted"), []
     if not mine:
         return f"NOT_LOCKED: no operator or dead man's switch lock on {scope}", []
     return None, sorted({"operator" if h.policy == OPERATOR else "dead man's switch" for h in mine})
+
+
+def _no_stage(h: LockHold) -> bool:
+    """Whether a policy's hold is no stage's: held while the policy is blind, or a trading window."""
+    return bool(h.details.get("while_blind") or h.details.get("window"))
+
+
+def binding(h: LockHold) -> str:
+    """A hold in words: its mode, who holds it and until when (as status says it), e.g.
+    ``reducing by policy futures-book while blind until the scope is armed again
+    (spec.while_blind; expected at <ts>)``."""
+    doc = Hold(**h.to_doc())
+    until = held_until(doc)
+    expected = h.details.get("until_ms") if h.details.get("while_blind") else None
+    if isinstance(expected, int):
+        until = until.removesuffix(")") + f"; expected at {iso_ms(expected)})"
+    return f"{h.mode} by {holder(doc)} {until}"
 
 
 def lift_unlocked(book: LockBook, scope: str) -> LockBook:
@@ -384,5 +412,7 @@ def lift_unlocked(book: LockBook, scope: str) -> LockBook:
     return book
 
 
-def unlocked_reason(scope: str, lifted: list[str]) -> str:
-    return f"UNLOCKED: {scope} ({' and '.join(lifted)} lock lifted)"
+def unlocked_reason(scope: str, lifted: list[str], still: Sequence[LockHold] = ()) -> str:
+    """The answer of an unlock, and what still binds ``scope`` after it (``still``: its holds)."""
+    after = f"; {scope} stays " + "; ".join(binding(h) for h in still) if still else ""
+    return f"UNLOCKED: {scope} ({' and '.join(lifted)} lock lifted){after}"

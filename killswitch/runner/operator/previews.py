@@ -28,6 +28,7 @@ from ..view import ActionPreview, PlannedOrder, TriggerStatus
 from .close_plans import default_max_notional
 from .closes import ManualCloses
 from .commands import (
+    binding,
     lift_unlocked,
     lock_ttl_ms,
     locked_reason,
@@ -110,10 +111,9 @@ class Previews:
         effects = tuple(f"lifts the {h.mode} lock of the {'operator' if h.policy == OPERATOR else 'dead man’s switch'}"
                         f" set {iso_ms(h.created_ms)}: {h.reason}"
                         for h in before.in_force(now) if h.scope == scope and h.policy in NOT_A_POLICY)
-        still = after.for_scope(scope, now)
-        if still.locked:
-            effects += (f"{scope} stays {still.mode}: {still.reason}",)
-        return self._answer("unlock", scope, unlocked_reason(scope, lifted), True, before, after, effects)
+        still = [h for h in after.in_force(now) if h.scope == scope]
+        effects += tuple(f"{scope} stays {binding(h)}: {h.reason}" for h in still)
+        return self._answer("unlock", scope, unlocked_reason(scope, lifted, still), True, before, after, effects)
 
     def reset(self, policy: str, scope: str, approver: str) -> ActionPreview:
         """The approval of ``approver`` (the caller), as :meth:`~.commands.OperatorCommands.reset`
