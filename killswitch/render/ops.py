@@ -80,7 +80,7 @@ def reset_preview_text(policy: str, p: ActionPreview) -> str:
     get, the lock binding the scope now and after (and again at the next tick while a trigger
     still fires), then the runner's own lines: the stage released, the instance ended, the
     silences that outlive the incident, the trigger that still fires."""
-    lines = [f"PREVIEW reset {policy} {p.scope}: {p.reason}"]
+    lines = [f"PREVIEW reset {policy} {p.scope}: {p.reason.removeprefix('PREVIEW: ')}"]
     if p.mode == "dry-run":
         lines.append("  This runner is a DRY RUN.")
     if p.lock_before is not None:

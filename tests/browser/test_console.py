@@ -92,14 +92,22 @@ def preview(browser: Any, reason: str, **fields: str) -> str:
 def confirm_and_send(browser: Any, scope: str) -> str:
     """Type the scope (a wrong one first: Send stays disabled), send, and return the answer."""
     from selenium.webdriver.common.by import By
+    from selenium.webdriver.common.keys import Keys
 
     box = browser.find_element(By.ID, "f-confirm")
     send = browser.find_element(By.ID, "send-btn")
     assert box.is_displayed() and not send.is_enabled()
+    mismatch = browser.find_element(By.ID, "confirm-mismatch")
     box.send_keys(scope[:-1])
     assert not send.is_enabled(), "Send must wait for the whole scope"
-    box.send_keys(scope[-1])
+    assert not mismatch.is_displayed(), "a scope still being typed is not called wrong"
+    box.send_keys("~")  # a typo: Send stays disabled, and the form says why
+    wait(browser, lambda b: mismatch.is_displayed(), "a typed scope that does not match says so")
+    assert mismatch.text == f"'{scope[:-1]}~' is not {scope}: type the scope exactly (case, spaces) to send."
+    assert not send.is_enabled()
+    box.send_keys(Keys.BACKSPACE, scope[-1])
     wait(browser, lambda b: send.is_enabled(), "Send is enabled once the scope is typed")
+    assert not mismatch.is_displayed()
     send.click()
     wait(browser, lambda b: b.find_element(By.ID, "result").is_displayed(), "the result is shown")
     return text_of(browser, "#result-reason")
@@ -323,7 +331,7 @@ def test_a_two_approver_reset_takes_two_people_with_their_own_tokens(live, brows
 
     click_action(browser, "reset", ACCOUNT, policy="bot-guard")
     text = preview(browser, "bot-x restarted, reviewed")
-    assert "APPROVAL_RECORDED: 1/2 approvers=alice" in text
+    assert "PREVIEW: would record approval 1/2 (approvers=alice)" in text
     shot("09-reset-preview-alice", full=False)
     assert confirm_and_send(browser, ACCOUNT).startswith("APPROVAL_RECORDED: 1/2 approvers=alice")
     close_dialog(browser)
@@ -339,7 +347,7 @@ def test_a_two_approver_reset_takes_two_people_with_their_own_tokens(live, brows
     sign_in(browser, BOB, "bob")
     click_action(browser, "reset", ACCOUNT, policy="bot-guard")
     text = preview(browser, "agreed after review")
-    assert "MANUAL_RESET: stage=1 approvers=alice,bob" in text and "halted now, active after" in text
+    assert "PREVIEW: would reset (stage=1 approvers=alice,bob)" in text and "halted now, active after" in text
     assert lock_doc(r, ACCOUNT)["locked"]
     assert confirm_and_send(browser, ACCOUNT) == "MANUAL_RESET: stage=1 approvers=alice,bob"
     assert not lock_doc(r, ACCOUNT)["locked"] and guard_stage(r) == 0

@@ -42,7 +42,7 @@ def test_the_operator_is_named_the_expiry_is_a_duration_and_a_reset_warns_it_lat
     # the reset preview says the trigger still fires and the stage will be entered again at once
     click_action(browser, "reset", ACCOUNT, policy="bot-guard")
     text = preview(browser, "bot-x looked at")
-    assert "APPROVAL_RECORDED: 1/2 approvers=alice" in text
+    assert "PREVIEW: would record approval 1/2 (approvers=alice)" in text
     assert "silent is still firing (bot = 65s > 1m): stage 1 halt will be entered again at the next tick after " \
            "the reset" in text, text
     shot("edges-01-reset-still-firing", full=False)
@@ -52,7 +52,7 @@ def test_the_operator_is_named_the_expiry_is_a_duration_and_a_reset_warns_it_lat
     sign_in(browser, BOB, "bob")
     click_action(browser, "reset", ACCOUNT, policy="bot-guard")
     text = preview(browser, "agreed")
-    assert "MANUAL_RESET: stage=1 approvers=alice,bob" in text, text
+    assert "PREVIEW: would reset (stage=1 approvers=alice,bob)" in text, text
     assert "halted now, active after, then halted again at the next tick (a trigger still fires)." in text, text
     close_dialog(browser)
     sign_in(browser, ALICE, "alice")

@@ -98,7 +98,7 @@ def test_a_refused_reset_exits_1_and_a_reset_says_the_trigger_still_fires(tmp_pa
         # a script without --yes sends nothing (exit 2); on a terminal it asks, and "no" sends nothing (exit 1)
         r = alice.invoke(cli, args)
         assert r.exit_code == 2 and "ksctl reset: nothing was sent: a reset of crash-ladder" in r.output, r.output
-        assert r.output.startswith(f"PREVIEW reset crash-ladder {ACCOUNT}: APPROVAL_RECORDED: 1/2"), r.output
+        assert r.output.startswith(f"PREVIEW reset crash-ladder {ACCOUNT}: would record approval 1/2"), r.output
         assert "\n  hard is still firing (dd = " in r.output, r.output
         monkeypatch.setattr("killswitch.cli.close._stdin_tty", lambda: True)
         r = alice.invoke(cli, args, input="y\n")  # the scope is typed to confirm, as for a revoke
@@ -294,7 +294,7 @@ def test_an_approval_given_by_mistake_is_withdrawn_and_the_next_approver_does_no
         assert r.exit_code == 0, r.output
         lines = r.output.splitlines()
         recorded = next(i for i, line in enumerate(lines) if line.startswith("APPROVAL_RECORDED: 1/2"))
-        assert lines[0].startswith(f"PREVIEW reset crash-ladder {ACCOUNT}: APPROVAL_RECORDED"), r.output  # before it
+        assert lines[0].startswith(f"PREVIEW reset crash-ladder {ACCOUNT}: would record approval"), r.output  # before
         assert lines[2].startswith("  hard is still firing"), r.output
         assert recorded > 0
         assert (f"ksctl reset --policy crash-ladder --scope {ACCOUNT} --reason 'withdrawn: hedge checked' "

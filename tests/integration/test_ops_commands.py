@@ -73,7 +73,8 @@ def test_operator_commands_against_a_halted_runner(tmp_path):
         # what still fires; then the answer
         shown, _, answer = r.output.partition("\nAPPROVAL_RECORDED: 1/2")
         assert r.exit_code == 0 and answer, r.output
-        assert shown.startswith("PREVIEW reset crash-ladder simulated/sim-main: APPROVAL_RECORDED: 1/2"), r.output
+        assert shown.startswith("PREVIEW reset crash-ladder simulated/sim-main: would record approval 1/2 "
+                                "(approvers=alice)"), r.output
         assert "\n  Lock binding simulated/sim-main: halted now, halted after." in shown, r.output
         assert "\n  hard is still firing" in shown, r.output
         r = alice.invoke(cli, args + ["--approver", "bob"])  # alice cannot approve as bob

@@ -265,7 +265,9 @@ def test_previews_answer_what_the_action_then_answers_and_change_nothing(tmp_pat
             # (bot-x is still silent: the preview says the stage latches again, and the reset confirms it)
             confirmed = {"policy": "bot-guard", "scope": ACCOUNT, "reason": "ok", "confirm_relatch": True}
             p, d = await both("reset", confirmed)
-            assert p["reason"] == d["reason"] == "APPROVAL_RECORDED: 1/2 approvers=alice" and p["allowed"]
+            # the preview says what it would do; the result's code comes only with the answer
+            assert p["reason"] == "PREVIEW: would record approval 1/2 (approvers=alice)" and p["allowed"], p
+            assert d["reason"] == "APPROVAL_RECORDED: 1/2 approvers=alice"
             assert p["relatch"] and p["relatch"][0].startswith("silent is still firing")
             audit, lock = len(w.store.audit_rows()), w.desk.lock_document()
             st, p, _ = await api.post("/v1/preview/reset", {"policy": "bot-guard", "scope": ACCOUNT, "reason": "a"})
@@ -274,7 +276,8 @@ def test_previews_answer_what_the_action_then_answers_and_change_nothing(tmp_pat
                                                             "approver": "bob"}, ALICE)
             assert st == 403 and p["error"] == "APPROVER_NOT_CALLER"
             p, d = await both("reset", confirmed, BOB)
-            assert p["reason"] == d["reason"] == "MANUAL_RESET: stage=1 approvers=alice,bob" and d["done"]
+            assert p["reason"] == "PREVIEW: would reset (stage=1 approvers=alice,bob)", p
+            assert d["reason"] == "MANUAL_RESET: stage=1 approvers=alice,bob" and d["done"]
             assert (p["lock_before"], p["lock_after"]) == ("halted", "reducing")  # global's operator lock stays
             audit, lock = len(w.store.audit_rows()), w.desk.lock_document()
             # a close: the orders the planner makes of the positions now, reduce-only

@@ -39,6 +39,19 @@ from .commands import (
 from .resets import firing_again, resettable, trial_reset
 
 
+def would(why: str) -> str:
+    """A reset approval's answer as its preview says it, in the future tense (``PREVIEW: would
+    record approval 1/2 (approvers=bob)``): the answer's code (``APPROVAL_RECORDED``,
+    ``MANUAL_RESET``) is the result's, shown only once the approval is sent."""
+    code, _, rest = why.partition(": ")
+    if code == "APPROVAL_RECORDED":
+        count, _, who = rest.partition(" ")
+        return f"PREVIEW: would record approval {count}" + (f" ({who})" if who else "")
+    if code == "MANUAL_RESET":
+        return f"PREVIEW: would reset ({rest})"
+    return why
+
+
 class Previews:
     """See the module doc. ``catalog()``: the names the runner resolves now."""
 
@@ -135,7 +148,7 @@ class Previews:
             waits: tuple[str, ...] = (f"records the approval of {approver}; the stage and its lock stay until "
                                       "enough approve",)
             relatch = self._relatch(node, scope, removal, transition, why)
-            p = self._answer("reset", scope, why, done, before, before if done else None,
+            p = self._answer("reset", scope, would(why) if done else why, done, before, before if done else None,
                              relatch + waits + tuple(self.silences(policy, scope)) if done else ())
             return replace(p, relatch=relatch)
         after = before.release(scope, policy=policy)
@@ -150,7 +163,7 @@ class Previews:
         elif node.resume is not None and transition.from_level >= node.resume.from_level:
             effects.append(f"trading resumes at {node.resume.start_fraction:.0%} of the normal limits")
         effects += self.silences(policy, scope)
-        return replace(self._answer("reset", scope, why, True, before, after, tuple(effects)), relatch=relatch)
+        return replace(self._answer("reset", scope, would(why), True, before, after, tuple(effects)), relatch=relatch)
 
     def _relatch(self, node: Any, scope: str, removal: Any, transition: Any, why: str) -> tuple[str, ...]:
         """What a reset runs into when a trigger still fires: the stage entered again, and the

@@ -410,6 +410,7 @@
     $("result").hidden = true;
     $("form-error").hidden = true;
     $("f-confirm").value = "";
+    $("confirm-mismatch").hidden = true;
     $("send-btn").disabled = true;
     $("close-progress").replaceChildren();
   }
@@ -563,7 +564,13 @@
   }
   $("edit-btn").addEventListener("click", () => { resetSteps(); $("f-reason").focus(); });
   $("f-confirm").addEventListener("input", () => {
-    $("send-btn").disabled = !current || $("f-confirm").value !== current.body.scope;
+    const typed = $("f-confirm").value;
+    $("send-btn").disabled = !current || typed !== current.body.scope;
+    // Send stays disabled until the scope is typed exactly: a typed scope that does not match says so
+    const off = !!current && typed.length >= current.body.scope.length && typed !== current.body.scope;
+    $("confirm-mismatch").textContent = off ? "'" + typed + "' is not " + current.body.scope
+      + ": type the scope exactly (case, spaces) to send." : "";
+    $("confirm-mismatch").hidden = !off;
   });
   $("f-confirm").addEventListener("keydown", (e) => {
     if (e.key === "Enter") { e.preventDefault(); if (!$("send-btn").disabled) $("send-btn").click(); }
