@@ -4,7 +4,8 @@ What it owns: one row per audited operator action — a lock, an unlock, a manua
 added, changed (extended, its comment edited) or expired, an acknowledgement, a dead man's switch
 armed or disarmed, a revoke of the bots' keys and each approval of its restore, a reset approval
 withdrawn, an override of a pre-trade limit requested, approved, ended or refused, a firm-wide
-kill and each approval of its release — with its
+kill and each approval of its release, an operator's write the API refused before any command
+(``api_write_refused``: no role, a refused token, a bad body) — with its
 author (the authenticated identity the runner audited, ``by``), its reason or comment, its time, what
 became of it (done, or the refusal's reason code) and how long it lasted, derived from later
 rows of the same trail and the journal:
@@ -46,7 +47,9 @@ ACTION_KINDS = {"manual_lock": "lock", "manual_unlock": "unlock", "manual_close_
                 # the firm-wide kill carried out on this shard, lifted by its release, and each approval
                 # of that release sent to this shard (a firm policy's firm_lock is no person's action)
                 "firm_lock": "firm kill", "firm_unlock": "firm kill released",
-                "firm_kill_release_approval": "kill release approval"}
+                "firm_kill_release_approval": "kill release approval",
+                # an operator's write the API refused before any command (no role, a refused token, ...)
+                "api_write_refused": "write"}
 OVERRIDE_KINDS = ("override_requested", "override_approved", "override_ended", "override_refused")
 
 
@@ -63,7 +66,7 @@ def _target(kind: str, p: Mapping[str, Any]) -> str:
         matchers = p.get("matchers") or []
         return f"{p.get('id') or '-'}: {', '.join(str(m) for m in matchers)}"
     if kind == "incident_acknowledged":
-        return str(p.get("incident") or "-")
+        return str(p.get("incident") or " ".join(str(x) for x in (p.get("policy"), p.get("scope")) if x) or "-")
     if kind in ("dms_armed", "dms_disarmed"):
         return str(p.get("source") or "-")
     if kind == "firm_lock":  # the directive every shard's row names: one trail across shards
@@ -72,8 +75,11 @@ def _target(kind: str, p: Mapping[str, Any]) -> str:
         return f"directive {p.get('kill')} released by directive {p.get('directive')}: {p.get('scope') or '-'}"
     if kind == "firm_kill_release_approval":
         return f"directive {p.get('directive')}" if p.get("directive") else "the kill in force"
-    if kind == "close_rejection_accepted":  # the refused legs a person accepted
-        return ", ".join(f"{x.get('symbol')} {x.get('leg')} on {x.get('account')}" for x in p.get("legs") or ()) or "-"
+    if kind == "close_rejection_accepted":  # the refused legs a person accepted (a refusal: what was named)
+        return ", ".join(f"{x.get('symbol')} {x.get('leg')} on {x.get('account')}" for x in p.get("legs") or ()) or \
+            " ".join(str(p[k]) for k in ("symbol", "leg", "account") if p.get(k)) or "-"
+    if kind == "api_write_refused":  # refused before any command read the body: the route
+        return str(p.get("route") or "-")
     if kind == "reset_approval_withdrawn":  # the approval taken back: of which policy's reset, where
         return f"{p.get('policy') or '-'} {p.get('scope') or '-'}"
     return str(p.get("scope") or "-")
@@ -103,6 +109,10 @@ def _override_reason(kind: str, p: Mapping[str, Any]) -> str:
 
 
 def _reason(kind: str, p: Mapping[str, Any]) -> str:
+    if kind == "api_write_refused":  # the same caller's and action's refusals in the window since, counted
+        folded = int(p.get("folded_since_last_row") or 0) + int(p.get("folded_other") or 0)
+        return f"refused by the API before any command; {folded} more since its last row" if folded else \
+            "refused by the API before any command"
     if kind in OVERRIDE_KINDS:
         return _override_reason(kind, p)
     if kind == "silence_expired":
@@ -163,9 +173,11 @@ def operator_actions(rows: Sequence[Any], until_ms: int, proven: Callable[[int],
             and (end is None or end > until_ms)  # a silence or a ttl that ends after the period: not over yet
         if ongoing:
             end, how = until_ms, "in force at the period's end"
-        out.append({"at": iso(r.ts_ms), "ts_ms": r.ts_ms, "action": ACTION_KINDS[r.kind], "kind": r.kind,
-                    "target": _target(r.kind, p),
-                    "by": p.get("by") or p.get("approver") or p.get("requester") or p.get("actor"),
+        api = r.kind == "api_write_refused"
+        out.append({"at": iso(r.ts_ms), "ts_ms": r.ts_ms, "action": p.get("action") if api else ACTION_KINDS[r.kind],
+                    "kind": r.kind, "target": _target(r.kind, p),
+                    "by": p.get("by") or (f"no identity ({p.get('source')})" if api else None) or p.get("approver")
+                    or p.get("requester") or p.get("actor"),
                     "reason": _reason(r.kind, p),
                     "outcome": f"refused: {str(refused).split(':', 1)[0]}" if refused else
                     _close_outcome((results or {}).get(str(p.get("id")), ())) if r.kind == "manual_close_requested"

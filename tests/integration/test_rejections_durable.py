@@ -202,7 +202,9 @@ def test_a_leg_closed_at_the_venue_ends_its_fact_and_a_person_accepts_another(tm
     assert "did you mean binanceusdm/sim-hedge?" in typo.reason
     assert accepted.done and accepted.reason.startswith(
         "CLOSE_REJECTION_ACCEPTED: ETH/USDT:USDT SHORT on binanceusdm/sim-hedge by alice"), accepted.reason
-    [row] = rows
+    refused, row = rows  # the typo's refusal is audited too, with its author and what it named
+    assert (refused["by"], refused["account"], refused["legs"]) == ("alice", "binanceusdm/sim-hedj", [])
+    assert refused["refused"].startswith("UNKNOWN_REJECTION: ")
     assert (row["by"], row["reason"]) == ("alice", "kept open on purpose: the desk hedges it")
     assert [(x["symbol"], x["leg"], x["venue_said"]) for x in row["legs"]] == [("ETH/USDT:USDT", "SHORT", SAID)]
     rest = LEGS - {("ETH/USDT:USDT", "LONG"), ("ETH/USDT:USDT", "SHORT")}

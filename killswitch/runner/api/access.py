@@ -31,7 +31,8 @@ from ..api_request import ApiError
 from .admission import WRITE, Admission, Shed
 from .identity import Identity, LiveTokens, Tokens
 from .proxy import TrustedProxy
-from .proxy.headers import verified_cert
+from .proxy.headers import peer_address, verified_cert
+from .refused_writes import RefusedWrites
 
 if TYPE_CHECKING:  # pragma: no cover - annotations only
     from .signin import Signin
@@ -115,10 +116,26 @@ def caller(request: web.Request) -> Identity:
 def access_middleware(tokens: LiveTokens, access: dict[tuple[str, str], Optional[tuple[str, ...]]],
                        writes: dict[tuple[str, str], str], admission: Admission,
                        refusal: Optional[Callable[[], Optional[str]]] = None, proxy: Optional[TrustedProxy] = None,
-                       signin: "Optional[Signin]" = None):
+                       signin: "Optional[Signin]" = None, refused: Optional[RefusedWrites] = None):
     @web.middleware
     async def _access(request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
                       ) -> web.StreamResponse:
+        """:func:`_checked`; an operator's write it (or its handler, before any command) refuses
+        is audited, bounded (:mod:`.refused_writes`)."""
+        try:
+            return await _checked(request, handler)
+        except ApiError as e:
+            key = (request.method, _canonical(request) or "")
+            if refused is not None and writes.get(key) == WRITE:
+                who = request.get(_IDENTITY)
+                addr = peer_address(request)
+                refused.refused(by=who.name if who is not None else None,
+                                source=str(addr) if addr is not None else "unknown", method=request.method,
+                                path=key[1], code=e.code, reason=e.detail)
+            raise
+
+    async def _checked(request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+                       ) -> web.StreamResponse:
         """Authenticate and authorise before any handler runs, then admit a write (its
         identity's rate, the queue). A route the table does not list is refused: a new endpoint
         cannot forget authentication, nor a new write its admission."""
@@ -144,10 +161,10 @@ def access_middleware(tokens: LiveTokens, access: dict[tuple[str, str], Optional
         current = tokens.current  # what is in force now (a reload swaps it whole)
         person = proxy.person(request, current) if proxy is not None else None
         identity = person or authenticate(request, current, signin)
+        request[_IDENTITY] = identity  # (who was refused, too: a refused write is audited with its author)
         if not any(identity.may(r) for r in roles):
             raise ApiError(403, "ROLE_REQUIRED", f"{identity.name} may not do this; it needs the role "
                                                  f"{' or '.join(roles)}")
-        request[_IDENTITY] = identity
         kind = writes.get(key)
         if kind is None:
             return await handler(request)
@@ -166,3 +183,8 @@ def access_middleware(tokens: LiveTokens, access: dict[tuple[str, str], Optional
             ticket.done()
 
     return _access
+
+
+def _canonical(request: web.Request) -> Optional[str]:
+    resource = request.match_info.route.resource
+    return resource.canonical if request.match_info.http_exception is None and resource is not None else None

@@ -181,6 +181,7 @@ from .http import SECURITY_HEADERS, QuietAppRunner
 from .identity import ROLES, LiveTokens, Tokens
 from .overrides import OverrideHandlers
 from .proxy import TrustedProxy
+from .refused_writes import RefusedWrites
 from .render import json_response as _json
 from .revoke import RevokeHandlers
 from .silences import SilenceHandlers
@@ -366,7 +367,9 @@ def make_app(view: RunnerView, *, token: Union["Secret", str, None] = None,
             writes[(method, resource.canonical)] = kind
     admission = admission or Admission()
     handlers.identity_sources = admission.sources  # the sources each identity beats, counted on /metrics with it
-    app.middlewares.append(access_middleware(known, access, writes, admission, refusal, proxy, signin))
+    audit = getattr(view, "audit_write_refusal", None)
+    refused = RefusedWrites((lambda row: call_view(audit, row)) if callable(audit) else None)
+    app.middlewares.append(access_middleware(known, access, writes, admission, refusal, proxy, signin, refused))
     app.on_response_prepare.append(_security_headers)
     return app
 

@@ -43,8 +43,9 @@ class RejectionAccepts:
                      incident: Optional[str] = None, actor: Optional[str] = None) -> ChangeResult:
         if (standby := self.lead.not_leader("acceptance")) is not None:
             return ChangeResult(False, standby)
+        tried = {"account": account, "symbol": symbol, "leg": leg, "incident": incident, "reason": reason, "by": actor}
         if not reason.strip():
-            return ChangeResult(False, "BAD_REQUEST: say why the rejected close is accepted (reason)")
+            return await self._refused(tried, "BAD_REQUEST: say why the rejected close is accepted (reason)")
         ledger = self.book.rejections
         keys = ledger.find(incident, account, symbol, leg)
         if not keys and (done := ledger.accepted(incident, account, symbol, leg)):
@@ -55,8 +56,8 @@ class RejectionAccepts:
             near = close_matches(account, sorted({k[1] for k in ledger.legs}))
             hint = f"; did you mean {', '.join(near)}?" if near and account not in near else ""
             named = " ".join(x for x in (account, symbol, leg) if x) + (f" of {incident}" if incident else "")
-            return ChangeResult(False, f"UNKNOWN_REJECTION: no rejected close of {named} stands{hint}; standing: "
-                                       + (", ".join(standing) if standing else "none"))
+            return await self._refused(tried, f"UNKNOWN_REJECTION: no rejected close of {named} stands{hint}; "
+                                              "standing: " + (", ".join(standing) if standing else "none"))
         now = self.clock()
         legs = [{"incident": k[0], "account": k[1], "symbol": k[2], "leg": k[3], "state": r.get("state"),
                  "tries": r.get("tries"), "venue_said": r.get("venue_said"), "first_ms": r.get("first_ms"),
@@ -72,6 +73,11 @@ class RejectionAccepts:
         return ChangeResult(True, f"CLOSE_REJECTION_ACCEPTED: {names} by {actor or 'an unknown caller'}: {reason}; "
                                   "not sent again for its incident (a new incident tries anew); what is left open "
                                   "stays under Residuals")
+
+    async def _refused(self, payload: dict, why: str) -> ChangeResult:
+        """A refused acceptance, audited with its author (``close_rejection_accepted``, ``refused``)."""
+        await self.lead.audit_refusal("close_rejection_accepted", self.clock(), {**payload, "legs": []}, why)
+        return ChangeResult(False, why)
 
 
 __all__ = ["RejectionAccepts"]

@@ -160,7 +160,7 @@ class OperatorCommands(ResetApprovals):
             return await self._refused("manual_lock", payload, unknown.reason)
         ttl_ms, bad_ttl = lock_ttl_ms(ttl_s)
         if bad_ttl:
-            return ChangeResult(False, bad_ttl)
+            return await self._refused("manual_lock", payload, bad_ttl)
         now = self.clock()
         refused = await self._change("manual_lock", payload, lambda book, dms: (
             operator_lock(book, scope, mode, reason, now, ttl_ms, actor, kept), dms))
@@ -316,7 +316,8 @@ class OperatorCommands(ResetApprovals):
             armed = [name for name, s in self.book.dms.sources.items() if s.armed]
             near = close_matches(source, armed)
             hint = f"; did you mean {', '.join(repr(n) for n in near)}?" if near else ""
-            return ChangeResult(False, f"NOT_ARMED: source {source} is not armed{hint}")
+            return await self._refused("dms_disarmed", {"source": source, **by(actor)},
+                                       f"NOT_ARMED: source {source} is not armed{hint}")
         locked = any(h.scope == source and h.policy == DEAD_MANS_SWITCH
                      for h in self.book.lock_book.in_force(self.clock()))
         refused = await self._change("dms_disarmed", {"source": source, **by(actor)},

@@ -371,11 +371,17 @@ class Desk:
                           *, actor: str) -> ChangeResult:
         return await self.silencing.acknowledge(incident, policy, scope, comment, actor=actor)
 
-    async def audit_api_refusal(self, payload: dict) -> None:
+    async def audit_api_refusal(self, payload: dict, kind: str = "api_proxy_header_refused") -> None:
         """A request the API refused for headers only a trusted proxy may send, audited
-        (``api_proxy_header_refused``; the API bounds how many: runner/api/proxy/ledger.py):
-        fenced while this runner leads, else as the standby it is (``standby``)."""
-        await self._audit_here("api_proxy_header_refused", payload)
+        (``api_proxy_header_refused``; the API bounds how many: runner/api/proxy/ledger.py), or
+        an operator's write it refused before any command (``api_write_refused``,
+        runner/api/refused_writes.py): fenced while this runner leads, else as the standby it
+        is (``standby``)."""
+        await self._audit_here(kind, payload)
+
+    async def audit_write_refusal(self, payload: dict) -> None:
+        """An operator's write the API refused before any command saw it (``api_write_refused``)."""
+        await self.audit_api_refusal(payload, "api_write_refused")
 
     async def audit_signin(self, kind: str, payload: dict) -> None:
         """A person signed in to the console or out (``console_signin``, ``console_signout``:

@@ -205,10 +205,12 @@ class OperatorRevokes:
         if why is not None:
             return await self._refused("trading_revoke_requested", {"scope": scope, **by(actor)}, why)
         if preview_id is None:
-            return ChangeResult(False, "PREVIEW_REQUIRED: a revoke carries the id of its preview (ksctl revoke "
+            return await self._refused("trading_revoke_requested", {"scope": scope, "reason": reason, **by(actor)},
+                                       "PREVIEW_REQUIRED: a revoke carries the id of its preview (ksctl revoke "
                                        "previews it first); nothing was revoked")
         if preview_id != revoke_preview_id(scope, accounts):
-            return ChangeResult(False, f"PREVIEW_MISMATCH: {scope} reaches {', '.join(accounts)} now, not what the "
+            return await self._refused("trading_revoke_requested", {"scope": scope, "reason": reason, **by(actor)},
+                                       f"PREVIEW_MISMATCH: {scope} reaches {', '.join(accounts)} now, not what the "
                                        "preview showed; preview again; nothing was revoked")
         now = self.clock()
         holder = holder_of(OPERATOR, scope)
@@ -242,11 +244,16 @@ class OperatorRevokes:
         holder = holder_of(OPERATOR, scope)
         held = revokes.holds_of(holder)
         if not held:
-            return await self._refused_restore(scope, reason, approver)
+            refused = await self._refused_restore(scope, reason, approver)
+            if not refused.done and not refused.reason.startswith(("DEPOSED", "NOT_LEADER")):  # audited, as a
+                await self._refused("trading_restore_approval",  # refused reset approval is
+                                    {"scope": scope, "reason": reason, "approver": approver}, refused.reason)
+            return refused
         hold = held[0][1]
         payload = {"scope": scope, "reason": reason, "approver": approver, "holder": hold.holder}
         if approver in hold.approvals:
-            return ChangeResult(False, f"DUPLICATE_APPROVER: {approver} already approved "
+            return await self._refused("trading_restore_approval", payload,
+                                       f"DUPLICATE_APPROVER: {approver} already approved "
                                        f"({len(hold.approvals)}/{hold.approvals_needed})")
         now = self.clock()
         try:

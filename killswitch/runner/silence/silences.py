@@ -331,22 +331,15 @@ class Silences:
                           *, actor: str) -> ChangeResult:
         if (standby := self.lead.not_leader("acknowledgement")) is not None:
             return ChangeResult(False, standby)
-        if len(comment) > MAX_COMMENT:
-            return ChangeResult(False, f"BAD_REQUEST: the comment is longer than {MAX_COMMENT} characters")
+        why = self._ack_refusal(incident, policy, scope, comment)
+        if why is not None:  # audited with its author, as a refused lock or silence is
+            await self._audit_refusal("incident_acknowledged", {"incident": incident, "policy": policy,
+                                                                "scope": scope, "comment": comment[:MAX_COMMENT],
+                                                                "by": actor}, why)
+            return ChangeResult(False, why)
         open_ = self.open_incidents()
         if incident is None:
-            if not policy or not scope:
-                return ChangeResult(False, "BAD_REQUEST: name the incident, or its policy and scope")
-            unknown = self.catalog().resolve_policy_scope(policy, scope)
-            if unknown is not None:
-                return ChangeResult(False, unknown.reason)
-            incident = next((i for i, (p, s, _) in open_.items() if p == policy and s == scope), None)
-            if incident is None:
-                return ChangeResult(False, f"NOT_ENGAGED: {policy} {scope} is in no stage: no incident to acknowledge")
-        elif incident not in open_:
-            near = close_names(incident, open_)
-            hint = f"; did you mean {', '.join(near)}?" if near else ""
-            return ChangeResult(False, f"UNKNOWN_INCIDENT: {incident!r} is not an open incident{hint}")
+            incident = next(i for i, (p, s, _) in open_.items() if p == policy and s == scope)
         now = self.clock()
         comment = own_words(actor, comment)
         ack = Acknowledgement(incident, actor, now, comment)
@@ -372,6 +365,26 @@ class Silences:
                                                                                     else ")") for a in others) \
             if others else ""
         return ChangeResult(True, f"ACKNOWLEDGED: {incident} by {actor}{also}")
+
+    def _ack_refusal(self, incident: Optional[str], policy: Optional[str], scope: Optional[str], comment: str
+                     ) -> Optional[str]:
+        """Why an acknowledgement is refused (a bad request, an unknown or closed incident), or None."""
+        if len(comment) > MAX_COMMENT:
+            return f"BAD_REQUEST: the comment is longer than {MAX_COMMENT} characters"
+        open_ = self.open_incidents()
+        if incident is None:
+            if not policy or not scope:
+                return "BAD_REQUEST: name the incident, or its policy and scope"
+            unknown = self.catalog().resolve_policy_scope(policy, scope)
+            if unknown is not None:
+                return unknown.reason
+            if not any(p == policy and s == scope for p, s, _ in open_.values()):
+                return f"NOT_ENGAGED: {policy} {scope} is in no stage: no incident to acknowledge"
+        elif incident not in open_:
+            near = close_names(incident, open_)
+            hint = f"; did you mean {', '.join(near)}?" if near else ""
+            return f"UNKNOWN_INCIDENT: {incident!r} is not an open incident{hint}"
+        return None
 
     # --- the order of a change ----------------------------------------------------------------------------
 

@@ -621,6 +621,9 @@ class RunnerView(Protocol):
     async def audit_signin(self, kind: str, payload: dict) -> None:
         """An audit row for a person signed in to the console or out (``console_signin``, ``console_signout``)."""
 
+    async def audit_write_refusal(self, payload: dict) -> None:
+        """An audit row for an operator's write the API refused before any command saw it."""
+
     async def record_drift(self, verdict: Any) -> ChangeResult:
         """The checker's drift verdict about this runner (a :class:`.sync.values.DriftVerdict`),
         stored and shown: ``DRIFT_RECORDED: <state>``."""

@@ -1,0 +1,103 @@
+"""Every refused operator write is audited with its author and code, one rule for every verb:
+refused before any command (no role, a refused token) by the API, bounded against a flood;
+refused by its command (an unknown incident, no revoke to restore, no rejected close) by the
+command. The closure report's *Operator actions* lists each."""
+
+from __future__ import annotations
+
+import asyncio
+
+import aiohttp
+
+from killswitch.runbooks.operator_actions import operator_actions
+from killswitch.runner.api.api import make_app, start_api, stop_api
+
+from .test_runner import TICK_MS, setup
+from .test_runner_api import ALICE, BOB, PEOPLE
+
+ACCOUNT = "simulated/sim-main"
+
+
+def test_refused_writes_of_every_verb_are_audited_with_their_author_and_reported(tmp_path):
+    runner, engine, clock, store, _, desk = setup(tmp_path)
+
+    async def go():
+        await runner.start()
+        for _ in range(3):
+            clock.advance(TICK_MS)
+            await runner.tick()
+        site, url = await start_api(make_app(desk, tokens=PEOPLE))
+        as_alice, as_bob = {"Authorization": f"Bearer {ALICE}"}, {"Authorization": f"Bearer {BOB}"}
+        answers = []
+        try:
+            async with aiohttp.ClientSession() as http:
+                async def post(path, body, headers):
+                    async with http.post(url + path, json=body, headers=headers) as r:
+                        answers.append((path, r.status, (await r.json())["reason"].split(":")[0]))
+
+                # an approver trying an operator's writes: refused before any command
+                await post("/v1/lock", {"scope": ACCOUNT, "reason": "halt"}, as_bob)
+                await post("/v1/lock", {"scope": ACCOUNT, "reason": "halt, again"}, as_bob)  # folded: same action
+                await post("/v1/unlock", {"scope": ACCOUNT, "reason": "go"}, as_bob)
+                await post("/v1/close-rejections/accept", {"account": ACCOUNT, "reason": "flat"}, as_bob)
+                await post("/v1/lock", {"scope": ACCOUNT, "reason": "x"}, {"Authorization": "Bearer wr0ng-t0ken"})
+                # refused by the command itself
+                await post("/v1/revoke/restore", {"scope": ACCOUNT, "reason": "back"}, as_bob)
+                await post("/v1/close-rejections/accept", {"account": ACCOUNT, "reason": "flat"}, as_alice)
+                await post("/v1/ack", {"policy": "crash-ladr", "scope": ACCOUNT}, as_alice)
+                for _ in range(100):  # the API's rows are written beside the answer
+                    if len(store.audit_rows(kinds=["api_write_refused"])) >= 4:
+                        break
+                    await asyncio.sleep(0.02)
+        finally:
+            await stop_api(site)
+            await runner.aclose()
+        return answers
+
+    answers = asyncio.run(go())
+    assert [a[1:] for a in answers] == [
+        (403, "ROLE_REQUIRED"), (403, "ROLE_REQUIRED"), (403, "ROLE_REQUIRED"), (403, "ROLE_REQUIRED"),
+        (401, "AUTH_INVALID"), (409, "NOT_REVOKED"), (404, "UNKNOWN_REJECTION"), (404, "UNKNOWN_POLICY")], answers
+    rows = store.audit_rows()
+    refused = [(r.kind, r.payload.get("by") or r.payload.get("approver"), str(r.payload.get("refused")).split(":")[0])
+               for r in rows if r.payload.get("refused")]
+    assert sorted(refused, key=str) == sorted([
+        ("api_write_refused", "bob", "ROLE_REQUIRED"),  # lock (its second try folded into the next row)
+        ("api_write_refused", "bob", "ROLE_REQUIRED"),  # unlock
+        ("api_write_refused", "bob", "ROLE_REQUIRED"),  # close accept
+        ("api_write_refused", None, "AUTH_INVALID"),
+        ("trading_restore_approval", "bob", "NOT_REVOKED"),
+        ("close_rejection_accepted", "alice", "UNKNOWN_REJECTION"),
+        ("incident_acknowledged", "alice", "UNKNOWN_POLICY")], key=str), refused
+    api = {r.payload["action"]: r.payload for r in rows if r.kind == "api_write_refused" and r.payload["by"]}
+    assert set(api) == {"lock", "unlock", "close accept"}
+    assert api["lock"]["route"] == "POST /v1/lock" and api["lock"]["refused"].startswith("ROLE_REQUIRED: bob ")
+    assert "wr0ng" not in str([r.payload for r in rows])  # a refused token is never quoted
+    # the report's operator actions: each refused attempt, its author and code
+    actions = operator_actions(rows, clock() + 1, lambda seq: True, {}, {})
+    shown = {(a["action"], a["by"], a["outcome"]) for a in actions if a["outcome"].startswith("refused")}
+    assert {("lock", "bob", "refused: ROLE_REQUIRED"), ("unlock", "bob", "refused: ROLE_REQUIRED"),
+            ("close accept", "bob", "refused: ROLE_REQUIRED"),
+            ("lock", "no identity (127.0.0.1)", "refused: AUTH_INVALID"),
+            ("restore approval", "bob", "refused: NOT_REVOKED"),
+            ("close accept", "alice", "refused: UNKNOWN_REJECTION"),
+            ("ack", "alice", "refused: UNKNOWN_POLICY")} <= shown, shown
+    store.close()
+
+
+def test_a_flood_of_refused_writes_writes_at_most_ten_rows_a_minute_and_counts_the_rest():
+    from killswitch.runner.api.refused_writes import RefusedWrites
+
+    now = [0.0]
+    ledger = RefusedWrites(None, clock=lambda: now[0])
+
+    def note(by, path="/v1/lock"):
+        return ledger.note(by=by, source="10.0.0.9", method="POST", path=path, code="ROLE_REQUIRED", reason="no")
+
+    rows = [note(f"bot-{i}") for i in range(12)] + [note("bot-0") for _ in range(5)]
+    assert sum(r is not None for r in rows) == 10 and ledger.folded == 7
+    assert note("anyone", path="/v1/ack") is None  # the window's ten are spent, whatever the action
+    now[0] += 60
+    again = note("bot-0")
+    assert again is not None and again["folded_since_last_row"] == 5 and again["action"] == "lock"
+    assert ledger.note(by="x", source="s", method="POST", path="/v1/lock", code="AUDIT_SINK_DOWN", reason="") is None
