@@ -208,7 +208,14 @@ class Notification:
 
     @property
     def severity(self) -> str:
+        """The page's: info for a resolved notice, and for news that is only reset approvals
+        withdrawn (it changes nothing in the book and asks nothing of anyone), whatever else the
+        group carries; else the highest of its alerts (an approval recorded rides at its stage's:
+        the next approver is asked to act)."""
         if self.resolved_only:
+            return "info"
+        news = [a for a in self.alerts if a.fp in self.new]
+        if news and not self.repeat and all(a.event.kind == RESET and a.event.data.get("withdrawn") for a in news):
             return "info"
         return max((a.severity for a in self.alerts), key=lambda s: SEVERITY_RANK.get(s, 0), default="warning")
 

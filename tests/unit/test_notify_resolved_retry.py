@@ -333,3 +333,21 @@ def test_the_fallbacks_page_carries_the_failed_pages_own_severity(severity, reso
                        severity, resolved)
     assert page.title == f"{tag} NOTIFICATION FAILED to pager: {inner}" and page.notify_type == kind
     assert "could not be delivered to receiver pager after 3 attempt(s) in each of 2 rounds" in page.body
+
+
+def test_a_withdrawn_reset_approval_pages_as_info_not_at_the_halts_severity(tree):
+    """A withdrawal changes nothing in the book: its page is no critical one, though the halt it
+    was for is still in its group (the halt's own reminder stays critical)."""
+    d = Dispatcher({"desk": tree})
+    put(d, transition(0, 3, "flatten"), 0)
+    assert by_receiver(d.flush_due(10_000))["pager"].severity == "critical"
+    why = ("APPROVAL_WITHDRAWN: alice's approval of the reset of book okx/main (stage 3) is withdrawn; "
+           "approvers now: none")
+    put(d, Event.make(RESET, 30_000, {"released": False, "withdrawn": True, "result": why}, policy="book",
+                      scope="okx/main", level=3), 30_000)
+    chat = by_receiver(d.flush_due(70_000))["chat"]
+    assert [a.event.kind for a in chat.alerts if a.fp in chat.new] == [RESET]
+    assert chat.severity == "info"
+    msg = compose(chat)
+    assert msg.title.startswith("[INFO] book okx/main: reset approval (APPROVAL_WITHDRAWN: "), msg.title
+    assert "CRITICAL book okx/main: entered stage 3 flatten" in msg.body  # the halt itself, earlier in the group
