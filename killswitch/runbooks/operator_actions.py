@@ -36,6 +36,7 @@ if TYPE_CHECKING:
 
 # audit kind -> the action as the report names it
 ACTION_KINDS = {"manual_lock": "lock", "manual_unlock": "unlock", "manual_close_requested": "close",
+                "manual_close_refused": "close",
                 "silence_added": "silence", "silence_expired": "silence expired",
                 "silence_changed": "silence changed", "incident_acknowledged": "ack",
                 "dms_armed": "dms arm", "dms_disarmed": "dms disarm",

@@ -66,7 +66,8 @@ def test_a_symbol_the_scope_holds_no_position_in_is_refused_with_close_matches(t
         assert hint is None or f"did you mean '{hint}'" in r.reason, r.reason
     p = run(w.desk.preview_close(ACCOUNT, typo))
     assert not p.allowed and p.reason.startswith("UNKNOWN_SYMBOL:")
-    assert len(audit_kinds(w)) == before and w.store.journal(limit=10) == []
+    # the live one's refusal is audited with its author (the preview's is not a change), nothing journaled
+    assert audit_kinds(w)[before:] == ["manual_close_refused"] and w.store.journal(limit=10) == []
 
 
 # --- point 5: applied as previewed ------------------------------------------------------------------------
@@ -80,6 +81,7 @@ def test_a_live_close_without_a_preview_id_is_refused_and_sends_nothing(tmp_path
     assert not r.accepted and r.reason.startswith("PREVIEW_UNKNOWN:"), r
     ticks(w, 1, beat=("bot-x",))
     assert len(held(w)) == 3 and "manual_close_requested" not in audit_kinds(w)
+    assert audit_kinds(w).count("manual_close_refused") == 2  # each refusal audited, nothing queued
 
 
 def test_a_close_whose_positions_grew_or_multiplied_since_its_preview_is_refused(tmp_path):

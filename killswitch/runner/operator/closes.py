@@ -164,6 +164,14 @@ class ManualCloses:
     def mode(self) -> str:
         return "dry-run" if self.dry_run else "live"
 
+    async def _refused(self, tried: dict, answer: CloseResult) -> CloseResult:
+        """A live close refused (``answer``), audited with its author (``manual_close_refused``: a
+        ``manual_close_requested`` row is a close queued) while this runner leads (a standby's
+        ``NOT_LEADER`` is said, not audited)."""
+        if self.lead.not_leader("close") is None:
+            await self.lead.audit_refusal("manual_close_refused", self.clock(), tried, answer.reason)
+        return answer
+
     def _answer(self, accepted: bool, why: str, d: Draft, symbol: Optional[str], **kw: Any) -> CloseResult:
         age = None if d.as_of_ms is None else max(0.0, (self.clock() - d.as_of_ms) / 1000)
         return CloseResult(accepted, why, len(d.orders), kw.pop("id", None), d.orders, symbol=symbol,
@@ -179,8 +187,11 @@ class ManualCloses:
         (default: the preview's plus the slack of :mod:`.close_plans`). ``actor``: the
         authenticated caller, audited."""
         d = await self.draft(scope, symbol, leg)
+        tried = {"scope": scope, "reason": reason, **({"symbol": symbol} if symbol else {}),
+                 **({"leg": leg} if leg else {}), **by(actor)}
         if d.refusal is not None:
-            return CloseResult(False, d.refusal, symbol=symbol, mode=self.mode, leg=leg)
+            answer = CloseResult(False, d.refusal, symbol=symbol, mode=self.mode, leg=leg)
+            return answer if dry_run else await self._refused(tried, answer)
         orders, notional = len(d.orders), d.notional
         if dry_run:
             recorded = self.ledger.record(scope, symbol, self.clock(), d.orders, leg)
@@ -195,18 +206,19 @@ class ManualCloses:
             return CloseResult(False, refused, orders, mode=self.mode)
         at = self.clock()
         if preview_id is None:
-            return self._answer(False, "PREVIEW_REQUIRED: a live close carries the id of its preview (preview it, "
-                                       "then send it with that id and a maximum notional); nothing was sent", d, symbol,
-                                leg=leg)
+            return await self._refused(tried, self._answer(
+                False, "PREVIEW_REQUIRED: a live close carries the id of its preview (preview it, then send it with "
+                       "that id and a maximum notional); nothing was sent", d, symbol, leg=leg))
         rec = self.ledger.get(preview_id)
         if rec is None:
-            return self._answer(False, unknown_preview(preview_id), d, symbol, leg=leg)
+            return await self._refused(tried, self._answer(False, unknown_preview(preview_id), d, symbol, leg=leg))
         cap = default_max_notional(rec.legs.notional) if max_notional is None else max_notional
         fresh = PlanLegs.of(d.orders)
         why = refusal(rec.legs, fresh, cap, scope=scope, symbol=symbol, of_scope=rec.scope, of_symbol=rec.symbol,
                       age_ms=at - rec.at_ms, leg=leg, of_leg=rec.leg)
         if why is not None:
-            return self._answer(False, why, d, symbol, leg=leg, preview_id=rec.id, max_notional=cap)
+            return await self._refused(tried, self._answer(False, why, d, symbol, leg=leg, preview_id=rec.id,
+                                                           max_notional=cap))
         envelope = Envelope(rec.id, rec.legs, cap, scope, symbol, leg)
         close_id = f"manual/{scope}/m{at}"
         named = {**({"symbol": symbol} if symbol else {}), **({"leg": leg} if leg else {})}
