@@ -116,6 +116,8 @@ def _reason(kind: str, p: Mapping[str, Any]) -> str:
             "refused by the API before any command"
     if kind in OVERRIDE_KINDS:
         return _override_reason(kind, p)
+    if kind in ("silence_expired", "silence_changed") and p.get("refused"):
+        return ""  # (no silence of that id to describe: the outcome says why)
     if kind == "silence_expired":
         return f"silence by {p.get('author') or '?'}: {p.get('comment') or ''}".rstrip(": ")
     if kind in ("silence_added", "incident_acknowledged"):

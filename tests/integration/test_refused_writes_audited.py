@@ -47,6 +47,7 @@ def test_refused_writes_of_every_verb_are_audited_with_their_author_and_reported
                 await post("/v1/ack", {"policy": "crash-ladr", "scope": ACCOUNT}, as_alice)
                 await post("/v1/close", {"scope": ACCOUNT, "reason": "flat", "dry_run": False}, as_alice)
                 await post("/v1/dms/disarm", {"source": "bot-x"}, as_alice)
+                await post("/v1/silences/expire", {"id": "0123456789ab"}, as_alice)
                 for _ in range(100):  # the API's rows are written beside the answer
                     if len(store.audit_rows(kinds=["api_write_refused"])) >= 4:
                         break
@@ -60,7 +61,7 @@ def test_refused_writes_of_every_verb_are_audited_with_their_author_and_reported
     assert [a[1:] for a in answers] == [
         (403, "ROLE_REQUIRED"), (403, "ROLE_REQUIRED"), (403, "ROLE_REQUIRED"), (403, "ROLE_REQUIRED"),
         (401, "AUTH_INVALID"), (409, "NOT_REVOKED"), (404, "UNKNOWN_REJECTION"), (404, "UNKNOWN_POLICY"),
-        (409, "PREVIEW_REQUIRED"), (409, "NOT_ARMED")], answers
+        (409, "PREVIEW_REQUIRED"), (409, "NOT_ARMED"), (404, "UNKNOWN_SILENCE")], answers
     rows = store.audit_rows()
     refused = [(r.kind, r.payload.get("by") or r.payload.get("approver"), str(r.payload.get("refused")).split(":")[0])
                for r in rows if r.payload.get("refused")]
@@ -73,7 +74,8 @@ def test_refused_writes_of_every_verb_are_audited_with_their_author_and_reported
         ("close_rejection_accepted", "alice", "UNKNOWN_REJECTION"),
         ("incident_acknowledged", "alice", "UNKNOWN_POLICY"),
         ("manual_close_refused", "alice", "PREVIEW_REQUIRED"),
-        ("dms_disarmed", "alice", "NOT_ARMED")], key=str), refused
+        ("dms_disarmed", "alice", "NOT_ARMED"),
+        ("silence_expired", "alice", "UNKNOWN_SILENCE")], key=str), refused
     api = {r.payload["action"]: r.payload for r in rows if r.kind == "api_write_refused" and r.payload["by"]}
     assert set(api) == {"lock", "unlock", "close accept"}
     assert api["lock"]["route"] == "POST /v1/lock" and api["lock"]["refused"].startswith("ROLE_REQUIRED: bob ")
@@ -87,7 +89,8 @@ def test_refused_writes_of_every_verb_are_audited_with_their_author_and_reported
             ("restore approval", "bob", "refused: NOT_REVOKED"),
             ("close accept", "alice", "refused: UNKNOWN_REJECTION"),
             ("ack", "alice", "refused: UNKNOWN_POLICY"), ("close", "alice", "refused: PREVIEW_REQUIRED"),
-            ("dms disarm", "alice", "refused: NOT_ARMED")} <= shown, shown
+            ("dms disarm", "alice", "refused: NOT_ARMED"),
+            ("silence expired", "alice", "refused: UNKNOWN_SILENCE")} <= shown, shown
     store.close()
 
 

@@ -255,16 +255,16 @@ class Silences:
             return SilenceResult(False, standby)
         now = self.clock()
         s, why = self._find(silence_id, now)
-        if s is None or why is not None:
-            return SilenceResult(False, str(why), silence_status(s, now, self.open_incidents()) if s else None)
-        if duration_s is None and comment is None:
-            return SilenceResult(False, "BAD_REQUEST: give a duration (extend) or a comment (edit)")
-        if duration_s is not None and not 0 < duration_s <= MAX_SILENCE_S:
-            return SilenceResult(False, f"BAD_REQUEST: a silence lasts more than 0s and at most "
-                                        f"{MAX_SILENCE_S // 86_400} days from now")
         words = own_words(actor, comment) if comment is not None else None
-        if words is not None and not words:
-            return SilenceResult(False, "BAD_REQUEST: say why in the comment (who is handling what)")
+        if why is None and duration_s is None and comment is None:
+            why = "BAD_REQUEST: give a duration (extend) or a comment (edit)"
+        elif why is None and duration_s is not None and not 0 < duration_s <= MAX_SILENCE_S:
+            why = f"BAD_REQUEST: a silence lasts more than 0s and at most {MAX_SILENCE_S // 86_400} days from now"
+        elif why is None and words is not None and not words:
+            why = "BAD_REQUEST: say why in the comment (who is handling what)"
+        if s is None or why is not None:  # audited with its author, as a refused add is
+            await self._audit_refusal("silence_changed", {"id": silence_id, "by": actor}, str(why))
+            return SilenceResult(False, str(why), silence_status(s, now, self.open_incidents()) if s else None)
         done = replace(s, updated_ms=now, comment=s.comment if words is None else words,
                        ends_ms=s.ends_ms if duration_s is None else now + int(round(duration_s * 1000)),
                        tied=s.tied and duration_s is None)
@@ -302,7 +302,8 @@ class Silences:
             return SilenceResult(False, standby)
         now = self.clock()
         s, why = self._find(silence_id, now)
-        if s is None or why is not None:
+        if s is None or why is not None:  # audited with its author, as a refused add is
+            await self._audit_refusal("silence_expired", {"id": silence_id, "by": actor}, str(why))
             return SilenceResult(False, str(why), silence_status(s, now, self.open_incidents()) if s else None)
         done = s.expire(actor, now)
         refused = await self._store("silence_expired", {"id": s.id, "matchers": [str(m) for m in s.matchers],
