@@ -375,3 +375,20 @@ def test_the_trading_locked_line_names_every_scope_a_lock_binds():
     line = standing_lines(model(status((ACC, OTHER)), book))["lock"]
     assert line.startswith(f"halted on {ACC}, {OTHER}; reducing on binanceusdm"), line
     assert line.endswith("(3 locks in force)"), line
+
+
+def test_a_while_blind_hold_is_named_as_such_beside_the_operators_unlockable_lock():
+    """Not "a policy's stage holds it … when unlocked" (walk 7, H1): it ends when the scope is
+    armed again, and the operator's own lock beside it keeps its Unlock."""
+    book = (LockBook().apply(ACC, "reducing", now_ms=T0 - 60_000, policy="futures-book", stage=0,
+                             reason="WHILE_BLIND: policy=futures-book INSUFFICIENT_HISTORY",
+                             details={"while_blind": True, "until_ms": T0 + 600_000})
+            .apply(ACC, "halted", now_ms=T0 - 30_000, policy=OPERATOR, reason="by hand", details={"by": "alice"}))
+    m = model(status(), book)
+    blind = next(h for h in m["locks"] if h["origin"] == "policy futures-book while blind")
+    assert not blind["unlockable"] and blind["ends"] == "when the scope is armed again"
+    assert blind["not_unlockable"] == "held while the policy is blind; ends when the scope is armed again"
+    page = render(m)
+    assert "a policy&#39;s stage holds it" not in page and "a policy's stage holds it" not in page
+    assert "held while the policy is blind; ends when the scope is armed again" in page
+    assert f'data-scope="{ACC}"' in page and "Unlock…" in page  # the operator's own lock

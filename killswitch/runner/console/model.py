@@ -373,8 +373,22 @@ def _locks(lock: dict, now: int) -> list[dict]:
                         "reason": h["reason"], "since": _when_iso(h["created_ts"], now),
                         "expires": _when_iso(h["expires_ts"], now), "manual": h["manual"],
                         "unlockable": h["policy"] in (OPERATOR, DEAD_MANS_SWITCH),
+                        "not_unlockable": _not_unlockable(h.get("details") or {}),
+                        "ends": "when the scope is armed again" if (h.get("details") or {}).get("while_blind")
+                        else None,
                         "binding": h["mode"] == entry["mode"]})
     return out
+
+
+def _not_unlockable(details: dict) -> str:
+    """Why a policy's hold has no Unlock: a stage's (its reset), or one no stage placed and that
+    ends by itself (while the policy is blind, a trading window); an unlock of the scope still
+    lifts the operator's own lock beside it."""
+    if details.get("while_blind"):
+        return "held while the policy is blind; ends when the scope is armed again"
+    if details.get("window"):
+        return "a trading window (spec.lock_trading) holds it"
+    return "a policy's stage holds it"
 
 
 def _resume(r: Any, now: int) -> dict:
