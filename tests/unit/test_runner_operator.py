@@ -468,3 +468,13 @@ async def live_close(desk, scope: str, reason: str, **kw):
     """A live close as clients send one: previewed first, then sent with the preview's id."""
     preview = await desk.close(scope, reason, True, symbol=kw.get("symbol"))
     return await desk.close(scope, reason, False, preview_id=preview.preview_id, **kw)
+
+
+def test_a_refused_arming_is_audited_with_its_author(tmp_path):
+    """As a refused lock is: a bad timeout (a caller that is not the API, which refuses it first)."""
+    w = make(tmp_path)
+    start(w)
+    answer = run(w.desk.dms_arm("bot-x", -1.0, actor="alice"))
+    assert not answer.done and answer.reason.startswith("BAD_REQUEST: "), answer
+    (row,) = [r.payload for r in w.store.audit_rows(kinds=["dms_armed"])]
+    assert (row["source"], row["by"], row["refused"]) == ("bot-x", "alice", answer.reason)

@@ -292,12 +292,13 @@ class OperatorCommands(ResetApprovals):
         try:
             self.book.dms.arm(source, timeout_s, now)  # the arguments are checked before anything is audited
         except ValueError as e:
-            return ChangeResult(False, f"BAD_REQUEST: {e}")
+            return await self._refused_arm(source, timeout_s, actor, f"BAD_REQUEST: {e}")
         held = set(self.book.state.heartbeats) | set(self.book.dms.sources)
         if source not in held and len(held) >= beat_sources.MAX_SOURCES:
-            return ChangeResult(False, f"{beat_sources.SOURCES_FULL}: {len(held)} heartbeat sources are held (the "
-                                       f"bound is {beat_sources.MAX_SOURCES}); {source!r} is not armed: disarm one "
-                                       "nothing else names first")
+            return await self._refused_arm(source, timeout_s, actor,
+                                           f"{beat_sources.SOURCES_FULL}: {len(held)} heartbeat sources are held "
+                                           f"(the bound is {beat_sources.MAX_SOURCES}); {source!r} is not armed: "
+                                           "disarm one nothing else names first")
         locked = any(h.scope == source and h.policy == DEAD_MANS_SWITCH for h in self.book.lock_book.in_force(now))
         refused = await self._change(
             "dms_armed", {"source": source, "timeout_s": timeout_s, "lock_released": locked, **by(actor)},
@@ -306,6 +307,12 @@ class OperatorCommands(ResetApprovals):
             return ChangeResult(False, refused)
         return ChangeResult(True, f"DMS_ARMED: source={source} timeout={timeout_s:g}s"
                                   + ("; the halt of its last firing was lifted" if locked else ""))
+
+    async def _refused_arm(self, source: str, timeout_s: float, actor: Optional[str], why: str) -> ChangeResult:
+        """An arming refused, audited with its author while this runner leads (a standby says why)."""
+        if self.lead.not_leader("arm") is not None:
+            return ChangeResult(False, why)
+        return await self._refused("dms_armed", {"source": source, "timeout_s": timeout_s, **by(actor)}, why)
 
     async def dms_disarm(self, source: str, *, actor: Optional[str] = None) -> ChangeResult:
         """Stop watching ``source``. A halt its firing left stays (ksctl unlock, or arm it again)."""
