@@ -364,7 +364,7 @@ def _policy(i: int, rnd) -> str:
     name = f"book-{i:04d}"
     kinds = rnd.sample(SIGNALS, rnd.randint(1, 3))
     stages = rnd.choice([1, 2, 2, 3, 3])
-    if i < len(ACCOUNTS):  # one policy an account (two on one scope would conflict: KS206)
+    if i < len(ACCOUNTS):  # one policy an account
         scope = rnd.choice([
             f"scope:\n    level: account\n    accounts: {{match_labels: {{book: {_book(i)}}}}}",
             f"scope: {{level: account, accounts: {{names: [{_account(i)}]}}}}",

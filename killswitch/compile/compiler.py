@@ -17,7 +17,8 @@ KS203     a manual-reset stage that can be left without a reset (a reset_after o
 KS204     a stage no trigger can reach (none declared, or every trigger of it also
           reaches a higher stage, and the highest triggered stage wins)
 KS205     a trigger no stage uses (warning)
-KS206     two policies claiming one scope with different stages at one level
+KS206     retired: two policies whose scopes select the same accounts each keep their own
+          stage machines (below), so nothing of theirs conflicts
 KS207     a higher stage whose thresholds fire before a lower stage's (warning)
 KS208     a trigger that does not say what missing data means
 KS211     a signal no trigger reads (warning)
@@ -82,8 +83,9 @@ reading and rendering, so this module stays pure.
 
 Semantics it relies on (and the engine implements): stage machines are kept per policy and
 scope instance; the highest triggered stage wins; stages never de-escalate; a manual-reset
-stage is latched until reset. Two policies with the *same* scope selector share stage
-levels in ``ksctl status`` and ``ksctl reset``, so one level must mean one stage there.
+stage is latched until reset. Policies selecting the same accounts are independent: each
+instance is ``policy|scope``, and ``ksctl status``, ``ksctl reset``, incidents and pages name
+the policy, so one policy's stage 1 and another's on the same account never meet.
 
 The per-policy pass (:class:`_PolicyCompiler`) runs the checks of :mod:`.condition_check`
 (signals, triggers and their conditions), :mod:`.stage_check` (the stages),
@@ -203,7 +205,6 @@ def compile_documents(loaded: LoadResult, revision: Optional[str] = None,
     for doc in loaded.docs:  # after every policy: a test of a policy with errors says so
         if isinstance(doc.model, PolicyTest):
             check_test(doc, ctx, diags)
-    diags.extend(ctx.check_scope_conflicts())
     if not any(x.is_error for x in diags):
         diags.extend(blind)
     diags = sorted(set(diags), key=Diagnostic.sort_key)

@@ -1,5 +1,6 @@
-"""Checks across documents: names declared twice, policies claiming one scope, and the
-documents that only refer to others (notification routes, policy tests).
+"""Checks across documents: names declared twice, and the documents that only refer to others
+(notification routes, policy tests). Policies selecting the same accounts are not checked
+against each other: each keeps its own stage machines (KS206, retired: see :mod:`.compiler`).
 
 What it owns: :class:`Context` (every loaded document by kind, which policies failed, which
 files could not be read) and the checks of NotificationRoutes and PolicyTest documents. The
@@ -16,11 +17,10 @@ from ..policy import diagnostics as d
 from ..policy.accounts_doc import Account, Accounts
 from ..policy.diagnostics import Diagnostic, Position
 from ..policy.documents import LoadedDoc
-from ..policy.policy_doc import Policy, Stage
+from ..policy.policy_doc import Policy
 from ..policy.policytest_doc import Expectation, PolicyTestCase
 from ..policy.routes_doc import Route
 from ..policy.series import parse_series
-from .graph import canonical_json
 from .interval_check import check_time_intervals
 
 # Codes after which nothing (or nothing more) of a file is read.
@@ -155,48 +155,6 @@ class Context:
                 else:
                     seen[acc.name] = (doc, i)
         return out
-
-    def check_scope_conflicts(self) -> list[Diagnostic]:
-        out = []
-        claims: dict[str, list[LoadedDoc]] = {}
-        for doc in self.by_kind.get("Policy", []):
-            if isinstance(doc.model, Policy) and not doc.spec_uncertain("scope"):  # a default scope claims nothing
-                # allow_empty says nothing of what is selected: two scopes differing only in it are one
-                key = canonical_json(doc.model.spec.scope.model_dump(mode="json", exclude={"allow_empty"}))
-                claims.setdefault(key, []).append(doc)
-        for docs in claims.values():
-            for i, a in enumerate(docs):
-                for b in docs[i + 1:]:
-                    # claims holds Policy documents only (the isinstance above)
-                    pa, pb = cast(Policy, a.model), cast(Policy, b.model)
-                    # a stage salvage kept without some field is not comparable as written
-                    sa = {s.level: s for i, s in enumerate(pa.spec.stages) if not a.uncertain.get(a.stage_path(i))}
-                    sb = {s.level: s for i, s in enumerate(pb.spec.stages) if not b.uncertain.get(b.stage_path(i))}
-                    clash = sorted(
-                        lvl for lvl in sa.keys() & sb.keys()
-                        if stage_form(sa[lvl]) != stage_form(sb[lvl])
-                    )
-                    if not clash:
-                        continue
-                    where_a = f"{a.file}:{pos_text(scopepos_text(a))}"
-                    out.append(Diagnostic.make(
-                        d.KS206, b.file, scopepos_text(b),
-                        f'policies "{a.name}" ({where_a}) and "{b.name}" claim the same scope with different '
-                        f"stages at level {', '.join(map(str, clash))}",
-                        "give the levels distinct numbers, merge the policies, or narrow one scope",
-                    ))
-        return out
-
-
-def stage_form(stage: Stage) -> str:
-    return canonical_json(stage.model_dump(mode="json", by_alias=True, exclude_none=True, exclude={"description"}))
-
-
-def scopepos_text(doc: LoadedDoc) -> Position:
-    spec = doc.raw.get("spec", {})
-    if isinstance(spec, dict) and "scope" in spec:
-        return doc.srcmap.key(("spec", "scope"))
-    return doc.srcmap.value(("metadata", "name"))
 
 
 def pos_text(p: Position) -> str:

@@ -92,7 +92,8 @@ KS202 = _c("KS202", "stages out of order")
 KS203 = _c("KS203", "manual-reset stage can be left without a reset")
 KS204 = _c("KS204", "stage is unreachable")
 KS205 = _c("KS205", "unused trigger", Severity.WARNING)
-KS206 = _c("KS206", "conflicting policies for one scope")
+# KS206 (two policies claiming one scope with different stages at one level) is retired: each
+# policy keeps its own stage machines, so policies selecting the same accounts never conflict
 KS207 = _c("KS207", "higher stage fires before a lower one", Severity.WARNING)
 KS208 = _c("KS208", "trigger without a missing-data rule")
 KS209 = _c("KS209", "literal secret in a document")
