@@ -45,4 +45,17 @@ def orders_text(orders: Sequence[Mapping[str, Any]]) -> str:
     return ", ".join(out)
 
 
-__all__ = ["Fill", "orders_text"]
+def bot_side(payload: Mapping[str, Any]) -> str:
+    """The side a violation names, said whose: a revert's and a reduction's is the bots' fills'
+    (``bot buy``), never to be read as the runner's revert, which goes the other way
+    (:func:`revert_side`); a cancel's is its order's."""
+    side = str(payload.get("side") or "?")
+    return f"bot {side}" if payload.get("action") in ("revert", "none") else side
+
+
+def revert_side(payload: Mapping[str, Any]) -> str:
+    """The side of the runner's own revert of a violation's growth: against the bots' fills."""
+    return "sell" if payload.get("side") == "buy" else "buy"
+
+
+__all__ = ["Fill", "bot_side", "orders_text", "revert_side"]

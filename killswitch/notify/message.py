@@ -21,6 +21,7 @@ from datetime import datetime, timezone
 from typing import Any, Callable, Mapping, Optional
 
 from .. import events as ev
+from ..fills import bot_side, revert_side
 from ..sources import revision_text
 from .dispatch import SEVERITY_RANK, Alert, Notification
 
@@ -102,9 +103,13 @@ def _scope_blind(lab: Labels, data: Data, where: str) -> str:
 
 
 def _lock_violation(lab: Labels, data: Data, where: str) -> str:
-    what = "cancelled" if data.get("action") == "cancel" else "brought back"
+    action = data.get("action")
+    what = {"cancel": f"{data.get('side', '?')} cancelled",
+            "revert": f"{bot_side(data)} brought back by the runner's {revert_side(data)}",
+            "none": f"{bot_side(data)} filled under the halt (it reduced: nothing sent back)"}.get(
+        str(action), f"{data.get('side', '?')} {action}")
     return (f"lock broken at the venue in {lab.get('scope', '?')} by {named_strategies(_strategies_of(lab, data))}: "
-            f"{data.get('account', '?')} {data.get('symbol', '?')} {data.get('side', '?')} {what}")
+            f"{data.get('account', '?')} {data.get('symbol', '?')} {what}")
 
 
 STRATEGIES_NAMED = 8  # a headline names this many strategies, then says how many more

@@ -17,6 +17,7 @@ import json
 from typing import Optional
 
 from ..figures import figure
+from ..fills import revert_side
 from ..sources import revision_text
 from .runbook import html_page, markdown_html
 from .silences import span
@@ -307,8 +308,9 @@ def _strategies(v: dict) -> str:
 def _outcome(v: dict) -> str:
     """What the watch's action came to; a revert's names the runner's own order apart from the bot's."""
     cid = v.get("revert_client_order_id")
-    return f"{v['outcome']} (the runner's own order {cid})" if v.get("action") == "revert" and cid else str(
-        v.get("outcome"))
+    if v.get("action") == "revert" and cid:
+        return f"{v['outcome']} (the runner's own revert {v.get('revert_side') or revert_side(v)} {cid})"
+    return str(v.get("outcome"))
 
 
 def halt_break_lines(broke: dict) -> list[str]:

@@ -18,7 +18,7 @@ from typing import Any, Optional, Sequence
 from ..client import LockDocument, dms_of
 from ..engine.guarded import unguarded_text
 from ..figures import figure, step_of
-from ..fills import orders_text
+from ..fills import bot_side, orders_text, revert_side
 from ..runner.book.rejections import accepted_text
 from ..runner.book.revoke_state import hold_text
 from ..runner.view import CoverageStatus, RunnerStatus
@@ -228,12 +228,12 @@ def violation_lines(doc: dict, latest: int = 10) -> list[str]:
         who = _bot_order(v)
         outcome = v.get("outcome") or ("dry run" if v.get("dry_run") else "pending")
         if v.get("action") == "revert":  # the runner's own order, named apart from the bot's
-            outcome = f"the runner's own revert {v.get('revert_client_order_id') or '-'}: {outcome}"
+            outcome = f"the runner's own revert {revert_side(v)} {v.get('revert_client_order_id') or '-'}: {outcome}"
         # a limit's breach under an active lock says which limit, not "under active"
         broke = (f"breaking {v.get('reason')}" if v.get("kind") == "LIMIT_VIOLATION" and v.get("reason")
                  else f"under {v.get('mode')} {v.get('scope')}")
         lines.append(f"    {_when(v.get('ts_ms'))} {v.get('action', '?'):<6} {v.get('account')} {v.get('symbol')} "
-                     f"{v.get('side')} {figure(v.get('amount', 0), v.get('amount_step'))} ({value}) {_strategies(v)} "
+                     f"{bot_side(v)} {figure(v.get('amount', 0), v.get('amount_step'))} ({value}) {_strategies(v)} "
                      f"{'orders' if len(v.get('orders') or ()) > 1 else 'order'} {who} {broke}: {outcome}")
     return lines
 

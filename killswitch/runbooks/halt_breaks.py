@@ -35,7 +35,7 @@ from __future__ import annotations
 
 from typing import Any, Callable, Mapping, Optional, Sequence
 
-from ..fills import orders_text
+from ..fills import bot_side, orders_text, revert_side
 from ..holds import DEAD_MANS_SWITCH, OPERATOR
 from ..state.violations import CANCEL_RESULT_KIND, VIOLATION_KINDS, cancel_outcome, cancel_results
 from .incident import iso
@@ -86,7 +86,8 @@ def halt_breaks(rows: Sequence[Any], statuses: Mapping[str, str], incidents: Seq
             violations.append({
                 "at": iso(r.ts_ms), "kind": str(p.get("kind") or r.kind).upper(), "scope": scope,
                 "mode": p.get("mode"), "account": account,
-                "symbol": p.get("symbol"), "side": p.get("side"), "amount": p.get("amount"),
+                "symbol": p.get("symbol"), "side": bot_side(p), "revert_side": revert_side(p),
+                "amount": p.get("amount"),
                 "amount_step": p.get("amount_step"),
                 "notional": p.get("notional"), "client_order_id": p.get("client_order_id"),
                 "order_id": p.get("order_id"), "strategy": p.get("strategy"), "action": action,

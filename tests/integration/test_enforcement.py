@@ -300,7 +300,8 @@ def test_growth_under_a_halt_names_the_bot_by_its_fill_and_its_revert_as_the_run
     # each bot's order with its own strategy, the larger first (not alp-mkt-7's id for both)
     orders = f"alp-mkt-7 (alpha, id {seen['bot']}) 1.5, beta-mkt-8 (beta, id "
     assert f"strategies alpha, beta orders {orders}" in line and line.endswith(
-        f"the runner's own revert {revert}: revert filled 2"), line
+        f"the runner's own revert sell {revert}: revert filled 2"), line
+    assert " BTC/USDT:USDT bot buy 2.000 " in line, line  # the bots' side, said as theirs
     (console,) = seen["model"]["violations"]["rows"]
     assert (console["revert"], console["strategy"], console["outcome"]) == (revert, "alpha, beta", "revert filled 2")
     assert console["order"].startswith(orders) and console["order"].endswith(") 0.5"), console["order"]

@@ -67,7 +67,7 @@ def test_the_closure_report_shows_each_violation_and_what_it_came_to(tmp_path):
         "mode": "halted"}
     assert cancel["notional"] == pytest.approx(27_500.0) and cancel["order_id"] == oid
     assert (revert["symbol"], revert["side"], revert["strategy"], revert["outcome"]) == (
-        "BTC/USDT:USDT", "buy", "beta", "revert filled")  # the growth named by the fill that made it
+        "BTC/USDT:USDT", "bot buy", "beta", "revert filled")  # the growth named by the fill that made it
     assert revert["client_order_id"] == "beta-mkt-1" and revert["revert_client_order_id"].startswith("ks")
     assert revert["amount"] == pytest.approx(1.0) and revert["notional"] == pytest.approx(60_000.0, rel=0.01)
     assert cancel["incident"] is None  # an operator's lock: no stage entered
@@ -81,5 +81,6 @@ def test_the_closure_report_shows_each_violation_and_what_it_came_to(tmp_path):
     cells = [c.strip() for c in row.strip("|").split("|")]
     assert cells[1:] == ["LOCK_VIOLATION", ACCOUNT, "BTC/USDT:USDT", "buy", "0.500", "27,500.00", "alp-rogue-1",
                          "alpha", "cancel", "canceled", "operator op", "-"], cells  # (BTC: amount step 0.001) op's lock
-    assert f"| revert | revert filled (the runner's own order {revert['revert_client_order_id']}) |" in section
+    # the bot's side and the runner's revert, each said whose
+    assert f"| revert | revert filled (the runner's own revert sell {revert['revert_client_order_id']}) |" in section
     assert "No change of the bots' trading permission in the period." in section

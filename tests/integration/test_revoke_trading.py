@@ -563,7 +563,9 @@ def test_a_restores_preview_says_the_lock_that_still_binds_and_the_violations_un
     said = "\n".join(p.effects)
     assert f"{ACCOUNT} is still HALTED by @operator (since " in said and "the restore does not lift it" in said, said
     assert f"{ACCOUNT}: 1 lock violation(s) since the lock, the latest at " in said, said
-    assert f"strategy unknown: revert buy BTC/USDT:USDT under halted {ACCOUNT} (revert filled" in said, said
+    # the bot's side and the runner's revert, each named (not "revert buy": the revert sold)
+    assert (f"strategy unknown: bot buy BTC/USDT:USDT under halted {ACCOUNT}, reverted by the runner's sell "
+            "(revert filled") in said, said
 
 
 def test_a_stages_revoke_is_restored_by_its_reset_not_by_ksctl_revoke_restore(tmp_path):

@@ -87,8 +87,9 @@ def test_a_restarted_runner_shows_the_violations_the_last_one_caught(tmp_path):
     shown = violation_lines(seen["after"])  # ksctl status
     assert shown[0].startswith("  LOCK VIOLATIONS: 2 since "), shown
     assert any("cancel binanceusdm/sim-main" in x and x.endswith(": canceled") for x in shown), shown
-    assert any("the runner's own revert ks" in x and x.endswith(": revert filled 1.5") for x in shown), shown
+    assert any("the runner's own revert sell ks" in x and x.endswith(": revert filled 1.5") for x in shown), shown
     model = seen["screen"]["violations"]  # the console's Lock violations table
-    assert model["total"] == 2 and {r["order"] for r in model["rows"]} == {"alp-rogue-1", "beta-mkt-2"}
+    # (a revert's order names its fills: "beta-mkt-2 (beta, id …) 1.5")
+    assert model["total"] == 2 and {r["order"].split(" ")[0] for r in model["rows"]} == {"alp-rogue-1", "beta-mkt-2"}
     assert standing_lines(seen["screen"])["violations"].startswith("2 at the venue, the latest")
     assert seen["a_day_on"]["total"] == 0 and seen["a_day_on"]["recent"] == []

@@ -106,7 +106,8 @@ def test_a_violations_page_says_what_broke_the_lock_and_whose_it_was():
                                        "side": "buy"}, scope=ACCOUNT, strategy="bot-a", reason="LOCK_VIOLATION")
     assert e.labels["severity"] == "critical"
     assert headline(Alert("fp", e.labels, e, 1, 1, False)) == (
-        f"lock broken at the venue in {ACCOUNT} by strategy bot-a: {ACCOUNT} BTC/USDT:USDT buy brought back")
+        f"lock broken at the venue in {ACCOUNT} by strategy bot-a: {ACCOUNT} BTC/USDT:USDT bot buy brought back by "
+        "the runner's sell")
 
 
 def test_growth_is_attributed_by_the_bots_fill_and_its_revert_followed_to_filled(tmp_path):

@@ -33,7 +33,9 @@ REVERT = {**ROW, "key": "revert|binanceusdm/sim-main|BTC/USDT:USDT|long|5|6", "a
 def test_a_revert_names_the_bots_order_and_the_runners_own_revert_apart():
     [_, line] = violation_lines({"total": 1, "recent": [REVERT]})
     assert "strategy beta order beta-mkt-1 (id 4626764239) under halted" in line, line
-    assert line.endswith(f"the runner's own revert ks{'f' * 30}: revert filled 1"), line
+    # the bot's side and the revert's, each said whose (the walk read "revert … buy" of a sell)
+    assert " BTC/USDT:USDT bot buy 0.01 " in line, line
+    assert line.endswith(f"the runner's own revert sell ks{'f' * 30}: revert filled 1"), line
 
 
 def test_a_revert_nobody_is_named_for_says_why_and_two_strategies_are_both_named():

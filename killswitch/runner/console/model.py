@@ -28,7 +28,7 @@ import urllib.parse
 from typing import Any, Optional, Sequence
 
 from ...figures import figure, money, step_of
-from ...fills import orders_text
+from ...fills import bot_side, orders_text, revert_side
 from ...overrides import iso as override_iso
 from ...sources import revision_text
 from ..book.dms_state import declared_only
@@ -507,7 +507,8 @@ def _restore_needs(h: dict) -> str:
 def _violations(doc: dict, now: int) -> dict:
     """What broke a lock at the venue: the count and the latest (status's ``lock_violations``)."""
     rows = [{"when": _when(v.get("ts_ms"), now), "action": v.get("action"), "account": v.get("account"),
-             "symbol": v.get("symbol"), "side": v.get("side"), "amount": _number(v.get("amount"), v.get("amount_step")),
+             "symbol": v.get("symbol"), "side": bot_side(v), "revert_side": revert_side(v),
+             "amount": _number(v.get("amount"), v.get("amount_step")),
              "notional": _number(v.get("notional")),
              "strategy": ", ".join(str(n) for n in v.get("strategies") or ()) or v.get("strategy"),
              "attribution": v.get("attribution") or "",

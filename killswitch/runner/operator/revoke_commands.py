@@ -27,6 +27,7 @@ import hashlib
 from dataclasses import replace
 from typing import Any, Callable, Optional
 
+from ...fills import bot_side, revert_side
 from ...state.store import FencedError
 from ..book.revoke_state import ALLOWED, OPERATOR, REVOKED, Hold, holder_of
 from ..book.view import BookView
@@ -55,8 +56,11 @@ def revoke_preview_id(scope: str, accounts: list[str]) -> str:
 def _violation(v: dict[str, Any]) -> str:
     """A lock violation as a restore's preview names it: when, by whom, what, how it ended."""
     who = ", ".join(str(n) for n in v.get("strategies") or ()) or v.get("strategy") or "unknown"
-    return (f"at {iso_ms(int(v.get('ts_ms') or 0))}: strategy {who}: {v.get('action')} {v.get('side')} "
-            f"{v.get('symbol')} under {v.get('mode')} {v.get('scope')} ({v.get('outcome') or 'pending'})")
+    action = v.get("action")
+    did = bot_side(v) if action in ("revert", "none") else f"{action} {v.get('side')}"
+    back = f", reverted by the runner's {revert_side(v)}" if action == "revert" else ""
+    return (f"at {iso_ms(int(v.get('ts_ms') or 0))}: strategy {who}: {did} "
+            f"{v.get('symbol')} under {v.get('mode')} {v.get('scope')}{back} ({v.get('outcome') or 'pending'})")
 
 
 class OperatorRevokes:
