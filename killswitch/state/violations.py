@@ -31,13 +31,20 @@ def cancel_results(rows: Sequence[Any]) -> dict[tuple[str, str], str]:
     return results
 
 
+# what a bot's fill that reduced a position under a halt came to (action ``none``): it is done
+REDUCED_OUTCOME = "filled under the halt; it reduced the position: nothing sent back"
+
+
 def cancel_outcome(payload: Mapping[str, Any], results: Mapping[tuple[str, str], str]) -> str:
     """A cancelled violation's outcome: ``dry run: not sent``, the venue's answer, or ``no
-    result recorded`` (a stop right after the cancel left, or a stage's own cancel of it)."""
+    result recorded`` (a stop right after the cancel left, or a stage's own cancel of it); a
+    bot's fill that reduced (action ``none``): :data:`REDUCED_OUTCOME`."""
+    if payload.get("action") == "none":
+        return REDUCED_OUTCOME
     if payload.get("dry_run"):
         return "dry run: not sent"
     answered = results.get((str(payload.get("account")), str(payload.get("order_id"))))
     return answered if answered is not None else "no result recorded"
 
 
-__all__ = ["CANCEL_RESULT_KIND", "VIOLATION_KINDS", "cancel_outcome", "cancel_results"]
+__all__ = ["CANCEL_RESULT_KIND", "REDUCED_OUTCOME", "VIOLATION_KINDS", "cancel_outcome", "cancel_results"]

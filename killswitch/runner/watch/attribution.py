@@ -22,9 +22,10 @@ Must not: read the clock, do I/O, or consult anything but its arguments.
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from typing import Iterable, Optional
+from typing import Any, Callable, Iterable, Optional, Sequence
 
 from ...fills import Fill
+from ..book.rejections import leg_of
 from .enforce import UNKNOWN_STRATEGY, BotOrder, Violation, could_be_own
 
 NO_FILL_READ = f"{UNKNOWN_STRATEGY}: no fill read"
@@ -41,9 +42,9 @@ class FillRead:
 
 
 def growth_fills(v: Violation, fills: Iterable[Fill], own: frozenset[str] = frozenset()) -> list[Fill]:
-    """The fills that grew ``v``'s leg: of its symbol and side (its leg in hedge mode), not the
-    runner's own (journaled, or of its client id shape), newest first until they cover ``v``'s
-    growth (the last one taken whole)."""
+    """The fills that grew ``v``'s leg (or shrank it, for a reduction): of its symbol and side
+    (its leg in hedge mode), not the runner's own (journaled, or of its client id shape), newest
+    first until they cover ``v``'s growth (the last one taken whole)."""
     mine = [f for f in fills if f.symbol == v.symbol and f.side == v.side
             and (v.position_side is None or f.position_side in (None, v.position_side))
             and not (f.client_id is not None and (f.client_id in own or could_be_own(f.client_id)))]
@@ -78,6 +79,42 @@ def attribute(v: Violation, read: Optional[FillRead], own: frozenset[str] = froz
     grew = growth_fills(v, read.fills, own)
     if not grew:
         return replace(v, strategy=UNKNOWN_STRATEGY, strategies=(UNKNOWN_STRATEGY,), attribution=NO_GROWTH_FILL)
+    return _named(v, grew)
+
+
+def reduced_by_bots(v: Violation, read: Optional[FillRead], own: frozenset[str], since_ms: int) -> Optional[Violation]:
+    """``v`` (a leg that shrank under a halt, :data:`~.enforce.REDUCED`) as the bots' fills that
+    shrank it since ``since_ms`` (the account's previous read): their orders and strategies, and
+    what they reduced (at most the shrink); None when no bot's fill is read — the runner's own
+    close, a liquidation, or a read that failed, which cannot tell."""
+    if read is None or read.error is not None:
+        return None
+    bots = growth_fills(v, [f for f in read.fills if f.ts_ms >= since_ms], own)
+    if not bots:
+        return None
+    amount = min(v.amount, sum(f.amount for f in bots))
+    notional = v.notional * amount / v.amount if v.notional is not None and v.amount > 0 else None
+    return replace(_named(v, bots), amount=amount, notional=notional)
+
+
+def reductions_to_read(new: Iterable[Violation], ours: Sequence[Any], since_of: Callable[[Violation], int]
+                       ) -> list[tuple[Violation, int]]:
+    """Each reduction of ``new`` with the time its fills are read from (``since_of``), but those
+    an order of ours faced since then (``ours``: the journal's entries, pending or of the last
+    day; one of the leg pending, or created or updated since): the runner's close or revert shrank
+    it, and no trade is read for it (a stage's closes cost no reads)."""
+    out = []
+    for v in new:
+        since = since_of(v)
+        leg = leg_of(v.venue, v.account.partition("/")[2], v.symbol, v.side, v.position_side)
+        if not any(leg_of(e.venue, e.account, e.symbol, e.side, e.position_side) == leg
+                   and (e.status is None or max(e.created_ms, e.updated_ms or 0) >= since) for e in ours):
+            out.append((v, since))
+    return out
+
+
+def _named(v: Violation, grew: list[Fill]) -> Violation:
+    """``v`` named by the bots' fills ``grew``: the strategy with most, every one, the lead order."""
     by: dict[str, float] = {}
     for f in grew:
         by[_name(f)] = by.get(_name(f), 0.0) + f.amount
@@ -100,4 +137,5 @@ def _orders(grew: list[Fill]) -> tuple[BotOrder, ...]:
     return tuple(sorted(by.values(), key=lambda o: -o.amount))
 
 
-__all__ = ["FillRead", "NO_FILL_READ", "NO_GROWTH_FILL", "attribute", "growth_fills"]
+__all__ = ["FillRead", "NO_FILL_READ", "NO_GROWTH_FILL", "attribute", "growth_fills", "reduced_by_bots",
+           "reductions_to_read"]

@@ -25,6 +25,10 @@ its symbol, as the pre-trade gate reads them: :func:`~.gate_request.lock_keys`):
   (nothing when that is below the venue's minimum amount: said in ``notes``), at a protected
   price (:data:`REVERT_SLIPPAGE` past the mark). Never on a leg a plan of this tick already
   closes (``closing``);
+- **a fill under a halt that reduced** is reported too (no order may pass a halt): a leg below
+  its baseline under a ``halted`` lock is a candidate (``Watch.reduced``, action
+  :data:`REDUCED`) that the caller keeps only where the account's trades show a bot's fill did
+  it (:func:`.attribution.reduced_by_bots`); nothing is sent back;
 - each is a :class:`Violation` with a key it is reported under once (an order: its id; a
   revert: the leg, its baseline and its size, so that growth again is reported again).
 
@@ -68,7 +72,10 @@ from ..lock.lock import GLOBAL_SCOPE, LockBook, LockStatus
 
 LOCK_VIOLATION = "LOCK_VIOLATION"
 REVERT_SLIPPAGE = 0.02  # a revert's protected price: this far past the mark
-ACTIONS = ("cancel", "revert")
+# none: a bot's fill that reduced a position under a halt (no order may pass a halt), reported
+# and left as it is
+REDUCED = "none"
+ACTIONS = ("cancel", "revert", REDUCED)
 UNKNOWN_STRATEGY = "unknown"
 _EPS = 1e-9
 # only these can do no more than reduce, whatever their reduce-only flag says
@@ -154,14 +161,14 @@ class Violation:
 
     key: str  # reported once under this key
     kind: str  # LOCK_VIOLATION, or an extra check's kind
-    action: str  # cancel | revert
+    action: str  # cancel | revert | none (a bot's fill that reduced under a halt: REDUCED)
     scope: str  # the scope of the lock (or of the check's rule) it broke
     mode: str  # the lock's mode (active: a check's flag outside any lock)
     venue: str
     account: str  # "venue/account"
     symbol: str
-    side: str  # buy | sell: the order's, or the growth's (buy: a long grew)
-    amount: float  # the order's open amount, or the growth in contracts
+    side: str  # buy | sell: the order's, or the growth's (buy: a long grew), or the bots' fills' that reduced
+    amount: float  # the order's open amount, or the growth in contracts, or what the bots' fills reduced
     notional: Optional[float]  # in the quote currency (None: neither a price nor a mark to value it)
     client_order_id: Optional[str]
     order_id: Optional[str]
@@ -196,10 +203,11 @@ class Violation:
             out["amount_step"] = self.amount_step
         if self.kind == LOCK_VIOLATION and self.holder[0] is not None:
             out["lock"] = {"policy": self.holder[0], "stage": self.holder[1], "by": self.holder[2]}
-        if self.action == "revert":
+        if self.action in ("revert", REDUCED):
             out["baseline"] = self.baseline
             out["contracts"] = self.contracts
-            out["revert_client_order_id"] = self.revert_id
+            if self.action == "revert":
+                out["revert_client_order_id"] = self.revert_id
             out["strategies"] = list(self.strategies) or [self.strategy]
             if self.attribution is not None:
                 out["attribution"] = self.attribution
@@ -211,14 +219,16 @@ class Violation:
 @dataclass(frozen=True)
 class Watch:
     """What :func:`watch` decided: the cancels (one per account), the reverts (one plan per leg,
-    a reduce-only order each), the violations, the baselines to keep, and what was left alone
-    and why (a revert below the venue's minimum)."""
+    a reduce-only order each), the violations, the baselines to keep, what was left alone and
+    why (a revert below the venue's minimum), and the legs that shrank under a halt (``reduced``:
+    violations only where a bot's fill did it, which the caller reads: :data:`REDUCED`)."""
 
     cancels: tuple[CancelIntent, ...] = ()
     reverts: tuple[Plan, ...] = ()
     violations: tuple[Violation, ...] = ()
     baselines: dict = field(default_factory=dict)
     notes: tuple[str, ...] = ()
+    reduced: tuple[Violation, ...] = ()
 
     @property
     def cancel_ids(self) -> frozenset[str]:
@@ -328,6 +338,7 @@ def watch(book: LockBook, snapshots: Iterable[Snapshot], own: Iterable[str],  # 
     cancels: list[CancelIntent] = []
     reverts: list[Plan] = []
     violations: list[Violation] = []
+    reduced: list[Violation] = []
     notes: list[str] = []
     kept: dict[str, Any] = {}
     if not holds and not checks:
@@ -370,6 +381,7 @@ def watch(book: LockBook, snapshots: Iterable[Snapshot], own: Iterable[str],  # 
             if low > 0:
                 legs[key] = low
         kept[account] = {"since": since, "legs": legs}
+        reduced.extend(_reductions(book, snap, account, legs_before, sizes, now))
         grew = False
         for key, size in sizes.items():
             base = float(legs_before.get(key, 0.0))
@@ -392,7 +404,7 @@ def watch(book: LockBook, snapshots: Iterable[Snapshot], own: Iterable[str],  # 
                 reverts.append(plan)
         if memo is not None and not grew:
             memo.settled(account, sizes, legs)
-    return Watch(tuple(cancels), tuple(reverts), tuple(violations), kept, tuple(notes))
+    return Watch(tuple(cancels), tuple(reverts), tuple(violations), kept, tuple(notes), tuple(reduced))
 
 
 class SizesMemo:
@@ -534,6 +546,37 @@ def leg_sizes(snap: Snapshot) -> dict[str, float]:
     return {k: c for k, c in sorted(sizes.items()) if c > 0}
 
 
+def _reductions(book: LockBook, snap: Snapshot, account: str, legs_before: Mapping[str, Any],
+                sizes: Mapping[str, float], now: int) -> list[Violation]:
+    """Each leg of ``snap`` below its baseline under a ``halted`` lock: a fill under the halt,
+    whoever's (a candidate: the caller keeps it only when a bot's fill did it, see
+    :data:`REDUCED`). Nothing is sent back: it reduced."""
+    out = []
+    for key, base in legs_before.items():
+        before, size = float(base), sizes.get(key, 0.0)
+        if size >= before * (1 - _EPS) - _EPS:
+            continue
+        symbol, _, leg = key.rpartition("|")
+        lock = _lock_for(book, account, symbol, None, now)
+        if not lock.locked or lock.mode != "halted":
+            continue
+        side = "sell" if leg in ("long", "LONG") else "buy"  # what shrinks a long, a short
+        shrink = before - size
+        rules = snap.markets.get(symbol)
+        # valued as the leg left is (None: it is closed whole, and nothing here values it)
+        p = next((p for p in snap.positions if p.symbol == symbol and leg_of_position(p) == leg and p.contracts > 0),
+                 None)
+        why = (f"{LOCK_VIOLATION}: the {symbol} {leg} shrank from {before:g} to {size:g} under the {lock.scope} "
+               f"halt: a bot's order filled, though no order may; it reduced, so nothing is sent back")
+        out.append(Violation(f"{REDUCED}|{account}|{symbol}|{leg}|{before:g}|{size:g}", LOCK_VIOLATION, REDUCED,
+                             lock.scope or GLOBAL_SCOPE, lock.mode, snap.venue, account, symbol, side, shrink,
+                             shrink * p.notional / p.contracts if p is not None else None,
+                             None, None, UNKNOWN_STRATEGY, why, leg if leg in ("LONG", "SHORT") else None, before,
+                             size, holder=_holder(lock),
+                             amount_step=rules.amount_step if rules is not None and rules.amount_step > 0 else None))
+    return out
+
+
 def _revert(snap: Snapshot, account: str, p: Position, leg: str, base: float, size: float, lock: LockStatus,
             now: int) -> tuple[Optional[Plan], Optional[Violation], Optional[str]]:
     """The reduce-only order that brings ``p``'s leg back to ``base``, and the violation."""
@@ -566,6 +609,6 @@ def _revert(snap: Snapshot, account: str, p: Position, leg: str, base: float, si
     return Plan(decision, 0, NOT_ATTRIBUTED, orders=(order,)), v, None
 
 
-__all__ = ["ACTIONS", "Enforce", "Flag", "LOCK_VIOLATION", "OrderCheck", "REVERT_SLIPPAGE", "UNKNOWN_STRATEGY",
-           "SizesMemo", "Violation", "Watch", "could_be_own", "default_enforce", "enforce_details", "enforce_of",
-           "entry", "grows", "leg_sizes", "only_reduces", "watch"]
+__all__ = ["ACTIONS", "Enforce", "Flag", "LOCK_VIOLATION", "OrderCheck", "REDUCED", "REVERT_SLIPPAGE",
+           "UNKNOWN_STRATEGY", "SizesMemo", "Violation", "Watch", "could_be_own", "default_enforce", "enforce_details",
+           "enforce_of", "entry", "grows", "leg_sizes", "only_reduces", "watch"]

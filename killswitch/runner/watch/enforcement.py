@@ -64,7 +64,8 @@ import logging
 from collections import Counter
 from contextlib import contextmanager
 from dataclasses import replace
-from typing import Any, Callable, Iterator, Mapping, Optional, Sequence
+from functools import partial
+from typing import Any, Awaitable, Callable, Iterator, Mapping, Optional, Sequence
 
 from adapters.base import AdapterError, CancelSelector
 
@@ -74,7 +75,7 @@ from ...metrics import Registry
 from ...orders import CancelIntent
 from ...snapshot import Snapshot
 from ...state.store import FencedError, StateStore
-from ...state.violations import CANCEL_RESULT_KIND
+from ...state.violations import CANCEL_RESULT_KIND, REDUCED_OUTCOME
 from ..book.book import Book
 from ..book.rejections import leg_of
 from ..book.still_open import still_open_of
@@ -83,8 +84,8 @@ from ..lease.leadership import Leadership
 from ..lock.lock import GLOBAL_SCOPE, LockStatus
 from ..storeio import StoreIO
 from ..venue.port import Venues
-from .attribution import FillRead, attribute
-from .enforce import UNKNOWN_STRATEGY, OrderCheck, SizesMemo, Violation, enforce_of, watch as decide
+from .attribution import FillRead, attribute, reduced_by_bots, reductions_to_read
+from .enforce import REDUCED, UNKNOWN_STRATEGY, OrderCheck, SizesMemo, Violation, enforce_of, watch as decide
 from .shown import Shown, revert_outcome
 
 log = logging.getLogger("killswitch.runner.enforcement")
@@ -151,6 +152,7 @@ class Enforcement:
         # the accounts as read before a lock came to bind them: the baselines of its first tick
         # (a read older than BEFORE_MAX_MS, from before a spell as a standby, is not taken)
         before = self._before if self._before_at is not None and now - self._before_at <= BEFORE_MAX_MS else {}
+        previous = self._before_at  # (whatever its age: where a reduction's fills are read from)
         self._before = {f"{s.venue}/{s.account}": s for s in snapshots}
         self._before_at = now
         # a check with nothing to check (no policy sets limits) costs the tick nothing
@@ -170,6 +172,12 @@ class Enforcement:
                        closing=closing, checks=checks, before=before, memo=self._memo)
         self.book.keep_baselines(w.baselines)  # saved with the tick's state
         new = [v for v in w.violations if v.key not in self.reported]
+        shrank = [v for v in w.reduced if v.key not in self.reported]
+        if shrank:  # a violation only where a bot's fill did it
+            ours = await self._ours(now)
+            new += await _reduced(shrank, ours, frozenset(e.client_order_id for e in ours),
+                                  partial(_read_fills, self.venues), lambda v: previous if previous is not None
+                                  else _taken(self.book.baselines.get(v.account), now) - BEFORE_MAX_MS)
         if any(v.action == "revert" for v in new):  # whose fills grew each leg, by the venue's own ids
             new = await self._attributed(new, w.baselines, now)
         if new:  # audited before anything leaves: the row is what says "reported" after a stop
@@ -181,7 +189,7 @@ class Enforcement:
         self._settle(snapshots, now)
         read = {f"{s.venue}/{s.account}" for s in snapshots if s.fetch.ok}
         self.reported = {k for k in self.reported if k.split("|")[1] not in read or k in self.claimed} | {
-            v.key for v in w.violations}
+            v.key for v in (*w.violations, *w.reduced)}
         for note in w.notes:
             if note not in self._noted:
                 self._noted.add(note)
@@ -272,13 +280,15 @@ class Enforcement:
             # for venue_violations (engine/tally.py): an order of unknown strategy is no strategy's
             self.book.counted.violated(v.account, "-" if v.strategy == UNKNOWN_STRATEGY else v.strategy, v.symbol,
                                        v.kind)
-            self.shown.keep({**v.to_json(), "ts_ms": now, "dry_run": self.dry_run, "outcome": None})
+            self.shown.keep({**v.to_json(), "ts_ms": now, "dry_run": self.dry_run,
+                             "outcome": REDUCED_OUTCOME if v.action == REDUCED else None})
             log.warning("%s: %s %s %s %s %g (notional %s) client order id %s strategy %s%s: %s",
                         v.kind, v.account, v.action, v.symbol, v.side, v.amount,
                         "unknown" if v.notional is None else f"{v.notional:,.2f}", v.client_order_id or "-",
                         ", ".join(v.strategies) if v.strategies else v.strategy,
-                        f" ({v.attribution}); the runner's own revert {v.revert_id or '-'}"
-                        if v.action == "revert" else "", v.reason)
+                        f" ({v.attribution})" + (f"; the runner's own revert {v.revert_id or '-'}"
+                                                 if v.action == "revert" else "")
+                        if v.action in ("revert", REDUCED) else "", v.reason)
             events.append(Event.make(LOCK_VIOLATION_EVENT if v.kind == "LOCK_VIOLATION" else v.kind.lower(), now,
                                      {**v.to_json(), "dry_run": self.dry_run}, scope=v.scope, strategy=v.strategy,
                                      reason=v.kind, venue=v.account.partition("/")[0], account=v.account,
@@ -325,9 +335,11 @@ class Enforcement:
 
     async def _own(self, now: int) -> frozenset[str]:
         """The client order ids the runner journaled: every pending intent and the last day's."""
-        pending = await self.io(self.store.pending_intents)
-        recent = await self.io(self.store.journal, 100_000, now - OWN_HISTORY_MS)
-        return frozenset(e.client_order_id for e in (*pending, *recent))
+        return frozenset(e.client_order_id for e in await self._ours(now))
+
+    async def _ours(self, now: int) -> list[Any]:
+        return [*await self.io(self.store.pending_intents),
+                *await self.io(self.store.journal, 100_000, now - OWN_HISTORY_MS)]
 
     async def _attributed(self, new: list[Violation], baselines: Mapping[str, Any], now: int) -> list[Violation]:
         """``new`` with each revert attributed by the fills that grew its leg
@@ -341,23 +353,11 @@ class Enforcement:
                 record = baselines.get(v.account)
                 since = record.get("since", now) if isinstance(record, Mapping) else now
                 wanted[(v.account, v.symbol)] = min(int(since), now) - BEFORE_MAX_MS
-        got = await asyncio.gather(*(self._fills(account, symbol, since)
+        got = await asyncio.gather(*(_read_fills(self.venues, account, symbol, since)
                                      for (account, symbol), since in wanted.items()))
         reads = dict(zip(wanted, got))
         own = await self._own(now) if reads else frozenset()
         return [attribute(v, reads.get((v.account, v.symbol)), own) for v in new]
-
-    async def _fills(self, account: str, symbol: str, since: int) -> FillRead:
-        port = self.venues.get(account)
-        if port is None:
-            return FillRead(error="NO_ADAPTER")
-        try:
-            async with asyncio.timeout(FILL_READ_S):
-                return FillRead(tuple(await port.fills(symbol, since)))
-        except AdapterError as e:
-            return FillRead(error=f"{e.reason.value}: {e.message}")
-        except TimeoutError:
-            return FillRead(error=f"TIMEOUT: no answer within {FILL_READ_S:g}s")
 
     async def follow_reverts(self) -> None:
         """Each revert sent back followed to its end in the journal (what the history and the
@@ -425,10 +425,45 @@ class Enforcement:
             fam.add(n, scope=scope, strategy=strategy, action=action)
 
 
+async def _reduced(new: list[Violation], ours: Sequence[Any], own: frozenset[str],
+                   read: Callable[[str, str, int], Awaitable[FillRead]], since_of: Callable[[Violation], int]
+                   ) -> list[Violation]:
+    """The legs ``new`` that bots' fills shrank under a halt, as :mod:`.attribution` names them
+    (:func:`reductions_to_read`, :func:`reduced_by_bots`): the trades read (``read``) since the
+    last watch (``since_of``), but for a leg an order of ours (``ours``: the journal's) faced since."""
+    todo = reductions_to_read(new, ours, since_of)
+    wanted: dict[tuple[str, str], int] = {}
+    for v, since in todo:
+        if len(wanted) < FILL_READS_MAX:
+            wanted.setdefault((v.account, v.symbol), since)
+    reads = dict(zip(wanted, await asyncio.gather(*(read(a, sym, since) for (a, sym), since in wanted.items()))))
+    named = (reduced_by_bots(v, reads.get((v.account, v.symbol)), own, since) for v, since in todo)
+    return [v for v in named if v is not None]
+
+
+async def _read_fills(venues: Venues, account: str, symbol: str, since: int) -> FillRead:
+    """``account``'s trades of ``symbol`` since ``since``, within ``FILL_READ_S`` (a failure said)."""
+    port = venues.get(account)
+    if port is None:
+        return FillRead(error="NO_ADAPTER")
+    try:
+        async with asyncio.timeout(FILL_READ_S):
+            return FillRead(tuple(await port.fills(symbol, since)))
+    except AdapterError as e:
+        return FillRead(error=f"{e.reason.value}: {e.message}")
+    except TimeoutError:
+        return FillRead(error=f"TIMEOUT: no answer within {FILL_READ_S:g}s")
+
+
 def _result(account: str, outcomes: dict[str, str], now: int) -> tuple[str, int, dict]:
     """The audit row of one account's cancel: each venue order id and what became of it
     (``canceled``, or the venue's refusal)."""
     return CANCEL_RESULT_KIND, now, {"account": account, "outcomes": outcomes}
+
+
+def _taken(record: Any, now: int) -> int:
+    """When an account's baselines were taken (``now`` when it has none)."""
+    return int(record.get("since", now)) if isinstance(record, Mapping) else now
 
 
 def leg_key(o: Any) -> tuple[str, str, str]:
