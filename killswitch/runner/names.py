@@ -93,6 +93,8 @@ class Catalog:
     symbols: Mapping[str, Optional[frozenset[str]]] = field(default_factory=dict)
     policy_scopes: Mapping[str, frozenset[str]] = field(default_factory=dict)  # policy → its scope keys
     held: frozenset[str] = frozenset()  # scopes with a lock in force
+    # account → the strategies it declares (Accounts document) or its last snapshot names
+    account_strategies: Mapping[str, frozenset[str]] = field(default_factory=dict)
 
     @property
     def venues(self) -> frozenset[str]:
@@ -188,6 +190,11 @@ class Catalog:
         if scope in self.venues:
             return frozenset(a for a in self.accounts if a.split("/", 1)[0] == scope)
         return self.accounts
+
+    def strategy_accounts(self, strategy: str) -> frozenset[str]:
+        """The accounts ``strategy`` trades on: those that declare it in the Accounts document,
+        or whose last snapshot names it on a position or an order."""
+        return frozenset(a for a, names in self.account_strategies.items() if strategy in names)
 
 
 __all__ = ["Catalog", "SCOPE_FORMS", "Unknown", "close_matches", "near_names"]

@@ -617,15 +617,16 @@ def test_a_revoke_whose_policy_a_reload_dropped_stays_until_its_approvers_restor
 OTHER = "simulated/sim-hedge"  # an account of the same venue and book without a revoke: block
 
 
-def two_accounts(tmp_path, venue: KeyVenue, clock=None, lease_ttl_ms: int = 5_000):
-    """sim-main with the venue's switch, sim-hedge without one, one store (a restart: call again)."""
+def two_accounts(tmp_path, venue: KeyVenue, clock=None, lease_ttl_ms: int = 5_000, prefixes=None):
+    """sim-main with the venue's switch, sim-hedge without one, one store (a restart: call again);
+    ``prefixes``: sim-main's declared strategies (client id prefix → strategy)."""
     clock = clock or ManualClock(T0)
     venue.clock = clock
     engine = build("calm", clock)
     for symbol, price in {"BTCUSDT": 60_000.0, "ETHUSDT": 3_000.0, "SOLUSDT": 140.0}.items():
         engine.set_mark(symbol, price)
     main = WithKeys(SimulatedAdapter(engine, "sim-main", venue="simulated", labels={"book": "futures"},
-                                     timeout_s=2.0), venue, "runner")
+                                     timeout_s=2.0, strategy_prefixes=prefixes), venue, "runner")
     other = SimulatedAdapter(engine, "sim-hedge", venue="simulated", labels={"book": "futures"}, timeout_s=2.0)
     assert not other.capabilities.revoke_trading
     store = CrashingSave(open_store(f"sqlite://{tmp_path / 'state.db'}"))
@@ -658,6 +659,38 @@ def test_an_operator_revoke_names_the_account_it_cannot_reach_and_never_owes_it(
     started(again)
     ticks(again, 3, beat=True)
     assert again.parts.revokes.status() == {}
+
+
+def test_a_strategys_revoke_reaches_only_the_accounts_it_trades_on(tmp_path):
+    """bot-a is declared on sim-main alone: its revoke reaches sim-main, not sim-hedge (the walk
+    saw sim-hedge previewed and then named OUT OF REACH, with no word of why it was reached)."""
+    w = two_accounts(tmp_path, venue=KeyVenue(), prefixes={"bot-a-": "bot-a"})
+    started(w)
+    ticks(w, 1, beat=True)
+    preview = w.desk.preview_revoke("bot-a")
+    assert preview.allowed, preview.reason
+    assert preview.reason == f"PREVIEW: revoke trading on 1 account(s): {ACCOUNT}", preview.reason
+    said = "\n".join(preview.effects)
+    assert OTHER not in said and f"strategy bot-a trades on {ACCOUNT} (declared in the Accounts document" in said, said
+    done = run(w.desk.revoke_trading("bot-a", "bot-a ignores the halt", preview_id=preview.preview_id, actor="ann"))
+    assert done.done and done.out_of_reach == (), done.reason
+    assert set(w.parts.revokes.status()) == {ACCOUNT}
+
+
+def test_a_revoke_of_a_strategy_no_account_trades_on_is_refused_with_the_way_out():
+    """A strategy known from a policy's scope alone trades on no account this runner can name:
+    refused, never every account of the runner."""
+    from killswitch.runner.names import Catalog
+    from killswitch.runner.operator.revoke_commands import OperatorRevokes
+
+    cat = Catalog(accounts=frozenset({ACCOUNT, OTHER}), strategies=frozenset({"bot-a", "bot-z"}),
+                  account_strategies={ACCOUNT: frozenset({"bot-a"}), OTHER: frozenset()})
+    me = SimpleNamespace(known=SimpleNamespace(catalog=lambda: cat))
+    assert OperatorRevokes._accounts(me, "bot-a") == (None, [ACCOUNT])  # type: ignore[arg-type]
+    why, accounts = OperatorRevokes._accounts(me, "bot-z")  # type: ignore[arg-type]
+    assert accounts == [] and why.startswith("NO_ACCOUNT: strategy bot-z is declared on no account"), why
+    assert "ksctl revoke --scope venue/account" in why
+    assert OperatorRevokes._accounts(me, "simulated") == (None, [OTHER, ACCOUNT])  # type: ignore[arg-type]
 
 
 def test_a_stage_revoke_holds_only_the_accounts_with_the_switch(tmp_path):

@@ -84,6 +84,13 @@ class OperatorRevokes:
         unknown = catalog.resolve_scope(scope)
         if unknown is not None:
             return unknown.reason, []
+        if catalog.scope_kind(scope) == "strategy":  # its bots' keys are on the accounts it trades on
+            accounts = sorted(catalog.strategy_accounts(scope))
+            if not accounts:
+                return (f"NO_ACCOUNT: strategy {scope} is declared on no account of this runner (the Accounts "
+                        "document's strategies) and no position or order names it; revoke the account it trades "
+                        "on by name (ksctl revoke --scope venue/account)"), []
+            return None, accounts
         accounts = sorted(catalog.accounts_of(scope))
         if not accounts:
             return f"NO_ACCOUNT: {scope} reaches no account of this runner; nothing to revoke", []
@@ -112,6 +119,10 @@ class OperatorRevokes:
         effects = []
         if self.dry_run:
             effects.append("this runner is a DRY RUN: nothing is sent to any venue; the revoke would only be audited")
+        if self.known.catalog().scope_kind(scope) == "strategy":
+            effects.append(f"strategy {scope} trades on {', '.join(accounts)} (declared in the Accounts document, or "
+                           "named by a position or an order there): the keys are the account's, so every strategy "
+                           "on it stops")
         reachable = [a for a in accounts if self.revokes.switchable(a)]
         if not reachable:  # nothing the revoke could do: refused, never owed to fail for ever
             return ActionPreview("revoke", scope, False, f"REVOKE_UNSUPPORTED: no account {scope} reaches has the "

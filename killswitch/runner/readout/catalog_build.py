@@ -129,7 +129,8 @@ class Known:
                 policy_scopes.setdefault(policy, set()).add(scope)
         return Catalog(accounts=frozenset(self.venues), strategies=frozenset(strategies),
                        symbols=symbols,
-                       policy_scopes={p: frozenset(v) for p, v in policy_scopes.items()})
+                       policy_scopes={p: frozenset(v) for p, v in policy_scopes.items()},
+                       account_strategies={a: d | n for a, d, n in zip(self.venues, declared, named)})
 
     def placement(self, now: Optional[int] = None) -> Placement:
         """What the pre-trade gate places an order with: the catalog, the unit price of every
