@@ -97,7 +97,8 @@ def stream_text(s: dict) -> str:
 
 
 def status_text(st: RunnerStatus, locks: LockDocument) -> str:
-    """Mode, leadership, graph; the runner's own failures (reload, pages); stages per scope;
+    """Mode, leadership, graph; what can lose money (:func:`risk_lines`); the runner's own
+    failures (reload, pages); stages per scope;
     data ages with each account's fetch error; the trading locks (mode, origin, reason,
     expiry); the pre-trade limits' usage; resumptions and their limits; residuals; the dead man's switch."""
     shard = f"shard {st.shard}  " if st.shard else ""
@@ -106,6 +107,7 @@ def status_text(st: RunnerStatus, locks: LockDocument) -> str:
              f"last tick {_when(st.last_tick_ms)}"]
     if not st.leader:
         lines.append(standby_line(st))
+    lines += risk_lines(st)  # what can lose money first: before the configuration's problems
     if st.policy_error:
         lines.append(f"POLICY RELOAD FAILED (last good graph running): {st.policy_error}")
     lines += failure_lines(st)
@@ -132,7 +134,6 @@ def status_text(st: RunnerStatus, locks: LockDocument) -> str:
                      + (f"  {_fetch_error(error, st.last_tick_ms)}" if error else "")
                      + (f"  {stream_text(stream)}" if stream else ""))
     lines += mode_lines(st)
-    lines += rejection_lines(st)
     lines += weight_lines(st)
     lines += lock_lines(locks)
     lines += limit_lines(locks)
@@ -145,20 +146,29 @@ def status_text(st: RunnerStatus, locks: LockDocument) -> str:
         step = f"; steps up at {iso(r.until_ms)}" if r.until_ms is not None else ""
         lines.append(f"  RESUMING {r.policy} {r.scope}: {step_of(r.day, r.days, r.step_ms)} since {iso(r.since_ms)}, "
                      f"{r.fraction * 100:g}% of normal limits ({limits or 'no limit set'}){step}")
+    lines += count_lines(st.violation_counts)
+    lines += dms_lines(dms_of(st))
+    return "\n".join(lines)
+
+
+def risk_lines(st: RunnerStatus) -> list[str]:
+    """What can lose money, the first lines after the header: an operator's lock not in force
+    yet, the closes the venue refused, the positions closes left open, the orders a cancel did
+    not take, trading permission at the venue and lock violations."""
+    lines = []
+    for w in st.locks_stored:  # an operator's lock sent while no runner led: not in force yet
+        who = f" by {w['by']}" if w.get("by") else ""
+        lines.append(f"  LOCK STORED {w['scope']} {w['mode']}{who} at {iso(w['stored_ms'])} (request {w['request']}): "
+                     "not in force until a runner leads; the leader applies it the moment it acts")
+    lines += rejection_lines(st)
     lines += residual_lines(st.residuals)  # what closes left open and the runner stopped closing
     for o in st.still_open:  # what cancels meant to take that the venue still lists: never shown cancelled
         of = f"incident {o.incident}" if o.incident else o.cause
         lines.append(f"  STILL OPEN {o.account} {o.symbol} {o.side} {figure(o.amount)} order {o.order_id}: {o.said}; "
                      f"{of}")
-    for w in st.locks_stored:  # an operator's lock sent while no runner led: not in force yet
-        who = f" by {w['by']}" if w.get("by") else ""
-        lines.append(f"  LOCK STORED {w['scope']} {w['mode']}{who} at {iso(w['stored_ms'])} (request {w['request']}): "
-                     "not in force until a runner leads; the leader applies it the moment it acts")
     lines += trading_lines(st)
     lines += violation_lines(st.lock_violations)
-    lines += count_lines(st.violation_counts)
-    lines += dms_lines(dms_of(st))
-    return "\n".join(lines)
+    return lines
 
 
 def residual_lines(residuals: Sequence[Any]) -> list[str]:

@@ -81,8 +81,9 @@ def test_the_open_incident_comes_first_and_each_standing_problem_is_one_line(liv
         # wraps rather than hide what it names behind an ellipsis (test_console_narrow.py)
         summaries = browser.find_elements("css selector", "#problems details > summary")
         heads = [s.text for s in summaries]
-        assert [h.split(":")[0] for h in heads] == ["1 POLICY MATCHES NO ACCOUNT", "1 POLICY BLIND",
-                                                    "PAGES ARE FAILING", "TRADING LOCKED"], heads
+        # what can lose money first, the configuration's noise last
+        assert [h.split(":")[0] for h in heads] == ["TRADING LOCKED", "PAGES ARE FAILING", "1 POLICY BLIND",
+                                                    "1 POLICY MATCHES NO ACCOUNT"], heads
         assert all(lines_of(browser, s) == 1 for s in summaries) or width < 640, (width, heads)
         assert not browser.find_elements("css selector", "#problems details[open]")
         assert "connection refused" not in text_of(browser, "#problems")  # the detail is behind the line
@@ -273,3 +274,43 @@ def test_a_policy_that_acted_on_one_signal_while_blind_on_the_other_is_partly_bl
         (head,) = [s.text for s in browser.find_elements("css selector", "#problems details > summary")]
         assert head == f"1 POLICY BLIND: two-windows on {ACCOUNT} (partly)", head
     shots(browser, shot, "oncall-07-partly-blind")
+
+
+def refused(symbol: str, leg: str, now: int) -> dict:
+    """A leg of bot-guard's halt whose closes the venue refused up to their bound (status's row)."""
+    return {"incident": INCIDENT, "account": ACCOUNT, "symbol": symbol, "leg": leg, "state": "CLOSE_REJECTED",
+            "tries": 2, "bound": 2, "kind": "permanent", "reason": "REDUCE_ONLY_REJECTED",
+            "venue_said": "-2022 ReduceOnly Order is rejected.", "next_ms": None, "first_ms": now - 60_000,
+            "last_ms": now - 55_000}
+
+
+def test_an_incident_whose_closes_the_venue_refused_leads_the_first_screen(live, browser, shot):
+    r = incident_with_standing_problems(live)  # a lock, a typo'd policy, pages failing
+    noisy = r.desk.status
+    now = r.clock()
+    r.desk.status = lambda: dataclasses.replace(noisy(), close_rejections=(
+        refused(BTC, "long", now), refused("SOL/USDT:USDT", "short", now)))
+    open_console(browser, r.url)
+    sign_in(browser, ALICE, "alice")
+    wait(browser, lambda b: "CLOSES REJECTED" in view_text(b), "the rejected closes")
+    at_width(browser, 1366)
+    browser.execute_script("window.scrollTo(0, 0)")
+    heads = [s.text.split(":")[0] for s in browser.find_elements("css selector", "#problems details > summary")]
+    # what can lose money first: the refused closes before the lock, the pages and the typo
+    assert heads[0].endswith("CLOSES REJECTED") and heads.index("1 POLICY MATCHES NO ACCOUNT") > \
+        heads.index("PAGES ARE FAILING") > heads.index("TRADING LOCKED") > 0, heads
+    rejected = browser.find_element("css selector", '#problems details[data-keep="problem-rejected"] > summary')
+    assert browser.execute_script("return arguments[0].getBoundingClientRect().bottom <= window.innerHeight",
+                                  rejected), "the rejected closes are below the fold"
+    # the incident's own row says it, and stands out from an amber one
+    row = browser.find_element("css selector", f'#strip li[data-incident="{INCIDENT}"]')
+    assert "refused" in row.get_attribute("class").split(), row.get_attribute("class")
+    assert "LEGS REFUSED BY THE VENUE, left open, not sent again: " in row.text and f"on {ACCOUNT}" in row.text, \
+        row.text
+    colour = browser.execute_script("return getComputedStyle(arguments[0]).backgroundColor", row)
+    amber = browser.execute_script("""
+        const li = document.createElement('li'); li.className = 'strip-row level-1';
+        document.querySelector('#strip ol').appendChild(li);
+        const c = getComputedStyle(li).backgroundColor; li.remove(); return c;""")
+    assert colour != amber, (colour, amber)
+    shots(browser, shot, "oncall-03-closes-refused-first")

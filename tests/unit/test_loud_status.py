@@ -9,7 +9,7 @@ import json
 
 from killswitch.client import LockDocument
 from killswitch.render.status import status_json, status_text
-from killswitch.runner.view import ReceiverFailure, RunnerStatus, decode
+from killswitch.runner.view import CoverageStatus, ReceiverFailure, RunnerStatus, decode
 
 T0 = 1_772_456_400_000  # 2026-03-02T13:00:00Z
 UNLOCKED = LockDocument(1, False, "active", None, None, None, "ACTIVE", None, None, False)
@@ -80,3 +80,21 @@ def test_a_failing_receiver_names_the_fallback_that_delivered_its_pages():
                 pages_failing_since_ms=T0 + 5_000)
     assert ("Pages are failing since 13:00:05Z: desk/pager: connection refused (3 failed rounds), its failed pages "
             "go to the fallback desk/audit-webhook (the latest at 13:01:01Z)") in status_text(st, UNLOCKED).splitlines()
+
+
+def test_what_can_lose_money_comes_before_the_configurations_noise():
+    st = status(
+        policy_error="policies/book.yaml:3:1: error[KS104]: ... (1 error(s))",
+        coverage=(CoverageStatus("spot-book", "(none)", "unmatched", "UNMATCHED", "the scope selects no account",
+                                 T0, None, None),),
+        pages_failing=(ReceiverFailure("desk", "pager", "HTTP 401", T0 + 65_000, 1),), pages_failing_since_ms=T0,
+        close_rejections=({"incident": "book/binanceusdm/main/L1/e1", "account": "binanceusdm/main",
+                           "symbol": "BTC/USDT:USDT", "leg": "long", "state": "CLOSE_REJECTED", "tries": 2, "bound": 2,
+                           "kind": "permanent", "reason": "REDUCE_ONLY_REJECTED", "venue_said": "-2022",
+                           "next_ms": None, "first_ms": T0},))
+    lines = status_text(st, UNLOCKED).splitlines()
+    first = {tag: next(n for n, x in enumerate(lines) if tag in x)
+             for tag in ("CLOSE_REJECTED", "UNMATCHED", "Pages are failing", "POLICY RELOAD FAILED")}
+    # the refused close right after the header, before the reload, the pages and the typo'd scope
+    assert first["CLOSE_REJECTED"] == 1 and first["CLOSE_REJECTED"] < min(
+        first["UNMATCHED"], first["Pages are failing"], first["POLICY RELOAD FAILED"]), lines

@@ -40,7 +40,7 @@ from ..view import CoverageStatus, IncidentStatus, RunnerStatus, TriggerStatus
 from .alerts import tab_alert
 from .leader import leader_facts
 from .policy_badge import policy_badges
-from .strip import entered_on, standing_lines, strip_rows
+from .strip import entered_on, refused_legs, standing_lines, strip_rows
 
 FINAL_ORDER_STATUSES = ("filled", "canceled", "rejected", "expired", "failed")
 # A tick later than this many tick intervals, and never less than STALLED_MIN_S, is "stalled"; an
@@ -210,7 +210,8 @@ def page_model(status: RunnerStatus, ready: tuple[Any, Any], lock: dict, dms: di
     summary = None if not lock["locked"] else {"mode": lock["mode"], "scope": lock["scope"] or ", ".join(
         s for s, e in sorted(lock["scopes"].items()) if e["mode"] == lock["mode"])}
     stage_incidents = strip_rows([{**_incident(i, now), "on": entered_on(firing.get((i.policy or "", i.scope), ())),
-                                   "kept_locked": kept_locked(lock, i.scope, i.scope in known_accounts)}
+                                   "kept_locked": kept_locked(lock, i.scope, i.scope in known_accounts),
+                                   "refused": refused_legs(i.incident, status.close_rejections)}
                                   for i in incidents if i.kind == "stage"])
     model = {
         "now": _when(now, now), "mode": status.mode, "dry_run": status.mode != "live",

@@ -3,13 +3,15 @@
 During an incident the on-call reads the top of the page first. What fires comes first there, as
 an alert manager lists it: an incidents strip with one row per open stage entry — what entered
 (the policy's stage on its scope) and on which triggers that fire now, when, whether somebody
-acknowledged it, the reset's approvals so far and its orders — the highest stage first, then the
-newest. The runner's standing problems (an operator's lock stored while no runner leads, a failed
-reload, a drift checker's verdict that it does not run what git holds, policies that match no
-account, accounts no policy guards, blind policies, pages that reach nobody, degraded streams, the
-lock that binds, lock violations at the venue, trading revoked at the venue, refused closes,
-positions left open that a person accepted: not an error, but not to be forgotten) come after it,
-each as one line whose detail opens under it.
+acknowledged it, the reset's approvals so far and its orders — an incident whose closes the venue
+refused first (marked on its row: those legs stay open, not sent again), then the highest stage,
+then the newest. The runner's standing problems come after it, each as one line whose detail
+opens under it, what can lose money first (:data:`RANKED`: an operator's lock stored while no
+runner leads, refused closes, orders a cancel did not take, lock violations, trading revoked at
+the venue, the lock that binds) before what is told and seen (pages that reach nobody, blind
+policies, accounts no policy guards) and the configuration's noise (a failed reload, drift,
+policies that match no account); positions left open that a person accepted (not an error, but
+not to be forgotten) last.
 
 What it owns: :func:`strip_rows` (the incidents, ordered, each with the words of its strip row)
 and :func:`standing_lines` (each standing problem's one line). The detail of each problem is the
@@ -41,8 +43,26 @@ def entered_on(firing: Sequence[dict]) -> str:
 
 
 def strip_rows(incidents: Sequence[dict]) -> list[dict]:
-    """The open stage entries as the strip orders them: the highest level first, then the newest."""
-    return sorted(incidents, key=lambda i: (-(i["level"] or 0), -((i["since"] or {}).get("ms") or 0), i["id"]))
+    """The open stage entries as the strip orders them: one with legs the venue refused to close
+    first (``refused``), then the highest level, then the newest."""
+    return sorted(incidents, key=lambda i: (not i.get("refused"), -(i["level"] or 0),
+                                            -((i["since"] or {}).get("ms") or 0), i["id"]))
+
+
+def refused_legs(incident: str, rejected: Sequence[dict]) -> list[str]:
+    """The legs of ``incident`` whose closes the venue refused up to their bound (not sent again,
+    not accepted by a person): ``SOL/USDT:USDT SHORT on binanceusdm/sim-hedge``, each once."""
+    return list(dict.fromkeys(f"{r['symbol']} {r['leg']} on {r['account']}" for r in rejected
+                              if r.get("incident") == incident and r.get("state") == "CLOSE_REJECTED"))
+
+
+# the standing problems as the page lists them: what can lose money first (an operator's halt not
+# in force, closes the venue refused, orders a cancel did not take, bots that broke a lock, trading
+# permission at the venue, the lock that binds, closes sent in another position mode), then who is
+# told and what the policies can see, then the configuration's noise (a failed reload, drift,
+# policies that match no account), and last what a person accepted
+RANKED = ("locks_stored", "rejected", "still_open", "violations", "trading", "lock", "modes", "pages", "blind",
+          "unguarded", "reload", "drift", "streams", "unmatched", "accepted")
 
 
 def _names(items: Sequence[str], shown: int = 3) -> str:
@@ -52,7 +72,8 @@ def _names(items: Sequence[str], shown: int = 3) -> str:
 
 def standing_lines(model: dict[str, Any]) -> dict[str, str]:
     """Each standing problem of the page model in one line (its key: the problem's kind), in the
-    order the page lists them; a problem the runner does not have now is absent."""
+    order the page lists them, what can lose money first (:data:`RANKED`); a problem the runner
+    does not have now is absent."""
     out = _what_runs(model)
     if model["pages"]:  # each failing receiver with its own since (another's recovery does not move it)
         out["pages"] = _names([f"{r['document']}/{r['receiver']}" + (
@@ -78,7 +99,7 @@ def standing_lines(model: dict[str, Any]) -> dict[str, str]:
                                                                  f"{r['account']}" for r in model["still_open"]])
     if model.get("mode_mismatches"):
         out["modes"] = "closes follow the venue's mode: " + _names([m["account"] for m in model["mode_mismatches"]])
-    return out
+    return {k: out[k] for k in RANKED if k in out}
 
 
 def _locked(model: dict[str, Any]) -> str:
