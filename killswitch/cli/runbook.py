@@ -204,9 +204,17 @@ def list_(state_url: str, since: Optional[str], limit: int, output: str) -> None
         click.echo(json.dumps({"format_version": 1, "runbooks": [
             {"incident": r.incident, "policy": r.policy, "scope": r.scope, "level": r.level,
              "created_ms": r.created_ms, "created_ts": iso(r.created_ms), "graph_digest": r.graph_digest,
-             "revision": r.revision, "template": r.template} for r in rows]}, indent=1))
+             "revision": r.revision, "template": r.template, "ended": _ended(r)} for r in rows]}, indent=1))
         return
     for r in rows:
-        click.echo(f"{iso(r.created_ms)}  {r.incident}  stage {r.level}  template {r.template}")
+        ended = _ended(r)
+        click.echo(f"{iso(r.created_ms)}  {r.incident}  stage {r.level}  template {r.template}  "
+                   + (f"ENDED: {ended}" if ended else "open"))
     if not rows:
         click.echo("no runbook stored")
+
+
+def _ended(record: Any) -> Optional[str]:
+    """How the stored runbook's incident ended (``reset by alice, bob at …``), None while open."""
+    ended = ((record.data or {}).get("story") or {}).get("ended")
+    return str(ended.get("text")) if isinstance(ended, dict) and ended.get("text") else None

@@ -119,7 +119,8 @@ def fallback_markdown(incident: dict, problems: Optional[list[str]] = None) -> s
     for r in incident.get("residuals") or []:  # what the runner stopped closing, and why (the venue's words)
         out.append(f"- residual {r.get('account')} {r.get('symbol')} {r.get('side')} {r.get('amount_text')}: "
                    f"`{r.get('why')}` {r.get('detail')}"
-                   + (f"; not sent again: `{r['accept']}`" if r.get("accept") else ""))
+                   + (f"; not sent again: `{r['accept']}`" if r.get("accept") else "")
+                   + (f"; not sent again, left open, {r['accepted']}" if r.get("accepted") else ""))
     for r in incident.get("still_open") or []:  # what its cancels did not take: the venue still lists it
         out.append(f"- order still open {r.get('account')} {r.get('symbol')} {r.get('side')} {r.get('amount_text')} "
                    f"order `{r.get('order_id')}`: {r.get('said')}")
@@ -131,7 +132,11 @@ def fallback_markdown(incident: dict, problems: Optional[list[str]] = None) -> s
             f"- {'LOCKED ' + str(lock.get('mode')) if lock.get('locked') else 'not locked'}{by}{ended}: "
             f"`{_v(lock.get('reason'))}`",
             "", "## Commands", "", "```sh"]
-    out += [cmd for k in ("status", "history", "audit_verify", "reset") if (cmd := cmds.get(k))]
+    ended_by = (incident.get("story") or {}).get("ended")
+    out += [cmd for k in ("status", "history", "audit_verify", "reset") if (cmd := cmds.get(k))
+            and not (k == "reset" and ended_by)]  # an ended incident has nothing left to reset
+    if ended_by:
+        out.append(f"# no reset: this incident has ended ({ended_by.get('text')})")
     out += ["```", "", "## After closure", "",
             "- [ ] positions confirmed closed at the exchange", "- [ ] exchange reconciliation done",
             "- [ ] PnL recorded", "- [ ] notifications delivered", "- [ ] audit trail verified (`ksctl audit verify`)",

@@ -491,19 +491,25 @@ def follow_up(data: dict, ctx: "SinkContext", report: "TickFacts", entries: Sequ
 
 
 def residual_doc(account: str, symbol: str, side: str, position_side: Optional[str], amount: float, why: str,
-                 detail: Optional[str], since_ms: Optional[int]) -> dict:
+                 detail: Optional[str], since_ms: Optional[int], accepted: Optional[Mapping[str, Any]] = None) -> dict:
     """A residual as a runbook shows it: its leg (``position_side`` in hedge mode, else the
     position's side) and, for a leg whose closes the venue refused (``CLOSE_REJECTED``: not sent
-    again), the exact ``ksctl close-accept`` of that leg."""
+    again), the exact ``ksctl close-accept`` of that leg, or, once a person accepted it
+    (``accepted``: ``{"by", "reason", "ms"}``), who, when and why (``accepted``) in its place."""
     leg = position_side if position_side in ("LONG", "SHORT") else side
+    said = None if not accepted else (f"accepted by {accepted.get('by') or 'an unknown caller'} at "
+                                      f"{iso(accepted.get('ms'))}: {accepted.get('reason')}")
     return {"account": account, "symbol": symbol, "side": side, "position_side": position_side, "leg": leg,
             "amount": amount, "amount_text": amount_text(amount), "why": why, "detail": detail, "since": iso(since_ms),
-            "accept": accept_command(account, symbol, leg) if why == "CLOSE_REJECTED" else None}
+            "accept": accept_command(account, symbol, leg) if why == "CLOSE_REJECTED" and not said else None,
+            "accepted": said}
 
 
 def residual_docs(ctx: "SinkContext", incident: str) -> list[dict]:
-    """The residuals the runner holds for ``incident``: what its closes left open and why."""
-    return [residual_doc(r.account, r.symbol, r.side, r.position_side, r.amount, r.why, r.detail, r.since_ms)
+    """The residuals the runner holds for ``incident``: what its closes left open, why, and who
+    accepted a refused one."""
+    return [residual_doc(r.account, r.symbol, r.side, r.position_side, r.amount, r.why, r.detail, r.since_ms,
+                         getattr(r, "accepted", None))
             for r in ctx.residuals_of(incident)]
 
 

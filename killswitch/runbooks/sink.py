@@ -5,9 +5,10 @@ with who has it, since when and their note (``acknowledged``), stored in place w
 ``runbook_updated`` audit row. So does the end of an incident (the next transition of its
 scope, or a reset that released it), a policy reload (one that removed its instance) and, at
 each tick, the audit rows since the last that are news of an open incident (its pages' receipts,
-one a silence held back, a lock violation, a revoke): each of these renders, and every
-follow-up, carries the incident's ``story`` read from the audit trail (:mod:`.story`: how it
-ended, where its pages went and which a silence held back, its lock violations and revoke).
+one a silence held back, a lock violation, a revoke, a refused close a person accepted): each of
+these renders, and every follow-up, carries the incident's ``story`` read from the audit trail
+(:mod:`.story`: how it ended, where its pages went and which a silence held back, its lock
+violations and revoke).
 
 For each stage-transition event that enters a stage (it carries an ``incident``), the sink
 builds the incident data from the event, the tick's report and what the runner lets its sinks see, renders it with the
@@ -48,9 +49,10 @@ from typing import TYPE_CHECKING, Any, Mapping, Optional
 from ..events import INCIDENT_ACKNOWLEDGED, RESET, STAGE_TRANSITION, Event
 from ..metrics import Registry, render_collected
 from ..state.violations import VIOLATION_KINDS
-from .incident import follow_up, incident_from_event, iso
+from .incident import follow_up, incident_from_event, iso, residual_docs
 from .render import BUILTIN, Runbook, render_runbook
 from .report import NOTIFICATION_KINDS
+from .residuals import ACCEPTED_KIND
 from .story import ended_by, read_story
 from .templates import Templates
 
@@ -72,7 +74,8 @@ def record_of(data: dict, rb: Runbook) -> RunbookRecord:
 
 # audit rows that are news of an open incident for its runbook (its story): page receipts, a
 # page held back by a silence, a lock violation, a change of the bots' trading permission
-NEWS_KINDS = NOTIFICATION_KINDS + VIOLATION_KINDS + ("trading_revoked", "trading_restored", "trading_permission_failed")
+NEWS_KINDS = NOTIFICATION_KINDS + VIOLATION_KINDS + ("trading_revoked", "trading_restored", "trading_permission_failed",
+                                                     ACCEPTED_KIND)
 NEWS_PAGE = 1000  # rows read per tick; more wait for the next tick
 FOLLOW_MS = 3_600_000  # an incident's runbook is brought up to date for at most an hour
 QUIET_TICKS = 3  # ticks with every order final and nothing changed before it is settled for good
@@ -256,14 +259,24 @@ class RunbookSink:
         touched = {str(r.payload.get(k)) for r in rows if r.kind not in NOTIFICATION_KINDS
                    for k in ("scope", "account") if r.payload.get(k)}
         touched |= {str(h).partition("|")[2] for r in rows for h in r.payload.get("holds") or ()}
+        # a refused close a person accepted: its incident's residuals say who, when and why
+        accepted = {str(leg.get("incident")) for r in rows if r.kind == ACCEPTED_KIND
+                    for leg in r.payload.get("legs") or ()}
         for record in ctx.store.runbooks(since_ms=now - 86_400_000, limit=1000):
             data = record.data
-            if data["incident"] not in named and data.get("scope") not in touched:
+            if data["incident"] not in named | accepted and data.get("scope") not in touched:
                 continue
             if (data.get("story") or {}).get("ended") or data.get("dry_run"):
                 continue
             story = read_story(ctx.store, data, now)
-            if story != data.get("story") and story["ended"] is None:
+            residuals = residual_docs(ctx, data["incident"]) if data["incident"] in accepted else None
+            if residuals is not None and residuals != data.get("residuals") and story["ended"] is None:
+                data["residuals"] = residuals
+                following = self._following.get(data["incident"])
+                if following is not None:
+                    following.data["residuals"] = residuals
+                self._rerender(ctx, data, story, now)
+            elif story != data.get("story") and story["ended"] is None:
                 self._rerender(ctx, data, story, now)
 
     # --- taking over -------------------------------------------------------------------------------

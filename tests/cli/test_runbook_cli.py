@@ -97,7 +97,7 @@ def test_list_names_the_stored_incidents(state):
     url, stored = state
     out = run("runbook", "list", "--state", url)
     assert out.exit_code == 0
-    assert out.stdout == f"2026-03-02T13:00:00Z  {INCIDENT}  stage 3  template flatten.md.j2\n"
+    assert out.stdout == f"2026-03-02T13:00:00Z  {INCIDENT}  stage 3  template flatten.md.j2  open\n"
     doc = json.loads(run("runbook", "list", "--state", url, "-o", "json").stdout)
     assert [r["incident"] for r in doc["runbooks"]] == [INCIDENT]
     assert run("runbook", "list", "--state", url, "--since", "2026-03-03").stdout == "no runbook stored\n"

@@ -10,16 +10,22 @@ report lists the position as left open at the period's end, with who accepted it
 
 from __future__ import annotations
 
+from pathlib import Path
+
+import pytest
+
 from killswitch.render.closes import close_plan_text
 from killswitch.render.report import report_markdown
 from killswitch.render.status import status_text
 from killswitch.runbooks.report import closure_report
+from killswitch.runbooks.sink import RunbookSink
 from tests.unit.test_console_model import render, text_of
 
 from .test_rejections_durable import ACCOUNT, LEGS, SAID, Venue, first_screen, go
 from .test_venue_truth_runner import NO_LOCKS, ticks
 
 SOL = "SOL/USDT:USDT"
+RUNBOOKS = Path(__file__).resolve().parents[2] / "runbooks"  # the repository's templates
 WHY = "venue refuses reduce-only; desk closes by hand"
 
 
@@ -126,3 +132,25 @@ def test_a_reset_preview_under_a_firing_trigger_says_how_many_refused_legs_are_s
                             f"BTC/USDT:USDT LONG on {ACCOUNT}, "), again
     assert again.endswith(f" and {len(LEGS) - 3} more"), again
     assert again in preview.effects
+
+
+@pytest.mark.parametrize("templates", [None, RUNBOOKS], ids=["builtin", "runbooks-dir"])
+def test_the_runbook_says_who_accepted_a_refused_close_and_offers_its_acceptance_no_more(tmp_path, templates):
+    async def case(v: Venue):
+        a, desk, store = await v.runner("a", RunbookSink(templates))
+        await v.refused(a)  # leg-guard's flatten: the venue refuses every leg
+        [record] = store.runbooks()
+        before = record.markdown
+        assert (await desk.accept_rejection(ACCOUNT, WHY, symbol=SOL, actor="alice")).done
+        await ticks(a, v.clock, 1)
+        return before, store.runbook(record.incident).markdown
+
+    before, after = go(case, tmp_path, f"sqlite://{tmp_path / 's.db'}")
+    accept = f"ksctl close-accept --account {ACCOUNT} --symbol {SOL} --leg SHORT"
+    assert accept in before, before
+    # rendered again at the acceptance: the leg says who accepted it, its command is gone
+    assert accept not in after, after
+    line = next(x for x in after.splitlines() if x.strip().startswith((f"- residual {ACCOUNT} {SOL} short",
+                                                                        f"- {ACCOUNT} {SOL} SHORT: refused")))
+    assert "not sent again" in line and "left open, accepted by alice at 2026-" in line and line.endswith(WHY), line
+    assert "ksctl close-accept --account" in after  # the other legs still stand

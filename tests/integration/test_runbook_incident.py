@@ -132,6 +132,13 @@ def test_the_runbook_of_a_reset_incident_says_it_ended_by_whom_in_the_store_and_
     assert out.exit_code == 0, out.output
     assert re.search(r"^> \*\*ENDED\*\*: reset by alice at \S+Z\.", out.output, re.M)
     assert out.output == rb.markdown
+    # the list says which ended, and how (walk 7's L1)
+    listed = CliRunner().invoke(cli, ["runbook", "list", "--state", url])
+    assert listed.exit_code == 0, listed.output
+    line = next(x for x in listed.output.splitlines() if f"  {L3}  " in x)
+    assert re.search(r"  ENDED: reset by alice at \S+Z$", line), line
+    doc = json.loads(CliRunner().invoke(cli, ["runbook", "list", "--state", url, "-o", "json"]).output)
+    assert [r["ended"] for r in doc["runbooks"] if r["incident"] == L3][0].startswith("reset by alice at ")
 
 
 def test_the_api_serves_the_runbook_and_says_why_when_it_cannot(tmp_path):

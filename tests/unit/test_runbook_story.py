@@ -246,3 +246,18 @@ def test_the_runbook_sink_reads_the_audit_trail_for_news_only_while_an_incident_
     sink.on_tick(tick(6_000, 1), ctx)
     sink.on_tick(tick(7_000, 2), ctx)
     assert len(reads) == 3  # an incident is open: each tick reads what is new
+
+
+@pytest.mark.parametrize("template", ["flatten.md.j2", "default.md.j2", None])
+def test_an_ended_incident_offers_no_reset(flatten_incident, templates, template):
+    """An ended incident's runbook keeps its commands to inspect, not its reset (walk 7's L1)."""
+    reset = flatten_incident["commands"]["reset"]
+    data = {**flatten_incident, "template": template or "flatten.md.j2"}
+    held = render_runbook(data, templates if template else None).markdown
+    assert reset in held
+    md = render_runbook({**data, "story": _story(flatten_incident)}, templates if template else None).markdown
+    assert reset not in md, md
+    assert "# no reset: this incident has ended (reset by alice, bob at 2026-03-02T13:07:00Z)" in md
+    if template == "default.md.j2":
+        assert "before any reset" in held and "before any reset" not in md
+        assert "This incident has ended (reset by alice, bob at 2026-03-02T13:07:00Z): nothing is left to reset" in md

@@ -16,6 +16,7 @@ anything that changes them. A sink that needs more asks for a new lookup here, i
 
 from __future__ import annotations
 
+from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any, Callable, Mapping, Optional, Protocol, Sequence
 
 from ...engine.stages import decision_id
@@ -150,7 +151,10 @@ class RunnerSinkContext:
         return {**self._book.lock_book.scope_doc(scope, now_ms), "overrides": self._overrides(scope, now_ms)}
 
     def residuals_of(self, incident: str) -> Sequence[Any]:
-        return tuple(self._book.residuals.for_incident(incident))
+        """The incident's residuals, each with who accepted its refused close (``accepted``)."""
+        rejections = self._book.rejections
+        return tuple(SimpleNamespace(**vars(r), accepted=rejections.acceptance(r.key))
+                     for r in self._book.residuals.for_incident(incident))
 
     def still_open_of(self, incident: str) -> Sequence[Any]:
         return tuple(self._book.still_open.for_incident(incident))
