@@ -35,6 +35,15 @@ def places(step: float) -> int:
     return max(0, -exponent) if isinstance(exponent, int) else 0
 
 
+def shortfall_text(amount: Optional[float], shortfall: Optional[float]) -> str:
+    """``shortfall 1 of 2``: what a refused close would have taken off a leg of ``amount`` (a
+    partial reduction's), when less than the whole leg; empty when it is the whole leg or unknown."""
+    if not isinstance(shortfall, (int, float)) or not isinstance(amount, (int, float)) or shortfall <= 0 \
+            or shortfall >= abs(amount) * (1 - 1e-9):
+        return ""
+    return f"shortfall {figure(shortfall)} of {figure(abs(amount))}"
+
+
 def figure(x: Optional[float], step: Optional[float] = None) -> str:
     """``x`` as the console and ``ksctl status`` show it (see the module doc); ``-`` for None."""
     if x is None:

@@ -21,6 +21,7 @@ from datetime import datetime, timezone
 from typing import Any, Callable, Mapping, Optional
 
 from .. import events as ev
+from ..figures import shortfall_text
 from ..fills import bot_side, revert_side
 from ..sources import revision_text
 from .dispatch import SEVERITY_RANK, Alert, Notification
@@ -82,8 +83,9 @@ def _close_residual(lab: Labels, data: Data, where: str) -> str:
     amount = data.get("amount")
     size = f"{amount:g} " if isinstance(amount, (int, float)) else ""
     leg = data.get("position_side") or data.get("side")  # each leg of a hedge its own page: named
+    short = shortfall_text(amount, data.get("shortfall"))  # a partial reduction's: what it failed to take off
     return (f"{where}: {size}{data.get('symbol', '?')}{' ' + str(leg) if leg else ''} left open, no longer closed "
-            f"({data.get('why', '?')})"
+            f"({short + ', ' if short else ''}{data.get('why', '?')})"
             + (f": {data.get('detail')}" if data.get("why") == "CLOSE_REJECTED" and data.get("detail") else ""))
 
 
@@ -170,8 +172,9 @@ def _residuals_headline(lead: Alert, pool: list[Alert]) -> Optional[str]:
         d = a.event.data
         amount = d.get("amount")
         leg = d.get("position_side") or d.get("side")
+        short = shortfall_text(amount, d.get("shortfall"))
         legs.append((f"{amount:g} " if isinstance(amount, (int, float)) else "") + str(d.get("symbol", "?"))
-                    + (f" {leg}" if leg else "") + f" ({d.get('why', '?')})")
+                    + (f" {leg}" if leg else "") + f" ({short + ', ' if short else ''}{d.get('why', '?')})")
     return f"{', '.join(where)}: {len(left)} legs left open, no longer closed: {'; '.join(legs)}"
 
 

@@ -117,7 +117,8 @@ def fallback_markdown(incident: dict, problems: Optional[list[str]] = None) -> s
     if not incident.get("positions"):
         out.append("- none in the last snapshot")
     for r in incident.get("residuals") or []:  # what the runner stopped closing, and why (the venue's words)
-        out.append(f"- residual {r.get('account')} {r.get('symbol')} {r.get('side')} {r.get('amount_text')}: "
+        out.append(f"- residual {r.get('account')} {r.get('symbol')} {r.get('side')} {r.get('amount_text')}"
+                   + (f" ({r['short']})" if r.get("short") else "") + ": "
                    f"`{r.get('why')}` {r.get('detail')}"
                    + (f"; not sent again: `{r['accept']}`" if r.get("accept") else "")
                    + (f"; not sent again, left open, {r['accepted']}" if r.get("accepted") else ""))

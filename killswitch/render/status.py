@@ -17,7 +17,7 @@ from typing import Any, Optional, Sequence
 
 from ..client import LockDocument, dms_of
 from ..engine.guarded import unguarded_text
-from ..figures import figure, step_of
+from ..figures import figure, shortfall_text, step_of
 from ..fills import bot_side, orders_text, revert_side
 from ..runner.book.rejections import accepted_text
 from ..runner.book.revoke_state import hold_text
@@ -184,7 +184,9 @@ def residual_lines(residuals: Sequence[Any]) -> list[str]:
         why = "; ".join(dict.fromkeys(f"{r.why} ({r.detail})" for r in same))
         whose = f"incident {x.incident}{accepted_note(x.accepted)}" if len(same) == 1 else \
             "incidents " + ", ".join(f"{r.incident}{accepted_note(r.accepted)}" for r in same)
-        lines.append(f"  RESIDUAL {x.account} {x.symbol} {x.side}{leg} {figure(x.amount)}: {why}; {whose}")
+        short = shortfall_text(x.amount, getattr(x, "shortfall", None))  # a partial reduction's, beside the leg
+        lines.append(f"  RESIDUAL {x.account} {x.symbol} {x.side}{leg} {figure(x.amount)}"
+                     + (f" ({short})" if short else "") + f": {why}; {whose}")
     return lines
 
 

@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Any, Iterable, Mapping, Optional, Sequence
 from urllib.parse import quote
 
 from ..compile.graph import PolicyNode, StageNode, TriggerNode
+from ..figures import shortfall_text
 from ..order_statuses import FINAL_STATUSES, OPEN_STATUSES as JOURNAL_OPEN_STATUSES
 from ..policy.expr import ValueType
 from ..render.accepts import accept_command
@@ -491,25 +492,27 @@ def follow_up(data: dict, ctx: "SinkContext", report: "TickFacts", entries: Sequ
 
 
 def residual_doc(account: str, symbol: str, side: str, position_side: Optional[str], amount: float, why: str,
-                 detail: Optional[str], since_ms: Optional[int], accepted: Optional[Mapping[str, Any]] = None) -> dict:
+                 detail: Optional[str], since_ms: Optional[int], accepted: Optional[Mapping[str, Any]] = None,
+                 shortfall: Optional[float] = None) -> dict:
     """A residual as a runbook shows it: its leg (``position_side`` in hedge mode, else the
     position's side) and, for a leg whose closes the venue refused (``CLOSE_REJECTED``: not sent
     again), the exact ``ksctl close-accept`` of that leg, or, once a person accepted it
-    (``accepted``: ``{"by", "reason", "ms"}``), who, when and why (``accepted``) in its place."""
+    (``accepted``: ``{"by", "reason", "ms"}``), who, when and why (``accepted``) in its place;
+    ``short``: a partial reduction's shortfall beside the leg (``shortfall 1 of 2``), else empty."""
     leg = position_side if position_side in ("LONG", "SHORT") else side
     said = None if not accepted else (f"accepted by {accepted.get('by') or 'an unknown caller'} at "
                                       f"{iso(accepted.get('ms'))}: {accepted.get('reason')}")
     return {"account": account, "symbol": symbol, "side": side, "position_side": position_side, "leg": leg,
             "amount": amount, "amount_text": amount_text(amount), "why": why, "detail": detail, "since": iso(since_ms),
             "accept": accept_command(account, symbol, leg) if why == "CLOSE_REJECTED" and not said else None,
-            "accepted": said}
+            "accepted": said, "shortfall": shortfall, "short": shortfall_text(amount, shortfall)}
 
 
 def residual_docs(ctx: "SinkContext", incident: str) -> list[dict]:
     """The residuals the runner holds for ``incident``: what its closes left open, why, and who
     accepted a refused one."""
     return [residual_doc(r.account, r.symbol, r.side, r.position_side, r.amount, r.why, r.detail, r.since_ms,
-                         getattr(r, "accepted", None))
+                         getattr(r, "accepted", None), getattr(r, "shortfall", None))
             for r in ctx.residuals_of(incident)]
 
 

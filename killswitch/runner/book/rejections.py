@@ -113,6 +113,15 @@ class LegRefusals:
     # again, kept (so that a recount from the journal does not raise it again) until its position
     # or its incident ends
     accepted: Optional[dict] = None
+    # what the refused closes of the latest round (``decision_id``) would have closed, their
+    # amounts summed (a close sent in chunks: every chunk): a partial reduction's shortfall
+    meant: float = 0.0
+
+    def refused_round(self, decision_id: str, amount: Any) -> None:
+        """A refused close of ``amount`` in round ``decision_id``, counted in :attr:`meant`
+        (before :attr:`decision_id` moves on to it)."""
+        same = self.tries > 0 and self.decision_id == decision_id
+        self.meant = (self.meant if same else 0.0) + float(amount or 0.0)
 
     @property
     def bound(self) -> int:
@@ -220,6 +229,7 @@ class CloseRejections:
             leg = self.legs[key] = LegRefusals(0, kind, o.code or "", o.detail or "", o.decision_id, o.side,
                                                o.position_side, now_ms, now_ms, now_ms,
                                                manual=o.decision_id.startswith("manual/"))
+        leg.refused_round(o.decision_id, getattr(o, "amount", None))
         leg.tries += 1
         leg.kind, leg.code, leg.said, leg.decision_id, leg.last_ms = kind, o.code or "", o.detail or "", \
             o.decision_id, now_ms
@@ -377,6 +387,7 @@ class CloseRejections:
                 leg = self.legs[key] = LegRefusals(0, kind, e.reason_code or "", e.detail or "", e.decision_id,
                                                    e.side, e.position_side, at, at, at,
                                                    manual=e.decision_id.startswith("manual/"))
+            leg.refused_round(e.decision_id, getattr(e, "amount", None))
             leg.tries += 1
             leg.kind, leg.code, leg.said, leg.decision_id = kind, e.reason_code or leg.code, e.detail or leg.said, \
                 e.decision_id

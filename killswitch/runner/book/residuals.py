@@ -46,6 +46,9 @@ class Residual:
     detail: str  # the numbers: "amount=0.0004 step=0.001 min_amount=0.001", "20 re-plans; ..."
     since_ms: int  # when it was recorded
     as_of_ms: int  # the snapshot its amount comes from
+    # CLOSE_REJECTED: what the refused close would have closed (a partial reduction's shortfall,
+    # less than the leg's ``amount``); None: not known (another reason, or saved before it was)
+    shortfall: Optional[float] = None
 
     @property
     def key(self) -> tuple[str, str, str, str]:

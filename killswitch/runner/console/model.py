@@ -27,7 +27,7 @@ import math
 import urllib.parse
 from typing import Any, Optional, Sequence
 
-from ...figures import figure, money, step_of
+from ...figures import figure, money, shortfall_text, step_of
 from ...fills import bot_side, orders_text, revert_side
 from ...overrides import iso as override_iso
 from ...sources import revision_text
@@ -472,6 +472,8 @@ def _residual(r: Any, now: int) -> dict:
     accepted = getattr(r, "accepted", None)
     return {"incident": r.incident, "account": r.account, "symbol": r.symbol, "side": r.side,
             "leg": r.position_side or r.side, "amount": _number(r.amount), "why": r.why, "detail": r.detail,
+            # a partial reduction's: what its refused close would have taken off (``shortfall 1 of 2``)
+            "short": shortfall_text(r.amount, getattr(r, "shortfall", None)),
             "since": _when(r.since_ms, now), "accepted": accepted_text(accepted) if accepted else None,
             "accepted_by": (accepted.get("by") or "an unknown caller") if accepted else None}
 

@@ -147,4 +147,5 @@ def _accepted_line(model: dict[str, Any]) -> dict[str, str]:
     if not accepted:
         return {}
     return {"accepted": "by " + ", ".join(sorted({r["accepted_by"] for r in accepted})) + ": " + _names(
-        [f"{r['symbol']} {r['leg']} {r['amount']} on {r['account']}" for r in accepted])}
+        [f"{r['symbol']} {r['leg']} {r['amount']}" + (f" ({r['short']})" if r.get("short") else "")
+         + f" on {r['account']}" for r in accepted])}

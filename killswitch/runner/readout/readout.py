@@ -406,7 +406,8 @@ def stage_facts(node: Any, ss: Any) -> tuple[Optional[str], bool, int]:
 def _residual(r: Any, rejections: Any) -> ResidualStatus:
     """A residual, with who accepted its refused close, when and why (runner/book/rejections.py)."""
     return ResidualStatus(r.incident, r.policy, r.scope, r.account, r.symbol, r.side, r.position_side, r.amount,
-                          r.why, r.detail, r.since_ms, r.as_of_ms, rejections.acceptance(r.key))
+                          r.why, r.detail, r.since_ms, r.as_of_ms, rejections.acceptance(r.key),
+                          getattr(r, "shortfall", None))
 
 
 def _still_open(r: Any) -> StillOpenStatus:

@@ -174,7 +174,8 @@ class Shortfalls:
             events += await self._residual(Residual(
                 incident, policy, scope, level, account, symbol, pos.side,
                 pos.position_side if pos.position_side in ("LONG", "SHORT") else None, pos.contracts,
-                CLOSE_REJECTED, stop.refusals.summary(), now, snap.ts_event if snap is not None else now))
+                CLOSE_REJECTED, stop.refusals.summary(), now, snap.ts_event if snap is not None else now,
+                shortfall=stop.refusals.meant or None))
         return events
 
     async def lost_refusals(self, manual: Sequence[tuple[str, int]]) -> list[Any]:
@@ -235,7 +236,7 @@ class Shortfalls:
         venue = r.account.split("/", 1)[0]
         return [Event.make(CLOSE_RESIDUAL, r.since_ms, {
             "incident": r.incident, "symbol": r.symbol, "side": r.side, "position_side": r.position_side,
-            "amount": r.amount, "why": r.why, "detail": r.detail, "dry_run": self.dry_run},
+            "amount": r.amount, "shortfall": r.shortfall, "why": r.why, "detail": r.detail, "dry_run": self.dry_run},
             policy=r.policy, scope=r.scope, level=r.level or None, venue=venue, account=r.account, symbol=r.symbol,
             leg=r.leg,  # each leg its own alert: a hedge's two legs of one symbol are two pages, not one
             reason=r.why, severity="warning" if r.why == BELOW_MINIMUM else "critical", incident=r.incident)]

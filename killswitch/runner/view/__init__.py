@@ -123,6 +123,8 @@ class ResidualStatus:
     as_of_ms: int
     # a person accepted its refused close (``ksctl close-accept``): {"by", "reason", "ms"}; None: nobody
     accepted: Optional[dict] = None
+    # CLOSE_REJECTED: what the refused close would have closed (a partial reduction's shortfall)
+    shortfall: Optional[float] = None
 
 
 @dataclass(frozen=True)
