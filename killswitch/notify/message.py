@@ -380,8 +380,9 @@ def _compose_resolved(n: Notification, new: list[Alert], external_url: Optional[
     if len(n.resolved) > 1:
         title += f" (+{len(n.resolved) - 1} more)"
     others = [a for a in n.alerts if a.fp not in n.new]
-    if others:
-        title += f" ({len(others)} still firing)"
+    if others:  # named: "1 still firing" alone leaves the reader to guess what
+        first = max(others, key=lambda a: (SEVERITY_RANK.get(a.severity, 0), a.event.ts_ms))
+        title += f" (still firing: {headline(first)}" + (f", +{len(others) - 1} more" if len(others) > 1 else "") + ")"
     body: list[str] = []
     for a in sorted(n.resolved, key=lambda a: a.resolved_ms or 0):
         body += resolved_lines(a, external_url)

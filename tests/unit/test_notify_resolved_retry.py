@@ -351,3 +351,21 @@ def test_a_withdrawn_reset_approval_pages_as_info_not_at_the_halts_severity(tree
     msg = compose(chat)
     assert msg.title.startswith("[INFO] book okx/main: reset approval (APPROVAL_WITHDRAWN: "), msg.title
     assert "CRITICAL book okx/main: entered stage 3 flatten" in msg.body  # the halt itself, earlier in the group
+
+
+def test_a_resolution_names_what_still_fires_in_its_group(tree):
+    """Walk 7's L8: not "(1 still firing)" alone, but what fires."""
+    d = Dispatcher({"desk": tree})
+    put(d, transition(0, 3, "flatten"), 0)
+    failed = Event.make(ORDER_FAILED, 1_000, {"client_order_id": "ks-1", "detail": "-2022 ReduceOnly"},
+                        policy="book", scope="okx/main", venue="okx", account="a", reason="REJECTED",
+                        severity="critical")
+    put(d, failed, 1_000)
+    d.flush_due(10_000)
+    put(d, Event.make(RESET, 30_000, {"released": True, "result": "RESET"}, policy="book", scope="okx/main",
+                      level=3), 30_000)
+    n = by_receiver(d.flush_due(70_000))["pager"]
+    assert [a.event.kind for a in n.alerts if a.fp not in n.new] == [ORDER_FAILED]
+    msg = compose(n)
+    assert msg.title.startswith("[RESOLVED] book okx/main: stage 3 flatten is over, reset (RESET)"), msg.title
+    assert msg.title.endswith(" (still firing: order failed on okx/a: REJECTED: -2022 ReduceOnly)"), msg.title
