@@ -34,11 +34,20 @@ def _check_text(c: dict) -> str:
 
 def entered_on(firing: Sequence[dict]) -> str:
     """The triggers of a scope that fire now, with the checks they breach:
-    ``deep (dd = 6.1% >= 5%)``; empty when none fires."""
+    ``deep (dd = 6.1% >= 5%)``; one that fires while no check breaches now (held on missing
+    data, or kept firing for a while) with why and every check's value and verdict, never its
+    name alone; empty when none fires."""
     out = []
     for t in firing:
         breached = [_check_text(c) for c in t["checks"] if c["breached"]]
-        out.append(f"{t['name']} ({'; '.join(breached)})" if breached else t["name"])
+        if breached:
+            out.append(f"{t['name']} ({'; '.join(breached)})")
+        elif t["checks"]:
+            why = f"held, {t['reason']}" if t.get("reason") else "kept firing"
+            said = "; ".join(f"{_check_text(c)}: {c['verdict']}" for c in t["checks"])
+            out.append(f"{t['name']} ({why}: {said})")
+        else:  # nothing evaluated by this runner yet (a standby): its name
+            out.append(t["name"])
     return ", ".join(out)
 
 

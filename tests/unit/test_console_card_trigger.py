@@ -1,0 +1,40 @@
+"""An incident card says what its trigger reads, even when the trigger fires while no check
+breaches now (walk 7's L9: after a restart a card read ``firing: soft`` with no value, its
+``dd_15m`` back under the threshold and ``dd_1h`` unknown, held by ``on_missing_data: hold``)."""
+
+from __future__ import annotations
+
+import dataclasses
+
+from killswitch.runner.lock.lock import LockBook
+from killswitch.runner.view import IncidentStatus, ScopeStatus, ThresholdCheck, TriggerStatus
+from tests.unit.test_console_model import ACC, T0, page_model, render, status, text_of
+
+INCIDENT = f"futures-book/{ACC}/L1/e1"
+
+
+def _card(checks: tuple[ThresholdCheck, ...], reason: str | None) -> str:
+    st = dataclasses.replace(status(), scopes=(ScopeStatus("futures-book", ACC, 1, "reduce-top-risk", False, (), 1,
+                                                           T0 - 60_000),))
+    soft = TriggerStatus("futures-book", ACC, "soft", "dd_15m >= 4.5% or dd_1h >= 7%", True, T0 - 60_000,
+                         T0 - 60_000, None, reason, checks, T0)
+    incident = IncidentStatus(INCIDENT, "stage", "futures-book", ACC, 1, "reduce-top-risk", T0 - 60_000, False, 1,
+                              (), False, (), 0)
+    m = page_model(st, (True, "LEADER"), LockBook().to_doc(T0), {}, (soft,), (incident,))
+    [card] = m["incidents"]
+    assert card["id"] == INCIDENT
+    assert f"firing: {card['on']}" in text_of(render(m))
+    return card["on"]
+
+
+def test_a_trigger_held_on_missing_data_shows_its_values_and_why_it_still_fires():
+    checks = (ThresholdCheck("dd_15m", ">=", "4.5%", 0.0001328, "0.01328%", False),
+              ThresholdCheck("dd_1h", ">=", "7%", None, "unknown", None, "INSUFFICIENT_HISTORY: coverage=29% min=80%"))
+    assert _card(checks, "MISSING_DATA: rule=hold") == (
+        "soft (held, MISSING_DATA: rule=hold: dd_15m = 0.01328% >= 4.5%: not breached; "
+        "dd_1h = unknown >= 7%: unknown (INSUFFICIENT_HISTORY: coverage=29% min=80%))")
+
+
+def test_a_breached_check_is_shown_as_before():
+    checks = (ThresholdCheck("dd_15m", ">=", "4.5%", 0.04852, "4.852%", True),)
+    assert _card(checks, None) == "soft (dd_15m = 4.852% >= 4.5%)"
