@@ -374,9 +374,15 @@ class ReportingSink(Protocol):
     def status_fields(self) -> dict[str, Any]: ...
 
 
+# the label a page in force carries once its group notified it (:meth:`PagingSink.pages_in_force`):
+# a silence made now holds back only its reminders and resolution. Not a label a matcher can name.
+SENT_LABEL = "__sent__"
+
+
 @runtime_checkable
 class PagingSink(Protocol):
     """A sink that holds pages in force (the notification sink's groups): each page's labels
-    and the receiver it goes to, so that a silence can say what it would hold back now."""
+    and the receiver it goes to, so that a silence can say what it would hold back now (one
+    notified already with :data:`SENT_LABEL`)."""
 
     def pages_in_force(self) -> list[tuple[Mapping[str, str], str]]: ...

@@ -47,7 +47,7 @@ from collections import deque
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping, Optional
 
-from ..events import NOT_PAGED, Event
+from ..events import NOT_PAGED, SENT_LABEL, Event
 from ..metrics import Registry
 from ..policy.routes_doc import NotificationRoutes
 from .causes import cause_of_result
@@ -288,14 +288,17 @@ class NotifySink(Delivery, Receipts):
 
     def pages_in_force(self) -> list[tuple[Mapping[str, str], str]]:
         """Each alert a group holds that still fires (not resolved, not expired), with the
-        receiver of the group's route: what a silence added now would hold back."""
+        receiver of the group's route: what a silence added now would hold back. One the group
+        notified already carries :data:`SENT_LABEL`: a silence holds back only its reminders and
+        its resolution, not the page that went out."""
         now = self.clock()
         out: list[tuple[Mapping[str, str], str]] = []
         d = self.dispatcher
         for g in d.groups.values():
             for a in g.alerts.values():
                 if a.active(now, d.resolve_timeout_ms):
-                    out.append((dict(a.labels), g.route.receiver))
+                    sent = {SENT_LABEL: "true"} if a.fp in (g.last_fps or ()) else {}
+                    out.append(({**a.labels, **sent}, g.route.receiver))
         return out
 
     def status_fields(self) -> dict:

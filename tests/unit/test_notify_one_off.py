@@ -151,3 +151,25 @@ def test_a_page_s_title_and_its_body_s_first_line_carry_one_severity_the_group_s
         severity = m.title.split("]")[0].lstrip("[")
         assert m.body.splitlines()[0].startswith(severity.upper() + " "), (m.title, m.body)
     assert any("this notice: info" in m.body for m in msgs if m.title.startswith("[CRITICAL]"))
+
+
+def test_a_page_already_sent_is_said_apart_in_a_silence_preview(tree):
+    """Walk 7's L7: a silence made now cannot hold back a page that went out minutes ago."""
+    from killswitch.events import SENT_LABEL
+    from killswitch.notify.dispatch import Placement
+    from killswitch.notify.sink import NotifySink
+    from killswitch.runner.silence.check import preview
+
+    now = [0]
+    sink = NotifySink({"desk": tree}, {}, clock=lambda: now[0])
+    e = transition(0, 3, "flatten")
+    sink.dispatcher.insert(e, Placement("desk", dict(e.labels), "test"), 0)
+    assert not any(SENT_LABEL in labels for labels, _ in sink.pages_in_force())  # not notified yet
+    assert sorted(n.receiver for n in sink.dispatcher.flush_due(10_000)) == ["chat", "pager"]
+    now[0] = 3 * 60_000  # three minutes after it went out
+    pages = sink.pages_in_force()
+    assert pages and all(SENT_LABEL in labels for labels, _ in pages)
+    p = preview((LabelMatcher.make("scope", "=", "okx/main"),), None, None, {}, pages)  # type: ignore[arg-type]
+    assert p.summary == ("affects 0 open incidents, 0 pages (2 sent already: it holds back only their reminders "
+                         "and resolutions)"), p.summary
+    assert all(h.sent for h in p.pages)

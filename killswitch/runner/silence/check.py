@@ -31,7 +31,7 @@ import re
 from typing import Iterable, Mapping, Optional, Sequence
 
 from ...compile.graph import StageNode
-from ...events import MANUAL_CLOSE, STAGE_TRANSITION, scope_labels
+from ...events import MANUAL_CLOSE, SENT_LABEL, STAGE_TRANSITION, scope_labels
 from ...notify.dispatch import SEVERITY_RANK
 from ...policy.matchers import LabelMatcher
 from ...silences import Silence
@@ -189,8 +189,10 @@ def preview(matchers: Sequence[LabelMatcher], book: BookView, catalog: Catalog, 
     for labels, receiver in pages:
         if all(m.matches({**labels, "receiver": receiver}) for m in matchers):
             held.append(HeldPage(labels.get("event", "?"), labels.get("severity", "warning"), receiver,
-                                 labels.get("policy"), labels.get("scope"), labels.get("incident")))
-    text = summary(len(incidents), len(held))
+                                 labels.get("policy"), labels.get("scope"), labels.get("incident"),
+                                 SENT_LABEL in labels))
+    sent = sum(1 for p in held if p.sent)
+    text = summary(len(incidents), len(held) - sent, sent)
     return SilencePreview(True, f"PREVIEW: {text}", tuple(str(m) for m in matchers), tuple(incidents), tuple(held),
                           text)
 

@@ -21,6 +21,7 @@ class HeldPage:
     policy: Optional[str] = None
     scope: Optional[str] = None
     incident: Optional[str] = None
+    sent: bool = False  # notified already: a silence holds back only its reminders and resolution
 
 
 @dataclass(frozen=True)
@@ -37,6 +38,10 @@ class SilencePreview:
     summary: str = ""
 
 
-def summary(incidents: int, pages: int) -> str:
+def summary(incidents: int, pages: int, sent: int = 0) -> str:
+    """``affects 1 open incident, 0 pages``: the pages not sent yet that it would hold back; those
+    sent already said apart (``(6 sent already: it holds back only their reminders and
+    resolutions)``)."""
     return (f"affects {incidents} open incident{'' if incidents == 1 else 's'}, "
-            f"{pages} page{'' if pages == 1 else 's'}")
+            f"{pages} page{'' if pages == 1 else 's'}"
+            + (f" ({sent} sent already: it holds back only their reminders and resolutions)" if sent else ""))
