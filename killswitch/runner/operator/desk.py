@@ -27,10 +27,10 @@ from dataclasses import replace
 from typing import Any, Callable, Optional, Sequence
 
 from ...state.store import StateStore, StoreError
-from ..collaborators import Audits
 from ..effects.countdowns import Countdowns
 from ..firm.ports import FirmRoutes, FirmSlot
 from ..gate.request import Decision
+from ..lease.leadership import Leadership
 from ..lease.turn import Turn
 from ..override.overrides import Overrides
 from ..readout.charts import ChartHistory
@@ -70,7 +70,7 @@ class Desk:
 
     def __init__(self, *, readout: Readout, previews: Previews, commands: OperatorCommands, closes: ManualCloses,
                  silencing: Silences, operator_revokes: OperatorRevokes, positions: PositionsReadout,
-                 countdowns: Countdowns, charts: ChartHistory, turn: Turn, lead: Audits, store: StateStore,
+                 countdowns: Countdowns, charts: ChartHistory, turn: Turn, lead: Leadership, store: StateStore,
                  io: StoreIO, clock: Callable[[], int], accepts: RejectionAccepts,
                  firm: Optional[FirmSlot] = None, sync: Optional[PolicySync] = None, holder: str = "runner",
                  overriding: Optional[Overrides] = None):
