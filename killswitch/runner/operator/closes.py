@@ -135,6 +135,14 @@ class _Request:
     leg: Optional[str] = None  # long | short: that leg of ``symbol`` alone; None: both
 
 
+def preview_reason(dry_run: bool, orders: int, notional: float) -> str:
+    """What a close's preview answers: up front, on a dry-run runner, that nothing will be sent."""
+    if dry_run:
+        return (f"DRY_RUN: nothing will be sent (this runner is a dry run): {orders} order(s) would be planned "
+                f"and audited, notional {notional:,.2f}")
+    return f"PREVIEW: {orders} order(s) would be sent, notional {notional:,.2f}"
+
+
 class ManualCloses:
     """See the module doc. ``catalog()`` is the runner's names; ``emit`` hands an event to the
     sinks; ``rates()`` the venues' order rates the planner paces closes by."""
@@ -200,7 +208,7 @@ class ManualCloses:
                 incomplete = (f"INCOMPLETE: {', '.join(d.unread)} could not be read: the {orders} order(s) counted "
                               "leave out its positions; nothing was sent")
                 return self._answer(False, incomplete, d, symbol, leg=leg, **kw)
-            return self._answer(True, self.preview_reason(orders, notional), d, symbol, leg=leg, **kw)
+            return self._answer(True, preview_reason(self.dry_run, orders, notional), d, symbol, leg=leg, **kw)
         refused = self.lead.not_leader("close")
         if refused:
             return CloseResult(False, refused, orders, mode=self.mode)
@@ -247,13 +255,6 @@ class ManualCloses:
         else:
             why = f"QUEUED: close of {what} at the next tick ({now_text}{not_read}{closed})"
         return self._answer(True, why, d, symbol, leg=leg, id=close_id, preview_id=rec.id, max_notional=cap)
-
-    def preview_reason(self, orders: int, notional: float) -> str:
-        """What a preview answers: up front, on a dry-run runner, that nothing will be sent."""
-        if self.dry_run:
-            return (f"DRY_RUN: nothing will be sent (this runner is a dry run): {orders} order(s) would be planned "
-                    f"and audited, notional {notional:,.2f}")
-        return f"PREVIEW: {orders} order(s) would be sent, notional {notional:,.2f}"
 
     async def draft(self, scope: str, symbol: Optional[str] = None, leg: Optional[str] = None) -> Draft:
         """What a close of ``scope`` (of ``symbol`` in it, of its ``leg`` alone when given) would

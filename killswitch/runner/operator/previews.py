@@ -26,7 +26,7 @@ from ..lock.lock import NOT_A_POLICY, OPERATOR, LockBook, iso_ms
 from ..readout.relatch import entered_again, refused_again
 from ..view import ActionPreview, PlannedOrder, TriggerStatus
 from .close_plans import default_max_notional
-from .closes import ManualCloses
+from .closes import ManualCloses, preview_reason
 from .commands import (
     binding,
     lift_unlocked,
@@ -207,7 +207,7 @@ class Previews:
         effects += list(d.refused)  # the venue refused these legs' closes before: say so, accepted or not
         if d.unread:
             effects.append(f"not read now, so not counted: {', '.join(d.unread)}")
-        return extra(self._answer("close", scope, self.closes.preview_reason(len(orders), notional), True,
+        return extra(self._answer("close", scope, preview_reason(self.closes.dry_run, len(orders), notional), True,
                                   effects=tuple(effects), orders=orders))
 
     @staticmethod

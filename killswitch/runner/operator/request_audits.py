@@ -1,0 +1,51 @@
+"""The rows about requests the runner's API answered rather than changes to the book: a request
+refused for headers only a trusted proxy may send (``api_proxy_header_refused``), an operator's
+write refused before any command saw it (``api_write_refused``), a person signed in to the
+console or out (``console_signin``, ``console_signout``). The API bounds how many it asks for
+(runner/api/proxy/ledger.py, runner/api/refused_writes.py).
+
+What it owns: writing them through the leadership, the chain's one writer: fenced while this
+runner leads (a runner deposed meanwhile writes it as the standby it now is), else marked
+``standby``. Must not: write to the store itself.
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+from ..lease.leadership import Leadership
+
+
+class RequestAudits:
+    """The desk's audits of its API's requests (see the module doc)."""
+
+    lead: Leadership
+    clock: Callable[[], int]
+
+    async def audit_api_refusal(self, payload: dict, kind: str = "api_proxy_header_refused") -> None:
+        """A request the API refused for headers only a trusted proxy may send, audited
+        (``api_proxy_header_refused``; the API bounds how many: runner/api/proxy/ledger.py), or
+        an operator's write it refused before any command (``api_write_refused``,
+        runner/api/refused_writes.py): fenced while this runner leads, else as the standby it
+        is (``standby``)."""
+        await self._audit_here(kind, payload)
+
+    async def audit_write_refusal(self, payload: dict) -> None:
+        """An operator's write the API refused before any command saw it (``api_write_refused``)."""
+        await self.audit_api_refusal(payload, "api_write_refused")
+
+    async def audit_signin(self, kind: str, payload: dict) -> None:
+        """A person signed in to the console or out (``console_signin``, ``console_signout``:
+        runner/api/signin/flow.py), audited as :meth:`audit_api_refusal` audits: fenced while this
+        runner leads, else as the standby it is (``standby``)."""
+        if kind not in ("console_signin", "console_signout"):
+            raise ValueError(f"not a sign-in's audit kind: {kind}")
+        await self._audit_here(kind, payload)
+
+    async def _audit_here(self, kind: str, payload: dict) -> None:
+        """A row about a request this runner's API answered: fenced while it leads (a runner
+        deposed meanwhile writes it as the standby it now is), else marked ``standby``."""
+        if self.lead.leader:
+            await self.lead.audit_or_standby(kind, self.clock(), payload)
+        else:
+            await self.lead.audit_as_standby(kind, self.clock(), payload)
