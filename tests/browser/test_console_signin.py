@@ -82,7 +82,8 @@ def test_two_people_sign_in_through_the_provider_and_approve_a_reset(signed, bro
     shot("signin-02-alice")
 
     click_action(browser, "reset", ACCOUNT, policy="bot-guard")
-    assert "APPROVAL_RECORDED: 1/2 approvers=alice@desk.example" in preview(browser, "bot-x restarted, reviewed")
+    said = preview(browser, "bot-x restarted, reviewed")
+    assert "PREVIEW: would record approval 1/2 (approvers=alice@desk.example)" in said, said
     assert confirm_and_send(browser, ACCOUNT).startswith("APPROVAL_RECORDED: 1/2 approvers=alice@desk.example")
     close_dialog(browser)
     wait(browser, lambda b: "1 of 2 approvals" in view_text(b), "one approval is shown")
@@ -101,7 +102,7 @@ def test_two_people_sign_in_through_the_provider_and_approve_a_reset(signed, bro
     assert "Signed in as bob@desk.example" in text_of(browser, "#who")
     click_action(browser, "reset", ACCOUNT, policy="bot-guard")
     text = preview(browser, "agreed after review")
-    assert "MANUAL_RESET: stage=1 approvers=alice@desk.example,bob@desk.example" in text
+    assert "PREVIEW: would reset (stage=1 approvers=alice@desk.example,bob@desk.example)" in text
     assert confirm_and_send(browser, ACCOUNT) == "MANUAL_RESET: stage=1 approvers=alice@desk.example,bob@desk.example"
     assert not lock_doc(r, ACCOUNT)["locked"] and guard_stage(r) == 0
     close_dialog(browser)

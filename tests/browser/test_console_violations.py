@@ -1,7 +1,7 @@
 """The console's lock violations at 1366 and 390 px: a rogue bot's orders under a halt, caught at
 the venue and cancelled, and its market buy brought back by the runner's own revert, listed
 without pushing the page sideways (walks found the table wider than the window at 1366 px, the
-second time with a revert row: ``the runner's own revert ks…: revert filled 10``)."""
+second time with a revert row: ``the runner's own revert sell ks…: revert filled 10``)."""
 
 from __future__ import annotations
 
@@ -26,7 +26,7 @@ def test_the_lock_violations_fit_the_window_at_1366_and_390(live, browser, shot)
     open_console(browser, r.url)
     sign_in(browser, ALICE, "alice")
     wait(browser, lambda b: "Lock violations" in view_text(b), "the lock violations are shown")
-    wait(browser, lambda b: "the runner's own revert ks" in view_text(b) and "revert filled 10" in view_text(b),
+    wait(browser, lambda b: "the runner's own revert sell ks" in view_text(b) and "revert filled 10" in view_text(b),
          "the revert row is shown, filled")
     for width in (1366, 390):
         at_width(browser, width)

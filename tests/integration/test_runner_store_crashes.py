@@ -116,10 +116,13 @@ def test_a_store_error_at_any_call_ends_no_runner_and_neither_repeats_nor_loses_
     dense = {i for span in spans if {calls[j - 1] for j in span} & {"journal_intents", "journal_result"}
              for i in span}
     points = sorted(dense | set(range(1, len(calls) + 1, 25)))
-    if calls[-1] == "save_signal_samples":
-        # the last tick's chart write, queued behind it: what it raises is taken up at the
-        # runner's close, which these runs do not reach (test_runner.py's close test covers it)
-        points = [p for p in points if p != len(calls)]
+    # the last ticks' chart writes, queued behind them: what one raises is taken up at the next
+    # tick or at the runner's close, which these runs do not reach (test_runner.py's close test
+    # covers it), and a run may end a tick before the probe did, its store closed before the
+    # queued write runs: the chart writes after the third look at the lease from the end are left out
+    leases = [i for i, name in enumerate(calls, 1) if name == "acquire_lease"]
+    tail = leases[-3] if len(leases) >= 3 else 0
+    points = [p for p in points if not (p > tail and calls[p - 1] == "save_signal_samples")]
     assert len(dense) > 30, dense  # (the three stage entries: journaled, saved, sent, settled)
     for fail_at in points[part::STORE_FAILURE_PARTS]:
         for after in (False, True):
