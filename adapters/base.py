@@ -38,11 +38,11 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from enum import Enum
-from pathlib import Path
 from typing import Callable, Iterable, Iterator, Mapping, NamedTuple, Optional, Protocol, runtime_checkable
 
 from killswitch.fills import Fill
 from killswitch.orders import OrderIntent
+from killswitch.secret_file import SecretFileError, read_secret_file
 from killswitch.snapshot import Order, OrderBook, Snapshot
 from killswitch.weights import WeightLimit
 
@@ -535,17 +535,18 @@ class Secret:
 
 
 def resolve_secret(ref) -> Secret:
-    """Read a secret reference (``{env: VAR}`` or ``{file: PATH}``) of the Accounts document."""
+    """Read a secret reference (``{env: VAR}`` or ``{file: PATH}``) of the Accounts document; a
+    file as :func:`killswitch.secret_file.read_secret_file` reads it (stripped; missing, empty or
+    unreadable: AdapterError AUTH naming the path)."""
     if getattr(ref, "env", None):
         value = os.environ.get(ref.env)
         if value is None:
             raise AdapterError(Reason.AUTH, f"environment variable {ref.env} is not set")
         return Secret(value)
-    path = Path(ref.file)
-    try:
-        return Secret(path.read_text(encoding="utf-8").strip())
-    except OSError as e:
-        raise AdapterError(Reason.AUTH, f"secret file {path} cannot be read: {e.strerror}") from None
+    try:  # missing, unreadable, empty: an error naming the path, never a byte of the file
+        return Secret(read_secret_file(str(ref.file), "secret file"))
+    except SecretFileError as e:
+        raise AdapterError(Reason.AUTH, str(e)) from None
 
 
 def check_close(intent: OrderIntent, market_type: str, position_contracts: Optional[float], venue: str) -> None:

@@ -1,9 +1,9 @@
 """The audit key: the HMAC secret that anchors the audit chain, from the environment or a file.
 
 ``--audit-key-file PATH`` (a mounted Secret; env ``KS_AUDIT_KEY_FILE``) wins over the value in
-``KS_AUDIT_KEY``; with neither, there is no key and the chain is written unanchored. Resolved as
-the Accounts document's secrets are (:func:`adapters.base.resolve_secret`: a file's content is
-stripped of surrounding whitespace).
+``KS_AUDIT_KEY``; with neither, there is no key and the chain is written unanchored. The file is
+read as every secret file is (:func:`killswitch.secret_file.read_secret_file`: stripped of
+surrounding whitespace; missing, unreadable or empty: an error naming the option and the path).
 
 Must not: log, print or put in an error the key, or keep it anywhere but the
 :class:`~killswitch.state.AuditKey` it returns.
@@ -12,9 +12,9 @@ Must not: log, print or put in an error the key, or keep it anywhere but the
 from __future__ import annotations
 
 import os
-from types import SimpleNamespace
 from typing import Optional
 
+from ..secret_file import SecretFileError, read_secret_file
 from ..state.store import AuditKey, AuditKeyError
 
 KEY_ENV = "KS_AUDIT_KEY"
@@ -24,19 +24,15 @@ KEY_FILE_ENV = "KS_AUDIT_KEY_FILE"
 def load_audit_key(key_file: Optional[str] = None, *, env: str = KEY_ENV) -> Optional[AuditKey]:
     """The key from ``key_file``, else from the environment variable ``env``; None when neither
     is given. Raises AuditKeyError (``AUDIT_KEY_UNREADABLE``, ``AUDIT_KEY_TOO_SHORT``)."""
-    from adapters.base import AdapterError, resolve_secret
-
     if key_file:
-        ref = SimpleNamespace(env=None, file=key_file)
-    elif os.environ.get(env) is not None:
-        ref = SimpleNamespace(env=env, file=None)
-    else:
+        try:  # names the option and the file, never a byte of it
+            return AuditKey(read_secret_file(key_file, "--audit-key-file"))
+        except SecretFileError as e:
+            raise AuditKeyError(f"AUDIT_KEY_UNREADABLE: {e}") from None
+    value = os.environ.get(env)
+    if value is None:
         return None
-    try:
-        secret = resolve_secret(ref)
-    except AdapterError as e:  # names the file or the variable, never a value
-        raise AuditKeyError(f"AUDIT_KEY_UNREADABLE: {e.message}") from None
-    return AuditKey(secret.reveal())
+    return AuditKey(value)
 
 
 def audit_key_or_none(key_file: Optional[str], err) -> Optional[AuditKey]:

@@ -182,14 +182,77 @@ class StateUrl(click.ParamType):
 DEFAULT_STATE_URL = "sqlite://./killswitch-state.db"
 
 
+def secret_file_option(ctx: click.Context, param: click.Parameter, value: Optional[str]) -> Optional[str]:
+    """A click callback for an option naming a secret file (``--api-token-file``): the path,
+    once the file is there, readable and not empty (:func:`killswitch.secret_file.read_secret_file`);
+    else a usage error (exit 2) naming the option and the path, never the content."""
+    if value is None:
+        return None
+    from ..secret_file import SecretFileError, read_secret_file
+
+    try:
+        read_secret_file(value, f"--{param.name.replace('_', '-')}" if param.name else "the file")
+    except SecretFileError as e:
+        raise click.BadParameter(f"{e.code}: {e.path}: {e.why}", ctx=ctx, param=param) from None
+    return value
+
+
+def state_url_from_file(path: str, creates: bool = False) -> str:
+    """The state URL held by the file at ``path`` (``--state-url-file``, a mounted Secret); a usage
+    error (exit 2) naming the option and the path when the file cannot be used or holds no URL a
+    store can be at (its content is never said: it may hold a password)."""
+    from ..secret_file import SecretFileError, read_secret_file
+
+    hint = "--state-url-file / KS_STATE_URL_FILE"
+    try:
+        url = read_secret_file(path, "--state-url-file")
+    except SecretFileError as e:
+        raise click.BadParameter(f"{e.code}: {e.path}: {e.why}", param_hint=hint) from None
+    problem = state_url_problem(url, creates)
+    if problem:
+        head = url.partition("://")[0]
+        if head.lower() == "sqlite":  # a SQLite path is no secret: its problem is shown whole
+            raise click.BadParameter(f"{path}: {problem}", param_hint=hint)
+        raise click.BadParameter(f"STATE_URL_INVALID: {path} holds no state store URL: use {STATE_URL_FORMS} "
+                                 "(the content is not shown: it may hold a password)", param_hint=hint)
+    return url
+
+
 def state_option(creates: bool = False, help: str = "The state store: sqlite:///path/to/state.db or "
                                                   "postgresql://user@host/db (its password is never printed)."):
     """``--state`` as every command that reads or runs on the state store takes it: the same
     default (the runner's), ``KS_STATE_URL`` (a URL with a password stays out of the process
     list), a usage error (exit 2) for a URL no store can be at. ``creates``: the runner's, which
-    creates its SQLite file (its folder must exist)."""
-    return click.option("--state", "state_url", type=StateUrl(creates), default=DEFAULT_STATE_URL, show_default=True,
-                        envvar="KS_STATE_URL", show_envvar=True, help=help)
+    creates its SQLite file (its folder must exist).
+
+    With it comes ``--state-url-file`` (``KS_STATE_URL_FILE``): the URL from a file, a mounted
+    Secret, so that its password is in neither the environment nor the process list. Given with
+    ``--state`` or ``KS_STATE_URL``: a usage error, never a guess of which one is meant."""
+    import functools
+
+    state = click.option("--state", "state_url", type=StateUrl(creates), default=DEFAULT_STATE_URL, show_default=True,
+                         envvar="KS_STATE_URL", show_envvar=True, help=help)
+    from_file = click.option(
+        "--state-url-file", "state_url_file", default=None, envvar="KS_STATE_URL_FILE", show_envvar=True,
+        metavar="PATH", help="A file holding the state URL (a mounted Secret), in place of --state: the URL and its "
+                             "password stay out of the environment and the process list.")
+
+    def decorate(f):
+        @functools.wraps(f)
+        def with_url(*args: Any, state_url_file: Optional[str] = None, **kwargs: Any) -> Any:
+            if state_url_file is not None:
+                ctx = click.get_current_context()
+                source = ctx.get_parameter_source("state_url")
+                if source in (click.core.ParameterSource.COMMANDLINE, click.core.ParameterSource.ENVIRONMENT):
+                    given = "--state" if source is click.core.ParameterSource.COMMANDLINE else "KS_STATE_URL"
+                    raise click.BadParameter(f"give --state-url-file or {given}, not both",
+                                             param_hint="--state-url-file / KS_STATE_URL_FILE")
+                kwargs["state_url"] = state_url_from_file(state_url_file, creates)
+            return f(*args, **kwargs)
+
+        return state(from_file(with_url))
+
+    return decorate
 
 
 def reading_state(url: str, option: str = "--state") -> str:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from ..runner.lease.pod_label import SERVICEACCOUNT_DIR
-from .common import max_file_size_option, state_option
+from .common import max_file_size_option, secret_file_option, state_option
 
 
 @click.command(epilog="""\b
@@ -17,7 +17,9 @@ Dry run unless the accounts document says dry_run: false. SIGHUP reloads the pol
 A policy file over --max-file-size is refused unread (KS010): at start, as any policy error;
 at a reload, as a failed reload that keeps the last good graph running.
 The on-call console is at the API's URL, / (http://127.0.0.1:8080/ by default).
-With KS_AUDIT_KEY (or --audit-key-file) the audit chain is anchored by HMAC; keep the
+Secrets as files (mounted Secrets; docs/runner.md): --state-url-file, --api-token-file,
+--audit-key-file, --api-tokens, and {file: PATH} in the Accounts and routes documents.
+With --audit-key-file (or KS_AUDIT_KEY) the audit chain is anchored by HMAC; keep the
 AUDIT_HEAD lines it logs: ksctl audit verify --anchors-from FILE checks the chain against them.
 \b
 Shards (spec.shards of the accounts document; ksctl shards prints them):
@@ -40,7 +42,12 @@ with another account set: both digests and the accounts that differ).
 @click.option("--api-port", default=8080, show_default=True, type=int, envvar="KS_API_PORT", show_envvar=True,
               help="0: any free port; -1: no API.")
 @click.option("--api-token-env", default="KS_API_TOKEN", show_default=True,
-              help="Environment variable holding the API's bearer token (mutations are disabled without it).")
+              help="Environment variable holding the API's shared bearer token (prefer --api-token-file).")
+@click.option("--api-token-file", default=None, envvar="KS_API_TOKEN_FILE", show_envvar=True,
+              callback=secret_file_option, metavar="PATH",
+              help="A file holding the API's shared bearer token (a mounted Secret), in place of "
+                   "--api-token-env: the token stays out of the environment. Missing, unreadable or empty: "
+                   "exit 2, nothing started.")
 @click.option("--web-config-file", default=None, envvar="KS_WEB_CONFIG_FILE", show_envvar=True,
               type=click.Path(dir_okay=False),
               help="Serve the API and console over TLS: a web config file in exporter-toolkit's format (Prometheus's "
@@ -128,8 +135,8 @@ with another account set: both digests and the accounts that differ).
               help="Where the service account's token, ca.crt and namespace are mounted (--kube-leader-label).")
 @max_file_size_option
 @click.option("--max-ticks", default=None, type=int, help="Stop after N ticks (tests, drills).")
-def run(policies, accounts, state_url, shard, lock_file, api_host, api_port, api_token_env, web_config_file,
-        trusted_proxy, api_tokens, oidc_config,
+def run(policies, accounts, state_url, shard, lock_file, api_host, api_port, api_token_env, api_token_file,
+        web_config_file, trusted_proxy, api_tokens, oidc_config,
         console_public,
         holder, lease_ttl, runbooks, external_url, audit_key_file, audit_anchor_every, audit_sinks, audit_sink_required,
         min_tick_spacing, log_format,
@@ -174,6 +181,7 @@ def run(policies, accounts, state_url, shard, lock_file, api_host, api_port, api
                                  "write would be refused", param_hint="--audit-sink-required")
     opts = RunOptions(tuple(policies), accounts, state_url, lock_file, api_host,
                       None if api_port < 0 else api_port, api_token_env, holder, ttl_ms, max_ticks=max_ticks,
+                      api_token_file=api_token_file,
                       runbooks=runbooks, external_url=external_url, api_tokens=api_tokens,
                       web_config_file=web_config_file, trusted_proxy=trusted_proxy, oidc_config=oidc_config,
                       audit_key_file=audit_key_file, audit_anchor_every_ms=anchor_ms, console_public=console_public,

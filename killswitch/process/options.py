@@ -35,6 +35,7 @@ class RunOptions:
     audit_sink_required: bool = False  # operator writes refused while no audit sink takes rows
     web_config_file: Optional[str] = None  # TLS on the API (runner/api/tls/webconfig.py); None: plain HTTP
     trusted_proxy: Optional[str] = None  # the trusted proxy's document (runner/api/proxy/config.py); None: no proxy
+    api_token_file: Optional[str] = None  # the shared token from a file (a mounted Secret), not api_token_env
     api_tokens: Optional[str] = None  # the tokens document: identities and roles (see runner/api/identity.py)
     oidc_config: Optional[str] = None  # single sign-on for the console (runner/api/signin/); None: tokens only
     console_public: bool = False  # the console's views without a token (its actions always need one)

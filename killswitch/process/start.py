@@ -194,6 +194,19 @@ def listen_problem(host: str, port: int, e: OSError) -> str:
     return f"cannot listen on {where}: {why}: pick another --api-host or --api-port"
 
 
+def shared_token_of(opts: Any) -> tuple[Optional[str], Optional[str]]:
+    """The shared token (of ``--api-token-file``, else of the variable ``--api-token-env``) and
+    None, or None and why the file cannot be used (named by option and path, never its content)."""
+    if getattr(opts, "api_token_file", None):
+        from ..secret_file import SecretFileError, read_secret_file
+
+        try:
+            return read_secret_file(opts.api_token_file, "--api-token-file"), None
+        except SecretFileError as e:
+            return None, str(e)
+    return os.environ.get(opts.api_token_env), None
+
+
 async def start_api(desk: "Desk", opts: Any, tokens: Any, reloader: Any, echo: Callable[[str], None],
                     err: Callable[[str], None], tls: "Optional[LiveTls]" = None,
                     refusal: Optional[Callable[[], Optional[str]]] = None,
@@ -208,7 +221,10 @@ async def start_api(desk: "Desk", opts: Any, tokens: Any, reloader: Any, echo: C
     from ..runner.api.api import make_app
     from ..runner.api.identity import TokensError
 
-    token = os.environ.get(opts.api_token_env)
+    token, problem = shared_token_of(opts)
+    if problem:
+        err(f"ksctl run: {problem}; nothing started")
+        return None
     # the log scrubs them by value too (a variable not named *TOKEN* would otherwise pass)
     scrub_also([token or "", *(tokens.digests() if tokens else ())])
     admission = Admission(opts.api_limits)  # on the API's thread; its counters on /metrics
@@ -235,7 +251,7 @@ async def start_api(desk: "Desk", opts: Any, tokens: Any, reloader: Any, echo: C
         closed = "" if opts.console_public else (
             "; without --console-public the status, runbooks, closes' progress and console are shown to "
             "no one")
-        err(f"ksctl run: neither {opts.api_token_env} nor --api-tokens is set: the API's mutating "
+        err(f"ksctl run: neither --api-token-file, {opts.api_token_env} nor --api-tokens is set: the API's mutating "
             f"endpoints are disabled{closed}")
     else:  # names only: a token is never printed
         echo(f"ksctl run: API identities: {', '.join(who)}")

@@ -149,7 +149,7 @@ def test_the_key_comes_from_a_file_before_the_environment_and_errors_name_no_val
     other = "file-key-" + "f" * 40
     f.write_text(other + "\n")
     assert load_audit_key(str(f)).key_id == AuditKey(other).key_id
-    with pytest.raises(AuditKeyError, match=r"AUDIT_KEY_UNREADABLE: secret file .*missing cannot be read"):
+    with pytest.raises(AuditKeyError, match=r"AUDIT_KEY_UNREADABLE: SECRET_FILE_MISSING: --audit-key-file .*missing: no such file"):
         load_audit_key(str(tmp_path / "missing"))
     monkeypatch.setenv("KS_AUDIT_KEY", "short-value")
     with pytest.raises(AuditKeyError, match="AUDIT_KEY_TOO_SHORT") as e:
@@ -160,5 +160,6 @@ def test_the_key_comes_from_a_file_before_the_environment_and_errors_name_no_val
 def test_a_runner_whose_key_cannot_be_read_says_so_and_runs_unanchored(tmp_path):
     said: list[str] = []
     assert audit_key_or_none(str(tmp_path / "no-such-key"), said.append) is None
-    assert said == [f"ksctl run: error: AUDIT_KEY_UNREADABLE: secret file {tmp_path / 'no-such-key'} cannot be read: "
-                    "No such file or directory; the audit rows this runner writes will not be anchored"]
+    assert said == [f"ksctl run: error: AUDIT_KEY_UNREADABLE: SECRET_FILE_MISSING: --audit-key-file "
+                    f"{tmp_path / 'no-such-key'}: no such file (is the Secret mounted there?); the audit rows this "
+                    "runner writes will not be anchored"]
