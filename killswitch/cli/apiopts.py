@@ -108,9 +108,24 @@ token_option = click.option("--token-env", default="KS_API_TOKEN", show_default=
                             help="Environment variable holding the API bearer token.")
 
 
+def token_from_file(token_env: str) -> Optional[str]:
+    """The token in the file that the variable ``<token_env>_FILE`` names; None when it is not
+    set; a usage error (exit 2) naming the variable and the path when the file cannot be used."""
+    path = os.environ.get(f"{token_env}_FILE")
+    if not path:
+        return None
+    from ..secret_file import SecretFileError, read_secret_file
+
+    try:
+        return read_secret_file(path, f"{token_env}_FILE")
+    except SecretFileError as e:
+        raise click.UsageError(str(e)) from None
+
+
 def runner_client(api: str, token_env: Optional[str] = None, *, required: bool = True) -> "RunnerClient":
     """The client of the runner at ``api``; with ``token_env``, holding the token that variable
-    names. ``required`` (a change): a usage error when it is not set and no client certificate
+    names, or else the file that ``<token_env>_FILE`` names (``KS_API_TOKEN_FILE``: a mounted
+    Secret, as in the chart's pods). ``required`` (a change): a usage error when it is not set and no client certificate
     is given; else (a read) the client goes without a token then, and the runner decides. The
     TLS options of :func:`api_option` come from the command's context."""
     from ..client import RunnerClient
@@ -118,7 +133,7 @@ def runner_client(api: str, token_env: Optional[str] = None, *, required: bool =
     tls, certified = context_tls([api])
     token = None
     if token_env:
-        token = os.environ.get(token_env)
+        token = os.environ.get(token_env) or token_from_file(token_env)
         # a client certificate is the caller's identity when no token is sent (mutual TLS)
         if not token and required and not certified:
             raise click.UsageError(f"{token_env} is not set: mutating calls need the API token (or, to an https "

@@ -62,6 +62,14 @@ def test_a_runner_takes_every_secret_from_files_and_none_from_the_environment(tm
              "--api-port", str(port)], stdout=out, stderr=err, env=_env())
         wait_port(port, 60)
         assert _get(port, "/v1/whoami", TOKEN)["identity"] == "shared-token"
+        # a ksctl beside it (in the chart's pod) takes the token from the file KS_API_TOKEN_FILE names
+        api = f"http://127.0.0.1:{port}"
+        status = subprocess.run([str(KSCTL), "status", "--api", api, "-o", "json"], capture_output=True, text=True,
+                                timeout=60, env={**_env(), "KS_API_TOKEN_FILE": str(secrets / "api-token")})
+        assert status.returncode == 0 and json.loads(status.stdout), status.stderr
+        refused = subprocess.run([str(KSCTL), "status", "--api", api, "-o", "json"], capture_output=True, text=True,
+                                 timeout=60, env={**_env(), "KS_API_TOKEN_FILE": str(tmp_path / "none")})
+        assert refused.returncode == 2 and "SECRET_FILE_MISSING: KS_API_TOKEN_FILE" in refused.stderr, refused.stderr
 
         # the simulator refuses a wrong key (-2015): the account's triggers armed means its
         # snapshots were read with the keys of the files
