@@ -16,6 +16,7 @@ from click.testing import CliRunner
 from kubernetes_validate.utils import latest_version
 from ruamel.yaml import YAML
 
+from killswitch.cli.common import state_url_from_file
 from killswitch.cli.main import cli
 from killswitch.cli.run import run as run_command
 from tests.chart.conftest import CHART, CI_VALUES, Helm, objects_of, one, require, runner_container, write_values
@@ -199,7 +200,11 @@ def test_ha_mode_rolls_replicas_on_postgresql(helm):
     assert deployment["spec"]["replicas"] >= 2
     assert deployment["spec"]["strategy"]["type"] == "RollingUpdate"
     env = {e["name"]: e for e in runner_container([deployment])["env"]}
-    assert env["KS_STATE_URL"]["valueFrom"]["secretKeyRef"]["name"] == "killswitch-postgresql"
+    # the URL is a file of the mounted Secret; the variable holds its path only
+    assert env["KS_STATE_URL_FILE"] == {"name": "KS_STATE_URL_FILE", "value": "/var/run/secrets/killswitch-state/url"}
+    assert "KS_STATE_URL" not in env
+    volumes = {v["name"]: v for v in deployment["spec"]["template"]["spec"]["volumes"]}
+    assert volumes["state-url"]["secret"]["secretName"] == "killswitch-postgresql"
 
 
 def test_ha_mode_without_a_postgresql_url_fails_with_a_clear_message(helm):
@@ -289,6 +294,9 @@ def _repo_policy_values(tmp_path: Path) -> str:
     })
 
 
+SECRET_STAND_INS = {"url": "postgresql://ks@db/ks"}  # the state URL's key, ha.postgresql.key
+
+
 def _materialize(docs: list[dict], root: Path) -> dict[str, Path]:
     """Lay the runner's volume mounts out under ``root``, filled from the rendered ConfigMaps;
     returns mountPath -> directory."""
@@ -305,6 +313,9 @@ def _materialize(docs: list[dict], root: Path) -> dict[str, Path]:
             items = source["configMap"].get("items") or [{"key": k, "path": k} for k in data]
             for item in items:
                 (d / item["path"]).write_text(data[item["key"]])
+        elif "secret" in source:  # a stand-in value: what the runner reads there is a secret
+            for item in source["secret"].get("items", []):
+                (d / item["path"]).write_text(SECRET_STAND_INS.get(item["key"], "stand-in-" + "x" * 40) + "\n")
         out[mount["mountPath"]] = d
     return out
 
@@ -375,7 +386,7 @@ def test_runner_command_line_is_accepted_by_ksctl_run(helm, mode, tmp_path, monk
     for arg in container["args"]:
         for var in re.findall(r"\$\((\w+)\)", arg):
             assert var in env, f"{arg} uses ${var}, which the container does not define"
-        arg = arg.replace("$(KS_POD_NAME)", "ks-0").replace("$(KS_STATE_URL)", "postgresql://ks@db/ks")
+        arg = arg.replace("$(KS_POD_NAME)", "ks-0")
         name, _, value = arg.partition("=")
         if name in ("--policies", "--accounts", "--runbooks"):
             assert mount_of(value).get("readOnly"), f"{name} {value} should be mounted read-only"
@@ -389,17 +400,24 @@ def test_runner_command_line_is_accepted_by_ksctl_run(helm, mode, tmp_path, monk
             value = "sqlite://" + local(path)
         args.append(f"{name}={value}")
 
-    # ksctl run reads the state URL from KS_STATE_URL when --state is not given (ha: a secretKeyRef)
-    monkeypatch.delenv("KS_STATE_URL", raising=False)
-    if "KS_STATE_URL" in env:
+    # the secrets' variables hold paths of mounted Secrets, which ksctl run reads (ha: the state URL)
+    for var in ("KS_STATE_URL", "KS_API_TOKEN", "KS_STATE_URL_FILE", "KS_API_TOKEN_FILE"):
+        monkeypatch.delenv(var, raising=False)
+    for e in container["env"]:
+        if e["name"].endswith("_FILE"):
+            assert mount_of(e["value"]).get("readOnly"), f"{e['name']} {e['value']} should be mounted read-only"
+            monkeypatch.setenv(e["name"], local(e["value"]))
+    if mode == "ha":
+        assert "KS_STATE_URL_FILE" in env
         assert not any(a.startswith("--state") for a in args), "the URL must not be on the command line"
-        monkeypatch.setenv("KS_STATE_URL", "postgresql://ks@db/ks")
     ctx = run_command.make_context("run", args)  # click checks the options, types and paths
     params = ctx.params
     assert params["api_host"] == "0.0.0.0"
     assert params["api_port"] == next(p["containerPort"] for p in container["ports"] if p["name"] == "http")
-    assert params["api_token_env"] in env
-    assert params["state_url"].startswith("postgresql://" if mode == "ha" else "sqlite:///")
+    assert params["api_token_file"] and Path(params["api_token_file"]).read_text().strip()
+    state_url = state_url_from_file(params["state_url_file"], creates=True) if params["state_url_file"] \
+        else params["state_url"]
+    assert state_url.startswith("postgresql://" if mode == "ha" else "sqlite:///")
     assert any(Path(params["policies"][0]).glob("*.yaml"))
     # the runbook templates: a read-only mount of their own (checked above) holding every template
     assert params["runbooks"], "the chart passes no --runbooks though runbooks.files are given"
@@ -471,8 +489,8 @@ def _helm_args(install: list[str]) -> tuple[str, list[str], list[Path]]:
 
 def test_readme_install_command_mounts_every_file_the_documents_reference(helm):
     """What docs/deployment.md tells a platform team to run starts: every {file: PATH} of the documents it
-    installs is mounted (read-only) from a Secret that holds that key, and every {env: NAME} is set
-    from a Secret that holds it — either made by the chart, or by the kubectl lines of docs/deployment.md."""
+    installs is mounted (read-only) from a Secret that holds that key — either made by the chart, or
+    by the kubectl lines of docs/deployment.md — and no secret reaches an environment variable."""
     commands = _readme_install_commands()
     [install] = [c for c in commands if c[:2] == ["helm", "install"]]
     created: dict[str, set[str]] = {}  # Secret made by the docs' kubectl lines -> its keys
@@ -484,7 +502,11 @@ def test_readme_install_command_mounts_every_file_the_documents_reference(helm):
     assert {p.name for p in documents} >= {"accounts.yaml", "routes.yaml"}, documents
     docs = helm.template(*args, release=release)
     files, envs = _document_references(documents)
-    assert files and envs, "the example documents reference secrets; the check would check nothing"
+    assert files, "the example documents reference secrets; the check would check nothing"
+    assert not envs, f"the example documents must reference secrets as files, not environment variables: {envs}"
+    assert not any(c[:4] == ["kubectl", "create", "secret", "generic"] and any(a.startswith("--from-literal=")
+                                                                              for a in c) for c in commands), \
+        "the docs' Secrets are made from files (--from-file), never from literals on a command line"
 
     made = {d["metadata"]["name"]: {k for k in (d.get("data") or {})} for d in objects_of(docs, "Secret")}
     pod = one(docs, "Deployment")["spec"]["template"]["spec"]
@@ -507,11 +529,8 @@ def test_readme_install_command_mounts_every_file_the_documents_reference(helm):
         assert any(key in secret_keys(s["name"]) and key in {i["path"] for i in s.get("items", [{"path": key}])}
                    for s in sources), f"{path}: no Secret mounted at {mount['mountPath']} holds the key {key}"
 
-    explicit = {e["name"] for e in container.get("env", [])}
-    from_secrets = [r["secretRef"]["name"] for r in container.get("envFrom", []) if "secretRef" in r]
-    for name in sorted(envs):
-        assert name in explicit or any(name in secret_keys(s) for s in from_secrets), \
-            f"{name} is referenced by the documents but the container does not get it"
+    assert not [r for r in container.get("envFrom", []) if "secretRef" in r], container["envFrom"]
+    assert not [e for e in container.get("env", []) if "secretKeyRef" in e.get("valueFrom", {})], container["env"]
 
 
 def test_readme_install_command_without_the_files_secret_is_refused(helm):

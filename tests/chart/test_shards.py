@@ -14,6 +14,7 @@ from pathlib import Path
 import kubernetes_validate
 import pytest
 
+from killswitch.cli.common import state_url_from_file
 from killswitch.cli.run import run as run_command
 from tests.chart.conftest import CHART, CI_VALUES, Helm, objects_of, one
 from tests.chart.test_chart import KUBE_VERSIONS, VARIANTS, _selects
@@ -118,7 +119,10 @@ def test_release_service_network_policy_and_service_monitor_cover_every_shard(he
     for deployment in objects_of(docs, "Deployment"):
         runner = next(c for c in deployment["spec"]["template"]["spec"]["containers"] if c["name"] == "runner")
         env = {e["name"]: e for e in runner["env"]}
-        assert env["KS_STATE_URL"]["valueFrom"]["secretKeyRef"] == {"name": "killswitch-postgresql", "key": "url"}
+        assert env["KS_STATE_URL_FILE"]["value"] == "/var/run/secrets/killswitch-state/url"
+        assert "KS_STATE_URL" not in env
+        volumes = {v["name"]: v for v in deployment["spec"]["template"]["spec"]["volumes"]}
+        assert volumes["state-url"]["secret"]["secretName"] == "killswitch-postgresql"
 
 
 def test_shards_on_sqlite_are_refused_with_the_reason(helm):
@@ -138,13 +142,20 @@ def test_shard_runner_command_line_is_accepted_by_ksctl_run(helm, tmp_path, monk
     local = {"--policies": str(tmp_path / "policies"), "--accounts": str(tmp_path / "accounts.yaml"),
              "--runbooks": str(tmp_path / "runbooks"), "--lock-file": str(tmp_path / "lock.json"),
              "--audit-key-file": str(tmp_path / "audit-key")}
-    monkeypatch.setenv("KS_STATE_URL", "postgresql://ks@db/ks")
+    (tmp_path / "state-url").write_text("postgresql://ks@db/ks\n")
+    (tmp_path / "api-token").write_text("stand-in-token\n")
+    monkeypatch.delenv("KS_STATE_URL", raising=False)
     for deployment in objects_of(docs, "Deployment"):
         runner = next(c for c in deployment["spec"]["template"]["spec"]["containers"] if c["name"] == "runner")
         args = []
         for arg in runner["args"]:
             name, _, value = arg.partition("=")
             args.append(f"{name}={local.get(name, value)}".replace("$(KS_POD_NAME)", "ks-0"))
+        files = {"/var/run/secrets/killswitch-state/url": tmp_path / "state-url",
+                 "/var/run/secrets/killswitch-token/token": tmp_path / "api-token"}
+        for e in runner["env"]:
+            if e["name"].endswith("_FILE"):
+                monkeypatch.setenv(e["name"], str(files[e["value"]]))
         params = run_command.make_context("run", args).params
         assert params["shard"] == deployment["spec"]["template"]["metadata"]["labels"][SHARD_LABEL]
-        assert params["state_url"] == "postgresql://ks@db/ks"
+        assert state_url_from_file(params["state_url_file"], creates=True) == "postgresql://ks@db/ks"

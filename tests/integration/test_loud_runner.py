@@ -182,7 +182,8 @@ def test_an_exchange_outage_is_said_once_per_account_and_its_pages_that_reach_no
     page = next(r for r in said(caplog, "PAGES_FAILING") if "(snapshot_failed)" in r.getMessage())
     assert page.levelname == "ERROR"
     assert page.getMessage().startswith("PAGES_FAILING: a warning page (snapshot_failed) reached no receiver: ")
-    assert "desk/desk-chat: secret not resolved: {env: KS_APPRISE_DESK_CHAT} is not set" in page.getMessage()
+    assert ("desk/desk-chat: secret not resolved: {file: /var/run/secrets/killswitch/desk-chat-url} does not exist"
+            in page.getMessage())
     assert "desk/audit-webhook: connection refused" in page.getMessage()
     pages = {p["receiver"]: p for p in seen["status"]["pages_failing"]}
     assert pages["audit-webhook"]["cause"] == "connection refused" and pages["audit-webhook"]["document"] == "desk"

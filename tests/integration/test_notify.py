@@ -443,7 +443,7 @@ def test_ksctl_run_adds_the_sink_last_and_names_a_missing_secret_by_its_referenc
     asyncio.run(close_all())
     store.close()
     assert isinstance(sinks[-1], NotifySink)
-    assert any("{env: KS_APPRISE_DESK_CHAT} is not set" in e for e in errors), errors
+    assert any("{file: /var/run/secrets/killswitch/desk-chat-url} does not exist" in e for e in errors), errors
     assert any("{file: /var/run/secrets/killswitch/pager-url} does not exist" in e for e in errors), errors
     assert ("desk", "audit-webhook") in sinks[-1].receivers
 

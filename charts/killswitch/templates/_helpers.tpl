@@ -163,6 +163,8 @@ one name.
 {{- define "killswitch.runbooksMount" -}}/etc/killswitch/runbooks{{- end }}
 {{- define "killswitch.stateMount" -}}/var/lib/killswitch{{- end }}
 {{- define "killswitch.runMount" -}}/run/killswitch{{- end }}
+{{- define "killswitch.apiTokenMount" -}}{{ .Values.apiToken.mountPath | default "/var/run/secrets/killswitch-token" | trimSuffix "/" }}{{- end }}
+{{- define "killswitch.stateUrlMount" -}}{{ .Values.ha.postgresql.mountPath | default "/var/run/secrets/killswitch-state" | trimSuffix "/" }}{{- end }}
 
 {{/* The directory passed to --policies. */}}
 {{- define "killswitch.policiesPath" -}}
@@ -270,8 +272,8 @@ uses its built-in runbook). A ConfigMap, when given, wins over the git-sync chec
 {{- end }}
 
 {{/*
-A digest of the chart-managed secret values, so that changing one rolls the pods (environment
-variables are read at start). Only a SHA-256 of the values leaves the Secret objects.
+A digest of the chart-managed secret values, so that changing one rolls the pods (the runner reads
+its secret files at start). Only a SHA-256 of the values leaves the Secret objects.
 */}}
 {{- define "killswitch.secretsChecksum" -}}
 {{- $in := dict "env" .Values.secrets.env "files" .Values.secrets.files "token" .Values.apiToken.value "state" .Values.ha.postgresql.url "audit" .Values.auditKey.value }}
@@ -399,7 +401,7 @@ Documents from an existing ConfigMap or from git-sync are not read by the chart 
 {{- range $v.runner.extraEnv }}{{ $extraEnv = append $extraEnv .name }}{{ end }}
 {{- range $name := $refs.envs }}
 {{- if not (or $v.secrets.existingSecret (hasKey ($v.secrets.env | default dict) $name) (has $name $extraEnv)) }}
-{{- fail (printf "killswitch: the documents reference the environment variable %s, but nothing sets it: set secrets.existingSecret to a Secret with the key %s (kubectl create secret generic NAME --from-literal=%s=...), or secrets.env.%s" $name $name $name $name) }}
+{{- fail (printf "killswitch: the documents reference the environment variable %s, but nothing sets it: reference a file instead, {file: %s/<key>}, with secrets.existingFilesSecret holding that key (kubectl create secret generic NAME --from-file=<key>=PATH): a secret in an environment variable shows in /proc and crash dumps; or, to keep {env: %s}, set secrets.existingSecret (a Secret with the key %s) or secrets.env.%s" $name $mount $name $name $name) }}
 {{- end }}
 {{- end }}
 {{- end }}
