@@ -54,7 +54,8 @@ def test_lint_strict_passes(helm, mode):
 VARIANTS = {
     "git-sync": ["--set", "policies.files=null", "--set", "policies.gitSync.enabled=true",
                  "--set", "policies.gitSync.repo=https://git.example.internal/risk/policies.git",
-                 "--set", "policies.gitSync.existingSecret=policies-git-credentials",
+                 "--set", "policies.gitSync.credentials.existingSecret=policies-git-credentials",
+                 "--set", "policies.gitSync.credentials.username=ks-bot",
                  "--set", "accounts.document=", "--set", "accounts.path=accounts.yaml"],
     "existing": ["--set", "policies.files=null", "--set", "policies.existingConfigMap=desk-policies",
                  "--set", "accounts.document=", "--set", "accounts.existingConfigMap=desk-accounts",

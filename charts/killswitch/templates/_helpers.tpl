@@ -427,6 +427,17 @@ args:
   {{- else }}
   - --period={{ $g.period }}
   {{- end }}
+  {{- with $g.credentials }}{{ if .existingSecret }}
+  {{- if eq .type "ssh" }}
+  - --ssh-key-file=/etc/git-secret/ssh
+  - --ssh-known-hosts-file=/etc/git-secret/known_hosts
+  {{- else }}
+  {{- with .username }}
+  - --username={{ . }}
+  {{- end }}
+  - --password-file=/etc/git-secret/password
+  {{- end }}
+  {{- end }}{{ end }}
   {{- range $g.extraArgs }}
   - {{ . | quote }}
   {{- end }}
@@ -448,6 +459,12 @@ volumeMounts:
     mountPath: /git
   - name: tmp
     mountPath: /tmp
+  {{- if ($g.credentials | default dict).existingSecret }}
+  # the repository's credentials (policies.gitSync.credentials): files, never environment variables
+  - name: git-secret
+    mountPath: /etc/git-secret
+    readOnly: true
+  {{- end }}
 {{- end }}
 
 {{/*
