@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 HAVE_GO := command -v go >/dev/null 2>&1 || test -x /usr/local/go/bin/go
 
-.PHONY: venv demo lint test tools lock bench bench-check crash-soak schemas recordings clean
+.PHONY: venv demo lint test tools checkov lock bench bench-check crash-soak schemas recordings clean
 
 venv: $(STAMP)
 
@@ -74,6 +74,17 @@ test:
 tools:
 	.ci/install-helm
 
+# checkov, the IaC scanner that tests/chart/test_secrets_as_files.py runs on the rendered chart, in
+# a venv of its own (.venv-checkov/: about 100 packages the project never imports), from its lock
+# with hashes (requirements/checkov.txt, made by `make lock`). The test builds it when it is
+# missing; without a package registry it skips (fails under KS_REQUIRE_ALL=1, as in CI).
+CHECKOV_STAMP := .venv-checkov/.installed
+checkov: $(CHECKOV_STAMP)
+$(CHECKOV_STAMP): requirements/checkov.txt
+	$(PYTHON) -m venv .venv-checkov
+	.venv-checkov/bin/pip install --quiet --disable-pip-version-check --require-hashes -r requirements/checkov.txt
+	touch $(CHECKOV_STAMP)
+
 # Re-resolve every lock file in requirements/ from pyproject.toml and requirements/*.in with uv
 # (itself locked in requirements/tools.txt, installed into .venv-lock/), hashes for every platform.
 # Only what the ranges allow changes; `make lock UPGRADE=--upgrade` takes the newest within them,
@@ -87,6 +98,7 @@ lock:
 	.venv-lock/bin/uv pip compile $(LOCK_FLAGS) pyproject.toml -c requirements/dev.txt -o requirements/runtime.txt
 	.venv-lock/bin/uv pip compile $(LOCK_FLAGS) requirements/build.in -c requirements/dev.txt -o requirements/build.txt
 	.venv-lock/bin/uv pip compile $(LOCK_FLAGS) $(UPGRADE) requirements/tools.in -o requirements/tools.txt
+	.venv-lock/bin/uv pip compile $(LOCK_FLAGS) $(UPGRADE) requirements/checkov.in -o requirements/checkov.txt
 
 bench: venv
 	$(BIN)/python bench/validate.py
@@ -117,4 +129,4 @@ schemas: venv
 	$(BIN)/python -m killswitch.cli.schema --write
 
 clean:
-	rm -rf $(VENV) .venv-lock build *.egg-info .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .venv-lock .venv-checkov build *.egg-info .pytest_cache .mypy_cache .ruff_cache
