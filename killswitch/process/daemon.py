@@ -313,6 +313,7 @@ class Daemon(PolicyReloads):
             self._keeper = keeper
             if self.audit_sinks is not None:  # off the loop: threads of their own, each its own connection
                 desk.add_metrics(self.audit_sinks)
+                desk.readout.audit_sinks = self.audit_sinks.status  # GET /v1/status's audit_sinks
                 self.audit_sinks.start()
             if self.opts.kube_leader_label:
                 labeller = PodRoleLabel(self.opts.kube_leader_label, os.environ, warn=self.warn, echo=self.echo,

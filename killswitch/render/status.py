@@ -146,6 +146,7 @@ def status_text(st: RunnerStatus, locks: LockDocument) -> str:
         step = f"; steps up at {iso(r.until_ms)}" if r.until_ms is not None else ""
         lines.append(f"  RESUMING {r.policy} {r.scope}: {step_of(r.day, r.days, r.step_ms)} since {iso(r.since_ms)}, "
                      f"{r.fraction * 100:g}% of normal limits ({limits or 'no limit set'}){step}")
+    lines += audit_sink_lines(st.audit_sinks, st.last_tick_ms)
     lines += count_lines(st.violation_counts)
     lines += dms_lines(dms_of(st))
     return "\n".join(lines)
@@ -361,6 +362,21 @@ def weight_lines(st: RunnerStatus) -> list[str]:
         else:
             text = f"{used:,.0f} {w.get('unit')} a minute ({whose}; no per-IP limit: the venue counts per UID)"
         lines.append(f"  REST weight {venue}: {text}, {w.get('accounts')} account(s)")
+    return lines
+
+
+def audit_sink_lines(doc: dict, ref_ms: Optional[int]) -> list[str]:
+    """One line per SIEM sink of the audit chain (``audit_sinks``): its URL, whether it takes
+    rows, the rows not acknowledged yet, and the last error since when."""
+    lines = []
+    for s in doc.get("sinks") or ():
+        state = {"up": "takes rows", "down": "DOWN"}.get(s.get("state"), "not reached yet")
+        cause = f", {s['cause']} since {_time_of_day(s.get('since_ms'), ref_ms)}" if s.get("cause") else ""
+        required = "; required: operator writes wait for a sink" if s.get("required") else ""
+        shipping = "" if s.get("shipping") else " (standby: the leader sends)"
+        lines.append(f"  audit sink {s.get('name')} {s.get('url')}: {state}{cause}; lag {s.get('lag_rows', 0)} "
+                     f"row(s), acknowledged seq {s.get('acknowledged_seq') or 0} of {s.get('head_seq', 0)}"
+                     f"{shipping}{required}")
     return lines
 
 

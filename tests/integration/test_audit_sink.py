@@ -156,6 +156,19 @@ def _post(url: str, path: str, body: dict, token: str) -> tuple[int, dict]:
         return e.code, json.loads(e.read() or b"{}")
 
 
+def _get(url: str, path: str, token: str) -> dict:
+    req = urllib.request.Request(url + path, headers={"Authorization": f"Bearer {token}"})
+    with urllib.request.urlopen(req, timeout=10) as resp:
+        return json.loads(resp.read())
+
+
+def _ksctl_status(api: str, token: str) -> str:
+    r = subprocess.run([str(Path(sys.executable).with_name("ksctl")), "status", "--api", api], capture_output=True,
+                       text=True, timeout=60, env={**os.environ, "KS_API_TOKEN": token})
+    assert r.returncode == 0, r.stderr
+    return r.stdout
+
+
 def _metric(url: str, name: str) -> str:
     with urllib.request.urlopen(url + "/metrics", timeout=10) as resp:
         return "\n".join(x for x in resp.read().decode().splitlines() if x.startswith(name))
@@ -191,6 +204,13 @@ def test_ksctl_run_streams_its_chain_and_refuses_operator_writes_while_no_sink_t
             code, body = _post(api, "/v1/lock", lock, token)
         assert code == 503 and "siem: CONNECT_FAILED" in body["reason"], body
         assert 'killswitch_audit_sink_up{sink="siem"} 0' in _metric(api, "killswitch_audit_sink_up")
+        # the status says which sink, where (no query), since when it fails and that writes wait for it
+        [sink] = _get(api, "/v1/status", token)["audit_sinks"]["sinks"]
+        assert sink["url"] == f"syslog+tcp://127.0.0.1:{syslog_port}" and sink["state"] == "down", sink
+        assert sink["cause"] == "CONNECT_FAILED" and sink["since_ms"] and sink["required"] is True, sink
+        assert sink["lag_rows"] >= 1 and sink["acknowledged_seq"] is None, sink
+        said = _ksctl_status(api, token)
+        assert f"audit sink siem syslog+tcp://127.0.0.1:{syslog_port}: DOWN, CONNECT_FAILED since " in said, said
         rs = Rsyslog(tmp_path, syslog_port)
         deadline = time.monotonic() + 30
         while code == 503 and time.monotonic() < deadline:
@@ -208,6 +228,10 @@ def test_ksctl_run_streams_its_chain_and_refuses_operator_writes_while_no_sink_t
         assert repeats == 0 and rows[0]["seq"] == 1
         check_chain(rows)
         assert 'killswitch_audit_sink_up{sink="siem"} 1' in _metric(api, "killswitch_audit_sink_up")
+        [sink] = _get(api, "/v1/status", token)["audit_sinks"]["sinks"]
+        assert sink["state"] == "up" and sink["cause"] is None and sink["since_ms"] is None, sink
+        assert sink["acknowledged_seq"] >= rows[-1]["seq"] - sink["lag_rows"], sink
+        assert f"audit sink siem syslog+tcp://127.0.0.1:{syslog_port}: takes rows; lag " in _ksctl_status(api, token)
         raw = rs.out.read_text(encoding="utf-8", errors="replace")
         assert token not in raw and exchange_secret not in raw and "a" * 64 not in raw
     finally:

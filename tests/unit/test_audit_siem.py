@@ -12,6 +12,8 @@ import pytest
 from killswitch.audit.siem.records import SyslogFormat, author
 from killswitch.audit.siem.shipper import AuditSinks, ShipOptions, SinkShipper
 from killswitch.audit.siem.targets import SinkUrlError, parse_target, parse_targets
+from killswitch.render.status import audit_sink_lines
+from killswitch.render.times import iso
 from killswitch.state import open_store
 from killswitch.state.store import ChainRow
 from tests.procs import free_port
@@ -134,10 +136,22 @@ def test_a_receiver_down_then_back_gets_every_row_once(chain):
         assert s.up is False and s.cause == "CONNECT_FAILED" and s.lag == 120
         assert "AUDIT_SINK_DOWN" in errs[0] and sinks.refusal() is not None
         assert chain.store.audit_sink_cursor("siem") is None
+        [down] = sinks.status()["sinks"]
+        since = down["since_ms"]
+        assert down["url"] == f"syslog+tcp://127.0.0.1:{port}" and down["state"] == "down" and down["required"]
+        assert down["cause"] == "CONNECT_FAILED" and abs(since - time.time() * 1000) < 5_000 and down["lag_rows"] == 120
+        time.sleep(0.2)
+        assert sinks.status()["sinks"][0]["since_ms"] == since  # since the first failure, not the latest
+        lines = audit_sink_lines(sinks.status(), None)
+        assert lines == [f"  audit sink siem syslog+tcp://127.0.0.1:{port}: DOWN, CONNECT_FAILED since "
+                         f"{iso(since)}; lag 120 row(s), acknowledged seq 0 of 120; required: operator writes "
+                         "wait for a sink"], lines
         rx = SyslogReceiver(port=port)
         rx.wait_for(_all(120), timeout=10)
         time.sleep(0.2)
         assert s.up is True and sinks.refusal() is None
+        [up] = sinks.status()["sinks"]
+        assert up["state"] == "up" and up["cause"] is None and up["since_ms"] is None and up["lag_rows"] == 0
     finally:
         s.stop()
         rx.close()

@@ -76,6 +76,7 @@ class SinkShipper:
         self.head = 0  # the chain's last seq, as last read
         self.up: Optional[bool] = None  # the receiver's state at the last send or probe (None: not tried)
         self.cause: Optional[str] = None
+        self.since_ms: Optional[int] = None  # when the cause began (its first failure), while there is one
         self.sent = 0  # rows acknowledged
         self.failures = 0
         self.leads_with: Optional[int] = None  # the token the cursor was read under
@@ -188,29 +189,38 @@ class SinkShipper:
     def _up(self) -> None:
         if self.up is not True:
             self.echo(f"ksctl run: audit sink {self.target.name} takes rows (from seq {(self.cursor or 0) + 1})")
-        self.up, self.cause = True, None
+        self.up, self.cause, self.since_ms = True, None, None
+
+    def _caused(self, cause: str) -> None:
+        if self.cause != cause or self.since_ms is None:
+            self.since_ms = int(self.clock() * 1000)
+        self.cause = cause
 
     def _down(self, cause: str, text: str) -> None:
         self.failures += 1
         if self.up is not False or self.cause != cause:
             self.err(f"ksctl run: AUDIT_SINK_DOWN: audit sink {self.target.name}: {text}; tried again from seq "
                      f"{(self.cursor or 0) + 1}, nothing is skipped")
-        self.up, self.cause = False, cause
+        self.up = False
+        self._caused(cause)
 
     def _said(self, cause: str, text: str) -> None:
         if self.cause != cause:
             self.err(f"ksctl run: AUDIT_SINK_{cause}: audit sink {self.target.name}: {text}")
-        self.cause = cause
+        self._caused(cause)
 
     @property
     def lag(self) -> int:
         return max(0, self.head - (self.cursor or 0))
 
     def status(self) -> dict:
-        return {"name": self.target.name, "target": self.target.describe(),
+        """What ``GET /v1/status`` shows of the sink (``audit_sinks.sinks``): its URL without
+        credentials nor query, its state, the last error (a reason code) and since when, the
+        cursor and the lag in rows."""
+        return {"name": self.target.name, "target": self.target.describe(), "url": self.target.shown_url(),
                 "state": "up" if self.up else ("down" if self.up is False else "unknown"), "cause": self.cause,
-                "acknowledged_seq": self.cursor, "head_seq": self.head, "lag_rows": self.lag,
-                "shipping": self.leads_with is not None}
+                "since_ms": self.since_ms, "acknowledged_seq": self.cursor, "head_seq": self.head,
+                "lag_rows": self.lag, "shipping": self.leads_with is not None}
 
 
 class AuditSinks:
@@ -237,7 +247,8 @@ class AuditSinks:
         return f"no audit sink takes rows ({why}) and --audit-sink-required is set: operator writes wait for one"
 
     def status(self) -> dict:
-        return {"required": self.required, "sinks": [s.status() for s in self.shippers]}
+        return {"required": self.required,
+                "sinks": [{**s.status(), "required": self.required} for s in self.shippers]}
 
     def collect_metrics(self, registry: Registry) -> None:
         lag = registry.sampled("killswitch_audit_sink_lag_rows", "gauge",

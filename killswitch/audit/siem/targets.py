@@ -72,6 +72,12 @@ class SinkTarget:
         shown = f"[{self.host}]" if ":" in self.host else self.host
         return f"{self.name}: {what} to {shown}:{self.port}{self.path}"
 
+    def shown_url(self) -> str:
+        """The URL as the status shows it: scheme, host, port and path; no user, password nor
+        query (whose files and names the options say)."""
+        shown = f"[{self.host}]" if ":" in self.host else self.host
+        return f"{self.scheme}://{shown}:{self.port}{self.path}"
+
 
 def _closest(word: str, choices: tuple[str, ...] | list[str]) -> str:
     near = difflib.get_close_matches(word, list(choices), n=1)

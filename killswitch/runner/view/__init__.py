@@ -280,6 +280,11 @@ class RunnerStatus:
     windows: tuple[dict, ...] = ()
     # the overrides of the pre-trade limits not ended, and those ended in the last day (runner/override/)
     overrides: tuple[OverrideStatus, ...] = ()
+    # the audit chain's SIEM sinks (--audit-sink; audit/siem/shipper.py), {} without one: {"required",
+    # "sinks": [{"name", "target", "url" (no credentials, no query), "state" (up | down | unknown),
+    # "cause" (the last error's reason code, while there is one), "since_ms" (its first failure),
+    # "acknowledged_seq", "head_seq", "lag_rows", "shipping" (this runner leads and sends), "required"}]}
+    audit_sinks: dict = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
