@@ -123,7 +123,8 @@ def test_exported_anchors_from_the_command_line_a_log_file_or_stdin(store_url, r
 
 @pytest.mark.parametrize("args,code,text", [
     (["--anchor", "6:xyz"], 2, "BAD_ANCHOR"),
-    (["--audit-key-file", "/nonexistent/ks-audit-key"], 2, "AUDIT_KEY_UNREADABLE: secret file /nonexistent"),
+    (["--audit-key-file", "/nonexistent/ks-audit-key"], 2,
+     "AUDIT_KEY_UNREADABLE: SECRET_FILE_MISSING: --audit-key-file /nonexistent"),
 ])
 def test_usage_errors_exit_2_with_a_reason_code(store_url, args, code, text):
     write(store_url)

@@ -320,7 +320,7 @@ def test_an_audit_key_that_cannot_be_used_is_a_usage_error_that_never_shows_it(s
     out = run("--since", "2026-03-02", "--state", state, "--audit-key-file", str(short))
     assert out.exit_code == 2 and "AUDIT_KEY_TOO_SHORT" in out.output and "sh0rt-s3cret" not in out.output
     out = run("--since", "2026-03-02", "--state", state, "--audit-key-file", str(tmp_path / "missing"))
-    assert out.exit_code == 2 and "AUDIT_KEY_UNREADABLE: secret file" in out.output
+    assert out.exit_code == 2 and "AUDIT_KEY_UNREADABLE: SECRET_FILE_MISSING: --audit-key-file" in out.output
     out = run("--since", "2026-03-02", "--state", state, "--anchor", "12:abc")
     assert out.exit_code == 2 and "BAD_ANCHOR" in out.output
 

@@ -22,7 +22,8 @@ from killswitch.process.bootstrap import AccountsError, read_accounts
 from tests.conftest import POLICIES
 
 BYBIT = "    - name: bybit-futures\n      venue: bybit\n      market_type: futures\n"
-BYBIT_CREDS = "        api_key: {env: BYBIT_API_KEY}\n        secret: {env: BYBIT_API_SECRET}\n"
+BYBIT_KEY = "        api_key: {file: /var/run/secrets/killswitch/bybit-api-key}"
+BYBIT_CREDS = f"{BYBIT_KEY}\n        secret: {{file: /var/run/secrets/killswitch/bybit-api-secret}}\n"
 
 
 def accounts(tmp_path, *edits: tuple[str, str]):
@@ -64,7 +65,7 @@ def test_an_api_key_on_hyperliquid_is_refused_naming_the_wallet_it_takes(tmp_pat
     path, text = accounts(tmp_path, (BYBIT, BYBIT.replace("venue: bybit", "venue: hyperliquid")))
     r = validate(path)
     assert r.exit_code == 1, r.output
-    assert (f'{path}:{line_of(text, "        api_key: {env: BYBIT_API_KEY}")}:9: error[KS223]: account '
+    assert (f'{path}:{line_of(text, BYBIT_KEY)}:9: error[KS223]: account '
             '"bybit-futures": venue "hyperliquid" signs with a wallet: it takes a wallet_address and a '
             "private_key, not an api_key and a secret") in r.output, r.output
 

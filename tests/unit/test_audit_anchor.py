@@ -149,7 +149,8 @@ def test_the_key_comes_from_a_file_before_the_environment_and_errors_name_no_val
     other = "file-key-" + "f" * 40
     f.write_text(other + "\n")
     assert load_audit_key(str(f)).key_id == AuditKey(other).key_id
-    with pytest.raises(AuditKeyError, match=r"AUDIT_KEY_UNREADABLE: SECRET_FILE_MISSING: --audit-key-file .*missing: no such file"):
+    with pytest.raises(AuditKeyError,
+                       match=r"AUDIT_KEY_UNREADABLE: SECRET_FILE_MISSING: --audit-key-file .*missing: no such file"):
         load_audit_key(str(tmp_path / "missing"))
     monkeypatch.setenv("KS_AUDIT_KEY", "short-value")
     with pytest.raises(AuditKeyError, match="AUDIT_KEY_TOO_SHORT") as e:
