@@ -93,6 +93,21 @@ def test_rendered_objects_match_kubernetes_schemas(helm, mode, variant, kube):
         kubernetes_validate.validate(doc, kube, strict=True)
 
 
+@pytest.mark.parametrize("mode", MODES)
+def test_every_namespaced_object_names_the_release_namespace(helm, mode):
+    """`helm template | kubectl apply` puts nothing in the default namespace (checkov CKV_K8S_21):
+    each object names the release's, but the PrometheusRule, the dashboard and the ServiceMonitor,
+    which may live where Prometheus and Grafana look (their values' namespace)."""
+    cluster_scoped = {"PriorityClass"}
+    elsewhere = {"PrometheusRule", "ServiceMonitor"}
+    for doc in render(helm, mode, "--set", "grafanaDashboard.namespace=monitoring"):
+        where = doc["metadata"].get("namespace")
+        if doc["kind"] in cluster_scoped:
+            assert where is None, doc["metadata"]
+        elif doc["kind"] not in elsewhere and not doc["metadata"]["name"].endswith("-dashboard"):
+            assert where == "trading", (doc["kind"], doc["metadata"])
+
+
 def test_schema_validation_rejects_an_unknown_field(helm):
     deployment = one(render(helm, "single"), "Deployment")
     deployment["spec"]["template"]["spec"]["containers"][0]["readinessprobe"] = {}
