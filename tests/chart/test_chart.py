@@ -100,7 +100,8 @@ def test_every_namespaced_object_names_the_release_namespace(helm, mode):
     which may live where Prometheus and Grafana look (their values' namespace)."""
     cluster_scoped = {"PriorityClass"}
     elsewhere = {"PrometheusRule", "ServiceMonitor"}
-    for doc in render(helm, mode, "--set", "grafanaDashboard.namespace=monitoring"):
+    for doc in render(helm, mode, "--set", "grafanaDashboard.namespace=monitoring",
+                      "--set", "trustedProxy.enabled=true", "--set", "trustedProxy.sources={10.42.0.0/16}"):
         where = doc["metadata"].get("namespace")
         if doc["kind"] in cluster_scoped:
             assert where is None, doc["metadata"]
