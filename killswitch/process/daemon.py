@@ -312,7 +312,7 @@ class Daemon(PolicyReloads):
             await asyncio.to_thread(keeper.start)
             self._keeper = keeper
             if self.audit_sinks is not None:  # off the loop: threads of their own, each its own connection
-                desk.add_audit_sinks(self.audit_sinks)  # on /metrics and in GET /v1/status
+                desk.add_metrics(self.audit_sinks)  # on /metrics, and its status_key's in GET /v1/status
                 self.audit_sinks.start()
             if self.opts.kube_leader_label:
                 labeller = PodRoleLabel(self.opts.kube_leader_label, os.environ, warn=self.warn, echo=self.echo,

@@ -225,7 +225,10 @@ class SinkShipper:
 
 class AuditSinks:
     """Every configured sink (see the module doc). ``required``: operator writes are refused while
-    no sink takes rows (:meth:`refusal`)."""
+    no sink takes rows (:meth:`refusal`). On /metrics (:meth:`collect_metrics`) and, as the
+    collector whose ``status_key`` it is, in the runner's status (:meth:`status`)."""
+
+    status_key = "audit_sinks"
 
     def __init__(self, shippers: list[SinkShipper], required: bool):
         self.shippers = shippers

@@ -114,13 +114,6 @@ class Desk(RequestAudits):
         """``collector.collect_metrics(registry)`` adds its families to every scrape of
         ``/metrics`` (the API's admission of writes, the supervisor, the firm link, ...)."""
         self.readout.collectors.append(collector)
-
-    def add_audit_sinks(self, sinks: Any) -> None:
-        """The audit chain's SIEM sinks (``--audit-sink``, :class:`killswitch.audit.siem.shipper.AuditSinks`):
-        their families on ``/metrics`` and ``sinks.status()`` as the status' ``audit_sinks``."""
-        self.add_metrics(sinks)
-        self.readout.audit_sinks = sinks.status
-
     # --- overrides of the pre-trade limits (runner/override/) ------------------------------------------
 
     def overrides(self) -> tuple[OverrideStatus, ...]:

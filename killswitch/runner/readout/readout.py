@@ -117,7 +117,6 @@ class Readout:
         # more families for /metrics (``collect_metrics(registry)``); the desk adds the process's
         self.collectors: list[Any] = list(collectors)
         self.load: Callable[[], dict] = dict  # the load shed's status (the runner's tick sets it)
-        self.audit_sinks: Callable[[], dict] = dict  # the SIEM sinks' status (the daemon sets it: --audit-sink)
         self.weights = VenueWeights(known.venues)  # REST weight a minute per venue
         # the gate's limit tables and message buckets (the venue watch checks orders against them too)
         self.limits = limits
@@ -191,9 +190,14 @@ class Readout:
                             position_modes=self.modes.status(), close_rejections=tuple(self.rejections.status()),
                             policy_sync=self.sync.status() if self.sync is not None else None,
                             unguarded=self.guards.now() if self.guards is not None else (),
-                            windows=tuple(window_rows(book.graph, now)), audit_sinks=self.audit_sinks(),
+                            windows=tuple(window_rows(book.graph, now)), audit_sinks=self.collected("audit_sinks"),
                             overrides=tuple(override_status(o, now) for o in self.limits.listed
                                             if (o.ended_ms or o.expires_ms) > now - SHOWN_OVERRIDES_MS))
+
+    def collected(self, key: str) -> dict:
+        """The status field ``key`` that one of the /metrics collectors also gives (its
+        ``status_key`` and ``status()``: the audit sinks', ``--audit-sink``); {} without one."""
+        return next((c.status() for c in self.collectors if getattr(c, "status_key", None) == key), {})
 
     def triggers(self) -> tuple[TriggerStatus, ...]:
         """Every trigger of every policy instance the state holds: firing (the stored trigger
