@@ -114,6 +114,7 @@ class Desk(RequestAudits):
         """``collector.collect_metrics(registry)`` adds its families to every scrape of
         ``/metrics`` (the API's admission of writes, the supervisor, the firm link, ...)."""
         self.readout.collectors.append(collector)
+
     # --- overrides of the pre-trade limits (runner/override/) ------------------------------------------
 
     def overrides(self) -> tuple[OverrideStatus, ...]:
