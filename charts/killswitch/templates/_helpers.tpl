@@ -506,6 +506,14 @@ The pods' PriorityClass: an existing one named in priorityClassName, else the ch
 /etc/killswitch/web
 {{- end -}}
 
+{{/* The sign-in's configuration's ConfigMap (signin.enabled) and where it is mounted. */}}
+{{- define "killswitch.signinName" -}}
+{{- include "killswitch.fullname" . }}-signin
+{{- end -}}
+{{- define "killswitch.signinMount" -}}
+/etc/killswitch/signin
+{{- end -}}
+
 {{/* The trusted proxy's document's ConfigMap (trustedProxy.enabled) and where it is mounted. */}}
 {{- define "killswitch.trustedProxyName" -}}
 {{- include "killswitch.fullname" . }}-trusted-proxy
