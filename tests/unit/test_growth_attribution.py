@@ -86,3 +86,25 @@ def test_a_hedge_leg_takes_the_fills_of_its_own_leg():
     fills = (fill("beta-s", 1.0, leg="SHORT", strategy="beta"), fill("alp-l", 1.0, leg="LONG", strategy="alpha"))
     assert attribute(v, FillRead(fills)).strategies == ("alpha",)
     assert ACCT == v.account
+
+
+def test_a_fill_after_the_snapshot_that_showed_the_growth_is_not_whose_growth_it_was():
+    """The walk: bot-a-0001 grew the long 5 to 5.5; the tick read it; an order with no declared
+    prefix filled 5 ms after that read, before the trades were read. The growth is bot-a's."""
+    v = grown(5.0, 5.5)
+    read = FillRead((fill("bot-a-0001", 0.5, ts=T - 200, strategy="bot-a", oid="1"),
+                     fill("x-cvBPrNm95f", 0.5, ts=T + 5, oid="2")))
+    named = attribute(v, read, until=T)  # T: the snapshot's time
+    assert (named.strategy, named.client_order_id, named.order_id) == ("bot-a", "bot-a-0001", "1")
+    assert named.attribution == "from fills: bot-a-0001 (bot-a) 0.5"
+
+
+def test_each_order_that_grows_the_leg_to_the_same_step_is_a_key_of_its_own_and_one_seen_again_the_same():
+    v = grown(5.0, 6.0)
+    first = attribute(v, FillRead((fill("alp-1", 1.0, ts=T - 100, strategy="alpha", oid="11"),)), until=T)
+    again = attribute(v, FillRead((fill("alp-1", 1.0, ts=T - 100, strategy="alpha", oid="11"),)), until=T)
+    second = attribute(v, FillRead((fill("alp-1", 1.0, ts=T - 9_000, strategy="alpha", oid="11"),
+                                    fill("alp-2", 1.0, ts=T - 100, strategy="alpha", oid="12"))), until=T)
+    assert first.key == again.key == f"{v.key}|11"  # the same breach read again: one key
+    assert second.key == f"{v.key}|12" != first.key
+    assert attribute(v, FillRead(())).key == v.key  # no fill names it: the size step alone

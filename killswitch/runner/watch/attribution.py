@@ -9,7 +9,15 @@ the most of them, every strategy among them (``strategies``), the bot's order th
 as its ``client_order_id`` and ``order_id`` (the runner's own revert stays ``revert_id``), each
 bot's order with its own ids, strategy and amount (``orders``: status, the report and the runbook
 name every one, never the lead's id for another bot's fill), and how it was attributed
-(``attribution``: the fills, each ``client id (strategy) amount``).
+(``attribution``: the fills, each ``client id (strategy) amount``). Only fills at or before the
+time of the snapshot the growth was seen in count (``until``): a bot's order placed after that
+read did not grow what it saw.
+
+Its key is the leg's size step and the orders of those fills (``revert|account|symbol|leg|from|
+to|order ids``): a bot that brings the leg back to the same step after a revert, by another order,
+breaks the halt again (a violation of its own), while a tick that sees the same growth again
+(its revert not filled yet, or a runner started anew) reads the same fills, so the same key.
+Where no fill names the growth the key is the size step alone.
 
 Where nothing names a strategy it is said why, never a bare ``unknown``: ``unknown: no fill
 read (...)`` (the venue offers no read of the trades, or the read failed), ``unknown: no fill of
@@ -41,11 +49,14 @@ class FillRead:
     error: Optional[str] = None
 
 
-def growth_fills(v: Violation, fills: Iterable[Fill], own: frozenset[str] = frozenset()) -> list[Fill]:
+def growth_fills(v: Violation, fills: Iterable[Fill], own: frozenset[str] = frozenset(),
+                 until: Optional[int] = None) -> list[Fill]:
     """The fills that grew ``v``'s leg (or shrank it, for a reduction): of its symbol and side
-    (its leg in hedge mode), not the runner's own (journaled, or of its client id shape), newest
-    first until they cover ``v``'s growth (the last one taken whole)."""
+    (its leg in hedge mode), not the runner's own (journaled, or of its client id shape), at or
+    before ``until`` (the snapshot's time; None: any), newest first until they cover ``v``'s
+    growth (the last one taken whole)."""
     mine = [f for f in fills if f.symbol == v.symbol and f.side == v.side
+            and (until is None or f.ts_ms <= until)
             and (v.position_side is None or f.position_side in (None, v.position_side))
             and not (f.client_id is not None and (f.client_id in own or could_be_own(f.client_id)))]
     out: list[Fill] = []
@@ -68,18 +79,21 @@ def _why_unknown(f: Fill) -> str:
     return f"{UNKNOWN_STRATEGY}: client order id {f.client_id} matches no declared prefix"
 
 
-def attribute(v: Violation, read: Optional[FillRead], own: frozenset[str] = frozenset()) -> Violation:
-    """``v`` (a revert) attributed by the fills that grew its leg (see the module doc); a cancel,
-    which names its own order, as it is."""
+def attribute(v: Violation, read: Optional[FillRead], own: frozenset[str] = frozenset(),
+              until: Optional[int] = None) -> Violation:
+    """``v`` (a revert) attributed by the fills that grew its leg by ``until`` (see the module
+    doc), keyed by their orders; a cancel, which names its own order, as it is."""
     if v.action != "revert":
         return v
     if read is None or read.error is not None:
         why = f"{NO_FILL_READ} ({read.error})" if read is not None else NO_FILL_READ
         return replace(v, strategy=UNKNOWN_STRATEGY, strategies=(UNKNOWN_STRATEGY,), attribution=why)
-    grew = growth_fills(v, read.fills, own)
+    grew = growth_fills(v, read.fills, own, until)
     if not grew:
         return replace(v, strategy=UNKNOWN_STRATEGY, strategies=(UNKNOWN_STRATEGY,), attribution=NO_GROWTH_FILL)
-    return _named(v, grew)
+    named = _named(v, grew)
+    ids = sorted({f.order_id or f.client_id or f.id for f in grew})
+    return replace(named, key=f"{v.key}|{','.join(ids)}")
 
 
 def reduced_by_bots(v: Violation, read: Optional[FillRead], own: frozenset[str], since_ms: int) -> Optional[Violation]:

@@ -133,6 +133,8 @@ class Enforcement:
         # a revert sent back: its client order id → (its decision, when), followed in the journal
         # until final (:meth:`follow_reverts`)
         self._reverts: dict[str, tuple[str, int]] = {}
+        # a revert's violation by its size-step key, as attributed, while it stands with nothing sent
+        self._standing: dict[str, Violation] = {}
 
     def watch_entries(self, now: int) -> None:
         """Before the tick reads its snapshots: each adapter asked to watch the entries of an
@@ -171,15 +173,16 @@ class Enforcement:
             w = decide(self.book.lock_book, snapshots, await self._own(now), self.book.baselines, now,
                        closing=closing, checks=checks, before=before, memo=self._memo)
         self.book.keep_baselines(w.baselines)  # saved with the tick's state
-        new = [v for v in w.violations if v.key not in self.reported]
+        # whose fills grew each leg, by the venue's own ids: what keys a revert's violation (a
+        # leg back at the same size step by another order is a breach of its own)
+        found = await self._attributed(list(w.violations), w.baselines, snapshots, now)
+        new = [v for v in found if v.key not in self.reported]
         shrank = [v for v in w.reduced if v.key not in self.reported]
         if shrank:  # a violation only where a bot's fill did it
             ours = await self._ours(now)
             new += await _reduced(shrank, ours, frozenset(e.client_order_id for e in ours),
                                   partial(_read_fills, self.venues), lambda v: previous if previous is not None
                                   else _taken(self.book.baselines.get(v.account), now) - BEFORE_MAX_MS)
-        if any(v.action == "revert" for v in new):  # whose fills grew each leg, by the venue's own ids
-            new = await self._attributed(new, w.baselines, now)
         if new:  # audited before anything leaves: the row is what says "reported" after a stop
             await self.report(new, now)
             self.tell(new, now, events)
@@ -189,7 +192,7 @@ class Enforcement:
         self._settle(snapshots, now)
         read = {f"{s.venue}/{s.account}" for s in snapshots if s.fetch.ok}
         self.reported = {k for k in self.reported if k.split("|")[1] not in read or k in self.claimed} | {
-            v.key for v in (*w.violations, *w.reduced)}
+            v.key for v in (*found, *w.reduced)}
         for note in w.notes:
             if note not in self._noted:
                 self._noted.add(note)
@@ -341,14 +344,23 @@ class Enforcement:
         return [*await self.io(self.store.pending_intents),
                 *await self.io(self.store.journal, 100_000, now - OWN_HISTORY_MS)]
 
-    async def _attributed(self, new: list[Violation], baselines: Mapping[str, Any], now: int) -> list[Violation]:
-        """``new`` with each revert attributed by the fills that grew its leg
-        (:func:`.attribution.attribute`): the account's trades of the symbol read since its
-        baselines were taken (less ``BEFORE_MAX_MS``: the read before the lock they may come
-        from), once per account and symbol, all at once and within ``FILL_READ_S`` (the revert
-        waits for them: its row is written first); a read that fails is said in the attribution."""
+    async def _attributed(self, found: list[Violation], baselines: Mapping[str, Any], snapshots: Sequence[Snapshot],
+                          now: int) -> list[Violation]:
+        """``found`` with each revert attributed, and keyed, by the fills that grew its leg by the
+        time of the snapshot that showed it (:func:`.attribution.attribute`): the account's
+        trades of the symbol read since its baselines were taken (less ``BEFORE_MAX_MS``: the read
+        before the lock they may come from), once per account and symbol, all at once and within
+        ``FILL_READ_S`` (the revert waits for them: its row is written first); a read that fails
+        is said in the attribution. A growth that stands with nothing of ours sent against it
+        (below the venue's minimum, a dry run) is not read again while it stands: nothing
+        brought it back, so no other order can have grown it to the same step."""
+        standing = self._standing
+        self._standing = {}
+        at = {f"{s.venue}/{s.account}": s.ts_event for s in snapshots}
         wanted: dict[tuple[str, str], int] = {}
-        for v in new:
+        for v in found:
+            if v.action == "revert" and v.key in standing:
+                continue
             if v.action == "revert" and (v.account, v.symbol) not in wanted and len(wanted) < FILL_READS_MAX:
                 record = baselines.get(v.account)
                 since = record.get("since", now) if isinstance(record, Mapping) else now
@@ -357,7 +369,15 @@ class Enforcement:
                                      for (account, symbol), since in wanted.items()))
         reads = dict(zip(wanted, got))
         own = await self._own(now) if reads else frozenset()
-        return [attribute(v, reads.get((v.account, v.symbol)), own) for v in new]
+        out = []
+        for v in found:
+            named = standing.get(v.key) if v.action == "revert" else None
+            if named is None:
+                named = attribute(v, reads.get((v.account, v.symbol)), own, at.get(v.account))
+            if v.action == "revert" and (v.revert_id is None or self.dry_run):
+                self._standing[v.key] = named
+            out.append(named)
+        return out
 
     async def follow_reverts(self) -> None:
         """Each revert sent back followed to its end in the journal (what the history and the
