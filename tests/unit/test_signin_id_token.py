@@ -122,6 +122,23 @@ def test_a_good_configuration(key_file, tmp_path, monkeypatch):
     assert parse_oidc_config(config(key_file=key_file)).name_claims == ("email", "preferred_username")
 
 
+def test_a_cookie_key_every_user_can_read_is_warned_of_and_one_the_runner_alone_reads_is_not(key_file, caplog):
+    import logging
+    import os
+
+    os.chmod(key_file, 0o644)
+    with caplog.at_level(logging.WARNING, logger="killswitch.runner.api.signin"):
+        parse_oidc_config(config(key_file=key_file))
+    said = [r.getMessage() for r in caplog.records if "SECRET_FILE_READABLE" in r.getMessage()]
+    assert len(said) == 1 and "cookie_key_file" in said[0] and "mode 0644" in said[0], said
+    assert "x" * 10 not in said[0]  # never the key itself
+    caplog.clear()
+    os.chmod(key_file, 0o400)
+    with caplog.at_level(logging.WARNING, logger="killswitch.runner.api.signin"):
+        parse_oidc_config(config(key_file=key_file))
+    assert not [r for r in caplog.records if "SECRET_FILE_READABLE" in r.getMessage()]
+
+
 @pytest.mark.parametrize("changes, says", [
     ({"isuer": "x"}, "unknown key 'isuer' (did you mean 'issuer'?)"),
     ({"issuer": "http://login.desk.example"}, "issuer: 'http://login.desk.example' is plain http"),

@@ -26,12 +26,14 @@ from __future__ import annotations
 
 import difflib
 import ipaddress
+import logging
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Optional
 from urllib.parse import urlsplit
 
+log = logging.getLogger("killswitch.runner.api.signin")
 KIND = "OidcSignin"
 KEYS = ("apiVersion", "kind", "issuer", "client_id", "client_secret", "external_url", "cookie_key_file", "scopes",
         "name_claim", "groups_claim", "session_lifetime", "ca_file")
@@ -146,6 +148,18 @@ def _read(path: str, at: str) -> bytes:
         raise SigninConfigError(f"{at}: {path} cannot be read ({e.strerror or type(e).__name__})") from None
 
 
+def _say_if_others_read(path: str, key: str, why: str) -> None:
+    """A WARNING when ``path`` is readable by every user of the machine (it still starts: a
+    container's secret mount may be so, and the pod is its only user)."""
+    try:
+        mode = os.stat(path).st_mode
+    except OSError:
+        return
+    if mode & 0o004:
+        log.warning("SECRET_FILE_READABLE: %s %s is readable by every user (mode %04o): %s; make it readable by "
+                    "the runner alone (chmod 0400, or write it under umask 077)", key, path, mode & 0o7777, why)
+
+
 def _name(value: Any, key: str, where: str) -> str:
     if not isinstance(value, str) or not value.strip() or value != value.strip():
         raise SigninConfigError(f"{where}: {key}: expected a non-empty string")
@@ -173,6 +187,7 @@ def parse_oidc_config(doc: Any, where: str = "oidc") -> OidcConfig:
     external = _url(doc["external_url"], "external_url", where, path_ok=True)
     key_file = _name(doc["cookie_key_file"], "cookie_key_file", where)
     cookie_key = _read(key_file, f"{where}: cookie_key_file").strip()
+    _say_if_others_read(key_file, "cookie_key_file", "anyone who reads it can make a session cookie")
     if len(cookie_key) < MIN_KEY_BYTES:
         raise SigninConfigError(f"{where}: cookie_key_file: {key_file} holds {len(cookie_key)} bytes; at least "
                                 f"{MIN_KEY_BYTES} (e.g. head -c 48 /dev/urandom | base64 > FILE)")
