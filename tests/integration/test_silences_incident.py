@@ -83,6 +83,19 @@ def test_each_value_is_resolved_against_what_the_runner_knows_with_close_matches
     assert add("venue=simulated").done  # the venue's pages: known
 
 
+def test_a_mistyped_severity_is_refused_before_it_silences_nothing(tmp_path):
+    # the walk's slip (issue 65, walk 8 M1): "silence critical pages" typed severity=critcal
+    runner, _, store, desk = halted(tmp_path, [(STAGE_PAGE, "pager")])
+    p = desk.silence_preview(["severity=critcal"])
+    assert not p.ok and p.reason.startswith("UNKNOWN_SEVERITY: 'critcal' is not a severity a page carries; did you "
+                                            "mean 'critical'?"), p.reason
+    got = asyncio.run(desk.silence_add(["severity=critcal"], 3600, "on it", actor="alice"))
+    assert not got.done and got.reason.startswith("UNKNOWN_SEVERITY") and desk.silences() == ()
+    assert store.audit_rows(kinds=["silence_added"])[-1].payload["refused"].startswith("UNKNOWN_SEVERITY")
+    got = asyncio.run(desk.silence_add(["severity=critical"], 3600, "on it", actor="alice"))
+    assert got.done and "affects 1 open incident, 1 page;" in got.reason, got.reason
+
+
 def test_a_strategy_or_symbol_typo_is_refused_and_a_known_one_that_holds_nothing_says_so(tmp_path):
     runner, _, store, desk = halted(tmp_path)
     assert asyncio.run(desk.dms_arm("momentum-bot", 60, actor="alice")).done  # a strategy the runner watches

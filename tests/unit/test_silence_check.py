@@ -90,3 +90,25 @@ def test_a_pattern_that_matches_no_known_name_is_refused_as_a_typo_is(text, star
                                   "severity=~warn.*"])
 def test_a_pattern_matching_a_known_name_the_empty_value_or_a_negation_is_taken(text):
     assert problem(text, WATCHING) is None
+
+
+@pytest.mark.parametrize("text, start, near", [
+    # the walk's typo: a severity outside info, warning, critical holds back nothing (issue 65, walk 8 M1)
+    ("severity=critcal", "UNKNOWN_SEVERITY: 'critcal' is not a severity a page carries", "'critical'"),
+    ("severity=Warning", "UNKNOWN_SEVERITY: 'Warning'", "'warning'"),
+    ("event=lock_violaton", "UNKNOWN_EVENT: 'lock_violaton' is not an event a page carries", "'lock_violation'"),
+    ("severity=~\"critcal|warnng\"", "UNKNOWN_SEVERITY: severity=~'critcal|warnng' matches no severity a page "
+                                     "carries", None),
+])
+def test_a_value_outside_a_closed_set_is_refused_with_what_it_resembles(text, start, near):
+    why = problem(text)
+    assert why is not None and why.startswith(start), why
+    assert why.endswith("(a silence on it would hold back nothing)")
+    assert near is None or f"did you mean {near}" in why, why
+
+
+@pytest.mark.parametrize("text", ["severity=critical", "severity=info", "severity=~\"critical|warning\"",
+                                  "severity!=critcal", "event=lock_violation", "event=~\"stage_.*\"",
+                                  "policy=futures-book, severity=\"\""])
+def test_a_value_in_a_closed_set_a_negation_and_the_empty_match_are_taken(text):
+    assert problem(text) is None

@@ -22,8 +22,8 @@
                                   (optional); the author is the caller. Operator or approver.
 
 Refusals: 400 for what the caller must write differently (``BAD_MATCHER``, ``UNKNOWN_LABEL``,
-``SILENCE_TOO_BROAD``, ``BAD_REQUEST``), 404 for a name the runner does not know
-(``UNKNOWN_SILENCE``, ``UNKNOWN_INCIDENT``, ``UNKNOWN_POLICY``, ``UNKNOWN_SCOPE``,
+``UNKNOWN_SEVERITY``, ``UNKNOWN_EVENT``, ``SILENCE_TOO_BROAD``, ``BAD_REQUEST``), 404 for a name
+the runner does not know (``UNKNOWN_SILENCE``, ``UNKNOWN_INCIDENT``, ``UNKNOWN_POLICY``, ``UNKNOWN_SCOPE``,
 ``UNKNOWN_VENUE``, ``UNKNOWN_ACCOUNT``, ``UNKNOWN_STRATEGY``, ``UNKNOWN_SYMBOL``), 409 otherwise
 (``SILENCE_EXPIRED``, ``NOT_ENGAGED``, ``NOT_LEADER``, ``DEPOSED``).
 
@@ -58,7 +58,8 @@ def _matchers(body: dict) -> tuple[list[str], Optional[str]]:
 class SilenceHandlers(ChangeHandlers):
     """Silences and acknowledgements (see :class:`.changes.ChangeHandlers`)."""
 
-    BAD_INPUT = frozenset({"BAD_MATCHER", "UNKNOWN_LABEL", "SILENCE_TOO_BROAD", "BAD_REQUEST"})
+    BAD_INPUT = frozenset({"BAD_MATCHER", "UNKNOWN_LABEL", "UNKNOWN_SEVERITY", "UNKNOWN_EVENT", "SILENCE_TOO_BROAD",
+                           "BAD_REQUEST"})
     UNKNOWN = frozenset({"UNKNOWN_SILENCE", "UNKNOWN_INCIDENT", "UNKNOWN_POLICY", "UNKNOWN_SCOPE", "UNKNOWN_VENUE",
                          "UNKNOWN_ACCOUNT", "UNKNOWN_STRATEGY", "UNKNOWN_SYMBOL"})
     RESULT = "SilenceResult"

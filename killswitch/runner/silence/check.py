@@ -7,7 +7,9 @@ What it owns:
   open incidents, an unknown one refused with close matches (``UNKNOWN_POLICY``,
   ``UNKNOWN_SCOPE``, ``UNKNOWN_VENUE``, ``UNKNOWN_ACCOUNT``, ``UNKNOWN_STRATEGY``,
   ``UNKNOWN_SYMBOL``, ``UNKNOWN_INCIDENT``; a symbol only once every account's markets have been
-  read: before that, no list is whole enough to refuse from); a ``scope`` beside a
+  read: before that, no list is whole enough to refuse from), and of ``severity`` and ``event``
+  against their closed sets (``UNKNOWN_SEVERITY``: info, warning, critical; ``UNKNOWN_EVENT``:
+  the event kinds); a ``scope`` beside a
   ``policy`` must be one of that policy's scope instances (``scope=binanceusdm/sim-main`` for a
   policy whose scope is ``binanceusdm`` silences nothing of it). A pattern (``=~``) on
   ``policy``, ``scope`` or ``account`` that matches none of the names the runner knows (nor the
@@ -31,7 +33,7 @@ import re
 from typing import Iterable, Mapping, Optional, Sequence
 
 from ...compile.graph import StageNode
-from ...events import MANUAL_CLOSE, SENT_LABEL, STAGE_TRANSITION, scope_labels
+from ...events import MANUAL_CLOSE, SENT_LABEL, SEVERITY, STAGE_TRANSITION, scope_labels
 from ...notify.dispatch import SEVERITY_RANK
 from ...policy.matchers import LabelMatcher
 from ...silences import Silence
@@ -42,6 +44,9 @@ from .view import HeldPage, SilencePreview, summary
 # incident id -> (policy or None for a manual close, scope, level)
 Incidents = Mapping[str, tuple[Optional[str], str, int]]
 NAMING = ("policy", "scope", "venue", "account", "strategy", "symbol", "incident")
+# labels whose values are a closed set, the same on every runner: label -> (its values, code, what)
+CLOSED = {"severity": (tuple(SEVERITY_RANK), "UNKNOWN_SEVERITY", "a severity a page carries"),
+          "event": (tuple(SEVERITY), "UNKNOWN_EVENT", "an event a page carries")}
 # a pattern's literal text, for the hint: an escaped character kept as itself; a class (\d, \w...)
 # and the syntax left out
 _REGEX_SYNTAX = re.compile(r"\\(.)|[.*+?()\[\]{}|^$]")
@@ -64,7 +69,8 @@ def pattern_problem(m: LabelMatcher, catalog: Catalog) -> Optional[Unknown]:
     label: ``policy=~".*"``)."""
     known = {"policy": (catalog.policies, "UNKNOWN_POLICY", "policy this runner runs"),
              "scope": (catalog.scopes(), "UNKNOWN_SCOPE", "scope this runner knows"),
-             "account": (catalog.accounts, "UNKNOWN_ACCOUNT", "account of this runner")}.get(m.name)
+             "account": (catalog.accounts, "UNKNOWN_ACCOUNT", "account of this runner"),
+             **{k: (v, code, what.split(" ", 1)[1]) for k, (v, code, what) in CLOSED.items()}}.get(m.name)
     if m.op != "=~" or m.pattern is None or known is None:
         return None
     names, code, what = known
@@ -109,6 +115,10 @@ def value_problem(matchers: Sequence[LabelMatcher], catalog: Catalog, open_: Inc
                            catalog.all_symbols, " (symbols are written as the venue's market: BTC/USDT:USDT)")
         elif m.name == "incident" and m.value not in open_:
             bad = _unknown("UNKNOWN_INCIDENT", "an open incident", m.value, open_)
+        elif m.name in CLOSED and m.value not in CLOSED[m.name][0]:
+            values, code, what = CLOSED[m.name]
+            listed = f" (severities: {', '.join(values)})" if m.name == "severity" else ""
+            bad = _unknown(code, what, m.value, values, listed)
         if bad is not None:
             return bad.reason + " (a silence on it would hold back nothing)"
     return None
