@@ -523,10 +523,13 @@ class RunnerClient(FirmCalls):
         permission now, and the ``preview_id`` the revoke carries."""
         return decode(ActionPreview, self._json("POST", "/v1/preview/revoke", {"scope": scope}, auth=True))
 
-    def revoke(self, scope: str, reason: str, preview_id: str, approvals: int = 1) -> ChangeResult:
+    def revoke(self, scope: str, reason: str, preview_id: Optional[str], approvals: int = 1) -> ChangeResult:
         """``POST /v1/revoke``: the bots' keys of every account ``scope`` reaches made read-only at
-        the venue, as previewed; ``approvals``: distinct approvers its restore needs."""
-        body = {"scope": scope, "reason": reason, "preview_id": preview_id, "approvals": approvals}
+        the venue, as previewed; ``approvals``: distinct approvers its restore needs. Without a
+        ``preview_id`` (its preview was refused) it is refused and audited, never done."""
+        body: dict[str, Any] = {"scope": scope, "reason": reason, "approvals": approvals}
+        if preview_id is not None:
+            body["preview_id"] = preview_id
         return decode(ChangeResult, self._json("POST", "/v1/revoke", body, auth=True))
 
     def preview_restore(self, scope: str) -> ActionPreview:

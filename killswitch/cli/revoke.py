@@ -17,6 +17,12 @@ reset (``ksctl reset``), never here (``REVOKED_BY_STAGE``).
 An account the scope reaches without the venue's switch (no ``revoke:`` block) is named ``OUT OF
 REACH`` in the preview and the answer, and is never owed.
 
+A preview the runner refuses (an unknown scope, no account with the switch, a caller without the
+role, an approver who approved already) is not the last word: the revoke or the approval is sent
+without one and answers that refusal itself, so that the runner audits it with its author (the
+report's *Operator actions*), as a refused lock or reset is. A revoke sent without a preview id
+is never done (``PREVIEW_REQUIRED``).
+
 Thin: parse, call :class:`killswitch.client.RunnerClient`, print. Exit codes: 0 done (the revoke
 owed and sent, or an approval recorded); 1 refused or not confirmed, or done but an account out of
 reach (named); 2 usage (no ``--yes`` and
@@ -26,12 +32,16 @@ no terminal to confirm on, a token the runner does not know); 5 the runner unrea
 from __future__ import annotations
 
 import sys
+from typing import TYPE_CHECKING, Callable, Optional
 
 import click
 
 from ..render.ops import change_json
-from .apiopts import api_option, change, read, runner_client, token_option
+from .apiopts import api_option, change, runner_client, token_option, unreachable
 from .common import EXIT_FINDINGS, EXIT_USAGE, output_option
+
+if TYPE_CHECKING:  # pragma: no cover - annotations only
+    from ..runner.view import ActionPreview
 
 
 @click.command(epilog="""\b
@@ -58,7 +68,9 @@ def revoke(api, token_env, scope, reason, restore, approvals, yes, output) -> No
     client = runner_client(api, token_env)
     if restore:
         _restore(client, scope, reason, output, token_env)
-    preview = read(lambda: client.preview_revoke(scope), "revoke", output, token_env, role="operator")
+    preview = _previewed(lambda: client.preview_revoke(scope))
+    if preview is None:  # the revoke answers the refusal itself, audited
+        change(lambda: client.revoke(scope, reason, None, approvals), output)
     if output != "json":
         click.echo(preview.reason)
         for line in preview.effects:
@@ -66,10 +78,6 @@ def revoke(api, token_env, scope, reason, restore, approvals, yes, output) -> No
         if preview.allowed:
             click.echo(f"  its restore will need {approvals} distinct approver(s) (--approvals), each with "
                        f"ksctl revoke --scope {scope} --restore")
-    if not preview.allowed or preview.preview_id is None:
-        if output == "json":  # the refused preview is the data
-            click.echo(change_json(preview))
-        raise SystemExit(EXIT_FINDINGS)
     if not yes:
         if output == "json":
             click.echo(change_json(preview))
@@ -91,16 +99,26 @@ def revoke(api, token_env, scope, reason, restore, approvals, yes, output) -> No
 
 def _restore(client, scope: str, reason: str, output: str, token_env: str) -> None:
     """One approval of the restore: what it does (k of N, or the last and what it restores), then sent."""
-    ahead = read(lambda: client.preview_restore(scope), "revoke", output, token_env, role="approver")
-    if output != "json":
+    ahead = _previewed(lambda: client.preview_restore(scope))
+    if ahead is not None and output != "json":  # refused: the approval answers it itself, audited
         click.echo(ahead.reason)
         for line in ahead.effects:
             click.echo(f"  {line}")
-    if not ahead.allowed:
-        if output == "json":
-            click.echo(change_json(ahead))
-        raise SystemExit(EXIT_FINDINGS)
     change(lambda: client.restore(scope, reason), output, role="approver")
+
+
+def _previewed(ask: "Callable[[], ActionPreview]") -> "Optional[ActionPreview]":
+    """The runner's preview, or None when it refuses it (the change sent then answers the same
+    refusal, and the runner audits it: a preview is never audited)."""
+    from ..client import RunnerError, RunnerUnreachable
+
+    try:
+        p = ask()
+    except RunnerUnreachable as e:
+        unreachable(e)
+    except RunnerError:  # a role, a token, a rate: the change answers it, with its reason
+        return None
+    return p if p.allowed and (p.action != "revoke" or p.preview_id is not None) else None
 
 
 def _stdin_tty() -> bool:

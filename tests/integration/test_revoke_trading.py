@@ -542,6 +542,24 @@ def test_ksctl_revoke_previews_the_exact_scope_and_only_approvers_restore_it(tmp
         assert r.exit_code == 1 and r.output.startswith(f"NOT_REVOKED: no revoke of exactly {ACCOUNT}"), r.output
     kinds = [row.payload.get("op") for row in srv.w.store.audit_rows(kinds=["trading_revoked", "trading_restored"])]
     assert len(kinds) == 2 and len(set(kinds)) == 2
+    # each refused attempt, though its preview was refused first, is audited with its author and in
+    # the report's operator actions, as a refused lock or reset is (issue 65, walk 8 M2)
+    from killswitch.runbooks.operator_actions import operator_actions
+
+    rows = srv.w.store.audit_rows()
+    refused = [(r.kind, r.payload.get("by") or r.payload.get("approver"), str(r.payload["refused"]).split(":")[0])
+               for r in rows if r.payload.get("refused")]
+    assert refused == [("trading_revoke_requested", "shared-token", "UNKNOWN_SCOPE"),
+                       ("api_write_refused", "shared-token", "ROLE_REQUIRED"),
+                       ("trading_restore_approval", "alice", "DUPLICATE_APPROVER"),
+                       ("trading_restore_approval", "bob", "NOT_REVOKED")], refused
+    shown = [(a["action"], a["by"], a["outcome"]) for a in operator_actions(rows, srv.w.clock() + 1, lambda s: True,
+                                                                            {}, {})
+             if a["outcome"].startswith("refused")]
+    assert shown == [("revoke", "shared-token", "refused: UNKNOWN_SCOPE"),
+                     ("revoke restore", "shared-token", "refused: ROLE_REQUIRED"),
+                     ("restore approval", "alice", "refused: DUPLICATE_APPROVER"),
+                     ("restore approval", "bob", "refused: NOT_REVOKED")], shown
 
 
 def test_a_restores_preview_says_the_lock_that_still_binds_and_the_violations_under_it(tmp_path):

@@ -7,9 +7,11 @@
                                   of the scope's operator revoke would do now (k of N, or the last:
                                   which accounts are restored); body ``scope``. Approver.
     ``POST /v1/revoke``           200 / 4xx ``{"done", "reason"}``; body ``scope``, ``reason``,
-                                  ``preview_id`` (required), ``approvals`` (distinct approvers of its
-                                  restore, 1 to 10, default 1). The revoke is owed, saved, and sent at
-                                  once; the answer says what the venue confirmed. Operator.
+                                  ``preview_id``, ``approvals`` (distinct approvers of its restore, 1
+                                  to 10, default 1). The revoke is owed, saved, and sent at once; the
+                                  answer says what the venue confirmed. Operator. Without
+                                  ``preview_id`` (its preview was refused) it is refused, and audited
+                                  (``PREVIEW_REQUIRED``, or the scope's own refusal first).
     ``POST /v1/revoke/restore``   200 / 4xx ``{"done", "reason"}``; body ``scope``, ``reason``: the
                                   caller's approval of the restore of exactly that scope's operator
                                   revoke (a stage's is restored by its reset). Approver.
@@ -51,13 +53,14 @@ class RevokeHandlers(ChangeHandlers):
 
     async def revoke(self, request: web.Request) -> web.Response:
         body = await self.body(request)
-        fields(body, ("scope", "reason", "preview_id"), ("approvals",))
+        fields(body, ("scope", "reason"), ("preview_id", "approvals"))
         approvals = body.get("approvals", 1)
         if isinstance(approvals, bool) or not isinstance(approvals, int) or not 1 <= approvals <= 10:
             raise bad(f'"approvals" must be a whole number from 1 to 10, not {show(approvals)}')
         result = await self.call(self.view.revoke_trading, string_field(body, "scope"),
                                  string_field(body, "reason", MAX_REASON, free_text=True),
-                                 preview_id=string_field(body, "preview_id"), approvals=approvals,
+                                 preview_id=string_field(body, "preview_id") if "preview_id" in body else None,
+                                 approvals=approvals,
                                  actor=caller(request).name)
         unreached = tuple(getattr(result, "out_of_reach", ()) or ())
         return self._result(result, "revoke_trading", **({"out_of_reach": list(unreached)} if unreached else {}))
