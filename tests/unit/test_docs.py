@@ -35,3 +35,17 @@ def test_a_broken_anchor_fails_the_strict_build(tmp_path):
     assert r.returncode != 0 and "killswitchnosuchalert" in r.stdout + r.stderr, r.stdout + r.stderr
     (docs / "index.md").write_text("# Home\n\nSee [the alert](alerts.md#killswitchnoleader).\n")
     assert _build(tmp_path / "mkdocs.yml", tmp_path / "site").returncode == 0, "a raw HTML id is an anchor"
+
+
+def test_the_readme_names_every_exit_code_ksctl_gives():
+    """README's one-line summary of the exit codes leaves none out (issue 65, walk 8 L5: `4`, an
+    unverified chain, was missing from it)."""
+    import re
+
+    from killswitch.cli import common
+
+    codes = {v for k, v in vars(common).items() if k.startswith("EXIT_") and isinstance(v, int)}
+    line = re.search(r"exit codes are (.+?)\. The operating verbs", (ROOT / "README.md").read_text(), re.S)
+    assert line is not None
+    named = {int(c) for c in re.findall(r"`(\d)`", line.group(1))}
+    assert named == codes, (sorted(codes - named), line.group(1))
