@@ -579,7 +579,12 @@ def test_a_restores_preview_says_the_lock_that_still_binds_and_the_violations_un
     p = w.desk.preview_restore(ACCOUNT, "alice")
     assert p.allowed, p.reason
     said = "\n".join(p.effects)
-    assert f"{ACCOUNT} is still HALTED by @operator (since " in said and "the restore does not lift it" in said, said
+    assert f"{ACCOUNT} is still HALTED by ann's lock (since " in said and "the restore does not lift it" in said, said
+    # every lock that binds the account is named, not only the strongest (issue 65, walk 8 L1)
+    assert run(w.desk.lock_scope("simulated", "reducing", "venue slow", actor="bob")).done
+    said = "\n".join(w.desk.preview_restore(ACCOUNT, "alice").effects)
+    assert (f"{ACCOUNT} is still HALTED by ann's lock (since " in said
+            and "; also held by bob's lock (reducing); the restore does not lift any of them" in said), said
     assert f"{ACCOUNT}: 1 lock violation(s) since the lock, the latest at " in said, said
     # the bot's side and the runner's revert, each named (not "revert buy": the revert sold)
     assert (f"strategy unknown: bot buy BTC/USDT:USDT under halted {ACCOUNT}, reverted by the runner's sell "

@@ -35,7 +35,7 @@ from ..collaborators import Emits, Names, Saves
 from ..effects.revokes import Revokes
 from ..gate.request import lock_keys
 from ..lease.leadership import Leadership
-from ..lock.lock import iso_ms
+from ..lock.lock import DEAD_MANS_SWITCH, OPERATOR as LOCK_OPERATOR, LockHold, hold_strength, iso_ms
 from ..view import ActionPreview, ChangeResult
 from .closes import by
 
@@ -51,6 +51,17 @@ def revoke_preview_id(scope: str, accounts: list[str]) -> str:
     """The id of a revoke's preview: its scope and the accounts it reaches (a revoke carrying it
     is refused when the scope reaches others by then)."""
     return "rv-" + hashlib.sha256(f"{scope}|{','.join(sorted(accounts))}".encode()).hexdigest()[:16]
+
+
+def _holder(h: LockHold) -> str:
+    """Who holds a lock, for a person: ``alice's lock``, ``the dead man's switch``,
+    ``quick-watch stage 2``."""
+    if h.policy == LOCK_OPERATOR:
+        by = h.details.get("by")
+        return f"{by}'s lock" if isinstance(by, str) and by else "an operator's lock"
+    if h.policy == DEAD_MANS_SWITCH:
+        return "the dead man's switch"
+    return f"{h.policy} stage {h.stage}" if h.stage is not None else str(h.policy)
 
 
 def _violation(v: dict[str, Any]) -> str:
@@ -178,14 +189,17 @@ class OperatorRevokes:
         recent = list((self.violations() or {}).get("recent") or ())
         out = []
         for a in accounts:
-            lock = self.book.lock_book.effective(lock_keys(account=a), now)
+            keys = lock_keys(account=a)
+            lock = self.book.lock_book.effective(keys, now)
             since = hold.since_ms if lock.created_ms is None else min(lock.created_ms, hold.since_ms)
             broke = [v for v in recent if v.get("account") == a and int(v.get("ts_ms") or 0) >= since]
-            if lock.locked:
-                who = lock.policy or "an operator"
-                stage = f" stage {lock.stage}" if lock.stage else ""
-                out.append(f"{a} is still {lock.mode.upper()} by {who}{stage} (since {lock.since}: {lock.reason}); "
-                           "the restore does not lift it")
+            if lock.locked:  # every hold that binds it: the strongest, then the others it would meet next
+                holds = sorted((h for h in self.book.lock_book.in_force(now) if h.scope in keys), key=hold_strength)
+                first, rest = holds[0], holds[1:]
+                also = "; also held by " + ", ".join(f"{_holder(h)} ({h.mode})" for h in rest) if rest else ""
+                out.append(f"{a} is still {lock.mode.upper()} by {_holder(first)} (since {lock.since}: "
+                           f"{lock.reason}){also}; the restore does not lift "
+                           + ("any of them" if rest else "it"))
             else:
                 out.append(f"{a}: no lock binds it now; its bots trade freely once restored")
             if broke:
