@@ -105,7 +105,14 @@ def confirm_and_send(browser: Any, scope: str) -> str:
     wait(browser, lambda b: mismatch.is_displayed(), "a typed scope that does not match says so")
     assert mismatch.text == f"'{scope[:-1]}~' is not {scope}: type the scope exactly (case, spaces) to send."
     assert not send.is_enabled()
-    box.send_keys(Keys.BACKSPACE, scope[-1])
+    # a shorter typo says so too, once it is no longer the start of the scope (issue 65, walk 8 L2)
+    box.send_keys(Keys.BACKSPACE, Keys.BACKSPACE, Keys.BACKSPACE, "~")
+    wait(browser, lambda b: mismatch.text.startswith(f"'{scope[:-3]}~' is not {scope}"),
+         "a shorter typed scope that does not match says so")
+    assert mismatch.is_displayed() and not send.is_enabled()
+    box.send_keys(Keys.BACKSPACE, scope[-3:-1])
+    assert not mismatch.is_displayed(), "the start of the scope again: still being typed"
+    box.send_keys("~", Keys.BACKSPACE, scope[-1])
     wait(browser, lambda b: send.is_enabled(), "Send is enabled once the scope is typed")
     assert not mismatch.is_displayed()
     send.click()
