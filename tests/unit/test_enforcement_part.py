@@ -150,9 +150,9 @@ class SlowFills:
 
 
 def test_a_fill_read_that_does_not_answer_holds_the_revert_two_seconds_at_most_and_says_so(tmp_path, monkeypatch):
-    from killswitch.runner.watch import enforcement
+    from killswitch.runner.watch import growth
 
-    monkeypatch.setattr(enforcement, "FILL_READ_S", 0.2)
+    monkeypatch.setattr(growth, "FILL_READ_S", 0.2)
     w = make(tmp_path)
     w.adapter.inner = SlowFills(w.adapter.inner)
 

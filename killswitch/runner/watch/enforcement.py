@@ -67,7 +67,7 @@ from dataclasses import replace
 from functools import partial
 from typing import Any, Awaitable, Callable, Iterator, Mapping, Optional, Sequence
 
-from adapters.base import AdapterError, CancelSelector
+from adapters.base import CancelSelector
 
 from ...engine.plans import Plan
 from ...events import LOCK_VIOLATION as LOCK_VIOLATION_EVENT, Event
@@ -84,8 +84,9 @@ from ..lease.leadership import Leadership
 from ..lock.lock import GLOBAL_SCOPE, LockStatus
 from ..storeio import StoreIO
 from ..venue.port import Venues
-from .attribution import FillRead, attribute, reduced_by_bots, reductions_to_read
+from .attribution import FillRead, reduced_by_bots, reductions_to_read
 from .enforce import REDUCED, UNKNOWN_STRATEGY, OrderCheck, SizesMemo, Violation, enforce_of, watch as decide
+from .growth import BEFORE_MAX_MS, FILL_READS_MAX, GrowthNames, read_fills
 from .shown import Shown, revert_outcome
 
 log = logging.getLogger("killswitch.runner.enforcement")
@@ -93,9 +94,6 @@ log = logging.getLogger("killswitch.runner.enforcement")
 AUDIT_KIND = "lock_violation"
 OWN_HISTORY_MS = 86_400_000  # journaled client ids read back as ours: the last day's (and every pending one)
 RECOVER_LIMIT = 100_000
-BEFORE_MAX_MS = 120_000  # the last read before a lock is its baselines' when no older than this
-FILL_READS_MAX = 20  # (account, symbol) fill reads a tick at most, for the reverts it reports
-FILL_READ_S = 2.0  # the longest a revert waits for the fills that attribute it
 STILL_LISTED_MS = 30_000  # a cancel the venue confirmed, its order still listed this long after: cancelled again
 
 
@@ -134,7 +132,7 @@ class Enforcement:
         # until final (:meth:`follow_reverts`)
         self._reverts: dict[str, tuple[str, int]] = {}
         # a revert's violation by its size-step key, as attributed, while it stands with nothing sent
-        self._standing: dict[str, Violation] = {}
+        self.names = GrowthNames(venues, self._own, dry_run)  # whose fills grew each reverted leg
 
     def watch_entries(self, now: int) -> None:
         """Before the tick reads its snapshots: each adapter asked to watch the entries of an
@@ -175,13 +173,13 @@ class Enforcement:
         self.book.keep_baselines(w.baselines)  # saved with the tick's state
         # whose fills grew each leg, by the venue's own ids: what keys a revert's violation (a
         # leg back at the same size step by another order is a breach of its own)
-        found = await self._attributed(list(w.violations), w.baselines, snapshots, now)
+        found = await self.names.name(list(w.violations), w.baselines, snapshots, now)
         new = [v for v in found if v.key not in self.reported]
         shrank = [v for v in w.reduced if v.key not in self.reported]
         if shrank:  # a violation only where a bot's fill did it
             ours = await self._ours(now)
             new += await _reduced(shrank, ours, frozenset(e.client_order_id for e in ours),
-                                  partial(_read_fills, self.venues), lambda v: previous if previous is not None
+                                  partial(read_fills, self.venues), lambda v: previous if previous is not None
                                   else _taken(self.book.baselines.get(v.account), now) - BEFORE_MAX_MS)
         if new:  # audited before anything leaves: the row is what says "reported" after a stop
             await self.report(new, now)
@@ -344,41 +342,6 @@ class Enforcement:
         return [*await self.io(self.store.pending_intents),
                 *await self.io(self.store.journal, 100_000, now - OWN_HISTORY_MS)]
 
-    async def _attributed(self, found: list[Violation], baselines: Mapping[str, Any], snapshots: Sequence[Snapshot],
-                          now: int) -> list[Violation]:
-        """``found`` with each revert attributed, and keyed, by the fills that grew its leg by the
-        time of the snapshot that showed it (:func:`.attribution.attribute`): the account's
-        trades of the symbol read since its baselines were taken (less ``BEFORE_MAX_MS``: the read
-        before the lock they may come from), once per account and symbol, all at once and within
-        ``FILL_READ_S`` (the revert waits for them: its row is written first); a read that fails
-        is said in the attribution. A growth that stands with nothing of ours sent against it
-        (below the venue's minimum, a dry run) is not read again while it stands: nothing
-        brought it back, so no other order can have grown it to the same step."""
-        standing = self._standing
-        self._standing = {}
-        at = {f"{s.venue}/{s.account}": s.ts_event for s in snapshots}
-        wanted: dict[tuple[str, str], int] = {}
-        for v in found:
-            if v.action == "revert" and v.key in standing:
-                continue
-            if v.action == "revert" and (v.account, v.symbol) not in wanted and len(wanted) < FILL_READS_MAX:
-                record = baselines.get(v.account)
-                since = record.get("since", now) if isinstance(record, Mapping) else now
-                wanted[(v.account, v.symbol)] = min(int(since), now) - BEFORE_MAX_MS
-        got = await asyncio.gather(*(_read_fills(self.venues, account, symbol, since)
-                                     for (account, symbol), since in wanted.items()))
-        reads = dict(zip(wanted, got))
-        own = await self._own(now) if reads else frozenset()
-        out = []
-        for v in found:
-            named = standing.get(v.key) if v.action == "revert" else None
-            if named is None:
-                named = attribute(v, reads.get((v.account, v.symbol)), own, at.get(v.account))
-            if v.action == "revert" and (v.revert_id is None or self.dry_run):
-                self._standing[v.key] = named
-            out.append(named)
-        return out
-
     async def follow_reverts(self) -> None:
         """Each revert sent back followed to its end in the journal (what the history and the
         closure report read): its row's outcome says what the journal says (``revert filled 1``,
@@ -459,20 +422,6 @@ async def _reduced(new: list[Violation], ours: Sequence[Any], own: frozenset[str
     reads = dict(zip(wanted, await asyncio.gather(*(read(a, sym, since) for (a, sym), since in wanted.items()))))
     named = (reduced_by_bots(v, reads.get((v.account, v.symbol)), own, since) for v, since in todo)
     return [v for v in named if v is not None]
-
-
-async def _read_fills(venues: Venues, account: str, symbol: str, since: int) -> FillRead:
-    """``account``'s trades of ``symbol`` since ``since``, within ``FILL_READ_S`` (a failure said)."""
-    port = venues.get(account)
-    if port is None:
-        return FillRead(error="NO_ADAPTER")
-    try:
-        async with asyncio.timeout(FILL_READ_S):
-            return FillRead(tuple(await port.fills(symbol, since)))
-    except AdapterError as e:
-        return FillRead(error=f"{e.reason.value}: {e.message}")
-    except TimeoutError:
-        return FillRead(error=f"TIMEOUT: no answer within {FILL_READ_S:g}s")
 
 
 def _result(account: str, outcomes: dict[str, str], now: int) -> tuple[str, int, dict]:
