@@ -150,7 +150,10 @@ def one_run(f: Firm, sims: list[Sim], url: str, total: int, per: int, leader: st
                   if o.get("status") in ("NEW", "PARTIALLY_FILLED") and not o.get("reduce_only"))
     revoked_keys = sum(json.dumps(st.get("permissions", {})).count('"revoked"') for st in states) \
         if all("permissions" in st for st in states) else None
+    missing = {"locked": sum(1 for x in rows if not x[1]), "resting": sum(1 for x in rows if not x[2]),
+               "revoked": sum(1 for x in rows if not (x[3] or x[4]))}
     got = {"placed": placed, "finished": finished, "reported": len(rows), "resting_after": resting,
+           "missing": missing,
            "revoked_keys": revoked_keys,
            "locked_s": (max(x[1] for x in rows) - t0) / 1000 if finished else float("nan"),
            "resting_s": (max(x[2] for x in rows) - t0) / 1000 if finished else float("nan"),
@@ -218,12 +221,16 @@ def main() -> None:
             print(f"  run {r}: {x['placed']} entry orders resting; every account locked {x['locked_s']:.3f} s, "
                   f"nothing resting {x['resting_s']:.3f} s, every key revoked {x['revoked_s']:.3f} s "
                   f"({x['reported']}/{total} reported, {x['out_of_reach']} out of reach; the venue after: "
-                  f"{x['resting_after']} entry orders open)", flush=True)
+                  f"{x['resting_after']} entry orders open)" + ("" if x["finished"] else
+                  f"; NOT DONE within 120 s, accounts short of each step: {x['missing']}"), flush=True)
         for label, key in (("every account locked", "locked_s"), ("nothing resting", "resting_s"),
                            ("every key revoked", "revoked_s")):
-            xs = [x[key] for x in got]
-            print(f"{label:>22}: p50 {pct(xs, 50):.3f} s, p99 {pct(xs, 99):.3f} s over {len(xs)} runs "
-                  f"(CME Globex: {CME_S:.0f} s)")
+            xs = [x[key] for x in got if x["finished"]]
+            left = len(got) - len(xs)
+            print(f"{label:>22}: p50 {pct(xs, 50) if xs else float('nan'):.3f} s, p99 "
+                  f"{pct(xs, 99) if xs else float('nan'):.3f} s over {len(xs)} runs done"
+                  + (f" ({left} run(s) not done within 120 s: above)" if left else "")
+                  + f" (CME Globex: {CME_S:.0f} s)")
         print(f"load at the end {' '.join('%.2f' % x for x in os.getloadavg())}", flush=True)
     finally:
         f.stop_all()
