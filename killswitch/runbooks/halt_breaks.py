@@ -119,6 +119,8 @@ def halt_breaks(rows: Sequence[Any], statuses: Mapping[str, str], incidents: Seq
             if event == "revoked":
                 revoked_in[account] = incident
                 held_by[account] = holds
+                for h in holds:  # a restore counts only the approvals given after the revoke it lifts
+                    approved.pop(h, None)
             if event == "restored":
                 why = "; ".join(_restored_by(h, approved) for h in held_by.get(account, []))
             else:

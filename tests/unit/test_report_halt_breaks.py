@@ -105,6 +105,25 @@ def test_a_permission_change_says_who_asked_and_why_in_words():
         f"policy guard on {ACC}", f"the reset of policy guard on {ACC}"]
 
 
+def test_a_second_restore_names_only_the_approvals_given_after_its_own_revoke():
+    op = "operator|" + ACC
+
+    def revoke_and_restore(seq: int, ts: int, first: str, second: str) -> list:
+        return [row(seq, "trading_revoke_requested", ts, scope=ACC, accounts=[ACC], reason="look", by="alice"),
+                row(seq + 1, "trading_revoked", ts + 100, account=ACC, keys={"bot-a": "revoked"}, holds=[op]),
+                row(seq + 2, "trading_restore_approval", ts + 200, scope=ACC, reason=first, approver="alice",
+                    holder=op),
+                row(seq + 3, "trading_restore_approval", ts + 300, scope=ACC, reason=second, approver="bob",
+                    holder=op),
+                row(seq + 4, "trading_restored", ts + 400, account=ACC, keys={"bot-a": "allowed"}, holds=[])]
+
+    rows = revoke_and_restore(1, 1_000, "bot-a fixed", "agreed") + revoke_and_restore(6, 10_000, "ok", "fine")
+    out = halt_breaks(rows, {}, [INCIDENT], lambda seq: True)["trading"]
+    assert [t["why"] for t in out if t["event"] == "restored"] == [
+        f"restore of the operator's revoke on {ACC} approved by alice: bot-a fixed, bob: agreed",
+        f"restore of the operator's revoke on {ACC} approved by alice: ok, bob: fine"]
+
+
 def test_the_permission_table_reads_in_words_not_raw_values():
     from killswitch.render.report import halt_break_lines
 
