@@ -377,6 +377,9 @@ class ReportingSink(Protocol):
 # the label a page in force carries once its group notified it (:meth:`PagingSink.pages_in_force`):
 # a silence made now holds back only its reminders and resolution. Not a label a matcher can name.
 SENT_LABEL = "__sent__"
+# the label of a page in force whose latest notification to its receiver failed every attempt: not
+# sent, and a silence made now holds back its retries (:meth:`PagingSink.pages_in_force`)
+FAILED_LABEL = "__failed__"
 
 
 @runtime_checkable

@@ -127,6 +127,9 @@ class Group:
     failed_rounds: int = 0  # deliveries of this group that failed every attempt, in a row
     silenced_fps: frozenset = frozenset()  # the alerts silenced at the last flush
     silenced_ms: Optional[int] = None  # when silenced alerts of the group were last recorded as such
+    # the alerts whose latest notification to the route's receiver failed every attempt (a copy to
+    # the fallback receiver aside): not delivered to it, whatever ``last_fps`` holds
+    failed_fps: frozenset = frozenset()
 
 
 # --- saved with the runner's state ----------------------------------------------------------------
@@ -148,7 +151,8 @@ def saved_trees(trees: Mapping[str, RouteTree], groups: Mapping[str, Group],
                         "created_ms": g.created_ms, "next_ms": g.next_ms, "alerts": sorted(g.alerts),
                         "flushed": g.flushed, "last_fps": sorted(g.last_fps) if g.last_fps is not None else None,
                         "last_ms": g.last_ms, "failed_rounds": g.failed_rounds,
-                        "silenced_fps": sorted(g.silenced_fps), "silenced_ms": g.silenced_ms}
+                        "silenced_fps": sorted(g.silenced_fps), "silenced_ms": g.silenced_ms,
+                        "failed_fps": sorted(g.failed_fps)}
                        for g in sorted(mine, key=lambda g: g.key)],
         }
     return out
@@ -170,7 +174,7 @@ def restored_tree(tree: RouteTree, saved: Mapping[str, Any]) -> tuple[dict[str, 
         groups.append(Group(tree.name, route, g["key"], dict(g["labels"]), g["created_ms"], g["next_ms"],
                             {fp: reg[fp] for fp in g["alerts"] if fp in reg}, g["flushed"], last_fps, g["last_ms"],
                             int(g.get("failed_rounds", 0)), frozenset(g.get("silenced_fps") or ()),
-                            g.get("silenced_ms")))
+                            g.get("silenced_ms"), frozenset(g.get("failed_fps") or ())))
     return reg, groups
 
 

@@ -56,7 +56,8 @@ class Delivery(SinkHooks):
         mode = "dry-run" if modes == {"DRY RUN"} else "live" if modes == {"LIVE"} else "mixed" if len(modes) > 1 \
             else "unknown"
         job = _Job(n.tree, n.receiver, n.group_key, msg, n.severity, n.event_kinds, n.incidents, mode,
-                   new=n.new, round=n.round, resolved_only=n.resolved_only, dedup_key=n.dedup_key, cause=n.cause)
+                   new=n.new, told=tuple(a.fp for a in n.alerts), round=n.round,
+                   resolved_only=n.resolved_only, dedup_key=n.dedup_key, cause=n.cause)
         self._queue_delivery(job)
 
     def _queue_delivery(self, job: _Job) -> None:
@@ -101,7 +102,7 @@ class Delivery(SinkHooks):
                     self._receipt(job, attempt, last, True)
                     self._count(self.notifications, job.receiver, last.result)
                     if job.fallback_for is None:
-                        self.dispatcher.delivery_succeeded(job.group_key)
+                        self.dispatcher.delivery_succeeded(job.group_key, job.told)
                     else:
                         self.health.fallback_delivered(job.tree, job.fallback_for, job.receiver, self.clock())
                     recovered = self.health.round_delivered(job.tree, job.receiver, self.clock())
@@ -117,6 +118,8 @@ class Delivery(SinkHooks):
             self._receipt(job, job.attempts_made, SendResult("cancelled"), True)
             raise
         retry_at = None
+        if job.fallback_for is None:
+            self.dispatcher.undelivered(job.group_key, job.told)
         if rcv is not None and job.fallback_for is None and not self._closing:
             retry_at = self.dispatcher.delivery_failed(job.group_key, job.new, self.clock(),
                                                        self.options.group_retries)

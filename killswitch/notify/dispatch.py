@@ -496,10 +496,18 @@ class Dispatcher:
             g.last_ms = min(g.last_ms, now - g.route.repeat_interval_ms)
         return g.next_ms
 
-    def delivery_succeeded(self, n_key: str) -> None:
+    def undelivered(self, n_key: str, told: Iterable[str]) -> None:
+        """A notification of group ``n_key`` telling the alerts ``told`` failed every attempt: its
+        receiver has not got them (a retry, a reminder or the fallback's copy aside)."""
+        g = self.groups.get(n_key)
+        if g is not None:
+            g.failed_fps = g.failed_fps | frozenset(told)
+
+    def delivery_succeeded(self, n_key: str, told: Iterable[str] = ()) -> None:
         g = self.groups.get(n_key)
         if g is not None:
             g.failed_rounds = 0
+            g.failed_fps = g.failed_fps - frozenset(told)
 
     # --- persistence ----------------------------------------------------------------------------------
 

@@ -47,7 +47,7 @@ from collections import deque
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping, Optional
 
-from ..events import NOT_PAGED, SENT_LABEL, Event
+from ..events import FAILED_LABEL, NOT_PAGED, SENT_LABEL, Event
 from ..metrics import Registry
 from ..policy.routes_doc import NotificationRoutes
 from .causes import cause_of_result
@@ -290,15 +290,20 @@ class NotifySink(Delivery, Receipts):
         """Each alert a group holds that still fires (not resolved, not expired), with the
         receiver of the group's route: what a silence added now would hold back. One the group
         notified already carries :data:`SENT_LABEL`: a silence holds back only its reminders and
-        its resolution, not the page that went out."""
+        its resolution, not the page that went out. One whose latest notification failed every
+        attempt carries :data:`FAILED_LABEL` instead: its receiver never got it, and a silence
+        holds back its retries."""
         now = self.clock()
         out: list[tuple[Mapping[str, str], str]] = []
         d = self.dispatcher
         for g in d.groups.values():
             for a in g.alerts.values():
                 if a.active(now, d.resolve_timeout_ms):
-                    sent = {SENT_LABEL: "true"} if a.fp in (g.last_fps or ()) else {}
-                    out.append(({**a.labels, **sent}, g.route.receiver))
+                    if a.fp in g.failed_fps:
+                        told = {FAILED_LABEL: "true"}
+                    else:
+                        told = {SENT_LABEL: "true"} if a.fp in (g.last_fps or ()) else {}
+                    out.append(({**a.labels, **told}, g.route.receiver))
         return out
 
     def status_fields(self) -> dict:

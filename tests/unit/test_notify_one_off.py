@@ -173,3 +173,37 @@ def test_a_page_already_sent_is_said_apart_in_a_silence_preview(tree):
     assert p.summary == ("affects 0 open incidents, 0 pages (2 sent already: it holds back only their reminders "
                          "and resolutions)"), p.summary
     assert all(h.sent for h in p.pages)
+
+
+def test_a_page_whose_delivery_failed_is_not_sent_and_a_silence_preview_says_it_holds_back_its_retries(tree):
+    """Walk 9's M1: a page that failed to reach its receiver (the fallback's copy aside) is not
+    "sent already"; a silence made now would keep its retries from a receiver never told."""
+    import asyncio
+
+    from killswitch.events import FAILED_LABEL, SENT_LABEL
+    from killswitch.notify.dispatch import Placement
+    from killswitch.notify.sink import NotifySink
+    from killswitch.runner.silence.check import preview
+
+    now = [0]
+    sink = NotifySink({"desk": tree}, {}, clock=lambda: now[0])  # no receiver resolves: every delivery fails
+    e = transition(0, 3, "flatten")
+    sink.dispatcher.insert(e, Placement("desk", dict(e.labels), "test"), 0)
+    for n in sink.dispatcher.flush_due(10_000):
+        sink._submit(n)
+
+    async def deliver_all() -> None:
+        while sink._deliveries:
+            await sink._deliver(sink._deliveries.popleft())
+
+    asyncio.run(deliver_all())
+    now[0] = 20_000
+    pages = sink.pages_in_force()
+    assert sorted(r for _, r in pages) == ["chat", "pager"]
+    assert all(FAILED_LABEL in labels and SENT_LABEL not in labels for labels, _ in pages), pages
+    p = preview((LabelMatcher.make("scope", "=", "okx/main"),), None, None, {}, pages)  # type: ignore[arg-type]
+    assert p.summary == ("affects 0 open incidents, 2 pages (1 failed page to chat would not be retried; "
+                         "1 failed page to pager would not be retried)"), p.summary
+    assert all(h.failed and not h.sent for h in p.pages)
+    from killswitch.render.silences import preview_text
+    assert "to pager (failed: not retried under the silence)" in preview_text(p), preview_text(p)

@@ -33,7 +33,7 @@ import re
 from typing import Iterable, Mapping, Optional, Sequence
 
 from ...compile.graph import StageNode
-from ...events import MANUAL_CLOSE, SENT_LABEL, SEVERITY, STAGE_TRANSITION, scope_labels
+from ...events import FAILED_LABEL, MANUAL_CLOSE, SENT_LABEL, SEVERITY, STAGE_TRANSITION, scope_labels
 from ...notify.dispatch import SEVERITY_RANK
 from ...policy.matchers import LabelMatcher
 from ...silences import Silence
@@ -200,9 +200,13 @@ def preview(matchers: Sequence[LabelMatcher], book: BookView, catalog: Catalog, 
         if all(m.matches({**labels, "receiver": receiver}) for m in matchers):
             held.append(HeldPage(labels.get("event", "?"), labels.get("severity", "warning"), receiver,
                                  labels.get("policy"), labels.get("scope"), labels.get("incident"),
-                                 SENT_LABEL in labels))
+                                 SENT_LABEL in labels and FAILED_LABEL not in labels, FAILED_LABEL in labels))
     sent = sum(1 for p in held if p.sent)
-    text = summary(len(incidents), len(held) - sent, sent)
+    failed: dict[str, int] = {}
+    for p in held:
+        if p.failed:
+            failed[p.receiver] = failed.get(p.receiver, 0) + 1
+    text = summary(len(incidents), len(held) - sent, sent, failed)
     return SilencePreview(True, f"PREVIEW: {text}", tuple(str(m) for m in matchers), tuple(incidents), tuple(held),
                           text)
 

@@ -8,7 +8,7 @@ parts (the client decodes it).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Optional
+from typing import Mapping, Optional
 
 
 @dataclass(frozen=True)
@@ -21,7 +21,8 @@ class HeldPage:
     policy: Optional[str] = None
     scope: Optional[str] = None
     incident: Optional[str] = None
-    sent: bool = False  # notified already: a silence holds back only its reminders and resolution
+    sent: bool = False  # delivered to the receiver: a silence holds back only its reminders and resolution
+    failed: bool = False  # its latest notification to the receiver failed: a silence holds back its retries
 
 
 @dataclass(frozen=True)
@@ -38,10 +39,14 @@ class SilencePreview:
     summary: str = ""
 
 
-def summary(incidents: int, pages: int, sent: int = 0) -> str:
-    """``affects 1 open incident, 0 pages``: the pages not sent yet that it would hold back; those
-    sent already said apart (``(6 sent already: it holds back only their reminders and
-    resolutions)``)."""
+def summary(incidents: int, pages: int, sent: int = 0, failed: Mapping[str, int] | None = None) -> str:
+    """``affects 1 open incident, 0 pages``: the pages not delivered yet that it would hold back;
+    those delivered already said apart (``(6 sent already: it holds back only their reminders and
+    resolutions)``), and those whose delivery failed, by receiver (``2 failed pages to pager would
+    not be retried``): a silence keeps them from a receiver that never got them."""
+    notes = [f"{n} failed page{'' if n == 1 else 's'} to {receiver} would not be retried"
+             for receiver, n in sorted((failed or {}).items()) if n]
+    if sent:
+        notes.append(f"{sent} sent already: it holds back only their reminders and resolutions")
     return (f"affects {incidents} open incident{'' if incidents == 1 else 's'}, "
-            f"{pages} page{'' if pages == 1 else 's'}"
-            + (f" ({sent} sent already: it holds back only their reminders and resolutions)" if sent else ""))
+            f"{pages} page{'' if pages == 1 else 's'}" + (f" ({'; '.join(notes)})" if notes else ""))
