@@ -105,7 +105,8 @@ def _why(e: Exception) -> str:
         return "the key is not the certificate's"
     return getattr(e, "strerror", None) or getattr(e, "reason", None) or type(e).__name__
 token_option = click.option("--token-env", default="KS_API_TOKEN", show_default=True,
-                            help="Environment variable holding the API bearer token.")
+                            help="Environment variable holding the API bearer token (or, as <VAR>_FILE, "
+                                 "naming a file that holds it).")
 
 
 def token_from_file(token_env: str) -> Optional[str]:

@@ -142,7 +142,7 @@ class SinkShipper:
         replay = self.transport.take_replay()
         if replay is not None and replay <= (self.cursor or 0):
             self._said("REPLAY", f"the receiver closed a connection rows {replay} to {self.cursor} were written on; "
-                                 "they are sent again (the receiver drops a seq it has)")
+                                 "they are sent again (at least once: deduplicate by seq at the receiver)")
             self.cursor = replay - 1
         after = self.cursor or 0
         rows = self.store.chain_rows(after, self.opts.batch)
@@ -188,7 +188,8 @@ class SinkShipper:
 
     def _up(self) -> None:
         if self.up is not True:
-            self.echo(f"ksctl run: audit sink {self.target.name} takes rows (from seq {(self.cursor or 0) + 1})")
+            self.echo(f"ksctl run: audit sink {self.target.name} takes rows (acknowledged through seq "
+                      f"{self.cursor or 0})")
         self.up, self.cause, self.since_ms = True, None, None
 
     def _caused(self, cause: str) -> None:

@@ -135,7 +135,7 @@ class SyslogTransport:
     def _unsure(self) -> None:
         """The receiver closed a connection rows were written on: what its kernel held and it did
         not read is lost with no word of it (syslog over TCP has no acknowledgement). The last
-        :data:`REPLAY_ROWS` rows written on it are sent again (the receiver drops a seq it has)."""
+        :data:`REPLAY_ROWS` rows written on it are sent again (at least once: the receiver deduplicates by seq)."""
         if self._written is not None:
             first, last = self._written
             self.replay = max(first, last - REPLAY_ROWS + 1)
