@@ -51,7 +51,7 @@ from .state import AccountState, ScopeState, State
 class SignalValue:
     name: str
     value: Optional[float]
-    reason: Optional[str] = None  # why the value is unknown, as a reason code
+    reason: Optional[str] = None  # why the value is unknown, as a reason code (or a known value's note)
     # unknown for too little history: when the window will hold enough if every tick from now
     # on reads (None: not a matter of history, or not known)
     ready_ms: Optional[int] = None

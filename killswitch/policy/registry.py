@@ -172,7 +172,8 @@ class SignalInputs(Protocol):
 
 
 # A signal's value at one tick: (value, None), or (None, reason code) when it is unknown, and
-# for too little history when the window will hold enough if every tick reads (ms).
+# for too little history when the window will hold enough if every tick reads (ms). A value may
+# carry a note for its readers (heartbeat_age's NEVER_HEARD); the engine compares the value alone.
 Reading = Union[tuple[Optional[float], Optional[str]], tuple[Optional[float], Optional[str], Optional[int]]]
 
 

@@ -32,6 +32,7 @@ from ..compile.graph import PolicyNode, StageNode, TriggerNode
 from ..figures import shortfall_text
 from ..order_statuses import FINAL_STATUSES, OPEN_STATUSES as JOURNAL_OPEN_STATUSES
 from ..policy.expr import ValueType
+from ..policy.kinds.heartbeat_age import never_heard
 from ..render.accepts import accept_command
 from ..render.times import duration_text as duration_text
 from .lock_view import lock_view
@@ -69,9 +70,15 @@ def age_text(seconds: Optional[float]) -> Optional[str]:
     return duration_text(seconds)
 
 
-def value_text(value: Optional[float], vtype: Optional[ValueType | str], reason: Optional[str] = None) -> str:
+def value_text(value: Optional[float], vtype: Optional[ValueType | str], reason: Optional[str] = None,
+               on_missing_data: Optional[str] = None) -> str:
+    """A value in its unit; unknown with its ``reason``; a source never heard within its grace
+    (its 0s noted NEVER_HEARD) as never heard, with when the trigger (``on_missing_data``) fires."""
     if value is None or (isinstance(value, float) and not math.isfinite(value)):
         return f"unknown ({reason})" if reason else "unknown"
+    unheard = never_heard(reason, on_missing_data)
+    if unheard is not None:
+        return f"never heard ({unheard})"
     t = vtype.value if isinstance(vtype, ValueType) else vtype
     if t == "ratio":
         return f"{value * 100:.2f}%"
@@ -150,7 +157,11 @@ def _stage_doc(node: PolicyNode, stage: Optional[StageNode]) -> Optional[dict]:
 
 
 def _triggers_doc(node: PolicyNode, names: Iterable[str], values: Mapping[str, Optional[float]],
-                  results: Mapping[str, Mapping[str, Any]]) -> list[dict]:
+                  results: Mapping[str, Mapping[str, Any]],
+                  reasons: Optional[Mapping[str, Optional[str]]] = None) -> list[dict]:
+    """The triggers ``names`` with their checks; a check's value says why it is unknown (its
+    signal's reason), or that its source was never heard, as the incident card does."""
+    reasons = reasons or {}
     types = {s.name: s.type for s in node.signals}
     out = []
     for name in names:
@@ -172,7 +183,8 @@ def _triggers_doc(node: PolicyNode, names: Iterable[str], values: Mapping[str, O
                 other = c.threshold_at(values)
             breached = None if v is None or other is None else bool(_OPS[c.op](v, other))
             checks.append({"signal": c.signal, "op": c.op, "threshold": text, "value": v,
-                           "value_text": value_text(v, types.get(c.signal)), "breached": breached,
+                           "value_text": value_text(v, types.get(c.signal), reasons.get(c.signal),
+                                                    t.on_missing_data), "breached": breached,
                            "threshold_value": other})
         out.append({
             "name": t.name, "when": t.when, "for": _confirm_text(t),
@@ -203,14 +215,15 @@ def _signals_doc(node: PolicyNode, values: Mapping[str, Optional[float]], reason
 
 
 def _next_stage(node: PolicyNode, level: int, values: Mapping[str, Optional[float]],
-                results: Mapping[str, Mapping[str, Any]]) -> Optional[dict]:
+                results: Mapping[str, Mapping[str, Any]],
+                reasons: Optional[Mapping[str, Optional[str]]] = None) -> Optional[dict]:
     higher = [s for s in node.stages if s.level > level]
     if not higher:
         return None
     nxt = min(higher, key=lambda s: s.level)
     doc = _stage_doc(node, nxt)
     assert doc is not None
-    doc["triggers"] = _triggers_doc(node, nxt.on, values, results)
+    doc["triggers"] = _triggers_doc(node, nxt.on, values, results, reasons)
     return doc
 
 
@@ -290,8 +303,8 @@ def assemble(*, node: PolicyNode, incident: str, scope: str, level: int, from_le
         "stage": _stage_doc(node, stage),
         "from_stage": {"level": from_level, "name": prev.name if prev else None},
         "reason": reason,
-        "fired": _triggers_doc(node, fired_names, values, results),
-        "triggers": _triggers_doc(node, [t.name for t in node.triggers], values, results),
+        "fired": _triggers_doc(node, fired_names, values, results, reasons),
+        "triggers": _triggers_doc(node, [t.name for t in node.triggers], values, results, reasons),
         "signals": _signals_doc(node, values, reasons, relevant),
         "equity": equity,
         "equity_text": amount_text(equity),
@@ -309,7 +322,7 @@ def assemble(*, node: PolicyNode, incident: str, scope: str, level: int, from_le
         "accounts": accounts,
         # the lock with which of its holds binds and where it comes from (lock_view.py)
         "lock": lock_view(lock, node.name, level),
-        "next_stage": _next_stage(node, level, values, results),
+        "next_stage": _next_stage(node, level, values, results, reasons),
         "notify": _notify_doc(node, stage),
         "resume": _resume_doc(node, level),
         "commands": commands(node.name, scope, incident, stage, state_url, created_ms),

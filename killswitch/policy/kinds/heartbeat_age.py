@@ -7,8 +7,10 @@ the age counts from the last one, in the tick's clock.
 
 A source never heard from has no age: ``NO_HEARTBEAT`` from the first tick on, and the trigger's
 ``on_missing_data`` decides. With ``grace: G`` a fresh start is not a silence: from the first tick
-that evaluated the signal the source has G to send its first beat and reads 0s meanwhile; past
-it, still silent, it is ``NO_HEARTBEAT`` again. It measures the bots, not the books
+that evaluated the signal the source has G to send its first beat and reads 0s meanwhile, with
+the note ``NEVER_HEARD`` (when its silence is counted from, and when the grace ends) so that a
+reader shows a source never heard as never heard, not as one just heard; past it, still silent,
+it is ``NO_HEARTBEAT`` again. It measures the bots, not the books
 (``reads_book`` False).
 
 The kind keeps a state between ticks (:class:`~killswitch.policy.registry.KeptState`) only while
@@ -26,6 +28,7 @@ it there).
 Pure: no I/O, no clock (``now`` is the tick's).
 """
 
+import datetime as dt
 from typing import Annotated, Any, ClassVar, Optional
 
 from pydantic import Field, field_validator
@@ -38,6 +41,9 @@ from ..units import Duration, DurationField
 
 # [when the wait for a first beat began, in ms] (a list: what JSON gives back); None: no wait
 Wait = Optional[list[Any]]
+# the note of a source never heard within its grace: its reading is 0s (not silent yet), which a
+# reader shows as "never heard" with the note, never as a beat just heard
+NEVER_HEARD = "NEVER_HEARD"
 
 
 class HeartbeatAge(SignalParams):
@@ -82,7 +88,8 @@ def wait_key(params: HeartbeatAgeParams) -> str:
 
 
 def evaluate(params: HeartbeatAgeParams, inputs: SignalInputs, now: int, wait: Wait) -> tuple[Reading, Wait]:
-    """Seconds since the source's last beat; within a grace, 0s while the source has never beaten."""
+    """Seconds since the source's last beat; within a grace, 0s while the source has never beaten,
+    with the note NEVER_HEARD."""
     beat = inputs.heartbeat_ms(params.source)
     if beat is not None:
         return (max(0.0, (now - beat) / 1000.0), None), wait
@@ -91,9 +98,24 @@ def evaluate(params: HeartbeatAgeParams, inputs: SignalInputs, now: int, wait: W
     if wait is None:
         wait = [now]
     if now - wait[0] < params.grace_ms:
-        return (0.0, None), wait
+        return (0.0, f"{NEVER_HEARD}: source={params.source} silent since {_iso(wait[0])} (the first tick "
+                     f"that read it); grace until {_iso(wait[0] + params.grace_ms)}, then NO_HEARTBEAT"), wait
     return (None, f"NO_HEARTBEAT: source={params.source} "
                   f"grace={params.grace_ms / 1000:g}s passed without a first beat"), wait
+
+
+def never_heard(note: Optional[str], on_missing_data: Optional[str] = None) -> Optional[str]:
+    """What a reader says of a reading noted NEVER_HEARD (None for any other note): the note, and
+    what happens when the grace ends, from the trigger's ``on_missing_data`` when it is known."""
+    if not note or not note.startswith(NEVER_HEARD):
+        return None
+    if on_missing_data == "fire":
+        return f"{note}: the trigger fires then (on_missing_data: fire)"
+    return f"{note}: on_missing_data: {on_missing_data} decides then" if on_missing_data else note
+
+
+def _iso(ms: int) -> str:
+    return dt.datetime.fromtimestamp(ms / 1000, dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 KIND = SignalKind("heartbeat_age", HeartbeatAge, reads_book=False, build=build,

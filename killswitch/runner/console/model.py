@@ -36,7 +36,7 @@ from ..book.rejections import accepted_text
 from ..book.revoke_state import hold_text
 from ..gate.gate import binding_lock
 from ..lock.lock import DEAD_MANS_SWITCH, OPERATOR, LockBook, LockStatus, iso_ms, parse_iso_ms
-from ..view import CoverageStatus, IncidentStatus, RunnerStatus, TriggerStatus
+from ..view import CoverageStatus, IncidentStatus, RunnerStatus, ThresholdCheck, TriggerStatus
 from .alerts import tab_alert
 from .leader import leader_facts
 from .policy_badge import policy_badges
@@ -354,10 +354,16 @@ def _data_age(account: str, age_s: Optional[float], error: Optional[dict], now: 
             "stream": None if stream is None else _stream(account, stream, now)}
 
 
+def _verdict(c: ThresholdCheck) -> str:
+    """``breached``, ``not breached`` or ``unknown``, with the check's reason when it has one (a
+    source never heard says so beside its verdict)."""
+    said = "breached" if c.breached else "not breached" if c.breached is False else "unknown"
+    return f"{said} ({c.reason})" if c.reason else said
+
+
 def _trigger(t: TriggerStatus, now: int) -> dict:
     checks = [{"signal": c.signal, "op": c.op, "threshold": c.threshold, "value": c.value_text,
-               "verdict": "breached" if c.breached else "not breached" if c.breached is False
-               else f"unknown ({c.reason})" if c.reason else "unknown", "breached": c.breached is True}
+               "verdict": _verdict(c), "breached": c.breached is True}
               for c in t.checks]
     state = "firing" if t.firing else f"confirming {t.pending}" if t.pending else "quiet"
     return {"key": f"{t.policy}|{t.scope}|{t.name}", "policy": t.policy, "scope": t.scope, "name": t.name,

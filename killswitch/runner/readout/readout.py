@@ -31,6 +31,7 @@ from ...engine.triggers import TriggerResult, recorded
 from ...metrics import CollectedPage, Registry, exposition, runner_registry
 from ...policy.expr import ValueType, value_text
 from ...policy.expr_eval import Comparison
+from ...policy.kinds.heartbeat_age import never_heard
 from ...state.store import StateStore
 from ..book.resuming import Resumptions
 from ..book.revoke_state import permission_status
@@ -458,7 +459,8 @@ def trigger_statuses(node_of: Callable[[str], Any], state: Any, ev: Any) -> tupl
         results = {t.name: t for t in se.triggers} if se is not None else {}
         for t in node.triggers:
             st, r = ss.triggers.get(t.name), results.get(t.name)
-            checks = tuple(_check(c, values, reasons, types, se is not None, r) for c in t.comparisons)
+            checks = tuple(_check(c, values, reasons, types, se is not None, r, t.on_missing_data)
+                           for c in t.comparisons)
             out.append(TriggerStatus(policy, scope, t.name, t.when, bool(st and st.firing),
                                      st.since_ms if st else None, st.last_fire_ms if st else None,
                                      r.pending if r else None, r.reason if r else None, checks,
@@ -467,10 +469,12 @@ def trigger_statuses(node_of: Callable[[str], Any], state: Any, ev: Any) -> tupl
 
 
 def _check(c: Comparison, values: Mapping[str, Optional[float]], reasons: Mapping[str, Optional[str]],
-           types: Mapping[str, ValueType], evaluated: bool, result: Optional[TriggerResult] = None
-           ) -> ThresholdCheck:
+           types: Mapping[str, ValueType], evaluated: bool, result: Optional[TriggerResult] = None,
+           on_missing_data: Optional[str] = None) -> ThresholdCheck:
     """``c`` against the values of an evaluation (``evaluated`` False: this runner has none); a
-    computed threshold as ``result`` (the trigger's at that evaluation) recorded it."""
+    computed threshold as ``result`` (the trigger's at that evaluation) recorded it. A source never
+    heard within its grace reads "never heard", with when its silence counts from and when the
+    trigger (``on_missing_data``) fires, not as the 0s it is compared as."""
     if not evaluated:
         return ThresholdCheck(c.signal, c.op, c.text, None, "unknown", None, "NOT_EVALUATED")
     v = values.get(c.signal)
@@ -486,6 +490,9 @@ def _check(c: Comparison, values: Mapping[str, Optional[float]], reasons: Mappin
     reason = reasons.get(c.signal) if v is None else None
     if reason is None and breached is None and threshold is None:
         reason = _unknown_threshold(c, values, reasons)
+    unheard = never_heard(reasons.get(c.signal), on_missing_data) if v is not None else None
+    if unheard is not None:
+        return ThresholdCheck(c.signal, c.op, text, v, "never heard", breached, unheard, threshold)
     return ThresholdCheck(c.signal, c.op, text, v, value_text(v, unit), breached, reason, threshold)
 
 
