@@ -233,8 +233,7 @@ def violation_lines(doc: dict, latest: int = 10) -> list[str]:
     total = int((doc or {}).get("total") or 0)
     if not total:
         return []
-    since = doc.get("since_ms")
-    lines = [f"  LOCK VIOLATIONS: {total} since {_when(since) if since else 'this runner started'} (the latest first)"]
+    lines = [f"  LOCK VIOLATIONS: {total}{_counted(doc, total)} (the latest first)"]
     for v in list(doc.get("recent") or ())[:latest]:
         notional = v.get("notional")
         value = f"notional {notional:,.2f}" if isinstance(notional, (int, float)) else "notional unknown"
@@ -251,16 +250,32 @@ def violation_lines(doc: dict, latest: int = 10) -> list[str]:
     return lines
 
 
+def _counted(doc: dict, total: int) -> str:
+    """Over what the violations are counted, and when the first was: a start (or a takeover)
+    reads the day before it back, whose start is no violation's time."""
+    since, recent = doc.get("since_ms"), list(doc.get("recent") or ())
+    stamps = [v["ts_ms"] for v in recent if isinstance(v.get("ts_ms"), int)]
+    first = (f", the first at {_when(min(stamps))}" if len(stamps) >= total else
+             f", the oldest shown at {_when(min(stamps))}") if stamps else ""
+    if not since:
+        return f" since this runner started{first}"
+    if doc.get("read_back"):
+        return f" in the day before this runner started and since (from {_when(since)}){first}"
+    return f" since this runner started at {_when(since)}{first}"
+
+
 def count_lines(doc: dict) -> list[str]:
     """The gate's refusals and the venue's violations counted (what ``gate_refusals`` and
     ``venue_violations`` read): blind when the counts cannot be told, else the most counted."""
     if not doc:
         return []
     lines = []
-    if doc.get("blind"):
+    blind = doc.get("blind")
+    if blind:  # "UNCOUNTED: violations counted since …" says it once; another reason is named
         since = doc.get("since_ms")
-        lines.append(f"  VIOLATIONS UNCOUNTED: {doc['blind']} (counting since "
-                     f"{_when(since) if since else 'the next tick'}); a policy reading them sees them unknown")
+        said = blind if str(blind).startswith("UNCOUNTED:") else \
+            f"UNCOUNTED: {blind} (counting since {_when(since) if since else 'the next tick'})"
+        lines.append(f"  VIOLATIONS {said}; a policy reading them sees them unknown")
     for c in doc.get("counts") or ():
         what = "refused" if c.get("source") == "gate" else "broke at the venue"
         where = f"{c.get('account') or '(no account named)'} {c.get('symbol') or '-'}"

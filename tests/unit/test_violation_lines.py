@@ -72,3 +72,28 @@ def test_refused_closes_are_counted_as_refusals_never_more_of_fewer_tries():
     assert "SHORT: 5 closes refused by the venue (given up after 2 tries): -2022" in text, text
     assert "SHORT: 1 close refused (permanent), tried up to 2 times: -2022" in text and \
            "incident manual/binanceusdm/sim-hedge/m1" in text, text
+
+
+def test_violations_read_back_name_the_day_read_back_and_the_first_violation_apart():
+    day_before = ROW["ts_ms"] - 86_400_000 + 60_000
+    later = {**ROW, "ts_ms": ROW["ts_ms"] + 80_000}
+    head = violation_lines({"total": 2, "since_ms": day_before, "read_back": True, "recent": [later, ROW]})[0]
+    assert head == ("  LOCK VIOLATIONS: 2 in the day before this runner started and since (from 2026-03-01T13:01:00Z), "
+                    "the first at 2026-03-02T13:00:00Z (the latest first)"), head
+    head = violation_lines({"total": 1, "since_ms": ROW["ts_ms"] - 5_000, "recent": [ROW]})[0]
+    assert head == ("  LOCK VIOLATIONS: 1 since this runner started at 2026-03-02T12:59:55Z, "
+                    "the first at 2026-03-02T13:00:00Z (the latest first)"), head
+    head = violation_lines({"total": 60, "since_ms": day_before, "read_back": True, "recent": [ROW]})[0]
+    assert "the oldest shown at 2026-03-02T13:00:00Z" in head and "the first at" not in head, head
+
+
+def test_uncounted_violations_say_uncounted_once():
+    from killswitch.render.status import count_lines
+    blind = ("UNCOUNTED: violations counted since 2026-03-02T13:00:00Z, after the window's start "
+             "(300s before the tick)")
+    [line] = count_lines({"since_ms": ROW["ts_ms"], "blind": blind, "counts": []})
+    assert line == f"  VIOLATIONS {blind}; a policy reading them sees them unknown", line
+    assert line.count("UNCOUNTED") == 1
+    [line] = count_lines({"since_ms": ROW["ts_ms"], "blind": "TALLY_FULL: more than 10 keys", "counts": []})
+    assert line.startswith("  VIOLATIONS UNCOUNTED: TALLY_FULL: more than 10 keys "
+                           "(counting since 2026-03-02T13:00:00Z)"), line

@@ -246,7 +246,8 @@ class RunnerStatus:
     # "shown" (revoked (read back) | revoked (venue offers no read) | revoking … | REVOKE_FAILED: …;
     # never revoked until the venue confirmed it), "revoked", "read_back", "keys", "holds", "owed"
     trading: dict = field(default_factory=dict)
-    # what broke a lock at the venue (this runner's, since it started): {"total": n, "recent": [the
+    # what broke a lock at the venue (this runner's, since it started, and the day before it read
+    # back): {"total": n, "since_ms", "read_back" (since_ms is that day's start), "recent": [the
     # latest violations, newest first: key, kind, action (cancel | revert), scope, mode, account,
     # symbol, side, amount, notional, client_order_id, order_id, strategy, reason, ts_ms, outcome]}
     lock_violations: dict = field(default_factory=dict)

@@ -34,6 +34,7 @@ class Shown:
     def __init__(self, since_ms: int):
         self.recent: deque[dict] = deque(maxlen=RECENT)  # the latest violations, newest last
         self.recalled, self.told, self.since_ms = 0, 0, since_ms  # read back at the recall, told since
+        self.read_back = False  # since_ms is the start of the day read back at a start or takeover
 
     def keep(self, entry: dict) -> None:
         """A violation just told (its outcome ``None`` until known)."""
@@ -84,12 +85,13 @@ class Shown:
             else:
                 outcome = "dry run: not sent" if p.get("dry_run") else "not journaled"
             self.recent.append({**p, "ts_ms": r.ts_ms, "dry_run": bool(p.get("dry_run")), "outcome": outcome})
-        self.recalled, self.told, self.since_ms = len(found), 0, since
+        self.recalled, self.told, self.since_ms, self.read_back = len(found), 0, since, True
         return reverts
 
     def status(self) -> dict:
-        """How many since ``since_ms``, and the latest, newest first."""
-        return {"total": self.recalled + self.told, "since_ms": self.since_ms,
+        """How many since ``since_ms`` (``read_back``: the start of the day read back, not of
+        this runner), and the latest, newest first."""
+        return {"total": self.recalled + self.told, "since_ms": self.since_ms, "read_back": self.read_back,
                 "recent": [dict(r) for r in reversed(self.recent)]}
 
 
