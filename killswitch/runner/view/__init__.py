@@ -298,9 +298,11 @@ class ThresholdCheck:
     # as it was at the tick, then what it is computed from ("5.127% = max(4.5%, 3 * vol_1h)")
     threshold: str
     value: Optional[float]  # the signal's value (fraction, seconds, number); None: unknown
-    value_text: str  # in the policy's unit: "5.2%", "75s", "unknown"
+    value_text: str  # in the policy's unit: "5.2%", "75s", "unknown"; "never heard" (compared as 0s)
     breached: Optional[bool]  # None: a side has no value
-    reason: Optional[str] = None  # why the value is unknown (INSUFFICIENT_HISTORY, NOT_EVALUATED, ...)
+    # why the value is unknown (INSUFFICIENT_HISTORY, NOT_EVALUATED, ...), or of a source never
+    # heard within its grace, since when and until when, and what the trigger does then (NEVER_HEARD)
+    reason: Optional[str] = None
     # the number the value was compared with at the tick (the literal, the other signal's value, or
     # the computed threshold); None: unknown, or not evaluated
     threshold_value: Optional[float] = None
