@@ -214,7 +214,12 @@ def runner_sinks(result: CompileResult, store: "StateStore", options: SinkOption
         err(f"ksctl run: error: runbook templates directory {rb_dir} does not exist: the built-in runbook is used")
         rb_dir = None
     sinks.append(RunbookSink(Path(rb_dir) if rb_dir else None))
-    echo(f"ksctl run: runbook templates {rb_dir or 'not found: the built-in runbook is used'}")
+    if rb_dir:
+        echo(f"ksctl run: runbook templates {rb_dir}")
+    else:  # a policies path outside the repository: say how to get the full runbooks
+        (warn or err)("ksctl run: WARNING: runbook templates not found beside the policies: the built-in runbook is "
+                      "used, without the first steps and what happens next; give --runbooks DIR (the repository's "
+                      "runbooks/)")
     from ..notify.sink import NotifyOptions, NotifySink
     from ..policy.routes_doc import NotificationRoutes
 

@@ -134,10 +134,14 @@ def fallback_markdown(incident: dict, problems: Optional[list[str]] = None) -> s
             f"`{_v(lock.get('reason'))}`",
             "", "## Commands", "", "```sh"]
     ended_by = (incident.get("story") or {}).get("ended")
+    stage = incident.get("stage") or {}
+    by_itself = bool(stage) and not stage.get("manual")  # a stage that leaves when its triggers stop
     out += [cmd for k in ("status", "history", "audit_verify", "reset") if (cmd := cmds.get(k))
-            and not (k == "reset" and ended_by)]  # an ended incident has nothing left to reset
+            and not (k == "reset" and (ended_by or by_itself))]  # nothing to reset: ended, or leaves by itself
     if ended_by:
         out.append(f"# no reset: this incident has ended ({ended_by.get('text')})")
+    elif by_itself:
+        out.append(f"# no reset: stage {stage.get('level')} leaves by itself once its triggers stop firing")
     out += ["```", "", "## After closure", "",
             "- [ ] positions confirmed closed at the exchange", "- [ ] exchange reconciliation done",
             "- [ ] PnL recorded", "- [ ] notifications delivered", "- [ ] audit trail verified (`ksctl audit verify`)",

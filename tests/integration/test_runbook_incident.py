@@ -420,3 +420,26 @@ def test_the_runbook_says_where_its_pages_went_and_which_a_silence_held_back_as_
     [row] = [r for r in store.audit_rows(kinds=["runbook_updated"]) if r.payload["incident"] == L3]
     asyncio.run(drive(runner, clock, 2))  # nothing new: not rendered again
     assert len([r for r in store.audit_rows(kinds=["runbook_updated"]) if r.payload["incident"] == L3]) == 1
+
+
+def test_policies_outside_the_repository_warn_that_the_built_in_runbook_is_used(tmp_path):
+    """A walk-through's policy copied to /tmp finds no runbook templates: said as a WARNING that
+    names --runbooks, not an INFO line a newcomer misses."""
+    import shutil
+
+    from killswitch.process.bootstrap import SinkOptions, compile_policies, runner_sinks
+    from killswitch.state import open_store
+
+    pol = tmp_path / "pol"
+    shutil.copytree(ROOT / "policies", pol)
+    said: list[str] = []
+    warned: list[str] = []
+    store = open_store(f"sqlite://{tmp_path / 'state.db'}")
+    try:
+        sinks = runner_sinks(compile_policies((str(pol),)), store, SinkOptions(policies=(str(pol),)),
+                             echo=said.append, err=said.append, warn=warned.append)
+    finally:
+        store.close()
+    rb = next(s for s in sinks if s.name == "runbooks")
+    assert isinstance(rb, RunbookSink) and rb.root is None
+    assert any("WARNING: runbook templates not found" in w and "--runbooks" in w for w in warned), (said, warned)
