@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Optional, Union
 
+from ..documents import read_yaml_document
 from ..identity import CertMatch, TokensError, _cert_match
 from ..origin import origin_of
 
@@ -156,28 +157,7 @@ def _urls(doc: dict, where: _Where) -> tuple[str, ...]:
 def load_proxy_config(path: Union[str, Path]) -> ProxyConfig:
     """Read the trusted proxy's document at ``path``; raises :class:`ProxyConfigError`."""
     p = Path(path)
-    try:
-        data = p.read_bytes()
-    except OSError as e:
-        raise ProxyConfigError(f"{p}: cannot read the trusted proxy's document ({e.strerror or type(e).__name__})"
-                               ) from None
-    if len(data) > MAX_BYTES:
-        raise ProxyConfigError(f"{p}: larger than {MAX_BYTES} bytes")
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError:
-        raise ProxyConfigError(f"{p}: not UTF-8") from None
-    from ruamel.yaml import YAML
-    from ruamel.yaml.error import MarkedYAMLError, YAMLError
-
-    try:
-        doc = YAML(typ="rt", pure=True).load(text)
-    except MarkedYAMLError as e:
-        mark = e.problem_mark
-        at = f"{p}:{mark.line + 1}:{mark.column + 1}" if mark is not None else str(p)
-        raise ProxyConfigError(f"{at}: not valid YAML ({e.problem})") from None
-    except YAMLError as e:
-        raise ProxyConfigError(f"{p}: not valid YAML ({type(e).__name__})") from None
+    doc = read_yaml_document(p, "the trusted proxy's document", MAX_BYTES, ProxyConfigError)
     return parse_proxy_config(doc, p)
 
 

@@ -27,6 +27,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Optional
 
+from ..documents import read_yaml_document
+
 MAX_WEB_CONFIG_BYTES = 100_000
 
 # client_auth_type → what the server asks of a client (ssl's verify mode); the two types that
@@ -257,27 +259,7 @@ def _suites(read: _Reader, high: str) -> tuple[str, ...]:
 def load_web_config(path: str | Path) -> WebConfig:
     """Read the web config file at ``path``; raises :class:`WebConfigError`."""
     p = Path(path)
-    try:
-        data = p.read_bytes()
-    except OSError as e:
-        raise WebConfigError(f"{p}: cannot read the web config file ({e.strerror or type(e).__name__})") from None
-    if len(data) > MAX_WEB_CONFIG_BYTES:
-        raise WebConfigError(f"{p}: larger than {MAX_WEB_CONFIG_BYTES} bytes")
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError:
-        raise WebConfigError(f"{p}: not UTF-8") from None
-    from ruamel.yaml import YAML
-    from ruamel.yaml.error import MarkedYAMLError, YAMLError
-
-    try:
-        doc = YAML(typ="rt", pure=True).load(text)
-    except MarkedYAMLError as e:
-        mark = e.problem_mark
-        at = f"{p}:{mark.line + 1}:{mark.column + 1}" if mark is not None else str(p)
-        raise WebConfigError(f"{at}: not valid YAML ({e.problem})") from None
-    except YAMLError as e:
-        raise WebConfigError(f"{p}: not valid YAML ({type(e).__name__})") from None
+    doc = read_yaml_document(p, "the web config file", MAX_WEB_CONFIG_BYTES, WebConfigError)
     return parse_web_config(doc, p)
 
 
