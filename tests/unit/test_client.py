@@ -1,4 +1,4 @@
-"""The typed runner client (killswitch/client.py) against the real API (killswitch/runner/api/api.py)
+"""The typed runner client (killswitch/client/) against the real API (killswitch/runner/api/api.py)
 over a hand-written view, served on 127.0.0.1 from a thread of its own: every method returns
 the value the view answered, every refusal is a RunnerError with the API's reason code, and the
 token appears nowhere but in the Authorization header."""

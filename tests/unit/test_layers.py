@@ -61,6 +61,8 @@ PLANTED = {
     "drift-compare": ("killswitch/drift/compare.py", "import subprocess\n", "killswitch.drift.compare -> subprocess"),
     "wiring-render": ("killswitch/state/zz_render.py", "import killswitch.client\n",
                       "killswitch.state.zz_render -> killswitch.client"),
+    "client-room": ("killswitch/client/documents.py", "from killswitch.client import transport\n",
+                    "killswitch.client.documents -> killswitch.client.transport"),
     "venue-packages": ("adapters/ccxt_exchange/zz_venue.py", "import adapters.venues.okx.dialect\n",
                        "adapters.ccxt_exchange.zz_venue -> adapters.venues.okx.dialect"),
     "venue-dialects": ("adapters/venues/okx/dialect.py", "import adapters.simulated.engine\n",

@@ -1,24 +1,19 @@
 """The firm's calls of the typed API client: what a shard's runner answers of every shard, and
-the firm-wide kill. A mixin of :class:`killswitch.client.RunnerClient` (its ``_json``), which
-keeps the runner's own calls.
+the firm-wide kill. A base of :class:`killswitch.client.RunnerClient`, which keeps the runner's
+own calls.
 
-Must not: import the client (it imports this).
+Must not: import the runner's own calls (:mod:`.calls` imports this).
 """
 
 from __future__ import annotations
 
-from typing import Any
+from ..runner.view import ChangeResult
+from ..runner.view_decode import decode
+from .transport import Transport
 
-from .runner.view import ChangeResult
-from .runner.view_decode import decode
 
-
-class FirmCalls:
+class FirmCalls(Transport):
     """See the module doc."""
-
-    def _json(self, method: str, path: str, body: Any = None, *, auth: bool = False,
-              expect: int = 200) -> Any:  # pragma: no cover - the client's
-        raise NotImplementedError
 
     def firm(self) -> dict:
         """``GET /v1/firm``: a shard runner's view of the firm (shards, leaders, standbys, facts'

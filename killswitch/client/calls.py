@@ -1,0 +1,274 @@
+"""The typed client's calls: one method per endpoint an operator or a bot calls of a runner, each
+reading its answer back into the value the API serialised (see the package's doc).
+
+Must not: print or decide exit codes (the commands do).
+"""
+
+from __future__ import annotations
+
+import urllib.parse
+from typing import TYPE_CHECKING, Any, Optional
+
+from ..runner.silence.view import SilencePreview
+from ..runner.view import (
+    ActionPreview,
+    Caller,
+    ChangeResult,
+    CloseResult,
+    DecodeError,
+    IncidentStatus,
+    OverrideResult,
+    OverrideStatus,
+    PositionsStatus,
+    ResetResult,
+    RunnerStatus,
+    SilenceResult,
+    SilenceStatus,
+    TriggerStatus,
+    decode,
+)
+from .documents import CloseProgress, DmsStatus, LockDocument, items_of
+from .errors import error_of, tolerant_body
+from .firm import FirmCalls
+
+if TYPE_CHECKING:  # imported by check_order, the one call that answers it: the gate pulls in the lock book
+    from ..runner.gate.request import Decision
+
+
+class RunnerClient(FirmCalls):
+    """Calls to the runner at ``base_url`` (``http://host:port``, as given: it names the runner
+    in errors). ``token``: the bearer token of the changes and of the reads that show the book
+    (None: they are sent without one; the runner refuses the changes, and the reads unless it shows
+    them publicly). ``timeout``: seconds per call. ``tls``: the context an ``https`` runner is
+    reached with (its CA, a client certificate for mutual TLS; None: the system's CAs)."""
+
+    # read, public (no token): what bots and probes call
+
+    def lock_document(self, scope: Optional[str] = None) -> dict:
+        """``GET /v1/lock``: the trading lock as bots read it (the lock file's document, owned by
+        :mod:`killswitch.runner.lock.lock`), or what binds ``scope``."""
+        query = "" if scope is None else "?" + urllib.parse.urlencode({"scope": scope})
+        doc = self._json("GET", "/v1/lock" + query)
+        if not isinstance(doc, dict):
+            raise DecodeError(f"lock document: expected an object, not {type(doc).__name__}")
+        return doc
+
+    def locks(self, scope: Optional[str] = None) -> LockDocument:
+        """:meth:`lock_document`, typed: every lock with its holds and origin, and the resumed
+        limits in force."""
+        return decode(LockDocument, self.lock_document(scope))
+
+    def dms_status(self) -> DmsStatus:
+        """``GET /v1/dms``: armed sources and the venues' native countdowns."""
+        return decode(DmsStatus, self._json("GET", "/v1/dms"))
+
+    def check_order(self, request: dict, probe: bool = False) -> "Decision":
+        """``POST /v1/check-order``: may this order go now? A deny is a Decision, not an error.
+        ``probe``: an operator's question, not an order about to go (its refusal is not counted)."""
+        from ..runner.gate.request import Decision
+
+        return decode(Decision, self._json("POST", "/v1/check-order" + ("?probe=true" if probe else ""), request))
+
+    # the reads that show the book, the console's among them (a token with the viewer, operator or
+    # approver role, unless the runner shows them publicly: the token is sent when there is one)
+    # and the previews of the changes (the change's role)
+
+    def status(self, dms_all: bool = False) -> RunnerStatus:
+        """``GET /v1/status``: mode, leadership, graph, stages per scope, data ages, resumptions,
+        the dead man's switch (a plain object there: :func:`dms_of` types it; summarised to the
+        most urgent sources unless ``dms_all``) and residuals."""
+        return decode(RunnerStatus, self._json("GET", "/v1/status?dms=all" if dms_all else "/v1/status", auth=True))
+
+    def status_document(self) -> dict:
+        """``GET /v1/status`` as the runner wrote it (``ksctl drift`` reads ``policy_sync``, which an
+        older runner lacks: a plain object, not :class:`RunnerStatus`)."""
+        doc = self._json("GET", "/v1/status", auth=True)
+        if not isinstance(doc, dict):
+            raise DecodeError(f"status: expected an object, not {type(doc).__name__}")
+        return doc
+
+    def close_progress(self, close_id: str) -> CloseProgress:
+        """``GET /v1/close/{id}``; a close the runner does not know is ``UNKNOWN_CLOSE`` (404)."""
+        path = "/v1/close/" + urllib.parse.quote(close_id, safe="")
+        return decode(CloseProgress, self._json("GET", path, auth=True))
+
+    def runbook(self, incident: str, fmt: str = "md") -> str:
+        """``GET /v1/runbooks/{incident}``: the incident's stored runbook, markdown or html."""
+        path = "/v1/runbooks/" + urllib.parse.quote(incident, safe="") + "?" + urllib.parse.urlencode({"format": fmt})
+        status, raw = self._send("GET", path, auth=True)
+        if status != 200:
+            raise error_of(status, tolerant_body(raw), self.base_url)
+        return raw.decode("utf-8")
+
+    def whoami(self) -> Caller:
+        """``GET /v1/whoami``: the identity and roles of this client's token."""
+        return decode(Caller, self._json("GET", "/v1/whoami", auth=True))
+
+    def triggers(self) -> tuple[TriggerStatus, ...]:
+        """``GET /v1/triggers``: every trigger, firing or not, with its values against thresholds."""
+        doc = self._json("GET", "/v1/triggers", auth=True)
+        return items_of(TriggerStatus, doc, "triggers")
+
+    def incidents(self) -> tuple[IncidentStatus, ...]:
+        """``GET /v1/incidents``: the open incidents and the latest manual closes, from the store."""
+        return items_of(IncidentStatus, self._json("GET", "/v1/incidents", auth=True), "incidents")
+
+    def preview(self, action: str, body: dict) -> ActionPreview:
+        """``POST /v1/preview/{action}`` (lock, unlock, reset, close) with the body the change
+        takes: what it would answer now. Nothing is changed or audited."""
+        if action not in ("lock", "unlock", "reset", "close"):
+            raise ValueError(f"no preview of {action!r}: lock, unlock, reset or close")
+        return decode(ActionPreview, self._json("POST", "/v1/preview/" + action, body, auth=True))
+
+    # changes (with the token)
+
+    def reset(self, policy: str, scope: str, reason: str, approver: Optional[str] = None, *,
+              confirm_relatch: bool = False, withdraw: bool = False) -> ResetResult:
+        """``POST /v1/reset``: approve the reset of a latched stage, as the token's identity.
+        A refusal the view answers with 200 (``NOT_ENGAGED``, ``DUPLICATE_APPROVER``, an approval
+        recorded that is not yet enough, ``RELATCH_UNCONFIRMED``) is a ResetResult with ``done``
+        false, not an error. ``confirm_relatch``: take the approval even though a trigger still
+        fires and the stage is entered again at the next tick (sent only when true, so that a
+        runner older than the field takes the rest). ``withdraw``: take one's own pending approval back."""
+        body: dict = {"policy": policy, "scope": scope, "reason": reason, **({"withdraw": True} if withdraw else {})}
+        if approver is not None:
+            body["approver"] = approver
+        if confirm_relatch:
+            body["confirm_relatch"] = True
+        return decode(ResetResult, self._json("POST", "/v1/reset", body, auth=True))
+
+    def close(self, scope: str, reason: str, dry_run: bool, *, symbol: Optional[str] = None,
+              preview_id: Optional[str] = None, max_notional: Optional[float] = None,
+              leg: Optional[str] = None) -> CloseResult:
+        """``POST /v1/close``: accepted (202) is a CloseResult; a refusal is a RunnerError. A live
+        close carries its preview's id and a maximum notional (``preview_id``, ``max_notional``);
+        ``symbol``: only that symbol's positions in ``scope``; ``leg`` (long | short): only that
+        hedge leg of the symbol (None: both legs)."""
+        body: dict = {"scope": scope, "reason": reason, "dry_run": dry_run}
+        extra = {"symbol": symbol, "leg": leg, "preview_id": preview_id, "max_notional": max_notional}
+        body.update({k: v for k, v in extra.items() if v is not None})
+        return decode(CloseResult, self._json("POST", "/v1/close", body, auth=True, expect=202))
+
+    def positions(self) -> PositionsStatus:
+        """``GET /v1/positions``: every account's positions from the runner's last snapshots."""
+        return decode(PositionsStatus, self._json("GET", "/v1/positions", auth=True))
+
+    def lock(self, scope: str, reason: str, mode: str = "halted", ttl_s: Optional[float] = None, *,
+             cancel: Optional[bool] = None, revert_growth: Optional[bool] = None) -> ChangeResult:
+        """``POST /v1/lock``: lock trading on ``scope`` (halted or reducing), until unlocked or
+        for ``ttl_s`` seconds; ``cancel`` / ``revert_growth``: what it makes hold at the venue
+        (None: by its mode). Applied: ``done``; stored for the next leader while no runner
+        leads: not done, ``stored`` the request id (``LOCK_STORED``)."""
+        body: dict[str, Any] = {"scope": scope, "reason": reason, "mode": mode, "ttl_s": ttl_s}
+        enforce = {k: v for k, v in (("cancel", cancel), ("revert_growth", revert_growth)) if v is not None}
+        if enforce:
+            body["enforce"] = enforce
+        # 200 applied; 202 stored for the next leader (LOCK_STORED: ``stored`` names the request)
+        return decode(ChangeResult, self._json("POST", "/v1/lock", body, auth=True, expect=(200, 202)))
+
+    def unlock(self, scope: str, reason: str) -> ChangeResult:
+        """``POST /v1/unlock``: lift the operator's and the dead man's switch's locks on ``scope``."""
+        return decode(ChangeResult, self._json("POST", "/v1/unlock", {"scope": scope, "reason": reason}, auth=True))
+
+    def preview_revoke(self, scope: str) -> ActionPreview:
+        """``POST /v1/preview/revoke``: the accounts a revoke of ``scope`` reaches, each one's
+        permission now, and the ``preview_id`` the revoke carries."""
+        return decode(ActionPreview, self._json("POST", "/v1/preview/revoke", {"scope": scope}, auth=True))
+
+    def revoke(self, scope: str, reason: str, preview_id: Optional[str], approvals: int = 1) -> ChangeResult:
+        """``POST /v1/revoke``: the bots' keys of every account ``scope`` reaches made read-only at
+        the venue, as previewed; ``approvals``: distinct approvers its restore needs. Without a
+        ``preview_id`` (its preview was refused) it is refused and audited, never done."""
+        body: dict[str, Any] = {"scope": scope, "reason": reason, "approvals": approvals}
+        if preview_id is not None:
+            body["preview_id"] = preview_id
+        return decode(ChangeResult, self._json("POST", "/v1/revoke", body, auth=True))
+
+    def preview_restore(self, scope: str) -> ActionPreview:
+        """``POST /v1/preview/restore``: what the caller's approval of ``scope``'s restore would do."""
+        return decode(ActionPreview, self._json("POST", "/v1/preview/restore", {"scope": scope}, auth=True))
+
+    def restore(self, scope: str, reason: str) -> ChangeResult:
+        """``POST /v1/revoke/restore``: the caller's approval of the restore of ``scope``'s revoke."""
+        body = {"scope": scope, "reason": reason}
+        return decode(ChangeResult, self._json("POST", "/v1/revoke/restore", body, auth=True))
+
+    def dms_arm(self, source: str, timeout_s: float) -> ChangeResult:
+        """``POST /v1/dms/arm``: ``source`` must beat at least every ``timeout_s`` seconds."""
+        body = {"source": source, "timeout_s": timeout_s}
+        return decode(ChangeResult, self._json("POST", "/v1/dms/arm", body, auth=True))
+
+    def policy_drift(self, verdict: dict) -> ChangeResult:
+        """``POST /v1/policy-drift``: a drift checker's verdict about this runner (``DRIFT_RECORDED``)."""
+        return decode(ChangeResult, self._json("POST", "/v1/policy-drift", verdict, auth=True))
+
+    def accept_rejection(self, account: str, reason: str, *, symbol: Optional[str] = None, leg: Optional[str] = None,
+                         incident: Optional[str] = None) -> ChangeResult:
+        """``POST /v1/close-rejections/accept``: a person accepts the closes the venue refused of
+        ``account``'s legs (those ``symbol``, ``leg`` and ``incident`` name)."""
+        body: dict = {"account": account, "reason": reason}
+        body.update({k: v for k, v in (("symbol", symbol), ("leg", leg), ("incident", incident)) if v is not None})
+        return decode(ChangeResult, self._json("POST", "/v1/close-rejections/accept", body, auth=True))
+
+    def dms_disarm(self, source: str) -> ChangeResult:
+        """``POST /v1/dms/disarm``: stop watching ``source``."""
+        return decode(ChangeResult, self._json("POST", "/v1/dms/disarm", {"source": source}, auth=True))
+
+    def silences(self) -> tuple[SilenceStatus, ...]:
+        """``GET /v1/silences``: the silences in force and those ended in the last day."""
+        return items_of(SilenceStatus, self._json("GET", "/v1/silences", auth=True), "silences")
+
+    def silence_add(self, matchers: list[str], duration_s: float, comment: str,
+                    incident: Optional[str] = None) -> SilenceResult:
+        """``POST /v1/silences``: hold back the pages every matcher matches, as the token's
+        identity; made from ``incident``, it matches that incident alone and ends with it."""
+        body: dict = {"matchers": list(matchers), "duration_s": duration_s, "comment": comment}
+        if incident is not None:
+            body["incident"] = incident
+        return decode(SilenceResult, self._json("POST", "/v1/silences", body, auth=True))
+
+    def silence_preview(self, matchers: list[str], incident: Optional[str] = None) -> SilencePreview:
+        """``POST /v1/silences/preview``: what the silence would hold back now; a refusal is a RunnerError."""
+        body: dict = {"matchers": list(matchers)}
+        if incident is not None:
+            body["incident"] = incident
+        return decode(SilencePreview, self._json("POST", "/v1/silences/preview", body, auth=True))
+
+    def silence_change(self, silence_id: str, duration_s: Optional[float] = None,
+                       comment: Optional[str] = None) -> SilenceResult:
+        """``POST /v1/silences/change``: extend a silence (it then ends ``duration_s`` from now)
+        or edit its comment."""
+        body: dict = {"id": silence_id}
+        if duration_s is not None:
+            body["duration_s"] = duration_s
+        if comment is not None:
+            body["comment"] = comment
+        return decode(SilenceResult, self._json("POST", "/v1/silences/change", body, auth=True))
+
+    def silence_expire(self, silence_id: str) -> SilenceResult:
+        """``POST /v1/silences/expire``: end a silence now; its pages are sent again."""
+        return decode(SilenceResult, self._json("POST", "/v1/silences/expire", {"id": silence_id}, auth=True))
+
+    def ack(self, incident: Optional[str] = None, policy: Optional[str] = None, scope: Optional[str] = None,
+            comment: str = "") -> ChangeResult:
+        """``POST /v1/ack``: the token's identity has the incident (named, or the one ``policy``'s
+        ``scope`` is in now)."""
+        body: dict = {"incident": incident} if incident is not None else {"policy": policy, "scope": scope}
+        if comment:
+            body["comment"] = comment
+        return decode(ChangeResult, self._json("POST", "/v1/ack", body, auth=True))
+
+    def overrides(self) -> tuple[OverrideStatus, ...]:
+        """``GET /v1/overrides``: the overrides of the limits not ended, and those ended in the last day."""
+        return items_of(OverrideStatus, self._json("GET", "/v1/overrides", auth=True), "overrides")
+
+    def override(self, action: str, body: dict) -> OverrideResult:
+        """``POST /v1/overrides`` (``action`` request: the body as the API reads it) or
+        ``/v1/overrides/approve|end`` (``{"id": ...}``), as the token's identity."""
+        path = "/v1/overrides" + ("" if action == "request" else f"/{action}")
+        return decode(OverrideResult, self._json("POST", path, body, auth=True))
+
+    def heartbeat(self, source: str) -> None:
+        """``POST /v1/heartbeat/{source}``: ``source`` is alive (204)."""
+        # quoted, so that a name with "/" or "?" is refused as a whole rather than read as another
+        self._json("POST", "/v1/heartbeat/" + urllib.parse.quote(source, safe=""), auth=True, expect=204)
