@@ -1,6 +1,6 @@
 """``ksctl plan --state`` shows what the locks in force would make hold at the venue now: the
 rogue entry it would cancel and the growth it would bring back, against live snapshots of the
-simulated exchange (the runner's own rule, killswitch/runner/watch/enforce.py)."""
+simulated exchange (the runner's own rule, killswitch/runner/watch/enforce/)."""
 
 from __future__ import annotations
 

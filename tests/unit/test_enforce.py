@@ -1,4 +1,4 @@
-"""The venue watch's decision (killswitch/runner/watch/enforce.py): what a lock in force cancels and
+"""The venue watch's decision (killswitch/runner/watch/enforce/): what a lock in force cancels and
 reverts, as tables over a lock book, a snapshot, the runner's own ids and the baselines."""
 
 from __future__ import annotations

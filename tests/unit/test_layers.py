@@ -63,6 +63,8 @@ PLANTED = {
                       "killswitch.state.zz_render -> killswitch.client"),
     "client-room": ("killswitch/client/documents.py", "from killswitch.client import transport\n",
                     "killswitch.client.documents -> killswitch.client.transport"),
+    "watch-enforce": ("killswitch/runner/watch/enforce/legs.py", "from killswitch.runner.watch.enforce import orders\n",
+                      "killswitch.runner.watch.enforce.legs -> killswitch.runner.watch.enforce.orders"),
     "venue-packages": ("adapters/ccxt_exchange/zz_venue.py", "import adapters.venues.okx.dialect\n",
                        "adapters.ccxt_exchange.zz_venue -> adapters.venues.okx.dialect"),
     "venue-dialects": ("adapters/venues/okx/dialect.py", "import adapters.simulated.engine\n",

@@ -142,7 +142,7 @@ class OperatorCommands(ResetApprovals):
                          leaderless: bool = False) -> ChangeResult:
         """An operator's lock on ``scope``: it replaces the operator's earlier lock of that scope
         and holds until ``unlock_scope`` or its ttl. ``enforce``: what it makes hold at the venue
-        (``{cancel, revert_growth}``, each left out going by the mode: see runner/watch/enforce.py).
+        (``{cancel, revert_growth}``, each left out going by the mode: see runner/watch/enforce/).
         ``leaderless`` (the operator's API): sent while no runner leads, it is applied once this
         runner leads again within a renewal period of the lease, or stored for the next leader
         (``LOCK_STORED``; see :mod:`killswitch.runner.lease.stored`)."""
