@@ -3,7 +3,7 @@ runner built by :func:`killswitch.process.bootstrap.build_runner_and_desk` over 
 Accounts entry has a ``revoke:`` block (the master credential, the sub-account, the bot's key),
 and the bot's own ccxt client trading with that key (tests/integration/test_simulated_revoke.py).
 
-The policy ``bot-guard`` (as tests/integration/test_revoke_trading.py) enters its one stage —
+The policy ``bot-guard`` (as tests/integration/revoke/helpers.py) enters its one stage —
 halted, the bot's key revoked, a manual reset by two people — when bot-x has been silent over a
 minute. The runner's clock is a manual one: 5 s a tick, no sleeps.
 
@@ -33,8 +33,8 @@ from killswitch.events import REVOKE_FAILED, TRADING_RESTORED, TRADING_REVOKED
 from killswitch.process.bootstrap import build_runner_and_desk
 from killswitch.state import open_store
 
+from .revoke.helpers import compiled
 from .test_enforcement import TICK_MS, engine, unthrottled
-from .test_revoke_trading import compiled
 from .test_simulated_revoke import (
     BOT,
     BOT_SECRET,
