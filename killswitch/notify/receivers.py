@@ -1,7 +1,8 @@
 """Receivers: names mapped to apprise URLs, resolved from secret references at start.
 
 A receiver's targets are written in the routes document as a plain local webhook URL (the
-model rejects any URL that could carry a token), ``{env: VAR}`` or ``{file: PATH}``. The
+model rejects any URL that could carry a token), ``{env: VAR}`` (with an optional ``default:``, a
+plain local URL used while VAR is unset; a set variable wins) or ``{file: PATH}``. The
 environment variable or file holds one or more apprise URLs (separated by commas, spaces or
 new lines; ``#`` starts a comment line), or — for a file named ``*.yaml`` / ``*.yml`` — an
 apprise YAML configuration file. Everything is resolved and checked when the runner starts: a
@@ -55,9 +56,15 @@ def redact_url(url: str) -> str:
     return f"{parts.scheme}://{host}{port}{rest}"
 
 
-def describe_target(t: AppriseTarget) -> str:
+def describe_target(t: AppriseTarget, environ: Optional[Mapping[str, str]] = None) -> str:
+    """A target by its reference, never its value. With ``environ``, an ``{env: VAR, default: URL}``
+    whose variable is unset is described by the default it resolves to."""
     if t.env is not None:
-        return f"{{env: {t.env}}}"
+        if t.default is None:
+            return f"{{env: {t.env}}}"
+        if environ is not None and t.env not in environ:
+            return f"{redact_url(t.default)} (default of {{env: {t.env}}})"
+        return f"{{env: {t.env}, default: {redact_url(t.default)}}}"
     if t.file is not None:
         return f"{{file: {t.file}}}"
     return redact_url(t.url or "")
@@ -173,11 +180,19 @@ def _add_target(ap, t: AppriseTarget, environ: Mapping[str, str], where: str, pr
             problems.append(f"{where}: {ref} is not a URL apprise understands")
         return
     if t.env is not None:
+        ref = f"{{env: {t.env}}}"
         value = environ.get(t.env)
+        if value is None and t.default is not None:
+            if not ap.add(t.default):  # a plain local URL (the model's rule), so not a secret
+                problems.append(f"{where}: the default of {ref} is not a URL apprise understands")
+            return
         if value is None:
             problems.append(f"{where}: {ref} is not set")
             return
         text = _urls_text(value)
+        if not text:  # set but empty: an error even where a default is written (never its value)
+            problems.append(f"{where}: {ref} is set but empty")
+            return
     else:
         path = Path(t.file or "")
         try:
@@ -217,7 +232,7 @@ def resolve_receiver(spec, environ: Optional[Mapping[str, str]] = None, timeout_
     if problems:
         raise ReceiverError(problems)
     _bound_timeouts(ap, timeout_s)
-    return ResolvedReceiver(spec.name, tuple(describe_target(t) for t in spec.apprise), ap)
+    return ResolvedReceiver(spec.name, tuple(describe_target(t, env) for t in spec.apprise), ap)
 
 
 def resolve_all(docs: Iterable[NotificationRoutes], environ: Optional[Mapping[str, str]] = None,

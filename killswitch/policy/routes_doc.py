@@ -2,11 +2,11 @@
 
 What it owns: :class:`NotificationRoutes` and :class:`RoutesSpec`, in Alertmanager's shape: a
 :class:`Receiver` and its apprise targets (a URL that can carry a token only as a reference,
-KS209), a :class:`Route` (matchers in Alertmanager's text, read by the silences' parser; label
-patterns checked as RE2 compiles them), an :class:`InhibitRule`, and the named time intervals a
-route mutes or is active in (:class:`~.time_intervals.model.TimeInterval`, shared with the policies'
-trading windows: :mod:`.time_intervals`). The
-routing itself is ``killswitch/notify/``.
+KS209; ``{env: VAR, default: URL}`` falls back to a plain local URL while VAR is unset), a
+:class:`Route` (matchers in Alertmanager's text, read by the silences' parser; label patterns
+checked as RE2 compiles them), an :class:`InhibitRule`, and the named time intervals a route
+mutes or is active in (:class:`~.time_intervals.model.TimeInterval`, shared with the policies'
+trading windows: :mod:`.time_intervals`). The routing itself is ``killswitch/notify/``.
 
 Pure: no I/O.
 
@@ -50,12 +50,19 @@ def _url_or_ref(value: Any) -> Any:
 class AppriseTarget(Strict):
     url: Annotated[Optional[str], BeforeValidator(_plain_url)] = None
     env: Optional[Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")]] = None
+    # beside env only: the plain local URL used while the variable is unset (a set variable wins;
+    # a set but empty one is an error), checked as a written URL is
+    default: Annotated[Optional[str], BeforeValidator(_plain_url)] = None
     file: Optional[str] = None
 
     @model_validator(mode="after")
     def _exactly_one(self) -> Self:
+        if self.default is not None and self.env is None:
+            raise PydanticCustomError("ks_value", "default is the URL of an {env: VAR} target while VAR is unset; "
+                                      "write it beside env")
         if sum(x is not None for x in (self.url, self.env, self.file)) != 1:
-            raise PydanticCustomError("ks_value", "a target is a plain local URL, {env: VAR} or {file: PATH}")
+            raise PydanticCustomError("ks_value", "a target is a plain local URL, {env: VAR} (with an optional "
+                                      "default: URL) or {file: PATH}")
         return self
 
 
