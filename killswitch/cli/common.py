@@ -219,7 +219,8 @@ def state_url_from_file(path: str, creates: bool = False) -> str:
 
 
 def state_option(creates: bool = False, help: str = "The state store: sqlite:///path/to/state.db or "
-                                                  "postgresql://user@host/db (its password is never printed)."):
+                                                  "postgresql://user@host/db (its password is never printed).",
+                 url_type: Optional[click.ParamType] = None):
     """``--state`` as every command that reads or runs on the state store takes it: the same
     default (the runner's), ``KS_STATE_URL`` (a URL with a password stays out of the process
     list), a usage error (exit 2) for a URL no store can be at. ``creates``: the runner's, which
@@ -227,10 +228,12 @@ def state_option(creates: bool = False, help: str = "The state store: sqlite:///
 
     With it comes ``--state-url-file`` (``KS_STATE_URL_FILE``): the URL from a file, a mounted
     Secret, so that its password is in neither the environment nor the process list. Given with
-    ``--state`` or ``KS_STATE_URL``: a usage error, never a guess of which one is meant."""
+    ``--state`` or ``KS_STATE_URL``: a usage error, never a guess of which one is meant.
+    ``url_type``: how ``--state`` is checked, when not as every command's (a :class:`StateUrl`)."""
     import functools
 
-    state = click.option("--state", "state_url", type=StateUrl(creates), default=DEFAULT_STATE_URL, show_default=True,
+    state = click.option("--state", "state_url", type=url_type or StateUrl(creates), default=DEFAULT_STATE_URL,
+                         show_default=True,
                          envvar="KS_STATE_URL", show_envvar=True, help=help)
     from_file = click.option(
         "--state-url-file", "state_url_file", default=None, envvar="KS_STATE_URL_FILE", show_envvar=True,

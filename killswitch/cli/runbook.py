@@ -7,7 +7,8 @@ template applies to past incidents; ``--as-stored`` prints what the on-call engi
 Run where no ``runbooks/`` directory is found (outside the policy repository) and without
 ``--runbooks``, it prints the stored runbook, with a warning that says so, rather than the
 thinner built-in one (unless the incident was rendered with the built-in one).
-``list`` names the incidents the store holds runbooks for.
+``list`` names the incidents the store holds runbooks for (or, with ``--api``, the runner's
+store: ``GET /v1/runbooks``).
 """
 
 from __future__ import annotations
@@ -116,13 +117,9 @@ def render(incident: str, state_url: str, api: Optional[str], token_env: str, fm
     finally:
         store.close()
     if record is None:
-        from ..runner.names import close_matches
+        from ..runner.readout.runbooks import unknown_incident_hint
 
-        near = close_matches(incident, known)
-        hint = f"; did you mean {', '.join(repr(k) for k in near)}?" if near else ""
-        if incident.startswith("manual/"):  # (what a manual close's page once pointed at)
-            hint = ("; a manual close is an operator's, no stage entered and no runbook is rendered for it: its "
-                    "orders are in ksctl status and the console, and ksctl report lists it under Operator actions")
+        hint = unknown_incident_hint(incident, known)
         click.echo(f"ksctl runbook render: UNKNOWN_INCIDENT: no runbook for {incident!r} in {store.url}{hint}",
                    err=True)
         raise SystemExit(EXIT_FINDINGS)
@@ -184,37 +181,54 @@ def _from_runner(incident: str, api: str, token_env: str, out: Optional[str], ru
     raise SystemExit(EXIT_OK)
 
 
-@runbook.command("list")
-@state_option
+listing_state_option = common_state_option(url_type=_StoreUnlessApi())
+
+
+@runbook.command("list", epilog="""\b
+Examples:
+  ksctl runbook list --since 1d
+  ksctl runbook list --api http://127.0.0.1:8080 -o json
+Exit codes: 0 listed; with --api: 1 refused, 2 a 401, 5 the runner not reachable.
+KS_API_URL set (as for every verb that talks to the runner) and no --state: the runner's list.
+""")
+@listing_state_option
+@click.option("--api", "api", default=None, metavar="URL", is_eager=True, envvar="KS_API_URL", show_envvar=True,
+              help="List the runbooks the runner at this API stores (GET /v1/runbooks) instead of reading --state. "
+                   "From KS_API_URL, it yields to a --state (or KS_STATE_URL) given: the store is read then.")
+@token_option
+@tls_options
 @click.option("--since", default=None, help="Only incidents from this date or time on (UTC), or e.g. 7d ago.")
-@click.option("--limit", default=50, show_default=True)
+@click.option("--limit", type=click.IntRange(1, 1000), default=50, show_default=True)
 @output_option
-def list_(state_url: str, since: Optional[str], limit: int, output: str) -> None:
-    """The incidents with a stored runbook, newest last."""
-    from ..runbooks.incident import iso
+def list_(state_url: str, api: Optional[str], token_env: str, since: Optional[str], limit: int, output: str) -> None:
+    """The incidents with a stored runbook, newest last (from --state, or with --api the runner's)."""
+    from ..runner.readout.runbooks import runbook_row
     from .report import parse_when
 
+    ctx = click.get_current_context()
+    state_given = ctx.get_parameter_source("state_url") != click.core.ParameterSource.DEFAULT \
+        or ctx.params.get("state_url_file") is not None
+    if api is not None and state_given:
+        if ctx.get_parameter_source("api") == click.core.ParameterSource.ENVIRONMENT:
+            api = None  # KS_API_URL, set for every verb: a store named here is the listing asked for
+        elif ctx.get_parameter_source("state_url") == click.core.ParameterSource.COMMANDLINE:
+            raise click.UsageError("give --api (the runner's runbooks) or --state (the store's), not both")
     since_ms = parse_when(since, "--since") if since else None
-    store = open_reading(state_url, "runbook list")
-    try:
-        rows = store.runbooks(since_ms=since_ms, limit=limit)
-    finally:
-        store.close()
+    if api is not None:
+        client = runner_client(api, token_env, required=False)
+        rows = read(lambda: client.runbooks(since_ms, limit), "runbook list", output, token_env)["runbooks"]
+    else:
+        store = open_reading(state_url, "runbook list")
+        try:
+            rows = [runbook_row(r) for r in store.runbooks(since_ms=since_ms, limit=limit)]
+        finally:
+            store.close()
     if output == "json":
-        click.echo(json.dumps({"format_version": 1, "runbooks": [
-            {"incident": r.incident, "policy": r.policy, "scope": r.scope, "level": r.level,
-             "created_ms": r.created_ms, "created_ts": iso(r.created_ms), "graph_digest": r.graph_digest,
-             "revision": r.revision, "template": r.template, "ended": _ended(r)} for r in rows]}, indent=1))
+        click.echo(json.dumps({"format_version": 1, "runbooks": rows}, indent=1))
         return
     for r in rows:
-        ended = _ended(r)
-        click.echo(f"{iso(r.created_ms)}  {r.incident}  stage {r.level}  template {r.template}  "
+        ended = r.get("ended")
+        click.echo(f"{r['created_ts']}  {r['incident']}  stage {r['level']}  template {r['template']}  "
                    + (f"ENDED: {ended}" if ended else "open"))
     if not rows:
         click.echo("no runbook stored")
-
-
-def _ended(record: Any) -> Optional[str]:
-    """How the stored runbook's incident ended (``reset by alice, bob at …``), None while open."""
-    ended = ((record.data or {}).get("story") or {}).get("ended")
-    return str(ended.get("text")) if isinstance(ended, dict) and ended.get("text") else None

@@ -100,6 +100,14 @@ class RunnerClient(FirmCalls):
             raise error_of(status, tolerant_body(raw), self.base_url)
         return raw.decode("utf-8")
 
+    def runbooks(self, since_ms: Optional[int] = None, limit: Optional[int] = None) -> dict:
+        """``GET /v1/runbooks``: the latest stored runbooks, oldest first, without their text."""
+        query = {k: str(v) for k, v in (("since_ms", since_ms), ("limit", limit)) if v is not None}
+        doc = self._json("GET", "/v1/runbooks" + ("?" + urllib.parse.urlencode(query) if query else ""), auth=True)
+        if not isinstance(doc, dict) or not isinstance(doc.get("runbooks"), list):
+            raise DecodeError("runbooks: expected an object with a list of runbooks")
+        return doc
+
     def whoami(self) -> Caller:
         """``GET /v1/whoami``: the identity and roles of this client's token."""
         return decode(Caller, self._json("GET", "/v1/whoami", auth=True))

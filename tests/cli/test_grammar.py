@@ -151,6 +151,8 @@ MISSING = {
     ("runbook render", "runbooks"): ("--incident", INCIDENT, "--state", "{state}", "--runbooks", "{missing}"),
     **{("runbook render", opt): ("--incident", INCIDENT, "--api", "{api}", "--" + opt.replace("_", "-"), "{missing}")
        for opt in ("ca_file", "cert_file", "key_file")},  # the runner's runbook (--api): refused before sent
+    **{("runbook list", opt): ("--api", "{api}", "--" + opt.replace("_", "-"), "{missing}")
+       for opt in ("ca_file", "cert_file", "key_file")},  # the runner's list (--api): refused before sent
     ("report", "state_url"): ("--since", "2026-03-01", "--state", "sqlite://{missing}"),
     ("report", "audit_key_file"): ("--since", "2026-03-01", "--state", "{state}", "--audit-key-file", "{missing}"),
     ("report", "anchors_file"): ("--since", "2026-03-01", "--state", "{state}", "--anchors-from", "{missing}"),
@@ -500,8 +502,10 @@ def test_a_silence_add_with_the_old_comment_spelling_is_the_same_silence(world):
 
 # Every command that talks to a runner: the same exit code for the same outcome.
 # A command whose data run above reads the state store, run against the runner (--api): the walk's
-# runner stored no runbook for the incident, so its refusal (UNKNOWN_INCIDENT) is the data, exit 1.
-API_READS = {("runbook", "render"): Case(("--incident", INCIDENT, "--api", "{api}"), exits=1)}
+# runner stored no runbook for the incident, so its refusal (UNKNOWN_INCIDENT) is the data, exit 1;
+# its list ("no runbook stored") is data, exit 0.
+API_READS = {("runbook", "render"): Case(("--incident", INCIDENT, "--api", "{api}"), exits=1),
+             ("runbook", "list"): Case(("--api", "{api}",))}
 API_COMMANDS = {**{name: case for name, case in DATA.items() if "--api" in case.args}, **API_READS}
 
 

@@ -39,7 +39,10 @@ need a token with the viewer, operator or approver role unless ``console_public`
                                 and resting orders (:mod:`.positions`).
     ``GET /v1/runbooks/{incident}[?format=md|html]``  200 the incident's stored runbook
                                 (``text/markdown`` or ``text/html``) from ``view.runbook(incident)``;
-                                404 ``UNKNOWN_INCIDENT``. The incident is its decision id, URL-quoted.
+                                404 ``UNKNOWN_INCIDENT`` (with the stored incidents close to it).
+                                The incident is its decision id, URL-quoted.
+    ``GET /v1/runbooks[?since_ms=MS&limit=N]``  200 the latest stored runbooks, oldest first,
+                                without their text (:mod:`..readout.runbooks`).
     ``GET /v1/charts/{policy}/{scope}[?hours=H&format=svg|json]``  200 one policy instance's
                                 chart (equity, drawdown signals, thresholds, stage entries) as
                                 ``image/svg+xml`` or JSON (:mod:`.console.charts_http`); 404
@@ -299,6 +302,7 @@ def make_app(view: RunnerView, *, token: Union["Secret", str, None] = None,
         ("GET", "/v1/firm/kill", killing.progress, reader, None),  # the firm-wide kill's progress (firm_kill.py)
         ("GET", "/v1/close/{id:.+}", h.close_progress, reader, None),
         ("GET", "/v1/positions", h.positions, reader, None),
+        ("GET", "/v1/runbooks", h.runbooks, reader, None),
         ("GET", "/v1/runbooks/{incident:.+}", h.runbook, reader, None),
         ("GET", "/v1/charts/{policy}/{scope:.+}", charts.chart, reader, None),
         # any tail, so that a bad source name is a 400 that says why rather than a bare 404

@@ -36,6 +36,7 @@ from ..api_request import (
     string_field,
 )
 from ..gate.request import parse_request
+from ..readout.runbooks import DEFAULT_LIMIT, MAX_LIMIT, runbook_row, unknown_incident
 from ..view import Caller, RunnerView
 from .access import caller as _caller  # (handlers name their local ``caller``)
 from .beats import IDENTITY_SOURCES_FULL, HeartbeatBatches, IdentitySources
@@ -50,6 +51,17 @@ R = TypeVar("R")
 MAX_DMS_TIMEOUT_S = 7 * 86_400
 METRICS_CONTENT_TYPE = CONTENT_TYPE  # what prometheus_client writes: the text format 0.0.4
 CHECK_ORDER_PATH = "/v1/check-order"
+
+
+def _whole(request: web.Request, name: str, low: int, high: Optional[int]) -> Optional[int]:
+    """A query parameter that is a whole number in [low, high], or None when not given."""
+    given = request.query.getall(name, [])
+    if not given:
+        return None
+    if len(given) > 1 or not given[0].isdigit() or int(given[0]) < low or (high is not None and int(given[0]) > high):
+        bound = f"{low} to {high}" if high is not None else f"{low} or more"
+        raise bad(f'"{name}" is one whole number, {bound}, not {show(given if len(given) > 1 else given[0])}')
+    return int(given[0])
 
 
 # --- rendering (api_render.py) -----------------------------------------------------------------------
@@ -221,11 +233,23 @@ class ApiHandlers:
         lookup = getattr(self.view, "runbook", None)  # a runner without the runbook sink has none
         record = await call_view(lookup, incident) if callable(lookup) else None
         if record is None:
-            raise ApiError(404, "UNKNOWN_INCIDENT", f"no runbook is stored for incident {show(incident)}")
+            raise await unknown_incident(self.view, call_view, incident)
         if fmt[0] == "html":
             return web.Response(status=200, text=record.html, content_type="text/html", charset="utf-8",
                                 headers={"Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'"})
         return web.Response(status=200, text=record.markdown, content_type="text/markdown", charset="utf-8")
+
+    async def runbooks(self, request: web.Request) -> web.Response:
+        """The latest stored runbooks, oldest first (:mod:`..readout.runbooks`)."""
+        unknown = sorted(set(request.query) - {"since_ms", "limit"})
+        if unknown:
+            raise bad(f"unknown query parameter(s) {', '.join(show(k) for k in unknown[:5])}; known: since_ms, limit")
+        since_ms = _whole(request, "since_ms", 0, None)
+        limit = _whole(request, "limit", 1, MAX_LIMIT)
+        lookup = getattr(self.view, "runbooks", None)  # a runner without the runbook sink has none
+        records = await call_view(lookup, since_ms, DEFAULT_LIMIT if limit is None else limit) \
+            if callable(lookup) else []
+        return _json(200, {"format_version": 1, "runbooks": [runbook_row(r) for r in records or ()]})
 
     async def check_order(self, request: web.Request) -> web.Response:
         body = await self.object_body(request)

@@ -30,7 +30,8 @@ from typing import Any, Awaitable, Callable
 from aiohttp import web
 
 from ...markdown import markdown_html
-from ..api_request import ApiError, bad, path_name, show
+from ..api_request import bad, path_name, show
+from ..readout.runbooks import unknown_incident
 from .firm_strip import firm_alert, kill_of, strip_of
 from .model import _when as when, page_model
 from .positions_model import positions_model
@@ -120,7 +121,7 @@ class ConsoleHandlers:
         lookup = getattr(self.view, "runbook", None)  # a runner without the runbook sink has none
         record = await self.call(lookup, incident) if callable(lookup) else None
         if record is None:
-            raise ApiError(404, "UNKNOWN_INCIDENT", f"no runbook is stored for incident {show(incident)}")
+            raise await unknown_incident(self.view, self.call, incident)
         return self._html(markdown_html(record.markdown))
 
     async def asset(self, request: web.Request) -> web.Response:

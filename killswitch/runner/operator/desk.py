@@ -200,6 +200,10 @@ class Desk(RequestAudits):
         """The stored runbook of an incident (the runbook sink writes it at the stage entry)."""
         return await self.io(self.store.runbook, incident)
 
+    async def runbooks(self, since_ms: Optional[int] = None, limit: int = 50) -> Any:
+        """The latest ``limit`` stored runbooks created at or after ``since_ms``, oldest first."""
+        return await self.io(self.store.runbooks, since_ms, None, limit)
+
     async def firm_status(self) -> dict:
         """The firm as this shard sees it (``GET /v1/firm``); ``FIRM_NOT_SHARDED`` without shards."""
         return await self.firm.status() if self.firm is not None else {"error": "FIRM_NOT_SHARDED"}

@@ -564,6 +564,9 @@ class RunnerView(Protocol):
         """The stored runbook of ``incident`` (its ``markdown`` and ``html``), or None. Read from
         the state store, where the runbook sink writes it."""
 
+    async def runbooks(self, since_ms: Optional[int] = None, limit: int = 50) -> Sequence[RunbookRecord]:
+        """The latest ``limit`` stored runbooks created at or after ``since_ms``, oldest first."""
+
     def metrics_text(self) -> str:
         """Prometheus exposition of the runner's metrics."""
 
