@@ -127,6 +127,22 @@ def step(policy: PolicyNode, scope: str, st: StageState, firing: set[str], now: 
     return None, refusals
 
 
+def leaves_at(stage: Optional[StageNode], st: StageState) -> Optional[int]:
+    """When ``st``'s auto stage re-arms if no trigger of its policy fires again: its quiet time
+    (``reset_after``) after the last tick one fired, and not before its cooldown since its last
+    entry has run out (the rule of :func:`step`; the first tick at or after it resets). None for a
+    stage that resets by hand, or not known."""
+    if stage is None or (stage.manual if st.manual is None else st.manual) or st.level <= 0:
+        return None
+    since = st.last_active_ms if st.last_active_ms is not None else st.entered_ms
+    if since is None:
+        return None
+    at = since + int((stage.reset_after_s or 0) * 1000)
+    if stage.cooldown_s is not None:
+        at = max(at, st.last_entry_ms.get(st.level, since) + int(stage.cooldown_s * 1000))
+    return at
+
+
 def _open(stage: StageNode, now: int, refusals: list[str]) -> bool:
     """Whether a triggered stage's window lets it be entered at ``now`` (said when it does not)."""
     w = stage.window

@@ -551,6 +551,8 @@ def _incident(i: IncidentStatus, now: int) -> dict:
         "key": i.incident, "id": i.incident, "kind": "stage entry" if i.kind == "stage" else "manual close",
         "policy": i.policy, "scope": i.scope, "level": i.level, "stage": i.stage_name, "since": _when(i.since_ms, now),
         "manual": i.manual, "needed": i.approvals_needed, "by": i.requested_by,
+        # a stage that leaves by itself: at what time if its triggers stay quiet, after how much quiet
+        "leaves": _when(i.leaves_ms, now), "quiet": age_text(i.quiet_s) if i.quiet_s else None,
         "approvals": [{"approver": a.approver, "reason": a.reason, "at": _when(a.ts_ms, now)} for a in i.approvals],
         "runbook": runbook_href(i.incident) if i.runbook else None,
         "orders": orders, "orders_total": i.orders_total, "orders_shown": len(i.orders),

@@ -20,13 +20,14 @@ from __future__ import annotations
 import asyncio
 import json
 from collections import Counter
+from dataclasses import replace
 from types import MappingProxyType
 from typing import Any, Callable, Mapping, Optional, Sequence
 
 from ...compile.graph import tick_interval_s as tick_interval_s
 from ...compile.windows import next_edge_ms, window_rows
 from ...engine.removed import removed_text, reset_needs
-from ...engine.stages import decision_id
+from ...engine.stages import decision_id, leaves_at
 from ...engine.triggers import TriggerResult, recorded
 from ...metrics import CollectedPage, Registry, exposition, runner_registry
 from ...policy.expr import ValueType, value_text
@@ -223,8 +224,14 @@ class Readout:
             since = ss.stage.last_entry_ms.get(level, ss.stage.entered_ms)
             rows = await self.io(self.store.approvals, f"{key}|e{ss.stage.entries}", level) if manual else []
             approvals = tuple(ApprovalRow(a.approver, a.reason, a.ts_ms) for a in rows)
-            out.append(await self._incident(incident, "stage", policy, scope, level, name, since, manual, needed,
-                                            approvals))
+            node = book.node(policy)
+            stage = next((s for s in node.stages if s.level == level), None) if node else None
+            # (an instance the graph no longer runs is never reset by its triggers: only by hand)
+            leaves: dict[str, Any] = {}
+            if not manual and stage is not None and ss.removed is None:
+                leaves = {"leaves_ms": leaves_at(stage, ss.stage), "quiet_s": stage.reset_after_s}
+            out.append(replace(await self._incident(incident, "stage", policy, scope, level, name, since, manual,
+                                                    needed, approvals), **leaves))
         for close_id, info in list(self.manual_closes().items())[-MAX_MANUAL_CLOSES_SHOWN:]:
             out.append(await self._incident(close_id, "manual_close", None, info["scope"], 0, None,
                                             info["requested_ms"], False, 0, (), info.get("by")))

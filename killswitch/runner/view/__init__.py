@@ -409,6 +409,9 @@ class IncidentStatus:
     acks: tuple[AckStatus, ...] = ()  # everyone who has it: each author's latest, oldest first
     silenced_by: tuple[SilenceStatus, ...] = ()  # the active silences that hold back its pages
     still_open: tuple[StillOpenStatus, ...] = ()  # orders its cancels meant to take that the venue still lists
+    # a stage that leaves by itself: when, if its policy's triggers stay quiet, and the quiet it needs
+    leaves_ms: Optional[int] = None
+    quiet_s: Optional[float] = None
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,87 @@
+"""An incident card for a stage that leaves by itself says when it leaves (walk 9's L2: the card
+read ``leaves by itself (no approval)`` at 9 and 12 minutes into a 10m cooldown, with no time).
+
+The time is the engine's own rule (:func:`killswitch.engine.stages.leaves_at`): the quiet time
+after the last tick a trigger of the policy fired, and not before the cooldown since the last
+entry has run out; while a trigger fires, the card says the quiet it needs instead."""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+
+import pytest
+
+from killswitch.engine import stages
+from killswitch.engine.state import StageState
+from killswitch.runner.lock.lock import LockBook
+from killswitch.runner.view import IncidentStatus, ScopeStatus, ThresholdCheck, TriggerStatus
+
+from .engine_helpers import MIN, policy_graph
+from .test_console_model import ACC, T0, page_model, render, status, text_of
+from .test_engine_stages import LADDER
+
+INCIDENT = f"futures-book/{ACC}/L1/e1"
+
+
+@pytest.fixture(scope="module")
+def ladder():
+    return policy_graph(**LADDER).policy("p")
+
+
+@pytest.mark.parametrize("steps, level, expected_min", [
+    ([(0, {"t1"}), (3, {"t1"}), (4, set())], 1, 13),  # warn: 10m quiet after minute 3
+    ([(0, {"t1"}), (1, set())], 1, 10),  # the cooldown since the entry binds: 10m after minute 0
+    ([(0, {"t2"}), (25, {"t2"}), (26, set())], 2, 45),  # cut: reset_after 20m after minute 25
+    ([(0, {"t2"}), (1, set())], 2, 30),  # cut's 30m cooldown binds before its 20m of quiet
+])
+def test_leaves_at_is_the_first_tick_the_machine_resets(ladder, steps, level, expected_min):
+    st = StageState()
+    for minute, firing in steps:
+        stages.step(ladder, "scope", st, firing, minute * MIN)
+    assert st.level == level
+    at = stages.leaves_at(stages._stage(ladder, level), st)
+    assert at == expected_min * MIN
+    early = copy_of(st)
+    stages.step(ladder, "scope", early, set(), at - 1)
+    assert early.level == level  # a millisecond before: still in
+    stages.step(ladder, "scope", st, set(), at)
+    assert st.level == 0  # at it: reset
+
+
+def copy_of(st: StageState) -> StageState:
+    return copy.deepcopy(st)
+
+
+def test_a_manual_stage_has_no_time_to_leave(ladder):
+    st = StageState()
+    stages.step(ladder, "scope", st, {"t3"}, 0)
+    assert st.level == 3 and stages.leaves_at(stages._stage(ladder, 3), st) is None
+
+
+def _card(leaves_ms: int | None, firing: bool) -> str:
+    st = dataclasses.replace(status(), scopes=(ScopeStatus("futures-book", ACC, 1, "reduce-top-risk", False, (), 1,
+                                                           T0 - 9 * 60_000),))
+    soft = TriggerStatus("futures-book", ACC, "soft", "dd_15m >= 4.5%", firing, T0 - 9 * 60_000, T0 - 9 * 60_000,
+                         None, None, (ThresholdCheck("dd_15m", ">=", "4.5%", 0.05, "5%", firing),), T0)
+    incident = IncidentStatus(INCIDENT, "stage", "futures-book", ACC, 1, "reduce-top-risk", T0 - 9 * 60_000, False,
+                              1, (), False, (), 0, leaves_ms=leaves_ms, quiet_s=600.0)
+    m = page_model(st, (True, "LEADER"), LockBook().to_doc(T0), {}, (soft,), (incident,))
+    text = text_of(render(m))
+    return text[text.index("leaves by itself"):][:120]
+
+
+def test_a_quiet_stage_says_at_what_time_it_leaves_and_after_how_much_quiet():
+    leaves = T0 + 60_000  # T0 is 12:00:00 UTC
+    clock = f"{(leaves // 3_600_000) % 24:02d}:{(leaves // 60_000) % 60:02d}"
+    assert _card(leaves, firing=False).startswith(
+        f"leaves by itself (no approval) at {clock} UTC after 10m of quiet (in 1m)")
+
+
+def test_a_stage_whose_triggers_fire_says_the_quiet_it_needs():
+    assert _card(T0 + 600_000, firing=True).startswith(
+        "leaves by itself (no approval) when its triggers have been quiet for 10m")
+
+
+def test_a_stage_past_its_time_leaves_at_the_next_tick():
+    assert _card(T0 - 1000, firing=False).startswith("leaves by itself (no approval) at the next tick")
