@@ -7,7 +7,7 @@ runbook as an HTML fragment for the page's runbook dialog: its markdown through 
 converter of :mod:`killswitch.markdown`, so nothing of the runbook's text becomes markup; 404
 ``UNKNOWN_INCIDENT`` without one), ``GET /console/static/{name}`` (the files of
 :data:`ASSETS`: the page's style and script, the charts', the layout's, the runbook dialog's, the
-notifications', the tables', the silences' and the firm strip's), the
+notifications', the tables', the silences' and the firm strip's, and what the dialogs share), the
 sandboxed jinja2 environment they render with (autoescape on, undefined names are errors), and
 the page's Content-Security-Policy (scripts, styles and requests to this origin only; no inline
 script, no frames, no form posts anywhere; images from this origin or ``data:``, for the tab's
@@ -42,7 +42,8 @@ ASSETS = {"console.css": "text/css", "console.js": "text/javascript", "charts.cs
           "charts.js": "text/javascript", "layout.css": "text/css", "runbook.js": "text/javascript",
           "notify.js": "text/javascript", "tables.js": "text/javascript",
           "positions.css": "text/css", "silences.js": "text/javascript", "firm.js": "text/javascript",
-          "firm.css": "text/css", "kill.js": "text/javascript", "overrides.js": "text/javascript"}
+          "firm.css": "text/css", "kill.js": "text/javascript", "overrides.js": "text/javascript",
+          "dialogs.js": "text/javascript"}
 # img-src allows data: for the tab's icon alone: the script draws it (an SVG of constants) to say
 # the runner is unreachable, when no file could be fetched from the runner; an image runs no script.
 CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; img-src 'self' data:; "

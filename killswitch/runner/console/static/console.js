@@ -567,12 +567,10 @@
     const typed = $("f-confirm").value;
     $("send-btn").disabled = !current || typed !== current.body.scope;
     // Send stays disabled until the scope is typed exactly: a typed scope that does not match says so,
-    // as soon as it stops being the start of the scope (a shorter typo too), not only at its length
-    const off = !!current && typed !== current.body.scope
-      && (typed.length >= current.body.scope.length || !current.body.scope.startsWith(typed));
-    $("confirm-mismatch").textContent = off ? "'" + typed + "' is not " + current.body.scope
-      + ": type the scope exactly (case, spaces) to send." : "";
-    $("confirm-mismatch").hidden = !off;
+    // as soon as it stops being the start of the scope (a shorter typo too): dialogs.js's typedNote
+    const note = current ? window.killswitchDialogs.typedNote(typed, current.body.scope, "the scope") : "";
+    $("confirm-mismatch").textContent = note;
+    $("confirm-mismatch").hidden = !note;
   });
   $("f-confirm").addEventListener("keydown", (e) => {
     if (e.key === "Enter") { e.preventDefault(); if (!$("send-btn").disabled) $("send-btn").click(); }

@@ -4,27 +4,16 @@
 // approval of the release (POST /v1/firm/kill/release: the second distinct approver's releases
 // it; the same person twice is refused, DUPLICATE_APPROVER). The runner decides and answers with a
 // reason code (KILL_IN_FORCE, PREVIEW_MISMATCH, ROLE_REQUIRED, ...), shown as it came. The token
-// is the one console.js keeps in this tab's sessionStorage, sent only in the Authorization header.
+// is the one console.js keeps in this tab's sessionStorage, sent by dialogs.js only in the Authorization header.
 // Data from the runner is written with textContent only.
 "use strict";
 (() => {
-  const KEY = "killswitch.console.token";
   const $ = (id) => document.getElementById(id);
   const dialog = $("kill-dialog");
   if (!dialog) return;
   let previewId = null;
 
-  async function call(path, body) {
-    const h = {"Content-Type": "application/json"};
-    const t = sessionStorage.getItem(KEY);
-    if (t) h["Authorization"] = "Bearer " + t;
-    const r = await fetch(path, {method: "POST", headers: h, body: JSON.stringify(body), cache: "no-store",
-                                 credentials: "same-origin"});
-    let doc = null;
-    try { doc = await r.json(); } catch (e) { doc = null; }
-    const reason = doc && typeof doc.reason === "string" ? doc.reason : "HTTP " + r.status;
-    return {r, doc, reason};
-  }
+  const call = window.killswitchDialogs.post; // dialogs.js
   function result(text, refused) {
     const p = $("kill-result");
     p.textContent = text;
@@ -37,6 +26,7 @@
     $("kill-result").hidden = true;
     $("kill-send").disabled = true;
     $("k-confirm").value = "";
+    check();
   }
   function open(release) {
     reset();
@@ -54,14 +44,14 @@
   });
   $("kill-approve").addEventListener("click", async () => {
     if (!$("k-reason").value.trim()) { result("BAD_REQUEST: a reason is needed", true); return; }
-    const {r, doc, reason} = await call("/v1/firm/kill/release", {reason: $("k-reason").value});
-    result(reason, !(r.ok && doc && doc.done === true));
+    const {done, reason} = await call("/v1/firm/kill/release", {reason: $("k-reason").value});
+    result(reason, !done);
   });
   $("kill-cancel").addEventListener("click", () => dialog.close());
   $("kill-preview").addEventListener("click", async () => {
     reset();
-    const {r, doc, reason} = await call("/v1/preview/firm-kill", {reason: $("k-reason").value});
-    if (!r.ok || !doc) { result(reason, true); return; }
+    const {ok, doc, reason} = await call("/v1/preview/firm-kill", {reason: $("k-reason").value});
+    if (!ok || !doc) { result(reason, true); return; }
     $("kill-head").textContent = doc.reason;
     $("kill-head").classList.toggle("refused", !doc.allowed);
     const li = (t) => { const x = document.createElement("li"); x.textContent = t; return x; };
@@ -70,15 +60,19 @@
     previewId = doc.allowed ? doc.preview_id : null;
     $("k-confirm").focus();
   });
-  $("k-confirm").addEventListener("input", () => {
+  function check() {
     $("kill-send").disabled = !(previewId && $("k-confirm").value === "KILL" && $("k-reason").value.trim());
-  });
+    const note = window.killswitchDialogs.typedNote($("k-confirm").value, "KILL", "KILL"); // dialogs.js
+    $("k-confirm-mismatch").textContent = note;
+    $("k-confirm-mismatch").hidden = !note;
+  }
+  $("k-confirm").addEventListener("input", check);
   $("kill-form").addEventListener("submit", async (e) => {
     e.preventDefault();
     if (!previewId || $("k-confirm").value !== "KILL") return;
     $("kill-send").disabled = true;
-    const {r, doc, reason} = await call("/v1/firm/kill", {reason: $("k-reason").value, preview_id: previewId});
-    result(reason, !(r.ok && doc && doc.done === true));
+    const {done, reason} = await call("/v1/firm/kill", {reason: $("k-reason").value, preview_id: previewId});
+    result(reason, !done);
     previewId = null;
   });
 })();

@@ -5,7 +5,7 @@
 // scope, an approval or an end by typing the override's id. The runner decides and answers with a
 // reason code (SELF_APPROVAL, EXPIRY_TOO_LONG, UNKNOWN_LIMIT with its close matches, SCOPE_HALTED,
 // ROLE_REQUIRED, ...), shown as it came. The token is the one console.js keeps in this tab's
-// sessionStorage, sent only in the Authorization header. Data from the runner is written with
+// sessionStorage, sent by dialogs.js only in the Authorization header. Data from the runner is written with
 // textContent only.
 "use strict";
 (() => {
@@ -24,16 +24,9 @@
     for (const [, n, u] of t.matchAll(/(\d+(?:\.\d+)?)([smhd])/g)) s += Number(n) * UNIT_S[u];
     return s;
   }
-  async function post(path, body) {
-    const h = {"Content-Type": "application/json"};
-    const t = sessionStorage.getItem(KEY);
-    if (t) h["Authorization"] = "Bearer " + t;
-    const r = await fetch(path, {method: "POST", headers: h, body: JSON.stringify(body), cache: "no-store",
-                                 credentials: "same-origin"});
-    let doc = null;
-    try { doc = await r.json(); } catch (e) { doc = null; }
-    return {ok: r.ok && !!doc && doc.done === true, reason: doc && typeof doc.reason === "string" ? doc.reason
-      : "HTTP " + r.status};
+  async function post(path, body) { // dialogs.js's, as done or not and the reason
+    const {done, reason} = await window.killswitchDialogs.post(path, body);
+    return {ok: done, reason};
   }
   function result(text, refused) {
     const p = $("override-result");
@@ -42,7 +35,14 @@
     p.hidden = false;
   }
   function expected() { return act && act.kind === "request" ? $("o-scope").value.trim() : act ? act.id : ""; }
-  function check() { $("override-send").disabled = !act || !expected() || $("o-confirm").value !== expected(); }
+  function check() {
+    $("override-send").disabled = !act || !expected() || $("o-confirm").value !== expected();
+    // a typo says so under the field (dialogs.js): the scope or the id, as typed above
+    const note = act ? window.killswitchDialogs.typedNote($("o-confirm").value, expected(),
+                                                          act.kind === "request" ? "the scope" : "the id") : "";
+    $("o-confirm-mismatch").textContent = note;
+    $("o-confirm-mismatch").hidden = !note;
+  }
   function showKind() {
     const kind = $("o-kind").value;
     for (const el of dialog.querySelectorAll("[data-kind]")) el.hidden = !el.dataset.kind.split(" ").includes(kind);

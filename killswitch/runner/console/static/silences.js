@@ -6,7 +6,7 @@
 // silence (POST /v1/silences/expire) and the "I have it" button of an incident (POST /v1/ack). The runner decides and answers with a reason
 // code (UNKNOWN_LABEL with close matches, SILENCE_TOO_BROAD, ROLE_REQUIRED, ...), shown as it came: in the
 // dialog, or for a refused "I have it" or Expire in a note at the foot of the window. The token is
-// the one console.js keeps in this tab's sessionStorage, sent only in the Authorization header.
+// the one console.js keeps in this tab's sessionStorage, sent by dialogs.js only in the Authorization header.
 // Data from the runner is written with textContent only.
 "use strict";
 (() => {
@@ -21,20 +21,10 @@
     a.textContent = "";
     window.setTimeout(() => { a.textContent = text; }, 30);
   }
-  async function call(path, body) {
-    const h = {"Content-Type": "application/json"};
-    const t = sessionStorage.getItem(KEY);
-    if (t) h["Authorization"] = "Bearer " + t;
-    const r = await fetch(path, {method: "POST", headers: h, body: JSON.stringify(body), cache: "no-store",
-                                 credentials: "same-origin"});
-    let doc = null;
-    try { doc = await r.json(); } catch (e) { doc = null; }
-    const reason = doc && typeof doc.reason === "string" ? doc.reason : "HTTP " + r.status;
-    return {r, doc, reason};
-  }
+  const call = window.killswitchDialogs.post; // dialogs.js
   async function post(path, body) {
-    const {r, doc, reason} = await call(path, body);
-    return {ok: r.ok && doc !== null && doc.done === true, reason};
+    const {done, reason} = await call(path, body);
+    return {ok: done, reason};
   }
   // what the dialog is for: a new silence (of ``incident`` when made from one), or a change of ``changing``
   let incident = "";
@@ -141,11 +131,11 @@
     const ms = matchers($("s-matchers").value);
     if (!ms.length && !incident) { result("BAD_REQUEST: give at least one matcher, e.g. policy=futures-book", false); return; }
     const body = incident ? {matchers: ms, incident} : {matchers: ms};
-    const {r, doc, reason} = await call("/v1/silences/preview", body);
+    const {ok, doc, reason} = await call("/v1/silences/preview", body);
     const p = $("silence-affects");
     const held = doc && Array.isArray(doc.incidents) && doc.incidents.length ? " (" + doc.incidents.join(", ") + ")" : "";
-    p.textContent = reason + (r.ok ? held : "");
-    p.className = r.ok && doc && doc.ok ? "reason-code ok" : "reason-code error";
+    p.textContent = reason + (ok ? held : "");
+    p.className = ok && doc && doc.ok ? "reason-code ok" : "reason-code error";
     p.hidden = false;
     say(p.textContent);
   });
