@@ -94,7 +94,13 @@
       $("sign-in").hidden = session !== null;
       $("sign-out").hidden = session === null;
     }
+    fold();
   }
+  // a phone folds the token and settings under one toggle (layout.css), open while no credential
+  // is in and the view needs one; a wide screen always shows them
+  const narrow = window.matchMedia("(max-width: 640px)");
+  function fold() { $("settings").open = !narrow.matches || (!signedIn() && !isPublic); }
+  narrow.addEventListener("change", fold);
   async function checkSession() { // the session cookie, when single sign-on is configured and no token is typed
     session = null;
     const r = await api("GET", "/v1/whoami");
