@@ -14,12 +14,14 @@ import pytest
 
 from killswitch.engine import stages
 from killswitch.engine.state import StageState
-from killswitch.runner.lock.lock import LockBook
+from killswitch.runner.lock.lock import LockBook, iso_ms
 from killswitch.runner.view import IncidentStatus, ScopeStatus, ThresholdCheck, TriggerStatus
 
 from .engine_helpers import MIN, policy_graph
+from .test_console import GUARD2, VERA, Api, run, ticks
 from .test_console_model import ACC, T0, page_model, render, status, text_of
 from .test_engine_stages import LADDER
+from .test_runner_operator import make
 
 INCIDENT = f"futures-book/{ACC}/L1/e1"
 
@@ -85,3 +87,30 @@ def test_a_stage_whose_triggers_fire_says_the_quiet_it_needs():
 
 def test_a_stage_past_its_time_leaves_at_the_next_tick():
     assert _card(T0 - 1000, firing=False).startswith("leaves by itself (no approval) at the next tick")
+
+
+AUTO = GUARD2.replace("reset: manual, approvals: 2,", "cooldown: 10m,")
+
+
+def test_the_runner_says_when_its_stage_leaves_from_the_last_tick_its_trigger_fired(tmp_path):
+    w = make(tmp_path, text=AUTO)
+
+    async def go():
+        await w.runner.start()
+        await ticks(w, 1, ("bot-x",))
+        await ticks(w, 14)  # bot-x silent past a minute: stage 1 entered, its trigger firing
+        fired_ms = w.desk.status().last_tick_ms
+        [firing] = await w.desk.incidents()
+        assert firing.level == 1 and not firing.manual and firing.quiet_s == 600
+        assert firing.leaves_ms == fired_ms + 600_000  # if it stays quiet from now
+        async with Api(w) as api:
+            html = (await api.get("/console/view", VERA))[1]
+            assert "leaves by itself (no approval) when its triggers have been quiet for 10m" in text_of(html)
+            await ticks(w, 1, ("bot-x",))  # it beats: the trigger is quiet from this tick
+            [quiet] = await w.desk.incidents()
+            assert quiet.leaves_ms == fired_ms + 600_000
+            html = (await api.get("/console/view", VERA))[1]
+            clock = iso_ms(fired_ms + 600_000)[11:16]
+            assert f"leaves by itself (no approval) at {clock} UTC after 10m of quiet (in 9m 55s)" in text_of(html)
+
+    run(go())
