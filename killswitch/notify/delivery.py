@@ -37,7 +37,7 @@ import time
 
 from .causes import cause_of_result
 from .dispatch import Notification
-from .message import compose, failed_page, mode_of
+from .message import compose, failed_page, mode_of, possible_repeat
 from .queues import _bounded_append, _Job
 from .receivers import ResolvedReceiver, SendResult
 from .sink_hooks import SinkHooks
@@ -55,6 +55,10 @@ class Delivery(SinkHooks):
         modes = {mode_of(a) for a in n.alerts + n.resolved}
         mode = "dry-run" if modes == {"DRY RUN"} else "live" if modes == {"LIVE"} else "mixed" if len(modes) > 1 \
             else "unknown"
+        at = self._maybe_handed.maybe_sent(n.dedup_key, n.new)
+        if at is not None:  # once: the copy sent now is recorded as any other
+            msg = possible_repeat(msg, at)
+            self._maybe_handed.forget(n.dedup_key, n.new)
         job = _Job(n.tree, n.receiver, n.group_key, msg, n.severity, n.event_kinds, n.incidents, mode,
                    new=n.new, told=tuple(a.fp for a in n.alerts), round=n.round,
                    resolved_only=n.resolved_only, dedup_key=n.dedup_key, cause=n.cause)
@@ -95,6 +99,7 @@ class Delivery(SinkHooks):
                 if rcv is None:
                     last = SendResult("unresolved" if (job.tree, job.receiver) in self.unresolved else "unknown")
                 else:
+                    self._sending(job, attempt)
                     last = await self._attempt(rcv, job)
                 self._count(self.attempts, job.receiver, last.result)
                 if last.ok:
@@ -130,6 +135,23 @@ class Delivery(SinkHooks):
         self._count(self.notifications, job.receiver, "failed")
         if not self._fallback(job, last):
             self._lost(job)
+
+    def _sending(self, job: _Job, attempt: int) -> None:
+        """Written before an attempt: a runner that dies between the receiver's answer and the
+        receipt leaves this row alone, and the next one sends the page again marked as a
+        possible repeat (:mod:`.replay`). Not counted as a receipt, and never in the page's way."""
+        payload = {"receiver": job.receiver, "routes": job.tree, "group_key": job.group_key,
+                   "title": job.message.title[:300], "attempt": attempt, "alerts": list(job.told)}
+        if job.dedup_key is not None:
+            payload["dedup_key"] = job.dedup_key
+        if job.fallback_for is not None:
+            payload["fallback_for"] = job.fallback_for
+        writer = self._writer()
+        try:  # best effort, and not a receipt: a refused or failed row is the receipt's to count and say
+            if writer is not None:
+                writer.audit_receipt("notification_sending", self.clock(), payload)
+        except Exception:  # noqa: BLE001 - the page goes out; at worst a repeat is not marked as one
+            pass
 
     def _cause(self, job: _Job, res: SendResult) -> str:
         """Why ``res`` failed, in the fixed words of :mod:`.causes` (never a URL)."""
@@ -185,6 +207,6 @@ class Delivery(SinkHooks):
                           job.group_key, job.round, job.severity, job.resolved_only)
         self._queue_delivery(_Job(job.tree, fb, job.group_key, msg, "critical", job.event_kinds, job.incidents,
                                   job.mode, fallback_for=job.receiver, page=job.what(), dedup_key=job.dedup_key,
-                                  cause=job.cause))
+                                  cause=job.cause, told=job.told))
         self._start_deliveries()
         return True

@@ -503,6 +503,19 @@ class Dispatcher:
         if g is not None:
             g.failed_fps = g.failed_fps | frozenset(told)
 
+    def handed_before(self, n_key: str, told: Iterable[str], at_ms: int) -> None:
+        """A notification of group ``n_key`` telling the alerts ``told`` was delivered after the
+        state this dispatcher restored was saved (its receipt says so): they are notified."""
+        g = self.groups.get(n_key)
+        if g is None:
+            return
+        fps = frozenset(told) & frozenset(g.alerts)
+        if fps:
+            g.last_fps = (g.last_fps or frozenset()) | fps
+            g.last_ms = max(g.last_ms or at_ms, at_ms)
+            g.failed_fps = g.failed_fps - fps
+            g.failed_rounds = 0
+
     def delivery_succeeded(self, n_key: str, told: Iterable[str] = ()) -> None:
         g = self.groups.get(n_key)
         if g is not None:

@@ -416,3 +416,13 @@ def verification_message(receiver: str, now_ms: int) -> Message:
     return Message(f"[TEST] killswitch: test notification to {receiver}",
                    f"A test sent by ksctl routes test --verify-receivers {receiver} at {iso(now_ms)}. "
                    "No action is needed.\n", "info")
+
+
+def possible_repeat(msg: Message, handed_ms: int) -> Message:
+    """``msg`` sent again by a runner that took over from one that died while handing it over:
+    its receiver may have it already (same dedup key at the end of the body)."""
+    at = datetime.fromtimestamp(handed_ms / 1000, tz=timezone.utc).strftime("%H:%M:%S")
+    note = f"(repeat after a restart: it may have reached you at {at} UTC)"
+    return Message(f"{msg.title} {note}",
+                   f"{note[1:-1].capitalize()}: the runner that sent it stopped before it could record the "
+                   f"delivery. Same dedup key as the first.\n\n{msg.body}", msg.notify_type)

@@ -8,8 +8,11 @@ it shares the sink's counters (:class:`~.sink_hooks.SinkHooks`).
   thread: ``notification_delivered`` or ``notification_failed`` with the receiver's *name*, the
   routes document, the group key, the event kinds and incidents the page told
   (:attr:`~.dispatch.Notification.told`: not the earlier alerts of its group), severity,
-  attempt, result, elapsed time and mode — never a URL. A delivery still running at shutdown leaves ``cancelled``; a
-  dropped one ``dropped``, and the drops of a full queue a ``notification_dropped`` row.
+  attempt, result, elapsed time, mode and the fingerprints of the alerts it carried (``alerts``:
+  what a runner taking up the state marks notified, :mod:`.replay`) — never a URL. A delivery
+  still running at shutdown leaves ``cancelled``; a dropped one ``dropped``, and the drops of a
+  full queue a ``notification_dropped`` row. Before each attempt a ``notification_sending`` row
+  (not a receipt: not counted, never in the page's way) marks a page a kill may cut off.
 - Every row goes through the runner's audit writer (``SinkContext.audit_receipt``), fenced by
   its token: a deposed runner's receipt is refused, counted (``receipt_errors``) and said once
   (WARNING ``RECEIPTS_FENCED``, again after a receipt is written); the page stands, never sent again.
@@ -103,7 +106,7 @@ class Receipts(SinkHooks):
                    "event_kinds": job.event_kinds, "incidents": job.incidents, "severity": job.severity,
                    "attempt": attempt, "attempts": self.options.attempts, "round": job.round,
                    "result": res.result, "final": final, "elapsed_ms": int(res.elapsed_s * 1000), "mode": job.mode,
-                   "resolved": job.resolved_only}
+                   "resolved": job.resolved_only, "alerts": list(job.told)}
         if job.dedup_key is not None:
             payload["dedup_key"] = job.dedup_key
         if retry_at is not None:

@@ -34,8 +34,9 @@ goes through before it is sent, and the state kept across takeovers:
   ``pages_failing_since_ms``.
 - The state kept across takeovers: the groups, their alerts and what was last notified, and the
   receivers failing with their first "since" (``state_doc`` / ``restore_state``), saved with the
-  engine state every tick. A receiver whose secret does not resolve is failing from the start
-  (or the reload that found it), before any page is tried.
+  engine state every tick; the receipts written since that save (:mod:`.replay`) say what was
+  delivered after it, not sent again. A receiver whose secret does not resolve is failing from
+  the start (or the reload that found it), before any page is tried.
 """
 
 from __future__ import annotations
@@ -57,6 +58,7 @@ from .health import PageHealth
 from .queues import NotifyOptions, _bounded_append, _Item, _Job
 from .receipts import Receipts, page_latency_histogram
 from .receivers import ResolvedReceiver, SendResult, resolve_all, resolve_receivers
+from .replay import Handed, handed_since
 from .routes import RouteTree, trees_of
 
 if TYPE_CHECKING:  # pragma: no cover - annotations only
@@ -110,6 +112,7 @@ class NotifySink(Delivery, Receipts):
         self.latency_registry = Registry()
         self.page_latency = page_latency_histogram(self.latency_registry)
         self.health = PageHealth()
+        self._maybe_handed = Handed()  # pages perhaps delivered just before the last runner died
         self.health.know(set(self.receivers) | set(self.unresolved))
         self._unreachable()
 
@@ -162,7 +165,7 @@ class NotifySink(Delivery, Receipts):
     def state_doc(self) -> dict:
         """Groups, alerts and what was last notified, and which receivers are failing since when
         (``health``): saved with the engine state every tick."""
-        return {**self.dispatcher.to_json(), "health": self.health.to_json()}
+        return {**self.dispatcher.to_json(), "health": self.health.to_json(), "saved_ms": self.clock()}
 
     def restore_state(self, doc: Optional[dict], ctx: Optional["SinkContext"] = None) -> None:
         """Take up the groups a previous leader saved (on taking the lease), and its failing
@@ -172,9 +175,25 @@ class NotifySink(Delivery, Receipts):
             self._ctx = ctx
         skipped = self.dispatcher.restore(doc)
         self.health.restore((doc or {}).get("health"))
+        self._handed_since((doc or {}).get("saved_ms"))
         for kind, payload in self.dispatcher.restore_notes(skipped):
             self._audit(kind, payload)
         self._wake()
+
+    def _handed_since(self, saved_ms: Optional[int]) -> None:
+        """What the receipts say was handed over since the restored state was saved
+        (:mod:`.replay`): delivered, notified; perhaps delivered, marked when sent again."""
+        reads = getattr(self._ctx, "store", None)
+        if saved_ms is None or reads is None or not hasattr(reads, "audit_rows"):
+            return
+        try:
+            handed = handed_since(reads, int(saved_ms))
+        except Exception:  # noqa: BLE001 - unread receipts leave the state as saved: resent, never lost
+            self.worker_errors += 1
+            return
+        for key, (fps, at) in handed.delivered.items():
+            self.dispatcher.handed_before(key, fps, at)
+        self._maybe_handed = handed
 
     def holds(self, event: Event) -> bool:
         """Whether ``event`` is past the queue: routed into the groups that :meth:`state_doc`

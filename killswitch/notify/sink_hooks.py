@@ -3,8 +3,8 @@ one part makes on another.
 
 :class:`SinkHooks` declares the fields :class:`~.sink.NotifySink` sets when it is built (the
 routes and receivers, the queues, the delivery tasks, the counters) and the calls its parts make
-across: waking the worker (``_wake``, the sink's), a delivery's receipt and a count
-(``_receipt``, ``_count``, :class:`~.receipts.Receipts`'). The delivery part
+across: waking the worker (``_wake``, the sink's), a delivery's receipt, the receipt writer and a count
+(``_receipt``, ``_writer``, ``_count``, :class:`~.receipts.Receipts`'). The delivery part
 (:mod:`.delivery`) and the receipts part (:mod:`.receipts`) each take it as their base; the sink
 is built from both and defines the rest.
 
@@ -23,6 +23,7 @@ from .dispatch import Dispatcher
 from .health import PageHealth
 from .queues import NotifyOptions, _Item, _Job
 from .receivers import ResolvedReceiver, SendResult
+from .replay import Handed
 from .routes import RouteTree
 
 if TYPE_CHECKING:  # pragma: no cover - annotations only
@@ -56,6 +57,7 @@ class SinkHooks:
     _fenced_said: bool  # RECEIPTS_FENCED said since the last receipt written
     latency_registry: Registry  # the sink's own families, kept across scrapes: the page latency
     page_latency: Histogram
+    _maybe_handed: Handed  # pages perhaps delivered just before the last runner died (:mod:`.replay`)
 
     def _wake(self) -> None:
         raise NotImplementedError
@@ -65,6 +67,9 @@ class SinkHooks:
 
     def _receipt(self, job: _Job, attempt: int, res: SendResult, final: bool, retry_at: Optional[int] = None
                  ) -> None:
+        raise NotImplementedError
+
+    def _writer(self) -> Optional["ReceiptWriter"]:
         raise NotImplementedError
 
     @staticmethod

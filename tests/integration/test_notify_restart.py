@@ -1,0 +1,159 @@
+"""A page delivered between two saves of the runner's state, then a stop: a real Runner, a real
+local HTTP receiver (apprise ``json://``), the same state store after the restart.
+
+- a clean stop right after the delivery: the restarted runner does not send it again;
+- a page whose receiver failed, copied to the fallback receiver as the runner stopped: neither
+  tried again nor copied again after the restart;
+- a death between the receiver's answer and the receipt's write (the one window no design
+  closes without the receiver's help): sent again, marked as a possible repeat, with the same
+  dedup key as the first.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+
+from killswitch.notify.sink import NotifyOptions, NotifySink
+from tests.integration.test_notify import ReceiverServer, deliveries_done, desk_routes, routes
+from tests.integration.test_runner import TICK_MS, parts_of, setup
+
+
+def pending_desk_page(sink: NotifySink) -> bool:
+    return any(g.route.receiver == "desk" and any(fp not in (g.last_fps or ()) for fp in g.alerts)
+               for g in sink.dispatcher.groups.values())
+
+
+def dedup(page: dict) -> str:
+    m = re.search(r"dedup ([0-9a-f]{16})\b", page["message"])
+    assert m, page["message"]
+    return m.group(1)
+
+
+def failing_desk_routes(srv: ReceiverServer):
+    """``desk`` answers 500; the document's fallback receiver, ``fb``, takes the failed pages."""
+    return routes(f"""\
+        apiVersion: killswitch/v1
+        kind: NotificationRoutes
+        metadata: {{name: desk}}
+        spec:
+          route:
+            receiver: desk
+            group_by: [policy, scope]
+            group_wait: 30s
+            group_interval: 1m
+            repeat_interval: 10m
+            routes:
+              - {{match: {{event: scope_blind}}, receiver: watch}}
+          receivers:
+            - {{name: desk, apprise: ["{srv.url('fail')}"]}}
+            - {{name: watch, apprise: ["{srv.url('watch')}"]}}
+            - {{name: fb, apprise: ["{srv.url('fb')}"]}}
+          fallback_receiver: fb
+        """)
+
+
+def options() -> NotifyOptions:
+    return NotifyOptions(timeout_s=5.0, poll_s=0.05, attempts=2, backoff_s=0.05)
+
+
+def first_run(tmp_path, srv, *, die_before_receipt: bool, doc=None):
+    """Tick until a desk page waits in its group, then, with no tick after it, let its group_wait
+    pass and the page be delivered; then stop cleanly (or die before its receipt is written)."""
+    doc = doc or desk_routes(srv, group_wait="30s")
+    runner, engine, clock, store, _, _ = setup(tmp_path)
+    sink = NotifySink.from_documents([doc], clock=clock, options=options())
+    parts_of(runner).fanout.sinks.append(sink)
+    if die_before_receipt:
+        receipt = sink._receipt
+
+        def dies(job, attempt, res, final, retry_at=None):
+            if res.ok:
+                return  # the process is gone between the receiver's 2xx and this write
+            receipt(job, attempt, res, final, retry_at)
+        sink._receipt = dies  # type: ignore[method-assign]
+
+    async def go():
+        await runner.start()
+        for _ in range(80):
+            clock.advance(TICK_MS)
+            await runner.tick()
+            await asyncio.sleep(0.05)  # the worker routes the tick's events
+            if pending_desk_page(sink):
+                break
+        assert pending_desk_page(sink), "no page for desk in the flash crash"
+        clock.advance(TICK_MS)
+        await runner.tick()  # a save with the page waiting in its group
+        await asyncio.sleep(0.05)
+        assert pending_desk_page(sink)
+        clock.advance(26_000)  # its group_wait passes between two ticks: no save after the flush
+        sink._wake()
+        for _ in range(200):
+            if srv.got["desk"] or srv.hits["fail"]:
+                break
+            await asyncio.sleep(0.02)
+        await deliveries_done(sink, budget_s=11)
+        if not die_before_receipt:
+            await runner.aclose()
+    asyncio.run(asyncio.wait_for(go(), 120))
+    assert srv.got["desk"] or srv.got["fb"], "the page was not delivered before the stop"
+    store.close()
+    return engine, clock
+
+
+def second_run(tmp_path, srv, engine, clock, doc=None):
+    """The runner restarted on the same store: the desk pages it sends before its first tick
+    (the restored groups flushed, past their group_wait; a failed attempt as "desk failed"),
+    then 40 s of ticks (the crash goes on: its next stage is news)."""
+    doc = doc or desk_routes(srv, group_wait="30s")
+    again, *_ = setup(tmp_path, engine=engine, clock=clock)
+    sink = NotifySink.from_documents([doc], clock=clock, options=options())
+    parts_of(again).fanout.sinks.append(sink)
+    seen, failed, at_start = len(srv.got["desk"]), srv.hits["fail"], []
+
+    async def go():
+        await again.start()
+        sink.start()  # as the first tick would, without the crash's next stage that tick brings
+        await again.renew()  # the lease taken: the sinks take up the saved state
+        await asyncio.sleep(0.3)  # the restored group, past its group_wait, flushes before any tick
+        await deliveries_done(sink, budget_s=11)
+        at_start.extend(srv.got["desk"][seen:])
+        at_start.extend({"title": "desk failed"} for _ in range(srv.hits["fail"] - failed))
+        for _ in range(8):  # 40 s: past the group's next flush, well before its repeat interval
+            clock.advance(TICK_MS)
+            await again.tick()
+            await deliveries_done(sink, budget_s=11)
+            await asyncio.sleep(0.05)
+        await deliveries_done(sink, budget_s=11)
+        await again.aclose()
+    asyncio.run(asyncio.wait_for(go(), 120))
+    return at_start
+
+
+def test_a_page_delivered_just_before_a_clean_stop_is_not_sent_again_after_the_restart(tmp_path):
+    with ReceiverServer() as srv:
+        engine, clock = first_run(tmp_path, srv, die_before_receipt=False)
+        again = second_run(tmp_path, srv, engine, clock)
+    assert again == [], f"sent again after the restart: {[p['title'] for p in again]}"
+
+
+def test_a_failed_page_copied_to_the_fallback_at_a_clean_stop_is_neither_retried_nor_copied_again(tmp_path):
+    with ReceiverServer() as srv:
+        doc = failing_desk_routes(srv)
+        engine, clock = first_run(tmp_path, srv, die_before_receipt=False, doc=doc)
+        (copy,) = srv.got["fb"]  # the stop sent the failed page to the fallback at once
+        assert copy["title"].startswith("[CRITICAL] NOTIFICATION FAILED to desk: "), copy["title"]
+        again = second_run(tmp_path, srv, engine, clock, doc=doc)
+    assert again == [], f"tried at desk again after the restart: {again}"
+
+
+def test_a_page_perhaps_delivered_before_a_death_is_sent_again_marked_as_a_repeat_with_its_key(tmp_path):
+    with ReceiverServer() as srv:
+        engine, clock = first_run(tmp_path, srv, die_before_receipt=True)
+        first = list(srv.got["desk"])
+        again = second_run(tmp_path, srv, engine, clock)
+    assert again, "a page perhaps never delivered was not sent again"
+    repeat = again[0]
+    assert "(repeat after a restart: it may have reached you at " in repeat["title"], repeat["title"]
+    assert repeat["title"].startswith(first[0]["title"]), (first[0]["title"], repeat["title"])
+    assert dedup(repeat) == dedup(first[0])
