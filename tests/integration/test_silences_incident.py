@@ -271,3 +271,17 @@ def _serve_with(runner, desk, clock):
         thread.join(10)
 
     return holder["url"], stop
+
+
+def test_a_reset_preview_names_every_lock_that_still_binds_after_it(tmp_path):
+    """The reset lifts its own stage's lock only: an operator's halt on the scope, and a lock on
+    ``global``, still bind after it, and the preview says whose they are, not only the mode."""
+    runner, clock, store, desk = halted(tmp_path)
+    assert asyncio.run(desk.lock_scope(SCOPE, "halted", "bot-a rogue, halting", actor="alice")).done
+    assert asyncio.run(desk.lock_scope("global", "reducing", "desk-wide drill", actor="bob")).done
+    p = desk.preview_reset("crash-ladder", SCOPE, "alice")
+    assert p.allowed and (p.lock_before, p.lock_after) == ("halted", "halted"), p
+    still = [e for e in p.effects if e.startswith("after it, ")]
+    assert still == [f"after it, {SCOPE} stays halted by operator alice until ksctl unlock: bot-a rogue, halting",
+                     f"after it, {SCOPE} stays reducing by operator bob until ksctl unlock (via global): "
+                     "desk-wide drill"], p.effects

@@ -22,7 +22,7 @@ from ...engine.guarded import within
 from ..book.view import BookView
 from ..collaborators import Names
 from ..lease.leadership import Leadership
-from ..lock.lock import NOT_A_POLICY, OPERATOR, LockBook, iso_ms
+from ..lock.lock import GLOBAL_SCOPE, NOT_A_POLICY, OPERATOR, LockBook, hold_strength, iso_ms
 from ..readout.relatch import entered_again, refused_again
 from ..view import ActionPreview, PlannedOrder, TriggerStatus
 from .close_plans import default_max_notional
@@ -149,7 +149,8 @@ class Previews:
                                       "enough approve",)
             relatch = self._relatch(node, scope, removal, transition, why)
             p = self._answer("reset", scope, would(why) if done else why, done, before, before if done else None,
-                             relatch + waits + tuple(self.silences(policy, scope)) if done else ())
+                             relatch + waits + self._still(before, policy, scope, now)
+                             + tuple(self.silences(policy, scope)) if done else ())
             return replace(p, relatch=relatch)
         after = before.release(scope, policy=policy)
         relatch = self._relatch(node, scope, removal, transition, why)
@@ -162,8 +163,21 @@ class Previews:
                         for a in within(scope, self.unguarded())]
         elif node.resume is not None and transition.from_level >= node.resume.from_level:
             effects.append(f"trading resumes at {node.resume.start_fraction:.0%} of the normal limits")
+        effects += self._still(after, policy, scope, now)
         effects += self.silences(policy, scope)
         return replace(self._answer("reset", scope, would(why), True, before, after, tuple(effects)), relatch=relatch)
+
+    @staticmethod
+    def _still(after: LockBook, policy: str, scope: str, now: int) -> tuple[str, ...]:
+        """Every other hold that binds ``scope`` after the reset (its own and ``global``'s, the
+        strongest first; an operator's in the words it was typed in): the reset lifts only
+        ``policy``'s lock on ``scope``, and the lock binding after it is theirs (``stays halted
+        by operator alice until ksctl unlock: bot-a rogue``)."""
+        holds = sorted((h for h in after.in_force(now) if h.scope in (scope, GLOBAL_SCOPE)
+                        and not (h.scope == scope and h.policy == policy)), key=hold_strength)
+        return tuple(f"after it, {scope} stays {binding(h)}"
+                     + (f" (via {h.scope})" if h.scope != scope else "") + f": {h.details.get('reason') or h.reason}"
+                     for h in holds)
 
     def _relatch(self, node: Any, scope: str, removal: Any, transition: Any, why: str) -> tuple[str, ...]:
         """What a reset runs into when a trigger still fires: the stage entered again, and the
