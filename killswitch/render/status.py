@@ -327,6 +327,14 @@ def _refusals(n: int) -> str:
     return f"{n} close{'' if n == 1 else 's'} refused"
 
 
+def _tries(n: int) -> str:
+    return "1 try" if n == 1 else f"{n} tries"
+
+
+def _tried_up_to(n: int) -> str:
+    return "tried at most once" if n == 1 else f"tried up to {n} times"
+
+
 def rejection_lines(st: RunnerStatus) -> list[str]:
     """The legs whose closes the venue refused: CLOSE_REJECTED (not sent again) or still tried."""
     lines = []
@@ -344,10 +352,10 @@ def rejection_lines(st: RunnerStatus) -> list[str]:
         # tries: the venue's refusals of the leg's closes (a chunked close counts each order); bound:
         # the closes tried before it is given up (never "5 of 2")
         what = (f"CLOSE_REJECTED {r['account']} {r['symbol']} {r['leg']}: {_refusals(r['tries'])} by the venue "
-                f"(given up after {r['bound']} tries): {r['venue_said']} ({r['reason']}); not sent again for "
+                f"(given up after {_tries(r['bound'])}): {r['venue_said']} ({r['reason']}); not sent again for "
                 f"incident {r['incident']}{since}") if r["state"] == "CLOSE_REJECTED" else (
             f"CLOSE REFUSED {r['account']} {r['symbol']} {r['leg']}: {_refusals(r['tries'])} ({r['kind']}), "
-            f"tried up to {r['bound']} times: {r['venue_said']} ({r['reason']}); incident {r['incident']}"
+            f"{_tried_up_to(r['bound'])}: {r['venue_said']} ({r['reason']}); incident {r['incident']}"
             + (f"; tried again at {iso(r['next_ms'])}" if r.get("next_ms") else ""))
         lines.append(f"  {what}")
     if any(r["state"] == "CLOSE_REJECTED" for r in st.close_rejections):
@@ -360,7 +368,7 @@ def _rejected_leg(same: Sequence[dict]) -> str:
     """A leg whose closes the venue refused for several incidents: once, each incident named."""
     r = same[0]
     said = "; ".join(dict.fromkeys(f"{x['venue_said']} ({x['reason']})" for x in same))
-    each = ", ".join(f"{x['incident']} ({_refusals(x['tries'])}, given up after {x['bound']} tries"
+    each = ", ".join(f"{x['incident']} ({_refusals(x['tries'])}, given up after {_tries(x['bound'])}"
                      + (f", since {iso(x['first_ms'])}" if x.get("first_ms") else "") + ")" for x in same)
     return (f"CLOSE_REJECTED {r['account']} {r['symbol']} {r['leg']}: {said}; not sent again for "
             f"incidents {each}")

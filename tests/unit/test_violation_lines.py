@@ -72,6 +72,10 @@ def test_refused_closes_are_counted_as_refusals_never_more_of_fewer_tries():
     assert "SHORT: 5 closes refused by the venue (given up after 2 tries): -2022" in text, text
     assert "SHORT: 1 close refused (permanent), tried up to 2 times: -2022" in text and \
            "incident manual/binanceusdm/sim-hedge/m1" in text, text
+    once = "\n".join(rejection_lines(SimpleNamespace(close_rejections=(
+        {**row, "tries": 1, "bound": 1}, {**retried, "bound": 1}))))  # never "1 tries", "1 times"
+    assert "SHORT: 1 close refused by the venue (given up after 1 try): -2022" in once, once
+    assert "SHORT: 1 close refused (permanent), tried at most once: -2022" in once, once
 
 
 def test_violations_read_back_name_the_day_read_back_and_the_first_violation_apart():
