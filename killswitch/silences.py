@@ -95,6 +95,17 @@ class Silence:
         except ValueError:
             return True
 
+    @property
+    def holds_later(self) -> str:
+        """What it holds back from now on, in words, by the rule of :meth:`holds`: the one text of
+        the answer to ``ksctl silence add`` and of its ``IDLE`` flag (list, status, console)."""
+        if self.incidents is not None:
+            return ("only the later pages it matches that are not a new incident's stage entry (a new "
+                    "incident pages through it)")
+        if self.up_to_level is not None:
+            return f"only the later pages it matches of stage {self.up_to_level} or below (or of no stage)"
+        return "every page it matches from now on, a new incident's stage entry too"
+
     def state(self, now_ms: int, open_incidents: Optional[Container[str]] = None) -> str:
         """pending, active or expired at ``now_ms``; a tied silence is expired once its incident
         is no longer among ``open_incidents`` (None: not asked)."""

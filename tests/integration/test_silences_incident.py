@@ -113,8 +113,13 @@ def test_a_strategy_or_symbol_typo_is_refused_and_a_known_one_that_holds_nothing
     p = desk.silence_preview(["symbol=SOL/USDT:USDT"])
     assert p.ok and p.summary == "affects 0 open incidents, 0 pages"
     made = asyncio.run(desk.silence_add(["strategy=momentum-bot"], 600, "bot restarting", actor="alice"))
-    assert made.done and made.reason.endswith("; affects 0 open incidents, 0 pages; holds back: EVERY page it "
-                                              "matches, new incidents' too (it matches no open incident)"), made.reason
+    later = "every page it matches from now on, a new incident's stage entry too"
+    assert made.done and made.reason.endswith(f"; affects 0 open incidents, 0 pages; holds back: {later} (it "
+                                              "matches no open incident now)"), made.reason
+    # silence list and status flag it IDLE, and say the same of what it holds back (walk 8 of issue 65)
+    [shown] = [x for x in desk.silences() if x.id == made.silence.id]
+    assert shown.idle is not None and shown.idle.endswith(f": it holds back {later} (ksctl silence expire "
+                                                          f"{made.silence.id})"), shown.idle
 
 
 def test_a_preview_says_what_a_silence_would_hold_back_now(tmp_path):

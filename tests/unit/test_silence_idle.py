@@ -74,7 +74,8 @@ def test_an_idle_silence_names_the_matcher_that_keeps_the_open_incidents_out():
     open_ = {L6: ("bot-watch", SCOPE, 6)}
     flag = idle(silence(f'policy=~"bot-.*", scope="{SCOPE}", severity="info"'), book(), CATALOG, open_)
     assert flag == (f'IDLE: 1 open incident matches scope="{SCOPE}" but none matches severity="info": it holds '
-                    "back only later, different pages (ksctl silence expire s1)"), flag
+                    "back every page it matches from now on, a new incident's stage entry too (ksctl silence "
+                    "expire s1)"), flag
     flag = idle(silence(f'policy=~"spot-.*", scope="{SCOPE}"'), book(), CATALOG,
                 {**open_, "bot-watch/binanceusdm/sim-hedge/L7/e3": ("bot-watch", SCOPE, 7)})
     assert flag is not None and flag.startswith(
@@ -82,6 +83,8 @@ def test_an_idle_silence_names_the_matcher_that_keeps_the_open_incidents_out():
     # made before the incident: its stage entry pages through it (Silence.holds), said so
     flag = idle(silence(f'scope="{SCOPE}"', ()), book(), CATALOG, open_)
     assert flag is not None and "but it holds back none of their stage entries (they came after it" in flag, flag
+    assert flag.endswith(": it holds back only the later pages it matches that are not a new incident's stage "
+                         "entry (a new incident pages through it) (ksctl silence expire s1)"), flag
     # nothing open on the scope: as before
     flag = idle(silence(f'scope="{SCOPE}"'), book(), CATALOG, {})
     assert flag is not None and flag.startswith(f'IDLE: no open incident matches scope="{SCOPE}": '), flag

@@ -19,10 +19,10 @@ What it owns:
   affected alerts: the open incidents whose pages they match, and the pages in force (the
   notification sink's groups, each receiver) — "affects 2 open incidents, 0 pages".
 - :func:`idle`: an active silence that names something (a scope, a policy, an incident...) and
-  holds back no open incident's pages (a new incident's stage entry pages through it): it holds
-  back only later, different pages (an exchange outage on the scope of an incident long over),
-  so it is flagged, with what keeps the open incidents on what it names out of it (the matcher
-  none of their pages matches: ``but none matches severity="info"``).
+  holds back no open incident's pages: it is flagged, with what keeps the open incidents on what
+  it names out of it (the matcher none of their pages matches: ``but none matches
+  severity="info"``), and what it holds back from now on (:attr:`Silence.holds_later`: made
+  ahead of any incident, every page it matches, a new incident's stage entry too).
 
 Pure: reads the book, the catalog and the pages handed in; no I/O, no clock.
 """
@@ -221,7 +221,7 @@ def idle(s: Silence, book: BookView, catalog: Catalog, open_: Incidents) -> Opti
     if not naming or held_incidents(s.matchers, book, catalog, open_, s):
         return None
     named = ", ".join(str(m) for m in naming)
-    tail = f": it holds back only later, different pages (ksctl silence expire {s.id})"
+    tail = f": it holds back {s.holds_later} (ksctl silence expire {s.id})"
     near = {i: page_variants(book, page_labels(book, catalog, i, where)) for i, where in sorted(open_.items())}
     near = {i: pages for i, pages in near.items() if any(_matches(naming, p) for p in pages)}
     if not near:

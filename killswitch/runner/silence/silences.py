@@ -243,7 +243,7 @@ class Silences:
         past = (f"; holds back: the pages of the {len(seen)} open incident{'' if len(seen) == 1 else 's'} it "
                 "matches now, and the pages it matches that are not stage entries; pages through: a NEW "
                 "incident's stage entry (another policy, a re-entry, an escalation)" if seen else
-                "; holds back: EVERY page it matches, new incidents' too (it matches no open incident)")
+                f"; holds back: {s.holds_later} (it matches no open incident now)")
         return SilenceResult(True, f"SILENCED: {s.id} {s.matcher_text} until {_iso(s.ends_ms)}{tie} by {actor}; "
                                    f"{affects.summary}{past}", silence_status(s, now))
 
