@@ -49,6 +49,7 @@ def preview_text(p: SilencePreview) -> str:
         return p.reason
     lines = [f"{', '.join(p.matchers)}: {p.summary}"]
     lines += [f"  incident {i}" for i in p.incidents]
+    lines += [f"  already held back: {x}" for x in p.already]
     lines += [(f"  page {h.severity} {h.event} {h.policy or ''} {h.scope or ''} to {h.receiver}".replace("  ", " ")
                + (" (failed: not retried under the silence)" if h.failed else " (sent)" if h.sent else ""))
               for h in p.pages]

@@ -173,6 +173,18 @@ def test_a_silence_from_an_incident_is_previewed_tied_extended_and_flagged_idle(
     browser.find_element("id", "silence-cancel").click()
     wait(browser, lambda b: f"or when {incident} ends" in text_of(b, "#silences tr.silence-active"), "tied, listed")
 
+    # another silence's preview names the one that holds back the incident's pages already (walk 8)
+    _silence_dialog(browser, "#incidents button[data-silence-open]")
+    box = browser.find_element("id", "s-matchers")
+    box.clear()
+    box.send_keys(f"policy=bot-guard scope={ACCOUNT}")
+    browser.find_element("id", "silence-preview").click()
+    wait(browser, lambda b: "Already held back: " in text_of(b, "#silence-affects"), "the silence holding it")
+    said = text_of(browser, "#silence-affects")
+    assert f"Already held back: {incident}: its pages are already held back by silence {sid} (" in said \
+        and ", by alice, until " in said, said
+    browser.find_element("id", "silence-cancel").click()
+
     # extended and edited from its row: a new end from now, a new comment; no longer tied
     for width in (1366, 390):
         at_width(browser, width)

@@ -15,6 +15,7 @@ from click.testing import CliRunner
 from killswitch.cli.main import cli
 from killswitch.runner.api.api import make_app, start_api, stop_api
 from killswitch.runner.api.identity import parse_tokens, token_digest
+from killswitch.runner.lock.lock import iso_ms
 from killswitch.silences import silencing
 
 from .test_runner import parts_of, setup, started
@@ -127,6 +128,7 @@ def test_a_preview_says_what_a_silence_would_hold_back_now(tmp_path):
                                            (OUTAGE_PAGE, "desk-chat")])
     p = desk.silence_preview(["policy=crash-ladder", f"scope={SCOPE}"])
     assert p.ok and p.incidents == (INCIDENT,) and p.summary == "affects 1 open incident, 2 pages"
+    assert p.already == ()  # no other silence holds its pages back
     assert sorted(h.receiver for h in p.pages) == ["desk-chat", "pager"]
     p = desk.silence_preview([f"scope={SCOPE}", "receiver=pager"])
     assert p.summary == "affects 1 open incident, 1 page"
@@ -231,6 +233,12 @@ def test_the_cli_previews_adds_extends_edits_and_resets_with_expire_silences(tmp
         assert r.exit_code == 0, r.output
         sid = re.search(r"SILENCED: ([0-9a-f]{12}) ", r.output).group(1)
         assert f"or when {INCIDENT} ends by alice" in r.output
+        # a preview of another silence names the one that holds back the incident's pages already
+        r = alice.invoke(cli, ["silence", "add", "--api", url, "--match", "policy=crash-ladder", "--duration", "1h",
+                               "--reason", "x", "--dry-run"])
+        assert r.exit_code == 0 and re.search(
+            rf"\n  already held back: {INCIDENT}: its pages are already held back by silence {sid} "
+            rf'\(incident="{INCIDENT}", by alice, until \S+Z, or when {INCIDENT} ends\)\n', r.output), r.output
         r = alice.invoke(cli, ["silence", "extend", "--api", url, "--silence", sid, "--duration", "3h"])
         assert r.exit_code == 0 and r.output.startswith(f"SILENCE_CHANGED: {sid} "), r.output
         r = alice.invoke(cli, ["silence", "edit", "--api", url, "--silence", sid, "--reason", "checking residuals"])
@@ -290,3 +298,17 @@ def test_a_reset_preview_names_every_lock_that_still_binds_after_it(tmp_path):
     assert still == [f"after it, {SCOPE} stays halted by operator alice until ksctl unlock: bot-a rogue, halting",
                      f"after it, {SCOPE} stays reducing by operator bob until ksctl unlock (via global): "
                      "desk-wide drill"], p.effects
+
+
+def test_a_preview_names_the_silence_that_already_holds_back_an_incidents_pages(tmp_path):
+    """Walk 8 of issue 65: the silence dialog's preview (the API's, the CLI's) said what a new
+    silence would hold back, not that another silence held those pages back already."""
+    runner, _, _, desk = halted(tmp_path)
+    wide = asyncio.run(desk.silence_add([f"scope={SCOPE}"], 3600, "maintenance", actor="bob")).silence
+    asyncio.run(desk.silence_add(['event="snapshot_failed"'], 3600, "venue flaky", actor="alice"))  # not its pages
+    p = desk.silence_preview(["policy=crash-ladder"])
+    assert p.ok and p.incidents == (INCIDENT,), p
+    end = re.escape(iso_ms(wide.ends_ms))
+    [said] = p.already
+    assert re.fullmatch(rf'{INCIDENT}: its pages are already held back by silence {wide.id} \(scope="{SCOPE}", '
+                        rf"by bob, until {end}\)", said), said

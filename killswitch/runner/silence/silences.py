@@ -78,6 +78,21 @@ def holding_back(book: BookView, labels: dict[str, str], now: int, open_: Option
     return tuple(out)
 
 
+def held_already(book: BookView, catalog: Catalog, open_: Incidents, incidents: Sequence[str], now: int
+                 ) -> tuple[str, ...]:
+    """Each of ``incidents`` whose pages a silence in force holds back already (the dispatcher's
+    rule, :func:`_holds`), that silence named: id, author, end (a silence's preview says so)."""
+    out = []
+    for i in incidents:
+        labels = page_labels(book, catalog, i, open_[i]) if i in open_ else None
+        for s in book.silences:
+            if labels is not None and s.active(now, open_) and _holds(s, labels):
+                tie = f", or when {s.incident} ends" if s.tied and s.incident else ""
+                out.append(f"{i}: its pages are already held back by silence {s.id} ({s.matcher_text}, by "
+                           f"{s.author}, until {_iso(s.ends_ms)}{tie})")
+    return tuple(out)
+
+
 def _matches(s: Silence, labels: dict[str, str]) -> bool:
     return all(m.matches(labels) for m in s.matchers if m.name != "receiver")
 
@@ -134,7 +149,9 @@ class Silences:
         matchers, why = self._problem(texts, 1.0, "preview", incident)
         if why is not None:
             return SilencePreview(False, why)
-        return preview(matchers, self.book, self.catalog(), self.open_incidents(), self.pages())
+        open_, catalog = self.open_incidents(), self.catalog()
+        p = preview(matchers, self.book, catalog, open_, self.pages())
+        return replace(p, already=held_already(self.book, catalog, open_, p.incidents, self.clock()))
 
     def held_by_reset(self, policy: str, scope: str) -> tuple[str, ...]:
         """What a reset of ``policy`` on ``scope`` (its open incident) should say of the silences

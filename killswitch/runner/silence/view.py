@@ -29,7 +29,9 @@ class HeldPage:
 class SilencePreview:
     """``ok``: the matchers would be taken (else ``reason`` says why, with close matches);
     ``incidents``: the open incidents whose pages they match; ``pages``: the pages in force they
-    would hold back now; ``summary``: "affects 2 open incidents, 0 pages"."""
+    would hold back now; ``summary``: "affects 2 open incidents, 0 pages"; ``already``: each of
+    those incidents whose pages another silence in force holds back already, naming it (id,
+    author, end)."""
 
     ok: bool
     reason: str
@@ -37,6 +39,7 @@ class SilencePreview:
     incidents: tuple[str, ...] = ()
     pages: tuple[HeldPage, ...] = ()
     summary: str = ""
+    already: tuple[str, ...] = ()
 
 
 def summary(incidents: int, pages: int, sent: int = 0, failed: Mapping[str, int] | None = None) -> str:

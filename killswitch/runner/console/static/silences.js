@@ -134,7 +134,10 @@
     const {ok, doc, reason} = await call("/v1/silences/preview", body);
     const p = $("silence-affects");
     const held = doc && Array.isArray(doc.incidents) && doc.incidents.length ? " (" + doc.incidents.join(", ") + ")" : "";
-    p.textContent = reason + (ok ? held : "");
+    // an incident whose pages another silence holds back already: that silence named (id, author, end)
+    const already = doc && Array.isArray(doc.already) && doc.already.length
+      ? ". Already held back: " + doc.already.join("; ") : "";
+    p.textContent = reason + (ok ? held + already : "");
     p.className = ok && doc && doc.ok ? "reason-code ok" : "reason-code error";
     p.hidden = false;
     say(p.textContent);
