@@ -17,6 +17,8 @@ rows of the same trail and the journal:
 - an acknowledgement: until someone else acknowledged the incident, or the incident ended;
 - a manual close: until the last of its orders had its final result (settled);
 - an armed dead man's switch: until it was disarmed or armed again;
+- an operator's revoke of the bots' keys: until the restore approval that made the number of
+  approvers it asked for, or the next revoke of its scope;
 - a firm-wide kill carried out on this shard (its ``firm_lock`` row, naming the directive every
   shard's row names): until its release lifted it here.
 
@@ -79,8 +81,9 @@ def _target(kind: str, p: Mapping[str, Any]) -> str:
     if kind == "close_rejection_accepted":  # the refused legs a person accepted (a refusal: what was named)
         return ", ".join(f"{x.get('symbol')} {x.get('leg')} on {x.get('account')}" for x in p.get("legs") or ()) or \
             " ".join(str(p[k]) for k in ("symbol", "leg", "account") if p.get(k)) or "-"
-    if kind == "api_write_refused":  # refused before any command read the body: the route
-        return str(p.get("route") or "-")
+    if kind == "api_write_refused":  # refused before any command: what the body named, and the route
+        route = str(p.get("route") or "-")
+        return f"{p['target']} ({route})" if p.get("target") else route
     if kind == "reset_approval_withdrawn":  # the approval taken back: of which policy's reset, where
         return f"{p.get('policy') or '-'} {p.get('scope') or '-'}"
     return str(p.get("scope") or "-")
@@ -172,7 +175,7 @@ def operator_actions(rows: Sequence[Any], until_ms: int, proven: Callable[[int],
         refused = p.get("refused")
         end, how = (None, None) if refused else _end(r, mine[i + 1:], settled, incident_ends)
         ongoing = not refused and r.kind in ("manual_lock", "silence_added", "incident_acknowledged", "dms_armed",
-                                             "firm_lock") \
+                                             "firm_lock", "trading_revoke_requested") \
             and (end is None or end > until_ms)  # a silence or a ttl that ends after the period: not over yet
         if ongoing:
             end, how = until_ms, "in force at the period's end"
@@ -234,6 +237,8 @@ def _end(r: AuditRow, later: Sequence[AuditRow], settled: Mapping[str, int], inc
         return lifted.ts_ms, f"released by {', '.join(str(a) for a in lifted.payload.get('approvers') or ()) or '?'}"
     if r.kind == "silence_added":
         return _silence_end(p, done, incident_ends)
+    if r.kind == "trading_revoke_requested":
+        return _revoke_end(p, done)
     if r.kind == "incident_acknowledged":  # until the incident ended: another's acknowledgement shares it
         ended = incident_ends.get(str(p.get("incident")))
         return (ended, "the incident ended") if ended is not None else (None, None)
@@ -246,6 +251,27 @@ def _end(r: AuditRow, later: Sequence[AuditRow], settled: Mapping[str, int], inc
         if nxt is None:
             return None, None
         return nxt.ts_ms, f"disarmed by {nxt.payload.get('by') or '?'}" if nxt.kind == "dms_disarmed" else "armed again"
+    return None, None
+
+
+def _revoke_end(p: Mapping[str, Any], done: Sequence[AuditRow]) -> tuple[Optional[int], Optional[str]]:
+    """When an operator's revoke was lifted: at the restore approval that made the number it
+    asked for (distinct approvers, given after it), or at the next revoke of its scope (which
+    sets the hold again and asks for its approvals anew)."""
+    asked = p.get("approvals")
+    needed = asked if isinstance(asked, int) else 1
+    approvers: list[str] = []
+    for x in done:
+        if x.payload.get("scope") != p.get("scope"):
+            continue
+        if x.kind == "trading_revoke_requested":
+            return x.ts_ms, f"revoked again by {x.payload.get('by') or '?'}"
+        if x.kind == "trading_restore_approval" and not x.payload.get("orphaned"):
+            who = str(x.payload.get("approver") or "?")
+            if who not in approvers:
+                approvers.append(who)
+            if len(approvers) >= needed:
+                return x.ts_ms, f"restored with the approval of {', '.join(approvers)}"
     return None, None
 
 

@@ -124,6 +124,11 @@ def test_a_revoke_its_restore_approvals_and_a_silence_extension_are_operator_act
                                                             "by": "alice"})
     store.audit("trading_restore_approval", T0 + 30 * MIN, {"scope": SCOPE, "reason": "fixed", "approver": "carol",
                                                             "holder": f"operator|{SCOPE}"})
+    store.audit("trading_restore_approval", T0 + 31 * MIN, {"scope": SCOPE, "reason": "again", "approver": "carol",
+                                                            "holder": f"operator|{SCOPE}",
+                                                            "refused": "DUPLICATE_APPROVER: carol already approved"})
+    store.audit("trading_restore_approval", T0 + 32 * MIN, {"scope": SCOPE, "reason": "ok", "approver": "dave",
+                                                            "holder": f"operator|{SCOPE}"})
     store.close()
     doc = json.loads(report(url, "-o", "json").stdout)
     rows = [(a["at"][11:19], a["action"], a["by"], a["reason"], a["duration_ms"], a["ended"])
@@ -133,10 +138,15 @@ def test_a_revoke_its_restore_approvals_and_a_silence_extension_are_operator_act
         ("13:08:00", "silence", "bob", "b", 41 * MIN, "ran its course"),  # extended, untied: not the incident's end
         ("13:09:00", "silence changed", "bob", "until 2026-03-02T13:49:00Z (was 2026-03-02T13:18:00Z); "
                                                "no longer ends with its incident", None, None),
+        # held until the second distinct approver's approval lifted it (walk 9 of issue 65: it had none)
         ("13:10:00", "revoke", "alice", f"bot ignores the halt (accounts {SCOPE}); its restore needs 2 approver(s)",
-         None, None),
+         22 * MIN, "restored with the approval of carol, dave"),
         ("13:30:00", "restore approval", "carol", "fixed", None, None),
+        ("13:31:00", "restore approval", "carol", "again", None, None),
+        ("13:32:00", "restore approval", "dave", "ok", None, None),
     ], rows
+    md = report(url).output
+    assert "| 22m (restored with the approval of carol, dave) |" in md, md
 
 
 def test_each_acknowledgement_lasts_until_the_incident_ended_when_another_person_acknowledges_too(tmp_path):

@@ -41,6 +41,9 @@ def test_refused_writes_of_every_verb_are_audited_with_their_author_and_reported
                 await post("/v1/unlock", {"scope": ACCOUNT, "reason": "go"}, as_bob)
                 await post("/v1/close-rejections/accept", {"account": ACCOUNT, "reason": "flat"}, as_bob)
                 await post("/v1/lock", {"scope": ACCOUNT, "reason": "x"}, {"Authorization": "Bearer wr0ng-t0ken"})
+                # a token typed where a target goes is never named: the caller's own, or one the runner knows
+                await post("/v1/dms/arm", {"source": BOB, "timeout_s": 60}, as_bob)
+                await post("/v1/silences", {"matchers": [ALICE], "duration_s": 60, "comment": "x"}, as_bob)
                 # refused by the command itself
                 await post("/v1/revoke/restore", {"scope": ACCOUNT, "reason": "back"}, as_bob)
                 await post("/v1/close-rejections/accept", {"account": ACCOUNT, "reason": "flat"}, as_alice)
@@ -49,7 +52,7 @@ def test_refused_writes_of_every_verb_are_audited_with_their_author_and_reported
                 await post("/v1/dms/disarm", {"source": "bot-x"}, as_alice)
                 await post("/v1/silences/expire", {"id": "0123456789ab"}, as_alice)
                 for _ in range(100):  # the API's rows are written beside the answer
-                    if len(store.audit_rows(kinds=["api_write_refused"])) >= 4:
+                    if len(store.audit_rows(kinds=["api_write_refused"])) >= 6:
                         break
                     await asyncio.sleep(0.02)
         finally:
@@ -60,7 +63,8 @@ def test_refused_writes_of_every_verb_are_audited_with_their_author_and_reported
     answers = asyncio.run(go())
     assert [a[1:] for a in answers] == [
         (403, "ROLE_REQUIRED"), (403, "ROLE_REQUIRED"), (403, "ROLE_REQUIRED"), (403, "ROLE_REQUIRED"),
-        (401, "AUTH_INVALID"), (409, "NOT_REVOKED"), (404, "UNKNOWN_REJECTION"), (404, "UNKNOWN_POLICY"),
+        (401, "AUTH_INVALID"), (403, "ROLE_REQUIRED"), (403, "ROLE_REQUIRED"), (409, "NOT_REVOKED"),
+        (404, "UNKNOWN_REJECTION"), (404, "UNKNOWN_POLICY"),
         (409, "PREVIEW_REQUIRED"), (409, "NOT_ARMED"), (404, "UNKNOWN_SILENCE")], answers
     rows = store.audit_rows()
     refused = [(r.kind, r.payload.get("by") or r.payload.get("approver"), str(r.payload.get("refused")).split(":")[0])
@@ -70,6 +74,8 @@ def test_refused_writes_of_every_verb_are_audited_with_their_author_and_reported
         ("api_write_refused", "bob", "ROLE_REQUIRED"),  # unlock
         ("api_write_refused", "bob", "ROLE_REQUIRED"),  # close accept
         ("api_write_refused", None, "AUTH_INVALID"),
+        ("api_write_refused", "bob", "ROLE_REQUIRED"),  # dms arm
+        ("api_write_refused", "bob", "ROLE_REQUIRED"),  # silence
         ("trading_restore_approval", "bob", "NOT_REVOKED"),
         ("close_rejection_accepted", "alice", "UNKNOWN_REJECTION"),
         ("incident_acknowledged", "alice", "UNKNOWN_POLICY"),
@@ -77,12 +83,19 @@ def test_refused_writes_of_every_verb_are_audited_with_their_author_and_reported
         ("dms_disarmed", "alice", "NOT_ARMED"),
         ("silence_expired", "alice", "UNKNOWN_SILENCE")], key=str), refused
     api = {r.payload["action"]: r.payload for r in rows if r.kind == "api_write_refused" and r.payload["by"]}
-    assert set(api) == {"lock", "unlock", "close accept"}
+    assert set(api) == {"lock", "unlock", "close accept", "dms arm", "silence"}
     assert api["lock"]["route"] == "POST /v1/lock" and api["lock"]["refused"].startswith("ROLE_REQUIRED: bob ")
+    # what the person typed is named (walk 9 of issue 65: the route alone said nothing of it)
+    assert (api["lock"]["target"], api["close accept"]["target"]) == (f"scope={ACCOUNT}", f"account={ACCOUNT}"), api
+    assert "target" not in api["dms arm"] and "target" not in api["silence"], api  # tokens: never named
+    assert ALICE not in str([r.payload for r in rows]) and BOB not in str([r.payload for r in rows])
     assert "wr0ng" not in str([r.payload for r in rows])  # a refused token is never quoted
     # the report's operator actions: each refused attempt, its author and code
     actions = operator_actions(rows, clock() + 1, lambda seq: True, {}, {})
     shown = {(a["action"], a["by"], a["outcome"]) for a in actions if a["outcome"].startswith("refused")}
+    assert {(a["action"], a["target"]) for a in actions if a["by"] == "bob" and a["kind"] == "api_write_refused"} \
+        >= {("lock", f"scope={ACCOUNT} (POST /v1/lock)"),
+            ("close accept", f"account={ACCOUNT} (POST /v1/close-rejections/accept)")}, actions
     assert {("lock", "bob", "refused: ROLE_REQUIRED"), ("unlock", "bob", "refused: ROLE_REQUIRED"),
             ("close accept", "bob", "refused: ROLE_REQUIRED"),
             ("lock", "no identity (127.0.0.1)", "refused: AUTH_INVALID"),

@@ -32,7 +32,7 @@ from .admission import WRITE, Admission, Shed
 from .identity import Identity, LiveTokens, Tokens
 from .proxy import TrustedProxy
 from .proxy.headers import peer_address, verified_cert
-from .refused_writes import RefusedWrites
+from .refused_writes import RefusedWrites, typed_target
 
 if TYPE_CHECKING:  # pragma: no cover - annotations only
     from .signin import Signin
@@ -129,9 +129,10 @@ def access_middleware(tokens: LiveTokens, access: dict[tuple[str, str], Optional
             if refused is not None and writes.get(key) == WRITE:
                 who = request.get(_IDENTITY)
                 addr = peer_address(request)
+                target = await typed_target(request, lambda v: _is_token(request, tokens.current, v))
                 refused.refused(by=who.name if who is not None else None,
                                 source=str(addr) if addr is not None else "unknown", method=request.method,
-                                path=key[1], code=e.code, reason=e.detail)
+                                path=key[1], code=e.code, reason=e.detail, target=target)
             raise
 
     async def _checked(request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -183,6 +184,17 @@ def access_middleware(tokens: LiveTokens, access: dict[tuple[str, str], Optional
             ticket.done()
 
     return _access
+
+
+def _is_token(request: web.Request, tokens: Tokens, value: str) -> bool:
+    """Whether ``value`` is a credential: one this runner knows, or the one the request presented."""
+    presented = [v.strip().partition(" ")[2].strip() for v in request.headers.getall("Authorization", [])]
+    if value in presented:
+        return True
+    try:
+        return tokens.identify(value.encode("utf-8", "surrogateescape")) is not None
+    except UnicodeEncodeError:
+        return False
 
 
 def _canonical(request: web.Request) -> Optional[str]:

@@ -5,7 +5,9 @@ by that command with its target. One refused before its handler reached a comman
 here instead (``api_write_refused``): a caller without the role (``ROLE_REQUIRED``), a token
 refused (``AUTH_INVALID``, ``AUTH_REQUIRED``), a body that does not parse (``BAD_REQUEST``), an
 approval named for someone else (``APPROVER_NOT_CALLER``) ... — the route, the action it is, the
-caller (its identity, or none when the token was refused) and its address, and the refusal. So
+caller (its identity, or none when the token was refused) and its address, what it named in the
+body it sent (:func:`typed_target`: ``scope=binanceusdm/sim-main``, from the fields that name a
+target alone, each bounded), and the refusal. So
 an approver who tries an operator's lock leaves a trace, and the closure report's *Operator
 actions* lists it.
 
@@ -16,15 +18,19 @@ refusal given no row of its own is counted into its caller's next row (``folded_
 or, beyond :data:`TRACKED` callers remembered, into the next row written (``folded_other``).
 
 Must not: audit a heartbeat (the bots', never an operator's write), write a row per request, or
-quote a token.
+quote a token (nor a value sent that is one: it is left out of the target), or read a body larger
+than :data:`TARGET_BODY_MAX` to name it.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import time
 from typing import Any, Awaitable, Callable, Optional
+
+from aiohttp import web
 
 from .proxy.ledger import ROWS_PER_WINDOW, TRACKED, WINDOW_S
 
@@ -34,6 +40,41 @@ AUDIT_KIND = "api_write_refused"
 # what the runner could not write, a flood's shedding (counted on /metrics), and the proxy's headers
 # from elsewhere (audited by the proxy's own ledger): no row here
 NOT_AUDITED = ("AUDIT_SINK_DOWN", "RATE_LIMITED", "QUEUE_FULL", "PROXY_HEADER_UNTRUSTED")
+
+
+# the body's fields that name what a write is aimed at (never its reason, comment or a credential),
+# each value cut to TARGET_VALUE_MAX characters, the whole to TARGET_MAX; a larger body is not read
+TARGET_FIELDS = ("policy", "scope", "account", "strategy", "symbol", "leg", "incident", "source", "id", "matchers")
+TARGET_VALUE_MAX, TARGET_MAX, TARGET_BODY_MAX = 80, 240, 16_384
+
+
+def _cut(text: str, limit: int) -> str:
+    text = "".join(c if c.isprintable() else "?" for c in text)
+    return text if len(text) <= limit else text[:limit - 1] + "…"
+
+
+async def typed_target(request: web.Request, is_token: Callable[[str], bool]) -> Optional[str]:
+    """What a refused write named in its JSON body, as the person typed it: ``scope=binanceusdm/sim-main``
+    (``TARGET_FIELDS`` in that order, strings and lists of strings alone); None when there is no
+    such body, it is larger than :data:`TARGET_BODY_MAX` or does not parse. A value ``is_token``
+    says is a credential is never named."""
+    size = request.content_length
+    if not request.can_read_body or size is None or size > TARGET_BODY_MAX:
+        return None
+    try:
+        body = json.loads(await request.read())
+    except Exception:  # noqa: BLE001 - a body that does not parse names nothing: the route stands alone
+        return None
+    if not isinstance(body, dict):
+        return None
+    named = []
+    for name in TARGET_FIELDS:
+        value = body.get(name)
+        values = value if isinstance(value, list) else [value]
+        kept = [v for v in values if isinstance(v, str) and v.strip() and not is_token(v.strip())]
+        if kept:
+            named.append(f"{name}={_cut(', '.join(kept), TARGET_VALUE_MAX)}")
+    return _cut("; ".join(named), TARGET_MAX) if named else None
 
 
 def action_of(path: str) -> str:
@@ -61,8 +102,8 @@ class RefusedWrites:
         self._other = 0
         self._writing: set[asyncio.Task] = set()
 
-    def note(self, *, by: Optional[str], source: str, method: str, path: str, code: str, reason: str
-             ) -> Optional[dict]:
+    def note(self, *, by: Optional[str], source: str, method: str, path: str, code: str, reason: str,
+             target: Optional[str] = None) -> Optional[dict]:
         """Count a refused write; the row to audit for it now, or None (folded into a later row)."""
         if code in NOT_AUDITED:
             return None
@@ -83,6 +124,8 @@ class RefusedWrites:
         row = {"action": action, "route": f"{method} {path}", "by": by, "source": source,
                "refused": (f"{code}: {reason}" if reason else code)[:500],
                "folded_since_last_row": self._since.pop(key, 0)}
+        if target:
+            row["target"] = target
         if self._other:
             row["folded_other"], self._other = self._other, 0
         return row
@@ -105,4 +148,4 @@ class RefusedWrites:
                       row["by"] or row["source"], e)
 
 
-__all__ = ["AUDIT_KIND", "NOT_AUDITED", "RefusedWrites", "action_of"]
+__all__ = ["AUDIT_KIND", "NOT_AUDITED", "RefusedWrites", "action_of", "typed_target"]
