@@ -216,10 +216,10 @@ def runner_sinks(result: CompileResult, store: "StateStore", options: SinkOption
     sinks.append(RunbookSink(Path(rb_dir) if rb_dir else None))
     if rb_dir:
         echo(f"ksctl run: runbook templates {rb_dir}")
-    else:  # a policies path outside the repository: say how to get the full runbooks
-        (warn or err)("ksctl run: WARNING: runbook templates not found beside the policies: the built-in runbook is "
-                      "used, without the first steps and what happens next; give --runbooks DIR (the repository's "
-                      "runbooks/)")
+    else:  # a policies path outside the repository: the templates its policies name are not there
+        (warn or err)("ksctl run: WARNING: runbook templates not found beside the policies: every incident gets the "
+                      "built-in runbook (the repository's runbooks/default.md.j2), also where a policy names a "
+                      "template of its own; give --runbooks DIR (the repository's runbooks/) for those")
     from ..notify.sink import NotifyOptions, NotifySink
     from ..policy.routes_doc import NotificationRoutes
 

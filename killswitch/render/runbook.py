@@ -1,6 +1,7 @@
-"""Runbook formats: the HTML page around a runbook, and the built-in runbook used when no
-template can render an incident. The markdown → HTML converter is :mod:`killswitch.markdown`
-(re-exported here as ``inline`` and ``markdown_html``), shared with the runner's console.
+"""Runbook formats: the HTML page around a runbook, and the plain runbook used when no
+template, not even the built-in one (:mod:`killswitch.runbooks.builtin`), can render an
+incident. The markdown → HTML converter is :mod:`killswitch.markdown` (re-exported here as
+``inline`` and ``markdown_html``), shared with the runner's console.
 
 Pure: no I/O.
 """
@@ -71,8 +72,21 @@ def story_lines(incident: dict) -> list[str]:
     return out
 
 
+def _lock_line(incident: dict, lock: dict) -> str:
+    """The lock that binds, who holds it and, when another's binds, the stage's own beside it."""
+    own = lock.get("own", True)  # not its own (an operator's): the incident's end does not lift it
+    ended = (" until the incident ended" if own else "") if lock.get("locked") and (
+        incident.get("story") or {}).get("ended") else ""
+    by = f" by {lock['by']}, {lock.get('until')}" if lock.get("locked") and lock.get("by") and not own else ""
+    if by and lock.get("stage_lock"):
+        by += f" (the stage's own lock: {lock['stage_lock']})"
+    return (f"- {'LOCKED ' + str(lock.get('mode')) if lock.get('locked') else 'not locked'}{by}{ended}: "
+            f"`{_v(lock.get('reason'))}`")
+
+
 def fallback_markdown(incident: dict, problems: Optional[list[str]] = None) -> str:
-    """The runbook when no template could render the incident: the same facts, plainly.
+    """The runbook when no template could render the incident, not even the built-in one: the
+    same facts, plainly.
 
     Written without a template engine on purpose: it must work when templates do not."""
     pol = incident.get("policy") or {}
@@ -125,14 +139,7 @@ def fallback_markdown(incident: dict, problems: Optional[list[str]] = None) -> s
     for r in incident.get("still_open") or []:  # what its cancels did not take: the venue still lists it
         out.append(f"- order still open {r.get('account')} {r.get('symbol')} {r.get('side')} {r.get('amount_text')} "
                    f"order `{r.get('order_id')}`: {r.get('said')}")
-    own = lock.get("own", True)  # not its own (an operator's): the incident's end does not lift it
-    ended = (" until the incident ended" if own else "") if lock.get("locked") and (
-        incident.get("story") or {}).get("ended") else ""
-    by = f" by {lock['by']}, {lock.get('until')}" if lock.get("locked") and lock.get("by") and not own else ""
-    out += ["", "## Trading lock", "",
-            f"- {'LOCKED ' + str(lock.get('mode')) if lock.get('locked') else 'not locked'}{by}{ended}: "
-            f"`{_v(lock.get('reason'))}`",
-            "", "## Commands", "", "```sh"]
+    out += ["", "## Trading lock", "", _lock_line(incident, lock), "", "## Commands", "", "```sh"]
     ended_by = (incident.get("story") or {}).get("ended")
     stage = incident.get("stage") or {}
     by_itself = bool(stage) and not stage.get("manual")  # a stage that leaves when its triggers stop

@@ -2,11 +2,13 @@
 
 The template is the one the incident names (the stage's ``runbook`` action, else the policy's
 ``spec.runbook``), else ``default.md.j2``. When that template cannot render the incident (it is
-missing, broken, or fails on this data) the default one is used, and when that fails too, the
-built-in runbook: an incident always gets a runbook, and the runbook says which template
-failed and why. Without a templates directory at all the built-in runbook is the intended one:
-no problem is recorded (no "could not be used" box, no error span). ``ksctl validate`` exists
-so that a template never fails.
+missing, broken, or fails on this data) the default one is used; when that fails too, or there
+is no templates directory at all, the built-in one: the repository's ``default.md.j2`` shipped
+in the package (:mod:`.builtin`). Only when the built-in template fails as well is the runbook
+the plain one written without a template engine (:func:`~killswitch.render.runbook.fallback_markdown`):
+an incident always gets a runbook, and the runbook says which template failed and why. Without
+a templates directory the built-in runbook is the intended one: no problem is recorded (no
+"could not be used" box, no error span). ``ksctl validate`` exists so that a template never fails.
 
 Pure: the templates were read beforehand (:meth:`Templates.load`); rendering reads no file.
 """
@@ -17,6 +19,7 @@ from dataclasses import dataclass
 from typing import Optional
 
 from ..render.runbook import fallback_markdown, html_page, markdown_html, runbook_title
+from .builtin import builtin_templates
 from .incident import DEFAULT_TEMPLATE
 from .lock_view import lock_view
 from .templates import TemplateError, Templates, html_twin
@@ -28,7 +31,7 @@ BUILTIN = "builtin"
 class Runbook:
     markdown: str
     html: str
-    template: str  # the template that rendered it; "builtin" when none could
+    template: str  # the template that rendered it; "builtin": the built-in one (or, failing it, the plain one)
     problems: tuple[str, ...] = ()  # why a template was passed over ("runbooks/x.md.j2:12: ...")
 
 
@@ -39,24 +42,37 @@ def render_runbook(incident: dict, templates: Optional[Templates]) -> Runbook:
                                                   (incident.get("stage") or {}).get("level"))}
     wanted = incident.get("template") or DEFAULT_TEMPLATE
     problems: list[str] = []
-    if templates is None:
-        # No runbooks/ directory (the chart's default): the built-in runbook is what was asked
-        # for, not a template that failed. Said once at start; not a problem of each incident.
-        md = fallback_markdown(incident)
-        return Runbook(md, html_page(runbook_title(incident), markdown_html(md)), BUILTIN)
-    for name in dict.fromkeys((wanted, DEFAULT_TEMPLATE)):
+    # No runbooks/ directory (the chart's default): the built-in runbook is what was asked for,
+    # not a template that failed. Said once at start; not a problem of each incident.
+    if templates is not None:
+        for name in dict.fromkeys((wanted, DEFAULT_TEMPLATE)):
+            try:
+                md = templates.render(name, incident)
+            except TemplateError as e:
+                problems.append(str(e))
+                continue
+            if problems:
+                md = _banner(wanted, f"`{name}`", problems) + md
+            return Runbook(md, _html(templates, name, incident, md, problems), name, tuple(problems))
+    built = builtin_templates()
+    if built is None:
+        problems.append("the built-in runbook template (killswitch/runbooks/default.md.j2) is not installed")
+    else:
         try:
-            md = templates.render(name, incident)
+            md = built.render(DEFAULT_TEMPLATE, incident)
         except TemplateError as e:
             problems.append(str(e))
-            continue
-        if problems:
-            note = "\n".join(f"> - `{p}`" for p in problems)
-            md = (f"> The runbook template `{wanted}` could not be used; this runbook was rendered with "
-                  f"`{name}`.\n>\n{note}\n\n") + md
-        return Runbook(md, _html(templates, name, incident, md, problems), name, tuple(problems))
-    md = fallback_markdown(incident, problems)
+        else:
+            if problems:
+                md = _banner(wanted, f"the built-in `{DEFAULT_TEMPLATE}`", problems) + md
+            return Runbook(md, html_page(runbook_title(incident), markdown_html(md)), BUILTIN, tuple(problems))
+    md = fallback_markdown(incident, problems)  # the last resort: no template engine at all
     return Runbook(md, html_page(runbook_title(incident), markdown_html(md)), BUILTIN, tuple(problems))
+
+
+def _banner(wanted: str, used: str, problems: list[str]) -> str:
+    note = "\n".join(f"> - `{p}`" for p in problems)
+    return f"> The runbook template `{wanted}` could not be used; this runbook was rendered with {used}.\n>\n{note}\n\n"
 
 
 def _html(templates: Templates, name: str, incident: dict, md: str, problems: list[str]) -> str:

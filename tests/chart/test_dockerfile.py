@@ -417,6 +417,9 @@ def test_wheel_from_the_docker_context_installs_and_runs_without_test_extras(doc
              "import killswitch.cli.run, killswitch.process.daemon, killswitch.runner.api.api\n"
              "import killswitch.state.postgres\n"
              "import adapters.ccxt_exchange\n"
+             # the built-in runbook is the repository's default.md.j2, shipped as package data
+             "from killswitch.runbooks.builtin import builtin_templates\n"
+             "assert builtin_templates() is not None, 'killswitch/runbooks/default.md.j2 is not installed'\n"
              "sys.exit(sum(importlib.util.find_spec(m) is not None for m in ('pytest', 'hypothesis')))\n")
     r = subprocess.run([str(python), "-c", probe], capture_output=True, text=True, timeout=120)
     assert r.returncode == 0, f"runtime imports failed, or test extras are installed:\n{r.stdout}{r.stderr}"

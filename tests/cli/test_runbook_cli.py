@@ -74,8 +74,11 @@ def test_a_broken_template_still_renders_with_the_fallback_and_exits_1(state, at
     (broken / "default.md.j2").write_text("{{ stage.nmae }}\n")
     out = run("runbook", "render", "--incident", INCIDENT, "--state", url, "--runbooks", str(broken))
     assert out.exit_code == 1
-    assert out.stdout.startswith("# Runbook: futures-book binanceusdm/main stage 3 flatten")
+    # the built-in template (the repository's default.md.j2, shipped in the package) rendered it
+    assert out.stdout.startswith("> The runbook template `flatten.md.j2` could not be used; this runbook was "
+                                 "rendered with the built-in `default.md.j2`.")
     assert "runbooks/default.md.j2:1" in out.stdout  # the runbook says which template failed
+    assert '# futures-book: stage 3 "flatten" on binanceusdm/main' in out.stdout
     assert "template problem:" in out.stderr
 
 

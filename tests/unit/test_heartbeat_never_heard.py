@@ -56,15 +56,19 @@ def test_a_source_that_beat_reads_its_age_without_a_note():
 
 
 def _runbook(g, values, reasons):
+    return fallback_markdown(_runbook_data(g, values, reasons))
+
+
+def _runbook_data(g, values, reasons):
     node = g.policy(g.policies[0].name)
     scope = "binance/main"
     doc = assemble(node=node, incident="d-1", scope=scope, level=1, from_level=0, reason="ESCALATED",
                    created_ms=T0, digest="sha256:0", revision=None, mode="live", values=values,
                    reasons=reasons, results={"t": {"firing": True, "pending": None, "reason": None}},
                    orders=[], cancels=[], directives=[], hedges=[], skipped=[], attribution=None,
-                   positions=[], positions_note="", accounts=[], lock={}, state_url="http://x",
+                   positions=[], positions_note="", accounts=[], lock={"locked": False}, state_url="http://x",
                    equity=None)
-    return fallback_markdown(doc)
+    return doc
 
 
 def test_the_runbook_says_why_a_value_is_unknown():
@@ -82,3 +86,17 @@ def test_the_runbook_says_a_source_is_never_heard():
     fired = md.split("## What fired", 1)[1].split("##", 1)[0]
     assert "`s` = never heard (NEVER_HEARD: source=bot-a silent since 2026-03-02T13:00:00Z" in fired
     assert "the trigger fires then (on_missing_data: fire)" in fired and "= 0s" not in fired
+
+
+def test_the_builtin_runbook_says_why_a_value_is_unknown_and_that_a_source_is_never_heard():
+    """Walk 9's L6 from the built-in runbook (no runbooks/ directory): the repository's template."""
+    from killswitch.runbooks.render import render_runbook
+
+    g, evs, _ = _evaluated(T0, T0 + 10 * MIN)
+    doc = _runbook_data(g, {"s": None}, {"s": signal(evs[-1]).reason})
+    fired = render_runbook(doc, None).markdown.split("## 1. What fired", 1)[1].split("##", 1)[0]
+    assert "`s` = **unknown (NO_HEARTBEAT: source=bot-a grace=600s passed without a first beat)**" in fired
+    g, evs, _ = _evaluated(T0, T0 + 3 * MIN)
+    doc = _runbook_data(g, {"s": 0.0}, {"s": signal(evs[-1]).reason})
+    fired = render_runbook(doc, None).markdown.split("## 1. What fired", 1)[1].split("##", 1)[0]
+    assert "`s` = **never heard (NEVER_HEARD: source=bot-a silent since 2026-03-02T13:00:00Z" in fired

@@ -10,7 +10,7 @@ import pytest
 
 from killswitch.compile.compiler import compile_documents
 from killswitch.policy.load import load_sources
-from killswitch.render.runbook import fallback_markdown, inline, markdown_html
+from killswitch.render.runbook import inline, markdown_html
 from killswitch.runbooks.incident import age_text, order_summary, value_text
 from killswitch.runbooks.render import BUILTIN, render_runbook
 from killswitch.runbooks.sample import sample_incident
@@ -105,7 +105,8 @@ def test_without_a_templates_directory_the_builtin_runbook_is_no_problem(flatten
     rb = render_runbook(flatten_incident, None)
     assert rb.template == BUILTIN and rb.problems == ()
     assert "could not be used" not in rb.markdown and "could not be used" not in rb.html
-    assert rb.markdown == fallback_markdown(flatten_incident)
+    # the built-in runbook is the repository's default.md.j2 (tests/unit/test_runbook_builtin.py)
+    assert rb.markdown == Templates.load(ROOT / "runbooks").render("default.md.j2", flatten_incident)
 
 
 def test_a_template_that_fails_is_still_said_in_the_builtin_runbook(flatten_incident):

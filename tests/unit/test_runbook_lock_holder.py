@@ -77,8 +77,15 @@ def test_after_the_reset_the_runbook_does_not_say_the_operators_halt_ended(incid
     assert ("was **HALTED** during this incident, held by operator alice since 2026-03-02T12:59:40.000Z, "
             "until ksctl unlock: not this incident's own lock, so its end (released at 2026-03-02T13:05:00Z") in md
     assert "only the stage's own lock (reducing, ttl 10m, until 2026-03-02T13:10:00.000Z) ended with it" in md
-    builtin = render_runbook(data, None).markdown
-    assert "- LOCKED halted by operator alice, until ksctl unlock: " in builtin
+    # the built-in runbook (no runbooks/ directory) says the same: the operator's halt and, beside
+    # it, the stage's own lock (walk 9's M3: it named only the operator's)
+    assert _section4(render_runbook(data, None).markdown) == md
+    from killswitch.render.runbook import fallback_markdown  # the plain runbook, the last resort
+    from killswitch.runbooks.lock_view import lock_view
+
+    plain = fallback_markdown({**data, "lock": lock_view(data["lock"], POLICY, 1)})
+    assert ("- LOCKED halted by operator alice, until ksctl unlock (the stage's own lock: reducing, ttl 10m, "
+            "until 2026-03-02T13:10:00.000Z)") in plain
 
 
 def test_a_runbook_whose_own_lock_binds_still_says_it_ends_with_the_incident(incident, templates):

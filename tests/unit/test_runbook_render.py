@@ -205,13 +205,21 @@ def test_a_failing_template_falls_back_to_the_default_and_says_why(flatten, repo
     assert "## 7. After closure" in rb.markdown
 
 
-def test_without_any_usable_template_the_builtin_runbook_still_tells_what_to_do(flatten):
-    for templates in (None, Templates({DEFAULT_TEMPLATE: "{% if %}"})):
-        rb = render_runbook(flatten, templates)
+def test_without_any_usable_template_the_builtin_runbook_still_tells_what_to_do(flatten, monkeypatch):
+    import killswitch.runbooks.render as render_module
+
+    def runbooks():
+        for templates in (None, Templates({DEFAULT_TEMPLATE: "{% if %}"})):
+            yield templates, render_runbook(flatten, templates), "is **HALTED** since"
+        # the built-in template failing too: the plain runbook, written without a template engine
+        monkeypatch.setattr(render_module, "builtin_templates", lambda: Templates({DEFAULT_TEMPLATE: "{% if %}"}))
+        yield "broken", render_runbook(flatten, None), "LOCKED halted"
+
+    for templates, rb, locked in runbooks():
         # no directory: the built-in runbook is the one meant (no problem); a broken template: said
         assert rb.template == BUILTIN and bool(rb.problems) == (templates is not None)
         for fact in ("futures-book/binanceusdm/main/L3/e3", flatten["graph"]["digest"], "ksctl reset --policy",
-                     "ksctl audit verify", "positions confirmed closed", "resumption plan", "LOCKED halted"):
+                     "ksctl audit verify", "positions confirmed closed", "resumption plan", locked):
             assert fact in rb.markdown, fact
         assert "<h1" in rb.html and "<script" not in rb.html
 

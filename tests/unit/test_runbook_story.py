@@ -130,7 +130,11 @@ def test_a_silence_made_after_the_entry_page_says_which_page_it_held_and_that_th
     md = _render({**flatten_incident, "story": _story(flatten_incident)}, templates)
     assert f"it held back this incident's pages to desk-chat: {said} (`ksctl silence list`)" in md.split("| | |")[0]
     builtin = render_runbook({**flatten_incident, "story": _story(flatten_incident)}, None).markdown
-    assert f"ends 2026-03-02T15:00:00Z: it held back {said}" in builtin
+    assert f"it held back this incident's pages to desk-chat: {said} (`ksctl silence list`)" in builtin
+    from killswitch.render.runbook import fallback_markdown  # the plain runbook, the last resort
+
+    assert f"ends 2026-03-02T15:00:00Z: it held back {said}" in fallback_markdown(
+        {**flatten_incident, "story": _story(flatten_incident)})
 
 
 def test_the_checklist_says_where_the_pages_went_and_which_failed(flatten_incident, templates):
@@ -212,16 +216,25 @@ def test_one_leg_refused_and_one_still_tried_say_which_is_which(flatten_incident
 
 
 def test_the_builtin_runbook_says_it_ended_was_removed_and_silenced_too(flatten_incident):
-    """A runner without a runbooks directory (the chart's default) serves the built-in runbook."""
+    """A runner without a runbooks directory (the chart's default) serves the built-in runbook: the
+    repository's default.md.j2; the plain one, its last resort, says the same facts."""
+    from killswitch.render.runbook import fallback_markdown
+
     data = {**_refused(flatten_incident), "story": _story(flatten_incident)}
     rb = render_runbook(data, None)
     assert rb.template == "builtin"
-    assert "> **ENDED**: reset by alice, bob at 2026-03-02T13:07:00Z." in rb.markdown
-    assert "> **REMOVED BY RELOAD** at 2026-03-02T13:05:00Z (kept until reset)" in rb.markdown
-    assert "> **PAGES SILENCED** by ed63b161733f (alice: on it), ends 2026-03-02T15:00:00Z" in rb.markdown
-    assert "- LOCKED halted until the incident ended:" in rb.markdown
+    for md in (rb.markdown, fallback_markdown(data)):
+        assert "> **ENDED**: reset by alice, bob at 2026-03-02T13:07:00Z." in md
+        assert "> **REMOVED BY RELOAD** at 2026-03-02T13:05:00Z (kept until reset)" in md
+        assert "> **PAGES SILENCED** by ed63b161733f (alice: on it), ends 2026-03-02T15:00:00Z" in md
+    assert ("Trading on `binanceusdm/main` was **HALTED** by this incident from 2026-03-02T13:00:00Z until it "
+            "ended") in rb.markdown
+    assert "| `CLOSE_REJECTED` -2022 ReduceOnly Order is rejected. |" in rb.markdown
+    assert ("ksctl close-accept --account binanceusdm/hedge --symbol SOL/USDT:USDT --leg SHORT") in rb.markdown
+    plain = fallback_markdown(data)
+    assert "- LOCKED halted until the incident ended:" in plain
     assert ("`CLOSE_REJECTED` -2022 ReduceOnly Order is rejected.; not sent again: `ksctl close-accept --account "
-            "binanceusdm/hedge --symbol SOL/USDT:USDT --leg SHORT") in rb.markdown
+            "binanceusdm/hedge --symbol SOL/USDT:USDT --leg SHORT") in plain
 
 
 def test_the_runbook_sink_reads_the_audit_trail_for_news_only_while_an_incident_is_open():

@@ -1,0 +1,34 @@
+"""The built-in runbook template: the repository's ``runbooks/default.md.j2``, shipped in the
+package (``killswitch/runbooks/default.md.j2`` is the file; ``runbooks/default.md.j2`` links to
+it), so that a runner without a runbooks directory (the chart's default, or policies outside the
+repository) renders the same runbook as one with the repository's: one text, not two copies.
+
+Read once a process, on first use.
+"""
+
+from __future__ import annotations
+
+import functools
+from importlib import resources
+from typing import Optional
+
+from .incident import DEFAULT_TEMPLATE
+from .templates import Templates
+
+# where the built-in template's errors point (its file in the source tree)
+BUILTIN_ROOT = "killswitch/runbooks"
+
+
+@functools.cache
+def builtin_templates() -> Optional[Templates]:
+    """The built-in ``default.md.j2`` alone, or None when the package lacks it (an install that
+    did not ship its package data): the runbook is then the plain one of
+    :func:`killswitch.render.runbook.fallback_markdown`."""
+    try:
+        text = (resources.files(__package__) / DEFAULT_TEMPLATE).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        return None
+    return Templates({DEFAULT_TEMPLATE: text}, BUILTIN_ROOT)
+
+
+__all__ = ["BUILTIN_ROOT", "builtin_templates"]
