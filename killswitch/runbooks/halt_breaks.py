@@ -126,7 +126,7 @@ def halt_breaks(rows: Sequence[Any], statuses: Mapping[str, str], incidents: Seq
             else:
                 why = "; ".join(_asked_by(h, asked) for h in holds)
             trading.append({
-                "at": iso(r.ts_ms), "event": event, "account": account,
+                "at": iso(r.ts_ms), "at_ms": r.ts_ms, "event": event, "account": account,
                 "keys": sorted(keys) if isinstance(keys, Mapping) else list(keys),
                 "read_back": p.get("read_back"), "want": p.get("want_text"), "code": p.get("code"),
                 "message": p.get("message"), "attempts": p.get("attempts"), "holds": holds, "by": p.get("by"),

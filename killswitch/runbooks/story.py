@@ -18,8 +18,10 @@ render`` after a restart) says the same thing:
   receiver's first page of it, how long after its event (``after``, from the receipt's
   ``latency_ms``) and who stamped the event (``source``: venue, runner);
 - ``halt_breaks``: the lock violations on its scope while it was open (its own, and those under
-  another's lock, each naming it) and the changes of the bots' trading permission it asked for
-  (:func:`.halt_breaks.halt_breaks`, the report's section, kept to this incident).
+  another's lock, each naming it) and the changes of the bots' trading permission it asked for or
+  that were made on an account of its scope while it was open (an operator's revoke, its
+  restore and the restore's approvals) (:func:`.halt_breaks.halt_breaks`, the report's section,
+  kept to this incident).
 
 Pure but for :func:`read_story`, which reads the rows, the silences and the journal.
 """
@@ -29,6 +31,7 @@ from __future__ import annotations
 import re
 from typing import Any, Iterable, Mapping, Optional, Sequence
 
+from ..engine.guarded import within
 from .halt_breaks import KINDS as HALT_BREAK_KINDS, halt_breaks
 from .incident import iso
 from .report import NOTIFICATION_KINDS, _count_receipts, _Trail
@@ -141,7 +144,10 @@ def incident_story(data: Mapping[str, Any], rows: Sequence[Any], silences: Itera
         "ended": ended, "removed": removed, "pages": pages_doc,
         # its own, and those under another's lock on its scope while it was open (each names its lock)
         "halt_breaks": {"violations": [v for v in broke["violations"] if incident in (v["incident"], v["during"])],
-                        "trading": [t for t in broke["trading"] if t["incident"] == incident]},
+                        # those it asked for, and any other on an account of its scope while it was
+                        # open: an operator's revoke and its restore, with who, keys and approvals
+                        "trading": [t for t in broke["trading"] if t["incident"] == incident
+                                    or (created <= t["at_ms"] <= end_ms and within(scope, [t["account"]]))]},
     }
 
 
