@@ -9,14 +9,10 @@ Read once a process, on first use.
 from __future__ import annotations
 
 import functools
-from importlib import resources
 from typing import Optional
 
 from .incident import DEFAULT_TEMPLATE
-from .templates import Templates
-
-# where the built-in template's errors point (its file in the source tree)
-BUILTIN_ROOT = "killswitch/runbooks"
+from .templates import BUILTIN_ROOT, Templates, builtin_default_text
 
 
 @functools.cache
@@ -24,9 +20,8 @@ def builtin_templates() -> Optional[Templates]:
     """The built-in ``default.md.j2`` alone, or None when the package lacks it (an install that
     did not ship its package data): the runbook is then the plain one of
     :func:`killswitch.render.runbook.fallback_markdown`."""
-    try:
-        text = (resources.files(__package__) / DEFAULT_TEMPLATE).read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError):
+    text = builtin_default_text()
+    if text is None:
         return None
     return Templates({DEFAULT_TEMPLATE: text}, BUILTIN_ROOT)
 

@@ -55,6 +55,22 @@ class TemplateError(Exception):
         return f"{where}: {self.message}"
 
 
+# where the built-in template lives in the source tree (its errors point there)
+BUILTIN_ROOT = "killswitch/runbooks"
+
+
+@functools.cache
+def builtin_default_text() -> Optional[str]:
+    """The package's ``default.md.j2`` (the repository's ``runbooks/default.md.j2``), or None
+    when the install did not ship its package data."""
+    from importlib import resources
+
+    try:
+        return (resources.files(__package__) / DEFAULT_TEMPLATE).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        return None
+
+
 def html_twin(name: str) -> Optional[str]:
     """``flatten.md.j2`` → ``flatten.html.j2`` (None for a name that is not ``*.md.j2``)."""
     if name.endswith(".md" + TEMPLATE_SUFFIX):
@@ -112,9 +128,11 @@ def _finalize(value: Any) -> Any:
 class Templates:
     """The templates of one directory: ``name`` (path relative to it, ``/``-separated) → source."""
 
-    def __init__(self, sources: Mapping[str, str], root: str = "runbooks"):
+    def __init__(self, sources: Mapping[str, str], root: str = "runbooks", borrowed: Iterable[str] = ()):
         self.sources = dict(sources)
         self.root = root
+        # names the directory lacks, taken from the package (the built-in default.md.j2)
+        self.borrowed = frozenset(borrowed)
         self._env: Any = None
         self._asts: dict[str, Any] = {}  # parsed once: checking a template asks several questions of it
         # what checking asks again for every policy that uses a template, answered once
@@ -131,7 +149,10 @@ class Templates:
     @classmethod
     def load(cls, root: Path) -> "Templates":
         """Read every ``*.j2`` file under ``root``. A file that cannot be read is left out (a
-        template that names it is then reported as unknown)."""
+        template that names it is then reported as unknown). A directory without a readable
+        ``default.md.j2`` (a copy that kept the repository's link to the package's file as a
+        dangling link, or a firm's directory of its own templates) is given the built-in one,
+        which its templates may extend: not a problem, the default that was meant."""
         sources: dict[str, str] = {}
         base = Path(root)
         for dirpath, dirnames, filenames in os.walk(base):
@@ -146,7 +167,11 @@ class Templates:
                     sources[f.relative_to(base).as_posix()] = f.read_text(encoding="utf-8")
                 except (OSError, UnicodeDecodeError):
                     continue
-        return cls(sources, display_path(base))
+        borrowed: list[str] = []
+        if DEFAULT_TEMPLATE not in sources and (text := builtin_default_text()) is not None:
+            sources[DEFAULT_TEMPLATE] = text
+            borrowed.append(DEFAULT_TEMPLATE)
+        return cls(sources, display_path(base), borrowed)
 
     @property
     def names(self) -> list[str]:
@@ -156,6 +181,8 @@ class Templates:
         return name in self.sources
 
     def path(self, name: str) -> str:
+        if name in self.borrowed:
+            return f"{BUILTIN_ROOT}/{name}"
         return f"{self.root}/{name}" if self.root else name
 
     # --- the sandbox -----------------------------------------------------------------------------

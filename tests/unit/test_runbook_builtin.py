@@ -76,3 +76,37 @@ def test_the_plain_runbook_is_the_last_resort_and_says_why(monkeypatch):
     monkeypatch.setattr(render_module, "builtin_templates", lambda: None)
     rb = render_runbook(data, None)
     assert "is not installed" in rb.problems[0] and "could not be used" in rb.markdown
+
+
+def test_a_copy_of_runbooks_with_its_link_dangling_still_renders_the_default(tmp_path):
+    """`cp -r runbooks/ /tmp/x` keeps runbooks/default.md.j2 as a relative link that points
+    nowhere there: the directory's templates extend the built-in default, with no problem said."""
+    import shutil
+
+    copy = tmp_path / "runbooks"
+    shutil.copytree(ROOT / "runbooks", copy, symlinks=True)
+    assert (copy / "default.md.j2").is_symlink() and not (copy / "default.md.j2").exists()
+    templates = Templates.load(copy)
+    assert templates.borrowed == {"default.md.j2"}
+    assert templates.path("default.md.j2") == "killswitch/runbooks/default.md.j2"
+    data = next(d for d in _incidents() if d["template"] == "flatten.md.j2")
+    rb = render_runbook(data, templates)
+    assert rb.template == "flatten.md.j2" and rb.problems == (), rb.problems
+    assert "could not be used" not in rb.markdown
+    for promised in PROMISED:
+        assert promised in rb.markdown, promised
+
+
+def test_a_directory_of_its_own_templates_extends_the_builtin_default(tmp_path):
+    (tmp_path / "mine.md.j2").write_text('{% extends "default.md.j2" %}\n')
+    templates = Templates.load(tmp_path)
+    data = dict(next(iter(_incidents())), template="mine.md.j2")
+    rb = render_runbook(data, templates)
+    assert rb.template == "mine.md.j2" and rb.problems == ()
+    assert "## First steps" in rb.markdown
+
+
+def test_a_directory_with_its_own_default_is_not_given_the_builtin(tmp_path):
+    (tmp_path / "default.md.j2").write_text("# ours\n")
+    templates = Templates.load(tmp_path)
+    assert templates.borrowed == frozenset() and templates.sources == {"default.md.j2": "# ours\n"}
