@@ -221,7 +221,7 @@ def _earlier(a: Optional[int], b: Optional[int]) -> Optional[int]:
 # "not used": left out of the digest at that value, so that upgrading does not regroup (and
 # page again) every document that does not use them.
 _LATER_KEYS = {"send_resolved": True, "mute_time_intervals": [], "active_time_intervals": [], "time_intervals": [],
-               "matchers": [], "source_matchers": [], "target_matchers": []}
+               "matchers": [], "source_matchers": [], "target_matchers": [], "default": None}
 
 
 def _without_later_defaults(value: Any) -> Any:

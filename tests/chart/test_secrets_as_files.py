@@ -176,3 +176,19 @@ def test_checkov_sees_a_secret_in_the_environment(helm: Helm, checkov, tmp_path)
                                  "--set", "secrets.env.BINANCE_API_KEY=k").stdout)
     found = {f["check_id"] for f in run_checkov(checkov, rendered).get("kubernetes", [])}
     assert "CKV_K8S_35" in found, found
+
+
+def test_an_env_reference_with_a_default_needs_nothing_set(helm: Helm, tmp_path):
+    """{env: NAME, default: URL} (the example routes' fallback) falls back to its plain local URL
+    while NAME is unset: nothing need set it. The same name without a default still must be set."""
+    routes = (ROOT / "policies" / "routes.yaml").read_text()
+    assert '{env: KS_AUDIT_WEBHOOK_URL, default: "json://127.0.0.1:9099/killswitch"}' in routes
+    defaulted = tmp_path / "routes.yaml"
+    defaulted.write_text(routes)
+    base = [*MODES["single"], "--set", "secrets.existingFilesSecret=ks-files"]
+    helm.template(*base, "--set-file", f"policies.files.routes\\.yaml={defaulted}")
+    bare = tmp_path / "bare.yaml"
+    bare.write_text(routes.replace(', default: "json://127.0.0.1:9099/killswitch"}', "}"))
+    r = helm.run("template", "ks", str(CHART), "--namespace", "trading", *base,
+                 "--set-file", f"policies.files.routes\\.yaml={bare}", check=False)
+    assert r.returncode != 0 and "environment variable KS_AUDIT_WEBHOOK_URL, but nothing sets it" in r.stderr

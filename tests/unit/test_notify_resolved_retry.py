@@ -309,8 +309,10 @@ def test_the_digest_of_a_routes_document_not_using_the_new_keys_is_the_one_saved
 
     # the example as it was then: its pager route took the root's timers, its desk chat's URL a variable
     text = (POLICIES / "routes.yaml").read_text().replace("        group_wait: 0s\n        group_interval: 1s\n", "") \
-        .replace("{file: /var/run/secrets/killswitch/desk-chat-url}", "{env: KS_APPRISE_DESK_CHAT}")
-    assert "{env: KS_APPRISE_DESK_CHAT}" in text
+        .replace("{file: /var/run/secrets/killswitch/desk-chat-url}", "{env: KS_APPRISE_DESK_CHAT}") \
+        .replace('{env: KS_AUDIT_WEBHOOK_URL, default: "json://127.0.0.1:9099/killswitch"}',
+                 '"json://127.0.0.1:9099/killswitch"')
+    assert "{env: KS_APPRISE_DESK_CHAT}" in text and "{env: KS_AUDIT_WEBHOOK_URL" not in text
     res = compile_documents(load_text(text, "routes.yaml"))
     model = next(d.model for d in res.docs if isinstance(d.model, NotificationRoutes))
     # computed by the code before send_resolved and time intervals: a saved halt is not paged again

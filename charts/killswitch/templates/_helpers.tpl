@@ -363,7 +363,8 @@ pod provides stops the runner at start (AUTH): refuse such a render instead, say
   must be mounted there: secrets.files with that key, or secrets.existingFilesSecret (whose keys
   the chart cannot see: the release notes list the keys it must hold);
 - an environment variable must come from secrets.env, runner.extraEnv or secrets.existingSecret
-  (whose keys, likewise, the notes list).
+  (whose keys, likewise, the notes list), unless its reference gives a default in the same flow
+  mapping ({env: NAME, default: URL}: a plain local URL, used while NAME is unset).
 Documents from an existing ConfigMap or from git-sync are not read by the chart and not checked.
 */}}
 {{- define "killswitch.secretReferences" -}}
@@ -377,7 +378,9 @@ Documents from an existing ConfigMap or from git-sync are not read by the chart 
 {{- range $m := regexFindAll "(^|[{,\\s])file:[ \\t]*[\"']?/[^\\s,}\"']+" (toString $doc) -1 }}
 {{- $files = append $files (regexFind "/[^\\s,}\"']+$" $m) }}
 {{- end }}
-{{- range $m := regexFindAll "(^|[{,\\s])env:[ \\t]*[\"']?[A-Za-z_][A-Za-z0-9_]*" (toString $doc) -1 }}
+{{- /* {env: NAME, default: URL} needs nothing set: unset, its plain local default is used */ -}}
+{{- $undefaulted := regexReplaceAll "env:[ \\t]*[\"']?[A-Za-z_][A-Za-z0-9_]*[\"']?[ \\t]*,[ \\t]*default:" (toString $doc) "defaulted:" }}
+{{- range $m := regexFindAll "(^|[{,\\s])env:[ \\t]*[\"']?[A-Za-z_][A-Za-z0-9_]*" $undefaulted -1 }}
 {{- $envs = append $envs (regexFind "[A-Za-z_][A-Za-z0-9_]*$" $m) }}
 {{- end }}
 {{- end }}
