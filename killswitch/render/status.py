@@ -28,7 +28,7 @@ from .dms import dms_lines
 from .locks import limit_lines, lock_lines, window_lines
 from .ops import api_json
 from .policy_sync import policy_sync_lines
-from .times import iso, seconds_text
+from .times import duration_text, iso, seconds_text
 
 
 def _when(ms: Optional[int]) -> str:
@@ -96,6 +96,17 @@ def stream_text(s: dict) -> str:
             f"{dropped} dropped)")
 
 
+def leaves_text(leaves_ms: int, quiet_s: Optional[float], now_ms: Optional[int]) -> str:
+    """When a stage that needs no approval leaves, if its triggers stay quiet: ``LEAVES BY ITSELF
+    at 06:11:00Z if its triggers stay quiet (10m of quiet, in 8m12s)``; once that time is
+    past, at the next tick."""
+    if now_ms is not None and leaves_ms <= now_ms:
+        return "LEAVES BY ITSELF at the next tick (its triggers have been quiet long enough)"
+    quiet = f"{duration_text(quiet_s)} of quiet" if quiet_s else "its cooldown"
+    left = f", in {duration_text(max(1, (leaves_ms - now_ms) // 1000))}" if now_ms is not None else ""
+    return f"LEAVES BY ITSELF at {iso(leaves_ms)} if its triggers stay quiet ({quiet}{left})"
+
+
 def status_text(st: RunnerStatus, locks: LockDocument) -> str:
     """Mode, leadership, graph; what can lose money (:func:`risk_lines`); the runner's own
     failures (reload, pages); stages per scope;
@@ -117,6 +128,8 @@ def status_text(st: RunnerStatus, locks: LockDocument) -> str:
         if s.manual and s.stage:
             extra += f"  LATCHED: reset needs {s.approvals_needed} approver(s), have {len(s.approvals)}" + (
                 f" ({', '.join(s.approvals)})" if s.approvals else "")
+        elif s.stage and s.leaves_ms is not None:  # a stage that leaves by itself: when
+            extra += "  " + leaves_text(s.leaves_ms, s.quiet_s, st.last_tick_ms)
         have = s.acks or ((s.ack,) if s.ack is not None else ())
         if have:  # who has the scope's incident (ksctl ack): everyone who said so, each with their note
             extra += "  ACKNOWLEDGED by " + "; ".join(

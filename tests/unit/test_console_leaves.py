@@ -12,10 +12,13 @@ import dataclasses
 
 import pytest
 
+from killswitch.client import LockDocument
 from killswitch.engine import stages
 from killswitch.engine.state import StageState
+from killswitch.render.status import leaves_text, status_text
+from killswitch.render.times import iso
 from killswitch.runner.lock.lock import LockBook, iso_ms
-from killswitch.runner.view import IncidentStatus, ScopeStatus, ThresholdCheck, TriggerStatus
+from killswitch.runner.view import IncidentStatus, ScopeStatus, ThresholdCheck, TriggerStatus, decode
 
 from .engine_helpers import MIN, policy_graph
 from .test_console import GUARD2, VERA, Api, run, ticks
@@ -112,5 +115,21 @@ def test_the_runner_says_when_its_stage_leaves_from_the_last_tick_its_trigger_fi
             html = (await api.get("/console/view", VERA))[1]
             clock = iso_ms(fired_ms + 600_000)[11:16]
             assert f"leaves by itself (no approval) at {clock} UTC after 10m of quiet (in 9m 55s)" in text_of(html)
+            # ksctl status says the same of the scope (walk 9's L2, its status half)
+            st = w.desk.status()
+            [scope] = [sc for sc in st.scopes if sc.stage]
+            assert scope.leaves_ms == fired_ms + 600_000 and scope.quiet_s == 600
+            text = status_text(st, decode(LockDocument, w.desk.lock_document()))
+            line = next(ln for ln in text.splitlines() if "LEAVES" in ln)
+            assert f"LEAVES BY ITSELF at {iso(fired_ms + 600_000)} if its triggers stay quiet (10m of quiet, " \
+                   "in 9m55s)" in line, line
 
     run(go())
+
+
+def test_status_says_when_a_stage_leaves_by_itself_and_nothing_for_a_latched_one():
+    assert leaves_text(T0 + 600_000, 600, T0) == (f"LEAVES BY ITSELF at {iso(T0 + 600_000)} if its triggers "
+                                                  "stay quiet (10m of quiet, in 10m)")
+    assert leaves_text(T0, 600, T0).startswith("LEAVES BY ITSELF at the next tick")
+    latched = ScopeStatus("p", ACC, 1, "halt", True, (), 2, T0)
+    assert latched.leaves_ms is None  # a manual stage: LATCHED, its approvals; never a leave time

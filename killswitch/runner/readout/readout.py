@@ -158,10 +158,16 @@ class Readout:
             policy, _, scope = key.partition("|")
             name, manual, needed = stage_facts(book.node(policy), ss)
             incident = decision_id(policy, scope, ss.stage.level, ss.stage.entries) if ss.stage.level else None
+            leaves: dict[str, Any] = {}
+            if ss.stage.level > 0 and not manual and ss.removed is None:  # (the card's rule, below)
+                node = book.node(policy)
+                stage = next((s for s in node.stages if s.level == ss.stage.level), None) if node else None
+                if stage is not None:
+                    leaves = {"leaves_ms": leaves_at(stage, ss.stage), "quiet_s": stage.reset_after_s}
             scopes.append(ScopeStatus(policy, scope, ss.stage.level, name, manual, tuple(ss.stage.approvals),
                                       needed, ss.stage.entered_ms, *ack_fields(book.acks.get(incident or "")),
                                       removed=removed_text(policy, scope, ss.stage.level, ss.removed)
-                                      if ss.removed is not None else None))
+                                      if ss.removed is not None else None, **leaves))
         now = self.clock()
         # the engine's rule (a frozen feed ages from its last change), so status and triggers agree
         ages = {k: round(age / 1000, 3) for k, a in sorted(book.state.accounts.items())
