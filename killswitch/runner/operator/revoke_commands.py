@@ -197,8 +197,9 @@ class OperatorRevokes:
                 holds = sorted((h for h in self.book.lock_book.in_force(now) if h.scope in keys), key=hold_strength)
                 first, rest = holds[0], holds[1:]
                 also = "; also held by " + ", ".join(f"{_holder(h)} ({h.mode})" for h in rest) if rest else ""
+                why = first.details.get("reason") or first.reason  # an operator's: the words they typed
                 out.append(f"{a} is still {lock.mode.upper()} by {_holder(first)} (since {lock.since}: "
-                           f"{lock.reason}){also}; the restore does not lift "
+                           f"{why}){also}; the restore does not lift "
                            + ("any of them" if rest else "it"))
             else:
                 out.append(f"{a}: no lock binds it now; its bots trade freely once restored")

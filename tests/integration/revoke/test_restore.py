@@ -77,6 +77,8 @@ def test_a_restores_preview_says_the_lock_that_still_binds_and_the_violations_un
     assert p.allowed, p.reason
     said = "\n".join(p.effects)
     assert f"{ACCOUNT} is still HALTED by ann's lock (since " in said and "the restore does not lift it" in said, said
+    # in the words ann typed, as the reset's preview gives them, not the lock's whole MANUAL_LOCK text
+    assert ": desk halt); the restore does not lift it" in said and "MANUAL_LOCK" not in said, said
     # every lock that binds the account is named, not only the strongest (issue 65, walk 8 L1)
     assert run(w.desk.lock_scope("simulated", "reducing", "venue slow", actor="bob")).done
     said = "\n".join(w.desk.preview_restore(ACCOUNT, "alice").effects)
