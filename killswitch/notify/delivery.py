@@ -60,7 +60,8 @@ class Delivery(SinkHooks):
             msg = possible_repeat(msg, at)
             self._maybe_handed.forget(n.dedup_key, n.new)
         job = _Job(n.tree, n.receiver, n.group_key, msg, n.severity, n.event_kinds, n.incidents, mode,
-                   new=n.new, told=tuple(a.fp for a in n.alerts), round=n.round,
+                   new=n.new, told=tuple(a.fp for a in n.alerts), resolved_fps=tuple(a.fp for a in n.resolved),
+                   round=n.round,
                    resolved_only=n.resolved_only, dedup_key=n.dedup_key, cause=n.cause)
         self._queue_delivery(job)
 
@@ -207,6 +208,6 @@ class Delivery(SinkHooks):
                           job.group_key, job.round, job.severity, job.resolved_only)
         self._queue_delivery(_Job(job.tree, fb, job.group_key, msg, "critical", job.event_kinds, job.incidents,
                                   job.mode, fallback_for=job.receiver, page=job.what(), dedup_key=job.dedup_key,
-                                  cause=job.cause, told=job.told))
+                                  cause=job.cause, told=job.told, resolved_fps=job.resolved_fps))
         self._start_deliveries()
         return True

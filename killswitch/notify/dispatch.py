@@ -503,12 +503,16 @@ class Dispatcher:
         if g is not None:
             g.failed_fps = g.failed_fps | frozenset(told)
 
-    def handed_before(self, n_key: str, told: Iterable[str], at_ms: int) -> None:
+    def handed_before(self, n_key: str, told: Iterable[str], at_ms: int, resolved: Iterable[str] = ()) -> None:
         """A notification of group ``n_key`` telling the alerts ``told`` was delivered after the
-        state this dispatcher restored was saved (its receipt says so): they are notified."""
+        state this dispatcher restored was saved (its receipt says so): they are notified. The
+        resolutions it told (``resolved``) are told: no longer notified, so not told again."""
         g = self.groups.get(n_key)
         if g is None:
             return
+        gone = frozenset(resolved) & frozenset(g.alerts)
+        if gone and g.last_fps is not None:
+            g.last_fps = g.last_fps - gone
         fps = frozenset(told) & frozenset(g.alerts)
         if fps:
             g.last_fps = (g.last_fps or frozenset()) | fps

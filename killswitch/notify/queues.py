@@ -58,6 +58,7 @@ class _Job:
     attempts_made: int = 0
     new: tuple[str, ...] = ()  # fingerprints the notification told first: taken back for a retry
     told: tuple[str, ...] = ()  # fingerprints of every alert the notification tells (first or again)
+    resolved_fps: tuple[str, ...] = ()  # fingerprints of the resolutions it tells ([RESOLVED])
     round: int = 1
     resolved_only: bool = False  # a [RESOLVED] message and nothing firing
     page: Optional[str] = None  # a fallback's: what the failed page was ("warning page (snapshot_failed)")

@@ -107,6 +107,8 @@ class Receipts(SinkHooks):
                    "attempt": attempt, "attempts": self.options.attempts, "round": job.round,
                    "result": res.result, "final": final, "elapsed_ms": int(res.elapsed_s * 1000), "mode": job.mode,
                    "resolved": job.resolved_only, "alerts": list(job.told)}
+        if job.resolved_fps:  # the resolutions it told: not told again by a runner taking up the state
+            payload["resolved_alerts"] = list(job.resolved_fps)
         if job.dedup_key is not None:
             payload["dedup_key"] = job.dedup_key
         if retry_at is not None:

@@ -8,7 +8,7 @@ at delivery, each in its own fenced write, so they say what the saved state does
 
 - a ``notification_delivered`` row written since the save (a page, or the fallback receiver's
   copy of a failed one) marks the alerts it told as notified in the restored group: not sent
-  again;
+  again; the resolutions it told (``resolved_alerts``) as told: not sent again either;
 - a ``notification_sending`` row (written before a page's first attempt) with no receipt after
   it is a page that may have reached its receiver just before the process died (the receiver's
   answer and the receipt's write are the one window no design closes without the receiver's
@@ -34,7 +34,9 @@ class Handed:
     """What the receipts since a save say: the alerts delivered per group, and the pages that
     may have been delivered (by dedup key and by alert: when they were handed over)."""
 
-    delivered: dict[str, tuple[set[str], int]] = field(default_factory=dict)  # group key -> (fps, last ms)
+    # group key -> (fps told firing, fps whose resolution was told, last ms), in the receipts' order:
+    # a resolution told after a page takes its alert out of the told; a page after it puts it back
+    delivered: dict[str, tuple[set[str], set[str], int]] = field(default_factory=dict)
     maybe_keys: dict[str, int] = field(default_factory=dict)  # dedup key -> ms of its sending
     maybe_fps: dict[str, int] = field(default_factory=dict)  # fingerprint -> ms of its sending
 
@@ -67,8 +69,9 @@ def handed_since(store: Any, since_ms: int) -> Handed:
                 continue
             open_.pop(key, None)
             if r.kind == DELIVERED and p.get("group_key"):
-                fps_before, _ = out.delivered.get(p["group_key"], (set(), 0))
-                out.delivered[p["group_key"]] = (fps_before | set(fps), r.ts_ms)
+                told, resolved, _ = out.delivered.get(p["group_key"], (set(), set(), 0))
+                gone = {str(f) for f in p.get("resolved_alerts") or ()}
+                out.delivered[p["group_key"]] = ((told | set(fps)) - gone, (resolved - set(fps)) | gone, r.ts_ms)
         if len(rows) < PAGE:
             break
         after = rows[-1].seq

@@ -191,8 +191,8 @@ class NotifySink(Delivery, Receipts):
         except Exception:  # noqa: BLE001 - unread receipts leave the state as saved: resent, never lost
             self.worker_errors += 1
             return
-        for key, (fps, at) in handed.delivered.items():
-            self.dispatcher.handed_before(key, fps, at)
+        for key, (fps, resolved, at) in handed.delivered.items():
+            self.dispatcher.handed_before(key, fps, at, resolved)
         self._maybe_handed = handed
 
     def holds(self, event: Event) -> bool:

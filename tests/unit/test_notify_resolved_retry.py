@@ -373,3 +373,49 @@ def test_a_resolution_names_what_still_fires_in_its_group(tree):
     msg = compose(n)
     assert msg.title.startswith("[RESOLVED] book okx/main: stage 3 flatten is over, reset (RESET)"), msg.title
     assert msg.title.endswith(" (still firing: order failed on okx/a: REJECTED: -2022 ReduceOnly)"), msg.title
+
+
+def test_a_resolution_delivered_after_the_last_save_is_not_told_again_after_a_restart(tree):
+    """The state is saved with the halt paged and its reset routed; the [RESOLVED] notice is
+    delivered between two saves, then the runner stops. The runner taking up the saved state
+    reads the receipt (its ``resolved_alerts``) and does not tell the resolution again."""
+    d = Dispatcher({"desk": tree})
+    put(d, transition(0, 3, "flatten"), 0)
+    d.flush_due(10_000)
+    put(d, Event.make(RESET, 30_000, {"released": True, "result": "RESET"}, policy="book", scope="okx/main",
+                      level=3), 30_000)
+    saved = json.loads(json.dumps(d.to_json()))  # the last save: the resolution not told yet
+    told = by_receiver(d.flush_due(70_000))["pager"]
+    assert told.resolved_only
+    resolved = tuple(a.fp for a in told.resolved)
+
+    def restarted() -> Dispatcher:
+        again = Dispatcher({"desk": tree})
+        assert again.restore(saved) == []
+        return again
+
+    # without the receipt read back, the restored group tells the resolution a second time
+    assert [n for n in restarted().flush_due(70_000) if n.receiver == "pager" and n.resolved_only]
+    again = restarted()
+    again.handed_before(told.group_key, (), 70_000, resolved)
+    assert [n for t in range(70_000, 9_000_000, 60_000) for n in again.flush_due(t) if n.receiver == "pager"
+            and n.resolved] == []
+
+
+def test_the_receipts_read_back_keep_their_order_a_resolution_then_the_fault_again():
+    from killswitch.notify.replay import DELIVERED, handed_since
+
+    class Row:
+        def __init__(self, seq, ts, payload):
+            self.seq, self.ts_ms, self.kind, self.payload = seq, ts, DELIVERED, payload
+
+    class Store:
+        rows = [Row(1, 10, {"group_key": "g", "alerts": ["a", "b"]}),
+                Row(2, 20, {"group_key": "g", "alerts": [], "resolved_alerts": ["a"]}),
+                Row(3, 30, {"group_key": "g", "alerts": [], "resolved_alerts": ["b"]}),
+                Row(4, 40, {"group_key": "g", "alerts": ["b"]})]  # b came back and was paged again
+
+        def audit_rows(self, since, kinds, limit, after_seq=0):
+            return [r for r in self.rows if r.seq > after_seq][:limit]
+
+    assert handed_since(Store(), 0).delivered == {"g": ({"b"}, {"a"}, 40)}
