@@ -520,6 +520,15 @@ class Dispatcher:
             g.failed_fps = g.failed_fps - fps
             g.failed_rounds = 0
 
+    def not_handed(self, n_key: str, told: Iterable[str]) -> None:
+        """A notification of group ``n_key`` telling the alerts ``told`` was being sent when the
+        runner that saved this state stopped, and never got a receipt: not known to be notified,
+        whatever the save says (it was made after the flush). Sent again at once: it is overdue."""
+        g = self.groups.get(n_key)
+        if g is not None and g.last_fps is not None and g.last_fps & frozenset(told):
+            g.last_fps = g.last_fps - frozenset(told)
+            g.next_ms = 0
+
     def delivery_succeeded(self, n_key: str, told: Iterable[str] = ()) -> None:
         g = self.groups.get(n_key)
         if g is not None:

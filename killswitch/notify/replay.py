@@ -39,6 +39,10 @@ class Handed:
     delivered: dict[str, tuple[set[str], set[str], int]] = field(default_factory=dict)
     maybe_keys: dict[str, int] = field(default_factory=dict)  # dedup key -> ms of its sending
     maybe_fps: dict[str, int] = field(default_factory=dict)  # fingerprint -> ms of its sending
+    # group key -> the alerts of a page to its own receiver that was being sent when the runner
+    # stopped (no receipt after its ``notification_sending``, or a ``cancelled`` one): not known
+    # to have been delivered, whatever a save during its sending says
+    unfinished: dict[str, set[str]] = field(default_factory=dict)
 
     def maybe_sent(self, dedup_key: str, fps) -> Optional[int]:
         """When the page with ``dedup_key`` telling ``fps`` may have reached its receiver, or None."""
@@ -53,21 +57,31 @@ class Handed:
             self.maybe_fps.pop(f, None)
 
 
-def handed_since(store: Any, since_ms: int) -> Handed:
-    """The pages handed over since ``since_ms`` (the sink's state's save), from the receipts."""
+def handed_since(store: Any, since_ms: int, open_from_ms: Optional[int] = None) -> Handed:
+    """The pages handed over since ``since_ms`` (the sink's state's save), from the receipts.
+    Pages whose sending began from ``open_from_ms`` (before the save, by as long as a delivery
+    can take) and never ended are :attr:`Handed.unfinished`: a save made while one was in flight
+    says its alerts notified. A receipt before the save only ends a sending: what it delivered,
+    the saved state knows (and may know newer: the same alert paged again since)."""
     out = Handed()
-    open_: dict[tuple, tuple[int, list[str]]] = {}  # (routes, receiver, dedup) -> (ms, fps)
+    # (routes, receiver, dedup) -> (ms, fps, group key of a page to its own receiver)
+    open_: dict[tuple, tuple[int, list[str], Optional[str]]] = {}
     after = 0
+    start = since_ms if open_from_ms is None else min(since_ms, open_from_ms)
     while True:
-        rows = store.audit_rows(since_ms, [SENDING, DELIVERED, FAILED], PAGE, after_seq=after)
+        rows = store.audit_rows(start, [SENDING, DELIVERED, FAILED], PAGE, after_seq=after)
         for r in rows:
             p = r.payload
             key = (p.get("routes"), p.get("receiver"), p.get("dedup_key"))
             fps = [str(f) for f in p.get("alerts") or ()]
             if r.kind == SENDING:
-                open_[key] = (r.ts_ms, fps)
+                open_[key] = (r.ts_ms, fps, None if p.get("fallback_for") else p.get("group_key"))
                 continue
+            if r.kind == FAILED and p.get("result") == "cancelled" and key in open_:
+                continue  # cut off at a stop while its attempt was under way: it may have arrived
             open_.pop(key, None)
+            if r.ts_ms < since_ms:
+                continue
             if r.kind == DELIVERED and p.get("group_key"):
                 told, resolved, _ = out.delivered.get(p["group_key"], (set(), set(), 0))
                 gone = {str(f) for f in p.get("resolved_alerts") or ()}
@@ -75,7 +89,9 @@ def handed_since(store: Any, since_ms: int) -> Handed:
         if len(rows) < PAGE:
             break
         after = rows[-1].seq
-    for (_, _, dedup), (ms, fps) in open_.items():
+    for (_, _, dedup), (ms, fps, group) in open_.items():
+        if group:
+            out.unfinished.setdefault(group, set()).update(fps)
         if dedup:
             out.maybe_keys[dedup] = ms
         for f in fps:

@@ -186,11 +186,15 @@ class NotifySink(Delivery, Receipts):
         reads = getattr(self._ctx, "store", None)
         if saved_ms is None or reads is None or not hasattr(reads, "audit_rows"):
             return
+        o = self.options  # as long as a delivery can take: every attempt, its time-out and back-off
+        window_ms = int(o.attempts * (o.timeout_s + o.backoff_max_s) * 1000)
         try:
-            handed = handed_since(reads, int(saved_ms))
+            handed = handed_since(reads, int(saved_ms), int(saved_ms) - window_ms)
         except Exception:  # noqa: BLE001 - unread receipts leave the state as saved: resent, never lost
             self.worker_errors += 1
             return
+        for key, fps in handed.unfinished.items():
+            self.dispatcher.not_handed(key, fps)
         for key, (fps, resolved, at) in handed.delivered.items():
             self.dispatcher.handed_before(key, fps, at, resolved)
         self._maybe_handed = handed

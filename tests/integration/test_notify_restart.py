@@ -57,9 +57,10 @@ def options() -> NotifyOptions:
     return NotifyOptions(timeout_s=5.0, poll_s=0.05, attempts=2, backoff_s=0.05)
 
 
-def first_run(tmp_path, srv, *, die_before_receipt: bool, doc=None):
+def first_run(tmp_path, srv, *, die_before_receipt: bool, doc=None, save_after: bool = False):
     """Tick until a desk page waits in its group, then, with no tick after it, let its group_wait
-    pass and the page be delivered; then stop cleanly (or die before its receipt is written)."""
+    pass and the page be delivered; then stop cleanly (or die before its receipt is written).
+    ``save_after``: one more save after the page's flush, while its receipt is still to come."""
     doc = doc or desk_routes(srv, group_wait="30s")
     runner, engine, clock, store, _, _ = setup(tmp_path)
     sink = NotifySink.from_documents([doc], clock=clock, options=options())
@@ -93,6 +94,8 @@ def first_run(tmp_path, srv, *, die_before_receipt: bool, doc=None):
                 break
             await asyncio.sleep(0.02)
         await deliveries_done(sink, budget_s=11)
+        if save_after:
+            await parts_of(runner).persist.save()  # the state saved says the page notified
         if not die_before_receipt:
             await runner.aclose()
     asyncio.run(asyncio.wait_for(go(), 120))
@@ -157,3 +160,17 @@ def test_a_page_perhaps_delivered_before_a_death_is_sent_again_marked_as_a_repea
     assert "(repeat after a restart: it may have reached you at " in repeat["title"], repeat["title"]
     assert repeat["title"].startswith(first[0]["title"]), (first[0]["title"], repeat["title"])
     assert dedup(repeat) == dedup(first[0])
+
+
+def test_a_page_in_flight_when_a_save_said_it_notified_is_sent_again_after_a_death(tmp_path):
+    """A save made after the page's flush and before its receipt (its delivery still under way)
+    says its alerts notified; the runner then dies. The receipts have a sending row and no
+    receipt: the next runner sends the page again, marked as a possible repeat, not lost."""
+    with ReceiverServer() as srv:
+        engine, clock = first_run(tmp_path, srv, die_before_receipt=True, save_after=True)
+        first = list(srv.got["desk"])
+        again = second_run(tmp_path, srv, engine, clock)
+    repeats = [p for p in again if p["title"].startswith(first[0]["title"])]
+    assert repeats, f"the page was lost: {[p['title'] for p in again]}"
+    assert "(repeat after a restart: it may have reached you at " in repeats[0]["title"], repeats[0]["title"]
+    assert dedup(repeats[0]) == dedup(first[0])

@@ -419,3 +419,30 @@ def test_the_receipts_read_back_keep_their_order_a_resolution_then_the_fault_aga
             return [r for r in self.rows if r.seq > after_seq][:limit]
 
     assert handed_since(Store(), 0).delivered == {"g": ({"b"}, {"a"}, 40)}
+
+
+def test_a_sending_cut_off_at_a_stop_or_open_at_a_death_is_unfinished_from_before_the_save():
+    from killswitch.notify.replay import DELIVERED, FAILED, SENDING, handed_since
+
+    class Row:
+        def __init__(self, seq, ts, kind, payload):
+            self.seq, self.ts_ms, self.kind, self.payload = seq, ts, kind, {"routes": "desk", **payload}
+
+    page = {"receiver": "pager", "group_key": "g", "dedup_key": "k1", "alerts": ["a"]}
+    other = {"receiver": "chat", "group_key": "h", "dedup_key": "k2", "alerts": ["b"]}
+    done = {"receiver": "chat", "group_key": "i", "dedup_key": "k3", "alerts": ["c"]}
+
+    class Store:
+        rows = [Row(1, 5, SENDING, page),  # before the save (at 10): in flight as it was made
+                Row(2, 6, SENDING, done), Row(3, 7, DELIVERED, done),  # delivered before the save
+                Row(4, 12, SENDING, other),
+                Row(5, 13, FAILED, {**other, "result": "cancelled"})]  # cut off mid-attempt at a stop
+
+        def audit_rows(self, since, kinds, limit, after_seq=0):
+            return [r for r in self.rows if r.ts_ms >= since and r.seq > after_seq][:limit]
+
+    h = handed_since(Store(), 10, 0)
+    assert h.unfinished == {"g": {"a"}, "h": {"b"}}
+    assert h.maybe_keys == {"k1": 5, "k2": 12}
+    assert h.delivered == {}  # a receipt before the save: the saved state knows it
+    assert handed_since(Store(), 10).unfinished == {"h": {"b"}}  # read from the save alone: k1 unseen
