@@ -28,6 +28,7 @@ from dataclasses import replace
 from typing import Any, Callable, Optional
 
 from ...fills import bot_side, revert_side
+from ...holds import LockHold as HoldDoc, holder
 from ...state.store import FencedError
 from ..book.revoke_state import ALLOWED, OPERATOR, REVOKED, Hold, holder_of
 from ..book.view import BookView
@@ -61,6 +62,8 @@ def _holder(h: LockHold) -> str:
         return f"{by}'s lock" if isinstance(by, str) and by else "an operator's lock"
     if h.policy == DEAD_MANS_SWITCH:
         return "the dead man's switch"
+    if h.details.get("while_blind") or h.details.get("window"):  # no stage's: as status names it
+        return holder(HoldDoc(**h.to_doc()))  # ``policy futures-book while blind``
     return f"{h.policy} stage {h.stage}" if h.stage is not None else str(h.policy)
 
 

@@ -137,3 +137,23 @@ def test_a_refused_reset_is_audited_and_never_told_to_the_sinks(tmp_path):
     assert len(resets) == 1 and resets[0].startswith("APPROVAL_RECORDED"), resets
     results = [r["result"].split(":")[0] for r in rows(w, "reset_approval")]
     assert results[:2] == ["APPROVAL_RECORDED", "DUPLICATE_APPROVER"], results  # each attempt audited
+
+
+def test_a_restores_preview_names_a_while_blind_hold_as_status_does(tmp_path):
+    """A policy's hold while blind is no stage's: the preview called it ``futures-book stage 0``,
+    which reads as nothing engaged; status names it ``policy futures-book while blind``."""
+    w = make(tmp_path, venue=KeyVenue())
+    started(w)
+    ticks(w, 1, beat=True)
+    assert run(w.desk.lock_scope(ACCOUNT, "halted", "desk halt", actor="ann")).done
+    preview = w.desk.preview_revoke(ACCOUNT)
+    assert run(w.desk.revoke_trading(ACCOUNT, "bot ignores the halt", preview_id=preview.preview_id,
+                                     actor="ann")).done
+    book = w.parts.book
+    book.take_lock_book(book.lock_book.apply(ACCOUNT, "reducing", now_ms=w.clock(), policy="futures-book",
+                                             stage=0, reason="WHILE_BLIND: policy=futures-book no data",
+                                             details={"while_blind": True}))
+    said = "\n".join(w.desk.preview_restore(ACCOUNT, "alice").effects)
+    assert "; also held by policy futures-book while blind (reducing); the restore does not lift any of them" \
+        in said, said
+    assert "stage 0" not in said, said
