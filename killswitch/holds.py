@@ -1,6 +1,7 @@
 """Who holds a lock: the ``policy`` field of a hold no policy placed, a hold as the lock document
 says it (:class:`LockHold`), and who holds it and until when, in the words status, the console
-and the runbooks use (:func:`holder`, :func:`held_until`).
+and the runbooks use (:func:`holder`, :func:`held_until`); and an account a revoke's scope reached
+but could not revoke, in the same words everywhere (:func:`unreached_text`).
 
 Kept apart from the lock book (:mod:`killswitch.runner.lock.lock`) at the bottom of the package,
 so that the typed client, the runbooks and the policies read these names without importing the
@@ -67,3 +68,14 @@ def holder(h: LockHold) -> str:
     if isinstance(h.details.get("window"), str):
         return f"policy {h.policy} {h.details['window']} (spec.lock_trading)"
     return f"policy {h.policy}" + (f" stage {h.stage}" if h.stage is not None else "")
+
+
+# why an account a revoke's scope reaches is not revoked: no switch of its bots' keys (a venue
+# without one takes no revoke: block either: the compiler refuses one there, KS260)
+NO_SWITCH = "no revoke: block in the Accounts document"
+
+
+def unreached_text(account: str) -> str:
+    """An account a revoke's scope reached that it could not revoke, as status, the console,
+    the previews, the start-up log and the report say it."""
+    return f"{account}: OUT OF REACH, not revoked ({NO_SWITCH})"

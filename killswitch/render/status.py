@@ -20,7 +20,7 @@ from ..engine.guarded import unguarded_text
 from ..figures import figure, shortfall_text, step_of
 from ..fills import bot_side, orders_text, revert_side
 from ..runner.book.rejections import accepted_text
-from ..runner.book.revoke_state import hold_text
+from ..runner.book.revoke_state import hold_text, out_of_reach, unreached_text
 from ..runner.view import CoverageStatus, RunnerStatus
 from ..sources import revision_text
 from .accepts import accept_command
@@ -238,6 +238,11 @@ def trading_lines(st: RunnerStatus) -> list[str]:
         retry = f"; next try {owed['next_ts']}" if owed.get("failure") else ""
         lines.append(f"  TRADING {account}: {t.get('shown')}" + (f"; keys {keys}" if keys else "")
                      + (f"; held by {holds}" if holds else "") + retry)
+    # the accounts a revoke's scope reached without a switch: never revoked, said as long as it holds
+    unreached = out_of_reach(h for t in st.trading.values() for h in t.get("holds") or ())
+    for account, asked in unreached.items():
+        if account not in st.trading:
+            lines.append(f"  TRADING {unreached_text(account)}; asked by {'; '.join(asked)}")
     return lines
 
 

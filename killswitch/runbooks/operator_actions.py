@@ -31,6 +31,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Callable, Mapping, Optional, Sequence
 
+from ..holds import unreached_text
 from .incident import iso
 
 if TYPE_CHECKING:
@@ -138,9 +139,13 @@ def _reason(kind: str, p: Mapping[str, Any]) -> str:
     if kind == "silence_changed":
         return "; ".join(_changed(p))
     if kind in ("trading_revoke_requested", "trading_revoke_dry_run"):
-        accounts = ", ".join(str(a) for a in p.get("accounts") or ())
+        # the accounts it revoked apart from those its scope reached without a switch (never revoked)
+        unreached = [str(a) for a in p.get("out_of_reach") or ()]
+        reached = ", ".join(str(a) for a in p.get("accounts") or () if str(a) not in unreached)
+        said = [f"accounts {reached}" if reached else ""] if not unreached else \
+            [f"revoked {reached or 'no account'}", *(unreached_text(a) for a in unreached)]
         needs = p.get("approvals")
-        return (f"{p.get('reason') or ''}" + (f" (accounts {accounts})" if accounts else "")
+        return (f"{p.get('reason') or ''}" + (f" ({'; '.join(said)})" if any(said) else "")
                 + (f"; its restore needs {needs} approver(s)" if needs else ""))
     return str(p.get("reason") or "")
 

@@ -51,3 +51,28 @@ def test_nothing_standing_says_nothing(caplog):
     with caplog.at_level(logging.INFO, logger="killswitch.runner"):
         assert log_standing(_state(), _graph(), [], {"total": 0}) == 0
     assert caplog.records == []
+
+
+def test_an_operators_lock_and_a_standing_revoke_are_said_too(caplog):
+    """The walk's restart log named the stages, the refused closes and the violations, but not
+    alice's halt nor the keys revoked at the venue (issue 65, walk 10 L6)."""
+    from killswitch.runner.book.revoke_state import Hold, RevokeBook
+    from killswitch.runner.lock.lock import OPERATOR, LockBook
+
+    locks = (LockBook()
+             .apply("binanceusdm/sim-main", "halted", now_ms=T, policy=OPERATOR, reason="MANUAL_LOCK: x",
+                    details={"by": "alice", "reason": "bots everywhere"})
+             .apply("binanceusdm/sim-main", "reducing", now_ms=T, policy="crash-ladder", stage=5, manual=True))
+    hold = Hold(holder="operator|binanceusdm", policy="operator", scope="binanceusdm", since_ms=T,
+                reason="MANUAL_REVOKE: x", by="alice", out_of_reach=("binanceusdm/sim-hedge",))
+    revokes = RevokeBook().hold(["binanceusdm/sim-main"], hold, T)
+    with caplog.at_level(logging.INFO, logger="killswitch.runner"):
+        n = log_standing(_state(), _graph(), [], {"total": 0}, locks=locks, revokes=revokes, now=T)
+    said = [r.getMessage() for r in caplog.records]
+    assert n == 3 and said == [
+        "LOCK_HOLDS: binanceusdm/sim-main halted by operator alice until ksctl unlock "
+        "(since 2026-11-18T11:06:40.000Z): bots everywhere (ksctl status)",  # (the stage's: its STAGE_HOLDS)
+        "TRADING: binanceusdm/sim-main revoking (sent or to send, not confirmed yet); held by alice's revoke of "
+        "binanceusdm (ksctl status)",
+        "TRADING: binanceusdm/sim-hedge: OUT OF REACH, not revoked (no revoke: block in the Accounts document); "
+        "asked by alice's revoke of binanceusdm (ksctl status)"], said

@@ -24,6 +24,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from typing import Any, Iterable, Mapping, Optional
 
+from ...holds import unreached_text
 from ..lock.lock import iso_ms
 
 REVOKED = "revoked"
@@ -53,6 +54,18 @@ def hold_text(hold: Mapping[str, Any]) -> str:
     return f"{hold['policy']} {hold['scope']}" + (f" stage {hold['stage']}" if hold.get("stage") else "")
 
 
+def out_of_reach(holds: Iterable[Mapping[str, Any]]) -> dict[str, list[str]]:
+    """Each account the holds' scopes reach but could not revoke -> the holds that asked
+    (:func:`hold_text`), once each; ``holds``: :meth:`Hold.to_json` (or status's)."""
+    out: dict[str, list[str]] = {}
+    for h in holds:
+        for account in h.get("out_of_reach") or ():
+            said = out.setdefault(str(account), [])
+            if hold_text(h) not in said:
+                said.append(hold_text(h))
+    return dict(sorted(out.items()))
+
+
 @dataclass(frozen=True)
 class Hold:
     """Why an account's keys are to stay revoked. ``approvals_needed``: distinct approvers of
@@ -68,18 +81,22 @@ class Hold:
     approvals_needed: int = 1
     approvals: tuple[str, ...] = ()
     by: Optional[str] = None  # who revoked (an operator's)
+    # the accounts its scope reached that have no switch of their bots' keys: named, never held
+    out_of_reach: tuple[str, ...] = ()
 
     def to_json(self) -> dict:
         return {"holder": self.holder, "policy": self.policy, "scope": self.scope, "since_ms": self.since_ms,
                 "reason": self.reason, "stage": self.stage, "decision_id": self.decision_id,
-                "approvals_needed": self.approvals_needed, "approvals": list(self.approvals), "by": self.by}
+                "approvals_needed": self.approvals_needed, "approvals": list(self.approvals), "by": self.by,
+                "out_of_reach": list(self.out_of_reach)}
 
     @classmethod
     def from_json(cls, d: Mapping[str, Any]) -> "Hold":
         return cls(holder=str(d["holder"]), policy=str(d["policy"]), scope=str(d["scope"]),
                    since_ms=int(d["since_ms"]), reason=str(d.get("reason") or ""), stage=int(d.get("stage") or 0),
                    decision_id=d.get("decision_id"), approvals_needed=int(d.get("approvals_needed") or 1),
-                   approvals=tuple(d.get("approvals") or ()), by=d.get("by"))
+                   approvals=tuple(d.get("approvals") or ()), by=d.get("by"),
+                   out_of_reach=tuple(str(a) for a in d.get("out_of_reach") or ()))
 
 
 @dataclass(frozen=True)
@@ -295,7 +312,8 @@ def permission_status(book: RevokeBook) -> dict[str, dict]:
             "confirmed_ts": iso_ms(p.confirmed_ms) if p.confirmed_ms else None,
             "holds": [{"holder": h.holder, "policy": h.policy, "scope": h.scope, "stage": h.stage,
                        "since_ts": iso_ms(h.since_ms), "reason": h.reason, "by": h.by,
-                       "approvals": list(h.approvals), "approvals_needed": h.approvals_needed} for h in p.holds],
+                       "approvals": list(h.approvals), "approvals_needed": h.approvals_needed,
+                       "out_of_reach": list(h.out_of_reach)} for h in p.holds],
             "owed": None if o is None else {
                 "op": o.op, "want": o.want, "attempts": o.attempts, "next_ts": iso_ms(o.next_ms),
                 "failure": {"code": o.failure[0], "message": o.failure[1]} if o.failure else None,
@@ -304,5 +322,6 @@ def permission_status(book: RevokeBook) -> dict[str, dict]:
     return out
 
 
-__all__ = ["ALLOWED", "BACKOFF_FIRST_MS", "BACKOFF_MAX_MS", "Hold", "OPERATOR", "Owed", "Permission", "REVOKED",
-           "RevokeBook", "backoff_ms", "hold_text", "holder_of", "permission_status"]
+__all__ = ["ALLOWED", "BACKOFF_FIRST_MS", "BACKOFF_MAX_MS", "Hold", "OPERATOR", "Owed", "Permission",
+           "REVOKED", "RevokeBook", "backoff_ms", "hold_text", "holder_of", "out_of_reach", "permission_status",
+           "unreached_text"]

@@ -33,7 +33,7 @@ from ...overrides import iso as override_iso
 from ...sources import revision_text
 from ..book.dms_state import declared_only
 from ..book.rejections import accepted_text
-from ..book.revoke_state import hold_text
+from ..book.revoke_state import hold_text, out_of_reach, unreached_text
 from ..gate.gate import binding_lock
 from ..lock.lock import DEAD_MANS_SWITCH, OPERATOR, LockBook, LockStatus, iso_ms, parse_iso_ms
 from ..view import CoverageStatus, IncidentStatus, RunnerStatus, ThresholdCheck, TriggerStatus
@@ -240,7 +240,7 @@ def page_model(status: RunnerStatus, ready: tuple[Any, Any], lock: dict, dms: di
         "still_open": [_still_open(r, now) for r in status.still_open],
         # operator locks stored while no runner led, not in force until a leader applies them
         "locks_stored": [{**w, "stored": _when(w.get("stored_ms"), now)} for w in status.locks_stored],
-        "trading": [_trading(a, t) for a, t in sorted(status.trading.items())],
+        "trading": [_trading(a, t) for a, t in sorted(status.trading.items())] + _unreached(status.trading),
         "violations": _violations(status.lock_violations, now),
         "dms": _dms(dms, now), "scope_names": names, **leader_facts(status),
     }
@@ -504,6 +504,15 @@ def _trading(account: str, t: dict) -> dict:
     # "keys_text", not "keys": a template's ``t.keys`` is the dict's method before its item
     return {"account": account, "title": title, "shown": shown, "failing": failing, "holds": holds,
             "keys_text": keys, "restorable": restorable}
+
+
+def _unreached(trading: dict) -> list[dict]:
+    """The accounts a revoke's scope reached that have no switch of their bots' keys: never
+    revoked, named as long as the revoke that asked holds (``out_of_reach``: not a venue's state)."""
+    asked = out_of_reach(h for t in trading.values() for h in t.get("holds") or ())
+    return [{"account": a, "title": "Trading NOT revoked", "out_of_reach": unreached_text(a),
+             "shown": unreached_text(a).removeprefix(f"{a}: ") + f"; asked by {'; '.join(by)}", "failing": True,
+             "holds": "", "keys_text": "", "restorable": []} for a, by in asked.items() if a not in trading]
 
 
 def _restore_needs(h: dict) -> str:

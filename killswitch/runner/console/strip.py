@@ -98,7 +98,10 @@ def standing_lines(model: dict[str, Any]) -> dict[str, str]:
         out["violations"] = f"{violations['total']} at the venue" + (
             f", the latest {latest['action']} {latest['symbol']} on {latest['account']}" if latest else "")
     if model["trading"]:
-        out["trading"] = _names([f"{t['title'].lower()} on {t['account']}" for t in model["trading"]])
+        reached = [t for t in model["trading"] if not t.get("out_of_reach")]
+        out["trading"] = "; ".join(([_names([f"{t['title'].lower()} on {t['account']}" for t in reached])]
+                                    if reached else []) + [t["out_of_reach"] for t in model["trading"]
+                                                           if t.get("out_of_reach")])
     if model.get("close_rejected"):
         out["rejected"] = "not sent again: " + _names(list(dict.fromkeys(  # a leg once, however many incidents
             f"{r['symbol']} {r['leg']} on {r['account']}" for r in model["close_rejected"])))

@@ -34,7 +34,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Callable, Mapping, Optional, Sequence
 
 from adapters.base import AdapterError, SendWithheld, send_gate
@@ -121,6 +121,7 @@ class Revokes:
                             "without the switch); the lock and the venue watch hold there", se.policy, stage.level,
                             se.scope, ", ".join(unreached))
             reach = sorted(a for a in accounts if a not in unreached)
+            hold = replace(hold, out_of_reach=tuple(unreached))  # named where the hold is shown
             self.book.revokes_changed(self.book.revokes.hold(reach, hold, now))
 
     def hold(self, accounts: Sequence[str], hold: Hold, now: int) -> None:

@@ -30,7 +30,7 @@ from typing import Any, Callable, Optional
 from ...fills import bot_side, revert_side
 from ...holds import LockHold as HoldDoc, holder
 from ...state.store import FencedError
-from ..book.revoke_state import ALLOWED, OPERATOR, REVOKED, Hold, holder_of
+from ..book.revoke_state import ALLOWED, OPERATOR, REVOKED, Hold, holder_of, unreached_text
 from ..book.view import BookView
 from ..collaborators import Emits, Names, Saves
 from ..effects.revokes import Revokes
@@ -170,7 +170,8 @@ class OperatorRevokes:
         have, accounts = len(hold.approvals) + 1, [a for a, _ in held]
         so_far = f"approved so far by {', '.join(hold.approvals)}" if hold.approvals else "no approval yet"
         revoked = f"revoked by {hold.by or 'an operator'}: {hold.reason}"
-        binding = self._binding(accounts, hold)
+        binding = self._binding(accounts, hold) + [f"{unreached_text(a)}: the revoke never reached it, so the "
+                                                   "restore sends nothing there" for a in hold.out_of_reach]
         if have < hold.approvals_needed:
             return ActionPreview("restore", scope, True, f"PREVIEW: approval {have}/{hold.approvals_needed} of the "
                                  f"restore of trading on {', '.join(accounts)}", mode, effects=(
@@ -247,7 +248,13 @@ class OperatorRevokes:
                                        "preview showed; preview again; nothing was revoked")
         now = self.clock()
         holder = holder_of(OPERATOR, scope)
-        payload = {"scope": scope, "accounts": accounts, "reason": reason, "approvals": approvals, **by(actor)}
+        # only what can be sent is owed: an account without the switch is named (in the audit row
+        # and on the hold, so status, the console and the report keep saying it), never held (it
+        # would be owed, retried and restored without end)
+        reachable = [a for a in accounts if self.revokes.switchable(a)]
+        unreached = tuple(a for a in accounts if a not in reachable)
+        payload = {"scope": scope, "accounts": accounts, "reason": reason, "approvals": approvals, **by(actor),
+                   **({"out_of_reach": list(unreached)} if unreached else {})}
         if self.dry_run:
             await self.lead.audit("trading_revoke_dry_run", now, payload)
             return ChangeResult(True, f"DRY_RUN: nothing was sent (this runner is a dry run); would revoke trading "
@@ -256,13 +263,9 @@ class OperatorRevokes:
             await self.lead.audit("trading_revoke_requested", now, payload)
         except FencedError:
             return ChangeResult(False, self.lead.deposed())
-        # only what can be sent is owed: an account without the switch is named, never held (it
-        # would be owed, retried and restored without end)
-        reachable = [a for a in accounts if self.revokes.switchable(a)]
-        unreached = tuple(a for a in accounts if a not in reachable)
         self.revokes.hold(reachable, Hold(holder=holder, policy=OPERATOR, scope=scope, since_ms=now,
-                                          reason=f"MANUAL_REVOKE: {reason}", approvals_needed=approvals, by=actor),
-                          now)
+                                          reason=f"MANUAL_REVOKE: {reason}", approvals_needed=approvals, by=actor,
+                                          out_of_reach=unreached), now)
         done = await self._save_and_send(now, "trading", reachable, REVOKED)
         if not unreached:
             return done

@@ -6,7 +6,10 @@ the last day are still recalled. Status and the console show them; one tailing t
 must be told too, not only what is blind (:func:`.armed.log_changes`). :func:`log_standing`
 writes one WARNING line each: ``STAGE_HOLDS`` per engaged stage (latched: how many approvers its
 reset needs, and who approved so far), ``CLOSE_REJECTED`` per refused leg not accepted
-(``CLOSE_ACCEPTED`` at INFO for one a person accepted), ``LOCK_VIOLATIONS`` with the count.
+(``CLOSE_ACCEPTED`` at INFO for one a person accepted), ``LOCK_VIOLATIONS`` with the count,
+``LOCK_HOLDS`` per lock of an operator or the dead man's switch in force (a stage's is its
+``STAGE_HOLDS``), and ``TRADING`` per account whose bots' keys are revoked, owed or failing at
+the venue, with who holds them so, and per account a revoke's scope reached but could not revoke.
 
 Pure but for the log: no I/O, no clock.
 """
@@ -16,7 +19,9 @@ from __future__ import annotations
 import logging
 from typing import Any, Iterable, Mapping, Optional
 
-from ..lock.lock import iso_ms
+from ...holds import LockHold as HoldDoc, held_until, holder, unreached_text
+from ..book.revoke_state import RevokeBook, hold_text, out_of_reach, permission_status
+from ..lock.lock import NOT_A_POLICY, LockBook, iso_ms
 
 log = logging.getLogger("killswitch.runner")
 
@@ -33,9 +38,10 @@ def _stage_words(graph: Any, policy: str, level: int) -> str:
 
 
 def log_standing(state: Any, graph: Any, refused: Iterable[tuple[str, str, str, bool]],
-                 violations: Optional[Mapping[str, Any]]) -> int:
+                 violations: Optional[Mapping[str, Any]], *, locks: Optional[LockBook] = None,
+                 revokes: Optional[RevokeBook] = None, now: Optional[int] = None) -> int:
     """One line for each thing that still stands (see the module doc); how many lines."""
-    n = 0
+    n = _log_locks(locks, now) + _log_trading(revokes)
     for key, ss in sorted(state.scopes.items()):
         st = ss.stage
         if st.level <= 0:
@@ -62,6 +68,33 @@ def log_standing(state: Any, graph: Any, refused: Iterable[tuple[str, str, str, 
                     total, f" since {iso_ms(since_ms)}" if isinstance(since_ms, int) else "")
         n += 1
     return n
+
+
+def _log_locks(locks: Optional[LockBook], now: Optional[int]) -> int:
+    """``LOCK_HOLDS: binanceusdm/sim-main halted by operator alice until ksctl unlock (since …): why``."""
+    mine = [h for h in (locks.in_force(now) if locks is not None else ()) if h.policy in NOT_A_POLICY]
+    for h in sorted(mine, key=lambda h: (h.scope, h.created_ms)):
+        doc = HoldDoc(**h.to_doc())
+        why = h.details.get("reason") or h.reason  # an operator's: the words they typed
+        log.warning("LOCK_HOLDS: %s %s by %s %s (since %s): %s (ksctl status)", h.scope, h.mode, holder(doc),
+                    held_until(doc), iso_ms(h.created_ms), why)
+    return len(mine)
+
+
+def _log_trading(revokes: Optional[RevokeBook]) -> int:
+    """``TRADING: binanceusdm/sim-main revoked (read back); held by alice's revoke of binanceusdm``,
+    and each account a holding revoke's scope reached but could not revoke."""
+    if not revokes:
+        return 0
+    status = permission_status(revokes)
+    for account, t in status.items():
+        log.warning("TRADING: %s %s; held by %s (ksctl status)", account, t["shown"],
+                    "; ".join(hold_text(h) for h in t["holds"]) or "nothing (restore owed)")
+    unreached = {a: by for a, by in out_of_reach(h for t in status.values() for h in t["holds"]).items()
+                 if a not in status}
+    for account, asked in unreached.items():
+        log.warning("TRADING: %s; asked by %s (ksctl status)", unreached_text(account), "; ".join(asked))
+    return len(status) + len(unreached)
 
 
 __all__ = ["log_standing"]

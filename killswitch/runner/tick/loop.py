@@ -390,7 +390,8 @@ class Runner:
         phase("evaluate")
         log_changes(first, everything=not self._coverage_logged)  # one line per change (all, at first)
         if not self._coverage_logged:  # and what still stands from before this process: once
-            log_standing(book.state, book.graph, self._rejections.refused(), self._enforcement.status())
+            log_standing(book.state, book.graph, self._rejections.refused(), self._enforcement.status(),
+                         locks=book.lock_book, revokes=book.revokes, now=now)
         self._coverage_logged = True
         report.events += self._blind_reports.events(first, now)  # a page per spell, resolved when armed again
         # closes sized against the book: only their symbols' books are fetched, then planned again

@@ -16,6 +16,7 @@ from .helpers import (
     KeyVenue,
     ServedKeys,
     events,
+    rows,
     run,
     started,
     ticks,
@@ -117,3 +118,60 @@ def test_ksctl_revoke_exits_1_naming_the_account_out_of_reach(tmp_path):
                f"{OTHER}" in r.output, r.output
         r = op.invoke(cli, args + ["-o", "json"])
         assert r.exit_code == 1 and json.loads(r.output)["out_of_reach"] == [OTHER], r.output
+
+
+UNREACHED = f"{OTHER}: OUT OF REACH, not revoked (no revoke: block in the Accounts document)"
+
+
+def test_a_revokes_unreached_account_is_named_after_a_restart_everywhere_the_revoke_is(tmp_path, caplog):
+    """The walk revoked a venue whose sim-hedge has no revoke: block: the answer named it, and then
+    nothing did (status, the console, the restore preview, the start-up log, the report row)."""
+    import logging
+
+    from killswitch.render.status import trading_lines
+    from killswitch.runbooks.operator_actions import operator_actions
+    from killswitch.runner.api.render import encode
+    from killswitch.runner.console.model import page_model
+    from killswitch.runner.view import RunnerStatus, decode
+
+    from .test_confirmed import console_text
+
+    w = two_accounts(tmp_path, venue=KeyVenue())
+    started(w)
+    ticks(w, 1, beat=True)
+    preview = w.desk.preview_revoke("simulated")
+    done = run(w.desk.revoke_trading("simulated", "bots everywhere", preview_id=preview.preview_id, approvals=2,
+                                     actor="ann"))
+    assert done.done and done.out_of_reach == (OTHER,), done.reason
+    again = two_accounts(tmp_path, venue=w.venue, clock=w.clock)  # a restart on the same store
+    with caplog.at_level(logging.WARNING, logger="killswitch.runner"):
+        started(again)
+        ticks(again, 2, beat=True)
+    logged = [r.getMessage() for r in caplog.records if r.getMessage().startswith("TRADING: ")]
+    assert logged == [f"TRADING: {ACCOUNT} revoked (read back); held by ann's revoke of simulated (ksctl status)",
+                      f"TRADING: {UNREACHED}; asked by ann's revoke of simulated (ksctl status)"], logged
+
+    st = decode(RunnerStatus, json.loads(encode(again.desk.status())))  # as the client reads GET /v1/status
+    lines = trading_lines(st)
+    assert lines[0].startswith(f"  TRADING {ACCOUNT}: revoked (read back)"), lines
+    assert lines[1:] == [f"  TRADING {UNREACHED}; asked by ann's revoke of simulated"], lines
+
+    r = again.desk
+    model = page_model(r.status(), (True, "LEADER"), r.lock_document(), r.dms_status(), r.triggers(),
+                       run(r.incidents()))
+    assert model["standing"]["trading"] == f"trading revoked on {ACCOUNT}; {UNREACHED}", model["standing"]
+    page = console_text(again)
+    assert f"Trading NOT revoked {OTHER}: OUT OF REACH, not revoked (no revoke: block in the Accounts document); " \
+           "asked by ann's revoke of simulated" in page, page
+
+    restore = r.preview_restore("simulated", "bob")
+    assert restore.allowed, restore.reason
+    assert f"{UNREACHED}: the revoke never reached it, so the restore sends nothing there" in restore.effects, \
+        restore.effects
+
+    [row] = rows(again, "trading_revoke_requested")
+    assert row["out_of_reach"] == [OTHER] and row["accounts"] == [OTHER, ACCOUNT], row
+    audit = SimpleNamespace(kind="trading_revoke_requested", payload=row, ts_ms=T0, seq=1)
+    [action] = operator_actions([audit], T0 + 60_000, lambda seq: True, {}, {})
+    assert action["reason"] == (f"bots everywhere (revoked {ACCOUNT}; {UNREACHED}); its restore needs 2 "
+                                "approver(s)"), action["reason"]
