@@ -42,7 +42,9 @@ with another account set: both digests and the accounts that differ).
 @click.option("--api-port", default=8080, show_default=True, type=int, envvar="KS_API_PORT", show_envvar=True,
               help="0: any free port; -1: no API.")
 @click.option("--api-token-env", default="KS_API_TOKEN", show_default=True,
-              help="Environment variable holding the API's shared bearer token (prefer --api-token-file).")
+              help="Environment variable holding the API's shared bearer token (prefer --api-token-file). "
+                   "With --api-tokens, taken only when this option is given: KS_API_TOKEN is the client verbs' "
+                   "variable, so an on-call's own exported token is not made a shared one (said in a WARNING).")
 @click.option("--api-token-file", default=None, envvar="KS_API_TOKEN_FILE", show_envvar=True,
               callback=secret_file_option, metavar="PATH",
               help="A file holding the API's shared bearer token (a mounted Secret), in place of "
@@ -64,7 +66,8 @@ with another account set: both digests and the accounts that differ).
 @click.option("--api-tokens", default=None, envvar="KS_API_TOKENS_FILE", show_envvar=True,
               type=click.Path(exists=True, dir_okay=False),
               help="The tokens document: each operator's token hash, identity and roles (ksctl token new). "
-                   "The token of --api-token-env, if set too, is one more identity, shared-token.")
+                   "A shared token (--api-token-file, or --api-token-env given) is one more identity, "
+                   "shared-token, with every role but approver.")
 @click.option("--oidc-config", default=None, envvar="KS_OIDC_CONFIG_FILE", show_envvar=True,
               type=click.Path(dir_okay=False),
               help="Sign people in to the console through the firm's OpenID provider: a file with issuer, "
@@ -179,9 +182,14 @@ def run(policies, accounts, state_url, shard, lock_file, api_host, api_port, api
     if audit_sink_required and not audit_sinks:
         raise click.BadParameter("AUDIT_SINK_REQUIRED_WITHOUT_SINK: no --audit-sink is given, so every operator "
                                  "write would be refused", param_hint="--audit-sink-required")
+    from click.core import ParameterSource
+
+    # beside a tokens document the variable is a shared token only when asked for (process/shared.py)
+    token_env_given = click.get_current_context().get_parameter_source("api_token_env") not in (
+        None, ParameterSource.DEFAULT)
     opts = RunOptions(tuple(policies), accounts, state_url, lock_file, api_host,
                       None if api_port < 0 else api_port, api_token_env, holder, ttl_ms, max_ticks=max_ticks,
-                      api_token_file=api_token_file,
+                      api_token_file=api_token_file, api_token_env_given=token_env_given,
                       runbooks=runbooks, external_url=external_url, api_tokens=api_tokens,
                       web_config_file=web_config_file, trusted_proxy=trusted_proxy, oidc_config=oidc_config,
                       audit_key_file=audit_key_file, audit_anchor_every_ms=anchor_ms, console_public=console_public,

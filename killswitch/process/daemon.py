@@ -232,7 +232,7 @@ class Daemon(PolicyReloads):
         if made and self.opts.api_port is not None:
             api = await start_api(desk, self.opts, tokens, self.tokens, self.echo, self.err, self._tls,
                                   self.audit_sinks.refusal if self.audit_sinks is not None else None, self._proxy,
-                                  self._signin)
+                                  self._signin, warn=self.warn)
         if not made or (self.opts.api_port is not None and api is None):
             await runner.aclose()
             for a in adapters.values():

@@ -51,3 +51,6 @@ class RunOptions:
     min_tick_spacing_s: float = DEFAULT_MIN_SPACING_S
     # the shard this runner runs (its accounts, its local policies, its schema); None: every account
     shard: Optional[str] = None
+    # --api-token-env given on the command line: beside a tokens document the variable is taken
+    # only then (it is also the client verbs' variable: see process/shared.py)
+    api_token_env_given: bool = False

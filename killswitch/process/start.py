@@ -3,7 +3,8 @@
 What it owns: :func:`graph_to_run` — the compiled policies, or when they have errors (or, with
 ``--strict``, select none of the runner's accounts: :func:`unmatched_here`) the last good graph
 from the state, said loudly, the runner never left unguarded by a broken policy; and
-:func:`start_api` — the HTTP API on a thread of its own, its identities said by name only, its
+:func:`start_api` — the HTTP API on a thread of its own, its identities said by name only (the
+shared token taken as :mod:`.shared` says, beside a tokens document only when asked for), its
 tokens scrubbed from the log by value, over TLS when a web config file is given (refused, and
 nothing served, when its certificate or key cannot be served: never plain HTTP instead; an
 address it cannot listen on, a port in use, is said as the operator's to change: exit 2), with
@@ -25,6 +26,7 @@ from ..policy.load import load_sources
 from ..runner.api.admission import Admission
 from ..sources import revision_text
 from ..zones import zone, zone_known
+from .shared import beside_warning, shared_token_of
 
 if TYPE_CHECKING:  # pragma: no cover - annotations only
     from ..audit.siem.shipper import AuditSinks
@@ -194,39 +196,32 @@ def listen_problem(host: str, port: int, e: OSError) -> str:
     return f"cannot listen on {where}: {why}: pick another --api-host or --api-port"
 
 
-def shared_token_of(opts: Any) -> tuple[Optional[str], Optional[str]]:
-    """The shared token (of ``--api-token-file``, else of the variable ``--api-token-env``) and
-    None, or None and why the file cannot be used (named by option and path, never its content)."""
-    if getattr(opts, "api_token_file", None):
-        from ..secret_file import SecretFileError, read_secret_file
-
-        try:
-            return read_secret_file(opts.api_token_file, "--api-token-file"), None
-        except SecretFileError as e:
-            return None, str(e)
-    return os.environ.get(opts.api_token_env), None
-
-
 async def start_api(desk: "Desk", opts: Any, tokens: Any, reloader: Any, echo: Callable[[str], None],
                     err: Callable[[str], None], tls: "Optional[LiveTls]" = None,
                     refusal: Optional[Callable[[], Optional[str]]] = None,
-                    proxy_config: "Optional[ProxyConfig]" = None, signin: Optional[Any] = None) -> Optional[Any]:
+                    proxy_config: "Optional[ProxyConfig]" = None, signin: Optional[Any] = None,
+                    warn: Optional[Callable[[str], None]] = None) -> Optional[Any]:
     """The HTTP API over the runner's ``desk`` (:mod:`killswitch.runner.operator.desk`) on threads of its
     own, the bots' connections on one of their own (``opts``: the daemon's
     :class:`~killswitch.process.options.RunOptions`; ``tokens``: the tokens document read at start;
     ``reloader``: what follows it; ``tls``: :func:`load_tls`'s, https on one loop; ``proxy_config``:
-    :func:`load_proxy`'s; ``signin``: :func:`load_signin`'s, shared by both loops); None when it is
-    refused (said; the caller closes the runner)."""
+    :func:`load_proxy`'s; ``signin``: :func:`load_signin`'s, shared by both loops; ``warn``: the
+    WARNING lines about the shared token, :mod:`.shared`); None when it is refused (said; the
+    caller closes the runner)."""
     from ..logs import scrub_also
     from ..runner.api.api import make_app
     from ..runner.api.identity import TokensError
 
-    token, problem = shared_token_of(opts)
-    if problem:
-        err(f"ksctl run: {problem}; nothing started")
+    shared = shared_token_of(opts, tokens)
+    if shared.problem:
+        err(f"ksctl run: {shared.problem}; nothing started")
         return None
-    # the log scrubs them by value too (a variable not named *TOKEN* would otherwise pass)
-    scrub_also([token or "", *(tokens.digests() if tokens else ())])
+    token = shared.token
+    # the log scrubs them by value too (a variable not named *TOKEN* would otherwise pass), the
+    # variable's too when it is not taken
+    scrub_also([token or "", os.environ.get(opts.api_token_env) or "", *(tokens.digests() if tokens else ())])
+    if shared.ignored:
+        (warn or err)(shared.ignored)
     admission = Admission(opts.api_limits)  # on the API's thread; its counters on /metrics
     desk.add_metrics(admission)
     proxy = trusted_proxy(desk, proxy_config, opts.external_url)
@@ -234,7 +229,7 @@ async def start_api(desk: "Desk", opts: Any, tokens: Any, reloader: Any, echo: C
         from ..runner.api.access import shared_token
         from ..runner.api.identity import LiveTokens, Tokens
 
-        live = reloader.serve(LiveTokens(tokens or Tokens(), shared_token(token or None)))
+        live = reloader.serve(LiveTokens(tokens or Tokens(), shared_token(token or None), shared.source))
         app = make_app(desk, tokens=live, console_public=opts.console_public, admission=admission,
                        refusal=refusal, proxy=proxy, signin=signin)
         # the same application for the bots' loop: its handlers are its loop's, the identities
@@ -247,6 +242,11 @@ async def start_api(desk: "Desk", opts: Any, tokens: Any, reloader: Any, echo: C
         err(f"ksctl run: {e}; nothing started")
         return None
     who = [i.name for i in (tokens.identities if tokens else ())] + (["shared-token"] if token else [])
+    if token and tokens is not None:  # a conscious choice: said with the roles it carries
+        from ..runner.api.identity import SHARED_IDENTITY
+
+        (warn or err)(beside_warning(shared.source, next(i for i in live.current.identities
+                                                         if i.name == SHARED_IDENTITY)))
     if not who:
         closed = "" if opts.console_public else (
             "; without --console-public the status, runbooks, closes' progress and console are shown to "

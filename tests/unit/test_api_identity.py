@@ -17,6 +17,7 @@ import pytest
 from killswitch.runner.api.api import make_app
 from killswitch.runner.api.identity import (
     SHARED_IDENTITY,
+    LiveTokens,
     Tokens,
     TokensError,
     load_tokens,
@@ -148,8 +149,14 @@ def test_the_shared_token_is_one_identity_and_cannot_also_be_a_persons():
     # beside personal tokens it approves nothing: alice holding it too would be two approvers
     assert not t.identify(TOKEN.encode()).may("approver") and t.identify(TOKEN.encode()).may("operator")
     assert Tokens().with_shared(TOKEN).identify(TOKEN.encode()).may("approver")  # alone, it has every role
-    with pytest.raises(TokensError, match="also listed"):
+    with pytest.raises(TokensError, match=r"^the shared API token is alice's personal token in the tokens document"):
         PEOPLE.with_shared(ALICE)
+    # named by where it came from, and refused again at a reload that lists it
+    with pytest.raises(TokensError, match=r"^the shared API token from KS_API_TOKEN is alice's personal token"):
+        LiveTokens(PEOPLE, ALICE, "KS_API_TOKEN")
+    live = LiveTokens(Tokens(), ALICE, "--api-token-file /etc/ks/api-token")
+    with pytest.raises(TokensError, match="from --api-token-file /etc/ks/api-token is alice's personal token"):
+        live.replace(PEOPLE)
     assert normalise_identity(" Ａlice ") == "alice"
 
 

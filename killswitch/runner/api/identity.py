@@ -49,10 +49,13 @@ Identity names are normalised (Unicode NFKC, case-folded) and must then be
 ``[a-z0-9][a-z0-9._@+-]{0,63}``: ASCII only, so no look-alike letters. Two entries that normalise
 to one name, or share a token, are refused when the document is read.
 
-The single token of ``--api-token-env`` (``KS_API_TOKEN``), if set, is one more identity,
-``shared-token``: alone, it has every role and keeps working, but as one person (a reset that
-needs two approvers cannot pass on it); beside a tokens document it has every role but
-``approver``, so that nobody holding it and a personal token counts as two approvers.
+The single shared token (``--api-token-file``, or the variable of ``--api-token-env``:
+``KS_API_TOKEN`` without a tokens document; beside one only when asked for, see
+:mod:`killswitch.process.shared`) is one more identity, ``shared-token``: alone, it has every
+role and keeps working, but as one person (a reset that needs two approvers cannot pass on it);
+beside a tokens document it has every role but ``approver``, so that nobody holding it and a
+personal token counts as two approvers. A shared token that is one of the listed tokens is
+refused, naming where it came from and whose it is.
 
 What it must not do: keep or print a token in the clear, compare digests other than with
 :func:`hmac.compare_digest`, or accept a document it cannot read completely.
@@ -189,14 +192,18 @@ class Tokens:
                 found = ident
         return found
 
-    def with_shared(self, token: Optional[str]) -> "Tokens":
-        """These tokens and the single shared one (as :data:`SHARED_IDENTITY`, every role)."""
+    def with_shared(self, token: Optional[str], source: str = "") -> "Tokens":
+        """These tokens and the single shared one (as :data:`SHARED_IDENTITY`, every role);
+        ``source``: where it came from (``KS_API_TOKEN``, ``--api-token-file PATH``), named with
+        the person it belongs to when it is one of the listed tokens (refused)."""
         if not token:
             return self
         digest = hashlib.sha256(token.encode("utf-8")).digest()
-        if any(hmac.compare_digest(d, digest) for d, _ in self._entries):
-            raise TokensError("the shared API token is also listed in the tokens document; give each person "
-                              "their own token")
+        holder = self.identify(token.encode("utf-8"))  # every digest compared, in constant time
+        if holder is not None:
+            came = f" from {source}" if source else ""
+            raise TokensError(f"the shared API token{came} is {holder.name}'s personal token in the tokens "
+                              "document: give each person their own token, and the shared one a token of its own")
         if any(i.name == SHARED_IDENTITY for i in self.identities):
             raise TokensError(f"the identity {SHARED_IDENTITY!r} is reserved for the shared API token")
         # Beside personal tokens (or certificates) the shared one approves nothing: otherwise one
@@ -212,15 +219,16 @@ class LiveTokens:
     or the new one, never a mix. A document that cannot be used is refused by :meth:`replace` and
     the identities in force stay."""
 
-    def __init__(self, document: Optional[Tokens] = None, shared: Optional[str] = None):
+    def __init__(self, document: Optional[Tokens] = None, shared: Optional[str] = None, source: str = ""):
         self.shared = shared
+        self.source = source  # where the shared token came from, named in a refusal
         self.document = document or Tokens()
-        self.current = self.document.with_shared(shared)  # raises TokensError
+        self.current = self.document.with_shared(shared, source)  # raises TokensError
 
     def replace(self, document: Tokens) -> "Tokens":
         """Put ``document`` in force (with the shared token); raises :class:`TokensError`, and
         changes nothing, when the two cannot stand together. Returns the document it replaced."""
-        current = document.with_shared(self.shared)
+        current = document.with_shared(self.shared, self.source)
         old, self.document, self.current = self.document, document, current
         return old
 
