@@ -324,7 +324,7 @@ def lone(args, work: Path) -> bool:
     try:
         pol, acc = write_inputs(work, sim.port)
         name_sources(acc, [f"bench-bot-{n:03d}" for n in range(SOURCES)])  # the bots the load beats as
-        extra = ("--api-tokens", str(write_tokens(work)))
+        extra = ("--api-tokens", str(write_tokens(work)), "--api-token-env", "KS_API_TOKEN")
         url = f"sqlite://{work / 'state.db'}"
         port = free_port()
         api = f"http://127.0.0.1:{port}"
@@ -349,7 +349,7 @@ def pair(args, work: Path) -> bool:
     try:
         pol, acc = write_inputs(work, sim.port)
         name_sources(acc, [f"bench-bot-{n:03d}" for n in range(SOURCES)])  # the bots the load beats as
-        extra = ("--api-tokens", str(write_tokens(work)))
+        extra = ("--api-tokens", str(write_tokens(work)), "--api-token-env", "KS_API_TOKEN")
         url = pg.url()
         pa, pb = free_port(), free_port()
         api_a, api_b = f"http://127.0.0.1:{pa}", f"http://127.0.0.1:{pb}"
@@ -520,7 +520,7 @@ def gate(args, work: Path) -> bool:
         sources = gate_sources(args.sources)
         if not args.made_up:
             name_sources(acc, sources)
-        extra = ("--api-tokens", str(write_tokens(work)))
+        extra = ("--api-tokens", str(write_tokens(work)), "--api-token-env", "KS_API_TOKEN")
         port = free_port()
         api = f"http://127.0.0.1:{port}"
         runner = start_runner(work, pol, acc, f"sqlite://{work / 'state.db'}", "gate", port, args.ttl, extra)

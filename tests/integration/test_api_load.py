@@ -65,7 +65,9 @@ def start(tmp: Path, pol: Path, acc: Path, url: str, holder: str, port: int, *ex
         return subprocess.Popen(
             [str(KSCTL), "run", "--policies", str(pol), "--accounts", str(acc), "--state", url, "--lock-file",
              str(tmp / f"lock-{holder}.json"), "--api-port", str(port), "--holder", holder, "--lease-ttl", "3s",
-             *extra], stdout=out, stderr=err, env={**ENV, "KS_API_TOKEN": token("shared", 0)})
+             # the shared token read beside the tokens document: asked for, as it must be
+             "--api-token-env", "KS_API_TOKEN", *extra],
+            stdout=out, stderr=err, env={**ENV, "KS_API_TOKEN": token("shared", 0)})
     finally:
         out.close()
         err.close()
