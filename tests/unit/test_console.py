@@ -251,6 +251,19 @@ def test_previews_answer_what_the_action_then_answers_and_change_nothing(tmp_pat
             # unlock of a scope a manual stage holds: refused, and the action says the same
             p, d = await both("unlock", {"scope": ACCOUNT, "reason": "trade"})
             assert not p["allowed"] and p["reason"] == d["reason"] and p["reason"].startswith("MANUAL_RESET_REQUIRED")
+            # alice's own lock beside the stage's: the unlock lifts hers and names the stage, which stays
+            st, d, _ = await api.post("/v1/lock", {"scope": ACCOUNT, "reason": "bot-x rogue"}, ALICE)
+            assert d["done"], d
+            audit, lock = len(w.store.audit_rows()), w.desk.lock_document()
+            p, d = await both("unlock", {"scope": ACCOUNT, "reason": "mine is done"})
+            assert p["allowed"] and d["done"] and p["reason"] == d["reason"] == (
+                f"UNLOCKED: {ACCOUNT} (operator lock lifted); {ACCOUNT} stays halted by stage 1 of policy bot-guard "
+                f"until a manual reset (ksctl reset --policy bot-guard --scope {ACCOUNT})"), (p, d)
+            assert p["lock_before"] == p["lock_after"] == w.desk.lock_document(ACCOUNT)["mode"] == "halted"
+            assert [(h.policy, h.manual) for h in w.parts.book.lock_book.holds if h.scope == ACCOUNT] == \
+                [("bot-guard", True)]
+            row = w.store.audit_rows()[-1]
+            assert (row.kind, row.payload["lifted"], row.payload["by"]) == ("manual_unlock", ["operator"], "alice")
             audit, lock = len(w.store.audit_rows()), w.desk.lock_document()
             # a typo: refused with close matches, as the lock is
             p, d = await both("lock", {"scope": "simulated/sim-mian", "reason": "x"})

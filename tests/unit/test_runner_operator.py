@@ -25,7 +25,7 @@ from killswitch.events import DMS_FIRED
 from killswitch.policy.load import load_text
 from killswitch.process.bootstrap import build_runner_and_desk
 from killswitch.runner.lock.file import read_lock_file
-from killswitch.runner.lock.lock import DEAD_MANS_SWITCH, OPERATOR, LockBook
+from killswitch.runner.lock.lock import DEAD_MANS_SWITCH, NOT_A_POLICY, OPERATOR, LockBook
 from killswitch.state import open_store
 
 T0 = 1_772_456_400_000  # 2026-03-02T13:00:00Z
@@ -334,11 +334,12 @@ def _hold(book, kind: str):
 
 @pytest.mark.parametrize("holds, done, code", [
     (["manual-stage"], False, "MANUAL_RESET_REQUIRED"),
-    (["manual-stage", "operator"], False, "MANUAL_RESET_REQUIRED"),
-    (["manual-stage", "dms"], False, "MANUAL_RESET_REQUIRED"),
-    (["manual-stage", "ttl-stage", "operator"], False, "MANUAL_RESET_REQUIRED"),
+    (["manual-stage", "operator"], True, "UNLOCKED"),
+    (["manual-stage", "dms"], True, "UNLOCKED"),
+    (["manual-stage", "ttl-stage", "operator"], True, "UNLOCKED"),
+    (["manual-stage", "ttl-stage"], False, "MANUAL_RESET_REQUIRED"),
     (["ttl-stage"], False, "POLICY_LOCK"),
-    (["ttl-stage", "operator"], False, "POLICY_LOCK"),
+    (["ttl-stage", "operator"], True, "UNLOCKED"),
     (["operator"], True, "UNLOCKED"),
     (["dms"], True, "UNLOCKED"),
     (["operator", "dms"], True, "UNLOCKED"),
@@ -355,10 +356,36 @@ def test_unlock_never_lifts_a_lock_a_stage_holds(tmp_path, holds, done, code):
     assert (answer.done, answer.reason.split(":")[0]) == (done, code), answer
     if not done:
         assert w.parts.book.lock_book == book, "a refused unlock lifts nothing"
-    else:
-        assert w.parts.book.lock_book.in_force(T0) == ()
-    if code == "MANUAL_RESET_REQUIRED":
-        assert "ksctl reset --policy futures-book" in answer.reason
+    stays = [(h.policy, h.stage) for h in w.parts.book.lock_book.in_force(T0)]
+    assert stays == [(h.policy, h.stage) for h in book.in_force(T0) if not done or h.policy not in NOT_A_POLICY], \
+        "an unlock lifts the operator's and the dead man's switch's locks only, never a stage's"
+    if "manual-stage" in holds:
+        assert "until a manual reset (ksctl reset --policy futures-book --scope " + ACCOUNT + ")" in answer.reason
+
+
+def test_an_operator_lock_under_a_latched_stage_is_lifted_and_the_stage_named(tmp_path):
+    w = make(tmp_path)
+    start(w)
+    w.parts.book.take_lock_book(_hold(LockBook(), "manual-stage"))
+    run(w.desk.lock_scope(ACCOUNT, "halted", "bot-a rogue", None, actor="alice"))
+    said = f"UNLOCKED: {ACCOUNT} (operator lock lifted); {ACCOUNT} stays halted by stage 3 of policy futures-book " \
+           f"until a manual reset (ksctl reset --policy futures-book --scope {ACCOUNT})"
+    preview = w.desk.preview_unlock(ACCOUNT)
+    assert (preview.allowed, preview.reason) == (True, said), preview
+    assert any(e.startswith("lifts the halted lock of the operator set ") for e in preview.effects), preview
+    answer = run(w.desk.unlock_scope(ACCOUNT, "done with my part", actor="alice"))
+    assert (answer.done, answer.reason) == (True, said)
+    assert [(h.policy, h.stage, h.manual) for h in w.parts.book.lock_book.in_force(T0)] == \
+        [("futures-book", 3, True)], "the stage's lock stays"
+    assert w.desk.lock_document(ACCOUNT)["mode"] == "halted" and not w.desk.check_order(order()).allow
+    import sqlite3
+
+    db = sqlite3.connect(w.db)
+    try:
+        rows = [json.loads(p) for (p,) in db.execute("SELECT payload FROM audit_log WHERE kind = 'manual_unlock'")]
+    finally:
+        db.close()
+    assert [(r["lifted"], r["by"], "refused" in r) for r in rows] == [(["operator"], "alice", False)]
 
 
 def test_a_latched_stage_lock_needs_the_reset_then_the_operator_lock_can_go(tmp_path):
@@ -368,8 +395,10 @@ def test_a_latched_stage_lock_needs_the_reset_then_the_operator_lock_can_go(tmp_
     ticks(w, 13)
     assert w.desk.lock_document(ACCOUNT)["manual"] is True
     run(w.desk.lock_scope(ACCOUNT, "halted", "belt and braces", None))
+    assert run(w.desk.unlock_scope(ACCOUNT, "go")).reason.startswith(f"UNLOCKED: {ACCOUNT} (operator lock lifted)")
+    assert w.desk.lock_document(ACCOUNT)["manual"] is True, "the stage's lock stays"
     assert run(w.desk.unlock_scope(ACCOUNT, "go")).reason.startswith("MANUAL_RESET_REQUIRED: ")
-    assert w.desk.lock_document(ACCOUNT)["locked"]
+    run(w.desk.lock_scope(ACCOUNT, "halted", "belt and braces", None))
     assert run(w.desk.reset("bot-guard", ACCOUNT, "alice", "reviewed", confirm_relatch=True)).done
     assert w.desk.lock_document(ACCOUNT)["policy"] == OPERATOR, "the reset lifts only the stage's lock"
     assert run(w.desk.unlock_scope(ACCOUNT, "go")).done

@@ -2,9 +2,10 @@
 
 What it owns: an approval of a manual reset (its own module, :mod:`.resets`, a part of
 :class:`OperatorCommands`); an operator's lock of a scope (until unlock or its
-ttl); an unlock, which lifts only operator and dead man's switch locks (a scope a policy's
-stage holds is refused: ``MANUAL_RESET_REQUIRED`` for a manual-reset stage, ``POLICY_LOCK``
-otherwise; a policy's hold while blind or in a trading window stays, named in the answer);
+ttl); an unlock, which lifts only operator and dead man's switch locks (a policy's hold —
+a stage's, a manual-reset one too, or one while blind or in a trading window — stays, named in
+the answer; with nothing of those two to lift it is refused: ``MANUAL_RESET_REQUIRED`` for a
+manual-reset stage, ``POLICY_LOCK`` for another policy's hold);
 arming and disarming a source's dead man's switch. Each returns the view dataclass the API
 serialises, with a reason code when it is refused.
 
@@ -265,9 +266,9 @@ class OperatorCommands(ResetApprovals):
             after = page[-1].seq
 
     async def unlock_scope(self, scope: str, reason: str, *, actor: Optional[str] = None) -> ChangeResult:
-        """Lift the operator's and the dead man's switch's locks on exactly ``scope``. Refused,
-        lifting nothing, while a policy's stage also holds it, or when the scope is unknown; a
-        policy's hold that is no stage's (while blind) stays, and the answer names it."""
+        """Lift the operator's and the dead man's switch's locks on exactly ``scope``. A policy's
+        hold (a stage's, a manual-reset one too; one while blind) stays, and the answer names it.
+        Refused, lifting nothing, when neither lock holds it or the scope is unknown."""
         now = self.clock()
         payload = {"scope": scope, "reason": reason, **by(actor)}
         if (standby := self.lead.not_leader("unlock")) is not None:  # not NOT_LOCKED from a standby's view
@@ -371,29 +372,31 @@ def stored_locked_reason(row: StoredLock) -> str:
 
 def unlock_decision(book: LockBook, scope: str, now: int) -> tuple[Optional[str], list[str]]:
     """(why an unlock of exactly ``scope`` is refused, or None; which locks it lifts: operator,
-    dead man's switch). A policy's stage holding the scope refuses it, lifting nothing. A policy's
-    hold that is no stage's (while blind, a trading window) does not: the operator's and the dead
-    man's switch's locks are lifted and that hold stays, named in the answer
-    (:func:`unlocked_reason`); with neither of those to lift it is refused ``POLICY_LOCK``."""
+    dead man's switch). It lifts only those two, never a policy's: a policy's stage (a
+    manual-reset one too) or hold that is no stage's (while blind, a trading window) stays and
+    still binds, named in the answer (:func:`unlocked_reason`). With neither of those to lift it
+    is refused, lifting nothing: ``MANUAL_RESET_REQUIRED`` naming the reset a manual-reset stage
+    takes, ``POLICY_LOCK`` for another policy's hold, else ``NOT_LOCKED``."""
     held = [h for h in book.in_force(now) if h.scope == scope]
+    mine = [h for h in held if h.policy in NOT_A_POLICY]
+    if mine:
+        return None, sorted({"operator" if h.policy == OPERATOR else "dead man's switch" for h in mine})
     policies = [h for h in held if h.policy not in NOT_A_POLICY]
     stages = [h for h in policies if not _no_stage(h)]
     latched = next((h for h in stages if h.manual), None)
     if latched is not None:
         return (f"MANUAL_RESET_REQUIRED: {scope} is held by stage {latched.stage} of policy {latched.policy} "
-                f"until a manual reset (ksctl reset --policy {latched.policy} --scope {scope}); nothing was lifted"), []
+                f"until a manual reset (ksctl reset --policy {latched.policy} --scope {scope}); no operator or "
+                "dead man's switch lock on it to lift; nothing was lifted"), []
     if stages:
         h = stages[0]
         until = f"until {iso_ms(h.expires_ms)}" if h.expires_ms is not None else "until its stage resets"
         return (f"POLICY_LOCK: {scope} is held by stage {h.stage} of policy {h.policy} {until}; ksctl unlock lifts "
-                "only operator and dead man's switch locks; nothing was lifted"), []
-    mine = [h for h in held if h.policy in NOT_A_POLICY]
-    if not mine and policies:
+                "only operator and dead man's switch locks, and there is none on it; nothing was lifted"), []
+    if policies:
         return (f"POLICY_LOCK: no operator or dead man's switch lock on {scope}; it is {binding(policies[0])}, "
                 "which ksctl unlock does not lift; nothing was lifted"), []
-    if not mine:
-        return f"NOT_LOCKED: no operator or dead man's switch lock on {scope}", []
-    return None, sorted({"operator" if h.policy == OPERATOR else "dead man's switch" for h in mine})
+    return f"NOT_LOCKED: no operator or dead man's switch lock on {scope}", []
 
 
 def _no_stage(h: LockHold) -> bool:
@@ -422,5 +425,15 @@ def lift_unlocked(book: LockBook, scope: str) -> LockBook:
 
 def unlocked_reason(scope: str, lifted: list[str], still: Sequence[LockHold] = ()) -> str:
     """The answer of an unlock, and what still binds ``scope`` after it (``still``: its holds)."""
-    after = f"; {scope} stays " + "; ".join(binding(h) for h in still) if still else ""
+    after = f"; {scope} stays " + "; ".join(still_binds(h) for h in still) if still else ""
     return f"UNLOCKED: {scope} ({' and '.join(lifted)} lock lifted){after}"
+
+
+def still_binds(h: LockHold) -> str:
+    """A hold left after an unlock, in words: a manual-reset stage's names the reset that lifts
+    it (``halted by stage 1 of policy bot-a-guard until a manual reset (ksctl reset --policy
+    bot-a-guard --scope S)``); any other hold as status says it (:func:`binding`)."""
+    if h.manual and h.policy not in NOT_A_POLICY and h.stage is not None:
+        return (f"{h.mode} by stage {h.stage} of policy {h.policy} until a manual reset "
+                f"(ksctl reset --policy {h.policy} --scope {h.scope})")
+    return binding(h)

@@ -33,6 +33,7 @@ from .commands import (
     lock_ttl_ms,
     locked_reason,
     operator_lock,
+    still_binds,
     unlock_decision,
     unlocked_reason,
 )
@@ -125,7 +126,7 @@ class Previews:
                         f" set {iso_ms(h.created_ms)}: {h.reason}"
                         for h in before.in_force(now) if h.scope == scope and h.policy in NOT_A_POLICY)
         still = [h for h in after.in_force(now) if h.scope == scope]
-        effects += tuple(f"{scope} stays {binding(h)}: {h.reason}" for h in still)
+        effects += tuple(f"{scope} stays {still_binds(h)}: {h.reason}" for h in still)
         return self._answer("unlock", scope, unlocked_reason(scope, lifted, still), True, before, after, effects)
 
     def reset(self, policy: str, scope: str, approver: str) -> ActionPreview:
