@@ -38,3 +38,24 @@ def test_a_trigger_held_on_missing_data_shows_its_values_and_why_it_still_fires(
 def test_a_breached_check_is_shown_as_before():
     checks = (ThresholdCheck("dd_15m", ">=", "4.5%", 0.04852, "4.852%", True),)
     assert _card(checks, None) == "soft (dd_15m = 4.852% >= 4.5%)"
+
+
+def test_the_card_of_an_instance_a_reload_removed_says_so_first_and_not_that_it_fires():
+    """Walk 10's M4: the card read ``firing: silent (kept firing: beat = unknown > 10m: unknown
+    (NOT_EVALUATED))``, as though the policy still guarded the scope."""
+    at = T0 - 30_000  # 12:59:30 UTC
+    removed = ("REMOVED BY RELOAD: bot-a-guard binanceusdm/main at stage 1: its scope no longer selects it; "
+               "it guards nothing now; reset it to end it (ksctl reset --policy bot-a-guard --scope binanceusdm/main)")
+    st = dataclasses.replace(status(), scopes=(ScopeStatus("bot-a-guard", ACC, 1, "halt", True, (), 2, T0 - 60_000,
+                                                           removed=removed, removed_ms=at),))
+    silent = TriggerStatus("bot-a-guard", ACC, "silent", "beat > 10m", True, T0 - 60_000, T0 - 60_000, None, None,
+                           (ThresholdCheck("beat", ">", "10m", None, "unknown", None, "NOT_EVALUATED"),), T0)
+    incident = IncidentStatus(f"bot-a-guard/{ACC}/L1/e1", "stage", "bot-a-guard", ACC, 1, "halt", T0 - 60_000, True,
+                              2, (), False, (), 0)
+    m = page_model(st, (True, "LEADER"), LockBook().to_doc(T0), {}, (silent,), (incident,))
+    page = render(m)
+    card = text_of(page[page.index('<li class="strip-row'):page.index("</li>", page.index('<li class="strip-row'))])
+    said = "REMOVED BY RELOAD at 12:59:30 UTC: guards nothing now; reset it to end it"
+    assert said in card, card
+    assert "firing:" not in card and "NOT_EVALUATED" not in card, card
+    assert card.index(said) < card.index("reset: 0 of 2 approvals"), card

@@ -209,7 +209,10 @@ def page_model(status: RunnerStatus, ready: tuple[Any, Any], lock: dict, dms: di
     # (the document names no scope when several are locked: here, every one in the binding mode)
     summary = None if not lock["locked"] else {"mode": lock["mode"], "scope": lock["scope"] or ", ".join(
         s for s, e in sorted(lock["scopes"].items()) if e["mode"] == lock["mode"])}
+    # an instance a reload removed: its card says so first, in place of triggers that no longer run
+    removed = {(s.policy, s.scope): {"at": _when(s.removed_ms, now)} for s in status.scopes if s.removed}
     stage_incidents = strip_rows([{**_incident(i, now), "on": entered_on(firing.get((i.policy or "", i.scope), ())),
+                                   "removed": removed.get((i.policy or "", i.scope)),
                                    "kept_locked": kept_locked(lock, i.scope, i.scope in known_accounts),
                                    "refused": refused_legs(i.incident, status.close_rejections)}
                                   for i in incidents if i.kind == "stage"])

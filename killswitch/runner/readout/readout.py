@@ -167,7 +167,8 @@ class Readout:
             scopes.append(ScopeStatus(policy, scope, ss.stage.level, name, manual, tuple(ss.stage.approvals),
                                       needed, ss.stage.entered_ms, *ack_fields(book.acks.get(incident or "")),
                                       removed=removed_text(policy, scope, ss.stage.level, ss.removed)
-                                      if ss.removed is not None else None, **leaves))
+                                      if ss.removed is not None else None,
+                                      removed_ms=ss.removed.since_ms if ss.removed is not None else None, **leaves))
         now = self.clock()
         # the engine's rule (a frozen feed ages from its last change), so status and triggers agree
         ages = {k: round(age / 1000, 3) for k, a in sorted(book.state.accounts.items())

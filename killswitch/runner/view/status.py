@@ -65,6 +65,7 @@ class ScopeStatus:
     # the running policies no longer produce this instance; it is kept while its stage is latched,
     # guards nothing, and ends at its reset ("REMOVED BY RELOAD: ..."); None: a live instance
     removed: Optional[str] = None
+    removed_ms: Optional[int] = None  # when it was found removed (a reload, a start, a takeover)
     # a stage that leaves by itself: when, if its policy's triggers stay quiet, and the quiet it needs
     leaves_ms: Optional[int] = None
     quiet_s: Optional[float] = None
