@@ -43,8 +43,8 @@ def test_the_operator_is_named_the_expiry_is_a_duration_and_a_reset_warns_it_lat
     click_action(browser, "reset", ACCOUNT, policy="bot-guard")
     text = preview(browser, "bot-x looked at")
     assert "PREVIEW: would record approval 1/2 (approvers=alice)" in text
-    assert "silent is still firing (bot = 65s > 1m): stage 1 halt will be entered again at the next tick after " \
-           "the reset" in text, text
+    assert "silent was firing at the last tick (" in text and "UTC: bot = 65s > 1m): stage 1 halt will be entered " \
+           "again at the next tick after the reset if still firing then" in text, text
     shot("edges-01-reset-still-firing", full=False)
     close_dialog(browser)
     # the last approval while it still fires: the lock lifts, and binds again at the next tick

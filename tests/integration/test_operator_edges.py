@@ -87,8 +87,9 @@ def test_a_refused_reset_exits_1_and_a_reset_says_the_trigger_still_fires(tmp_pa
         args = ["reset", "--api", srv.url, "--policy", "crash-ladder", "--scope", ACCOUNT, "--reason", "reviewed"]
         # the preview (API, and so the console) says the stage will latch again at once
         p = RunnerClient(srv.url, BOB).preview("reset", {"policy": "crash-ladder", "scope": ACCOUNT, "reason": "x"})
-        assert p.allowed and re.fullmatch(r"hard is still firing \(dd = [\d.]+% >= 4%\): stage 3 flatten will be "
-                                          r"entered again at the next tick after the reset", p.effects[0]), p.effects
+        assert p.allowed and re.fullmatch(r"hard was firing at the last tick \(\d\d:\d\d:\d\d UTC: "
+                                          r"dd = [\d.]+% >= 4%\): stage 3 flatten will be entered again at the "
+                                          r"next tick after the reset if still firing then", p.effects[0]), p.effects
         assert p.relatch == (p.effects[0],)
         # the API refuses an approval that does not confirm it, and records nothing
         got = RunnerClient(srv.url, ALICE).reset("crash-ladder", ACCOUNT, "reviewed")
@@ -99,7 +100,7 @@ def test_a_refused_reset_exits_1_and_a_reset_says_the_trigger_still_fires(tmp_pa
         r = alice.invoke(cli, args)
         assert r.exit_code == 2 and "ksctl reset: nothing was sent: a reset of crash-ladder" in r.output, r.output
         assert r.output.startswith(f"PREVIEW reset crash-ladder {ACCOUNT}: would record approval 1/2"), r.output
-        assert "\n  hard is still firing (dd = " in r.output, r.output
+        assert "\n  hard was firing at the last tick (" in r.output, r.output
         monkeypatch.setattr("killswitch.cli.close._stdin_tty", lambda: True)
         r = alice.invoke(cli, args, input="y\n")  # the scope is typed to confirm, as for a revoke
         assert r.exit_code == 1 and f"type the scope to confirm ({ACCOUNT})" in r.output, r.output
@@ -109,8 +110,8 @@ def test_a_refused_reset_exits_1_and_a_reset_says_the_trigger_still_fires(tmp_pa
         r = alice.invoke(cli, args, input=ACCOUNT + "\n")  # confirmed: her approval is taken, with the warning
         assert r.exit_code == 0 and re.search("^APPROVAL_RECORDED: 1/2", r.output, re.M), r.output
         monkeypatch.undo()
-        assert re.search(r"^WARNING: hard is still firing \(dd = [\d.]+% >= 4%\): stage 3 flatten will be entered "
-                         r"again at the next tick", r.output, re.M), r.output
+        assert re.search(r"^WARNING: hard was firing at the last tick \(\d\d:\d\d:\d\d UTC: dd = [\d.]+% >= 4%\): "
+                         r"stage 3 flatten will be entered again at the next tick", r.output, re.M), r.output
         r = alice.invoke(cli, args + ["--yes"])  # her second approval is refused: exit 1, as every refused change
         assert r.exit_code == 1 and r.output.startswith("DUPLICATE_APPROVER: alice already approved"), r.output
         r = alice.invoke(cli, args + ["-o", "json", "--yes"])
@@ -121,7 +122,7 @@ def test_a_refused_reset_exits_1_and_a_reset_says_the_trigger_still_fires(tmp_pa
         r = bob.invoke(cli, args + ["-o", "json", "--yes"])
         doc = json.loads(r.output)
         assert r.exit_code == 0 and doc["done"] is True and doc["reason"] == "MANUAL_RESET: stage=3 approvers=alice,bob"
-        assert doc["warnings"] and doc["warnings"][0].startswith("hard is still firing (dd = ")
+        assert doc["warnings"] and doc["warnings"][0].startswith("hard was firing at the last tick (")
         r = bob.invoke(cli, args)  # nothing latched any more (the runner has not ticked since): who reset it
         assert r.exit_code == 1 and r.output.startswith(f"ALREADY_RESET: crash-ladder {ACCOUNT} was reset at "), \
             r.output
@@ -295,7 +296,7 @@ def test_an_approval_given_by_mistake_is_withdrawn_and_the_next_approver_does_no
         lines = r.output.splitlines()
         recorded = next(i for i, line in enumerate(lines) if line.startswith("APPROVAL_RECORDED: 1/2"))
         assert lines[0].startswith(f"PREVIEW reset crash-ladder {ACCOUNT}: would record approval"), r.output  # before
-        assert lines[2].startswith("  hard is still firing"), r.output
+        assert lines[2].startswith("  hard was firing at the last tick"), r.output
         assert recorded > 0
         assert (f"ksctl reset --policy crash-ladder --scope {ACCOUNT} --reason 'withdrawn: hedge checked' "
                 "--withdraw") in r.output, r.output

@@ -76,7 +76,7 @@ def test_operator_commands_against_a_halted_runner(tmp_path):
         assert shown.startswith("PREVIEW reset crash-ladder simulated/sim-main: would record approval 1/2 "
                                 "(approvers=alice)"), r.output
         assert "\n  Lock binding simulated/sim-main: halted now, halted after." in shown, r.output
-        assert "\n  hard is still firing" in shown, r.output
+        assert "\n  hard was firing at the last tick" in shown, r.output
         r = alice.invoke(cli, args + ["--approver", "bob"])  # alice cannot approve as bob
         assert r.exit_code == 1 and "APPROVER_NOT_CALLER" in r.output
         r = bob.invoke(cli, args)

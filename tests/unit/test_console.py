@@ -281,7 +281,7 @@ def test_previews_answer_what_the_action_then_answers_and_change_nothing(tmp_pat
             # the preview says what it would do; the result's code comes only with the answer
             assert p["reason"] == "PREVIEW: would record approval 1/2 (approvers=alice)" and p["allowed"], p
             assert d["reason"] == "APPROVAL_RECORDED: 1/2 approvers=alice"
-            assert p["relatch"] and p["relatch"][0].startswith("silent is still firing")
+            assert p["relatch"] and p["relatch"][0].startswith("silent was firing at the last tick (")
             audit, lock = len(w.store.audit_rows()), w.desk.lock_document()
             st, p, _ = await api.post("/v1/preview/reset", {"policy": "bot-guard", "scope": ACCOUNT, "reason": "a"})
             assert p["reason"].startswith("DUPLICATE_APPROVER") and not p["allowed"]

@@ -17,7 +17,8 @@ from killswitch.runner.firm.firm import FirmLink, firm_view
 
 from .test_firm import LEASES, T0, FakeFirm, _all_facts, _compile, _firm
 
-WARNING = "deep is still firing (dd = 15% >= 10%): stage 1 halt will be entered again at the next tick after the reset"
+WARNING = ("deep was firing at the last tick (13:00:02 UTC: dd = 15% >= 10%): stage 1 halt will be entered again "
+           "at the next tick after the reset if still firing then")
 
 
 def _holder(equities, directives=()):

@@ -58,11 +58,11 @@ def test_a_reset_warns_that_the_highest_stage_still_firing_is_entered_again():
     node = _node()
     both = [_trigger("warn", True, "8.7%", "2%"), _trigger("halt", True, "8.7%", "5%")]
     assert still_firing(node, ACCOUNT, both) == (
-        "halt is still firing (vs_capital = 8.7% >= 5%): stage 2 halt will be entered again at the next tick "
-        "after the reset",)
+        "halt was firing at the last tick (22:13:20 UTC: vs_capital = 8.7% >= 5%): stage 2 halt will be entered "
+        "again at the next tick after the reset if still firing then",)
     lower = [_trigger("warn", True, "3.1%", "2%"), _trigger("halt", False, "3.1%", "5%")]
     assert still_firing(node, ACCOUNT, lower)[0].endswith("stage 1 warning will be entered again at the next tick "
-                                                          "after the reset")
+                                                          "after the reset if still firing then")
     assert still_firing(node, ACCOUNT, [_trigger("halt", False, "1%", "5%")]) == ()
     assert still_firing(node, "other/account", both) == ()  # another scope's triggers say nothing of this one
     unseen = [_trigger("halt", True, "unknown", "5%", as_of=None)]  # a standby has evaluated nothing

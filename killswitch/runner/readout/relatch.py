@@ -2,8 +2,10 @@
 
 What it owns: the warning a reset approval (and its preview) carries when a trigger that enters a
 stage of the policy fires now (the stored trigger state, saved every tick, so a standby says the
-leader's), with the values that make it fire as the last evaluation read them: ``hard is still
-firing (dd = 5.2% >= 4%): stage 3 flatten will be entered again at the next tick``. The stage
+leader's), with the time and values of the last evaluation that read it firing: ``hard was
+firing at the last tick (13:00:00 UTC: dd = 5.2% >= 4%): stage 3 flatten will be entered again at
+the next tick after the reset if still firing then`` (what has changed since, a heartbeat that
+came, is not known to it). The stage
 machine enters the highest stage whose triggers fire (:func:`~killswitch.engine.stages.step`), so
 that is the stage named.
 
@@ -19,6 +21,7 @@ from __future__ import annotations
 from typing import Any, Optional, Sequence
 
 from ...engine.guarded import within
+from ..lock.lock import iso_ms
 from ..view import ThresholdCheck, TriggerStatus
 
 
@@ -27,10 +30,12 @@ def _check(c: ThresholdCheck) -> str:
 
 
 def _values(t: TriggerStatus) -> str:
+    """When the last tick read the trigger and with what values (``13:00:00 UTC: dd = 5.2% >=
+    4%``): the warning is as of that tick, not now (a heartbeat may have come since)."""
     if t.as_of_ms is None:
         return "its values are not evaluated by this runner"
     breached = [c for c in t.checks if c.breached]
-    return ", ".join(_check(c) for c in (breached or t.checks)) or t.when
+    return f"{iso_ms(t.as_of_ms)[11:19]} UTC: " + (", ".join(_check(c) for c in (breached or t.checks)) or t.when)
 
 
 def _firing(node: Any, scope: str, triggers: Sequence[TriggerStatus]) -> dict[str, TriggerStatus]:
@@ -52,8 +57,10 @@ def still_firing(node: Any, scope: str, triggers: Sequence[TriggerStatus]) -> tu
     if top is None:
         return ()
     firing = _firing(node, scope, triggers)
-    said = "; ".join(f"{name} is still firing ({_values(firing[name])})" for name in top.on if name in firing)
-    return (f"{said}: stage {top.level} {top.name} will be entered again at the next tick after the reset",)
+    said = "; ".join(f"{name} was firing at the last tick ({_values(firing[name])})" for name in top.on
+                     if name in firing)
+    return (f"{said}: stage {top.level} {top.name} will be entered again at the next tick after the reset "
+            "if still firing then",)
 
 
 def refused_again(stage: Optional[Any], scope: str, refused: Sequence[tuple[str, str, str, bool]],
