@@ -23,7 +23,8 @@ Exit codes: 0 allowed, 1 denied, 2 usage, 5 the runner unreachable.
 """)
 @api_option
 @click.option("--account", default=None, help="The account the order goes to (venue/name).")
-@click.option("--scope", default=None, help="What the bot names instead of an account: global, a venue, a strategy…")
+@click.option("--scope", default=None, help="What the bot names instead of an account: global, a venue, a strategy…; "
+              "an account (venue/name) is answered as --account.")
 @click.option("--symbol", required=True, help="The market, as the venue's ccxt symbol (BTC/USDT:USDT).")
 @click.option("--side", required=True, type=click.Choice(["buy", "sell"]))
 @click.option("--amount", required=True, type=float, help="In contracts.")

@@ -316,3 +316,20 @@ def test_unit_prices_are_the_first_holders_mark_times_size_and_read_only_the_pos
     assert prices["ETH/USDT:USDT"] == 3_000.0
     assert prices.get("SOL/USDT:USDT") is None and "SOL/USDT:USDT" not in prices  # its snapshot failed
     assert prices.get("DOGE/USDT:USDT", 0.0) == 0.0
+
+
+@pytest.mark.parametrize("amount, price, code", [(1, 100, None), (4, 1_000_000, "LIMIT_ORDER_NOTIONAL"),
+                                                 (9, 100, "REDUCING")])
+def test_a_scope_naming_an_account_is_answered_as_that_account(amount, price, code):
+    """Every other verb spells the account ``--scope``: a check-order's ``scope`` naming an
+    account of the runner reads that account's positions and limits, as ``account`` does (not
+    "positions unknown" under a reducing lock)."""
+    graph = compile_documents(load_text(POLICY, "p.yaml")).graph
+    snaps = {ACCOUNT: snap(5.0)}
+    tables = LimitsState().for_gate(graph, snaps).tables
+    v = GateView(reducing(), (), Placement(CATALOG), tables, MappingProxyType(snaps), False)
+    order = {"symbol": SYMBOL, "side": "sell", "amount": amount, "price": price, "strategy": "bot-a"}
+    by_account = answer(v, {**order, "account": ACCOUNT}, T0, MessageBuckets())
+    by_scope = answer(v, {**order, "scope": ACCOUNT}, T0, MessageBuckets())
+    assert by_scope == by_account, (by_scope, by_account)
+    assert by_scope.allow is (code is None) and (code is None or by_scope.reason.startswith(code)), by_scope

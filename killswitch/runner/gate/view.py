@@ -96,7 +96,10 @@ class GateView:
 
 def answer(view: GateView, request: Any, now_ms: int, buckets: MessageBuckets) -> Decision:
     """The gate's decision on ``request`` against ``view`` at ``now_ms``, spending ``buckets``
-    when the order is allowed under a message rate. Never raises (the gate denies instead)."""
+    when the order is allowed under a message rate. Never raises (the gate denies instead). A
+    ``scope`` that names an account of this runner, given without ``account``, is that account
+    (every other verb spells the account ``--scope``): the same answer as ``account``."""
+    request = as_account(request, view.placement.catalog.accounts)
     account = request.get("account") if isinstance(request, dict) else None
     accounts = view.held if view.held is not None else HeldByAccount(view.snapshots)
     positions = accounts.get(account) if isinstance(account, str) else None
@@ -108,6 +111,19 @@ def answer(view: GateView, request: Any, now_ms: int, buckets: MessageBuckets) -
     decision = check_order(view.lock, request, positions, now_ms, resume=list(view.resume), placement=where,
                            limits=limits)
     return _told_unguarded(decision, request, view.unguarded)
+
+
+def as_account(request: Any, accounts: frozenset[str]) -> Any:
+    """``request`` with a ``scope`` that is one of ``accounts`` (and no ``account``) given as its
+    ``account``; any other request as it is."""
+    if not isinstance(request, dict) or request.get("account") is not None:
+        return request
+    scope = request.get("scope")
+    if not isinstance(scope, str) or scope not in accounts:
+        return request
+    out = {k: v for k, v in request.items() if k != "scope"}
+    out["account"] = scope
+    return out
 
 
 def _told_unguarded(decision: Decision, request: Any, unguarded: tuple[str, ...]) -> Decision:
