@@ -13,6 +13,7 @@ from adapters.simulated.scenarios import build
 from killswitch.compile.compiler import compile_documents
 from killswitch.policy.load import load_text
 from killswitch.runner.api.api import make_app, start_api, stop_api
+from killswitch.runner.gate.refusals import refusal_key
 
 from .test_runner import POLICY, T0, TICK_MS, setup
 
@@ -114,8 +115,9 @@ def test_each_limit_refuses_at_the_gate_with_its_value_and_usage(tmp_path):
 
 
 def test_the_lock_is_answered_before_the_limits(tmp_path):
-    """Under a reducing lock an order that grows the position is the lock's refusal, not a limit's;
-    an order the lock allows still meets the limits (a close beyond the collar)."""
+    """Under a reducing lock an order that grows the position is the lock's refusal, not a limit's,
+    with the limits it also breaks beside it (counted once, as the lock's); an order the lock
+    allows still meets the limits (a close beyond the collar); under a halt, the same."""
     graph = compile_documents(load_text(POLICY + LIMITS, "p.yaml")).graph
     runner, _, clock, _, _, desk = _calm(tmp_path, graph)
     order = {"account": "simulated/sim-main", "symbol": BTC, "side": "buy", "amount": 60, "price": 90_000}
@@ -130,11 +132,22 @@ def test_the_lock_is_answered_before_the_limits(tmp_path):
         grow = desk.check_order(order)
         close_far = desk.check_order({**order, "side": "sell", "amount": 1})
         close_near = desk.check_order({**order, "side": "sell", "amount": 1, "price": 60_000})
-        return grow, close_far, close_near
+        small = desk.check_order({**order, "amount": 0.1, "price": 60_000})
+        done = await desk.lock_scope("simulated/sim-main", "halted", "drill", actor="alice")
+        assert done.done, done
+        return grow, close_far, close_near, small, desk.check_order(order)
 
-    grow, close_far, close_near = asyncio.run(asyncio.wait_for(go(), 30))
+    grow, close_far, close_near, small, halted = asyncio.run(asyncio.wait_for(go(), 30))
     assert grow.allow is False and grow.reason.startswith("REDUCING: order would open or increase exposure")
-    assert grow.limit is None
+    assert "; also: PRICE_COLLAR: price 90000 is " in grow.reason, grow
+    assert grow.limit is not None and grow.limit["also"] is True and grow.limit["code"] == "PRICE_COLLAR"
+    assert [b["code"] for b in grow.limit["breaches"]] == ["PRICE_COLLAR", "LIMIT_ORDER_QUANTITY",
+                                                           "LIMIT_ORDER_NOTIONAL", "POSITION_LIMIT", "GROSS_LIMIT"]
+    assert refusal_key(order, grow.reason, grow.limit)[-1] == "REDUCING"  # counted once, as the lock's
+    assert small.allow is False and small.limit is None and "also" not in small.reason  # within every limit
+    assert halted.allow is False and halted.reason.startswith("HALTED: ") and "; also: PRICE_COLLAR" in halted.reason
+    assert halted.limit["breaches"] == grow.limit["breaches"], halted
+    assert refusal_key(order, halted.reason, halted.limit)[-1] == "HALTED"
     assert close_far.allow is False and close_far.reason.startswith("PRICE_COLLAR")
     assert close_near.allow is True and close_near.reason.startswith("REDUCING: reduces the position")
 

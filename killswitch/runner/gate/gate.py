@@ -24,7 +24,7 @@ above ``MAX_AMOUNT`` (``AMOUNT_OUT_OF_BOUNDS``) or, for an order that is not red
 be valued (its ``price``, else the symbol's last mark), a notional above ``MAX_EQUITY_MULTIPLE``
 times the equity of the accounts it may go to (``ORDER_TOO_LARGE``) is denied.
 
-After the lock (and only when it allows), the policies' pre-trade limits (``spec.limits``) that
+After the lock, the policies' pre-trade limits (``spec.limits``) that
 bind the order are checked (:func:`~.gate_limits.within_limits`, through
 :func:`killswitch.engine.limits.breaches_in` over the tables of the last snapshots): a breach is
 denied with its code (``NO_MARK``, ``PRICE_COLLAR``, ``LIMIT_ORDER_QUANTITY``,
@@ -32,7 +32,9 @@ denied with its code (``NO_MARK``, ``PRICE_COLLAR``, ``LIMIT_ORDER_QUANTITY``,
 ``MESSAGE_RATE``), and the answer's ``limit`` carries the limit's value and the usage the order
 would bring it to; an account of which the runner has no snapshot yet cannot be placed under its
 limits (``LIMITS_UNKNOWN``). An allowed order takes one message from each of its strategy's
-buckets (handed in: :mod:`.limits_state`).
+buckets (handed in: :mod:`.limits_state`). An order the lock (or a resumption) refuses is
+refused as it says, with the limits it also breaks after ``; also:`` and in ``limit`` (its
+``breaches``, ``also: true``): nothing is spent or remembered for it.
 
 A request is validated strictly first: unknown fields, wrong types, a side other than buy or
 sell, an amount that is not a finite positive number → ``BAD_REQUEST: ...``. The gate never
@@ -209,7 +211,8 @@ def check_order(book: LockBook, request: Any, positions: Union[None, Sequence[An
     resumptions in force; those whose scope the order names hold it, and the order must pass
     every one of them. ``placement``: what the runner knows; the
     order must name a known account, scope and symbol and a sane amount first (:func:`.place`).
-    ``limits``: the policies' pre-trade limits, checked once the lock allows (:func:`.within_limits`).
+    ``limits``: the policies' pre-trade limits, checked once the lock allows (:func:`.within_limits`),
+    and told beside its refusal when it does not.
     Never raises."""
     try:
         try:
@@ -221,18 +224,28 @@ def check_order(book: LockBook, request: Any, positions: Union[None, Sequence[An
             if misplaced is not None:
                 return misplaced
         lock = book.effective(req.scope_keys, now_ms)
-        if lock.mode == "halted":
-            return deny(_halted(lock))
         held = held_positions(positions)
-        if lock.mode == "reducing":
+        if lock.mode == "halted":
+            answer = deny(_halted(lock))
+        elif lock.mode == "reducing":
             answer = _reducing(lock, req, held)
         else:
             answer = _resumed(req, held, resume, now_ms)
-        if not answer.allow or limits is None:
+        if limits is None:
             return answer
+        if not answer.allow:
+            return _also(answer, within_limits(req, limits, placement, now_ms, also=True))
         return within_limits(req, limits, placement, now_ms) or answer
     except Exception as e:  # fail closed: a gate that crashes must not read as "allowed"
         return deny(f"INTERNAL: {type(e).__name__}: {e}")
+
+
+def _also(refused: Decision, limited: Optional[Decision]) -> Decision:
+    """A refusal by the lock (or a resumption) with the limits the order also breaks, if any: the
+    decision and its first code stay the lock's, a bot fixing the order learns them all at once."""
+    if limited is None or limited.allow:
+        return refused
+    return Decision(False, f"{refused.reason}; also: {limited.reason}", limited.limit)
 
 
 def _resumed(req: OrderRequest, positions: Optional[HeldPositions],

@@ -33,10 +33,13 @@ from .request import Decision, OrderRequest
 
 
 def within_limits(req: OrderRequest, limits: GateLimits, placement: Optional[Placement],
-                  now_ms: int) -> Optional[Decision]:
+                  now_ms: int, *, also: bool = False) -> Optional[Decision]:
     """A deny naming the first limit the order breaks (its code, value and usage in ``limit``),
     else None, and then one message taken from each of the strategy's buckets. The order is
-    checked for every account it may go to: the one it names, else every account of its scope."""
+    checked for every account it may go to: the one it names, else every account of its scope.
+    ``also``: the order is refused already (by its lock): only what it also breaks is told
+    (``limit.breaches`` always, ``limit.also``), nothing is spent or remembered, and an account
+    without a snapshot tells nothing."""
     tables = limits.tables
     if req.account is not None:
         accounts = [req.account]
@@ -45,16 +48,19 @@ def within_limits(req: OrderRequest, limits: GateLimits, placement: Optional[Pla
     else:
         accounts = sorted(tables.routes)
     with limits.buckets.lock:  # the buckets read and spent as one step, whichever thread checks
-        return _within(req, limits, accounts, now_ms)
+        return _within(req, limits, accounts, now_ms, also)
 
 
-def _within(req: OrderRequest, limits: GateLimits, accounts: Sequence[str], now_ms: int) -> Optional[Decision]:
+def _within(req: OrderRequest, limits: GateLimits, accounts: Sequence[str], now_ms: int,
+            also: bool) -> Optional[Decision]:
     tables = limits.tables
     strategy = req.strategy or "-"
     spend: list[tuple[BucketKey, float, int]] = []
     overridden: list[tuple[str, str, Lifted]] = []
     for account in accounts:
         if account not in tables.accounts:  # no snapshot yet (a runner just started, a standby)
+            if also:
+                return None
             return Decision(False, f"LIMITS_UNKNOWN: no snapshot of {account} yet; which policies' limits bind it "
                                    "and what its book holds cannot be told")
         order = LimitOrder(req.symbol, req.side, req.amount, req.price, bool(req.reduce_only), req.position_side,
@@ -70,7 +76,7 @@ def _within(req: OrderRequest, limits: GateLimits, accounts: Sequence[str], now_
                     return _limit_deny(sl.policy, sl.scope, Breach(
                         MESSAGE_RATE, lim.message_rate, None, "messages",
                         f"the gate's message buckets are full ({len(limits.buckets)}); strategy {strategy} "
-                        "cannot be counted", req.symbol))
+                        "cannot be counted", req.symbol), also)
                 spend.append((key, lim.message_rate, lim.message_burst))
             found = breaches_in(lim, order, sl.usage, marks, now_ms, tokens=tokens)
             if found and limits.overrides:
@@ -78,9 +84,16 @@ def _within(req: OrderRequest, limits: GateLimits, accounts: Sequence[str], now_
                 found, lifted = limits.overrides.lift(sl.scope, req.strategy, req.client_order_id, found, now_ms, used)
                 overridden += [(sl.policy, sl.scope, x) for x in lifted]
             if found:
-                if req.client_order_id is not None and limits.refusals is not None:
+                if req.client_order_id is not None and limits.refusals is not None and not also:
                     limits.refusals.refuse(req.client_order_id, [sl.scope], now_ms)
-                return _limit_deny(sl.policy, sl.scope, found)
+                return _limit_deny(sl.policy, sl.scope, found, also)
+    return None if also else _passed(limits, spend, overridden, now_ms)
+
+
+def _passed(limits: GateLimits, spend: list[tuple[BucketKey, float, int]],
+            overridden: list[tuple[str, str, Lifted]], now_ms: int) -> Optional[Decision]:
+    """An order within its limits (those overrides lifted aside): its messages spent, and the
+    answer telling the overrides that let it through (None: no override needed)."""
     for key, rate, burst in spend:
         limits.buckets.take(key, rate, burst, now_ms)
     if overridden:
@@ -118,13 +131,16 @@ def _shown(o: Any, policy: str, scope: str, x: Lifted) -> dict[str, Any]:
                          "until": iso(o.expires_ms), "reason_code": o.reason_code}}
 
 
-def _limit_deny(policy: str, scope: str, found: Breach | list[Breach]) -> Decision:
+def _limit_deny(policy: str, scope: str, found: Breach | list[Breach], also: bool = False) -> Decision:
     """The deny of every breach found, each named (the first is ``limit``; with more, ``breaches``
-    lists them all): a bot's author fixes all of them at once, not one per retry."""
+    lists them all): a bot's author fixes all of them at once, not one per retry. ``also``:
+    breaches beside a refusal already made (``breaches`` always, ``also: true``)."""
     breaches = found if isinstance(found, list) else [found]
     first = breaches[0]
     said = "; ".join(b.reason for b in breaches)
     limit = {**first.to_json(), "policy": policy, "scope": scope}
-    if len(breaches) > 1:
+    if len(breaches) > 1 or also:
         limit["breaches"] = [b.to_json() for b in breaches]
+    if also:
+        limit["also"] = True
     return Decision(False, f"{said} [policy={policy} scope={scope}]", limit)

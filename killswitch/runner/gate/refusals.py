@@ -15,7 +15,9 @@ A key holds the account the request named (``venue/account``: its ``account``, e
 naming one; "" for none), its strategy (``-`` for none), its symbol and the refusal's code (the
 reason up to its first ``:``; a refusal of several pre-trade limits at once holds each breach's code,
 joined by ``+``: ``PRICE_COLLAR+LIMIT_ORDER_QUANTITY``, one refusal that a policy counting any of
-them counts once). Text longer than the gate accepts is not a key. An operator's question
+them counts once). A refusal by a lock that names the limits the order also breaks
+(``limit.also``) is the lock's code alone: the order is counted once, as the lock's. Text longer
+than the gate accepts is not a key. An operator's question
 (``ksctl check-order``: ``?probe=true``) is answered and not counted: no order was about to go. At most
 :data:`~killswitch.engine.tally.MAX_KEYS` keys between two ticks: past that a count is dropped
 and the tick's tally says so (``TALLY_FULL``: blind, not low).
@@ -47,7 +49,7 @@ def refusal_key(request: Any, reason: str, limit: Optional[Mapping[str, Any]] = 
     code = reason.split(":", 1)[0].strip()
     if code in NOT_COUNTED or not code:
         return None
-    breaches = limit.get("breaches") if isinstance(limit, Mapping) else None
+    breaches = limit.get("breaches") if isinstance(limit, Mapping) and not limit.get("also") else None
     if isinstance(breaches, list):
         codes = [b["code"] for b in breaches if isinstance(b, Mapping) and isinstance(b.get("code"), str)]
         if codes:
