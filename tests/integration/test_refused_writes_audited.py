@@ -123,3 +123,29 @@ def test_a_flood_of_refused_writes_writes_at_most_ten_rows_a_minute_and_counts_t
     again = note("bot-0")
     assert again is not None and again["folded_since_last_row"] == 5 and again["action"] == "lock"
     assert ledger.note(by="x", source="s", method="POST", path="/v1/lock", code="AUDIT_SINK_DOWN", reason="") is None
+
+
+def test_a_mistyped_reset_is_a_reset_attempt_in_the_report(tmp_path):
+    """A reset of a scope or policy the runner does not know is refused and audited as every
+    other reset attempt is: the closure report's *Reset attempts* lists it with its answer."""
+    from killswitch.runbooks.report import closure_report
+
+    runner, engine, clock, store, _, desk = setup(tmp_path)
+
+    async def go():
+        await runner.start()
+        clock.advance(TICK_MS)
+        await runner.tick()
+        typo = await desk.reset("crash-ladder", "simulated/sim-mian", "alice", "typo")
+        unknown = await desk.reset("crash-ladr", ACCOUNT, "alice", "typo")
+        await runner.aclose()
+        return typo, unknown
+
+    typo, unknown = asyncio.run(go())
+    assert not typo.done and typo.reason.startswith("UNKNOWN_SCOPE: "), typo
+    assert not unknown.done and unknown.reason.startswith("UNKNOWN_POLICY: "), unknown
+    resets = closure_report(store, 0, clock() + 1, clock() + 1)["resets"]
+    assert [(r["policy"], r["scope"], r["approver"], r["level"], r["result"]) for r in resets] == [
+        ("crash-ladder", "simulated/sim-mian", "alice", 0, typo.reason),
+        ("crash-ladr", ACCOUNT, "alice", 0, unknown.reason)], resets
+    store.close()

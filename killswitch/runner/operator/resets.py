@@ -4,7 +4,8 @@ What it owns: :class:`ResetApprovals` (the operator commands' reset, a part of
 :class:`~.commands.OperatorCommands`), :func:`trial_reset` and :func:`engaged_now` (what a reset
 of an instance at stage 0 could have meant). An approval taken is applied to the stage as it is
 once its audit row is stored (the tick may have moved it on: ``STAGE_CHANGED``, void); a refused
-one (``NOT_ENGAGED``, ``DUPLICATE_APPROVER``, ``RELATCH_UNCONFIRMED``) is audited and answered,
+one (``NOT_ENGAGED``, ``DUPLICATE_APPROVER``, ``RELATCH_UNCONFIRMED``, a mistyped policy or
+scope: ``UNKNOWN_POLICY``, ``UNKNOWN_SCOPE``) is audited and answered,
 and nothing else happens: no stage, approval or event is touched.
 
 Must not: change what a policy's stage holds except through ``approve_reset``.
@@ -72,8 +73,14 @@ class ResetApprovals:
             passed = await self.io(last_reset, self.store, policy, scope, since)
             if passed is not None:
                 return await self._already_reset(policy, scope, approver, reason, now, passed, unknown is not None)
-        if unknown is not None or ss is None:
-            return ResetResult(False, unknown or f"UNKNOWN_SCOPE: {policy} {scope}")
+        if unknown is not None or ss is None:  # a mistyped name: a reset attempt all the same, audited
+            why = unknown or f"UNKNOWN_SCOPE: {policy} {scope}"
+            try:
+                await self.lead.audit("reset_approval", now, {"policy": policy, "scope": scope, "level": 0,
+                                                              "approver": approver, "reason": reason, "result": why})
+            except FencedError:
+                return ResetResult(False, self.lead.deposed())
+            return ResetResult(False, why)
         before = copy.deepcopy(ss.stage)
         level = before.level
         trial, transition, why = trial_reset(node, scope, before, approver, now, removal)
