@@ -76,6 +76,30 @@ def test_the_same_acknowledgement_said_again_is_answered_already_and_audited_onc
     assert [(a.author, a.ts_ms) for a in scope.acks] == [("alice", at)]
 
 
+def test_a_persons_new_words_say_they_replace_their_note(tmp_path):
+    """Status, the console and the runbook show each person's latest note: an ack with new words
+    says which note it replaced (walk 10 of issue 65: both answered a bare ACKNOWLEDGED)."""
+    from killswitch.runner.lock.lock import iso_ms
+
+    runner, _, clock, store, _, desk = setup(tmp_path)
+
+    async def go():
+        await started(runner, clock)
+        await desk.acknowledge(None, "crash-ladder", SCOPE, "checking the book", actor="alice")
+        at = clock()
+        clock.advance(1_000)
+        again = await desk.acknowledge(INCIDENT, None, None, "again", actor="alice")
+        return again, at
+
+    again, at = asyncio.run(go())
+    assert again.done and again.reason == (f"ACKNOWLEDGED: {INCIDENT} by alice (note updated; was: "
+                                           f"'checking the book' at {iso_ms(at)})"), again.reason
+    assert sorted(r.payload["comment"] for r in store.audit_rows(kinds=["incident_acknowledged"])) == [
+        "again", "checking the book"]  # both audited: the report keeps both
+    (scope,) = desk.status().scopes
+    assert [(a.author, a.comment) for a in scope.acks] == [("alice", "again")]
+
+
 def test_holders_keep_each_authors_latest_in_the_order_said():
     from killswitch.silences import Acknowledgement as A
 

@@ -367,6 +367,8 @@ class Silences:
             note = f": {same.comment}" if same.comment else ""
             return ChangeResult(True, f"ALREADY_ACKNOWLEDGED: {incident} by {actor} at {_iso(same.ts_ms)}{note}")
         others = [a for a in have if a.author != actor]
+        # the person's earlier note: status, the console and the runbook show each person's latest
+        mine = max((a for a in have if a.author == actor), key=lambda a: a.ts_ms, default=None)
         payload: dict[str, Any] = {"incident": incident, "comment": comment, "by": actor}
         if have:
             last = max(have, key=lambda a: a.ts_ms)
@@ -382,7 +384,9 @@ class Silences:
         also = "; " + ", ".join(f"{a.author} has it too (since {_iso(a.ts_ms)}" + (f": {a.comment})" if a.comment
                                                                                     else ")") for a in others) \
             if others else ""
-        return ChangeResult(True, f"ACKNOWLEDGED: {incident} by {actor}{also}")
+        was = "" if mine is None else (f" (note updated; was: {mine.comment!r} at {_iso(mine.ts_ms)})" if mine.comment
+                                       else f" (note updated; was: no note, at {_iso(mine.ts_ms)})")
+        return ChangeResult(True, f"ACKNOWLEDGED: {incident} by {actor}{was}{also}")
 
     def _ack_refusal(self, incident: Optional[str], policy: Optional[str], scope: Optional[str], comment: str
                      ) -> Optional[str]:
