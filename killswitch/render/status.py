@@ -270,7 +270,8 @@ def violation_lines(doc: dict, latest: int = 10) -> list[str]:
 
 def _counted(doc: dict, total: int) -> str:
     """Over what the violations are counted, and when the first was: a start (or a takeover)
-    reads the day before it back, whose start is no violation's time."""
+    reads the 24 h before it back, whose start is no violation's time. The count runs from
+    there on: "in the last 24 h" would hold only at the start."""
     since, recent = doc.get("since_ms"), list(doc.get("recent") or ())
     stamps = [v["ts_ms"] for v in recent if isinstance(v.get("ts_ms"), int)]
     first = (f", the first at {_when(min(stamps))}" if len(stamps) >= total else
@@ -278,7 +279,7 @@ def _counted(doc: dict, total: int) -> str:
     if not since:
         return f" since this runner started{first}"
     if doc.get("read_back"):
-        return f" in the day before this runner started and since (from {_when(since)}){first}"
+        return f" since {_when(since)} (24 h before this runner started){first}"
     return f" since this runner started at {_when(since)}{first}"
 
 

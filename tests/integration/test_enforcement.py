@@ -250,7 +250,7 @@ def test_a_halt_cancels_a_rogue_entry_and_reverts_growth_and_leaves_reduce_only_
     assert next(r for r in seen["status"]["recent"] if r["action"] == "revert")["outcome"] == "revert filled 1"
     shown = violation_lines(seen["status"])  # ksctl status
     # (counted from a day before the runner led: a start reads the last day's back from the store)
-    assert shown[0].startswith("  LOCK VIOLATIONS: 2 in the day before this runner started and since (from ") \
+    assert shown[0].startswith("  LOCK VIOLATIONS: 2 since ") and "(24 h before this runner started)" in shown[0] \
         and shown[0].endswith("(the latest first)"), shown
     assert any(f"cancel {venue}/sim-main {btc} buy" in x and "strategy alpha" in x and f"order {rogue}" in x
                and x.endswith(": canceled") for x in shown), shown

@@ -85,7 +85,8 @@ def test_a_restarted_runner_shows_the_violations_the_last_one_caught(tmp_path):
         assert [r["ts_ms"] for r in doc["recent"]] == [r["ts_ms"] for r in seen["before"]["recent"]]
     assert len(seen["rows"]) == 2  # nothing audited again
     shown = violation_lines(seen["after"])  # ksctl status
-    assert shown[0].startswith("  LOCK VIOLATIONS: 2 in the day before this runner started and since (from "), shown
+    assert shown[0].startswith("  LOCK VIOLATIONS: 2 since ") and "(24 h before this runner started)" in shown[0], \
+        shown
     assert any("cancel binanceusdm/sim-main" in x and x.endswith(": canceled") for x in shown), shown
     assert any("the runner's own revert sell ks" in x and x.endswith(": revert filled 1.5") for x in shown), shown
     model = seen["screen"]["violations"]  # the console's Lock violations table

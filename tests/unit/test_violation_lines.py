@@ -82,7 +82,7 @@ def test_violations_read_back_name_the_day_read_back_and_the_first_violation_apa
     day_before = ROW["ts_ms"] - 86_400_000 + 60_000
     later = {**ROW, "ts_ms": ROW["ts_ms"] + 80_000}
     head = violation_lines({"total": 2, "since_ms": day_before, "read_back": True, "recent": [later, ROW]})[0]
-    assert head == ("  LOCK VIOLATIONS: 2 in the day before this runner started and since (from 2026-03-01T13:01:00Z), "
+    assert head == ("  LOCK VIOLATIONS: 2 since 2026-03-01T13:01:00Z (24 h before this runner started), "
                     "the first at 2026-03-02T13:00:00Z (the latest first)"), head
     head = violation_lines({"total": 1, "since_ms": ROW["ts_ms"] - 5_000, "recent": [ROW]})[0]
     assert head == ("  LOCK VIOLATIONS: 1 since this runner started at 2026-03-02T12:59:55Z, "
