@@ -5,8 +5,9 @@ given: ``GET /v1/runbooks/{incident}``).
 ``render`` uses the templates of today (the ``runbooks/`` directory), so a fixed or improved
 template applies to past incidents; ``--as-stored`` prints what the on-call engineer was shown.
 Run where no ``runbooks/`` directory is found (outside the policy repository) and without
-``--runbooks``, it prints the stored runbook, with a warning that says so, rather than the
-thinner built-in one (unless the incident was rendered with the built-in one).
+``--runbooks``, an incident rendered with the built-in runbook is rendered again with it; one
+rendered with a repository's template is printed as stored, with a warning that says so, rather
+than with the built-in one, which lacks what that template added.
 ``list`` names the incidents the store holds runbooks for (or, with ``--api``, the runner's
 store: ``GET /v1/runbooks``).
 """
@@ -127,7 +128,7 @@ def render(incident: str, state_url: str, api: Optional[str], token_env: str, fm
     root = Path(runbooks) if runbooks is not None else None if as_stored else find_runbooks_dir(["."])
     fallback = None
     if not as_stored and root is None and record.template != BUILTIN:
-        # the built-in runbook is thinner than the template the incident was rendered with: what
+        # the built-in runbook lacks what the template the incident was rendered with added: what
         # the on-call engineer was shown is the better answer, said so
         fallback = no_templates_line(record.template, record.created_ms)
         as_stored = True

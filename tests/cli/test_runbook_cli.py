@@ -110,7 +110,7 @@ def test_render_outside_the_repository_prints_the_stored_runbook_and_says_so(sta
     url, stored = state
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
-    monkeypatch.chdir(elsewhere)  # no runbooks/ here or above: the built-in runbook is thinner than flatten.md.j2
+    monkeypatch.chdir(elsewhere)  # no runbooks/ here or above: the built-in runbook lacks what flatten.md.j2 adds
     out = run("runbook", "render", "--incident", INCIDENT, "--state", url)
     assert out.exit_code == 0, out.output
     assert out.stdout == stored.markdown  # what the on-call engineer was shown, not the built-in runbook
@@ -136,6 +136,8 @@ def test_render_outside_the_repository_renders_a_built_in_runbook_again(tmp_path
     monkeypatch.chdir(tmp_path)
     out = run("runbook", "render", "--incident", INCIDENT, "--state", url)
     assert out.exit_code == 0 and out.stderr == "" and out.stdout == render_runbook(data, None).markdown
+    doc = json.loads(run("runbook", "render", "--incident", INCIDENT, "--state", url, "-o", "json").stdout)
+    assert (doc["template"], doc["as_stored"], doc["fallback"]) == ("builtin", False, None), doc  # as cli.md says
 
 
 def test_render_with_api_prints_the_runners_runbook_with_no_store_here(state, tmp_path, monkeypatch):
