@@ -92,6 +92,7 @@ from ..events import (
 )
 from ..silences import Silence, silencing
 from .alerts import GROUP_KEYS, Alert, Group, fingerprint, identity, regroup, restored_tree, saved_trees, tree_digest
+from .outcomes import DeliveryOutcomes
 from .routes import RouteNode, RouteTree
 
 RESOLVE_TIMEOUT_MS = 5 * 60_000
@@ -259,7 +260,7 @@ class Routed:
     labels: Mapping[str, str]
 
 
-class Dispatcher:
+class Dispatcher(DeliveryOutcomes):
     """Groups, timers and inhibition over every routes document."""
 
     def __init__(self, trees: Mapping[str, RouteTree], resolve_timeout_ms: int = RESOLVE_TIMEOUT_MS):
@@ -476,64 +477,6 @@ class Dispatcher:
         held = (tuple(quiet) if news else tuple(a for a in quiet if a.reminds)) + quiet_resolved
         self.silenced += len(held)
         return replace(n, silenced=held, silenced_by=tuple((a.fp, by[a.fp]) for a in held))
-
-    # --- what delivery made of a notification ------------------------------------------------------------
-
-    def delivery_failed(self, n_key: str, new: Iterable[str], now: int, retries: int) -> Optional[int]:
-        """A notification of group ``n_key`` failed every attempt. When the group still exists and
-        has failed fewer than ``retries`` times in a row, its alerts are taken back out of what it
-        last notified, so that its next flush sends them again: returns that flush's time. None
-        when the failure is final (the sink then pages the fallback receiver)."""
-        g = self.groups.get(n_key)
-        if g is None or g.failed_rounds >= retries:
-            if g is not None:
-                g.failed_rounds = 0
-            return None
-        g.failed_rounds += 1
-        if g.last_fps is not None:
-            g.last_fps = frozenset(g.last_fps - set(new))
-        if g.last_ms is not None:  # a failed reminder is due again at the next flush
-            g.last_ms = min(g.last_ms, now - g.route.repeat_interval_ms)
-        return g.next_ms
-
-    def undelivered(self, n_key: str, told: Iterable[str]) -> None:
-        """A notification of group ``n_key`` telling the alerts ``told`` failed every attempt: its
-        receiver has not got them (a retry, a reminder or the fallback's copy aside)."""
-        g = self.groups.get(n_key)
-        if g is not None:
-            g.failed_fps = g.failed_fps | frozenset(told)
-
-    def handed_before(self, n_key: str, told: Iterable[str], at_ms: int, resolved: Iterable[str] = ()) -> None:
-        """A notification of group ``n_key`` telling the alerts ``told`` was delivered after the
-        state this dispatcher restored was saved (its receipt says so): they are notified. The
-        resolutions it told (``resolved``) are told: no longer notified, so not told again."""
-        g = self.groups.get(n_key)
-        if g is None:
-            return
-        gone = frozenset(resolved) & frozenset(g.alerts)
-        if gone and g.last_fps is not None:
-            g.last_fps = g.last_fps - gone
-        fps = frozenset(told) & frozenset(g.alerts)
-        if fps:
-            g.last_fps = (g.last_fps or frozenset()) | fps
-            g.last_ms = max(g.last_ms or at_ms, at_ms)
-            g.failed_fps = g.failed_fps - fps
-            g.failed_rounds = 0
-
-    def not_handed(self, n_key: str, told: Iterable[str]) -> None:
-        """A notification of group ``n_key`` telling the alerts ``told`` was being sent when the
-        runner that saved this state stopped, and never got a receipt: not known to be notified,
-        whatever the save says (it was made after the flush). Sent again at once: it is overdue."""
-        g = self.groups.get(n_key)
-        if g is not None and g.last_fps is not None and g.last_fps & frozenset(told):
-            g.last_fps = g.last_fps - frozenset(told)
-            g.next_ms = 0
-
-    def delivery_succeeded(self, n_key: str, told: Iterable[str] = ()) -> None:
-        g = self.groups.get(n_key)
-        if g is not None:
-            g.failed_rounds = 0
-            g.failed_fps = g.failed_fps - frozenset(told)
 
     # --- persistence ----------------------------------------------------------------------------------
 
