@@ -15,7 +15,10 @@ What it owns, as Alertmanager's ``silence`` package does for its model:
 - :class:`Silence`: matchers, a start and an end (UTC ms), its author and comment; it is
   *active* from its start until its end, *expired* after (an expiry sets the end to the moment
   it was expired, and who expired it). A page whose labels every matcher of an active silence
-  matches is silenced: recorded, never sent (the notification sink's business).
+  matches is silenced: recorded, never sent (the notification sink's business). One made from
+  an incident ends with it: the runner records when (:data:`INCIDENT_ENDED`,
+  :attr:`Silence.ended_ms`), and it still holds back that incident's own closing pages
+  (:meth:`Silence.closing`).
 - :class:`Acknowledgement`: someone has an incident ("I have it"), since when, with what note.
 - :func:`matcher_problem`: why a set of matchers is refused (``UNKNOWN_LABEL`` with close
   matches, ``SILENCE_TOO_BROAD`` when every matcher also matches the empty string, as
@@ -33,7 +36,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import Any, Container, Iterable, Mapping, Optional
 
-from .events import STAGE_TRANSITION
+from .events import RESET, STAGE_TRANSITION
 from .policy.matchers import (
     OP_ORDER,
     OPS,
@@ -49,10 +52,15 @@ from .policy.matchers import (
     quoted,
 )
 
+# the ``expired_by`` of a silence that ended with the incident it was made from, at its ``updated_ms``
+INCIDENT_ENDED = "incident ended"
+
 
 @dataclass(frozen=True)
 class Silence:
-    """A silence as stored; ``ends_ms`` moves to the moment of an early expiry (``expired_by``)."""
+    """A silence as stored; ``ends_ms`` moves to the moment of an early expiry (``expired_by``).
+    One that ended with its incident keeps its planned ``ends_ms``: the moment it ended is its
+    ``updated_ms`` (``expired_by`` :data:`INCIDENT_ENDED`, :attr:`ended_ms`)."""
 
     id: str
     matchers: tuple[LabelMatcher, ...]
@@ -108,14 +116,32 @@ class Silence:
 
     def state(self, now_ms: int, open_incidents: Optional[Container[str]] = None) -> str:
         """pending, active or expired at ``now_ms``; a tied silence is expired once its incident
-        is no longer among ``open_incidents`` (None: not asked)."""
-        if now_ms >= self.ends_ms or self.ended_with_incident(open_incidents):
+        ended (recorded: :attr:`ended_ms`), or is no longer among ``open_incidents`` (None: not asked)."""
+        if now_ms >= self.ends_ms or self.ended_ms is not None or self.ended_with_incident(open_incidents):
             return "expired"
         return "pending" if now_ms < self.starts_ms else "active"
 
     def ended_with_incident(self, open_incidents: Optional[Container[str]]) -> bool:
-        return (self.tied and self.incident is not None and open_incidents is not None
-                and self.incident not in open_incidents)
+        return self.ended_ms is not None or (self.tied and self.incident is not None and open_incidents is not None
+                                             and self.incident not in open_incidents)
+
+    @property
+    def ended_ms(self) -> Optional[int]:
+        """When it ended with its incident, as the runner recorded it (None: it has not, or not yet)."""
+        return self.updated_ms if self.expired_by == INCIDENT_ENDED else None
+
+    def ended_with(self, now_ms: int) -> "Silence":
+        """This silence ended with its incident at ``now_ms`` (its planned end kept: :meth:`closing`)."""
+        return replace(self, updated_ms=now_ms, expired_by=INCIDENT_ENDED)
+
+    def closing(self) -> "Silence":
+        """This silence, its incident ended, holding back that incident's own closing pages alone
+        until its planned end: the re-arm and reset pages and its entry's resolution, each of which
+        carries the incident's label (a new incident's pages, even of the same scope, go out)."""
+        assert self.incident is not None
+        only = (LabelMatcher.make("incident", "=", self.incident, None),
+                LabelMatcher.make("event", "=~", f"{STAGE_TRANSITION}|{RESET}"))
+        return replace(self, matchers=self.matchers + only, expired_by=None, tied=False)
 
     def active(self, now_ms: int, open_incidents: Optional[Container[str]] = None) -> bool:
         return self.starts_ms <= now_ms < self.ends_ms and not self.ended_with_incident(open_incidents)
@@ -154,6 +180,24 @@ def silencing(labels: Mapping[str, str], silences: Iterable[Silence], now_ms: in
     return tuple(s.id for s in silences if s.active(now_ms) and s.matches(labels) and s.holds(labels))
 
 
+def sink_silences(silences: Iterable[Silence], open_stages: Container[str], now_ms: int) -> tuple[Silence, ...]:
+    """What the notification sink honours at ``now_ms``: every silence before its planned end,
+    but one made from a stage's incident that is no longer among ``open_stages`` (the incidents
+    of the stages the scopes are in now), or that was recorded as ended with it, holds back only
+    that incident's closing pages (:meth:`Silence.closing`). A manual close's silence matches that
+    close's pages alone until its own end."""
+    out = []
+    for s in silences:
+        if s.ends_ms <= now_ms:
+            continue
+        stage = s.incident is not None and not s.incident.startswith("manual/")
+        if stage and (s.ended_ms is not None or (s.tied and s.incident not in open_stages)):
+            out.append(s.closing())
+        else:
+            out.append(s)
+    return tuple(out)
+
+
 @dataclass(frozen=True)
 class Acknowledgement:
     """Someone has an incident. A second person's acknowledgement does not replace the first:
@@ -188,6 +232,6 @@ def own_words(author: str, comment: str) -> str:
     return text
 
 
-__all__ = ["Acknowledgement", "LabelMatcher", "OPS", "OP_ORDER", "PAGE_LABELS", "Silence", "SilenceError",
-           "close_names", "holders", "label_name_text", "matcher_problem", "matcher_text", "own_words",
-           "parse_matcher", "parse_matchers", "quoted", "silencing"]
+__all__ = ["INCIDENT_ENDED", "Acknowledgement", "LabelMatcher", "OPS", "OP_ORDER", "PAGE_LABELS", "Silence",
+           "SilenceError", "close_names", "holders", "label_name_text", "matcher_problem", "matcher_text", "own_words",
+           "parse_matcher", "parse_matchers", "quoted", "silencing", "sink_silences"]

@@ -38,6 +38,9 @@ class StageTransition:
     stage: Optional[str]  # name of the stage entered (None for a reset)
     reason: str
     decision_id: Optional[str]  # for entries: names every order the entry plans
+    # for a stage that reset itself: the incident it ends (the decision id of the entry left), so
+    # that its re-arm page carries that incident's label and a silence made from it holds it back
+    ended: Optional[str] = None
 
 
 def decision_id(policy: str, scope: str, level: int, entry: int) -> str:
@@ -120,7 +123,8 @@ def step(policy: PolicyNode, scope: str, st: StageState, firing: set[str], now: 
     if now - since >= quiet_ms and (quiet_ms > 0 or now > since) and cooled:
         reason = f"AUTO_RESET: stage={current} quiet={(now - since) / 1000:g}s"
         _reset(st)
-        return StageTransition("reset", current, 0, None, reason, None), refusals
+        return StageTransition("reset", current, 0, None, reason, None,
+                               decision_id(policy.name, scope, current, st.entries)), refusals
     wait = f" cooldown until={_iso(st.last_entry_ms.get(current, since) + int((cur.cooldown_s or 0) * 1000))}" \
         if not cooled else ""
     refusals.append(f"RESET_PENDING: stage={current} quiet={(now - since) / 1000:g}s of {quiet_ms / 1000:g}s{wait}")

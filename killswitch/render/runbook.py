@@ -12,6 +12,7 @@ import html
 from typing import Optional
 
 from ..markdown import inline, markdown_html
+from ..silences import INCIDENT_ENDED
 from ..sources import revision_text
 
 __all__ = ["STYLE", "fallback_markdown", "story_lines", "html_page", "inline", "markdown_html", "runbook_title"]
@@ -67,8 +68,12 @@ def story_lines(incident: dict) -> list[str]:
     for s in pages.get("silences") or []:
         who = f" ({s.get('by')}: {s.get('comment')})" if s.get("by") else ""
         held = f": it held back {s['held_text']}" if s.get("held_text") else ""
-        out += [f"> **PAGES SILENCED** by {s.get('id')}{who}, {'ended' if s.get('over') else 'ends'} "
-                f"{s.get('ends') or 'unknown'}{held}", ""]
+        if s.get("over"):  # its real end: with the incident, an expiry, or its own
+            how = ", ended with the incident" if s.get("expired_by") == INCIDENT_ENDED else \
+                f", expired by {s['expired_by']}" if s.get("expired_by") else ""
+            out += [f"> **PAGES WERE SILENCED** by {s.get('id')}{who}, until {s.get('ends')}{how}{held}", ""]
+        else:
+            out += [f"> **PAGES SILENCED** by {s.get('id')}{who}, ends {s.get('ends') or 'unknown'}{held}", ""]
     return out
 
 

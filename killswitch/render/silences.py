@@ -13,6 +13,7 @@ from typing import Sequence
 
 from ..runner.silence.view import SilencePreview
 from ..runner.view import SilenceStatus
+from ..silences import INCIDENT_ENDED
 from .times import iso
 
 
@@ -30,8 +31,8 @@ def silence_when(s: SilenceStatus) -> str:
     tie = f" or when {s.incident} ends" if s.ends_with_incident and s.incident else ""
     if s.state == "active":
         return f"ends in {span(s.ends_ms - s.as_of_ms)} ({iso(s.ends_ms)}){tie}"
-    if s.expired_by == "incident ended":
-        return f"ended with its incident {s.incident}"
+    if s.expired_by == INCIDENT_ENDED:  # its real end, as the runner recorded it
+        return f"ended with its incident {s.incident} {span(s.as_of_ms - s.ends_ms)} ago ({iso(s.ends_ms)})"
     if s.state == "pending":
         return f"starts in {span(s.starts_ms - s.as_of_ms)} ({iso(s.starts_ms)})"
     by = f" by {s.expired_by}" if s.expired_by else ""

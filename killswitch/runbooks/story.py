@@ -32,6 +32,7 @@ import re
 from typing import Any, Iterable, Mapping, Optional, Sequence
 
 from ..engine.guarded import within
+from ..silences import INCIDENT_ENDED
 from .halt_breaks import KINDS as HALT_BREAK_KINDS, halt_breaks
 from .incident import iso
 from .report import NOTIFICATION_KINDS, _count_receipts, _Trail
@@ -66,10 +67,17 @@ def ended_by(p: Mapping[str, Any], ts_ms: int, level: int) -> dict:
     return {"how": how, "at": at, "by": [], "to": to, "reason": reason, "text": text}
 
 
-def _silence_doc(s: Any, now_ms: int) -> dict:
-    ends = iso(s.ends_ms)
-    return {"id": s.id, "by": s.author, "comment": s.comment, "ends": ends, "over": s.ends_ms <= now_ms,
-            "expired_by": s.expired_by}
+def _silence_doc(s: Any, now_ms: int, incident: str, ended_ms: Optional[int]) -> dict:
+    """A silence as a runbook names it: its real end, not its planned one, when it ended with
+    ``incident`` (recorded by the runner, or ``ended_ms``: when the story says the incident ended)."""
+    end, by = s.ends_ms, s.expired_by
+    if getattr(s, "ended_ms", None) is not None:
+        end = s.ended_ms
+    elif getattr(s, "tied", False) and getattr(s, "incident", None) == incident and ended_ms is not None \
+            and ended_ms < s.ends_ms:
+        end, by = ended_ms, INCIDENT_ENDED
+    return {"id": s.id, "by": s.author, "comment": s.comment, "ends": iso(end), "over": end <= now_ms,
+            "expired_by": by}
 
 
 def _held_text(held: list[dict], first_out: Optional[dict]) -> str:
@@ -131,7 +139,7 @@ def incident_story(data: Mapping[str, Any], rows: Sequence[Any], silences: Itera
     first_out = None if first is None else {"receiver": first[1]["receiver"], "at": first[1]["at"], "n": first[0]}
     silenced: list[dict] = []
     for i in ids:
-        doc = _silence_doc(known[i], now_ms) if i in known else \
+        doc = _silence_doc(known[i], now_ms, incident, end_ms if ended is not None else None) if i in known else \
             {"id": i, "by": None, "comment": None, "ends": None, "over": None, "expired_by": None}
         held = [{"receiver": rec["receiver"], "at": rec["at"], "n": n, "events": rec["events"]}
                 for n, rec in enumerate(trail.receipts) if incident in rec["incidents"]

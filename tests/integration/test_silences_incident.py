@@ -13,12 +13,15 @@ import threading
 from click.testing import CliRunner
 
 from killswitch.cli.main import cli
+from killswitch.render.silences import silence_line
+from killswitch.render.times import iso
 from killswitch.runner.api.api import make_app, start_api, stop_api
 from killswitch.runner.api.identity import parse_tokens, token_digest
+from killswitch.runner.console.silences_model import silence_row
 from killswitch.runner.lock.lock import iso_ms
 from killswitch.silences import silencing
 
-from .test_runner import parts_of, setup, started
+from .test_runner import drive, parts_of, setup, started
 
 SCOPE = "simulated/sim-main"
 INCIDENT = "crash-ladder/simulated/sim-main/L3/e3"
@@ -34,12 +37,13 @@ class Pages:
 
     def __init__(self, pages):
         self.pages = pages
+        self.events: list = []
 
     def on_tick(self, report, ctx) -> None:
         pass
 
     def on_event(self, event, ctx) -> None:
-        pass
+        self.events.append(event)
 
     async def aclose(self) -> None:
         pass
@@ -154,13 +158,31 @@ def test_a_silence_made_from_an_incident_matches_it_alone_and_ends_with_it(tmp_p
     now = clock()
     assert silencing(STAGE_PAGE, in_force, now) == (s.id,)
     assert silencing(OUTAGE_PAGE, in_force, now) == ()  # a later, different page on the same scope pages
+    reset_ms = clock()
     reset = asyncio.run(desk.reset("crash-ladder", SCOPE, "alice", "reviewed", confirm_relatch=True))
     assert reset.done, reset.reason
     [listed] = reset.silences
     assert listed.id == s.id and listed.state == "expired" and listed.expired_by == "incident ended"
-    assert desk.silencing.in_force() == () and parts.fanout.context.silences() == ()
+    assert listed.ends_ms == reset_ms  # its real end, not the planned one two hours away
+    assert desk.silencing.in_force() == ()
+    # the sink holds back the incident's closing pages alone (its re-arm, its reset, its resolution)
+    [closing] = parts.fanout.context.silences()
+    re_arm = {**STAGE_PAGE, "level": "0", "from_level": "3", "severity": "critical"}
+    later = {**STAGE_PAGE, "incident": "crash-ladder/simulated/sim-main/L3/e4"}
+    assert silencing(re_arm, [closing], clock()) == (s.id,)
+    assert silencing(later, [closing], clock()) == () and silencing(OUTAGE_PAGE, [closing], clock()) == ()
+    [told] = [e for sink in parts.fanout.sinks if isinstance(sink, Pages) for e in sink.events if e.kind == "reset"]
+    assert told.labels["incident"] == INCIDENT  # the reset's page names the incident: held back with it
+    assert silencing({**told.labels, "receiver": "pager"}, [closing], clock()) == (s.id,)
+    clock.advance(90_000)
     [shown] = desk.silences()
-    assert shown.state == "expired" and shown.expired_by == "incident ended"
+    assert shown.state == "expired" and shown.expired_by == "incident ended" and shown.ends_ms == reset_ms
+    # walk 10 of issue 65 (M1): the list, the console and the store name the real end
+    assert f"ended with its incident {INCIDENT} 1m30s ago ({iso(reset_ms)})" in silence_line(shown)
+    row = silence_row(shown, clock())
+    assert row["left"] == "ended with its incident 1m 30s ago" and "in " not in str(row["ends"]), row
+    [stored] = [x for x in store.silences() if x.id == s.id]
+    assert stored.expired_by == "incident ended" and stored.ended_ms == reset_ms
     again = asyncio.run(desk.silence_expire(s.id, actor="alice"))
     assert not again.done and again.reason.startswith(f"SILENCE_EXPIRED: {s.id} already ended") \
         and f"with its incident {INCIDENT}" in again.reason
@@ -312,3 +334,23 @@ def test_a_preview_names_the_silence_that_already_holds_back_an_incidents_pages(
     [said] = p.already
     assert re.fullmatch(rf'{INCIDENT}: its pages are already held back by silence {wide.id} \(scope="{SCOPE}", '
                         rf"by bob, until {end}\)", said), said
+
+
+def test_the_tick_that_ends_an_incident_records_the_end_of_its_silence(tmp_path):
+    """An incident that ends without an operator's reset (it stepped back to stage 0 by itself, or
+    escalated): the tick that saw it end records its silence's end, so the list, the console and
+    a runbook read from the store name that moment, not the planned end."""
+    runner, clock, store, desk = halted(tmp_path)
+    parts = parts_of(runner)
+    made = asyncio.run(desk.silence_add([], 7200, "on it", actor="alice", incident=INCIDENT))
+    assert made.done, made.reason
+    key = f"crash-ladder|{SCOPE}"
+    stage = parts.book.state.scopes[key].stage
+    stage.level, stage.entered_ms = 0, None  # as a stage that reset itself leaves it
+    [report] = asyncio.run(drive(runner, clock, 1))
+    assert report.leader
+    [stored] = [x for x in store.silences() if x.id == made.silence.id]
+    assert stored.expired_by == "incident ended" and stored.ended_ms == report.now_ms
+    clock.advance(60_000)
+    [shown] = [x for x in desk.silences() if x.id == made.silence.id]
+    assert shown.state == "expired" and shown.ends_ms == report.now_ms

@@ -274,3 +274,35 @@ def test_an_ended_incident_offers_no_reset(flatten_incident, templates, template
     if template == "default.md.j2":
         assert "before any reset" in held and "before any reset" not in md
         assert "This incident has ended (reset by alice, bob at 2026-03-02T13:07:00Z): nothing is left to reset" in md
+
+
+def _tied_story(data: dict, silence) -> dict:
+    return incident_story(data, _trail(data["incident"], data["policy"]["name"], data["scope"]), [silence], {},
+                          T + 10 * MIN)
+
+
+@pytest.mark.parametrize("recorded", [True, False], ids=["recorded", "from-the-story"])
+def test_a_silence_that_ended_with_its_incident_is_named_with_its_real_end(flatten_incident, templates, recorded):
+    """Walk 10 of issue 65 (M1): made from the incident for 2 h, it ended with the incident's reset
+    at 13:07; the runbook said it "ends" at its planned end, 2 h away. Its real end, whether the
+    runner recorded it (``expired_by`` "incident ended" at ``updated_ms``) or only the story
+    knows when the incident ended."""
+    from killswitch.policy.matchers import LabelMatcher
+    from killswitch.render.runbook import fallback_markdown
+    from killswitch.silences import Silence
+
+    incident = flatten_incident["incident"]
+    s = Silence("ed63b161733f", (LabelMatcher.make("incident", "=", incident),), T + MIN, T + 2 * 60 * MIN,
+                "alice", "on it", T + MIN, T + MIN, incident=incident, tied=True, incidents=(incident,))
+    if recorded:
+        s = s.ended_with(T + 7 * MIN)
+    story = _tied_story(flatten_incident, s)
+    [doc] = story["pages"]["silences"]
+    assert (doc["ends"], doc["over"], doc["expired_by"]) == ("2026-03-02T13:07:00Z", True, "incident ended")
+    said = ("> **PAGES WERE SILENCED** by ed63b161733f (alice: on it), until 2026-03-02T13:07:00Z, ended with the "
+            "incident: it held back")
+    data = {**flatten_incident, "story": story}
+    assert said in _render(data, templates).split("| | |")[0]
+    assert said in render_runbook(data, None).markdown
+    assert said in fallback_markdown(data)
+    assert "15:00:00Z" not in fallback_markdown(data)  # its planned end is not promised

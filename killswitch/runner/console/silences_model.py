@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Any, Optional, Sequence
 
+from ...silences import INCIDENT_ENDED
 from ..view import AckStatus, IncidentStatus, SilenceStatus
 from .model import _when, age_text
 
@@ -19,6 +20,8 @@ def silence_row(s: SilenceStatus, now: int) -> dict:
         left = f"ends in {age_text((s.ends_ms - now) / 1000)}"
     elif s.state == "pending":
         left = f"starts in {age_text((s.starts_ms - now) / 1000)}"
+    elif s.expired_by == INCIDENT_ENDED:  # its real end (``ends_ms``), as the runner recorded it
+        left = f"ended with its incident {age_text((now - s.ends_ms) / 1000)} ago"
     else:
         left = f"expired{' by ' + s.expired_by if s.expired_by else ''} {age_text((now - s.ends_ms) / 1000)} ago"
     tied = getattr(s, "incident", None) if getattr(s, "ends_with_incident", False) else None

@@ -26,7 +26,7 @@ import asyncio
 from dataclasses import replace
 from typing import Any, Callable, Optional, Sequence
 
-from ...state.store import StateStore, StoreError
+from ...state.store import FencedError, StateStore, StoreError
 from ..effects.countdowns import Countdowns
 from ..firm.ports import FirmRoutes, FirmSlot
 from ..gate.request import Decision
@@ -291,6 +291,10 @@ class Desk(RequestAudits):
         result = await self.commands.reset(policy, scope, approver, reason, confirm_relatch)
         if result.done and incident is not None:  # the silences made for it or holding its pages
             result = replace(result, silences=self.silencing.for_incident(incident, open_))
+            try:
+                await self.silencing.settle()  # those made from it ended with it: now, recorded
+            except FencedError:
+                self.lead.deposed()
         return said("reset", approver, result, policy=policy, scope=scope)
 
     async def withdraw_reset(self, policy: str, scope: str, approver: str, reason: str) -> ResetResult:

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import Any, Callable, Mapping, Optional, Sequence
 
 from ...engine.removed import reset_needs
-from ...engine.stages import StageTransition, approve_reset, withdraw_approval
+from ...engine.stages import StageTransition, approve_reset, decision_id, withdraw_approval
 from ...engine.state import Removal, StageState
 from ...events import RESET, Event
 from ...notify.message import iso
@@ -193,9 +193,11 @@ class ResetApprovals:
         why += ended_removed(policy, scope, book.reset_stage(key, trial))
         if level:
             await self.io(self.store.record_approval, f"{key}|e{trial.entries}", level, approver, reason, now)
+        # the incident it resets named (a silence made from it holds its reset page back too)
         self.sinks.emit(Event.make(RESET, now, {"approver": approver, "reason": reason, "result": why,
                                           "released": transition is not None},
-                             policy=policy, scope=scope, level=level))
+                             policy=policy, scope=scope, level=level,
+                             incident=decision_id(policy, scope, level, trial.entries) if level else None))
         restores: list[str] = []
         if transition is not None:
             book.release_lock(scope, policy=policy)

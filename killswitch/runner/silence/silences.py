@@ -26,7 +26,7 @@ from typing import Any, Awaitable, Callable, Container, Mapping, Optional, Seque
 from ...engine.stages import decision_id
 from ...events import INCIDENT_ACKNOWLEDGED, RESET, SEVERITY, Event
 from ...policy.matchers import PAGE_LABELS, LabelMatcher, SilenceError, close_names, matcher_problem, parse_matchers
-from ...silences import Acknowledgement, Silence, holders, own_words
+from ...silences import INCIDENT_ENDED, Acknowledgement, Silence, holders, own_words
 from ...state.store import FencedError, StateStore
 from ..book.book import Book
 from ..book.view import BookView
@@ -46,10 +46,12 @@ MAX_COMMENT = 500
 def silence_status(s: Silence, now: int, open_: Optional[Container[str]] = None,
                    idle: Optional[str] = None) -> SilenceStatus:
     """``s`` as shown at ``now``; one made from an incident that is no longer among ``open_``
-    ended with it (expired by "incident ended")."""
-    ended = s.ended_with_incident(open_) and s.state(now) != "expired"
-    return SilenceStatus(s.id, tuple(str(m) for m in s.matchers), s.starts_ms, s.ends_ms, s.author, s.comment,
-                         s.created_ms, s.state(now, open_), now, "incident ended" if ended else s.expired_by,
+    ended with it (expired by "incident ended"), at the moment the runner recorded (its end shown
+    in place of the planned one; ``now`` until it is recorded, at the tick that ended it)."""
+    ended = s.ended_with_incident(open_) and now < s.ends_ms
+    ends_ms = (s.ended_ms if s.ended_ms is not None else now) if ended else s.ends_ms
+    return SilenceStatus(s.id, tuple(str(m) for m in s.matchers), s.starts_ms, ends_ms, s.author, s.comment,
+                         s.created_ms, s.state(now, open_), now, INCIDENT_ENDED if ended else s.expired_by,
                          s.incident, s.tied, idle)
 
 
@@ -309,9 +311,10 @@ class Silences:
             return None, f"UNKNOWN_SILENCE: no silence {silence_id!r}{hint}"
         open_ = self.open_incidents()
         if s.state(now, open_) == "expired":
-            how = f" (expired by {s.expired_by})" if s.expired_by else \
-                f" (with its incident {s.incident})" if s.ended_with_incident(open_) else ""
-            return s, f"SILENCE_EXPIRED: {s.id} already ended at {_iso(min(s.ends_ms, now))}{how}"
+            shown = silence_status(s, now, open_)
+            how = f" (with its incident {s.incident})" if shown.expired_by == INCIDENT_ENDED else \
+                f" (expired by {s.expired_by})" if s.expired_by else ""
+            return s, f"SILENCE_EXPIRED: {s.id} already ended at {_iso(min(shown.ends_ms, now))}{how}"
         return s, None
 
     async def expire(self, silence_id: str, *, actor: str) -> SilenceResult:
@@ -333,6 +336,26 @@ class Silences:
         await self._saved(now)
         return SilenceResult(True, f"SILENCE_EXPIRED: {s.id} {s.matcher_text} by {actor}; its pages are sent again",
                              silence_status(done, now))
+
+    async def settle(self, now: Optional[int] = None) -> None:
+        """Record the end of every silence made from a stage's incident that has ended since (a
+        reset, a release, an escalation: its incident is no longer open): ``expired_by``
+        "incident ended" at ``now``, stored (fenced) and saved, so that every view (the list, the
+        console, a runbook rendered from the store) names its real end. The incident's end is
+        audited already; a manual close's silence lasts until its own end (the sink's rule). A
+        fenced write raises :class:`FencedError` to the caller (the tick, the reset)."""
+        if not self.lead.leader:
+            return
+        now = self.clock() if now is None else now
+        open_ = self.open_incidents()
+        ended = [s for s in self.book.silences if s.ended_ms is None and s.incident is not None and s.tied
+                 and not s.incident.startswith("manual/") and s.ended_with_incident(open_) and now < s.ends_ms]
+        for s in ended:
+            done = s.ended_with(now)
+            await self.io(self.store.save_silence, done, self.lead.fence)  # (FencedError: the caller's)
+            self.book.silence_changed(done)
+        if ended:
+            await self._saved(now)
 
     def open_incidents(self) -> dict[str, tuple[Optional[str], str, int]]:
         """incident → (policy, scope, level) of every stage a scope is in now and tracked manual close."""

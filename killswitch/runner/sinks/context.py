@@ -20,6 +20,7 @@ from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any, Callable, Mapping, Optional, Protocol, Sequence
 
 from ...engine.stages import decision_id
+from ...silences import sink_silences
 
 if TYPE_CHECKING:  # pragma: no cover - annotations only
     from ...compile.graph import DecisionGraph
@@ -160,13 +161,10 @@ class RunnerSinkContext:
         return tuple(self._book.still_open.for_incident(incident))
 
     def silences(self) -> Sequence[Any]:
-        now = self._clock()
-        # the sink checks each at its flush; one made from a stage's incident ends with it (a
-        # manual close's matches that close's pages alone until its own end)
-        stages = {s.incident for s in self._book.silences if s.tied and s.incident
-                  and not s.incident.startswith("manual/")}
-        ended = stages - stage_incidents(self._book) if stages else set()
-        return tuple(s for s in self._book.silences if s.ends_ms > now and not (s.tied and s.incident in ended))
+        # the sink checks each at its flush; one made from a stage's incident ends with it, but
+        # for that incident's closing pages (killswitch.silences.sink_silences)
+        tied = any(s.tied and s.incident for s in self._book.silences)
+        return sink_silences(self._book.silences, stage_incidents(self._book) if tied else (), self._clock())
 
 
 def stage_incidents(book: "BookView") -> set[str]:

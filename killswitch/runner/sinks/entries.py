@@ -84,7 +84,8 @@ def transition_event(s: Any, graph: DecisionGraph, now: int, dry_run: bool,
             "orders": len(s.plan.orders) if s.plan else 0}
     labels.update(policy=s.policy, scope=s.scope, stage=stage.name if stage else None, level=t.to_level,
                   from_level=t.from_level, owner=node.owner if node is not None else None,
-                  incident=t.decision_id if t.to_level else None,  # a silence made from it matches it alone
+                  # a silence made from it matches it alone, its re-arm page too (the incident a reset ends)
+                  incident=t.decision_id if t.to_level else getattr(t, "ended", None),
                   **scope_labels(node.scope.get("level") if node is not None else None, s.scope))
     return Event.make(STAGE_TRANSITION, now, data, **labels).caused_at(*scope_cause(node, s.scope, snapshots, now))
 

@@ -159,6 +159,7 @@ class Runner:
         self._entries, self._revokes = p.entries, p.revokes
         self._enforcement, self._still_open = p.enforcement, p.still_open
         self._overrides = p.overrides  # the limits' overrides: ended at expiry or a halt (runner/override/)
+        self._silencing = p.silencing  # the silences made from an incident: their end recorded when it ends
         self._modes, self._rejections = p.modes, p.rejections
         self._takeover = Takeover(p, venues)  # what a stop or a takeover left, carried on at the first tick
         self._runs = Runs(p.lead, holder, lambda: p.book.graph.digest)  # this process's start and stop, audited
@@ -487,6 +488,7 @@ class Runner:
         # orders the cancels left open (the venue still lists them): ended, saved, audited, paged once
         self._still_open.take(self._executor.take_still_open())
         report.events += await self._still_open.tick(now)
+        await self._silencing.settle(now)  # a silence made from an incident this tick ended: ended with it
         count(self._counters, report)
 
     async def _record(self, entered: list, rows: list, fired: list, report: TickReport, now: int, *,
