@@ -173,11 +173,19 @@ def test_a_silence_from_an_incident_is_previewed_tied_extended_and_flagged_idle(
     browser.find_element("id", "silence-cancel").click()
     wait(browser, lambda b: f"or when {incident} ends" in text_of(b, "#silences tr.silence-active"), "tied, listed")
 
-    # another silence's preview names the one that holds back the incident's pages already (walk 8)
+    # the same silence again is refused, the preview first (walk 10, L2), naming the one in force
     _silence_dialog(browser, "#incidents button[data-silence-open]")
+    browser.find_element("id", "silence-preview").click()
+    wait(browser, lambda b: text_of(b, "#silence-affects").startswith("ALREADY_SILENCED: "), "refused")
+    said = text_of(browser, "#silence-affects")
+    assert f"held back by silence {sid} (alice, until " in said and f"silence extend --silence {sid}" in said, said
+    answer = _send_silence(browser, comment="alice: again")
+    assert answer.startswith(f"ALREADY_SILENCED: incident {incident}'s pages are held back by silence {sid}"), answer
+    assert [s.id for s in r.desk.silences()] == [sid]
+    # another silence's preview names the one that holds back the incident's pages already (walk 8)
     box = browser.find_element("id", "s-matchers")
     box.clear()
-    box.send_keys(f"policy=bot-guard scope={ACCOUNT}")
+    box.send_keys("policy=bot-guard")
     browser.find_element("id", "silence-preview").click()
     wait(browser, lambda b: "Already held back: " in text_of(b, "#silence-affects"), "the silence holding it")
     said = text_of(browser, "#silence-affects")
@@ -207,5 +215,6 @@ def test_a_silence_from_an_incident_is_previewed_tied_extended_and_flagged_idle(
     r.call(r.desk.reset("bot-guard", ACCOUNT, "bob", "agreed", confirm_relatch=True))
     wait(browser, lambda b: "IDLE: no open incident matches" in text_of(b, "#silences"), "flagged idle")
     shot("35-silence-idle")
-    kinds = [row.kind for row in r.store.audit_rows(kinds=["silence_added", "silence_changed"])]
-    assert kinds == ["silence_added", "silence_changed"], kinds
+    kinds = [(row.kind, bool(row.payload.get("refused")))
+             for row in r.store.audit_rows(kinds=["silence_added", "silence_changed"])]
+    assert kinds == [("silence_added", False), ("silence_added", True), ("silence_changed", False)], kinds

@@ -7,9 +7,13 @@ flagged — against a live runner halted by a crash."""
 from __future__ import annotations
 
 import asyncio
+import json
 import re
 import threading
+import urllib.error
+import urllib.request
 
+import pytest
 from click.testing import CliRunner
 
 from killswitch.cli.main import cli
@@ -255,6 +259,21 @@ def test_the_cli_previews_adds_extends_edits_and_resets_with_expire_silences(tmp
         assert r.exit_code == 0, r.output
         sid = re.search(r"SILENCED: ([0-9a-f]{12}) ", r.output).group(1)
         assert f"or when {INCIDENT} ends by alice" in r.output
+        # walk 10 of issue 65 (L2): the same incident silenced again is refused, naming the one in force
+        r = alice.invoke(cli, ["silence", "add", "--api", url, "--incident", INCIDENT, "--duration", "2h",
+                               "--reason", "again"])
+        assert r.exit_code == 1 and re.search(
+            rf"ALREADY_SILENCED: incident {INCIDENT}'s pages are held back by silence {sid} \(alice, until \S+Z, "
+            rf"or when {INCIDENT} ends\); extend it with ksctl silence extend --silence {sid} --duration D",
+            r.output), r.output
+        ask = urllib.request.Request(url + "/v1/silences", method="POST", data=json.dumps(
+            {"incident": INCIDENT, "duration_s": 600, "comment": "again"}).encode(),
+            headers={"Authorization": f"Bearer {ALICE}", "Content-Type": "application/json"})
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            urllib.request.urlopen(ask, timeout=10)
+        assert refused.value.code == 409
+        assert json.loads(refused.value.read())["reason"].startswith("ALREADY_SILENCED: ")
+        assert [x.id for x in desk.silences()] == [sid]
         # a preview of another silence names the one that holds back the incident's pages already
         r = alice.invoke(cli, ["silence", "add", "--api", url, "--match", "policy=crash-ladder", "--duration", "1h",
                                "--reason", "x", "--dry-run"])
@@ -334,6 +353,28 @@ def test_a_preview_names_the_silence_that_already_holds_back_an_incidents_pages(
     [said] = p.already
     assert re.fullmatch(rf'{INCIDENT}: its pages are already held back by silence {wide.id} \(scope="{SCOPE}", '
                         rf"by bob, until {end}\)", said), said
+
+
+def test_an_incident_silenced_again_with_the_same_matchers_is_refused_and_audited(tmp_path):
+    """Walk 10 of issue 65 (L2): a second ``silence add --incident X`` went through although its
+    preview said X's pages were held back already: one more silence to expire later. Refused
+    (the preview too), audited as a refusal; other matchers still make a silence of their own."""
+    runner, clock, store, desk = halted(tmp_path)
+    first = asyncio.run(desk.silence_add([], 3600, "on it", actor="alice", incident=INCIDENT))
+    assert first.done, first.reason
+    sid = first.silence.id
+    again = asyncio.run(desk.silence_add([], 7200, "me too", actor="bob", incident=INCIDENT))
+    assert not again.done and again.reason == (
+        f"ALREADY_SILENCED: incident {INCIDENT}'s pages are held back by silence {sid} (alice, until "
+        f"{iso_ms(first.silence.ends_ms)}, or when {INCIDENT} ends); extend it with ksctl silence extend "
+        f"--silence {sid} --duration D"), again.reason
+    p = desk.silence_preview([], INCIDENT)
+    assert not p.ok and p.reason == again.reason
+    [row] = [r for r in store.audit_rows(kinds=["silence_added"]) if r.payload.get("refused")]
+    assert row.payload["by"] == "bob" and row.payload["refused"] == again.reason
+    other = asyncio.run(desk.silence_add(["receiver=pager"], 600, "pager only", actor="bob", incident=INCIDENT))
+    assert other.done, other.reason
+    assert sorted(s.id for s in desk.silences()) == sorted([sid, other.silence.id])
 
 
 def test_the_tick_that_ends_an_incident_records_the_end_of_its_silence(tmp_path):

@@ -25,7 +25,8 @@ Refusals: 400 for what the caller must write differently (``BAD_MATCHER``, ``UNK
 ``UNKNOWN_SEVERITY``, ``UNKNOWN_EVENT``, ``SILENCE_TOO_BROAD``, ``BAD_REQUEST``), 404 for a name
 the runner does not know (``UNKNOWN_SILENCE``, ``UNKNOWN_INCIDENT``, ``UNKNOWN_POLICY``, ``UNKNOWN_SCOPE``,
 ``UNKNOWN_VENUE``, ``UNKNOWN_ACCOUNT``, ``UNKNOWN_STRATEGY``, ``UNKNOWN_SYMBOL``), 409 otherwise
-(``SILENCE_EXPIRED``, ``NOT_ENGAGED``, ``NOT_LEADER``, ``DEPOSED``).
+(``SILENCE_EXPIRED``, ``ALREADY_SILENCED``: an incident's second silence with the same matchers,
+``NOT_ENGAGED``, ``NOT_LEADER``, ``DEPOSED``).
 
 What it owns: reading these bodies strictly and the status of each answer. Must not: decide
 anything (the view does), or import :mod:`.api` (which imports it).

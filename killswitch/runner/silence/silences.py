@@ -149,6 +149,8 @@ class Silences:
         """What a silence of ``texts`` (made from ``incident``) would hold back now; refused as
         :meth:`add` would refuse it (duration and comment aside)."""
         matchers, why = self._problem(texts, 1.0, "preview", incident)
+        if why is None and incident is not None:
+            why = self._already(incident, matchers, self.clock(), self.open_incidents())
         if why is not None:
             return SilencePreview(False, why)
         open_, catalog = self.open_incidents(), self.catalog()
@@ -235,11 +237,13 @@ class Silences:
         payload = {"matchers": list(texts), "duration_s": duration_s, "comment": comment, "by": actor}
         if incident is not None:
             payload["incident"] = incident
+        now = self.clock()
+        open_ = self.open_incidents()
+        if why is None and incident is not None:
+            why = self._already(incident, matchers, now, open_)
         if why is not None:
             await self._audit_refusal("silence_added", payload, why)
             return SilenceResult(False, why)
-        now = self.clock()
-        open_ = self.open_incidents()
         affects = preview(matchers, self.book, self.catalog(), open_, self.pages())
         # what the person silencing saw: the open incidents it matches; a stage entry of any other
         # (another policy's, a re-entry, an escalation) goes out (None: made ahead of any incident,
@@ -265,6 +269,19 @@ class Silences:
                 f"; holds back: {s.holds_later} (it matches no open incident now)")
         return SilenceResult(True, f"SILENCED: {s.id} {s.matcher_text} until {_iso(s.ends_ms)}{tie} by {actor}; "
                                    f"{affects.summary}{past}", silence_status(s, now))
+
+    def _already(self, incident: str, matchers: Sequence[LabelMatcher], now: int, open_: Incidents
+                 ) -> Optional[str]:
+        """``ALREADY_SILENCED`` when a silence in force made from ``incident`` has these matchers
+        already (a second one would only be one more to expire); None otherwise."""
+        same = {str(m) for m in matchers}
+        for s in self.book.silences:
+            if s.incident == incident and s.active(now, open_) and {str(m) for m in s.matchers} == same:
+                tie = f", or when {incident} ends" if s.tied else ""
+                return (f"ALREADY_SILENCED: incident {incident}'s pages are held back by silence {s.id} ({s.author}, "
+                        f"until {_iso(s.ends_ms)}{tie}); extend it with ksctl silence extend --silence {s.id} "
+                        "--duration D")
+        return None
 
     async def change(self, silence_id: str, duration_s: Optional[float], comment: Optional[str], *,
                      actor: str) -> SilenceResult:
