@@ -126,7 +126,8 @@ def test_a_reset_preview_under_a_firing_trigger_says_how_many_refused_legs_are_s
     preview = go(case, tmp_path, f"sqlite://{tmp_path / 's.db'}")
     assert preview.allowed, preview.reason
     entered, again = preview.relatch  # what ksctl reset shows before it asks to confirm
-    assert entered.endswith("stage 1 flatten will be entered again at the next tick after the reset"), entered
+    assert entered.endswith("stage 1 flatten will be entered again at the next tick after the reset "
+                            "if still firing then"), entered
     assert again.startswith(f"{len(LEGS)} leg(s) whose close the venue refused will be sent again when stage 1 "
                             "flatten is entered again (a new incident tries anew; 1 of them accepted by a person): "
                             f"BTC/USDT:USDT LONG on {ACCOUNT}, "), again

@@ -24,9 +24,9 @@ from dataclasses import replace
 from typing import Any, Awaitable, Callable, Container, Mapping, Optional, Sequence
 
 from ...engine.stages import decision_id
-from ...events import INCIDENT_ACKNOWLEDGED, RESET, SEVERITY, Event
+from ...events import RESET, SEVERITY, Event
 from ...policy.matchers import PAGE_LABELS, LabelMatcher, SilenceError, close_names, matcher_problem, parse_matchers
-from ...silences import INCIDENT_ENDED, Acknowledgement, Silence, holders, own_words
+from ...silences import INCIDENT_ENDED, Acknowledgement, Silence, own_words
 from ...state.store import FencedError, StateStore
 from ..book.book import Book
 from ..book.view import BookView
@@ -34,13 +34,13 @@ from ..lease.leadership import Leadership
 from ..names import Catalog
 from ..storeio import StoreIO
 from ..venue.shortfalls import manual_scope
-from ..view import AckStatus, ChangeResult, SilenceResult, SilenceStatus
+from ..view import AckStatus, SilenceResult, SilenceStatus
+from .acks import Acknowledgements
 from .check import Incidents, idle, page_labels, preview, value_problem
 from .view import SilencePreview
 
 MAX_SILENCE_S = 30 * 86_400
 SHOWN_EXPIRED_MS = 86_400_000  # expired silences listed for a day after they end
-MAX_COMMENT = 500
 
 
 def silence_status(s: Silence, now: int, open_: Optional[Container[str]] = None,
@@ -105,7 +105,7 @@ def _holds(s: Silence, labels: dict[str, str]) -> bool:
     return _matches(s, labels) and s.holds(labels)
 
 
-class Silences:
+class Silences(Acknowledgements):
     """See the module doc. ``save`` saves the book (awaited); ``emit`` hands an event to the sinks."""
 
     def __init__(self, book: Book, lead: Leadership, store: StateStore, io: StoreIO, *, clock: Callable[[], int],
@@ -384,69 +384,6 @@ class Silences:
         for cid in self.open_closes():
             out[cid] = (None, manual_scope(cid), 0)
         return out
-
-    async def acknowledge(self, incident: Optional[str], policy: Optional[str], scope: Optional[str], comment: str,
-                          *, actor: str) -> ChangeResult:
-        if (standby := self.lead.not_leader("acknowledgement")) is not None:
-            return ChangeResult(False, standby)
-        why = self._ack_refusal(incident, policy, scope, comment)
-        if why is not None:  # audited with its author, as a refused lock or silence is
-            await self._audit_refusal("incident_acknowledged", {"incident": incident, "policy": policy,
-                                                                "scope": scope, "comment": comment[:MAX_COMMENT],
-                                                                "by": actor}, why)
-            return ChangeResult(False, why)
-        open_ = self.open_incidents()
-        if incident is None:
-            incident = next(i for i, (p, s, _) in open_.items() if p == policy and s == scope)
-        now = self.clock()
-        comment = own_words(actor, comment)
-        ack = Acknowledgement(incident, actor, now, comment)
-        have = self.book.acks.get(incident, ())
-        same = next((a for a in have if a.author == actor and a.comment == comment), None)
-        if same is not None:  # said again: nothing new to audit, store or page
-            note = f": {same.comment}" if same.comment else ""
-            return ChangeResult(True, f"ALREADY_ACKNOWLEDGED: {incident} by {actor} at {_iso(same.ts_ms)}{note}")
-        others = [a for a in have if a.author != actor]
-        # the person's earlier note: status, the console and the runbook show each person's latest
-        mine = max((a for a in have if a.author == actor), key=lambda a: a.ts_ms, default=None)
-        payload: dict[str, Any] = {"incident": incident, "comment": comment, "by": actor}
-        if have:
-            last = max(have, key=lambda a: a.ts_ms)
-            payload["previous"] = {"by": last.author, "ts_ms": last.ts_ms}
-        refused = await self._store("incident_acknowledged", payload, lambda fence: self.store.record_ack(ack, fence))
-        if refused:
-            return ChangeResult(False, refused)
-        self.book.incident_held(incident, holders((*have, ack)))
-        await self._saved(now)
-        p, s, level = open_[incident]
-        self.emit(Event.make(INCIDENT_ACKNOWLEDGED, now, {"incident": incident, "author": actor, "comment": comment,
-                                                          "ts_ms": now}, policy=p, scope=s, level=level or None))
-        also = "; " + ", ".join(f"{a.author} has it too (since {_iso(a.ts_ms)}" + (f": {a.comment})" if a.comment
-                                                                                    else ")") for a in others) \
-            if others else ""
-        was = "" if mine is None else (f" (note updated; was: {mine.comment!r} at {_iso(mine.ts_ms)})" if mine.comment
-                                       else f" (note updated; was: no note, at {_iso(mine.ts_ms)})")
-        return ChangeResult(True, f"ACKNOWLEDGED: {incident} by {actor}{was}{also}")
-
-    def _ack_refusal(self, incident: Optional[str], policy: Optional[str], scope: Optional[str], comment: str
-                     ) -> Optional[str]:
-        """Why an acknowledgement is refused (a bad request, an unknown or closed incident), or None."""
-        if len(comment) > MAX_COMMENT:
-            return f"BAD_REQUEST: the comment is longer than {MAX_COMMENT} characters"
-        open_ = self.open_incidents()
-        if incident is None:
-            if not policy or not scope:
-                return "BAD_REQUEST: name the incident, or its policy and scope"
-            unknown = self.catalog().resolve_policy_scope(policy, scope)
-            if unknown is not None:
-                return unknown.reason
-            if not any(p == policy and s == scope for p, s, _ in open_.values()):
-                return f"NOT_ENGAGED: {policy} {scope} is in no stage: no incident to acknowledge"
-        elif incident not in open_:
-            near = close_names(incident, open_)
-            hint = f"; did you mean {', '.join(near)}?" if near else ""
-            return f"UNKNOWN_INCIDENT: {incident!r} is not an open incident{hint}"
-        return None
 
     # --- the order of a change ----------------------------------------------------------------------------
 
