@@ -219,7 +219,7 @@ def test_the_desk_answers_every_view_call_and_holds_none_of_the_runner(tmp_path)
 
 # the parts that change the book (each through its named writers, or by replacing a field it owns);
 # the runner (the tick) holds it through RunnerParts (runner/tick/parts.py)
-BOOK_WRITERS = {"book", "commands", "countdowns", "enforcement", "entries", "leadership", "left_open", "parts",
+BOOK_WRITERS = {"acks", "book", "commands", "countdowns", "enforcement", "entries", "leadership", "left_open", "parts",
                 "persist", "resets", "resuming", "revokes", "shortfalls", "silences"}
 
 
