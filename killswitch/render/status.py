@@ -96,10 +96,15 @@ def stream_text(s: dict) -> str:
             f"{dropped} dropped)")
 
 
-def leaves_text(leaves_ms: int, quiet_s: Optional[float], now_ms: Optional[int]) -> str:
+def leaves_text(leaves_ms: int, quiet_s: Optional[float], now_ms: Optional[int], firing: bool = False) -> str:
     """When a stage that needs no approval leaves, if its triggers stay quiet: ``LEAVES BY ITSELF
-    at 06:11:00Z if its triggers stay quiet (10m of quiet, in 8m12s)``; once that time is
+    at 06:11:00Z if its triggers stay quiet (10m of quiet, in 8m12s)``; while a trigger still
+    fires, no time (the console's words: when they have been quiet for 10m); once that time is
     past, at the next tick."""
+    quiet_for = duration_text(quiet_s) if quiet_s else None
+    if firing:
+        return ("LEAVES BY ITSELF when its triggers have been quiet for " + quiet_for if quiet_for
+                else "LEAVES BY ITSELF once its triggers are quiet") + " (a trigger fires now)"
     if now_ms is not None and leaves_ms <= now_ms:
         return "LEAVES BY ITSELF at the next tick (its triggers have been quiet long enough)"
     quiet = f"{duration_text(quiet_s)} of quiet" if quiet_s else "its cooldown"
@@ -129,7 +134,7 @@ def status_text(st: RunnerStatus, locks: LockDocument) -> str:
             extra += f"  LATCHED: reset needs {s.approvals_needed} approver(s), have {len(s.approvals)}" + (
                 f" ({', '.join(s.approvals)})" if s.approvals else "")
         elif s.stage and s.leaves_ms is not None:  # a stage that leaves by itself: when
-            extra += "  " + leaves_text(s.leaves_ms, s.quiet_s, st.last_tick_ms)
+            extra += "  " + leaves_text(s.leaves_ms, s.quiet_s, st.last_tick_ms, s.firing)
         have = s.acks or ((s.ack,) if s.ack is not None else ())
         if have:  # who has the scope's incident (ksctl ack): everyone who said so, each with their note
             extra += "  ACKNOWLEDGED by " + "; ".join(

@@ -78,7 +78,7 @@ def _card(leaves_ms: int | None, firing: bool) -> str:
 
 def test_a_quiet_stage_says_at_what_time_it_leaves_and_after_how_much_quiet():
     leaves = T0 + 60_000  # T0 is 12:00:00 UTC
-    clock = f"{(leaves // 3_600_000) % 24:02d}:{(leaves // 60_000) % 60:02d}"
+    clock = f"{(leaves // 3_600_000) % 24:02d}:{(leaves // 60_000) % 60:02d}:00"  # to the second
     assert _card(leaves, firing=False).startswith(
         f"leaves by itself (no approval) at {clock} UTC after 10m of quiet (in 1m)")
 
@@ -109,16 +109,21 @@ def test_the_runner_says_when_its_stage_leaves_from_the_last_tick_its_trigger_fi
         async with Api(w) as api:
             html = (await api.get("/console/view", VERA))[1]
             assert "leaves by itself (no approval) when its triggers have been quiet for 10m" in text_of(html)
+            # status says the same while the trigger fires: no clock time (walk 11's M2)
+            [scope] = [sc for sc in w.desk.status().scopes if sc.stage]
+            assert scope.firing
+            text = status_text(w.desk.status(), decode(LockDocument, w.desk.lock_document()))
+            assert "LEAVES BY ITSELF when its triggers have been quiet for 10m (a trigger fires now)" in text, text
             await ticks(w, 1, ("bot-x",))  # it beats: the trigger is quiet from this tick
             [quiet] = await w.desk.incidents()
             assert quiet.leaves_ms == fired_ms + 600_000
             html = (await api.get("/console/view", VERA))[1]
-            clock = iso_ms(fired_ms + 600_000)[11:16]
+            clock = iso_ms(fired_ms + 600_000)[11:19]
             assert f"leaves by itself (no approval) at {clock} UTC after 10m of quiet (in 9m 55s)" in text_of(html)
             # ksctl status says the same of the scope (walk 9's L2, its status half)
             st = w.desk.status()
             [scope] = [sc for sc in st.scopes if sc.stage]
-            assert scope.leaves_ms == fired_ms + 600_000 and scope.quiet_s == 600
+            assert scope.leaves_ms == fired_ms + 600_000 and scope.quiet_s == 600 and not scope.firing
             text = status_text(st, decode(LockDocument, w.desk.lock_document()))
             line = next(ln for ln in text.splitlines() if "LEAVES" in ln)
             assert f"LEAVES BY ITSELF at {iso(fired_ms + 600_000)} if its triggers stay quiet (10m of quiet, " \
@@ -133,3 +138,8 @@ def test_status_says_when_a_stage_leaves_by_itself_and_nothing_for_a_latched_one
     assert leaves_text(T0, 600, T0).startswith("LEAVES BY ITSELF at the next tick")
     latched = ScopeStatus("p", ACC, 1, "halt", True, (), 2, T0)
     assert latched.leaves_ms is None  # a manual stage: LATCHED, its approvals; never a leave time
+
+
+def test_status_gives_no_time_while_a_trigger_fires():
+    assert leaves_text(T0 + 600_000, 600, T0, firing=True) == (
+        "LEAVES BY ITSELF when its triggers have been quiet for 10m (a trigger fires now)")

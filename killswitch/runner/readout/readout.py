@@ -163,7 +163,10 @@ class Readout:
                 node = book.node(policy)
                 stage = next((s for s in node.stages if s.level == ss.stage.level), None) if node else None
                 if stage is not None:
-                    leaves = {"leaves_ms": leaves_at(stage, ss.stage), "quiet_s": stage.reset_after_s}
+                    last = book.state.last_tick_ms
+                    leaves = {"leaves_ms": leaves_at(stage, ss.stage), "quiet_s": stage.reset_after_s,
+                              "firing": last is not None and ss.stage.last_active_ms is not None
+                              and ss.stage.last_active_ms >= last}
             scopes.append(ScopeStatus(policy, scope, ss.stage.level, name, manual, tuple(ss.stage.approvals),
                                       needed, ss.stage.entered_ms, *ack_fields(book.acks.get(incident or "")),
                                       removed=removed_text(policy, scope, ss.stage.level, ss.removed)

@@ -69,6 +69,7 @@ class ScopeStatus:
     # a stage that leaves by itself: when, if its policy's triggers stay quiet, and the quiet it needs
     leaves_ms: Optional[int] = None
     quiet_s: Optional[float] = None
+    firing: bool = False  # a trigger of its stage fired at the last tick: the quiet has not begun
 
 
 @dataclass(frozen=True)
