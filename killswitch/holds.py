@@ -10,8 +10,9 @@ lock book ("@" is never part of a policy name, so neither can be mistaken for on
 
 from __future__ import annotations
 
+import datetime as _dt
 from dataclasses import field
-from typing import Optional
+from typing import Any, Iterable, Mapping, Optional
 
 from .records import record
 
@@ -68,6 +69,40 @@ def holder(h: LockHold) -> str:
     if isinstance(h.details.get("window"), str):
         return f"policy {h.policy} {h.details['window']} (spec.lock_trading)"
     return f"policy {h.policy}" + (f" stage {h.stage}" if h.stage is not None else "")
+
+
+def _iso_ms(ms: int) -> str:
+    t = _dt.datetime.fromtimestamp(ms // 1000, _dt.timezone.utc)
+    return t.strftime("%Y-%m-%dT%H:%M:%S") + f".{ms % 1000:03d}Z"
+
+
+def binding_text(h: LockHold) -> str:
+    """A hold in words: its mode, who holds it and until when (as status says it), e.g.
+    ``reducing by policy futures-book while blind until the scope is armed again
+    (spec.while_blind; expected at <ts>)`` (``details.until_ms``: when it is expected to end)."""
+    until = held_until(h)
+    expected = h.details.get("until_ms") if h.details.get("while_blind") else None
+    if isinstance(expected, int):
+        until = until.removesuffix(")") + f"; expected at {_iso_ms(expected)})"
+    return f"{h.mode} by {holder(h)} {until}"
+
+
+def others_binding(holds: Iterable[Mapping[str, Any]], scope: str, policy: str) -> list[str]:
+    """Every hold of ``holds`` (lock documents with their ``scope``: ``scope``'s and
+    ``global``'s, the strongest first) but ``policy``'s own on ``scope``, in words
+    (:func:`binding_text`, ``(via global)`` for another scope's, then its reason; an
+    operator's in the words it was typed in): what still binds ``scope`` when a reset of
+    ``policy`` lifts its own lock. The reset preview and the runbooks say the same."""
+    out = []
+    for d in holds:
+        if d.get("scope") == scope and d.get("policy") == policy:
+            continue
+        h = LockHold(mode=str(d.get("mode")), policy=d.get("policy"), stage=d.get("stage"),
+                     reason=str(d.get("reason") or ""), manual=bool(d.get("manual")), created_ts=d.get("created_ts"),
+                     expires_ts=d.get("expires_ts"), details=dict(d.get("details") or {}))
+        via = f" (via {d.get('scope')})" if d.get("scope") != scope else ""
+        out.append(f"{binding_text(h)}{via}: {h.details.get('reason') or h.reason}")
+    return out
 
 
 # why an account a revoke's scope reaches is not revoked: no switch of its bots' keys (a venue

@@ -78,15 +78,28 @@ def story_lines(incident: dict) -> list[str]:
 
 
 def _lock_line(incident: dict, lock: dict) -> str:
-    """The lock that binds, who holds it and, when another's binds, the stage's own beside it."""
+    """The lock that binds, who holds it and, when another's binds, the stage's own beside it; as
+    of when (at entry, once the incident ended, unless read again while it was open); every
+    other hold on the scope and the revokes of its accounts' keys."""
     own = lock.get("own", True)  # not its own (an operator's): the incident's end does not lift it
-    ended = (" until the incident ended" if own else "") if lock.get("locked") and (
-        incident.get("story") or {}).get("ended") else ""
+    ended = bool((incident.get("story") or {}).get("ended"))
+    until_end = (" until the incident ended" if own else "") if lock.get("locked") and ended else ""
     by = f" by {lock['by']}, {lock.get('until')}" if lock.get("locked") and lock.get("by") and not own else ""
     if by and lock.get("stage_lock"):
         by += f" (the stage's own lock: {lock['stage_lock']})"
-    return (f"- {'LOCKED ' + str(lock.get('mode')) if lock.get('locked') else 'not locked'}{by}{ended}: "
-            f"`{_v(lock.get('reason'))}`")
+    when = lock.get("as_of") or incident.get("created")
+    when = (f"as of {when}, while the incident was open" if lock.get("refreshed") else f"at entry, {when}") \
+        if ended else f"as of {when}"
+    if lock.get("locked") and own and not ended:
+        by += "; a reset of this stage lifts it"
+    out = [f"- {'LOCKED ' + str(lock.get('mode')) if lock.get('locked') else 'not locked'}{by}{until_end} ({when}): "
+           f"`{_v(lock.get('reason'))}`"]
+    out += [f"- also holds {incident.get('scope')}: {o}" for o in lock.get("others") or ()]
+    for r in lock.get("revokes") or ():
+        keys = f" (keys {', '.join(r['key_ids'])})" if r.get("key_ids") else ""
+        out.append(f"- keys revoked on {r.get('account')}: {r.get('shown')}{keys}; "
+                   f"held by {'; '.join(r.get('held_by') or ()) or 'nothing (restore owed)'}")
+    return "\n".join(out)
 
 
 def fallback_markdown(incident: dict, problems: Optional[list[str]] = None) -> str:

@@ -321,7 +321,7 @@ def assemble(*, node: PolicyNode, incident: str, scope: str, level: int, from_le
         "still_open": list(still_open),
         "accounts": accounts,
         # the lock with which of its holds binds and where it comes from (lock_view.py)
-        "lock": lock_view(lock, node.name, level),
+        "lock": lock_view(lock, node.name, level, scope),
         "next_stage": _next_stage(node, level, values, results, reasons),
         "notify": _notify_doc(node, stage),
         "resume": _resume_doc(node, level),
@@ -500,7 +500,8 @@ def follow_up(data: dict, ctx: "SinkContext", report: "TickFacts", entries: Sequ
     out["actions"]["summary"] = order_summary(orders)
     out.update(positions=positions, positions_note=note, accounts=accounts,
                residuals=residual_docs(ctx, data["incident"]), still_open=still_open_docs(ctx, data["incident"]),
-               lock=lock_view(ctx.lock_doc(scope, report.now_ms), policy, (data.get("stage") or {}).get("level")))
+               lock={**lock_view(ctx.lock_doc(scope, report.now_ms), policy, (data.get("stage") or {}).get("level"),
+                                 scope), "refreshed": True})
     return out
 
 

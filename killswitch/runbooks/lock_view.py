@@ -5,8 +5,11 @@ runners that send them, its ``holds``, the strongest first), the words section 4
 ``by`` (``operator alice``, ``policy quick-watch stage 1``, ``dead man's switch``), ``until``
 (``until ksctl unlock``, ``until <ts>``, ``until the stage is reset``), ``own``
 (whether the lock that binds is this incident's stage's own, so that its reset lifts it) and
-``stage_lock`` (this stage's own lock when another one binds: ``reducing, ttl 10m``). The
-words are the ones ``ksctl status`` uses (:mod:`killswitch.render.locks`).
+``stage_lock`` (this stage's own lock when another one binds: ``reducing, ttl 10m``) and
+``others``: every other hold that binds the scope, the strongest first, in the words of the reset
+preview (:func:`~killswitch.holds.others_binding`). The words are the ones ``ksctl status`` uses
+(:mod:`killswitch.render.locks`). ``as_of`` (when the runner read the lock book) and
+``revokes`` (the bots' keys revoked on the scope's accounts) are the document's.
 
 Pure, and idempotent: the view is worked out again from the holds each time a runbook is
 rendered (a runbook stored before the holds were kept falls back to the merged lock).
@@ -17,7 +20,7 @@ from __future__ import annotations
 import datetime as _dt
 from typing import Any, Mapping, Optional
 
-from ..holds import DEAD_MANS_SWITCH, OPERATOR, LockHold, held_until, holder
+from ..holds import DEAD_MANS_SWITCH, OPERATOR, LockHold, held_until, holder, others_binding
 from ..render.times import duration_text
 
 
@@ -51,13 +54,17 @@ def own_text(h: LockHold) -> str:
     return f"{h.mode}, ttl {ttl}, {held_until(h)}" if ttl else f"{h.mode}, {held_until(h)}"
 
 
-def lock_view(lock: Mapping[str, Any], policy: str, level: Optional[int]) -> dict:
-    """``lock`` with ``by``, ``until``, ``own`` and ``stage_lock`` (see the module) of the
-    incident of ``policy``'s stage ``level``."""
+def lock_view(lock: Mapping[str, Any], policy: str, level: Optional[int], scope: Optional[str] = None) -> dict:
+    """``lock`` with ``by``, ``until``, ``own``, ``stage_lock`` and ``others`` (see the module)
+    of the incident of ``policy``'s stage ``level`` on ``scope``."""
     out = dict(lock)
+    holds = [h for h in lock.get("holds") or () if isinstance(h, Mapping)]
+    out["others"] = others_binding(holds, str(scope or lock.get("scope")), policy)
+    out.setdefault("as_of", None)
+    out.setdefault("revokes", [])
+    out.setdefault("refreshed", False)  # read again after the entry (by the runner, while it was open)
     if not lock.get("locked"):
         return out | {"by": None, "until": None, "own": False, "stage_lock": None}
-    holds = [h for h in lock.get("holds") or () if isinstance(h, Mapping)]
     binding = _hold(holds[0]) if holds else _hold({
         **lock, "manual": bool(lock.get("manual")) and lock.get("policy") not in (OPERATOR, DEAD_MANS_SWITCH)})
 

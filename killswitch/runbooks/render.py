@@ -39,7 +39,7 @@ def render_runbook(incident: dict, templates: Optional[Templates]) -> Runbook:
     if isinstance(incident.get("lock"), dict) and isinstance(incident.get("policy"), dict):
         # which lock binds and where it comes from, worked out again (a runbook stored before it was)
         incident = {**incident, "lock": lock_view(incident["lock"], str(incident["policy"].get("name")),
-                                                  (incident.get("stage") or {}).get("level"))}
+                                                  (incident.get("stage") or {}).get("level"), incident.get("scope"))}
     wanted = incident.get("template") or DEFAULT_TEMPLATE
     problems: list[str] = []
     # No runbooks/ directory (the chart's default): the built-in runbook is what was asked for,

@@ -50,6 +50,7 @@ from ..events import INCIDENT_ACKNOWLEDGED, RESET, STAGE_TRANSITION, Event
 from ..metrics import Registry, render_collected
 from ..state.violations import VIOLATION_KINDS
 from .incident import follow_up, incident_from_event, iso, residual_docs
+from .lock_view import lock_view
 from .render import BUILTIN, Runbook, render_runbook
 from .report import NOTIFICATION_KINDS
 from .residuals import ACCEPTED_KIND
@@ -118,6 +119,7 @@ class RunbookSink:
         self._following: dict[str, _Following] = {}  # incident → what its runbook last said
         self._stored: set[str] = set()  # incidents whose runbook this process stored or found stored
         self._news_seq: Optional[int] = None  # the last audit row read for news of an incident (None: none yet)
+        self._open: dict[str, _Open] = {}  # incident → its scope's stage and the lock its runbook says
 
     # --- Sink --------------------------------------------------------------------------------
 
@@ -131,6 +133,8 @@ class RunbookSink:
             self._news(ctx, report.now_ms)  # a store read: only while an incident is open (or to catch up)
         if self._following and report.leader and not report.execution.deposed:
             self._follow(report, ctx)
+        if self._open and report.leader and not report.execution.deposed:
+            self._relock(ctx, report.now_ms)
 
     def on_event(self, event: Event, ctx: "SinkContext") -> None:
         if event.kind == INCIDENT_ACKNOWLEDGED:
@@ -163,6 +167,7 @@ class RunbookSink:
             "sha256": hashlib.sha256(rb.markdown.encode("utf-8")).hexdigest(),
             "problems": list(rb.problems)})
         self._stored.add(incident)
+        self._watch_lock(data)
         if not ctx.dry_run:
             self._start_following(data)
 
@@ -287,6 +292,10 @@ class RunbookSink:
         rather than from the saved state, which is a tick behind the sinks. The follow-up drops
         at once those whose scope has left the stage."""
         self._following = {}
+        self._open = {}
+        for record in ctx.store.runbooks(since_ms=ctx.clock() - 86_400_000, limit=1000):
+            if not (record.data.get("story") or {}).get("ended"):
+                self._watch_lock(record.data)
         if ctx.dry_run:
             return
         for record in ctx.store.runbooks(since_ms=ctx.clock() - FOLLOW_MS):
@@ -334,6 +343,47 @@ class RunbookSink:
             if f.quiet >= QUIET_TICKS or now - int(f.data["created_ms"]) > FOLLOW_MS:
                 del self._following[incident]
 
+    def _watch_lock(self, data: dict) -> None:
+        """Keep ``data``'s lock section current while its incident is open (:meth:`_relock`)."""
+        m = _ENTRY.search(data["incident"])
+        if m is not None:
+            self._open[data["incident"]] = _Open(data["policy"]["name"], data["scope"], int(m.group(1)),
+                                                 int(m.group(2)), _lock_gist(data.get("lock") or {}))
+        while len(self._open) > MAX_FOLLOWED:
+            self._open.pop(next(iter(self._open)))
+
+    def _relock(self, ctx: "SinkContext", now: int) -> None:
+        """The runbooks of the open incidents whose scope's lock changed (a hold came or went,
+        a revoke of its accounts' keys), rendered again with the lock book as it is now: the
+        section says what binds now, not what bound at entry (``as_of``). An incident whose
+        scope left its stage is let go (its end is told by :meth:`_ended`)."""
+        for incident, o in list(self._open.items()):
+            stage = ctx.stage(o.policy, o.scope)
+            if stage is None or (stage.level, stage.entries) != (o.level, o.entries):
+                del self._open[incident]
+                continue
+            lock = {**lock_view(ctx.lock_doc(o.scope, now), o.policy, o.level, o.scope), "refreshed": True}
+            if _lock_gist(lock) == o.lock:
+                continue
+            o.lock = _lock_gist(lock)
+            record = ctx.store.runbook(incident)
+            if record is None or (record.data.get("story") or {}).get("ended"):
+                del self._open[incident]
+                continue
+            data = record.data
+            data["lock"] = lock
+            following = self._following.get(incident)
+            if following is not None:
+                following.data["lock"] = lock
+            t0 = self._clock_ns()
+            rb = render_runbook(data, self.templates(ctx))
+            self._trace(ctx, data, rb, t0)
+            ctx.save_runbook(record_of(data, rb))
+            ctx.audit("runbook_updated", now, {
+                "incident": incident, "template": rb.template, "lock_as_of": lock.get("as_of"),
+                "sha256": hashlib.sha256(rb.markdown.encode("utf-8")).hexdigest()})
+            self.updated += 1
+
     def _trace(self, ctx: "SinkContext", data: dict, rb, t0: int) -> None:
         """The render as a span under its incident's decision, when the runner has telemetry."""
         from ..telemetry import find
@@ -377,6 +427,20 @@ class RunbookSink:
         templates = Templates.load(self.root)
         templates.warm()
         return templates
+
+
+@dataclass
+class _Open:
+    policy: str
+    scope: str
+    level: int
+    entries: int  # its decision id's e<n>: another entry of the scope ends it
+    lock: str  # what its runbook's lock section was last rendered from (:func:`_lock_gist`)
+
+
+def _lock_gist(lock: Mapping[str, Any]) -> str:
+    """What makes a lock section worth rendering again: the holds on the scope, its revokes."""
+    return json.dumps([lock.get("locked"), lock.get("holds"), lock.get("revokes")], sort_keys=True, default=str)
 
 
 def _gist(data: dict) -> tuple:

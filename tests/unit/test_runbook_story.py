@@ -232,7 +232,7 @@ def test_the_builtin_runbook_says_it_ended_was_removed_and_silenced_too(flatten_
     assert "| `CLOSE_REJECTED` -2022 ReduceOnly Order is rejected. |" in rb.markdown
     assert ("ksctl close-accept --account binanceusdm/hedge --symbol SOL/USDT:USDT --leg SHORT") in rb.markdown
     plain = fallback_markdown(data)
-    assert "- LOCKED halted until the incident ended:" in plain
+    assert "- LOCKED halted until the incident ended (at entry, 2026-03-02T13:00:00Z):" in plain
     assert ("`CLOSE_REJECTED` -2022 ReduceOnly Order is rejected.; not sent again: `ksctl close-accept --account "
             "binanceusdm/hedge --symbol SOL/USDT:USDT --leg SHORT") in plain
 

@@ -322,6 +322,22 @@ def permission_status(book: RevokeBook) -> dict[str, dict]:
     return out
 
 
+def revokes_in_force(book: RevokeBook, scope: str) -> list[dict]:
+    """The accounts ``scope`` covers whose bots' keys are revoked or being revoked now, each
+    with the keys, what the venue confirmed (:meth:`Permission.shown`) and who holds them
+    revoked (:func:`hold_text`, since when, why): what a runbook's lock section names beside
+    the lock."""
+    from ...engine.guarded import within
+
+    out = []
+    for account in within(scope, sorted(book.accounts)):
+        p = book.accounts[account]
+        if not p.holds and not p.revoked:
+            continue
+        out.append({"account": account, "shown": p.shown(), "key_ids": sorted(p.keys),
+                    "held_by": [f"{hold_text(h.to_json())} since {iso_ms(h.since_ms)}: {h.reason}" for h in p.holds]})
+    return out
+
 __all__ = ["ALLOWED", "BACKOFF_FIRST_MS", "BACKOFF_MAX_MS", "Hold", "OPERATOR", "Owed", "Permission",
            "REVOKED", "RevokeBook", "backoff_ms", "hold_text", "holder_of", "out_of_reach", "permission_status",
-           "unreached_text"]
+           "revokes_in_force", "unreached_text"]

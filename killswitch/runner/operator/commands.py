@@ -32,7 +32,7 @@ from __future__ import annotations
 
 from typing import Callable, Optional, Sequence
 
-from ...holds import LockHold as Hold, held_until, holder
+from ...holds import LockHold as Hold, binding_text
 from ...state.store import FencedError, StateStore, StoredLock
 from ..book.book import Book
 from ..book.dms_state import DeadMansSwitch
@@ -405,15 +405,8 @@ def _no_stage(h: LockHold) -> bool:
 
 
 def binding(h: LockHold) -> str:
-    """A hold in words: its mode, who holds it and until when (as status says it), e.g.
-    ``reducing by policy futures-book while blind until the scope is armed again
-    (spec.while_blind; expected at <ts>)``."""
-    doc = Hold(**h.to_doc())
-    until = held_until(doc)
-    expected = h.details.get("until_ms") if h.details.get("while_blind") else None
-    if isinstance(expected, int):
-        until = until.removesuffix(")") + f"; expected at {iso_ms(expected)})"
-    return f"{h.mode} by {holder(doc)} {until}"
+    """A hold in words: its mode, who holds it and until when (:func:`~killswitch.holds.binding_text`)."""
+    return binding_text(Hold(**h.to_doc()))
 
 
 def lift_unlocked(book: LockBook, scope: str) -> LockBook:

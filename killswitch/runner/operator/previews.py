@@ -19,16 +19,16 @@ from dataclasses import replace
 from typing import Any, Callable, Optional, Sequence
 
 from ...engine.guarded import within
+from ...holds import others_binding
 from ..book.view import BookView
 from ..collaborators import Names
 from ..lease.leadership import Leadership
-from ..lock.lock import GLOBAL_SCOPE, NOT_A_POLICY, OPERATOR, LockBook, hold_strength, iso_ms
+from ..lock.lock import NOT_A_POLICY, OPERATOR, LockBook, iso_ms
 from ..readout.relatch import entered_again, refused_again
 from ..view import ActionPreview, PlannedOrder, TriggerStatus
 from .close_plans import default_max_notional
 from .closes import ManualCloses, preview_reason
 from .commands import (
-    binding,
     lift_unlocked,
     lock_ttl_ms,
     locked_reason,
@@ -174,11 +174,8 @@ class Previews:
         strongest first; an operator's in the words it was typed in): the reset lifts only
         ``policy``'s lock on ``scope``, and the lock binding after it is theirs (``stays halted
         by operator alice until ksctl unlock: bot-a rogue``)."""
-        holds = sorted((h for h in after.in_force(now) if h.scope in (scope, GLOBAL_SCOPE)
-                        and not (h.scope == scope and h.policy == policy)), key=hold_strength)
-        return tuple(f"after it, {scope} stays {binding(h)}"
-                     + (f" (via {h.scope})" if h.scope != scope else "") + f": {h.details.get('reason') or h.reason}"
-                     for h in holds)
+        return tuple(f"after it, {scope} stays {w}" for w in others_binding(after.scope_doc(scope, now)["holds"],
+                                                                            scope, policy))
 
     def _relatch(self, node: Any, scope: str, removal: Any, transition: Any, why: str) -> tuple[str, ...]:
         """What a reset runs into when a trigger still fires: the stage entered again, and the

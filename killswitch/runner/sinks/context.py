@@ -21,6 +21,8 @@ from typing import TYPE_CHECKING, Any, Callable, Mapping, Optional, Protocol, Se
 
 from ...engine.stages import decision_id
 from ...silences import sink_silences
+from ..book.revoke_state import revokes_in_force
+from ..lock.lock import iso_ms
 
 if TYPE_CHECKING:  # pragma: no cover - annotations only
     from ...compile.graph import DecisionGraph
@@ -146,10 +148,12 @@ class RunnerSinkContext:
 
     def lock_doc(self, scope: str, now_ms: int) -> dict:
         """The scope's lock with its holds, so that a runbook names the lock that binds and where it
-        comes from (an operator's, a stage's own) rather than the merged lock alone, and the
+        comes from (an operator's, a stage's own) rather than the merged lock alone, as of
+        ``now_ms`` (``as_of``), the revokes of the bots' keys in force on its accounts (``revokes``), and the
         overrides of its pre-trade limits not ended (``overrides``: an override never lifts the
         lock; a runbook says what it lets through beside it)."""
-        return {**self._book.lock_book.scope_doc(scope, now_ms), "overrides": self._overrides(scope, now_ms)}
+        return {**self._book.lock_book.scope_doc(scope, now_ms), "overrides": self._overrides(scope, now_ms),
+                "as_of": iso_ms(now_ms), "revokes": revokes_in_force(self._book.revokes, scope)}
 
     def residuals_of(self, incident: str) -> Sequence[Any]:
         """The incident's residuals, each with who accepted its refused close (``accepted``)."""
