@@ -425,6 +425,11 @@ class ExchangeAdapter(Protocol):
 
     # --- what only some have, and its "not supported" -------------------------------------------
 
+    @property
+    def trading_keys(self) -> tuple[str, ...]:
+        """The bots' keys (public ids) :meth:`set_trading` switches: none without the switch."""
+        return ()
+
     def weight(self) -> Optional[tuple[WeightCount, Optional[WeightLimit]]]:
         """The weight its REST requests cost and the venue's limit it counts against (None: not
         weighed, the simulated one)."""

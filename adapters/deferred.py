@@ -78,6 +78,11 @@ class DeferredAdapter(ExchangeAdapter):
         inner = self._inner
         return inner.capabilities if inner is not None else Capabilities()
 
+    @property
+    def trading_keys(self) -> tuple[str, ...]:
+        inner = self._inner
+        return tuple(inner.trading_keys) if inner is not None else ()
+
     async def snapshot(self) -> Snapshot:
         inner = self._ready()
         if inner is None:

@@ -239,6 +239,11 @@ class CcxtAdapter(StreamedSnapshots, OrderPlacement, Cancels, FillReads, Exchang
         """Turn the venue's dead man's switch off; see :meth:`.countdowns.Countdowns.disarm`."""
         return await self._countdowns.disarm(symbols)
 
+    @property
+    def trading_keys(self) -> tuple[str, ...]:
+        """The bots' keys the account's ``revoke:`` block lists."""
+        return self._master.keys
+
     async def set_trading(self, allowed: bool) -> PermissionResult:
         """Allow or revoke the bots' keys at the venue; see :class:`.permissions.MasterSwitch`."""
         return await self._master.set_trading(allowed)

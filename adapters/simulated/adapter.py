@@ -331,6 +331,10 @@ class SimulatedAdapter(SimCancels, ExchangeAdapter):
 
     # --- the venue's switch of the bots' keys ------------------------------------------------------------
 
+    @property
+    def trading_keys(self) -> tuple[str, ...]:
+        return self.revoke_keys
+
     async def set_trading(self, allowed: bool) -> PermissionResult:
         """Allow or revoke the bots' keys (``revoke_keys``) in the engine, behind the fault plan
         (``revoke_trading`` / ``restore_trading``) and the send gate, as the ccxt adapter does."""

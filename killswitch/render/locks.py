@@ -90,6 +90,8 @@ def _usage(breach: dict) -> str:
     reason says), any other unit as a figure with the unit named."""
     usage, value = breach.get("usage"), breach.get("value")
     if breach.get("unit") == "ratio" and isinstance(value, (int, float)):
+        if usage is None and breach.get("code") == "PRICE_COLLAR":
+            return f"no limit price, a collar of {value:.2%} needs one"
         used = "unknown" if usage is None else f"{usage:.2%}"
         return f"{used} of {value:.2%}"
     used = "unknown" if usage is None else figure(usage)

@@ -67,8 +67,11 @@ def _target(kind: str, p: Mapping[str, Any]) -> str:
         what = p.get("what") or _override_what(p)
         return " ".join(str(x) for x in (p.get("id"), what, "on" if p.get("scope") else None, p.get("scope")) if x)
     if kind in ("silence_added", "silence_expired", "silence_changed"):
-        matchers = p.get("matchers") or []
-        return f"{p.get('id') or '-'}: {', '.join(str(m) for m in matchers)}"
+        matchers = [str(m) for m in p.get("matchers") or []]
+        if p.get("incident") and not any(m.startswith("incident=") for m in matchers):  # as typed, refused
+            matchers.append(f"incident={p['incident']}")
+        said = ", ".join(matchers)
+        return f"{p['id']}: {said}" if p.get("id") else said or "-"
     if kind == "incident_acknowledged":
         return str(p.get("incident") or " ".join(str(x) for x in (p.get("policy"), p.get("scope")) if x) or "-")
     if kind in ("dms_armed", "dms_disarmed"):
@@ -191,6 +194,7 @@ def operator_actions(rows: Sequence[Any], until_ms: int, proven: Callable[[int],
                     or p.get("requester") or p.get("actor"),
                     "reason": _reason(r.kind, p),
                     "outcome": f"refused: {str(refused).split(':', 1)[0]}" if refused else
+                    f"done: approval {p['approval']}" if r.kind == "trading_restore_approval" and p.get("approval") else
                     _close_outcome((results or {}).get(str(p.get("id")), ())) if r.kind == "manual_close_requested"
                     else "done",
                     "refusal": refused, "duration_ms": None if end is None else max(0, end - _start(r)),

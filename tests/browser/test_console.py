@@ -398,4 +398,13 @@ def test_a_close_is_previewed_then_sent_and_followed_until_the_book_is_flat(live
     assert len(journal) == 3 and {e.status for e in journal} == {"filled"}
     for e in journal:
         assert e.client_order_id in text
+    # at a laptop's width the journal fits its box: its ids break (walk 11 of issue 65, L10)
+    from .test_console_ux import at_width
+    at_width(browser, 1366)
+    over = browser.execute_script("return Math.max(...[...document.querySelectorAll('#closes .table-wrap')]"
+                                  ".map(w => w.scrollWidth - w.clientWidth))")
+    assert over <= 0, over
+    wraps = browser.execute_script("return [...document.querySelectorAll('#closes .table-wrap tbody code')]"
+                                   ".map(c => getComputedStyle(c).overflowWrap)")
+    assert wraps and set(wraps) == {"anywhere"}, wraps  # a longer id than these breaks, not widens the table
     shot("14-close-journal")

@@ -207,4 +207,9 @@ def test_a_policys_orders_say_why_they_were_sent_in_the_journal(live, browser, s
         reasons = [td.get_attribute("textContent") for td in browser.find_elements("xpath", table + "//tbody/tr/td[8]")]
         assert reasons and all(x.startswith("TOP_RISK: rank=1 ") and x.endswith("fraction=50%") for x in reasons), \
             (width, reasons)  # the reason the policy sent it; a fill adds no code of its own
+        # the journal fits its box: its client order ids break rather than widen it (walk 11 of issue 65, L10)
+        over = browser.execute_script("const t = document.evaluate(arguments[0], document, null, 9, null)"
+                                      ".singleNodeValue; const w = t.closest('.table-wrap');"
+                                      "return w.scrollWidth - w.clientWidth;", table)
+        assert over <= 0, (width, over)
         shot(f"edges-journal-reason-{width}", full=False)

@@ -120,4 +120,4 @@ def test_a_price_collar_s_breach_line_reads_as_percentages_like_its_reason():
     deny = Decision(False, "PRICE_COLLAR: price 500 is 296.51% from mark 126.1 (collar 5.00%)",
                     {**collar, "breaches": [collar, no_price]})
     assert decision_lines(deny)[1:] == [f"  PRICE_COLLAR {SYMBOL}: 296.51% of 5.00%",
-                                        f"  PRICE_COLLAR {SYMBOL}: unknown of 5.00%"]
+                                        f"  PRICE_COLLAR {SYMBOL}: no limit price, a collar of 5.00% needs one"]

@@ -138,6 +138,13 @@ class Revokes:
         self.book.revokes_changed(revokes)
         return restored
 
+    def keys_of(self, account: str) -> tuple[str, ...]:
+        """The bots' keys of ``account`` a revoke switches: as the venue last answered for them,
+        else as its adapter lists them (empty: not known)."""
+        known = self.book.revokes.get(account).keys
+        port = self.venues.get(account)
+        return tuple(sorted(known)) if known else tuple(getattr(port, "trading_keys", ()) or ())
+
     def switchable(self, account: str) -> bool:
         """Whether ``account``'s venue has the switch of its bots' keys (``revoke_trading``)."""
         port = self.venues.get(account)

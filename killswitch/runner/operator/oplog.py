@@ -29,6 +29,8 @@ def said(action: str, actor: Optional[str], result: R, **what: Any) -> R:
         done = getattr(result, "accepted", False)
     if action == "reset":
         done = bool(getattr(result, "taken", done))
+    if action == "reset withdraw":  # a withdrawal taken is done, though nothing was released
+        done = str(reason).startswith("APPROVAL_WITHDRAWN")
     names = " ".join(f"{k}={v}" for k, v in what.items() if v is not None)
     log.info("OPERATOR %s by %s%s: %s%s", action, actor or "an unknown caller", f" ({names})" if names else "",
              "" if done or getattr(result, "stored", None) else "REFUSED: ", reason)

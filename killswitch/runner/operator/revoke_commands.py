@@ -77,6 +77,12 @@ def _violation(v: dict[str, Any]) -> str:
             f"{v.get('symbol')} under {v.get('mode')} {v.get('scope')}{back} ({v.get('outcome') or 'pending'})")
 
 
+def _named(scope: str, accounts: list[str]) -> str:
+    """The revoke's scope (the one its restore takes), then the accounts it holds when they differ:
+    ``binanceusdm (accounts binanceusdm/sim-main)``."""
+    return scope if accounts == [scope] else f"{scope} (accounts {', '.join(accounts)})"
+
+
 class OperatorRevokes:
     """See the module doc."""
 
@@ -145,7 +151,9 @@ class OperatorRevokes:
                                  "the venue watch there", mode)
         for a in accounts:
             perm = self.book.revokes.get(a)
-            effects.append(f"{a}: every bot key listed for it made read-only at the venue (now {perm.shown()})"
+            keys = self.revokes.keys_of(a) if a in reachable else ()
+            named = f"keys {', '.join(keys)}" if keys else "every bot key listed for it"
+            effects.append(f"{a}: {named} made read-only at the venue (now {perm.shown()})"
                            if a in reachable else f"{a}: OUT OF REACH, not revoked: {UNREACHABLE}")
         effects.append("held until restored: ksctl revoke --scope S --restore with the approvals the revoke asks for")
         return ActionPreview("revoke", scope, True, f"PREVIEW: revoke trading on {len(accounts)} account(s): "
@@ -174,7 +182,7 @@ class OperatorRevokes:
                                                    "restore sends nothing there" for a in hold.out_of_reach]
         if have < hold.approvals_needed:
             return ActionPreview("restore", scope, True, f"PREVIEW: approval {have}/{hold.approvals_needed} of the "
-                                 f"restore of trading on {', '.join(accounts)}", mode, effects=(
+                                 f"restore of trading on {_named(scope, accounts)}", mode, effects=(
                                      revoked, *binding, so_far, f"records the approval of {approver}; trading "
                                      f"stays revoked until {hold.approvals_needed} distinct approvers agree"))
         others = [a for a in accounts if any(h.holder != hold.holder for h in self.book.revokes.get(a).holds)]
@@ -183,7 +191,7 @@ class OperatorRevokes:
                                               f"now for {', '.join(sent) or 'no account'}"]
         effects += [f"{a}: stays revoked by another hold (see ksctl status)" for a in others]
         return ActionPreview("restore", scope, True, f"PREVIEW: approval {have}/{hold.approvals_needed}, the last, "
-                             f"of the restore of trading on {', '.join(accounts)}", mode, effects=tuple(effects))
+                             f"of the restore of trading on {_named(scope, accounts)}", mode, effects=tuple(effects))
 
     def _binding(self, accounts: list[str], hold: Hold) -> list[str]:
         """What binds each of ``accounts`` now besides the revoke: the lock its bots' orders get
@@ -292,8 +300,9 @@ class OperatorRevokes:
                                        f"DUPLICATE_APPROVER: {approver} already approved "
                                        f"({len(hold.approvals)}/{hold.approvals_needed})")
         now = self.clock()
-        try:
-            await self.lead.audit("trading_restore_approval", now, payload)
+        try:  # which approval it is (1/2), as its answer says
+            await self.lead.audit("trading_restore_approval", now,
+                                  {**payload, "approval": f"{len(hold.approvals) + 1}/{hold.approvals_needed}"})
         except FencedError:
             return ChangeResult(False, self.lead.deposed())
         if not self.book.revokes.holds_of(hold.holder):  # lifted meanwhile (another approval)
@@ -343,7 +352,8 @@ class OperatorRevokes:
         try:
             await self.lead.audit("trading_restore_approval", now, {"scope": scope, "reason": reason,
                                                                     "approver": approver, "holder": hold.holder,
-                                                                    "orphaned": True})
+                                                                    "orphaned": True, "approval": f"{len(hold.approvals) + 1}/"
+                                                                                             f"{hold.approvals_needed}"})
         except FencedError:
             return ChangeResult(False, self.lead.deposed())
         self.revokes.approve(hold.holder, approver)

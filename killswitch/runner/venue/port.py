@@ -161,6 +161,11 @@ class VenuePort:
     async def disarm_countdown(self) -> DmsStatus:
         return await self._bounded(self._adapter.disarm_cancel_all_after())
 
+    @property
+    def trading_keys(self) -> tuple[str, ...]:
+        """The bots' keys :meth:`set_trading` switches, as the adapter lists them."""
+        return tuple(getattr(self._adapter, "trading_keys", ()) or ())
+
     async def set_trading(self, allowed: bool) -> PermissionResult:
         return await self._bounded(self._adapter.set_trading(allowed))
 

@@ -112,6 +112,10 @@ class WithKeys:
     def capabilities(self):
         return replace(self.inner.capabilities, revoke_trading=True)
 
+    @property
+    def trading_keys(self):
+        return tuple(self.venue.keys)
+
     async def set_trading(self, allowed: bool) -> PermissionResult:
         return self.venue.set(self.who, allowed)
 

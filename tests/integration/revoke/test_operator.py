@@ -32,7 +32,8 @@ def test_ksctl_revoke_previews_the_exact_scope_and_only_approvers_restore_it(tmp
         r = op.invoke(cli, args)  # no --yes and no terminal: nothing is sent
         assert r.exit_code == 2 and "nothing was sent" in r.output, r.output
         assert r.output.startswith(f"PREVIEW: revoke trading on 1 account(s): {ACCOUNT}")
-        assert f"  {ACCOUNT}: every bot key listed for it made read-only at the venue (now allowed)" in r.output
+        # the keys it makes read-only, named as its answer and status name them (walk 11 of issue 65, L10)
+        assert f"  {ACCOUNT}: keys bot-a-key, bot-b-key made read-only at the venue (now allowed)" in r.output
         assert f"  its restore will need 2 distinct approver(s) (--approvals), each with ksctl revoke --scope " \
                f"{ACCOUNT} --restore" in r.output, r.output
         assert venue.sent("revoke") == []
@@ -84,6 +85,10 @@ def test_ksctl_revoke_previews_the_exact_scope_and_only_approvers_restore_it(tmp
                      ("revoke restore", "shared-token", "refused: ROLE_REQUIRED"),
                      ("restore approval", "alice", "refused: DUPLICATE_APPROVER"),
                      ("restore approval", "bob", "refused: NOT_REVOKED")], shown
+    # a restore approval taken says which one it was, as its answer does (walk 11 of issue 65, L3)
+    done = [(a["by"], a["outcome"]) for a in operator_actions(rows, srv.w.clock() + 1, lambda s: True, {}, {})
+            if a["action"] == "restore approval" and not a["outcome"].startswith("refused")]
+    assert done == [("alice", "done: approval 1/2"), ("bob", "done: approval 2/2")], done
 
 
 def test_a_revoke_whose_scope_reaches_other_accounts_than_previewed_is_refused(tmp_path):
@@ -99,3 +104,19 @@ def test_a_revoke_whose_scope_reaches_other_accounts_than_previewed_is_refused(t
     assert w.venue.sent("revoke") == [] and shown(w) == "allowed"
     done = run(w.desk.revoke_trading("simulated", "r", preview_id=preview.preview_id, actor="ann"))
     assert done.done and shown(w) == "revoked (read back)"
+
+
+def test_a_restore_preview_is_headed_with_the_scope_the_restore_takes(tmp_path):
+    """A venue's revoke: its restore's preview names the venue (``--scope simulated``), then the
+    accounts it holds (walk 11 of issue 65, L9: it named the account, a scope the restore refuses)."""
+    w = make(tmp_path, venue=KeyVenue())
+    started(w)
+    ticks(w, 1, beat=True)
+    preview = w.desk.preview_revoke("simulated")
+    assert run(w.desk.revoke_trading("simulated", "r", preview_id=preview.preview_id, approvals=2, actor="ann")).done
+    first = w.desk.preview_restore("simulated", "alice")
+    assert first.reason == f"PREVIEW: approval 1/2 of the restore of trading on simulated (accounts {ACCOUNT})"
+    assert run(w.desk.restore_trading("simulated", "fixed", approver="alice")).reason.startswith("APPROVAL_RECORDED")
+    last = w.desk.preview_restore("simulated", "bob")
+    assert last.reason == f"PREVIEW: approval 2/2, the last, of the restore of trading on simulated (accounts " \
+                          f"{ACCOUNT})", last.reason
