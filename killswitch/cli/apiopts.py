@@ -150,11 +150,13 @@ def unreachable(e: "RunnerUnreachable") -> NoReturn:
     raise SystemExit(EXIT_UNREACHABLE)
 
 
-def refused_exit(e: "RunnerError", command: str = "", token_env: Optional[str] = None, role: str = "viewer") -> int:
-    """The exit code of a call the runner refused: 2 for a 401 (no token, or one the runner does
-    not know: a usage error, said with the variable to set and the ``role`` the call needs), 1
-    for any other refusal (a role the token lacks, a reason code). ``command`` and ``token_env``
-    default to the running command's (its path, its ``--token-env``)."""
+def refused(e: "RunnerError", answer: str, command: str = "", token_env: Optional[str] = None,
+            role: str = "viewer", err: bool = False) -> NoReturn:
+    """Say a call the runner refused and exit: for a 401 (no token, or one the runner does not
+    know: a usage error, exit 2) first the hint on stderr (the variable to set and the ``role``
+    the call needs), then ``answer`` (on stderr with ``err``), the last line as every refusal's;
+    any other refusal (a role the token lacks, a reason code) ``answer`` alone, exit 1.
+    ``command`` and ``token_env`` default to the running command's (its path, its ``--token-env``)."""
     from ..render.ops import auth_hint
 
     if e.status == 401:
@@ -164,8 +166,8 @@ def refused_exit(e: "RunnerError", command: str = "", token_env: Optional[str] =
             token_env = token_env or ctx.params.get("token_env")
         if token_env:
             click.echo(auth_hint(command, token_env, bool(os.environ.get(token_env)), role), err=True)
-        return EXIT_USAGE
-    return EXIT_FINDINGS
+    click.echo(answer, err=err)
+    raise SystemExit(EXIT_USAGE if e.status == 401 else EXIT_FINDINGS)
 
 
 def read(ask: Callable[[], T], command: str, output: str, token_env: Optional[str] = None,
@@ -183,17 +185,15 @@ def read(ask: Callable[[], T], command: str, output: str, token_env: Optional[st
         unreachable(e)
     except RunnerError as e:
         if output == "json":
-            click.echo(answer_json(e))
-        else:
-            click.echo(failure_line(command, e), err=True)
-        raise SystemExit(refused_exit(e, command, token_env, role))
+            refused(e, answer_json(e), command, token_env, role)
+        refused(e, failure_line(command, e), command, token_env, role, err=True)
 
 
 def sent(send: Callable[[], T], output: str, command: str = "", token_env: Optional[str] = None,
          role: str = "operator") -> T:
     """Send a change (a call of the client) and print what the runner did: its reason (``-o
     json``: its answer as it came). A refusal is printed the same way and exits as
-    :func:`refused_exit` says (2 for a 401, else 1); an unreachable runner exits as
+    :func:`refused` says (2 for a 401, else 1); an unreachable runner exits as
     :func:`unreachable` says."""
     from ..client import RunnerError, RunnerUnreachable
     from ..render.ops import answer_json, change_json, refusal_text
@@ -203,8 +203,7 @@ def sent(send: Callable[[], T], output: str, command: str = "", token_env: Optio
     except RunnerUnreachable as e:
         unreachable(e)
     except RunnerError as e:
-        click.echo(answer_json(e) if output == "json" else refusal_text(e))
-        raise SystemExit(refused_exit(e, command, token_env, role))
+        refused(e, answer_json(e) if output == "json" else refusal_text(e), command, token_env, role)
     # every change answers with what it did, in its reason
     click.echo(change_json(result) if output == "json" else result.reason)  # type: ignore[attr-defined]
     return result

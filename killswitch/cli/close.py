@@ -34,7 +34,7 @@ from typing import TYPE_CHECKING, NoReturn, Optional
 
 import click
 
-from .apiopts import api_option, refused_exit, runner_client, token_option, unreachable
+from .apiopts import api_option, refused as said_refused, runner_client, token_option, unreachable
 from .common import EXIT_FINDINGS, EXIT_OK, EXIT_USAGE, duration_s, output_option
 
 if TYPE_CHECKING:
@@ -198,11 +198,8 @@ def _preview(client: "RunnerClient", scope: str, symbol: Optional[str], reason: 
         refused = _refused_close(e)
         if refused is not None and refused.reason.startswith("INCOMPLETE"):
             return refused
-        if output == "json":
-            click.echo(close_json(refused, None, refused=refusal_text(e)))
-        else:
-            click.echo(refusal_text(e))
-        raise SystemExit(refused_exit(e, role="operator"))
+        said_refused(e, close_json(refused, None, refused=refusal_text(e)) if output == "json" else refusal_text(e),
+                     role="operator")
 
 
 def _send(client: "RunnerClient", scope: str, reason: str, preview: "Optional[CloseResult]",
@@ -219,11 +216,8 @@ def _send(client: "RunnerClient", scope: str, reason: str, preview: "Optional[Cl
     except RunnerUnreachable as e:
         unreachable(e)
     except RunnerError as e:
-        if output == "json":
-            click.echo(close_json(preview, None, refused=refusal_text(e)))
-        else:
-            click.echo(refusal_text(e))
-        raise SystemExit(refused_exit(e, role="operator"))
+        said_refused(e, close_json(preview, None, refused=refusal_text(e)) if output == "json" else refusal_text(e),
+                     role="operator")
 
 
 def _follow_close(client: "RunnerClient", close_id: str, timeout_s: float,

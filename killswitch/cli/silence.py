@@ -102,7 +102,7 @@ def sent_preview(ask, output, dry_run):
     as ``silence add`` prints one, and exits 1)."""
     from ..client import RunnerError, RunnerUnreachable
     from ..render.ops import answer_json, refusal_text
-    from .apiopts import refused_exit, unreachable
+    from .apiopts import refused, unreachable
 
     try:
         return ask()
@@ -111,8 +111,7 @@ def sent_preview(ask, output, dry_run):
     except RunnerError as e:
         if not dry_run and e.status in (400, 404, 409):
             return None
-        click.echo(answer_json(e) if output == "json" else refusal_text(e))
-        raise SystemExit(refused_exit(e, role="operator"))  # a 401: usage (2), as every command says it
+        refused(e, answer_json(e) if output == "json" else refusal_text(e), role="operator")  # a 401: usage (2)
 
 
 @silence.command("list")

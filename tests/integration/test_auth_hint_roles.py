@@ -39,3 +39,5 @@ def test_a_wrong_token_is_told_the_role_of_the_verb(served, verb, output):
     assert f"set KS_API_TOKEN to a token with the {role} role (ksctl token new --identity NAME --roles {role})" \
         in r.output, r.output
     assert "viewer" not in r.output and "nonsense" not in r.output
+    # the hint first, the runner's answer last, as every refusal ends (walk 11 of issue 65, L8)
+    assert r.output.index("is not one this runner knows") < r.output.index("AUTH_INVALID"), r.output

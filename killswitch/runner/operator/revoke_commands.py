@@ -348,12 +348,11 @@ class OperatorRevokes:
         if approver in hold.approvals:
             return ChangeResult(False, f"DUPLICATE_APPROVER: {approver} already approved "
                                        f"({len(hold.approvals)}/{hold.approvals_needed})")
-        now = self.clock()
+        now, which = self.clock(), f"{len(hold.approvals) + 1}/{hold.approvals_needed}"
         try:
             await self.lead.audit("trading_restore_approval", now, {"scope": scope, "reason": reason,
                                                                     "approver": approver, "holder": hold.holder,
-                                                                    "orphaned": True, "approval": f"{len(hold.approvals) + 1}/"
-                                                                                             f"{hold.approvals_needed}"})
+                                                                    "orphaned": True, "approval": which})
         except FencedError:
             return ChangeResult(False, self.lead.deposed())
         self.revokes.approve(hold.holder, approver)
