@@ -18,7 +18,9 @@ What it owns, as Alertmanager's ``silence`` package does for its model:
   matches is silenced: recorded, never sent (the notification sink's business). One made from
   an incident ends with it: the runner records when (:data:`INCIDENT_ENDED`,
   :attr:`Silence.ended_ms`), and it still holds back that incident's own closing pages
-  (:meth:`Silence.closing`).
+  (:meth:`Silence.closing`). A stage's same-level cooldown re-run is a new incident id but the
+  same stage still held: a silence that holds the incident it re-runs holds it too, and one made
+  from that incident goes on with it (:meth:`Silence.rerun`, added by the runner as it runs).
 - :class:`Acknowledgement`: someone has an incident ("I have it"), since when, with what note.
 - :func:`matcher_problem`: why a set of matchers is refused (``UNKNOWN_LABEL`` with close
   matches, ``SILENCE_TOO_BROAD`` when every matcher also matches the empty string, as
@@ -79,16 +81,19 @@ class Silence:
     # escalation the person silencing never saw) is not held back; None: every level (a silence
     # made ahead of any incident, a maintenance window's)
     up_to_level: Optional[int] = None
-    # the open incidents it matched when made: what its author saw. A stage entry of any other
-    # incident (another policy's, a re-entry, an escalation: a new incident id) pages through it;
-    # None: a silence stored before this was kept (it keeps the ``up_to_level`` rule), or one made
-    # ahead of any incident (a maintenance window's: it holds every page it matches)
+    # the open incidents it matched when made: what its author saw, and the same-level cooldown
+    # re-runs of those the runner added as they ran (:meth:`rerun`: the same stage still held). A
+    # stage entry of any other incident (another policy's, an entry after a reset, an escalation: a
+    # new incident id) pages through it; None: a silence stored before this was kept (it keeps the
+    # ``up_to_level`` rule), or one made ahead of any incident (a maintenance window's: it holds
+    # every page it matches)
     incidents: Optional[tuple[str, ...]] = None
 
     def holds(self, labels: Mapping[str, str]) -> bool:
         """Whether this silence holds back a page with ``labels`` that its matchers match: the one
         rule of the dispatcher, the console's card and the reset's preview. A stage entry of an
-        incident not among :attr:`incidents` is not held (its author never saw it); every other
+        incident not among :attr:`incidents` is not held (its author never saw it: a cooldown
+        re-run of one of them is among them, :meth:`rerun`); every other
         page it matches is (reminders, resolutions and news of the incidents it was made for, and
         pages of kinds that are not stage entries: a scope going blind, a reset, a failed close).
         A silence without :attr:`incidents` but with :attr:`up_to_level` holds a page of a stage at
@@ -109,7 +114,7 @@ class Silence:
         the answer to ``ksctl silence add`` and of its ``IDLE`` flag (list, status, console)."""
         if self.incidents is not None:
             return ("only the later pages it matches that are not a new incident's stage entry (a new "
-                    "incident pages through it)")
+                    "incident pages through it; a cooldown re-run of a stage it holds does not)")
         if self.up_to_level is not None:
             return f"only the later pages it matches of stage {self.up_to_level} or below (or of no stage)"
         return "every page it matches from now on, a new incident's stage entry too"
@@ -122,8 +127,28 @@ class Silence:
         return "pending" if now_ms < self.starts_ms else "active"
 
     def ended_with_incident(self, open_incidents: Optional[Container[str]]) -> bool:
+        """Whether it ended with its incident: recorded so, or tied to one that is not open (nor is
+        any cooldown re-run of it, :meth:`rerun`: the same stage still held)."""
         return self.ended_ms is not None or (self.tied and self.incident is not None and open_incidents is not None
-                                             and self.incident not in open_incidents)
+                                             and not any(i in open_incidents for i in self.chain))
+
+    @property
+    def chain(self) -> tuple[str, ...]:
+        """The incident it was made from and its cooldown re-runs since (:meth:`rerun`), oldest first."""
+        if self.incident is None:
+            return ()
+        return (self.incident,) + tuple(i for i in self.incidents or () if i != self.incident)
+
+    def rerun(self, previous: str, incident: str) -> Optional["Silence"]:
+        """This silence holding ``incident`` too, a same-level cooldown re-run of ``previous`` (the
+        same stage of the same policy on the same scope, still held: a new incident id, no news)
+        when it holds ``previous``'s stage entry; None when it does not (or holds every page already)."""
+        seen = self.incidents
+        if seen is None and self.tied and self.incident is not None:
+            seen = (self.incident,)  # stored before ``incidents`` was kept: it matched its incident alone
+        if seen is None or previous not in seen or incident in seen:
+            return None
+        return replace(self, incidents=seen + (incident,))
 
     @property
     def ended_ms(self) -> Optional[int]:
@@ -139,15 +164,21 @@ class Silence:
         until its planned end: the re-arm and reset pages and its entry's resolution, each of which
         carries the incident's label (a new incident's pages, even of the same scope, go out)."""
         assert self.incident is not None
-        only = (LabelMatcher.make("incident", "=", self.incident, None),
+        # the last of its chain is the incident that ended (an earlier one was re-run, superseded)
+        only = (LabelMatcher.make("incident", "=", self.chain[-1], None),
                 LabelMatcher.make("event", "=~", f"{STAGE_TRANSITION}|{RESET}"))
         return replace(self, matchers=self.matchers + only, expired_by=None, tied=False)
 
     def active(self, now_ms: int, open_incidents: Optional[Container[str]] = None) -> bool:
         return self.starts_ms <= now_ms < self.ends_ms and not self.ended_with_incident(open_incidents)
 
-    def matches(self, labels: Mapping[str, str]) -> bool:
-        return all(m.matches(labels) for m in self.matchers)
+    def matches(self, labels: Mapping[str, str], receiver: bool = True) -> bool:
+        """Whether every matcher matches ``labels`` (``receiver``: False leaves a ``receiver``
+        matcher out). An ``incident`` matcher takes a page of one of :attr:`incidents` as matched:
+        each matched it when the silence was made, or is a cooldown re-run of one that did."""
+        ours = self.incidents is not None and labels.get("incident") in self.incidents
+        return all(m.matches(labels) or (ours and m.name == "incident")
+                   for m in self.matchers if receiver or m.name != "receiver")
 
     def expire(self, by: str, now_ms: int) -> "Silence":
         return replace(self, ends_ms=min(self.ends_ms, now_ms), updated_ms=now_ms, expired_by=by)
@@ -191,7 +222,7 @@ def sink_silences(silences: Iterable[Silence], open_stages: Container[str], now_
         if s.ends_ms <= now_ms:
             continue
         stage = s.incident is not None and not s.incident.startswith("manual/")
-        if stage and (s.ended_ms is not None or (s.tied and s.incident not in open_stages)):
+        if stage and (s.ended_ms is not None or (s.tied and not any(i in open_stages for i in s.chain))):
             out.append(s.closing())
         else:
             out.append(s)

@@ -81,8 +81,8 @@ def test_silence_and_ack_through_the_cli_the_api_and_a_restart(tmp_path):
                          r'SILENCED: ([0-9a-f]{12}) policy="crash-ladder", scope="simulated/sim-main" until '
                          r'\S+Z by alice; affects 1 open incident, 0 pages; holds back: the pages of the 1 '
                          r'open incident it matches now, and the pages it matches that are not stage entries; '
-                         r"pages through: a NEW incident's stage entry \(another policy, a re-entry, an "
-                         r'escalation\)\n', r.output)
+                         r"pages through: a NEW incident's stage entry \(another policy, an entry after a "
+                         r'reset, an escalation; a cooldown re-run of a stage it holds is held\)\n', r.output)
         assert m, r.output
         sid = m.group(1)
         # what alice saw was the stage 3 incident: stored so (and its stage, for a runner of before)

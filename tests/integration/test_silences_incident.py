@@ -147,8 +147,8 @@ def test_a_preview_says_what_a_silence_would_hold_back_now(tmp_path):
     added = asyncio.run(desk.silence_add([f"scope={SCOPE}"], 600, "x", actor="alice"))
     assert added.reason.endswith("; affects 1 open incident, 3 pages; holds back: the pages of the 1 open incident "
                                  "it matches now, and the pages it matches that are not stage entries; pages "
-                                 "through: a NEW incident's stage entry (another policy, a re-entry, an escalation)"
-                                 ), added.reason
+                                 "through: a NEW incident's stage entry (another policy, an entry after a reset, "
+                                 "an escalation; a cooldown re-run of a stage it holds is held)"), added.reason
 
 
 def test_a_silence_made_from_an_incident_matches_it_alone_and_ends_with_it(tmp_path):

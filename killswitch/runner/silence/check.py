@@ -187,7 +187,8 @@ def held_incidents(matchers: Sequence[LabelMatcher], book: BookView, catalog: Ca
     out = []
     for i, where in sorted(open_.items()):
         pages = page_variants(book, page_labels(book, catalog, i, where))
-        if any(_matches(matchers, p) and (silence is None or silence.holds(p)) for p in pages):
+        if any(silence.matches(p, receiver=False) and silence.holds(p) if silence is not None
+               else _matches(matchers, p) for p in pages):
             out.append(i)
     return out
 
@@ -216,7 +217,8 @@ def idle(s: Silence, book: BookView, catalog: Catalog, open_: Incidents) -> Opti
     the one text of ``ksctl silence list``, the status and the console. Open incidents on what it
     names are counted, with what keeps them out: the matcher none of them matches (``IDLE: 2 open
     incidents match scope="x" but none matches severity="info"``), or the rule of
-    :meth:`Silence.holds` (their stage entries came after it was made)."""
+    :meth:`Silence.holds` (their stage entries came after it was made, none a cooldown re-run of
+    one it holds)."""
     naming = [m for m in s.matchers if m.op == "=" and m.name in NAMING]
     if not naming or held_incidents(s.matchers, book, catalog, open_, s):
         return None
@@ -232,9 +234,9 @@ def idle(s: Silence, book: BookView, catalog: Catalog, open_: Incidents) -> Opti
     none_match = [m for m in others if not any(m.matches(p) for p in pages)]
     if none_match:
         why = f"none matches {', '.join(str(m) for m in none_match)}"
-    elif any(_matches(s.matchers, p) for p in pages):  # matched, not held: Silence.holds
-        why = ("it holds back none of their stage entries (they came after it was made, or above the "
-               "stage it was made at)")
+    elif any(s.matches(p, receiver=False) for p in pages):  # matched, not held: Silence.holds
+        why = ("it holds back none of their stage entries (each entered since it was made, not as a cooldown "
+               "re-run of one it holds, or above the stage it was made at)")
     else:  # each kept out by another matcher
         why = f"none matches all of {', '.join(str(m) for m in others)}"
     return f"IDLE: {count} but {why}{tail}"

@@ -96,7 +96,7 @@ def held_already(book: BookView, catalog: Catalog, open_: Incidents, incidents: 
 
 
 def _matches(s: Silence, labels: dict[str, str]) -> bool:
-    return all(m.matches(labels) for m in s.matchers if m.name != "receiver")
+    return s.matches(labels, receiver=False)
 
 
 def _holds(s: Silence, labels: dict[str, str]) -> bool:
@@ -246,7 +246,8 @@ class Silences(Acknowledgements):
             return SilenceResult(False, why)
         affects = preview(matchers, self.book, self.catalog(), open_, self.pages())
         # what the person silencing saw: the open incidents it matches; a stage entry of any other
-        # (another policy's, a re-entry, an escalation) goes out (None: made ahead of any incident,
+        # (another policy's, an entry after a reset, an escalation) goes out, but a cooldown re-run of
+        # one of them (settle: Silence.rerun) is held (None: made ahead of any incident,
         # it holds every page it matches). The highest stage is kept for a runner of before.
         seen = tuple(i for i in affects.incidents if i in open_)
         up_to = max(open_[i][2] for i in seen) if seen else None
@@ -265,7 +266,8 @@ class Silences(Acknowledgements):
         tie = f", or when {incident} ends" if incident is not None else ""
         past = (f"; holds back: the pages of the {len(seen)} open incident{'' if len(seen) == 1 else 's'} it "
                 "matches now, and the pages it matches that are not stage entries; pages through: a NEW "
-                "incident's stage entry (another policy, a re-entry, an escalation)" if seen else
+                "incident's stage entry (another policy, an entry after a reset, an escalation; a cooldown re-run "
+                "of a stage it holds is held)" if seen else
                 f"; holds back: {s.holds_later} (it matches no open incident now)")
         return SilenceResult(True, f"SILENCED: {s.id} {s.matcher_text} until {_iso(s.ends_ms)}{tie} by {actor}; "
                                    f"{affects.summary}{past}", silence_status(s, now))
@@ -354,9 +356,12 @@ class Silences(Acknowledgements):
         return SilenceResult(True, f"SILENCE_EXPIRED: {s.id} {s.matcher_text} by {actor}; its pages are sent again",
                              silence_status(done, now))
 
-    async def settle(self, now: Optional[int] = None) -> None:
-        """Record the end of every silence made from a stage's incident that has ended since (a
-        reset, a release, an escalation: its incident is no longer open): ``expired_by``
+    async def settle(self, now: Optional[int] = None, reruns: Sequence[str] = ()) -> None:
+        """Carry every silence in force that holds a stage's incident on to that stage's same-level
+        cooldown re-runs of this tick (``reruns``, their incident ids: :meth:`Silence.rerun`: the
+        same stage still held is no news), then record the end of every silence made from a
+        stage's incident that has ended since (a reset, a release, an escalation: its incident is
+        no longer open, nor re-run): ``expired_by``
         "incident ended" at ``now``, stored (fenced) and saved, so that every view (the list, the
         console, a runbook rendered from the store) names its real end. The incident's end is
         audited already; a manual close's silence lasts until its own end (the sink's rule). A
@@ -364,6 +369,10 @@ class Silences(Acknowledgements):
         if not self.lead.leader:
             return
         now = self.clock() if now is None else now
+        carried = [c for i in reruns for c in self._reruns(i, now)]
+        for done in carried:
+            await self.io(self.store.save_silence, done, self.lead.fence)  # (FencedError: the caller's)
+            self.book.silence_changed(done)
         open_ = self.open_incidents()
         ended = [s for s in self.book.silences if s.ended_ms is None and s.incident is not None and s.tied
                  and not s.incident.startswith("manual/") and s.ended_with_incident(open_) and now < s.ends_ms]
@@ -371,8 +380,17 @@ class Silences(Acknowledgements):
             done = s.ended_with(now)
             await self.io(self.store.save_silence, done, self.lead.fence)  # (FencedError: the caller's)
             self.book.silence_changed(done)
-        if ended:
+        if ended or carried:
             await self._saved(now)
+
+    def _reruns(self, incident: str, now: int) -> list[Silence]:
+        """The silences in force carried on to ``incident``, a cooldown re-run (``…/L1/e4`` re-runs
+        ``…/L1/e3``: the stage entered again at the same level, one entry later)."""
+        head, _, n = incident.rpartition("/e")
+        if not n.isdigit() or int(n) < 2:
+            return []
+        previous = f"{head}/e{int(n) - 1}"
+        return [done for s in self.book.silences if s.active(now) and (done := s.rerun(previous, incident))]
 
     def open_incidents(self) -> dict[str, tuple[Optional[str], str, int]]:
         """incident → (policy, scope, level) of every stage a scope is in now and tracked manual close."""

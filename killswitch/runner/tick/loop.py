@@ -488,7 +488,11 @@ class Runner:
         # orders the cancels left open (the venue still lists them): ended, saved, audited, paged once
         self._still_open.take(self._executor.take_still_open())
         report.events += await self._still_open.tick(now)
-        await self._silencing.settle(now)  # a silence made from an incident this tick ended: ended with it
+        # a silence holding a stage re-run this tick holds the re-run; one made from an incident this
+        # tick ended: ended with it
+        reruns = [t.decision_id for t in (s.transition for s in ev.transitions)
+                  if t is not None and t.kind == "reentered" and t.decision_id]
+        await self._silencing.settle(now, reruns)
         count(self._counters, report)
 
     async def _record(self, entered: list, rows: list, fired: list, report: TickReport, now: int, *,
