@@ -143,3 +143,14 @@ def test_status_says_when_a_stage_leaves_by_itself_and_nothing_for_a_latched_one
 def test_status_gives_no_time_while_a_trigger_fires():
     assert leaves_text(T0 + 600_000, 600, T0, firing=True) == (
         "LEAVES BY ITSELF when its triggers have been quiet for 10m (a trigger fires now)")
+
+
+def test_a_re_run_stage_card_gives_its_first_entry_and_the_re_run_beside_it():
+    """Walk 11 of issue 65 (H2): the card's entry time jumped to the cooldown re-run's while
+    ``ksctl status`` kept the stage's first entry; both give the first now, the card the re-run too."""
+    st = dataclasses.replace(status(), scopes=(ScopeStatus("futures-book", ACC, 1, "reduce-top-risk", False, (), 1,
+                                                           T0 - 9 * 60_000),))
+    incident = IncidentStatus(f"futures-book/{ACC}/L1/e3", "stage", "futures-book", ACC, 1, "reduce-top-risk",
+                              T0 - 9 * 60_000, False, 1, (), False, (), 0, rerun_ms=T0 - 30_000)
+    text = text_of(render(page_model(st, (True, "LEADER"), LockBook().to_doc(T0), {}, (), (incident,))))
+    assert "at 12:51:00 UTC (9m ago), re-run at 12:59:30 UTC (cooldown)" in text, text

@@ -562,6 +562,7 @@ def _incident(i: IncidentStatus, now: int) -> dict:
     return {
         "key": i.incident, "id": i.incident, "kind": "stage entry" if i.kind == "stage" else "manual close",
         "policy": i.policy, "scope": i.scope, "level": i.level, "stage": i.stage_name, "since": _when(i.since_ms, now),
+        "rerun": _when(i.rerun_ms, now),  # its latest cooldown re-run (the same stage, entered again)
         "manual": i.manual, "needed": i.approvals_needed, "by": i.requested_by,
         # a stage that leaves by itself: at what time if its triggers stay quiet, after how much quiet
         "leaves": _when(i.leaves_ms, now), "quiet": age_text(i.quiet_s) if i.quiet_s else None,

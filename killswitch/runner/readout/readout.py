@@ -231,7 +231,11 @@ class Readout:
             policy, _, scope = key.partition("|")
             name, manual, needed = stage_facts(book.node(policy), ss)
             incident = decision_id(policy, scope, level, ss.stage.entries)
-            since = ss.stage.last_entry_ms.get(level, ss.stage.entered_ms)
+            # the stage's first entry, as the status says; a cooldown re-run (a later entry at the
+            # same level, the incident id it runs under) is said beside it
+            since = ss.stage.entered_ms
+            last = ss.stage.last_entry_ms.get(level)
+            rerun = last if last is not None and since is not None and last > since else None
             rows = await self.io(self.store.approvals, f"{key}|e{ss.stage.entries}", level) if manual else []
             approvals = tuple(ApprovalRow(a.approver, a.reason, a.ts_ms) for a in rows)
             node = book.node(policy)
@@ -241,7 +245,7 @@ class Readout:
             if not manual and stage is not None and ss.removed is None:
                 leaves = {"leaves_ms": leaves_at(stage, ss.stage), "quiet_s": stage.reset_after_s}
             out.append(replace(await self._incident(incident, "stage", policy, scope, level, name, since, manual,
-                                                    needed, approvals), **leaves))
+                                                    needed, approvals), **leaves, rerun_ms=rerun))
         for close_id, info in list(self.manual_closes().items())[-MAX_MANUAL_CLOSES_SHOWN:]:
             out.append(await self._incident(close_id, "manual_close", None, info["scope"], 0, None,
                                             info["requested_ms"], False, 0, (), info.get("by")))

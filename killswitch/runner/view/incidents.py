@@ -114,7 +114,7 @@ class IncidentStatus:
     scope: str
     level: int
     stage_name: Optional[str]
-    since_ms: Optional[int]  # the entry (or the close's request)
+    since_ms: Optional[int]  # the stage's first entry (or the close's request), as the status's ``entered_ms``
     manual: bool
     approvals_needed: int
     approvals: tuple[ApprovalRow, ...]
@@ -134,3 +134,6 @@ class IncidentStatus:
     # a stage that leaves by itself: when, if its policy's triggers stay quiet, and the quiet it needs
     leaves_ms: Optional[int] = None
     quiet_s: Optional[float] = None
+    # the latest cooldown re-run of the stage (entered again at the same level: this incident id),
+    # None: not re-run since its first entry (``since_ms``)
+    rerun_ms: Optional[int] = None
