@@ -178,7 +178,9 @@ def test_a_global_halt_binds_every_row_and_the_runners_own_failures_are_banners(
         armed = CoverageStatus("bot-guard", ACCOUNT, "armed", None, "", now - 60_000, None, None)
         return dataclasses.replace(
             real(), coverage=(blind, armed, typo),
-            pages_failing=(ReceiverFailure("example-routes", "fallback", "connection refused", now - 300_000, 16),),
+            pages_failing=(ReceiverFailure("example-routes", "fallback", "connection refused", now - 300_000, 16),
+                           ReceiverFailure("example-routes", "pager", "HTTP 503", now - 300_000, 9,
+                                           fallback="audit-webhook", fallback_ms=now - 60_000)),
             pages_failing_since_ms=now - 300_000, reload_ok=False, last_good_reload_ms=now - 3_600_000,
             fetch_errors={ACCOUNT: {"code": "NETWORK", "message": "simulated: connection refused",
                                     "since_ms": now - 75_000, "failures": 13, "last_ms": now - 5_000}})
@@ -196,6 +198,15 @@ def test_a_global_halt_binds_every_row_and_the_runners_own_failures_are_banners(
     assert "1 POLICY BLIND" in text and "1 POLICY MATCHES NO ACCOUNT" in text
     assert "PAGES ARE FAILING: example-routes/fallback failing since" in text
     assert "example-routes/fallback: connection refused" in text
+    # the one line says where each receiver's pages went, as ksctl status does, at both widths
+    for width in (1366, 390):
+        browser.set_window_size(width, 900)
+        line = text_of(browser, 'details[data-keep="problem-pages"] summary')
+        assert ("example-routes/pager's failed pages go to the fallback example-routes/audit-webhook (the latest at "
+                in line and "no fallback receiver has delivered example-routes/fallback's pages" in line), line
+        box = browser.execute_script("const r = document.querySelector('details[data-keep=\"problem-pages\"] "
+                                     "summary').getBoundingClientRect(); return [r.right, window.innerWidth];")
+        assert box[0] <= box[1], (width, box)
     assert "POLICIES: RELOAD FAILED" in text and "FAILING" in text_of(browser, "#data")
     assert "NETWORK: simulated: connection refused" in text_of(browser, "#data")
     # the blind cell is amber, the unmatched one red (the page's own colours, light scheme)

@@ -202,6 +202,35 @@ def test_failing_pages_say_whether_the_fallback_receiver_got_them():
             "delivered its pages") in text, text
 
 
+def test_the_failing_pages_line_says_the_fallback_took_their_pages_as_status_does():
+    # the walk: pager and desk-chat failing, the fallback delivering each one's pages; the one line
+    # (the first screen, before the detail opens) says where they went, not only that they fail
+    st = status(pages_failing=(ReceiverFailure("desk", "desk-chat", "secret not resolved", T0 - 300_000, 9,
+                                               fallback="audit-webhook", fallback_ms=T0 - 120_000),
+                               ReceiverFailure("desk", "pager", "secret not resolved", T0 - 300_000, 9,
+                                               fallback="audit-webhook", fallback_ms=T0 - 60_000)),
+                pages_failing_since_ms=T0 - 300_000)
+    m = model(st)
+    line = ("desk/desk-chat failing since 12:55:00 UTC (5m ago), desk/pager failing since 12:55:00 UTC (5m ago); "
+            "their failed pages go to the fallback desk/audit-webhook (the latest at 12:59:00 UTC (1m ago))")
+    assert m["standing"]["pages"] == line
+    page = render(m)
+    summary = page[page.index('data-keep="problem-pages"'):]
+    assert text_of(summary[:summary.index("</summary>")]).endswith(f"PAGES ARE FAILING: {line}"), summary
+    # one delivered by the fallback, one by nobody: each named
+    st = status(pages_failing=(ReceiverFailure("desk", "pager", "HTTP 503", T0 - 300_000, 3,
+                                               fallback="audit-webhook", fallback_ms=T0 - 60_000),
+                               ReceiverFailure("desk", "desk-chat", "HTTP 401", T0 - 120_000, 2)))
+    m = model(st)
+    assert m["standing"]["pages"].endswith(
+        "; desk/pager's failed pages go to the fallback desk/audit-webhook (the latest at 12:59:00 UTC (1m ago)); "
+        "no fallback receiver has delivered desk/desk-chat's pages"), m["standing"]["pages"]
+    assert "no fallback receiver has delivered desk/desk-chat's pages" in text_of(render(m))
+    # a single receiver not yet tried: nothing said of a fallback
+    st = status(pages_failing=(ReceiverFailure("desk", "pager", "secret not resolved", T0 - 60_000, 0),))
+    assert model(st)["standing"]["pages"] == "desk/pager failing since 12:59:00 UTC (1m ago)"
+
+
 def test_a_receiver_known_unreachable_before_any_page_is_in_the_banner():
     cause = "secret not resolved: {file: /var/run/secrets/killswitch/pager-url} does not exist"
     st = status(pages_failing=(ReceiverFailure("desk", "pager", cause, T0 - 60_000, 0),),
@@ -216,7 +245,8 @@ def test_pages_failing_counts_from_the_receiver_still_failing_not_one_that_recov
     st = status(pages_failing=(ReceiverFailure("desk", "pager", "HTTP 503", T0 - 60_000, 2),),
                 pages_failing_since_ms=T0 - 600_000)
     m = model(st)
-    assert m["standing"]["pages"] == "desk/pager failing since 12:59:00 UTC (1m ago)"
+    assert m["standing"]["pages"] == ("desk/pager failing since 12:59:00 UTC (1m ago); no fallback receiver "
+                                      "has delivered its pages")
     text = text_of(render(m))
     assert "PAGES ARE FAILING: desk/pager failing since 12:59:00 UTC (1m ago)" in text, text
     assert "reaching none" not in text and "12:50:00" not in text

@@ -40,7 +40,7 @@ from ..view import CoverageStatus, IncidentStatus, RunnerStatus, ThresholdCheck,
 from .alerts import tab_alert
 from .leader import leader_facts
 from .policy_badge import policy_badges
-from .strip import entered_on, refused_legs, standing_lines, strip_rows
+from .strip import entered_on, pages_reach, refused_legs, standing_lines, strip_rows
 
 FINAL_ORDER_STATUSES = ("filled", "canceled", "rejected", "expired", "failed")
 # A tick later than this many tick intervals, and never less than STALLED_MIN_S, is "stalled"; an
@@ -271,6 +271,9 @@ def _health(status: RunnerStatus, now: int) -> dict:
     # since the earliest receiver failing now: not the run's start, when a receiver since recovered
     since = min(r.since_ms for r in failing) if failing else None
     reload_ok = status.reload_ok and status.policy_error is None
+    receivers = [{"document": r.document, "receiver": r.receiver, "cause": r.cause, "failures": r.failures,
+                  "since": _when(r.since_ms, now), "fallback": r.fallback,
+                  "fallback_at": _when(r.fallback_ms, now) if r.fallback else None} for r in failing]
     return {
         "health": "stalled" if stalled else "ok",
         "stalled": {"age": spelled(tick_age), "ms": status.last_tick_ms, "after": spelled(late)}
@@ -280,11 +283,8 @@ def _health(status: RunnerStatus, now: int) -> dict:
         "unmatched": [c for c in cov if c and c["state"] == "unmatched" and not c["allowed"]],
         # accounts no running policy's scope selects: watched and limited by nothing (engine/guarded.py)
         "unguarded": list(status.unguarded),
-        "pages": None if not failing else {
-            "since": _when(since, now), "receivers": [
-                {"document": r.document, "receiver": r.receiver, "cause": r.cause, "failures": r.failures,
-                 "since": _when(r.since_ms, now), "fallback": r.fallback,
-                 "fallback_at": _when(r.fallback_ms, now) if r.fallback else None} for r in failing]},
+        "pages": None if not failing else {"since": _when(since, now), "receivers": receivers,
+                                           **pages_reach(receivers)},
         "reload_ok": reload_ok,
         "last_good_reload": _when(status.last_good_reload_ms, now),
         # streams that do not deliver: not blind (REST polls at the policy interval), shown as degraded

@@ -13,8 +13,9 @@ policies, accounts no policy guards) and the configuration's noise (a failed rel
 policies that match no account); positions left open that a person accepted (not an error, but
 not to be forgotten) last.
 
-What it owns: :func:`strip_rows` (the incidents, ordered, each with the words of its strip row)
-and :func:`standing_lines` (each standing problem's one line). The detail of each problem is the
+What it owns: :func:`strip_rows` (the incidents, ordered, each with the words of its strip row),
+:func:`standing_lines` (each standing problem's one line) and :func:`pages_reach` (whose failed
+pages a fallback receiver delivered, as ``ksctl status`` says it). The detail of each problem is the
 page model's (:mod:`.model`); the acknowledgements come with each incident's notes
 (:mod:`.silences_model`), added later, so the template reads them from the incident itself.
 
@@ -85,9 +86,13 @@ def standing_lines(model: dict[str, Any]) -> dict[str, str]:
     does not have now is absent."""
     out = _what_runs(model)
     if model["pages"]:  # each failing receiver with its own since (another's recovery does not move it)
+        pages = model["pages"]
         out["pages"] = _names([f"{r['document']}/{r['receiver']}" + (
             f" failing since {r['since']['clock']} UTC ({r['since']['ago']})" if r["since"] else " failing")
-            for r in model["pages"]["receivers"]])
+            for r in pages["receivers"]]) + "".join(
+            f"; {f['whose']} failed pages go to the fallback {f['fallback']} (the latest at "
+            f"{f['at']['clock']} UTC ({f['at']['ago']}))" for f in pages.get("fallbacks") or ()) + (
+            f"; no fallback receiver has delivered {pages['unheard']} pages" if pages.get("unheard") else "")
     if model["streams_degraded"]:
         out["streams"] = "polled over REST: " + _names([s["account"] for s in model["streams_degraded"]])
     if model["summary"]:
@@ -112,6 +117,27 @@ def standing_lines(model: dict[str, Any]) -> dict[str, str]:
     if model.get("mode_mismatches"):
         out["modes"] = "closes follow the venue's mode: " + _names([m["account"] for m in model["mode_mismatches"]])
     return {k: out[k] for k in RANKED if k in out}
+
+
+def pages_reach(receivers: Sequence[dict]) -> dict[str, Any]:
+    """Where the pages of the failing ``receivers`` (the page model's) went, for the one line of
+    PAGES ARE FAILING: each fallback receiver that delivered some of them, whose (``its``,
+    ``their``, or the receivers' names) and the latest it delivered (``fallbacks``), and whose
+    failed pages no fallback delivered (``unheard``; None: none such)."""
+    def whose(names: Sequence[str]) -> str:
+        if len(receivers) == 1:
+            return "its"
+        return "their" if len(names) == len(receivers) else ", ".join(f"{n}'s" for n in names)
+
+    groups: dict[str, list[dict]] = {}
+    for r in receivers:
+        if r.get("fallback") and r.get("fallback_at"):
+            groups.setdefault(f"{r['document']}/{r['fallback']}", []).append(r)
+    unheard = [f"{r['document']}/{r['receiver']}" for r in receivers if r["failures"] and not r.get("fallback")]
+    return {"fallbacks": [{"fallback": fb, "whose": whose([f"{r['document']}/{r['receiver']}" for r in rs]),
+                           "at": max((r["fallback_at"] for r in rs), key=lambda t: t["ms"])}
+                          for fb, rs in groups.items()],
+            "unheard": whose(unheard) if unheard else None}
 
 
 def _locked(model: dict[str, Any]) -> str:
