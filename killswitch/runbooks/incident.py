@@ -32,7 +32,7 @@ from ..compile.graph import PolicyNode, StageNode, TriggerNode
 from ..figures import shortfall_text
 from ..order_statuses import FINAL_STATUSES, OPEN_STATUSES as JOURNAL_OPEN_STATUSES
 from ..policy.expr import ValueType
-from ..policy.kinds.heartbeat_age import never_heard
+from ..policy.kinds.heartbeat_age import never_heard, unheard
 from ..render.accepts import accept_command
 from ..render.times import duration_text as duration_text
 from .lock_view import lock_view
@@ -73,12 +73,13 @@ def age_text(seconds: Optional[float]) -> Optional[str]:
 def value_text(value: Optional[float], vtype: Optional[ValueType | str], reason: Optional[str] = None,
                on_missing_data: Optional[str] = None) -> str:
     """A value in its unit; unknown with its ``reason``; a source never heard within its grace
-    (its 0s noted NEVER_HEARD) as never heard, with when the trigger (``on_missing_data``) fires."""
+    (its 0s noted NEVER_HEARD) as never heard, with when the trigger (``on_missing_data``) fires;
+    one never heard past it as ``bot-a never heard: grace 3m passed without a first beat``."""
     if value is None or (isinstance(value, float) and not math.isfinite(value)):
-        return f"unknown ({reason})" if reason else "unknown"
-    unheard = never_heard(reason, on_missing_data)
-    if unheard is not None:
-        return f"never heard ({unheard})"
+        return unheard(reason) or (f"unknown ({reason})" if reason else "unknown")
+    in_grace = never_heard(reason, on_missing_data)
+    if in_grace is not None:
+        return f"never heard ({in_grace})"
     t = vtype.value if isinstance(vtype, ValueType) else vtype
     if t == "ratio":
         return f"{value * 100:.2f}%"
@@ -227,6 +228,12 @@ def _next_stage(node: PolicyNode, level: int, values: Mapping[str, Optional[floa
     return doc
 
 
+def _closes_losing_side(stage: Optional[StageNode]) -> bool:
+    """Whether ``stage`` closes or cuts the side attribution names (``close_side: losing``,
+    ``reduce_top_risk`` of the losing side): the only stages whose runbook names a losing side."""
+    return any(getattr(a.params, "side", None) == "losing" for a in (stage.actions if stage else ()))
+
+
 def _notify_doc(node: PolicyNode, stage: Optional[StageNode]) -> list[dict]:
     routes: dict[str, str] = {}
     if node.notify_route:
@@ -310,7 +317,8 @@ def assemble(*, node: PolicyNode, incident: str, scope: str, level: int, from_le
         "equity_text": amount_text(equity),
         "actions": {
             "orders": orders, "cancels": cancels, "directives": directives, "hedges": hedges, "skipped": skipped,
-            "attribution": attribution,
+            # the losing side is said only where the stage acts on it (close_side: losing, ...)
+            "attribution": attribution if _closes_losing_side(stage) else None,
             "summary": order_summary(orders),
         },
         "positions": positions,

@@ -35,6 +35,20 @@ def test_a_trigger_held_on_missing_data_shows_its_values_and_why_it_still_fires(
         "dd_1h = unknown >= 7%: unknown (INSUFFICIENT_HISTORY: coverage=29% min=80%))")
 
 
+def test_a_trigger_firing_on_a_heartbeat_never_heard_says_never_heard_not_held():
+    # walk 11's M4: "silent (held, MISSING_DATA: rule=fire: beat = unknown > 3m: unknown (NO_HEARTBEAT: …))"
+    checks = (ThresholdCheck("beat", ">", "3m", None, "unknown", None,
+                             "NO_HEARTBEAT: source=bot-a grace=180s passed without a first beat"),)
+    assert _card(checks, "MISSING_DATA: rule=fire") == "soft (bot-a never heard: grace 3m passed without a first beat)"
+    checks = (ThresholdCheck("beat", ">", "3m", None, "unknown", None, "NO_HEARTBEAT: source=bot-a"),)
+    assert _card(checks, "MISSING_DATA: rule=fire") == "soft (bot-a never heard)"
+    # another value missing under on_missing_data: fire fires on it: not "held" (the word of rule=hold)
+    checks = (ThresholdCheck("dd_1h", ">=", "7%", None, "unknown", None, "INSUFFICIENT_HISTORY: coverage=29% min=80%"),)
+    assert _card(checks, "MISSING_DATA: rule=fire") == (
+        "soft (firing on missing data, MISSING_DATA: rule=fire: dd_1h = unknown >= 7%: unknown "
+        "(INSUFFICIENT_HISTORY: coverage=29% min=80%))")
+
+
 def test_a_breached_check_is_shown_as_before():
     checks = (ThresholdCheck("dd_15m", ">=", "4.5%", 0.04852, "4.852%", True),)
     assert _card(checks, None) == "soft (dd_15m = 4.852% >= 4.5%)"

@@ -76,7 +76,8 @@ def test_the_runbook_says_why_a_value_is_unknown():
     sv = signal(evs[-1])
     md = _runbook(g, {"s": None}, {"s": sv.reason})
     fired = md.split("## What fired", 1)[1].split("##", 1)[0]
-    assert "`s` = unknown (NO_HEARTBEAT: source=bot-a grace=600s passed without a first beat)" in fired
+    # (walk 11's M4: said as status says NEVER HEARD, not as an unknown value with its reason code)
+    assert "`s` = bot-a never heard: grace 10m passed without a first beat" in fired, fired
 
 
 def test_the_runbook_says_a_source_is_never_heard():
@@ -95,7 +96,8 @@ def test_the_builtin_runbook_says_why_a_value_is_unknown_and_that_a_source_is_ne
     g, evs, _ = _evaluated(T0, T0 + 10 * MIN)
     doc = _runbook_data(g, {"s": None}, {"s": signal(evs[-1]).reason})
     fired = render_runbook(doc, None).markdown.split("## 1. What fired", 1)[1].split("##", 1)[0]
-    assert "`s` = **unknown (NO_HEARTBEAT: source=bot-a grace=600s passed without a first beat)**" in fired
+    assert ("`s` = **bot-a never heard: grace 10m passed without a first beat**, threshold `> 5m`: no value, "
+            "firing (on_missing_data: fire)") in fired, fired
     g, evs, _ = _evaluated(T0, T0 + 3 * MIN)
     doc = _runbook_data(g, {"s": 0.0}, {"s": signal(evs[-1]).reason})
     fired = render_runbook(doc, None).markdown.split("## 1. What fired", 1)[1].split("##", 1)[0]

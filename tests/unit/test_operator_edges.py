@@ -69,6 +69,18 @@ def test_a_reset_warns_that_the_highest_stage_still_firing_is_entered_again():
     assert "its values are not evaluated by this runner" in still_firing(node, ACCOUNT, unseen)[0]
 
 
+def test_a_reset_warning_says_a_heartbeat_never_heard_as_never_heard():
+    # walk 11's M4: "silent was firing at the last tick (…: beat = unknown > 3m)" hid that bot-a was never heard
+    node = _node()
+    check = ThresholdCheck("vs_capital", ">=", "5%", None, "unknown", None,
+                           "NO_HEARTBEAT: source=bot-a grace=180s passed without a first beat")
+    silent = TriggerStatus("guard", ACCOUNT, "halt", "vs_capital >= 5%", True, T0, T0, None, "MISSING_DATA: rule=fire",
+                           (check,), T0)
+    assert still_firing(node, ACCOUNT, [silent])[0].startswith(
+        "halt was firing at the last tick (22:13:20 UTC: bot-a never heard: grace 3m passed without a first beat): "
+        "stage 2 halt will be entered again"), still_firing(node, ACCOUNT, [silent])
+
+
 def test_an_unknown_key_hint_ends_with_the_keys_it_announces(tmp_path):
     bad = POLICY.replace("cooldown: 1h", "coldown: 1h")
     res = compile_documents(load_text(bad, "guard.yaml"))

@@ -29,6 +29,7 @@ Pure: no I/O, no clock (``now`` is the tick's).
 """
 
 import datetime as dt
+import re
 from typing import Annotated, Any, ClassVar, Optional
 
 from pydantic import Field, field_validator
@@ -112,6 +113,22 @@ def never_heard(note: Optional[str], on_missing_data: Optional[str] = None) -> O
     if on_missing_data == "fire":
         return f"{note}: the trigger fires then (on_missing_data: fire)"
     return f"{note}: on_missing_data: {on_missing_data} decides then" if on_missing_data else note
+
+
+# the reason of a source never heard, past its grace or without one (what :func:`evaluate` writes)
+_UNHEARD = re.compile(r"NO_HEARTBEAT: source=(\S+)(?: grace=([0-9.]+)s passed without a first beat)?")
+
+
+def unheard(reason: Optional[str]) -> Optional[str]:
+    """What a reader says of a check whose source was never heard, past its grace (its reason
+    ``NO_HEARTBEAT``): ``bot-a never heard: grace 3m passed without a first beat`` (``bot-a never
+    heard`` without a grace), as ``ksctl status`` says NEVER HEARD; None for any other reason."""
+    m = _UNHEARD.fullmatch(reason or "")
+    if m is None:
+        return None
+    grace = m.group(2)
+    return f"{m.group(1)} never heard" + (
+        f": grace {Duration(round(float(grace) * 1000))} passed without a first beat" if grace else "")
 
 
 def _iso(ms: int) -> str:

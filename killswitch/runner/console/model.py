@@ -30,6 +30,7 @@ from typing import Any, Optional, Sequence
 from ...figures import figure, money, shortfall_text, step_of
 from ...fills import bot_side, orders_text, revert_side
 from ...overrides import iso as override_iso
+from ...policy.kinds.heartbeat_age import unheard
 from ...sources import revision_text
 from ..book.dms_state import declared_only
 from ..book.rejections import accepted_text
@@ -366,7 +367,7 @@ def _verdict(c: ThresholdCheck) -> str:
 
 def _trigger(t: TriggerStatus, now: int) -> dict:
     checks = [{"signal": c.signal, "op": c.op, "threshold": c.threshold, "value": c.value_text,
-               "verdict": _verdict(c), "breached": c.breached is True}
+               "verdict": _verdict(c), "breached": c.breached is True, "unheard": unheard(c.reason)}
               for c in t.checks]
     state = "firing" if t.firing else f"confirming {t.pending}" if t.pending else "quiet"
     return {"key": f"{t.policy}|{t.scope}|{t.name}", "policy": t.policy, "scope": t.scope, "name": t.name,

@@ -35,16 +35,22 @@ def _check_text(c: dict) -> str:
 
 def entered_on(firing: Sequence[dict]) -> str:
     """The triggers of a scope that fire now, with the checks they breach:
-    ``deep (dd = 6.1% >= 5%)``; one that fires while no check breaches now (held on missing
-    data, or kept firing for a while) with why and every check's value and verdict, never its
-    name alone; empty when none fires."""
+    ``deep (dd = 6.1% >= 5%)``; one that fires on a heartbeat never heard (``on_missing_data:
+    fire``) as ``silent (bot-a never heard: grace 3m passed without a first beat)``; one that fires
+    while no check breaches now (held on missing data, firing on it, or kept firing for a while)
+    with why and every check's value and verdict, never its name alone; empty when none fires."""
     out = []
     for t in firing:
         breached = [_check_text(c) for c in t["checks"] if c["breached"]]
         if breached:
             out.append(f"{t['name']} ({'; '.join(breached)})")
+        elif [c for c in t["checks"] if c.get("unheard")] and (t.get("reason") or "").endswith("rule=fire"):
+            # fires on a source never heard (on_missing_data: fire): said so, as status says it
+            out.append(f"{t['name']} ({'; '.join(c['unheard'] for c in t['checks'] if c.get('unheard'))})")
         elif t["checks"]:
-            why = f"held, {t['reason']}" if t.get("reason") else "kept firing"
+            reason = t.get("reason") or ""
+            why = ("firing on missing data, " if reason.endswith("rule=fire") else "held, ") + reason if reason \
+                else "kept firing"
             said = "; ".join(f"{_check_text(c)}: {c['verdict']}" for c in t["checks"])
             out.append(f"{t['name']} ({why}: {said})")
         else:  # nothing evaluated by this runner yet (a standby): its name

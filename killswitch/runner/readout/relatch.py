@@ -21,12 +21,14 @@ from __future__ import annotations
 from typing import Any, Optional, Sequence
 
 from ...engine.guarded import within
+from ...policy.kinds.heartbeat_age import unheard
 from ..lock.lock import iso_ms
 from ..view import ThresholdCheck, TriggerStatus
 
 
 def _check(c: ThresholdCheck) -> str:
-    return f"{c.signal} = {c.value_text} {c.op} {c.threshold}"
+    """A check as read: ``dd = 5.2% >= 4%``; a heartbeat never heard past its grace as such."""
+    return unheard(c.reason) or f"{c.signal} = {c.value_text} {c.op} {c.threshold}"
 
 
 def _values(t: TriggerStatus) -> str:
