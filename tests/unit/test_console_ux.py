@@ -111,6 +111,10 @@ def test_a_silenced_incident_says_so_in_its_row_and_a_manual_close_is_its_operat
                       (silence,))
     text = text_of(render(m))
     assert "not acknowledged; pages silenced by 3f2a9c1b7d40 (alice, ends in 59m 30s, or when " in text, text
+    # the Silences table says how long is left once, then the end itself (walk 11's L6: "ends in 1h 57m
+    # (2026-11-28T10:21:32.140Z (in 1h 57m))")
+    assert "ends in 59m 30s, or when bot-guard/binanceusdm/main/L1/e1 ends (2026-03-02T13:59:30.000Z)" in text, text
+    assert "(in 59m 30s)" not in text, text
     assert "An operator's close, by bob: theirs to follow, nothing to acknowledge." in text, text
     assert text.count("Nobody has acknowledged it.") == 1  # the stage entry's card, not the close's
     # the close's card offers no acknowledgement (there is nothing to acknowledge), its silence still
