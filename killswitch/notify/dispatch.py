@@ -124,6 +124,10 @@ def placements(labels: Mapping[str, str], graph, trees: Iterable[str], *, keep_s
     ``event`` but with a ``level`` are taken for a stage transition."""
     names = list(trees)
     kind = labels.get("event", STAGE_TRANSITION if "level" in labels else "")
+    if kind == STAGE_TRANSITION and labels.get("level") == "0" and not (keep_severity and "severity" in labels):
+        # a return to level 0 is the all clear: info, whichever document takes it (a policy that
+        # names no route too: its transitions go to every document with their kind's critical)
+        labels = {**labels, "severity": "info"}
     policy = labels.get("policy")
     node = None
     if policy and graph is not None:
@@ -153,11 +157,8 @@ def placements(labels: Mapping[str, str], graph, trees: Iterable[str], *, keep_s
         if tree not in names:
             continue  # the compiler reports unknown routes; a document removed by a reload is skipped
         lab = dict(labels)
-        if not keep_severity or "severity" not in labels:
-            if kind == STAGE_TRANSITION and labels.get("level") == "0":
-                lab["severity"] = "info"
-            elif sev is not None:
-                lab["severity"] = sev
+        if (not keep_severity or "severity" not in labels) and sev is not None:
+            lab["severity"] = sev
         out.append(Placement(tree, lab, why))
     return out
 

@@ -10,14 +10,18 @@ from __future__ import annotations
 
 from types import SimpleNamespace
 
+from killswitch.compile.compiler import compile_documents
 from killswitch.engine import stages
 from killswitch.engine.state import StageState
 from killswitch.notify.dispatch import Dispatcher, placements
+from killswitch.notify.message import compose
+from killswitch.notify.routes import trees_of
+from killswitch.policy.load import load_sources
 from killswitch.policy.matchers import LabelMatcher
 from killswitch.runner.sinks.entries import transition_event
 from killswitch.silences import Silence, sink_silences
 
-from .test_page_labels import example
+from .test_page_labels import ROOT, example
 
 SCOPE = "binanceusdm/main"
 MIN = 60_000
@@ -67,3 +71,50 @@ def test_a_silence_made_from_an_incident_holds_back_its_re_arm_page_and_no_fallb
     assert e3.labels["incident"] != incident
     _put(d, graph, trees, e3, 30 * MIN)
     assert "pager" in {n.receiver for t in (30 * MIN, 30 * MIN + 1_000) for n in d.flush_due(t, held) if n.sends}
+
+
+BEAT_WATCH = """\
+apiVersion: killswitch/v1
+kind: Policy
+metadata: {name: beat-watch, owner: walk-through}
+spec:
+  scope: {level: account, accounts: {names: [binanceusdm/main]}}
+  interval: 5s
+  signals:
+    beat: {heartbeat_age: {source: bot-b, grace: 20s}}
+  triggers:
+    silent: {when: "beat > 20s", on_missing_data: fire}
+  stages:
+    - {level: 1, name: slow, on: [silent], reset_after: 1m, actions: [{lock_trading: {mode: reducing}}]}
+"""
+
+
+def test_the_re_arm_page_of_a_policy_that_names_no_route_is_info_and_the_pager_hears_only_the_resolution():
+    """Walk 11's L7: a policy without ``notify`` goes to every routes document with its events'
+    own severity, and a stage transition's is critical: ``[CRITICAL] beat-watch …: stage 1 → 0,
+    re-armed`` reached the pager's ``severity: critical`` route for the all clear."""
+    sources = [(str(ROOT / "policies" / "routes.yaml"), (ROOT / "policies" / "routes.yaml").read_text()),
+               ("beat-watch.yaml", BEAT_WATCH)]
+    result = compile_documents(load_sources(sources))
+    assert result.graph is not None, [str(d) for d in result.diagnostics if d.is_error]
+    graph, trees = result.graph, trees_of(result.docs)
+    node = graph.policy("beat-watch")
+    st = StageState()
+    entry, _ = stages.step(node, SCOPE, st, {"silent"}, 0)
+    s = SimpleNamespace(transition=entry, policy="beat-watch", scope=SCOPE, signals=[], triggers=[], plan=None)
+    e1 = transition_event(s, graph, 0, False)
+    d = Dispatcher(trees)
+    _put(d, graph, trees, e1, 0)
+    first = [n for t in (0, 1_000, 10_000) for n in d.flush_due(t)]
+    assert {n.receiver for n in first if n.sends} == {"pager", "desk-chat"}
+    rearm, _ = stages.step(node, SCOPE, st, set(), 2 * MIN)
+    assert rearm is not None and rearm.to_level == 0
+    e2 = transition_event(SimpleNamespace(transition=rearm, policy="beat-watch", scope=SCOPE, signals=[],
+                                          triggers=[], plan=None), graph, 2 * MIN, False)
+    assert {p.labels["severity"] for p in placements(e2.labels, graph, trees)} == {"info"}
+    _put(d, graph, trees, e2, 2 * MIN)
+    later = {n.receiver: n for t in range(2 * MIN, 4 * MIN, 1_000) for n in d.flush_due(t) if n.sends}
+    # the pager hears the entry is over ([RESOLVED], info), never the re-arm notice as critical
+    assert later["pager"].resolved_only and compose(later["pager"]).title.startswith("[RESOLVED] beat-watch")
+    assert compose(later["desk-chat"]).title.startswith("[RESOLVED] beat-watch"), compose(later["desk-chat"]).title
+    assert all("[CRITICAL]" not in compose(n).title for n in later.values())
