@@ -23,6 +23,7 @@ from typing import Any, Callable, Mapping, Optional
 from .. import events as ev
 from ..figures import shortfall_text
 from ..fills import bot_side, revert_side
+from ..holds import unreached_text
 from ..sources import revision_text
 from .dispatch import SEVERITY_RANK, Alert, Notification
 
@@ -61,7 +62,14 @@ def headline(alert: Alert) -> str:
         how = "read back" if data.get("read_back") else "the venue offers no read"
         keys = data.get("keys")
         named = ", ".join(map(str, keys)) if isinstance(keys, (list, tuple)) and keys else "none named"
-        return f"trading {verb} at the venue for {lab.get('account')} ({how}): keys {named}"
+        text = f"trading {verb} at the venue for {lab.get('account')} ({how}): keys {named}"
+        unreached = data.get("out_of_reach")  # a revoke's: the accounts its scope reached but could not revoke
+        if isinstance(unreached, (list, tuple)):
+            text += "".join(f"; {unreached_text(str(a))}" for a in unreached)
+        asked = data.get("asked_by")  # who asked it (an operator's scope, author and reason)
+        if isinstance(asked, (list, tuple)) and asked:
+            text += f"; asked by {'; '.join(map(str, asked))}"
+        return text
     return f"{kind}{': ' + where if where else ''}"
 
 

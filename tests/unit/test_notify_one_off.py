@@ -111,6 +111,17 @@ def test_a_revoke_page_names_its_keys_as_words_not_a_list(tree):
     assert "['" not in text
 
 
+def test_a_venue_revoke_page_names_the_accounts_it_did_not_reach_and_who_asked(tree):
+    d = Dispatcher({"desk": tree}, LONG_RESOLVE)
+    put(d, Event.make(TRADING_REVOKED, 0, {"keys": ["main-key"], "read_back": False, "out_of_reach": ["okx/hedge"],
+                                           "asked_by": ["alice's revoke of okx: bot-a ignores the halt"]},
+                      account="okx/main", venue="okx"), 0)
+    [title] = {compose(n).title for n in d.flush_due(10_000)}
+    assert title == ("[CRITICAL] trading revoked at the venue for okx/main (the venue offers no read): keys main-key; "
+                     "okx/hedge: OUT OF REACH, not revoked (no revoke: block in the Accounts document); asked by "
+                     "alice's revoke of okx: bot-a ignores the halt"), title
+
+
 def test_a_manual_close_page_points_at_its_orders_not_at_a_runbook_that_is_never_rendered(tree):
     d = Dispatcher({"desk": tree}, LONG_RESOLVE)
     put(d, Event.make(ORDER_FAILED, 0, {"client_order_id": "ks-1", "incident": "manual/okx/main/m1"},

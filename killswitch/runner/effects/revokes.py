@@ -46,7 +46,7 @@ from ...metrics import Registry
 from ...snapshot import Snapshot
 from ...state.store import StateStore
 from ..book.book import Book
-from ..book.revoke_state import ALLOWED, REVOKED, Hold, Permission, holder_of, permission_status
+from ..book.revoke_state import ALLOWED, OPERATOR, REVOKED, Hold, Permission, hold_text, holder_of, permission_status
 from ..collaborators import Fences, Saves
 from ..lock.lock import iso_ms
 from ..storeio import StoreIO
@@ -75,6 +75,17 @@ class _Failed(Exception):
     def __init__(self, code: str, message: str, answer: Optional[Mapping[str, Any]] = None):
         super().__init__(f"{code}: {message}")
         self.code, self.message, self.answer = code, message, dict(answer or {})
+
+
+def _asked(holds: Sequence[Hold]) -> dict[str, Any]:
+    """What a revoke's page says beside the account: who asked (an operator's revoke by its
+    scope, author and reason; a stage by its policy, scope and stage) and the accounts the same
+    holds' scopes reached but could not revoke (``out_of_reach``), so whoever is paged, not only
+    who typed the command, learns that a bot there can still trade."""
+    unreached = sorted({a for h in holds for a in h.out_of_reach})
+    return {"asked_by": [hold_text(h.to_json()) + (f": {h.reason.removeprefix('MANUAL_REVOKE: ')}"
+                                                   if h.policy == OPERATOR and h.reason else "") for h in holds],
+            **({"out_of_reach": unreached} if unreached else {})}
 
 
 class Revokes:
@@ -271,7 +282,8 @@ class Revokes:
         venue, _, account = perm.account.partition("/")
         return [Event.make(TRADING_REVOKED if revoked else TRADING_RESTORED, now,
                            {"keys": sorted(ans.keys), "read_back": ans.read_back, "op": o.op,
-                            "holds": [h.holder for h in perm.holds], "attempts": o.attempts + 1},
+                            "holds": [h.holder for h in perm.holds], "attempts": o.attempts + 1,
+                            **(_asked(perm.holds) if revoked else {})},
                            account=perm.account, venue=venue)]
 
     async def _failed(self, perm: Permission, ans: Answer, now: int) -> list[Event]:

@@ -175,3 +175,31 @@ def test_a_revokes_unreached_account_is_named_after_a_restart_everywhere_the_rev
     [action] = operator_actions([audit], T0 + 60_000, lambda seq: True, {}, {})
     assert action["reason"] == (f"bots everywhere (revoked {ACCOUNT}; {UNREACHED}); its restore needs 2 "
                                 "approver(s)"), action["reason"]
+
+
+def test_the_page_of_a_venue_revoke_names_the_account_it_did_not_reach_and_who_asked(tmp_path):
+    """The walk's page said only "trading revoked at the venue for sim-main …: keys …": whoever is
+    paged, not the one who typed the command, must learn that a bot on sim-hedge can still trade."""
+    from killswitch.events import TRADING_REVOKED
+    from killswitch.notify.message import headline
+
+    w = two_accounts(tmp_path, venue=KeyVenue())
+    started(w)
+    ticks(w, 1, beat=True)
+    told: list = []
+    work = w.parts.revokes.work
+
+    async def recorded(now):
+        out = await work(now)
+        told.extend(out)
+        return out
+
+    w.parts.revokes.work = recorded
+    preview = w.desk.preview_revoke("simulated")
+    done = run(w.desk.revoke_trading("simulated", "bots everywhere", preview_id=preview.preview_id, actor="ann"))
+    assert done.done, done.reason
+    [event] = [e for e in told if e.kind == TRADING_REVOKED]
+    assert event.data["out_of_reach"] == [OTHER], event.data
+    said = headline(SimpleNamespace(labels=event.labels, event=event))
+    assert said == (f"trading revoked at the venue for {ACCOUNT} (read back): keys {', '.join(sorted(KEYS))}; "
+                    f"{UNREACHED}; asked by ann's revoke of simulated: bots everywhere"), said
