@@ -18,6 +18,7 @@ from typing import Optional
 
 from ..figures import figure
 from ..fills import revert_side
+from ..runbooks.halt_breaks import OUT_OF_REACH
 from ..sources import revision_text
 from .runbook import html_page, markdown_html
 from .silences import span
@@ -339,7 +340,8 @@ def halt_break_lines(broke: dict) -> list[str]:
                 "|---|---|---|---|---|---|---|---|"]
         for t in trading:
             answer = f"`{_c(t['code'])}` {_c(t['message'])} ({_c(t['want'])}, attempt {_c(t['attempts'])})" \
-                if t["event"] == "failed" else "confirmed"
+                if t["event"] == "failed" else f"nothing sent: {_c(t['message'])}" \
+                if t["event"] == OUT_OF_REACH else "confirmed"
             read = {True: "read back", False: "the venue offers no read"}.get(t["read_back"], "-")
             out.append(f"| {t['at']}{_unverified(t)} | {_c(t['account'])} | {t['event']} | "
                        f"{_c(', '.join(t['keys']))} | {read} | {answer} | "

@@ -18,7 +18,8 @@ and one row per change of the bots' trading permission at a venue (``trading_rev
 ``trading_restored``, ``trading_permission_failed``: the account, its keys, whether the venue's
 read-back confirmed it, the venue's code and message of a refusal, the holds that asked and, in
 words, who and why: an operator's revoke by its author and reason, a restore by its approvers,
-a policy's by its stage and its reset).
+a policy's by its stage and its reset), and one ``out of reach`` row per account an operator's
+revoke reached but could not revoke (``trading_revoke_requested``'s ``out_of_reach``).
 
 Each names the incident it belongs to: a violation, the incident open then on the lock's scope
 (or on the account it is) whose policy holds the lock it broke — one under an operator's lock or
@@ -36,12 +37,13 @@ from __future__ import annotations
 from typing import Any, Callable, Mapping, Optional, Sequence
 
 from ..fills import bot_side, orders_text, revert_side
-from ..holds import DEAD_MANS_SWITCH, OPERATOR
+from ..holds import DEAD_MANS_SWITCH, OPERATOR, unreached_text
 from ..state.violations import CANCEL_RESULT_KIND, VIOLATION_KINDS, cancel_outcome, cancel_results
 from .incident import iso
 
 TRADING_KINDS = {"trading_revoked": "revoked", "trading_restored": "restored",
                  "trading_permission_failed": "failed"}
+OUT_OF_REACH = "out of reach"  # an operator's revoke's account without the switch: nothing sent there
 KINDS = VIOLATION_KINDS + (CANCEL_RESULT_KIND,) + tuple(TRADING_KINDS)
 
 
@@ -76,6 +78,7 @@ def halt_breaks(rows: Sequence[Any], statuses: Mapping[str, str], incidents: Seq
         p = r.payload
         if r.kind == "trading_revoke_requested" and not p.get("refused"):
             asked[str(p.get("scope"))] = f"{p.get('by') or '?'}: {p.get('reason') or ''}".rstrip(": ")
+            trading += _unreached(r, p, asked, incidents, proven)
         elif r.kind == "trading_restore_approval" and not p.get("refused"):
             approved.setdefault(str(p.get("holder")), []).append(
                 f"{p.get('approver') or '?'}: {p.get('reason') or ''}".rstrip(": "))
@@ -134,6 +137,19 @@ def halt_breaks(rows: Sequence[Any], statuses: Mapping[str, str], incidents: Seq
                 "incident": incident,
                 "verified": proven(r.seq)})
     return {"violations": violations, "trading": trading}
+
+
+def _unreached(r: Any, p: Mapping[str, Any], asked: Mapping[str, str], incidents: Sequence[Mapping[str, Any]],
+               proven: Callable[[int], bool]) -> list[dict]:
+    """An operator's revoke's accounts its scope reached but could not revoke (``out_of_reach``: no
+    switch of their bots' keys): a row each, ``out of reach``, so the table does not read as if
+    the revoke stopped every bot of its scope."""
+    hold = f"operator|{p.get('scope')}"  # an operator revoke's hold (its policy: "operator")
+    incident = _incident(incidents, r.ts_ms, lambda i: f"{i['policy']}|{i['scope']}" == hold, open_only=False)
+    return [{"at": iso(r.ts_ms), "at_ms": r.ts_ms, "event": OUT_OF_REACH, "account": str(a), "keys": [],
+             "read_back": None, "want": "revoke", "code": None, "message": unreached_text(str(a)),
+             "attempts": None, "holds": [hold], "by": p.get("by"), "op": None, "why": _asked_by(hold, asked),
+             "incident": incident, "verified": proven(r.seq)} for a in p.get("out_of_reach") or ()]
 
 
 def _held_by(lock: Any, incident: Mapping[str, Any]) -> bool:

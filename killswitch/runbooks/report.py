@@ -38,7 +38,7 @@ from ..events import runbook_path
 from ..orders import PLANNED_KINDS, planned_intents
 from ..state.audit_verify import INTACT
 from ..state.store import AuditRow, JournalEntry, StateStore, StoreError
-from .halt_breaks import KINDS as HALT_BREAK_KINDS, halt_breaks
+from .halt_breaks import KINDS as HALT_BREAK_KINDS, OUT_OF_REACH, halt_breaks
 from .incident import duration_text, iso
 from .left_open import KINDS as LEFT_OPEN_KINDS, left_open
 from .operator_actions import ACTION_KINDS, operator_actions
@@ -163,7 +163,7 @@ def closure_report(store: StateStore, since_ms: int, until_ms: int, now_ms: int,
             "violations": len(broke["violations"]),
             "violations_uncancelled": sum(1 for v in broke["violations"] if v["action"] == "cancel"
                                           and v["outcome"] != "canceled" and not v["dry_run"]),
-            "trading_changes": len(broke["trading"]),
+            "trading_changes": sum(1 for t in broke["trading"] if t["event"] != OUT_OF_REACH),
             "orders_still_open": len(still_open),
             "orders_still_open_at_end": sum(1 for o in still_open if o["ended"] is None),
             "positions_left_open": len(left),

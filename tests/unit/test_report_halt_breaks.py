@@ -133,3 +133,20 @@ def test_the_permission_table_reads_in_words_not_raw_values():
     text = "\n".join(halt_break_lines(halt_breaks(rows, {}, [INCIDENT], lambda seq: True)))
     assert f"| the venue offers no read | confirmed | operator on {ACC}, alice: r |" in text, text
     assert "False" not in text and "operator|" not in text
+
+
+def test_the_permission_table_lists_each_account_a_venue_revoke_did_not_reach():
+    """The walk's table listed sim-main's rows alone: sim-hedge, which the revoke's scope reached
+    but could not revoke (no revoke: block), was nowhere in it."""
+    from killswitch.render.report import halt_break_lines
+
+    venue, hedge = ACC.split("/")[0], "binanceusdm/hedge"
+    rows = [row(1, "trading_revoke_requested", 900, scope=venue, accounts=[hedge, ACC], reason="bot-a ignores it",
+                by="alice", out_of_reach=[hedge]),
+            row(2, "trading_revoked", 1_000, account=ACC, keys={"bot-a": "revoked"}, read_back=False,
+                holds=[f"operator|{venue}"])]
+    broke = halt_breaks(rows, {}, [INCIDENT], lambda seq: True)
+    assert [(t["account"], t["event"]) for t in broke["trading"]] == [(hedge, "out of reach"), (ACC, "revoked")]
+    text = "\n".join(halt_break_lines(broke))
+    assert (f"| {hedge} | out of reach | - | - | nothing sent: {hedge}: OUT OF REACH, not revoked (no revoke: block "
+            f"in the Accounts document) | operator on {venue}, alice: bot-a ignores it |") in text, text
