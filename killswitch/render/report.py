@@ -16,7 +16,7 @@ from __future__ import annotations
 import json
 from typing import Optional
 
-from ..figures import figure
+from ..figures import figure, shortfall_text
 from ..fills import revert_side
 from ..runbooks.halt_breaks import OUT_OF_REACH
 from ..sources import revision_text
@@ -371,7 +371,11 @@ def positions_left_lines(rows: list[dict]) -> list[str]:
         a = x.get("accepted")
         return f"{_c(a['by'] or 'an unknown caller')} at {a['at']}: {_c(a['reason'])}" if a else "**nobody**"
 
-    lines = [f"| {_c(x['account'])} | {_c(x['symbol'])} | {_c(x['leg'])} | {_c(x['amount'])} | "
+    def amount(x: dict) -> str:  # a partial reduction's shortfall beside it, as status says it
+        short = shortfall_text(x.get("amount"), x.get("shortfall"))
+        return _c(x["amount"]) + (f" ({short})" if short else "")
+
+    lines = [f"| {_c(x['account'])} | {_c(x['symbol'])} | {_c(x['leg'])} | {amount(x)} | "
              f"{_c(x['why'])}: {_c(x['detail'])} | {_c(', '.join(x.get('incidents') or [x['incident']]))} | "
              f"{accepted(x)}{_unverified(x)} |" for x in rows]
     return _table("Positions left open at the period's end",

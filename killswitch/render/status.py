@@ -348,11 +348,21 @@ def mode_lines(st: RunnerStatus) -> list[str]:
 
 
 def _refusals(n: int) -> str:
-    return f"{n} close{'' if n == 1 else 's'} refused"
+    return f"{n} order{'' if n == 1 else 's'} refused"
 
 
-def _tries(n: int) -> str:
-    return "1 try" if n == 1 else f"{n} tries"
+def _tries(r: dict) -> str:
+    """The tries of a leg's close apart from its orders: ``2 tries``, or for a close sent in
+    chunks ``1 try of 2 chunks`` (one planning of the close, several orders)."""
+    orders = int(r.get("tries") or 0)
+    if not r.get("rounds"):  # a runner that did not count them: the bound (never "5 tries of 2")
+        n = min(orders, int(r.get("bound") or orders))
+        return "1 try" if n == 1 else f"{n} tries"
+    n = int(r["rounds"])
+    said = "1 try" if n == 1 else f"{n} tries"
+    if orders <= n:
+        return said
+    return f"{said} of {orders} chunks" if n == 1 else f"{said}, {orders} chunks in all"
 
 
 def _tried_up_to(n: int) -> str:
@@ -373,12 +383,14 @@ def rejection_lines(st: RunnerStatus) -> list[str]:
                 lines.append(f"  {_rejected_leg(same)}")
             continue
         since = f" since {iso(r['first_ms'])}" if r.get("first_ms") else ""
-        # tries: the venue's refusals of the leg's closes (a chunked close counts each order); bound:
-        # the closes tried before it is given up (never "5 of 2")
+        # tries: the venue's refusals of the leg's closes (a chunked close counts each order); rounds:
+        # the tries (one planning of the close, its chunks together: "1 try of 2 chunks" is not
+        # "2 tries"); bound: the orders refused before it is given up (never "5 of 2")
         what = (f"CLOSE_REJECTED {r['account']} {r['symbol']} {r['leg']}: {_refusals(r['tries'])} by the venue "
-                f"(given up after {_tries(r['bound'])}): {r['venue_said']} ({r['reason']}); not sent again for "
+                f"(given up after {_tries(r)}): {r['venue_said']} ({r['reason']}); not sent again for "
                 f"incident {r['incident']}{since}") if r["state"] == "CLOSE_REJECTED" else (
-            f"CLOSE REFUSED {r['account']} {r['symbol']} {r['leg']}: {_refusals(r['tries'])} ({r['kind']}), "
+            f"CLOSE REFUSED {r['account']} {r['symbol']} {r['leg']}: {_refusals(r['tries'])} in {_tries(r)} "
+            f"({r['kind']}), "
             f"{_tried_up_to(r['bound'])}: {r['venue_said']} ({r['reason']}); incident {r['incident']}"
             + (f"; tried again at {iso(r['next_ms'])}" if r.get("next_ms") else ""))
         lines.append(f"  {what}")
@@ -392,7 +404,7 @@ def _rejected_leg(same: Sequence[dict]) -> str:
     """A leg whose closes the venue refused for several incidents: once, each incident named."""
     r = same[0]
     said = "; ".join(dict.fromkeys(f"{x['venue_said']} ({x['reason']})" for x in same))
-    each = ", ".join(f"{x['incident']} ({_refusals(x['tries'])}, given up after {_tries(x['bound'])}"
+    each = ", ".join(f"{x['incident']} ({_refusals(x['tries'])}, given up after {_tries(x)}"
                      + (f", since {iso(x['first_ms'])}" if x.get("first_ms") else "") + ")" for x in same)
     return (f"CLOSE_REJECTED {r['account']} {r['symbol']} {r['leg']}: {said}; not sent again for "
             f"incidents {each}")

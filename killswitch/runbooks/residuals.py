@@ -4,7 +4,8 @@ What it owns: one row per open leg with residuals (a position a close left open 
 stopped closing, :mod:`killswitch.runner.book.residuals`; the incidents whose residuals of the
 same leg stand are named together, as the venue holds the leg once) that the trail recorded (``close_residual``)
 up to the period's end and did not end by then (``close_residual_ended``: its position closed,
-or its incident no longer in force): the account, symbol, leg, amount (as recorded), why
+or its incident no longer in force): the account, symbol, leg, amount (as recorded) and a
+partial reduction's shortfall (what the refused close would have taken off it), why
 (``BELOW_MINIMUM``, ``CLOSE_RETRIES_EXHAUSTED``, ``CLOSE_REJECTED``) with its detail (the venue's
 words), its incident, and who accepted it, when and why (``close_rejection_accepted``), or
 nobody. A residual recorded before the period that still stands at its end is one of them: the
@@ -45,7 +46,8 @@ def positions_left(rows: Sequence[Any], proven: Callable[[int], bool]) -> list[d
             key = _key(p.get("incident"), p.get("account"), p.get("symbol"), p.get("side"))
             if key not in out:
                 out[key] = {"at": iso(r.ts_ms), "account": key[1], "symbol": key[2], "leg": leg,
-                            "amount": p.get("amount"), "why": p.get("why"), "detail": p.get("detail"),
+                            "amount": p.get("amount"), "shortfall": p.get("shortfall"), "why": p.get("why"),
+                            "detail": p.get("detail"),
                             "incident": key[0], "accepted": None, "verified": proven(r.seq)}
         elif r.kind == ENDED_KIND:
             out.pop(_key(p.get("incident"), p.get("account"), p.get("symbol"), p.get("side")), None)
@@ -74,7 +76,7 @@ def _by_leg(rows: list[dict]) -> list[dict]:
             legs[key] = {**row, "incidents": [row["incident"]]}
             continue
         had["incidents"].append(row["incident"])
-        had["amount"] = row["amount"]
+        had["amount"], had["shortfall"] = row["amount"], row["shortfall"]
         for field in ("why", "detail"):
             if row[field] and row[field] not in str(had[field]).split("; "):
                 had[field] = f"{had[field]}; {row[field]}" if had[field] else row[field]

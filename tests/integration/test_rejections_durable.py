@@ -130,7 +130,7 @@ def test_each_refused_leg_stands_after_a_restart_on_the_status_and_the_first_scr
             [(r["first_ms"], r["last_ms"]) for r in before.close_rejections]
     assert sent_after == sent  # nothing sent again for a leg stopped in its incident
     text = status_text(after, NO_LOCKS)
-    assert ("CLOSE_REJECTED binanceusdm/sim-hedge ETH/USDT:USDT SHORT: 2 closes refused by the venue (given up after "
+    assert ("CLOSE_REJECTED binanceusdm/sim-hedge ETH/USDT:USDT SHORT: 2 orders refused by the venue (given up after "
             "2 tries)") in text
     assert "since 2026-03-02T" in text and "or ksctl close-accept --account A" in text, text
     # the console's first screen: the standing problem, each leg with the venue's words

@@ -204,7 +204,7 @@ def test_a_close_the_venue_keeps_refusing_stops_after_its_bound_and_every_view_s
     assert {(r.symbol, r.why) for r in status.residuals} == {(s, "CLOSE_REJECTED") for s, _ in per_leg}
     assert all(r.detail == f"2 of 2 orders rejected by the venue: {said}" for r in status.residuals)
     text = status_text(status, NO_LOCKS)
-    assert (f"CLOSE_REJECTED binanceusdm/sim-main BTC/USDT:USDT long: 2 closes refused by the venue (given up after "
+    assert (f"CLOSE_REJECTED binanceusdm/sim-main BTC/USDT:USDT long: 2 orders refused by the venue (given up after "
             f"2 tries): {said}") in text, text
     # the page: each refusal with the venue's words, and the residual
     failed = [e for e in events if e.kind == ORDER_FAILED]

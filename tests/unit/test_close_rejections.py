@@ -308,9 +308,36 @@ def test_status_shows_one_open_leg_once_naming_every_incident_whose_close_of_it_
     lines = [x for x in rejection_lines(status(close_rejections=refused)) if x.startswith("  CLOSE_REJECTED")]
     assert len(lines) == 1, lines
     assert lines[0].startswith(f"  CLOSE_REJECTED {hedge} ETH/USDT:USDT LONG: {said} (REDUCE_ONLY_REJECTED); "
-                               f"not sent again for incidents {book} (2 closes refused"), lines
-    assert f", {manual} (1 close refused, given up after 1 try," in lines[0] and "1 tries" not in lines[0], lines
+                               f"not sent again for incidents {book} (2 orders refused"), lines
+    assert f", {manual} (1 order refused, given up after 1 try," in lines[0] and "1 tries" not in lines[0], lines
     left = [ResidualStatus(i, None, hedge, hedge, "ETH/USDT:USDT", "long", "LONG", 30.0, "CLOSE_REJECTED",
                            f"1 of 1 orders rejected by the venue: {said}", T0, T0) for i in (book, manual)]
     assert residual_lines(left) == [f"  RESIDUAL {hedge} ETH/USDT:USDT long LONG 30: CLOSE_REJECTED (1 of 1 orders "
                                      f"rejected by the venue: {said}); incidents {book}, {manual}"]
+
+
+def test_a_close_sent_in_chunks_is_one_try_of_several_orders_apart_from_a_close_tried_twice():
+    """Walk 12 (issue 65, M2): status said '2 closes refused by the venue (given up after 2 tries)'
+    both of a close sent once in two chunks (journal 1/2, 2/2) and of a close tried twice."""
+    from dataclasses import replace
+    from types import SimpleNamespace
+
+    from killswitch.render.status import rejection_lines
+
+    chunked, twice = CloseRejections(), CloseRejections()
+    one = outcome("p/acct/L1/e1")
+    [stop] = chunked.observe(report(one, replace(one, client_order_id=one.client_order_id + "-2")), T0)
+    assert (stop.refusals.tries, stop.refusals.rounds) == (2, 1)
+    twice.observe(report(outcome("p/acct/L1/e1")), T0)
+    [stop] = twice.observe(report(outcome("p/acct/L1/e1/r1")), T0 + 5000)
+    assert (stop.refusals.tries, stop.refusals.rounds) == (2, 2)
+    [a], [b] = chunked.status(), twice.status()
+    assert (a["tries"], a["rounds"], b["tries"], b["rounds"]) == (2, 1, 2, 2)
+    text = "\n".join(rejection_lines(SimpleNamespace(close_rejections=(a,))))
+    assert "long: 2 orders refused by the venue (given up after 1 try of 2 chunks): " in text, text
+    text = "\n".join(rejection_lines(SimpleNamespace(close_rejections=(b,))))
+    assert "long: 2 orders refused by the venue (given up after 2 tries): " in text, text
+    # stored with the book, as the tries are: a restart tells them apart too
+    again = CloseRejections()
+    again.load(json.loads(json.dumps(chunked.to_json())))
+    assert again.status()[0]["rounds"] == 1

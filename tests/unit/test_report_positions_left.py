@@ -65,3 +65,17 @@ def test_one_open_leg_is_one_row_naming_every_incident_that_failed_to_close_it()
         ("ETH/USDT:USDT", "LONG", [book, "manual/binanceusdm/sim-hedge/m1"]), ("SOL/USDT:USDT", "SHORT", [book])]
     eth = [x for x in positions_left_lines(left) if "ETH/USDT:USDT" in x]
     assert len(eth) == 1 and f"| {book}, manual/binanceusdm/sim-hedge/m1 |" in eth[0], eth
+
+
+def test_a_partial_reductions_residual_keeps_its_shortfall_beside_the_amount():
+    """Walk 12 (issue 65, M2): status read 'BTC/USDT:USDT long LONG 2 (shortfall 1 of 2)'; the
+    report's row read '2.0' alone, the shortfall lost. A residual of the whole leg has none."""
+    part = residual(1, "BTC/USDT:USDT", "long", "LONG")
+    part.payload.update(amount=2.0, shortfall=1.0)
+    rows = [part, residual(2, "SOL/USDT:USDT", "short", "SHORT")]
+    left = positions_left(rows, lambda seq: True)
+    assert [x["shortfall"] for x in left] == [1.0, None]
+    lines = positions_left_lines(left)
+    assert any(x.startswith(f"| {HEDGE} | BTC/USDT:USDT | LONG | 2.0 (shortfall 1 of 2) | CLOSE_REJECTED: ")
+               for x in lines), lines
+    assert any(x.startswith(f"| {HEDGE} | SOL/USDT:USDT | SHORT | 1500.0 | CLOSE_REJECTED: ") for x in lines), lines

@@ -57,7 +57,8 @@ def test_the_console_shows_the_bots_order_and_the_runners_revert_labelled_as_its
 
 def test_refused_closes_are_counted_as_refusals_never_more_of_fewer_tries():
     """A chunked close counts each refused order: 5 refusals of a leg bound to 2 tries read
-    '5 closes refused … given up after 2 tries', never '5 of 2' (second walk, issue 65)."""
+    '5 orders refused … given up after 2 tries', never '5 of 2' (second walk, issue 65); a status
+    of a runner that did not count its tries apart from the orders says the bound."""
     from types import SimpleNamespace
 
     from killswitch.render.status import rejection_lines
@@ -69,13 +70,13 @@ def test_refused_closes_are_counted_as_refusals_never_more_of_fewer_tries():
                "incident": "manual/binanceusdm/sim-hedge/m1"}
     text = "\n".join(rejection_lines(SimpleNamespace(close_rejections=(row, retried))))
     assert "5 of 2" not in text and "1 of 2" not in text, text
-    assert "SHORT: 5 closes refused by the venue (given up after 2 tries): -2022" in text, text
-    assert "SHORT: 1 close refused (permanent), tried up to 2 times: -2022" in text and \
+    assert "SHORT: 5 orders refused by the venue (given up after 2 tries): -2022" in text, text
+    assert "SHORT: 1 order refused in 1 try (permanent), tried up to 2 times: -2022" in text and \
            "incident manual/binanceusdm/sim-hedge/m1" in text, text
     once = "\n".join(rejection_lines(SimpleNamespace(close_rejections=(
         {**row, "tries": 1, "bound": 1}, {**retried, "bound": 1}))))  # never "1 tries", "1 times"
-    assert "SHORT: 1 close refused by the venue (given up after 1 try): -2022" in once, once
-    assert "SHORT: 1 close refused (permanent), tried at most once: -2022" in once, once
+    assert "SHORT: 1 order refused by the venue (given up after 1 try): -2022" in once, once
+    assert "SHORT: 1 order refused in 1 try (permanent), tried at most once: -2022" in once, once
 
 
 def test_violations_read_back_name_the_day_read_back_and_the_first_violation_apart():

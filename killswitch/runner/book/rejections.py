@@ -116,12 +116,25 @@ class LegRefusals:
     # what the refused closes of the latest round (``decision_id``) would have closed, their
     # amounts summed (a close sent in chunks: every chunk): a partial reduction's shortfall
     meant: float = 0.0
+    # the tries: the rounds planned of the leg's close (each decision id, ``…/r<n>``, once) that
+    # the venue refused; a close sent in chunks is one try of several orders (:attr:`tries` counts
+    # the orders). 0: a ledger saved before it was counted (:attr:`rounds_told` says the orders)
+    rounds: int = 0
 
     def refused_round(self, decision_id: str, amount: Any) -> None:
         """A refused close of ``amount`` in round ``decision_id``, counted in :attr:`meant`
-        (before :attr:`decision_id` moves on to it)."""
+        and, when the round is a new one, in :attr:`rounds` (before :attr:`decision_id` moves on
+        to it)."""
         same = self.tries > 0 and self.decision_id == decision_id
         self.meant = (self.meant if same else 0.0) + float(amount or 0.0)
+        if not same:
+            self.rounds += 1
+
+    @property
+    def rounds_told(self) -> int:
+        """The tries as the views say them: :attr:`rounds`, or for a ledger saved before rounds
+        were counted the orders, within the bound (never "5 tries of 2")."""
+        return self.rounds or min(self.tries, self.bound)
 
     @property
     def bound(self) -> int:
@@ -408,7 +421,8 @@ class CloseRejections:
                 continue
             out.append({"incident": incident, "account": account, "symbol": symbol, "leg": leg_name,
                         "state": CLOSE_REJECTED if leg.stopped else "retrying", "tries": leg.tries,
-                        "bound": leg.bound, "kind": leg.kind, "reason": leg.code, "venue_said": leg.said,
+                        "rounds": leg.rounds_told, "bound": leg.bound, "kind": leg.kind, "reason": leg.code,
+                        "venue_said": leg.said,
                         "next_ms": None if leg.stopped or leg.next_ms < 0 else leg.next_ms,
                         "first_ms": leg.first_ms, "last_ms": leg.last_ms})
         return out

@@ -244,7 +244,8 @@ class RunnerStatus:
     # "mismatch", "reason" (POSITION_MODE_MISMATCH: ..., or why it is unread)}: the venue's mode rules closes
     position_modes: dict = field(default_factory=dict)
     # the position legs whose closes the venue refused: {"incident", "account", "symbol", "leg", "state"
-    # (CLOSE_REJECTED | retrying), "tries", "bound", "kind", "reason", "venue_said" (its code and message),
+    # (CLOSE_REJECTED | retrying), "tries" (the orders refused), "rounds" (the tries: a close sent in
+    # chunks is one), "bound", "kind", "reason", "venue_said" (its code and message),
     # "next_ms"}
     close_rejections: tuple[dict, ...] = ()
     silences_idle: tuple[str, ...] = ()  # IDLE: a silence in force on a scope with no open incident, each
