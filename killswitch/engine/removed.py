@@ -78,15 +78,22 @@ class Pruned:
         return out
 
     def text(self) -> str:
-        """One line a log says: ``dropped p|venue-b; kept until reset: q|x at stage 1``."""
+        """One line a log says: ``dropped p venue-b; kept until reset: q x at stage 1``: each
+        instance as every other view names it (policy, then scope), never the ``p|scope`` key."""
         parts = []
         if self.dropped:
-            parts.append("dropped " + ", ".join(self.dropped))
+            parts.append("dropped " + ", ".join(map(_named, self.dropped)))
         if self.kept:
-            parts.append("kept until reset: " + ", ".join(f"{k} at stage {level}" for k, level in self.kept))
+            parts.append("kept until reset: " + ", ".join(f"{_named(k)} at stage {level}" for k, level in self.kept))
         if self.restored:
-            parts.append("live again: " + ", ".join(self.restored))
+            parts.append("live again: " + ", ".join(map(_named, self.restored)))
         return "; ".join(parts)
+
+
+def _named(key: str) -> str:
+    """``bot-a-guard binanceusdm/sim-hedge`` of the instance key ``bot-a-guard|binanceusdm/sim-hedge``."""
+    policy, _, scope = key.partition("|")
+    return f"{policy} {scope}" if scope else policy
 
 
 def selected(policy: PolicyNode, a: Declared) -> bool:

@@ -107,6 +107,11 @@ def test_a_prune_drops_armed_instances_keeps_latched_ones_and_leaves_dynamic_one
     # a reload taken back: live again, its mark cleared
     back = prune(old, again, ACCOUNTS, 2000)
     assert back.restored == ("gone|global",) and again.scopes["gone|global"].removed is None
+    # the log line names each instance as every other view does, never by its internal key
+    # (walk 12, issue 65, L8: "kept until reset: bot-a-guard|binanceusdm/sim-hedge at stage 1")
+    assert pruned.text() == ("dropped guard binanceusdm; kept until reset: gone global at stage 1, "
+                             "guard kraken at stage 1")
+    assert back.text().endswith("; live again: gone global") and "|" not in pruned.text() + back.text()
 
 
 def test_a_removed_instance_whose_stage_is_not_known_asks_two_approvers():
