@@ -422,3 +422,20 @@ def test_a_while_blind_hold_is_named_as_such_beside_the_operators_unlockable_loc
     assert "a policy&#39;s stage holds it" not in page and "a policy's stage holds it" not in page
     assert "held while the policy is blind; ends when the scope is armed again" in page
     assert f'data-scope="{ACC}"' in page and "Unlock…" in page  # the operator's own lock
+
+
+def test_an_accepted_residuals_line_joins_the_venues_words_without_a_period_before_the_semicolon():
+    """Walk 12 (issue 65, L10): the Residuals line read '… -2022 ReduceOnly Order is rejected.;
+    accepted by alice …'. A residual nobody accepted keeps the venue's words whole."""
+    from killswitch.runner.view import ResidualStatus
+
+    said = "1 of 1 orders rejected by the venue: -2022 ReduceOnly Order is rejected."
+    accepted = ResidualStatus("manual/x/m1", None, ACC, ACC, "SOL/USDT:USDT", "short", "SHORT", 3.0,
+                              "CLOSE_REJECTED", said, T0, T0, accepted={"by": "alice", "reason": "by hand", "ms": T0})
+    alone = ResidualStatus("manual/x/m2", None, ACC, ACC, "ETH/USDT:USDT", "long", "LONG", 2.0,
+                           "CLOSE_REJECTED", said, T0, T0)
+    page = text_of(render(model(status(residuals=(accepted, alone)))))
+    assert ".;" not in page, page
+    assert "CLOSE_REJECTED: 1 of 1 orders rejected by the venue: -2022 ReduceOnly Order is rejected; accepted by " \
+           "alice at 2026-03-02T13:00:00Z: by hand" in page, page
+    assert "-2022 ReduceOnly Order is rejected. " in page, page  # the one nobody accepted: as the venue said it

@@ -482,6 +482,9 @@ def _residual(r: Any, now: int) -> dict:
     accepted = getattr(r, "accepted", None)
     return {"incident": r.incident, "account": r.account, "symbol": r.symbol, "side": r.side,
             "leg": r.position_side or r.side, "amount": _number(r.amount), "why": r.why, "detail": r.detail,
+            # the detail before "; accepted by …": the venue's words without their closing period
+            # (``… is rejected; accepted by alice``, never ``rejected.;``)
+            "detail_then": str(r.detail or "").rstrip().removesuffix("."),
             # a partial reduction's: what its refused close would have taken off (``shortfall 1 of 2``)
             "short": shortfall_text(r.amount, getattr(r, "shortfall", None)),
             "since": _when(r.since_ms, now), "accepted": accepted_text(accepted) if accepted else None,
