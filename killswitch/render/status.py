@@ -62,8 +62,8 @@ def failure_lines(st: RunnerStatus) -> list[str]:
 def _fallback_heard(f: Any, ref_ms: Optional[int]) -> str:
     """Whether a failing receiver's pages reach anyone: the fallback that delivered the latest, or none."""
     if f.fallback:
-        return (f", its failed pages go to the fallback {f.document}/{f.fallback} (the latest at "
-                f"{_time_of_day(f.fallback_ms, ref_ms)})")
+        return f", its failed pages go to the fallback {f.document}/{f.fallback}" + (
+            f" (the latest at {_time_of_day(f.fallback_ms, ref_ms)})" if f.fallback_ms is not None else "")
     return ", no fallback receiver has delivered its pages" if f.failures else ""
 
 

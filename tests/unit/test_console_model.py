@@ -226,7 +226,18 @@ def test_the_failing_pages_line_says_the_fallback_took_their_pages_as_status_doe
         "; desk/pager's failed pages go to the fallback desk/audit-webhook (the latest at 12:59:00 UTC (1m ago)); "
         "no fallback receiver has delivered desk/desk-chat's pages"), m["standing"]["pages"]
     assert "no fallback receiver has delivered desk/desk-chat's pages" in text_of(render(m))
-    # a single receiver not yet tried: nothing said of a fallback
+    # a fallback whose time is missing: the line and the detail say where the pages went with no time,
+    # never an empty "(the latest at ())" (walk 12's L1), and the page renders
+    st = status(pages_failing=(ReceiverFailure("desk", "desk-chat", "secret not resolved", T0 - 300_000, 9,
+                                               fallback="audit-webhook", fallback_ms=None),
+                               ReceiverFailure("desk", "pager", "secret not resolved", T0 - 300_000, 9,
+                                               fallback="audit-webhook", fallback_ms=None)))
+    m = model(st)
+    assert m["standing"]["pages"].endswith("; their failed pages go to the fallback desk/audit-webhook"), m["standing"]
+    text = text_of(render(m))
+    assert "PAGES ARE FAILING: " in text and "the latest at" not in text and "()" not in text, text
+    assert ("desk/pager: secret not resolved (9 failed rounds since 12:55:00 UTC (5m ago)); its failed pages go to "
+            "the fallback desk/audit-webhook LIVE") in text, text
     st = status(pages_failing=(ReceiverFailure("desk", "pager", "secret not resolved", T0 - 60_000, 0),))
     assert model(st)["standing"]["pages"] == "desk/pager failing since 12:59:00 UTC (1m ago)"
 

@@ -80,6 +80,12 @@ def test_a_failing_receiver_names_the_fallback_that_delivered_its_pages():
                 pages_failing_since_ms=T0 + 5_000)
     assert ("Pages are failing since 13:00:05Z: desk/pager: connection refused (3 failed rounds), its failed pages "
             "go to the fallback desk/audit-webhook (the latest at 13:01:01Z)") in status_text(st, UNLOCKED).splitlines()
+    # a fallback whose time is not known: none said, never "(the latest at -)" (walk 12's L1)
+    st = status(pages_failing=(ReceiverFailure("desk", "pager", "connection refused", T0 + 5_000, 3,
+                                               fallback="audit-webhook", fallback_ms=None),),
+                pages_failing_since_ms=T0 + 5_000)
+    assert ("Pages are failing since 13:00:05Z: desk/pager: connection refused (3 failed rounds), its failed pages "
+            "go to the fallback desk/audit-webhook") in status_text(st, UNLOCKED).splitlines()
 
 
 def test_what_can_lose_money_comes_before_the_configurations_noise():

@@ -96,8 +96,9 @@ def standing_lines(model: dict[str, Any]) -> dict[str, str]:
         out["pages"] = _names([f"{r['document']}/{r['receiver']}" + (
             f" failing since {r['since']['clock']} UTC ({r['since']['ago']})" if r["since"] else " failing")
             for r in pages["receivers"]]) + "".join(
-            f"; {f['whose']} failed pages go to the fallback {f['fallback']} (the latest at "
-            f"{f['at']['clock']} UTC ({f['at']['ago']}))" for f in pages.get("fallbacks") or ()) + (
+            f"; {f['whose']} failed pages go to the fallback {f['fallback']}" + (
+                f" (the latest at {f['at']['clock']} UTC ({f['at']['ago']}))" if f["at"] else "")
+            for f in pages.get("fallbacks") or ()) + (
             f"; no fallback receiver has delivered {pages['unheard']} pages" if pages.get("unheard") else "")
     if model["streams_degraded"]:
         out["streams"] = "polled over REST: " + _names([s["account"] for s in model["streams_degraded"]])
@@ -137,11 +138,12 @@ def pages_reach(receivers: Sequence[dict]) -> dict[str, Any]:
 
     groups: dict[str, list[dict]] = {}
     for r in receivers:
-        if r.get("fallback") and r.get("fallback_at"):
+        if r.get("fallback"):  # (its time can be missing: then none is said, never an empty one)
             groups.setdefault(f"{r['document']}/{r['fallback']}", []).append(r)
     unheard = [f"{r['document']}/{r['receiver']}" for r in receivers if r["failures"] and not r.get("fallback")]
     return {"fallbacks": [{"fallback": fb, "whose": whose([f"{r['document']}/{r['receiver']}" for r in rs]),
-                           "at": max((r["fallback_at"] for r in rs), key=lambda t: t["ms"])}
+                           "at": max((r["fallback_at"] for r in rs if r.get("fallback_at")), key=lambda t: t["ms"],
+                                     default=None)}
                           for fb, rs in groups.items()],
             "unheard": whose(unheard) if unheard else None}
 
