@@ -115,12 +115,21 @@ def test_a_silenced_incident_says_so_in_its_row_and_a_manual_close_is_its_operat
     # (2026-11-28T10:21:32.140Z (in 1h 57m))")
     assert "ends in 59m 30s, or when bot-guard/binanceusdm/main/L1/e1 ends (2026-03-02T13:59:30.000Z)" in text, text
     assert "(in 59m 30s)" not in text, text
+    # the section's heading once: the table's caption says what it lists in other words (walk 12's L9)
+    assert text.count(" Silences ") == 1, text
+    assert " Every silence in force, then those ended in the last day: " in text, text
     assert "An operator's close, by bob: theirs to follow, nothing to acknowledge." in text, text
     assert text.count("Nobody has acknowledged it.") == 1  # the stage entry's card, not the close's
     # the close's card offers no acknowledgement (there is nothing to acknowledge), its silence still
     page = render(m)
     assert f'data-ack="{close.incident}"' not in page and 'data-ack="bot-guard/binanceusdm/main/L1/e1"' in page
     assert page.count(">Silence its pages…</button>") == 2, page  # each card's
+    # a manual close does page (event manual_close, its own incident label): its silence says what it
+    # holds back and matches that close's pages alone, not every page of its scope (walk 12's L11)
+    assert f'data-silence-open="event=manual_close incident={close.incident}"' in page, page
+    assert ("A manual close pages when it is queued (event manual_close): a silence made here holds back this "
+            f"close's pages alone, not the rest of {ACC}.") in text, text
+    assert text.count("A manual close pages when it is queued") == 1, text  # the close's card alone
 
 
 # --- the runbook, rendered for the page ----------------------------------------------------------------------

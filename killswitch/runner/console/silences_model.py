@@ -45,7 +45,8 @@ def incident_notes(i: IncidentStatus, now: int) -> dict[str, Any]:
     """Who has the incident (everyone who said so, each once), the silences holding back its
     pages, and what a silence made from it starts from (its policy and scope; it is tied to the
     incident: it matches that incident alone and ends with it)."""
-    suggest = [f"policy={i.policy}", f"scope={i.scope}"] if i.policy else [f"scope={i.scope}"]
+    suggest = ([f"policy={i.policy}", f"scope={i.scope}"] if i.policy else
+               ["event=manual_close", f"incident={i.incident}"] if i.kind == "manual_close" else [f"scope={i.scope}"])
     acks = [ack_row(a, now) for a in (i.acks or ((i.ack,) if i.ack is not None else ()))]
     return {"ack": ack_row(i.ack, now), "acks": acks, "silenced_by": [silence_row(s, now) for s in i.silenced_by],
             "silence_matchers": " ".join(suggest), "silence_incident": i.incident if i.kind == "stage" else ""}
