@@ -306,3 +306,18 @@ def test_a_silence_that_ended_with_its_incident_is_named_with_its_real_end(flatt
     assert said in render_runbook(data, None).markdown
     assert said in fallback_markdown(data)
     assert "15:00:00Z" not in fallback_markdown(data)  # its planned end is not promised
+
+
+def test_the_stage_actions_are_said_once_and_an_ended_incidents_ack_in_the_past(flatten_incident, templates):
+    """Walk 12 of issue 65: L3 (section 2 said the stage's lock twice: `Stage actions: …` then a list
+    item with the same words) and L7 (an ended incident's runbook said the person "has" it)."""
+    ack = {"by": "alice", "at": "2026-03-02T13:01:00Z", "comment": "checking the book"}
+    held = _render({**flatten_incident, "acknowledged": ack}, templates)
+    done = held.split("## 2. What was done")[1].split("## 3.")[0]
+    assert done.count("lock_trading mode=halted") == 1, done
+    assert "Stage actions: " in done and "`lock_trading mode=halted`" in done.split("Stage actions: ")[1]
+    assert ("> **ACKNOWLEDGED** by alice at 2026-03-02T13:01:00Z: checking the book (`ksctl ack`): this person has "
+            "the incident.") in held
+    ended = _render({**flatten_incident, "acknowledged": ack, "story": _story(flatten_incident)}, templates)
+    assert ("> **ACKNOWLEDGED** by alice at 2026-03-02T13:01:00Z: checking the book (`ksctl ack`): this person had "
+            "the incident.") in ended and "has the incident" not in ended
