@@ -135,6 +135,8 @@ def status_text(st: RunnerStatus, locks: LockDocument) -> str:
                 f" ({', '.join(s.approvals)})" if s.approvals else "")
         elif s.stage and s.leaves_ms is not None:  # a stage that leaves by itself: when
             extra += "  " + leaves_text(s.leaves_ms, s.quiet_s, st.last_tick_ms, s.firing)
+        if s.stage and s.own_lock_ended:  # a ttl'd lock that ended while the stage holds on
+            extra += f"  {s.own_lock_ended}"
         have = s.acks or ((s.ack,) if s.ack is not None else ())
         if have:  # who has the scope's incident (ksctl ack): everyone who said so, each with their note
             extra += "  ACKNOWLEDGED by " + "; ".join(

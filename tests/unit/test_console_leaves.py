@@ -154,3 +154,57 @@ def test_a_re_run_stage_card_gives_its_first_entry_and_the_re_run_beside_it():
                               T0 - 9 * 60_000, False, 1, (), False, (), 0, rerun_ms=T0 - 30_000)
     text = text_of(render(page_model(st, (True, "LEADER"), LockBook().to_doc(T0), {}, (), (incident,))))
     assert "at 12:51:00 UTC (9m ago), re-run at 12:59:30 UTC (cooldown)" in text, text
+
+
+TTL = GUARD2.replace("reset: manual, approvals: 2,", "cooldown: 10m,").replace(
+    "{lock_trading: {mode: halted}}", "{lock_trading: {mode: reducing, ttl: 2m}}")
+
+
+def test_a_stage_whose_own_lock_ran_out_says_so_in_status_and_its_card(tmp_path):
+    """Walk 12 of issue 65 (M3): a stage with ``lock_trading: {mode: reducing, ttl: 2m}`` that holds
+    on past 2m: its lock is dropped at entry + 2m, and status and the card say so, with what binds
+    the scope instead (nothing, here), not "stage 1" alone, read as "reducing"."""
+    w = make(tmp_path, text=TTL)
+
+    async def go():
+        await w.runner.start()
+        await ticks(w, 1, ("bot-x",))
+        await ticks(w, 14)  # bot-x silent past a minute: stage 1 entered, its reducing lock for 2m
+        [entered] = [sc for sc in w.desk.status().scopes if sc.stage]
+        assert entered.own_lock_ended is None  # its lock holds
+        await ticks(w, 25)  # past entry + 2m: the trigger still fires, the stage holds, its lock is gone
+        st = w.desk.status()
+        [scope] = [sc for sc in st.scopes if sc.stage]
+        lock = decode(LockDocument, w.desk.lock_document())
+        assert scope.stage == 1 and not lock.locked, lock
+        assert scope.entered_ms is not None
+        said = (f"its own lock (reducing, ttl 2m) ended at {iso_ms(scope.entered_ms + 120_000)[11:19]} UTC: "
+                "the stage holds no lock now")
+        assert scope.own_lock_ended == said
+        line = next(ln for ln in status_text(st, lock).splitlines() if "stage 1 halt" in ln)
+        assert said in line, line
+        async with Api(w) as api:
+            html = (await api.get("/console/view", VERA))[1]
+            assert said in text_of(html), text_of(html)
+
+    run(go())
+
+
+def test_an_ended_own_lock_names_what_binds_the_scope_instead():
+    from killswitch.runner.lock.lock import OPERATOR
+    from killswitch.runner.readout.own_lock import own_lock_ended
+
+    from .engine_helpers import compile_graph
+
+    stage = compile_graph(TTL).policies[0].stages[0]
+    entered = T0 - 5 * MIN
+    free = LockBook()
+    assert own_lock_ended(stage, 1, entered, free, "bot-guard", ACC, T0) == (
+        f"its own lock (reducing, ttl 2m) ended at {iso_ms(entered + 2 * MIN)[11:19]} UTC: the stage holds no lock now")
+    # still within its ttl: it holds, nothing said
+    held = LockBook().apply(ACC, "reducing", now_ms=entered, policy="bot-guard", stage=1, ttl_ms=2 * MIN)
+    assert own_lock_ended(stage, 1, entered, held, "bot-guard", ACC, entered + MIN) is None
+    # an operator's halt binds instead: named
+    op = LockBook().apply(ACC, "halted", now_ms=T0 - MIN, policy=OPERATOR, details={"by": "alice"})
+    assert own_lock_ended(stage, 1, entered, op, "bot-guard", ACC, T0).endswith(
+        f"the stage holds no lock now; halted by operator alice binds {ACC}")

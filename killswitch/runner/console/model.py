@@ -570,6 +570,7 @@ def _incident(i: IncidentStatus, now: int) -> dict:
         "manual": i.manual, "needed": i.approvals_needed, "by": i.requested_by,
         # a stage that leaves by itself: at what time if its triggers stay quiet, after how much quiet
         "leaves": _when(i.leaves_ms, now), "quiet": age_text(i.quiet_s) if i.quiet_s else None,
+        "own_lock_ended": i.own_lock_ended,  # its own ttl'd lock ran out while it holds on
         "approvals": [{"approver": a.approver, "reason": a.reason, "at": _when(a.ts_ms, now)} for a in i.approvals],
         "runbook": runbook_href(i.incident) if i.runbook else None,
         "orders": orders, "orders_total": i.orders_total, "orders_shown": len(i.orders),

@@ -134,6 +134,7 @@ class IncidentStatus:
     # a stage that leaves by itself: when, if its policy's triggers stay quiet, and the quiet it needs
     leaves_ms: Optional[int] = None
     quiet_s: Optional[float] = None
+    own_lock_ended: Optional[str] = None  # its own ttl'd lock ran out while it holds on (readout/own_lock.py)
     # the latest cooldown re-run of the stage (entered again at the same level: this incident id),
     # None: not re-run since its first entry (``since_ms``)
     rerun_ms: Optional[int] = None

@@ -70,6 +70,8 @@ class ScopeStatus:
     leaves_ms: Optional[int] = None
     quiet_s: Optional[float] = None
     firing: bool = False  # a trigger of its stage fired at the last tick: the quiet has not begun
+    # its own lock's ttl ran out while it holds on: when, and what binds instead (readout/own_lock.py)
+    own_lock_ended: Optional[str] = None
 
 
 @dataclass(frozen=True)
