@@ -192,7 +192,7 @@ def test_a_stage_whose_own_lock_ran_out_says_so_in_status_and_its_card(tmp_path)
 
 def test_an_ended_own_lock_names_what_binds_the_scope_instead():
     from killswitch.runner.lock.lock import OPERATOR
-    from killswitch.runner.readout.own_lock import own_lock_ended
+    from killswitch.runner.readout.own_lock import applied_ms, own_lock_ended
 
     from .engine_helpers import compile_graph
 
@@ -208,3 +208,8 @@ def test_an_ended_own_lock_names_what_binds_the_scope_instead():
     op = LockBook().apply(ACC, "halted", now_ms=T0 - MIN, policy=OPERATOR, details={"by": "alice"})
     assert own_lock_ended(stage, 1, entered, op, "bot-guard", ACC, T0).endswith(
         f"the stage holds no lock now; halted by operator alice binds {ACC}")
+    # a cooldown re-run applied the lock again: its end counts from the re-run, not the first entry
+    rerun = StageState(level=1, entered_ms=entered, last_entry_ms={1: T0 - MIN})
+    assert applied_ms(rerun) == T0 - MIN and applied_ms(StageState()) is None
+    assert applied_ms(StageState(level=1, entered_ms=entered)) == entered
+    assert own_lock_ended(stage, 1, applied_ms(rerun), free, "bot-guard", ACC, T0) is None  # ends at T0 + 1m

@@ -20,11 +20,17 @@ from ...render.times import duration_text
 from ..lock.lock import LockBook, iso_ms
 
 
+def applied_ms(st: Any) -> Optional[int]:
+    """When a stage's actions last ran (its lock applied): its entry, or a cooldown re-run since."""
+    return st.last_entry_ms.get(st.level, st.entered_ms) if st.entered_ms is not None else None
+
+
 def own_lock_ended(stage: Any, level: int, entered_ms: Optional[int], book: LockBook, policy: str, scope: str,
                    now_ms: int) -> Optional[str]:
-    """The words for ``policy``'s stage ``level`` on ``scope`` (its compiled ``stage``, entered at
-    ``entered_ms``) whose own ttl'd lock has ended by ``now_ms``; None while it holds one, or
-    when its stage asks no lock, one without a ttl, or has not been entered."""
+    """The words for ``policy``'s stage ``level`` on ``scope`` (its compiled ``stage``, its actions
+    last run at ``entered_ms``: :func:`applied_ms`) whose own ttl'd lock has ended by ``now_ms``;
+    None while it holds one, or when its stage asks no lock, one without a ttl, or has not been
+    entered."""
     asked = [lk for a in stage.actions for lk in a.asks.locks]
     if not asked or entered_ms is None or any(lk.ttl_ms is None for lk in asked):
         return None
@@ -44,4 +50,4 @@ def own_lock_ended(stage: Any, level: int, entered_ms: Optional[int], book: Lock
     return f"{said}; {binds.mode} by {who} binds {scope}"
 
 
-__all__ = ["own_lock_ended"]
+__all__ = ["applied_ms", "own_lock_ended"]

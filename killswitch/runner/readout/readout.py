@@ -70,7 +70,7 @@ from .armed import coverage_rows
 from .catalog_build import Known
 from .gauges import collect_book_families, collect_sync_families
 from .guards import Guards
-from .own_lock import own_lock_ended
+from .own_lock import applied_ms, own_lock_ended
 from .planned import PlannedOrders
 from .weights import VenueWeights
 
@@ -168,7 +168,7 @@ class Readout:
                     leaves = {"leaves_ms": leaves_at(stage, ss.stage), "quiet_s": stage.reset_after_s,
                               "firing": last is not None and ss.stage.last_active_ms is not None
                               and ss.stage.last_active_ms >= last,
-                              "own_lock_ended": own_lock_ended(stage, ss.stage.level, ss.stage.entered_ms,
+                              "own_lock_ended": own_lock_ended(stage, ss.stage.level, applied_ms(ss.stage),
                                                                book.lock_book, policy, scope, self.clock())}
             scopes.append(ScopeStatus(policy, scope, ss.stage.level, name, manual, tuple(ss.stage.approvals),
                                       needed, ss.stage.entered_ms, *ack_fields(book.acks.get(incident or "")),
@@ -247,8 +247,8 @@ class Readout:
             leaves: dict[str, Any] = {}
             if not manual and stage is not None and ss.removed is None:
                 leaves = {"leaves_ms": leaves_at(stage, ss.stage), "quiet_s": stage.reset_after_s,
-                          "own_lock_ended": own_lock_ended(stage, level, since, book.lock_book, policy, scope,
-                                                           self.clock())}
+                          "own_lock_ended": own_lock_ended(stage, level, applied_ms(ss.stage), book.lock_book,
+                                                           policy, scope, self.clock())}
             out.append(replace(await self._incident(incident, "stage", policy, scope, level, name, since, manual,
                                                     needed, approvals), **leaves, rerun_ms=rerun))
         for close_id, info in list(self.manual_closes().items())[-MAX_MANUAL_CLOSES_SHOWN:]:
