@@ -74,13 +74,8 @@ class ResetApprovals:
             if passed is not None:
                 return await self._already_reset(policy, scope, approver, reason, now, passed, unknown is not None)
         if unknown is not None or ss is None:  # a mistyped name: a reset attempt all the same, audited
-            why = unknown or f"UNKNOWN_SCOPE: {policy} {scope}"
-            try:
-                await self.lead.audit("reset_approval", now, {"policy": policy, "scope": scope, "level": 0,
-                                                              "approver": approver, "reason": reason, "result": why})
-            except FencedError:
-                return ResetResult(False, self.lead.deposed())
-            return ResetResult(False, why)
+            return await self._refused_attempt(policy, scope, approver, reason, now,
+                                               unknown or f"UNKNOWN_SCOPE: {policy} {scope}")
         before = copy.deepcopy(ss.stage)
         level = before.level
         trial, transition, why = trial_reset(node, scope, before, approver, now, removal)
@@ -175,6 +170,12 @@ class ResetApprovals:
                f" (stage {passed.level}); " + ("the instance ended with it: it is no longer in the running policies"
                                               if ended else "it is at stage 0 and has not entered a stage since")
                + "; nothing to reset")
+        return await self._refused_attempt(policy, scope, approver, reason, now, why)
+
+    async def _refused_attempt(self, policy: str, scope: str, approver: str, reason: str, now: int,
+                               why: str) -> ResetResult:
+        """A reset attempt refused before any stage was touched (a mistyped name, one reset
+        already): audited all the same (level 0, with the answer), so the report lists it."""
         try:
             await self.lead.audit("reset_approval", now, {"policy": policy, "scope": scope, "level": 0,
                                                           "approver": approver, "reason": reason, "result": why})
