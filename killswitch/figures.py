@@ -87,3 +87,18 @@ def step_of(step: int, steps: int, step_ms: Optional[int]) -> str:
     parts = [(s // 86_400, "d"), (s % 86_400 // 3600, "h"), (s % 3600 // 60, "m"), (s % 60, "s")]
     every = "".join(f"{n}{u}" for n, u in parts if n) or "0s"
     return f"step {step} of {steps} (every {every})"
+
+
+def duration_text(seconds: Optional[float]) -> Optional[str]:
+    """``90`` → ``1m30s``, ``3600`` → ``1h``, ``0.5`` → ``500ms``."""
+    if seconds is None:
+        return None
+    if seconds < 1:
+        return f"{seconds * 1000:g}ms"
+    s = int(round(seconds))
+    parts = []
+    for unit, size in (("d", 86_400), ("h", 3_600), ("m", 60), ("s", 1)):
+        if s >= size:
+            parts.append(f"{s // size}{unit}")
+            s %= size
+    return "".join(parts) or "0s"

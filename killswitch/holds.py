@@ -16,6 +16,9 @@ from typing import Any, Iterable, Mapping, Optional
 
 from .records import record
 
+# a revoke's account without the switch: nothing sent there (the report's permission table says so)
+OUT_OF_REACH = "out of reach"
+
 OPERATOR = "@operator"
 DEAD_MANS_SWITCH = "@dms"
 

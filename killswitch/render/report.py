@@ -18,7 +18,7 @@ from typing import Optional
 
 from ..figures import figure, shortfall_text
 from ..fills import revert_side
-from ..runbooks.halt_breaks import OUT_OF_REACH
+from ..holds import OUT_OF_REACH
 from ..sources import revision_text
 from .runbook import html_page, markdown_html
 from .silences import span

@@ -37,13 +37,12 @@ from __future__ import annotations
 from typing import Any, Callable, Mapping, Optional, Sequence
 
 from ..fills import bot_side, orders_text, revert_side
-from ..holds import DEAD_MANS_SWITCH, OPERATOR, unreached_text
+from ..holds import DEAD_MANS_SWITCH, OPERATOR, OUT_OF_REACH, unreached_text
 from ..state.violations import CANCEL_RESULT_KIND, VIOLATION_KINDS, cancel_outcome, cancel_results
 from .incident import iso
 
 TRADING_KINDS = {"trading_revoked": "revoked", "trading_restored": "restored",
                  "trading_permission_failed": "failed"}
-OUT_OF_REACH = "out of reach"  # an operator's revoke's account without the switch: nothing sent there
 KINDS = VIOLATION_KINDS + (CANCEL_RESULT_KIND,) + tuple(TRADING_KINDS)
 
 

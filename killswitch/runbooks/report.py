@@ -35,10 +35,11 @@ from collections import Counter
 from typing import Callable, Optional, Sequence
 
 from ..events import runbook_path
+from ..holds import OUT_OF_REACH
 from ..orders import PLANNED_KINDS, planned_intents
 from ..state.audit_verify import INTACT
 from ..state.store import AuditRow, JournalEntry, StateStore, StoreError
-from .halt_breaks import KINDS as HALT_BREAK_KINDS, OUT_OF_REACH, halt_breaks
+from .halt_breaks import KINDS as HALT_BREAK_KINDS, halt_breaks
 from .incident import duration_text, iso
 from .left_open import KINDS as LEFT_OPEN_KINDS, left_open
 from .operator_actions import ACTION_KINDS, operator_actions

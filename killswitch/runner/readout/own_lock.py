@@ -15,8 +15,8 @@ from __future__ import annotations
 
 from typing import Any, Optional
 
+from ...figures import duration_text
 from ...holds import LockHold as HoldDoc, holder
-from ...render.times import duration_text
 from ..lock.lock import LockBook, iso_ms
 
 

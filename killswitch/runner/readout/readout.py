@@ -26,8 +26,7 @@ from typing import Any, Callable, Mapping, Optional, Sequence
 
 from ...compile.graph import tick_interval_s as tick_interval_s
 from ...compile.windows import next_edge_ms, window_rows
-from ...engine.removed import removed_text, reset_needs
-from ...engine.stages import decision_id, leaves_at
+from ...engine.stages import decision_id
 from ...engine.triggers import TriggerResult, recorded
 from ...metrics import CollectedPage, Registry, exposition, runner_registry
 from ...policy.expr import ValueType, value_text
@@ -60,7 +59,6 @@ from ..view import (
     ReceiverFailure,
     ResidualStatus,
     RunnerStatus,
-    ScopeStatus,
     StillOpenStatus,
     ThresholdCheck,
     TriggerStatus,
@@ -70,8 +68,8 @@ from .armed import coverage_rows
 from .catalog_build import Known
 from .gauges import collect_book_families, collect_sync_families
 from .guards import Guards
-from .own_lock import applied_ms, own_lock_ended
 from .planned import PlannedOrders
+from .scopes import leave_facts, scope_rows, stage_facts as stage_facts
 from .weights import VenueWeights
 
 MAX_INCIDENT_ORDERS = 200  # orders listed per incident (the latest); its counts cover them all
@@ -154,27 +152,7 @@ class Readout:
         """The runner's status; its dead man's switch summarised to the ``dms_shown`` most urgent
         sources (None: every one, :meth:`Countdowns.status`)."""
         book = self.book
-        scopes = []
-        for key, ss in sorted(book.state.scopes.items()):
-            policy, _, scope = key.partition("|")
-            name, manual, needed = stage_facts(book.node(policy), ss)
-            incident = decision_id(policy, scope, ss.stage.level, ss.stage.entries) if ss.stage.level else None
-            leaves: dict[str, Any] = {}
-            if ss.stage.level > 0 and not manual and ss.removed is None:  # (the card's rule, below)
-                node = book.node(policy)
-                stage = next((s for s in node.stages if s.level == ss.stage.level), None) if node else None
-                if stage is not None:
-                    last = book.state.last_tick_ms
-                    leaves = {"leaves_ms": leaves_at(stage, ss.stage), "quiet_s": stage.reset_after_s,
-                              "firing": last is not None and ss.stage.last_active_ms is not None
-                              and ss.stage.last_active_ms >= last,
-                              "own_lock_ended": own_lock_ended(stage, ss.stage.level, applied_ms(ss.stage),
-                                                               book.lock_book, policy, scope, self.clock())}
-            scopes.append(ScopeStatus(policy, scope, ss.stage.level, name, manual, tuple(ss.stage.approvals),
-                                      needed, ss.stage.entered_ms, *ack_fields(book.acks.get(incident or "")),
-                                      removed=removed_text(policy, scope, ss.stage.level, ss.removed)
-                                      if ss.removed is not None else None,
-                                      removed_ms=ss.removed.since_ms if ss.removed is not None else None, **leaves))
+        scopes = scope_rows(book, self.clock())
         now = self.clock()
         # the engine's rule (a frozen feed ages from its last change), so status and triggers agree
         ages = {k: round(age / 1000, 3) for k, a in sorted(book.state.accounts.items())
@@ -241,14 +219,8 @@ class Readout:
             rerun = last if last is not None and since is not None and last > since else None
             rows = await self.io(self.store.approvals, f"{key}|e{ss.stage.entries}", level) if manual else []
             approvals = tuple(ApprovalRow(a.approver, a.reason, a.ts_ms) for a in rows)
-            node = book.node(policy)
-            stage = next((s for s in node.stages if s.level == level), None) if node else None
-            # (an instance the graph no longer runs is never reset by its triggers: only by hand)
-            leaves: dict[str, Any] = {}
-            if not manual and stage is not None and ss.removed is None:
-                leaves = {"leaves_ms": leaves_at(stage, ss.stage), "quiet_s": stage.reset_after_s,
-                          "own_lock_ended": own_lock_ended(stage, level, applied_ms(ss.stage), book.lock_book,
-                                                           policy, scope, self.clock())}
+            leaves = leave_facts(book, policy, scope, ss, manual, self.clock())
+            leaves.pop("firing", None)  # (the card reads what fires from the triggers)
             out.append(replace(await self._incident(incident, "stage", policy, scope, level, name, since, manual,
                                                     needed, approvals), **leaves, rerun_ms=rerun))
         for close_id, info in list(self.manual_closes().items())[-MAX_MANUAL_CLOSES_SHOWN:]:
@@ -418,21 +390,6 @@ def counts_read(graph: Any) -> bool:
     """Whether a running policy reads the counted refusals and violations (a signal of a counting
     kind): only then is a count that cannot be told a blind spot status names."""
     return any(s.kind in COUNTING_KINDS for p in graph.policies for s in p.signals)
-
-
-def stage_facts(node: Any, ss: Any) -> tuple[Optional[str], bool, int]:
-    """An instance's stage as the views show it: its name, whether it resets by hand, and the
-    approvers its reset needs — for an instance the graph no longer runs, what was kept with it
-    (engine/removed.py: the reset asks that)."""
-    level, r = ss.stage.level, ss.removed
-    stage = next((st for st in node.stages if st.level == level), None) if node else None
-    if r is not None and level > 0:
-        return stage.name if stage else r.stage_name, r.manual, reset_needs(r)
-    if level > 0 and ss.stage.manual is not None and ss.stage.needs is not None:
-        # fixed when the stage was entered: a reload since changes only stages entered after it
-        return stage.name if stage else None, ss.stage.manual, ss.stage.needs if ss.stage.manual else 1
-    return (stage.name if stage else None, bool(stage and stage.manual),
-            stage.approvals if stage and stage.manual else (1 if stage else 0))
 
 
 def _residual(r: Any, rejections: Any) -> ResidualStatus:
