@@ -11,9 +11,9 @@ from pathlib import Path
 from typing import Any
 
 
-def read_yaml_document(p: Path, what: str, max_bytes: int, error: type[Exception]) -> Any:
-    """The document at ``p`` (``what`` names it in a failure), parsed with positions kept;
-    raises ``error`` saying where and why."""
+def read_text(p: Path, what: str, max_bytes: int, error: type[Exception]) -> str:
+    """The text of the file at ``p`` (``what`` names it in a failure): readable, at most
+    ``max_bytes``, UTF-8; raises ``error`` saying where and why."""
     try:
         data = p.read_bytes()
     except OSError as e:
@@ -21,9 +21,15 @@ def read_yaml_document(p: Path, what: str, max_bytes: int, error: type[Exception
     if len(data) > max_bytes:
         raise error(f"{p}: larger than {max_bytes} bytes")
     try:
-        text = data.decode("utf-8")
+        return data.decode("utf-8")
     except UnicodeDecodeError:
         raise error(f"{p}: not UTF-8") from None
+
+
+def read_yaml_document(p: Path, what: str, max_bytes: int, error: type[Exception]) -> Any:
+    """The document at ``p`` (``what`` names it in a failure), parsed with positions kept;
+    raises ``error`` saying where and why."""
+    text = read_text(p, what, max_bytes, error)
     from ruamel.yaml import YAML
     from ruamel.yaml.error import MarkedYAMLError, YAMLError
 

@@ -73,6 +73,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable, Optional
 
+from .documents import read_text
+
 ROLES = ("viewer", "bot", "operator", "approver", "drift")
 SHARED_IDENTITY = "shared-token"
 TOKENS_KIND = "ApiTokens"
@@ -354,16 +356,7 @@ def _cert_match(spec: Any, at: str) -> CertMatch:
 def load_tokens(path: str | Path) -> Tokens:
     """Read a tokens document (YAML or JSON). Raises :class:`TokensError`."""
     p = Path(path)
-    try:
-        data = p.read_bytes()
-    except OSError as e:
-        raise TokensError(f"{p}: cannot read the tokens document ({e.strerror or type(e).__name__})") from None
-    if len(data) > MAX_TOKENS_BYTES:
-        raise TokensError(f"{p}: larger than {MAX_TOKENS_BYTES} bytes")
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError:
-        raise TokensError(f"{p}: not UTF-8") from None
+    text = read_text(p, "the tokens document", MAX_TOKENS_BYTES, TokensError)
     try:
         doc = json.loads(text) if text.lstrip().startswith("{") else _yaml(text)
     except TokensError:
