@@ -29,7 +29,6 @@ from typing import Any, Optional, Sequence
 
 from ...figures import figure, money, shortfall_text, step_of
 from ...fills import bot_side, orders_text, revert_side
-from ...overrides import iso as override_iso
 from ...policy.kinds.heartbeat_age import unheard
 from ...sources import revision_text
 from ..book.dms_state import declared_only
@@ -40,6 +39,7 @@ from ..lock.lock import DEAD_MANS_SWITCH, OPERATOR, LockBook, LockStatus, iso_ms
 from ..view import CoverageStatus, IncidentStatus, RunnerStatus, ThresholdCheck, TriggerStatus
 from .alerts import tab_alert
 from .leader import leader_facts
+from .limits_model import limit_rows, override_row
 from .policy_badge import policy_badges
 from .strip import entered_on, pages_reach, refused_legs, standing_lines, strip_rows
 
@@ -233,11 +233,11 @@ def page_model(status: RunnerStatus, ready: tuple[Any, Any], lock: dict, dms: di
         "data_ages": [_data_age(a, status.data_age_s.get(a), fetch_errors.get(a), now,
                                 stalled_after_s(status.tick_interval_s), status.streams.get(a)) for a in accounts],
         "resuming": [_resume(r, now) for r in status.resuming],
-        "limits": _limit_rows(lock.get("limits") or ()),
+        "limits": limit_rows(lock.get("limits") or ()),
         # the gate's refusals and the venue's violations counted (status's ``violation_counts``)
         "counted": _counted(status.violation_counts, now),
-        "overrides": [_override(o) for o in status.overrides],
-        "limit_names": sorted({str(r["limit"]) for r in _limit_rows(lock.get("limits") or ())}),
+        "overrides": [override_row(o) for o in status.overrides],
+        "limit_names": sorted({str(r["limit"]) for r in limit_rows(lock.get("limits") or ())}),
         # each trading window and its next change, as status shows them (compile/windows.py)
         "windows": [{**w, "next": _when(w.get("next_change_ms"), now)} for w in status.windows],
         "residuals": [_residual(r, now) for r in status.residuals],
@@ -407,74 +407,6 @@ def _resume(r: Any, now: int) -> dict:
             "step": step_of(r.day, r.days, getattr(r, "step_ms", None)),
             "fraction": f"{r.fraction:.0%}", "max_positions": "-" if r.max_positions is None else str(r.max_positions),
             "max_gross_exposure": _number(r.max_gross_exposure), "next": _when(r.until_ms, now)}
-
-
-# a limit each order is held to alone (no usage to show), by its name in the limits' document
-PER_ORDER = ("max_order_notional", "max_order_quantity", "price_collar")
-# a symbol's limit by the name its usage rows carry
-USAGE_NAME = {"max_position_notional": "max_position_notional", "max_open_orders": "max_open_orders_per_symbol"}
-
-
-def _override(o: Any) -> dict:
-    """An override of the limits as the console's limits section lists it: a line each."""
-    who = f"requested by {o.requester}" + (f", approved by {', '.join(o.approvers)}" if o.approvers else
-                                           f", {o.approvals} of {o.needed} approvals")
-    tail = f"until {override_iso(o.expires_ms)}" if o.state != "ended" else \
-        f"ended {override_iso(o.ended_ms or o.expires_ms)} ({o.end_reason})"
-    return {"id": o.id, "state": o.state, "text": f"{o.what} on {o.scope}" + (f" for {o.strategy}" if o.strategy
-                                                                             else ""),
-            "reason": f"{o.reason_code}: {o.reason}", "who": who, "until": tail,
-            # what an approval or an end is asked about, said in its dialog
-            "line": f"{o.what} on {o.scope}" + (f" for {o.strategy}" if o.strategy else "") +
-                    f"; {o.reason_code}: {o.reason}; {who}; {tail}"}
-
-
-def _limit_rows(limits: Sequence[dict]) -> list[dict]:
-    """Each pre-trade limit of each scope instance with its usage, as the lock document has them
-    (``usage`` None: an account of the scope not read, shown as unknown, never as 0); then each
-    limit of a policy that has no usage row: a per-order one ("per order": every order is held
-    to it alone), the message rate, and a limit no instance's usage is read for yet."""
-    out = []
-    for p in limits:
-        for u in p["usage"]:
-            used, value = u["usage"], u["value"]
-            share = None if used is None or not value else used / value
-            out.append({"policy": p["policy"], "scope": u["scope"], "limit": u["limit"], "symbol": u["symbol"],
-                        "value": _number(value), "usage": "unknown" if used is None else _number(used),
-                        "resting": _number(u["resting"]) if u.get("resting") else None,
-                        "share": "-" if share is None else f"{share:.0%}", "over": share is not None and share > 1,
-                        "near": share is not None and 0.8 <= share <= 1})
-        out += _set_rows(p["policy"], p.get("limits") or {}, {u["limit"] for u in p["usage"]})
-    return out
-
-
-def _set_rows(policy: str, doc: dict, used: set[str]) -> list[dict]:
-    """The limits ``policy`` sets (its limits' document) that its usage rows (``used``: their
-    names) do not show: each symbol's where it differs from the default."""
-    def row(limit: str, symbol: Optional[str], value: str, usage: str) -> dict:
-        return {"policy": policy, "scope": None, "limit": limit, "symbol": symbol, "value": value, "usage": usage,
-                "resting": None, "share": "-", "over": False, "near": False}
-
-    def shown(name: str, v: Any) -> str:
-        return f"{v * 100:g}% of the mark" if name == "price_collar" else _number(v)
-
-    default = doc.get("default") or {}
-    out = []
-    for symbol, limits in [(None, default), *sorted((doc.get("symbols") or {}).items())]:
-        for name, v in limits.items():
-            if symbol is not None and default.get(name) == v:
-                continue
-            if name in PER_ORDER:
-                out.append(row(name, symbol, shown(name, v), "per order"))
-            elif USAGE_NAME.get(name, name) not in used:
-                out.append(row(USAGE_NAME.get(name, name), symbol, _number(v), "no usage read yet"))
-    for name in ("max_open_orders", "max_gross_notional"):
-        if doc.get(name) is not None and name not in used:
-            out.append(row(name, None, _number(doc[name]), "no usage read yet"))
-    rate = doc.get("message_rate")
-    if rate:
-        out.append(row("message_rate", None, f"{rate['per_second']:g}/s (burst {rate['burst']})", "per strategy"))
-    return out
 
 
 def _residual(r: Any, now: int) -> dict:
