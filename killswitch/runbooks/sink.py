@@ -120,6 +120,7 @@ class RunbookSink:
         self._stored: set[str] = set()  # incidents whose runbook this process stored or found stored
         self._news_seq: Optional[int] = None  # the last audit row read for news of an incident (None: none yet)
         self._open: dict[str, _Open] = {}  # incident → its scope's stage and the lock its runbook says
+        self._lock_key: Optional[tuple] = None  # the lock book, revokes and holds in force at the last look
 
     # --- Sink --------------------------------------------------------------------------------
 
@@ -357,11 +358,17 @@ class RunbookSink:
         a revoke of its accounts' keys), rendered again with the lock book as it is now: the
         section says what binds now, not what bound at entry (``as_of``). An incident whose
         scope left its stage is let go (its end is told by :meth:`_ended`)."""
+        key, seen = ctx.lock_key(now), self._lock_key
+        self._lock_key = key
+        unchanged = seen is not None and key[0] is seen[0] and key[1] is seen[1] and key[2:] == seen[2:]
         for incident, o in list(self._open.items()):
             stage = ctx.stage(o.policy, o.scope)
             if stage is None or (stage.level, stage.entries) != (o.level, o.entries):
                 del self._open[incident]
                 continue
+            if unchanged and not o.fresh:  # no hold came or went, no revoke changed: nothing to read
+                continue
+            o.fresh = False
             lock = {**lock_view(ctx.lock_doc(o.scope, now), o.policy, o.level, o.scope), "refreshed": True}
             if _lock_gist(lock) == o.lock:
                 continue
@@ -436,6 +443,7 @@ class _Open:
     level: int
     entries: int  # its decision id's e<n>: another entry of the scope ends it
     lock: str  # what its runbook's lock section was last rendered from (:func:`_lock_gist`)
+    fresh: bool = True  # not looked at since it was watched: read its lock once whatever the key
 
 
 def _lock_gist(lock: Mapping[str, Any]) -> str:

@@ -44,6 +44,7 @@ class _Ctx:
 
     def __init__(self, book: LockBook, data: dict, revokes: RevokeBook = RevokeBook()):
         self.book, self.revokes, self.saved, self.audits = book, revokes, [], []
+        self.lock_reads = 0
         self.graph = SimpleNamespace(digest="g")
         self.dry_run = False
         self.record = record_of(data, render_runbook(data, None))
@@ -52,7 +53,11 @@ class _Ctx:
     def stage(self, policy, scope):
         return SimpleNamespace(level=1, entries=1)
 
+    def lock_key(self, now_ms):
+        return self.book, self.revokes, len(self.book.in_force(now_ms))
+
     def lock_doc(self, scope, now_ms):
+        self.lock_reads += 1
         return {**self.book.scope_doc(scope, now_ms), "overrides": [], "as_of": iso_ms(now_ms),
                 "revokes": revokes_in_force(self.revokes, scope)}
 
@@ -87,7 +92,9 @@ def test_an_open_incidents_runbook_says_the_lock_that_binds_now_after_another_st
     assert f"held by policy {OTHER} stage 2" in first and "a reset of the stage does not lift it" in first
     assert "operator alice until ksctl unlock" in first  # M1: the operator's halt is named beside it
     sink._relock(ctx, T + 30_000)  # nothing came or went: not rendered again
-    assert ctx.saved == []
+    assert ctx.saved == [] and ctx.lock_reads == 1  # read once, as it was just watched
+    sink._relock(ctx, T + 35_000)  # the same lock book and revokes: not even read (a tick's cost)
+    assert ctx.saved == [] and ctx.lock_reads == 1
     ctx.book = unlocked
     sink._relock(ctx, T + 60_000)
     ctx.book = reset

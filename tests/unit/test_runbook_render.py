@@ -280,6 +280,9 @@ class _Runner:
     def lock_doc(self, scope, now_ms):
         return self.lock_book.for_scope(scope, now_ms).to_doc()
 
+    def lock_key(self, now_ms):
+        return self.lock_book, None, len(self.lock_book.in_force(now_ms))
+
     def residuals_of(self, incident):
         return ()
 
