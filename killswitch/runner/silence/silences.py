@@ -373,9 +373,10 @@ class Silences(Acknowledgements):
         for done in carried:
             await self.io(self.store.save_silence, done, self.lead.fence)  # (FencedError: the caller's)
             self.book.silence_changed(done)
-        open_ = self.open_incidents()
-        ended = [s for s in self.book.silences if s.ended_ms is None and s.incident is not None and s.tied
-                 and not s.incident.startswith("manual/") and s.ended_with_incident(open_) and now < s.ends_ms]
+        tied = [s for s in self.book.silences if s.ended_ms is None and s.incident is not None and s.tied
+                and not s.incident.startswith("manual/") and now < s.ends_ms]
+        open_ = self.open_incidents() if tied else {}  # (most ticks: no silence made from a stage's incident)
+        ended = [s for s in tied if s.ended_with_incident(open_)]
         for s in ended:
             done = s.ended_with(now)
             await self.io(self.store.save_silence, done, self.lead.fence)  # (FencedError: the caller's)
