@@ -288,7 +288,7 @@ class SinkContext(Protocol):
     def lock_doc(self, scope: str, now_ms: int) -> dict[str, Any]:
         """The lock that binds ``scope`` at ``now_ms``, as the lock document shows it."""
 
-    def lock_key(self, now_ms: int) -> tuple:
+    def lock_key(self, now_ms: int) -> tuple[Any, ...]:
         """What every scope's lock is made of, cheap to compare between two ticks: the lock book
         and the revokes (compared by identity: each change makes a new one), then plain values."""
 

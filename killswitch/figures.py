@@ -83,10 +83,7 @@ def step_of(step: int, steps: int, step_ms: Optional[int]) -> str:
     (every 2m)``."""
     if step_ms is None or step_ms == DAY_MS:
         return f"day {step} of {steps}"
-    s = max(1, int(step_ms // 1000))
-    parts = [(s // 86_400, "d"), (s % 86_400 // 3600, "h"), (s % 3600 // 60, "m"), (s % 60, "s")]
-    every = "".join(f"{n}{u}" for n, u in parts if n) or "0s"
-    return f"step {step} of {steps} (every {every})"
+    return f"step {step} of {steps} (every {duration_text(max(1, int(step_ms // 1000)))})"
 
 
 def duration_text(seconds: Optional[float]) -> Optional[str]:

@@ -9,10 +9,10 @@ at delivery, each in its own fenced write, so they say what the saved state does
 - a ``notification_delivered`` row written since the save (a page, or the fallback receiver's
   copy of a failed one) marks the alerts it told as notified in the restored group: not sent
   again; the resolutions it told (``resolved_alerts``) as told: not sent again either;
-- a ``notification_sending`` row (written before a page's first attempt) with no receipt after
-  it is a page that may have reached its receiver just before the process died (the receiver's
-  answer and the receipt's write are the one window no design closes without the receiver's
-  help): sent again, marked as a possible repeat, with the same dedup key.
+- a ``notification_sending`` row (written before each attempt: a retry in flight is as unknown
+  as a first) with no receipt after it is a page that may have reached its receiver just before
+  the process died (the receiver's answer and the receipt's write are the one window no design
+  closes without the receiver's help): sent again, marked as a possible repeat, with the same dedup key.
 
 What it owns: reading those rows (:func:`handed_since`). Must not: write, or raise (a store that
 cannot be read leaves the state as saved: at worst a page sent twice, never one lost).

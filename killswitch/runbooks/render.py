@@ -15,14 +15,18 @@ Pure: the templates were read beforehand (:meth:`Templates.load`); rendering rea
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
-from typing import Optional
+from typing import TYPE_CHECKING, Optional
 
 from ..render.runbook import fallback_markdown, html_page, markdown_html, runbook_title
 from .builtin import builtin_templates
 from .incident import DEFAULT_TEMPLATE
 from .lock_view import lock_view
 from .templates import TemplateError, Templates, html_twin
+
+if TYPE_CHECKING:
+    from ..state.store import RunbookRecord
 
 BUILTIN = "builtin"
 
@@ -83,3 +87,15 @@ def _html(templates: Templates, name: str, incident: dict, md: str, problems: li
         except TemplateError as e:
             problems.append(str(e))  # the markdown's HTML form says the same, without the twin's layout
     return html_page(runbook_title(incident), markdown_html(md))
+
+
+def record_of(data: dict, rb: Runbook) -> "RunbookRecord":
+    """A rendered runbook as the store keeps it, with the incident data it was rendered from."""
+    from ..state.store import RunbookRecord
+
+    stage = data.get("stage") or {}
+    return RunbookRecord(
+        incident=data["incident"], policy=data["policy"]["name"], scope=data["scope"], level=int(stage.get("level", 0)),
+        created_ms=int(data["created_ms"]), graph_digest=data["graph"]["digest"], revision=data["graph"]["revision"],
+        template=rb.template, markdown=rb.markdown, html=rb.html,
+        data_json=json.dumps(data, sort_keys=True, separators=(",", ":"), allow_nan=False))

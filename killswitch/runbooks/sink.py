@@ -39,7 +39,6 @@ data (:mod:`killswitch.runbooks.incident` reads names, numbers and reason codes 
 from __future__ import annotations
 
 import hashlib
-import json
 import re
 import time
 from dataclasses import dataclass
@@ -50,8 +49,8 @@ from ..events import INCIDENT_ACKNOWLEDGED, RESET, STAGE_TRANSITION, Event
 from ..metrics import Registry, render_collected
 from ..state.violations import VIOLATION_KINDS
 from .incident import follow_up, incident_from_event, iso, residual_docs
-from .lock_view import lock_view
-from .render import BUILTIN, Runbook, render_runbook
+from .lock_watch import LockWatch, _Open
+from .render import BUILTIN, record_of as record_of, render_runbook
 from .report import NOTIFICATION_KINDS
 from .residuals import ACCEPTED_KIND
 from .story import ended_by, read_story
@@ -59,18 +58,6 @@ from .templates import Templates
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..events import SinkContext, TickFacts
-    from ..state.store import RunbookRecord
-
-
-def record_of(data: dict, rb: Runbook) -> RunbookRecord:
-    from ..state.store import RunbookRecord
-
-    stage = data.get("stage") or {}
-    return RunbookRecord(
-        incident=data["incident"], policy=data["policy"]["name"], scope=data["scope"], level=int(stage.get("level", 0)),
-        created_ms=int(data["created_ms"]), graph_digest=data["graph"]["digest"], revision=data["graph"]["revision"],
-        template=rb.template, markdown=rb.markdown, html=rb.html,
-        data_json=json.dumps(data, sort_keys=True, separators=(",", ":"), allow_nan=False))
 
 
 # audit rows that are news of an open incident for its runbook (its story): page receipts, a
@@ -103,7 +90,7 @@ class _Following:
     quiet: int = 0
 
 
-class RunbookSink:
+class RunbookSink(LockWatch):
     name = "runbooks"
 
     def __init__(self, root: Optional[Path], *, clock_ns=time.time_ns):  # wall ns: the span's times too
@@ -120,7 +107,7 @@ class RunbookSink:
         self._stored: set[str] = set()  # incidents whose runbook this process stored or found stored
         self._news_seq: Optional[int] = None  # the last audit row read for news of an incident (None: none yet)
         self._open: dict[str, _Open] = {}  # incident → its scope's stage and the lock its runbook says
-        self._lock_key: Optional[tuple] = None  # the lock book, revokes and holds in force at the last look
+        self._lock_key: Optional[tuple[Any, ...]] = None  # the lock book, revokes and holds in force at the last look
 
     # --- Sink --------------------------------------------------------------------------------
 
@@ -344,53 +331,6 @@ class RunbookSink:
             if f.quiet >= QUIET_TICKS or now - int(f.data["created_ms"]) > FOLLOW_MS:
                 del self._following[incident]
 
-    def _watch_lock(self, data: dict) -> None:
-        """Keep ``data``'s lock section current while its incident is open (:meth:`_relock`)."""
-        m = _ENTRY.search(data["incident"])
-        if m is not None:
-            self._open[data["incident"]] = _Open(data["policy"]["name"], data["scope"], int(m.group(1)),
-                                                 int(m.group(2)), _lock_gist(data.get("lock") or {}))
-        while len(self._open) > MAX_FOLLOWED:
-            self._open.pop(next(iter(self._open)))
-
-    def _relock(self, ctx: "SinkContext", now: int) -> None:
-        """The runbooks of the open incidents whose scope's lock changed (a hold came or went,
-        a revoke of its accounts' keys), rendered again with the lock book as it is now: the
-        section says what binds now, not what bound at entry (``as_of``). An incident whose
-        scope left its stage is let go (its end is told by :meth:`_ended`)."""
-        key, seen = ctx.lock_key(now), self._lock_key
-        self._lock_key = key
-        unchanged = seen is not None and key[0] is seen[0] and key[1] is seen[1] and key[2:] == seen[2:]
-        for incident, o in list(self._open.items()):
-            stage = ctx.stage(o.policy, o.scope)
-            if stage is None or (stage.level, stage.entries) != (o.level, o.entries):
-                del self._open[incident]
-                continue
-            if unchanged and not o.fresh:  # no hold came or went, no revoke changed: nothing to read
-                continue
-            o.fresh = False
-            lock = {**lock_view(ctx.lock_doc(o.scope, now), o.policy, o.level, o.scope), "refreshed": True}
-            if _lock_gist(lock) == o.lock:
-                continue
-            o.lock = _lock_gist(lock)
-            record = ctx.store.runbook(incident)
-            if record is None or (record.data.get("story") or {}).get("ended"):
-                del self._open[incident]
-                continue
-            data = record.data
-            data["lock"] = lock
-            following = self._following.get(incident)
-            if following is not None:
-                following.data["lock"] = lock
-            t0 = self._clock_ns()
-            rb = render_runbook(data, self.templates(ctx))
-            self._trace(ctx, data, rb, t0)
-            ctx.save_runbook(record_of(data, rb))
-            ctx.audit("runbook_updated", now, {
-                "incident": incident, "template": rb.template, "lock_as_of": lock.get("as_of"),
-                "sha256": hashlib.sha256(rb.markdown.encode("utf-8")).hexdigest()})
-            self.updated += 1
-
     def _trace(self, ctx: "SinkContext", data: dict, rb, t0: int) -> None:
         """The render as a span under its incident's decision, when the runner has telemetry."""
         from ..telemetry import find
@@ -434,21 +374,6 @@ class RunbookSink:
         templates = Templates.load(self.root)
         templates.warm()
         return templates
-
-
-@dataclass
-class _Open:
-    policy: str
-    scope: str
-    level: int
-    entries: int  # its decision id's e<n>: another entry of the scope ends it
-    lock: str  # what its runbook's lock section was last rendered from (:func:`_lock_gist`)
-    fresh: bool = True  # not looked at since it was watched: read its lock once whatever the key
-
-
-def _lock_gist(lock: Mapping[str, Any]) -> str:
-    """What makes a lock section worth rendering again: the holds on the scope, its revokes."""
-    return json.dumps([lock.get("locked"), lock.get("holds"), lock.get("revokes")], sort_keys=True, default=str)
 
 
 def _gist(data: dict) -> tuple:

@@ -152,8 +152,8 @@ class Readout:
         """The runner's status; its dead man's switch summarised to the ``dms_shown`` most urgent
         sources (None: every one, :meth:`Countdowns.status`)."""
         book = self.book
-        scopes = scope_rows(book, self.clock())
-        now = self.clock()
+        now = self.clock()  # one now for the whole answer
+        scopes = scope_rows(book, now)
         # the engine's rule (a frozen feed ages from its last change), so status and triggers agree
         ages = {k: round(age / 1000, 3) for k, a in sorted(book.state.accounts.items())
                 if (age := a.data_age_ms(now)) is not None}
@@ -204,6 +204,7 @@ class Readout:
         per incident (on the store thread, queued with the tick's writes): the console asks
         every 2 s per open page."""
         book = self.book
+        now = self.clock()  # one now for every incident
         out = []
         for key, ss in sorted(book.state.scopes.items()):
             level = ss.stage.level
@@ -219,8 +220,7 @@ class Readout:
             rerun = last if last is not None and since is not None and last > since else None
             rows = await self.io(self.store.approvals, f"{key}|e{ss.stage.entries}", level) if manual else []
             approvals = tuple(ApprovalRow(a.approver, a.reason, a.ts_ms) for a in rows)
-            leaves = leave_facts(book, policy, scope, ss, manual, self.clock())
-            leaves.pop("firing", None)  # (the card reads what fires from the triggers)
+            leaves = leave_facts(book, policy, scope, ss, manual, now)
             out.append(replace(await self._incident(incident, "stage", policy, scope, level, name, since, manual,
                                                     needed, approvals), **leaves, rerun_ms=rerun))
         for close_id, info in list(self.manual_closes().items())[-MAX_MANUAL_CLOSES_SHOWN:]:

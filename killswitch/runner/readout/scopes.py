@@ -23,6 +23,10 @@ def scope_rows(book: BookView, now: int) -> list[ScopeStatus]:
         name, manual, needed = stage_facts(book.node(policy), ss)
         incident = decision_id(policy, scope, ss.stage.level, ss.stage.entries) if ss.stage.level else None
         leaves = leave_facts(book, policy, scope, ss, manual, now) if ss.stage.level > 0 else {}
+        if leaves:  # a trigger fired at the last tick: its quiet has not begun (the card reads the triggers)
+            last = book.state.last_tick_ms
+            leaves["firing"] = last is not None and ss.stage.last_active_ms is not None \
+                and ss.stage.last_active_ms >= last
         scopes.append(ScopeStatus(policy, scope, ss.stage.level, name, manual, tuple(ss.stage.approvals),
                                   needed, ss.stage.entered_ms, *ack_fields(book.acks.get(incident or "")),
                                   removed=removed_text(policy, scope, ss.stage.level, ss.removed)
@@ -33,9 +37,9 @@ def scope_rows(book: BookView, now: int) -> list[ScopeStatus]:
 
 def leave_facts(book: BookView, policy: str, scope: str, ss: Any, manual: bool, now: int) -> dict[str, Any]:
     """For an engaged stage that leaves by itself: when (``leaves_ms``, if its triggers stay
-    quiet), the quiet it needs, whether a trigger fired at the last tick, and when its own lock
-    ran out (None while it holds). Empty for a stage reset by hand, and for an instance the graph
-    no longer runs (never reset by its triggers: only by hand)."""
+    quiet), the quiet it needs, and when its own lock ran out (None while it holds). Empty for
+    a stage reset by hand, and for an instance the graph no longer runs (never reset by its
+    triggers: only by hand)."""
     if manual or ss.removed is not None:
         return {}
     node = book.node(policy)
@@ -43,9 +47,7 @@ def leave_facts(book: BookView, policy: str, scope: str, ss: Any, manual: bool, 
     stage = next((s for s in node.stages if s.level == level), None) if node else None
     if stage is None:
         return {}
-    last = book.state.last_tick_ms
     return {"leaves_ms": leaves_at(stage, ss.stage), "quiet_s": stage.reset_after_s,
-            "firing": last is not None and ss.stage.last_active_ms is not None and ss.stage.last_active_ms >= last,
             "own_lock_ended": own_lock_ended(stage, level, applied_ms(ss.stage), book.lock_book, policy, scope, now)}
 
 

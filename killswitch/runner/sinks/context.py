@@ -155,7 +155,7 @@ class RunnerSinkContext:
         return {**self._book.lock_book.scope_doc(scope, now_ms), "overrides": self._overrides(scope, now_ms),
                 "as_of": iso_ms(now_ms), "revokes": revokes_in_force(self._book.revokes, scope)}
 
-    def lock_key(self, now_ms: int) -> tuple:
+    def lock_key(self, now_ms: int) -> tuple[Any, ...]:
         """What a scope's lock section is made of, cheap to compare: the lock book and the
         revokes (pure values: a change is a new one) and how many holds are in force now (one
         running out by its ttl changes no book)."""
