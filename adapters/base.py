@@ -272,9 +272,12 @@ class CancelResult:
 
 @dataclass(frozen=True)
 class DmsStatus:
+    """A venue's answer to arming (or disarming) an account's cancel-all-after countdown."""
+
     armed: bool
-    seconds: Optional[float] = None
+    seconds: Optional[float] = None  # as the venue took it (after its clamp)
     supported: bool = True
+    symbols: tuple[str, ...] = ()  # a per-symbol countdown's symbols armed (empty: account-wide)
 
 
 @dataclass(frozen=True)

@@ -53,6 +53,9 @@ MANUAL_CLOSE = "manual_close"
 DEPOSED = "deposed"
 SNAPSHOT_FAILED = "snapshot_failed"
 DMS_FIRED = "dms_fired"
+# a venue's own cancel-all-after countdown found lapsed (no runner refreshed it in time): the venue
+# may have cancelled every open order of the account (paged once per lapse, at start or takeover too)
+DMS_NATIVE_LAPSED = "dms_native_lapsed"
 # a policy × scope instance cannot evaluate a trigger: reported when it turns blind, then every 30 s while so
 SCOPE_BLIND = "scope_blind"
 # a policy's scope selects no account: reported when it starts, then every 30 s while so
@@ -87,7 +90,8 @@ SEVERITY = {
     STAGE_TRANSITION: "critical", ORDER_FAILED: "critical", CLOSE_RETRIES_EXHAUSTED: "critical",
     CLOSE_RESIDUAL: "critical", ORDER_STILL_OPEN: "critical",
     POLICY_RELOAD_FAILED: "critical", RESET: "info", MANUAL_CLOSE: "warning", DEPOSED: "warning",
-    SNAPSHOT_FAILED: "warning", DMS_FIRED: "critical", SCOPE_BLIND: "warning", POLICY_UNMATCHED: "critical",
+    SNAPSHOT_FAILED: "warning", DMS_FIRED: "critical", DMS_NATIVE_LAPSED: "critical", SCOPE_BLIND: "warning",
+    POLICY_UNMATCHED: "critical",
     SCOPE_ARMED: "info", POLICY_MATCHED: "info",
     INCIDENT_ACKNOWLEDGED: "info", LOCK_VIOLATION: "critical", LIMIT_VIOLATION: "critical",
     TRADING_REVOKED: "critical", TRADING_RESTORED: "critical", REVOKE_FAILED: "critical",

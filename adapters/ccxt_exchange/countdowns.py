@@ -70,7 +70,7 @@ class Countdowns:
                     self.armed[s] = float(seconds)
                 if not targets:  # no open order or position anywhere: no countdown runs
                     return DmsStatus(armed=False, seconds=None)
-                return DmsStatus(armed=True, seconds=float(seconds))
+                return DmsStatus(armed=True, seconds=float(seconds), symbols=tuple(targets))
             given = await countdown.arm(call, seconds, None)
             return DmsStatus(armed=True, seconds=given)
 

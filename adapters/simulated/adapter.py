@@ -316,9 +316,10 @@ class SimulatedAdapter(SimCancels, ExchangeAdapter):
                                venue=self.venue)
         eng, acct = self.engine, self.engine_account
         ms = int(round(seconds * 1000))
-        for s in self._dms_symbols(symbols):
+        armed = self._dms_symbols(symbols)
+        for s in armed:
             await self._call("countdown", _bound(eng.countdown_cancel_all, acct, s, ms))
-        return DmsStatus(armed=True, seconds=ms / 1000)
+        return DmsStatus(armed=True, seconds=ms / 1000, symbols=tuple(armed))
 
     async def disarm_cancel_all_after(self, symbols: tuple[str, ...] = ()) -> DmsStatus:
         if self.market_type != "futures":

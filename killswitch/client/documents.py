@@ -42,6 +42,7 @@ class VenueCountdown:
     lapsed: bool = False
     supported: bool = True
     error: Optional[str] = None  # why the last refresh failed
+    at_venue: str = ""  # the venue's answer to the last arm, in words (armed on what, or why not)
 
 
 @dataclass(frozen=True)

@@ -319,6 +319,19 @@ def instances(policy: PolicyNode, snapshots: list[Snapshot], tables: Optional[Ta
     return list(views.values())
 
 
+def accounts_acted_on(policy: PolicyNode, scope: str, snapshots: Sequence[Snapshot],
+                      known: Iterable[str] = ()) -> frozenset[str]:
+    """The accounts (``venue/account``) the instance ``scope`` of ``policy`` acts on: those of its
+    view over ``snapshots``; an account-level instance no snapshot shows now names its own
+    account, when ``known`` lists it. What a stage's account-wide effects (a revoke of the bots'
+    keys, the venue's cancel-all-after countdown) reach, and nothing else."""
+    view = next((v for v in instances(policy, list(snapshots)) if v.key == scope), None)
+    accounts = frozenset(account_key(s) for s in view.snapshots) if view is not None else frozenset()
+    if not accounts and scope in set(known):
+        return frozenset([scope])
+    return accounts
+
+
 def _listed(level: str, names: list[str], chosen: list[Snapshot]) -> list[str]:
     """The instances a strategy or symbol level lists whatever the positions hold: every symbol;
     the strategies an account chosen declares (or does not say what it declares)."""

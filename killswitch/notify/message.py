@@ -216,6 +216,10 @@ _HEADLINES: dict[str, Callable[[Labels, Data, str], str]] = {
         f"{lab.get('strategy', '?')}: {data.get('account', '?')} {data.get('symbol', '?')} "
         f"{data.get('side', '?')} cancelled ({str(data.get('reason', '?')).split(' [', 1)[0]})"),
     ev.DMS_FIRED: lambda lab, data, where: f"dead man's switch fired{': ' + where if where else ''}",
+    ev.DMS_NATIVE_LAPSED: lambda lab, data, where: (
+        f"{_account(lab)}: the venue's cancel-all-after lapsed at {data.get('lapsed_at', '?')} with no refresh: "
+        "the venue may have cancelled every open order of the account (the bots' reduce-only and "
+        "take-profit orders too); armed again"),
 }
 
 

@@ -370,12 +370,13 @@ def build_runner_and_desk(graph: "DecisionGraph", adapters: "Mapping[str, Exchan
                         confirm_gap_ms=confirm_gap_ms, still_leader=lead.fence_holds,
                         may_send=lead.term_holds, io=io, audit=lead.orders_audit,
                         send_wait_s=SEND_WAIT_S if send_wait_s is ... else send_wait_s)
-    countdowns = Countdowns(book, venues, store, io, dry_run=dry_run, clock=clock, lead=lead, counters=counters)
     resumptions = Resumptions(book, clock)
     # the tick's stage transitions, owed from their save until audited and held by the sinks
     entries = EntryOutbox(book, store, io, lead, fanout.holds, dry_run=dry_run)
     # the book's writes (the state document, the lock file), handed to the parts that save
     persist = Persistence(book, store, io, lead, fanout, resumptions, lock_path, entries)
+    countdowns = Countdowns(book, venues, store, io, dry_run=dry_run, clock=clock, lead=lead, counters=counters,
+                            persist=persist)
     shortfalls = Shortfalls(book, store, io, dry_run=dry_run, clock=clock, lead=lead, persist=persist)
     # orders a cancel left open: a standing fact, saved, audited and paged once, ended with the order
     still_open = StillOpenOrders(book, store, io, lead=lead, persist=persist, clock=clock, dry_run=dry_run)

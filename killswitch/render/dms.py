@@ -35,9 +35,11 @@ def dms_lines(d: DmsStatus) -> list[str]:
     for acct, n in sorted(d.native.items()):
         extra = "  LAPSED" if n.lapsed else ""
         extra += f"  refresh failing: {n.error}" if n.error else ""
-        lines.append(f"  venue cancel-all-after {acct}: {n.countdown_s:g}s countdown, refreshed "
-                     f"{seconds_text(n.last_refresh_age_s)} ago, cancels in {seconds_text(n.cancels_in_s)} without a "
-                     f"refresh{extra}")
+        said = f" ({n.at_venue})" if n.at_venue else ""
+        cancels = (f"cancels in {seconds_text(n.cancels_in_s)} without a refresh" if n.cancels_in_s is not None
+                   else "cancels nothing now")
+        lines.append(f"  venue cancel-all-after {acct}: {n.countdown_s:g}s countdown{said}, refreshed "
+                     f"{seconds_text(n.last_refresh_age_s)} ago, {cancels}{extra}")
     for name, r in sorted(d.refused.items(), key=lambda kv: kv[1].last_refused_age_s):
         lines.append(f"  REFUSED heartbeat {name}: {r.count} beat(s), the last "
                      f"{seconds_text(r.last_refused_age_s)} ago; {r.reason}")

@@ -16,12 +16,12 @@ from types import SimpleNamespace
 
 import pytest
 
-from adapters.base import AdapterError, Reason
+from adapters.base import AdapterError, DmsStatus, Reason
 from adapters.simulated.adapter import SimulatedAdapter
 from adapters.simulated.engine import ManualClock
 from adapters.simulated.scenarios import build
 from killswitch.compile.compiler import compile_documents
-from killswitch.events import DMS_FIRED
+from killswitch.events import DMS_FIRED, DMS_NATIVE_LAPSED
 from killswitch.policy.load import load_text
 from killswitch.process.bootstrap import build_runner_and_desk
 from killswitch.runner.lock.file import read_lock_file
@@ -58,11 +58,13 @@ def compiled(text: str = GUARD):
 
 
 class FlakyCountdown:
-    """The simulated adapter, whose cancel-all-after refresh fails while ``failing`` is set."""
+    """The simulated adapter, whose cancel-all-after refresh fails while ``failing`` is set, and
+    answers ``said`` (after arming) when set: what a per-symbol venue says with nothing to arm."""
 
     def __init__(self, inner):
         self.inner = inner
         self.failing = False
+        self.said = None
 
     def __getattr__(self, name):
         return getattr(self.inner, name)
@@ -70,11 +72,15 @@ class FlakyCountdown:
     async def arm_cancel_all_after(self, seconds, symbols=()):
         if self.failing:
             raise AdapterError(Reason.EXCHANGE_UNAVAILABLE, "venue down", venue="simulated")
-        return await self.inner.arm_cancel_all_after(seconds, symbols)
+        answer = await self.inner.arm_cancel_all_after(seconds, symbols)
+        return self.said or answer
+
+
+OTHER = "simulated/sim-hedge"  # an account of another book: no policy of GUARD acts on it
 
 
 def make(tmp_path, *, text: str = GUARD, dry_run: bool = False, engine=None, clock=None, holder: str = "runner",
-         sinks=(), lease_ttl_ms: int = 5_000):
+         sinks=(), lease_ttl_ms: int = 5_000, other: bool = False):
     clock = clock or ManualClock(T0)
     if engine is None:
         engine = build("calm", clock)
@@ -83,7 +89,11 @@ def make(tmp_path, *, text: str = GUARD, dry_run: bool = False, engine=None, clo
     adapter = FlakyCountdown(SimulatedAdapter(engine, "sim-main", venue="simulated", labels={"book": "futures"},
                                               strategy_prefixes={"bot-a-": "bot-a"}, timeout_s=2.0))
     store = open_store(f"sqlite://{tmp_path / 'state.db'}")
-    runner, desk, parts = build_runner_and_desk(compiled(text), {ACCOUNT: adapter}, store,
+    adapters = {ACCOUNT: adapter}
+    if other:  # same venue, same capabilities, another book
+        adapters[OTHER] = SimulatedAdapter(engine, "sim-hedge", venue="simulated", labels={"book": "hedges"},
+                                           timeout_s=2.0)
+    runner, desk, parts = build_runner_and_desk(compiled(text), adapters, store,
             lock_path=tmp_path / "lock.json",
                                          dry_run=dry_run, clock=clock, holder=holder, sinks=sinks,
                                          lease_ttl_ms=lease_ttl_ms)
@@ -130,6 +140,22 @@ def audit_kinds(w) -> list[str]:
         return [k for (k,) in db.execute("SELECT kind FROM audit_log ORDER BY seq")]
     finally:
         db.close()
+
+
+def audit_rows(w) -> list[tuple[str, str]]:
+    import sqlite3
+
+    db = sqlite3.connect(w.db)
+    try:
+        return list(db.execute("SELECT kind, payload FROM audit_log ORDER BY seq"))
+    finally:
+        db.close()
+
+
+def headline(event) -> str:
+    from killswitch.notify.message import _HEADLINES
+
+    return _HEADLINES[event.kind](event.labels, event.data, "")
 
 
 def fired(reports) -> list:
@@ -260,6 +286,75 @@ def test_the_venue_countdown_is_armed_refreshed_shown_and_disarmed_after_the_res
     ticks(w, 1)
     assert w.engine.countdowns("sim-main") == {} and w.desk.dms_status()["native"] == {}
     assert "dms_native_disarmed" in audit_kinds(w)
+
+
+def enter_halt(w) -> list:
+    """bot-x silent past its minute: the halt stage entered, its countdown armed. The reports."""
+    start(w)
+    run(w.desk.heartbeat("bot-x"))
+    reports = ticks(w, 13)
+    assert w.parts.book.state.scopes[f"bot-guard|{ACCOUNT}"].stage.level == 1
+    return reports
+
+
+def lapses(reports) -> list:
+    return [e for r in reports for e in r.events if e.kind == DMS_NATIVE_LAPSED]
+
+
+def test_the_venue_countdown_is_armed_only_on_the_accounts_its_stage_acts_on(tmp_path):
+    w = make(tmp_path, other=True)
+    enter_halt(w)
+    assert w.engine.countdowns("sim-main"), "the account the stage acts on is armed"
+    assert w.engine.countdowns("sim-hedge") == {}, "an account of another book is never armed"
+    native = w.desk.dms_status()["native"]
+    assert set(native) == {ACCOUNT}
+    assert native[ACCOUNT]["at_venue"] == "armed, 30s on BTCUSDT, ETHUSDT, SOLUSDT"
+    ticks(w, 4)  # refreshed twice since: still the one account
+    assert w.engine.countdowns("sim-hedge") == {} and set(w.desk.dms_status()["native"]) == {ACCOUNT}
+
+
+def test_a_venue_that_armed_nothing_is_shown_so_and_never_said_to_cancel(tmp_path):
+    w = make(tmp_path)
+    w.adapter.said = DmsStatus(armed=False)  # a per-symbol venue with no open order or position
+    enter_halt(w)
+    native = w.desk.dms_status()["native"][ACCOUNT]
+    assert native["at_venue"].startswith("not armed: no open order or position to cancel")
+    assert native["cancels_in_s"] is None
+
+
+def test_a_deliberate_stop_turns_the_venue_countdown_off_and_the_next_runner_arms_it_again(tmp_path):
+    w = make(tmp_path)
+    enter_halt(w)
+    assert w.engine.countdowns("sim-main")
+    run(w.runner.aclose())  # SIGTERM's clean stop
+    assert w.engine.countdowns("sim-main") == {}, "no lapse may cancel the account's orders while none runs"
+    rows = [r for r in audit_rows(w) if r[0] == "dms_native_disarmed"]
+    assert [json.loads(p)["why"] for _, p in rows] == [
+        "the runner stopped; armed again by the runner that takes up the state"]
+    w.store.close()
+
+    w.clock.advance(120_000)  # down for two minutes: four times the countdown
+    again = make(tmp_path, engine=w.engine, clock=w.clock)
+    start(again)
+    reports = ticks(again, 1)
+    assert set(again.engine.countdowns("sim-main").values()) == {again.clock() + 30_000}, "armed again at once"
+    assert lapses(reports) == [], "turned off at the stop: no lapse to page"
+
+
+def test_a_countdown_that_lapsed_while_no_runner_refreshed_it_is_paged_once_at_start(tmp_path):
+    w = make(tmp_path)
+    enter_halt(w)
+    w.store.close()  # the process killed: nothing turned off
+
+    w.clock.advance(120_000)
+    again = make(tmp_path, engine=w.engine, clock=w.clock)
+    start(again)
+    [event] = lapses(ticks(again, 1))
+    assert event.labels["account"] == ACCOUNT and event.labels["severity"] == "critical"
+    assert event.data["countdown_s"] == 30 and event.data["lapsed_at"] == "2026-03-02T13:01:35.000Z"
+    assert "may have cancelled every open order" in headline(event)
+    assert lapses(ticks(again, 6)) == [], "once per lapse"
+    assert audit_kinds(again).count("dms_native_lapsed") == 1
 
 
 def test_a_dry_run_runner_never_touches_the_venue_countdown(tmp_path):

@@ -5,7 +5,7 @@ from ..units import DurationField
 
 
 class ArmExchangeDms(Strict):
-    """Arm the venue's dead man's switch: it cancels the account's orders ``after`` this long without a renewal."""
+    """Arm the venue's dead man's switch on the accounts the stage acts on: the venue cancels their orders ``after`` this long without a renewal."""  # noqa: E501
 
     after: DurationField
 

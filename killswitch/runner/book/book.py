@@ -298,6 +298,11 @@ class Book(Stored):
     def venue_countdown_refreshed(self, account: str, now: int) -> None:
         self.dms = self.dms.refreshed(account, now)
 
+    def venue_countdown_stood_down(self, account: str) -> None:
+        """``account``'s countdown turned off at the venue at a deliberate stop: kept, due at once
+        (the runner that takes the state up arms it again), and not a lapse."""
+        self.dms = self.dms.stood_down(account)
+
     # --- the outbox of stage transitions (kept by :class:`~killswitch.runner.entries.EntryOutbox`) ---------
 
     def owe(self, entries: dict[str, dict]) -> None:

@@ -212,6 +212,14 @@ class DeadMansSwitch:
         last = now_ms if old.last_refresh_ms is None else max(old.last_refresh_ms, now_ms)
         return replace(self, native={**self.native, venue: replace(old, last_refresh_ms=last)})
 
+    def stood_down(self, venue: str) -> "DeadMansSwitch":
+        """``venue``'s countdown turned off at the venue while it stays wanted: never refreshed
+        since (due now, not lapsed)."""
+        old = self.native.get(venue)
+        if old is None:
+            return self
+        return replace(self, native={**self.native, venue: replace(old, last_refresh_ms=None)})
+
     def native_plan(self, now_ms: int, supported: Mapping[str, bool],
                     fraction: float = DEFAULT_REFRESH_FRACTION) -> "RefreshPlan":
         return native_refresh(now_ms, {v: supported.get(v, False) for v in self.native},

@@ -542,7 +542,7 @@ def _dms(dms: dict, now: int) -> dict:
                "last_refresh": age_text(n.get("last_refresh_age_s")),
                "last_refresh_ms": _at(n.get("last_refresh_age_s"), now, -1),
                "cancels_in": age_text(n.get("cancels_in_s")), "cancels_ms": _at(n.get("cancels_in_s"), now, 1),
-               "lapsed": n.get("lapsed", False),
+               "lapsed": n.get("lapsed", False), "at_venue": n.get("at_venue") or "",
                "supported": n.get("supported", True), "error": n.get("error") or ""}
               for k, n in sorted((dms.get("native") or {}).items())]
     listening = dms.get("listening_since_ts")

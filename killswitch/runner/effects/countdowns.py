@@ -6,8 +6,10 @@ held (:mod:`.beat_sources`); forgetting, at the leader's tick, the sources nothi
 more; firing an armed source that stayed silent past its timeout — once per silence: its
 scope is halted (saved with the tick's state) and the open orders the last good snapshots
 attribute to it are cancelled after the tick's orders; a stage's ``arm_exchange_dms``, which
-arms every capable venue account's own countdown, refreshed at a third of the countdown while a
-scope stays in such a stage and disarmed once none does; and the dead man's switch's status:
+arms the own countdown of each account the entering scope instance acts on (and no other), read
+back from the venue's answer, refreshed at a third of the countdown while a scope in such a stage
+acts on the account, disarmed once none does and at a deliberate stop, and paged when found
+lapsed (the venue may have cancelled the account's orders); and the dead man's switch's status:
 whole (``GET /v1/dms``), or as the runner's status shows it — the most urgent sources, the
 counts of each kind and where every one is read — so that a status read does not grow with the
 sources an operator armed (1,024 made it 170 KB, written to every reader).
@@ -23,24 +25,31 @@ and cancel failures are audited and shown in status, and retried at the next cal
 from __future__ import annotations
 
 import asyncio
+import logging
 import math
 from dataclasses import dataclass
 from typing import AbstractSet, Any, Callable, Mapping, Optional, Sequence
 
-from adapters.base import AdapterError, CancelSelector
+from adapters.base import AdapterError, CancelSelector, DmsStatus
 
 from ...engine.evaluate import Evaluation
+from ...engine.scope import accounts_acted_on
 from ...engine.state import forget_heartbeats, record_heartbeat
+from ...events import DMS_NATIVE_LAPSED, Event
+from ...snapshot import Snapshot
 from ...state.store import StateStore
 from ..book.book import Book
 from ..book.dms_state import SourceStatus
 from ..book.still_open import still_open_of
-from ..collaborators import Audits
+from ..collaborators import Audits, Saves
 from ..lock.lock import DEAD_MANS_SWITCH, iso_ms
 from ..storeio import StoreIO
 from ..venue.port import Venues
 from .beat_sources import SourceGate, named_by
 
+log = logging.getLogger("killswitch.runner.countdowns")
+
+SYMBOLS_SHOWN = 5  # a per-symbol countdown's symbols a status names
 DMS_SHOWN = 20  # sources (and watched sources never heard from) the status lists: the most urgent
 DMS_ALL = "/v1/status?dms=all"  # where the status lists every one (and GET /v1/dms, the switch alone)
 
@@ -63,7 +72,7 @@ class Countdowns:
 
     def __init__(self, book: Book, venues: Venues, store: StateStore, io: StoreIO, *,
                  dry_run: bool, clock: Callable[[], int],
-                 lead: Audits, counters: dict[str, int]):
+                 lead: Audits, counters: dict[str, int], persist: Saves):
         self.book = book
         self.venues = venues
         self.store = store
@@ -74,8 +83,11 @@ class Countdowns:
         self.listening_since_ms = clock()  # silence is counted from here at the earliest
         self.native_errors: dict[str, str] = {}  # account → why its countdown's last refresh failed
         self.counters = counters  # the runner's: "dms_fired" counts the firings
+        self.persist = persist
         self._stored_beats: dict[str, int] = {}  # source → the stored beat last taken in (from a standby)
         self.sources = SourceGate()  # which sources are taken, and the latest refused
+        self.at_venue: dict[str, DmsStatus] = {}  # account → the venue's answer to its last arm
+        self._lapse_told: set[str] = set()  # accounts whose countdown's lapse was paged (until re-armed)
 
     def listen_from(self, now: int) -> None:
         """Silence counted from ``now`` at the earliest: another leader moved the state on, and
@@ -186,70 +198,143 @@ class Countdowns:
 
     # --- the venues' countdowns ----------------------------------------------------------------------
 
-    def arm_native(self, ev: Evaluation) -> None:
-        """A stage's ``arm_exchange_dms``: keep every capable venue account's countdown armed,
-        starting now (a re-entry arms it again at once, with the stage's countdown)."""
+    def arm_native(self, ev: Evaluation, snapshots: Sequence[Snapshot]) -> None:
+        """A stage's ``arm_exchange_dms``: keep the countdown of every account the entering scope
+        instance acts on armed, starting now (a re-entry arms it again at once). Only those: a
+        lapse cancels every order of the account, so an account no stage of it acts on is never
+        armed. An account reached on a venue without the countdown is said, and left."""
         if self.dry_run:
             return
         graph = self.book.graph
         for se in ev.scopes:
             if se.plan is None or not se.plan.directives:  # (none: its directives went out before)
                 continue
-            stage = graph.policy(se.policy).stage(se.plan.stage)
-            for after_ms in (ms for a in stage.actions for ms in a.asks.countdowns):
-                seconds = after_ms / 1000
-                for key, port in self.venues.items():
-                    if port.capabilities.cancel_all_after:
-                        self.book.arm_venue_countdown(key, seconds)
+            node = graph.policy(se.policy)
+            stage = node.stage(se.plan.stage)
+            asked = [ms for a in stage.actions for ms in a.asks.countdowns]
+            if not asked:
+                continue
+            for key in sorted(accounts_acted_on(node, se.scope, snapshots, self.venues)):
+                port = self.venues.get(key)
+                if port is None or not port.capabilities.cancel_all_after:
+                    log.warning("DMS_NATIVE_UNSUPPORTED: %s stage %s on %s: %s has no cancel-all-after; "
+                                "the runner's own switch and the lock hold there", se.policy, stage.level,
+                                se.scope, key)
+                    continue
+                self.book.arm_venue_countdown(key, min(asked) / 1000)
 
-    def _native_wanted(self) -> bool:
-        """Whether a scope is in a stage that arms the venues' countdowns."""
-        for key, ss in self.book.state.scopes.items():
+    def _wanted(self) -> Optional[frozenset[str]]:
+        """The accounts a scope in a stage that arms the venues' countdowns acts on now; None
+        before any snapshot was read (nothing is disarmed on no knowledge)."""
+        book = self.book
+        snapshots = list(book.snapshots.values())
+        if not snapshots:
+            return None
+        out: set[str] = set()
+        for key, ss in book.state.scopes.items():
             if not ss.stage.level:
                 continue
-            node = self.book.node(key.partition("|")[0])
+            policy, _, scope = key.partition("|")
+            node = book.node(policy)
             stage = next((st for st in node.stages if st.level == ss.stage.level), None) if node else None
-            if stage is not None and any(a.asks.countdowns for a in stage.actions):
-                return True
-        return False
+            if node is not None and stage is not None and any(a.asks.countdowns for a in stage.actions):
+                out |= accounts_acted_on(node, scope, snapshots, self.venues)
+        return frozenset(out)
 
-    async def refresh_native(self) -> None:
+    async def refresh_native(self) -> list[Event]:
         """Re-arm the venues' cancel-all-after countdowns that are due (a third of the countdown
-        since the last refresh), or disarm them all once no scope is in a stage that arms them.
-        Leader only; failures are audited and shown in status, and retried at the next call."""
+        since the last refresh), each read back from the venue's answer; disarm those of the
+        accounts no scope in an arming stage acts on any more. A countdown found lapsed (the
+        runner was down, or its refreshes failed past the countdown) is paged once per lapse:
+        the venue may have cancelled that account's orders. Leader only; failures are audited
+        and shown in status, and retried at the next call. Returns the events to tell."""
         book = self.book
         if self.dry_run or not self.lead.leader or not book.dms.native:
-            return
+            return []
         now = self.clock()
-        if not self._native_wanted():
-            for key in sorted(book.dms.native):
-                port = self.venues.get(key)
-                try:
-                    if port is not None:
-                        await port.disarm_countdown()
-                except Exception as e:  # noqa: BLE001 - kept, so the next call tries again
-                    self.native_errors[key] = error_code(e)
-                    await self.lead.audit("dms_native_disarm_failed", now, {"account": key, "reason": error_code(e)})
-                    continue
+        wanted = self._wanted()
+        for key in sorted(set(book.dms.native) - wanted) if wanted is not None else ():
+            if await self._disarm(key, now, "no stage that arms it acts on the account"):
                 book.disarm_venue_countdown(key)
-                self.native_errors.pop(key, None)
-                await self.lead.audit("dms_native_disarmed", now, {"account": key})
-            return
+        if not book.dms.native:
+            return []
+        events: list[Event] = []
+        first = False  # a countdown armed at the venue for the first time: saved at once (see below)
         plan = book.dms.native_plan(now, {k: p.capabilities.cancel_all_after for k, p in self.venues.items()})
         for key in plan.refresh:
             countdown_s = book.dms.native[key].countdown_ms / 1000
-            if key in plan.lapsed:
-                await self.lead.audit("dms_native_lapsed", now, {"account": key, "countdown_s": countdown_s,
-                                                            "last_refresh_ms": book.dms.native[key].last_refresh_ms})
+            if key in plan.lapsed and key not in self._lapse_told:
+                events.append(await self._lapsed(key, now))
             try:
-                await self.venues[key].arm_countdown(countdown_s)
+                said = await self.venues[key].arm_countdown(countdown_s)
             except Exception as e:  # noqa: BLE001 - a refresh that failed is retried at the next call
                 self.native_errors[key] = error_code(e)
                 await self.lead.audit("dms_refresh_failed", now, {"account": key, "reason": error_code(e),
                                                              "countdown_s": countdown_s})
                 continue
+            self.at_venue[key] = said
+            first = first or book.dms.native[key].last_refresh_ms is None
             book.venue_countdown_refreshed(key, now)
             self.native_errors.pop(key, None)
+            self._lapse_told.discard(key)
+        if first:  # a runner stopped before the next tick's save still knows it armed it, and when
+            await self.persist.save()
+        return events
+
+    async def _lapsed(self, key: str, now: int) -> Event:
+        """``key``'s countdown found lapsed: audited, said and paged (once per lapse)."""
+        n = self.book.dms.native[key]
+        last = n.last_refresh_ms or now
+        at = iso_ms(last + n.countdown_ms)
+        self._lapse_told.add(key)
+        doc = {"account": key, "countdown_s": n.countdown_ms / 1000, "last_refresh_ms": n.last_refresh_ms,
+               "lapsed_at": at}
+        log.warning("DMS_NATIVE_LAPSED: %s: the venue's cancel-all-after (%gs) lapsed at %s with no refresh: the "
+                    "venue may have cancelled every open order of the account since; armed again now",
+                    key, n.countdown_ms / 1000, at)
+        await self.lead.audit("dms_native_lapsed", now, doc)
+        venue = key.split("/", 1)[0]
+        return Event.make(DMS_NATIVE_LAPSED, now, doc, account=key, venue=venue,
+                          reason=f"DMS_NATIVE_LAPSED: countdown={n.countdown_ms / 1000:g}s lapsed_at={at}")
+
+    async def _disarm(self, key: str, now: int, why: str) -> bool:
+        """``key``'s countdown turned off at the venue (audited ``dms_native_disarmed`` with why);
+        False, audited and shown, when the venue did not answer or refused (tried again later)."""
+        port = self.venues.get(key)
+        try:
+            if port is not None:
+                await port.disarm_countdown()
+        except Exception as e:  # noqa: BLE001 - kept, so the next call tries again
+            self.native_errors[key] = error_code(e)
+            await self.lead.audit("dms_native_disarm_failed", now, {"account": key, "reason": error_code(e),
+                                                                   "why": why})
+            return False
+        self.native_errors.pop(key, None)
+        self.at_venue.pop(key, None)
+        await self.lead.audit("dms_native_disarmed", now, {"account": key, "why": why})
+        return True
+
+    async def stand_down(self) -> tuple[bool, list[str]]:
+        """A deliberate stop (SIGTERM) of the leader: every countdown it keeps is turned off at
+        the venue, so that its lapse cancels no order while no runner refreshes it (the runner
+        that takes up the state arms it again at once). Each is kept in the book as due now.
+        A countdown the venue would not turn off is said, with when it cancels the account's
+        orders. Returns whether the book changed (to save), and what is left armed, each with why
+        (the caller logs it)."""
+        book = self.book
+        if self.dry_run or not self.lead.leader or not book.dms.native:
+            return False, []
+        now, left, changed = self.clock(), [], False
+        for key in sorted(book.dms.native):
+            if await self._disarm(key, now, "the runner stopped; armed again by the runner that takes up the state"):
+                book.venue_countdown_stood_down(key)
+                changed = True
+                continue
+            n = book.dms.native[key]
+            cancels = iso_ms(n.last_refresh_ms + n.countdown_ms) if n.last_refresh_ms is not None else "unknown"
+            left.append(f"{key}: {self.native_errors.get(key)}; the venue cancels its open orders at {cancels} "
+                        "unless a runner takes over")
+        return changed, left
 
     # --- status --------------------------------------------------------------------------------------
 
@@ -283,7 +368,10 @@ class Countdowns:
                     # when the venue cancels everything if no refresh comes before
                     "cancels_in_s": None if last is None else max(0, last + n.countdown_ms - now) / 1000,
                     "refresh_due": key in plan.refresh, "lapsed": key in plan.lapsed,
-                    "supported": key not in plan.unsupported, "error": self.native_errors.get(key)}
+                    "supported": key not in plan.unsupported, "error": self.native_errors.get(key),
+                    "at_venue": venue_said(self.at_venue.get(key))}
+                if native[key]["at_venue"].startswith("not armed"):  # nothing the venue would cancel
+                    native[key]["cancels_in_s"] = None
         return native
 
     def watched(self) -> dict[str, list[str]]:
@@ -325,6 +413,21 @@ def summarised(doc: dict, states: Mapping[str, SourceStatus], locked: AbstractSe
                "all": DMS_ALL}
     return {**doc, "sources": {name: {**st.to_json(), "locked": name in locked} for name, st in ranked},
             "watched": {s: watched[s] for s in never[:shown]}, "summary": summary}
+
+
+def venue_said(said: Optional[DmsStatus]) -> str:
+    """The venue's answer to an account's last arm, in the words every screen shows."""
+    if said is None:
+        return "not asked by this runner yet"
+    if not said.supported:
+        return "not armed: the venue has no cancel-all-after for this account"
+    if not said.armed:
+        return ("not armed: no open order or position to cancel (a per-symbol countdown; "
+                "looked at again at each refresh)")
+    shown = ", ".join(said.symbols[:SYMBOLS_SHOWN]) + (f" and {len(said.symbols) - SYMBOLS_SHOWN} more"
+                                                      if len(said.symbols) > SYMBOLS_SHOWN else "")
+    where = f" on {shown}" if said.symbols else ""
+    return f"armed, {said.seconds:g}s{where}" if said.seconds is not None else f"armed{where}"
 
 
 def error_code(e: BaseException) -> str:

@@ -40,7 +40,7 @@ from typing import Any, Callable, Mapping, Optional, Sequence
 from adapters.base import AdapterError, SendWithheld, send_gate
 
 from ...engine.evaluate import Evaluation
-from ...engine.scope import account_key, instances
+from ...engine.scope import accounts_acted_on
 from ...events import REVOKE_FAILED, TRADING_RESTORED, TRADING_REVOKED, Event
 from ...metrics import Registry
 from ...snapshot import Snapshot
@@ -119,10 +119,7 @@ class Revokes:
             stage = node.stage(se.plan.stage)
             if not any(a.asks.revokes for a in stage.actions):
                 continue
-            view = next((v for v in instances(node, list(snapshots)) if v.key == se.scope), None)
-            accounts = {account_key(s) for s in view.snapshots} if view is not None else set()
-            if not accounts and se.scope in self.venues:  # (an account-level scope names its account)
-                accounts = {se.scope}
+            accounts = accounts_acted_on(node, se.scope, snapshots, self.venues)
             hold = Hold(holder=holder_of(se.policy, se.scope), policy=se.policy, scope=se.scope, since_ms=now,
                         reason=f"REVOKE_TRADING: stage={stage.level} ({stage.name}) policy={se.policy}",
                         stage=stage.level, decision_id=se.plan.decision_id, approvals_needed=stage.approvals)

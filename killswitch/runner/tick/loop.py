@@ -208,7 +208,9 @@ class Runner:
         return await self._lead.lease(self._clock())
 
     async def refresh_native(self) -> None:
-        await self._countdowns.refresh_native()
+        """Between ticks: the venues' countdowns refreshed; a lapse found is told at once."""
+        for e in await self._countdowns.refresh_native():
+            self.emit(e)
 
     def lost_lease(self) -> None:
         """A write outside a tick was fenced off: another runner leads. Act as a standby, and go
@@ -230,10 +232,28 @@ class Runner:
         closes, and what the last tick's sample write raised is taken up (see :meth:`tick`).
         Accounts still sending are given a moment to end first (runner/venue/lanes.py)."""
         await self._executor.lanes.drain(LANES_DRAIN_S)
+        await self._stand_down_countdowns()
         await self._fanout.aclose()
         await self._runs.write_stop(self._clock())
         await asyncio.to_thread(self._io.close)
         self._take_up_chart_write()
+
+    async def _stand_down_countdowns(self) -> None:
+        """A deliberate stop: the venues' countdowns this leader keeps turned off (their lapse
+        would cancel every order of the account while no runner refreshes them), the book saved
+        with each due at once for the runner that takes it up; one left armed is said."""
+        try:
+            changed, left = await self._countdowns.stand_down()
+            if changed:
+                await self._persist.save()
+        except FencedError:  # another runner leads: its countdowns are its own
+            return
+        except StoreError as e:
+            log.warning("DMS_NATIVE_STOP: the book could not be saved after the venues' countdowns were turned "
+                        "off (%s): the next leader may page them as lapsed", e)
+            return
+        for line in left:
+            log.warning("DMS_NATIVE_LEFT_ARMED: %s", line)
 
     def _take_up_chart_write(self) -> None:
         """What a chart sample write queued after a tick raised (:meth:`ChartHistory.failed`),
@@ -432,7 +452,7 @@ class Runner:
         await self._overrides.sweep()  # past their expiry, on a scope halted now, an order's release used
         fired = self._countdowns.fire_due(now)
         rows = self._resumptions.track(ev, now)
-        self._countdowns.arm_native(ev)
+        self._countdowns.arm_native(ev, snapshots)
         self._revokes.owe_entries(ev, snapshots, now)  # saved below, before anything is sent
         # owed from the save below until audited, paged and rendered (see runner/sinks/entries.py)
         entered = self._entries.owe(ev.transitions, now)
@@ -465,7 +485,7 @@ class Runner:
         if not sent:
             return
         await self._countdowns.cancel_fired(fired, now)
-        await self._countdowns.refresh_native()
+        report.events += await self._countdowns.refresh_native()
         report.events += await self._revokes.work(now)  # revokes and restores owed, their backoff over
         phase("send")
         report.execution.merge(await self._executor.reconcile_beside())  # (beside the ticks: a moment's wait)
