@@ -30,7 +30,7 @@ through ``approve_reset``.
 
 from __future__ import annotations
 
-from typing import Callable, Optional, Sequence
+from typing import Awaitable, Callable, Optional, Sequence
 
 from ...holds import LockHold as Hold, binding_text
 from ...state.store import FencedError, StateStore, StoredLock
@@ -53,6 +53,10 @@ from .resets import ResetApprovals
 Update = Callable[[LockBook, DeadMansSwitch], tuple[LockBook, DeadMansSwitch]]
 
 
+async def _no_overrides() -> Optional[str]:
+    return None
+
+
 class OperatorCommands(ResetApprovals):
     """See the module doc. ``persist`` saves the book and rewrites the lock file (awaited);
     ``sinks`` are handed the events; ``known`` resolves the names an operator gives."""
@@ -60,7 +64,8 @@ class OperatorCommands(ResetApprovals):
     def __init__(self, book: Book, lead: Leadership, resumptions: Resumptions, store: StateStore, io: StoreIO, *,
                  clock: Callable[[], int], known: Names, persist: Saves, sinks: Emits,
                  triggers: Callable[[], Sequence[TriggerStatus]] = tuple, revokes: Optional[Revokes] = None,
-                 stored: Optional[StoredLocks] = None):
+                 stored: Optional[StoredLocks] = None,
+                 end_overrides: Callable[[], Awaitable[Optional[str]]] = _no_overrides):
         self.book = book
         self.lead = lead
         self.resumptions = resumptions
@@ -73,6 +78,9 @@ class OperatorCommands(ResetApprovals):
         self.triggers = triggers  # every trigger's status: a reset warns of one that still fires
         self.revokes = revokes  # a reset that releases its stage owes the restore of what it revoked
         self.stored = stored  # locks stored while no runner leads (None: refused with NOT_LEADER)
+        # the overrides of the limits a halt now binds, ended (stored, audited) before the lock is
+        # saved: a halt lifted before the next tick has still ended them (override/overrides.py)
+        self.end_overrides = end_overrides
 
     async def _change(self, kind: str, payload: dict, update: Update, *, stored: Optional[str] = None,
                       audited: bool = False) -> Optional[str]:
@@ -93,14 +101,21 @@ class OperatorCommands(ResetApprovals):
                 return self.lead.deposed()
         undo = book.change_lock_and_dms(update)
         unstore = book.stored_lock_applied(stored) if stored is not None else None
-        try:
-            await self.persist.save(lock_at=now)  # (the lock file once the save is through)
-        except FencedError:
+        # the overrides a halt now binds end first (stored, audited): an end only tightens, so a
+        # crash between it and the save errs on the safe side, and no unlock can come between
+        # the two (the operator turn) nor after them before the overrides are ended
+        refused = await self.end_overrides()
+        if refused is None:
+            try:
+                await self.persist.save(lock_at=now)  # (the lock file once the save is through)
+            except FencedError:
+                refused = self.lead.deposed()
+        if refused is not None:
             undo()  # taken back if nothing moved them since
             if unstore is not None:
                 unstore()
             self.lead.stale = True  # whatever else moved, the store decides when the lease comes back
-            return self.lead.deposed()
+            return refused
         return None
 
     async def firm_lock(self, scope: str, hold: str, audited: dict, *, mode: str, reason: str,
