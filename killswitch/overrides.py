@@ -11,7 +11,8 @@ An override is of one of three kinds: ``raise`` (a limit's value raised to ``rai
 scope instance and strategy), ``waive`` (the limit not checked) or ``order`` (one refused order,
 by its client order id, let through its scope's limits once). It is in force once it holds the
 approvals it needs (the requester's counts as the first) and until it ends: at its expiry, when
-a person ends it, when the lock of its scope turns ``halted``, or (an order's) once used. It never
+a person ends it, when the lock of its scope turns ``halted`` (at once, whatever follows: ended
+``halted by <who> on <scope>``), or (an order's) once used. It never
 touches a lock: the gate checks the limits only once the lock allows the order.
 
 Pure: no clock, no I/O.

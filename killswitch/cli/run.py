@@ -103,8 +103,12 @@ with another account set: both digests and the accounts that differ).
                    "Each row with its seq and chain hashes, from a cursor kept in the state store (docs/runner.md). "
                    "From the environment: URLs separated by spaces.")
 @click.option("--audit-sink-required", is_flag=True, envvar="KS_AUDIT_SINK_REQUIRED", show_envvar=True,
-              help="Refuse operator writes (lock, reset, close, revoke, silence, ack, ...) with 503 AUDIT_SINK_DOWN "
-                   "while no --audit-sink takes rows. The kill switch's own actions are never refused.")
+              help="Refuse operator writes that add risk (unlock, reset, override, restore, kill release, silence, "
+                   "dms arm/disarm, ...) with 503 AUDIT_SINK_DOWN while no --audit-sink takes rows. What reduces "
+                   "risk (halt, lock, cancel, close, firm kill, revoke, ending an override or a silence) and an "
+                   "ack are never refused: applied, kept in the local audit chain and shipped when a sink answers; "
+                   "a lock that would loosen the operator's lock in force waits. The kill switch's own actions are "
+                   "never refused.")
 @click.option("--min-tick-spacing", default="100ms", show_default=True,
               help="The shortest time between the starts of two ticks when a private stream wakes the runner (an "
                    "update that may change a trigger); the policy interval stays the longest.")

@@ -420,7 +420,8 @@ def build_runner_and_desk(graph: "DecisionGraph", adapters: "Mapping[str, Exchan
                         silences=silencing.held_by_reset, unguarded=guards.now)
     position_readout = PositionsReadout(book, clock, lambda: lead.leader)
     commands = OperatorCommands(book, lead, resumptions, store, io, clock=clock, known=known, persist=persist,
-                                sinks=fanout, triggers=readout.triggers, revokes=revokes, stored=stored)
+                                sinks=fanout, triggers=readout.triggers, revokes=revokes, stored=stored,
+                                end_overrides=overriding.end_halted)
     operator_revokes = OperatorRevokes(book, lead, revokes, known=known, persist=persist, sinks=fanout, clock=clock,
                                        dry_run=dry_run, violations=enforcement.status)
     parts = RunnerParts(io=io, book=book, counters=counters, turn=turn, lead=lead, fanout=fanout, known=known,

@@ -32,7 +32,7 @@ class RunOptions:
     audit_key_file: Optional[str] = None  # the audit chain's HMAC key (else KS_AUDIT_KEY; neither: unanchored)
     audit_anchor_every_ms: int = 5 * 60_000  # how often the audit head is exported (log line and /metrics)
     audit_sinks: tuple[str, ...] = ()  # where the audit chain is streamed (audit/siem/targets.py's URLs)
-    audit_sink_required: bool = False  # operator writes refused while no audit sink takes rows
+    audit_sink_required: bool = False  # writes that add risk refused while no audit sink takes rows
     web_config_file: Optional[str] = None  # TLS on the API (runner/api/tls/webconfig.py); None: plain HTTP
     trusted_proxy: Optional[str] = None  # the trusted proxy's document (runner/api/proxy/config.py); None: no proxy
     api_token_file: Optional[str] = None  # the shared token from a file (a mounted Secret), not api_token_env

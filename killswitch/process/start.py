@@ -317,5 +317,7 @@ def audit_sinks(opts: Any, store: Any, leading: Callable[[], Optional[int]], ech
     for s in shippers:
         echo(f"ksctl run: audit sink {s.target.describe()}")
     if opts.audit_sink_required:
-        echo("ksctl run: operator writes are refused (503 AUDIT_SINK_DOWN) while no audit sink takes rows")
+        echo("ksctl run: operator writes that add risk (unlock, reset, override, restore, silence, ...) are refused "
+             "(503 AUDIT_SINK_DOWN) while no audit sink takes rows; a halt, lock, cancel, close, kill or revoke "
+             "never is: applied, kept in the local audit chain and shipped when a sink answers")
     return True, AuditSinks(shippers, opts.audit_sink_required)

@@ -433,7 +433,7 @@ def audit_sink_lines(doc: dict, ref_ms: Optional[int]) -> list[str]:
     for s in doc.get("sinks") or ():
         state = {"up": "takes rows", "down": "DOWN"}.get(s.get("state"), "not reached yet")
         cause = f", {s['cause']} since {_time_of_day(s.get('since_ms'), ref_ms)}" if s.get("cause") else ""
-        required = "; required: operator writes wait for a sink" if s.get("required") else ""
+        required = "; required: writes that add risk wait for a sink" if s.get("required") else ""
         shipping = "" if s.get("shipping") else " (standby: the leader sends)"
         lines.append(f"  audit sink {s.get('name')} {s.get('url')}: {state}{cause}; lag {s.get('lag_rows', 0)} "
                      f"row(s), acknowledged seq {s.get('acknowledged_seq') or 0} of {s.get('head_seq', 0)}"

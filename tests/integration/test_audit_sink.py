@@ -1,8 +1,9 @@
 """The audit chain streamed to real receivers: Debian's rsyslog, started by the test on 127.0.0.1,
 over TCP (octet-counted RFC 5424) and over TLS (its gtls driver, certificates made by the test),
-and ``ksctl run --audit-sink`` end to end: the chain shipped as it is written, operator writes
-refused (503 AUDIT_SINK_DOWN) with --audit-sink-required while no sink takes rows, taken again
-once one does, and nothing of a secret in what the receiver got."""
+and ``ksctl run --audit-sink`` end to end: the chain shipped as it is written, operator writes that
+add risk refused (503 AUDIT_SINK_DOWN) with --audit-sink-required while no sink takes rows, taken
+again once one does, a halt applied meanwhile and its row shipped once one does, and nothing of a
+secret in what the receiver got."""
 
 from __future__ import annotations
 
@@ -195,14 +196,28 @@ def test_ksctl_run_streams_its_chain_and_refuses_operator_writes_while_no_sink_t
     try:
         wait_port(api_port, 60)
         api = f"http://127.0.0.1:{api_port}"
-        lock = {"scope": "global", "reason": "drill", "mode": "halted"}
-        code, body = _post(api, "/v1/lock", lock, token)
+        unlock = {"scope": "global", "reason": "drill over"}
+        code, body = _post(api, "/v1/unlock", unlock, token)
         assert code == 503 and body["error"] == "AUDIT_SINK_DOWN", body  # refused before the first try too
         deadline = time.monotonic() + 20
         while "siem: CONNECT_FAILED" not in body["reason"] and time.monotonic() < deadline:
             time.sleep(0.1)
-            code, body = _post(api, "/v1/lock", lock, token)
+            code, body = _post(api, "/v1/unlock", unlock, token)
         assert code == 503 and "siem: CONNECT_FAILED" in body["reason"], body
+        # a global halt reduces risk: applied with no sink, its row kept in the local chain
+        code, body = _post(api, "/v1/lock", {"scope": "global", "reason": "drill", "mode": "halted"}, token)
+        assert code == 200 and body["done"], body
+        with urllib.request.urlopen(api + "/v1/lock", timeout=10) as resp:
+            assert json.loads(resp.read())["mode"] == "halted"
+        local = open_store(f"sqlite://{tmp_path / 'state.db'}")
+        try:
+            [halt] = local.audit_rows(kinds=["manual_lock"])
+        finally:
+            local.close()
+        assert halt.payload["scope"] == "global" and halt.payload["mode"] == "halted", halt
+        # a lock that would loosen that halt waits for the sink, as the unlock does
+        code, body = _post(api, "/v1/lock", {"scope": "global", "reason": "calmer", "mode": "reducing"}, token)
+        assert code == 503 and body["error"] == "AUDIT_SINK_DOWN" and "halted lock of global" in body["reason"], body
         assert 'killswitch_audit_sink_up{sink="siem"} 0' in _metric(api, "killswitch_audit_sink_up")
         # the status says which sink, where (no query), since when it fails and that writes wait for it
         [sink] = _get(api, "/v1/status", token)["audit_sinks"]["sinks"]
@@ -215,15 +230,18 @@ def test_ksctl_run_streams_its_chain_and_refuses_operator_writes_while_no_sink_t
         deadline = time.monotonic() + 30
         while code == 503 and time.monotonic() < deadline:
             time.sleep(0.3)
-            code, body = _post(api, "/v1/lock", lock, token)
-        assert code in (200, 202), body
+            code, body = _post(api, "/v1/unlock", unlock, token)
+        assert code == 200 and body["done"], body
         got = rs.wait_for(2)
         deadline = time.monotonic() + 30
-        while not any(m["kind"] == "manual_lock" for m in rs.messages()) and time.monotonic() < deadline:
+        while not any(m["kind"] == "manual_unlock" for m in rs.messages()) and time.monotonic() < deadline:
             time.sleep(0.2)
         got = rs.messages()
-        assert any(m["kind"] == "manual_lock" and m["author"] == "shared-token" for m in got), \
+        # the halt made while the sink was down, shipped once it answered, before the unlock
+        shipped = [(m["kind"], m["author"]) for m in got if m["kind"] in ("manual_lock", "manual_unlock")]
+        assert shipped[0] == ("manual_lock", "shared-token") and shipped[-1] == ("manual_unlock", "shared-token"), \
             [(m["kind"], m["author"]) for m in got]
+        assert [m for m in got if m["kind"] == "manual_lock"][0]["seq"] == halt.seq
         rows, repeats = deduped(got)
         assert repeats == 0 and rows[0]["seq"] == 1
         check_chain(rows)

@@ -215,7 +215,8 @@ def test_an_override_through_the_cli_the_api_and_a_restart(tmp_path):
         assert s.check()["reason"].startswith("HALTED: "), s.check()
         s.tick()
         code, out = _ks(CAROL, "list", *api)
-        assert f"{wid} ENDED waive max_order_notional" in out and "(halted, by runner)" in out, out
+        assert f"{wid} ENDED waive max_order_notional" in out \
+            and f"(halted by operator carol on {SCOPE}, by runner)" in out, out
         code, out = _ks(CAROL, *ask, "--waive", "max_order_notional", "--expires", "30m")
         assert code == 1 and out.startswith(f"SCOPE_HALTED: {SCOPE} is halted; an override never lifts a lock"), out
     finally:
@@ -238,9 +239,48 @@ def test_an_override_through_the_cli_the_api_and_a_restart(tmp_path):
     assert ("override approval", f"{oid} on {SCOPE}", "bob", "done",
             f"approval 2 of 2; in force until {until}") in acts, acts
     assert ("override end", f"{wid} waive max_order_notional on {SCOPE}", "runner", "done",
-            "halted (requested by carol, approved by bob)") in acts, acts
+            f"halted by operator carol on {SCOPE} (requested by carol, approved by bob)") in acts, acts
     refusals = [a for a in acts if a[0] == "override (refused)"]
     assert any(a[2] == "alice" and a[3] == "refused: SELF_APPROVAL" for a in refusals), refusals
+
+
+def test_a_halt_lifted_at_once_still_ends_the_override_and_a_restart_keeps_it_ended(tmp_path):
+    runner, engine, clock, store, _, desk = _runner(tmp_path)
+    s = Served(runner, desk, clock)
+    api = ["--api", s.url]
+    try:
+        code, out = _ks(ALICE, "request", *api, "--scope", SCOPE, "--reason-code", "BLOCK_TRADE", "--reason",
+                        "agreed with risk", "--limit", "max_order_notional", "--raise-to", "200k", "--expires", "30m")
+        oid = re.search(r"(ovr-[0-9a-f]+)", out).group(1)
+        assert _ks(BOB, "approve", *api, "--override", oid)[0] == 0
+        assert s.check()["reason"].startswith("OVERRIDDEN: "), s.check()
+        # a global halt lifted at once: no tick between the two, nor after them
+        for args in (["lock", "--scope", "global", "--reason", "drill", "--yes"],
+                     ["unlock", "--scope", "global", "--reason", "drill over"]):
+            r = CliRunner(env={"KS_API_TOKEN": CAROL}).invoke(cli, [args[0], "--api", s.url, *args[1:]])
+            assert r.exit_code == 0, r.output
+        d = s.check()
+        assert d["allow"] is False and d["reason"].startswith("LIMIT_ORDER_NOTIONAL: notional 180,000.00"), d
+        code, out = _ks(CAROL, "list", *api)
+        assert f"{oid} ENDED raise max_order_notional" in out \
+            and "(halted by operator carol on global, by runner)" in out, out
+        s.tick()  # the tick finds it ended: not ended twice
+    finally:
+        s.stop()
+    ended = [r.payload for r in store.audit_rows(kinds=("override_ended",)) if r.payload["id"] == oid]
+    assert [e["why"] for e in ended] == ["halted by operator carol on global"], ended
+    # a restart: read back ended, never in force again
+    store.close()
+    runner, engine, _, store, _, desk = setup(tmp_path, policies=_graph(), engine=engine, clock=clock)
+    s = Served(runner, desk, clock)
+    try:
+        assert s.check()["reason"].startswith("LIMIT_ORDER_NOTIONAL: "), s.check()
+        code, out = _ks(CAROL, "list", "--api", s.url)
+        assert f"{oid} ENDED raise max_order_notional" in out and "(halted by operator carol on global" in out, out
+    finally:
+        s.stop()
+    assert len([r for r in store.audit_rows(kinds=("override_ended",)) if r.payload["id"] == oid]) == 1
+    store.close()
 
 
 class CrashAtApproval:

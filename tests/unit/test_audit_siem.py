@@ -144,7 +144,7 @@ def test_a_receiver_down_then_back_gets_every_row_once(chain):
         assert sinks.status()["sinks"][0]["since_ms"] == since  # since the first failure, not the latest
         lines = audit_sink_lines(sinks.status(), None)
         assert lines == [f"  audit sink siem syslog+tcp://127.0.0.1:{port}: DOWN, CONNECT_FAILED since "
-                         f"{iso(since)}; lag 120 row(s), acknowledged seq 0 of 120; required: operator writes "
+                         f"{iso(since)}; lag 120 row(s), acknowledged seq 0 of 120; required: writes that add risk "
                          "wait for a sink"], lines
         rx = SyslogReceiver(port=port)
         rx.wait_for(_all(120), timeout=10)

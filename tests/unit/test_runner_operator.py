@@ -406,6 +406,29 @@ def test_a_manual_lock_shows_in_the_lock_file_and_the_gate_until_unlocked(tmp_pa
     assert kinds.count("manual_lock") == 3 and kinds.count("manual_unlock") == 2  # the refusal is audited too
 
 
+def test_with_the_audit_sink_down_a_lock_goes_on_unless_it_loosens_the_operators_lock(tmp_path):
+    w = make(tmp_path)
+    start(w)
+    ticks(w, 1)
+    down = "no audit sink takes rows (siem: CONNECT_FAILED)"
+    answer = run(w.desk.lock_scope(ACCOUNT, "halted", "drill", None, sink_down=down))
+    assert answer.done and w.desk.lock_document(ACCOUNT)["mode"] == "halted"
+    assert not w.desk.check_order(order(side="sell", amount=1)).allow
+    looser = run(w.desk.lock_scope(ACCOUNT, "reducing", "better", None, sink_down=down))
+    assert not looser.done and looser.reason == (f"AUDIT_SINK_DOWN: a reducing lock would replace the operator's "
+                                                 f"halted lock of {ACCOUNT}; {down}")
+    sooner = run(w.desk.lock_scope(ACCOUNT, "halted", "for a minute", 60, sink_down=down))
+    assert not sooner.done and sooner.reason.startswith("AUDIT_SINK_DOWN: a lock until 2026-03-02T13:01:05.000Z "
+                                                        f"would replace the operator's halted lock of {ACCOUNT} "
+                                                        "until ksctl unlock (a halt without a ttl always goes)")
+    assert w.desk.lock_document(ACCOUNT)["mode"] == "halted"  # neither replaced the halt
+    assert run(w.desk.lock_scope(ACCOUNT, "halted", "again", None, sink_down=down)).done  # as strict: goes on
+    assert run(w.desk.lock_scope("global", "reducing", "wider", 60, sink_down=down)).done  # nothing to loosen
+    assert run(w.desk.lock_scope(ACCOUNT, "reducing", "better", None)).done  # a sink takes rows: it may loosen
+    kinds = audit_kinds(w)
+    assert kinds.count("manual_lock") == 6  # every one in the local chain, the two refusals too
+
+
 def test_a_manual_lock_ends_at_its_ttl(tmp_path):
     w = make(tmp_path)
     start(w)

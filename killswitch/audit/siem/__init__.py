@@ -5,5 +5,5 @@
   its seq and chain hashes;
 - :mod:`.transport` sends them (a kept TCP/TLS connection, HTTP exports), bounded by a timeout;
 - :mod:`.shipper` ships the chain to each sink from its durable cursor, off the tick's loop, and
-  gates operator writes on them when ``--audit-sink-required`` is set.
+  gates the operator writes that add risk on them when ``--audit-sink-required`` is set.
 """

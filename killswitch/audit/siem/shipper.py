@@ -225,8 +225,9 @@ class SinkShipper:
 
 
 class AuditSinks:
-    """Every configured sink (see the module doc). ``required``: operator writes are refused while
-    no sink takes rows (:meth:`refusal`). On /metrics (:meth:`collect_metrics`) and, as the
+    """Every configured sink (see the module doc). ``required``: operator writes that add risk are
+    refused while no sink takes rows (:meth:`refusal`); what reduces risk goes on, its rows kept
+    in the chain and shipped from the cursor when a sink answers. On /metrics (:meth:`collect_metrics`) and, as the
     collector whose ``status_key`` it is, in the runner's status (:meth:`status`)."""
 
     status_key = "audit_sinks"
@@ -244,11 +245,13 @@ class AuditSinks:
             s.stop()
 
     def refusal(self) -> Optional[str]:
-        """Why an operator write is refused now (``AUDIT_SINK_DOWN``), or None: it may go on."""
+        """Why an operator write that adds risk is refused now (``AUDIT_SINK_DOWN``), or None: it
+        may go on. What reduces risk never waits (:mod:`killswitch.runner.api.access`)."""
         if not self.required or any(s.up for s in self.shippers):
             return None
         why = "; ".join(f"{s.target.name}: {s.cause or 'not reached yet'}" for s in self.shippers)
-        return f"no audit sink takes rows ({why}) and --audit-sink-required is set: operator writes wait for one"
+        return (f"no audit sink takes rows ({why}) and --audit-sink-required is set: writes that add risk wait "
+                "for one (a halt, lock, cancel, close, kill or revoke goes on)")
 
     def status(self) -> dict:
         return {"required": self.required,
@@ -265,7 +268,7 @@ class AuditSinks:
         failed = registry.sampled("killswitch_audit_sink_failures_total", "counter",
                                   "Sends and probes of the audit sink that failed, since start.", ("sink",))
         required = registry.sampled("killswitch_audit_sink_required", "gauge",
-                                    "1 when operator writes are refused while no audit sink takes rows.")
+                                    "1 when operator writes that add risk are refused while no audit sink takes rows.")
         required.add(1 if self.required else 0)
         for s in self.shippers:
             lag.add(s.lag, sink=s.target.name)

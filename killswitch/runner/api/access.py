@@ -12,9 +12,14 @@ on every route (400 ``TOKEN_IN_URL``), never used;
 the one middleware that authenticates and authorises every request from one table of routes
 before any handler runs (a route the table does not list is refused), and, for a write, its
 admission by rate and queue (:mod:`.admission`), decided before the body is read; with
-``--audit-sink-required``, an operator's write refused (503 ``AUDIT_SINK_DOWN``) while no audit
-sink takes rows (heartbeats never: they are the bots', and the tick's own actions pass no API). The handlers
-read the caller from the request (:func:`caller`).
+``--audit-sink-required``, an operator's write that adds risk (:data:`LOOSENS`: an unlock, a
+reset, an override, a restore, a silence ...) refused (503 ``AUDIT_SINK_DOWN``) while no audit
+sink takes rows. Fail-closed never refuses what reduces risk (:data:`TIGHTENS`: a halt, a lock, a
+cancel, a close, a kill, a revoke) nor a note (:data:`NOTES`: an acknowledgement): it is applied,
+its row kept in the local chain and shipped when a sink answers; the handler reads why the sink
+gate is shut (:func:`sink_down`), so that a lock which would loosen the operator's lock in force
+waits too. Heartbeats never wait (they are the bots', and the tick's own actions pass no API).
+The handlers read the caller from the request (:func:`caller`).
 
 Must not: log or echo a token, compare one other than with :func:`hmac.compare_digest` (the
 identities do), or let a request through that it cannot authenticate.
@@ -28,7 +33,7 @@ from typing import TYPE_CHECKING, Any, Awaitable, Callable, Optional
 from aiohttp import web
 
 from ..api_request import ApiError
-from .admission import WRITE, Admission, Shed
+from .admission import HEARTBEAT, WRITE, Admission, Shed
 from .identity import Identity, LiveTokens, Tokens
 from .proxy import TrustedProxy
 from .proxy.headers import peer_address, verified_cert
@@ -101,8 +106,22 @@ def authenticate(request: web.Request, tokens: Tokens, signin: "Optional[Signin]
 # --- who may call what: listed once, denied by default ----------------------------------------------
 
 PUBLIC = None  # an endpoint anyone may call
-# where the middleware leaves the caller for the handler
+# What an operator's write does to risk, declared once per route in the access table (api.py).
+# Only a write that loosens waits for an audit sink under --audit-sink-required: fail-closed must
+# never stand between the on-call and a halt.
+TIGHTENS = "tightens"  # reduces risk: a halt, a lock, a cancel, a close, a kill, a revoke, an end
+NOTES = "notes"  # changes no exposure and hides no page: an acknowledgement ("I have it")
+LOOSENS = "loosens"  # adds risk or hides it: an unlock, a reset, an override, a restore, a silence
+OPERATOR_WRITES = (TIGHTENS, NOTES, LOOSENS)
+# where the middleware leaves the caller for the handler, and why the sink gate is shut
 _IDENTITY: Any = web.RequestKey("identity", Identity) if hasattr(web, "RequestKey") else "identity"
+_SINK_DOWN: Any = web.RequestKey("sink_down", str) if hasattr(web, "RequestKey") else "sink_down"
+
+
+def admitted_as(kind: str) -> str:
+    """The admission class of a route's write (:mod:`.admission`): a bot's heartbeat, or an
+    operator's write whatever it does to risk (one rate, one queue)."""
+    return HEARTBEAT if kind == HEARTBEAT else WRITE
 
 
 def caller(request: web.Request) -> Identity:
@@ -111,6 +130,14 @@ def caller(request: web.Request) -> Identity:
     if not isinstance(ident, Identity):  # a handler reached without the middleware: never
         raise ApiError(403, "FORBIDDEN", "no authenticated caller")
     return ident
+
+
+def sink_down(request: web.Request) -> Optional[str]:
+    """Why the audit sink gate is shut for a write that reduces risk and was let through
+    (``--audit-sink-required``, no sink takes rows), or None: a handler whose change could
+    still loosen (a lock in place of a stricter one) refuses that case with it."""
+    why = request.get(_SINK_DOWN)
+    return why if isinstance(why, str) else None
 
 
 def access_middleware(tokens: LiveTokens, access: dict[tuple[str, str], Optional[tuple[str, ...]]],
@@ -126,7 +153,7 @@ def access_middleware(tokens: LiveTokens, access: dict[tuple[str, str], Optional
             return await _checked(request, handler)
         except ApiError as e:
             key = (request.method, _canonical(request) or "")
-            if refused is not None and writes.get(key) == WRITE:
+            if refused is not None and writes.get(key) in OPERATOR_WRITES:
                 who = request.get(_IDENTITY)
                 addr = peer_address(request)
                 target = await typed_target(request, lambda v: _is_token(request, tokens.current, v))
@@ -169,13 +196,17 @@ def access_middleware(tokens: LiveTokens, access: dict[tuple[str, str], Optional
         kind = writes.get(key)
         if kind is None:
             return await handler(request)
-        if kind == WRITE and refusal is not None:  # an operator's write, never a heartbeat
-            why = refusal()
-            if why is not None:
-                log.warning("AUDIT_SINK_DOWN: %s %s by %s refused: %s", method, resource.canonical, identity.name, why)
-                raise ApiError(503, "AUDIT_SINK_DOWN", why, {"Retry-After": "5"})
+        why = refusal() if refusal is not None and kind in OPERATOR_WRITES else None  # never a heartbeat
+        if why is not None and kind == LOOSENS:
+            log.warning("AUDIT_SINK_DOWN: %s %s by %s refused: %s", method, resource.canonical, identity.name, why)
+            raise ApiError(503, "AUDIT_SINK_DOWN", why, {"Retry-After": "5"})
+        if why is not None:  # what reduces risk goes on; its row waits in the local chain
+            request[_SINK_DOWN] = why
+            log.warning("AUDIT_SINK_DOWN: %s %s by %s let through (it %s risk); its audit row waits in the "
+                        "local chain for a sink", method, resource.canonical, identity.name,
+                        "reduces" if kind == TIGHTENS else "adds no")
         try:
-            ticket = admission.admit(identity.name, kind)
+            ticket = admission.admit(identity.name, admitted_as(kind))
         except Shed as e:
             raise ApiError(429, e.code, e.reason, {"Retry-After": str(e.retry_after_s)}) from None
         try:

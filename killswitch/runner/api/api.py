@@ -175,8 +175,8 @@ from ..api_request import ApiError
 from ..console import ConsoleHandlers
 from ..console.charts_http import ChartHandlers
 from ..view import RunnerView
-from .access import PUBLIC, access_middleware, shared_token
-from .admission import HEARTBEAT, WRITE, Admission
+from .access import LOOSENS, NOTES, PUBLIC, TIGHTENS, access_middleware, shared_token
+from .admission import HEARTBEAT, Admission
 from .drift import DriftHandlers
 from .firm_kill import FirmKillHandlers
 from .handlers import CHECK_ORDER_PATH, ApiHandlers, call_view, error_response
@@ -253,8 +253,9 @@ def make_app(view: RunnerView, *, token: Union["Secret", str, None] = None,
     ``/v1/runbooks/{incident}``, ``/v1/close/{id}``) are shown without a token; by default they need
     one with the viewer, operator or approver role (the console's actions always need one).
     ``admission``: the rates and queue that writes are admitted by (:mod:`.admission`; default
-    limits when None). ``refusal``: why operator writes are refused now (``--audit-sink-required``
-    with no audit sink taking rows: 503 ``AUDIT_SINK_DOWN``), or None. ``tokens`` may be a
+    limits when None). ``refusal``: why operator writes that add risk are refused now
+    (``--audit-sink-required`` with no audit sink taking rows: 503 ``AUDIT_SINK_DOWN``), or None;
+    those that reduce risk go on. ``tokens`` may be a
     :class:`~.identity.LiveTokens` its caller keeps: a
     reload of the tokens document swaps the identities in force without a restart (its shared
     token is then the one it holds, and ``token`` must be None). ``proxy``: the trusted-proxy mode
@@ -282,8 +283,13 @@ def make_app(view: RunnerView, *, token: Union["Secret", str, None] = None,
     operator, bot, approver = ("operator",), ("bot", "operator"), ("approver",)
     reader = PUBLIC if console_public else ("viewer", "operator", "approver")
     # each route: method, path, handler, who may call it, and what kind of write it is (admitted
-    # by rate and queue before its handler runs; None: a read)
-    w, beat = WRITE, HEARTBEAT
+    # by rate and queue before its handler runs; None: a read): a bot's heartbeat, or an
+    # operator's write that reduces risk, adds none (a note) or adds it — only the last waits for
+    # an audit sink under --audit-sink-required (access.py). A silence waits: it hides pages.
+    # Arming a dead man's switch waits: it lifts the halt of its last firing. A drift verdict
+    # waits: "in sync" clears the drift alert. An acknowledgement is a note of who has an
+    # incident: it hides no page and lifts nothing.
+    tightens, notes, loosens, beat = TIGHTENS, NOTES, LOOSENS, HEARTBEAT
     routes: list[tuple[str, str, Callable[[web.Request], Awaitable[web.StreamResponse]],
                        Optional[tuple[str, ...]], Optional[str]]] = [
         ("GET", "/healthz", h.healthz, PUBLIC, None),
@@ -307,23 +313,23 @@ def make_app(view: RunnerView, *, token: Union["Secret", str, None] = None,
         ("GET", "/v1/charts/{policy}/{scope:.+}", charts.chart, reader, None),
         # any tail, so that a bad source name is a 400 that says why rather than a bare 404
         ("POST", "/v1/heartbeat/{source:.*}", h.heartbeat, bot, beat),
-        ("POST", "/v1/reset", h.reset, approver, w),
-        ("POST", "/v1/close", h.close, operator, w),
+        ("POST", "/v1/reset", h.reset, approver, loosens),
+        ("POST", "/v1/close", h.close, operator, tightens),
         # a close the venue refused, accepted by a person: off the first screen (operator/accepts.py)
-        ("POST", "/v1/close-rejections/accept", h.accept_rejection, operator, w),
-        ("POST", "/v1/lock", h.lock_scope, operator, w),
-        ("POST", "/v1/unlock", h.unlock_scope, operator, w),
-        ("POST", "/v1/dms/arm", h.dms_arm, operator, w),
-        ("POST", "/v1/dms/disarm", h.dms_disarm, operator, w),
+        ("POST", "/v1/close-rejections/accept", h.accept_rejection, operator, loosens),
+        ("POST", "/v1/lock", h.lock_scope, operator, tightens),
+        ("POST", "/v1/unlock", h.unlock_scope, operator, loosens),
+        ("POST", "/v1/dms/arm", h.dms_arm, operator, loosens),
+        ("POST", "/v1/dms/disarm", h.dms_disarm, operator, loosens),
         # the bots' keys at the venue (api_revoke.py): revoked as previewed, restored with approvals
-        ("POST", "/v1/revoke", revoking.revoke, operator, w),
-        ("POST", "/v1/revoke/restore", revoking.restore, approver, w),
+        ("POST", "/v1/revoke", revoking.revoke, operator, tightens),
+        ("POST", "/v1/revoke/restore", revoking.restore, approver, loosens),
         ("POST", "/v1/preview/revoke", revoking.preview, operator, None),
         ("POST", "/v1/preview/restore", revoking.preview_restore, approver, None),
         # the firm-wide kill (firm_kill.py): previewed, written once for every shard, released by two
         ("POST", "/v1/preview/firm-kill", killing.preview, operator, None),
-        ("POST", "/v1/firm/kill", killing.kill, operator, w),
-        ("POST", "/v1/firm/kill/release", killing.release, approver, w),
+        ("POST", "/v1/firm/kill", killing.kill, operator, tightens),
+        ("POST", "/v1/firm/kill/release", killing.release, approver, loosens),
         # the console: the page (its data only when public), its refresh, its files, its reads
         ("GET", "/", console.page, PUBLIC, None),
         ("GET", "/console/view", console.fragment, reader, None),
@@ -338,18 +344,18 @@ def make_app(view: RunnerView, *, token: Union["Secret", str, None] = None,
         ("POST", "/v1/preview/close", h.preview_close, operator, None),
         # silences and acknowledgements (api_silences.py)
         ("GET", "/v1/silences", quiet.list, reader, None),
-        ("POST", "/v1/silences", quiet.add, operator, w),
-        ("POST", "/v1/silences/expire", quiet.expire, operator, w),
-        ("POST", "/v1/silences/change", quiet.change, operator, w),
+        ("POST", "/v1/silences", quiet.add, operator, loosens),
+        ("POST", "/v1/silences/expire", quiet.expire, operator, tightens),
+        ("POST", "/v1/silences/change", quiet.change, operator, loosens),
         ("POST", "/v1/silences/preview", quiet.preview, operator, None),
-        ("POST", "/v1/ack", quiet.ack, ("operator", "approver"), w),
+        ("POST", "/v1/ack", quiet.ack, ("operator", "approver"), notes),
         # overrides of the pre-trade limits (api/overrides.py): requested by an operator, approved by another person
         ("GET", "/v1/overrides", overriding.list, reader, None),
-        ("POST", "/v1/overrides", overriding.request, operator, w),
-        ("POST", "/v1/overrides/approve", overriding.approve, approver, w),
-        ("POST", "/v1/overrides/end", overriding.end, ("operator", "approver"), w),
+        ("POST", "/v1/overrides", overriding.request, operator, loosens),
+        ("POST", "/v1/overrides/approve", overriding.approve, approver, loosens),
+        ("POST", "/v1/overrides/end", overriding.end, ("operator", "approver"), tightens),
         # a drift checker's verdict about this runner (api/drift.py): stored, shown in status and /metrics
-        ("POST", "/v1/policy-drift", drifting.post, ("drift", "operator"), w),
+        ("POST", "/v1/policy-drift", drifting.post, ("drift", "operator"), loosens),
     ]
     if signin is not None:  # single sign-on (signin/flow.py): each endpoint checks what it is sent itself
         signin.tokens = known

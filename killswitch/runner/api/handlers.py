@@ -38,7 +38,7 @@ from ..api_request import (
 from ..gate.request import parse_request
 from ..readout.runbooks import DEFAULT_LIMIT, MAX_LIMIT, runbook_row, unknown_incident
 from ..view import Caller, RunnerView
-from .access import caller as _caller  # (handlers name their local ``caller``)
+from .access import caller as _caller, sink_down  # (handlers name their local ``caller``)
 from .beats import IDENTITY_SOURCES_FULL, HeartbeatBatches, IdentitySources
 from .identity import ROLES, Identity, normalise_identity
 from .render import SharedReads, json_body, json_response as _json
@@ -362,9 +362,15 @@ class ApiHandlers:
 
     async def lock_scope(self, request: web.Request) -> web.Response:
         scope, mode, reason, ttl_s, enforce = await self._lock_body(request)
-        extra = {"enforce": enforce} if enforce is not None else {}
-        return _change(await call_view(self.view.lock_scope, scope, mode, reason, ttl_s, actor=_caller(request).name,
-                                   **extra), "lock_scope")
+        extra: dict[str, Any] = {"enforce": enforce} if enforce is not None else {}
+        if (shut := sink_down(request)) is not None:  # a lock goes on without a sink, unless it loosens
+            extra["sink_down"] = shut
+        result = await call_view(self.view.lock_scope, scope, mode, reason, ttl_s, actor=_caller(request).name,
+                                 **extra)
+        code, _, detail = str(getattr(result, "reason", "")).partition(": ")
+        if result.done is False and code == "AUDIT_SINK_DOWN":  # refused as the middleware refuses a loosening
+            raise ApiError(503, code, detail, {"Retry-After": "5"})
+        return _change(result, "lock_scope")
 
     async def unlock_scope(self, request: web.Request) -> web.Response:
         scope, reason = await self._scope_reason(request)

@@ -30,7 +30,7 @@ through ``approve_reset``.
 
 from __future__ import annotations
 
-from typing import Callable, Optional, Sequence
+from typing import Awaitable, Callable, Optional, Sequence
 
 from ...holds import LockHold as Hold, binding_text
 from ...state.store import FencedError, StateStore, StoredLock
@@ -53,6 +53,10 @@ from .resets import ResetApprovals
 Update = Callable[[LockBook, DeadMansSwitch], tuple[LockBook, DeadMansSwitch]]
 
 
+async def _no_overrides() -> Optional[str]:
+    return None
+
+
 class OperatorCommands(ResetApprovals):
     """See the module doc. ``persist`` saves the book and rewrites the lock file (awaited);
     ``sinks`` are handed the events; ``known`` resolves the names an operator gives."""
@@ -60,7 +64,8 @@ class OperatorCommands(ResetApprovals):
     def __init__(self, book: Book, lead: Leadership, resumptions: Resumptions, store: StateStore, io: StoreIO, *,
                  clock: Callable[[], int], known: Names, persist: Saves, sinks: Emits,
                  triggers: Callable[[], Sequence[TriggerStatus]] = tuple, revokes: Optional[Revokes] = None,
-                 stored: Optional[StoredLocks] = None):
+                 stored: Optional[StoredLocks] = None,
+                 end_overrides: Callable[[], Awaitable[Optional[str]]] = _no_overrides):
         self.book = book
         self.lead = lead
         self.resumptions = resumptions
@@ -73,6 +78,9 @@ class OperatorCommands(ResetApprovals):
         self.triggers = triggers  # every trigger's status: a reset warns of one that still fires
         self.revokes = revokes  # a reset that releases its stage owes the restore of what it revoked
         self.stored = stored  # locks stored while no runner leads (None: refused with NOT_LEADER)
+        # the overrides of the limits a halt now binds, ended (stored, audited) before the lock is
+        # saved: a halt lifted before the next tick has still ended them (override/overrides.py)
+        self.end_overrides = end_overrides
 
     async def _change(self, kind: str, payload: dict, update: Update, *, stored: Optional[str] = None,
                       audited: bool = False) -> Optional[str]:
@@ -93,14 +101,21 @@ class OperatorCommands(ResetApprovals):
                 return self.lead.deposed()
         undo = book.change_lock_and_dms(update)
         unstore = book.stored_lock_applied(stored) if stored is not None else None
-        try:
-            await self.persist.save(lock_at=now)  # (the lock file once the save is through)
-        except FencedError:
+        # the overrides a halt now binds end first (stored, audited): an end only tightens, so a
+        # crash between it and the save errs on the safe side, and no unlock can come between
+        # the two (the operator turn) nor after them before the overrides are ended
+        refused = await self.end_overrides()
+        if refused is None:
+            try:
+                await self.persist.save(lock_at=now)  # (the lock file once the save is through)
+            except FencedError:
+                refused = self.lead.deposed()
+        if refused is not None:
             undo()  # taken back if nothing moved them since
             if unstore is not None:
                 unstore()
             self.lead.stale = True  # whatever else moved, the store decides when the lease comes back
-            return self.lead.deposed()
+            return refused
         return None
 
     async def firm_lock(self, scope: str, hold: str, audited: dict, *, mode: str, reason: str,
@@ -140,13 +155,16 @@ class OperatorCommands(ResetApprovals):
 
     async def lock_scope(self, scope: str, mode: str, reason: str, ttl_s: Optional[float] = None, *,
                          actor: Optional[str] = None, enforce: Optional[dict] = None,
-                         leaderless: bool = False) -> ChangeResult:
+                         leaderless: bool = False, sink_down: Optional[str] = None) -> ChangeResult:
         """An operator's lock on ``scope``: it replaces the operator's earlier lock of that scope
         and holds until ``unlock_scope`` or its ttl. ``enforce``: what it makes hold at the venue
         (``{cancel, revert_growth}``, each left out going by the mode: see runner/watch/enforce/).
         ``leaderless`` (the operator's API): sent while no runner leads, it is applied once this
         runner leads again within a renewal period of the lease, or stored for the next leader
-        (``LOCK_STORED``; see :mod:`killswitch.runner.lease.stored`)."""
+        (``LOCK_STORED``; see :mod:`killswitch.runner.lease.stored`). ``sink_down``: why no audit
+        sink takes rows while ``--audit-sink-required`` asks for one: a lock reduces risk and goes
+        on, unless it would loosen the operator's lock in force (:func:`loosens`), which waits
+        for a sink as an unlock does (``AUDIT_SINK_DOWN``, audited in the local chain)."""
         kept = enforce_details((enforce or {}).get("cancel"), (enforce or {}).get("revert_growth"))
         payload = {"scope": scope, "mode": mode, "ttl_s": ttl_s, "reason": reason, **kept, **by(actor)}
         if mode not in ("halted", "reducing"):
@@ -163,6 +181,8 @@ class OperatorCommands(ResetApprovals):
         if bad_ttl:
             return await self._refused("manual_lock", payload, bad_ttl)
         now = self.clock()
+        if sink_down is not None and (looser := loosens(self.book.lock_book, scope, mode, now, ttl_ms)):
+            return await self._refused("manual_lock", payload, f"AUDIT_SINK_DOWN: {looser}; {sink_down}")
         refused = await self._change("manual_lock", payload, lambda book, dms: (
             operator_lock(book, scope, mode, reason, now, ttl_ms, actor, kept), dms))
         if refused and leaderless and self.stored is not None and self.stored.other_holder() is None:
@@ -358,6 +378,24 @@ def operator_lock(book: LockBook, scope: str, mode: str, reason: str, now: int, 
         scope, mode, now_ms=now, policy=OPERATOR, ttl_ms=ttl_ms,
         details={"reason": reason, **by(actor), **(enforce or {})},
         reason=f"MANUAL_LOCK: mode={mode}{who} {until}: {reason}")
+
+
+def loosens(book: LockBook, scope: str, mode: str, now: int, ttl_ms: Optional[int]) -> Optional[str]:
+    """How an operator's lock of ``scope`` would loosen the operator's lock it replaces (a
+    reducing lock in place of a halted one; one that ends sooner, even if stricter until then),
+    or None: it binds as much or more for as long. A halt without a ttl never loosens; another
+    origin's hold is never replaced, so never loosened."""
+    held = next((h for h in book.in_force(now) if h.scope == scope and h.policy == OPERATOR), None)
+    if held is None:
+        return None
+    if held.mode == "halted" and mode != "halted":
+        return f"a {mode} lock would replace the operator's halted lock of {scope}"
+    ends = None if ttl_ms is None else now + ttl_ms
+    if ends is not None and (held.expires_ms is None or ends < held.expires_ms):
+        until = "until ksctl unlock" if held.expires_ms is None else f"until {iso_ms(held.expires_ms)}"
+        return (f"a lock until {iso_ms(ends)} would replace the operator's {held.mode} lock of {scope} {until} "
+                "(a halt without a ttl always goes)")
+    return None
 
 
 def locked_reason(scope: str, mode: str, now: int, ttl_ms: Optional[int]) -> str:

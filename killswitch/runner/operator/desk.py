@@ -302,13 +302,15 @@ class Desk(RequestAudits):
                     policy=policy, scope=scope)
 
     async def lock_scope(self, scope: str, mode: str, reason: str, ttl_s: Optional[float] = None, *,
-                         actor: Optional[str] = None, enforce: Optional[dict] = None) -> ChangeResult:
+                         actor: Optional[str] = None, enforce: Optional[dict] = None,
+                         sink_down: Optional[str] = None) -> ChangeResult:
         if self.firm is not None and (routed := await self.firm.route("lock", scope, {
                 "mode": mode, "reason": reason, "ttl_s": ttl_s, "enforce": enforce}, actor)) is not None:
             return said("lock", actor, routed, scope=scope, mode=mode, ttl_s=ttl_s)
         # an operator's lock is never refused for want of a leader: applied, or stored for the next one
         return said("lock", actor, await self.commands.lock_scope(scope, mode, reason, ttl_s, actor=actor,
-                                                                  enforce=enforce, leaderless=True),
+                                                                  enforce=enforce, leaderless=True,
+                                                                  sink_down=sink_down),
                     scope=scope, mode=mode, ttl_s=ttl_s)
 
     async def unlock_scope(self, scope: str, reason: str, *, actor: Optional[str] = None) -> ChangeResult:

@@ -6,7 +6,9 @@ What it owns: :class:`Overrides` — a request (an operator: ``raise`` or ``waiv
 scope instance, for one strategy or every one, or release one refused ``order`` by its client
 order id; a reason code, a reason and an expiry, bounded by the policies whose limits bind the
 scope), an approval (the approver role; never the requester, never twice by one person), an end
-(by hand; by itself at its expiry; at once when the lock of its scope turns ``halted``; an
+(by hand; by itself at its expiry; when the lock of its scope turns ``halted``, as that halt
+is applied — :meth:`Overrides.end_halted` before an operator's lock is saved,
+:meth:`Overrides.sweep` for the tick's own — so a halt lifted at once still ended it; an
 order's release once used) and the list — and the index of those in force that the gate and
 the venue watch read (:attr:`~killswitch.runner.gate.limits_state.LimitsState.overrides`).
 
@@ -28,6 +30,7 @@ import re
 import uuid
 from typing import Any, Callable, Optional
 
+from ...holds import LockHold as Hold, holder
 from ...overrides import (
     ENDED_BY_HAND,
     EXPIRED,
@@ -131,8 +134,8 @@ class Overrides:
             why = f"OVERRIDE_IN_FORCE: {o.id} holds its {o.needed} approvals; it is in force until {iso(o.expires_ms)}"
         if why is not None:
             return await self._refuse("approve", asked, why, now, o)
-        if self._halted(o.scope, now):
-            await self._end(o, now, RUNNER, HALTED)
+        if (halt := self._halt(o.scope, now)) is not None:
+            await self._end(o, now, RUNNER, halt)
             return await self._refuse("approve", asked, f"SCOPE_HALTED: {o.scope} is halted; {o.id} ended with it "
                                                          "(an override never lifts a lock)", now, o)
         new = o.approve(actor, now)
@@ -166,7 +169,8 @@ class Overrides:
 
     async def sweep(self) -> None:
         """End what ends by itself: past its expiry, on a scope now ``halted``, an order's release
-        used. On the leader, at every tick; the index handed to the gate is made again."""
+        used. On the leader, at every tick (a halt the tick itself applied ends them here, before
+        the tick's save); the index handed to the gate is made again."""
         if not self.lead.leader or not self._all:
             return
         now = self.clock()
@@ -174,11 +178,25 @@ class Overrides:
         for o in list(self._all.values()):
             if o.ended_ms is not None:
                 continue
-            why = EXPIRED if now >= o.expires_ms else HALTED if self._halted(o.scope, now) else \
-                USED if o.id in used else None
+            why = EXPIRED if now >= o.expires_ms else self._halt(o.scope, now) or (USED if o.id in used else None)
             if why is not None and await self._end(o, now, RUNNER, why):
                 return  # deposed: whoever leads goes on from the store
         self._publish(now)
+
+    async def end_halted(self) -> Optional[str]:
+        """End every override not ended whose scope a halt binds now, as that halt is applied:
+        an operator's, a firm's or a stored lock's change calls it before its lock is saved, so
+        an override never outlives a halt lifted before the next tick. Each end is stored with
+        its audit row (``override_ended``, the halt named), once: an ended override is not ended
+        again. None when done; the refusal when this runner is deposed (nothing more ended)."""
+        if not self.lead.leader or not self._all:
+            return None
+        now = self.clock()
+        for o in list(self._all.values()):
+            if o.ended_ms is None and now < o.expires_ms and (halt := self._halt(o.scope, now)) is not None:
+                if (refused := await self._end(o, now, RUNNER, halt)) is not None:
+                    return refused
+        return None
 
     def read_again(self) -> None:
         """Another leader moved the state on: read the overrides again at the next chance."""
@@ -265,8 +283,18 @@ class Overrides:
         return o, None
 
     def _halted(self, scope: str, now: int) -> bool:
+        return self._halt(scope, now) is not None
+
+    def _halt(self, scope: str, now: int) -> Optional[str]:
+        """The halt binding ``scope`` now, as an override's end names it (``halted by operator
+        alice on global``), or None when none does."""
         account = scope in self.catalog().accounts
-        return binding_lock(self.book.lock_book, scope, now, account=account).mode == "halted"
+        lock = binding_lock(self.book.lock_book, scope, now, account=account)
+        if lock.mode != "halted":
+            return None
+        who = holder(Hold(mode=lock.mode, policy=lock.policy, stage=lock.stage, reason=lock.reason,
+                          manual=lock.manual, created_ts=None, expires_ts=None, details=dict(lock.details)))
+        return f"{HALTED} by {who} on {lock.scope}"
 
     async def _end(self, o: Override, now: int, by: str, why: str) -> Optional[str]:
         ended = o.end(now, by, why)

@@ -124,10 +124,13 @@ class RunnerView(Protocol):
         counts); None for a close this runner does not know."""
 
     async def lock_scope(self, scope: str, mode: str, reason: str, ttl_s: Optional[float] = None, *,
-                         actor: Optional[str] = None, enforce: Optional[dict] = None) -> ChangeResult:
+                         actor: Optional[str] = None, enforce: Optional[dict] = None,
+                         sink_down: Optional[str] = None) -> ChangeResult:
         """An operator's lock on ``scope`` (halted or reducing), until unlocked or its ttl;
         ``enforce``: what it makes hold at the venue (``cancel``, ``revert_growth``; left out:
-        by its mode)."""
+        by its mode); ``sink_down``: why no audit sink takes rows (``--audit-sink-required``),
+        given only then: the lock goes on unless it would loosen the operator's lock in force,
+        which is refused ``AUDIT_SINK_DOWN``."""
 
     async def unlock_scope(self, scope: str, reason: str, *, actor: Optional[str] = None) -> ChangeResult:
         """Lift the operator's and the dead man's switch's locks on ``scope``; refused while a

@@ -17,7 +17,7 @@ if TYPE_CHECKING:
 @dataclass(frozen=True)
 class OverrideStatus:
     """One override as of ``as_of_ms``: ``state`` pending (approvals missing), active (in force)
-    or ended (``end_reason``: expired, ended, halted or used)."""
+    or ended (``end_reason``: expired, ended, used, or ``halted by <who> on <scope>``: the halt)."""
 
     id: str
     scope: str
