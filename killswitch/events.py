@@ -229,6 +229,8 @@ class SinkStore(Protocol):
 
     def silences(self, ending_after_ms: Optional[int] = None) -> Sequence[Any]: ...  # Silence
 
+    def audit_head(self) -> Optional[Any]: ...  # AuditHead: the chain's head (the audit anchor sink)
+
 
 class ReceiptWriter(Protocol):
     """Where the notification sink leaves its receipts: the runner's one audit writer

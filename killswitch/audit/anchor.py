@@ -18,6 +18,10 @@ stays on ``/metrics`` (``killswitch_audit_anchor_broken`` 1, sticky until restar
 
 Every replica runs it (a standby reads the same chain): any replica's line is a valid anchor.
 
+At a tick the head and the row are read through the sink's view of the store (``ctx.store``: on
+the runner's store thread, waited for a bounded time), never on the loop's own: a paused server
+then fails an export (said and counted) rather than holding the loop.
+
 Must not: write to the store, block a tick for more than a one-row read every ``every_ms``,
 raise into the runner (a store that cannot be read is said on ``err`` and counted), or print
 the key (it only ever sees the key's id).
@@ -27,7 +31,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import hmac
-from typing import TYPE_CHECKING, Callable, Optional
+from typing import TYPE_CHECKING, Any, Callable, Optional, Protocol, Sequence
 
 from ..metrics import Registry, render_collected
 from ..state.store import AuditHead, StateStore, StoreError, key_problem
@@ -36,6 +40,15 @@ if TYPE_CHECKING:  # pragma: no cover
     from ..events import Event, SinkContext, TickFacts
 
 DEFAULT_EVERY_MS = 5 * 60_000
+
+
+class AnchorReads(Protocol):
+    """The two reads an export makes: the store's own, or a tick's ``ctx.store``."""
+
+    def audit_head(self) -> Optional[AuditHead]: ...
+
+    def audit_rows(self, since_ms: Optional[int] = None, kinds: Optional[Sequence[str]] = None,
+                   limit: int = 1000, *, after_seq: int = 0) -> Sequence[Any]: ...
 
 
 def _iso(ms: int) -> str:
@@ -90,7 +103,7 @@ class AuditAnchorSink:
     def on_tick(self, report: "TickFacts", ctx: "SinkContext") -> None:
         self.now_ms = report.now_ms
         if self.last_ms is None or report.now_ms - self.last_ms >= self.every_ms:
-            self.export(report.now_ms)
+            self.export(report.now_ms, ctx.store)
 
     def on_event(self, event: "Event", ctx: "SinkContext") -> None:
         pass
@@ -107,12 +120,14 @@ class AuditAnchorSink:
         except StoreError:
             return None
 
-    def export(self, now_ms: int) -> Optional[AuditHead]:
-        """Read the head, check the previous anchor still holds, and log the head if it moved."""
+    def export(self, now_ms: int, reads: Optional["AnchorReads"] = None) -> Optional[AuditHead]:
+        """Read the head, check the previous anchor still holds, and log the head if it moved;
+        through ``reads`` (a tick's ``ctx.store``), else the store itself (at stop)."""
         self.last_ms = now_ms
+        store = reads if reads is not None else self.store
         try:
-            head = self.store.audit_head()
-            self._check_previous()
+            head = store.audit_head()
+            self._check_previous(store)
         except StoreError as e:
             self.read_errors += 1
             self.err(f"ksctl run: AUDIT_HEAD_UNREADABLE: {e}")
@@ -133,11 +148,11 @@ class AuditAnchorSink:
         self.exports += 1
         return head
 
-    def _check_previous(self) -> None:
+    def _check_previous(self, store: "AnchorReads") -> None:
         prev = self.last
         if prev is None or prev.seq == 0:
             return
-        rows = self.store.audit_rows(after_seq=prev.seq - 1, limit=1)
+        rows = store.audit_rows(after_seq=prev.seq - 1, limit=1)
         if rows and rows[0].seq == prev.seq and rows[0].hash == prev.hash:
             return
         now = "is gone" if not rows or rows[0].seq != prev.seq else f"now has hash {rows[0].hash}"

@@ -361,7 +361,7 @@ def build_runner_and_desk(graph: "DecisionGraph", adapters: "Mapping[str, Exchan
     # operator locks sent while no runner leads: stored for the next leader, taken up in order
     stored = StoredLocks(lead, store, io, clock)
     limits = LimitsState()  # the pre-trade gate's limit tables, which the venue watch checks orders against too
-    context = RunnerSinkContext(book, holder=holder, dry_run=dry_run, store=store, audit=lead,
+    context = RunnerSinkContext(book, holder=holder, dry_run=dry_run, store=store, io=io, audit=lead,
                                 sinks=lambda: fanout.sinks, clock=clock,
                                 overrides=lambda scope, now_ms: scope_docs(limits.listed, scope, now_ms))
     fanout = SinkFanout(sinks, context, lead, clock)

@@ -12,6 +12,13 @@ read sees every write submitted before it. Awaiting a call is how the caller wai
 durable (an intent before its order is sent); :meth:`StoreIO.submit` queues a write nobody
 needs to wait for (an audit row about a sink's failure) in the same order.
 
+Sync code the loop runs (a sink's ``on_tick``, which reads and writes the store as it renders a
+runbook) waits for a call with :meth:`StoreIO.wait`: on the store thread, in the same order, and
+for a bounded time. A call that has no answer by then raises a :class:`StoreError` and the loop
+goes on (the call still runs, when the store answers), and every later one fails at once while
+that call is unanswered: a paused server holds the store thread, never the loop that answers
+``/readyz``, ``/v1/status`` and ``/metrics`` and shows life to the lease thread.
+
 It also says how long the store has left it without an answer (:meth:`StoreIO.unanswered_s`):
 the lease thread renews only while that stays under a term (see :mod:`.lease_keeper`), so a runner
 whose store calls hang or keep failing hands the lease over instead of holding it and doing
@@ -33,6 +40,11 @@ from ..state.store import StoreError
 
 T = TypeVar("T")
 
+# How long sync code on the loop waits for a store call (see StoreIO.wait): long enough for a
+# write queued behind the tick's on a loaded machine, far inside a lease term (2 s at the
+# shortest TTL in use, 3 s), so a loop held this long keeps the lease and answers its probes.
+WAIT_S = 0.5
+
 
 class StoreIO:
     """Runs ``fn(*args)`` on the runner's store thread; see the module doc."""
@@ -45,6 +57,9 @@ class StoreIO:
         # since when the store thread has waited for an answer it has not had (a call running,
         # or failing for want of one); None: the last call was answered and none runs
         self._waiting_since: Optional[float] = None
+        # a call sync code gave up waiting for (StoreIO.wait) and that has had no answer since
+        self._given_up: Optional["concurrent.futures.Future[Any]"] = None
+        self._thread: Optional[threading.Thread] = None  # the store thread, once it ran a call
 
     def _executor(self) -> concurrent.futures.ThreadPoolExecutor:
         with self._lock:
@@ -66,7 +81,28 @@ class StoreIO:
         since = self._waiting_since
         return 0.0 if since is None else max(0.0, self._mono() - since)
 
+    def wait(self, fn: Callable[..., T], *args: Any, timeout_s: float = WAIT_S, **kwargs: Any) -> T:
+        """Run a call on the store thread, in order, and wait for its answer from sync code (on
+        the loop) for ``timeout_s`` at most: past that, or at once while an earlier call given
+        up on has no answer yet, a :class:`StoreError` (the caller's store call failed, as a
+        lost connection's does; a call given up on still runs when the store answers). On the
+        store thread itself the call runs there and then."""
+        if threading.current_thread() is self._thread:
+            return fn(*args, **kwargs)
+        stuck = self._given_up
+        if stuck is not None and not stuck.done():
+            raise StoreError(f"the state store has not answered a call for {self.unanswered_s():.1f}s: "
+                             "not waited for on the runner's loop")
+        future = self.submit(fn, *args, **kwargs)
+        try:
+            return future.result(timeout_s)
+        except concurrent.futures.TimeoutError:
+            self._given_up = future
+            raise StoreError(f"the state store did not answer within {timeout_s:g}s: not waited for longer on "
+                             "the runner's loop") from None
+
     def _timed(self, fn: Callable[..., T], args: tuple, kwargs: dict) -> T:
+        self._thread = threading.current_thread()
         if self._waiting_since is None:
             self._waiting_since = self._mono()
         try:

@@ -14,7 +14,10 @@ The faults:
 1. the server paused (SIGSTOP of the postmaster and every backend) for twice the TTL;
 2. the leader alone cut off from it (a proxy in front of PostgreSQL for the leader only, whose
    packets are dropped) for twice the TTL, then healed;
-3. the leader's backends terminated (``pg_terminate_backend``) over and over for 3 s.
+3. the leader's backends terminated (``pg_terminate_backend``) over and over for 3 s;
+4. the server paused for twice the TTL with the leader's runbook write in flight (held there by a
+   trigger waiting on the test's advisory lock), while a probe reads the leader's ``/v1/status``,
+   ``/readyz`` and ``/metrics`` every 100 ms: each is answered within the TTL all along.
 
 What each must show: no order leaves a runner more than a TTL after its store stopped
 answering (the leader's term, 2/3 of the TTL, ran out by then); every order a runner sends
@@ -333,3 +336,150 @@ def test_terminating_the_leaders_backends_ends_no_runner_and_repeats_no_order(tm
         if pair is not None:
             pair.close()
         sim.close()
+
+
+# --- 4. the leader's reads answered while the server is paused ---------------------------------------------
+
+READS = ("/v1/status", "/readyz", "/metrics")
+PROBE_STEP_S = 0.1
+# An answer this late means the runner's loop (every view call is answered there) stood still:
+# a hold of a term already loses the lease, and the store's deadlines are 20 s. An idle loop
+# answers these in milliseconds; the bound is for a loaded 2-core machine.
+ANSWER_BOUND_S = LEASE_TTL_S
+
+
+class ReadProbe:
+    """Asks one runner's read endpoints every :data:`PROBE_STEP_S`, one thread per endpoint, each
+    with :data:`ANSWER_BOUND_S` to answer: (path, wall seconds sent, seconds taken, HTTP status
+    or None for no answer in time, ``/readyz``'s reason)."""
+
+    def __init__(self, port: int):
+        import threading
+
+        self.port = port
+        self.asked: list[tuple[str, float, float, Optional[int], Optional[str]]] = []
+        self._stop = threading.Event()
+        self._threads = [threading.Thread(target=self._ask, args=(p,), daemon=True) for p in READS]
+        for t in self._threads:
+            t.start()
+
+    def _ask(self, path: str) -> None:
+        from tests.integration.test_processes import API_TOKEN
+
+        while not self._stop.wait(PROBE_STEP_S):
+            req = urllib.request.Request(f"http://127.0.0.1:{self.port}{path}",
+                                         headers={"Authorization": f"Bearer {API_TOKEN}"})
+            sent, began = time.time(), time.monotonic()
+            status: Optional[int] = None
+            body = b""
+            try:
+                with urllib.request.urlopen(req, timeout=ANSWER_BOUND_S) as r:
+                    status, body = r.status, r.read()
+            except urllib.error.HTTPError as e:
+                status, body = e.code, e.read()
+            except OSError:  # no answer within the bound (a timeout), or none at all
+                pass
+            reason = json.loads(body or b"{}").get("reason") if path == "/readyz" and status else None
+            self.asked.append((path, sent, time.monotonic() - began, status, reason))
+
+    def seen(self, path: str, status: int, after: float) -> bool:
+        return any(p == path and s == status and t >= after for p, t, _, s, _ in list(self.asked))
+
+    def stop(self) -> None:
+        self._stop.set()
+        for t in self._threads:
+            t.join(ANSWER_BOUND_S + 5)
+
+
+def loop_hold_max_s(port: int) -> float:
+    """The longest the runner's loop went without yielding since it started, as its watchdog
+    measured it (``killswitch_loop_hold_max_seconds{window="all"}``)."""
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10) as r:
+        text = r.read().decode()
+    line = next(ln for ln in text.splitlines() if ln.startswith('killswitch_loop_hold_max_seconds{window="all"}'))
+    return float(line.rsplit(" ", 1)[1])
+
+
+# A runbook write waits here for the test's advisory lock: the server is paused with one in flight,
+# the moment a runner whose loop wrote it itself (a sink's store call on the loop) stood still for
+# the whole pause. The first write is the incident's runbook, stored at the stage entry that closes.
+RUNBOOK_TRAP_KEY = 0x6B735F7061757365  # "ks_pause"
+RUNBOOK_TRAP = f"""
+CREATE FUNCTION runbook_trap() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  PERFORM pg_advisory_xact_lock_shared({RUNBOOK_TRAP_KEY});
+  RETURN NEW;
+END $$;
+CREATE TRIGGER runbook_trap BEFORE INSERT OR UPDATE ON runbook FOR EACH ROW EXECUTE FUNCTION runbook_trap();
+"""
+
+
+def runbook_write_waiting(url: str) -> bool:
+    """A runner's runbook write waits for the trap's lock."""
+    import psycopg
+
+    with psycopg.connect(url, autocommit=True) as conn:
+        return bool(conn.execute("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted "
+                                 "AND ((classid::bigint << 32) | objid::bigint) = %s",
+                                 (RUNBOOK_TRAP_KEY,)).fetchone()[0])
+
+
+def test_a_paused_database_leaves_the_leaders_loop_answering_every_read(tmp_path, own_pg_server, db):
+    """Mid-close, the server paused for twice the TTL while the leader stores the incident's runbook:
+    every status, readiness and metrics read of the leader is answered within the bound all along
+    (its loop never waits on the store), its readiness says 503 once its term ran out by its own
+    clock, and after the pause the book settles with every order sent once."""
+    import psycopg
+
+    sim = Sim(tmp_path, scale=SCALE_HA, hold=True, faults=SLOW_ORDERS)
+    pair = probe = None
+    trap = psycopg.connect(db, autocommit=True)
+    try:
+        trap.execute(RUNBOOK_TRAP)
+        trap.execute("SELECT pg_advisory_lock(%s)", (RUNBOOK_TRAP_KEY,))
+        start = positions(sim.state())
+        pair = Pair(tmp_path, sim, db)
+        held_before = loop_hold_max_s(pair.api["ha-a"])
+        probe = ReadProbe(pair.api["ha-a"])
+        began = time.time()
+        wait_for(lambda: all(probe.seen(p, 200, began) for p in READS), 30, "the leader's reads answered", step=0.02)
+        wait_for(lambda: runbook_write_waiting(db), 20 + 120 / SCALE_HA, "the incident's runbook write", step=0.01)
+        flying = len(pending(db))
+        pids = own_pg_server.pids()
+        paused = time.time()
+        for pid in pids:
+            _signal(pid, signal.SIGSTOP)
+        try:
+            time.sleep(PAUSE_S)  # the fault lasts twice the TTL
+        finally:
+            for pid in pids:
+                _signal(pid, signal.SIGCONT)
+        resumed = time.time()
+        trap.execute("SELECT pg_advisory_unlock(%s)", (RUNBOOK_TRAP_KEY,))
+        probe.stop()
+        in_pause = [a for a in probe.asked if paused <= a[1] <= resumed]
+        late = [(p, round(t - paused, 2), round(took, 2), s) for p, t, took, s, _ in in_pause
+                if s is None or took > ANSWER_BOUND_S]
+        assert not late, f"reads of the leader unanswered within {ANSWER_BOUND_S}s while the server was paused " \
+                         f"(path, sent after the pause, taken, status): {late}"
+        assert len(in_pause) >= len(READS) * 2 * PAUSE_S, f"only {len(in_pause)} reads asked during the pause"
+        not_ready = [(round(t - paused, 2), r) for p, t, _, s, r in in_pause if p == "/readyz" and s == 503]
+        # the runner's own words, once its term ran out unrenewed by its clock (or its store is silent)
+        assert not_ready, "/readyz never said 503 while the server was paused"
+        assert all(r.startswith(("LEASE_LOST", "STATE_UNREACHABLE")) for _, r in not_ready), not_ready
+        worst = max(took for _, _, took, _, _ in in_pause)
+        held = loop_hold_max_s(pair.api["ha-a"])
+        wait_for(lambda: lease(db)[1] > pair.fence_a, LEASE_TTL_S + 30, "a fresh token after the pause")
+        finish(pair, sim, db, start)
+        n = assert_each_order_once(pair.sent(), sim)
+        print(f"\n{flying} order(s) in flight; paused {len(pids)} server processes for {resumed - paused:.1f}s with a "
+              f"runbook write in flight; {len(in_pause)} reads asked meanwhile, the slowest answered in {worst:.2f}s; "
+              f"first 503 {not_ready[0][0]:+.2f}s from the pause ({not_ready[0][1]}); the loop's largest hold "
+              f"{held:.2f}s (before the pause {held_before:.2f}s); {n} orders, each sent once")
+    finally:
+        if probe is not None:
+            probe.stop()
+        if pair is not None:
+            pair.close()
+        sim.close()
+        trap.close()

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
+from types import SimpleNamespace
 
 import pytest
 
@@ -38,7 +39,8 @@ def sink_for(url, key=None, every_ms=5 * MIN):
 
 
 def tick(sink, now_ms):
-    sink.on_tick(TickReport(now_ms, leader=True), None)
+    """A tick as the runner gives it: the sink reads through the context's view of the store."""
+    sink.on_tick(TickReport(now_ms, leader=True), SimpleNamespace(store=sink.store))
 
 
 def test_the_head_is_logged_at_the_first_tick_then_on_the_interval_when_it_moved(url):

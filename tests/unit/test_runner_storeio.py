@@ -289,3 +289,30 @@ def test_a_reset_whose_save_is_fenced_off_stays_undone_when_the_same_runner_lead
     stage = w.parts.book.state.scopes[key].stage
     assert (stage.level, stage.entries) == (entered.level, entered.entries)
     assert w.desk.lock_document(ACCOUNT)["locked"]
+
+
+def test_sync_code_waits_for_a_store_call_a_bounded_time_and_not_at_all_while_one_is_unanswered():
+    """A sink on the loop reads through :meth:`StoreIO.wait`: in order with the calls before it,
+    answered as they are; a call with no answer within the bound fails the caller (the call
+    still runs when the store answers) and, while it has none, every later wait fails at once
+    without queueing behind it; answered, waits go through again."""
+    io = StoreIO("test-wait")
+    gate = threading.Event()
+    done: list[str] = []
+    try:
+        io.submit(done.append, "before")
+        assert io.wait(lambda: list(done)) == ["before"]  # after what was queued before it
+        with pytest.raises(StoreError, match="did not answer within"):
+            io.wait(lambda: gate.wait(HOLD_S) and done.append("held"), timeout_s=0.05)
+        began = time.monotonic()
+        with pytest.raises(StoreError, match="not waited for on the runner's loop"):
+            io.wait(done.append, "never")  # not queued behind the held call
+        assert time.monotonic() - began < HOLD_S / 2
+        gate.set()
+        io.submit(lambda: None).result(HOLD_S)  # the held call answered (queued behind it)
+        assert io.wait(lambda: list(done)) == ["before", "held"]
+        assert io.wait(lambda: io.wait(lambda: "on the store thread")) == "on the store thread"  # no deadlock
+    finally:
+        gate.set()
+        io.close()
+    assert "never" not in done

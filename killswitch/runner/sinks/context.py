@@ -28,8 +28,9 @@ if TYPE_CHECKING:  # pragma: no cover - annotations only
     from ...compile.graph import DecisionGraph
     from ...events import Sink, SinkStore, StoredRunbook
     from ...snapshot import Snapshot
-    from ...state.store import RunbookRecord, StateStore
+    from ...state.store import AuditHead, RunbookRecord, StateStore
     from ..book.view import BookView
+    from ..storeio import StoreIO
 
 
 class SinkWrites(Protocol):
@@ -45,53 +46,60 @@ class SinkWrites(Protocol):
 
 class StoreReads:
     """The store as a sink reads it (:class:`killswitch.events.SinkStore`): its reads, and no
-    write within reach at run time either (a sink writes through the context, fenced)."""
+    write within reach at run time either (a sink writes through the context, fenced). Each read
+    runs on the runner's store thread (``io``), waited for a bounded time (:meth:`StoreIO.wait`):
+    a sink runs on the loop, and a store that stopped answering must not stop the loop with it."""
 
-    __slots__ = ("_store",)
+    __slots__ = ("_store", "_io")
 
-    def __init__(self, store: "StateStore"):
+    def __init__(self, store: "StateStore", io: "StoreIO"):
         self._store = store
+        self._io = io
 
     @property
     def url(self) -> str:
         return self._store.url
 
     def runbook(self, incident: str) -> Optional["StoredRunbook"]:
-        return self._store.runbook(incident)
+        return self._io.wait(self._store.runbook, incident)
 
     def runbooks(self, since_ms: Optional[int] = None, until_ms: Optional[int] = None,
                  limit: int = 100) -> Sequence["StoredRunbook"]:
-        return self._store.runbooks(since_ms, until_ms, limit)
+        return self._io.wait(self._store.runbooks, since_ms, until_ms, limit)
 
     def journal_of(self, decision_id: str, since: int) -> Sequence[Any]:
-        return self._store.journal_of(decision_id, since)
+        return self._io.wait(self._store.journal_of, decision_id, since)
 
     def journal(self, limit: int = 100, since: Optional[int] = None) -> Sequence[Any]:
-        return self._store.journal(limit, since)
+        return self._io.wait(self._store.journal, limit, since)
 
     def audit_rows(self, since_ms: Optional[int] = None, kinds: Optional[Sequence[str]] = None,
                    limit: int = 1000, *, after_seq: int = 0) -> Sequence[Any]:
-        return self._store.audit_rows(since_ms, kinds, limit, after_seq=after_seq)
+        return self._io.wait(self._store.audit_rows, since_ms, kinds, limit, after_seq=after_seq)
 
     def silences(self, ending_after_ms: Optional[int] = None) -> Sequence[Any]:
-        return self._store.silences(ending_after_ms)
+        return self._io.wait(self._store.silences, ending_after_ms)
+
+    def audit_head(self) -> Optional["AuditHead"]:
+        return self._io.wait(self._store.audit_head)
 
 
 class RunnerSinkContext:
     """A :class:`killswitch.events.SinkContext` over one runner's book: the graph, the engine
     state, the lock book, the residuals and the snapshots are read from the book when asked."""
 
-    __slots__ = ("_book", "_holder", "_dry_run", "_store", "_audit", "_sinks", "_clock", "_overrides")
+    __slots__ = ("_book", "_holder", "_dry_run", "_store", "_io", "_audit", "_sinks", "_clock", "_overrides")
 
-    def __init__(self, book: "BookView", *, holder: str, dry_run: bool, store: "StateStore", audit: SinkWrites,
-                 sinks: Callable[[], Sequence["Sink"]], clock: Callable[[], int],
+    def __init__(self, book: "BookView", *, holder: str, dry_run: bool, store: "StateStore", io: "StoreIO",
+                 audit: SinkWrites, sinks: Callable[[], Sequence["Sink"]], clock: Callable[[], int],
                  overrides: Callable[[str, int], list[dict]] = lambda scope, now_ms: []):
         self._overrides = overrides  # the overrides of the limits on a scope, not ended (its lock's)
         self._book = book
         self._audit = audit
         self._holder = holder
         self._dry_run = dry_run
-        self._store = StoreReads(store)
+        self._io = io
+        self._store = StoreReads(store, io)
         self._sinks = sinks
         self._clock = clock
 
@@ -131,13 +139,14 @@ class RunnerSinkContext:
         return self._clock()
 
     def audit(self, kind: str, ts_ms: int, payload: dict) -> int:
-        return self._audit.audit_now(kind, ts_ms, payload)
+        # on the store thread, waited for a bounded time (a sink writes from the loop: StoreReads)
+        return self._io.wait(self._audit.audit_now, kind, ts_ms, payload)
 
     def audit_receipt(self, kind: str, ts_ms: int, payload: dict) -> int:
         return self._audit.audit_receipt(kind, ts_ms, payload)
 
     def save_runbook(self, record: "RunbookRecord") -> None:
-        self._audit.save_runbook_now(record)
+        self._io.wait(self._audit.save_runbook_now, record)
 
     def stage(self, policy: str, scope: str) -> Any:
         ss = self._book.state.scopes.get(f"{policy}|{scope}")
