@@ -23,6 +23,29 @@ def wait(browser: Any, what: Callable[[Any], Any], why: str, timeout: float = WA
         what, message=why)
 
 
+# counts the views the page took in (console.js's ``killswitch:view``, after notify.js has seen each)
+_COUNT_VIEWS = """
+if (window.__views === undefined) {
+  window.__views = 0;
+  document.addEventListener("killswitch:view", () => { window.__views += 1; });
+}
+return window.__views;
+"""
+# the page refreshes on a visibility change as at its 2 s interval (a no-op while one is in flight)
+_NUDGE = "document.dispatchEvent(new Event('visibilitychange')); return window.__views;"
+
+
+def refreshes(browser: Any, n: int = 3) -> None:
+    """Let the page refresh its view ``n`` times, each fetched after this call and taken in whole
+    (notify.js included): nudged by the visibility event it refreshes on, not waited out at its
+    2 s interval. (n + 1 views: the first may have been asked for before the call.)"""
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    start = browser.execute_script(_COUNT_VIEWS)
+    WebDriverWait(browser, 30, poll_frequency=0.05).until(
+        lambda b: b.execute_script(_NUDGE) >= start + n + 1, message=f"{n} refreshes of the view")
+
+
 def text_of(browser: Any, css: str) -> str:
     from selenium.webdriver.common.by import By
 
@@ -47,6 +70,9 @@ def sign_in(browser: Any, token: str, who: str) -> None:
     browser.find_element(By.ID, "use-token").click()
     wait(browser, lambda b: f"Signed in as {who}" in text_of(b, "#who"), f"signed in as {who}")
     wait(browser, lambda b: "Scopes" in view_text(b), "the view is shown")
+    # the signed-in view is in: one asked for before the sign-in (the last token's) may land
+    # first, and the one it asked for swaps the view's elements under a reader
+    refreshes(browser, 1)
 
 
 def click_action(browser: Any, action: str, scope: str, policy: str = "") -> None:
@@ -126,6 +152,9 @@ def close_dialog(browser: Any) -> None:
     browser.find_element(By.ID, "cancel-btn").click()
     wait(browser, lambda b: not b.execute_script("return document.getElementById('action-dialog').open"),
          "the dialog closes")
+    # a closed dialog asks for the view again and swaps it in whole, even unchanged: the view
+    # settles before the test reads or clicks in it (an element found before the swap is stale)
+    refreshes(browser, 1)
 
 
 def lock_doc(live: Any, scope: str) -> dict:

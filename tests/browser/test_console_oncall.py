@@ -17,8 +17,8 @@ from killswitch.figures import figure, money
 from killswitch.runner.view import CoverageStatus, ReceiverFailure
 
 from .conftest import ACCOUNT, ALICE, HEDGE, VERA
-from .test_console import open_console, sign_in, text_of, view_text, wait
-from .test_console_ux import at_width, layout_problems, refreshes, shots
+from .test_console import open_console, refreshes, sign_in, text_of, view_text, wait
+from .test_console_ux import at_width, layout_problems, shots
 
 INCIDENT = "bot-guard/simulated/sim-main/L1/e1"
 BTC = "BTC/USDT:USDT"

@@ -15,7 +15,7 @@ from killswitch.orders import PLANNED_KIND, planned_intents
 
 from ..unit.test_runner_operator import live_close
 from .conftest import ACCOUNT, ALICE, VERA
-from .test_console import open_console, preview, sign_in, text_of, view_text, wait
+from .test_console import open_console, preview, refreshes, sign_in, text_of, view_text, wait
 from .test_console_health import icon
 
 TITLE = "killswitch console"
@@ -83,29 +83,6 @@ def shots(browser: Any, shot: Any, name: str, full: bool = True) -> None:
                 shot(f"{name}-{width}-part{part + 1}", full=False)
             browser.execute_script("window.scrollTo(0, 0)")
     at_width(browser, 1366)
-
-
-# counts the views the page took in (console.js's ``killswitch:view``, after notify.js has seen each)
-_COUNT_VIEWS = """
-if (window.__views === undefined) {
-  window.__views = 0;
-  document.addEventListener("killswitch:view", () => { window.__views += 1; });
-}
-return window.__views;
-"""
-# the page refreshes on a visibility change as at its 2 s interval (a no-op while one is in flight)
-_NUDGE = "document.dispatchEvent(new Event('visibilitychange')); return window.__views;"
-
-
-def refreshes(browser: Any, n: int = 3) -> None:
-    """Let the page refresh its view ``n`` times, each fetched after this call and taken in whole
-    (notify.js included): nudged by the visibility event it refreshes on, not waited out at its
-    2 s interval. (n + 1 views: the first may have been asked for before the call.)"""
-    from selenium.webdriver.support.ui import WebDriverWait
-
-    start = browser.execute_script(_COUNT_VIEWS)
-    WebDriverWait(browser, 30, poll_frequency=0.05).until(
-        lambda b: b.execute_script(_NUDGE) >= start + n + 1, message=f"{n} refreshes of the view")
 
 
 def shown(browser: Any) -> list[dict]:

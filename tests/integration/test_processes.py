@@ -49,6 +49,9 @@ SCALE_HA = 15  # a leader killed or paused mid-flatten: the crash at half the pa
 FLAT_S = 60  # the flash crash's flat minute
 GO_LEAD_S = 3
 TICK_S = 0.2
+# How long the test waits for the simulator's harness to answer: a bound only a hang reaches (a
+# simulator just started on a loaded machine took more than 5 s over its first answer)
+SIM_ANSWER_S = 60.0
 # The lease thread renews every TTL/3 for a term of 2·TTL/3, whatever the ticks take; a standby
 # takes a dead leader's lease as its term runs out.
 LEASE_TTL_S = 3.0
@@ -107,11 +110,11 @@ class Sim:
     def go(self, at_s: float = FLAT_S - GO_LEAD_S) -> None:
         """Let a held scenario go at its time scale, from ``at_s`` scenario seconds (or now, if later)."""
         req = urllib.request.Request(f"http://127.0.0.1:{self.port}/_sim/go?at_ms={int(at_s * 1000)}", method="POST")
-        with urllib.request.urlopen(req, timeout=5) as r:
+        with urllib.request.urlopen(req, timeout=SIM_ANSWER_S) as r:
             assert json.loads(r.read())["time_scale"] > 1
 
     def state(self) -> dict:
-        with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/_sim/state", timeout=5) as r:
+        with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/_sim/state", timeout=SIM_ANSWER_S) as r:
             return json.loads(r.read())
 
     def close(self) -> None:

@@ -2,10 +2,11 @@
 tests/integration/test_loud_runner.py runs it) against the simulated exchange's HTTP and
 websocket faces served on 127.0.0.1 in the same loop, the Accounts entry with a ``stream`` block.
 
-- A mark set across the hard trigger's threshold wakes the runner, which closes the book well
-  within a 30 s interval (the bound asserted is 10 s, a margin a loaded machine cannot miss);
-  the user data stream drops while the closes are sent, and still every position ends flat and
-  no order was sent twice (the journal against the venue's orders).
+- A mark set across the hard trigger's threshold wakes the runner, which closes the book within
+  a 30 s interval (ticks started by a wake, none by the interval, counted by cause: not timed);
+  the user data stream drops while the closes are sent, and still every position ends flat,
+  every close is journaled filled and no order was sent twice (the journal against the venue's
+  orders).
 - A stalled stream (socket open, nothing sent): the WARNING ``STREAM_STALE … falling back to
   REST polling``, the status's ``streams`` entry stale with a growing last-message age, the
   snapshots read over REST (the account is not blind while REST answers); REST failing too is
@@ -21,7 +22,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import textwrap
-import time
 from pathlib import Path
 from typing import Callable
 
@@ -33,7 +33,7 @@ from killswitch.process.daemon import Daemon
 from killswitch.process.options import RunOptions
 from tests.procs import until
 
-DEADLINE_S = 30.0  # a bound on waits for events, never a measured duration
+DEADLINE_S = 120.0  # a bound on waits for events that only a hang reaches (a first tick took 30 s at load 17)
 KEY = "binanceusdm/sim-main"
 FLAT = {"BTCUSDT": 60_000.0, "ETHUSDT": 3_000.0, "SOLUSDT": 140.0}
 
@@ -156,26 +156,27 @@ def test_a_mark_across_the_hard_threshold_closes_within_the_interval_though_the_
     key = f"{venue}/sim-main"
 
     async def scenario(daemon: Daemon, server: SimServer) -> None:
-        runner, parts = daemon.runner, daemon.parts
-        ticks = parts.counters["ticks"]
+        runner, wakes = daemon.runner, daemon.wakes
         server.faults.stream("stream_disconnect", op="stream:user", times=1)  # the first close's events
-        started = time.monotonic()
+        started = dict(wakes.started)
         server.engine.set_mark("BTCUSDT", 50_000.0)  # the 5 BTC long loses 16.7 % of its notional
         await until(lambda: not server.engine.positions("sim-main"), "the book flat", DEADLINE_S)
-        seen["flat_after_s"] = time.monotonic() - started
-        seen["ticks"] = parts.counters["ticks"] - ticks
+        seen["ticks_to_flat"] = {c: n - started[c] for c, n in wakes.started.items()}
         await until(lambda: runner.venues[key].stream_health().reconnects >= 1, "the stream reconnected",
                     DEADLINE_S)
+        # the venue filled the closes; the runner journals each fill as it learns of it (the
+        # dropped stream's events are read again once it is back)
+        await until(lambda: all(e.status == "filled" for e in runner.store.journal(limit=1000)),
+                    "every journaled close filled", DEADLINE_S)
         seen["journal"] = runner.store.journal(limit=1000)
         seen["orders"] = list(server.engine.accounts["sim-main"].orders.values())
         seen["disconnects"] = len(server.faults.fired("stream_disconnect"))
-        seen["woken"] = daemon.wakes.started["wake"]
 
     asyncio.run(asyncio.wait_for(serve(tmp_path, monkeypatch, "30s", scenario, venue=venue), 3 * DEADLINE_S))
-    # woken by the stream: flat before the 30 s interval's next tick would have come (a loaded
-    # machine may take seconds; the wake count says it was the stream, not the interval)
-    assert seen["flat_after_s"] < 28.0, seen
-    assert seen["woken"] >= 1 and seen["disconnects"] == 1
+    # woken by the stream: flat before the 30 s interval's next tick came (counted by cause at
+    # the runner's loop, not timed: a loaded machine may take seconds over the closes)
+    assert seen["ticks_to_flat"]["wake"] >= 1 and seen["ticks_to_flat"]["interval"] == 0, seen["ticks_to_flat"]
+    assert seen["disconnects"] == 1
     journal = seen["journal"]
     ids = [e.client_order_id for e in journal]
     assert ids and len(ids) == len(set(ids))  # no intent journaled twice

@@ -23,6 +23,7 @@ from killswitch.runner.venue.executor import Executor
 from killswitch.runner.venue.port import Venues
 from killswitch.state import open_store
 from killswitch.state.store import FencedError
+from tests.procs import until
 
 NONE = Attribution("UNKNOWN", 0.0, 0.0, None, None)
 
@@ -105,7 +106,7 @@ def test_a_paced_account_sends_beside_the_ticks_and_nothing_is_lost_or_sent_twic
         assert r1.sent == 2 and r1.filled == 2  # the tick did not wait for the slow account
         assert rig.ex.lanes.in_flight() == {f"ks-d-1-slow-{k}" for k in range(5)}
         slow.gate.release()
-        await asyncio.sleep(0.01)
+        await until(lambda: slow.sent, "the slow lane's first order", 5)
         assert slow.sent == ["ks-d-1-slow-0"]
         # tick 2: the fast account's next decision is sent at once; the slow lane's orders are
         # neither asked for nor resent by the reconciliation (confirm gap 0: one "not found"
@@ -121,7 +122,7 @@ def test_a_paced_account_sends_beside_the_ticks_and_nothing_is_lost_or_sent_twic
         assert r3.sent == 0  # d-5 queued behind the account's earlier lane: its plan order
         for _ in range(4):
             slow.gate.release()
-        await asyncio.sleep(0.05)
+        await until(lambda: len(slow.sent) >= 5, "the slow lane's other four orders", 5)
         assert slow.sent == [f"ks-d-1-slow-{k}" for k in range(5)]  # d-5's order waits for the gate
         slow.gate.release()
         await settle(rig.ex)
@@ -166,8 +167,10 @@ def test_a_lane_whose_write_is_fenced_off_raises_in_the_next_tick(tmp_path, capl
 def test_a_lane_of_a_runner_deposed_meanwhile_stops_and_leaves_the_rest_journaled(tmp_path):
     slow = Venue("slow", gated=True)
     leads = [True]
+    asked: list[bool] = []  # what the lane was told, before each order
 
     async def leader():
+        asked.append(leads[0])
         return leads[0]
 
     rig = Rig(tmp_path, {"slow": slow}, leader=leader)
@@ -175,12 +178,14 @@ def test_a_lane_of_a_runner_deposed_meanwhile_stops_and_leaves_the_rest_journale
     async def scenario():
         await rig.tick([plan("slow", 3)])
         slow.gate.release()
-        await asyncio.sleep(0.02)
+        # the first order answered and journaled, the second cleared to leave: deposed now
+        await until(lambda: len(asked) == 2, "the lane to ask the lease before its second order", 5)
         leads[0] = False
         slow.gate.release()
         await settle(rig.ex)
         report = rig.ex.lanes.take_landed()
         assert report.deposed and slow.sent == ["ks-d-1-slow-0", "ks-d-1-slow-1"]
+        assert asked == [True, True, False]  # stopped at its next order, asking the lease first
         unanswered = {e.client_order_id for e in rig.store.pending_intents() if e.status is None}
         assert unanswered == {"ks-d-1-slow-2"}  # for whoever leads next to settle
 
