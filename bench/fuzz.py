@@ -14,11 +14,14 @@ the slowest cases, and the machine line.
 Then as many label patterns again (tests/policy_generators.py: valid RE2, what RE2 refuses, what
 makes a backtracking engine take exponential time, long, deep and random ones), each judged by
 killswitch.policy.patterns and, when valid, matched against labels of up to 10,000 characters, as
-the notification router and the silences match them. Exits 1 on a crash, a broken promise or a
-case over 1 s.
+the notification router and the silences match them. Then ``--generated`` cases of generated text
+through ksctl validate's path (tests/policy_mutations.py's ``generated_case``: policies drawn from
+the language's registry, mutated, with lines of YAML's pieces, and those lines alone). Exits 1
+on a crash, a broken promise or a case over 1 s.
 
-    .venv/bin/python bench/fuzz.py                    # 10,000 cases, seed 0
+    .venv/bin/python bench/fuzz.py                    # 10,000 cases, seed 0; 3,000 generated
     .venv/bin/python bench/fuzz.py --cases 500 --seed 7 --show 3
+    .venv/bin/python bench/fuzz.py --cases 0 --generated 3000 --seed 1
 """
 
 from __future__ import annotations
@@ -37,7 +40,7 @@ from harness import machine  # noqa: E402
 
 from killswitch.policy.patterns import compile_label_pattern, pattern_problem  # noqa: E402
 from tests.policy_generators import pattern  # noqa: E402
-from tests.policy_mutations import Corpus, RandomChooser, mutate, run_case  # noqa: E402
+from tests.policy_mutations import Corpus, RandomChooser, generated_case, mutate, run_case, run_validate  # noqa: E402
 
 LIMIT_S = 1.0
 LABELS = ("critical", "binanceusdm", "", "a" * 10_000, "x" * 9_999 + "zz", "é" * 1_000 + "\n", "a,b," * 2_000)
@@ -68,11 +71,30 @@ def fuzz_patterns(cases: int, seed: int, show: int) -> tuple[collections.Counter
     return outcomes, slowest, failures, over
 
 
+def fuzz_generated(corpus: Corpus, cases: int, seed: int,
+                   show: int) -> tuple[collections.Counter[str], float, list[str], int]:
+    """``cases`` generated texts through ksctl validate's path: outcomes by shape, the slowest
+    case's seconds, the failures (up to ``show``) and the cases over :data:`LIMIT_S`."""
+    outcomes: collections.Counter[str] = collections.Counter()
+    slowest, failures, over = 0.0, [], 0
+    for n in range(cases):
+        shape, files = generated_case(corpus, random.Random(f"generated:{seed}:{n}"))
+        out = run_validate(files)
+        outcomes[f"{shape}: {out.kind}"] += 1
+        slowest = max(slowest, out.seconds)
+        over += out.seconds >= LIMIT_S
+        if out.kind in ("crash", "broken promise") and len(failures) < show:
+            why = f"{type(out.crash).__name__}: {out.crash}" if out.crash else "\n    ".join(out.problems)
+            failures.append(f"generated {n} (seed {seed}, {shape}): {files['fuzz.yaml'][:80]!r}\n    {why}")
+    return outcomes, slowest, failures, over
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--cases", type=int, default=10_000)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--show", type=int, default=5, help="how many failing cases to print in full")
+    ap.add_argument("--generated", type=int, default=3_000, help="how many generated texts to validate")
     args = ap.parse_args()
 
     corpus = Corpus()
@@ -104,7 +126,7 @@ def main() -> int:
     wall = time.perf_counter() - t0
 
     print(f"bench/fuzz.py: {args.cases:,} cases, seed {args.seed}, {wall:.0f} s "
-          f"({wall / args.cases * 1000:.1f} ms a case)")
+          f"({wall / max(args.cases, 1) * 1000:.1f} ms a case)")
     print(f"machine: {machine()}")
     print("outcomes:")
     for kind in ("clean", "warnings only", "errors", "broken promise", "crash"):
@@ -129,7 +151,19 @@ def main() -> int:
     print(f"  slowest         {slowest_pattern * 1000:7.1f} ms")
     for f in pattern_failures:
         print("FAIL " + f)
-    bad = outcomes["crash"] + outcomes["broken promise"] + over + patterns["crash"] + patterns_over
+    t0 = time.perf_counter()
+    generated, slowest_generated, generated_failures, generated_over = fuzz_generated(
+        corpus, args.generated, args.seed, args.show)
+    print(f"generated texts: {args.generated:,}, {time.perf_counter() - t0:.0f} s, through ksctl validate's path")
+    for kind, count in sorted(generated.items()):
+        print(f"  {kind:<32} {count:>7,}")
+    print(f"  over {LIMIT_S:g} s                        {generated_over:>7,}")
+    print(f"  slowest                          {slowest_generated * 1000:7.1f} ms")
+    for f in generated_failures:
+        print("FAIL " + f)
+    broken = sum(v for k, v in generated.items() if k.endswith(("crash", "broken promise")))
+    bad = (outcomes["crash"] + outcomes["broken promise"] + over + patterns["crash"] + patterns_over + broken
+           + generated_over)
     return 1 if bad else 0
 
 

@@ -440,6 +440,53 @@ def run_case(corpus: Corpus, seed: Seed, m: Mutated) -> Outcome:
     return out
 
 
+# --- generated documents through ksctl validate's path -------------------------------------------
+
+GENERATED = ("policy", "mutated policy", "yaml in a policy", "yaml text")
+
+
+def generated_case(corpus: Corpus, rng: random.Random) -> tuple[str, dict[str, str]]:
+    """A case of generated text (tests/policy_generators.py), as files to validate together: a
+    policy drawn from the language, the same mutated, or with lines of YAML's pieces inserted
+    (with the example routes and accounts, which it names), or a few lines of those pieces alone."""
+    from tests.policy_generators import policy, yaml_text
+
+    shape = rng.choice(GENERATED)
+    company = {n: corpus.texts[n] for n in ("routes.yaml", "accounts.yaml")}
+    if shape == "yaml text":
+        return shape, {"fuzz.yaml": yaml_text(rng)}
+    text = policy(rng)
+    if shape == "mutated policy":
+        text = mutate(Seed("fuzz.yaml", text, list(company), None), RandomChooser(rng)).text
+    elif shape == "yaml in a policy":
+        lines = text.split("\n")
+        at = rng.randint(0, len(lines))
+        text = "\n".join(lines[:at] + yaml_text(rng).split("\n") + lines[at:])
+    return shape, {"fuzz.yaml": text, **company}
+
+
+def run_validate(files: dict[str, str]) -> Outcome:
+    """What ``ksctl validate --strict`` does with ``files``, in memory: load and compile them
+    with the runbook templates of runbooks/ checked, the accounts' weight budget, the text and
+    the JSON report; then :func:`check` on the findings."""
+    from killswitch.cli.budget import weight_findings
+    from killswitch.render.diagnostics import validate_json, validate_text
+    from killswitch.runbooks.check import TemplateCheck
+    from killswitch.sources import Sources, compile_read
+
+    t0, c0 = time.perf_counter(), time.thread_time()
+    try:
+        result = compile_read(Sources(list(files.items())), TemplateCheck(ROOT / "runbooks"))
+        result.diagnostics.extend(weight_findings(result))
+        validate_text(result, len(files), True)
+        validate_json(result, len(files), True)
+    except Exception as e:  # noqa: BLE001 - a crash (ksctl's exit 3) is what this looks for
+        return Outcome(time.perf_counter() - t0, None, crash=e, cpu_seconds=time.thread_time() - c0)
+    out = Outcome(time.perf_counter() - t0, result, cpu_seconds=time.thread_time() - c0)
+    out.problems = check(result, files, None)
+    return out
+
+
 def check(result: CompileResult, texts: dict[str, str], test_file: str | None, mutated: str = "") -> list[str]:
     """What a compile result broke of the promises in the module doc (empty: nothing)."""
     problems = []

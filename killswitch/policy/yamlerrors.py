@@ -60,8 +60,37 @@ def stopped(reading: Reading, file: str, text: str) -> tuple[Diagnostic, Optiona
         return _bad_character(e, file, text, at), at
     if isinstance(e, YAMLError):
         return Diagnostic.make(d.KS002, file, None, _first_line(str(e)), _yaml_hint("", "", "", None)), None
+    if isinstance(e, (AssertionError, NotImplementedError)):
+        return _unplaced_comment(e, file, text), None
     return Diagnostic.make(d.KS002, file, None, f"unreadable YAML: {_first_line(str(e))}",
                            _yaml_hint("", "", "", None)), None
+
+
+# A block scalar's header (| or >, with its chomping and indentation indicators) followed by a
+# comment, and a comment anywhere: where ruamel's comment handling gives up.
+_BLOCK_HEADER_COMMENT = re.compile(r"^(?P<lead>(?:[^#'\"\n]*?[ \t:-])?)[|>][-+0-9]{0,2}[ \t]+#", re.MULTILINE)
+_COMMENT = re.compile(r"(?:^|[ \t])(?P<at>#)", re.MULTILINE)
+_COMMENT_HINT = ("put the comment on a line of its own, above the value (not after a block scalar's | or >, "
+                 "nor next to a NEL or LS line break), or remove it")
+
+
+def _unplaced_comment(e: BaseException, file: str, text: str) -> Diagnostic:
+    """KS002 for a text whose comments ruamel's round-trip reader cannot place: it fails an
+    assertion or gives up ("overlap in comment") on YAML that is valid, with no position. Placed
+    at a block scalar header that carries a comment (the form known to do it), else at the
+    first comment, else at the file's start."""
+    header = _BLOCK_HEADER_COMMENT.search(text)
+    if header is not None:
+        line = text.count("\n", 0, header.start()) + 1
+        return Diagnostic.make(d.KS002, file, Position(line, len(header.group("lead")) + 1),
+                               "a comment after a block scalar's | or > cannot be read here", _COMMENT_HINT)
+    comment = _COMMENT.search(text)
+    at = comment.start("at") if comment is not None else 0
+    line = text.count("\n", 0, at) + 1
+    col = at - (text.rfind("\n", 0, at) + 1) + 1
+    return Diagnostic.make(d.KS002, file, Position(line, col),
+                           f"the YAML reader cannot place the comments of this file ({type(e).__name__})",
+                           _COMMENT_HINT)
 
 
 _TOP_KEY = re.compile(r"^[A-Za-z_][^:#\n]*:", re.MULTILINE)

@@ -76,9 +76,11 @@ def _round_trip(text: str, lines: list[str]) -> Reading:
             index += 1
     except yamlbounds.ShapeRefused as e:
         reading.refused = e
-    except (YAMLError, ValueError, TypeError, AttributeError, KeyError, IndexError) as e:
+    except (YAMLError, ValueError, TypeError, AttributeError, KeyError, IndexError, AssertionError,
+            NotImplementedError) as e:
         # ruamel reports some malformed input (bad timestamps, odd keys, "-_" read as an integer)
-        # outside its error types; every one stops the reading here
+        # outside its error types, and its comment handling gives up on comments it cannot place
+        # (an assertion, "overlap in comment") in valid YAML too; every one stops the reading here
         reading.error = e
         reading.stopped_at = index
     finally:

@@ -47,7 +47,6 @@ def test_act_runs_the_action_on_a_pull_request(tmp_path):
     assert rev, "not a git checkout"
     origin = tmp_path / "policy-repo"
     shutil.copytree(POLICIES, origin, ignore=shutil.ignore_patterns(".github"))
-    shutil.copytree(ROOT / "runbooks", origin / "runbooks")
     git(origin, "init", "-q", "-b", "main")
     git(origin, "add", ".")
     git(origin, "commit", "-q", "-m", "policies")

@@ -47,12 +47,11 @@ def git(cwd: Path, *args: str) -> None:
 
 @pytest.fixture
 def pull_request(tmp_path):
-    """A clone of a policy repository (this repository's policies/ and runbooks/) whose main is
+    """A clone of a policy repository (this repository's policies/, runbooks and all) whose main is
     origin/main, on a branch ``pr`` to change; commit with ``git(workspace, "commit", ...)``."""
     require_tool("git")
     origin = tmp_path / "policy-repo"
     shutil.copytree(POLICIES, origin, ignore=shutil.ignore_patterns(".github"))
-    shutil.copytree(ROOT / "runbooks", origin / "runbooks")
     git(origin, "init", "-q", "-b", "main")
     git(origin, "add", ".")
     git(origin, "commit", "-q", "-m", "policies")

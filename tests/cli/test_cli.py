@@ -27,6 +27,20 @@ def test_validate_examples_exit_0():
     assert "graph sha256:" in r.output
 
 
+def test_a_copy_of_the_examples_alone_passes_its_own_ci(tmp_path):
+    """policies/ is a complete policy repository: copied alone (cp -r, its links as links), it
+    passes validate --strict (its runbook templates found in it, KS152 silent) and its tests."""
+    import shutil
+
+    repo = tmp_path / "risk-policies"
+    shutil.copytree(POLICIES, repo, symlinks=True)
+    r = run("validate", "--strict", str(repo))
+    assert r.exit_code == 0 and r.output.startswith("ok: 18 files"), r.output
+    assert "KS152" not in r.output, r.output
+    r = run("test", str(repo))
+    assert r.exit_code == 0 and " 0 failed" in r.output, r.output
+
+
 def test_validate_findings_exit_1_and_print_every_one():
     r = run("validate", str(BAD))
     assert r.exit_code == 1

@@ -60,7 +60,6 @@ def test_hooks_run_through_pre_commit_on_a_policy_repository(tmp_path):
 
     repo = tmp_path / "policy-repo"
     shutil.copytree(POLICIES, repo, ignore=shutil.ignore_patterns(".github"))
-    shutil.copytree(ROOT / "runbooks", repo / "runbooks")
     (repo / ".pre-commit-config.yaml").write_text(
         f"repos:\n  - repo: {ROOT}\n    rev: {rev}\n    hooks:\n      - id: ksctl-validate\n      - id: ksctl-test\n")
     git(repo, "init", "-q", "-b", "main")

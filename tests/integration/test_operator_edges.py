@@ -25,6 +25,7 @@ from killswitch.render.status import status_text
 from killswitch.runner.api.api import make_app, start_api, stop_api
 from killswitch.runner.api.identity import parse_tokens, token_digest
 from killswitch.state import open_store
+from tests.conftest import ROOT
 
 from .test_ops_commands import TOKEN
 from .test_runner import POLICY, TICK_MS, parts_of, setup
@@ -138,6 +139,15 @@ def test_a_refused_reset_exits_1_and_a_reset_says_the_trigger_still_fires(tmp_pa
     assert any(m.startswith("OPERATOR reset by bob") and ": MANUAL_RESET: stage=3" in m for m in said), said
 
 
+def _documented_lock_forms() -> tuple[str, str]:
+    """What docs/api.md says an operator's halt by alice shows in the lock's reason and in
+    check-order's denials (the quoted text before its "…")."""
+    said = " ".join((ROOT / "docs" / "api.md").read_text(encoding="utf-8").split())
+    m = re.search(r"`([^`]+?) …` in its reason, `([^`]+?) …` in check-order's denials", said)
+    assert m is not None, "docs/api.md no longer quotes a halt's reason and check-order's denial"
+    return m.group(1), m.group(2)
+
+
 def test_operators_are_named_and_a_weaker_lock_asks_first(tmp_path, caplog):
     caplog.set_level(logging.INFO, logger="killswitch.runner.operator")
     alice, bob = CliRunner(env={"KS_API_TOKEN": ALICE}), CliRunner(env={"KS_API_TOKEN": BOB})
@@ -155,6 +165,9 @@ def test_operators_are_named_and_a_weaker_lock_asks_first(tmp_path, caplog):
         d = RunnerClient(srv.url).check_order({"account": ACCOUNT, "symbol": "BTC/USDT:USDT", "side": "buy",
                                                "amount": 0.01})
         assert not d.allow and "stage=None" not in d.reason and "origin=operator by=alice" in d.reason, d.reason
+        # docs/api.md quotes both forms: the lock's reason, and a bot's denial under it
+        in_reason, in_denial = _documented_lock_forms()
+        assert hold.reason.startswith(in_reason) and d.reason.startswith(in_denial), (hold.reason, d.reason)
 
         # reducing over alice's halt: shown before -> after, and not sent without a confirmation
         r = bob.invoke(cli, lock + ["--mode", "reducing"])

@@ -209,8 +209,9 @@ def test_ksctl_run_wires_the_runbook_sink_between_telemetry_and_notifications(tm
     names = [s.name for s in sinks]
     assert names.count("runbooks") == 1
     rb = sinks[names.index("runbooks")]
-    assert isinstance(rb, RunbookSink) and rb.root == ROOT / "runbooks"
-    assert f"ksctl run: runbook templates {ROOT / 'runbooks'}" in said
+    # the example policies' own templates: policies/ is a repository of its own (runbooks/ links to them)
+    assert isinstance(rb, RunbookSink) and rb.root == ROOT / "policies" / "runbooks"
+    assert f"ksctl run: runbook templates {ROOT / 'policies' / 'runbooks'}" in said
     if "telemetry" in names:
         assert names.index("telemetry") < names.index("runbooks")
     if "notify" in names:
@@ -431,7 +432,7 @@ def test_policies_outside_the_repository_warn_that_the_built_in_runbook_is_used(
     from killswitch.state import open_store
 
     pol = tmp_path / "pol"
-    shutil.copytree(ROOT / "policies", pol)
+    shutil.copytree(ROOT / "policies", pol, ignore=shutil.ignore_patterns("runbooks"))  # the policies alone
     said: list[str] = []
     warned: list[str] = []
     store = open_store(f"sqlite://{tmp_path / 'state.db'}")

@@ -79,12 +79,13 @@ def test_the_plain_runbook_is_the_last_resort_and_says_why(monkeypatch):
 
 
 def test_a_copy_of_runbooks_with_its_link_dangling_still_renders_the_default(tmp_path):
-    """`cp -r runbooks/ /tmp/x` keeps runbooks/default.md.j2 as a relative link that points
-    nowhere there: the directory's templates extend the built-in default, with no problem said."""
+    """`cp -r policies/ /tmp/x` keeps policies/runbooks/default.md.j2 as a relative link that
+    points nowhere there: the directory's templates extend the built-in default, with no problem
+    said."""
     import shutil
 
     copy = tmp_path / "runbooks"
-    shutil.copytree(ROOT / "runbooks", copy, symlinks=True)
+    shutil.copytree(ROOT / "policies" / "runbooks", copy, symlinks=True)
     assert (copy / "default.md.j2").is_symlink() and not (copy / "default.md.j2").exists()
     templates = Templates.load(copy)
     assert templates.borrowed == {"default.md.j2"}

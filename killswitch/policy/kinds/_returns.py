@@ -7,6 +7,9 @@ import math
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, ClassVar, Optional
 
+from pydantic import field_validator
+from pydantic_core import PydanticCustomError
+
 from ...records import record
 from ..registry import HistoryNeed, KeptState, Reading, SignalInputs, SignalParams
 from ..units import Duration, DurationField, Ratio, RatioField
@@ -25,6 +28,19 @@ class TailRisk(SignalParams):
     min_coverage: RatioField = Ratio(Decimal("0.8"))
     window_field: ClassVar[Optional[str]] = "window"
     sample_field: ClassVar[Optional[str]] = "horizon"
+
+    @field_validator("horizon")
+    @classmethod
+    def _horizon_positive(cls, v: Duration) -> Duration:
+        return period_checked(v, "horizon")
+
+
+def period_checked(v: Duration, field: str) -> Duration:
+    """A return's period (``sample``, ``horizon``) is longer than 0s: a return over no time is
+    none, and the coverage, the history need and an annualized scale all divide by it."""
+    if v.ms <= 0:
+        raise PydanticCustomError("ks_value", f"{field} must be longer than 0s")
+    return v
 
 
 @record

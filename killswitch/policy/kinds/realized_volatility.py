@@ -4,11 +4,11 @@ import math
 from decimal import Decimal
 from typing import TYPE_CHECKING, Annotated, ClassVar, Optional
 
-from pydantic import AfterValidator
+from pydantic import AfterValidator, field_validator
 
 from ..registry import Reading, SignalInputs, SignalKind, SignalParams
 from ..units import Duration, DurationField, Ratio, RatioField
-from ._returns import ReturnsParams, history_need, kept, returns_params, sampled
+from ._returns import ReturnsParams, history_need, kept, period_checked, returns_params, sampled
 
 if TYPE_CHECKING:
     from ..windows import Returns
@@ -27,6 +27,11 @@ class RealizedVolatility(SignalParams):
     bounds: ClassVar = (0.0, None)
     window_field: ClassVar[Optional[str]] = "window"
     sample_field: ClassVar[Optional[str]] = "sample"
+
+    @field_validator("sample")
+    @classmethod
+    def _sample_positive(cls, v: Duration) -> Duration:
+        return period_checked(v, "sample")
 
 
 # A year of returns for {annualize: true}: crypto trades every day of 365.
