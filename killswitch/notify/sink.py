@@ -53,12 +53,12 @@ from ..metrics import Registry
 from ..policy.routes_doc import NotificationRoutes
 from .causes import cause_of_result
 from .delivery import Delivery
-from .dispatch import Dispatcher, placements
+from .dispatch import Dispatcher, Routed, placements
 from .health import PageHealth
 from .queues import NotifyOptions, _bounded_append, _Item, _Job
 from .receipts import Receipts, page_latency_histogram
 from .receivers import ResolvedReceiver, SendResult, resolve_all, resolve_receivers
-from .replay import Handed, handed_since
+from .replay import Handed, handed_since, unheld_of
 from .routes import RouteTree, trees_of
 
 if TYPE_CHECKING:  # pragma: no cover - annotations only
@@ -112,7 +112,9 @@ class NotifySink(Delivery, Receipts):
         self.latency_registry = Registry()
         self.page_latency = page_latency_histogram(self.latency_registry)
         self.health = PageHealth()
-        self._maybe_handed = Handed()  # pages perhaps delivered just before the last runner died
+        # pages perhaps delivered just before the last runner died, and pages delivered whose
+        # events its saved groups did not hold yet (see _handed_since)
+        self._maybe_handed = Handed()
         self.health.know(set(self.receivers) | set(self.unresolved))
         self._unreachable()
 
@@ -164,8 +166,15 @@ class NotifySink(Delivery, Receipts):
 
     def state_doc(self) -> dict:
         """Groups, alerts and what was last notified, and which receivers are failing since when
-        (``health``): saved with the engine state every tick."""
-        return {**self.dispatcher.to_json(), "health": self.health.to_json(), "saved_ms": self.clock()}
+        (``health``): saved with the engine state every tick. With them the deliveries the
+        receipts showed since the last save whose events the groups have not taken up again yet
+        (``unheld``, :meth:`_handed_since`)."""
+        now = self.clock()
+        doc = {**self.dispatcher.to_json(), "health": self.health.to_json(), "saved_ms": now}
+        unheld = self._maybe_handed.unheld_doc(now)
+        if unheld:
+            doc["unheld"] = unheld
+        return doc
 
     def restore_state(self, doc: Optional[dict], ctx: Optional["SinkContext"] = None) -> None:
         """Take up the groups a previous leader saved (on taking the lease), and its failing
@@ -175,29 +184,50 @@ class NotifySink(Delivery, Receipts):
             self._ctx = ctx
         skipped = self.dispatcher.restore(doc)
         self.health.restore((doc or {}).get("health"))
-        self._handed_since((doc or {}).get("saved_ms"))
+        self._handed_since(doc or {})
         for kind, payload in self.dispatcher.restore_notes(skipped):
             self._audit(kind, payload)
         self._wake()
 
-    def _handed_since(self, saved_ms: Optional[int]) -> None:
-        """What the receipts say was handed over since the restored state was saved
-        (:mod:`.replay`): delivered, notified; perhaps delivered, marked when sent again."""
+    def _handed_since(self, doc: dict) -> None:
+        """What the receipts say was handed over since the restored state ``doc`` was saved
+        (:mod:`.replay`): delivered, notified; perhaps delivered, marked when sent again.
+
+        A page whose event reached the groups after the save (a stage entry told, flushed and
+        delivered between two ticks' saves) finds no alert in them to mark: the entry outbox
+        tells its event again (``resumed``), and it is notified as it joins its group
+        (:meth:`_drain`), not sent a second time. Until then it is kept, and saved (``unheld``):
+        a save made before the event is told again is after the receipt the next runner reads."""
+        handed = self._receipts_since(doc.get("saved_ms")) or Handed()
+        for key, told in handed.unfinished.items():
+            self.dispatcher.not_handed(key, told)
+        for key, (fps, resolved, at) in handed.delivered.items():
+            handed.keep_unheld(key, self.dispatcher.handed_before(key, fps, at, resolved), at)
+        for key, (kept, at) in unheld_of(doc.get("unheld")).items():  # kept by the save from an earlier one
+            handed.keep_unheld(key, self.dispatcher.handed_before(key, kept, at), at)
+        self._maybe_handed = handed
+
+    def _receipts_since(self, saved_ms: Optional[int]) -> Optional[Handed]:
+        """The receipts since ``saved_ms`` (:func:`.replay.handed_since`); None if unread."""
         reads = getattr(self._ctx, "store", None)
         if saved_ms is None or reads is None or not hasattr(reads, "audit_rows"):
-            return
+            return None
         o = self.options  # as long as a delivery can take: every attempt, its time-out and back-off
         window_ms = int(o.attempts * (o.timeout_s + o.backoff_max_s) * 1000)
         try:
-            handed = handed_since(reads, int(saved_ms), int(saved_ms) - window_ms)
+            return handed_since(reads, int(saved_ms), int(saved_ms) - window_ms)
         except Exception:  # noqa: BLE001 - unread receipts leave the state as saved: resent, never lost
             self.worker_errors += 1
-            return
-        for key, fps in handed.unfinished.items():
-            self.dispatcher.not_handed(key, fps)
-        for key, (fps, resolved, at) in handed.delivered.items():
-            self.dispatcher.handed_before(key, fps, at, resolved)
-        self._maybe_handed = handed
+            return None
+
+    def _handed_again(self, routed: Iterable[Routed]) -> None:
+        """An event told again after a stop (``resumed``) joined the groups ``routed``: what a
+        page of it delivered before the stop told is notified there (:meth:`_handed_since`)."""
+        for r in routed:
+            kept = self._maybe_handed.unheld.pop(r.group_key, None)
+            if kept is not None:
+                fps, at = kept
+                self._maybe_handed.keep_unheld(r.group_key, self.dispatcher.handed_before(r.group_key, fps, at), at)
 
     def holds(self, event: Event) -> bool:
         """Whether ``event`` is past the queue: routed into the groups that :meth:`state_doc`
@@ -286,7 +316,10 @@ class NotifySink(Delivery, Receipts):
             item = self._events.popleft()
             node_types = self._signal_types(item)
             for p in placements(item.event.labels, item.graph, self.trees):
-                self.dispatcher.insert(item.event, p, now, {"dry_run": item.dry_run, "signal_types": node_types})
+                routed = self.dispatcher.insert(item.event, p, now, {"dry_run": item.dry_run,
+                                                                     "signal_types": node_types})
+                if item.event.data.get("resumed") and self._maybe_handed.unheld:
+                    self._handed_again(routed)
 
     @staticmethod
     def _signal_types(item: _Item) -> dict[str, str]:
