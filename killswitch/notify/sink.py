@@ -4,10 +4,11 @@ What it owns: a bounded queue of events, the :class:`~killswitch.notify.dispatch
 (groups, timers, inhibition), a bounded queue of deliveries, and the asyncio tasks that work
 them off. What it must not do: block a tick, print a secret, or lose a receipt.
 
-:class:`NotifySink` is built from two parts, each in its own module over the fields
+:class:`NotifySink` is built from three parts, each in its own module over the fields
 :mod:`.sink_hooks` declares: :class:`~.delivery.Delivery` (a notification queued, sent
-through its receiver, retried, handed to the fallback receiver) and :class:`~.receipts.Receipts`
-(every audit row the sink writes, and its ``/metrics`` families). It keeps here what a page
+through its receiver, retried, handed to the fallback receiver), :class:`~.receipts.Receipts`
+(every audit row the sink writes, and its ``/metrics`` families) and :class:`~.takeup.TakeUp`
+(what the receipts say a stopped runner handed over after its save). It keeps here what a page
 goes through before it is sent, and the state kept across takeovers:
 
 - ``on_event`` / ``on_tick`` only enqueue and wake the worker (microseconds). A full queue
@@ -34,9 +35,9 @@ goes through before it is sent, and the state kept across takeovers:
   ``pages_failing_since_ms``.
 - The state kept across takeovers: the groups, their alerts and what was last notified, and the
   receivers failing with their first "since" (``state_doc`` / ``restore_state``), saved with the
-  engine state every tick; the receipts written since that save (:mod:`.replay`) say what was
-  delivered after it, not sent again. A receiver whose secret does not resolve is failing from
-  the start (or the reload that found it), before any page is tried.
+  engine state every tick; the receipts written since that save (:mod:`.replay`, taken up by
+  :mod:`.takeup`) say what was delivered after it, not sent again. A receiver whose secret does
+  not resolve is failing from the start (or the reload that found it), before any page is tried.
 """
 
 from __future__ import annotations
@@ -53,13 +54,14 @@ from ..metrics import Registry
 from ..policy.routes_doc import NotificationRoutes
 from .causes import cause_of_result
 from .delivery import Delivery
-from .dispatch import Dispatcher, Routed, placements
+from .dispatch import Dispatcher, placements
 from .health import PageHealth
 from .queues import NotifyOptions, _bounded_append, _Item, _Job
 from .receipts import Receipts, page_latency_histogram
 from .receivers import ResolvedReceiver, SendResult, resolve_all, resolve_receivers
-from .replay import Handed, handed_since, unheld_of
+from .replay import Handed
 from .routes import RouteTree, trees_of
+from .takeup import TakeUp
 
 if TYPE_CHECKING:  # pragma: no cover - annotations only
     from ..events import ReceiptWriter, SinkContext
@@ -71,7 +73,7 @@ def wall_ms() -> int:
     return int(time.time() * 1000)
 
 
-class NotifySink(Delivery, Receipts):
+class NotifySink(Delivery, Receipts, TakeUp):
     """A runner sink (see :mod:`killswitch.events`) delivering notifications through apprise:
     the routing, grouping and timers of its worker, the state kept across takeovers and the
     shutdown here; sending (:class:`~.delivery.Delivery`) and receipts and counters
@@ -188,46 +190,6 @@ class NotifySink(Delivery, Receipts):
         for kind, payload in self.dispatcher.restore_notes(skipped):
             self._audit(kind, payload)
         self._wake()
-
-    def _handed_since(self, doc: dict) -> None:
-        """What the receipts say was handed over since the restored state ``doc`` was saved
-        (:mod:`.replay`): delivered, notified; perhaps delivered, marked when sent again.
-
-        A page whose event reached the groups after the save (a stage entry told, flushed and
-        delivered between two ticks' saves) finds no alert in them to mark: the entry outbox
-        tells its event again (``resumed``), and it is notified as it joins its group
-        (:meth:`_drain`), not sent a second time. Until then it is kept, and saved (``unheld``):
-        a save made before the event is told again is after the receipt the next runner reads."""
-        handed = self._receipts_since(doc.get("saved_ms")) or Handed()
-        for key, told in handed.unfinished.items():
-            self.dispatcher.not_handed(key, told)
-        for key, (fps, resolved, at) in handed.delivered.items():
-            handed.keep_unheld(key, self.dispatcher.handed_before(key, fps, at, resolved), at)
-        for key, (kept, at) in unheld_of(doc.get("unheld")).items():  # kept by the save from an earlier one
-            handed.keep_unheld(key, self.dispatcher.handed_before(key, kept, at), at)
-        self._maybe_handed = handed
-
-    def _receipts_since(self, saved_ms: Optional[int]) -> Optional[Handed]:
-        """The receipts since ``saved_ms`` (:func:`.replay.handed_since`); None if unread."""
-        reads = getattr(self._ctx, "store", None)
-        if saved_ms is None or reads is None or not hasattr(reads, "audit_rows"):
-            return None
-        o = self.options  # as long as a delivery can take: every attempt, its time-out and back-off
-        window_ms = int(o.attempts * (o.timeout_s + o.backoff_max_s) * 1000)
-        try:
-            return handed_since(reads, int(saved_ms), int(saved_ms) - window_ms)
-        except Exception:  # noqa: BLE001 - unread receipts leave the state as saved: resent, never lost
-            self.worker_errors += 1
-            return None
-
-    def _handed_again(self, routed: Iterable[Routed]) -> None:
-        """An event told again after a stop (``resumed``) joined the groups ``routed``: what a
-        page of it delivered before the stop told is notified there (:meth:`_handed_since`)."""
-        for r in routed:
-            kept = self._maybe_handed.unheld.pop(r.group_key, None)
-            if kept is not None:
-                fps, at = kept
-                self._maybe_handed.keep_unheld(r.group_key, self.dispatcher.handed_before(r.group_key, fps, at), at)
 
     def holds(self, event: Event) -> bool:
         """Whether ``event`` is past the queue: routed into the groups that :meth:`state_doc`
