@@ -269,6 +269,7 @@ class Outcome:
     audited_twice: int = 0  # entries with more than one
     unpaged: int = 0  # entries no page reached the receiver for
     repaged: int = 0  # entries paged more than once (the same dedup key: told apart by the receiver)
+    unmarked: int = 0  # entries whose page reached the receiver twice unmarked: neither said it may be a repeat
     no_runbook: int = 0  # entries without a stored runbook
 
 
@@ -436,6 +437,15 @@ def one_run(work: Path, seed: int, scale: float, kills: int, settle: float, rng:
     return out
 
 
+def unmarked_twice(pages: list[str]) -> list[str]:
+    """The dedup keys of ``pages`` (one entry's) that reached the receiver more than once without
+    the mark of a page sent again after a kill (``repeat after a restart``): a receipt journaled
+    means it is never sent again, none means it is sent again marked."""
+    keys = Counter(m.group(1) for p in pages if "repeat after a restart" not in p.split("\n", 1)[0]
+                   for m in [re.search(r"\bdedup ([0-9a-f]{16})\b", p)] if m)
+    return sorted(k for k, n in keys.items() if n > 1)
+
+
 def judge(run: Run, start: dict, out: Outcome) -> None:
     state = run.sim.state()
     account = state["accounts"]["sim-main"]
@@ -482,10 +492,15 @@ def judge(run: Run, start: dict, out: Outcome) -> None:
         out.audited_twice += n > 1
         out.unpaged += pages == 0
         out.repaged += pages > 1
+        twice = unmarked_twice(run.pages.naming(did))
+        out.unmarked += bool(twice)
         out.no_runbook += did not in books
         if n != 1 or not pages or did not in books:
             out.disagreements.append(f"{did}: audited {n} times, paged {pages} times, runbook "
                                      f"{'stored' if did in books else 'missing'}")
+        if twice:
+            out.disagreements.append(f"{did}: paged twice with dedup key {twice[0]}, the second copy not marked "
+                                     "as a possible repeat")
 
 
 # --- the soak ------------------------------------------------------------------------------------------
@@ -511,6 +526,7 @@ class Totals:
     audited_twice: int = 0
     unpaged: int = 0
     repaged: int = 0
+    unmarked: int = 0
     no_runbook: int = 0
     unjudged: int = 0  # runs the harness itself failed on (their kills are not counted)
     failed_runs: list[str] = field(default_factory=list)
@@ -529,7 +545,7 @@ class Totals:
         self.runner_errors += o.runner_errors
         self.unsettled += 0 if o.settled else 1
         self.orders += o.orders
-        for f in ("entries", "unaudited", "audited_twice", "unpaged", "repaged", "no_runbook"):
+        for f in ("entries", "unaudited", "audited_twice", "unpaged", "repaged", "unmarked", "no_runbook"):
             setattr(self, f, getattr(self, f) + getattr(o, f))
         if o.repeated or o.lost or o.disagreements:
             self.failed_runs.append(f"{where}: repeated {o.repeated} lost {o.lost} {o.disagreements[:3]}")
@@ -554,7 +570,8 @@ def report(t: Totals, wall: float, target: int, store: str, machine: str) -> Non
           f"runner processes that failed by themselves: {t.runner_errors}; runs the harness could not judge: "
           f"{t.unjudged}")
     print(f"  stage entries: {t.entries}; without a stage_transition row: {t.unaudited}; audited twice: "
-          f"{t.audited_twice}; never paged: {t.unpaged}; paged again after a kill (same dedup key): {t.repaged}; "
+          f"{t.audited_twice}; never paged: {t.unpaged}; paged again after a kill (same dedup key): {t.repaged}, "
+          f"of which not marked as a possible repeat: {t.unmarked}; "
           f"without a runbook: {t.no_runbook}")
     for line in t.failed_runs[:10]:
         print(f"  FAILED {line}")

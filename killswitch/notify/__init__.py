@@ -7,7 +7,8 @@ sink that delivers through apprise.
 - :mod:`.receivers` — receivers resolved from secret references into apprise objects;
 - :mod:`.sink` — :class:`~.sink.NotifySink`: bounded queues, the worker, the state kept across
   takeovers; built from :mod:`.delivery` (asyncio delivery, retries, the fallback receiver)
-  and :mod:`.receipts` (audit receipts, counters), over the fields :mod:`.sink_hooks` declares.
+  :mod:`.receipts` (audit receipts, counters) and :mod:`.takeup` (what a stopped runner handed
+  over after its save), over the fields :mod:`.sink_hooks` declares.
 
 This package module imports nothing eagerly, and nothing here imports apprise until a receiver
 is resolved: ``ksctl validate`` never pays for it.

@@ -37,13 +37,17 @@ class DeliveryOutcomes:
         if g is not None:
             g.failed_fps = g.failed_fps | frozenset(told)
 
-    def handed_before(self, n_key: str, told: Iterable[str], at_ms: int, resolved: Iterable[str] = ()) -> None:
+    def handed_before(self, n_key: str, told: Iterable[str], at_ms: int, resolved: Iterable[str] = ()
+                      ) -> frozenset[str]:
         """A notification of group ``n_key`` telling the alerts ``told`` was delivered after the
         state this dispatcher restored was saved (its receipt says so): they are notified. The
-        resolutions it told (``resolved``) are told: no longer notified, so not told again."""
+        resolutions it told (``resolved``) are told: no longer notified, so not told again.
+        Returns the alerts of ``told`` the group does not hold (all of them when there is no such
+        group): their events reached the groups after the save, and are notified when they are
+        told again (:meth:`~killswitch.notify.sink.NotifySink.restore_state`)."""
         g = self.groups.get(n_key)
         if g is None:
-            return
+            return frozenset(told)
         gone = frozenset(resolved) & frozenset(g.alerts)
         if gone and g.last_fps is not None:
             g.last_fps = g.last_fps - gone
@@ -53,6 +57,7 @@ class DeliveryOutcomes:
             g.last_ms = max(g.last_ms or at_ms, at_ms)
             g.failed_fps = g.failed_fps - fps
             g.failed_rounds = 0
+        return frozenset(told) - fps
 
     def not_handed(self, n_key: str, told: Iterable[str]) -> None:
         """A notification of group ``n_key`` telling the alerts ``told`` was being sent when the

@@ -12,7 +12,12 @@ at delivery, each in its own fenced write, so they say what the saved state does
 - a ``notification_sending`` row (written before each attempt: a retry in flight is as unknown
   as a first) with no receipt after it is a page that may have reached its receiver just before
   the process died (the receiver's answer and the receipt's write are the one window no design
-  closes without the receiver's help): sent again, marked as a possible repeat, with the same dedup key.
+  closes without the receiver's help): sent again, marked as a possible repeat, with the same dedup key;
+- a ``notification_delivered`` row whose alerts the restored group does not hold (the event
+  reached the groups after the save: a stage entry paged at once, between two ticks' saves) is
+  :attr:`Handed.unheld`: the runner carrying on tells that event again (``resumed``, the entry
+  outbox), and it is notified as it joins its group, not sent a second time; kept in the saved
+  state until then (:meth:`Handed.unheld_doc`), as a save before it is after the receipt.
 
 What it owns: reading those rows (:func:`handed_since`). Must not: write, or raise (a store that
 cannot be read leaves the state as saved: at worst a page sent twice, never one lost).
@@ -27,6 +32,7 @@ SENDING = "notification_sending"
 DELIVERED = "notification_delivered"
 FAILED = "notification_failed"
 PAGE = 2_000  # rows read at a time
+UNHELD_KEPT_MS = 24 * 3_600_000  # how long a saved state remembers a delivery its groups never took up
 
 
 @dataclass
@@ -43,6 +49,10 @@ class Handed:
     # stopped (no receipt after its ``notification_sending``, or a ``cancelled`` one): not known
     # to have been delivered, whatever a save during its sending says
     unfinished: dict[str, set[str]] = field(default_factory=dict)
+    # group key -> (alerts a page delivered since the save told that the restored group does not
+    # hold, ms of the last such delivery): their events reached the groups after the save, and a
+    # runner carrying on tells them again (``resumed``): notified then, not sent a second time
+    unheld: dict[str, tuple[frozenset[str], int]] = field(default_factory=dict)
 
     def maybe_sent(self, dedup_key: str, fps) -> Optional[int]:
         """When the page with ``dedup_key`` telling ``fps`` may have reached its receiver, or None."""
@@ -55,6 +65,27 @@ class Handed:
         self.maybe_keys.pop(dedup_key, None)
         for f in fps:
             self.maybe_fps.pop(f, None)
+
+    def keep_unheld(self, group_key: str, fps, at_ms: int) -> None:
+        """``fps`` of ``group_key`` delivered at ``at_ms`` and not held by the group yet."""
+        if fps:
+            had, at = self.unheld.get(group_key, (frozenset(), at_ms))
+            self.unheld[group_key] = (had | frozenset(fps), max(at, at_ms))
+
+    def unheld_doc(self, now_ms: int) -> dict:
+        """:attr:`unheld` as the sink's saved state keeps it (a save made before the events are
+        told again must not forget them: the next runner reads only the receipts after it), but
+        for a day at most."""
+        return {key: {"alerts": sorted(fps), "at_ms": at} for key, (fps, at) in sorted(self.unheld.items())
+                if at >= now_ms - UNHELD_KEPT_MS}
+
+
+def unheld_of(doc: Any) -> dict[str, tuple[frozenset[str], int]]:
+    """:meth:`Handed.unheld_doc`'s ``doc`` read back (nothing from a state saved without it)."""
+    if not isinstance(doc, dict):
+        return {}
+    return {str(key): (frozenset(str(f) for f in v.get("alerts") or ()), int(v.get("at_ms") or 0))
+            for key, v in doc.items() if isinstance(v, dict)}
 
 
 def handed_since(store: Any, since_ms: int, open_from_ms: Optional[int] = None) -> Handed:

@@ -4,10 +4,11 @@ What it owns: a bounded queue of events, the :class:`~killswitch.notify.dispatch
 (groups, timers, inhibition), a bounded queue of deliveries, and the asyncio tasks that work
 them off. What it must not do: block a tick, print a secret, or lose a receipt.
 
-:class:`NotifySink` is built from two parts, each in its own module over the fields
+:class:`NotifySink` is built from three parts, each in its own module over the fields
 :mod:`.sink_hooks` declares: :class:`~.delivery.Delivery` (a notification queued, sent
-through its receiver, retried, handed to the fallback receiver) and :class:`~.receipts.Receipts`
-(every audit row the sink writes, and its ``/metrics`` families). It keeps here what a page
+through its receiver, retried, handed to the fallback receiver), :class:`~.receipts.Receipts`
+(every audit row the sink writes, and its ``/metrics`` families) and :class:`~.takeup.TakeUp`
+(what the receipts say a stopped runner handed over after its save). It keeps here what a page
 goes through before it is sent, and the state kept across takeovers:
 
 - ``on_event`` / ``on_tick`` only enqueue and wake the worker (microseconds). A full queue
@@ -34,9 +35,9 @@ goes through before it is sent, and the state kept across takeovers:
   ``pages_failing_since_ms``.
 - The state kept across takeovers: the groups, their alerts and what was last notified, and the
   receivers failing with their first "since" (``state_doc`` / ``restore_state``), saved with the
-  engine state every tick; the receipts written since that save (:mod:`.replay`) say what was
-  delivered after it, not sent again. A receiver whose secret does not resolve is failing from
-  the start (or the reload that found it), before any page is tried.
+  engine state every tick; the receipts written since that save (:mod:`.replay`, taken up by
+  :mod:`.takeup`) say what was delivered after it, not sent again. A receiver whose secret does
+  not resolve is failing from the start (or the reload that found it), before any page is tried.
 """
 
 from __future__ import annotations
@@ -58,8 +59,9 @@ from .health import PageHealth
 from .queues import NotifyOptions, _bounded_append, _Item, _Job
 from .receipts import Receipts, page_latency_histogram
 from .receivers import ResolvedReceiver, SendResult, resolve_all, resolve_receivers
-from .replay import Handed, handed_since
+from .replay import Handed
 from .routes import RouteTree, trees_of
+from .takeup import TakeUp
 
 if TYPE_CHECKING:  # pragma: no cover - annotations only
     from ..events import ReceiptWriter, SinkContext
@@ -71,7 +73,7 @@ def wall_ms() -> int:
     return int(time.time() * 1000)
 
 
-class NotifySink(Delivery, Receipts):
+class NotifySink(Delivery, Receipts, TakeUp):
     """A runner sink (see :mod:`killswitch.events`) delivering notifications through apprise:
     the routing, grouping and timers of its worker, the state kept across takeovers and the
     shutdown here; sending (:class:`~.delivery.Delivery`) and receipts and counters
@@ -112,7 +114,9 @@ class NotifySink(Delivery, Receipts):
         self.latency_registry = Registry()
         self.page_latency = page_latency_histogram(self.latency_registry)
         self.health = PageHealth()
-        self._maybe_handed = Handed()  # pages perhaps delivered just before the last runner died
+        # pages perhaps delivered just before the last runner died, and pages delivered whose
+        # events its saved groups did not hold yet (see _handed_since)
+        self._maybe_handed = Handed()
         self.health.know(set(self.receivers) | set(self.unresolved))
         self._unreachable()
 
@@ -164,8 +168,15 @@ class NotifySink(Delivery, Receipts):
 
     def state_doc(self) -> dict:
         """Groups, alerts and what was last notified, and which receivers are failing since when
-        (``health``): saved with the engine state every tick."""
-        return {**self.dispatcher.to_json(), "health": self.health.to_json(), "saved_ms": self.clock()}
+        (``health``): saved with the engine state every tick. With them the deliveries the
+        receipts showed since the last save whose events the groups have not taken up again yet
+        (``unheld``, :meth:`_handed_since`)."""
+        now = self.clock()
+        doc = {**self.dispatcher.to_json(), "health": self.health.to_json(), "saved_ms": now}
+        unheld = self._maybe_handed.unheld_doc(now)
+        if unheld:
+            doc["unheld"] = unheld
+        return doc
 
     def restore_state(self, doc: Optional[dict], ctx: Optional["SinkContext"] = None) -> None:
         """Take up the groups a previous leader saved (on taking the lease), and its failing
@@ -175,29 +186,10 @@ class NotifySink(Delivery, Receipts):
             self._ctx = ctx
         skipped = self.dispatcher.restore(doc)
         self.health.restore((doc or {}).get("health"))
-        self._handed_since((doc or {}).get("saved_ms"))
+        self._handed_since(doc or {})
         for kind, payload in self.dispatcher.restore_notes(skipped):
             self._audit(kind, payload)
         self._wake()
-
-    def _handed_since(self, saved_ms: Optional[int]) -> None:
-        """What the receipts say was handed over since the restored state was saved
-        (:mod:`.replay`): delivered, notified; perhaps delivered, marked when sent again."""
-        reads = getattr(self._ctx, "store", None)
-        if saved_ms is None or reads is None or not hasattr(reads, "audit_rows"):
-            return
-        o = self.options  # as long as a delivery can take: every attempt, its time-out and back-off
-        window_ms = int(o.attempts * (o.timeout_s + o.backoff_max_s) * 1000)
-        try:
-            handed = handed_since(reads, int(saved_ms), int(saved_ms) - window_ms)
-        except Exception:  # noqa: BLE001 - unread receipts leave the state as saved: resent, never lost
-            self.worker_errors += 1
-            return
-        for key, fps in handed.unfinished.items():
-            self.dispatcher.not_handed(key, fps)
-        for key, (fps, resolved, at) in handed.delivered.items():
-            self.dispatcher.handed_before(key, fps, at, resolved)
-        self._maybe_handed = handed
 
     def holds(self, event: Event) -> bool:
         """Whether ``event`` is past the queue: routed into the groups that :meth:`state_doc`
@@ -286,7 +278,10 @@ class NotifySink(Delivery, Receipts):
             item = self._events.popleft()
             node_types = self._signal_types(item)
             for p in placements(item.event.labels, item.graph, self.trees):
-                self.dispatcher.insert(item.event, p, now, {"dry_run": item.dry_run, "signal_types": node_types})
+                routed = self.dispatcher.insert(item.event, p, now, {"dry_run": item.dry_run,
+                                                                     "signal_types": node_types})
+                if item.event.data.get("resumed") and self._maybe_handed.unheld:
+                    self._handed_again(routed)
 
     @staticmethod
     def _signal_types(item: _Item) -> dict[str, str]:

@@ -5,8 +5,9 @@ one part makes on another.
 routes and receivers, the queues, the delivery tasks, the counters) and the calls its parts make
 across: waking the worker (``_wake``, the sink's), a delivery's receipt, the receipt writer and a count
 (``_receipt``, ``_writer``, ``_count``, :class:`~.receipts.Receipts`'). The delivery part
-(:mod:`.delivery`) and the receipts part (:mod:`.receipts`) each take it as their base; the sink
-is built from both and defines the rest.
+(:mod:`.delivery`), the receipts part (:mod:`.receipts`) and the part taking up what a stopped
+runner handed over (:mod:`.takeup`) each take it as their base; the sink is built from them and
+defines the rest.
 
 Must not: hold state of its own, or decide anything about a page.
 """
@@ -58,6 +59,7 @@ class SinkHooks:
     latency_registry: Registry  # the sink's own families, kept across scrapes: the page latency
     page_latency: Histogram
     _maybe_handed: Handed  # pages perhaps delivered just before the last runner died (:mod:`.replay`)
+    worker_errors: int
 
     def _wake(self) -> None:
         raise NotImplementedError

@@ -6,7 +6,11 @@ local HTTP receiver (apprise ``json://``), the same state store after the restar
   tried again nor copied again after the restart;
 - a death between the receiver's answer and the receipt's write (the one window no design
   closes without the receiver's help): sent again, marked as a possible repeat, with the same
-  dedup key as the first.
+  dedup key as the first;
+- a stage entry's own page (``group_wait: 0s``), delivered after the save that owes the entry
+  and before the next, the runner killed at each point around it: receipt written, not paged
+  again (also when the runner that carried on saved once before it told the entry again, and
+  was killed too; and when the next save came first); no receipt, paged once more, marked.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ import re
 from killswitch.notify.sink import NotifyOptions, NotifySink
 from tests.integration.test_notify import ReceiverServer, deliveries_done, desk_routes, routes
 from tests.integration.test_runner import TICK_MS, parts_of, setup
+from tests.procs import until
 
 
 def pending_desk_page(sink: NotifySink) -> bool:
@@ -174,3 +179,128 @@ def test_a_page_in_flight_when_a_save_said_it_notified_is_sent_again_after_a_dea
     assert repeats, f"the page was lost: {[p['title'] for p in again]}"
     assert "(repeat after a restart: it may have reached you at " in repeats[0]["title"], repeats[0]["title"]
     assert dedup(repeats[0]) == dedup(first[0])
+
+
+# --- the stage entry's own page: told, flushed and delivered between the save that records the
+# entry (the outbox owes it) and the next save; the runner killed at each point around its send
+
+
+def entry_routes(srv: ReceiverServer):
+    """``desk`` pages a stage entry at once (``group_wait: 0s``): its page goes out before the
+    next tick's save, as the crash soak's route does."""
+    return desk_routes(srv, group_wait="0s")
+
+
+def settled(sink: NotifySink) -> bool:
+    """Nothing queued, routed or on its way: the tick's events are in the groups, the flushed
+    pages delivered (or given up) and their receipts written."""
+    return not sink._events and not sink._deliveries and not sink._tasks
+
+
+def entry_paged_then_killed(tmp_path, srv: ReceiverServer, *, receipt: bool, saved_after: bool = False):
+    """Tick the flash crash until the tick that enters a stage, let its page reach ``desk``, then
+    stop with no clean shutdown: before the page's receipt is written (``receipt`` False: the
+    process gone between the receiver's answer and that write) or after it; ``saved_after``: once
+    the next save is made too. Returns the page, the engine and the clock."""
+    runner, engine, clock, store, _, _ = setup(tmp_path)
+    sink = NotifySink.from_documents([entry_routes(srv)], clock=clock, options=options())
+    parts_of(runner).fanout.sinks.append(sink)
+    if not receipt:
+        write = sink._receipt
+
+        def dies(job, attempt, res, final, retry_at=None):
+            if not res.ok:
+                write(job, attempt, res, final, retry_at)
+        sink._receipt = dies  # type: ignore[method-assign]
+
+    async def go():
+        await runner.start()
+        for _ in range(80):
+            clock.advance(TICK_MS)
+            report = await runner.tick()
+            if any(t.transition.to_level for t in report.transitions):
+                break
+        assert parts_of(runner).book.owed, "the entry is not owed from its save"
+        await until(lambda: settled(sink), "the entry's page delivered")
+        assert parts_of(runner).book.owed, "a save came between the entry's and the kill"
+        if saved_after:
+            await parts_of(runner).persist.save()
+    asyncio.run(asyncio.wait_for(go(), 120))
+    (page,) = srv.got["desk"]
+    store.close()
+    return page, engine, clock
+
+
+def carried_on(tmp_path, srv: ReceiverServer, engine, clock, *, ticks: int = 3, dies_after_save: bool = False):
+    """The runner started again on the same store: it takes up the state and ticks (the entry
+    told again at its first). ``dies_after_save``: it saves once, before its first tick tells
+    the entry again, and is killed. Returns the desk pages it sent, and whether it told the
+    entry again (its outbox still owed it)."""
+    again, _, _, store, _, _ = setup(tmp_path, engine=engine, clock=clock)
+    sink = NotifySink.from_documents([entry_routes(srv)], clock=clock, options=options())
+    parts_of(again).fanout.sinks.append(sink)
+    seen = len(srv.got["desk"])
+    told_again = []
+
+    async def go():
+        await again.start()
+        clock.advance(TICK_MS)  # a restart takes a while: this save is after the receipt
+        await again.renew()  # the lease taken: the sinks take up the saved state
+        if dies_after_save:
+            await parts_of(again).persist.save()
+            return
+        for _ in range(ticks):
+            clock.advance(TICK_MS)
+            report = await again.tick()
+            told_again.extend(e for e in report.events if e.data.get("resumed"))
+            await until(lambda: settled(sink), "the restarted runner's pages delivered")
+        await again.aclose()
+    asyncio.run(asyncio.wait_for(go(), 120))
+    store.close()
+    return srv.got["desk"][seen:], bool(told_again)
+
+
+def repeats_of(page: dict, pages: list[dict]) -> list[dict]:
+    """The pages of ``pages`` that tell what ``page`` told (its stage entry)."""
+    return [p for p in pages if p["title"].startswith(page["title"])]
+
+
+MARK = "(repeat after a restart: it may have reached you at "
+
+
+def test_a_stage_entry_paged_and_receipted_before_the_next_save_is_not_paged_again_after_a_kill(tmp_path):
+    with ReceiverServer() as srv:
+        page, engine, clock = entry_paged_then_killed(tmp_path, srv, receipt=True)
+        again, told_again = carried_on(tmp_path, srv, engine, clock)
+    assert told_again
+    assert repeats_of(page, again) == [], f"paged again: {[p['title'] for p in again]}"
+
+
+def test_a_stage_entry_receipted_is_not_paged_again_when_the_next_runner_saved_before_it_was_told_again(tmp_path):
+    """The runner that carried on saved once — after the receipt, before its first tick told
+    the entry again — and was killed too: the one after it reads only the receipts after that
+    save, and the save keeps what the earlier receipts said."""
+    with ReceiverServer() as srv:
+        page, engine, clock = entry_paged_then_killed(tmp_path, srv, receipt=True)
+        assert carried_on(tmp_path, srv, engine, clock, dies_after_save=True) == ([], False)
+        again, told_again = carried_on(tmp_path, srv, engine, clock)
+    assert told_again
+    assert repeats_of(page, again) == [], f"paged again: {[p['title'] for p in again]}"
+
+
+def test_a_stage_entry_paged_and_receipted_then_saved_is_not_paged_again_after_a_kill(tmp_path):
+    with ReceiverServer() as srv:
+        page, engine, clock = entry_paged_then_killed(tmp_path, srv, receipt=True, saved_after=True)
+        again, told_again = carried_on(tmp_path, srv, engine, clock)
+    assert not told_again  # the save let it go: the groups it saved hold it, notified
+    assert repeats_of(page, again) == [], f"paged again: {[p['title'] for p in again]}"
+
+
+def test_a_stage_entry_paged_without_its_receipt_is_paged_once_more_marked_with_its_key(tmp_path):
+    with ReceiverServer() as srv:
+        page, engine, clock = entry_paged_then_killed(tmp_path, srv, receipt=False)
+        again, told_again = carried_on(tmp_path, srv, engine, clock)
+    assert told_again
+    (repeat,) = repeats_of(page, again)
+    assert MARK in repeat["title"], repeat["title"]
+    assert dedup(repeat) == dedup(page)

@@ -446,3 +446,59 @@ def test_a_sending_cut_off_at_a_stop_or_open_at_a_death_is_unfinished_from_befor
     assert h.maybe_keys == {"k1": 5, "k2": 12}
     assert h.delivered == {}  # a receipt before the save: the saved state knows it
     assert handed_since(Store(), 10).unfinished == {"h": {"b"}}  # read from the save alone: k1 unseen
+
+
+@pytest.mark.parametrize("resumed,paged_again", [(True, False), (False, True)])
+def test_a_page_delivered_before_its_event_was_saved_is_notified_when_the_event_is_told_again(tree, resumed,
+                                                                                                paged_again):
+    """The save before the entry's page holds no alert of it; the receipt after it names a group
+    the restored state lacks. The entry outbox tells the event again (``resumed``): it joins its
+    group notified, and only the receiver with no receipt (chat) gets it. Kept in the saved state
+    until then. The same alert not told again (a later report of it) is news as ever."""
+    from dataclasses import replace
+    from types import SimpleNamespace
+
+    from killswitch.notify.replay import DELIVERED
+    from killswitch.notify.sink import NotifySink
+
+    event = transition(0, 3, "flatten")
+    first = Dispatcher({"desk": tree})
+    saved = {**first.to_json(), "saved_ms": 0}  # the save that owes the entry: no alert of it
+    put(first, event, 0)
+    page = by_receiver(first.flush_due(10_000))["pager"]  # delivered before the next save
+
+    class Store:
+        def audit_rows(self, since, kinds, limit, after_seq=0):
+            row = SimpleNamespace(seq=1, ts_ms=10_000, kind=DELIVERED, payload={
+                "routes": "desk", "receiver": "pager", "group_key": page.group_key, "dedup_key": page.dedup_key,
+                "alerts": list(page.new)})
+            return [row] if after_seq < 1 else []
+
+    model = next(d.model for d in compile_documents(load_text(ROUTES, "routes.yaml")).docs
+                 if isinstance(d.model, NotificationRoutes))
+    now = [20_000]
+    sink = NotifySink.from_documents([model], clock=lambda: now[0])
+    ctx = SimpleNamespace(store=Store(), audit_receipt=lambda *a: 0)
+    sink.restore_state(json.loads(json.dumps(saved)), ctx)
+    kept = sink.state_doc()["unheld"]
+    assert kept == {page.group_key: {"alerts": sorted(page.new), "at_ms": 10_000}}
+    again = NotifySink.from_documents([model], clock=lambda: now[0])  # killed again: the next one reads the save
+    again.restore_state(json.loads(json.dumps({**saved, "saved_ms": 20_000, "unheld": kept})), ctx)
+    told = replace(event, data={**event.data, "resumed": True}) if resumed else event
+    again.on_event(told, ctx)
+    again._drain(now[0])
+    sent = by_receiver([n for n in again.dispatcher.flush_due(40_000) if n.new])
+    assert ("pager" in sent) is paged_again and "chat" in sent
+    assert ("unheld" in again.state_doc()) is not resumed
+
+
+def test_a_delivery_the_groups_never_took_up_is_kept_in_the_saved_state_for_a_day():
+    from killswitch.notify.replay import Handed, unheld_of
+
+    h = Handed()
+    h.keep_unheld("g", {"a"}, 1_000)
+    h.keep_unheld("g", {"b"}, 2_000)
+    day = 24 * 3_600_000
+    assert unheld_of(h.unheld_doc(2_000 + day)) == {"g": (frozenset({"a", "b"}), 2_000)}
+    assert h.unheld_doc(2_001 + day) == {}
+    assert unheld_of(None) == {}
