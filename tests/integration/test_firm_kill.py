@@ -10,6 +10,8 @@ refused. Everything on 127.0.0.1; every process bounded in time and killed in ``
 
 from __future__ import annotations
 
+import os
+import signal
 import subprocess
 
 from tests.procs import free_port
@@ -93,6 +95,52 @@ def test_a_shard_down_during_the_firm_kill_takes_it_up_when_it_starts(tmp_path, 
         sim.close()
     logs = _logs(tmp_path, "a-0", "b-1")
     assert "kill global applied here: KILLED: 1 account(s) locked halted (global)" in logs
+
+
+def test_a_firm_kill_during_a_database_pause_blames_the_database_not_the_runner(tmp_path, own_pg_server):
+    """PostgreSQL paused (SIGSTOP of every process of this module's own server) while desk-a
+    leads: ``ksctl kill --firm`` must say that the firm's tables did not answer, not that the
+    runner could not be reached, and send nothing; once the server answers the kill goes out."""
+    url = own_pg_server.create_database("ks_firm_kill_pause")
+    sim = Sim(tmp_path, scenario="calm")
+    runner = None
+    pids: list[int] = []
+    try:
+        pol, acc = _files(tmp_path, sim.port)
+        api_a = free_port()
+        runner = _run(tmp_path, pol, acc, url, "desk-a", "a-0", api_a)
+        api = f"http://127.0.0.1:{api_a}"
+        wait_for(lambda: _alive(lambda: _shard(_call("GET", f"{api}/v1/firm/shards"), "desk-a").get("reachable")),
+                 60, "desk-a heard")
+        pids = own_pg_server.pids()
+        for pid in pids:
+            os.kill(pid, signal.SIGSTOP)
+        paused = _ksctl("kill", "--firm", "--api", api, "--reason", "runaway bots", "--yes")
+        said = paused.stdout + paused.stderr
+        assert paused.returncode == 1, said
+        assert "STATE_UNREACHABLE: the firm's tables in PostgreSQL did not answer" in said, said
+        assert "cannot reach the runner" not in said and "ksctl lock --scope global --mode halted" in said, said
+        for pid in pids:
+            os.kill(pid, signal.SIGCONT)
+        pids = []
+        # the runner's connections come back at their own deadlines: the operator asks again, and
+        # an attempt the tables took late is the kill in force, never a second one
+        tries: list[str] = []
+
+        def killed() -> bool:
+            got = _ksctl("kill", "--firm", "--api", api, "--reason", "runaway bots", "--yes")
+            tries.append(got.stdout + got.stderr)
+            return got.returncode == 0 or "KILL_IN_FORCE" in tries[-1]
+
+        wait_for(killed, 120, "the kill once the database answers")
+        assert "cannot reach the runner" not in "".join(tries), tries
+        assert _kill(api_a).get("kill") is not None
+    finally:
+        for pid in pids:
+            os.kill(pid, signal.SIGCONT)
+        if runner is not None:
+            stop(runner)
+        sim.close()
 
 
 def _alive(check) -> bool:

@@ -13,7 +13,8 @@
                                      releases it. Approver.
     ``GET /v1/firm/kill``            200: the newest kill's progress per shard and account.
 
-Refusals: 400 ``BAD_REQUEST``, 503 ``NOT_LEADER``, 409 otherwise (``PREVIEW_REQUIRED``,
+Refusals: 400 ``BAD_REQUEST``, 503 ``NOT_LEADER`` and ``STATE_UNREACHABLE`` (the firm's tables did
+not answer in time: the store, not the runner), 409 otherwise (``PREVIEW_REQUIRED``,
 ``PREVIEW_MISMATCH``, ``KILL_IN_FORCE``, ``NO_KILL``, ``DUPLICATE_APPROVER``,
 ``FIRM_NOT_SHARDED``, ``DEPOSED``).
 
@@ -33,7 +34,7 @@ from .changes import ChangeHandlers
 class FirmKillHandlers(ChangeHandlers):
     """The firm-wide kill, its preview, its release and its progress (see the module doc)."""
 
-    UNAVAILABLE = frozenset({"NOT_LEADER"})
+    UNAVAILABLE = frozenset({"NOT_LEADER", "STATE_UNREACHABLE"})
 
     async def preview(self, request: web.Request) -> web.Response:
         body = await self.body(request)
