@@ -64,6 +64,19 @@ async def until(predicate, what: str, deadline_s: float = 60.0) -> None:
         await asyncio.sleep(0.05)
 
 
+def wait_for(predicate, what: str, deadline_s: float = 60.0) -> Any:
+    """:func:`until` for a test on threads: polls ``predicate()`` until it holds and returns its
+    value, at most ``deadline_s`` (a bound only a hang reaches)."""
+    end = time.monotonic() + deadline_s
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > end:
+            raise AssertionError(f"gave up waiting: {what}")
+        time.sleep(0.02)
+
+
 def paced_by_the_simulator(monkeypatch: Any) -> None:
     """``ksctl run`` in this process (``Daemon.run``) builds its ccxt adapters as ``ksctl demo``
     does for the simulated exchange, which paces itself: without ccxt's own throttle, which paces
