@@ -64,6 +64,37 @@ async def until(predicate, what: str, deadline_s: float = 60.0) -> None:
         await asyncio.sleep(0.05)
 
 
+def wait_for(predicate, what: str, deadline_s: float = 60.0) -> Any:
+    """:func:`until` for a test on threads: polls ``predicate()`` until it holds and returns its
+    value, at most ``deadline_s`` (a bound only a hang reaches)."""
+    end = time.monotonic() + deadline_s
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > end:
+            raise AssertionError(f"gave up waiting: {what}")
+        time.sleep(0.02)
+
+
+def ticks_of(api: str) -> int:
+    """How many ticks the runner serving ``api`` has run (its ``killswitch_ticks_total``; -1 before
+    it counts any)."""
+    import re
+    import urllib.request
+
+    with urllib.request.urlopen(api + "/metrics", timeout=10) as resp:
+        m = re.search(r"^killswitch_ticks_total (\d+)", resp.read().decode(), re.M)
+    return int(m.group(1)) if m else -1
+
+
+def ticked(api: str, n: int) -> None:
+    """Wait until the runner serving ``api`` has run ``n`` more ticks: what they would have done
+    (sent an order, written a row) is done."""
+    start = ticks_of(api)
+    wait_for(lambda: ticks_of(api) >= start + n, f"{n} more ticks of the runner at {api}")
+
+
 def paced_by_the_simulator(monkeypatch: Any) -> None:
     """``ksctl run`` in this process (``Daemon.run``) builds its ccxt adapters as ``ksctl demo``
     does for the simulated exchange, which paces itself: without ccxt's own throttle, which paces

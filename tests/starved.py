@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections import Counter
 from typing import Any
 
 
@@ -39,11 +40,13 @@ class Starvation:
 
 class TimedStore:
     """A store whose calls are timed: ``slowest_s`` is the longest one took to answer (a lock
-    waited for, a commit written to a busy disk). Everything else is the store's."""
+    waited for, a commit written to a busy disk), and counted: ``answered`` by name, so that a
+    test can wait until a keeper has had its turns at the lease. Everything else is the store's."""
 
     def __init__(self, store: Any) -> None:
         self._store = store
         self.slowest_s = 0.0
+        self.answered: Counter[str] = Counter()
 
     def __getattr__(self, name: str) -> Any:
         attr = getattr(self._store, name)
@@ -53,9 +56,11 @@ class TimedStore:
         def timed(*args, **kw):
             t = time.monotonic()
             try:
-                return attr(*args, **kw)
+                out = attr(*args, **kw)
             finally:
                 self.slowest_s = max(self.slowest_s, time.monotonic() - t)
+            self.answered[name] += 1
+            return out
 
         return timed
 

@@ -6,12 +6,11 @@ Content-Security-Policy. Screenshots at 1366 and 800 px wide (see conftest.py fo
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 from .conftest import ACCOUNT, VERA
-from .test_console import open_console, sign_in, wait
 from .test_console_health import csp_refusals
+from .views import laid_out, open_console, sign_in, wait
 
 DRAWDOWN = f'details[data-chart-key="book-drawdown|{ACCOUNT}"]'
 GUARD = f'details[data-chart-key="bot-guard|{ACCOUNT}"]'
@@ -65,7 +64,7 @@ def test_a_flash_crash_is_charted_against_the_threshold_with_its_stage_entry(liv
     browser.execute_script("document.getElementById('charts').scrollIntoView()")
     for width in (1366, 800):
         browser.set_window_size(width, 900)
-        time.sleep(0.4)
+        laid_out(browser)
         browser.execute_script("document.getElementById('charts').scrollIntoView()")
         shot(f"charts-flash-crash-{width}", full=False)
     browser.set_window_size(1366, 900)

@@ -10,16 +10,14 @@ page's live region announces it; resumed, it is heard again. Screenshots at 1366
 from __future__ import annotations
 
 import signal
-from typing import Any, Callable, TypeVar
+from typing import Any
 
 from tests.integration.test_firm_board import TOKEN, two_shards
 from tests.integration.test_shards import pg_url  # noqa: F401 - the fixture
 from tests.state.conftest import pg_server  # noqa: F401 - the session PostgreSQL fixture
 
-from .test_console import open_console, text_of, wait
 from .test_console_ux import at_width, layout_problems
-
-T = TypeVar("T")
+from .views import open_console, text_of, wait
 
 WIDTHS = (1366, 390)
 
@@ -40,33 +38,30 @@ def _state(browser: Any, shard: str) -> str:
     return _card(browser, shard).get_attribute("data-shard-state")
 
 
-def _fresh(read: Callable[[], T], tries: int = 5) -> T:
-    """``read()``, again when the console re-rendered the firm strip under it: each refresh
-    replaces the cards, so an element found before it is stale after it."""
-    from selenium.common.exceptions import StaleElementReferenceException
+# The firm strip is drawn again at every refresh (its runners tick on their own, its ages move):
+# what a test reads of a card is read in one script, never from an element found before a redraw.
+def _card_js(arg: int) -> str:
+    """A script's expression for the card of the shard named by its argument ``arg``."""
+    return f'document.querySelector(`#firm-strip [data-shard="${{arguments[{arg}]}}"]`)'
 
-    for attempt in range(tries):
-        try:
-            return read()
-        except StaleElementReferenceException:
-            if attempt == tries - 1:
-                raise
-    raise AssertionError("unreachable")
+
+def _texts(browser: Any, *shards: str) -> list[str]:
+    return [browser.execute_script(f"return {_card_js(0)}.innerText;", shard) for shard in shards]
 
 
 def _link(browser: Any, shard: str) -> tuple[str, str, str, str]:
-    link = _card(browser, shard).find_element("css selector", ".links a")
-    return link.get_attribute("href"), link.get_attribute("target"), link.get_attribute("rel"), link.text
+    return tuple(browser.execute_script(
+        f"const a = {_card_js(0)}.querySelector('.links a'); return [a.href, a.target, a.rel, a.innerText];", shard))
 
 
 def _stale_card(browser: Any) -> tuple[str, str, bool, bool]:
     """desk-b's card: its text, its class, whether its background differs from desk-a's, and
     whether it is within the window."""
-    card = _card(browser, "desk-b")
-    differs = card.value_of_css_property("background-color") != \
-        _card(browser, "desk-a").value_of_css_property("background-color")
-    shown = browser.execute_script("return arguments[0].getBoundingClientRect().top < window.innerHeight", card)
-    return card.text, card.get_attribute("class"), differs, shown
+    return tuple(browser.execute_script(f"""
+const card = {_card_js(0)}, other = {_card_js(1)};
+const bg = (el) => getComputedStyle(el).backgroundColor;
+return [card.innerText, card.className, bg(card) !== bg(other), card.getBoundingClientRect().top < window.innerHeight];
+""", "desk-b", "desk-a"))
 
 
 def _top(browser: Any, css: str) -> float:
@@ -88,7 +83,7 @@ def test_one_console_shows_every_shard_first_and_a_stale_shard_as_not_heard(tmp_
             browser.execute_script("window.scrollTo(0, 0)")
             # the firm strip is the first thing of the view, before this runner's own incidents
             assert _top(browser, "#firm-strip") < _top(browser, "#strip") < _top(browser, "#runner")
-            a, b = _fresh(lambda: (_card(browser, "desk-a").text, _card(browser, "desk-b").text))
+            a, b = _texts(browser, "desk-a", "desk-b")
             assert "desk-a" in a and "(this shard)" in a and "heard" in a and "leader a-0" in a, a
             assert "This console." in a
             # each shard's policy sync, as its leader published it on its board (not in git here)
@@ -96,7 +91,7 @@ def test_one_console_shows_every_shard_first_and_a_stale_shard_as_not_heard(tmp_
             assert "heard" in b and "leader b-0" in b and "last heard" in b, b
             assert "desk-b-guard stage 1 halt on binanceusdm/sim-hedge" in b and "not acknowledged" in b, b
             assert "reset 0 of 2 approvals" in b and "Locked: halted on binanceusdm/sim-hedge" in b, b
-            href, target, rel, words = _fresh(lambda: _link(browser, "desk-b"))
+            href, target, rel, words = _link(browser, "desk-b")
             assert href == firm.console_b and target == "_blank"
             assert "noopener" in rel and "Open the console of desk-b" in words
             breaker = text_of(browser, "#firm-strip .breaker")
@@ -115,7 +110,7 @@ def test_one_console_shows_every_shard_first_and_a_stale_shard_as_not_heard(tmp_
         for width in WIDTHS:
             at_width(browser, width)
             browser.execute_script("window.scrollTo(0, 0)")
-            text, classes, differs, shown = _fresh(lambda: _stale_card(browser))
+            text, classes, differs, shown = _stale_card(browser)
             assert "NOT HEARD" in text and "SHARD_STALE: shard desk-b was last heard" in text, text
             assert "(bound 1.5s)" in text and "what it does now is not known" in text, text
             assert "What it last said, as of then: 1 open incident known, halted on binanceusdm/sim-hedge" in text

@@ -15,8 +15,8 @@ from __future__ import annotations
 from typing import Any
 
 from .conftest import ALICE
-from .test_console import open_console, sign_in, view_text, wait
 from .test_console_ux import at_width
+from .views import open_console, sign_in, view_text, wait
 
 FIRST_INCIDENT_TOP_PX = 300
 

@@ -12,13 +12,12 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import re
-import time
 from typing import Any
 
 from killswitch.runner.view import CoverageStatus, ReceiverFailure
 
 from .conftest import ACCOUNT, VERA
-from .test_console import open_console, sign_in, text_of, view_text, wait
+from .views import laid_out, open_console, sign_in, text_of, view_text, wait
 
 TITLE = "killswitch console"
 UNREACHABLE = re.compile(r"RUNNER UNREACHABLE since (\d\d:\d\d:\d\d) UTC — this view is (\d+) s old")
@@ -42,7 +41,7 @@ def widths(browser: Any, shot: Any, name: str) -> None:
     """Screenshots of the page at 1366 and 800 px wide, the window left at 1366."""
     for width in (1366, 800):
         browser.set_window_size(width, 900)
-        time.sleep(0.3)  # the layout settles
+        laid_out(browser)
         shot(f"{name}-{width}")
     browser.set_window_size(1366, 900)
 
@@ -93,11 +92,15 @@ def test_a_dead_runner_looks_dead_and_alive_again_when_it_answers(live, browser,
     assert box[0] == 0 and abs(box[1] - box[2]) <= 16, box  # (a scroll bar's width aside)
     # every age keeps counting, the view's own and those in it
     tick_age = text_of(browser, "#runner dl div:nth-child(6) dd .age")
-    time.sleep(2.2)
-    later = UNREACHABLE.search(banner(browser))
-    assert later is not None and later.group(1) == first.group(1)
-    assert int(later.group(2)) >= int(first.group(2)) + 2, (first.group(0), later.group(0))
-    assert text_of(browser, "#runner dl div:nth-child(6) dd .age") != tick_age
+
+    def counted_on(b: Any) -> Any:
+        later = UNREACHABLE.search(banner(b))
+        return later if later and int(later.group(2)) >= int(first.group(2)) + 2 else None
+
+    later = wait(browser, counted_on, "the banner's age counts on by two seconds")
+    assert later.group(1) == first.group(1), (first.group(0), later.group(0))  # since the same moment
+    wait(browser, lambda b: text_of(b, "#runner dl div:nth-child(6) dd .age") != tick_age,
+         "the last tick's age counts on")
     assert "Last tick" in view_text(browser)  # the state stays readable, greyed, under the banner
     widths(browser, shot, "health-01-unreachable")
 

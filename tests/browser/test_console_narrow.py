@@ -8,8 +8,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from .conftest import ACCOUNT, ALICE, VERA
-from .test_console import open_console, sign_in, view_text, wait
 from .test_console_ux import at_width
+from .views import open_console, sign_in, view_text, wait
 
 RUNBOOKS = Path(__file__).resolve().parents[2] / "runbooks"
 # what of an element's content lies beyond its box: a line cut short, or a table wider than its dialog

@@ -17,8 +17,8 @@ from killswitch.figures import figure, money
 from killswitch.runner.view import CoverageStatus, ReceiverFailure
 
 from .conftest import ACCOUNT, ALICE, HEDGE, VERA
-from .test_console import open_console, refreshes, sign_in, text_of, view_text, wait
 from .test_console_ux import at_width, layout_problems, shots
+from .views import open_console, refreshes, sign_in, text_of, view_text, wait
 
 INCIDENT = "bot-guard/simulated/sim-main/L1/e1"
 BTC = "BTC/USDT:USDT"
@@ -127,8 +127,8 @@ def test_no_open_incident_says_so_first(live, browser, shot):
 def test_close_this_leg_closes_the_rows_leg_and_both_legs_is_a_choice(live, browser, shot):
     from selenium.webdriver.support.ui import Select
 
-    from .test_console import close_dialog, confirm_and_send, preview
     from .test_console_positions import open_close
+    from .views import close_dialog, confirm_and_send, preview
 
     r = live(hedge=True)
     r.tick(2, beat=("bot-x",))

@@ -10,8 +10,8 @@ from killswitch.runner.sync.values import verdict_of
 from killswitch.runner.tick.loop import GraphReload
 
 from .conftest import VERA
-from .test_console import open_console, sign_in, text_of, wait
 from .test_console_health import open_problems
+from .views import open_console, sign_in, text_of, wait
 
 BROKEN = "console.yaml:3:1: error[KS002]: bad YAML: could not find expected ':' (1 error(s))"
 

@@ -6,11 +6,10 @@ says up front that nothing will be sent."""
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 from .conftest import ACCOUNT, ALICE
-from .test_console import close_dialog, confirm_and_send, open_console, preview, sign_in, text_of, view_text, wait
+from .views import click, close_dialog, confirm_and_send, open_console, preview, sign_in, text_of, view_text, wait
 
 BTC = "BTC/USDT:USDT"
 
@@ -29,17 +28,8 @@ def position_rows(browser: Any) -> dict[str, list[str]]:
 
 
 def open_close(browser: Any, css: str) -> None:
-    """Click a close button of the positions (the view may be swapped in between finding and
-    clicking: try again then)."""
-    from selenium.common.exceptions import StaleElementReferenceException
-    from selenium.webdriver.common.by import By
-
-    for _ in range(5):
-        try:
-            browser.find_element(By.CSS_SELECTOR, "#positions " + css).click()
-            break
-        except StaleElementReferenceException:
-            time.sleep(0.2)
+    """Click a close button of the positions in the settled view."""
+    click(browser, "#positions " + css)
     wait(browser, lambda b: b.execute_script("return document.getElementById('action-dialog').open"),
          "the close dialog opens")
 

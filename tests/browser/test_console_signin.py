@@ -16,7 +16,7 @@ from killswitch.runner.api.identity import parse_tokens
 from tests.signin_provider import free_port, provider, signin_for  # noqa: F401 - a fixture
 
 from .conftest import ACCOUNT
-from .test_console import (
+from .views import (
     click_action,
     close_dialog,
     confirm_and_send,

@@ -7,27 +7,14 @@ Screenshots: 30-silence-dialog-refused, 31-incident-acknowledged-and-silenced,
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 from .conftest import ACCOUNT, ALICE, VERA
-from .test_console import open_console, sign_in, text_of, view_text, wait
-
-
-def _click(browser: Any, css: str) -> None:
-    from selenium.common.exceptions import StaleElementReferenceException
-
-    for _ in range(10):  # the view is swapped in every 2 s: find it again then
-        try:
-            browser.find_element("css selector", css).click()
-            return
-        except StaleElementReferenceException:
-            time.sleep(0.2)
-    raise AssertionError(f"could not click {css}")
+from .views import click, open_console, sign_in, text_of, view_text, wait
 
 
 def _silence_dialog(browser: Any, css: str) -> None:
-    _click(browser, css)
+    click(browser, css)
     wait(browser, lambda b: b.execute_script("return document.getElementById('silence-dialog').open"),
          "the silence dialog opens")
 
@@ -61,7 +48,7 @@ def test_an_operator_acknowledges_silences_and_expires_from_the_console(live, br
     assert "No silence: every page is sent." in text_of(browser, "#silences")
 
     # "I have it"
-    _click(browser, f'#incidents button[data-ack="{incident}"]')
+    click(browser, f'#incidents button[data-ack="{incident}"]')
     wait(browser, lambda b: "Acknowledged by alice" in text_of(b, "#incidents"), "the acknowledgement is shown")
     [guard] = [s for s in r.desk.status().scopes if s.policy == "bot-guard"]
     assert guard.ack is not None and guard.ack.author == "alice"
@@ -92,14 +79,14 @@ def test_an_operator_acknowledges_silences_and_expires_from_the_console(live, br
     assert "Acknowledged by alice" in incidents and f"Pages silenced by {sid}" in incidents, incidents
     assert "restarting bot-x" in text_of(browser, "#silences tr.silence-active")
     assert not browser.find_element("id", "silence-refused").is_displayed()
-    _click(browser, f'#silences button[data-silence-expire="{sid}"]')
+    click(browser, f'#silences button[data-silence-expire="{sid}"]')
     wait(browser, lambda b: b.find_element("id", "silence-refused").is_displayed(), "the expiry is refused")
     refusal = text_of(browser, "#silence-refused-reason")
     assert refusal == "ROLE_REQUIRED: vera may not do this; it needs the role operator", refusal
     shot("33-viewer-refused", full=False)
     wait(browser, lambda b: b.find_element("css selector", f'#silences button[data-silence-expire="{sid}"]')
          .is_enabled(), "the button is given back")
-    _click(browser, f'#incidents button[data-ack="{incident}"]')
+    click(browser, f'#incidents button[data-ack="{incident}"]')
     wait(browser, lambda b: "operator or approver" in text_of(b, "#silence-refused-reason"), "the ack is refused")
     assert text_of(browser, "#silence-refused-reason").startswith("ROLE_REQUIRED: vera may not do this")
     browser.find_element("id", "silence-refused-dismiss").click()
@@ -114,7 +101,7 @@ def test_an_operator_acknowledges_silences_and_expires_from_the_console(live, br
     sign_in(browser, ALICE, "alice")
 
     # expire it: listed as expired, by alice; the incident's pages are no longer held back
-    _click(browser, f'#silences button[data-silence-expire="{sid}"]')
+    click(browser, f'#silences button[data-silence-expire="{sid}"]')
     wait(browser, lambda b: "expired by alice" in text_of(b, "#silences"), "the silence is expired")
     wait(browser, lambda b: "Pages silenced" not in text_of(b, "#incidents"), "the incident is no longer silenced")
     assert r.desk.silences()[0].state == "expired"
@@ -137,7 +124,7 @@ def test_a_silence_from_an_incident_is_previewed_tied_extended_and_flagged_idle(
     wait(browser, lambda b: "Nobody has acknowledged it" in text_of(b, "#incidents"), "the incident is shown")
 
     # two people have it: both are shown, each once, in the card and the strip
-    _click(browser, f'#incidents button[data-ack="{incident}"]')
+    click(browser, f'#incidents button[data-ack="{incident}"]')
     wait(browser, lambda b: "Acknowledged by alice" in text_of(b, "#incidents"), "alice's ack")
     assert r.call(r.desk.acknowledge(incident, None, None, "bob: checking residuals", actor="bob")).done
     wait(browser, lambda b: "; bob at " in text_of(b, "#incidents"), "bob's ack beside alice's")

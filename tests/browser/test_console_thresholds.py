@@ -10,12 +10,11 @@ from __future__ import annotations
 
 import re
 import textwrap
-import time
 
 from .conftest import ACCOUNT, VERA
-from .test_console import open_console, sign_in, wait
 from .test_console_charts import svg_of
 from .test_console_health import csp_refusals
+from .views import laid_out, open_console, sign_in, wait
 
 POLICY = textwrap.dedent(
     """\
@@ -71,5 +70,5 @@ def test_the_chart_draws_a_computed_threshold_as_a_moving_line(live, browser, sh
     assert csp_refusals(browser) == []
 
     browser.execute_script("arguments[0].scrollIntoView()", browser.find_element("css selector", CHART))
-    time.sleep(0.4)
+    laid_out(browser)
     shot("charts-moving-threshold-1366", full=False)

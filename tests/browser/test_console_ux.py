@@ -8,15 +8,14 @@ Screenshots at 1366, 800 and 390 px (see conftest.py for where)."""
 from __future__ import annotations
 
 import re
-import time
 from typing import Any
 
 from killswitch.orders import PLANNED_KIND, planned_intents
 
 from ..unit.test_runner_operator import live_close
 from .conftest import ACCOUNT, ALICE, VERA
-from .test_console import open_console, preview, refreshes, sign_in, text_of, view_text, wait
 from .test_console_health import icon
+from .views import laid_out, open_console, preview, refreshes, sign_in, text_of, view_text, wait
 
 TITLE = "killswitch console"
 WIDTHS = (1366, 800, 390)
@@ -67,7 +66,7 @@ def at_width(browser: Any, width: int) -> None:
     """The page as a window ``width`` CSS px wide shows it (390: a phone's, as a phone lays it out)."""
     browser.execute_cdp_cmd("Emulation.setDeviceMetricsOverride", {
         "width": width, "height": 900 if width > 500 else 844, "deviceScaleFactor": 1, "mobile": width <= 500})
-    time.sleep(0.4)  # the layout settles
+    laid_out(browser, width)
 
 
 def shots(browser: Any, shot: Any, name: str, full: bool = True) -> None:
@@ -79,7 +78,7 @@ def shots(browser: Any, shot: Any, name: str, full: bool = True) -> None:
             height = browser.execute_script("return document.documentElement.scrollHeight")
             for part, y in enumerate(range(0, min(height, 6 * 844), 844)):
                 browser.execute_script("window.scrollTo(0, arguments[0])", y)
-                time.sleep(0.1)
+                laid_out(browser)
                 shot(f"{name}-{width}-part{part + 1}", full=False)
             browser.execute_script("window.scrollTo(0, 0)")
     at_width(browser, 1366)

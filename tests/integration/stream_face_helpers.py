@@ -1,6 +1,7 @@
 """The set-up the simulator's websocket face tests share: an engine served with a venue's clients,
 the login of a venue that signs it with a passphrase (OKX, Bitget), a socket logged in and
-subscribed, and the frames read off it. Every wait is bounded."""
+subscribed, the frames read off it, and a client's sockets waited for on the face. Every wait
+is bounded."""
 
 from __future__ import annotations
 
@@ -78,3 +79,17 @@ async def frames(ws, n: int, timeout: float = 1.0) -> list[dict]:
 
 def channels(bodies: list[dict]) -> list[str]:
     return [b["arg"]["channel"] for b in bodies]
+
+
+async def subscribed(face, account: str, streams: int, deadline_s: float = 60.0) -> None:
+    """Wait until ``account``'s sockets on the websocket ``face`` are open and hold ``streams``
+    subscriptions at least (a listen key's socket subscribes by opening: 0): a frame the venue
+    pushes after this reaches the client's watches."""
+    loop = asyncio.get_running_loop()
+    end = loop.time() + deadline_s
+    while True:
+        mine = [s for s in face.sockets if s.account == account]
+        if mine and sum(len(s.streams) for s in mine) >= streams:
+            return
+        assert loop.time() < end, f"{account}'s sockets never held {streams} subscription(s): {mine}"
+        await asyncio.sleep(0.01)

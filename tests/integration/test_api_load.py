@@ -24,7 +24,7 @@ from collections import Counter
 from pathlib import Path
 
 from killswitch.state import open_store
-from tests.procs import accounts_file, free_port
+from tests.procs import accounts_file, free_port, ticks_of
 
 from .test_console_process import get
 from .test_leadership import CALM_POLICY, _ready as ready
@@ -71,11 +71,6 @@ def start(tmp: Path, pol: Path, acc: Path, url: str, holder: str, port: int, *ex
     finally:
         out.close()
         err.close()
-
-
-def ticks(api: str) -> int:
-    m = re.search(r"^killswitch_ticks_total (\d+)", get(api + "/metrics")[1], re.M)
-    return int(m.group(1)) if m else -1
 
 
 def fire(requests: list[tuple[str, str, str, dict | None, str]], in_flight: int
@@ -159,9 +154,9 @@ def test_a_leader_and_standby_on_postgresql_under_mixed_load_answer_no_5xx_and_k
             fence, holder = store.current_fence(), store.lease().holder
         finally:
             store.close()
-        before = ticks(api_a)
+        before = ticks_of(api_a)
         answers = fire_elsewhere(mixed([("leader", api_a), ("standby", api_b)], 1_500), 200)
-        wait_for(lambda: ticks(api_a) > before + 2, 30, "the leader to go on ticking")
+        wait_for(lambda: ticks_of(api_a) > before + 2, 30, "the leader to go on ticking")
         store = open_store(url, migrate=False)
         try:
             assert (store.current_fence(), store.lease().holder) == (fence, holder), "the lease changed hands"

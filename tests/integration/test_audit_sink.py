@@ -10,6 +10,8 @@ from __future__ import annotations
 import json
 import os
 import signal
+import socket
+import ssl
 import subprocess
 import sys
 import time
@@ -55,6 +57,7 @@ template(name="raw" type="string" string="%rawmsg%\\n")
 input(type="imtcp" port="{port}" address="127.0.0.1")
 action(type="omfile" file="{self.out}" template="raw" flushOnTXEnd="on" asyncWriting="off")
 """)
+        self.port, self.tls = port, tls
         self.proc = subprocess.Popen([exe, "-n", "-f", str(conf), "-i", str(where / "rsyslog.pid")],
                                      stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
         try:
@@ -77,6 +80,21 @@ action(type="omfile" file="{self.out}" template="raw" flushOnTXEnd="on" asyncWri
                 return got
             time.sleep(0.1)
         raise AssertionError(f"rsyslog wrote {len(self.messages())} message(s), not {n}")
+
+    def caught_up(self, timeout: float = 30) -> None:
+        """Send a message of the test's own over a connection of its own and wait until it is
+        written: what reached the receiver before it has had its turn to be written too."""
+        text = f"caught up {time.monotonic_ns()}"
+        msg = f"<37>1 - - test - - - {text}".encode()
+        with socket.create_connection(("127.0.0.1", self.port), timeout=10) as raw:
+            sock = ssl.create_default_context(cafile=str(self.tls[0])).wrap_socket(
+                raw, server_hostname="localhost") if self.tls else raw
+            sock.sendall(str(len(msg)).encode() + b" " + msg)
+            sock.close()
+        end = time.monotonic() + timeout
+        while not (self.out.exists() and text in self.out.read_text(encoding="utf-8", errors="replace")):
+            assert time.monotonic() < end, f"rsyslog did not write the test's own message in {timeout}s"
+            time.sleep(0.1)
 
     def stop(self) -> None:
         if self.proc.poll() is None:
@@ -139,7 +157,7 @@ def test_a_tls_receiver_whose_certificate_another_ca_signed_is_never_sent_to(tmp
             s.step()
         s._down("TLS_FAILED", "")
         assert "TLS_FAILED" in (sinks.refusal() or "")
-        time.sleep(0.5)
+        rs.caught_up()  # a message on a connection of its own, after the refused one, written
         assert rs.messages() == [] and store.audit_sink_cursor("siem") is None
     finally:
         s.stop()

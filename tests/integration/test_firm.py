@@ -21,7 +21,7 @@ from pathlib import Path
 
 import psycopg
 
-from tests.procs import free_port
+from tests.procs import free_port, ticked
 
 from .test_processes import KSCTL, Sim, positions, stop, wait_for
 from .test_shards import ENV, _inputs, _journal, pg_url  # noqa: F401 - the fixture
@@ -358,7 +358,7 @@ def test_a_shard_starting_for_the_first_time_during_a_firm_lock_starts_locked_an
                  or runners[1].poll() is not None, 60, "desk-b to take up the lock in force")
         refused = _call("POST", f"http://127.0.0.1:{api_b}/v1/check-order", ORDER_B, auth=False)
         assert not refused["allow"] and "HALTED" in json.dumps(refused), refused
-        time.sleep(2)  # two of its ticks: an old close would have been sent by now
+        ticked(f"http://127.0.0.1:{api_b}", 2)  # an old close would have been sent by now
         assert _journal(pg_url, "ks_shard_desk_b") == [] and positions(sim.state(), "sim-hedge") == hedge
         # the inherited lock is the operator's: an operator's unlock of global (here at desk-b) lifts it everywhere
         got = _call("POST", f"http://127.0.0.1:{api_b}/v1/unlock", {"scope": "global", "reason": "over"})

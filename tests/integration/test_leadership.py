@@ -8,8 +8,9 @@ in charge). View calls from the API's thread take turns on the runner's loop, so
 them cannot starve a tick.
 
 Timing: lease TTLs of a second or so; every wait is on an event or a condition polled with a
-generous deadline derived from the TTL; what is asserted strictly is what safety needs (no
-standby holds the lease while the leader's term runs, a deposed runner holds nothing).
+generous deadline; that a lease stays put is asserted after the keepers have had their turns
+(counted from their store calls), never after a pause; what is asserted strictly is what safety
+needs (no standby holds the lease while the leader's term runs, a deposed runner holds nothing).
 """
 
 from __future__ import annotations
@@ -69,6 +70,28 @@ def wait_for(cond, timeout: float, what: str, step: float = 0.01):
         if time.monotonic() > end:
             raise AssertionError(f"timed out after {timeout:.1f}s waiting for {what}")
         time.sleep(step)
+
+
+def timed(*keepers: LeaseKeeper) -> list[TimedStore]:
+    """Each keeper's store calls timed and counted, so that a test waits on the keepers' turns."""
+    for k in keepers:
+        k.store = TimedStore(k.store)
+    return [k.store for k in keepers]
+
+
+def turns(store: TimedStore) -> int:
+    """A keeper's attempts its store answered: a standby's look at the lease, a take, a renewal."""
+    return store.answered["lease"] + store.answered["acquire_lease"]
+
+
+def held_through(leader: LeaseKeeper, standby: TimedStore, n: int = 3) -> None:
+    """Wait until ``standby`` has looked at the lease ``n`` more times (each a chance to take it)
+    and ``leader`` has renewed it ``n`` more times, or has lost it: a lease that stays put has
+    been tried, however slowly the machine ran the keepers' threads."""
+    looks, renewals, token = turns(standby), leader.counts.renewals, leader.token(leader.clock())
+    wait_for(lambda: leader.token(leader.clock()) != token
+             or (turns(standby) >= looks + n and leader.counts.renewals >= renewals + n),
+             60, f"{n} looks of the standby at the lease and {n} renewals of its holder")
 
 
 class LiveLoop:
@@ -172,6 +195,7 @@ def test_a_standby_takes_a_dead_leaders_lease_as_its_term_runs_out_never_before(
     ttl = 900
     a = LeaseKeeper.for_store(store, "a", ttl)
     b = LeaseKeeper.for_store(store, "b", ttl)
+    _, tb = timed(a, b)
     la, lb = LiveLoop(a), LiveLoop(b)
     try:
         a.start()
@@ -179,7 +203,7 @@ def test_a_standby_takes_a_dead_leaders_lease_as_its_term_runs_out_never_before(
         assert token_a is not None and a.term_ms == 600 and a.renew_ms == 300
         b.start()
         assert b.token(b.clock()) is None
-        time.sleep(3 * ttl / 1000)  # several renewals: a keeps it, b stands by
+        held_through(a, tb)  # several renewals: a keeps it, b stands by
         assert a.token(a.clock()) == token_a and b.token(b.clock()) is None and a.counts.renewals >= 3
         held_until = a.held_until_ms()
         a.stop()  # dies: no release, its lease runs to the end of its term
@@ -202,6 +226,7 @@ def test_a_wedged_loop_loses_the_lease_to_a_standby_and_does_not_take_it_back(st
     ttl = 900
     a = LeaseKeeper.for_store(store, "a", ttl)
     b = LeaseKeeper.for_store(store, "b", ttl)
+    ta, _ = timed(a, b)
     la, lb = LiveLoop(a), LiveLoop(b)
     try:
         a.start()
@@ -215,7 +240,7 @@ def test_a_wedged_loop_loses_the_lease_to_a_standby_and_does_not_take_it_back(st
         assert not a.holds(token_a, a.clock()), "the wedged leader still believes it holds the lease"
         la.unwedge()  # it comes back: the lease is b's, and stays b's
         wait_for(lambda: a.silent_ms() < a.term_ms / 2, 5, "the unwedged loop to show life")
-        time.sleep(3 * ttl / 1000)
+        held_through(b, ta)  # a looks at the lease again, b renews it
         assert store.lease().holder == "b" and store.current_fence() == token_b
         assert a.token(a.clock()) is None and b.token(b.clock()) == token_b
     finally:
@@ -233,8 +258,7 @@ class HungStorePair:
     def __init__(self, store, ttl: int):
         self.a = LeaseKeeper.for_store(store, "a", ttl)
         self.b = LeaseKeeper.for_store(store, "b", ttl)
-        self.timed = [TimedStore(self.a.store), TimedStore(self.b.store)]
-        self.a.store, self.b.store = self.timed
+        self.timed = timed(self.a, self.b)
         self.io = StoreIO("a")
         self.la, self.lb = LiveLoop(self.a, self.io), LiveLoop(self.b)
         self.answer = threading.Event()
@@ -258,11 +282,11 @@ def test_a_runner_whose_store_calls_hang_loses_the_lease_to_a_standby_and_does_n
     the lease. The loop stops showing life a term after the store's last answer, and a standby
     takes over a term later; once the store answers again, the lease stays the standby's.
 
-    That a leader whose store answers keeps its lease for three TTLs is what the rest stands on;
-    a run in which this process kept a thread waiting, or the store a keeper's call, for a third
-    of the TTL tells nothing of the keeper (both measured beside it), so that run is begun again,
-    up to three times. A keeper that does not renew fails every run; the hang's half is asserted
-    strictly in the run that goes on."""
+    That a leader whose store answers keeps its lease through three of the standby's looks is
+    what the rest stands on; a run in which this process kept a thread waiting, or the store a
+    keeper's call, for a third of the TTL tells nothing of the keeper (both measured beside it),
+    so that run is begun again, up to three times. A keeper that does not renew fails every
+    run; the hang's half is asserted strictly in the run that goes on."""
     store = open_store(state_url)
     ttl = 900
     tries = []
@@ -274,7 +298,7 @@ def test_a_runner_whose_store_calls_hang_loses_the_lease_to_a_standby_and_does_n
                 pair.b.start()
                 token_a = pair.a.token(pair.a.clock())
                 assert token_a is not None
-                time.sleep(3 * ttl / 1000)
+                held_through(pair.a, pair.timed[1])
                 kept = pair.a.token(pair.a.clock()) == token_a
             tries.append((round(slowed(starved, pair.timed), 3), kept))
             if kept:
@@ -290,7 +314,7 @@ def test_a_runner_whose_store_calls_hang_loses_the_lease_to_a_standby_and_does_n
         assert not a.holds(token_a, a.clock()), "the runner whose store hangs still believes it holds the lease"
         pair.answer.set()  # the store answers again: the lease is b's, and stays b's
         wait_for(lambda: io.unanswered_s() == 0, 5, "the store thread to be answered")
-        time.sleep(3 * ttl / 1000)
+        held_through(b, pair.timed[0])  # a looks at the lease again, b renews it
         assert store.lease().holder == "b" and store.current_fence() == token_b
         assert a.token(a.clock()) is None and b.token(b.clock()) == token_b
     finally:

@@ -25,7 +25,7 @@ from killswitch.policy.load import load_text
 from killswitch.policy.routes_doc import NotificationRoutes
 from killswitch.process.options import RunOptions
 from tests.integration.test_runner import T0, TICK_MS, parts_of, setup
-from tests.procs import free_port
+from tests.procs import free_port, until
 
 
 class ReceiverServer:
@@ -127,6 +127,26 @@ def audit(store, *kinds) -> list[tuple[str, int, dict]]:
     with store._tx(write=False) as cur:  # a store without a reader yet: the table itself
         rows = cur.execute("SELECT kind, ts_ms, payload FROM audit_log ORDER BY seq").fetchall()
     return [(k, ts, json.loads(p)) for k, ts, p in rows if k in kinds]
+
+
+class Steps:
+    """The sink worker's steps, counted as each ends: a test waits for the step after what it
+    did (a tick, a restore), in which the worker routes what is queued and flushes what is due."""
+
+    def __init__(self, sink: NotifySink):
+        self.done = 0
+        step = sink._step
+
+        def counted(*args, **kwargs):
+            try:
+                step(*args, **kwargs)
+            finally:
+                self.done += 1
+        sink._step = counted  # type: ignore[method-assign]
+
+    async def next(self) -> None:
+        seen = self.done
+        await until(lambda: self.done > seen, "the notify worker's next step", 60)
 
 
 async def deliveries_done(sink: NotifySink, budget_s: float) -> None:
@@ -596,12 +616,14 @@ def test_a_runner_s_halt_reset_by_an_operator_is_paged_resolved(tmp_path):
         parts = parts_of(runner)
         sink = NotifySink.from_documents([doc], clock=clock, options=NotifyOptions(timeout_s=5.0, poll_s=0.05))
         parts.fanout.sinks.append(sink)
+        steps = Steps(sink)
 
         async def settle(ticks: int, step_ms: int) -> None:
             for _ in range(ticks):
                 clock.advance(step_ms)
                 await runner.tick()
-                await asyncio.sleep(0.01)
+                await steps.next()  # the tick's events routed, what is due flushed
+                await deliveries_done(sink, budget_s=11)
 
         async def go():
             await runner.start()

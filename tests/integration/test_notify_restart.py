@@ -29,6 +29,26 @@ def pending_desk_page(sink: NotifySink) -> bool:
                for g in sink.dispatcher.groups.values())
 
 
+class Steps:
+    """The sink worker's steps, counted as each ends: a test waits for the step after what it
+    did (a tick, a restore), in which the worker routes what is queued and flushes what is due."""
+
+    def __init__(self, sink: NotifySink):
+        self.done = 0
+        step = sink._step
+
+        def counted(*args, **kwargs):
+            try:
+                step(*args, **kwargs)
+            finally:
+                self.done += 1
+        sink._step = counted  # type: ignore[method-assign]
+
+    async def next(self) -> None:
+        seen = self.done
+        await until(lambda: self.done > seen, "the notify worker's next step", 60)
+
+
 def dedup(page: dict) -> str:
     m = re.search(r"dedup ([0-9a-f]{16})\b", page["message"])
     assert m, page["message"]
@@ -79,25 +99,24 @@ def first_run(tmp_path, srv, *, die_before_receipt: bool, doc=None, save_after: 
             receipt(job, attempt, res, final, retry_at)
         sink._receipt = dies  # type: ignore[method-assign]
 
+    steps = Steps(sink)
+
     async def go():
         await runner.start()
         for _ in range(80):
             clock.advance(TICK_MS)
             await runner.tick()
-            await asyncio.sleep(0.05)  # the worker routes the tick's events
+            await steps.next()  # the worker routes the tick's events
             if pending_desk_page(sink):
                 break
         assert pending_desk_page(sink), "no page for desk in the flash crash"
         clock.advance(TICK_MS)
         await runner.tick()  # a save with the page waiting in its group
-        await asyncio.sleep(0.05)
+        await steps.next()
         assert pending_desk_page(sink)
         clock.advance(26_000)  # its group_wait passes between two ticks: no save after the flush
         sink._wake()
-        for _ in range(200):
-            if srv.got["desk"] or srv.hits["fail"]:
-                break
-            await asyncio.sleep(0.02)
+        await until(lambda: srv.got["desk"] or srv.hits["fail"], "the page delivered, or failed", 60)
         await deliveries_done(sink, budget_s=11)
         if save_after:
             await parts_of(runner).persist.save()  # the state saved says the page notified
@@ -118,20 +137,21 @@ def second_run(tmp_path, srv, engine, clock, doc=None):
     sink = NotifySink.from_documents([doc], clock=clock, options=options())
     parts_of(again).fanout.sinks.append(sink)
     seen, failed, at_start = len(srv.got["desk"]), srv.hits["fail"], []
+    steps = Steps(sink)
 
     async def go():
         await again.start()
         sink.start()  # as the first tick would, without the crash's next stage that tick brings
         await again.renew()  # the lease taken: the sinks take up the saved state
-        await asyncio.sleep(0.3)  # the restored group, past its group_wait, flushes before any tick
+        await steps.next()  # the restored group, past its group_wait, flushes before any tick
         await deliveries_done(sink, budget_s=11)
         at_start.extend(srv.got["desk"][seen:])
         at_start.extend({"title": "desk failed"} for _ in range(srv.hits["fail"] - failed))
         for _ in range(8):  # 40 s: past the group's next flush, well before its repeat interval
             clock.advance(TICK_MS)
             await again.tick()
+            await steps.next()  # the tick's events routed, what is due flushed
             await deliveries_done(sink, budget_s=11)
-            await asyncio.sleep(0.05)
         await deliveries_done(sink, budget_s=11)
         await again.aclose()
     asyncio.run(asyncio.wait_for(go(), 120))

@@ -8,7 +8,6 @@ The real :class:`CcxtAdapter` against the simulator's OKX faces (the Rig of that
 
 from __future__ import annotations
 
-import asyncio
 import logging
 
 import pytest
@@ -103,7 +102,8 @@ def test_a_push_without_its_rows_is_bad_response_naming_the_channel_and_field(ca
         r.server.faults.stream("stream_malformed", op="stream:user", times=1, body="fields")
         await r.bot.create_order(BTC_U, "limit", "buy", 0.01, 50_000.0)  # its orders push loses its data
         await until(lambda: r.health.dropped.get("malformed", 0) == 1, "the push counted malformed", DEADLINE_S)
-        await asyncio.sleep(0.1)
+        after = await r.bot.create_order(BTC_U, "limit", "buy", 0.01, 49_000.0)  # the next push, whole
+        await r.seen(lambda s: after["id"] in orders_of(s), "the order pushed after the malformed one")
         assert r.health.state == "live" and r.health.reconnects == 0
     with caplog.at_level(logging.WARNING):
         rig(t, venue=OKX)

@@ -16,6 +16,7 @@ from killswitch.compile.compiler import compile_documents
 from killswitch.policy.load import load_text
 from killswitch.runner.api.api import make_app, start_api, stop_api
 from killswitch.runner.api.identity import parse_tokens, token_digest
+from tests.procs import wait_for
 
 from .test_runner import POLICY, TICK_MS, parts_of, setup
 
@@ -192,6 +193,7 @@ class Served:
         self.loop = asyncio.new_event_loop()
         self.ready = threading.Event()
         self.stop = False
+        self.ticks = 0  # ticks ended since it served
         self.thread = threading.Thread(target=lambda: self.loop.run_until_complete(self._serve()), daemon=True)
 
     async def _serve(self):
@@ -203,8 +205,14 @@ class Served:
         while not self.stop:
             self.clock.advance(TICK_MS)
             await self.runner.tick()
+            self.ticks += 1
             await asyncio.sleep(0.01)
         await stop_api(self.site)
+
+    def ticked(self, n: int) -> None:
+        """Wait until the runner has ended ``n`` more ticks (what they would have sent is sent)."""
+        start = self.ticks
+        wait_for(lambda: self.ticks >= start + n, f"{n} more ticks of the served runner")
 
     def __enter__(self):
         self.thread.start()
@@ -363,7 +371,7 @@ def test_a_close_prints_its_plan_and_is_sent_only_with_live_or_the_scope_typed(t
         assert "not confirmed ('simulated/SIM-MAIN' is not 'simulated/sim-main'); nothing was sent" in r.stderr
         r = cmd.invoke(cli, args, input="")  # end of input: not a confirmation
         assert r.exit_code == 1 and "nothing was sent" in r.stderr
-        time.sleep(0.2)  # a few ticks: had anything been queued, it would have been sent by now
+        srv.ticked(3)  # had anything been queued, it would have been sent by now
         assert still_open() == held
 
         # the scope typed as it is: sent, and followed until it settles

@@ -21,7 +21,7 @@ from prometheus_client.utils import floatToGoString as number
 from killswitch.metrics import parse_families
 from killswitch.notify.sink import NotifyOptions, NotifySink
 from killswitch.render.status import failure_lines
-from tests.integration.test_notify import ReceiverServer, deliveries_done, routes
+from tests.integration.test_notify import ReceiverServer, Steps, deliveries_done, routes
 from tests.integration.test_runner import T0, TICK_MS, parts_of, setup
 from tests.procs import free_port
 
@@ -48,6 +48,7 @@ def test_a_receiver_whose_secret_file_does_not_exist_is_failing_from_the_start(t
     runner, _, clock, store, _, desk = setup(tmp_path)
     sink = NotifySink.from_documents([doc], clock=clock, strict=False, environ={}, options=OPTIONS)
     parts_of(runner).fanout.sinks.append(sink)
+    steps = Steps(sink)
     seen: dict = {}
 
     async def go():
@@ -56,7 +57,7 @@ def test_a_receiver_whose_secret_file_does_not_exist_is_failing_from_the_start(t
         for _ in range(50):
             clock.advance(TICK_MS)
             await runner.tick()
-            await asyncio.sleep(0.05)  # the worker routes the tick's events
+            await steps.next()  # the worker routes the tick's events
             await deliveries_done(sink, budget_s=10)
             seen["later"] = desk.status()  # once the blind scope's page failed: the same since
             if any(f.failures for f in seen["later"].pages_failing):

@@ -17,7 +17,7 @@ import pytest
 from adapters.simulated.http import SimServer
 from adapters.venues.bitget.face_stream import UNKNOWN_CHANNEL, bitget_pro_client
 
-from .stream_face_helpers import channels, frames, passphrase_login, serve_clients, subscribed_socket
+from .stream_face_helpers import channels, frames, passphrase_login, serve_clients, subscribed, subscribed_socket
 from .test_sim_stream_face import until
 
 BTC_U = "BTC/USDT:USDT"
@@ -54,7 +54,7 @@ def test_ccxt_watchers_see_a_rest_market_order_fill_its_position_and_balance():
             p["symbol"] == BTC_U and p["contracts"] == pytest.approx(abs(before + 0.01)) for p in ps)))
         balance = asyncio.ensure_future(until(pro.watch_balance, lambda b: "USDT" in b))
         orders = asyncio.ensure_future(until(pro.watch_orders, lambda os: os[-1]["status"] == "closed"))
-        await asyncio.sleep(0.3)  # login and the subscriptions
+        await subscribed(srv.bitget_stream, "sim-main", 3)  # login and the subscriptions
         placed = await pro.create_order(BTC_U, "market", "buy", 0.01, params={"clientOid": "ksws1"})
         order = (await orders)[-1]
         assert (order["id"], order["clientOrderId"]) == (placed["id"], "ksws1")

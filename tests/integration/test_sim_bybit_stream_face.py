@@ -18,7 +18,7 @@ from adapters.simulated.http import SimServer, wall_clock
 from adapters.venues.bybit.face import bybit_client
 from adapters.venues.bybit.face_stream import UNKNOWN_TOPIC, bybit_pro_client
 
-from .stream_face_helpers import serve_clients
+from .stream_face_helpers import serve_clients, subscribed
 from .test_sim_stream_face import until
 
 BTC_U = "BTC/USDT:USDT"
@@ -74,7 +74,7 @@ def test_ccxt_watchers_see_a_rest_market_order_fill_its_position_and_balance():
         balance = asyncio.ensure_future(until(pro.watch_balance, lambda b: "USDT" in b))
         orders = asyncio.ensure_future(until(pro.watch_orders, lambda os: os[-1]["status"] == "closed"))
         trades = asyncio.ensure_future(until(pro.watch_my_trades, lambda ts: len(ts) > 0))
-        await asyncio.sleep(0.3)  # auth and the subscriptions
+        await subscribed(srv.bybit_stream, "sim-main", 4)  # auth and the subscriptions
         placed = await rest.create_order(BTC_U, "market", "buy", 0.01, params={"orderLinkId": "ks-ws-1"})
         order = (await orders)[-1]
         assert (order["id"], order["clientOrderId"], order["filled"]) == (placed["id"], "ks-ws-1", 0.01)

@@ -18,7 +18,7 @@ from adapters.simulated.http import SimServer
 from adapters.venues.okx.face import okx_client
 from adapters.venues.okx.face_stream import UNKNOWN_CHANNEL, okx_pro_client
 
-from .stream_face_helpers import channels, frames, passphrase_login, serve_clients, subscribed_socket
+from .stream_face_helpers import channels, frames, passphrase_login, serve_clients, subscribed, subscribed_socket
 from .test_sim_stream_face import until
 
 BTC_U = "BTC/USDT:USDT"
@@ -51,7 +51,7 @@ def test_ccxt_watchers_see_a_rest_market_order_fill_its_position_and_balance():
             p["symbol"] == BTC_U and p["contracts"] == pytest.approx(abs(before + 0.01)) for p in ps)))
         balance = asyncio.ensure_future(until(pro.watch_balance, lambda b: "USDT" in b))
         orders = asyncio.ensure_future(until(pro.watch_orders, lambda os: os[-1]["status"] == "closed"))
-        await asyncio.sleep(0.3)  # login and the subscriptions
+        await subscribed(srv.okx_stream, "sim-main", 3)  # login and the subscriptions
         placed = await rest.create_order(BTC_U, "market", "buy", 0.01, params={"clOrdId": "ksws1"})
         order = (await orders)[-1]
         assert (order["id"], order["clientOrderId"], order["filled"]) == (placed["id"], "ksws1", 0.01)
@@ -69,7 +69,7 @@ def test_ccxt_watches_an_algo_order_placed_triggered_and_cancelled_on_the_busine
         await pro.load_markets()
         algo = asyncio.ensure_future(until(lambda: pro.watch_orders(params={"trigger": True}),
                                            lambda os: os[-1]["status"] == "open"))
-        await asyncio.sleep(0.3)
+        await subscribed(srv.okx_stream, "sim-main", 1)
         placed = await rest.create_order(BTC_U, "market", "sell", 0.01, params={
             "stopLossPrice": 55_000.0, "reduceOnly": True})
         seen = (await algo)[-1]

@@ -17,6 +17,7 @@ from adapters.simulated.stream import LISTEN_KEY_MS, UNKNOWN_EVENT
 from adapters.venues.binance.face import binanceusdm_client, binanceusdm_pro_client
 
 from .sim_helpers import engine, run
+from .stream_face_helpers import subscribed
 
 BTC_U = "BTC/USDT:USDT"
 
@@ -82,7 +83,7 @@ def test_watchers_see_a_rest_market_order_fill_its_position_and_balance():
         balance = asyncio.ensure_future(until(pro.watch_balance, lambda b: "USDT" in b))
         orders = asyncio.ensure_future(until(pro.watch_orders, lambda os: os[-1]["status"] == "closed"))
         trades = asyncio.ensure_future(until(pro.watch_my_trades, lambda ts: len(ts) > 0))
-        await asyncio.sleep(0.3)  # the listen key, the socket and the positions snapshot
+        await subscribed(srv.stream, "sim-main", 0)  # the listen key and the socket
         placed = await rest.create_order(BTC_U, "market", "buy", 0.01, params={"newClientOrderId": "ks-ws-1"})
         order = (await orders)[-1]
         assert (order["id"], order["clientOrderId"], order["filled"]) == (placed["id"], "ks-ws-1", 0.01)
@@ -166,7 +167,7 @@ def test_disconnect_fault_fails_the_ccxt_watch_with_a_network_error():
     async def t(srv, pro, rest, eng, clock):
         await pro.load_markets()
         watch = asyncio.ensure_future(pro.watch_orders())
-        await asyncio.sleep(0.3)
+        await subscribed(srv.stream, "sim-main", 0)
         srv.faults.stream("stream_disconnect", op="stream:user", times=1)
         await rest.create_order(BTC_U, "market", "buy", 0.01)
         with pytest.raises(ccxt.NetworkError):
@@ -234,7 +235,7 @@ def test_malformed_fault_breaks_the_frame_as_ccxt_then_skips_it_or_stops_reading
         # through ccxt: the broken frame is skipped (no order, no error), the next one is read
         await pro.load_markets()
         watch = asyncio.ensure_future(until(pro.watch_orders, lambda os: True))
-        await asyncio.sleep(0.3)
+        await subscribed(srv.stream, "sim-main", 0)
         srv.faults.stream("stream_malformed", op="stream:user", times=1, body=how)  # the NEW
         placed = await rest.create_order(BTC_U, "limit", "buy", 0.01, 50_000.0)
         with pytest.raises(asyncio.TimeoutError):

@@ -23,6 +23,7 @@ from killswitch.runner.api.admission import (
     parse_limits,
 )
 from killswitch.runner.api.beats import HeartbeatBatches
+from tests.procs import until
 
 from .test_runner_api import ORDER, TOKEN, FakeView, serve
 
@@ -196,7 +197,7 @@ def test_a_storm_of_beats_reaches_the_runner_in_a_few_calls_each_answered_after_
         first = asyncio.ensure_future(beats.beat("bot-a"))
         await asyncio.sleep(0)  # the first batch is handed over and waits on the runner
         storm = [asyncio.ensure_future(beats.beat(f"bot-{i % 5}")) for i in range(500)]
-        await asyncio.sleep(0.01)
+        await until(lambda: beats.beats == 501, "every beat of the storm joined its batch", 60)
         assert not first.done() and not any(s.done() for s in storm)  # nothing answered before its batch
         gate.set()
         await asyncio.gather(first, *storm)
@@ -218,10 +219,10 @@ def test_concurrent_status_polls_share_one_call_on_the_runner():
             return FakeView.status(self)
 
     async def main():
-        view = Slow()
-        async with serve(view) as c:
+        view, arrivals = Slow(), []
+        async with serve(view, arrivals=arrivals) as c:
             polls = [asyncio.ensure_future(c.get("/v1/status", auth=f"Bearer {TOKEN}")) for _ in range(50)]
-            await asyncio.sleep(0.2)
+            await until(lambda: len(arrivals) == 50, "the fifty polls in, waiting on the view", 60)
             view.gate.set()
             answers = await asyncio.gather(*polls)
             assert {a[0] for a in answers} == {200}

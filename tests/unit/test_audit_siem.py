@@ -6,6 +6,7 @@ save, a takeover, and the gate of --audit-sink-required."""
 from __future__ import annotations
 
 import time
+from typing import Callable
 
 import pytest
 
@@ -16,7 +17,7 @@ from killswitch.render.status import audit_sink_lines
 from killswitch.render.times import iso
 from killswitch.state import open_store
 from killswitch.state.store import ChainRow
-from tests.procs import free_port
+from tests.procs import free_port, wait_for
 from tests.siem import OtlpLogsReceiver, SyslogReceiver, check_chain, deduped, parse_syslog
 
 FAST = ShipOptions(batch=50, poll_s=0.02, probe_s=0.2, backoff_s=0.05, max_backoff_s=0.2, save_every_s=0)
@@ -99,23 +100,46 @@ def _all(n):
     return lambda msgs: len({m["seq"] for m in msgs}) >= n
 
 
+def idle_looks(s: SinkShipper) -> Callable[[], int]:
+    """Counts the shipper's looks at the chain that found nothing past its cursor: once it has
+    made one, what it was going to send (a row again, too) has been sent."""
+    looks, rows = [0], s.store.chain_rows
+
+    def chain_rows(*args, **kwargs):
+        got = rows(*args, **kwargs)
+        looks[0] += not got
+        return got
+
+    s.store.chain_rows = chain_rows
+    return lambda: looks[0]
+
+
+def shipped(chain: Chain, s: SinkShipper, idle: Callable[[], int], seq: int) -> None:
+    """Wait until ``s`` has stored its cursor at ``seq`` and looked again with nothing to send."""
+    looked = idle()
+    wait_for(lambda: chain.store.audit_sink_cursor("siem") == seq, f"the cursor stored at {seq}")
+    wait_for(lambda: idle() > looked, "a look at the chain past the cursor")
+
+
 def test_every_row_reaches_the_receiver_in_order_and_a_restart_sends_none_twice(chain):
     rx = SyslogReceiver()
     url = f"syslog+tcp://127.0.0.1:{rx.port}?name=siem"
     first = chain.shipper(url)
+    idle = idle_looks(first)
     first.start()
     try:
         rx.wait_for(_all(120))
-        time.sleep(0.1)
+        shipped(chain, first, idle, 120)
     finally:
         first.stop()
     assert chain.store.audit_sink_cursor("siem") == 120 and first.lag == 0
     chain.add(30)
     second = chain.shipper(url)  # a restart: the cursor read from the store
+    idle = idle_looks(second)
     second.start()
     try:
         rx.wait_for(_all(150))
-        time.sleep(0.2)
+        shipped(chain, second, idle, 150)
     finally:
         second.stop()
         rx.close()
@@ -132,7 +156,7 @@ def test_a_receiver_down_then_back_gets_every_row_once(chain):
     sinks = AuditSinks([s], required=True)
     s.start()
     try:
-        time.sleep(0.4)
+        wait_for(lambda: s.cause == "CONNECT_FAILED", "the first connect refused")
         assert s.up is False and s.cause == "CONNECT_FAILED" and s.lag == 120
         assert "AUDIT_SINK_DOWN" in errs[0] and sinks.refusal() is not None
         assert chain.store.audit_sink_cursor("siem") is None
@@ -140,16 +164,17 @@ def test_a_receiver_down_then_back_gets_every_row_once(chain):
         since = down["since_ms"]
         assert down["url"] == f"syslog+tcp://127.0.0.1:{port}" and down["state"] == "down" and down["required"]
         assert down["cause"] == "CONNECT_FAILED" and abs(since - time.time() * 1000) < 5_000 and down["lag_rows"] == 120
-        time.sleep(0.2)
+        failures = s.failures
+        wait_for(lambda: s.failures >= failures + 2, "two more connects refused")
         assert sinks.status()["sinks"][0]["since_ms"] == since  # since the first failure, not the latest
         lines = audit_sink_lines(sinks.status(), None)
         assert lines == [f"  audit sink siem syslog+tcp://127.0.0.1:{port}: DOWN, CONNECT_FAILED since "
                          f"{iso(since)}; lag 120 row(s), acknowledged seq 0 of 120; required: writes that add risk "
                          "wait for a sink"], lines
         rx = SyslogReceiver(port=port)
-        rx.wait_for(_all(120), timeout=10)
-        time.sleep(0.2)
-        assert s.up is True and sinks.refusal() is None
+        rx.wait_for(_all(120), timeout=60)
+        wait_for(lambda: s.up is True and s.lag == 0, "the sink up and caught up")
+        assert sinks.refusal() is None
         [up] = sinks.status()["sinks"]
         assert up["state"] == "up" and up["cause"] is None and up["since_ms"] is None and up["lag_rows"] == 0
     finally:
@@ -187,10 +212,8 @@ def test_a_stalled_receiver_times_out_and_is_tried_again(chain):
                       opts=ShipOptions(batch=1000, poll_s=0.02, backoff_s=0.05, max_backoff_s=0.2, save_every_s=0))
     s.start()
     try:
-        deadline = time.monotonic() + 10
-        while s.cause != "TIMEOUT" and time.monotonic() < deadline:
-            time.sleep(0.05)
-        assert s.cause == "TIMEOUT" and s.up is False
+        wait_for(lambda: s.cause == "TIMEOUT", "the stalled send timed out")
+        assert s.up is False
     finally:
         s.stop()
         stall.close()
@@ -221,10 +244,11 @@ def test_a_crash_between_send_and_cursor_save_sends_that_batch_again_and_only_th
     assert saves == [50] and chain.store.audit_sink_cursor("siem") == 50
     rx.wait_for(_all(100))
     again = chain.shipper(url)
+    idle = idle_looks(again)
     again.start()
     try:
         rx.wait_for(_all(120))
-        time.sleep(0.2)
+        shipped(chain, again, idle, 120)
     finally:
         again.stop()
         rx.close()
@@ -237,9 +261,10 @@ def test_a_takeover_goes_on_from_the_stored_cursor_and_a_deposed_leader_cannot_m
     rx = SyslogReceiver()
     url = f"syslog+tcp://127.0.0.1:{rx.port}?name=siem"
     old = chain.shipper(url)
+    idle = idle_looks(old)
     old.start()
     rx.wait_for(_all(120))
-    time.sleep(0.1)
+    shipped(chain, old, idle, 120)
     old.stop()
     chain.store.release_lease("a")
     new_fence = chain.store.acquire_lease("b", 600_000, int(time.time() * 1000))
@@ -250,10 +275,11 @@ def test_a_takeover_goes_on_from_the_stored_cursor_and_a_deposed_leader_cannot_m
     stale.step()  # sends (the receiver drops the repeats) but its save is fenced out
     assert chain.store.audit_sink_cursor("siem") == 120 and stale.leads_with is None
     new = chain.shipper(url, leading=lambda: new_fence)
+    idle = idle_looks(new)
     new.start()
     try:
         rx.wait_for(lambda m: len(m) >= 160)
-        time.sleep(0.2)
+        shipped(chain, new, idle, 140)
     finally:
         new.stop()
         stale.transport.close()

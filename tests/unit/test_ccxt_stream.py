@@ -152,12 +152,14 @@ def rest_exchange(contracts=0.5):
     return rest
 
 
-async def settle(until, timeout=2.0):
-    for _ in range(int(timeout / 0.01)):
-        if until():
-            return
+async def settle(until, timeout=60.0):
+    """Wait until ``until()`` holds; the deadline is a bound only a hang reaches."""
+    loop = asyncio.get_running_loop()
+    end = loop.time() + timeout
+    while not until():
+        if loop.time() > end:
+            raise AssertionError("not reached in time")
         await asyncio.sleep(0.01)
-    raise AssertionError("not reached in time")
 
 
 def test_a_live_stream_answers_the_snapshot_without_a_rest_call_and_wakes_on_a_change():
@@ -250,8 +252,8 @@ def test_the_cadences_rest_read_runs_beside_the_snapshots_one_at_a_time_and_a_fa
         rest.script["fetch_positions"] = [ccxt.NetworkError("connection reset")]
         clock.ms += 250  # the cadence is due
         assert (await a.snapshot()).fetch.calls == 0
-        await settle(lambda: rest.names().count("fetch_positions") == 3)
-        await asyncio.sleep(0.05)
+        await settle(lambda: a.stream_health().reconcile_failures == 1)  # the read failed, and was counted
+        assert rest.names().count("fetch_positions") == 3
         assert (await a.snapshot()).fetch.calls == 0  # failed: still the stream's, and read again beside it
         await settle(lambda: rest.names().count("fetch_positions") == 4)
         assert a.stream_health().reconciles == 2 and a.stream_health().state == "live"

@@ -129,13 +129,16 @@ def test_a_stop_between_the_row_and_the_cancel_is_cancelled_by_the_next_runner_w
     async def go():
         await lock(w)
 
+        stopped = asyncio.Event()
+
         async def dies(selector):  # the process stops as the cancel would leave
+            stopped.set()
             await asyncio.Event().wait()
 
         w.adapter.cancel_orders = dies
         rogue(w)
         w.parts.entry_watch.on_entry(ACCOUNT, await streamed(w))
-        await asyncio.sleep(0.2)  # the row written, the cancel never sent
+        await asyncio.wait_for(stopped.wait(), 60)  # the row written, the cancel never sent
 
     run(go())
     assert len(rows(w)) == 1 and is_open(w, "bot-a-rogue-1")
@@ -158,13 +161,16 @@ def test_a_stop_after_the_cancel_leaves_nothing_to_do_again(tmp_path):
     async def go():
         await lock(w)
 
+        stopped = asyncio.Event()
+
         async def die():  # the cancel taken by the venue, then the process stops
+            stopped.set()
             await asyncio.Event().wait()
 
         Cancels(w, then=die)
         rogue(w)
         w.parts.entry_watch.on_entry(ACCOUNT, await streamed(w))
-        await asyncio.sleep(0.2)
+        await asyncio.wait_for(stopped.wait(), 60)
 
     run(go())
     assert not is_open(w, "bot-a-rogue-1") and len(rows(w)) == 1 and rows(w, "violation_cancel_result") == []

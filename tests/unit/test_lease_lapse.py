@@ -23,6 +23,7 @@ from killswitch.runner.lease.keeper import LeaseKeeper
 from killswitch.runner.lease.log import LeaseLog
 from killswitch.state import StoreError, open_store
 from killswitch.state.postgres import call_timeout_s
+from tests.procs import until
 
 from .test_runner_operator import make, run, start
 
@@ -101,9 +102,17 @@ def test_a_leader_cut_off_from_its_store_says_not_leader_and_503_at_its_terms_en
     renewing.start()
     assert renewal.entered.wait(10)
 
+    queued, submit = threading.Event(), parts.io.submit
+
+    def watched(*args, **kwargs):
+        queued.set()
+        return submit(*args, **kwargs)
+
+    parts.io.submit = watched  # type: ignore[method-assign]
+
     async def cut_off():
         tick = asyncio.ensure_future(runner.tick())  # gets stuck behind the store thread, holding the turn
-        await asyncio.sleep(0.05)
+        await until(queued.is_set, "the tick's store call queued behind the stuck one", 60)
         assert not tick.done()
         assert desk.status().leader, "the term still runs"
         w.clock.advance(1_001)  # the term ends: 2 s after the renewal that granted it was sent

@@ -17,6 +17,7 @@ from urllib.parse import quote
 import aiohttp
 import pytest
 import yarl
+from aiohttp import web
 from hypothesis import HealthCheck, example, given, settings, strategies as st
 from multidict import CIMultiDict
 
@@ -196,9 +197,19 @@ def _auth(auth: Optional[str]) -> Optional[str]:
 
 
 @asynccontextmanager
-async def serve(view: Optional[FakeView] = None, *, token: Any = TOKEN, **kw):
+async def serve(view: Optional[FakeView] = None, *, token: Any = TOKEN, arrivals: Optional[list] = None, **kw):
+    """The API of ``view`` on a free port and a client of it. ``arrivals``: a list the path of
+    each request is added to as it reaches its handler (every check passed), for a test that
+    waits until requests are in before it lets the view answer."""
     view = view or FakeView()
-    runner, base = await start_api(make_app(view, token=token, **kw))
+    app = make_app(view, token=token, **kw)
+    if arrivals is not None:
+        @web.middleware
+        async def arrived(request: web.Request, handler: Any) -> web.StreamResponse:
+            arrivals.append(request.path)
+            return await handler(request)
+        app.middlewares.append(arrived)  # the innermost: next to the handler
+    runner, base = await start_api(app)
     try:
         async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=5)) as session:
             client = Client(session, base, view)
