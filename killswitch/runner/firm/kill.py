@@ -33,7 +33,7 @@ Must not: act on another shard's accounts, or report for a token that is not the
 from __future__ import annotations
 
 import asyncio
-from typing import Any, Callable, Optional, Sequence
+from typing import Any, Awaitable, Callable, Optional, Sequence
 
 from ...firm.directives import KILL, Directive, targets
 from ...firm.kill import (
@@ -217,11 +217,41 @@ class KillApplier:
 
 # --- the operator's side: sent to any shard's API ---------------------------------------------------
 
+# How long the operator's side of a firm-wide kill waits for one call to the firm's tables in
+# PostgreSQL: well under a client's 10 s (client/transport.py), so that a paused store is said as
+# the store's and never taken for a runner that does not answer. The kill carried out here after it
+# is written (locks, cancels, revokes at the venues) is not bounded by it.
+FIRM_WAIT_S = 4.0
+LOCAL_HALT = "this shard's own accounts now: ksctl lock --scope global --mode halted"
+
+
+class FirmTablesSilent(Exception):
+    """A call to the firm's tables had no answer within :data:`FIRM_WAIT_S` (it may still run)."""
+
+    def __str__(self) -> str:
+        return (f"STATE_UNREACHABLE: the firm's tables in PostgreSQL did not answer within {FIRM_WAIT_S:g}s "
+                "(the runner did)")
+
+
+async def firm_wait(call: Awaitable[Any]) -> Any:
+    """``call`` (what reads or writes the firm's tables) waited at most :data:`FIRM_WAIT_S`, or
+    :class:`FirmTablesSilent`."""
+    try:
+        return await asyncio.wait_for(call, FIRM_WAIT_S)
+    except asyncio.TimeoutError:
+        raise FirmTablesSilent() from None
+
+
+async def firm_call(fn: Any, *args: Any) -> Any:
+    """``fn(*args)`` (a call to the firm's tables) on a thread, waited at most :data:`FIRM_WAIT_S`."""
+    return await firm_wait(asyncio.to_thread(fn, *args))
+
+
 
 async def kill_preview(link: Any, board: dict) -> dict:
     """What a firm-wide kill would do now (:func:`killswitch.firm.kill.kill_preview`), with the
     ``preview_id`` the kill must carry (its shards' accounts and those not heard)."""
-    kill, release = await asyncio.to_thread(link.firm.kills)
+    kill, release = await firm_call(link.firm.kills)
     in_force = None if kill is None or release is not None else {"id": kill.id, "actor": kill.actor}
     got = preview_of(link.start.assignment, board, link.start.declared, in_force)
     if "error" in board:
@@ -254,7 +284,10 @@ async def send_kill(link: Any, reason: str, preview_id: Optional[str], actor: Op
         return ChangeResult(False, refused)
     if not reason.strip():
         return ChangeResult(False, "BAD_REQUEST: a kill needs a reason")
-    preview = await kill_preview(link, board)
+    try:
+        preview = await kill_preview(link, board)
+    except FirmTablesSilent as e:
+        return ChangeResult(False, f"{e}; nothing was sent; {LOCAL_HALT}")
     if not preview["allowed"]:
         return ChangeResult(False, preview["reason"])
     if preview_id is None:
@@ -268,10 +301,13 @@ async def send_kill(link: Any, reason: str, preview_id: Optional[str], actor: Op
                                    "shards": {s["shard"]: s["accounts"] for s in preview["shards"]},
                                    "unheard": preview["unheard"]}, None, actor or "operator")
     try:
-        did, in_force = await asyncio.to_thread(link.firm.send_kill, link.start.name, link.start.schema, lead.fence,
-                                                d, link.clock())
+        did, in_force = await firm_call(link.firm.send_kill, link.start.name, link.start.schema, lead.fence,
+                                        d, link.clock())
     except FencedError:
         return ChangeResult(False, lead.deposed())
+    except FirmTablesSilent as e:
+        return ChangeResult(False, f"{e}; whether the kill was written is not known (written, every shard carries "
+                                   f"it out; asking again is then KILL_IN_FORCE): ksctl status --firm; {LOCAL_HALT}")
     except StoreError as e:
         return ChangeResult(False, f"STATE_UNREACHABLE: the kill could not be written: {e}")
     if did is None:
@@ -295,10 +331,12 @@ async def release_kill(link: Any, approver: str, reason: str) -> Any:
     if refused:
         return ChangeResult(False, refused)
     try:
-        taken, why, did = await asyncio.to_thread(link.firm.approve_kill_release, link.start.name, link.start.schema,
-                                                  lead.fence, approver, reason, link.clock())
+        taken, why, did = await firm_call(link.firm.approve_kill_release, link.start.name, link.start.schema,
+                                          lead.fence, approver, reason, link.clock())
     except FencedError:
         return ChangeResult(False, lead.deposed())
+    except FirmTablesSilent as e:
+        return ChangeResult(False, f"{e}; whether the approval was taken is not known: ksctl status --firm")
     except StoreError as e:
         return ChangeResult(False, f"STATE_UNREACHABLE: the approval could not be written: {e}")
     await lead.audit("firm_kill_release_approval", link.clock(), {"approver": approver, "reason": reason,

@@ -24,11 +24,11 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import replace
-from typing import Any, Awaitable, Callable, Optional, Sequence, TypeVar
+from typing import Any, Callable, Optional, Sequence
 
 from ...state.store import FencedError, StateStore, StoreError
 from ..effects.countdowns import Countdowns
-from ..firm.ports import FirmRoutes, FirmSlot
+from ..firm.ports import FirmSlot
 from ..gate.request import Decision
 from ..lease.leadership import Leadership
 from ..lease.turn import Turn
@@ -57,22 +57,15 @@ from ..view import (
 from .accepts import RejectionAccepts
 from .closes import ManualCloses
 from .commands import OperatorCommands
+from .firm_kill import FirmKillDesk
 from .oplog import said
 from .positions import PositionsReadout
 from .previews import Previews
 from .request_audits import RequestAudits
 from .revoke_commands import OperatorRevokes
 
-T = TypeVar("T")
 
-# How long a firm-wide kill (its preview, its release, its progress) waits for the firm's tables
-# in PostgreSQL: under a client's 10 s (client/transport.py), so that a paused store is said as the
-# store's and not taken by the operator for a runner that does not answer.
-FIRM_WAIT_S = 6.0
-LOCAL_HALT = "this shard's own accounts now: ksctl lock --scope global --mode halted"
-
-
-class Desk(RequestAudits):
+class Desk(RequestAudits, FirmKillDesk):
     """The API's :class:`~.view.RunnerView`, from the runner's parts; see the module doc.
     ``firm`` (a shard's firm link) and ``firm_board`` are read from the :class:`FirmSlot` it is
     handed, which the composition root fills on a shard."""
@@ -92,10 +85,6 @@ class Desk(RequestAudits):
         # a shard's FirmLink (runner/firm/firm.py): firm-wide commands become directives
         self._firm = firm if firm is not None else FirmSlot()
         self.sync, self.holder = sync, holder  # the policy sync, and the name its drift verdict is kept under
-
-    @property
-    def firm(self) -> Optional[FirmRoutes]:
-        return self._firm.link
 
     @property
     def firm_board(self) -> Any:
@@ -219,55 +208,6 @@ class Desk(RequestAudits):
     async def _board(self) -> dict:
         board = self._firm.board
         return await board.read() if board is not None else {"shards": []}
-
-    async def _firm_answer(self, call: Callable[[], Awaitable[T]], silent: Callable[[str], T]) -> T:
-        """``call()`` (the firm's tables read or written) within :data:`FIRM_WAIT_S`; past it, what
-        ``silent`` makes of the words that say the store, not this runner, did not answer."""
-        try:
-            return await asyncio.wait_for(call(), FIRM_WAIT_S)
-        except asyncio.TimeoutError:
-            return silent(f"STATE_UNREACHABLE: the firm's tables in PostgreSQL did not answer within {FIRM_WAIT_S:g}s "
-                          "(the runner did)")
-
-    async def firm_kill_preview(self) -> dict:
-        """What a firm-wide kill would do now (``POST /v1/preview/firm-kill``)."""
-        firm = self.firm
-        if firm is None:
-            return {"allowed": False, "reason": "FIRM_NOT_SHARDED: this runner is no shard's; a firm-wide kill is "
-                                                "sent to a shard's runner (ksctl run --shard)"}
-        return await self._firm_answer(
-            lambda: self._with_board(firm.kill_preview),
-            lambda why: {"allowed": False, "reason": f"{why}; nothing was sent; {LOCAL_HALT}"})
-
-    async def firm_kill(self, reason: str, *, preview_id: Optional[str], actor: Optional[str] = None) -> ChangeResult:
-        """The firm-wide kill, as previewed (``POST /v1/firm/kill``)."""
-        firm = self.firm
-        if firm is None:
-            return ChangeResult(False, "FIRM_NOT_SHARDED: this runner is no shard's")
-        return await self._firm_answer(
-            lambda: self._with_board(lambda board: firm.kill(reason, preview_id, actor, board)),
-            lambda why: ChangeResult(False, f"{why}; whether the kill was written is not known (written, every shard "
-                                            f"carries it out): ksctl status --firm; {LOCAL_HALT}"))
-
-    async def firm_kill_release(self, reason: str, *, approver: str) -> ChangeResult:
-        """One approval of the kill's release (``POST /v1/firm/kill/release``)."""
-        firm = self.firm
-        if firm is None:
-            return ChangeResult(False, "FIRM_NOT_SHARDED: this runner is no shard's")
-        return await self._firm_answer(
-            lambda: firm.kill_release(approver, reason),
-            lambda why: ChangeResult(False, f"{why}; whether the approval was taken is not known: ksctl status --firm"))
-
-    async def firm_kill_status(self) -> dict:
-        """The newest kill's progress per shard and account (``GET /v1/firm/kill``)."""
-        firm = self.firm
-        if firm is None:
-            return {"error": "FIRM_NOT_SHARDED"}
-        return await self._firm_answer(lambda: self._with_board(firm.kill_status),
-                                       lambda why: {"error": "STATE_UNREACHABLE", "reason": why})
-
-    async def _with_board(self, call: Callable[[dict], Awaitable[T]]) -> T:
-        return await call(await self._board())
 
     def metrics_text(self) -> str:
         return self.readout.metrics_text()
