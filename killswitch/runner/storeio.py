@@ -41,9 +41,10 @@ from ..state.store import StoreError
 T = TypeVar("T")
 
 # How long sync code on the loop waits for a store call (see StoreIO.wait): long enough for a
-# write queued behind the tick's on a loaded machine, far inside a lease term (2 s at the
-# shortest TTL in use, 3 s), so a loop held this long keeps the lease and answers its probes.
-WAIT_S = 0.5
+# write queued behind the tick's on a loaded machine (at 0.5 s, a suite run beside two busy loops
+# left a runbook unsaved after a crash), inside a lease term (2 s at the shortest TTL in use, 3 s)
+# with a tick's work beside it, so a loop held this long keeps the lease and answers its probes.
+WAIT_S = 1.0
 
 
 class StoreIO:
