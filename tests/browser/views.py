@@ -170,8 +170,6 @@ def guard_stage(live: Any) -> int:
     return next(s.stage for s in live.desk.status().scopes if s.policy == "bot-guard")
 
 
-
-
 # the window's size and the page's height after two frames: a layout done is drawn by then
 _FRAMES = """
 const done = arguments[arguments.length - 1];
