@@ -303,19 +303,19 @@ def test_the_lease_holder_labels_its_pod_leader_and_hands_the_label_over_with_th
         assert kube.role("pod-a") == "leader"
 
         a.send_signal(signal.SIGSTOP)
-        wait_for(lambda: kube.role("pod-b") == "leader", 20, "pod-b to take over and label itself leader")
+        wait_for(lambda: kube.role("pod-b") == "leader", 60, "pod-b to take over and label itself leader")
         assert lease_holder(url) == "pod-b"
         # pod-a is paused: its label still says leader until it wakes (both may carry it for a
         # moment; pod-a then refuses changes with NOT_LEADER, naming pod-b)
         assert kube.role("pod-a") == "leader"
         a.send_signal(signal.SIGCONT)
-        wait_for(lambda: kube.role("pod-a") == "standby", 20, "the woken pod-a to label itself standby")
+        wait_for(lambda: kube.role("pod-a") == "standby", 60, "the woken pod-a to label itself standby")
         assert lease_holder(url) == "pod-b" and kube.role("pod-b") == "leader"
 
         b.send_signal(signal.SIGTERM)
         assert b.wait(30) == 0, logs(tmp_path, "pod-b")
         assert kube.role("pod-b") == "standby", "a clean stop steps down"
-        wait_for(lambda: kube.role("pod-a") == "leader", 20, "pod-a to take the released lease and say so")
+        wait_for(lambda: kube.role("pod-a") == "leader", 60, "pod-a to take the released lease and say so")
         a.send_signal(signal.SIGTERM)
         assert a.wait(30) == 0, logs(tmp_path, "pod-a")
         assert kube.role("pod-a") == "standby"
