@@ -77,15 +77,20 @@ def wait_for(predicate, what: str, deadline_s: float = 60.0) -> Any:
         time.sleep(0.02)
 
 
-def ticks_of(api: str) -> int:
-    """How many ticks the runner serving ``api`` has run (its ``killswitch_ticks_total``; -1 before
-    it counts any)."""
+def counted(api: str, name: str) -> float:
+    """The counter ``name`` (no labels) of the runner serving ``api``, from its ``/metrics``; -1
+    before it counts any."""
     import re
     import urllib.request
 
     with urllib.request.urlopen(api + "/metrics", timeout=10) as resp:
-        m = re.search(r"^killswitch_ticks_total (\d+)", resp.read().decode(), re.M)
-    return int(m.group(1)) if m else -1
+        m = re.search(rf"^{name} ([\d.e+]+)$", resp.read().decode(), re.M)
+    return float(m.group(1)) if m else -1
+
+
+def ticks_of(api: str) -> int:
+    """How many ticks the runner serving ``api`` has run (its ``killswitch_ticks_total``)."""
+    return int(counted(api, "killswitch_ticks_total"))
 
 
 def ticked(api: str, n: int) -> None:

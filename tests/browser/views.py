@@ -3,8 +3,9 @@ in it, fill a dialog in, preview, type the scope and send, and wait for the layo
 
 Every wait is on the page: a view asked for after the call and taken in (``refreshes``), a
 dialog open or closed, a layout drawn twice the same. The view is swapped in whole when it
-changes, so a step that acts on it waits until it has settled first (``click``), rather than
-trying again when the element it found went stale. Must not: sleep to let the page catch up.
+changes, so a step that acts on it waits until it has settled first, and finds and clicks in
+one script (``click``), rather than trying again when the element it found went stale. Must
+not: sleep to let the page catch up.
 """
 
 from __future__ import annotations
@@ -74,14 +75,23 @@ def sign_in(browser: Any, token: str, who: str) -> None:
     refreshes(browser, 1)
 
 
-def click(browser: Any, css: str) -> None:
-    """Click the element ``css`` finds once the view has settled: a view asked for after this
-    call is in, so that the one the element is found in is not swapped out under the click (a
-    view is swapped only when it changed, and the runner here changes only when the test says)."""
-    from selenium.webdriver.common.by import By
+# a click found and made in one turn of the page's own script: a view swapped in after it
+# cannot leave the test holding an element that went stale (a runner that ticks on its own
+# changes its view at every refresh, so it never settles for long)
+_CLICK = """
+const el = document.querySelector(arguments[0]);
+if (el === null || el.disabled || el.offsetParent === null) return false;
+el.scrollIntoView({block: "center"});
+el.click();
+return true;
+"""
 
+
+def click(browser: Any, css: str) -> None:
+    """Click the shown, enabled element ``css`` finds, in the view as it settled: a view asked
+    for after this call is in first (the one a test acted on before is not the one clicked in)."""
     refreshes(browser, 1)
-    browser.find_element(By.CSS_SELECTOR, css).click()
+    assert browser.execute_script(_CLICK, css), f"nothing shown and enabled to click at {css}"
 
 
 def click_action(browser: Any, action: str, scope: str, policy: str = "") -> None:
@@ -168,8 +178,6 @@ def rendered(browser: Any) -> bool:
 
 def guard_stage(live: Any) -> int:
     return next(s.stage for s in live.desk.status().scopes if s.policy == "bot-guard")
-
-
 
 
 # the window's size and the page's height after two frames: a layout done is drawn by then

@@ -74,4 +74,3 @@ def leg(ex: SimExchange, account: str, symbol: str, ps: str = "BOTH") -> float:
         if p.symbol == symbol and p.position_side == ps:
             return p.amount
     return 0.0
-

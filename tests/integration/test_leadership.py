@@ -30,7 +30,7 @@ import pytest
 from killswitch.runner.lease.keeper import LeaseKeeper, show_life
 from killswitch.runner.storeio import StoreIO
 from killswitch.state import open_store
-from tests.procs import accounts_file, free_port
+from tests.procs import accounts_file, counted, free_port
 from tests.starved import Starvation, TimedStore, slowed
 
 TOKEN = "t0ken-for-leadership-tests"
@@ -455,7 +455,9 @@ async def _burst_against(daemon, api: str, url: str):
         await asyncio.to_thread(wait_for, lambda: _ready(api) == "LEADER", 60, "the runner to lead", 0.05)
         before = await asyncio.to_thread(_fence, url)
         answers = await asyncio.to_thread(_fire_from_another_process, api, 200)
-        await asyncio.sleep(2 * daemon.opts.lease_ttl_ms / 1000)  # a lapse would show by now
+        renewed = await asyncio.to_thread(counted, api, "killswitch_lease_renewals_total")
+        await asyncio.to_thread(wait_for, lambda: counted(api, "killswitch_lease_renewals_total") >= renewed + 3,
+                                60, "three renewals after the burst")  # a lapse would show by now
         after = await asyncio.to_thread(_fence, url)
         assert not serving.done(), serving.exception()
         return answers, (before, after)

@@ -19,7 +19,7 @@ import asyncio
 import re
 
 from killswitch.notify.sink import NotifyOptions, NotifySink
-from tests.integration.test_notify import ReceiverServer, deliveries_done, desk_routes, routes
+from tests.integration.test_notify import ReceiverServer, Steps, deliveries_done, desk_routes, routes
 from tests.integration.test_runner import TICK_MS, parts_of, setup
 from tests.procs import until
 
@@ -27,26 +27,6 @@ from tests.procs import until
 def pending_desk_page(sink: NotifySink) -> bool:
     return any(g.route.receiver == "desk" and any(fp not in (g.last_fps or ()) for fp in g.alerts)
                for g in sink.dispatcher.groups.values())
-
-
-class Steps:
-    """The sink worker's steps, counted as each ends: a test waits for the step after what it
-    did (a tick, a restore), in which the worker routes what is queued and flushes what is due."""
-
-    def __init__(self, sink: NotifySink):
-        self.done = 0
-        step = sink._step
-
-        def counted(*args, **kwargs):
-            try:
-                step(*args, **kwargs)
-            finally:
-                self.done += 1
-        sink._step = counted  # type: ignore[method-assign]
-
-    async def next(self) -> None:
-        seen = self.done
-        await until(lambda: self.done > seen, "the notify worker's next step", 60)
 
 
 def dedup(page: dict) -> str:

@@ -305,7 +305,7 @@ def test_a_stalled_stream_is_stale_and_the_snapshot_reads_rest():
         venue.raw(mark(50500.0, 2000))
         await settle(lambda: a.stream_health().state == "live")
         assert (await a.snapshot()).fetch.calls == 0
-        await asyncio.sleep(0.2)  # nothing comes
+        await settle(lambda: a.stream_health().state == "stale")  # nothing comes
         h = a.stream_health()
         assert (h.state, h.reason) == ("stale", "STREAM_STALE")
         assert h.since_ms == h.last_message_ms + 150

@@ -35,6 +35,7 @@ from killswitch.notify.routes import compile_routes
 from killswitch.notify.sink import NotifyOptions, NotifySink
 from killswitch.runbooks.sink import RunbookSink
 from killswitch.runner.lock.lock import LockBook
+from tests.integration.test_notify import Steps, deliveries_done
 
 from .test_notify_routes import routes_doc
 from .test_notify_sink import GatedReceiver
@@ -199,6 +200,7 @@ def test_a_runners_receipts_are_written_through_its_own_renewal_of_a_lapsed_leas
 def test_a_deposed_runners_receipts_are_refused_counted_said_once_and_its_pages_not_sent_again(tmp_path, caplog):
     a = make(tmp_path, holder="a")
     sink, pager = _paging(a)
+    steps = Steps(sink)
     b = make(tmp_path, engine=a.engine, clock=a.clock, holder="b")
 
     async def go() -> None:
@@ -213,7 +215,9 @@ def test_a_deposed_runners_receipts_are_refused_counted_said_once_and_its_pages_
         _page(a, "z")
         await _until(lambda: pager.sent == 3 and sink.receipt_errors == 2, "the second refused receipt")
         a.clock.advance(120_000)  # past the groups' next flush: a page taken for failed would go again now
-        await asyncio.sleep(0.1)
+        sink._wake()
+        await steps.next()  # the worker's step at that time, and what it sent
+        await deliveries_done(sink, budget_s=30)
         await sink.aclose()
 
     with caplog.at_level(logging.WARNING, logger="killswitch.notify"):

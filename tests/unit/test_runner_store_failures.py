@@ -23,6 +23,7 @@ from killswitch.runner.venue.executor import Executor
 from killswitch.runner.venue.port import Venues
 from killswitch.state import open_store
 from killswitch.state.store import FencedError, IntentRow, StoreError
+from tests.procs import until
 
 from .test_runner_operator import make, run, start
 from .test_runner_storeio import Held
@@ -179,21 +180,22 @@ def test_a_loop_whose_store_has_not_answered_for_a_term_shows_no_life(tmp_path):
     async def go():
         life = asyncio.create_task(show_life(keeper, io))
         try:
-            await asyncio.sleep(0.1)
+            await until(lambda: keeper.silent_ms() < keeper.term_ms, "the loop showing life", 60)
             fresh = keeper.silent_ms()
             call = asyncio.ensure_future(io(store.current_fence))
             await held.wait_entered()
-            await asyncio.sleep(1.0)  # five terms with the store silent
+            # the store silent for a term: the loop stops showing life (it would go on, were it wrong)
+            await until(lambda: keeper.silent_ms() > keeper.term_ms, "the loop to stop showing life", 60)
             stuck = keeper.silent_ms()
             held.release()
             await call
-            await asyncio.sleep(0.1)
+            await until(lambda: keeper.silent_ms() < keeper.term_ms, "the loop to show life again", 60)
             return fresh, stuck, keeper.silent_ms()
         finally:
             life.cancel()
 
     try:
-        fresh, stuck, back = asyncio.run(asyncio.wait_for(go(), 20))
+        fresh, stuck, back = asyncio.run(asyncio.wait_for(go(), 200))
     finally:
         io.close()
         store.close()
