@@ -191,6 +191,35 @@ def test_a_label_key_is_checked_as_kubernetes_checks_it(key, ok):
     assert (label_key_problem(key) is None) == ok
 
 
+def test_a_stop_ends_the_label_loop_though_the_lease_changed_hands_at_that_moment(kube):
+    """A clean stop gives the lease up (a wake) as it cancels the loop: the cancel is kept."""
+
+    async def go() -> bool:
+        label = labeller(kube)
+        wake = asyncio.Event()
+        looked = asyncio.Event()
+        task = asyncio.create_task(label.follow(looked.set, wake, every_s=30))
+        await asyncio.wait_for(looked.wait(), 60)
+        while label.applied is None:  # its first look's patch: then it waits for the next wake
+            await asyncio.sleep(0.01)
+        for _ in range(5):
+            await asyncio.sleep(0)
+        wake.set()
+        task.cancel()
+        try:
+            await asyncio.wait_for(asyncio.shield(task), 10)
+        except asyncio.CancelledError:
+            return True
+        except asyncio.TimeoutError:
+            task.cancel()
+            return False
+        finally:
+            await label.aclose()
+        return True
+
+    assert asyncio.run(go()), "the label loop ran on past its cancel"
+
+
 def test_following_the_lease_patches_only_when_the_role_changes(kube):
     """A look at every period and at every wake: the label is patched when the lease says
     otherwise, and only then."""

@@ -246,8 +246,11 @@ class PodRoleLabel:
             else:
                 self.wanted = role
             try:
-                await asyncio.wait_for(wake.wait(), every_s)
-            except asyncio.TimeoutError:
+                # not asyncio.wait_for: on Python 3.11 it drops a cancel that meets a set wake,
+                # and a stop (which gives the lease up, so sets the wake) would never end
+                async with asyncio.timeout(every_s):
+                    await wake.wait()
+            except TimeoutError:
                 pass
 
     async def step_down(self, timeout_s: float = 3.0) -> bool:
