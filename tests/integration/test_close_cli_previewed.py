@@ -31,6 +31,7 @@ class DryServed(Served):
         self.loop = asyncio.new_event_loop()
         self.ready = threading.Event()
         self.stop = False
+        self.ticks = 0  # ticks ended since it served (Served.ticked waits on them)
         self.thread = threading.Thread(target=lambda: self.loop.run_until_complete(self._serve()), daemon=True)
 
 
