@@ -64,10 +64,16 @@ class FlakyCountdown:
     def __init__(self, inner):
         self.inner = inner
         self.failing = False
+        self.failing_reads = False  # its snapshots fail: the account is blind
         self.said = None
 
     def __getattr__(self, name):
         return getattr(self.inner, name)
+
+    async def snapshot(self):
+        if self.failing_reads:
+            raise AdapterError(Reason.EXCHANGE_UNAVAILABLE, "venue down", venue="simulated")
+        return await self.inner.snapshot()
 
     async def arm_cancel_all_after(self, seconds, symbols=()):
         if self.failing:
@@ -311,6 +317,21 @@ def test_the_venue_countdown_is_armed_only_on_the_accounts_its_stage_acts_on(tmp
     assert native[ACCOUNT]["at_venue"] == "armed, 30s on BTCUSDT, ETHUSDT, SOLUSDT"
     ticks(w, 4)  # refreshed twice since: still the one account
     assert w.engine.countdowns("sim-hedge") == {} and set(w.desk.dms_status()["native"]) == {ACCOUNT}
+
+
+def test_a_blind_account_keeps_its_venue_countdown(tmp_path):
+    """A global scope's account whose snapshot fails is unknown to the selector (no labels):
+    its countdown is kept, not turned off for want of knowing it is still wanted."""
+    w = make(tmp_path, text=GUARD.replace("level: account", "level: global"))
+    start(w)
+    run(w.desk.heartbeat("bot-x"))
+    ticks(w, 13)
+    assert w.parts.book.state.scopes["bot-guard|global"].stage.level == 1
+    assert w.engine.countdowns("sim-main")
+    w.adapter.failing_reads = True
+    ticks(w, 4)
+    assert set(w.desk.dms_status()["native"]) == {ACCOUNT} and w.engine.countdowns("sim-main")
+    assert "dms_native_disarmed" not in audit_kinds(w)
 
 
 def test_a_venue_that_armed_nothing_is_shown_so_and_never_said_to_cancel(tmp_path):

@@ -253,7 +253,11 @@ class Countdowns:
             return []
         now = self.clock()
         wanted = self._wanted()
-        for key in sorted(set(book.dms.native) - wanted) if wanted is not None else ():
+        # only an account read well now (or no longer the runner's) is let go: a blind one (its
+        # snapshot failed, its labels unknown) keeps its countdown rather than lose it for want
+        # of knowing it is still wanted
+        seen = {k for k, snap in book.snapshots.items() if snap.fetch.ok} | (set(book.dms.native) - set(self.venues))
+        for key in sorted((set(book.dms.native) - wanted) & seen) if wanted is not None else ():
             if await self._disarm(key, now, "no stage that arms it acts on the account"):
                 book.disarm_venue_countdown(key)
         if not book.dms.native:
