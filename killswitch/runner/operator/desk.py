@@ -205,10 +205,6 @@ class Desk(RequestAudits, FirmKillDesk):
         """The firm as this shard sees it (``GET /v1/firm``); ``FIRM_NOT_SHARDED`` without shards."""
         return await self.firm.status() if self.firm is not None else {"error": "FIRM_NOT_SHARDED"}
 
-    async def _board(self) -> dict:
-        board = self._firm.board
-        return await board.read() if board is not None else {"shards": []}
-
     def metrics_text(self) -> str:
         return self.readout.metrics_text()
 
