@@ -192,32 +192,20 @@ def _hold_the_lease_row(url: str):
 
 def test_a_standby_takes_a_dead_leaders_lease_as_its_term_runs_out_never_before(state_url):
     store = open_store(state_url)
-    ttl = 900
-    a = LeaseKeeper.for_store(store, "a", ttl)
-    b = LeaseKeeper.for_store(store, "b", ttl)
-    _, tb = timed(a, b)
-    la, lb = LiveLoop(a), LiveLoop(b)
+    pair, token_a = kept_pair(store, 900)
+    a, b = pair.a, pair.b
     try:
-        a.start()
-        token_a = a.token(a.clock())
-        assert token_a is not None and a.term_ms == 600 and a.renew_ms == 300
-        b.start()
-        assert b.token(b.clock()) is None
-        held_through(a, tb)  # several renewals: a keeps it, b stands by
-        assert a.token(a.clock()) == token_a and b.token(b.clock()) is None and a.counts.renewals >= 3
+        assert a.term_ms == 600 and a.renew_ms == 300 and b.token(b.clock()) is None
         held_until = a.held_until_ms()
         a.stop()  # dies: no release, its lease runs to the end of its term
-        token_b = wait_for(lambda: b.token(b.clock()), 5 * ttl / 1000, "the standby to take the lease")
+        token_b = wait_for(lambda: b.token(b.clock()), 5 * 900 / 1000, "the standby to take the lease")
         taken_at = b.clock()
         assert token_b > token_a
         # safety: not before the dead leader's term ran out (one clock here)
         assert taken_at >= held_until, (taken_at, held_until)
         assert store.lease().holder == "b"
     finally:
-        for k in (a, b):
-            k.stop()
-        la.close()
-        lb.close()
+        pair.close()
         store.close()
 
 
@@ -251,8 +239,8 @@ def test_a_wedged_loop_loses_the_lease_to_a_standby_and_does_not_take_it_back(st
         store.close()
 
 
-class HungStorePair:
-    """Leader ``a`` (its loop showing life while its store thread ``io`` answers) and standby
+class KeeperPair:
+    """Leader ``a`` (its loop showing life, and its store thread ``io`` answering) and standby
     ``b``, their keepers' store calls timed."""
 
     def __init__(self, store, ttl: int):
@@ -276,37 +264,41 @@ class HungStorePair:
         self.io.close()
 
 
+def kept_pair(store, ttl: int) -> tuple[KeeperPair, int]:
+    """A pair whose leader kept its lease through three of the standby's looks, and its token.
+
+    That a leader whose loop and store answer keeps its lease is what the lease tests stand on;
+    a run in which this process kept a thread waiting, or the store a keeper's call, for a third
+    of the TTL tells nothing of the keeper (both measured beside it), so that run is begun
+    again, up to three times. A keeper that does not renew fails every run."""
+    tries = []
+    for _ in range(3):
+        pair = KeeperPair(store, ttl)
+        with Starvation() as starved:
+            pair.a.start()
+            token_a = pair.a.token(pair.a.clock())
+            assert token_a is not None
+            pair.b.start()
+            held_through(pair.a, pair.timed[1])
+            kept = pair.a.token(pair.a.clock()) == token_a and pair.b.token(pair.b.clock()) is None
+        tries.append((round(slowed(starved, pair.timed), 3), kept))
+        if kept:
+            return pair, token_a
+        pair.close()
+        if slowed(starved, pair.timed) < ttl / 3 / 1000:
+            break
+    raise AssertionError(f"a loop whose store answers keeps its lease (worst wait, kept): {tries}")
+
+
 def test_a_runner_whose_store_calls_hang_loses_the_lease_to_a_standby_and_does_not_take_it_back(state_url):
     """The runner's store thread is stuck in a call (a paused server, a connection whose packets
     are dropped) while its loop and its lease thread run on: it cannot act, so it must not keep
     the lease. The loop stops showing life a term after the store's last answer, and a standby
-    takes over a term later; once the store answers again, the lease stays the standby's.
-
-    That a leader whose store answers keeps its lease through three of the standby's looks is
-    what the rest stands on; a run in which this process kept a thread waiting, or the store a
-    keeper's call, for a third of the TTL tells nothing of the keeper (both measured beside it),
-    so that run is begun again, up to three times. A keeper that does not renew fails every
-    run; the hang's half is asserted strictly in the run that goes on."""
+    takes over a term later; once the store answers again, the lease stays the standby's."""
     store = open_store(state_url)
     ttl = 900
-    tries = []
+    pair, token_a = kept_pair(store, ttl)
     try:
-        for _ in range(3):
-            pair = HungStorePair(store, ttl)
-            with Starvation() as starved:
-                pair.a.start()
-                pair.b.start()
-                token_a = pair.a.token(pair.a.clock())
-                assert token_a is not None
-                held_through(pair.a, pair.timed[1])
-                kept = pair.a.token(pair.a.clock()) == token_a
-            tries.append((round(slowed(starved, pair.timed), 3), kept))
-            if kept:
-                break
-            pair.close()
-            if slowed(starved, pair.timed) < ttl / 3 / 1000:
-                break
-        assert kept, f"a loop whose store answers keeps its lease (worst wait, kept): {tries}"
         a, b, io = pair.a, pair.b, pair.io
         io.submit(pair.answer.wait, 60)  # a store call that does not come back
         token_b = wait_for(lambda: b.token(b.clock()), 10 * ttl / 1000, "the standby to take the lease")
@@ -421,21 +413,28 @@ def test_a_lone_runner_keeps_its_lease_through_a_burst_of_store_heavy_operator_c
     monkeypatch.setenv("KS_T_KEY", "sim-main-key")
     monkeypatch.setenv("KS_T_SECRET", "sim-main-secret")
     sim = Sim(tmp_path, scenario="calm")
+    pol = tmp_path / "policies"
+    pol.mkdir()
+    (pol / "calm.yaml").write_text(CALM_POLICY)
+    acc = accounts_file(tmp_path, sim.port, paced=True)
+    ttl_ms = 1_500
+    # admission limits that let the whole burst through to the runner: what is tested here is
+    # the lease under a queue of slow changes (shedding is tests/unit/test_admission.py's)
+    limits = Limits(write_rate=1000, write_burst=1000, queue=1000)
+    tries = []
     try:
-        pol = tmp_path / "policies"
-        pol.mkdir()
-        (pol / "calm.yaml").write_text(CALM_POLICY)
-        acc = accounts_file(tmp_path, sim.port, paced=True)
-        port = free_port()
-        ttl_ms = 1_500
-        # admission limits that let the whole burst through to the runner: what is tested here is
-        # the lease under a queue of slow changes (shedding is tests/unit/test_admission.py's)
-        limits = Limits(write_rate=1000, write_burst=1000, queue=1000)
-        daemon = Daemon(RunOptions((str(pol),), str(acc), state_url, str(tmp_path / "lock.json"),
-                                   api_port=port, holder="lone", lease_ttl_ms=ttl_ms, api_limits=limits),
-                        lambda m: None, lambda m: None)
-        api = f"http://127.0.0.1:{port}"
-        answers, fences = asyncio.run(_burst_against(daemon, api, state_url))
+        # a run in which the machine kept a thread of this process waiting for a third of the
+        # TTL tells nothing of the runner (measured beside it): that run is begun again, once
+        for n in range(2):
+            port = free_port()
+            daemon = Daemon(RunOptions((str(pol),), str(acc), state_url, str(tmp_path / f"lock{n}.json"),
+                                       api_port=port, holder="lone", lease_ttl_ms=ttl_ms, api_limits=limits),
+                            lambda m: None, lambda m: None)
+            with Starvation() as starved:
+                answers, fences = asyncio.run(_burst_against(daemon, f"http://127.0.0.1:{port}", state_url))
+            tries.append((round(starved.worst_s, 3), fences))
+            if fences[0] == fences[1] or starved.worst_s < ttl_ms / 3 / 1000:
+                break
     finally:
         sim.close()
     holder = open_store(state_url, migrate=False)
@@ -445,8 +444,8 @@ def test_a_lone_runner_keeps_its_lease_through_a_burst_of_store_heavy_operator_c
         holder.close()
     codes = Counter(code for _, code in answers)
     assert sum(codes.values()) == 200 and all(st in (200, 409) for st, _ in answers), codes
-    assert not codes["NOT_LEADER"] and not codes["DEPOSED"], codes
-    assert fences[0] == fences[1], f"the lease changed hands under the load: fence {fences[0]} -> {fences[1]}"
+    assert not codes["NOT_LEADER"] and not codes["DEPOSED"], (codes, tries)
+    assert fences[0] == fences[1], f"the lease changed hands under the load (worst wait, fences): {tries}"
 
 
 async def _burst_against(daemon, api: str, url: str):
