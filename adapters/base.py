@@ -73,6 +73,9 @@ class Reason(str, Enum):
     # the venue refused an order built for another position mode (hedge legs in one-way, reduceOnly in hedge)
     POSITION_MODE_MISMATCH = "POSITION_MODE_MISMATCH"
     VENUE_REFUSED = "VENUE_REFUSED"  # the venue refused with a code its dialect's table does not know (kept verbatim)
+    # the reader process holding the account's connection ended or stalled: nothing known of the
+    # venue until it answers again (adapters/remote/)
+    READER_DOWN = "READER_DOWN"
     UNKNOWN = "UNKNOWN"
 
     @property
@@ -182,6 +185,12 @@ def send_gate(may_send: Callable[[], bool]) -> Iterator[None]:
         yield
     finally:
         _SEND_GATE.reset(token)
+
+
+def open_gate() -> Optional[Callable[[], bool]]:
+    """The send gate open around this call, if any (an adapter that sends from another process
+    asks it before the call leaves, and its own there)."""
+    return _SEND_GATE.get()
 
 
 def last_look(what: str, venue: str = "") -> None:

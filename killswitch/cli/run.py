@@ -140,6 +140,11 @@ with another account set: both digests and the accounts that differ).
 @click.option("--kube-serviceaccount-dir", default=SERVICEACCOUNT_DIR, show_default=True,
               type=click.Path(file_okay=False),
               help="Where the service account's token, ca.crt and namespace are mounted (--kube-leader-label).")
+@click.option("--readers", default="0", show_default=True, envvar="KS_READERS", show_envvar=True, metavar="N|auto",
+              help="Reader processes that hold the venues' connections (REST, streams) and parse what they send, "
+                   "so that the process that decides never waits on a venue's bytes: N, or auto (one per core "
+                   "beyond the decider's, at least one). 0 reads in the deciding process itself. A reader that "
+                   "ends or stalls is started again; its accounts are blind (READER_DOWN) meanwhile.")
 @max_file_size_option
 @click.option("--max-ticks", default=None, type=int, help="Stop after N ticks (tests, drills).")
 def run(policies, accounts, state_url, shard, lock_file, api_host, api_port, api_token_env, api_token_file,
@@ -148,7 +153,7 @@ def run(policies, accounts, state_url, shard, lock_file, api_host, api_port, api
         holder, lease_ttl, runbooks, external_url, audit_key_file, audit_anchor_every, audit_sinks, audit_sink_required,
         min_tick_spacing, log_format,
         api_write_rate, api_heartbeat_rate, api_write_queue, strict, kube_leader_label, kube_serviceaccount_dir,
-        max_file_bytes, max_ticks) -> None:
+        readers, max_file_bytes, max_ticks) -> None:
     """Run the kill switch: tick, decide, act, lock, serve the API."""
     from ..policy.units import UnitError, parse_duration
     from ..process.daemon import main
@@ -186,6 +191,15 @@ def run(policies, accounts, state_url, shard, lock_file, api_host, api_port, api
     if audit_sink_required and not audit_sinks:
         raise click.BadParameter("AUDIT_SINK_REQUIRED_WITHOUT_SINK: no --audit-sink is given, so every operator "
                                  "write would be refused", param_hint="--audit-sink-required")
+    if readers == "auto":
+        from adapters.remote import default_readers
+
+        reader_count = default_readers(1 << 30)
+    elif readers.isdigit():
+        reader_count = int(readers)
+    else:
+        raise click.BadParameter(f"READERS_INVALID: {readers!r} is not a count of reader processes nor auto",
+                                 param_hint="--readers")
     from click.core import ParameterSource
 
     # beside a tokens document the variable is a shared token only when asked for (process/shared.py)
@@ -201,5 +215,5 @@ def run(policies, accounts, state_url, shard, lock_file, api_host, api_port, api
                       kube_leader_label=kube_leader_label or None, kube_serviceaccount_dir=kube_serviceaccount_dir,
                       api_limits=parse_limits(api_write_rate, api_heartbeat_rate, api_write_queue),
                       min_tick_spacing_s=spacing_ms / 1000, shard=shard, audit_sinks=tuple(audit_sinks),
-                      audit_sink_required=audit_sink_required)
+                      audit_sink_required=audit_sink_required, readers=reader_count)
     raise SystemExit(main(opts))

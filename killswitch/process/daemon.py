@@ -55,6 +55,7 @@ from .bootstrap import (
     ccxt_adapters,
     open_state,
     read_accounts,
+    reader_adapters,
     runner_sinks,
 )
 from .options import RunOptions
@@ -116,6 +117,7 @@ class Daemon(PolicyReloads):
         self._proxy: Optional[Any] = None  # ``--trusted-proxy``: the proxy that may name the person
         self._signin: Optional[Any] = None  # ``--oidc-config``: the console's sign-in, its provider discovered
         self._keeper: Optional[Any] = None  # the lease thread, once started: whether this runner leads
+        self._readers: Optional[Any] = None  # the reader processes (--readers), once started
         self.audit_sinks: Optional[Any] = None  # ``--audit-sink``: the chain's shippers (audit/siem/shipper.py)
 
     def _accounts(self):
@@ -203,7 +205,7 @@ class Daemon(PolicyReloads):
         graph = result.graph
         assert graph is not None  # (compiled, or the last good bundle)
         # an unreadable credential: that account fails, the others are guarded
-        built = ccxt_adapters(self._shard.accounts if self._shard else spec.accounts)
+        built = await self._adapters(self._shard.accounts if self._shard else spec.accounts)
         for acc, why in built.unreadable:
             self.err(f"ksctl run: ACCOUNT UNREADABLE: {acc.venue}/{acc.name}: {why.reason.value}: {why.message}; "
                      "its snapshots fail (a signal the policies react to) and nothing is sent to it until "
@@ -233,16 +235,31 @@ class Daemon(PolicyReloads):
             api = await start_api(desk, self.opts, tokens, self.tokens, self.echo, self.err, self._tls,
                                   self.audit_sinks.refusal if self.audit_sinks is not None else None, self._proxy,
                                   self._signin, warn=self.warn)
+        if self._readers is not None:
+            self._readers.follow_term(parts.lead.send_until)
+            desk.add_metrics(self._readers)
         if not made or (self.opts.api_port is not None and api is None):
             await runner.aclose()
             for a in adapters.values():
                 await a.close()
+            await self._close_readers()
             if self.audit_sinks is not None:
                 self.audit_sinks.stop()
             self._close_signin()
             store.close()
             return 2
         return await self._serve(runner, desk, parts, store, adapters, api, holder)
+
+    async def _adapters(self, accounts: Sequence[Any]) -> Any:
+        """The accounts' adapters: in reader processes with ``--readers``, else in this one."""
+        if self.opts.readers <= 0:
+            return ccxt_adapters(accounts)
+        built, self._readers = await reader_adapters(accounts, self.opts.readers)
+        return built
+
+    async def _close_readers(self) -> None:
+        if self._readers is not None:
+            await self._readers.close()
 
     def _close_signin(self) -> None:
         """(blocking) The sign-in's connection to the state store closed, and its follower stopped."""
@@ -346,6 +363,7 @@ class Daemon(PolicyReloads):
                 await self.firm.stopped(released)  # said once the release is committed
             for a in adapters.values():
                 await a.close()
+            await self._close_readers()
             await self.supervisor.cancel(POD_LABEL)
             if labeller is not None:
                 await labeller.step_down()  # the leader Service stops sending here at once

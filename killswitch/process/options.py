@@ -49,6 +49,9 @@ class RunOptions:
     kube_serviceaccount_dir: str = SERVICEACCOUNT_DIR  # the token, ca.crt and namespace of the pod's account
     # the shortest time between two tick starts when a private stream wakes the runner (runner/tick/wakes.py)
     min_tick_spacing_s: float = DEFAULT_MIN_SPACING_S
+    # reader processes that hold the venues' connections and parse their answers (adapters/remote/);
+    # 0: read in the deciding process itself
+    readers: int = 0
     # the shard this runner runs (its accounts, its local policies, its schema); None: every account
     shard: Optional[str] = None
     # --api-token-env given on the command line: beside a tokens document the variable is taken

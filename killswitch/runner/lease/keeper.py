@@ -155,6 +155,12 @@ class LeaseKeeper:
     def holds(self, token: int, now_ms: int) -> bool:
         return token is not None and self.token(now_ms) == token
 
+    def send_until(self, token: Optional[int]) -> float:
+        """The end of the term of ``token`` on the machine's monotonic clock (what a reader process
+        checks an order's last look against); 0.0 when the lease is not held under it."""
+        with self._lock:
+            return self._until_mono if token is not None and self._token == token else 0.0
+
     def held_until_ms(self) -> int:
         with self._lock:
             return self._until_ms if self._token is not None else 0

@@ -21,6 +21,7 @@ leader's writes are refused by the store (``FencedError``).
 
 from __future__ import annotations
 
+import math
 from functools import partial
 from typing import Any, Callable, Optional, Sequence
 
@@ -232,6 +233,14 @@ class Leadership:
         except Exception:  # noqa: BLE001 - cannot tell: do not send
             return False
         return ours and self.term_holds()
+
+    def send_until(self) -> float:
+        """Until when (the machine's monotonic clock) an order may leave: the term's end while this
+        runner leads (infinite where the tick renews the lease itself), 0.0 when it does not. What
+        the readers' last look reads (adapters/remote/); :meth:`term_holds` is the same look here."""
+        if not self.leader:
+            return 0.0
+        return math.inf if self.keeper is None else self.keeper.send_until(self.fence)
 
     def term_holds(self) -> bool:
         """This runner leads and its term has not run out: no I/O, so an adapter may ask it at

@@ -1,0 +1,249 @@
+"""A reader process: the venue adapters of some accounts, their connections and their parsing,
+answering the process that decides over a socket.
+
+What it owns
+    * the adapters of its accounts, built here by the builder the pool hands it (the same one a
+      runner without readers calls), and every byte they read: REST answers, stream frames,
+      ccxt's parsing of them;
+    * the calls the decider makes of an adapter (:data:`CALLS`), each a task of its own, its
+      answer sent back under the call's number; a snapshot sent as a change of the one the
+      decider holds (:class:`~.wire.SnapshotSender`);
+    * what the adapters say on their own, sent as it happens: a wake (a stream changed a position,
+      a balance, a mark), an entry order the venue watch is to judge (with the stream's legs of
+      its symbol then), entry orders handed over that the stream no longer holds open, the
+      accounts' stream health, position mode and request weight when they change, and a beat
+      every :data:`BEAT_S` that shows the decider this loop runs;
+    * the last look before an order leaves (:func:`adapters.base.last_look`): the lease term the
+      decider publishes in shared memory (``term``: the monotonic time until which it may send;
+      every process on the machine reads the same monotonic clock), read at that moment;
+    * its log records, sent to the decider's log (its handlers, its scrubber, its format).
+
+What it must not do
+    decide anything, journal anything, or outlive the decider: the end of the link ends it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import math
+import signal
+import socket
+import sys
+import time
+import traceback
+from typing import Any, Callable, Optional
+
+from ..base import send_gate
+from .wire import SnapshotSender, error_of, pack, read_frame
+
+BEAT_S = 0.25
+# the adapter calls the decider may make (nothing else is called by name)
+CALLS = frozenset({
+    "snapshot", "load_symbols", "submit", "fetch_order", "cancel_orders", "arm_cancel_all_after",
+    "disarm_cancel_all_after", "set_trading", "read_trading", "open_orders", "fetch_order_book", "fills",
+    "start_streams"})
+SETS = frozenset({"wake_on_entries", "shed"})
+GONE_KEPT = 4096  # entry orders handed over, per account, whose end is watched
+
+
+def main(index: int, build: Callable[[], Any], sock: socket.socket, term: Any, level: int) -> None:
+    """The process's entry (multiprocessing's target)."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # a terminal's ^C is the decider's to act on
+    try:
+        asyncio.run(Reader(index, build, sock, term, level).serve())
+    except Exception:  # noqa: BLE001 - said on the inherited stderr: the decider restarts this reader
+        traceback.print_exc(file=sys.stderr)
+        sys.exit(3)
+
+
+def info(adapter: Any) -> dict:
+    """What the decider asks of an adapter without a call: what it is and what it holds."""
+    labels = getattr(adapter, "labels", None)
+    return {"capabilities": adapter.capabilities, "symbols": adapter.symbols(),
+            "strategy_names": adapter.strategy_names(), "labels": dict(labels) if isinstance(labels, dict) else None,
+            "trading_keys": tuple(getattr(adapter, "trading_keys", ()) or ())}
+
+
+def state(adapter: Any) -> tuple:
+    """What changes of an account as it is read: its stream's health, its position mode, its weight."""
+    weighed = adapter.weight()
+    weight = None
+    if weighed is not None:
+        count, limit = weighed
+        venue_count = getattr(count, "venue_count", None)
+        weight = (count.used(), venue_count() if callable(venue_count) else None, limit)
+    return adapter.stream_health(), adapter.position_mode(), weight
+
+
+class _Forward(logging.Handler):
+    """Log records sent to the decider, from whichever thread logs."""
+
+    def __init__(self, reader: "Reader", loop: asyncio.AbstractEventLoop):
+        super().__init__()
+        self.reader, self.loop = reader, loop
+        self._formatter = logging.Formatter()
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            text = record.getMessage()
+            if record.exc_info:
+                text += "\n" + self._formatter.formatException(record.exc_info)
+            message = ("log", record.name, record.levelno, text, record.created)
+        except Exception:  # noqa: BLE001 - a record that cannot be said is dropped, as logging does
+            return
+        try:
+            running = asyncio.get_running_loop()
+        except RuntimeError:
+            running = None
+        if running is self.loop:
+            self.reader.send(message)
+        else:
+            self.loop.call_soon_threadsafe(self.reader.send, message)
+
+
+class Reader:
+    def __init__(self, index: int, build: Callable[[], Any], sock: socket.socket, term: Any, level: int):
+        self.index = index
+        self._build = build
+        self._sock = sock
+        self._term = term
+        self._level = level
+        self._out: Optional[asyncio.StreamWriter] = None
+        self._seq = 0
+        self.adapters: dict[str, Any] = {}
+        self._tasks: dict[int, asyncio.Task] = {}
+        self._sender = SnapshotSender()
+        self._said: dict[str, tuple] = {}  # account → its state as last sent
+        self._watched: dict[str, dict[str, None]] = {}  # account → entry orders handed over, oldest first
+
+    def send(self, message: tuple) -> None:
+        out = self._out
+        if out is None or out.is_closing():
+            return
+        self._seq += 1
+        out.write(pack((self._seq, *message)))
+
+    def may_send(self) -> bool:
+        """The lease term the decider published holds now (:mod:`module doc <.reader>`)."""
+        until = self._term.value
+        return math.isinf(until) or time.monotonic() < until
+
+    async def serve(self) -> None:
+        reader, self._out = await asyncio.open_connection(sock=self._sock)
+        root = logging.getLogger()
+        root.handlers[:] = [_Forward(self, asyncio.get_running_loop())]
+        root.setLevel(self._level)
+        built = self._build()
+        self.adapters = dict(built.by_key)
+        for adapter in self.adapters.values():
+            adapter.set_wake(self._wake)
+            adapter.set_entry_watch(self._entry)
+        unreadable = {f"{acc.venue}/{acc.name}": (e.reason.value, e.message) for acc, e in built.unreadable}
+        self.send(("ready", {k: dict(info(a), unreadable=unreadable.get(k)) for k, a in self.adapters.items()}))
+        self._states()
+        beat = asyncio.create_task(self._beat())
+        try:
+            while True:
+                message = await read_frame(reader)
+                if message is None or message[0] == "stop":
+                    break
+                self._take(message)
+        finally:
+            beat.cancel()
+            for task in list(self._tasks.values()):
+                task.cancel()
+            await asyncio.gather(beat, *self._tasks.values(), return_exceptions=True)
+            for adapter in self.adapters.values():
+                try:
+                    await asyncio.wait_for(adapter.close(), 10)
+                except Exception:  # noqa: BLE001 - closing is best effort: the process ends
+                    pass
+            if self._out is not None:
+                self._out.close()
+
+    def _take(self, message: tuple) -> None:
+        kind = message[0]
+        if kind == "call":
+            _, number, key, method, args, gated = message
+            self._tasks[number] = asyncio.create_task(self._call(number, key, method, args, gated))
+        elif kind == "cancel":
+            task = self._tasks.get(message[1])
+            if task is not None:
+                task.cancel()
+        elif kind == "set":
+            _, key, what, value = message
+            adapter = self.adapters.get(key)
+            if adapter is not None and what in SETS:
+                getattr(adapter, what)(value)
+
+    async def _call(self, number: int, key: str, method: str, args: tuple, gated: bool) -> None:
+        try:
+            adapter = self.adapters[key]
+            if method not in CALLS:
+                raise ValueError(f"not a call: {method}")
+            if method == "snapshot":
+                value: Any = self._sender.encode(key, await adapter.snapshot(), args[0])
+            elif gated:
+                with send_gate(self.may_send):
+                    value = await getattr(adapter, method)(*args)
+            else:
+                value = await getattr(adapter, method)(*args)
+            reply: tuple = ("reply", number, True, value)
+        except asyncio.CancelledError:
+            reply = ("reply", number, False, ("timeout",))
+        except BaseException as e:  # noqa: BLE001 - every failure is the caller's to read
+            reply = ("reply", number, False, error_of(e))
+        finally:
+            self._tasks.pop(number, None)
+        try:
+            self.send(reply)
+        except Exception as e:  # noqa: BLE001 - an answer that cannot be pickled is a failure of the call
+            self.send(("reply", number, False, ("other", f"unsendable answer: {type(e).__name__}")))
+        if method == "load_symbols":
+            self.send(("info", key, info(self.adapters[key])))
+        self._state(key)
+        if self._out is not None:
+            await self._out.drain()
+
+    def _state(self, key: str) -> None:
+        now = state(self.adapters[key])
+        if self._said.get(key) != now:
+            self._said[key] = now
+            self.send(("state", key, now))
+
+    def _states(self) -> None:
+        for key in self.adapters:
+            self._state(key)
+
+    async def _beat(self) -> None:
+        while True:
+            self.send(("beat", time.monotonic()))
+            self._states()
+            await asyncio.sleep(BEAT_S)
+
+    def _wake(self, key: str) -> None:
+        self._gone(key)
+        self.send(("wake", key))
+
+    def _entry(self, key: str, order: Any) -> None:
+        watched = self._watched.setdefault(key, {})
+        watched[str(order.id)] = None
+        while len(watched) > GONE_KEPT:
+            del watched[next(iter(watched))]
+        self.send(("entry", key, order, self.adapters[key].stream_legs(order.symbol)))
+
+    def _gone(self, key: str) -> None:
+        """Entry orders handed over that the stream no longer holds open, said and forgotten."""
+        watched = self._watched.get(key)
+        if not watched:
+            return
+        adapter = self.adapters[key]
+        gone = [oid for oid in watched if adapter.stream_holds_open(oid) is False]
+        for oid in gone:
+            del watched[oid]
+        if gone:
+            self.send(("gone", key, gone))
+
+
+__all__ = ["BEAT_S", "CALLS", "Reader", "main"]
