@@ -93,6 +93,8 @@ class RemoteAdapter(ExchangeAdapter):
         self._mode: Optional[PositionMode] = None
         self._weight: Any = None
         self._mirror = SnapshotMirror()
+        if info.get("state") is not None:
+            self.took_state(info["state"])
         self._wake: Optional[Callable[[str], None]] = None
         self._entry: Optional[Callable[[str, Order], None]] = None
         # what the reader is told again when it starts again
@@ -112,6 +114,8 @@ class RemoteAdapter(ExchangeAdapter):
     def took_info(self, info: dict) -> None:
         self._info = dict(self._info, **info)
         self.labels = info.get("labels")
+        if info.get("state") is not None:
+            self.took_state(info["state"])
 
     def took_state(self, state: tuple) -> None:
         health, self._mode, weight = state

@@ -140,8 +140,9 @@ class Reader:
             adapter.set_wake(self._wake)
             adapter.set_entry_watch(self._entry)
         unreadable = {f"{acc.venue}/{acc.name}": (e.reason.value, e.message) for acc, e in built.unreadable}
-        self.send(("ready", {k: dict(info(a), unreadable=unreadable.get(k)) for k, a in self.adapters.items()}))
-        self._states()
+        said = {k: dict(info(a), unreadable=unreadable.get(k), state=state(a)) for k, a in self.adapters.items()}
+        self._said = {k: v["state"] for k, v in said.items()}
+        self.send(("ready", said))
         beat = asyncio.create_task(self._beat())
         try:
             while True:
