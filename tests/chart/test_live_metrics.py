@@ -2,10 +2,11 @@
 
 A real ``ksctl run`` on the simulated exchange's HTTP face (the flash crash, sped up, so that
 stages, orders, a lock and failing pages put samples in the families), with a NotificationRoutes
-document whose only receiver listens nowhere; ``/metrics`` is read over HTTP as Prometheus
-scrapes it. On that page ``promtool check metrics`` passes, and every metric name used by a rule
-of files/alerts.yaml or a query of the dashboard is exported (a family declared by ``# TYPE``
-counts even before its first sample). Every process is killed in ``finally``."""
+document whose only receiver listens nowhere and the venue read by a reader process (``--readers
+1``); ``/metrics`` is read over HTTP as Prometheus scrapes it. On that page ``promtool check
+metrics`` passes, and every metric name used by a rule of files/alerts.yaml or a query of the
+dashboard is exported (a family declared by ``# TYPE`` counts even before its first sample).
+Every process is killed in ``finally``."""
 
 from __future__ import annotations
 
@@ -67,7 +68,10 @@ def live_page(tmp_path_factory) -> str:
             [str(KSCTL), "run", "--policies", str(pol), "--accounts", str(acc), "--state",
              f"sqlite://{tmp / 'state.db'}", "--lock-file", str(tmp / "lock.json"), "--api-port", str(port),
              # an audit sink whose receiver is down: its families (lag, up) are exported as the alerts read them
-             "--audit-sink", f"syslog+tcp://127.0.0.1:{free_port()}"],
+             "--audit-sink", f"syslog+tcp://127.0.0.1:{free_port()}",
+             # a reader process (as the chart's runner.readers starts them): its families (up,
+             # restarts) are exported as the alerts read them
+             "--readers", "1"],
             stdout=out, stderr=subprocess.STDOUT, env={**ENV, "KS_API_TOKEN": API_TOKEN})
         wait_port(port, 30)
         url = f"http://127.0.0.1:{port}/metrics"

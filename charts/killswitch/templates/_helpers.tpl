@@ -67,9 +67,10 @@ shard's pods labelled shardLabel=<name>; the release's Service, the NetworkPolic
 ServiceMonitor select every shard's pods (they select on selectorLabels alone). The per-shard
 templates range over "killswitch.units", which fills .out.units with one template context per
 shard: the root's Chart, Release, Files, Capabilities and Template, Values with the shard's
-overrides in place (replicas as ha.replicas; resources, nodeSelector, tolerations, affinity,
-topologySpreadConstraints, podAnnotations and podLabels replace the chart's; extraArgs and extraEnv
-come after runner.extraArgs and runner.extraEnv), and `shard` (the shard's entry). Without shards
+overrides in place (replicas as ha.replicas, readers as runner.readers; resources, nodeSelector,
+tolerations, affinity, topologySpreadConstraints, podAnnotations and podLabels replace the chart's;
+extraArgs and extraEnv come after runner.extraArgs and runner.extraEnv), and `shard` (the shard's
+entry). Without shards
 .out.units is the root context alone, and the templates render as they did before shards existed.
 Given (dict "root" $ "out" (dict)).
 */}}
@@ -88,6 +89,7 @@ Given (dict "root" $ "out" (dict)).
 {{- $_ := set $values "ha" $ha }}
 {{- $runner := dict }}
 {{- range $key, $value := $root.Values.runner }}{{ $_ := set $runner $key $value }}{{ end }}
+{{- if hasKey $shard "readers" }}{{ $_ := set $runner "readers" $shard.readers }}{{ end }}
 {{- $_ := set $runner "extraArgs" (concat ($root.Values.runner.extraArgs | default list) (get $shard "extraArgs" | default list)) }}
 {{- $_ := set $runner "extraEnv" (concat ($root.Values.runner.extraEnv | default list) (get $shard "extraEnv" | default list)) }}
 {{- $_ := set $values "runner" $runner }}
