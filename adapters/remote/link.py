@@ -47,13 +47,29 @@ TERM_EVERY_S = 0.01  # how often the lease term is published to the readers
 _TO_ADAPTER = {"state": "took_state", "wake": "woke", "entry": "entered", "gone": "ended", "info": "took_info"}
 
 
-def default_readers(accounts: int) -> int:
-    """One reader per core the process may run on beyond the decider's, at least one, never more
-    than the accounts."""
+CPU_MAX = "/sys/fs/cgroup/cpu.max"  # cgroup v2: "QUOTA PERIOD" or "max PERIOD" (a pod's CPU limit)
+
+
+def usable_cores(cpu_max: str = CPU_MAX) -> int:
+    """The cores this process may use: those it may run on, fewer where its cgroup's CPU quota
+    (a Kubernetes pod's CPU limit) allows fewer, rounded up."""
     try:
         cores = len(os.sched_getaffinity(0))
     except (AttributeError, OSError):  # pragma: no cover - not Linux
         cores = os.cpu_count() or 1
+    try:
+        quota, period = open(cpu_max).read().split()[:2]
+        if quota != "max":
+            cores = min(cores, max(1, math.ceil(int(quota) / int(period))))
+    except (OSError, ValueError):
+        pass
+    return cores
+
+
+def default_readers(accounts: int, cpu_max: str = CPU_MAX) -> int:
+    """One reader per usable core beyond the decider's (:func:`usable_cores`), at least one, never
+    more than the accounts."""
+    cores = usable_cores(cpu_max)
     return max(1, min(accounts, cores - 1 if cores > 1 else 1))
 
 

@@ -192,9 +192,7 @@ def run(policies, accounts, state_url, shard, lock_file, api_host, api_port, api
         raise click.BadParameter("AUDIT_SINK_REQUIRED_WITHOUT_SINK: no --audit-sink is given, so every operator "
                                  "write would be refused", param_hint="--audit-sink-required")
     if readers == "auto":
-        from adapters.remote import default_readers
-
-        reader_count = default_readers(1 << 30)
+        reader_count = -1  # the daemon counts them from the usable cores and the accounts
     elif readers.isdigit():
         reader_count = int(readers)
     else:

@@ -252,9 +252,14 @@ class Daemon(PolicyReloads):
 
     async def _adapters(self, accounts: Sequence[Any]) -> Any:
         """The accounts' adapters: in reader processes with ``--readers``, else in this one."""
-        if self.opts.readers <= 0:
+        readers = self.opts.readers
+        if readers < 0:
+            from adapters.remote import default_readers
+
+            readers = default_readers(len(accounts))
+        if readers == 0 or not accounts:
             return ccxt_adapters(accounts)
-        built, self._readers = await reader_adapters(accounts, self.opts.readers)
+        built, self._readers = await reader_adapters(accounts, readers)
         return built
 
     async def _close_readers(self) -> None:

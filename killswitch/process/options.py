@@ -50,7 +50,7 @@ class RunOptions:
     # the shortest time between two tick starts when a private stream wakes the runner (runner/tick/wakes.py)
     min_tick_spacing_s: float = DEFAULT_MIN_SPACING_S
     # reader processes that hold the venues' connections and parse their answers (adapters/remote/);
-    # 0: read in the deciding process itself
+    # 0: read in the deciding process itself; -1: one per usable core beyond the decider's
     readers: int = 0
     # the shard this runner runs (its accounts, its local policies, its schema); None: every account
     shard: Optional[str] = None
