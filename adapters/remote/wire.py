@@ -94,9 +94,29 @@ def raise_error(value: tuple, venue: str = "") -> None:
 
 
 def _table(snap: Snapshot) -> tuple[list[Any], ...]:
-    """Every field of the snapshot's positions as a list, in :data:`FIELDS`'s order."""
-    models = list(snap.positions)  # (positions made on reading are made here, in the reader)
-    return tuple([getattr(p, f) for p in models] for f in FIELDS)
+    """Every field of the snapshot's positions as a list, in :data:`FIELDS`'s order: the
+    columns the adapter took out where it did, the other fields read off the models."""
+    positions = snap.positions
+    cols = getattr(positions, "columns", None)
+    if cols is not None and len(cols) != len(positions):
+        cols = None
+    models: Optional[list[Position]] = None
+    out = []
+    for f in FIELDS:
+        if cols is not None and f in COLUMNS:
+            out.append(cols.column(f))
+            continue
+        if models is None:
+            models = list(positions)  # (positions made on reading are made here, in the reader)
+        out.append([getattr(p, f) for p in models])
+    return tuple(out)
+
+
+def _identity(positions: Any) -> Any:
+    """What stays the same object while an adapter's positions did not move: their columns
+    (shared by the snapshots of a stream that did not move), else the list itself."""
+    cols = getattr(positions, "columns", None)
+    return cols if cols is not None else positions
 
 
 class SnapshotSender:
@@ -124,7 +144,7 @@ class SnapshotSender:
             parts[name] = SAME if last is not None and (value is getattr(last[1], name)
                                                          or value == getattr(last[1], name)) else value
         positions = snap.positions
-        identity = positions.columns if isinstance(positions, PositionsOnReading) else positions
+        identity = _identity(positions)
         if last is not None and identity is last[2]:
             shipped: tuple = ("same",)
             table = last[3]
