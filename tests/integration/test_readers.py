@@ -14,6 +14,9 @@ run as its own process (:class:`~tests.integration.test_processes.Sim`).
 4. The send gate: with the lease term the decider publishes in the past, a gated order is
    withheld in the reader (its own look at the term just before the request leaves) and the
    venue never sees it; with the term ahead, it goes.
+5. ``ksctl run --readers 1``'s reader SIGKILLed while the venue holds an order it executed but
+   has not answered: the order's fate is unknown (``READER_DOWN`` in flight), settled by asking
+   the venue once the reader answers again, never journaled as refused.
 
 Everything listens on 127.0.0.1; every process started here is ended in ``finally`` by its own id.
 """
@@ -25,8 +28,10 @@ import logging
 import os
 import re
 import signal
+import sqlite3
 import time
 import urllib.request
+from contextlib import closing
 from functools import partial
 from pathlib import Path
 from typing import Any, Optional
@@ -327,3 +332,37 @@ def test_a_gated_order_is_withheld_in_the_reader_once_the_published_term_has_pas
 
     run(case(), CASE_S)
 
+
+def test_a_reader_killed_with_an_order_in_flight_leaves_its_fate_to_the_reconciliation(tmp_path, monkeypatch):
+    monkeypatch.setitem(ENV, "KS_READERS", "1")  # (the runners' environment)
+    # the venue executes the first order and never answers it: the reader waits on it when it is killed
+    sim = Sim(tmp_path, hold=True, faults=[{"op": "place_order", "kind": "timeout", "applied": True, "times": 1}])
+    url = f"sqlite://{tmp_path / 'state.db'}"
+    runner = None
+    try:
+        start = positions(sim.state())
+        pol, acc = write_inputs(tmp_path, sim.port)
+        runner = start_runner(tmp_path, pol, acc, url, "readers", "runner")
+        wait_for(lambda: saved(url), 60, "the runner's first tick")
+        [reader] = wait_for(lambda: reader_pids(runner.pid), 10, "the reader process")
+        sim.go()
+        [first] = wait_for(lambda: orders_at_venue(sim), 60, "the first order executed at the venue")
+        os.kill(reader, signal.SIGKILL)
+        wait_for(lambda: "READER_UP" in runner_said(tmp_path), 60, "the reader started again")
+        ok, how_long = wait_settled(sim, url)
+        if not ok:
+            pytest.fail(f"not settled: {how_long}\n{diagnose(sim, url)}")
+        stop(runner)
+        journal = assert_no_repeat_no_loss(sim, url, start)
+        # journaled as the venue holds it: unknown when its reader ended, then settled by asking,
+        # never as refused
+        [entry] = [e for e in journal if e.client_order_id == first["client_order_id"]]
+        assert entry.status == "filled", entry
+        with closing(sqlite3.connect(tmp_path / "state.db")) as db:
+            results = db.execute("SELECT status, reason_code FROM order_result WHERE client_order_id = ? ORDER BY seq",
+                                 (entry.client_order_id,)).fetchall()
+        assert results == [("unknown", "READER_DOWN"), ("filled", None)], results
+        assert "order rejected" not in runner_said(tmp_path)
+    finally:
+        stop(runner)
+        sim.close()
