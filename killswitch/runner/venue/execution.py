@@ -19,8 +19,9 @@ from adapters.base import Reason
 
 from ..book.still_open import StillOpen
 
-# venue answers after which the order's fate is unknown until reconciled
-UNCLEAR = (Reason.TIMEOUT, Reason.EXCHANGE_UNAVAILABLE, Reason.BAD_RESPONSE)
+# venue answers after which the order's fate is unknown until reconciled; READER_DOWN: the reader
+# process that sends the account's orders ended or stalled, perhaps with this one already sent
+UNCLEAR = (Reason.TIMEOUT, Reason.EXCHANGE_UNAVAILABLE, Reason.BAD_RESPONSE, Reason.READER_DOWN)
 FINAL = ("filled", "canceled", "rejected", "expired", "failed")
 RESTING = ("open", "partially_filled")  # the venue keeps working the order: an open remainder
 REMAINDER_CANCELED = "REMAINDER_CANCELED"  # journal detail of a remainder we cancelled
