@@ -124,7 +124,7 @@ class ReaderLink:
 
     async def call(self, key: str, method: str, args: tuple, gated: bool) -> Any:
         if self._down is not None or self._writer is None:
-            raise reader_down(key, f"READER_DOWN: reader {self.index} {self._down or 'not started'}")
+            raise reader_down(key, f"reader {self.index} {self._down or 'not started'}")
         number = next(self._numbers)
         future = asyncio.get_running_loop().create_future()
         self._pending[number] = future
@@ -212,11 +212,13 @@ class ReaderLink:
     def _went_down(self, why: str) -> None:
         if self._down is None:
             self._down, self._down_since_ms = why, int(time.time() * 1000)
+        if self._writer is not None:  # (end() waits for the process; the socket is closed now)
+            self._writer.close()
         self._writer = None
         for future in list(self._pending.values()):
             if not future.done():
                 future.set_result((False, ("adapter", "READER_DOWN",
-                                           f"READER_DOWN: reader {self.index} {why} with the call in flight",
+                                           f"reader {self.index} {why} with the call in flight",
                                            "", None, None)))
         if self._ready is not None and not self._ready.done():
             self._ready.set_exception(RuntimeError(f"reader {self.index} {why} before it was ready"))
