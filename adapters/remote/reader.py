@@ -115,6 +115,7 @@ class Reader:
         self._tasks: dict[int, asyncio.Task] = {}
         self._sender = SnapshotSender()
         self._said: dict[str, tuple] = {}  # account → its state as last sent
+        self._told: dict[str, dict] = {}  # account → its info as last sent
         self._watched: dict[str, dict[str, None]] = {}  # account → entry orders handed over, oldest first
 
     def send(self, message: tuple) -> None:
@@ -140,7 +141,8 @@ class Reader:
             adapter.set_wake(self._wake)
             adapter.set_entry_watch(self._entry)
         unreadable = {f"{acc.venue}/{acc.name}": (e.reason.value, e.message) for acc, e in built.unreadable}
-        said = {k: dict(info(a), unreadable=unreadable.get(k), state=state(a)) for k, a in self.adapters.items()}
+        self._told = {k: info(a) for k, a in self.adapters.items()}
+        said = {k: dict(v, unreadable=unreadable.get(k), state=state(self.adapters[k])) for k, v in self._told.items()}
         self._said = {k: v["state"] for k, v in said.items()}
         self.send(("ready", said))
         beat = asyncio.create_task(self._beat())
@@ -201,11 +203,18 @@ class Reader:
             self.send(reply)
         except Exception as e:  # noqa: BLE001 - an answer that cannot be pickled is a failure of the call
             self.send(("reply", number, False, ("other", f"unsendable answer: {type(e).__name__}")))
-        if method == "load_symbols":
-            self.send(("info", key, info(self.adapters[key])))
+        self._info(key)
         self._state(key)
         if self._out is not None:
             await self._out.drain()
+
+    def _info(self, key: str) -> None:
+        """The account's info sent again when it changed: its markets are loaded by the first call
+        that needs them (a snapshot), its symbols then listed."""
+        now = info(self.adapters[key])
+        if self._told.get(key) != now:
+            self._told[key] = now
+            self.send(("info", key, now))
 
     def _state(self, key: str) -> None:
         now = state(self.adapters[key])

@@ -366,3 +366,25 @@ def test_a_reader_killed_with_an_order_in_flight_leaves_its_fate_to_the_reconcil
     finally:
         stop(runner)
         sim.close()
+
+
+def test_the_markets_a_snapshot_loads_in_the_reader_are_listed_to_the_decider(calm):
+    """The first snapshot loads the account's markets in the reader (no ``load_symbols`` asked):
+    its symbols reach the decider with that call's answer, as they would from an adapter of its
+    own process. Listed from the snapshot alone, a symbol the account no longer holds would be
+    refused by the gate as UNKNOWN_SYMBOL."""
+    sim, spec = calm
+
+    async def case() -> None:
+        built, pool = await reader_adapters(spec.accounts, 1)
+        try:
+            remote = built.by_key[KEY]
+            assert remote.symbols() is None  # nothing loaded yet
+            snap = await remote.snapshot()
+            assert snap.fetch.ok, snap.fetch
+            listed = remote.symbols()
+            assert listed is not None and BTC_U in listed and {p.symbol for p in snap.positions} <= listed
+        finally:
+            await pool.close()
+
+    run(case(), CASE_S)
