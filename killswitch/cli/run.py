@@ -140,7 +140,7 @@ with another account set: both digests and the accounts that differ).
 @click.option("--kube-serviceaccount-dir", default=SERVICEACCOUNT_DIR, show_default=True,
               type=click.Path(file_okay=False),
               help="Where the service account's token, ca.crt and namespace are mounted (--kube-leader-label).")
-@click.option("--readers", default="0", show_default=True, envvar="KS_READERS", show_envvar=True, metavar="N|auto",
+@click.option("--readers", default="auto", show_default=True, envvar="KS_READERS", show_envvar=True, metavar="N|auto",
               help="Reader processes that hold the venues' connections (REST, streams) and parse what they send, "
                    "so that the process that decides never waits on a venue's bytes: N, or auto (one per core "
                    "beyond the decider's, at least one). 0 reads in the deciding process itself. A reader that "
