@@ -27,10 +27,13 @@ The policy: account scope, a hard trigger on leverage (``lev >= 3``; every calm 
    fill; figures: the event → the first close order the venue receives for that account, and →
    the account flat (every position closed), within ``--close-bound`` s or not.
 
-Through all of it: the runner's and the simulator's CPU (``/proc``, of their cores), the runner's
-RSS at each phase's end, its lease (``killswitch_lease_lost_total``, the fencing token), the
-loop's longest hold (``killswitch_loop_hold_max_seconds``), snapshots failed, and ``Task exception
-was never retrieved`` in its log. Each figure is printed beside the reference loop of the run.
+Through all of it: the CPU (``/proc``, of one core) of the deciding process (``ksctl run``
+itself), of its reader processes apart (its descendants, found by their parent in ``/proc``) and
+of the simulator's process, the runner's share (deciding process and readers) stated beside each
+figure; the deciding process's and the readers' RSS at each phase's end, its lease
+(``killswitch_lease_lost_total``, the fencing token), the loop's longest hold
+(``killswitch_loop_hold_max_seconds``), snapshots failed, and ``Task exception was never
+retrieved`` in its log. Each figure is printed beside the reference loop of the run.
 
 ``--layouts 50x50,200x50,500x20`` (default ``50x50,200x50``); ``--quick``: ``20x20`` with short
 phases. ``--shards K``: the accounts split over K runners (account ``i`` to shard ``i mod K``, so
@@ -38,6 +41,33 @@ each holds every dialect), each ``ksctl run`` with its own state and API; the ga
 the operator's locks go to the runner holding the account, and the figures are the slowest
 shard's tick and the runners' CPU and RSS summed (no firm board: ``bench/shards.py`` measures the
 firm-wide breaker). ``--keep``: leave the work directory. Prints figures; asserts nothing.
+
+``--readers N|auto`` (default 0, the one process of the figures before it): passed to every
+``ksctl run`` (the venues read and parsed in N reader processes, the runner's children; ``auto``:
+one per core the runner may run on beyond the deciding process's, at least one). Printed in
+the layout's heading and in its summary row beside the mode.
+
+``--pin`` (two cores or more): the simulator, the gate's traffic and the bench itself on the
+first core this process may use, ``ksctl run`` and its readers on the others
+(``os.sched_setaffinity``, set before ``ksctl run`` starts: its readers inherit it, and ``auto``
+counts those cores). It keeps the bench's processes apart; the machine's other load still runs
+on every core.
+
+``--half-speed``: ``ksctl run`` and its readers under a CPU quota of half a core per core they
+use (one, plus one per reader, at most the cores they may run on), period 10 ms
+(``bench/cores.py`` says why): a cgroup v2 ``cpu.max`` where the cpu controller is v2's, else
+the same CFS quota through cgroup v1's ``cpu.cfs_quota_us``, else a SIGSTOP/SIGCONT duty cycle
+of the runner's process group (``--quota-by signals`` asks for that one); the header says which.
+The runner enters its cgroup before its first instruction (``bench/cores.py``'s launcher), its
+readers, spawned later, are in it too, and each process of the tree is then held to half a core
+of its own besides (a leaf cgroup each: a quota shared by the tree alone would let the deciding
+process run a whole core while its reader idles, and a reaction's burst would not be slowed).
+Under ``--pin`` the tree has one core: half of it for all its processes. The reference loop is
+then also measured in a process of its own under half a core's quota (on the runner's cores),
+its wall time a loop over two seconds of loops, and every figure in loops is a ratio to that one
+(a quota lengthens the wall time of a loop, not the CPU time it takes). Each layout says how
+often the quota held each process back (``cpu.stat``): where the machine's other load already
+leaves the runner less than half a core, it rarely does.
 """
 
 from __future__ import annotations
@@ -55,7 +85,20 @@ import urllib.request
 from pathlib import Path
 from typing import Any, Optional
 
-from harness import API_TOKEN, ENV, VenueProcess, free_port, get_json, machine, pct, reference_ms, start_runner, stop
+import cores
+from harness import (
+    API_TOKEN,
+    ENV,
+    KSCTL,
+    VenueProcess,
+    free_port,
+    get_json,
+    machine,
+    pct,
+    reference_ms,
+    start_runner,
+    stop,
+)
 
 DIALECTS = ("binanceusdm", "bybit", "okx", "hyperliquid", "bitget")
 RECONCILE_S = 30.0  # the recommended REST reconcile of a streamed account
@@ -267,19 +310,6 @@ class Gate:
 # --- the runner's side: what /proc and /metrics say ---------------------------------------------
 
 
-def cpu_s(pid: int) -> float:
-    """User + system CPU seconds of process ``pid`` (/proc), its threads included."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def rss_of(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    return float("nan")
-
-
 def metrics(api: str) -> str:
     return urllib.request.urlopen(api + "/metrics", timeout=30).read().decode()
 
@@ -300,16 +330,30 @@ def own_work(text: str) -> tuple[float, float]:
     return secs, metric(text, "killswitch_tick_phase_duration_seconds_count", 'phase="evaluate"')
 
 
+def is_reader(pid: int) -> bool:
+    """A runner's child is a reader when multiprocessing spawned it (its other child, the resource
+    tracker, is not: its CPU is counted with the readers' all the same)."""
+    try:
+        return b"multiprocessing.spawn" in Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return False
+
+
+def readers_rss(pid: int) -> float:
+    return sum(cores.rss_mb(c) for c in cores.descendants(pid))
+
+
 class Window:
-    """A phase's figures: the tick's own work and period, CPU of runner and venue, the loop's hold."""
+    """A phase's figures: the tick's own work and period, CPU of the deciding process, of its
+    readers and of the venue, the loop's hold."""
 
     def __init__(self, api: str, runner_pid: int, venue: VenueProcess):
         self.api, self.pid, self.venue = api, runner_pid, venue
         self.t0 = time.monotonic()
         self.text0 = metrics(api)
-        self.cpu0 = (cpu_s(runner_pid), venue.do("cpu"))
+        self.tree0, self.venue0 = cores.tree_cpu(runner_pid), venue.do("cpu")
         self.ticks0 = metric(self.text0, "killswitch_ticks_total")
-        self.rss0 = rss_of(runner_pid)
+        self.rss0 = cores.rss_mb(runner_pid)
 
     def close(self) -> dict:
         text = metrics(self.api)
@@ -317,11 +361,15 @@ class Window:
         w0, n0 = own_work(self.text0)
         w1, n1 = own_work(text)
         ticks = metric(text, "killswitch_ticks_total") - self.ticks0
+        tree = cores.tree_cpu(self.pid)
         return {"seconds": secs, "own_ms": (w1 - w0) / max(1.0, n1 - n0) * 1000, "ticks": ticks,
                 "period_s": secs / ticks if ticks else float("inf"),
-                "runner_cpu": (cpu_s(self.pid) - self.cpu0[0]) / secs,
-                "venue_cpu": (self.venue.do("cpu") - self.cpu0[1]) / secs,
-                "rss0_mb": self.rss0, "rss_mb": rss_of(self.pid), "metrics": [text]}
+                "runner_cpu": (tree[0] - self.tree0[0]) / secs,
+                "readers_cpu": cores.children_cpu(self.tree0, tree) / secs, "children": len(tree[1]),
+                "readers": sum(1 for c in tree[1] if is_reader(c)),
+                "venue_cpu": (self.venue.do("cpu") - self.venue0) / secs,
+                "rss0_mb": self.rss0, "rss_mb": cores.rss_mb(self.pid), "readers_rss_mb": readers_rss(self.pid),
+                "metrics": [text]}
 
 
 class Windows:
@@ -338,7 +386,10 @@ class Windows:
         return {"seconds": max(x["seconds"] for x in each), "own_ms": max(x["own_ms"] for x in each),
                 "ticks": min(x["ticks"] for x in each), "period_s": max(x["period_s"] for x in each),
                 "runner_cpu": sum(x["runner_cpu"] for x in each), "venue_cpu": each[-1]["venue_cpu"],
+                "readers_cpu": sum(x["readers_cpu"] for x in each), "children": sum(x["children"] for x in each),
+                "readers": sum(x["readers"] for x in each),
                 "rss0_mb": sum(x["rss0_mb"] for x in each), "rss_mb": sum(x["rss_mb"] for x in each),
+                "readers_rss_mb": sum(x["readers_rss_mb"] for x in each),
                 "metrics": [t for x in each for t in x["metrics"]],
                 "shards": each}
 
@@ -401,11 +452,44 @@ def spread(keys: list[str], n: int) -> list[str]:
     return list(dict.fromkeys(out))
 
 
+def readers_of(args: Any, accounts: int) -> int:
+    """The reader processes ``--readers`` asks of a runner of ``accounts`` (``auto``:
+    ``adapters.remote.default_readers`` on the cores the runner may use)."""
+    if args.readers != "auto":
+        return min(int(args.readers), accounts)
+    c = len(args.runner_cpus or os.sched_getaffinity(0))
+    return max(1, min(accounts, c - 1 if c > 1 else 1))
+
+
+def cores_used(args: Any, accounts: int) -> int:
+    """The cores a runner may keep busy: the deciding process and each reader, at most the cores
+    it may run on."""
+    return min(1 + readers_of(args, accounts), len(args.runner_cpus or os.sched_getaffinity(0)))
+
+
+def launch(args: Any, sd: Path, pol: Path, acc: Path, api_port: int, name: str, accounts: int,
+           groups: list[cores.Group]) -> Any:
+    """``ksctl run --readers`` of the shard in ``sd``: on the runner's cores with ``--pin``, in a
+    quota of its own (appended to ``groups``) with ``--half-speed``."""
+    ksctl: tuple[str, ...] = (str(KSCTL),)
+    if args.quota is not None:
+        groups.append(args.quota.group(name, cores_used(args, accounts)))
+        ksctl = (*groups[-1].launcher(args.runner_cpus), *ksctl)
+    elif args.runner_cpus:
+        ksctl = (*cores.launcher(None, args.runner_cpus, session=False), *ksctl)
+    runner = start_runner(sd, pol, acc, f"sqlite://{sd / 'state.db'}", "firm", api_port,
+                          extra=("--readers", args.readers), ksctl=ksctl)
+    if args.quota is not None:
+        groups[-1].attach(runner.pid)
+    return runner
+
+
 def run_layout(n: int, m: int, args: Any, work: Path, ref: float) -> dict:
     k = args.shards
     out: dict[str, Any] = {"layout": f"{n} × {m}" + (f" on {k} shards" if k > 1 else "")}
     venue = VenueProcess(venue_process, n, m)
     runners: list[Any] = []
+    groups: list[cores.Group] = []
     gate: Optional[Gate] = None
     try:
         entries = venue.do("accounts")
@@ -422,7 +506,7 @@ def run_layout(n: int, m: int, args: Any, work: Path, ref: float) -> dict:
             sd.mkdir(exist_ok=True)
             pol, acc = write_inputs(sd, entries[sh::k])
             api_port = free_port()
-            runners.append(start_runner(sd, pol, acc, f"sqlite://{sd / 'state.db'}", "firm", api_port))
+            runners.append(launch(args, sd, pol, acc, api_port, f"firm-{n}x{m}-{sh}", len(entries[sh::k]), groups))
             apis.append(f"http://127.0.0.1:{api_port}")
             shard_of.update((key, apis[-1]) for key in keys[sh::k])
         live, total = 0, n
@@ -483,6 +567,7 @@ def run_layout(n: int, m: int, args: Any, work: Path, ref: float) -> dict:
             if c in seen["cancelled"]:
                 v = locked[int(c.split("-", 1)[1]) % len(locked)].split("/", 1)[0]
                 out["cancel_by_venue"].setdefault(v, []).append((seen["cancelled"][c] - t) * 1000)
+        out["throttled"] = [g.throttled() for g in groups]
         out["entries"] = len(seen["accepted"])
         out["rogue_refused"] = len(seen["refused"])
         texts = out["rest"]["metrics"]
@@ -502,33 +587,56 @@ def run_layout(n: int, m: int, args: Any, work: Path, ref: float) -> dict:
                 gate.finish()
             except Exception:  # noqa: BLE001
                 gate.proc.kill()
+        for g in groups:
+            g.release()  # a duty cycle's group continued before its processes are stopped
         for runner in runners:
             stop(runner)
+        for g in groups:
+            g.close()
         venue.close()
 
 
-def report(r: dict, ref: float) -> None:
+def share(w: dict) -> str:
+    """The runner's CPU (deciding process + readers) beside the simulator's, of one core, in a window."""
+    run = w["runner_cpu"] + w["readers_cpu"]
+    return f"[runner {run:.2f} ({w['runner_cpu']:.2f} + readers {w['readers_cpu']:.2f}) / simulator " \
+        f"{w['venue_cpu']:.2f} of a core]"
+
+
+def mode(args: Any) -> str:
+    return ("half-speed" if args.half_speed else "full") + (", pinned" if args.pin else "")
+
+
+def report(r: dict, ref: float, args: Any) -> None:
     q, g, rest = r["quiet"], r["gated"], r["rest"]
-    print(f"  tick's own work: quiet {q['own_ms']:.1f} ms ({q['own_ms'] / ref:.1f} loops), "
-          f"under {g.get('checks', 0) or ''}checks {g['own_ms']:.1f} ms; tick period quiet {q['period_s']:.2f} s, "
-          f"under checks {g['period_s']:.2f} s ({g['period_s'] / q['period_s']:.2f}× quiet, goal ≤ 1.2×)")
+    print(f"  tick's own work: quiet {q['own_ms']:.1f} ms ({q['own_ms'] / ref:.1f} loops) {share(q)}, "
+          f"under {g.get('checks', 0) or ''}checks {g['own_ms']:.1f} ms {share(g)}; tick period quiet "
+          f"{q['period_s']:.2f} s, under checks {g['period_s']:.2f} s ({g['period_s'] / q['period_s']:.2f}× quiet, "
+          f"goal ≤ 1.2×)")
     for i, (sq, sg) in enumerate(zip(q.get("shards", ()), g.get("shards", ()))):
         print(f"    shard {i}: own work quiet {sq['own_ms']:.1f} ms, under checks {sg['own_ms']:.1f} ms; period "
               f"{sq['period_s']:.2f} → {sg['period_s']:.2f} s; CPU {sq['runner_cpu']:.2f} → {sg['runner_cpu']:.2f}; "
               f"RSS {sg['rss_mb']:.0f} MB")
-    print(f"  CPU (of one core): runner quiet {q['runner_cpu']:.2f}, under checks {g['runner_cpu']:.2f}, "
-          f"in the incident {rest['runner_cpu']:.2f}; simulator {q['venue_cpu']:.2f} / {g['venue_cpu']:.2f} / "
-          f"{rest['venue_cpu']:.2f}")
+    both = [w["runner_cpu"] + w["readers_cpu"] for w in (q, g, rest)]
+    print(f"  CPU (of one core), quiet / under checks / in the incident: deciding process {q['runner_cpu']:.2f} / "
+          f"{g['runner_cpu']:.2f} / {rest['runner_cpu']:.2f}; readers ({rest['readers']} reader process(es) and "
+          f"{rest['children'] - rest['readers']} other child(ren) of the runner) "
+          f"{q['readers_cpu']:.2f} / {g['readers_cpu']:.2f} / {rest['readers_cpu']:.2f}; simulator "
+          f"{q['venue_cpu']:.2f} / {g['venue_cpu']:.2f} / {rest['venue_cpu']:.2f}; the runner's share of the "
+          f"runner's and simulator's CPU " + " / ".join(
+              f"{b / (b + w['venue_cpu']) * 100:.0f} %" if b + w["venue_cpu"] else "-"
+              for b, w in zip(both, (q, g, rest))))
     lat = r["gate"]["latency_ms"]
     print(f"  check-order: {len(lat) / r['gate']['seconds']:.0f}/s answered, p50 {statistics.median(lat):.1f} ms "
-          f"p99 {pct(lat, 99):.1f} ms; answers {dict(sorted(r['gate']['answers'].items()))}" if lat else
+          f"p99 {pct(lat, 99):.1f} ms {share(g)}; answers {dict(sorted(r['gate']['answers'].items()))}" if lat else
           "  check-order: none answered")
     locks = [(s, (a.get("reason") or "")[:40]) for s, a in r["locks"]]
     print(f"  operator halts: {sum(1 for s, a in r['locks'] if a.get('done'))} of {len(locks)} applied; {locks}")
     c = r["cancel_ms"]
     if c:
         print(f"  rogue entry → cancel: p50 {statistics.median(c):.0f} ms p99 {pct(c, 99):.0f} ms "
-              f"({pct(c, 99) / ref:.1f} loops; goal ≤ {GOAL_MS:g} ms), {len(c)} of {r['entries']} cancelled")
+              f"({pct(c, 99) / ref:.1f} loops; goal ≤ {GOAL_MS:g} ms), {len(c)} of {r['entries']} cancelled "
+              f"{share(rest)} (the incident's window)")
         print("    by venue (p50 / p99): " + "; ".join(
             f"{v} {statistics.median(x):.0f} / {pct(x, 99):.0f} ms" for v, x in r["cancel_by_venue"].items()))
     else:
@@ -539,7 +647,7 @@ def report(r: dict, ref: float) -> None:
         print(f"  event → first close: p50 {statistics.median(ev):.0f} ms p99 {pct(ev, 99):.0f} ms "
               f"({pct(ev, 99) / ref:.1f} loops; goal ≤ {GOAL_MS:g} ms), {len(ev)} of {len(r['events'])}; "
               f"flat within the bound {len(flat)} of {len(r['events'])}"
-              + (f", p99 {pct(flat, 99):.2f} s" if flat else ""))
+              + (f", p99 {pct(flat, 99):.2f} s" if flat else "") + f" {share(rest)}")
     else:
         print(f"  event → first close: NONE of {len(r['events'])} closed")
     by: dict[str, list[str]] = {}
@@ -548,11 +656,24 @@ def report(r: dict, ref: float) -> None:
     print("    by venue (first close / flat): " + "; ".join(f"{v} {', '.join(x)}" for v, x in by.items()))
     if r["event_errors"]:
         print(f"  events refused by the venue: {r['event_errors'][:3]}")
-    print(f"  RSS {q['rss0_mb']:.0f} → {q['rss_mb']:.0f} (quiet, {q['seconds']:.0f} s) → {rest['rss_mb']:.0f} MB; "
+    print(f"  RSS of the deciding process {q['rss0_mb']:.0f} → {q['rss_mb']:.0f} (quiet, {q['seconds']:.0f} s) → "
+          f"{rest['rss_mb']:.0f} MB, of the readers {rest['readers_rss_mb']:.0f} MB; "
           f"lease lost {r['lease_lost']:.0f}; longest loop hold "
           f"{r['hold_max_s'] * 1000:.0f} ms ({r['hold_max_s'] * 1000 / ref:.0f} loops), holds ≥ 1 s "
           f"{r['holds_over_1s']:.0f}; snapshots failed {r['snapshot_failures']:.0f}; stream reconnects "
           f"{r['reconnects']:.0f}; 'Task exception was never retrieved' {r['unretrieved']}")
+    for i, t in enumerate(x for x in r["throttled"] if x):
+        print(f"  the quota (runner {i}): {t}")
+    ev, c = [ms for ms, _ in r["events"].values() if ms == ms], r["cancel_ms"]
+    two = (lambda x: f"{statistics.median(x):.0f} / {pct(x, 99):.0f} ms" if x else "none")  # noqa: E731
+    print("  row (layout | readers | mode | event → first close p50 / p99 | rogue entry → cancel p50 / p99 | tick's "
+          "own quiet → checks; period ratio | deciding / readers / simulator CPU quiet → incident | RSS deciding + "
+          "readers | lease lost | longest hold | loop):")
+    print(f"  | {r['layout']} | {args.readers} | {mode(args)} | {two(ev)}, {len(ev)} of {len(r['events'])} | "
+          f"{two(c)} | {q['own_ms']:.1f} → {g['own_ms']:.1f} ms; {g['period_s'] / q['period_s']:.2f}× | "
+          f"{q['runner_cpu']:.2f} → {rest['runner_cpu']:.2f} / {q['readers_cpu']:.2f} → {rest['readers_cpu']:.2f} / "
+          f"{q['venue_cpu']:.2f} → {rest['venue_cpu']:.2f} | {rest['rss_mb']:.0f} + {rest['readers_rss_mb']:.0f} MB | "
+          f"{r['lease_lost']:.0f} | {r['hold_max_s'] * 1000:.0f} ms | {ref:.1f} ms |")
 
 
 def main() -> None:
@@ -572,26 +693,75 @@ def main() -> None:
     ap.add_argument("--keep", action="store_true")
     ap.add_argument("--shards", type=int, default=1,
                     help="split the accounts over this many runners (account i to shard i mod K)")
+    ap.add_argument("--readers", default="0", metavar="N|auto",
+                    help="ksctl run --readers for every runner (0: the venues read in the deciding process)")
+    ap.add_argument("--pin", action="store_true",
+                    help="the simulator, the gate and the bench on the first core, the runners and readers on the rest")
+    ap.add_argument("--half-speed", action="store_true",
+                    help="the runners and their readers under a quota of half a core per core they use "
+                         "(half a core to each process)")
+    ap.add_argument("--quota-by", choices=("cgroup", "signals"), default="cgroup",
+                    help="--half-speed by a cgroup's CPU quota (else the duty cycle), or by the SIGSTOP/SIGCONT "
+                         "duty cycle")
     args = ap.parse_args()
     if args.quick:
         args.layouts, args.quiet, args.gate, args.trials, args.rogue_s = "20x20", 8.0, 8.0, 5, 5.0
+    if args.readers != "auto" and not args.readers.isdigit():
+        ap.error(f"--readers {args.readers!r}: a count of reader processes, or auto")
     print(machine())
+    args.runner_cpus, args.quota = None, None
+    if args.pin:
+        mine = sorted(os.sched_getaffinity(0))
+        if len(mine) < 2:
+            ap.error(f"--pin needs two cores or more; this process may use {mine}")
+        args.runner_cpus = set(mine[1:])
+        os.sched_setaffinity(0, {mine[0]})  # the simulator and the gate, spawned from here, inherit it
+    if args.half_speed:
+        args.quota = cores.Quota(args.quota_by)
     ref = reference_ms()
-    print(f"reference loop {ref:.1f} ms; accounts over {', '.join(DIALECTS)}, streamed, reconcile every "
+    cpu_ms, wall_ms = cores.quota_reference(None, args.runner_cpus)
+    print(f"reference loop {ref:.1f} ms; in a process of its own on the runner's cores: CPU {cpu_ms:.1f} ms, wall "
+          f"{wall_ms:.1f} ms a loop; accounts over {', '.join(DIALECTS)}, streamed, reconcile every "
           f"{RECONCILE_S:g} s, gate traffic {args.checks:g}/s", flush=True)
+    print(f"readers {args.readers}; mode {mode(args)}" + (
+        f" (the simulator, the gate and the bench on core {min(os.sched_getaffinity(0))}, the runner and its "
+        f"readers on {sorted(args.runner_cpus)})" if args.pin else ""), flush=True)
     work = Path(tempfile.mkdtemp(prefix="ks-firm-"))
     try:
+        if args.quota is not None:
+            ref = half_reference(args, "before")
         for layout in args.layouts.split(","):
             n, m = (int(x) for x in layout.lower().split("x"))
-            print(f"\n{n} accounts × {m} positions" + (f" on {args.shards} shards (a runner each)"
-                                                          if args.shards > 1 else ""), flush=True)
+            k = args.shards
+            print(f"\n{n} accounts × {m} positions" + (f" on {k} shards (a runner each)" if k > 1 else "")
+                  + f"; readers {args.readers}; mode {mode(args)}"
+                  + (f", a quota of {cores_used(args, -(-n // k)) / 2:g} core a runner, half a core a process"
+                     if args.quota else ""),
+                  flush=True)
             r = run_layout(n, m, args, work, ref)
-            report(r, ref)
+            report(r, ref, args)
             print(f"  (the runner's log: {r['err_path']})" if args.keep else "", end="", flush=True)
         print(f"\nreference loop after: {reference_ms():.1f} ms")
+        if args.quota is not None:
+            half_reference(args, "after")
     finally:
+        if args.quota is not None:
+            args.quota.close()
         if not args.keep:
             shutil.rmtree(work, ignore_errors=True)
+
+
+def half_reference(args: Any, when: str) -> float:
+    """The reference loop's wall ms under half a core's quota, on the runner's cores; printed."""
+    group = args.quota.group(f"reference-{when}", 1)
+    try:
+        cpu_ms, wall_ms = cores.quota_reference(group, args.runner_cpus)
+    finally:
+        group.close()
+    print(f"half-speed by {args.quota.kind}: reference loop {when}, under half a core's quota: wall {wall_ms:.1f} ms "
+          f"a loop (CPU {cpu_ms:.1f} ms)" + ("; the figures below in loops are ratios to the wall figure"
+                                              if when == "before" else ""), flush=True)
+    return wall_ms
 
 
 if __name__ == "__main__":
