@@ -86,6 +86,7 @@ from pathlib import Path
 from typing import Any, Optional
 
 import cores
+import profile_share
 from harness import (
     API_TOKEN,
     ENV,
@@ -484,6 +485,18 @@ def launch(args: Any, sd: Path, pol: Path, acc: Path, api_port: int, name: str, 
     return runner
 
 
+def gate_phase(args: Any, pid: int, d: Path, out: dict) -> None:
+    """The gate's phase: waited out, or spent sampling the deciding process with py-spy
+    (``--profile``: it does not slow the process it samples), where its core went said."""
+    if not args.profile:
+        time.sleep(args.gate)
+        return
+    why = profile_share.record(pid, args.gate, d / "profile.txt")
+    out["profile"] = why or profile_share.summary(d / "profile.txt")
+    print("  profile of the deciding process under the gate's traffic:\n    "
+          + out["profile"].replace("\n", "\n    "), flush=True)
+
+
 def run_layout(n: int, m: int, args: Any, work: Path, ref: float) -> dict:
     k = args.shards
     out: dict[str, Any] = {"layout": f"{n} × {m}" + (f" on {k} shards" if k > 1 else "")}
@@ -527,7 +540,7 @@ def run_layout(n: int, m: int, args: Any, work: Path, ref: float) -> dict:
         targets = [(shard_of[key], key, symbol_of(doc)) for key, (doc, _) in zip(keys, entries)]
         gate = Gate(targets, args.checks)
         loaded = Windows(apis, runners, venue)
-        time.sleep(args.gate)
+        gate_phase(args, runners[0].pid, d, out)
         out["gated"] = loaded.close()
         # rogue: one account of each dialect locked by the operator (at the runner holding it)
         rest = Windows(apis, runners, venue)
@@ -691,6 +704,9 @@ def main() -> None:
     ap.add_argument("--settle", type=float, default=5.0)
     ap.add_argument("--start-bound", type=float, default=300.0)
     ap.add_argument("--keep", action="store_true")
+    ap.add_argument("--profile", action="store_true",
+                    help="sample the deciding process with py-spy through the gate's phase; print where its core "
+                         "goes (bench/profile_share.py)")
     ap.add_argument("--shards", type=int, default=1,
                     help="split the accounts over this many runners (account i to shard i mod K)")
     ap.add_argument("--readers", default="0", metavar="N|auto",
