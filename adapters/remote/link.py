@@ -195,6 +195,11 @@ class ReaderLink:
             adapter = self.adapters.get(body[0])
             if adapter is not None:
                 getattr(adapter, _TO_ADAPTER[kind])(*body[1:])
+        elif kind == "states":
+            for key, said in body[0].items():
+                adapter = self.adapters.get(key)
+                if adapter is not None:
+                    adapter.took_state(said)
         elif kind == "log":
             name, level, text, created = body
             logger = logging.getLogger(name)

@@ -223,8 +223,14 @@ class Reader:
             self.send(("state", key, now))
 
     def _states(self) -> None:
-        for key in self.adapters:
-            self._state(key)
+        """Every account's state that changed since it was sent, in one frame."""
+        changed = {}
+        for key, adapter in self.adapters.items():
+            now = state(adapter)
+            if self._said.get(key) != now:
+                self._said[key] = changed[key] = now
+        if changed:
+            self.send(("states", changed))
 
     async def _beat(self) -> None:
         while True:
