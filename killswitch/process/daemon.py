@@ -204,12 +204,10 @@ class Daemon(PolicyReloads):
                 return 2 if isinstance(e, ShardRefused) else 1
         graph = result.graph
         assert graph is not None  # (compiled, or the last good bundle)
-        # an unreadable credential: that account fails, the others are guarded
         built = await self._adapters(self._shard.accounts if self._shard else spec.accounts)
-        for acc, why in built.unreadable:
-            self.err(f"ksctl run: ACCOUNT UNREADABLE: {acc.venue}/{acc.name}: {why.reason.value}: {why.message}; "
-                     "its snapshots fail (a signal the policies react to) and nothing is sent to it until "
-                     "the credential can be read")
+        if built is None:
+            store.close()
+            return 1
         adapters = built.by_key
         sinks = runner_sinks(result, store, SinkOptions(
             policies=self.opts.policies, runbooks=self.opts.runbooks, external_url=self.opts.external_url or None,
@@ -251,15 +249,27 @@ class Daemon(PolicyReloads):
         return await self._serve(runner, desk, parts, store, adapters, api, holder)
 
     async def _adapters(self, accounts: Sequence[Any]) -> Any:
-        """The accounts' adapters: in reader processes with ``--readers``, else in this one."""
+        """The accounts' adapters: in reader processes with ``--readers``, else in this one; an
+        account whose credential cannot be read said (it fails alone, the others are guarded);
+        None, said, when the readers do not start."""
         readers = self.opts.readers
         if readers < 0:
             from adapters.remote import default_readers
 
             readers = default_readers(len(accounts))
         if readers == 0 or not accounts:
-            return ccxt_adapters(accounts)
-        built, self._readers = await reader_adapters(accounts, readers)
+            built = ccxt_adapters(accounts)
+        else:
+            try:
+                built, self._readers = await reader_adapters(accounts, readers)
+            except Exception as e:  # noqa: BLE001 - said in one line: the start stops, nothing half-built runs
+                self.err(f"ksctl run: READERS_FAILED: {readers} reader process(es) did not start "
+                         f"({type(e).__name__}: {e}); nothing started (--readers 0 reads in this process)")
+                return None
+        for acc, why in built.unreadable:
+            self.err(f"ksctl run: ACCOUNT UNREADABLE: {acc.venue}/{acc.name}: {why.reason.value}: {why.message}; "
+                     "its snapshots fail (a signal the policies react to) and nothing is sent to it until "
+                     "the credential can be read")
         return built
 
     async def _close_readers(self) -> None:

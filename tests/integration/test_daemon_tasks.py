@@ -129,3 +129,27 @@ def test_the_apis_loop_ending_under_it_is_said_as_the_api_task_and_the_runner_go
     assert "the tick, the lock file and the lease go on); started again in 1s" in failed[0]
     assert daemon.supervisor.failed is None and daemon.supervisor.failures["api"] >= 1
     assert said[-1] == f"ksctl run: stopped after {daemon.ticks} tick(s)"
+
+
+def test_readers_that_do_not_start_stop_the_start_in_one_line_and_nothing_runs(tmp_path, exchange, monkeypatch):
+    """A reader process that never says it is ready (here: its pool cannot start) stops ``ksctl
+    run`` before anything is built on it: exit 1, one READERS_FAILED line naming the way back
+    (``--readers 0``), the store closed; no runner, no lease."""
+    import killswitch.process.daemon as daemon_module
+
+    async def refused(accounts, readers, **kw):
+        raise RuntimeError("reader 0 ended before it was ready")
+
+    monkeypatch.setattr(daemon_module, "reader_adapters", refused)
+    said: list[str] = []
+    daemon = _daemon(tmp_path, exchange, monkeypatch, said)
+    daemon.opts.readers = 1
+    assert asyncio.run(daemon.run()) == 1
+    failed = [line for line in said if "READERS_FAILED" in line]
+    assert len(failed) == 1 and "reader 0 ended before it was ready" in failed[0] and "--readers 0" in failed[0]
+    assert getattr(daemon, "runner", None) is None  # nothing built on the readers
+    store = open_store(f"sqlite://{tmp_path / 'state.db'}")
+    try:
+        assert store.lease().holder is None
+    finally:
+        store.close()
