@@ -6,8 +6,9 @@ twice, and unevenly) into py-spy's collapsed stacks; ``summary(path)`` reads the
 
 - the top frames by *own* samples (the frame at the top of the stack: where the core was);
 - the shares of the samples whose stack passes through each kind of work (:data:`KINDS`: ccxt,
-  JSON parsing, the readers' link, the engine, the state store, the API, asyncio's own loop,
-  logging), a sample counted in every kind its stack passes through.
+  JSON parsing, the readers' frames, the venue adapters, the engine, pydantic, the state store,
+  the API and the gate, logging), a sample counted in every kind its stack passes through, and
+  the event loop's own (the innermost frame asyncio's: selecting, scheduling, a transport).
 
 ``python bench/profile_share.py record PID SECONDS OUT`` and ``python bench/profile_share.py show
 OUT`` do the same from a shell. Prints figures; asserts nothing.
@@ -22,18 +23,23 @@ from collections import Counter
 from pathlib import Path
 from typing import Optional
 
-# kind → the file paths (parts of them) whose frames are that kind's work
+# kind → the file paths (their beginnings, as py-spy names a frame: ``func (path:line)``, the path
+# relative to the site-packages or the checkout) whose frames are that kind's work
 KINDS: dict[str, tuple[str, ...]] = {
-    "ccxt": ("/ccxt/",),
-    "json parsing": ("json/decoder.py", "json/__init__.py", "/orjson", "ujson"),
-    "venue adapters": ("/adapters/ccxt_exchange/", "/adapters/venues/"),
-    "readers' link": ("/adapters/remote/",),
-    "engine": ("/killswitch/engine/",),
-    "state store": ("/killswitch/state/", "sqlite3", "/psycopg/"),
-    "api": ("/killswitch/runner/api/", "/aiohttp/web"),
-    "asyncio loop": ("asyncio/base_events.py", "asyncio/selector_events.py", "asyncio/events.py"),
-    "logging": ("logging/__init__.py",),
+    "ccxt": ("(ccxt/",),
+    "json parsing": ("(json/", "(orjson", "(ujson"),
+    "pickle and frames": ("(pickle.py", "(adapters/remote/wire.py",),
+    "venue adapters": ("(adapters/ccxt_exchange/", "(adapters/venues/"),
+    "readers' link": ("(adapters/remote/",),
+    "engine": ("(killswitch/engine/",),
+    "pydantic": ("(pydantic/",),
+    "state store": ("(killswitch/state/", "(sqlite3/", "(psycopg/"),
+    "api and gate": ("(killswitch/runner/api/", "(killswitch/runner/gate/", "(aiohttp/"),
+    "logging": ("(logging/",),
 }
+# a sample whose innermost frame is one of these is the event loop's own work (selecting,
+# scheduling, a transport's writes and reads)
+LOOP_OWN = ("(asyncio/", "(selectors.py")
 
 
 def py_spy() -> Optional[str]:
@@ -70,17 +76,14 @@ def summary(path: Path, top: int = 15) -> str:
     if not total:
         return "no samples"
     own: Counter[str] = Counter()
-    kinds: Counter[str] = Counter()
     for frames, n in stacks:
         own[frames[-1]] += n
-        joined = ";".join(frames)
-        for kind, marks in KINDS.items():
-            if any(m in joined for m in marks):
-                kinds[kind] += n
+    loop_own = sum(n for frame, n in own.items() if any(m in frame for m in LOOP_OWN))
     lines = [f"{total} samples"]
     lines.append("shares (a sample counts in every kind its stack passes through):")
-    for kind in KINDS:
-        lines.append(f"  {kind:<16} {100 * kinds[kind] / total:5.1f} %")
+    for kind, share in shares(path).items():
+        lines.append(f"  {kind:<18} {share:5.1f} %")
+    lines.append(f"  {'event loop (own)':<18} {100 * loop_own / total:5.1f} %")
     lines.append(f"top {top} frames by own samples:")
     for frame, n in own.most_common(top):
         lines.append(f"  {100 * n / total:5.1f} %  {frame}")
