@@ -152,14 +152,27 @@ class SnapshotSender:
             table = _table(snap)
             shipped = ("all", table)
             if last is not None and len(table[0]) == len(last[3][0]) and table[0] == last[3][0]:
-                old = last[3]
-                rows = {}
-                for i, row in enumerate(zip(*table)):
-                    if row != tuple(col[i] for col in old):
-                        rows[i] = row
-                shipped = ("same",) if not rows else ("rows", rows) if len(rows) * 2 < len(table[0]) else shipped
+                changed = _changed_rows(table, last[3])
+                if changed is not None:
+                    shipped = ("rows", {i: tuple(col[i] for col in table) for i in changed}) if changed \
+                        else ("same",)
         self._sent[key] = (self._n, snap, identity, table)
         return (self._n, None if last is None else last[0], small, parts, shipped)
+
+
+def _changed_rows(table: tuple[list[Any], ...], old: tuple[list[Any], ...]) -> Optional[list[int]]:
+    """The rows of ``table`` that differ from ``old``'s (as long, the same symbols), found column
+    by column (a column that did not move is one list comparison); None when half of them or
+    more moved (the table is then sent whole)."""
+    n = len(table[0])
+    changed: set[int] = set()
+    for col, was in zip(table, old):
+        if col is was or col == was:
+            continue
+        changed.update(i for i, (a, b) in enumerate(zip(col, was)) if a != b)
+        if len(changed) * 2 >= n:
+            return None
+    return sorted(changed)
 
 
 def _columns(table: tuple[list[Any], ...]) -> PositionColumns:
