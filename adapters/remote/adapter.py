@@ -43,6 +43,7 @@ from ..base import (
     StreamHealth,
     open_gate,
 )
+from .reader import trusted
 from .wire import Gap, SnapshotMirror
 
 
@@ -60,6 +61,9 @@ class Link(Protocol):
     def down_since_ms(self) -> Optional[int]: ...
 
 LEGS_FRESH_S = 2.0  # the stream's legs sent with an entry order answer for this long
+# a snapshot its reader pushed answers for this long while the account's stream answers alone
+# (the reader pushes at every change and at least every second: reader.PUSH_EVERY_S)
+PUSHED_FRESH_S = 2.0
 
 
 class FrozenWeight:
@@ -93,6 +97,8 @@ class RemoteAdapter(ExchangeAdapter):
         self._mode: Optional[PositionMode] = None
         self._weight: Any = None
         self._mirror = SnapshotMirror()
+        self._latest: Optional[Snapshot] = None  # the last snapshot the reader sent, asked or not
+        self._latest_at = 0.0
         if info.get("state") is not None:
             self.took_state(info["state"])
         self._wake: Optional[Callable[[str], None]] = None
@@ -139,8 +145,20 @@ class RemoteAdapter(ExchangeAdapter):
             if oid in self._held:
                 self._held[oid] = False
 
+    def pushed(self, encoded: tuple) -> None:
+        """A snapshot the reader sent unasked: its stream changed it, or a second went by."""
+        try:
+            self._took(self._mirror.apply(encoded))
+        except Gap:
+            self._latest = None  # the next snapshot is asked for, whole
+
+    def _took(self, snap: Snapshot) -> Snapshot:
+        self._latest, self._latest_at = snap, time.monotonic()
+        return snap
+
     def restarted(self) -> None:
         """A reader started again: nothing it sent before holds (a whole snapshot next)."""
+        self._latest = None
         self._mirror.forget()
         self._held.clear()
         self._legs.clear()
@@ -165,10 +183,17 @@ class RemoteAdapter(ExchangeAdapter):
         return await self._link.call(self.key, method, args, gated)
 
     async def snapshot(self) -> Snapshot:
+        """The account now: while its stream answers alone, the snapshot the reader last pushed
+        (no call: the tick never waits behind a reader busy with another account's REST read);
+        else asked of the reader, which reads REST where the adapter would."""
+        latest, health = self._latest, self._health
+        if (latest is not None and trusted(health) and self._link.down_reason() is None
+                and time.monotonic() - self._latest_at < PUSHED_FRESH_S):
+            return latest
         try:
-            return self._mirror.apply(await self._call("snapshot", self._mirror.number))
+            return self._took(self._mirror.apply(await self._call("snapshot", self._mirror.number)))
         except Gap:
-            return self._mirror.apply(await self._call("snapshot", None))
+            return self._took(self._mirror.apply(await self._call("snapshot", None)))
 
     async def load_symbols(self) -> None:
         await self._call("load_symbols")

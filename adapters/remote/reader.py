@@ -38,6 +38,9 @@ from ..base import send_gate
 from .wire import SnapshotSender, error_of, pack, read_frame
 
 BEAT_S = 0.25
+# a trusted stream's snapshot is pushed when the stream changes it, and at least this often (the
+# push is also what starts the stream's REST reconcile at its cadence, beside)
+PUSH_EVERY_S = 1.0
 # the adapter calls the decider may make (nothing else is called by name)
 CALLS = frozenset({
     "snapshot", "load_symbols", "submit", "fetch_order", "cancel_orders", "arm_cancel_all_after",
@@ -63,6 +66,12 @@ def info(adapter: Any) -> dict:
     return {"capabilities": adapter.capabilities, "symbols": adapter.symbols(),
             "strategy_names": adapter.strategy_names(), "labels": dict(labels) if isinstance(labels, dict) else None,
             "trading_keys": tuple(getattr(adapter, "trading_keys", ()) or ())}
+
+
+def trusted(health: Any) -> bool:
+    """The stream answers the account's snapshots alone: live, confirmed by its last REST
+    reconcile, which is not overdue (its snapshot then reads nothing over REST)."""
+    return health is not None and health.state == "live" and bool(health.answers) and not health.reconcile_overdue
 
 
 def state(adapter: Any) -> tuple:
@@ -117,6 +126,9 @@ class Reader:
         self._said: dict[str, tuple] = {}  # account → its state as last sent
         self._told: dict[str, dict] = {}  # account → its info as last sent
         self._watched: dict[str, dict[str, None]] = {}  # account → entry orders handed over, oldest first
+        self._woken: set[str] = set()  # accounts whose stream changed since their last push
+        self._flush_due = False
+        self._pushed: dict[str, float] = {}  # account → when its snapshot was last pushed (monotonic)
 
     def send(self, message: tuple) -> None:
         out = self._out
@@ -199,12 +211,13 @@ class Reader:
             reply = ("reply", number, False, error_of(e))
         finally:
             self._tasks.pop(number, None)
+        if key in self.adapters:  # what the call changed, read by the decider before its answer
+            self._info(key)
+            self._state(key)
         try:
             self.send(reply)
         except Exception as e:  # noqa: BLE001 - an answer that cannot be pickled is a failure of the call
             self.send(("reply", number, False, ("other", f"unsendable answer: {type(e).__name__}")))
-        self._info(key)
-        self._state(key)
         if self._out is not None:
             await self._out.drain()
 
@@ -234,13 +247,45 @@ class Reader:
 
     async def _beat(self) -> None:
         while True:
-            self.send(("beat", time.monotonic()))
+            now = time.monotonic()
+            self.send(("beat", now))
             self._states()
+            stale = [k for k in self.adapters if now - self._pushed.get(k, 0.0) >= PUSH_EVERY_S]
+            if stale:
+                await self._push(stale, wake=False)
             await asyncio.sleep(BEAT_S)
 
     def _wake(self, key: str) -> None:
+        """A stream changed the account: its snapshot pushed, then the decider woken — the wakes
+        of one turn of this loop together, after it."""
         self._gone(key)
-        self.send(("wake", key))
+        self._woken.add(key)
+        if not self._flush_due:
+            self._flush_due = True
+            asyncio.get_running_loop().call_soon(self._flush)
+
+    def _flush(self) -> None:
+        self._flush_due = False
+        keys, self._woken = self._woken, set()
+        task = asyncio.create_task(self._push(sorted(keys), wake=True))
+        self._tasks[-id(task)] = task
+        task.add_done_callback(lambda t: self._tasks.pop(-id(t), None))
+
+    async def _push(self, keys: list[str], wake: bool) -> None:
+        """Each account's snapshot sent unasked where its stream answers alone (no REST read is
+        made for it here), then, with ``wake``, the decider woken for it."""
+        for key in keys:
+            adapter = self.adapters[key]
+            if trusted(adapter.stream_health()):
+                try:
+                    snap = await adapter.snapshot()
+                except Exception:  # noqa: BLE001 - the decider's next call reads it and says why
+                    snap = None
+                if snap is not None and snap.fetch.ok:
+                    self._pushed[key] = time.monotonic()
+                    self.send(("snap", key, self._sender.encode(key, snap, self._sender.held(key))))
+            if wake:
+                self.send(("wake", key))
 
     def _entry(self, key: str, order: Any) -> None:
         watched = self._watched.setdefault(key, {})

@@ -129,6 +129,12 @@ class SnapshotSender:
     def forget(self, key: str) -> None:
         self._sent.pop(key, None)
 
+    def held(self, key: str) -> Optional[int]:
+        """The number of the last snapshot of ``key`` sent (what the decider holds once it has
+        read the frames sent before): a snapshot pushed unasked is a change of it."""
+        last = self._sent.get(key)
+        return None if last is None else last[0]
+
     def encode(self, key: str, snap: Snapshot, base: Optional[int]) -> tuple:
         """(this one's number, the number of the one it changes or None: whole, its small fields,
         its parts (each :data:`SAME` or the value), its positions: ``("same",)``, ``("rows",
