@@ -35,7 +35,7 @@ from typing import Any, Callable, Iterable, Optional
 
 from . import reader as reader_process
 from .adapter import RemoteAdapter, reader_down
-from .wire import pack, raise_error, read_frame
+from .wire import Outbox, pack, raise_error, read_frame
 
 log = logging.getLogger("killswitch.runner.readers")
 
@@ -102,6 +102,7 @@ class ReaderLink:
         self.adapters: dict[str, RemoteAdapter] = {}
         self.process: Optional[Any] = None
         self._writer: Optional[asyncio.StreamWriter] = None
+        self._outbox: Optional[Outbox] = None
         self._pending: dict[int, asyncio.Future] = {}
         self._numbers = itertools.count(1)
         self._seq = 0
@@ -129,12 +130,12 @@ class ReaderLink:
         number = next(self._numbers)
         future = asyncio.get_running_loop().create_future()
         self._pending[number] = future
-        self._writer.write(pack(("call", number, key, method, args, gated)))
+        self._out(("call", number, key, method, args, gated))
         try:
             ok, value = await future
         except asyncio.CancelledError:
             if self._writer is not None and not self._writer.is_closing():
-                self._writer.write(pack(("cancel", number)))
+                self._out(("cancel", number))
             raise
         finally:
             self._pending.pop(number, None)
@@ -144,7 +145,13 @@ class ReaderLink:
 
     def tell(self, key: str, what: str, value: Any) -> None:
         if self._down is None and self._writer is not None:
-            self._writer.write(pack(("set", key, what, value)))
+            self._out(("set", key, what, value))
+
+    def _out(self, message: tuple) -> None:
+        if self._outbox is None or self._outbox.writer is not self._writer:
+            assert self._writer is not None
+            self._outbox = Outbox(self._writer)
+        self._outbox.put(message)
 
     # --- the process ---------------------------------------------------------------------------------
 
@@ -239,6 +246,8 @@ class ReaderLink:
             return None
         if writer is not None and not kill:
             try:
+                if self._outbox is not None:
+                    self._outbox.flush()  # the calls and settings of this turn, before the stop
                 writer.write(pack(("stop",)))
                 await asyncio.wait_for(writer.drain(), 2)
             except Exception:  # noqa: BLE001 - it is ended below

@@ -35,7 +35,7 @@ import traceback
 from typing import Any, Callable, Optional
 
 from ..base import send_gate
-from .wire import SnapshotSender, error_of, pack, read_frame
+from .wire import Outbox, SnapshotSender, error_of, read_frame
 
 BEAT_S = 0.25
 # a trusted stream's snapshot is pushed when the stream changes it, and at least this often (the
@@ -119,6 +119,7 @@ class Reader:
         self._term = term
         self._level = level
         self._out: Optional[asyncio.StreamWriter] = None
+        self._outbox: Optional[Outbox] = None
         self._seq = 0
         self.adapters: dict[str, Any] = {}
         self._tasks: dict[int, asyncio.Task] = {}
@@ -128,14 +129,19 @@ class Reader:
         self._watched: dict[str, dict[str, None]] = {}  # account → entry orders handed over, oldest first
         self._woken: set[str] = set()  # accounts whose stream changed since their last push
         self._flush_due = False
+        self._pushing: dict[str, bool] = {}  # accounts being pushed → a wake to send after it
         self._pushed: dict[str, float] = {}  # account → when its snapshot was last pushed (monotonic)
 
     def send(self, message: tuple) -> None:
-        out = self._out
-        if out is None or out.is_closing():
+        out = self._outbox
+        if out is None or out.writer.is_closing():
             return
         self._seq += 1
-        out.write(pack((self._seq, *message)))
+        try:
+            out.put((self._seq, *message))
+        except BaseException:
+            self._seq -= 1  # nothing of it went: the next frame takes its number
+            raise
 
     def may_send(self) -> bool:
         """The lease term the decider published holds now (:mod:`module doc <.reader>`)."""
@@ -144,6 +150,7 @@ class Reader:
 
     async def serve(self) -> None:
         reader, self._out = await asyncio.open_connection(sock=self._sock)
+        self._outbox = Outbox(self._out)
         root = logging.getLogger()
         root.handlers[:] = [_Forward(self, asyncio.get_running_loop())]
         root.setLevel(self._level)
@@ -175,6 +182,8 @@ class Reader:
                 except Exception:  # noqa: BLE001 - closing is best effort: the process ends
                     pass
             if self._out is not None:
+                if self._outbox is not None:
+                    self._outbox.flush()
                 self._out.close()
 
     def _take(self, message: tuple) -> None:
@@ -218,8 +227,8 @@ class Reader:
             self.send(reply)
         except Exception as e:  # noqa: BLE001 - an answer that cannot be pickled is a failure of the call
             self.send(("reply", number, False, ("other", f"unsendable answer: {type(e).__name__}")))
-        if self._out is not None:
-            await self._out.drain()
+        if self._out is not None and self._out.transport.get_write_buffer_size() > 1 << 20:
+            await self._out.drain()  # the decider reads slower than this answers: wait for it here
 
     def _info(self, key: str) -> None:
         """The account's info sent again when it changed: its markets are loaded by the first call
@@ -246,13 +255,15 @@ class Reader:
             self.send(("states", changed))
 
     async def _beat(self) -> None:
+        """The beat, the states that changed, and the pushes a second without a change made due:
+        never waiting on a push (a stream's snapshot may wait for its legs to be made)."""
         while True:
             now = time.monotonic()
             self.send(("beat", now))
             self._states()
-            stale = [k for k in self.adapters if now - self._pushed.get(k, 0.0) >= PUSH_EVERY_S]
-            if stale:
-                await self._push(stale, wake=False)
+            due = [k for k in self.adapters if now - self._pushed.get(k, 0.0) >= PUSH_EVERY_S]
+            if due:
+                self._start_push(due, wake=False)
             await asyncio.sleep(BEAT_S)
 
     def _wake(self, key: str) -> None:
@@ -267,15 +278,26 @@ class Reader:
     def _flush(self) -> None:
         self._flush_due = False
         keys, self._woken = self._woken, set()
-        task = asyncio.create_task(self._push(sorted(keys), wake=True))
-        self._tasks[-id(task)] = task
-        task.add_done_callback(lambda t: self._tasks.pop(-id(t), None))
+        self._start_push(sorted(keys), wake=True)
 
-    async def _push(self, keys: list[str], wake: bool) -> None:
-        """Each account's snapshot sent unasked where its stream answers alone (no REST read is
-        made for it here), then, with ``wake``, the decider woken for it."""
+    def _start_push(self, keys: list[str], wake: bool) -> None:
+        """A push of each of ``keys`` not being pushed already (one at a time per account); a wake
+        for one being pushed is sent after that push, the snapshot it carries being as new."""
         for key in keys:
-            adapter = self.adapters[key]
+            if key in self._pushing:
+                if wake:
+                    self._pushing[key] = True
+                continue
+            self._pushing[key] = wake
+            task = asyncio.create_task(self._push(key))
+            self._tasks[-id(task)] = task
+            task.add_done_callback(lambda t: self._tasks.pop(-id(t), None))
+
+    async def _push(self, key: str) -> None:
+        """The account's snapshot sent unasked where its stream answers alone (no REST read is made
+        for it here), then the decider woken for it where a wake asked for the push."""
+        adapter = self.adapters[key]
+        try:
             if trusted(adapter.stream_health()):
                 try:
                     snap = await adapter.snapshot()
@@ -284,7 +306,10 @@ class Reader:
                 if snap is not None and snap.fetch.ok:
                     self._pushed[key] = time.monotonic()
                     self.send(("snap", key, self._sender.encode(key, snap, self._sender.held(key))))
-            if wake:
+            else:
+                self._pushed[key] = time.monotonic()  # asked for by the decider's calls meanwhile
+        finally:
+            if self._pushing.pop(key, False):
                 self.send(("wake", key))
 
     def _entry(self, key: str, order: Any) -> None:

@@ -48,6 +48,29 @@ def pack(message: tuple) -> bytes:
     return HEADER.pack(len(body)) + body
 
 
+class Outbox:
+    """The frames of one turn of the loop written together, after it: one system call for all
+    of them (a reader's wakes, pushes and answers of a turn; the decider's calls of a tick). A
+    frame that cannot be packed raises at :meth:`put`, and nothing of it is written."""
+
+    def __init__(self, writer: asyncio.StreamWriter):
+        self.writer = writer
+        self._frames: list[bytes] = []
+        self._due = False
+
+    def put(self, message: tuple) -> None:
+        self._frames.append(pack(message))
+        if not self._due:
+            self._due = True
+            asyncio.get_running_loop().call_soon(self.flush)
+
+    def flush(self) -> None:
+        self._due = False
+        if self._frames and not self.writer.is_closing():
+            self.writer.write(b"".join(self._frames))
+        self._frames.clear()
+
+
 async def read_frame(reader: asyncio.StreamReader) -> Optional[tuple]:
     """The next message, or None at the end of the link."""
     try:
@@ -242,4 +265,4 @@ class Gap(Exception):
     """A snapshot's change arrived for one the mirror does not hold: a whole one is asked for."""
 
 
-__all__ = ["Gap", "SAME", "SnapshotMirror", "SnapshotSender", "error_of", "pack", "raise_error", "read_frame"]
+__all__ = ["Gap", "Outbox", "SAME", "SnapshotMirror", "SnapshotSender", "error_of", "pack", "raise_error", "read_frame"]
