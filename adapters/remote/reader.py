@@ -41,6 +41,13 @@ BEAT_S = 0.25
 # a trusted stream's snapshot is pushed when the stream changes it, and at least this often (the
 # push is also what starts the stream's REST reconcile at its cadence, beside)
 PUSH_EVERY_S = 1.0
+# an account's snapshot is pushed at most this often (the decider's ticks are at least the runner's
+# --min-tick-spacing apart, 100 ms by default: more would be read by no tick); a change within it is
+# pushed at its end
+PUSH_SPACING_S = 0.1
+# while this much is written and not yet read by the decider, pushes wait (a call's answer must
+# not queue behind megabytes of snapshots nobody reads: the link is one ordered stream)
+PUSH_BACKLOG = 256 * 1024
 # the adapter calls the decider may make (nothing else is called by name)
 CALLS = frozenset({
     "snapshot", "load_symbols", "submit", "fetch_order", "cancel_orders", "arm_cancel_all_after",
@@ -293,10 +300,20 @@ class Reader:
             self._tasks[-id(task)] = task
             task.add_done_callback(lambda t: self._tasks.pop(-id(t), None))
 
+    def _backlog(self) -> int:
+        return self._out.transport.get_write_buffer_size() if self._out is not None else 0
+
     async def _push(self, key: str) -> None:
         """The account's snapshot sent unasked where its stream answers alone (no REST read is made
-        for it here), then the decider woken for it where a wake asked for the push."""
+        for it here), then the decider woken for it where a wake asked for the push: no sooner
+        than :data:`PUSH_SPACING_S` after its last push, and not while :data:`PUSH_BACKLOG` waits
+        to be read."""
         adapter = self.adapters[key]
+        wait = self._pushed.get(key, 0.0) + PUSH_SPACING_S - time.monotonic()
+        if wait > 0:
+            await asyncio.sleep(wait)
+        while self._backlog() > PUSH_BACKLOG:
+            await asyncio.sleep(PUSH_SPACING_S / 4)
         try:
             if trusted(adapter.stream_health()):
                 try:
