@@ -1,0 +1,105 @@
+"""A reader pushes a trusted stream's snapshot before the wake that asked for it, an account's
+pushes at least PUSH_SPACING_S apart (a change within it pushed at its end, once), and none while
+PUSH_BACKLOG bytes wait unread by the decider (a call's answer never queues behind them)."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Any
+
+from adapters.base import StreamHealth
+from adapters.remote import reader as reader_module
+from adapters.remote.reader import Reader
+from killswitch.snapshot import Snapshot
+
+KEY = "binanceusdm/a"
+LIVE = StreamHealth(state="live", reason=None, since_ms=1, last_message_ms=2, answers=True)
+
+
+class Adapter:
+    def __init__(self) -> None:
+        self.reads = 0
+
+    def stream_health(self) -> StreamHealth:
+        return LIVE
+
+    async def snapshot(self) -> Snapshot:
+        self.reads += 1
+        return Snapshot(venue="binanceusdm", account="a", market_type="futures", ts_event=self.reads, equity=1.0)
+
+
+class Transport:
+    def __init__(self) -> None:
+        self.backlog = 0
+
+    def get_write_buffer_size(self) -> int:
+        return self.backlog
+
+
+class Out:
+    """The reader's writer and outbox at once: what it sends, with when."""
+
+    def __init__(self) -> None:
+        self.transport = Transport()
+        self.writer = self
+        self.sent: list[tuple[float, tuple]] = []
+
+    def is_closing(self) -> bool:
+        return False
+
+    def put(self, message: tuple) -> None:
+        self.sent.append((time.monotonic(), message[1:]))
+
+
+def reader() -> tuple[Reader, Out, Adapter]:
+    r = Reader(0, build=lambda: None, sock=None, term=None, level=0)  # type: ignore[arg-type]
+    out, adapter = Out(), Adapter()
+    r._out, r._outbox = out, out  # type: ignore[assignment]
+    r.adapters = {KEY: adapter}
+    return r, out, adapter
+
+
+def kinds(out: Out) -> list[str]:
+    return [m[0] for _, m in out.sent]
+
+
+async def settled(r: Reader) -> None:
+    while r._tasks or r._flush_due:
+        await asyncio.sleep(0.005)
+
+
+def test_a_wake_follows_the_snapshot_it_pushed_and_a_burst_is_one_push_at_the_spacings_end(monkeypatch):
+    monkeypatch.setattr(reader_module, "PUSH_SPACING_S", 0.2)
+
+    async def case() -> None:
+        r, out, adapter = reader()
+        r._wake(KEY)
+        await settled(r)
+        assert kinds(out) == ["snap", "wake"]
+        first = out.sent[0][0]
+        for _ in range(5):  # five changes within the spacing: one push at its end, one wake after it
+            r._wake(KEY)
+            await asyncio.sleep(0.01)
+        await settled(r)
+        assert kinds(out) == ["snap", "wake", "snap", "wake"] and adapter.reads == 2
+        assert out.sent[2][0] - first >= 0.2
+
+    asyncio.run(case())
+
+
+def test_no_push_goes_while_the_decider_has_not_read_what_was_written(monkeypatch):
+    monkeypatch.setattr(reader_module, "PUSH_SPACING_S", 0.02)
+
+    async def case() -> None:
+        r, out, adapter = reader()
+        out.transport.backlog = reader_module.PUSH_BACKLOG + 1
+        r._wake(KEY)
+        for _ in range(20):
+            await asyncio.sleep(0.01)
+        assert out.sent == [] and adapter.reads == 0  # held while the backlog stands
+        out.transport.backlog = 0
+        await settled(r)
+        assert kinds(out) == ["snap", "wake"]
+
+    asyncio.run(case())
