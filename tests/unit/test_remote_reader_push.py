@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import time
-from typing import Any
 
 from adapters.base import StreamHealth
 from adapters.remote import reader as reader_module
