@@ -115,10 +115,17 @@ class _Forward(logging.Handler):
         if running is self.loop:
             self.reader.send(message)
         else:
-            self.loop.call_soon_threadsafe(self.reader.send, message)
+            try:
+                self.loop.call_soon_threadsafe(self.reader.send, message)
+            except RuntimeError:  # the loop has ended: the process is ending with it
+                pass
 
 
 class Reader:
+    """The reader's loop (see the module doc): its adapters, the calls in flight (by number; the
+    pushes under way by their negated task id), the snapshots sent, and what each account was
+    last said to be (its info, its state), so that only changes cross."""
+
     def __init__(self, index: int, build: Callable[[], Any], sock: socket.socket, term: Any, level: int):
         self.index = index
         self._build = build
