@@ -140,7 +140,16 @@ def venue_process(conn: Any, accounts: int, positions: int) -> None:
         await server.start()
         conn.send(("port", server.port))
         venue = FirmVenue(eng, server, positions)
-        asyncio.get_running_loop().add_reader(conn.fileno(), lambda: conn.send(("ok", venue.command(*conn.recv()))))
+        loop = asyncio.get_running_loop()
+
+        def obey() -> None:
+            try:
+                conn.send(("ok", venue.command(*conn.recv())))
+            except (EOFError, OSError):  # the bench is gone: stop (else the reader fires at every turn)
+                loop.remove_reader(conn.fileno())
+                venue.stopped.set()
+
+        loop.add_reader(conn.fileno(), obey)
         await venue.stopped.wait()
         await server.stop()
 
