@@ -49,28 +49,40 @@ _TO_ADAPTER = {"state": "took_state", "wake": "woke", "entry": "entered", "gone"
 
 
 CPU_MAX = "/sys/fs/cgroup/cpu.max"  # cgroup v2: "QUOTA PERIOD" or "max PERIOD" (a pod's CPU limit)
+CFS = "/sys/fs/cgroup/cpu"  # cgroup v1: cpu.cfs_quota_us (-1: none) and cpu.cfs_period_us
 
 
-def usable_cores(cpu_max: str = CPU_MAX) -> int:
+def _quota(cpu_max: str, cfs: str) -> Optional[float]:
+    """The CPU quota of this process's cgroup in cores (v2's cpu.max, else v1's CFS quota); None:
+    none set, or none readable."""
+    try:
+        quota, period = open(cpu_max).read().split()[:2]
+        return None if quota == "max" else int(quota) / int(period)
+    except (OSError, ValueError):
+        pass
+    try:
+        quota_us = int(open(os.path.join(cfs, "cpu.cfs_quota_us")).read())
+        period_us = int(open(os.path.join(cfs, "cpu.cfs_period_us")).read())
+        return None if quota_us <= 0 else quota_us / period_us
+    except (OSError, ValueError, ZeroDivisionError):
+        return None
+
+
+def usable_cores(cpu_max: str = CPU_MAX, cfs: str = CFS) -> int:
     """The cores this process may use: those it may run on, fewer where its cgroup's CPU quota
     (a Kubernetes pod's CPU limit) allows fewer, rounded up."""
     try:
         cores = len(os.sched_getaffinity(0))
     except (AttributeError, OSError):  # pragma: no cover - not Linux
         cores = os.cpu_count() or 1
-    try:
-        quota, period = open(cpu_max).read().split()[:2]
-        if quota != "max":
-            cores = min(cores, max(1, math.ceil(int(quota) / int(period))))
-    except (OSError, ValueError):
-        pass
-    return cores
+    quota = _quota(cpu_max, cfs)
+    return cores if quota is None else min(cores, max(1, math.ceil(quota)))
 
 
-def default_readers(accounts: int, cpu_max: str = CPU_MAX) -> int:
+def default_readers(accounts: int, cpu_max: str = CPU_MAX, cfs: str = CFS) -> int:
     """One reader per usable core beyond the decider's (:func:`usable_cores`), at least one, never
     more than the accounts."""
-    cores = usable_cores(cpu_max)
+    cores = usable_cores(cpu_max, cfs)
     return max(1, min(accounts, cores - 1 if cores > 1 else 1))
 
 
