@@ -124,6 +124,7 @@ class ReaderLink:
         self._ready: Optional[asyncio.Future] = None
         self._task: Optional[asyncio.Task] = None
         self._closing = False
+        self.restarting = False  # the pool's restart of this reader is under way
         self.restarts = 0
         self.gaps = 0
         self.frames = 0
@@ -232,7 +233,11 @@ class ReaderLink:
                 self._ready.set_result(body[0])
 
     def stalled(self) -> bool:
-        return self._down is None and time.monotonic() - self._heard > self._stall_s
+        """Silent for ``stall_s`` while up: then taken for down (the pool ends and restarts it)."""
+        if self._down is None and time.monotonic() - self._heard > self._stall_s:
+            self._went_down(f"sent nothing for {self._stall_s:g}s (stalled)")
+            return True
+        return False
 
     def _went_down(self, why: str) -> None:
         if self._down is None:
@@ -328,10 +333,9 @@ class ReaderPool:
         while not self.closed:
             await asyncio.sleep(0.25)
             for link in self.links:
-                if link.stalled():
-                    link._went_down(f"sent nothing for {link._stall_s:g}s (stalled)")
-                if link.down_reason() is not None and not self.closed and not getattr(link, "_restarting", False):
-                    link._restarting = True  # type: ignore[attr-defined]
+                link.stalled()
+                if link.down_reason() is not None and not self.closed and not link.restarting:
+                    link.restarting = True
                     asyncio.create_task(self._restart(link, backoff))
 
     async def _restart(self, link: ReaderLink, backoff: dict[int, float]) -> None:
@@ -362,7 +366,7 @@ class ReaderPool:
             log.info("READER_UP: reader %d answers again (pid %s, restart %d); its accounts are read whole again",
                      link.index, link.process.pid if link.process else "?", link.restarts)
         finally:
-            link._restarting = False  # type: ignore[attr-defined]
+            link.restarting = False
 
     async def _retell(self, link: ReaderLink) -> None:
         """What the accounts were told before, told to the reader started again."""

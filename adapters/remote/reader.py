@@ -122,9 +122,9 @@ class _Forward(logging.Handler):
 
 
 class Reader:
-    """The reader's loop (see the module doc): its adapters, the calls in flight (by number; the
-    pushes under way by their negated task id), the snapshots sent, and what each account was
-    last said to be (its info, its state), so that only changes cross."""
+    """The reader's loop (see the module doc): its adapters, the calls in flight and the pushes
+    under way, the snapshots sent, and what each account was last said to be (its info, its
+    state), so that only changes cross."""
 
     def __init__(self, index: int, build: Callable[[], Any], sock: socket.socket, term: Any, level: int):
         self.index = index
@@ -136,7 +136,8 @@ class Reader:
         self._outbox: Optional[Outbox] = None
         self._seq = 0
         self.adapters: dict[str, Any] = {}
-        self._tasks: dict[int, asyncio.Task] = {}
+        self._tasks: dict[int, asyncio.Task] = {}  # the calls in flight, by number
+        self._pushes: set[asyncio.Task] = set()  # the pushes under way
         self._sender = SnapshotSender()
         self._said: dict[str, tuple] = {}  # account → its state as last sent
         self._told: dict[str, dict] = {}  # account → its info as last sent
@@ -187,9 +188,10 @@ class Reader:
                 self._take(message)
         finally:
             beat.cancel()
-            for task in list(self._tasks.values()):
+            tasks = [*self._tasks.values(), *self._pushes]
+            for task in tasks:
                 task.cancel()
-            await asyncio.gather(beat, *self._tasks.values(), return_exceptions=True)
+            await asyncio.gather(beat, *tasks, return_exceptions=True)
             for adapter in self.adapters.values():
                 try:
                     await asyncio.wait_for(adapter.close(), 10)
@@ -304,8 +306,8 @@ class Reader:
                 continue
             self._pushing[key] = wake
             task = asyncio.create_task(self._push(key))
-            self._tasks[-id(task)] = task
-            task.add_done_callback(lambda t: self._tasks.pop(-id(t), None))
+            self._pushes.add(task)
+            task.add_done_callback(self._pushes.discard)
 
     def _backlog(self) -> int:
         return self._out.transport.get_write_buffer_size() if self._out is not None else 0

@@ -196,7 +196,10 @@ def run(policies, accounts, state_url, shard, lock_file, api_host, api_port, api
     elif readers.isdigit():
         reader_count = int(readers)
     else:
-        raise click.BadParameter(f"READERS_INVALID: {readers!r} is not a count of reader processes nor auto",
+        import difflib
+
+        near = "; did you mean auto?" if difflib.get_close_matches(readers, ["auto"], cutoff=0.7) else ""
+        raise click.BadParameter(f"READERS_INVALID: {readers!r} is not a count of reader processes nor auto{near}",
                                  param_hint="--readers")
     from click.core import ParameterSource
 

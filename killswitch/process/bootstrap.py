@@ -184,6 +184,32 @@ async def reader_adapters(accounts: Iterable[Any], readers: int, *, timeout: Opt
     return out, pool
 
 
+async def venue_adapters(accounts: Sequence[Any], readers: int, err: Say = _quiet) -> tuple[Optional[Adapters], Any]:
+    """``ksctl run``'s adapters and their reader pool: in ``readers`` reader processes (-1: one per
+    usable core beyond the decider's, adapters/remote/link.py), else (0, or no account) in this
+    process; each account whose credential cannot be read said to ``err`` (it fails alone, the
+    others are guarded). (None, None), said, when the readers do not start."""
+    if readers < 0:
+        from adapters.remote import default_readers
+
+        readers = default_readers(len(accounts))
+    pool = None
+    if readers == 0 or not accounts:
+        built = ccxt_adapters(accounts)
+    else:
+        try:
+            built, pool = await reader_adapters(accounts, readers)
+        except Exception as e:  # noqa: BLE001 - said in one line: the start stops, nothing half-built runs
+            err(f"ksctl run: READERS_FAILED: {readers} reader process(es) did not start "
+                f"({type(e).__name__}: {e}); nothing started (--readers 0 reads in this process)")
+            return None, None
+    for acc, why in built.unreadable:
+        err(f"ksctl run: ACCOUNT UNREADABLE: {acc.venue}/{acc.name}: {why.reason.value}: {why.message}; "
+            "its snapshots fail (a signal the policies react to) and nothing is sent to it until "
+            "the credential can be read")
+    return built, pool
+
+
 def _paced_by_venue(acc: Any) -> bool:
     """The account says the venue at its ``api_url`` paces requests itself; never without the URL
     (a public venue: KS224 at validate, and here the client's pacing is kept)."""

@@ -52,11 +52,10 @@ from .bootstrap import (
     AccountsError,
     SinkOptions,
     build_runner_and_desk,
-    ccxt_adapters,
     open_state,
     read_accounts,
-    reader_adapters,
     runner_sinks,
+    venue_adapters,
 )
 from .options import RunOptions
 from .reloads import PolicyReloads, compile_policy_sources, policy_mtimes
@@ -249,27 +248,8 @@ class Daemon(PolicyReloads):
         return await self._serve(runner, desk, parts, store, adapters, api, holder)
 
     async def _adapters(self, accounts: Sequence[Any]) -> Any:
-        """The accounts' adapters: in reader processes with ``--readers``, else in this one; an
-        account whose credential cannot be read said (it fails alone, the others are guarded);
-        None, said, when the readers do not start."""
-        readers = self.opts.readers
-        if readers < 0:
-            from adapters.remote import default_readers
-
-            readers = default_readers(len(accounts))
-        if readers == 0 or not accounts:
-            built = ccxt_adapters(accounts)
-        else:
-            try:
-                built, self._readers = await reader_adapters(accounts, readers)
-            except Exception as e:  # noqa: BLE001 - said in one line: the start stops, nothing half-built runs
-                self.err(f"ksctl run: READERS_FAILED: {readers} reader process(es) did not start "
-                         f"({type(e).__name__}: {e}); nothing started (--readers 0 reads in this process)")
-                return None
-        for acc, why in built.unreadable:
-            self.err(f"ksctl run: ACCOUNT UNREADABLE: {acc.venue}/{acc.name}: {why.reason.value}: {why.message}; "
-                     "its snapshots fail (a signal the policies react to) and nothing is sent to it until "
-                     "the credential can be read")
+        """The accounts' adapters (:func:`~.bootstrap.venue_adapters`); None when the readers do not start."""
+        built, self._readers = await venue_adapters(accounts, self.opts.readers, self.err)
         return built
 
     async def _close_readers(self) -> None:

@@ -192,6 +192,22 @@ def test_a_lease_ttl_too_short_to_renew_is_refused_with_a_reason_code(tmp_path):
     assert "LEASE_TTL_TOO_SHORT" in out.output and not (tmp_path / "state.db").exists()
 
 
+def test_a_readers_count_that_is_neither_a_number_nor_auto_is_refused_with_a_reason_code(tmp_path):
+    from click.testing import CliRunner
+
+    from killswitch.cli.main import cli
+
+    acc = accounts_file(tmp_path, 9)
+    for typo in ("two", "-1", "atuo", "1.5"):
+        out = CliRunner().invoke(cli, ["run", "--policies", str(POLICIES / "futures-book.yaml"), "--accounts",
+                                       str(acc), "--state", f"sqlite://{tmp_path / 'state.db'}", "--readers", typo,
+                                       "--lock-file", str(tmp_path / "lock.json"), "--api-port", "-1"])
+        assert out.exit_code == 2, out.output
+        assert f"READERS_INVALID: {typo!r} is not a count of reader processes nor auto" in out.output
+        assert not (tmp_path / "state.db").exists()
+        assert ("did you mean auto?" in out.output) == (typo == "atuo")
+
+
 def test_run_logs_json_lines_with_ks_log_format_and_keeps_credentials_out(tmp_path):
     """KS_LOG_FORMAT=json: every line of both streams is a JSON object with a UTC time and a level;
     the credentials' values set in the environment appear in none."""

@@ -135,12 +135,12 @@ def test_readers_that_do_not_start_stop_the_start_in_one_line_and_nothing_runs(t
     """A reader process that never says it is ready (here: its pool cannot start) stops ``ksctl
     run`` before anything is built on it: exit 1, one READERS_FAILED line naming the way back
     (``--readers 0``), the store closed; no runner, no lease."""
-    import killswitch.process.daemon as daemon_module
+    import killswitch.process.bootstrap as bootstrap_module
 
     async def refused(accounts, readers, **kw):
         raise RuntimeError("reader 0 ended before it was ready")
 
-    monkeypatch.setattr(daemon_module, "reader_adapters", refused)
+    monkeypatch.setattr(bootstrap_module, "reader_adapters", refused)
     said: list[str] = []
     daemon = _daemon(tmp_path, exchange, monkeypatch, said)
     daemon.opts.readers = 1

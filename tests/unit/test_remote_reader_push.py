@@ -64,7 +64,7 @@ def kinds(out: Out) -> list[str]:
 
 
 async def settled(r: Reader) -> None:
-    while r._tasks or r._flush_due:
+    while r._tasks or r._pushes or r._flush_due:
         await asyncio.sleep(0.005)
 
 
