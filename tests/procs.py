@@ -106,10 +106,10 @@ def paced_by_the_simulator(monkeypatch: Any) -> None:
     requests to the real venue's weights (about 2 s a tick against the simulator) and counts the
     retries of failed calls too (5 s a tick while the venue is down). What the runner does with
     what it reads is the same; only the ticks' wall time changes."""
-    import killswitch.process.daemon as daemon_module
-    from killswitch.process.bootstrap import ccxt_adapters
+    import killswitch.process.bootstrap as bootstrap_module
 
-    monkeypatch.setattr(daemon_module, "ccxt_adapters", functools.partial(ccxt_adapters, rate_limit=False))
+    monkeypatch.setattr(bootstrap_module, "ccxt_adapters",
+                        functools.partial(bootstrap_module.ccxt_adapters, rate_limit=False))
 
 
 class Receiver:

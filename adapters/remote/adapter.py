@@ -43,7 +43,7 @@ from ..base import (
     StreamHealth,
     open_gate,
 )
-from .reader import trusted
+from .reader import GONE_KEPT, trusted
 from .wire import Gap, SnapshotMirror
 
 
@@ -134,7 +134,7 @@ class RemoteAdapter(ExchangeAdapter):
 
     def entered(self, order: Order, legs: Optional[dict[str, float]]) -> None:
         self._held[str(order.id)] = True
-        while len(self._held) > 4096:
+        while len(self._held) > GONE_KEPT:
             del self._held[next(iter(self._held))]
         self._legs[order.symbol] = (time.monotonic(), legs)
         if self._entry is not None:

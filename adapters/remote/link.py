@@ -127,7 +127,6 @@ class ReaderLink:
         self.restarting = False  # the pool's restart of this reader is under way
         self.restarts = 0
         self.gaps = 0
-        self.frames = 0
 
     # --- what the adapters ask ----------------------------------------------------------------------
 
@@ -192,7 +191,6 @@ class ReaderLink:
                 if message is None:
                     break
                 self._heard = time.monotonic()
-                self.frames += 1
                 seq, kind = message[0], message[1]
                 if seq != self._seq + 1:
                     self.gaps += 1
