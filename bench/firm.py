@@ -80,6 +80,7 @@ import shutil
 import statistics
 import sys
 import tempfile
+import threading
 import time
 import urllib.request
 from pathlib import Path
@@ -165,7 +166,6 @@ class FirmVenue:
 
         self.eng, self.server, self.positions = eng, server, positions
         self.names = list(eng.accounts)
-        self.first = next(iter(eng.markets))
         self.seen: dict[str, Any] = {"event": {}, "close": {}, "accepted": {}, "cancelled": {}, "refused": [],
                                      "event_errors": []}
         self.stopped = asyncio.Event()
@@ -200,11 +200,20 @@ class FirmVenue:
         return out
 
     def event(self, account: str) -> None:
-        """A market buy of three times the account's wallet (firm_book's) on the first market."""
-        size = round(3.2 * 10_000.0 * self.positions / self.eng.mark(self.first), 3)
+        """Market buys of three times the account's wallet (firm_book's): on the first market, or
+        where that is more than a market's largest order (10,000 positions), on as many markets as
+        it takes, in turn, at once (the event stamped before the first)."""
+        notional, markets = 3.2 * 10_000.0 * self.positions, list(self.eng.markets)
         self.seen["event"][account] = time.monotonic()
+        i = 0
         try:
-            self._place(account, self.first, "BUY", "MARKET", size, client_order_id=f"event-{account}")
+            while notional > 1.0:
+                sym = markets[i % len(markets)]
+                mark = self.eng.mark(sym)
+                size = round(min(notional / mark, 0.9 * self.eng.markets[sym].max_amount), 3)
+                self._place(account, sym, "BUY", "MARKET", size, client_order_id=f"event-{account}-{i}")
+                notional -= size * mark
+                i += 1
         except Exception as e:  # noqa: BLE001 - said in the figures
             self.seen["event_errors"].append(f"{account}: {type(e).__name__}: {e}")
 
@@ -506,6 +515,42 @@ def gate_phase(args: Any, pid: int, d: Path, out: dict) -> None:
           + out["profile"].replace("\n", "\n    "), flush=True)
 
 
+def events_phase(args: Any, venue: "VenueProcess", free: list[str], shard_of: dict[str, str],
+                 out: dict, pid: int, work: Path) -> tuple[list[str], dict[str, Optional[float]]]:
+    """The events: one account at a time, the dialects in turn, never a locked one; with one
+    account, the one the rogue phase locked, its lock lifted first. The accounts taken, and how
+    long each took to read flat at the venue."""
+    if all(k in out["locks_on"] for k in free):
+        out["unlocks"] = [post(shard_of[key], "/v1/unlock", {"scope": key, "reason": "bench: events"})
+                          for key in free]
+        time.sleep(2.0)
+    picks = spread(free, args.trials)
+    flat_s: dict[str, Optional[float]] = {}
+    sampler = None
+    if args.profile:  # the incident's window sampled too, beside (py-spy ends by itself)
+        seconds = len(picks) * (args.close_bound + args.gap)
+        sampler = threading.Thread(target=lambda: out.__setitem__(
+            "incident_profile", profile_share.record(pid, seconds, work / "incident-profile.txt")
+            or profile_share.summary(work / "incident-profile.txt")))
+        sampler.start()
+    for k in picks:
+        name = k.split("/", 1)[1]
+        venue.do("event", name)
+        t = time.monotonic()
+        flat_s[k] = None
+        while time.monotonic() - t < args.close_bound:
+            if venue.do("flat", name) == 0:
+                flat_s[k] = time.monotonic() - t
+                break
+            time.sleep(0.02)
+        time.sleep(args.gap)
+    if sampler is not None:
+        sampler.join()
+        print("  profile of the deciding process in the incidents:\n    "
+              + out["incident_profile"].replace("\n", "\n    "), flush=True)
+    return picks, flat_s
+
+
 def run_layout(n: int, m: int, args: Any, work: Path, ref: float) -> dict:
     k = args.shards
     out: dict[str, Any] = {"layout": f"{n} × {m}" + (f" on {k} shards" if k > 1 else "")}
@@ -554,26 +599,14 @@ def run_layout(n: int, m: int, args: Any, work: Path, ref: float) -> dict:
         # rogue: one account of each dialect locked by the operator (at the runner holding it)
         rest = Windows(apis, runners, venue)
         locked = keys[-len(DIALECTS):] if n >= 2 * len(DIALECTS) else keys[:1]
+        out["locks_on"] = locked
         out["locks"] = [post(shard_of[key], "/v1/lock", {"scope": key, "mode": "halted",
                                                           "reason": "bench: rogue bot"}) for key in locked]
         time.sleep(2.0)
         venue.do("rogue", ([k.split("/", 1)[1] for k in locked], args.rogue_rate, args.rogue_s))
         time.sleep(args.rogue_s + 3.0)
-        # events: one account at a time, the dialects in turn, never a locked one
-        free = [k for k in keys if k not in locked]
-        picks = spread(free, args.trials)
-        flat_s: dict[str, Optional[float]] = {}
-        for k in picks:
-            name = k.split("/", 1)[1]
-            venue.do("event", name)
-            t = time.monotonic()
-            flat_s[k] = None
-            while time.monotonic() - t < args.close_bound:
-                if venue.do("flat", name) == 0:
-                    flat_s[k] = time.monotonic() - t
-                    break
-                time.sleep(0.02)
-            time.sleep(args.gap)
+        picks, flat_s = events_phase(args, venue, [k for k in keys if k not in locked] or locked, shard_of, out,
+                                     runners[0].pid, d)
         out["rest"] = rest.close()
         out["gate"] = gate.finish()
         gate = None
@@ -654,6 +687,8 @@ def report(r: dict, ref: float, args: Any) -> None:
           "  check-order: none answered")
     locks = [(s, (a.get("reason") or "")[:40]) for s, a in r["locks"]]
     print(f"  operator halts: {sum(1 for s, a in r['locks'] if a.get('done'))} of {len(locks)} applied; {locks}")
+    if "unlocks" in r:  # one account: lifted for the events
+        print(f"  lifted for the events: {sum(1 for s, a in r['unlocks'] if a.get('done'))} of {len(r['unlocks'])}")
     c = r["cancel_ms"]
     if c:
         print(f"  rogue entry → cancel: p50 {statistics.median(c):.0f} ms p99 {pct(c, 99):.0f} ms "
@@ -714,8 +749,8 @@ def main() -> None:
     ap.add_argument("--start-bound", type=float, default=300.0)
     ap.add_argument("--keep", action="store_true")
     ap.add_argument("--profile", action="store_true",
-                    help="sample the deciding process with py-spy through the gate's phase; print where its core "
-                         "goes (bench/profile_share.py)")
+                    help="sample the deciding process with py-spy through the gate's phase and the incidents; "
+                         "print where its core goes (bench/profile_share.py)")
     ap.add_argument("--shards", type=int, default=1,
                     help="split the accounts over this many runners (account i to shard i mod K)")
     ap.add_argument("--readers", default="0", metavar="N|auto",
