@@ -48,6 +48,7 @@ from typing import TYPE_CHECKING, Any, Mapping, Optional
 from ..events import INCIDENT_ACKNOWLEDGED, RESET, STAGE_TRANSITION, Event
 from ..metrics import Registry, render_collected
 from ..state.violations import VIOLATION_KINDS
+from .builtin import builtin_templates
 from .incident import follow_up, incident_from_event, iso, residual_docs
 from .lock_watch import LockWatch, _Open
 from .render import BUILTIN, record_of as record_of, render_runbook
@@ -325,7 +326,8 @@ class RunbookSink(LockWatch):
                 ctx.audit("runbook_updated", now, {
                     "incident": incident, "template": rb.template, "settled": settled,
                     "sha256": hashlib.sha256(rb.markdown.encode("utf-8")).hexdigest(),
-                    "orders": new["actions"]["summary"], "positions": len(new["positions"])})
+                    "orders": new["actions"]["summary"],
+                    "positions": len(new["positions"]) + new.get("positions_more", 0)})
                 self.updated += 1
                 f.data = new
             if f.quiet >= QUIET_TICKS or now - int(f.data["created_ms"]) > FOLLOW_MS:
@@ -370,6 +372,9 @@ class RunbookSink(LockWatch):
 
     def _load(self) -> Optional[Templates]:
         if self.root is None or not self.root.is_dir():
+            built = builtin_templates()  # what renders then: compiled now, not in an incident
+            if built is not None:
+                built.warm()
             return None
         templates = Templates.load(self.root)
         templates.warm()
@@ -377,10 +382,13 @@ class RunbookSink(LockWatch):
 
 
 def _gist(data: dict) -> tuple:
-    """What makes a runbook worth rendering again: its orders' results, the positions left
-    (contracts, not their marked value, which moves every tick), the lock, the residuals and the
-    orders its cancels left open."""
-    orders = tuple((o["client_order_id"], o["status"], o["filled"], o["code"]) for o in data["actions"]["orders"])
+    """What makes a runbook worth rendering again: its orders' results (those listed, and the
+    count of every one), the positions left (contracts, not their marked value, which moves every
+    tick), the lock, the residuals and the orders its cancels left open."""
+    orders: tuple[Any, ...] = tuple((o["client_order_id"], o["status"], o["filled"], o["code"])
+                                    for o in data["actions"]["orders"])
+    orders += (tuple(sorted((k, v) for k, v in data["actions"]["summary"].items() if k != "notional")),
+               data.get("positions_more", 0))
     positions = tuple((p["account"], p["symbol"], p["side"], p["position_side"], p["contracts"])
                       for p in data["positions"])
     lock = data["lock"]

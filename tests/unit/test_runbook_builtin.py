@@ -111,3 +111,21 @@ def test_a_directory_with_its_own_default_is_not_given_the_builtin(tmp_path):
     (tmp_path / "default.md.j2").write_text("# ours\n")
     templates = Templates.load(tmp_path)
     assert templates.borrowed == frozenset() and templates.sources == {"default.md.j2": "# ours\n"}
+
+
+def test_a_runner_without_runbooks_compiles_the_builtin_at_its_start_not_in_an_incident(monkeypatch):
+    """The built-in template is one a process, compiled when the runner's runbook sink starts:
+    an incident's runbook renders with no compiling on the runner's loop (at 10,000 positions
+    that was the longest hold of the incident)."""
+    from killswitch.runbooks.sink import RunbookSink
+
+    builtin_templates.cache_clear()  # (a process's first runner: no earlier test's render)
+    RunbookSink(None)
+    assert builtin_templates() is builtin_templates()
+
+    def refuse(*a, **kw):
+        raise AssertionError("a template loaded in an incident")
+
+    monkeypatch.setattr(builtin_templates().env.loader, "load", refuse)  # (jinja2's cache answers first)
+    rb = render_runbook(_incidents()[0], None)
+    assert rb.template == BUILTIN and not rb.problems and "## 2. What was done" in rb.markdown
