@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import copy
 import datetime as _dt
+import heapq
 import json
 import math
 import shlex
@@ -46,6 +47,11 @@ DEFAULT_STATE_URL = "sqlite://./killswitch-state.db"
 # the journal's order statuses, plus what a runbook says of an order the journal has no answer for yet
 FAILED_STATUSES = FINAL_STATUSES - {"filled"}
 OPEN_STATUSES = JOURNAL_OPEN_STATUSES | {"journaled", "scheduled", "held"}  # held: waits for an earlier order
+# a runbook's tables list this many rows each: the orders in the order they were sent (the most
+# urgent first), the positions left the largest first; the summary counts every order and every
+# position, and each order is in the journal (``ksctl history``). A runbook over 10,000 positions
+# reads as one over a hundred, and its rendering on the runner's loop does not grow with the book.
+ROWS = 100
 
 _OPS = {">=": lambda a, b: a >= b, "<=": lambda a, b: a <= b, ">": lambda a, b: a > b,
         "<": lambda a, b: a < b, "==": lambda a, b: a == b, "!=": lambda a, b: a != b}
@@ -285,9 +291,12 @@ def assemble(*, node: PolicyNode, incident: str, scope: str, level: int, from_le
              results: Mapping[str, Mapping[str, Any]], orders: list[dict], cancels: list[dict],
              directives: list[dict], hedges: list[dict], skipped: list[str], attribution: Optional[dict],
              positions: list[dict], positions_note: str, accounts: list[dict], lock: dict, state_url: str,
-             equity: Optional[float], residuals: Sequence[dict] = (), still_open: Sequence[dict] = ()) -> dict:
+             equity: Optional[float], residuals: Sequence[dict] = (), still_open: Sequence[dict] = (),
+             summary: Optional[dict] = None, positions_total: Optional[int] = None) -> dict:
     """One incident as a plain value. Every builder goes through here, so every template sees
-    the same keys whatever made the incident."""
+    the same keys whatever made the incident. ``orders`` and ``positions`` are the rows shown
+    (at most :data:`ROWS` each); ``summary`` counts every order (:func:`order_summary`, of
+    ``orders`` when not given) and ``positions_total`` every position left."""
     stage = next((s for s in node.stages if s.level == level), None)
     prev = next((s for s in node.stages if s.level == from_level), None)
     fired_names = [t for t in (stage.on if stage else ()) if results.get(t, {}).get("firing")]
@@ -319,9 +328,12 @@ def assemble(*, node: PolicyNode, incident: str, scope: str, level: int, from_le
             "orders": orders, "cancels": cancels, "directives": directives, "hedges": hedges, "skipped": skipped,
             # the losing side is said only where the stage acts on it (close_side: losing, ...)
             "attribution": attribution if _closes_losing_side(stage) else None,
-            "summary": order_summary(orders),
+            "summary": summary if summary is not None else order_summary(orders),
         },
         "positions": positions,
+        # positions left beyond those listed (the largest are listed, :data:`ROWS` of them)
+        "positions_more": max(0, (positions_total if positions_total is not None else len(positions))
+                              - len(positions)),
         "positions_note": positions_note,
         # positions the runner stopped closing (below the venue's minimum, or out of retries)
         "residuals": list(residuals),
@@ -360,6 +372,14 @@ def _order_doc(o: Any, outcome: Any, dry_run: bool) -> dict:
         "chunk": f"{o.chunk}/{o.chunks}", "action": o.action, "reason": o.reason, "group": o.group,
         "status": status, "filled": filled, "code": code, "detail": detail,
     }
+
+
+def _order_gist(o: Any, outcome: Any, dry_run: bool) -> dict:
+    """What :func:`order_summary` reads of an order (its status, notional and leg): every order
+    of an incident counted, only :data:`ROWS` of them made into rows."""
+    status = outcome.status if outcome is not None else ("not sent (dry run)" if dry_run else "journaled")
+    return {"status": status, "notional": o.notional, "venue": o.venue, "account": o.account, "symbol": o.symbol,
+            "side": o.side, "position_side": o.position_side}
 
 
 def _position_doc(account: str, p: Any, contracts: float) -> dict:
@@ -407,7 +427,9 @@ def incident_from_event(event: "Event", ctx: "SinkContext", report: Optional["Ti
     # what the venue answered, and the closes held back for an earlier order still open on their position
     outcomes = {o.client_order_id: o for o in ((report.execution.orders + report.execution.held_orders)
                                                if report is not None else [])}
-    orders = [_order_doc(o, outcomes.get(o.client_order_id), ctx.dry_run) for o in (plan.orders if plan else ())]
+    planned = plan.orders if plan else ()
+    orders = [_order_doc(o, outcomes.get(o.client_order_id), ctx.dry_run) for o in planned[:ROWS]]
+    summary = order_summary([_order_gist(o, outcomes.get(o.client_order_id), ctx.dry_run) for o in planned])
     cancels = [{"venue": c.venue, "account": c.account, "which": c.which, "count": len(c.order_ids),
                 "reason": c.reason} for c in (plan.cancels if plan else ())]
     directives = [{"kind": d.kind, "params": dict(d.params), "text": action_text(d.kind, d.params)}
@@ -424,7 +446,7 @@ def incident_from_event(event: "Event", ctx: "SinkContext", report: Optional["Ti
     now = report.now_ms if report is not None else event.ts_ms
     fills = [(o, outcomes[o.client_order_id].filled) for o in (plan.orders if plan else ())
              if o.client_order_id in outcomes]
-    positions, accounts, note, equity = _scope_now(node, ctx, scope, fills, now)
+    positions, left, accounts, note, equity = _scope_now(node, ctx, scope, fills, now)
     lock = ctx.lock_doc(scope, now)
     return assemble(
         node=node, incident=incident, scope=scope, level=level, from_level=from_level, reason=str(data.get("reason")),
@@ -435,14 +457,18 @@ def incident_from_event(event: "Event", ctx: "SinkContext", report: Optional["Ti
         positions=positions, positions_note=note, accounts=accounts,
         lock=lock, state_url=str(getattr(ctx.store, "url", DEFAULT_STATE_URL)), equity=_num(equity),
         residuals=residual_docs(ctx, incident), still_open=still_open_docs(ctx, incident),
+        summary=summary, positions_total=left,
     )
 
 
 def _scope_now(node: PolicyNode, ctx: "SinkContext", scope: str, fills: Iterable[tuple[Any, Optional[float]]],
-               now: int) -> tuple[list[dict], list[dict], str, Optional[float]]:
-    """The scope's residual positions, its accounts, a note on how the positions were read and
-    its equity: the runner's snapshots of this tick less ``fills`` (``(order intent, filled)``
-    this tick, by account, symbol and leg: the next snapshot is a tick away)."""
+               now: int) -> tuple[list[dict], int, list[dict], str, Optional[float]]:
+    """The scope's residual positions (the :data:`ROWS` largest by notional) and how many are
+    left in all, its accounts, a note on how the positions were read and its equity: the
+    runner's snapshots of this tick less ``fills`` (``(order intent, filled)`` this tick, by
+    account, symbol and leg: the next snapshot is a tick away). The positions are read as a close
+    reads them (:meth:`~killswitch.engine.scope.ScopeView.rows_at`): a model made only of those
+    listed."""
     from ..engine.scope import instances
 
     filled: dict[tuple, float] = {}
@@ -454,15 +480,20 @@ def _scope_now(node: PolicyNode, ctx: "SinkContext", scope: str, fills: Iterable
     snaps = list(ctx.snapshots.values())
     view = next((v for v in instances(node, snaps) if v.key == scope), None)
     positions, accounts = [], []
-    equity = None
+    equity, total = None, 0
     if view is not None:
         equity = view.equity
-        for s, p in view.positions:
+        left: list[tuple[float, int, str, Any, float]] = []  # (notional left, index, account, row, contracts left)
+        for i, (s, p) in enumerate(view.rows_at(range(view.position_count))):
             acct = f"{s.venue}/{s.account}"
             leg = (p.position_side if p.position_side in ("LONG", "SHORT") else p.side).lower()
-            left = max(0.0, p.contracts - filled.get((acct, p.symbol, leg), 0.0))
-            if left > 0:
-                positions.append(_position_doc(acct, p, left))
+            contracts = p.contracts - filled.get((acct, p.symbol, leg), 0.0) if filled else p.contracts
+            if contracts > 0:
+                left.append((abs(p.notional) * contracts / p.contracts if p.contracts else 0.0, i, acct, p, contracts))
+        total = len(left)
+        if total > ROWS:
+            left = sorted(heapq.nlargest(ROWS, left, key=lambda x: x[0]), key=lambda x: x[1])  # in the book's order
+        positions = [_position_doc(acct, view.pair(i)[1], contracts) for _, i, acct, _, contracts in left]
         for s in view.snapshots:
             acct = f"{s.venue}/{s.account}"
             a = ctx.account(acct)
@@ -473,7 +504,7 @@ def _scope_now(node: PolicyNode, ctx: "SinkContext", scope: str, fills: Iterable
     known = view is not None and view.positions_known
     note = ("positions in this tick's snapshot less this tick's fills; confirm at the exchange"
             if known else "positions are unknown this tick (no good snapshot): check them at the exchange")
-    return positions, sorted(accounts, key=lambda a: a["account"]), note, equity
+    return positions, total, sorted(accounts, key=lambda a: a["account"]), note, equity
 
 
 def follow_up(data: dict, ctx: "SinkContext", report: "TickFacts", entries: Sequence[Any]) -> Optional[dict]:
@@ -490,23 +521,36 @@ def follow_up(data: dict, ctx: "SinkContext", report: "TickFacts", entries: Sequ
         return None
     outcomes = {o.client_order_id: o for o in report.execution.orders}
     known = {o["client_order_id"]: o for o in data["actions"]["orders"]}
-    orders, fills = [], []
+    orders: list[dict] = []
+    gists: list[dict] = []
+    fills: list[tuple[Any, Optional[float]]] = []
     for e in entries:
-        intent = OrderIntent(**json.loads(e.payload_json))
+        payload = json.loads(e.payload_json)
+        gists.append({"status": e.status or "journaled", "notional": payload.get("notional") or 0.0,
+                      "venue": e.venue, "account": e.account, "symbol": e.symbol, "side": e.side,
+                      "position_side": e.position_side})
+        listed = len(orders) < ROWS or e.client_order_id in known
+        if not listed and e.client_order_id not in outcomes:
+            continue  # counted, not listed: in the journal (ksctl history)
+        intent = OrderIntent(**payload)
+        if e.client_order_id in outcomes:
+            fills.append((intent, outcomes[e.client_order_id].filled))
+        if not listed:
+            continue
         doc = _order_doc(intent, SimpleNamespace(status=e.status or "journaled", filled=e.filled or 0.0,
                                                  code=e.reason_code, detail=e.detail), ctx.dry_run)
         if e.client_order_id in known:  # what the planner said about it at the time stays
             doc = {**known.pop(e.client_order_id), "status": doc["status"], "filled": doc["filled"],
                    "code": doc["code"], "detail": doc["detail"]}
         orders.append(doc)
-        if e.client_order_id in outcomes:
-            fills.append((intent, outcomes[e.client_order_id].filled))
     orders += known.values()  # planned, never journaled (none in a live run; kept rather than lost)
-    positions, accounts, note, _ = _scope_now(node, ctx, scope, fills, report.now_ms)
+    gists += known.values()
+    positions, left, accounts, note, _ = _scope_now(node, ctx, scope, fills, report.now_ms)
     out = copy.deepcopy(data)  # what fired, and the equity at entry, stay as they were
     out["actions"]["orders"] = orders
-    out["actions"]["summary"] = order_summary(orders)
-    out.update(positions=positions, positions_note=note, accounts=accounts,
+    out["actions"]["summary"] = order_summary(gists)
+    out.update(positions=positions, positions_more=max(0, left - len(positions)), positions_note=note,
+               accounts=accounts,
                residuals=residual_docs(ctx, data["incident"]), still_open=still_open_docs(ctx, data["incident"]),
                lock={**lock_view(ctx.lock_doc(scope, report.now_ms), policy, (data.get("stage") or {}).get("level"),
                                  scope), "refreshed": True})

@@ -444,3 +444,34 @@ def test_policies_outside_the_repository_warn_that_the_built_in_runbook_is_used(
     rb = next(s for s in sinks if s.name == "runbooks")
     assert isinstance(rb, RunbookSink) and rb.root is None
     assert any("WARNING: runbook templates not found" in w and "--runbooks" in w for w in warned), (said, warned)
+
+
+def test_a_runbook_lists_its_first_orders_and_largest_positions_and_counts_every_one(tmp_path, monkeypatch):
+    """Over a book larger than a runbook lists (``ROWS``, here 1), the tables hold the first
+    orders sent and the largest positions left; the summary counts every order and the rest are
+    said, the same crash listing everything (the default bound) being the measure."""
+    from killswitch.runbooks import incident
+
+    (tmp_path / "all").mkdir()
+    (tmp_path / "one").mkdir()
+    *_, whole, _, _, _ = crash(tmp_path / "all")
+    monkeypatch.setattr(incident, "ROWS", 1)
+    runner, engine, clock, store, sink, reports, _ = crash(tmp_path / "one")
+    assert parts_of(runner).fanout.errors == 0
+    l3 = next(r for r in reports if any(s.transition.decision_id == L3 for s in r.transitions))
+    sent = [o for o in l3.execution.orders if o.decision_id == L3]
+    assert len(sent) > 1
+    rb = store.runbook(L3)
+    assert [o["client_order_id"] for o in rb.data["actions"]["orders"]] == [sent[0].client_order_id]
+    assert rb.data["actions"]["summary"] == whole.runbook(L3).data["actions"]["summary"]
+    assert rb.data["actions"]["summary"]["orders"] == len(sent)
+    assert f"{len(sent) - 1} more are counted below" in rb.markdown
+    assert f"{len(sent)} orders" in rb.markdown and f"{len(sent)} filled, 0 failed" in rb.markdown
+    # the first stage trims: positions are left, the largest listed, the others counted
+    l1 = "crash-ladder/simulated/sim-main/L1/e1"
+    every = whole.runbook(l1).data["positions"]
+    assert len(every) >= 2 and whole.runbook(l1).data["positions_more"] == 0
+    listed = store.runbook(l1).data
+    assert listed["positions"] == [max(every, key=lambda p: abs(p["notional"]))]
+    assert listed["positions_more"] == len(every) - 1
+    assert f"{len(every) - 1} more position" in store.runbook(l1).markdown
