@@ -202,9 +202,10 @@ class FirmVenue:
     def event(self, account: str) -> None:
         """Market buys of three times the account's wallet (firm_book's): on the first market, or
         where that is more than a market's largest order (10,000 positions), on as many markets as
-        it takes, in turn, at once (the event stamped before the first)."""
+        it takes, in turn, at once. The event is stamped when the last has filled: the venue's own
+        loop is busy with them until then (at 10,000 positions a second or more of its matching),
+        and nothing of them can reach a runner sooner."""
         notional, markets = 3.2 * 10_000.0 * self.positions, list(self.eng.markets)
-        self.seen["event"][account] = time.monotonic()
         i = 0
         try:
             while notional > 1.0:
@@ -216,6 +217,7 @@ class FirmVenue:
                 i += 1
         except Exception as e:  # noqa: BLE001 - said in the figures
             self.seen["event_errors"].append(f"{account}: {type(e).__name__}: {e}")
+        self.seen["event"][account] = time.monotonic()
 
     async def rogue(self, targets: list[str], rate: float, seconds: float) -> None:
         import asyncio
@@ -526,13 +528,17 @@ def events_phase(args: Any, venue: "VenueProcess", free: list[str], shard_of: di
         time.sleep(2.0)
     picks = spread(free, args.trials)
     flat_s: dict[str, Optional[float]] = {}
-    sampler = None
-    if args.profile:  # the incident's window sampled too, beside (py-spy ends by itself)
+    samplers: dict[str, threading.Thread] = {}
+    if args.profile:  # the incident's window sampled too, the deciding process and a reader (py-spy ends by itself)
         seconds = len(picks) * (args.close_bound + args.gap)
-        sampler = threading.Thread(target=lambda: out.__setitem__(
-            "incident_profile", profile_share.record(pid, seconds, work / "incident-profile.txt")
-            or profile_share.summary(work / "incident-profile.txt")))
-        sampler.start()
+        readers = [c for c in cores.descendants(pid) if is_reader(c)]
+        for name, sampled in (("deciding process", pid), ("first reader", readers[0] if readers else None)):
+            if sampled is not None:
+                path = work / f"incident-profile-{sampled}.txt"
+                samplers[name] = threading.Thread(target=lambda name=name, sampled=sampled, path=path: out.__setitem__(
+                    f"incident profile of the {name}",
+                    profile_share.record(sampled, seconds, path) or profile_share.summary(path)))
+                samplers[name].start()
     for k in picks:
         name = k.split("/", 1)[1]
         venue.do("event", name)
@@ -544,10 +550,10 @@ def events_phase(args: Any, venue: "VenueProcess", free: list[str], shard_of: di
                 break
             time.sleep(0.02)
         time.sleep(args.gap)
-    if sampler is not None:
+    for name, sampler in samplers.items():
         sampler.join()
-        print("  profile of the deciding process in the incidents:\n    "
-              + out["incident_profile"].replace("\n", "\n    "), flush=True)
+        print(f"  profile of the {name} in the incidents:\n    "
+              + out[f"incident profile of the {name}"].replace("\n", "\n    "), flush=True)
     return picks, flat_s
 
 
