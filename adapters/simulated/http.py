@@ -52,7 +52,7 @@ from aiohttp import web
 from ..registry import parts
 from .admin import AdminRefusal, mark_request, refused, seed_request
 from .engine import SimExchange
-from .faces import face_for
+from .faces import face_for, registered
 from .faces.shared import respond
 from .faults import FaultPlan
 from .held_clock import ADMIN_GO_PATH, held_go
@@ -109,6 +109,7 @@ class SimServer:
     # --- lifecycle ------------------------------------------------------------------------------------
 
     async def start(self) -> str:
+        registered()  # two faces claiming one path prefix are refused here, before anything listens
         app = web.Application()
         self.stream.add_routes(app)  # before the catch-all below
         for face in self.streams.values():
