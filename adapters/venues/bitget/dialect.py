@@ -52,9 +52,9 @@ What it must not do
 
 from __future__ import annotations
 
-from collections.abc import Container
 from dataclasses import dataclass, field
-from typing import Any, Awaitable, Callable, Mapping, Optional, Sequence
+from types import ModuleType
+from typing import Any, Callable, ClassVar, Mapping, Optional, Sequence
 
 from killswitch.weights import PER_UID, Read, WeightLimit
 
@@ -74,8 +74,8 @@ from ...ccxt_exchange.dialects.base import (
     unknown_value,
     unnamed,
 )
+from ...ccxt_exchange.dialects.channels import ChannelStream
 from ...ccxt_exchange.dialects.refusals import Rule
-from ...ccxt_exchange.dialects.stream_events import StreamEvent
 from ...ccxt_exchange.parsing import BadData, num
 from . import dialect_stream as bitget_stream
 
@@ -260,7 +260,7 @@ def position_mode(answer: Any) -> str:
 
 
 @dataclass(frozen=True, kw_only=True)
-class BitgetDialect(Dialect):
+class BitgetDialect(ChannelStream, Dialect):
     client_id_param: str = "clientOid"
     max_client_id_length: int = 36
     client_id_alphabet: str = r"A-Za-z0-9\-"
@@ -304,24 +304,10 @@ class BitgetDialect(Dialect):
     # reconcile's snapshot.
     streams: bool = True
 
-    def stream_message(self, message: Any) -> str:
-        return bitget_stream.stream_message(message)
+    stream_module: ClassVar[ModuleType] = bitget_stream  # its frames read there (ChannelStream)
 
-    def stream_events(self, message: Any, symbol_of: Callable[[str], str], ccxt_order: Callable[[Any], Any],
-                      held: Optional[Container[str]] = None) -> list[StreamEvent]:
-        return bitget_stream.stream_events(message, symbol_of, ccxt_order, held, ORDER_ROWS)
-
-    def stream_time(self, message: Any) -> Optional[int]:
-        return bitget_stream.stream_time(message)
-
-    def stream_ended(self, message: Any) -> tuple[str, str]:
-        return bitget_stream.stream_ended(message)
-
-    def stream_watches(self) -> tuple[tuple[str, Mapping[str, Any]], ...]:
-        return super().stream_watches() + (("watch_orders", {"trigger": True}),)
-
-    def watch_marks(self, client: Any, held: frozenset[str]) -> Awaitable[Any]:
-        return bitget_stream.watch_marks(client, held)
+    def stream_order_rows(self) -> Any:
+        return ORDER_ROWS
 
     def positions_endpoint(self, market_type: str) -> str:
         return POSITIONS

@@ -25,9 +25,9 @@ What it must not do
 
 from __future__ import annotations
 
-from collections.abc import Container
 from dataclasses import dataclass, field
-from typing import Any, Awaitable, Callable, Mapping, Optional, Sequence
+from types import ModuleType
+from typing import Any, Callable, ClassVar, Mapping, Optional, Sequence
 
 from killswitch.weights import PER_UID, Read, WeightLimit
 
@@ -48,8 +48,8 @@ from ...ccxt_exchange.dialects.base import (
     read_pages,
     unknown_value,
 )
+from ...ccxt_exchange.dialects.channels import ChannelStream
 from ...ccxt_exchange.dialects.refusals import Rule
-from ...ccxt_exchange.dialects.stream_events import StreamEvent
 from ...ccxt_exchange.parsing import BadData, num
 from . import dialect_stream as okx_stream
 from .switches import OkxPermissions
@@ -171,7 +171,7 @@ def refused_row(row: Mapping[str, Any]) -> Optional[tuple[Any, Any]]:
 
 
 @dataclass(frozen=True, kw_only=True)
-class OkxDialect(Dialect):
+class OkxDialect(ChannelStream, Dialect):
     max_client_id_length: int = 32
     fetch_order_param: str = "clOrdId"
     margin_mode_param: Optional[str] = "tdMode"
@@ -211,24 +211,10 @@ class OkxDialect(Dialect):
     streams: bool = True
     stream_order_parser: str = "parse_order"  # ccxt.pro's okx reads order rows with its REST parser
 
-    def stream_message(self, message: Any) -> str:
-        return okx_stream.stream_message(message)
+    stream_module: ClassVar[ModuleType] = okx_stream  # its frames read there (ChannelStream)
 
-    def stream_events(self, message: Any, symbol_of: Callable[[str], str], ccxt_order: Callable[[Any], Any],
-                      held: Optional[Container[str]] = None) -> list[StreamEvent]:
-        return okx_stream.stream_events(message, symbol_of, ccxt_order, held, ORDER_ROWS)
-
-    def stream_time(self, message: Any) -> Optional[int]:
-        return okx_stream.stream_time(message)
-
-    def stream_ended(self, message: Any) -> tuple[str, str]:
-        return okx_stream.stream_ended(message)
-
-    def stream_watches(self) -> tuple[tuple[str, Mapping[str, Any]], ...]:
-        return super().stream_watches() + (("watch_orders", {"trigger": True}),)
-
-    def watch_marks(self, client: Any, held: frozenset[str]) -> Awaitable[Any]:
-        return okx_stream.watch_marks(client, held)
+    def stream_order_rows(self) -> Any:
+        return ORDER_ROWS
 
     def refusal_of(self, body: Any) -> Optional[tuple[str, str]]:
         return okx_refusal(body)
