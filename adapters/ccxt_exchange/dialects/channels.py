@@ -6,6 +6,7 @@ What it owns
       stream module (``stream_module``: its ``stream_message``, ``stream_events``,
       ``stream_time``, ``stream_ended`` and ``watch_marks``), conditional orders watched on a
       channel of their own (``watch_orders`` with ``trigger``);
+    * :func:`frame_kind`, what a frame is (an answer, a push of a channel, a refused login);
     * :func:`channel_events`, a push's rows each read by its channel's reader;
     * :func:`login_refused`, what an ``expired`` frame (the venue refused or dropped the
       socket's login) says;
@@ -32,6 +33,28 @@ from .stream_hooks import StreamHooks
 
 # reads one row of a channel into its events: (channel, row, the push's context)
 Reader = Callable[..., list[StreamEvent]]
+
+
+def frame_kind(message: Any, login_errors: Container[str], kinds: Mapping[str, str], op_answers: bool = False) -> str:
+    """What a frame is (see :meth:`.stream_hooks.StreamHooks.stream_message`): the text ``pong``
+    and an ``event`` frame (login, subscribe, ..., an error that does not end the login) are
+    answers, an ``error`` of ``login_errors`` is ``expired``; a push is its channel's kind in
+    ``kinds`` (``marks``, ``state``, ``ok``), ``unknown`` of a channel not there; anything else
+    is ``malformed`` — but, with ``op_answers``, an answer to a trade op (``op`` and ``data``)."""
+    if isinstance(message, str):
+        return "answer" if message == "pong" else "malformed"
+    if not isinstance(message, Mapping):
+        return "malformed"
+    event = message.get("event")
+    if event is not None:
+        if event == "error" and str(message.get("code")) in login_errors:
+            return "expired"
+        return "answer"
+    arg = message.get("arg")
+    channel = arg.get("channel") if isinstance(arg, Mapping) else None
+    if not isinstance(channel, str):
+        return "answer" if op_answers and "op" in message and "data" in message else "malformed"
+    return kinds.get(channel, "unknown")
 
 
 def channel_events(frame: FrameFields, readers: Mapping[str, Reader], message: Any, ctx: Any) -> list[StreamEvent]:
@@ -122,5 +145,5 @@ class ChannelStream(StreamHooks):
         return marks
 
 
-__all__ = ["ChannelStream", "Reader", "channel_events", "login_refused", "mark_event", "marks_watched",
+__all__ = ["ChannelStream", "Reader", "channel_events", "frame_kind", "login_refused", "mark_event", "marks_watched",
            "watch_in_chunks"]

@@ -74,6 +74,7 @@ FRAME = FrameFields(VENUE)  # its rows' fields, read as every streaming dialect 
 MARKS = "ticker"
 POSITIONS = "positions"
 PRIVATE = ("orders", "orders-algo", "account")
+KINDS = {MARKS: "marks", POSITIONS: "state", **{channel: "ok" for channel in PRIVATE}}  # a push's kind by its channel
 LOGIN_ERRORS = frozenset({"30004", "30005", "30011", "30012", "30013", "30014", "30015"})
 POS_MODES = ("one_way_mode", "hedge_mode")
 HOLD_SIDES = ("long", "short")
@@ -119,12 +120,6 @@ class _Read(NamedTuple):
     push: _Push
 
 
-def _channel(message: Any) -> Optional[str]:
-    arg = message.get("arg") if isinstance(message, Mapping) else None
-    channel = arg.get("channel") if isinstance(arg, Mapping) else None
-    return channel if isinstance(channel, str) else None
-
-
 def stream_message(message: Any) -> str:
     """What a Bitget frame is (see :meth:`.base.Dialect.stream_message`): the venue's answers
     (``event`` login / subscribe / unsubscribe, an error that does not end the login, the text
@@ -132,23 +127,7 @@ def stream_message(message: Any) -> str:
     ``state`` (a ``positions`` push: the account's every position, read by the stream alone),
     ``ok`` (a push of another private channel the stream reads; its rows are checked as they
     are read), ``unknown`` (a push of a channel it does not read) or ``malformed``."""
-    if isinstance(message, str):
-        return "answer" if message == "pong" else "malformed"
-    if not isinstance(message, Mapping):
-        return "malformed"
-    event = message.get("event")
-    if event is not None:
-        if event == "error" and str(message.get("code")) in LOGIN_ERRORS:
-            return "expired"
-        return "answer"
-    channel = _channel(message)
-    if channel is None:
-        return "malformed"
-    if channel == MARKS:
-        return "marks"
-    if channel == POSITIONS:
-        return "state"
-    return "ok" if channel in PRIVATE else "unknown"
+    return channels.frame_kind(message, LOGIN_ERRORS, KINDS)
 
 
 def stream_ended(message: Any) -> tuple[str, str]:

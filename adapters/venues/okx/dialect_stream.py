@@ -45,6 +45,7 @@ VENUE = "okx"
 FRAME = FrameFields(VENUE)  # its rows' fields, read as every streaming dialect reads them
 MARKS = "mark-price"
 PRIVATE = ("positions", "orders", "orders-algo", "account")
+KINDS = {MARKS: "marks", **{channel: "ok" for channel in PRIVATE}}  # a push's kind by its channel
 # the error codes of a socket whose login the venue refused or does not hold
 # (https://www.okx.com/docs-v5/en/#error-code-websocket-public): invalid timestamp, invalid
 # apiKey, timestamp expired, invalid sign, login failure, please log in, wrong passphrase, API
@@ -86,23 +87,8 @@ def stream_message(message: Any) -> str:
     the text ``pong``), ``expired`` (an error of :data:`LOGIN_ERRORS`), ``marks`` (a
     ``mark-price`` push), ``ok`` (a push of a private channel; its rows are checked as they are
     read, :func:`stream_events`), ``unknown`` (a push of another channel) or ``malformed``
-    (neither an answer nor a push)."""
-    if isinstance(message, str):
-        return "answer" if message == "pong" else "malformed"
-    if not isinstance(message, Mapping):
-        return "malformed"
-    event = message.get("event")
-    if event is not None:
-        if event == "error" and str(message.get("code")) in LOGIN_ERRORS:
-            return "expired"
-        return "answer"
-    arg = message.get("arg")
-    channel = arg.get("channel") if isinstance(arg, Mapping) else None
-    if not isinstance(channel, str):
-        return "answer" if "op" in message and "data" in message else "malformed"  # a trade op's answer
-    if channel == MARKS:
-        return "marks"
-    return "ok" if channel in PRIVATE else "unknown"
+    (neither an answer nor a push; a trade op's answer is an answer)."""
+    return channels.frame_kind(message, LOGIN_ERRORS, KINDS, op_answers=True)
 
 
 def stream_ended(message: Any) -> tuple[str, str]:
