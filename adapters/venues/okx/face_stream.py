@@ -116,13 +116,8 @@ class OkxStreamFace(ChannelFace):
         if where != "public" and sock.owner is None:
             self._error(sock, "60011", "Please log in")
             return
-        key = f"mark-price:{inst}" if channel == "mark-price" else str(channel)
-        self._say(sock, {"event": op, "arg": arg})
-        if op == "unsubscribe":
-            sock.streams.discard(key)
+        if not self._subscribed(sock, op, arg, inst, {**arg, **({"uid": _uid(sock.owner)} if sock.owner else {})}):
             return
-        sock.streams.add(key)
-        sock.pushed["args"][key] = {**arg, **({"uid": _uid(sock.owner)} if sock.owner else {})}
         if market is not None:
             self._mark(sock, market.symbol, self.engine.now())
         elif channel == "positions":
