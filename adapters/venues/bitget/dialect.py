@@ -76,7 +76,7 @@ from ...ccxt_exchange.dialects.base import (
 )
 from ...ccxt_exchange.dialects.channels import ChannelStream
 from ...ccxt_exchange.dialects.refusals import Rule
-from ...ccxt_exchange.parsing import BadData, num
+from ...ccxt_exchange.parsing import BadData, num, order_info
 from . import dialect_stream as bitget_stream
 
 POSITIONS = "GET /api/v2/mix/position/all-position"
@@ -172,13 +172,6 @@ MODE_PARAMS: Mapping[str, str] = {"symbol": "BTCUSDT", "productType": "USDT-FUTU
 CLOSING_PREFIXES = ("reduce_", "burst_", "delivery_", "offset_")
 
 
-def _info(order: Any) -> Mapping[str, Any]:
-    if not isinstance(order, Mapping):
-        raise BadData("an order is not an object")
-    info = order.get("info")
-    return info if isinstance(info, Mapping) else {}
-
-
 def _yes(value: Any) -> bool:
     return value is True or str(value).lower() in ("yes", "true")
 
@@ -197,7 +190,7 @@ def read_row(venue: str, endpoint: str, order: Any) -> dict:
     long leg, to open or to close it; ccxt turns it round only when the row says ``reduceOnly``
     YES, which a TP/SL plan does not): the side is the leg's, turned round when the row closes.
     An unknown ``posMode``, or a hedge row without its leg, is BAD_RESPONSE."""
-    info = _info(order)
+    info = order_info(order)
     mode = info.get("posMode")
     if mode not in POS_MODES:
         raise unknown_value(venue, endpoint, "posMode", mode)
@@ -217,7 +210,7 @@ def read_plan(venue: str, endpoint: str, order: Any) -> Listed:
     """A row of orders-plan-pending: its kind from its own ``planType`` (an unknown one is
     BAD_RESPONSE), its side and closing as :func:`read_row`, its type the ``planType`` (the
     cancel names it)."""
-    info = _info(order)
+    info = order_info(order)
     plan = info.get("planType")
     kind = PLAN_KINDS.get(plan) if isinstance(plan, str) else None
     if kind is None:
@@ -238,7 +231,7 @@ def before_oldest(endpoint: str) -> Callable[[list], Optional[Mapping[str, Any]]
             return None
         ids = []
         for o in page:
-            raw_id = _info(o).get("orderId")
+            raw_id = order_info(o).get("orderId")
             if not isinstance(raw_id, str) or not raw_id.isdigit():
                 raise BadData(f"{endpoint}: an order of a full page has no orderId")
             ids.append(raw_id)

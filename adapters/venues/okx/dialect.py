@@ -50,7 +50,7 @@ from ...ccxt_exchange.dialects.base import (
 )
 from ...ccxt_exchange.dialects.channels import ChannelStream
 from ...ccxt_exchange.dialects.refusals import Rule
-from ...ccxt_exchange.parsing import BadData, num
+from ...ccxt_exchange.parsing import BadData, num, order_info
 from . import dialect_stream as okx_stream
 from .switches import OkxPermissions
 
@@ -255,14 +255,14 @@ class OkxDialect(ChannelStream, Dialect):
 
     def _regular(self, order: Any) -> Any:
         """A row of orders-pending, its ``ordType`` one the list documents (:func:`_regular`)."""
-        value = _info(order).get("ordType")
+        value = order_info(order).get("ordType")
         if value not in REGULAR_ORD_TYPES:
             raise unknown_value(self.id, REGULAR_ORDERS, "ordType", value)
         return _regular(order)
 
     def _algo(self, order: Any, endpoint: str) -> Listed:
         """A row of orders-algo-pending, its ``ordType`` one the list documents (:func:`_algo`)."""
-        value = _info(order).get("ordType")
+        value = order_info(order).get("ordType")
         if value not in ALGO_ORD_TYPES:
             raise unknown_value(self.id, endpoint, "ordType", value)
         kind, out = _algo(order)
@@ -355,18 +355,11 @@ def _after(endpoint: str, id_field: str) -> Callable[[list], Optional[Mapping[st
     return next_params
 
 
-def _info(order: Any) -> Mapping[str, Any]:
-    if not isinstance(order, Mapping):
-        raise BadData("an order is not an object")
-    info = order.get("info")
-    return info if isinstance(info, Mapping) else {}
-
-
 def _regular(order: Any) -> Any:
     """A row of orders-pending with its own id: ccxt takes ``algoId`` before ``ordId``, and a
     regular order an algo order placed when it triggered (a stop-loss's market order) carries
     that algo order's id; cancel-order knows it by its ``ordId`` only."""
-    ord_id = _info(order).get("ordId")
+    ord_id = order_info(order).get("ordId")
     if isinstance(ord_id, str) and ord_id and ord_id != order.get("id"):
         return {**order, "id": ord_id}
     return order
@@ -378,7 +371,7 @@ def _algo(order: Any) -> tuple[str, dict]:
     order triggers), the trigger of a TP/SL or OCO row is ``slTriggerPx`` / ``tpTriggerPx``
     (ccxt reads ``triggerPx`` and ``moveTriggerPx`` only), and a position TP/SL
     (``closeFraction``: it closes the whole position, whatever its size) can only reduce."""
-    info = _info(order)
+    info = order_info(order)
     ord_type = str(info.get("ordType") or "")
     closes = bool(info.get("closeFraction")) or str(info.get("reduceOnly")).lower() == "true"
     if ord_type == "move_order_stop":
