@@ -179,10 +179,7 @@ class SimExchange(SpotDesk):
                   client_order_id: Optional[str] = None) -> SimOrder:
         now, a = self._request(account, 1)
         m, o = self._lookup(a, symbol, order_id, client_order_id)
-        if o is None or o.symbol != m.symbol or o.spot:
-            raise SimError(NO_SUCH_ORDER, "Order does not exist.")
-        if o.order_id in a.hidden:
-            a.hidden.discard(o.order_id)
+        if o is None or o.symbol != m.symbol or o.spot or not a.shown(o.order_id):
             raise SimError(NO_SUCH_ORDER, "Order does not exist.")
         return o.copy()
 
@@ -207,8 +204,7 @@ class SimExchange(SpotDesk):
         for o in self._live(a):
             if sym and o.symbol != sym:
                 continue
-            if o.order_id in a.hidden:
-                a.hidden.discard(o.order_id)
+            if not a.shown(o.order_id):
                 continue
             out.append(o.copy())
         return out
