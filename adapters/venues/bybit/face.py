@@ -77,7 +77,7 @@ from typing import Any, Callable, Mapping, Optional, cast
 from aiohttp import web
 
 from ...simulated.engine import SimError
-from ...simulated.faces.shared import VenueFail, read_json
+from ...simulated.faces.shared import VenueFail, read_json, strict_client
 from ...simulated.faults import HTTP_STATUS, Fault
 from .face_master import BybitMaster
 from .face_orders import BybitOrders
@@ -351,11 +351,7 @@ def bybit_client(server: Any, account: str, *, strict: bool = True, **config: An
     ex = ccxt_async.bybit({**cfg, **config, "options": options})
     ex.has = {**ex.has, "fetchCurrencies": False}
     point_ccxt(ex, server.base_url)
-    if strict:
-        from ...ccxt_exchange import strict_json
-
-        strict_json(ex)
-    return ex
+    return strict_client(ex, strict)
 
 
 def bybit_account(server: Any, account: str, *, key_env: str = "KS_SIM_BYBIT_KEY",
