@@ -25,7 +25,7 @@ import asyncio
 from collections.abc import Container
 from dataclasses import dataclass
 from types import ModuleType
-from typing import Any, Awaitable, Callable, ClassVar, Mapping, Optional
+from typing import Any, Awaitable, Callable, ClassVar, Mapping, Optional, cast
 
 from .frames import FrameFields
 from .stream_events import StreamEvent
@@ -130,19 +130,16 @@ class ChannelStream(StreamHooks):
         return list(self.stream_module.stream_events(message, symbol_of, ccxt_order, held, self.stream_order_rows()))
 
     def stream_time(self, message: Any) -> Optional[int]:
-        at: Optional[int] = self.stream_module.stream_time(message)
-        return at
+        return cast(Optional[int], self.stream_module.stream_time(message))
 
     def stream_ended(self, message: Any) -> tuple[str, str]:
-        ended: tuple[str, str] = self.stream_module.stream_ended(message)
-        return ended
+        return cast(tuple[str, str], self.stream_module.stream_ended(message))
 
     def stream_watches(self) -> tuple[tuple[str, Mapping[str, Any]], ...]:
         return super().stream_watches() + (("watch_orders", {"trigger": True}),)
 
     def watch_marks(self, client: Any, held: frozenset[str]) -> Awaitable[Any]:
-        marks: Awaitable[Any] = self.stream_module.watch_marks(client, held)
-        return marks
+        return cast(Awaitable[Any], self.stream_module.watch_marks(client, held))
 
 
 __all__ = ["ChannelStream", "Reader", "channel_events", "frame_kind", "login_refused", "mark_event", "marks_watched",
