@@ -55,6 +55,15 @@ class BadField(BadData):
         self.problem = problem
 
 
+def order_info(order: Any) -> Mapping[str, Any]:
+    """The venue's own row of ccxt's order (its ``info``; empty where it has none); an order
+    that is not an object is :class:`BadData`."""
+    if not isinstance(order, Mapping):
+        raise BadData("an order is not an object")
+    info = order.get("info")
+    return info if isinstance(info, Mapping) else {}
+
+
 # --- numbers and steps ------------------------------------------------------------------------
 
 

@@ -111,5 +111,12 @@ class AccountState:
     realized_pnl: float = 0.0
     rev: int = 0  # bumped whenever legs, wallet or leverage change: what a position view depends on
 
+    def shown(self, order_id: int) -> bool:
+        """Whether a query shows the order: one hidden from the next query (a fault) is not, once."""
+        if order_id in self.hidden:
+            self.hidden.discard(order_id)
+            return False
+        return True
+
 
 __all__ = ["AccountSpec", "AccountState", "Clock", "Leg", "ManualClock", "RateLimits"]

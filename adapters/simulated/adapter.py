@@ -214,6 +214,13 @@ class SimulatedAdapter(SimCancels, ExchangeAdapter):
         bids, asks, ts = await self._call("depth", lambda at: self.engine.order_book(m.symbol, depth))
         return OrderBook(bids=tuple(bids), asks=tuple(asks), ts=ts)
 
+    def _quantity(self, m: MarketSpec, symbol: str, amount: float) -> float:
+        """``amount`` floored to the market's step; INVALID_ORDER below one step."""
+        qty = floor_step(amount, m.amount_step)
+        if qty <= 0:
+            raise AdapterError(Reason.INVALID_ORDER, f"{symbol}: {amount:g} is below one amount step", venue=self.venue)
+        return qty
+
     async def submit(self, intent: OrderIntent) -> OrderResult:
         eng, acct = self.engine, self.engine_account
         m = self._market(intent.symbol)
@@ -222,10 +229,7 @@ class SimulatedAdapter(SimCancels, ExchangeAdapter):
             raise AdapterError(Reason.INVALID_ORDER, f"{intent.symbol}: side {intent.side!r}", venue=self.venue)
         if self.market_type == "spot":
             check_close(intent, "spot", None, self.venue)
-            qty = floor_step(intent.amount, m.amount_step)
-            if qty <= 0:
-                raise AdapterError(Reason.INVALID_ORDER, f"{intent.symbol}: {intent.amount:g} is below one amount step",
-                                   venue=self.venue)
+            qty = self._quantity(m, intent.symbol, intent.amount)
             price = self._protect(m, side, intent.limit_price)
             o = await self._call("place_order", lambda at: eng.place_spot_order(
                 acct, m.symbol, side.upper(), qty, price, client_order_id=intent.client_order_id), order=True)
@@ -243,10 +247,7 @@ class SimulatedAdapter(SimCancels, ExchangeAdapter):
         if hedge and not ((ps == "LONG" and side == "sell") or (ps == "SHORT" and side == "buy")):
             raise AdapterError(Reason.NOT_REDUCE_ONLY, f"{sym}: {side} on the {ps} leg would open, not close",
                                venue=self.venue)
-        qty = floor_step(intent.amount, m.amount_step)
-        if qty <= 0:
-            raise AdapterError(Reason.INVALID_ORDER, f"{sym}: {intent.amount:g} is below one amount step",
-                               venue=self.venue)
+        qty = self._quantity(m, sym, intent.amount)
         price = self._protect(m, side, intent.limit_price)
         o = await self._call("place_order", lambda at: eng.place_order(
             acct, m.symbol, side.upper(), "LIMIT" if price else "MARKET", qty, price,

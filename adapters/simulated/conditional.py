@@ -162,9 +162,7 @@ class ConditionalBook:
               activate_price: Optional[float] = None, algo_type: str = "CONDITIONAL", label: str = "") -> SimAlgoOrder:
 
         eng = self.engine
-        now = eng._begin()
-        a = eng._acct(account)
-        eng._charge(a, 1, now)
+        now, a = eng._request(account, 1)
         eng._count_order(a, now)
         if (algo_type or "").upper() != "CONDITIONAL":
             raise SimError(INVALID_PARAM, "Data sent for parameter 'algoType' is not valid.")
@@ -266,9 +264,7 @@ class ConditionalBook:
     def open_orders(self, account: str, symbol: Optional[str] = None, *,
                     weight: Optional[int] = None) -> list[SimAlgoOrder]:
         eng = self.engine
-        now = eng._begin()
-        a = eng._acct(account)
-        eng._charge(a, weight if weight is not None else 1 if symbol else 40, now)
+        now, a = eng._request(account, weight if weight is not None else 1 if symbol else 40)
         sym = eng._market(symbol).symbol if symbol else None
         return [o.copy() for o in self.live(a) if sym is None or o.symbol == sym]
 
@@ -284,9 +280,7 @@ class ConditionalBook:
     def get(self, account: str, algo_id: Optional[int] = None, client_algo_id: Optional[str] = None) -> SimAlgoOrder:
 
         eng = self.engine
-        now = eng._begin()
-        a = eng._acct(account)
-        eng._charge(a, 1, now)
+        now, a = eng._request(account, 1)
         o = self._find(a, algo_id, client_algo_id)
         if o is None:
             raise SimError(NO_SUCH_ORDER, "Order does not exist.")
@@ -297,9 +291,7 @@ class ConditionalBook:
     def cancel(self, account: str, algo_id: Optional[int] = None, client_algo_id: Optional[str] = None) -> SimAlgoOrder:
 
         eng = self.engine
-        now = eng._begin()
-        a = eng._acct(account)
-        eng._charge(a, 1, now)
+        now, a = eng._request(account, 1)
         o = self._find(a, algo_id, client_algo_id)
         if o is None or not o.is_open:
             raise SimError(UNKNOWN_ORDER, "Unknown order sent.")
@@ -310,9 +302,7 @@ class ConditionalBook:
 
     def cancel_all(self, account: str, symbol: str) -> list[SimAlgoOrder]:
         eng = self.engine
-        now = eng._begin()
-        a = eng._acct(account)
-        eng._charge(a, 1, now)
+        now, a = eng._request(account, 1)
         m = eng._market(symbol)
         ids = self.cancel_symbol(a, m.symbol, now)
         if ids:

@@ -177,14 +177,9 @@ class SimExchange(SpotDesk):
 
     def get_order(self, account: str, symbol: str, order_id: Optional[int] = None,
                   client_order_id: Optional[str] = None) -> SimOrder:
-        now = self._begin()
-        a = self._acct(account)
-        self._charge(a, 1, now)
+        now, a = self._request(account, 1)
         m, o = self._lookup(a, symbol, order_id, client_order_id)
-        if o is None or o.symbol != m.symbol or o.spot:
-            raise SimError(NO_SUCH_ORDER, "Order does not exist.")
-        if o.order_id in a.hidden:
-            a.hidden.discard(o.order_id)
+        if o is None or o.symbol != m.symbol or o.spot or not a.shown(o.order_id):
             raise SimError(NO_SUCH_ORDER, "Order does not exist.")
         return o.copy()
 
@@ -192,9 +187,7 @@ class SimExchange(SpotDesk):
         """The account's fills of ``symbol`` from ``since`` (engine ms), oldest first, at most
         ``limit`` (the newest), charged Binance's weight (5): each the engine's ``fill`` event
         with its trade's number (``id``)."""
-        now = self._begin()
-        a = self._acct(account)
-        self._charge(a, 5, now)
+        now, a = self._request(account, 5)
         sym = self._market(symbol).symbol
         out = [{**e, "id": i} for i, e in enumerate(self.events, 1)
                if e.get("event") == "fill" and e.get("account") == account and e.get("symbol") == sym
@@ -205,25 +198,20 @@ class SimExchange(SpotDesk):
                     weight: Optional[int] = None) -> list[SimOrder]:
         """The open orders (of ``symbol``), charged Binance's weight (1, or 40 for every symbol)
         unless a face gives its venue's (``weight``: Bybit and OKX limit requests, not weight)."""
-        now = self._begin()
-        a = self._acct(account)
-        self._charge(a, weight if weight is not None else 1 if symbol else 40, now)
+        now, a = self._request(account, weight if weight is not None else 1 if symbol else 40)
         sym = self._market(symbol).symbol if symbol else None
         out = []
         for o in self._live(a):
             if sym and o.symbol != sym:
                 continue
-            if o.order_id in a.hidden:
-                a.hidden.discard(o.order_id)
+            if not a.shown(o.order_id):
                 continue
             out.append(o.copy())
         return out
 
     def cancel_order(self, account: str, symbol: str, order_id: Optional[int] = None,
                      client_order_id: Optional[str] = None) -> SimOrder:
-        now = self._begin()
-        a = self._acct(account)
-        self._charge(a, 1, now)
+        now, a = self._request(account, 1)
         m, o = self._lookup(a, symbol, order_id, client_order_id)
         if o is None or o.symbol != m.symbol or not o.is_open or o.spot:
             raise SimError(UNKNOWN_ORDER, "Unknown order sent.")
@@ -235,9 +223,7 @@ class SimExchange(SpotDesk):
     def cancel_all(self, account: str, symbol: str, limit: Optional[int] = None) -> list[SimOrder]:
         """Cancel the symbol's open orders, at most ``limit`` (a venue's cap a call: Bybit's 500)
         and at most the account's ``cancel_cap`` (a fault); the orders it cancelled."""
-        now = self._begin()
-        a = self._acct(account)
-        self._charge(a, 1, now)
+        now, a = self._request(account, 1)
         m = self._market(symbol)
         caps = [c for c in (limit, a.cancel_cap) if c is not None]
         ids = self._cancel_symbol(a, m.symbol, now, "CANCELED", min(caps) if caps else None)
@@ -248,9 +234,7 @@ class SimExchange(SpotDesk):
 
     def countdown_cancel_all(self, account: str, symbol: str, countdown_ms: int) -> dict:
         """Arm (``countdown_ms`` > 0) or disarm (0) the symbol's countdown; re-arming resets it."""
-        now = self._begin()
-        a = self._acct(account)
-        self._charge(a, 10, now)
+        now, a = self._request(account, 10)
         m = self._market(symbol)
         if countdown_ms is None or int(countdown_ms) < 0:
             raise SimError(INVALID_PARAM, "Data sent for parameter 'countdownTime' is not valid.")
@@ -266,9 +250,7 @@ class SimExchange(SpotDesk):
         return {s: d for s, (d, _) in sorted(self._acct(account).countdowns.items())}
 
     def set_position_mode(self, account: str, hedge: bool) -> None:
-        now = self._begin()
-        a = self._acct(account)
-        self._charge(a, 1, now)
+        now, a = self._request(account, 1)
         if a.hedge_mode == bool(hedge):
             raise SimError(NO_NEED_TO_CHANGE_SIDE, "No need to change position side.")
         if self._live(a) or self.conditional.live(a):
@@ -280,15 +262,11 @@ class SimExchange(SpotDesk):
         a.rev += 1
 
     def position_mode(self, account: str) -> bool:
-        now = self._begin()
-        a = self._acct(account)
-        self._charge(a, 30, now)
+        now, a = self._request(account, 30)
         return a.hedge_mode
 
     def set_leverage(self, account: str, symbol: str, leverage: int) -> int:
-        now = self._begin()
-        a = self._acct(account)
-        self._charge(a, 1, now)
+        now, a = self._request(account, 1)
         m = self._market(symbol)
         lev = int(leverage)
         if not 1 <= lev <= m.max_leverage:

@@ -8,7 +8,9 @@ flat start lasts as long as the wall clock's minute (longer than any start); ``P
 (:data:`ADMIN_GO_PATH`) moves the scenario forward to a given elapsed time (never back) and runs
 it at X from there, so the event unfolds at X and starts when the harness is ready.
 
-What it owns: :class:`HeldClock` and :func:`held_go`, what the harness endpoint answers. It must
+What it owns: the clocks ``serve`` runs on — the wall clock (:func:`wall_clock`), one X times
+faster (:class:`ScaledClock`) and :class:`HeldClock` — and :func:`held_go`, what the harness
+endpoint answers. It must
 not read the engine or serve anything (the server calls :func:`held_go` with its engine's clock).
 """
 
@@ -21,20 +23,32 @@ from typing import Callable, Optional
 ADMIN_GO_PATH = "/_sim/go"  # POST [?at_ms=ELAPSED]: the held scenario clock goes at its time scale
 
 
-def _wall() -> int:
+def wall_clock() -> int:
+    """UTC ms from the system clock: for ``serve`` only; the engine never calls it itself."""
     return int(time.time() * 1000)
 
 
-class HeldClock:
-    """UTC ms that run at the wall clock's pace from the moment it is made until :meth:`go`,
-    then ``scale`` times faster. Never goes back."""
+class ScaledClock:
+    """For ``serve --time-scale X``: UTC ms that run ``X`` times faster than the wall clock from
+    the moment it is made (so a scenario's one-minute crash unfolds in 60/X seconds)."""
 
-    def __init__(self, scale: float, wall: Callable[[], int] = _wall):
+    def __init__(self, scale: float, wall: Callable[[], int] = wall_clock):
         if not scale > 0:
             raise ValueError("the time scale must be positive")
         self.scale = float(scale)
         self.wall = wall
         self.start = wall()
+
+    def __call__(self) -> int:
+        return self.start + int((self.wall() - self.start) * self.scale)
+
+
+class HeldClock(ScaledClock):
+    """UTC ms that run at the wall clock's pace from the moment it is made until :meth:`go`,
+    then ``scale`` times faster. Never goes back."""
+
+    def __init__(self, scale: float, wall: Callable[[], int] = wall_clock):
+        super().__init__(scale, wall)
         self._lock = threading.Lock()
         self._base: Optional[tuple[int, int]] = None  # (scenario ms, wall ms) at the go
 

@@ -35,16 +35,16 @@ orders with their client ids, fill events), read-only and unauthenticated; all o
 server is built with ``admin_state=True`` (as ``python -m adapters.simulated serve`` does) — so a
 test can check a separate runner process against what the "exchange" really holds.
 
-What it owns: listening, the routing of a request to its face, the harness endpoints, and the
-clocks ``serve`` runs on. What it must not do: listen anywhere but loopback, keep exchange state
-of its own (all state is the engine's; the bodies a STALE rule repeats are the fault's), know any
-venue's paths or fields (its faces'), or hold secrets beyond the engine's test keys.
+What it owns: listening, the routing of a request to its face, the harness endpoints, and, from
+:mod:`.held_clock`, the clocks ``serve`` runs on. What it must not do: listen anywhere but
+loopback, keep exchange state of its own (all state is the engine's; the bodies a STALE rule
+repeats are the fault's), know any venue's paths or fields (its faces'), or hold secrets beyond
+the engine's test keys.
 """
 
 from __future__ import annotations
 
 import json
-import time
 from typing import Any, Callable, Optional
 
 from aiohttp import web
@@ -52,10 +52,10 @@ from aiohttp import web
 from ..registry import parts
 from .admin import AdminRefusal, mark_request, refused, seed_request
 from .engine import SimExchange
-from .faces import face_for
+from .faces import face_for, registered
 from .faces.shared import respond
 from .faults import FaultPlan
-from .held_clock import ADMIN_GO_PATH, held_go
+from .held_clock import ADMIN_GO_PATH, ScaledClock, held_go, wall_clock
 from .stream import StreamFace
 
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
@@ -109,6 +109,7 @@ class SimServer:
     # --- lifecycle ------------------------------------------------------------------------------------
 
     async def start(self) -> str:
+        registered()  # two faces claiming one path prefix are refused here, before anything listens
         app = web.Application()
         self.stream.add_routes(app)  # before the catch-all below
         for face in self.streams.values():
@@ -207,26 +208,6 @@ class SimServer:
             return web.Response(status=status, text=body, content_type=ctype, headers=h)
         return web.Response(status=status, text=json.dumps(body, separators=(",", ":")),
                             content_type="application/json", headers=h)
-
-
-def wall_clock() -> int:
-    """UTC ms from the system clock: for ``serve`` only; the engine never calls it itself."""
-    return int(time.time() * 1000)
-
-
-class ScaledClock:
-    """For ``serve --time-scale X``: UTC ms that run ``X`` times faster than the wall clock from
-    the moment it is made (so a scenario's one-minute crash unfolds in 60/X seconds)."""
-
-    def __init__(self, scale: float, wall: Callable[[], int] = wall_clock):
-        if not scale > 0:
-            raise ValueError("the time scale must be positive")
-        self.scale = float(scale)
-        self.wall = wall
-        self.start = wall()
-
-    def __call__(self) -> int:
-        return self.start + int((self.wall() - self.start) * self.scale)
 
 
 __all__ = ["SimServer", "wall_clock", "ScaledClock", "ADMIN_STATE_PATH", "ADMIN_MARK_PATH", "ADMIN_SEED_PATH"]

@@ -84,9 +84,7 @@ class Ledger(ExchangeState):
 
     def positions(self, account: str, symbol: Optional[str] = None, at: Optional[int] = None) -> list[PositionView]:
         """Open positions (legs with a non-zero amount), marked at ``at`` (default now)."""
-        now = self._begin()
-        a = self._acct(account)
-        self._charge(a, 5, now)
+        now, a = self._request(account, 5)
         sym = self._market(symbol).symbol if symbol else None
         views = self._positions(a, now if at is None else at)
         if sym is None:
@@ -97,9 +95,7 @@ class Ledger(ExchangeState):
         """Every open leg's numbers at ``at`` (default now) as columns, the order and numbers of
         :meth:`positions` (and its weight): for an in-process face that builds no view per leg.
         The same object while nothing it shows moved; callers must not change it."""
-        now = self._begin()
-        a = self._acct(account)
-        self._charge(a, 5, now)
+        now, a = self._request(account, 5)
         return self._book(a).priced(now if at is None else at).numbers
 
     def _positions(self, a: AccountState, at: int) -> list[PositionView]:
@@ -130,9 +126,7 @@ class Ledger(ExchangeState):
         return book
 
     def account_state(self, account: str, at: Optional[int] = None) -> AccountView:
-        now = self._begin()
-        a = self._acct(account)
-        self._charge(a, 5, now)
+        now, a = self._request(account, 5)
         return self._view(a, now if at is None else at)
 
     def _view(self, a: AccountState, at: int) -> AccountView:

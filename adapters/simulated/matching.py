@@ -136,9 +136,7 @@ class Matching(Ledger):
     def _order_start(self, account: str, symbol: str, side: str) -> tuple[int, AccountState, MarketSpec, str]:
         """A new order's start: the timers run, the account charged its request weight and its
         order count; its market, and its side (BUY or SELL)."""
-        now = self._begin()
-        a = self._acct(account)
-        self._charge(a, 1, now)
+        now, a = self._request(account, 1)
         self._count_order(a, now)
         m = self._market(symbol)
         side = (side or "").upper()

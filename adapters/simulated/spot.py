@@ -85,14 +85,9 @@ class SpotDesk(Matching):
         return o.copy()
 
     def get_spot_order(self, account: str, client_order_id: str) -> SimOrder:
-        now = self._begin()
-        a = self._acct(account)
-        self._charge(a, 1, now)
+        now, a = self._request(account, 1)
         o = self._find(a, None, client_order_id)
-        if o is None or not o.spot:
-            raise SimError(NO_SUCH_ORDER, "Order does not exist.")
-        if o.order_id in a.hidden:
-            a.hidden.discard(o.order_id)
+        if o is None or not o.spot or not a.shown(o.order_id):
             raise SimError(NO_SUCH_ORDER, "Order does not exist.")
         return o.copy()
 

@@ -306,6 +306,14 @@ class ExchangeState:
         self._tick(now)
         return now
 
+    def _request(self, account: str, weight: int) -> tuple[int, AccountState]:
+        """A request of ``account`` begun (:meth:`_begin`) and charged ``weight`` (:meth:`_charge`):
+        the time and the account's state."""
+        now = self._begin()
+        a = self._acct(account)
+        self._charge(a, weight, now)
+        return now, a
+
     def _tick(self, now: int) -> None:
         """Evaluate what is due at ``now``: the top layer's timers (:meth:`.engine.SimExchange._tick`)."""
 

@@ -1,11 +1,11 @@
 """Helpers for the simulated-exchange integration tests: a fixed start time, a bounded way to
 run a coroutine from a synchronous test, engines on a manual clock, order intents, the symbols, a
-refusal's code and a position's size."""
+refusal's code and a position's size, and the venues whose faces stream (from the registry)."""
 
 from __future__ import annotations
 
 import asyncio
-from typing import Optional
+from typing import Any, Optional
 
 from adapters.simulated.engine import ManualClock, SimExchange
 from adapters.simulated.scenarios import build
@@ -74,3 +74,16 @@ def leg(ex: SimExchange, account: str, symbol: str, ps: str = "BOTH") -> float:
         if p.symbol == symbol and p.position_side == ps:
             return p.amount
     return 0.0
+
+
+def streamed_venues() -> dict[str, Any]:
+    """The ccxt id → face module of every venue whose dialect streams (``adapters.registry``) over
+    the engine's USDT markets (Hyperliquid's, in USDC: tests/integration/test_stream_hyperliquid.py)."""
+    from importlib import import_module
+
+    from adapters.ccxt_exchange import dialect_for
+    from adapters.registry import sim_venues
+
+    found = {v: pkg for v, pkg in sim_venues().items() if dialect_for(v).streams}
+    return {v: import_module(f"{pkg.__name__}.{pkg.FACE}") for v, pkg in found.items()
+            if import_module(f"{pkg.__name__}.contract").FACE_TERMS.get("quote", "USDT") == "USDT"}

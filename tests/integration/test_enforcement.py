@@ -37,7 +37,7 @@ from killswitch.render.status import violation_lines
 from killswitch.state import open_store
 from killswitch.state.store import IntentRow
 
-from .sim_helpers import T0
+from .sim_helpers import T0, streamed_venues
 from .test_runner import BUILT, parts_of
 
 pytest.importorskip("ccxt")
@@ -413,7 +413,7 @@ def test_a_stop_between_the_audit_row_and_the_cancel_cancels_again_without_a_sec
 
 
 
-STREAMED = ("binanceusdm", "bybit")  # the faces that stream (tests/integration/test_stream_runner.py)
+STREAMED = tuple(streamed_venues())  # the faces that stream (adapters.registry; test_stream_runner.py serves them)
 
 
 @pytest.mark.parametrize("venue", STREAMED)

@@ -30,25 +30,10 @@ from adapters.simulated.venues import sim_account
 from killswitch.process.bootstrap import ccxt_adapters
 from tests.procs import until
 
-from .sim_helpers import T0, intent, run
+from .sim_helpers import T0, intent, run, streamed_venues
 
 DEADLINE_S = 10.0
 KEY = "binanceusdm/sim-main"
-
-
-def streamed_venues() -> dict[str, Any]:
-    """The ccxt id → face module of every venue whose dialect streams (``adapters.registry``) over
-    the engine's USDT markets (Hyperliquid's, in USDC: tests/integration/test_stream_hyperliquid.py)."""
-    from importlib import import_module
-
-    from adapters.ccxt_exchange import dialect_for
-    from adapters.registry import sim_venues
-
-    found = {v: pkg for v, pkg in sim_venues().items() if dialect_for(v).streams}
-    return {v: import_module(f"{pkg.__name__}.{pkg.FACE}") for v, pkg in found.items()
-            if import_module(f"{pkg.__name__}.contract").FACE_TERMS.get("quote", "USDT") == "USDT"}
-
-
 FACES = streamed_venues()
 VENUES = tuple(FACES)
 BTC_U = "BTC/USDT:USDT"

@@ -157,7 +157,7 @@ class StreamFrames(StreamTrust):
             if n:
                 self._dropped(kind, f"{n} of {len(rows.symbols)} marks of an array", n)
         if symbols and self.state.apply_marks(MarkRows(symbols, times, prices)):
-            self._wake_runner()
+            self.wake_runner()
 
     def hub_marks(self, rows: Optional[MarkRows], events: list[StreamEvent], at: Optional[int]) -> None:
         """A mark frame of the venue's shared subscription (:mod:`.hub`), read once for
@@ -181,7 +181,7 @@ class StreamFrames(StreamTrust):
                 if symbol in held and price is not None and price > 0:
                     changed = state.apply_mark(symbol, price, ev.event_ms) == CHANGED or changed
         if changed:
-            self._wake_runner()
+            self.wake_runner()
 
     def _apply(self, events: list[StreamEvent]) -> None:
         """Events to the state; the runner woken when a position, a wallet or a mark changed."""
@@ -205,14 +205,7 @@ class StreamFrames(StreamTrust):
         if moved:  # (not per mark frame: at 10,000 positions a set of them costs a millisecond)
             self._held = {s for s, _ in state.positions}
         if changed:
-            self._wake_runner()
-
-    def _wake_runner(self) -> None:
-        if self._wake is not None:
-            try:
-                self._wake(self.key)
-            except Exception as e:  # noqa: BLE001 — the runner's callback never ends the stream
-                log.debug("%s: wake: %s", self.key, type(e).__name__)
+            self.wake_runner()
 
     def _apply_orders(self, ev: StreamEvent) -> bool:
         """An event's orders to the state; True when one should wake the runner: while it watches

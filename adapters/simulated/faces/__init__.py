@@ -11,8 +11,9 @@ What it owns
     prefixes), and the shapes they share (:mod:`.shared`, :mod:`.master`, and the OKX-style
     websocket faces' :mod:`.channels`). The
     simulated server (:class:`adapters.simulated.http.SimServer`) hands a request to the face of
-    the longest prefix its path starts with. The prefixes never overlap but in the empty one, so
-    one server on one port speaks every dialect at once, and an account answers in whichever
+    the longest prefix its path starts with. No two faces hold one prefix (a face that claims
+    another's is refused when the registry is built, at the server's start: :class:`FaceCollision`),
+    so one server on one port speaks every dialect at once, and an account answers in whichever
     dialect its client speaks.
 
 A face is ``async def handle(server, request) -> aiohttp.web.StreamResponse``: it authenticates
@@ -38,7 +39,7 @@ What it must not do
 from __future__ import annotations
 
 import functools
-from typing import TYPE_CHECKING, Any, Awaitable, Callable
+from typing import TYPE_CHECKING, Any, Awaitable, Callable, Iterable
 
 from ...registry import parts
 
@@ -48,20 +49,49 @@ if TYPE_CHECKING:  # built when first read (module __getattr__ below)
     FACES: dict[str, Handler]
 
 
+class FaceCollision(ValueError):
+    """Two faces claim one path prefix: one would silently take the other's requests."""
+
+
+def build_faces(faces: Iterable[tuple[str, Any]]) -> dict[str, Handler]:
+    """Path prefix → the face's handler, longest prefix first, from (venue, face module) pairs:
+    each face's ``PREFIXES``, then its master account's endpoints (each a path of its own). A
+    prefix two of them claim is refused (:class:`FaceCollision`, naming both and the prefix)."""
+    owners: dict[str, str] = {}
+    handlers: dict[str, Handler] = {}
+
+    def claim(prefix: str, owner: str, handle: Handler) -> None:
+        if prefix in owners:
+            raise FaceCollision(f"the simulator's faces {owners[prefix]} and {owner} both claim the path prefix "
+                                f"{prefix!r}: a face's prefixes must be its own (adapters/simulated/faces)")
+        owners[prefix], handlers[prefix] = owner, handle
+
+    faces = list(faces)
+    for venue, m in faces:
+        for prefix in m.PREFIXES:
+            claim(prefix, f"{venue!r}", m.handle)
+    for venue, m in faces:
+        if m.MASTER is not None:
+            for path in sorted({path for _, path in m.MASTER.ROUTES}):  # a path may take two methods
+                claim(path, f"{venue!r} (master)", m.MASTER.handle)
+    return dict(sorted(handlers.items(), key=lambda kv: -len(kv[0])))
+
+
 @functools.cache
 def _faces() -> dict[str, Handler]:
-    """Path prefix → the face's handler, longest prefix first: the venues' faces in registry
-    order, then their master accounts' endpoints (each a path of its own)."""
-    faces = [p.module for p in parts("FACE")]
-    handlers = [(prefix, m.handle) for m in faces for prefix in m.PREFIXES]
-    handlers += [(path, m.MASTER.handle) for m in faces if m.MASTER is not None for _, path in m.MASTER.ROUTES]
-    return dict(sorted(handlers, key=lambda kv: -len(kv[0])))
+    """The registry's faces (:func:`build_faces` over every venue's ``FACE``, in registry order)."""
+    return build_faces((p.venue, p.module) for p in parts("FACE"))
 
 
 def __getattr__(name: str) -> Any:
     if name == "FACES":
         return _faces()
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def registered() -> dict[str, Handler]:
+    """The registry's faces by path prefix, longest first (refused if two claim one prefix)."""
+    return _faces()
 
 
 def face_for(path: str) -> Handler | None:
@@ -73,4 +103,4 @@ def face_for(path: str) -> Handler | None:
     return None
 
 
-__all__ = ["FACES", "Handler", "face_for"]
+__all__ = ["FACES", "FaceCollision", "Handler", "build_faces", "face_for", "registered"]

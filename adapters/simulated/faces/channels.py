@@ -112,6 +112,19 @@ class ChannelFace(PushFace):
         sock.owner = account
         self._say(sock, dict(self.LOGGED_IN))
 
+    def _subscribed(self, sock: _Socket, op: str, arg: dict, inst: Any, kept: dict) -> bool:
+        """A subscription's answer said; its stream (the channel's, a mark's of ``inst``) ended on
+        an ``unsubscribe`` (False), else started with ``kept``, the arguments its pushes name (True)."""
+        channel = arg.get("channel")
+        key = f"{channel}:{inst}" if channel == self.MARK_CHANNEL else str(channel)
+        self._say(sock, {"event": op, "arg": arg})
+        if op == "unsubscribe":
+            sock.streams.discard(key)
+            return False
+        sock.streams.add(key)
+        sock.pushed["args"][key] = kept
+        return True
+
     # --- pushes -------------------------------------------------------------------------------------
 
     def _on_change(self, c: Change) -> None:

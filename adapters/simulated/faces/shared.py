@@ -24,6 +24,9 @@ What it owns
     carries (``Retry-After``). A new face subclasses it, fills ``ROUTES`` and the hooks, and is
     registered in :mod:`adapters.simulated.faces` with its path prefixes.
 
+    What the faces' ccxt clients share (:func:`ccxt_client`, :func:`strict_client`): an account's keys,
+    ccxt's own rate limit off, the venue's options under the caller's, a cut-off body an error.
+
 What it must not do
     keep exchange state (the engine's), or know any venue's fields (its subclass's).
 """
@@ -273,14 +276,31 @@ class RestFace:
         return body
 
 
-__all__ = ["RestFace", "VenueFail", "read_json", "respond"]
-
-
 def loopback(base_url: str) -> str:
     """``base_url`` if it is on loopback: the simulated exchange is never served elsewhere."""
     if not base_url.startswith(("http://127.0.0.1", "http://localhost", "http://[::1]")):
         raise ValueError("the simulated exchange is on loopback")
     return base_url
+
+
+def ccxt_client(make: Callable[[dict], Any], server: Any, account: str, config: dict,
+                options: Mapping[str, Any], *, password: bool = False) -> Any:
+    """A ccxt client (``make``: a ccxt exchange class) of the engine's ``account``: its key and
+    secret (and its passphrase, ``password``), ccxt's own rate limit off, ``config`` over them
+    and the venue's ``options`` under ``config``'s own. Its URLs are the caller's to point."""
+    spec = server.engine.accounts[account].spec
+    keys = {"apiKey": spec.api_key, "secret": spec.secret, **({"password": spec.passphrase} if password else {})}
+    options = {**options, **config.pop("options", {})}
+    return make({**keys, "enableRateLimit": False, **config, "options": options})
+
+
+def strict_client(ex: Any, on: bool = True) -> Any:
+    """``ex``, a cut-off body an error where ``on`` (:func:`adapters.ccxt_exchange.strict_json`)."""
+    if on:
+        from ...ccxt_exchange import strict_json
+
+        strict_json(ex)
+    return ex
 
 
 def passphrase_account(server: Any, account: str, venue: str, *, hedge_mode: Optional[bool] = None,
@@ -302,3 +322,7 @@ def passphrase_account(server: Any, account: str, venue: str, *, hedge_mode: Opt
         "api_url": loopback(server.base_url),
         "credentials": {"api_key": {"env": f"{prefix}_KEY"}, "secret": {"env": f"{prefix}_SECRET"},
                         "password": {"env": f"{prefix}_PASS"}}, **fields})
+
+
+__all__ = ["RestFace", "VenueFail", "ccxt_client", "loopback", "passphrase_account", "read_json", "respond",
+           "strict_client"]

@@ -45,8 +45,8 @@ from ...ccxt_exchange.dialects.base import (
 )
 from ...ccxt_exchange.dialects.refusals import Rule
 from ...ccxt_exchange.dialects.stream_events import MarkRows, StreamEvent
-from ...ccxt_exchange.parsing import BadData, BadField, num
-from .dialect_rows import ALGO_ORDER_KINDS, FUTURES_ORDER_TYPES, SPOT_ORDER_TYPES, _info, unified_position
+from ...ccxt_exchange.parsing import BadData, BadField, num, order_info
+from .dialect_rows import ALGO_ORDER_KINDS, FUTURES_ORDER_TYPES, SPOT_ORDER_TYPES, unified_position
 from .dialect_stream import stream_events, stream_mark_rows, stream_message
 from .switches import BinancePermissions
 
@@ -235,7 +235,7 @@ class BinanceDialect(Dialect):
         regular = await super().fetch_open_orders(reads, symbol)
         known = FUTURES_ORDER_TYPES if reads.market_type == "futures" else SPOT_ORDER_TYPES
         for row in regular:
-            value = _info(row.order).get("type")
+            value = order_info(row.order).get("type")
             if value not in known:
                 raise unknown_value(self.id, row.endpoint, "type", value)
         if self.algo_orders_endpoint is None or reads.market_type != "futures":
@@ -249,7 +249,7 @@ class BinanceDialect(Dialect):
     def _algo_kind(self, order: Any) -> str:
         """An algo order's kind from the venue's own ``orderType`` (ccxt unifies it to limit or
         market): a trailing stop, or a conditional (stop, take-profit) order."""
-        value = _info(order).get("orderType")
+        value = order_info(order).get("orderType")
         kind = ALGO_ORDER_KINDS.get(value) if isinstance(value, str) else None
         if kind is None:
             raise unknown_value(self.id, str(self.algo_orders_endpoint), "orderType", value)
@@ -278,7 +278,7 @@ class BinanceDialect(Dialect):
     def mode_from_positions(self, raw_positions: Any) -> Optional[ModeRead]:
         """The positions' own ``positionSide``: BOTH in one-way mode, LONG / SHORT in hedge mode
         (one mode for the whole account); None without a position (the last read holds)."""
-        seen = {str(_info(p).get("positionSide")).upper() for p in raw_positions or () if isinstance(p, Mapping)}
+        seen = {str(order_info(p).get("positionSide")).upper() for p in raw_positions or () if isinstance(p, Mapping)}
         legs = {s != "BOTH" for s in seen if s in ("BOTH", "LONG", "SHORT")}
         if len(legs) != 1:
             return None

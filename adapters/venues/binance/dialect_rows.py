@@ -33,14 +33,6 @@ ALGO_ORDER_KINDS: Mapping[str, str] = {"STOP": "conditional", "STOP_MARKET": "co
                                        "TRAILING_STOP_MARKET": "trailing"}
 
 
-def _info(order: Any) -> Mapping[str, Any]:
-    """The venue's own row of ccxt's order (its ``info``)."""
-    if not isinstance(order, Mapping):
-        raise BadData("an order is not an object")
-    info = order.get("info")
-    return info if isinstance(info, Mapping) else {}
-
-
 def unified_position(row: Any, symbol_of: Callable[[str], str]) -> Optional[dict]:
     """One row of ``positionRisk`` (USDⓈ-M v2 / v3) as the fields of ccxt's position structure
     that :func:`adapters.ccxt_exchange.parsing.parse_position` reads, the way ccxt's ``parse_position_risk`` derives

@@ -58,7 +58,7 @@ from urllib.parse import parse_qsl
 from aiohttp import web
 
 from ...simulated.engine import SimError
-from ...simulated.faces.shared import RestFace, VenueFail, loopback, respond
+from ...simulated.faces.shared import RestFace, VenueFail, loopback, respond, strict_client
 from ...simulated.faults import HTTP_STATUS, Fault
 from ...simulated.numbers import money_text as _money
 from .face_master import BinanceMaster
@@ -406,13 +406,11 @@ def binanceusdm_client(server: Any, account: str, *, strict: bool = True, **conf
     ``strict``: with :func:`adapters.ccxt_exchange.strict_json`."""
     import ccxt.async_support as ccxt_async
 
-    from ...ccxt_exchange import strict_json
-
     cfg = ccxt_config(server, account)
     options = {**cfg["options"], **config.pop("options", {})}
     ex = ccxt_async.binanceusdm({**cfg, **config, "options": options})
     point_ccxt(ex, server.base_url)
-    return strict_json(ex) if strict else ex
+    return strict_client(ex, strict)
 
 
 def binanceusdm_pro_client(server: Any, account: str, *, strict: bool = True, **config: Any) -> Any:
@@ -421,13 +419,11 @@ def binanceusdm_pro_client(server: Any, account: str, *, strict: bool = True, **
     from it); close it after use."""
     import ccxt.pro as ccxt_pro
 
-    from ...ccxt_exchange import strict_json
-
     cfg = ccxt_config(server, account, ws=True)
     options = {**cfg["options"], **config.pop("options", {})}
     ex = ccxt_pro.binanceusdm({**cfg, **config, "options": options})
     point_ccxt(ex, server.base_url)
-    return strict_json(ex) if strict else ex
+    return strict_client(ex, strict)
 
 
 def sim_account(server: Any, account: str, **fields: Any) -> Any:

@@ -52,9 +52,9 @@ What it must not do
 
 from __future__ import annotations
 
-from collections.abc import Container
 from dataclasses import dataclass, field
-from typing import Any, Awaitable, Callable, Mapping, Optional, Sequence
+from types import ModuleType
+from typing import Any, Callable, ClassVar, Mapping, Optional, Sequence
 
 from killswitch.weights import PER_UID, Read, WeightLimit
 
@@ -74,9 +74,9 @@ from ...ccxt_exchange.dialects.base import (
     unknown_value,
     unnamed,
 )
+from ...ccxt_exchange.dialects.channels import ChannelStream
 from ...ccxt_exchange.dialects.refusals import Rule
-from ...ccxt_exchange.dialects.stream_events import StreamEvent
-from ...ccxt_exchange.parsing import BadData, num
+from ...ccxt_exchange.parsing import BadData, num, order_info
 from . import dialect_stream as bitget_stream
 
 POSITIONS = "GET /api/v2/mix/position/all-position"
@@ -172,13 +172,6 @@ MODE_PARAMS: Mapping[str, str] = {"symbol": "BTCUSDT", "productType": "USDT-FUTU
 CLOSING_PREFIXES = ("reduce_", "burst_", "delivery_", "offset_")
 
 
-def _info(order: Any) -> Mapping[str, Any]:
-    if not isinstance(order, Mapping):
-        raise BadData("an order is not an object")
-    info = order.get("info")
-    return info if isinstance(info, Mapping) else {}
-
-
 def _yes(value: Any) -> bool:
     return value is True or str(value).lower() in ("yes", "true")
 
@@ -197,7 +190,7 @@ def read_row(venue: str, endpoint: str, order: Any) -> dict:
     long leg, to open or to close it; ccxt turns it round only when the row says ``reduceOnly``
     YES, which a TP/SL plan does not): the side is the leg's, turned round when the row closes.
     An unknown ``posMode``, or a hedge row without its leg, is BAD_RESPONSE."""
-    info = _info(order)
+    info = order_info(order)
     mode = info.get("posMode")
     if mode not in POS_MODES:
         raise unknown_value(venue, endpoint, "posMode", mode)
@@ -217,7 +210,7 @@ def read_plan(venue: str, endpoint: str, order: Any) -> Listed:
     """A row of orders-plan-pending: its kind from its own ``planType`` (an unknown one is
     BAD_RESPONSE), its side and closing as :func:`read_row`, its type the ``planType`` (the
     cancel names it)."""
-    info = _info(order)
+    info = order_info(order)
     plan = info.get("planType")
     kind = PLAN_KINDS.get(plan) if isinstance(plan, str) else None
     if kind is None:
@@ -238,7 +231,7 @@ def before_oldest(endpoint: str) -> Callable[[list], Optional[Mapping[str, Any]]
             return None
         ids = []
         for o in page:
-            raw_id = _info(o).get("orderId")
+            raw_id = order_info(o).get("orderId")
             if not isinstance(raw_id, str) or not raw_id.isdigit():
                 raise BadData(f"{endpoint}: an order of a full page has no orderId")
             ids.append(raw_id)
@@ -260,7 +253,7 @@ def position_mode(answer: Any) -> str:
 
 
 @dataclass(frozen=True, kw_only=True)
-class BitgetDialect(Dialect):
+class BitgetDialect(ChannelStream, Dialect):
     client_id_param: str = "clientOid"
     max_client_id_length: int = 36
     client_id_alphabet: str = r"A-Za-z0-9\-"
@@ -304,24 +297,10 @@ class BitgetDialect(Dialect):
     # reconcile's snapshot.
     streams: bool = True
 
-    def stream_message(self, message: Any) -> str:
-        return bitget_stream.stream_message(message)
+    stream_module: ClassVar[ModuleType] = bitget_stream  # its frames read there (ChannelStream)
 
-    def stream_events(self, message: Any, symbol_of: Callable[[str], str], ccxt_order: Callable[[Any], Any],
-                      held: Optional[Container[str]] = None) -> list[StreamEvent]:
-        return bitget_stream.stream_events(message, symbol_of, ccxt_order, held, ORDER_ROWS)
-
-    def stream_time(self, message: Any) -> Optional[int]:
-        return bitget_stream.stream_time(message)
-
-    def stream_ended(self, message: Any) -> tuple[str, str]:
-        return bitget_stream.stream_ended(message)
-
-    def stream_watches(self) -> tuple[tuple[str, Mapping[str, Any]], ...]:
-        return super().stream_watches() + (("watch_orders", {"trigger": True}),)
-
-    def watch_marks(self, client: Any, held: frozenset[str]) -> Awaitable[Any]:
-        return bitget_stream.watch_marks(client, held)
+    def stream_order_rows(self) -> Any:
+        return ORDER_ROWS
 
     def positions_endpoint(self, market_type: str) -> str:
         return POSITIONS

@@ -61,10 +61,10 @@ What it must not do
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Container, Iterable, Mapping
 from typing import Any, Awaitable, Callable, NamedTuple, Optional
 
+from ...ccxt_exchange.dialects import channels
 from ...ccxt_exchange.dialects.frames import FrameFields
 from ...ccxt_exchange.dialects.stream_events import StreamEvent
 from ...ccxt_exchange.parsing import BadData, num
@@ -74,6 +74,7 @@ FRAME = FrameFields(VENUE)  # its rows' fields, read as every streaming dialect 
 MARKS = "ticker"
 POSITIONS = "positions"
 PRIVATE = ("orders", "orders-algo", "account")
+KINDS = {MARKS: "marks", POSITIONS: "state", **{channel: "ok" for channel in PRIVATE}}  # a push's kind by its channel
 LOGIN_ERRORS = frozenset({"30004", "30005", "30011", "30012", "30013", "30014", "30015"})
 POS_MODES = ("one_way_mode", "hedge_mode")
 HOLD_SIDES = ("long", "short")
@@ -119,12 +120,6 @@ class _Read(NamedTuple):
     push: _Push
 
 
-def _channel(message: Any) -> Optional[str]:
-    arg = message.get("arg") if isinstance(message, Mapping) else None
-    channel = arg.get("channel") if isinstance(arg, Mapping) else None
-    return channel if isinstance(channel, str) else None
-
-
 def stream_message(message: Any) -> str:
     """What a Bitget frame is (see :meth:`.base.Dialect.stream_message`): the venue's answers
     (``event`` login / subscribe / unsubscribe, an error that does not end the login, the text
@@ -132,30 +127,12 @@ def stream_message(message: Any) -> str:
     ``state`` (a ``positions`` push: the account's every position, read by the stream alone),
     ``ok`` (a push of another private channel the stream reads; its rows are checked as they
     are read), ``unknown`` (a push of a channel it does not read) or ``malformed``."""
-    if isinstance(message, str):
-        return "answer" if message == "pong" else "malformed"
-    if not isinstance(message, Mapping):
-        return "malformed"
-    event = message.get("event")
-    if event is not None:
-        if event == "error" and str(message.get("code")) in LOGIN_ERRORS:
-            return "expired"
-        return "answer"
-    channel = _channel(message)
-    if channel is None:
-        return "malformed"
-    if channel == MARKS:
-        return "marks"
-    if channel == POSITIONS:
-        return "state"
-    return "ok" if channel in PRIVATE else "unknown"
+    return channels.frame_kind(message, LOGIN_ERRORS, KINDS)
 
 
 def stream_ended(message: Any) -> tuple[str, str]:
     """``STREAM_LOGIN_REFUSED`` and the venue's words of an ``expired`` frame."""
-    code = str(message.get("code")) if isinstance(message, Mapping) else "?"
-    said = str(message.get("msg") or "") if isinstance(message, Mapping) else ""
-    return "STREAM_LOGIN_REFUSED", f"bitget refused or dropped the stream's login: {code} {said}".rstrip()
+    return channels.login_refused(VENUE, message)
 
 
 def stream_time(message: Any) -> Optional[int]:
@@ -181,18 +158,11 @@ def stream_events(message: Any, symbol_of: Callable[[str], str], ccxt_order: Cal
     rows, of the kind the channel and its ``planType`` say; a ``ticker`` row's ``markPrice`` (of
     a held symbol only when ``held`` is given). Raises BAD_RESPONSE naming the channel and the
     field of a row it cannot read (the frame is dropped whole, counted malformed)."""
-    channel = str(message["arg"]["channel"])
-    rows = FRAME.rows(channel, message.get("data"), "data")
-    read = _READERS.get(channel)
-    if read is None:
-        return []
     ts = num(message.get("ts"))
     ctx = _Read(symbol_of, ccxt_order, held, rows_of, int(ts) if ts is not None else 0, _Push())
-    out: list[StreamEvent] = []
-    for row in rows:
-        out.extend(read(channel, FRAME.row(channel, row, "data"), ctx))
-    if channel == POSITIONS:
-        out.extend(_flat_legs(channel, out, ctx))
+    out = channels.channel_events(FRAME, _READERS, message, ctx)
+    if message["arg"]["channel"] == POSITIONS:
+        out.extend(_flat_legs(POSITIONS, out, ctx))
     return out
 
 
@@ -279,15 +249,10 @@ def _order(channel: str, row: Mapping[str, Any], ctx: _Read) -> list[StreamEvent
 
 
 def _mark(channel: str, row: Mapping[str, Any], ctx: _Read) -> list[StreamEvent]:
-    symbol = ctx.symbol_of(FRAME.text(channel, row, "instId"))
-    price = FRAME.number(channel, row, "markPrice")
-    at = FRAME.number(channel, row, "ts")
-    if ctx.held is not None and symbol not in ctx.held:
-        return []
-    return [StreamEvent(("mark", symbol), int(at), row, marks=((symbol, price),))]
+    return channels.mark_event(FRAME, channel, row, ctx.symbol_of, ctx.held, "markPrice")
 
 
-_READERS: Mapping[str, Callable[..., list[StreamEvent]]] = {
+_READERS: Mapping[str, channels.Reader] = {
     POSITIONS: _position, "account": _account, "orders": _order, "orders-algo": _order, MARKS: _mark}
 
 
@@ -295,13 +260,8 @@ def watch_marks(client: Any, held: frozenset[str]) -> Awaitable[Any]:
     """The tickers of the symbols held (a flat account: :data:`HEARTBEAT_SYMBOL`'s, or the first
     linear swap's), :data:`MARKS_PER_REQUEST` a subscription: Bitget has no channel of every
     symbol's mark."""
-    symbols = sorted(held)
-    if not symbols:
-        markets = getattr(client, "markets", None) or {}
-        symbols = [HEARTBEAT_SYMBOL if HEARTBEAT_SYMBOL in markets else
-                   next((s for s, m in markets.items() if m.get("linear") and m.get("swap")), HEARTBEAT_SYMBOL)]
-    chunks = [symbols[i:i + MARKS_PER_REQUEST] for i in range(0, len(symbols), MARKS_PER_REQUEST)]
-    return asyncio.gather(*(client.watch_tickers(chunk) for chunk in chunks))
+    symbols = channels.marks_watched(client, held, HEARTBEAT_SYMBOL)
+    return channels.watch_in_chunks(symbols, MARKS_PER_REQUEST, client.watch_tickers)
 
 
 __all__ = ["HEARTBEAT_SYMBOL", "LOGIN_ERRORS", "MARKS_PER_REQUEST", "OrderRows", "PLAN_TYPES", "stream_ended",

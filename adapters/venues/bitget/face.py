@@ -61,7 +61,7 @@ from urllib.parse import unquote
 from aiohttp import web
 
 from ...simulated.engine import NO_SUCH_ORDER, TOO_MANY_ORDERS, TOO_MANY_REQUESTS, UNKNOWN_ORDER, SimError
-from ...simulated.faces.shared import VenueFail, loopback, passphrase_account, read_json
+from ...simulated.faces.shared import VenueFail, ccxt_client, loopback, passphrase_account, read_json, strict_client
 from .face_orders import BitgetOrders
 from .face_plans import BitgetPlans
 from .face_reads import BitgetReads
@@ -262,18 +262,11 @@ def bitget_pro_client(server: Any, account: str, *, strict: bool = True, **confi
     import ccxt.pro as ccxt_pro
 
     base = loopback(server.base_url)
-    spec = server.engine.accounts[account].spec
-    options = {**CCXT_OPTIONS, **config.pop("options", {})}
-    ex = ccxt_pro.bitget({"apiKey": spec.api_key, "secret": spec.secret, "password": spec.passphrase,
-                          "enableRateLimit": False, **config, "options": options})
+    ex = ccxt_client(ccxt_pro.bitget, server, account, config, CCXT_OPTIONS, password=True)
     api = ex.urls.get("api") or {}
     ex.urls["api"] = {k: base for k in api if k not in ("ws", "demo")}
     ex.urls["api"]["ws"] = ws_urls(base)
-    if strict:
-        from ...ccxt_exchange import strict_json
-
-        strict_json(ex)
-    return ex
+    return strict_client(ex, strict)
 
 
 sim_client = bitget_pro_client  # the ccxt client of an account (a bot's, with its own key)

@@ -107,13 +107,8 @@ class BitgetStreamFace(ChannelFace):
                                             "doesn't exist", arg)
         if where == "private" and sock.owner is None:
             return self._error(sock, 30004, "User needs to log in", arg)
-        key = f"ticker:{inst}" if channel == "ticker" else str(channel)
-        self._say(sock, {"event": op, "arg": arg})
-        if op == "unsubscribe":
-            sock.streams.discard(key)
+        if not self._subscribed(sock, op, arg, inst, dict(arg)):
             return
-        sock.streams.add(key)
-        sock.pushed["args"][key] = dict(arg)
         now = self.engine.now()
         if market is not None:
             self._mark(sock, market.symbol, now)

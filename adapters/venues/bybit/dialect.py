@@ -59,6 +59,7 @@ from ...ccxt_exchange.dialects.base import (
     unnamed,
     unread,
 )
+from ...ccxt_exchange.dialects.channels import marks_watched
 from ...ccxt_exchange.dialects.frames import has_field
 from ...ccxt_exchange.dialects.refusals import Rule
 from ...ccxt_exchange.dialects.stream_events import StreamEvent
@@ -376,12 +377,7 @@ class BybitDialect(Dialect):
         """The tickers of the symbols held (a flat account: :data:`HEARTBEAT_SYMBOL`'s, or the
         first linear market's): Bybit has no stream of every symbol's mark, and watching every
         ticker would be ten frames a second a symbol."""
-        symbols = sorted(held)
-        if not symbols:
-            markets = getattr(client, "markets", None) or {}
-            symbols = [HEARTBEAT_SYMBOL if HEARTBEAT_SYMBOL in markets else
-                       next((s for s, m in markets.items() if m.get("linear") and m.get("swap")), HEARTBEAT_SYMBOL)]
-        return client.watch_tickers(symbols)
+        return client.watch_tickers(marks_watched(client, held, HEARTBEAT_SYMBOL))
 
     def snapshot_reads_for(self, settle_coins: tuple[str, ...]) -> tuple[Read, ...]:
         n = max(1, len(settle_coins))

@@ -77,7 +77,7 @@ from typing import Any, Callable, Mapping, Optional, cast
 from aiohttp import web
 
 from ...simulated.engine import SimError
-from ...simulated.faces.shared import VenueFail, read_json
+from ...simulated.faces.shared import VenueFail, loopback, read_json, strict_client
 from ...simulated.faults import HTTP_STATUS, Fault
 from .face_master import BybitMaster
 from .face_orders import BybitOrders
@@ -315,19 +315,15 @@ CCXT_OPTIONS = {
     "adjustForTimeDifference": False,
     "recvWindow": 10_000,
 }
-LOOPBACK_URL = ("http://127.0.0.1", "http://localhost", "http://[::1]")
 
 
 def point_ccxt(exchange: Any, base_url: str) -> Any:
     """Point every ``urls['api']`` entry of a ccxt Bybit instance at ``base_url`` (Bybit's v5
     paths are under one host, so each family keeps its path: none)."""
-    if not base_url.startswith(LOOPBACK_URL):
-        raise ValueError("the simulated exchange is on loopback")
+    base = loopback(base_url).rstrip("/")
     api = exchange.urls.setdefault("api", {})
-    for key in list(api):
-        api[key] = base_url.rstrip("/")
-    for key in ("public", "private", "spot", "futures", "v2"):
-        api[key] = base_url.rstrip("/")
+    for key in (*api, "public", "private", "spot", "futures", "v2"):
+        api[key] = base
     return exchange
 
 
@@ -351,11 +347,7 @@ def bybit_client(server: Any, account: str, *, strict: bool = True, **config: An
     ex = ccxt_async.bybit({**cfg, **config, "options": options})
     ex.has = {**ex.has, "fetchCurrencies": False}
     point_ccxt(ex, server.base_url)
-    if strict:
-        from ...ccxt_exchange import strict_json
-
-        strict_json(ex)
-    return ex
+    return strict_client(ex, strict)
 
 
 def bybit_account(server: Any, account: str, *, key_env: str = "KS_SIM_BYBIT_KEY",

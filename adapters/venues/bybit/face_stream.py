@@ -51,6 +51,7 @@ from aiohttp import web
 
 from ...simulated.changes import AccountChanged, AlgoChanged, Change, LegState, MarkSet, OrderChanged
 from ...simulated.faces.push import PushFace, _Socket, dumps
+from ...simulated.faces.shared import strict_client
 from ...simulated.numbers import digits as _digits, fixed as _f, money_text as _money
 from .face import _Face, ccxt_config, point_ccxt
 from .face_wire import ALGO_STATUS, IDX_OF_LEG
@@ -334,11 +335,7 @@ def bybit_pro_client(server: Any, account: str, *, strict: bool = True, **config
     ex.has = {**ex.has, "fetchCurrencies": False}
     point_ccxt(ex, server.base_url)
     ex.urls["api"]["ws"] = ws_urls(server.base_url)
-    if strict:
-        from ...ccxt_exchange import strict_json
-
-        strict_json(ex)
-    return ex
+    return strict_client(ex, strict)
 
 
 # the face SimServer serves as its ``bybit_stream`` (:meth:`PushFace.for_server`)

@@ -68,7 +68,7 @@ from typing import Any, Mapping, Optional, cast
 
 from aiohttp import web
 
-from ...simulated.faces.shared import VenueFail
+from ...simulated.faces.shared import VenueFail, loopback
 from ...simulated.faults import Fault, FaultKind, first
 from ...simulated.rules import SimError
 from .face_actions import HyperliquidActions
@@ -189,8 +189,7 @@ async def handle(server: Any, request: web.Request) -> web.StreamResponse:
 
 def ccxt_urls(base_url: str) -> dict:
     """ccxt hyperliquid's ``urls`` with every API family (and the testnet's) on ``base_url``."""
-    if not base_url.startswith(("http://127.0.0.1", "http://localhost", "http://[::1]")):
-        raise ValueError("the simulated exchange is on loopback")
+    base_url = loopback(base_url)
     return {"api": {"public": base_url, "private": base_url}, "test": {"public": base_url, "private": base_url}}
 
 

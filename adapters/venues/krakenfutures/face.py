@@ -47,7 +47,7 @@ from typing import Any, Callable, Optional
 from aiohttp import web
 
 from ...simulated.engine import TOO_MANY_ORDERS, TOO_MANY_REQUESTS, SimError
-from ...simulated.faces.shared import VenueFail, loopback, read_json
+from ...simulated.faces.shared import VenueFail, loopback, read_json, strict_client
 from .face_orders import KrakenOrders
 from .face_wire import engine_id, error
 
@@ -184,11 +184,7 @@ def krakenfutures_client(server: Any, account: str, *, strict: bool = True, **co
     ex = ccxt_async.krakenfutures({"apiKey": spec.api_key, "secret": base64.b64encode(spec.secret.encode()).decode(),
                                    "enableRateLimit": False, **config})
     ex.urls["api"] = {k: re.sub(r"^https://[^/]+", base, v) for k, v in ex.urls["api"].items()}
-    if strict:
-        from ...ccxt_exchange import strict_json
-
-        strict_json(ex)
-    return ex
+    return strict_client(ex, strict)
 
 
 sim_client = krakenfutures_client  # the ccxt client of an account (a bot's, with its own key)

@@ -41,7 +41,7 @@ from typing import Any, Callable, Optional
 from aiohttp import web
 
 from ...simulated.engine import NO_SUCH_ORDER, TOO_MANY_ORDERS, TOO_MANY_REQUESTS, UNKNOWN_ORDER, SimError
-from ...simulated.faces.shared import VenueFail, loopback
+from ...simulated.faces.shared import VenueFail, ccxt_client, loopback, strict_client
 from .face_orders import MexcOrders
 from .face_rows import is_plan, is_stop
 from .face_wire import (
@@ -274,18 +274,13 @@ def mexc_client(server: Any, account: str, **config: Any) -> Any:
     its spot's market list on the server; close it after use)."""
     import ccxt.async_support as ccxt_async
 
-    from ...ccxt_exchange import strict_json
-
     base = loopback(server.base_url)
-    spec = server.engine.accounts[account].spec
-    ex = ccxt_async.mexc({"apiKey": spec.api_key, "secret": spec.secret, "enableRateLimit": False, **config,
-                          "options": {"defaultType": "swap", **config.pop("options", {})}})
+    ex = ccxt_client(ccxt_async.mexc, server, account, config, {"defaultType": "swap"})
     ex.has = {**ex.has, "fetchCurrencies": False}  # no signed spot wallet read (as the adapter's client)
     api = ex.urls["api"]
     api["spot"] = {"public": base, "private": base}
     api["contract"] = {"public": f"{base}/api/v1/contract", "private": f"{base}/api/v1/private"}
-    strict_json(ex)
-    return ex
+    return strict_client(ex)
 
 
 sim_client = mexc_client  # the ccxt client of an account (a bot's, with its own key)

@@ -25,9 +25,9 @@ What it must not do
 
 from __future__ import annotations
 
-from collections.abc import Container
 from dataclasses import dataclass, field
-from typing import Any, Awaitable, Callable, Mapping, Optional, Sequence
+from types import ModuleType
+from typing import Any, Callable, ClassVar, Mapping, Optional, Sequence
 
 from killswitch.weights import PER_UID, Read, WeightLimit
 
@@ -48,9 +48,9 @@ from ...ccxt_exchange.dialects.base import (
     read_pages,
     unknown_value,
 )
+from ...ccxt_exchange.dialects.channels import ChannelStream
 from ...ccxt_exchange.dialects.refusals import Rule
-from ...ccxt_exchange.dialects.stream_events import StreamEvent
-from ...ccxt_exchange.parsing import BadData, num
+from ...ccxt_exchange.parsing import BadData, num, order_info
 from . import dialect_stream as okx_stream
 from .switches import OkxPermissions
 
@@ -171,7 +171,7 @@ def refused_row(row: Mapping[str, Any]) -> Optional[tuple[Any, Any]]:
 
 
 @dataclass(frozen=True, kw_only=True)
-class OkxDialect(Dialect):
+class OkxDialect(ChannelStream, Dialect):
     max_client_id_length: int = 32
     fetch_order_param: str = "clOrdId"
     margin_mode_param: Optional[str] = "tdMode"
@@ -211,24 +211,10 @@ class OkxDialect(Dialect):
     streams: bool = True
     stream_order_parser: str = "parse_order"  # ccxt.pro's okx reads order rows with its REST parser
 
-    def stream_message(self, message: Any) -> str:
-        return okx_stream.stream_message(message)
+    stream_module: ClassVar[ModuleType] = okx_stream  # its frames read there (ChannelStream)
 
-    def stream_events(self, message: Any, symbol_of: Callable[[str], str], ccxt_order: Callable[[Any], Any],
-                      held: Optional[Container[str]] = None) -> list[StreamEvent]:
-        return okx_stream.stream_events(message, symbol_of, ccxt_order, held, ORDER_ROWS)
-
-    def stream_time(self, message: Any) -> Optional[int]:
-        return okx_stream.stream_time(message)
-
-    def stream_ended(self, message: Any) -> tuple[str, str]:
-        return okx_stream.stream_ended(message)
-
-    def stream_watches(self) -> tuple[tuple[str, Mapping[str, Any]], ...]:
-        return super().stream_watches() + (("watch_orders", {"trigger": True}),)
-
-    def watch_marks(self, client: Any, held: frozenset[str]) -> Awaitable[Any]:
-        return okx_stream.watch_marks(client, held)
+    def stream_order_rows(self) -> Any:
+        return ORDER_ROWS
 
     def refusal_of(self, body: Any) -> Optional[tuple[str, str]]:
         return okx_refusal(body)
@@ -269,14 +255,14 @@ class OkxDialect(Dialect):
 
     def _regular(self, order: Any) -> Any:
         """A row of orders-pending, its ``ordType`` one the list documents (:func:`_regular`)."""
-        value = _info(order).get("ordType")
+        value = order_info(order).get("ordType")
         if value not in REGULAR_ORD_TYPES:
             raise unknown_value(self.id, REGULAR_ORDERS, "ordType", value)
         return _regular(order)
 
     def _algo(self, order: Any, endpoint: str) -> Listed:
         """A row of orders-algo-pending, its ``ordType`` one the list documents (:func:`_algo`)."""
-        value = _info(order).get("ordType")
+        value = order_info(order).get("ordType")
         if value not in ALGO_ORD_TYPES:
             raise unknown_value(self.id, endpoint, "ordType", value)
         kind, out = _algo(order)
@@ -369,18 +355,11 @@ def _after(endpoint: str, id_field: str) -> Callable[[list], Optional[Mapping[st
     return next_params
 
 
-def _info(order: Any) -> Mapping[str, Any]:
-    if not isinstance(order, Mapping):
-        raise BadData("an order is not an object")
-    info = order.get("info")
-    return info if isinstance(info, Mapping) else {}
-
-
 def _regular(order: Any) -> Any:
     """A row of orders-pending with its own id: ccxt takes ``algoId`` before ``ordId``, and a
     regular order an algo order placed when it triggered (a stop-loss's market order) carries
     that algo order's id; cancel-order knows it by its ``ordId`` only."""
-    ord_id = _info(order).get("ordId")
+    ord_id = order_info(order).get("ordId")
     if isinstance(ord_id, str) and ord_id and ord_id != order.get("id"):
         return {**order, "id": ord_id}
     return order
@@ -392,7 +371,7 @@ def _algo(order: Any) -> tuple[str, dict]:
     order triggers), the trigger of a TP/SL or OCO row is ``slTriggerPx`` / ``tpTriggerPx``
     (ccxt reads ``triggerPx`` and ``moveTriggerPx`` only), and a position TP/SL
     (``closeFraction``: it closes the whole position, whatever its size) can only reduce."""
-    info = _info(order)
+    info = order_info(order)
     ord_type = str(info.get("ordType") or "")
     closes = bool(info.get("closeFraction")) or str(info.get("reduceOnly")).lower() == "true"
     if ord_type == "move_order_stop":

@@ -33,10 +33,10 @@ What it must not do
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Container, Mapping
 from typing import Any, Awaitable, Callable, NamedTuple, Optional
 
+from ...ccxt_exchange.dialects import channels
 from ...ccxt_exchange.dialects.frames import FrameFields
 from ...ccxt_exchange.dialects.stream_events import StreamEvent
 from ...ccxt_exchange.parsing import num
@@ -45,6 +45,7 @@ VENUE = "okx"
 FRAME = FrameFields(VENUE)  # its rows' fields, read as every streaming dialect reads them
 MARKS = "mark-price"
 PRIVATE = ("positions", "orders", "orders-algo", "account")
+KINDS = {MARKS: "marks", **{channel: "ok" for channel in PRIVATE}}  # a push's kind by its channel
 # the error codes of a socket whose login the venue refused or does not hold
 # (https://www.okx.com/docs-v5/en/#error-code-websocket-public): invalid timestamp, invalid
 # apiKey, timestamp expired, invalid sign, login failure, please log in, wrong passphrase, API
@@ -86,30 +87,13 @@ def stream_message(message: Any) -> str:
     the text ``pong``), ``expired`` (an error of :data:`LOGIN_ERRORS`), ``marks`` (a
     ``mark-price`` push), ``ok`` (a push of a private channel; its rows are checked as they are
     read, :func:`stream_events`), ``unknown`` (a push of another channel) or ``malformed``
-    (neither an answer nor a push)."""
-    if isinstance(message, str):
-        return "answer" if message == "pong" else "malformed"
-    if not isinstance(message, Mapping):
-        return "malformed"
-    event = message.get("event")
-    if event is not None:
-        if event == "error" and str(message.get("code")) in LOGIN_ERRORS:
-            return "expired"
-        return "answer"
-    arg = message.get("arg")
-    channel = arg.get("channel") if isinstance(arg, Mapping) else None
-    if not isinstance(channel, str):
-        return "answer" if "op" in message and "data" in message else "malformed"  # a trade op's answer
-    if channel == MARKS:
-        return "marks"
-    return "ok" if channel in PRIVATE else "unknown"
+    (neither an answer nor a push; a trade op's answer is an answer)."""
+    return channels.frame_kind(message, LOGIN_ERRORS, KINDS, op_answers=True)
 
 
 def stream_ended(message: Any) -> tuple[str, str]:
     """``STREAM_LOGIN_REFUSED`` and the venue's words of an ``expired`` frame."""
-    code = str(message.get("code")) if isinstance(message, Mapping) else "?"
-    said = str(message.get("msg") or "") if isinstance(message, Mapping) else ""
-    return "STREAM_LOGIN_REFUSED", f"okx refused or dropped the stream's login: {code} {said}".rstrip()
+    return channels.login_refused(VENUE, message)
 
 
 def stream_time(message: Any) -> Optional[int]:
@@ -134,16 +118,7 @@ def stream_events(message: Any, symbol_of: Callable[[str], str], ccxt_order: Cal
     ``markPx`` (of a held symbol only when ``held`` is given). Raises BAD_RESPONSE naming the
     channel and the field of a row it cannot read (the frame is dropped whole, counted
     malformed)."""
-    channel = str(message["arg"]["channel"])
-    rows = FRAME.rows(channel, message.get("data"), "data")
-    read = _READERS.get(channel)
-    if read is None:
-        return []
-    out: list[StreamEvent] = []
-    ctx = _Read(symbol_of, ccxt_order, held, rows_of)
-    for row in rows:
-        out.extend(read(channel, FRAME.row(channel, row, "data"), ctx))
-    return out
+    return channels.channel_events(FRAME, _READERS, message, _Read(symbol_of, ccxt_order, held, rows_of))
 
 
 def _position(channel: str, row: Mapping[str, Any], ctx: _Read) -> list[StreamEvent]:
@@ -186,15 +161,10 @@ def _order(channel: str, row: Mapping[str, Any], ctx: _Read) -> list[StreamEvent
 
 
 def _mark(channel: str, row: Mapping[str, Any], ctx: _Read) -> list[StreamEvent]:
-    symbol = ctx.symbol_of(FRAME.text(channel, row, "instId"))
-    price = FRAME.number(channel, row, "markPx")
-    at = FRAME.number(channel, row, "ts")
-    if ctx.held is not None and symbol not in ctx.held:
-        return []
-    return [StreamEvent(("mark", symbol), int(at), row, marks=((symbol, price),))]
+    return channels.mark_event(FRAME, channel, row, ctx.symbol_of, ctx.held, "markPx")
 
 
-_READERS: Mapping[str, Callable[..., list[StreamEvent]]] = {
+_READERS: Mapping[str, channels.Reader] = {
     "positions": _position, "account": _account, "orders": _order, "orders-algo": _order, MARKS: _mark}
 
 
@@ -202,13 +172,8 @@ def watch_marks(client: Any, held: frozenset[str]) -> Awaitable[Any]:
     """The marks of the symbols held (a flat account: :data:`HEARTBEAT_SYMBOL`'s, or the first
     linear swap's), :data:`MARKS_PER_REQUEST` a subscription: OKX has no channel of every
     symbol's mark, and refuses a request of more than 64 KB."""
-    symbols = sorted(held)
-    if not symbols:
-        markets = getattr(client, "markets", None) or {}
-        symbols = [HEARTBEAT_SYMBOL if HEARTBEAT_SYMBOL in markets else
-                   next((s for s, m in markets.items() if m.get("linear") and m.get("swap")), HEARTBEAT_SYMBOL)]
-    chunks = [symbols[i:i + MARKS_PER_REQUEST] for i in range(0, len(symbols), MARKS_PER_REQUEST)]
-    return asyncio.gather(*(client.watch_mark_prices(chunk) for chunk in chunks))
+    symbols = channels.marks_watched(client, held, HEARTBEAT_SYMBOL)
+    return channels.watch_in_chunks(symbols, MARKS_PER_REQUEST, client.watch_mark_prices)
 
 
 __all__ = ["HEARTBEAT_SYMBOL", "LOGIN_ERRORS", "OrderRows", "stream_ended", "stream_events", "stream_message",

@@ -74,7 +74,7 @@ from typing import Any, Callable, Optional
 from aiohttp import web
 
 from ...simulated.engine import SimError
-from ...simulated.faces.shared import VenueFail, loopback, passphrase_account, read_json
+from ...simulated.faces.shared import VenueFail, ccxt_client, loopback, passphrase_account, read_json, strict_client
 from .face_algos import OkxAlgos
 from .face_master import OkxMaster
 from .face_orders import OkxOrders
@@ -337,18 +337,11 @@ def okx_client(server: Any, account: str, *, strict: bool = True, **config: Any)
     import ccxt.async_support as ccxt_async
 
     base = loopback(server.base_url)
-    spec = server.engine.accounts[account].spec
-    options = {**CCXT_OPTIONS, **config.pop("options", {})}
-    ex = ccxt_async.okx({"apiKey": spec.api_key, "secret": spec.secret, "password": spec.passphrase,
-                         "enableRateLimit": False, **config, "options": options})
+    ex = ccxt_client(ccxt_async.okx, server, account, config, CCXT_OPTIONS, password=True)
     ex.urls["api"] = {k: base for k in (ex.urls.get("api") or {})} or {"rest": base}
     ex.urls["api"]["rest"] = base
     ex.has = {**ex.has, "fetchCurrencies": False}
-    if strict:
-        from ...ccxt_exchange import strict_json
-
-        strict_json(ex)
-    return ex
+    return strict_client(ex, strict)
 
 
 def sim_account(server: Any, account: str, **fields: Any) -> Any:

@@ -54,7 +54,7 @@ from ...simulated.changes import AccountChanged, AlgoChanged, OrderChanged
 from ...simulated.engine import MarketSpec, decimals
 from ...simulated.faces.channels import ChannelFace
 from ...simulated.faces.push import _Socket, dumps
-from ...simulated.faces.shared import loopback
+from ...simulated.faces.shared import ccxt_client, loopback, strict_client
 from .face import CCXT_OPTIONS, _Okx
 from .face_wire import _f, _money, _sz, inst_id
 
@@ -116,13 +116,8 @@ class OkxStreamFace(ChannelFace):
         if where != "public" and sock.owner is None:
             self._error(sock, "60011", "Please log in")
             return
-        key = f"mark-price:{inst}" if channel == "mark-price" else str(channel)
-        self._say(sock, {"event": op, "arg": arg})
-        if op == "unsubscribe":
-            sock.streams.discard(key)
+        if not self._subscribed(sock, op, arg, inst, {**arg, **({"uid": _uid(sock.owner)} if sock.owner else {})}):
             return
-        sock.streams.add(key)
-        sock.pushed["args"][key] = {**arg, **({"uid": _uid(sock.owner)} if sock.owner else {})}
         if market is not None:
             self._mark(sock, market.symbol, self.engine.now())
         elif channel == "positions":
@@ -241,18 +236,11 @@ def okx_pro_client(server: Any, account: str, *, strict: bool = True, **config: 
     import ccxt.pro as ccxt_pro
 
     base = loopback(server.base_url)
-    spec = server.engine.accounts[account].spec
-    options = {**CCXT_OPTIONS, **config.pop("options", {})}
-    ex = ccxt_pro.okx({"apiKey": spec.api_key, "secret": spec.secret, "password": spec.passphrase,
-                       "enableRateLimit": False, **config, "options": options})
+    ex = ccxt_client(ccxt_pro.okx, server, account, config, CCXT_OPTIONS, password=True)
     ex.urls["api"] = {k: base for k in (ex.urls.get("api") or {})}
     ex.urls["api"].update(rest=base, ws="ws" + base[len("http"):] + "/ws/v5")
     ex.has = {**ex.has, "fetchCurrencies": False}
-    if strict:
-        from ...ccxt_exchange import strict_json
-
-        strict_json(ex)
-    return ex
+    return strict_client(ex, strict)
 
 
 # the face SimServer serves as its ``okx_stream`` (:meth:`PushFace.for_server`)

@@ -1,0 +1,67 @@
+"""The simulator's REST faces each hold path prefixes of their own: a face that claims another's
+prefix (or a master endpoint's path) is refused when the registry is built, at the server's start,
+naming both faces and the prefix; the venues' own faces are accepted, every prefix to its face."""
+
+from __future__ import annotations
+
+import asyncio
+from types import SimpleNamespace
+
+import pytest
+
+from adapters.registry import parts
+from adapters.simulated import faces as faces_pkg
+from adapters.simulated.engine import ManualClock
+from adapters.simulated.faces import FaceCollision, build_faces
+from adapters.simulated.http import SimServer
+from adapters.simulated.scenarios import build
+
+
+async def _handle(server, request):
+    raise NotImplementedError
+
+
+def _face(*prefixes: str) -> SimpleNamespace:
+    return SimpleNamespace(PREFIXES=prefixes, handle=_handle, MASTER=None)
+
+
+def _venue_faces() -> list[tuple[str, object]]:
+    return [(p.venue, p.module) for p in parts("FACE")]
+
+
+def test_the_venues_faces_are_accepted_each_prefix_to_its_own_face():
+    built = build_faces(_venue_faces())
+    for venue, module in _venue_faces():
+        for prefix in module.PREFIXES:
+            assert built[prefix] is module.handle, (venue, prefix)
+    assert list(built) == sorted(built, key=len, reverse=True)  # the longest prefix is tried first
+    assert build_faces(_venue_faces() + [("zz", _face("/zz/api/"))])["/zz/api/"] is _handle
+
+
+@pytest.mark.parametrize("prefix, owner", [("/v5/", "'bybit'"), ("", "'binance'"), ("/api/v2/", "'bitget'")])
+def test_a_face_claiming_another_faces_prefix_is_refused_naming_both(prefix, owner):
+    with pytest.raises(FaceCollision) as refused:
+        build_faces(_venue_faces() + [("zz", _face("/zz/api/", prefix))])
+    said = str(refused.value)
+    assert owner in said and "'zz'" in said and repr(prefix) in said
+
+
+def test_a_face_claiming_a_master_endpoint_is_refused():
+    okx = dict(_venue_faces())["okx"]
+    path = sorted(path for _, path in okx.MASTER.ROUTES)[0]
+    with pytest.raises(FaceCollision, match="'okx' \\(master\\)"):
+        build_faces(_venue_faces() + [("zz", _face(path))])
+
+
+def test_the_server_refuses_to_start_when_two_faces_share_a_prefix(monkeypatch):
+    planted = (*parts("FACE"), SimpleNamespace(venue="zz", module=_face("/v5/")))
+    monkeypatch.setattr(faces_pkg, "parts", lambda field: planted)
+    faces_pkg._faces.cache_clear()
+    try:
+        server = SimServer(build("calm", ManualClock(0)))
+        with pytest.raises(FaceCollision, match="'bybit' and 'zz' both claim the path prefix '/v5/'"):
+            asyncio.run(server.start())
+        assert server._runner is None  # refused before anything listens
+    finally:
+        monkeypatch.undo()
+        faces_pkg._faces.cache_clear()
