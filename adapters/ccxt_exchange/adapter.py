@@ -107,7 +107,7 @@ class CcxtAdapter(StreamedSnapshots, OrderPlacement, Cancels, FillReads, Exchang
       the runner's other accounts on the same endpoint (:mod:`.streaming.hub`), not from a
       subscription of its own; the runner sets it where two or more accounts stream there.
 
-    Raises :class:`AdapterError` on construction for an unreadable credential (``AUTH``) or a
+    Raises :class:`~adapters.base.AdapterError` on construction for an unreadable credential (``AUTH``) or a
     venue ccxt does not know (``UNSUPPORTED``) — never with a secret in it.
 
     The protocol's calls are the parts' (see the module's docstring); this class builds them

@@ -230,8 +230,9 @@ def parse_position(p: Any, market_of: Callable[[str], Optional[Mapping]], raw: R
 def strategy_of(client_id: Optional[str], strategies: Union[Iterable[str], Mapping[str, str]]) -> Optional[str]:
     """The strategy a client order id belongs to, the longest prefix first: ``strategies`` is
     the account's names (``alpha-17`` → ``alpha``: the name, then ``-``, ``_``, ``:`` or ``.``,
-    or the name alone) or its prefix map (prefix → strategy, :meth:`Account.client_id_prefixes`:
-    a declared prefix matches as written; a bare name, mapped to itself, as a name does)."""
+    or the name alone) or its prefix map (prefix → strategy,
+    :meth:`~killswitch.policy.accounts_doc.Account.client_id_prefixes`: a declared prefix
+    matches as written; a bare name, mapped to itself, as a name does)."""
     if not client_id:
         return None
     pairs = strategies.items() if isinstance(strategies, Mapping) else ((s, s) for s in strategies)

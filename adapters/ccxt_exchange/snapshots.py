@@ -79,7 +79,7 @@ class RestSnapshots(AdapterCore):
 
     def _orders_due(self) -> bool:
         """Whether this snapshot lists every open order (see ``open_orders_max_age_s``, and
-        :meth:`wake_on_entries`).
+        :meth:`~.streamed.StreamedSnapshots.wake_on_entries`).
 
         While the runner watches the account's entries it is listed sooner — at once after the
         watch began, then when :data:`WATCHED_ORDERS_MAX_AGE_S` old — but only out of the venue's

@@ -1,7 +1,7 @@
 """The adapter's side of the private stream: built for the account, asked by the runner, its snapshot answered.
 
 What it owns
-    * the account's :class:`~.stream.AccountStream`, where its ``stream`` block asks for one and
+    * the account's :class:`~.streaming.stream.AccountStream`, where its ``stream`` block asks for one and
       its dialect streams: the streaming client built and configured as the REST one
       (credentials, timeout, strict JSON, ``urls``), its requests metered against the venue's
       weight, the markets shared, the dialect's readers of the frames handed in;
@@ -14,7 +14,7 @@ What it owns
       in the stream's place (REST wins).
 
 What it must not do
-    read the stream's frames (:mod:`.stream` does) or REST's answers (:mod:`.snapshots`).
+    read the stream's frames (:mod:`.streaming.stream` does) or REST's answers (:mod:`.snapshots`).
 """
 
 from __future__ import annotations

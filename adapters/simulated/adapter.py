@@ -4,10 +4,10 @@
 replay, tests and benchmarks. It behaves like a venue adapter should:
 
 * ``snapshot()`` turns the engine's account, positions and open orders (the book's and the
-  conditional ones of the algo service, each :class:`Order` with its kind and trigger price)
+  conditional ones of the algo service, each :class:`~killswitch.snapshot.Order` with its kind and trigger price)
   into a killswitch :class:`Snapshot`; any failure becomes a snapshot with ``fetch.ok = False`` and a reason
   code, never an exception. Positions come from the engine's numbers of the legs, which are
-  columns, made into the snapshot's columns and models on reading (:mod:`.adapter_positions`);
+  columns, made into the snapshot's columns and models on reading (:mod:`.adapter_snapshot`);
 * ``submit()`` runs :func:`adapters.base.check_close` against the position it knows (its last
   snapshot, reduced by its own fills since) before anything is sent; in hedge mode it sends
   the leg (``positionSide``) and *no* ``reduceOnly`` flag, as Binance requires; a protected

@@ -15,7 +15,7 @@ never queries the engine back (a query would charge weight and run timers).
   submitted), became that order (``TRIGGERED``, naming it), was cancelled (``CANCELED``), or ended
   unplaced at its trigger (``EXPIRED``, ``REJECTED``). A face whose venue streams no such event
   ignores it.
-* :class:`MarkSet` — a symbol's mark was set (:meth:`SimExchange.set_mark`): the moment a mark
+* :class:`MarkSet` — a symbol's mark was set (:meth:`~.engine.SimExchange.set_mark`): the moment a mark
   crosses a level in a scripted test, stamped when it happens.
 
 What it owns: the shapes. What it must not do: hold references into the engine's state (orders

@@ -34,7 +34,7 @@ service for one :class:`~.engine.SimExchange`:
   TRIGGERED after, naming it, CANCELED, EXPIRED, REJECTED), which the websocket faces push as
   their venue's events;
 * a cancel, a cancel of every conditional order of a symbol, and the countdown cancel-all of
-  a symbol (:meth:`cancel_symbol`) end them as CANCELED.
+  a symbol (:meth:`ConditionalBook.cancel_symbol`) end them as CANCELED.
 
 What it must not do: read the wall clock (time is the engine's), or know HTTP or killswitch
 types. It keeps its orders in the engine's accounts, so ``dump_state`` and ``digest`` hold them.

@@ -39,7 +39,7 @@ Errors are :class:`SimError` with Binance's code, message and HTTP status, so bo
 
 What it must not do: read the wall clock (time comes from the injected ``clock``), draw
 unseeded randomness, do I/O, or know about HTTP, JSON or killswitch types. Fault injection
-is interpreted by the faces; the engine only keeps the shared :class:`FaultPlan` and the
+is interpreted by the faces; the engine only keeps the shared :class:`~.faults.FaultPlan` and the
 "hide from the next query" marks that a fault asks for.
 """
 

@@ -8,7 +8,7 @@ What it owns
     (larger than the position, or on the wrong side, is -2022; in hedge mode the ``reduceOnly``
     parameter itself is refused, -1106, and a close is the opposite side on a leg, no larger
     than that leg), the margin an opening order needs; and executed: fills at the mark with a
-    slippage model that grows with size (:class:`SlippageModel`) or, for a symbol given a depth
+    slippage model that grows with size (:class:`~.depth.SlippageModel`) or, for a symbol given a depth
     model, by walking its order book (:mod:`.depth`: levels around the mark that refill over
     time), an optional fill ratio (partial fills: a thin book, every order filling that fraction
     of itself on arrival, rounded down to the step) whose remainder expires (IOC, market) or,

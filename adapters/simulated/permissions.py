@@ -4,7 +4,7 @@ master credential that may change it.
 What it owns
     * the keys of an account beside its spec's (:meth:`SimPermissions.add_key`: a runner's key
       apart from the bots', a second bot), each with its secret and passphrase, found by
-      :meth:`SimExchange.account_for_key` and checked by every face as the account's own;
+      :meth:`~.engine.SimExchange.account_for_key` and checked by every face as the account's own;
     * each key's trading permission: spot and futures flags (Binance's ``canTrade`` and
       ``canFuturesTrade``; Bybit's ``readOnly`` and OKX's ``perm`` set both), its bound IPs (Bybit
       keeps them per key, and a change without ``ips`` unbinds them, as Bybit documents), and
@@ -17,7 +17,7 @@ What it owns
       alike, as the venues refuse every endpoint that needs the trade permission;
     * the fault hook of the switch (:meth:`SimPermissions.refuse`): the next revokes, restores or
       reads are refused with the venue's code and message a test gives. Latency, a request that
-      never answers (TIMEOUT) and status faults come from the engine's :class:`FaultPlan`, keyed
+      never answers (TIMEOUT) and status faults come from the engine's :class:`~.faults.FaultPlan`, keyed
       on ``revoke_trading``, ``restore_trading``, ``read_trading`` or the endpoint.
 
 What it must not do
@@ -70,7 +70,7 @@ class _Refusal:
 
 @dataclass
 class SimPermissions:
-    """The keys and the switch of one :class:`SimExchange` (``engine.permissions``)."""
+    """The keys and the switch of one :class:`~.engine.SimExchange` (``engine.permissions``)."""
 
     engine: _Engine
     extra: dict[str, SimKey] = field(default_factory=dict)  # api key → a key beside the account's own

@@ -75,7 +75,7 @@ class RunnerClient(FirmCalls):
 
     def status(self, dms_all: bool = False) -> RunnerStatus:
         """``GET /v1/status``: mode, leadership, graph, stages per scope, data ages, resumptions,
-        the dead man's switch (a plain object there: :func:`dms_of` types it; summarised to the
+        the dead man's switch (a plain object there: :func:`~.documents.dms_of` types it; summarised to the
         most urgent sources unless ``dms_all``) and residuals."""
         return decode(RunnerStatus, self._json("GET", "/v1/status?dms=all" if dms_all else "/v1/status", auth=True))
 

@@ -64,7 +64,7 @@ class TriggerNode:
 
     @cached_property
     def comparisons(self) -> tuple[Comparison, ...]:
-        """Every comparison of the condition (:func:`killswitch.policy.expr.comparisons`), walked
+        """Every comparison of the condition (:func:`killswitch.policy.expr_eval.comparisons`), walked
         once: a runbook's incident and the readout ask for them again for every stage and view."""
         return tuple(comparisons(self.ast))
 

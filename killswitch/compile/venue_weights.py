@@ -1,7 +1,7 @@
 """The REST weight each venue's dialect declares, as a table ``ksctl validate`` reads (KS230-KS232).
 
 What it owns: :data:`VENUE_WEIGHTS`, venue id → what one snapshot of an account reads there and
-the venue's limit (:class:`DeclaredWeights`), and :func:`declared_costs`, the ``cost_of`` that
+the venue's limit (:class:`~killswitch.weights.DeclaredWeights`), and :func:`declared_costs`, the ``cost_of`` that
 :func:`killswitch.compile.weight_check.check_weight_budget` is handed.
 
 The numbers are the ccxt adapter's dialects' (``snapshot_reads``, ``weight_limit``, the stream's

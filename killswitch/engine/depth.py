@@ -1,8 +1,8 @@
 """Order-book-aware unwinding: one position's close sized and priced against the top of the book.
 
 A policy whose ``unwind`` sets ``max_impact`` or ``book_depth`` reads the venue's book for the
-positions it closes (the runner fetches it once a close is planned, :func:`book_requests`, and
-plans again with it, :func:`replan`). For one close (a *leg*):
+positions it closes (the runner fetches it once a close is planned, :func:`~.evaluate.book_requests`, and
+plans again with it, :func:`~.evaluate.replan`). For one close (a *leg*):
 
 * the side it takes is the bids for a sell (closing a long) and the asks for a buy;
 * the *reference* price is the position's mark, the same reference ``max_slippage`` has

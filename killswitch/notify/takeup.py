@@ -30,7 +30,7 @@ class TakeUp(SinkHooks):
         A page whose event reached the groups after the save (a stage entry told, flushed and
         delivered between two ticks' saves) finds no alert in them to mark: the entry outbox
         tells its event again (``resumed``), and it is notified as it joins its group
-        (:meth:`_drain`), not sent a second time. Until then it is kept, and saved (``unheld``):
+        (:meth:`~.sink.NotifySink._drain`), not sent a second time. Until then it is kept, and saved (``unheld``):
         a save made before the event is told again is after the receipt the next runner reads."""
         handed = self._receipts_since(doc.get("saved_ms")) or Handed()
         for key, told in handed.unfinished.items():

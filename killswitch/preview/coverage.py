@@ -7,7 +7,7 @@ the policies would do there; it says so with these values instead of passing for
 do". A failed snapshot is one with ``fetch.ok`` false: an adapter's (wrong credential, venue down
 or slow) or one recorded so. Messages are the adapters' own, which scrub secrets.
 
-A trigger the engine could not evaluate (the engine's armed coverage, :mod:`.engine.coverage`)
+A trigger the engine could not evaluate (the engine's armed coverage, :mod:`..engine.coverage`)
 leaves the preview as unknown as an account not read: "no changes" would be a claim about what it
 did not see (terraform's "known after apply"). Over a recording, the ticks from its start until a
 scope is first armed are its *warm-up* (a runner deployed at the recording's first tick would be

@@ -110,7 +110,7 @@ def shard_start(shard: Optional[str], spec: Any, state_url: str) -> Optional[Sha
 
 
 def register(state_url: str, start: ShardStart, holder: str, now_ms: int) -> Any:
-    """Register the shard in ``ks_firm.shard`` (:meth:`FirmStore.register_shard`); a mismatch
+    """Register the shard in ``ks_firm.shard`` (:meth:`~killswitch.state.firm.FirmStore.register_shard`); a mismatch
     is :class:`ShardRefused` (``SHARD_MISMATCH``, both digests and the accounts that differ)."""
     from ..state.firm import ShardMismatch, open_firm
 

@@ -1,9 +1,10 @@
-"""What ``ksctl validate`` asks about runbook templates: the compiler's :class:`TemplateChecker`.
+"""What ``ksctl validate`` asks about runbook templates: the compiler's
+:class:`~killswitch.compile.runbook_check.TemplateChecker`.
 
 For the template a stage's runbook uses, it answers whether the template exists in the
 ``runbooks/`` directory, whether it (and what it includes or extends, and its HTML twin)
 parses, whether every variable it reads is a key of the incident data, and whether it renders
-a sample incident of that very stage (:func:`~.incident.sample_incident`): a template error is
+a sample incident of that very stage (:func:`~.sample.sample_incident`): a template error is
 found at validation time, not while an incident is being handled.
 
 Reading the directory and importing jinja2 happen on the first question, so a policy set that

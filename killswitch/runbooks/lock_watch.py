@@ -50,7 +50,7 @@ class LockWatch:
         """The runbooks of the open incidents whose scope's lock changed (a hold came or went,
         a revoke of its accounts' keys), rendered again with the lock book as it is now: the
         section says what binds now, not what bound at entry (``as_of``). An incident whose
-        scope left its stage is let go (its end is told by :meth:`_ended`)."""
+        scope left its stage is let go (its end is told by :meth:`~.sink.RunbookSink._ended`)."""
         key, seen = ctx.lock_key(now), self._lock_key
         self._lock_key = key
         unchanged = seen is not None and key[0] is seen[0] and key[1] is seen[1] and key[2:] == seen[2:]

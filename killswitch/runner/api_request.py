@@ -163,7 +163,7 @@ def only(body: dict, allowed: tuple[str, ...]) -> None:
 
 
 def fields(body: dict, required: tuple[str, ...], optional: tuple[str, ...] = ()) -> None:
-    """Like :func:`_only`, with keys that may be left out."""
+    """Like :func:`only`, with keys that may be left out."""
     allowed = required + optional
     unknown = sorted(set(body) - set(allowed))
     if unknown:
@@ -189,7 +189,7 @@ def seconds(body: dict, key: str, limit: float) -> float:
 
 
 def optional_seconds(body: dict, key: str, limit: float) -> Optional[float]:
-    """Like :func:`_seconds`; left out or null: None."""
+    """Like :func:`seconds`; left out or null: None."""
     return None if body.get(key) is None else seconds(body, key, limit)
 
 

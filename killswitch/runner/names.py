@@ -1,6 +1,6 @@
 """Names resolved exactly: the catalog of scopes, accounts, symbols and policies a human or a bot
 may type, and the resolution that refuses anything else (the catalog is built from the runner's
-parts in :mod:`.catalog_build`).
+parts in :mod:`.readout.catalog_build`).
 
 A kill switch that accepts a typo fails open: ``ksctl lock --scope binanceusdm/SIM-MAIN`` answered
 ``LOCKED`` while the real account ``binanceusdm/sim-main`` went on trading. Every place a name is
@@ -17,7 +17,7 @@ file and the policies write them:
 - a strategy (a policy's ``scope.strategies`` or ``heartbeat_age`` source, an account's strategies
   in the Accounts document, an armed dead man's switch source, or a strategy the venue reports on
   a position or an order; a heartbeat is taken only from a source named so, so a beat never adds
-  one: :mod:`.beat_sources`);
+  one: :mod:`.effects.beat_sources`);
 - a symbol (``BTC/USDT:USDT``) that a venue lists for one of the accounts;
 - a policy's scope instance (its key, one of the above).
 

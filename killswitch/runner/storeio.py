@@ -20,7 +20,7 @@ that call is unanswered: a paused server holds the store thread, never the loop 
 ``/readyz``, ``/v1/status`` and ``/metrics`` and shows life to the lease thread.
 
 It also says how long the store has left it without an answer (:meth:`StoreIO.unanswered_s`):
-the lease thread renews only while that stays under a term (see :mod:`.lease_keeper`), so a runner
+the lease thread renews only while that stays under a term (see :mod:`.lease.keeper`), so a runner
 whose store calls hang or keep failing hands the lease over instead of holding it and doing
 nothing.
 

@@ -7,7 +7,7 @@ token), the audit head ``FOR UPDATE`` while a row is appended (one chain, never 
 transaction-scoped advisory lock around migrations (replicas starting together).
 
 With a ``schema`` (a shard's ``ks_shard_<name>``, the firm's ``ks_firm``) every connection of the
-store — the runner's and the lease thread's (:meth:`reopen`) — has its ``search_path`` set to it,
+store — the runner's and the lease thread's (:meth:`PostgresStore.reopen`) — has its ``search_path`` set to it,
 the schema is created (``IF NOT EXISTS``) under the migration lock, and that lock is the
 schema's own: each schema holds its own lease, fencing token, journal and audit chain, in one
 database.

@@ -28,7 +28,7 @@ counts as they happen rather than at the next tick), never repeat their names:
 
 What it must not do: block (export runs on the processor's thread, see :mod:`.export`), raise
 into the tick for a malformed report, or put a secret in a span — no URL, header, token or
-credential; :meth:`record_span` drops attribute keys that name one (``attributes.is_secret_key``).
+credential; :meth:`TelemetrySink.record_span` drops attribute keys that name one (``attributes.is_secret_key``).
 """
 
 from __future__ import annotations

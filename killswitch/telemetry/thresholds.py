@@ -50,7 +50,7 @@ class Checked:
 
 
 def comparisons(policy: PolicyNode) -> tuple[Comparison, ...]:
-    """Every comparison of every trigger of ``policy`` (:func:`killswitch.policy.expr.comparisons`),
+    """Every comparison of every trigger of ``policy`` (:func:`killswitch.policy.expr_eval.comparisons`),
     with its trigger and the signal's value type."""
     types = {s.name: s.type for s in policy.signals}
     return tuple(Comparison(t.name, c.signal, c.op, c.threshold, c.text, c.other, types.get(c.signal), c.computed)

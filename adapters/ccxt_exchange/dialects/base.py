@@ -271,12 +271,12 @@ class Dialect(StreamHooks, CancelHooks):
     default_settle_coins: tuple[str, ...] = ()
     supported_settle_coins: tuple[str, ...] = ()
     # The REST weight budget (killswitch.weights): what one futures snapshot reads, endpoint by
-    # endpoint in the venue's unit, as :meth:`snapshot` calls them (tests/unit/test_weights.py
-    # counts the requests a real ccxt client sends against the simulator and holds the two
-    # equal); the venue's limit; and what a stream (:attr:`streams`) costs over REST. Empty /
-    # None: not known, not checked. ``ksctl validate`` reads them from the table ``make schemas``
-    # writes from the dialects (killswitch/compile/venue_tables.py: it must not import the
-    # adapters).
+    # endpoint in the venue's unit, as :meth:`~adapters.ccxt_exchange.adapter.CcxtAdapter.snapshot`
+    # calls them (tests/unit/test_weights.py counts the requests a real ccxt client sends against
+    # the simulator and holds the two equal); the venue's limit; and what a stream (:attr:`streams`)
+    # costs over REST. Empty / None: not known, not checked. ``ksctl validate`` reads them from the
+    # table ``make schemas`` writes from the dialects (killswitch/compile/venue_tables.py: it must
+    # not import the adapters).
     snapshot_reads: tuple[Read, ...] = ()
     weight_limit: Optional[WeightLimit] = None
     stream_open_weight: float = 0.0

@@ -1,5 +1,5 @@
 """What a dialect says of its venue's private stream (ccxt's streaming API): the hooks the stream
-(:mod:`..stream`) asks of a streaming dialect, with their defaults (Binance USDⓈ-M's shapes).
+(:mod:`..streaming.stream`) asks of a streaming dialect, with their defaults (Binance USDⓈ-M's shapes).
 
 What it owns: :class:`StreamHooks`, the base of :class:`~.base.Dialect` that holds whether a
 venue streams, how a raw frame reads (its kind, its events, its array of marks, its time), what
@@ -21,7 +21,7 @@ class StreamHooks:
     """A dialect's stream: off by default (polled over REST); a streaming venue overrides."""
 
     # Whether the adapter keeps this venue's accounts from ccxt's streaming API (``ccxt.pro``:
-    # positions, balance, orders and marks watched, :mod:`..stream`); False: polled over REST
+    # positions, balance, orders and marks watched, :mod:`..streaming.stream`); False: polled over REST
     streams: bool = False
 
     # Whether the marks come on a public subscription that every account on the venue may share

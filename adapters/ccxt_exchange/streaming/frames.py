@@ -1,7 +1,7 @@
 """An account's private stream, frame by frame: what the venue's messages say, applied to the stream's state.
 
 What it owns (:class:`StreamFrames`, a part of :class:`~.stream.AccountStream`)
-    * the events of a message (the dialect's :meth:`~.dialects.base.Dialect.stream_events`)
+    * the events of a message (the dialect's :meth:`~..dialects.base.Dialect.stream_events`)
       applied to a :class:`~.state.StreamState`: ccxt resolves a watch with one message,
       and a second one ccxt reads before the watch is awaited again reaches ccxt's cache only —
       read from the frames, no update is lost;

@@ -78,8 +78,8 @@ class AccountStream(StreamFrames):
     reads an open order as the REST snapshot does (of the kind an event says, see
     :class:`StreamEvent`); ``contract_size(symbol)`` and ``rules(symbol)`` come from the
     markets; ``classify(message)`` is the dialect's
-    :meth:`~.dialects.base.Dialect.stream_message`, ``events(message, ccxt_order, held)`` its
-    :meth:`~.dialects.base.Dialect.stream_events` (with the market ids' symbols bound),
+    :meth:`~..dialects.base.Dialect.stream_message`, ``events(message, ccxt_order, held)`` its
+    :meth:`~..dialects.base.Dialect.stream_events` (with the market ids' symbols bound),
     ``event_time(message)`` its ``stream_time``, ``ended(message)`` its ``stream_ended`` (the
     reason code and the venue's words of an ``expired`` message) and ``watches`` its
     ``stream_watches`` (the watch methods, with their parameters, that keep the private

@@ -17,7 +17,7 @@ What it owns
       push is the whole book);
     * ``orders`` (``watch_orders``): each row an order's state (``orderId``, ``status`` live /
       partially_filled / filled / canceled, ``orderType`` limit / market), read by ccxt's
-      ``parse_ws_order`` and then as the REST list reads its rows (:func:`.bitget.read_row`: the
+      ``parse_ws_order`` and then as the REST list reads its rows (:func:`.dialect.read_row`: the
       true side of a hedge-mode row, whether it only closes), of its own ``uTime``;
     * ``orders-algo`` (``watch_orders`` with ``trigger``): plan and TP/SL orders, each row with its
       ``planType`` — ``pl`` a trigger order, ``tp`` / ``sl`` a partial take-profit / stop-loss,
@@ -56,7 +56,7 @@ the venue serves on it (the simulator does not refuse them); :data:`MARKS_PER_RE
 subscription under the venue's 4,096 bytes a request.
 
 What it must not do
-    import ccxt or hold account state (see :mod:`.base`).
+    import ccxt or hold account state (see :mod:`adapters.ccxt_exchange.dialects.base`).
 """
 
 from __future__ import annotations
@@ -93,7 +93,7 @@ MARKS_PER_REQUEST = 50
 
 
 class OrderRows(NamedTuple):
-    """How the Bitget dialect reads an order row of its lists (:mod:`.bitget`), handed in (that
+    """How the Bitget dialect reads an order row of its lists (:mod:`.dialect`), handed in (that
     module imports this one): a regular row (``read_row(venue, endpoint, order)``) and a plan row
     (``read_plan(venue, endpoint, order)``, a ``Listed`` of its kind)."""
 
@@ -121,7 +121,8 @@ class _Read(NamedTuple):
 
 
 def stream_message(message: Any) -> str:
-    """What a Bitget frame is (see :meth:`.base.Dialect.stream_message`): the venue's answers
+    """What a Bitget frame is (see
+    :meth:`adapters.ccxt_exchange.dialects.base.Dialect.stream_message`): the venue's answers
     (``event`` login / subscribe / unsubscribe, an error that does not end the login, the text
     ``pong``), ``expired`` (an error of :data:`LOGIN_ERRORS`), ``marks`` (a ``ticker`` push),
     ``state`` (a ``positions`` push: the account's every position, read by the stream alone),
@@ -154,7 +155,7 @@ def stream_events(message: Any, symbol_of: Callable[[str], str], ccxt_order: Cal
     """The events of a classified Bitget push (``ok``, ``state`` or ``marks``): each ``positions``
     row keyed by its symbol and leg (``BOTH`` one-way, ``LONG`` / ``SHORT`` hedge), every held
     leg it does not list flat; the ``account``'s margin coins (keyed by the account); each
-    ``orders`` and ``orders-algo`` row keyed by its id, read as :mod:`.bitget` reads the lists'
+    ``orders`` and ``orders-algo`` row keyed by its id, read as :mod:`.dialect` reads the lists'
     rows, of the kind the channel and its ``planType`` say; a ``ticker`` row's ``markPrice`` (of
     a held symbol only when ``held`` is given). Raises BAD_RESPONSE naming the channel and the
     field of a row it cannot read (the frame is dropped whole, counted malformed)."""

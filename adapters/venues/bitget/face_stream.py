@@ -26,19 +26,21 @@ pushes     ``{"action": "snapshot", "arg": {...the subscription's}, "data": [...
            (``cancelled``) or failed (``fail_execute``) with its channel ``planType`` (pl, tp, sl,
            ptp, psl, track, mtpsl; the engine's TRIGGERING, its own step between live and
            fired, is not Bitget's and is not pushed). ``ticker``: the documented row with the
-           engine's mark as every price in it, at once when :meth:`SimExchange.set_mark` sets
-           one, then every ``mark_every_ms`` while it moves and every ``quiet_every_ms`` while
-           not (the simulator's cadence: Bitget's ticker follows its market's trades).
+           engine's mark as every price in it, at once when
+           :meth:`~adapters.simulated.engine.SimExchange.set_mark` sets one, then every
+           ``mark_every_ms`` while it moves and every ``quiet_every_ms`` while not (the simulator's
+           cadence: Bitget's ticker follows its market's trades).
 ping       the text ``ping`` answered ``pong`` on both paths.
 
-Faults come from the engine's :class:`FaultPlan` through :class:`..stream.PushFace`
-(``stream_disconnect``, ``stream_stall``, ``stream_out_of_order``, ``stream_duplicate``,
-``stream_malformed``; endpoint ``stream:user`` for the private channels, ``stream:market`` for
-the tickers). ``listen_key_expired`` ends a socket's login: it is told ``{"event": "error",
-"code": 30004, "msg": "User needs to log in"}`` (30004 is Bitget's code of a request that needs
-a login, ccxt's list says; Bitget documents no expiry of a login, so this is the simulator's
-rendering of one the venue dropped, its wording the simulator's) and gets no more pushes. A
-malformed frame ("fields") loses its ``data``; ("event") its channel is one nobody knows.
+Faults come from the engine's :class:`~adapters.simulated.faults.FaultPlan` through
+:class:`adapters.simulated.stream.PushFace` (``stream_disconnect``, ``stream_stall``,
+``stream_out_of_order``, ``stream_duplicate``, ``stream_malformed``; endpoint ``stream:user`` for
+the private channels, ``stream:market`` for the tickers). ``listen_key_expired`` ends a socket's
+login: it is told ``{"event": "error", "code": 30004, "msg": "User needs to log in"}`` (30004 is
+Bitget's code of a request that needs a login, ccxt's list says; Bitget documents no expiry of a
+login, so this is the simulator's rendering of one the venue dropped, its wording the
+simulator's) and gets no more pushes. A malformed frame ("fields") loses its ``data``; ("event")
+its channel is one nobody knows.
 
 What it owns: the sockets' login and subscriptions and the rendering of changes as Bitget's
 pushes. What it must not do: keep exchange state or call the engine's charged methods (a
@@ -204,7 +206,7 @@ class BitgetStreamFace(ChannelFace):
 
 
 
-# the face SimServer serves as its ``bitget_stream`` (:meth:`PushFace.for_server`)
+# the face SimServer serves as its ``bitget_stream`` (:meth:`~adapters.simulated.stream.PushFace.for_server`)
 stream_face = BitgetStreamFace.for_server
 
 

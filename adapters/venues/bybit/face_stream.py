@@ -22,16 +22,18 @@ and port, beside the REST faces, and speaks Bybit v5's documented websocket prot
 ``/v5/public/linear``  ``tickers.<SYMBOL>``: a ``snapshot`` at subscription, then ``delta``
                        messages (``{"topic", "type", "data", "cs", "ts"}``) with ``markPrice``
                        and ``indexPrice`` every ``ticker_every_ms`` (Bybit's 100 ms) of a path's
-                       mark, and at once when :meth:`SimExchange.set_mark` sets one.
+                       mark, and at once when
+                       :meth:`~adapters.simulated.engine.SimExchange.set_mark` sets one.
 both                   ``{"op": "ping"}``: the private socket answers ``{"op": "pong", "args":
                        [ms], ...}``, the public one ``{"success": true, "ret_msg": "pong",
                        "op": "ping", ...}``, as Bybit does.
 
-Faults come from the engine's :class:`FaultPlan` through :class:`adapters.simulated.stream.PushFace` (the Binance
-face's writer: ``stream_disconnect``, ``stream_stall``, ``stream_out_of_order``,
-``stream_duplicate``, ``stream_malformed``; endpoint ``stream:user`` for the private topics,
-``stream:market`` for tickers). Bybit has no listen key: ``listen_key_expired`` does nothing
-here. A malformed frame ("fields") loses its ``data``; ("event") its topic is one nobody knows.
+Faults come from the engine's :class:`~adapters.simulated.faults.FaultPlan` through
+:class:`adapters.simulated.stream.PushFace` (the Binance face's writer: ``stream_disconnect``,
+``stream_stall``, ``stream_out_of_order``, ``stream_duplicate``, ``stream_malformed``; endpoint
+``stream:user`` for the private topics, ``stream:market`` for tickers). Bybit has no listen key:
+``listen_key_expired`` does nothing here. A malformed frame ("fields") loses its ``data``;
+("event") its topic is one nobody knows.
 
 What it owns: the sockets' authentication and subscriptions and the rendering of changes as
 Bybit's messages. What it must not do: keep exchange state or call the engine's charged methods
@@ -325,7 +327,7 @@ def ws_urls(base_url: str) -> dict[str, Any]:
 
 
 def bybit_pro_client(server: Any, account: str, *, strict: bool = True, **config: Any) -> Any:
-    """A ``ccxt.pro.bybit`` bound to ``server`` as ``account``: REST as :func:`bybit_client`,
+    """A ``ccxt.pro.bybit`` bound to ``server`` as ``account``: REST as :func:`~.face.bybit_client`,
     streams at the server's ``/v5/private`` and ``/v5/public/linear`` (close it after use)."""
     import ccxt.pro as ccxt_pro
 

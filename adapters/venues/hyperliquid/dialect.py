@@ -7,12 +7,12 @@ What it owns
     * the account: ccxt's ``walletAddress`` (the account's address, the ``user`` of every read)
       and ``privateKey`` (the account's own key or an API wallet it approved); with
       ``vault_address``, a vault or a sub-account of that account: read as ``user`` = that
-      address and traded with ``vaultAddress`` beside each action (:meth:`account_options`);
+      address and traded with ``vaultAddress`` beside each action (:meth:`HyperliquidDialect.account_options`);
     * the client order id: Hyperliquid's ``cloid`` is 16 bytes, ``0x`` and 32 hex digits. The
       engine's ids are ``ks`` and 30 lowercase hex digits; they travel as ``0x00`` and the same
       30 digits and are read back as ``ks`` and those digits (:func:`to_cloid`,
       :func:`from_cloid`), so that an order is found again by the engine's id after a crash.
-      Any other id is refused before it leaves (:meth:`client_id_fits`);
+      Any other id is refused before it leaves (:meth:`HyperliquidDialect.client_id_fits`);
     * the equity, read from ``clearinghouseState``'s ``marginSummary.accountValue``; positions
       and open orders are ccxt's (``clearinghouseState``'s ``assetPositions``;
       ``frontendOpenOrders``, which lists trigger orders too), each open order with its kind: a
@@ -20,7 +20,7 @@ What it owns
       ``regular``, and its trigger price and reduce-only flag;
     * the account-wide dead man's switch ``scheduleCancel`` (:class:`ScheduleCancel`);
     * turning off what ccxt's client would send on its own before the first order or cancel of
-      a process (:meth:`prepare_client`): an approval of ccxt's builder fee and its referral code.
+      a process (:meth:`HyperliquidDialect.prepare_client`): an approval of ccxt's builder fee and its referral code.
 
     Its accounts stream (:mod:`.dialect_stream`: the ``clearinghouseState`` and
     ``orderUpdates`` channels through ccxt's streaming client).

@@ -5,7 +5,7 @@ app and port and speaks Hyperliquid's documented websocket protocol
 (https://hyperliquid.gitbook.io/hyperliquid-docs/for-developers/api/websocket), as
 ``ccxt.pro.hyperliquid`` (4.5.90) opens it at ``urls['api']['ws']['public']``. Its path is
 the venue's ``/ws``, which Binance's face serves too: a socket there is this face's when its
-first request is one of Hyperliquid's (lowercase ``method``, :meth:`claims`).
+first request is one of Hyperliquid's (lowercase ``method``, :meth:`HyperliquidStreamFace.claims`).
 
 requests   ``{"method": "subscribe" | "unsubscribe", "subscription": {"type": ...}}``, answered
            ``{"channel": "subscriptionResponse", "data": {"method", "subscription"}}``; a
@@ -31,13 +31,13 @@ channels   ``clearinghouseState`` (``user``; ``dex`` "" only): the account's sta
            subscription, then the block's fills. ``activeAssetCtx`` (``coin``) every
            ``ctx_every_ms`` and at once on a set mark; ``allMids`` every ``ctx_every_ms``.
 
-Faults come from the engine's :class:`FaultPlan` through :class:`adapters.simulated.stream.PushFace` (the
-Binance face's writer: ``stream_disconnect``, ``stream_stall``, ``stream_out_of_order``,
-``stream_duplicate``, ``stream_malformed``; endpoint ``stream:user`` for the user channels,
-``stream:market`` for ``activeAssetCtx`` and ``allMids``). Hyperliquid's websocket authorizes
-nothing (a user's channels are named by address), so nothing expires: ``listen_key_expired``
-does nothing here. A malformed frame ("fields") loses its ``data``; ("event") its channel is
-one nobody knows.
+Faults come from the engine's :class:`~adapters.simulated.faults.FaultPlan` through
+:class:`adapters.simulated.stream.PushFace` (the Binance face's writer: ``stream_disconnect``,
+``stream_stall``, ``stream_out_of_order``, ``stream_duplicate``, ``stream_malformed``; endpoint
+``stream:user`` for the user channels, ``stream:market`` for ``activeAssetCtx`` and ``allMids``).
+Hyperliquid's websocket authorizes nothing (a user's channels are named by address), so nothing
+expires: ``listen_key_expired`` does nothing here. A malformed frame ("fields") loses its
+``data``; ("event") its channel is one nobody knows.
 
 What it owns: the sockets' subscriptions and the rendering of changes as Hyperliquid's frames.
 What it must not do: keep exchange state or call the engine's charged methods for a push (a

@@ -26,18 +26,19 @@ pushes     ``{"arg": {...the subscription's, "uid"}, "data": [...]}`` with the f
            ``algo-advance`` channel's, not served), the legs a fill or a seed changed on
            ``positions`` (``eventType`` ``event_update``; a closed leg ``pos`` "0") with the
            account on ``account``. ``mark-price``: ``{"instType", "instId", "markPx", "ts"}``
-           at once when :meth:`SimExchange.set_mark` sets one, then every ``mark_every_ms``
-           (OKX's 200 ms) while it moves and every ``quiet_every_ms`` (OKX's 10 s) while not.
+           at once when :meth:`~adapters.simulated.engine.SimExchange.set_mark` sets one, then every
+           ``mark_every_ms`` (OKX's 200 ms) while it moves and every ``quiet_every_ms`` (OKX's 10 s)
+           while not.
 ping       the text ``ping`` answered ``pong`` on every path.
 
-Faults come from the engine's :class:`FaultPlan` through :class:`adapters.simulated.stream.PushFace`
-(``stream_disconnect``, ``stream_stall``, ``stream_out_of_order``, ``stream_duplicate``,
-``stream_malformed``; endpoint ``stream:user`` for the private and business channels,
-``stream:market`` for marks). ``listen_key_expired`` ends a socket's login: it is told
-``{"event": "error", "code": "60011", "msg": "Please log in"}`` (the venue's answer to a private
-request of a socket not logged in; OKX documents no expiry of a login, so this is the simulator's
-rendering of a login the venue dropped) and gets no more pushes. A malformed frame ("fields")
-loses its ``data``; ("event") its channel is one nobody knows.
+Faults come from the engine's :class:`~adapters.simulated.faults.FaultPlan` through
+:class:`adapters.simulated.stream.PushFace` (``stream_disconnect``, ``stream_stall``,
+``stream_out_of_order``, ``stream_duplicate``, ``stream_malformed``; endpoint ``stream:user`` for
+the private and business channels, ``stream:market`` for marks). ``listen_key_expired`` ends a
+socket's login: it is told ``{"event": "error", "code": "60011", "msg": "Please log in"}`` (the
+venue's answer to a private request of a socket not logged in; OKX documents no expiry of a login,
+so this is the simulator's rendering of a login the venue dropped) and gets no more pushes. A
+malformed frame ("fields") loses its ``data``; ("event") its channel is one nobody knows.
 
 What it owns: the sockets' login and subscriptions and the rendering of changes as OKX's
 pushes. What it must not do: keep exchange state or call the engine's charged methods (a
@@ -243,7 +244,7 @@ def okx_pro_client(server: Any, account: str, *, strict: bool = True, **config: 
     return strict_client(ex, strict)
 
 
-# the face SimServer serves as its ``okx_stream`` (:meth:`PushFace.for_server`)
+# the face SimServer serves as its ``okx_stream`` (:meth:`~adapters.simulated.stream.PushFace.for_server`)
 stream_face = OkxStreamFace.for_server
 
 

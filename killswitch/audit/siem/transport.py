@@ -1,10 +1,10 @@
 """How rows reach a receiver: a syslog TCP or TLS connection, or OTLP/HTTP exports.
 
 Each transport has three calls, all blocking (the shipper's thread calls them, never the tick's
-loop), each bounded by the target's timeout: :meth:`send` (the rows written: the TCP write
+loop), each bounded by the target's timeout: ``send`` (the rows written: the TCP write
 completed, or the export answered 2xx with a response that parses and rejects nothing),
-:meth:`confirm` (before a cursor is saved: for syslog, every byte acknowledged by the receiver's
-TCP and the connection still open) and :meth:`probe` (whether the receiver can take rows now: a
+``confirm`` (before a cursor is saved: for syslog, every byte acknowledged by the receiver's
+TCP and the connection still open) and ``probe`` (whether the receiver can take rows now: a
 connection made or kept, an empty export answered). Any failure raises :class:`SinkDown` with a fixed cause word and
 leaves the transport closed, to connect again on the next call.
 

@@ -147,7 +147,7 @@ def access_middleware(tokens: LiveTokens, access: dict[tuple[str, str], Optional
     @web.middleware
     async def _access(request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
                       ) -> web.StreamResponse:
-        """:func:`_checked`; an operator's write it (or its handler, before any command) refuses
+        """``_checked``; an operator's write it (or its handler, before any command) refuses
         is audited, bounded (:mod:`.refused_writes`)."""
         try:
             return await _checked(request, handler)

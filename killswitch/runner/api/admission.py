@@ -11,14 +11,14 @@ together does; one identity alone never fills it, so a runaway script leaves roo
 on-call's lock) — counted by reason and identity,
 and said in the log once a minute per identity with how many were shed since. The tick never
 waits for any of this: load is shed here, before a request's body is read, never by delaying an
-evaluation (the tick also goes ahead of every queued change: :mod:`.turn`).
+evaluation (the tick also goes ahead of every queued change: :mod:`..lease.turn`).
 
 It also keeps the sources each identity beats (:class:`~.beats.IdentitySources`, at most
 ``MAX_SOURCES_PER_IDENTITY`` at once), which the heartbeat's handler asks before the runner is,
 and counts what that refused on ``/metrics``.
 
 Lives on the API's threads: the loop that serves the operators' connections and the one that
-serves the bots' (:mod:`.api_thread`) admit through one admission, so an identity has one rate
+serves the bots' (:mod:`.thread`) admit through one admission, so an identity has one rate
 and one share of the queue whichever loop its requests reach; a lock keeps each admission and
 each answer whole (its metrics are read from the runner's loop, counters under the GIL).
 

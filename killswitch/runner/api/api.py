@@ -1,4 +1,4 @@
-"""The runner's HTTP API: an aiohttp application over a :class:`~.view.RunnerView`.
+"""The runner's HTTP API: an aiohttp application over a :class:`~..view.RunnerView`.
 
 Endpoints (every response carries ``Cache-Control: no-store``, ``X-Content-Type-Options:
 nosniff``, ``X-Frame-Options: DENY``, ``Referrer-Policy: no-referrer`` and a
@@ -16,8 +16,8 @@ read, unauthenticated: what bots and probes call, and nothing of the book beyond
                                 and until they fire; the venues' native countdowns (a bot's own
                                 countdown).
     ``POST /v1/check-order``    200 ``{"allow", "reason"}`` from ``view.check_order_now(body)`` on
-                                the API's thread (the view the runner published: :mod:`.gate_view`;
-                                under ``ksctl run`` the bots' loop, :mod:`.api_thread`),
+                                the API's thread (the view the runner published: :mod:`..gate.view`;
+                                under ``ksctl run`` the bots' loop, :mod:`.thread`),
                                 or ``view.check_order(body)`` from a view without it, and
                                 ``"limit"`` (code, value, usage, unit, symbol, policy, scope)
                                 when a pre-trade limit refuses the order; a deny is still
@@ -36,7 +36,7 @@ need a token with the viewer, operator or approver role unless ``console_public`
                                 dry_run, unplanned, expired, refused); 404 ``UNKNOWN_CLOSE``.
     ``GET /v1/positions``       200 ``view.positions()``: every account's positions from the runner's
                                 last snapshots with their age, risk score, liquidation distance
-                                and resting orders (:mod:`.positions`).
+                                and resting orders (:mod:`..operator.positions`).
     ``GET /v1/runbooks/{incident}[?format=md|html]``  200 the incident's stored runbook
                                 (``text/markdown`` or ``text/html``) from ``view.runbook(incident)``;
                                 404 ``UNKNOWN_INCIDENT`` (with the stored incidents close to it).
@@ -45,10 +45,10 @@ need a token with the viewer, operator or approver role unless ``console_public`
                                 without their text (:mod:`..readout.runbooks`).
     ``GET /v1/charts/{policy}/{scope}[?hours=H&format=svg|json]``  200 one policy instance's
                                 chart (equity, drawdown signals, thresholds, stage entries) as
-                                ``image/svg+xml`` or JSON (:mod:`.console.charts_http`); 404
+                                ``image/svg+xml`` or JSON (:mod:`..console.charts_http`); 404
                                 ``UNKNOWN_POLICY`` / ``UNKNOWN_SCOPE``.
 
-the console (:mod:`.console`)
+the console (:mod:`..console`)
     ``GET /``                   200 the console's page (HTML); the runner's state in it only when the
                                 app is built with ``console_public``, else an empty shell whose
                                 script asks for a token.
@@ -82,7 +82,7 @@ mutating, ``Authorization: Bearer <token>``
                                      document names is refused, 404 ``UNKNOWN_SOURCE`` with the
                                      names it resembles; a new source past the runner's bound,
                                      409 ``SOURCES_FULL``; past the caller's, 403
-                                     ``IDENTITY_SOURCES_FULL`` (:mod:`.beat_sources`,
+                                     ``IDENTITY_SOURCES_FULL`` (:mod:`..effects.beat_sources`,
                                      :mod:`.beats`). Any replica takes it (a standby stores it
                                      for the leader); 503 ``STATE_UNREACHABLE`` + ``Retry-After``
                                      when a standby cannot store it.
@@ -102,7 +102,7 @@ mutating, ``Authorization: Bearer <token>``
                                      ``preview_id`` and
                                      ``max_notional`` (a live close applies a preview: without its
                                      id it is refused ``PREVIEW_REQUIRED``; see
-                                     :mod:`.close_plans`).
+                                     :mod:`..operator.close_plans`).
     ``POST /v1/close-rejections/accept``  200 (``ALREADY_ACCEPTED`` too) / 404 ``UNKNOWN_REJECTION``
                                      (with the legs that stand) / 409 ``{"done", "reason"}``: a close the venue
                                      refused, accepted by a person (:mod:`..operator.accepts`); body
@@ -120,10 +120,10 @@ mutating, ``Authorization: Bearer <token>``
     ``GET|POST /v1/overrides``, ``POST /v1/overrides/approve|end``: overrides of the pre-trade
                                      limits, see :mod:`.overrides`.
     ``GET|POST /v1/silences``, ``POST /v1/silences/expire``, ``POST /v1/ack``: silences and
-                                     acknowledgements, see :mod:`.api_silences`.
+                                     acknowledgements, see :mod:`.silences`.
     ``POST /v1/revoke``, ``POST /v1/revoke/restore``, ``POST /v1/preview/revoke``, ``POST
                                      /v1/preview/restore``: the bots' keys at the venue, see
-                                     :mod:`.api_revoke`.
+                                     :mod:`.revoke`.
     ``GET /v1/firm/kill``, ``POST /v1/preview/firm-kill``, ``POST /v1/firm/kill``, ``POST
                                      /v1/firm/kill/release``: the firm-wide kill, see :mod:`.firm_kill`.
     ``POST /v1/policy-drift``        a drift checker's verdict about this runner (role ``drift`` or
@@ -147,17 +147,17 @@ Authentication comes before the body is read, so an unauthenticated client learn
 validation.
 
 Names from the path are read after URL decoding (``%2e%2e`` is ``..``) by the rules of names in
-a body (:mod:`.api_request`): a source as above, also the dead man's switch's ``source``
+a body (:mod:`..api_request`): a source as above, also the dead man's switch's ``source``
 (``BAD_SOURCE``); a close's or an incident's id with an empty or all-dots part, a control
 character or a space around it, 400 ``BAD_NAME``. A request aiohttp's parser refuses is a 400
 ``BAD_HTTP_REQUEST: <parser error>`` that quotes nothing of it, in the answer or the log
-(:mod:`.api_http`).
+(:mod:`.http`).
 
 What it owns: the table of routes (who may call each, and which are writes), the middleware
 that renders every refusal, and serving the app. The handlers (HTTP parsing, strict body
-validation, answering with the view's answers) are :mod:`.api_handlers`'s; the answers rendered,
-and the polled reads shared and encoded once off the loop, by :mod:`.api_render`; authentication
-and the admission of writes are :mod:`.api_access`'s middleware. What it must not do: hold
+validation, answering with the view's answers) are :mod:`.handlers`'s; the answers rendered,
+and the polled reads shared and encoded once off the loop, by :mod:`.render`; authentication
+and the admission of writes are :mod:`.access`'s middleware. What it must not do: hold
 runner state or decide anything itself (the view does), block on I/O, log or echo the token (not
 in logs, not in any body, not in a repr), compare the token other than with
 :func:`hmac.compare_digest`, answer 500 to bad input, or let a request through when it cannot
@@ -225,7 +225,7 @@ async def _errors(request: web.Request, handler: Callable[[web.Request], Awaitab
 
 async def _security_headers(request: web.Request, response: web.StreamResponse) -> None:
     """Every answer, set here once so that a new route (an HTML page above all) cannot forget
-    them: :data:`~.api_http.SECURITY_HEADERS`; a page's own Content-Security-Policy is kept,
+    them: :data:`~.http.SECURITY_HEADERS`; a page's own Content-Security-Policy is kept,
     with ``frame-ancestors 'none'`` added when it does not say who may frame it."""
     headers = response.headers
     for name, value in SECURITY_HEADERS.items():
@@ -387,7 +387,7 @@ def make_app(view: RunnerView, *, token: Union["Secret", str, None] = None,
 async def start_api(app: web.Application, host: str = "127.0.0.1", port: int = 0) -> tuple[web.AppRunner, str]:
     """Serve ``app`` on ``host:port`` (port 0: any free one); returns the runner and the base URL.
     No access log: the runner logs what it does itself. A request that does not parse is
-    answered and logged without quoting it (:mod:`.api_http`)."""
+    answered and logged without quoting it (:mod:`.http`)."""
     runner = QuietAppRunner(app, access_log=None, shutdown_timeout=1.0)
     await runner.setup()
     try:

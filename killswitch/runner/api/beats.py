@@ -5,7 +5,7 @@ What it owns: the beats received and not yet handed to the runner. A beat joins 
 (``heartbeats(sources)``: the leader takes them in memory, a standby stores them in one store
 call) as soon as the batch before it was, and every request in it is answered when its batch
 was taken — with the runner's refusal of its source, if it refused it (``UNKNOWN_SOURCE``,
-``SOURCES_FULL``: :mod:`.beat_sources`) — or fails with its batch (a standby that could not store
+``SOURCES_FULL``: :mod:`..effects.beat_sources`) — or fails with its batch (a standby that could not store
 it: 503, beat again). A storm of beats is then one call to the runner per round trip, not one
 per request.
 

@@ -1,11 +1,11 @@
 """The API's handlers of the runner's own routes (:mod:`.api` lists them in ``make_app`` with
-who may call each): each reads and checks its request (:mod:`.api_request`), calls the view
+who may call each): each reads and checks its request (:mod:`..api_request`), calls the view
 (:func:`call_view`: on the view's loop, whether the call answers at once or waits) and renders
-the answer (:mod:`.api_render`; a change's refusal with its status, :func:`error_response` for
+the answer (:mod:`.render`; a change's refusal with its status, :func:`error_response` for
 an error). The silences', revokes', console's and charts' handlers are their own modules.
 
 What it must not do: hold runner state or decide anything itself (the view does), block on I/O,
-or see the token (authentication is :mod:`.api_access`'s middleware, before any handler).
+or see the token (authentication is :mod:`.access`'s middleware, before any handler).
 """
 
 from __future__ import annotations
@@ -134,7 +134,7 @@ class ApiHandlers:
     async def _read_json(self, request: web.Request, fn: Callable[[], Any], what: Optional[type] = None
                          ) -> web.Response:
         """``fn``'s answer as JSON, shared and encoded once while in flight (``what``: the type
-        it must answer, else a 500), sent in one of the reads' slots (:mod:`.api_render`)."""
+        it must answer, else a 500), sent in one of the reads' slots (:mod:`.render`)."""
         def check(answer: Any) -> None:
             if what is not None and not isinstance(answer, what):
                 raise TypeError(f"{fn.__name__}() must return a {what.__name__}")

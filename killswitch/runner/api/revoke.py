@@ -1,4 +1,4 @@
-"""The API's revoke of trading at the venue (:mod:`.revoke_commands` does it; :mod:`.api` lists the routes):
+"""The API's revoke of trading at the venue (:mod:`..operator.revoke_commands` does it; :mod:`.api` lists the routes):
 
     ``POST /v1/preview/revoke``   200 ``ActionPreview``: the accounts the scope reaches, each one's
                                   permission now, and the ``preview_id`` the revoke must carry;

@@ -9,7 +9,7 @@
                                   Optional ``incident``: made from that open incident, it also
                                   matches it alone (an ``incident`` matcher) and ends with it
                                   unless extended. The reason ends with what it holds back now.
-    ``POST /v1/silences/preview`` 200 / 4xx :class:`.silence_view.SilencePreview`; body ``matchers``
+    ``POST /v1/silences/preview`` 200 / 4xx :class:`..silence.view.SilencePreview`; body ``matchers``
                                   (and ``incident``): what the silence would hold back now ("affects
                                   2 open incidents, 0 pages"), or why it would be refused. Operator.
     ``POST /v1/silences/change``  200 / 4xx ``{"done", "reason", "silence"}``; body ``id`` and

@@ -21,7 +21,7 @@ through its named methods (the dead man's switch: :meth:`Book.switch_beat`,
 the notes: :meth:`Book.silence_added` …; :meth:`Book.keep_baselines`, the resumptions, the
 graphs, the tick's snapshots and evaluation), and no part assigns a field
 (tests/unit/test_one_writer.py reads the modules for it). Every write of the lock book calls
-``lock_changed`` (the pre-trade gate's publication: :mod:`.gate_view`).
+``lock_changed`` (the pre-trade gate's publication: :mod:`..gate.view`).
 
 Must not: take the lease, decide anything, or call the store on the loop (every store call goes
 through the runner's :class:`~killswitch.runner.storeio.StoreIO`, in order, and is awaited;
@@ -303,7 +303,7 @@ class Book(Stored):
         (the runner that takes the state up arms it again), and not a lapse."""
         self.dms = self.dms.stood_down(account)
 
-    # --- the outbox of stage transitions (kept by :class:`~killswitch.runner.entries.EntryOutbox`) ---------
+    # --- the outbox of stage transitions (kept by :class:`~killswitch.runner.sinks.entries.EntryOutbox`) ---
 
     def owe(self, entries: dict[str, dict]) -> None:
         """Transitions owed from the save that records them: key → what completes them."""
@@ -329,14 +329,14 @@ class Book(Stored):
         """The transitions of ``keys`` let go: audited, and held by every sink."""
         self.owed = {k: v for k, v in self.owed.items() if k not in keys}
 
-    # --- the bots' trading permission (kept by :class:`~killswitch.runner.revokes.Revokes`) -----------
+    # --- the bots' trading permission (kept by :class:`~killswitch.runner.effects.revokes.Revokes`) ---
 
     def revokes_changed(self, revokes: RevokeBook) -> None:
         """The trading permission as it is now: a hold placed, approved or lifted, an effect
         owed, confirmed or failed (the value :class:`RevokeBook` returned, in place of the last)."""
         self.revokes = revokes
 
-    # --- the silences and the acknowledgements (kept by :class:`~killswitch.runner.silences.Silences`) --
+    # --- the silences and the acknowledgements (kept by :class:`~killswitch.runner.silence.silences.Silences`) --
 
     def silence_added(self, s: Silence) -> None:
         """``s`` stored: the newest silence (one of the same id before it dropped)."""

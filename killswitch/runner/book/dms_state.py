@@ -1,5 +1,5 @@
 """The dead man's switch as a value: who must keep beating, who has gone quiet, and when to re-arm
-the venues' own countdowns (what the runner does about it, at each tick, is :mod:`.countdowns`').
+the venues' own countdowns (what the runner does about it, at each tick, is :mod:`..effects.countdowns`').
 
 Owns two pure values and their JSON form, so the runner can persist them across restarts:
 

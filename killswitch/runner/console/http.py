@@ -15,7 +15,7 @@ icon the script draws).
 
 Who may call what is decided by the API's middleware, where the routes are listed
 (:func:`killswitch.runner.api.api.make_app`); this module only renders. The view is read through
-the ``call`` the API hands in (:func:`killswitch.runner.api.api._call`), so the runner's state is read
+the ``call`` the API hands in (:func:`killswitch.runner.api.handlers.call_view`), so the runner's state is read
 on the runner's loop.
 
 Must not: put a token, a credential or anything the view did not answer on the page; render

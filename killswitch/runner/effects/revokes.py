@@ -1,7 +1,7 @@
 """The bots' trading permission at the venue: revoked when a stage or an operator says so, restored only by a reset.
 
 What it owns: carrying out ``revoke_trading`` and its restore over the value of
-:mod:`.revoke_state` (``Book.revokes``, changed at this part's word alone), with the
+:mod:`..book.revoke_state` (``Book.revokes``, changed at this part's word alone), with the
 discipline of an order:
 
 - **journaled before it is sent.** A stage entry's revoke is owed in the book before the tick's

@@ -74,7 +74,7 @@ def firm_scope(scope: str, assignment: dict[str, list[str]], accounts: Sequence[
 
 class DirectiveApplier:
     """See the module doc. ``ports``: the shard runner's parts it applies a directive through
-    (:class:`~.firm_ports.ShardPorts`)."""
+    (:class:`~.ports.ShardPorts`)."""
 
     def __init__(self, ports: ShardPorts, firm: Any, shard: str, schema: str, clock: Callable[[], int],
                  echo: Callable[[str], None], err: Callable[[str], None], *,

@@ -1,7 +1,7 @@
 """Firm-wide stage transitions owed their effects: audited once in the firm's chain, paged and
 rendered at least once, whatever the crash of the firm lease holder.
 
-What it owns: :class:`FirmOutbox`, the firm's counterpart of :class:`~.entries.EntryOutbox`. A
+What it owns: :class:`FirmOutbox`, the firm's counterpart of :class:`~..sinks.entries.EntryOutbox`. A
 firm transition is owed in the firm state document itself (``"owed"``, beside ``"engine"`` and
 ``"resets_after"``), committed in the transaction that records the firm stage change
 (:meth:`~killswitch.state.firm_tables.FirmTables.commit_firm`, fenced by the firm token). After

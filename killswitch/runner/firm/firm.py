@@ -13,7 +13,7 @@ What it owns: :class:`FirmLink`, which the daemon calls around each of the shard
   must have this runner's account digest; else the runner refuses to act (``SHARD_MISMATCH``:
   a standby started with an old account set must not lead);
 * :meth:`FirmLink.after_tick` — every runner says it is alive (``ks_firm.shard_runner``); the
-  leader publishes its accounts' facts (:class:`~.firm_publish.FactsPublisher`: fenced by its
+  leader publishes its accounts' facts (:class:`~.publish.FactsPublisher`: fenced by its
   token, a refusal counted, ``killswitch_firm_facts_refused_total``; facts that came later after
   its last ones than the firm reads facts for said ``FIRM_FACTS_LATE``,
   ``killswitch_firm_facts_late_total``) and tries the firm lease (``ks_firm.lease``); the
@@ -22,16 +22,16 @@ What it owns: :class:`FirmLink`, which the daemon calls around each of the shard
   ``SHARD_NOT_PUBLISHING``, its accounts not seen), evaluates the firm-wide policies with the
   engine over them, and commits its engine state, its view and the directives of its decisions
   in one transaction fenced by the firm token (a new holder takes over from that state), with
-  the stage transitions it owes (:class:`~.firm_entries.FirmOutbox`: audited in the firm chain
+  the stage transitions it owes (:class:`~.entries.FirmOutbox`: audited in the firm chain
   and told through the sinks after the commit; a new holder completes what the last one owed);
-  then the shard applies the directives written since (:class:`~.firm_apply.DirectiveApplier`);
+  then the shard applies the directives written since (:class:`~.apply.DirectiveApplier`);
 * :meth:`FirmLink.heard` — a ``NOTIFY killswitch_firm`` (:mod:`killswitch.firm.notices`): a
   directive's id applies the new directives at once; another shard's stop wakes the firm lease
   holder's next tick (``wake``: the daemon's, debounced like a stream's wake), so the stopped
   shard's accounts are not seen at the very next evaluation; :meth:`FirmLink.stopped` says this
   runner's own stop once its shard's lease is given up;
 * :meth:`FirmLink.route_reset` — an approval of a firm policy's reset sent to this shard, and the
-  holder taking it up (:mod:`.firm_resets`: refused while a trigger of it still fires, unless
+  holder taking it up (:mod:`.resets`: refused while a trigger of it still fires, unless
   confirmed);
 * :meth:`FirmLink.route` — an operator's lock, unlock or close of a firm-wide scope sent to this
   shard's API, written as a directive for every shard;
@@ -70,7 +70,7 @@ from .resets import relatch_of, route_reset, take_resets
 
 class FirmLink:
     """See the module doc. ``ports``: the shard runner's parts it uses
-    (:class:`~.firm_ports.ShardPorts`); ``start``: the shard
+    (:class:`~.ports.ShardPorts`); ``start``: the shard
     (:class:`killswitch.process.shard.ShardStart`); ``firm``: the
     :class:`~killswitch.state.firm.FirmStore`; ``url``: the database's, for LISTEN."""
 
@@ -286,16 +286,16 @@ class FirmLink:
 
     async def _resets(self, now: int) -> list[Directive]:
         """Apply the reset approvals written since the last taken up to the firm's stages
-        (:func:`.firm_resets.take_resets`)."""
+        (:func:`.resets.take_resets`)."""
         return await take_resets(self, now)
 
     def relatch(self) -> dict[tuple[str, str], tuple[str, ...]]:
-        """Per firm policy instance, what a reset of it now runs into (:func:`.firm_resets.relatch_of`)."""
+        """Per firm policy instance, what a reset of it now runs into (:func:`.resets.relatch_of`)."""
         return relatch_of(self.graph, self.state, self.last_ev)
 
     async def route_reset(self, policy: str, scope: str, approver: str, reason: str,
                           confirm_relatch: bool = False) -> Optional[ResetResult]:
-        """An approval of a firm policy's reset sent to this shard (:func:`.firm_resets.route_reset`);
+        """An approval of a firm policy's reset sent to this shard (:func:`.resets.route_reset`);
         None for a policy that is not firm-wide."""
         return await route_reset(self, policy, scope, approver, reason, confirm_relatch)
 

@@ -1,13 +1,13 @@
 """What a shard's firm parts are handed of the shard's runner: its parts behind narrow ports.
 
 What it owns: :class:`ShardPorts`, the collaborators the firm link (:mod:`.firm`), the
-directive applier (:mod:`.firm_apply`) and the facts publisher (:mod:`.firm_publish`) use, each
-named by the small interface it offers — the lead (:class:`~.collaborators.Leads`), the operator
+directive applier (:mod:`.apply`) and the facts publisher (:mod:`.publish`) use, each
+named by the small interface it offers — the lead (:class:`~..collaborators.Leads`), the operator
 turn (:class:`Turns`), the command path a firm directive's lock and unlock take, the one an
 operator's takes (:class:`FirmCommands`: audited first, then applied and saved), the manual
 close (:class:`Closes`), the executor's cancels (:class:`Cancels`), the operator's revoke
 (:class:`KillRevokes`, a firm-wide kill's), the sinks
-(:class:`~.collaborators.Tells`) and what the firm reads and sets of the book
+(:class:`~..collaborators.Tells`) and what the firm reads and sets of the book
 (:class:`ShardBook`). The bootstrap builds one from a runner's parts
 (:func:`killswitch.process.bootstrap.shard_ports`); a test builds one from the parts it needs.
 :class:`FirmRoutes` is what the runner asks of the firm link: an operator's firm-wide command
@@ -39,7 +39,7 @@ class Turns(Protocol):
 
 
 class FirmCommands(Protocol):
-    """The operator's command path (:class:`~.commands.OperatorCommands`): what a directive's
+    """The operator's command path (:class:`~..operator.commands.OperatorCommands`): what a directive's
     lock and unlock go through on this shard."""
 
     async def lock_scope(self, scope: str, mode: str, reason: str, ttl_s: Optional[float] = None, *,

@@ -3,7 +3,7 @@
 What it owns:
 
 - :func:`relatch_of`: per firm policy instance, what a reset of it runs into now — a trigger that
-  still fires enters the stage again at the next evaluation (:mod:`.relatch`'s warning), from the
+  still fires enters the stage again at the next evaluation (:mod:`..readout.relatch`'s warning), from the
   firm's state and the holder's last evaluation; the holder writes it in its view (``relatch``);
 - :func:`route_reset`: an approval sent to any shard's API, written as a ``reset`` directive for
   the holder; while the holder's last view says a trigger of it still fires, refused

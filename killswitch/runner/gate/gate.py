@@ -3,8 +3,8 @@
 Owns the decision, as a pure function of the lock book, the request, the account's positions
 and the time — :func:`check_order` — and the lock it applies to a scope's orders
 (:func:`binding_lock`). Its steps that stand alone have their own modules: the request and the
-answer (:mod:`.gate_request`), the placement (:mod:`.gate_placement`), the pre-trade limits
-(:mod:`.gate_limits`) and the resumption schedule after a reset (:mod:`.resume_plan`).
+answer (:mod:`.request`), the placement (:mod:`.placement`), the pre-trade limits
+(:mod:`.limits`) and the resumption schedule after a reset (:mod:`.resume_plan`).
 
 Rules, by the lock in force for the order (the most restrictive of the ``global`` lock and the
 locks of the scope, account, its venue, strategy and symbol the request names):
@@ -17,7 +17,7 @@ locks of the scope, account, its venue, strategy and symbol the request names):
   symbol's position (of the same leg in hedge mode) and no larger than it. No position, the
   same side, a larger amount or an ambiguous leg is denied.
 
-Before the lock, the order is placed (:func:`~.gate_placement.place`, when the runner passes
+Before the lock, the order is placed (:func:`~.placement.place`, when the runner passes
 what it knows): an unknown account, scope or symbol (``UNKNOWN_ACCOUNT``, ``UNKNOWN_SCOPE``,
 ``UNKNOWN_SYMBOL``, with close matches), markets not read yet (``MARKETS_UNKNOWN``), an amount
 above ``MAX_AMOUNT`` (``AMOUNT_OUT_OF_BOUNDS``) or, for an order that is not reduce-only and can
@@ -25,7 +25,7 @@ be valued (its ``price``, else the symbol's last mark), a notional above ``MAX_E
 times the equity of the accounts it may go to (``ORDER_TOO_LARGE``) is denied.
 
 After the lock, the policies' pre-trade limits (``spec.limits``) that
-bind the order are checked (:func:`~.gate_limits.within_limits`, through
+bind the order are checked (:func:`~.limits.within_limits`, through
 :func:`killswitch.engine.limits.breaches_in` over the tables of the last snapshots): a breach is
 denied with its code (``NO_MARK``, ``PRICE_COLLAR``, ``LIMIT_ORDER_QUANTITY``,
 ``LIMIT_ORDER_NOTIONAL``, ``OPEN_ORDERS_LIMIT``, ``POSITION_LIMIT``, ``GROSS_LIMIT``,

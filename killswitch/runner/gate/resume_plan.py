@@ -3,7 +3,7 @@ limits, stepping up on the policy's schedule until normal again.
 
 Owns the schedule (:class:`ResumePlan`), the limits it gives at a time (:func:`resume_limits`,
 :class:`ResumeLimits`) and a resumption in force on a scope (:class:`Resumption`). Which
-resumptions are in force is :mod:`.resuming`'s; holding an order to them is :mod:`.gate`'s.
+resumptions are in force is :mod:`..book.resuming`'s; holding an order to them is :mod:`.gate`'s.
 
 Must not: read the clock (every time is an argument), do I/O.
 """

@@ -16,7 +16,7 @@ measured on this process's monotonic clock as well as on the wall clock the stor
 earlier end wins: a wall clock stepped back cannot stretch it). A *term watch* thread wakes as it
 ends: if no renewal was confirmed by then, the token is dropped there and then — the runner reports
 not-leader, ``/readyz`` answers 503, nothing is sent — and the loss is said and counted once
-(:mod:`.lease_log`), whatever the renewal in flight is still waiting for. A store that stops
+(:mod:`.log`), whatever the renewal in flight is still waiting for. A store that stops
 answering (a paused server, a connection whose packets are dropped) thus never keeps a runner
 believing it leads past its term, which is when a standby may take over. The keeper's connection
 waits at most 3/10 of the TTL for a lock, so each of its calls has a deadline of 6/10 of the TTL
@@ -31,7 +31,7 @@ The loop shows life (:func:`show_life`, a task that stamps :meth:`LeaseKeeper.al
 grants it runs. A loop wedged for good (a deadlock, a CPU-bound bug) therefore loses the lease a
 term after it stopped, as a SIGSTOPped process does (its keeper stops with it), and a standby
 takes over: a thread that renewed regardless would keep a hung runner in charge for ever. The
-runner's store calls run on a thread of their own (:mod:`.storeio`), so a store call that hangs
+runner's store calls run on a thread of their own (:mod:`..storeio`), so a store call that hangs
 (a paused server, a connection whose packets are dropped) or keeps failing leaves the loop
 running but the runner unable to act: the loop shows life only while its store has answered
 within a term (:meth:`StoreIO.unanswered_s`), so such a runner loses the lease within two
@@ -46,7 +46,7 @@ store. A runner that lost the lease writes nothing and sends nothing.
 Must not: touch the runner's state (it publishes a token and calls ``on_change``; the runner's
 loop decides what a new token means), renew for a loop that shows no life, share its connection
 with the runner, or put a store's message (it may name a host) anywhere: only its class name
-(in :class:`~.lease_counts.LeaseCounts`).
+(in :class:`~.counts.LeaseCounts`).
 """
 
 from __future__ import annotations

@@ -1,5 +1,5 @@
 """The runner's role: whether it leads and under which fencing token, and the turn operator
-changes take (the lease itself is the keeper's, :mod:`.lease_keeper`).
+changes take (the lease itself is the keeper's, :mod:`.keeper`).
 
 What it owns: whether this runner leads and under which fencing token; taking the lease from
 the :class:`~killswitch.runner.lease.keeper.LeaseKeeper` thread (``ksctl run``) or, without one (tests,
@@ -261,7 +261,7 @@ class Leadership:
 
     def audit_call(self, rows: Sequence[tuple[str, int, dict]]) -> Callable[[], Any]:
         """Audit rows as one append (all or none), fenced as :meth:`audit`, to make on the store
-        thread in one call with other writes (:meth:`Persistence.save`)."""
+        thread in one call with other writes (:meth:`~killswitch.runner.tick.persist.Persistence.save`)."""
         return self._rows.many_call(rows)
 
     async def audit(self, kind: str, ts_ms: int, payload: dict) -> int:

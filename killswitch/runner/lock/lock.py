@@ -11,9 +11,9 @@ elsewhere than a policy, and say so in their ``policy`` field with a name no pol
 :data:`DEAD_MANS_SWITCH` (a silent source, until it is re-armed or an operator unlocks).
 
 Also owns the book's documents, read strictly (anything off fails closed): the lock file's
-document (``to_doc`` / ``from_doc``; the file itself is :mod:`.lock_file`'s) and the runner's
+document (``to_doc`` / ``from_doc``; the file itself is :mod:`.file`'s) and the runner's
 state (``to_json`` / ``from_json``). Which holds a tick's evaluation adds and removes is
-:mod:`.lock_evaluation`'s.
+:mod:`.evaluation`'s.
 
 Must not: read the clock (every time is an argument), decide *when* to lock (the engine's
 stage machine does), talk to bots or exchanges, or write anything.
@@ -34,7 +34,7 @@ LOCK_FORMAT_VERSION = 1
 MODES = ("active", "reducing", "halted")
 _RANK = {m: i for i, m in enumerate(MODES)}
 GLOBAL_SCOPE = "global"
-# The ``policy`` of holds no policy placed (see :mod:`.holds`).
+# The ``policy`` of holds no policy placed (see :mod:`killswitch.holds`).
 NOT_A_POLICY = (OPERATOR, DEAD_MANS_SWITCH)
 
 

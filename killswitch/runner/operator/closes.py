@@ -28,7 +28,7 @@ in two legs: a close of one symbol closes both unless it names one (``leg``: ``l
 refused ``UNKNOWN_LEG`` with the legs it holds, and a leg without a symbol ``BAD_REQUEST``.
 
 A close is worked out (:meth:`ManualCloses.draft`) from the last snapshots less what the orders
-journaled since their tick filled (:mod:`.settled`), and says how old those snapshots are. A
+journaled since their tick filled (:mod:`..venue.settled`), and says how old those snapshots are. A
 preview (``dry_run``) is recorded with an id (:mod:`.close_plans`); a live close must carry one
 (``PREVIEW_REQUIRED`` otherwise) and is refused when its fresh plan differs materially from
 the preview or is above its maximum notional (``PREVIEW_MISMATCH``, ``OVER_MAX_NOTIONAL``,

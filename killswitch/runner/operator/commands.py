@@ -371,7 +371,7 @@ def operator_lock(book: LockBook, scope: str, mode: str, reason: str, now: int, 
                   actor: Optional[str] = None, enforce: Optional[dict] = None) -> LockBook:
     """``book`` with the operator's lock of ``scope`` replaced by this one; ``actor`` (the
     authenticated caller) is kept in its details as ``by`` and named in its reason, and what it
-    enforces at the venue (``{"enforce": {...}}``, :func:`~.enforce.enforce_details`) with them."""
+    enforces at the venue (``{"enforce": {...}}``, :func:`~..watch.enforce.values.enforce_details`) with them."""
     until = "until ksctl unlock" if ttl_ms is None else f"until {iso_ms(now + ttl_ms)}"
     who = f" by={actor}" if actor else ""
     return book.release(scope, policy=OPERATOR).apply(

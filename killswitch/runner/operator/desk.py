@@ -1,18 +1,18 @@
 """The operator's desk: the runner as the HTTP API, the console and the tests' operators see it.
 
-What it owns: :class:`Desk`, which implements :class:`~.view.RunnerView` over the runner's parts
-— the reads (:mod:`.readout`, :mod:`.positions`, :mod:`.charts`), the commands (:mod:`.commands`,
-:mod:`.closes`, :mod:`.accepts`, :mod:`.revoke_commands`, :mod:`.silences`), their previews (:mod:`.previews`),
-the heartbeats (:mod:`.countdowns`), the turn its calls are carried in (:mod:`.turn`) and, on a
+What it owns: :class:`Desk`, which implements :class:`~..view.RunnerView` over the runner's parts
+— the reads (:mod:`..readout.readout`, :mod:`.positions`, :mod:`..readout.charts`), the commands (:mod:`.commands`,
+:mod:`.closes`, :mod:`.accepts`, :mod:`.revoke_commands`, :mod:`..silence.silences`), their previews (:mod:`.previews`),
+the heartbeats (:mod:`..effects.countdowns`), the turn its calls are carried in (:mod:`..lease.turn`) and, on a
 shard, the firm link its firm-wide commands are routed through (:class:`~..firm.ports.FirmRoutes`)
 and the firm board, both read from the :class:`~..firm.ports.FirmSlot` it is handed. Each view call is one delegation to
 the part that owns it, plus the log line of an operator's change (:mod:`.oplog`) and, for a
 reset, the silences of the incident it ends. Built by :func:`killswitch.process.bootstrap.build_runner_and_desk`
-from the same parts as the :class:`~.loop.Runner`, which keeps the tick and the lease.
+from the same parts as the :class:`~..tick.loop.Runner`, which keeps the tick and the lease.
 
-Threads. The API serves from a thread of its own (:mod:`.api_thread`) and hands every view call
+Threads. The API serves from a thread of its own (:mod:`..api.thread`) and hands every view call
 to the tick's loop (:meth:`Desk.run_view_call`): reads as they come, changes one at a time in the
-turn (:class:`~.turn.Turn`), which the tick holds from start to end ahead of every change
+turn (:class:`~..lease.turn.Turn`), which the tick holds from start to end ahead of every change
 waiting, so that no queue of operator calls delays a tick by more than the one change being
 applied when it asks. Every method is quick and never blocks on an exchange.
 
@@ -66,7 +66,7 @@ from .revoke_commands import OperatorRevokes
 
 
 class Desk(RequestAudits, FirmKillDesk):
-    """The API's :class:`~.view.RunnerView`, from the runner's parts; see the module doc.
+    """The API's :class:`~..view.RunnerView`, from the runner's parts; see the module doc.
     ``firm`` (a shard's firm link) and ``firm_board`` are read from the :class:`FirmSlot` it is
     handed, which the composition root fills on a shard."""
 
@@ -145,7 +145,7 @@ class Desk(RequestAudits, FirmKillDesk):
         leader takes it in at once (saved with the state at its next tick); a standby stores it
         for the leader, which takes it in at its next tick, so a bot may beat at any replica.
         A source nothing names, or a new one past the bound, is refused: the reason
-        (``UNKNOWN_SOURCE``, ``SOURCES_FULL``: :mod:`.beat_sources`), else None. Raises
+        (``UNKNOWN_SOURCE``, ``SOURCES_FULL``: :mod:`..effects.beat_sources`), else None. Raises
         StoreError when a standby cannot store it (the API answers 503: beat again)."""
         return (await self.heartbeats((source,), now_ms)).get(source)
 

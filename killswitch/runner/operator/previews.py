@@ -4,13 +4,13 @@ What it owns: the dry run an operator reads before confirming an action (the con
 before it asks for the scope to be typed). Each preview goes through the same checks as the
 action, in the same order, and works the change out with the same functions
 (:func:`~.commands.operator_lock`, :func:`~.commands.unlock_decision`,
-:func:`~.resets.trial_reset`, :meth:`~.closes.ManualCloses.preview`) on copies: what is
+:func:`~.resets.trial_reset`, :meth:`~.closes.ManualCloses.draft`) on copies: what is
 previewed is what the action would answer, as of now. The book may move before the action is
 sent (a tick, another operator); the action is then worked out again, and its answer is the one
 that counts — for a close, held to the preview it carries the id of (:mod:`.close_plans`).
 
 Must not: change anything, audit anything, or take the operator turn (previews are reads:
-:attr:`~.turn.Turn.WITHOUT_TURN`).
+:attr:`~..lease.turn.Turn.WITHOUT_TURN`).
 """
 
 from __future__ import annotations

@@ -15,8 +15,8 @@ no reset can reach it, and the restore takes it with the approvals the stage ask
 
 The order of a change is that of every operator command: audited first (fenced), applied to the
 book as it is once the row is stored, saved (the revoke or the restore owed, durable before
-anything is sent), and then sent at once by :meth:`~.revokes.Revokes.work` — retried by the
-ticks when the venue refuses. Each returns a :class:`~.view.ChangeResult` with a reason code.
+anything is sent), and then sent at once by :meth:`~..effects.revokes.Revokes.work` — retried by the
+ticks when the venue refuses. Each returns a :class:`~..view.answers.ChangeResult` with a reason code.
 
 Must not: lift a hold but by its approvals, or send before the save that owes it returns.
 """

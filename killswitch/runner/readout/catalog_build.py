@@ -17,7 +17,7 @@ worked out when a reader first asks for them, for the account or the symbol aske
 reader's thread: a publication costs a few objects per account, whatever the book's size, and
 no position model is made for it.
 
-Must not: accept a name by guessing (see :mod:`.names`: no wildcards, no case folding).
+Must not: accept a name by guessing (see :mod:`..names`: no wildcards, no case folding).
 """
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 
 A dry run journals nothing: the executor audits the orders it would have sent instead, as
 ``orders_planned_dry_run`` rows holding the intents as planned, a table of up to 1,000 a row
-(:meth:`~.executor.Executor.journal`; a trail written before the tables holds one
+(:meth:`~..venue.executor.Executor.journal`; a trail written before the tables holds one
 ``order_planned_dry_run`` row an intent, read the same: :func:`~killswitch.orders.planned_intents`).
 What it owns: finding those rows for one incident — its decision id and its re-plans
 (``<decision>/r<n>``) — from the incident's start on, and keeping, per incident shown, how many

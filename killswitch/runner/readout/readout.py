@@ -1,5 +1,5 @@
 """The runner's reads, worked out from the book: status, readiness, the lock document, a pre-trade
-decision and the metrics (the values they answer are :mod:`.view`'s).
+decision and the metrics (the values they answer are :mod:`..view`'s).
 
 What it owns: the reads an operator, a bot or Prometheus makes of a runner, each derived from
 the book and the parts as they are now (counts, ages and statuses come from stored facts, so a
@@ -128,7 +128,7 @@ class Readout:
         self.rejections = rejections
         # intervals the runner keeps besides its graph's: a shard's firm-wide policies', whose facts it publishes
         self.paces = paces
-        # the venue watch's violations ({"total", "recent"}: :meth:`Enforcement.status`)
+        # the venue watch's violations ({"total", "recent"}: :meth:`~..watch.enforcement.Enforcement.status`)
         self.violations = violations
         # the pre-trade gate as the API's thread answers it: a view published at every change of
         # the lock book (the book calls ``gate.changed``: wired by the bootstrap, which hands the

@@ -6,7 +6,7 @@ close matches, a silence that would silence everything is ``SILENCE_TOO_BROAD``)
 acknowledging an open incident (named, or the one a policy's scope is in now), and the views of
 them: the silence list, who has each incident, and which silences hold back an incident's pages.
 
-The order of a change is the one of every operator command (:mod:`.commands`): refused on a
+The order of a change is the one of every operator command (:mod:`..operator.commands`): refused on a
 standby, audited first (fenced, with its author), then stored (fenced), then the book takes it
 and is saved so that a standby following it reads them again (``notes_mark``). The
 notification sink reads the silences from the book through its context at every flush; the

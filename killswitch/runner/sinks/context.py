@@ -8,7 +8,7 @@ its sinks and its last snapshots, and lookups of a stage, an account's engine st
 of a scope, an incident's residuals and the silences in force — each read from the runner when
 asked, so a sink always sees the graph and state as they are now (a reload swaps the graph
 between ticks).
-It holds the runner's book (:mod:`.book`), never the runner.
+It holds the runner's book (:mod:`..book.book`), never the runner.
 
 Must not: hand out the runner, its engine state, its lock book or its executor, or offer
 anything that changes them. A sink that needs more asks for a new lookup here, in the open.

@@ -1,7 +1,7 @@
 """Stage transitions owed their effects: audited once, paged and rendered at least once, whatever the crash.
 
 What it owns: the outbox of the tick's stage transitions (``Book.owed``, saved in the state
-document; the book changes it at this part's word: :meth:`~killswitch.runner.book.Book.owe`,
+document; the book changes it at this part's word: :meth:`~killswitch.runner.book.book.Book.owe`,
 ``owed_audited``, ``owed_told``, ``settle_owed``). A transition is owed from the save that
 records it — the same save as the stage entry itself, before anything of the entry is sent —
 until (a) its ``stage_transition`` audit row is written and (b) every sink that keeps state

@@ -4,7 +4,7 @@ What it owns: the tick pipeline (its order written here, in :meth:`Runner.tick`,
 else), the lease's lifecycle (start, renew, lost, handed to a keeper, close), and the one entry a
 policy reload reaches a running runner by (:meth:`Runner.apply_graph`). Its parts
 (:mod:`.parts`) are built by :func:`killswitch.process.bootstrap.build_runner_and_desk`, which builds
-the operator's :class:`~.desk.Desk` from the same parts: the API, the console and the
+the operator's :class:`~..operator.desk.Desk` from the same parts: the API, the console and the
 operators' calls go to the desk, never to the runner. The order of a tick is the
 crash-safety argument (see :mod:`killswitch.runner.venue.executor`): intents are journaled before
 the state that records the stage entry is saved, and sent only after both. The entry's audit
@@ -28,7 +28,7 @@ Threads. The runner's state lives on one event loop, the tick's: ticks and opera
 interleave only at await points, and no lock guards it — a second thread touching it would need
 one around every read as well as every write, and the tick's store calls would then hold it.
 What runs elsewhere touches none of it: the HTTP API's thread hands every view call to this
-loop through the desk (:mod:`.desk`), in the turn (:mod:`.turn`), which the tick holds from
+loop through the desk (:mod:`..operator.desk`), in the turn (:mod:`..lease.turn`), which the tick holds from
 start to end ahead of every change waiting — it lends it out only while its snapshots are
 fetched. The leader lease is taken and renewed by
 a :class:`~killswitch.runner.lease.keeper.LeaseKeeper` thread on a store connection of its own, so
@@ -44,8 +44,8 @@ before an await.
 
 Policy decisions all come from ``evaluate``. Besides them the runner applies three fixed rules
 an operator set up, each audited and each shown in status: the dead man's switch
-(:mod:`..effects.countdowns`), operator locks (:mod:`.commands`) and resumption after a reset
-(:mod:`.resuming`).
+(:mod:`..effects.countdowns`), operator locks (:mod:`..operator.commands`) and resumption after a reset
+(:mod:`..book.resuming`).
 """
 
 from __future__ import annotations
@@ -131,7 +131,7 @@ class ReloadOutcome:
 class Runner:
     """The tick pipeline and the lease's lifecycle (see the module doc): the parts taken in,
     the tick and ``apply_graph``; the logic lives in the parts, and what operators ask for is
-    the desk's (:class:`~.desk.Desk`). It hands none of its parts out: a caller reads the part
+    the desk's (:class:`~..operator.desk.Desk`). It hands none of its parts out: a caller reads the part
     that owns a value from the parts the composition root built (``parts.book.state``,
     ``parts.lead.fence``, ``parts.fanout.sinks``, ``parts.reloads.error``:
     :func:`killswitch.process.bootstrap.build_runner_and_desk`).
@@ -219,7 +219,7 @@ class Runner:
 
     def store_failed(self) -> None:
         """A store call outside a tick failed: act again only from the store's state (see
-        :meth:`Leadership.store_failed`)."""
+        :meth:`~..lease.leadership.Leadership.store_failed`)."""
         self._lead.store_failed()
         self._counters["store_failures"] += 1
 
@@ -256,7 +256,7 @@ class Runner:
             log.warning("DMS_NATIVE_LEFT_ARMED: %s", line)
 
     def _take_up_chart_write(self) -> None:
-        """What a chart sample write queued after a tick raised (:meth:`ChartHistory.failed`),
+        """What a chart sample write queued after a tick raised (:meth:`~..readout.charts.ChartHistory.failed`),
         taken up as any store call outside a tick: fenced, a standby; a store error, counted and
         the state read back; the process dying in it (not an ``Exception``: a signal, an
         interpreter exit) dies here. A bug is counted and said by the charts, and the ticks go on."""
@@ -317,7 +317,7 @@ class Runner:
         at the first fenced write or at the renewal before sending: it reports itself deposed.
         A tick whose store call fails (unreachable, past its deadline, the connection lost)
         stops there and reports it (``store_error``); the runner sends nothing more until it
-        has read the store's state back (see :meth:`Leadership.store_failed`), and the process
+        has read the store's state back (see :meth:`~..lease.leadership.Leadership.store_failed`), and the process
         goes on: a database that restarts or a network that drops a connection ends no runner."""
         started = time.time_ns()
         report = TickReport(self._clock(), leader=False, started_ns=started)

@@ -1,9 +1,9 @@
 """What a runner is made of: the parts :func:`killswitch.process.bootstrap.build_runner_and_desk` builds,
-which the :class:`~.loop.Runner` (the tick, the lease) and the :class:`~.desk.Desk` (the
+which the :class:`~.loop.Runner` (the tick, the lease) and the :class:`~..operator.desk.Desk` (the
 operator's view calls) are each handed their share of.
 
 What it owns: :class:`RunnerParts`, the list of the parts, each built with the narrow
-collaborators it uses (:mod:`.collaborators`), and :class:`ReloadState`, the policy reloads as
+collaborators it uses (:mod:`..collaborators`), and :class:`ReloadState`, the policy reloads as
 status shows them.
 
 Must not: hold logic, or build anything (the bootstrap does).
@@ -51,7 +51,7 @@ from .persist import Persistence
 class ReloadState:
     """The policy reloads as status shows them: the last failure's reason while the last good
     graph runs on (None: it did not fail), when the running graph was loaded, and when a reload
-    last failed. Changed by :meth:`Runner.apply_graph` alone; the readout reads it."""
+    last failed. Changed by :meth:`~.loop.Runner.apply_graph` alone; the readout reads it."""
 
     error: Optional[str]
     loaded_ms: int

@@ -46,7 +46,7 @@ class Persistence:
         :meth:`Leadership.audit`) and, at ``lock_at``, the lock file written. In that order, as
         three awaited calls would make them, the first to fail stopping the rest. The stage
         transitions whose effects the sinks now hold are let go in the same document that
-        saves the sinks' state (see :mod:`.entries`)."""
+        saves the sinks' state (see :mod:`..sinks.entries`)."""
         self.entries.settle()
         await self.book.save(self.io, self.store, self.lead.fence, self.fanout.states, self._then(rows, lock_at))
 

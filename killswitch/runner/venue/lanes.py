@@ -20,10 +20,10 @@ What keeps it safe — the same rules as a send inside the tick:
   ended in: an account's orders leave in the order they were planned;
 - while a lane holds an order that has no answer yet, its position is busy for every later
   close (:meth:`~.executor.Executor.hold` finds the journaled intent), and reconciliation and
-  the remainders' cancels leave it alone (:meth:`in_flight`): a journaled order not yet sent is
+  the remainders' cancels leave it alone (:meth:`SendLanes.in_flight`): a journaled order not yet sent is
   not an order the venue lost, and is never sent twice;
 - an exception a lane meets (its write fenced off, the store unreachable, the process ending) is
-  kept and raised by the next :meth:`run`, in the tick, where the tick's own handling applies;
+  kept and raised by the next :meth:`SendLanes.run`, in the tick, where the tick's own handling applies;
   none is left unretrieved. A lane cancelled at shutdown leaves its unsent orders journaled, as a crash would.
 
 Must not: plan, size or journal anything (the executor does), or send an account's orders out of

@@ -14,8 +14,8 @@ and how a mode that is not the declared one is made loud, once per change, never
   ``killswitch_position_mode_mismatch{venue,account}`` (1 while the venue reads another mode) and
   ``killswitch_position_mode_unread{venue,account}``.
 
-The venue's mode rules how closes are sent (the adapter builds them for it, :mod:`adapters.
-ccxt_exchange.modes`); this part only reads and tells.
+The venue's mode rules how closes are sent (the adapter builds them for it,
+:mod:`adapters.ccxt_exchange.modes`); this part only reads and tells.
 
 Must not: change an adapter or its mode, or send anything.
 """

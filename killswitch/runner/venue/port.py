@@ -4,7 +4,7 @@ What it owns: :class:`VenuePort`, everything the runner asks of one account's ve
 account read, orders, cancels, the venue's countdown, the bots' keys, the private stream's
 hooks) over its adapter, whose protocol (:class:`adapters.base.ExchangeAdapter`) answers "not
 supported" for what a venue lacks; and :class:`Venues`, the ports by account key, built where
-the adapters are (:mod:`killswitch.bootstrap`). The parts are handed ports, never an adapter.
+the adapters are (:mod:`killswitch.process.bootstrap`). The parts are handed ports, never an adapter.
 
 A snapshot and a cancel never raise for the venue. No answer within the port's timeout, an
 :class:`~adapters.base.AdapterError` (or, for a snapshot, a bug) is a failed snapshot with its

@@ -10,7 +10,7 @@ round a tick while the earlier order is settled: a resting remainder cancelled, 
 that never reached the venue confirmed so, which takes a confirmation gap after each restart);
 a re-plan a stop dropped is found again in the journal when a runner starts leading. What cannot
 be closed — below the venue's minimum, still open once the budget is spent, or refused by the
-venue until its bound (``CLOSE_REJECTED``, :mod:`.rejections`) — is a residual:
+venue until its bound (``CLOSE_REJECTED``, :mod:`..book.rejections`) — is a residual:
 recorded, audited and announced once, shown in status, and ended with its position or its
 incident.
 
@@ -156,7 +156,7 @@ class Shortfalls:
         return events
 
     async def rejected(self, stops: Sequence[Any], now: int) -> list[Event]:
-        """Legs the venue refused until their bound (:class:`.rejections.Stop`): each still open
+        """Legs the venue refused until their bound (:class:`..book.rejections.Stop`): each still open
         in the last snapshot is a ``CLOSE_REJECTED`` residual, its detail the venue's own code and
         message (``2 of 2 orders rejected by the venue: -1106 Parameter 'reduceOnly' sent when not
         required.``), audited and announced once."""
@@ -179,10 +179,11 @@ class Shortfalls:
         return events
 
     async def lost_refusals(self, manual: Sequence[tuple[str, int]]) -> list[Any]:
-        """The refusals of closes the journal holds that the saved ledger does not (a runner
-        stopped between the venue's answer and the save), counted now (:meth:`CloseRejections.recount`):
-        of the stage entries in force and of the manual closes ``manual`` ((close id, asked at ms)).
-        Read when a runner starts leading; the legs that reach their bound: for :meth:`rejected`."""
+        """The refusals of closes the journal holds that the saved ledger does not (a runner stopped
+        between the venue's answer and the save), counted now
+        (:meth:`~..book.rejections.CloseRejections.recount`): of the stage entries in force and of
+        the manual closes ``manual`` ((close id, asked at ms)). Read when a runner starts leading;
+        the legs that reach their bound: for :meth:`rejected`."""
         incidents: list[tuple[str, int]] = []
         for key, ss in sorted(self.book.state.scopes.items()):
             if ss.stage.level:

@@ -196,7 +196,7 @@ class RunnerView(Protocol):
     async def silence_expire(self, silence_id: str, *, actor: str) -> SilenceResult: ...
 
     def silence_preview(self, matchers: Sequence[str], incident: Optional[str] = None) -> Any:
-        """What a silence of ``matchers`` would hold back now (a :class:`.silence_view.SilencePreview`)."""
+        """What a silence of ``matchers`` would hold back now (a :class:`..silence.view.SilencePreview`)."""
 
     async def silence_change(self, silence_id: str, duration_s: Optional[float], comment: Optional[str], *,
                              actor: str) -> SilenceResult: ...
@@ -222,7 +222,7 @@ class RunnerView(Protocol):
         """An audit row for an operator's write the API refused before any command saw it."""
 
     async def record_drift(self, verdict: Any) -> ChangeResult:
-        """The checker's drift verdict about this runner (a :class:`.sync.values.DriftVerdict`),
+        """The checker's drift verdict about this runner (a :class:`..sync.values.DriftVerdict`),
         stored and shown: ``DRIFT_RECORDED: <state>``."""
 
     async def acknowledge(self, incident: Optional[str], policy: Optional[str], scope: Optional[str],

@@ -30,7 +30,7 @@ open and its key audited: the next leader's first tick reads the key back and ca
 no second row or page; a stop after the cancel leaves nothing to redo (the order is gone; the
 cancel's result row may be lost, as the tick's).
 
-Turn-taking: this runs outside the turn (:mod:`.turn`) — waiting for it would wait out the very
+Turn-taking: this runs outside the turn (:mod:`..lease.turn`) — waiting for it would wait out the very
 tick it exists to overtake — and changes none of what the turn guards (the lock book, the stages,
 the baselines, the saved state): it reads the lock book with no await between the read and the
 decision, and again before the cancel leaves; its own marks are set before any await. Only a

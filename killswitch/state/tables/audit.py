@@ -1,11 +1,11 @@
 """The audit chain's tables, and the StateStore calls over them.
 
-What it owns: :class:`AuditTables`, the mixin of :class:`~.sql.SqlStore` that appends audit rows
+What it owns: :class:`AuditTables`, the mixin of :class:`~..sql.SqlStore` that appends audit rows
 to the chain (``audit_log``, under the ``audit_head`` row's lock, the head moved in the same
 transaction), anchors them with the store's audit key (``use_audit_key``: the adoption row, the
 rows' and the head's MACs), reads them back, and verifies the chain a page of rows per
 transaction (``audit_verification``). The scheme itself, how a row is hashed and MAC'd and what
-a verification concludes, is :mod:`.audit_chain`'s and :mod:`.audit_verify`'s: nothing here
+a verification concludes, is :mod:`..audit_chain`'s and :mod:`..audit_verify`'s: nothing here
 decides what a row proves.
 
 Must not: log or put in an error the key; hold a transaction open between calls, or while a
@@ -38,7 +38,7 @@ ANCHOR_SCHEMA = 6  # the first schema version with MAC columns
 
 
 class AuditTables(SqlHooks):
-    """The audit chain's calls of :class:`~.sql.SqlStore` (see the module doc)."""
+    """The audit chain's calls of :class:`~..sql.SqlStore` (see the module doc)."""
 
     audit_key: Optional[AuditKey]  # set by the store: the key the rows it appends are anchored with
 

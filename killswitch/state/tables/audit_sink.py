@@ -2,7 +2,7 @@
 over it, with the chain's rows read for shipping.
 
 What it owns: the schema step that adds the table (``AUDIT_SINK_TABLE``, migration 16 of
-``migrations.py``) and :class:`AuditSinkTables`, the mixin of :class:`~.sql.SqlStore` that keeps,
+``migrations.py``) and :class:`AuditSinkTables`, the mixin of :class:`~..sql.SqlStore` that keeps,
 per configured sink (its name), the last seq the sink acknowledged (a TCP write completed, an
 OTLP export answered with success), and reads the rows after it exactly as stored (the payload's
 canonical text, the previous row's hash and the row's own), so that a receiver can hash them
@@ -30,7 +30,7 @@ AUDIT_SINK_TABLE = (
 
 
 class AuditSinkTables(SqlHooks):
-    """The audit sinks' calls of :class:`~.sql.SqlStore` (which supplies ``_tx`` and ``_q``)."""
+    """The audit sinks' calls of :class:`~..sql.SqlStore` (which supplies ``_tx`` and ``_q``)."""
 
     def audit_sink_cursor(self, name: str) -> Optional[int]:
         """The last seq sink ``name`` acknowledged, or None: it never shipped a row."""

@@ -2,7 +2,7 @@
 calls over it.
 
 What it owns: the schema step that adds the table (``POLICY_DRIFT_TABLE``, migration 11 of
-``migrations.py``) and :class:`PolicyDriftTables`, the mixin of :class:`~.sql.SqlStore` that
+``migrations.py``) and :class:`PolicyDriftTables`, the mixin of :class:`~..sql.SqlStore` that
 keeps the latest verdict per runner (its holder name: each replica holds its own, as each runs
 its own graph) and reads it back at start. Written unfenced: a standby's verdict is its own, and
 it is asked whether it runs what git holds as much as the leader is.
@@ -29,7 +29,7 @@ POLICY_DRIFT_TABLE = (
 
 
 class PolicyDriftTables(SqlHooks):
-    """The drift verdicts' calls of :class:`~.sql.SqlStore` (which supplies ``_tx`` and ``_q``)."""
+    """The drift verdicts' calls of :class:`~..sql.SqlStore` (which supplies ``_tx`` and ``_q``)."""
 
     def save_policy_drift(self, holder: str, verdict: dict, posted_ms: int) -> None:
         """Keep ``verdict`` as ``holder``'s latest, replacing the one before. Unfenced."""

@@ -1,6 +1,6 @@
 """The order journal's tables, and the StateStore calls over them.
 
-What it owns: :class:`JournalTables`, the mixin of :class:`~.sql.SqlStore` that journals every
+What it owns: :class:`JournalTables`, the mixin of :class:`~..sql.SqlStore` that journals every
 order intent before it is sent (``order_intent``, once per client order id: a second journaling
 of one is not new) and appends every answer the venue gave (``order_result``, never updated),
 and reads them back: the intents without a final result (what a restarted runner reconciles),
@@ -36,7 +36,7 @@ def _entry(row: tuple) -> JournalEntry:
 
 
 class JournalTables(SqlHooks):
-    """The order journal's calls of :class:`~.sql.SqlStore` (see the module doc)."""
+    """The order journal's calls of :class:`~..sql.SqlStore` (see the module doc)."""
 
     def journal_intent(self, fence: int, client_order_id: str, decision_id: str, venue: str, account: str,
                        symbol: str, side: str, position_side: Optional[str], amount: float, reduce_only: bool,

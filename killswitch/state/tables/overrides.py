@@ -1,7 +1,7 @@
 """The overrides of the pre-trade limits, stored: the table and the StateStore calls over it.
 
 What it owns: the schema step that adds the table (``OVERRIDE_TABLE``, migration 15 of
-``migrations.py``) and :class:`OverrideTables`, the mixin of :class:`~.sql.SqlStore` that stores
+``migrations.py``) and :class:`OverrideTables`, the mixin of :class:`~..sql.SqlStore` that stores
 and reads them. An override is one row, its document (:meth:`killswitch.overrides.Override.to_json`)
 replaced as it is approved and ended. Every write is fenced and carries its audit row in the
 same transaction (:meth:`~.audit.AuditTables.audit_many`'s ``also``): a crash between an
@@ -34,7 +34,7 @@ OVERRIDE_TABLE = (
 
 
 class OverrideTables(SqlHooks):
-    """The override calls of :class:`~.sql.SqlStore` (which supplies ``_tx``, ``_q``, the fence
+    """The override calls of :class:`~..sql.SqlStore` (which supplies ``_tx``, ``_q``, the fence
     check and the audit chain)."""
 
     def save_override(self, override: Override, fence: int, audit: tuple[str, int, dict]) -> int:

@@ -2,7 +2,7 @@
 name each subject of the identity provider signs in under.
 
 What it owns: the schema step that adds the two tables (``SIGNIN_TABLES``, migration 17 of
-``migrations.py``) and :class:`SigninTables`, the mixin of :class:`~.sql.SqlStore` with their
+``migrations.py``) and :class:`SigninTables`, the mixin of :class:`~..sql.SqlStore` with their
 calls. A session signed out is kept until its cookie would have expired (then dropped by the next
 read); a name is bound to the first subject that signed in with it, and a subject to one name,
 for good. Unfenced: any replica signs people in and out, leader or not.
@@ -34,7 +34,7 @@ SIGNIN_TABLES = (
 
 
 class SigninTables(SqlHooks):
-    """The sign-ins' calls of :class:`~.sql.SqlStore` (which supplies ``_tx`` and ``_q``)."""
+    """The sign-ins' calls of :class:`~..sql.SqlStore` (which supplies ``_tx`` and ``_q``)."""
 
     def end_session(self, sid: str, name: str, exp_s: int, ended_ms: int) -> None:
         """Keep session ``sid`` as signed out until ``exp_s``. Unfenced; a second time changes nothing."""

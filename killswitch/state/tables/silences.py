@@ -3,7 +3,7 @@
 What it owns: the schema steps that add them (``SILENCE_TABLES``, migration 8 of ``migrations.py``; the
 incident a silence was made from, ``SILENCE_INCIDENT``, migration 9; the highest stage it
 matched, migration 13; the incidents it matched, migration 14) and
-:class:`SilenceTables`, the mixin of :class:`~.sql.SqlStore` that stores and reads them. A
+:class:`SilenceTables`, the mixin of :class:`~..sql.SqlStore` that stores and reads them. A
 silence is one row, replaced in place when it is expired (its end moved, who expired it); an
 acknowledgement is appended, never replaced: the latest of an incident is who has it now, the
 earlier ones are its history (a hand-over). Both writes are fenced: only the leader records what
@@ -64,7 +64,7 @@ _SILENCE_COLS = ("id, matchers, starts_ms, ends_ms, author, comment, created_ms,
 
 
 class SilenceTables(SqlHooks):
-    """The silence and acknowledgement calls of :class:`~.sql.SqlStore` (which supplies ``_tx``,
+    """The silence and acknowledgement calls of :class:`~..sql.SqlStore` (which supplies ``_tx``,
     ``_q`` and ``_check_fence``)."""
 
     def save_silence(self, silence: Silence, fence: int) -> None:

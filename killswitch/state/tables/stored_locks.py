@@ -1,7 +1,7 @@
 """Operator locks stored while no runner leads: their table, and the StateStore calls over it.
 
 What it owns: the schema step that adds the table (``STORED_LOCK_TABLE``, migration 10 of
-``migrations.py``) and :class:`StoredLockTables`, the mixin of :class:`~.sql.SqlStore` that
+``migrations.py``) and :class:`StoredLockTables`, the mixin of :class:`~..sql.SqlStore` that
 stores a request, lists the requests still waiting and marks one taken up. A request is one
 row, written unfenced (the runner that stores it does not lead: that is why it stores it) and
 marked once, fenced, by the leader that took it up (``applied_ms``, ``applied_fence`` and its
@@ -45,7 +45,7 @@ _COLS = "request_id, scope, mode, request, stored_by, stored_ms, applied_ms, app
 
 
 class StoredLockTables(SqlHooks):
-    """The stored locks' calls of :class:`~.sql.SqlStore` (which supplies ``_tx``, ``_q`` and
+    """The stored locks' calls of :class:`~..sql.SqlStore` (which supplies ``_tx``, ``_q`` and
     ``_check_fence``)."""
 
     def store_lock(self, request_id: str, request: dict, stored_by: str, ts_ms: int) -> StoredLock:

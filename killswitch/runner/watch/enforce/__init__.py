@@ -8,7 +8,7 @@ do; the runner part (:mod:`..enforcement`) only carries it out.
 
 Rules, for each account whose snapshot was read, by the lock that binds each order or position
 (the most restrictive of the ``global`` lock and those of its venue, its account, its strategy and
-its symbol, as the pre-trade gate reads them: :func:`~.gate_request.lock_keys`):
+its symbol, as the pre-trade gate reads them: :func:`~killswitch.runner.gate.request.lock_keys`):
 
 - **an order that can add exposure is cancelled**: under ``halted`` every open order that is not
   reduce-only; under ``reducing`` one that would grow a position (the same side as the position

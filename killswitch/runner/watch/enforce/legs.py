@@ -75,7 +75,7 @@ def _columns(snap: Snapshot) -> tuple[list[str], list[str], list[float], list[fl
 
 
 class SizesMemo:
-    """What :func:`watch` worked out of each account at its last call, kept by the caller across
+    """What :func:`~.decide.watch` worked out of each account at its last call, kept by the caller across
     calls so that a tick under a lock costs in proportion to what changed: the legs' sizes, with
     the columns they were summed from (summed again only when a column differs: compared in C,
     and an adapter keeps a column that did not move as the same list), and whether those sizes

@@ -115,7 +115,7 @@ def _judge(book: LockBook, venue: str, account: str, o: Order, sizes: Optional[M
 def entry(book: LockBook, venue: str, account: str, order: Order, now: int, *,
           legs: Optional[Mapping[str, float]] = None, mark: Optional[float] = None,
           contract_size: float = 1.0) -> Optional[Violation]:
-    """One new open order as a stream delivers it, judged alone by the rules of :func:`watch`
+    """One new open order as a stream delivers it, judged alone by the rules of :func:`~.decide.watch`
     (the same violation, under the same key, that a tick's watch would find for it): the cancel
     the lock binding it asks for, or None. ``legs``: the positions of the order's symbol
     (contracts by ``SYMBOL|leg``), None when they are not known — then only a ``halted`` lock
@@ -130,6 +130,6 @@ def entry(book: LockBook, venue: str, account: str, order: Order, now: int, *,
 
 
 def could_be_own(client_id: Optional[str]) -> bool:
-    """Whether ``client_id`` has the shape of the runner's own (:func:`~..engine.schedule.client_order_id`)."""
+    """Whether ``client_id`` has the shape of the runner's own (:func:`~killswitch.engine.schedule.client_order_id`)."""
     return client_id is not None and len(client_id) == 32 and client_id.startswith("ks") and all(
         c in _HEX for c in client_id[2:])

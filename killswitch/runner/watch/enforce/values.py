@@ -162,7 +162,7 @@ class Violation:
 
 @dataclass(frozen=True)
 class Watch:
-    """What :func:`watch` decided: the cancels (one per account), the reverts (one plan per leg,
+    """What :func:`~.decide.watch` decided: the cancels (one per account), the reverts (one plan per leg,
     a reduce-only order each), the violations, the baselines to keep, what was left alone and
     why (a revert below the venue's minimum), and the legs that shrank under a halt (``reduced``:
     violations only where a bot's fill did it, which the caller reads: :data:`REDUCED`)."""
