@@ -3,10 +3,10 @@
 What it owns
     the order types ``openOrders`` and ``openAlgoOrders`` document (:data:`FUTURES_ORDER_TYPES`,
     :data:`SPOT_ORDER_TYPES`, the algo service's :data:`ALGO_ORDER_KINDS`, which the user-data
-    stream's ``ALGO_UPDATE`` reads too), the venue's own row of ccxt's order (:func:`_info`), and
-    a USDⓈ-M ``positionRisk`` row as the fields of ccxt's position structure
-    (:func:`unified_position`), read by the dialect (:mod:`.dialect`) itself rather than by
-    ccxt's parser.
+    stream's ``ALGO_UPDATE`` reads too), the venue's own row of ccxt's order read through
+    :func:`adapters.ccxt_exchange.parsing.order_info`, and a USDⓈ-M ``positionRisk`` row as the
+    fields of ccxt's position structure (:func:`unified_position`), read by the dialect
+    (:mod:`.dialect`) itself rather than by ccxt's parser.
 
 What it must not do
     import ccxt or hold account state (see :mod:`adapters.ccxt_exchange.dialects.base`).
