@@ -19,7 +19,7 @@ Dry run unless the Accounts document says ``dry_run: false``.
 What runs once started is a list of named tasks (:meth:`Daemon.tasks`: ``tick``, ``show-life``,
 ``pod-label``, ``metrics-push``) under one :class:`~killswitch.process.tasks.Supervisor`: a task that
 fails is said by name (``TASK_FAILED``, ``killswitch_task_failures_total{task}``), then the
-process stops cleanly and exits 3, or the task is started again, as ARCHITECTURE.md lists per
+process stops cleanly and exits 3, or the task is started again, as docs/architecture.md lists per
 task. The start itself (the graph run, the API) is :mod:`killswitch.process.start`'s, the
 policy reloads :mod:`killswitch.process.reloads`'s, the options :mod:`killswitch.process.options`'.
 """
@@ -64,7 +64,7 @@ from .start import attach_signin, audit_sinks, graph_to_run, load_proxy, load_si
 from .tasks import EXIT, RESTART, Supervisor, Task
 from .tokens import TokensReloader
 
-# the process's named tasks (Daemon.tasks; what a failure of each means: ARCHITECTURE.md)
+# the process's named tasks (Daemon.tasks; what a failure of each means: docs/architecture.md)
 TICK, SHOW_LIFE, POD_LABEL, METRICS_PUSH, API = "tick", "show-life", "pod-label", "metrics-push", "api"
 STORED_LOCKS = "stored-locks"
 
@@ -372,7 +372,7 @@ class Daemon(PolicyReloads):
     def tasks(self, runner: Runner, desk: Desk, parts: RunnerParts, store: Any, adapters: dict, keeper: Any,
               labeller: Optional[PodRoleLabel], pusher: Any, seen: dict[str, float],
               api: Optional[Any] = None) -> list[Task]:
-        """The process's named tasks and what the failure of each means (ARCHITECTURE.md)."""
+        """The process's named tasks and what the failure of each means (docs/architecture.md)."""
         from ..runner.lease.keeper import show_life
         from ..runner.lease.stored import look_for_stored
 

@@ -11,7 +11,7 @@ tested on its own and reused by the daemon, ``ksctl`` and the HTTP API:
 - :mod:`.book.dms_state` — the dead man's switch: heartbeat sources and the venues' native countdowns.
 
 The rest lives in rooms, one sub-package each of what changes together, each importing only the
-rooms below it (the ``runner-rooms`` contract; ARCHITECTURE.md, "The runner's rooms").
+rooms below it (the ``runner-rooms`` contract; docs/architecture.md, "The runner's rooms").
 
 This package module imports nothing eagerly: a bot that only reads the lock file pays for
 :mod:`.lock.file` and :mod:`.lock.lock` alone. It must not hold state of its own; the modules' values are passed around.

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from tests.conftest import ROOT
 
-PAGE = ROOT / "ARCHITECTURE.md"
+PAGE = ROOT / "docs" / "architecture.md"
 CODE = re.compile(r"`([^`]+)`")
 
 

@@ -20,6 +20,7 @@ def test_the_docs_site_builds_strictly(tmp_path):
     assert r.returncode == 0, r.stdout + r.stderr
     assert (tmp_path / "site" / "deployment" / "index.html").is_file()
     assert (tmp_path / "site" / "openapi.yaml").is_file()
+    assert (tmp_path / "site" / "architecture" / "index.html").is_file(), "the map of the code is in the site"
 
 
 def test_a_broken_anchor_fails_the_strict_build(tmp_path):

@@ -1,8 +1,8 @@
 """The import layers, checked: the contracts of ``[tool.importlinter]`` in pyproject.toml, run by
 ``lint-imports``, and what a contract cannot say.
 
-The layers, bottom up (see ARCHITECTURE.md): ``policy`` → ``compile`` → ``snapshot`` / ``events``
-→ ``engine`` → ``adapters`` → ``preview`` → ``runner`` → the sinks (``telemetry``, ``notify``,
+The layers, bottom up (see docs/architecture.md): ``policy`` → ``compile`` → ``snapshot`` /
+``events`` → ``engine`` → ``adapters`` → ``preview`` → ``runner`` → the sinks (``telemetry``, ``notify``,
 ``runbooks``, ``audit``) → ``cli``. The contracts state them: the core layered within and importing
 nothing above it nor a heavy or I/O library, RE2 by the label patterns alone, the previews below
 the runner and the sinks, the sinks never importing the runner nor the command line, nothing

@@ -13,7 +13,7 @@ in the same store call. A ``close_all`` entry goes in two waves: its first leg j
 (the entry deferred) and sent, then its audit rows and the lock file, and the rest planned,
 journaled, saved and sent, so that its first close leaves before thousands are planned.
 
-Its parts are the runner's rooms' (ARCHITECTURE.md, *The runner's rooms*; the list is
+Its parts are the runner's rooms' (docs/architecture.md, *The runner's rooms*; the list is
 :class:`~.parts.RunnerParts`), each given only what it uses — its collaborators as objects with a
 small interface (:mod:`killswitch.runner.collaborators`), not callables back into the runner; it
 holds them privately and hands none out.
