@@ -14,6 +14,7 @@ import sys
 import textwrap
 from pathlib import Path
 
+import pytest
 from hypothesis import given, settings, strategies as st
 
 from killswitch.engine.attribution import deltas, risk_components, risk_scores, scores_by_arrays, scores_by_loop
@@ -61,6 +62,7 @@ def columns(draw: st.DrawFn) -> tuple[list, ...]:
             draw(st.lists(maybe, min_size=n, max_size=n)))  # margin
 
 
+@pytest.mark.slow
 @settings(max_examples=600, deadline=None)
 @given(cols=columns(), weights=st.tuples(weight, weight, weight, weight, weight),
        equity=st.one_of(edges, anything), max_decline=share_of, max_loss=share_of)
@@ -110,6 +112,7 @@ def test_no_largest_decline_or_loss_and_no_equity_leave_those_terms_out_in_both(
 # --- the positions near liquidation -------------------------------------------------------------------
 
 
+@pytest.mark.slow
 @settings(max_examples=400, deadline=None)
 @given(data=st.data(), n=st.integers(0, 40),
        limit=st.one_of(st.sampled_from([0.0, 0.03, 1.0, 2.0, math.inf, math.nan]), st.floats(0.0, 3.0)))

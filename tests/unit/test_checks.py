@@ -11,6 +11,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from tests.conftest import ROOT, require_module
 
 
@@ -24,6 +26,7 @@ def test_ruff_finds_nothing():
     assert r.returncode == 0, r.stdout + r.stderr
 
 
+@pytest.mark.slow
 def test_mypy_finds_nothing():
     require_module("mypy")
     r = _run("mypy")
@@ -79,6 +82,7 @@ def _oversized(root: Path, packages: tuple[str, ...], module_lines: int, class_l
     return out
 
 
+@pytest.mark.slow
 def test_no_module_or_class_outgrows_its_bound_without_a_reason():
     found = _oversized(ROOT, ("killswitch", "adapters"), MODULE_LINES, CLASS_LINES)
     assert not found, ("split it by responsibility, or give the reason in its docstring (a paragraph "

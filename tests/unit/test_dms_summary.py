@@ -67,6 +67,7 @@ def test_a_switch_with_nothing_armed_has_no_soonest():
     assert out["summary"]["armed"] == 0 and out["summary"]["sources"] == 1
 
 
+@pytest.mark.slow
 def test_at_the_bound_of_armed_switches_the_status_lists_a_few_and_counts_every_one(tmp_path, monkeypatch):
     monkeypatch.setattr(beat_sources, "MAX_SOURCES", 1024)
     w = make(tmp_path)

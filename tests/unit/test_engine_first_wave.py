@@ -119,6 +119,7 @@ def test_entries_a_first_wave_cannot_be_told_for_are_planned_whole(actions, snap
 SYMBOLS = ["A", "A-", "A/B", "AB", "B", "B:C", "C", "CC"]
 
 
+@pytest.mark.slow
 @settings(max_examples=200, deadline=None)
 @given(st.lists(st.tuples(st.sampled_from(SYMBOLS), st.sampled_from(["long", "short"]), st.sampled_from([0.4, 1, 2, 7]),
                           st.sampled_from([50.0, 100.0, 200.0]), st.booleans(), st.sampled_from(["a", "b"])),

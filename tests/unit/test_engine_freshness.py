@@ -141,6 +141,7 @@ def test_a_state_document_from_before_freshness_loads_and_an_older_runner_can_re
     assert ages == [0.0, 0.0, 0.0, 15.0]
 
 
+@pytest.mark.slow
 def test_the_fingerprint_is_the_same_in_every_process():
     """It is persisted and compared after a restart or a takeover: it must not depend on
     Python's per-process string hashing."""

@@ -16,6 +16,7 @@ from __future__ import annotations
 import copy
 import math
 
+import pytest
 from hypothesis import HealthCheck, event, given, settings, strategies as st
 
 from killswitch.engine import stages
@@ -178,6 +179,7 @@ def check_plan(pl, snaps_by_account):
     assert len(ids) == len(set(ids))
 
 
+@pytest.mark.slow
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 @given(data=st.data())
 def test_engine_invariants_over_random_books(data):

@@ -23,6 +23,7 @@ CORPUS = Corpus()
 CASE_CPU_LIMIT_S = 10.0
 
 
+@pytest.mark.slow
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 @given(st.data())
 def test_mutated_policies_give_only_diagnostics_with_hints_and_no_cascade(data):

@@ -147,6 +147,7 @@ def _handed_patterns(source: str, rel: str) -> list[str]:
     return found
 
 
+@pytest.mark.slow
 def test_no_module_compiles_a_pattern_it_was_handed_with_pythons_re():
     """A pattern from a policy, a route, a silence, an option or a request is RE2's, through
     killswitch.policy.patterns: a call of re with anything but a literal pattern is named here,

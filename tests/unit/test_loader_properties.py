@@ -120,6 +120,7 @@ def structural_mutation(draw):
     return buf.getvalue()
 
 
+@pytest.mark.slow
 @settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(structural_mutation())
 def test_structural_mutations_give_only_diagnostics(text):

@@ -400,6 +400,7 @@ def part_writes(path: Path, part: str) -> list[str]:
     return [found[k] for k in sorted(found)]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("part", sorted(PARTS))
 def test_a_parts_fields_are_changed_by_its_own_methods_alone(part):
     # one writer per piece of state: the book's dead man's switch, outbox, revokes, silences,

@@ -15,6 +15,8 @@ import json
 from pathlib import Path
 from types import SimpleNamespace
 
+import pytest
+
 from killswitch.firm.directives import LOCK, UNLOCK, Directive
 from killswitch.runner.firm.apply import DirectiveApplier
 from killswitch.runner.tick.loop import Runner
@@ -115,6 +117,7 @@ def _private_reaches(source: str, name: str) -> list[str]:
     return out
 
 
+@pytest.mark.slow
 def test_no_module_calls_a_private_name_of_another_modules_object():
     bad = [line for f in sorted(ROOT.rglob("*.py"))
            for line in _private_reaches(f.read_text(), str(f.relative_to(ROOT.parent)))]

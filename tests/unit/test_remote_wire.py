@@ -150,6 +150,7 @@ OPS = ["add", "remove", "move one", "move many", "again", "share", "orders", "ba
        "nothing", "fail"]
 
 
+@pytest.mark.slow
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.data())
 def test_every_mirrored_snapshot_is_the_readers_and_each_crossing_is_the_change(data):

@@ -14,6 +14,7 @@ import json
 import textwrap
 from pathlib import Path
 
+import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
 from killswitch.events import STAGE_TRANSITION, Event
@@ -169,6 +170,7 @@ def _tree(children: list[Route]) -> RouteTree:
          "spec": spec.model_dump(by_alias=True)}))
 
 
+@pytest.mark.slow
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.lists(ROUTES, min_size=1, max_size=4))
 def test_every_route_of_any_tree_has_an_id_of_its_own(children):
@@ -180,6 +182,7 @@ def test_every_route_of_any_tree_has_an_id_of_its_own(children):
 LABELS = st.dictionaries(NAMES, VALUES, max_size=3)
 
 
+@pytest.mark.slow
 @settings(max_examples=300, deadline=None)
 @given(st.lists(ROUTES, min_size=1, max_size=3), st.lists(LABELS, min_size=2, max_size=4))
 def test_a_group_key_is_one_route_and_one_set_of_group_labels(children, label_sets):

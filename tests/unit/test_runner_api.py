@@ -885,6 +885,7 @@ _paths = st.sampled_from(["/v1/check-order", "/v1/reset", "/v1/close", "/v1/hear
     lambda p: st.text(max_size=70).map(lambda s: "/v1/heartbeat/" + quote(s, safe="")) if p == "?" else st.just(p))
 
 
+@pytest.mark.slow
 def test_random_posts_never_yield_a_500_nor_kill_the_server():
     loop = asyncio.new_event_loop()
     view = FakeView()

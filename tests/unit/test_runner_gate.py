@@ -298,6 +298,7 @@ def near_reducing(draw):
     return r, positions
 
 
+@pytest.mark.slow
 @settings(max_examples=1000, deadline=None)
 @given(st.one_of(st.tuples(requests, position_lists), near_reducing(), near_reducing(), near_reducing()))
 def test_reducing_never_increases_or_flips_a_position(case):

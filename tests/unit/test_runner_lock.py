@@ -429,6 +429,7 @@ def test_first_write_crash_leaves_no_file(tmp_path, monkeypatch):
     assert not path.exists() and _leftovers(tmp_path) == []
 
 
+@pytest.mark.slow
 def test_concurrent_readers_never_see_partial_json(tmp_path):
     path = tmp_path / "lock.json"
     books = [

@@ -9,6 +9,8 @@ from __future__ import annotations
 import asyncio
 import json
 
+import pytest
+
 from tests.starved import Starvation
 
 from .test_runner_operator import ACCOUNT, make, order, run, start, ticks
@@ -101,6 +103,7 @@ class WallClock:
         self.offset += ms
 
 
+@pytest.mark.slow
 def test_a_slow_tick_keeps_its_lease_so_a_standby_cannot_take_the_book_mid_incident(tmp_path):
     """A venue answering slowly makes a tick longer than the lease's TTL: renewed by the lease
     thread while the tick runs, the lease stays with the leader, which finishes the tick undeposed.

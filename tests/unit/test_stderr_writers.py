@@ -15,6 +15,8 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[2]
 PACKAGES = ("killswitch", "adapters")
 ALLOWED = ("killswitch/cli/", "killswitch/logs.py")
@@ -62,6 +64,7 @@ def stderr_writes(source: str, name: str) -> list[int]:
                    if isinstance(n, ast.Call) and _writes_stderr(n) and n.lineno not in usage})
 
 
+@pytest.mark.slow
 def test_no_module_outside_the_command_line_writes_to_stderr_but_through_the_log():
     bad = []
     for pkg in PACKAGES:

@@ -199,12 +199,14 @@ def test_a_value_of_any_text_reads_alike(value):
     assert_alike(f"a: {value}\nb: [{value}]\n")
 
 
+@pytest.mark.slow
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(text_mutation())
 def test_mutated_policies_read_alike(text):
     assert_alike(text)
 
 
+@pytest.mark.slow
 @settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(structural_mutation())
 def test_restructured_policies_read_alike(text):
