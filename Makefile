@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 HAVE_GO := command -v go >/dev/null 2>&1 || test -x /usr/local/go/bin/go
 
-.PHONY: venv demo lint test tools checkov lock bench bench-check crash-soak schemas recordings clean
+.PHONY: venv demo lint test test-fast tools checkov lock bench bench-check crash-soak schemas recordings clean
 
 venv: $(STAMP)
 
@@ -69,6 +69,16 @@ test:
 	  $(BIN)/python -m pytest -q --collect-only -p no:cacheprovider --ignore=tests/unit >/dev/null 2>&1 & \
 	  $(MAKE) --no-print-directory lint; s=$$?; wait; exit $$s
 	$(BIN)/python -m pytest -q -n $(PYTEST_WORKERS) --maxprocesses=4 --dist worksteal --durations=20
+
+# The unit tests alone (tests/unit), for the loop of an edit: no static checks, no PostgreSQL
+# server, helm or browser, and none of the tests marked `slow` (over about 2 s each: the property
+# tests over many random inputs, the checks that walk the whole source, the runs of mypy and of
+# ksctl processes). One worker a core: these tests compute rather than wait. `make test` runs them
+# all, as CI does.
+FAST_WORKERS ?= $(shell nproc 2>/dev/null || echo 1)
+test-fast: export PYTHONDONTWRITEBYTECODE :=
+test-fast: venv
+	$(BIN)/python -m pytest -q -n $(FAST_WORKERS) --dist worksteal -m 'not slow' --durations=10 tests/unit
 
 # helm and helm-unittest into the machine's tools cache, in the foreground (see .ci/install-helm).
 tools:
