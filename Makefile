@@ -72,9 +72,10 @@ test:
 
 # The unit tests alone (tests/unit), for the loop of an edit: no static checks, no helm or
 # browser, and none of the tests marked `slow` (over about 2 s each: the property tests over many
-# random inputs, the checks that walk the whole source, the runs of mypy and of ksctl processes). The workers are `make test`'s: on two cores 5,477 tests took 64-75 s at four
-# workers and 70-74 s at two (some wait: on a thread, a lease, PostgreSQL). `make test` runs them
-# all, as CI does.
+# random inputs, the checks that walk the whole source, the runs of mypy and of ksctl processes).
+# The workers are `make test`'s: on two cores the lane's 5,477 tests took 64-75 s at four workers
+# and 70-74 s at two (some wait: on a thread, a lease, PostgreSQL). `make test` runs them all, as
+# CI does.
 test-fast: export PYTHONDONTWRITEBYTECODE :=
 test-fast: venv
 	$(BIN)/python -m pytest -q -n $(PYTEST_WORKERS) --maxprocesses=4 --dist worksteal -m 'not slow' \
