@@ -21,7 +21,7 @@ from killswitch.weights import DeclaredWeights
 from .dialects import DIALECTS
 from .dialects.base import Dialect
 
-WIDTH = 112  # the generated module's lines, as far as a line can be broken
+WIDTH = 120  # the generated module's lines (ruff's bound), as far as a line can be broken
 
 HEADER = '''"""The REST weight each venue's dialect declares, by ccxt id: what ``ksctl validate`` reads.
 
@@ -65,37 +65,36 @@ def table_text() -> str:
     for venue in sorted(DIALECTS):
         got = declared(DIALECTS[venue])
         if got is not None:
-            rows.append(f"    {venue!r}: " + _layout(got, 6 + len(repr(venue))) + ",")
+            rows.append(f"    {venue!r}: " + _layout(got, 4, 6 + len(repr(venue)), 1) + ",")
     return HEADER + "VENUE_WEIGHTS: dict[str, DeclaredWeights] = {\n" + "\n".join(rows) + "\n}\n"
 
 
-def _layout(value: Any, column: int, after: int = 0) -> str:
-    """``repr(value)`` as it reads at ``column`` with ``after`` characters to follow it on its
-    line: on one line where it fits within :data:`WIDTH`, else a dataclass one field a line, a
-    tuple one item a line and a dict one key a line (sorted), each aligned under the first. That
-    is the layout :mod:`pprint` gives a dataclass whose repr ``dataclass`` wrote; the weights are
-    records, whose repr it would print on one line."""
+def _layout(value: Any, indent: int, column: int, after: int = 0) -> str:
+    """``repr(value)`` as it reads at ``column`` of a line indented ``indent``, with ``after``
+    characters to follow it on its line: on one line where it fits within :data:`WIDTH`, else a
+    dataclass one field a line, a tuple one item a line and a dict one key a line (sorted), each
+    indented one level under the line that opens it (the layout black gives a call that does
+    not fit). The weights are records, whose repr :mod:`pprint` would print on one line."""
     text = repr(value)
     if column + len(text) + after <= WIDTH:
         return text
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
         name = type(value).__qualname__
         shown = [f for f in dataclasses.fields(value) if f.repr]
-        return _lines(f"{name}(", [(f"{f.name}=", getattr(value, f.name)) for f in shown], ")", column, after)
+        return _lines(f"{name}(", [(f"{f.name}=", getattr(value, f.name)) for f in shown], ")", indent)
     if isinstance(value, tuple) and value:
-        return _lines("(", [("", item) for item in value], ",)" if len(value) == 1 else ")", column, after)
+        return _lines("(", [("", item) for item in value], ")", indent)
     if isinstance(value, dict) and value:
-        return _lines("{", [(f"{k!r}: ", v) for k, v in sorted(value.items())], "}", column, after)
+        return _lines("{", [(f"{k!r}: ", v) for k, v in sorted(value.items())], "}", indent)
     return text
 
 
-def _lines(opening: str, items: list[tuple[str, Any]], closing: str, column: int, after: int) -> str:
-    """``items`` (a label and a value each) one a line after ``opening``, separated by commas and
-    aligned under the first; the last one is followed by ``closing`` and what follows the whole."""
-    inner = column + len(opening)
-    out = [label + _layout(v, inner + len(label), len(closing) + after if i == len(items) - 1 else 1)
-           for i, (label, v) in enumerate(items)]
-    return opening + (",\n" + " " * inner).join(out) + closing
+def _lines(opening: str, items: list[tuple[str, Any]], closing: str, indent: int) -> str:
+    """``items`` (a label and a value each) one a line after ``opening``, one level deeper than
+    ``indent``, each followed by a comma; ``closing`` on a line of its own at ``indent``."""
+    inner = indent + 4
+    out = [" " * inner + label + _layout(v, inner, inner + len(label), 1) + "," for label, v in items]
+    return opening + "\n" + "\n".join(out) + "\n" + " " * indent + closing
 
 
 __all__ = ["declared", "table_text"]
