@@ -10,13 +10,15 @@ The codes are the gate's and the venue watch's own (``killswitch/runner/gate/``,
 ``killswitch/runner/watch/``); a test holds these lists to them.
 """
 
-from typing import Any, Optional
+from typing import Any, ClassVar, Optional
 
+from pydantic import field_validator
 from pydantic_core import PydanticCustomError
 
 from ...records import record
-from ..registry import Reading, SignalInputs
-from ..units import Duration
+from ..expr import ValueType
+from ..registry import Reading, SignalInputs, SignalParams
+from ..units import Duration, DurationField
 
 MAX_WINDOW_S = 3600  # the engine keeps the counts of the last hour (engine/tally.py)
 GATE = "gate"  # the sources the engine counts by (engine/tally.py)
@@ -64,10 +66,36 @@ def codes_checked(codes: Optional[list[str]], known: tuple[str, ...]) -> Optiona
     return codes
 
 
-def build(source: str, window: Duration, codes: Optional[list[str]], default: tuple[str, ...],
-          written: dict[str, Any]) -> ViolationParams:
-    chosen = tuple(sorted(set(codes))) if codes else default
-    return ViolationParams(source, window.ms, chosen, f"{source}:{sorted(written.items())}")
+class CountParams(SignalParams):
+    """A violation kind's parameters: a ``window`` of at most an hour and the ``codes`` counted
+    (of the kind's :attr:`known` codes; left out, its :attr:`default`), counted at its
+    :attr:`source`."""
+
+    window: DurationField
+    codes: Optional[list[str]] = None
+    window_field: ClassVar[Optional[str]] = "window"
+    value_type: ClassVar[ValueType] = ValueType.NUMBER
+    bounds: ClassVar = (0.0, None)
+    source: ClassVar[str]
+    known: ClassVar[tuple[str, ...]]
+    default: ClassVar[tuple[str, ...]]
+
+    @field_validator("window")
+    @classmethod
+    def _window(cls, v: Duration) -> Duration:
+        return window_checked(v)
+
+    @field_validator("codes")
+    @classmethod
+    def _codes(cls, v: Optional[list[str]]) -> Optional[list[str]]:
+        return codes_checked(v, cls.known)
+
+
+def build(p: CountParams) -> ViolationParams:
+    """The kind compiled: its codes sorted once, its key the parameters as written."""
+    written: dict[str, Any] = p.model_dump(mode="json", exclude_none=True)
+    chosen = tuple(sorted(set(p.codes))) if p.codes else p.default
+    return ViolationParams(p.source, p.window.ms, chosen, f"{p.source}:{sorted(written.items())}")
 
 
 def evaluate(params: ViolationParams, inputs: SignalInputs, now: int) -> Reading:

@@ -17,49 +17,18 @@ blind, never zero.
 Pure: no I/O, no clock.
 """
 
-from typing import ClassVar, Optional
-
-from pydantic import field_validator
-
-from ..expr import ValueType
-from ..registry import SignalKind, SignalParams
-from ..units import Duration, DurationField
-from ._violations import (
-    GATE,
-    GATE_CODES,
-    GATE_DEFAULT,
-    ViolationParams,
-    build as build_params,
-    codes_checked,
-    evaluate,
-    window_checked,
-)
+from ..registry import SignalKind
+from ._violations import GATE, GATE_CODES, GATE_DEFAULT, CountParams, build, evaluate
 
 
-class GateRefusals(SignalParams):
+class GateRefusals(CountParams):
     """Number of ``POST /v1/check-order`` refusals of the scope's orders within ``window`` (at
     most 1h), of the ``codes`` given (default: every code but ``MARKETS_UNKNOWN``,
     ``LIMITS_UNKNOWN`` and ``INTERNAL``)."""
 
-    window: DurationField
-    codes: Optional[list[str]] = None
-    window_field: ClassVar[Optional[str]] = "window"
-    value_type: ClassVar[ValueType] = ValueType.NUMBER
-    bounds: ClassVar = (0.0, None)
-
-    @field_validator("window")
-    @classmethod
-    def _window(cls, v: Duration) -> Duration:
-        return window_checked(v)
-
-    @field_validator("codes")
-    @classmethod
-    def _codes(cls, v: Optional[list[str]]) -> Optional[list[str]]:
-        return codes_checked(v, GATE_CODES)
-
-
-def build(p: GateRefusals) -> ViolationParams:
-    return build_params(GATE, p.window, p.codes, GATE_DEFAULT, p.model_dump(mode="json", exclude_none=True))
+    source = GATE
+    known = GATE_CODES
+    default = GATE_DEFAULT
 
 
 KIND = SignalKind("gate_refusals", GateRefusals, reads_book=False, build=build, evaluate=evaluate)

@@ -11,48 +11,18 @@ Counted, kept and blind as ``gate_refusals`` (``engine/tally.py``).
 Pure: no I/O, no clock.
 """
 
-from typing import ClassVar, Optional
-
-from pydantic import field_validator
-
-from ..expr import ValueType
-from ..registry import SignalKind, SignalParams
-from ..units import Duration, DurationField
-from ._violations import (
-    VENUE,
-    VENUE_CODES,
-    ViolationParams,
-    build as build_params,
-    codes_checked,
-    evaluate,
-    window_checked,
-)
+from ..registry import SignalKind
+from ._violations import VENUE, VENUE_CODES, CountParams, build, evaluate
 
 
-class VenueViolations(SignalParams):
+class VenueViolations(CountParams):
     """Number of the scope's orders the venue watch found breaking a lock or a limit within
     ``window`` (at most 1h), of the ``codes`` given (``LOCK_VIOLATION``, ``LIMIT_VIOLATION``;
     default: both)."""
 
-    window: DurationField
-    codes: Optional[list[str]] = None
-    window_field: ClassVar[Optional[str]] = "window"
-    value_type: ClassVar[ValueType] = ValueType.NUMBER
-    bounds: ClassVar = (0.0, None)
-
-    @field_validator("window")
-    @classmethod
-    def _window(cls, v: Duration) -> Duration:
-        return window_checked(v)
-
-    @field_validator("codes")
-    @classmethod
-    def _codes(cls, v: Optional[list[str]]) -> Optional[list[str]]:
-        return codes_checked(v, VENUE_CODES)
-
-
-def build(p: VenueViolations) -> ViolationParams:
-    return build_params(VENUE, p.window, p.codes, VENUE_CODES, p.model_dump(mode="json", exclude_none=True))
+    source = VENUE
+    known = VENUE_CODES
+    default = VENUE_CODES
 
 
 KIND = SignalKind("venue_violations", VenueViolations, reads_book=False, build=build, evaluate=evaluate)
