@@ -267,13 +267,13 @@ class FirmVenue:
 def gate_process(conn: Any, targets: list[tuple[str, str, str]], rate: float) -> None:
     """``POST /v1/check-order`` at ``rate`` a second over ``targets`` (the API of the runner
     holding the account, account key, symbol) until told ``stop``; answers ``result``:
-    latencies (ms) and answers by status and reason."""
+    latencies (when sent, ms) and answers by status and reason."""
     import asyncio
 
     import aiohttp
 
     async def main() -> None:
-        lat: list[float] = []
+        lat: list[tuple[float, float]] = []
         answers: dict[str, int] = {}
         stop_at: list[float] = []
         loop = asyncio.get_running_loop()
@@ -291,7 +291,7 @@ def gate_process(conn: Any, targets: list[tuple[str, str, str]], rate: float) ->
                     key = f"{r.status} {str(doc.get('reason') or doc.get('decision') or '')[:24]}"
             except Exception as e:  # noqa: BLE001 - counted
                 key = type(e).__name__
-            lat.append((time.monotonic() - t) * 1000)
+            lat.append((t, (time.monotonic() - t) * 1000))  # (sent, ms): the phase it was sent in
             answers[key] = answers.get(key, 0) + 1
 
         async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=64)) as http:
@@ -604,6 +604,7 @@ def run_layout(n: int, m: int, args: Any, work: Path, ref: float) -> dict:
         out["gated"] = loaded.close()
         # rogue: one account of each dialect locked by the operator (at the runner holding it)
         rest = Windows(apis, runners, venue)
+        out["incident_from"] = time.monotonic()  # the check-orders sent from here on are the incident's
         locked = keys[-len(DIALECTS):] if n >= 2 * len(DIALECTS) else keys[:1]
         out["locks_on"] = locked
         out["locks"] = [post(shard_of[key], "/v1/lock", {"scope": key, "mode": "halted",
@@ -687,10 +688,14 @@ def report(r: dict, ref: float, args: Any) -> None:
           f"runner's and simulator's CPU " + " / ".join(
               f"{b / (b + w['venue_cpu']) * 100:.0f} %" if b + w["venue_cpu"] else "-"
               for b, w in zip(both, (q, g, rest))))
-    lat = r["gate"]["latency_ms"]
+    lat = [ms for _, ms in r["gate"]["latency_ms"]]
     print(f"  check-order: {len(lat) / r['gate']['seconds']:.0f}/s answered, p50 {statistics.median(lat):.1f} ms "
           f"p99 {pct(lat, 99):.1f} ms {share(g)}; answers {dict(sorted(r['gate']['answers'].items()))}" if lat else
           "  check-order: none answered")
+    for name, part in (("the gate's phase", [ms for t, ms in r["gate"]["latency_ms"] if t < r["incident_from"]]),
+                       ("the incident's window", [ms for t, ms in r["gate"]["latency_ms"] if t >= r["incident_from"]])):
+        if part:
+            print(f"    sent in {name}: {len(part)}, p50 {statistics.median(part):.1f} ms p99 {pct(part, 99):.1f} ms")
     locks = [(s, (a.get("reason") or "")[:40]) for s, a in r["locks"]]
     print(f"  operator halts: {sum(1 for s, a in r['locks'] if a.get('done'))} of {len(locks)} applied; {locks}")
     if "unlocks" in r:  # one account: lifted for the events
