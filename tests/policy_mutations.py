@@ -1,6 +1,6 @@
 """Mutated policy files for fuzzing the loader and the compiler, and what every case must satisfy.
 
-Shared by the hypothesis test (tests/unit/test_fuzz_policies.py, a few hundred cases in every test
+Shared by the hypothesis test (tests/unit/policy/test_fuzz_policies.py, a few hundred cases in every test
 run) and the bench (bench/fuzz.py, tens of thousands): both draw their choices through a
 :class:`Chooser`, so the same mutations run under hypothesis (which shrinks a failure to its
 smallest form) and under a seeded ``random.Random`` (fast, reproducible by seed).

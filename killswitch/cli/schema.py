@@ -71,7 +71,7 @@ def dialect_venues_text() -> str:
     return ('"""The ccxt ids with a dialect of their own: generated, do not edit.\n\n'
             "Written by ``make schemas`` (``python -m killswitch.cli.schema --write``) from the venue\n"
             "packages' ``CCXT_IDS`` (``adapters/venues/<venue>/__init__.py``): the compiler must not import the\n"
-            "adapters. ``tests/unit/test_venue_check.py`` fails when it is stale.\n"
+            "adapters. ``tests/unit/compile/test_venue_check.py`` fails when it is stale.\n"
             '"""\n\n'
             f"DIALECT_VENUES: tuple[str, ...] = {ids}\n")
 

@@ -12,7 +12,7 @@ What it owns
       its lock still guard the account.
 
 The table is data, kept here because the compiler must not import the adapters;
-``tests/unit/test_dms_check.py`` holds it equal to the dialects' own (``Dialect.countdown`` of a
+``tests/unit/compile/test_dms_check.py`` holds it equal to the dialects' own (``Dialect.countdown`` of a
 real ccxt client), so a new dialect without a countdown says so.
 
 Pure: no I/O.

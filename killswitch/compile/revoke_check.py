@@ -19,7 +19,7 @@ What it owns
       hands it each use of the action: where it is written and the scope it acts on.
 
 The table is data, kept here because the compiler must not import the adapters;
-``tests/unit/test_revoke_check.py`` holds it equal to the ccxt dialects' own
+``tests/unit/compile/test_revoke_check.py`` holds it equal to the ccxt dialects' own
 (``Dialect.revoke_methods``), so a new dialect with the switch says so.
 
 Pure: no I/O.

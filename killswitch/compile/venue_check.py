@@ -21,7 +21,7 @@ findings on an Accounts document:
   others at the account's first signed request, every snapshot after it failing (``AUTH``).
 
 The tables are data, kept here because the compiler must not import ccxt (it costs ~0.7 s and
-the compiler knows no venue library) nor the adapters; ``tests/unit/test_venue_check.py`` holds
+the compiler knows no venue library) nor the adapters; ``tests/unit/compile/test_venue_check.py`` holds
 :data:`VENUES` and :data:`CREDENTIALS` equal to the locked ccxt's (``requiredCredentials``), so an
 upgrade says so. :data:`DIALECT_VENUES` is written by ``make schemas`` from the venue packages
 (:mod:`.dialect_venues`), and the test fails when it is stale: nobody edits it by hand.

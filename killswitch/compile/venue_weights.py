@@ -9,7 +9,7 @@ weights, ``open_orders_max_age_s``; ``adapters/ccxt_exchange/dialects``), which 
 comes from. A check of policies must not import the adapters (their import, with asyncio and the
 snapshot types, cost ``ksctl validate`` more than the rest of its checks together), so it reads
 them from :mod:`.venue_tables`, which ``make schemas`` writes from the dialects
-(:mod:`adapters.ccxt_exchange.declared`); nobody edits it, and ``tests/unit/test_venue_weights.py``
+(:mod:`adapters.ccxt_exchange.declared`); nobody edits it, and ``tests/unit/compile/test_venue_weights.py``
 fails when it is stale. A venue not in the table declares nothing (KS232), as a ccxt id without a
 dialect of its own does.
 

@@ -200,7 +200,7 @@ def scores_by_loop(weights: Weights, equity: float, max_decline: float, max_loss
     append = out.append
     # the same arithmetic, term by term and in the same order, as the module doc's formula and
     # as risk_components: a score is compared with others, so it must not move with how it is
-    # computed (tests/unit/test_decisions.py holds the two together)
+    # computed (tests/unit/preview/test_decisions.py holds the two together)
     for u, delta, liq, mark, notional, m in zip(*cols):
         loss = -u if u < 0 else 0.0
         score = w_delta * (-delta / max_decline) if max_decline and delta is not None and delta < 0 else 0.0

@@ -101,7 +101,7 @@ def _scanner_type() -> type[RoundTripScanner]:
         # positions and token numbers (a level's entry is saved after the levels below it, and the
         # levels above it are dropped when their brackets close), so the oldest is the first and the
         # stale ones (on an earlier line, or over 1024 characters back) are a prefix. Same answers as
-        # ruamel's loops (tests/unit/test_loader_properties.py compares the token streams), at a cost
+        # ruamel's loops (tests/unit/policy/test_loader_properties.py compares the token streams), at a cost
         # that no longer grows with the depth.
 
         def next_possible_simple_key(self) -> Any:

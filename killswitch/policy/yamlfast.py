@@ -16,7 +16,7 @@ collections nested deeper than :data:`~killswitch.policy.yamlbounds.MAX_DEPTH` (
 collection, which is never less than the scanner's count). A tab, a byte-order mark or a NEL /
 LS / PS character anywhere also declines: libyaml (YAML 1.1) and ruamel (1.2) do not read them
 alike. So a file that the round-trip loader would refuse is always read by it;
-``tests/unit/test_yamlfast.py`` compares the two paths on every YAML file of the repository, on
+``tests/unit/policy/test_yamlfast.py`` compares the two paths on every YAML file of the repository, on
 their mutations and on generated text.
 
 Without PyYAML's C extension (a platform without libyaml), every text is declined.

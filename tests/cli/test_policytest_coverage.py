@@ -11,7 +11,7 @@ from click.testing import CliRunner
 
 from killswitch.cli.main import cli
 from tests.conftest import POLICIES
-from tests.unit.test_rule_coverage import FAILING, HEAD, POLICY, STALE
+from tests.unit.preview.test_rule_coverage import FAILING, HEAD, POLICY, STALE
 
 
 def run(*args):

@@ -1,6 +1,6 @@
 """Runbook templates checked at ``ksctl validate`` time: every fixture in
 tests/fixtures/bad/templates/ reports exactly the diagnostics its header declares (the format of
-tests/unit/test_bad_policies.py), against the templates of tests/fixtures/bad/templates/runbooks/.
+tests/unit/policy/test_bad_policies.py), against the templates of tests/fixtures/bad/templates/runbooks/.
 Then the default template, a missing runbooks/ directory, the repository's own templates, and
 the command line.
 """
@@ -21,9 +21,9 @@ from killswitch.compile.compiler import compile_documents
 from killswitch.policy import diagnostics as d
 from killswitch.policy.load import load_sources, load_text
 from killswitch.runbooks.check import TemplateCheck
+from tests.unit.policy.test_bad_policies import Header, _fmt, _key, _show
 
 from ..conftest import POLICIES, ROOT
-from .test_bad_policies import Header, _fmt, _key, _show
 
 FIX = Path(__file__).resolve().parents[1] / "fixtures" / "bad" / "templates"
 TEMPLATES = FIX / "runbooks"
