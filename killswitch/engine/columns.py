@@ -17,7 +17,7 @@ Where they come from: an adapter that builds a snapshot's positions can hand the
 :class:`~killswitch.snapshot.PositionList` that carries its columns, taken out while it built
 them; the columns then start from those (no field read here). Any other list of positions (a
 replay, a test, a strategy- or symbol-scoped group) is read field by field, a column when first
-wanted. Both give the same lists (``tests/unit/test_columns.py``).
+wanted. Both give the same lists (``tests/unit/engine/test_columns.py``).
 
 Must not: outlive the evaluation that made it (a caller may build new positions next tick, or
 change one between two evaluations), or change what any figure computed from it is: the
@@ -39,7 +39,7 @@ PnlKey = tuple[str, str]  # (symbol, position side): a position's identity withi
 # From how many rows a computation over whole columns is made with numpy (the risk scores, the
 # positions near liquidation): below it numpy's fixed cost (the arrays made, a dozen whole-array
 # operations) is more than a loop's; at 128 rows the two are level (docs/benchmark-history.md,
-# "2026-11-26, late"). Each gives its loop's result exactly (tests/unit/test_arrays.py).
+# "2026-11-26, late"). Each gives its loop's result exactly (tests/unit/engine/test_arrays.py).
 ARRAYS_FROM = 128
 
 

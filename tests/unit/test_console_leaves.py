@@ -19,11 +19,11 @@ from killswitch.render.status import leaves_text, status_text
 from killswitch.render.times import iso
 from killswitch.runner.lock.lock import LockBook, iso_ms
 from killswitch.runner.view import IncidentStatus, ScopeStatus, ThresholdCheck, TriggerStatus, decode
+from tests.unit.engine.test_stages import LADDER
 
 from .engine_helpers import MIN, policy_graph
 from .test_console import GUARD2, VERA, Api, run, ticks
 from .test_console_model import ACC, T0, page_model, render, status, text_of
-from .test_engine_stages import LADDER
 from .test_runner_operator import make
 
 INCIDENT = f"futures-book/{ACC}/L1/e1"

@@ -12,8 +12,8 @@ from killswitch.engine.planner import Plan, PnlHistory, history_for, plan, updat
 from killswitch.engine.scope import instances
 from killswitch.orders import CancelIntent, OrderIntent, position_of, send_order, send_sequence
 from killswitch.preview.overlaps import Decided, close_totals
+from tests.unit.engine.test_planner import EQUITY, T, book, leg, planner_policy
 from tests.unit.engine_helpers import pos, snap
-from tests.unit.test_engine_planner import EQUITY, T, book, leg, planner_policy
 
 WEIGHTS = [
     None,  # the defaults: 0.40 / 0.25 / 0.20 / 0.10 / 0.05

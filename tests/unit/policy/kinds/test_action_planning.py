@@ -16,8 +16,8 @@ from dataclasses import replace
 from killswitch.compile.nodes import ActionNode
 from killswitch.engine.planner import PnlHistory, complete, history_for, plan
 from killswitch.engine.scope import instances
+from tests.unit.engine.test_planner import DECISION, T, book, make_plan, planner_policy
 from tests.unit.engine_helpers import MarketRules, order, pos
-from tests.unit.test_engine_planner import DECISION, T, book, make_plan, planner_policy
 
 BTC, ETH = "BTC/USDT:USDT", "ETH/USDT:USDT"
 

@@ -20,8 +20,8 @@ from killswitch.engine.planner import Directive, Lock, PnlHistory, complete, his
 from killswitch.engine.scope import instances
 from killswitch.runner.lock.evaluation import apply_evaluation
 from killswitch.runner.lock.lock import LockBook
+from tests.unit.engine.test_planner import DECISION, T, book, make_plan
 from tests.unit.engine_helpers import order, policy_graph, pos
-from tests.unit.test_engine_planner import DECISION, T, book, make_plan
 
 BTC, ETH, XRP = "BTC/USDT:USDT", "ETH/USDT:USDT", "XRP/USDT:USDT"
 SCOPE = "simulated/a"

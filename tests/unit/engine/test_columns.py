@@ -37,10 +37,10 @@ from killswitch.snapshot import (
     columns_of,
     with_positions,
 )
+from tests.unit.engine_helpers import MIN, compile_graph, policy_text, pos, snap
+from tests.unit.test_simulated_snapshot import exchange
 
-from .engine_helpers import MIN, compile_graph, policy_text, pos, snap
-from .test_engine_properties import account, draw_positions, draw_snapshots
-from .test_simulated_snapshot import exchange
+from .test_properties import account, draw_positions, draw_snapshots
 
 ATTRS = {attr: field for field, attr in COLUMNS.items()}  # every column the declaration marks
 

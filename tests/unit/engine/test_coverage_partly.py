@@ -18,8 +18,8 @@ from killswitch.policy.expr_parse import parse
 from killswitch.render.status import coverage_lines
 from killswitch.runner.readout.armed import BlindReports, log_changes
 from killswitch.runner.view import BlindTrigger, CoverageStatus, RunnerStatus
+from tests.unit.engine_helpers import MIN, SEC, only, run
 
-from .engine_helpers import MIN, SEC, only, run
 from .test_coverage_armed import example_graph, futures
 
 

@@ -10,8 +10,7 @@ from killswitch.engine.removed import Declared, prune, reset_needs
 from killswitch.engine.stages import approve_reset
 from killswitch.engine.state import StageState, State
 from killswitch.runner.readout.readout import stage_facts
-
-from .engine_helpers import SEC, policy_graph, run, snap
+from tests.unit.engine_helpers import SEC, policy_graph, run, snap
 
 
 def graph(approvals: int, scope: str = "{level: account}"):

@@ -18,9 +18,9 @@ from killswitch.compile.nodes import UnwindNode
 from killswitch.engine import depth
 from killswitch.engine.evaluate import book_requests, evaluate, replan
 from killswitch.snapshot import OrderBook
+from tests.unit.engine_helpers import MarketRules, compile_graph, pos, snap
 
-from .engine_helpers import MarketRules, compile_graph, pos, snap
-from .test_engine_planner import T, book, leg, make_plan, planner_policy
+from .test_planner import T, book, leg, make_plan, planner_policy
 
 SYM = "BTC/USDT:USDT"
 LADDER = tuple((100.0 - 0.1 * i, 2.0) for i in range(20))  # 100.0, 99.9, ... each 2 contracts
@@ -144,8 +144,9 @@ def test_without_book_keys_nothing_changes():
 
 
 def test_spot_sales_are_not_sized_by_the_book():
-    from .engine_helpers import Balance
-    from .test_engine_planner import spot_snap
+    from tests.unit.engine_helpers import Balance
+
+    from .test_planner import spot_snap
     p = planner_policy("[close_all]", extra="unwind: {max_impact: 0.5%}")
     pl = make_plan(p, [spot_snap([Balance(asset="BTC", free=2, total=2, price=40_000)])])
     assert len(pl.orders) == 1 and not pl.orders[0].reduce_only and "BOOK" not in pl.orders[0].reason

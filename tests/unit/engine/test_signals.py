@@ -11,8 +11,7 @@ import math
 import pytest
 
 from killswitch.engine.state import State, record_heartbeat
-
-from .engine_helpers import DAY, MIN, SEC, failed, pos, run, signal, single_signal_graph, snap, trig
+from tests.unit.engine_helpers import DAY, MIN, SEC, failed, pos, run, signal, single_signal_graph, snap, trig
 
 
 def equity_ticks(path, step_ms=MIN, **kw):

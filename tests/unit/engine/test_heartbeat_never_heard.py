@@ -11,8 +11,7 @@ from killswitch.render.runbook import fallback_markdown
 from killswitch.runbooks.incident import assemble
 from killswitch.runner.console.model import _trigger
 from killswitch.runner.readout.readout import trigger_statuses
-
-from .engine_helpers import MIN, run, signal, single_signal_graph, snap
+from tests.unit.engine_helpers import MIN, run, signal, single_signal_graph, snap
 
 GRACE = "{heartbeat_age: {source: bot-a, grace: 10m}}"
 T0 = 1_772_456_400_000  # 2026-03-02T13:00:00Z

@@ -22,11 +22,11 @@ from killswitch.engine.columns import ARRAYS_FROM
 from killswitch.engine.planner import PnlHistory, history_for, update_history
 from killswitch.engine.positions import liquidation_distance, near_liquidation
 from killswitch.engine.scope import instances
+from tests.unit.engine_helpers import pos, snap
 
-from .engine_helpers import pos, snap
-from .test_engine_planner import T, planner_policy
+from .test_planner import T, planner_policy
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 
 
 def same(a: list[float], b: list[float]) -> bool:

@@ -19,8 +19,7 @@ import pytest
 from killswitch.engine import stages
 from killswitch.engine.evaluate import evaluate
 from killswitch.engine.state import StageState, State, record_heartbeat
-
-from .engine_helpers import MIN, SEC, failed, only, policy_graph, pos, run, snap
+from tests.unit.engine_helpers import MIN, SEC, failed, only, policy_graph, pos, run, snap
 
 LADDER = dict(
     signals="s: {equity_change: {against: baseline, baseline: 10k}}",

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import pytest
 
-from .engine_helpers import MIN, SEC, failed, policy_graph, pos, run, single_signal_graph, snap, trig
+from tests.unit.engine_helpers import MIN, SEC, failed, policy_graph, pos, run, single_signal_graph, snap, trig
 
 EQ = {"T": 9_000.0, "F": 10_000.0}
 

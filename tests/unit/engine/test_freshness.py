@@ -20,8 +20,7 @@ from hypothesis import given, settings, strategies as st
 
 from killswitch.engine.signals import content_fingerprint, earlier_fingerprint, saved_by_earlier_release
 from killswitch.engine.state import FROZEN_AFTER_MS, AccountState, State
-
-from .engine_helpers import SEC, Balance, pos, run, signal, single_signal_graph, snap, trig
+from tests.unit.engine_helpers import SEC, Balance, pos, run, signal, single_signal_graph, snap, trig
 
 STEP = 5 * SEC  # the runner's interval in these tests
 
@@ -107,7 +106,7 @@ def test_old_timestamps_repeated_age_as_before():
 def test_an_answer_is_never_newer_than_its_arrival():
     # the venue's clock runs a minute ahead; then the exchange stops answering: the data is as
     # old as its arrival, not as young as the venue's clock claims
-    from .engine_helpers import failed
+    from tests.unit.engine_helpers import failed
 
     ahead = book(ts=0).model_copy(update={"ts_event": 60 * SEC, "ts_observed": 0})
     ticks = [(0, [ahead]), (STEP, [failed(STEP)]), (2 * STEP, [failed(2 * STEP)])]
@@ -200,7 +199,7 @@ def test_what_counts_as_a_change(change):
 
 
 def test_open_orders_do_not_count_as_a_change():
-    from .engine_helpers import order
+    from tests.unit.engine_helpers import order
 
     a = book(ts=0)
     b = book(ts=0, orders=[order("1")])

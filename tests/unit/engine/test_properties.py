@@ -22,8 +22,7 @@ from hypothesis import HealthCheck, event, given, settings, strategies as st
 from killswitch.engine import stages
 from killswitch.engine.evaluate import evaluate
 from killswitch.engine.state import State
-
-from .engine_helpers import MIN, MarketRules, compile_graph, order, policy_text, pos, snap
+from tests.unit.engine_helpers import MIN, MarketRules, compile_graph, order, policy_text, pos, snap
 
 SYMBOLS = ["BTC/USDT:USDT", "ETH/USDT:USDT", "SOL/USDT:USDT", "XRP/USDT:USDT"]
 STEPS = [0.0, 0.001, 0.01, 0.1, 1.0]

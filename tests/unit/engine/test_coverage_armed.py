@@ -11,10 +11,9 @@ from killswitch.engine import coverage as cv
 from killswitch.engine.evaluate import evaluate
 from killswitch.engine.state import FROZEN_AFTER_MS, State
 from killswitch.policy.load import load_sources
+from tests.unit.engine_helpers import MIN, SEC, failed, only, policy_graph, policy_text, pos, run, snap
 
-from .engine_helpers import MIN, SEC, failed, only, policy_graph, policy_text, pos, run, snap
-
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 
 
 def example_graph(replace: tuple[str, str] = ("", "")):

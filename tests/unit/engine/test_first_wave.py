@@ -17,9 +17,9 @@ from hypothesis import given, settings, strategies as st
 from killswitch.engine import planner
 from killswitch.engine.planner import NOT_ATTRIBUTED, PnlHistory, complete, history_for, plan, update_history
 from killswitch.engine.scope import instances
+from tests.unit.engine_helpers import MarketRules, order, pos, snap
 
-from .engine_helpers import MarketRules, order, pos, snap
-from .test_engine_planner import T, planner_policy
+from .test_planner import T, planner_policy
 
 DECISION = "p/simulated/a/L1/e1"
 

@@ -11,7 +11,7 @@ ones to keep. The same book is handed over three ways — positions carrying the
 made on reading from their columns (as the simulated adapter hands them), and a plain list — and
 all three must plan exactly the golden.
 
-Rewrite the golden with ``pytest tests/unit/test_entry_decisions_pinned.py --update-goldens`` and
+Rewrite the golden with ``pytest tests/unit/engine/test_entry_decisions_pinned.py --update-goldens`` and
 review its diff like code: a changed order here is a changed decision.
 """
 

@@ -16,8 +16,7 @@ from killswitch.compile.compiler import compile_documents
 from killswitch.engine.state import State, record_heartbeat
 from killswitch.policy.load import load_text
 from tests.conftest import POLICIES
-
-from .engine_helpers import MIN, SEC, only, run, signal, single_signal_graph, snap, trig
+from tests.unit.engine_helpers import MIN, SEC, only, run, signal, single_signal_graph, snap, trig
 
 GRACE = "{heartbeat_age: {source: bot-a, grace: 10m}}"
 

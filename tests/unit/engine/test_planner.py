@@ -20,8 +20,7 @@ from killswitch.engine.planner import PnlHistory, client_order_id, history_for, 
 from killswitch.engine.positions import smallest
 from killswitch.engine.scope import instances
 from killswitch.policy.units import parse_duration
-
-from .engine_helpers import HOUR, Balance, MarketRules, order, policy_graph, pos, snap
+from tests.unit.engine_helpers import HOUR, Balance, MarketRules, order, policy_graph, pos, snap
 
 T = 10 * HOUR
 EQUITY = 100_000.0
@@ -743,8 +742,7 @@ def test_silent_strategy_does_not_touch_other_strategies_or_the_spot_book(strate
     orders, and the spot book are not strategy-a's."""
     from killswitch.engine.evaluate import evaluate
     from tests.conftest import POLICIES
-
-    from .engine_helpers import compile_graph
+    from tests.unit.engine_helpers import compile_graph
 
     g = compile_graph((POLICIES / "dead-mans-switch.yaml").read_text())
     fut = snap(1_000_000, T, venue="binanceusdm", account="binance-futures-main",
@@ -768,7 +766,7 @@ def test_silent_strategy_does_not_touch_other_strategies_or_the_spot_book(strate
 def test_flatten_decided_while_positions_are_unknown_still_closes_them():
     """A fail-closed trigger flattens during an outage, when no position can be seen. When the
     data comes back the open position must still be closed (or the plan must say it could not be)."""
-    from .engine_helpers import MIN, compile_graph, failed, policy_text, run
+    from tests.unit.engine_helpers import MIN, compile_graph, failed, policy_text, run
 
     g = compile_graph(policy_text(
         "age: data_age",
