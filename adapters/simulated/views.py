@@ -17,7 +17,7 @@ endpoint would be answered one leg at a time: a view says the same whichever way
 The book computes them column by column (a list per field, each step over every leg at once)
 because that is about three times cheaper in Python than leg by leg; the one exception to "the
 same operations" is a mark's rounding to its tick's decimals, done by integer arithmetic that
-gives the same float (:func:`tick_units` says why). ``tests/unit/test_simulated_snapshot.py``
+gives the same float (:func:`tick_units` says why). ``tests/unit/adapters/simulated/test_snapshot.py``
 holds random books to the formula written out leg by leg, type for type.
 
 What it must not do: change the engine's state, read a clock, know about orders, or import the
@@ -233,7 +233,7 @@ class Book:
     q`` and ``q * (1 ∓ mmr)``, ``q`` its size). A pricing computes each moving market's mark
     once (only the marks whose tick moved are rounded again), the account's total initial
     margin once, and then every leg's numbers in one pass over the columns, with the same
-    operations in the same order as one leg at a time: ``tests/unit/test_simulated_snapshot.py``
+    operations in the same order as one leg at a time: ``tests/unit/adapters/simulated/test_snapshot.py``
     holds the two equal on random books."""
 
     def __init__(self, key: tuple[int, ...], account: str, wallet: float, legs: list[OpenLeg],

@@ -6,7 +6,7 @@ the venue does not settle in (with the supported ones and the closest), or ``set
 venue that lists every settle coin at once (it would not be read), or on a spot account.
 
 The table is data about the venues, kept here because the compiler must not import the adapters;
-it is the adapters' dialects' ``supported_settle_coins`` (``tests/unit/test_bybit_lists.py``
+it is the adapters' dialects' ``supported_settle_coins`` (``tests/unit/adapters/venues/test_bybit_lists.py``
 holds the two equal). A venue that is not in it reads no settle coin.
 
 Pure: no I/O.

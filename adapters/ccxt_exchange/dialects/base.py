@@ -272,7 +272,7 @@ class Dialect(StreamHooks, CancelHooks):
     supported_settle_coins: tuple[str, ...] = ()
     # The REST weight budget (killswitch.weights): what one futures snapshot reads, endpoint by
     # endpoint in the venue's unit, as :meth:`~adapters.ccxt_exchange.adapter.CcxtAdapter.snapshot`
-    # calls them (tests/unit/test_weights.py counts the requests a real ccxt client sends against
+    # calls them (tests/unit/adapters/ccxt/test_weights.py counts the requests a real ccxt client sends against
     # the simulator and holds the two equal); the venue's limit; and what a stream (:attr:`streams`)
     # costs over REST. Empty / None: not known, not checked. ``ksctl validate`` reads them from the
     # table ``make schemas`` writes from the dialects (killswitch/compile/venue_tables.py: it must

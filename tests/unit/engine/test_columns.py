@@ -37,8 +37,8 @@ from killswitch.snapshot import (
     columns_of,
     with_positions,
 )
+from tests.unit.adapters.simulated.test_snapshot import exchange
 from tests.unit.engine_helpers import MIN, compile_graph, policy_text, pos, snap
-from tests.unit.test_simulated_snapshot import exchange
 
 from .test_properties import account, draw_positions, draw_snapshots
 

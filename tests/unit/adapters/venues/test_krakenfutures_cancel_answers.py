@@ -15,8 +15,8 @@ import pytest
 from adapters.base import AdapterError, Reason
 from adapters.ccxt_exchange.dialects import dialect_for
 from killswitch.snapshot import Order
-from tests.unit.test_ccxt_adapter import run
-from tests.unit.test_krakenfutures_recorded_payloads import XRP, documented, kraken_markets
+from tests.unit.adapters.ccxt.test_adapter import run
+from tests.unit.adapters.venues.test_krakenfutures_recorded_payloads import XRP, documented, kraken_markets
 
 KRAKEN = dialect_for("krakenfutures")
 NAMED = "272fd0ac-45c0-4003-b84d-d39b9e86bd36"  # the one order the documented cancelallorders names

@@ -13,7 +13,7 @@ import pytest
 from adapters.base import CancelSelector
 from adapters.ccxt_exchange.dialects import KNOWN_RAW_FIELDS
 from adapters.ccxt_exchange.parsing import parse_order, reduces
-from tests.unit.test_binance_algo_orders import Venue, _creds, adapter, run  # noqa: F401 (_creds: autouse)
+from tests.unit.adapters.venues.test_binance_algo_orders import Venue, _creds, adapter, run  # noqa: F401 (_creds: autouse)
 from tests.venue_fixtures import fixture
 
 FIXTURE = fixture("binanceusdm-hedge-open-orders.json")

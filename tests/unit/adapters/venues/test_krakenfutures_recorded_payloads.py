@@ -19,7 +19,7 @@ from adapters.ccxt_exchange.dialects import dialect_for
 from adapters.venues.krakenfutures.dialect import KrakenFuturesDialect
 from killswitch.orders import OrderIntent
 from killswitch.policy.accounts_doc import Account
-from tests.unit.test_ccxt_adapter import market, run
+from tests.unit.adapters.ccxt.test_adapter import market, run
 from tests.venue_fixtures import recorded
 
 RECORDED = json.loads(recorded("krakenfutures").read_text())

@@ -29,7 +29,7 @@ from killswitch.snapshot import (
     with_positions,
 )
 
-from .test_simulated_snapshot import random_book, typed
+from .test_snapshot import random_book, typed
 
 
 def positions(n: int) -> list[Position]:

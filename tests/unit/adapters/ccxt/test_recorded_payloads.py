@@ -16,8 +16,8 @@ import pytest
 from adapters.base import CancelSelector
 from adapters.ccxt_exchange import CcxtAdapter
 from killswitch.orders import OrderIntent
-from tests.unit.test_ccxt_adapter import account, market, run
-from tests.unit.test_okx_algo_orders import BALANCE as OKX_DOCUMENTED_BALANCE
+from tests.unit.adapters.ccxt.test_adapter import account, market, run
+from tests.unit.adapters.venues.test_okx_algo_orders import BALANCE as OKX_DOCUMENTED_BALANCE
 from tests.venue_fixtures import recorded as recorded_file
 
 
@@ -355,7 +355,7 @@ SOL_HL, ETH_HL, ADA_HL, HYPE_HL = "SOL/USDC:USDC", "ETH/USDC:USDC", "ADA/USDC:US
 def hyperliquid_assets() -> list:
     """Hyperliquid's documented metaAndAssetCtxs (BTC, ETH, SOL: assets 0-2) with ADA (3) and
     HYPE (4), the recorded cases' other coins, at their sizes' decimals."""
-    from tests.unit.test_hyperliquid import META
+    from tests.unit.adapters.venues.test_hyperliquid import META
 
     universe, ctxs = json.loads(json.dumps(META))
     universe["universe"] += [{"name": "ADA", "szDecimals": 0, "maxLeverage": 10, "onlyIsolated": False},

@@ -20,7 +20,7 @@ from adapters.ccxt_exchange.parsing import BadData
 from adapters.venues.bitget.dialect import position_mode, read_position_mode
 from killswitch.orders import OrderIntent
 from killswitch.policy.accounts_doc import Account
-from tests.unit.test_ccxt_adapter import market, run
+from tests.unit.adapters.ccxt.test_adapter import market, run
 from tests.venue_fixtures import recorded
 
 RECORDED = recorded("bitget")

@@ -12,7 +12,7 @@ from adapters.base import AdapterError, Reason
 from adapters.ccxt_exchange.dialects.frames import FrameFields, has_field, missing_field
 
 FRAME = FrameFields("okx")
-VENUES = Path(__file__).resolve().parents[2] / "adapters" / "venues"
+VENUES = Path(__file__).resolve().parents[4] / "adapters" / "venues"
 
 
 def said(call) -> str:

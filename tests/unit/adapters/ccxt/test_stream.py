@@ -1,7 +1,7 @@
 """The ccxt adapter's private stream against a hand-written ccxt.pro-like client: watches that
 wait (their answers are not read) or raise a ccxt NetworkError for a disconnect, nothing at all
 for a stall, the venue's raw frames through its ``handle_message`` (what ccxt calls for every
-frame; the stream reads them there), and the REST side the fake of tests/unit/test_ccxt_adapter.py."""
+frame; the stream reads them there), and the REST side the fake of tests/unit/adapters/ccxt/test_adapter.py."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ from adapters.ccxt_exchange import CcxtAdapter
 from adapters.ccxt_exchange.client import _rehost
 from killswitch.runner.venue.port import Venues
 from killswitch.runner.venue.streams import StreamWatch
-from tests.unit.test_ccxt_adapter import (
+from tests.unit.adapters.ccxt.test_adapter import (
     API_KEY,
     BTC,
     FakeExchange,
@@ -744,7 +744,7 @@ def test_the_streaming_client_is_configured_as_the_rest_one_and_websocket_urls_k
 
 def test_a_reconcile_makes_the_streams_positions_there_not_in_the_next_snapshot():
     from adapters.ccxt_exchange.streaming.stream import AccountStream
-    from tests.unit.test_ccxt_streamstate import position, rest as rest_snapshot
+    from tests.unit.adapters.ccxt.test_streamstate import position, rest as rest_snapshot
 
     asked: list[str] = []
 

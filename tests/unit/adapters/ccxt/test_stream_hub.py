@@ -11,11 +11,11 @@ import ccxt
 
 from adapters.ccxt_exchange import CcxtAdapter
 from killswitch.process.bootstrap import shared_mark_endpoints
-from tests.unit.test_ccxt_adapter import (
+from tests.unit.adapters.ccxt.test_adapter import (
     _creds,  # noqa: F401 — the credentials' environment
     account,
 )
-from tests.unit.test_ccxt_stream import FakePro, Venue, mark, position_update, rest_exchange, settle
+from tests.unit.adapters.ccxt.test_stream import FakePro, Venue, mark, position_update, rest_exchange, settle
 
 
 class MarkVenue(Venue):
