@@ -37,7 +37,7 @@ from killswitch.runner.api.identity import parse_tokens, token_digest
 from killswitch.state import open_store
 
 from ..conftest import require_module, require_tool
-from ..unit.test_runner_operator import ACCOUNT, T0, TICK_MS
+from ..unit.runner.operator.test_operator import ACCOUNT, T0, TICK_MS
 
 # bot-guard halts the account (manual reset, two approvers) once bot-x has been silent for a
 # minute, so the incident starts exactly when a test stops beating; book-drawdown watches the

@@ -31,7 +31,7 @@ from killswitch.runner.api.identity import parse_tokens, token_digest
 from killswitch.runner.api.thread import ApiThread
 from killswitch.runner.api.tls.context import LiveTls
 from tests.tls_certs import Ca, serial_of
-from tests.unit.test_runner_api import TOKEN, FakeView
+from tests.unit.runner.api.test_api import TOKEN, FakeView
 
 BOUND_S = 10.0
 

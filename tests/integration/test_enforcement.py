@@ -463,7 +463,7 @@ def test_a_streamed_account_cancels_a_rogue_entry_at_the_stream_events_tick_not_
     assert seen["after_s"] < 10.0, seen  # at the stream's event: the 30 s interval did not pass
     # cancelled once, at the event: by the fast path, or — when a loaded machine runs the tick the
     # event woke first — by that tick, which the fast path then leaves it to (the order of the two
-    # is the scheduler's; tests/unit/test_entry_watch.py holds each way apart)
+    # is the scheduler's; tests/unit/runner/watch/test_entry_watch.py holds each way apart)
     assert seen["fast"] in (0, 1) and seen["woken"] >= 1
     assert "alp-tp-9" in seen["open"]  # reduce-only: never the watch's
     (row,) = seen["rows"]

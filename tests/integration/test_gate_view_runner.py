@@ -21,7 +21,7 @@ from killswitch.process.bootstrap import build_runner_and_desk
 from killswitch.runner.api.api import make_app
 from killswitch.runner.api.thread import ApiThread
 from killswitch.state import open_store
-from tests.unit.test_runner_operator import ACCOUNT, T0, TICK_MS, compiled
+from tests.unit.runner.operator.test_operator import ACCOUNT, T0, TICK_MS, compiled
 
 TOKEN = "t0ken-for-tests-only"
 ORDER = {"account": ACCOUNT, "symbol": "BTC/USDT:USDT", "side": "buy", "amount": 0.01}

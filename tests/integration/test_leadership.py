@@ -342,7 +342,7 @@ def test_a_clean_stop_releases_the_lease_so_the_standby_takes_it_at_once(state_u
 
 
 def test_queued_operator_calls_take_turns_with_a_tick_instead_of_starving_it(tmp_path):
-    from tests.unit.test_runner_operator import make
+    from tests.unit.runner.operator.test_operator import make
 
     w = make(tmp_path)
     desk = w.desk
@@ -419,7 +419,7 @@ def test_a_lone_runner_keeps_its_lease_through_a_burst_of_store_heavy_operator_c
     acc = accounts_file(tmp_path, sim.port, paced=True)
     ttl_ms = 1_500
     # admission limits that let the whole burst through to the runner: what is tested here is
-    # the lease under a queue of slow changes (shedding is tests/unit/test_admission.py's)
+    # the lease under a queue of slow changes (shedding is tests/unit/runner/api/test_admission.py's)
     limits = Limits(write_rate=1000, write_burst=1000, queue=1000)
     tries = []
     try:

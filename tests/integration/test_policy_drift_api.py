@@ -17,7 +17,7 @@ from killswitch.process.bootstrap import build_runner_and_desk
 from killswitch.runner.api.identity import parse_tokens, token_digest
 from killswitch.runner.sync.values import verdict_of
 from killswitch.state import open_store
-from tests.unit.test_runner_api import serve
+from tests.unit.runner.api.test_api import serve
 
 from .test_runner import T0, graph
 

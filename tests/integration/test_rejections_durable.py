@@ -27,7 +27,7 @@ from killswitch.process.bootstrap import build_runner_and_desk
 from killswitch.render.status import status_text
 from killswitch.runner.console.model import page_model
 from killswitch.state import open_store
-from tests.unit.test_console_model import render, text_of
+from tests.unit.runner.console.test_model import render, text_of
 
 from .sim_helpers import engine
 from .test_venue_truth_runner import NO_LOCKS, TICK_MS, Recorder, graph, ticks

@@ -20,7 +20,7 @@ through its named methods (the dead man's switch: :meth:`Book.switch_beat`,
 :meth:`Book.fire_switch` …; the outbox: :meth:`Book.owe` …; :meth:`Book.revokes_changed`;
 the notes: :meth:`Book.silence_added` …; :meth:`Book.keep_baselines`, the resumptions, the
 graphs, the tick's snapshots and evaluation), and no part assigns a field
-(tests/unit/test_one_writer.py reads the modules for it). Every write of the lock book calls
+(tests/unit/runner/test_one_writer.py reads the modules for it). Every write of the lock book calls
 ``lock_changed`` (the pre-trade gate's publication: :mod:`..gate.view`).
 
 Must not: take the lease, decide anything, or call the store on the loop (every store call goes

@@ -5,7 +5,7 @@ saved (a start, a takeover, a stale write: ``reload``), follows it as a standby 
 reads the silences and acknowledgements again (``reload_notes``) and saves the state document
 with the PnL history's changes (``save``). The fields are the book's (declared there); this is
 the one place besides the book's own methods that assigns them, and only from what the store
-holds (tests/unit/test_one_writer.py counts both as the book's own).
+holds (tests/unit/runner/test_one_writer.py counts both as the book's own).
 
 Must not: decide anything, or call the store on the loop but through the runner's
 :class:`~killswitch.runner.storeio.StoreIO`.

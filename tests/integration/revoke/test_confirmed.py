@@ -73,7 +73,7 @@ def test_a_read_back_that_disagrees_is_not_confirmed_and_is_sent_again(tmp_path)
 def console_text(w) -> str:
     from killswitch.runner.console.http import environment
     from killswitch.runner.console.model import page_model
-    from tests.unit.test_console_model import text_of
+    from tests.unit.runner.console.test_model import text_of
 
     r = w.desk
     m = page_model(r.status(), (True, "LEADER"), r.lock_document(), r.dms_status(), r.triggers(), run(r.incidents()))

@@ -1,0 +1,190 @@
+"""The turn (killswitch/runner/lease/turn.py): the tick goes ahead of every operator change waiting,
+re-enters its own turn, lends it out while it waits on the network, and nothing a cancelled
+waiter leaves behind wedges it.
+
+And at the runner: a tick asked for while a hundred operator changes are queued runs after at
+most the one being applied, not after all of them (the tick period under a queue of writes).
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from killswitch.runner.lease.turn import Turn
+from tests.unit.runner.operator.test_operator import ACCOUNT, audit_kinds, make, start, ticks
+
+
+def run(coro):
+    return asyncio.run(asyncio.wait_for(coro, 30))
+
+
+def test_the_tick_goes_ahead_of_every_change_waiting():
+    async def main():
+        turn, order, applying = Turn(), [], asyncio.Event()
+
+        async def change(i):
+            async with turn.here():
+                order.append(f"change {i}")
+                if i == 0:
+                    await applying.wait()  # the change being applied when the tick asks
+                await asyncio.sleep(0)  # a store round trip
+
+        changes = [asyncio.ensure_future(change(i)) for i in range(50)]
+        await asyncio.sleep(0)  # the first change holds the turn, 49 wait
+        assert turn.waiting == 49
+
+        async def tick():
+            async with turn.first():
+                order.append("tick")
+
+        ticking = asyncio.ensure_future(tick())
+        await asyncio.sleep(0)  # the tick asks
+        applying.set()
+        await asyncio.gather(ticking, *changes)
+        return order
+
+    order = run(main())
+    assert order.index("tick") == 1  # right after the change being applied, never after the queue
+    assert [o for o in order if o != "tick"] == [f"change {i}" for i in range(50)]  # changes in arrival order
+
+
+def test_ticks_go_first_but_in_their_own_order_and_changes_are_not_starved_between_ticks():
+    async def main():
+        turn, order, applying = Turn(), [], asyncio.Event()
+
+        async def hold(name, first):
+            async with (turn.first() if first else turn.here()):
+                order.append(name)
+                if name == "c0":
+                    await applying.wait()
+                await asyncio.sleep(0)
+
+        tasks = [asyncio.ensure_future(hold("c0", False))]
+        await asyncio.sleep(0)
+        for name, first in (("c1", False), ("t1", True), ("t2", True), ("c2", False)):
+            tasks.append(asyncio.ensure_future(hold(name, first)))
+            await asyncio.sleep(0)  # each asks in this order
+        applying.set()
+        await asyncio.gather(*tasks)
+        return order
+
+    assert run(main()) == ["c0", "t1", "t2", "c1", "c2"]
+
+
+def test_the_tick_re_enters_its_own_turn():
+    async def main():
+        turn = Turn()
+        async with turn.first():
+            async with turn.here():  # the lease renewed inside the tick
+                async with turn.first():
+                    return "no deadlock"
+
+    assert run(main()) == "no deadlock"
+
+
+def test_a_lent_turn_lets_changes_in_and_comes_back_first():
+    async def main():
+        turn, order = Turn(), []
+
+        async def change(i):
+            async with turn.here():
+                order.append(f"change {i}")
+                await asyncio.sleep(0.02)  # a slow store write
+
+        async def tick():
+            async with turn.first():
+                order.append("tick starts")
+                changes = [asyncio.ensure_future(change(i)) for i in range(5)]
+                await asyncio.sleep(0)
+                async with turn.lent():  # the snapshots' fetch
+                    await asyncio.sleep(0.03)
+                order.append("tick goes on")
+                async with turn.here():  # re-entrant after the loan too
+                    pass
+            await asyncio.gather(*changes)
+
+        await tick()
+        return order
+
+    order = run(main())
+    assert order[0] == "tick starts"
+    at = order.index("tick goes on")
+    assert 2 <= at <= 4  # changes ran during the loan; the tick took it back before the rest
+    assert sorted(order[1:at] + order[at + 1:]) == [f"change {i}" for i in range(5)]
+
+
+def test_lent_outside_a_held_turn_does_nothing():
+    async def main():
+        turn = Turn()
+        async with turn.lent():
+            pass
+        async with turn.here():
+            return True
+
+    assert run(main())
+
+
+@pytest.mark.parametrize("handed", [False, True], ids=["cancelled-waiting", "cancelled-after-handed"])
+def test_a_cancelled_waiter_never_wedges_the_turn(handed):
+    async def main():
+        turn = Turn()
+        release = asyncio.Event()
+        tasks: dict = {}
+
+        async def holder():
+            async with turn.here():
+                await release.wait()
+            if handed:  # the turn was handed to the waiter, which has not resumed yet
+                tasks["w"].cancel()
+
+        async def waiter():
+            async with turn.here():
+                pass
+
+        h = asyncio.ensure_future(holder())
+        await asyncio.sleep(0)
+        w = tasks["w"] = asyncio.ensure_future(waiter())
+        await asyncio.sleep(0)
+        if not handed:
+            w.cancel()
+        release.set()
+        await h
+        with pytest.raises(asyncio.CancelledError):
+            await w
+        async with turn.first():  # free again
+            pass
+        async with turn.here():
+            return turn.waiting
+
+    assert run(main()) == 0
+
+
+def test_a_tick_runs_ahead_of_a_hundred_queued_operator_changes(tmp_path):
+    """Fails where the tick's lease waited behind every change queued (the tick period went
+    from 0.5 s to 5 s under 500 writes in flight): here at most the change being applied and
+    those applied while the tick's snapshots were fetched come before its stage entry."""
+    w = make(tmp_path, dry_run=True)
+    start(w)
+    ticks(w, 1, beat=("bot-x",))
+
+    async def main():
+        r, d = w.runner, w.desk
+        changes = []
+        for i in range(50):
+            changes.append(asyncio.ensure_future(d.run_view_call(d.lock_scope, ACCOUNT, "halted", f"drill {i}")))
+            changes.append(asyncio.ensure_future(d.run_view_call(d.unlock_scope, ACCOUNT, f"drill {i}")))
+        await asyncio.sleep(0)
+        w.clock.advance(120 * 1000)  # bot-x has been silent for two minutes: the tick enters the halt
+        report = await r.tick()
+        kinds_at_tick = audit_kinds(w)
+        answers = await asyncio.gather(*changes)
+        return report, kinds_at_tick, answers
+
+    report, at_tick, answers = run(main())
+    assert [s.transition.to_level for s in report.transitions] == [1]
+    before = at_tick[:at_tick.index("stage_transition")]
+    operator = [k for k in before if k in ("manual_lock", "manual_unlock")]
+    assert len(operator) <= 3, operator  # not the hundred queued ahead of it
+    assert len(answers) == 100 and all(a.reason for a in answers)  # every change was answered after it
