@@ -70,7 +70,7 @@ class TemplateCheck:
                 contexts.append(sample_incident(policy, level, digest=SAMPLE_DIGEST, revision=None))
                 known = self._shape(policy)
             # the stage's sample is within its policy's full samples (only their lists are
-            # longer: tests/unit/test_runbook_validate.py holds it for every kind of stage)
+            # longer: tests/unit/runbooks/test_validate.py holds it for every kind of stage)
             covers = known is not None
             errors: list[TemplateError] = t.check(tname, contexts, known, known_covers=covers)
             twin = html_twin(tname)

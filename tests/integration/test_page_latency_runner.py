@@ -17,7 +17,7 @@ from killswitch.notify.routes import compile_routes
 from killswitch.notify.sink import NotifyOptions, NotifySink
 from killswitch.runbooks.sink import RunbookSink
 from killswitch.state import open_store
-from tests.unit.test_notify_routes import routes_doc
+from tests.unit.notify.test_routes import routes_doc
 
 from .test_runner import T0, TICK_MS, build_runner_and_desk, graph
 

@@ -16,7 +16,7 @@ import pytest
 from killswitch.events import LOCK_VIOLATION
 from killswitch.notify.dispatch import Dispatcher
 from killswitch.notify.message import compose
-from tests.unit.test_notify_resolved_retry import by_receiver, put, tree as routes
+from tests.unit.notify.test_resolved_retry import by_receiver, put, tree as routes
 
 from .test_enforcement import Crash, long_btc, tick, violations, with_runner
 

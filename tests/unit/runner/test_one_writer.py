@@ -36,9 +36,9 @@ from killswitch.notify.sink import NotifyOptions, NotifySink
 from killswitch.runbooks.sink import RunbookSink
 from killswitch.runner.lock.lock import LockBook
 from tests.integration.test_notify import Steps, deliveries_done
+from tests.unit.notify.test_routes import routes_doc
+from tests.unit.notify.test_sink import GatedReceiver
 from tests.unit.runner.operator.test_operator import ACCOUNT, make, run, start, ticks
-from tests.unit.test_notify_routes import routes_doc
-from tests.unit.test_notify_sink import GatedReceiver
 
 ROOT = Path(__file__).resolve().parents[3]
 SOURCE = ROOT  # where a part's class is read from (ROOT moves to a copy in a test of the checks)

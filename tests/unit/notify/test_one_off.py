@@ -20,7 +20,7 @@ from killswitch.notify.dispatch import Dispatcher
 from killswitch.notify.message import compose
 from killswitch.policy.matchers import LabelMatcher
 from killswitch.silences import Silence
-from tests.unit.test_notify_resolved_retry import (
+from tests.unit.notify.test_resolved_retry import (
     by_receiver,
     put,
     transition,

@@ -25,8 +25,7 @@ from killswitch.runbooks.templates import TemplateError, Templates
 from killswitch.runner.lock.lock import LockBook
 from killswitch.runner.tick.loop import TickReport
 from killswitch.snapshot import FetchStatus, Position, Snapshot
-
-from ..conftest import ROOT
+from tests.conftest import ROOT
 
 T0 = 1_772_456_400_000
 

@@ -21,11 +21,10 @@ from killswitch.compile.compiler import compile_documents
 from killswitch.policy import diagnostics as d
 from killswitch.policy.load import load_sources, load_text
 from killswitch.runbooks.check import TemplateCheck
+from tests.conftest import POLICIES, ROOT
 from tests.unit.policy.test_bad_policies import Header, _fmt, _key, _show
 
-from ..conftest import POLICIES, ROOT
-
-FIX = Path(__file__).resolve().parents[1] / "fixtures" / "bad" / "templates"
+FIX = Path(__file__).resolve().parents[2] / "fixtures" / "bad" / "templates"
 TEMPLATES = FIX / "runbooks"
 FIXTURES = sorted(FIX.glob("*.bad.yaml"))
 TEMPLATE_CODES = {"KS104", "KS150", "KS151", "KS152"}

@@ -28,7 +28,7 @@ ROUTES = textwrap.dedent(
           apprise: [{{env: KS_TEST_HOOK, default: "{default}"}}]
     """
 )
-EXAMPLE = Path(__file__).resolve().parents[2] / "policies" / "routes.yaml"
+EXAMPLE = Path(__file__).resolve().parents[3] / "policies" / "routes.yaml"
 
 
 def compiled(text: str, file: str = "routes.yaml"):

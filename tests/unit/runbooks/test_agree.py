@@ -105,7 +105,7 @@ def test_without_a_templates_directory_the_builtin_runbook_is_no_problem(flatten
     rb = render_runbook(flatten_incident, None)
     assert rb.template == BUILTIN and rb.problems == ()
     assert "could not be used" not in rb.markdown and "could not be used" not in rb.html
-    # the built-in runbook is the repository's default.md.j2 (tests/unit/test_runbook_builtin.py)
+    # the built-in runbook is the repository's default.md.j2 (tests/unit/runbooks/test_builtin.py)
     assert rb.markdown == Templates.load(ROOT / "runbooks").render("default.md.j2", flatten_incident)
 
 

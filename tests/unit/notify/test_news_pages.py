@@ -7,7 +7,7 @@ from __future__ import annotations
 from killswitch.events import LOCK_VIOLATION, ORDER_FAILED, TRADING_RESTORED, TRADING_REVOKED, Event
 from killswitch.notify.dispatch import Dispatcher
 from killswitch.notify.message import compose
-from tests.unit.test_notify_resolved_retry import (
+from tests.unit.notify.test_resolved_retry import (
     by_receiver,
     put,
     tree as tree,  # noqa: F401 - the fixture

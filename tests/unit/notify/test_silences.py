@@ -15,13 +15,13 @@ from killswitch.notify.dispatch import Dispatcher
 from killswitch.notify.sink import NotifyOptions, NotifySink
 from killswitch.policy.matchers import PAGE_LABELS, SilenceError, matcher_problem, parse_matcher
 from killswitch.silences import Silence, silencing
-from tests.unit.test_notify_resolved_retry import (
+from tests.unit.notify.test_resolved_retry import (
     by_receiver,
     put,
     transition,
     tree as tree,  # noqa: F401 - the fixture
 )
-from tests.unit.test_notify_sink import GatedReceiver, Store
+from tests.unit.notify.test_sink import GatedReceiver, Store
 
 MIN, H = 60_000, 3_600_000
 PAGE = {"policy": "book", "scope": "okx/main", "severity": "critical", "stage": "flatten", "level": "3"}
@@ -178,7 +178,7 @@ spec:
 
 def test_the_sink_records_a_silenced_page_and_sends_nothing():
     from killswitch.notify.routes import compile_routes
-    from tests.unit.test_notify_routes import routes_doc
+    from tests.unit.notify.test_routes import routes_doc
 
     gate = threading.Event()
     gate.set()

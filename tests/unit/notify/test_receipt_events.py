@@ -13,14 +13,14 @@ from killswitch.notify.dispatch import Dispatcher
 from killswitch.notify.routes import compile_routes
 from killswitch.notify.sink import NotifyOptions, NotifySink
 from killswitch.state import open_store
-from tests.unit.test_notify_one_off import LONG_RESOLVE, ONE_OFFS
-from tests.unit.test_notify_resolved_retry import (
+from tests.unit.notify.test_one_off import LONG_RESOLVE, ONE_OFFS
+from tests.unit.notify.test_resolved_retry import (
     put,
     transition,
     tree as tree,  # noqa: F401 - the fixture
 )
-from tests.unit.test_notify_routes import routes_doc
-from tests.unit.test_notify_sink import Capture
+from tests.unit.notify.test_routes import routes_doc
+from tests.unit.notify.test_sink import Capture
 
 T0 = 1_795_823_000_000  # 2026-11-27T23:43:20Z
 DOC = """\
