@@ -6,7 +6,7 @@ applies; a first wave (a close_all's first leg) carries them whatever else the k
 request the port does not know is refused.
 
 The actions here are hand-written :class:`~killswitch.compile.nodes.ActionNode` nodes in the stage
-of a compiled one-stage policy, as in test_kind_action_planning.py: no kind of the catalogue."""
+of a compiled one-stage policy, as in test_action_planning.py: no kind of the catalogue."""
 
 from __future__ import annotations
 
