@@ -437,6 +437,15 @@ class ExchangeAdapter(Protocol):
 
     # --- what only some have, and its "not supported" -------------------------------------------
 
+    # the account's labels as the Accounts document declares them (what its snapshots carry);
+    # None: the adapter does not say (then no selector is taken to exclude it)
+    labels: Optional[dict[str, str]] = None
+
+    def shed(self, level: int) -> None:
+        """Read less often under load (the runner's shed level, ``runner/tick/shed.py``): an
+        adapter without reads to space out sheds nothing."""
+        return None
+
     @property
     def trading_keys(self) -> tuple[str, ...]:
         """The bots' keys (public ids) :meth:`set_trading` switches: none without the switch."""

@@ -48,7 +48,7 @@ class AdapterCore:
     market_type: str
     hedge_mode: bool
     quote_currency: str
-    labels: dict[str, str]
+    labels: Optional[dict[str, str]]  # (always a dict here: the ExchangeAdapter protocol allows None)
     strategies: list[str]
     strategy_prefixes: dict[str, str]  # client order id prefix → its strategy
     stablecoins: list[str]

@@ -73,7 +73,7 @@ class RestSnapshots(AdapterCore):
 
     def _base_snapshot(self, **kw: Any) -> Snapshot:
         return Snapshot(venue=self.venue, account=self.account, market_type=self.market_type,
-                        quote_currency=self.quote_currency, labels=self.labels,
+                        quote_currency=self.quote_currency, labels=self.labels or {},
                         initial_capital=self.initial_capital, stablecoins=self.stablecoins,
                         strategies=tuple(self.strategies), **kw)
 

@@ -69,10 +69,10 @@ def main(index: int, build: Callable[[], Any], sock: socket.socket, term: Any, l
 
 def info(adapter: Any) -> dict:
     """What the decider asks of an adapter without a call: what it is and what it holds."""
-    labels = getattr(adapter, "labels", None)
+    labels = adapter.labels
     return {"capabilities": adapter.capabilities, "symbols": adapter.symbols(),
             "strategy_names": adapter.strategy_names(), "labels": dict(labels) if isinstance(labels, dict) else None,
-            "trading_keys": tuple(getattr(adapter, "trading_keys", ()) or ())}
+            "trading_keys": tuple(adapter.trading_keys or ())}
 
 
 def trusted(health: Any) -> bool:

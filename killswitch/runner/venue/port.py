@@ -89,7 +89,7 @@ class VenuePort:
     def labels(self) -> Optional[dict[str, str]]:
         """The account's labels as the Accounts document declares them (what its snapshots
         carry); None when its adapter does not say (then no selector is taken to exclude it)."""
-        labels = getattr(self._adapter, "labels", None)
+        labels = self._adapter.labels
         return dict(labels) if isinstance(labels, Mapping) else None
 
     async def load_symbols(self) -> None:
@@ -164,7 +164,7 @@ class VenuePort:
     @property
     def trading_keys(self) -> tuple[str, ...]:
         """The bots' keys :meth:`set_trading` switches, as the adapter lists them."""
-        return tuple(getattr(self._adapter, "trading_keys", ()) or ())
+        return tuple(self._adapter.trading_keys or ())
 
     async def set_trading(self, allowed: bool) -> PermissionResult:
         return await self._bounded(self._adapter.set_trading(allowed))
@@ -191,10 +191,8 @@ class VenuePort:
         return self._adapter.stream_holds_open(order_id)
 
     def shed(self, level: int) -> None:
-        """What the adapter reads less often under load (runner/tick/shed.py), where it can say."""
-        shed = getattr(self._adapter, "shed", None)
-        if callable(shed):
-            shed(level)
+        """What the adapter reads less often under load (runner/tick/shed.py)."""
+        self._adapter.shed(level)
 
     def stream_legs(self, symbol: str) -> Optional[dict[str, float]]:
         return self._adapter.stream_legs(symbol)
