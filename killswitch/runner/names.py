@@ -173,7 +173,12 @@ class Catalog:
                                         f"{'' if keys else ' (it has no scope instance yet)'}")
 
     def symbols_for(self, accounts: Iterable[str]) -> Optional[frozenset[str]]:
-        """The symbols the venues of ``accounts`` list; None if any of them is not known yet."""
+        """The symbols the venues of ``accounts`` list; None if any of them is not known yet. One
+        account's are its own set, not a copy (the gate asks it of every order: at 10,000
+        symbols a copy was most of a check's cost)."""
+        accounts = list(accounts)
+        if len(accounts) == 1:
+            return self.symbols.get(accounts[0])
         out: set[str] = set()
         for a in accounts:
             s = self.symbols.get(a)

@@ -151,6 +151,10 @@ def test_a_catalog_knows_every_form_and_nothing_else():
     for name in ("", "*", "binanceusdm/*", "GLOBAL", "binanceusdm/a ", "mm-2"):
         assert cat.resolve_scope(name) is not None, name
     assert cat.symbols_for(["bybit/b"]) is None
+    assert cat.symbols_for(["binanceusdm/a", "bybit/b"]) is None  # one not read: none known
+    # one account's symbols are its own set, not a copy (the gate asks it of every order)
+    assert cat.symbols_for(["binanceusdm/a"]) is cat.symbols["binanceusdm/a"]
+    assert cat.symbols_for(iter(["binanceusdm/a"])) == {"BTC/USDT:USDT"}
     assert cat.accounts_of("binanceusdm") == {"binanceusdm/a"}
 
 
