@@ -210,9 +210,12 @@ class LeaseKeeper:
         self._watch_thread.start()
 
     def stop(self, *, release: bool = False, timeout_s: float = 10.0) -> bool:
-        """Stop renewing; with ``release``, give the lease up if still held, so that a standby
-        takes over at once (a clean shutdown: the runner has stopped acting). Closes the
-        connection the keeper opened. Says whether it gave a held lease up."""
+        """Stop renewing; with ``release``, give the lease up if the store still names this
+        runner its holder, so that a standby takes over at once (a clean shutdown: the runner has
+        stopped acting) — also where this runner's own term ran out first (its watchdog stopped,
+        a renewal not confirmed in time): the row it would otherwise leave keeps a standby out
+        until its expiry. Closes the connection the keeper opened. Says whether it gave the
+        lease up."""
         self._stop.set()
         with self._lock:
             self._term_changed.notify_all()
@@ -222,11 +225,13 @@ class LeaseKeeper:
         released = False
         try:
             token = self.token(self.clock())
-            if release and token is not None:
+            if release:  # (the store's release names the holder: another's lease is left alone)
+                fence = self.store.lease().fence if token is None else token
                 released = bool(self.store.release_lease(self.holder))
                 if released:
-                    self.lease_log.released(token)
-                self._publish(None, 0, 0.0, lost="another runner held it at this runner's clean stop")
+                    self.lease_log.released(fence)
+                if token is not None:
+                    self._publish(None, 0, 0.0, lost="another runner held it at this runner's clean stop")
         except Exception as e:  # noqa: BLE001 - the lease then runs out by itself within a term
             self.counts.last_error = type(e).__name__
         finally:

@@ -201,6 +201,28 @@ def test_a_clean_stop_says_the_lease_released_once(tmp_path, caplog):
     assert w.parts.lead.lease_log.lost_total == 0
 
 
+def test_a_clean_stop_gives_the_row_up_even_where_its_own_term_ran_out_first(tmp_path, caplog):
+    """A runner whose term ran out by its own clocks (its watchdog stopped renewing, a renewal
+    not confirmed in time) still names itself the holder in the store until the row's expiry: its
+    clean stop gives that row up, so that a standby takes over at once; another's is left alone."""
+    caplog.set_level(logging.INFO, logger="killswitch.runner.lease")
+    mono = Mono()
+    w, keeper = leader_with_keeper(tmp_path, mono)
+    w.clock.advance(2_100)  # past its own term (2 s), within the row's 3 s
+    mono.advance(2_100)
+    assert keeper.token(w.clock()) is None and w.store.lease().holder == "a"
+    assert keeper.stop(release=True)
+    assert w.store.lease().holder is None
+    assert [x.split(" (")[0] for x in lines(caplog, "lease released")] == ["lease released"]
+    # another's lease: not given up by a stop of a runner that does not hold it
+    (tmp_path / "b").mkdir()
+    other = make(tmp_path / "b", holder="b")
+    assert other.store.acquire_lease("b", TTL_MS, now_ms=other.clock()) is not None
+    stranger = LeaseKeeper.for_store(other.store, "a", TTL_MS, clock=other.clock, monotonic=Mono())
+    assert not stranger.stop(release=True)
+    assert other.store.lease().holder == "b"
+
+
 @pytest.mark.parametrize("ttl_ms", [300, 900, 3_000, 5_000, 60_000])
 def test_the_lease_threads_calls_end_inside_the_term(ttl_ms):
     """Each call of the lease thread's connection has a deadline (its lock wait and as long
