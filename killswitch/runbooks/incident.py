@@ -364,7 +364,7 @@ def _order_doc(o: Any, outcome: Any, dry_run: bool) -> dict:
         # what the venue said where it refused (its code and message), as the journal keeps it
         detail = getattr(outcome, "detail", None) if status in ("rejected", "failed") else None
     else:
-        status, filled, code = ("not sent (dry run)" if dry_run else "journaled"), 0.0, None
+        status, filled, code = _unsent(dry_run), 0.0, None
     return {
         "client_order_id": o.client_order_id, "venue": o.venue, "account": o.account, "symbol": o.symbol,
         "side": o.side, "position_side": o.position_side, "amount": o.amount, "notional": round(o.notional, 2),
@@ -374,11 +374,16 @@ def _order_doc(o: Any, outcome: Any, dry_run: bool) -> dict:
     }
 
 
-def _order_gist(o: Any, outcome: Any, dry_run: bool) -> dict:
-    """What :func:`order_summary` reads of an order (its status, notional and leg): every order
-    of an incident counted, only :data:`ROWS` of them made into rows."""
-    status = outcome.status if outcome is not None else ("not sent (dry run)" if dry_run else "journaled")
-    return {"status": status, "notional": o.notional, "venue": o.venue, "account": o.account, "symbol": o.symbol,
+def _unsent(dry_run: bool) -> str:
+    """The status of an order with no answer yet: planned in a dry run, journaled in a live one."""
+    return "not sent (dry run)" if dry_run else "journaled"
+
+
+def _order_gist(status: str, notional: float, o: Any) -> dict:
+    """What :func:`order_summary` reads of an order: its status, notional and leg (``o``: an
+    order intent or a journal entry, both naming venue, account, symbol, side and position side).
+    Every order of an incident is counted, only :data:`ROWS` of them made into rows."""
+    return {"status": status, "notional": notional, "venue": o.venue, "account": o.account, "symbol": o.symbol,
             "side": o.side, "position_side": o.position_side}
 
 
@@ -429,7 +434,8 @@ def incident_from_event(event: "Event", ctx: "SinkContext", report: Optional["Ti
                                                if report is not None else [])}
     planned = plan.orders if plan else ()
     orders = [_order_doc(o, outcomes.get(o.client_order_id), ctx.dry_run) for o in planned[:ROWS]]
-    summary = order_summary([_order_gist(o, outcomes.get(o.client_order_id), ctx.dry_run) for o in planned])
+    summary = order_summary([_order_gist(outcomes[o.client_order_id].status if o.client_order_id in outcomes
+                                         else _unsent(ctx.dry_run), o.notional, o) for o in planned])
     cancels = [{"venue": c.venue, "account": c.account, "which": c.which, "count": len(c.order_ids),
                 "reason": c.reason} for c in (plan.cancels if plan else ())]
     directives = [{"kind": d.kind, "params": dict(d.params), "text": action_text(d.kind, d.params)}
@@ -526,9 +532,7 @@ def follow_up(data: dict, ctx: "SinkContext", report: "TickFacts", entries: Sequ
     fills: list[tuple[Any, Optional[float]]] = []
     for e in entries:
         payload = json.loads(e.payload_json)
-        gists.append({"status": e.status or "journaled", "notional": payload.get("notional") or 0.0,
-                      "venue": e.venue, "account": e.account, "symbol": e.symbol, "side": e.side,
-                      "position_side": e.position_side})
+        gists.append(_order_gist(e.status or "journaled", payload.get("notional") or 0.0, e))
         listed = len(orders) < ROWS or e.client_order_id in known
         if not listed and e.client_order_id not in outcomes:
             continue  # counted, not listed: in the journal (ksctl history)
