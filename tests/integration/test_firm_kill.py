@@ -100,7 +100,9 @@ def test_a_shard_down_during_the_firm_kill_takes_it_up_when_it_starts(tmp_path, 
 def test_a_firm_kill_during_a_database_pause_blames_the_database_not_the_runner(tmp_path, own_pg_server):
     """PostgreSQL paused (SIGSTOP of every process of this module's own server) while desk-a
     leads: ``ksctl kill --firm`` must say that the firm's tables did not answer, not that the
-    runner could not be reached, and send nothing; once the server answers the kill goes out."""
+    runner could not be reached, and send nothing (its preview once waited for a tick held by
+    the store past the client's time-out); a local lock is answered too; once the server answers
+    the kill goes out."""
     url = own_pg_server.create_database("ks_firm_kill_pause")
     sim = Sim(tmp_path, scenario="calm")
     runner = None
@@ -120,6 +122,13 @@ def test_a_firm_kill_during_a_database_pause_blames_the_database_not_the_runner(
         assert paused.returncode == 1, said
         assert "STATE_UNREACHABLE: the firm's tables in PostgreSQL did not answer" in said, said
         assert "cannot reach the runner" not in said and "ksctl lock --scope global --mode halted" in said, said
+        # the local halt it points to is answered too: a tick held up by the paused store keeps
+        # the runner's state, and a change that cannot have it in time says so (not done)
+        local = _ksctl("lock", "--scope", "global", "--mode", "halted", "--reason", "runaway bots",
+                       "--api", api)
+        said = local.stdout + local.stderr
+        assert local.returncode == 1 and "cannot reach the runner" not in said, said
+        assert "TURN_BUSY: the tick has held the runner's state" in said or "NOT_LEADER" in said, said
         for pid in pids:
             os.kill(pid, signal.SIGCONT)
         pids = []

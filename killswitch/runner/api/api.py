@@ -174,6 +174,7 @@ from aiohttp import web
 from ..api_request import ApiError
 from ..console import ConsoleHandlers
 from ..console.charts_http import ChartHandlers
+from ..lease.turn import TurnBusy
 from ..view import RunnerView
 from .access import LOOSENS, NOTES, PUBLIC, TIGHTENS, access_middleware, shared_token
 from .admission import HEARTBEAT, Admission
@@ -205,11 +206,14 @@ _STATUS_CODES = {400: "BAD_REQUEST", 401: "AUTH_REQUIRED", 403: "FORBIDDEN", 404
 @web.middleware
 async def _errors(request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
                   ) -> web.StreamResponse:
-    """Render every refusal as JSON; turn anything unexpected into a bare 500 INTERNAL."""
+    """Render every refusal as JSON (a change that did not have the runner's state in time:
+    503 ``TURN_BUSY``); turn anything unexpected into a bare 500 INTERNAL."""
     try:
         return await handler(request)
     except ApiError as e:
         return error_response(request, e.status, e.code, e.reason, e.headers)
+    except TurnBusy as e:  # a change that waited too long for the runner's state: not done
+        return error_response(request, 503, "TURN_BUSY", str(e), {"Retry-After": "1"})
     except web.HTTPException as e:  # the router's 404/405, aiohttp's own 413
         if e.status < 400:
             raise

@@ -312,12 +312,31 @@ async def send_kill(link: Any, reason: str, preview_id: Optional[str], actor: Op
         return ChangeResult(False, f"STATE_UNREACHABLE: the kill could not be written: {e}")
     if did is None:
         return ChangeResult(False, f"KILL_IN_FORCE: kill {in_force} is in force; release it before another")
-    await link.applier.apply_new()
+    here = await _carry_out(link)
     unheard = preview["unheard"]
     return ChangeResult(True, f"KILL_SENT: directive {did} for {len(accounts)} account(s) on "
                               f"{len(preview['shards'])} shard(s)" + (
                                   f"; NOT HEARD, carried out when heard again: {', '.join(unheard)}" if unheard else
-                                  "") + "; follow it with ksctl status --firm")
+                                  "") + here + "; follow it with ksctl status --firm")
+
+
+_CARRYING: set[asyncio.Task] = set()  # applications of a written kill still running (kept from the collector)
+
+
+async def _carry_out(link: Any) -> str:
+    """The written kill carried out on this shard's accounts (the applier takes the runner's
+    turn), waited at most :data:`FIRM_WAIT_S`: a tick holding the turn (on a state store that
+    does not answer) must not keep the answer past a client's time-out. Past it, the application
+    goes on (never cut half-way) and the answer says so."""
+    task = asyncio.ensure_future(link.applier.apply_new())
+    _CARRYING.add(task)
+    task.add_done_callback(_CARRYING.discard)
+    try:
+        await asyncio.wait_for(asyncio.shield(task), FIRM_WAIT_S)
+    except asyncio.TimeoutError:
+        return (f"; this shard carries it out once its tick gives up the runner's state (not within "
+                f"{FIRM_WAIT_S:g}s)")
+    return ""
 
 
 async def release_kill(link: Any, approver: str, reason: str) -> Any:

@@ -13,7 +13,11 @@ snapshots are fetched, never while it evaluates, journals, saves or sends.
 
 Also the loop that view calls made from other threads (the API's) are carried to, and which
 of them need the turn at all: reads, and heartbeats (an in-memory beat on the leader; a store
-write on a standby that changes none of its state), run as they come.
+write on a standby that changes none of its state), run as they come. A change that has not had
+the turn within :data:`TURN_WAIT_S` (a tick waiting on a state store that does not answer holds
+it until the store's deadline) is given up, not done, and said as :class:`TurnBusy`: who holds
+the state and for how long, within a client's time-out, never left to the client as a runner
+that cannot be reached.
 
 Must not: be awaited from a thread other than its loop's (calls from the API's thread are
 carried over by :meth:`Turn.run_view_call`), or let an operator change pass a waiting tick.
@@ -24,10 +28,28 @@ from __future__ import annotations
 import asyncio
 import collections
 import contextlib
+import time
 from typing import Any, AsyncIterator, Callable, Optional
 
 # the owner of a turn handed to a waiter that has not resumed yet: no one may take it meanwhile
 _HANDED = object()
+
+# How long a change sent from another thread (the API's) waits for the turn: well under a
+# client's 10 s (client/transport.py), so that a tick held up by the state store is said as such.
+TURN_WAIT_S = 4.0
+
+
+class TurnBusy(Exception):
+    """A change that did not have the turn within :data:`TURN_WAIT_S`: nothing of it was done."""
+
+    def __init__(self, holder: str, held_s: float):
+        super().__init__(holder, held_s)
+        self.holder = holder
+        self.held_s = held_s
+
+    def __str__(self) -> str:
+        return (f"TURN_BUSY: {self.holder} has held the runner's state for {self.held_s:.1f}s (a tick waits there "
+                "on the state store or a venue); nothing was done; ask again; ksctl status says what answers")
 
 
 class _PriorityLock:
@@ -36,6 +58,8 @@ class _PriorityLock:
     def __init__(self) -> None:
         self.owner: Any = None
         self.depth = 0
+        self.since = 0.0  # when the owner took it (time.monotonic)
+        self.first = False  # the owner is the tick's (or a change of token's)
         self._first: collections.deque[asyncio.Future] = collections.deque()
         self._rest: collections.deque[asyncio.Future] = collections.deque()
 
@@ -50,7 +74,7 @@ class _PriorityLock:
             self.depth += 1
             return
         if self.owner is None and not self._first and (first or not self._rest):
-            self.owner, self.depth = task, 1
+            self._take(task, first)
             return
         fut = asyncio.get_running_loop().create_future()
         queue = self._first if first else self._rest
@@ -65,7 +89,16 @@ class _PriorityLock:
                 with contextlib.suppress(ValueError):
                     queue.remove(fut)
             raise
-        self.owner, self.depth = task, 1
+        self._take(task, first)
+
+    def _take(self, task: Any, first: bool) -> None:
+        self.owner, self.depth, self.since, self.first = task, 1, time.monotonic(), first
+
+    def holder(self) -> tuple[str, float]:
+        """Who holds the turn now and for how long (seconds)."""
+        if self.owner is None:
+            return "nobody", 0.0
+        return ("the tick" if self.first else "an operator's change"), time.monotonic() - self.since
 
     def release(self) -> None:
         if self.depth <= 0:
@@ -93,7 +126,11 @@ class Turn:
                            "runbook", "metrics_text", "triggers", "incidents", "preview_lock", "preview_unlock",
                            "preview_reset", "preview_close", "preview_revoke", "positions", "heartbeat", "heartbeats",
                            "silence_preview", "metrics_page",
-                           "silences", "status_all"})
+                           "silences", "status_all", "firm_shards", "firm_status", "firm_kill_preview",
+                           "firm_kill_status", "overrides", "preview_restore", "runbooks", "chart",
+                           # written to the firm's tables (fenced) without the runner's state, then
+                           # carried out here in the turn it takes itself (runner/firm/apply.py)
+                           "firm_kill"})
 
     def __init__(self) -> None:
         self._lock: Optional[_PriorityLock] = None
@@ -158,11 +195,20 @@ class Turn:
         if getattr(fn, "__name__", None) in self.WITHOUT_TURN:
             result = fn(*args, **kwargs)
             return (await result) if asyncio.iscoroutine(result) else result
-        async with self.here():
+        lock = self._here()
+        try:
+            async with asyncio.timeout(TURN_WAIT_S):
+                await lock.acquire(first=False)
+        except TimeoutError:
+            raise TurnBusy(*lock.holder()) from None
+        try:
             result = fn(*args, **kwargs)
             if asyncio.iscoroutine(result):
                 result = await result
             # Keep the turn for one pass of the loop: what is already due (a tick's next step, the
             # lease watchdog) runs before the next operator call, however many are queued.
             await asyncio.sleep(0)
+        finally:
+            if lock.owner is asyncio.current_task():
+                lock.release()
         return result

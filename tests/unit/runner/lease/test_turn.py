@@ -188,3 +188,63 @@ def test_a_tick_runs_ahead_of_a_hundred_queued_operator_changes(tmp_path):
     operator = [k for k in before if k in ("manual_lock", "manual_unlock")]
     assert len(operator) <= 3, operator  # not the hundred queued ahead of it
     assert len(answers) == 100 and all(a.reason for a in answers)  # every change was answered after it
+
+
+def test_a_change_that_waits_past_its_bound_is_refused_busy_and_not_done(monkeypatch):
+    """A tick held up in its turn (a state store that does not answer keeps it up to the
+    store's deadline, 20 s) made every operator change wait with it, past a client's 10 s: the
+    client said the runner could not be reached. Now a change waits TURN_WAIT_S at most, is not
+    done, and says who holds the state and for how long; the one after the tick is done."""
+    import killswitch.runner.lease.turn as turn_module
+
+    monkeypatch.setattr(turn_module, "TURN_WAIT_S", 0.05)
+
+    async def main():
+        turn, done, store = Turn(), [], asyncio.Event()
+
+        async def tick():
+            async with turn.first():
+                await store.wait()  # the store's answer
+
+        def lock_scope(why):
+            done.append(why)
+            return why
+
+        ticking = asyncio.ensure_future(tick())
+        await asyncio.sleep(0)
+        with pytest.raises(turn_module.TurnBusy) as busy:
+            await turn.run_view_call(lock_scope, ("while the tick waits",), {})
+        assert turn.waiting == 0  # the refused change left nothing queued
+        store.set()
+        await ticking
+        assert await turn.run_view_call(lock_scope, ("after",), {}) == "after"
+        assert await turn.run_view_call(lambda: "read", (), {}) == "read"
+        return str(busy.value), done
+
+    said, done = run(main())
+    assert said.startswith("TURN_BUSY: the tick has held the runner's state for 0.") and "nothing was done" in said
+    assert done == ["after"]
+
+
+def test_a_read_never_waits_for_the_turn():
+    """Every name Turn lets through without the turn answers while a tick holds it."""
+    async def main():
+        turn, store = Turn(), asyncio.Event()
+
+        async def tick():
+            async with turn.first():
+                await store.wait()
+
+        ticking = asyncio.ensure_future(tick())
+        await asyncio.sleep(0)
+        answers = []
+        for name in sorted(Turn.WITHOUT_TURN):
+            def read(name=name):
+                return name
+            read.__name__ = name
+            answers.append(await asyncio.wait_for(turn.run_view_call(read, (), {}), 1))
+        store.set()
+        await ticking
+        return answers
+
+    assert run(main()) == sorted(Turn.WITHOUT_TURN)
