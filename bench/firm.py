@@ -505,11 +505,36 @@ def launch(args: Any, sd: Path, pol: Path, acc: Path, api_port: int, name: str, 
     return runner
 
 
+def rss_trace(pid: int, seconds: float, every: float) -> list[tuple[float, float, float]]:
+    """``seconds`` waited out, the deciding process's and its readers' RSS (MB) taken every
+    ``every`` seconds (and at the end): the memory over a long gate's phase (``--gate 3600``)."""
+    trace, t0 = [], time.monotonic()
+    while True:
+        left = seconds - (time.monotonic() - t0)
+        trace.append((time.monotonic() - t0, cores.rss_mb(pid), readers_rss(pid)))
+        if left <= 0:
+            return trace
+        time.sleep(min(every, left))
+
+
+def rss_said(trace: list[tuple[float, float, float]]) -> str:
+    """The trace as a line: first, after ten minutes, last; the growth over its second half (MB/h)."""
+    if len(trace) < 3 or trace[-1][0] < 120:
+        return ""
+    ten = min(trace, key=lambda x: abs(x[0] - 600))
+    half = min(trace, key=lambda x: abs(x[0] - trace[-1][0] / 2))
+    slope = [(trace[-1][i] - half[i]) / max(1e-9, trace[-1][0] - half[0]) * 3600 for i in (1, 2)]
+    return (f"  RSS through the gate's phase ({trace[-1][0] / 60:.0f} min, {len(trace)} samples): deciding "
+            f"{trace[0][1]:.0f} → {ten[1]:.0f} ({ten[0] / 60:.0f} min) → {trace[-1][1]:.0f} MB, readers "
+            f"{trace[0][2]:.0f} → {ten[2]:.0f} → {trace[-1][2]:.0f} MB; over its second half "
+            f"{slope[0]:+.1f} / {slope[1]:+.1f} MB an hour")
+
+
 def gate_phase(args: Any, pid: int, d: Path, out: dict) -> None:
     """The gate's phase: waited out, or spent sampling the deciding process with py-spy
     (``--profile``: it does not slow the process it samples), where its core went said."""
     if not args.profile:
-        time.sleep(args.gate)
+        out["rss_trace"] = rss_trace(pid, args.gate, args.rss_every)
         return
     why = profile_share.record(pid, args.gate, d / "profile.txt")
     out["profile"] = why or profile_share.summary(d / "profile.txt")
@@ -730,6 +755,8 @@ def report(r: dict, ref: float, args: Any) -> None:
           f"{r['hold_max_s'] * 1000:.0f} ms ({r['hold_max_s'] * 1000 / ref:.0f} loops), holds ≥ 1 s "
           f"{r['holds_over_1s']:.0f}; snapshots failed {r['snapshot_failures']:.0f}; stream reconnects "
           f"{r['reconnects']:.0f}; 'Task exception was never retrieved' {r['unretrieved']}")
+    if rss_said(r.get("rss_trace") or []):
+        print(rss_said(r["rss_trace"]))
     for i, t in enumerate(x for x in r["throttled"] if x):
         print(f"  the quota (runner {i}): {t}")
     ev, c = [ms for ms, _ in r["events"].values() if ms == ms], r["cancel_ms"]
@@ -751,6 +778,8 @@ def main() -> None:
     ap.add_argument("--quiet", type=float, default=20.0)
     ap.add_argument("--gate", type=float, default=20.0)
     ap.add_argument("--checks", type=float, default=1000.0)
+    ap.add_argument("--rss-every", type=float, default=60.0,
+                    help="seconds between samples of the processes' RSS through the gate's phase")
     ap.add_argument("--rogue-rate", type=float, default=4.0, help="entries a second on each locked account")
     ap.add_argument("--rogue-s", type=float, default=10.0)
     ap.add_argument("--trials", type=int, default=20)
