@@ -66,7 +66,7 @@ def test_an_accepted_refusal_stays_visible_with_who_accepted_it(tmp_path):
     assert "; accepted by alice at 2026-" in line and line.endswith(f": {WHY}"), line
     screen, html = out["screen"], out["html"]
     assert not screen["close_rejected"]  # not an error any more ...
-    assert screen["standing"]["accepted"].startswith("by alice: SOL/USDT:USDT SHORT"), screen["standing"]
+    assert screen["standing"]["accepted"].line.startswith("by alice: SOL/USDT:USDT SHORT"), screen["standing"]
     assert "1 POSITION LEFT OPEN, ACCEPTED by alice" in html  # ... but still on the first screen
     [row] = [r for r in screen["residuals"] if r["symbol"] == SOL]
     assert row["accepted"].startswith("accepted by alice at 2026-") and row["accepted"].endswith(WHY)

@@ -135,7 +135,7 @@ def test_each_refused_leg_stands_after_a_restart_on_the_status_and_the_first_scr
     assert "since 2026-03-02T" in text and "or ksctl close-accept --account A" in text, text
     # the console's first screen: the standing problem, each leg with the venue's words
     assert {(r["symbol"], r["leg"]) for r in screen["close_rejected"]} == LEGS
-    assert screen["standing"]["rejected"].startswith("not sent again: ")
+    assert screen["standing"]["rejected"].line.startswith("not sent again: ")
     assert all(r["venue_said"] == SAID and r["since"] for r in screen["close_rejected"])
     # paged: each leg its own alert (the 80 ETH short as well as the 30 ETH long)
     pages = [e for e in events if e.kind == CLOSE_RESIDUAL]

@@ -163,8 +163,8 @@ def test_an_order_a_flatten_left_open_is_named_everywhere_and_paged_once_across_
                        run(desk2.incidents()))
     assert [(r["order_id"], r["said"]) for r in model["still_open"]] == [(oid, f"ORDER_STILL_OPEN: {WORDS}")]
     # the console's first screen says it in one line among the standing problems, after a restart too
-    assert model["standing"]["still_open"].startswith("the venue still lists: ")
-    assert model["still_open"][0]["account"] in model["standing"]["still_open"]
+    assert model["standing"]["still_open"].line.startswith("the venue still lists: ")
+    assert model["still_open"][0]["account"] in model["standing"]["still_open"].line
     rb = store2.runbook(incident)  # the incident's runbook names it, with what the venue said
     assert [(x["order_id"], x["said"]) for x in rb.data["still_open"]] == [(oid, f"ORDER_STILL_OPEN: {WORDS}")]
     assert f"`{oid}`" in rb.markdown and WORDS in rb.markdown

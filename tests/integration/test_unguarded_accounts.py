@@ -105,7 +105,7 @@ def test_a_narrowing_reload_and_its_reset_leave_an_account_said_unguarded_everyw
     assert SAID in said, said
     model = page(w)
     assert model["unguarded"] == [MAIN]
-    assert model["standing"]["unguarded"] == f"no policy's scope selects {MAIN}"
+    assert model["standing"]["unguarded"].line == f"no policy's scope selects {MAIN}"
     text = environment().get_template("view.html.j2").render(**model)
     assert "1 ACCOUNT GUARDED BY NO POLICY" in text, text
     assert gauge(w) == "killswitch_accounts_unguarded 1.0"

@@ -14,8 +14,8 @@ import asyncio
 import pytest
 
 from killswitch.render.status import violation_lines
+from killswitch.runner.console.facts import facts_of
 from killswitch.runner.console.model import page_model
-from killswitch.runner.console.strip import standing_lines
 from killswitch.state import open_store
 
 from .test_enforcement import engine, long_btc, open_ids, tick, violations, with_runner
@@ -92,5 +92,5 @@ def test_a_restarted_runner_shows_the_violations_the_last_one_caught(tmp_path):
     model = seen["screen"]["violations"]  # the console's Lock violations table
     # (a revert's order names its fills: "beta-mkt-2 (beta, id …) 1.5")
     assert model["total"] == 2 and {r["order"].split(" ")[0] for r in model["rows"]} == {"alp-rogue-1", "beta-mkt-2"}
-    assert standing_lines(seen["screen"])["violations"].startswith("2 at the venue, the latest")
+    assert facts_of(seen["screen"])["violations"].line.startswith("2 at the venue, the latest")
     assert seen["a_day_on"]["total"] == 0 and seen["a_day_on"]["recent"] == []

@@ -38,10 +38,11 @@ from ..gate.gate import binding_lock
 from ..lock.lock import DEAD_MANS_SWITCH, OPERATOR, LockBook, LockStatus, iso_ms, parse_iso_ms
 from ..view import CoverageStatus, IncidentStatus, RunnerStatus, ThresholdCheck, TriggerStatus
 from .alerts import tab_alert
+from .facts import facts_of
 from .leader import leader_facts
 from .limits_model import limit_rows, override_row
 from .policy_badge import policy_badges
-from .strip import entered_on, pages_reach, refused_legs, standing_lines, strip_rows
+from .strip import entered_on, pages_reach, refused_legs, strip_rows
 
 FINAL_ORDER_STATUSES = ("filled", "canceled", "rejected", "expired", "failed")
 # A tick later than this many tick intervals, and never less than STALLED_MIN_S, is "stalled"; an
@@ -248,7 +249,7 @@ def page_model(status: RunnerStatus, ready: tuple[Any, Any], lock: dict, dms: di
         "violations": _violations(status.lock_violations, now),
         "dms": _dms(dms, now), "scope_names": names, **leader_facts(status),
     }
-    return {**model, "standing": standing_lines(model)}
+    return {**model, "standing": facts_of(model)}  # each standing problem by kind (facts/)
 
 
 def _counted(doc: dict, now: int) -> dict:

@@ -4,8 +4,8 @@ FILES CHANGED while a reload compiles), and the drift checker's latest verdict (
 ``origin/main:policies/`` checked N min ago / BEHIND rev X / DIVERGED: documents / ...).
 
 What it owns: :func:`policy_badges` (the template's two badges from the status's
-``policy_sync``) and :func:`drift_line` (the standing problem's one line when the verdict is
-not in sync). Also the badge of a shard in the firm strip from what its board carries
+``policy_sync``; the standing problem when the verdict is not in sync is
+:mod:`.facts.drift`'s). Also the badge of a shard in the firm strip from what its board carries
 (:func:`shard_badge`, from :meth:`~killswitch.runner.sync.tracker.PolicySync.summary`) and the
 strip's warning when the shards run different revisions (:func:`revisions_differ`).
 
@@ -69,14 +69,6 @@ def policy_badges(ps: Optional[PolicySyncStatus], when: Callable[[Optional[int]]
                    "detail": v.detail, "documents": list(v.documents), "by": v.by, "checked": when(v.checked_ms),
                    "against": v.against}
     return {"files": files, "verdict": verdict, "documents": len(ps.running.documents)}
-
-
-def drift_line(badges: Optional[dict]) -> Optional[str]:
-    """The standing problem's line when the checker's verdict is not in sync (None: it is, or none)."""
-    verdict = (badges or {}).get("verdict")
-    if verdict is None or verdict["state"] == "in_sync":
-        return None
-    return f"{verdict['words']} ({verdict['against']}), checked by {verdict['by']}"
 
 
 def shard_badge(policy: Optional[dict]) -> Optional[dict]:

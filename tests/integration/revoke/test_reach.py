@@ -159,7 +159,7 @@ def test_a_revokes_unreached_account_is_named_after_a_restart_everywhere_the_rev
     r = again.desk
     model = page_model(r.status(), (True, "LEADER"), r.lock_document(), r.dms_status(), r.triggers(),
                        run(r.incidents()))
-    assert model["standing"]["trading"] == f"trading revoked on {ACCOUNT}; {UNREACHED}", model["standing"]
+    assert model["standing"]["trading"].line == f"trading revoked on {ACCOUNT}; {UNREACHED}", model["standing"]
     page = console_text(again)
     assert f"Trading NOT revoked {OTHER}: OUT OF REACH, not revoked (no revoke: block in the Accounts document); " \
            "asked by ann's revoke of simulated" in page, page

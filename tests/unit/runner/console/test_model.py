@@ -213,7 +213,7 @@ def test_the_failing_pages_line_says_the_fallback_took_their_pages_as_status_doe
     m = model(st)
     line = ("desk/desk-chat failing since 12:55:00 UTC (5m ago), desk/pager failing since 12:55:00 UTC (5m ago); "
             "their failed pages go to the fallback desk/audit-webhook (the latest at 12:59:00 UTC (1m ago))")
-    assert m["standing"]["pages"] == line
+    assert m["standing"]["pages"].line == line
     page = render(m)
     summary = page[page.index('data-keep="problem-pages"'):]
     assert text_of(summary[:summary.index("</summary>")]).endswith(f"PAGES ARE FAILING: {line}"), summary
@@ -222,9 +222,9 @@ def test_the_failing_pages_line_says_the_fallback_took_their_pages_as_status_doe
                                                fallback="audit-webhook", fallback_ms=T0 - 60_000),
                                ReceiverFailure("desk", "desk-chat", "HTTP 401", T0 - 120_000, 2)))
     m = model(st)
-    assert m["standing"]["pages"].endswith(
+    assert m["standing"]["pages"].line.endswith(
         "; desk/pager's failed pages go to the fallback desk/audit-webhook (the latest at 12:59:00 UTC (1m ago)); "
-        "no fallback receiver has delivered desk/desk-chat's pages"), m["standing"]["pages"]
+        "no fallback receiver has delivered desk/desk-chat's pages"), m["standing"]["pages"].line
     assert "no fallback receiver has delivered desk/desk-chat's pages" in text_of(render(m))
     # a fallback whose time is missing: the line and the detail say where the pages went with no time,
     # never an empty "(the latest at ())" (walk 12's L1), and the page renders
@@ -233,13 +233,13 @@ def test_the_failing_pages_line_says_the_fallback_took_their_pages_as_status_doe
                                ReceiverFailure("desk", "pager", "secret not resolved", T0 - 300_000, 9,
                                                fallback="audit-webhook", fallback_ms=None)))
     m = model(st)
-    assert m["standing"]["pages"].endswith("; their failed pages go to the fallback desk/audit-webhook"), m["standing"]
+    assert m["standing"]["pages"].line.endswith("; their failed pages go to the fallback desk/audit-webhook")
     text = text_of(render(m))
     assert "PAGES ARE FAILING: " in text and "the latest at" not in text and "()" not in text, text
     assert ("desk/pager: secret not resolved (9 failed rounds since 12:55:00 UTC (5m ago)); its failed pages go to "
             "the fallback desk/audit-webhook LIVE") in text, text
     st = status(pages_failing=(ReceiverFailure("desk", "pager", "secret not resolved", T0 - 60_000, 0),))
-    assert model(st)["standing"]["pages"] == "desk/pager failing since 12:59:00 UTC (1m ago)"
+    assert model(st)["standing"]["pages"].line == "desk/pager failing since 12:59:00 UTC (1m ago)"
 
 
 def test_a_receiver_known_unreachable_before_any_page_is_in_the_banner():
@@ -256,7 +256,7 @@ def test_pages_failing_counts_from_the_receiver_still_failing_not_one_that_recov
     st = status(pages_failing=(ReceiverFailure("desk", "pager", "HTTP 503", T0 - 60_000, 2),),
                 pages_failing_since_ms=T0 - 600_000)
     m = model(st)
-    assert m["standing"]["pages"] == ("desk/pager failing since 12:59:00 UTC (1m ago); no fallback receiver "
+    assert m["standing"]["pages"].line == ("desk/pager failing since 12:59:00 UTC (1m ago); no fallback receiver "
                                       "has delivered its pages")
     text = text_of(render(m))
     assert "PAGES ARE FAILING: desk/pager failing since 12:59:00 UTC (1m ago)" in text, text
@@ -408,12 +408,12 @@ def test_a_revoked_accounts_keys_are_named_with_their_state_never_a_method():
 def test_the_trading_locked_line_names_every_scope_a_lock_binds():
     """Two accounts halted (a stage's and an operator's) and a venue reducing: the standing line names
     them all, halted first, never the first scope alone (fourth walk, issue 65)."""
-    from killswitch.runner.console.strip import standing_lines
+    from killswitch.runner.console.facts import facts_of
 
     book = (LockBook().apply(OTHER, "halted", now_ms=T0 - 60_000, policy="portfolio-breaker", stage=2)
             .apply(ACC, "halted", now_ms=T0 - 30_000, policy=OPERATOR, stage=None)
             .apply("binanceusdm", "reducing", now_ms=T0 - 20_000, policy="futures-book", stage=1))
-    line = standing_lines(model(status((ACC, OTHER)), book))["lock"]
+    line = facts_of(model(status((ACC, OTHER)), book))["lock"].line
     assert line.startswith(f"halted on {ACC}, {OTHER}; reducing on binanceusdm"), line
     assert line.endswith("(3 locks in force)"), line
 
