@@ -34,7 +34,7 @@ KINDS: dict[str, tuple[str, ...]] = {
     "engine": ("(killswitch/engine/",),
     "pydantic": ("(pydantic/",),
     "state store": ("(killswitch/state/", "(sqlite3/", "(psycopg/"),
-    "api and gate": ("(killswitch/runner/api/", "(killswitch/runner/gate/", "(aiohttp/"),
+    "api and gate": ("(killswitch/face/api/", "(killswitch/runner/gate/", "(aiohttp/"),
     "logging": ("(logging/",),
 }
 # a sample whose innermost frame is one of these is the event loop's own work (selecting,

@@ -27,7 +27,7 @@ token, the digests of the tokens document), and whatever follows an ``Authorizat
 ``key=value`` / ``"key": "value"`` pairs whose key names a secret (``api_key``, ``x-auth-token``,
 ``password``, ``token=`` …). A message that must quote a credential is a bug; this is the net
 under it, not the reason to be careless (the API does not quote a request it could not parse:
-see :mod:`killswitch.runner.api.http`).
+see :mod:`killswitch.face.api.http`).
 
 Owns the handlers it puts on the root logger, the ``killswitch`` logger's level and the hooks
 above while configured; :func:`unconfigure` gives back what it found. Never removes a handler it

@@ -22,7 +22,7 @@ from urllib.parse import urljoin
 
 import pytest
 
-from killswitch.runner.api.signin import OidcConfig, Signin, load_oidc_config, make_signin
+from killswitch.face.api.signin import OidcConfig, Signin, load_oidc_config, make_signin
 
 from .conftest import require_module
 from .procs import free_port

@@ -155,10 +155,10 @@ def run(policies, accounts, state_url, shard, lock_file, api_host, api_port, api
         api_write_rate, api_heartbeat_rate, api_write_queue, strict, kube_leader_label, kube_serviceaccount_dir,
         readers, max_file_bytes, max_ticks) -> None:
     """Run the kill switch: tick, decide, act, lock, serve the API."""
+    from ..face.api.admission import parse_limits
     from ..policy.units import UnitError, parse_duration
     from ..process.daemon import main
     from ..process.options import RunOptions
-    from ..runner.api.admission import parse_limits
     from ..runner.lease.pod_label import label_key_problem
 
     try:

@@ -33,7 +33,7 @@ document goes to stderr. The runner reads the document with --api-tokens (the ch
 def new(identity: str, roles: str, output: str) -> None:
     """Make a token for one identity. -o json prints the token and its entry as one document on
     stdout (keep it as secret as the token)."""
-    from ..runner.api.identity import TokensError, normalise_identity, parse_tokens, token_digest
+    from ..face.api.identity import TokensError, normalise_identity, parse_tokens, token_digest
 
     value = secrets.token_urlsafe(32)
     entry = {"identity": normalise_identity(identity), "roles": [r.strip() for r in roles.split(",") if r.strip()],
@@ -55,7 +55,7 @@ def new(identity: str, roles: str, output: str) -> None:
 @output_option
 def check(path: str, output: str) -> None:
     """Read a tokens document as the runner would; list its identities and roles."""
-    from ..runner.api.identity import TokensError, load_tokens
+    from ..face.api.identity import TokensError, load_tokens
 
     try:
         tokens = load_tokens(path)

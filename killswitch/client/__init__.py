@@ -1,4 +1,4 @@
-"""A typed client of a running runner's HTTP API (:mod:`killswitch.runner.api.api`).
+"""A typed client of a running runner's HTTP API (:mod:`killswitch.face.api.api`).
 
 What it owns: one method per endpoint an operator or a bot calls, the request each sends (the
 bearer token, when it has one, on the endpoints that may need one: the changes, and the reads that

@@ -134,7 +134,7 @@ class Daemon(PolicyReloads):
         (False: refused, said; the tokens document read, or None.)"""
         tokens = None
         if self.opts.api_tokens and self.opts.api_port is not None:
-            from ..runner.api.identity import TokensError, load_tokens
+            from ..face.api.identity import TokensError, load_tokens
 
             try:
                 tokens = load_tokens(self.opts.api_tokens)
@@ -396,7 +396,7 @@ class Daemon(PolicyReloads):
                             "the OTLP metrics are not pushed meanwhile (/metrics is unaffected)"))
         if api is not None:
             # the API's threads watched: a loop that ended or an accept that failed is said, and
-            # accepting starts again (runner/api/thread.py); the tick goes on meanwhile
+            # accepting starts again (face/api/thread.py); the tick goes on meanwhile
             out.append(Task(API, api.serve, RESTART, "the API's connections are not all served meanwhile "
                                                      "(the tick, the lock file and the lease go on)"))
         return out

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Optional
 
-from ..runner.api.admission import Limits
+from ..face.api.admission import Limits
 from ..runner.lease.pod_label import SERVICEACCOUNT_DIR
 from ..runner.tick.wakes import DEFAULT_MIN_SPACING_S
 from ..sources import MAX_FILE_BYTES
@@ -33,11 +33,11 @@ class RunOptions:
     audit_anchor_every_ms: int = 5 * 60_000  # how often the audit head is exported (log line and /metrics)
     audit_sinks: tuple[str, ...] = ()  # where the audit chain is streamed (audit/siem/targets.py's URLs)
     audit_sink_required: bool = False  # writes that add risk refused while no audit sink takes rows
-    web_config_file: Optional[str] = None  # TLS on the API (runner/api/tls/webconfig.py); None: plain HTTP
-    trusted_proxy: Optional[str] = None  # the trusted proxy's document (runner/api/proxy/config.py); None: no proxy
+    web_config_file: Optional[str] = None  # TLS on the API (face/api/tls/webconfig.py); None: plain HTTP
+    trusted_proxy: Optional[str] = None  # the trusted proxy's document (face/api/proxy/config.py); None: no proxy
     api_token_file: Optional[str] = None  # the shared token from a file (a mounted Secret), not api_token_env
-    api_tokens: Optional[str] = None  # the tokens document: identities and roles (see runner/api/identity.py)
-    oidc_config: Optional[str] = None  # single sign-on for the console (runner/api/signin/); None: tokens only
+    api_tokens: Optional[str] = None  # the tokens document: identities and roles (see face/api/identity.py)
+    oidc_config: Optional[str] = None  # single sign-on for the console (face/api/signin/); None: tokens only
     console_public: bool = False  # the console's views without a token (its actions always need one)
     log_format: str = "text"  # text or json lines (see killswitch/logs.py)
     max_file_bytes: int = MAX_FILE_BYTES  # a policy file over it is refused unread (KS010): at start, at a reload

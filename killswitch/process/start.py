@@ -21,17 +21,17 @@ import os
 from typing import TYPE_CHECKING, Any, Callable, Optional, Sequence
 
 from ..compile.compiler import CompileResult, compile_documents
+from ..face.api.admission import Admission
 from ..policy.accounts_doc import Account
 from ..policy.load import load_sources
-from ..runner.api.admission import Admission
 from ..sources import revision_text
 from ..zones import zone, zone_known
 from .shared import beside_warning, shared_token_of
 
 if TYPE_CHECKING:  # pragma: no cover - annotations only
     from ..audit.siem.shipper import AuditSinks
-    from ..runner.api.proxy import ProxyConfig
-    from ..runner.api.tls.context import LiveTls
+    from ..face.api.proxy import ProxyConfig
+    from ..face.api.tls.context import LiveTls
     from ..runner.operator.desk import Desk
     from ..state.store import StateStore
 
@@ -97,8 +97,8 @@ def graph_to_run(result: CompileResult, store: "StateStore", strict: bool, decla
 def load_tls(path: str, echo: Callable[[str], None], err: Callable[[str], None]) -> "Optional[LiveTls]":
     """The API's TLS from the web config file at ``path`` (``--web-config-file``), read before
     anything starts; None when it cannot be served (said: the file and what is wrong)."""
-    from ..runner.api.tls.context import LiveTls
-    from ..runner.api.tls.webconfig import WebConfigError
+    from ..face.api.tls.context import LiveTls
+    from ..face.api.tls.webconfig import WebConfigError
 
     tls = LiveTls(path, echo=echo, err=err)
     try:
@@ -116,7 +116,7 @@ def load_proxy(path: str, tls: "Optional[LiveTls]", tokens: Any, echo: Callable[
     starts; None when it cannot be used (said). A proxy trusted by its client certificate needs
     the web config file's client CA: without one no certificate is verified, and none could
     match."""
-    from ..runner.api.proxy import ProxyConfigError, load_proxy_config
+    from ..face.api.proxy import ProxyConfigError, load_proxy_config
 
     try:
         config = load_proxy_config(path)
@@ -139,8 +139,8 @@ def load_signin(path: str, echo: Callable[[str], None], err: Callable[[str], Non
     """The console's single sign-on from the file at ``path`` (``--oidc-config``), its provider
     discovered and its keys read before anything starts; None when it cannot be used (said: the
     file and the key, or the provider and why)."""
+    from ..face.api.signin import ProviderError, SigninConfigError, load_oidc_config, make_signin
     from ..logs import scrub_also
-    from ..runner.api.signin import ProviderError, SigninConfigError, load_oidc_config, make_signin
 
     try:
         config = load_oidc_config(path)
@@ -160,7 +160,7 @@ def load_signin(path: str, echo: Callable[[str], None], err: Callable[[str], Non
 
 def attach_signin(signin: Any, store: Any, echo: Callable[[str], None], err: Callable[[str], None]) -> bool:
     """The sign-in's sign-outs and names kept in the state store, on a connection of its own
-    (:meth:`~killswitch.runner.api.signin.flow.Signin.attach`); False when the store cannot give
+    (:meth:`~killswitch.face.api.signin.flow.Signin.attach`); False when the store cannot give
     one or be read (said), which stops the start: a sign-out must hold across replicas. True
     without a sign-in (None)."""
     from ..state.store import StoreError
@@ -208,9 +208,9 @@ async def start_api(desk: "Desk", opts: Any, tokens: Any, reloader: Any, echo: C
     :func:`load_proxy`'s; ``signin``: :func:`load_signin`'s, shared by both loops; ``warn``: the
     WARNING lines about the shared token, :mod:`.shared`); None when it is refused (said; the
     caller closes the runner)."""
+    from ..face.api.api import make_app
+    from ..face.api.identity import TokensError
     from ..logs import scrub_also
-    from ..runner.api.api import make_app
-    from ..runner.api.identity import TokensError
 
     shared = shared_token_of(opts, tokens)
     if shared.problem:
@@ -226,14 +226,14 @@ async def start_api(desk: "Desk", opts: Any, tokens: Any, reloader: Any, echo: C
     desk.add_metrics(admission)
     proxy = trusted_proxy(desk, proxy_config, opts.external_url)
     try:
-        from ..runner.api.access import shared_token
-        from ..runner.api.identity import LiveTokens, Tokens
+        from ..face.api.access import shared_token
+        from ..face.api.identity import LiveTokens, Tokens
 
         live = reloader.serve(LiveTokens(tokens or Tokens(), shared_token(token or None), shared.source))
         app = make_app(desk, tokens=live, console_public=opts.console_public, admission=admission,
                        refusal=refusal, proxy=proxy, signin=signin)
         # the same application for the bots' loop: its handlers are its loop's, the identities
-        # and the admission of writes the ones above (see runner/api/thread.py); over TLS the
+        # and the admission of writes the ones above (see face/api/thread.py); over TLS the
         # first bytes cannot be looked into and one loop serves every connection
         gate = make_app(desk, tokens=live, console_public=opts.console_public, admission=admission,
                         refusal=refusal, proxy=proxy, signin=signin) \
@@ -243,7 +243,7 @@ async def start_api(desk: "Desk", opts: Any, tokens: Any, reloader: Any, echo: C
         return None
     who = [i.name for i in (tokens.identities if tokens else ())] + (["shared-token"] if token else [])
     if token and tokens is not None:  # a conscious choice: said with the roles it carries
-        from ..runner.api.identity import SHARED_IDENTITY
+        from ..face.api.identity import SHARED_IDENTITY
 
         (warn or err)(beside_warning(shared.source, next(i for i in live.current.identities
                                                          if i.name == SHARED_IDENTITY)))
@@ -257,11 +257,11 @@ async def start_api(desk: "Desk", opts: Any, tokens: Any, reloader: Any, echo: C
         echo(f"ksctl run: API identities: {', '.join(who)}")
     # Served from threads of their own: requests never wait for a tick or a store write to be
     # parsed, every view call comes back to this loop, and the bots' connections are served on a
-    # loop of their own, where no status read is answered before a check (see runner/api/thread.py).
-    from ..runner.api.thread import ApiThread
+    # loop of their own, where no status read is answered before a check (see face/api/thread.py).
+    from ..face.api.thread import ApiThread
 
     desk.serve_views_on(asyncio.get_running_loop())
-    from ..runner.api.tls.context import TlsMetrics
+    from ..face.api.tls.context import TlsMetrics
 
     desk.add_metrics(TlsMetrics(tls))  # its reloads and failed handshakes (declared without TLS too)
     api = ApiThread(app, opts.api_host, opts.api_port or 0, gate=gate, tls=tls)
@@ -280,8 +280,8 @@ async def start_api(desk: "Desk", opts: Any, tokens: Any, reloader: Any, echo: C
 def trusted_proxy(desk: "Desk", config: "Optional[ProxyConfig]", external_url: Optional[str]) -> Any:
     """The trusted-proxy mode over ``desk`` (None without ``config``), its refusals audited through
     the desk on the runner's loop and counted on ``/metrics`` (declared either way)."""
-    from ..runner.api.handlers import call_view
-    from ..runner.api.proxy import ProxyMetrics, TrustedProxy
+    from ..face.api.handlers import call_view
+    from ..face.api.proxy import ProxyMetrics, TrustedProxy
 
     proxy = None if config is None else TrustedProxy(
         config, audit=lambda row: call_view(desk.audit_api_refusal, row),

@@ -2,7 +2,7 @@
 document's file changes (a Kubernetes Secret updated in place: the kubelet swaps its files whole).
 
 What it owns: noticing the change (the file's stat, looked at between two ticks), reading the
-document again and putting it in force whole (:class:`~killswitch.runner.api.identity.LiveTokens`),
+document again and putting it in force whole (:class:`~killswitch.face.api.identity.LiveTokens`),
 giving the log's scrubber the new digests, and saying what changed by identity name and role
 (``API tokens reloaded (the file changed): identities alice, bob; added: bob (approver)``). A
 document that cannot be used changes nothing: the identities in force stay, and an ERROR line
@@ -16,8 +16,8 @@ from __future__ import annotations
 import os
 from typing import Callable, Optional
 
+from ..face.api.identity import LiveTokens, Tokens, TokensError, load_tokens
 from ..logs import scrub_also
-from ..runner.api.identity import LiveTokens, Tokens, TokensError, load_tokens
 
 
 def stat_key(path: Optional[str]) -> Optional[tuple]:

@@ -12,8 +12,8 @@ from typing import Any
 
 from adapters.simulated.adapter import SimulatedAdapter
 from adapters.simulated.engine import ManualClock
+from killswitch.face.api.api import make_app, start_api, stop_api
 from killswitch.process.bootstrap import build_runner_and_desk
-from killswitch.runner.api.api import make_app, start_api, stop_api
 from killswitch.state import open_store
 
 from ..unit.runner.operator.test_operator import T0, TICK_MS, live_close

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from killswitch.runner.api.identity import parse_tokens
+from killswitch.face.api.identity import parse_tokens
 from tests.signin_provider import free_port, provider, signin_for  # noqa: F401 - a fixture
 
 from .conftest import ACCOUNT

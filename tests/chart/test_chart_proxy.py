@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from killswitch.runner.api.proxy import load_proxy_config
+from killswitch.face.api.proxy import load_proxy_config
 from tests.chart.conftest import CHART, CI_VALUES, objects_of, one, runner_container
 
 ON = ["--set", "trustedProxy.enabled=true"]

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from killswitch.runner.api.signin.config import load_oidc_config
+from killswitch.face.api.signin.config import load_oidc_config
 from tests.chart.conftest import CHART, CI_VALUES, objects_of, one, runner_container
 
 ON = ["--set", "signin.enabled=true", "--set", "signin.issuer=https://login.desk.example/realms/desk",

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from killswitch.runner.api.tls.context import build_context
-from killswitch.runner.api.tls.webconfig import load_web_config
+from killswitch.face.api.tls.context import build_context
+from killswitch.face.api.tls.webconfig import load_web_config
 from tests.chart.conftest import CHART, CI_VALUES, objects_of, one, runner_container
 from tests.tls_certs import Ca
 

@@ -414,7 +414,7 @@ def test_wheel_from_the_docker_context_installs_and_runs_without_test_extras(doc
     r = subprocess.run([str(venv / "bin" / "ksctl"), "--version"], capture_output=True, text=True, timeout=60)
     assert r.returncode == 0 and "0.1.0" in r.stdout, r.stdout + r.stderr
     probe = ("import importlib.util, sys\n"
-             "import killswitch.cli.run, killswitch.process.daemon, killswitch.runner.api.api\n"
+             "import killswitch.cli.run, killswitch.process.daemon, killswitch.face.api.api\n"
              "import killswitch.state.postgres\n"
              "import adapters.ccxt_exchange\n"
              # the built-in runbook is the repository's default.md.j2, shipped as package data

@@ -240,10 +240,10 @@ def world(tmp_path_factory):
     tokens.write_text("apiVersion: killswitch/v1\nkind: ApiTokens\ntokens:\n"
                       f"  - {{identity: walker, roles: [operator], sha256: {'ab' * 32}}}\n")
     root = Path(__file__).resolve().parents[2]
-    from killswitch.runner.api.admission import Admission, Limits
+    from killswitch.face.api.admission import Admission, Limits
 
     # the walk sends many changes of one identity in a few seconds: a rate the walk cannot reach,
-    # so that an answer is the command's, never 429 (the rates are tested in tests/unit/runner/api/test_admission.py)
+    # so that an answer is the command's, never 429 (the rates are tested in tests/unit/face/api/test_admission.py)
     with Served(tmp, admission=Admission(Limits(write_rate=10_000.0, write_burst=10_000))) as srv:
         yield {"policies": str(POLICIES), "recording": str(RECORDING), "state": state, "tokens": str(tokens),
                "accounts": str(POLICIES / "accounts.yaml"), "runbooks": str(root / "runbooks"),

@@ -15,7 +15,7 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
-from killswitch.runner.api.identity import token_digest
+from killswitch.face.api.identity import token_digest
 from tests.conftest import POLICIES
 from tests.procs import Receiver, accounts_file, free_port, wait_port
 

@@ -31,7 +31,7 @@ from typing import Optional
 
 import pytest
 
-from killswitch.runner.api.identity import token_digest
+from killswitch.face.api.identity import token_digest
 from killswitch.state import open_store
 from tests.conftest import POLICIES, require_tool
 from tests.procs import accounts_file, free_port, wait_port

@@ -1,4 +1,4 @@
-"""TLS on the API's listener (``ksctl run --web-config-file``; killswitch/runner/api/tls/),
+"""TLS on the API's listener (``ksctl run --web-config-file``; killswitch/face/api/tls/),
 against real clients over 127.0.0.1 with certificates the test makes: the typed client and
 ``ksctl`` over https, an aiohttp client with and without a client certificate (refused where
 one is required; one from another CA refused; one that names no identity answered 401; one that
@@ -26,12 +26,12 @@ from click.testing import CliRunner
 
 from killswitch.cli.main import cli
 from killswitch.client import RunnerClient, RunnerUnreachable
-from killswitch.runner.api.api import make_app
-from killswitch.runner.api.identity import parse_tokens, token_digest
-from killswitch.runner.api.thread import ApiThread
-from killswitch.runner.api.tls.context import LiveTls
+from killswitch.face.api.api import make_app
+from killswitch.face.api.identity import parse_tokens, token_digest
+from killswitch.face.api.thread import ApiThread
+from killswitch.face.api.tls.context import LiveTls
 from tests.tls_certs import Ca, serial_of
-from tests.unit.runner.api.test_api import TOKEN, FakeView
+from tests.unit.face.api.test_api import TOKEN, FakeView
 
 BOUND_S = 10.0
 

@@ -284,7 +284,7 @@ def test_a_position_below_the_minimum_is_a_residual_in_status_runbook_and_a_noti
 
 def test_ksctl_status_lists_the_residuals(tmp_path):
     from killswitch.cli.main import cli
-    from killswitch.runner.api.api import make_app, start_api
+    from killswitch.face.api.api import make_app, start_api
 
     clock = ManualClock(T0)
     engine = _dust_book(clock)

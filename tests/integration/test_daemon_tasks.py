@@ -95,7 +95,7 @@ def test_a_failing_named_task_is_said_by_name_and_the_process_stops_cleanly_with
 
 def test_the_apis_loop_ending_under_it_is_said_as_the_api_task_and_the_runner_goes_on(tmp_path, exchange,
                                                                                      monkeypatch):
-    from killswitch.runner.api.thread import ApiThread
+    from killswitch.face.api.thread import ApiThread
 
     said: list[str] = []
     daemon = _daemon(tmp_path, exchange, monkeypatch, said)

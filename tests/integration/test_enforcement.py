@@ -264,10 +264,10 @@ def test_growth_under_a_halt_names_the_bot_by_its_fill_and_its_revert_as_the_run
     names both strategies from the fills, the bot's order that filled most as the order that
     broke the lock, and the runner's own revert apart; once the revert filled, status, the
     console's model and the page's title say so."""
+    from killswitch.face.console.model import page_model
     from killswitch.notify.alerts import Alert
     from killswitch.notify.dispatch import Notification
     from killswitch.notify.message import compose
-    from killswitch.runner.console.model import page_model
 
     seen: dict = {}
 

@@ -11,8 +11,8 @@ import aiohttp
 from adapters.simulated.engine import ManualClock
 from adapters.simulated.scenarios import build
 from killswitch.compile.compiler import compile_documents
+from killswitch.face.api.api import make_app, start_api, stop_api
 from killswitch.policy.load import load_text
-from killswitch.runner.api.api import make_app, start_api, stop_api
 from killswitch.runner.gate.refusals import refusal_key
 
 from .test_runner import POLICY, T0, TICK_MS, setup

@@ -17,9 +17,9 @@ from adapters.simulated.adapter import SimulatedAdapter
 from adapters.simulated.engine import ManualClock
 from adapters.simulated.scenarios import build
 from killswitch.compile.compiler import compile_documents
+from killswitch.face.api.api import make_app, start_api, stop_api
 from killswitch.policy.load import load_text
 from killswitch.process.bootstrap import build_runner_and_desk
-from killswitch.runner.api.api import make_app, start_api, stop_api
 from killswitch.state import open_store
 
 from .test_runner import T0, TICK_MS

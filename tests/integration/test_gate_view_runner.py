@@ -17,9 +17,9 @@ from types import SimpleNamespace
 from adapters.simulated.adapter import SimulatedAdapter
 from adapters.simulated.engine import ManualClock
 from adapters.simulated.scenarios import build
+from killswitch.face.api.api import make_app
+from killswitch.face.api.thread import ApiThread
 from killswitch.process.bootstrap import build_runner_and_desk
-from killswitch.runner.api.api import make_app
-from killswitch.runner.api.thread import ApiThread
 from killswitch.state import open_store
 from tests.unit.runner.operator.test_operator import ACCOUNT, T0, TICK_MS, compiled
 

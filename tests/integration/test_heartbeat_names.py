@@ -10,7 +10,7 @@ import asyncio
 import aiohttp
 import yarl
 
-from killswitch.runner.api.api import make_app, start_api, stop_api
+from killswitch.face.api.api import make_app, start_api, stop_api
 
 from .test_runner import TICK_MS, parts_of, setup
 

@@ -401,9 +401,9 @@ def test_a_lone_runner_keeps_its_lease_through_a_burst_of_store_heavy_operator_c
     loop's last sign of life, is more than a shared 2-core machine stalls a process for; with
     0.9 s this failed now and then when the machine was slow, the burst never mattering.)"""
     import killswitch.state as state_pkg
+    from killswitch.face.api.admission import Limits
     from killswitch.process.daemon import Daemon
     from killswitch.process.options import RunOptions
-    from killswitch.runner.api.admission import Limits
 
     from .test_processes import Sim
 
@@ -419,7 +419,7 @@ def test_a_lone_runner_keeps_its_lease_through_a_burst_of_store_heavy_operator_c
     acc = accounts_file(tmp_path, sim.port, paced=True)
     ttl_ms = 1_500
     # admission limits that let the whole burst through to the runner: what is tested here is
-    # the lease under a queue of slow changes (shedding is tests/unit/runner/api/test_admission.py's)
+    # the lease under a queue of slow changes (shedding is tests/unit/face/api/test_admission.py's)
     limits = Limits(write_rate=1000, write_burst=1000, queue=1000)
     tries = []
     try:

@@ -11,9 +11,9 @@ import asyncio
 import aiohttp
 import pytest
 
+from killswitch.face.api.api import make_app, start_api, stop_api
 from killswitch.metrics import Registry, parse_families
 from killswitch.process.bootstrap import SinkOptions, build_runner_and_desk, runner_sinks
-from killswitch.runner.api.api import make_app, start_api, stop_api
 from killswitch.runner.lease.keeper import LeaseKeeper
 from killswitch.sources import compile_sources
 from killswitch.state import open_store

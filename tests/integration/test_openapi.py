@@ -10,10 +10,10 @@ from pathlib import Path
 
 from ruamel.yaml import YAML
 
-from killswitch.runner.api.api import make_app
-from killswitch.runner.api.signin import Signin
-from killswitch.runner.api.signin.config import parse_oidc_config
-from killswitch.runner.api.signin.provider import Metadata, Provider, ProviderKeys
+from killswitch.face.api.api import make_app
+from killswitch.face.api.signin import Signin
+from killswitch.face.api.signin.config import parse_oidc_config
+from killswitch.face.api.signin.provider import Metadata, Provider, ProviderKeys
 
 from .test_runner import setup
 

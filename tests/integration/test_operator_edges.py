@@ -18,12 +18,12 @@ from killswitch.cli.common import EXIT_UNVERIFIED
 from killswitch.cli.main import cli
 from killswitch.client import RunnerClient
 from killswitch.compile.compiler import compile_documents
+from killswitch.face.api.api import make_app, start_api, stop_api
+from killswitch.face.api.identity import parse_tokens, token_digest
 from killswitch.orders import PLANNED_KIND, planned_count
 from killswitch.policy.load import load_text
 from killswitch.process.bootstrap import build_runner_and_desk
 from killswitch.render.status import status_text
-from killswitch.runner.api.api import make_app, start_api, stop_api
-from killswitch.runner.api.identity import parse_tokens, token_digest
 from killswitch.state import open_store
 from tests.conftest import ROOT
 

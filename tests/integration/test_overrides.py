@@ -19,10 +19,10 @@ from adapters.simulated.engine import ManualClock
 from adapters.simulated.scenarios import build
 from killswitch.cli.main import cli
 from killswitch.compile.compiler import compile_documents
+from killswitch.face.api.api import make_app, start_api, stop_api
+from killswitch.face.api.identity import parse_tokens, token_digest
 from killswitch.overrides import iso
 from killswitch.policy.load import load_text
-from killswitch.runner.api.api import make_app, start_api, stop_api
-from killswitch.runner.api.identity import parse_tokens, token_digest
 from killswitch.state import open_store
 
 from .test_gate_limits import BTC

@@ -13,11 +13,11 @@ from prometheus_client.parser import text_string_to_metric_families
 from adapters.simulated.adapter import SimulatedAdapter
 from adapters.simulated.engine import ManualClock
 from adapters.simulated.scenarios import build
+from killswitch.face.api.identity import parse_tokens, token_digest
 from killswitch.process.bootstrap import build_runner_and_desk
-from killswitch.runner.api.identity import parse_tokens, token_digest
 from killswitch.runner.sync.values import verdict_of
 from killswitch.state import open_store
-from tests.unit.runner.api.test_api import serve
+from tests.unit.face.api.test_api import serve
 
 from .test_runner import T0, graph
 

@@ -11,8 +11,8 @@ import asyncio
 import pytest
 
 from killswitch.events import LOCK_VIOLATION
+from killswitch.face.console.model import page_model
 from killswitch.render.status import violation_lines
-from killswitch.runner.console.model import page_model
 from killswitch.state.store import IntentRow
 
 from .test_enforcement import long_btc, tick, violations, with_runner

@@ -9,8 +9,8 @@ import asyncio
 
 import aiohttp
 
+from killswitch.face.api.api import make_app, start_api, stop_api
 from killswitch.runbooks.operator_actions import operator_actions
-from killswitch.runner.api.api import make_app, start_api, stop_api
 
 from .test_runner import TICK_MS, setup
 from .test_runner_api import ALICE, BOB, PEOPLE
@@ -108,7 +108,7 @@ def test_refused_writes_of_every_verb_are_audited_with_their_author_and_reported
 
 
 def test_a_flood_of_refused_writes_writes_at_most_ten_rows_a_minute_and_counts_the_rest():
-    from killswitch.runner.api.refused_writes import RefusedWrites
+    from killswitch.face.api.refused_writes import RefusedWrites
 
     now = [0.0]
     ledger = RefusedWrites(None, clock=lambda: now[0])

@@ -21,13 +21,13 @@ from adapters.ccxt_exchange import CcxtAdapter
 from adapters.simulated.http import SimServer, wall_clock
 from adapters.simulated.venues import sim_account
 from killswitch.events import CLOSE_RESIDUAL
+from killswitch.face.console.model import page_model
 from killswitch.notify.alerts import Alert, fingerprint
 from killswitch.notify.message import headline
 from killswitch.process.bootstrap import build_runner_and_desk
 from killswitch.render.status import status_text
-from killswitch.runner.console.model import page_model
 from killswitch.state import open_store
-from tests.unit.runner.console.test_model import render, text_of
+from tests.unit.face.console.test_model import render, text_of
 
 from .sim_helpers import engine
 from .test_venue_truth_runner import NO_LOCKS, TICK_MS, Recorder, graph, ticks

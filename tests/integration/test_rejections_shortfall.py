@@ -11,7 +11,7 @@ from killswitch.notify.alerts import Alert
 from killswitch.notify.message import headline
 from killswitch.render.status import status_text
 from killswitch.runbooks.incident import residual_docs
-from tests.unit.runner.console.test_model import render, text_of
+from tests.unit.face.console.test_model import render, text_of
 
 from . import test_venue_truth_runner as truth
 from .test_rejections_durable import first_screen

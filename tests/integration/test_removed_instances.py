@@ -23,11 +23,11 @@ from adapters.simulated.engine import ManualClock
 from adapters.simulated.scenarios import build
 from killswitch.client import LockDocument
 from killswitch.compile.compiler import compile_documents
+from killswitch.face.console.http import environment
+from killswitch.face.console.model import page_model
 from killswitch.policy.load import load_text
 from killswitch.process.bootstrap import build_runner_and_desk
 from killswitch.render.status import status_text
-from killswitch.runner.console.http import environment
-from killswitch.runner.console.model import page_model
 from killswitch.runner.tick.loop import GraphReload
 from killswitch.runner.view import decode
 from killswitch.state import open_store

@@ -14,8 +14,8 @@ from click.testing import CliRunner
 
 from killswitch.cli.main import cli
 from killswitch.events import runbook_path
+from killswitch.face.api.api import make_app, start_api, stop_api
 from killswitch.runbooks.sink import RunbookSink
-from killswitch.runner.api.api import make_app, start_api, stop_api
 
 from ..conftest import ROOT
 from .test_runner import drive, parts_of, positions, setup

@@ -14,7 +14,7 @@ from click.testing import CliRunner
 
 from killswitch.cli.main import cli
 from killswitch.events import runbook_path
-from killswitch.runner.api.api import make_app, start_api, stop_api
+from killswitch.face.api.api import make_app, start_api, stop_api
 
 from .test_runbook_incident import crash
 

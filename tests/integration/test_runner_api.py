@@ -8,9 +8,9 @@ import json
 import aiohttp
 
 from killswitch.compile.compiler import compile_documents
+from killswitch.face.api.api import make_app, start_api, stop_api
+from killswitch.face.api.identity import parse_tokens, token_digest
 from killswitch.policy.load import load_text
-from killswitch.runner.api.api import make_app, start_api, stop_api
-from killswitch.runner.api.identity import parse_tokens, token_digest
 
 from .test_runner import POLICY, TICK_MS, parts_of, setup
 

@@ -13,7 +13,7 @@ import urllib.request
 import pytest
 
 from killswitch.client import DmsSummary, RunnerClient, RunnerError, dms_of
-from killswitch.runner.api.api import make_app, start_api, stop_api
+from killswitch.face.api.api import make_app, start_api, stop_api
 
 from .test_runner import T0, TICK_MS, setup
 

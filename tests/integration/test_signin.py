@@ -14,10 +14,10 @@ import time
 import pytest
 import requests
 
-from killswitch.runner.api.api import make_app, start_api, stop_api
-from killswitch.runner.api.identity import parse_tokens, token_digest
-from killswitch.runner.api.signin import Signin
-from killswitch.runner.api.signin.flow import FOLLOW_S
+from killswitch.face.api.api import make_app, start_api, stop_api
+from killswitch.face.api.identity import parse_tokens, token_digest
+from killswitch.face.api.signin import Signin
+from killswitch.face.api.signin.flow import FOLLOW_S
 from tests.browser.conftest import LiveRunner
 from tests.signin_provider import free_port, provider, sign_in, signin_for  # noqa: F401 - a fixture
 from tests.unit.runner.operator.test_operator import ACCOUNT

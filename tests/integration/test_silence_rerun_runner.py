@@ -10,8 +10,8 @@ import asyncio
 import textwrap
 
 from killswitch.compile.compiler import compile_documents
+from killswitch.face.console.model import _incident
 from killswitch.policy.load import load_text
-from killswitch.runner.console.model import _incident
 from killswitch.silences import silencing
 
 from .test_runner import TICK_MS, drive, parts_of, setup

@@ -13,8 +13,8 @@ from click.testing import CliRunner
 
 from killswitch.cli.main import cli
 from killswitch.client import RunnerClient
-from killswitch.runner.api.api import make_app, start_api, stop_api
-from killswitch.runner.api.identity import parse_tokens, token_digest
+from killswitch.face.api.api import make_app, start_api, stop_api
+from killswitch.face.api.identity import parse_tokens, token_digest
 
 from .test_runner import TICK_MS, build_runner_and_desk, graph, setup
 

@@ -17,11 +17,11 @@ import pytest
 from click.testing import CliRunner
 
 from killswitch.cli.main import cli
+from killswitch.face.api.api import make_app, start_api, stop_api
+from killswitch.face.api.identity import parse_tokens, token_digest
+from killswitch.face.console.silences_model import silence_row
 from killswitch.render.silences import silence_line
 from killswitch.render.times import iso
-from killswitch.runner.api.api import make_app, start_api, stop_api
-from killswitch.runner.api.identity import parse_tokens, token_digest
-from killswitch.runner.console.silences_model import silence_row
 from killswitch.runner.lock.lock import iso_ms
 from killswitch.silences import silencing
 

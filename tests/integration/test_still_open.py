@@ -20,11 +20,11 @@ from adapters.simulated.adapter import SimulatedAdapter
 from adapters.simulated.engine import ManualClock
 from adapters.simulated.scenarios import build
 from killswitch.compile.compiler import compile_documents
+from killswitch.face.console.model import page_model
 from killswitch.policy.load import load_text
 from killswitch.process.bootstrap import build_runner_and_desk
 from killswitch.runbooks.report import closure_report
 from killswitch.runbooks.sink import RunbookSink
-from killswitch.runner.console.model import page_model
 from killswitch.runner.venue.port import Venues
 from killswitch.state import open_store
 

@@ -26,8 +26,8 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 from killswitch.compile.compiler import compile_documents
+from killswitch.face.api.api import make_app, start_api, stop_api
 from killswitch.policy.load import load_text
-from killswitch.runner.api.api import make_app, start_api, stop_api
 from killswitch.telemetry import TelemetrySink, attributes as A
 
 from .test_runner import POLICY, TICK_MS, parts_of, setup

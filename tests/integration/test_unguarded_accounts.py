@@ -17,9 +17,9 @@ from adapters.simulated.adapter import SimulatedAdapter
 from adapters.simulated.engine import ManualClock
 from adapters.simulated.scenarios import build
 from killswitch.client import LockDocument
+from killswitch.face.console.http import environment
 from killswitch.process.bootstrap import build_runner_and_desk
 from killswitch.render.status import status_text
-from killswitch.runner.console.http import environment
 from killswitch.runner.gate.request import Decision
 from killswitch.runner.view import decode
 from killswitch.state import open_store

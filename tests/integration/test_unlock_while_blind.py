@@ -8,7 +8,7 @@ import asyncio
 
 import aiohttp
 
-from killswitch.runner.api.api import make_app, start_api, stop_api
+from killswitch.face.api.api import make_app, start_api, stop_api
 
 from .test_coverage_runner import graph_of
 from .test_runner import POLICY, setup

@@ -31,6 +31,7 @@ from adapters.simulated.venues import sim_account
 from killswitch.client import LockDocument
 from killswitch.compile.compiler import compile_documents
 from killswitch.events import CLOSE_RESIDUAL, ORDER_FAILED, POSITION_MODE_MISMATCH
+from killswitch.face.console.model import page_model
 from killswitch.metrics import parse_families
 from killswitch.notify.alerts import Alert
 from killswitch.notify.message import headline
@@ -40,7 +41,6 @@ from killswitch.render.history import history_text
 from killswitch.render.report import report_markdown
 from killswitch.render.status import status_text
 from killswitch.runbooks.report import closure_report
-from killswitch.runner.console.model import page_model
 from killswitch.state import open_store
 
 from .sim_helpers import engine

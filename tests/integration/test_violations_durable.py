@@ -13,9 +13,9 @@ import asyncio
 
 import pytest
 
+from killswitch.face.console.facts import facts_of
+from killswitch.face.console.model import page_model
 from killswitch.render.status import violation_lines
-from killswitch.runner.console.facts import facts_of
-from killswitch.runner.console.model import page_model
 from killswitch.state import open_store
 
 from .test_enforcement import engine, long_btc, open_ids, tick, violations, with_runner

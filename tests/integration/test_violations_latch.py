@@ -12,9 +12,9 @@ from adapters.simulated.engine import ManualClock
 from adapters.simulated.scenarios import build
 from killswitch.client import LockDocument
 from killswitch.compile.compiler import compile_documents
+from killswitch.face.api.api import make_app, start_api, stop_api
 from killswitch.policy.load import load_text
 from killswitch.render.status import status_text
-from killswitch.runner.api.api import make_app, start_api, stop_api
 from killswitch.runner.view import RunnerStatus
 from killswitch.runner.view_decode import decode
 

@@ -72,6 +72,9 @@ PLANTED = {
     # (the lock, the runner's bottom room, reaching up to a value that imports nothing: no circle)
     "runner-rooms": ("killswitch/runner/lock/zz_up.py", "from killswitch.runner import api_request\n",
                      "killswitch.runner.lock.zz_up -> killswitch.runner.api_request"),
+    # (the runner's lock reaching up to the face's view of it: the face sits above the runner)
+    "face-above": ("killswitch/runner/lock/zz_face.py", "from killswitch.face.console import chart_svg\n",
+                   "killswitch.runner.lock.zz_face -> killswitch.face.console.chart_svg"),
     # (in adapters: the imports planted in killswitch above make circles of their own there)
     # (the report names the one import of the two whose removal breaks the circle)
     "no-circles": ("adapters/zz_circle_a.py", "from . import zz_circle_b\n", "-> .zz_circle_"),

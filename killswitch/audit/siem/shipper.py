@@ -246,7 +246,7 @@ class AuditSinks:
 
     def refusal(self) -> Optional[str]:
         """Why an operator write that adds risk is refused now (``AUDIT_SINK_DOWN``), or None: it
-        may go on. What reduces risk never waits (:mod:`killswitch.runner.api.access`)."""
+        may go on. What reduces risk never waits (:mod:`killswitch.face.api.access`)."""
         if not self.required or any(s.up for s in self.shippers):
             return None
         why = "; ".join(f"{s.target.name}: {s.cause or 'not reached yet'}" for s in self.shippers)

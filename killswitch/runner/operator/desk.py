@@ -10,7 +10,7 @@ the part that owns it, plus the log line of an operator's change (:mod:`.oplog`)
 reset, the silences of the incident it ends. Built by :func:`killswitch.process.bootstrap.build_runner_and_desk`
 from the same parts as the :class:`~..tick.loop.Runner`, which keeps the tick and the lease.
 
-Threads. The API serves from a thread of its own (:mod:`..api.thread`) and hands every view call
+Threads. The API serves from a thread of its own (:mod:`killswitch.face.api.thread`) and hands every view call
 to the tick's loop (:meth:`Desk.run_view_call`): reads as they come, changes one at a time in the
 turn (:class:`~..lease.turn.Turn`), which the tick holds from start to end ahead of every change
 waiting, so that no queue of operator calls delays a tick by more than the one change being

@@ -2,7 +2,7 @@
 refused for headers only a trusted proxy may send (``api_proxy_header_refused``), an operator's
 write refused before any command saw it (``api_write_refused``), a person signed in to the
 console or out (``console_signin``, ``console_signout``). The API bounds how many it asks for
-(runner/api/proxy/ledger.py, runner/api/refused_writes.py).
+(face/api/proxy/ledger.py, face/api/refused_writes.py).
 
 What it owns: writing them through the leadership, the chain's one writer: fenced while this
 runner leads (a runner deposed meanwhile writes it as the standby it now is), else marked
@@ -24,9 +24,9 @@ class RequestAudits:
 
     async def audit_api_refusal(self, payload: dict, kind: str = "api_proxy_header_refused") -> None:
         """A request the API refused for headers only a trusted proxy may send, audited
-        (``api_proxy_header_refused``; the API bounds how many: runner/api/proxy/ledger.py), or
+        (``api_proxy_header_refused``; the API bounds how many: face/api/proxy/ledger.py), or
         an operator's write it refused before any command (``api_write_refused``,
-        runner/api/refused_writes.py): fenced while this runner leads, else as the standby it
+        face/api/refused_writes.py): fenced while this runner leads, else as the standby it
         is (``standby``)."""
         await self._audit_here(kind, payload)
 
@@ -36,7 +36,7 @@ class RequestAudits:
 
     async def audit_signin(self, kind: str, payload: dict) -> None:
         """A person signed in to the console or out (``console_signin``, ``console_signout``:
-        runner/api/signin/flow.py), audited as :meth:`audit_api_refusal` audits: fenced while this
+        face/api/signin/flow.py), audited as :meth:`audit_api_refusal` audits: fenced while this
         runner leads, else as the standby it is (``standby``)."""
         if kind not in ("console_signin", "console_signout"):
             raise ValueError(f"not a sign-in's audit kind: {kind}")

@@ -13,7 +13,7 @@ to a bounded number of points per series that keeps every extreme (:func:`thin`)
 
 Every value comes from a stored fact: samples the leader stored at its ticks, thresholds from
 the graph running, entries from the audit trail. Pure: no I/O, no clock, no markup (the
-renderer, :mod:`killswitch.runner.console.chart_svg`, escapes what it draws). Must not invent a
+renderer, :mod:`killswitch.face.console.chart_svg`, escapes what it draws). Must not invent a
 sample: a tick without one is a gap, a value the evaluation did not have stays None.
 """
 

@@ -1,5 +1,5 @@
 """The stored runbooks as the API lists them, and the answer for an incident none is stored for
-(the routes are :mod:`..api`'s and :mod:`..console`'s):
+(the routes are :mod:`killswitch.face.api`'s and :mod:`killswitch.face.console`'s):
 
     ``GET /v1/runbooks[?since_ms=MS&limit=N]``  200 ``{"format_version": 1, "runbooks": [...]}``:
                                 the latest ``limit`` (1 to 1000, default 50) runbooks created at

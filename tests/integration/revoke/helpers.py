@@ -254,7 +254,7 @@ class ServedKeys:
         self.thread = threading.Thread(target=lambda: self.loop.run_until_complete(self._serve()), daemon=True)
 
     async def _serve(self):
-        from killswitch.runner.api.api import make_app, start_api, stop_api
+        from killswitch.face.api.api import make_app, start_api, stop_api
 
         w = self.w
         await w.runner.start()

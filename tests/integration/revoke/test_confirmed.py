@@ -71,9 +71,9 @@ def test_a_read_back_that_disagrees_is_not_confirmed_and_is_sent_again(tmp_path)
 
 
 def console_text(w) -> str:
-    from killswitch.runner.console.http import environment
-    from killswitch.runner.console.model import page_model
-    from tests.unit.runner.console.test_model import text_of
+    from killswitch.face.console.http import environment
+    from killswitch.face.console.model import page_model
+    from tests.unit.face.console.test_model import text_of
 
     r = w.desk
     m = page_model(r.status(), (True, "LEADER"), r.lock_document(), r.dms_status(), r.triggers(), run(r.incidents()))
@@ -81,8 +81,8 @@ def console_text(w) -> str:
 
 
 def test_status_and_the_console_say_revoked_only_once_the_venue_confirmed_it(tmp_path):
+    from killswitch.face.api.render import encode
     from killswitch.render.status import trading_lines
-    from killswitch.runner.api.render import encode
     from killswitch.runner.view import RunnerStatus, decode
 
     venue = KeyVenue()

@@ -128,10 +128,10 @@ def test_a_revokes_unreached_account_is_named_after_a_restart_everywhere_the_rev
     nothing did (status, the console, the restore preview, the start-up log, the report row)."""
     import logging
 
+    from killswitch.face.api.render import encode
+    from killswitch.face.console.model import page_model
     from killswitch.render.status import trading_lines
     from killswitch.runbooks.operator_actions import operator_actions
-    from killswitch.runner.api.render import encode
-    from killswitch.runner.console.model import page_model
     from killswitch.runner.view import RunnerStatus, decode
 
     from .test_confirmed import console_text

@@ -1,4 +1,4 @@
-"""The typed runner client (killswitch/client/) against the real API (killswitch/runner/api/api.py)
+"""The typed runner client (killswitch/client/) against the real API (killswitch/face/api/api.py)
 over a hand-written view, served on 127.0.0.1 from a thread of its own: every method returns
 the value the view answered, every refusal is a RunnerError with the API's reason code, and the
 token appears nowhere but in the Authorization header."""
@@ -22,9 +22,9 @@ from killswitch.client import (
     VenueCountdown,
     dms_of,
 )
-from killswitch.runner.api.api import make_app
-from killswitch.runner.api.identity import parse_tokens, token_digest
-from killswitch.runner.api.thread import ApiThread
+from killswitch.face.api.api import make_app
+from killswitch.face.api.identity import parse_tokens, token_digest
+from killswitch.face.api.thread import ApiThread
 from killswitch.runner.gate.request import Decision
 from killswitch.runner.view import (
     ChangeResult,
@@ -35,7 +35,7 @@ from killswitch.runner.view import (
     RunnerStatus,
     ScopeStatus,
 )
-from tests.unit.runner.api.test_api import TOKEN, FakeView
+from tests.unit.face.api.test_api import TOKEN, FakeView
 
 VIEWER, BOT, ALICE = "tok-viewer-0123456789", "tok-bot-0123456789", "tok-alice-0123456789"
 PEOPLE = parse_tokens({"apiVersion": "killswitch/v1", "kind": "ApiTokens", "tokens": [

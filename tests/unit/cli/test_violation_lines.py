@@ -48,7 +48,7 @@ def test_a_revert_nobody_is_named_for_says_why_and_two_strategies_are_both_named
 
 
 def test_the_console_shows_the_bots_order_and_the_runners_revert_labelled_as_its_own():
-    from killswitch.runner.console.model import _violations
+    from killswitch.face.console.model import _violations
 
     (row,) = _violations({"total": 1, "recent": [REVERT]}, REVERT["ts_ms"])["rows"]
     assert (row["order"], row["order_id"], row["revert"], row["strategy"], row["outcome"]) == (

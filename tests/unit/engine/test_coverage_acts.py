@@ -14,7 +14,7 @@ from killswitch.render.status import coverage_lines
 from killswitch.runner.readout.armed import coverage_rows
 from killswitch.runner.view import RunnerStatus
 from tests.unit.engine_helpers import MIN
-from tests.unit.runner.console.test_model import model, render, status, text_of
+from tests.unit.face.console.test_model import model, render, status, text_of
 
 from .test_coverage_armed import example_graph
 from .test_coverage_partly import _ladder_at

@@ -7,9 +7,9 @@ the runbook says why it is unknown, as the incident card does."""
 
 from __future__ import annotations
 
+from killswitch.face.console.model import _trigger
 from killswitch.render.runbook import fallback_markdown
 from killswitch.runbooks.incident import assemble
-from killswitch.runner.console.model import _trigger
 from killswitch.runner.readout.readout import trigger_statuses
 from tests.unit.engine_helpers import MIN, run, signal, single_signal_graph, snap
 

@@ -1,5 +1,5 @@
 """The firm board's pure core (killswitch/firm/board.py) and the console's firm strip model
-(killswitch/runner/console/firm_strip.py): every shard heard or not and why — a board or facts
+(killswitch/face/console/firm_strip.py): every shard heard or not and why — a board or facts
 older than the firm's stale bound, no leader, a new leader not yet published, nothing published —
 its incidents ordered, its lock, its console's URL (the Accounts document's first, the runner's
 own second, a note when neither, never a URL that is not http(s)); the firm-wide breaker; a shard
@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import pytest
 
+from killswitch.face.console.firm_strip import firm_alert, firm_strip, strip_of
 from killswitch.firm.board import (
     FIRM_EVALUATING,
     FIRM_NOBODY,
@@ -26,7 +27,6 @@ from killswitch.firm.board import (
 )
 from killswitch.firm.facts import ShardLease
 from killswitch.render.firm import board_text
-from killswitch.runner.console.firm_strip import firm_alert, firm_strip, strip_of
 
 NOW = 1_772_456_400_000
 ASSIGN = {"desk-a": ["a1"], "desk-b": ["b1", "b2"]}
@@ -209,6 +209,6 @@ def test_a_shards_console_url_in_the_accounts_document_reaches_the_shards_start_
 
 
 def test_every_shard_not_heard_has_one_name_with_why_after_it():
-    from killswitch.runner.console.firm_strip import STATE_WORDS
+    from killswitch.face.console.firm_strip import STATE_WORDS
 
     assert all(w.startswith("NOT HEARD") for state, w in STATE_WORDS.items() if state != "SHARD_LIVE")

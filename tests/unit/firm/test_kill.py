@@ -249,9 +249,9 @@ def test_the_progress_gives_the_three_times_once_every_account_reached_them_and_
 
 
 def test_the_consoles_firm_strip_shows_the_kill_in_force_with_its_progress_and_the_kill_action():
+    from killswitch.face.console.firm_strip import firm_strip, kill_of
+    from killswitch.face.console.http import ASSETS, environment
     from killswitch.firm.board import firm_board
-    from killswitch.runner.console.firm_strip import firm_strip, kill_of
-    from killswitch.runner.console.http import ASSETS, environment
     from tests.unit.firm.test_board import ASSIGN, NOW, STALE_MS, _inputs, _when
 
     strip = firm_strip(firm_board(ASSIGN, _inputs(), NOW, asked="desk-a", firm_stale_ms=STALE_MS), _when)

@@ -5,9 +5,9 @@ token; without a document, the variable as before; the file of ``--api-token-fil
 
 from __future__ import annotations
 
+from killswitch.face.api.identity import SHARED_IDENTITY, Tokens, parse_tokens, token_digest
 from killswitch.process.options import RunOptions
 from killswitch.process.shared import beside_warning, shared_token_of
-from killswitch.runner.api.identity import SHARED_IDENTITY, Tokens, parse_tokens, token_digest
 
 ALICE, STALE = "tok-alice-0123456789", "tok-stale-0123456789"
 PEOPLE = parse_tokens({"apiVersion": "killswitch/v1", "kind": "ApiTokens", "tokens": [

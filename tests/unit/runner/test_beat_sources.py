@@ -2,7 +2,7 @@
 ``heartbeat``): only those a policy, an armed dead man's switch or the Accounts document names;
 anything else refused ``UNKNOWN_SOURCE`` with the names it resembles; at most ``MAX_SOURCES``
 held (``SOURCES_FULL``); the status bounded with them. And the sources each API identity beats
-(killswitch/runner/api/beats.py): at most ``MAX_SOURCES_PER_IDENTITY`` at once."""
+(killswitch/face/api/beats.py): at most ``MAX_SOURCES_PER_IDENTITY`` at once."""
 
 from __future__ import annotations
 
@@ -10,9 +10,9 @@ import json
 
 import pytest
 
-from killswitch.runner.api import beats
-from killswitch.runner.api.beats import IDENTITY_SOURCES_FULL, IdentitySources
-from killswitch.runner.api.render import encode
+from killswitch.face.api import beats
+from killswitch.face.api.beats import IDENTITY_SOURCES_FULL, IdentitySources
+from killswitch.face.api.render import encode
 from killswitch.runner.effects import beat_sources
 from killswitch.runner.effects.beat_sources import (
     HINTS_PER_CALL,
@@ -189,7 +189,7 @@ def test_a_refused_source_is_shown_on_the_console_the_metrics_and_ksctl_dms_stat
     from killswitch.client import DmsStatus
     from killswitch.render.dms import dms_text
     from killswitch.runner.view import decode
-    from tests.unit.runner.console.test_console import BOTTY, VERA, Api
+    from tests.unit.face.console.test_console import BOTTY, VERA, Api
 
     w = make(tmp_path)
     start(w)

@@ -12,13 +12,13 @@ import asyncio
 import pytest
 
 from killswitch.client import DmsStatus, DmsSummary, dms_of
+from killswitch.face.api.render import encode
 from killswitch.render.dms import dms_lines
-from killswitch.runner.api.render import encode
 from killswitch.runner.book.dms_state import SourceStatus
 from killswitch.runner.effects import beat_sources
 from killswitch.runner.effects.countdowns import DMS_ALL, DMS_SHOWN, summarised
 from killswitch.runner.view_decode import decode
-from tests.unit.runner.api.test_api import TOKEN, FakeView, run as run_api, serve
+from tests.unit.face.api.test_api import TOKEN, FakeView, run as run_api, serve
 from tests.unit.runner.operator.test_operator import make, start
 
 

@@ -132,7 +132,7 @@ def test_ksctl_status_says_in_sync_or_what_was_not_taken_up_and_the_verdict():
 
 
 def test_the_firm_strip_badges_each_shard_and_warns_when_their_revisions_differ():
-    from killswitch.runner.console.firm_strip import firm_strip
+    from killswitch.face.console.firm_strip import firm_strip
 
     def row(shard: str, policy):
         return {"shard": shard, "state": "SHARD_LIVE", "reachable": True, "policy": policy}

@@ -14,7 +14,7 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 from killswitch.client import CloseProgress, DmsSource, DmsStatus, VenueCountdown
-from killswitch.runner.api.render import plain as _plain  # what the API writes: the encoder under test
+from killswitch.face.api.render import plain as _plain  # what the API writes: the encoder under test
 from killswitch.runner.gate.request import Decision
 from killswitch.runner.view import (
     ChangeResult,

@@ -8,7 +8,7 @@ from killswitch.client import DmsStatus
 from killswitch.render.dms import dms_text
 from killswitch.runner.effects.beat_sources import named_by
 from killswitch.runner.view import decode
-from tests.unit.runner.console.test_model import model, render, status, text_of
+from tests.unit.face.console.test_model import model, render, status, text_of
 from tests.unit.runner.operator.test_operator import compiled, make, run, start, ticks
 
 

@@ -10,9 +10,9 @@ from dataclasses import dataclass
 
 from adapters.base import MODE, PERMANENT, TRANSIENT
 from killswitch.client import decode
+from killswitch.face.api.render import plain
 from killswitch.metrics import Registry
 from killswitch.orders import OrderIntent
-from killswitch.runner.api.render import plain
 from killswitch.runner.book.rejections import (
     MAX_BACKOFF_MS,
     TRANSIENT_TRIES,
@@ -173,7 +173,7 @@ def test_ksctl_close_says_what_the_venue_said_of_a_close_it_refused():
 
 
 def test_the_console_shows_a_rejected_close_and_a_mode_mismatch_in_banners_with_the_venues_words():
-    from tests.unit.runner.console.test_model import model, render, status, text_of
+    from tests.unit.face.console.test_model import model, render, status, text_of
 
     st = status(position_modes={"binanceusdm/main": {
         "read": "hedge", "declared": "one-way", "mismatch": True, "source": "s", "margin": None, "read_ms": T0,
@@ -195,7 +195,7 @@ def test_the_console_shows_a_rejected_close_and_a_mode_mismatch_in_banners_with_
 
 
 def test_the_first_screen_never_says_no_open_incident_while_a_refused_close_stands():
-    from tests.unit.runner.console.test_model import model, render, status, text_of
+    from tests.unit.face.console.test_model import model, render, status, text_of
 
     st = status(close_rejections=({"incident": "manual/binanceusdm/main/m1", "account": "binanceusdm/main",
                                    "symbol": "ETH/USDT:USDT", "leg": "SHORT", "state": "CLOSE_REJECTED", "tries": 1,
@@ -296,7 +296,7 @@ def test_status_shows_one_open_leg_once_naming_every_incident_whose_close_of_it_
     refused; status listed the leg once per incident, reading as 60 ETH left open."""
     from killswitch.render.status import rejection_lines, residual_lines
     from killswitch.runner.view import ResidualStatus
-    from tests.unit.runner.console.test_model import status
+    from tests.unit.face.console.test_model import status
 
     book, manual, hedge = "futures-book/binanceusdm/sim-hedge/L1/e1", "manual/binanceusdm/sim-hedge/m1", \
         "binanceusdm/sim-hedge"

@@ -217,9 +217,9 @@ def test_the_lock_of_an_account_shows_what_its_venue_holds_and_resumes(tmp_path)
 
 def test_a_step_shorter_than_a_day_is_said_as_a_step_with_its_length_not_a_day(tmp_path):
     from killswitch.client import LockDocument
+    from killswitch.face.console.model import _resume
     from killswitch.figures import step_of
     from killswitch.render.status import status_text
-    from killswitch.runner.console.model import _resume
 
     w = make(tmp_path, text=GUARD + RESUME.replace("every: 1d", "every: 2m"))
     halt_and_reset(w)

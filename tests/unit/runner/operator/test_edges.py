@@ -10,12 +10,12 @@ import io
 import pytest
 
 from killswitch.compile.compiler import compile_documents
+from killswitch.face.api.identity import LiveTokens, TokensError, parse_tokens, token_digest
+from killswitch.face.console.leader import leader_facts
 from killswitch.policy.load import load_text
 from killswitch.render.history import history_text
 from killswitch.render.ops import failure_line
 from killswitch.render.routes import routes_text
-from killswitch.runner.api.identity import LiveTokens, TokensError, parse_tokens, token_digest
-from killswitch.runner.console.leader import leader_facts
 from killswitch.runner.gate.gate import check_order
 from killswitch.runner.lock.lock import OPERATOR, LockBook, iso_ms
 from killswitch.runner.readout.relatch import still_firing

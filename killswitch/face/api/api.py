@@ -1,0 +1,413 @@
+"""The runner's HTTP API: an aiohttp application over a :class:`~killswitch.runner.view.RunnerView`.
+
+Endpoints (every response carries ``Cache-Control: no-store``, ``X-Content-Type-Options:
+nosniff``, ``X-Frame-Options: DENY``, ``Referrer-Policy: no-referrer`` and a
+Content-Security-Policy with ``frame-ancestors 'none'``, from one response hook; every body but
+``/metrics``, the HTML pages and the 204 is JSON; an error is ``{"error": CODE, "reason": "CODE:
+detail"}``):
+
+read, unauthenticated: what bots and probes call, and nothing of the book beyond the lock
+    ``GET /healthz``            200 ``{"ok": true}`` — the process answers; no I/O, no view call.
+    ``GET /readyz``             200 / 503 ``{"ready", "reason"}`` from ``view.ready()``.
+    ``GET /metrics``            200 Prometheus text (``text/plain; version=0.0.4``); Prometheus
+                                scrapes it without a token.
+    ``GET /v1/lock[?scope=S]``  200 ``view.lock_document(scope)`` (with the resumed limits in force).
+    ``GET /v1/dms``             200 ``view.dms_status()``: armed sources, time since their last beat
+                                and until they fire; the venues' native countdowns (a bot's own
+                                countdown).
+    ``POST /v1/check-order``    200 ``{"allow", "reason"}`` from ``view.check_order_now(body)`` on
+                                the API's thread (the view the runner published: :mod:`killswitch.runner.gate.view`;
+                                under ``ksctl run`` the bots' loop, :mod:`.thread`),
+                                or ``view.check_order(body)`` from a view without it, and
+                                ``"limit"`` (code, value, usage, unit, symbol, policy, scope)
+                                when a pre-trade limit refuses the order; a deny is still
+                                200. It reads, and takes one message of the strategy's
+                                bucket when it allows; bots call it before every order, so
+                                it needs no token. Its error bodies also say
+                                ``"allow": false``, so a bot reading only ``allow`` fails closed.
+
+read, as the console: they show the book (stages, scopes, positions, amounts, orders), so they
+need a token with the viewer, operator or approver role unless ``console_public``
+    ``GET /v1/status[?dms=all]``  200 ``view.status()`` as JSON, its dead man's switch summarised
+                                (the most urgent sources and ``dms.summary``: the counts, the
+                                soonest to fire, where every one is read); ``?dms=all``:
+                                ``view.status_all()``, with every source.
+    ``GET /v1/close/{id}``      200 ``view.close_progress(id)`` (``state`` queued, working, settled,
+                                dry_run, unplanned, expired, refused); 404 ``UNKNOWN_CLOSE``.
+    ``GET /v1/positions``       200 ``view.positions()``: every account's positions from the runner's
+                                last snapshots with their age, risk score, liquidation distance
+                                and resting orders (:mod:`killswitch.runner.operator.positions`).
+    ``GET /v1/runbooks/{incident}[?format=md|html]``  200 the incident's stored runbook
+                                (``text/markdown`` or ``text/html``) from ``view.runbook(incident)``;
+                                404 ``UNKNOWN_INCIDENT`` (with the stored incidents close to it).
+                                The incident is its decision id, URL-quoted.
+    ``GET /v1/runbooks[?since_ms=MS&limit=N]``  200 the latest stored runbooks, oldest first,
+                                without their text (:mod:`killswitch.runner.readout.runbooks`).
+    ``GET /v1/charts/{policy}/{scope}[?hours=H&format=svg|json]``  200 one policy instance's
+                                chart (equity, drawdown signals, thresholds, stage entries) as
+                                ``image/svg+xml`` or JSON (:mod:`..console.charts_http`); 404
+                                ``UNKNOWN_POLICY`` / ``UNKNOWN_SCOPE``.
+
+the console (:mod:`..console`)
+    ``GET /``                   200 the console's page (HTML); the runner's state in it only when the
+                                app is built with ``console_public``, else an empty shell whose
+                                script asks for a token.
+    ``GET /console/static/{name}``  its stylesheets and scripts (``console.css``, ``console.js``, ...).
+    ``GET /console/view``       200 the view alone (HTML), which the page swaps in every 2 s.
+    ``GET /console/runbook/{incident}``  200 the incident's runbook as an HTML fragment (its
+                                markdown, escaped and converted) for the page's runbook dialog;
+                                404 ``UNKNOWN_INCIDENT``. A reader's, as ``/v1/runbooks``.
+    ``GET /v1/auth/login``, ``GET /v1/auth/callback``, ``POST /v1/auth/logout``: single sign-on
+                                (``ksctl run --oidc-config``; absent without it), see :mod:`.signin.flow`;
+                                the session cookie is then a way in beside a token, for the console.
+    ``GET /v1/triggers``        200 ``{"triggers": [TriggerStatus]}``: every trigger, firing or not,
+                                with its comparisons against the last evaluated values.
+    ``GET /v1/incidents``       200 ``{"incidents": [IncidentStatus]}``: the open incidents with their
+                                approvals, orders and residuals, from the store.
+    These three need a token with the viewer, operator or approver role unless
+    ``console_public`` (``ksctl run --console-public``), as the reads above; ``GET /v1/whoami``
+    (any token) answers ``Caller`` ``{"identity", "roles"}``.
+    ``POST /v1/preview/lock|unlock|reset|close``  200 ``ActionPreview``: what the change would
+                                answer if sent now (``allowed``, ``reason``), the lock binding the
+                                scope before and after, one line per change, and for a close the
+                                orders; nothing is changed or audited. The body is the change's own
+                                (a close's without ``dry_run``, ``preview_id`` and ``max_notional``)
+                                and the role is the change's. A close's preview carries the id its
+                                close must send.
+
+mutating, ``Authorization: Bearer <token>``
+    ``POST /v1/heartbeat/{source}``  204; ``source`` is ``[A-Za-z0-9._-]{1,64}`` and not only
+                                     dots (400 ``BAD_SOURCE``); the body is empty or ``{}``. A
+                                     source no policy, armed dead man's switch or Accounts
+                                     document names is refused, 404 ``UNKNOWN_SOURCE`` with the
+                                     names it resembles; a new source past the runner's bound,
+                                     409 ``SOURCES_FULL``; past the caller's, 403
+                                     ``IDENTITY_SOURCES_FULL`` (:mod:`killswitch.runner.effects.beat_sources`,
+                                     :mod:`.beats`). Any replica takes it (a standby stores it
+                                     for the leader); 503 ``STATE_UNREACHABLE`` + ``Retry-After``
+                                     when a standby cannot store it.
+    ``POST /v1/reset``               200 ``{"done", "reason", "warnings"}`` (``warnings``: a trigger
+                                     that still fires enters the stage again at the next tick);
+                                     body ``policy``, ``scope``, ``reason`` (required), ``approver``
+                                     (optional: the caller's own identity), ``confirm_relatch``
+                                     (optional, false: an approval taken while such a trigger
+                                     fires is refused ``RELATCH_UNCONFIRMED``, with the warnings,
+                                     unless true).
+    ``POST /v1/close``               202 accepted / 409 refused, a ``CloseResult`` (``plan``: the
+                                     orders counted, one by one; ``preview_id``, ``notional``,
+                                     ``max_notional``, ``as_of_ms``, ``mode``); body ``scope``,
+                                     ``reason``, ``dry_run`` (required: a live close is never the
+                                     default), ``symbol`` (only its positions), ``leg`` (long |
+                                     short: that hedge leg of ``symbol`` alone; none: both),
+                                     ``preview_id`` and
+                                     ``max_notional`` (a live close applies a preview: without its
+                                     id it is refused ``PREVIEW_REQUIRED``; see
+                                     :mod:`killswitch.runner.operator.close_plans`).
+    ``POST /v1/close-rejections/accept``  200 (``ALREADY_ACCEPTED`` too) / 404 ``UNKNOWN_REJECTION``
+                                     (with the legs that stand) / 409 ``{"done", "reason"}``: a close the venue
+                                     refused, accepted by a person (:mod:`killswitch.runner.operator.accepts`); body
+                                     ``account``, ``reason`` (required), ``symbol``, ``leg``,
+                                     ``incident`` (optional: narrow it to those legs).
+    ``POST /v1/lock``                200 done / 409 refused, ``{"done", "reason"}``; body ``scope``,
+                                     ``reason`` (required), ``mode`` (halted | reducing, default
+                                     halted), ``ttl_s`` (seconds, default null: until unlocked).
+    ``POST /v1/unlock``              200 / 409 ``{"done", "reason"}``; body ``scope``, ``reason``. A
+                                     scope a policy's stage holds is refused (409
+                                     ``MANUAL_RESET_REQUIRED`` / ``POLICY_LOCK``).
+    ``POST /v1/dms/arm``             200 / 409 ``{"done", "reason"}``; body ``source`` (as a heartbeat
+                                     source), ``timeout_s`` (above 0, at most 7 days).
+    ``POST /v1/dms/disarm``          200 / 409 ``{"done", "reason"}``; body ``source``.
+    ``GET|POST /v1/overrides``, ``POST /v1/overrides/approve|end``: overrides of the pre-trade
+                                     limits, see :mod:`.overrides`.
+    ``GET|POST /v1/silences``, ``POST /v1/silences/expire``, ``POST /v1/ack``: silences and
+                                     acknowledgements, see :mod:`.silences`.
+    ``POST /v1/revoke``, ``POST /v1/revoke/restore``, ``POST /v1/preview/revoke``, ``POST
+                                     /v1/preview/restore``: the bots' keys at the venue, see
+                                     :mod:`.revoke`.
+    ``GET /v1/firm/kill``, ``POST /v1/preview/firm-kill``, ``POST /v1/firm/kill``, ``POST
+                                     /v1/firm/kill/release``: the firm-wide kill, see :mod:`.firm_kill`.
+    ``POST /v1/policy-drift``        a drift checker's verdict about this runner (role ``drift`` or
+                                     ``operator``; ``drift`` may also read ``/v1/status``), see
+                                     :mod:`.drift`.
+
+Statuses for what goes wrong: 400 (``BAD_CONTENT_TYPE``, ``BAD_JSON``, ``BAD_REQUEST``: not
+``application/json`` in UTF-8, not strict JSON — NaN, duplicate keys —, not an object, unknown
+fields, wrong types), 401 (``AUTH_REQUIRED`` / ``AUTH_INVALID``, with ``WWW-Authenticate:
+Bearer``; with a trusted proxy, ``PROXY_HEADER_UNTRUSTED``, ``PROXY_HEADER_INVALID``,
+``PROXY_USER_INVALID``, ``PROXY_GROUPS_UNMAPPED``: :mod:`.proxy`), 403 ``MUTATIONS_DISABLED``
+(the app was built without a token: mutations are refused, never open; ``CONSOLE_CLOSED`` for
+the console's reads), 404 ``NOT_FOUND``, 405
+``METHOD_NOT_ALLOWED`` (with ``Allow``), 413 ``BODY_TOO_LARGE`` (by ``Content-Length`` before
+reading, or while reading a chunked body), 429 with ``Retry-After`` (``RATE_LIMITED``: the
+caller's identity sends writes faster than its rate; ``WRITE_QUEUE_FULL``: every caller together
+has queued as many changes as the runner takes; nothing was done — see :mod:`.admission`;
+decided after authentication and before the body is read), 500 ``INTERNAL`` (the view raised or answered
+something unserialisable; the body says only ``INTERNAL``, the traceback goes to the log).
+Authentication comes before the body is read, so an unauthenticated client learns nothing about
+validation.
+
+Names from the path are read after URL decoding (``%2e%2e`` is ``..``) by the rules of names in
+a body (:mod:`killswitch.runner.api_request`): a source as above, also the dead man's switch's ``source``
+(``BAD_SOURCE``); a close's or an incident's id with an empty or all-dots part, a control
+character or a space around it, 400 ``BAD_NAME``. A request aiohttp's parser refuses is a 400
+``BAD_HTTP_REQUEST: <parser error>`` that quotes nothing of it, in the answer or the log
+(:mod:`.http`).
+
+What it owns: the table of routes (who may call each, and which are writes), the middleware
+that renders every refusal, and serving the app. The handlers (HTTP parsing, strict body
+validation, answering with the view's answers) are :mod:`.handlers`'s; the answers rendered,
+and the polled reads shared and encoded once off the loop, by :mod:`.render`; authentication
+and the admission of writes are :mod:`.access`'s middleware. What it must not do: hold
+runner state or decide anything itself (the view does), block on I/O, log or echo the token (not
+in logs, not in any body, not in a repr), compare the token other than with
+:func:`hmac.compare_digest`, answer 500 to bad input, or let a request through when it cannot
+authenticate it.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING, Awaitable, Callable, Optional, Union
+
+from aiohttp import web
+
+from ...runner.api_request import ApiError
+from ...runner.lease.turn import TurnBusy
+from ...runner.view import RunnerView
+from ..console import ConsoleHandlers
+from ..console.charts_http import ChartHandlers
+from .access import LOOSENS, NOTES, PUBLIC, TIGHTENS, access_middleware, shared_token
+from .admission import HEARTBEAT, Admission
+from .drift import DriftHandlers
+from .firm_kill import FirmKillHandlers
+from .handlers import CHECK_ORDER_PATH, ApiHandlers, call_view, error_response
+from .http import SECURITY_HEADERS, QuietAppRunner
+from .identity import ROLES, LiveTokens, Tokens
+from .overrides import OverrideHandlers
+from .proxy import TrustedProxy
+from .refused_writes import RefusedWrites
+from .render import json_response as _json
+from .revoke import RevokeHandlers
+from .silences import SilenceHandlers
+
+if TYPE_CHECKING:  # only for the annotation: importing the adapters package is not needed at run time
+    from adapters.base import Secret
+
+    from .signin import Signin
+
+log = logging.getLogger("killswitch.face.api")
+
+DEFAULT_MAX_BODY_BYTES = 16_384
+
+_STATUS_CODES = {400: "BAD_REQUEST", 401: "AUTH_REQUIRED", 403: "FORBIDDEN", 404: "NOT_FOUND",
+                 405: "METHOD_NOT_ALLOWED", 413: "BODY_TOO_LARGE", 429: "TOO_MANY_REQUESTS", 500: "INTERNAL"}
+
+
+@web.middleware
+async def _errors(request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+                  ) -> web.StreamResponse:
+    """Render every refusal as JSON (a change that did not have the runner's state in time:
+    503 ``TURN_BUSY``); turn anything unexpected into a bare 500 INTERNAL."""
+    try:
+        return await handler(request)
+    except ApiError as e:
+        return error_response(request, e.status, e.code, e.reason, e.headers)
+    except TurnBusy as e:  # a change that waited too long for the runner's state: not done
+        return error_response(request, 503, "TURN_BUSY", str(e), {"Retry-After": "1"})
+    except web.HTTPException as e:  # the router's 404/405, aiohttp's own 413
+        if e.status < 400:
+            raise
+        code = _STATUS_CODES.get(e.status, f"HTTP_{e.status}")
+        headers = {"Allow": e.headers["Allow"]} if "Allow" in e.headers else None
+        return error_response(request, e.status, code, code, headers)
+    except Exception:
+        # The traceback is for the operator's log; the body says nothing. Handlers never see
+        # the token, so neither can the traceback.
+        log.exception("API %s %s failed", request.method, request.path)
+        return error_response(request, 500, "INTERNAL", "INTERNAL")
+
+
+async def _security_headers(request: web.Request, response: web.StreamResponse) -> None:
+    """Every answer, set here once so that a new route (an HTML page above all) cannot forget
+    them: :data:`~.http.SECURITY_HEADERS`; a page's own Content-Security-Policy is kept,
+    with ``frame-ancestors 'none'`` added when it does not say who may frame it."""
+    headers = response.headers
+    for name, value in SECURITY_HEADERS.items():
+        if name != "Content-Security-Policy":
+            headers[name] = value
+    csp = headers.get("Content-Security-Policy")
+    if not csp:
+        headers["Content-Security-Policy"] = SECURITY_HEADERS["Content-Security-Policy"]
+    elif "frame-ancestors" not in csp:
+        headers["Content-Security-Policy"] = csp.rstrip("; ") + "; frame-ancestors 'none'"
+
+
+def make_app(view: RunnerView, *, token: Union["Secret", str, None] = None,
+             tokens: Union[Tokens, LiveTokens, None] = None,
+             max_body_bytes: int = DEFAULT_MAX_BODY_BYTES, console_public: bool = False,
+             admission: Optional[Admission] = None,
+             refusal: Optional[Callable[[], Optional[str]]] = None,
+             proxy: Optional[TrustedProxy] = None,
+             signin: "Optional[Signin]" = None) -> web.Application:
+    """The API over ``view``. ``tokens``: the identities that may call the mutating endpoints
+    (:mod:`.identity`); ``token`` (a :class:`~adapters.base.Secret` or a string): the single shared
+    token, one more identity (``shared-token``, every role). Neither: mutations are refused
+    (403 ``MUTATIONS_DISABLED``). ``console_public``: the reads that show the book (the console's
+    page data, ``/console/view``, ``/console/runbook/{incident}``, ``/v1/triggers``, ``/v1/incidents``, ``/v1/status``,
+    ``/v1/runbooks/{incident}``, ``/v1/close/{id}``) are shown without a token; by default they need
+    one with the viewer, operator or approver role (the console's actions always need one).
+    ``admission``: the rates and queue that writes are admitted by (:mod:`.admission`; default
+    limits when None). ``refusal``: why operator writes that add risk are refused now
+    (``--audit-sink-required`` with no audit sink taking rows: 503 ``AUDIT_SINK_DOWN``), or None;
+    those that reduce risk go on. ``tokens`` may be a
+    :class:`~.identity.LiveTokens` its caller keeps: a
+    reload of the tokens document swaps the identities in force without a restart (its shared
+    token is then the one it holds, and ``token`` must be None). ``proxy``: the trusted-proxy mode
+    (:mod:`.proxy`), the person an authenticating proxy in front names by its headers; None: those
+    headers are never read. ``signin``: single sign-on for the console (:mod:`.signin`): its
+    endpoints, and its session cookie as a way in."""
+    if isinstance(max_body_bytes, bool) or not isinstance(max_body_bytes, int) or max_body_bytes <= 0:
+        raise ValueError("max_body_bytes must be a whole number above 0")
+    if isinstance(tokens, LiveTokens):
+        if token is not None:
+            raise ValueError("give the shared token to the LiveTokens, not beside it")
+        known = tokens
+    else:
+        known = LiveTokens(tokens or Tokens(), shared_token(token))
+    handlers = ApiHandlers(view, max_body_bytes)
+    h = handlers
+    console = ConsoleHandlers(view, call_view, public=console_public, signin=signin is not None,
+                              proxied=proxy is not None)
+    charts = ChartHandlers(view, call_view)
+    quiet = SilenceHandlers(view, call_view, _json, h.object_body)
+    revoking = RevokeHandlers(view, call_view, _json, h.object_body)
+    killing = FirmKillHandlers(view, call_view, _json, h.object_body)
+    drifting = DriftHandlers(view, call_view, _json, h.object_body)
+    overriding = OverrideHandlers(view, call_view, _json, h.object_body)
+    operator, bot, approver = ("operator",), ("bot", "operator"), ("approver",)
+    reader = PUBLIC if console_public else ("viewer", "operator", "approver")
+    # each route: method, path, handler, who may call it, and what kind of write it is (admitted
+    # by rate and queue before its handler runs; None: a read): a bot's heartbeat, or an
+    # operator's write that reduces risk, adds none (a note) or adds it — only the last waits for
+    # an audit sink under --audit-sink-required (access.py). A silence waits: it hides pages.
+    # Arming a dead man's switch waits: it lifts the halt of its last firing. A drift verdict
+    # waits: "in sync" clears the drift alert. An acknowledgement is a note of who has an
+    # incident: it hides no page and lifts nothing.
+    tightens, notes, loosens, beat = TIGHTENS, NOTES, LOOSENS, HEARTBEAT
+    routes: list[tuple[str, str, Callable[[web.Request], Awaitable[web.StreamResponse]],
+                       Optional[tuple[str, ...]], Optional[str]]] = [
+        ("GET", "/healthz", h.healthz, PUBLIC, None),
+        ("GET", "/readyz", h.readyz, PUBLIC, None),
+        ("GET", "/metrics", h.metrics, PUBLIC, None),
+        # what bots and probes read: the lock, their own countdown, an order's check; Prometheus scrapes /metrics
+        ("GET", "/v1/lock", h.lock, PUBLIC, None),
+        # bots call it before every order; it only reads
+        ("POST", CHECK_ORDER_PATH, h.check_order, PUBLIC, None),
+        ("GET", "/v1/dms", h.dms_status, PUBLIC, None),
+        # what shows the book (stages, data ages, positions, amounts, orders): the console's readers
+        # ... and a drift checker (ksctl drift), which compares what runs with git
+        ("GET", "/v1/status", h.status, reader if reader is PUBLIC else (*reader, "drift"), None),
+        ("GET", "/v1/firm", h.firm, reader, None),  # a shard's view of every shard (runner/firm/firm.py)
+        ("GET", "/v1/firm/shards", h.firm_shards, reader, None),  # every shard's board (runner/firm/board.py)
+        ("GET", "/v1/firm/kill", killing.progress, reader, None),  # the firm-wide kill's progress (firm_kill.py)
+        ("GET", "/v1/close/{id:.+}", h.close_progress, reader, None),
+        ("GET", "/v1/positions", h.positions, reader, None),
+        ("GET", "/v1/runbooks", h.runbooks, reader, None),
+        ("GET", "/v1/runbooks/{incident:.+}", h.runbook, reader, None),
+        ("GET", "/v1/charts/{policy}/{scope:.+}", charts.chart, reader, None),
+        # any tail, so that a bad source name is a 400 that says why rather than a bare 404
+        ("POST", "/v1/heartbeat/{source:.*}", h.heartbeat, bot, beat),
+        ("POST", "/v1/reset", h.reset, approver, loosens),
+        ("POST", "/v1/close", h.close, operator, tightens),
+        # a close the venue refused, accepted by a person: off the first screen (operator/accepts.py)
+        ("POST", "/v1/close-rejections/accept", h.accept_rejection, operator, loosens),
+        ("POST", "/v1/lock", h.lock_scope, operator, tightens),
+        ("POST", "/v1/unlock", h.unlock_scope, operator, loosens),
+        ("POST", "/v1/dms/arm", h.dms_arm, operator, loosens),
+        ("POST", "/v1/dms/disarm", h.dms_disarm, operator, loosens),
+        # the bots' keys at the venue (api_revoke.py): revoked as previewed, restored with approvals
+        ("POST", "/v1/revoke", revoking.revoke, operator, tightens),
+        ("POST", "/v1/revoke/restore", revoking.restore, approver, loosens),
+        ("POST", "/v1/preview/revoke", revoking.preview, operator, None),
+        ("POST", "/v1/preview/restore", revoking.preview_restore, approver, None),
+        # the firm-wide kill (firm_kill.py): previewed, written once for every shard, released by two
+        ("POST", "/v1/preview/firm-kill", killing.preview, operator, None),
+        ("POST", "/v1/firm/kill", killing.kill, operator, tightens),
+        ("POST", "/v1/firm/kill/release", killing.release, approver, loosens),
+        # the console: the page (its data only when public), its refresh, its files, its reads
+        ("GET", "/", console.page, PUBLIC, None),
+        ("GET", "/console/view", console.fragment, reader, None),
+        ("GET", "/console/runbook/{incident:.+}", console.runbook, reader, None),
+        ("GET", "/console/static/{name}", console.asset, PUBLIC, None),
+        ("GET", "/v1/whoami", h.whoami, ROLES, None),
+        ("GET", "/v1/triggers", h.triggers, reader, None),
+        ("GET", "/v1/incidents", h.incidents, reader, None),
+        ("POST", "/v1/preview/lock", h.preview_lock, operator, None),
+        ("POST", "/v1/preview/unlock", h.preview_unlock, operator, None),
+        ("POST", "/v1/preview/reset", h.preview_reset, approver, None),
+        ("POST", "/v1/preview/close", h.preview_close, operator, None),
+        # silences and acknowledgements (api_silences.py)
+        ("GET", "/v1/silences", quiet.list, reader, None),
+        ("POST", "/v1/silences", quiet.add, operator, loosens),
+        ("POST", "/v1/silences/expire", quiet.expire, operator, tightens),
+        ("POST", "/v1/silences/change", quiet.change, operator, loosens),
+        ("POST", "/v1/silences/preview", quiet.preview, operator, None),
+        ("POST", "/v1/ack", quiet.ack, ("operator", "approver"), notes),
+        # overrides of the pre-trade limits (api/overrides.py): requested by an operator, approved by another person
+        ("GET", "/v1/overrides", overriding.list, reader, None),
+        ("POST", "/v1/overrides", overriding.request, operator, loosens),
+        ("POST", "/v1/overrides/approve", overriding.approve, approver, loosens),
+        ("POST", "/v1/overrides/end", overriding.end, ("operator", "approver"), tightens),
+        # a drift checker's verdict about this runner (api/drift.py): stored, shown in status and /metrics
+        ("POST", "/v1/policy-drift", drifting.post, ("drift", "operator"), loosens),
+    ]
+    if signin is not None:  # single sign-on (signin/flow.py): each endpoint checks what it is sent itself
+        signin.tokens = known
+        if callable(getattr(view, "audit_signin", None)):  # sign-ins and sign-outs in the audit trail
+            signin.audit = lambda kind, row: call_view(view.audit_signin, kind, row)
+        routes += [("GET", "/v1/auth/login", signin.login, PUBLIC, None),
+                   ("GET", "/v1/auth/callback", signin.callback, PUBLIC, None),
+                   ("POST", "/v1/auth/logout", signin.logout, PUBLIC, None)]
+    app = web.Application(middlewares=[_errors], client_max_size=max_body_bytes)
+    access: dict[tuple[str, str], Optional[tuple[str, ...]]] = {}
+    writes: dict[tuple[str, str], str] = {}
+    for method, path, handler, roles, kind in routes:
+        resource = app.router.add_resource(path)
+        resource.add_route(method, handler)
+        if method == "GET":
+            resource.add_route("HEAD", handler)
+        access[(method, resource.canonical)] = roles
+        if kind is not None:
+            writes[(method, resource.canonical)] = kind
+    admission = admission or Admission()
+    handlers.identity_sources = admission.sources  # the sources each identity beats, counted on /metrics with it
+    audit = getattr(view, "audit_write_refusal", None)
+    refused = RefusedWrites((lambda row: call_view(audit, row)) if callable(audit) else None)
+    app.middlewares.append(access_middleware(known, access, writes, admission, refusal, proxy, signin, refused))
+    app.on_response_prepare.append(_security_headers)
+    return app
+
+
+async def start_api(app: web.Application, host: str = "127.0.0.1", port: int = 0) -> tuple[web.AppRunner, str]:
+    """Serve ``app`` on ``host:port`` (port 0: any free one); returns the runner and the base URL.
+    No access log: the runner logs what it does itself. A request that does not parse is
+    answered and logged without quoting it (:mod:`.http`)."""
+    runner = QuietAppRunner(app, access_log=None, shutdown_timeout=1.0)
+    await runner.setup()
+    try:
+        site = web.TCPSite(runner, host, port)
+        await site.start()
+        bound_host, bound_port = runner.addresses[0][:2]
+    except BaseException:
+        await runner.cleanup()
+        raise
+    shown = f"[{bound_host}]" if ":" in str(bound_host) else bound_host
+    return runner, f"http://{shown}:{bound_port}"
+
+
+async def stop_api(runner: web.AppRunner) -> None:
+    """Stop serving: close the listening socket and the open connections."""
+    await runner.cleanup()
+
+
+__all__ = ["ApiError", "DEFAULT_MAX_BODY_BYTES", "make_app", "start_api", "stop_api"]

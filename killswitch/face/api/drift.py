@@ -1,0 +1,39 @@
+"""The API's policy drift verdict (:class:`~killswitch.runner.operator.desk.Desk` stores it;
+:mod:`.api` lists the route):
+
+    ``POST /v1/policy-drift``   200 ``{"done": true, "reason": "DRIFT_RECORDED: <state>"}``; body
+                                the checker's verdict: ``state`` (in_sync | behind | diverged |
+                                reload_failing | unknown), ``against``, ``expected_revision``
+                                (null allowed), ``detail``, ``documents`` (paths), ``checked_ms``,
+                                every one required; ``by`` is the caller's identity. Role
+                                ``drift`` or ``operator``.
+
+Refusals: 400 ``BAD_REQUEST`` naming the field missing, unknown or wrong; 503
+``STATE_UNREACHABLE`` when the verdict cannot be stored.
+
+What it owns: reading the body strictly (:func:`~killswitch.runner.sync.values.verdict_of`) and
+the status of the answer. Must not: decide anything (the desk does), or import :mod:`.api`.
+"""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from ...runner.api_request import bad
+from ...runner.sync.values import VerdictError, verdict_of
+from .access import caller
+from .changes import ChangeHandlers
+
+
+class DriftHandlers(ChangeHandlers):
+    """A checker's verdict posted (see :class:`.changes.ChangeHandlers`)."""
+
+    UNAVAILABLE = frozenset({"STATE_UNREACHABLE", "DRIFT_NOT_TRACKED"})
+
+    async def post(self, request: web.Request) -> web.Response:
+        body = await self.body(request)
+        try:
+            verdict = verdict_of(body, caller(request).name)
+        except VerdictError as e:
+            raise bad(str(e)) from None
+        return self._result(await self.call(self.view.record_drift, verdict), "record_drift")

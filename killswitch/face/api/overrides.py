@@ -1,0 +1,90 @@
+"""The API's overrides of the pre-trade limits (:mod:`killswitch.runner.override` does them;
+:mod:`.api` lists the routes):
+
+    ``GET /v1/overrides``          200 ``{"overrides": [OverrideStatus]}``: not ended, and those ended
+                                   in the last day. The console's readers.
+    ``POST /v1/overrides``         200 / 4xx ``{"done", "reason", "override"}``; body ``scope``, one of
+                                   ``limit`` with ``raise_to``, ``waive`` (a limit's name) or ``order``
+                                   (a refused order's client order id), ``reason_code``, ``reason``,
+                                   ``expires_s`` (required, at most the policies' ``override.max_duration``),
+                                   ``strategy`` (optional); the requester is the caller. Operator.
+    ``POST /v1/overrides/approve`` 200 / 4xx ``{"done", "reason", "override"}``; body ``id``; the
+                                   approver is the caller, never the requester. Approver.
+    ``POST /v1/overrides/end``     200 / 4xx ``{"done", "reason", "override"}``; body ``id``. Operator or
+                                   approver.
+
+Refusals: 400 for what the caller must write differently (``BAD_REQUEST``, ``EXPIRY_TOO_LONG``), 404
+for a name the runner does not know (``UNKNOWN_SCOPE``, ``UNKNOWN_LIMIT``, ``UNKNOWN_STRATEGY``,
+``UNKNOWN_OVERRIDE``, ``ORDER_NOT_REFUSED``), 409 otherwise (``SELF_APPROVAL``,
+``DUPLICATE_APPROVER``, ``OVERRIDE_IN_FORCE``, ``OVERRIDE_ENDED``, ``OVERRIDE_EXPIRED``,
+``SCOPE_HALTED``, ``NOT_LEADER``, ``DEPOSED``).
+
+What it owns: reading these bodies strictly and the status of each answer. Must not: decide
+anything (the runner does), or import :mod:`.api` (which imports it).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiohttp import web
+
+from ...runner.api_request import MAX_REASON, bad, fields, seconds, show, string_field
+from ...runner.gate.request import finite as _finite
+from .access import caller
+from .changes import ChangeHandlers
+
+MAX_EXPIRY_S = 86_400  # the longest any policy may allow (limits.override.max_duration)
+
+
+class OverrideHandlers(ChangeHandlers):
+    """Overrides (see :class:`.changes.ChangeHandlers`)."""
+
+    BAD_INPUT = frozenset({"BAD_REQUEST", "EXPIRY_TOO_LONG"})
+    UNKNOWN = frozenset({"UNKNOWN_SCOPE", "UNKNOWN_LIMIT", "UNKNOWN_STRATEGY", "UNKNOWN_OVERRIDE", "UNKNOWN_VENUE",
+                         "UNKNOWN_ACCOUNT", "UNKNOWN_SYMBOL", "ORDER_NOT_REFUSED"})
+    RESULT = "OverrideResult"
+
+    def _result(self, result: Any, what: str, **extra: Any) -> web.Response:
+        return super()._result(result, what, override=getattr(result, "override", None), **extra)
+
+    async def list(self, request: web.Request) -> web.Response:
+        return self.reply(200, {"overrides": await self.call(self.view.overrides)})
+
+    async def request(self, request: web.Request) -> web.Response:
+        body = await self.body(request)
+        fields(body, ("scope", "reason_code", "reason", "expires_s"),
+               ("strategy", "limit", "raise_to", "waive", "order"))
+        named = [k for k in ("limit", "waive", "order") if body.get(k) is not None]
+        if len(named) != 1:
+            raise bad('name one of "limit" (with "raise_to"), "waive" or "order"')
+        kind = {"limit": "raise", "waive": "waive", "order": "order"}[named[0]]
+        raise_to = body.get("raise_to")
+        if (kind == "raise") != (raise_to is not None):
+            raise bad('"raise_to" goes with "limit" (a raise), and only with it')
+        if raise_to is not None and (not _finite(raise_to) or raise_to <= 0):
+            raise bad(f'"raise_to" must be a finite number above 0, not {show(raise_to)}')
+        if "expires_s" not in body or body["expires_s"] is None:
+            raise bad('"expires_s" is required: an override is temporary')
+        expires_s = seconds(body, "expires_s", MAX_EXPIRY_S)
+        limit = string_field(body, named[0]) if kind != "order" else None
+        order = string_field(body, "order") if kind == "order" else None
+        strategy = string_field(body, "strategy") if body.get("strategy") is not None else None
+        result = await self.call(self.view.override_request, string_field(body, "scope"), kind,
+                                 string_field(body, "reason_code", 64), string_field(body, "reason", MAX_REASON,
+                                                                                    free_text=True),
+                                 expires_s, actor=caller(request).name, strategy=strategy, limit=limit,
+                                 raise_to=None if raise_to is None else float(raise_to), order=order)
+        return self._result(result, "override_request")
+
+    async def approve(self, request: web.Request) -> web.Response:
+        body = await self.body(request)
+        fields(body, ("id",))
+        result = await self.call(self.view.override_approve, string_field(body, "id"), actor=caller(request).name)
+        return self._result(result, "override_approve")
+
+    async def end(self, request: web.Request) -> web.Response:
+        body = await self.body(request)
+        fields(body, ("id",))
+        result = await self.call(self.view.override_end, string_field(body, "id"), actor=caller(request).name)
+        return self._result(result, "override_end")

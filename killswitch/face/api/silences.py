@@ -1,0 +1,125 @@
+"""The API's silences and acknowledgements (:mod:`.silences` does them; :mod:`.api` lists the routes):
+
+    ``GET /v1/silences``          200 ``{"silences": [SilenceStatus]}``: in force, and those ended in the
+                                  last day; the console's readers.
+    ``POST /v1/silences``         200 / 4xx ``{"done", "reason", "silence"}``; body ``matchers`` (an
+                                  array of ``name=value``, ``name!=value``, ``name=~re``, ``name!~re``),
+                                  ``duration_s`` (above 0, at most 30 days), ``comment`` (required);
+                                  the author is the caller. Operator.
+                                  Optional ``incident``: made from that open incident, it also
+                                  matches it alone (an ``incident`` matcher) and ends with it
+                                  unless extended. The reason ends with what it holds back now.
+    ``POST /v1/silences/preview`` 200 / 4xx :class:`killswitch.runner.silence.view.SilencePreview`; body ``matchers``
+                                  (and ``incident``): what the silence would hold back now ("affects
+                                  2 open incidents, 0 pages"), or why it would be refused. Operator.
+    ``POST /v1/silences/change``  200 / 4xx ``{"done", "reason", "silence"}``; body ``id`` and
+                                  ``duration_s`` (extend: it then ends that long from now, and no
+                                  longer with its incident) and/or ``comment`` (edit). Audited
+                                  ``silence_changed``. Operator.
+    ``POST /v1/silences/expire``  200 / 4xx ``{"done", "reason", "silence"}``; body ``id``. Operator.
+    ``POST /v1/ack``              200 / 4xx ``{"done", "reason"}``; body ``incident``, or ``policy`` and
+                                  ``scope`` (the incident that scope is in now), and ``comment``
+                                  (optional); the author is the caller. Operator or approver.
+
+Refusals: 400 for what the caller must write differently (``BAD_MATCHER``, ``UNKNOWN_LABEL``,
+``UNKNOWN_SEVERITY``, ``UNKNOWN_EVENT``, ``SILENCE_TOO_BROAD``, ``BAD_REQUEST``), 404 for a name
+the runner does not know (``UNKNOWN_SILENCE``, ``UNKNOWN_INCIDENT``, ``UNKNOWN_POLICY``, ``UNKNOWN_SCOPE``,
+``UNKNOWN_VENUE``, ``UNKNOWN_ACCOUNT``, ``UNKNOWN_STRATEGY``, ``UNKNOWN_SYMBOL``), 409 otherwise
+(``SILENCE_EXPIRED``, ``ALREADY_SILENCED``: an incident's second silence with the same matchers,
+``NOT_ENGAGED``, ``NOT_LEADER``, ``DEPOSED``).
+
+What it owns: reading these bodies strictly and the status of each answer. Must not: decide
+anything (the view does), or import :mod:`.api` (which imports it).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Optional
+
+from aiohttp import web
+
+from ...runner.api_request import MAX_REASON, bad, fields, seconds, show, string_field
+from .access import caller
+from .changes import ChangeHandlers
+
+MAX_SILENCE_S = 30 * 86_400
+
+
+def _matchers(body: dict) -> tuple[list[str], Optional[str]]:
+    """The matchers' texts and the incident a silence is made from (either may be all it names)."""
+    matchers = body.get("matchers", [])
+    incident = string_field(body, "incident", 600) if body.get("incident") is not None else None
+    if not isinstance(matchers, list) or not (matchers or incident) \
+            or not all(isinstance(m, str) for m in matchers):
+        raise bad('"matchers" must be a non-empty array of strings like "policy=futures-book", '
+                  f'not {show(matchers)}')
+    return [string_field({"matcher": m}, "matcher", 600, free_text=True) for m in matchers], incident
+
+
+class SilenceHandlers(ChangeHandlers):
+    """Silences and acknowledgements (see :class:`.changes.ChangeHandlers`)."""
+
+    BAD_INPUT = frozenset({"BAD_MATCHER", "UNKNOWN_LABEL", "UNKNOWN_SEVERITY", "UNKNOWN_EVENT", "SILENCE_TOO_BROAD",
+                           "BAD_REQUEST"})
+    UNKNOWN = frozenset({"UNKNOWN_SILENCE", "UNKNOWN_INCIDENT", "UNKNOWN_POLICY", "UNKNOWN_SCOPE", "UNKNOWN_VENUE",
+                         "UNKNOWN_ACCOUNT", "UNKNOWN_STRATEGY", "UNKNOWN_SYMBOL"})
+    RESULT = "SilenceResult"
+
+    def _result(self, result: Any, what: str, **extra: Any) -> web.Response:
+        return super()._result(result, what, silence=getattr(result, "silence", None), **extra)
+
+    async def list(self, request: web.Request) -> web.Response:
+        return self.reply(200, {"silences": await self.call(self.view.silences)})
+
+    async def add(self, request: web.Request) -> web.Response:
+        body = await self.body(request)
+        fields(body, ("duration_s", "comment"), ("matchers", "incident"))
+        texts, incident = _matchers(body)
+        duration_s = seconds(body, "duration_s", MAX_SILENCE_S)
+        comment = string_field(body, "comment", MAX_REASON, free_text=True)
+        extra = {"incident": incident} if incident is not None else {}
+        result = await self.call(self.view.silence_add, texts, duration_s, comment, actor=caller(request).name,
+                                 **extra)
+        return self._result(result, "silence_add")
+
+    async def preview(self, request: web.Request) -> web.Response:
+        body = await self.body(request)
+        fields(body, (), ("matchers", "incident"))
+        texts, incident = _matchers(body)
+        p = await self.call(self.view.silence_preview, texts, incident)
+        return self.reply(200 if p.ok else self.status(False, p.reason), p)
+
+    async def change(self, request: web.Request) -> web.Response:
+        body = await self.body(request)
+        fields(body, ("id",), ("duration_s", "comment"))
+        if body.get("duration_s") is None and body.get("comment") is None:
+            raise bad('give "duration_s" (extend) or "comment" (edit)')
+        duration_s = seconds(body, "duration_s", MAX_SILENCE_S) if body.get("duration_s") is not None else None
+        comment = string_field(body, "comment", MAX_REASON, free_text=True) if body.get("comment") is not None \
+            else None
+        result = await self.call(self.view.silence_change, string_field(body, "id"), duration_s, comment,
+                                 actor=caller(request).name)
+        return self._result(result, "silence_change")
+
+    async def expire(self, request: web.Request) -> web.Response:
+        body = await self.body(request)
+        fields(body, ("id",))
+        result = await self.call(self.view.silence_expire, string_field(body, "id"), actor=caller(request).name)
+        return self._result(result, "silence_expire")
+
+    async def ack(self, request: web.Request) -> web.Response:
+        body = await self.body(request)
+        fields(body, (), ("incident", "policy", "scope", "comment"))
+        incident = string_field(body, "incident", 600) if "incident" in body else None
+        policy = string_field(body, "policy") if "policy" in body else None
+        scope = string_field(body, "scope") if "scope" in body else None
+        if (incident is None) == (policy is None or scope is None) or (incident is not None and (policy or scope)):
+            raise bad('name the incident ("incident"), or its "policy" and "scope"; not both')
+        comment = body.get("comment") or ""
+        if comment:
+            comment = string_field(body, "comment", MAX_REASON, free_text=True)
+        result = await self.call(self.view.acknowledge, incident, policy, scope, comment, actor=caller(request).name)
+        done, why = result.done, result.reason
+        if not isinstance(done, bool) or not isinstance(why, str):
+            raise TypeError("acknowledge() must return a ChangeResult")
+        return self.reply(self.status(done, why), {"done": done, "reason": why})
