@@ -275,7 +275,6 @@ class BitgetDialect(ChannelStream, Dialect):
         endpoint_limits={ACCOUNTS: (10, 1.0), POSITIONS: (5, 1.0), REGULAR_ORDERS: (10, 1.0), PLAN_ORDERS: (10, 1.0)})
 
     refusal_rules: tuple[Rule, ...] = REFUSALS
-    # no countdown_method: the classic account has no countdown-cancel-all (the module docstring)
 
     def refusal_of(self, body: Any) -> Optional[tuple[str, str]]:
         return bitget_refusal(body)

@@ -216,7 +216,6 @@ class HyperliquidDialect(Dialect):
                 raise bad_field(self.id, EXCHANGE, "response.data.statuses", f"unknown value {st!r}")
         return CancelAnswer(frozenset(done), refused)
 
-    # one-way, always: Hyperliquid keeps one position a coin (no request made)
     one_way_source: Optional[str] = "Hyperliquid (one position a coin)"
     position_size_field: Optional[str] = "position.szi"
     raw_field_names: Mapping[tuple[str, str], str] = field(default_factory=lambda: {

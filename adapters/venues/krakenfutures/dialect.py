@@ -383,7 +383,6 @@ class KrakenFuturesDialect(Dialect):
             raise bad_field(self.id, OPEN_ORDERS, "openOrders", "not a list")
         return [read_open_order(o) for o in got]
 
-    # one-way, always: Kraken Futures keeps one net position a contract (no request made)
     one_way_source: Optional[str] = "Kraken Futures (one net position a contract)"
 
     def can_fetch_by_client_id(self, has: Has) -> bool:
