@@ -37,7 +37,7 @@ from typing import Any, Callable, Mapping, NamedTuple, Optional, Protocol
 from killswitch.weights import Read, SnapshotCost, WeightLimit
 
 from ...base import AdapterError, Reason, VenueRefusal
-from ..parsing import BadField, num
+from ..parsing import BadData, BadField, num
 from .cancel_hooks import Call, CancelAnswer, CancelHooks
 from .refusals import Rule, mapped, refusal
 from .stream_hooks import StreamHooks
@@ -162,6 +162,29 @@ async def read_pages(reads: Reads, venue: str, endpoint: str, method: str, args:
             return rows
         query.update(more)
     raise incomplete(venue, endpoint, f"more than {MAX_PAGES} pages ({len(rows)} rows read)")
+
+
+def before_oldest(endpoint: str, page_size: int, id_field: str,
+                  param: str) -> Callable[[list], Optional[Mapping[str, Any]]]:
+    """The ``next_params`` of :func:`read_pages` for a venue that lists newest first and pages
+    by id: after a full page (``page_size`` rows), ``param`` the page's oldest (smallest) id,
+    its raw row's ``id_field`` (OKX's ``after``, Bitget's ``idLessThan``). The smallest id, not
+    the last order: ccxt sorts a page by time before handing it over. A row of a full page
+    without a numeric id is :class:`..parsing.BadData` naming the endpoint and the field."""
+
+    def next_params(page: list) -> Optional[Mapping[str, Any]]:
+        if len(page) < page_size:
+            return None
+        ids = []
+        for o in page:
+            info = o.get("info") if isinstance(o, Mapping) else None
+            raw_id = info.get(id_field) if isinstance(info, Mapping) else None
+            if not isinstance(raw_id, str) or not raw_id.isdigit():
+                raise BadData(f"{endpoint}: an order of a full page has no {id_field}")
+            ids.append(raw_id)
+        return {param: min(ids, key=int)}
+
+    return next_params
 
 
 # How often an account's position mode is read again where the venue has a read of its own
@@ -304,6 +327,16 @@ class Dialect(StreamHooks, CancelHooks):
     # at start and after a refusal for the mode; the read's cost is in ``snapshot_reads`` at
     # that rate where the venue has one
     mode_every_s: float = MODE_EVERY_S
+    # A venue without a hedge mode (one position a contract): the account's mode is one-way,
+    # read without a request, this the source it names; None: the venue's mode is read
+    one_way_source: Optional[str] = None
+
+    # The venue's cancel-all-after (:meth:`countdown`): ccxt's method of it on the account's
+    # client (None: the venue has none), whether only a futures account has it, and whether it
+    # fires only when a private websocket drops (then offered only to a caller keeping one)
+    countdown_method: Optional[str] = None
+    countdown_futures_only: bool = False
+    countdown_needs_websocket: bool = False
 
     def refusal_of(self, body: Any) -> Optional[tuple[str, str]]:
         """The venue's (code, message) in its parsed answer ``body``; None: no refusal there.
@@ -317,7 +350,10 @@ class Dialect(StreamHooks, CancelHooks):
     async def read_position_mode(self, reads: Reads) -> ModeRead:
         """The account's position mode read from the venue (hedge or one-way), and its margin mode
         where the venue says it. Raises AdapterError (BAD_RESPONSE naming the endpoint and field)
-        for an answer it cannot read. The generic dialect has no read: not read, said so."""
+        for an answer it cannot read. A venue without a hedge mode (:attr:`one_way_source`) is
+        one-way, no request made. The generic dialect has no read: not read, said so."""
+        if self.one_way_source is not None:
+            return ModeRead(False, self.one_way_source)
         return unread(f"the {self.id} dialect has no read of the position mode; closes follow the positions' legs")
 
     def mode_from_positions(self, raw_positions: Any) -> Optional[ModeRead]:
@@ -510,5 +546,19 @@ class Dialect(StreamHooks, CancelHooks):
     def countdown(self, client: Any, market_type: str, *, keeps_private_websocket: bool) -> Optional[Countdown]:
         """The venue's cancel-all-after for this market type, when it has one and ccxt exposes it
         on ``client``. ``keeps_private_websocket``: the caller declares it holds a private
-        websocket open (some venues only cancel when such a socket drops)."""
-        return None
+        websocket open (some venues only cancel when such a socket drops). Offered as
+        :attr:`countdown_method` and its gates say; built by :meth:`venue_countdown`."""
+        method = self.countdown_method
+        if method is None or not hasattr(client, method):
+            return None
+        if self.countdown_futures_only and market_type != "futures":
+            return None
+        if self.countdown_needs_websocket and not keeps_private_websocket:
+            return None
+        return self.venue_countdown(client, market_type, method)
+
+    def venue_countdown(self, client: Any, market_type: str, method: str) -> Countdown:
+        """The venue's countdown on ``client`` for ``market_type``, called through ``method``
+        (:attr:`countdown_method`) once :meth:`countdown` offers it: each dialect with a
+        countdown method builds its own."""
+        raise NotImplementedError(f"the {self.id} dialect names a countdown method and builds no countdown")

@@ -38,12 +38,22 @@ import copy
 import json
 import os
 import re
-from typing import Any, Callable, Mapping, MutableMapping, Optional
+from typing import Any, Callable, Mapping, MutableMapping, Optional, TypeVar
 from urllib.parse import parse_qsl
 
 from aiohttp import web
 
-from ..engine import SimError
+from ..engine import (
+    DUPLICATE_CLIENT_ID,
+    INSUFFICIENT_BALANCE,
+    INVALID_SYMBOL,
+    MARGIN_INSUFFICIENT,
+    NOTIONAL_TOO_SMALL,
+    POSITION_SIDE_MISMATCH,
+    PRECISION,
+    REDUCE_ONLY_REJECTED,
+    SimError,
+)
 from ..faults import HTTP_STATUS, Fault, FaultKind, first, restamp, stale, total_latency_ms
 from ..permissions import TRADE_OPS
 
@@ -55,6 +65,40 @@ class VenueFail(Exception):
     def __init__(self, status: int, body: Any, headers: Optional[Mapping[str, str]] = None, raw: bool = False):
         super().__init__(f"{status}: {body}")
         self.status, self.body, self.headers, self.raw = status, body, dict(headers or {}), raw
+
+
+Answer = TypeVar("Answer")
+
+# the engine's refusal of an order that fails a filter's floor (LOT_SIZE, NOTIONAL), beside its
+# refusal for the notional floor (NOTIONAL_TOO_SMALL)
+FILTER_FAILURE = -1013
+
+
+def engine_codes(*, duplicate_id: Answer, no_margin: Answer, too_small: Answer, precision: Answer,
+                 no_balance: Optional[Answer] = None, unknown_symbol: Optional[Answer] = None,
+                 no_position: Optional[Answer] = None, wrong_mode: Optional[Answer] = None,
+                 more: Optional[Mapping[int, Answer]] = None) -> dict[int, Answer]:
+    """A venue's answer to each of the engine's (Binance) refusals of an order, by what the
+    refusal means: a client order id sent twice; too little margin (the balance's refusal read
+    the same unless ``no_balance`` words it apart); an order too small (the notional floor and a
+    filter's, :data:`FILTER_FAILURE`, alike); a size or a price past the market's precision; an
+    unknown symbol; a reduce-only order without the position; an order's leg against the
+    account's position mode. ``more``: the venue's answers to other codes. A meaning given None
+    is left out, for the face's own default answer."""
+    codes: dict[int, Optional[Answer]] = {
+        DUPLICATE_CLIENT_ID: duplicate_id,
+        MARGIN_INSUFFICIENT: no_margin,
+        INSUFFICIENT_BALANCE: no_margin if no_balance is None else no_balance,
+        INVALID_SYMBOL: unknown_symbol,
+        NOTIONAL_TOO_SMALL: too_small,
+        FILTER_FAILURE: too_small,
+        PRECISION: precision,
+        REDUCE_ONLY_REJECTED: no_position,
+        POSITION_SIDE_MISMATCH: wrong_mode,
+    }
+    table = {code: answer for code, answer in codes.items() if answer is not None}
+    table.update(more or {})
+    return table
 
 
 def respond(server: Any, method: str, path: str, status: int, body: Any, raw: bool = False,

@@ -34,7 +34,6 @@ from ...ccxt_exchange.dialects.base import (
     DEFAULT_ORDER_RATE,
     YIELD_EVERY,
     Call,
-    Countdown,
     Dialect,
     Listed,
     ModeRead,
@@ -137,7 +136,7 @@ class BinanceDialect(Dialect):
         r"reduceonly order failed",  # -4112
         r"reduce_only_margin_check_failed",  # -4118
     )
-    countdown_method: str = "fapiPrivatePostCountdownCancelAll"
+    countdown_method: Optional[str] = "fapiPrivatePostCountdownCancelAll"
     refusal_rules: tuple[Rule, ...] = REFUSALS
     # the account's position mode: ccxt's implicit method and the endpoint a message names
     mode_method: str = "fapiPrivateGetPositionSideDual"
@@ -309,12 +308,8 @@ class BinanceDialect(Dialect):
         return any(v is True or str(v).lower() == "true" for v in (info.get("closePosition"), info.get("cp"),
                                                                    info.get("R")))
 
-    def countdown(self, client: Any, market_type: str, *, keeps_private_websocket: bool) -> Optional[Countdown]:
-        if self.countdown_futures_only and market_type != "futures":
-            return None
-        if not hasattr(client, self.countdown_method):
-            return None
-        return SymbolCountdown(self.countdown_method)
+    def venue_countdown(self, client: Any, market_type: str, method: str) -> SymbolCountdown:
+        return SymbolCountdown(method)
 
     def permission_switches(self) -> Mapping[str, Any]:
         """The venue's switch of its sub-accounts' keys (:mod:`.switches`)."""

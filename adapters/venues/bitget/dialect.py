@@ -62,12 +62,12 @@ from ...base import MODE, PERMANENT, TRANSIENT
 from ...ccxt_exchange.dialects.base import (
     Call,
     CancelAnswer,
-    Countdown,
     Dialect,
     Listed,
     ModeRead,
     Reads,
     bad_field,
+    before_oldest,
     named_rows,
     read,
     read_pages,
@@ -222,22 +222,10 @@ def read_plan(venue: str, endpoint: str, order: Any) -> Listed:
     return Listed(kind, out, endpoint)
 
 
-def before_oldest(endpoint: str) -> Callable[[list], Optional[Mapping[str, Any]]]:
+def older_page(endpoint: str) -> Callable[[list], Optional[Mapping[str, Any]]]:
     """The next page after a full one: ``idLessThan`` the page's oldest (smallest) ``orderId``,
     which is the ``endId`` Bitget hands with the page (ccxt keeps the rows, not the envelope)."""
-
-    def next_params(page: list) -> Optional[Mapping[str, Any]]:
-        if len(page) < PAGE:
-            return None
-        ids = []
-        for o in page:
-            raw_id = order_info(o).get("orderId")
-            if not isinstance(raw_id, str) or not raw_id.isdigit():
-                raise BadData(f"{endpoint}: an order of a full page has no orderId")
-            ids.append(raw_id)
-        return {"idLessThan": min(ids, key=int)}
-
-    return next_params
+    return before_oldest(endpoint, PAGE, "orderId", "idLessThan")
 
 
 def position_mode(answer: Any) -> str:
@@ -313,15 +301,15 @@ class BitgetDialect(ChannelStream, Dialect):
         (futures); spot: every page of the unfilled orders."""
         if reads.market_type != "futures":
             rows = await read_pages(reads, self.id, SPOT_ORDERS, "fetch_open_orders", (symbol, None, PAGE), {},
-                                    before_oldest(SPOT_ORDERS))
+                                    older_page(SPOT_ORDERS))
             return [Listed(None, o, SPOT_ORDERS) for o in rows]
         regular = await read_pages(reads, self.id, REGULAR_ORDERS, "fetch_open_orders", (symbol, None, PAGE), {},
-                                   before_oldest(REGULAR_ORDERS))
+                                   older_page(REGULAR_ORDERS))
         listed = [Listed("regular", read_row(self.id, REGULAR_ORDERS, o), REGULAR_ORDERS) for o in regular]
         for plan in PLAN_TYPES:
             endpoint = f"{PLAN_ORDERS} planType={plan}"
             rows = await read_pages(reads, self.id, endpoint, "fetch_open_orders", (symbol, None, PAGE),
-                                    {"planType": plan}, before_oldest(endpoint))
+                                    {"planType": plan}, older_page(endpoint))
             listed.extend(read_plan(self.id, endpoint, o) for o in rows)
         return listed
 
@@ -362,9 +350,6 @@ class BitgetDialect(ChannelStream, Dialect):
     def closes_position(self, info: Mapping[str, Any]) -> bool:
         # a position TP/SL closes the whole position, whatever its size
         return info.get("planType") in POSITION_PLANS
-
-    def countdown(self, client: Any, market_type: str, *, keeps_private_websocket: bool) -> Optional[Countdown]:
-        return None  # the classic account has no countdown-cancel-all (the module docstring)
 
     async def read_position_mode(self, reads: Reads) -> ModeRead:
         """``GET /api/v2/mix/account/account``: ``data.posMode`` hedge_mode (hedge) or one_way_mode

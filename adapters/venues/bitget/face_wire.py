@@ -17,16 +17,8 @@ What it must not do
 
 from __future__ import annotations
 
-from ...simulated.engine import (
-    DUPLICATE_CLIENT_ID,
-    INSUFFICIENT_BALANCE,
-    INVALID_SYMBOL,
-    MARGIN_INSUFFICIENT,
-    NOTIONAL_TOO_SMALL,
-    PRECISION,
-    REDUCE_ONLY_REJECTED,
-    MarketSpec,
-)
+from ...simulated.engine import MarketSpec
+from ...simulated.faces.shared import engine_codes
 from ...simulated.numbers import money_text as _money, plain as _f, price_text as _px, size_text as _sz  # noqa: F401
 
 PRODUCT = "USDT-FUTURES"
@@ -40,17 +32,15 @@ NOT_FOUND = ("40109", "The data of the order cannot be found, please confirm the
 CANCEL_NOT_FOUND = ("40768", "Order does not exist")
 
 # the engine's (Binance) codes → Bitget's
-_CODES: dict[int, tuple[str, str]] = {
-    DUPLICATE_CLIENT_ID: ("40786", "Duplicate clientOid"),
-    MARGIN_INSUFFICIENT: ("40762", "The order amount exceeds the balance"),
-    INSUFFICIENT_BALANCE: ("40762", "The order amount exceeds the balance"),
-    INVALID_SYMBOL: ("40034", "Parameter symbol does not exist"),
-    NOTIONAL_TOO_SMALL: ("45110", "less than the minimum amount 5 USDT"),
-    -1013: ("45110", "less than the minimum amount 5 USDT"),
-    PRECISION: ("40808", "Parameter verification exception size checkBDScale error"),
-    REDUCE_ONLY_REJECTED: NO_POSITION,
-    -4061: UNILATERAL,
-}
+_CODES: dict[int, tuple[str, str]] = engine_codes(
+    duplicate_id=("40786", "Duplicate clientOid"),
+    no_margin=("40762", "The order amount exceeds the balance"),
+    unknown_symbol=("40034", "Parameter symbol does not exist"),
+    too_small=("45110", "less than the minimum amount 5 USDT"),
+    precision=("40808", "Parameter verification exception size checkBDScale error"),
+    no_position=NO_POSITION,
+    wrong_mode=UNILATERAL,
+)
 
 
 

@@ -45,7 +45,6 @@ from ...base import MODE, PERMANENT, TRANSIENT
 from ...ccxt_exchange.dialects.base import (
     Call,
     CancelAnswer,
-    Countdown,
     Dialect,
     Has,
     Listed,
@@ -462,11 +461,12 @@ class BybitDialect(Dialect):
                 return [first.get("totalEquity")]
         return []
 
-    def countdown(self, client: Any, market_type: str, *, keeps_private_websocket: bool) -> Optional[Countdown]:
-        # DCP fires when a private websocket subscribed to the "dcp" topic drops, not on a REST
-        # silence: without such a socket it would never fire, so it is not offered
-        if not keeps_private_websocket or not hasattr(client, "privatePostV5OrderDisconnectedCancelAll"):
-            return None
+    countdown_method: Optional[str] = "privatePostV5OrderDisconnectedCancelAll"
+    # DCP fires when a private websocket subscribed to the "dcp" topic drops, not on a REST
+    # silence: without such a socket it would never fire, so it is not offered
+    countdown_needs_websocket: bool = True
+
+    def venue_countdown(self, client: Any, market_type: str, method: str) -> DisconnectedCancelAll:
         return DisconnectedCancelAll("DERIVATIVES" if market_type == "futures" else "SPOT")
 
     def permission_switches(self) -> Mapping[str, Any]:

@@ -51,10 +51,8 @@ from ...base import PERMANENT, TRANSIENT, AdapterError, Reason
 from ...ccxt_exchange.dialects.base import (
     Call,
     CancelAnswer,
-    Countdown,
     Dialect,
     Listed,
-    ModeRead,
     Reads,
     bad_field,
     unknown_value,
@@ -218,9 +216,7 @@ class HyperliquidDialect(Dialect):
                 raise bad_field(self.id, EXCHANGE, "response.data.statuses", f"unknown value {st!r}")
         return CancelAnswer(frozenset(done), refused)
 
-    async def read_position_mode(self, reads: Reads) -> ModeRead:
-        """One-way, always: Hyperliquid keeps one position a coin (no request made)."""
-        return ModeRead(False, "Hyperliquid (one position a coin)")
+    one_way_source: Optional[str] = "Hyperliquid (one position a coin)"
     position_size_field: Optional[str] = "position.szi"
     raw_field_names: Mapping[tuple[str, str], str] = field(default_factory=lambda: {
         ("order", "id"): "oid", ("order", "symbol"): "coin", ("order", "type"): "orderType",
@@ -350,9 +346,10 @@ class HyperliquidDialect(Dialect):
 
     # --- dead man's switch ---------------------------------------------------------------------
 
-    def countdown(self, client: Any, market_type: str, *, keeps_private_websocket: bool) -> Optional[Countdown]:
-        if market_type != "futures" or not hasattr(client, "cancel_all_orders_after"):
-            return None
+    countdown_method: Optional[str] = "cancel_all_orders_after"
+    countdown_futures_only: bool = True
+
+    def venue_countdown(self, client: Any, market_type: str, method: str) -> ScheduleCancel:
         return ScheduleCancel(client)
 
 

@@ -57,11 +57,9 @@ from ...base import AdapterError, Reason, VenueRefusal
 from ...ccxt_exchange.dialects.base import (
     Call,
     CancelAnswer,
-    Countdown,
     Dialect,
     Has,
     Listed,
-    ModeRead,
     Reads,
     bad_field,
     clamp_seconds,
@@ -385,9 +383,7 @@ class KrakenFuturesDialect(Dialect):
             raise bad_field(self.id, OPEN_ORDERS, "openOrders", "not a list")
         return [read_open_order(o) for o in got]
 
-    async def read_position_mode(self, reads: Reads) -> ModeRead:
-        """One-way, always: Kraken Futures keeps one net position a contract (no request made)."""
-        return ModeRead(False, "Kraken Futures (one net position a contract)")
+    one_way_source: Optional[str] = "Kraken Futures (one net position a contract)"
 
     def can_fetch_by_client_id(self, has: Has) -> bool:
         return has("fetchOrders")
@@ -417,9 +413,10 @@ class KrakenFuturesDialect(Dialect):
 
     # --- dead man's switch ------------------------------------------------------------------------
 
-    def countdown(self, client: Any, market_type: str, *, keeps_private_websocket: bool) -> Optional[Countdown]:
-        if market_type != "futures" or not hasattr(client, DMS_METHOD):
-            return None
+    countdown_method: Optional[str] = DMS_METHOD
+    countdown_futures_only: bool = True
+
+    def venue_countdown(self, client: Any, market_type: str, method: str) -> CancelAllOrdersAfter:
         return CancelAllOrdersAfter()
 
 

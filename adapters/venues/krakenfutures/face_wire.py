@@ -19,16 +19,8 @@ import datetime as dt
 import re
 from typing import Any, Optional
 
-from ...simulated.engine import (
-    DUPLICATE_CLIENT_ID,
-    INSUFFICIENT_BALANCE,
-    MARGIN_INSUFFICIENT,
-    NOTIONAL_TOO_SMALL,
-    POST_ONLY_REJECTED,
-    PRECISION,
-    REDUCE_ONLY_REJECTED,
-    MarketSpec,
-)
+from ...simulated.engine import POST_ONLY_REJECTED, MarketSpec
+from ...simulated.faces.shared import engine_codes
 from ...simulated.numbers import plain as _f, price_text as _px, size_text as _sz  # noqa: F401
 
 # Kraken's base of an engine base where they differ (its BTC is XBT)
@@ -36,19 +28,19 @@ BASES = {"BTC": "XBT"}
 ENGINE_BASES = {v: k for k, v in BASES.items()}
 
 # the engine's refusal of an order → sendStatus.status (Kraken answers them HTTP 200)
-SEND_STATUS: dict[int, str] = {
-    REDUCE_ONLY_REJECTED: "wouldNotReducePosition",
-    MARGIN_INSUFFICIENT: "insufficientAvailableFunds",
-    INSUFFICIENT_BALANCE: "insufficientAvailableFunds",
-    DUPLICATE_CLIENT_ID: "clientOrderIdAlreadyExist",
-    PRECISION: "invalidSize",
-    NOTIONAL_TOO_SMALL: "invalidSize",
-    -1013: "invalidSize",
-    -4003: "invalidSize",
-    -4014: "invalidPrice",
-    -4013: "invalidPrice",
-    POST_ONLY_REJECTED: "postWouldExecute",
-}
+SEND_STATUS: dict[int, str] = engine_codes(
+    no_position="wouldNotReducePosition",
+    no_margin="insufficientAvailableFunds",
+    duplicate_id="clientOrderIdAlreadyExist",
+    precision="invalidSize",
+    too_small="invalidSize",
+    more={
+        -4003: "invalidSize",
+        -4014: "invalidPrice",
+        -4013: "invalidPrice",
+        POST_ONLY_REJECTED: "postWouldExecute",
+    },
+)
 
 UUID_RE = re.compile(r"^00000000-0000-4000-(8000|9000)-(\d{12})$")
 

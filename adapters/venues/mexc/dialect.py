@@ -59,7 +59,6 @@ from ...ccxt_exchange.dialects.base import (
     MODE_EVERY_S,
     Call,
     CancelAnswer,
-    Countdown,
     Dialect,
     Listed,
     ModeRead,
@@ -504,9 +503,6 @@ class MexcDialect(Dialect):
             if isinstance(row, Mapping) and row.get("currency") == "USDT":
                 return [row.get("equity")]
         return []
-
-    def countdown(self, client: Any, market_type: str, *, keeps_private_websocket: bool) -> Optional[Countdown]:
-        return None  # the contract API has no cancel-all-after (the module docstring)
 
 
 def page_numbers() -> Callable[[list], Optional[Mapping[str, Any]]]:

@@ -15,16 +15,8 @@ from __future__ import annotations
 
 from typing import Optional
 
-from ...simulated.engine import (
-    DUPLICATE_CLIENT_ID,
-    INSUFFICIENT_BALANCE,
-    INVALID_SYMBOL,
-    MARGIN_INSUFFICIENT,
-    NOTIONAL_TOO_SMALL,
-    PRECISION,
-    REDUCE_ONLY_REJECTED,
-    MarketSpec,
-)
+from ...simulated.engine import MarketSpec
+from ...simulated.faces.shared import engine_codes
 
 NO_POSITION = (2009, "Position is not exists or closed.")  # ccxt's mexc quotes this body
 NOT_FOUND = (2040, "order not exist")  # order/cancel's documented row
@@ -40,17 +32,15 @@ NO_TRADE = (704, "Transaction information modify permission is required")
 TOO_FREQUENT = (510, "Excessive frequency of requests")
 
 # the engine's (Binance) codes → MEXC's
-CODES: dict[int, tuple[int, str]] = {
-    DUPLICATE_CLIENT_ID: (603, "Repeated requests"),
-    MARGIN_INSUFFICIENT: (2005, "Balance insufficient"),
-    INSUFFICIENT_BALANCE: (2005, "Balance insufficient"),
-    INVALID_SYMBOL: NO_CONTRACT,
-    NOTIONAL_TOO_SMALL: (2011, "Order quantity error"),
-    -1013: (2011, "Order quantity error"),
-    PRECISION: (2015, "Price or quantity accuracy error"),
-    REDUCE_ONLY_REJECTED: NO_POSITION,
-    -4061: PARAMS,  # an order's leg against the account's position mode
-}
+CODES: dict[int, tuple[int, str]] = engine_codes(
+    duplicate_id=(603, "Repeated requests"),
+    no_margin=(2005, "Balance insufficient"),
+    unknown_symbol=NO_CONTRACT,
+    too_small=(2011, "Order quantity error"),
+    precision=(2015, "Price or quantity accuracy error"),
+    no_position=NO_POSITION,
+    wrong_mode=PARAMS,
+)
 
 # side code → (engine side, the leg it is on in hedge mode, whether it closes)
 SIDES: dict[int, tuple[str, str, bool]] = {

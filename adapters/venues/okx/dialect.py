@@ -36,12 +36,12 @@ from ...ccxt_exchange.dialects.base import (
     MODE_EVERY_S,
     Call,
     CancelAnswer,
-    Countdown,
     Dialect,
     Listed,
     ModeRead,
     Reads,
     bad_field,
+    before_oldest,
     clamp_seconds,
     named_rows,
     read,
@@ -50,7 +50,7 @@ from ...ccxt_exchange.dialects.base import (
 )
 from ...ccxt_exchange.dialects.channels import ChannelStream
 from ...ccxt_exchange.dialects.refusals import Rule
-from ...ccxt_exchange.parsing import BadData, num, order_info
+from ...ccxt_exchange.parsing import num, order_info
 from . import dialect_stream as okx_stream
 from .switches import OkxPermissions
 
@@ -325,9 +325,9 @@ class OkxDialect(ChannelStream, Dialect):
             return [data[0].get("totalEq")]
         return []
 
-    def countdown(self, client: Any, market_type: str, *, keeps_private_websocket: bool) -> Optional[Countdown]:
-        if not hasattr(client, "privatePostTradeCancelAllAfter"):
-            return None
+    countdown_method: Optional[str] = "privatePostTradeCancelAllAfter"
+
+    def venue_countdown(self, client: Any, market_type: str, method: str) -> CancelAllAfter:
         return CancelAllAfter()
 
     def permission_switches(self) -> Mapping[str, Any]:
@@ -337,22 +337,8 @@ class OkxDialect(ChannelStream, Dialect):
 
 def _after(endpoint: str, id_field: str) -> Callable[[list], Optional[Mapping[str, Any]]]:
     """The next page of a list after a full one: ``after`` the oldest id of the page (OKX lists
-    newest first and ``after`` gives the rows older than that id). The smallest id, not the
-    last order: ccxt sorts a page by time before handing it over."""
-
-    def next_params(page: list) -> Optional[Mapping[str, Any]]:
-        if len(page) < PAGE:
-            return None
-        ids = []
-        for o in page:
-            info = o.get("info") if isinstance(o, Mapping) else None
-            raw_id = info.get(id_field) if isinstance(info, Mapping) else None
-            if not isinstance(raw_id, str) or not raw_id.isdigit():
-                raise BadData(f"{endpoint}: an order of a full page has no {id_field}")
-            ids.append(raw_id)
-        return {"after": min(ids, key=int)}
-
-    return next_params
+    newest first and ``after`` gives the rows older than that id)."""
+    return before_oldest(endpoint, PAGE, id_field, "after")
 
 
 def _regular(order: Any) -> Any:

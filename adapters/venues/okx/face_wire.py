@@ -17,13 +17,7 @@ from __future__ import annotations
 from typing import Optional
 
 from ...simulated.engine import (
-    DUPLICATE_CLIENT_ID,
-    INSUFFICIENT_BALANCE,
-    INVALID_SYMBOL,
-    MARGIN_INSUFFICIENT,
     NO_SUCH_ORDER,
-    NOTIONAL_TOO_SMALL,
-    PRECISION,
     QTY_NOT_POSITIVE,
     QTY_TOO_LARGE,
     TOO_MANY_ORDERS,
@@ -32,7 +26,7 @@ from ...simulated.engine import (
     MarketSpec,
     SimError,
 )
-from ...simulated.faces.shared import VenueFail
+from ...simulated.faces.shared import VenueFail, engine_codes
 from ...simulated.numbers import money_text as _money, plain as _f, price_text as _px, size_text as _sz  # noqa: F401
 
 RATE_LIMITED = ("50011", "Too Many Requests")
@@ -42,27 +36,28 @@ SAME_DIRECTION = ("51170", "Failed to place order. A reduce-only order can't be 
                   "positions.")
 
 # the engine's (Binance) codes → OKX's
-_CODES: dict[int, tuple[str, str]] = {
-    TOO_MANY_REQUESTS: RATE_LIMITED, TOO_MANY_ORDERS: RATE_LIMITED,
-    DUPLICATE_CLIENT_ID: ("51016", "Duplicated clOrdId"),
-    MARGIN_INSUFFICIENT: ("51008", "Order failed. Insufficient USDT margin in account"),
-    INSUFFICIENT_BALANCE: ("51008", "Order failed. Insufficient USDT balance in account"),
-    INVALID_SYMBOL: ("51001", "Instrument ID does not exist"),
-    NOTIONAL_TOO_SMALL: ("51020", "Your order should meet or exceed the minimum order amount."),
-    -1013: ("51020", "Your order should meet or exceed the minimum order amount."),
-    PRECISION: ("51121", "Order quantity must be a multiple of the lot size."),
-    QTY_NOT_POSITIVE: ("51000", "Parameter sz error"),
-    QTY_TOO_LARGE: ("51202", "Market order amount exceeds the maximum amount."),
-    -4014: ("51000", "Parameter px error"),  # price off the tick
-    -2021: ("51000", "Parameter triggerPx error"),  # would trigger at once
-    -4045: ("51174", "The number of pending algo orders reached the upper limit"),
-    -2025: ("51174", "The number of pending orders reached the upper limit"),
-    -4061: ("51000", "Parameter posSide error"),
-    -5022: ("51019", "Order failed. The post-only order could not be executed as maker."),
-    -4067: ("59000", "Settings failed. Cancel all open orders before switching the position mode."),
-    -4068: ("59000", "Settings failed. Close all positions before switching the position mode."),
-    -4028: ("51000", "Parameter lever error"),
-}
+_CODES: dict[int, tuple[str, str]] = engine_codes(
+    duplicate_id=("51016", "Duplicated clOrdId"),
+    no_margin=("51008", "Order failed. Insufficient USDT margin in account"),
+    no_balance=("51008", "Order failed. Insufficient USDT balance in account"),
+    unknown_symbol=("51001", "Instrument ID does not exist"),
+    too_small=("51020", "Your order should meet or exceed the minimum order amount."),
+    precision=("51121", "Order quantity must be a multiple of the lot size."),
+    wrong_mode=("51000", "Parameter posSide error"),
+    more={
+        TOO_MANY_REQUESTS: RATE_LIMITED, TOO_MANY_ORDERS: RATE_LIMITED,
+        QTY_NOT_POSITIVE: ("51000", "Parameter sz error"),
+        QTY_TOO_LARGE: ("51202", "Market order amount exceeds the maximum amount."),
+        -4014: ("51000", "Parameter px error"),  # price off the tick
+        -2021: ("51000", "Parameter triggerPx error"),  # would trigger at once
+        -4045: ("51174", "The number of pending algo orders reached the upper limit"),
+        -2025: ("51174", "The number of pending orders reached the upper limit"),
+        -5022: ("51019", "Order failed. The post-only order could not be executed as maker."),
+        -4067: ("59000", "Settings failed. Cancel all open orders before switching the position mode."),
+        -4068: ("59000", "Settings failed. Close all positions before switching the position mode."),
+        -4028: ("51000", "Parameter lever error"),
+    },
+)
 
 
 class _Fail(VenueFail):
