@@ -85,29 +85,24 @@ def request(api, token_env, scope, strategy, limit, raise_to, waive, order, reas
     change(lambda: client.override("request", body), output, "override request", token_env)
 
 
-@override.command("approve")
-@api_option
-@token_option
-@click.option("--override", "override_id", required=True, metavar="ID",
-              help="The override's id (ksctl override list).")
-@output_option
-def approve(api, token_env, override_id, output) -> None:
-    """Approve an override; your token's identity (approver role) must not be its requester."""
-    client = runner_client(api, token_env)
-    change(lambda: client.override("approve", {"id": override_id}), output, "override approve", token_env,
-           role="approver")
+def _on_one(verb: str, doc: str, **kwargs: Any) -> None:
+    """``ksctl override VERB --override ID``: the change ``verb`` of one override, ``doc`` its help."""
+
+    @override.command(verb, help=doc)
+    @api_option
+    @token_option
+    @click.option("--override", "override_id", required=True, metavar="ID",
+                  help="The override's id (ksctl override list).")
+    @output_option
+    def command(api, token_env, override_id, output) -> None:
+        client = runner_client(api, token_env)
+        change(lambda: client.override(verb, {"id": override_id}), output, f"override {verb}", token_env,
+               **kwargs)
 
 
-@override.command("end")
-@api_option
-@token_option
-@click.option("--override", "override_id", required=True, metavar="ID",
-              help="The override's id (ksctl override list).")
-@output_option
-def end(api, token_env, override_id, output) -> None:
-    """End an override now (pending or in force)."""
-    client = runner_client(api, token_env)
-    change(lambda: client.override("end", {"id": override_id}), output, "override end", token_env)
+_on_one("approve", "Approve an override; your token's identity (approver role) must not be its requester.",
+        role="approver")
+_on_one("end", "End an override now (pending or in force).")
 
 
 @override.command("list")
