@@ -12,12 +12,14 @@ from __future__ import annotations
 
 import re
 from decimal import Decimal, InvalidOperation
-from typing import Annotated, Any, Callable
+from typing import Annotated, Any, Callable, TypeVar
 
 from pydantic import BeforeValidator, PlainSerializer, WithJsonSchema
 from pydantic_core import PydanticCustomError
 
 from ..records import field_order, record
+
+T = TypeVar("T")
 
 
 class UnitError(ValueError):
@@ -357,27 +359,30 @@ def _kind(value: Any) -> str:
 # --- pydantic field types -----------------------------------------------------------------------
 
 
-def _wrap(parser: Callable[[Any], Any], error_type: str) -> Callable[[Any], Any]:
-    def validate(value: Any) -> Any:
+def unit_validator(parser: Callable[[Any], T], error_type: str, hint: str | None = None) -> Callable[[Any], T]:
+    """``parser`` as a pydantic validator: a :class:`UnitError` becomes ``error_type`` with its
+    short message and its hint (``hint``, where given, in place of the parser's)."""
 
+    def validate(value: Any) -> T:
         try:
             return parser(value)
         except UnitError as e:
+            said = hint or e.hint
             # the hint travels in the context (under a key no message text names)
-            raise PydanticCustomError(error_type, e.short, {"ks_hint": e.hint} if e.hint else None) from None
+            raise PydanticCustomError(error_type, e.short, {"ks_hint": said} if said else None) from None
 
     return validate
 
 
 DurationField = Annotated[
     Duration,
-    BeforeValidator(_wrap(parse_duration, "ks_duration")),
+    BeforeValidator(unit_validator(parse_duration, "ks_duration")),
     PlainSerializer(str, return_type=str),
     WithJsonSchema({"type": "string", "pattern": DURATION_PATTERN, "examples": ["30s", "15m", "1h"]}),
 ]
 RatioField = Annotated[
     Ratio,
-    BeforeValidator(_wrap(parse_ratio, "ks_percent")),
+    BeforeValidator(unit_validator(parse_ratio, "ks_percent")),
     PlainSerializer(str, return_type=str),
     WithJsonSchema(
         {
@@ -400,13 +405,13 @@ def fraction_in_range(v: Ratio) -> Ratio:
 
 PercentField = Annotated[
     Ratio,
-    BeforeValidator(_wrap(lambda v: parse_ratio(v, allow_fraction=False), "ks_percent")),
+    BeforeValidator(unit_validator(lambda v: parse_ratio(v, allow_fraction=False), "ks_percent")),
     PlainSerializer(str, return_type=str),
     WithJsonSchema({"type": "string", "pattern": PERCENT_PATTERN, "examples": ["4.5%", "-8%"]}),
 ]
 AmountField = Annotated[
     Amount,
-    BeforeValidator(_wrap(parse_amount, "ks_amount")),
+    BeforeValidator(unit_validator(parse_amount, "ks_amount")),
     PlainSerializer(str, return_type=str),
     WithJsonSchema(
         {"anyOf": [{"type": "number"}, {"type": "string", "pattern": AMOUNT_PATTERN}], "examples": [50000, "50k"]}
@@ -414,7 +419,7 @@ AmountField = Annotated[
 ]
 ConfirmationField = Annotated[
     Confirmation,
-    BeforeValidator(_wrap(parse_confirmation, "ks_confirmation")),
+    BeforeValidator(unit_validator(parse_confirmation, "ks_confirmation")),
     PlainSerializer(str, return_type=str),
     WithJsonSchema({"type": "string", "pattern": CONFIRMATION_PATTERN, "examples": ["3 ticks", "2m"]}),
 ]
