@@ -14,7 +14,7 @@ import re
 from decimal import Decimal, InvalidOperation
 from typing import Annotated, Any, Callable, TypeVar
 
-from pydantic import BeforeValidator, PlainSerializer, WithJsonSchema
+from pydantic import AfterValidator, BeforeValidator, PlainSerializer, WithJsonSchema
 from pydantic_core import PydanticCustomError
 
 from ..records import field_order, record
@@ -401,6 +401,10 @@ def fraction_in_range(v: Ratio) -> Ratio:
     if not (0 < v.exact <= 1):
         raise PydanticCustomError("ks_percent", "fraction must be above 0% and at most 100%")
     return v
+
+
+# the fraction of each position an action closes (reduce_all_by, reduce_top_risk)
+CloseFraction = Annotated[RatioField, AfterValidator(fraction_in_range)]
 
 
 PercentField = Annotated[
