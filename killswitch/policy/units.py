@@ -77,7 +77,7 @@ def parse_duration(value: Any) -> Duration:
     if isinstance(value, Duration):
         return value
     if isinstance(value, bool) or not isinstance(value, (str, int, float)):
-        raise UnitError("duration", f"expected a duration, got {_kind(value)}", DURATION_HINT)
+        raise UnitError("duration", f"expected a duration, got {value_kind(value)}", DURATION_HINT)
     if isinstance(value, (int, float)):
         if value == 0:
             return Duration(0)
@@ -136,7 +136,7 @@ def parse_ratio(value: Any, *, allow_fraction: bool = True) -> Ratio:
     if isinstance(value, Ratio):
         return value
     if isinstance(value, bool) or not isinstance(value, (str, int, float)):
-        raise UnitError("percent", f"expected a percentage, got {_kind(value)}", "write it like 4.5%")
+        raise UnitError("percent", f"expected a percentage, got {value_kind(value)}", "write it like 4.5%")
     if isinstance(value, str):
         r = parse_percent_text(value)
         if r is None:
@@ -179,7 +179,7 @@ def parse_amount(value: Any) -> Amount:
     if isinstance(value, Amount):
         return value
     if isinstance(value, bool) or not isinstance(value, (str, int, float)):
-        raise UnitError("amount", f"expected an amount, got {_kind(value)}", _AMOUNT_HINT)
+        raise UnitError("amount", f"expected an amount, got {value_kind(value)}", _AMOUNT_HINT)
     if isinstance(value, (int, float)):
         if value != value or value in (float("inf"), float("-inf")):
             raise UnitError("amount", "an amount must be a finite number", _AMOUNT_HINT)
@@ -344,7 +344,8 @@ def _fmt_decimal(d: Decimal) -> str:
     return "0" if text in ("-0", "") else text
 
 
-def _kind(value: Any) -> str:
+def value_kind(value: Any) -> str:
+    """What a value that is not the unit's is, in a message: ``a mapping``, ``a list``, ``int``..."""
     if value is None:
         return "nothing"
     if isinstance(value, bool):
