@@ -13,8 +13,8 @@ from typing import Any, Optional
 
 import click
 
-from .apiopts import api_option, change, read, runner_client, token_option
-from .common import EXIT_OK, SuggestingGroup, duration_s, output_option
+from .apiopts import api_option, change, list_command, runner_client, token_option
+from .common import SuggestingGroup, duration_s, output_option
 
 
 @click.group(cls=SuggestingGroup, epilog="""\b
@@ -105,23 +105,17 @@ _on_one("approve", "Approve an override; your token's identity (approver role) m
 _on_one("end", "End an override now (pending or in force).")
 
 
-@override.command("list")
-@api_option
-@token_option
-@output_option
-def list_(api, token_env, output) -> None:
-    """The overrides not ended (pending, in force) and those ended in the last day."""
-    import json
-
-    client = runner_client(api, token_env, required=False)
-    got = read(client.overrides, "override list", output, token_env)
+def _overrides_shown(got: Any, output: str) -> str:
     if output == "json":
+        import json
         from dataclasses import asdict
 
-        click.echo(json.dumps({"overrides": [asdict(o) for o in got]}, indent=2))
-    else:
-        click.echo(overrides_text(got))
-    raise SystemExit(EXIT_OK)
+        return json.dumps({"overrides": [asdict(o) for o in got]}, indent=2)
+    return overrides_text(got)
+
+
+list_command(override, "override", "The overrides not ended (pending, in force) and those ended in the last day.",
+             lambda client: client.overrides, _overrides_shown)
 
 
 def _at(ms: Optional[int]) -> str:
