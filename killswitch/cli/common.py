@@ -287,17 +287,22 @@ def write_out(path: str, text: str, command: str) -> None:
     click.echo(f"ksctl {command}: wrote {path} ({len(text.encode('utf-8')):,} bytes)", err=True)
 
 
-def duration_s(text: str, option: str) -> float:
-    """``300s`` / ``6h`` → seconds; a bad value is a usage error (exit 2)."""
+def duration_ms(text: str, option: str) -> int:
+    """``300s`` / ``6h`` → milliseconds; a bad value is a usage error (exit 2)."""
     from ..policy.units import UnitError, parse_duration
 
     try:
-        d = parse_duration(text)
+        return parse_duration(text).ms
     except UnitError as e:
         raise click.BadParameter(e.message, param_hint=option) from None
-    if d.ms <= 0:
+
+
+def duration_s(text: str, option: str) -> float:
+    """``300s`` / ``6h`` → seconds, longer than 0s; a bad value is a usage error (exit 2)."""
+    ms = duration_ms(text, option)
+    if ms <= 0:
         raise click.BadParameter("must be longer than 0s", param_hint=option)
-    return d.ms / 1000
+    return ms / 1000
 
 
 # What a command that reads a whole policy repository at once imports before it reads: the loader,

@@ -13,8 +13,8 @@ from typing import Any, Optional
 
 import click
 
-from .apiopts import api_option, change, read, runner_client, token_option
-from .common import EXIT_OK, SuggestingGroup, duration_s, output_option
+from .apiopts import api_option, change, list_command, runner_client, token_option
+from .common import SuggestingGroup, duration_s, output_option
 
 
 @click.group(cls=SuggestingGroup, epilog="""\b
@@ -85,48 +85,37 @@ def request(api, token_env, scope, strategy, limit, raise_to, waive, order, reas
     change(lambda: client.override("request", body), output, "override request", token_env)
 
 
-@override.command("approve")
-@api_option
-@token_option
-@click.option("--override", "override_id", required=True, metavar="ID",
-              help="The override's id (ksctl override list).")
-@output_option
-def approve(api, token_env, override_id, output) -> None:
-    """Approve an override; your token's identity (approver role) must not be its requester."""
-    client = runner_client(api, token_env)
-    change(lambda: client.override("approve", {"id": override_id}), output, "override approve", token_env,
-           role="approver")
+def _on_one(verb: str, doc: str, **kwargs: Any) -> None:
+    """``ksctl override VERB --override ID``: the change ``verb`` of one override, ``doc`` its help."""
+
+    @override.command(verb, help=doc)
+    @api_option
+    @token_option
+    @click.option("--override", "override_id", required=True, metavar="ID",
+                  help="The override's id (ksctl override list).")
+    @output_option
+    def command(api, token_env, override_id, output) -> None:
+        client = runner_client(api, token_env)
+        change(lambda: client.override(verb, {"id": override_id}), output, f"override {verb}", token_env,
+               **kwargs)
 
 
-@override.command("end")
-@api_option
-@token_option
-@click.option("--override", "override_id", required=True, metavar="ID",
-              help="The override's id (ksctl override list).")
-@output_option
-def end(api, token_env, override_id, output) -> None:
-    """End an override now (pending or in force)."""
-    client = runner_client(api, token_env)
-    change(lambda: client.override("end", {"id": override_id}), output, "override end", token_env)
+_on_one("approve", "Approve an override; your token's identity (approver role) must not be its requester.",
+        role="approver")
+_on_one("end", "End an override now (pending or in force).")
 
 
-@override.command("list")
-@api_option
-@token_option
-@output_option
-def list_(api, token_env, output) -> None:
-    """The overrides not ended (pending, in force) and those ended in the last day."""
-    import json
-
-    client = runner_client(api, token_env, required=False)
-    got = read(client.overrides, "override list", output, token_env)
+def _overrides_shown(got: Any, output: str) -> str:
     if output == "json":
+        import json
         from dataclasses import asdict
 
-        click.echo(json.dumps({"overrides": [asdict(o) for o in got]}, indent=2))
-    else:
-        click.echo(overrides_text(got))
-    raise SystemExit(EXIT_OK)
+        return json.dumps({"overrides": [asdict(o) for o in got]}, indent=2)
+    return overrides_text(got)
+
+
+list_command(override, "override", "The overrides not ended (pending, in force) and those ended in the last day.",
+             lambda client: client.overrides, _overrides_shown)
 
 
 def _at(ms: Optional[int]) -> str:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from ..runner.lease.pod_label import SERVICEACCOUNT_DIR
-from .common import max_file_size_option, secret_file_option, state_option
+from .common import duration_ms, max_file_size_option, secret_file_option, state_option
 
 
 @click.command(epilog="""\b
@@ -156,15 +156,11 @@ def run(policies, accounts, state_url, shard, lock_file, api_host, api_port, api
         readers, max_file_bytes, max_ticks) -> None:
     """Run the kill switch: tick, decide, act, lock, serve the API."""
     from ..face.api.admission import parse_limits
-    from ..policy.units import UnitError, parse_duration
     from ..process.daemon import main
     from ..process.options import RunOptions
     from ..runner.lease.pod_label import label_key_problem
 
-    try:
-        ttl_ms = parse_duration(lease_ttl).ms
-    except UnitError as e:
-        raise click.BadParameter(e.message, param_hint="--lease-ttl") from None
+    ttl_ms = duration_ms(lease_ttl, "--lease-ttl")
     if ttl_ms < 300:
         raise click.BadParameter(f"LEASE_TTL_TOO_SHORT: {lease_ttl} is below 300ms; renewals every third of it "
                                  "would leave no room for a store round trip", param_hint="--lease-ttl")
@@ -172,16 +168,10 @@ def run(policies, accounts, state_url, shard, lock_file, api_host, api_port, api
         problem = label_key_problem(kube_leader_label)
         if problem:
             raise click.BadParameter(problem, param_hint="--kube-leader-label")
-    try:
-        anchor_ms = parse_duration(audit_anchor_every).ms
-    except UnitError as e:
-        raise click.BadParameter(e.message, param_hint="--audit-anchor-every") from None
+    anchor_ms = duration_ms(audit_anchor_every, "--audit-anchor-every")
     if anchor_ms <= 0:
         raise click.BadParameter("must be longer than 0s", param_hint="--audit-anchor-every")
-    try:
-        spacing_ms = parse_duration(min_tick_spacing).ms
-    except UnitError as e:
-        raise click.BadParameter(e.message, param_hint="--min-tick-spacing") from None
+    spacing_ms = duration_ms(min_tick_spacing, "--min-tick-spacing")
     from ..audit.siem.targets import SinkUrlError, parse_targets
 
     try:

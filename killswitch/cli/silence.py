@@ -8,9 +8,11 @@ which decides, audits and stores (:mod:`killswitch.runner.silence.silences`); ou
 
 from __future__ import annotations
 
+from typing import Any
+
 import click
 
-from .apiopts import api_option, change, read, runner_client, token_option
+from .apiopts import api_option, change, list_command, runner_client, token_option
 from .common import EXIT_OK, SuggestingGroup, deprecated_argument, deprecated_option, duration_s, output_option, spelled
 
 
@@ -114,18 +116,14 @@ def sent_preview(ask, output, dry_run):
         refused(e, answer_json(e) if output == "json" else refusal_text(e), role="operator")  # a 401: usage (2)
 
 
-@silence.command("list")
-@api_option
-@token_option
-@output_option
-def list_(api, token_env, output) -> None:
-    """The silences in force (author, comment, ends in) and those ended in the last day."""
+def _silences_shown(got: Any, output: str) -> str:
     from ..render.silences import silences_json, silences_text
 
-    client = runner_client(api, token_env, required=False)
-    got = read(client.silences, "silence list", output, token_env)
-    click.echo(silences_json(got) if output == "json" else silences_text(got))
-    raise SystemExit(EXIT_OK)
+    return silences_json(got) if output == "json" else silences_text(got)
+
+
+list_command(silence, "silence", "The silences in force (author, comment, ends in) and those ended in the last day.",
+             lambda client: client.silences, _silences_shown)
 
 
 @silence.command("expire")

@@ -36,7 +36,7 @@ from ..policy.documents import LoadedDoc, Path
 from ..policy.scope import Scope
 from ..records import record
 from .scope_check import selects_account, written
-from .venue_check import CREDENTIALS
+from .venue_check import CREDENTIALS, credentials_missing, credentials_refused
 
 # ccxt id → the methods of its switch (the ccxt adapter's dialects: Dialect.revoke_methods)
 REVOKE_METHODS: dict[str, tuple[str, ...]] = {
@@ -117,20 +117,16 @@ def _master_credentials(doc: LoadedDoc, at: Path, acc: Account) -> list[Diagnost
         return []
     where = at + ("master_credentials",)
     if creds.wallet_address is not None:
-        return [Diagnostic.make(
-            d.KS223, doc.file, doc.srcmap.key(where + ("wallet_address",)),
+        return credentials_refused(
+            doc, where + ("wallet_address",),
             f'account "{acc.name}": the master credential of venue "{acc.venue}" is an API key and its secret, '
             "not a wallet", f"create the master account's API key on {acc.venue} and give its fields as references "
-            "({env: VAR} or {file: PATH})")]
-    missing = [f for f in needed if getattr(creds, f) is None]
-    if not missing:
-        return []
-    return [Diagnostic.make(
-        d.KS223, doc.file, doc.srcmap.key(where),
+            "({env: VAR} or {file: PATH})")
+    return credentials_missing(doc, where, creds, needed, lambda missing: (
         f'account "{acc.name}": the master credential of venue "{acc.venue}" takes {", ".join(needed)}: '
         f"{', '.join(missing)} missing",
         "on " + acc.venue + ", the password is the passphrase set with the master API key; give it as a reference "
-        "({env: VAR} or {file: PATH})")]
+        "({env: VAR} or {file: PATH})"))
 
 
 @record

@@ -31,6 +31,8 @@ Pure: no I/O.
 
 from __future__ import annotations
 
+from typing import Any, Callable, Sequence
+
 from ..policy import diagnostics as d
 from ..policy.accounts_doc import Account, Accounts
 from ..policy.diagnostics import Diagnostic
@@ -117,28 +119,37 @@ def _credentials(doc: LoadedDoc, path: Path, acc: Account) -> list[Diagnostic]:
     at = path + ("credentials",)
     takes = _listed(needed)
     if "wallet_address" in needed and creds.wallet_address is None:
-        return [Diagnostic.make(
-            d.KS223, doc.file, doc.srcmap.key(at + ("api_key",)),
+        return credentials_refused(
+            doc, at + ("api_key",),
             f'account "{acc.name}": venue "{acc.venue}" signs with a wallet: it takes {takes}, '
             "not an api_key and a secret",
             "wallet_address is the account's address (0x and 40 hex digits), private_key the key that signs "
-            "for it (its own or an API wallet's), as a reference ({env: VAR} or {file: PATH})")]
+            "for it (its own or an API wallet's), as a reference ({env: VAR} or {file: PATH})")
     if "wallet_address" not in needed and creds.wallet_address is not None:
-        return [Diagnostic.make(
-            d.KS223, doc.file, doc.srcmap.key(at + ("wallet_address",)),
+        return credentials_refused(
+            doc, at + ("wallet_address",),
             f'account "{acc.name}": venue "{acc.venue}" takes {takes}, not a wallet_address and a private_key',
             f"create an API key on {acc.venue} and give its fields as references ({{env: VAR}} or {{file: PATH}}); "
-            "venues a wallet signs for: " + ", ".join(sorted(_WALLET)))]
-    missing = [f for f in needed if getattr(creds, f) is None]
-    if not missing:
-        return []
-    return [Diagnostic.make(
-        d.KS223, doc.file, doc.srcmap.key(at),
+            "venues a wallet signs for: " + ", ".join(sorted(_WALLET)))
+    return credentials_missing(doc, at, creds, needed, lambda missing: (
         f'account "{acc.name}": venue "{acc.venue}" takes {takes}: {_listed(missing, article=False)} '
         f"{'is' if len(missing) == 1 else 'are'} missing",
         "on " + acc.venue + (", the password is the passphrase set with the API key" if "password" in missing
                              else ", the uid is the account's user id") + "; give it as a reference "
-        "({env: VAR} or {file: PATH})")]
+        "({env: VAR} or {file: PATH})"))
+
+
+def credentials_refused(doc: LoadedDoc, at: Path, message: str, hint: str) -> list[Diagnostic]:
+    """The KS223 of a credential block its venue does not sign with, at the key ``at``."""
+    return [Diagnostic.make(d.KS223, doc.file, doc.srcmap.key(at), message, hint)]
+
+
+def credentials_missing(doc: LoadedDoc, at: Path, creds: Any, needed: Sequence[str],
+                        said: Callable[[list[str]], tuple[str, str]]) -> list[Diagnostic]:
+    """KS223 at ``at`` for the fields of ``needed`` that ``creds`` leaves unset, in ``said``'s
+    words (the message and the hint for those fields); none when every one is set."""
+    missing = [f for f in needed if getattr(creds, f) is None]
+    return credentials_refused(doc, at, *said(missing)) if missing else []
 
 
 def _listed(fields: list[str] | tuple[str, ...], *, article: bool = True) -> str:

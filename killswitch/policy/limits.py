@@ -37,10 +37,10 @@ from .units import (
     Duration,
     DurationField,
     Ratio,
-    UnitError,
     parse_amount,
     parse_ratio,
     shown,
+    unit_validator,
 )
 
 UNIT = "ks_limit_unit"  # KS265
@@ -62,19 +62,31 @@ def _is_percent(value: Any) -> bool:
     return isinstance(value, str) and value.strip().endswith("%")
 
 
+_amount = unit_validator(parse_amount, "ks_amount")
+_contracts = unit_validator(parse_amount, "ks_amount", "write a number such as 5 or 0.25")
+_ratio = unit_validator(parse_ratio, "ks_percent")
+
+
+def _above_zero(a: Amount) -> Amount:
+    if a.exact <= 0:
+        raise _range(f"{a} is not above 0", "a limit of 0 or less refuses every order; leave the key out "
+                                            "for no limit")
+    return a
+
+
+def _within(v: Duration, low_ms: int, high_ms: int, what: str, hint: str) -> Duration:
+    """``v`` when it is from ``low_ms`` to ``high_ms``; else ``what`` is out of range."""
+    if not low_ms <= v.ms <= high_ms:
+        raise _range(f"{what} {v} is out of range", hint)
+    return v
+
+
 def _notional(value: Any) -> Amount:
     """An amount in the quote currency, above 0; a percentage is a unit that does not fit."""
     if _is_percent(value):
         raise _unit(f'"{shown(value)}" is a percentage; a notional is an amount in the quote currency',
                     "write an amount such as 50000, 50k or 1.5M")
-    try:
-        a = parse_amount(value)
-    except UnitError as e:
-        raise PydanticCustomError("ks_amount", e.short, {"ks_hint": e.hint} if e.hint else None) from None
-    if a.exact <= 0:
-        raise _range(f"{a} is not above 0", "a limit of 0 or less refuses every order; leave the key out "
-                                            "for no limit")
-    return a
+    return _above_zero(_amount(value))
 
 
 def _quantity(value: Any) -> Decimal:
@@ -85,14 +97,7 @@ def _quantity(value: Any) -> Decimal:
     if isinstance(value, str) and value.strip()[-1:].isalpha():
         raise _unit(f'"{shown(value)}" has a unit; a quantity is a number of contracts',
                     "write a bare number such as 5 or 0.25")
-    try:
-        a = parse_amount(value)
-    except UnitError as e:
-        raise PydanticCustomError("ks_amount", e.short, {"ks_hint": "write a number such as 5 or 0.25"}) from None
-    if a.exact <= 0:
-        raise _range(f"{a} is not above 0", "a limit of 0 or less refuses every order; leave the key out "
-                                            "for no limit")
-    return a.exact
+    return _above_zero(_contracts(value)).exact
 
 
 def _collar(value: Any) -> Ratio:
@@ -100,10 +105,7 @@ def _collar(value: Any) -> Ratio:
     if isinstance(value, (int, float)) and not isinstance(value, bool) and value > 1:
         raise _unit(f"{value} reads as a price; a collar is a fraction of the mark",
                     "write it as a percentage of the mark, such as 5%")
-    try:
-        r = parse_ratio(value)
-    except UnitError as e:
-        raise PydanticCustomError("ks_percent", e.short, {"ks_hint": e.hint} if e.hint else None) from None
+    r = _ratio(value)
     if r.exact <= 0:
         raise _range(f"a price collar of {r} refuses every priced order", "write a collar above 0%, such as 5%")
     if r.exact >= 1:
@@ -188,9 +190,7 @@ class OverridePolicy(Strict):
     @field_validator("max_duration")
     @classmethod
     def _duration_range(cls, v: Duration) -> Duration:
-        if not 60_000 <= v.ms <= 86_400_000:
-            raise _range(f"override max_duration {v} is out of range", "write a duration from 1m to 24h, such as 1h")
-        return v
+        return _within(v, 60_000, 86_400_000, "override max_duration", "write a duration from 1m to 24h, such as 1h")
 
 
 class Limits(Windowed):
@@ -221,9 +221,7 @@ class Limits(Windowed):
     @field_validator("mark_max_age")
     @classmethod
     def _age_range(cls, v: Duration) -> Duration:
-        if not 1_000 <= v.ms <= 3_600_000:
-            raise _range(f"mark_max_age {v} is out of range", "write a duration from 1s to 1h, such as 30s")
-        return v
+        return _within(v, 1_000, 3_600_000, "mark_max_age", "write a duration from 1s to 1h, such as 30s")
 
     @model_validator(mode="after")
     def _says_something(self) -> Self:

@@ -19,7 +19,7 @@ from . import diagnostics as d
 from .diagnostics import Diagnostic
 from .documents import LoadedDoc, Path
 from .schema_tree import allowed_keys, model_at
-from .units import DURATION_HINT as _DURATION_HINT
+from .units import DURATION_HINT as _DURATION_HINT, value_kind
 
 # --- pydantic errors → diagnostics ----------------------------------------------------------------
 
@@ -235,17 +235,11 @@ def _not_a_mapping(err: _Err, doc: LoadedDoc, cls: type, where: str, secret: boo
 
 
 def _what(value: Any) -> str:
-    if value is None:
-        return "nothing"
-    if isinstance(value, bool):
-        return "a boolean"
-    if isinstance(value, (int, float)):
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
         return "a number"
     if isinstance(value, str):
         return "text"
-    if isinstance(value, list):
-        return "a list"
-    return type(value).__name__
+    return type(value).__name__ if isinstance(value, dict) else value_kind(value)
 
 
 def _short(text: str) -> str:

@@ -12,12 +12,14 @@ from __future__ import annotations
 
 import re
 from decimal import Decimal, InvalidOperation
-from typing import Annotated, Any, Callable
+from typing import Annotated, Any, Callable, TypeVar
 
-from pydantic import BeforeValidator, PlainSerializer, WithJsonSchema
+from pydantic import AfterValidator, BeforeValidator, PlainSerializer, WithJsonSchema
 from pydantic_core import PydanticCustomError
 
 from ..records import field_order, record
+
+T = TypeVar("T")
 
 
 class UnitError(ValueError):
@@ -75,7 +77,7 @@ def parse_duration(value: Any) -> Duration:
     if isinstance(value, Duration):
         return value
     if isinstance(value, bool) or not isinstance(value, (str, int, float)):
-        raise UnitError("duration", f"expected a duration, got {_kind(value)}", DURATION_HINT)
+        raise UnitError("duration", f"expected a duration, got {value_kind(value)}", DURATION_HINT)
     if isinstance(value, (int, float)):
         if value == 0:
             return Duration(0)
@@ -134,7 +136,7 @@ def parse_ratio(value: Any, *, allow_fraction: bool = True) -> Ratio:
     if isinstance(value, Ratio):
         return value
     if isinstance(value, bool) or not isinstance(value, (str, int, float)):
-        raise UnitError("percent", f"expected a percentage, got {_kind(value)}", "write it like 4.5%")
+        raise UnitError("percent", f"expected a percentage, got {value_kind(value)}", "write it like 4.5%")
     if isinstance(value, str):
         r = parse_percent_text(value)
         if r is None:
@@ -177,7 +179,7 @@ def parse_amount(value: Any) -> Amount:
     if isinstance(value, Amount):
         return value
     if isinstance(value, bool) or not isinstance(value, (str, int, float)):
-        raise UnitError("amount", f"expected an amount, got {_kind(value)}", _AMOUNT_HINT)
+        raise UnitError("amount", f"expected an amount, got {value_kind(value)}", _AMOUNT_HINT)
     if isinstance(value, (int, float)):
         if value != value or value in (float("inf"), float("-inf")):
             raise UnitError("amount", "an amount must be a finite number", _AMOUNT_HINT)
@@ -342,7 +344,8 @@ def _fmt_decimal(d: Decimal) -> str:
     return "0" if text in ("-0", "") else text
 
 
-def _kind(value: Any) -> str:
+def value_kind(value: Any) -> str:
+    """What a value that is not the unit's is, in a message: ``a mapping``, ``a list``, ``int``..."""
     if value is None:
         return "nothing"
     if isinstance(value, bool):
@@ -357,27 +360,30 @@ def _kind(value: Any) -> str:
 # --- pydantic field types -----------------------------------------------------------------------
 
 
-def _wrap(parser: Callable[[Any], Any], error_type: str) -> Callable[[Any], Any]:
-    def validate(value: Any) -> Any:
+def unit_validator(parser: Callable[[Any], T], error_type: str, hint: str | None = None) -> Callable[[Any], T]:
+    """``parser`` as a pydantic validator: a :class:`UnitError` becomes ``error_type`` with its
+    short message and its hint (``hint``, where given, in place of the parser's)."""
 
+    def validate(value: Any) -> T:
         try:
             return parser(value)
         except UnitError as e:
+            said = hint or e.hint
             # the hint travels in the context (under a key no message text names)
-            raise PydanticCustomError(error_type, e.short, {"ks_hint": e.hint} if e.hint else None) from None
+            raise PydanticCustomError(error_type, e.short, {"ks_hint": said} if said else None) from None
 
     return validate
 
 
 DurationField = Annotated[
     Duration,
-    BeforeValidator(_wrap(parse_duration, "ks_duration")),
+    BeforeValidator(unit_validator(parse_duration, "ks_duration")),
     PlainSerializer(str, return_type=str),
     WithJsonSchema({"type": "string", "pattern": DURATION_PATTERN, "examples": ["30s", "15m", "1h"]}),
 ]
 RatioField = Annotated[
     Ratio,
-    BeforeValidator(_wrap(parse_ratio, "ks_percent")),
+    BeforeValidator(unit_validator(parse_ratio, "ks_percent")),
     PlainSerializer(str, return_type=str),
     WithJsonSchema(
         {
@@ -398,15 +404,19 @@ def fraction_in_range(v: Ratio) -> Ratio:
     return v
 
 
+# the fraction of each position an action closes (reduce_all_by, reduce_top_risk)
+CloseFraction = Annotated[RatioField, AfterValidator(fraction_in_range)]
+
+
 PercentField = Annotated[
     Ratio,
-    BeforeValidator(_wrap(lambda v: parse_ratio(v, allow_fraction=False), "ks_percent")),
+    BeforeValidator(unit_validator(lambda v: parse_ratio(v, allow_fraction=False), "ks_percent")),
     PlainSerializer(str, return_type=str),
     WithJsonSchema({"type": "string", "pattern": PERCENT_PATTERN, "examples": ["4.5%", "-8%"]}),
 ]
 AmountField = Annotated[
     Amount,
-    BeforeValidator(_wrap(parse_amount, "ks_amount")),
+    BeforeValidator(unit_validator(parse_amount, "ks_amount")),
     PlainSerializer(str, return_type=str),
     WithJsonSchema(
         {"anyOf": [{"type": "number"}, {"type": "string", "pattern": AMOUNT_PATTERN}], "examples": [50000, "50k"]}
@@ -414,7 +424,7 @@ AmountField = Annotated[
 ]
 ConfirmationField = Annotated[
     Confirmation,
-    BeforeValidator(_wrap(parse_confirmation, "ks_confirmation")),
+    BeforeValidator(unit_validator(parse_confirmation, "ks_confirmation")),
     PlainSerializer(str, return_type=str),
     WithJsonSchema({"type": "string", "pattern": CONFIRMATION_PATTERN, "examples": ["3 ticks", "2m"]}),
 ]

@@ -25,7 +25,7 @@ Formats values only.
 from __future__ import annotations
 
 import dataclasses
-from typing import Optional
+from typing import Any, Callable, Optional
 
 from ..engine.attribution import COMPONENTS, Attribution, ScoreTable
 from ..engine.plans import Plan
@@ -139,6 +139,43 @@ def score_lines(t: Optional[ScoreTable], most: int = 3) -> list[str]:
         parts = " + ".join(f"{name} {w:.3f}" for name, w in zip(COMPONENTS, e.weighted) if w)
         mark = " closed" if e.closed else ""
         out.append(f"  {e.rank}. {e.position} {e.score:.3f} = {parts or '0'}{mark}")
+    return out
+
+
+def seq_mark(seqs: tuple[int, ...], i: int) -> str:
+    """``#7 ``, the place of the i-th cancel or order in what its tick sends; nothing when unknown."""
+    return f"#{seqs[i]} " if i < len(seqs) else ""
+
+
+@dataclasses.dataclass(frozen=True)
+class ActionWords:
+    """How one renderer writes a plan's lines: ``cancel`` makes the line of a cancel from its send
+    mark (:func:`seq_mark`), ``order`` that of an order from its mark, its leg (`` long`` on a
+    hedge-mode account, else nothing) and its kind (``reduce-only`` or ``spot``), ``hedge`` that
+    of a suggested hedge; the prefixes go before a directive, a skipped action and a score line."""
+
+    cancel: Callable[[str, Any], str]
+    order: Callable[[str, Any, str, str], str]
+    directive: str
+    hedge: Callable[[Any], str]
+    skipped: str
+    score: str
+
+
+def action_lines(p: Plan, words: ActionWords, send: tuple[tuple[int, ...], tuple[int, ...]] = NO_SEQ) -> list[str]:
+    """A plan's lines in ``words``; cancels and orders numbered in the order their tick sends them."""
+    out = [words.cancel(seq_mark(send[0], i), c) for i, c in enumerate(p.cancels)]
+    for i, o in enumerate(p.orders):
+        leg = f" {o.position_side}" if o.position_side else ""
+        kind = "reduce-only" if o.reduce_only else "spot"
+        out.append(words.order(seq_mark(send[1], i), o, leg, kind))
+    for d in p.directives:
+        params = " ".join(f"{k}={v}" for k, v in d.params.items())
+        out.append(f"{words.directive}{d.kind} {params}".rstrip())
+    out += [words.hedge(h) for h in p.hedges]
+    out += [f"{words.skipped}{s}" for s in p.skipped]
+    if p.scores and any(e.selected for e in p.scores.entries):  # a ranking by risk score chose positions
+        out += [f"{words.score}{x}" for x in score_lines(p.scores)]
     return out
 
 

@@ -26,10 +26,11 @@ from ..preview.replay import shown_value
 from .coverage import account_json, incomplete_line
 from .decisions import (
     NO_SEQ,
+    ActionWords,
+    action_lines,
     attribution_line,
     overlap_lines,
     plan_json,
-    score_lines,
     threshold_lines,
     totals_json,
     trigger_json,
@@ -99,34 +100,23 @@ def _totals(plans: list[Decided]) -> dict:
             "overlaps": t["overlaps"]}
 
 
-def _seq(seqs: tuple[int, ...], i: int) -> str:
-    return f"#{seqs[i]} " if i < len(seqs) else ""
-
-
 def plan_lines(plan: Plan, send: tuple[tuple[int, ...], tuple[int, ...]] = NO_SEQ) -> list[str]:
     """A plan's lines; cancels and orders numbered in the order their tick sends them."""
-    out = [f"    {attribution_line(plan.attribution)}"]
-    for i, c in enumerate(plan.cancels):
-        out.append(f"    cancel  {_seq(send[0], i)}{c.venue}/{c.account} {c.which}: {len(c.order_ids)} order(s)  "
-                   f"{c.reason}")
     base = _base(plan)
-    for i, o in enumerate(plan.orders):
-        leg = f" {o.position_side}" if o.position_side else ""
+
+    def order(mark: str, o, leg: str, kind: str) -> str:
         chunk = f" chunk {o.chunk}/{o.chunks}" if o.chunks > 1 else ""
-        kind = "reduce-only" if o.reduce_only else "spot"
-        out.append(f"    order   {_seq(send[1], i)}{o.venue}/{o.account} {o.symbol}{leg} {o.side} {o.amount:g} {kind}"
-                   f"{chunk} ≈{o.notional:,.0f} at +{(o.not_before_ms - base) / 1000:g}s  {o.reason}  "
-                   f"id={o.client_order_id}")
-    for d in plan.directives:
-        params = " ".join(f"{k}={v}" for k, v in d.params.items())
-        out.append(f"    {d.kind} {params}".rstrip())
-    for h in plan.hedges:
-        out.append(f"    suggest hedge: {h.side} {h.base} ≈{h.notional:,.0f} (not sent)  {h.reason}")
-    for s in plan.skipped:
-        out.append(f"    skipped {s}")
-    if plan.scores and any(e.selected for e in plan.scores.entries):  # a ranking by risk score chose positions
-        out += [f"    {x}" for x in score_lines(plan.scores)]
-    return out
+        return (f"    order   {mark}{o.venue}/{o.account} {o.symbol}{leg} {o.side} {o.amount:g} {kind}"
+                f"{chunk} ≈{o.notional:,.0f} at +{(o.not_before_ms - base) / 1000:g}s  {o.reason}  "
+                f"id={o.client_order_id}")
+
+    words = ActionWords(
+        cancel=lambda mark, c: (f"    cancel  {mark}{c.venue}/{c.account} {c.which}: {len(c.order_ids)} order(s)  "
+                                f"{c.reason}"),
+        order=order, directive="    ",
+        hedge=lambda h: f"    suggest hedge: {h.side} {h.base} ≈{h.notional:,.0f} (not sent)  {h.reason}",
+        skipped="    skipped ", score="    ")
+    return [f"    {attribution_line(plan.attribution)}", *action_lines(plan, words, send)]
 
 
 def _base(plan: Plan) -> int:

@@ -43,13 +43,13 @@ from .coverage import (
     unread_detail,
 )
 from .decisions import (
-    NO_SEQ,
+    ActionWords,
+    action_lines,
     attribution_json,
     attribution_line,
     cancels_json,
     orders_json,
     overlap_lines,
-    score_lines,
     scores_json,
     threshold_lines,
     totals_json,
@@ -192,7 +192,7 @@ def plan_text(result: PlanResult, graph, source: dict, mode: str) -> str:
         lines += [f"    threshold {x}" for x in threshold_lines(c.triggers, _kinds(graph, c.policy))]
         if p and (p.orders or p.residuals or p.skipped):
             lines.append(f"    {attribution_line(p.attribution)}")
-        lines += [f"  {x}" for x in _action_lines(p, c.send)] if p else []
+        lines += [f"  {x}" for x in action_lines(p, _DIFF_WORDS, c.send)] if p else []
         lines.append("")
     overlaps = overlap_lines(result.totals())
     watch = watch_lines(result.watch)
@@ -235,31 +235,17 @@ def _kinds(graph, policy: str) -> dict:
     return {s.name: s.type.value for s in node.signals} if node is not None else {}
 
 
-def _seq(seqs: tuple[int, ...], i: int) -> str:
-    return f"#{seqs[i]} " if i < len(seqs) else ""
+def _order_line(mark: str, o, leg: str, kind: str) -> str:
+    chunk = f" [{o.chunk}/{o.chunks}]" if o.chunks > 1 else ""
+    return (f"- {mark}{o.side:<4} {o.amount:g} {o.symbol}{leg} on {o.venue}/{o.account}{chunk}"
+            f"  ≈{o.notional:,.0f}  {kind}  {o.reason}")
 
 
-def _action_lines(p, send: tuple[tuple[int, ...], tuple[int, ...]] = NO_SEQ) -> list[str]:
-    """The plan's lines; cancels and orders numbered in the order their tick sends them."""
-    out = []
-    for i, x in enumerate(p.cancels):
-        out.append(f"~ {_seq(send[0], i)}cancel {x.venue}/{x.account} {x.which}: {len(x.order_ids)} order(s)")
-    for i, o in enumerate(p.orders):
-        leg = f" {o.position_side}" if o.position_side else ""
-        chunk = f" [{o.chunk}/{o.chunks}]" if o.chunks > 1 else ""
-        flag = "reduce-only" if o.reduce_only else "spot"
-        out.append(f"- {_seq(send[1], i)}{o.side:<4} {o.amount:g} {o.symbol}{leg} on {o.venue}/{o.account}{chunk}"
-                   f"  ≈{o.notional:,.0f}  {flag}  {o.reason}")
-    for d in p.directives:
-        params = " ".join(f"{k}={v}" for k, v in d.params.items())
-        out.append(f"+ {d.kind} {params}".rstrip())
-    for h in p.hedges:
-        out.append(f"? suggest {h.side} {h.base} ≈{h.notional:,.0f} (never sent)")
-    for s in p.skipped:
-        out.append(f"! {s}")
-    if p.scores and any(e.selected for e in p.scores.entries):  # a ranking by risk score chose positions
-        out += [f"  {x}" for x in score_lines(p.scores)]
-    return out
+# the plan's lines in a diff block: ~ a cancel, - an order, + a directive, ? a hedge, ! skipped
+_DIFF_WORDS = ActionWords(
+    cancel=lambda mark, x: f"~ {mark}cancel {x.venue}/{x.account} {x.which}: {len(x.order_ids)} order(s)",
+    order=_order_line, directive="+ ", hedge=lambda h: f"? suggest {h.side} {h.base} ≈{h.notional:,.0f} (never sent)",
+    skipped="! ", score="  ")
 
 
 _MD_SPECIAL = re.compile(r"([\\`*_\[\]<>|#~&])")
@@ -302,7 +288,7 @@ def plan_markdown(result: PlanResult, graph, source: dict, mode: str) -> str:
         lines += [f"- threshold {md(x)}" for x in threshold_lines(c.triggers, _kinds(graph, c.policy))]
         lines += [""] if any(r.thresholds for r in c.triggers) else []
         if c.plan:
-            lines += ["```diff", *_action_lines(c.plan, c.send), "```", ""]
+            lines += ["```diff", *action_lines(c.plan, _DIFF_WORDS, c.send), "```", ""]
     overlaps = overlap_lines(result.totals())
     if overlaps:
         lines += [md(overlaps[0]), "", *(("  - " if x.startswith("      ") else "- ") + md(x.strip().lstrip("! "))

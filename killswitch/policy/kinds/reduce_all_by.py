@@ -18,23 +18,16 @@ Pure: no I/O, no clock.
 
 from typing import Literal, Optional
 
-from pydantic import field_validator
-
 from ...records import record
 from ..registry import ActionKind, ActionPlanning, Strict
-from ..units import Ratio, RatioField, fraction_in_range
+from ..units import CloseFraction
 
 
 class ReduceAllBy(Strict):
     """Cut every position of the scope (of ``side``) by ``fraction``: reduce-only, rounded down to the step."""
 
-    fraction: RatioField
+    fraction: CloseFraction
     side: Literal["long", "short", "any"] = "any"
-
-    @field_validator("fraction")
-    @classmethod
-    def _fraction_range(cls, v: Ratio) -> Ratio:
-        return fraction_in_range(v)
 
 
 @record

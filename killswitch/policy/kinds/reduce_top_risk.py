@@ -2,11 +2,11 @@
 
 from typing import Annotated, Literal, Optional
 
-from pydantic import Field, field_validator
+from pydantic import Field
 
 from ...records import record
 from ..registry import ActionKind, ActionPlanning, Strict
-from ..units import Ratio, RatioField, fraction_in_range
+from ..units import CloseFraction, RatioField
 
 
 class ReduceTopRisk(Strict):
@@ -14,17 +14,12 @@ class ReduceTopRisk(Strict):
     (``losing``: the side attribution names); close in full one within ``close_within_liquidation``."""
 
     count: Annotated[int, Field(ge=1, le=10_000)]
-    fraction: RatioField
+    fraction: CloseFraction
     side: Literal["losing", "long", "short", "any"] = "losing"
     close_within_liquidation: Optional[RatioField] = None
     # When attribution is UNKNOWN (nothing declined): skip (cut nothing), or any (rank every
     # position, profitable ones included: the policy's explicit permission).
     on_unknown_side: Literal["skip", "any"] = "skip"
-
-    @field_validator("fraction")
-    @classmethod
-    def _fraction_range(cls, v: Ratio) -> Ratio:
-        return fraction_in_range(v)
 
 
 @record
