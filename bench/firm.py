@@ -428,13 +428,14 @@ def post(api: str, path: str, body: dict) -> tuple[int, dict]:
 # --- one layout ----------------------------------------------------------------------------------
 
 
-def write_inputs(work: Path, entries: list[tuple[dict, dict]]) -> tuple[Path, Path]:
+def write_inputs(work: Path, entries: list[tuple[dict, dict]], reconcile_s: float = RECONCILE_S
+                 ) -> tuple[Path, Path]:
     pol = work / "policies"
     pol.mkdir(exist_ok=True)
     (pol / "firm.yaml").write_text(POLICY)
     accounts = []
     for doc, env in entries:
-        doc = {**doc, "stream": {"enabled": True, "reconcile_every": f"{RECONCILE_S:g}s"}}
+        doc = {**doc, "stream": {"enabled": True, "reconcile_every": f"{reconcile_s:g}s"}}
         accounts.append(doc)
         os.environ.update(env)
         ENV.update(env)
@@ -602,7 +603,7 @@ def run_layout(n: int, m: int, args: Any, work: Path, ref: float) -> dict:
         for sh in range(k):
             sd = d if k == 1 else d / f"s{sh}"
             sd.mkdir(exist_ok=True)
-            pol, acc = write_inputs(sd, entries[sh::k])
+            pol, acc = write_inputs(sd, entries[sh::k], args.reconcile)
             api_port = free_port()
             runners.append(launch(args, sd, pol, acc, api_port, f"firm-{n}x{m}-{sh}", len(entries[sh::k]), groups))
             apis.append(f"http://127.0.0.1:{api_port}")
@@ -783,6 +784,8 @@ def main() -> None:
     ap.add_argument("--rogue-rate", type=float, default=4.0, help="entries a second on each locked account")
     ap.add_argument("--rogue-s", type=float, default=10.0)
     ap.add_argument("--trials", type=int, default=20)
+    ap.add_argument("--reconcile", type=float, default=RECONCILE_S,
+                    help="seconds between a streamed account's REST reconciles (the recommended 30)")
     ap.add_argument("--gap", type=float, default=1.0)
     ap.add_argument("--close-bound", type=float, default=8.0)
     ap.add_argument("--settle", type=float, default=5.0)
@@ -822,7 +825,7 @@ def main() -> None:
     cpu_ms, wall_ms = cores.quota_reference(None, args.runner_cpus)
     print(f"reference loop {ref:.1f} ms; in a process of its own on the runner's cores: CPU {cpu_ms:.1f} ms, wall "
           f"{wall_ms:.1f} ms a loop; accounts over {', '.join(DIALECTS)}, streamed, reconcile every "
-          f"{RECONCILE_S:g} s, gate traffic {args.checks:g}/s", flush=True)
+          f"{args.reconcile:g} s, gate traffic {args.checks:g}/s", flush=True)
     print(f"readers {args.readers}; mode {mode(args)}" + (
         f" (the simulator, the gate and the bench on core {min(os.sched_getaffinity(0))}, the runner and its "
         f"readers on {sorted(args.runner_cpus)})" if args.pin else ""), flush=True)
