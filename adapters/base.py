@@ -416,6 +416,11 @@ class ExchangeAdapter(Protocol):
         """The strategies (bots) the Accounts document declares for this account: scopes an
         operator may lock before the bot has traded or beaten."""
 
+    def client_id_prefixes(self) -> Mapping[str, str]:
+        """Client order id prefix → the strategy it names, as the Accounts document declares them
+        (a strategy written as its name alone maps to itself): what the gate, the watch and the
+        snapshots attribute an order by (:func:`killswitch.attribution.strategy_of`)."""
+
     async def load_symbols(self) -> None:
         """Read the venue's markets if not read yet (a standby, which takes no snapshots, needs
         them to answer the pre-trade gate). Raises ``AdapterError`` when the venue cannot say."""

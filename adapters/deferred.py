@@ -96,6 +96,10 @@ class DeferredAdapter(ExchangeAdapter):
         names = getattr(self._spec, "strategy_names", None)
         return frozenset(names() if callable(names) else getattr(self._spec, "strategies", None) or ())
 
+    def client_id_prefixes(self) -> dict[str, str]:
+        prefixes = getattr(self._spec, "client_id_prefixes", None)
+        return dict(prefixes()) if callable(prefixes) else {s: s for s in self.strategy_names()}
+
     async def load_symbols(self) -> None:
         await self._require().load_symbols()
 

@@ -282,6 +282,9 @@ class Replayed(ExchangeAdapter):
     def strategy_names(self) -> frozenset[str]:
         return frozenset()
 
+    def client_id_prefixes(self) -> dict[str, str]:
+        return {}
+
     async def load_symbols(self) -> None:
         return None
 

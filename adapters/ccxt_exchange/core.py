@@ -125,6 +125,9 @@ class AdapterCore:
     def strategy_names(self) -> frozenset[str]:
         return frozenset(self.strategies)
 
+    def client_id_prefixes(self) -> dict[str, str]:
+        return dict(self.strategy_prefixes)
+
     async def load_symbols(self) -> None:
         await self._calls.run("load_markets", self._markets.ensure)
 

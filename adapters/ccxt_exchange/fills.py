@@ -5,7 +5,7 @@ ccxt's ``fetchMyTrades`` of one symbol since a time, each trade read as a
 :class:`killswitch.fills.Fill` with its order's client order id — the trade's own where the venue
 puts it on the trade (OKX ``clOrdId``, Bybit ``orderLinkId``, Bitget ``clientOid``, Hyperliquid
 ``cloid``), else looked up by the trade's order id (Binance's trades carry the order id alone),
-once per order — and the strategy its declared prefix names (:func:`.parsing.strategy_of`, as an
+once per order — and the strategy its declared prefix names (:func:`killswitch.attribution.strategy_of`, as an
 open order's).
 
 Must not: tell venues apart (the client id is looked for under each venue's key in turn), or
@@ -16,10 +16,10 @@ from __future__ import annotations
 
 from typing import Any, Mapping, Optional
 
+from killswitch.attribution import strategy_of
 from killswitch.fills import Fill
 
 from ..base import AdapterError, Reason
-from . import parsing
 from .calls import Op
 from .core import AdapterCore
 from .parsing import num
@@ -74,7 +74,7 @@ class FillReads(AdapterCore):
         return Fill(id=str(t.get("id") or ""), order_id=oid, client_id=cid, symbol=str(t.get("symbol") or symbol),
                     side=side, amount=amount, price=num(t.get("price")), ts_ms=int(ts or 0),
                     position_side=leg if leg in ("LONG", "SHORT") else None,
-                    strategy=parsing.strategy_of(cid, self.strategy_prefixes))
+                    strategy=strategy_of(cid, self.strategy_prefixes))
 
 
 def _text(v: Any) -> Optional[str]:

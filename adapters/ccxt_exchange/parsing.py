@@ -23,6 +23,7 @@ from collections.abc import Mapping
 from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal, InvalidOperation
 from typing import Any, Callable, Iterable, Literal, Optional, Protocol, Union
 
+from killswitch.attribution import strategy_of
 from killswitch.snapshot import Balance, MarketRules, Order, OrderBook, Position
 
 from ..base import OrderResult
@@ -225,23 +226,6 @@ def parse_position(p: Any, market_of: Callable[[str], Optional[Mapping]], raw: R
         liquidation_price=liq if liq and liq > 0 else None,
         margin=margin, leverage=leverage if leverage and leverage > 0 else None, **said,
     )
-
-
-def strategy_of(client_id: Optional[str], strategies: Union[Iterable[str], Mapping[str, str]]) -> Optional[str]:
-    """The strategy a client order id belongs to, the longest prefix first: ``strategies`` is
-    the account's names (``alpha-17`` → ``alpha``: the name, then ``-``, ``_``, ``:`` or ``.``,
-    or the name alone) or its prefix map (prefix → strategy,
-    :meth:`~killswitch.policy.accounts_doc.Account.client_id_prefixes`: a declared prefix
-    matches as written; a bare name, mapped to itself, as a name does)."""
-    if not client_id:
-        return None
-    pairs = strategies.items() if isinstance(strategies, Mapping) else ((s, s) for s in strategies)
-    for prefix, name in sorted(pairs, key=lambda kv: len(kv[0]), reverse=True):
-        if not client_id.startswith(prefix):
-            continue
-        if prefix != name or len(client_id) == len(prefix) or client_id[len(prefix)] in "-_:.":
-            return name
-    return None
 
 
 def _true(value: Any) -> bool:

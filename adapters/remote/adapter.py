@@ -175,6 +175,9 @@ class RemoteAdapter(ExchangeAdapter):
     def strategy_names(self) -> frozenset[str]:
         return self._info["strategy_names"]
 
+    def client_id_prefixes(self) -> dict[str, str]:
+        return dict(self._info["client_id_prefixes"])
+
     @property
     def trading_keys(self) -> tuple[str, ...]:
         return self._info["trading_keys"]

@@ -71,7 +71,8 @@ def info(adapter: Any) -> dict:
     """What the decider asks of an adapter without a call: what it is and what it holds."""
     labels = adapter.labels
     return {"capabilities": adapter.capabilities, "symbols": adapter.symbols(),
-            "strategy_names": adapter.strategy_names(), "labels": dict(labels) if isinstance(labels, dict) else None,
+            "strategy_names": adapter.strategy_names(), "client_id_prefixes": dict(adapter.client_id_prefixes()),
+            "labels": dict(labels) if isinstance(labels, dict) else None,
             "trading_keys": tuple(adapter.trading_keys or ())}
 
 

@@ -126,6 +126,9 @@ class SimulatedAdapter(SimCancels, ExchangeAdapter):
     def strategy_names(self) -> frozenset[str]:
         return frozenset(self.strategy_prefixes.values())
 
+    def client_id_prefixes(self) -> dict[str, str]:
+        return dict(self.strategy_prefixes)
+
     def _declared(self) -> Optional[tuple[str, ...]]:
         return self._strategies
 

@@ -29,6 +29,7 @@ from itertools import compress
 from operator import ne
 from typing import Any, Callable, NamedTuple, Optional
 
+from killswitch.attribution import strategy_of
 from killswitch.snapshot import Balance, MarketRules, Order, Position, PositionColumns, PositionsOnReading, base_asset
 
 from .conditional import LIMIT_TYPES, SimAlgoOrder
@@ -194,10 +195,7 @@ class SnapshotParts:
         return m.unified if self.market_type == "futures" else m.spot_unified
 
     def strategy(self, client_id: str) -> Optional[str]:
-        for prefix, name in self.strategy_prefixes.items():
-            if client_id.startswith(prefix):
-                return name
-        return None
+        return strategy_of(client_id, self.strategy_prefixes)  # as the ccxt adapter and the gate read it
 
 
 

@@ -162,7 +162,7 @@ class Account(Strict):
     def client_id_prefixes(self) -> dict[str, str]:
         """Client order id prefix → the strategy it names: a declared prefix as written, a
         strategy written as its name alone mapped to itself (matched as a name: see
-        ``adapters.ccxt_exchange.parsing.strategy_of``). A prefix claimed twice is KS249."""
+        ``killswitch.attribution.strategy_of``). A prefix claimed twice is KS249."""
         out: dict[str, str] = {}
         for s in self.strategies:
             for prefix in ((s,) if isinstance(s, str) else s.client_id_prefixes):

@@ -95,6 +95,8 @@ class Catalog:
     held: frozenset[str] = frozenset()  # scopes with a lock in force
     # account → the strategies it declares (Accounts document) or its last snapshot names
     account_strategies: Mapping[str, frozenset[str]] = field(default_factory=dict)
+    # account → its declared client order id prefixes (prefix → strategy): whose an order is
+    prefixes: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
 
     @property
     def venues(self) -> frozenset[str]:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import re
 
-from adapters.ccxt_exchange.parsing import strategy_of
+from killswitch.attribution import strategy_of
 from killswitch.policy.accounts_doc import Accounts
 from killswitch.sources import compile_sources
 from tests.conftest import ROOT

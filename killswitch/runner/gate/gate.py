@@ -22,7 +22,9 @@ what it knows): an unknown account, scope or symbol (``UNKNOWN_ACCOUNT``, ``UNKN
 ``UNKNOWN_SYMBOL``, with close matches), markets not read yet (``MARKETS_UNKNOWN``), an amount
 above ``MAX_AMOUNT`` (``AMOUNT_OUT_OF_BOUNDS``) or, for an order that is not reduce-only and can
 be valued (its ``price``, else the symbol's last mark), a notional above ``MAX_EQUITY_MULTIPLE``
-times the equity of the accounts it may go to (``ORDER_TOO_LARGE``) is denied.
+times the equity of the accounts it may go to (``ORDER_TOO_LARGE``) is denied. Then it is
+attributed (:func:`~.whose.whose`): the strategy its client order id names is its strategy, as
+the venue watch reads it (``STRATEGY_MISMATCH``, ``UNKNOWN_STRATEGY``, ``STRATEGY_AMBIGUOUS``).
 
 After the lock, the policies' pre-trade limits (``spec.limits``) that
 bind the order are checked (:func:`~.limits.within_limits`, through
@@ -56,6 +58,7 @@ from .limits_state import GateLimits
 from .placement import Placement, place
 from .request import Decision, OrderRequest, deny, lock_keys, parse_request
 from .resume_plan import Resumption, resume_limits
+from .whose import whose
 
 # --- positions ------------------------------------------------------------------------------------------
 
@@ -223,6 +226,10 @@ def check_order(book: LockBook, request: Any, positions: Union[None, Sequence[An
             misplaced = place(req, placement)
             if misplaced is not None:
                 return misplaced
+            owned = whose(req, placement.catalog)  # the strategy its client id names, as the watch reads it
+            if isinstance(owned, Decision):
+                return owned
+            req = owned
         lock = book.effective(req.scope_keys, now_ms)
         held = held_positions(positions)
         if lock.mode == "halted":

@@ -96,14 +96,15 @@ class Known:
                 seen = self._seen[key] = _Seen()
             named.append(seen.read(snaps.get(key)))
         declared = tuple(p.strategy_names() for p in self.venues.values())
+        prefixes = tuple(p.client_id_prefixes() for p in self.venues.values())
         listed = tuple(p.symbols() for p in self.venues.values())
         # a heartbeat is taken only from a source something here names already (beat_sources.py):
         # the beats, which change the switch many times a second, do not make the catalog anew
-        made_of = (graph, armed, tuple(state.scopes), declared, tuple(named), listed)
+        made_of = (graph, armed, tuple(state.scopes), declared, tuple(named), listed, prefixes)
         cached = self._catalog
         if cached is None or cached[0] != made_of:
             cat = self._made(graph, state, armed, declared, named, SnapshotSymbols(dict(zip(self.venues, listed)),
-                                                                                    snaps))
+                                                                                    snaps), prefixes)
             cached = self._catalog = (made_of, cat, snaps)
         elif cached[2] is not snaps:  # only the snapshots are new: their symbols read when asked
             symbols = SnapshotSymbols(dict(zip(self.venues, listed)), snaps)
@@ -112,7 +113,8 @@ class Known:
         return cached[1] if held == cached[1].held else replace(cached[1], held=held)
 
     def _made(self, graph: Any, state: Any, armed: Any, declared: Sequence[frozenset[str]],
-              named: Sequence[frozenset[str]], symbols: "SnapshotSymbols") -> Catalog:
+              named: Sequence[frozenset[str]], symbols: "SnapshotSymbols",
+              prefixes: Sequence[Mapping[str, str]] = ()) -> Catalog:
         strategies = set(armed).union(*declared, *named)
         for node in graph.policies:
             strategies |= set(node.scope.get("strategies") or ())
@@ -130,7 +132,8 @@ class Known:
         return Catalog(accounts=frozenset(self.venues), strategies=frozenset(strategies),
                        symbols=symbols,
                        policy_scopes={p: frozenset(v) for p, v in policy_scopes.items()},
-                       account_strategies={a: d | n for a, d, n in zip(self.venues, declared, named)})
+                       account_strategies={a: d | n for a, d, n in zip(self.venues, declared, named)},
+                       prefixes=dict(zip(self.venues, prefixes)))
 
     def placement(self, now: Optional[int] = None) -> Placement:
         """What the pre-trade gate places an order with: the catalog, the unit price of every

@@ -86,6 +86,9 @@ class VenuePort:
     def strategy_names(self) -> frozenset[str]:
         return self._adapter.strategy_names()
 
+    def client_id_prefixes(self) -> Mapping[str, str]:
+        return self._adapter.client_id_prefixes()
+
     def labels(self) -> Optional[dict[str, str]]:
         """The account's labels as the Accounts document declares them (what its snapshots
         carry); None when its adapter does not say (then no selector is taken to exclude it)."""

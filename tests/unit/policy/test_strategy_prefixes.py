@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from pydantic import ValidationError
 
-from adapters.ccxt_exchange.parsing import strategy_of
+from killswitch.attribution import strategy_of
 from killswitch.policy.accounts_doc import Account
 
 

@@ -1,0 +1,51 @@
+"""Whose an order is, before the gate reads the lock: the strategy its client order id names.
+
+A bot says which strategy it is (``strategy``), and its client order id says it too, by the
+prefixes the Accounts document declares for the account — what the venue watch attributes an
+order at the venue by (:func:`killswitch.attribution.strategy_of`). The gate reads both, the
+same way: an order whose client id is a latched bot's is that bot's whether or not it says so
+(without this, the gate let it through and the watch cancelled it at the venue). What owns
+:func:`whose`: the order with its strategy filled in from its client id; ``STRATEGY_MISMATCH``
+when the two disagree; ``UNKNOWN_STRATEGY`` (with close matches) for a strategy the runner knows
+nowhere (neither the accounts the order may go to, where they declare any, nor a policy, a
+heartbeat source or a snapshot: a typo); ``STRATEGY_AMBIGUOUS`` when its client id
+names different strategies on the accounts a scope-wide order may go to.
+
+Must not: read the clock, do I/O, or consult anything but its arguments.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Union
+
+from ...attribution import strategy_of
+from ..lock.lock import GLOBAL_SCOPE
+from ..names import Catalog, close_matches
+from .request import Decision, OrderRequest, deny
+
+
+def whose(req: OrderRequest, cat: Catalog) -> Union[OrderRequest, Decision]:
+    """``req`` with the strategy its client order id names (see the module doc), or a deny."""
+    accounts = [req.account] if req.account is not None else sorted(cat.accounts_of(req.scope or GLOBAL_SCOPE))
+    maps = [cat.prefixes.get(a) or {} for a in accounts]
+    owners = sorted({o for o in (strategy_of(req.client_order_id, m) for m in maps) if o is not None})
+    if len(owners) > 1:
+        return deny(f"STRATEGY_AMBIGUOUS: client order id {req.client_order_id!r} names {', '.join(owners)} on the "
+                    "accounts this order may go to; name the account")
+    owner = owners[0] if owners else None
+    if req.strategy is None:
+        return replace(req, strategy=owner) if owner is not None else req
+    if owner is not None and owner != req.strategy:
+        return deny(f"STRATEGY_MISMATCH: client order id {req.client_order_id!r} is strategy {owner!r}'s (its declared "
+                    f"prefix), not {req.strategy!r}'s as the order says")
+    declared = {name for m in maps for name in m.values()}
+    if declared and req.strategy not in declared and req.strategy not in cat.strategies:
+        near = close_matches(req.strategy, declared | cat.strategies)
+        return deny(f"UNKNOWN_STRATEGY: {req.strategy!r} is no strategy of {', '.join(accounts[:3])}"
+                    + (f"; did you mean {', '.join(repr(n) for n in near)}?" if near else
+                       f"; they declare {', '.join(sorted(declared)[:5])}"))
+    return req
+
+
+__all__ = ["whose"]
