@@ -73,7 +73,7 @@ class Crash(BaseException):
 # an adapter's reads of what it holds in memory (no I/O, no effect): a process dying there dies at
 # the next call that does something, and the pre-trade gate's view reads them from the loop's
 # callbacks, where no crash of a test could end the process
-PURE_READS = ("capabilities", "symbols", "strategy_names")
+PURE_READS = ("capabilities", "symbols", "strategy_names", "client_id_prefixes")
 
 
 class CrashingProxy:

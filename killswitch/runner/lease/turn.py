@@ -14,9 +14,10 @@ snapshots are fetched, never while it evaluates, journals, saves or sends.
 Also the loop that view calls made from other threads (the API's) are carried to, and which
 of them need the turn at all: reads, and heartbeats (an in-memory beat on the leader; a store
 write on a standby that changes none of its state), run as they come. A change that has not had
-the turn within :data:`TURN_WAIT_S` (a tick waiting on a state store that does not answer holds
-it until the store's deadline) is given up, not done, and said as :class:`TurnBusy`: who holds
-the state and for how long, within a client's time-out, never left to the client as a runner
+the turn while its holder has held it :data:`TURN_WAIT_S` (a tick waiting on a state store
+that does not answer holds it until the store's deadline) is given up, not done, and said as
+:class:`TurnBusy`: who holds the state and for how long (a queue of changes that moves is waited
+out, however long), within a client's time-out, never left to the client as a runner
 that cannot be reached.
 
 Must not: be awaited from a thread other than its loop's (calls from the API's thread are
@@ -34,8 +35,9 @@ from typing import Any, AsyncIterator, Callable, Optional
 # the owner of a turn handed to a waiter that has not resumed yet: no one may take it meanwhile
 _HANDED = object()
 
-# How long a change sent from another thread (the API's) waits for the turn: well under a
-# client's 10 s (client/transport.py), so that a tick held up by the state store is said as such.
+# How long the turn may be held by one holder before a change sent from another thread (the
+# API's) stops waiting for it: well under a client's 10 s (client/transport.py), so that a tick
+# held up by the state store is said as such.
 TURN_WAIT_S = 4.0
 
 
@@ -68,7 +70,10 @@ class _PriorityLock:
         """Operator changes waiting for the turn."""
         return sum(1 for f in self._rest if not f.done())
 
-    async def acquire(self, first: bool) -> None:
+    async def acquire(self, first: bool, patience: Optional[float] = None) -> None:
+        """The turn, in its queue. ``patience``: give up (:class:`TurnBusy`, nothing left queued)
+        once the one holding it has held it that many seconds — a queue that moves is waited
+        out, however long; a holder that does not come back is not."""
         task = asyncio.current_task()
         if self.owner is task:
             self.depth += 1
@@ -80,6 +85,14 @@ class _PriorityLock:
         queue = self._first if first else self._rest
         queue.append(fut)
         try:
+            while patience is not None and not fut.done():
+                holder, held = self.holder()
+                if held >= patience and self.owner is not _HANDED:
+                    with contextlib.suppress(ValueError):
+                        queue.remove(fut)
+                    fut.cancel()
+                    raise TurnBusy(holder, held)
+                await asyncio.wait({fut}, timeout=max(0.05, patience - held))  # never cancels it
             await fut
         except asyncio.CancelledError:
             if fut.done() and not fut.cancelled():  # handed over, then cancelled: pass it on
@@ -196,11 +209,7 @@ class Turn:
             result = fn(*args, **kwargs)
             return (await result) if asyncio.iscoroutine(result) else result
         lock = self._here()
-        try:
-            async with asyncio.timeout(TURN_WAIT_S):
-                await lock.acquire(first=False)
-        except TimeoutError:
-            raise TurnBusy(*lock.holder()) from None
+        await lock.acquire(first=False, patience=TURN_WAIT_S)
         try:
             result = fn(*args, **kwargs)
             if asyncio.iscoroutine(result):
