@@ -159,6 +159,9 @@ def test_a_mark_across_the_hard_threshold_closes_within_the_interval_though_the_
         runner, wakes = daemon.runner, daemon.wakes
         server.faults.stream("stream_disconnect", op="stream:user", times=1)  # the first close's events
         started = dict(wakes.started)
+        # a tick already started (by a mark's wake) may read the new mark and close the book
+        # itself: on a loaded machine it is still reading when the mark moves
+        seen["in_flight"] = sum(started.values()) > daemon.ticks
         server.engine.set_mark("BTCUSDT", 50_000.0)  # the 5 BTC long loses 16.7 % of its notional
         await until(lambda: not server.engine.positions("sim-main"), "the book flat", DEADLINE_S)
         seen["ticks_to_flat"] = {c: n - started[c] for c, n in wakes.started.items()}
@@ -175,7 +178,8 @@ def test_a_mark_across_the_hard_threshold_closes_within_the_interval_though_the_
     asyncio.run(asyncio.wait_for(serve(tmp_path, monkeypatch, "30s", scenario, venue=venue), 3 * DEADLINE_S))
     # woken by the stream: flat before the 30 s interval's next tick came (counted by cause at
     # the runner's loop, not timed: a loaded machine may take seconds over the closes)
-    assert seen["ticks_to_flat"]["wake"] >= 1 and seen["ticks_to_flat"]["interval"] == 0, seen["ticks_to_flat"]
+    ticks = seen["ticks_to_flat"]
+    assert ticks["interval"] == 0 and (ticks["wake"] >= 1 or seen["in_flight"]), (ticks, seen["in_flight"])
     assert seen["disconnects"] == 1
     journal = seen["journal"]
     ids = [e.client_order_id for e in journal]
