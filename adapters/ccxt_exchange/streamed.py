@@ -23,6 +23,7 @@ import asyncio
 import json
 import logging
 import time
+import weakref
 from typing import Any, Callable, Optional
 
 from killswitch.snapshot import Order, Snapshot
@@ -50,6 +51,7 @@ class StreamedSnapshots(RestSnapshots):
     _share_marks: bool  # the marks read from the venue's subscription shared with its other accounts
     _stream_said: bool  # a venue that does not stream said so once
     _behind: Optional[asyncio.Future]  # the cadence's reconcile under way beside the ticks
+    _behind_reading: bool  # it has its lane (:func:`beside_lanes`) and reads; False: it waits for one
 
     # --- the private stream ---------------------------------------------------------------------------
 
@@ -180,7 +182,11 @@ class StreamedSnapshots(RestSnapshots):
         if stream is not None:  # the legs a reconcile beside the ticks is making: waited for, the loop free
             await stream.made()
         if stream is not None and self._behind is not None and stream.needs_rest():
-            await asyncio.shield(self._behind)  # one REST read at a time: the one under way may be the one needed
+            if not self._behind_reading:  # still waiting for a lane: this snapshot reads in front instead
+                self._behind.cancel()
+                await asyncio.gather(self._behind, return_exceptions=True)
+            else:  # one REST read at a time: the one under way may be the one needed
+                await asyncio.shield(self._behind)
         if stream is None or stream.needs_rest():
             return await self._rest_reconcile(stream)
         if stream.reconcile_aged() and self._behind is None:
@@ -210,14 +216,36 @@ class StreamedSnapshots(RestSnapshots):
         A failed read is the stream's to count (:meth:`AccountStream.reconcile`); once the last
         good one is overdue the next snapshot reads REST in front."""
         try:
-            disagreed = stream.disagreements
-            snap = await self._rest_reconcile(stream, beside=True)
+            async with beside_lanes():
+                self._behind_reading = True
+                disagreed = stream.disagreements
+                snap = await self._rest_reconcile(stream, beside=True)
             if snap.fetch.ok and stream.disagreements != disagreed:
                 stream.wake_runner()
         except Exception as e:  # noqa: BLE001 — a snapshot never raises; this task never ends the stream
             stream.reconcile_failed(type(e).__name__)
         finally:
             self._behind = None
+            self._behind_reading = False
+
+
+# How many of a process's accounts read their cadence's reconcile at once. Every account seeded
+# at start-up falls due in the same tick, and their answers parsed together held the loop (the
+# reader's, or the deciding one's without readers) while stream frames waited: 50 accounts of
+# 50 positions, a first close's p99 957 ms against 321 ms without reconciles. Through a few
+# lanes the reads follow each other, a frame waits one answer's parse at most, and as each
+# account's cadence runs from its own read the accounts stay spread in the rounds after.
+BESIDE_LANES = 2
+_lanes: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Semaphore]" = weakref.WeakKeyDictionary()
+
+
+def beside_lanes() -> asyncio.Semaphore:
+    """The running loop's lanes for reconciles beside the ticks (:data:`BESIDE_LANES`)."""
+    loop = asyncio.get_running_loop()
+    lanes = _lanes.get(loop)
+    if lanes is None:
+        lanes = _lanes[loop] = asyncio.Semaphore(BESIDE_LANES)
+    return lanes
 
 
 __all__ = ["StreamedSnapshots"]

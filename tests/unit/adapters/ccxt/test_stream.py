@@ -14,6 +14,7 @@ import pytest
 from adapters.base import AdapterError, CancelSelector, Reason
 from adapters.ccxt_exchange import CcxtAdapter
 from adapters.ccxt_exchange.client import _rehost
+from adapters.ccxt_exchange.streamed import BESIDE_LANES
 from killswitch.runner.venue.port import Venues
 from killswitch.runner.venue.streams import StreamWatch
 from tests.unit.adapters.ccxt.test_adapter import (
@@ -263,6 +264,50 @@ def test_the_cadences_rest_read_runs_beside_the_snapshots_one_at_a_time_and_a_fa
         asyncio.run(body())
     said = [r.getMessage() for r in caplog.records if "reconcile's REST read failed" in r.getMessage()]
     assert len(said) == 1 and "EXCHANGE_UNAVAILABLE" in said[0]
+
+
+def test_the_accounts_due_together_read_their_cadence_through_two_lanes_and_a_front_read_never_queues():
+    """Accounts seeded together fall due together: their reads beside the ticks go through
+    :data:`BESIDE_LANES` lanes of the process (a third waits for one, its stream answering
+    meanwhile), so their answers are parsed one after another; a snapshot that must read REST in
+    front does not wait behind the queue, its queued read beside is dropped."""
+    async def body():
+        clock = Clock(T0)
+        gates = [asyncio.Event() for _ in range(3)]
+        accounts = []
+        for gate in gates:
+            rest, venue = rest_exchange(contracts=0.5), Venue()
+            a = adapter(rest, venue, stream={"reconcile_every": "200ms", "stale_after": "10s"}, stream_clock=clock)
+            await a.start_streams()
+            await settle(lambda: venue.clients)
+            await a.snapshot()
+            venue.raw(mark(50000.0, 5))
+            await settle(lambda: a.stream_health().state == "live")
+
+            async def held(*args, gate=gate, rest=rest):
+                await gate.wait()
+                return rest.positions
+
+            rest.script["fetch_positions"] = [held]
+            accounts.append((a, rest))
+        clock.ms += 250  # every account's cadence is due at once
+        for a, _ in accounts:
+            assert (await asyncio.wait_for(a.snapshot(), 0.5)).fetch.calls == 0  # the stream answers
+        await settle(lambda: sum(r.names().count("fetch_positions") for _, r in accounts) == 3 + BESIDE_LANES)
+        reading = [r.names().count("fetch_positions") == 2 for _, r in accounts]
+        assert reading == [True, True, False]  # the third waits for a lane
+        third, third_rest = accounts[2]
+        third._stream.distrust("a test's disagreement")  # its next snapshot must read REST in front
+        third_rest.script["fetch_positions"] = []
+        snap = await asyncio.wait_for(third.snapshot(), 0.5)  # not behind the two lanes' reads
+        assert snap.fetch.ok and snap.fetch.calls > 0
+        for gate in gates:
+            gate.set()
+        await settle(lambda: all(a._behind is None for a, _ in accounts))
+        for a, _ in accounts:
+            await a.close()
+
+    asyncio.run(body())
 
 
 def test_a_disconnect_is_down_then_reconnected_and_the_next_snapshot_reads_rest(caplog):
