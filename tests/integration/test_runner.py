@@ -137,14 +137,17 @@ class DurablePager:
 
 
 def setup(tmp_path, crash_at=None, counter=None, engine=None, clock=None, policies=None, sinks=(),
-          lease_ttl_ms: int = 5_000):
+          lease_ttl_ms: int = 5_000, via=None):
+    """A runner over the flash crash; ``via(key, adapter)`` is what the runner holds of the
+    account (the adapter itself by default; a reader's across its link, test_runner_readers)."""
     clock = clock or ManualClock(T0)
     engine = engine or build("flash-crash", clock)
     counter = counter if counter is not None else [0]
     store = open_store(f"sqlite://{tmp_path / 'state.db'}")
     adapter = SimulatedAdapter(engine, "sim-main", venue="simulated", labels={"book": "futures"}, timeout_s=2.0)
+    held = adapter if via is None else via("simulated/sim-main", adapter)
     runner, desk, parts = build_runner_and_desk(
-        policies or graph(), {"simulated/sim-main": CrashingProxy(adapter, counter, crash_at)},
+        policies or graph(), {"simulated/sim-main": CrashingProxy(held, counter, crash_at)},
         CrashingProxy(store, counter, crash_at), lock_path=tmp_path / "lock.json", dry_run=False,
         clock=clock, confirm_gap_ms=TICK_MS, sinks=sinks, lease_ttl_ms=lease_ttl_ms)
     BUILT[runner] = parts  # the parts the composition root built it from: what a test reads (parts_of)
@@ -282,9 +285,9 @@ async def lived(runner, clock):
     return reports
 
 
-def crash_run(tmp_path, crash_at):
+def crash_run(tmp_path, crash_at, via=None):
     """A run whose ``crash_at``-th call dies, then a new process on the same store and exchange:
-    no order repeated or lost, the book flat, nothing pending."""
+    no order repeated or lost, the book flat, nothing pending (``via``: see :func:`setup`)."""
     clock = ManualClock(T0)
     engine = build("flash-crash", clock)
     start = positions(engine)
@@ -293,7 +296,8 @@ def crash_run(tmp_path, crash_at):
     crashed = False
     try:  # a crash while the runner is built (its start's reads) is a crash like any other
         runner, _, _, store, counter, _ = setup(tmp_path, crash_at=crash_at, engine=engine, clock=clock,
-                                             sinks=[RunbookSink(None), DurablePager(receiver)], counter=counter)
+                                             sinks=[RunbookSink(None), DurablePager(receiver)], counter=counter,
+                                             via=via)
         asyncio.run(asyncio.wait_for(lived(runner, clock), 60))
     except Crash:
         crashed = True
@@ -301,7 +305,7 @@ def crash_run(tmp_path, crash_at):
         store.close()
     # a new process: same store, same exchange, fresh objects, no crash
     again, _, _, store2, _, _ = setup(tmp_path, engine=engine, clock=clock,
-                                   sinks=[RunbookSink(None), DurablePager(receiver)])
+                                   sinks=[RunbookSink(None), DurablePager(receiver)], via=via)
     asyncio.run(asyncio.wait_for(lived(again, clock), 60))
     entries_effects_complete(store2, receiver, f"a crash at call {crash_at}")
     assert crashed or counter[0] < crash_at, f"the crash at call {crash_at} of {counter[0]} was never taken up"
