@@ -376,6 +376,20 @@ def compile_paths(paths: tuple[str, ...], templates=None, allow_empty: bool = Fa
     return result, len(files)
 
 
+def accounts_of(path: Optional[str], max_file_bytes: int = MAX_FILE_BYTES):
+    """The Accounts spec of an ``--accounts`` file and the file's loaded documents ((None, [])
+    without it); a document that cannot be read is a usage error. Its ``accounts`` are those a
+    command runs with (``run``, ``plan``, ``test``): :func:`compile_paths` checks scopes on them."""
+    if not path:
+        return None, []
+    from ..process.bootstrap import AccountsError, read_accounts_file
+
+    try:
+        return read_accounts_file(path, max_file_bytes)
+    except AccountsError as e:
+        raise click.UsageError(str(e)) from None
+
+
 def compile_or_exit(paths: tuple[str, ...], what: str, max_file_bytes: int = MAX_FILE_BYTES, accounts=None):
     """The compile result of ``paths``; on errors print them and exit 1 (a graph is needed)."""
     return compile_or_exit_counted(paths, what, max_file_bytes, accounts)[0]

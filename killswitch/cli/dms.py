@@ -1,7 +1,7 @@
 """``ksctl dms arm / disarm / status``: the runner's dead man's switch, through its API.
 
 A source (a bot; its name is its strategy) armed with a timeout must send heartbeats
-(``ksctl heartbeat SOURCE`` or ``POST /v1/heartbeat/SOURCE``) at least that often. When it goes
+(``ksctl heartbeat --source SOURCE`` or ``POST /v1/heartbeat/SOURCE``) at least that often. When it goes
 silent the runner cancels the source's open orders and halts trading for the scope named like
 it, until the source is armed again or an operator runs ``ksctl unlock``. Thin: parse, call
 the runner through :class:`killswitch.client.RunnerClient`, render with

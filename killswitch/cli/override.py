@@ -38,14 +38,13 @@ def override() -> None:
 
 
 def _amount(text: Optional[str]) -> Optional[float]:
+    """``--raise-to`` read by the rule the API reads the console's ``raise_to`` by."""
     if text is None:
         return None
-    from ..policy.units import UnitError, parse_amount, parse_ratio
+    from ..policy.units import UnitError, parse_limit_value
 
     try:
-        if text.strip().endswith("%"):
-            return parse_ratio(text).fraction
-        return float(parse_amount(text).exact)
+        return parse_limit_value(text)
     except UnitError as e:
         raise click.BadParameter(f"{text!r}: {e.short}", param_hint="--raise-to") from None
 

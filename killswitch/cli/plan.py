@@ -11,12 +11,12 @@ Must not send anything to a venue, nor write the state it starts from.
 from __future__ import annotations
 
 import asyncio
-from typing import Optional
 
 import click
 
 from .common import (
     StateUrl,
+    accounts_of,
     compile_or_exit,
     duration_s,
     max_file_size_option,
@@ -95,7 +95,7 @@ def plan(policy_paths, against, accounts, state_url, timeout, detailed_exitcode,
     # live: the scopes are checked against the accounts read (KS218), when the policies declare none
     # the accounts file is read once: its accounts for KS218, its documents for the weight
     # budget, its spec for the live snapshots
-    spec, accounts_docs = _accounts_of(accounts, max_file_bytes)
+    spec, accounts_docs = accounts_of(accounts, max_file_bytes)
     result = compile_or_exit(policy_paths, "plan", max_file_bytes, spec.accounts if spec is not None else None)
     graph = result.graph
     if accounts:
@@ -149,19 +149,6 @@ def plan(policy_paths, against, accounts, state_url, timeout, detailed_exitcode,
         click.echo(f"ksctl plan: incomplete: {', '.join(what)}"
                    + ("" if allow_incomplete else "; --allow-incomplete accepts an incomplete plan"), err=True)
     raise SystemExit(code)
-
-
-def _accounts_of(path: Optional[str], max_file_bytes: int):
-    """The Accounts spec of ``--accounts`` and the file's loaded documents ((None, []) without
-    it); a document that cannot be read is a usage error."""
-    if not path:
-        return None, []
-    from ..process.bootstrap import AccountsError, read_accounts_file
-
-    try:
-        return read_accounts_file(path, max_file_bytes)
-    except AccountsError as e:
-        raise click.UsageError(str(e)) from None
 
 
 def _refuse_over_budget(docs, graph) -> None:

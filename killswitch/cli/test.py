@@ -9,7 +9,15 @@ from typing import Any, Optional
 
 import click
 
-from .common import EXIT_FINDINGS, EXIT_OK, ExistingPath, compile_or_exit_counted, max_file_size_option, output_formats
+from .common import (
+    EXIT_FINDINGS,
+    EXIT_OK,
+    ExistingPath,
+    accounts_of,
+    compile_or_exit_counted,
+    max_file_size_option,
+    output_formats,
+)
 from .findings import check_sarif_root, echo_findings, sarif_root_option
 
 
@@ -21,13 +29,20 @@ Examples:
   ksctl test -o github policies/      (each failure an annotation on its line)
   ksctl test policies/ --coverage --threshold 90
   ksctl test policies/ --coverage -o markdown --changed policies/futures-book.yaml
+  ksctl test --accounts deploy/accounts.yaml policies/
 A test whose policy is not among PATH is not run, and fails the run (exit 1).
+With --accounts, the policies are compiled with the accounts of that Accounts document, as
+ksctl run and ksctl plan --accounts compile them: a scope that selects none of them (KS218), or
+names an account they do not hold (KS104), is an error and no test runs (exit 1).
 -o github prints a GitHub Actions workflow command a failure (::error file=F,line=L,col=C,
 title=FAIL <test>::message, or title=NOT RUN), then the tally line; -o sarif one SARIF 2.1.0
 log (rules policytest/failed, policytest/not-run).
 With --threshold, a total rule coverage below N percent fails the run too (exit 1).
 """)
 @click.argument("paths", nargs=-1, required=True, type=ExistingPath())
+@click.option("--accounts", "accounts", default=None, type=ExistingPath(dir_okay=False),
+              help="The Accounts document the runner runs with: the policies' scopes are checked on its accounts "
+                   "(KS218), beside any Accounts document among the paths, as ksctl run and plan do.")
 @max_file_size_option
 @output_formats("text", "json", "markdown", "github", "sarif")
 @sarif_root_option
@@ -39,8 +54,8 @@ With --threshold, a total rule coverage below N percent fails the run too (exit 
 @click.option("--changed", "changed", multiple=True, type=click.Path(), metavar="FILE",
               help="With --coverage: list only the policies of these files (a policy's file or its test's); "
                    "the total stays over every policy. Repeatable.")
-def test(paths: tuple[str, ...], max_file_bytes: int, output: str, sarif_root: Optional[str], coverage: bool,
-         threshold: Optional[float], changed: tuple[str, ...]) -> None:
+def test(paths: tuple[str, ...], accounts: Optional[str], max_file_bytes: int, output: str,
+         sarif_root: Optional[str], coverage: bool, threshold: Optional[float], changed: tuple[str, ...]) -> None:
     """Run policy unit tests: input series in, expected stages and actions out."""
     from ..preview.policytest import run_tests
 
@@ -49,10 +64,12 @@ def test(paths: tuple[str, ...], max_file_bytes: int, output: str, sarif_root: O
         raise click.UsageError(f"{'--threshold' if threshold is not None else '--changed'} needs --coverage")
     if coverage and output == "sarif":
         raise click.UsageError("--coverage prints with -o text, json, markdown or github, not -o sarif")
+    spec, _ = accounts_of(accounts, max_file_bytes)  # the accounts run with: the scopes are checked on them
+    given = spec.accounts if spec is not None else None
     if output in ("github", "sarif"):
-        result, files = _compiled(paths, max_file_bytes, output, sarif_root)
+        result, files = _compiled(paths, max_file_bytes, output, sarif_root, given)
     else:
-        result, files = compile_or_exit_counted(paths, "test", max_file_bytes)
+        result, files = compile_or_exit_counted(paths, "test", max_file_bytes, given)
     rules = None
     if coverage:
         from ..preview.rule_coverage import RuleCoverage
@@ -116,13 +133,13 @@ def test_rules():
     return (*TEST_RULES, *diagnostic_rules())
 
 
-def _compiled(paths: tuple[str, ...], max_file_bytes: int, output: str, sarif_root: Optional[str]):
+def _compiled(paths: tuple[str, ...], max_file_bytes: int, output: str, sarif_root: Optional[str], accounts=None):
     """:func:`~killswitch.cli.common.compile_or_exit_counted` for -o github|sarif: policies that
     do not compile have their errors printed in that format (no test can run), and exit 1."""
     from ..render.findings import from_diagnostic
     from .common import compile_paths
 
-    result, files = compile_paths(paths, max_file_bytes=max_file_bytes)
+    result, files = compile_paths(paths, max_file_bytes=max_file_bytes, accounts=accounts)
     if result.graph is None:
         echo_findings([from_diagnostic(x) for x in result.errors], test_rules(), output,
                       ["ksctl test: the policies have errors; run ksctl validate"], sarif_root)

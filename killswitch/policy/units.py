@@ -196,6 +196,21 @@ def parse_amount(value: Any) -> Amount:
     return Amount(_bounded(exact, "amount", value).normalize())
 
 
+# --- a limit's value as a person writes it ------------------------------------------------------
+
+LIMIT_VALUE_HINT = "write it like 200000, 200k, 1.5M or 7%"
+
+
+def parse_limit_value(value: Any) -> float:
+    """A limit's value as a person writes it, the one rule of ``ksctl override request --raise-to``
+    and of the API's ``raise_to`` (which the console sends as typed): a percentage is a fraction
+    (``7%`` → 0.07), anything else an amount (``200000``, ``50_000``, ``200k``, ``1.5M``).
+    :class:`UnitError` for anything else (``1.5X``, ``1,000``, an empty text)."""
+    if isinstance(value, str) and value.strip().endswith("%"):
+        return parse_ratio(value).fraction
+    return float(parse_amount(value).exact)
+
+
 # --- confirmations (`for:`) -----------------------------------------------------------------
 
 _TICKS = re.compile(r"^(\d+)\s*ticks?$")

@@ -92,16 +92,21 @@ def test_an_override_is_requested_approved_and_ended_from_the_console(live, brow
     assert "book-drawdown: reducing lock from Mon 13:01 UTC (during fixing); next change" in view_text(browser)
 
     _open(browser, 'button[data-override="request"]', "Request an override")
-    _fill(browser, scope=ACCOUNT, kind="raise", limit="max_order_notionl", raise_to="200000",
+    # the value as ksctl override request --raise-to reads it (issue 81: 200k was sent as null)
+    _fill(browser, scope=ACCOUNT, kind="raise", limit="max_order_notionl", raise_to="200k",
           code="FAT_FINGER_REVIEWED", reason="desk rebalance reviewed by risk", expires="30m")
     said = _send(browser, ACCOUNT)
     assert said.startswith("UNKNOWN_LIMIT") and "max_order_notional" in said, said  # the close match
-    _fill(browser, limit="max_order_notional", expires="3h")
+    _fill(browser, limit="max_order_notional", raise_to="1.5X")
+    said = _send(browser, ACCOUNT)
+    assert said == ("BAD_REQUEST: raise_to for max_order_notional: cannot read '1.5X' as a number; write it "
+                    "like 200000, 200k, 1.5M or 7%"), said  # the field it cannot read, and its limit
+    _fill(browser, raise_to="200k", expires="3h")
     said = _send(browser, ACCOUNT)
     assert said.startswith("EXPIRY_TOO_LONG"), said
     _fill(browser, expires="30m")
     said = _send(browser, ACCOUNT)
-    assert said.startswith("OVERRIDE_REQUESTED: ovr-"), said
+    assert said.startswith("OVERRIDE_REQUESTED: ovr-") and "raise max_order_notional to 200000 on" in said, said
     shot("override-01-requested", full=False)
     _close(browser)
     wait(browser, lambda b: "PENDING raise max_order_notional" in view_text(b), "the request is listed")

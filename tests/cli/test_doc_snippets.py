@@ -173,6 +173,39 @@ def test_a_shell_snippet_is_run_or_says_why_not():
     assert [s for s in shell_snippets() if s.not_run is None], "no snippet is run"
 
 
+# --- the commands the prose names --------------------------------------------------------------------------
+
+# a `ksctl ...` span of the prose; one followed by "(now `...`)" names an old spelling as old
+PROSE_COMMAND = re.compile(r"`(ksctl [^`]+)`(?! \(now `)")
+
+
+def prose_deprecations(text: str) -> list[tuple[int, str, str]]:
+    """(line, command, problem) of each ``ksctl`` span of ``text``'s prose that teaches a
+    deprecated spelling (a span that does not parse as a whole, ``ksctl override
+    request|approve``, is a summary, not a command)."""
+    out = []
+    for m in PROSE_COMMAND.finditer(text):
+        try:
+            words = shlex.split(m.group(1))
+        except ValueError:
+            continue
+        problem = parse_problem(words[1:])
+        if problem and "deprecated" in problem:
+            out.append((text[:m.start()].count("\n") + 1, m.group(1), problem))
+    return out
+
+
+def test_no_prose_of_the_docs_teaches_a_deprecated_spelling():
+    """Issue 81: docs/runner.md fed a dead man's switch by ``ksctl heartbeat SOURCE``, the
+    positional that says it is deprecated; the prose is held to today's spellings as the snippets
+    are (the old spellings named as old, "(now ...)", aside)."""
+    found = [f"{path.relative_to(ROOT)}:{line}: `{command}`: {problem}"
+             for path in sorted(DOCS.glob("*.md")) for line, command, problem in prose_deprecations(path.read_text())]
+    assert not found, "\n".join(found)
+    assert prose_deprecations("fed by `ksctl heartbeat SOURCE` or the API")  # the check sees one
+    assert not prose_deprecations("`ksctl heartbeat SOURCE` (now `--source`) keeps working")
+
+
 # --- the runnable ones, run -------------------------------------------------------------------------------
 
 

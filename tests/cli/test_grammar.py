@@ -130,6 +130,7 @@ MISSING = {
     ("shards", "policies"): ("{accounts}", "{missing}"),
     ("graph", "paths"): ("{missing}",),
     ("test", "paths"): ("{missing}",),
+    ("test", "accounts"): ("{policies}", "--accounts", "{missing}"),
     ("test", "sarif_root"): ("{policies}", "-o", "sarif", "--sarif-root", "{missing}"),
     ("replay", "policy_paths"): ("--policies", "{missing}", "--snapshots", "{recording}"),
     ("replay", "snapshots"): ("--policies", "{policies}", "--snapshots", "{missing}"),

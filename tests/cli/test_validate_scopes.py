@@ -2,7 +2,8 @@
 ladder off while ``ksctl validate --strict`` said ok and ``ksctl plan`` silently dropped the policy.
 Now it is KS218 everywhere the policies are compiled with their accounts: validate, plan over a
 recording (the Accounts document in the policy directory), and plan against live accounts (the
-``--accounts`` document, when the policy directory declares none)."""
+``--accounts`` document, when the policy directory declares none); and ``ksctl test --accounts``
+(issue 81, finding 9: it had no ``--accounts``, where run, plan and validate do)."""
 
 from __future__ import annotations
 
@@ -71,3 +72,38 @@ def test_plan_against_live_accounts_checks_the_scopes_on_them(tmp_path, monkeypa
     assert "snapshot failed" not in r.output  # refused before any account was asked
     good = run("validate", str(pol))
     assert good.exit_code == 0, "alone, without accounts, the directory cannot be judged on scopes"
+
+
+def _tested_copy(tmp_path, typo: bool):
+    """futures-book with its tests and routes, and no Accounts document: the scopes alone cannot
+    be judged."""
+    pol = tmp_path / ("typo" if typo else "good")
+    (pol / "tests").mkdir(parents=True)
+    book = (POLICIES / "futures-book.yaml").read_text()
+    (pol / "futures-book.yaml").write_text(book.replace(*TYPO) if typo else book)
+    shutil.copy(POLICIES / "routes.yaml", pol / "routes.yaml")
+    shutil.copy(POLICIES / "tests" / "futures-book.test.yaml", pol / "tests" / "futures-book.test.yaml")
+    return pol
+
+
+def test_ksctl_test_with_the_accounts_run_with_checks_the_scopes_on_them(tmp_path):
+    """``ksctl test --accounts F`` compiles the policies with F's accounts as run and plan
+    --accounts do: a scope that selects none of them is KS218 and no test runs, whatever -o."""
+    acc = accounts_file(tmp_path, free_port())  # sim-main, book: futures
+    typo = _tested_copy(tmp_path, typo=True)
+    alone = run("test", str(typo))
+    assert alone.exit_code == 0 and "0 failed" in alone.output, "without accounts, the scopes cannot be judged"
+    r = run("test", "--accounts", str(acc), str(typo))
+    assert r.exit_code == 1, r.output
+    assert "error[KS218]: scope selects no declared account: accounts.match_labels: {book: futurs}" in r.output
+    assert "ksctl test: the policies have errors; run ksctl validate" in r.output and "passed" not in r.output
+    sarif = run("test", "--accounts", str(acc), "-o", "sarif", str(typo))
+    assert sarif.exit_code == 1 and '"ruleId": "KS218"' in sarif.output, sarif.output
+    good = run("test", "--accounts", str(acc), str(_tested_copy(tmp_path, typo=False)))
+    assert good.exit_code == 0 and "0 failed" in good.output, good.output
+
+
+def test_ksctl_test_refuses_an_accounts_file_that_is_no_accounts_document(tmp_path):
+    pol = _tested_copy(tmp_path, typo=False)
+    r = run("test", "--accounts", str(pol / "routes.yaml"), str(pol))
+    assert r.exit_code == 2 and "must hold exactly one valid Accounts document" in r.output, r.output

@@ -149,8 +149,8 @@ def test_an_override_through_the_cli_the_api_and_a_restart(tmp_path):
         code, out = _ks(BOB, "approve", *api, "--override", oid)
         assert code == 0 and out.startswith(f"OVERRIDE_IN_FORCE: {oid} raise max_order_notional to 200000 on "
                                             f"{SCOPE} in force until 2026-03-02T13:30:"), out
-        code, out = _ks(BOB, "approve", *api, "--override", oid)
-        assert code == 1 and out.startswith("DUPLICATE_APPROVER"), out
+        code, out = _ks(BOB, "approve", *api, "--override", oid)  # in force: nothing left to approve
+        assert code == 1 and out.startswith(f"OVERRIDE_IN_FORCE: {oid} holds its 2 approvals"), out
         # the gate lets it through and says by whom and until when
         d = s.check()
         assert d["allow"] is True and d["reason"].startswith("OVERRIDDEN: LIMIT_ORDER_NOTIONAL 180000 > 100000 "
@@ -283,6 +283,38 @@ def test_a_halt_lifted_at_once_still_ends_the_override_and_a_restart_keeps_it_en
     store.close()
 
 
+def test_approving_an_override_in_force_is_refused_as_in_force_by_anyone(tmp_path):
+    """Issue 81: bob's approval of the override his own approval put in force answered
+    DUPLICATE_APPROVER where the docs promise OVERRIDE_IN_FORCE; a pending one he approved is
+    still DUPLICATE_APPROVER (three approvals asked: alice's, bob's, carol's)."""
+    clock = ManualClock(T0)
+    graph = compile_documents(load_text(POLICY + OVERRIDE_LIMITS.replace("approvals: 2", "approvals: 3"),
+                                        "p.yaml")).graph
+    runner, _, _, store, _, desk = setup(tmp_path, policies=graph, engine=build("calm", clock), clock=clock)
+
+    async def main():
+        await runner.start()
+        clock.advance(TICK_MS)
+        await runner.tick()
+        r = await desk.override_request(SCOPE, "raise", "BLOCK_TRADE", "agreed", 1800, actor="alice",
+                                        limit="max_order_notional", raise_to=200_000.0)
+        oid = r.override.id
+        answers = [await desk.override_approve(oid, actor=who) for who in ("bob", "bob", "carol")]
+        answers += [await desk.override_approve(oid, actor=who) for who in ("bob", "carol", "alice", "dave")]
+        return oid, answers
+
+    oid, answers = asyncio.run(asyncio.wait_for(main(), 60))
+    codes = [(a.done, a.reason.split(":")[0]) for a in answers]
+    assert codes[:3] == [(True, "OVERRIDE_APPROVAL_RECORDED"), (False, "DUPLICATE_APPROVER"),
+                         (True, "OVERRIDE_IN_FORCE")], answers
+    assert codes[3:] == [(False, "OVERRIDE_IN_FORCE")] * 4, answers
+    assert answers[3].reason.startswith(f"OVERRIDE_IN_FORCE: {oid} holds its 3 approvals; it is in force until "), \
+        answers[3]
+    refused = [r.payload for r in store.audit_rows(kinds=("override_refused",))]
+    assert len(refused) == 5, refused  # each refusal audited
+    store.close()
+
+
 class CrashAtApproval:
     """The store, whose write of an approval dies: before it reached the store (``after`` False)
     or once it committed (``after`` True), the process gone either way."""
@@ -337,7 +369,7 @@ def test_a_crash_at_the_approval_neither_loses_nor_doubles_it(tmp_path, after):
     rows = store.audit_rows(kinds=("override_approved",))
     if after:  # stored with its audit row: in force, and bob's second approval is refused
         assert held.state == "active" and held.approvers == ("bob",)
-        assert answer.reason.startswith("DUPLICATE_APPROVER"), answer
+        assert not answer.done and answer.reason.startswith("OVERRIDE_IN_FORCE"), answer
     else:  # neither stored: still pending, and bob's approval taken now
         assert held.state == "pending" and held.approvers == ()
         assert answer.done and answer.reason.startswith("OVERRIDE_IN_FORCE"), answer

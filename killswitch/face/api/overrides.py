@@ -4,7 +4,8 @@
     ``GET /v1/overrides``          200 ``{"overrides": [OverrideStatus]}``: not ended, and those ended
                                    in the last day. The console's readers.
     ``POST /v1/overrides``         200 / 4xx ``{"done", "reason", "override"}``; body ``scope``, one of
-                                   ``limit`` with ``raise_to``, ``waive`` (a limit's name) or ``order``
+                                   ``limit`` with ``raise_to`` (a number, or text as ksctl reads it:
+                                   ``200k``, ``1.5M``, ``7%``), ``waive`` (a limit's name) or ``order``
                                    (a refused order's client order id), ``reason_code``, ``reason``,
                                    ``expires_s`` (required, at most the policies' ``override.max_duration``),
                                    ``strategy`` (optional); the requester is the caller. Operator.
@@ -29,12 +30,31 @@ from typing import Any
 
 from aiohttp import web
 
+from ...policy.units import LIMIT_VALUE_HINT, UnitError, parse_limit_value
 from ...runner.api_request import MAX_REASON, bad, fields, seconds, show, string_field
 from ...runner.gate.request import finite as _finite
 from .access import caller
 from .changes import ChangeHandlers
 
 MAX_EXPIRY_S = 86_400  # the longest any policy may allow (limits.override.max_duration)
+
+
+def _raise_to(v: Any, limit: Any) -> float:
+    """A raise's ``raise_to``: a number above 0, or the text a person typed (the console sends it
+    as typed), read as ``ksctl override request --raise-to`` reads it (``200k``, ``1.5M``, ``7%``:
+    :func:`~killswitch.policy.units.parse_limit_value`). A refusal names the field and the limit."""
+    if v is None:
+        raise bad(f"raise_to for {limit}: a value is needed; {LIMIT_VALUE_HINT}")
+    if isinstance(v, str):
+        try:
+            v = parse_limit_value(v)
+        except UnitError as e:
+            if e.short.endswith("is too large"):  # read, and past any limit's bound
+                raise bad(f"raise_to for {limit}: {show(v)} is too large; {e.hint}") from None
+            raise bad(f"raise_to for {limit}: cannot read {show(v)} as a number; {LIMIT_VALUE_HINT}") from None
+    if not _finite(v) or v <= 0:
+        raise bad(f"raise_to for {limit}: must be a finite number above 0, not {show(v)}")
+    return float(v)
 
 
 class OverrideHandlers(ChangeHandlers):
@@ -59,22 +79,20 @@ class OverrideHandlers(ChangeHandlers):
         if len(named) != 1:
             raise bad('name one of "limit" (with "raise_to"), "waive" or "order"')
         kind = {"limit": "raise", "waive": "waive", "order": "order"}[named[0]]
-        raise_to = body.get("raise_to")
-        if (kind == "raise") != (raise_to is not None):
+        limit = string_field(body, named[0]) if kind != "order" else None
+        if kind != "raise" and body.get("raise_to") is not None:
             raise bad('"raise_to" goes with "limit" (a raise), and only with it')
-        if raise_to is not None and (not _finite(raise_to) or raise_to <= 0):
-            raise bad(f'"raise_to" must be a finite number above 0, not {show(raise_to)}')
+        raise_to = _raise_to(body.get("raise_to"), limit) if kind == "raise" else None
         if "expires_s" not in body or body["expires_s"] is None:
             raise bad('"expires_s" is required: an override is temporary')
         expires_s = seconds(body, "expires_s", MAX_EXPIRY_S)
-        limit = string_field(body, named[0]) if kind != "order" else None
         order = string_field(body, "order") if kind == "order" else None
         strategy = string_field(body, "strategy") if body.get("strategy") is not None else None
         result = await self.call(self.view.override_request, string_field(body, "scope"), kind,
                                  string_field(body, "reason_code", 64), string_field(body, "reason", MAX_REASON,
                                                                                     free_text=True),
                                  expires_s, actor=caller(request).name, strategy=strategy, limit=limit,
-                                 raise_to=None if raise_to is None else float(raise_to), order=order)
+                                 raise_to=raise_to, order=order)
         return self._result(result, "override_request")
 
     async def approve(self, request: web.Request) -> web.Response:

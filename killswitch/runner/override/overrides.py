@@ -125,13 +125,13 @@ class Overrides:
         asked = {"id": override_id, "approver": actor}
         if o is None:
             return await self._refuse("approve", asked, why or "UNKNOWN_OVERRIDE", now)
-        if actor == o.requester:
+        if o.approved:  # whoever asks, the one who gave the last approval too: nothing is left to approve
+            why = f"OVERRIDE_IN_FORCE: {o.id} holds its {o.needed} approvals; it is in force until {iso(o.expires_ms)}"
+        elif actor == o.requester:
             why = (f"SELF_APPROVAL: {actor} requested {o.id}; another person with the approver role must "
                    "approve it")
         elif actor in o.approvers:
             why = f"DUPLICATE_APPROVER: {actor} approved {o.id} already; it needs another person"
-        elif o.approved:
-            why = f"OVERRIDE_IN_FORCE: {o.id} holds its {o.needed} approvals; it is in force until {iso(o.expires_ms)}"
         if why is not None:
             return await self._refuse("approve", asked, why, now, o)
         if (halt := self._halt(o.scope, now)) is not None:

@@ -97,7 +97,9 @@
     if ($("o-strategy").value.trim()) body.strategy = $("o-strategy").value.trim();
     if (kind === "order") body.order = $("o-order").value.trim();
     else if (kind === "waive") body.waive = $("o-limit").value.trim();
-    else { body.limit = $("o-limit").value.trim(); body.raise_to = Number($("o-raise-to").value); }
+    // the value as typed (200k, 1.5M, 7%): the runner reads it as ksctl override request
+    // --raise-to does, and names the field when it cannot
+    else { body.limit = $("o-limit").value.trim(); body.raise_to = $("o-raise-to").value; }
     const r = await post("/v1/overrides", body);
     result(r.reason, !r.ok);
   });
