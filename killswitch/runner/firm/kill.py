@@ -25,7 +25,8 @@ And the operator's side, which any shard's API serves (the firm link hands itsel
 preview (:func:`kill_preview`: from the firm board and the Accounts document, with the id the
 kill must carry), the kill written once as a durable directive in the firm's tables
 (:func:`send_kill`: no call to another runner; a shard that is down takes it up when it starts),
-an approval of its release (:func:`release_kill`) and its progress (:func:`kill_status`).
+an approval of its release (:func:`release_kill`), its progress (:func:`kill_status`), and an
+operator's unlock of a firm-wide scope refused while it is in force (:func:`unlock_under_kill`).
 
 Must not: act on another shard's accounts, or report for a token that is not the shard's.
 """
@@ -42,6 +43,7 @@ from ...firm.kill import (
     KillReport,
     kill_preview as preview_of,
     kill_progress as progress_of,
+    unlock_refused,
 )
 from ...orders import CancelIntent
 from .ports import ShardPorts
@@ -378,3 +380,30 @@ async def kill_status(link: Any, board: dict) -> dict:
     rel = None if release is None else {"id": release.id, "approvers": list(release.payload.get("approvers") or ()),
                                         "created_ms": release.created_ms}
     return progress_of(head, reports, link.start.assignment, link.start.declared, board, approvals, rel)
+
+
+async def unlock_under_kill(link: Any, scope: str, payload: dict, actor: Optional[str]) -> Any:
+    """An operator's unlock of the firm-wide ``scope`` refused up front while a firm-wide kill is
+    in force (``KILL_IN_FORCE``, naming its release), or while whether one is cannot be read,
+    audited with its author as a shard's own refusal is; None when no kill is in force."""
+    from ...state.store import FencedError, StoreError
+    from ..view import ChangeResult
+
+    try:
+        kill, release = await firm_call(link.firm.kills)
+    except FirmTablesSilent as e:
+        why = f"{e}; whether a firm-wide kill is in force is not known; nothing was unlocked"
+    except StoreError as e:
+        why = f"STATE_UNREACHABLE: the firm's tables could not be read: {e}; nothing was unlocked"
+    else:
+        if kill is None or release is not None:
+            return None
+        why = unlock_refused(scope, f"{kill.id} by {kill.actor}")
+    lead = link.ports.lead
+    if lead.leader:
+        try:
+            await lead.audit("manual_unlock", link.clock(), {"scope": scope, "reason": payload.get("reason"),
+                                                            **({"by": actor} if actor else {}), "refused": why})
+        except FencedError:
+            return ChangeResult(False, lead.deposed())
+    return ChangeResult(False, why)
