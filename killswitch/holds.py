@@ -21,6 +21,10 @@ OUT_OF_REACH = "out of reach"
 
 OPERATOR = "@operator"
 DEAD_MANS_SWITCH = "@dms"
+# the firm-wide kill's hold (``ksctl kill --firm``): no operator's unlock and no reset lifts it, only
+# its release by two distinct approvers (killswitch/firm/kill.py)
+KILL_HOLD = "firm:kill"
+KILL_RELEASE = "ksctl kill --firm --release"
 
 ORIGIN_POLICY, ORIGIN_OPERATOR, ORIGIN_DMS = "policy", "operator", "dead man's switch"
 
@@ -48,6 +52,8 @@ class LockHold:
 
 def held_until(h: LockHold) -> str:
     """Until when a hold binds, in words: ``until ksctl unlock``, ``until <ts>``, ...."""
+    if h.policy == KILL_HOLD:
+        return f"until two approvers release it ({KILL_RELEASE})"
     if h.manual:
         return "held until a manual reset (ksctl reset)"
     if h.expires_ts is not None:
@@ -67,6 +73,8 @@ def holder(h: LockHold) -> str:
         return h.origin + (f" {h.details['by']}" if isinstance(h.details.get("by"), str) else "")
     if h.origin == ORIGIN_DMS:
         return h.origin
+    if h.policy == KILL_HOLD:
+        return "the firm-wide kill"
     if h.details.get("while_blind"):
         return f"policy {h.policy} while blind"
     if isinstance(h.details.get("window"), str):

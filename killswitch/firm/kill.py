@@ -4,9 +4,9 @@ what its release needs.
 What it owns:
 
 * the kill's words: :data:`KILL_HOLD` (the hold every shard's lock book keeps the kill under, a
-  firm hold: an operator's unlock of it is refused), :data:`APPROVALS_NEEDED` (two distinct
-  approvers release it), the states of an account's report (:data:`LOCKED`, :data:`NOTHING_RESTING`,
-  :data:`REVOKED`, :data:`OUT_OF_REACH`) and the reason codes of a refusal;
+  firm hold: an operator's unlock of it is refused, :func:`unlock_refused`), :data:`APPROVALS_NEEDED`
+  (two distinct approvers release it), the states of an account's report (:data:`LOCKED`,
+  :data:`NOTHING_RESTING`, :data:`REVOKED`, :data:`OUT_OF_REACH`) and the reason codes of a refusal;
 * :class:`KillReport` — one account's row of ``ks_firm.kill_report``, written by its shard's
   leader as it carries the kill out (fenced by the shard's token): when it was locked, when the
   shard found nothing resting, when its bots' keys were confirmed revoked or that they are out
@@ -30,14 +30,23 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Mapping, Optional, Sequence
 
+from ..holds import KILL_HOLD as KILL_HOLD, KILL_RELEASE
 from ..policy.accounts_doc import Account
 
-KILL_HOLD = "firm:kill"
 APPROVALS_NEEDED = 2
 LOCKED, NOTHING_RESTING, REVOKED, OUT_OF_REACH = "locked", "nothing resting", "revoked", "out of reach"
 KILL_IN_FORCE = "KILL_IN_FORCE"  # a kill is in force already: release it before another
 NO_KILL = "NO_KILL"  # no kill is in force (a release of nothing)
 DUPLICATE_APPROVER = "DUPLICATE_APPROVER"
+
+
+def unlock_refused(scope: str, kill: str = "") -> str:
+    """Why an operator's unlock of ``scope`` is refused while a firm-wide kill holds it (``kill``:
+    which, e.g. ``12 by alice``): ``ksctl unlock`` never ends a kill, its release does."""
+    which = f"firm-wide kill {kill}" if kill else "the firm-wide kill"
+    return (f"{KILL_IN_FORCE}: {scope} is halted by {which} ({KILL_HOLD}); ksctl unlock does not end a firm kill: "
+            f"{KILL_RELEASE} --reason R ends it once {APPROVALS_NEEDED} distinct approvers (each with their own "
+            "token) approved; nothing was unlocked")
 
 
 @dataclass(frozen=True)

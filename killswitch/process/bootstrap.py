@@ -323,6 +323,7 @@ def build_runner_and_desk(graph: "DecisionGraph", adapters: "Mapping[str, Exchan
     from ..runner.book.resuming import Resumptions
     from ..runner.effects.countdowns import Countdowns
     from ..runner.effects.revokes import Revokes
+    from ..runner.firm.local import LocalKill
     from ..runner.firm.ports import FirmSlot
     from ..runner.gate.limits_state import LimitsState
     from ..runner.lease.leadership import Leadership, Turn
@@ -488,7 +489,9 @@ def build_runner_and_desk(graph: "DecisionGraph", adapters: "Mapping[str, Exchan
     desk = Desk(readout=readout, previews=previews, commands=commands, closes=closes, silencing=silencing,
                 operator_revokes=operator_revokes, positions=position_readout, countdowns=countdowns, charts=charts,
                 turn=turn, lead=lead, store=store, io=io, clock=clock, firm=firm, sync=sync, holder=holder,
-                accepts=RejectionAccepts(book, lead, persist=persist, clock=clock), overriding=overriding)
+                accepts=RejectionAccepts(book, lead, persist=persist, clock=clock), overriding=overriding,
+                # ksctl kill --firm on a runner of no shard: the same kill, through the same ports as a shard's
+                local_kill=LocalKill(shard_ports(parts)))
     return RunnerAndDesk(runner, desk, parts)
 
 

@@ -60,12 +60,13 @@ def test_a_shorter_typo_in_the_override_and_kill_confirmations_says_so(live, bro
          "the kill dialog opens")
     _typed(browser, "k-reason", "walk the kill dialog")
     browser.find_element(By.ID, "kill-preview").click()
-    # no firm here: the runner says so, and the dialog shows its reason as it came (dialogs.js's POST)
+    # no shard here: the runner previews the kill on its own accounts, and the dialog shows its
+    # answer as it came (dialogs.js's POST)
     wait(browser, lambda b: b.find_element(By.ID, "kill-result").is_displayed()
          or b.find_element(By.ID, "kill-shown").is_displayed(), "the runner's answer is shown")
     said = text_of(browser, "#kill-result" if browser.find_element(By.ID, "kill-result").is_displayed()
                    else "#kill-head")
-    assert said.startswith("FIRM_NOT_SHARDED: this runner is no shard's"), said  # past the token check
+    assert said.startswith("PREVIEW: firm-wide kill on a runner of no shard"), said  # past the token check
     browser.execute_script("document.getElementById('kill-shown').hidden = false")  # the field, as after a preview
     _typed(browser, "k-confirm", "KI")
     assert _note(browser, "k-confirm-mismatch") == ""

@@ -5,7 +5,8 @@ desk-b NOT HEARD and its account NOT REACHED, sends nothing from a script withou
 and with it writes the kill: desk-a locks halted, cancels its entry order and names its keys out
 of reach (no ``revoke:`` block); ``ksctl status --firm`` shows desk-b NOT REACHED. desk-b started
 again takes the kill up: its gate refuses, its entry order is cancelled, its account reported
-done. A release approved once is recorded and the kill stays in force; the same approver again is
+done. ``ksctl unlock --scope global`` is refused at once (exit 1), naming the kill's release. A
+release approved once is recorded and the kill stays in force; the same approver again is
 refused. Everything on 127.0.0.1; every process bounded in time and killed in ``finally``."""
 
 from __future__ import annotations
@@ -83,6 +84,12 @@ def test_a_shard_down_during_the_firm_kill_takes_it_up_when_it_starts(tmp_path, 
         wait_for(lambda: _shard(_kill(api_a), "desk-b").get("state") == "done", 60, "desk-b to take the kill up")
         assert _order_status(sim, "sim-hedge", "bot-b-entry") == "CANCELED"
         assert not _allowed(api_b, ORDER_B)
+        # an unlock of global cannot end the kill, and says so at once (exit 1), not in the shards' logs
+        unlock = _ksctl("unlock", "--scope", "global", "--reason", "bots fixed", "--api", api)
+        said = unlock.stdout + unlock.stderr
+        assert unlock.returncode == 1, said
+        assert "KILL_IN_FORCE: global is halted by firm-wide kill" in said and "ksctl kill --firm --release" in said
+        assert not _allowed(api_a, ORDER_A) and not _allowed(api_b, ORDER_B)
 
         once = _call("POST", f"{api}/v1/firm/kill/release", {"reason": "bots fixed"})
         assert once["done"] and once["reason"].startswith("APPROVAL_RECORDED: 1/2"), once

@@ -113,7 +113,8 @@ mutating, ``Authorization: Bearer <token>``
                                      halted), ``ttl_s`` (seconds, default null: until unlocked).
     ``POST /v1/unlock``              200 / 409 ``{"done", "reason"}``; body ``scope``, ``reason``. A
                                      scope a policy's stage holds is refused (409
-                                     ``MANUAL_RESET_REQUIRED`` / ``POLICY_LOCK``).
+                                     ``MANUAL_RESET_REQUIRED`` / ``POLICY_LOCK``), one a firm-wide
+                                     kill holds 409 ``KILL_IN_FORCE`` (naming its release).
     ``POST /v1/dms/arm``             200 / 409 ``{"done", "reason"}``; body ``source`` (as a heartbeat
                                      source), ``timeout_s`` (above 0, at most 7 days).
     ``POST /v1/dms/disarm``          200 / 409 ``{"done", "reason"}``; body ``source``.

@@ -13,6 +13,9 @@
                                      releases it. Approver.
     ``GET /v1/firm/kill``            200: the newest kill's progress per shard and account.
 
+On a runner of no shard the same routes preview, carry out and release the kill on its own
+accounts (:mod:`killswitch.runner.firm.local`); ``GET /v1/firm/kill`` is ``FIRM_NOT_SHARDED`` there.
+
 Refusals: 400 ``BAD_REQUEST``, 503 ``NOT_LEADER`` and ``STATE_UNREACHABLE`` (the firm's tables did
 not answer in time: the store, not the runner), 409 otherwise (``PREVIEW_REQUIRED``,
 ``PREVIEW_MISMATCH``, ``KILL_IN_FORCE``, ``NO_KILL``, ``DUPLICATE_APPROVER``,

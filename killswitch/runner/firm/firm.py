@@ -34,7 +34,9 @@ What it owns: :class:`FirmLink`, which the daemon calls around each of the shard
   holder taking it up (:mod:`.resets`: refused while a trigger of it still fires, unless
   confirmed);
 * :meth:`FirmLink.route` — an operator's lock, unlock or close of a firm-wide scope sent to this
-  shard's API, written as a directive for every shard;
+  shard's API, written as a directive for every shard; an unlock while a firm-wide kill is in
+  force is refused up front (``KILL_IN_FORCE``, naming the kill's release), not sent to shards
+  that would each refuse it in their own log;
 * :meth:`FirmLink.kill_preview`, :meth:`FirmLink.kill`, :meth:`FirmLink.kill_release`,
   :meth:`FirmLink.kill_status` — the firm-wide kill sent to this shard's API (:mod:`.kill`);
 * :meth:`FirmLink.status` — what ``GET /v1/firm`` and ``ksctl status --firm`` show.
@@ -62,7 +64,7 @@ from ..readout.armed import BlindReports
 from ..view import ChangeResult, ResetResult
 from .apply import DirectiveApplier, Listener, firm_scope
 from .entries import FirmOutbox
-from .kill import kill_preview, kill_status, release_kill, send_kill
+from .kill import kill_preview, kill_status, release_kill, send_kill, unlock_under_kill
 from .ports import ShardPorts
 from .publish import FactsPublisher
 from .resets import relatch_of, route_reset, take_resets
@@ -307,6 +309,8 @@ class FirmLink:
         spans = firm_scope(scope, self.start.assignment, self.start.declared)
         if spans is None or kind not in (LOCK, UNLOCK, CLOSE_ALL):
             return None
+        if kind == UNLOCK and (killed := await unlock_under_kill(self, scope, payload, actor)) is not None:
+            return killed  # refused up front: every shard would refuse it in its own log
         return await self.applier.send(kind, scope, spans, payload, actor)
 
     # --- the firm-wide kill (runner/firm/kill.py) ---------------------------------------------------

@@ -21,11 +21,15 @@ What it owns: :class:`KillApplier`, which the directive applier (:mod:`.apply`) 
 * **release** — the kill's lock lifted on every scope it locked (audited ``firm_unlock``) and
   the revoke it held restored with the two approvals the release carries.
 
+Its steps on a runner's own accounts are functions a runner of no shard's kill (:mod:`.local`)
+takes too: :func:`cancel_entries`, :func:`revoke_keys`, :func:`account_reports`.
+
 And the operator's side, which any shard's API serves (the firm link hands itself): the kill's
 preview (:func:`kill_preview`: from the firm board and the Accounts document, with the id the
 kill must carry), the kill written once as a durable directive in the firm's tables
 (:func:`send_kill`: no call to another runner; a shard that is down takes it up when it starts),
-an approval of its release (:func:`release_kill`) and its progress (:func:`kill_status`).
+an approval of its release (:func:`release_kill`), its progress (:func:`kill_status`), and an
+operator's unlock of a firm-wide scope refused while it is in force (:func:`unlock_under_kill`).
 
 Must not: act on another shard's accounts, or report for a token that is not the shard's.
 """
@@ -42,6 +46,7 @@ from ...firm.kill import (
     KillReport,
     kill_preview as preview_of,
     kill_progress as progress_of,
+    unlock_refused,
 )
 from ...orders import CancelIntent
 from .ports import ShardPorts
@@ -90,64 +95,16 @@ class KillApplier:
                                                                             else "") for r in reports))
 
     async def _cancel(self, d: Directive, accounts: Sequence[str], reason: str) -> dict[str, str]:
-        """Each account's open non-reduce-only orders cancelled now: '' when nothing is left
-        resting, else what is."""
-        ports = self.ports
-        if ports.dry_run:
-            return {k: "DRY_RUN: nothing cancelled" for k in accounts}
-        intents = [CancelIntent(k.split("/", 1)[0], k.split("/", 1)[1], "entries", (), reason, ()) for k in accounts]
-        got = await ports.cancels.cancel(intents, d.decision_id, f"FIRM_KILL {d.id}: {reason}")
-        out = {k: "" for k in accounts}
-        for r in got.still_open:
-            said = f"{r.symbol} {r.side} order {r.order_id}: {r.said}"
-            out[r.account] = f"{out[r.account]}; {said}" if out.get(r.account) else said
-        for line in got.cancel_failed:  # each names its account first (venue/name ...)
-            for k in accounts:
-                if k in line or k.split("/", 1)[1] in line:
-                    out[k] = (out[k] + f"; CANCEL_FAILED: {line}").lstrip("; ")
-        if len(got.cancel_failed) and all(not v for v in out.values()):  # a failure naming no account: all
-            out = {k: "CANCEL_FAILED: " + "; ".join(got.cancel_failed) for k in accounts}
-        await ports.lead.audit("firm_cancel", self.clock(), {
-            "directive": d.id, "kill": True, "accounts": list(accounts), "which": "entries", "canceled": got.canceled,
-            "failed": got.cancel_failed, "still_open": {k: v for k, v in out.items() if v}, "reason": reason,
-            "actor": d.actor})
-        return out
+        return await cancel_entries(self.ports, accounts, reason, f"FIRM_KILL {d.id}: {reason}",
+                                    {"directive": d.id, "actor": d.actor}, incident=d.decision_id)
 
     async def _revoke(self, d: Directive, scopes: Sequence[str], accounts: Sequence[str], reason: str) -> str:
-        revokes = self.ports.revokes
-        if revokes is None or self.ports.dry_run:
-            return "DRY_RUN: no key revoked" if self.ports.dry_run else "no revoke on this runner"
-        said = []
-        for scope in scopes:
-            if revokes.held(scope):  # this kill's revoke taken up again, or an operator's in force: held already
-                continue
-            preview = revokes.preview(scope)
-            if not preview.allowed:
-                said.append(preview.reason)
-                continue
-            got = await revokes.revoke(scope, reason, preview_id=preview.preview_id, approvals=APPROVALS_NEEDED,
-                                       actor=f"firm-kill:{d.id}:{d.actor}")
-            said.append(got.reason)
-        return "; ".join(said)
+        return await revoke_keys(self.ports, scopes, reason, f"firm-kill:{d.id}:{d.actor}")
 
     def _reports(self, d: Directive, accounts: Sequence[str], locked: Optional[int], resting: dict[str, str],
                  revoke: str) -> list[KillReport]:
         assert d.id is not None
-        now = self.clock()
-        revokes = self.ports.revokes
-        status = revokes.permissions() if revokes is not None else {}
-        out = []
-        for k in accounts:
-            left = resting.get(k, "")
-            gone = now if not left else None
-            reach = revokes is not None and revokes.reachable(k)
-            st = status.get(k) or {}
-            revoked = now if reach and st.get("revoked") and st.get("owed") is None else None
-            words = "revoked" if revoked else str(st.get("shown") or revoke or "not revoked") if reach else \
-                "OUT_OF_REACH: no revoke: block in the Accounts document, or a venue without the switch"
-            out.append(KillReport(d.id, self.shard, k, locked_ms=locked, resting_ms=gone, revoked_ms=revoked,
-                                  resting=left or "nothing resting", revoke=words, out_of_reach=not reach, ts_ms=now))
-        return out
+        return account_reports(self.ports, d.id, self.shard, accounts, locked, resting, revoke)
 
     async def _report(self, d: Directive, fence: int, reports: list[KillReport]) -> None:
         await asyncio.to_thread(self.firm.report_kill, self.schema, fence, reports)
@@ -213,6 +170,76 @@ class KillApplier:
         if self.open is not None and self.open.id == kill_id:
             self.open = None
         return "RELEASED: " + "; ".join(said)
+
+
+# --- the kill's steps on a runner's own accounts: a shard's (KillApplier), a runner of no shard's (.local) ---
+
+
+async def cancel_entries(ports: ShardPorts, accounts: Sequence[str], reason: str, cause: str, audited: dict,
+                         incident: Optional[str] = None) -> dict[str, str]:
+    """Each account's open non-reduce-only orders cancelled now through the executor (what the
+    venue lists at the cancel), audited ``firm_cancel`` with ``audited`` (the kill's id, its
+    author): per account '' when nothing is left resting, else what is."""
+    if ports.dry_run:
+        return {k: "DRY_RUN: nothing cancelled" for k in accounts}
+    intents = [CancelIntent(k.split("/", 1)[0], k.split("/", 1)[1], "entries", (), reason, ()) for k in accounts]
+    got = await ports.cancels.cancel(intents, incident, cause)
+    out = {k: "" for k in accounts}
+    for r in got.still_open:
+        said = f"{r.symbol} {r.side} order {r.order_id}: {r.said}"
+        out[r.account] = f"{out[r.account]}; {said}" if out.get(r.account) else said
+    for line in got.cancel_failed:  # each names its account first (venue/name ...)
+        for k in accounts:
+            if k in line or k.split("/", 1)[1] in line:
+                out[k] = (out[k] + f"; CANCEL_FAILED: {line}").lstrip("; ")
+    if len(got.cancel_failed) and all(not v for v in out.values()):  # a failure naming no account: all
+        out = {k: "CANCEL_FAILED: " + "; ".join(got.cancel_failed) for k in accounts}
+    await ports.lead.audit("firm_cancel", ports.clock(), {
+        **audited, "kill": True, "accounts": list(accounts), "which": "entries", "canceled": got.canceled,
+        "failed": got.cancel_failed, "still_open": {k: v for k, v in out.items() if v}, "reason": reason})
+    return out
+
+
+async def revoke_keys(ports: ShardPorts, scopes: Sequence[str], reason: str, actor: str) -> str:
+    """The bots' keys of ``scopes`` revoked through the operator's revoke, held for
+    :data:`~killswitch.firm.kill.APPROVALS_NEEDED` approvers (a revoke held already is left as
+    it is): what each revoke answered."""
+    revokes = ports.revokes
+    if revokes is None or ports.dry_run:
+        return "DRY_RUN: no key revoked" if ports.dry_run else "no revoke on this runner"
+    said = []
+    for scope in scopes:
+        if revokes.held(scope):  # this kill's revoke taken up again, or an operator's in force: held already
+            continue
+        preview = revokes.preview(scope)
+        if not preview.allowed:
+            said.append(preview.reason)
+            continue
+        got = await revokes.revoke(scope, reason, preview_id=preview.preview_id, approvals=APPROVALS_NEEDED,
+                                   actor=actor)
+        said.append(got.reason)
+    return "; ".join(said)
+
+
+def account_reports(ports: ShardPorts, kill_id: int, shard: str, accounts: Sequence[str], locked: Optional[int],
+                    resting: dict[str, str], revoke: str) -> list[KillReport]:
+    """Each account's report now: locked at ``locked``, nothing resting (``resting``: what
+    :func:`cancel_entries` left), its keys revoked (as the revoke machinery says) or out of reach."""
+    now = ports.clock()
+    revokes = ports.revokes
+    status = revokes.permissions() if revokes is not None else {}
+    out = []
+    for k in accounts:
+        left = resting.get(k, "")
+        gone = now if not left else None
+        reach = revokes is not None and revokes.reachable(k)
+        st = status.get(k) or {}
+        revoked = now if reach and st.get("revoked") and st.get("owed") is None else None
+        words = "revoked" if revoked else str(st.get("shown") or revoke or "not revoked") if reach else \
+            "OUT_OF_REACH: no revoke: block in the Accounts document, or a venue without the switch"
+        out.append(KillReport(kill_id, shard, k, locked_ms=locked, resting_ms=gone, revoked_ms=revoked,
+                              resting=left or "nothing resting", revoke=words, out_of_reach=not reach, ts_ms=now))
+    return out
 
 
 # --- the operator's side: sent to any shard's API ---------------------------------------------------
@@ -378,3 +405,30 @@ async def kill_status(link: Any, board: dict) -> dict:
     rel = None if release is None else {"id": release.id, "approvers": list(release.payload.get("approvers") or ()),
                                         "created_ms": release.created_ms}
     return progress_of(head, reports, link.start.assignment, link.start.declared, board, approvals, rel)
+
+
+async def unlock_under_kill(link: Any, scope: str, payload: dict, actor: Optional[str]) -> Any:
+    """An operator's unlock of the firm-wide ``scope`` refused up front while a firm-wide kill is
+    in force (``KILL_IN_FORCE``, naming its release), or while whether one is cannot be read,
+    audited with its author as a shard's own refusal is; None when no kill is in force."""
+    from ...state.store import FencedError, StoreError
+    from ..view import ChangeResult
+
+    try:
+        kill, release = await firm_call(link.firm.kills)
+    except FirmTablesSilent as e:
+        why = f"{e}; whether a firm-wide kill is in force is not known; nothing was unlocked"
+    except StoreError as e:
+        why = f"STATE_UNREACHABLE: the firm's tables could not be read: {e}; nothing was unlocked"
+    else:
+        if kill is None or release is not None:
+            return None
+        why = unlock_refused(scope, f"{kill.id} by {kill.actor}")
+    lead = link.ports.lead
+    if lead.leader:
+        try:
+            await lead.audit("manual_unlock", link.clock(), {"scope": scope, "reason": payload.get("reason"),
+                                                            **({"by": actor} if actor else {}), "refused": why})
+        except FencedError:
+            return ChangeResult(False, lead.deposed())
+    return ChangeResult(False, why)

@@ -29,6 +29,7 @@ if TYPE_CHECKING:  # pragma: no cover - annotations only
     from ...compile.graph import DecisionGraph
     from ...orders import CancelIntent
     from ...snapshot import Snapshot
+    from ..lock.lock import LockBook
     from ..venue.execution import ExecutionReport
     from ..view import ActionPreview, ChangeResult, CloseResult, ResetResult
 
@@ -99,6 +100,10 @@ class ShardBook(Protocol):
     @property
     def snapshots(self) -> Mapping[str, "Snapshot"]:
         """The last tick's snapshots, by account key."""
+
+    @property
+    def lock_book(self) -> "LockBook":
+        """The holds in force (a runner of no shard reads its kill's there: :mod:`.local`)."""
 
 
 class FirmRoutes(Protocol):

@@ -4,8 +4,9 @@ What it owns: an approval of a manual reset (its own module, :mod:`.resets`, a p
 :class:`OperatorCommands`); an operator's lock of a scope (until unlock or its
 ttl); an unlock, which lifts only operator and dead man's switch locks (a policy's hold —
 a stage's, a manual-reset one too, or one while blind or in a trading window — stays, named in
-the answer; with nothing of those two to lift it is refused: ``MANUAL_RESET_REQUIRED`` for a
-manual-reset stage, ``POLICY_LOCK`` for another policy's hold);
+the answer; with nothing of those two to lift it is refused: ``KILL_IN_FORCE`` under a
+firm-wide kill, naming its release, ``MANUAL_RESET_REQUIRED`` for a manual-reset stage,
+``POLICY_LOCK`` for another policy's hold);
 arming and disarming a source's dead man's switch. Each returns the view dataclass the API
 serialises, with a reason code when it is refused.
 
@@ -32,6 +33,7 @@ from __future__ import annotations
 
 from typing import Awaitable, Callable, Optional, Sequence
 
+from ...firm.kill import KILL_HOLD, unlock_refused
 from ...holds import LockHold as Hold, binding_text
 from ...state.store import FencedError, StateStore, StoredLock
 from ..book.book import Book
@@ -413,13 +415,18 @@ def unlock_decision(book: LockBook, scope: str, now: int) -> tuple[Optional[str]
     dead man's switch). It lifts only those two, never a policy's: a policy's stage (a
     manual-reset one too) or hold that is no stage's (while blind, a trading window) stays and
     still binds, named in the answer (:func:`unlocked_reason`). With neither of those to lift it
-    is refused, lifting nothing: ``MANUAL_RESET_REQUIRED`` naming the reset a manual-reset stage
-    takes, ``POLICY_LOCK`` for another policy's hold, else ``NOT_LOCKED``."""
+    is refused, lifting nothing: ``KILL_IN_FORCE`` naming the release a firm-wide kill takes,
+    ``MANUAL_RESET_REQUIRED`` naming the reset a manual-reset stage takes, ``POLICY_LOCK`` for
+    another policy's hold, else ``NOT_LOCKED``."""
     held = [h for h in book.in_force(now) if h.scope == scope]
     mine = [h for h in held if h.policy in NOT_A_POLICY]
     if mine:
         return None, sorted({"operator" if h.policy == OPERATOR else "dead man's switch" for h in mine})
     policies = [h for h in held if h.policy not in NOT_A_POLICY]
+    killed = next((h for h in policies if h.policy == KILL_HOLD), None)
+    if killed is not None:  # no stage's, and no reset lifts it: its release does
+        directive, actor = killed.details.get("directive"), killed.details.get("by")
+        return unlock_refused(scope, " ".join(str(x) for x in (directive, "by" if actor else None, actor) if x)), []
     stages = [h for h in policies if not _no_stage(h)]
     latched = next((h for h in stages if h.manual), None)
     if latched is not None:

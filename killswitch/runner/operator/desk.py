@@ -28,6 +28,7 @@ from typing import Any, Callable, Optional, Sequence
 
 from ...state.store import FencedError, StateStore, StoreError
 from ..effects.countdowns import Countdowns
+from ..firm.local import LocalKill
 from ..firm.ports import FirmSlot
 from ..gate.request import Decision
 from ..lease.leadership import Leadership
@@ -75,7 +76,7 @@ class Desk(RequestAudits, FirmKillDesk):
                  countdowns: Countdowns, charts: ChartHistory, turn: Turn, lead: Leadership, store: StateStore,
                  io: StoreIO, clock: Callable[[], int], accepts: RejectionAccepts,
                  firm: Optional[FirmSlot] = None, sync: Optional[PolicySync] = None, holder: str = "runner",
-                 overriding: Optional[Overrides] = None):
+                 overriding: Optional[Overrides] = None, local_kill: Optional[LocalKill] = None):
         self.overriding = overriding  # the overrides of the pre-trade limits (runner/override/)
         self.accepts = accepts  # the closes the venue refused, accepted by a person
         self.readout, self.previews, self.commands, self.closes = readout, previews, commands, closes
@@ -84,6 +85,7 @@ class Desk(RequestAudits, FirmKillDesk):
         self.store, self.io, self.clock = store, io, clock
         # a shard's FirmLink (runner/firm/firm.py): firm-wide commands become directives
         self._firm = firm if firm is not None else FirmSlot()
+        self._local_kill = local_kill  # the firm-wide kill while the slot stays empty (no shard)
         self.sync, self.holder = sync, holder  # the policy sync, and the name its drift verdict is kept under
 
     @property

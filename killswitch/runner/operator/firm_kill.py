@@ -2,7 +2,9 @@
 calls them (``/v1/preview/firm-kill``, ``/v1/firm/kill``; :mod:`killswitch.runner.firm.kill` does
 them).
 
-What it owns: refusing them on a runner that is no shard's (``FIRM_NOT_SHARDED``), and saying,
+What it owns: handing them, on a runner that is no shard's, to its own kill
+(:class:`~..firm.local.LocalKill`: the same kill on this runner's accounts; its progress stays
+``FIRM_NOT_SHARDED``, read in ``ksctl status``), and saying,
 when the firm's tables in PostgreSQL do not answer in time (a paused or unreachable database),
 that the store did not answer — ``STATE_UNREACHABLE`` within a client's time-out, never left to
 the client as a runner that cannot be reached — with what was and may have been written.
@@ -15,6 +17,7 @@ from __future__ import annotations
 from typing import Any, Optional
 
 from ..firm.kill import LOCAL_HALT, FirmTablesSilent, firm_wait
+from ..firm.local import LocalKill
 from ..firm.ports import FirmRoutes, FirmSlot
 from ..view import ChangeResult
 
@@ -23,6 +26,7 @@ class FirmKillDesk:
     """The desk's firm-wide kill (see the module doc)."""
 
     _firm: FirmSlot
+    _local_kill: Optional[LocalKill]  # the kill on a runner of no shard (None: refused FIRM_NOT_SHARDED)
 
     @property
     def firm(self) -> Optional[FirmRoutes]:
@@ -43,6 +47,8 @@ class FirmKillDesk:
         """What a firm-wide kill would do now (``POST /v1/preview/firm-kill``)."""
         firm = self.firm
         if firm is None:
+            if self._local_kill is not None:
+                return self._local_kill.preview()
             return {"allowed": False, "reason": "FIRM_NOT_SHARDED: this runner is no shard's; a firm-wide kill is "
                                                 "sent to a shard's runner (ksctl run --shard)"}
         try:
@@ -54,6 +60,8 @@ class FirmKillDesk:
         """The firm-wide kill, as previewed (``POST /v1/firm/kill``)."""
         firm = self.firm
         if firm is None:
+            if self._local_kill is not None:
+                return await self._local_kill.kill(reason, preview_id, actor)
             return ChangeResult(False, "FIRM_NOT_SHARDED: this runner is no shard's")
         try:
             board = await self._heard_board()
@@ -65,6 +73,8 @@ class FirmKillDesk:
         """One approval of the kill's release (``POST /v1/firm/kill/release``)."""
         firm = self.firm
         if firm is None:
+            if self._local_kill is not None:
+                return await self._local_kill.release(approver, reason)
             return ChangeResult(False, "FIRM_NOT_SHARDED: this runner is no shard's")
         return await firm.kill_release(approver, reason)
 

@@ -1,7 +1,9 @@
 """The firm-wide kill on one shard, by a real runner on the simulated exchange (the firm's
 store's calls in memory): the kill locks halted under the firm hold, cancels the resting
 entry order and leaves the reduce-only one, names the account whose keys are out of reach and
-reports it done; an operator's unlock cannot lift it; a directive taken up twice (the runner
+reports it done; an operator's unlock cannot lift it, and one of ``global`` sent to a shard is
+refused up front naming the release (issue 81), never written for every shard to refuse in its
+log; a directive taken up twice (the runner
 stopped between the lock's audit row and its save, the directive never marked applied) acts
 once — one audit row, one hold; a shard that was down when the kill was written takes it up
 when it starts, and so does a shard running for the first time; the release lifts the hold.
@@ -10,6 +12,7 @@ And the pure parts: the preview's text with a shard not heard, the progress and 
 from __future__ import annotations
 
 import asyncio
+from types import SimpleNamespace
 
 from killswitch.firm.directives import KILL, KILL_RELEASE, Directive, locks_in_force
 from killswitch.firm.kill import KILL_HOLD, KillReport, kill_preview, kill_progress
@@ -97,6 +100,10 @@ def test_a_kill_locks_halted_cancels_the_entries_names_the_keys_out_of_reach_and
     holds = [(h.scope, h.policy, h.mode, h.manual) for h in w.parts.book.lock_book.holds]
     assert holds == [("global", KILL_HOLD, "halted", True)]
     assert not seen["unlock"].done  # an operator's unlock of one shard cannot lift the firm's kill
+    # and says so: the kill's release ends it, not a reset of a "stage None" of a policy firm:kill
+    assert seen["unlock"].reason.startswith("KILL_IN_FORCE: global is halted by firm-wide kill 1 (firm:kill); "
+                                            "ksctl unlock does not end a firm kill: ksctl kill --firm --release"), \
+        seen["unlock"].reason
     assert "bot-a-1" not in open_client_ids(w) and "bot-a-tp" in open_client_ids(w)
     [r] = firm.kill_reports(1)
     assert r.account == ACCOUNT and r.shard == "desk-a"  # the other shard's account is not this shard's
@@ -194,6 +201,49 @@ def test_a_shard_running_for_the_first_time_during_a_kill_starts_killed_and_the_
     assert any("in force at the shard's first run" in e for e in echoed), echoed
     assert firm.outcomes[2].startswith("RELEASED: global: UNLOCKED (firm:kill)")
     assert firm.kill_reports(1)[0].account == ACCOUNT
+    w.store.close()
+
+
+class RoutedFirm(KillFirm):
+    """:class:`KillFirm` taking an operator's firm-wide directive (recorded, never applied)."""
+
+    def __init__(self, directives):
+        super().__init__(directives)
+        self.sent: list[Directive] = []
+
+    def send_directive(self, shard, schema, fence, d, now):
+        self.sent.append(d)
+        return 100 + len(self.sent)
+
+
+def test_an_unlock_of_global_during_a_firm_kill_is_refused_up_front_naming_the_release(tmp_path):
+    from killswitch.runner.firm.firm import FirmLink
+    from tests.unit.runner.operator.test_operator import audit_kinds, make
+
+    w = make(tmp_path)
+    firm = RoutedFirm([_kill()])
+    declared = [Account.model_validate({"name": "sim-main", "venue": "simulated", "market_type": "futures"}),
+                DECLARED[1]]
+    start = SimpleNamespace(name="desk-a", schema="ks_shard_desk_a", declared=declared,
+                            assignment={"desk-a": ["sim-main"], "desk-b": ["b1"]})
+    w.parts.firm.fill(FirmLink(shard_ports(w.parts), firm, start, "postgresql://firm", "a-0", 3_000, print, print),
+                      None)
+
+    async def go():
+        await w.runner.start()
+        refused = await w.desk.unlock_scope("global", "bots fixed", actor="bob")
+        firm.directives.append(Directive(KILL_RELEASE, "global", {"kill": 1, "accounts": [], "approvers": ["b", "c"]},
+                                         None, "c", 2, T0 + 1))
+        return refused, await w.desk.unlock_scope("global", "bots fixed", actor="bob")
+
+    refused, released = asyncio.run(asyncio.wait_for(go(), 30))
+    assert not refused.done, refused
+    assert refused.reason == ("KILL_IN_FORCE: global is halted by firm-wide kill 1 by alice (firm:kill); ksctl unlock "
+                              "does not end a firm kill: ksctl kill --firm --release --reason R ends it once 2 "
+                              "distinct approvers (each with their own token) approved; nothing was unlocked")
+    assert "manual_unlock" in audit_kinds(w)  # the refusal audited, with its author
+    # released: an unlock of global is the operator's firm-wide directive again, written once
+    assert released.done and [d.kind for d in firm.sent] == ["unlock"], (released, firm.sent)
     w.store.close()
 
 
