@@ -79,7 +79,8 @@ def _stage_transition(lab: Labels, data: Data, where: str) -> str:
     if str(to) == "0":
         return f"{where}: stage {frm} → 0, re-armed"
     verb = "re-entered" if str(frm) == str(to) else "entered"
-    return f"{where}: {verb} stage {to} {lab.get('stage', '')}".rstrip() + f" (from {frm})"
+    again = ", relatched after a reset" if data.get("continues") else ""  # the incident it continues: below
+    return f"{where}: {verb} stage {to} {lab.get('stage', '')}".rstrip() + f" (from {frm}{again})"
 
 
 def _order_failed(lab: Labels, data: Data, where: str) -> str:  # the venue's own code and message where it refused
@@ -277,6 +278,8 @@ def detail(alert: Alert, external_url: Optional[str], group: Optional[str] = Non
     shown += [f"{k}={v}" for k, v in sorted(lab.items()) if k not in LABEL_ORDER and k not in ("event", "severity")]
     lines.append("  labels: " + " ".join(shown))
     if alert.event.kind == ev.STAGE_TRANSITION:
+        if data.get("continues"):  # the flatten a reset released, its orders and who had it
+            lines.append(f"  relatched {ev.relatched_text(data['continues'])}")
         if data.get("reason"):
             lines.append(f"  reason: {data['reason']}")
         sig = _signals(alert)
