@@ -12,7 +12,10 @@ Rules, each refusal with a reason code a person can grep:
   a still-firing lower stage cannot turn a reset into a step down — and never before its
   cooldown since the last entry has run out (``AUTO_RESET``);
 - a ``manual`` stage is latched until :func:`approve_reset` has heard its number of distinct
-  approvers (``APPROVAL_RECORDED``, ``MANUAL_RESET``);
+  approvers (``APPROVAL_RECORDED``, ``MANUAL_RESET``); a stage entered at the first step after
+  that reset (a trigger still fired) continues the incident the reset ended: the reset marks the
+  stage (:class:`~.state.ResetMark`), the entry carries the mark (``continues``) while it holds,
+  and a step that enters nothing drops it;
 - a stage with a window (``during:`` / ``outside:``) counts as triggered only while its window
   is open (``WINDOW_CLOSED`` names it otherwise); the window gates entry alone: a stage entered
   stays entered when its window closes, and resets by its own rule.
@@ -27,7 +30,7 @@ from dataclasses import dataclass
 from typing import Optional
 
 from ..compile.graph import PolicyNode, StageNode
-from .state import StageState
+from .state import ResetMark, StageState
 
 
 @dataclass(frozen=True)
@@ -41,6 +44,9 @@ class StageTransition:
     # for a stage that reset itself: the incident it ends (the decision id of the entry left), so
     # that its re-arm page carries that incident's label and a silence made from it holds it back
     ended: Optional[str] = None
+    # for an entry at the first step after a manual reset (a trigger still fired): that reset, and
+    # the incident it ended, which this entry continues
+    continues: Optional[ResetMark] = None
 
 
 def decision_id(policy: str, scope: str, level: int, entry: int) -> str:
@@ -72,6 +78,8 @@ def step(policy: PolicyNode, scope: str, st: StageState, firing: set[str], now: 
     target = max((s.level for s in triggered), default=0)
     names = {s.level: ",".join(t for t in s.on if t in firing) for s in triggered}
     current = st.level
+    # a manual reset just made (level 0): what a stage entered at this step continues, else dropped
+    relatched = st.continues if current == 0 else None
     if fired and current > 0:
         st.last_active_ms = now
     if target > current:
@@ -86,10 +94,12 @@ def step(policy: PolicyNode, scope: str, st: StageState, firing: set[str], now: 
         st.deferred = False
         st.retries = st.held = 0
         st.latch(stage.manual, stage.approvals)
+        st.continues = relatched
         reason = f"ESCALATED: stage={current}->{target} triggers={names[target]}"
         return StageTransition("entered", current, target, stage.name, reason,
-                               decision_id(policy.name, scope, target, st.entries)), refusals
+                               decision_id(policy.name, scope, target, st.entries), continues=relatched), refusals
     if current == 0:
+        st.continues = None
         return None, refusals
     cur = _stage(policy, current)
     if target == current and cur is not None:
@@ -165,6 +175,7 @@ def _reset(st: StageState) -> None:
     st.last_active_ms = None
     st.approvals = []
     st.manual = st.needs = None
+    st.continues = None
 
 
 def needs(stage: Optional[StageNode], st: StageState) -> int:
@@ -192,9 +203,13 @@ def withdraw_approval(st: StageState, approver: str) -> Optional[str]:
 
 
 def approve_reset(policy: Optional[PolicyNode], scope: str, st: StageState, approver: str, now: int,
-                  need: Optional[int] = None) -> tuple[Optional[StageTransition], str]:
+                  need: Optional[int] = None, *, orders: Optional[int] = None, acked_by: tuple[str, ...] = ()
+                  ) -> tuple[Optional[StageTransition], str]:
     """Record one approver's reset; reset when the stage's number of distinct approvers is
-    reached (``need``, when given: an instance the graph no longer runs, engine/removed.py)."""
+    reached (``need``, when given: an instance the graph no longer runs, engine/removed.py). A
+    reset marks the stage with what it released (:class:`~.state.ResetMark`: the incident with
+    ``orders`` and ``acked_by``, as the caller found them): a stage the next step enters again
+    continues that incident."""
     if st.level == 0:
         return None, "NOT_ENGAGED: nothing to reset"
     if need is None:
@@ -204,7 +219,10 @@ def approve_reset(policy: Optional[PolicyNode], scope: str, st: StageState, appr
     st.approvals.append(approver)
     if len(st.approvals) < need:
         return None, f"APPROVAL_RECORDED: {len(st.approvals)}/{need} approvers={','.join(st.approvals)}"
-    level, who = st.level, ",".join(st.approvals)
+    level, who, entry = st.level, ",".join(st.approvals), st.entries
+    approvers = tuple(st.approvals)
     _reset(st)
+    if policy is not None:  # (an instance the graph no longer runs is never entered again)
+        st.continues = ResetMark(decision_id(policy.name, scope, level, entry), now, approvers, orders, acked_by)
     return StageTransition("reset", level, 0, None, f"MANUAL_RESET: stage={level} approvers={who}", None), \
         f"MANUAL_RESET: stage={level} approvers={who}"

@@ -48,6 +48,34 @@ class TriggerState:
         return cls(*d)
 
 
+@dataclass(frozen=True)
+class ResetMark:
+    """A manual reset that released a stage: the incident it ended (its decision id), when, by
+    whom, and what that incident had as the reset found it (the orders its decision journaled,
+    or planned in a dry run, and who had acknowledged it: a closed incident gets neither). A
+    stage entered at the first step after it (a trigger still fired) continues that incident
+    (:attr:`StageState.continues`)."""
+
+    incident: str
+    reset_ms: int
+    approvers: tuple[str, ...]
+    orders: Optional[int] = None  # None: not counted (a firm reset, a state saved without it)
+    acked_by: tuple[str, ...] = ()
+
+    def to_json(self) -> list[Any]:
+        return [self.incident, self.reset_ms, list(self.approvers), self.orders, list(self.acked_by)]
+
+    def doc(self) -> dict[str, Any]:
+        """As a transition's data and the views carry it (``continues``): what
+        :func:`killswitch.events.relatched_text` says."""
+        return {"incident": self.incident, "reset_ms": self.reset_ms, "by": list(self.approvers),
+                "orders": self.orders, "acked_by": list(self.acked_by)}
+
+    @classmethod
+    def from_json(cls, d: list[Any]) -> "ResetMark":
+        return cls(str(d[0]), int(d[1]), tuple(map(str, d[2])), d[3], tuple(map(str, d[4])))
+
+
 @dataclass
 class StageState:
     level: int = 0  # 0: armed, nothing entered
@@ -70,6 +98,10 @@ class StageState:
     # (a state saved before they were kept, or nothing entered): the running stage's are read.
     manual: Optional[bool] = None
     needs: Optional[int] = None
+    # The manual reset this scope's stage entry follows at once: at level 0, the reset just made,
+    # kept until the next step (a stage entered then continues its incident; else dropped); above
+    # 0, the reset the stage entry relatched after, while it holds. None: no such reset.
+    continues: Optional[ResetMark] = None
 
     def latch(self, manual: bool, approvals: int) -> None:
         """Fix how the stage just entered resets: ``approvals`` distinct approvers when ``manual``."""
@@ -81,13 +113,15 @@ class StageState:
             "last_entry_ms": {str(k): v for k, v in self.last_entry_ms.items()},
             "last_active_ms": self.last_active_ms, "approvals": list(self.approvals), "deferred": self.deferred,
             "retries": self.retries, "held": self.held, "manual": self.manual, "needs": self.needs,
+            **({"continues": self.continues.to_json()} if self.continues is not None else {}),
         }
 
     @classmethod
     def from_json(cls, d: dict[str, Any]) -> "StageState":
         return cls(d["level"], d["entered_ms"], d["entries"], {int(k): v for k, v in d["last_entry_ms"].items()},
                    d["last_active_ms"], list(d["approvals"]), d.get("deferred", False), d.get("retries", 0),
-                   d.get("held", 0), d.get("manual"), d.get("needs"))
+                   d.get("held", 0), d.get("manual"), d.get("needs"),
+                   ResetMark.from_json(d["continues"]) if d.get("continues") else None)
 
 
 @dataclass(frozen=True)

@@ -75,6 +75,8 @@ class Alert:
     resolved_ms: Optional[int] = None  # the scope is back at level 0: no longer active
     resolved_why: Optional[str] = None  # what ended it, for the resolved message
     superseded: bool = False  # left for another stage: expires without a resolved message
+    # what superseded it, said on the pages that still list it: ``escalated to stage 3 flatten``
+    superseded_why: Optional[str] = None
     # the time of what caused the alert's news and who stamped it (:attr:`Event.cause` of the
     # event that made it firing: its first report, or the one that brought it back after it ended);
     # a page's latency counts from the oldest among the alerts it tells first (see .dispatch)
@@ -248,6 +250,7 @@ def alert_json(a: Alert) -> dict:
     return {"fp": a.fp, "labels": dict(a.labels), "first_ms": a.first_ms, "last_ms": a.last_ms,
             "latched": a.latched, "released": a.released, "extra": dict(a.extra),
             "resolved_ms": a.resolved_ms, "resolved_why": a.resolved_why, "superseded": a.superseded,
+            "superseded_why": a.superseded_why,
             "cause": list(a.cause) if a.cause is not None else None,
             "event": {"kind": a.event.kind, "ts_ms": a.event.ts_ms, "labels": dict(a.event.labels),
                       "data": json.loads(json.dumps(a.event.data, default=str)), **a.event.cause_doc()}}
@@ -260,4 +263,5 @@ def alert_from_json(d: Mapping[str, Any]) -> Alert:
     cause = d.get("cause")  # (saved before causes were kept: the event's)
     return Alert(d["fp"], dict(d["labels"]), event, d["first_ms"], d["last_ms"], d["latched"], d["released"],
                  dict(d["extra"]), d.get("resolved_ms"), d.get("resolved_why"), bool(d.get("superseded", False)),
+                 d.get("superseded_why"),
                  (int(cause[0]), str(cause[1])) if isinstance(cause, list) and len(cause) == 2 else None)

@@ -36,11 +36,12 @@ dispatcher, aggregation groups and notification log:
   or a fault reported while it lasts (:data:`.alerts.RESOLVED_BY_EXPIRY`: a failed snapshot, and a
   blind or unmatched scope whose end was never reported: its scope gone, its runner gone)
   not reported for ``resolve_timeout``. A stage entry left for another stage (an escalation)
-  is *superseded*, not resolved: the new entry is the news. One-off events (an order failed,
-  a reset approval, a reload failure) simply expire. At its next flush a group whose last
-  notification carried an alert that has resolved since sends the resolutions to a receiver
-  with ``send_resolved`` (the default; see :class:`Notification` ``resolved``), once; a
-  receiver with ``send_resolved: false`` gets nothing for them. An alert resolved before it
+  is *superseded*, not resolved: the new entry is the news; the pages that still list it say
+  what superseded it (``escalated to stage 3 flatten``) and never count it as firing. One-off
+  events (an order failed, a reset approval, a reload failure) simply expire. At its next flush
+  a group whose last notification carried an alert that has resolved since sends the
+  resolutions to a receiver with ``send_resolved`` (the default; see :class:`Notification`
+  ``resolved``), once; a receiver with ``send_resolved: false`` gets nothing for them. An alert resolved before it
   was ever notified is not notified (as Alertmanager).
 - A delivery that failed every attempt is retried at the group's next flush
   (:meth:`Dispatcher.delivery_failed` takes its alerts back out of what the group last
@@ -103,6 +104,16 @@ ENDS: Mapping[str, tuple[str, tuple[str, ...], str]] = {
     POLICY_MATCHED: (POLICY_UNMATCHED, ("policy",), "its scope selects accounts again"),
     POSITION_MODE_MATCHED: (POSITION_MODE_MISMATCH, ("venue", "account"), "the venue reads the declared mode"),
 }
+
+
+def superseded_text(old: Mapping[str, str], new: Mapping[str, str]) -> str:
+    """What ended a stage entry left for another stage (``new``, the transition's labels):
+    ``escalated to stage 3 flatten``, or ``entered again (stage 2 reduce)`` at its own level."""
+    stage = f"stage {new.get('level', '?')} {new.get('stage') or ''}".rstrip()
+    frm, to = str(old.get("level", "")), str(new.get("level", ""))
+    if frm.isdigit() and to.isdigit() and int(to) <= int(frm):
+        return f"entered again ({stage})"
+    return f"escalated to {stage}"
 
 
 # --- which documents, with which labels --------------------------------------------------------
@@ -213,13 +224,15 @@ class Notification:
         """The page's: info for a resolved notice, and for news that is only reset approvals
         withdrawn (it changes nothing in the book and asks nothing of anyone), whatever else the
         group carries; else the highest of its alerts (an approval recorded rides at its stage's:
-        the next approver is asked to act)."""
+        the next approver is asked to act), leaving out a stage entry its scope has left (escalated,
+        reset: :attr:`.alerts.Alert.released`) while another alert is carried."""
         if self.resolved_only:
             return "info"
         news = [a for a in self.alerts if a.fp in self.new]
         if news and not self.repeat and all(a.event.kind == RESET and a.event.data.get("withdrawn") for a in news):
             return "info"
-        return max((a.severity for a in self.alerts), key=lambda s: SEVERITY_RANK.get(s, 0), default="warning")
+        held = [a for a in self.alerts if not a.released] or self.alerts
+        return max((a.severity for a in held), key=lambda s: SEVERITY_RANK.get(s, 0), default="warning")
 
     @property
     def told(self) -> tuple[Alert, ...]:
@@ -340,7 +353,7 @@ class Dispatcher(DeliveryOutcomes):
                 a.latched, a.released = False, True
                 a.last_ms = now  # a superseded entry stays in its groups' next notification, then expires
                 if why is None:
-                    a.superseded = True
+                    a.superseded, a.superseded_why = True, superseded_text(a.labels, labels)
                 else:
                     a.resolved_ms, a.resolved_why = now, why
 

@@ -79,7 +79,8 @@ def _stage_transition(lab: Labels, data: Data, where: str) -> str:
     if str(to) == "0":
         return f"{where}: stage {frm} → 0, re-armed"
     verb = "re-entered" if str(frm) == str(to) else "entered"
-    return f"{where}: {verb} stage {to} {lab.get('stage', '')}".rstrip() + f" (from {frm})"
+    again = ", relatched after a reset" if data.get("continues") else ""  # the incident it continues: below
+    return f"{where}: {verb} stage {to} {lab.get('stage', '')}".rstrip() + f" (from {frm}{again})"
 
 
 def _order_failed(lab: Labels, data: Data, where: str) -> str:  # the venue's own code and message where it refused
@@ -277,6 +278,8 @@ def detail(alert: Alert, external_url: Optional[str], group: Optional[str] = Non
     shown += [f"{k}={v}" for k, v in sorted(lab.items()) if k not in LABEL_ORDER and k not in ("event", "severity")]
     lines.append("  labels: " + " ".join(shown))
     if alert.event.kind == ev.STAGE_TRANSITION:
+        if data.get("continues"):  # the flatten a reset released, its orders and who had it
+            lines.append(f"  relatched {ev.relatched_text(data['continues'])}")
         if data.get("reason"):
             lines.append(f"  reason: {data['reason']}")
         sig = _signals(alert)
@@ -293,9 +296,28 @@ def detail(alert: Alert, external_url: Optional[str], group: Optional[str] = Non
         for k, v in sorted(data.items()):
             if isinstance(v, (str, int, float, bool)) or v is None:
                 lines.append(f"  {k}: {v}")
+    if alert.superseded:  # left for another stage: what ended it, never taken for a stage that holds
+        lines.append(f"  ended: {ended_text(alert)}")
     if data.get("incident"):
         lines += runbook_lines(str(data["incident"]), external_url)
     return lines
+
+
+def ended_text(alert: Alert) -> str:
+    """What ended a stage entry left for another stage: ``escalated to stage 3 flatten``."""
+    return alert.superseded_why or "left for another stage"
+
+
+def earlier_line(alert: Alert) -> str:
+    """An alert a page lists in one line; a stage entry left for another stage says what ended it."""
+    line = f"  {alert.severity.upper()} {headline(alert)} at {iso(alert.event.ts_ms)}"
+    return line + (f" (ended: {ended_text(alert)})" if alert.superseded else "")
+
+
+def still_firing(alert: Alert) -> bool:
+    """Whether a resolved notice lists ``alert`` as still firing: not a stage entry its scope
+    left (escalated, reset: :attr:`~.alerts.Alert.released`), nor a reset's own notice."""
+    return not alert.released and alert.event.kind != ev.RESET
 
 
 def resolved_headline(alert: Alert) -> str:
@@ -351,7 +373,7 @@ def compose(n: Notification, external_url: Optional[str] = None) -> Message:
             body.append("")
     elif earlier:
         body.append("Earlier in this group:")
-        body += [f"  {a.severity.upper()} {headline(a)} at {iso(a.event.ts_ms)}" for a in earlier]
+        body += [earlier_line(a) for a in earlier]
         body.append("")
     if n.resolved:
         body.append("Resolved since the last notification:")
@@ -391,8 +413,12 @@ def _compose_resolved(n: Notification, new: list[Alert], external_url: Optional[
     title = "[RESOLVED]" + (" [DRY RUN]" if dry else "") + f" {resolved_headline(lead)}"
     if len(n.resolved) > 1:
         title += f" (+{len(n.resolved) - 1} more)"
-    others = [a for a in n.alerts if a.fp not in n.new]
-    if others:  # named: "1 still firing" alone leaves the reader to guess what
+    # what else the group holds: what still fires, named ("1 still firing" alone leaves the reader
+    # to guess what); a stage entry that ended (escalated, its scope reset) and a reset's notice are
+    # not firing: listed apart, uncounted
+    others = [a for a in n.alerts if a.fp not in n.new and still_firing(a)]
+    ended = [a for a in n.alerts if a.fp not in n.new and not still_firing(a)]
+    if others:
         first = max(others, key=lambda a: (SEVERITY_RANK.get(a.severity, 0), a.event.ts_ms))
         title += f" (still firing: {headline(first)}" + (f", +{len(others) - 1} more" if len(others) > 1 else "") + ")"
     body: list[str] = []
@@ -405,6 +431,10 @@ def _compose_resolved(n: Notification, new: list[Alert], external_url: Optional[
     if others:
         body.append("Still firing in this group:")
         body += [f"  {a.severity.upper()} {headline(a)} at {iso(a.event.ts_ms)}" for a in others]
+        body.append("")
+    if ended:
+        body.append("Earlier in this group, no longer firing:")
+        body += [earlier_line(a) for a in ended]
         body.append("")
     body.append(f"group {n.group_key} · receiver {n.receiver} via {n.route} · dedup {n.dedup_key}")
     return Message(title, "\n".join(body).rstrip() + "\n", "success")

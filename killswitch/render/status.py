@@ -17,6 +17,7 @@ from typing import Any, Optional, Sequence
 
 from ..client import LockDocument, dms_of
 from ..engine.guarded import unguarded_text
+from ..events import relatched_text
 from ..figures import figure, shortfall_text, step_of
 from ..fills import bot_side, orders_text, revert_side
 from ..runner.book.rejections import accepted_text
@@ -144,6 +145,8 @@ def status_text(st: RunnerStatus, locks: LockDocument) -> str:
         lines.append(f"  {s.policy:<20} {s.scope:<40} stage {s.stage} {s.stage_name or ''}{extra}")
         if s.removed:  # kept while latched, guarding nothing (engine/removed.py)
             lines.append(f"    {s.removed}")
+        if s.stage and s.continues is not None:  # entered again at the first tick after a reset
+            lines.append(f"    RELATCHED {relatched_text(dataclasses.asdict(s.continues))}")
     lines += coverage_lines(st)
     lines += [f"SILENCE {flag}" for flag in st.silences_idle]
     for acct in sorted(set(st.data_age_s) | set(st.fetch_errors) | set(st.streams)):

@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING, Any, Iterable, Mapping, Optional, Sequence
 from urllib.parse import quote
 
 from ..compile.graph import PolicyNode, StageNode, TriggerNode
+from ..events import relatched_text
 from ..figures import shortfall_text
 from ..order_statuses import FINAL_STATUSES, OPEN_STATUSES as JOURNAL_OPEN_STATUSES
 from ..policy.expr import ValueType
@@ -292,11 +293,13 @@ def assemble(*, node: PolicyNode, incident: str, scope: str, level: int, from_le
              directives: list[dict], hedges: list[dict], skipped: list[str], attribution: Optional[dict],
              positions: list[dict], positions_note: str, accounts: list[dict], lock: dict, state_url: str,
              equity: Optional[float], residuals: Sequence[dict] = (), still_open: Sequence[dict] = (),
-             summary: Optional[dict] = None, positions_total: Optional[int] = None) -> dict:
+             summary: Optional[dict] = None, positions_total: Optional[int] = None,
+             continues: Optional[Mapping[str, Any]] = None) -> dict:
     """One incident as a plain value. Every builder goes through here, so every template sees
     the same keys whatever made the incident. ``orders`` and ``positions`` are the rows shown
     (at most :data:`ROWS` each); ``summary`` counts every order (:func:`order_summary`, of
-    ``orders`` when not given) and ``positions_total`` every position left."""
+    ``orders`` when not given) and ``positions_total`` every position left; ``continues``: the
+    reset a stage entered at the first tick after it relatched after (a transition's data)."""
     stage = next((s for s in node.stages if s.level == level), None)
     prev = next((s for s in node.stages if s.level == from_level), None)
     fired_names = [t for t in (stage.on if stage else ()) if results.get(t, {}).get("firing")]
@@ -319,6 +322,9 @@ def assemble(*, node: PolicyNode, incident: str, scope: str, level: int, from_le
         "stage": _stage_doc(node, stage),
         "from_stage": {"level": from_level, "name": prev.name if prev else None},
         "reason": reason,
+        # entered at the first tick after a manual reset: that reset, and the incident it ended (with
+        # its orders and who had it), which this one continues; None: no such reset
+        "continues": {**continues, "text": relatched_text(continues)} if continues else None,
         "fired": _triggers_doc(node, fired_names, values, results, reasons),
         "triggers": _triggers_doc(node, [t.name for t in node.triggers], values, results, reasons),
         "signals": _signals_doc(node, values, reasons, relevant),
@@ -463,7 +469,7 @@ def incident_from_event(event: "Event", ctx: "SinkContext", report: Optional["Ti
         positions=positions, positions_note=note, accounts=accounts,
         lock=lock, state_url=str(getattr(ctx.store, "url", DEFAULT_STATE_URL)), equity=_num(equity),
         residuals=residual_docs(ctx, incident), still_open=still_open_docs(ctx, incident),
-        summary=summary, positions_total=left,
+        summary=summary, positions_total=left, continues=data.get("continues"),
     )
 
 

@@ -23,10 +23,12 @@ the rows it answered.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import urllib.parse
 from typing import Any, Optional, Sequence
 
+from ...events import relatched_text
 from ...figures import figure, money, shortfall_text, step_of
 from ...fills import bot_side, orders_text, revert_side
 from ...policy.kinds.heartbeat_age import unheard
@@ -500,6 +502,8 @@ def _incident(i: IncidentStatus, now: int) -> dict:
         "key": i.incident, "id": i.incident, "kind": "stage entry" if i.kind == "stage" else "manual close",
         "policy": i.policy, "scope": i.scope, "level": i.level, "stage": i.stage_name, "since": _when(i.since_ms, now),
         "rerun": _when(i.rerun_ms, now),  # its latest cooldown re-run (the same stage, entered again)
+        # entered at the first tick after a reset: the incident it continues, its orders, who had it
+        "continues": relatched_text(dataclasses.asdict(i.continues)) if i.continues is not None else None,
         "manual": i.manual, "needed": i.approvals_needed, "by": i.requested_by,
         # a stage that leaves by itself: at what time if its triggers stay quiet, after how much quiet
         "leaves": _when(i.leaves_ms, now), "quiet": age_text(i.quiet_s) if i.quiet_s else None,

@@ -29,6 +29,7 @@ from ..book.revoke_state import holder_of
 from ..collaborators import Emits, Names, Saves
 from ..effects.revokes import Revokes
 from ..lease.leadership import Leadership
+from ..readout.planned import PlannedOrders
 from ..readout.relatch import relatch_unconfirmed, still_firing, taken
 from ..storeio import StoreIO
 from ..view import ResetResult, TriggerStatus
@@ -79,6 +80,9 @@ class ResetApprovals:
         before = copy.deepcopy(ss.stage)
         level = before.level
         trial, transition, why = trial_reset(node, scope, before, approver, now, removal)
+        if transition is not None and removal is None:  # a stage entered again at once continues what it ends
+            trial, transition, why = trial_reset(node, scope, before, approver, now, removal,
+                                                 await self._ended(policy, scope, before))
         why += engaged_now(book.state.scopes, policy, scope) if why.startswith("NOT_ENGAGED") else ""
         relatch = firing_again(node, scope, removal, transition, why, self.triggers)
         if relatch and not confirm_relatch:
@@ -108,6 +112,15 @@ class ResetApprovals:
             return ResetResult(False, why)
         return await self._apply_reset(node, policy, scope, trial, transition, why, level, approver, reason, now,
                                        removal)
+
+    async def _ended(self, policy: str, scope: str, stage: StageState) -> tuple[int, tuple[str, ...]]:
+        """What the incident a reset of ``stage`` ends had: the orders its decision journaled
+        (its re-plans too; a dry run journals none: the orders it planned) and who had
+        acknowledged it, each author once."""
+        incident, since = decision_id(policy, scope, stage.level, stage.entries), stage.entered_ms or 0
+        orders = len(await self.io(self.store.journal_of, incident, since)) or \
+            (await PlannedOrders(self.store, self.io, keep=1).of(incident, since))[1]
+        return orders, tuple(dict.fromkeys(a.author for a in self.book.acks.get(incident, ())))
 
     async def withdraw(self, policy: str, scope: str, approver: str, reason: str) -> ResetResult:
         """``approver`` takes back their own approval of a reset not yet complete (given on the
@@ -284,13 +297,16 @@ def ended_removed(policy: str, scope: str, ended: bool) -> str:
 
 
 def trial_reset(node: Any, scope: str, stage: StageState, approver: str, now: int,
-                removal: Optional[Removal] = None) -> tuple[StageState, Optional[StageTransition], str]:
+                removal: Optional[Removal] = None, ended: tuple[Optional[int], tuple[str, ...]] = (None, ())
+                ) -> tuple[StageState, Optional[StageTransition], str]:
     """An approval of ``approver`` worked out on a copy of ``stage`` (which is left as it is):
     the copy as it would be, the transition (a release) if any, and the answer (``removal``: the
-    mark of a removed instance, whose reset needs what was kept with it, engine/removed.py)."""
+    mark of a removed instance, whose reset needs what was kept with it, engine/removed.py;
+    ``ended``: the orders and acknowledgers of the incident a release ends, kept with its mark)."""
     trial = copy.deepcopy(stage)
     transition, why = approve_reset(node, scope, trial, approver, now,
-                                    reset_needs(removal) if removal is not None else None)
+                                    reset_needs(removal) if removal is not None else None,
+                                    orders=ended[0], acked_by=ended[1])
     return trial, transition, why
 
 

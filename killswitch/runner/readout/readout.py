@@ -69,7 +69,7 @@ from .catalog_build import Known
 from .gauges import collect_book_families, collect_sync_families
 from .guards import Guards
 from .planned import PlannedOrders
-from .scopes import leave_facts, scope_rows, stage_facts as stage_facts
+from .scopes import leave_facts, relatch_status, scope_rows, stage_facts as stage_facts
 from .weights import VenueWeights
 
 MAX_INCIDENT_ORDERS = 200  # orders listed per incident (the latest); its counts cover them all
@@ -222,7 +222,8 @@ class Readout:
             approvals = tuple(ApprovalRow(a.approver, a.reason, a.ts_ms) for a in rows)
             leaves = leave_facts(book, policy, scope, ss, manual, now)
             out.append(replace(await self._incident(incident, "stage", policy, scope, level, name, since, manual,
-                                                    needed, approvals), **leaves, rerun_ms=rerun))
+                                                    needed, approvals), **leaves, rerun_ms=rerun,
+                               continues=relatch_status(ss)))
         for close_id, info in list(self.manual_closes().items())[-MAX_MANUAL_CLOSES_SHOWN:]:
             out.append(await self._incident(close_id, "manual_close", None, info["scope"], 0, None,
                                             info["requested_ms"], False, 0, (), info.get("by")))

@@ -11,7 +11,7 @@ from ...engine.removed import removed_text, reset_needs
 from ...engine.stages import decision_id, leaves_at
 from ..book.view import BookView
 from ..silence.silences import ack_fields
-from ..view import ScopeStatus
+from ..view import RelatchStatus, ScopeStatus
 from .own_lock import applied_ms, own_lock_ended
 
 
@@ -31,8 +31,16 @@ def scope_rows(book: BookView, now: int) -> list[ScopeStatus]:
                                   needed, ss.stage.entered_ms, *ack_fields(book.acks.get(incident or "")),
                                   removed=removed_text(policy, scope, ss.stage.level, ss.removed)
                                   if ss.removed is not None else None,
-                                  removed_ms=ss.removed.since_ms if ss.removed is not None else None, **leaves))
+                                  removed_ms=ss.removed.since_ms if ss.removed is not None else None,
+                                  continues=relatch_status(ss), **leaves))
     return scopes
+
+
+def relatch_status(ss: Any) -> Optional[RelatchStatus]:
+    """What an engaged stage entry made at the first tick after a manual reset continues (the
+    engine's mark, kept with the stage while it holds: saved, so a restart says it too)."""
+    m = ss.stage.continues if ss.stage.level > 0 else None
+    return None if m is None else RelatchStatus(m.incident, m.reset_ms, m.approvers, m.orders, m.acked_by)
 
 
 def leave_facts(book: BookView, policy: str, scope: str, ss: Any, manual: bool, now: int) -> dict[str, Any]:

@@ -82,6 +82,9 @@ def transition_event(s: Any, graph: DecisionGraph, now: int, dry_run: bool,
             "signals": [{"name": v.name, "value": v.value, "reason": v.reason} for v in s.signals],
             "triggers": [tr.name for tr in s.triggers if tr.firing],
             "orders": len(s.plan.orders) if s.plan else 0}
+    relatched = getattr(t, "continues", None)
+    if relatched is not None:  # entered at the first tick after a reset: the incident it continues
+        data["continues"] = relatched.doc()
     labels.update(policy=s.policy, scope=s.scope, stage=stage.name if stage else None, level=t.to_level,
                   from_level=t.from_level, owner=node.owner if node is not None else None,
                   # a silence made from it matches it alone, its re-arm page too (the incident a reset ends)

@@ -45,6 +45,7 @@ from .status import (  # re-exported: callers import them from here
     BlindTrigger as BlindTrigger,
     CoverageStatus as CoverageStatus,
     ReceiverFailure as ReceiverFailure,
+    RelatchStatus as RelatchStatus,
     ResidualStatus as ResidualStatus,
     ResumeStatus as ResumeStatus,
     RunnerStatus as RunnerStatus,

@@ -7,7 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Optional
 
-from .status import AckStatus, ResidualStatus, SilenceStatus, StillOpenStatus
+from .status import AckStatus, RelatchStatus, ResidualStatus, SilenceStatus, StillOpenStatus
 
 
 @dataclass(frozen=True)
@@ -138,3 +138,6 @@ class IncidentStatus:
     # the latest cooldown re-run of the stage (entered again at the same level: this incident id),
     # None: not re-run since its first entry (``since_ms``)
     rerun_ms: Optional[int] = None
+    # entered at the first tick after a manual reset (a trigger still fired): the incident that reset
+    # ended, which this one continues, with its orders and who had it
+    continues: Optional[RelatchStatus] = None

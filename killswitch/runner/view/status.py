@@ -22,6 +22,20 @@ class AckStatus:
 
 
 @dataclass(frozen=True)
+class RelatchStatus:
+    """A stage entry made at the first tick after a manual reset (a trigger still fired): the
+    reset (when, by whom) and the incident it ended, which the entry continues, with that
+    incident's orders and who had acknowledged it as the reset found them (``orders`` None: not
+    counted). Its keys are those :func:`killswitch.events.relatched_text` reads."""
+
+    incident: str
+    reset_ms: int
+    by: tuple[str, ...]
+    orders: Optional[int] = None
+    acked_by: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class SilenceStatus:
     """A silence as ``ksctl silence list`` and the console show it (``state``: pending, active or
     expired at ``as_of_ms``; ``matchers`` in their text form, ``policy="futures-book"``)."""
@@ -72,6 +86,7 @@ class ScopeStatus:
     firing: bool = False  # a trigger of its stage fired at the last tick: the quiet has not begun
     # its own lock's ttl ran out while it holds on: when, and what binds instead (readout/own_lock.py)
     own_lock_ended: Optional[str] = None
+    continues: Optional[RelatchStatus] = None  # entered at the first tick after a reset: what it continues
 
 
 @dataclass(frozen=True)
