@@ -82,6 +82,28 @@ def holder(h: LockHold) -> str:
     return f"policy {h.policy}" + (f" stage {h.stage}" if h.stage is not None else "")
 
 
+# a scope no lock binds: its mode is ``active``, which a person reads as the opposite of a lock
+TRADING_ALLOWED = "trading allowed"
+
+
+def mode_text(mode: str) -> str:
+    """A lock mode in words: ``halted``, ``reducing``, or ``trading allowed`` for ``active``."""
+    return TRADING_ALLOWED if mode == "active" else mode
+
+
+def lock_change_text(scope: str, before: Optional[str], after: Optional[str], relatch: bool) -> str:
+    """What a previewed change does to the lock binding ``scope``, as ``ksctl`` and the console's
+    preview say it: ``Lock binding acc: halted now, trading allowed after, then halted again at
+    the next tick (a trigger still fires).`` (``after`` None: unchanged; ``relatch``: a trigger
+    still fires, so a weaker lock lasts until the next tick); "" when ``before`` is not known."""
+    if before is None:
+        return ""
+    again = (f", then {mode_text(before)} again at the next tick (a trigger still fires)"
+             if relatch and after is not None and after != before else "")
+    said = "unchanged" if after is None else mode_text(after)
+    return f"Lock binding {scope}: {mode_text(before)} now, {said} after{again}."
+
+
 def _iso_ms(ms: int) -> str:
     t = _dt.datetime.fromtimestamp(ms // 1000, _dt.timezone.utc)
     return t.strftime("%Y-%m-%dT%H:%M:%S") + f".{ms % 1000:03d}Z"
