@@ -22,6 +22,7 @@ from ..fills import bot_side, orders_text, revert_side
 from ..runner.book.rejections import accepted_text
 from ..runner.book.revoke_state import hold_text, out_of_reach, unreached_text
 from ..runner.view import CoverageStatus, RunnerStatus
+from ..runner.watch.shown import counted_text
 from ..sources import revision_text
 from .accepts import accept_command
 from .dms import dms_lines
@@ -258,7 +259,8 @@ def violation_lines(doc: dict, latest: int = 10) -> list[str]:
     total = int((doc or {}).get("total") or 0)
     if not total:
         return []
-    lines = [f"  LOCK VIOLATIONS: {total}{_counted(doc, total)} (the latest first)"]
+    title, count = counted_text(doc)
+    lines = [f"  {title}: {count}{_counted(doc, total)} (the latest first)"]
     for v in list(doc.get("recent") or ())[:latest]:
         notional = v.get("notional")
         value = f"notional {notional:,.2f}" if isinstance(notional, (int, float)) else "notional unknown"

@@ -36,6 +36,7 @@ from ...runner.book.revoke_state import hold_text, out_of_reach, unreached_text
 from ...runner.gate.gate import binding_lock
 from ...runner.lock.lock import DEAD_MANS_SWITCH, OPERATOR, LockBook, LockStatus, iso_ms, parse_iso_ms
 from ...runner.view import CoverageStatus, IncidentStatus, RunnerStatus, ThresholdCheck, TriggerStatus
+from ...runner.watch.shown import counted_text
 from ...sources import revision_text
 from .alerts import tab_alert
 from .facts import facts_of
@@ -477,7 +478,8 @@ def _violations(doc: dict, now: int) -> dict:
              "revert": v.get("revert_client_order_id") or "",
              "lock": f"{v.get('mode')} {v.get('scope')}", "outcome": v.get("outcome") or "pending"}
             for v in list((doc or {}).get("recent") or ())[:20]]
-    return {"total": int((doc or {}).get("total") or 0), "rows": rows}
+    title, count = counted_text(doc or {})  # as ksctl status titles and counts them
+    return {"total": int((doc or {}).get("total") or 0), "title": title, "count": count, "rows": rows}
 
 
 def _order_reason(o: Any) -> str:
