@@ -77,8 +77,8 @@ def holder(h: LockHold) -> str:
         return "the firm-wide kill"
     if h.details.get("while_blind"):
         return f"policy {h.policy} while blind"
-    if isinstance(h.details.get("window"), str):
-        return f"policy {h.policy} {h.details['window']} (spec.lock_trading)"
+    if isinstance(h.details.get("window"), str):  # no stage's: the window itself is in its reason
+        return f"policy {h.policy}'s trading window (spec.lock_trading)"
     return f"policy {h.policy}" + (f" stage {h.stage}" if h.stage is not None else "")
 
 

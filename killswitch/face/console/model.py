@@ -29,6 +29,7 @@ from typing import Any, Optional, Sequence
 
 from ...figures import figure, money, shortfall_text, step_of
 from ...fills import bot_side, orders_text, revert_side
+from ...holds import LockHold, holder
 from ...policy.kinds.heartbeat_age import unheard
 from ...runner.book.dms_state import declared_only
 from ...runner.book.rejections import accepted_text
@@ -107,16 +108,17 @@ def _when_iso(ts: Optional[str], now: int) -> Optional[dict]:
     return None if ts is None else _when(parse_iso_ms(ts), now)
 
 
-def origin_of(policy: Optional[str], stage: Optional[int], by: Any = None) -> str:
-    """Who placed a lock, for a person: the operator (``by``: who, when the lock says it), the
-    dead man's switch, or a policy's stage."""
-    if policy == OPERATOR:
-        return f"operator {by}" if isinstance(by, str) and by else "operator"
-    if policy == DEAD_MANS_SWITCH:
-        return "dead man's switch"
+def origin_of(policy: Optional[str], stage: Optional[int], by: Any = None, details: Optional[dict] = None) -> str:
+    """Who placed a lock, for a person, in status's words (:func:`killswitch.holds.holder`): the
+    operator (``by``: who, when the lock says it), the dead man's switch, a policy's stage, or
+    what no stage holds (while the policy is blind, its trading window: ``details``)."""
+    said = dict(details or {})
+    if isinstance(by, str) and by:
+        said["by"] = by
     if stage == 0:  # spec.while_blind: held while the scope is blind
-        return f"policy {policy} while blind"
-    return f"policy {policy} stage {stage}" if stage is not None else f"policy {policy}"
+        said.setdefault("while_blind", True)
+    return holder(LockHold(mode="", policy=policy, stage=stage, reason="", manual=False, created_ts=None,
+                           expires_ts=None, details=said))
 
 
 def kept_locked(lock: dict, scope: str, account: bool) -> Optional[str]:
@@ -135,11 +137,9 @@ def kept_locked(lock: dict, scope: str, account: bool) -> Optional[str]:
     return f"the {'account' if account else 'scope'} stays {h['mode']} by {who} ({until})"
 
 
-def via_origin(policy: Optional[str], stage: Optional[int], by: Any = None) -> str:
+def via_origin(policy: Optional[str], stage: Optional[int], by: Any = None, details: Optional[dict] = None) -> str:
     """Who placed a lock that binds a row from another scope, shortly: ``portfolio-breaker stage 2``."""
-    if policy in (OPERATOR, DEAD_MANS_SWITCH) or stage is None:
-        return origin_of(policy, stage, by).removeprefix("policy ")
-    return f"{policy} stage {stage}"
+    return origin_of(policy, stage, by, details).removeprefix("policy ")
 
 
 def lock_row(lock: LockStatus, scope: str, now: int) -> Optional[dict]:
@@ -149,7 +149,7 @@ def lock_row(lock: LockStatus, scope: str, now: int) -> Optional[dict]:
         return None
     via = lock.scope if lock.scope != scope else None
     by = lock.details.get("by")
-    origin = via_origin(lock.policy, lock.stage, by) if via else origin_of(lock.policy, lock.stage, by)
+    origin = (via_origin if via else origin_of)(lock.policy, lock.stage, by, lock.details)
     return {"mode": lock.mode, "via": via, "origin": origin, "reason": lock.reason,
             "expires": _when(lock.expires_ms, now),
             "text": f"{lock.mode}, via {via} ({origin})" if via else f"{lock.mode} by {origin}"}
@@ -382,7 +382,7 @@ def _locks(lock: dict, now: int) -> list[dict]:
     for scope, entry in sorted(lock["scopes"].items()):
         for h in entry["holds"]:
             out.append({"scope": scope, "mode": h["mode"],
-                        "origin": origin_of(h["policy"], h["stage"], (h.get("details") or {}).get("by")),
+                        "origin": origin_of(h["policy"], h["stage"], None, h.get("details") or {}),
                         "reason": h["reason"], "since": _when_iso(h["created_ts"], now),
                         "expires": _when_iso(h["expires_ts"], now), "manual": h["manual"],
                         "unlockable": h["policy"] in (OPERATOR, DEAD_MANS_SWITCH),
