@@ -485,7 +485,8 @@ def _scope_coverage(st: RunnerStatus) -> list[str]:
             continue
         until = "unknown (waiting for data)" if r.until_ms is None else iso(r.until_ms)
         doing = r.while_blind or "nothing (no while_blind)"
-        lines.append(f"  BLIND {r.policy} {r.scope}: {r.reason}{when}; {acts_text(r)}armed again at {until}; "
+        partly = " (partly)" if r.partly else ""  # some trigger can still fire: said on the next line
+        lines.append(f"  BLIND {r.policy} {r.scope}{partly}: {r.reason}{when}; {acts_text(r)}armed again at {until}; "
                      f"while blind: {doing}")
         if r.partly:
             lines.append(f"      {r.partly}")
@@ -502,11 +503,13 @@ def _scope_coverage(st: RunnerStatus) -> list[str]:
 def acts_text(r: CoverageStatus) -> str:
     """When a blind scope can act again, before it is armed again: ``can fire again at T (soft,
     hard); `` (:attr:`CoverageStatus.acts_from_ms`, the engine's one figure); nothing for a partly
-    blind one, which can act now and says so."""
-    if r.partly:
-        return ""
-    if r.acts_from_ms is None:
+    blind one, which can act now and says so, nor for one whose armed-again time alone is known
+    (a standby's: it can fire by then); ``unknown`` only when neither is
+    (:attr:`CoverageStatus.acts_unknown`)."""
+    if r.acts_unknown:
         return "can fire again: unknown; "
+    if r.partly or r.acts_from_ms is None:  # (no trigger's time: by when it is armed again, said next)
+        return ""
     return f"can fire again at {iso(r.acts_from_ms)} ({', '.join(r.acts_first)}); "
 
 

@@ -316,6 +316,7 @@ def _coverage(c: Optional[CoverageStatus], now: int) -> Optional[dict]:
             "acts": _when(c.acts_from_ms, now) if c.state == "blind" and c.acts_from_ms is not None else None,
             "acts_hm": clock_text(c.acts_from_ms, seconds=False) if c.acts_from_ms is not None else None,
             "acts_first": ", ".join(c.acts_first),
+            "acts_unknown": c.acts_unknown,  # "can fire again: not known" (as status says it), of nothing else
             "while_blind": c.while_blind, "allowed": c.allowed, "partly": c.partly,
             "can_act": c.partly.removeprefix("partly blind: ") if c.partly else None,
             "triggers": [{"trigger": t.trigger, "reason": t.reason, "detail": t.detail, "fires_on": list(t.fires_on),
