@@ -33,13 +33,14 @@ from .base import (
     OrderResult,
     PermissionResult,
 )
+from .ccxt_exchange.dialects import quote_currency
 
 
 def unreadable_snapshot(account: Any, error: AdapterError, now_ms: int) -> Snapshot:
     """The snapshot of an account that could not be read at all: failed, with the error's reason."""
     ic = account.initial_capital
     return Snapshot(venue=account.venue, account=account.name, market_type=account.market_type, ts_event=now_ms,
-                    ts_observed=now_ms, quote_currency=account.quote_currency, labels=dict(account.labels),
+                    ts_observed=now_ms, quote_currency=quote_currency(account), labels=dict(account.labels),
                     initial_capital=None if ic is None else float(getattr(ic, "value", ic)),
                     stablecoins=list(account.stablecoins), strategies=tuple(account.strategy_names()),
                     fetch=FetchStatus(ok=False, error_code=error.reason.value, error=error.message))

@@ -77,9 +77,31 @@ def holder(h: LockHold) -> str:
         return "the firm-wide kill"
     if h.details.get("while_blind"):
         return f"policy {h.policy} while blind"
-    if isinstance(h.details.get("window"), str):
-        return f"policy {h.policy} {h.details['window']} (spec.lock_trading)"
+    if isinstance(h.details.get("window"), str):  # no stage's: the window itself is in its reason
+        return f"policy {h.policy}'s trading window (spec.lock_trading)"
     return f"policy {h.policy}" + (f" stage {h.stage}" if h.stage is not None else "")
+
+
+# a scope no lock binds: its mode is ``active``, which a person reads as the opposite of a lock
+TRADING_ALLOWED = "trading allowed"
+
+
+def mode_text(mode: str) -> str:
+    """A lock mode in words: ``halted``, ``reducing``, or ``trading allowed`` for ``active``."""
+    return TRADING_ALLOWED if mode == "active" else mode
+
+
+def lock_change_text(scope: str, before: Optional[str], after: Optional[str], relatch: bool) -> str:
+    """What a previewed change does to the lock binding ``scope``, as ``ksctl`` and the console's
+    preview say it: ``Lock binding acc: halted now, trading allowed after, then halted again at
+    the next tick (a trigger still fires).`` (``after`` None: unchanged; ``relatch``: a trigger
+    still fires, so a weaker lock lasts until the next tick); "" when ``before`` is not known."""
+    if before is None:
+        return ""
+    again = (f", then {mode_text(before)} again at the next tick (a trigger still fires)"
+             if relatch and after is not None and after != before else "")
+    said = "unchanged" if after is None else mode_text(after)
+    return f"Lock binding {scope}: {mode_text(before)} now, {said} after{again}."
 
 
 def _iso_ms(ms: int) -> str:

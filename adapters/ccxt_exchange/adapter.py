@@ -138,7 +138,6 @@ class CcxtAdapter(StreamedSnapshots, OrderPlacement, Cancels, FillReads, Exchang
         self.account = account.name
         self.market_type = account.market_type
         self.hedge_mode = bool(account.hedge_mode)
-        self.quote_currency = account.quote_currency
         self.labels = dict(account.labels)
         names = getattr(account, "strategy_names", None)
         self.strategies = list(names() if callable(names) else getattr(account, "strategies", []) or [])
@@ -151,6 +150,7 @@ class CcxtAdapter(StreamedSnapshots, OrderPlacement, Cancels, FillReads, Exchang
         ic = account.initial_capital
         self.initial_capital = None if ic is None else float(getattr(ic, "value", ic))
         self.dialect = dialect_for(self.venue)
+        self.quote_currency = account.quote_currency or self.dialect.quote_currency  # (None: the venue's)
         self.position_max_age_s = float(position_max_age_s)
         self.bybit_dcp_websocket = bool(bybit_dcp_websocket)
         self.open_orders_max_age_s = float(self.dialect.open_orders_max_age_s if open_orders_max_age_s is None

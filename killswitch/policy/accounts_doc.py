@@ -136,7 +136,9 @@ class Account(Strict):
     hedge_mode: bool = False
     # the bots trading on this account: a name (its client ids begin with it) or a name with its prefixes
     strategies: list[str | StrategyEntry] = []
-    quote_currency: str = "USDT"
+    # None: the venue's own (USD on Kraken Futures, whose multi-collateral account is valued in USD;
+    # USDT elsewhere), as its dialect says
+    quote_currency: Optional[str] = None
     initial_capital: Optional[AmountField] = None
     stablecoins: list[str] = ["USDT", "USDC", "FDUSD", "DAI"]
     # The settle coins whose positions and orders the account's venue lists apart (Bybit lists

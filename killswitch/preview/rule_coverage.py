@@ -18,7 +18,11 @@ never what a test's text says — and marks the rules it reached. A rule is one 
   hedges name the kind alone, so they cover every action of that kind on the stage;
 - ``limit``: each pre-trade limit of ``spec.limits``. The pre-trade gate answers them (``POST
   /v1/check-order``), never a tick, so a PolicyTest cannot reach them: they are listed as not
-  testable and are in no total.
+  testable and are in no total;
+- ``override``: ``spec.limits.override``, how the limits may be overridden — no limit itself,
+  listed apart from them: people ask for an override and approve it, never a tick, so it is not
+  testable either and in no total. ``during`` / ``outside`` and ``mark_max_age`` are the limits'
+  settings, no rule.
 
 A policy no PolicyTest runs against is 0 %, its rules all uncovered. Values only: no I/O.
 """
@@ -40,15 +44,17 @@ from ..policy.policy_doc import Policy
 __all__ = ["CoverageReport", "PolicyCoverage", "Rule", "RuleCoverage"]
 
 NOT_TESTABLE = "not testable by PolicyTest: the pre-trade gate answers it (POST /v1/check-order), not a tick"
-# the limits of spec.limits that are no limit themselves but settings of the others
-_LIMIT_SETTINGS = ("mark_max_age", "symbols")
+OVERRIDE_NOT_TESTABLE = ("not testable by PolicyTest: people ask for an override of the limits and approve it "
+                         "(ksctl override), not a tick")
+# the keys of spec.limits that are no limit themselves: settings of the others, and how they are overridden
+_LIMIT_SETTINGS = ("mark_max_age", "symbols", "during", "outside", "override")
 
 
 @dataclass(frozen=True)
 class Rule:
     """One rule of a policy and whether the tests reached it (``covered`` None: not testable)."""
 
-    kind: str  # trigger | branch | stage | action | limit
+    kind: str  # trigger | branch | stage | action | limit | override
     name: str
     file: str
     line: int
@@ -155,6 +161,7 @@ class _Policy:
     branches: list[_Branch]
     stages: dict[int, _Stage]
     limits: list[tuple[str, SrcPos]]
+    override: Optional[SrcPos] = None  # spec.limits.override, where written
     tested: bool = False
     evaluated: set[str] = field(default_factory=set)
     fired: set[str] = field(default_factory=set)
@@ -262,7 +269,9 @@ def _rules(p: PolicyNode, doc: Optional[LoadedDoc]) -> _Policy:
             actions.append(_Action(a.kind, dict(a.written), apos, alike))
         stages[st.level] = _Stage(st.level, st.name, spos, actions)
     limits = _limits(doc) if p.limits is not None and doc is not None else []
-    return _Policy(p, doc, triggers, branches, stages, limits, open_branches=list(branches))
+    written = doc.raw.get("spec", {}).get("limits") if doc is not None else None
+    override = key(("spec", "limits", "override")) if isinstance(written, dict) and "override" in written else None
+    return _Policy(p, doc, triggers, branches, stages, limits, override, open_branches=list(branches))
 
 
 def _when_text(doc: Optional[LoadedDoc], trigger: str) -> Optional[str]:
@@ -358,6 +367,8 @@ def _report(pc: _Policy) -> PolicyCoverage:
                 add("action", f"{a.kind} (stage {name})", a.pos, False, missing)
     for name, pos in pc.limits:
         add("limit", name, pos, None, NOT_TESTABLE)
+    if pc.override is not None:  # how the limits may be overridden: no limit, listed apart
+        add("override", "spec.limits.override", pc.override, None, OVERRIDE_NOT_TESTABLE)
     src = pc.node.source
     return PolicyCoverage(pc.node.name, file, src.line, src.col, pc.tested, tuple(rules))
 

@@ -16,6 +16,7 @@ import dataclasses
 import json
 
 from ..client import RunnerError, RunnerUnreachable
+from ..holds import lock_change_text
 from ..runner.view import ActionPreview, ChangeResult
 
 
@@ -83,10 +84,8 @@ def reset_preview_text(policy: str, p: ActionPreview) -> str:
     lines = [f"PREVIEW reset {policy} {p.scope}: {p.reason.removeprefix('PREVIEW: ')}"]
     if p.mode == "dry-run":
         lines.append("  This runner is a DRY RUN.")
-    if p.lock_before is not None:
-        again = (f", then {p.lock_before} again at the next tick (a trigger still fires)"
-                 if p.relatch and p.lock_after is not None and p.lock_after != p.lock_before else "")
-        after = "unchanged" if p.lock_after is None else p.lock_after
-        lines.append(f"  Lock binding {p.scope}: {p.lock_before} now, {after} after{again}.")
+    lock = lock_change_text(p.scope, p.lock_before, p.lock_after, bool(p.relatch))
+    if lock:
+        lines.append(f"  {lock}")
     lines += [f"  {e}" for e in p.effects]
     return "\n".join(lines)

@@ -85,7 +85,8 @@ def coverage_markdown(report: CoverageReport, threshold: Optional[float], shown:
     lines += [f"| {p.name}{'' if p.tested else ' (no test)'} | {p.covered} | {p.total} | {_pct(p.percent)} |"
               for p in policies]
     uncovered = [(p, r) for p in policies for r in p.uncovered]
-    untestable = [(p, r) for p in policies for r in p.not_testable]
+    untestable = [(p, r) for p in policies for r in p.not_testable if r.kind != "override"]
+    overrides = [(p, r) for p in policies for r in p.not_testable if r.kind == "override"]
     whose = " of the changed policies" if shown is not None else ""
     lines.append("")
     if uncovered:
@@ -96,5 +97,8 @@ def coverage_markdown(report: CoverageReport, threshold: Optional[float], shown:
     if untestable:
         lines += ["", "Not testable by PolicyTest (the pre-trade gate answers them):", ""]
         lines += [f"- {_code(r.where)} {r.kind} {_code(r.name)}" for _, r in untestable]
+    if overrides:  # no limit: how the limits may be overridden, which people ask for and approve
+        lines += ["", "Overrides of the limits, not testable by PolicyTest (people ask for and approve them):", ""]
+        lines += [f"- {_code(r.where)} {_code(r.name)} of {p.name}" for p, r in overrides]
     lines.append("")
     return lines

@@ -23,6 +23,7 @@ from ..fills import bot_side, orders_text, revert_side
 from ..runner.book.rejections import accepted_text
 from ..runner.book.revoke_state import hold_text, out_of_reach, unreached_text
 from ..runner.view import CoverageStatus, RunnerStatus
+from ..runner.watch.shown import counted_text
 from ..sources import revision_text
 from .accepts import accept_command
 from .dms import dms_lines
@@ -261,7 +262,8 @@ def violation_lines(doc: dict, latest: int = 10) -> list[str]:
     total = int((doc or {}).get("total") or 0)
     if not total:
         return []
-    lines = [f"  LOCK VIOLATIONS: {total}{_counted(doc, total)} (the latest first)"]
+    title, count = counted_text(doc)
+    lines = [f"  {title}: {count}{_counted(doc, total)} (the latest first)"]
     for v in list(doc.get("recent") or ())[:latest]:
         notional = v.get("notional")
         value = f"notional {notional:,.2f}" if isinstance(notional, (int, float)) else "notional unknown"
@@ -486,7 +488,8 @@ def _scope_coverage(st: RunnerStatus) -> list[str]:
             continue
         until = "unknown (waiting for data)" if r.until_ms is None else iso(r.until_ms)
         doing = r.while_blind or "nothing (no while_blind)"
-        lines.append(f"  BLIND {r.policy} {r.scope}: {r.reason}{when}; {acts_text(r)}armed again at {until}; "
+        partly = " (partly)" if r.partly else ""  # some trigger can still fire: said on the next line
+        lines.append(f"  BLIND {r.policy} {r.scope}{partly}: {r.reason}{when}; {acts_text(r)}armed again at {until}; "
                      f"while blind: {doing}")
         if r.partly:
             lines.append(f"      {r.partly}")
@@ -503,11 +506,13 @@ def _scope_coverage(st: RunnerStatus) -> list[str]:
 def acts_text(r: CoverageStatus) -> str:
     """When a blind scope can act again, before it is armed again: ``can fire again at T (soft,
     hard); `` (:attr:`CoverageStatus.acts_from_ms`, the engine's one figure); nothing for a partly
-    blind one, which can act now and says so."""
-    if r.partly:
-        return ""
-    if r.acts_from_ms is None:
+    blind one, which can act now and says so, nor for one whose armed-again time alone is known
+    (a standby's: it can fire by then); ``unknown`` only when neither is
+    (:attr:`CoverageStatus.acts_unknown`)."""
+    if r.acts_unknown:
         return "can fire again: unknown; "
+    if r.partly or r.acts_from_ms is None:  # (no trigger's time: by when it is armed again, said next)
+        return ""
     return f"can fire again at {iso(r.acts_from_ms)} ({', '.join(r.acts_first)}); "
 
 

@@ -186,7 +186,7 @@ def test_lock_then_unlock_a_scope_with_a_preview_and_the_scope_typed(live, brows
     click_action(browser, "lock", ACCOUNT)
     text = preview(browser, "drill: lock for the console test", mode="reducing", ttl="30m")
     assert "LOCKED: scope=simulated/sim-main mode=reducing until 2026-03-02T13:30:10.000Z" in text
-    assert "active now, reducing after" in text
+    assert "trading allowed now, reducing after" in text
     assert not lock_doc(r, ACCOUNT)["locked"], "a preview changes nothing"
     shot("07-lock-preview", full=False)
     assert confirm_and_send(browser, ACCOUNT).startswith("LOCKED: scope=simulated/sim-main mode=reducing")
@@ -237,7 +237,7 @@ def test_a_two_approver_reset_takes_two_people_with_their_own_tokens(live, brows
     sign_in(browser, BOB, "bob")
     click_action(browser, "reset", ACCOUNT, policy="bot-guard")
     text = preview(browser, "agreed after review")
-    assert "PREVIEW: would reset (stage=1 approvers=alice,bob)" in text and "halted now, active after" in text
+    assert "PREVIEW: would reset (stage=1 approvers=alice,bob)" in text and "halted now, trading allowed after" in text
     assert lock_doc(r, ACCOUNT)["locked"]
     assert confirm_and_send(browser, ACCOUNT) == "MANUAL_RESET: stage=1 approvers=alice,bob"
     assert not lock_doc(r, ACCOUNT)["locked"] and guard_stage(r) == 0

@@ -28,7 +28,7 @@ def test_a_person_the_proxy_names_sees_the_console_and_locks_as_themselves(tmp_p
         shot("proxy-01-signed-in", full=False)
         click_action(browser, "lock", "")  # "Lock another scope…"
         said = preview(browser, "drill from the console through the proxy", scope="global")
-        assert "Lock binding global: active now, halted after." in said, said
+        assert "Lock binding global: trading allowed now, halted after." in said, said
         answer = confirm_and_send(browser, "global")
         assert answer.startswith("LOCKED"), answer
         close_dialog(browser)

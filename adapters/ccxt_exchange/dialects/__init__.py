@@ -77,6 +77,12 @@ def order_rate(exchange_id: str) -> float:
     return dialect_for(exchange_id).order_rate
 
 
+def quote_currency(account: Any) -> str:
+    """An account's quote currency: the one its Accounts document declares, else its venue's
+    (:attr:`.base.Dialect.quote_currency`)."""
+    return getattr(account, "quote_currency", None) or dialect_for(account.venue).quote_currency
+
+
 def dialect_for(exchange_id: str) -> Dialect:
     """The dialect of a ccxt exchange id: its own, else the generic one (ccxt's unified forms)."""
     known = _dialects().get(exchange_id)
@@ -137,5 +143,5 @@ def reduce_only_rejections() -> tuple[str, ...]:
 
 
 __all__ = ["DEFAULT_ORDER_RATE", "DIALECTS", "GENERIC_ORDER_RATES", "KNOWN_RAW_FIELDS", "CancelAnswer", "Countdown",
-           "Dialect", "KnownRawFields", "dialect_for", "order_rate",
+           "Dialect", "KnownRawFields", "dialect_for", "order_rate", "quote_currency",
            "reduce_only_rejections", "secret_headers"]

@@ -337,6 +337,9 @@ class Dialect(StreamHooks, CancelHooks):
     countdown_method: Optional[str] = None
     countdown_futures_only: bool = False
     countdown_needs_websocket: bool = False
+    # The quote currency of an account that declares none (``Account.quote_currency``): what its
+    # equity, notionals and PnL are in at this venue
+    quote_currency: str = "USDT"
 
     def refusal_of(self, body: Any) -> Optional[tuple[str, str]]:
         """The venue's (code, message) in its parsed answer ``body``; None: no refusal there.

@@ -259,6 +259,9 @@ class KrakenFuturesDialect(Dialect):
     reduce_only_rejections: tuple[str, ...] = (r"\bwouldNotReducePosition\b",)
     refusal_rules: tuple[Rule, ...] = answers.REFUSALS
     mode_every_s: float = float("inf")  # no request: the venue has no hedge mode
+    # the multi-collateral (flex) account's portfolio value, notionals and PnL are in USD: an
+    # account that declares no quote currency is USD's, never USDT's
+    quote_currency: str = "USD"
 
     # the orders' endpoints are paced by the order budget, not by ccxt's request pacing
     order_count_endpoints: frozenset[tuple[str, str, str]] = frozenset({

@@ -69,7 +69,8 @@ the console (:mod:`..console`)
     (any token) answers ``Caller`` ``{"identity", "roles"}``.
     ``POST /v1/preview/lock|unlock|reset|close``  200 ``ActionPreview``: what the change would
                                 answer if sent now (``allowed``, ``reason``), the lock binding the
-                                scope before and after, one line per change, and for a close the
+                                scope before and after (and ``lock_text``: the two in ``ksctl``'s
+                                words), one line per change, and for a close the
                                 orders; nothing is changed or audited. The body is the change's own
                                 (a close's without ``dry_run``, ``preview_id`` and ``max_notional``)
                                 and the role is the change's. A close's preview carries the id its

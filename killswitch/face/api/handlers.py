@@ -17,6 +17,7 @@ from typing import Any, Awaitable, Callable, Optional, ParamSpec, TypeVar, overl
 
 from aiohttp import web
 
+from ...holds import lock_change_text
 from ...metrics import CONTENT_TYPE
 from ...runner.api_request import (
     MAX_REASON,
@@ -37,11 +38,11 @@ from ...runner.api_request import (
 )
 from ...runner.gate.request import parse_request
 from ...runner.readout.runbooks import DEFAULT_LIMIT, MAX_LIMIT, runbook_row, unknown_incident
-from ...runner.view import Caller, RunnerView
+from ...runner.view import ActionPreview, Caller, RunnerView
 from .access import caller as _caller, sink_down  # (handlers name their local ``caller``)
 from .beats import IDENTITY_SOURCES_FULL, HeartbeatBatches, IdentitySources
 from .identity import ROLES, Identity, normalise_identity
-from .render import SharedReads, json_body, json_response as _json
+from .render import SharedReads, json_body, json_response as _json, plain
 
 log = logging.getLogger("killswitch.face.api")
 
@@ -118,6 +119,13 @@ async def call_view(fn: Callable[P, Any], *args: P.args, **kwargs: P.kwargs) -> 
     if inspect.isawaitable(result):
         result = await result
     return result
+
+
+def _preview(p: ActionPreview) -> dict[str, Any]:
+    """A preview as the API answers it: its fields and, in ``lock_text``, what it does to the
+    lock binding its scope in the words ``ksctl`` says it (:func:`killswitch.holds.lock_change_text`),
+    which the console shows as given."""
+    return {**plain(p), "lock_text": lock_change_text(p.scope, p.lock_before, p.lock_after, bool(p.relatch))}
 
 
 class ApiHandlers:
@@ -391,23 +399,23 @@ class ApiHandlers:
 
     async def preview_lock(self, request: web.Request) -> web.Response:
         scope, mode, reason, ttl_s, _ = await self._lock_body(request)
-        return _json(200, await call_view(self.view.preview_lock, scope, mode, reason, ttl_s))
+        return _json(200, _preview(await call_view(self.view.preview_lock, scope, mode, reason, ttl_s)))
 
     async def preview_unlock(self, request: web.Request) -> web.Response:
         scope, _ = await self._scope_reason(request)
-        return _json(200, await call_view(self.view.preview_unlock, scope))
+        return _json(200, _preview(await call_view(self.view.preview_unlock, scope)))
 
     async def preview_reset(self, request: web.Request) -> web.Response:
         policy, scope, _, caller, _, withdraw = await self._reset_body(request)
         if withdraw:
             raise bad('a withdrawal has no preview: POST /v1/reset with "withdraw": true takes back only your own '
                       "pending approval")
-        return _json(200, await call_view(self.view.preview_reset, policy, scope, caller.name))
+        return _json(200, _preview(await call_view(self.view.preview_reset, policy, scope, caller.name)))
 
     async def preview_close(self, request: web.Request) -> web.Response:
         b = await self._close_body(request, live=False)
         extra = {k: b[k] for k in ("symbol", "leg") if b[k] is not None}
-        return _json(200, await call_view(self.view.preview_close, b["scope"], **extra))
+        return _json(200, _preview(await call_view(self.view.preview_close, b["scope"], **extra)))
 
     async def positions(self, request: web.Request) -> web.Response:
         return await self._read_json(request, self.view.positions)

@@ -31,6 +31,7 @@ from typing import Any, Optional, Sequence
 from ...events import relatched_text
 from ...figures import figure, money, shortfall_text, step_of
 from ...fills import bot_side, orders_text, revert_side
+from ...holds import LockHold, holder
 from ...policy.kinds.heartbeat_age import unheard
 from ...runner.book.dms_state import declared_only
 from ...runner.book.rejections import accepted_text
@@ -38,6 +39,7 @@ from ...runner.book.revoke_state import hold_text, out_of_reach, unreached_text
 from ...runner.gate.gate import binding_lock
 from ...runner.lock.lock import DEAD_MANS_SWITCH, OPERATOR, LockBook, LockStatus, iso_ms, parse_iso_ms
 from ...runner.view import CoverageStatus, IncidentStatus, RunnerStatus, ThresholdCheck, TriggerStatus
+from ...runner.watch.shown import counted_text
 from ...sources import revision_text
 from .alerts import tab_alert
 from .facts import facts_of
@@ -108,16 +110,17 @@ def _when_iso(ts: Optional[str], now: int) -> Optional[dict]:
     return None if ts is None else _when(parse_iso_ms(ts), now)
 
 
-def origin_of(policy: Optional[str], stage: Optional[int], by: Any = None) -> str:
-    """Who placed a lock, for a person: the operator (``by``: who, when the lock says it), the
-    dead man's switch, or a policy's stage."""
-    if policy == OPERATOR:
-        return f"operator {by}" if isinstance(by, str) and by else "operator"
-    if policy == DEAD_MANS_SWITCH:
-        return "dead man's switch"
+def origin_of(policy: Optional[str], stage: Optional[int], by: Any = None, details: Optional[dict] = None) -> str:
+    """Who placed a lock, for a person, in status's words (:func:`killswitch.holds.holder`): the
+    operator (``by``: who, when the lock says it), the dead man's switch, a policy's stage, or
+    what no stage holds (while the policy is blind, its trading window: ``details``)."""
+    said = dict(details or {})
+    if isinstance(by, str) and by:
+        said["by"] = by
     if stage == 0:  # spec.while_blind: held while the scope is blind
-        return f"policy {policy} while blind"
-    return f"policy {policy} stage {stage}" if stage is not None else f"policy {policy}"
+        said.setdefault("while_blind", True)
+    return holder(LockHold(mode="", policy=policy, stage=stage, reason="", manual=False, created_ts=None,
+                           expires_ts=None, details=said))
 
 
 def kept_locked(lock: dict, scope: str, account: bool) -> Optional[str]:
@@ -136,11 +139,9 @@ def kept_locked(lock: dict, scope: str, account: bool) -> Optional[str]:
     return f"the {'account' if account else 'scope'} stays {h['mode']} by {who} ({until})"
 
 
-def via_origin(policy: Optional[str], stage: Optional[int], by: Any = None) -> str:
+def via_origin(policy: Optional[str], stage: Optional[int], by: Any = None, details: Optional[dict] = None) -> str:
     """Who placed a lock that binds a row from another scope, shortly: ``portfolio-breaker stage 2``."""
-    if policy in (OPERATOR, DEAD_MANS_SWITCH) or stage is None:
-        return origin_of(policy, stage, by).removeprefix("policy ")
-    return f"{policy} stage {stage}"
+    return origin_of(policy, stage, by, details).removeprefix("policy ")
 
 
 def lock_row(lock: LockStatus, scope: str, now: int) -> Optional[dict]:
@@ -150,7 +151,7 @@ def lock_row(lock: LockStatus, scope: str, now: int) -> Optional[dict]:
         return None
     via = lock.scope if lock.scope != scope else None
     by = lock.details.get("by")
-    origin = via_origin(lock.policy, lock.stage, by) if via else origin_of(lock.policy, lock.stage, by)
+    origin = (via_origin if via else origin_of)(lock.policy, lock.stage, by, lock.details)
     return {"mode": lock.mode, "via": via, "origin": origin, "reason": lock.reason,
             "expires": _when(lock.expires_ms, now),
             "text": f"{lock.mode}, via {via} ({origin})" if via else f"{lock.mode} by {origin}"}
@@ -317,6 +318,7 @@ def _coverage(c: Optional[CoverageStatus], now: int) -> Optional[dict]:
             "acts": _when(c.acts_from_ms, now) if c.state == "blind" and c.acts_from_ms is not None else None,
             "acts_hm": clock_text(c.acts_from_ms, seconds=False) if c.acts_from_ms is not None else None,
             "acts_first": ", ".join(c.acts_first),
+            "acts_unknown": c.acts_unknown,  # "can fire again: not known" (as status says it), of nothing else
             "while_blind": c.while_blind, "allowed": c.allowed, "partly": c.partly,
             "can_act": c.partly.removeprefix("partly blind: ") if c.partly else None,
             "triggers": [{"trigger": t.trigger, "reason": t.reason, "detail": t.detail, "fires_on": list(t.fires_on),
@@ -383,7 +385,7 @@ def _locks(lock: dict, now: int) -> list[dict]:
     for scope, entry in sorted(lock["scopes"].items()):
         for h in entry["holds"]:
             out.append({"scope": scope, "mode": h["mode"],
-                        "origin": origin_of(h["policy"], h["stage"], (h.get("details") or {}).get("by")),
+                        "origin": origin_of(h["policy"], h["stage"], None, h.get("details") or {}),
                         "reason": h["reason"], "since": _when_iso(h["created_ts"], now),
                         "expires": _when_iso(h["expires_ts"], now), "manual": h["manual"],
                         "unlockable": h["policy"] in (OPERATOR, DEAD_MANS_SWITCH),
@@ -479,7 +481,8 @@ def _violations(doc: dict, now: int) -> dict:
              "revert": v.get("revert_client_order_id") or "",
              "lock": f"{v.get('mode')} {v.get('scope')}", "outcome": v.get("outcome") or "pending"}
             for v in list((doc or {}).get("recent") or ())[:20]]
-    return {"total": int((doc or {}).get("total") or 0), "rows": rows}
+    title, count = counted_text(doc or {})  # as ksctl status titles and counts them
+    return {"total": int((doc or {}).get("total") or 0), "title": title, "count": count, "rows": rows}
 
 
 def _order_reason(o: Any) -> str:

@@ -190,6 +190,14 @@ class CoverageStatus:
         """Unmatched as its scope's ``allow_empty: true`` allows: shown as unmatched, never alarmed on."""
         return self.reason == "UNMATCHED_ALLOWED"  # killswitch.engine.coverage.UNMATCHED_ALLOWED
 
+    @property
+    def acts_unknown(self) -> bool:
+        """Blind, and when it can fire again is not known: neither a trigger's time nor when it
+        is armed again (by then every trigger can fire: the time a standby, which has no
+        trigger's, still knows). A partly blind one can fire now. What status and the console
+        say "can fire again: unknown" of, and of nothing else."""
+        return self.state == "blind" and not self.partly and self.acts_from_ms is None and self.until_ms is None
+
 
 @dataclass(frozen=True)
 class ReceiverFailure:

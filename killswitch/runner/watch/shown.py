@@ -9,7 +9,9 @@ takeover, the latest of them as the watch keeps its own — a cancel's outcome b
 ``violation_cancel_result`` row (:mod:`killswitch.state.violations`, which the closure report
 reads too), a revert's by the journal — and the reverts not final yet, for the watch to follow.
 Without it a restart while the halt held dropped every violation from the first screen; only
-the report still named them. And :func:`revert_outcome`, a revert's journal entry in words.
+the report still named them. And :func:`revert_outcome`, a revert's journal entry in words, and
+:func:`counted_text`, the title and the count ``ksctl status`` and the console both give them (a
+lock's and a pre-trade limit's counted apart).
 
 Must not: write anything, or count what the metric counts (a counter starts at zero with its
 process; the watch keeps that).
@@ -24,6 +26,7 @@ from ...state.store import JournalEntry, StateStore
 from ...state.violations import CANCEL_RESULT_KIND, VIOLATION_KINDS, cancel_outcome, cancel_results
 
 RECENT = 50  # violations kept for status and the console
+LOCK_KIND, LOCK_ROW = "LOCK_VIOLATION", "lock_violation"  # a lock's violation (the others: a limit's)
 RECALL_MS = 86_400_000  # a start or a takeover shows again the violations audited this long before it
 READ_LIMIT = 100_000
 
@@ -34,12 +37,14 @@ class Shown:
     def __init__(self, since_ms: int):
         self.recent: deque[dict] = deque(maxlen=RECENT)  # the latest violations, newest last
         self.recalled, self.told, self.since_ms = 0, 0, since_ms  # read back at the recall, told since
+        self.limits = 0  # of those, the pre-trade limits' (the rest broke a lock)
         self.read_back = False  # since_ms is the start of the day read back at a start or takeover
 
     def keep(self, entry: dict) -> None:
         """A violation just told (its outcome ``None`` until known)."""
         self.recent.append(entry)
         self.told += 1
+        self.limits += entry.get("kind") != LOCK_KIND
 
     def cancelled(self, order_ids: Sequence[str], outcome: Optional[str], *, failed: Optional[dict] = None) -> None:
         """What the cancel of ``order_ids`` came to (``failed``: the venue's words by order id)."""
@@ -86,13 +91,34 @@ class Shown:
                 outcome = "dry run: not sent" if p.get("dry_run") else "not journaled"
             self.recent.append({**p, "ts_ms": r.ts_ms, "dry_run": bool(p.get("dry_run")), "outcome": outcome})
         self.recalled, self.told, self.since_ms, self.read_back = len(found), 0, since, True
+        self.limits = sum(1 for r in found if r.kind != LOCK_ROW)
         return reverts
 
     def status(self) -> dict:
         """How many since ``since_ms`` (``read_back``: the start of the day read back, not of
-        this runner), and the latest, newest first."""
-        return {"total": self.recalled + self.told, "since_ms": self.since_ms, "read_back": self.read_back,
-                "recent": [dict(r) for r in reversed(self.recent)]}
+        this runner), of them how many broke a pre-trade limit (``limits``; the rest broke a
+        lock), and the latest, newest first."""
+        return {"total": self.recalled + self.told, "limits": self.limits, "since_ms": self.since_ms,
+                "read_back": self.read_back, "recent": [dict(r) for r in reversed(self.recent)]}
+
+
+def counted_text(doc: dict) -> tuple[str, str]:
+    """The violations of status's ``lock_violations`` as ``ksctl status`` and the console title
+    and count them, each kind apart: ``("LOCK VIOLATIONS", "5")``, ``("LIMIT VIOLATIONS", "1")``,
+    ``("LOCK AND LIMIT VIOLATIONS", "6 (5 of a lock, 1 of a pre-trade limit)")``. A runner that
+    does not count them apart (no ``limits``): a lock's, unless a limit's is among those shown."""
+    total = int((doc or {}).get("total") or 0)
+    limits = (doc or {}).get("limits")
+    if not isinstance(limits, int) or isinstance(limits, bool):
+        if not any(v.get("kind") not in (None, LOCK_KIND) for v in (doc or {}).get("recent") or ()):
+            return "LOCK VIOLATIONS", str(total)
+        return "LOCK AND LIMIT VIOLATIONS", str(total)
+    locks = total - limits
+    if not limits:
+        return "LOCK VIOLATIONS", str(total)
+    if not locks:
+        return "LIMIT VIOLATIONS", str(total)
+    return "LOCK AND LIMIT VIOLATIONS", f"{total} ({locks} of a lock, {limits} of a pre-trade limit)"
 
 
 def revert_outcome(e: JournalEntry) -> str:
@@ -107,4 +133,4 @@ def revert_outcome(e: JournalEntry) -> str:
         + (f" {e.detail}" if e.detail and status in ("rejected", "failed") else "")
 
 
-__all__ = ["RECALL_MS", "RECENT", "Shown", "revert_outcome"]
+__all__ = ["RECALL_MS", "RECENT", "Shown", "counted_text", "revert_outcome"]

@@ -39,12 +39,30 @@ def test_no_tick_yet_says_not_evaluated_never_armed():
 def test_blind_and_unmatched_scopes_are_listed_with_why_and_until_when():
     lines = status_text(status(ARMED, BLIND, UNMATCHED), LOCKS).splitlines()
     assert "  COVERAGE: 2 of 3 policy scope(s) NOT ARMED" in lines
-    assert ("  BLIND futures-book binanceusdm/main: INSUFFICIENT_HISTORY, since 2026-03-02T13:00:00Z; "
-            "can fire again: unknown; armed again at "
+    # no trigger's own time, but armed again at 13:42: it can fire by then, never "can fire again: unknown"
+    assert ("  BLIND futures-book binanceusdm/main: INSUFFICIENT_HISTORY, since 2026-03-02T13:00:00Z; armed again at "
             "2026-03-02T13:42:00Z; while blind: nothing (no while_blind)") in lines
     assert "      trigger soft: dd_1h: INSUFFICIENT_HISTORY: coverage=10% min=80%" in lines
     assert ("  UNMATCHED spot-book: the scope (labels{book=spott}) selects no account, since 2026-03-02T13:00:00Z: "
             "the policy cannot act") in lines
+
+
+def test_when_a_blind_scope_can_fire_again_is_unknown_only_when_nothing_says_it():
+    """Issue 81: "can fire again: unknown" where it was known, and BLIND without "(partly)" where
+    some trigger can still fire."""
+    import dataclasses
+
+    at = dataclasses.replace(BLIND, acts_from_ms=T + 5 * 60_000, acts_first=("soft",))
+    [line] = [x for x in status_text(status(at), LOCKS).splitlines() if x.startswith("  BLIND ")]
+    assert "; can fire again at 2026-03-02T13:05:00Z (soft); armed again at 2026-03-02T13:42:00Z;" in line, line
+    nothing = dataclasses.replace(BLIND, until_ms=None)
+    [line] = [x for x in status_text(status(nothing), LOCKS).splitlines() if x.startswith("  BLIND ")]
+    assert "; can fire again: unknown; armed again at unknown (waiting for data);" in line, line
+    partly = dataclasses.replace(BLIND, until_ms=None, partly="partly blind: dd_1h unknown; hard can still fire on dd")
+    lines = status_text(status(partly), LOCKS).splitlines()
+    [line] = [x for x in lines if x.startswith("  BLIND ")]
+    assert line.startswith("  BLIND futures-book binanceusdm/main (partly): INSUFFICIENT_HISTORY,"), line
+    assert "can fire again" not in line and "      partly blind: dd_1h unknown; hard can still fire on dd" in lines
 
 
 def test_the_rows_travel_through_the_json_and_back():

@@ -102,3 +102,41 @@ def test_uncounted_violations_say_uncounted_once():
     [line] = count_lines({"since_ms": ROW["ts_ms"], "blind": "TALLY_FULL: more than 10 keys", "counts": []})
     assert line.startswith("  VIOLATIONS UNCOUNTED: TALLY_FULL: more than 10 keys "
                            "(counting since 2026-03-02T13:00:00Z)"), line
+
+
+def test_lock_and_limit_violations_are_counted_apart_and_alike_in_status_and_the_console():
+    """Issue 81: "LOCK VIOLATIONS" counted a pre-trade limit's violations as a lock's, and the
+    console's count was not status's. Both now read one count of each kind (watch/shown.py)."""
+    import asyncio
+    from types import SimpleNamespace
+
+    from killswitch.face.console.facts import violations as fact
+    from killswitch.face.console.model import _violations
+    from killswitch.runner.watch.shown import Shown
+
+    t0 = ROW["ts_ms"]
+
+    def both(doc: dict) -> tuple[str, str]:
+        head = violation_lines(doc)[0]
+        f = fact.fact({"violations": _violations(doc, t0)})
+        assert f is not None and head.startswith(f"  {f.title}: {f.line.split(' at the venue')[0]} since "), (head, f)
+        return f.title, head
+
+    shown = Shown(t0)
+    for i in range(5):
+        shown.keep({**ROW, "kind": "LOCK_VIOLATION", "key": f"lock|{i}", "ts_ms": t0 + i})
+    assert both(shown.status()) == ("LOCK VIOLATIONS", "  LOCK VIOLATIONS: 5 since this runner started at "
+                                    "2026-03-02T13:00:00Z, the first at 2026-03-02T13:00:00Z (the latest first)")
+    shown.keep({**ROW, "kind": "LIMIT_VIOLATION", "key": "limit|1", "ts_ms": t0 + 9})
+    title, head = both(shown.status())
+    assert title == "LOCK AND LIMIT VIOLATIONS", title
+    assert head.startswith("  LOCK AND LIMIT VIOLATIONS: 6 (5 of a lock, 1 of a pre-trade limit) since "), head
+    # read back after a start: counted apart by their audit rows' kinds
+    rows = [SimpleNamespace(kind="limit_violation", payload={**ROW, "kind": "LIMIT_VIOLATION"}, ts_ms=t0)] * 2
+    store = SimpleNamespace(audit_rows=lambda *_: rows)
+
+    async def io(fn, *args):
+        return fn(*args)
+
+    asyncio.run(shown.recall(store, io, t0 + 60_000))
+    assert both(shown.status())[1].startswith("  LIMIT VIOLATIONS: 2 since "), shown.status()

@@ -172,6 +172,33 @@ def test_limits_are_listed_as_not_testable_and_in_no_total():
     assert (report.covered, report.total) == (4, 9)
 
 
+def test_an_override_of_the_limits_is_listed_apart_from_the_limits_and_their_settings_are_none():
+    """Issue 81: coverage listed ``limit override`` (and would list ``limit mark_max_age``'s
+    siblings ``during`` / ``outside``) as if it were a limit."""
+    from killswitch.render.rule_coverage import coverage_markdown, coverage_text
+
+    policy = POLICY.replace("    max_order_notional: 100k\n", "    max_order_notional: 100k\n    mark_max_age: 20s\n"
+                            "    override: {max_duration: 30m, approvals: 2}\n")
+    assert "override:" in policy
+    report = cover(STALE, policy=policy)
+    rules = table(report)
+    assert [name for kind, name in rules if kind == "limit"] == [
+        "max_order_notional", "symbols.BTC/USDT:USDT.price_collar"], rules
+    assert rules[("override", "spec.limits.override")] == (
+        "33:5", None, "not testable by PolicyTest: people ask for an override of the limits and approve it "
+        "(ksctl override), not a tick"), rules
+    assert (report.covered, report.total) == (4, 9)  # in no total either
+    text = coverage_text(report, None)
+    assert "  cov.yaml:33:5: override spec.limits.override: not testable by PolicyTest: people ask" in "\n".join(
+        text), text
+    assert not [line for line in text if " limit override" in line or " limit mark_max_age" in line], text
+    md = coverage_markdown(report, None)
+    gate = md.index("Not testable by PolicyTest (the pre-trade gate answers them):")
+    apart = md.index("Overrides of the limits, not testable by PolicyTest (people ask for and approve them):")
+    assert gate < apart and "- `cov.yaml:33:5` `spec.limits.override` of cov" in md[apart:], md
+    assert not any("override" in line for line in md[gate:apart]), md
+
+
 def test_a_test_that_passes_reaching_no_rule_is_zero_percent():
     report = cover(CALM)
     (p,) = report.policies

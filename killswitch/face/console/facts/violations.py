@@ -1,4 +1,5 @@
-"""Orders and positions that broke a lock at the venue (the venue watch): how many, the latest."""
+"""Orders and positions that broke a lock or a pre-trade limit at the venue (the venue watch): how
+many of each, as ``ksctl status`` counts them, and the latest."""
 
 from __future__ import annotations
 
@@ -14,5 +15,5 @@ def fact(page: dict) -> Optional[Fact]:
     if not violations["total"]:
         return None
     latest = violations["rows"][0] if violations["rows"] else None
-    return make(__name__, "error", "LOCK VIOLATIONS", f"{violations['total']} at the venue" + (
+    return make(__name__, "error", violations["title"], f"{violations['count']} at the venue" + (
         f", the latest {latest['action']} {latest['symbol']} on {latest['account']}" if latest else ""))

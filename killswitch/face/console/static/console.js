@@ -499,11 +499,8 @@
   function showPreview(p) {
     $("preview-reason").textContent = p.reason;
     $("preview-reason").classList.toggle("refused", !p.allowed);
-    // a release while a trigger still fires: the lock after lasts until the next tick enters the stage again
-    const again = p.relatch && p.relatch.length && p.lock_after !== null && p.lock_after !== p.lock_before
-      ? ", then " + p.lock_before + " again at the next tick (a trigger still fires)" : "";
-    const lock = p.lock_before === null ? "" : "Lock binding " + p.scope + ": " + p.lock_before + " now, "
-      + (p.lock_after === null ? "unchanged" : p.lock_after) + " after" + again + ".";
+    // the lock binding the scope now and after, in the API's words (ksctl's: killswitch/holds.py)
+    const lock = typeof p.lock_text === "string" ? p.lock_text : "";
     $("preview-lock").textContent = (p.mode === "dry-run" ? "This runner is a DRY RUN. " : "") + lock;
     $("preview-effects").replaceChildren(...p.effects.map(li));
     const rows = $("preview-orders").querySelector("tbody");

@@ -8,6 +8,7 @@ fields). The snapshot is checked field by field, and the requests ccxt sends pat
 from __future__ import annotations
 
 import json
+from typing import Optional
 from urllib.parse import parse_qsl, urlsplit
 
 import ccxt.async_support as ccxt_async
@@ -16,6 +17,7 @@ import pytest
 from adapters.base import AdapterError, CancelSelector, Reason
 from adapters.ccxt_exchange import CcxtAdapter
 from adapters.ccxt_exchange.dialects import dialect_for
+from adapters.deferred import unreadable_snapshot
 from adapters.venues.krakenfutures.dialect import KrakenFuturesDialect
 from killswitch.orders import OrderIntent
 from killswitch.policy.accounts_doc import Account
@@ -84,17 +86,20 @@ def kraken_markets() -> list:
     return out
 
 
-def kraken_adapter(venue: KrakenVenue, **kw) -> CcxtAdapter:
+def kraken_account(**extra) -> Account:
+    return Account.model_validate({
+        "name": "main", "venue": "krakenfutures", "market_type": "futures", "quote_currency": "USD",
+        "credentials": {"api_key": {"env": "KS_TEST_KEY"}, "secret": {"env": "KS_TEST_SECRET"}}, **extra})
+
+
+def kraken_adapter(venue: KrakenVenue, acc: Optional[Account] = None, **kw) -> CcxtAdapter:
     def build(config: dict):
         ex = ccxt_async.krakenfutures(config)
         ex.set_markets(kraken_markets())
         ex.fetch = venue.fetch
         return ex
 
-    acc = Account.model_validate({
-        "name": "main", "venue": "krakenfutures", "market_type": "futures", "quote_currency": "USD",
-        "credentials": {"api_key": {"env": "KS_TEST_KEY"}, "secret": {"env": "KS_TEST_SECRET"}}})
-    return CcxtAdapter(acc, exchange_factory=build, **kw)
+    return CcxtAdapter(acc or kraken_account(), exchange_factory=build, **kw)
 
 
 @pytest.fixture(autouse=True)
@@ -135,6 +140,23 @@ def test_the_recorded_position_is_valued_at_its_tickers_mark_and_the_recorded_or
     paths = sorted({p for _, p, _ in venue.requests})
     assert paths == ["/derivatives/api/v3/accounts", "/derivatives/api/v3/openorders",
                      "/derivatives/api/v3/openpositions", "/derivatives/api/v3/tickers"]
+
+
+def test_an_account_that_declares_no_quote_currency_is_the_venues_usd_never_usdt():
+    """Issue 81: a Kraken Futures account without ``quote_currency`` was shown in USDT; its flex
+    account is valued in USD, which the dialect says (another venue's stays USDT)."""
+    acc = kraken_account(quote_currency=None)
+    a = kraken_adapter(KrakenVenue(), acc)
+    try:
+        snap = run(a.snapshot())
+    finally:
+        run(a.close())
+    assert snap.fetch.ok and snap.quote_currency == "USD", snap
+    # an account whose credential cannot be read yet: its failed snapshot says the same
+    failed = unreadable_snapshot(acc, AdapterError(Reason.AUTH, "KS_TEST_KEY not set"), 0)
+    assert failed.quote_currency == "USD"
+    other = Account.model_validate({"name": "main", "venue": "binanceusdm", "market_type": "futures"})
+    assert unreadable_snapshot(other, AdapterError(Reason.AUTH, "x"), 0).quote_currency == "USDT"
 
 
 def test_a_position_whose_contract_has_no_ticker_fails_the_snapshot_naming_it():

@@ -272,6 +272,8 @@ def test_previews_answer_what_the_action_then_answers_and_change_nothing(tmp_pat
             p, d = await both("lock", {"scope": "global", "reason": "drill", "mode": "reducing", "ttl_s": 600})
             assert p["allowed"] and p["reason"] == d["reason"] and d["done"]
             assert (p["lock_before"], p["lock_after"]) == ("active", "reducing")
+            # in the words ksctl says it (killswitch/holds.py): active is trading allowed, never "active"
+            assert p["lock_text"] == "Lock binding global: trading allowed now, reducing after.", p["lock_text"]
             audit, lock = len(w.store.audit_rows()), w.desk.lock_document()
             # the reset: the caller's approval; alice's is the first of two, bob's releases
             # (bot-x is still silent: the preview says the stage latches again, and the reset confirms it)
@@ -291,6 +293,8 @@ def test_previews_answer_what_the_action_then_answers_and_change_nothing(tmp_pat
             assert p["reason"] == "PREVIEW: would reset (stage=1 approvers=alice,bob)", p
             assert d["reason"] == "MANUAL_RESET: stage=1 approvers=alice,bob" and d["done"]
             assert (p["lock_before"], p["lock_after"]) == ("halted", "reducing")  # global's operator lock stays
+            assert p["lock_text"] == (f"Lock binding {ACCOUNT}: halted now, reducing after, then halted again at "
+                                      "the next tick (a trigger still fires)."), p["lock_text"]
             audit, lock = len(w.store.audit_rows()), w.desk.lock_document()
             # a close: the orders the planner makes of the positions now, reduce-only
             st, p, _ = await api.post("/v1/preview/close", {"scope": ACCOUNT, "reason": "flat"})

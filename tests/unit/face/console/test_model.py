@@ -101,6 +101,36 @@ def test_an_account_read_only_through_its_failing_fetches_is_still_bound_by_its_
         "halted, via binanceusdm (portfolio-breaker stage 2)"
 
 
+def test_a_trading_windows_lock_has_no_stage_and_names_its_window_once():
+    """Issue 81: a window's lock (spec.lock_trading) read "stage -1" in the console, and its
+    window was said twice on a line: it is the policy's trading window's, said once, as
+    ``ksctl status`` says it."""
+    from killswitch.client import LockDocument
+    from killswitch.render.status import status_text
+    from killswitch.runner.lock.evaluation import WINDOW_STAGE
+
+    reason = "TRADING_WINDOW: policy=crash-ladder lock_trading reducing during fixing"
+    book = LockBook().apply(ACC, "reducing", now_ms=T0 - 60_000, policy="crash-ladder", stage=WINDOW_STAGE,
+                            reason=reason, ttl_ms=120_000, details={"window": "during fixing"})
+    window = {"policy": "crash-ladder", "what": "lock", "level": None, "window": "during fixing", "open": True,
+              "next_change_ms": T0 + 60_000, "text": "reducing lock until Mon 13:01 UTC (during fixing)"}
+    st = status(windows=(window,))
+    m = model(st, book)
+    page = text_of(render(m))
+    assert "stage -1" not in page, page
+    assert row(m, ACC)["lock"]["text"] == "reducing by policy crash-ladder's trading window (spec.lock_trading)"
+    held = next(lk for lk in m["locks"] if lk["scope"] == ACC)
+    assert held["origin"] == "policy crash-ladder's trading window (spec.lock_trading)", held
+    line = page[page.index("crash-ladder: reducing lock until"):]
+    line = line[:line.index("Mon 13:01 UTC") + 200]
+    assert line.count("(during fixing)") == 1, line
+    # ksctl status: the hold's line says the window once (in its reason), never a stage
+    [lock] = [x for x in status_text(st, decode(LockDocument, book.to_doc(T0))).splitlines()
+              if x.startswith(f"  LOCK {ACC}:")]
+    assert lock.count("during fixing") == 1 and "stage" not in lock, lock
+    assert "by policy crash-ladder's trading window (spec.lock_trading)" in lock, lock
+
+
 # --- coverage: armed, blind, unmatched (finding 2 and 1 in the console) ----------------------------------
 
 
@@ -128,8 +158,10 @@ def test_a_blind_scope_has_an_amber_cell_and_a_banner_saying_until_when():
     page = render(m)
     text = text_of(page)
     assert "1 POLICY BLIND" in text
+    # armed again at 13:11: it can fire by then, never "can fire again: not known" (issue 81)
     assert ("futures-book on binanceusdm/main: dd_15m, dd_1h: INSUFFICIENT_HISTORY: coverage=40% min=80%; "
-            "can fire again: not known; armed again at 13:11 UTC (in 11m)") in text, text
+            "armed again at 13:11 UTC (in 11m)") in text, text
+    assert "can fire again: not known" not in text, text
     assert re.search(r'<td class="cov-blind"><strong>BLIND</strong>: dd_15m, dd_1h: INSUFFICIENT_HISTORY', page)
     assert "while blind: no action" in text
     assert row(m, OTHER)["coverage"]["state"] == "armed" and '<span class="pill armed">armed</span>' in page
@@ -141,6 +173,7 @@ def test_a_blind_scope_says_what_it_does_meanwhile_and_when_its_end_is_unknown()
     m = model(status(coverage=(blind(until_ms=None, while_blind="lock_trading: reducing"),)))
     text = text_of(render(m))
     assert "armed again: not known" in text and "while blind: lock_trading: reducing" in text
+    assert text.count("can fire again: not known") == 2, text  # the banner's detail and the cell: nothing says it
 
 
 def test_an_unmatched_policy_is_a_red_row_and_banner_with_nothing_to_act_on():
