@@ -288,7 +288,7 @@ def test_status_renders_the_dataclass_as_json():
                                        "manual": True, "approvals": ["alice"], "approvals_needed": 2,
                                        "entered_ms": 123, "ack": None, "acks": [], "removed": None, "removed_ms": None,
                                        "leaves_ms": None, "quiet_s": None, "firing": False,
-                                       "own_lock_ended": None}]
+                                       "own_lock_ended": None, "continues": None}]
             assert body["data_age_s"] == {"binance/main": 1.5, "never": None}  # inf is not JSON
     run(main())
 
