@@ -3,8 +3,8 @@
 What it owns
     every engine account's wallet key and address, derived from its name (:func:`account_key`,
     :func:`account_address`: well-known test values, like the engine's API keys), and what the
-    REST face needs to check an L1 action's signature as the venue does: secp256k1 enough to
-    recover a signer from ``r``, ``s`` and ``v``, and the action's EIP-712 hash (the phantom
+    REST face needs to check an L1 action's signature as the venue does: a signer recovered from
+    ``r``, ``s`` and ``v`` (libsecp256k1 through coincurve), and the action's EIP-712 hash (the phantom
     agent of the action's msgpack hash, nonce and vault: :func:`action_digest`).
 
 What it must not do
@@ -36,9 +36,9 @@ def account_key(name: str) -> str:
 @functools.lru_cache(maxsize=256)
 def account_address(name: str) -> str:
     """The address (0x + 40 lowercase hex) of :func:`account_key`: what the account's reads name."""
-    pub = _mul(int(account_key(name), 16), _G)
-    assert pub is not None
-    return _address(pub)
+    from coincurve import PrivateKey
+
+    return _address(PrivateKey(bytes.fromhex(account_key(name)[2:])).public_key.format(compressed=False))
 
 
 def addresses(engine: Any) -> dict[str, str]:
@@ -48,36 +48,8 @@ def addresses(engine: Any) -> dict[str, str]:
 
 # --- secp256k1 and the venue's action hash: enough to recover a signer ------------------------------------------
 
-_P = 2 ** 256 - 2 ** 32 - 977
+# the curve's order: a derived key is below it
 _N = 0xFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFEBAAEDCE6AF48A03BBFD25E8CD0364141
-_G = (0x79BE667EF9DCBBAC55A06295CE870B07029BFCDB2DCE28D959F2815B16F81798,
-      0x483ADA7726A3C4655DA4FBFC0E1108A8FD17B448A68554199C47D08FFB10D4B8)
-Point = Optional[tuple[int, int]]
-
-
-def _add(a: Point, b: Point) -> Point:
-    if a is None:
-        return b
-    if b is None:
-        return a
-    if a[0] == b[0] and (a[1] + b[1]) % _P == 0:
-        return None
-    if a == b:
-        lam = 3 * a[0] * a[0] * pow(2 * a[1], -1, _P) % _P
-    else:
-        lam = (b[1] - a[1]) * pow(b[0] - a[0], -1, _P) % _P
-    x = (lam * lam - a[0] - b[0]) % _P
-    return x, (lam * (a[0] - x) - a[1]) % _P
-
-
-def _mul(k: int, pt: Point) -> Point:
-    out: Point = None
-    while k:
-        if k & 1:
-            out = _add(out, pt)
-        pt = _add(pt, pt)
-        k >>= 1
-    return out
 
 
 def _keccak(data: bytes) -> bytes:
@@ -86,24 +58,27 @@ def _keccak(data: bytes) -> bytes:
     return Exchange.hash(data, "keccak", "binary")
 
 
-def _address(pub: tuple[int, int]) -> str:
-    return "0x" + _keccak(pub[0].to_bytes(32, "big") + pub[1].to_bytes(32, "big"))[-20:].hex()
+def _address(public: bytes) -> str:
+    """The address of an uncompressed public key (0x04 + x + y)."""
+    return "0x" + _keccak(public[1:])[-20:].hex()
 
 
 def _recover(digest: bytes, r: int, s: int, v: int) -> Optional[str]:
-    """The address that signed ``digest`` with (r, s, v), or None for no valid signature."""
+    """The address that signed ``digest`` with (r, s, v), or None for no valid signature.
+
+    libsecp256k1's recovery through coincurve (a dependency of ccxt's): the curve arithmetic
+    written in Python took 35-70 ms an action, the simulator's one loop held that long for
+    every Hyperliquid order and cancel, which the bench read as the venue's slow cancel."""
+    from coincurve import PublicKey
+
     if not (0 < r < _N and 0 < s < _N) or v not in (27, 28, 0, 1):
         return None
-    y2 = (pow(r, 3, _P) + 7) % _P
-    y = pow(y2, (_P + 1) // 4, _P)
-    if y * y % _P != y2:
+    try:
+        public = PublicKey.from_signature_and_message(r.to_bytes(32, "big") + s.to_bytes(32, "big") + bytes([v % 27]),
+                                                      digest, hasher=None)
+    except Exception:  # noqa: BLE001 - coincurve's own errors (no point on the curve): no valid signature
         return None
-    if y % 2 != v % 27 % 2:
-        y = _P - y
-    z = int.from_bytes(digest, "big")
-    rinv = pow(r, -1, _N)
-    q = _add(_mul(-z * rinv % _N, _G), _mul(s * rinv % _N, (r, y)))
-    return _address(q) if q is not None else None
+    return _address(public.format(compressed=False))
 
 
 def _typehash(spec: str) -> bytes:
