@@ -341,11 +341,12 @@ class Desk(RequestAudits, FirmKillDesk):
         if self.sync is None:
             return said("policy drift", verdict.by, ChangeResult(False, "DRIFT_NOT_TRACKED: this runner was "
                                                                         "built without a policy sync"))
-        try:
-            await self.io(self.store.save_policy_drift, self.holder, verdict_doc(verdict), self.clock())
+        now = self.clock()
+        try:  # with the graph it is about: a runner of the store running it may take it up (sync/kept.py)
+            await self.io(self.store.save_policy_drift, self.holder, verdict_doc(verdict), now, self.sync.digest)
         except StoreError as e:
             return said("policy drift", verdict.by, ChangeResult(False, f"STATE_UNREACHABLE: {e}"))
-        self.sync.record(verdict)
+        self.sync.record(replace(verdict, posted_ms=now))
         return said("policy drift", verdict.by, ChangeResult(True, f"DRIFT_RECORDED: {verdict.state}"),
                     state=verdict.state, against=verdict.against)
 
