@@ -25,6 +25,12 @@ What it owns, as Alertmanager's ``silence`` package does for its model:
 - :func:`matcher_problem`: why a set of matchers is refused (``UNKNOWN_LABEL`` with close
   matches, ``SILENCE_TOO_BROAD`` when every matcher also matches the empty string, as
   Alertmanager refuses), given the label names the caller knows pages to carry.
+- The breadth of a silence, the one rule the runner's preview and its add, ``ksctl silence``
+  and the console read: :func:`spans_every_scope` when none of its matchers names a scope (a
+  label of :data:`SCOPE_NAMING`: ``severity="critical"`` alone holds back every critical page of
+  every policy on every scope), said in the words of :data:`EVERY_SCOPE`; such a silence is made
+  only when its author confirms it (:func:`every_scope_problem`: ``SILENCE_TOO_BROAD`` naming
+  the confirmation of each way in, :data:`EVERY_SCOPE_CONFIRM`).
 
 The labels a page carries are those of killswitch's events (:data:`PAGE_LABELS`), the labels of
 the policy's metadata, and ``receiver`` — the receiver of the route a page is about to go to.
@@ -36,7 +42,7 @@ runner's commands do), nor send or drop anything (the notification sink does).
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from typing import Any, Container, Iterable, Mapping, Optional
+from typing import Any, Collection, Container, Iterable, Mapping, Optional, Sequence
 
 from .events import RESET, STAGE_TRANSITION
 from .policy.matchers import (
@@ -56,6 +62,43 @@ from .policy.matchers import (
 
 # the ``expired_by`` of a silence that ended with the incident it was made from, at its ``updated_ms``
 INCIDENT_ENDED = "incident ended"
+
+# the labels that say which scope a page is about: its policy, its scope, what the scope is (a
+# venue, an account, a strategy, a symbol: killswitch.events.SCOPE_LABELS) and its incident (one
+# policy's scope). A silence none of whose matchers names one of them spans every scope.
+SCOPE_NAMING = ("policy", "scope", "venue", "account", "strategy", "symbol", "incident")
+EVERY_SCOPE = ("spans EVERY scope: none of its matchers names a policy, scope, venue, account, strategy, symbol "
+               "or incident, so it holds back the pages it matches of every policy on every scope")
+# how the author of such a silence says they mean it, in each way in
+EVERY_SCOPE_CONFIRM = ('ksctl silence add --every-scope, "every_scope": true in POST /v1/silences, or the '
+                       'console\'s "It spans every scope" box')
+
+
+def names_scope(m: LabelMatcher, known: Mapping[str, Collection[str]]) -> bool:
+    """Whether ``m`` keeps a silence to some scopes: on a label of :data:`SCOPE_NAMING`, an
+    ``=`` of a value, or an ``=~`` whose pattern matches neither a page without the label nor
+    every one of the ``known`` values of it (``policy=~".+"`` names none). ``!=`` and ``!~``
+    name none: they match every scope but one."""
+    if m.name not in SCOPE_NAMING or m.op not in ("=", "=~") or m.matches({}):
+        return False
+    values = known.get(m.name) or ()
+    return m.op == "=" or not values or not all(m.matches({m.name: v}) for v in values)
+
+
+def spans_every_scope(matchers: Sequence[LabelMatcher], known: Mapping[str, Collection[str]]) -> bool:
+    """Whether a silence of ``matchers`` holds back what it matches on every scope: none of them
+    names one (:func:`names_scope`; ``known``: the values the runner knows of each naming label)."""
+    return not any(names_scope(m, known) for m in matchers)
+
+
+def every_scope_problem(matchers: Sequence[LabelMatcher], confirmed: bool,
+                        known: Mapping[str, Collection[str]]) -> Optional[str]:
+    """``SILENCE_TOO_BROAD`` for a silence that spans every scope and whose author did not
+    confirm it (``confirmed``), naming how to; None otherwise."""
+    if confirmed or not spans_every_scope(matchers, known):
+        return None
+    return (f"SILENCE_TOO_BROAD: it {EVERY_SCOPE}; name one (policy=..., scope=..., account=...), or confirm that "
+            f"you mean every scope: {EVERY_SCOPE_CONFIRM}")
 
 
 @dataclass(frozen=True)
@@ -263,6 +306,7 @@ def own_words(author: str, comment: str) -> str:
     return text
 
 
-__all__ = ["INCIDENT_ENDED", "Acknowledgement", "LabelMatcher", "OPS", "OP_ORDER", "PAGE_LABELS", "Silence",
-           "SilenceError", "close_names", "holders", "label_name_text", "matcher_problem", "matcher_text", "own_words",
-           "parse_matcher", "parse_matchers", "quoted", "silencing", "sink_silences"]
+__all__ = ["EVERY_SCOPE", "EVERY_SCOPE_CONFIRM", "INCIDENT_ENDED", "SCOPE_NAMING", "Acknowledgement", "LabelMatcher",
+           "OPS", "OP_ORDER", "PAGE_LABELS", "Silence", "SilenceError", "close_names", "every_scope_problem", "holders",
+           "label_name_text", "matcher_problem", "matcher_text", "names_scope", "own_words", "parse_matcher",
+           "parse_matchers", "quoted", "silencing", "sink_silences", "spans_every_scope"]

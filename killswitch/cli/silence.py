@@ -20,7 +20,7 @@ from .common import EXIT_OK, SuggestingGroup, deprecated_argument, deprecated_op
 Examples:
   ksctl silence add --match policy=futures-book --match scope=binanceusdm/main \\
       --duration 2h --reason "flatten done, checking residuals"
-  ksctl silence add --match 'severity=~"warning|info"' --duration 30m --reason "feed maintenance"
+  ksctl silence add --match 'severity=~"warning|info"' --duration 30m --reason "feed maintenance" --every-scope
   ksctl silence add --match '{policy="futures-book", venue!~"okx|bybit"}' --duration 1h --reason "..."
   ksctl silence add --incident futures-book/binanceusdm/main/L3/e1 --duration 2h --reason "flatten done"
   ksctl silence add --match policy=futures-book --duration 1h --reason "..." --dry-run
@@ -34,11 +34,14 @@ Alertmanager's text: a value may be quoted ("a \\"b\\""), several go in one --ma
 labels of a page: event, severity, policy, scope, stage, level, venue, account, strategy,
 symbol, incident, owner, receiver and the policies' own labels. A value of policy, scope, venue,
 account or incident must be one the runner knows (did you mean ...?). add prints what the
-silence would hold back now ("affects 2 open incidents, 0 pages") before it sends; --dry-run
-stops there. A silence made from an incident (--incident) matches that incident alone and ends
-with it unless extended. A silenced page is recorded (audit row notification_silenced,
-killswitch_notifications_total{result="silenced"}), never sent; it pages again when the silence
-ends while the stage still holds.
+silence would hold back now ("affects 2 open incidents, 0 pages") and what its matchers match
+of the last day's pages (by event kind, from the audit trail's notification receipts) before it
+sends; --dry-run stops there. A silence whose matchers name no policy, scope, venue, account,
+strategy, symbol or incident spans every scope: the preview says so, and it is refused
+(SILENCE_TOO_BROAD) unless --every-scope confirms it. A silence made from an incident
+(--incident) matches that incident alone and ends with it unless extended. A silenced page is
+recorded (audit row notification_silenced, killswitch_notifications_total{result="silenced"}),
+never sent; it pages again when the silence ends while the stage still holds.
 """)
 def silence() -> None:
     """Silences: hold back the pages that match, for a while, with who and why."""
@@ -54,9 +57,11 @@ def silence() -> None:
 @click.option("--duration", required=True, help="How long, e.g. 2h (at most 30 days).")
 @click.option("--reason", "comment", default=None, help="Who handles what, and why: shown with the silence.")
 @deprecated_option("--comment", "--reason", "comment_old")
+@click.option("--every-scope", is_flag=True,
+              help="Confirm a silence whose matchers name no scope: it holds back what it matches on every scope.")
 @click.option("--dry-run", is_flag=True, help="Print what it would hold back now, and add nothing.")
 @output_option
-def add(api, token_env, matchers, incident, duration, comment, comment_old, dry_run, output) -> None:
+def add(api, token_env, matchers, incident, duration, comment, comment_old, every_scope, dry_run, output) -> None:
     """Silence the pages every --match matches; the author is your token's identity."""
     from ..render.silences import preview_json, preview_text
 
@@ -71,7 +76,7 @@ def add(api, token_env, matchers, incident, duration, comment, comment_old, dry_
     if dry_run:
         raise SystemExit(EXIT_OK)
     # a refused preview is sent all the same: the runner refuses the silence itself, and audits it
-    change(lambda: client.silence_add(list(matchers), seconds, comment, incident), output)
+    change(lambda: client.silence_add(list(matchers), seconds, comment, incident, every_scope), output)
 
 
 @silence.command("extend")

@@ -227,12 +227,15 @@ class RunnerClient(FirmCalls):
         return items_of(SilenceStatus, self._json("GET", "/v1/silences", auth=True), "silences")
 
     def silence_add(self, matchers: list[str], duration_s: float, comment: str,
-                    incident: Optional[str] = None) -> SilenceResult:
+                    incident: Optional[str] = None, every_scope: bool = False) -> SilenceResult:
         """``POST /v1/silences``: hold back the pages every matcher matches, as the token's
-        identity; made from ``incident``, it matches that incident alone and ends with it."""
+        identity; made from ``incident``, it matches that incident alone and ends with it;
+        ``every_scope``: its author confirms it spans every scope (it names none)."""
         body: dict = {"matchers": list(matchers), "duration_s": duration_s, "comment": comment}
         if incident is not None:
             body["incident"] = incident
+        if every_scope:
+            body["every_scope"] = True
         return decode(SilenceResult, self._json("POST", "/v1/silences", body, auth=True))
 
     def silence_preview(self, matchers: list[str], incident: Optional[str] = None) -> SilencePreview:

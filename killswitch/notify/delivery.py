@@ -39,6 +39,7 @@ from .causes import cause_of_result
 from .dispatch import Notification
 from .message import compose, failed_page, mode_of, possible_repeat
 from .queues import _bounded_append, _Job
+from .receipts import told_labels
 from .receivers import ResolvedReceiver, SendResult
 from .sink_hooks import SinkHooks
 
@@ -61,8 +62,8 @@ class Delivery(SinkHooks):
             self._maybe_handed.forget(n.dedup_key, n.new)
         job = _Job(n.tree, n.receiver, n.group_key, msg, n.severity, n.event_kinds, n.incidents, mode,
                    new=n.new, told=tuple(a.fp for a in n.alerts), resolved_fps=tuple(a.fp for a in n.resolved),
-                   round=n.round,
-                   resolved_only=n.resolved_only, dedup_key=n.dedup_key, cause=n.cause)
+                   round=n.round, resolved_only=n.resolved_only, dedup_key=n.dedup_key, cause=n.cause,
+                   labels=told_labels(n.told))
         self._queue_delivery(job)
 
     def _queue_delivery(self, job: _Job) -> None:
@@ -208,6 +209,6 @@ class Delivery(SinkHooks):
                           job.group_key, job.round, job.severity, job.resolved_only)
         self._queue_delivery(_Job(job.tree, fb, job.group_key, msg, "critical", job.event_kinds, job.incidents,
                                   job.mode, fallback_for=job.receiver, page=job.what(), dedup_key=job.dedup_key,
-                                  cause=job.cause, told=job.told, resolved_fps=job.resolved_fps))
+                                  cause=job.cause, told=job.told, resolved_fps=job.resolved_fps, labels=job.labels))
         self._start_deliveries()
         return True

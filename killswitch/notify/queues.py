@@ -65,6 +65,8 @@ class _Job:
     dedup_key: Optional[str] = None  # the notification's (a fallback carries the failed page's)
     cause: Optional[tuple[int, str]] = None  # the notification's (ms, source): its latency counts from it
     latency_ms: Optional[int] = None  # from its cause to the receiver's acceptance (set when handed)
+    # the labels of the alerts it tells (receipts.told_labels: distinct, bounded), for its receipt
+    labels: tuple[dict[str, str], ...] = ()
 
     def what(self) -> str:
         """What this notification is, for a log line: "critical page (stage_transition)"."""

@@ -9,7 +9,9 @@ it shares the sink's counters (:class:`~.sink_hooks.SinkHooks`).
   routes document, the group key, the event kinds and incidents the page told
   (:attr:`~.dispatch.Notification.told`: not the earlier alerts of its group), severity,
   attempt, result, elapsed time, mode and the fingerprints of the alerts it carried (``alerts``:
-  what a runner taking up the state marks notified, :mod:`.replay`) — never a URL. A delivery
+  what a runner taking up the state marks notified, :mod:`.replay`) and the labels of the alerts
+  it told (``labels``: distinct, at most :data:`MAX_RECEIPT_LABELS`; what a silence's preview
+  matches the last day's pages with) — never a URL. A delivery
   still running at shutdown leaves ``cancelled``; a dropped one ``dropped``, and the drops of a
   full queue a ``notification_dropped`` row. Before each attempt a ``notification_sending`` row
   (not a receipt: not counted, never in the page's way) marks a page a kill may cut off.
@@ -17,8 +19,8 @@ it shares the sink's counters (:class:`~.sink_hooks.SinkHooks`).
   its token: a deposed runner's receipt is refused, counted (``receipt_errors``) and said once
   (WARNING ``RECEIPTS_FENCED``, again after a receipt is written); the page stands, never sent again.
 - A page an active silence matches leaves a ``notification_silenced`` audit row (receiver,
-  routes document, group key, event kinds, incidents, severity, the silences' ids) and an INFO
-  line ``PAGE_SILENCED``.
+  routes document, group key, event kinds, incidents, severity, the silences' ids, the labels of
+  the alerts held back) and an INFO line ``PAGE_SILENCED``.
 - ``collect_metrics(registry)``, into the one ``/metrics`` registry:
   ``killswitch_notifications_total{receiver,result}`` (per notification, final outcome:
   delivered, partial, failed, dropped, cancelled, silenced),
@@ -43,10 +45,11 @@ Must not: raise (a delivered page is done, whatever became of its receipt), or w
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING, Optional
+from typing import TYPE_CHECKING, Iterable, Optional
 
 from ..metrics import Histogram, Registry, render_collected
 from ..state.store import FencedError
+from .alerts import Alert
 from .dispatch import Notification
 from .queues import _Job
 from .receivers import SendResult
@@ -56,6 +59,21 @@ if TYPE_CHECKING:  # pragma: no cover - annotations only
     from ..events import ReceiptWriter
 
 log = logging.getLogger("killswitch.notify")
+
+
+MAX_RECEIPT_LABELS = 50  # label sets a receipt keeps of the alerts it told (a group of more: the first)
+
+
+def told_labels(alerts: Iterable[Alert]) -> tuple[dict[str, str], ...]:
+    """The labels of ``alerts`` as a receipt keeps them: each distinct set once, in order, at
+    most :data:`MAX_RECEIPT_LABELS`."""
+    out: dict[tuple[tuple[str, str], ...], dict[str, str]] = {}
+    for a in alerts:
+        labels = {str(k): str(v) for k, v in a.labels.items()}
+        out.setdefault(tuple(sorted(labels.items())), labels)
+        if len(out) >= MAX_RECEIPT_LABELS:
+            break
+    return tuple(out.values())
 
 
 # seconds: resolving around the 5 s within which RTS 6 asks a page be handed over (1–10 s)
@@ -83,7 +101,8 @@ class Receipts(SinkHooks):
         self._audit("notification_silenced", {
             "receiver": n.receiver, "routes": n.tree, "group_key": n.group_key, "event_kinds": kinds,
             "incidents": incidents, "severity": n.silenced_severity, "silences": ids, "alerts": len(held),
-            "resolved": sum(1 for a in held if a.resolved_ms is not None), "result": "silenced"})
+            "resolved": sum(1 for a in held if a.resolved_ms is not None), "result": "silenced",
+            "labels": list(told_labels(held))})
         log.info("PAGE_SILENCED: %s page (%s) to %s/%s held back by silence %s%s", n.silenced_severity,
                  ", ".join(kinds), n.tree, n.receiver, ", ".join(ids),
                  f"; incidents {', '.join(incidents)}" if incidents else "")
@@ -106,7 +125,7 @@ class Receipts(SinkHooks):
                    "event_kinds": job.event_kinds, "incidents": job.incidents, "severity": job.severity,
                    "attempt": attempt, "attempts": self.options.attempts, "round": job.round,
                    "result": res.result, "final": final, "elapsed_ms": int(res.elapsed_s * 1000), "mode": job.mode,
-                   "resolved": job.resolved_only, "alerts": list(job.told)}
+                   "resolved": job.resolved_only, "alerts": list(job.told), "labels": list(job.labels)}
         if job.resolved_fps:  # the resolutions it told: not told again by a runner taking up the state
             payload["resolved_alerts"] = list(job.resolved_fps)
         if job.dedup_key is not None:

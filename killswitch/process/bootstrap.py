@@ -346,8 +346,8 @@ def build_runner_and_desk(graph: "DecisionGraph", adapters: "Mapping[str, Exchan
     from ..runner.sinks.entries import EntryOutbox
     from ..runner.sinks.fanout import SinkFanout
     from ..runner.storeio import StoreIO
+    from ..runner.sync.kept import recall_now
     from ..runner.sync.tracker import PolicySync
-    from ..runner.sync.values import VerdictError, stored_verdict
     from ..runner.tick.loop import Runner, wall_ms
     from ..runner.tick.parts import ReloadState, RunnerParts
     from ..runner.tick.persist import Persistence
@@ -362,7 +362,6 @@ def build_runner_and_desk(graph: "DecisionGraph", adapters: "Mapping[str, Exchan
     from ..runner.watch.enforcement import Enforcement
     from ..runner.watch.entry_watch import EntryWatch
     from ..runner.watch.limits_watch import LimitWatch
-    from ..state.store import StoreError
 
     clock = clock or wall_ms
     # the one way out to each account's venue (a runner built again over another's: its ports)
@@ -372,12 +371,9 @@ def build_runner_and_desk(graph: "DecisionGraph", adapters: "Mapping[str, Exchan
     reloads = ReloadState(policy_error, now, now if policy_error else None)
     # what runs per document against the newest sources handed (``sources``: what the start read)
     sync = PolicySync.at_start(graph.digest, graph.revision, sources, now, policy_error)
-    try:  # the checker's latest verdict about this runner, as it was before the restart
-        kept = store.policy_drift(holder)
-        if kept is not None:
-            sync.record(stored_verdict(kept))
-    except (StoreError, VerdictError):
-        pass  # none shown until the checker posts again: a verdict is a report, not state the book needs
+    # the checker's latest verdict about this runner, as it was before the restart: its own, else
+    # the latest posted to a runner of its store about the graph it runs (runner/sync/kept.py)
+    recall_now(sync, store, holder)
     fetches = FetchHealth()  # each account's run of failed snapshots, said once (FETCH_FAILING)
     streams = StreamWatch(venues, clock)  # the private streams' health, said once per change
     modes = ModeWatch(venues, clock)  # each account's position mode as its venue reads it

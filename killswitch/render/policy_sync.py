@@ -45,7 +45,12 @@ def verdict_line(v: DriftVerdict, now_ms: Optional[int]) -> str:
     docs = f" [{', '.join(v.documents[:5])}{', ...' if len(v.documents) > 5 else ''}]" if v.documents else ""
     ago = f"{seconds_text(max(0, now_ms - v.checked_ms) / 1000)} ago" if now_ms is not None else iso(v.checked_ms)
     detail = f": {v.detail}" if v.detail else ""
-    return f"drift: {words} against {v.against}{expects}{docs}{detail}; checked {ago} by {v.by}"
+    posted = ""
+    if v.posted_to is not None:  # taken up from the runner this one restarted or took over from
+        when = (f"{seconds_text(max(0, now_ms - v.posted_ms) / 1000)} ago" if now_ms is not None and v.posted_ms
+                is not None else iso(v.posted_ms) if v.posted_ms is not None else "before")
+        posted = f" (posted to {v.posted_to} {when}, before this runner started or took over)"
+    return f"drift: {words} against {v.against}{expects}{docs}{detail}; checked {ago} by {v.by}{posted}"
 
 
 def policy_sync_lines(ps: Optional[PolicySyncStatus], now_ms: Optional[int]) -> list[str]:

@@ -49,6 +49,10 @@ def preview_text(p: SilencePreview) -> str:
     if not p.ok:
         return p.reason
     lines = [f"{', '.join(p.matchers)}: {p.summary}"]
+    if p.past_text:
+        lines.append(f"  {p.past_text}")
+    if p.every_scope:
+        lines.append("  made only when its author confirms that it spans every scope (--every-scope)")
     lines += [f"  incident {i}" for i in p.incidents]
     lines += [f"  already held back: {x}" for x in p.already]
     lines += [(f"  page {h.severity} {h.event} {h.policy or ''} {h.scope or ''} to {h.receiver}".replace("  ", " ")

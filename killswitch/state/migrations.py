@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 from .audit_chain import GENESIS_HASH
 from .tables.audit_sink import AUDIT_SINK_TABLE
-from .tables.drift import POLICY_DRIFT_TABLE
+from .tables.drift import POLICY_DRIFT_DIGEST, POLICY_DRIFT_TABLE
 from .tables.overrides import OVERRIDE_TABLE
 from .tables.signins import SIGNIN_TABLES
 from .tables.silences import SILENCE_INCIDENT, SILENCE_LEVEL, SILENCE_SEEN, SILENCE_TABLES
@@ -187,4 +187,6 @@ MIGRATIONS: tuple[Migration, ...] = (
               AUDIT_SINK_TABLE),
     Migration(17, "the console's sessions signed out, and the subject each name signs in as (tables/signins.py)",
               SIGNIN_TABLES),
+    Migration(18, "the graph each policy drift verdict was about: another runner of the store takes it up "
+                  "(tables/drift.py)", POLICY_DRIFT_DIGEST),
 )

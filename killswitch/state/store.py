@@ -240,6 +240,18 @@ class StoredLock:
 
 
 @dataclass(frozen=True)
+class PostedDrift:
+    """A drift verdict as kept (``tables/drift.py``): the runner it was posted to (its holder
+    name), the verdict (JSON), when it was posted, and the digest of the graph that runner ran
+    then (None: kept before digests were)."""
+
+    holder: str
+    verdict: dict
+    posted_ms: int
+    digest: Optional[str] = None
+
+
+@dataclass(frozen=True)
 class Lease:
     holder: Optional[str]  # None: free
     expires_ms: int
@@ -437,11 +449,16 @@ class StateStore(Protocol):
         """Mark a stored request taken up, with its answer. Fenced; False if marked already."""
 
     # the policy drift verdicts posted about each runner (tables/drift.py)
-    def save_policy_drift(self, holder: str, verdict: dict, posted_ms: int) -> None:
-        """Keep ``verdict`` (a JSON object) as ``holder``'s latest. Unfenced: each replica keeps its own."""
+    def save_policy_drift(self, holder: str, verdict: dict, posted_ms: int, digest: Optional[str] = None) -> None:
+        """Keep ``verdict`` (a JSON object, about the graph of ``digest``) as ``holder``'s latest.
+        Unfenced: each replica keeps its own."""
 
     def policy_drift(self, holder: str) -> Optional[dict]:
         """``holder``'s latest verdict, or None."""
+
+    def posted_policy_drift(self, holder: str, digest: str) -> Optional[PostedDrift]:
+        """The verdict ``holder``, running the graph of ``digest``, shows: its own latest, else the
+        latest posted to another runner of this store about that graph; None."""
 
     # each audit sink's cursor in the chain (tables/audit_sink.py)
     def audit_sink_cursor(self, name: str) -> Optional[int]:

@@ -205,3 +205,40 @@ def test_a_silence_from_an_incident_is_previewed_tied_extended_and_flagged_idle(
     kinds = [(row.kind, bool(row.payload.get("refused")))
              for row in r.store.audit_rows(kinds=["silence_added", "silence_changed"])]
     assert kinds == [("silence_added", False), ("silence_added", True), ("silence_changed", False)], kinds
+
+
+def test_a_silence_that_spans_every_scope_is_previewed_so_and_made_only_once_its_box_is_ticked(live, browser, shot):
+    """Issue 81, medium 3: the dialog's preview says that a silence naming no scope spans every
+    scope and what its matchers match of the last day's pages; the "It spans every scope" box
+    shows then, typing other matchers clears it, and the silence is refused until it is ticked."""
+    r = live()
+    r.tick(1, beat=("bot-x",))
+    page = {"receiver": "pager", "event_kinds": ["lock_violation"], "severity": "critical", "final": True,
+            "labels": [{"event": "lock_violation", "severity": "critical", "scope": "okx/a", "account": "okx/a"}]}
+    r.store.audit("notification_delivered", r.clock() - 3_600_000, page)
+    open_console(browser, r.url)
+    sign_in(browser, ALICE, "alice")
+    _silence_dialog(browser, "#silences button[data-silence-open]")
+    box = browser.find_element("id", "s-matchers")
+    every = browser.find_element("id", "s-every-scope")
+    assert not browser.find_element("id", "s-every-scope-field").is_displayed()
+    box.send_keys('severity="critical"')
+    browser.find_element("id", "silence-preview").click()
+    wait(browser, lambda b: b.find_element("id", "s-every-scope-field").is_displayed(), "the box shows")
+    said = text_of(browser, "#silence-affects")
+    assert "it spans EVERY scope: none of its matchers names a policy, scope" in said, said
+    assert "in the last day its matchers match 1 page: 1 lock_violation" in said, said
+    shot("35-silence-every-scope", full=False)
+    answer = _send_silence(browser, comment="alice: pager noise")  # not ticked
+    assert answer.startswith("SILENCE_TOO_BROAD: it spans EVERY scope") and "It spans every scope" in answer, answer
+    assert r.desk.silences() == ()
+    every.click()
+    box.send_keys(" ")  # typing clears it: a confirmation is of the matchers previewed
+    assert not every.is_selected() and not browser.find_element("id", "s-every-scope-field").is_displayed()
+    browser.find_element("id", "silence-preview").click()
+    wait(browser, lambda b: b.find_element("id", "s-every-scope-field").is_displayed(), "the box shows again")
+    every.click()
+    answer = _send_silence(browser, comment="alice: pager noise")
+    assert answer.startswith("SILENCED: ") and "it spans EVERY scope" in answer, answer
+    [made] = r.desk.silences()
+    assert made.matchers == ('severity="critical"',)

@@ -142,14 +142,14 @@ def test_an_armed_instance_a_reload_removed_is_gone_from_every_view_and_stays_go
     before = shown(w)
     assert [s.stage for s in before["status"]] == [0] and len(before["coverage"]) == 1
     assert before["console"] and before["chart"] and before["names"]
-    assert w.desk.silence_preview(["policy=venue-guard", "scope=simtwo"]).ok
+    assert asyncio.run(w.desk.silence_preview(["policy=venue-guard", "scope=simtwo"])).ok
 
     reload(w)
     after = shown(w)
     assert after == {"status": [], "coverage": [], "console": [], "chart": False, "names": False}, after
     assert GONE not in w.parts.book.state.scopes and KEPT in w.parts.book.state.scopes
     # the silence dialog refuses it, naming the instance that is left
-    refused = w.desk.silence_preview(["policy=venue-guard", "scope=simtwo"])
+    refused = asyncio.run(w.desk.silence_preview(["policy=venue-guard", "scope=simtwo"]))
     assert not refused.ok and refused.reason.startswith("UNKNOWN_SCOPE: 'simtwo' is not a scope of policy "
                                                              "venue-guard"), refused.reason
     [row] = audited(w, "policy_reloaded")

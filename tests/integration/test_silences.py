@@ -77,6 +77,8 @@ def test_silence_and_ack_through_the_cli_the_api_and_a_restart(tmp_path):
         r = alice.invoke(cli, add + ["--match", "policy=crash-ladder", "--match", f"scope={SCOPE}"])
         assert r.exit_code == 0, r.output
         m = re.fullmatch(r'policy="crash-ladder", scope="simulated/sim-main": affects 1 open incident, 0 pages\n'
+                         r"  in the last day its matchers match 0 pages \(of 0 recorded in the audit trail's "
+                         r"notification receipts\)\n"
                          r'  incident crash-ladder/simulated/sim-main/L3/e3\n'
                          r'SILENCED: ([0-9a-f]{12}) policy="crash-ladder", scope="simulated/sim-main" until '
                          r'\S+Z by alice; affects 1 open incident, 0 pages; holds back: the pages of the 1 '

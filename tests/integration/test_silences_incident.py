@@ -62,6 +62,10 @@ OUTAGE_PAGE = {"event": "snapshot_failed", "scope": SCOPE, "severity": "warning"
                "account": SCOPE, "reason": "EXCHANGE_DOWN"}
 
 
+def _preview(desk, *args):
+    return asyncio.run(desk.silence_preview(*args))
+
+
 def halted(tmp_path, pages=()):
     runner, _, clock, store, _, desk = setup(tmp_path, sinks=[Pages(pages)])
     asyncio.run(started(runner, clock))
@@ -95,31 +99,31 @@ def test_each_value_is_resolved_against_what_the_runner_knows_with_close_matches
 def test_a_mistyped_severity_is_refused_before_it_silences_nothing(tmp_path):
     # the walk's slip (issue 65, walk 8 M1): "silence critical pages" typed severity=critcal
     runner, _, store, desk = halted(tmp_path, [(STAGE_PAGE, "pager")])
-    p = desk.silence_preview(["severity=critcal"])
+    p = _preview(desk, ["severity=critcal"])
     assert not p.ok and p.reason.startswith("UNKNOWN_SEVERITY: 'critcal' is not a severity a page carries; did you "
                                             "mean 'critical'?"), p.reason
     got = asyncio.run(desk.silence_add(["severity=critcal"], 3600, "on it", actor="alice"))
     assert not got.done and got.reason.startswith("UNKNOWN_SEVERITY") and desk.silences() == ()
     assert store.audit_rows(kinds=["silence_added"])[-1].payload["refused"].startswith("UNKNOWN_SEVERITY")
-    got = asyncio.run(desk.silence_add(["severity=critical"], 3600, "on it", actor="alice"))
-    assert got.done and "affects 1 open incident, 1 page;" in got.reason, got.reason
+    got = asyncio.run(desk.silence_add(["severity=critical"], 3600, "on it", actor="alice", every_scope=True))
+    assert got.done and "affects 1 open incident, 1 page; it spans EVERY scope" in got.reason, got.reason
 
 
 def test_a_strategy_or_symbol_typo_is_refused_and_a_known_one_that_holds_nothing_says_so(tmp_path):
     runner, _, store, desk = halted(tmp_path)
     assert asyncio.run(desk.dms_arm("momentum-bot", 60, actor="alice")).done  # a strategy the runner watches
-    p = desk.silence_preview(["strategy=momentum-bt"])
+    p = _preview(desk, ["strategy=momentum-bt"])
     assert not p.ok and p.reason.startswith("UNKNOWN_STRATEGY: 'momentum-bt' is not a strategy this runner knows; "
                                             "did you mean 'momentum-bot'?"), p.reason
-    p = desk.silence_preview(["symbol=ETH/USDT:USD"])
+    p = _preview(desk, ["symbol=ETH/USDT:USD"])
     assert not p.ok and p.reason.startswith("UNKNOWN_SYMBOL: 'ETH/USDT:USD'") and "'ETH/USDT:USDT'" in p.reason
     got = asyncio.run(desk.silence_add(["strategy=momentum-bt"], 600, "bot restarting", actor="alice"))
     assert not got.done and desk.silences() == ()
     assert store.audit_rows(kinds=["silence_added"])[-1].payload["refused"].startswith("UNKNOWN_STRATEGY")
     # the empty match: known names that hold back nothing now say so before they are made
-    p = desk.silence_preview(["strategy=momentum-bot"])
+    p = _preview(desk, ["strategy=momentum-bot"])
     assert p.ok and p.summary == "affects 0 open incidents, 0 pages"
-    p = desk.silence_preview(["symbol=SOL/USDT:USDT"])
+    p = _preview(desk, ["symbol=SOL/USDT:USDT"])
     assert p.ok and p.summary == "affects 0 open incidents, 0 pages"
     made = asyncio.run(desk.silence_add(["strategy=momentum-bot"], 600, "bot restarting", actor="alice"))
     later = "every page it matches from now on, a new incident's stage entry too"
@@ -134,15 +138,15 @@ def test_a_strategy_or_symbol_typo_is_refused_and_a_known_one_that_holds_nothing
 def test_a_preview_says_what_a_silence_would_hold_back_now(tmp_path):
     runner, _, _, desk = halted(tmp_path, pages=[(STAGE_PAGE, "pager"), (STAGE_PAGE, "desk-chat"),
                                            (OUTAGE_PAGE, "desk-chat")])
-    p = desk.silence_preview(["policy=crash-ladder", f"scope={SCOPE}"])
+    p = _preview(desk, ["policy=crash-ladder", f"scope={SCOPE}"])
     assert p.ok and p.incidents == (INCIDENT,) and p.summary == "affects 1 open incident, 2 pages"
     assert p.already == ()  # no other silence holds its pages back
     assert sorted(h.receiver for h in p.pages) == ["desk-chat", "pager"]
-    p = desk.silence_preview([f"scope={SCOPE}", "receiver=pager"])
+    p = _preview(desk, [f"scope={SCOPE}", "receiver=pager"])
     assert p.summary == "affects 1 open incident, 1 page"
-    p = desk.silence_preview(["severity=info"])
-    assert p.summary == "affects 0 open incidents, 0 pages"
-    p = desk.silence_preview(["venue=simulatd"])
+    p = _preview(desk, ["severity=info"])
+    assert p.summary.startswith("affects 0 open incidents, 0 pages; it spans EVERY scope") and p.every_scope
+    p = _preview(desk, ["venue=simulatd"])
     assert not p.ok and p.reason.startswith("UNKNOWN_VENUE")
     added = asyncio.run(desk.silence_add([f"scope={SCOPE}"], 600, "x", actor="alice"))
     assert added.reason.endswith("; affects 1 open incident, 3 pages; holds back: the pages of the 1 open incident "
@@ -223,7 +227,8 @@ def test_the_last_reset_approvals_preview_names_the_silences_that_outlive_the_in
     tied = asyncio.run(desk.silence_add([], 3600, "flatten done", actor="alice", incident=INCIDENT)).silence.id
     wide = asyncio.run(desk.silence_add(['policy="crash-ladder"', f'scope="{SCOPE}"'], 7200, "on it",
                                         actor="alice")).silence.id
-    other = asyncio.run(desk.silence_add(['event="snapshot_failed"'], 3600, "venue flaky", actor="alice")).silence.id
+    other = asyncio.run(desk.silence_add(['event="snapshot_failed"'], 3600, "venue flaky", actor="alice",
+                                         every_scope=True)).silence.id
     p = desk.preview_reset("crash-ladder", SCOPE, "alice")
     assert p.allowed, p.reason
     said = [e for e in p.effects if e.startswith("silence ")]
@@ -244,6 +249,8 @@ def test_the_cli_previews_adds_extends_edits_and_resets_with_expire_silences(tmp
         r = alice.invoke(cli, ["silence", "add", "--api", url, "--match", "policy=crash-ladder", "--duration", "1h",
                                "--reason", "x", "--dry-run"])
         assert r.exit_code == 0 and r.output == (f'policy="crash-ladder": affects 1 open incident, 0 pages\n'
+                                                 "  in the last day its matchers match 0 pages (of 0 recorded in "
+                                                 "the audit trail's notification receipts)\n"
                                                  f"  incident {INCIDENT}\n"), r.output
         assert desk.silences() == ()  # a dry run adds nothing
         r = alice.invoke(cli, ["silence", "add", "--api", url, "--match", "venue=simulatd", "--duration", "1h",
@@ -346,8 +353,9 @@ def test_a_preview_names_the_silence_that_already_holds_back_an_incidents_pages(
     silence would hold back, not that another silence held those pages back already."""
     runner, _, _, desk = halted(tmp_path)
     wide = asyncio.run(desk.silence_add([f"scope={SCOPE}"], 3600, "maintenance", actor="bob")).silence
-    asyncio.run(desk.silence_add(['event="snapshot_failed"'], 3600, "venue flaky", actor="alice"))  # not its pages
-    p = desk.silence_preview(["policy=crash-ladder"])
+    asyncio.run(desk.silence_add(['event="snapshot_failed"'], 3600, "venue flaky", actor="alice",
+                                         every_scope=True))  # not its pages
+    p = _preview(desk, ["policy=crash-ladder"])
     assert p.ok and p.incidents == (INCIDENT,), p
     end = re.escape(iso_ms(wide.ends_ms))
     [said] = p.already
@@ -368,7 +376,7 @@ def test_an_incident_silenced_again_with_the_same_matchers_is_refused_and_audite
         f"ALREADY_SILENCED: incident {INCIDENT}'s pages are held back by silence {sid} (alice, until "
         f"{iso_ms(first.silence.ends_ms)}, or when {INCIDENT} ends); extend it with ksctl silence extend "
         f"--silence {sid} --duration D"), again.reason
-    p = desk.silence_preview([], INCIDENT)
+    p = _preview(desk, [], INCIDENT)
     assert not p.ok and p.reason == again.reason
     [row] = [r for r in store.audit_rows(kinds=["silence_added"]) if r.payload.get("refused")]
     assert row.payload["by"] == "bob" and row.payload["refused"] == again.reason

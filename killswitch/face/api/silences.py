@@ -9,9 +9,14 @@
                                   Optional ``incident``: made from that open incident, it also
                                   matches it alone (an ``incident`` matcher) and ends with it
                                   unless extended. The reason ends with what it holds back now.
+                                  Optional ``every_scope`` (true): its author confirms a silence
+                                  whose matchers name no scope, which spans every scope
+                                  (refused ``SILENCE_TOO_BROAD`` without it).
     ``POST /v1/silences/preview`` 200 / 4xx :class:`killswitch.runner.silence.view.SilencePreview`; body ``matchers``
                                   (and ``incident``): what the silence would hold back now ("affects
-                                  2 open incidents, 0 pages"), or why it would be refused. Operator.
+                                  2 open incidents, 0 pages"), whether it spans every scope
+                                  (``every_scope``), what its matchers match of the last day's
+                                  pages (``past``, ``past_text``), or why it would be refused. Operator.
     ``POST /v1/silences/change``  200 / 4xx ``{"done", "reason", "silence"}``; body ``id`` and
                                   ``duration_s`` (extend: it then ends that long from now, and no
                                   longer with its incident) and/or ``comment`` (edit). Audited
@@ -73,11 +78,16 @@ class SilenceHandlers(ChangeHandlers):
 
     async def add(self, request: web.Request) -> web.Response:
         body = await self.body(request)
-        fields(body, ("duration_s", "comment"), ("matchers", "incident"))
+        fields(body, ("duration_s", "comment"), ("matchers", "incident", "every_scope"))
         texts, incident = _matchers(body)
         duration_s = seconds(body, "duration_s", MAX_SILENCE_S)
         comment = string_field(body, "comment", MAX_REASON, free_text=True)
-        extra = {"incident": incident} if incident is not None else {}
+        every_scope = body.get("every_scope", False)
+        if not isinstance(every_scope, bool):
+            raise bad(f'"every_scope" must be true or false, not {show(every_scope)}')
+        extra: dict[str, Any] = {"incident": incident} if incident is not None else {}
+        if every_scope:
+            extra["every_scope"] = True
         result = await self.call(self.view.silence_add, texts, duration_s, comment, actor=caller(request).name,
                                  **extra)
         return self._result(result, "silence_add")

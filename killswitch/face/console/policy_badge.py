@@ -1,7 +1,8 @@
 """The console's policy sync badges, beside the graph's digest and revision: whether the runner
 runs the newest sources it was handed (in sync / FILES NOT TAKEN UP with the reload's error /
 FILES CHANGED while a reload compiles), and the drift checker's latest verdict (in sync with
-``origin/main:policies/`` checked N min ago / BEHIND rev X / DIVERGED: documents / ...).
+``origin/main:policies/`` checked N min ago / BEHIND rev X / DIVERGED: documents / ...; one taken
+up from the runner this one restarted or took over from says so: posted to it, N min ago).
 
 What it owns: :func:`policy_badges` (the template's two badges from the status's
 ``policy_sync``; the standing problem when the verdict is not in sync is
@@ -67,7 +68,8 @@ def policy_badges(ps: Optional[PolicySyncStatus], when: Callable[[Optional[int]]
         verdict = {"state": v.state, "tone": TONES.get(v.state, "warn"),
                    "words": verdict_words(v.state, v.expected_revision, v.documents, v.against),
                    "detail": v.detail, "documents": list(v.documents), "by": v.by, "checked": when(v.checked_ms),
-                   "against": v.against}
+                   "against": v.against, "posted_to": v.posted_to,
+                   "posted": when(v.posted_ms) if v.posted_to is not None else None}
     return {"files": files, "verdict": verdict, "documents": len(ps.running.documents)}
 
 

@@ -246,8 +246,8 @@ class Desk(RequestAudits, FirmKillDesk):
     def preview_restore(self, scope: str, approver: str) -> ActionPreview:
         return self.operator_revokes.preview_restore(scope, approver)
 
-    def silence_preview(self, matchers: Sequence[str], incident: Optional[str] = None) -> SilencePreview:
-        return self.silencing.preview(matchers, incident)
+    async def silence_preview(self, matchers: Sequence[str], incident: Optional[str] = None) -> SilencePreview:
+        return await self.silencing.preview(matchers, incident)
 
     # --- changes (each in the turn; a shard routes its firm-wide ones to the firm) ---------------------
 
@@ -322,8 +322,9 @@ class Desk(RequestAudits, FirmKillDesk):
                     scope=scope)
 
     async def silence_add(self, matchers: Sequence[str], duration_s: float, comment: str, *,
-                          actor: str, incident: Optional[str] = None) -> SilenceResult:
-        return await self.silencing.add(matchers, duration_s, comment, actor=actor, incident=incident)
+                          actor: str, incident: Optional[str] = None, every_scope: bool = False) -> SilenceResult:
+        return await self.silencing.add(matchers, duration_s, comment, actor=actor, incident=incident,
+                                        every_scope=every_scope)
 
     async def silence_change(self, silence_id: str, duration_s: Optional[float], comment: Optional[str], *,
                              actor: str) -> SilenceResult:
@@ -340,11 +341,12 @@ class Desk(RequestAudits, FirmKillDesk):
         if self.sync is None:
             return said("policy drift", verdict.by, ChangeResult(False, "DRIFT_NOT_TRACKED: this runner was "
                                                                         "built without a policy sync"))
-        try:
-            await self.io(self.store.save_policy_drift, self.holder, verdict_doc(verdict), self.clock())
+        now = self.clock()
+        try:  # with the graph it is about: a runner of the store running it may take it up (sync/kept.py)
+            await self.io(self.store.save_policy_drift, self.holder, verdict_doc(verdict), now, self.sync.digest)
         except StoreError as e:
             return said("policy drift", verdict.by, ChangeResult(False, f"STATE_UNREACHABLE: {e}"))
-        self.sync.record(verdict)
+        self.sync.record(replace(verdict, posted_ms=now))
         return said("policy drift", verdict.by, ChangeResult(True, f"DRIFT_RECORDED: {verdict.state}"),
                     state=verdict.state, against=verdict.against)
 

@@ -17,7 +17,9 @@ What it owns:
   its literal text (``policy=~"bot-wach"``); ``!~`` and ``!=`` are never refused.
 - :func:`preview`: what the matchers hold back now, as Alertmanager shows a new silence's
   affected alerts: the open incidents whose pages they match, and the pages in force (the
-  notification sink's groups, each receiver) — "affects 2 open incidents, 0 pages".
+  notification sink's groups, each receiver) — "affects 2 open incidents, 0 pages" — and, when
+  none of them names a scope, that it spans every scope (:func:`killswitch.silences.spans_every_scope`,
+  over the names the runner knows: :func:`known_values`).
 - :func:`idle`: an active silence that names something (a scope, a policy, an incident...) and
   holds back no open incident's pages: it is flagged, with what keeps the open incidents on what
   it names out of it (the matcher none of their pages matches: ``but none matches
@@ -36,14 +38,13 @@ from ...compile.graph import StageNode
 from ...events import FAILED_LABEL, MANUAL_CLOSE, SENT_LABEL, SEVERITY, STAGE_TRANSITION, scope_labels
 from ...notify.dispatch import SEVERITY_RANK
 from ...policy.matchers import LabelMatcher
-from ...silences import Silence
+from ...silences import EVERY_SCOPE, SCOPE_NAMING, Silence, spans_every_scope
 from ..book.view import BookView
 from ..names import Catalog, Unknown, close_matches, near_names
 from .view import HeldPage, SilencePreview, summary
 
 # incident id -> (policy or None for a manual close, scope, level)
 Incidents = Mapping[str, tuple[Optional[str], str, int]]
-NAMING = ("policy", "scope", "venue", "account", "strategy", "symbol", "incident")
 # labels whose values are a closed set, the same on every runner: label -> (its values, code, what)
 CLOSED = {"severity": (tuple(SEVERITY_RANK), "UNKNOWN_SEVERITY", "a severity a page carries"),
           "event": (tuple(SEVERITY), "UNKNOWN_EVENT", "an event a page carries")}
@@ -193,6 +194,13 @@ def held_incidents(matchers: Sequence[LabelMatcher], book: BookView, catalog: Ca
     return out
 
 
+def known_values(catalog: Catalog, open_: Incidents) -> dict[str, frozenset[str]]:
+    """The values the runner knows of each label that names a scope (:data:`SCOPE_NAMING`)."""
+    return {"policy": catalog.policies, "scope": catalog.scopes(), "venue": catalog.venues,
+            "account": catalog.accounts, "strategy": catalog.strategies, "symbol": catalog.all_symbols,
+            "incident": frozenset(open_)}
+
+
 def preview(matchers: Sequence[LabelMatcher], book: BookView, catalog: Catalog, open_: Incidents,
             pages: Iterable[tuple[Mapping[str, str], str]]) -> SilencePreview:
     incidents = held_incidents(matchers, book, catalog, open_)
@@ -207,9 +215,10 @@ def preview(matchers: Sequence[LabelMatcher], book: BookView, catalog: Catalog, 
     for p in held:
         if p.failed:
             failed[p.receiver] = failed.get(p.receiver, 0) + 1
-    text = summary(len(incidents), len(held) - sent, sent, failed)
+    every = spans_every_scope(matchers, known_values(catalog, open_))
+    text = summary(len(incidents), len(held) - sent, sent, failed) + (f"; it {EVERY_SCOPE}" if every else "")
     return SilencePreview(True, f"PREVIEW: {text}", tuple(str(m) for m in matchers), tuple(incidents), tuple(held),
-                          text)
+                          text, every_scope=every)
 
 
 def idle(s: Silence, book: BookView, catalog: Catalog, open_: Incidents) -> Optional[str]:
@@ -219,7 +228,7 @@ def idle(s: Silence, book: BookView, catalog: Catalog, open_: Incidents) -> Opti
     incidents match scope="x" but none matches severity="info"``), or the rule of
     :meth:`Silence.holds` (their stage entries came after it was made, none a cooldown re-run of
     one it holds)."""
-    naming = [m for m in s.matchers if m.op == "=" and m.name in NAMING]
+    naming = [m for m in s.matchers if m.op == "=" and m.name in SCOPE_NAMING]
     if not naming or held_incidents(s.matchers, book, catalog, open_, s):
         return None
     named = ", ".join(str(m) for m in naming)

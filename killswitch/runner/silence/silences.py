@@ -26,7 +26,7 @@ from typing import Any, Awaitable, Callable, Container, Mapping, Optional, Seque
 from ...engine.stages import decision_id
 from ...events import RESET, SEVERITY, Event
 from ...policy.matchers import PAGE_LABELS, LabelMatcher, SilenceError, close_names, matcher_problem, parse_matchers
-from ...silences import INCIDENT_ENDED, Acknowledgement, Silence, own_words
+from ...silences import INCIDENT_ENDED, Acknowledgement, Silence, every_scope_problem, own_words
 from ...state.store import FencedError, StateStore
 from ..book.book import Book
 from ..book.view import BookView
@@ -36,7 +36,8 @@ from ..storeio import StoreIO
 from ..venue.shortfalls import manual_scope
 from ..view import AckStatus, SilenceResult, SilenceStatus
 from .acks import Acknowledgements
-from .check import Incidents, idle, page_labels, preview, value_problem
+from .check import Incidents, idle, known_values, page_labels, preview, value_problem
+from .history import past_text, read_past
 from .view import SilencePreview
 
 MAX_SILENCE_S = 30 * 86_400
@@ -145,9 +146,10 @@ class Silences(Acknowledgements):
         open_ = self.open_incidents()
         return tuple(s for s in self.book.silences if s.active(now, open_))
 
-    def preview(self, texts: Sequence[str], incident: Optional[str] = None) -> SilencePreview:
-        """What a silence of ``texts`` (made from ``incident``) would hold back now; refused as
-        :meth:`add` would refuse it (duration and comment aside)."""
+    async def preview(self, texts: Sequence[str], incident: Optional[str] = None) -> SilencePreview:
+        """What a silence of ``texts`` (made from ``incident``) would hold back now, whether it spans
+        every scope, what it matches of the last day's pages (:mod:`.history`); refused as :meth:`add`
+        would refuse it (duration, comment and the confirmation of one spanning every scope aside)."""
         matchers, why = self._problem(texts, 1.0, "preview", incident)
         if why is None and incident is not None:
             why = self._already(incident, matchers, self.clock(), self.open_incidents())
@@ -155,7 +157,9 @@ class Silences(Acknowledgements):
             return SilencePreview(False, why)
         open_, catalog = self.open_incidents(), self.catalog()
         p = preview(matchers, self.book, catalog, open_, self.pages())
-        return replace(p, already=held_already(self.book, catalog, open_, p.incidents, self.clock()))
+        past = await read_past(self.io, self.store, matchers, self.clock())
+        return replace(p, reason=f"{p.reason}; {past_text(past)}", past=past.shown, past_text=past_text(past),
+                       already=held_already(self.book, catalog, open_, p.incidents, self.clock()))
 
     def held_by_reset(self, policy: str, scope: str) -> tuple[str, ...]:
         """What a reset of ``policy`` on ``scope`` (its open incident) should say of the silences
@@ -203,8 +207,8 @@ class Silences(Acknowledgements):
 
     # --- changes ----------------------------------------------------------------------------------------
 
-    def _problem(self, texts: Sequence[str], duration_s: float, comment: str, incident: Optional[str] = None
-                 ) -> tuple[list[LabelMatcher], Optional[str]]:
+    def _problem(self, texts: Sequence[str], duration_s: float, comment: str, incident: Optional[str] = None,
+                 every_scope: bool = True) -> tuple[list[LabelMatcher], Optional[str]]:
         try:
             matchers = [m for t in texts for m in parse_matchers(t)]  # each: one matcher, or a {…} list
         except SilenceError as e:
@@ -217,7 +221,8 @@ class Silences(Acknowledgements):
                 return matchers, f"UNKNOWN_INCIDENT: {incident!r} is not an open incident{hint}"
             if not any(m.name == "incident" for m in matchers):  # it matches that incident's pages alone
                 matchers.append(LabelMatcher.make("incident", "=", incident))
-        why = matcher_problem(matchers, known_labels(self.book)) or value_problem(matchers, self.catalog(), open_)
+        why = matcher_problem(matchers, known_labels(self.book)) or value_problem(matchers, self.catalog(), open_) \
+            or every_scope_problem(matchers, every_scope, known_values(self.catalog(), open_))
         if why is not None:
             return matchers, why
         if not 0 < duration_s <= MAX_SILENCE_S:
@@ -227,14 +232,16 @@ class Silences(Acknowledgements):
         return matchers, None
 
     async def add(self, texts: Sequence[str], duration_s: float, comment: str, *, actor: str,
-                  incident: Optional[str] = None) -> SilenceResult:
+                  incident: Optional[str] = None, every_scope: bool = False) -> SilenceResult:
         """A silence of ``texts``; made from ``incident``, it also matches that incident alone and
-        ends with it unless extended."""
+        ends with it unless extended. One that spans every scope is made only when its author
+        confirms it (``every_scope``: audited with it)."""
         if (standby := self.lead.not_leader("silence")) is not None:
             return SilenceResult(False, standby)
         comment = own_words(actor, comment)
-        matchers, why = self._problem(texts, duration_s, comment, incident)
-        payload = {"matchers": list(texts), "duration_s": duration_s, "comment": comment, "by": actor}
+        matchers, why = self._problem(texts, duration_s, comment, incident, every_scope)
+        payload: dict[str, Any] = {"matchers": list(texts), "duration_s": duration_s, "comment": comment, "by": actor,
+                                   **({"every_scope": True} if every_scope else {})}
         if incident is not None:
             payload["incident"] = incident
         now = self.clock()

@@ -26,12 +26,25 @@ class HeldPage:
 
 
 @dataclass(frozen=True)
+class PastPages:
+    """The pages of one event kind of the last day that a silence's matchers match (each page to
+    each receiver: a delivery, a final failure, or one another silence held back)."""
+
+    event: str
+    pages: int
+
+
+@dataclass(frozen=True)
 class SilencePreview:
     """``ok``: the matchers would be taken (else ``reason`` says why, with close matches);
     ``incidents``: the open incidents whose pages they match; ``pages``: the pages in force they
-    would hold back now; ``summary``: "affects 2 open incidents, 0 pages"; ``already``: each of
-    those incidents whose pages another silence in force holds back already, naming it (id,
-    author, end)."""
+    would hold back now; ``summary``: "affects 2 open incidents, 0 pages" (and, for one that
+    spans every scope, that it does); ``already``: each of those incidents whose pages another
+    silence in force holds back already, naming it (id, author, end); ``every_scope``: none of
+    its matchers names a scope (:func:`killswitch.silences.spans_every_scope`): made only when
+    confirmed; ``past``: the pages of the last day its matchers match, by event kind, as the
+    notification receipts of the audit trail record them, and ``past_text`` the same in words
+    (or why they could not be read, or told)."""
 
     ok: bool
     reason: str
@@ -40,6 +53,9 @@ class SilencePreview:
     pages: tuple[HeldPage, ...] = ()
     summary: str = ""
     already: tuple[str, ...] = ()
+    every_scope: bool = False
+    past: tuple[PastPages, ...] = ()
+    past_text: str = ""
 
 
 def summary(incidents: int, pages: int, sent: int = 0, failed: Mapping[str, int] | None = None) -> str:

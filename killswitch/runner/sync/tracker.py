@@ -92,8 +92,23 @@ class PolicySync:
             self._since = now_ms
 
     def record(self, verdict: DriftVerdict) -> None:
-        """The checker's latest verdict (stored already, or read back from the store at start)."""
+        """The checker's latest verdict about this runner (stored already)."""
         self._verdict = verdict
+
+    def recall(self, verdict: DriftVerdict) -> None:
+        """A verdict read back from the store (a start, a takeover): this runner's own, or one
+        posted to another runner of its store about the graph it runs (``posted_to``), taken
+        unless this runner shows its own already or a later one."""
+        shown = self._verdict
+        if shown is not None and (shown.posted_to is None
+                                  or (shown.posted_ms or 0) >= (verdict.posted_ms or 0)):
+            return
+        self._verdict = verdict
+
+    @property
+    def digest(self) -> str:
+        """The digest of the graph that runs."""
+        return self._running.digest
 
     def status(self) -> PolicySyncStatus:
         in_sync = self._handed is None and self._error is None and not self._pending

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import PurePosixPath
 from typing import Any, Iterable, Optional, Sequence
 
@@ -54,7 +54,10 @@ class HandedPolicies:
 
 @dataclass(frozen=True)
 class DriftVerdict:
-    """A checker's verdict about this runner, as posted (``by``: the poster's identity)."""
+    """A checker's verdict about this runner, as posted (``by``: the poster's identity); when it
+    was posted (None: not said) and, for one taken up from the store that was posted to another
+    runner of the same store about the graph this one runs (a restart under another holder
+    name, a standby taking over), that runner's holder name (``posted_to``; None: to this one)."""
 
     state: str  # one of DRIFT_STATES
     against: str  # what it was compared with: "origin/main:policies/", a directory
@@ -63,6 +66,8 @@ class DriftVerdict:
     documents: tuple[str, ...]
     checked_ms: int
     by: str
+    posted_ms: Optional[int] = None
+    posted_to: Optional[str] = None
 
 
 @dataclass(frozen=True)
@@ -149,12 +154,13 @@ def verdict_of(doc: Any, by: str) -> DriftVerdict:
                         str(_text(doc, "detail", empty=True)), tuple(documents), int(checked), by)
 
 
-def stored_verdict(doc: Any) -> DriftVerdict:
-    """A verdict as :func:`verdict_doc` stored it (read back at start); :class:`VerdictError`
-    when the row is not one."""
+def stored_verdict(doc: Any, posted_ms: Optional[int] = None, posted_to: Optional[str] = None) -> DriftVerdict:
+    """A verdict as :func:`verdict_doc` stored it (read back at a start or a takeover), posted at
+    ``posted_ms`` (to ``posted_to``: another runner); :class:`VerdictError` when the row is not one."""
     if not isinstance(doc, dict) or not isinstance(doc.get("by"), str):
         raise VerdictError("by", "is missing from the stored verdict")
-    return verdict_of({k: v for k, v in doc.items() if k != "by"}, doc["by"])
+    v = verdict_of({k: v for k, v in doc.items() if k != "by"}, doc["by"])
+    return replace(v, posted_ms=posted_ms, posted_to=posted_to)
 
 
 def verdict_doc(v: DriftVerdict) -> dict:

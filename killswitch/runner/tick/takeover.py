@@ -7,7 +7,8 @@ refusals the journal holds that the saved ledger lacks; the stage transitions cu
 audit row, page or runbook; the revokes and restores cut off after their audit row; the instances
 the running graph no longer produces (engine/removed.py); the orders left open, saved but not
 paged; the last day's lock violations, for status and the console; the overrides of the limits
-as stored — and :func:`said_removed`,
+as stored; the drift verdict posted to the runner it takes over from (runner/sync/kept.py) —
+and :func:`said_removed`,
 the log line of a prune (a reload's too).
 
 Must not: run but at the first tick under a token (the tick's ``replans_checked``), or decide
@@ -20,6 +21,7 @@ import logging
 from typing import Any
 
 from ...events import Event
+from ..sync.kept import recall as recall_drift
 from ..venue.port import Venues
 from .parts import RunnerParts
 
@@ -59,6 +61,9 @@ class Takeover:
         events += await p.still_open.resume(now)  # orders left open, saved but not paged
         await p.enforcement.recall(now)  # the last day's lock violations, shown again by status
         await p.overrides.reload(if_stale=True)  # the limits' overrides as stored (a start, another's state)
+        if p.lead.took_from != p.lead.holder:  # (its own lease taken again: nothing was posted elsewhere)
+            # the drift verdict posted to the runner it takes over from, unless it shows its own
+            await recall_drift(p.sync, p.io, p.lead.store, p.lead.holder)
         return lost_refusals
 
 

@@ -192,12 +192,15 @@ class RunnerView(Protocol):
 
     async def silence_add(self, matchers: Sequence[str], duration_s: float, comment: str, *,
                           actor: str) -> SilenceResult:
-        """Silence the pages every matcher (``policy=futures-book``) matches for ``duration_s``."""
+        """Silence the pages every matcher (``policy=futures-book``) matches for ``duration_s``
+        (keywords: ``incident``, made from it; ``every_scope``, confirmed although it names no
+        scope: :func:`killswitch.silences.every_scope_problem`)."""
 
     async def silence_expire(self, silence_id: str, *, actor: str) -> SilenceResult: ...
 
-    def silence_preview(self, matchers: Sequence[str], incident: Optional[str] = None) -> Any:
-        """What a silence of ``matchers`` would hold back now (a :class:`..silence.view.SilencePreview`)."""
+    async def silence_preview(self, matchers: Sequence[str], incident: Optional[str] = None) -> Any:
+        """What a silence of ``matchers`` would hold back now, whether it spans every scope, and
+        what it matches of the last day's pages (a :class:`..silence.view.SilencePreview`)."""
 
     async def silence_change(self, silence_id: str, duration_s: Optional[float], comment: Optional[str], *,
                              actor: str) -> SilenceResult: ...

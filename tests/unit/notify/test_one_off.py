@@ -169,6 +169,7 @@ def test_a_page_already_sent_is_said_apart_in_a_silence_preview(tree):
     from killswitch.events import SENT_LABEL
     from killswitch.notify.dispatch import Placement
     from killswitch.notify.sink import NotifySink
+    from killswitch.runner.names import Catalog
     from killswitch.runner.silence.check import preview
 
     now = [0]
@@ -180,7 +181,7 @@ def test_a_page_already_sent_is_said_apart_in_a_silence_preview(tree):
     now[0] = 3 * 60_000  # three minutes after it went out
     pages = sink.pages_in_force()
     assert pages and all(SENT_LABEL in labels for labels, _ in pages)
-    p = preview((LabelMatcher.make("scope", "=", "okx/main"),), None, None, {}, pages)  # type: ignore[arg-type]
+    p = preview((LabelMatcher.make("scope", "=", "okx/main"),), None, Catalog(), {}, pages)  # type: ignore[arg-type]
     assert p.summary == ("affects 0 open incidents, 0 pages (2 sent already: it holds back only their reminders "
                          "and resolutions)"), p.summary
     assert all(h.sent for h in p.pages)
@@ -194,6 +195,7 @@ def test_a_page_whose_delivery_failed_is_not_sent_and_a_silence_preview_says_it_
     from killswitch.events import FAILED_LABEL, SENT_LABEL
     from killswitch.notify.dispatch import Placement
     from killswitch.notify.sink import NotifySink
+    from killswitch.runner.names import Catalog
     from killswitch.runner.silence.check import preview
 
     now = [0]
@@ -212,7 +214,7 @@ def test_a_page_whose_delivery_failed_is_not_sent_and_a_silence_preview_says_it_
     pages = sink.pages_in_force()
     assert sorted(r for _, r in pages) == ["chat", "pager"]
     assert all(FAILED_LABEL in labels and SENT_LABEL not in labels for labels, _ in pages), pages
-    p = preview((LabelMatcher.make("scope", "=", "okx/main"),), None, None, {}, pages)  # type: ignore[arg-type]
+    p = preview((LabelMatcher.make("scope", "=", "okx/main"),), None, Catalog(), {}, pages)  # type: ignore[arg-type]
     assert p.summary == ("affects 0 open incidents, 2 pages (1 failed page to chat would not be retried; "
                          "1 failed page to pager would not be retried)"), p.summary
     assert all(h.failed and not h.sent for h in p.pages)

@@ -3,7 +3,10 @@
 // now, before it is made), opened from an incident's card it is made from that incident (it
 // matches that incident alone and ends with it); "Extend or edit" of a silence (the same dialog:
 // a new end from now and/or a new comment -> POST /v1/silences/change), the Expire button of a
-// silence (POST /v1/silences/expire) and the "I have it" button of an incident (POST /v1/ack). The runner decides and answers with a reason
+// silence (POST /v1/silences/expire) and the "I have it" button of an incident (POST /v1/ack). A silence
+// whose matchers name no scope spans every scope: the preview says so (every_scope) and what its matchers
+// match of the last day's pages, and the "It spans every scope" box appears, which the person ticks to
+// mean it (every_scope: true); typing other matchers clears it. The runner decides and answers with a reason
 // code (UNKNOWN_LABEL with close matches, SILENCE_TOO_BROAD, ROLE_REQUIRED, ...), shown as it came: in the
 // dialog, or for a refused "I have it" or Expire in a note at the foot of the window. The token is
 // the one console.js keeps in this tab's sessionStorage, sent by dialogs.js only in the Authorization header.
@@ -50,6 +53,13 @@
     $("silence-send").textContent = changing ? "Save" : "Silence";
     $("silence-result").hidden = true;
     $("silence-affects").hidden = true;
+    everyScope(false);
+  }
+  // the box that confirms a silence spanning every scope: shown when the runner's preview says it
+  // does, cleared whenever it is hidden (a confirmation is of the matchers previewed)
+  function everyScope(shown) {
+    $("s-every-scope-field").hidden = !shown;
+    if (!shown) $("s-every-scope").checked = false;
   }
   function needToken() {
     if (sessionStorage.getItem(KEY) || document.body.dataset.signedIn === "true") return false;
@@ -127,11 +137,11 @@
   $("silence-refused-dismiss").addEventListener("click", () => refused(""));
   // what a silence would hold back now, before it is made ("affects 1 open incident, 2 pages"),
   // or why the runner would refuse it (a typo'd value with its close matches)
-  $("silence-preview").addEventListener("click", async () => {
-    const ms = matchers($("s-matchers").value);
-    if (!ms.length && !incident) { result("BAD_REQUEST: give at least one matcher, e.g. policy=futures-book", false); return; }
+  $("s-matchers").addEventListener("input", () => everyScope(false));
+  async function preview(ms) {
     const body = incident ? {matchers: ms, incident} : {matchers: ms};
     const {ok, doc, reason} = await call("/v1/silences/preview", body);
+    everyScope(!!(ok && doc && doc.ok && doc.every_scope));
     const p = $("silence-affects");
     const held = doc && Array.isArray(doc.incidents) && doc.incidents.length ? " (" + doc.incidents.join(", ") + ")" : "";
     // an incident whose pages another silence holds back already: that silence named (id, author, end)
@@ -140,7 +150,12 @@
     p.textContent = reason + (ok ? held + already : "");
     p.className = ok && doc && doc.ok ? "reason-code ok" : "reason-code error";
     p.hidden = false;
-    say(p.textContent);
+    return p.textContent;
+  }
+  $("silence-preview").addEventListener("click", async () => {
+    const ms = matchers($("s-matchers").value);
+    if (!ms.length && !incident) { result("BAD_REQUEST: give at least one matcher, e.g. policy=futures-book", false); return; }
+    say(await preview(ms));
   });
   $("silence-form").addEventListener("submit", async (e) => {
     e.preventDefault();
@@ -176,9 +191,12 @@
     try {
       const body = {matchers: ms, duration_s: duration, comment};
       if (incident) body.incident = incident;
+      if ($("s-every-scope").checked) body.every_scope = true;
       const r = await post("/v1/silences", body);
       result(r.reason, r.ok);
       say(r.reason);
+      // refused as too broad: the preview says whether it spans every scope (then the box shows)
+      if (!r.ok && r.reason.startsWith("SILENCE_TOO_BROAD") && !body.every_scope) await preview(ms);
     } finally {
       $("silence-send").disabled = false;
     }
