@@ -97,8 +97,8 @@ DATA = {
     # an id no override has: the refusal (UNKNOWN_OVERRIDE) is the data, and exits 1
     ("override", "approve"): Case(("--api", "{api}", "--override", "ovr-0123456789"), exits=1),
     ("override", "end"): Case(("--api", "{api}", "--override", "ovr-0123456789"), exits=1),
-    # the walk's runner is no shard of a firm: the preview's refusal is the data, and exits 1
-    ("kill",): Case(("--api", "{api}", "--firm", "--reason", "walk"), exits=1),
+    # the walk's runner is no shard: the kill is done on it (its preview is the data), unconfirmed: exit 2
+    ("kill",): Case(("--api", "{api}", "--firm", "--reason", "walk"), exits=2),
     # nothing is engaged on the walk's runner: the refusal is the data, and exits 1
     ("ack",): Case(("--api", "{api}", "--policy", "crash-ladder", "--scope", SCOPE, "--reason", "walk"), exits=1),
     # the walk's chain has no key and no anchor is given: consistent, UNVERIFIED (exit 4)
