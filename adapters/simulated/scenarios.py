@@ -14,7 +14,12 @@ Scenarios (elapsed time from the engine's start):
 * ``slow-bleed`` — BTC −3 %/h, ETH −4 %/h compounding, SOL flat: the longs bleed;
 * ``short-squeeze`` — SOL +35 % in three minutes after the first minute: the short bleeds;
 * ``hedged-shorts-bleed`` — everything grinds up (BTC +4 %/h, ETH +6 %/h, SOL +8 %/h): the
-  hedge account's short legs outweigh its longs and bleed.
+  hedge account's short legs outweigh its longs and bleed;
+* ``crash-while-blind`` — the README's futures-book story: BTC −15 %, ETH −20 % in two minutes
+  after the first minute, no rebound, SOL flat: ``sim-main`` loses over 10 % of its equity while
+  a runner started with the scenario is still blind (futures-book's ``dd_15m`` needs 12 minutes
+  of history); when its window is whole, the crash is in it (``ksctl demo --scenario
+  crash-while-blind``).
 
 ``wide_book(n, clock)`` is the calm scenario at the size of a real book instead: ``n`` markets
 (``C0USDT``…) with one position each, longs and shorts, in the one-way account ``sim-main``
@@ -81,6 +86,14 @@ def _flash(seed: int) -> dict[str, PricePath]:
     })
 
 
+def _crash_while_blind(seed: int) -> dict[str, PricePath]:
+    return _noisy(seed, {
+        "BTCUSDT": flash_crash(ENTRY["BTCUSDT"], drop=0.15, rebound=0.0),
+        "ETHUSDT": flash_crash(ENTRY["ETHUSDT"], drop=0.20, rebound=0.0),
+        "SOLUSDT": Flat(ENTRY["SOLUSDT"]),
+    })
+
+
 def _bleed(seed: int) -> dict[str, PricePath]:
     return _noisy(seed, {
         "BTCUSDT": slow_bleed(ENTRY["BTCUSDT"], rate_per_hour=-0.03),
@@ -113,6 +126,8 @@ SCENARIOS: dict[str, Scenario] = {
     "short-squeeze": Scenario("short-squeeze", "SOL +35% in three minutes after one; the short bleeds", _squeeze),
     "hedged-shorts-bleed": Scenario("hedged-shorts-bleed", "everything grinds up; the hedge account's net-short "
                                     "legs bleed", _hedged_shorts),
+    "crash-while-blind": Scenario("crash-while-blind", "BTC -15%, ETH -20% in two minutes after one, no rebound: "
+                                  "a crash while a runner just started is still blind", _crash_while_blind),
 }
 
 

@@ -3,12 +3,13 @@
 The runner plans a close (reduce-only, never larger than the position) from its last snapshots
 (less the fills journaled since; it says how old they are). ``ksctl close`` always asks for that
 plan first and prints it, order by order, with its total notional — and, on a dry-run runner,
-first of all that nothing will be sent. It sends the close only with ``--live``, or when the
-operator types the scope at the prompt on a terminal; with neither (a script, a pipe) it refuses
-and sends nothing (exit 2): a live close is never a default. ``--dry-run`` prints the plan and
-stops. A preview the runner calls ``INCOMPLETE`` (an account of the scope could not be read) is
-shown with that warning and may still be sent: an emergency close is needed most when a venue
-answers badly. ``--symbol`` closes only that symbol's positions in the scope.
+first of all that nothing will be sent. It sends the close only once the operator types the
+scope at the prompt on a terminal, or with ``--yes``; with neither (a script, a pipe) it refuses
+and sends nothing (exit 2): a live close is never a default (the rule of :mod:`.confirm`).
+``--live`` is kept for scripts and asks all the same. ``--dry-run`` prints the plan and stops. A
+preview the runner calls ``INCOMPLETE`` (an account of the scope could not be read) is shown with
+that warning and may still be sent: an emergency close is needed most when a venue answers badly.
+``--symbol`` closes only that symbol's positions in the scope.
 
 The close sent carries the preview's id and a maximum notional (``--max-notional``; by default
 the preview's notional plus the runner's slack): the runner refuses it (``PREVIEW_MISMATCH``,
@@ -22,8 +23,9 @@ is a terminal (nothing when it is not: logs and pipes stay clean).
 Thin: parse, call :class:`killswitch.client.RunnerClient`, render with :mod:`killswitch.render.closes`.
 Exit codes: 0 previewed (``--dry-run``) or queued (with ``--wait``: every order filled); 1 refused
 by the runner, not confirmed at the prompt, or with ``--wait`` an order that did not fill or a
-close still working at ``--wait-timeout``; 2 usage (no ``--live`` and no terminal to confirm on,
-``--live`` with ``--dry-run``, no token or one the runner does not know); 5 the runner unreachable.
+close still working at ``--wait-timeout``; 2 usage (no ``--yes`` and no terminal to confirm on,
+``--yes`` or ``--live`` with ``--dry-run``, no token or one the runner does not know); 5 the runner
+unreachable.
 """
 
 from __future__ import annotations
@@ -35,14 +37,14 @@ from typing import TYPE_CHECKING, NoReturn, Optional
 import click
 
 from .apiopts import api_option, refused as said_refused, runner_client, token_option, unreachable
-from .common import EXIT_FINDINGS, EXIT_OK, EXIT_USAGE, duration_s, output_option
+from .common import EXIT_FINDINGS, EXIT_OK, duration_s, output_option
+from .confirm import confirm
 
 if TYPE_CHECKING:
     from ..client import CloseProgress, RunnerClient
     from ..runner.view import CloseResult
 
 POLL_S = 0.5  # how often ``close --wait`` asks the runner
-PROMPT = "type the scope to confirm"
 
 
 def _tty(stream) -> bool:
@@ -54,10 +56,6 @@ def _tty(stream) -> bool:
 
 def _stderr_tty() -> bool:
     return _tty(sys.stderr)
-
-
-def _stdin_tty() -> bool:
-    return _tty(sys.stdin)
 
 
 class Progress:
@@ -83,23 +81,25 @@ class Progress:
 Examples:
   ksctl close --scope binanceusdm/main --reason "drill" --dry-run     # the plan, nothing sent
   ksctl close --scope binanceusdm/main --reason "flatten by hand"     # the plan, then: type the scope
-  ksctl close --scope binanceusdm/main --reason "flatten by hand" --live --wait
+  ksctl close --scope binanceusdm/main --reason "flatten by hand" --yes --wait    # a script
   ksctl close --scope binanceusdm/main --symbol BTC/USDT:USDT --reason "cut BTC" --max-notional 250000
   ksctl close --scope binanceusdm/main --symbol BTC/USDT:USDT --leg short --reason "cut the short hedge leg"
 The close is sent with the preview's id and a maximum notional: a plan that changed
 materially since the preview (new positions, larger ones, a higher notional) is refused.
-Without --live, a live close is sent only after the scope is typed at the prompt on a
-terminal; from a script or a pipe it is refused (exit 2) and nothing is sent.
+A live close is sent only after the scope is typed at the prompt on a terminal, or with
+--yes; from a script or a pipe without --yes it is refused (exit 2) and nothing is sent.
 Exit codes: 0 previewed, or queued (with --wait: every order filled); 1 refused by the
 runner, not confirmed, or with --wait an order that did not fill or a close still working
-at --wait-timeout; 2 usage (no --live and no terminal to confirm on).
+at --wait-timeout; 2 usage (no --yes and no terminal to confirm on).
 """)
 @api_option
 @token_option
 @click.option("--scope", required=True, help="The policy instance's scope, e.g. binanceusdm/main.")
 @click.option("--reason", required=True)
 @click.option("--dry-run", is_flag=True, help="Print the plan (the orders the close would send) and stop.")
-@click.option("--live", is_flag=True, help="Send the close after printing its plan, without asking.")
+@click.option("--yes", is_flag=True, help="Send the close after printing its plan, without asking (a script).")
+@click.option("--live", is_flag=True, help="Kept for scripts: a close is sent live once confirmed; it asks all the "
+                                           "same (--yes sends without asking).")
 @click.option("--symbol", default=None, help="Close only this symbol's positions in the scope, e.g. BTC/USDT:USDT.")
 @click.option("--leg", type=click.Choice(["long", "short"]), default=None,
               help="With --symbol on a hedge-mode account: close only this leg (default: both legs).")
@@ -108,14 +108,14 @@ at --wait-timeout; 2 usage (no --live and no terminal to confirm on).
 @click.option("--wait", is_flag=True, help="Follow the close until its orders settle (exit 1 if some did not fill).")
 @click.option("--wait-timeout", default="2m", show_default=True, help="Stop following after this long.")
 @output_option
-def close(api, token_env, scope, reason, dry_run, live, symbol, leg, max_notional, wait, wait_timeout,
+def close(api, token_env, scope, reason, dry_run, yes, live, symbol, leg, max_notional, wait, wait_timeout,
           output) -> None:
     """Emergency close of a scope through the runner's planner and journal: the plan first,
-    sent only with --live or the scope typed to confirm."""
+    sent only once the scope is typed to confirm, or with --yes."""
     from ..render.closes import close_json, close_plan_text
 
-    if dry_run and live:
-        raise click.UsageError("--dry-run only previews and --live sends: give one of them")
+    if dry_run and (yes or live):
+        raise click.UsageError(f"--dry-run only previews and {'--yes' if yes else '--live'} sends: give one of them")
     if leg is not None and symbol is None:
         raise click.UsageError("--leg closes one leg of one symbol: give --symbol too")
     if max_notional is not None and not max_notional >= 0:
@@ -123,25 +123,21 @@ def close(api, token_env, scope, reason, dry_run, live, symbol, leg, max_notiona
     timeout_s = duration_s(wait_timeout, "--wait-timeout")
     client = runner_client(api, token_env)
     preview = _preview(client, scope, symbol, reason, output, leg)
-    if output != "json" and not live:  # (with --live: the plan the close was queued with, below)
+    if output != "json" and not yes:  # (with --yes: the plan the close was queued with, below)
         click.echo(close_plan_text(scope, preview, live=False))
     if dry_run:
         if output == "json":
             click.echo(close_json(preview, None))
         raise SystemExit(EXIT_OK if preview.accepted else EXIT_FINDINGS)
-    if not live:
-        if not _stdin_tty():
-            _nothing_sent(preview, "ksctl close: nothing was sent: a live close needs --live, or the scope typed at "
-                                   "the prompt on a terminal", output, EXIT_USAGE)
-        typed = _ask(scope, preview.mode == "dry-run")
-        if typed != scope:
-            _nothing_sent(preview, f"ksctl close: not confirmed ({typed!r} is not {scope!r}); nothing was sent",
-                          output, EXIT_FINDINGS)
+    what = "a close the DRY-RUN runner will only plan (nothing is sent)" if preview.mode == "dry-run" \
+        else "a LIVE close"
+    confirm("close", "a live close", yes=yes, prompt=f"type the scope to confirm ({scope}) for {what}", word=scope,
+            refused=lambda why, code: _nothing_sent(preview, why, output, code))
     cap = max_notional if max_notional is not None else preview.max_notional
     sent = _send(client, scope, reason, preview, output, symbol=symbol, preview_id=preview.preview_id,
                  max_notional=cap if preview.preview_id else None, leg=leg)
     if output != "json":
-        if live:
+        if yes:
             click.echo(close_plan_text(scope, sent, live=True))
         click.echo(sent.reason)
     settled = None
@@ -151,16 +147,6 @@ def close(api, token_env, scope, reason, dry_run, live, symbol, leg, max_notiona
     if output == "json":
         click.echo(close_json(preview, sent, settled))
     raise SystemExit(code)
-
-
-def _ask(scope: str, runner_dry_run: bool = False) -> str:
-    """What the operator typed at the prompt (on stderr, so stdout keeps only the result)."""
-    what = "a close the DRY-RUN runner will only plan (nothing is sent)" if runner_dry_run else "a LIVE close"
-    try:
-        return str(click.prompt(f"{PROMPT} ({scope}) for {what}", default="", show_default=False, err=True))
-    except click.Abort:  # end of input, or ^C
-        click.echo("", err=True)
-        return ""
 
 
 def _nothing_sent(preview: "CloseResult", why: str, output: str, code: int) -> NoReturn:

@@ -32,7 +32,8 @@ import json
 import click
 
 from .apiopts import api_option, change, read, runner_client, token_option
-from .common import EXIT_FINDINGS, EXIT_USAGE, output_option
+from .common import EXIT_FINDINGS, output_option
+from .confirm import confirm
 
 
 @click.command(epilog="""\b
@@ -68,20 +69,7 @@ def kill(api, token_env, firm, reason, release, yes, output) -> None:
         click.echo(preview_text(preview))
     if not preview.get("allowed") or not preview.get("preview_id"):
         raise SystemExit(EXIT_FINDINGS)
-    if not yes:
-        from .revoke import _stdin_tty
-
-        if not _stdin_tty():
-            click.echo("ksctl kill: KILL_UNCONFIRMED: nothing was sent: a firm-wide kill needs --yes, or KILL typed "
-                       "at the prompt on a terminal", err=True)
-            raise SystemExit(EXIT_USAGE)
-        try:
-            typed = str(click.prompt("type KILL to kill trading across the firm", default="", show_default=False,
-                                     err=True))
-        except click.Abort:
-            typed = ""
-        if typed != "KILL":
-            click.echo(f"ksctl kill: not confirmed ({typed!r} is not 'KILL'); nothing was sent", err=True)
-            raise SystemExit(EXIT_FINDINGS)
+    confirm("kill", "a firm-wide kill", yes=yes, prompt="type KILL to kill trading across the firm", word="KILL",
+            word_name="KILL", code="KILL_UNCONFIRMED")
     preview_id = str(preview["preview_id"])
     change(lambda: client.firm_kill(reason, preview_id), output)

@@ -27,7 +27,7 @@ COMMANDS = {
     "plan": ("killswitch.cli.plan", "plan", "Preview what the policies would do, live or over a recording."),
     "status": ("killswitch.cli.ops", "status", "The running runner: stages, trading locks, resumptions, data ages."),
     "reset": ("killswitch.cli.ops", "reset", "Approve the reset of a latched stage."),
-    "close": ("killswitch.cli.close", "close", "Emergency close of a scope: its plan first, sent with --live."),
+    "close": ("killswitch.cli.close", "close", "Emergency close of a scope: its plan first, sent once confirmed."),
     "close-accept": ("killswitch.cli.close", "close_accept",
                      "Accept a close the venue refused: off the first screen, audited."),
     "heartbeat": ("killswitch.cli.ops", "heartbeat", "Tell the runner a bot is alive."),

@@ -32,7 +32,6 @@ from .apiopts import api_option, change, read, runner_client, sent, token_option
 from .common import (
     EXIT_FINDINGS,
     EXIT_OK,
-    EXIT_USAGE,
     SuggestingGroup,
     deprecated_argument,
     duration_s,
@@ -41,6 +40,7 @@ from .common import (
     spelled,
     state_option,
 )
+from .confirm import confirm
 
 if TYPE_CHECKING:  # pragma: no cover - annotations only
     from ..runner.view import ActionPreview
@@ -223,38 +223,20 @@ def _reset_preview(client, policy: str, scope: str, reason: str) -> "Optional[Ac
 
 def _confirm_reset(policy: str, scope: str) -> None:
     """Ask for the previewed reset to be confirmed by typing its scope, as ``ksctl revoke`` and
-    the console do. With no terminal to ask on, exit 2 (nothing sent); not confirmed, exit 1."""
-    from .close import _stdin_tty
-
-    if not _stdin_tty():
-        click.echo(f"ksctl reset: nothing was sent: a reset of {policy} {scope} needs --yes, or the scope typed at "
-                   "the prompt on a terminal", err=True)
-        raise SystemExit(EXIT_USAGE)
-    try:
-        typed = str(click.prompt(f"type the scope to confirm ({scope}) for this reset", default="",
-                                 show_default=False, err=True))
-    except click.Abort:
-        typed = ""
-    if typed != scope:
-        click.echo(f"ksctl reset: not confirmed ({typed!r} is not {scope!r}); nothing was sent", err=True)
-        raise SystemExit(EXIT_FINDINGS)
+    the console do (:mod:`.confirm`). With no terminal to ask on, exit 2 (nothing sent); not
+    confirmed, exit 1."""
+    confirm("reset", f"a reset of {policy} {scope}", yes=False, prompt=f"type the scope to confirm ({scope}) for "
+            "this reset", word=scope)
 
 
 def _confirm_relatch(policy: str, scope: str, relatch: "tuple[str, ...]", output: str) -> bool:
     """Show what a reset while a trigger fires leads to and ask; True once confirmed. With no
     terminal to ask on, exit 2 (RELATCH_UNCONFIRMED, nothing sent); not confirmed, exit 1."""
-    from .close import _stdin_tty
-
     for line in relatch:
         click.echo(f"reset {policy} {scope}: {line}", err=output == "json")
-    if not _stdin_tty():
-        click.echo(f"ksctl reset: RELATCH_UNCONFIRMED: nothing was sent: a reset of {policy} {scope} while its trigger "
-                   "still fires needs --yes, or a confirmation at the prompt on a terminal", err=True)
-        raise SystemExit(EXIT_USAGE)
-    if not click.confirm("reset anyway (the stage is entered again, a new incident with new pages)?", default=False,
-                         err=True):
-        click.echo("ksctl reset: not confirmed; nothing was sent", err=True)
-        raise SystemExit(EXIT_FINDINGS)
+    confirm("reset", f"a reset of {policy} {scope} while its trigger still fires", yes=False,
+            prompt="reset anyway (the stage is entered again, a new incident with new pages)?",
+            code="RELATCH_UNCONFIRMED")
     return True
 
 
@@ -282,8 +264,6 @@ def lock(api, token_env, scope, reason, ttl, mode, cancel, revert, yes, output) 
     A lock that weakens what binds the scope (reducing over an operator's halt) is previewed
     first: before -> after, and what changes; it is sent only with --yes or once confirmed at
     the prompt on a terminal. From a script without --yes it is refused (exit 2), nothing sent."""
-    from .close import _stdin_tty
-
     ttl_s = duration_s(ttl, "--ttl") if ttl is not None else None
     client = runner_client(api, token_env)
     if not yes:
@@ -295,13 +275,8 @@ def lock(api, token_env, scope, reason, ttl, mode, cancel, revert, yes, output) 
             unreachable(e)
         if weaker is not None:
             click.echo(weaker, err=output == "json")
-            if not _stdin_tty():
-                click.echo(f"ksctl lock: LOCK_DOWNGRADE: nothing was sent: weakening the lock on {scope} needs --yes, "
-                           "or a confirmation at the prompt on a terminal", err=True)
-                raise SystemExit(EXIT_USAGE)
-            if not click.confirm(f"weaken the lock on {scope} to {mode}?", default=False, err=True):
-                click.echo("ksctl lock: not confirmed; nothing was sent", err=True)
-                raise SystemExit(EXIT_FINDINGS)
+            confirm("lock", f"weakening the lock on {scope}", yes=False,
+                    prompt=f"weaken the lock on {scope} to {mode}?", code="LOCK_DOWNGRADE")
     change(lambda: client.lock(scope, reason, mode, ttl_s, cancel=cancel, revert_growth=revert), output)
 
 

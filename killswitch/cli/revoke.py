@@ -31,14 +31,14 @@ no terminal to confirm on, a token the runner does not know); 5 the runner unrea
 
 from __future__ import annotations
 
-import sys
 from typing import TYPE_CHECKING, Callable, Optional
 
 import click
 
 from ..render.ops import change_json
 from .apiopts import api_option, change, runner_client, token_option, unreachable
-from .common import EXIT_FINDINGS, EXIT_USAGE, output_option
+from .common import output_option
+from .confirm import confirm
 
 if TYPE_CHECKING:  # pragma: no cover - annotations only
     from ..runner.view import ActionPreview
@@ -78,21 +78,10 @@ def revoke(api, token_env, scope, reason, restore, approvals, yes, output) -> No
         if preview.allowed:
             click.echo(f"  its restore will need {approvals} distinct approver(s) (--approvals), each with "
                        f"ksctl revoke --scope {scope} --restore")
-    if not yes:
-        if output == "json":
-            click.echo(change_json(preview))
-        if not _stdin_tty():
-            click.echo("ksctl revoke: nothing was sent: a revoke needs --yes, or the scope typed at the prompt on a "
-                       "terminal", err=True)
-            raise SystemExit(EXIT_USAGE)
-        try:
-            typed = str(click.prompt(f"type the scope to confirm ({scope}) for a revoke of trading at the venue",
-                                     default="", show_default=False, err=True))
-        except click.Abort:
-            typed = ""
-        if typed != scope:
-            click.echo(f"ksctl revoke: not confirmed ({typed!r} is not {scope!r}); nothing was sent", err=True)
-            raise SystemExit(EXIT_FINDINGS)
+    if not yes and output == "json":
+        click.echo(change_json(preview))
+    confirm("revoke", "a revoke", yes=yes, prompt=f"type the scope to confirm ({scope}) for a revoke of trading at "
+            "the venue", word=scope)
     preview_id = preview.preview_id
     change(lambda: client.revoke(scope, reason, preview_id, approvals), output)
 
@@ -119,10 +108,3 @@ def _previewed(ask: "Callable[[], ActionPreview]") -> "Optional[ActionPreview]":
     except RunnerError:  # a role, a token, a rate: the change answers it, with its reason
         return None
     return p if p.allowed and (p.action != "revoke" or p.preview_id is not None) else None
-
-
-def _stdin_tty() -> bool:
-    try:
-        return bool(sys.stdin.isatty())
-    except (AttributeError, ValueError):
-        return False

@@ -1,7 +1,8 @@
 """Silences and acknowledgements in the console, in a real browser: an operator says "I have it"
-on a halted incident, silences its pages from the incident's card (a label typo first, refused
-with its close match), sees the silence with its author, comment and end, and expires it; a
-viewer sees them and the buttons refuse her, each with its reason in sight and nothing recorded.
+on a halted incident (with the reason its dialog asks for, as ksctl ack --reason), silences its
+pages from the incident's card (a label typo first, refused with its close match), sees the
+silence with its author, comment and end, and expires it; a viewer sees them and the buttons
+refuse her, each with its reason in sight and nothing recorded.
 Screenshots: 30-silence-dialog-refused, 31-incident-acknowledged-and-silenced,
 33-viewer-refused, 32-silence-expired."""
 
@@ -17,6 +18,24 @@ def _silence_dialog(browser: Any, css: str) -> None:
     click(browser, css)
     wait(browser, lambda b: b.execute_script("return document.getElementById('silence-dialog').open"),
          "the silence dialog opens")
+
+
+def _acknowledge(browser: Any, incident: str, reason: str) -> None:
+    """"I have it" on ``incident``: its dialog opened, ``reason`` typed (empty: none) and sent."""
+    click(browser, f'#incidents button[data-ack="{incident}"]')
+    wait(browser, lambda b: b.execute_script("return document.getElementById('ack-dialog').open"),
+         "the acknowledgement's dialog opens")
+    assert incident in text_of(browser, "#ack-what")
+    box = browser.find_element("id", "ack-reason")
+    box.clear()
+    if reason:
+        box.send_keys(reason)
+    browser.find_element("id", "ack-send").click()
+
+
+def _ack_refusal(browser: Any) -> str:
+    wait(browser, lambda b: b.find_element("id", "ack-result").is_displayed(), "the acknowledgement is refused")
+    return text_of(browser, "#ack-result")
 
 
 def _send_silence(browser: Any, *, matchers: str | None = None, duration: str = "2h", comment: str) -> str:
@@ -47,11 +66,18 @@ def test_an_operator_acknowledges_silences_and_expires_from_the_console(live, br
     wait(browser, lambda b: "Nobody has acknowledged it" in text_of(b, "#incidents"), "the incident is shown")
     assert "No silence: every page is sent." in text_of(browser, "#silences")
 
-    # "I have it"
-    click(browser, f'#incidents button[data-ack="{incident}"]')
-    wait(browser, lambda b: "Acknowledged by alice" in text_of(b, "#incidents"), "the acknowledgement is shown")
+    # "I have it": its dialog asks the reason, as ksctl ack --reason takes it; none is not sent
+    _acknowledge(browser, incident, "")
+    assert _ack_refusal(browser).startswith("BAD_REQUEST: say why in the reason")
     [guard] = [s for s in r.desk.status().scopes if s.policy == "bot-guard"]
-    assert guard.ack is not None and guard.ack.author == "alice"
+    assert guard.ack is None
+    browser.find_element("id", "ack-cancel").click()
+    _acknowledge(browser, incident, "restarting bot-x")
+    wait(browser, lambda b: "Acknowledged by alice" in text_of(b, "#incidents"), "the acknowledgement is shown")
+    assert not browser.execute_script("return document.getElementById('ack-dialog').open")
+    [guard] = [s for s in r.desk.status().scopes if s.policy == "bot-guard"]
+    assert guard.ack is not None and (guard.ack.author, guard.ack.comment) == ("alice", "restarting bot-x")
+    assert ": restarting bot-x." in text_of(browser, "#incidents"), text_of(browser, "#incidents")
 
     # silence its pages from the card: the matchers come filled in with its policy and scope
     _silence_dialog(browser, "#incidents button[data-silence-open]")
@@ -86,9 +112,10 @@ def test_an_operator_acknowledges_silences_and_expires_from_the_console(live, br
     shot("33-viewer-refused", full=False)
     wait(browser, lambda b: b.find_element("css selector", f'#silences button[data-silence-expire="{sid}"]')
          .is_enabled(), "the button is given back")
-    click(browser, f'#incidents button[data-ack="{incident}"]')
-    wait(browser, lambda b: "operator or approver" in text_of(b, "#silence-refused-reason"), "the ack is refused")
-    assert text_of(browser, "#silence-refused-reason").startswith("ROLE_REQUIRED: vera may not do this")
+    _acknowledge(browser, incident, "vera: me too")
+    wait(browser, lambda b: "operator or approver" in text_of(b, "#ack-result"), "the ack is refused")
+    assert text_of(browser, "#ack-result").startswith("ROLE_REQUIRED: vera may not do this")
+    browser.find_element("id", "ack-cancel").click()
     browser.find_element("id", "silence-refused-dismiss").click()
     assert not browser.find_element("id", "silence-refused").is_displayed()
     _silence_dialog(browser, "#silences button[data-silence-open]")
@@ -124,7 +151,7 @@ def test_a_silence_from_an_incident_is_previewed_tied_extended_and_flagged_idle(
     wait(browser, lambda b: "Nobody has acknowledged it" in text_of(b, "#incidents"), "the incident is shown")
 
     # two people have it: both are shown, each once, in the card and the strip
-    click(browser, f'#incidents button[data-ack="{incident}"]')
+    _acknowledge(browser, incident, "on it")
     wait(browser, lambda b: "Acknowledged by alice" in text_of(b, "#incidents"), "alice's ack")
     assert r.call(r.desk.acknowledge(incident, None, None, "bob: checking residuals", actor="bob")).done
     wait(browser, lambda b: "; bob at " in text_of(b, "#incidents"), "bob's ack beside alice's")

@@ -29,6 +29,24 @@ def test_demo_escalates_flattens_and_locks():
             "triggers soft, harder, hard") in text
 
 
+def test_demo_tells_the_crash_while_blind_story():
+    """The README's futures-book story: a crash at minute 1, the runner blind for 12 minutes (bots
+    held to reducing, nothing sent), then the flatten at once when the window is whole."""
+    exe = Path(sys.executable).with_name("ksctl")
+    out = subprocess.run([str(exe), "demo", "--scenario", "crash-while-blind"], cwd=ROOT, capture_output=True,
+                         text=True, timeout=120)
+    assert out.returncode == 0, out.stdout + out.stderr
+    text = out.stdout
+    assert "scenario crash-while-blind" in text
+    assert "2026-03-02T13:00:05Z  trading lock → reducing  WHILE_BLIND: policy=futures-book" in text
+    assert "2026-03-02T13:12:05Z  stage 0 → 3 flatten  ESCALATED: stage=0->3 triggers=hard" in text
+    assert "stage 0 → 1" not in text and "stage 1 → 2" not in text
+    assert "positions left: none" in text and "trading lock: halted" in text and "0 pending" in text
+    assert "runbook of stage 3 (flatten.md.j2)" in text and "runbook of stage 1" not in text
+    assert "RATE_LIMITED" not in text + out.stderr  # its 14 closes in one tick are not taken for a burst
+    assert text.rstrip().endswith("demo: ok")
+
+
 @pytest.mark.parametrize("venue", [v for v in sim_venues() if v != "binanceusdm"])  # (its story: above)
 def test_demo_runs_the_same_story_in_every_dialect_of_the_simulator(venue):
     """The real ccxt client of each venue against the simulator's face for it: the same ladder,

@@ -43,11 +43,11 @@ def test_close_one_symbol_with_the_preview_id_and_refused_above_max_notional(tmp
     cmd = CliRunner(env={"KS_API_TOKEN": TOKEN})
     with Served(tmp_path) as srv:
         args = ["close", "--api", srv.url, "--scope", SCOPE, "--reason", "cut btc", "--symbol", BTC]
-        r = cmd.invoke(cli, args + ["--live", "--max-notional", "1"])
+        r = cmd.invoke(cli, args + ["--yes", "--max-notional", "1"])
         assert r.exit_code == 1, (r.stdout, r.stderr)
         assert "OVER_MAX_NOTIONAL: the plan's notional is " in r.stdout and "nothing was sent" in r.stdout
         assert held(srv)["BTCUSDT"] == 5.0
-        r = cmd.invoke(cli, args + ["--live", "--wait"])
+        r = cmd.invoke(cli, args + ["--yes", "--wait"])
         assert r.exit_code == 0, (r.stdout, r.stderr)
         assert r.stdout.startswith(f"close {BTC} in {SCOPE}: queued with "), r.stdout
         orders = [x for x in r.stdout.splitlines() if x.startswith(("  sell ", "  buy "))]
@@ -70,7 +70,7 @@ def test_a_dry_run_runner_says_first_that_nothing_will_be_sent(tmp_path):
                          "planned and audited"), first
         assert second.startswith(f"close {SCOPE}: would send 3 order(s)")
         assert "  total notional ≈740," in r.stdout
-        r = cmd.invoke(cli, args + ["--live", "--wait"])
+        r = cmd.invoke(cli, args + ["--yes", "--wait"])
         assert r.exit_code == 0, (r.stdout, r.stderr)
         assert r.stdout.startswith("DRY RUN: this runner sends nothing to any venue"), r.stdout
         assert "\nQUEUED_DRY_RUN: nothing will be sent (this runner is a dry run)" in r.stdout
@@ -87,7 +87,7 @@ def test_close_names_one_leg_of_one_symbol_and_the_runner_checks_it(tmp_path):
         r = cmd.invoke(cli, base + ["--symbol", BTC, "--leg", "short", "--dry-run"])
         assert r.exit_code == 1, (r.stdout, r.stderr)
         assert f"UNKNOWN_LEG: {SCOPE} holds no short leg of {BTC}" in r.stdout and "it holds: long" in r.stdout
-        r = cmd.invoke(cli, base + ["--symbol", BTC, "--leg", "long", "--live", "--wait"])
+        r = cmd.invoke(cli, base + ["--symbol", BTC, "--leg", "long", "--yes", "--wait"])
         assert r.exit_code == 0, (r.stdout, r.stderr)
         assert f"QUEUED: close of the long leg of {BTC} in {SCOPE}" in r.stdout, r.stdout
         assert "BTCUSDT" not in held(srv)

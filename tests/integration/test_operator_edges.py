@@ -102,7 +102,7 @@ def test_a_refused_reset_exits_1_and_a_reset_says_the_trigger_still_fires(tmp_pa
         assert r.exit_code == 2 and "ksctl reset: nothing was sent: a reset of crash-ladder" in r.output, r.output
         assert r.output.startswith(f"PREVIEW reset crash-ladder {ACCOUNT}: would record approval 1/2"), r.output
         assert "\n  hard was firing at the last tick (" in r.output, r.output
-        monkeypatch.setattr("killswitch.cli.close._stdin_tty", lambda: True)
+        monkeypatch.setattr("killswitch.cli.confirm.stdin_tty", lambda: True)
         r = alice.invoke(cli, args, input="y\n")  # the scope is typed to confirm, as for a revoke
         assert r.exit_code == 1 and f"type the scope to confirm ({ACCOUNT})" in r.output, r.output
         assert "not confirmed ('y' is not" in r.output and "nothing was sent" in r.output, r.output
@@ -186,7 +186,7 @@ def test_operators_are_named_and_a_weaker_lock_asks_first(tmp_path, caplog):
         assert "WEAKER" not in r.output
 
         # a close names who asked for it: its progress and the incidents (the console's)
-        r = bob.invoke(cli, ["close", "--api", srv.url, "--scope", ACCOUNT, "--reason", "flatten", "--live"])
+        r = bob.invoke(cli, ["close", "--api", srv.url, "--scope", ACCOUNT, "--reason", "flatten", "--yes"])
         assert r.exit_code == 0, r.output
         [close] = [i for i in RunnerClient(srv.url, VERA).incidents() if i.kind == "manual_close"]
         assert close.requested_by == "bob"

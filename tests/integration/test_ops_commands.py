@@ -307,7 +307,7 @@ def test_close_wait_follows_the_close_until_its_orders_settle(tmp_path, monkeypa
     cmd = CliRunner(env={"KS_API_TOKEN": TOKEN})
     with Served(tmp_path) as srv:
         r = cmd.invoke(cli, ["close", "--api", srv.url, "--scope", "simulated/sim-main", "--reason", "drill", "--wait",
-                             "--live"])
+                             "--yes"])
         assert r.exit_code == 0, (r.stdout, r.stderr)
         assert r.stdout.startswith("close simulated/sim-main: queued with ")
         assert "\nQUEUED: close of simulated/sim-main" in r.stdout
@@ -318,11 +318,11 @@ def test_close_wait_follows_the_close_until_its_orders_settle(tmp_path, monkeypa
             assert r.stderr == ""
         assert not [p for p in srv.engine.positions("sim-main") if abs(p.amount) > 0], "the book is flat"
         r = cmd.invoke(cli, ["close", "--api", srv.url, "--scope", "simulated/sim-main", "--reason", "drill",
-                             "--wait", "--wait-timeout", "soon", "--live"])
+                             "--wait", "--wait-timeout", "soon", "--yes"])
         assert r.exit_code == 2
 
 
-def test_a_close_prints_its_plan_and_is_sent_only_with_live_or_the_scope_typed(tmp_path, monkeypatch):
+def test_a_close_prints_its_plan_and_is_sent_only_with_yes_or_the_scope_typed(tmp_path, monkeypatch):
     from killswitch.cli import close
 
     monkeypatch.setattr(close, "POLL_S", 0.02)
@@ -355,16 +355,17 @@ def test_a_close_prints_its_plan_and_is_sent_only_with_live_or_the_scope_typed(t
         assert len(doc["preview"]["plan"]) == doc["preview"]["orders"] == len(orders)
         assert all(o["reduce_only"] for o in doc["preview"]["plan"])
 
-        # no --live and no terminal: the plan, then a refusal; nothing sent
-        r = cmd.invoke(cli, args)
-        assert r.exit_code == 2 and r.stdout.startswith(f"close {scope}: would send "), r.output
-        assert "nothing was sent: a live close needs --live" in r.stderr
+        # no --yes and no terminal (--live or not): the plan, then a refusal; nothing sent
+        for live in ([], ["--live"]):
+            r = cmd.invoke(cli, args + live)
+            assert r.exit_code == 2 and r.stdout.startswith(f"close {scope}: would send "), r.output
+            assert "nothing was sent: a live close needs --yes" in r.stderr
         doc = json.loads(cmd.invoke(cli, args + ["-o", "json"]).stdout)
-        assert doc["sent"] is None and "needs --live" in doc["refused"]
-        assert cmd.invoke(cli, args + ["--live", "--dry-run"]).exit_code == 2
+        assert doc["sent"] is None and "needs --yes" in doc["refused"]
+        assert cmd.invoke(cli, args + ["--yes", "--dry-run"]).exit_code == 2
 
         # on a terminal: a typo of the scope sends nothing
-        monkeypatch.setattr(close, "_stdin_tty", lambda: True)
+        monkeypatch.setattr("killswitch.cli.confirm.stdin_tty", lambda: True)
         r = cmd.invoke(cli, args, input="simulated/SIM-MAIN\n")
         assert r.exit_code == 1, r.output
         assert "type the scope to confirm" in r.stderr

@@ -3,12 +3,13 @@
 // now, before it is made), opened from an incident's card it is made from that incident (it
 // matches that incident alone and ends with it); "Extend or edit" of a silence (the same dialog:
 // a new end from now and/or a new comment -> POST /v1/silences/change), the Expire button of a
-// silence (POST /v1/silences/expire) and the "I have it" button of an incident (POST /v1/ack). A silence
-// whose matchers name no scope spans every scope: the preview says so (every_scope) and what its matchers
-// match of the last day's pages, and the "It spans every scope" box appears, which the person ticks to
-// mean it (every_scope: true); typing other matchers clears it. The runner decides and answers with a reason
-// code (UNKNOWN_LABEL with close matches, SILENCE_TOO_BROAD, ROLE_REQUIRED, ...), shown as it came: in the
-// dialog, or for a refused "I have it" or Expire in a note at the foot of the window. The token is
+// silence (POST /v1/silences/expire) and the "I have it" dialog of an incident (its reason -> POST /v1/ack's
+// comment, as ksctl ack --reason sends it). A silence whose matchers name no scope spans every scope: the
+// preview says so (every_scope) and what its matchers match of the last day's pages, and the "It spans every
+// scope" box appears, which the person ticks to mean it (every_scope: true); typing other matchers clears it.
+// The runner decides and answers with a reason code (UNKNOWN_LABEL with close matches, SILENCE_TOO_BROAD,
+// ROLE_REQUIRED, ...), shown as it came: in the dialog, or for a refused Expire in a note at the foot of the
+// window. The token is
 // the one console.js keeps in this tab's sessionStorage, sent by dialogs.js only in the Authorization header.
 // Data from the runner is written with textContent only.
 "use strict";
@@ -16,7 +17,8 @@
   const KEY = "killswitch.console.token";
   const $ = (id) => document.getElementById(id);
   const dialog = $("silence-dialog");
-  if (!dialog) return;
+  const ackDialog = $("ack-dialog");
+  if (!dialog || !ackDialog) return;
 
   function say(text) {
     const a = $("announce");
@@ -32,6 +34,7 @@
   // what the dialog is for: a new silence (of ``incident`` when made from one), or a change of ``changing``
   let incident = "";
   let changing = null; // {id, comment}
+  let acking = ""; // the incident the "I have it" dialog acknowledges
   function mode(opts) {
     incident = opts.incident || "";
     changing = opts.changing || null;
@@ -82,7 +85,7 @@
   function matchers(text) {
     return (text.match(/\{(?:[^}"]|"(?:[^"\\]|\\.)*")*\}?|(?:[^\s"]+|"(?:[^"\\]|\\.)*")+/g) || []);
   }
-  // A refusal of "I have it" or Expire, in sight until dismissed or answered again: outside the
+  // A refusal of Expire, in sight until dismissed or answered again: outside the
   // view, which the refresh swaps (the dialog shows its own answers). Done is seen in the view.
   function refused(text) {
     $("silence-refused-reason").textContent = text;
@@ -130,10 +133,40 @@
     const ack = e.target.closest("button[data-ack]");
     if (ack) {
       if (needToken()) return;
-      await act(ack, "/v1/ack", {incident: ack.dataset.ack});
+      acking = ack.dataset.ack;
+      $("ack-what").textContent = "Acknowledge " + acking + ": shown with your identity and this reason on the "
+        + "incident, in ksctl status and its runbook. It does not stop the pages: silence them for that.";
+      $("ack-reason").value = "";
+      $("ack-result").hidden = true;
+      ackDialog.showModal();
+      $("ack-reason").focus();
     }
   });
   $("silence-cancel").addEventListener("click", () => dialog.close());
+  // "I have it": the incident the dialog is open on (acking), acknowledged with the reason typed
+  function ackResult(text) {
+    const p = $("ack-result");
+    p.textContent = text;
+    p.className = "reason-code error";
+    p.hidden = false;
+    say(text);
+  }
+  $("ack-cancel").addEventListener("click", () => ackDialog.close());
+  $("ack-form").addEventListener("submit", async (e) => {
+    e.preventDefault();
+    const comment = $("ack-reason").value.trim();
+    if (!comment) { ackResult("BAD_REQUEST: say why in the reason (what you are doing about it)"); return; }
+    $("ack-send").disabled = true;
+    try {
+      const r = await post("/v1/ack", {incident: acking, comment});
+      if (!r.ok) { ackResult(r.reason); return; }
+      ackDialog.close();
+      refused("");
+      say(r.reason);
+    } finally {
+      $("ack-send").disabled = false;
+    }
+  });
   $("silence-refused-dismiss").addEventListener("click", () => refused(""));
   // what a silence would hold back now, before it is made ("affects 1 open incident, 2 pages"),
   // or why the runner would refuse it (a typo'd value with its close matches)
