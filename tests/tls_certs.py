@@ -77,3 +77,23 @@ def serial_of(pem: bytes) -> int:
     """The serial number of a PEM or DER certificate (which one a server handed)."""
     cert = x509.load_pem_x509_certificate(pem) if pem.startswith(b"-----") else x509.load_der_x509_certificate(pem)
     return cert.serial_number
+
+
+def self_signed(where: Path, stem: str = "server") -> Issued:
+    """A server certificate for 127.0.0.1 and localhost that signs itself (no CA), written to
+    ``<dir>/<stem>.crt`` and ``.key``."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "killswitch")])
+    now = dt.datetime.now(dt.timezone.utc)
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(now - dt.timedelta(minutes=5)).not_valid_after(now + dt.timedelta(days=1))
+            .add_extension(x509.SubjectAlternativeName([x509.DNSName("localhost"),
+                                                        x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+                           critical=False)
+            .sign(key, hashes.SHA256()))
+    out = Issued(where / f"{stem}.crt", where / f"{stem}.key")
+    out.cert.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    out.key.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                          serialization.NoEncryption()))
+    return out

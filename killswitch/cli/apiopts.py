@@ -143,10 +143,13 @@ def runner_client(api: str, token_env: Optional[str] = None, *, required: bool =
 
 
 def unreachable(e: "RunnerUnreachable") -> NoReturn:
-    """Say which runner could not be reached, and exit 5 (EXIT_UNREACHABLE)."""
+    """Say which runner could not be reached (a certificate not trusted: with the CA to pass), and
+    exit 5 (EXIT_UNREACHABLE)."""
     from ..render.ops import unreachable_line
 
-    click.echo(unreachable_line(e), err=True)
+    ctx = click.get_current_context(silent=True)
+    ca_file = ctx.meta.get(_TLS_META, {}).get("ca_file") if ctx is not None else None
+    click.echo(unreachable_line(e, ca_file), err=True)
     raise SystemExit(EXIT_UNREACHABLE)
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import re
+import ssl
 from typing import Any, Optional
 
 _SHOWN_BODY = 200  # characters of a body that is not JSON kept for the error
@@ -35,12 +36,24 @@ class RunnerError(Exception):
         return f"{self.status} {self.reason}"
 
 
+# OpenSSL's verify codes (X509_V_ERR_*) of a chain that no CA the client holds signs: the issuer
+# not found (2, 20, 21), a self-signed certificate or chain (18, 19)
+_UNTRUSTED_CHAIN = frozenset({2, 18, 19, 20, 21})
+
+
 class RunnerUnreachable(RunnerError):
-    """No answer: refused, timed out, a name that does not resolve. ``detail`` says which."""
+    """No answer: refused, timed out, a name that does not resolve, a certificate not trusted.
+    ``detail`` says which."""
 
     def __init__(self, url: str, detail: Any):
         self.detail = detail
         super().__init__(None, "UNREACHABLE", f"cannot reach the runner at {url}: {detail}", url=url)
+
+    @property
+    def untrusted(self) -> bool:
+        """The runner's certificate is signed by no CA the client trusts (self-signed, or an
+        unknown CA); a name that does not match or an expired certificate is not this."""
+        return isinstance(self.detail, ssl.SSLCertVerificationError) and self.detail.verify_code in _UNTRUSTED_CHAIN
 
     def __str__(self) -> str:
         return self.reason

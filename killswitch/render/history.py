@@ -1,6 +1,6 @@
 """Render ``ksctl history``: the order journal (or a dry run's planned orders from the audit
-trail), each order with what the venue said when it refused it, then what verifying the audit
-chain found.
+trail), each order with what it filled, at what average price and notional, or what the venue
+said when it refused it, then what verifying the audit chain found.
 
 Formats values only: it must not read the store, print, or pick exit codes.
 """
@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING, Optional
 
+from ..figures import figure, money
 from .times import iso
 
 if TYPE_CHECKING:
@@ -25,12 +26,24 @@ def _planned_line(row: AuditRow) -> str:
 
 def _journal_line(r: JournalEntry) -> str:
     """One journaled order: when, its id, where, what (the hedge leg it closes, when it names
-    one), how it ended (and the venue's or the runner's reason code), and why it was sent (the
-    decision: a policy's stage entry, or an operator's close)."""
+    one), how it ended (what it filled, at what price; the venue's or the runner's reason code),
+    and why it was sent (the decision: a policy's stage entry, or an operator's close)."""
     leg = f" {r.position_side}" if (r.position_side or "").upper() in ("LONG", "SHORT") else ""  # as --planned says
     why = (f"  {r.reason_code}" if r.reason_code else "") + refused_text(r)  # and what the venue said
     return (f"{iso(r.created_ms)}  {r.client_order_id}  {r.venue}/{r.account} {r.symbol} {r.side}{leg} "
-            f"{r.amount:g}  {r.status or 'pending'}{why}  by {r.decision_id}")
+            f"{r.amount:g}  {status_text(r.status, r.filled, r.avg_price)}{why}  by {r.decision_id}")
+
+
+def status_text(status: Optional[str], filled: Optional[float], avg_price: Optional[float]) -> str:
+    """An order's status with what it filled: ``filled 0.5 at avg 52,611.6 (notional
+    26,305.80)``; ``canceled, 0.2 filled at avg ...`` for a part; the status alone when nothing
+    filled."""
+    status = status or "pending"
+    if not filled:
+        return status
+    price = (f" at avg {figure(avg_price)} (notional {money(abs(filled) * avg_price)})" if avg_price is not None
+             else " (no price reported)")
+    return f"filled {figure(filled)}{price}" if status == "filled" else f"{status}, {figure(filled)} filled{price}"
 
 
 def history_text(rows: list[JournalEntry], verification: AuditVerification, planned: Optional[list[AuditRow]] = None,

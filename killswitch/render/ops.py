@@ -68,8 +68,15 @@ def answer_json(e: RunnerError) -> str:
     return json.dumps(e.body, indent=1)
 
 
-def unreachable_line(e: RunnerUnreachable) -> str:
-    return f"ksctl: {e.reason}"
+def unreachable_line(e: RunnerUnreachable, ca_file: "str | None" = None) -> str:
+    """Why the runner could not be reached; for a certificate not trusted, what to pass (the CA
+    that signed it: ``--ca-file``, or the one given is not it)."""
+    if not e.untrusted:
+        return f"ksctl: {e.reason}"
+    hint = (f"the runner's certificate is not signed by the CA in --ca-file {ca_file}: pass the CA that signed it"
+            if ca_file else "the runner's certificate is not trusted: pass --ca-file FILE (or KS_API_CA_FILE=FILE), "
+                            "FILE the CA that signed it")
+    return f"ksctl: {e.reason}\nksctl: {hint}"
 
 
 def follow_failure_line(close_id: str, e: RunnerError) -> str:

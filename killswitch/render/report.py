@@ -16,7 +16,7 @@ from __future__ import annotations
 import json
 from typing import Optional
 
-from ..figures import figure, shortfall_text
+from ..figures import figure, money, shortfall_text
 from ..fills import revert_side
 from ..holds import OUT_OF_REACH
 from ..sources import revision_text
@@ -207,18 +207,26 @@ def _trail_lines(doc: dict) -> list[str]:
               f"{o['venue']}/{o['account']} | "
               f"{_c(o['symbol'])} | {o['side']} | {o['amount']:g} | {o['status']}"
               + (f" `{o['reason_code']}`" if o["reason_code"] else "")
-              + (f": {_c(o['detail'])}" if o.get("detail") else "") + f" | {_c(o['filled'])} |" for o in doc["orders"]]
+              + (f": {_c(o['detail'])}" if o.get("detail") else "") + f" | {_fill_cells(o)} |" for o in doc["orders"]]
     approvals = [f"| {a['at']}{_unverified(a)} | {_c(a['incident'])} | {_c(a['approver'])} | {_c(a['reason'])} | "
                  f"`{_c(a['result'])}` |" for a in doc["approvals"]]
     resets = [f"| {r['at']}{_unverified(r)} | {_c(r['policy'])} | {_c(r['scope'])} | {_c(r['level'])} | "
               f"{_c(r['approver'])} | {_c(r['reason'])} | `{_c(r['result'])}` |" for r in doc["resets"]]
     return (_table("Stage transitions", None, ("at", "policy", "scope", "from → to", "reason", "decision"), transitions)
             + _table("Orders", None, ("at", "client order id", "incident or decision", "account", "symbol", "side",
-                                      "amount", "status", "filled"), orders, empty="None journaled.")
+                                      "amount", "status", "filled", "avg price", "notional"), orders,
+                     empty="None journaled.")
             + _table("Reset approvals", "Approvals the runner recorded toward a manual reset; a refused attempt is "
                      "not one.", ("at", "incident", "approver", "reason", "result"), approvals)
             + _table("Reset attempts", "Every reset asked for, as audited, with the runner's answer.",
                      ("at", "policy", "scope", "level", "approver", "reason", "result"), resets))
+
+
+def _fill_cells(o: dict) -> str:
+    """An order's filled amount, its average fill price and their notional (``-`` where unknown)."""
+    filled, price = o.get("filled"), o.get("avg_price")
+    notional = abs(filled) * price if filled and price is not None else None
+    return f"{figure(filled)} | {figure(price) if filled else '-'} | {money(notional)}"
 
 
 def _table(title: str, intro: Optional[str], columns: tuple[str, ...], rows: list[str],

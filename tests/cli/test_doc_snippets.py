@@ -3,16 +3,18 @@
 - Every ```sh or ```console block of docs/*.md that calls ``ksctl`` (or ``.venv/bin/ksctl``) is
   run for real by :func:`test_the_runnable_snippets_run`, in order, in a sandbox that looks like
   the repository (its ``policies/``; a ``.venv/bin`` whose ``ksctl`` and ``python`` run this
-  tree's code) — unless the line above it says ``<!-- not-run: REASON -->``. What the snippets
-  write under ``/tmp/`` goes to the sandbox, and the ports they name are free ones; nothing else
-  of their text is changed. A snippet that starts ``ksctl run`` passes once the runner's console
-  answers (and the token the snippet made is let in); then the runner is stopped, unless the
-  next runnable snippet says ``<!-- with the runner above -->`` on the line above it: that one
-  is run (to its end, exit 0) while the runner still runs, and then it is stopped. The sandbox's
-  ``policies/`` are the repository's but for the example routes' fallback webhook
-  (``127.0.0.1:9099``), moved to a free port where a receiver takes every page: with nothing
-  there, each stop waited 5 s for the pages being retried (docs/console.md says what that
-  looks like; no snippet's run is about it).
+  tree's code, and the test extra's ``oidc-provider-mock``) — unless the line above it says
+  ``<!-- not-run: REASON -->``. What the snippets write under ``/tmp/`` goes to the sandbox, and
+  the ports they name are free ones; nothing else of their text is changed. A snippet that
+  starts ``ksctl run`` passes once the runner's console answers (and the token the snippet made
+  is let in; with ``--oidc-config``, the person its last line says to type signs in through the
+  provider the snippet started); then the runner is stopped, unless the next runnable snippet
+  says ``<!-- with the runner above -->`` on the line above it: that one is run (to its end,
+  exit 0) while the runner still runs, and then it is stopped. The sandbox's ``policies/`` are
+  the repository's but for the example routes' fallback webhook (``127.0.0.1:9099``), moved to
+  a free port where a receiver takes every page: with nothing there, each stop waited 5 s for
+  the pages being retried (docs/console.md says what that looks like; no snippet's run is about
+  it).
 - Every ``ksctl`` command of every snippet — run or not, and the ``$ ksctl`` lines of the plain
   transcripts — is parsed against ksctl's command tree: a command, an option or a choice that
   does not exist, or a spelling that is deprecated, fails.
@@ -47,7 +49,8 @@ FENCE = re.compile(r"^( *)```(\w*)\n(.*?)^\1```[ \t]*$", re.M | re.S)
 NOT_RUN = re.compile(r"^\s*<!-- not-run: (.+?) -->\s*$")
 WITH_RUNNER = re.compile(r"^\s*<!-- with the runner above -->\s*$")
 SHELL = ("sh", "console")
-PORTS = ("8080", "8099")  # the runner's API and the simulated exchange, as the snippets name them
+# the runner's API, the simulated exchange and the local OpenID provider, as the snippets name them
+PORTS = ("8080", "8099", "9400")
 
 
 @dataclass(frozen=True)
@@ -173,6 +176,17 @@ def test_a_shell_snippet_is_run_or_says_why_not():
     assert [s for s in shell_snippets() if s.not_run is None], "no snippet is run"
 
 
+def test_the_sign_in_is_shown_against_a_provider_run_locally():
+    """Issue 81: the docs named no OpenID provider to try the sign-in with. docs/console.md's
+    "Single sign-on" walks through the test extra's provider beside ``ksctl run --oidc-config``,
+    in a snippet that is run (the sign-in it ends with is done: :func:`_signs_in`)."""
+    runs = [s for s in shell_snippets() if s.not_run is None and s.path.name == "console.md"
+            and "oidc-provider-mock" in s.text and "--oidc-config" in s.text]
+    assert runs, "no runnable snippet of docs/console.md starts oidc-provider-mock and ksctl run --oidc-config"
+    config = re.search(r"^kind: OidcSignin\n(.*?)^YAML$", runs[0].text, re.M | re.S)
+    assert config and "issuer: http://127.0.0.1:9400" in config.group(1), runs[0].text
+
+
 # --- the commands the prose names --------------------------------------------------------------------------
 
 # a `ksctl ...` span of the prose; one followed by "(now `...`)" names an old spelling as old
@@ -231,6 +245,10 @@ def _sandbox(tmp: Path, fallback_port: int) -> Path:
     (home / "policies" / "routes.yaml").write_text(routes.replace("127.0.0.1:9099", f"127.0.0.1:{fallback_port}"))
     py = home / ".venv" / "bin" / "python"
     py.write_text(f'#!/bin/sh\nexec {sys.executable} "$@"\n')
+    # the test extra's OpenID provider (docs/console.md, "Single sign-on"), as make venv installs it
+    provider = Path(sys.executable).parent / "oidc-provider-mock"
+    if provider.exists():
+        (home / ".venv" / "bin" / "oidc-provider-mock").symlink_to(provider)
     ksctl = home / ".venv" / "bin" / "ksctl"
     ksctl.write_text(f'#!/bin/sh\n[ "$1" = run ] && echo $$ > "{tmp}/ksctl-run.pid"\n'
                      f'exec {sys.executable} -m killswitch.cli.main "$@"\n')
@@ -262,6 +280,17 @@ def _stop(pid: int) -> None:
             return
         time.sleep(0.1)
     os.kill(pid, signal.SIGKILL)
+
+
+def _signs_in(s: Snippet, base: str) -> None:
+    """The sign-in a snippet walks through (its last line: "type SUB"), through the provider it
+    started: the session is granted."""
+    from tests.signin_provider import sign_in
+
+    m = re.search(r"type (\w+)", s.text.strip().splitlines()[-1])
+    assert m, f"{s}: its last line names nobody to type at the provider"
+    session, landed = sign_in(base, m.group(1))
+    assert session and landed == base + "/", f"{s}: the sign-in as {m.group(1)} was refused: {landed}"
 
 
 def test_the_runnable_snippets_run(tmp_path):
@@ -310,6 +339,8 @@ def test_the_runnable_snippets_run(tmp_path):
                 base = f"http://127.0.0.1:{ports['8080']}"
                 assert _answers(base + "/v1/status", token) == 200, f"{s}: the snippet's token is not let in"
                 assert _answers(base + "/v1/status", "not-" + token) == 401
+                if "--oidc-config" in s.text:  # the person the snippet says to type signs in
+                    _signs_in(s, base)
                 if i + 1 < len(runnable) and runnable[i + 1].with_runner:
                     running = (int(pid_file.read_text()), proc)
                 else:

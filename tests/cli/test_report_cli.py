@@ -60,7 +60,8 @@ def write_trail(url: str, key: AuditKey | None = None) -> str:
         cid = f"ks-l3-{i}"
         store.journal_intent(fence, cid, L3, "binanceusdm", "main", symbol, "sell", None, 1.0, True,
                              json.dumps({"client_order_id": cid}), ts_ms=T0 + 5 * MIN)
-        store.journal_result(fence, cid, status, 1.0 if status == "filled" else 0.0, None, code, None,
+        store.journal_result(fence, cid, status, 1.0 if status == "filled" else 0.0,
+                             52_611.594000000005 if status == "filled" else None, code, None,
                              ts_ms=T0 + 5 * MIN + 100)
     transition(store, T0 + 5 * MIN, 1, 3, L3, "ESCALATED: stage=1->3 triggers=hard")
     receipt(store, T0 + 5 * MIN + 1_000, "notification_failed", "pager", [L3], final=False, result="timeout")

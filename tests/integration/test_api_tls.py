@@ -30,7 +30,7 @@ from killswitch.face.api.api import make_app
 from killswitch.face.api.identity import parse_tokens, token_digest
 from killswitch.face.api.thread import ApiThread
 from killswitch.face.api.tls.context import LiveTls
-from tests.tls_certs import Ca, serial_of
+from tests.tls_certs import Ca, self_signed, serial_of
 from tests.unit.face.api.test_api import TOKEN, FakeView
 
 BOUND_S = 10.0
@@ -242,3 +242,30 @@ def test_ksctl_talks_to_an_https_runner_with_its_ca_and_a_client_certificate(pki
                                    "--key-file", str(pki.nobody.key)])
     assert got.exit_code == 2 and "the key is not the certificate's" in got.output
     assert len(s.view.actors) == 2
+
+
+def test_ksctl_says_to_pass_the_ca_when_the_runner_s_certificate_is_not_trusted(pki, serve):
+    lock = ["lock", "--scope", "binanceusdm/main", "--reason", "drill", "--yes"]
+    env = {"KS_API_TOKEN": TOKEN, "KS_API_URL": "", "KS_API_CA_FILE": "", "KS_API_CERT_FILE": "", "KS_API_KEY_FILE": ""}
+    self_signed(pki.where)  # the runner's server.crt signs itself
+    s = serve()
+    got = CliRunner().invoke(cli, [*lock, "--api", s.url], env=env)
+    assert got.exit_code == 5, got.output
+    assert "CERTIFICATE_VERIFY_FAILED" in got.output  # the reason as it came, then what to do
+    assert ("the runner's certificate is not trusted: pass --ca-file FILE (or KS_API_CA_FILE=FILE), FILE the CA "
+            "that signed it") in got.output
+    # a CA given that did not sign it: that one is named
+    got = CliRunner().invoke(cli, [*lock, "--api", s.url], env=env | {"KS_API_CA_FILE": str(pki.other.path)})
+    assert got.exit_code == 5, got.output
+    assert (f"the runner's certificate is not signed by the CA in --ca-file {pki.other.path}: pass the CA that "
+            "signed it") in got.output
+    assert s.view.names() == []  # nothing reached the runner
+
+
+def test_an_unreachable_runner_that_is_no_certificate_matter_gets_no_ca_hint(pki, serve):
+    s = serve()
+    s.close()  # nobody listens there any more
+    got = CliRunner().invoke(cli, ["lock", "--scope", "binanceusdm/main", "--reason", "drill", "--yes",
+                                   "--api", s.url], env={"KS_API_TOKEN": TOKEN, "KS_API_CA_FILE": ""})
+    assert got.exit_code == 5, got.output
+    assert "cannot reach the runner" in got.output and "--ca-file" not in got.output

@@ -240,7 +240,7 @@ def test_a_killed_leaders_standby_takes_over_and_a_stopped_shard_is_not_seen(tmp
     try:
         pol, acc = _files(tmp_path, sim.port)
         runners["b-0"] = _run(tmp_path, pol, acc, pg_url, "desk-b", "b-0", api_b)
-        wait_for(lambda: "FIRM LEASE taken by b-0" in (tmp_path / "b-0.out").read_text()
+        wait_for(lambda: "FIRM LEASE taken by b-0" in (tmp_path / "b-0.err").read_text()  # at WARNING
                  or runners["b-0"].poll() is not None, 90, "b-0 to hold the firm lease")
         runners["a-0"] = _run(tmp_path, pol, acc, pg_url, "desk-a", "a-0", api_a0)
         wait_for(lambda: _armed(api_b) or any(r.poll() is not None for r in runners.values()), 90,
@@ -401,7 +401,7 @@ def test_a_stopped_shard_is_not_seen_at_the_firm_within_one_interval_of_its_stop
         for name in ("desk-a.yaml", "desk-b.yaml", "firm.yaml"):
             (pol / name).write_text((pol / name).read_text().replace("interval: 1s", "interval: 3s"))
         runners["a-0"] = _run(tmp_path, pol, acc, pg_url, "desk-a", "a-0", api_a)
-        wait_for(lambda: "FIRM LEASE taken by a-0" in (tmp_path / "a-0.out").read_text()
+        wait_for(lambda: "FIRM LEASE taken by a-0" in (tmp_path / "a-0.err").read_text()  # at WARNING
                  or runners["a-0"].poll() is not None, 90, "a-0 to hold the firm lease")
         runners["b-0"] = _run(tmp_path, pol, acc, pg_url, "desk-b", "b-0", api_b)
         wait_for(lambda: _armed(api_a) or any(r.poll() is not None for r in runners.values()), 90,

@@ -65,6 +65,7 @@ from ..view import ChangeResult, ResetResult
 from .apply import DirectiveApplier, Listener, firm_scope
 from .entries import FirmOutbox
 from .kill import kill_preview, kill_status, release_kill, send_kill, unlock_under_kill
+from .lease_log import FirmLeaseLog
 from .ports import ShardPorts
 from .publish import FactsPublisher
 from .resets import relatch_of, route_reset, take_resets
@@ -92,6 +93,7 @@ class FirmLink:
                                         wake=wake_now, spans_now=self._spans_now)
         self.listener: Optional[Listener] = None
         self.firm_token: Optional[int] = None  # the firm lease's token while this runner holds it
+        self.lease_log = FirmLeaseLog(holder)  # its changes said at WARNING, a flap counted
         self.state: Optional[State] = None
         self.blind = BlindReports()
         self.checked_token: Optional[int] = None
@@ -237,7 +239,7 @@ class FirmLink:
         token = await asyncio.to_thread(self.firm.acquire_lease, self.holder, self.ttl_ms, now)
         if token is None:
             if self.firm_token is not None:
-                self.echo(f"ksctl run: firm lease lost (token {self.firm_token})")
+                self.lease_log.lost(self.firm_token, now)
             self.firm_token = None
             return
         if token != self.firm_token:  # taken now: the firm's engine state as the last holder saved it
@@ -247,8 +249,7 @@ class FirmLink:
             self.resets_after = int(doc.get("resets_after") or 0) if doc and doc.get("engine") else \
                 await asyncio.to_thread(self.firm.last_directive_id)
             self.entries.take(doc if doc and doc.get("engine") else None)  # what the last holder owed
-            self.echo(f"ksctl run: FIRM LEASE taken by {self.holder} (token {token}): evaluating the firm-wide "
-                      f"policies {', '.join(p.name for p in self.graph.policies) or '-'}")
+            self.lease_log.taken(token, ", ".join(p.name for p in self.graph.policies) or "-", now)
         try:
             if token != self.firm_token:  # what the last holder owed: each row once, each event again
                 for e in await self.entries.resume(token, now):

@@ -22,7 +22,7 @@ What it owns: :class:`KillApplier`, which the directive applier (:mod:`.apply`) 
   the revoke it held restored with the two approvals the release carries.
 
 Its steps on a runner's own accounts are functions a runner of no shard's kill (:mod:`.local`)
-takes too: :func:`cancel_entries`, :func:`revoke_keys`, :func:`account_reports`.
+takes too: :func:`cancel_entries`, :func:`revoke_keys`, :func:`restore_keys`, :func:`account_reports`.
 
 And the operator's side, which any shard's API serves (the firm link hands itself): the kill's
 preview (:func:`kill_preview`: from the firm board and the Accounts document, with the id the
@@ -158,12 +158,8 @@ class KillApplier:
             refused = await self.ports.commands.firm_unlock(scope, KILL_HOLD, {
                 "directive": d.id, "kill": kill_id, "scope": scope, "approvers": approvers, "reason": reason})
             said.append(f"{scope}: " + (refused or f"UNLOCKED ({KILL_HOLD})"))
-            revokes = self.ports.revokes
-            if revokes is None or self.ports.dry_run:
-                continue
-            for approver in approvers:
-                if revokes.held(scope):
-                    said.append((await revokes.restore(scope, reason, approver=approver)).reason)
+            if (restored := await restore_keys(self.ports, scope, reason, approvers)) is not None:
+                said.append(restored)
         now = self.clock()
         await self._report(d, fence, [KillReport(kill_id, self.shard, k, released_ms=now, resting="released",
                                                  revoke="restored", ts_ms=now) for k in accounts])
@@ -219,6 +215,25 @@ async def revoke_keys(ports: ShardPorts, scopes: Sequence[str], reason: str, act
                                    actor=actor)
         said.append(got.reason)
     return "; ".join(said)
+
+
+async def restore_keys(ports: ShardPorts, scope: str, reason: str, approvers: Sequence[str]) -> Optional[str]:
+    """The revoke of ``scope`` a kill held, given the release's approvals in turn: one statement
+    of what came of it — the last answer (``RESTORED``, ``RESTORE_OWED``, ``RELEASED`` while
+    another hold keeps the keys revoked), or ``TRADING STILL REVOKED`` with why when the revoke
+    still holds after them —, never the approvals on the way (a first approval's "trading stays
+    revoked" beside the second's ``RESTORED``). None when no revoke of ``scope`` is held."""
+    revokes = ports.revokes
+    if revokes is None or ports.dry_run or not revokes.held(scope):
+        return None
+    last = None
+    for approver in approvers:
+        if not revokes.held(scope):
+            break
+        last = (await revokes.restore(scope, reason, approver=approver)).reason
+    if revokes.held(scope):
+        return f"TRADING STILL REVOKED on {scope}: {last or 'no approval given'}"
+    return last
 
 
 def account_reports(ports: ShardPorts, kill_id: int, shard: str, accounts: Sequence[str], locked: Optional[int],

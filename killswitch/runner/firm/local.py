@@ -36,7 +36,7 @@ from ...firm.kill import APPROVALS_NEEDED, DUPLICATE_APPROVER, KILL_HOLD, KILL_I
 from ...holds import KILL_RELEASE
 from ...state.store import FencedError
 from ..view import ChangeResult
-from .kill import account_reports, cancel_entries, kill_preview_id, revoke_keys
+from .kill import account_reports, cancel_entries, kill_preview_id, restore_keys, revoke_keys
 from .ports import ShardPorts
 
 LOCAL = "local"  # the kill's id on a runner of no shard: one at a time, its hold
@@ -155,9 +155,7 @@ class LocalKill:
         if refused:
             return ChangeResult(False, refused)
         said = [f"global: UNLOCKED ({KILL_HOLD})"]
-        revokes = ports.revokes
-        if revokes is not None and not ports.dry_run:
-            for who in approvers:  # the revoke the kill held for two: restored with both approvals
-                if revokes.held("global"):
-                    said.append((await revokes.restore("global", why, approver=who)).reason)
+        # the revoke the kill held for two: restored with both approvals, said as what came of it
+        if (restored := await restore_keys(ports, "global", why, approvers)) is not None:
+            said.append(restored)
         return ChangeResult(True, f"KILL_RELEASED: released by {','.join(approvers)}: " + "; ".join(said))
