@@ -82,8 +82,9 @@ class Cancels(KnownPositions):
         """Cancel open orders: ``order_ids`` if given, else every order of ``selector.symbols``
         (all symbols when empty), all of them or only entries (non-reduce-only). A whole symbol
         goes through ``cancel_all_orders`` when the venue has it; otherwise, and for entries,
-        one ``cancel_order`` per order. Per-order failures are reported, not raised; failing
-        to list the open orders raises."""
+        one cancel per order (ccxt's ``cancel_order``, or the venue's own request where its
+        dialect names one: :meth:`~.dialects.base.Dialect.cancel_one_request`). Per-order
+        failures are reported, not raised; failing to list the open orders raises."""
 
         self._orders_at = None  # the next snapshot lists the open orders again
         if selector.which not in ("all", "entries"):
@@ -187,8 +188,8 @@ class Cancels(KnownPositions):
     async def _cancel_each(self, op: Op, orders: list[Order], tally: Tally) -> None:
         for o in orders:
             try:
-                answer = await self._calls.call(op, "cancel_order", o.id, o.symbol,
-                                                dict(self.dialect.order_cancel_params(o)), order=True)
+                method, args = self.dialect.cancel_one_request(o, self._markets.require(o.symbol))
+                answer = await self._calls.call(op, method, *args, order=True)
             except AdapterError as e:
                 tally.refused([o], e)
             else:

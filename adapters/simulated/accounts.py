@@ -98,6 +98,7 @@ class AccountState:
     # a fault: a cancel of a whole symbol takes at most this many of its orders and answers
     # success (None: every one; 0: an empty cancel while orders rest)
     cancel_cap: Optional[int] = None
+    cancel_refused: set = field(default_factory=set)  # a fault: algo ids whose cancel by id is refused
     algos: dict = field(default_factory=dict)  # algo id → SimAlgoOrder (all, ever): the conditional book's
     algo_live: dict = field(default_factory=dict)  # algo id → SimAlgoOrder: open after placement (pruned lazily)
     algo_by_client: dict = field(default_factory=dict)  # client algo id → algo id (ever used)

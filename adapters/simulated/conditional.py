@@ -34,7 +34,8 @@ service for one :class:`~.engine.SimExchange`:
   TRIGGERED after, naming it, CANCELED, EXPIRED, REJECTED), which the websocket faces push as
   their venue's events;
 * a cancel, a cancel of every conditional order of a symbol, and the countdown cancel-all of
-  a symbol (:meth:`ConditionalBook.cancel_symbol`) end them as CANCELED.
+  a symbol (:meth:`ConditionalBook.cancel_symbol`) end them as CANCELED; a fault
+  (:meth:`ConditionalBook.refuse_cancel`) has the venue refuse a cancel of one by its id.
 
 What it must not do: read the wall clock (time is the engine's), or know HTTP or killswitch
 types. It keeps its orders in the engine's accounts, so ``dump_state`` and ``digest`` hold them.
@@ -79,6 +80,9 @@ IMMEDIATE_TRIGGER = -2021
 STOP_PRICE_NOT_POSITIVE = -4006
 MAX_ALGO_ORDERS = -4045
 CLOSE_POSITION_INVALID = -4136
+# a cancel the venue refuses for its own reasons (a fault: :meth:`ConditionalBook.refuse_cancel`):
+# Binance's catch-all; each face words it as its venue does (Bitget: a failureList row)
+CANCEL_REFUSED = -1000
 
 
 @dataclass
@@ -295,10 +299,21 @@ class ConditionalBook:
         o = self._find(a, algo_id, client_algo_id)
         if o is None or not o.is_open:
             raise SimError(UNKNOWN_ORDER, "Unknown order sent.")
+        if o.algo_id in a.cancel_refused:
+            raise SimError(CANCEL_REFUSED, "An unknown error occurred while processing the request.")
         o.status, o.update_time = "CANCELED", now
         eng.events.append({"event": "algo_cancel", "account": account, "algo": o.algo_id, "ts": now})
         eng._algo_changed(o, now)
         return o.copy()
+
+    def refuse_cancel(self, account: str, algo_id: int, refused: bool = True) -> None:
+        """A fault: the venue refuses every cancel of this conditional order by its id
+        (:data:`CANCEL_REFUSED`), and it stays open; ``refused=False`` lifts it."""
+        held = self.engine._acct(account).cancel_refused
+        if refused:
+            held.add(int(algo_id))
+        else:
+            held.discard(int(algo_id))
 
     def cancel_all(self, account: str, symbol: str) -> list[SimAlgoOrder]:
         eng = self.engine

@@ -39,8 +39,9 @@ Errors are :class:`SimError` with Binance's code, message and HTTP status, so bo
 
 What it must not do: read the wall clock (time comes from the injected ``clock``), draw
 unseeded randomness, do I/O, or know about HTTP, JSON or killswitch types. Fault injection
-is interpreted by the faces; the engine only keeps the shared :class:`~.faults.FaultPlan` and the
-"hide from the next query" marks that a fault asks for.
+is interpreted by the faces; the engine only keeps the shared :class:`~.faults.FaultPlan`, the
+"hide from the next query" marks that a fault asks for, and the faults scripted on it (a cap on
+a symbol's cancel, a conditional order whose cancel is refused).
 """
 
 from __future__ import annotations
@@ -296,6 +297,10 @@ class SimExchange(SpotDesk):
 
     def cancel_all_algo(self, account: str, symbol: str) -> list["SimAlgoOrder"]:
         return self.conditional.cancel_all(account, symbol)
+
+    def refuse_cancel(self, account: str, algo_id: int, refused: bool = True) -> None:
+        """A fault: every cancel of this conditional order by its id is refused (it stays open)."""
+        self.conditional.refuse_cancel(account, algo_id, refused)
 
     def cap_cancels(self, account: str, cap: Optional[int]) -> None:
         """A fault: each cancel of a whole symbol takes at most ``cap`` of its orders and still

@@ -23,6 +23,7 @@ from adapters.venues.bitget.face import bitget_account
 from killswitch.process.bootstrap import build_runner_and_desk
 from killswitch.state import open_store
 from tests.conftest import bench_module
+from tests.ports import confirmed_cancel
 
 from .sim_helpers import T0, engine, intent, run
 
@@ -143,6 +144,38 @@ def test_cancel_entries_keeps_the_take_profit_and_stop_loss_and_cancel_all_leave
             o.client_algo_id for o in eng.open_algo_orders("sim-main")}
         assert remaining == left
         assert "POST /api/v2/mix/order/cancel-plan-order" in sent(srv)
+
+    serve(t)
+
+
+@pytest.mark.parametrize("by_ids", [False, True], ids=["entries", "by-id"])
+def test_a_plan_cancel_the_venue_refuses_is_named_refused_with_its_code_and_never_counted_cancelled(by_ids):
+    """Bitget refuses the trigger entry's cancel: HTTP 200, code 00000, the order in
+    ``data.failureList`` with errorCode 40725. Cancelling entries (or the two ids), as the runner
+    sends it through its one way out, cancels the limit entry and names the trigger refused in
+    the venue's words, its cancel sent once, never again; the trigger stays open at the venue.
+    Before, ccxt's parse of the answer (its empty successList's first row) was counted cancelled."""
+    async def t(srv, ad, eng, clock):
+        book_with_tpsl(eng)
+        trig = next(o for o in eng.open_algo_orders("sim-main") if o.client_algo_id == "trig1")
+        eng.refuse_cancel("sim-main", trig.algo_id)
+        s = await ad.snapshot()
+        ids = {o.client_id: o.id for o in s.orders}
+        selector = (CancelSelector("entries", order_ids=(ids["entry1"], ids["trig1"])) if by_ids
+                    else CancelSelector("entries", symbols=(ETH,)))
+        lists = sent(srv).count("GET /api/v2/mix/order/orders-plan-pending")
+        res = await confirmed_cancel(ad, selector)
+        tid = str(trig.algo_id)
+        assert res.canceled == (ids["entry1"],)
+        assert res.failed == {tid: Reason.VENUE_REFUSED.value}
+        assert res.words == {tid: "40725 service return an error"}
+        assert {o.client_algo_id for o in eng.open_algo_orders("sim-main")} == {"trig1", "sl1"}
+        assert "entry1" not in {o.client_order_id for o in eng.open_orders("sim-main")}
+        assert sent(srv).count("POST /api/v2/mix/order/cancel-plan-order") == 1  # never sent again blindly
+        if by_ids:  # answered for each id: not listed again, nothing named resting
+            assert sent(srv).count("GET /api/v2/mix/order/orders-plan-pending") == lists and not res.still_open
+        else:  # a cancel of a symbol is listed again: the refused trigger is named resting
+            assert [o.id for o in res.still_open] == [tid]
 
     serve(t)
 

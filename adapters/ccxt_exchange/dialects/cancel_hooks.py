@@ -62,6 +62,14 @@ class CancelHooks:
         ``cancel_all_orders``."""
         return False
 
+    def cancel_one_request(self, order: Any, market: Mapping[str, Any]) -> tuple[str, tuple]:
+        """The ccxt method, and its arguments, that cancel one open ``order`` (a
+        :class:`killswitch.snapshot.Order`; ``market``: ccxt's market of its symbol): ccxt's
+        ``cancel_order`` told :meth:`order_cancel_params`, unless ccxt's parse of its answer drops
+        what :meth:`cancel_answer` must read, where the dialect names the venue's raw method (and
+        :meth:`cancel_answer` of ``one`` is handed the venue's body)."""
+        return "cancel_order", (order.id, order.symbol, dict(self.order_cancel_params(order)))
+
     def cancel_all_request(self, symbol: str, market_id: str, params: Mapping[str, Any]) -> tuple[str, tuple]:
         """The ccxt method, and its arguments, that cancel every open order of ``symbol``
         (``market_id``: the venue's id of it) through the endpoint ``params`` name (:meth:`cancel_params`):
@@ -73,7 +81,8 @@ class CancelHooks:
     def cancel_answer(self, how: str, answer: Any, sent: Sequence[Any]) -> CancelAnswer:
         """What the venue's answer to a cancel says of each order ``sent`` (the
         :class:`killswitch.snapshot.Order` s it was meant to cancel): ``how`` is ``one``
-        (ccxt's ``cancel_order`` of ``sent[0]``: its parsed order), ``symbol`` (``cancel_all_orders``
+        (:meth:`cancel_one_request` of ``sent[0]``: ccxt's parsed order, or the venue's body
+        where the dialect names its raw method), ``symbol`` (``cancel_all_orders``
         of their symbol: ccxt's list of parsed orders, each with the venue's row in ``info``)
         or ``batch`` (the venue's raw answer to :meth:`cancel_batch`'s request). Only what the
         answer names as cancelled is :attr:`CancelAnswer.done`; a row it refused carries the

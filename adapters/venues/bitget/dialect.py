@@ -58,7 +58,7 @@ from typing import Any, Callable, ClassVar, Mapping, Optional, Sequence
 
 from killswitch.weights import PER_UID, Read, WeightLimit
 
-from ...base import MODE, PERMANENT, TRANSIENT
+from ...base import MODE, PERMANENT, TRANSIENT, VenueRefusal
 from ...ccxt_exchange.dialects.base import (
     Call,
     CancelAnswer,
@@ -145,6 +145,12 @@ def failed_row(row: Mapping[str, Any]) -> Optional[tuple[Any, Any]]:
 
 
 BATCH_CANCEL = "POST /api/v2/mix/order/batch-cancel-orders"
+# One futures order's cancel, sent as the venue's own request (ccxt's implicit methods): ccxt's
+# cancel_order keeps cancel-plan-order's successList[0] alone, and drops its failureList.
+CANCEL = "POST /api/v2/mix/order/cancel-order"
+PLAN_CANCEL = "POST /api/v2/mix/order/cancel-plan-order"
+CANCEL_METHOD = "privateMixPostV2MixOrderCancelOrder"
+PLAN_CANCEL_METHOD = "privateMixPostV2MixOrderCancelPlanOrder"
 PAGE = 100  # the most rows a page of orders-pending / orders-plan-pending / unfilled-orders gives
 
 # The planType values orders-plan-pending is asked for, one at a time (the venue takes one):
@@ -226,6 +232,16 @@ def older_page(endpoint: str) -> Callable[[list], Optional[Mapping[str, Any]]]:
     """The next page after a full one: ``idLessThan`` the page's oldest (smallest) ``orderId``,
     which is the ``endId`` Bitget hands with the page (ccxt keeps the rows, not the envelope)."""
     return before_oldest(endpoint, PAGE, "orderId", "idLessThan")
+
+
+def product_type(market: Mapping[str, Any]) -> str:
+    """Bitget's ``productType`` of a futures market, by its settle coin, as ccxt's bitget names
+    it: USDT-FUTURES, USDC-FUTURES, their demo twins (SUSDT-, SUSDC-FUTURES), SCOIN-FUTURES for a
+    demo coin-margined one, else COIN-FUTURES."""
+    settle = str(market.get("settle") or "")
+    if settle in ("USDT", "USDC", "SUSDT", "SUSDC"):
+        return f"{settle}-FUTURES"
+    return "SCOIN-FUTURES" if settle in ("SBTC", "SETH", "SEOS") else "COIN-FUTURES"
 
 
 def position_mode(answer: Any) -> str:
@@ -313,10 +329,29 @@ class BitgetDialect(ChannelStream, Dialect):
             listed.extend(read_plan(self.id, endpoint, o) for o in rows)
         return listed
 
+    def cancel_one_request(self, order: Any, market: Mapping[str, Any]) -> tuple[str, tuple]:
+        """A futures order's cancel as the venue's own request, as ccxt builds it: ``cancel-order``
+        ``{symbol, productType, orderId}``; a plan order's ``cancel-plan-order`` ``{symbol,
+        productType, orderIdList: [{orderId}], planType}``, whose answer :meth:`cancel_answer`
+        reads whole (ccxt's parse keeps ``successList[0]`` alone: a refusal, in ``failureList``,
+        would read as an empty order). Spot: ccxt's ``cancel_order``."""
+        if not (market.get("swap") or market.get("future")):
+            return super().cancel_one_request(order, market)
+        request: dict[str, Any] = {"symbol": market["id"], "productType": product_type(market)}
+        params = self.order_cancel_params(order)
+        if not params:
+            return CANCEL_METHOD, ({**request, "orderId": order.id},)
+        return PLAN_CANCEL_METHOD, ({**request, "orderIdList": [{"orderId": order.id}],
+                                     "planType": params["planType"]},)
+
     def cancel_answer(self, how: str, answer: Any, sent: Sequence[Any]) -> CancelAnswer:
         """``batch-cancel-orders`` and ``cancel-plan-order`` answer ``code`` "00000" with
         ``successList`` (done) and ``failureList`` (each row refused with its ``errorCode`` and
-        ``errorMsg``); spot's ``cancel-symbol-order`` names only the symbol (every order of it)."""
+        ``errorMsg``), one order's cancel-plan-order too (HTTP 200: a refusal there never
+        raises); ``cancel-order`` names the order it cancelled (``data.orderId``); spot's
+        ``cancel-symbol-order`` names only the symbol (every order of it)."""
+        if how == "one":
+            return self._one_answer(answer, sent)
         if how != "symbol":
             return super().cancel_answer(how, answer, sent)
         info = unnamed(answer)
@@ -325,6 +360,58 @@ class BitgetDialect(ChannelStream, Dialect):
             if isinstance(data, Mapping) and data.get("symbol"):  # spot: the symbol's every order
                 return CancelAnswer(frozenset(), whole=True)
         return named_rows(self.id, BATCH_CANCEL, answer, "orderId", failed_row, self.refusal_rules)
+
+    def _one_answer(self, answer: Any, sent: Sequence[Any]) -> CancelAnswer:
+        """One order's cancel, read from the venue's body (:meth:`cancel_one_request`), or, spot's
+        through ccxt, from its parsed order's ``info`` (the answer's ``data``): a plan order's
+        ``successList`` / ``failureList``; a regular order's ``data.orderId``, done only when it
+        names the order sent. An answer without them is BAD_RESPONSE naming the field."""
+        order = sent[0]
+        plan = getattr(order, "kind", "regular") != "regular"
+        endpoint = PLAN_CANCEL if plan else CANCEL
+        if isinstance(answer, Mapping) and "code" in answer:  # the venue's body
+            data = answer.get("data")
+        else:  # ccxt's parsed order: the answer's data in its info
+            data = answer.get("info") if isinstance(answer, Mapping) else None
+        if not isinstance(data, Mapping):
+            raise bad_field(self.id, endpoint, "data", "missing" if data is None else "not an object")
+        if plan or "successList" in data or "failureList" in data:
+            return self.listed_answer(endpoint, data, sent)
+        named = data.get("orderId")
+        if named in (None, ""):
+            raise bad_field(self.id, endpoint, "data.orderId", "missing")
+        return CancelAnswer(frozenset({order.id}) if str(named) == order.id else frozenset())
+
+    def listed_answer(self, endpoint: str, data: Mapping[str, Any], sent: Sequence[Any]) -> CancelAnswer:
+        """An answer's ``successList`` (done) and ``failureList`` (refused, each with its
+        ``errorCode`` and ``errorMsg``), their rows by ``orderId`` (or the ``clientOid`` of an
+        order sent); a refused order is never done. A list missing, or a row naming no order,
+        is BAD_RESPONSE naming the field."""
+        lists: dict[str, list] = {}
+        for name in ("successList", "failureList"):
+            rows = data.get(name)
+            if not isinstance(rows, list):
+                raise bad_field(self.id, endpoint, f"data.{name}", "missing" if rows is None else "not a list")
+            lists[name] = rows
+        by_client = {str(o.client_id): o.id for o in sent if getattr(o, "client_id", None)}
+
+        def named(name: str, at: int, row: Any) -> Optional[str]:
+            oid = row.get("orderId") if isinstance(row, Mapping) else None
+            if oid not in (None, ""):
+                return str(oid)
+            cid = row.get("clientOid") if isinstance(row, Mapping) else None
+            if cid in (None, ""):
+                raise bad_field(self.id, endpoint, f"data.{name}[{at}].orderId", "missing")
+            return by_client.get(str(cid))
+
+        wanted = {o.id for o in sent}
+        refused: dict[str, VenueRefusal] = {}
+        for at, row in enumerate(lists["failureList"]):
+            oid = named("failureList", at, row)
+            if oid is not None and oid in wanted:
+                refused[oid] = self.cancel_refusal(row.get("errorCode") or "", row.get("errorMsg") or "in failureList")
+        done = {named("successList", at, row) for at, row in enumerate(lists["successList"])}
+        return CancelAnswer(frozenset(o for o in wanted if o in done and o not in refused), refused)
 
     def order_cancel_params(self, order: Any) -> Mapping[str, Any]:
         """A plan order is cancelled through cancel-plan-order, told its own planType (its type)."""

@@ -28,8 +28,10 @@ What it answers, as Bitget does
       ``force`` gtc / ioc / fok / post_only; rows written back the same way;
     * plan orders: the engine's conditional book, listed by ``orders-plan-pending`` per
       ``planType`` (normal_plan, track_plan, profit_loss: profit_plan, loss_plan, pos_profit,
-      pos_loss, moving_plan), cancelled by ``cancel-plan-order`` naming their own planType;
-      placed in tests through the engine (``label`` the planType);
+      pos_loss, moving_plan), cancelled by ``cancel-plan-order`` naming their own planType (one
+      whose cancel the engine refuses, a fault: ``engine.refuse_cancel``, is a ``failureList``
+      row, 40725, in an HTTP 200 code 00000 answer); placed in tests through the engine
+      (``label`` the planType);
     * lists newest first, ``limit`` at most 100, ``idLessThan`` the older rows, ``endId`` the
       page's oldest id;
     * errors: 40757 reduce-only without the position, 40786 duplicate clientOid, 40762 balance,

@@ -5,7 +5,8 @@ What it owns
     ``orders-algo`` push) by its ``planType`` (normal_plan, track_plan, and the profit_loss
     family: profit_plan, loss_plan, pos_profit, pos_loss, moving_plan), ``orders-plan-pending``
     of one type, and ``cancel-plan-order`` of the plan orders of one type (an order of another
-    planType is not found).
+    planType is not found; one whose cancel the engine refuses, a fault, is a ``failureList``
+    row with Bitget's 40725, the answer HTTP 200 code 00000 as a whole).
 
 What it must not do
     keep state beyond the request: the plan orders are the engine's.
@@ -13,9 +14,10 @@ What it must not do
 
 from __future__ import annotations
 
-from ...simulated.conditional import SimAlgoOrder
+from ...simulated.conditional import CANCEL_REFUSED, SimAlgoOrder
+from ...simulated.engine import SimError
 from .face_params import BitgetParams
-from .face_wire import CLOSING_PLANS, PLAN_TYPES, PROFIT_LOSS, _px, _sides, _sz, symbol_id
+from .face_wire import CLOSING_PLANS, PLAN_CANCEL_REFUSED, PLAN_TYPES, PROFIT_LOSS, _px, _sides, _sz, symbol_id
 
 
 class BitgetPlans(BitgetParams):
@@ -90,6 +92,14 @@ class BitgetPlans(BitgetParams):
                     targets.append(o)
         ok = []
         for o in targets:
-            done = eng.cancel_algo_order(account, o.algo_id)
+            try:
+                done = eng.cancel_algo_order(account, o.algo_id)
+            except SimError as e:  # refused (a fault): the row Bitget documents, HTTP 200 as a whole
+                if e.code != CANCEL_REFUSED:
+                    raise
+                code, words = PLAN_CANCEL_REFUSED
+                failed.append({"orderId": str(o.algo_id), "clientOid": o.client_algo_id, "errorMsg": words,
+                               "errorCode": code})
+                continue
             ok.append({"orderId": str(done.algo_id), "clientOid": done.client_algo_id})
         return self.ok({"successList": ok, "failureList": failed})

@@ -17,6 +17,7 @@ What it must not do
 
 from __future__ import annotations
 
+from ...simulated.conditional import CANCEL_REFUSED
 from ...simulated.engine import MarketSpec
 from ...simulated.faces.shared import engine_codes
 from ...simulated.numbers import money_text as _money, plain as _f, price_text as _px, size_text as _sz  # noqa: F401
@@ -30,6 +31,8 @@ NO_POSITION = ("40757", "Not enough position is available.")
 UNILATERAL = ("40774", "The order type for unilateral position must also be the unilateral position type.")
 NOT_FOUND = ("40109", "The data of the order cannot be found, please confirm the order number")
 CANCEL_NOT_FOUND = ("40768", "Order does not exist")
+# a cancel the venue refuses for its own reasons (the engine's fault): Bitget's error code table
+PLAN_CANCEL_REFUSED = ("40725", "service return an error")
 
 # the engine's (Binance) codes → Bitget's
 _CODES: dict[int, tuple[str, str]] = engine_codes(
@@ -40,6 +43,7 @@ _CODES: dict[int, tuple[str, str]] = engine_codes(
     precision=("40808", "Parameter verification exception size checkBDScale error"),
     no_position=NO_POSITION,
     wrong_mode=UNILATERAL,
+    more={CANCEL_REFUSED: PLAN_CANCEL_REFUSED},
 )
 
 

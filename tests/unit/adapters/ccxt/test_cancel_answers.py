@@ -109,9 +109,10 @@ def test_binance_all_done_names_no_order_and_is_the_venues_all():
 
 
 # the dialects whose one cancel's answer carries the venue's own word on it, read and tested apart
-# (Kraken Futures' cancelStatus, MEXC's data: test_krakenfutures_cancel_answers.py and
-# test_mexc_dialect.py); every other venue's is read the generic way
-READS_ONE_CANCEL = {"krakenfutures", "mexc"}
+# (Kraken Futures' cancelStatus, MEXC's data, Bitget's data.orderId and a plan's successList /
+# failureList: test_krakenfutures_cancel_answers.py, test_mexc_dialect.py and
+# test_bitget_recorded_payloads.py); every other venue's is read the generic way
+READS_ONE_CANCEL = {"krakenfutures", "mexc", "bitget"}
 
 
 def test_a_cancel_of_one_order_that_did_not_raise_is_done():

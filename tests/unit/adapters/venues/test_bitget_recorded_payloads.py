@@ -20,6 +20,8 @@ from adapters.ccxt_exchange.parsing import BadData
 from adapters.venues.bitget.dialect import position_mode, read_position_mode
 from killswitch.orders import OrderIntent
 from killswitch.policy.accounts_doc import Account
+from killswitch.snapshot import Order
+from tests.ports import confirmed_cancel
 from tests.unit.adapters.ccxt.test_adapter import market, run
 from tests.venue_fixtures import recorded
 
@@ -73,10 +75,11 @@ class BitgetVenue:
     """Answers ccxt's bitget as the classic account: the recorded bodies where ccxt recorded
     them, the documented rows above for the open futures lists."""
 
-    def __init__(self, regular=(DOCUMENTED_ENTRY,), plans=None, more_pages=()):
+    def __init__(self, regular=(DOCUMENTED_ENTRY,), plans=None, more_pages=(), refuse_plans=None):
         self.regular_pages = [list(regular), *[list(p) for p in more_pages]]  # each orders-pending asks the next
         self.plans = plans if plans is not None else {"normal_plan": [DOCUMENTED_PLAN],
                                                       "profit_loss": [DOCUMENTED_STOP]}
+        self.refuse_plans = refuse_plans or {}  # plan order id → (errorCode, errorMsg) its cancel is refused with
         self.requests: list[tuple[str, str, object]] = []
 
     async def fetch(self, url, method="GET", headers=None, body_=None, **kw):
@@ -96,11 +99,12 @@ class BitgetVenue:
             return plan_page(self.plans.get(params["planType"], []))
         if path == "/api/v2/mix/order/detail":
             return body("fetchOrder.reduceOnlySell")
-        if path == "/api/v2/mix/order/cancel-order":
-            return body("cancelOrder.linearByClientOid")
+        if path == "/api/v2/mix/order/cancel-order":  # the recorded answer, naming the order sent
+            answer = body("cancelOrder.linearByClientOid")
+            return dict(answer, data={"orderId": params["orderId"], "clientOid": answer["data"]["clientOid"]})
         if path == "/api/v2/mix/order/cancel-plan-order":
-            if "orderId" in params or "clientOid" in params:
-                return body("cancelOrder.trailingByClientOid")
+            if "orderIdList" in params:
+                return self.cancel_plans(params["orderIdList"])
             # a symbol's plans of one planType: the recorded shape, its successList naming them
             done = [{"orderId": r["orderId"], "clientOid": r.get("clientOid", "")}
                     for rows in self.plans.values() for r in rows if r["planType"] == params["planType"]]
@@ -116,6 +120,22 @@ class BitgetVenue:
         if path == "/api/v2/mix/account/account":
             return body("fetchMarginMode.linear")
         raise AssertionError(f"unexpected request {method} {path}")
+
+    def cancel_plans(self, refs: list) -> dict:
+        """cancel-plan-order of listed ids: the recorded answer (code 00000, successList,
+        failureList), each id in its successList, or, refused, in its failureList with its
+        errorCode and errorMsg (the row Bitget documents: orderId, clientOid, errorMsg, errorCode)."""
+        answer = body("cancelOrder.trailingByClientOid")
+        clients = {r["orderId"]: r.get("clientOid", "") for rows in self.plans.values() for r in rows}
+        done, failed = [], []
+        for ref in refs:
+            row = {"orderId": ref["orderId"], "clientOid": clients.get(ref["orderId"], "")}
+            if ref["orderId"] in self.refuse_plans:
+                code, words = self.refuse_plans[ref["orderId"]]
+                failed.append({**row, "errorMsg": words, "errorCode": code})
+            else:
+                done.append(row)
+        return dict(answer, data={"successList": done, "failureList": failed})
 
 
 def bitget_adapter(venue: BitgetVenue, market_type="futures", hedge_mode=True) -> CcxtAdapter:
@@ -246,6 +266,86 @@ def test_cancel_entries_cancels_the_entry_and_entry_trigger_each_its_way_and_kee
             "orderIdList": [{"orderId": "1111491399869075457"}], "planType": "normal_plan",
             "productType": "USDT-FUTURES", "symbol": "BTCUSDT"}, sort_keys=True)),
     ])
+
+
+# Bitget's refusal of one plan order's cancel: HTTP 200, code 00000, the order a row of
+# data.failureList (orderId, clientOid, errorMsg, errorCode: the row Bitget documents; 40725 and
+# its words from Bitget's error code table). ccxt recorded the answer's shape with the order in
+# successList (cancelOrder.trailingByClientOid): the refusal is that answer, its row moved.
+PLAN_REFUSAL = ("40725", "service return an error")
+
+
+def refused_plan_cancel() -> dict:
+    answer = body("cancelOrder.trailingByClientOid")
+    [row] = answer["data"]["successList"]
+    return dict(answer, data={"successList": [], "failureList": [
+        dict(row, errorMsg=PLAN_REFUSAL[1], errorCode=PLAN_REFUSAL[0])]})
+
+
+def recorded_plan(**fields) -> Order:
+    """The order of ccxt's recorded plan cancel (cancelOrder.trailingByClientOid), as listed."""
+    [row] = body("cancelOrder.trailingByClientOid")["data"]["successList"]
+    return Order(**{"id": row["orderId"], "client_id": row["clientOid"], "symbol": BTC, "side": "buy",
+                    "type": "track_plan", "kind": "trailing", "amount": 0.001, **fields})
+
+
+def test_one_plan_cancel_is_read_from_the_venues_lists_and_a_refused_row_keeps_its_code():
+    d, plan = dialect_for("bitget"), recorded_plan()
+    done = d.cancel_answer("one", body("cancelOrder.trailingByClientOid"), [plan])
+    assert done.done == {plan.id} and not done.refused
+    refused = d.cancel_answer("one", refused_plan_cancel(), [plan])
+    assert not refused.done and set(refused.refused) == {plan.id}
+    r = refused.refused[plan.id]
+    assert (r.code, r.reason, r.text()) == ("40725", "VENUE_REFUSED", "40725 service return an error")
+    # a row naming the order by its clientOid alone is the same order
+    by_client = refused_plan_cancel()
+    by_client["data"]["failureList"][0]["orderId"] = ""
+    assert set(d.cancel_answer("one", by_client, [plan]).refused) == {plan.id}
+    # an answer naming another order confirms nothing: the list after it decides
+    other = d.cancel_answer("one", body("cancelOrder.trailingByClientOid"), [recorded_plan(id="1", client_id="c")])
+    assert not other.done and not other.refused
+
+
+@pytest.mark.parametrize("data, field", [
+    ({"successList": []}, "data.failureList"), ({"failureList": []}, "data.successList"), (None, "data"),
+    ({"successList": [{"errorCode": "1"}], "failureList": []}, "data.successList[0].orderId")])
+def test_a_plan_cancels_answer_without_its_lists_or_a_rows_order_is_bad_response(data, field):
+    with pytest.raises(AdapterError) as ei:
+        dialect_for("bitget").cancel_answer("one", envelope(data), [recorded_plan()])
+    assert ei.value.reason is Reason.BAD_RESPONSE and f"cancel-plan-order: field {field}" in ei.value.message
+
+
+def test_one_regular_cancel_is_done_only_for_the_order_the_recorded_answer_names():
+    d, named = dialect_for("bitget"), body("cancelOrder.linearByClientOid")["data"]["orderId"]
+    entry = Order(id=named, symbol=BTC, side="buy", type="limit", amount=0.002)
+    assert d.cancel_answer("one", body("cancelOrder.linearByClientOid"), [entry]).done == {named}
+    assert d.cancel_answer("one", body("cancelOrder.linearByClientOid"), [entry.model_copy(update={"id": "1"})]
+                           ).done == frozenset()
+    with pytest.raises(AdapterError, match=r"cancel-order: field data\.orderId: missing"):
+        d.cancel_answer("one", envelope({"clientOid": "abc321"}), [entry])
+    # spot's through ccxt: its parsed order, the answer's data in its info
+    assert d.cancel_answer("one", {"id": named, "info": body("cancelOrder.linearByClientOid")["data"]},
+                           [entry]).done == {named}
+
+
+@pytest.mark.parametrize("selector", [CancelSelector("entries"),
+                                      CancelSelector("all", order_ids=("1111491399869075457",))],
+                         ids=["entries", "by-id"])
+def test_a_refused_plan_cancel_is_refused_in_the_venues_words_never_cancelled_nor_sent_again(selector):
+    """Cancelling entries, or the trigger by its id, through the runner's one way out: the
+    venue's failureList row is the trigger's refusal (40725 and its words), one cancel sent."""
+    plan = DOCUMENTED_PLAN["orderId"]
+    venue = BitgetVenue(regular=(), refuse_plans={plan: PLAN_REFUSAL})  # the trigger, the entry here
+    a = bitget_adapter(venue)
+    res = run(confirmed_cancel(a, selector))
+    run(a.close())
+    assert not res.canceled
+    assert res.failed == {plan: "VENUE_REFUSED"} and res.words == {plan: "40725 service return an error"}
+    # a symbol's cancel is listed again after (the trigger named resting); one by id answered is not
+    assert [o.id for o in res.still_open] == ([] if selector.order_ids else [plan])
+    plan_cancels = [q for m, p, q in venue.requests if p == "/api/v2/mix/order/cancel-plan-order"]
+    assert plan_cancels == [{"symbol": "BTCUSDT", "productType": "USDT-FUTURES", "planType": "normal_plan",
+                             "orderIdList": [{"orderId": plan}]}]
 
 
 def test_cancel_all_cancels_the_stop_loss_by_its_own_plan_type():
