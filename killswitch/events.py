@@ -1,8 +1,7 @@
 """Events and the sink contract: what the runner hands to its sinks, and what a sink may see.
 
 What it owns: the kinds of events and their default severity, :class:`Event`, where a runbook
-is served (:func:`runbook_path`), what a stage entered again at once after its reset continues
-as every view says it (:func:`relatched_text`), and the protocols between the runner and its sinks
+is served (:func:`runbook_path`), and the protocols between the runner and its sinks
 (telemetry, notifications, runbooks, the audit anchor):
 
 - :class:`Sink`: ``on_tick(report, ctx)`` after every tick, ``on_event(event, ctx)`` for every
@@ -34,7 +33,6 @@ Labels are plain strings; secrets never enter either.
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any, Mapping, Optional, Protocol, Sequence, runtime_checkable
 from urllib.parse import quote
 
@@ -179,20 +177,6 @@ def runbook_path(incident: str) -> str:
     """Where the runner's API serves an incident's runbook. An incident is one stage entry, named
     by its decision id ("policy/scope/L3/e1"), which is the ``incident`` of a transition event."""
     return "/v1/runbooks/" + quote(incident, safe="")
-
-
-def relatched_text(c: Mapping[str, Any]) -> str:
-    """What a stage entry made at the first tick after a manual reset (a trigger still fired)
-    continues, as every view says it after its word for it (``relatched``, ``RELATCHED``), from
-    its ``continues`` (a transition's data, :meth:`~killswitch.engine.state.ResetMark.doc`):
-    ``after a reset by alice at 2024-05-01T13:00:02Z; continues incident book/okx/main/L3/e2
-    (3 orders, acknowledged by carol)``."""
-    at = datetime.fromtimestamp(int(c.get("reset_ms") or 0) / 1000, tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
-    orders, acked = c.get("orders"), list(c.get("acked_by") or ())
-    had = ([] if orders is None else [f"{orders} order{'' if orders == 1 else 's'}"]) + [
-        f"acknowledged by {', '.join(acked)}" if acked else "not acknowledged"]
-    return (f"after a reset by {', '.join(c.get('by') or ()) or 'an unknown approver'} at {at}; "
-            f"continues incident {c.get('incident')} ({', '.join(had)})")
 
 
 class TickFacts(Protocol):

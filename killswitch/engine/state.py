@@ -67,7 +67,7 @@ class ResetMark:
 
     def doc(self) -> dict[str, Any]:
         """As a transition's data and the views carry it (``continues``): what
-        :func:`killswitch.events.relatched_text` says."""
+        :func:`killswitch.relatch.relatched_text` says."""
         return {"incident": self.incident, "reset_ms": self.reset_ms, "by": list(self.approvers),
                 "orders": self.orders, "acked_by": list(self.acked_by)}
 

@@ -24,6 +24,7 @@ from .. import events as ev
 from ..figures import shortfall_text
 from ..fills import bot_side, revert_side
 from ..holds import unreached_text
+from ..relatch import relatched_text
 from ..sources import revision_text
 from .dispatch import SEVERITY_RANK, Alert, Notification
 
@@ -279,7 +280,7 @@ def detail(alert: Alert, external_url: Optional[str], group: Optional[str] = Non
     lines.append("  labels: " + " ".join(shown))
     if alert.event.kind == ev.STAGE_TRANSITION:
         if data.get("continues"):  # the flatten a reset released, its orders and who had it
-            lines.append(f"  relatched {ev.relatched_text(data['continues'])}")
+            lines.append(f"  relatched {relatched_text(data['continues'])}")
         if data.get("reason"):
             lines.append(f"  reason: {data['reason']}")
         sig = _signals(alert)

@@ -17,9 +17,9 @@ from typing import Any, Optional, Sequence
 
 from ..client import LockDocument, dms_of
 from ..engine.guarded import unguarded_text
-from ..events import relatched_text
 from ..figures import figure, shortfall_text, step_of
 from ..fills import bot_side, orders_text, revert_side
+from ..relatch import relatched_text
 from ..runner.book.rejections import accepted_text
 from ..runner.book.revoke_state import hold_text, out_of_reach, unreached_text
 from ..runner.view import CoverageStatus, RunnerStatus

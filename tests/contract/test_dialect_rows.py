@@ -109,7 +109,9 @@ class VenueClient:
         return self.markets
 
     async def fetch_balance(self, params={}):
-        return {"info": {}, "total": {"USDT": 1000.0}, "USDT": {"free": 1000.0, "used": 0.0, "total": 1000.0}}
+        # in USDT, and in USD for a venue whose accounts count in it (Kraken Futures' flex)
+        coin = {"free": 1000.0, "used": 0.0, "total": 1000.0}
+        return {"info": {}, "total": {"USDT": 1000.0, "USD": 1000.0}, "USDT": coin, "USD": dict(coin)}
 
     async def fetch_positions(self, symbols=None, params={}):
         # a venue listed by settle coin (Bybit) has its USDT-settled market in the USDT list only

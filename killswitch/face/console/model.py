@@ -28,11 +28,11 @@ import math
 import urllib.parse
 from typing import Any, Optional, Sequence
 
-from ...events import relatched_text
 from ...figures import figure, money, shortfall_text, step_of
 from ...fills import bot_side, orders_text, revert_side
 from ...holds import LockHold, holder
 from ...policy.kinds.heartbeat_age import unheard
+from ...relatch import relatched_text
 from ...runner.book.dms_state import declared_only
 from ...runner.book.rejections import accepted_text
 from ...runner.book.revoke_state import hold_text, out_of_reach, unreached_text

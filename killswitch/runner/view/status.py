@@ -26,7 +26,7 @@ class RelatchStatus:
     """A stage entry made at the first tick after a manual reset (a trigger still fired): the
     reset (when, by whom) and the incident it ended, which the entry continues, with that
     incident's orders and who had acknowledged it as the reset found them (``orders`` None: not
-    counted). Its keys are those :func:`killswitch.events.relatched_text` reads."""
+    counted). Its keys are those :func:`killswitch.relatch.relatched_text` reads."""
 
     incident: str
     reset_ms: int
