@@ -99,3 +99,17 @@ def duration_text(seconds: Optional[float]) -> Optional[str]:
             parts.append(f"{s // size}{unit}")
             s %= size
     return "".join(parts) or "0s"
+
+
+def as_read(read_ms: Optional[int], now_ms: int, interval_s: Optional[float]) -> Optional[str]:
+    """How old what a preview counts is, when older than ``interval_s`` (the interval its
+    runner reads the venues at: what a tick read is never older, unless ticks stopped or a read
+    failed since): ``as read 70 s ago`` (``as read 3m10s ago`` past two minutes); None when it is
+    fresh, or when the read's time or the interval is not known. Every preview that counts
+    orders or positions from the last tick's read says it through here."""
+    if read_ms is None or not interval_s or interval_s <= 0:
+        return None
+    age_s = (now_ms - read_ms) / 1000
+    if age_s <= interval_s:
+        return None
+    return f"as read {round(age_s)} s ago" if age_s < 120 else f"as read {duration_text(age_s)} ago"

@@ -65,20 +65,24 @@ class Board:
     policy: Optional[dict] = None
     # each account's resting non-reduce-only orders in its last snapshot (what a firm kill cancels)
     resting: Optional[dict] = None
+    # when the oldest of those snapshots was read (the runner's clock; None: none read, or not said)
+    resting_ms: Optional[int] = None
 
     def doc(self) -> dict:
         """What the table's ``doc`` column holds (the rest are columns of their own)."""
         return {"interval_s": self.interval_s, "incidents": list(self.incidents), "more_incidents": self.more_incidents,
-                "lock": self.lock, "console": self.console, "policy": self.policy, "resting": self.resting}
+                "lock": self.lock, "console": self.console, "policy": self.policy, "resting": self.resting,
+                "resting_ms": self.resting_ms}
 
     @staticmethod
     def of(shard: str, holder: str, fence: int, published_ms: int, doc: Mapping[str, Any]) -> "Board":
         policy = doc.get("policy")  # none from a runner that does not publish it
-        resting = doc.get("resting")
+        resting, resting_ms = doc.get("resting"), doc.get("resting_ms")
         return Board(shard, holder, fence, published_ms, float(doc.get("interval_s") or 0.0),
                      tuple(doc.get("incidents") or ()), int(doc.get("more_incidents") or 0), doc.get("lock"),
                      doc.get("console"), policy if isinstance(policy, dict) else None,
-                     resting if isinstance(resting, dict) else None)
+                     resting if isinstance(resting, dict) else None,
+                     resting_ms if isinstance(resting_ms, int) and not isinstance(resting_ms, bool) else None)
 
 
 def ordered(incidents: Sequence[dict]) -> list[dict]:
@@ -168,6 +172,10 @@ def _shard_row(name: str, accounts: Sequence[str], inputs: FirmInputs, board: Op
         "lock": board.lock if board is not None else None,
         "policy": board.policy if board is not None else None,  # its policy sync, as it last published it
         "resting": board.resting if board is not None else None,  # per account, as it last published it
+        # when it read them (the oldest; else when it published them), and the interval it reads at
+        "resting_ms": (board.resting_ms if board.resting_ms is not None else board.published_ms)
+        if board is not None else None,
+        "interval_s": board.interval_s if board is not None else None,
         "console_url": link,
         "console_note": None if link else (f"no console URL is known for shard {name}: set spec.shards[].console in "
                                            "the Accounts document, or --external-url on its runners"),

@@ -13,9 +13,10 @@ What it owns:
   of reach (the Accounts document has no ``revoke:`` block, or the venue no switch), when the
   release lifted it;
 * :func:`kill_preview` — what a kill would do now, per shard, from the firm board (every shard's
-  last word: heard or not, its accounts' resting orders) and the Accounts document (whose
-  ``revoke:`` block says which keys can be revoked): what each shard locks, cancels and revokes,
-  and the shards not heard, whose accounts the kill reaches only when they are heard again;
+  last word: heard or not, its accounts' resting orders, said with their age when older than
+  the shard's interval) and the Accounts document (whose ``revoke:`` block says which keys can be
+  revoked): what each shard locks, cancels and revokes, and the shards not heard, whose accounts
+  the kill reaches only when they are heard again;
 * :func:`kill_progress` — a kill's progress per shard and account (the reports against every
   account of the firm; a shard that reported nothing is named with why, from the board), and
   the times from the kill to every account locked, nothing resting and every key in reach
@@ -30,6 +31,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Mapping, Optional, Sequence
 
+from ..figures import as_read
 from ..holds import KILL_HOLD as KILL_HOLD, KILL_RELEASE
 from ..policy.accounts_doc import Account
 
@@ -103,8 +105,11 @@ def kill_preview(assignment: Mapping[str, Sequence[str]], board: Mapping[str, An
                        "lock": "global" if accounts else None, "resting": {k: int(resting[k]) for k in known},
                        "revoke": reach, "out_of_reach": [k for k in accounts if k not in reach]})
         count = sum(int(resting[k]) for k in known)
-        said = f"{count} resting non-reduce-only order(s) as it last said" if known else \
-            "its resting non-reduce-only orders (none said yet)"
+        # how old its count is, when older than the interval the shard reads at (a shard late or not heard)
+        stale = as_read(row.get("resting_ms"), int(board.get("now_ms") or 0), row.get("interval_s")) \
+            if board.get("now_ms") is not None else None
+        said = f"{count} resting non-reduce-only order(s) as it last said" + (f" ({stale})" if stale else "") \
+            if known else "its resting non-reduce-only orders (none said yet)"
         far = [k for k in accounts if k not in reach]
         lines.append(f"shard {shard} ({len(accounts)} account(s)){'' if heard else ' NOT HEARD'}: locks halted "
                      f"{'global' if accounts else 'nothing'}; cancels {said}; revokes the keys of {len(reach)} "

@@ -487,7 +487,7 @@ def build_runner_and_desk(graph: "DecisionGraph", adapters: "Mapping[str, Exchan
                 turn=turn, lead=lead, store=store, io=io, clock=clock, firm=firm, sync=sync, holder=holder,
                 accepts=RejectionAccepts(book, lead, persist=persist, clock=clock), overriding=overriding,
                 # ksctl kill --firm on a runner of no shard: the same kill, through the same ports as a shard's
-                local_kill=LocalKill(shard_ports(parts)))
+                local_kill=LocalKill(shard_ports(parts), readout.pace_s))
     return RunnerAndDesk(runner, desk, parts)
 
 

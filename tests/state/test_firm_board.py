@@ -91,6 +91,21 @@ def test_a_runners_board_is_its_books_open_stages_acknowledgements_and_lock():
         "bot-guard", "simulated/sim-main", 1, "halt", ["alice"], 1, 2)
     assert b.lock == {"mode": "halted", "scope": "simulated/sim-main", "policy": "bot-guard", "holds": 1}
     assert (b.fence, b.published_ms, b.console) == (3, now, "https://desk-a.example/")
+    assert (b.resting, b.resting_ms) == ({}, None)  # no snapshot read: nothing counted, no read's time
+
+
+
+def test_a_board_says_when_the_snapshots_its_resting_orders_are_counted_from_were_read():
+    now = 1_772_456_400_000
+    order = SimpleNamespace(reduce_only=False)
+    snap = lambda ms, ok=True: SimpleNamespace(fetch=SimpleNamespace(ok=ok), orders=[order], ts_observed=ms,  # noqa: E731
+                                               ts_event=ms - 50)
+    book = _book(now)
+    book.snapshots = {"simulated/a": snap(now - 2_000), "simulated/b": snap(now - 7_000),
+                      "simulated/c": snap(now - 90_000, ok=False)}  # a failed read: not counted
+    b = board_of(book, "desk-a", "a-0", 3, now, 1.0, None)
+    assert (b.resting, b.resting_ms) == ({"simulated/a": 1, "simulated/b": 1}, now - 7_000)
+    assert Board.of(b.shard, b.holder, b.fence, b.published_ms, b.doc()) == b  # as the table keeps it
 
 
 def _link(firm, now: list[int], leader: bool = True) -> tuple[BoardLink, SimpleNamespace]:

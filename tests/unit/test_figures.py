@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from killswitch.figures import figure, money, places
+from killswitch.figures import as_read, figure, money, places
 
 
 @pytest.mark.parametrize("x, step, shown", [
@@ -31,3 +31,12 @@ def test_a_figure_reads_one_way(x, step, shown):
 def test_places_and_money():
     assert [places(s) for s in (0.1, 0.005, 1.0, 5e-05, 10.0)] == [1, 3, 0, 5, 0]
     assert money(1234567.891) == "1,234,567.89" and money(-0.001) == "0.00" and money(None) == "-"
+
+
+def test_a_read_is_said_with_its_age_only_once_older_than_the_interval():
+    now = 1_772_456_400_000
+    assert as_read(now - 5_000, now, 5.0) is None  # a tick's read, the interval old: fresh
+    assert as_read(now - 70_000, now, 5.0) == "as read 70 s ago"
+    assert as_read(now - 70_000, now, 60.0) == "as read 70 s ago"
+    assert as_read(now - 190_000, now, 60.0) == "as read 3m10s ago"
+    assert as_read(None, now, 5.0) is None and as_read(now - 70_000, now, None) is None

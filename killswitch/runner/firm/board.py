@@ -64,10 +64,12 @@ def board_of(book: BookView, shard: str, holder: str, fence: int, now: int, inte
     summary = book.lock_book.summary(now)
     lock = None if not summary.locked else {"mode": summary.mode, "scope": summary.scope, "policy": summary.policy,
                                             "holds": len(book.lock_book.in_force(now))}
-    resting = {key: sum(1 for o in snap.orders if not o.reduce_only) for key, snap in book.snapshots.items()
-               if snap.fetch.ok}
+    read = {key: snap for key, snap in book.snapshots.items() if snap.fetch.ok}
+    resting = {key: sum(1 for o in snap.orders if not o.reduce_only) for key, snap in read.items()}
+    # when the oldest of them was read: a kill's preview says its age when older than the interval
+    oldest = min((s.ts_observed if s.ts_observed is not None else s.ts_event for s in read.values()), default=None)
     return Board(shard, holder, fence, now, interval_s, tuple(shown[:INCIDENTS_SHOWN]),
-                 max(0, len(shown) - INCIDENTS_SHOWN), lock, console, sync, resting)
+                 max(0, len(shown) - INCIDENTS_SHOWN), lock, console, sync, resting, oldest)
 
 
 class BoardLink:

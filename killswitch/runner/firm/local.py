@@ -6,9 +6,11 @@ no shard (no ``--shard``: its firm slot is empty):
 
 * **preview** — what the kill does here, in the shape of a shard's preview (one "shard", this
   runner, heard: it answers): every scope locked ``halted``, each account's resting
-  non-reduce-only orders as the last tick read them cancelled, the bots' keys revoked where the
-  venue has the switch (``revoke:``), the others named OUT OF REACH; with the id the kill must
-  carry (:func:`~.kill.kill_preview_id`); refused ``KILL_IN_FORCE`` while a kill holds;
+  non-reduce-only orders as the last tick read them cancelled (with how long ago, when that
+  read is older than the runner's interval: :func:`killswitch.figures.as_read`), the bots'
+  keys revoked where the venue has the switch (``revoke:``), the others named OUT OF REACH; with
+  the id the kill must carry (:func:`~.kill.kill_preview_id`); refused ``KILL_IN_FORCE`` while a
+  kill holds;
 * **kill** — what a shard does with the kill's directive (:class:`~.kill.KillApplier`), with the
   same steps, in the runner's turn: ``global`` locked ``halted`` as the firm hold
   :data:`~killswitch.firm.kill.KILL_HOLD` (audited ``firm_lock``; an operator's unlock of it is
@@ -30,8 +32,9 @@ Must not: write the firm's tables, or act on a runner that is a shard's (its fir
 
 from __future__ import annotations
 
-from typing import Any, Optional
+from typing import Any, Callable, Optional
 
+from ...figures import as_read
 from ...firm.kill import APPROVALS_NEEDED, DUPLICATE_APPROVER, KILL_HOLD, KILL_IN_FORCE, NO_KILL
 from ...holds import KILL_RELEASE
 from ...state.store import FencedError
@@ -46,10 +49,12 @@ RELEASE = f"released only by {APPROVALS_NEEDED} distinct approvers: {KILL_RELEAS
 
 class LocalKill:
     """See the module doc. ``ports``: the runner's parts the kill goes through, as a shard's
-    (:func:`killswitch.process.bootstrap.shard_ports`)."""
+    (:func:`killswitch.process.bootstrap.shard_ports`); ``interval_s()``: the interval the
+    runner ticks at (a read older than it is said with its age)."""
 
-    def __init__(self, ports: ShardPorts):
+    def __init__(self, ports: ShardPorts, interval_s: Callable[[], float]):
         self.ports = ports
+        self.interval_s = interval_s
 
     def _hold(self) -> Any:
         now = self.ports.clock()
@@ -64,9 +69,13 @@ class LocalKill:
         reach = [k for k in accounts if revokes is not None and revokes.reachable(k)]
         far = [k for k in accounts if k not in reach]
         snaps = ports.book.snapshots
-        resting = {k: sum(1 for o in snaps[k].orders if not o.reduce_only) for k in accounts
-                   if k in snaps and snaps[k].fetch.ok}
-        said = f"{sum(resting.values())} resting non-reduce-only order(s) as the last tick read them" if resting \
+        read = [k for k in accounts if k in snaps and snaps[k].fetch.ok]
+        resting = {k: sum(1 for o in snaps[k].orders if not o.reduce_only) for k in read}
+        # the oldest read counted: old when the ticks stalled or fell behind (a failed read is not counted)
+        oldest = min((s.ts_observed if s.ts_observed is not None else s.ts_event for s in (snaps[k] for k in read)),
+                     default=None)
+        when = as_read(oldest, ports.clock(), self.interval_s()) or "as the last tick read them"
+        said = f"{sum(resting.values())} resting non-reduce-only order(s) {when}" if resting \
             else "its resting non-reduce-only orders (none read yet)"
         line = (f"this runner ({len(accounts)} account(s)), no shard: locks halted global; cancels {said}; revokes "
                 f"the keys of {len(reach)} account(s)" + (f"; OUT OF REACH (no revoke: block): {', '.join(far)}"

@@ -282,6 +282,20 @@ def test_the_preview_says_what_each_shard_does_and_which_accounts_a_shard_not_he
     assert not refused["allowed"] and refused["reason"].startswith("KILL_IN_FORCE: kill 7 by alice is in force")
 
 
+def test_the_preview_says_how_old_a_shards_count_is_once_older_than_its_interval():
+    """A shard's count is of the snapshots it read before it published (``resting_ms``): said
+    "as it last said" within the shard's interval, and with its age past it (issue 81's low
+    finding, "a preview's count 70 s stale")."""
+    def line(read_ago_ms: int) -> str:
+        board = {"now_ms": T0, "shards": [{**BOARD["shards"][0], "resting_ms": T0 - read_ago_ms, "interval_s": 1.0},
+                                          BOARD["shards"][1]]}
+        return kill_preview(ASSIGNMENT, board, DECLARED)["lines"][0]
+
+    assert "cancels 3 resting non-reduce-only order(s) as it last said;" in line(1_000)
+    assert "cancels 3 resting non-reduce-only order(s) as it last said (as read 70 s ago);" in line(70_000)
+    assert "(as read 3m10s ago);" in line(190_000)
+
+
 def test_the_progress_gives_the_three_times_once_every_account_reached_them_and_names_the_shard_not_reached():
     kill = {"id": 1, "created_ms": T0, "actor": "alice", "reason": "drill"}
     a1 = KillReport(1, "desk-a", "binanceusdm/a1", T0 + 200, T0 + 400, T0 + 900, "nothing resting", "revoked")

@@ -99,3 +99,25 @@ def test_an_approval_of_the_release_is_kept_over_a_restart(tmp_path):
     assert last.done and last.reason.startswith("KILL_RELEASED: released by bob,carol"), last
     assert _kill_holds(w2) == []
     w2.store.close()
+
+
+def test_the_preview_says_how_old_its_count_is_once_older_than_the_interval(tmp_path):
+    """A low finding of issue 81: the kill's preview counted the resting orders of a read 70 s
+    old (the ticks had stopped) as "as the last tick read them". Within the runner's interval (5 s
+    here) it still says that; past it, how long ago they were read."""
+    w = make(tmp_path)
+
+    async def go():
+        await w.runner.start()
+        resting_order(w, "bot-a-1")
+        await w.runner.tick()
+        w.clock.advance(5_000)  # at the interval: what a tick read is that old before the next one
+        fresh = await w.desk.firm_kill_preview()
+        w.clock.advance(65_000)  # no tick since: the count is of a read 70 s old
+        return fresh, await w.desk.firm_kill_preview()
+
+    fresh, stale = asyncio.run(asyncio.wait_for(go(), 30))
+    assert "cancels 1 resting non-reduce-only order(s) as the last tick read them;" in fresh["lines"][0], fresh
+    assert "cancels 1 resting non-reduce-only order(s) as read 70 s ago;" in stale["lines"][0], stale
+    assert stale["preview_id"] == fresh["preview_id"]  # the kill it previews is the same one
+    w.store.close()
