@@ -30,7 +30,7 @@ from typing import Any, Optional, Sequence
 
 from ...figures import figure, money, shortfall_text, step_of
 from ...fills import bot_side, orders_text, revert_side
-from ...holds import LockHold, holder
+from ...holds import KILL_HOLD, KILL_RELEASE, LockHold, holder
 from ...policy.kinds.heartbeat_age import unheard
 from ...relatch import relatched_text
 from ...runner.book.dms_state import declared_only
@@ -387,19 +387,24 @@ def _locks(lock: dict, now: int) -> list[dict]:
             out.append({"scope": scope, "mode": h["mode"],
                         "origin": origin_of(h["policy"], h["stage"], None, h.get("details") or {}),
                         "reason": h["reason"], "since": _when_iso(h["created_ts"], now),
-                        "expires": _when_iso(h["expires_ts"], now), "manual": h["manual"],
+                        "expires": _when_iso(h["expires_ts"], now),
+                        "manual": h["manual"] and h["policy"] != KILL_HOLD,  # no stage's: its release ends it
                         "unlockable": h["policy"] in (OPERATOR, DEAD_MANS_SWITCH),
-                        "not_unlockable": _not_unlockable(h.get("details") or {}),
-                        "ends": "when the scope is armed again" if (h.get("details") or {}).get("while_blind")
+                        "release": h["policy"] == KILL_HOLD,  # Approve its release… (the firm-wide kill's dialog)
+                        "not_unlockable": _not_unlockable(h["policy"], h.get("details") or {}),
+                        "ends": f"when two approvers release it ({KILL_RELEASE})" if h["policy"] == KILL_HOLD
+                        else "when the scope is armed again" if (h.get("details") or {}).get("while_blind")
                         else None,
                         "binding": h["mode"] == entry["mode"]})
     return out
 
 
-def _not_unlockable(details: dict) -> str:
-    """Why a policy's hold has no Unlock: a stage's (its reset), or one no stage placed and that
-    ends by itself (while the policy is blind, a trading window); an unlock of the scope still
-    lifts the operator's own lock beside it."""
+def _not_unlockable(policy: Optional[str], details: dict) -> str:
+    """Why a hold no person placed has no Unlock: the firm-wide kill's (two approvers release it),
+    a stage's (its reset), or one no stage placed and that ends by itself (while the policy is
+    blind, a trading window); an unlock of the scope still lifts the operator's own lock beside it."""
+    if policy == KILL_HOLD:
+        return "the firm-wide kill holds it: released only by two distinct approvers"
     if details.get("while_blind"):
         return "held while the policy is blind; ends when the scope is armed again"
     if details.get("window"):

@@ -483,3 +483,25 @@ def test_an_accepted_residuals_line_joins_the_venues_words_without_a_period_befo
     assert "CLOSE_REJECTED: 1 of 1 orders rejected by the venue: -2022 ReduceOnly Order is rejected; accepted by " \
            "alice at 2026-03-02T13:00:00Z: by hand" in page, page
     assert "-2022 ReduceOnly Order is rejected. " in page, page  # the one nobody accepted: as the venue said it
+
+
+def test_the_firm_kills_hold_names_its_release_and_offers_it_on_a_runner_of_no_shard():
+    """Issue 81's walk: the firm-wide kill on a runner of no shard showed its global hold as "at its
+    manual reset" and "a policy's stage holds it". It ends when two approvers release it, and the
+    row offers the release (the kill's dialog); the view offers the kill itself where no firm strip
+    does."""
+    from killswitch.holds import KILL_HOLD
+
+    book = LockBook().apply("global", "halted", now_ms=T0 - 30_000, policy=KILL_HOLD, manual=True,
+                            reason="FIRM_KILL local: runaway bots (by alice)",
+                            details={"directive": "local", "by": "alice", "approvals": []})
+    m = model(status(), book)
+    held = next(h for h in m["locks"] if h["scope"] == "global")
+    assert held["origin"] == "the firm-wide kill" and not held["unlockable"] and held["release"], held
+    assert held["ends"] == "when two approvers release it (ksctl kill --firm --release)", held
+    page = render(m)
+    text = text_of(page)
+    assert "at its manual reset" not in text and "a policy's stage holds it" not in text, text
+    assert "the firm-wide kill holds it: released only by two distinct approvers" in text
+    assert page.count("data-kill-release") == 1 and page.count("data-kill-open") == 1
+    assert "data-kill-open" not in render({**m, "firm_strip": {"error": "x", "shards": []}})  # a shard's: the strip's
