@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from killswitch.figures import figure, money, places
+from killswitch.figures import fees_text, figure, money, places, pnl_text
 
 
 @pytest.mark.parametrize("x, step, shown", [
@@ -31,3 +31,15 @@ def test_a_figure_reads_one_way(x, step, shown):
 def test_places_and_money():
     assert [places(s) for s in (0.1, 0.005, 1.0, 5e-05, 10.0)] == [1, 3, 0, 5, 0]
     assert money(1234567.891) == "1,234,567.89" and money(-0.001) == "0.00" and money(None) == "-"
+
+
+def test_what_a_close_came_to_reads_not_reported_or_not_known_never_0():
+    assert fees_text(((0.1200000001, "USDT"),)) == "0.12 USDT"
+    assert fees_text(((0.1, "USDT"), (0.0002, "BNB"))) == "0.1 USDT + 0.0002 BNB"
+    assert fees_text(((0.3, None),)) == "0.3"
+    assert fees_text(()) == "not reported"  # the venue's answer carried no fee
+    assert fees_text(None) == "not known"  # journaled before fees were
+    assert pnl_text(976.0, "ETH/USDT:USDT") == "+976.00 USDT"
+    assert pnl_text(-2029.2, "BTC/USDT:USDT") == "-2,029.20 USDT"
+    assert pnl_text(0.001, "BTC/USDT:USDT") == "0.00 USDT"
+    assert pnl_text(None, "BTC/USDT:USDT") == "not known"
