@@ -84,7 +84,7 @@ from ..book.rejections import Leg, leg_of
 from ..book.still_open import StillOpen, still_open_of
 from ..lease.leadership import FencedAudit
 from ..storeio import StoreIO
-from .entries import Entry, entries_of
+from .entries import entries_of
 from .execution import (
     ANSWERED_SINCE_READ,
     FINAL,
@@ -228,8 +228,7 @@ class Executor(Reconciliation):
         self._journaled_new = set()
         # the rows made on the store thread: at 10,000 closes their JSON is a tenth of a second
         # that the loop does not hold (the intents are frozen values)
-        new = await self.io(_journal_intents, self.store, self.fence(), orders, self.clock(),
-                            entries_of(orders, snapshots))
+        new = await self.io(_journal_intents, self.store, self.fence(), orders, self.clock(), snapshots)
         report.skipped += sum(1 for fresh in new if not fresh)
         if all(new):  # none was known: none has a result yet (see send)
             self._journaled_new = {o.client_order_id for o in orders}
@@ -429,12 +428,12 @@ def surplus(orders: list[OrderIntent], new: list[bool]) -> list[OrderIntent]:
 
 
 def _journal_intents(store: StateStore, fence: int, orders: list[OrderIntent], ts_ms: int,
-                     entries: list[Entry]) -> list[bool]:
+                     snapshots: Sequence[Snapshot]) -> list[bool]:
     """``orders`` journaled as intents (on the store thread), each with the entry price and
-    contract size of its position (``entries``, in step): which were new."""
+    contract size of its position in ``snapshots`` (:func:`.entries.entries_of`): which were new."""
     rows = [IntentRow(o.client_order_id, o.decision_id, o.venue, o.account, o.symbol, o.side, o.position_side,
                       o.amount, o.reduce_only, canonical_json(_intent_doc(o)), *entry)  # its encoder made once
-            for o, entry in zip(orders, entries)]
+            for o, entry in zip(orders, entries_of(orders, snapshots))]
     return store.journal_intents(fence, rows, ts_ms=ts_ms)
 
 
