@@ -41,7 +41,7 @@ from enum import Enum
 from typing import Callable, Iterable, Iterator, Mapping, NamedTuple, Optional, Protocol, runtime_checkable
 
 from killswitch.fills import Fill
-from killswitch.orders import OrderIntent
+from killswitch.orders import Fees, OrderIntent
 from killswitch.secret_file import SecretFileError, read_secret_file
 from killswitch.snapshot import Order, OrderBook, Snapshot
 from killswitch.weights import WeightLimit
@@ -236,8 +236,12 @@ class OrderResult:
     filled: float
     amount: float
     average_price: Optional[float] = None
+    # the fee the answer reported: ``fee`` its cost where it is in one currency (None: none
+    # reported, or several currencies), ``fees`` its cost per currency (killswitch.orders.Fees;
+    # empty: the answer carried no fee)
     fee: Optional[float] = None
     ts_ms: Optional[int] = None
+    fees: Fees = ()
 
 
 @dataclass(frozen=True)

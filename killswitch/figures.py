@@ -9,6 +9,8 @@ during an incident. Every figure the console and ``ksctl status`` show goes thro
   rounded to the market's ``step`` when it is known (a price to its tick: ``52,611.6`` on a
   0.1 tick, ``140.35`` on 0.01), with the step's decimals.
 - :func:`money`: an amount of money (notional, equity, PnL): separators and two decimals.
+- :func:`fees_text`, :func:`pnl_text`: what a close came to, the venue's fee and the PnL it
+  realized (``0.12 USDT``, ``-2,029.20 USDT``), and which of them is not reported or not known.
 - :func:`step_of`: where a resumption's schedule is (``day 1 of 2`` on a daily step, ``step 1
   of 2 (every 2m)`` on another: a 2-minute step said ``day 1 of 2``).
 
@@ -20,7 +22,7 @@ from __future__ import annotations
 
 import math
 from decimal import Decimal, InvalidOperation
-from typing import Optional
+from typing import Iterable, Optional
 
 SIGNIFICANT = 8  # digits kept when no step is known
 HUGE = 1e15  # at and above this, an exponent says more than 16 digits would
@@ -73,6 +75,25 @@ def money(x: Optional[float]) -> str:
         return figure(x)
     text = f"{x:,.2f}"
     return "0.00" if text == "-0.00" else text
+
+
+def fees_text(fees: Optional[Iterable[tuple[float, Optional[str]]]]) -> str:
+    """The fee a venue reported on an order, ``(cost, currency)`` each: ``0.12 USDT``, ``0.1
+    USDT + 0.0002 BNB``; ``not reported`` when its answer carried none (empty); ``not known``
+    for None (journaled before fees were, or no answer of the venue): never 0."""
+    if fees is None:
+        return "not known"
+    parts = [f"{figure(cost)} {currency}" if currency else figure(cost) for cost, currency in fees]
+    return " + ".join(parts) if parts else "not reported"
+
+
+def pnl_text(pnl: Optional[float], symbol: str = "") -> str:
+    """The PnL a close realized, signed, in the currency its contract settles in (of a unified
+    symbol, ``BTC/USDT:USDT``): ``+976.00 USDT``, ``-2,029.20 USDT``; ``not known`` for None."""
+    if pnl is None:
+        return "not known"
+    currency = symbol.partition(":")[2]
+    return ("+" if pnl > 0 and money(pnl) != "0.00" else "") + money(pnl) + (f" {currency}" if currency else "")
 
 
 DAY_MS = 86_400_000

@@ -175,3 +175,24 @@ def planned_count(kind: str, payload: Mapping[str, Any]) -> int:
         return 1
     orders = payload.get("orders") if kind == PLANNED_KIND else None
     return len(orders) if isinstance(orders, list) else 0
+
+
+# --- what a close came to: its fee and its realized PnL -------------------------------------------------
+
+Fees = tuple[tuple[float, Optional[str]], ...]
+"""The fee a venue charged on an order, as its answer reported it: ``(cost, currency)`` per
+currency (ccxt's unified ``fees``; the currency None where the venue named none). Empty: the
+answer carried no fee (not reported); None where a fee is asked for: not known."""
+
+
+def realized_pnl(side: str, reduce_only: bool, entry_price: Optional[float], contract_size: Optional[float],
+                 filled: Optional[float], avg_price: Optional[float]) -> Optional[float]:
+    """The PnL a close realized: (average fill price − the position's entry price) × filled ×
+    contract size, + for a long (closed by a sell), − for a short (closed by a buy), in the
+    contract's quote. None for an order that is no close of a position (a spot sale), that
+    filled nothing (a result the runner wrote with a fill of 0 may not know what filled: an
+    unclear answer), or whose entry price or average price is not known."""
+    if not reduce_only or entry_price is None or not filled or avg_price is None:
+        return None
+    sign = 1.0 if side == "sell" else -1.0
+    return (avg_price - entry_price) * abs(filled) * (contract_size or 1.0) * sign

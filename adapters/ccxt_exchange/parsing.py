@@ -24,6 +24,7 @@ from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal, InvalidOperation
 from typing import Any, Callable, Iterable, Literal, Optional, Protocol, Union
 
 from killswitch.attribution import strategy_of
+from killswitch.orders import Fees
 from killswitch.snapshot import Balance, MarketRules, Order, OrderBook, Position
 
 from ..base import OrderResult
@@ -416,21 +417,34 @@ def order_result(o: Any, client_order_id: str, amount: float) -> OrderResult:
             # totalSz): whether the rest was cancelled or rests on the book is not said, so the
             # order is not final; the runner asks the venue again and cancels a remainder
             status = "partially_filled"
-    fee = None
-    if isinstance(o.get("fee"), Mapping):
-        fee = num(o["fee"].get("cost"))
-    elif isinstance(o.get("fees"), list):
-        costs = [num(f.get("cost")) for f in o["fees"] if isinstance(f, Mapping)]
-        fee = sum(c for c in costs if c is not None) if any(c is not None for c in costs) else None
+    fees = order_fees(o)
     ts = o.get("lastTradeTimestamp") or o.get("timestamp")
     oid = o.get("id")
     return OrderResult(
         client_order_id=str(o.get("clientOrderId") or client_order_id),
         order_id=str(oid) if oid not in (None, "") else None,
         status=status, filled=filled, amount=total,
-        average_price=num(o.get("average")) or None, fee=fee,
-        ts_ms=int(ts) if isinstance(ts, (int, float)) else None,
+        average_price=num(o.get("average")) or None, fee=fees[0][0] if len(fees) == 1 else None,
+        ts_ms=int(ts) if isinstance(ts, (int, float)) else None, fees=fees,
     )
+
+
+def order_fees(o: Mapping) -> Fees:
+    """The fee a ccxt order answer reports, per currency: its ``fees`` (one per currency, ccxt's
+    reduced list), else its ``fee``; each ``{cost, currency}`` with a cost, the costs of one
+    currency added up. Empty: the answer carried no fee (a venue that does not report one)."""
+    listed = o.get("fees")
+    given = [f for f in listed if isinstance(f, Mapping)] if isinstance(listed, list) else []
+    if not any(num(f.get("cost")) is not None for f in given) and isinstance(o.get("fee"), Mapping):
+        given = [o["fee"]]
+    out: dict[Optional[str], float] = {}
+    for f in given:
+        cost = num(f.get("cost"))
+        if cost is not None:
+            currency = f.get("currency")
+            key = str(currency) if currency not in (None, "") else None
+            out[key] = out.get(key, 0.0) + cost
+    return tuple((cost, currency) for currency, cost in out.items())
 
 
 def order_book(raw: Any, depth: int) -> OrderBook:

@@ -270,11 +270,14 @@ class SimulatedAdapter(SimCancels, ExchangeAdapter):
         return round(max(1, n) * m.price_tick, m.price_decimals)
 
     def _result(self, o: SimOrder) -> OrderResult:
+        # the taker fee the engine charged, in the market's quote (as a venue's answer reports it)
+        spec = self.engine.markets.get(o.symbol)
+        fee = round(o.fee, 10)
         return OrderResult(client_order_id=o.client_order_id, order_id=str(o.order_id),
                            status=ORDER_STATUS.get(o.status, o.status.lower()), filled=o.executed_qty,
                            amount=o.quantity,
-                           average_price=o.avg_price if o.executed_qty > 0 else None, fee=round(o.fee, 10),
-                           ts_ms=o.update_time)
+                           average_price=o.avg_price if o.executed_qty > 0 else None, fee=fee,
+                           ts_ms=o.update_time, fees=((fee, spec.quote if spec is not None else None),))
 
     async def fetch_order(self, symbol: str, client_order_id: str) -> OrderResult:
         eng, acct = self.engine, self.engine_account

@@ -353,7 +353,8 @@ class ConditionalBook:
         limit = o.order_type in LIMIT_TYPES
         child = SimOrder(0, eng._client_id(a, None), a.spec.name, o.symbol, o.side, "LIMIT" if limit else "MARKET",
                          o.time_in_force if limit else "GTC", o.quantity, o.price if limit else 0.0,
-                         o.reduce_only or o.close_position, o.position_side, now, now)
+                         o.reduce_only or o.close_position, o.position_side, now, now,
+                         contract_size=m.contract_size)
         event = {"account": a.spec.name, "algo": o.algo_id, "symbol": o.symbol, "ts": now}
         if child.closes:
             closable = floor_step(eng._closable(a, child), m.amount_step)

@@ -164,7 +164,8 @@ class Matching(Ledger):
         tif, px = _limit_terms(m, otype, price, time_in_force)
         ps = order_leg(a.hedge_mode, position_side, reduce_only)
         cid = self._client_id(a, client_order_id)
-        o = SimOrder(0, cid, account, m.symbol, side, otype, tif, qty, px, bool(reduce_only), ps, now, now)
+        o = SimOrder(0, cid, account, m.symbol, side, otype, tif, qty, px, bool(reduce_only), ps, now, now,
+                     contract_size=m.contract_size)
         self._check_room(a, m, o, now)
         self._submit(a, m, o, now)
         return o.copy()
@@ -178,7 +179,7 @@ class Matching(Ledger):
         now = self.now()
         o = SimOrder(0, self._client_id(a, None), account, m.symbol, side.upper(), "LIMIT", "GTC",
                      m.order_quantity(float(quantity)), float(price), False,
-                     order_leg(a.hedge_mode, position_side, None), now, now)
+                     order_leg(a.hedge_mode, position_side, None), now, now, contract_size=m.contract_size)
         self._register(a, o)
         a.live[o.order_id] = o
         return o.copy()

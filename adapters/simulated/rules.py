@@ -192,6 +192,7 @@ class SimOrder:
     fee: float = 0.0
     realized_pnl: float = 0.0
     spot: bool = False
+    contract_size: float = 1.0  # its market's: cum_quote is contracts x size x price
 
     @property
     def remaining(self) -> float:
@@ -203,7 +204,7 @@ class SimOrder:
 
     @property
     def avg_price(self) -> float:
-        return self.cum_quote / self.executed_qty if self.executed_qty > 0 else 0.0
+        return self.cum_quote / (self.executed_qty * self.contract_size) if self.executed_qty > 0 else 0.0
 
     @property
     def closes(self) -> bool:

@@ -10,7 +10,9 @@ A policy's limits bind an order when its scope selects the order's account (by v
 labels, as the engine's scope instances do) and, when the scope lists symbols or strategies,
 the order's symbol and strategy (an order naming no strategy is held by a strategy-filtered
 policy: the check does not guess whose it is). The instance is the order's account, venue,
-strategy or symbol, or ``global``, by the scope's level.
+strategy or symbol, or ``global``, by the scope's level; of a strategy-level policy, an order or
+position naming no strategy is its account's (``venue/account``): a scope a refusal names and an
+override may name, as no catch-all ``-`` is.
 
 Pure: no I/O, no clock.
 """
@@ -36,6 +38,7 @@ class ScopeLimits:
     scope: str
     limits: LimitsNode
     usage: Usage
+    level: str = "account"  # the policy scope's level (strategy: ``scope`` may be an account's unattributed book)
 
 
 @dataclass(frozen=True)
@@ -78,7 +81,8 @@ class LimitTables:
             key = _instance(r.level, account, strategy, symbol)
             found = self.scopes.get((r.policy.name, key))
             if found is None:
-                found = ScopeLimits(r.policy.name, key, r.limits, Usage(known=self.known.get(r.policy.name, False)))
+                found = ScopeLimits(r.policy.name, key, r.limits, Usage(known=self.known.get(r.policy.name, False)),
+                                    r.level)
             out.append(found)
         return out
 
@@ -92,7 +96,7 @@ def _instance(level: str, account: str, strategy: Optional[str], symbol: str) ->
     if level == "venue":
         return account.split("/", 1)[0]
     if level == "strategy":
-        return strategy or "-"
+        return strategy or account  # what names no strategy: its account's, never one "-" of every account
     if level == "symbol":
         return symbol
     return account
@@ -131,7 +135,7 @@ def _add_policy(tables: LimitTables, node: PolicyNode, limits: LimitsNode, snaps
     def scope(key: str) -> ScopeLimits:
         found = tables.scopes.get((node.name, key))
         if found is None:
-            found = tables.scopes[(node.name, key)] = ScopeLimits(node.name, key, limits, Usage())
+            found = tables.scopes[(node.name, key)] = ScopeLimits(node.name, key, limits, Usage(), level)
         return found
 
     for s in chosen:

@@ -1,6 +1,7 @@
 """Render ``ksctl history``: the order journal (or a dry run's planned orders from the audit
-trail), each order with what it filled, at what average price and notional, or what the venue
-said when it refused it, then what verifying the audit chain found.
+trail), each order with what it filled, at what average price and notional, for what fee and
+with what realized PnL, or what the venue said when it refused it, then what verifying the
+audit chain found.
 
 Formats values only: it must not read the store, print, or pick exit codes.
 """
@@ -10,7 +11,7 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING, Optional
 
-from ..figures import figure, money
+from ..figures import fees_text, figure, money, pnl_text
 from .times import iso
 
 if TYPE_CHECKING:
@@ -26,12 +27,23 @@ def _planned_line(row: AuditRow) -> str:
 
 def _journal_line(r: JournalEntry) -> str:
     """One journaled order: when, its id, where, what (the hedge leg it closes, when it names
-    one), how it ended (what it filled, at what price; the venue's or the runner's reason code),
-    and why it was sent (the decision: a policy's stage entry, or an operator's close)."""
+    one), how it ended (what it filled, at what price, for what fee, realizing what PnL; the
+    venue's or the runner's reason code), and why it was sent (the decision: a policy's stage
+    entry, or an operator's close)."""
     leg = f" {r.position_side}" if (r.position_side or "").upper() in ("LONG", "SHORT") else ""  # as --planned says
     why = (f"  {r.reason_code}" if r.reason_code else "") + refused_text(r)  # and what the venue said
     return (f"{iso(r.created_ms)}  {r.client_order_id}  {r.venue}/{r.account} {r.symbol} {r.side}{leg} "
-            f"{r.amount:g}  {status_text(r.status, r.filled, r.avg_price)}{why}  by {r.decision_id}")
+            f"{r.amount:g}  {status_text(r.status, r.filled, r.avg_price)}{came_to_text(r)}{why}  by {r.decision_id}")
+
+
+def came_to_text(r: JournalEntry) -> str:
+    """``, fee 39.19 USDT, PnL -2,029.20 USDT`` of an order that filled: the venue's fee (``fee
+    not reported`` where its answer carried none) and the PnL the close realized against the
+    entry price of its position (``PnL not known`` for a spot sale, a row journaled before the
+    journal kept them, an entry price the venue did not give); nothing when nothing filled."""
+    if not r.filled:
+        return ""
+    return f", fee {fees_text(r.fees)}, PnL {pnl_text(r.realized_pnl, r.symbol)}"
 
 
 def status_text(status: Optional[str], filled: Optional[float], avg_price: Optional[float]) -> str:

@@ -16,7 +16,7 @@ from __future__ import annotations
 import json
 from typing import Optional
 
-from ..figures import figure, money, shortfall_text
+from ..figures import fees_text, figure, money, pnl_text, shortfall_text
 from ..fills import revert_side
 from ..holds import OUT_OF_REACH
 from ..sources import revision_text
@@ -214,7 +214,8 @@ def _trail_lines(doc: dict) -> list[str]:
               f"{_c(r['approver'])} | {_c(r['reason'])} | `{_c(r['result'])}` |" for r in doc["resets"]]
     return (_table("Stage transitions", None, ("at", "policy", "scope", "from → to", "reason", "decision"), transitions)
             + _table("Orders", None, ("at", "client order id", "incident or decision", "account", "symbol", "side",
-                                      "amount", "status", "filled", "avg price", "notional"), orders,
+                                      "amount", "status", "filled", "avg price", "notional", "fee", "realized PnL"),
+                     orders,
                      empty="None journaled.")
             + _table("Reset approvals", "Approvals the runner recorded toward a manual reset; a refused attempt is "
                      "not one.", ("at", "incident", "approver", "reason", "result"), approvals)
@@ -223,10 +224,13 @@ def _trail_lines(doc: dict) -> list[str]:
 
 
 def _fill_cells(o: dict) -> str:
-    """An order's filled amount, its average fill price and their notional (``-`` where unknown)."""
+    """An order's filled amount, its average fill price and their notional (``-`` where unknown);
+    of a fill, the venue's fee and the PnL the close realized (each ``not reported`` or ``not
+    known`` where it is: a report of rows journaled before them says so, never 0)."""
     filled, price = o.get("filled"), o.get("avg_price")
     notional = abs(filled) * price if filled and price is not None else None
-    return f"{figure(filled)} | {figure(price) if filled else '-'} | {money(notional)}"
+    came_to = f"{_c(fees_text(o.get('fees')))} | {pnl_text(o.get('realized_pnl'), o['symbol'])}" if filled else "- | -"
+    return f"{figure(filled)} | {figure(price) if filled else '-'} | {money(notional)} | {came_to}"
 
 
 def _table(title: str, intro: Optional[str], columns: tuple[str, ...], rows: list[str],

@@ -296,7 +296,11 @@ class _Journal:
                             "decision_id": e.decision_id, "incident": inc, "venue": e.venue, "account": e.account,
                             "symbol": e.symbol, "side": e.side, "amount": e.amount, "reduce_only": e.reduce_only,
                             "status": e.status or "pending", "filled": e.filled, "avg_price": e.avg_price,
-                            "reason_code": e.reason_code, "detail": _said(e)})
+                            "reason_code": e.reason_code, "detail": _said(e),
+                            # the venue's fee per currency ([]: none reported; None: not known) and
+                            # the PnL the close realized (None: not known)
+                            "fees": [list(f) for f in e.fees] if e.fees is not None else None,
+                            "realized_pnl": e.realized_pnl})
         if inc is not None:
             _count_order(self.incidents[inc]["orders"], e)
 

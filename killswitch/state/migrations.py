@@ -189,4 +189,15 @@ MIGRATIONS: tuple[Migration, ...] = (
               SIGNIN_TABLES),
     Migration(18, "the graph each policy drift verdict was about: another runner of the store takes it up "
                   "(tables/drift.py)", POLICY_DRIFT_DIGEST),
+    Migration(19, "what a close came to: the venue's fee on each answer, the entry price it closed and its PnL", (
+        # The entry price and contract size of the position a close was planned from (NULL: no
+        # position, as a spot sale, or an intent journaled before); the fees of each venue answer
+        # as JSON, [[cost, currency], ...] ([]: the answer carried none; NULL: not known, as a
+        # result the runner wrote itself or one written before), and the PnL the fill realized
+        # at it (NULL: not known). An older row reads as not known, never as 0.
+        "ALTER TABLE order_intent ADD COLUMN entry_price {float}",
+        "ALTER TABLE order_intent ADD COLUMN contract_size {float}",
+        "ALTER TABLE order_result ADD COLUMN fees TEXT",
+        "ALTER TABLE order_result ADD COLUMN realized_pnl {float}",
+    )),
 )

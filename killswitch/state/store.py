@@ -35,7 +35,7 @@ import json
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Mapping, NamedTuple, Optional, Protocol, Sequence, runtime_checkable
 
-from ..orders import FINAL_STATUSES, OPEN_STATUSES, ORDER_STATUSES  # noqa: F401 - re-exported
+from ..orders import FINAL_STATUSES, OPEN_STATUSES, ORDER_STATUSES, Fees  # noqa: F401 - re-exported
 
 # The audit chain's rules live in audit_chain.py (hashing, anchoring) and audit_verify.py
 # (verifying); the contract names them.
@@ -105,6 +105,9 @@ class IntentRow(NamedTuple):
     amount: float
     reduce_only: bool
     payload_json: str
+    # the position the close was planned from: its entry price and contract size (None: not known)
+    entry_price: Optional[float] = None
+    contract_size: Optional[float] = None
 
 
 @dataclass(frozen=True)
@@ -133,6 +136,14 @@ class JournalEntry:
     # how a retry fares after the venue's refusal (permanent | transient | mode), as its dialect maps
     # it; None for anything else, and for a refusal the adapter made itself
     refusal: Optional[str] = None
+    # the fee of the venue's latest answer, per currency (orders.Fees: empty, the answer carried
+    # none; None, not known: a result the runner wrote itself, or one journaled before fees were)
+    fees: Optional[Fees] = None
+    # the PnL the close realized at its latest result (orders.realized_pnl; None: not known)
+    realized_pnl: Optional[float] = None
+    # the position the close was planned from (None: not known)
+    entry_price: Optional[float] = None
+    contract_size: Optional[float] = None
 
     @property
     def payload(self) -> Any:
@@ -320,8 +331,10 @@ class StateStore(Protocol):
     # order journal
     def journal_intent(self, fence: int, client_order_id: str, decision_id: str, venue: str, account: str,
                        symbol: str, side: str, position_side: Optional[str], amount: float, reduce_only: bool,
-                       payload_json: str, *, ts_ms: Optional[int] = None) -> bool:
-        """Journal an order before it is sent. False (and nothing changed) if the id is known."""
+                       payload_json: str, *, ts_ms: Optional[int] = None, entry_price: Optional[float] = None,
+                       contract_size: Optional[float] = None) -> bool:
+        """Journal an order before it is sent. False (and nothing changed) if the id is known.
+        ``entry_price``, ``contract_size``: the position a close was planned from (its PnL's)."""
 
     def journal_intents(self, fence: int, intents: Sequence[IntentRow], *, ts_ms: Optional[int] = None
                         ) -> list[bool]:
@@ -331,9 +344,12 @@ class StateStore(Protocol):
 
     def journal_result(self, fence: int, client_order_id: str, status: str, filled: Optional[float],
                        avg_price: Optional[float], reason_code: Optional[str], detail: Optional[str], *,
-                       ts_ms: Optional[int] = None, refusal: Optional[str] = None) -> None:
+                       ts_ms: Optional[int] = None, refusal: Optional[str] = None,
+                       fees: Optional[Fees] = None) -> None:
         """Append what became of an intent. The latest result is the intent's status; ``refusal``:
-        how a retry fares after the venue refused it (permanent | transient | mode)."""
+        how a retry fares after the venue refused it (permanent | transient | mode); ``fees``: the
+        fee the venue's answer reported (empty: none; None: not a venue's answer). The PnL the
+        fill realized is kept with it, from the entry price journaled with the intent."""
 
     def pending_intents(self) -> list[JournalEntry]:
         """Intents with no final result, oldest first: what a restarted runner must reconcile."""

@@ -59,10 +59,11 @@ def write_trail(url: str, key: AuditKey | None = None) -> str:
                                                                                   "RATE_LIMITED"))):
         cid = f"ks-l3-{i}"
         store.journal_intent(fence, cid, L3, "binanceusdm", "main", symbol, "sell", None, 1.0, True,
-                             json.dumps({"client_order_id": cid}), ts_ms=T0 + 5 * MIN)
+                             json.dumps({"client_order_id": cid}), ts_ms=T0 + 5 * MIN, entry_price=53_000.0,
+                             contract_size=1.0)  # the long it closed, as the snapshot showed it
         store.journal_result(fence, cid, status, 1.0 if status == "filled" else 0.0,
                              52_611.594000000005 if status == "filled" else None, code, None,
-                             ts_ms=T0 + 5 * MIN + 100)
+                             ts_ms=T0 + 5 * MIN + 100, fees=((21.04, "USDT"),) if status == "filled" else None)
     transition(store, T0 + 5 * MIN, 1, 3, L3, "ESCALATED: stage=1->3 triggers=hard")
     receipt(store, T0 + 5 * MIN + 1_000, "notification_failed", "pager", [L3], final=False, result="timeout")
     receipt(store, T0 + 5 * MIN + 9_000, "notification_failed", "pager", [L3], final=True, result="refused")
@@ -161,6 +162,20 @@ def test_report_accounts_for_each_incident_its_orders_approvers_and_pages(state)
     assert (s["incidents"], s["active"], s["transitions"], s["orders"], s["orders_failed"]) == (2, 0, 2, 2, 1)
     assert (s["notifications_delivered"], s["notifications_failed"], s["notifications_dropped"]) == (2, 1, 2)
     assert doc["other_events"] == {"sink_failed": 1}
+
+
+def test_an_order_shows_the_venues_fee_and_the_pnl_it_realized_and_an_older_one_says_not_known(state):
+    """Issue 81: the closure report showed what filled and at what price, not the fee nor the PnL."""
+    args = ("--since", "2026-03-02T12:30Z", "--until", "2026-03-02T14:00Z", "--state", state, *head_anchor(state))
+    doc = json.loads(run(*args, "-o", "json").stdout)
+    filled, refused = doc["orders"]
+    assert (filled["fees"], filled["realized_pnl"]) == ([[21.04, "USDT"]], pytest.approx(52_611.594 - 53_000.0))
+    assert (refused["fees"], refused["realized_pnl"]) == (None, None)
+    assert "| 1 | 52,611.594 | 52,611.59 | 21.04 USDT | -388.41 USDT |" in run(*args).stdout
+    sql(state, ("UPDATE order_result SET fees = NULL, realized_pnl = NULL",))  # as a row journaled before them
+    assert "| 1 | 52,611.594 | 52,611.59 | not known | not known |" in run(*args).stdout
+    sql(state, ("UPDATE order_result SET fees = '[]' WHERE status = 'filled'",))  # a venue that reports no fee
+    assert "| 52,611.59 | not reported | not known |" in run(*args).stdout
 
 
 def test_markdown_and_html_say_the_same_for_a_person(state, tmp_path):

@@ -53,7 +53,7 @@ def test_adapter_submit_close_and_fetch_order(sim):
     run(ad.snapshot())
     r = run(ad.submit(intent(BTC_U, "sell", 2.0, cid="ks-a", limit_price=59_000.0)))
     assert (r.status, r.filled, r.amount, r.client_order_id) == ("filled", 2.0, 2.0, "ks-a")
-    assert r.average_price >= 59_000.0 and r.fee > 0
+    assert r.average_price >= 59_000.0 and r.fee > 0 and r.fees == ((r.fee, "USDT"),)  # its taker fee, in the quote
     o = ex.order_by_client_id("sim-main", "ks-a")
     assert (o.type, o.time_in_force, o.reduce_only, o.price) == ("LIMIT", "IOC", True, 59_000.0)
     assert run(ad.fetch_order(BTC_U, "ks-a")) == r

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from killswitch.figures import as_read, figure, money, places
+from killswitch.figures import as_read, fees_text, figure, money, places, pnl_text
 
 
 @pytest.mark.parametrize("x, step, shown", [
@@ -40,3 +40,15 @@ def test_a_read_is_said_with_its_age_only_once_older_than_the_interval():
     assert as_read(now - 70_000, now, 60.0) == "as read 70 s ago"
     assert as_read(now - 190_000, now, 60.0) == "as read 3m10s ago"
     assert as_read(None, now, 5.0) is None and as_read(now - 70_000, now, None) is None
+
+
+def test_what_a_close_came_to_reads_not_reported_or_not_known_never_0():
+    assert fees_text(((0.1200000001, "USDT"),)) == "0.12 USDT"
+    assert fees_text(((0.1, "USDT"), (0.0002, "BNB"))) == "0.1 USDT + 0.0002 BNB"
+    assert fees_text(((0.3, None),)) == "0.3"
+    assert fees_text(()) == "not reported"  # the venue's answer carried no fee
+    assert fees_text(None) == "not known"  # journaled before fees were
+    assert pnl_text(976.0, "ETH/USDT:USDT") == "+976.00 USDT"
+    assert pnl_text(-2029.2, "BTC/USDT:USDT") == "-2,029.20 USDT"
+    assert pnl_text(0.001, "BTC/USDT:USDT") == "0.00 USDT"
+    assert pnl_text(None, "BTC/USDT:USDT") == "not known"

@@ -33,10 +33,13 @@ denied with its code (``NO_MARK``, ``PRICE_COLLAR``, ``LIMIT_ORDER_QUANTITY``,
 ``LIMIT_ORDER_NOTIONAL``, ``OPEN_ORDERS_LIMIT``, ``POSITION_LIMIT``, ``GROSS_LIMIT``,
 ``MESSAGE_RATE``), and the answer's ``limit`` carries the limit's value and the usage the order
 would bring it to; an account of which the runner has no snapshot yet cannot be placed under its
-limits (``LIMITS_UNKNOWN``). An allowed order takes one message from each of its strategy's
-buckets (handed in: :mod:`.limits_state`). An order the lock (or a resumption) refuses is
-refused as it says, with the limits it also breaks after ``; also:`` and in ``limit`` (its
-``breaches``, ``also: true``): nothing is spent or remembered for it.
+limits (``LIMITS_UNKNOWN``). An order that carries no strategy is judged by a strategy-level
+policy's limits as its account's own book: refused there, it leads with ``STRATEGY_MISSING``
+and what to send, naming ``scope=venue/account`` (a scope an override may name). An allowed
+order takes one message from each of its strategy's buckets (handed in: :mod:`.limits_state`).
+An order the lock (or a resumption) refuses is refused as it says, with the limits it also
+breaks after ``; also:`` and in ``limit`` (its ``breaches``, ``also: true``): nothing is spent
+or remembered for it.
 
 A request is validated strictly first: unknown fields, wrong types, a side other than buy or
 sell, an amount that is not a finite positive number → ``BAD_REQUEST: ...``. The gate never

@@ -17,6 +17,11 @@ by <who>, until <when>``, its ``limit`` with the override. A refusal no override
 as before; an order refused by a limit is remembered by its ``client_order_id`` (what an override
 may release it by), and an order released passes once.
 
+An order that carries no strategy is judged by a strategy-level policy's limits as its account's
+own book (the instance ``venue/account``, :mod:`killswitch.engine.limit_tables`): a refusal
+there leads with ``STRATEGY_MISSING`` and what to send (:func:`~.whose.strategy_missing`), names
+``scope=venue/account``, and an override of that scope lifts it.
+
 Must not: read the clock, do I/O, or consult anything but its arguments.
 """
 
@@ -27,9 +32,11 @@ from typing import Any, Optional, Sequence
 from ...engine.limits import MESSAGE_RATE, Breach, LimitOrder, breaches_in
 from ...overrides import ORDER, Lifted, iso
 from ..lock.lock import GLOBAL_SCOPE
+from ..names import Catalog
 from .limits_state import BucketKey, GateLimits
 from .placement import Placement
 from .request import Decision, OrderRequest
+from .whose import strategy_missing
 
 
 def within_limits(req: OrderRequest, limits: GateLimits, placement: Optional[Placement],
@@ -48,11 +55,11 @@ def within_limits(req: OrderRequest, limits: GateLimits, placement: Optional[Pla
     else:
         accounts = sorted(tables.routes)
     with limits.buckets.lock:  # the buckets read and spent as one step, whichever thread checks
-        return _within(req, limits, accounts, now_ms, also)
+        return _within(req, limits, accounts, now_ms, also, placement.catalog if placement is not None else None)
 
 
 def _within(req: OrderRequest, limits: GateLimits, accounts: Sequence[str], now_ms: int,
-            also: bool) -> Optional[Decision]:
+            also: bool, catalog: Optional[Catalog] = None) -> Optional[Decision]:
     tables = limits.tables
     strategy = req.strategy or "-"
     spend: list[tuple[BucketKey, float, int]] = []
@@ -86,7 +93,13 @@ def _within(req: OrderRequest, limits: GateLimits, accounts: Sequence[str], now_
             if found:
                 if req.client_order_id is not None and limits.refusals is not None and not also:
                     limits.refusals.refuse(req.client_order_id, [sl.scope], now_ms)
-                return _limit_deny(sl.policy, sl.scope, found, also)
+                denied = _limit_deny(sl.policy, sl.scope, found, also)
+                if req.strategy is None and sl.level == "strategy":  # judged as the account's own book
+                    # (its breaches listed: the refusal is counted under their codes, not this lead's)
+                    listed = [b.to_json() for b in (found if isinstance(found, list) else [found])]
+                    return Decision(False, f"{strategy_missing(req, account, catalog)}; {denied.reason}",
+                                    {"breaches": listed, **(denied.limit or {}), "strategy_missing": True})
+                return denied
     return None if also else _passed(limits, spend, overridden, now_ms)
 
 

@@ -9,7 +9,9 @@ same way: an order whose client id is a latched bot's is that bot's whether or n
 when the two disagree; ``UNKNOWN_STRATEGY`` (with close matches) for a strategy the runner knows
 nowhere (neither the accounts the order may go to, where they declare any, nor a policy, a
 heartbeat source or a snapshot: a typo); ``STRATEGY_AMBIGUOUS`` when its client id
-names different strategies on the accounts a scope-wide order may go to.
+names different strategies on the accounts a scope-wide order may go to. And what an order that
+carries no strategy at all is told where a strategy-level policy's limits judge it as its
+account's own book (:func:`strategy_missing`: ``STRATEGY_MISSING``, with what to send).
 
 Must not: read the clock, do I/O, or consult anything but its arguments.
 """
@@ -17,7 +19,7 @@ Must not: read the clock, do I/O, or consult anything but its arguments.
 from __future__ import annotations
 
 from dataclasses import replace
-from typing import Union
+from typing import Optional, Union
 
 from ...attribution import strategy_of
 from ..lock.lock import GLOBAL_SCOPE
@@ -48,4 +50,21 @@ def whose(req: OrderRequest, cat: Catalog) -> Union[OrderRequest, Decision]:
     return req
 
 
-__all__ = ["whose"]
+def strategy_missing(req: OrderRequest, account: str, cat: Optional[Catalog]) -> str:
+    """``STRATEGY_MISSING: …`` of an order that carries no strategy (none said, and no client order
+    id with a prefix ``account`` declares), which a strategy-level policy's limits judged as
+    ``account``'s own book: the scope a refusal names and an override may name. Says what to
+    send for it to be judged as its strategy's: ``strategy``, or a client order id with a declared
+    prefix (the account's, else the strategies the runner knows)."""
+    declared = (cat.prefixes.get(account) or {}) if cat is not None else {}
+    names = sorted(set(declared.values())) or sorted(cat.strategies if cat is not None else ())
+    cid = (f"its client order id {req.client_order_id!r} has no prefix {account} declares"
+           if req.client_order_id else "no client_order_id")
+    what = f'send "strategy" ({", ".join(names[:5])})' if names else 'send "strategy"'
+    if declared:
+        what += f" or a client_order_id beginning with a declared prefix ({', '.join(sorted(declared)[:5])})"
+    return (f'STRATEGY_MISSING: the order carries no strategy (no "strategy", {cid}): per-strategy limits '
+            f"judged it as {account}'s own book; {what}")
+
+
+__all__ = ["strategy_missing", "whose"]

@@ -59,9 +59,9 @@ def binds(node: Any, tables: Any, catalog: Catalog, scope: str) -> bool:
         return scope == GLOBAL_SCOPE
     if level == "venue":
         return any(a.split("/", 1)[0] == scope for a in mine)
-    if level == "strategy":
+    if level == "strategy":  # a strategy, or an account: the book of its orders naming none
         listed = node.scope.get("strategies")
-        return scope in listed if listed else scope in catalog.strategies
+        return (scope in listed if listed else scope in catalog.strategies) or scope in mine
     if level == "symbol":
         listed = node.scope.get("symbols")
         return scope in listed if listed else scope in catalog.all_symbols
@@ -70,7 +70,8 @@ def binds(node: Any, tables: Any, catalog: Catalog, scope: str) -> bool:
 
 def instances(graph: Any, tables: Any) -> set[str]:
     """The scope instances the policies' limits bind now (those holding something, each account
-    of an account-level policy, each venue of a venue-level one, ``global``)."""
+    of an account-level policy, and of a strategy-level one: the book of its orders naming no
+    strategy; each venue of a venue-level one, ``global``)."""
     out = {s for _, s in tables.scopes}
     for node in graph.policies:
         if node.limits is None:
@@ -85,6 +86,8 @@ def instances(graph: Any, tables: Any) -> set[str]:
             out |= set(mine)
         else:
             out |= set(node.scope.get("strategies" if level == "strategy" else "symbols") or ())
+            if level == "strategy":
+                out |= set(mine)
     return out
 
 

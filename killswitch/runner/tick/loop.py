@@ -60,6 +60,7 @@ from ...compile.graph import DecisionGraph
 from ...engine.columns import load_arrays
 from ...engine.evaluate import Evaluation
 from ...events import DEPOSED, DMS_FIRED, LOAD_SHED, ORDER_FAILED, SNAPSHOT_FAILED, Event, ReloadingSink
+from ...snapshot import Snapshot
 from ...state.store import FencedError, StateStore, StoreError
 from ..book.rejections import CLOSE_REJECTED
 from ..lease.keeper import LeaseKeeper
@@ -443,7 +444,7 @@ class Runner:
         report.events += await shortfalls.track_residuals(ev, plans, now)
         # 1. intents, before the stage entry is saved (a dry run's planned orders: audited with it)
         planned: list[tuple[str, int, dict]] = []
-        report.execution.merge(await self._executor.journal(plans, planned))
+        report.execution.merge(await self._executor.journal(plans, planned, snapshots))
         phase("journal")
         # 1b. an entry whose first wave alone is journaled is saved as still to plan (deferred):
         # a runner stopped before its rest is journaled plans the entry again, same decision
@@ -480,7 +481,7 @@ class Runner:
             at = await self._record(entered, rows, fired, report, now, save=False)  # (a live run: nothing planned)
             ev = report.evaluation = await _completed(ev)
             book.evaluated(ev)
-            sent = await self._send_rest(ev, waves, report, replanned, now)
+            sent = await self._send_rest(ev, waves, report, replanned, now, snapshots)
         report.events[at:at] = self._entries.tell(ev.transitions, now)
         if not sent:
             return
@@ -560,10 +561,11 @@ class Runner:
         return waves
 
     async def _send_rest(self, ev: Evaluation, waves: dict[str, tuple[str, int, frozenset[str]]], report: TickReport,
-                         replanned: set[str], now: int) -> bool:
+                         replanned: set[str], now: int, snapshots: Sequence[Snapshot]) -> bool:
         """After the first waves went out: the rest of each entry (``ev`` holds the whole
-        plans) held where an order of ours is still open on the position, journaled, the
-        entries saved as planned in full, and sent. False: the lease was lost before sending."""
+        plans, made of ``snapshots``) held where an order of ours is still open on the
+        position, journaled, the entries saved as planned in full, and sent. False: the lease
+        was lost before sending."""
         whole = [p for p in ev.plans if p.decision_id in waves]
         rest = [replace(p, cancels=(), orders=tuple(o for o in p.orders
                                                     if o.client_order_id not in waves[p.decision_id][2]))
@@ -572,7 +574,7 @@ class Runner:
         rest, held = await self._executor.hold(rest)
         report.execution.merge(held)
         report.events += await self._shortfalls.track_residuals(ev, whole, now)
-        report.execution.merge(await self._executor.journal(rest))
+        report.execution.merge(await self._executor.journal(rest, snapshots=snapshots))
         for key, retries in (w[:2] for w in waves.values()):
             self._book.entry_planned(key, retries)  # (unless re-planned since: see below)
         report.events += await self._shortfalls.retry_unfilled(held.held, seen=replanned, save=False, held=True)

@@ -72,17 +72,19 @@ import logging
 import time
 from dataclasses import replace
 from functools import partial
-from typing import Awaitable, Callable, Optional
+from typing import Awaitable, Callable, Optional, Sequence
 
 from adapters.base import AdapterError, CancelSelector, SendWithheld, send_gate
 
 from ...engine.plans import Plan
-from ...orders import PLANNED_KIND, CancelIntent, OrderIntent, planned_payloads, position_of, send_order
+from ...orders import PLANNED_KIND, CancelIntent, Fees, OrderIntent, planned_payloads, position_of, send_order
+from ...snapshot import Snapshot
 from ...state.store import IntentRow, StateStore, canonical_json
 from ..book.rejections import Leg, leg_of
 from ..book.still_open import StillOpen, still_open_of
 from ..lease.leadership import FencedAudit
 from ..storeio import StoreIO
+from .entries import entries_of
 from .execution import (
     ANSWERED_SINCE_READ,
     FINAL,
@@ -200,14 +202,16 @@ class Executor(Reconciliation):
 
     # --- 1. journal ----------------------------------------------------------------------------------
 
-    async def journal(self, plans: list[Plan], planned: Optional[list[tuple[str, int, dict]]] = None
-                      ) -> ExecutionReport:
+    async def journal(self, plans: list[Plan], planned: Optional[list[tuple[str, int, dict]]] = None,
+                      snapshots: Sequence[Snapshot] = ()) -> ExecutionReport:
         """Every planned order, journaled in one transaction before anything is sent (a dry run
         audits them instead, as tables of intents, also in one: :func:`~killswitch.orders.planned_payloads`).
         Thousands of closes are one durable write. ``planned``: a dry run's audit rows are added
         to it instead, for the caller to append with the stage entry's own (the tick: one
         append after the state save, so that a stage entry and the orders it planned are stored
-        together or not at all)."""
+        together or not at all). ``snapshots``: those the plans were made of; each close is
+        journaled with the entry price and contract size of its position there (:mod:`.entries`:
+        the PnL its fill realized is reckoned from them)."""
         report = ExecutionReport()
         orders = [o for plan in plans for o in plan.orders]
         if not orders:
@@ -224,7 +228,7 @@ class Executor(Reconciliation):
         self._journaled_new = set()
         # the rows made on the store thread: at 10,000 closes their JSON is a tenth of a second
         # that the loop does not hold (the intents are frozen values)
-        new = await self.io(_journal_intents, self.store, self.fence(), orders, self.clock())
+        new = await self.io(_journal_intents, self.store, self.fence(), orders, self.clock(), snapshots)
         report.skipped += sum(1 for fresh in new if not fresh)
         if all(new):  # none was known: none has a result yet (see send)
             self._journaled_new = {o.client_order_id for o in orders}
@@ -336,7 +340,7 @@ class Executor(Reconciliation):
             return
         status = res.status if res.status in FINAL + RESTING else "unknown"
         outcome(status, None, res.filled)
-        await self._result(o.client_order_id, status, res.filled, res.average_price, None, None)
+        await self._result(o.client_order_id, status, res.filled, res.average_price, None, None, fees=res.fees)
         if status == "filled":
             r.filled += 1
         if filled_short(status, res.filled, o.amount, o.reduce_only):
@@ -395,9 +399,11 @@ class Executor(Reconciliation):
             self._still_open += r.still_open
 
     async def _result(self, cid: str, status: str, filled: float, avg: Optional[float], code: Optional[str],
-                      detail: Optional[str], refusal: Optional[str] = None) -> None:
+                      detail: Optional[str], refusal: Optional[str] = None, *, fees: Optional[Fees] = None) -> None:
+        """What became of ``cid``, journaled; ``fees``: what the venue's answer said of the fee
+        (None: the result is the runner's own, no answer's)."""
         await self.io(self.store.journal_result, self.fence(), cid, status, filled, avg, code, detail,
-                      ts_ms=self.clock(), refusal=refusal)
+                      ts_ms=self.clock(), refusal=refusal, fees=fees)
         self.lanes.answered(cid)
         if status in RESTING:
             self._resting_left = True  # (a reconciliation under way may have said none is left)
@@ -421,11 +427,13 @@ def surplus(orders: list[OrderIntent], new: list[bool]) -> list[OrderIntent]:
     return [o for o, fresh in zip(orders, new) if fresh and (o.decision_id, position_of(o)) in known]
 
 
-def _journal_intents(store: StateStore, fence: int, orders: list[OrderIntent], ts_ms: int) -> list[bool]:
-    """``orders`` journaled as intents (on the store thread): which were new."""
+def _journal_intents(store: StateStore, fence: int, orders: list[OrderIntent], ts_ms: int,
+                     snapshots: Sequence[Snapshot]) -> list[bool]:
+    """``orders`` journaled as intents (on the store thread), each with the entry price and
+    contract size of its position in ``snapshots`` (:func:`.entries.entries_of`): which were new."""
     rows = [IntentRow(o.client_order_id, o.decision_id, o.venue, o.account, o.symbol, o.side, o.position_side,
-                      o.amount, o.reduce_only, canonical_json(_intent_doc(o)))  # its encoder made once
-            for o in orders]
+                      o.amount, o.reduce_only, canonical_json(_intent_doc(o)), *entry)  # its encoder made once
+            for o, entry in zip(orders, entries_of(orders, snapshots))]
     return store.journal_intents(fence, rows, ts_ms=ts_ms)
 
 

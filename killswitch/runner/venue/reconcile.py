@@ -21,7 +21,7 @@ from typing import Awaitable, Callable, Optional
 
 from adapters.base import AdapterError, CancelSelector, OrderResult, Reason
 
-from ...orders import OrderIntent
+from ...orders import Fees, OrderIntent
 from ...state.store import StateStore
 from ..book.still_open import StillOpen, still_open_of
 from ..lease.leadership import FencedAudit
@@ -51,18 +51,19 @@ class Reconciliation:
     lanes: SendLanes  # each account's sends beside the ticks (what they hold unanswered is not lost)
 
     async def _result(self, cid: str, status: str, filled: float, avg: Optional[float], code: Optional[str],
-                      detail: Optional[str]) -> None:
+                      detail: Optional[str], refusal: Optional[str] = None, *, fees: Optional[Fees] = None) -> None:
         raise NotImplementedError
 
     def _answered_on(self, venue: str, account: str, symbol: str, side: str, position_side: Optional[str],
                      cid: str) -> None:
         raise NotImplementedError
 
-    async def _settled(self, e, status: str, filled: float, avg: Optional[float], detail: str) -> None:
-        """``e``'s result journaled as the venue said it now. Filled further than the journal
-        knew, its position may have moved since this tick's snapshots were asked for (see
-        :meth:`~.executor.Executor.hold`)."""
-        await self._result(e.client_order_id, status, filled, avg, None, detail)
+    async def _settled(self, e, status: str, found: OrderResult, detail: str) -> None:
+        """``e``'s result journaled as the venue said it now (``found``: what it filled, at
+        what price, for what fee). Filled further than the journal knew, its position may have
+        moved since this tick's snapshots were asked for (see :meth:`~.executor.Executor.hold`)."""
+        filled = found.filled
+        await self._result(e.client_order_id, status, filled, found.average_price, None, detail, fees=found.fees)
         if filled != (e.filled or 0.0):
             self._answered_on(e.venue, e.account, e.symbol, e.side, e.position_side, e.client_order_id)
 
@@ -131,7 +132,7 @@ class Reconciliation:
                 resting.append((e, found))
                 continue
             if status != e.status:
-                await self._settled(e, status, found.filled, found.average_price, "RECONCILED")
+                await self._settled(e, status, found, "RECONCILED")
             if status == "filled":
                 report.filled += 1
             if filled_short(status, found.filled, e.amount, e.reduce_only):
@@ -158,7 +159,7 @@ class Reconciliation:
         by_account: dict[str, list[tuple]] = {}
         for e, found in resting:
             if found.filled != (e.filled or 0.0) or found.status != e.status:  # it moved since last seen
-                await self._settled(e, found.status, found.filled, found.average_price, "RECONCILED")
+                await self._settled(e, found.status, found, "RECONCILED")
             if found.order_id:
                 by_account.setdefault(account_key(e.venue, e.account), []).append((e, found))
         for key, items in sorted(by_account.items()):
@@ -198,7 +199,7 @@ class Reconciliation:
         return len(resting) - settled
 
     async def _settle(self, e, found: OrderResult, status: str, detail: str, report: ExecutionReport) -> None:
-        await self._settled(e, status, found.filled, found.average_price, detail)
+        await self._settled(e, status, found, detail)
         if status == "filled":
             report.filled += 1
         if filled_short(status, found.filled, e.amount, e.reduce_only):

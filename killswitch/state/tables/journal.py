@@ -15,12 +15,15 @@ from __future__ import annotations
 import json
 from typing import Optional, Sequence
 
+from ...orders import Fees, realized_pnl
 from ..sql_hooks import SqlHooks, now_ms
 from ..store import FINAL_STATUSES, ORDER_STATUSES, IntentRow, JournalEntry, UnknownIntentError
 
 _INTENT_COLS = ("i.seq, i.client_order_id, i.decision_id, i.venue, i.account, i.symbol, i.side, i.position_side, "
                 "i.amount, i.reduce_only, i.payload, i.fence, i.created_ms, "
-                "r.status, r.filled, r.avg_price, r.reason_code, r.detail, r.ts_ms, r.refusal")
+                "r.status, r.filled, r.avg_price, r.reason_code, r.detail, r.ts_ms, r.refusal, r.fees, r.realized_pnl, "
+                "i.entry_price, i.contract_size")
+_FEES = 20  # where the fees' JSON is in a row of _INTENT_COLS
 # Every intent with its latest result, if any.
 _INTENTS = (f"SELECT {_INTENT_COLS} FROM order_intent i LEFT JOIN order_result r ON r.seq = "
             "(SELECT MAX(seq) FROM order_result WHERE client_order_id = i.client_order_id)")
@@ -32,7 +35,27 @@ _IN_BATCH = 500  # ids per IN (...) list: well under every backend's bound on pa
 def _entry(row: tuple) -> JournalEntry:
     fields = list(row)
     fields[9] = bool(fields[9])  # SQLite keeps booleans as 0/1
+    fields[_FEES] = _fees_of(fields[_FEES])
     return JournalEntry(*fields)
+
+
+def _fees_text(fees: Optional[Fees]) -> Optional[str]:
+    """``fees`` as stored: ``[[cost, currency], ...]`` (``[]``: none reported; NULL: not known)."""
+    if fees is None:
+        return None
+    return json.dumps([[float(cost), None if currency is None else str(currency)] for cost, currency in fees])
+
+
+def _fees_of(text: Optional[str]) -> Optional[Fees]:
+    """The fees a row holds (:func:`_fees_text`); None (not known) for NULL, or for what no
+    version wrote (never taken for "none reported")."""
+    if text is None:
+        return None
+    try:
+        doc = json.loads(text)
+        return tuple((float(cost), None if currency is None else str(currency)) for cost, currency in doc)
+    except (ValueError, TypeError):
+        return None
 
 
 class JournalTables(SqlHooks):
@@ -40,9 +63,11 @@ class JournalTables(SqlHooks):
 
     def journal_intent(self, fence: int, client_order_id: str, decision_id: str, venue: str, account: str,
                        symbol: str, side: str, position_side: Optional[str], amount: float, reduce_only: bool,
-                       payload_json: str, *, ts_ms: Optional[int] = None) -> bool:
+                       payload_json: str, *, ts_ms: Optional[int] = None, entry_price: Optional[float] = None,
+                       contract_size: Optional[float] = None) -> bool:
         return self.journal_intents(fence, [IntentRow(client_order_id, decision_id, venue, account, symbol, side,
-                                                      position_side, amount, reduce_only, payload_json)],
+                                                      position_side, amount, reduce_only, payload_json, entry_price,
+                                                      contract_size)],
                                     ts_ms=ts_ms)[0]
 
     def journal_intents(self, fence: int, intents: Sequence[IntentRow], *, ts_ms: Optional[int] = None
@@ -69,28 +94,35 @@ class JournalTables(SqlHooks):
                 if fresh:
                     known.add(it.client_order_id)  # a second copy in the batch is not new either
                     rows.append((it.client_order_id, fence, it.decision_id, it.venue, it.account, it.symbol, it.side,
-                                 it.position_side, float(it.amount), bool(it.reduce_only), it.payload_json, ts))
+                                 it.position_side, float(it.amount), bool(it.reduce_only), it.payload_json, ts,
+                                 it.entry_price, it.contract_size))
             if rows:
                 cur.executemany(self._sql(
                     "INSERT INTO order_intent (client_order_id, fence, decision_id, venue, account, symbol, side, "
-                    "position_side, amount, reduce_only, payload, created_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, "
-                    "?, ?)"), rows)
+                    "position_side, amount, reduce_only, payload, created_ms, entry_price, contract_size) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"), rows)
         return new
 
     def journal_result(self, fence: int, client_order_id: str, status: str, filled: Optional[float],
                        avg_price: Optional[float], reason_code: Optional[str], detail: Optional[str], *,
-                       ts_ms: Optional[int] = None, refusal: Optional[str] = None) -> None:
+                       ts_ms: Optional[int] = None, refusal: Optional[str] = None,
+                       fees: Optional[Fees] = None) -> None:
         if status not in ORDER_STATUSES:
             raise ValueError(f"unknown order status {status!r}; one of {sorted(ORDER_STATUSES)}")
-        row = (client_order_id, fence, status, status in FINAL_STATUSES, filled, avg_price, reason_code, detail,
-               now_ms() if ts_ms is None else ts_ms, refusal)
+        fees_json = _fees_text(fees)
         with self._tx(write=True) as cur:
             self._check_fence(cur, fence)
-            if self._q(cur, "SELECT 1 FROM order_intent WHERE client_order_id = ?", (client_order_id,)).fetchone() \
-                    is None:
+            intent = self._q(cur, "SELECT side, reduce_only, entry_price, contract_size FROM order_intent "
+                                  "WHERE client_order_id = ?", (client_order_id,)).fetchone()
+            if intent is None:
                 raise UnknownIntentError(f"UNKNOWN_INTENT: no journaled intent {client_order_id!r}")
+            side, reduce_only, entry, size = intent
+            pnl = realized_pnl(side, bool(reduce_only), entry, size, filled, avg_price)
             self._q(cur, "INSERT INTO order_result (client_order_id, fence, status, final, filled, avg_price, "
-                         "reason_code, detail, ts_ms, refusal) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", row)
+                         "reason_code, detail, ts_ms, refusal, fees, realized_pnl) "
+                         "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    (client_order_id, fence, status, status in FINAL_STATUSES, filled, avg_price, reason_code, detail,
+                     now_ms() if ts_ms is None else ts_ms, refusal, fees_json, pnl))
 
     def pending_intents(self) -> list[JournalEntry]:
         with self._tx(write=False) as cur:

@@ -1010,6 +1010,7 @@ def test_order_result_mapping():
     res = run(a.submit(intent(amount=0.2)))
     assert (res.client_order_id, res.order_id, res.status, res.filled, res.amount, res.average_price, res.fee) == \
         (intent().client_order_id, "99", "filled", 0.2, 0.2, 50000.0, 0.12)
+    assert res.fees == ((0.12, "USDT"),)
     fake.script["create_order"] = [ccxt_order("5", status="expired", amount=0.2, filled=0.05)]
     res = run(a.submit(intent(amount=0.2, limit_price=49000)))
     assert (res.status, res.filled, res.client_order_id) == ("expired", 0.05, intent().client_order_id)
@@ -1018,6 +1019,24 @@ def test_order_result_mapping():
     fake.script["create_order"] = [{"id": "7", "info": {}, "status": None, "amount": None, "filled": None}]
     res = run(a.submit(intent(amount=0.1)))
     assert (res.status, res.amount, res.filled) == ("open", 0.1, 0.0)
+
+
+@pytest.mark.parametrize("fee, fees, want", [
+    (None, [], ()),  # the answer carried no fee: not reported
+    ({"cost": None, "currency": None}, [], ()),
+    ({"cost": 0.12, "currency": "USDT"}, [], ((0.12, "USDT"),)),
+    ({"cost": 0.12, "currency": "USDT"}, [{"cost": 0.12, "currency": "USDT"}], ((0.12, "USDT"),)),
+    (None, [{"cost": 0.1, "currency": "USDT"}, {"cost": 0.02, "currency": "BNB"}, {"cost": 0.05, "currency": "USDT"}],
+     ((0.15000000000000002, "USDT"), (0.02, "BNB"))),  # per currency, never added across them
+    ({"cost": "0.3", "currency": ""}, [], ((0.3, None),)),  # a cost in no named currency
+])
+def test_the_fee_of_an_order_answer_per_currency(fee, fees, want):
+    from adapters.ccxt_exchange.parsing import order_result
+
+    res = order_result({**ccxt_order("1", status="closed", amount=1.0, filled=1.0), "fee": fee, "fees": fees},
+                       "c", 1.0)
+    assert res.fees == want
+    assert res.fee == (want[0][0] if len(want) == 1 else None)
 
 
 # --- fetch_order ---------------------------------------------------------------------------------------------

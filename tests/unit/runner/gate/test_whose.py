@@ -3,16 +3,24 @@ order id names by the account's declared prefixes, read as the venue watch reads
 
 Fails where the gate trusted the self-declared strategy alone: a latched bot's order carrying its
 ``bot-a-`` client id was answered ALLOW (then cancelled at the venue by the watch), and a typo'd
-strategy passed too."""
+strategy passed too. And an order carrying no strategy, refused by per-strategy limits, is told
+so (STRATEGY_MISSING) under its account's scope, which an override may name."""
 
 from __future__ import annotations
 
 import pytest
 
+from killswitch.compile.compiler import compile_documents
+from killswitch.overrides import Override, OverrideIndex
+from killswitch.policy.load import load_text
 from killswitch.runner.gate.gate import check_order
+from killswitch.runner.gate.limits_state import LimitsState
 from killswitch.runner.gate.placement import Placement
+from killswitch.runner.gate.refusals import refusal_key
 from killswitch.runner.lock.lock import LockBook
 from killswitch.runner.names import Catalog
+from killswitch.runner.override.resolve import bound_of
+from killswitch.snapshot import Snapshot
 
 T0 = 1_800_000_000_000
 MAIN, HEDGE = "binanceusdm/sim-main", "binanceusdm/sim-hedge"
@@ -65,3 +73,53 @@ def test_a_client_id_naming_two_bots_over_a_scope_is_ambiguous():
     d = check_order(LockBook(), {"scope": "binanceusdm", "symbol": "BTC/USDT:USDT", "side": "buy", "amount": 0.01,
                                  "client_order_id": "q-1"}, [], T0, placement=where)
     assert not d.allow and d.reason.startswith("STRATEGY_AMBIGUOUS: client order id 'q-1' names bot-a, bot-b"), d
+
+
+PER_STRATEGY = """\
+apiVersion: killswitch/v1
+kind: Policy
+metadata: {name: bots}
+spec:
+  scope: {level: strategy, strategies: [bot-a, bot-b]}
+  signals: {dd: {equity_drawdown: {window: 15m}}}
+  triggers: {hard: {when: "dd >= 10%", on_missing_data: hold}}
+  stages: [{level: 1, name: flatten, on: [hard], actions: [close_all]}]
+  limits: {max_order_notional: 100k}
+"""
+
+
+def test_an_order_carrying_no_strategy_is_judged_as_its_accounts_book_and_an_override_there_can_lift_it():
+    """Issue 81: per-strategy limits refused an order naming no strategy (and no client id naming
+    one) with ``scope=-``, a scope no override can name. It names the account, leads with
+    STRATEGY_MISSING saying what to send, and an override on the account's scope lifts it."""
+    graph = compile_documents(load_text(PER_STRATEGY, "bots.yaml")).graph
+    snaps = {a: Snapshot(venue="binanceusdm", account=a.split("/")[1], market_type="futures", ts_event=T0,
+                         equity=1e6) for a in (MAIN, HEDGE)}
+    state = LimitsState()
+
+    def ask(**kw):
+        return check_order(LockBook(), order(amount=3, price=60_000, **kw), [], T0 + 1, placement=WHERE,
+                           limits=state.for_gate(graph, snaps))
+
+    d = ask(client_order_id="x-cvBPrNm9abc")  # 180,000 > 100,000, and the client id is nobody's
+    assert not d.allow and d.reason.startswith(
+        "STRATEGY_MISSING: the order carries no strategy (no \"strategy\", its client order id 'x-cvBPrNm9abc' has "
+        f"no prefix {MAIN} declares): per-strategy limits judged it as {MAIN}'s own book; send \"strategy\" "
+        "(bot-a, bot-b) or a client_order_id beginning with a declared prefix (bot-a-, bot-b); "
+        "LIMIT_ORDER_NOTIONAL"), d
+    assert d.reason.endswith(f"[policy=bots scope={MAIN}]") and "scope=-" not in d.reason, d
+    assert (d.limit["code"], d.limit["scope"], d.limit["strategy_missing"]) == ("LIMIT_ORDER_NOTIONAL", MAIN, True)
+    assert refusal_key(order(), d.reason, d.limit)[-1] == "LIMIT_ORDER_NOTIONAL"  # counted under the limit's code
+    assert ask().reason.startswith('STRATEGY_MISSING: the order carries no strategy (no "strategy", no '
+                                   "client_order_id)"), ask()
+    said = ask(strategy="bot-b")  # named: judged as its strategy's, as before
+    assert not said.allow and said.reason.startswith("LIMIT_ORDER_NOTIONAL") and "scope=bot-b]" in said.reason, said
+    bound, why = bound_of(graph, state.tables(graph, snaps), WHERE.catalog, MAIN, "max_order_notional")
+    assert why is None and bound.policies == ("bots",), why  # an override may name the account's scope
+    state.overrides = OverrideIndex.of([Override("ovr-1", MAIN, "raise", "BLOCK_TRADE", "agreed", "alice", T0,
+                                                 T0 + 3_600_000, 2, (("alice", T0), ("bob", T0)),
+                                                 limit="max_order_notional", raise_to=200_000.0)], T0)
+    lifted = ask()
+    assert lifted.allow and lifted.reason.startswith("OVERRIDDEN: LIMIT_ORDER_NOTIONAL 180000 > 100000 "
+                                                     f"[policy=bots scope={MAIN}]; by override ovr-1"), lifted
+    assert not ask(strategy="bot-b").allow  # the account's override lifts its own book only

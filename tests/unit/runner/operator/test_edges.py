@@ -160,23 +160,28 @@ def test_an_empty_journal_says_whether_a_dry_run_planned_orders():
 def test_a_journaled_order_names_its_hedge_leg_the_decision_that_sent_it_and_what_it_filled_at():
     from killswitch.state.store import JournalEntry
 
-    def entry(cid, leg, decision, status, code=None, filled=0.5, avg=60_000.0):
+    def entry(cid, leg, decision, status, code=None, filled=0.5, avg=60_000.0, fees=None, pnl=None):
         return JournalEntry(1, cid, decision, "binanceusdm", "main", "BTC/USDT:USDT", "sell", leg, 0.5, True, "{}", 1,
-                            T0, status, filled, avg, code, None, T0 + 10)
+                            T0, status, filled, avg, code, None, T0 + 10, fees=fees, realized_pnl=pnl)
 
-    lines = history_text([entry("ks-a", "LONG", "futures-book/binanceusdm/main/L3/e1", "filled"),
+    lines = history_text([entry("ks-a", "LONG", "futures-book/binanceusdm/main/L3/e1", "filled",
+                                fees=((12.0, "USDT"),), pnl=-1_250.0),
                           entry("ks-b", None, "manual/binanceusdm/main/c1", "rejected", "RATE_LIMITED", 0.0, None),
-                          entry("ks-c", None, "manual/binanceusdm/main/c2", "canceled", None, 0.2, 60_000.5000000001),
+                          entry("ks-c", None, "manual/binanceusdm/main/c2", "canceled", None, 0.2, 60_000.5000000001,
+                                fees=(), pnl=100.1),
                           entry("ks-d", None, "manual/binanceusdm/main/c3", "filled", None, 0.5, None)],
                          _Verified()).splitlines()
     assert lines[0] == ("2023-11-14T22:13:20Z  ks-a  binanceusdm/main BTC/USDT:USDT sell LONG 0.5  filled 0.5 at avg "
-                        "60,000 (notional 30,000.00)  by futures-book/binanceusdm/main/L3/e1")
+                        "60,000 (notional 30,000.00), fee 12 USDT, PnL -1,250.00 USDT  "
+                        "by futures-book/binanceusdm/main/L3/e1")
     assert lines[1] == ("2023-11-14T22:13:20Z  ks-b  binanceusdm/main BTC/USDT:USDT sell 0.5  rejected  RATE_LIMITED  "
                         "by manual/binanceusdm/main/c1")
     assert lines[2] == ("2023-11-14T22:13:20Z  ks-c  binanceusdm/main BTC/USDT:USDT sell 0.5  canceled, 0.2 filled at "
-                        "avg 60,000.5 (notional 12,000.10)  by manual/binanceusdm/main/c2")
+                        "avg 60,000.5 (notional 12,000.10), fee not reported, PnL +100.10 USDT  "
+                        "by manual/binanceusdm/main/c2")
+    # a row journaled before fees and PnL were: not known, never 0
     assert lines[3] == ("2023-11-14T22:13:20Z  ks-d  binanceusdm/main BTC/USDT:USDT sell 0.5  filled 0.5 (no price "
-                        "reported)  by manual/binanceusdm/main/c3")
+                        "reported), fee not known, PnL not known  by manual/binanceusdm/main/c3")
 
 
 def _tokens(*entries: tuple[str, str, list[str]]):
