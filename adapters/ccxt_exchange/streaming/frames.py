@@ -246,6 +246,7 @@ class StreamFrames(StreamTrust):
         known = self.state.orders.get(oid)
         if known is None:
             self.orders_due = True
+            self.in_doubt.add(oid)
             self.distrust(f"order {oid}: the stream does not say its kind")
             return order
         return order.model_copy(update={"kind": known.kind, "trigger_price": known.trigger_price,

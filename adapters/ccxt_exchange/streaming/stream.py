@@ -124,6 +124,7 @@ class AccountStream(StreamFrames):
         self._describe = describe  # what is wrong with a malformed message (channel and field), if known
         # an order came whose kind the stream does not say: the next REST read lists every open order
         self.orders_due = False
+        self.in_doubt: set[str] = set()  # those orders' ids, until a REST list that began after them names them
         self.stale_after_ms = int(stale_after_s * 1000)
         self.reconcile_every_ms = int(reconcile_every_s * 1000)
         self.stretch = 1  # the runner's load shed stretches the reconcile cadence (and its overdue bound) by this

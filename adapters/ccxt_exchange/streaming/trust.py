@@ -49,6 +49,7 @@ class StreamTrust:
     key: str  # the runner's venue/account
     state: StreamState
     orders_due: bool  # an order came whose kind the stream does not say: the next REST read lists them all
+    in_doubt: set[str]  # those orders' ids, until a REST list names them
     stale_after_ms: int
     reconcile_every_ms: int
     reconnects: int
@@ -210,7 +211,13 @@ class StreamTrust:
         self._base_epoch = token
         found = self.state.reconcile(rest, self._clock(), self._contract_size, compare=compare, orders=orders,
                                      orders_since=orders_since)
-        self.orders_due = self.orders_due and not orders
+        # an order whose kind the stream could not say stays in doubt until a REST list names it:
+        # a read begun before it came lists it not, and its kind (a stop that only reduces?) is
+        # still unknown — the enforcement must not take it for an entry (nor cancel it as one)
+        if orders:
+            self.in_doubt -= {str(o.id) for o in rest.orders}
+        self.in_doubt &= set(self.state.orders)  # an order gone since is no doubt
+        self.orders_due = bool(self.in_doubt) or (self.orders_due and not orders)
         # every leg is made anew after a reconcile: now, in the tick that read REST, not in the
         # next one, which a stream update starts and waits on (a quarter of a second at 10,000);
         # ``prepare`` false: the caller makes them a slice at a time (:meth:`prepare_stepwise`)
@@ -218,7 +225,7 @@ class StreamTrust:
             self.state.prepare(self._contract_size, self._rules)
         self.reconciles += 1
         self._reconciled_at = self._clock()
-        self._reconcile_due = bool(found) or token != self._epoch
+        self._reconcile_due = bool(found) or token != self._epoch or bool(self.in_doubt)
         if found:
             self.disagreements += 1
         for d in found:

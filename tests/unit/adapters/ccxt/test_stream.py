@@ -17,6 +17,7 @@ from adapters.ccxt_exchange.client import _rehost
 from adapters.ccxt_exchange.streamed import BESIDE_LANES
 from killswitch.runner.venue.port import Venues
 from killswitch.runner.venue.streams import StreamWatch
+from killswitch.snapshot import Order
 from tests.unit.adapters.ccxt.test_adapter import (
     API_KEY,
     BTC,
@@ -306,6 +307,36 @@ def test_the_accounts_due_together_read_their_cadence_through_two_lanes_and_a_fr
         await settle(lambda: all(a._behind is None for a, _ in accounts))
         for a, _ in accounts:
             await a.close()
+
+    asyncio.run(body())
+
+
+def test_an_order_of_a_kind_not_said_stays_in_doubt_past_a_rest_list_begun_before_it():
+    """An order whose frame does not say its kind (Hyperliquid's documented order row) puts the
+    stream in doubt until REST lists it. A REST read begun before the order came cannot name it:
+    its reconcile keeps the order (newer than the read) and the doubt — the next snapshot reads
+    REST in front — so a reduce-only stop is never taken for an entry (and cancelled as one
+    under a halt) for want of its kind."""
+    async def body():
+        rest, venue = rest_exchange(), Venue()
+        a = adapter(rest, venue)
+        await a.start_streams()
+        await settle(lambda: venue.clients)
+        await a.snapshot()
+        venue.raw(mark(50000.0, 5))
+        await settle(lambda: a.stream_health().state == "live")
+        stream = a._stream
+        mark_at, token = stream.state.order_mark(), stream.reconcile_token()
+        before = await a._rest_snapshot()  # a REST read begun before the order came: it lists none
+        stop = Order(id="777", symbol=BTC, side="sell", type="limit", amount=0.5)  # all the frame says
+        stream.state.apply_order("777", stream._known_kind("777", stop), T0)
+        stream.reconcile(before, token, orders=True, orders_since=mark_at)
+        assert stream.in_doubt == {"777"} and stream.orders_due and stream.needs_rest()
+        rest.orders = [ccxt_order("777", side="sell", amount=0.5, price=60000.0, reduce_only=True)]
+        snap = await a.snapshot()  # read in front, listing every open order: the stop is named
+        assert snap.fetch.calls > 0 and [o.reduce_only for o in snap.orders if o.id == "777"] == [True]
+        assert stream.in_doubt == set() and not stream.orders_due
+        await a.close()
 
     asyncio.run(body())
 
