@@ -313,6 +313,20 @@ def kill_preview_id(preview: dict) -> str:
     return "kill-" + hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
+def preview_refused(preview: dict, preview_id: Optional[str], changed: str, done: str) -> Optional[str]:
+    """Why a kill is refused against ``preview`` (a shard's or a runner's of no shard), or None:
+    the preview refuses it, the kill carries no preview's id, or ``changed`` (what the id is of)
+    changed since; "nothing was ``done``"."""
+    if not preview["allowed"]:
+        return str(preview["reason"])
+    if preview_id is None:
+        return ("PREVIEW_REQUIRED: a kill carries the id of its preview (ksctl kill --firm previews it first); "
+                f"nothing was {done}")
+    if preview_id != preview["preview_id"]:
+        return f"PREVIEW_MISMATCH: {changed} changed since the preview; preview again; nothing was {done}"
+    return None
+
+
 async def send_kill(link: Any, reason: str, preview_id: Optional[str], actor: Optional[str], board: dict) -> Any:
     """The kill written for every shard (fenced by this shard's token), as previewed
     (``preview_id``), then carried out here at once; each shard carries it out on its own
@@ -330,14 +344,8 @@ async def send_kill(link: Any, reason: str, preview_id: Optional[str], actor: Op
         preview = await kill_preview(link, board)
     except FirmTablesSilent as e:
         return ChangeResult(False, f"{e}; nothing was sent; {LOCAL_HALT}")
-    if not preview["allowed"]:
-        return ChangeResult(False, preview["reason"])
-    if preview_id is None:
-        return ChangeResult(False, "PREVIEW_REQUIRED: a kill carries the id of its preview (ksctl kill --firm "
-                                   "previews it first); nothing was sent")
-    if preview_id != preview["preview_id"]:
-        return ChangeResult(False, "PREVIEW_MISMATCH: the firm's shards or their accounts changed since the "
-                                   "preview; preview again; nothing was sent")
+    if (no := preview_refused(preview, preview_id, "the firm's shards or their accounts", "sent")) is not None:
+        return ChangeResult(False, no)
     accounts = sorted(k for s in preview["shards"] for k in s["accounts"])
     d = Directive(KILL, "global", {"accounts": accounts, "reason": reason, "source": "operator",
                                    "shards": {s["shard"]: s["accounts"] for s in preview["shards"]},

@@ -39,7 +39,7 @@ from ...firm.kill import APPROVALS_NEEDED, DUPLICATE_APPROVER, KILL_HOLD, KILL_I
 from ...holds import KILL_RELEASE
 from ...state.store import FencedError
 from ..view import ChangeResult
-from .kill import account_reports, cancel_entries, kill_preview_id, restore_keys, revoke_keys
+from .kill import account_reports, cancel_entries, kill_preview_id, preview_refused, restore_keys, revoke_keys
 from .ports import ShardPorts
 
 LOCAL = "local"  # the kill's id on a runner of no shard: one at a time, its hold
@@ -101,15 +101,8 @@ class LocalKill:
         if not reason.strip():
             return ChangeResult(False, "BAD_REQUEST: a kill needs a reason")
         async with ports.turn.here():  # (the desk calls the kill without the turn: a shard's takes it too)
-            preview = self.preview()
-            if not preview["allowed"]:
-                return ChangeResult(False, preview["reason"])
-            if preview_id is None:
-                return ChangeResult(False, "PREVIEW_REQUIRED: a kill carries the id of its preview (ksctl kill --firm "
-                                           "previews it first); nothing was done")
-            if preview_id != preview["preview_id"]:
-                return ChangeResult(False, "PREVIEW_MISMATCH: this runner's accounts changed since the preview; "
-                                           "preview again; nothing was done")
+            if (no := preview_refused(self.preview(), preview_id, "this runner's accounts", "done")) is not None:
+                return ChangeResult(False, no)
             return await self._carry_out(reason, actor or "operator")
 
     async def _carry_out(self, reason: str, actor: str) -> ChangeResult:

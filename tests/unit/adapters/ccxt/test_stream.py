@@ -164,6 +164,15 @@ async def settle(until, timeout=60.0):
         await asyncio.sleep(0.01)
 
 
+async def live(a, venue, price: float = 50000.0) -> None:
+    """``a``'s streams started, seeded by a REST snapshot and live on a mark frame."""
+    await a.start_streams()
+    await settle(lambda: venue.clients)
+    await a.snapshot()
+    venue.raw(mark(price, 5))
+    await settle(lambda: a.stream_health().state == "live")
+
+
 def test_a_live_stream_answers_the_snapshot_without_a_rest_call_and_wakes_on_a_change():
     async def body():
         rest, venue = rest_exchange(), Venue()
@@ -231,11 +240,7 @@ def test_the_cadences_rest_read_runs_beside_the_snapshots_one_at_a_time_and_a_fa
     async def body():
         rest, venue, clock = rest_exchange(contracts=0.5), Venue(), Clock(T0)
         a = adapter(rest, venue, stream={"reconcile_every": "200ms", "stale_after": "10s"}, stream_clock=clock)
-        await a.start_streams()
-        await settle(lambda: venue.clients)
-        await a.snapshot()
-        venue.raw(mark(50000.0, 5))
-        await settle(lambda: a.stream_health().state == "live")
+        await live(a, venue)
         gate = asyncio.Event()
 
         async def held(*args):
@@ -279,11 +284,7 @@ def test_the_accounts_due_together_read_their_cadence_through_two_lanes_and_a_fr
         for gate in gates:
             rest, venue = rest_exchange(contracts=0.5), Venue()
             a = adapter(rest, venue, stream={"reconcile_every": "200ms", "stale_after": "10s"}, stream_clock=clock)
-            await a.start_streams()
-            await settle(lambda: venue.clients)
-            await a.snapshot()
-            venue.raw(mark(50000.0, 5))
-            await settle(lambda: a.stream_health().state == "live")
+            await live(a, venue)
 
             async def held(*args, gate=gate, rest=rest):
                 await gate.wait()
@@ -320,11 +321,7 @@ def test_an_order_of_a_kind_not_said_stays_in_doubt_past_a_rest_list_begun_befor
     async def body():
         rest, venue = rest_exchange(), Venue()
         a = adapter(rest, venue)
-        await a.start_streams()
-        await settle(lambda: venue.clients)
-        await a.snapshot()
-        venue.raw(mark(50000.0, 5))
-        await settle(lambda: a.stream_health().state == "live")
+        await live(a, venue)
         stream = a._stream
         mark_at, token = stream.state.order_mark(), stream.reconcile_token()
         before = await a._rest_snapshot()  # a REST read begun before the order came: it lists none
@@ -551,11 +548,7 @@ def test_a_reconcile_while_the_stream_is_down_takes_rest_without_counting_a_disa
         rest, venue = rest_exchange(contracts=0.5), Venue()
         a = adapter(rest, venue, stream_clock=Clock(T0))
         a._stream.backoff_s = 0.3
-        await a.start_streams()
-        await settle(lambda: venue.clients)
-        await a.snapshot()
-        venue.raw(mark(50000.0, 5))
-        await settle(lambda: a.stream_health().state == "live")
+        await live(a, venue)
         venue.push("orders", ccxt.NetworkError("connection reset"))
         await settle(lambda: a.stream_health().state == "down")
         rest.positions = [ccxt_position(contracts=0.3, mark=50000.0, entry=48000.0, upnl=600.0)]
@@ -632,11 +625,7 @@ def test_a_close_refused_as_larger_than_the_position_sends_the_snapshots_back_to
     async def body():
         rest, venue = rest_exchange(contracts=0.5), Venue()
         a = adapter(rest, venue)
-        await a.start_streams()
-        await settle(lambda: venue.clients)
-        await a.snapshot()
-        venue.raw(mark(50000.0, 5))
-        await settle(lambda: a.stream_health().state == "live")
+        await live(a, venue)
         assert (await a.snapshot()).fetch.calls == 0
         rest.positions = [ccxt_position(contracts=0.2, mark=50000.0, entry=48000.0, upnl=400.0)]
         a.position_max_age_s = 0.0  # the close reads the position afresh
@@ -682,11 +671,7 @@ def test_a_close_after_a_resting_close_was_cancelled_reads_the_position_again_an
     async def body():
         rest, venue = rest_exchange(contracts=0.5), Venue()
         a = adapter(rest, venue)
-        await a.start_streams()
-        await settle(lambda: venue.clients)
-        await a.snapshot()
-        venue.raw(mark(50000.0, 5))
-        await settle(lambda: a.stream_health().state == "live")
+        await live(a, venue)
         rest.script["create_order"] = [ccxt_order("7", side="sell", amount=0.5, reduce_only=True, status="open")]
         await a.submit(intent(amount=0.5))
         assert (await a.snapshot()).fetch.calls == 0  # the stream's: it still holds 0.5
@@ -955,11 +940,7 @@ def test_a_new_entry_is_handed_to_the_venue_watch_only_while_it_watches_entries(
         a = adapter(rest, venue)
         seen: list[tuple[str, str]] = []
         a.set_entry_watch(lambda key, o: seen.append((key, o.id)))
-        await a.start_streams()
-        await settle(lambda: venue.clients)
-        await a.snapshot()
-        venue.raw(mark(50000.0, 5))
-        await settle(lambda: a.stream_health().state == "live")
+        await live(a, venue)
         venue.raw(order_update(1, "NEW", 1001))
         await a.snapshot()
         assert seen == []  # not watching
@@ -983,11 +964,7 @@ def test_a_cancel_of_an_order_the_stream_told_of_does_not_list_every_open_order(
     async def body():
         rest, venue = rest_exchange(contracts=0.5), Venue()
         a = adapter(rest, venue)
-        await a.start_streams()
-        await settle(lambda: venue.clients)
-        await a.snapshot()
-        venue.raw(mark(50000.0, 5))
-        await settle(lambda: a.stream_health().state == "live")
+        await live(a, venue)
         venue.raw(order_update(77, "NEW", 10))
         await settle(lambda: "77" in a._stream.state.orders)
         rest.calls.clear()
@@ -1008,11 +985,7 @@ def test_a_cancel_the_venue_does_not_find_as_the_stream_told_it_asks_the_venues_
     async def body():
         rest, venue = rest_exchange(contracts=0.5), Venue()
         a = adapter(rest, venue)
-        await a.start_streams()
-        await settle(lambda: venue.clients)
-        await a.snapshot()
-        venue.raw(mark(50000.0, 5))
-        await settle(lambda: a.stream_health().state == "live")
+        await live(a, venue)
         venue.raw(order_update(77, "NEW", 10), order_update(78, "NEW", 11))
         await settle(lambda: {"77", "78"} <= set(a._stream.state.orders))
         rest.orders = [ccxt_order("77")]  # the venue lists 77; 78 is gone there
