@@ -1,5 +1,5 @@
 """The API's revoke of trading at the venue (:mod:`killswitch.runner.operator.revoke_commands`
-does it; :mod:`.api` lists the routes):
+does it; the operations' table lists the routes, :mod:`killswitch.runner.view.operations`):
 
     ``POST /v1/preview/revoke``   200 ``ActionPreview``: the accounts the scope reaches, each one's
                                   permission now, and the ``preview_id`` the revoke must carry;
@@ -22,8 +22,8 @@ not know (``UNKNOWN_SCOPE``), 409 otherwise (``PREVIEW_REQUIRED``, ``PREVIEW_MIS
 ``NOT_REVOKED``, ``REVOKED_BY_STAGE``, ``DUPLICATE_APPROVER``, ``DEPOSED``), 503 from a standby
 (``NOT_LEADER``).
 
-What it owns: reading these bodies strictly and the status of each answer. Must not: decide
-anything (the view does), or import :mod:`.api` (which imports it).
+What it owns: reading strictly the bodies the table's kinds do not say, and the status of each
+answer. Must not: decide anything (the view does), or import :mod:`.api` (which imports it).
 """
 
 from __future__ import annotations
@@ -41,18 +41,7 @@ class RevokeHandlers(ChangeHandlers):
     UNKNOWN = frozenset({"UNKNOWN_SCOPE", "UNKNOWN_ACCOUNT"})
     UNAVAILABLE = frozenset({"NOT_LEADER"})
 
-    async def preview(self, request: web.Request) -> web.Response:
-        body = await self.body(request)
-        fields(body, ("scope",), ("reason",))
-        return self.reply(200, await self.call(self.view.preview_revoke, string_field(body, "scope")))
-
-    async def preview_restore(self, request: web.Request) -> web.Response:
-        body = await self.body(request)
-        fields(body, ("scope",), ("reason",))
-        return self.reply(200, await self.call(self.view.preview_restore, string_field(body, "scope"),
-                                               caller(request).name))
-
-    async def revoke(self, request: web.Request) -> web.Response:
+    async def revoke_trading(self, request: web.Request) -> web.Response:
         body = await self.body(request)
         fields(body, ("scope", "reason"), ("preview_id", "approvals"))
         approvals = body.get("approvals", 1)
@@ -64,12 +53,4 @@ class RevokeHandlers(ChangeHandlers):
                                  approvals=approvals,
                                  actor=caller(request).name)
         unreached = tuple(getattr(result, "out_of_reach", ()) or ())
-        return self._result(result, "revoke_trading", **({"out_of_reach": list(unreached)} if unreached else {}))
-
-    async def restore(self, request: web.Request) -> web.Response:
-        body = await self.body(request)
-        fields(body, ("scope", "reason"), ())
-        result = await self.call(self.view.restore_trading, string_field(body, "scope"),
-                                 string_field(body, "reason", MAX_REASON, free_text=True),
-                                 approver=caller(request).name)
-        return self._result(result, "restore_trading")
+        return self.answer(result, "revoke_trading", **({"out_of_reach": list(unreached)} if unreached else {}))
