@@ -189,15 +189,6 @@ class RunnerClient(Transport):
         # 200 applied; 202 stored for the next leader (LOCK_STORED: ``stored`` names the request)
         return decode(ChangeResult, self._json("POST", "/v1/lock", body, auth=True, expect=(200, 202)))
 
-    def revoke(self, scope: str, reason: str, preview_id: Optional[str], approvals: int = 1) -> ChangeResult:
-        """``POST /v1/revoke``: the bots' keys of every account ``scope`` reaches made read-only at
-        the venue, as previewed; ``approvals``: distinct approvers its restore needs. Without a
-        ``preview_id`` (its preview was refused) it is refused and audited, never done."""
-        body: dict[str, Any] = {"scope": scope, "reason": reason, "approvals": approvals}
-        if preview_id is not None:
-            body["preview_id"] = preview_id
-        return decode(ChangeResult, self._json("POST", "/v1/revoke", body, auth=True))
-
     def policy_drift(self, verdict: dict) -> ChangeResult:
         """``POST /v1/policy-drift``: a drift checker's verdict about this runner (``DRIFT_RECORDED``)."""
         return decode(ChangeResult, self._json("POST", "/v1/policy-drift", verdict, auth=True))

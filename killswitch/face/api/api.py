@@ -157,14 +157,14 @@ character or a space around it, 400 ``BAD_NAME``. A request aiohttp's parser ref
 
 What it owns: the routes, one per entry of the operations' table
 (:mod:`killswitch.runner.view.operations`: who may call each, and which are writes) and those
-that call no view, the middleware that renders every refusal, and serving the app. The handlers (HTTP parsing, strict body
-validation, answering with the view's answers) are :mod:`.handlers`'s; the answers rendered,
-and the polled reads shared and encoded once off the loop, by :mod:`.render`; authentication
-and the admission of writes are :mod:`.access`'s middleware. What it must not do: hold
-runner state or decide anything itself (the view does), block on I/O, log or echo the token (not
-in logs, not in any body, not in a repr), compare the token other than with
-:func:`hmac.compare_digest`, answer 500 to bad input, or let a request through when it cannot
-authenticate it.
+that call no view, the middleware that renders every refusal, and serving the app. The handlers
+(HTTP parsing, strict body validation, answering with the view's answers) are
+:mod:`.handlers`'s; the answers rendered, and the polled reads shared and encoded once off the
+loop, by :mod:`.render`; authentication and the admission of writes are :mod:`.access`'s
+middleware. What it must not do: hold runner state or decide anything itself (the view does),
+block on I/O, log or echo the token (not in logs, not in any body, not in a repr), compare the
+token other than with :func:`hmac.compare_digest`, answer 500 to bad input, or let a request
+through when it cannot authenticate it.
 """
 
 from __future__ import annotations

@@ -42,7 +42,7 @@ from ...runner.api_request import (
 from ...runner.gate.request import parse_request
 from ...runner.readout.runbooks import DEFAULT_LIMIT, MAX_LIMIT, runbook_row, unknown_incident
 from ...runner.view import ActionPreview, Caller, RunnerView
-from ...runner.view.operations import ITEMS, JSON, NAME, PREVIEW, READ, SECONDS, SOURCE, TEXT, Arg, Operation
+from ...runner.view.operations import COUNT, ITEMS, JSON, NAME, PREVIEW, READ, SECONDS, SOURCE, TEXT, Arg, Operation
 from .access import caller as _caller, sink_down  # (handlers name their local ``caller``)
 from .beats import IDENTITY_SOURCES_FULL, HeartbeatBatches, IdentitySources
 from .identity import ROLES, Identity, normalise_identity
@@ -109,6 +109,11 @@ def _arg(body: dict, arg: Arg) -> Any:
         return seconds(body, arg.name, arg.limit)
     if arg.kind == TEXT:
         return string_field(body, arg.name, MAX_REASON, free_text=True)
+    if arg.kind == COUNT:
+        v = body[arg.name]
+        if isinstance(v, bool) or not isinstance(v, int) or not 1 <= v <= arg.limit:
+            raise bad(f'"{arg.name}" must be a whole number from 1 to {arg.limit:g}, not {show(v)}')
+        return v
     assert arg.kind == NAME, arg.kind
     return string_field(body, arg.name, int(arg.limit) or MAX_NAME)
 

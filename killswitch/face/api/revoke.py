@@ -22,16 +22,16 @@ not know (``UNKNOWN_SCOPE``), 409 otherwise (``PREVIEW_REQUIRED``, ``PREVIEW_MIS
 ``NOT_REVOKED``, ``REVOKED_BY_STAGE``, ``DUPLICATE_APPROVER``, ``DEPOSED``), 503 from a standby
 (``NOT_LEADER``).
 
-What it owns: reading strictly the bodies the table's kinds do not say, and the status of each
-answer. Must not: decide anything (the view does), or import :mod:`.api` (which imports it).
+What it owns: the status of each answer (the bodies are read as the operations' table says).
+Must not: decide anything (the view does), or import :mod:`.api` (which imports it).
 """
 
 from __future__ import annotations
 
+from typing import Any
+
 from aiohttp import web
 
-from ...runner.api_request import MAX_REASON, bad, fields, show, string_field
-from .access import caller
 from .changes import ChangeHandlers
 
 
@@ -41,16 +41,6 @@ class RevokeHandlers(ChangeHandlers):
     UNKNOWN = frozenset({"UNKNOWN_SCOPE", "UNKNOWN_ACCOUNT"})
     UNAVAILABLE = frozenset({"NOT_LEADER"})
 
-    async def revoke_trading(self, request: web.Request) -> web.Response:
-        body = await self.body(request)
-        fields(body, ("scope", "reason"), ("preview_id", "approvals"))
-        approvals = body.get("approvals", 1)
-        if isinstance(approvals, bool) or not isinstance(approvals, int) or not 1 <= approvals <= 10:
-            raise bad(f'"approvals" must be a whole number from 1 to 10, not {show(approvals)}')
-        result = await self.call(self.view.revoke_trading, string_field(body, "scope"),
-                                 string_field(body, "reason", MAX_REASON, free_text=True),
-                                 preview_id=string_field(body, "preview_id") if "preview_id" in body else None,
-                                 approvals=approvals,
-                                 actor=caller(request).name)
-        unreached = tuple(getattr(result, "out_of_reach", ()) or ())
-        return self.answer(result, "revoke_trading", **({"out_of_reach": list(unreached)} if unreached else {}))
+    def answer(self, result: Any, what: str, **extra: Any) -> web.Response:
+        unreached = tuple(getattr(result, "out_of_reach", ()) or ())  # a revoke's accounts it could not reach
+        return super().answer(result, what, **({"out_of_reach": list(unreached)} if unreached else {}), **extra)

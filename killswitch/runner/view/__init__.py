@@ -135,9 +135,6 @@ class RunnerView(Protocol):
 
     async def preview_close(self, scope: str, symbol: Optional[str] = None) -> ActionPreview: ...
 
-    async def revoke_trading(self, scope: str, reason: str, *, preview_id: Optional[str], approvals: int = 1,
-                             actor: Optional[str] = None) -> ChangeResult: ...
-
     async def silence_add(self, matchers: Sequence[str], duration_s: float, comment: str, *,
                           actor: str) -> SilenceResult:
         """Silence the pages every matcher (``policy=futures-book``) matches for ``duration_s``

@@ -52,6 +52,7 @@ NAME = "name"  # one line, no space around it, at most ``limit`` characters (def
 TEXT = "text"  # an operator's reason or comment: free text, at most 500 characters
 SOURCE = "source"  # a heartbeat source: 1 to 64 of A-Z a-z 0-9 . _ -, not only dots
 SECONDS = "seconds"  # a number of seconds above 0 and at most ``limit``
+COUNT = "count"  # a whole number from 1 to ``limit``
 
 # --- how the answer is rendered (face/api/handlers.py) -------------------------------------------------
 READ = "read"  # a read shared while in flight and encoded once off the loop
@@ -186,8 +187,11 @@ OPERATIONS: tuple[Operation, ...] = (
         answer=CHANGE, by="commands.dms_disarm", audit="dms disarm", logged=("source",), returns=ChangeResult,
         doc="Stop watching ``source`` (a halt its firing left stays until unlocked)."),
     # the bots' keys at the venue (face/api/revoke.py): revoked as previewed, restored with approvals
-    _op("revoke_trading", "POST", "/v1/revoke", OPERATOR, TIGHTENS, preview="preview_revoke",
-        by="operator_revokes.revoke", audit="revoke", logged=("scope",), client="revoke",
+    # without a preview_id (its preview was refused) it is refused and audited, never done; approvals:
+    # distinct approvers its restore needs (runner/operator/revoke_commands.py's MAX_APPROVALS at most)
+    _op("revoke_trading", "POST", "/v1/revoke", OPERATOR, TIGHTENS, _SCOPE, _REASON, Arg("preview_id", required=False),
+        Arg("approvals", COUNT, required=False, limit=10), caller="actor", answer=REVOKE, preview="preview_revoke",
+        by="operator_revokes.revoke", audit="revoke", logged=("scope",), client="revoke", returns=ChangeResult,
         doc="The bots' keys of every account ``scope`` reaches made read-only at the venue, as previewed."),
     _op("restore_trading", "POST", "/v1/revoke/restore", APPROVER, LOOSENS, _SCOPE, _REASON, caller="approver",
         answer=REVOKE, preview="preview_restore", by="operator_revokes.restore", audit="restore", logged=("scope",),

@@ -13,6 +13,7 @@ import pytest
 from killswitch.runner.view.operations import (
     BY_NAME,
     CHANGE,
+    COUNT,
     FIRM,
     HEARTBEAT,
     ITEMS,
@@ -54,8 +55,8 @@ def test_an_entry_says_what_the_api_reads_and_renders(op):
     assert op.answer in (READ, ITEMS, JSON, PREVIEW, CHANGE, SILENCE, OVERRIDE, REVOKE, FIRM)
     assert op.caller in ("", "actor", "approver", "position")
     for arg in op.args:
-        assert arg.kind in (NAME, TEXT, SOURCE, SECONDS)
-        assert arg.kind != SECONDS or arg.limit > 0, f"{op.name}.{arg.name}: seconds up to what?"
+        assert arg.kind in (NAME, TEXT, SOURCE, SECONDS, COUNT)
+        assert arg.kind not in (SECONDS, COUNT) or arg.limit > 0, f"{op.name}.{arg.name}: up to what?"
         assert arg.passed or not arg.keyword
     if op.method == "GET":
         assert op.write is None and not op.args, f"{op.name}: a GET reads, and has no body"
