@@ -280,5 +280,5 @@ def _forward(op: Operation) -> Callable[..., Any]:
 
 
 for _entry in OPERATIONS:
-    if _entry.by and _entry.name not in vars(Desk):
+    if _entry.by and not hasattr(Desk, _entry.name):
         setattr(Desk, _entry.name, _forward(_entry))

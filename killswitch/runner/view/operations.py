@@ -69,7 +69,7 @@ MAX_DMS_TIMEOUT_S = 7 * 86_400
 @dataclass(frozen=True)
 class Arg:
     """A field of an operation's body. ``required``: the body must hold it (an optional one is
-    handed over by name, and only when given); ``limit``: a name's longest, or the most seconds;
+    handed over by name, and only when given); ``limit``: a name's longest, the most seconds, or the largest count;
     ``keyword``: handed to the view call by name; ``passed`` false: read as the change reads it
     when required, but not handed on (a preview takes its change's body)."""
 
@@ -128,7 +128,8 @@ OPERATIONS: tuple[Operation, ...] = (
     _op("metrics_text", "GET", "/metrics", PUBLIC, by="readout.metrics_text", also=("metrics_page",),
         doc="Prometheus exposition of the runner's metrics."),
     _op("lock_document", "GET", "/v1/lock", PUBLIC, by="readout.lock_document",
-        doc="The trading lock as bots read it (the lock file's document), or what binds ``scope``."),
+        doc="The trading lock as bots read it (the lock file's document), or what binds ``scope``, with the "
+            "resumed limits in force."),
     # bots call it before every order; it only reads
     _op("check_order", "POST", "/v1/check-order", PUBLIC, by="readout.check_order",
         doc="May this order go now? A deny is a Decision, not an error."),
