@@ -17,10 +17,11 @@ only); print or decide exit codes (the commands do); retry a change (sending one
 operator's decision); put the token anywhere but the Authorization header — not in a message,
 an exception, a repr or a log.
 
-The room, by responsibility: the calls, one method per endpoint (:mod:`.calls`; the firm's in
-:mod:`.firm`), over the transport (:mod:`.transport`: the request, the token, TLS, the answer read
-back), the errors and the reason codes (:mod:`.errors`), and the documents the API serves as plain
-objects, typed (:mod:`.documents`). This face re-exports what callers use.
+The room, by responsibility: the calls, one per endpoint (:mod:`.calls`: most made from the
+operations' table, :mod:`killswitch.runner.view.operations`), over the transport
+(:mod:`.transport`: the request, the token, TLS, the answer read back), the errors and the
+reason codes (:mod:`.errors`), and the documents the API serves as plain objects, typed
+(:mod:`.documents`). This face re-exports what callers use.
 """
 
 from __future__ import annotations

@@ -1,13 +1,16 @@
-"""The typed client's calls: one method per endpoint an operator or a bot calls of a runner, each
-reading its answer back into the value the API serialised (see the package's doc).
+"""The typed client's calls: one per endpoint an operator or a bot calls of a runner, each reading
+its answer back into the value the API serialised (see the package's doc). A call whose body is
+its entry's fields in the operations' table (:mod:`killswitch.runner.view.operations`) is made
+from the entry (:meth:`RunnerClient.call`); a call that says more is a method here.
 
 Must not: print or decide exit codes (the commands do).
 """
 
 from __future__ import annotations
 
+import functools
 import urllib.parse
-from typing import TYPE_CHECKING, Any, Optional
+from typing import TYPE_CHECKING, Any, Callable, Optional
 
 from ..runner.silence.view import SilencePreview
 from ..runner.view import (
@@ -16,31 +19,56 @@ from ..runner.view import (
     ChangeResult,
     CloseResult,
     DecodeError,
-    IncidentStatus,
     OverrideResult,
-    OverrideStatus,
-    PositionsStatus,
     ResetResult,
     RunnerStatus,
     SilenceResult,
-    SilenceStatus,
-    TriggerStatus,
     decode,
 )
+from ..runner.view.operations import ITEMS, OPERATIONS, PUBLIC, Operation
 from .documents import CloseProgress, DmsStatus, LockDocument, items_of
 from .errors import error_of, tolerant_body
-from .firm import FirmCalls
+from .transport import Transport
 
 if TYPE_CHECKING:  # imported by check_order, the one call that answers it: the gate pulls in the lock book
     from ..runner.gate.request import Decision
 
 
-class RunnerClient(FirmCalls):
+class RunnerClient(Transport):
     """Calls to the runner at ``base_url`` (``http://host:port``, as given: it names the runner
     in errors). ``token``: the bearer token of the changes and of the reads that show the book
     (None: they are sent without one; the runner refuses the changes, and the reads unless it shows
     them publicly). ``timeout``: seconds per call. ``tls``: the context an ``https`` runner is
-    reached with (its CA, a client certificate for mutual TLS; None: the system's CAs)."""
+    reached with (its CA, a client certificate for mutual TLS; None: the system's CAs).
+
+    Beside its methods, every operation of the table whose path names no variable and whose body
+    the table spells out (a read, or a change of fields): ``client.dms_arm("bot-a", 300)``,
+    ``client.unlock(scope, reason)`` (the entry's ``client`` name, else its own)."""
+
+    def __getattr__(self, name: str) -> Callable[..., Any]:
+        op = _CALLS.get(name)
+        if op is None:
+            raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+        return functools.partial(self.call, op)
+
+    def call(self, op: Operation, *args: Any, **fields: Any) -> Any:
+        """``op`` sent: its fields given in the entry's order or by name (one None or left out is
+        not sent), the token with it unless anyone may call it, and its answer read back into
+        what the entry returns (its items, for a list), or as it came. A field missing or not
+        the entry's is a TypeError: nothing is sent."""
+        names = [a.name for a in op.args]
+        if len(args) > len(names):
+            raise TypeError(f"{name_of(op)}() takes {len(names)} fields ({', '.join(names)}), not {len(args)}")
+        body = {**dict(zip(names, args)), **fields}
+        unknown = sorted(set(body) - set(names))
+        missing = [a.name for a in op.args if a.required and body.get(a.name) is None]
+        if unknown or missing:
+            raise TypeError(f"{name_of(op)}(): unknown {unknown}, missing {missing}")
+        sent = {k: v for k, v in body.items() if v is not None}
+        doc = self._json(op.method, op.path, sent if op.method == "POST" else None, auth=op.roles is not PUBLIC)
+        if op.answer == ITEMS:
+            return items_of(op.returns, doc, op.path.rsplit("/", 1)[1])
+        return doc if op.returns is None else decode(op.returns, doc)
 
     # read, public (no token): what bots and probes call
 
@@ -112,15 +140,6 @@ class RunnerClient(FirmCalls):
         """``GET /v1/whoami``: the identity and roles of this client's token."""
         return decode(Caller, self._json("GET", "/v1/whoami", auth=True))
 
-    def triggers(self) -> tuple[TriggerStatus, ...]:
-        """``GET /v1/triggers``: every trigger, firing or not, with its values against thresholds."""
-        doc = self._json("GET", "/v1/triggers", auth=True)
-        return items_of(TriggerStatus, doc, "triggers")
-
-    def incidents(self) -> tuple[IncidentStatus, ...]:
-        """``GET /v1/incidents``: the open incidents and the latest manual closes, from the store."""
-        return items_of(IncidentStatus, self._json("GET", "/v1/incidents", auth=True), "incidents")
-
     def preview(self, action: str, body: dict) -> ActionPreview:
         """``POST /v1/preview/{action}`` (lock, unlock, reset, close) with the body the change
         takes: what it would answer now. Nothing is changed or audited."""
@@ -157,10 +176,6 @@ class RunnerClient(FirmCalls):
         body.update({k: v for k, v in extra.items() if v is not None})
         return decode(CloseResult, self._json("POST", "/v1/close", body, auth=True, expect=202))
 
-    def positions(self) -> PositionsStatus:
-        """``GET /v1/positions``: every account's positions from the runner's last snapshots."""
-        return decode(PositionsStatus, self._json("GET", "/v1/positions", auth=True))
-
     def lock(self, scope: str, reason: str, mode: str = "halted", ttl_s: Optional[float] = None, *,
              cancel: Optional[bool] = None, revert_growth: Optional[bool] = None) -> ChangeResult:
         """``POST /v1/lock``: lock trading on ``scope`` (halted or reducing), until unlocked or
@@ -174,57 +189,9 @@ class RunnerClient(FirmCalls):
         # 200 applied; 202 stored for the next leader (LOCK_STORED: ``stored`` names the request)
         return decode(ChangeResult, self._json("POST", "/v1/lock", body, auth=True, expect=(200, 202)))
 
-    def unlock(self, scope: str, reason: str) -> ChangeResult:
-        """``POST /v1/unlock``: lift the operator's and the dead man's switch's locks on ``scope``."""
-        return decode(ChangeResult, self._json("POST", "/v1/unlock", {"scope": scope, "reason": reason}, auth=True))
-
-    def preview_revoke(self, scope: str) -> ActionPreview:
-        """``POST /v1/preview/revoke``: the accounts a revoke of ``scope`` reaches, each one's
-        permission now, and the ``preview_id`` the revoke carries."""
-        return decode(ActionPreview, self._json("POST", "/v1/preview/revoke", {"scope": scope}, auth=True))
-
-    def revoke(self, scope: str, reason: str, preview_id: Optional[str], approvals: int = 1) -> ChangeResult:
-        """``POST /v1/revoke``: the bots' keys of every account ``scope`` reaches made read-only at
-        the venue, as previewed; ``approvals``: distinct approvers its restore needs. Without a
-        ``preview_id`` (its preview was refused) it is refused and audited, never done."""
-        body: dict[str, Any] = {"scope": scope, "reason": reason, "approvals": approvals}
-        if preview_id is not None:
-            body["preview_id"] = preview_id
-        return decode(ChangeResult, self._json("POST", "/v1/revoke", body, auth=True))
-
-    def preview_restore(self, scope: str) -> ActionPreview:
-        """``POST /v1/preview/restore``: what the caller's approval of ``scope``'s restore would do."""
-        return decode(ActionPreview, self._json("POST", "/v1/preview/restore", {"scope": scope}, auth=True))
-
-    def restore(self, scope: str, reason: str) -> ChangeResult:
-        """``POST /v1/revoke/restore``: the caller's approval of the restore of ``scope``'s revoke."""
-        body = {"scope": scope, "reason": reason}
-        return decode(ChangeResult, self._json("POST", "/v1/revoke/restore", body, auth=True))
-
-    def dms_arm(self, source: str, timeout_s: float) -> ChangeResult:
-        """``POST /v1/dms/arm``: ``source`` must beat at least every ``timeout_s`` seconds."""
-        body = {"source": source, "timeout_s": timeout_s}
-        return decode(ChangeResult, self._json("POST", "/v1/dms/arm", body, auth=True))
-
     def policy_drift(self, verdict: dict) -> ChangeResult:
         """``POST /v1/policy-drift``: a drift checker's verdict about this runner (``DRIFT_RECORDED``)."""
         return decode(ChangeResult, self._json("POST", "/v1/policy-drift", verdict, auth=True))
-
-    def accept_rejection(self, account: str, reason: str, *, symbol: Optional[str] = None, leg: Optional[str] = None,
-                         incident: Optional[str] = None) -> ChangeResult:
-        """``POST /v1/close-rejections/accept``: a person accepts the closes the venue refused of
-        ``account``'s legs (those ``symbol``, ``leg`` and ``incident`` name)."""
-        body: dict = {"account": account, "reason": reason}
-        body.update({k: v for k, v in (("symbol", symbol), ("leg", leg), ("incident", incident)) if v is not None})
-        return decode(ChangeResult, self._json("POST", "/v1/close-rejections/accept", body, auth=True))
-
-    def dms_disarm(self, source: str) -> ChangeResult:
-        """``POST /v1/dms/disarm``: stop watching ``source``."""
-        return decode(ChangeResult, self._json("POST", "/v1/dms/disarm", {"source": source}, auth=True))
-
-    def silences(self) -> tuple[SilenceStatus, ...]:
-        """``GET /v1/silences``: the silences in force and those ended in the last day."""
-        return items_of(SilenceStatus, self._json("GET", "/v1/silences", auth=True), "silences")
 
     def silence_add(self, matchers: list[str], duration_s: float, comment: str,
                     incident: Optional[str] = None, every_scope: bool = False) -> SilenceResult:
@@ -256,10 +223,6 @@ class RunnerClient(FirmCalls):
             body["comment"] = comment
         return decode(SilenceResult, self._json("POST", "/v1/silences/change", body, auth=True))
 
-    def silence_expire(self, silence_id: str) -> SilenceResult:
-        """``POST /v1/silences/expire``: end a silence now; its pages are sent again."""
-        return decode(SilenceResult, self._json("POST", "/v1/silences/expire", {"id": silence_id}, auth=True))
-
     def ack(self, incident: Optional[str] = None, policy: Optional[str] = None, scope: Optional[str] = None,
             comment: str = "") -> ChangeResult:
         """``POST /v1/ack``: the token's identity has the incident (named, or the one ``policy``'s
@@ -268,10 +231,6 @@ class RunnerClient(FirmCalls):
         if comment:
             body["comment"] = comment
         return decode(ChangeResult, self._json("POST", "/v1/ack", body, auth=True))
-
-    def overrides(self) -> tuple[OverrideStatus, ...]:
-        """``GET /v1/overrides``: the overrides of the limits not ended, and those ended in the last day."""
-        return items_of(OverrideStatus, self._json("GET", "/v1/overrides", auth=True), "overrides")
 
     def override(self, action: str, body: dict) -> OverrideResult:
         """``POST /v1/overrides`` (``action`` request: the body as the API reads it) or
@@ -283,3 +242,12 @@ class RunnerClient(FirmCalls):
         """``POST /v1/heartbeat/{source}``: ``source`` is alive (204)."""
         # quoted, so that a name with "/" or "?" is refused as a whole rather than read as another
         self._json("POST", "/v1/heartbeat/" + urllib.parse.quote(source, safe=""), auth=True, expect=204)
+
+
+def name_of(op: Operation) -> str:
+    """The client's name of ``op``."""
+    return op.client or op.name
+
+
+# the calls made from their entries: a path with no variable, and a body the entry spells out
+_CALLS = {name_of(op): op for op in OPERATIONS if "{" not in op.path and (op.args or op.method == "GET")}

@@ -1,7 +1,9 @@
 """docs/openapi.yaml against the routes the runner serves: every route of the aiohttp app that
 ``make_app`` builds over a real runner (the one ``ksctl run`` serves) is documented with its
 method and path, and the document names no route the app does not serve. The route table is read
-from the app's router, never from a list kept beside it."""
+from the app's router, never from a list kept beside it. Each operation of the operations' table
+(killswitch/runner/view/operations.py) is documented with the roles it asks and the fields of
+its body the table spells out."""
 
 from __future__ import annotations
 
@@ -14,6 +16,7 @@ from killswitch.face.api.api import make_app
 from killswitch.face.api.signin import Signin
 from killswitch.face.api.signin.config import parse_oidc_config
 from killswitch.face.api.signin.provider import Metadata, Provider, ProviderKeys
+from killswitch.runner.view.operations import OPERATIONS, READER, Operation, roles_of
 
 from .test_runner import setup
 
@@ -70,3 +73,34 @@ def test_every_operation_says_who_may_call_it_and_names_its_path_parameters():
             given = {p["name"] for p in op.get("parameters", []) if p["in"] == "path"}
             assert given == names, f"{method} {path}: path parameters {given} for {names}"
     assert len(ids) == len(set(ids)), "operationIds are unique"
+
+
+def undocumented(doc: dict, ops) -> list[str]:
+    """What ``doc`` says otherwise than the table of ``ops``: who may call each (``security: []``
+    for anyone, ``x-roles``, ``x-console-public`` for the console's readers) and, where the table
+    spells out the fields, those its body holds and those it requires."""
+    wrong = []
+    for op in ops:
+        entry = doc["paths"][re.sub(r"\{(\w+):[^}]*\}", r"{\1}", op.path)][op.method.lower()]
+        said = (entry.get("security") == [], set(entry.get("x-roles", [])), bool(entry.get("x-console-public")))
+        meant = (op.roles is None, set(roles_of(op.roles) or ()), READER in (op.roles or ()))
+        if said != meant:
+            wrong.append(f"{op.method} {op.path}: (public, roles, console-public) {said}, the table {meant}")
+        if op.args:
+            schema = entry.get("requestBody", {}).get("content", {}).get("application/json", {}).get("schema", {})
+            fields = (set(schema.get("properties", {})), set(schema.get("required", [])))
+            if fields != ({a.name for a in op.args}, {a.name for a in op.args if a.required}):
+                wrong.append(f"{op.method} {op.path}: fields (all, required) {fields}, the table {op.args}")
+    return wrong
+
+
+def test_every_operation_is_documented_as_the_table_says():
+    doc = YAML(typ="safe").load(OPENAPI.read_text())
+    assert undocumented(doc, OPERATIONS) == []
+
+
+def test_an_operation_documented_otherwise_is_found():
+    doc = YAML(typ="safe").load(OPENAPI.read_text())
+    arm = next(op for op in OPERATIONS if op.name == "dms_arm")
+    assert undocumented(doc, [Operation(**{**arm.__dict__, "roles": ("approver",)})]) != []
+    assert undocumented(doc, [Operation(**{**arm.__dict__, "args": arm.args[:1]})]) != []

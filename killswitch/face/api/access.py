@@ -10,15 +10,16 @@ from that proxy alone (:mod:`.proxy`: the same headers from anywhere else are re
 every route); a credential in the URL (``?access_token=``, ``?token=``, ``?id_token=``) refused
 on every route (400 ``TOKEN_IN_URL``), never used;
 the one middleware that authenticates and authorises every request from one table of routes
-before any handler runs (a route the table does not list is refused), and, for a write, its
+(the operations' table, :mod:`killswitch.runner.view.operations`, and the routes that call no
+view) before any handler runs (a route the table does not list is refused), and, for a write, its
 admission by rate and queue (:mod:`.admission`), decided before the body is read; with
-``--audit-sink-required``, an operator's write that adds risk (:data:`LOOSENS`: an unlock, a
-reset, an override, a restore, a silence ...) refused (503 ``AUDIT_SINK_DOWN``) while no audit
-sink takes rows. Fail-closed never refuses what reduces risk (:data:`TIGHTENS`: a halt, a lock, a
-cancel, a close, a kill, a revoke) nor a note (:data:`NOTES`: an acknowledgement): it is applied,
-its row kept in the local chain and shipped when a sink answers; the handler reads why the sink
-gate is shut (:func:`sink_down`), so that a lock which would loosen the operator's lock in force
-waits too. Heartbeats never wait (they are the bots', and the tick's own actions pass no API).
+``--audit-sink-required``, an operator's write that adds risk (``LOOSENS``: an unlock, a reset, an
+override, a restore, a silence ...) refused (503 ``AUDIT_SINK_DOWN``) while no audit sink takes
+rows. Fail-closed never refuses what reduces risk (``TIGHTENS``: a halt, a lock, a cancel, a
+close, a kill, a revoke) nor a note (``NOTES``: an acknowledgement): it is applied, its row kept
+in the local chain and shipped when a sink answers; the handler reads why the sink gate is shut
+(:func:`sink_down`), so that a lock which would loosen the operator's lock in force waits too.
+Heartbeats never wait (they are the bots', and the tick's own actions pass no API).
 The handlers read the caller from the request (:func:`caller`).
 
 Must not: log or echo a token, compare one other than with :func:`hmac.compare_digest` (the
@@ -33,6 +34,7 @@ from typing import TYPE_CHECKING, Any, Awaitable, Callable, Optional
 from aiohttp import web
 
 from ...runner.api_request import ApiError
+from ...runner.view.operations import LOOSENS, OPERATOR_WRITES, PUBLIC, TIGHTENS
 from .admission import HEARTBEAT, WRITE, Admission, Shed
 from .identity import Identity, LiveTokens, Tokens
 from .proxy import TrustedProxy
@@ -103,16 +105,8 @@ def authenticate(request: web.Request, tokens: Tokens, signin: "Optional[Signin]
     return identity
 
 
-# --- who may call what: listed once, denied by default ----------------------------------------------
+# --- who may call what: listed once (runner/view/operations.py), denied by default ------------------
 
-PUBLIC = None  # an endpoint anyone may call
-# What an operator's write does to risk, declared once per route in the access table (api.py).
-# Only a write that loosens waits for an audit sink under --audit-sink-required: fail-closed must
-# never stand between the on-call and a halt.
-TIGHTENS = "tightens"  # reduces risk: a halt, a lock, a cancel, a close, a kill, a revoke, an end
-NOTES = "notes"  # changes no exposure and hides no page: an acknowledgement ("I have it")
-LOOSENS = "loosens"  # adds risk or hides it: an unlock, a reset, an override, a restore, a silence
-OPERATOR_WRITES = (TIGHTENS, NOTES, LOOSENS)
 # where the middleware leaves the caller for the handler, and why the sink gate is shut
 _IDENTITY: Any = web.RequestKey("identity", Identity) if hasattr(web, "RequestKey") else "identity"
 _SINK_DOWN: Any = web.RequestKey("sink_down", str) if hasattr(web, "RequestKey") else "sink_down"

@@ -35,6 +35,7 @@ import threading
 import time
 from typing import TYPE_CHECKING, Callable, Optional
 
+from ...runner.view.operations import HEARTBEAT
 from .beats import IdentitySources
 
 if TYPE_CHECKING:
@@ -42,7 +43,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("killswitch.face.api")
 
-WRITE, HEARTBEAT = "write", "heartbeat"
+WRITE = "write"  # an operator's write, whatever it does to risk; HEARTBEAT: a bot's beat
 KINDS = (WRITE, HEARTBEAT)
 RATE_LIMITED, QUEUE_FULL = "RATE_LIMITED", "WRITE_QUEUE_FULL"
 LOG_EVERY_S = 60.0

@@ -155,15 +155,16 @@ character or a space around it, 400 ``BAD_NAME``. A request aiohttp's parser ref
 ``BAD_HTTP_REQUEST: <parser error>`` that quotes nothing of it, in the answer or the log
 (:mod:`.http`).
 
-What it owns: the table of routes (who may call each, and which are writes), the middleware
-that renders every refusal, and serving the app. The handlers (HTTP parsing, strict body
-validation, answering with the view's answers) are :mod:`.handlers`'s; the answers rendered,
-and the polled reads shared and encoded once off the loop, by :mod:`.render`; authentication
-and the admission of writes are :mod:`.access`'s middleware. What it must not do: hold
-runner state or decide anything itself (the view does), block on I/O, log or echo the token (not
-in logs, not in any body, not in a repr), compare the token other than with
-:func:`hmac.compare_digest`, answer 500 to bad input, or let a request through when it cannot
-authenticate it.
+What it owns: the routes, one per entry of the operations' table
+(:mod:`killswitch.runner.view.operations`: who may call each, and which are writes) and those
+that call no view, the middleware that renders every refusal, and serving the app. The handlers
+(HTTP parsing, strict body validation, answering with the view's answers) are
+:mod:`.handlers`'s; the answers rendered, and the polled reads shared and encoded once off the
+loop, by :mod:`.render`; authentication and the admission of writes are :mod:`.access`'s
+middleware. What it must not do: hold runner state or decide anything itself (the view does),
+block on I/O, log or echo the token (not in logs, not in any body, not in a repr), compare the
+token other than with :func:`hmac.compare_digest`, answer 500 to bad input, or let a request
+through when it cannot authenticate it.
 """
 
 from __future__ import annotations
@@ -176,13 +177,14 @@ from aiohttp import web
 from ...runner.api_request import ApiError
 from ...runner.lease.turn import TurnBusy
 from ...runner.view import RunnerView
+from ...runner.view.operations import CHANGE, FIRM, OPERATIONS, OVERRIDE, PUBLIC, READER, REVOKE, SILENCE, roles_of
 from ..console import ConsoleHandlers
 from ..console.charts_http import ChartHandlers
-from .access import LOOSENS, NOTES, PUBLIC, TIGHTENS, access_middleware, shared_token
-from .admission import HEARTBEAT, Admission
+from .access import access_middleware, shared_token
+from .admission import Admission
 from .drift import DriftHandlers
 from .firm_kill import FirmKillHandlers
-from .handlers import CHECK_ORDER_PATH, ApiHandlers, call_view, error_response
+from .handlers import ApiHandlers, call_view, change_response, error_response
 from .http import SECURITY_HEADERS, QuietAppRunner
 from .identity import ROLES, LiveTokens, Tokens
 from .overrides import OverrideHandlers
@@ -280,89 +282,34 @@ def make_app(view: RunnerView, *, token: Union["Secret", str, None] = None,
     h = handlers
     console = ConsoleHandlers(view, call_view, public=console_public, signin=signin is not None,
                               proxied=proxy is not None)
-    charts = ChartHandlers(view, call_view)
     quiet = SilenceHandlers(view, call_view, _json, h.object_body)
     revoking = RevokeHandlers(view, call_view, _json, h.object_body)
     killing = FirmKillHandlers(view, call_view, _json, h.object_body)
-    drifting = DriftHandlers(view, call_view, _json, h.object_body)
     overriding = OverrideHandlers(view, call_view, _json, h.object_body)
-    operator, bot, approver = ("operator",), ("bot", "operator"), ("approver",)
-    reader = PUBLIC if console_public else ("viewer", "operator", "approver")
+    reader = roles_of((READER,), console_public)
+    # an operation with a handler of its own has it under its name in one of these; any other is
+    # answered from its table entry (handlers.operation), its change by its group's statuses
+    own = (h, ChartHandlers(view, call_view), quiet, revoking, overriding,
+           DriftHandlers(view, call_view, _json, h.object_body))
+    answers = {CHANGE: change_response, SILENCE: quiet.answer, OVERRIDE: overriding.answer,
+               REVOKE: revoking.answer, FIRM: killing.answer}
     # each route: method, path, handler, who may call it, and what kind of write it is (admitted
-    # by rate and queue before its handler runs; None: a read): a bot's heartbeat, or an
-    # operator's write that reduces risk, adds none (a note) or adds it — only the last waits for
-    # an audit sink under --audit-sink-required (access.py). A silence waits: it hides pages.
-    # Arming a dead man's switch waits: it lifts the halt of its last firing. A drift verdict
-    # waits: "in sync" clears the drift alert. An acknowledgement is a note of who has an
-    # incident: it hides no page and lifts nothing.
-    tightens, notes, loosens, beat = TIGHTENS, NOTES, LOOSENS, HEARTBEAT
+    # by rate and queue before its handler runs; None: a read): the operations' table
+    # (runner/view/operations.py), and the routes that call no view: the probe of the process, who
+    # a token is, the console's page, its refresh, its files and its runbook dialog, single sign-on
     routes: list[tuple[str, str, Callable[[web.Request], Awaitable[web.StreamResponse]],
                        Optional[tuple[str, ...]], Optional[str]]] = [
         ("GET", "/healthz", h.healthz, PUBLIC, None),
-        ("GET", "/readyz", h.readyz, PUBLIC, None),
-        ("GET", "/metrics", h.metrics, PUBLIC, None),
-        # what bots and probes read: the lock, their own countdown, an order's check; Prometheus scrapes /metrics
-        ("GET", "/v1/lock", h.lock, PUBLIC, None),
-        # bots call it before every order; it only reads
-        ("POST", CHECK_ORDER_PATH, h.check_order, PUBLIC, None),
-        ("GET", "/v1/dms", h.dms_status, PUBLIC, None),
-        # what shows the book (stages, data ages, positions, amounts, orders): the console's readers
-        # ... and a drift checker (ksctl drift), which compares what runs with git
-        ("GET", "/v1/status", h.status, reader if reader is PUBLIC else (*reader, "drift"), None),
-        ("GET", "/v1/firm", h.firm, reader, None),  # a shard's view of every shard (runner/firm/firm.py)
-        ("GET", "/v1/firm/shards", h.firm_shards, reader, None),  # every shard's board (runner/firm/board.py)
-        ("GET", "/v1/firm/kill", killing.progress, reader, None),  # the firm-wide kill's progress (firm_kill.py)
-        ("GET", "/v1/close/{id:.+}", h.close_progress, reader, None),
-        ("GET", "/v1/positions", h.positions, reader, None),
-        ("GET", "/v1/runbooks", h.runbooks, reader, None),
-        ("GET", "/v1/runbooks/{incident:.+}", h.runbook, reader, None),
-        ("GET", "/v1/charts/{policy}/{scope:.+}", charts.chart, reader, None),
-        # any tail, so that a bad source name is a 400 that says why rather than a bare 404
-        ("POST", "/v1/heartbeat/{source:.*}", h.heartbeat, bot, beat),
-        ("POST", "/v1/reset", h.reset, approver, loosens),
-        ("POST", "/v1/close", h.close, operator, tightens),
-        # a close the venue refused, accepted by a person: off the first screen (operator/accepts.py)
-        ("POST", "/v1/close-rejections/accept", h.accept_rejection, operator, loosens),
-        ("POST", "/v1/lock", h.lock_scope, operator, tightens),
-        ("POST", "/v1/unlock", h.unlock_scope, operator, loosens),
-        ("POST", "/v1/dms/arm", h.dms_arm, operator, loosens),
-        ("POST", "/v1/dms/disarm", h.dms_disarm, operator, loosens),
-        # the bots' keys at the venue (api_revoke.py): revoked as previewed, restored with approvals
-        ("POST", "/v1/revoke", revoking.revoke, operator, tightens),
-        ("POST", "/v1/revoke/restore", revoking.restore, approver, loosens),
-        ("POST", "/v1/preview/revoke", revoking.preview, operator, None),
-        ("POST", "/v1/preview/restore", revoking.preview_restore, approver, None),
-        # the firm-wide kill (firm_kill.py): previewed, written once for every shard, released by two
-        ("POST", "/v1/preview/firm-kill", killing.preview, operator, None),
-        ("POST", "/v1/firm/kill", killing.kill, operator, tightens),
-        ("POST", "/v1/firm/kill/release", killing.release, approver, loosens),
-        # the console: the page (its data only when public), its refresh, its files, its reads
+        ("GET", "/v1/whoami", h.whoami, ROLES, None),
         ("GET", "/", console.page, PUBLIC, None),
         ("GET", "/console/view", console.fragment, reader, None),
         ("GET", "/console/runbook/{incident:.+}", console.runbook, reader, None),
         ("GET", "/console/static/{name}", console.asset, PUBLIC, None),
-        ("GET", "/v1/whoami", h.whoami, ROLES, None),
-        ("GET", "/v1/triggers", h.triggers, reader, None),
-        ("GET", "/v1/incidents", h.incidents, reader, None),
-        ("POST", "/v1/preview/lock", h.preview_lock, operator, None),
-        ("POST", "/v1/preview/unlock", h.preview_unlock, operator, None),
-        ("POST", "/v1/preview/reset", h.preview_reset, approver, None),
-        ("POST", "/v1/preview/close", h.preview_close, operator, None),
-        # silences and acknowledgements (api_silences.py)
-        ("GET", "/v1/silences", quiet.list, reader, None),
-        ("POST", "/v1/silences", quiet.add, operator, loosens),
-        ("POST", "/v1/silences/expire", quiet.expire, operator, tightens),
-        ("POST", "/v1/silences/change", quiet.change, operator, loosens),
-        ("POST", "/v1/silences/preview", quiet.preview, operator, None),
-        ("POST", "/v1/ack", quiet.ack, ("operator", "approver"), notes),
-        # overrides of the pre-trade limits (api/overrides.py): requested by an operator, approved by another person
-        ("GET", "/v1/overrides", overriding.list, reader, None),
-        ("POST", "/v1/overrides", overriding.request, operator, loosens),
-        ("POST", "/v1/overrides/approve", overriding.approve, approver, loosens),
-        ("POST", "/v1/overrides/end", overriding.end, ("operator", "approver"), tightens),
-        # a drift checker's verdict about this runner (api/drift.py): stored, shown in status and /metrics
-        ("POST", "/v1/policy-drift", drifting.post, ("drift", "operator"), loosens),
     ]
+    for op in OPERATIONS:
+        handler = next((getattr(g, op.name) for g in own if op.name in vars(type(g))), None)
+        routes.append((op.method, op.path, handler or h.operation(op, answers), roles_of(op.roles, console_public),
+                       op.write))
     if signin is not None:  # single sign-on (signin/flow.py): each endpoint checks what it is sent itself
         signin.tokens = known
         if callable(getattr(view, "audit_signin", None)):  # sign-ins and sign-outs in the audit trail

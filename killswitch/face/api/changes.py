@@ -35,7 +35,7 @@ class ChangeHandlers:
         return 400 if code in self.BAD_INPUT else 404 if code in self.UNKNOWN else \
             503 if code in self.UNAVAILABLE else 409
 
-    def _result(self, result: Any, what: str, **extra: Any) -> web.Response:
+    def answer(self, result: Any, what: str, **extra: Any) -> web.Response:
         done, why = result.done, result.reason
         if not isinstance(done, bool) or not isinstance(why, str):
             raise TypeError(f"{what}() must return a {self.RESULT}")

@@ -1,5 +1,5 @@
 """The API's policy drift verdict (:class:`~killswitch.runner.operator.desk.Desk` stores it;
-:mod:`.api` lists the route):
+the operations' table lists the route, :mod:`killswitch.runner.view.operations`):
 
     ``POST /v1/policy-drift``   200 ``{"done": true, "reason": "DRIFT_RECORDED: <state>"}``; body
                                 the checker's verdict: ``state`` (in_sync | behind | diverged |
@@ -30,10 +30,10 @@ class DriftHandlers(ChangeHandlers):
 
     UNAVAILABLE = frozenset({"STATE_UNREACHABLE", "DRIFT_NOT_TRACKED"})
 
-    async def post(self, request: web.Request) -> web.Response:
+    async def record_drift(self, request: web.Request) -> web.Response:
         body = await self.body(request)
         try:
             verdict = verdict_of(body, caller(request).name)
         except VerdictError as e:
             raise bad(str(e)) from None
-        return self._result(await self.call(self.view.record_drift, verdict), "record_drift")
+        return self.answer(await self.call(self.view.record_drift, verdict), "record_drift")

@@ -1,4 +1,5 @@
-"""The API's firm-wide kill (:mod:`killswitch.runner.firm.kill` does it; :mod:`.api` lists the routes):
+"""The API's firm-wide kill (:mod:`killswitch.runner.firm.kill` does it; the operations' table
+lists the routes, :mod:`killswitch.runner.view.operations`):
 
     ``POST /v1/preview/firm-kill``   200: what each shard will lock, cancel and revoke, its
                                      accounts, the shards not heard and the accounts they leave
@@ -21,42 +22,17 @@ not answer in time: the store, not the runner), 409 otherwise (``PREVIEW_REQUIRE
 ``PREVIEW_MISMATCH``, ``KILL_IN_FORCE``, ``NO_KILL``, ``DUPLICATE_APPROVER``,
 ``FIRM_NOT_SHARDED``, ``DEPOSED``).
 
-What it owns: reading these bodies strictly and the status of each answer. Must not: decide
-anything (the view does), or import :mod:`.api` (which imports it).
+What it owns: the status of each answer (the bodies are read as the operations' table says,
+:mod:`killswitch.runner.view.operations`). Must not: decide anything (the view does), or import
+:mod:`.api` (which imports it).
 """
 
 from __future__ import annotations
 
-from aiohttp import web
-
-from ...runner.api_request import MAX_REASON, fields, string_field
-from .access import caller
 from .changes import ChangeHandlers
 
 
 class FirmKillHandlers(ChangeHandlers):
-    """The firm-wide kill, its preview, its release and its progress (see the module doc)."""
+    """The statuses of the firm-wide kill's answers (see the module doc)."""
 
     UNAVAILABLE = frozenset({"NOT_LEADER", "STATE_UNREACHABLE"})
-
-    async def preview(self, request: web.Request) -> web.Response:
-        body = await self.body(request)
-        fields(body, (), ("reason",))
-        return self.reply(200, await self.call(self.view.firm_kill_preview))
-
-    async def kill(self, request: web.Request) -> web.Response:
-        body = await self.body(request)
-        fields(body, ("reason", "preview_id"), ())
-        result = await self.call(self.view.firm_kill, string_field(body, "reason", MAX_REASON, free_text=True),
-                                 preview_id=string_field(body, "preview_id"), actor=caller(request).name)
-        return self._result(result, "firm_kill")
-
-    async def release(self, request: web.Request) -> web.Response:
-        body = await self.body(request)
-        fields(body, ("reason",), ())
-        result = await self.call(self.view.firm_kill_release, string_field(body, "reason", MAX_REASON, free_text=True),
-                                 approver=caller(request).name)
-        return self._result(result, "firm_kill_release")
-
-    async def progress(self, request: web.Request) -> web.Response:
-        return self.reply(200, await self.call(self.view.firm_kill_status))

@@ -1,8 +1,11 @@
-"""The API's handlers of the runner's own routes (:mod:`.api` lists them in ``make_app`` with
-who may call each): each reads and checks its request (:mod:`killswitch.runner.api_request`), calls the view
-(:func:`call_view`: on the view's loop, whether the call answers at once or waits) and renders
-the answer (:mod:`.render`; a change's refusal with its status, :func:`error_response` for
-an error). The silences', revokes', console's and charts' handlers are their own modules.
+"""The API's handlers of the runner's own routes (:mod:`.api` makes a route of every entry of the
+operations' table, :mod:`killswitch.runner.view.operations`): each reads and checks its request
+(:mod:`killswitch.runner.api_request`), calls the view (:func:`call_view`: on the view's loop,
+whether the call answers at once or waits) and renders the answer (:mod:`.render`; a change's
+refusal with its status, :func:`error_response` for an error). An entry whose body is fields of
+the table's kinds is answered by :meth:`ApiHandlers.operation`, from the entry alone; one that
+needs more has a handler of its own, named as the entry is, here or in its group's module (the
+silences', revokes', overrides', drift's and charts').
 
 What it must not do: hold runner state or decide anything itself (the view does), block on I/O,
 or see the token (authentication is :mod:`.access`'s middleware, before any handler).
@@ -13,13 +16,14 @@ from __future__ import annotations
 import asyncio
 import inspect
 import logging
-from typing import Any, Awaitable, Callable, Optional, ParamSpec, TypeVar, overload
+from typing import Any, Awaitable, Callable, Mapping, Optional, ParamSpec, TypeVar, overload
 
 from aiohttp import web
 
 from ...holds import lock_change_text
 from ...metrics import CONTENT_TYPE
 from ...runner.api_request import (
+    MAX_NAME,
     MAX_REASON,
     ApiError,
     bad,
@@ -32,13 +36,13 @@ from ...runner.api_request import (
     read_body,
     seconds,
     show,
-    source_field,
     source_name,
     string_field,
 )
 from ...runner.gate.request import parse_request
 from ...runner.readout.runbooks import DEFAULT_LIMIT, MAX_LIMIT, runbook_row, unknown_incident
 from ...runner.view import ActionPreview, Caller, RunnerView
+from ...runner.view.operations import COUNT, ITEMS, JSON, NAME, PREVIEW, READ, SECONDS, SOURCE, TEXT, Arg, Operation
 from .access import caller as _caller, sink_down  # (handlers name their local ``caller``)
 from .beats import IDENTITY_SOURCES_FULL, HeartbeatBatches, IdentitySources
 from .identity import ROLES, Identity, normalise_identity
@@ -49,7 +53,6 @@ log = logging.getLogger("killswitch.face.api")
 P = ParamSpec("P")
 R = TypeVar("R")
 
-MAX_DMS_TIMEOUT_S = 7 * 86_400
 METRICS_CONTENT_TYPE = CONTENT_TYPE  # what prometheus_client writes: the text format 0.0.4
 CHECK_ORDER_PATH = "/v1/check-order"
 
@@ -86,7 +89,9 @@ def _refusal_status(why: str, otherwise: int) -> int:
     return 404 if why.split(":", 1)[0] in _UNKNOWN else otherwise
 
 
-def _change(result: Any, what: str) -> web.Response:
+def change_response(result: Any, what: str) -> web.Response:
+    """A change's answer: 200 done, 202 a lock stored for the next leader, 404 a name the runner
+    does not know, else 409."""
     done, why = result.done, result.reason
     if not isinstance(done, bool) or not isinstance(why, str):
         raise TypeError(f"{what}() must return a ChangeResult")
@@ -94,6 +99,42 @@ def _change(result: Any, what: str) -> web.Response:
     if stored is not None:  # a lock stored for the next leader: accepted, not applied yet
         return _json(202, {"done": False, "stored": stored, "reason": why})
     return _json(200 if done else _refusal_status(why, 409), {"done": done, "reason": why})
+
+
+def _arg(body: dict, arg: Arg) -> Any:
+    """A body's field read as the operations' table says of it (its kind and its bound)."""
+    if arg.kind == SOURCE:
+        return source_name(body[arg.name], f'"{arg.name}"')
+    if arg.kind == SECONDS:
+        return seconds(body, arg.name, arg.limit)
+    if arg.kind == TEXT:
+        return string_field(body, arg.name, MAX_REASON, free_text=True)
+    if arg.kind == COUNT:
+        v = body[arg.name]
+        if isinstance(v, bool) or not isinstance(v, int) or not 1 <= v <= arg.limit:
+            raise bad(f'"{arg.name}" must be a whole number from 1 to {arg.limit:g}, not {show(v)}')
+        return v
+    assert arg.kind == NAME, arg.kind
+    return string_field(body, arg.name, int(arg.limit) or MAX_NAME)
+
+
+def operation_args(body: dict, op: Operation) -> tuple[list, dict]:
+    """The view call's arguments from ``body``: the entry's fields (those required, those it may
+    hold, nothing else), each read by its kind; an optional one only when given (and handed on
+    by name), a field the call does not take only checked, when required."""
+    fields(body, tuple(a.name for a in op.args if a.required), tuple(a.name for a in op.args if not a.required))
+    args: list = []
+    kwargs: dict = {}
+    for a in op.args:
+        if a.required or (a.passed and body.get(a.name) is not None):
+            value = _arg(body, a)
+            if not a.passed:
+                continue
+            if a.keyword or not a.required:
+                kwargs[a.name] = value
+            else:
+                args.append(value)
+    return args, kwargs
 
 
 # --- the handlers -------------------------------------------------------------------------------------
@@ -139,15 +180,10 @@ class ApiHandlers:
     async def _read(self, fn: Callable[[], Any]) -> Any:
         return await self.shared.value(fn)
 
-    async def _read_json(self, request: web.Request, fn: Callable[[], Any], what: Optional[type] = None
-                         ) -> web.Response:
-        """``fn``'s answer as JSON, shared and encoded once while in flight (``what``: the type
-        it must answer, else a 500), sent in one of the reads' slots (:mod:`.render`)."""
-        def check(answer: Any) -> None:
-            if what is not None and not isinstance(answer, what):
-                raise TypeError(f"{fn.__name__}() must return a {what.__name__}")
-
-        body = await self.shared.body(fn, check)
+    async def _read_json(self, request: web.Request, fn: Callable[[], Any]) -> web.Response:
+        """``fn``'s answer as JSON, shared and encoded once while in flight, sent in one of the
+        reads' slots (:mod:`.render`)."""
+        body = await self.shared.body(fn)
         async with self.shared.slot():
             response = json_body(200, body)
             await response.prepare(request)
@@ -159,18 +195,45 @@ class ApiHandlers:
         revokes' handlers read theirs through it too)."""
         return parse_object(request, await read_body(request, self.max_body_bytes))
 
+    def operation(self, op: Operation, answers: Mapping[str, Callable[[Any, str], web.Response]]
+                  ) -> Callable[[web.Request], Awaitable[web.Response]]:
+        """The handler of an entry of the operations' table with none of its own: its body read as
+        the entry says (:func:`operation_args`), the caller's identity handed on where the view
+        call takes it, the view called and its answer rendered as the entry says (a change by
+        ``answers``, its group's statuses)."""
+        async def handle(request: web.Request) -> web.Response:
+            if op.answer == READ:
+                return await self._read_json(request, getattr(self.view, op.name))
+            if op.answer == ITEMS:
+                return _json(200, {op.path.rsplit("/", 1)[1]: await self._read(getattr(self.view, op.name))})
+            args, kwargs = operation_args(await self.object_body(request), op) if op.method == "POST" else ([], {})
+            fn = getattr(self.view, op.name)  # (after the body: a bad one is a 400 whatever the view)
+            if op.caller == "position":
+                args.append(_caller(request).name)
+            elif op.caller:
+                kwargs[op.caller] = _caller(request).name
+            result = await call_view(fn, *args, **kwargs)
+            if op.answer == JSON:
+                return _json(200, result)
+            if op.answer == PREVIEW:
+                return _json(200, _preview(result))
+            return answers[op.answer](result, op.name)
+
+        handle.__name__ = op.name
+        return handle
+
     # read
 
     async def healthz(self, request: web.Request) -> web.Response:
         return _json(200, {"ok": True})
 
-    async def readyz(self, request: web.Request) -> web.Response:
+    async def ready(self, request: web.Request) -> web.Response:
         answer = await self._read(self.view.ready)
         ready, why = answer  # anything else is the view's bug: 500
         ok = ready is True  # fail closed: only a real True is ready
         return _json(200 if ok else 503, {"ready": ok, "reason": str(why)})
 
-    async def metrics(self, request: web.Request) -> web.Response:
+    async def metrics_text(self, request: web.Request) -> web.Response:
         page = getattr(self.view, "metrics_page", None)
         if callable(page):  # the values read on the runner's loop, the text written on a worker thread
             text = await asyncio.to_thread((await self._read(page)).render)
@@ -193,16 +256,13 @@ class ApiHandlers:
         whole = getattr(self.view, "status_all", None) if dms else None  # (a view without it has no summary)
         return await self._read_json(request, whole if callable(whole) else self.view.status)
 
-    async def firm(self, request: web.Request) -> web.Response:
-        return await self._read_json(request, self.view.firm_status)
-
     async def firm_shards(self, request: web.Request) -> web.Response:
         doc = await call_view(self.view.firm_shards)
         if doc.get("error") == "FIRM_STATE_UNREACHABLE":  # the firm's tables unread: not an empty firm
             raise ApiError(503, doc["error"], doc["reason"].removeprefix(f"{doc['error']}: "))
         return _json(200, doc)
 
-    async def lock(self, request: web.Request) -> web.Response:
+    async def lock_document(self, request: web.Request) -> web.Response:
         query = request.query
         unknown = sorted(set(query) - {"scope"})
         if unknown:
@@ -217,9 +277,6 @@ class ApiHandlers:
         if not isinstance(doc, dict):
             raise TypeError("lock_document() must return a dict")
         return _json(200, doc)
-
-    async def dms_status(self, request: web.Request) -> web.Response:
-        return await self._read_json(request, self.view.dms_status, dict)
 
     async def close_progress(self, request: web.Request) -> web.Response:
         close_id = path_name(request.match_info.get("id", ""), "id")
@@ -351,22 +408,8 @@ class ApiHandlers:
             raise TypeError("close() must return a CloseResult")
         return _json(202 if accepted else _refusal_status(why, 409), result)
 
-    async def accept_rejection(self, request: web.Request) -> web.Response:
-        body = await self.object_body(request)
-        fields(body, ("account", "reason"), ("symbol", "leg", "incident"))
-        extra = {k: string_field(body, k, 600) if k == "incident" else string_field(body, k)
-                 for k in ("symbol", "leg", "incident") if body.get(k) is not None}
-        return _change(await call_view(self.view.accept_rejection, string_field(body, "account"),
-                                       string_field(body, "reason", MAX_REASON, free_text=True),
-                                       actor=_caller(request).name, **extra), "accept_rejection")
-
     async def _lock_body(self, request: web.Request) -> tuple[str, str, str, Optional[float], Optional[dict]]:
         return lock_fields(await self.object_body(request))
-
-    async def _scope_reason(self, request: web.Request) -> tuple[str, str]:
-        body = await self.object_body(request)
-        only(body, ("scope", "reason"))
-        return string_field(body, "scope"), string_field(body, "reason", MAX_REASON, free_text=True)
 
     async def lock_scope(self, request: web.Request) -> web.Response:
         scope, mode, reason, ttl_s, enforce = await self._lock_body(request)
@@ -378,12 +421,7 @@ class ApiHandlers:
         code, _, detail = str(getattr(result, "reason", "")).partition(": ")
         if result.done is False and code == "AUDIT_SINK_DOWN":  # refused as the middleware refuses a loosening
             raise ApiError(503, code, detail, {"Retry-After": "5"})
-        return _change(result, "lock_scope")
-
-    async def unlock_scope(self, request: web.Request) -> web.Response:
-        scope, reason = await self._scope_reason(request)
-        return _change(await call_view(self.view.unlock_scope, scope, reason, actor=_caller(request).name),
-                       "unlock_scope")
+        return change_response(result, "lock_scope")
 
     # the console's reads, and the previews of the changes (each takes the body of its change)
 
@@ -391,19 +429,9 @@ class ApiHandlers:
         ident = _caller(request)
         return _json(200, Caller(ident.name, tuple(r for r in ROLES if ident.may(r))))
 
-    async def triggers(self, request: web.Request) -> web.Response:
-        return _json(200, {"triggers": await self._read(self.view.triggers)})
-
-    async def incidents(self, request: web.Request) -> web.Response:
-        return _json(200, {"incidents": await self._read(self.view.incidents)})
-
     async def preview_lock(self, request: web.Request) -> web.Response:
         scope, mode, reason, ttl_s, _ = await self._lock_body(request)
         return _json(200, _preview(await call_view(self.view.preview_lock, scope, mode, reason, ttl_s)))
-
-    async def preview_unlock(self, request: web.Request) -> web.Response:
-        scope, _ = await self._scope_reason(request)
-        return _json(200, _preview(await call_view(self.view.preview_unlock, scope)))
 
     async def preview_reset(self, request: web.Request) -> web.Response:
         policy, scope, _, caller, _, withdraw = await self._reset_body(request)
@@ -416,19 +444,3 @@ class ApiHandlers:
         b = await self._close_body(request, live=False)
         extra = {k: b[k] for k in ("symbol", "leg") if b[k] is not None}
         return _json(200, _preview(await call_view(self.view.preview_close, b["scope"], **extra)))
-
-    async def positions(self, request: web.Request) -> web.Response:
-        return await self._read_json(request, self.view.positions)
-
-    async def dms_arm(self, request: web.Request) -> web.Response:
-        body = await self.object_body(request)
-        only(body, ("source", "timeout_s"))
-        source = source_field(body)
-        timeout_s = seconds(body, "timeout_s", MAX_DMS_TIMEOUT_S)
-        return _change(await call_view(self.view.dms_arm, source, timeout_s, actor=_caller(request).name), "dms_arm")
-
-    async def dms_disarm(self, request: web.Request) -> web.Response:
-        body = await self.object_body(request)
-        only(body, ("source",))
-        answer = await call_view(self.view.dms_disarm, source_field(body), actor=_caller(request).name)
-        return _change(answer, "dms_disarm")

@@ -1,5 +1,5 @@
 """The API's overrides of the pre-trade limits (:mod:`killswitch.runner.override` does them;
-:mod:`.api` lists the routes):
+the operations' table lists the routes, :mod:`killswitch.runner.view.operations`):
 
     ``GET /v1/overrides``          200 ``{"overrides": [OverrideStatus]}``: not ended, and those ended
                                    in the last day. The console's readers.
@@ -20,8 +20,8 @@ for a name the runner does not know (``UNKNOWN_SCOPE``, ``UNKNOWN_LIMIT``, ``UNK
 ``DUPLICATE_APPROVER``, ``OVERRIDE_IN_FORCE``, ``OVERRIDE_ENDED``, ``OVERRIDE_EXPIRED``,
 ``SCOPE_HALTED``, ``NOT_LEADER``, ``DEPOSED``).
 
-What it owns: reading these bodies strictly and the status of each answer. Must not: decide
-anything (the runner does), or import :mod:`.api` (which imports it).
+What it owns: reading strictly the bodies the table's kinds do not say, and the status of each
+answer. Must not: decide anything (the runner does), or import :mod:`.api` (which imports it).
 """
 
 from __future__ import annotations
@@ -65,13 +65,10 @@ class OverrideHandlers(ChangeHandlers):
                          "UNKNOWN_ACCOUNT", "UNKNOWN_SYMBOL", "ORDER_NOT_REFUSED"})
     RESULT = "OverrideResult"
 
-    def _result(self, result: Any, what: str, **extra: Any) -> web.Response:
-        return super()._result(result, what, override=getattr(result, "override", None), **extra)
+    def answer(self, result: Any, what: str, **extra: Any) -> web.Response:
+        return super().answer(result, what, override=getattr(result, "override", None), **extra)
 
-    async def list(self, request: web.Request) -> web.Response:
-        return self.reply(200, {"overrides": await self.call(self.view.overrides)})
-
-    async def request(self, request: web.Request) -> web.Response:
+    async def override_request(self, request: web.Request) -> web.Response:
         body = await self.body(request)
         fields(body, ("scope", "reason_code", "reason", "expires_s"),
                ("strategy", "limit", "raise_to", "waive", "order"))
@@ -93,16 +90,4 @@ class OverrideHandlers(ChangeHandlers):
                                                                                     free_text=True),
                                  expires_s, actor=caller(request).name, strategy=strategy, limit=limit,
                                  raise_to=raise_to, order=order)
-        return self._result(result, "override_request")
-
-    async def approve(self, request: web.Request) -> web.Response:
-        body = await self.body(request)
-        fields(body, ("id",))
-        result = await self.call(self.view.override_approve, string_field(body, "id"), actor=caller(request).name)
-        return self._result(result, "override_approve")
-
-    async def end(self, request: web.Request) -> web.Response:
-        body = await self.body(request)
-        fields(body, ("id",))
-        result = await self.call(self.view.override_end, string_field(body, "id"), actor=caller(request).name)
-        return self._result(result, "override_end")
+        return self.answer(result, "override_request")

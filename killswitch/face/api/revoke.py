@@ -1,5 +1,5 @@
 """The API's revoke of trading at the venue (:mod:`killswitch.runner.operator.revoke_commands`
-does it; :mod:`.api` lists the routes):
+does it; the operations' table lists the routes, :mod:`killswitch.runner.view.operations`):
 
     ``POST /v1/preview/revoke``   200 ``ActionPreview``: the accounts the scope reaches, each one's
                                   permission now, and the ``preview_id`` the revoke must carry;
@@ -22,16 +22,16 @@ not know (``UNKNOWN_SCOPE``), 409 otherwise (``PREVIEW_REQUIRED``, ``PREVIEW_MIS
 ``NOT_REVOKED``, ``REVOKED_BY_STAGE``, ``DUPLICATE_APPROVER``, ``DEPOSED``), 503 from a standby
 (``NOT_LEADER``).
 
-What it owns: reading these bodies strictly and the status of each answer. Must not: decide
-anything (the view does), or import :mod:`.api` (which imports it).
+What it owns: the status of each answer (the bodies are read as the operations' table says).
+Must not: decide anything (the view does), or import :mod:`.api` (which imports it).
 """
 
 from __future__ import annotations
 
+from typing import Any
+
 from aiohttp import web
 
-from ...runner.api_request import MAX_REASON, bad, fields, show, string_field
-from .access import caller
 from .changes import ChangeHandlers
 
 
@@ -41,35 +41,6 @@ class RevokeHandlers(ChangeHandlers):
     UNKNOWN = frozenset({"UNKNOWN_SCOPE", "UNKNOWN_ACCOUNT"})
     UNAVAILABLE = frozenset({"NOT_LEADER"})
 
-    async def preview(self, request: web.Request) -> web.Response:
-        body = await self.body(request)
-        fields(body, ("scope",), ("reason",))
-        return self.reply(200, await self.call(self.view.preview_revoke, string_field(body, "scope")))
-
-    async def preview_restore(self, request: web.Request) -> web.Response:
-        body = await self.body(request)
-        fields(body, ("scope",), ("reason",))
-        return self.reply(200, await self.call(self.view.preview_restore, string_field(body, "scope"),
-                                               caller(request).name))
-
-    async def revoke(self, request: web.Request) -> web.Response:
-        body = await self.body(request)
-        fields(body, ("scope", "reason"), ("preview_id", "approvals"))
-        approvals = body.get("approvals", 1)
-        if isinstance(approvals, bool) or not isinstance(approvals, int) or not 1 <= approvals <= 10:
-            raise bad(f'"approvals" must be a whole number from 1 to 10, not {show(approvals)}')
-        result = await self.call(self.view.revoke_trading, string_field(body, "scope"),
-                                 string_field(body, "reason", MAX_REASON, free_text=True),
-                                 preview_id=string_field(body, "preview_id") if "preview_id" in body else None,
-                                 approvals=approvals,
-                                 actor=caller(request).name)
-        unreached = tuple(getattr(result, "out_of_reach", ()) or ())
-        return self._result(result, "revoke_trading", **({"out_of_reach": list(unreached)} if unreached else {}))
-
-    async def restore(self, request: web.Request) -> web.Response:
-        body = await self.body(request)
-        fields(body, ("scope", "reason"), ())
-        result = await self.call(self.view.restore_trading, string_field(body, "scope"),
-                                 string_field(body, "reason", MAX_REASON, free_text=True),
-                                 approver=caller(request).name)
-        return self._result(result, "restore_trading")
+    def answer(self, result: Any, what: str, **extra: Any) -> web.Response:
+        unreached = tuple(getattr(result, "out_of_reach", ()) or ())  # a revoke's accounts it could not reach
+        return super().answer(result, what, **({"out_of_reach": list(unreached)} if unreached else {}), **extra)

@@ -1,4 +1,5 @@
-"""The API's silences and acknowledgements (:mod:`.silences` does them; :mod:`.api` lists the routes):
+"""The API's silences and acknowledgements (:mod:`killswitch.runner.silence.silences` does them;
+the operations' table lists the routes, :mod:`killswitch.runner.view.operations`):
 
     ``GET /v1/silences``          200 ``{"silences": [SilenceStatus]}``: in force, and those ended in the
                                   last day; the console's readers.
@@ -33,8 +34,8 @@ the runner does not know (``UNKNOWN_SILENCE``, ``UNKNOWN_INCIDENT``, ``UNKNOWN_P
 (``SILENCE_EXPIRED``, ``ALREADY_SILENCED``: an incident's second silence with the same matchers,
 ``NOT_ENGAGED``, ``NOT_LEADER``, ``DEPOSED``).
 
-What it owns: reading these bodies strictly and the status of each answer. Must not: decide
-anything (the view does), or import :mod:`.api` (which imports it).
+What it owns: reading strictly the bodies the table's kinds do not say, and the status of each
+answer. Must not: decide anything (the view does), or import :mod:`.api` (which imports it).
 """
 
 from __future__ import annotations
@@ -70,13 +71,10 @@ class SilenceHandlers(ChangeHandlers):
                          "UNKNOWN_ACCOUNT", "UNKNOWN_STRATEGY", "UNKNOWN_SYMBOL"})
     RESULT = "SilenceResult"
 
-    def _result(self, result: Any, what: str, **extra: Any) -> web.Response:
-        return super()._result(result, what, silence=getattr(result, "silence", None), **extra)
+    def answer(self, result: Any, what: str, **extra: Any) -> web.Response:
+        return super().answer(result, what, silence=getattr(result, "silence", None), **extra)
 
-    async def list(self, request: web.Request) -> web.Response:
-        return self.reply(200, {"silences": await self.call(self.view.silences)})
-
-    async def add(self, request: web.Request) -> web.Response:
+    async def silence_add(self, request: web.Request) -> web.Response:
         body = await self.body(request)
         fields(body, ("duration_s", "comment"), ("matchers", "incident", "every_scope"))
         texts, incident = _matchers(body)
@@ -90,16 +88,16 @@ class SilenceHandlers(ChangeHandlers):
             extra["every_scope"] = True
         result = await self.call(self.view.silence_add, texts, duration_s, comment, actor=caller(request).name,
                                  **extra)
-        return self._result(result, "silence_add")
+        return self.answer(result, "silence_add")
 
-    async def preview(self, request: web.Request) -> web.Response:
+    async def silence_preview(self, request: web.Request) -> web.Response:
         body = await self.body(request)
         fields(body, (), ("matchers", "incident"))
         texts, incident = _matchers(body)
         p = await self.call(self.view.silence_preview, texts, incident)
         return self.reply(200 if p.ok else self.status(False, p.reason), p)
 
-    async def change(self, request: web.Request) -> web.Response:
+    async def silence_change(self, request: web.Request) -> web.Response:
         body = await self.body(request)
         fields(body, ("id",), ("duration_s", "comment"))
         if body.get("duration_s") is None and body.get("comment") is None:
@@ -109,15 +107,9 @@ class SilenceHandlers(ChangeHandlers):
             else None
         result = await self.call(self.view.silence_change, string_field(body, "id"), duration_s, comment,
                                  actor=caller(request).name)
-        return self._result(result, "silence_change")
+        return self.answer(result, "silence_change")
 
-    async def expire(self, request: web.Request) -> web.Response:
-        body = await self.body(request)
-        fields(body, ("id",))
-        result = await self.call(self.view.silence_expire, string_field(body, "id"), actor=caller(request).name)
-        return self._result(result, "silence_expire")
-
-    async def ack(self, request: web.Request) -> web.Response:
+    async def acknowledge(self, request: web.Request) -> web.Response:
         body = await self.body(request)
         fields(body, (), ("incident", "policy", "scope", "comment"))
         incident = string_field(body, "incident", 600) if "incident" in body else None

@@ -32,6 +32,8 @@ import contextlib
 import time
 from typing import Any, AsyncIterator, Callable, Optional
 
+from ..view.operations import WITHOUT_TURN
+
 # the owner of a turn handed to a waiter that has not resumed yet: no one may take it meanwhile
 _HANDED = object()
 
@@ -134,16 +136,9 @@ class _PriorityLock:
 class Turn:
     """One change of the runner's state at a time, the tick's first; see the module doc."""
 
-    # What runs as it comes, without the turn: the reads, and heartbeats (see the module doc).
-    WITHOUT_TURN = frozenset({"status", "ready", "lock_document", "check_order", "dms_status", "close_progress",
-                           "runbook", "metrics_text", "triggers", "incidents", "preview_lock", "preview_unlock",
-                           "preview_reset", "preview_close", "preview_revoke", "positions", "heartbeat", "heartbeats",
-                           "silence_preview", "metrics_page",
-                           "silences", "status_all", "firm_shards", "firm_status", "firm_kill_preview",
-                           "firm_kill_status", "overrides", "preview_restore", "runbooks", "chart",
-                           # written to the firm's tables (fenced) without the runner's state, then
-                           # carried out here in the turn it takes itself (runner/firm/apply.py)
-                           "firm_kill"})
+    # What runs as it comes, without the turn: the reads, and heartbeats (see the module doc), as
+    # the operations' table says (runner/view/operations.py)
+    WITHOUT_TURN = WITHOUT_TURN
 
     def __init__(self) -> None:
         self._lock: Optional[_PriorityLock] = None

@@ -7,7 +7,9 @@ the heartbeats (:mod:`..effects.countdowns`), the turn its calls are carried in 
 shard, the firm link its firm-wide commands are routed through (:class:`~..firm.ports.FirmRoutes`)
 and the firm board, both read from the :class:`~..firm.ports.FirmSlot` it is handed. Each view call is one delegation to
 the part that owns it, plus the log line of an operator's change (:mod:`.oplog`) and, for a
-reset, the silences of the incident it ends. Built by :func:`killswitch.process.bootstrap.build_runner_and_desk`
+reset, the silences of the incident it ends: a call whose entry in the operations' table
+(:mod:`..view.operations`) names that part (``by``) is made from the entry (:func:`_forward`);
+a call that does more is a method here. Built by :func:`killswitch.process.bootstrap.build_runner_and_desk`
 from the same parts as the :class:`~..tick.loop.Runner`, which keeps the tick and the lease.
 
 Threads. The API serves from a thread of its own (:mod:`killswitch.face.api.thread`) and hands every view call
@@ -23,8 +25,9 @@ but through a part's command.
 from __future__ import annotations
 
 import asyncio
+import inspect
 from dataclasses import replace
-from typing import Any, Callable, Optional, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Optional, Sequence
 
 from ...state.store import FencedError, StateStore, StoreError
 from ..effects.countdowns import Countdowns
@@ -37,24 +40,18 @@ from ..override.overrides import Overrides
 from ..readout.charts import ChartHistory
 from ..readout.readout import Readout
 from ..silence.silences import Silences
-from ..silence.view import SilencePreview
 from ..storeio import StoreIO
 from ..sync.tracker import PolicySync
 from ..sync.values import DriftVerdict, verdict_doc
 from ..view import (
-    ActionPreview,
     ChangeResult,
     CloseResult,
-    IncidentStatus,
     OverrideResult,
     OverrideStatus,
-    PositionsStatus,
     ResetResult,
     RunnerStatus,
-    SilenceResult,
-    SilenceStatus,
-    TriggerStatus,
 )
+from ..view.operations import OPERATIONS, Operation
 from .accepts import RejectionAccepts
 from .closes import ManualCloses
 from .commands import OperatorCommands
@@ -70,6 +67,9 @@ class Desk(RequestAudits, FirmKillDesk):
     """The API's :class:`~..view.RunnerView`, from the runner's parts; see the module doc.
     ``firm`` (a shard's firm link) and ``firm_board`` are read from the :class:`FirmSlot` it is
     handed, which the composition root fills on a shard."""
+
+    if TYPE_CHECKING:  # the calls made from the operations' table (_forward), which a type checker cannot see
+        def __getattr__(self, name: str) -> Any: ...
 
     def __init__(self, *, readout: Readout, previews: Previews, commands: OperatorCommands, closes: ManualCloses,
                  silencing: Silences, operator_revokes: OperatorRevokes, positions: PositionsReadout,
@@ -173,27 +173,8 @@ class Desk(RequestAudits, FirmKillDesk):
     def status_all(self) -> RunnerStatus:  # the status with every dead man's switch source (?dms=all)
         return replace(self.readout.status(dms_shown=None), silences_idle=self.silencing.idle_flags())
 
-    async def ready(self) -> tuple[bool, str]:
-        return await self.readout.ready()
-
-    def lock_document(self, scope: Optional[str] = None) -> dict:
-        """The lock (all of it, or what binds ``scope``), with the resumed limits in force."""
-        return self.readout.lock_document(scope)
-
-    def check_order(self, request: dict, counted: bool = True) -> Decision:
-        return self.readout.check_order(request, counted)
-
     def check_order_now(self, request: dict, counted: bool = True) -> Decision:  # on the API's thread
         return self.readout.gate.check(request, counted)  # from the view published
-
-    def dms_status(self) -> dict:
-        return self.countdowns.status()
-
-    async def chart(self, policy: str, scope: str, hours: float) -> Any:
-        return await self.charts.chart(policy, scope, hours)
-
-    async def close_progress(self, close_id: str) -> Optional[dict]:
-        return await self.closes.progress(close_id)
 
     async def runbook(self, incident: str) -> Any:
         """The stored runbook of an incident (the runbook sink writes it at the stage entry)."""
@@ -207,47 +188,8 @@ class Desk(RequestAudits, FirmKillDesk):
         """The firm as this shard sees it (``GET /v1/firm``); ``FIRM_NOT_SHARDED`` without shards."""
         return await self.firm.status() if self.firm is not None else {"error": "FIRM_NOT_SHARDED"}
 
-    def metrics_text(self) -> str:
-        return self.readout.metrics_text()
-
     def metrics_page(self) -> Any:  # the values on this loop; the text written by the API off it
         return self.readout.metrics_page()
-
-    def triggers(self) -> tuple[TriggerStatus, ...]:
-        return self.readout.triggers()
-
-    async def incidents(self) -> tuple[IncidentStatus, ...]:
-        return await self.readout.incidents()
-
-    def positions(self) -> PositionsStatus:
-        return self.position_readout.status()
-
-    def silences(self) -> tuple[SilenceStatus, ...]:
-        return self.silencing.shown()
-
-    # --- previews -------------------------------------------------------------------------------------
-
-    def preview_lock(self, scope: str, mode: str, reason: str, ttl_s: Optional[float] = None) -> ActionPreview:
-        return self.previews.lock(scope, mode, reason, ttl_s)
-
-    def preview_unlock(self, scope: str) -> ActionPreview:
-        return self.previews.unlock(scope)
-
-    def preview_reset(self, policy: str, scope: str, approver: str) -> ActionPreview:
-        return self.previews.reset(policy, scope, approver)
-
-    async def preview_close(self, scope: str, symbol: Optional[str] = None, leg: Optional[str] = None
-                            ) -> ActionPreview:
-        return await self.previews.close(scope, symbol, leg)
-
-    def preview_revoke(self, scope: str) -> ActionPreview:
-        return self.operator_revokes.preview(scope)
-
-    def preview_restore(self, scope: str, approver: str) -> ActionPreview:
-        return self.operator_revokes.preview_restore(scope, approver)
-
-    async def silence_preview(self, matchers: Sequence[str], incident: Optional[str] = None) -> SilencePreview:
-        return await self.silencing.preview(matchers, incident)
 
     # --- changes (each in the turn; a shard routes its firm-wide ones to the firm) ---------------------
 
@@ -289,12 +231,6 @@ class Desk(RequestAudits, FirmKillDesk):
             return said("unlock", actor, routed, scope=scope)
         return said("unlock", actor, await self.commands.unlock_scope(scope, reason, actor=actor), scope=scope)
 
-    async def dms_arm(self, source: str, timeout_s: float, *, actor: Optional[str] = None) -> ChangeResult:
-        return said("dms arm", actor, await self.commands.dms_arm(source, timeout_s, actor=actor), source=source)
-
-    async def dms_disarm(self, source: str, *, actor: Optional[str] = None) -> ChangeResult:
-        return said("dms disarm", actor, await self.commands.dms_disarm(source, actor=actor), source=source)
-
     async def close(self, scope: str, reason: str, dry_run: bool, *, actor: Optional[str] = None,
                     symbol: Optional[str] = None, preview_id: Optional[str] = None,
                     max_notional: Optional[float] = None, leg: Optional[str] = None) -> CloseResult:
@@ -304,34 +240,6 @@ class Desk(RequestAudits, FirmKillDesk):
         result = await self.closes.close(scope, reason, dry_run, actor=actor, symbol=symbol, preview_id=preview_id,
                                          max_notional=max_notional, leg=leg)
         return result if dry_run else said("close", actor, result, scope=scope)  # a preview changes nothing
-
-    async def accept_rejection(self, account: str, reason: str, *, actor: Optional[str] = None,
-                               symbol: Optional[str] = None, leg: Optional[str] = None,
-                               incident: Optional[str] = None) -> ChangeResult:
-        return said("close accept", actor, await self.accepts.accept(
-            account, reason, symbol=symbol, leg=leg, incident=incident, actor=actor), account=account, symbol=symbol,
-            leg=leg)
-
-    async def revoke_trading(self, scope: str, reason: str, *, preview_id: Optional[str], approvals: int = 1,
-                             actor: Optional[str] = None) -> ChangeResult:
-        return said("revoke", actor, await self.operator_revokes.revoke(
-            scope, reason, preview_id=preview_id, approvals=approvals, actor=actor), scope=scope)
-
-    async def restore_trading(self, scope: str, reason: str, *, approver: str) -> ChangeResult:
-        return said("restore", approver, await self.operator_revokes.restore(scope, reason, approver=approver),
-                    scope=scope)
-
-    async def silence_add(self, matchers: Sequence[str], duration_s: float, comment: str, *,
-                          actor: str, incident: Optional[str] = None, every_scope: bool = False) -> SilenceResult:
-        return await self.silencing.add(matchers, duration_s, comment, actor=actor, incident=incident,
-                                        every_scope=every_scope)
-
-    async def silence_change(self, silence_id: str, duration_s: Optional[float], comment: Optional[str], *,
-                             actor: str) -> SilenceResult:
-        return await self.silencing.change(silence_id, duration_s, comment, actor=actor)
-
-    async def silence_expire(self, silence_id: str, *, actor: str) -> SilenceResult:
-        return await self.silencing.expire(silence_id, actor=actor)
 
     async def record_drift(self, verdict: DriftVerdict) -> ChangeResult:
         """The checker's verdict about this runner (``ksctl drift --post``): stored under this
@@ -350,6 +258,27 @@ class Desk(RequestAudits, FirmKillDesk):
         return said("policy drift", verdict.by, ChangeResult(True, f"DRIFT_RECORDED: {verdict.state}"),
                     state=verdict.state, against=verdict.against)
 
-    async def acknowledge(self, incident: Optional[str], policy: Optional[str], scope: Optional[str], comment: str,
-                          *, actor: str) -> ChangeResult:
-        return await self.silencing.acknowledge(incident, policy, scope, comment, actor=actor)
+
+def _forward(op: Operation) -> Callable[..., Any]:
+    """The desk's call of ``op``: its part's method (``op.by``), its answer handed back as the
+    part gives it (a coroutine is awaited by whoever calls), or, for a change the operator's log
+    says (``op.audit``), awaited and said with the names of ``op.logged`` (:mod:`.oplog`)."""
+    part, method = op.by.split(".")
+
+    def call(self: Desk, *args: Any, **kwargs: Any) -> Any:
+        return getattr(getattr(self, part), method)(*args, **kwargs)
+
+    async def change(self: Desk, *args: Any, **kwargs: Any) -> Any:
+        target = getattr(getattr(self, part), method)
+        named = inspect.signature(target).bind(*args, **kwargs).arguments
+        return said(op.audit, kwargs.get(op.caller), await target(*args, **kwargs),
+                    **{k: named.get(k) for k in op.logged})
+
+    fn = change if op.audit else call
+    fn.__name__, fn.__qualname__, fn.__doc__ = op.name, f"Desk.{op.name}", op.doc or None
+    return fn
+
+
+for _entry in OPERATIONS:
+    if _entry.by and not hasattr(Desk, _entry.name):
+        setattr(Desk, _entry.name, _forward(_entry))

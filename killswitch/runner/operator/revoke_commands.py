@@ -234,7 +234,7 @@ class OperatorRevokes:
         hint = f"; did you mean {', '.join(repr(n) for n in near)}?" if near else ""
         return f"NOT_REVOKED: no revoke of exactly {scope} is held{hint}"
 
-    async def revoke(self, scope: str, reason: str, *, preview_id: Optional[str], approvals: int = 1,
+    async def revoke(self, scope: str, reason: str, *, preview_id: Optional[str] = None, approvals: int = 1,
                      actor: Optional[str] = None) -> ChangeResult:
         """Revoke trading on every account ``scope`` reaches, as previewed (``preview_id``)."""
         if not 1 <= approvals <= MAX_APPROVALS:

@@ -1,8 +1,9 @@
-"""The runner as the HTTP API sees it: the :class:`RunnerView` protocol and the values it answers,
-each kind in a module of its own and re-exported here: the runner's status (:mod:`.status`), an
-incident's and its triggers' (:mod:`.incidents`), an action's preview and answer
-(:mod:`.answers`), the positions' (:mod:`.positions`), a close's (:mod:`.closes`) and the
-overrides' (:mod:`.overrides`). The reads are worked out in :mod:`killswitch.runner.readout`.
+"""The runner as the HTTP API sees it: the :class:`RunnerView` protocol, the table of the
+operations the API serves (:mod:`.operations`) and the values they answer, each kind in a module
+of its own and re-exported here: the runner's status (:mod:`.status`), an incident's and its
+triggers' (:mod:`.incidents`), an action's preview and answer (:mod:`.answers`), the positions'
+(:mod:`.positions`), a close's (:mod:`.closes`) and the overrides' (:mod:`.overrides`). The reads
+are worked out in :mod:`killswitch.runner.readout`.
 
 The API module depends on this protocol only, so it can be built and tested with a fake, and
 the runner's desk (:class:`killswitch.runner.operator.desk.Desk`, built from the runner's parts)
@@ -63,7 +64,9 @@ if TYPE_CHECKING:  # annotations only: the gate pulls in the lock book, and `ksc
 class RunnerView(Protocol):
     """What the API calls, as the runner's desk implements it: what answers from memory is a plain
     method; what waits (for the state store, or for its turn on the tick loop) is a coroutine.
-    The API awaits whatever a call returns, so a fake view may answer every call at once."""
+    The API awaits whatever a call returns, so a fake view may answer every call at once. Declared
+    here: the calls the API's own handlers and the console make by name; every other operation
+    is an entry of the operations' table (:mod:`.operations`), called by its entry's name."""
 
     def status(self) -> RunnerStatus:
         """The runner's status, its dead man's switch summarised (the most urgent sources, the
@@ -72,23 +75,9 @@ class RunnerView(Protocol):
     def status_all(self) -> RunnerStatus:
         """The status with every dead man's switch source (``GET /v1/status?dms=all``)."""
 
-    async def firm_status(self) -> dict:
-        """The firm's shards, lease holder and firm-wide policies (a shard's runner only)."""
-
     async def firm_shards(self) -> dict:
         """Every shard (reachable, incidents, lock, console URL) and the firm-wide breaker, read
         from the firm's tables (a shard's runner only)."""
-
-    async def firm_kill_status(self) -> dict:
-        """The newest firm-wide kill's progress per shard and account (a shard's runner only)."""
-
-    async def firm_kill_preview(self) -> dict:
-        """What a firm-wide kill would do now, per shard, and the id the kill must carry."""
-
-    async def firm_kill(self, reason: str, *, preview_id: Optional[str], actor: Optional[str] = None
-                        ) -> ChangeResult: ...
-
-    async def firm_kill_release(self, reason: str, *, approver: str) -> ChangeResult: ...
 
     async def ready(self) -> tuple[bool, str]:
         """(ready, why): policy loaded, state reachable, leader or standby."""
@@ -97,9 +86,6 @@ class RunnerView(Protocol):
         """The trading lock as bots read it (the same document as the lock file), or one scope's."""
 
     def check_order(self, request: dict, counted: bool = True) -> Decision: ...
-
-    async def heartbeat(self, source: str, now_ms: Optional[int] = None) -> Optional[str]:
-        """None: taken; else why it was refused (``UNKNOWN_SOURCE: ...``, ``SOURCES_FULL: ...``)."""
 
     async def heartbeats(self, sources: Sequence[str], now_ms: Optional[int] = None) -> Mapping[str, str]:
         """The refused sources of the batch, each with its reason; the others were taken."""
@@ -133,18 +119,6 @@ class RunnerView(Protocol):
         given only then: the lock goes on unless it would loosen the operator's lock in force,
         which is refused ``AUDIT_SINK_DOWN``."""
 
-    async def unlock_scope(self, scope: str, reason: str, *, actor: Optional[str] = None) -> ChangeResult:
-        """Lift the operator's and the dead man's switch's locks on ``scope``; refused while a
-        policy's stage holds it (a manual-reset stage needs a reset)."""
-
-    def dms_status(self) -> dict:
-        """Armed sources (time since the last beat, time until it fires) and the venues' native
-        cancel-all-after countdowns."""
-
-    async def dms_arm(self, source: str, timeout_s: float, *, actor: Optional[str] = None) -> ChangeResult: ...
-
-    async def dms_disarm(self, source: str, *, actor: Optional[str] = None) -> ChangeResult: ...
-
     async def runbook(self, incident: str) -> Optional[RunbookRecord]:
         """The stored runbook of ``incident`` (its ``markdown`` and ``html``), or None. Read from
         the state store, where the runbook sink writes it."""
@@ -155,48 +129,17 @@ class RunnerView(Protocol):
     def metrics_text(self) -> str:
         """Prometheus exposition of the runner's metrics."""
 
-    def triggers(self) -> tuple[TriggerStatus, ...]:
-        """Every trigger of every policy instance: firing or not, and its comparisons."""
-
-    async def incidents(self) -> tuple[IncidentStatus, ...]:
-        """The open incidents with what the store recorded of them (approvals, orders, runbook)."""
-
     def preview_lock(self, scope: str, mode: str, reason: str, ttl_s: Optional[float] = None) -> ActionPreview: ...
-
-    def preview_unlock(self, scope: str) -> ActionPreview: ...
 
     def preview_reset(self, policy: str, scope: str, approver: str) -> ActionPreview: ...
 
     async def preview_close(self, scope: str, symbol: Optional[str] = None) -> ActionPreview: ...
-
-    def preview_revoke(self, scope: str) -> ActionPreview: ...
-
-    def preview_restore(self, scope: str, approver: str) -> ActionPreview: ...
-
-    async def revoke_trading(self, scope: str, reason: str, *, preview_id: Optional[str], approvals: int = 1,
-                             actor: Optional[str] = None) -> ChangeResult: ...
-
-    async def restore_trading(self, scope: str, reason: str, *, approver: str) -> ChangeResult: ...
-
-    async def accept_rejection(self, account: str, reason: str, *, actor: Optional[str] = None,
-                               symbol: Optional[str] = None, leg: Optional[str] = None,
-                               incident: Optional[str] = None) -> ChangeResult:
-        """A person accepts the closes the venue refused of ``account``'s legs (those named):
-        their facts end, audited ``close_rejection_accepted``."""
-
-    def positions(self) -> PositionsStatus:
-        """Every account's positions from this runner's last snapshots, with their age."""
-
-    def silences(self) -> tuple[SilenceStatus, ...]:
-        """The silences in force and those ended in the last day, oldest first."""
 
     async def silence_add(self, matchers: Sequence[str], duration_s: float, comment: str, *,
                           actor: str) -> SilenceResult:
         """Silence the pages every matcher (``policy=futures-book``) matches for ``duration_s``
         (keywords: ``incident``, made from it; ``every_scope``, confirmed although it names no
         scope: :func:`killswitch.silences.every_scope_problem`)."""
-
-    async def silence_expire(self, silence_id: str, *, actor: str) -> SilenceResult: ...
 
     async def silence_preview(self, matchers: Sequence[str], incident: Optional[str] = None) -> Any:
         """What a silence of ``matchers`` would hold back now, whether it spans every scope, and
@@ -205,16 +148,9 @@ class RunnerView(Protocol):
     async def silence_change(self, silence_id: str, duration_s: Optional[float], comment: Optional[str], *,
                              actor: str) -> SilenceResult: ...
 
-    def overrides(self) -> tuple[OverrideStatus, ...]:
-        """The overrides of the limits not ended, and those ended in the last day."""
-
     async def override_request(self, scope: str, kind: str, reason_code: str, reason: str, expires_s: float, *,
                                actor: str, strategy: Optional[str] = None, limit: Optional[str] = None,
                                raise_to: Optional[float] = None, order: Optional[str] = None) -> OverrideResult: ...
-
-    async def override_approve(self, override_id: str, *, actor: str) -> OverrideResult: ...
-
-    async def override_end(self, override_id: str, *, actor: str) -> OverrideResult: ...
 
     async def audit_api_refusal(self, payload: dict) -> None:
         """An audit row for a request the API refused for a trusted proxy's headers sent by another."""

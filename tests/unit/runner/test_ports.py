@@ -204,11 +204,23 @@ def test_the_wiring_check_finds_an_attribute_set_from_outside():
 def test_the_desk_answers_every_view_call_and_holds_none_of_the_runner(tmp_path):
     from killswitch.runner.operator.desk import Desk
     from killswitch.runner.view import RunnerView
+    from killswitch.runner.view.operations import OPERATIONS
 
     views = {n for n, v in vars(RunnerView).items() if inspect.isfunction(v) and not n.startswith("_")}
+    views |= {n for op in OPERATIONS for n in (op.name, *op.also)}  # the operations' table's calls too
     assert views <= set(dir(Desk)), sorted(views - set(dir(Desk)))
     assert "runner" not in inspect.signature(Desk).parameters
     w = make(tmp_path)
+    # a call the table says a part answers: that part's method, taking the entry's fields as it names them
+    for op in OPERATIONS:
+        if op.by:
+            part, method = op.by.split(".")
+            target = getattr(getattr(w.desk, part), method)
+            taken = inspect.signature(target).parameters
+            named = {a.name for a in op.args if a.passed and (a.keyword or not a.required)}
+            named |= {op.caller} - {"", "position"}
+            assert named <= set(taken), f"{op.name}: {op.by} takes {sorted(taken)}, not {sorted(named - set(taken))}"
+            assert getattr(w.desk, op.name).__name__ == op.name  # the turn knows it by its name
     held = [name for name, v in vars(w.desk).items() if isinstance(v, Runner)]
     assert held == [], f"the desk holds the runner: {held}"
     # the same parts as the runner's: a command on the desk is seen by the runner's tick
