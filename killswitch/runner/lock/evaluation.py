@@ -43,19 +43,22 @@ def apply_evaluation(book: LockBook, evaluation: Any, graph: Any) -> LockBook:
             continue
         stage = graph.policy(se.policy).stage(se.plan.stage)
         for lock in se.plan.locks:
-            # what the lock makes hold at the venue, carried in the hold when it is not its mode's
-            # default (killswitch.runner.watch.enforce reads it)
-            enforce = {}
-            if lock.cancel is not True or lock.revert_growth != (lock.mode == "halted"):
-                enforce = {"enforce": {"cancel": bool(lock.cancel), "revert_growth": bool(lock.revert_growth)}}
             book = book.apply(
                 lock.scope, lock.mode, now_ms=now, policy=se.policy, stage=se.plan.stage,
                 reason=f"{lock.kind.upper()}: stage={se.plan.stage} ({stage.name}) policy={se.policy}"
                        + (f" {tr.reason}" if tr is not None else ""),
                 ttl_ms=lock.ttl_ms, manual=stage.manual,
                 details={"decision_id": se.plan.decision_id, "digest": evaluation.digest,
-                         "revision": evaluation.revision, **enforce})
+                         "revision": evaluation.revision, **_enforce(lock)})
     return _windows(book, evaluation, graph)  # last: a reset above released the policy's holds
+
+
+def _enforce(lock: Any) -> dict:
+    """What a lock makes hold at the venue, carried in its hold when it is not its mode's default
+    (killswitch.runner.watch.enforce reads it)."""
+    if lock.cancel is True and lock.revert_growth == (lock.mode == "halted"):
+        return {}
+    return {"enforce": {"cancel": bool(lock.cancel), "revert_growth": bool(lock.revert_growth)}}
 
 
 def _while_blind(book: LockBook, evaluation: Any, graph: Any) -> LockBook:
@@ -107,11 +110,8 @@ def _windows(book: LockBook, evaluation: Any, graph: Any) -> LockBook:
             continue  # held as it should be
         if not open_:
             continue
-        enforce = {}
-        if wl.cancel is not True or wl.revert_growth != (wl.mode == "halted"):
-            enforce = {"enforce": {"cancel": bool(wl.cancel), "revert_growth": bool(wl.revert_growth)}}
         book = book.apply(se.scope, wl.mode, now_ms=now, policy=se.policy, stage=WINDOW_STAGE,
                           reason=f"TRADING_WINDOW: policy={se.policy} lock_trading {wl.mode} {wl.window.text}",
                           ttl_ms=None if edge is None else max(1, edge - now),
-                          details={"window": wl.window.text, **enforce})
+                          details={"window": wl.window.text, **_enforce(wl)})
     return book
