@@ -11,12 +11,10 @@ Annotations here are evaluated as the classes are made (no ``from __future__ imp
 annotations``), as in every module of the policy models: see :mod:`.model`.
 """
 
-from typing import TYPE_CHECKING, Any, Self
-
-from pydantic import model_validator
+from typing import TYPE_CHECKING
 
 from . import kinds as own_modules
-from .catalogue import bare_kind, build_catalogue, exactly_one_kind, kind_document
+from .catalogue import OneKind, build_catalogue, kind_document
 from .kinds import (
     arm_exchange_dms,
     cancel_orders,
@@ -30,7 +28,7 @@ from .kinds import (
     runbook,
     suggest_hedge,
 )
-from .registry import ActionKind, Strict
+from .registry import ActionKind
 
 # The catalogue of action kinds, in the language's order: every kind is a module of :mod:`.kinds`,
 # named here in its place (the order the language always had), then those it finds that are not.
@@ -52,27 +50,10 @@ ACTION_KINDS = tuple(ACTIONS)
 CLOSING_ACTIONS = tuple(name for name, k in ACTIONS.items() if k.closes)
 
 
-class _Action(Strict):
+class _Action(OneKind):
     # a field per kind of the catalogue, optional, made by kind_document from ACTIONS
-
-    @model_validator(mode="before")
-    @classmethod
-    def _bare(cls, value: Any) -> Any:
-        return bare_kind(value, ACTION_KINDS)
-
-    @model_validator(mode="after")
-    def _exactly_one(self) -> Self:
-        exactly_one_kind(self, ACTION_KINDS, "an action")
-        return self
-
-    @property
-    def kind(self) -> str:
-        return next(k for k in ACTION_KINDS if getattr(self, k) is not None)
-
-    @property
-    def params(self) -> Strict:
-        params: Strict = getattr(self, self.kind)
-        return params
+    kinds = ACTION_KINDS
+    what = "an action"
 
 
 if TYPE_CHECKING:

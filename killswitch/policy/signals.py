@@ -11,12 +11,10 @@ Annotations here are evaluated as the classes are made (no ``from __future__ imp
 annotations``), as in every module of the policy models: see :mod:`.model`.
 """
 
-from typing import TYPE_CHECKING, Any, Self
-
-from pydantic import model_validator
+from typing import TYPE_CHECKING
 
 from . import kinds as own_modules
-from .catalogue import bare_kind, build_catalogue, exactly_one_kind, kind_document
+from .catalogue import OneKind, build_catalogue, kind_document
 from .kinds import (
     api_error_rate,
     api_latency,
@@ -36,7 +34,7 @@ from .kinds import (
     realized_volatility,
     value_at_risk,
 )
-from .registry import SignalKind, SignalParams, Strict
+from .registry import SignalKind, SignalParams
 
 _SignalKind = SignalParams  # the base of a kind's parameters (value type, bounds, window field)
 
@@ -67,22 +65,10 @@ SIGNALS: dict[str, SignalKind] = build_catalogue((
 SIGNAL_KINDS: dict[str, type[_SignalKind]] = {name: k.model for name, k in SIGNALS.items()}
 
 
-class _Signal(Strict):
+class _Signal(OneKind):
     # a field per kind of the catalogue, optional, made by kind_document from SIGNALS
-
-    @model_validator(mode="before")
-    @classmethod
-    def _bare(cls, value: Any) -> Any:
-        return bare_kind(value, SIGNAL_KINDS)
-
-    @model_validator(mode="after")
-    def _exactly_one(self) -> Self:
-        exactly_one_kind(self, SIGNAL_KINDS, "a signal")
-        return self
-
-    @property
-    def kind(self) -> str:
-        return next(k for k in SIGNAL_KINDS if getattr(self, k) is not None)
+    kinds = SIGNAL_KINDS
+    what = "a signal"
 
     @property
     def params(self) -> _SignalKind:
