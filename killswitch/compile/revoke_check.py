@@ -16,7 +16,7 @@ What it owns
       the action cannot reach — a venue without the switch or an account without a ``revoke:``
       block — at the action (file:line:col), naming the accounts and why: a halt that would be
       skipped silently at the venue is refused before a deployment. The caller (the compiler)
-      hands it each use of the action: where it is written and the scope it acts on.
+      hands it each use of the action (:class:`.scope_check.ActionUse`).
 
 The table is data, kept here because the compiler must not import the adapters;
 ``tests/unit/compile/test_revoke_check.py`` holds it equal to the ccxt dialects' own
@@ -31,11 +31,9 @@ from typing import Iterable, Optional, Sequence
 
 from ..policy import diagnostics as d
 from ..policy.accounts_doc import Account, Accounts
-from ..policy.diagnostics import Diagnostic, Position
+from ..policy.diagnostics import Diagnostic
 from ..policy.documents import LoadedDoc, Path
-from ..policy.scope import Scope
-from ..records import record
-from .scope_check import selects_account, written
+from .scope_check import ActionUse, reach_findings
 from .venue_check import CREDENTIALS, credentials_missing, credentials_refused
 
 # ccxt id → the methods of its switch (the ccxt adapter's dialects: Dialect.revoke_methods)
@@ -129,40 +127,15 @@ def _master_credentials(doc: LoadedDoc, at: Path, acc: Account) -> list[Diagnost
         "({env: VAR} or {file: PATH})"))
 
 
-@record
-class RevokeUse:
-    """One ``revoke_trading`` action as the compiler meets it: where it is written and the scope
-    (its policy's, or the action's own) whose accounts it acts on."""
-
-    file: str
-    pos: Optional[Position]
-    scope: Scope
-    policy: str = ""
-
-
-def revoke_findings(accounts: Sequence[Account], uses: Iterable[RevokeUse]) -> list[Diagnostic]:
-    """KS261 for each use whose scope selects an account the action cannot reach (a venue
-    without the switch, or no ``revoke:`` block): one finding a use, naming every such account
-    and why. ``accounts``: every declared account (the caller knows them whole, or passes none:
-    then nothing is said, as :mod:`.scope_check` does)."""
-    out: list[Diagnostic] = []
-    for use in uses:
-        bad = [(a.name, why) for a in accounts
-               if selects_account(use.scope, a.venue, a.name, a.labels) and (why := revoke_unreachable(a))]
-        if not bad:
-            continue
-        named = "; ".join(f'"{name}": {why}' for name, why in bad[:5]) + (f"; and {len(bad) - 5} more"
-                                                                           if len(bad) > 5 else "")
-        of = f'policy "{use.policy}": ' if use.policy else ""
-        sel = written(use.scope) or "every account"
-        out.append(Diagnostic.make(
-            d.KS261, use.file, use.pos,
-            f"{of}revoke_trading cannot act on {len(bad)} account(s) its scope ({sel}) selects: {named}",
-            "give each account a revoke: block in the Accounts document (master_credentials, sub_account, "
-            "api_keys) on a venue with the switch (" + ", ".join(sorted(REVOKE_METHODS)) + "), or narrow the "
-            "scope; a revoke that cannot reach the venue is never skipped silently"))
-    return out
+def revoke_findings(accounts: Sequence[Account], uses: Iterable[ActionUse]) -> list[Diagnostic]:
+    """KS261 for each use whose scope selects an account the action cannot reach, a venue without
+    the switch or no ``revoke:`` block (see :func:`.scope_check.reach_findings`)."""
+    return reach_findings(
+        d.KS261, accounts, uses, revoke_unreachable, "revoke_trading cannot act on", "",
+        "give each account a revoke: block in the Accounts document (master_credentials, sub_account, "
+        "api_keys) on a venue with the switch (" + ", ".join(sorted(REVOKE_METHODS)) + "), or narrow the "
+        "scope; a revoke that cannot reach the venue is never skipped silently")
 
 
-__all__ = ["REVOKE_METHODS", "SUB_ACCOUNT_FORMS", "RevokeUse", "check_revoke_blocks", "revoke_findings",
+__all__ = ["REVOKE_METHODS", "SUB_ACCOUNT_FORMS", "check_revoke_blocks", "revoke_findings",
            "revoke_unreachable"]
