@@ -29,19 +29,21 @@ def _none_is_empty(value: Any) -> Any:
 _Kind = TypeVar("_Kind", SignalKind, ActionKind)
 
 
-def build_catalogue(placed: tuple[_Kind, ...], found: tuple[_Kind, ...]) -> dict[str, _Kind]:
-    """The catalogue by name, in the language's order: the entries ``placed`` (the kinds the
-    language always had, in its order), then the kinds :mod:`.kinds` found that were not placed,
-    in their order. Two entries of one name are an error: a kind module would otherwise replace
-    another module's in silence."""
-    entries = placed + tuple(k for k in found if not any(k is p for p in placed))
-    catalogue: dict[str, _Kind] = {}
-    for k in entries:
-        if k.name in catalogue:
-            raise ValueError(f"two kinds are named {k.name!r}: {catalogue[k.name].model.__qualname__} and "
+def build_catalogue(placed: tuple[str, ...], found: tuple[_Kind, ...]) -> dict[str, _Kind]:
+    """The catalogue by name, in the language's order: the kinds named ``placed`` (those the
+    language always had, in its order), then the other kinds :mod:`.kinds` found, in their order.
+    Two kinds of one name are an error (a kind module would otherwise replace another module's in
+    silence), and so is a name placed that no kind has."""
+    by_name: dict[str, _Kind] = {}
+    for k in found:
+        if k.name in by_name:
+            raise ValueError(f"two kinds are named {k.name!r}: {by_name[k.name].model.__qualname__} and "
                              f"{k.model.__qualname__} (in {k.model.__module__})")
-        catalogue[k.name] = k
-    return catalogue
+        by_name[k.name] = k
+    unknown = [name for name in placed if name not in by_name]
+    if unknown:
+        raise ValueError(f"no kind module has the kinds {', '.join(unknown)}")
+    return {name: by_name[name] for name in placed} | by_name
 
 
 # an optional kind whose bare key (``close_all:`` with no value) means its defaults

@@ -15,25 +15,6 @@ from typing import TYPE_CHECKING
 
 from . import kinds as own_modules
 from .catalogue import OneKind, build_catalogue, kind_document
-from .kinds import (
-    api_error_rate,
-    api_latency,
-    concentration,
-    consecutive_losses,
-    data_age,
-    equity_change,
-    equity_drawdown,
-    expected_shortfall,
-    gross_exposure,
-    heartbeat_age,
-    leverage,
-    liquidation_distance,
-    net_exposure,
-    position_count,
-    position_loss,
-    realized_volatility,
-    value_at_risk,
-)
 from .registry import SignalKind, SignalParams
 
 _SignalKind = SignalParams  # the base of a kind's parameters (value type, bounds, window field)
@@ -43,24 +24,24 @@ _SignalKind = SignalParams  # the base of a kind's parameters (value type, bound
 # named here in its place (the order the language always had), then those it finds that are not.
 # Everything that names the kinds reads it.
 SIGNALS: dict[str, SignalKind] = build_catalogue((
-    equity_drawdown.KIND,
-    equity_change.KIND,
-    position_loss.KIND,
-    liquidation_distance.KIND,
-    gross_exposure.KIND,
-    net_exposure.KIND,
-    leverage.KIND,
-    concentration.KIND,
-    realized_volatility.KIND,
-    value_at_risk.KIND,
-    expected_shortfall.KIND,
-    position_count.KIND,
-    consecutive_losses.KIND,
+    "equity_drawdown",
+    "equity_change",
+    "position_loss",
+    "liquidation_distance",
+    "gross_exposure",
+    "net_exposure",
+    "leverage",
+    "concentration",
+    "realized_volatility",
+    "value_at_risk",
+    "expected_shortfall",
+    "position_count",
+    "consecutive_losses",
     # these measure the feed itself or the bots, not the books
-    data_age.KIND,
-    api_error_rate.KIND,
-    api_latency.KIND,
-    heartbeat_age.KIND,
+    "data_age",
+    "api_error_rate",
+    "api_latency",
+    "heartbeat_age",
 ), own_modules.SIGNALS)
 SIGNAL_KINDS: dict[str, type[_SignalKind]] = {name: k.model for name, k in SIGNALS.items()}
 
