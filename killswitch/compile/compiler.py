@@ -104,7 +104,7 @@ outside the documents: runbook templates (``templates``) and the time zone datab
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
-from typing import Any, Callable, Iterable, Optional, Sequence
+from typing import Any, Callable, Optional, Sequence
 
 from ..policy import diagnostics as d
 from ..policy.accounts_doc import Account, Accounts
@@ -344,12 +344,3 @@ def _known_by(zones: ZoneLookup) -> Callable[[str], bool]:
             return False
         return True
     return known
-
-
-def compile_all(results: Iterable[LoadResult], revision: Optional[str] = None,
-                templates: Optional[TemplateChecker] = None,
-                zone_known: Optional[Callable[[str], bool]] = None) -> CompileResult:
-    merged = LoadResult()
-    for r in results:
-        merged.extend(r)
-    return compile_documents(merged, revision, templates, zone_known)
