@@ -196,12 +196,11 @@ def compile_documents(loaded: LoadResult, revision: Optional[str] = None,
         elif isinstance(doc.model, NotificationRoutes):
             check_routes(doc, diags, zone_known)
         elif isinstance(doc.model, Accounts):
-            diags.extend(check_settle_coins(doc))
-            diags.extend(check_venues(doc))
-            diags.extend(check_revoke_blocks(doc))
             diags.extend(check_shards(doc))
-            diags.extend(check_strategy_prefixes(doc))
-            diags.extend(check_pacing(doc))
+            for i, acc in enumerate(doc.model.spec.accounts):
+                for check in (check_settle_coins, check_venues, check_revoke_blocks, check_strategy_prefixes,
+                              check_pacing):
+                    diags.extend(check(doc, i, acc))
     for doc in loaded.docs:  # after every policy: a test of a policy with errors says so
         if isinstance(doc.model, PolicyTest):
             check_test(doc, ctx, diags)

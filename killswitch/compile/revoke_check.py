@@ -8,7 +8,7 @@ What it owns
       ``POST /v5/user/update-sub-api`` and ``POST /v5/user/frozen-sub-member``; OKX:
       ``POST /api/v5/users/subaccount/modify-apikey``. Hyperliquid's agents have no such
       switch, nor has a venue without a dialect of its own.
-    * :func:`check_revoke_blocks`, on an Accounts document: KS260 for a ``revoke:`` block its
+    * :func:`check_revoke_blocks`, on an account of an Accounts document: KS260 for a ``revoke:`` block its
       venue cannot serve (no endpoint: at ``revoke``; a method it has not: at ``revoke.method``),
       KS223 for a master credential its venue does not sign with (at the field, naming what it
       takes), as :mod:`.venue_check` says of an account's own credentials.
@@ -27,10 +27,10 @@ Pure: no I/O.
 
 from __future__ import annotations
 
-from typing import Iterable, Optional, Sequence
+from typing import Iterable, Iterator, Optional, Sequence
 
 from ..policy import diagnostics as d
-from ..policy.accounts_doc import Account, Accounts
+from ..policy.accounts_doc import Account
 from ..policy.diagnostics import Diagnostic
 from ..policy.documents import LoadedDoc, Path
 from .scope_check import ActionUse, reach_findings
@@ -74,37 +74,33 @@ def revoke_unreachable(acc: Account) -> Optional[str]:
     return None
 
 
-def check_revoke_blocks(doc: LoadedDoc) -> list[Diagnostic]:
-    """KS260 and KS223 for every account of ``doc`` whose ``revoke:`` block its venue cannot serve."""
-    if not isinstance(doc.model, Accounts):
-        return []
-    out: list[Diagnostic] = []
-    for i, acc in enumerate(doc.model.spec.accounts):
-        if acc.revoke is None:
-            continue
-        at = doc.item_path("accounts", i) + ("revoke",)
-        methods = REVOKE_METHODS.get(acc.venue)
-        if methods is None:
-            out.append(Diagnostic.make(
-                d.KS260, doc.file, doc.srcmap.key(at),
-                f'account "{acc.name}": venue "{acc.venue}" has no endpoint that removes its keys\' trading '
-                "permission: a revoke would never reach the venue",
-                "venues with one: " + ", ".join(sorted(REVOKE_METHODS)) + "; on another venue rely on the lock, "
-                "the venue watch and the close actions (Hyperliquid's agent keys have no such switch)"))
-            continue
-        if acc.revoke.method not in methods:
-            out.append(Diagnostic.make(
-                d.KS260, doc.file, doc.srcmap.value(at + ("method",)),
-                f'account "{acc.name}": venue "{acc.venue}" has no "{acc.revoke.method}" switch',
-                f"{acc.venue} offers: {', '.join(methods)} (freeze is Bybit's frozen-sub-member)"))
-        if not _sub_account_fits(acc.venue, acc.revoke.sub_account):
-            out.append(Diagnostic.make(
-                d.KS260, doc.file, doc.srcmap.value(at + ("sub_account",)),
-                f'account "{acc.name}": {acc.venue} names a sub-account by {SUB_ACCOUNT_FORMS[acc.venue][1]}, '
-                f'not "{acc.revoke.sub_account}"',
-                "sub_account is Binance's sub-account email, Bybit's sub-account uid, OKX's sub-account name"))
-        out.extend(_master_credentials(doc, at, acc))
-    return out
+def check_revoke_blocks(doc: LoadedDoc, i: int, acc: Account) -> Iterator[Diagnostic]:
+    """KS260 and KS223 for account ``i`` of ``doc`` (``acc``) when its ``revoke:`` block its venue
+    cannot serve."""
+    if acc.revoke is None:
+        return
+    at = doc.item_path("accounts", i) + ("revoke",)
+    methods = REVOKE_METHODS.get(acc.venue)
+    if methods is None:
+        yield Diagnostic.make(
+            d.KS260, doc.file, doc.srcmap.key(at),
+            f'account "{acc.name}": venue "{acc.venue}" has no endpoint that removes its keys\' trading '
+            "permission: a revoke would never reach the venue",
+            "venues with one: " + ", ".join(sorted(REVOKE_METHODS)) + "; on another venue rely on the lock, "
+            "the venue watch and the close actions (Hyperliquid's agent keys have no such switch)")
+        return
+    if acc.revoke.method not in methods:
+        yield Diagnostic.make(
+            d.KS260, doc.file, doc.srcmap.value(at + ("method",)),
+            f'account "{acc.name}": venue "{acc.venue}" has no "{acc.revoke.method}" switch',
+            f"{acc.venue} offers: {', '.join(methods)} (freeze is Bybit's frozen-sub-member)")
+    if not _sub_account_fits(acc.venue, acc.revoke.sub_account):
+        yield Diagnostic.make(
+            d.KS260, doc.file, doc.srcmap.value(at + ("sub_account",)),
+            f'account "{acc.name}": {acc.venue} names a sub-account by {SUB_ACCOUNT_FORMS[acc.venue][1]}, '
+            f'not "{acc.revoke.sub_account}"',
+            "sub_account is Binance's sub-account email, Bybit's sub-account uid, OKX's sub-account name")
+    yield from _master_credentials(doc, at, acc)
 
 
 def _master_credentials(doc: LoadedDoc, at: Path, acc: Account) -> list[Diagnostic]:
