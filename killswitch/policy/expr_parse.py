@@ -12,7 +12,7 @@ Pure: no I/O.
 from __future__ import annotations
 
 import re
-from typing import Optional
+from typing import Callable, Optional
 
 from ..records import record
 from .expr import (
@@ -166,14 +166,22 @@ class _Parser:
         return first if len(items) == 1 else make(tuple(items), first.offset)
 
     def parse_not(self) -> Node:
-        bangs: list[_Tok] = []  # read in a loop: a run of "!" costs no recursion, only levels
-        while self.peek().text == "!":
-            bangs.append(self.take())
-            self.enter(bangs[-1])
-        node = self.parse_cmp()
-        for t in reversed(bangs):
-            node = Not(node, t.offset)
-        self.depth -= len(bangs)
+        return self.under(self.run_of("!"), self.parse_cmp(), Not)
+
+    def run_of(self, op: str) -> list[_Tok]:
+        """A run of the prefix ``op`` ("!", unary "-"), each a level: read in a loop, it costs no
+        recursion."""
+        run: list[_Tok] = []
+        while self.peek().text == op:
+            run.append(self.take())
+            self.enter(run[-1])
+        return run
+
+    def under(self, run: list[_Tok], node: Node, make: Callable[[Node, int], Node]) -> Node:
+        """``node`` under each prefix of ``run`` (the innermost last), whose levels end here."""
+        for t in reversed(run):
+            node = make(node, t.offset)
+        self.depth -= len(run)
         return node
 
     def parse_cmp(self) -> Node:
@@ -204,19 +212,13 @@ class _Parser:
         return first if not rest else make(first, tuple(rest), first.offset)
 
     def parse_unary(self) -> Node:
-        minuses: list[_Tok] = []  # read in a loop, as a run of "!"
-        while self.peek().text == "-":
-            minuses.append(self.take())
-            self.enter(minuses[-1])
+        minuses = self.run_of("-")
         if minuses and self.peek().kind == "num":  # "-8%": one negative literal, as written
             node: Node = _literal(self.take(), minuses.pop())
             self.depth -= 1
         else:
             node = self.parse_primary()
-        for t in reversed(minuses):
-            node = Neg(node, t.offset)
-        self.depth -= len(minuses)
-        return node
+        return self.under(minuses, node, Neg)
 
     def parse_primary(self) -> Node:
         t = self.take()
