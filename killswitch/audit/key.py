@@ -18,7 +18,6 @@ from ..secret_file import SecretFileError, read_secret_file
 from ..state.store import AuditKey, AuditKeyError
 
 KEY_ENV = "KS_AUDIT_KEY"
-KEY_FILE_ENV = "KS_AUDIT_KEY_FILE"
 
 
 def load_audit_key(key_file: Optional[str] = None, *, env: str = KEY_ENV) -> Optional[AuditKey]:

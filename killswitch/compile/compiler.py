@@ -104,7 +104,7 @@ outside the documents: runbook templates (``templates``) and the time zone datab
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
-from typing import Any, Callable, Iterable, Optional, Sequence
+from typing import Any, Callable, Optional, Sequence
 
 from ..policy import diagnostics as d
 from ..policy.accounts_doc import Account, Accounts
@@ -196,12 +196,11 @@ def compile_documents(loaded: LoadResult, revision: Optional[str] = None,
         elif isinstance(doc.model, NotificationRoutes):
             check_routes(doc, diags, zone_known)
         elif isinstance(doc.model, Accounts):
-            diags.extend(check_settle_coins(doc))
-            diags.extend(check_venues(doc))
-            diags.extend(check_revoke_blocks(doc))
             diags.extend(check_shards(doc))
-            diags.extend(check_strategy_prefixes(doc))
-            diags.extend(check_pacing(doc))
+            for i, acc in enumerate(doc.model.spec.accounts):
+                for check in (check_settle_coins, check_venues, check_revoke_blocks, check_strategy_prefixes,
+                              check_pacing):
+                    diags.extend(check(doc, i, acc))
     for doc in loaded.docs:  # after every policy: a test of a policy with errors says so
         if isinstance(doc.model, PolicyTest):
             check_test(doc, ctx, diags)
@@ -344,12 +343,3 @@ def _known_by(zones: ZoneLookup) -> Callable[[str], bool]:
             return False
         return True
     return known
-
-
-def compile_all(results: Iterable[LoadResult], revision: Optional[str] = None,
-                templates: Optional[TemplateChecker] = None,
-                zone_known: Optional[Callable[[str], bool]] = None) -> CompileResult:
-    merged = LoadResult()
-    for r in results:
-        merged.extend(r)
-    return compile_documents(merged, revision, templates, zone_known)

@@ -47,7 +47,6 @@ class Context:
         # files of which nothing (or nothing more) could be read: a test naming an unknown policy
         # says that such a file may declare it
         self.unreadable = sorted({x.file for x in found if x.code in _UNREADABLE})
-        self._account_names: Optional[frozenset[str]] = None
 
     def unreadable_hint(self) -> Optional[str]:
         if not self.unreadable:
@@ -69,16 +68,6 @@ class Context:
 
     def policy(self, name: str) -> Optional[LoadedDoc]:
         return next((x for x in self.by_kind.get("Policy", []) if x.name == name and x.model), None)
-
-    def account_names(self) -> frozenset[str]:
-        """The accounts every Accounts document declares: gathered once (each policy's scope asks)."""
-        if self._account_names is None:
-            out: set[str] = set()
-            for doc in self.by_kind.get("Accounts", []):
-                if isinstance(doc.model, Accounts):
-                    out.update(a.name for a in doc.model.spec.accounts)
-            self._account_names = frozenset(out)
-        return self._account_names
 
     def declared_names(self) -> Optional[set[str]]:
         """The account names a scope may use, each also as ``venue/name``: every Accounts

@@ -24,11 +24,9 @@ from typing import Iterable, Optional, Sequence
 
 from ..policy import diagnostics as d
 from ..policy.accounts_doc import Account
-from ..policy.diagnostics import Diagnostic, Position
-from ..policy.scope import Scope
-from ..records import record
+from ..policy.diagnostics import Diagnostic
 from .dialect_venues import DIALECT_VENUES
-from .scope_check import selects_account, written
+from .scope_check import ActionUse, reach_findings
 
 # ccxt id (with a dialect) → why its venue keeps no countdown for the account
 NO_COUNTDOWN: dict[str, str] = {
@@ -46,38 +44,14 @@ def no_countdown(acc: Account) -> Optional[str]:
     return None
 
 
-@record
-class DmsUse:
-    """One ``arm_exchange_dms`` action as the compiler meets it: where it is written and the
-    scope whose accounts it acts on."""
-
-    file: str
-    pos: Optional[Position]
-    scope: Scope
-    policy: str = ""
-
-
-def dms_findings(accounts: Sequence[Account], uses: Iterable[DmsUse]) -> list[Diagnostic]:
-    """KS262 for each use whose scope selects an account whose venue has no countdown: one
-    finding a use, naming every such account and why. ``accounts``: every declared account (the
-    caller knows them whole, or passes none: then nothing is said)."""
-    out: list[Diagnostic] = []
-    for use in uses:
-        bad = [(a.name, why) for a in accounts
-               if selects_account(use.scope, a.venue, a.name, a.labels) and (why := no_countdown(a))]
-        if not bad:
-            continue
-        named = "; ".join(f'"{name}": {why}' for name, why in bad[:5]) + (
-            f"; and {len(bad) - 5} more" if len(bad) > 5 else "")
-        of = f'policy "{use.policy}": ' if use.policy else ""
-        sel = written(use.scope) or "every account"
-        out.append(Diagnostic.make(
-            d.KS262, use.file, use.pos,
-            f"{of}arm_exchange_dms arms no venue countdown on {len(bad)} account(s) its scope ({sel}) selects: "
-            f"{named}; their orders are not cancelled by the venue when the runner falls silent",
-            "there the runner's own dead man's switch and lock_trading guard the account; add a lock or a "
-            "cancel_orders to the stage, or narrow the scope to the venues with a countdown"))
-    return out
+def dms_findings(accounts: Sequence[Account], uses: Iterable[ActionUse]) -> list[Diagnostic]:
+    """KS262 for each use whose scope selects an account whose venue has no countdown (see
+    :func:`.scope_check.reach_findings`)."""
+    return reach_findings(
+        d.KS262, accounts, uses, no_countdown, "arm_exchange_dms arms no venue countdown on",
+        "; their orders are not cancelled by the venue when the runner falls silent",
+        "there the runner's own dead man's switch and lock_trading guard the account; add a lock or a "
+        "cancel_orders to the stage, or narrow the scope to the venues with a countdown")
 
 
-__all__ = ["NO_COUNTDOWN", "DmsUse", "dms_findings", "no_countdown"]
+__all__ = ["NO_COUNTDOWN", "dms_findings", "no_countdown"]

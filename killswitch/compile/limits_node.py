@@ -74,12 +74,6 @@ class LimitsNode:
         return self.max_gross_notional is not None or self.default.max_position_notional is not None or any(
             s.max_position_notional is not None for s in self.symbols.values())
 
-    @property
-    def needs_orders(self) -> bool:
-        """Whether a check reads the scope's open orders."""
-        return self.max_open_orders is not None or self.default.max_open_orders is not None or any(
-            s.max_open_orders is not None for s in self.symbols.values())
-
     def to_doc(self) -> dict[str, Any]:
         """The limits in force, as the lock document and ``ksctl status`` show them."""
         doc: dict[str, Any] = {"default": self.default.to_doc(), "mark_max_age_s": self.mark_max_age_ms / 1000}

@@ -1,6 +1,6 @@
 """KS224: an account whose venue is said to pace requests itself, without the venue that does.
 
-What it owns: :func:`check_pacing`, the finding on an Accounts document. ``paced_by_venue: true``
+What it owns: :func:`check_pacing`, the finding on an account of an Accounts document. ``paced_by_venue: true``
 turns ccxt's client-side request throttle off for the account (the order budget still paces its
 orders): right against a venue that enforces the limits itself at the ``api_url`` it names (the
 simulated exchange, which counts them in its own time, or a gateway in front of the venue). An
@@ -14,23 +14,20 @@ Pure: no I/O.
 
 from __future__ import annotations
 
+from typing import Iterator
+
 from ..policy import diagnostics as d
-from ..policy.accounts_doc import Accounts
+from ..policy.accounts_doc import Account
 from ..policy.diagnostics import Diagnostic
 from ..policy.documents import LoadedDoc
 
 
-def check_pacing(doc: LoadedDoc) -> list[Diagnostic]:
-    """KS224 for every account of ``doc`` with ``paced_by_venue: true`` and no ``api_url``."""
-    if not isinstance(doc.model, Accounts):
-        return []
-    out = []
-    for i, acc in enumerate(doc.model.spec.accounts):
-        if acc.paced_by_venue and acc.api_url is None:
-            out.append(Diagnostic.make(
-                d.KS224, doc.file, doc.srcmap.key(doc.item_path("accounts", i) + ("paced_by_venue",)),
-                f'account "{acc.name}": paced_by_venue without an api_url: {acc.venue}\'s public API paces no '
-                "client, it bans one over its limits",
-                "paced_by_venue is for a venue at an api_url that enforces the limits itself (the simulated "
-                "exchange, a gateway in front of the venue); remove it to keep the client's pacing"))
-    return out
+def check_pacing(doc: LoadedDoc, i: int, acc: Account) -> Iterator[Diagnostic]:
+    """KS224 for account ``i`` of ``doc`` (``acc``) with ``paced_by_venue: true`` and no ``api_url``."""
+    if acc.paced_by_venue and acc.api_url is None:
+        yield Diagnostic.make(
+            d.KS224, doc.file, doc.srcmap.key(doc.item_path("accounts", i) + ("paced_by_venue",)),
+            f'account "{acc.name}": paced_by_venue without an api_url: {acc.venue}\'s public API paces no '
+            "client, it bans one over its limits",
+            "paced_by_venue is for a venue at an api_url that enforces the limits itself (the simulated "
+            "exchange, a gateway in front of the venue); remove it to keep the client's pacing")

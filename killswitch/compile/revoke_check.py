@@ -8,7 +8,7 @@ What it owns
       ``POST /v5/user/update-sub-api`` and ``POST /v5/user/frozen-sub-member``; OKX:
       ``POST /api/v5/users/subaccount/modify-apikey``. Hyperliquid's agents have no such
       switch, nor has a venue without a dialect of its own.
-    * :func:`check_revoke_blocks`, on an Accounts document: KS260 for a ``revoke:`` block its
+    * :func:`check_revoke_blocks`, on an account of an Accounts document: KS260 for a ``revoke:`` block its
       venue cannot serve (no endpoint: at ``revoke``; a method it has not: at ``revoke.method``),
       KS223 for a master credential its venue does not sign with (at the field, naming what it
       takes), as :mod:`.venue_check` says of an account's own credentials.
@@ -16,7 +16,7 @@ What it owns
       the action cannot reach — a venue without the switch or an account without a ``revoke:``
       block — at the action (file:line:col), naming the accounts and why: a halt that would be
       skipped silently at the venue is refused before a deployment. The caller (the compiler)
-      hands it each use of the action: where it is written and the scope it acts on.
+      hands it each use of the action (:class:`.scope_check.ActionUse`).
 
 The table is data, kept here because the compiler must not import the adapters;
 ``tests/unit/compile/test_revoke_check.py`` holds it equal to the ccxt dialects' own
@@ -27,15 +27,13 @@ Pure: no I/O.
 
 from __future__ import annotations
 
-from typing import Iterable, Optional, Sequence
+from typing import Iterable, Iterator, Optional, Sequence
 
 from ..policy import diagnostics as d
-from ..policy.accounts_doc import Account, Accounts
-from ..policy.diagnostics import Diagnostic, Position
+from ..policy.accounts_doc import Account
+from ..policy.diagnostics import Diagnostic
 from ..policy.documents import LoadedDoc, Path
-from ..policy.scope import Scope
-from ..records import record
-from .scope_check import selects_account, written
+from .scope_check import ActionUse, reach_findings
 from .venue_check import CREDENTIALS, credentials_missing, credentials_refused
 
 # ccxt id → the methods of its switch (the ccxt adapter's dialects: Dialect.revoke_methods)
@@ -76,37 +74,33 @@ def revoke_unreachable(acc: Account) -> Optional[str]:
     return None
 
 
-def check_revoke_blocks(doc: LoadedDoc) -> list[Diagnostic]:
-    """KS260 and KS223 for every account of ``doc`` whose ``revoke:`` block its venue cannot serve."""
-    if not isinstance(doc.model, Accounts):
-        return []
-    out: list[Diagnostic] = []
-    for i, acc in enumerate(doc.model.spec.accounts):
-        if acc.revoke is None:
-            continue
-        at = doc.item_path("accounts", i) + ("revoke",)
-        methods = REVOKE_METHODS.get(acc.venue)
-        if methods is None:
-            out.append(Diagnostic.make(
-                d.KS260, doc.file, doc.srcmap.key(at),
-                f'account "{acc.name}": venue "{acc.venue}" has no endpoint that removes its keys\' trading '
-                "permission: a revoke would never reach the venue",
-                "venues with one: " + ", ".join(sorted(REVOKE_METHODS)) + "; on another venue rely on the lock, "
-                "the venue watch and the close actions (Hyperliquid's agent keys have no such switch)"))
-            continue
-        if acc.revoke.method not in methods:
-            out.append(Diagnostic.make(
-                d.KS260, doc.file, doc.srcmap.value(at + ("method",)),
-                f'account "{acc.name}": venue "{acc.venue}" has no "{acc.revoke.method}" switch',
-                f"{acc.venue} offers: {', '.join(methods)} (freeze is Bybit's frozen-sub-member)"))
-        if not _sub_account_fits(acc.venue, acc.revoke.sub_account):
-            out.append(Diagnostic.make(
-                d.KS260, doc.file, doc.srcmap.value(at + ("sub_account",)),
-                f'account "{acc.name}": {acc.venue} names a sub-account by {SUB_ACCOUNT_FORMS[acc.venue][1]}, '
-                f'not "{acc.revoke.sub_account}"',
-                "sub_account is Binance's sub-account email, Bybit's sub-account uid, OKX's sub-account name"))
-        out.extend(_master_credentials(doc, at, acc))
-    return out
+def check_revoke_blocks(doc: LoadedDoc, i: int, acc: Account) -> Iterator[Diagnostic]:
+    """KS260 and KS223 for account ``i`` of ``doc`` (``acc``) when its ``revoke:`` block its venue
+    cannot serve."""
+    if acc.revoke is None:
+        return
+    at = doc.item_path("accounts", i) + ("revoke",)
+    methods = REVOKE_METHODS.get(acc.venue)
+    if methods is None:
+        yield Diagnostic.make(
+            d.KS260, doc.file, doc.srcmap.key(at),
+            f'account "{acc.name}": venue "{acc.venue}" has no endpoint that removes its keys\' trading '
+            "permission: a revoke would never reach the venue",
+            "venues with one: " + ", ".join(sorted(REVOKE_METHODS)) + "; on another venue rely on the lock, "
+            "the venue watch and the close actions (Hyperliquid's agent keys have no such switch)")
+        return
+    if acc.revoke.method not in methods:
+        yield Diagnostic.make(
+            d.KS260, doc.file, doc.srcmap.value(at + ("method",)),
+            f'account "{acc.name}": venue "{acc.venue}" has no "{acc.revoke.method}" switch',
+            f"{acc.venue} offers: {', '.join(methods)} (freeze is Bybit's frozen-sub-member)")
+    if not _sub_account_fits(acc.venue, acc.revoke.sub_account):
+        yield Diagnostic.make(
+            d.KS260, doc.file, doc.srcmap.value(at + ("sub_account",)),
+            f'account "{acc.name}": {acc.venue} names a sub-account by {SUB_ACCOUNT_FORMS[acc.venue][1]}, '
+            f'not "{acc.revoke.sub_account}"',
+            "sub_account is Binance's sub-account email, Bybit's sub-account uid, OKX's sub-account name")
+    yield from _master_credentials(doc, at, acc)
 
 
 def _master_credentials(doc: LoadedDoc, at: Path, acc: Account) -> list[Diagnostic]:
@@ -129,40 +123,15 @@ def _master_credentials(doc: LoadedDoc, at: Path, acc: Account) -> list[Diagnost
         "({env: VAR} or {file: PATH})"))
 
 
-@record
-class RevokeUse:
-    """One ``revoke_trading`` action as the compiler meets it: where it is written and the scope
-    (its policy's, or the action's own) whose accounts it acts on."""
-
-    file: str
-    pos: Optional[Position]
-    scope: Scope
-    policy: str = ""
-
-
-def revoke_findings(accounts: Sequence[Account], uses: Iterable[RevokeUse]) -> list[Diagnostic]:
-    """KS261 for each use whose scope selects an account the action cannot reach (a venue
-    without the switch, or no ``revoke:`` block): one finding a use, naming every such account
-    and why. ``accounts``: every declared account (the caller knows them whole, or passes none:
-    then nothing is said, as :mod:`.scope_check` does)."""
-    out: list[Diagnostic] = []
-    for use in uses:
-        bad = [(a.name, why) for a in accounts
-               if selects_account(use.scope, a.venue, a.name, a.labels) and (why := revoke_unreachable(a))]
-        if not bad:
-            continue
-        named = "; ".join(f'"{name}": {why}' for name, why in bad[:5]) + (f"; and {len(bad) - 5} more"
-                                                                           if len(bad) > 5 else "")
-        of = f'policy "{use.policy}": ' if use.policy else ""
-        sel = written(use.scope) or "every account"
-        out.append(Diagnostic.make(
-            d.KS261, use.file, use.pos,
-            f"{of}revoke_trading cannot act on {len(bad)} account(s) its scope ({sel}) selects: {named}",
-            "give each account a revoke: block in the Accounts document (master_credentials, sub_account, "
-            "api_keys) on a venue with the switch (" + ", ".join(sorted(REVOKE_METHODS)) + "), or narrow the "
-            "scope; a revoke that cannot reach the venue is never skipped silently"))
-    return out
+def revoke_findings(accounts: Sequence[Account], uses: Iterable[ActionUse]) -> list[Diagnostic]:
+    """KS261 for each use whose scope selects an account the action cannot reach, a venue without
+    the switch or no ``revoke:`` block (see :func:`.scope_check.reach_findings`)."""
+    return reach_findings(
+        d.KS261, accounts, uses, revoke_unreachable, "revoke_trading cannot act on", "",
+        "give each account a revoke: block in the Accounts document (master_credentials, sub_account, "
+        "api_keys) on a venue with the switch (" + ", ".join(sorted(REVOKE_METHODS)) + "), or narrow the "
+        "scope; a revoke that cannot reach the venue is never skipped silently")
 
 
-__all__ = ["REVOKE_METHODS", "SUB_ACCOUNT_FORMS", "RevokeUse", "check_revoke_blocks", "revoke_findings",
+__all__ = ["REVOKE_METHODS", "SUB_ACCOUNT_FORMS", "check_revoke_blocks", "revoke_findings",
            "revoke_unreachable"]

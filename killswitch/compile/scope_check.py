@@ -5,6 +5,9 @@ What it owns: :func:`selects_account` — the compile-time form of the engine's 
 labels, so the two must agree on every account; ``tests/unit/compile/test_scope_unmatched.py`` holds
 them to it) — and :func:`unmatched`, the finding with a hint a person can act on: the labels
 (or venues) that exist, which accounts carry them, and the closest one to what was written.
+For the actions that act on accounts whole (``revoke_trading``, ``arm_exchange_dms``), it finds
+the accounts their scope selects that they cannot reach (:func:`reach_findings`, for KS261 and
+KS262 with their reasons).
 
 It judges only the parts of a scope that select accounts (``venues``, ``accounts.names``,
 ``accounts.match_labels``); strategies and symbols split positions inside the accounts chosen.
@@ -16,10 +19,11 @@ Pure: no I/O.
 
 from __future__ import annotations
 
-from typing import Iterable, Mapping, Optional, Sequence
+from typing import Callable, Iterable, Mapping, Optional, Sequence
 
 from ..policy import diagnostics as d
 from ..policy.accounts_doc import Account
+from ..policy.diagnostics import Diagnostic, Position
 from ..policy.scope import Scope, names_select
 from ..records import record
 
@@ -46,6 +50,39 @@ def written(scope: Scope) -> str:
         pairs = ", ".join(f"{k}: {v}" for k, v in scope.accounts.match_labels.items())
         parts.append(f"accounts.match_labels: {{{pairs}}}")
     return " and ".join(parts)
+
+
+@record
+class ActionUse:
+    """One action that acts on accounts whole (``revoke_trading``, ``arm_exchange_dms``) as the
+    compiler meets it: where it is written and the scope (its policy's, or the action's own)
+    whose accounts it acts on."""
+
+    file: str
+    pos: Optional[Position]
+    scope: Scope
+    policy: str = ""
+
+
+def reach_findings(code: d.Code, accounts: Sequence[Account], uses: Iterable[ActionUse],
+                   why_not: Callable[[Account], Optional[str]], fails: str, then: str, hint: str) -> list[Diagnostic]:
+    """``code`` for each use whose scope selects an account the action cannot reach (``why_not``
+    says why, or None where it reaches it): one finding a use, "``fails`` N account(s) its scope
+    selects", naming every such account and why, then ``then``. ``accounts``: every declared
+    account (the caller knows them whole, or passes none: then nothing is said)."""
+    out: list[Diagnostic] = []
+    for use in uses:
+        bad = [(a.name, why) for a in accounts
+               if selects_account(use.scope, a.venue, a.name, a.labels) and (why := why_not(a))]
+        if not bad:
+            continue
+        named = "; ".join(f'"{name}": {why}' for name, why in bad[:5]) + (
+            f"; and {len(bad) - 5} more" if len(bad) > 5 else "")
+        of = f'policy "{use.policy}": ' if use.policy else ""
+        sel = written(use.scope) or "every account"
+        out.append(Diagnostic.make(code, use.file, use.pos,
+                                   f"{of}{fails} {len(bad)} account(s) its scope ({sel}) selects: {named}{then}", hint))
+    return out
 
 
 @record

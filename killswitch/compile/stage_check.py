@@ -13,15 +13,18 @@ Pure: no I/O.
 
 from __future__ import annotations
 
-from typing import Any, Optional
+from typing import Any, Callable, Optional, Sequence
 
 from ..policy import diagnostics as d
+from ..policy.accounts_doc import Account
+from ..policy.diagnostics import Diagnostic
 from ..policy.units import Duration
-from .dms_check import DmsUse, dms_findings
+from .dms_check import dms_findings
 from .graph import StageNode
 from .node_build import action_node
 from .policy_pass import PolicyPass
-from .revoke_check import RevokeUse, revoke_findings
+from .revoke_check import revoke_findings
+from .scope_check import ActionUse
 
 
 def check_stages(pc: PolicyPass, good_triggers: set[str]) -> dict[int, StageNode]:
@@ -75,10 +78,10 @@ def check_stages(pc: PolicyPass, good_triggers: set[str]) -> dict[int, StageNode
                    "stay read-only with no reset to restore them",
                    "set reset: manual (with approvals: 2 for a second approver of the restore)")
         if revoking is not None:
-            _revoke_reach(pc, _action_pos(pc, i, sp, revoking))
+            _reach(pc, revoke_findings, _action_pos(pc, i, sp, revoking))
         arming = next((a.kind for a in actions if a.asks.countdowns), None)  # arm_exchange_dms
         if arming is not None:
-            _dms_reach(pc, _action_pos(pc, i, sp, arming))
+            _reach(pc, dms_findings, _action_pos(pc, i, sp, arming))
         if st.reset == "auto" and st.approvals > 1 and not unsure(i, "reset", "approvals"):
             pc.add(d.KS213, pc.sm.key(sp + ("approvals",)),
                    f'stage "{st.name}" resets by itself, so its {st.approvals} approvals would never be asked',
@@ -130,23 +133,14 @@ def _action_pos(pc: PolicyPass, i: int, sp: tuple[Any, ...], kind: str) -> Any:
     return pc.sm.value(sp + ("actions", at)) if at is not None else pc.sm.value(sp)
 
 
-def _revoke_reach(pc: PolicyPass, pos: Any) -> None:
-    """KS261: a stage's revoke_trading whose scope selects an account the venue's switch
-    cannot reach (checked against the declared accounts when they are known whole)."""
+def _reach(pc: PolicyPass, findings: Callable[[Sequence[Account], list[ActionUse]], list[Diagnostic]],
+           pos: Any) -> None:
+    """KS261 or KS262 (``findings``): a stage's revoke_trading or arm_exchange_dms whose scope
+    selects an account it cannot reach, checked against the declared accounts when they are known
+    whole."""
     accounts = pc.ctx.declared_accounts()
-    if accounts is None:
-        return
-    pc.diags.extend(revoke_findings(accounts, [RevokeUse(pc.doc.file, pos, pc.spec.scope,
-                                                         pc.policy.metadata.name)]))
-
-
-def _dms_reach(pc: PolicyPass, pos: Any) -> None:
-    """KS262: a stage's arm_exchange_dms whose scope selects an account whose venue keeps no
-    countdown (checked against the declared accounts when they are known whole)."""
-    accounts = pc.ctx.declared_accounts()
-    if accounts is None:
-        return
-    pc.diags.extend(dms_findings(accounts, [DmsUse(pc.doc.file, pos, pc.spec.scope, pc.policy.metadata.name)]))
+    if accounts is not None:
+        pc.diags.extend(findings(accounts, [ActionUse(pc.doc.file, pos, pc.spec.scope, pc.policy.metadata.name)]))
 
 
 def _seconds(duration: Optional[Duration]) -> Optional[float]:

@@ -4,7 +4,7 @@ What it owns: :data:`VENUES`, the exchange ids of the locked ccxt (``ccxt.exchan
 :data:`DIALECT_VENUES`, the ids the ccxt adapter has a dialect of its own for (generated:
 :mod:`.dialect_venues`);
 :data:`CREDENTIALS`, the credential fields each id signs with; and :func:`check_venues`, the
-findings on an Accounts document:
+findings on an account of an Accounts document:
 
 * KS221, a venue that is no ccxt id, at the account's ``venue`` (file:line:col), with the
   closest id. The runner would refuse such an account only when it builds its adapter
@@ -31,10 +31,10 @@ Pure: no I/O.
 
 from __future__ import annotations
 
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, Iterator, Sequence
 
 from ..policy import diagnostics as d
-from ..policy.accounts_doc import Account, Accounts
+from ..policy.accounts_doc import Account
 from ..policy.diagnostics import Diagnostic
 from ..policy.documents import LoadedDoc, Path
 from .dialect_venues import DIALECT_VENUES
@@ -84,30 +84,25 @@ CREDENTIALS: dict[str, tuple[str, ...]] = {
 }
 
 
-def check_venues(doc: LoadedDoc) -> list[Diagnostic]:
-    """KS221 for every account of ``doc`` whose venue is no exchange id of ccxt; else KS222 when
-    the venue has no dialect and KS223 for credentials the venue does not sign with."""
-    if not isinstance(doc.model, Accounts):
-        return []
-    out = []
-    for i, acc in enumerate(doc.model.spec.accounts):
-        path = doc.item_path("accounts", i)
-        if acc.venue not in VENUES:
-            out.append(Diagnostic.make(
-                d.KS221, doc.file, doc.srcmap.value(path + ("venue",)),
-                f'account "{acc.name}": venue "{acc.venue}" is no exchange ccxt knows',
-                d.suggestion_hint(acc.venue, VENUES, "a venue is a ccxt exchange id (binanceusdm, bybit, okx, ...)")))
-            continue
-        if acc.venue not in DIALECT_VENUES:
-            out.append(Diagnostic.make(
-                d.KS222, doc.file, doc.srcmap.value(path + ("venue",)),
-                f'account "{acc.name}": venue "{acc.venue}" has no dialect of its own: its lists are read by '
-                "ccxt's unified calls, whose pages, settle-coin splits and separate conditional-order lists "
-                "are not read (a book can read short)",
-                "venues with a dialect: " + ", ".join(DIALECT_VENUES)
-                + "; see the exchanges table in docs/exchanges.md"))
-        out.extend(_credentials(doc, path, acc))
-    return out
+def check_venues(doc: LoadedDoc, i: int, acc: Account) -> Iterator[Diagnostic]:
+    """KS221 for account ``i`` of ``doc`` (``acc``) when its venue is no exchange id of ccxt; else
+    KS222 when the venue has no dialect and KS223 for credentials the venue does not sign with."""
+    path = doc.item_path("accounts", i)
+    if acc.venue not in VENUES:
+        yield Diagnostic.make(
+            d.KS221, doc.file, doc.srcmap.value(path + ("venue",)),
+            f'account "{acc.name}": venue "{acc.venue}" is no exchange ccxt knows',
+            d.suggestion_hint(acc.venue, VENUES, "a venue is a ccxt exchange id (binanceusdm, bybit, okx, ...)"))
+        return
+    if acc.venue not in DIALECT_VENUES:
+        yield Diagnostic.make(
+            d.KS222, doc.file, doc.srcmap.value(path + ("venue",)),
+            f'account "{acc.name}": venue "{acc.venue}" has no dialect of its own: its lists are read by '
+            "ccxt's unified calls, whose pages, settle-coin splits and separate conditional-order lists "
+            "are not read (a book can read short)",
+            "venues with a dialect: " + ", ".join(DIALECT_VENUES)
+            + "; see the exchanges table in docs/exchanges.md")
+    yield from _credentials(doc, path, acc)
 
 
 def _credentials(doc: LoadedDoc, path: Path, acc: Account) -> list[Diagnostic]:

@@ -19,9 +19,9 @@ Pure: no I/O, no clock, no globals.
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from typing import Iterable, Mapping, Optional, cast
+from typing import Iterable, Iterator, Mapping, Optional, cast
 
-from ..compile.graph import DecisionGraph
+from ..compile.graph import DecisionGraph, PolicyNode, StageNode
 from ..orders import NO_SENDS, Sends, send_sequence
 from ..snapshot import Snapshot
 from . import signals as sig, stages, triggers
@@ -85,6 +85,14 @@ class Evaluation:
             return self
         return replace(self, scopes=tuple(s if s.plan is None or s.plan.rest is None
                                           else replace(s, plan=complete(s.plan)) for s in self.scopes))
+
+    def entries(self, graph: DecisionGraph) -> Iterator[tuple[ScopeEvaluation, Plan, PolicyNode, StageNode]]:
+        """The scope instances whose stage entry has directives to carry out this tick (none: they
+        went out before), each with its plan and its policy's node and stage in ``graph``."""
+        for se in self.scopes:
+            if se.plan is not None and se.plan.directives:
+                node = graph.policy(se.policy)
+                yield se, se.plan, node, node.stage(se.plan.stage)
 
     def sends(self) -> list[Sends]:
         """For every scope (aligned with ``scopes``), the send numbers of its plan's cancels and

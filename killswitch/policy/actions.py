@@ -11,68 +11,36 @@ Annotations here are evaluated as the classes are made (no ``from __future__ imp
 annotations``), as in every module of the policy models: see :mod:`.model`.
 """
 
-from typing import TYPE_CHECKING, Any, Self
-
-from pydantic import model_validator
+from typing import TYPE_CHECKING
 
 from . import kinds as own_modules
-from .catalogue import bare_kind, build_catalogue, exactly_one_kind, kind_document
-from .kinds import (
-    arm_exchange_dms,
-    cancel_orders,
-    close_all,
-    close_positions,
-    close_side,
-    lock_trading,
-    notify,
-    reduce_top_risk,
-    revoke_trading,
-    runbook,
-    suggest_hedge,
-)
-from .registry import ActionKind, Strict
+from .catalogue import OneKind, build_catalogue, kind_document
+from .registry import ActionKind
 
 # The catalogue of action kinds, in the language's order: every kind is a module of :mod:`.kinds`,
 # named here in its place (the order the language always had), then those it finds that are not.
 # Everything that names the kinds reads it.
 ACTIONS: dict[str, ActionKind] = build_catalogue((
-    cancel_orders.KIND,
-    reduce_top_risk.KIND,
-    close_side.KIND,
-    close_positions.KIND,
-    close_all.KIND,
-    lock_trading.KIND,
-    arm_exchange_dms.KIND,
-    revoke_trading.KIND,
-    notify.KIND,
-    suggest_hedge.KIND,
-    runbook.KIND,
+    "cancel_orders",
+    "reduce_top_risk",
+    "close_side",
+    "close_positions",
+    "close_all",
+    "lock_trading",
+    "arm_exchange_dms",
+    "revoke_trading",
+    "notify",
+    "suggest_hedge",
+    "runbook",
 ), own_modules.ACTIONS)
 ACTION_KINDS = tuple(ACTIONS)
 CLOSING_ACTIONS = tuple(name for name, k in ACTIONS.items() if k.closes)
 
 
-class _Action(Strict):
+class _Action(OneKind):
     # a field per kind of the catalogue, optional, made by kind_document from ACTIONS
-
-    @model_validator(mode="before")
-    @classmethod
-    def _bare(cls, value: Any) -> Any:
-        return bare_kind(value, ACTION_KINDS)
-
-    @model_validator(mode="after")
-    def _exactly_one(self) -> Self:
-        exactly_one_kind(self, ACTION_KINDS, "an action")
-        return self
-
-    @property
-    def kind(self) -> str:
-        return next(k for k in ACTION_KINDS if getattr(self, k) is not None)
-
-    @property
-    def params(self) -> Strict:
-        params: Strict = getattr(self, self.kind)
-        return params
+    kinds = ACTION_KINDS
+    what = "an action"
 
 
 if TYPE_CHECKING:

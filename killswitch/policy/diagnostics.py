@@ -28,157 +28,153 @@ class Code:
     """A diagnostic code (``KS104``), its severity and its title, as the codes page lists them."""
 
     code: str
-    severity: Severity
     title: str
-
-
-def _c(code: str, title: str, severity: Severity = Severity.ERROR) -> Code:
-    return Code(code, severity, title)
+    severity: Severity = Severity.ERROR
 
 
 # --- KS0xx: reading files and YAML ------------------------------------------------------
-KS001 = _c("KS001", "file cannot be read")
-KS002 = _c("KS002", "YAML syntax error")
-KS003 = _c("KS003", "duplicate key")
-KS004 = _c("KS004", "document is not a mapping")
-KS005 = _c("KS005", "missing or unknown apiVersion")
-KS006 = _c("KS006", "missing or unknown kind")
-KS007 = _c("KS007", "no documents found")  # an error: a CI job pointed at the wrong place must fail
-KS008 = _c("KS008", "YAML anchors, aliases and tags are not allowed")
+KS001 = Code("KS001", "file cannot be read")
+KS002 = Code("KS002", "YAML syntax error")
+KS003 = Code("KS003", "duplicate key")
+KS004 = Code("KS004", "document is not a mapping")
+KS005 = Code("KS005", "missing or unknown apiVersion")
+KS006 = Code("KS006", "missing or unknown kind")
+KS007 = Code("KS007", "no documents found")  # an error: a CI job pointed at the wrong place must fail
+KS008 = Code("KS008", "YAML anchors, aliases and tags are not allowed")
 # the loader's bound on nesting (killswitch.policy.yamlbounds.MAX_DEPTH); the file is not read further
-KS009 = _c("KS009", "YAML nested too deeply")
+KS009 = Code("KS009", "YAML nested too deeply")
 # over the size limit (killswitch.sources.MAX_FILE_BYTES, or --max-file-size): refused unread
-KS010 = _c("KS010", "file too large")
+KS010 = Code("KS010", "file too large")
 
 # --- KS1xx: document structure and values -----------------------------------------------
-KS101 = _c("KS101", "unknown key")
-KS102 = _c("KS102", "missing required key")
-KS103 = _c("KS103", "invalid value")
-KS104 = _c("KS104", "unknown reference")
-KS105 = _c("KS105", "duplicate name")
-KS110 = _c("KS110", "invalid duration")
-KS111 = _c("KS111", "invalid percentage")
-KS112 = _c("KS112", "invalid amount")
-KS113 = _c("KS113", "invalid confirmation count")
+KS101 = Code("KS101", "unknown key")
+KS102 = Code("KS102", "missing required key")
+KS103 = Code("KS103", "invalid value")
+KS104 = Code("KS104", "unknown reference")
+KS105 = Code("KS105", "duplicate name")
+KS110 = Code("KS110", "invalid duration")
+KS111 = Code("KS111", "invalid percentage")
+KS112 = Code("KS112", "invalid amount")
+KS113 = Code("KS113", "invalid confirmation count")
 # a label pattern RE2 refuses (killswitch.policy.patterns): at the character it is about
-KS114 = _c("KS114", "invalid label pattern")
-KS120 = _c("KS120", "condition syntax error")
-KS121 = _c("KS121", "condition type error")
-KS122 = _c("KS122", "condition reads an unknown signal")
+KS114 = Code("KS114", "invalid label pattern")
+KS120 = Code("KS120", "condition syntax error")
+KS121 = Code("KS121", "condition type error")
+KS122 = Code("KS122", "condition reads an unknown signal")
 # past the parser's bounds (killswitch.policy.expr.MAX_LENGTH, MAX_DEPTH, MAX_OPERANDS): a trigger's
 # when: or a position condition's where:, at the character that crosses one
-KS123 = _c("KS123", "condition too long or nested too deeply")
+KS123 = Code("KS123", "condition too long or nested too deeply")
 # a condition's arithmetic (killswitch.policy.expr_check): units that do not combine (a ratio plus a
 # duration, a ratio² compared with a ratio), a division by a constant 0, a function that does not
 # exist, a function given too few or too many values
-KS124 = _c("KS124", "condition units do not combine")
-KS125 = _c("KS125", "condition divides by zero")
-KS126 = _c("KS126", "condition calls an unknown function")
-KS127 = _c("KS127", "condition calls a function with the wrong number of values")
-KS130 = _c("KS130", "reference cannot be checked", Severity.WARNING)
-KS131 = _c("KS131", "time intervals can silence critical pages", Severity.WARNING)
-KS140 = _c("KS140", "invalid input series")
+KS124 = Code("KS124", "condition units do not combine")
+KS125 = Code("KS125", "condition divides by zero")
+KS126 = Code("KS126", "condition calls an unknown function")
+KS127 = Code("KS127", "condition calls a function with the wrong number of values")
+KS130 = Code("KS130", "reference cannot be checked", Severity.WARNING)
+KS131 = Code("KS131", "time intervals can silence critical pages", Severity.WARNING)
+KS140 = Code("KS140", "invalid input series")
 # runbook templates (checked by ``ksctl validate`` against the runbooks/ directory; an unknown
 # template name is KS104)
-KS150 = _c("KS150", "runbook template syntax error")
-KS151 = _c("KS151", "runbook template fails on a sample incident")
-KS152 = _c("KS152", "runbook template cannot be checked", Severity.WARNING)
+KS150 = Code("KS150", "runbook template syntax error")
+KS151 = Code("KS151", "runbook template fails on a sample incident")
+KS152 = Code("KS152", "runbook template cannot be checked", Severity.WARNING)
 # a line of a route's or an inhibit rule's matchers: (Alertmanager's text), at the matcher at fault
-KS160 = _c("KS160", "invalid label matcher")
+KS160 = Code("KS160", "invalid label matcher")
 
 # --- KS2xx: static safety checks of the compiler ----------------------------------------
-KS201 = _c("KS201", "duplicate stage level")
-KS202 = _c("KS202", "stages out of order")
-KS203 = _c("KS203", "manual-reset stage can be left without a reset")
-KS204 = _c("KS204", "stage is unreachable")
-KS205 = _c("KS205", "unused trigger", Severity.WARNING)
+KS201 = Code("KS201", "duplicate stage level")
+KS202 = Code("KS202", "stages out of order")
+KS203 = Code("KS203", "manual-reset stage can be left without a reset")
+KS204 = Code("KS204", "stage is unreachable")
+KS205 = Code("KS205", "unused trigger", Severity.WARNING)
 # KS206 (two policies claiming one scope with different stages at one level) is retired: each
 # policy keeps its own stage machines, so policies selecting the same accounts never conflict
-KS207 = _c("KS207", "higher stage fires before a lower one", Severity.WARNING)
-KS208 = _c("KS208", "trigger without a missing-data rule")
-KS209 = _c("KS209", "literal secret in a document")
-KS210 = _c("KS210", "dry_run is not the boolean false", Severity.WARNING)
-KS211 = _c("KS211", "unused signal", Severity.WARNING)
-KS212 = _c("KS212", "threshold out of range")
-KS213 = _c("KS213", "approvals need a manual reset")
-KS214 = _c("KS214", "no stage has actions", Severity.WARNING)
-KS215 = _c("KS215", "duplicate correlation-group member")
-KS216 = _c("KS216", "risk-score weights do not sum to 1")
-KS217 = _c("KS217", "returns sampled more often than the policy ticks")
+KS207 = Code("KS207", "higher stage fires before a lower one", Severity.WARNING)
+KS208 = Code("KS208", "trigger without a missing-data rule")
+KS209 = Code("KS209", "literal secret in a document")
+KS210 = Code("KS210", "dry_run is not the boolean false", Severity.WARNING)
+KS211 = Code("KS211", "unused signal", Severity.WARNING)
+KS212 = Code("KS212", "threshold out of range")
+KS213 = Code("KS213", "approvals need a manual reset")
+KS214 = Code("KS214", "no stage has actions", Severity.WARNING)
+KS215 = Code("KS215", "duplicate correlation-group member")
+KS216 = Code("KS216", "risk-score weights do not sum to 1")
+KS217 = Code("KS217", "returns sampled more often than the policy ticks")
 # a scope selector (venues, account names, match_labels) that selects no account the Accounts
 # documents declare; allow_empty: true in the scope opts out
-KS218 = _c("KS218", "scope selects no declared account")
+KS218 = Code("KS218", "scope selects no declared account")
 # a hold trigger reading a windowed signal that has no value for longer after a deployment than
 # the policy's interval times the trigger's confirmations (the trigger cannot fire meanwhile)
-KS219 = _c("KS219", "trigger blind after a deployment", Severity.WARNING)
+KS219 = Code("KS219", "trigger blind after a deployment", Severity.WARNING)
 # an account's settle_coins entry its venue does not read: a coin it does not settle in, or any
 # on a venue that lists every settle coin at once (or a spot account)
-KS220 = _c("KS220", "settle coin the venue does not read")
+KS220 = Code("KS220", "settle coin the venue does not read")
 # an account's venue that is no exchange id of the locked ccxt (a typo the runner would refuse
 # only when it builds the account's adapter)
-KS221 = _c("KS221", "unknown venue")
+KS221 = Code("KS221", "unknown venue")
 # an account's venue (a ccxt id) without a dialect of the adapter's own: served by ccxt's unified
 # calls, whose pages, settle-coin splits and conditional-order lists are not read (the runner
 # serves it and says VENUE_GENERIC at start; a warning, as there)
-KS222 = _c("KS222", "venue without a dialect", Severity.WARNING)
+KS222 = Code("KS222", "venue without a dialect", Severity.WARNING)
 # an account's credentials of a kind its venue does not sign with (an API key on a wallet-signed
 # venue, a wallet on a venue of API keys), or without the password or uid the venue requires
-KS223 = _c("KS223", "credentials the venue does not sign with")
+KS223 = Code("KS223", "credentials the venue does not sign with")
 # an account that says its venue paces requests itself (paced_by_venue) without the api_url of the
 # venue that does (a simulator, a gateway enforcing the limits): the public venue's limits would be
 # left to nobody, and a venue bans a client that exceeds them
-KS224 = _c("KS224", "paced_by_venue without an api_url")
+KS224 = Code("KS224", "paced_by_venue without an api_url")
 # the accounts one runner polls need more of a venue's per-IP REST weight a minute than the venue
 # allows at the interval the policies tick at (or an endpoint faster than its per-UID limit)
-KS230 = _c("KS230", "polling exceeds the venue's REST weight budget")
+KS230 = Code("KS230", "polling exceeds the venue's REST weight budget")
 # ... or more than 80 % of it: little is left for orders, retries and other clients of the IP
-KS231 = _c("KS231", "polling near the venue's REST weight budget", Severity.WARNING)
+KS231 = Code("KS231", "polling near the venue's REST weight budget", Severity.WARNING)
 # an account whose venue (or market type there) declares no snapshot cost or limit: its polling is
 # not counted against any budget, which is said rather than taken for free
-KS232 = _c("KS232", "REST weight not counted", Severity.WARNING)
+KS232 = Code("KS232", "REST weight not counted", Severity.WARNING)
 # more streamed accounts than one runner holds on two cores within its goals (bench/firm.py): shard them
-KS233 = _c("KS233", "more accounts than one runner holds", Severity.WARNING)
+KS233 = Code("KS233", "more accounts than one runner holds", Severity.WARNING)
 # an account that two shards' selectors select (spec.shards of the Accounts document): two runners
 # would guard it, and act on it, each with its own lease
-KS240 = _c("KS240", "account in two shards")
+KS240 = Code("KS240", "account in two shards")
 # an account that no shard's selector selects: no runner would guard it
-KS241 = _c("KS241", "account in no shard")
+KS241 = Code("KS241", "account in no shard")
 # two shards with one name: one lease, one schema, for two sets of accounts
-KS242 = _c("KS242", "duplicate shard name")
+KS242 = Code("KS242", "duplicate shard name")
 # a firm-wide policy (its scope spans shards) that reads a signal or takes an action the firm
 # lease holder cannot: it has each account's published facts (equity, data age), not its books
-KS243 = _c("KS243", "firm-wide policy needs what facts do not carry")
+KS243 = Code("KS243", "firm-wide policy needs what facts do not carry")
 # a firm-wide policy whose interval is under the firm's floor (1 s): the firm lease holder reads
 # a shard's facts for 1.5 intervals, which leaves a shard too little margin over its interval for
 # its tick's reads and writes; the policy would be blind whenever a tick is slow
-KS244 = _c("KS244", "firm-wide policy interval under the firm's floor")
+KS244 = Code("KS244", "firm-wide policy interval under the firm's floor")
 # a stage that revokes the bots' trading permission at the venue (revoke_trading) but resets by
 # itself: the permission comes back only through the stage's reset, which it would never ask for
-KS250 = _c("KS250", "revoke_trading on a stage that resets by itself")
+KS250 = Code("KS250", "revoke_trading on a stage that resets by itself")
 # an account's revoke: block its venue cannot serve: a venue without an endpoint that removes its
 # keys' trading permission, or a method (permissions, freeze) the venue has not
-KS260 = _c("KS260", "revoke block the venue cannot serve")
+KS260 = Code("KS260", "revoke block the venue cannot serve")
 # a revoke_trading action whose scope selects an account it cannot reach (a venue without the
 # switch, or an account without a revoke: block): the revoke would be skipped at the venue
-KS261 = _c("KS261", "revoke_trading on an account without the venue's switch")
+KS261 = Code("KS261", "revoke_trading on an account without the venue's switch")
 # an arm_exchange_dms action whose scope selects an account whose venue keeps no countdown (MEXC's
 # contract API, Bitget's classic account, a venue without a dialect): it arms nothing there
-KS262 = _c("KS262", "arm_exchange_dms on an account without a venue countdown", Severity.WARNING)
+KS262 = Code("KS262", "arm_exchange_dms on an account without a venue countdown", Severity.WARNING)
 
 # pre-trade limits (spec.limits, killswitch.policy.limits)
-KS265 = _c("KS265", "limit unit does not fit")
-KS266 = _c("KS266", "limit out of range")
+KS265 = Code("KS265", "limit unit does not fit")
+KS266 = Code("KS266", "limit out of range")
 # said where the venues' symbol lists are known (ksctl plan over live accounts)
-KS267 = _c("KS267", "limit on a symbol the venue does not list")
+KS267 = Code("KS267", "limit on a symbol the venue does not list")
 # trading windows (spec.time_intervals named by a lock, a stage or the limits: during / outside):
 # both given, an empty list, a lock_trading with neither
-KS270 = _c("KS270", "trading window written wrong")
+KS270 = Code("KS270", "trading window written wrong")
 # a client order id prefix two strategies of one account claim (spec.accounts[].strategies): an
 # order's strategy would be either, and a lock violation's page could name the wrong bot
-KS249 = _c("KS249", "client id prefix claimed by two strategies")
+KS249 = Code("KS249", "client id prefix claimed by two strategies")
 
 # --- KS9xx: internal ----------------------------------------------------------------------
-KS900 = _c("KS900", "internal error")
+KS900 = Code("KS900", "internal error")
 
 CODES: dict[str, Code] = {c.code: c for c in list(globals().values()) if isinstance(c, Code)}
 

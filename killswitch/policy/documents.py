@@ -34,22 +34,19 @@ class SourceMap:
 
     def key(self, path: Path) -> Position:
         """Position of the key that introduces ``path`` (or of the nearest enclosing one)."""
-        for n in range(len(path), 0, -1):
-            p = tuple(path[:n])
-            if p in self.keys:
-                return self.keys[p]
-            if p in self.values:
-                return self.values[p]
-        return self.doc
+        return self._nearest(path, self.keys, self.values)
 
     def value(self, path: Path) -> Position:
         """Position of the value at ``path`` (or of the nearest enclosing one)."""
+        return self._nearest(path, self.values, self.keys)
+
+    def _nearest(self, path: Path, first: dict[Path, Position], then: dict[Path, Position]) -> Position:
         for n in range(len(path), 0, -1):
             p = tuple(path[:n])
-            if p in self.values:
-                return self.values[p]
-            if p in self.keys:
-                return self.keys[p]
+            if p in first:
+                return first[p]
+            if p in then:
+                return then[p]
         return self.doc
 
     def inside(self, path: Path, offset: int, value: str | None = None) -> Position:

@@ -12,7 +12,7 @@ Pure: no I/O.
 from __future__ import annotations
 
 import re
-from typing import Optional
+from typing import Callable, Optional
 
 from ..records import record
 from .expr import (
@@ -111,6 +111,11 @@ def _lex(text: str, bounded: bool = True) -> list[_Tok]:
 # CEL's precedence, loosest first: ||, &&, ! (here over a whole comparison, as before arithmetic),
 # the comparisons (not chained), + and -, * and /, unary -, then a name, a number, a call or (...).
 
+# the operators that join operands into one node (a || b || c), and those that chain them with an
+# operator each (a - b + c), by level, loosest first
+_JOINS = (("||", Or), ("&&", And))
+_CHAINS = ((("+", "-"), Sum), (("*", "/"), Product))
+
 
 class _Parser:
     def __init__(self, text: str, canonical: bool = False):
@@ -147,31 +152,36 @@ class _Parser:
                             hint or "join conditions with || or &&")
         return node
 
-    def parse_or(self) -> Node:
-        first = self.parse_and()
+    def parse_or(self, level: int = 0) -> Node:
+        """Operands joined by the operator of ``level`` in :data:`_JOINS` (``||``, then ``&&``),
+        each read at the next level: one node of them all, or the one alone. A frame a level (a
+        helper called for each would double the stack a nesting takes)."""
+        op, make = _JOINS[level]
+        last = level + 1 == len(_JOINS)
+        first = self.parse_not() if last else self.parse_or(level + 1)
         items = [first]
-        while self.peek().text == "||":
+        while self.peek().text == op:
             self.take()
-            items.append(self.parse_and())
-        return first if len(items) == 1 else Or(tuple(items), _offset(first))
-
-    def parse_and(self) -> Node:
-        first = self.parse_not()
-        items = [first]
-        while self.peek().text == "&&":
-            self.take()
-            items.append(self.parse_not())
-        return first if len(items) == 1 else And(tuple(items), _offset(first))
+            items.append(self.parse_not() if last else self.parse_or(level + 1))
+        return first if len(items) == 1 else make(tuple(items), first.offset)
 
     def parse_not(self) -> Node:
-        bangs: list[_Tok] = []  # read in a loop: a run of "!" costs no recursion, only levels
-        while self.peek().text == "!":
-            bangs.append(self.take())
-            self.enter(bangs[-1])
-        node = self.parse_cmp()
-        for t in reversed(bangs):
-            node = Not(node, t.offset)
-        self.depth -= len(bangs)
+        return self.under(self.run_of("!"), self.parse_cmp(), Not)
+
+    def run_of(self, op: str) -> list[_Tok]:
+        """A run of the prefix ``op`` ("!", unary "-"), each a level: read in a loop, it costs no
+        recursion."""
+        run: list[_Tok] = []
+        while self.peek().text == op:
+            run.append(self.take())
+            self.enter(run[-1])
+        return run
+
+    def under(self, run: list[_Tok], node: Node, make: Callable[[Node, int], Node]) -> Node:
+        """``node`` under each prefix of ``run`` (the innermost last), whose levels end here."""
+        for t in reversed(run):
+            node = make(node, t.offset)
+        self.depth -= len(run)
         return node
 
     def parse_cmp(self) -> Node:
@@ -188,36 +198,27 @@ class _Parser:
             return Compare(t.text, left, right, t.offset)
         return left
 
-    def parse_sum(self) -> Node:
-        first = self.parse_product()
+    def parse_sum(self, level: int = 0) -> Node:
+        """Operands each after an operator of ``level`` in :data:`_CHAINS` (``+ -``, then ``* /``),
+        each read at the next level: the first and the rest with their operators, or the first
+        alone. A frame a level, as :meth:`parse_or`."""
+        ops, make = _CHAINS[level]
+        last = level + 1 == len(_CHAINS)
+        first = self.parse_unary() if last else self.parse_sum(level + 1)
         rest = []
-        while self.peek().text in ("+", "-"):
+        while self.peek().text in ops:
             op = self.take()
-            rest.append((op.text, self.parse_product(), op.offset))
-        return first if not rest else Sum(first, tuple(rest), _offset(first))
-
-    def parse_product(self) -> Node:
-        first = self.parse_unary()
-        rest = []
-        while self.peek().text in ("*", "/"):
-            op = self.take()
-            rest.append((op.text, self.parse_unary(), op.offset))
-        return first if not rest else Product(first, tuple(rest), _offset(first))
+            rest.append((op.text, self.parse_unary() if last else self.parse_sum(level + 1), op.offset))
+        return first if not rest else make(first, tuple(rest), first.offset)
 
     def parse_unary(self) -> Node:
-        minuses: list[_Tok] = []  # read in a loop, as a run of "!"
-        while self.peek().text == "-":
-            minuses.append(self.take())
-            self.enter(minuses[-1])
+        minuses = self.run_of("-")
         if minuses and self.peek().kind == "num":  # "-8%": one negative literal, as written
             node: Node = _literal(self.take(), minuses.pop())
             self.depth -= 1
         else:
             node = self.parse_primary()
-        for t in reversed(minuses):
-            node = Neg(node, t.offset)
-        self.depth -= len(minuses)
-        return node
+        return self.under(minuses, node, Neg)
 
     def parse_primary(self) -> Node:
         t = self.take()
@@ -276,10 +277,6 @@ def _literal(t: _Tok, minus: Optional[_Tok] = None) -> Literal:
     except UnitError as e:  # past the units' bounds: a duration over ten years, a number of 16 digits
         raise ExprError(e.short, at, e.hint) from None
     return Literal(value, ValueType(kind), canon, at)
-
-
-def _offset(node: Node) -> int:
-    return node.offset
 
 
 def parse(text: str) -> Node:

@@ -12,7 +12,7 @@ Annotations here are evaluated as the classes are made (no ``from __future__ imp
 annotations``), as in every module of the policy models: see :mod:`.model`.
 """
 
-from typing import Annotated, Any, Literal, Optional, Self
+from typing import Annotated, Any, Callable, Literal, Optional, Self
 
 from pydantic import AfterValidator, BeforeValidator, Field, WithJsonSchema, model_validator
 from pydantic_core import PydanticCustomError
@@ -47,20 +47,26 @@ Series = Annotated[
 ]
 
 
-def _contracts(value: Any) -> str:
-    """A position's size as a series; ``_`` or 0: no position at that tick; never stale."""
-    text = _series(value)
-    for v in parse_series(text):
-        if v == "stale":
-            raise PydanticCustomError("ks_series", "a size series cannot be stale: write _ or 0 for no position")
-        if v is not None and float(v) < 0:
-            raise PydanticCustomError("ks_series", "a size is never negative: the side says long or short")
-    return text
+def _never_stale(stale: str, wrong: Callable[[float], bool], why: str) -> BeforeValidator:
+    """A series none of whose values is stale (``stale`` says so) or ``wrong`` (``why`` says so)."""
+
+    def checked(value: Any) -> str:
+        text = _series(value)
+        for v in parse_series(text):
+            if v == "stale":
+                raise PydanticCustomError("ks_series", stale)
+            if v is not None and wrong(float(v)):
+                raise PydanticCustomError("ks_series", why)
+        return text
+
+    return BeforeValidator(checked)
 
 
+# a position's size as a series; ``_`` or 0: no position at that tick
 SizeSeries = Annotated[
     str,
-    BeforeValidator(_contracts),
+    _never_stale("a size series cannot be stale: write _ or 0 for no position", lambda v: v < 0,
+                 "a size is never negative: the side says long or short"),
     WithJsonSchema({"anyOf": [{"type": "string"}, {"type": "number", "minimum": 0}],
                     "examples": [10, "10x5 5x5 0"]}),
 ]
@@ -108,20 +114,11 @@ class BalanceInput(Strict):
     price: Optional[Series] = None  # in the quote currency (USDT); a holding without one cannot be valued
 
 
-def _counts(value: Any) -> str:
-    """How many violations were counted at each tick (since the one before); never stale."""
-    text = _series(value)
-    for v in parse_series(text):
-        if v == "stale":
-            raise PydanticCustomError("ks_series", "a count cannot be stale: write _ or 0 for none")
-        if v is not None and (float(v) < 0 or float(v) != int(float(v))):
-            raise PydanticCustomError("ks_series", "a count is a whole number, 0 or more")
-    return text
-
-
+# how many violations were counted at each tick (since the one before)
 CountSeries = Annotated[
     str,
-    BeforeValidator(_counts),
+    _never_stale("a count cannot be stale: write _ or 0 for none", lambda v: v < 0 or v != int(v),
+                 "a count is a whole number, 0 or more"),
     WithJsonSchema({"anyOf": [{"type": "string"}, {"type": "integer", "minimum": 0}],
                     "examples": [0, "0x5 200x3 0"]}),
 ]

@@ -11,32 +11,11 @@ Annotations here are evaluated as the classes are made (no ``from __future__ imp
 annotations``), as in every module of the policy models: see :mod:`.model`.
 """
 
-from typing import TYPE_CHECKING, Any, Self
-
-from pydantic import model_validator
+from typing import TYPE_CHECKING
 
 from . import kinds as own_modules
-from .catalogue import bare_kind, build_catalogue, exactly_one_kind, kind_document
-from .kinds import (
-    api_error_rate,
-    api_latency,
-    concentration,
-    consecutive_losses,
-    data_age,
-    equity_change,
-    equity_drawdown,
-    expected_shortfall,
-    gross_exposure,
-    heartbeat_age,
-    leverage,
-    liquidation_distance,
-    net_exposure,
-    position_count,
-    position_loss,
-    realized_volatility,
-    value_at_risk,
-)
-from .registry import SignalKind, SignalParams, Strict
+from .catalogue import OneKind, build_catalogue, kind_document
+from .registry import SignalKind, SignalParams
 
 _SignalKind = SignalParams  # the base of a kind's parameters (value type, bounds, window field)
 
@@ -45,44 +24,32 @@ _SignalKind = SignalParams  # the base of a kind's parameters (value type, bound
 # named here in its place (the order the language always had), then those it finds that are not.
 # Everything that names the kinds reads it.
 SIGNALS: dict[str, SignalKind] = build_catalogue((
-    equity_drawdown.KIND,
-    equity_change.KIND,
-    position_loss.KIND,
-    liquidation_distance.KIND,
-    gross_exposure.KIND,
-    net_exposure.KIND,
-    leverage.KIND,
-    concentration.KIND,
-    realized_volatility.KIND,
-    value_at_risk.KIND,
-    expected_shortfall.KIND,
-    position_count.KIND,
-    consecutive_losses.KIND,
+    "equity_drawdown",
+    "equity_change",
+    "position_loss",
+    "liquidation_distance",
+    "gross_exposure",
+    "net_exposure",
+    "leverage",
+    "concentration",
+    "realized_volatility",
+    "value_at_risk",
+    "expected_shortfall",
+    "position_count",
+    "consecutive_losses",
     # these measure the feed itself or the bots, not the books
-    data_age.KIND,
-    api_error_rate.KIND,
-    api_latency.KIND,
-    heartbeat_age.KIND,
+    "data_age",
+    "api_error_rate",
+    "api_latency",
+    "heartbeat_age",
 ), own_modules.SIGNALS)
 SIGNAL_KINDS: dict[str, type[_SignalKind]] = {name: k.model for name, k in SIGNALS.items()}
 
 
-class _Signal(Strict):
+class _Signal(OneKind):
     # a field per kind of the catalogue, optional, made by kind_document from SIGNALS
-
-    @model_validator(mode="before")
-    @classmethod
-    def _bare(cls, value: Any) -> Any:
-        return bare_kind(value, SIGNAL_KINDS)
-
-    @model_validator(mode="after")
-    def _exactly_one(self) -> Self:
-        exactly_one_kind(self, SIGNAL_KINDS, "a signal")
-        return self
-
-    @property
-    def kind(self) -> str:
-        return next(k for k in SIGNAL_KINDS if getattr(self, k) is not None)
+    kinds = SIGNAL_KINDS
+    what = "a signal"
 
     @property
     def params(self) -> _SignalKind:

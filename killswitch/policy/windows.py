@@ -185,12 +185,6 @@ class SortedWindow:
         k = min(n - 1, max(0, math.ceil(q * n - 1e-9) - 1))  # nearest rank; 0.05 * 20 is rank 1, not 2
         return self.ordered[k]
 
-    def lower_tail_mean(self, count: int) -> float | None:
-        if not self.ordered or count <= 0:
-            return None
-        tail = self.ordered[:count]
-        return sum(tail) / len(tail)
-
     def to_json(self) -> list[Any]:
         return [self.window, [list(i) for i in self.items]]
 

@@ -92,19 +92,14 @@ def open_store(url: str, *, migrate: bool = True, audit_key: Optional[AuditKey] 
         # Only the scheme is quoted: a string that is not a URL may be a keyword DSN with a password.
         raise StoreError(f"unknown state store scheme {scheme or '(none)'!r}: "
                          "use sqlite:///path/to/state.db or postgresql://user@host/db")
-    if migrate:
-        try:
-            version = store.migrate()
-        except BaseException:
-            store.close()
-            raise
-        log.info("state store %s at schema version %d", masked, version)
-    if audit_key is not None:
-        try:
+    try:  # a store that cannot be migrated or take its key is closed before the error goes up
+        if migrate:
+            log.info("state store %s at schema version %d", masked, store.migrate())
+        if audit_key is not None:
             store.use_audit_key(audit_key, adopt=migrate)
-        except BaseException:
-            store.close()
-            raise
+    except BaseException:
+        store.close()
+        raise
     return store
 
 

@@ -329,13 +329,6 @@ class StateStore(Protocol):
         """The latest stored beat of every source."""
 
     # order journal
-    def journal_intent(self, fence: int, client_order_id: str, decision_id: str, venue: str, account: str,
-                       symbol: str, side: str, position_side: Optional[str], amount: float, reduce_only: bool,
-                       payload_json: str, *, ts_ms: Optional[int] = None, entry_price: Optional[float] = None,
-                       contract_size: Optional[float] = None) -> bool:
-        """Journal an order before it is sent. False (and nothing changed) if the id is known.
-        ``entry_price``, ``contract_size``: the position a close was planned from (its PnL's)."""
-
     def journal_intents(self, fence: int, intents: Sequence[IntentRow], *, ts_ms: Optional[int] = None
                         ) -> list[bool]:
         """Journal many intents in one transaction (all or none), in their order; for each, True

@@ -20,6 +20,7 @@ import pytest
 from click.testing import CliRunner
 
 from killswitch.cli.main import cli
+from killswitch.state.store import IntentRow
 from tests.conftest import POLICIES
 
 RECORDING = POLICIES / "recordings" / "futures-crash.jsonl"
@@ -261,8 +262,9 @@ def _fill_state(url: str) -> None:
 
     store = open_store(url)
     fence = store.acquire_lease("walker", 60_000, T0)
-    store.journal_intent(fence, "ks-1", INCIDENT, "binanceusdm", "binance-futures-main", "BTC/USDT:USDT", "sell",
-                         None, 1.0, True, json.dumps({"client_order_id": "ks-1"}), ts_ms=T0)
+    store.journal_intents(fence, [IntentRow("ks-1", INCIDENT, "binanceusdm", "binance-futures-main", "BTC/USDT:USDT",
+                                            "sell", None, 1.0, True, json.dumps({"client_order_id": "ks-1"}))],
+                          ts_ms=T0)
     store.journal_result(fence, "ks-1", "filled", 1.0, 60_000.0, None, None, ts_ms=T0 + 100)
     store.audit("stage_transition", T0, {"policy": "futures-book", "scope": "binanceusdm/binance-futures-main",
                                          "from": 0, "to": 3, "reason": "ESCALATED", "decision_id": INCIDENT,

@@ -18,7 +18,7 @@ from click.testing import CliRunner
 from killswitch.cli.main import cli
 from killswitch.cli.report import parse_when
 from killswitch.state import AuditKey, RunbookRecord, open_store
-from killswitch.state.store import audit_hash, canonical_json
+from killswitch.state.store import IntentRow, audit_hash, canonical_json
 
 T0 = 1_772_456_400_000  # 2026-03-02T13:00:00Z
 MIN = 60_000
@@ -58,9 +58,10 @@ def write_trail(url: str, key: AuditKey | None = None) -> str:
     for i, (symbol, status, code) in enumerate((("BTC/USDT:USDT", "filled", None), ("SOL/USDT:USDT", "rejected",
                                                                                   "RATE_LIMITED"))):
         cid = f"ks-l3-{i}"
-        store.journal_intent(fence, cid, L3, "binanceusdm", "main", symbol, "sell", None, 1.0, True,
-                             json.dumps({"client_order_id": cid}), ts_ms=T0 + 5 * MIN, entry_price=53_000.0,
-                             contract_size=1.0)  # the long it closed, as the snapshot showed it
+        store.journal_intents(fence, [IntentRow(cid, L3, "binanceusdm", "main", symbol, "sell", None, 1.0, True,
+                                                json.dumps({"client_order_id": cid}), entry_price=53_000.0,
+                                                contract_size=1.0)],  # the long it closed, as the snapshot showed it
+                              ts_ms=T0 + 5 * MIN)
         store.journal_result(fence, cid, status, 1.0 if status == "filled" else 0.0,
                              52_611.594000000005 if status == "filled" else None, code, None,
                              ts_ms=T0 + 5 * MIN + 100, fees=((21.04, "USDT"),) if status == "filled" else None)

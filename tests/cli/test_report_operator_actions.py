@@ -12,6 +12,7 @@ from click.testing import CliRunner
 from killswitch.cli.common import EXIT_UNVERIFIED
 from killswitch.cli.main import cli
 from killswitch.state import open_store
+from killswitch.state.store import IntentRow
 
 from .test_report_cli import L3, MIN, T0, write_trail
 
@@ -38,8 +39,9 @@ def with_operator_actions(url: str) -> str:
                                                  "lifted": ["operator"]})
     store.audit("manual_close_requested", T0 + 25 * MIN, {"scope": SCOPE, "reason": "drill", "id": CLOSE_ID,
                                                           "orders": 1, "by": "alice"})
-    store.journal_intent(fence, "ks-m-0", CLOSE_ID, "binanceusdm", "main", "ETH/USDT:USDT", "sell", None, 1.0, True,
-                         json.dumps({"client_order_id": "ks-m-0"}), ts_ms=T0 + 25 * MIN + 100)
+    store.journal_intents(fence, [IntentRow("ks-m-0", CLOSE_ID, "binanceusdm", "main", "ETH/USDT:USDT", "sell", None,
+                                            1.0, True, json.dumps({"client_order_id": "ks-m-0"}))],
+                          ts_ms=T0 + 25 * MIN + 100)
     store.journal_result(fence, "ks-m-0", "filled", 1.0, None, None, None, ts_ms=T0 + 26 * MIN + 5_000)
     store.audit("silence_expired", T0 + 40 * MIN, {"id": "3f2a9c1b7d40", "matchers": ['policy="futures-book"'],
                                                    "author": "alice", "comment": "alice has it", "by": "bob"})

@@ -18,6 +18,7 @@ from adapters.simulated.engine import ManualClock
 from adapters.simulated.scenarios import build
 from killswitch.process.bootstrap import build_runner_and_desk
 from killswitch.state import open_store
+from killswitch.state.store import IntentRow
 
 from .test_runner import T0, TICK_MS, Crash, Recording, fills_by_client_id, graph, parts_of, positions, setup, started
 
@@ -52,8 +53,10 @@ def test_a_held_close_is_to_be_planned_again_in_the_same_save_as_its_stage_entry
             cid = f"ks-earlier-btc-{i}"
             earlier = OrderIntent("earlier", cid, "simulated", "sim-main", "BTC/USDT:USDT", "sell", None, 0.001,
                                   True, None, 60.0, 1, 1, 0, "close_all", "test")
-            store.journal_intent(parts.lead.fence, cid, "earlier", "simulated", "sim-main", "BTC/USDT:USDT", "sell",
-                                 None, 0.001, True, json.dumps(dataclasses.asdict(earlier)), ts_ms=clock())
+            store.journal_intents(parts.lead.fence, [IntentRow(cid, "earlier", "simulated", "sim-main", "BTC/USDT:USDT",
+                                                               "sell", None, 0.001, True,
+                                                               json.dumps(dataclasses.asdict(earlier)))],
+                                  ts_ms=clock())
             saves.clear()
             report = await runner.tick()
             if report.execution.held:

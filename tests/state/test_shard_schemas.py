@@ -12,7 +12,7 @@ import pytest
 
 from killswitch.state import StoreError, open_store
 from killswitch.state.firm import FIRM_SCHEMA, ShardMismatch, open_firm, shard_schema
-from killswitch.state.store import FencedError
+from killswitch.state.store import FencedError, IntentRow
 
 from ..conftest import reset_pg
 
@@ -64,9 +64,10 @@ def test_two_shards_journals_and_audit_chains_are_their_own(pg_url, opened):
     a, b = _shard(pg_url, "desk-a", opened), _shard(pg_url, "desk-b", opened)
     fa = a.acquire_lease("ra", 5_000, 1_000)
     fb = b.acquire_lease("rb", 5_000, 1_000)
-    a.journal_intent(fa, "ks-a-1", "d1", "binanceusdm", "acct-a", "BTC/USDT:USDT", "sell", None, 1.0, True, "{}")
-    b.journal_intent(fb, "ks-b-1", "d2", "bybit", "acct-b", "ETH/USDT:USDT", "buy", None, 2.0, True, "{}")
-    b.journal_intent(fb, "ks-b-2", "d3", "bybit", "acct-b", "ETH/USDT:USDT", "buy", None, 1.0, True, "{}")
+    a.journal_intents(fa, [IntentRow("ks-a-1", "d1", "binanceusdm", "acct-a", "BTC/USDT:USDT", "sell", None, 1.0, True,
+                                     "{}")])
+    b.journal_intents(fb, [IntentRow("ks-b-1", "d2", "bybit", "acct-b", "ETH/USDT:USDT", "buy", None, 2.0, True, "{}"),
+                           IntentRow("ks-b-2", "d3", "bybit", "acct-b", "ETH/USDT:USDT", "buy", None, 1.0, True, "{}")])
     assert [e.client_order_id for e in a.pending_intents()] == ["ks-a-1"]
     assert [e.client_order_id for e in b.pending_intents()] == ["ks-b-1", "ks-b-2"]
     a.audit("stage_entered", 1_000, {"shard": "a"}, fence=fa)
@@ -74,7 +75,8 @@ def test_two_shards_journals_and_audit_chains_are_their_own(pg_url, opened):
     assert a.audit_head().seq == 1 and (head_b is None or head_b.seq == 0)
     assert a.verify_audit()[0] and b.verify_audit()[0]
     with pytest.raises(FencedError):  # a's token means nothing in b's schema
-        b.journal_intent(fb + 7, "ks-x", "d4", "bybit", "acct-b", "ETH/USDT:USDT", "buy", None, 1.0, True, "{}")
+        b.journal_intents(fb + 7, [IntentRow("ks-x", "d4", "bybit", "acct-b", "ETH/USDT:USDT", "buy", None, 1.0, True,
+                                             "{}")])
 
 
 def test_the_lease_threads_connection_stays_on_the_shards_schema(pg_url, opened):

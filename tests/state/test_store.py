@@ -27,6 +27,7 @@ from killswitch.state import (
 )
 from killswitch.state.migrations import MIGRATIONS, Migration
 from killswitch.state.sql import SqlStore
+from killswitch.state.store import IntentRow
 
 from ..conftest import ROOT, reset_pg as _reset_pg
 from ..unit.engine_helpers import MIN, policy_graph, pos, run, snap
@@ -36,8 +37,8 @@ LATEST = MIGRATIONS[-1].version
 
 def intent(store, fence, coid, *, amount=1.0, ts_ms=None, decision="p/simulated/a/L1/e1"):
     payload = json.dumps({"client_order_id": coid, "limit_price": 99.5, "chunk": 1, "chunks": 1})
-    return store.journal_intent(fence, coid, decision, "simulated", "a", "BTC/USDT:USDT", "sell", None, amount,
-                                True, payload, ts_ms=ts_ms)
+    row = IntentRow(coid, decision, "simulated", "a", "BTC/USDT:USDT", "sell", None, amount, True, payload)
+    return store.journal_intents(fence, [row], ts_ms=ts_ms)[0]
 
 
 def leader(store, holder="runner-a"):
@@ -186,8 +187,6 @@ def test_journal_intent_is_idempotent(store):
 
 
 def test_journal_intents_writes_a_batch_in_order_and_reports_the_known_ones(store):
-    from killswitch.state.store import IntentRow
-
     fence = leader(store)
     intent(store, fence, "ks-2", amount=2.0)
 
@@ -206,8 +205,6 @@ def test_journal_intents_writes_a_batch_in_order_and_reports_the_known_ones(stor
 
 
 def test_journal_intents_is_all_or_nothing(store):
-    from killswitch.state.store import IntentRow
-
     fence = leader(store)
     rows = [IntentRow("a", "d", "v", "a", "BTC", "sell", None, 1.0, True, "{}"),
             IntentRow("b", "d", "v", "a", "BTC", "sell", None, 1.0, True, "{not json")]
@@ -259,7 +256,7 @@ def test_unknown_status_is_refused(store):
 def test_payload_that_is_not_json_is_refused_before_it_is_written(store):
     fence = leader(store)
     with pytest.raises(ValueError):
-        store.journal_intent(fence, "x", "d", "v", "a", "BTC", "sell", None, 1.0, True, "{not json")
+        store.journal_intents(fence, [IntentRow("x", "d", "v", "a", "BTC", "sell", None, 1.0, True, "{not json")])
     assert store.journal() == []
 
 
@@ -276,10 +273,12 @@ def test_pending_intents_survive_close_and_reopen(open_store_):
 CRASHER = textwrap.dedent("""
     import os, sys
     from killswitch.state import open_store
+    from killswitch.state.store import IntentRow
     s = open_store(sys.argv[1])
     fence = s.acquire_lease("crashed-runner", 60_000, 0)
     for coid in ("c0", "c1", "c2"):
-        s.journal_intent(fence, coid, "p/x/L3/e1", "simulated", "a", "BTC/USDT:USDT", "sell", None, 1.0, True, "{}")
+        s.journal_intents(fence, [IntentRow(coid, "p/x/L3/e1", "simulated", "a", "BTC/USDT:USDT", "sell", None, 1.0,
+                                            True, "{}")])
     s.journal_result(fence, "c0", "filled", 1.0, 100.0, None, None)
     s.journal_result(fence, "c1", "sent", None, None, None, None)
     print(fence, flush=True)

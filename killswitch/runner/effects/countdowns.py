@@ -205,12 +205,7 @@ class Countdowns:
         armed. An account reached on a venue without the countdown is said, and left."""
         if self.dry_run:
             return
-        graph = self.book.graph
-        for se in ev.scopes:
-            if se.plan is None or not se.plan.directives:  # (none: its directives went out before)
-                continue
-            node = graph.policy(se.policy)
-            stage = node.stage(se.plan.stage)
+        for se, _, node, stage in ev.entries(self.book.graph):
             asked = [ms for a in stage.actions for ms in a.asks.countdowns]
             if not asked:
                 continue

@@ -111,18 +111,13 @@ class Revokes:
         revoked by the policy's stage on that scope, and a revoke owed — saved with the entry."""
         if self.dry_run:
             return
-        graph = self.book.graph
-        for se in ev.scopes:
-            if se.plan is None or not se.plan.directives:  # (none: its directives went out before)
-                continue
-            node = graph.policy(se.policy)
-            stage = node.stage(se.plan.stage)
+        for se, plan, node, stage in ev.entries(self.book.graph):
             if not any(a.asks.revokes for a in stage.actions):
                 continue
             accounts = accounts_acted_on(node, se.scope, snapshots, self.venues)
             hold = Hold(holder=holder_of(se.policy, se.scope), policy=se.policy, scope=se.scope, since_ms=now,
                         reason=f"REVOKE_TRADING: stage={stage.level} ({stage.name}) policy={se.policy}",
-                        stage=stage.level, decision_id=se.plan.decision_id, approvals_needed=stage.approvals)
+                        stage=stage.level, decision_id=plan.decision_id, approvals_needed=stage.approvals)
             unreached = sorted(a for a in accounts if not self.switchable(a))
             if unreached:  # owed only what can be sent: never retried (and restored) without end
                 log.warning("REVOKE_OUT_OF_REACH: %s stage %s on %s: not revoked on %s (no revoke: block, or a venue "

@@ -15,9 +15,9 @@ evaluation's ``now_ms`` is the time), or write the lock file.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Mapping
 
-from .lock import LockBook
+from .lock import LockBook, LockHold
 
 # the stage of a policy's hold on a scope it is blind in (``spec.while_blind``): no stage of it
 WHILE_BLIND_STAGE = 0
@@ -43,28 +43,37 @@ def apply_evaluation(book: LockBook, evaluation: Any, graph: Any) -> LockBook:
             continue
         stage = graph.policy(se.policy).stage(se.plan.stage)
         for lock in se.plan.locks:
-            # what the lock makes hold at the venue, carried in the hold when it is not its mode's
-            # default (killswitch.runner.watch.enforce reads it)
-            enforce = {}
-            if lock.cancel is not True or lock.revert_growth != (lock.mode == "halted"):
-                enforce = {"enforce": {"cancel": bool(lock.cancel), "revert_growth": bool(lock.revert_growth)}}
             book = book.apply(
                 lock.scope, lock.mode, now_ms=now, policy=se.policy, stage=se.plan.stage,
                 reason=f"{lock.kind.upper()}: stage={se.plan.stage} ({stage.name}) policy={se.policy}"
                        + (f" {tr.reason}" if tr is not None else ""),
                 ttl_ms=lock.ttl_ms, manual=stage.manual,
                 details={"decision_id": se.plan.decision_id, "digest": evaluation.digest,
-                         "revision": evaluation.revision, **enforce})
+                         "revision": evaluation.revision, **_enforce(lock)})
     return _windows(book, evaluation, graph)  # last: a reset above released the policy's holds
+
+
+def _enforce(lock: Any) -> dict:
+    """What a lock makes hold at the venue, carried in its hold when it is not its mode's default
+    (killswitch.runner.watch.enforce reads it)."""
+    if lock.cancel is True and lock.revert_growth == (lock.mode == "halted"):
+        return {}
+    return {"enforce": {"cancel": bool(lock.cancel), "revert_growth": bool(lock.revert_growth)}}
+
+
+def _held(book: LockBook, stage: int, asked: Mapping[str, Any]) -> tuple[LockBook, dict[tuple[str, str], LockHold]]:
+    """The policies' holds at ``stage`` by (scope, policy), with the book once those of a policy
+    that no longer asks for them (``asked`` gives it None: reloaded without it, or gone) let go."""
+    held = {(h.scope, h.policy): h for h in book.holds if h.stage == stage and h.policy is not None}
+    for scope, policy in held:
+        if asked.get(policy) is None:
+            book = book.release(scope, policy=policy, stage=stage)
+    return book, held
 
 
 def _while_blind(book: LockBook, evaluation: Any, graph: Any) -> LockBook:
     modes = {p.name: p.while_blind_lock for p in graph.policies}
-    held = {(h.scope, h.policy): (h.mode, h.reason) for h in book.holds
-            if h.stage == WHILE_BLIND_STAGE and h.policy is not None}
-    for scope, policy in held:  # a policy reloaded without while_blind (or gone) lets go
-        if modes.get(policy) is None:
-            book = book.release(scope, policy=policy, stage=WHILE_BLIND_STAGE)
+    book, held = _held(book, WHILE_BLIND_STAGE, modes)
     for se in evaluation.scopes:
         mode = modes.get(se.policy)
         if mode is None:
@@ -76,9 +85,9 @@ def _while_blind(book: LockBook, evaluation: Any, graph: Any) -> LockBook:
         else:  # held (again when its mode or why changed; since when it is held kept while it was)
             why = f"WHILE_BLIND: policy={se.policy} {cov.why_blind}"[:500]
             was = held.get((se.scope, se.policy))
-            if was is not None and was[0] != mode:
+            if was is not None and was.mode != mode:
                 book = book.release(se.scope, policy=se.policy, stage=WHILE_BLIND_STAGE)
-            if was != (mode, why):
+            if was is None or (was.mode, was.reason) != (mode, why):
                 book = book.apply(se.scope, mode, now_ms=evaluation.now_ms, policy=se.policy,
                                   stage=WHILE_BLIND_STAGE, reason=why,
                                   details={"while_blind": True, "until_ms": cov.until_ms})
@@ -91,10 +100,7 @@ def _windows(book: LockBook, evaluation: Any, graph: Any) -> LockBook:
     window answers from its last answer until its edge: no interval is read again each tick."""
     now = evaluation.now_ms
     locks = {p.name: getattr(p, "window_lock", None) for p in graph.policies}
-    held = {(h.scope, h.policy): h for h in book.holds if h.stage == WINDOW_STAGE and h.policy is not None}
-    for scope, policy in held:
-        if locks.get(policy) is None:
-            book = book.release(scope, policy=policy, stage=WINDOW_STAGE)
+    book, held = _held(book, WINDOW_STAGE, locks)
     for se in evaluation.scopes:
         wl = locks.get(se.policy)
         if wl is None:
@@ -107,11 +113,8 @@ def _windows(book: LockBook, evaluation: Any, graph: Any) -> LockBook:
             continue  # held as it should be
         if not open_:
             continue
-        enforce = {}
-        if wl.cancel is not True or wl.revert_growth != (wl.mode == "halted"):
-            enforce = {"enforce": {"cancel": bool(wl.cancel), "revert_growth": bool(wl.revert_growth)}}
         book = book.apply(se.scope, wl.mode, now_ms=now, policy=se.policy, stage=WINDOW_STAGE,
                           reason=f"TRADING_WINDOW: policy={se.policy} lock_trading {wl.mode} {wl.window.text}",
                           ttl_ms=None if edge is None else max(1, edge - now),
-                          details={"window": wl.window.text, **enforce})
+                          details={"window": wl.window.text, **_enforce(wl)})
     return book

@@ -28,7 +28,6 @@ from dataclasses import dataclass, field, replace
 from typing import Any, Iterable, Mapping, Optional, Union
 
 from ...holds import DEAD_MANS_SWITCH as DEAD_MANS_SWITCH, OPERATOR as OPERATOR
-from ...policy.units import UnitError, parse_duration
 
 LOCK_FORMAT_VERSION = 1
 MODES = ("active", "reducing", "halted")
@@ -217,21 +216,6 @@ class LockBook:
         kept = tuple(h for h in self.holds if h.in_force(now_ms))
         return self if len(kept) == len(self.holds) else LockBook(kept)
 
-    def apply_directive(self, directive: Any, *, now_ms: int, policy: Optional[str], stage: Optional[int],
-                        manual: bool, reason: Optional[str] = None,
-                        details: Optional[Mapping[str, Any]] = None) -> "LockBook":
-        """Apply a planner ``Directive(kind="lock_trading", params={mode, ttl}, scope)``."""
-        if directive.kind != "lock_trading":
-            raise ValueError(f"not a lock_trading directive: {directive.kind}")
-        params = dict(directive.params or {})
-        mode = params.get("mode", "halted")
-        ttl_ms = ttl_to_ms(params.get("ttl"))
-        ttl_txt = params.get("ttl")
-        why = reason or f"LOCK_TRADING: mode={mode} stage={stage} policy={policy}" + (
-            "" if manual or ttl_txt is None else f" ttl={ttl_txt}")
-        return self.apply(directive.scope, mode, now_ms=now_ms, policy=policy, stage=stage, reason=why,
-                          ttl_ms=ttl_ms, manual=manual, details=details)
-
     # queries
 
     def in_force(self, now_ms: Optional[int] = None) -> tuple[LockHold, ...]:
@@ -342,18 +326,6 @@ def _combine(old: LockHold, new: LockHold) -> LockHold:
                    manual=manual, details={**old.details, **new.details})
 
 
-def ttl_to_ms(ttl: Any) -> Optional[int]:
-    """A directive's ttl (``"6h"`` as the compiler writes it, or whole milliseconds) → ms."""
-    if ttl is None:
-        return None
-    if isinstance(ttl, int) and not isinstance(ttl, bool):
-        return ttl
-    try:
-        ms = parse_duration(ttl).ms
-    except UnitError:  # over ten years, in a plan stored before durations were bounded: no expiry
-        return None
-    return ms or None
-
 # --- document checks (reading is strict: anything off fails closed) -----------------------------------
 
 
@@ -439,5 +411,5 @@ def _hold_from_doc(scope: str, doc: Any, where: str) -> LockHold:
 
 
 __all__ = ["LOCK_FORMAT_VERSION", "MODES", "GLOBAL_SCOPE", "OPERATOR", "DEAD_MANS_SWITCH", "NOT_A_POLICY",
-           "LockHold", "LockStatus", "LockBook", "mode_rank", "iso_ms", "parse_iso_ms", "ttl_to_ms",
+           "LockHold", "LockStatus", "LockBook", "mode_rank", "iso_ms", "parse_iso_ms",
            "check_status_doc", "opt_ts", "hold_strength"]

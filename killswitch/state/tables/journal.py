@@ -61,15 +61,6 @@ def _fees_of(text: Optional[str]) -> Optional[Fees]:
 class JournalTables(SqlHooks):
     """The order journal's calls of :class:`~..sql.SqlStore` (see the module doc)."""
 
-    def journal_intent(self, fence: int, client_order_id: str, decision_id: str, venue: str, account: str,
-                       symbol: str, side: str, position_side: Optional[str], amount: float, reduce_only: bool,
-                       payload_json: str, *, ts_ms: Optional[int] = None, entry_price: Optional[float] = None,
-                       contract_size: Optional[float] = None) -> bool:
-        return self.journal_intents(fence, [IntentRow(client_order_id, decision_id, venue, account, symbol, side,
-                                                      position_side, amount, reduce_only, payload_json, entry_price,
-                                                      contract_size)],
-                                    ts_ms=ts_ms)[0]
-
     def journal_intents(self, fence: int, intents: Sequence[IntentRow], *, ts_ms: Optional[int] = None
                         ) -> list[bool]:
         for it in intents:

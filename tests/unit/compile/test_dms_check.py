@@ -13,7 +13,8 @@ import pytest
 from click.testing import CliRunner
 
 from killswitch.cli.main import cli
-from killswitch.compile.dms_check import NO_COUNTDOWN, DmsUse, dms_findings
+from killswitch.compile.dms_check import NO_COUNTDOWN, dms_findings
+from killswitch.compile.scope_check import ActionUse
 from killswitch.policy.accounts_doc import Account
 from killswitch.policy.diagnostics import Position
 from killswitch.policy.scope import Scope
@@ -47,7 +48,7 @@ def test_the_venues_without_a_countdown_are_the_dialects():
 
 def test_a_mexc_account_in_the_scope_is_named_with_why():
     accounts = [_acc("mexc-main", "mexc", book="f"), _acc("bn", "binanceusdm", book="f")]
-    [f] = dms_findings(accounts, [DmsUse("p.yaml", Position(60, 11), Scope.model_validate(
+    [f] = dms_findings(accounts, [ActionUse("p.yaml", Position(60, 11), Scope.model_validate(
         {"accounts": {"match_labels": {"book": "f"}}}), policy="futures-book")])
     assert (f.code, f.severity.value, f.pos) == ("KS262", "warning", Position(60, 11))
     assert f.message.startswith('policy "futures-book": arm_exchange_dms arms no venue countdown on 1 account(s)')
@@ -57,8 +58,8 @@ def test_a_mexc_account_in_the_scope_is_named_with_why():
 
 def test_accounts_on_venues_with_a_countdown_or_out_of_scope_say_nothing():
     accounts = [_acc("bn", "binanceusdm"), _acc("okx", "okx"), _acc("mexc-main", "mexc")]
-    assert dms_findings(accounts, [DmsUse("p.yaml", None, Scope.model_validate({"venues": ["binanceusdm", "okx"]}))]) \
-        == []
+    scope = Scope.model_validate({"venues": ["binanceusdm", "okx"]})
+    assert dms_findings(accounts, [ActionUse("p.yaml", None, scope)]) == []
 
 
 @pytest.mark.parametrize("venue,why", [("mexc", "MEXC's contract API has no cancel-all-after"),

@@ -11,7 +11,8 @@ import pytest
 from click.testing import CliRunner
 
 from killswitch.cli.main import cli
-from killswitch.compile.revoke_check import REVOKE_METHODS, RevokeUse, revoke_findings
+from killswitch.compile.revoke_check import REVOKE_METHODS, revoke_findings
+from killswitch.compile.scope_check import ActionUse
 from killswitch.policy.accounts_doc import Account
 from killswitch.policy.diagnostics import Position
 from killswitch.policy.scope import Scope
@@ -145,7 +146,7 @@ def test_revoke_trading_reaching_a_venue_without_the_switch_is_refused_at_the_ac
     accounts = [_acc("bn", "binanceusdm", book="f"), _acc("hl", "hyperliquid", book="f"),
                 _acc("other", "bybit", book="spot")]
     pos = Position(12, 9)
-    found = revoke_findings(accounts, [RevokeUse("p.yaml", pos, Scope.model_validate(
+    found = revoke_findings(accounts, [ActionUse("p.yaml", pos, Scope.model_validate(
         {"accounts": {"match_labels": {"book": "f"}}}), policy="futures-book")])
     assert len(found) == 1
     f = found[0]
@@ -156,18 +157,18 @@ def test_revoke_trading_reaching_a_venue_without_the_switch_is_refused_at_the_ac
 
 def test_revoke_trading_on_an_account_without_a_revoke_block_is_refused():
     found = revoke_findings([_acc("bn", "binanceusdm", revoke=False)],
-                            [RevokeUse("p.yaml", Position(3, 5), Scope.model_validate({}))])
+                            [ActionUse("p.yaml", Position(3, 5), Scope.model_validate({}))])
     assert len(found) == 1 and '"bn": no revoke: block' in found[0].message
 
 
 def test_revoke_trading_on_accounts_with_the_switch_is_accepted():
     accounts = [_acc("bn", "binanceusdm"), _acc("by", "bybit"), _acc("ok", "okx")]
-    assert revoke_findings(accounts, [RevokeUse("p.yaml", Position(3, 5), Scope.model_validate({}))]) == []
+    assert revoke_findings(accounts, [ActionUse("p.yaml", Position(3, 5), Scope.model_validate({}))]) == []
 
 
 def test_an_empty_match_says_nothing_here():
     # a scope that selects nothing is KS218's, not this check's
-    assert revoke_findings([_acc("hl", "hyperliquid")], [RevokeUse("p.yaml", None, Scope.model_validate(
+    assert revoke_findings([_acc("hl", "hyperliquid")], [ActionUse("p.yaml", None, Scope.model_validate(
         {"venues": ["binanceusdm"]}))]) == []
 
 

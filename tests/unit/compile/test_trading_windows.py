@@ -261,6 +261,14 @@ def test_a_weekend_lock_starts_and_ends_by_the_window_on_a_fake_clock():
     assert book.in_force(MON_0000 + 5_000) == ()
 
 
+def test_a_policy_reloaded_without_its_window_lets_its_lock_go():
+    book, state = _fold(graph(), LockBook(), SAT_0000)
+    assert len(book.holds) == 1
+    plain = graph(policy().replace("  lock_trading: {mode: reducing, during: [weekend, funding]}\n", ""))
+    book, _ = _fold(plain, book, SUN_1200, state)
+    assert book.holds == ()
+
+
 def test_a_funding_window_locks_for_its_ten_minutes_on_a_weekday():
     g = graph()
     at = ms("2026-11-24T07:55:00+00:00")

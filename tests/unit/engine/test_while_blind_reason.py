@@ -44,3 +44,14 @@ def test_the_hold_follows_its_cause_and_keeps_since_when_it_holds():
     assert hold.reason == "WHILE_BLIND: policy=crash-ladder ACCOUNT_NOT_READ: soft and hard cannot be evaluated"
     assert hold.created_ms == T0 and hold.mode == "reducing"
     assert _tick(book, Coverage(), T0 + 10_000).holds == ()  # armed: let go
+
+
+def test_a_policy_reloaded_without_while_blind_lets_its_hold_go():
+    book = _tick(LockBook(), _history(2), T0)
+    assert len(book.holds) == 1
+    scope = SimpleNamespace(policy="crash-ladder", scope="simulated/sim-main", coverage=_history(2), transition=None,
+                            plan=None)
+    without = SimpleNamespace(policies=[SimpleNamespace(name="crash-ladder", while_blind_lock=None)])
+    assert apply_evaluation(book, SimpleNamespace(now_ms=T0 + 5_000, scopes=[scope]), without).holds == ()
+    gone = SimpleNamespace(policies=[])
+    assert apply_evaluation(book, SimpleNamespace(now_ms=T0 + 5_000, scopes=[]), gone).holds == ()

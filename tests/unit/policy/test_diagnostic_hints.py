@@ -17,8 +17,9 @@ from pathlib import Path
 import pytest
 
 from killswitch.compile.compiler import compile_documents
-from killswitch.compile.dms_check import DmsUse, dms_findings
-from killswitch.compile.revoke_check import RevokeUse, revoke_findings
+from killswitch.compile.dms_check import dms_findings
+from killswitch.compile.revoke_check import revoke_findings
+from killswitch.compile.scope_check import ActionUse
 from killswitch.compile.weight_check import check_weight_budget
 from killswitch.policy import diagnostics as d
 from killswitch.policy.accounts_doc import Account
@@ -173,11 +174,11 @@ def _corpus(tmp_path: Path) -> list[d.Diagnostic]:
     out += compile_documents(load_sources([("a.yaml", ACCOUNTS.replace(
         "      venue: bybit\n", "      venue: bybit\n" + revoke, 1))])).diagnostics
     declared = [acc for doc in accounts for acc in doc.model.spec.accounts]
-    out += revoke_findings(declared, [RevokeUse("p.yaml", d.Position(1, 1), Scope.model_validate({}))])
+    out += revoke_findings(declared, [ActionUse("p.yaml", d.Position(1, 1), Scope.model_validate({}))])
     # an arm_exchange_dms whose scope reaches an account whose venue keeps no countdown (MEXC)
     mexc = Account.model_validate({"name": "m", "venue": "mexc", "market_type": "futures",
                                    "credentials": {"api_key": {"env": "K"}, "secret": {"env": "S"}}})
-    out += dms_findings([mexc], [DmsUse("p.yaml", d.Position(1, 1), Scope.model_validate({}))])
+    out += dms_findings([mexc], [ActionUse("p.yaml", d.Position(1, 1), Scope.model_validate({}))])
     # a limit on a symbol the venue does not list (ksctl plan over live accounts hands the lists in)
     limited = compile_documents(load_sources([("p.yaml", _edit("  resume: {start: 25%", "  limits: {symbols: {"
                                                                "BTC/USDT: {max_order_quantity: 5}}}\n  resume: "

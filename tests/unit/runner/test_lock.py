@@ -14,7 +14,6 @@ import threading
 import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
-from killswitch.engine.planner import Directive
 from killswitch.runner.lock import file as lockfile, lock as lockmod
 from killswitch.runner.lock.evaluation import apply_evaluation
 from killswitch.runner.lock.file import read_lock_file, write_lock_file
@@ -159,26 +158,6 @@ def test_apply_rejects_bad_arguments(kwargs, match):
 
 
 # --- directives and evaluations -------------------------------------------------------------------------------
-
-
-@pytest.mark.parametrize("params, manual, now, want", [
-    pytest.param({"mode": "reducing", "ttl": "1h"}, False, T0 + HOUR - 1, "reducing", id="ttl_text_in_force"),
-    pytest.param({"mode": "reducing", "ttl": "1h"}, False, T0 + HOUR, "active", id="ttl_text_expired"),
-    pytest.param({"mode": "halted", "ttl": "6h"}, True, T0 + 7 * HOUR, "halted", id="manual_stage_ignores_ttl"),
-    pytest.param({}, False, T0 + 1000 * HOUR, "halted", id="default_halted_no_ttl"),
-    # a plan stored before durations were bounded at ten years: held, without an expiry
-    pytest.param({"mode": "halted", "ttl": "5000d"}, False, T0 + 1000 * HOUR, "halted", id="ttl_past_the_bound"),
-])
-def test_apply_directive(params, manual, now, want):
-    d = Directive("lock_trading", params, ACCT)
-    b = LockBook().apply_directive(d, now_ms=T0, policy="p", stage=3, manual=manual)
-    assert b.for_scope(ACCT, now).mode == want
-
-
-def test_apply_directive_refuses_other_kinds():
-    with pytest.raises(ValueError):
-        LockBook().apply_directive(Directive("notify", {"route": "x"}, ACCT), now_ms=T0, policy="p", stage=1,
-                                   manual=False)
 
 
 LADDER = dict(

@@ -174,10 +174,6 @@ class Watch:
     notes: tuple[str, ...] = ()
     reduced: tuple[Violation, ...] = ()
 
-    @property
-    def cancel_ids(self) -> frozenset[str]:
-        return frozenset(v.client_order_id for v in self.violations if v.action == "cancel" and v.client_order_id)
-
 
 def leg_of_position(p: Position) -> str:
     return p.position_side if p.position_side in ("LONG", "SHORT") else p.side

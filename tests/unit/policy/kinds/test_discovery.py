@@ -120,10 +120,16 @@ def test_discover_reads_only_the_path_it_is_given(tmp_path):
 def test_two_kinds_of_one_name_are_refused_by_the_catalogue():
     twin = replace(SIGNALS["data_age"], name="open_orders")
     with pytest.raises(ValueError, match="two kinds are named 'open_orders'"):
-        build_catalogue(tuple(SIGNALS.values()), (twin,))
+        build_catalogue(tuple(SIGNALS), (*kinds.SIGNALS, twin))
 
 
 def test_a_found_kind_the_catalogue_placed_is_not_added_twice():
-    placed = (SIGNALS["equity_drawdown"], SIGNALS["data_age"])
-    rest = [k.name for k in kinds.SIGNALS if k.name not in ("equity_drawdown", "data_age")]  # in their modules' order
+    placed = ("equity_drawdown", "data_age")
+    rest = [k.name for k in kinds.SIGNALS if k.name not in placed]  # in their modules' order
     assert list(build_catalogue(placed, kinds.SIGNALS)) == ["equity_drawdown", "data_age", *rest]
+    assert build_catalogue(placed, kinds.SIGNALS)["data_age"] is SIGNALS["data_age"]
+
+
+def test_a_placed_name_no_kind_has_is_refused_by_the_catalogue():
+    with pytest.raises(ValueError, match="no kind module has the kinds equity_drawdon"):
+        build_catalogue(("equity_drawdon",), kinds.SIGNALS)
