@@ -145,11 +145,19 @@ class RestFace:
     VENUE = ""  # the name a frozen answer is kept under
     PARAMS_FIRST = False  # the request read before its signature is checked (a malformed one refused first)
     FAULT_BODY_STATUS: Mapping[int, int] = {}  # a status fault with a body of its own: the status it goes out with
+    # operation → what answers it: (face, params, account, at, path) → the answer's body (at: the
+    # time a STALE read is of); every operation ``ROUTES`` names has one (a face's test says so)
+    OPERATIONS: Mapping[str, Callable[..., Any]] = {}
 
     def __init__(self, server: Any):
         self.server = server
         self.engine = server.engine
         self.account: Optional[str] = None  # whose request this is, once known
+
+    @classmethod
+    async def serve(cls, server: Any, request: web.Request) -> web.StreamResponse:
+        """Answer one request with a view of its own: a face module's ``handle``."""
+        return await cls(server).handle(request)
 
     # --- the hooks a venue fills ---------------------------------------------------------------
 
@@ -180,9 +188,23 @@ class RestFace:
     # face refuses it itself, per order (:attr:`faults`)
     reduce_only_refusal: Callable[[Any], Optional[VenueFail]]
     params: Callable[[str, str, str], Any]  # (method, query, body) → the request's parameters
-    # (op, path, params, account, at) → the answer's body of one operation (at: the time a STALE read is of)
-    dispatch: Callable[[str, str, Any, Optional[str], Optional[int]], Any]
     sim_error: Callable[[SimError, str], tuple[int, Any]]  # (refusal, op) → the venue's answer to an engine refusal
+
+    @staticmethod
+    def order_ref(oid: Any, cid: Any, missing: VenueFail, unknown: VenueFail) -> tuple[Optional[int], Optional[str]]:
+        """(engine id, client id) of the order a request names: by the venue's id where it gives
+        one (digits, else ``unknown``: the venue's answer to an id it never gave), else by its
+        client id; ``missing`` where it names neither."""
+        if not oid and not cid:
+            raise missing
+        if oid and not str(oid).isdigit():
+            raise unknown
+        return (int(oid), None) if oid else (None, cid)
+
+    def dispatch(self, op: str, path: str, params: Any, account: Optional[str], at: Optional[int]) -> Any:
+        """The answer's body of one operation: its :attr:`OPERATIONS` entry's (a face whose
+        operation is in the body answers it its own way)."""
+        return self.OPERATIONS[op](self, params, account, at, path)
 
     def placed_order_ids(self, op: str, body: Any) -> list[int]:
         """The engine ids of the orders an answer placed (for HIDE_FROM_NEXT_QUERY)."""

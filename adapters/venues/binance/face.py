@@ -213,12 +213,6 @@ class BinanceFace(RestFace):
 
     # --- operations --------------------------------------------------------------------------------------
 
-    def dispatch(self, op: str, path: str, p: dict, account: Optional[str], at: Optional[int]) -> Any:
-        answer = self.OPERATIONS.get(op)
-        if answer is None:
-            raise err(-5000, f"Path {path} is invalid", 404)
-        return answer(self, p, account, at, path)
-
     def tickers(self, op: str, p: dict, at: Optional[int]) -> Any:
         return self.rows.tickers(op, p.get("symbol"), self.engine.now() if at is None else at)
 
@@ -356,9 +350,7 @@ def _bool(p: dict, name: str, required: bool = False) -> bool:
     return v.lower() == "true"
 
 
-async def handle(server: Any, request: web.Request) -> web.StreamResponse:
-    """Answer one request as Binance USDⓈ-M (see the module docstring)."""
-    return await BinanceFace(server).handle(request)
+handle = BinanceFace.serve  # one request under PREFIXES, as the module docstring says
 
 
 # --- clients -----------------------------------------------------------------------------------------------

@@ -67,7 +67,7 @@ from ...simulated.faces.shared import VenueFail, ccxt_client, loopback, passphra
 from .face_orders import BitgetOrders
 from .face_plans import BitgetPlans
 from .face_reads import BitgetReads
-from .face_wire import _CODES, CANCEL_NOT_FOUND, NO_POSITION, NOT_FOUND, PRODUCT
+from .face_wire import _CODES, CANCEL_NOT_FOUND, NO_ORDER_ID, NO_POSITION, NOT_FOUND, PRODUCT
 
 PREFIXES = ("/api/v2/",)
 MASTER = None  # no master account's endpoints
@@ -171,12 +171,6 @@ class BitgetFace(BitgetReads, BitgetOrders, BitgetPlans):
 
     # --- operations -----------------------------------------------------------------------------------
 
-    def dispatch(self, op: str, path: str, p: Any, account: Optional[str], at: Optional[int]) -> Any:
-        answer = self.OPERATIONS.get(op)
-        if answer is None:
-            raise self.fail("40404", "Request URL NOT FOUND", 404)
-        return answer(self, p, account, at, path)
-
     def op_contracts(self, p: Any, account: Any, at: Optional[int], path: str) -> Any:
         if not path.endswith("/mix/market/contracts") or str(p.get("productType") or "").upper() != PRODUCT:
             return self.ok([])  # the simulated venue lists USDT-M perpetuals only
@@ -205,12 +199,8 @@ class BitgetFace(BitgetReads, BitgetOrders, BitgetPlans):
         self.product(p)
         m = self.market(p)
         assert m is not None
-        oid, cid = p.get("orderId"), p.get("clientOid")
-        if not oid and not cid:
-            raise self.fail("40019", "Parameter orderId cannot be empty")
-        if oid and not str(oid).isdigit():
-            raise self.fail(*NOT_FOUND)
-        o = self.engine.get_order(account, m.symbol, int(oid) if oid else None, None if oid else cid)
+        ref = self.order_ref(p.get("orderId"), p.get("clientOid"), self.fail(*NO_ORDER_ID), self.fail(*NOT_FOUND))
+        o = self.engine.get_order(account, m.symbol, *ref)
         return self.ok(self.order(o, detail=True))
 
     # operation → what answers it (face, params, account, at, path)
@@ -229,9 +219,7 @@ class BitgetFace(BitgetReads, BitgetOrders, BitgetPlans):
     }
 
 
-async def handle(server: Any, request: web.Request) -> web.StreamResponse:
-    """Answer one request under ``/api/v2/`` as Bitget (see the module docstring)."""
-    return await BitgetFace(server).handle(request)
+handle = BitgetFace.serve  # one request under PREFIXES, as the module docstring says
 
 
 # --- clients -----------------------------------------------------------------------------------------------

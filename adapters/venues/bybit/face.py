@@ -119,14 +119,6 @@ ROUTES: dict[tuple[str, str], tuple[str, bool]] = {
     ("POST", "/v5/order/disconnected-cancel-all"): ("countdown", True),
 }
 
-# --- the handler -----------------------------------------------------------------------------------------
-
-
-async def handle(server: Any, request: web.Request) -> web.StreamResponse:
-    """Answer one request under ``/v5/`` as Bybit v5 (see the module docstring)."""
-    return await _Face(server).handle(request)
-
-
 API_KEY_INFO = {"id": "1", "note": "simulated", "readOnly": 0, "secret": "",
                 "permissions": {"ContractTrade": ["Order", "Position"], "Spot": [], "Wallet": [], "Options": [],
                                 "Derivatives": [], "CopyTrading": [], "BlockTrade": [], "Exchange": [], "NFT": []},
@@ -244,17 +236,11 @@ class _Face(BybitReads, BybitOrders):
 
     # --- operations ----------------------------------------------------------------------------------------
 
-    def dispatch(self, op: str, path: str, p: Any, account: Optional[str], at: Optional[int]) -> Any:
-        answer = self.OPERATIONS.get(op)
-        if answer is None:
-            raise _params(f"params error: {op}")
-        return answer(self, p, account, at)
-
-    def op_time(self, p: dict, account: Any, at: Optional[int]) -> Any:
+    def op_time(self, p: dict, account: Any, at: Optional[int], path: str) -> Any:
         now = self.engine.now()
         return {"timeSecond": str(now // 1000), "timeNano": str(now * 1_000_000)}
 
-    def op_switch_mode(self, p: dict, account: str, at: Optional[int]) -> Any:
+    def op_switch_mode(self, p: dict, account: str, at: Optional[int], path: str) -> Any:
         mode = str(p.get("mode", ""))
         if mode not in ("0", "3"):
             raise _params("params error: mode must be 0 (one-way) or 3 (hedge)")
@@ -262,7 +248,7 @@ class _Face(BybitReads, BybitOrders):
         self.engine.set_position_mode(account, mode == "3")
         return {}
 
-    def op_set_leverage(self, p: dict, account: str, at: Optional[int]) -> Any:
+    def op_set_leverage(self, p: dict, account: str, at: Optional[int], path: str) -> Any:
         self._linear(p)
         m = self._market(p.get("symbol"))
         buy, sell = str(p.get("buyLeverage", "")), str(p.get("sellLeverage", ""))
@@ -279,7 +265,7 @@ class _Face(BybitReads, BybitOrders):
         self.engine.set_leverage(account, m.symbol, int(lev))
         return {}
 
-    def op_countdown(self, p: dict, account: str, at: Optional[int]) -> Any:
+    def op_countdown(self, p: dict, account: str, at: Optional[int], path: str) -> Any:
         window = str(p.get("timeWindow", ""))
         if not window.isdigit() or not 3 <= int(window) <= 300:
             raise _params("params error: timeWindow must be 3 to 300 seconds")
@@ -287,21 +273,25 @@ class _Face(BybitReads, BybitOrders):
             raise _params("params error: product")
         return {}
 
-    # operation → what answers it (face, params, account, at)
+    # operation → what answers it (face, params, account, at, path)
     OPERATIONS: dict[str, Callable[..., Any]] = {
-        "time": op_time, "exchange_info": lambda f, p, account, at: f._instruments(p),
-        "ticker": lambda f, p, account, at: f._tickers(p, f.engine.now() if at is None else at),
-        "api_key_info": lambda f, p, account, at: {**API_KEY_INFO, "apiKey": f.engine.accounts[account].spec.api_key},
-        "account_info": lambda f, p, account, at: {**ACCOUNT_INFO, "updatedTime": str(f.engine.t0)},
-        "account": lambda f, p, account, at: f._wallet(account, p, at),
-        "positions": lambda f, p, account, at: f._positions(account, p, at),
-        "open_orders": lambda f, p, account, at: f._orders(account, p, open_only=True),
-        "get_order": lambda f, p, account, at: f._orders(account, p, open_only=False),
-        "place_order": lambda f, p, account, at: f._place(account, p),
-        "cancel_order": lambda f, p, account, at: f._cancel(account, p),
-        "cancel_all": lambda f, p, account, at: f._cancel_all(account, p),
+        "time": op_time, "exchange_info": lambda f, p, account, at, path: f._instruments(p),
+        "ticker": lambda f, p, account, at, path: f._tickers(p, f.engine.now() if at is None else at),
+        "api_key_info": lambda f, p, account, at, path: {**API_KEY_INFO,
+                                                         "apiKey": f.engine.accounts[account].spec.api_key},
+        "account_info": lambda f, p, account, at, path: {**ACCOUNT_INFO, "updatedTime": str(f.engine.t0)},
+        "account": lambda f, p, account, at, path: f._wallet(account, p, at),
+        "positions": lambda f, p, account, at, path: f._positions(account, p, at),
+        "open_orders": lambda f, p, account, at, path: f._orders(account, p, open_only=True),
+        "get_order": lambda f, p, account, at, path: f._orders(account, p, open_only=False),
+        "place_order": lambda f, p, account, at, path: f._place(account, p),
+        "cancel_order": lambda f, p, account, at, path: f._cancel(account, p),
+        "cancel_all": lambda f, p, account, at, path: f._cancel_all(account, p),
         "set_position_mode": op_switch_mode, "set_leverage": op_set_leverage, "countdown": op_countdown,
     }
+
+
+handle = _Face.serve  # one request under PREFIXES, as the module docstring says
 
 
 # --- ccxt helpers ------------------------------------------------------------------------------------------------

@@ -179,9 +179,7 @@ class _Face(HyperliquidIdentity, HyperliquidReads, HyperliquidActions):
         return self.act(account, self.action, self.body, bool(first(self.faults, FaultKind.REJECT_REDUCE_ONLY)))
 
 
-async def handle(server: Any, request: web.Request) -> web.StreamResponse:
-    """Serve one Hyperliquid request (``POST /info`` or ``POST /exchange``)."""
-    return await _Face(server).handle(request)
+handle = _Face.serve  # one request under PREFIXES, as the module docstring says
 
 
 # --- a ccxt client --------------------------------------------------------------------------------------------------

@@ -130,31 +130,23 @@ class KrakenFace(KrakenOrders):
 
     # --- operations --------------------------------------------------------------------------------
 
-    def dispatch(self, op: str, path: str, p: Any, account: Optional[str], at: Optional[int]) -> Any:
-        answer = self.OPERATIONS.get(op)
-        if answer is None:
-            raise self.fail("notFound", 404)
-        return answer(self, p, account, at)
-
-    # operation → what answers it (face, params, account, at)
+    # operation → what answers it (face, params, account, at, path)
     OPERATIONS: dict[str, Callable[..., Any]] = {
-        "exchange_info": lambda f, p, account, at: f.instruments(),
-        "ticker": lambda f, p, account, at: f.tickers(f.engine.now() if at is None else at),
-        "depth": lambda f, p, account, at: f.orderbook(p),
-        "account": lambda f, p, account, at: f.accounts(account, at),
-        "positions": lambda f, p, account, at: f.positions(account, at),
-        "open_orders": lambda f, p, account, at: f.open_orders(account),
-        "get_order": lambda f, p, account, at: f.status(account, p),
-        "place_order": lambda f, p, account, at: f.send(account, p),
-        "cancel_order": lambda f, p, account, at: f.cancel(account, p),
-        "cancel_all": lambda f, p, account, at: f.cancel_all(account, p),
-        "countdown": lambda f, p, account, at: f.cancel_all_after(account, p),
+        "exchange_info": lambda f, p, account, at, path: f.instruments(),
+        "ticker": lambda f, p, account, at, path: f.tickers(f.engine.now() if at is None else at),
+        "depth": lambda f, p, account, at, path: f.orderbook(p),
+        "account": lambda f, p, account, at, path: f.accounts(account, at),
+        "positions": lambda f, p, account, at, path: f.positions(account, at),
+        "open_orders": lambda f, p, account, at, path: f.open_orders(account),
+        "get_order": lambda f, p, account, at, path: f.status(account, p),
+        "place_order": lambda f, p, account, at, path: f.send(account, p),
+        "cancel_order": lambda f, p, account, at, path: f.cancel(account, p),
+        "cancel_all": lambda f, p, account, at, path: f.cancel_all(account, p),
+        "countdown": lambda f, p, account, at, path: f.cancel_all_after(account, p),
     }
 
 
-async def handle(server: Any, request: web.Request) -> web.StreamResponse:
-    """Answer one request under ``/derivatives/`` as Kraken Futures (see the module docstring)."""
-    return await KrakenFace(server).handle(request)
+handle = KrakenFace.serve  # one request under PREFIXES, as the module docstring says
 
 
 # --- clients -----------------------------------------------------------------------------------------

@@ -175,12 +175,6 @@ class MexcFace(MexcOrders):
 
     # --- operations -----------------------------------------------------------------------------------
 
-    def dispatch(self, op: str, path: str, p: Any, account: Optional[str], at: Optional[int]) -> Any:
-        answer = self.OPERATIONS.get(op)
-        if answer is None:
-            raise self.fail(404, "Not Found", 404)
-        return answer(self, p, account, at, path)
-
     def op_exchange_info(self, p: Any, account: Any, at: Optional[int], path: str) -> Any:
         if path == "/api/v3/exchangeInfo":  # ccxt loads the spot markets beside the contracts: none here
             return {"timezone": "CST", "serverTime": self.engine.now(), "rateLimits": [], "exchangeFilters": [],
@@ -245,9 +239,7 @@ class MexcFace(MexcOrders):
     }
 
 
-async def handle(server: Any, request: web.Request) -> web.StreamResponse:
-    """Answer one request of the contract API as MEXC (see the module docstring)."""
-    return await MexcFace(server).handle(request)
+handle = MexcFace.serve  # one request under PREFIXES, as the module docstring says
 
 
 # --- clients -----------------------------------------------------------------------------------------------

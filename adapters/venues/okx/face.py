@@ -80,11 +80,13 @@ from .face_master import OkxMaster
 from .face_orders import OkxOrders
 from .face_reads import OkxReads
 from .face_wire import (
+    NO_ORDER,
     NO_PERMISSION,
     NO_POSITION_TO_REDUCE,
     RATE_LIMITED,
     _bad,
     _batch,
+    _empty,
     _Fail,
     _ok,
     _okx_error,
@@ -125,11 +127,6 @@ ROUTES: dict[tuple[str, str], tuple[str, bool]] = {
 TIMESTAMP_WINDOW_MS = 30_000  # OKX refuses a request stamped further than this from its clock (50102)
 
 # --- the face ------------------------------------------------------------------------------------------------
-
-
-async def handle(server: Any, request: web.Request) -> web.StreamResponse:
-    """Answer one request under ``/api/v5/`` as OKX v5 (see the module docstring)."""
-    return await _Okx(server).handle(request)
 
 
 def _iso_ms(stamp: str) -> Optional[int]:
@@ -218,16 +215,10 @@ class _Okx(OkxReads, OkxOrders, OkxAlgos):
 
     # --- operations -------------------------------------------------------------------------------------
 
-    def dispatch(self, op: str, path: str, p: Any, account: Optional[str], at: Optional[int]) -> dict:
-        answer = self.OPERATIONS.get(op)
-        if answer is None:
-            raise _Fail("50115", "Invalid request method.", 404)
-        return answer(self, p, account, at, path)
-
     def op_instruments(self, p: Any, account: Any, at: Optional[int], path: str) -> dict:
         inst_type = p.get("instType")
         if not inst_type:
-            raise _Fail("50014", "Parameter instType can not be empty.")
+            raise _empty("instType")
         if inst_type != "SWAP":
             return _ok([])  # the simulated venue lists perpetual swaps only
         rows = [self.instrument(m) for m in self.engine.markets.values()]
@@ -264,25 +255,17 @@ class _Okx(OkxReads, OkxOrders, OkxAlgos):
 
     def op_get_order(self, p: Any, account: str, at: Optional[int], path: str) -> dict:
         m = self.market(p)
-        oid = p.get("ordId")
-        if not oid and not p.get("clOrdId"):
-            raise _Fail("50014", "Parameter ordId can not be empty.")
-        if oid and not str(oid).isdigit():
-            raise _Fail("51603", "Order does not exist")
+        ref = self.order_ref(p.get("ordId"), p.get("clOrdId"), _empty("ordId"), _Fail(*NO_ORDER))
         try:
-            o = self.engine.get_order(account, m.symbol, int(oid) if oid else None, None if oid else p["clOrdId"])
+            o = self.engine.get_order(account, m.symbol, *ref)
         except SimError as e:
             raise _Fail(*_okx_error(e)) from None
         return _ok([self.order(o)])
 
     def op_get_algo_order(self, p: Any, account: str, at: Optional[int], path: str) -> dict:
-        aid, cid = p.get("algoId"), p.get("algoClOrdId")
-        if not aid and not cid:
-            raise _Fail("50014", "Parameter algoId can not be empty.")
-        if aid and not str(aid).isdigit():
-            raise _Fail("51603", "Order does not exist")
+        ref = self.order_ref(p.get("algoId"), p.get("algoClOrdId"), _empty("algoId"), _Fail(*NO_ORDER))
         try:
-            a = self.engine.get_algo_order(account, int(aid) if aid else None, None if aid else cid)
+            a = self.engine.get_algo_order(account, *ref)
         except SimError as e:
             raise _Fail(*_okx_error(e)) from None
         return _ok([self.algo(a)])
@@ -321,6 +304,9 @@ class _Okx(OkxReads, OkxOrders, OkxAlgos):
             [f.cancel_algo(account, r) for r in f.batch(p, 10, "algoId")]),
         "countdown": lambda f, p, account, at, path: f.cancel_all_after(account, p),
     }
+
+
+handle = _Okx.serve  # one request under PREFIXES, as the module docstring says
 
 
 # --- clients -----------------------------------------------------------------------------------------------

@@ -18,7 +18,7 @@ from typing import Any
 
 from ...simulated.conditional import SimAlgoOrder
 from .face_params import CLORDID_RE, REQUEST_WEIGHT, OkxParams
-from .face_wire import _bad, _Fail, _ok, _okx_error, _px, _sz, inst_id
+from .face_wire import NO_ORDER, _bad, _empty, _Fail, _ok, _okx_error, _px, _sz, inst_id
 
 ALGO_TYPES = ("conditional", "oco", "trigger", "move_order_stop")
 
@@ -67,7 +67,7 @@ class OkxAlgos(OkxParams):
     def algo_pending(self, account: str, p: dict) -> dict:
         ord_type = p.get("ordType")
         if not ord_type:
-            raise _Fail("50014", "Parameter ordType can not be empty.")
+            raise _empty("ordType")
         wanted = str(ord_type).split(",")
         if not (len(wanted) == 1 and wanted[0] in ALGO_TYPES + ("iceberg", "twap", "chase")) and \
                 sorted(wanted) != ["conditional", "oco"]:
@@ -149,14 +149,11 @@ class OkxAlgos(OkxParams):
 
         def canceled() -> dict:
             m = self.market(p)
-            if not aid and not cid:
-                raise _Fail("50014", "Parameter algoId can not be empty.")
-            if aid and not str(aid).isdigit():
-                raise _Fail("51603", "Order does not exist")
+            ref = self.order_ref(aid, cid, _empty("algoId"), _Fail(*NO_ORDER))
             eng = self.engine
-            o = eng.get_algo_order(account, int(aid) if aid else None, None if aid else cid)
+            o = eng.get_algo_order(account, *ref)
             if o.symbol != m.symbol:
-                raise _Fail("51603", "Order does not exist")
+                raise _Fail(*NO_ORDER)
             o = eng.cancel_algo_order(account, o.algo_id)
             return {"algoId": str(o.algo_id), "algoClOrdId": o.client_algo_id, "sCode": "0", "sMsg": ""}
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from ...simulated.engine import REDUCE_ONLY_REJECTED, SimError, SimOrder
 from .face_params import CLORDID_RE, REQUEST_WEIGHT, OkxParams
-from .face_wire import _bad, _Fail, _money, _ok, _okx_error, _px, _sz, inst_id
+from .face_wire import CANCEL_NO_ORDER, _bad, _empty, _Fail, _money, _ok, _okx_error, _px, _sz, inst_id
 
 CANCEL_ALL_AFTER_RANGE = (10, 120)
 
@@ -104,12 +104,8 @@ class OkxOrders(OkxParams):
 
         def canceled() -> dict:
             m = self.market(p)
-            if not oid and not cid:
-                raise _Fail("50014", "Parameter ordId can not be empty.")
-            if oid and not str(oid).isdigit():
-                raise _Fail("51400", "Order cancellation failed as the order has been filled, canceled or does "
-                            "not exist.")
-            o = self.engine.cancel_order(account, m.symbol, int(oid) if oid else None, None if oid else cid)
+            ref = self.order_ref(oid, cid, _empty("ordId"), _Fail(*CANCEL_NO_ORDER))
+            o = self.engine.cancel_order(account, m.symbol, *ref)
             return {"ordId": str(o.order_id), "clOrdId": o.client_order_id, "sCode": "0", "sMsg": ""}
 
         return self.row_of({"ordId": oid, "clOrdId": cid, "ts": str(self.engine.now())}, canceled,
@@ -120,7 +116,7 @@ class OkxOrders(OkxParams):
         of every market, armed or disarmed at once."""
         t = p.get("timeOut")
         if t in (None, ""):
-            raise _Fail("50014", "Parameter timeOut can not be empty.")
+            raise _empty("timeOut")
         if not str(t).isdigit():
             raise _bad("timeOut")
         n = int(t)

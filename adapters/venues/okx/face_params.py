@@ -18,7 +18,7 @@ from typing import Any, Callable, Optional
 
 from ...simulated.engine import MarketSpec, SimError
 from ...simulated.faces.shared import RestFace
-from .face_wire import NO_POSITION_TO_REDUCE, SAME_DIRECTION, _bad, _Fail, _okx_error, inst_id
+from .face_wire import NO_POSITION_TO_REDUCE, SAME_DIRECTION, _bad, _empty, _Fail, _okx_error, inst_id
 
 PAGE = 100  # the most rows a page of orders-pending and orders-algo-pending gives
 CLORDID_RE = re.compile(r"^[A-Za-z0-9]{1,32}$")
@@ -61,7 +61,7 @@ class OkxParams(RestFace):
         """The market ``instId`` names (it must)."""
         m = self.maybe_market(p)
         if m is None:
-            raise _Fail("50014", "Parameter instId can not be empty.")
+            raise _empty("instId")
         return m
 
     def maybe_market(self, p: dict) -> Optional[MarketSpec]:
@@ -112,7 +112,7 @@ class OkxParams(RestFace):
     def check_td_mode(self, p: dict, closes: bool) -> None:
         td = p.get("tdMode")
         if not td:
-            raise _Fail("50014", "Parameter tdMode can not be empty.")
+            raise _empty("tdMode")
         if td == "cross":
             return
         if td == "isolated" and closes:  # the engine's positions are all cross: none isolated to reduce

@@ -76,11 +76,17 @@ def _bad(name: str) -> _Fail:
     return _Fail("51000", f"Parameter {name} error")
 
 
+def _empty(name: str) -> _Fail:
+    return _Fail("50014", f"Parameter {name} can not be empty.")
+
+
+NO_ORDER = ("51603", "Order does not exist")
+CANCEL_NO_ORDER = ("51400", "Order cancellation failed as the order has been filled, canceled or does not exist.")
+
+
 def _okx_error(e: SimError, *, cancel: bool = False) -> tuple[str, str]:
     if e.code in (UNKNOWN_ORDER, NO_SUCH_ORDER):
-        if cancel:
-            return "51400", "Order cancellation failed as the order has been filled, canceled or does not exist."
-        return "51603", "Order does not exist"
+        return CANCEL_NO_ORDER if cancel else NO_ORDER
     got = _CODES.get(e.code)
     return got if got is not None else ("51000", f"Parameter error: {e.msg}")
 
