@@ -132,6 +132,32 @@ def read_json(method: str, raw_query: str, raw_body: str, refuse: Callable[[bool
     return got
 
 
+def whole(value: Any, default: int) -> int:
+    """A count a request gives as digits (``limit``): ``default`` where it gives none, -1 (out of
+    any range) where it is not a whole number."""
+    return default if value in (None, "") else (int(value) if str(value).isdigit() else -1)
+
+
+def newest_first(rows: list[dict], id_field: str, p: Mapping[str, Any], *, most: int, older: str,
+                 refuse: Callable[[str], Exception], newer: Optional[str] = None) -> list[dict]:
+    """A page of a list a venue gives newest (highest id) first: at most ``limit`` rows (``most``
+    by default and at the most), older than the id ``p[older]``, or the ones just newer than the
+    id ``p[newer]`` where the venue takes that; ``refuse(name)``: its refusal of a parameter."""
+    n = whole(p.get("limit"), most)
+    if not 1 <= n <= most:
+        raise refuse("limit")
+    for name in (older, newer):
+        if name and p.get(name) not in (None, "") and not str(p[name]).isdigit():
+            raise refuse(name)
+    rows = sorted(rows, key=lambda r: int(r[id_field]), reverse=True)
+    if p.get(older):
+        rows = [r for r in rows if int(r[id_field]) < int(p[older])]
+    if newer and p.get(newer):
+        rows = [r for r in rows if int(r[id_field]) > int(p[newer])]
+        return rows[-n:]
+    return rows[:n]
+
+
 STATUS_FAULTS = (FaultKind.HTTP_429, FaultKind.HTTP_418, FaultKind.HTTP_500, FaultKind.HTTP_503)
 
 
@@ -390,5 +416,5 @@ def passphrase_account(server: Any, account: str, venue: str, *, hedge_mode: Opt
                         "password": {"env": f"{prefix}_PASS"}}, **fields})
 
 
-__all__ = ["RestFace", "VenueFail", "ccxt_client", "loopback", "passphrase_account", "read_json", "respond",
-           "strict_client"]
+__all__ = ["RestFace", "VenueFail", "ccxt_client", "loopback", "newest_first", "passphrase_account", "read_json",
+           "respond", "strict_client", "whole"]

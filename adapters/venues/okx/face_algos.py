@@ -17,7 +17,7 @@ from __future__ import annotations
 from typing import Any
 
 from ...simulated.conditional import SimAlgoOrder
-from .face_params import CLORDID_RE, REQUEST_WEIGHT, OkxParams
+from .face_params import REQUEST_WEIGHT, OkxParams
 from .face_wire import NO_ORDER, _bad, _empty, _Fail, _ok, _okx_error, _px, _sz, inst_id
 
 ALGO_TYPES = ("conditional", "oco", "trigger", "move_order_stop")
@@ -92,12 +92,7 @@ class OkxAlgos(OkxParams):
 
     def _place_algo(self, account: str, p: dict, cid: str) -> SimAlgoOrder:
         eng = self.engine
-        m = self.market(p)
-        if cid and not CLORDID_RE.match(cid):
-            raise _bad("algoClOrdId")
-        side = str(p.get("side") or "").lower()
-        if side not in ("buy", "sell"):
-            raise _bad("side")
+        m, side = self.market_side(p, cid, "algoClOrdId")
         kind = p.get("ordType")
         if kind not in ("conditional", "trigger", "move_order_stop"):
             raise _bad("ordType")  # oco, iceberg, twap, chase: not in the simulated venue

@@ -13,7 +13,7 @@ What it must not do
 from __future__ import annotations
 
 from ...simulated.engine import REDUCE_ONLY_REJECTED, SimError, SimOrder
-from .face_params import CLORDID_RE, REQUEST_WEIGHT, OkxParams
+from .face_params import REQUEST_WEIGHT, OkxParams
 from .face_wire import CANCEL_NO_ORDER, _bad, _empty, _Fail, _money, _ok, _okx_error, _px, _sz, inst_id
 
 CANCEL_ALL_AFTER_RANGE = (10, 120)
@@ -76,12 +76,7 @@ class OkxOrders(OkxParams):
         return self.row_of(row, placed, refusal)
 
     def _place(self, account: str, p: dict, cid: str) -> SimOrder:
-        m = self.market(p)
-        if cid and not CLORDID_RE.match(cid):
-            raise _bad("clOrdId")
-        side = str(p.get("side") or "").lower()
-        if side not in ("buy", "sell"):
-            raise _bad("side")
+        m, side = self.market_side(p, cid, "clOrdId")
         ord_type = p.get("ordType")
         types = {"market": ("MARKET", None), "optimal_limit_ioc": ("MARKET", None), "limit": ("LIMIT", "GTC"),
                  "ioc": ("LIMIT", "IOC"), "fok": ("LIMIT", "FOK"), "post_only": ("LIMIT", "GTX")}

@@ -17,7 +17,7 @@ import re
 from typing import Any, Callable, Optional
 
 from ...simulated.engine import MarketSpec, SimError
-from ...simulated.faces.shared import RestFace
+from ...simulated.faces.shared import RestFace, newest_first
 from .face_wire import NO_POSITION_TO_REDUCE, SAME_DIRECTION, _bad, _empty, _Fail, _okx_error, inst_id
 
 PAGE = 100  # the most rows a page of orders-pending and orders-algo-pending gives
@@ -79,7 +79,7 @@ class OkxParams(RestFace):
         v = p.get(name)
         if v is None or v == "":
             if required:
-                raise _Fail("50014", f"Parameter {name} can not be empty.")
+                raise _empty(name)
             return None
         try:
             x = float(v)
@@ -88,6 +88,16 @@ class OkxParams(RestFace):
         if x != x or x in (float("inf"), float("-inf")):
             raise _bad(name)
         return x
+
+    def market_side(self, p: dict, cid: str, cid_field: str) -> tuple[MarketSpec, str]:
+        """The market and the side (buy, sell) of an order placed, its client id (``cid_field``) checked."""
+        m = self.market(p)
+        if cid and not CLORDID_RE.match(cid):
+            raise _bad(cid_field)
+        side = str(p.get("side") or "").lower()
+        if side not in ("buy", "sell"):
+            raise _bad("side")
+        return m, side
 
     def leg(self, account: str, p: dict) -> str:
         """The engine's position side of an order's ``posSide`` in the account's mode."""
@@ -130,17 +140,4 @@ class OkxParams(RestFace):
     def page(rows: list[dict], id_field: str, p: dict) -> list[dict]:
         """A page as OKX gives it: newest (highest id) first, at most ``limit`` rows older than
         ``after`` / newer than ``before``."""
-        limit = p.get("limit")
-        n = PAGE if limit in (None, "") else (int(limit) if str(limit).isdigit() else -1)
-        if not 1 <= n <= PAGE:
-            raise _bad("limit")
-        for name in ("after", "before"):
-            if p.get(name) not in (None, "") and not str(p[name]).isdigit():
-                raise _bad(name)
-        rows = sorted(rows, key=lambda r: int(r[id_field]), reverse=True)
-        if p.get("after"):
-            rows = [r for r in rows if int(r[id_field]) < int(p["after"])]
-        if p.get("before"):
-            rows = [r for r in rows if int(r[id_field]) > int(p["before"])]
-            return rows[-n:]
-        return rows[:n]
+        return newest_first(rows, id_field, p, most=PAGE, older="after", newer="before", refuse=_bad)
