@@ -38,6 +38,7 @@ from ...ccxt_exchange.dialects.base import (
     Listed,
     ModeRead,
     Reads,
+    RefusalReader,
     bad_field,
     read,
     unknown_value,
@@ -258,8 +259,7 @@ class BinanceDialect(Dialect):
         # an algo order is cancelled by the algo service (DELETE /fapi/v1/algoOrder, algoOpenOrders)
         return {"trigger": True} if kind != "regular" and self.algo_orders_endpoint else {}
 
-    def refusal_of(self, body: Any) -> Optional[tuple[str, str]]:
-        return binance_refusal(body)
+    refusal_of: RefusalReader = binance_refusal
 
     async def read_position_mode(self, reads: Reads) -> ModeRead:
         """``GET /fapi/v1/positionSide/dual`` (``/dapi`` on COIN-M): ``{"dualSidePosition": true}``

@@ -66,6 +66,7 @@ from ...ccxt_exchange.dialects.base import (
     Listed,
     ModeRead,
     Reads,
+    RefusalReader,
     bad_field,
     before_oldest,
     named_rows,
@@ -261,7 +262,6 @@ class BitgetDialect(ChannelStream, Dialect):
     client_id_param: str = "clientOid"
     max_client_id_length: int = 36
     client_id_alphabet: str = r"A-Za-z0-9\-"
-    fetch_order_param: str = "clientOid"
     margin_mode_param: Optional[str] = "marginMode"
     # ccxt's bitget asks GET /api/v3/account/settings before its first private call to learn
     # whether the account is a unified one, unless told: this dialect reads the classic account
@@ -269,8 +269,7 @@ class BitgetDialect(ChannelStream, Dialect):
     position_size_field: Optional[str] = "total"
     raw_field_names: Mapping[tuple[str, str], str] = field(default_factory=lambda: {
         ("order", "id"): "orderId", ("order", "type"): "orderType|planType", ("order", "amount"): "size",
-        ("order", "triggerPrice"): "triggerPrice", ("position", "contracts"): "total",
-        ("position", "side"): "holdSide"})
+        ("order", "triggerPrice"): "triggerPrice", ("position", "side"): "holdSide"})
     secret_headers: tuple[str, ...] = ("access-key", "access-sign", "access-passphrase")
     # 40757 "Not enough position is available", 45006 "Insufficient position", 22002 "No position
     # to close" (Bitget's error codes of a reduce-only or close order without the position)
@@ -292,8 +291,9 @@ class BitgetDialect(ChannelStream, Dialect):
 
     refusal_rules: tuple[Rule, ...] = REFUSALS
 
-    def refusal_of(self, body: Any) -> Optional[tuple[str, str]]:
-        return bitget_refusal(body)
+    read_endpoints: Mapping[str, tuple[str, str]] = field(default_factory=lambda: {
+        "futures": (POSITIONS, REGULAR_ORDERS), "spot": (POSITIONS, SPOT_ORDERS)})
+    refusal_of: RefusalReader = bitget_refusal
 
     # Streams: ccxt.pro's bitget (positions, orders, orders-algo and account on the private
     # websocket after login; the held symbols' tickers on the public one). A websocket costs no
@@ -305,12 +305,6 @@ class BitgetDialect(ChannelStream, Dialect):
 
     def stream_order_rows(self) -> Any:
         return ORDER_ROWS
-
-    def positions_endpoint(self, market_type: str) -> str:
-        return POSITIONS
-
-    def open_orders_endpoint(self, market_type: str) -> str:
-        return REGULAR_ORDERS if market_type == "futures" else SPOT_ORDERS
 
     async def fetch_open_orders(self, reads: Reads, symbol: Optional[str] = None) -> list[Listed]:
         """Every page of the regular list, then every page of the plan list for each planType

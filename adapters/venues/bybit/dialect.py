@@ -50,6 +50,7 @@ from ...ccxt_exchange.dialects.base import (
     Listed,
     ModeRead,
     Reads,
+    RefusalReader,
     bad_field,
     clamp_seconds,
     named_rows,
@@ -316,8 +317,7 @@ class BybitDialect(Dialect):
     supported_settle_coins: tuple[str, ...] = LINEAR_SETTLE_COINS + INVERSE_SETTLE_COINS
     position_size_field: Optional[str] = "size"
     raw_field_names: Mapping[tuple[str, str], str] = field(default_factory=lambda: {
-        ("order", "id"): "orderId", ("order", "type"): "orderType", ("order", "amount"): "qty",
-        ("position", "contracts"): "size"})
+        ("order", "id"): "orderId", ("order", "type"): "orderType", ("order", "amount"): "qty"})
     # ("" in portfolio margin mode: not said)
     position_fields: Mapping[str, str] = field(default_factory=lambda: {"maintenance_margin": "positionMM"})
     secret_headers: tuple[str, ...] = ("x-bapi-api-key", "x-bapi-sign")
@@ -388,17 +388,12 @@ class BybitDialect(Dialect):
 
     refusal_rules: tuple[Rule, ...] = REFUSALS
 
-    def refusal_of(self, body: Any) -> Optional[tuple[str, str]]:
-        return bybit_refusal(body)
+    read_endpoints: Mapping[str, tuple[str, str]] = field(default_factory=lambda: {
+        "*": (POSITIONS_ENDPOINT, ORDERS_ENDPOINT)})
+    refusal_of: RefusalReader = bybit_refusal
 
     def mode_from_positions(self, raw_positions: Any) -> Optional[ModeRead]:
         return mode_of_positions(raw_positions)
-
-    def open_orders_endpoint(self, market_type: str) -> str:
-        return ORDERS_ENDPOINT
-
-    def positions_endpoint(self, market_type: str) -> str:
-        return POSITIONS_ENDPOINT
 
     # --- the lists, by settle coin and page -----------------------------------------------------
 

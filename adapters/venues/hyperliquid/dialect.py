@@ -54,6 +54,7 @@ from ...ccxt_exchange.dialects.base import (
     Dialect,
     Listed,
     Reads,
+    RefusalReader,
     bad_field,
     unknown_value,
 )
@@ -177,8 +178,8 @@ class HyperliquidDialect(Dialect):
     stream_order_parser: str = "parse_order"  # ccxt.pro's hyperliquid reads order rows with its REST parser
     stream_quote: Optional[str] = hl_stream.QUOTE  # the equity is USDC's, whatever quote the account declares
 
-    def refusal_of(self, body: Any) -> Optional[tuple[str, str]]:
-        return hyperliquid_refusal(body)
+    read_endpoints: Mapping[str, tuple[str, str]] = field(default_factory=lambda: {"*": (POSITIONS, OPEN_ORDERS)})
+    refusal_of: RefusalReader = hyperliquid_refusal
 
     def cancel_batch_size(self, kind: str) -> int:
         # one cancel action of many oids (a batch of n weighs 1 + n // 40 against the address's
@@ -309,12 +310,6 @@ class HyperliquidDialect(Dialect):
         if side not in ("A", "B"):  # ask, bid: ccxt reads anything but A as a buy
             raise unknown_value(self.id, OPEN_ORDERS, "side", side)
         return Listed(*listed_kind(order, trigger), OPEN_ORDERS)
-
-    def open_orders_endpoint(self, market_type: str) -> str:
-        return OPEN_ORDERS
-
-    def positions_endpoint(self, market_type: str) -> str:
-        return POSITIONS
 
     def position_side(self, info: Mapping[str, Any]) -> Optional[str]:
         # a row of assetPositions says its mode: "oneWay", the only one the venue has

@@ -61,6 +61,7 @@ from ...ccxt_exchange.dialects.base import (
     Has,
     Listed,
     Reads,
+    RefusalReader,
     bad_field,
     clamp_seconds,
     read,
@@ -254,7 +255,7 @@ class KrakenFuturesDialect(Dialect):
     raw_field_names: Mapping[tuple[str, str], str] = field(default_factory=lambda: {
         ("order", "id"): "order_id", ("order", "type"): "orderType", ("order", "amount"): "unfilledSize",
         ("order", "price"): "limitPrice", ("order", "triggerPrice"): "stopPrice",
-        ("position", "contracts"): "size", ("position", "markPrice"): "tickers markPrice"})
+        ("position", "markPrice"): "tickers markPrice"})
     secret_headers: tuple[str, ...] = ("apikey", "authent")
     reduce_only_rejections: tuple[str, ...] = (r"\bwouldNotReducePosition\b",)
     refusal_rules: tuple[Rule, ...] = answers.REFUSALS
@@ -286,8 +287,8 @@ class KrakenFuturesDialect(Dialect):
 
     # --- the venue's answers ---------------------------------------------------------------------
 
-    def refusal_of(self, body: Any) -> Optional[tuple[str, str]]:
-        return answers.kraken_refusal(body)
+    read_endpoints: Mapping[str, tuple[str, str]] = field(default_factory=lambda: {"*": (POSITIONS, OPEN_ORDERS)})
+    refusal_of: RefusalReader = answers.kraken_refusal
 
     def venue_refusal(self, text: str) -> Optional[VenueRefusal]:
         """The body's refusal, else the status ccxt raised for (``failed due to notFound``) with
@@ -352,12 +353,6 @@ class KrakenFuturesDialect(Dialect):
             batch = params.get("batchOrder") if isinstance(params, Mapping) else None
             return 9.0 + (len(batch) if isinstance(batch, list) else 1)
         return float(COSTS.get(path, ccxt_cost))
-
-    def positions_endpoint(self, market_type: str) -> str:
-        return POSITIONS
-
-    def open_orders_endpoint(self, market_type: str) -> str:
-        return OPEN_ORDERS
 
     # --- reads ------------------------------------------------------------------------------------
 

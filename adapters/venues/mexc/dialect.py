@@ -63,6 +63,7 @@ from ...ccxt_exchange.dialects.base import (
     Listed,
     ModeRead,
     Reads,
+    RefusalReader,
     bad_field,
     incomplete,
     read,
@@ -180,13 +181,11 @@ class MexcDialect(Dialect):
     client_id_param: str = "externalOid"
     max_client_id_length: int = 32
     client_id_alphabet: str = r"A-Za-z0-9_\-"
-    fetch_order_param: str = "externalOid"
     position_size_field: Optional[str] = "holdVol"
     raw_field_names: Mapping[tuple[str, str], str] = field(default_factory=lambda: {
         ("order", "id"): "orderId|id", ("order", "type"): "orderType", ("order", "amount"): "vol",
         ("order", "triggerPrice"): "triggerPrice|stopLossPrice", ("order", "side"): "side",
-        ("position", "contracts"): "holdVol", ("position", "side"): "positionType",
-        ("position", "markPrice"): "fairPrice (contract/ticker)"})
+        ("position", "side"): "positionType", ("position", "markPrice"): "fairPrice (contract/ticker)"})
     secret_headers: tuple[str, ...] = ("apikey", "signature")
     reduce_only_rejections: tuple[str, ...] = (
         r'"code"\s*:\s*"?(2009|2008)\b',
@@ -208,8 +207,8 @@ class MexcDialect(Dialect):
         endpoint_limits={e: (20, 2.0) for e in (ASSETS, POSITIONS, TICKERS, MODE_ENDPOINT, OPEN_ORDERS,
                                                 PLAN_ORDERS, STOP_ORDERS)})
 
-    def refusal_of(self, body: Any) -> Optional[tuple[str, str]]:
-        return mexc_refusal(body)
+    read_endpoints: Mapping[str, tuple[str, str]] = field(default_factory=lambda: {"futures": (POSITIONS, OPEN_ORDERS)})
+    refusal_of: RefusalReader = mexc_refusal
 
     def venue_refusal(self, text: str) -> Optional[VenueRefusal]:
         """The venue's refusal in ccxt's message; where ccxt dropped the body — its
@@ -223,12 +222,6 @@ class MexcDialect(Dialect):
             return None
         words = m.group("message").strip()
         return self.cancel_refusal(CANCEL_CODES.get(words.lower(), ""), words)
-
-    def positions_endpoint(self, market_type: str) -> str:
-        return POSITIONS if market_type == "futures" else super().positions_endpoint(market_type)
-
-    def open_orders_endpoint(self, market_type: str) -> str:
-        return OPEN_ORDERS if market_type == "futures" else super().open_orders_endpoint(market_type)
 
     # --- orders --------------------------------------------------------------------------------
 

@@ -40,6 +40,7 @@ from ...ccxt_exchange.dialects.base import (
     Listed,
     ModeRead,
     Reads,
+    RefusalReader,
     bad_field,
     before_oldest,
     clamp_seconds,
@@ -179,7 +180,7 @@ class OkxDialect(ChannelStream, Dialect):
     raw_field_names: Mapping[tuple[str, str], str] = field(default_factory=lambda: {
         ("order", "id"): "ordId|algoId", ("order", "symbol"): "instId", ("order", "type"): "ordType",
         ("order", "amount"): "sz", ("order", "triggerPrice"): "triggerPx|slTriggerPx|tpTriggerPx",
-        ("position", "symbol"): "instId", ("position", "contracts"): "pos", ("position", "side"): "posSide|pos"})
+        ("position", "symbol"): "instId", ("position", "side"): "posSide|pos"})
     position_fields: Mapping[str, str] = field(default_factory=lambda: {"maintenance_margin": "mmr"})
     secret_headers: tuple[str, ...] = ("ok-access-key", "ok-access-sign", "ok-access-passphrase")
     reduce_only_rejections: tuple[str, ...] = (
@@ -216,8 +217,8 @@ class OkxDialect(ChannelStream, Dialect):
     def stream_order_rows(self) -> Any:
         return ORDER_ROWS
 
-    def refusal_of(self, body: Any) -> Optional[tuple[str, str]]:
-        return okx_refusal(body)
+    read_endpoints: Mapping[str, tuple[str, str]] = field(default_factory=lambda: {"*": (POSITIONS, REGULAR_ORDERS)})
+    refusal_of: RefusalReader = okx_refusal
 
     async def read_position_mode(self, reads: Reads) -> ModeRead:
         """``GET /api/v5/account/config``: ``data[0].posMode`` long_short_mode (hedge) or net_mode
@@ -267,12 +268,6 @@ class OkxDialect(ChannelStream, Dialect):
             raise unknown_value(self.id, endpoint, "ordType", value)
         kind, out = _algo(order)
         return Listed(kind, out, endpoint)
-
-    def open_orders_endpoint(self, market_type: str) -> str:
-        return REGULAR_ORDERS
-
-    def positions_endpoint(self, market_type: str) -> str:
-        return POSITIONS
 
     def cancel_params(self, kind: str) -> Mapping[str, Any]:
         # ccxt cancels an algo order through POST /api/v5/trade/cancel-algos when told trigger
