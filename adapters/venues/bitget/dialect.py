@@ -66,7 +66,6 @@ from ...ccxt_exchange.dialects.base import (
     Listed,
     ModeRead,
     Reads,
-    RefusalReader,
     bad_field,
     before_oldest,
     named_rows,
@@ -291,9 +290,6 @@ class BitgetDialect(ChannelStream, Dialect):
 
     refusal_rules: tuple[Rule, ...] = REFUSALS
 
-    read_endpoints: Mapping[str, tuple[str, str]] = field(default_factory=lambda: {
-        "futures": (POSITIONS, REGULAR_ORDERS), "spot": (POSITIONS, SPOT_ORDERS)})
-    refusal_of: RefusalReader = bitget_refusal
 
     # Streams: ccxt.pro's bitget (positions, orders, orders-algo and account on the private
     # websocket after login; the held symbols' tickers on the public one). A websocket costs no
@@ -460,6 +456,8 @@ ORDER_ROWS = bitget_stream.OrderRows(read_row, read_plan)
 
 BITGET = BitgetDialect(
     id="bitget", order_rate=8.0,
+    read_endpoints={"futures": (POSITIONS, REGULAR_ORDERS), "spot": (POSITIONS, SPOT_ORDERS)},
+    refusal_of=bitget_refusal,
     # The mix trade endpoints are limited per UID by count (place-order 10 a second), which the
     # order budget keeps to, not by the request pacing of reads: a close must not wait behind a
     # reconcile's lists.

@@ -50,7 +50,6 @@ from ...ccxt_exchange.dialects.base import (
     Listed,
     ModeRead,
     Reads,
-    RefusalReader,
     bad_field,
     clamp_seconds,
     named_rows,
@@ -388,9 +387,6 @@ class BybitDialect(Dialect):
 
     refusal_rules: tuple[Rule, ...] = REFUSALS
 
-    read_endpoints: Mapping[str, tuple[str, str]] = field(default_factory=lambda: {
-        "*": (POSITIONS_ENDPOINT, ORDERS_ENDPOINT)})
-    refusal_of: RefusalReader = bybit_refusal
 
     def mode_from_positions(self, raw_positions: Any) -> Optional[ModeRead]:
         return mode_of_positions(raw_positions)
@@ -471,6 +467,7 @@ class BybitDialect(Dialect):
 
 BYBIT = BybitDialect(
     id="bybit", order_rate=10.0,
+    read_endpoints={"*": (POSITIONS_ENDPOINT, ORDERS_ENDPOINT)}, refusal_of=bybit_refusal,
     # The trade endpoints count against the UID's trade limit (futures: 10 a second by default,
     # https://bybit-exchange.github.io/docs/v5/rate-limit), which the order budget keeps to, not
     # against the request pacing of reads: ccxt charges a cancel-all 50 units (one a second), so

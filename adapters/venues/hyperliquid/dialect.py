@@ -54,7 +54,6 @@ from ...ccxt_exchange.dialects.base import (
     Dialect,
     Listed,
     Reads,
-    RefusalReader,
     bad_field,
     unknown_value,
 )
@@ -178,8 +177,6 @@ class HyperliquidDialect(Dialect):
     stream_order_parser: str = "parse_order"  # ccxt.pro's hyperliquid reads order rows with its REST parser
     stream_quote: Optional[str] = hl_stream.QUOTE  # the equity is USDC's, whatever quote the account declares
 
-    read_endpoints: Mapping[str, tuple[str, str]] = field(default_factory=lambda: {"*": (POSITIONS, OPEN_ORDERS)})
-    refusal_of: RefusalReader = hyperliquid_refusal
 
     def cancel_batch_size(self, kind: str) -> int:
         # one cancel action of many oids (a batch of n weighs 1 + n // 40 against the address's
@@ -355,6 +352,7 @@ class HyperliquidDialect(Dialect):
 # is the operator's to keep.
 HYPERLIQUID = HyperliquidDialect(
     id="hyperliquid", order_rate=5.0,
+    read_endpoints={"*": (POSITIONS, OPEN_ORDERS)}, refusal_of=hyperliquid_refusal,
     # an action (an order, a cancel) weighs 1 of the IP's 1,200 a minute, the same budget as the
     # reads: charged, but sent at once, never behind a reconcile's reads
     order_weight_endpoints=frozenset({("private", "POST", "exchange")}),

@@ -61,7 +61,6 @@ from ...ccxt_exchange.dialects.base import (
     Has,
     Listed,
     Reads,
-    RefusalReader,
     bad_field,
     clamp_seconds,
     read,
@@ -287,8 +286,6 @@ class KrakenFuturesDialect(Dialect):
 
     # --- the venue's answers ---------------------------------------------------------------------
 
-    read_endpoints: Mapping[str, tuple[str, str]] = field(default_factory=lambda: {"*": (POSITIONS, OPEN_ORDERS)})
-    refusal_of: RefusalReader = answers.kraken_refusal
 
     def venue_refusal(self, text: str) -> Optional[VenueRefusal]:
         """The body's refusal, else the status ccxt raised for (``failed due to notFound``) with
@@ -418,6 +415,8 @@ class KrakenFuturesDialect(Dialect):
         return CancelAllOrdersAfter()
 
 
-KRAKEN_FUTURES = KrakenFuturesDialect(id="krakenfutures", order_rate=4.0)
+KRAKEN_FUTURES = KrakenFuturesDialect(
+    id="krakenfutures", order_rate=4.0,
+    read_endpoints={"*": (POSITIONS, OPEN_ORDERS)}, refusal_of=answers.kraken_refusal)
 
 DIALECTS = (KRAKEN_FUTURES,)

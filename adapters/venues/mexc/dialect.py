@@ -63,7 +63,6 @@ from ...ccxt_exchange.dialects.base import (
     Listed,
     ModeRead,
     Reads,
-    RefusalReader,
     bad_field,
     incomplete,
     read,
@@ -207,8 +206,6 @@ class MexcDialect(Dialect):
         endpoint_limits={e: (20, 2.0) for e in (ASSETS, POSITIONS, TICKERS, MODE_ENDPOINT, OPEN_ORDERS,
                                                 PLAN_ORDERS, STOP_ORDERS)})
 
-    read_endpoints: Mapping[str, tuple[str, str]] = field(default_factory=lambda: {"futures": (POSITIONS, OPEN_ORDERS)})
-    refusal_of: RefusalReader = mexc_refusal
 
     def venue_refusal(self, text: str) -> Optional[VenueRefusal]:
         """The venue's refusal in ccxt's message; where ccxt dropped the body — its
@@ -511,6 +508,8 @@ def page_numbers() -> Callable[[list], Optional[Mapping[str, Any]]]:
     return next_params
 
 
-MEXC = MexcDialect(id="mexc", order_rate=8.0)
+MEXC = MexcDialect(
+    id="mexc", order_rate=8.0,
+    read_endpoints={"futures": (POSITIONS, OPEN_ORDERS)}, refusal_of=mexc_refusal)
 
 DIALECTS = (MEXC,)

@@ -40,7 +40,6 @@ from ...ccxt_exchange.dialects.base import (
     Listed,
     ModeRead,
     Reads,
-    RefusalReader,
     bad_field,
     before_oldest,
     clamp_seconds,
@@ -217,8 +216,6 @@ class OkxDialect(ChannelStream, Dialect):
     def stream_order_rows(self) -> Any:
         return ORDER_ROWS
 
-    read_endpoints: Mapping[str, tuple[str, str]] = field(default_factory=lambda: {"*": (POSITIONS, REGULAR_ORDERS)})
-    refusal_of: RefusalReader = okx_refusal
 
     async def read_position_mode(self, reads: Reads) -> ModeRead:
         """``GET /api/v5/account/config``: ``data[0].posMode`` long_short_mode (hedge) or net_mode
@@ -385,6 +382,7 @@ ORDER_ROWS = okx_stream.OrderRows(REGULAR_ORD_TYPES, ALGO_ORD_TYPES, _regular, _
 
 OKX = OkxDialect(
     id="okx", order_rate=20.0,
+    read_endpoints={"*": (POSITIONS, REGULAR_ORDERS)}, refusal_of=okx_refusal,
     # The trade endpoints count against per-UID, per-endpoint trade limits (trade/order 60 per 2 s,
     # https://www.okx.com/docs-v5/en/#order-book-trading-trade), which the order budget keeps to,
     # not against the request pacing of reads: a close must not wait behind a reconcile's lists.
