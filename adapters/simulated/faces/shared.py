@@ -34,7 +34,10 @@ What it must not do
 from __future__ import annotations
 
 import asyncio
+import base64
 import copy
+import hashlib
+import hmac
 import json
 import os
 import re
@@ -227,6 +230,12 @@ class RestFace:
             raise unknown
         return (int(oid), None) if oid else (None, cid)
 
+    @staticmethod
+    def prehash_signed(secret: str, stamp: str, request: web.Request, query: str, body: str, sign: str) -> bool:
+        """Whether ``sign`` is OKX's or Bitget's signature of the request: base64 HMAC-SHA256 of
+        its :func:`prehash`."""
+        return signs(secret, prehash(stamp, request.method, request.path, query, body), sign, b64=True)
+
     def dispatch(self, op: str, path: str, params: Any, account: Optional[str], at: Optional[int]) -> Any:
         """The answer's body of one operation: its :attr:`OPERATIONS` entry's (a face whose
         operation is in the body answers it its own way)."""
@@ -368,6 +377,21 @@ class RestFace:
         return body
 
 
+def prehash(stamp: str, method: str, path: str, query: str, body: str) -> str:
+    """What OKX and Bitget sign: the timestamp, the METHOD, the path (``?`` and the query after
+    it, where there is one) and the body."""
+    return stamp + method + path + (f"?{query}" if query else "") + body
+
+
+def signs(secret: str, text: str, sign: str, *, b64: bool = False) -> bool:
+    """Whether ``sign`` is the HMAC-SHA256 of ``text`` keyed by ``secret``: in hex, of either case
+    (Binance, Bybit, MEXC), or in base64 (OKX, Bitget)."""
+    mac = hmac.new(secret.encode(), text.encode(), hashlib.sha256)
+    if b64:
+        return hmac.compare_digest(base64.b64encode(mac.digest()).decode(), sign)
+    return hmac.compare_digest(mac.hexdigest(), sign.lower())
+
+
 def loopback(base_url: str) -> str:
     """``base_url`` if it is on loopback: the simulated exchange is never served elsewhere."""
     if not base_url.startswith(("http://127.0.0.1", "http://localhost", "http://[::1]")):
@@ -416,5 +440,5 @@ def passphrase_account(server: Any, account: str, venue: str, *, hedge_mode: Opt
                         "password": {"env": f"{prefix}_PASS"}}, **fields})
 
 
-__all__ = ["RestFace", "VenueFail", "ccxt_client", "loopback", "newest_first", "passphrase_account", "read_json",
-           "respond", "strict_client", "whole"]
+__all__ = ["RestFace", "VenueFail", "ccxt_client", "loopback", "newest_first", "passphrase_account", "prehash",
+           "read_json", "respond", "signs", "strict_client", "whole"]

@@ -48,8 +48,6 @@ What it must not do
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import os
 import re
 from typing import Any, Callable, Optional
@@ -58,11 +56,11 @@ from urllib.parse import parse_qsl
 from aiohttp import web
 
 from ...simulated.engine import SimError
-from ...simulated.faces.shared import RestFace, VenueFail, loopback, respond, strict_client
+from ...simulated.faces.shared import RestFace, VenueFail, loopback, respond, signs, strict_client
 from ...simulated.faults import HTTP_STATUS, Fault
 from ...simulated.numbers import money_text as _money
 from .face_master import BinanceMaster
-from .face_rows import BinanceRows, err
+from .face_rows import BAD_SIGNATURE, INVALID_KEY, BinanceRows, err
 
 PREFIXES = ("",)
 MASTER = BinanceMaster  # the master account's endpoints that switch its sub-accounts' keys
@@ -119,10 +117,6 @@ CCXT_OPTIONS = {
     "warnOnFetchOpenOrdersWithoutSymbol": False,
 }
 
-# Binance's answer to a key that may not trade, or to none it knows
-INVALID_KEY = "Invalid API-key, IP, or permissions for action, request ip: 127.0.0.1"
-
-
 class BinanceFace(RestFace):
     """One request's view of the engine in Binance USDⓈ-M's terms."""
 
@@ -176,10 +170,8 @@ class BinanceFace(RestFace):
         if not signature:
             raise err(-1102, "Mandatory parameter 'signature' was not sent, was empty/null, or malformed.")
         payload = _without_signature(raw_query) + _without_signature(raw_body)
-        expected = hmac.new(self.engine.key_secret(key, account).encode(), payload.encode(),
-                            hashlib.sha256).hexdigest()
-        if not hmac.compare_digest(expected, signature.lower()):
-            raise err(-1022, "Signature for this request is not valid.")
+        if not signs(self.engine.key_secret(key, account), payload, signature):
+            raise err(-1022, BAD_SIGNATURE)
         if "timestamp" not in params:
             raise err(-1102, "Mandatory parameter 'timestamp' was not sent, was empty/null, or malformed.")
         ts = _int(params, "timestamp")

@@ -22,6 +22,9 @@ from ...simulated.faces.shared import VenueFail, whole
 from ...simulated.numbers import digits as _digits, fixed as _f, money_text as _money
 
 DEPTH_LIMITS = (5, 10, 20, 50, 100, 500, 1000)  # what GET /fapi/v1/depth accepts as ``limit``
+# Binance's answer to a key that may not trade, or to none it knows (-2015), and to a bad signature (-1022)
+INVALID_KEY = "Invalid API-key, IP, or permissions for action, request ip: 127.0.0.1"
+BAD_SIGNATURE = "Signature for this request is not valid."
 
 
 def err(code: int, msg: str, status: int = 400) -> VenueFail:

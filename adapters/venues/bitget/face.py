@@ -54,8 +54,6 @@ What it must not do
 
 from __future__ import annotations
 
-import base64
-import hashlib
 import hmac
 from typing import Any, Callable, Optional
 from urllib.parse import unquote
@@ -139,9 +137,7 @@ class BitgetFace(BitgetReads, BitgetOrders, BitgetPlans):
         if not hmac.compare_digest(phrase, passphrase):
             raise self.fail("40012", "apikey/password is incorrect")
         # the query as signed: its values as written, not percent-encoded
-        prehash = stamp + request.method + request.path + (f"?{unquote(raw_query)}" if raw_query else "") + raw_body
-        expected = base64.b64encode(hmac.new(secret.encode(), prehash.encode(), hashlib.sha256).digest()).decode()
-        if not hmac.compare_digest(expected, sign):
+        if not self.prehash_signed(secret, stamp, request, unquote(raw_query), raw_body, sign):
             raise self.fail("40009", "sign signature error")
         return account
 

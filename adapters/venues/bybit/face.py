@@ -69,15 +69,13 @@ What it must not do
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import json
 from typing import Any, Callable, Mapping, Optional, cast
 
 from aiohttp import web
 
 from ...simulated.engine import SimError
-from ...simulated.faces.shared import VenueFail, loopback, read_json, strict_client
+from ...simulated.faces.shared import VenueFail, loopback, read_json, signs, strict_client
 from ...simulated.faults import HTTP_STATUS, Fault
 from .face_master import BybitMaster
 from .face_orders import BybitOrders
@@ -160,9 +158,7 @@ class _Face(BybitReads, BybitOrders):
         if not ts_s.isdigit() or not recv_s.isdigit():
             raise _params("params error: X-BAPI-TIMESTAMP or X-BAPI-RECV-WINDOW is not a number")
         origin = ts_s + key + recv_s + (raw_query if request.method == "GET" else raw_body)
-        expected = hmac.new(self.engine.key_secret(key, account).encode(), origin.encode(),
-                            hashlib.sha256).hexdigest()
-        if not sign or not hmac.compare_digest(expected, sign.lower()):
+        if not signs(self.engine.key_secret(key, account), origin, sign):
             raise BybitFail(BAD_SIGN, f"error sign! origin_string[{origin}]")
         if self.server.check_timestamp:
             server_ms, ts, recv = int(self.server.auth_clock()), int(ts_s), int(recv_s)

@@ -32,8 +32,6 @@ What it must not do
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import json
 import re
 from typing import Any, Callable, Optional
@@ -41,7 +39,7 @@ from typing import Any, Callable, Optional
 from aiohttp import web
 
 from ...simulated.engine import NO_SUCH_ORDER, TOO_MANY_ORDERS, TOO_MANY_REQUESTS, UNKNOWN_ORDER, SimError
-from ...simulated.faces.shared import VenueFail, ccxt_client, loopback, strict_client
+from ...simulated.faces.shared import VenueFail, ccxt_client, loopback, signs, strict_client
 from .face_orders import MexcOrders
 from .face_rows import is_plan, is_stop
 from .face_wire import (
@@ -134,8 +132,7 @@ class MexcFace(MexcOrders):
         if self.server.check_timestamp and abs(int(self.server.auth_clock()) - int(stamp)) > TIMESTAMP_WINDOW_MS:
             raise self.fail(*STALE_REQUEST)
         signed = key + stamp + (raw_query if request.method == "GET" else raw_body)
-        expected = hmac.new(self.engine.key_secret(key, account).encode(), signed.encode(), hashlib.sha256).hexdigest()
-        if not sign or not hmac.compare_digest(expected, sign.lower()):
+        if not signs(self.engine.key_secret(key, account), signed, sign):
             raise self.fail(*SIGNATURE)
         return account
 

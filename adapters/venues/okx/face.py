@@ -65,8 +65,6 @@ What it must not do
 
 from __future__ import annotations
 
-import base64
-import hashlib
 import hmac
 from datetime import datetime, timezone
 from typing import Any, Callable, Optional
@@ -80,6 +78,8 @@ from .face_master import OkxMaster
 from .face_orders import OkxOrders
 from .face_reads import OkxReads
 from .face_wire import (
+    BAD_KEY,
+    BAD_SIGN,
     NO_ORDER,
     NO_PERMISSION,
     NO_POSITION_TO_REDUCE,
@@ -175,7 +175,7 @@ class _Okx(OkxReads, OkxOrders, OkxAlgos):
         if not stamp:
             raise _Fail("50107", 'Request header "OK-ACCESS-TIMESTAMP" cannot be empty.', 401)
         if account is None:
-            raise _Fail("50111", "Invalid OK-ACCESS-KEY.", 401)
+            raise _Fail(*BAD_KEY, 401)
         ts = _iso_ms(stamp)
         if ts is None:
             raise _Fail("50112", "Invalid OK-ACCESS-TIMESTAMP.", 401)
@@ -185,10 +185,8 @@ class _Okx(OkxReads, OkxOrders, OkxAlgos):
         secret, passphrase = creds if creds is not None else (self.engine.secret(account), "")
         if not hmac.compare_digest(phrase, passphrase):
             raise _Fail("50105", 'Request header "OK-ACCESS-PASSPHRASE" incorrect.', 401)
-        prehash = stamp + request.method + request.path + (f"?{raw_query}" if raw_query else "") + raw_body
-        expected = base64.b64encode(hmac.new(secret.encode(), prehash.encode(), hashlib.sha256).digest()).decode()
-        if not hmac.compare_digest(expected, sign):
-            raise _Fail("50113", "Invalid Sign.", 401)
+        if not self.prehash_signed(secret, stamp, request, raw_query, raw_body, sign):
+            raise _Fail(*BAD_SIGN, 401)
         return account
 
     def no_permission(self, key: str, account: str) -> VenueFail:

@@ -30,6 +30,8 @@ from ...simulated.faces.shared import VenueFail, engine_codes
 from ...simulated.numbers import money_text as _money, plain as _f, price_text as _px, size_text as _sz  # noqa: F401
 
 RATE_LIMITED = ("50011", "Too Many Requests")
+BAD_KEY = ("50111", "Invalid OK-ACCESS-KEY.")  # a key nobody has
+BAD_SIGN = ("50113", "Invalid Sign.")
 NO_POSITION_TO_REDUCE = ("51169", "Order failed because you don't have any positions in this direction for this "
                          "contract to reduce or close.")
 SAME_DIRECTION = ("51170", "Failed to place order. A reduce-only order can't be the same direction as your existing "
