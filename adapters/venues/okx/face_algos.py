@@ -18,7 +18,7 @@ from typing import Any
 
 from ...simulated.conditional import SimAlgoOrder
 from .face_params import REQUEST_WEIGHT, OkxParams
-from .face_wire import NO_ORDER, _bad, _empty, _Fail, _ok, _okx_error, _px, _sz, inst_id
+from .face_wire import NO_ORDER, _bad, _empty, _Fail, _okx_error, _px, _sz, inst_id
 
 ALGO_TYPES = ("conditional", "oco", "trigger", "move_order_stop")
 
@@ -72,15 +72,9 @@ class OkxAlgos(OkxParams):
         if not (len(wanted) == 1 and wanted[0] in ALGO_TYPES + ("iceberg", "twap", "chase")) and \
                 sorted(wanted) != ["conditional", "oco"]:
             raise _bad("ordType")
-        if p.get("instType") not in (None, "", "SWAP"):
-            return _ok([])
-        m = self.maybe_market(p)
-        algos = self.engine.open_algo_orders(account, m.symbol if m else None, weight=REQUEST_WEIGHT)
-        rows = [self.algo(o) for o in algos]
-        rows = [r for r in rows if r["ordType"] in wanted]
-        if p.get("algoId"):
-            rows = [r for r in rows if r["algoId"] == p["algoId"]]
-        return _ok(self.page(rows, "algoId", p))
+        return self.pending_page(p, "algoId", lambda symbol: [self.algo(o) for o in self.engine.open_algo_orders(
+            account, symbol, weight=REQUEST_WEIGHT)], wanted, same="algoId")
+
     def place_algo(self, account: str, p: dict) -> dict:
         cid = p.get("algoClOrdId") or ""
 

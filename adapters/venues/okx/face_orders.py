@@ -45,16 +45,9 @@ class OkxOrders(OkxParams):
         }
 
     def pending(self, account: str, p: dict) -> dict:
-        if p.get("instType") not in (None, "", "SWAP"):
-            return _ok([])
-        m = self.maybe_market(p)
-        rows = [self.order(o) for o in self.engine.open_orders(account, m.symbol if m else None, weight=REQUEST_WEIGHT)]
-        if p.get("ordType"):
-            wanted = set(str(p["ordType"]).split(","))
-            rows = [r for r in rows if r["ordType"] in wanted]
-        if p.get("state"):
-            rows = [r for r in rows if r["state"] == p["state"]]
-        return _ok(self.page(rows, "ordId", p))
+        kinds = str(p["ordType"]).split(",") if p.get("ordType") else None
+        return self.pending_page(p, "ordId", lambda symbol: [self.order(o) for o in self.engine.open_orders(
+            account, symbol, weight=REQUEST_WEIGHT)], kinds, same="state")
 
     # --- orders -------------------------------------------------------------------------------------------
 

@@ -18,7 +18,7 @@ from typing import Any, Callable, Optional
 
 from ...simulated.engine import MarketSpec, SimError
 from ...simulated.faces.shared import RestFace, newest_first
-from .face_wire import NO_POSITION_TO_REDUCE, SAME_DIRECTION, _bad, _empty, _Fail, _okx_error, inst_id
+from .face_wire import NO_POSITION_TO_REDUCE, SAME_DIRECTION, _bad, _empty, _Fail, _ok, _okx_error, inst_id
 
 PAGE = 100  # the most rows a page of orders-pending and orders-algo-pending gives
 CLORDID_RE = re.compile(r"^[A-Za-z0-9]{1,32}$")
@@ -135,6 +135,19 @@ class OkxParams(RestFace):
             if pv.position_side == leg and pv.amount and (pv.amount > 0) == (side == "BUY"):
                 return SAME_DIRECTION
         return NO_POSITION_TO_REDUCE
+
+    def pending_page(self, p: dict, id_field: str, listed: Callable[[Optional[str]], list[dict]],
+                     kinds: Optional[list[str]], same: str) -> dict:
+        """A page of a pending list: none outside SWAP, else the rows ``listed`` gives of the
+        market ``instId`` names (of every market where it names none), of the ``kinds`` asked
+        (their ordType; None: every kind), their field ``same`` the query's where it names one."""
+        if p.get("instType") not in (None, "", "SWAP"):
+            return _ok([])
+        m = self.maybe_market(p)
+        rows = [r for r in listed(m.symbol if m else None) if kinds is None or r["ordType"] in kinds]
+        if p.get(same):
+            rows = [r for r in rows if r[same] == p[same]]
+        return _ok(self.page(rows, id_field, p))
 
     @staticmethod
     def page(rows: list[dict], id_field: str, p: dict) -> list[dict]:
