@@ -38,7 +38,7 @@ FIELDS = {
     "DIALECT": "the module holding DIALECTS, one Dialect per ccxt id",
     "SIM_ID": "the ccxt id the simulated exchange answers as, or None",
     "FACE": "the simulator's REST face: PREFIXES, handle(server, request), sim_account(server, account, **fields), "
-            "MASTER (its master account's endpoints, or None)",
+            "MASTER (its master account's endpoints, where it has them)",
     "STREAM_FACE": "the simulator's websocket face: stream_face(server, **options), or None",
 }
 # what a package that leaves a field out declares (SIM_ID: its one ccxt id; a package of several names it)

@@ -262,8 +262,10 @@ class Dialect(StreamHooks, CancelHooks):
     max_client_id_length: int = 32
     # the characters the venue takes in a client order id (letters and digits everywhere)
     client_id_alphabet: str = "A-Za-z0-9"
-    # the client order id's key when fetching one order (None: ``client_id_param``)
+    # the client order id's key when fetching one order (None: ``client_id_param``), and ccxt's
+    # ``has`` flag that lookup needs (None: the dialect's own lookup needs none)
     fetch_order_param: Optional[str] = None
+    client_id_lookup: Optional[str] = "fetchOrder"
     # the order parameter naming the margin mode of the position a close reduces (OKX: tdMode,
     # which ccxt otherwise sends as "cross"); None: the venue takes it from the position
     margin_mode_param: Optional[str] = None
@@ -494,7 +496,7 @@ class Dialect(StreamHooks, CancelHooks):
         return answer
 
     def can_fetch_by_client_id(self, has: Has) -> bool:
-        return has("fetchOrder")
+        return self.client_id_lookup is None or has(self.client_id_lookup)
 
     async def find_by_client_id(self, call: Call, symbol: str, client_order_id: str) -> Any:
         """The venue's answer for the order with this client order id; None when it has none.

@@ -68,7 +68,6 @@ from .face_reads import BitgetReads
 from .face_wire import _CODES, CANCEL_NOT_FOUND, NO_ORDER_ID, NO_POSITION, NOT_FOUND, PRODUCT
 
 PREFIXES = ("/api/v2/",)
-MASTER = None  # no master account's endpoints
 V2 = "/api/v2"
 
 ROUTES: dict[tuple[str, str], tuple[str, bool]] = {
@@ -258,5 +257,5 @@ def bitget_pro_client(server: Any, account: str, *, strict: bool = True, **confi
 sim_client = bitget_pro_client  # the ccxt client of an account (a bot's, with its own key)
 
 
-__all__ = ["MASTER", "sim_client", "BitgetFace", "CCXT_OPTIONS", "PREFIXES", "ROUTES", "bitget_account",
+__all__ = ["sim_client", "BitgetFace", "CCXT_OPTIONS", "PREFIXES", "ROUTES", "bitget_account",
            "bitget_pro_client", "handle", "sim_account", "ws_urls"]

@@ -46,7 +46,6 @@ from ...ccxt_exchange.dialects.base import (
     Call,
     CancelAnswer,
     Dialect,
-    Has,
     Listed,
     ModeRead,
     Reads,
@@ -315,6 +314,7 @@ class BybitDialect(Dialect):
     default_settle_coins: tuple[str, ...] = LINEAR_SETTLE_COINS
     supported_settle_coins: tuple[str, ...] = LINEAR_SETTLE_COINS + INVERSE_SETTLE_COINS
     position_size_field: Optional[str] = "size"
+    client_id_lookup: Optional[str] = None  # through the order lists, whatever ccxt says of fetchOrder
     raw_field_names: Mapping[tuple[str, str], str] = field(default_factory=lambda: {
         ("order", "id"): "orderId", ("order", "type"): "orderType", ("order", "amount"): "qty"})
     # ("" in portfolio margin mode: not said)
@@ -418,9 +418,6 @@ class BybitDialect(Dialect):
                                          (None, None, ORDERS_PAGE), params, next_cursor)
         return [Listed(order_kind(o, self.id), o, ORDERS_ENDPOINT, price_trigger=not margin_rate_close(o))
                 for o in rows]
-
-    def can_fetch_by_client_id(self, has: Has) -> bool:
-        return True  # through the order lists, whatever ccxt says of fetchOrder
 
     async def find_by_client_id(self, call: Call, symbol: str, client_order_id: str) -> Any:
         # the open list, then the history of every final status: ccxt's fetch_closed_orders asks

@@ -78,7 +78,6 @@ from .face_params import _Err
 from .face_reads import HyperliquidReads
 
 PREFIXES = ("/info", "/exchange")
-MASTER = None  # no master account's endpoints
 
 INFO_OPS = {"metaAndAssetCtxs": "exchange_info", "clearinghouseState": "account", "frontendOpenOrders": "open_orders",
             "openOrders": "open_orders", "orderStatus": "get_order", "userAbstraction": "account_mode"}
@@ -225,5 +224,5 @@ def sim_account(server: Any, account: str, **fields: Any) -> Any:
         "credentials": {"wallet_address": account_address(account), "private_key": {"env": env}}, **fields})
 
 
-__all__ = ["MASTER", "PREFIXES", "handle", "account_key", "account_address", "action_digest", "ccxt_urls",
+__all__ = ["PREFIXES", "handle", "account_key", "account_address", "action_digest", "ccxt_urls",
            "hyperliquid_client", "sim_account"]

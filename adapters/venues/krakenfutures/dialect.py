@@ -58,7 +58,6 @@ from ...ccxt_exchange.dialects.base import (
     Call,
     CancelAnswer,
     Dialect,
-    Has,
     Listed,
     Reads,
     bad_field,
@@ -250,6 +249,7 @@ class KrakenFuturesDialect(Dialect):
     max_client_id_length: int = 100
     client_id_alphabet: str = r"A-Za-z0-9\-"
     fetch_order_param: str = "cliOrdIds"
+    client_id_lookup: Optional[str] = "fetchOrders"
     position_size_field: Optional[str] = "size"
     raw_field_names: Mapping[tuple[str, str], str] = field(default_factory=lambda: {
         ("order", "id"): "order_id", ("order", "type"): "orderType", ("order", "amount"): "unfilledSize",
@@ -379,9 +379,6 @@ class KrakenFuturesDialect(Dialect):
         return [read_open_order(o) for o in got]
 
     one_way_source: Optional[str] = "Kraken Futures (one net position a contract)"
-
-    def can_fetch_by_client_id(self, has: Has) -> bool:
-        return has("fetchOrders")
 
     async def find_by_client_id(self, call: Call, symbol: str, client_order_id: str) -> Any:
         """``orders/status`` asked for the client order id: the order it names, None when it

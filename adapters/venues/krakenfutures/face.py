@@ -52,7 +52,6 @@ from .face_orders import KrakenOrders
 from .face_wire import engine_id, error
 
 PREFIXES = ("/derivatives/",)
-MASTER = None  # no master account's endpoints
 V3 = "/derivatives/api/v3"
 
 ROUTES: dict[tuple[str, str], tuple[str, bool]] = {
@@ -182,5 +181,5 @@ def krakenfutures_client(server: Any, account: str, *, strict: bool = True, **co
 sim_client = krakenfutures_client  # the ccxt client of an account (a bot's, with its own key)
 
 
-__all__ = ["MASTER", "PREFIXES", "ROUTES", "KrakenFace", "handle", "krakenfutures_client", "sim_account", "sim_client",
+__all__ = ["PREFIXES", "ROUTES", "KrakenFace", "handle", "krakenfutures_client", "sim_account", "sim_client",
            "signature"]

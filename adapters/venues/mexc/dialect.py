@@ -181,6 +181,7 @@ class MexcDialect(Dialect):
     max_client_id_length: int = 32
     client_id_alphabet: str = r"A-Za-z0-9_\-"
     position_size_field: Optional[str] = "holdVol"
+    client_id_lookup: Optional[str] = None  # order/external/{symbol}/{external_oid}
     raw_field_names: Mapping[tuple[str, str], str] = field(default_factory=lambda: {
         ("order", "id"): "orderId|id", ("order", "type"): "orderType", ("order", "amount"): "vol",
         ("order", "triggerPrice"): "triggerPrice|stopLossPrice", ("order", "side"): "side",
@@ -231,9 +232,6 @@ class MexcDialect(Dialect):
     def leg_params(self, leg: str) -> tuple[dict, bool]:
         # the leg's own close code: 4 closes the long leg, 2 the short one (hedge mode refuses reduceOnly)
         return {"side": 4 if leg == "LONG" else 2, "positionMode": 1}, False
-
-    def can_fetch_by_client_id(self, has: Any) -> bool:
-        return True  # order/external/{symbol}/{external_oid}
 
     async def find_by_client_id(self, call: Call, symbol: str, client_order_id: str) -> Any:
         if ":" not in symbol:  # spot: ccxt's origClientOrderId

@@ -56,7 +56,6 @@ from .face_wire import (
 )
 
 PREFIXES = ("/api/v1/contract/", "/api/v1/private/", "/api/v3/exchangeInfo")
-MASTER = None  # no master account's endpoints
 PRIVATE = "/api/v1/private"
 
 ROUTES: dict[tuple[str, str], tuple[str, bool]] = {
@@ -274,5 +273,5 @@ def mexc_client(server: Any, account: str, **config: Any) -> Any:
 
 sim_client = mexc_client  # the ccxt client of an account (a bot's, with its own key)
 
-__all__ = ["MASTER", "MexcFace", "PREFIXES", "ROUTES", "contract_id", "handle", "mexc_client", "sim_account",
+__all__ = ["MexcFace", "PREFIXES", "ROUTES", "contract_id", "handle", "mexc_client", "sim_account",
            "sim_client"]

@@ -40,7 +40,6 @@ DIALECTS = (ZzFuturesDialect(id="zzfutures", order_rate=3.0),)
 '''
 FACE = '''
 PREFIXES = ("/zz/api/v1/",)
-MASTER = None
 
 
 async def handle(server, request):

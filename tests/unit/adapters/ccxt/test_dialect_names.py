@@ -57,3 +57,12 @@ def test_each_venue_reads_its_own_refusals_and_another_id_the_common_shapes():
     assert dialect_for("okx").refusal_of(okx_body) == ("51169", "no position")
     assert dialect_for("kraken").refusal_of({"error": ["EOrder:Insufficient funds"]}) == (
         "EOrder:Insufficient", "EOrder:Insufficient funds")
+
+
+@pytest.mark.parametrize("venue, flags, can", [
+    ("okx", {"fetchOrder"}, True), ("okx", set(), False),  # ccxt's fetchOrder
+    ("krakenfutures", {"fetchOrders"}, True), ("krakenfutures", {"fetchOrder"}, False),
+    ("bybit", set(), True), ("mexc", set(), True),  # their own lookups, whatever ccxt says
+])
+def test_an_order_is_found_by_its_client_id_where_the_flag_its_lookup_needs_is_set(venue, flags, can):
+    assert dialect_for(venue).can_fetch_by_client_id(flags.__contains__) is can

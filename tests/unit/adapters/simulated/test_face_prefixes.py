@@ -22,7 +22,7 @@ async def _handle(server, request):
 
 
 def _face(*prefixes: str) -> SimpleNamespace:
-    return SimpleNamespace(PREFIXES=prefixes, handle=_handle, MASTER=None)
+    return SimpleNamespace(PREFIXES=prefixes, handle=_handle)  # no master endpoints: no MASTER
 
 
 def _venue_faces() -> list[tuple[str, object]]:
