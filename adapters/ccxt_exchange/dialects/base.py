@@ -32,7 +32,7 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass, field
-from typing import Any, Callable, Mapping, NamedTuple, Optional, Protocol
+from typing import TYPE_CHECKING, Any, Callable, Mapping, NamedTuple, Optional, Protocol
 
 from killswitch.weights import Read, SnapshotCost, WeightLimit
 
@@ -146,14 +146,18 @@ def incomplete(venue: str, endpoint: str, why: str) -> AdapterError:
 
 
 async def read_pages(reads: Reads, venue: str, endpoint: str, method: str, args: tuple, params: Mapping[str, Any],
-                     next_params: Callable[[list], Optional[Mapping[str, Any]]]) -> list:
+                     next_params: Callable[[list], Optional[Mapping[str, Any]]],
+                     rows_of: Optional[Callable[[Any], list]] = None) -> list:
     """Every row of a paged list: ``method(*args, params)`` again with ``next_params(page)``
     merged in while it gives any (None: that page was the last), at most :data:`MAX_PAGES`
-    pages, else LIST_INCOMPLETE naming the endpoint. A page that is not a list is BAD_RESPONSE."""
+    pages, else LIST_INCOMPLETE naming the endpoint. ``rows_of``: a page's rows in the venue's
+    own answer (a raw method's envelope). A page that is not a list is BAD_RESPONSE."""
     rows: list = []
     query = dict(params)
     for _ in range(MAX_PAGES):
         page = await read(reads, venue, endpoint, method, *args, dict(query))
+        if rows_of is not None:
+            page = rows_of(page)
         if page is None:
             page = []
         if not isinstance(page, list):
@@ -252,8 +256,35 @@ def clamp_seconds(seconds: float, low: int, high: int) -> int:
     return int(min(max(math.ceil(seconds), low), high))
 
 
+class VenueNamed:
+    """A dialect's reads of its venue's lists and its refusals of an answer, each failure naming
+    the venue: :func:`read`, :func:`read_pages`, :func:`bad_field` and :func:`unknown_value` of
+    the dialect's ``id``."""
+
+    if TYPE_CHECKING:  # the dialect's own field (:class:`Dialect`)
+        id: str
+
+    def bad_field(self, endpoint: str, field: str, problem: str) -> AdapterError:
+        """:func:`bad_field` of this dialect's venue."""
+        return bad_field(self.id, endpoint, field, problem)
+
+    def unknown_value(self, endpoint: str, field: str, value: Any) -> AdapterError:
+        """:func:`unknown_value` of this dialect's venue."""
+        return unknown_value(self.id, endpoint, field, value)
+
+    async def read(self, reads: Reads, endpoint: str, method: str, *args: Any) -> Any:
+        """:func:`read` of this dialect's venue."""
+        return await read(reads, self.id, endpoint, method, *args)
+
+    async def read_pages(self, reads: Reads, endpoint: str, method: str, args: tuple, params: Mapping[str, Any],
+                         next_params: Callable[[list], Optional[Mapping[str, Any]]],
+                         rows_of: Optional[Callable[[Any], list]] = None) -> list:
+        """:func:`read_pages` of this dialect's venue."""
+        return await read_pages(reads, self.id, endpoint, method, args, params, next_params, rows_of)
+
+
 @dataclass(frozen=True, kw_only=True)
-class Dialect(StreamHooks, CancelHooks):
+class Dialect(StreamHooks, CancelHooks, VenueNamed):
     """How the adapter speaks to one ccxt exchange id. The defaults are ccxt's unified forms."""
 
     id: str  # the ccxt exchange id (``Account.venue``)

@@ -60,20 +60,16 @@ from killswitch.weights import PER_UID, Read, WeightLimit
 
 from ...base import MODE, PERMANENT, TRANSIENT, VenueRefusal
 from ...ccxt_exchange.dialects.base import (
-    Call,
-    CancelAnswer,
     Dialect,
     Listed,
     ModeRead,
     Reads,
-    bad_field,
     before_oldest,
     named_rows,
-    read,
-    read_pages,
     unknown_value,
     unnamed,
 )
+from ...ccxt_exchange.dialects.cancel_hooks import Call, CancelAnswer
 from ...ccxt_exchange.dialects.channels import ChannelStream
 from ...ccxt_exchange.dialects.refusals import Rule
 from ...ccxt_exchange.parsing import BadData, num, order_info
@@ -306,15 +302,15 @@ class BitgetDialect(ChannelStream, Dialect):
         """Every page of the regular list, then every page of the plan list for each planType
         (futures); spot: every page of the unfilled orders."""
         if reads.market_type != "futures":
-            rows = await read_pages(reads, self.id, SPOT_ORDERS, "fetch_open_orders", (symbol, None, PAGE), {},
+            rows = await self.read_pages(reads, SPOT_ORDERS, "fetch_open_orders", (symbol, None, PAGE), {},
                                     older_page(SPOT_ORDERS))
             return [Listed(None, o, SPOT_ORDERS) for o in rows]
-        regular = await read_pages(reads, self.id, REGULAR_ORDERS, "fetch_open_orders", (symbol, None, PAGE), {},
+        regular = await self.read_pages(reads, REGULAR_ORDERS, "fetch_open_orders", (symbol, None, PAGE), {},
                                    older_page(REGULAR_ORDERS))
         listed = [Listed("regular", read_row(self.id, REGULAR_ORDERS, o), REGULAR_ORDERS) for o in regular]
         for plan in PLAN_TYPES:
             endpoint = f"{PLAN_ORDERS} planType={plan}"
-            rows = await read_pages(reads, self.id, endpoint, "fetch_open_orders", (symbol, None, PAGE),
+            rows = await self.read_pages(reads, endpoint, "fetch_open_orders", (symbol, None, PAGE),
                                     {"planType": plan}, older_page(endpoint))
             listed.extend(read_plan(self.id, endpoint, o) for o in rows)
         return listed
@@ -364,12 +360,12 @@ class BitgetDialect(ChannelStream, Dialect):
         else:  # ccxt's parsed order: the answer's data in its info
             data = answer.get("info") if isinstance(answer, Mapping) else None
         if not isinstance(data, Mapping):
-            raise bad_field(self.id, endpoint, "data", "missing" if data is None else "not an object")
+            raise self.bad_field(endpoint, "data", "missing" if data is None else "not an object")
         if plan or "successList" in data or "failureList" in data:
             return self.listed_answer(endpoint, data, sent)
         named = data.get("orderId")
         if named in (None, ""):
-            raise bad_field(self.id, endpoint, "data.orderId", "missing")
+            raise self.bad_field(endpoint, "data.orderId", "missing")
         return CancelAnswer(frozenset({order.id}) if str(named) == order.id else frozenset())
 
     def listed_answer(self, endpoint: str, data: Mapping[str, Any], sent: Sequence[Any]) -> CancelAnswer:
@@ -381,7 +377,7 @@ class BitgetDialect(ChannelStream, Dialect):
         for name in ("successList", "failureList"):
             rows = data.get(name)
             if not isinstance(rows, list):
-                raise bad_field(self.id, endpoint, f"data.{name}", "missing" if rows is None else "not a list")
+                raise self.bad_field(endpoint, f"data.{name}", "missing" if rows is None else "not a list")
             lists[name] = rows
         by_client = {str(o.client_id): o.id for o in sent if getattr(o, "client_id", None)}
 
@@ -391,7 +387,7 @@ class BitgetDialect(ChannelStream, Dialect):
                 return str(oid)
             cid = row.get("clientOid") if isinstance(row, Mapping) else None
             if cid in (None, ""):
-                raise bad_field(self.id, endpoint, f"data.{name}[{at}].orderId", "missing")
+                raise self.bad_field(endpoint, f"data.{name}[{at}].orderId", "missing")
             return by_client.get(str(cid))
 
         wanted = {o.id for o in sent}
@@ -409,7 +405,7 @@ class BitgetDialect(ChannelStream, Dialect):
             return {}
         plan = getattr(order, "type", None)
         if plan not in PLAN_KINDS:
-            raise bad_field(self.id, PLAN_ORDERS, "planType", f"unknown value {plan!r} on a {order.kind} order")
+            raise self.bad_field(PLAN_ORDERS, "planType", f"unknown value {plan!r} on a {order.kind} order")
         return {"trigger": True, "planType": plan}
 
     def cancel_params(self, kind: str) -> Mapping[str, Any]:
@@ -435,11 +431,11 @@ class BitgetDialect(ChannelStream, Dialect):
         symbol's it was asked for, not the account's: the positions' own say theirs."""
         if reads.market_type != "futures" or not reads.has_method(MODE_METHOD):
             return await super().read_position_mode(reads)
-        answer = await read(reads, self.id, ACCOUNT, MODE_METHOD, dict(MODE_PARAMS))
+        answer = await self.read(reads, ACCOUNT, MODE_METHOD, dict(MODE_PARAMS))
         data = answer.get("data", answer) if isinstance(answer, Mapping) else None
         mode = data.get("posMode") if isinstance(data, Mapping) else None
         if mode not in POS_MODES:
-            raise unknown_value(self.id, ACCOUNT, "posMode", mode)
+            raise self.unknown_value(ACCOUNT, "posMode", mode)
         return ModeRead(mode == "hedge_mode", f"{ACCOUNT} posMode={mode}")
 
 

@@ -43,20 +43,17 @@ from killswitch.weights import PER_IP, Read, WeightLimit
 
 from ...base import MODE, PERMANENT, TRANSIENT
 from ...ccxt_exchange.dialects.base import (
-    Call,
-    CancelAnswer,
     Dialect,
     Listed,
     ModeRead,
     Reads,
-    bad_field,
     clamp_seconds,
     named_rows,
-    read_pages,
     unknown_value,
     unnamed,
     unread,
 )
+from ...ccxt_exchange.dialects.cancel_hooks import Call, CancelAnswer
 from ...ccxt_exchange.dialects.channels import marks_watched
 from ...ccxt_exchange.dialects.frames import has_field
 from ...ccxt_exchange.dialects.refusals import Rule
@@ -356,7 +353,7 @@ class BybitDialect(Dialect):
             result = info.get("result")
             if isinstance(result, Mapping) and str(result.get("success")) == "1":
                 return CancelAnswer(frozenset(), whole=True)
-            raise bad_field(self.id, CANCEL_ALL, "result.list", "missing")
+            raise self.bad_field(CANCEL_ALL, "result.list", "missing")
         return named_rows(self.id, CANCEL_ALL, answer, "orderId", lambda row: None, self.refusal_rules)
 
     def stream_message(self, message: Any) -> str:
@@ -403,18 +400,18 @@ class BybitDialect(Dialect):
     async def fetch_positions(self, reads: Reads) -> Any:
         rows: list = []
         for coin, params in self.settle_params(reads):
-            rows += await read_pages(reads, self.id, f"{POSITIONS_ENDPOINT} settleCoin={coin}", "fetch_positions",
+            rows += await self.read_pages(reads, f"{POSITIONS_ENDPOINT} settleCoin={coin}", "fetch_positions",
                                      (None,), {**params, "limit": POSITIONS_PAGE}, next_cursor)
         return rows
 
     async def fetch_open_orders(self, reads: Reads, symbol: Optional[str] = None) -> list[Listed]:
         if symbol is not None:
-            rows = await read_pages(reads, self.id, f"{ORDERS_ENDPOINT} symbol={symbol}", "fetch_open_orders",
+            rows = await self.read_pages(reads, f"{ORDERS_ENDPOINT} symbol={symbol}", "fetch_open_orders",
                                     (symbol, None, ORDERS_PAGE), {}, next_cursor)
         else:
             rows = []
             for coin, params in self.settle_params(reads):
-                rows += await read_pages(reads, self.id, f"{ORDERS_ENDPOINT} settleCoin={coin}", "fetch_open_orders",
+                rows += await self.read_pages(reads, f"{ORDERS_ENDPOINT} settleCoin={coin}", "fetch_open_orders",
                                          (None, None, ORDERS_PAGE), params, next_cursor)
         return [Listed(order_kind(o, self.id), o, ORDERS_ENDPOINT, price_trigger=not margin_rate_close(o))
                 for o in rows]

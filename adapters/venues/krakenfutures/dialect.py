@@ -55,16 +55,14 @@ from killswitch.weights import PER_UID, Read, WeightLimit
 
 from ...base import AdapterError, Reason, VenueRefusal
 from ...ccxt_exchange.dialects.base import (
-    Call,
-    CancelAnswer,
     Dialect,
     Listed,
     Reads,
     bad_field,
     clamp_seconds,
-    read,
     unknown_value,
 )
+from ...ccxt_exchange.dialects.cancel_hooks import Call, CancelAnswer
 from ...ccxt_exchange.dialects.refusals import Rule, refusal
 from ...ccxt_exchange.parsing import BadData, num
 from . import dialect_answers as answers
@@ -365,17 +363,17 @@ class KrakenFuturesDialect(Dialect):
 
     async def _valued(self, reads: Reads, symbol: Optional[str]) -> list:
         got_positions, got_tickers = await asyncio.gather(
-            read(reads, self.id, POSITIONS, "fetch_positions"), read(reads, self.id, TICKERS, "publicGetTickers"))
+            self.read(reads, POSITIONS, "fetch_positions"), self.read(reads, TICKERS, "publicGetTickers"))
         if not isinstance(got_positions, list):
-            raise bad_field(self.id, POSITIONS, "openPositions", "not a list")
+            raise self.bad_field(POSITIONS, "openPositions", "not a list")
         marks = marks_of(got_tickers, reads.symbol_of)
         return [valued(p, marks) for p in got_positions
                 if symbol is None or (isinstance(p, Mapping) and p.get("symbol") == symbol)]
 
     async def fetch_open_orders(self, reads: Reads, symbol: Optional[str] = None) -> list[Listed]:
-        got = await read(reads, self.id, OPEN_ORDERS, "fetch_open_orders", symbol)
+        got = await self.read(reads, OPEN_ORDERS, "fetch_open_orders", symbol)
         if not isinstance(got, list):
-            raise bad_field(self.id, OPEN_ORDERS, "openOrders", "not a list")
+            raise self.bad_field(OPEN_ORDERS, "openOrders", "not a list")
         return [read_open_order(o) for o in got]
 
     one_way_source: Optional[str] = "Kraken Futures (one net position a contract)"

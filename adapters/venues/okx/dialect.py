@@ -34,8 +34,6 @@ from killswitch.weights import PER_UID, Read, WeightLimit
 from ...base import MODE, PERMANENT, TRANSIENT
 from ...ccxt_exchange.dialects.base import (
     MODE_EVERY_S,
-    Call,
-    CancelAnswer,
     Dialect,
     Listed,
     ModeRead,
@@ -44,10 +42,8 @@ from ...ccxt_exchange.dialects.base import (
     before_oldest,
     clamp_seconds,
     named_rows,
-    read,
-    read_pages,
-    unknown_value,
 )
+from ...ccxt_exchange.dialects.cancel_hooks import Call, CancelAnswer
 from ...ccxt_exchange.dialects.channels import ChannelStream
 from ...ccxt_exchange.dialects.refusals import Rule
 from ...ccxt_exchange.parsing import num, order_info
@@ -223,14 +219,14 @@ class OkxDialect(ChannelStream, Dialect):
         BAD_RESPONSE naming the field."""
         if reads.market_type != "futures" or not reads.has_method("privateGetAccountConfig"):
             return await super().read_position_mode(reads)
-        answer = await read(reads, self.id, ACCOUNT_CONFIG, "privateGetAccountConfig", {})
+        answer = await self.read(reads, ACCOUNT_CONFIG, "privateGetAccountConfig", {})
         rows = answer.get("data") if isinstance(answer, Mapping) else None
         row = rows[0] if isinstance(rows, list) and rows and isinstance(rows[0], Mapping) else None
         if row is None:
-            raise unknown_value(self.id, ACCOUNT_CONFIG, "data", rows)
+            raise self.unknown_value(ACCOUNT_CONFIG, "data", rows)
         mode = row.get("posMode")
         if mode not in POS_MODES:
-            raise unknown_value(self.id, ACCOUNT_CONFIG, "posMode", mode)
+            raise self.unknown_value(ACCOUNT_CONFIG, "posMode", mode)
         level = row.get("acctLv")
         margin = None if level is None else f"acctLv {level} ({ACCOUNT_LEVELS.get(str(level), 'unknown level')})"
         return ModeRead(POS_MODES[mode], f"{ACCOUNT_CONFIG} posMode={mode}", margin)
@@ -238,7 +234,7 @@ class OkxDialect(ChannelStream, Dialect):
     async def fetch_open_orders(self, reads: Reads, symbol: Optional[str] = None) -> list[Listed]:
         """Every page of the regular list, then every page of the algo list for each algo order
         type (OKX keeps TP/SL, OCO, trigger and trailing orders only there)."""
-        regular = await read_pages(reads, self.id, REGULAR_ORDERS, "fetch_open_orders", (symbol, None, PAGE), {},
+        regular = await self.read_pages(reads, REGULAR_ORDERS, "fetch_open_orders", (symbol, None, PAGE), {},
                                    _after(REGULAR_ORDERS, "ordId"))
         listed = [Listed("regular", self._regular(o), REGULAR_ORDERS) for o in regular]
         for ord_type in ALGO_ORDER_TYPES:
@@ -246,7 +242,7 @@ class OkxDialect(ChannelStream, Dialect):
             # one): an ordType alone is asked of orders-pending unless ccxt knows it by that name
             # ("conditional,oco" it does not)
             endpoint = f"{ALGO_ORDERS} ordType={ord_type}"
-            algo = await read_pages(reads, self.id, endpoint, "fetch_open_orders", (symbol, None, PAGE),
+            algo = await self.read_pages(reads, endpoint, "fetch_open_orders", (symbol, None, PAGE),
                                     {"trigger": True, "ordType": ord_type}, _after(endpoint, "algoId"))
             listed.extend(self._algo(o, endpoint) for o in algo)
         return listed
@@ -255,14 +251,14 @@ class OkxDialect(ChannelStream, Dialect):
         """A row of orders-pending, its ``ordType`` one the list documents (:func:`_regular`)."""
         value = order_info(order).get("ordType")
         if value not in REGULAR_ORD_TYPES:
-            raise unknown_value(self.id, REGULAR_ORDERS, "ordType", value)
+            raise self.unknown_value(REGULAR_ORDERS, "ordType", value)
         return _regular(order)
 
     def _algo(self, order: Any, endpoint: str) -> Listed:
         """A row of orders-algo-pending, its ``ordType`` one the list documents (:func:`_algo`)."""
         value = order_info(order).get("ordType")
         if value not in ALGO_ORD_TYPES:
-            raise unknown_value(self.id, endpoint, "ordType", value)
+            raise self.unknown_value(endpoint, "ordType", value)
         kind, out = _algo(order)
         return Listed(kind, out, endpoint)
 
@@ -293,7 +289,7 @@ class OkxDialect(ChannelStream, Dialect):
             return super().cancel_answer(how, answer, sent)
         data = answer.get("data") if isinstance(answer, Mapping) else None
         if not isinstance(data, list):
-            raise bad_field(self.id, CANCEL_BATCH, "data", "missing")
+            raise self.bad_field(CANCEL_BATCH, "data", "missing")
         return named_rows(self.id, CANCEL_BATCH, data, ("ordId", "algoId"), refused_row, self.refusal_rules)
 
     def leg_params(self, leg: str) -> tuple[dict, bool]:
