@@ -39,6 +39,7 @@ import copy
 import hashlib
 import hmac
 import json
+import math
 import os
 import re
 from typing import Any, Callable, Mapping, MutableMapping, Optional, TypeVar
@@ -133,6 +134,23 @@ def read_json(method: str, raw_query: str, raw_body: str, refuse: Callable[[bool
     if not all(isinstance(r, dict) for r in rows):
         raise refuse(True)
     return got
+
+
+def finite_number(p: Mapping[str, Any], name: str, missing: Optional[Exception], bad: Exception) -> Optional[float]:
+    """The parameter ``name`` as a finite number: None where it is absent or empty (``missing``
+    raised instead where it is required), ``bad`` raised where it is not a finite number."""
+    v = p.get(name)
+    if v is None or v == "":
+        if missing is not None:
+            raise missing
+        return None
+    try:
+        x = float(v)
+    except (TypeError, ValueError):
+        raise bad from None
+    if not math.isfinite(x):
+        raise bad
+    return x
 
 
 def whole(value: Any, default: int) -> int:
@@ -440,5 +458,5 @@ def passphrase_account(server: Any, account: str, venue: str, *, hedge_mode: Opt
                         "password": {"env": f"{prefix}_PASS"}}, **fields})
 
 
-__all__ = ["RestFace", "VenueFail", "ccxt_client", "loopback", "newest_first", "passphrase_account", "prehash",
-           "read_json", "respond", "signs", "strict_client", "whole"]
+__all__ = ["RestFace", "VenueFail", "ccxt_client", "finite_number", "loopback", "newest_first", "passphrase_account",
+           "prehash", "read_json", "respond", "signs", "strict_client", "whole"]

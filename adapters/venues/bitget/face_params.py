@@ -18,7 +18,7 @@ from __future__ import annotations
 from typing import Any, Optional
 
 from ...simulated.engine import MarketSpec
-from ...simulated.faces.shared import RestFace, VenueFail, newest_first
+from ...simulated.faces.shared import RestFace, VenueFail, finite_number, newest_first
 from .face_wire import PRODUCT
 
 PAGE = 100
@@ -58,18 +58,8 @@ class BitgetParams(RestFace):
                 else self.bad("productType")
 
     def number(self, p: dict, name: str, required: bool = False) -> Optional[float]:
-        v = p.get(name)
-        if v is None or v == "":
-            if required:
-                raise self.fail("40019", f"Parameter {name} cannot be empty")
-            return None
-        try:
-            x = float(v)
-        except (TypeError, ValueError):
-            raise self.bad(name) from None
-        if x != x or x in (float("inf"), float("-inf")):
-            raise self.bad(name)
-        return x
+        missing = self.fail("40019", f"Parameter {name} cannot be empty") if required else None
+        return finite_number(p, name, missing, self.bad(name))
 
     def page(self, rows: list[dict], p: dict) -> dict:
         """A page as Bitget gives it: newest first, at most ``limit`` rows older than ``idLessThan``."""

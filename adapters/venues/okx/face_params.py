@@ -17,7 +17,7 @@ import re
 from typing import Any, Callable, Optional
 
 from ...simulated.engine import MarketSpec, SimError
-from ...simulated.faces.shared import RestFace, newest_first
+from ...simulated.faces.shared import RestFace, finite_number, newest_first
 from .face_wire import NO_POSITION_TO_REDUCE, SAME_DIRECTION, _bad, _empty, _Fail, _ok, _okx_error, inst_id
 
 PAGE = 100  # the most rows a page of orders-pending and orders-algo-pending gives
@@ -76,18 +76,7 @@ class OkxParams(RestFace):
 
     @staticmethod
     def number(p: dict, name: str, required: bool = False) -> Optional[float]:
-        v = p.get(name)
-        if v is None or v == "":
-            if required:
-                raise _empty(name)
-            return None
-        try:
-            x = float(v)
-        except (TypeError, ValueError):
-            raise _bad(name) from None
-        if x != x or x in (float("inf"), float("-inf")):
-            raise _bad(name)
-        return x
+        return finite_number(p, name, _empty(name) if required else None, _bad(name))
 
     def market_side(self, p: dict, cid: str, cid_field: str) -> tuple[MarketSpec, str]:
         """The market and the side (buy, sell) of an order placed, its client id (``cid_field``) checked."""
