@@ -24,8 +24,9 @@ What it owns
     carries (``Retry-After``). A new face subclasses it, fills ``ROUTES`` and the hooks, and is
     registered in :mod:`adapters.simulated.faces` with its path prefixes.
 
-    What the faces' ccxt clients share (:func:`ccxt_client`, :func:`strict_client`): an account's keys,
-    ccxt's own rate limit off, the venue's options under the caller's, a cut-off body an error.
+    What the faces' clients share: an account's ccxt client (:func:`ccxt_client`,
+    :func:`strict_client`: its keys, ccxt's own rate limit off, the venue's options under the
+    caller's, a cut-off body an error) and its Accounts-document entry (:func:`key_account`).
 
 What it must not do
     keep exchange state (the engine's), or know any venue's fields (its subclass's).
@@ -437,26 +438,30 @@ def strict_client(ex: Any, on: bool = True) -> Any:
     return ex
 
 
-def passphrase_account(server: Any, account: str, venue: str, *, hedge_mode: Optional[bool] = None,
-                       env: Optional[MutableMapping[str, str]] = None, **fields: Any) -> Any:
-    """A killswitch :class:`~killswitch.policy.accounts_doc.Account` on ``venue`` (one that signs with a
-    key, a secret and a passphrase: OKX, Bitget) for the engine's ``account``, ``api_url`` the
-    server's base URL; its credentials are written to ``env`` (default ``os.environ``) as
-    ``KS_SIM_<VENUE>_<ACCOUNT>_{KEY,SECRET,PASS}`` and referenced there."""
+def key_account(server: Any, account: str, venue: str, *, name: Optional[str] = None, secret: Optional[str] = None,
+                passphrase: bool = False, hedge_mode: Optional[bool] = None,
+                env: Optional[MutableMapping[str, str]] = None, **fields: Any) -> Any:
+    """A killswitch :class:`~killswitch.policy.accounts_doc.Account` on ``venue`` for the engine's
+    ``account``, ``api_url`` the server's base URL, of the account's position mode unless
+    ``hedge_mode`` says one; its key, its secret (``secret``: as the venue hands it, where that is
+    not the engine's) and, for a venue that signs with one (OKX, Bitget), its ``passphrase`` are
+    written to ``env`` (default ``os.environ``) as ``KS_SIM_<NAME>_<ACCOUNT>_{KEY,SECRET,PASS}``
+    (``name``: the venue's by default) and referenced there."""
     from killswitch.policy.accounts_doc import Account
 
     target = os.environ if env is None else env
     spec = server.engine.accounts[account].spec
-    prefix = f"KS_SIM_{venue.upper()}_" + re.sub(r"[^A-Z0-9]", "_", account.upper())
-    target[f"{prefix}_KEY"], target[f"{prefix}_SECRET"], target[f"{prefix}_PASS"] = (
-        spec.api_key, spec.secret, spec.passphrase)
+    prefix = f"KS_SIM_{(name or venue).upper()}_" + re.sub(r"[^A-Z0-9]", "_", account.upper())
+    values = {"api_key": (spec.api_key, "KEY"), "secret": (spec.secret if secret is None else secret, "SECRET"),
+              **({"password": (spec.passphrase, "PASS")} if passphrase else {})}
+    for value, suffix in values.values():
+        target[f"{prefix}_{suffix}"] = value
     hedge = server.engine.hedge_mode(account) if hedge_mode is None else hedge_mode
     return Account.model_validate({
         "name": account, "venue": venue, "market_type": "futures", "hedge_mode": hedge,
         "api_url": loopback(server.base_url),
-        "credentials": {"api_key": {"env": f"{prefix}_KEY"}, "secret": {"env": f"{prefix}_SECRET"},
-                        "password": {"env": f"{prefix}_PASS"}}, **fields})
+        "credentials": {k: {"env": f"{prefix}_{suffix}"} for k, (_, suffix) in values.items()}, **fields})
 
 
-__all__ = ["RestFace", "VenueFail", "ccxt_client", "finite_number", "loopback", "newest_first", "passphrase_account",
+__all__ = ["RestFace", "VenueFail", "ccxt_client", "finite_number", "loopback", "key_account", "newest_first",
            "prehash", "read_json", "respond", "signs", "strict_client", "whole"]

@@ -48,15 +48,13 @@ What it must not do
 
 from __future__ import annotations
 
-import os
-import re
 from typing import Any, Callable, Optional
 from urllib.parse import parse_qsl
 
 from aiohttp import web
 
 from ...simulated.engine import SimError
-from ...simulated.faces.shared import RestFace, VenueFail, loopback, respond, signs, strict_client
+from ...simulated.faces.shared import RestFace, VenueFail, key_account, loopback, respond, signs, strict_client
 from ...simulated.faults import HTTP_STATUS, Fault
 from ...simulated.numbers import money_text as _money
 from .face_master import BinanceMaster
@@ -413,15 +411,7 @@ def binanceusdm_pro_client(server: Any, account: str, *, strict: bool = True, **
 def sim_account(server: Any, account: str, **fields: Any) -> Any:
     """The Account of the engine's ``account`` on venue ``binanceusdm``, its keys in the
     environment (:func:`adapters.simulated.venues.sim_account`)."""
-    from killswitch.policy.accounts_doc import Account
-
-    spec = server.engine.accounts[account].spec
-    prefix = "KS_SIM_BINANCE_" + re.sub(r"[^A-Z0-9]", "_", account.upper())
-    os.environ[f"{prefix}_KEY"], os.environ[f"{prefix}_SECRET"] = spec.api_key, spec.secret
-    return Account.model_validate({
-        "name": account, "venue": "binanceusdm", "market_type": "futures",
-        "hedge_mode": server.engine.hedge_mode(account), "api_url": server.base_url,
-        "credentials": {"api_key": {"env": f"{prefix}_KEY"}, "secret": {"env": f"{prefix}_SECRET"}}, **fields})
+    return key_account(server, account, "binanceusdm", name="BINANCE", **fields)
 
 
 sim_client = binanceusdm_client  # the ccxt client of an account (a bot's, with its own key)

@@ -61,7 +61,7 @@ from urllib.parse import unquote
 from aiohttp import web
 
 from ...simulated.engine import NO_SUCH_ORDER, TOO_MANY_ORDERS, TOO_MANY_REQUESTS, UNKNOWN_ORDER, SimError
-from ...simulated.faces.shared import VenueFail, ccxt_client, loopback, passphrase_account, read_json, strict_client
+from ...simulated.faces.shared import VenueFail, ccxt_client, key_account, loopback, read_json, strict_client
 from .face_orders import BitgetOrders
 from .face_plans import BitgetPlans
 from .face_reads import BitgetReads
@@ -222,8 +222,8 @@ handle = BitgetFace.serve  # one request under PREFIXES, as the module docstring
 
 def sim_account(server: Any, account: str, **fields: Any) -> Any:
     """A killswitch Account on venue ``bitget`` for the engine's ``account`` (``hedge_mode``, ``env``:
-    :func:`adapters.simulated.faces.shared.passphrase_account`'s; :func:`adapters.simulated.venues.sim_account`)."""
-    return passphrase_account(server, account, "bitget", **fields)
+    :func:`adapters.simulated.faces.shared.key_account`'s; :func:`adapters.simulated.venues.sim_account`)."""
+    return key_account(server, account, "bitget", passphrase=True, **fields)
 
 
 bitget_account = sim_account

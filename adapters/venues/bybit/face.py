@@ -75,7 +75,7 @@ from typing import Any, Callable, Mapping, Optional, cast
 from aiohttp import web
 
 from ...simulated.engine import SimError
-from ...simulated.faces.shared import VenueFail, loopback, read_json, signs, strict_client
+from ...simulated.faces.shared import VenueFail, key_account, loopback, read_json, signs, strict_client
 from ...simulated.faults import HTTP_STATUS, Fault
 from .face_master import BybitMaster
 from .face_orders import BybitOrders
@@ -336,33 +336,15 @@ def bybit_client(server: Any, account: str, *, strict: bool = True, **config: An
     return strict_client(ex, strict)
 
 
-def bybit_account(server: Any, account: str, *, key_env: str = "KS_SIM_BYBIT_KEY",
-                  secret_env: str = "KS_SIM_BYBIT_SECRET", **fields: Any) -> Any:
+def sim_account(server: Any, account: str, **fields: Any) -> Any:
     """An Accounts-document :class:`~killswitch.policy.accounts_doc.Account` of venue ``bybit`` whose
     ``api_url`` is ``server``'s base URL (the ccxt adapter sends every Bybit request there), its
-    credentials the environment variables ``key_env`` / ``secret_env``, set here to the
-    engine's test keys of ``account``."""
-    import os
-
-    from killswitch.policy.accounts_doc import Account
-
-    a = server.engine.accounts[account]
-    os.environ[key_env], os.environ[secret_env] = a.spec.api_key, a.spec.secret
-    doc = {"name": account, "venue": "bybit", "market_type": "futures", "hedge_mode": a.hedge_mode,
-           "api_url": server.base_url,
-           "credentials": {"api_key": {"env": key_env}, "secret": {"env": secret_env}}, **fields}
-    return Account.model_validate(doc)
+    credentials the engine's test keys of ``account`` in the environment
+    (:func:`adapters.simulated.faces.shared.key_account`; :func:`adapters.simulated.venues.sim_account`)."""
+    return key_account(server, account, "bybit", **fields)
 
 
-def sim_account(server: Any, account: str, **fields: Any) -> Any:
-    """:func:`bybit_account` with the account's own environment variables
-    (:func:`adapters.simulated.venues.sim_account`)."""
-    import re
-
-    prefix = "KS_SIM_BYBIT_" + re.sub(r"[^A-Z0-9]", "_", account.upper())
-    return bybit_account(server, account, key_env=f"{prefix}_KEY", secret_env=f"{prefix}_SECRET", **fields)
-
-
+bybit_account = sim_account
 sim_client = bybit_client  # the ccxt client of an account (a bot's, with its own key)
 
 

@@ -40,14 +40,13 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
-import os
 import re
 from typing import Any, Callable, Optional
 
 from aiohttp import web
 
 from ...simulated.engine import TOO_MANY_ORDERS, TOO_MANY_REQUESTS, SimError
-from ...simulated.faces.shared import VenueFail, loopback, read_json, strict_client
+from ...simulated.faces.shared import VenueFail, key_account, loopback, read_json, strict_client
 from .face_orders import KrakenOrders
 from .face_wire import engine_id, error
 
@@ -154,16 +153,9 @@ handle = KrakenFace.serve  # one request under PREFIXES, as the module docstring
 def sim_account(server: Any, account: str, **fields: Any) -> Any:
     """The Account of the engine's ``account`` on venue ``krakenfutures``, its key and its secret
     (base64, as Kraken hands one) in the environment (:func:`adapters.simulated.venues.sim_account`)."""
-    from killswitch.policy.accounts_doc import Account
-
-    spec = server.engine.accounts[account].spec
-    prefix = "KS_SIM_KRAKENFUTURES_" + re.sub(r"[^A-Z0-9]", "_", account.upper())
-    os.environ[f"{prefix}_KEY"] = spec.api_key
-    os.environ[f"{prefix}_SECRET"] = base64.b64encode(spec.secret.encode()).decode()
-    return Account.model_validate({
-        "name": account, "venue": "krakenfutures", "market_type": "futures", "quote_currency": "USD",
-        "hedge_mode": False, "api_url": loopback(server.base_url),
-        "credentials": {"api_key": {"env": f"{prefix}_KEY"}, "secret": {"env": f"{prefix}_SECRET"}}, **fields})
+    secret = base64.b64encode(server.engine.accounts[account].spec.secret.encode()).decode()
+    fields = {"hedge_mode": False, "quote_currency": "USD", **fields}  # no hedge mode; settled in USD
+    return key_account(server, account, "krakenfutures", secret=secret, **fields)
 
 
 def krakenfutures_client(server: Any, account: str, *, strict: bool = True, **config: Any) -> Any:

@@ -39,7 +39,7 @@ from typing import Any, Callable, Optional
 from aiohttp import web
 
 from ...simulated.engine import NO_SUCH_ORDER, TOO_MANY_ORDERS, TOO_MANY_REQUESTS, UNKNOWN_ORDER, SimError
-from ...simulated.faces.shared import VenueFail, ccxt_client, loopback, signs, strict_client
+from ...simulated.faces.shared import VenueFail, ccxt_client, key_account, loopback, signs, strict_client
 from .face_orders import MexcOrders
 from .face_rows import is_plan, is_stop
 from .face_wire import (
@@ -244,17 +244,7 @@ handle = MexcFace.serve  # one request under PREFIXES, as the module docstring s
 def sim_account(server: Any, account: str, **fields: Any) -> Any:
     """A killswitch Account on venue ``mexc`` for the engine's ``account`` (``api_url`` the
     server's base URL; its key and secret in ``KS_SIM_MEXC_<ACCOUNT>_{KEY,SECRET}``)."""
-    import os
-
-    from killswitch.policy.accounts_doc import Account
-
-    a = server.engine.accounts[account]
-    prefix = "KS_SIM_MEXC_" + re.sub(r"[^A-Z0-9]", "_", account.upper())
-    os.environ[f"{prefix}_KEY"], os.environ[f"{prefix}_SECRET"] = a.spec.api_key, a.spec.secret
-    return Account.model_validate({
-        "name": account, "venue": "mexc", "market_type": "futures", "hedge_mode": server.engine.hedge_mode(account),
-        "api_url": loopback(server.base_url),
-        "credentials": {"api_key": {"env": f"{prefix}_KEY"}, "secret": {"env": f"{prefix}_SECRET"}}, **fields})
+    return key_account(server, account, "mexc", **fields)
 
 
 def mexc_client(server: Any, account: str, **config: Any) -> Any:

@@ -72,7 +72,7 @@ from typing import Any, Callable, Optional
 from aiohttp import web
 
 from ...simulated.engine import SimError
-from ...simulated.faces.shared import VenueFail, ccxt_client, loopback, passphrase_account, read_json, strict_client
+from ...simulated.faces.shared import VenueFail, ccxt_client, key_account, loopback, read_json, strict_client
 from .face_algos import OkxAlgos
 from .face_master import OkxMaster
 from .face_orders import OkxOrders
@@ -330,8 +330,8 @@ def okx_client(server: Any, account: str, *, strict: bool = True, **config: Any)
 
 def sim_account(server: Any, account: str, **fields: Any) -> Any:
     """A killswitch Account on venue ``okx`` for the engine's ``account`` (``hedge_mode``, ``env``:
-    :func:`adapters.simulated.faces.shared.passphrase_account`'s; :func:`adapters.simulated.venues.sim_account`)."""
-    return passphrase_account(server, account, "okx", **fields)
+    :func:`adapters.simulated.faces.shared.key_account`'s; :func:`adapters.simulated.venues.sim_account`)."""
+    return key_account(server, account, "okx", passphrase=True, **fields)
 
 
 okx_account = sim_account
