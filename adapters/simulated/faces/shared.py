@@ -21,8 +21,13 @@ What it owns
 
     Every answer goes out through :meth:`RestFace.respond`, told whose request it answers once
     known (Binance writes the account's used weight in a header), with the headers a refusal
-    carries (``Retry-After``). A new face subclasses it, fills ``ROUTES`` and the hooks, and is
+    carries (``Retry-After``). A new face subclasses it, fills ``ROUTES``, ``OPERATIONS`` and
+    the hooks, serves a request through :meth:`RestFace.serve` (its module's ``handle``), and is
     registered in :mod:`adapters.simulated.faces` with its path prefixes.
+
+    What the faces read alike: the order a request names (:meth:`RestFace.order_ref`), a number
+    (:func:`finite_number`), a count (:func:`whole`), a page of a list given newest first
+    (:func:`newest_first`), and a signature (:func:`signs`; OKX's and Bitget's :func:`prehash`).
 
     What the faces' clients share: an account's ccxt client (:func:`ccxt_client`,
     :func:`strict_client`: its keys, ccxt's own rate limit off, the venue's options under the
