@@ -3,8 +3,9 @@
 What it owns
     :func:`venues`, every venue package in the order its ``ORDER`` gives, and :func:`parts`, one
     kind of module of each (its dialect, its REST face or its stream face), imported by the name
-    its package declares. A venue package's ``__init__`` is plain data (:data:`FIELDS`; see
-    ``adapters/venues/__init__.py``), so finding the venues imports nothing else of them.
+    its package declares. A venue package's ``__init__`` is plain data (:data:`FIELDS`, the ones
+    it leaves out :data:`DEFAULTS`; see ``adapters/venues/__init__.py``), so finding the venues
+    imports nothing else of them.
 
     The registries read the venues through it: the dialects (``ccxt_exchange/dialects``), the
     simulator's REST faces (``simulated/faces``), its stream faces (``simulated/http.SimServer``)
@@ -37,9 +38,11 @@ FIELDS = {
     "DIALECT": "the module holding DIALECTS, one Dialect per ccxt id",
     "SIM_ID": "the ccxt id the simulated exchange answers as, or None",
     "FACE": "the simulator's REST face: PREFIXES, handle(server, request), sim_account(server, account, **fields), "
-            "MASTER (its master account's endpoints, or None)",
+            "MASTER (its master account's endpoints, where it has them)",
     "STREAM_FACE": "the simulator's websocket face: stream_face(server, **options), or None",
 }
+# what a package that leaves a field out declares (SIM_ID: its one ccxt id; a package of several names it)
+DEFAULTS = {"DIALECT": "dialect", "FACE": "face", "STREAM_FACE": None}
 
 
 class Part(NamedTuple):
@@ -60,6 +63,11 @@ def venues() -> tuple[ModuleType, ...]:
     """Every venue package, in registry order (its ``ORDER``; two with the same ``ORDER`` are an error)."""
     found = [importlib.import_module(f"{PACKAGE}.{name}") for name in folder_names()]
     for pkg in found:
+        # the defaults written into the package once, so that every reader finds each field on it
+        defaults = {**DEFAULTS, **({"SIM_ID": pkg.CCXT_IDS[0]} if len(getattr(pkg, "CCXT_IDS", ())) == 1 else {})}
+        for f, value in defaults.items():
+            if not hasattr(pkg, f):
+                setattr(pkg, f, value)
         missing = [f for f in FIELDS if not hasattr(pkg, f)]
         if missing:
             raise ImportError(f"{pkg.__name__} does not declare {', '.join(missing)} (adapters/registry.py: FIELDS)")
@@ -93,4 +101,5 @@ def dialect_ids() -> tuple[str, ...]:
     return tuple(sorted(i for pkg in venues() for i in pkg.CCXT_IDS))
 
 
-__all__ = ["FIELDS", "HOME", "PACKAGE", "Part", "dialect_ids", "folder_names", "parts", "sim_venues", "venues"]
+__all__ = ["DEFAULTS", "FIELDS", "HOME", "PACKAGE", "Part", "dialect_ids", "folder_names", "parts", "sim_venues",
+           "venues"]

@@ -20,6 +20,7 @@ What it must not do
 
 from __future__ import annotations
 
+import importlib
 import logging
 import re
 from typing import Any, Callable, Mapping, Optional, Union
@@ -135,28 +136,23 @@ def quiet_ccxt_logger() -> logging.Logger:
 
 def default_factory(venue: str) -> Factory:
     """``config → ccxt.async_support.<venue>(config)``; UNSUPPORTED for an id ccxt does not know."""
-
-    def build(config: dict) -> Any:
-        import ccxt.async_support as ccxt_async  # lazy
-
-        cls = getattr(ccxt_async, venue, None)
-        if cls is None or not isinstance(cls, type):
-            raise AdapterError(Reason.UNSUPPORTED, f"ccxt has no exchange {venue!r}", venue=venue)
-        return cls(config)
-
-    return build
+    return _factory(venue, "ccxt.async_support", "ccxt")
 
 
 def pro_factory(venue: str) -> Factory:
     """``config → ccxt.pro.<venue>(config)``: the streaming client of the venue (ccxt's
     websocket API beside its REST one); UNSUPPORTED for an id ccxt.pro does not know."""
+    return _factory(venue, "ccxt.pro", "ccxt.pro")
+
+
+def _factory(venue: str, module: str, said: str) -> Factory:
+    """``config → <module>.<venue>(config)``, the module imported at the first build (ccxt is
+    slow to import); UNSUPPORTED, saying ``said`` has no such exchange, for an id it lacks."""
 
     def build(config: dict) -> Any:
-        import ccxt.pro as ccxt_pro  # lazy
-
-        cls = getattr(ccxt_pro, venue, None)
+        cls = getattr(importlib.import_module(module), venue, None)
         if cls is None or not isinstance(cls, type):
-            raise AdapterError(Reason.UNSUPPORTED, f"ccxt.pro has no exchange {venue!r}", venue=venue)
+            raise AdapterError(Reason.UNSUPPORTED, f"{said} has no exchange {venue!r}", venue=venue)
         return cls(config)
 
     return build

@@ -4,7 +4,9 @@ A venue folder (``adapters/venues/<venue>/``) holds
 
 * ``__init__.py`` — plain data, nothing imported (:data:`adapters.registry.FIELDS`): its place
   in the registries (``ORDER``), the ccxt ids its dialect serves (``CCXT_IDS``), the id the
-  simulated exchange answers as (``SIM_ID``) and the names of its modules below;
+  simulated exchange answers as (``SIM_ID``) and the names of its modules below, each left out
+  where it is the default (:data:`adapters.registry.DEFAULTS`: ``dialect``, ``face``, no stream
+  face, its one ccxt id);
 * ``dialect*.py`` — the venue's dialect of the ccxt adapter (a
   :class:`~adapters.ccxt_exchange.dialects.base.Dialect` per ccxt id, ``DIALECTS``) and the
   modules it is split into (its stream's events, its order ids); ``switches.py``, where the

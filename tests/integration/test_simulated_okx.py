@@ -349,3 +349,17 @@ def test_the_face_answers_unsigned_and_unknown_requests_the_okx_way():
                 assert (await r.json())["serverTime"] == eng.now()
 
     serve(t)
+
+
+def test_an_order_named_by_neither_id_or_by_an_id_okx_never_gave_is_refused_in_its_words():
+    async def t(srv, ex, ad, eng, clock):
+        inst = {"instId": "BTC-USDT-SWAP"}
+        for call, ref, code in ((ex.private_get_trade_order, {}, "50014"),
+                                (ex.private_get_trade_order, {"ordId": "x1"}, "51603"),
+                                (ex.private_get_trade_order_algo, {"algoId": "x1"}, "51603"),
+                                (ex.private_post_trade_cancel_order, {}, "50014"),
+                                (ex.private_post_trade_cancel_order, {"ordId": "x1"}, "51400")):
+            with pytest.raises(ccxt.ExchangeError, match=code):
+                await call({**inst, **ref})
+
+    serve(t)

@@ -32,7 +32,7 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass, field
-from typing import Any, Callable, Mapping, NamedTuple, Optional, Protocol
+from typing import TYPE_CHECKING, Any, Callable, Mapping, NamedTuple, Optional, Protocol
 
 from killswitch.weights import Read, SnapshotCost, WeightLimit
 
@@ -46,6 +46,8 @@ from .stream_hooks import StreamHooks
 # retries and deadline.
 # ``has(name)``: ccxt's ``has`` flag of the account's client.
 Has = Callable[[str], bool]
+# ``refusal_of(body)``: the venue's (code, message) in its parsed answer, None where it says none.
+RefusalReader = Callable[[Any], Optional[tuple[str, str]]]
 
 
 # Orders per second for a ccxt id whose published limits we have not read: below any venue's.
@@ -144,14 +146,18 @@ def incomplete(venue: str, endpoint: str, why: str) -> AdapterError:
 
 
 async def read_pages(reads: Reads, venue: str, endpoint: str, method: str, args: tuple, params: Mapping[str, Any],
-                     next_params: Callable[[list], Optional[Mapping[str, Any]]]) -> list:
+                     next_params: Callable[[list], Optional[Mapping[str, Any]]],
+                     rows_of: Optional[Callable[[Any], list]] = None) -> list:
     """Every row of a paged list: ``method(*args, params)`` again with ``next_params(page)``
     merged in while it gives any (None: that page was the last), at most :data:`MAX_PAGES`
-    pages, else LIST_INCOMPLETE naming the endpoint. A page that is not a list is BAD_RESPONSE."""
+    pages, else LIST_INCOMPLETE naming the endpoint. ``rows_of``: a page's rows in the venue's
+    own answer (a raw method's envelope). A page that is not a list is BAD_RESPONSE."""
     rows: list = []
     query = dict(params)
     for _ in range(MAX_PAGES):
         page = await read(reads, venue, endpoint, method, *args, dict(query))
+        if rows_of is not None:
+            page = rows_of(page)
         if page is None:
             page = []
         if not isinstance(page, list):
@@ -250,8 +256,35 @@ def clamp_seconds(seconds: float, low: int, high: int) -> int:
     return int(min(max(math.ceil(seconds), low), high))
 
 
+class VenueNamed:
+    """A dialect's reads of its venue's lists and its refusals of an answer, each failure naming
+    the venue: :func:`read`, :func:`read_pages`, :func:`bad_field` and :func:`unknown_value` of
+    the dialect's ``id``."""
+
+    if TYPE_CHECKING:  # the dialect's own field (:class:`Dialect`)
+        id: str
+
+    def bad_field(self, endpoint: str, field: str, problem: str) -> AdapterError:
+        """:func:`bad_field` of this dialect's venue."""
+        return bad_field(self.id, endpoint, field, problem)
+
+    def unknown_value(self, endpoint: str, field: str, value: Any) -> AdapterError:
+        """:func:`unknown_value` of this dialect's venue."""
+        return unknown_value(self.id, endpoint, field, value)
+
+    async def read(self, reads: Reads, endpoint: str, method: str, *args: Any) -> Any:
+        """:func:`read` of this dialect's venue."""
+        return await read(reads, self.id, endpoint, method, *args)
+
+    async def read_pages(self, reads: Reads, endpoint: str, method: str, args: tuple, params: Mapping[str, Any],
+                         next_params: Callable[[list], Optional[Mapping[str, Any]]],
+                         rows_of: Optional[Callable[[Any], list]] = None) -> list:
+        """:func:`read_pages` of this dialect's venue."""
+        return await read_pages(reads, self.id, endpoint, method, args, params, next_params, rows_of)
+
+
 @dataclass(frozen=True, kw_only=True)
-class Dialect(StreamHooks, CancelHooks):
+class Dialect(StreamHooks, CancelHooks, VenueNamed):
     """How the adapter speaks to one ccxt exchange id. The defaults are ccxt's unified forms."""
 
     id: str  # the ccxt exchange id (``Account.venue``)
@@ -260,7 +293,10 @@ class Dialect(StreamHooks, CancelHooks):
     max_client_id_length: int = 32
     # the characters the venue takes in a client order id (letters and digits everywhere)
     client_id_alphabet: str = "A-Za-z0-9"
-    fetch_order_param: str = "clientOrderId"  # the client order id's key when fetching one order
+    # the client order id's key when fetching one order (None: ``client_id_param``), and ccxt's
+    # ``has`` flag that lookup needs (None: the dialect's own lookup needs none)
+    fetch_order_param: Optional[str] = None
+    client_id_lookup: Optional[str] = "fetchOrder"
     # the order parameter naming the margin mode of the position a close reduces (OKX: tdMode,
     # which ccxt otherwise sends as "cross"); None: the venue takes it from the position
     margin_mode_param: Optional[str] = None
@@ -306,8 +342,13 @@ class Dialect(StreamHooks, CancelHooks):
     stream_keepalive_weight: float = 0.0
     stream_keepalive_every_s: float = 3600.0
     # ("order" | "position", ccxt's unified field) → the venue's own field(s) ccxt reads it from,
-    # so that a message naming a field a row lacks names the one in the venue's answer
+    # so that a message naming a field a row lacks names the one in the venue's answer (a
+    # position's contracts: ``position_size_field`` unless named here)
     raw_field_names: Mapping[tuple[str, str], str] = field(default_factory=dict)
+    # The venue's endpoints of the positions and of the open orders its reads ask, as a message
+    # names them (``GET /v5/position/list``), by market type ("*": every other); ccxt's methods
+    # where none is named
+    read_endpoints: Mapping[str, tuple[str, str]] = field(default_factory=dict)
 
     # The venue's own field of a position's size in ccxt's ``info`` (a dotted path), where ccxt
     # reads it: a row without it as a number is refused (:meth:`checked_position`), because ccxt
@@ -323,6 +364,9 @@ class Dialect(StreamHooks, CancelHooks):
     # error list: the reason code each maps to and how a retry fares. A code not listed is
     # VENUE_REFUSED, shown verbatim.
     refusal_rules: tuple[Rule, ...] = ()
+    # The venue's (code, message) in its parsed answer; None: no refusal there. The common shapes
+    # (:func:`generic_refusal`) unless the venue reads its own.
+    refusal_of: RefusalReader = generic_refusal
     # How often the account's position mode is read again (:meth:`read_position_mode`), besides
     # at start and after a refusal for the mode; the read's cost is in ``snapshot_reads`` at
     # that rate where the venue has one
@@ -340,11 +384,6 @@ class Dialect(StreamHooks, CancelHooks):
     # The quote currency of an account that declares none (``Account.quote_currency``): what its
     # equity, notionals and PnL are in at this venue
     quote_currency: str = "USDT"
-
-    def refusal_of(self, body: Any) -> Optional[tuple[str, str]]:
-        """The venue's (code, message) in its parsed answer ``body``; None: no refusal there.
-        The generic dialect reads the common shapes (:func:`generic_refusal`)."""
-        return generic_refusal(body)
 
     def venue_refusal(self, text: str) -> Optional[VenueRefusal]:
         """The venue's refusal in ccxt's error message ``text``, mapped by :attr:`refusal_rules`."""
@@ -417,16 +456,23 @@ class Dialect(StreamHooks, CancelHooks):
         """How a message names ccxt's ``unified`` field of a ``row`` ("order", "position"): the
         venue's field, with ccxt's beside it, where the dialect knows it."""
         raw = self.raw_field_names.get((row, unified))
+        if raw is None and (row, unified) == ("position", "contracts"):
+            raw = self.position_size_field
         return f"{raw} (ccxt {unified})" if raw and raw != unified else unified
 
     def open_orders_endpoint(self, market_type: str) -> str:
         """The venue's endpoint of the open-order list ccxt's ``fetch_open_orders`` reads, as a
-        message names it; ccxt's method where the dialect does not know the venue's path."""
-        return "fetch_open_orders"
+        message names it; ccxt's method where the dialect does not know the venue's path
+        (:attr:`read_endpoints`)."""
+        return self._read_endpoints(market_type)[1]
 
     def positions_endpoint(self, market_type: str) -> str:
         """The venue's endpoint of the positions :meth:`fetch_positions` reads (as above)."""
-        return "fetch_positions"
+        return self._read_endpoints(market_type)[0]
+
+    def _read_endpoints(self, market_type: str) -> tuple[str, str]:
+        known = self.read_endpoints
+        return known.get(market_type) or known.get("*") or ("fetch_positions", "fetch_open_orders")
 
     def client_id_fits(self, client_order_id: str) -> bool:
         """Whether the venue takes this client order id: its length and its characters."""
@@ -481,12 +527,13 @@ class Dialect(StreamHooks, CancelHooks):
         return answer
 
     def can_fetch_by_client_id(self, has: Has) -> bool:
-        return has("fetchOrder")
+        return self.client_id_lookup is None or has(self.client_id_lookup)
 
     async def find_by_client_id(self, call: Call, symbol: str, client_order_id: str) -> Any:
         """The venue's answer for the order with this client order id; None when it has none.
         ccxt's ``OrderNotFound`` may be raised instead."""
-        return await call("fetch_order", None, symbol, {self.fetch_order_param: client_order_id})
+        key = self.fetch_order_param or self.client_id_param
+        return await call("fetch_order", None, symbol, {key: client_order_id})
 
     # --- reads --------------------------------------------------------------------------------
 

@@ -24,8 +24,8 @@ venue behind every face: it keeps no state of its own) and answers in the venue'
 the venue's error codes.
 
 Adding a face: write ``adapters/venues/<venue>/face.py`` with ``PREFIXES`` (a tuple of path
-prefixes), ``handle``, ``sim_account`` and ``MASTER`` (None, or the master endpoints' class), and
-name it in the package's ``FACE``; nothing here changes. The request's way through the fault
+prefixes), ``handle``, ``sim_account`` and, where the venue has them, ``MASTER`` (the master
+endpoints' class), and name it in the package's ``FACE``; nothing here changes. The request's way through the fault
 plan, the venue's authentication and the engine is :class:`.shared.RestFace`'s: a face subclasses
 it with its tables (routes, the header of its key, the fields a frozen answer is restamped in)
 and its hooks (its signature, its envelope, its refusals, its operations), as every venue's does.
@@ -71,9 +71,10 @@ def build_faces(faces: Iterable[tuple[str, Any]]) -> dict[str, Handler]:
         for prefix in m.PREFIXES:
             claim(prefix, f"{venue!r}", m.handle)
     for venue, m in faces:
-        if m.MASTER is not None:
-            for path in sorted({path for _, path in m.MASTER.ROUTES}):  # a path may take two methods
-                claim(path, f"{venue!r} (master)", m.MASTER.handle)
+        master = getattr(m, "MASTER", None)  # a face without master endpoints leaves it out
+        if master is not None:
+            for path in sorted({path for _, path in master.ROUTES}):  # a path may take two methods
+                claim(path, f"{venue!r} (master)", master.handle)
     return dict(sorted(handlers.items(), key=lambda kv: -len(kv[0])))
 
 

@@ -10,8 +10,6 @@ engine's), or know a venue's channels or fields (its subclass's).
 from __future__ import annotations
 
 import asyncio
-import base64
-import hashlib
 import hmac
 import json
 from typing import Any, Callable, Mapping, Optional
@@ -21,6 +19,7 @@ from aiohttp import web
 from ..changes import AccountChanged, AlgoChanged, Change, MarkSet, OrderChanged
 from ..engine import MarketSpec
 from .push import PushFace, _Socket, dumps
+from .shared import signs
 
 LOGIN_WINDOW_S = 30  # a login stamped further than this from the server's clock is refused
 
@@ -105,9 +104,7 @@ class ChannelFace(PushFace):
             return self._refuse(sock, "passphrase")
         if not stamp.isdigit() or abs(int(stamp) - self.auth_clock() // 1000) > LOGIN_WINDOW_S:
             return self._refuse(sock, "expired")
-        want = base64.b64encode(hmac.new(secret.encode(), f"{stamp}{self.VERIFY}".encode(),
-                                         hashlib.sha256).digest()).decode()
-        if not hmac.compare_digest(want, str(arg.get("sign") or "")):
+        if not signs(secret, f"{stamp}{self.VERIFY}", str(arg.get("sign") or ""), b64=True):
             return self._refuse(sock, "sign")
         sock.owner = account
         self._say(sock, dict(self.LOGGED_IN))

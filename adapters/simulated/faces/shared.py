@@ -21,11 +21,17 @@ What it owns
 
     Every answer goes out through :meth:`RestFace.respond`, told whose request it answers once
     known (Binance writes the account's used weight in a header), with the headers a refusal
-    carries (``Retry-After``). A new face subclasses it, fills ``ROUTES`` and the hooks, and is
+    carries (``Retry-After``). A new face subclasses it, fills ``ROUTES``, ``OPERATIONS`` and
+    the hooks, serves a request through :meth:`RestFace.serve` (its module's ``handle``), and is
     registered in :mod:`adapters.simulated.faces` with its path prefixes.
 
-    What the faces' ccxt clients share (:func:`ccxt_client`, :func:`strict_client`): an account's keys,
-    ccxt's own rate limit off, the venue's options under the caller's, a cut-off body an error.
+    What the faces read alike: the order a request names (:meth:`RestFace.order_ref`), a number
+    (:func:`finite_number`), a count (:func:`whole`), a page of a list given newest first
+    (:func:`newest_first`), and a signature (:func:`signs`; OKX's and Bitget's :func:`prehash`).
+
+    What the faces' clients share: an account's ccxt client (:func:`ccxt_client`,
+    :func:`strict_client`: its keys, ccxt's own rate limit off, the venue's options under the
+    caller's, a cut-off body an error) and its Accounts-document entry (:func:`key_account`).
 
 What it must not do
     keep exchange state (the engine's), or know any venue's fields (its subclass's).
@@ -34,8 +40,12 @@ What it must not do
 from __future__ import annotations
 
 import asyncio
+import base64
 import copy
+import hashlib
+import hmac
 import json
+import math
 import os
 import re
 from typing import Any, Callable, Mapping, MutableMapping, Optional, TypeVar
@@ -132,6 +142,49 @@ def read_json(method: str, raw_query: str, raw_body: str, refuse: Callable[[bool
     return got
 
 
+def finite_number(p: Mapping[str, Any], name: str, missing: Optional[Exception], bad: Exception) -> Optional[float]:
+    """The parameter ``name`` as a finite number: None where it is absent or empty (``missing``
+    raised instead where it is required), ``bad`` raised where it is not a finite number."""
+    v = p.get(name)
+    if v is None or v == "":
+        if missing is not None:
+            raise missing
+        return None
+    try:
+        x = float(v)
+    except (TypeError, ValueError):
+        raise bad from None
+    if not math.isfinite(x):
+        raise bad
+    return x
+
+
+def whole(value: Any, default: int) -> int:
+    """A count a request gives as digits (``limit``): ``default`` where it gives none, -1 (out of
+    any range) where it is not a whole number."""
+    return default if value in (None, "") else (int(value) if str(value).isdigit() else -1)
+
+
+def newest_first(rows: list[dict], id_field: str, p: Mapping[str, Any], *, most: int, older: str,
+                 refuse: Callable[[str], Exception], newer: Optional[str] = None) -> list[dict]:
+    """A page of a list a venue gives newest (highest id) first: at most ``limit`` rows (``most``
+    by default and at the most), older than the id ``p[older]``, or the ones just newer than the
+    id ``p[newer]`` where the venue takes that; ``refuse(name)``: its refusal of a parameter."""
+    n = whole(p.get("limit"), most)
+    if not 1 <= n <= most:
+        raise refuse("limit")
+    for name in (older, newer):
+        if name and p.get(name) not in (None, "") and not str(p[name]).isdigit():
+            raise refuse(name)
+    rows = sorted(rows, key=lambda r: int(r[id_field]), reverse=True)
+    if p.get(older):
+        rows = [r for r in rows if int(r[id_field]) < int(p[older])]
+    if newer and p.get(newer):
+        rows = [r for r in rows if int(r[id_field]) > int(p[newer])]
+        return rows[-n:]
+    return rows[:n]
+
+
 STATUS_FAULTS = (FaultKind.HTTP_429, FaultKind.HTTP_418, FaultKind.HTTP_500, FaultKind.HTTP_503)
 
 
@@ -145,11 +198,19 @@ class RestFace:
     VENUE = ""  # the name a frozen answer is kept under
     PARAMS_FIRST = False  # the request read before its signature is checked (a malformed one refused first)
     FAULT_BODY_STATUS: Mapping[int, int] = {}  # a status fault with a body of its own: the status it goes out with
+    # operation → what answers it: (face, params, account, at, path) → the answer's body (at: the
+    # time a STALE read is of); every operation ``ROUTES`` names has one (a face's test says so)
+    OPERATIONS: Mapping[str, Callable[..., Any]] = {}
 
     def __init__(self, server: Any):
         self.server = server
         self.engine = server.engine
         self.account: Optional[str] = None  # whose request this is, once known
+
+    @classmethod
+    async def serve(cls, server: Any, request: web.Request) -> web.StreamResponse:
+        """Answer one request with a view of its own: a face module's ``handle``."""
+        return await cls(server).handle(request)
 
     # --- the hooks a venue fills ---------------------------------------------------------------
 
@@ -180,9 +241,29 @@ class RestFace:
     # face refuses it itself, per order (:attr:`faults`)
     reduce_only_refusal: Callable[[Any], Optional[VenueFail]]
     params: Callable[[str, str, str], Any]  # (method, query, body) → the request's parameters
-    # (op, path, params, account, at) → the answer's body of one operation (at: the time a STALE read is of)
-    dispatch: Callable[[str, str, Any, Optional[str], Optional[int]], Any]
     sim_error: Callable[[SimError, str], tuple[int, Any]]  # (refusal, op) → the venue's answer to an engine refusal
+
+    @staticmethod
+    def order_ref(oid: Any, cid: Any, missing: VenueFail, unknown: VenueFail) -> tuple[Optional[int], Optional[str]]:
+        """(engine id, client id) of the order a request names: by the venue's id where it gives
+        one (digits, else ``unknown``: the venue's answer to an id it never gave), else by its
+        client id; ``missing`` where it names neither."""
+        if not oid and not cid:
+            raise missing
+        if oid and not str(oid).isdigit():
+            raise unknown
+        return (int(oid), None) if oid else (None, cid)
+
+    @staticmethod
+    def prehash_signed(secret: str, stamp: str, request: web.Request, query: str, body: str, sign: str) -> bool:
+        """Whether ``sign`` is OKX's or Bitget's signature of the request: base64 HMAC-SHA256 of
+        its :func:`prehash`."""
+        return signs(secret, prehash(stamp, request.method, request.path, query, body), sign, b64=True)
+
+    def dispatch(self, op: str, path: str, params: Any, account: Optional[str], at: Optional[int]) -> Any:
+        """The answer's body of one operation: its :attr:`OPERATIONS` entry's (a face whose
+        operation is in the body answers it its own way)."""
+        return self.OPERATIONS[op](self, params, account, at, path)
 
     def placed_order_ids(self, op: str, body: Any) -> list[int]:
         """The engine ids of the orders an answer placed (for HIDE_FROM_NEXT_QUERY)."""
@@ -320,6 +401,21 @@ class RestFace:
         return body
 
 
+def prehash(stamp: str, method: str, path: str, query: str, body: str) -> str:
+    """What OKX and Bitget sign: the timestamp, the METHOD, the path (``?`` and the query after
+    it, where there is one) and the body."""
+    return stamp + method + path + (f"?{query}" if query else "") + body
+
+
+def signs(secret: str, text: str, sign: str, *, b64: bool = False) -> bool:
+    """Whether ``sign`` is the HMAC-SHA256 of ``text`` keyed by ``secret``: in hex, of either case
+    (Binance, Bybit, MEXC), or in base64 (OKX, Bitget)."""
+    mac = hmac.new(secret.encode(), text.encode(), hashlib.sha256)
+    if b64:
+        return hmac.compare_digest(base64.b64encode(mac.digest()).decode(), sign)
+    return hmac.compare_digest(mac.hexdigest(), sign.lower())
+
+
 def loopback(base_url: str) -> str:
     """``base_url`` if it is on loopback: the simulated exchange is never served elsewhere."""
     if not base_url.startswith(("http://127.0.0.1", "http://localhost", "http://[::1]")):
@@ -347,26 +443,30 @@ def strict_client(ex: Any, on: bool = True) -> Any:
     return ex
 
 
-def passphrase_account(server: Any, account: str, venue: str, *, hedge_mode: Optional[bool] = None,
-                       env: Optional[MutableMapping[str, str]] = None, **fields: Any) -> Any:
-    """A killswitch :class:`~killswitch.policy.accounts_doc.Account` on ``venue`` (one that signs with a
-    key, a secret and a passphrase: OKX, Bitget) for the engine's ``account``, ``api_url`` the
-    server's base URL; its credentials are written to ``env`` (default ``os.environ``) as
-    ``KS_SIM_<VENUE>_<ACCOUNT>_{KEY,SECRET,PASS}`` and referenced there."""
+def key_account(server: Any, account: str, venue: str, *, name: Optional[str] = None, secret: Optional[str] = None,
+                passphrase: bool = False, hedge_mode: Optional[bool] = None,
+                env: Optional[MutableMapping[str, str]] = None, **fields: Any) -> Any:
+    """A killswitch :class:`~killswitch.policy.accounts_doc.Account` on ``venue`` for the engine's
+    ``account``, ``api_url`` the server's base URL, of the account's position mode unless
+    ``hedge_mode`` says one; its key, its secret (``secret``: as the venue hands it, where that is
+    not the engine's) and, for a venue that signs with one (OKX, Bitget), its ``passphrase`` are
+    written to ``env`` (default ``os.environ``) as ``KS_SIM_<NAME>_<ACCOUNT>_{KEY,SECRET,PASS}``
+    (``name``: the venue's by default) and referenced there."""
     from killswitch.policy.accounts_doc import Account
 
     target = os.environ if env is None else env
     spec = server.engine.accounts[account].spec
-    prefix = f"KS_SIM_{venue.upper()}_" + re.sub(r"[^A-Z0-9]", "_", account.upper())
-    target[f"{prefix}_KEY"], target[f"{prefix}_SECRET"], target[f"{prefix}_PASS"] = (
-        spec.api_key, spec.secret, spec.passphrase)
+    prefix = f"KS_SIM_{(name or venue).upper()}_" + re.sub(r"[^A-Z0-9]", "_", account.upper())
+    values = {"api_key": (spec.api_key, "KEY"), "secret": (spec.secret if secret is None else secret, "SECRET"),
+              **({"password": (spec.passphrase, "PASS")} if passphrase else {})}
+    for value, suffix in values.values():
+        target[f"{prefix}_{suffix}"] = value
     hedge = server.engine.hedge_mode(account) if hedge_mode is None else hedge_mode
     return Account.model_validate({
         "name": account, "venue": venue, "market_type": "futures", "hedge_mode": hedge,
         "api_url": loopback(server.base_url),
-        "credentials": {"api_key": {"env": f"{prefix}_KEY"}, "secret": {"env": f"{prefix}_SECRET"},
-                        "password": {"env": f"{prefix}_PASS"}}, **fields})
+        "credentials": {k: {"env": f"{prefix}_{suffix}"} for k, (_, suffix) in values.items()}, **fields})
 
 
-__all__ = ["RestFace", "VenueFail", "ccxt_client", "loopback", "passphrase_account", "read_json", "respond",
-           "strict_client"]
+__all__ = ["RestFace", "VenueFail", "ccxt_client", "finite_number", "loopback", "key_account", "newest_first",
+           "prehash", "read_json", "respond", "signs", "strict_client", "whole"]

@@ -8,7 +8,4 @@ rows (:mod:`.contract`) and its answers (``fixtures/``, README.md: which are ver
 
 ORDER = 0
 CCXT_IDS = ("binance", "binanceusdm", "binancecoinm")
-DIALECT = "dialect"
 SIM_ID = "binanceusdm"
-FACE = "face"
-STREAM_FACE = None

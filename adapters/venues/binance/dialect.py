@@ -33,15 +33,14 @@ from ...base import MODE, PERMANENT, TRANSIENT
 from ...ccxt_exchange.dialects.base import (
     DEFAULT_ORDER_RATE,
     YIELD_EVERY,
-    Call,
     Dialect,
     Listed,
     ModeRead,
     Reads,
+    RefusalReader,
     bad_field,
-    read,
-    unknown_value,
 )
+from ...ccxt_exchange.dialects.cancel_hooks import Call
 from ...ccxt_exchange.dialects.refusals import Rule
 from ...ccxt_exchange.dialects.stream_events import MarkRows, StreamEvent
 from ...ccxt_exchange.parsing import BadData, BadField, num, order_info
@@ -203,7 +202,7 @@ class BinanceDialect(Dialect):
             try:
                 p = unified_position(row, reads.symbol_of)
             except BadField as e:
-                raise bad_field(self.id, endpoint, e.field, e.problem) from None
+                raise self.bad_field(endpoint, e.field, e.problem) from None
             if p is not None:
                 out.append(p)
         return out
@@ -236,10 +235,10 @@ class BinanceDialect(Dialect):
         for row in regular:
             value = order_info(row.order).get("type")
             if value not in known:
-                raise unknown_value(self.id, row.endpoint, "type", value)
+                raise self.unknown_value(row.endpoint, "type", value)
         if self.algo_orders_endpoint is None or reads.market_type != "futures":
             return regular
-        algo = await read(reads, self.id, self.algo_orders_endpoint, "fetch_open_orders", symbol, None, None,
+        algo = await self.read(reads, self.algo_orders_endpoint, "fetch_open_orders", symbol, None, None,
                           {"trigger": True})
         if not isinstance(algo, list):
             raise BadData(f"{self.algo_orders_endpoint}: the answer is not a list")
@@ -251,27 +250,26 @@ class BinanceDialect(Dialect):
         value = order_info(order).get("orderType")
         kind = ALGO_ORDER_KINDS.get(value) if isinstance(value, str) else None
         if kind is None:
-            raise unknown_value(self.id, str(self.algo_orders_endpoint), "orderType", value)
+            raise self.unknown_value(str(self.algo_orders_endpoint), "orderType", value)
         return kind
 
     def cancel_params(self, kind: str) -> Mapping[str, Any]:
         # an algo order is cancelled by the algo service (DELETE /fapi/v1/algoOrder, algoOpenOrders)
         return {"trigger": True} if kind != "regular" and self.algo_orders_endpoint else {}
 
-    def refusal_of(self, body: Any) -> Optional[tuple[str, str]]:
-        return binance_refusal(body)
+    refusal_of: RefusalReader = binance_refusal
 
     async def read_position_mode(self, reads: Reads) -> ModeRead:
         """``GET /fapi/v1/positionSide/dual`` (``/dapi`` on COIN-M): ``{"dualSidePosition": true}``
         is hedge mode, false one-way; anything else is BAD_RESPONSE naming the field."""
         if reads.market_type != "futures" or not reads.has_method(self.mode_method):
             return await super().read_position_mode(reads)
-        answer = await read(reads, self.id, self.mode_endpoint, self.mode_method, {})
+        answer = await self.read(reads, self.mode_endpoint, self.mode_method, {})
         value = answer.get("dualSidePosition") if isinstance(answer, Mapping) else None
         if isinstance(value, str) and value.lower() in ("true", "false"):
             value = value.lower() == "true"
         if not isinstance(value, bool):
-            raise unknown_value(self.id, self.mode_endpoint, "dualSidePosition", value)
+            raise self.unknown_value(self.mode_endpoint, "dualSidePosition", value)
         return ModeRead(value, self.mode_endpoint)
 
     def mode_from_positions(self, raw_positions: Any) -> Optional[ModeRead]:

@@ -48,21 +48,17 @@ What it must not do
 
 from __future__ import annotations
 
-import hashlib
-import hmac
-import os
-import re
 from typing import Any, Callable, Optional
 from urllib.parse import parse_qsl
 
 from aiohttp import web
 
 from ...simulated.engine import SimError
-from ...simulated.faces.shared import RestFace, VenueFail, loopback, respond, strict_client
+from ...simulated.faces.shared import RestFace, VenueFail, key_account, loopback, respond, signs, strict_client
 from ...simulated.faults import HTTP_STATUS, Fault
 from ...simulated.numbers import money_text as _money
 from .face_master import BinanceMaster
-from .face_rows import BinanceRows, err
+from .face_rows import BAD_SIGNATURE, INVALID_KEY, BinanceRows, err
 
 PREFIXES = ("",)
 MASTER = BinanceMaster  # the master account's endpoints that switch its sub-accounts' keys
@@ -119,10 +115,6 @@ CCXT_OPTIONS = {
     "warnOnFetchOpenOrdersWithoutSymbol": False,
 }
 
-# Binance's answer to a key that may not trade, or to none it knows
-INVALID_KEY = "Invalid API-key, IP, or permissions for action, request ip: 127.0.0.1"
-
-
 class BinanceFace(RestFace):
     """One request's view of the engine in Binance USDⓈ-M's terms."""
 
@@ -176,10 +168,8 @@ class BinanceFace(RestFace):
         if not signature:
             raise err(-1102, "Mandatory parameter 'signature' was not sent, was empty/null, or malformed.")
         payload = _without_signature(raw_query) + _without_signature(raw_body)
-        expected = hmac.new(self.engine.key_secret(key, account).encode(), payload.encode(),
-                            hashlib.sha256).hexdigest()
-        if not hmac.compare_digest(expected, signature.lower()):
-            raise err(-1022, "Signature for this request is not valid.")
+        if not signs(self.engine.key_secret(key, account), payload, signature):
+            raise err(-1022, BAD_SIGNATURE)
         if "timestamp" not in params:
             raise err(-1102, "Mandatory parameter 'timestamp' was not sent, was empty/null, or malformed.")
         ts = _int(params, "timestamp")
@@ -212,12 +202,6 @@ class BinanceFace(RestFace):
         return [body["orderId"]] if op == "place_order" else []
 
     # --- operations --------------------------------------------------------------------------------------
-
-    def dispatch(self, op: str, path: str, p: dict, account: Optional[str], at: Optional[int]) -> Any:
-        answer = self.OPERATIONS.get(op)
-        if answer is None:
-            raise err(-5000, f"Path {path} is invalid", 404)
-        return answer(self, p, account, at, path)
 
     def tickers(self, op: str, p: dict, at: Optional[int]) -> Any:
         return self.rows.tickers(op, p.get("symbol"), self.engine.now() if at is None else at)
@@ -356,9 +340,7 @@ def _bool(p: dict, name: str, required: bool = False) -> bool:
     return v.lower() == "true"
 
 
-async def handle(server: Any, request: web.Request) -> web.StreamResponse:
-    """Answer one request as Binance USDⓈ-M (see the module docstring)."""
-    return await BinanceFace(server).handle(request)
+handle = BinanceFace.serve  # one request under PREFIXES, as the module docstring says
 
 
 # --- clients -----------------------------------------------------------------------------------------------
@@ -429,15 +411,7 @@ def binanceusdm_pro_client(server: Any, account: str, *, strict: bool = True, **
 def sim_account(server: Any, account: str, **fields: Any) -> Any:
     """The Account of the engine's ``account`` on venue ``binanceusdm``, its keys in the
     environment (:func:`adapters.simulated.venues.sim_account`)."""
-    from killswitch.policy.accounts_doc import Account
-
-    spec = server.engine.accounts[account].spec
-    prefix = "KS_SIM_BINANCE_" + re.sub(r"[^A-Z0-9]", "_", account.upper())
-    os.environ[f"{prefix}_KEY"], os.environ[f"{prefix}_SECRET"] = spec.api_key, spec.secret
-    return Account.model_validate({
-        "name": account, "venue": "binanceusdm", "market_type": "futures",
-        "hedge_mode": server.engine.hedge_mode(account), "api_url": server.base_url,
-        "credentials": {"api_key": {"env": f"{prefix}_KEY"}, "secret": {"env": f"{prefix}_SECRET"}}, **fields})
+    return key_account(server, account, "binanceusdm", name="BINANCE", **fields)
 
 
 sim_client = binanceusdm_client  # the ccxt client of an account (a bot's, with its own key)

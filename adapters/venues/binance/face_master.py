@@ -11,15 +11,15 @@ permissions hold it).
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 from typing import Any
 from urllib.parse import parse_qsl
 
 from aiohttp import web
 
 from ...simulated.faces.master import MasterFace, Refused
+from ...simulated.faces.shared import signs
 from ...simulated.permissions import RESTORE, REVOKE
+from .face_rows import BAD_SIGNATURE, INVALID_KEY
 
 PERMISSION = "/sapi/v1/sub-account/subAccountApiPermission"
 FLAGS = ("canTrade", "canFuturesTrade")
@@ -28,8 +28,7 @@ FLAGS = ("canTrade", "canFuturesTrade")
 class BinanceMaster(MasterFace):
     ROUTES = frozenset({("POST", PERMISSION)})
     KEY_HEADER = "X-MBX-APIKEY"
-    BAD_KEY = ("-2015", "Invalid API-key, IP, or permissions for action, request ip: 127.0.0.1")
-    BAD_SIGN = ("-1022", "Signature for this request is not valid.")
+    BAD_KEY, BAD_SIGN = ("-2015", INVALID_KEY), ("-1022", BAD_SIGNATURE)  # the face's own words
     NOT_MASTER = ("-1002", "You are not authorized to execute this request.")
     NO_SUB = ("-1102", "Sub-account {name} does not exist.")
     NO_KEY = ("-1102", "Param 'subAccountApiKey' is not a key of this sub-account.")
@@ -53,8 +52,7 @@ class BinanceMaster(MasterFace):
     def signed(self, request: web.Request, key: str, secret: str, passphrase: str, raw_query: str,
                raw_body: str, p: dict) -> bool:
         payload = _without_signature(raw_query) + _without_signature(raw_body)
-        ok = hmac.compare_digest(hmac.new(secret.encode(), payload.encode(), hashlib.sha256).hexdigest(),
-                                 str(p.get("signature", "")).lower())
+        ok = signs(secret, payload, str(p.get("signature", "")))
         if "timestamp" not in p:
             raise Refused("-1102", "Mandatory parameter 'timestamp' was not sent, was empty/null, or malformed.")
         return ok

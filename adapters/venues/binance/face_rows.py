@@ -18,10 +18,13 @@ from typing import Any, Optional
 
 from ...simulated.conditional import SimAlgoOrder
 from ...simulated.engine import MarketSpec, PositionView, SimExchange, SimOrder, floor_step
-from ...simulated.faces.shared import VenueFail
+from ...simulated.faces.shared import VenueFail, whole
 from ...simulated.numbers import digits as _digits, fixed as _f, money_text as _money
 
 DEPTH_LIMITS = (5, 10, 20, 50, 100, 500, 1000)  # what GET /fapi/v1/depth accepts as ``limit``
+# Binance's answer to a key that may not trade, or to none it knows (-2015), and to a bad signature (-1022)
+INVALID_KEY = "Invalid API-key, IP, or permissions for action, request ip: 127.0.0.1"
+BAD_SIGNATURE = "Signature for this request is not valid."
 
 
 def err(code: int, msg: str, status: int = 400) -> VenueFail:
@@ -107,7 +110,7 @@ class BinanceRows:
         eng = self.engine
         if symbol not in eng.markets:
             raise err(-1121, "Invalid symbol.")
-        n = 500 if limit in (None, "") else (int(limit) if str(limit).isdigit() else -1)
+        n = whole(limit, 500)
         if n not in DEPTH_LIMITS:
             raise err(-1130, "Data sent for parameter 'limit' is not valid.")
         bids, asks, ts = eng.order_book(symbol, n)

@@ -7,7 +7,4 @@ verbatim).
 
 ORDER = 4
 CCXT_IDS = ("bitget",)
-DIALECT = "dialect"
-SIM_ID = "bitget"
-FACE = "face"
 STREAM_FACE = "face_stream"

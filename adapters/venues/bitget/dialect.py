@@ -60,20 +60,16 @@ from killswitch.weights import PER_UID, Read, WeightLimit
 
 from ...base import MODE, PERMANENT, TRANSIENT, VenueRefusal
 from ...ccxt_exchange.dialects.base import (
-    Call,
-    CancelAnswer,
     Dialect,
     Listed,
     ModeRead,
     Reads,
-    bad_field,
     before_oldest,
     named_rows,
-    read,
-    read_pages,
     unknown_value,
     unnamed,
 )
+from ...ccxt_exchange.dialects.cancel_hooks import Call, CancelAnswer
 from ...ccxt_exchange.dialects.channels import ChannelStream
 from ...ccxt_exchange.dialects.refusals import Rule
 from ...ccxt_exchange.parsing import BadData, num, order_info
@@ -261,7 +257,6 @@ class BitgetDialect(ChannelStream, Dialect):
     client_id_param: str = "clientOid"
     max_client_id_length: int = 36
     client_id_alphabet: str = r"A-Za-z0-9\-"
-    fetch_order_param: str = "clientOid"
     margin_mode_param: Optional[str] = "marginMode"
     # ccxt's bitget asks GET /api/v3/account/settings before its first private call to learn
     # whether the account is a unified one, unless told: this dialect reads the classic account
@@ -269,8 +264,7 @@ class BitgetDialect(ChannelStream, Dialect):
     position_size_field: Optional[str] = "total"
     raw_field_names: Mapping[tuple[str, str], str] = field(default_factory=lambda: {
         ("order", "id"): "orderId", ("order", "type"): "orderType|planType", ("order", "amount"): "size",
-        ("order", "triggerPrice"): "triggerPrice", ("position", "contracts"): "total",
-        ("position", "side"): "holdSide"})
+        ("order", "triggerPrice"): "triggerPrice", ("position", "side"): "holdSide"})
     secret_headers: tuple[str, ...] = ("access-key", "access-sign", "access-passphrase")
     # 40757 "Not enough position is available", 45006 "Insufficient position", 22002 "No position
     # to close" (Bitget's error codes of a reduce-only or close order without the position)
@@ -292,8 +286,6 @@ class BitgetDialect(ChannelStream, Dialect):
 
     refusal_rules: tuple[Rule, ...] = REFUSALS
 
-    def refusal_of(self, body: Any) -> Optional[tuple[str, str]]:
-        return bitget_refusal(body)
 
     # Streams: ccxt.pro's bitget (positions, orders, orders-algo and account on the private
     # websocket after login; the held symbols' tickers on the public one). A websocket costs no
@@ -306,25 +298,19 @@ class BitgetDialect(ChannelStream, Dialect):
     def stream_order_rows(self) -> Any:
         return ORDER_ROWS
 
-    def positions_endpoint(self, market_type: str) -> str:
-        return POSITIONS
-
-    def open_orders_endpoint(self, market_type: str) -> str:
-        return REGULAR_ORDERS if market_type == "futures" else SPOT_ORDERS
-
     async def fetch_open_orders(self, reads: Reads, symbol: Optional[str] = None) -> list[Listed]:
         """Every page of the regular list, then every page of the plan list for each planType
         (futures); spot: every page of the unfilled orders."""
         if reads.market_type != "futures":
-            rows = await read_pages(reads, self.id, SPOT_ORDERS, "fetch_open_orders", (symbol, None, PAGE), {},
+            rows = await self.read_pages(reads, SPOT_ORDERS, "fetch_open_orders", (symbol, None, PAGE), {},
                                     older_page(SPOT_ORDERS))
             return [Listed(None, o, SPOT_ORDERS) for o in rows]
-        regular = await read_pages(reads, self.id, REGULAR_ORDERS, "fetch_open_orders", (symbol, None, PAGE), {},
+        regular = await self.read_pages(reads, REGULAR_ORDERS, "fetch_open_orders", (symbol, None, PAGE), {},
                                    older_page(REGULAR_ORDERS))
         listed = [Listed("regular", read_row(self.id, REGULAR_ORDERS, o), REGULAR_ORDERS) for o in regular]
         for plan in PLAN_TYPES:
             endpoint = f"{PLAN_ORDERS} planType={plan}"
-            rows = await read_pages(reads, self.id, endpoint, "fetch_open_orders", (symbol, None, PAGE),
+            rows = await self.read_pages(reads, endpoint, "fetch_open_orders", (symbol, None, PAGE),
                                     {"planType": plan}, older_page(endpoint))
             listed.extend(read_plan(self.id, endpoint, o) for o in rows)
         return listed
@@ -374,12 +360,12 @@ class BitgetDialect(ChannelStream, Dialect):
         else:  # ccxt's parsed order: the answer's data in its info
             data = answer.get("info") if isinstance(answer, Mapping) else None
         if not isinstance(data, Mapping):
-            raise bad_field(self.id, endpoint, "data", "missing" if data is None else "not an object")
+            raise self.bad_field(endpoint, "data", "missing" if data is None else "not an object")
         if plan or "successList" in data or "failureList" in data:
             return self.listed_answer(endpoint, data, sent)
         named = data.get("orderId")
         if named in (None, ""):
-            raise bad_field(self.id, endpoint, "data.orderId", "missing")
+            raise self.bad_field(endpoint, "data.orderId", "missing")
         return CancelAnswer(frozenset({order.id}) if str(named) == order.id else frozenset())
 
     def listed_answer(self, endpoint: str, data: Mapping[str, Any], sent: Sequence[Any]) -> CancelAnswer:
@@ -391,7 +377,7 @@ class BitgetDialect(ChannelStream, Dialect):
         for name in ("successList", "failureList"):
             rows = data.get(name)
             if not isinstance(rows, list):
-                raise bad_field(self.id, endpoint, f"data.{name}", "missing" if rows is None else "not a list")
+                raise self.bad_field(endpoint, f"data.{name}", "missing" if rows is None else "not a list")
             lists[name] = rows
         by_client = {str(o.client_id): o.id for o in sent if getattr(o, "client_id", None)}
 
@@ -401,7 +387,7 @@ class BitgetDialect(ChannelStream, Dialect):
                 return str(oid)
             cid = row.get("clientOid") if isinstance(row, Mapping) else None
             if cid in (None, ""):
-                raise bad_field(self.id, endpoint, f"data.{name}[{at}].orderId", "missing")
+                raise self.bad_field(endpoint, f"data.{name}[{at}].orderId", "missing")
             return by_client.get(str(cid))
 
         wanted = {o.id for o in sent}
@@ -419,7 +405,7 @@ class BitgetDialect(ChannelStream, Dialect):
             return {}
         plan = getattr(order, "type", None)
         if plan not in PLAN_KINDS:
-            raise bad_field(self.id, PLAN_ORDERS, "planType", f"unknown value {plan!r} on a {order.kind} order")
+            raise self.bad_field(PLAN_ORDERS, "planType", f"unknown value {plan!r} on a {order.kind} order")
         return {"trigger": True, "planType": plan}
 
     def cancel_params(self, kind: str) -> Mapping[str, Any]:
@@ -445,11 +431,11 @@ class BitgetDialect(ChannelStream, Dialect):
         symbol's it was asked for, not the account's: the positions' own say theirs."""
         if reads.market_type != "futures" or not reads.has_method(MODE_METHOD):
             return await super().read_position_mode(reads)
-        answer = await read(reads, self.id, ACCOUNT, MODE_METHOD, dict(MODE_PARAMS))
+        answer = await self.read(reads, ACCOUNT, MODE_METHOD, dict(MODE_PARAMS))
         data = answer.get("data", answer) if isinstance(answer, Mapping) else None
         mode = data.get("posMode") if isinstance(data, Mapping) else None
         if mode not in POS_MODES:
-            raise unknown_value(self.id, ACCOUNT, "posMode", mode)
+            raise self.unknown_value(ACCOUNT, "posMode", mode)
         return ModeRead(mode == "hedge_mode", f"{ACCOUNT} posMode={mode}")
 
 
@@ -466,6 +452,8 @@ ORDER_ROWS = bitget_stream.OrderRows(read_row, read_plan)
 
 BITGET = BitgetDialect(
     id="bitget", order_rate=8.0,
+    read_endpoints={"futures": (POSITIONS, REGULAR_ORDERS), "spot": (POSITIONS, SPOT_ORDERS)},
+    refusal_of=bitget_refusal,
     # The mix trade endpoints are limited per UID by count (place-order 10 a second), which the
     # order budget keeps to, not by the request pacing of reads: a close must not wait behind a
     # reconcile's lists.

@@ -54,8 +54,6 @@ What it must not do
 
 from __future__ import annotations
 
-import base64
-import hashlib
 import hmac
 from typing import Any, Callable, Optional
 from urllib.parse import unquote
@@ -63,14 +61,13 @@ from urllib.parse import unquote
 from aiohttp import web
 
 from ...simulated.engine import NO_SUCH_ORDER, TOO_MANY_ORDERS, TOO_MANY_REQUESTS, UNKNOWN_ORDER, SimError
-from ...simulated.faces.shared import VenueFail, ccxt_client, loopback, passphrase_account, read_json, strict_client
+from ...simulated.faces.shared import VenueFail, ccxt_client, key_account, loopback, read_json, strict_client
 from .face_orders import BitgetOrders
 from .face_plans import BitgetPlans
 from .face_reads import BitgetReads
-from .face_wire import _CODES, CANCEL_NOT_FOUND, NO_POSITION, NOT_FOUND, PRODUCT
+from .face_wire import _CODES, CANCEL_NOT_FOUND, NO_ORDER_ID, NO_POSITION, NOT_FOUND, PRODUCT
 
 PREFIXES = ("/api/v2/",)
-MASTER = None  # no master account's endpoints
 V2 = "/api/v2"
 
 ROUTES: dict[tuple[str, str], tuple[str, bool]] = {
@@ -139,9 +136,7 @@ class BitgetFace(BitgetReads, BitgetOrders, BitgetPlans):
         if not hmac.compare_digest(phrase, passphrase):
             raise self.fail("40012", "apikey/password is incorrect")
         # the query as signed: its values as written, not percent-encoded
-        prehash = stamp + request.method + request.path + (f"?{unquote(raw_query)}" if raw_query else "") + raw_body
-        expected = base64.b64encode(hmac.new(secret.encode(), prehash.encode(), hashlib.sha256).digest()).decode()
-        if not hmac.compare_digest(expected, sign):
+        if not self.prehash_signed(secret, stamp, request, unquote(raw_query), raw_body, sign):
             raise self.fail("40009", "sign signature error")
         return account
 
@@ -171,12 +166,6 @@ class BitgetFace(BitgetReads, BitgetOrders, BitgetPlans):
 
     # --- operations -----------------------------------------------------------------------------------
 
-    def dispatch(self, op: str, path: str, p: Any, account: Optional[str], at: Optional[int]) -> Any:
-        answer = self.OPERATIONS.get(op)
-        if answer is None:
-            raise self.fail("40404", "Request URL NOT FOUND", 404)
-        return answer(self, p, account, at, path)
-
     def op_contracts(self, p: Any, account: Any, at: Optional[int], path: str) -> Any:
         if not path.endswith("/mix/market/contracts") or str(p.get("productType") or "").upper() != PRODUCT:
             return self.ok([])  # the simulated venue lists USDT-M perpetuals only
@@ -205,12 +194,8 @@ class BitgetFace(BitgetReads, BitgetOrders, BitgetPlans):
         self.product(p)
         m = self.market(p)
         assert m is not None
-        oid, cid = p.get("orderId"), p.get("clientOid")
-        if not oid and not cid:
-            raise self.fail("40019", "Parameter orderId cannot be empty")
-        if oid and not str(oid).isdigit():
-            raise self.fail(*NOT_FOUND)
-        o = self.engine.get_order(account, m.symbol, int(oid) if oid else None, None if oid else cid)
+        ref = self.order_ref(p.get("orderId"), p.get("clientOid"), self.fail(*NO_ORDER_ID), self.fail(*NOT_FOUND))
+        o = self.engine.get_order(account, m.symbol, *ref)
         return self.ok(self.order(o, detail=True))
 
     # operation → what answers it (face, params, account, at, path)
@@ -229,9 +214,7 @@ class BitgetFace(BitgetReads, BitgetOrders, BitgetPlans):
     }
 
 
-async def handle(server: Any, request: web.Request) -> web.StreamResponse:
-    """Answer one request under ``/api/v2/`` as Bitget (see the module docstring)."""
-    return await BitgetFace(server).handle(request)
+handle = BitgetFace.serve  # one request under PREFIXES, as the module docstring says
 
 
 # --- clients -----------------------------------------------------------------------------------------------
@@ -239,8 +222,8 @@ async def handle(server: Any, request: web.Request) -> web.StreamResponse:
 
 def sim_account(server: Any, account: str, **fields: Any) -> Any:
     """A killswitch Account on venue ``bitget`` for the engine's ``account`` (``hedge_mode``, ``env``:
-    :func:`adapters.simulated.faces.shared.passphrase_account`'s; :func:`adapters.simulated.venues.sim_account`)."""
-    return passphrase_account(server, account, "bitget", **fields)
+    :func:`adapters.simulated.faces.shared.key_account`'s; :func:`adapters.simulated.venues.sim_account`)."""
+    return key_account(server, account, "bitget", passphrase=True, **fields)
 
 
 bitget_account = sim_account
@@ -274,5 +257,5 @@ def bitget_pro_client(server: Any, account: str, *, strict: bool = True, **confi
 sim_client = bitget_pro_client  # the ccxt client of an account (a bot's, with its own key)
 
 
-__all__ = ["MASTER", "sim_client", "BitgetFace", "CCXT_OPTIONS", "PREFIXES", "ROUTES", "bitget_account",
+__all__ = ["sim_client", "BitgetFace", "CCXT_OPTIONS", "PREFIXES", "ROUTES", "bitget_account",
            "bitget_pro_client", "handle", "sim_account", "ws_urls"]

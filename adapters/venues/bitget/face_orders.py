@@ -18,7 +18,7 @@ import re
 from ...simulated.engine import MarketSpec, SimError, SimOrder
 from ...simulated.faces.shared import VenueFail
 from .face_params import BitgetParams
-from .face_wire import CANCEL_NOT_FOUND, NO_POSITION, UNILATERAL, _money, _px, _sides, _sz, symbol_id
+from .face_wire import CANCEL_NOT_FOUND, NO_ORDER_ID, NO_POSITION, UNILATERAL, _money, _px, _sides, _sz, symbol_id
 
 CLIENT_OID_RE = re.compile(r"^[A-Za-z0-9\-]{1,36}$")
 
@@ -116,9 +116,5 @@ class BitgetOrders(BitgetParams):
         return self.ok({"orderId": str(o.order_id), "clientOid": o.client_order_id})
 
     def _cancel_one(self, account: str, m: MarketSpec, ref: dict) -> SimOrder:
-        oid, cid = ref.get("orderId"), ref.get("clientOid")
-        if not oid and not cid:
-            raise self.fail("40019", "Parameter orderId cannot be empty")
-        if oid and not str(oid).isdigit():
-            raise self.fail(*CANCEL_NOT_FOUND)
-        return self.engine.cancel_order(account, m.symbol, int(oid) if oid else None, None if oid else cid)
+        return self.engine.cancel_order(account, m.symbol, *self.order_ref(
+            ref.get("orderId"), ref.get("clientOid"), self.fail(*NO_ORDER_ID), self.fail(*CANCEL_NOT_FOUND)))

@@ -18,7 +18,7 @@ from __future__ import annotations
 from typing import Any, Optional
 
 from ...simulated.engine import MarketSpec
-from ...simulated.faces.shared import RestFace, VenueFail
+from ...simulated.faces.shared import RestFace, VenueFail, finite_number, newest_first
 from .face_wire import PRODUCT
 
 PAGE = 100
@@ -58,31 +58,11 @@ class BitgetParams(RestFace):
                 else self.bad("productType")
 
     def number(self, p: dict, name: str, required: bool = False) -> Optional[float]:
-        v = p.get(name)
-        if v is None or v == "":
-            if required:
-                raise self.fail("40019", f"Parameter {name} cannot be empty")
-            return None
-        try:
-            x = float(v)
-        except (TypeError, ValueError):
-            raise self.bad(name) from None
-        if x != x or x in (float("inf"), float("-inf")):
-            raise self.bad(name)
-        return x
+        missing = self.fail("40019", f"Parameter {name} cannot be empty") if required else None
+        return finite_number(p, name, missing, self.bad(name))
 
     def page(self, rows: list[dict], p: dict) -> dict:
         """A page as Bitget gives it: newest first, at most ``limit`` rows older than ``idLessThan``."""
-        limit = p.get("limit")
-        n = PAGE if limit in (None, "") else (int(limit) if str(limit).isdigit() else -1)
-        if not 1 <= n <= PAGE:
-            raise self.bad("limit")
-        before = p.get("idLessThan")
-        if before not in (None, "") and not str(before).isdigit():
-            raise self.bad("idLessThan")
-        rows = sorted(rows, key=lambda r: int(r["orderId"]), reverse=True)
-        if before:
-            rows = [r for r in rows if int(r["orderId"]) < int(before)]
-        rows = rows[:n]
+        rows = newest_first(rows, "orderId", p, most=PAGE, older="idLessThan", refuse=self.bad)
         return self.ok({"entrustedList": rows, "endId": rows[-1]["orderId"] if rows else None})
 

@@ -2,8 +2,8 @@
 
 What it owns
     the futures product the face serves (:data:`PRODUCT`), the plan types, Bitget's refusals it
-    names (:data:`NO_POSITION`, :data:`UNILATERAL`, :data:`NOT_FOUND`, :data:`CANCEL_NOT_FOUND`)
-    and the engine's (Binance) error codes as Bitget's (:data:`_CODES`), numbers as Bitget
+    names (:data:`NO_POSITION`, :data:`UNILATERAL`, :data:`NOT_FOUND`, :data:`CANCEL_NOT_FOUND`,
+    :data:`NO_ORDER_ID`) and the engine's (Binance) error codes as Bitget's (:data:`_CODES`), numbers as Bitget
     writes them: strings (:func:`_f`, :func:`_money`, :func:`_px`, :func:`_sz`), an engine
     market as its symbol (:func:`symbol_id`), and an order's side, leg and trade side as Bitget
     writes them (:func:`_sides`). The names with an underscore are the venue folder's own: its
@@ -31,6 +31,7 @@ NO_POSITION = ("40757", "Not enough position is available.")
 UNILATERAL = ("40774", "The order type for unilateral position must also be the unilateral position type.")
 NOT_FOUND = ("40109", "The data of the order cannot be found, please confirm the order number")
 CANCEL_NOT_FOUND = ("40768", "Order does not exist")
+NO_ORDER_ID = ("40019", "Parameter orderId cannot be empty")  # neither orderId nor clientOid
 # a cancel the venue refuses for its own reasons (the engine's fault): Bitget's error code table
 PLAN_CANCEL_REFUSED = ("40725", "service return an error")
 

@@ -7,7 +7,4 @@ README.md: which are verbatim).
 
 ORDER = 1
 CCXT_IDS = ("bybit",)
-DIALECT = "dialect"
-SIM_ID = "bybit"
-FACE = "face"
 STREAM_FACE = "face_stream"

@@ -43,21 +43,17 @@ from killswitch.weights import PER_IP, Read, WeightLimit
 
 from ...base import MODE, PERMANENT, TRANSIENT
 from ...ccxt_exchange.dialects.base import (
-    Call,
-    CancelAnswer,
     Dialect,
-    Has,
     Listed,
     ModeRead,
     Reads,
-    bad_field,
     clamp_seconds,
     named_rows,
-    read_pages,
     unknown_value,
     unnamed,
     unread,
 )
+from ...ccxt_exchange.dialects.cancel_hooks import Call, CancelAnswer
 from ...ccxt_exchange.dialects.channels import marks_watched
 from ...ccxt_exchange.dialects.frames import has_field
 from ...ccxt_exchange.dialects.refusals import Rule
@@ -315,9 +311,9 @@ class BybitDialect(Dialect):
     default_settle_coins: tuple[str, ...] = LINEAR_SETTLE_COINS
     supported_settle_coins: tuple[str, ...] = LINEAR_SETTLE_COINS + INVERSE_SETTLE_COINS
     position_size_field: Optional[str] = "size"
+    client_id_lookup: Optional[str] = None  # through the order lists, whatever ccxt says of fetchOrder
     raw_field_names: Mapping[tuple[str, str], str] = field(default_factory=lambda: {
-        ("order", "id"): "orderId", ("order", "type"): "orderType", ("order", "amount"): "qty",
-        ("position", "contracts"): "size"})
+        ("order", "id"): "orderId", ("order", "type"): "orderType", ("order", "amount"): "qty"})
     # ("" in portfolio margin mode: not said)
     position_fields: Mapping[str, str] = field(default_factory=lambda: {"maintenance_margin": "positionMM"})
     secret_headers: tuple[str, ...] = ("x-bapi-api-key", "x-bapi-sign")
@@ -357,7 +353,7 @@ class BybitDialect(Dialect):
             result = info.get("result")
             if isinstance(result, Mapping) and str(result.get("success")) == "1":
                 return CancelAnswer(frozenset(), whole=True)
-            raise bad_field(self.id, CANCEL_ALL, "result.list", "missing")
+            raise self.bad_field(CANCEL_ALL, "result.list", "missing")
         return named_rows(self.id, CANCEL_ALL, answer, "orderId", lambda row: None, self.refusal_rules)
 
     def stream_message(self, message: Any) -> str:
@@ -388,17 +384,9 @@ class BybitDialect(Dialect):
 
     refusal_rules: tuple[Rule, ...] = REFUSALS
 
-    def refusal_of(self, body: Any) -> Optional[tuple[str, str]]:
-        return bybit_refusal(body)
 
     def mode_from_positions(self, raw_positions: Any) -> Optional[ModeRead]:
         return mode_of_positions(raw_positions)
-
-    def open_orders_endpoint(self, market_type: str) -> str:
-        return ORDERS_ENDPOINT
-
-    def positions_endpoint(self, market_type: str) -> str:
-        return POSITIONS_ENDPOINT
 
     # --- the lists, by settle coin and page -----------------------------------------------------
 
@@ -412,24 +400,21 @@ class BybitDialect(Dialect):
     async def fetch_positions(self, reads: Reads) -> Any:
         rows: list = []
         for coin, params in self.settle_params(reads):
-            rows += await read_pages(reads, self.id, f"{POSITIONS_ENDPOINT} settleCoin={coin}", "fetch_positions",
+            rows += await self.read_pages(reads, f"{POSITIONS_ENDPOINT} settleCoin={coin}", "fetch_positions",
                                      (None,), {**params, "limit": POSITIONS_PAGE}, next_cursor)
         return rows
 
     async def fetch_open_orders(self, reads: Reads, symbol: Optional[str] = None) -> list[Listed]:
         if symbol is not None:
-            rows = await read_pages(reads, self.id, f"{ORDERS_ENDPOINT} symbol={symbol}", "fetch_open_orders",
+            rows = await self.read_pages(reads, f"{ORDERS_ENDPOINT} symbol={symbol}", "fetch_open_orders",
                                     (symbol, None, ORDERS_PAGE), {}, next_cursor)
         else:
             rows = []
             for coin, params in self.settle_params(reads):
-                rows += await read_pages(reads, self.id, f"{ORDERS_ENDPOINT} settleCoin={coin}", "fetch_open_orders",
+                rows += await self.read_pages(reads, f"{ORDERS_ENDPOINT} settleCoin={coin}", "fetch_open_orders",
                                          (None, None, ORDERS_PAGE), params, next_cursor)
         return [Listed(order_kind(o, self.id), o, ORDERS_ENDPOINT, price_trigger=not margin_rate_close(o))
                 for o in rows]
-
-    def can_fetch_by_client_id(self, has: Has) -> bool:
-        return True  # through the order lists, whatever ccxt says of fetchOrder
 
     async def find_by_client_id(self, call: Call, symbol: str, client_order_id: str) -> Any:
         # the open list, then the history of every final status: ccxt's fetch_closed_orders asks
@@ -476,6 +461,7 @@ class BybitDialect(Dialect):
 
 BYBIT = BybitDialect(
     id="bybit", order_rate=10.0,
+    read_endpoints={"*": (POSITIONS_ENDPOINT, ORDERS_ENDPOINT)}, refusal_of=bybit_refusal,
     # The trade endpoints count against the UID's trade limit (futures: 10 a second by default,
     # https://bybit-exchange.github.io/docs/v5/rate-limit), which the order budget keeps to, not
     # against the request pacing of reads: ccxt charges a cancel-all 50 units (one a second), so

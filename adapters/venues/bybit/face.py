@@ -69,15 +69,13 @@ What it must not do
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import json
 from typing import Any, Callable, Mapping, Optional, cast
 
 from aiohttp import web
 
 from ...simulated.engine import SimError
-from ...simulated.faces.shared import VenueFail, loopback, read_json, strict_client
+from ...simulated.faces.shared import VenueFail, key_account, loopback, read_json, signs, strict_client
 from ...simulated.faults import HTTP_STATUS, Fault
 from .face_master import BybitMaster
 from .face_orders import BybitOrders
@@ -118,14 +116,6 @@ ROUTES: dict[tuple[str, str], tuple[str, bool]] = {
     ("POST", "/v5/position/set-leverage"): ("set_leverage", True),
     ("POST", "/v5/order/disconnected-cancel-all"): ("countdown", True),
 }
-
-# --- the handler -----------------------------------------------------------------------------------------
-
-
-async def handle(server: Any, request: web.Request) -> web.StreamResponse:
-    """Answer one request under ``/v5/`` as Bybit v5 (see the module docstring)."""
-    return await _Face(server).handle(request)
-
 
 API_KEY_INFO = {"id": "1", "note": "simulated", "readOnly": 0, "secret": "",
                 "permissions": {"ContractTrade": ["Order", "Position"], "Spot": [], "Wallet": [], "Options": [],
@@ -168,9 +158,7 @@ class _Face(BybitReads, BybitOrders):
         if not ts_s.isdigit() or not recv_s.isdigit():
             raise _params("params error: X-BAPI-TIMESTAMP or X-BAPI-RECV-WINDOW is not a number")
         origin = ts_s + key + recv_s + (raw_query if request.method == "GET" else raw_body)
-        expected = hmac.new(self.engine.key_secret(key, account).encode(), origin.encode(),
-                            hashlib.sha256).hexdigest()
-        if not sign or not hmac.compare_digest(expected, sign.lower()):
+        if not signs(self.engine.key_secret(key, account), origin, sign):
             raise BybitFail(BAD_SIGN, f"error sign! origin_string[{origin}]")
         if self.server.check_timestamp:
             server_ms, ts, recv = int(self.server.auth_clock()), int(ts_s), int(recv_s)
@@ -244,17 +232,11 @@ class _Face(BybitReads, BybitOrders):
 
     # --- operations ----------------------------------------------------------------------------------------
 
-    def dispatch(self, op: str, path: str, p: Any, account: Optional[str], at: Optional[int]) -> Any:
-        answer = self.OPERATIONS.get(op)
-        if answer is None:
-            raise _params(f"params error: {op}")
-        return answer(self, p, account, at)
-
-    def op_time(self, p: dict, account: Any, at: Optional[int]) -> Any:
+    def op_time(self, p: dict, account: Any, at: Optional[int], path: str) -> Any:
         now = self.engine.now()
         return {"timeSecond": str(now // 1000), "timeNano": str(now * 1_000_000)}
 
-    def op_switch_mode(self, p: dict, account: str, at: Optional[int]) -> Any:
+    def op_switch_mode(self, p: dict, account: str, at: Optional[int], path: str) -> Any:
         mode = str(p.get("mode", ""))
         if mode not in ("0", "3"):
             raise _params("params error: mode must be 0 (one-way) or 3 (hedge)")
@@ -262,7 +244,7 @@ class _Face(BybitReads, BybitOrders):
         self.engine.set_position_mode(account, mode == "3")
         return {}
 
-    def op_set_leverage(self, p: dict, account: str, at: Optional[int]) -> Any:
+    def op_set_leverage(self, p: dict, account: str, at: Optional[int], path: str) -> Any:
         self._linear(p)
         m = self._market(p.get("symbol"))
         buy, sell = str(p.get("buyLeverage", "")), str(p.get("sellLeverage", ""))
@@ -279,7 +261,7 @@ class _Face(BybitReads, BybitOrders):
         self.engine.set_leverage(account, m.symbol, int(lev))
         return {}
 
-    def op_countdown(self, p: dict, account: str, at: Optional[int]) -> Any:
+    def op_countdown(self, p: dict, account: str, at: Optional[int], path: str) -> Any:
         window = str(p.get("timeWindow", ""))
         if not window.isdigit() or not 3 <= int(window) <= 300:
             raise _params("params error: timeWindow must be 3 to 300 seconds")
@@ -287,21 +269,25 @@ class _Face(BybitReads, BybitOrders):
             raise _params("params error: product")
         return {}
 
-    # operation → what answers it (face, params, account, at)
+    # operation → what answers it (face, params, account, at, path)
     OPERATIONS: dict[str, Callable[..., Any]] = {
-        "time": op_time, "exchange_info": lambda f, p, account, at: f._instruments(p),
-        "ticker": lambda f, p, account, at: f._tickers(p, f.engine.now() if at is None else at),
-        "api_key_info": lambda f, p, account, at: {**API_KEY_INFO, "apiKey": f.engine.accounts[account].spec.api_key},
-        "account_info": lambda f, p, account, at: {**ACCOUNT_INFO, "updatedTime": str(f.engine.t0)},
-        "account": lambda f, p, account, at: f._wallet(account, p, at),
-        "positions": lambda f, p, account, at: f._positions(account, p, at),
-        "open_orders": lambda f, p, account, at: f._orders(account, p, open_only=True),
-        "get_order": lambda f, p, account, at: f._orders(account, p, open_only=False),
-        "place_order": lambda f, p, account, at: f._place(account, p),
-        "cancel_order": lambda f, p, account, at: f._cancel(account, p),
-        "cancel_all": lambda f, p, account, at: f._cancel_all(account, p),
+        "time": op_time, "exchange_info": lambda f, p, account, at, path: f._instruments(p),
+        "ticker": lambda f, p, account, at, path: f._tickers(p, f.engine.now() if at is None else at),
+        "api_key_info": lambda f, p, account, at, path: {**API_KEY_INFO,
+                                                         "apiKey": f.engine.accounts[account].spec.api_key},
+        "account_info": lambda f, p, account, at, path: {**ACCOUNT_INFO, "updatedTime": str(f.engine.t0)},
+        "account": lambda f, p, account, at, path: f._wallet(account, p, at),
+        "positions": lambda f, p, account, at, path: f._positions(account, p, at),
+        "open_orders": lambda f, p, account, at, path: f._orders(account, p, open_only=True),
+        "get_order": lambda f, p, account, at, path: f._orders(account, p, open_only=False),
+        "place_order": lambda f, p, account, at, path: f._place(account, p),
+        "cancel_order": lambda f, p, account, at, path: f._cancel(account, p),
+        "cancel_all": lambda f, p, account, at, path: f._cancel_all(account, p),
         "set_position_mode": op_switch_mode, "set_leverage": op_set_leverage, "countdown": op_countdown,
     }
+
+
+handle = _Face.serve  # one request under PREFIXES, as the module docstring says
 
 
 # --- ccxt helpers ------------------------------------------------------------------------------------------------
@@ -350,33 +336,15 @@ def bybit_client(server: Any, account: str, *, strict: bool = True, **config: An
     return strict_client(ex, strict)
 
 
-def bybit_account(server: Any, account: str, *, key_env: str = "KS_SIM_BYBIT_KEY",
-                  secret_env: str = "KS_SIM_BYBIT_SECRET", **fields: Any) -> Any:
+def sim_account(server: Any, account: str, **fields: Any) -> Any:
     """An Accounts-document :class:`~killswitch.policy.accounts_doc.Account` of venue ``bybit`` whose
     ``api_url`` is ``server``'s base URL (the ccxt adapter sends every Bybit request there), its
-    credentials the environment variables ``key_env`` / ``secret_env``, set here to the
-    engine's test keys of ``account``."""
-    import os
-
-    from killswitch.policy.accounts_doc import Account
-
-    a = server.engine.accounts[account]
-    os.environ[key_env], os.environ[secret_env] = a.spec.api_key, a.spec.secret
-    doc = {"name": account, "venue": "bybit", "market_type": "futures", "hedge_mode": a.hedge_mode,
-           "api_url": server.base_url,
-           "credentials": {"api_key": {"env": key_env}, "secret": {"env": secret_env}}, **fields}
-    return Account.model_validate(doc)
+    credentials the engine's test keys of ``account`` in the environment
+    (:func:`adapters.simulated.faces.shared.key_account`; :func:`adapters.simulated.venues.sim_account`)."""
+    return key_account(server, account, "bybit", **fields)
 
 
-def sim_account(server: Any, account: str, **fields: Any) -> Any:
-    """:func:`bybit_account` with the account's own environment variables
-    (:func:`adapters.simulated.venues.sim_account`)."""
-    import re
-
-    prefix = "KS_SIM_BYBIT_" + re.sub(r"[^A-Z0-9]", "_", account.upper())
-    return bybit_account(server, account, key_env=f"{prefix}_KEY", secret_env=f"{prefix}_SECRET", **fields)
-
-
+bybit_account = sim_account
 sim_client = bybit_client  # the ccxt client of an account (a bot's, with its own key)
 
 

@@ -12,13 +12,12 @@ permissions hold it).
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 from typing import Any
 
 from aiohttp import web
 
 from ...simulated.faces.master import MasterFace, Refused, json_params
+from ...simulated.faces.shared import signs
 from ...simulated.permissions import READ, RESTORE, REVOKE
 
 UPDATE, FREEZE = "/v5/user/update-sub-api", "/v5/user/frozen-sub-member"
@@ -57,8 +56,7 @@ class BybitMaster(MasterFace):
         h = request.headers
         origin = h.get("X-BAPI-TIMESTAMP", "") + key + h.get("X-BAPI-RECV-WINDOW", "5000") + \
             (raw_query if request.method == "GET" else raw_body)
-        return hmac.compare_digest(hmac.new(secret.encode(), origin.encode(), hashlib.sha256).hexdigest(),
-                                   h.get("X-BAPI-SIGN", "").lower())
+        return signs(secret, origin, h.get("X-BAPI-SIGN", ""))
 
     def dispatch(self, path: str, p: dict) -> Any:
         return {UPDATE: self.update, FREEZE: self.freeze, KEYS: self.keys, MEMBERS: self.members}[path](p)

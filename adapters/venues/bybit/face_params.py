@@ -17,7 +17,7 @@ from __future__ import annotations
 from typing import Optional
 
 from ...simulated.engine import MarketSpec
-from ...simulated.faces.shared import RestFace
+from ...simulated.faces.shared import RestFace, finite_number
 from .face_wire import _params
 
 # the most a page holds, and what it holds when ``limit`` is not sent
@@ -84,17 +84,10 @@ class BybitParams(RestFace):
 
 
 def _num(p: dict, name: str, required: bool = False) -> Optional[float]:
-    v = p.get(name)
-    if v is None or v == "":
-        if required:
-            raise _params(f"params error: {name} is required")
-        return None
-    try:
-        x = float(v)
-    except (TypeError, ValueError):
-        raise _params(f"params error: {name} invalid") from None
-    if x != x or x in (float("inf"), float("-inf")) or x < 0:
-        raise _params(f"params error: {name} invalid")
+    invalid = _params(f"params error: {name} invalid")
+    x = finite_number(p, name, _params(f"params error: {name} is required") if required else None, invalid)
+    if x is not None and x < 0:
+        raise invalid
     return x
 
 

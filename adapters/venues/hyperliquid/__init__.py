@@ -8,7 +8,4 @@ Its dialect (:mod:`.dialect`; its order ids :mod:`.dialect_orders`, its stream's
 
 ORDER = 3
 CCXT_IDS = ("hyperliquid",)
-DIALECT = "dialect"
-SIM_ID = "hyperliquid"
-FACE = "face"
 STREAM_FACE = "face_stream"

@@ -49,14 +49,11 @@ from killswitch.weights import PER_IP, Read, WeightLimit
 
 from ...base import PERMANENT, TRANSIENT, AdapterError, Reason
 from ...ccxt_exchange.dialects.base import (
-    Call,
-    CancelAnswer,
     Dialect,
     Listed,
     Reads,
-    bad_field,
-    unknown_value,
 )
+from ...ccxt_exchange.dialects.cancel_hooks import Call, CancelAnswer
 from ...ccxt_exchange.dialects.refusals import Rule, body_of
 from ...ccxt_exchange.dialects.stream_events import StreamEvent
 from ...ccxt_exchange.parsing import BadData
@@ -177,8 +174,6 @@ class HyperliquidDialect(Dialect):
     stream_order_parser: str = "parse_order"  # ccxt.pro's hyperliquid reads order rows with its REST parser
     stream_quote: Optional[str] = hl_stream.QUOTE  # the equity is USDC's, whatever quote the account declares
 
-    def refusal_of(self, body: Any) -> Optional[tuple[str, str]]:
-        return hyperliquid_refusal(body)
 
     def cancel_batch_size(self, kind: str) -> int:
         # one cancel action of many oids (a batch of n weighs 1 + n // 40 against the address's
@@ -204,7 +199,7 @@ class HyperliquidDialect(Dialect):
         rows = statuses_of(answer) if isinstance(answer, Mapping) else (
             [o.get("info") for o in answer] if isinstance(answer, list) else None)
         if rows is None or len(rows) != len(sent):
-            raise bad_field(self.id, EXCHANGE, "response.data.statuses",
+            raise self.bad_field(EXCHANGE, "response.data.statuses",
                             f"{'missing' if rows is None else len(rows)} for {len(sent)} cancels")
         done, refused = set(), {}
         for o, st in zip(sent, rows):
@@ -213,7 +208,7 @@ class HyperliquidDialect(Dialect):
             elif isinstance(st, Mapping) and isinstance(st.get("error"), str):
                 refused[o.id] = self.cancel_refusal(st["error"].split(".", 1)[0].strip(), st["error"])
             else:
-                raise bad_field(self.id, EXCHANGE, "response.data.statuses", f"unknown value {st!r}")
+                raise self.bad_field(EXCHANGE, "response.data.statuses", f"unknown value {st!r}")
         return CancelAnswer(frozenset(done), refused)
 
     one_way_source: Optional[str] = "Hyperliquid (one position a coin)"
@@ -304,17 +299,11 @@ class HyperliquidDialect(Dialect):
         value = info.get("orderType") if isinstance(info, Mapping) else None
         trigger = ORDER_TYPE_TRIGGERS.get(value) if isinstance(value, str) else None
         if trigger is None:
-            raise unknown_value(self.id, OPEN_ORDERS, "orderType", value)
+            raise self.unknown_value(OPEN_ORDERS, "orderType", value)
         side = info.get("side") if isinstance(info, Mapping) else None
         if side not in ("A", "B"):  # ask, bid: ccxt reads anything but A as a buy
-            raise unknown_value(self.id, OPEN_ORDERS, "side", side)
+            raise self.unknown_value(OPEN_ORDERS, "side", side)
         return Listed(*listed_kind(order, trigger), OPEN_ORDERS)
-
-    def open_orders_endpoint(self, market_type: str) -> str:
-        return OPEN_ORDERS
-
-    def positions_endpoint(self, market_type: str) -> str:
-        return POSITIONS
 
     def position_side(self, info: Mapping[str, Any]) -> Optional[str]:
         # a row of assetPositions says its mode: "oneWay", the only one the venue has
@@ -360,6 +349,7 @@ class HyperliquidDialect(Dialect):
 # is the operator's to keep.
 HYPERLIQUID = HyperliquidDialect(
     id="hyperliquid", order_rate=5.0,
+    read_endpoints={"*": (POSITIONS, OPEN_ORDERS)}, refusal_of=hyperliquid_refusal,
     # an action (an order, a cancel) weighs 1 of the IP's 1,200 a minute, the same budget as the
     # reads: charged, but sent at once, never behind a reconcile's reads
     order_weight_endpoints=frozenset({("private", "POST", "exchange")}),

@@ -78,7 +78,6 @@ from .face_params import _Err
 from .face_reads import HyperliquidReads
 
 PREFIXES = ("/info", "/exchange")
-MASTER = None  # no master account's endpoints
 
 INFO_OPS = {"metaAndAssetCtxs": "exchange_info", "clearinghouseState": "account", "frontendOpenOrders": "open_orders",
             "openOrders": "open_orders", "orderStatus": "get_order", "userAbstraction": "account_mode"}
@@ -179,9 +178,7 @@ class _Face(HyperliquidIdentity, HyperliquidReads, HyperliquidActions):
         return self.act(account, self.action, self.body, bool(first(self.faults, FaultKind.REJECT_REDUCE_ONLY)))
 
 
-async def handle(server: Any, request: web.Request) -> web.StreamResponse:
-    """Serve one Hyperliquid request (``POST /info`` or ``POST /exchange``)."""
-    return await _Face(server).handle(request)
+handle = _Face.serve  # one request under PREFIXES, as the module docstring says
 
 
 # --- a ccxt client --------------------------------------------------------------------------------------------------
@@ -227,5 +224,5 @@ def sim_account(server: Any, account: str, **fields: Any) -> Any:
         "credentials": {"wallet_address": account_address(account), "private_key": {"env": env}}, **fields})
 
 
-__all__ = ["MASTER", "PREFIXES", "handle", "account_key", "account_address", "action_digest", "ccxt_urls",
+__all__ = ["PREFIXES", "handle", "account_key", "account_address", "action_digest", "ccxt_urls",
            "hyperliquid_client", "sim_account"]

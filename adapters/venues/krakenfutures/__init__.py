@@ -7,7 +7,3 @@ simulator's derivatives v3 face (REST :mod:`.face`; no websocket face yet), its 
 
 ORDER = 5
 CCXT_IDS = ("krakenfutures",)
-DIALECT = "dialect"
-SIM_ID = "krakenfutures"
-FACE = "face"
-STREAM_FACE = None

@@ -55,17 +55,14 @@ from killswitch.weights import PER_UID, Read, WeightLimit
 
 from ...base import AdapterError, Reason, VenueRefusal
 from ...ccxt_exchange.dialects.base import (
-    Call,
-    CancelAnswer,
     Dialect,
-    Has,
     Listed,
     Reads,
     bad_field,
     clamp_seconds,
-    read,
     unknown_value,
 )
+from ...ccxt_exchange.dialects.cancel_hooks import Call, CancelAnswer
 from ...ccxt_exchange.dialects.refusals import Rule, refusal
 from ...ccxt_exchange.parsing import BadData, num
 from . import dialect_answers as answers
@@ -250,11 +247,12 @@ class KrakenFuturesDialect(Dialect):
     max_client_id_length: int = 100
     client_id_alphabet: str = r"A-Za-z0-9\-"
     fetch_order_param: str = "cliOrdIds"
+    client_id_lookup: Optional[str] = "fetchOrders"
     position_size_field: Optional[str] = "size"
     raw_field_names: Mapping[tuple[str, str], str] = field(default_factory=lambda: {
         ("order", "id"): "order_id", ("order", "type"): "orderType", ("order", "amount"): "unfilledSize",
         ("order", "price"): "limitPrice", ("order", "triggerPrice"): "stopPrice",
-        ("position", "contracts"): "size", ("position", "markPrice"): "tickers markPrice"})
+        ("position", "markPrice"): "tickers markPrice"})
     secret_headers: tuple[str, ...] = ("apikey", "authent")
     reduce_only_rejections: tuple[str, ...] = (r"\bwouldNotReducePosition\b",)
     refusal_rules: tuple[Rule, ...] = answers.REFUSALS
@@ -286,8 +284,6 @@ class KrakenFuturesDialect(Dialect):
 
     # --- the venue's answers ---------------------------------------------------------------------
 
-    def refusal_of(self, body: Any) -> Optional[tuple[str, str]]:
-        return answers.kraken_refusal(body)
 
     def venue_refusal(self, text: str) -> Optional[VenueRefusal]:
         """The body's refusal, else the status ccxt raised for (``failed due to notFound``) with
@@ -353,12 +349,6 @@ class KrakenFuturesDialect(Dialect):
             return 9.0 + (len(batch) if isinstance(batch, list) else 1)
         return float(COSTS.get(path, ccxt_cost))
 
-    def positions_endpoint(self, market_type: str) -> str:
-        return POSITIONS
-
-    def open_orders_endpoint(self, market_type: str) -> str:
-        return OPEN_ORDERS
-
     # --- reads ------------------------------------------------------------------------------------
 
     async def fetch_positions(self, reads: Reads) -> Any:
@@ -373,23 +363,20 @@ class KrakenFuturesDialect(Dialect):
 
     async def _valued(self, reads: Reads, symbol: Optional[str]) -> list:
         got_positions, got_tickers = await asyncio.gather(
-            read(reads, self.id, POSITIONS, "fetch_positions"), read(reads, self.id, TICKERS, "publicGetTickers"))
+            self.read(reads, POSITIONS, "fetch_positions"), self.read(reads, TICKERS, "publicGetTickers"))
         if not isinstance(got_positions, list):
-            raise bad_field(self.id, POSITIONS, "openPositions", "not a list")
+            raise self.bad_field(POSITIONS, "openPositions", "not a list")
         marks = marks_of(got_tickers, reads.symbol_of)
         return [valued(p, marks) for p in got_positions
                 if symbol is None or (isinstance(p, Mapping) and p.get("symbol") == symbol)]
 
     async def fetch_open_orders(self, reads: Reads, symbol: Optional[str] = None) -> list[Listed]:
-        got = await read(reads, self.id, OPEN_ORDERS, "fetch_open_orders", symbol)
+        got = await self.read(reads, OPEN_ORDERS, "fetch_open_orders", symbol)
         if not isinstance(got, list):
-            raise bad_field(self.id, OPEN_ORDERS, "openOrders", "not a list")
+            raise self.bad_field(OPEN_ORDERS, "openOrders", "not a list")
         return [read_open_order(o) for o in got]
 
     one_way_source: Optional[str] = "Kraken Futures (one net position a contract)"
-
-    def can_fetch_by_client_id(self, has: Has) -> bool:
-        return has("fetchOrders")
 
     async def find_by_client_id(self, call: Call, symbol: str, client_order_id: str) -> Any:
         """``orders/status`` asked for the client order id: the order it names, None when it
@@ -423,6 +410,8 @@ class KrakenFuturesDialect(Dialect):
         return CancelAllOrdersAfter()
 
 
-KRAKEN_FUTURES = KrakenFuturesDialect(id="krakenfutures", order_rate=4.0)
+KRAKEN_FUTURES = KrakenFuturesDialect(
+    id="krakenfutures", order_rate=4.0,
+    read_endpoints={"*": (POSITIONS, OPEN_ORDERS)}, refusal_of=answers.kraken_refusal)
 
 DIALECTS = (KRAKEN_FUTURES,)

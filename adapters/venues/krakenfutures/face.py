@@ -40,19 +40,17 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
-import os
 import re
 from typing import Any, Callable, Optional
 
 from aiohttp import web
 
 from ...simulated.engine import TOO_MANY_ORDERS, TOO_MANY_REQUESTS, SimError
-from ...simulated.faces.shared import VenueFail, loopback, read_json, strict_client
+from ...simulated.faces.shared import VenueFail, key_account, loopback, read_json, strict_client
 from .face_orders import KrakenOrders
 from .face_wire import engine_id, error
 
 PREFIXES = ("/derivatives/",)
-MASTER = None  # no master account's endpoints
 V3 = "/derivatives/api/v3"
 
 ROUTES: dict[tuple[str, str], tuple[str, bool]] = {
@@ -130,31 +128,23 @@ class KrakenFace(KrakenOrders):
 
     # --- operations --------------------------------------------------------------------------------
 
-    def dispatch(self, op: str, path: str, p: Any, account: Optional[str], at: Optional[int]) -> Any:
-        answer = self.OPERATIONS.get(op)
-        if answer is None:
-            raise self.fail("notFound", 404)
-        return answer(self, p, account, at)
-
-    # operation → what answers it (face, params, account, at)
+    # operation → what answers it (face, params, account, at, path)
     OPERATIONS: dict[str, Callable[..., Any]] = {
-        "exchange_info": lambda f, p, account, at: f.instruments(),
-        "ticker": lambda f, p, account, at: f.tickers(f.engine.now() if at is None else at),
-        "depth": lambda f, p, account, at: f.orderbook(p),
-        "account": lambda f, p, account, at: f.accounts(account, at),
-        "positions": lambda f, p, account, at: f.positions(account, at),
-        "open_orders": lambda f, p, account, at: f.open_orders(account),
-        "get_order": lambda f, p, account, at: f.status(account, p),
-        "place_order": lambda f, p, account, at: f.send(account, p),
-        "cancel_order": lambda f, p, account, at: f.cancel(account, p),
-        "cancel_all": lambda f, p, account, at: f.cancel_all(account, p),
-        "countdown": lambda f, p, account, at: f.cancel_all_after(account, p),
+        "exchange_info": lambda f, p, account, at, path: f.instruments(),
+        "ticker": lambda f, p, account, at, path: f.tickers(f.engine.now() if at is None else at),
+        "depth": lambda f, p, account, at, path: f.orderbook(p),
+        "account": lambda f, p, account, at, path: f.accounts(account, at),
+        "positions": lambda f, p, account, at, path: f.positions(account, at),
+        "open_orders": lambda f, p, account, at, path: f.open_orders(account),
+        "get_order": lambda f, p, account, at, path: f.status(account, p),
+        "place_order": lambda f, p, account, at, path: f.send(account, p),
+        "cancel_order": lambda f, p, account, at, path: f.cancel(account, p),
+        "cancel_all": lambda f, p, account, at, path: f.cancel_all(account, p),
+        "countdown": lambda f, p, account, at, path: f.cancel_all_after(account, p),
     }
 
 
-async def handle(server: Any, request: web.Request) -> web.StreamResponse:
-    """Answer one request under ``/derivatives/`` as Kraken Futures (see the module docstring)."""
-    return await KrakenFace(server).handle(request)
+handle = KrakenFace.serve  # one request under PREFIXES, as the module docstring says
 
 
 # --- clients -----------------------------------------------------------------------------------------
@@ -163,16 +153,9 @@ async def handle(server: Any, request: web.Request) -> web.StreamResponse:
 def sim_account(server: Any, account: str, **fields: Any) -> Any:
     """The Account of the engine's ``account`` on venue ``krakenfutures``, its key and its secret
     (base64, as Kraken hands one) in the environment (:func:`adapters.simulated.venues.sim_account`)."""
-    from killswitch.policy.accounts_doc import Account
-
-    spec = server.engine.accounts[account].spec
-    prefix = "KS_SIM_KRAKENFUTURES_" + re.sub(r"[^A-Z0-9]", "_", account.upper())
-    os.environ[f"{prefix}_KEY"] = spec.api_key
-    os.environ[f"{prefix}_SECRET"] = base64.b64encode(spec.secret.encode()).decode()
-    return Account.model_validate({
-        "name": account, "venue": "krakenfutures", "market_type": "futures", "quote_currency": "USD",
-        "hedge_mode": False, "api_url": loopback(server.base_url),
-        "credentials": {"api_key": {"env": f"{prefix}_KEY"}, "secret": {"env": f"{prefix}_SECRET"}}, **fields})
+    secret = base64.b64encode(server.engine.accounts[account].spec.secret.encode()).decode()
+    fields = {"hedge_mode": False, "quote_currency": "USD", **fields}  # no hedge mode; settled in USD
+    return key_account(server, account, "krakenfutures", secret=secret, **fields)
 
 
 def krakenfutures_client(server: Any, account: str, *, strict: bool = True, **config: Any) -> Any:
@@ -190,5 +173,5 @@ def krakenfutures_client(server: Any, account: str, *, strict: bool = True, **co
 sim_client = krakenfutures_client  # the ccxt client of an account (a bot's, with its own key)
 
 
-__all__ = ["MASTER", "PREFIXES", "ROUTES", "KrakenFace", "handle", "krakenfutures_client", "sim_account", "sim_client",
+__all__ = ["PREFIXES", "ROUTES", "KrakenFace", "handle", "krakenfutures_client", "sim_account", "sim_client",
            "signature"]

@@ -18,7 +18,7 @@ from __future__ import annotations
 from typing import Any, Optional
 
 from ...simulated.engine import MarketSpec, decimals
-from ...simulated.faces.shared import RestFace, VenueFail
+from ...simulated.faces.shared import RestFace, VenueFail, finite_number
 from .face_wire import _f, error, iso, market_id
 
 
@@ -52,18 +52,8 @@ class KrakenReads(RestFace):
         return m
 
     def number(self, p: dict, name: str, required: bool = False) -> Optional[float]:
-        v = p.get(name)
-        if v is None or v == "":
-            if required:
-                raise self.fail("requiredArgumentMissing")
-            return None
-        try:
-            x = float(v)
-        except (TypeError, ValueError):
-            raise self.fail("invalidArgument") from None
-        if x != x or x in (float("inf"), float("-inf")):
-            raise self.fail("invalidArgument")
-        return x
+        missing = self.fail("requiredArgumentMissing") if required else None
+        return finite_number(p, name, missing, self.fail("invalidArgument"))
 
     # --- market data -------------------------------------------------------------------------------
 

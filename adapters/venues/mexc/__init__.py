@@ -7,7 +7,3 @@ verbatim). No simulator face and no stream yet: the venue is not in the simulato
 
 ORDER = 6
 CCXT_IDS = ("mexc",)
-DIALECT = "dialect"
-SIM_ID = "mexc"
-FACE = "face"
-STREAM_FACE = None

@@ -55,20 +55,13 @@ from killswitch.weights import PER_UID, Read, WeightLimit
 
 from ...base import PERMANENT, TRANSIENT, AdapterError, Reason, VenueRefusal
 from ...ccxt_exchange.dialects.base import (
-    MAX_PAGES,
     MODE_EVERY_S,
-    Call,
-    CancelAnswer,
     Dialect,
     Listed,
     ModeRead,
     Reads,
-    bad_field,
-    incomplete,
-    read,
-    read_pages,
-    unknown_value,
 )
+from ...ccxt_exchange.dialects.cancel_hooks import Call, CancelAnswer
 from ...ccxt_exchange.dialects.refusals import Rule
 from ...ccxt_exchange.parsing import BadField, num
 from .dialect_rows import POSITION_MODES, cancel_rows, order_row, plan_row, stop_row, text
@@ -180,13 +173,12 @@ class MexcDialect(Dialect):
     client_id_param: str = "externalOid"
     max_client_id_length: int = 32
     client_id_alphabet: str = r"A-Za-z0-9_\-"
-    fetch_order_param: str = "externalOid"
     position_size_field: Optional[str] = "holdVol"
+    client_id_lookup: Optional[str] = None  # order/external/{symbol}/{external_oid}
     raw_field_names: Mapping[tuple[str, str], str] = field(default_factory=lambda: {
         ("order", "id"): "orderId|id", ("order", "type"): "orderType", ("order", "amount"): "vol",
         ("order", "triggerPrice"): "triggerPrice|stopLossPrice", ("order", "side"): "side",
-        ("position", "contracts"): "holdVol", ("position", "side"): "positionType",
-        ("position", "markPrice"): "fairPrice (contract/ticker)"})
+        ("position", "side"): "positionType", ("position", "markPrice"): "fairPrice (contract/ticker)"})
     secret_headers: tuple[str, ...] = ("apikey", "signature")
     reduce_only_rejections: tuple[str, ...] = (
         r'"code"\s*:\s*"?(2009|2008)\b',
@@ -208,8 +200,6 @@ class MexcDialect(Dialect):
         endpoint_limits={e: (20, 2.0) for e in (ASSETS, POSITIONS, TICKERS, MODE_ENDPOINT, OPEN_ORDERS,
                                                 PLAN_ORDERS, STOP_ORDERS)})
 
-    def refusal_of(self, body: Any) -> Optional[tuple[str, str]]:
-        return mexc_refusal(body)
 
     def venue_refusal(self, text: str) -> Optional[VenueRefusal]:
         """The venue's refusal in ccxt's message; where ccxt dropped the body — its
@@ -224,12 +214,6 @@ class MexcDialect(Dialect):
         words = m.group("message").strip()
         return self.cancel_refusal(CANCEL_CODES.get(words.lower(), ""), words)
 
-    def positions_endpoint(self, market_type: str) -> str:
-        return POSITIONS if market_type == "futures" else super().positions_endpoint(market_type)
-
-    def open_orders_endpoint(self, market_type: str) -> str:
-        return OPEN_ORDERS if market_type == "futures" else super().open_orders_endpoint(market_type)
-
     # --- orders --------------------------------------------------------------------------------
 
     def order_params(self, client_order_id: str, *, futures: bool, hedge_leg: Optional[str],
@@ -241,9 +225,6 @@ class MexcDialect(Dialect):
     def leg_params(self, leg: str) -> tuple[dict, bool]:
         # the leg's own close code: 4 closes the long leg, 2 the short one (hedge mode refuses reduceOnly)
         return {"side": 4 if leg == "LONG" else 2, "positionMode": 1}, False
-
-    def can_fetch_by_client_id(self, has: Any) -> bool:
-        return True  # order/external/{symbol}/{external_oid}
 
     async def find_by_client_id(self, call: Call, symbol: str, client_order_id: str) -> Any:
         if ":" not in symbol:  # spot: ccxt's origClientOrderId
@@ -260,7 +241,7 @@ class MexcDialect(Dialect):
         try:
             return order_row(row, lambda _: symbol)
         except BadField as e:
-            raise bad_field(self.id, EXTERNAL, str(e).removeprefix("field ").split(":", 1)[0],
+            raise self.bad_field(EXTERNAL, str(e).removeprefix("field ").split(":", 1)[0],
                             str(e).split(": ", 1)[-1]) from None
 
     # --- reads --------------------------------------------------------------------------------
@@ -273,11 +254,11 @@ class MexcDialect(Dialect):
         return ModeRead(hedge, f"{MODE_ENDPOINT} data={1 if hedge else 2}")
 
     async def _mode(self, reads: Reads) -> bool:
-        answer = await read(reads, self.id, MODE_ENDPOINT, "fetch_position_mode")
+        answer = await self.read(reads, MODE_ENDPOINT, "fetch_position_mode")
         try:
             return position_mode(answer)
         except BadField as e:
-            raise bad_field(self.id, MODE_ENDPOINT, "data", str(e).split(": ", 1)[-1]) from None
+            raise self.bad_field(MODE_ENDPOINT, "data", str(e).split(": ", 1)[-1]) from None
 
     async def fetch_positions(self, reads: Reads) -> Any:
         """The open positions, each valued at its contract's fair price and its leg the
@@ -294,21 +275,21 @@ class MexcDialect(Dialect):
 
     async def _positions(self, reads: Reads, symbol: Optional[str]) -> Any:
         args: tuple = () if symbol is None else ([symbol], {"symbol": market_id(symbol)})
-        got = await read(reads, self.id, POSITIONS, "fetch_positions", *args)
+        got = await self.read(reads, POSITIONS, "fetch_positions", *args)
         if got is None:
             got = []
         if not isinstance(got, list):
-            raise bad_field(self.id, POSITIONS, "data", "not a list")
+            raise self.bad_field(POSITIONS, "data", "not a list")
         live = []
         for p in got:
             info = p.get("info") if isinstance(p, Mapping) else None
             if not isinstance(info, Mapping):
-                raise bad_field(self.id, POSITIONS, "data", "a row is not an object")
+                raise self.bad_field(POSITIONS, "data", "a row is not an object")
             kind = text(info.get("positionType"))
             if kind not in ("1", "2"):
-                raise unknown_value(self.id, POSITIONS, "positionType", info.get("positionType"))
+                raise self.unknown_value(POSITIONS, "positionType", info.get("positionType"))
             if num(info.get("holdVol")) is None:
-                raise unknown_value(self.id, POSITIONS, "holdVol", info.get("holdVol"))
+                raise self.unknown_value(POSITIONS, "holdVol", info.get("holdVol"))
             if num(info.get("holdVol")):
                 live.append(p)
         if not live:
@@ -325,7 +306,7 @@ class MexcDialect(Dialect):
             if not (num(row.get("markPrice")) or 0) > 0:
                 mark = marks.get(str(info.get("symbol")))
                 if mark is None:
-                    raise bad_field(self.id, TICKERS, "fairPrice",
+                    raise self.bad_field(TICKERS, "fairPrice",
                                     f"no fair price for {info.get('symbol')}: its position cannot be valued")
                 row["markPrice"] = mark
             row["hedged"] = hedge
@@ -335,12 +316,12 @@ class MexcDialect(Dialect):
     async def _fair_prices(self, reads: Reads, contract: Optional[str]) -> dict[str, float]:
         """Contract id → its ``fairPrice`` (the mark) from the tickers of every contract (of
         ``contract`` alone, when given)."""
-        answer = await read(reads, self.id, TICKERS, TICKER_METHOD, {} if contract is None else {"symbol": contract})
+        answer = await self.read(reads, TICKERS, TICKER_METHOD, {} if contract is None else {"symbol": contract})
         rows = answer.get("data") if isinstance(answer, Mapping) else None
         if isinstance(rows, Mapping):  # one contract's ticker (the documented example's shape)
             rows = [rows]
         if not isinstance(rows, list):
-            raise bad_field(self.id, TICKERS, "data", "missing" if rows is None else "not a list")
+            raise self.bad_field(TICKERS, "data", "missing" if rows is None else "not a list")
         out = {}
         for row in rows:
             if isinstance(row, Mapping) and isinstance(row.get("symbol"), str):
@@ -364,10 +345,10 @@ class MexcDialect(Dialect):
                 mode.append(1 if await self._mode(reads) else 2)
             return {**info, "positionMode": mode[0]}
 
-        regular = await read_pages(reads, self.id, OPEN_ORDERS, "fetch_open_orders", (symbol, None, None),
+        regular = await self.read_pages(reads, OPEN_ORDERS, "fetch_open_orders", (symbol, None, None),
                                    {"page_size": PAGE, "page_num": 1}, page_numbers())
         listed += [Listed("regular", self._row(OPEN_ORDERS, order_row, o, reads), OPEN_ORDERS) for o in regular]
-        plans = await read_pages(reads, self.id, PLAN_ORDERS, "fetch_open_orders", (symbol, None, None),
+        plans = await self.read_pages(reads, PLAN_ORDERS, "fetch_open_orders", (symbol, None, None),
                                  {"trigger": True, "page_size": PAGE, "page_num": 1}, page_numbers())
         for o in plans:
             info = await with_mode(o.get("info") if isinstance(o, Mapping) else None)
@@ -383,22 +364,21 @@ class MexcDialect(Dialect):
             return reader(info, reads.symbol_of)
         except BadField as e:
             field_name, _, problem = str(e).removeprefix("field ").partition(": ")
-            raise bad_field(self.id, endpoint, field_name, problem) from None
+            raise self.bad_field(endpoint, field_name, problem) from None
 
     async def _stop_rows(self, reads: Reads, symbol: Optional[str]) -> list:
         query: dict[str, Any] = {"is_finished": 0, "page_size": PAGE}
         if symbol is not None:
             query["symbol"] = market_id(symbol)
-        rows: list = []
-        for page in range(1, MAX_PAGES + 1):
-            answer = await read(reads, self.id, STOP_ORDERS, STOP_METHOD, {**query, "page_num": page})
+
+        def rows_of(answer: Any) -> list:  # the raw method's envelope: {"data": [...]}
             data = answer.get("data") if isinstance(answer, Mapping) else None
             if not isinstance(data, list):
-                raise bad_field(self.id, STOP_ORDERS, "data", "missing" if data is None else "not a list")
-            rows += data
-            if len(data) < PAGE:
-                return rows
-        raise incomplete(self.id, STOP_ORDERS, f"more than {MAX_PAGES} pages ({len(rows)} rows read)")
+                raise self.bad_field(STOP_ORDERS, "data", "missing" if data is None else "not a list")
+            return data
+
+        return await self.read_pages(reads, STOP_ORDERS, STOP_METHOD, (), {**query, "page_num": 1}, page_numbers(),
+                                     rows_of)
 
     # --- cancels ------------------------------------------------------------------------------
 
@@ -444,7 +424,7 @@ class MexcDialect(Dialect):
         if how == "batch" and sent and all(getattr(o, "kind", "regular") == "tpsl" for o in sent):
             # stoporder/cancel: success true, no list (a refusal raised)
             if not (isinstance(answer, Mapping) and answer.get("success") is True):
-                raise bad_field(self.id, STOP_CANCEL, "success", "missing" if not isinstance(answer, Mapping)
+                raise self.bad_field(STOP_CANCEL, "success", "missing" if not isinstance(answer, Mapping)
                                 else f"not true: {answer.get('success')!r}")
             return CancelAnswer(frozenset(o.id for o in sent))
         if any(getattr(o, "kind", "regular") == "tpsl" for o in sent):
@@ -454,7 +434,7 @@ class MexcDialect(Dialect):
             info = answer.get("info") if isinstance(answer, Mapping) else None
             if getattr(sent[0], "kind", "regular") != "regular":
                 if not (isinstance(info, Mapping) and info.get("success") is True):
-                    raise bad_field(self.id, PLAN_CANCEL, "success", "missing" if not isinstance(info, Mapping)
+                    raise self.bad_field(PLAN_CANCEL, "success", "missing" if not isinstance(info, Mapping)
                                     else f"not true: {info.get('success')!r}")
                 return CancelAnswer(frozenset(o.id for o in sent[:1]))
             rows = info if isinstance(info, list) else (info.get("data") if isinstance(info, Mapping) else None)
@@ -469,7 +449,7 @@ class MexcDialect(Dialect):
             read_rows = cancel_rows(rows)
         except BadField as e:
             field_name, _, problem = str(e).removeprefix("field ").partition(": ")
-            raise bad_field(self.id, endpoint, field_name, problem) from None
+            raise self.bad_field(endpoint, field_name, problem) from None
         done = frozenset(oid for oid, code, _ in read_rows if code == "0" and oid in wanted)
         refused = {oid: self.cancel_refusal(code, msg) for oid, code, msg in read_rows
                    if code != "0" and oid in wanted and oid not in done}
@@ -518,6 +498,8 @@ def page_numbers() -> Callable[[list], Optional[Mapping[str, Any]]]:
     return next_params
 
 
-MEXC = MexcDialect(id="mexc", order_rate=8.0)
+MEXC = MexcDialect(
+    id="mexc", order_rate=8.0,
+    read_endpoints={"futures": (POSITIONS, OPEN_ORDERS)}, refusal_of=mexc_refusal)
 
 DIALECTS = (MEXC,)

@@ -32,8 +32,6 @@ What it must not do
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import json
 import re
 from typing import Any, Callable, Optional
@@ -41,7 +39,7 @@ from typing import Any, Callable, Optional
 from aiohttp import web
 
 from ...simulated.engine import NO_SUCH_ORDER, TOO_MANY_ORDERS, TOO_MANY_REQUESTS, UNKNOWN_ORDER, SimError
-from ...simulated.faces.shared import VenueFail, ccxt_client, loopback, strict_client
+from ...simulated.faces.shared import VenueFail, ccxt_client, key_account, loopback, signs, strict_client
 from .face_orders import MexcOrders
 from .face_rows import is_plan, is_stop
 from .face_wire import (
@@ -58,7 +56,6 @@ from .face_wire import (
 )
 
 PREFIXES = ("/api/v1/contract/", "/api/v1/private/", "/api/v3/exchangeInfo")
-MASTER = None  # no master account's endpoints
 PRIVATE = "/api/v1/private"
 
 ROUTES: dict[tuple[str, str], tuple[str, bool]] = {
@@ -134,8 +131,7 @@ class MexcFace(MexcOrders):
         if self.server.check_timestamp and abs(int(self.server.auth_clock()) - int(stamp)) > TIMESTAMP_WINDOW_MS:
             raise self.fail(*STALE_REQUEST)
         signed = key + stamp + (raw_query if request.method == "GET" else raw_body)
-        expected = hmac.new(self.engine.key_secret(key, account).encode(), signed.encode(), hashlib.sha256).hexdigest()
-        if not sign or not hmac.compare_digest(expected, sign.lower()):
+        if not signs(self.engine.key_secret(key, account), signed, sign):
             raise self.fail(*SIGNATURE)
         return account
 
@@ -174,12 +170,6 @@ class MexcFace(MexcOrders):
         return []
 
     # --- operations -----------------------------------------------------------------------------------
-
-    def dispatch(self, op: str, path: str, p: Any, account: Optional[str], at: Optional[int]) -> Any:
-        answer = self.OPERATIONS.get(op)
-        if answer is None:
-            raise self.fail(404, "Not Found", 404)
-        return answer(self, p, account, at, path)
 
     def op_exchange_info(self, p: Any, account: Any, at: Optional[int], path: str) -> Any:
         if path == "/api/v3/exchangeInfo":  # ccxt loads the spot markets beside the contracts: none here
@@ -245,9 +235,7 @@ class MexcFace(MexcOrders):
     }
 
 
-async def handle(server: Any, request: web.Request) -> web.StreamResponse:
-    """Answer one request of the contract API as MEXC (see the module docstring)."""
-    return await MexcFace(server).handle(request)
+handle = MexcFace.serve  # one request under PREFIXES, as the module docstring says
 
 
 # --- clients -----------------------------------------------------------------------------------------------
@@ -256,17 +244,7 @@ async def handle(server: Any, request: web.Request) -> web.StreamResponse:
 def sim_account(server: Any, account: str, **fields: Any) -> Any:
     """A killswitch Account on venue ``mexc`` for the engine's ``account`` (``api_url`` the
     server's base URL; its key and secret in ``KS_SIM_MEXC_<ACCOUNT>_{KEY,SECRET}``)."""
-    import os
-
-    from killswitch.policy.accounts_doc import Account
-
-    a = server.engine.accounts[account]
-    prefix = "KS_SIM_MEXC_" + re.sub(r"[^A-Z0-9]", "_", account.upper())
-    os.environ[f"{prefix}_KEY"], os.environ[f"{prefix}_SECRET"] = a.spec.api_key, a.spec.secret
-    return Account.model_validate({
-        "name": account, "venue": "mexc", "market_type": "futures", "hedge_mode": server.engine.hedge_mode(account),
-        "api_url": loopback(server.base_url),
-        "credentials": {"api_key": {"env": f"{prefix}_KEY"}, "secret": {"env": f"{prefix}_SECRET"}}, **fields})
+    return key_account(server, account, "mexc", **fields)
 
 
 def mexc_client(server: Any, account: str, **config: Any) -> Any:
@@ -285,5 +263,5 @@ def mexc_client(server: Any, account: str, **config: Any) -> Any:
 
 sim_client = mexc_client  # the ccxt client of an account (a bot's, with its own key)
 
-__all__ = ["MASTER", "MexcFace", "PREFIXES", "ROUTES", "contract_id", "handle", "mexc_client", "sim_account",
+__all__ = ["MexcFace", "PREFIXES", "ROUTES", "contract_id", "handle", "mexc_client", "sim_account",
            "sim_client"]

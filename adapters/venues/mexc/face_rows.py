@@ -27,7 +27,7 @@ from typing import Any, Optional
 
 from ...simulated.conditional import SimAlgoOrder
 from ...simulated.engine import MarketSpec, SimOrder
-from ...simulated.faces.shared import RestFace, VenueFail
+from ...simulated.faces.shared import RestFace, VenueFail, finite_number
 from .face_wire import NO_CONTRACT, PARAMS, contract_id, order_type_code, side_code
 
 STATES = {"NEW": 2, "PARTIALLY_FILLED": 2, "FILLED": 3, "CANCELED": 4, "EXPIRED": 4, "REJECTED": 5}
@@ -69,18 +69,7 @@ class MexcRows(RestFace):
         raise self.fail(*NO_CONTRACT)
 
     def number(self, p: dict, name: str, required: bool = False) -> Optional[float]:
-        v = p.get(name)
-        if v is None or v == "":
-            if required:
-                raise self.fail(*PARAMS)
-            return None
-        try:
-            x = float(v)
-        except (TypeError, ValueError):
-            raise self.fail(*PARAMS) from None
-        if x != x or x in (float("inf"), float("-inf")):
-            raise self.fail(*PARAMS)
-        return x
+        return finite_number(p, name, self.fail(*PARAMS) if required else None, self.fail(*PARAMS))
 
     def page(self, rows: list, p: dict) -> list:
         """``page_num`` (from 1) of ``page_size`` rows (at most 100), newest first."""

@@ -7,7 +7,4 @@ and its answers (``fixtures/``, README.md: which are verbatim).
 
 ORDER = 2
 CCXT_IDS = ("okx",)
-DIALECT = "dialect"
-SIM_ID = "okx"
-FACE = "face"
 STREAM_FACE = "face_stream"

@@ -34,8 +34,6 @@ from killswitch.weights import PER_UID, Read, WeightLimit
 from ...base import MODE, PERMANENT, TRANSIENT
 from ...ccxt_exchange.dialects.base import (
     MODE_EVERY_S,
-    Call,
-    CancelAnswer,
     Dialect,
     Listed,
     ModeRead,
@@ -44,10 +42,8 @@ from ...ccxt_exchange.dialects.base import (
     before_oldest,
     clamp_seconds,
     named_rows,
-    read,
-    read_pages,
-    unknown_value,
 )
+from ...ccxt_exchange.dialects.cancel_hooks import Call, CancelAnswer
 from ...ccxt_exchange.dialects.channels import ChannelStream
 from ...ccxt_exchange.dialects.refusals import Rule
 from ...ccxt_exchange.parsing import num, order_info
@@ -179,7 +175,7 @@ class OkxDialect(ChannelStream, Dialect):
     raw_field_names: Mapping[tuple[str, str], str] = field(default_factory=lambda: {
         ("order", "id"): "ordId|algoId", ("order", "symbol"): "instId", ("order", "type"): "ordType",
         ("order", "amount"): "sz", ("order", "triggerPrice"): "triggerPx|slTriggerPx|tpTriggerPx",
-        ("position", "symbol"): "instId", ("position", "contracts"): "pos", ("position", "side"): "posSide|pos"})
+        ("position", "symbol"): "instId", ("position", "side"): "posSide|pos"})
     position_fields: Mapping[str, str] = field(default_factory=lambda: {"maintenance_margin": "mmr"})
     secret_headers: tuple[str, ...] = ("ok-access-key", "ok-access-sign", "ok-access-passphrase")
     reduce_only_rejections: tuple[str, ...] = (
@@ -216,8 +212,6 @@ class OkxDialect(ChannelStream, Dialect):
     def stream_order_rows(self) -> Any:
         return ORDER_ROWS
 
-    def refusal_of(self, body: Any) -> Optional[tuple[str, str]]:
-        return okx_refusal(body)
 
     async def read_position_mode(self, reads: Reads) -> ModeRead:
         """``GET /api/v5/account/config``: ``data[0].posMode`` long_short_mode (hedge) or net_mode
@@ -225,14 +219,14 @@ class OkxDialect(ChannelStream, Dialect):
         BAD_RESPONSE naming the field."""
         if reads.market_type != "futures" or not reads.has_method("privateGetAccountConfig"):
             return await super().read_position_mode(reads)
-        answer = await read(reads, self.id, ACCOUNT_CONFIG, "privateGetAccountConfig", {})
+        answer = await self.read(reads, ACCOUNT_CONFIG, "privateGetAccountConfig", {})
         rows = answer.get("data") if isinstance(answer, Mapping) else None
         row = rows[0] if isinstance(rows, list) and rows and isinstance(rows[0], Mapping) else None
         if row is None:
-            raise unknown_value(self.id, ACCOUNT_CONFIG, "data", rows)
+            raise self.unknown_value(ACCOUNT_CONFIG, "data", rows)
         mode = row.get("posMode")
         if mode not in POS_MODES:
-            raise unknown_value(self.id, ACCOUNT_CONFIG, "posMode", mode)
+            raise self.unknown_value(ACCOUNT_CONFIG, "posMode", mode)
         level = row.get("acctLv")
         margin = None if level is None else f"acctLv {level} ({ACCOUNT_LEVELS.get(str(level), 'unknown level')})"
         return ModeRead(POS_MODES[mode], f"{ACCOUNT_CONFIG} posMode={mode}", margin)
@@ -240,7 +234,7 @@ class OkxDialect(ChannelStream, Dialect):
     async def fetch_open_orders(self, reads: Reads, symbol: Optional[str] = None) -> list[Listed]:
         """Every page of the regular list, then every page of the algo list for each algo order
         type (OKX keeps TP/SL, OCO, trigger and trailing orders only there)."""
-        regular = await read_pages(reads, self.id, REGULAR_ORDERS, "fetch_open_orders", (symbol, None, PAGE), {},
+        regular = await self.read_pages(reads, REGULAR_ORDERS, "fetch_open_orders", (symbol, None, PAGE), {},
                                    _after(REGULAR_ORDERS, "ordId"))
         listed = [Listed("regular", self._regular(o), REGULAR_ORDERS) for o in regular]
         for ord_type in ALGO_ORDER_TYPES:
@@ -248,7 +242,7 @@ class OkxDialect(ChannelStream, Dialect):
             # one): an ordType alone is asked of orders-pending unless ccxt knows it by that name
             # ("conditional,oco" it does not)
             endpoint = f"{ALGO_ORDERS} ordType={ord_type}"
-            algo = await read_pages(reads, self.id, endpoint, "fetch_open_orders", (symbol, None, PAGE),
+            algo = await self.read_pages(reads, endpoint, "fetch_open_orders", (symbol, None, PAGE),
                                     {"trigger": True, "ordType": ord_type}, _after(endpoint, "algoId"))
             listed.extend(self._algo(o, endpoint) for o in algo)
         return listed
@@ -257,22 +251,16 @@ class OkxDialect(ChannelStream, Dialect):
         """A row of orders-pending, its ``ordType`` one the list documents (:func:`_regular`)."""
         value = order_info(order).get("ordType")
         if value not in REGULAR_ORD_TYPES:
-            raise unknown_value(self.id, REGULAR_ORDERS, "ordType", value)
+            raise self.unknown_value(REGULAR_ORDERS, "ordType", value)
         return _regular(order)
 
     def _algo(self, order: Any, endpoint: str) -> Listed:
         """A row of orders-algo-pending, its ``ordType`` one the list documents (:func:`_algo`)."""
         value = order_info(order).get("ordType")
         if value not in ALGO_ORD_TYPES:
-            raise unknown_value(self.id, endpoint, "ordType", value)
+            raise self.unknown_value(endpoint, "ordType", value)
         kind, out = _algo(order)
         return Listed(kind, out, endpoint)
-
-    def open_orders_endpoint(self, market_type: str) -> str:
-        return REGULAR_ORDERS
-
-    def positions_endpoint(self, market_type: str) -> str:
-        return POSITIONS
 
     def cancel_params(self, kind: str) -> Mapping[str, Any]:
         # ccxt cancels an algo order through POST /api/v5/trade/cancel-algos when told trigger
@@ -301,7 +289,7 @@ class OkxDialect(ChannelStream, Dialect):
             return super().cancel_answer(how, answer, sent)
         data = answer.get("data") if isinstance(answer, Mapping) else None
         if not isinstance(data, list):
-            raise bad_field(self.id, CANCEL_BATCH, "data", "missing")
+            raise self.bad_field(CANCEL_BATCH, "data", "missing")
         return named_rows(self.id, CANCEL_BATCH, data, ("ordId", "algoId"), refused_row, self.refusal_rules)
 
     def leg_params(self, leg: str) -> tuple[dict, bool]:
@@ -390,6 +378,7 @@ ORDER_ROWS = okx_stream.OrderRows(REGULAR_ORD_TYPES, ALGO_ORD_TYPES, _regular, _
 
 OKX = OkxDialect(
     id="okx", order_rate=20.0,
+    read_endpoints={"*": (POSITIONS, REGULAR_ORDERS)}, refusal_of=okx_refusal,
     # The trade endpoints count against per-UID, per-endpoint trade limits (trade/order 60 per 2 s,
     # https://www.okx.com/docs-v5/en/#order-book-trading-trade), which the order budget keeps to,
     # not against the request pacing of reads: a close must not wait behind a reconcile's lists.

@@ -65,8 +65,6 @@ What it must not do
 
 from __future__ import annotations
 
-import base64
-import hashlib
 import hmac
 from datetime import datetime, timezone
 from typing import Any, Callable, Optional
@@ -74,17 +72,21 @@ from typing import Any, Callable, Optional
 from aiohttp import web
 
 from ...simulated.engine import SimError
-from ...simulated.faces.shared import VenueFail, ccxt_client, loopback, passphrase_account, read_json, strict_client
+from ...simulated.faces.shared import VenueFail, ccxt_client, key_account, loopback, read_json, strict_client
 from .face_algos import OkxAlgos
 from .face_master import OkxMaster
 from .face_orders import OkxOrders
 from .face_reads import OkxReads
 from .face_wire import (
+    BAD_KEY,
+    BAD_SIGN,
+    NO_ORDER,
     NO_PERMISSION,
     NO_POSITION_TO_REDUCE,
     RATE_LIMITED,
     _bad,
     _batch,
+    _empty,
     _Fail,
     _ok,
     _okx_error,
@@ -125,11 +127,6 @@ ROUTES: dict[tuple[str, str], tuple[str, bool]] = {
 TIMESTAMP_WINDOW_MS = 30_000  # OKX refuses a request stamped further than this from its clock (50102)
 
 # --- the face ------------------------------------------------------------------------------------------------
-
-
-async def handle(server: Any, request: web.Request) -> web.StreamResponse:
-    """Answer one request under ``/api/v5/`` as OKX v5 (see the module docstring)."""
-    return await _Okx(server).handle(request)
 
 
 def _iso_ms(stamp: str) -> Optional[int]:
@@ -178,7 +175,7 @@ class _Okx(OkxReads, OkxOrders, OkxAlgos):
         if not stamp:
             raise _Fail("50107", 'Request header "OK-ACCESS-TIMESTAMP" cannot be empty.', 401)
         if account is None:
-            raise _Fail("50111", "Invalid OK-ACCESS-KEY.", 401)
+            raise _Fail(*BAD_KEY, 401)
         ts = _iso_ms(stamp)
         if ts is None:
             raise _Fail("50112", "Invalid OK-ACCESS-TIMESTAMP.", 401)
@@ -188,10 +185,8 @@ class _Okx(OkxReads, OkxOrders, OkxAlgos):
         secret, passphrase = creds if creds is not None else (self.engine.secret(account), "")
         if not hmac.compare_digest(phrase, passphrase):
             raise _Fail("50105", 'Request header "OK-ACCESS-PASSPHRASE" incorrect.', 401)
-        prehash = stamp + request.method + request.path + (f"?{raw_query}" if raw_query else "") + raw_body
-        expected = base64.b64encode(hmac.new(secret.encode(), prehash.encode(), hashlib.sha256).digest()).decode()
-        if not hmac.compare_digest(expected, sign):
-            raise _Fail("50113", "Invalid Sign.", 401)
+        if not self.prehash_signed(secret, stamp, request, raw_query, raw_body, sign):
+            raise _Fail(*BAD_SIGN, 401)
         return account
 
     def no_permission(self, key: str, account: str) -> VenueFail:
@@ -218,16 +213,10 @@ class _Okx(OkxReads, OkxOrders, OkxAlgos):
 
     # --- operations -------------------------------------------------------------------------------------
 
-    def dispatch(self, op: str, path: str, p: Any, account: Optional[str], at: Optional[int]) -> dict:
-        answer = self.OPERATIONS.get(op)
-        if answer is None:
-            raise _Fail("50115", "Invalid request method.", 404)
-        return answer(self, p, account, at, path)
-
     def op_instruments(self, p: Any, account: Any, at: Optional[int], path: str) -> dict:
         inst_type = p.get("instType")
         if not inst_type:
-            raise _Fail("50014", "Parameter instType can not be empty.")
+            raise _empty("instType")
         if inst_type != "SWAP":
             return _ok([])  # the simulated venue lists perpetual swaps only
         rows = [self.instrument(m) for m in self.engine.markets.values()]
@@ -264,25 +253,17 @@ class _Okx(OkxReads, OkxOrders, OkxAlgos):
 
     def op_get_order(self, p: Any, account: str, at: Optional[int], path: str) -> dict:
         m = self.market(p)
-        oid = p.get("ordId")
-        if not oid and not p.get("clOrdId"):
-            raise _Fail("50014", "Parameter ordId can not be empty.")
-        if oid and not str(oid).isdigit():
-            raise _Fail("51603", "Order does not exist")
+        ref = self.order_ref(p.get("ordId"), p.get("clOrdId"), _empty("ordId"), _Fail(*NO_ORDER))
         try:
-            o = self.engine.get_order(account, m.symbol, int(oid) if oid else None, None if oid else p["clOrdId"])
+            o = self.engine.get_order(account, m.symbol, *ref)
         except SimError as e:
             raise _Fail(*_okx_error(e)) from None
         return _ok([self.order(o)])
 
     def op_get_algo_order(self, p: Any, account: str, at: Optional[int], path: str) -> dict:
-        aid, cid = p.get("algoId"), p.get("algoClOrdId")
-        if not aid and not cid:
-            raise _Fail("50014", "Parameter algoId can not be empty.")
-        if aid and not str(aid).isdigit():
-            raise _Fail("51603", "Order does not exist")
+        ref = self.order_ref(p.get("algoId"), p.get("algoClOrdId"), _empty("algoId"), _Fail(*NO_ORDER))
         try:
-            a = self.engine.get_algo_order(account, int(aid) if aid else None, None if aid else cid)
+            a = self.engine.get_algo_order(account, *ref)
         except SimError as e:
             raise _Fail(*_okx_error(e)) from None
         return _ok([self.algo(a)])
@@ -323,6 +304,9 @@ class _Okx(OkxReads, OkxOrders, OkxAlgos):
     }
 
 
+handle = _Okx.serve  # one request under PREFIXES, as the module docstring says
+
+
 # --- clients -----------------------------------------------------------------------------------------------
 
 # ccxt okx options that keep it on the endpoints above: SWAP instruments only, no currencies
@@ -346,8 +330,8 @@ def okx_client(server: Any, account: str, *, strict: bool = True, **config: Any)
 
 def sim_account(server: Any, account: str, **fields: Any) -> Any:
     """A killswitch Account on venue ``okx`` for the engine's ``account`` (``hedge_mode``, ``env``:
-    :func:`adapters.simulated.faces.shared.passphrase_account`'s; :func:`adapters.simulated.venues.sim_account`)."""
-    return passphrase_account(server, account, "okx", **fields)
+    :func:`adapters.simulated.faces.shared.key_account`'s; :func:`adapters.simulated.venues.sim_account`)."""
+    return key_account(server, account, "okx", passphrase=True, **fields)
 
 
 okx_account = sim_account

@@ -17,8 +17,8 @@ from __future__ import annotations
 from typing import Any
 
 from ...simulated.conditional import SimAlgoOrder
-from .face_params import CLORDID_RE, REQUEST_WEIGHT, OkxParams
-from .face_wire import _bad, _Fail, _ok, _okx_error, _px, _sz, inst_id
+from .face_params import REQUEST_WEIGHT, OkxParams
+from .face_wire import NO_ORDER, _bad, _empty, _Fail, _okx_error, _px, _sz, inst_id
 
 ALGO_TYPES = ("conditional", "oco", "trigger", "move_order_stop")
 
@@ -67,20 +67,14 @@ class OkxAlgos(OkxParams):
     def algo_pending(self, account: str, p: dict) -> dict:
         ord_type = p.get("ordType")
         if not ord_type:
-            raise _Fail("50014", "Parameter ordType can not be empty.")
+            raise _empty("ordType")
         wanted = str(ord_type).split(",")
         if not (len(wanted) == 1 and wanted[0] in ALGO_TYPES + ("iceberg", "twap", "chase")) and \
                 sorted(wanted) != ["conditional", "oco"]:
             raise _bad("ordType")
-        if p.get("instType") not in (None, "", "SWAP"):
-            return _ok([])
-        m = self.maybe_market(p)
-        algos = self.engine.open_algo_orders(account, m.symbol if m else None, weight=REQUEST_WEIGHT)
-        rows = [self.algo(o) for o in algos]
-        rows = [r for r in rows if r["ordType"] in wanted]
-        if p.get("algoId"):
-            rows = [r for r in rows if r["algoId"] == p["algoId"]]
-        return _ok(self.page(rows, "algoId", p))
+        return self.pending_page(p, "algoId", lambda symbol: [self.algo(o) for o in self.engine.open_algo_orders(
+            account, symbol, weight=REQUEST_WEIGHT)], wanted, same="algoId")
+
     def place_algo(self, account: str, p: dict) -> dict:
         cid = p.get("algoClOrdId") or ""
 
@@ -92,12 +86,7 @@ class OkxAlgos(OkxParams):
 
     def _place_algo(self, account: str, p: dict, cid: str) -> SimAlgoOrder:
         eng = self.engine
-        m = self.market(p)
-        if cid and not CLORDID_RE.match(cid):
-            raise _bad("algoClOrdId")
-        side = str(p.get("side") or "").lower()
-        if side not in ("buy", "sell"):
-            raise _bad("side")
+        m, side = self.market_side(p, cid, "algoClOrdId")
         kind = p.get("ordType")
         if kind not in ("conditional", "trigger", "move_order_stop"):
             raise _bad("ordType")  # oco, iceberg, twap, chase: not in the simulated venue
@@ -149,14 +138,11 @@ class OkxAlgos(OkxParams):
 
         def canceled() -> dict:
             m = self.market(p)
-            if not aid and not cid:
-                raise _Fail("50014", "Parameter algoId can not be empty.")
-            if aid and not str(aid).isdigit():
-                raise _Fail("51603", "Order does not exist")
+            ref = self.order_ref(aid, cid, _empty("algoId"), _Fail(*NO_ORDER))
             eng = self.engine
-            o = eng.get_algo_order(account, int(aid) if aid else None, None if aid else cid)
+            o = eng.get_algo_order(account, *ref)
             if o.symbol != m.symbol:
-                raise _Fail("51603", "Order does not exist")
+                raise _Fail(*NO_ORDER)
             o = eng.cancel_algo_order(account, o.algo_id)
             return {"algoId": str(o.algo_id), "algoClOrdId": o.client_algo_id, "sCode": "0", "sMsg": ""}
 

@@ -11,15 +11,15 @@ permissions hold it).
 
 from __future__ import annotations
 
-import base64
-import hashlib
 import hmac
 from typing import Any
 
 from aiohttp import web
 
 from ...simulated.faces.master import MasterFace, Refused, json_params
+from ...simulated.faces.shared import prehash, signs
 from ...simulated.permissions import READ, RESTORE, REVOKE
+from . import face_wire
 
 MODIFY, KEYS = "/api/v5/users/subaccount/modify-apikey", "/api/v5/users/subaccount/apikey"
 
@@ -27,8 +27,7 @@ MODIFY, KEYS = "/api/v5/users/subaccount/modify-apikey", "/api/v5/users/subaccou
 class OkxMaster(MasterFace):
     ROUTES = frozenset({("POST", MODIFY), ("GET", KEYS)})
     KEY_HEADER = "OK-ACCESS-KEY"
-    BAD_KEY = ("50111", "Invalid OK-ACCESS-KEY.")
-    BAD_SIGN = ("50113", "Invalid Sign.")
+    BAD_KEY, BAD_SIGN = face_wire.BAD_KEY, face_wire.BAD_SIGN  # the face's own words
     NOT_MASTER = ("59500", "Only the APIKey of the main account has permission for this operation.")
     NO_SUB = ("59510", "Sub-account does not exist.")
     NO_KEY = ("59506", "APIKey does not exist.")
@@ -52,10 +51,8 @@ class OkxMaster(MasterFace):
         h = request.headers
         if not hmac.compare_digest(h.get("OK-ACCESS-PASSPHRASE", ""), passphrase):
             raise Refused("50105", 'Request header "OK-ACCESS-PASSPHRASE" incorrect.', 401)
-        prehash = h.get("OK-ACCESS-TIMESTAMP", "") + request.method + request.path + \
-            (f"?{raw_query}" if raw_query else "") + raw_body
-        want = base64.b64encode(hmac.new(secret.encode(), prehash.encode(), hashlib.sha256).digest()).decode()
-        return hmac.compare_digest(want, h.get("OK-ACCESS-SIGN", ""))
+        said = prehash(h.get("OK-ACCESS-TIMESTAMP", ""), request.method, request.path, raw_query, raw_body)
+        return signs(secret, said, h.get("OK-ACCESS-SIGN", ""), b64=True)
 
     def dispatch(self, path: str, p: dict) -> Any:
         account = self.sub(p.get("subAcct"))

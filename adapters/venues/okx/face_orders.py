@@ -13,8 +13,8 @@ What it must not do
 from __future__ import annotations
 
 from ...simulated.engine import REDUCE_ONLY_REJECTED, SimError, SimOrder
-from .face_params import CLORDID_RE, REQUEST_WEIGHT, OkxParams
-from .face_wire import _bad, _Fail, _money, _ok, _okx_error, _px, _sz, inst_id
+from .face_params import REQUEST_WEIGHT, OkxParams
+from .face_wire import CANCEL_NO_ORDER, _bad, _empty, _Fail, _money, _ok, _okx_error, _px, _sz, inst_id
 
 CANCEL_ALL_AFTER_RANGE = (10, 120)
 
@@ -45,16 +45,9 @@ class OkxOrders(OkxParams):
         }
 
     def pending(self, account: str, p: dict) -> dict:
-        if p.get("instType") not in (None, "", "SWAP"):
-            return _ok([])
-        m = self.maybe_market(p)
-        rows = [self.order(o) for o in self.engine.open_orders(account, m.symbol if m else None, weight=REQUEST_WEIGHT)]
-        if p.get("ordType"):
-            wanted = set(str(p["ordType"]).split(","))
-            rows = [r for r in rows if r["ordType"] in wanted]
-        if p.get("state"):
-            rows = [r for r in rows if r["state"] == p["state"]]
-        return _ok(self.page(rows, "ordId", p))
+        kinds = str(p["ordType"]).split(",") if p.get("ordType") else None
+        return self.pending_page(p, "ordId", lambda symbol: [self.order(o) for o in self.engine.open_orders(
+            account, symbol, weight=REQUEST_WEIGHT)], kinds, same="state")
 
     # --- orders -------------------------------------------------------------------------------------------
 
@@ -76,12 +69,7 @@ class OkxOrders(OkxParams):
         return self.row_of(row, placed, refusal)
 
     def _place(self, account: str, p: dict, cid: str) -> SimOrder:
-        m = self.market(p)
-        if cid and not CLORDID_RE.match(cid):
-            raise _bad("clOrdId")
-        side = str(p.get("side") or "").lower()
-        if side not in ("buy", "sell"):
-            raise _bad("side")
+        m, side = self.market_side(p, cid, "clOrdId")
         ord_type = p.get("ordType")
         types = {"market": ("MARKET", None), "optimal_limit_ioc": ("MARKET", None), "limit": ("LIMIT", "GTC"),
                  "ioc": ("LIMIT", "IOC"), "fok": ("LIMIT", "FOK"), "post_only": ("LIMIT", "GTX")}
@@ -104,12 +92,8 @@ class OkxOrders(OkxParams):
 
         def canceled() -> dict:
             m = self.market(p)
-            if not oid and not cid:
-                raise _Fail("50014", "Parameter ordId can not be empty.")
-            if oid and not str(oid).isdigit():
-                raise _Fail("51400", "Order cancellation failed as the order has been filled, canceled or does "
-                            "not exist.")
-            o = self.engine.cancel_order(account, m.symbol, int(oid) if oid else None, None if oid else cid)
+            ref = self.order_ref(oid, cid, _empty("ordId"), _Fail(*CANCEL_NO_ORDER))
+            o = self.engine.cancel_order(account, m.symbol, *ref)
             return {"ordId": str(o.order_id), "clOrdId": o.client_order_id, "sCode": "0", "sMsg": ""}
 
         return self.row_of({"ordId": oid, "clOrdId": cid, "ts": str(self.engine.now())}, canceled,
@@ -120,7 +104,7 @@ class OkxOrders(OkxParams):
         of every market, armed or disarmed at once."""
         t = p.get("timeOut")
         if t in (None, ""):
-            raise _Fail("50014", "Parameter timeOut can not be empty.")
+            raise _empty("timeOut")
         if not str(t).isdigit():
             raise _bad("timeOut")
         n = int(t)

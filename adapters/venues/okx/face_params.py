@@ -17,8 +17,8 @@ import re
 from typing import Any, Callable, Optional
 
 from ...simulated.engine import MarketSpec, SimError
-from ...simulated.faces.shared import RestFace
-from .face_wire import NO_POSITION_TO_REDUCE, SAME_DIRECTION, _bad, _Fail, _okx_error, inst_id
+from ...simulated.faces.shared import RestFace, finite_number, newest_first
+from .face_wire import NO_POSITION_TO_REDUCE, SAME_DIRECTION, _bad, _empty, _Fail, _ok, _okx_error, inst_id
 
 PAGE = 100  # the most rows a page of orders-pending and orders-algo-pending gives
 CLORDID_RE = re.compile(r"^[A-Za-z0-9]{1,32}$")
@@ -61,7 +61,7 @@ class OkxParams(RestFace):
         """The market ``instId`` names (it must)."""
         m = self.maybe_market(p)
         if m is None:
-            raise _Fail("50014", "Parameter instId can not be empty.")
+            raise _empty("instId")
         return m
 
     def maybe_market(self, p: dict) -> Optional[MarketSpec]:
@@ -76,18 +76,17 @@ class OkxParams(RestFace):
 
     @staticmethod
     def number(p: dict, name: str, required: bool = False) -> Optional[float]:
-        v = p.get(name)
-        if v is None or v == "":
-            if required:
-                raise _Fail("50014", f"Parameter {name} can not be empty.")
-            return None
-        try:
-            x = float(v)
-        except (TypeError, ValueError):
-            raise _bad(name) from None
-        if x != x or x in (float("inf"), float("-inf")):
-            raise _bad(name)
-        return x
+        return finite_number(p, name, _empty(name) if required else None, _bad(name))
+
+    def market_side(self, p: dict, cid: str, cid_field: str) -> tuple[MarketSpec, str]:
+        """The market and the side (buy, sell) of an order placed, its client id (``cid_field``) checked."""
+        m = self.market(p)
+        if cid and not CLORDID_RE.match(cid):
+            raise _bad(cid_field)
+        side = str(p.get("side") or "").lower()
+        if side not in ("buy", "sell"):
+            raise _bad("side")
+        return m, side
 
     def leg(self, account: str, p: dict) -> str:
         """The engine's position side of an order's ``posSide`` in the account's mode."""
@@ -112,7 +111,7 @@ class OkxParams(RestFace):
     def check_td_mode(self, p: dict, closes: bool) -> None:
         td = p.get("tdMode")
         if not td:
-            raise _Fail("50014", "Parameter tdMode can not be empty.")
+            raise _empty("tdMode")
         if td == "cross":
             return
         if td == "isolated" and closes:  # the engine's positions are all cross: none isolated to reduce
@@ -126,21 +125,21 @@ class OkxParams(RestFace):
                 return SAME_DIRECTION
         return NO_POSITION_TO_REDUCE
 
+    def pending_page(self, p: dict, id_field: str, listed: Callable[[Optional[str]], list[dict]],
+                     kinds: Optional[list[str]], same: str) -> dict:
+        """A page of a pending list: none outside SWAP, else the rows ``listed`` gives of the
+        market ``instId`` names (of every market where it names none), of the ``kinds`` asked
+        (their ordType; None: every kind), their field ``same`` the query's where it names one."""
+        if p.get("instType") not in (None, "", "SWAP"):
+            return _ok([])
+        m = self.maybe_market(p)
+        rows = [r for r in listed(m.symbol if m else None) if kinds is None or r["ordType"] in kinds]
+        if p.get(same):
+            rows = [r for r in rows if r[same] == p[same]]
+        return _ok(self.page(rows, id_field, p))
+
     @staticmethod
     def page(rows: list[dict], id_field: str, p: dict) -> list[dict]:
         """A page as OKX gives it: newest (highest id) first, at most ``limit`` rows older than
         ``after`` / newer than ``before``."""
-        limit = p.get("limit")
-        n = PAGE if limit in (None, "") else (int(limit) if str(limit).isdigit() else -1)
-        if not 1 <= n <= PAGE:
-            raise _bad("limit")
-        for name in ("after", "before"):
-            if p.get(name) not in (None, "") and not str(p[name]).isdigit():
-                raise _bad(name)
-        rows = sorted(rows, key=lambda r: int(r[id_field]), reverse=True)
-        if p.get("after"):
-            rows = [r for r in rows if int(r[id_field]) < int(p["after"])]
-        if p.get("before"):
-            rows = [r for r in rows if int(r[id_field]) > int(p["before"])]
-            return rows[-n:]
-        return rows[:n]
+        return newest_first(rows, id_field, p, most=PAGE, older="after", newer="before", refuse=_bad)

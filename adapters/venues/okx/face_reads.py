@@ -17,7 +17,7 @@ from typing import Optional
 
 from ...simulated.engine import MarketSpec, decimals
 from .face_params import OkxParams
-from .face_wire import _bad, _f, _Fail, _money, _ok, _px, _sz, inst_id
+from .face_wire import _bad, _empty, _f, _Fail, _money, _ok, _px, _sz, inst_id
 
 
 class OkxReads(OkxParams):
@@ -43,7 +43,7 @@ class OkxReads(OkxParams):
         else:
             if p.get("instType") != "SWAP":
                 if not p.get("instType"):
-                    raise _Fail("50014", "Parameter instType can not be empty.")
+                    raise _empty("instType")
                 return _ok([])
             m = self.maybe_market(p)
             markets = [m] if m else list(eng.markets.values())

@@ -30,6 +30,8 @@ from ...simulated.faces.shared import VenueFail, engine_codes
 from ...simulated.numbers import money_text as _money, plain as _f, price_text as _px, size_text as _sz  # noqa: F401
 
 RATE_LIMITED = ("50011", "Too Many Requests")
+BAD_KEY = ("50111", "Invalid OK-ACCESS-KEY.")  # a key nobody has
+BAD_SIGN = ("50113", "Invalid Sign.")
 NO_POSITION_TO_REDUCE = ("51169", "Order failed because you don't have any positions in this direction for this "
                          "contract to reduce or close.")
 SAME_DIRECTION = ("51170", "Failed to place order. A reduce-only order can't be the same direction as your existing "
@@ -76,11 +78,17 @@ def _bad(name: str) -> _Fail:
     return _Fail("51000", f"Parameter {name} error")
 
 
+def _empty(name: str) -> _Fail:
+    return _Fail("50014", f"Parameter {name} can not be empty.")
+
+
+NO_ORDER = ("51603", "Order does not exist")
+CANCEL_NO_ORDER = ("51400", "Order cancellation failed as the order has been filled, canceled or does not exist.")
+
+
 def _okx_error(e: SimError, *, cancel: bool = False) -> tuple[str, str]:
     if e.code in (UNKNOWN_ORDER, NO_SUCH_ORDER):
-        if cancel:
-            return "51400", "Order cancellation failed as the order has been filled, canceled or does not exist."
-        return "51603", "Order does not exist"
+        return CANCEL_NO_ORDER if cancel else NO_ORDER
     got = _CODES.get(e.code)
     return got if got is not None else ("51000", f"Parameter error: {e.msg}")
 

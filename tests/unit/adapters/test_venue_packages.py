@@ -1,6 +1,7 @@
 """A venue is one folder (``adapters/venues/<venue>/``): the registries find it, nothing names it.
 
-A venue package added to a copy of the adapters, with no other file touched, is in every
+A venue package added to a copy of the adapters, with no other file touched (its ``__init__``
+leaving its module names and simulator id to the registry's defaults), is in every
 registry — the dialects (and the order raw answers are read in), the simulator's REST faces,
 its stream faces and its accounts — and in the compiler's generated list of the ids with a
 dialect; a package whose data disagrees with its modules, or that leaves a field out, is refused
@@ -25,9 +26,6 @@ INIT = '''"""A made-up venue (no ccxt id of its name), added as a folder."""
 
 ORDER = {order}
 CCXT_IDS = {ids}
-DIALECT = "dialect"
-SIM_ID = "zzfutures"
-FACE = "face"
 STREAM_FACE = "face_stream"
 '''
 DIALECT = '''
@@ -42,7 +40,6 @@ DIALECTS = (ZzFuturesDialect(id="zzfutures", order_rate=3.0),)
 '''
 FACE = '''
 PREFIXES = ("/zz/api/v1/",)
-MASTER = None
 
 
 async def handle(server, request):
@@ -124,11 +121,12 @@ def test_a_new_venue_folder_is_in_every_registry_and_nothing_else_is_edited(tmp_
 
 
 @pytest.mark.parametrize("init, said", [
-    (INIT.format(order=9, ids='("zzfutures", "zzspot")'),
+    (INIT.format(order=9, ids='("zzfutures", "zzspot")') + 'SIM_ID = "zzfutures"\n',  # two ids: it names one
      "adapters/venues/zz: CCXT_IDS ('zzfutures', 'zzspot') but its dialects are ('zzfutures',)"),
     (INIT.format(order=2, ids='("zzfutures",)'), "two venue packages declare the same ORDER"),
-    (INIT.format(order=9, ids='("zzfutures",)').replace('STREAM_FACE = "face_stream"\n', ""),
-     "adapters.venues.zz does not declare STREAM_FACE"),
+    (INIT.format(order=9, ids='("zzfutures",)').replace('CCXT_IDS = ("zzfutures",)\n', ""),
+     "adapters.venues.zz does not declare CCXT_IDS"),
+    (INIT.format(order=9, ids='("zzfutures", "zzspot")'), "adapters.venues.zz does not declare SIM_ID"),
 ])
 def test_a_venue_folder_whose_data_is_wrong_is_refused_by_name(tmp_path, init, said):
     r = _probe(_copy_with_venue(tmp_path, "zz", init))

@@ -22,7 +22,7 @@ async def _handle(server, request):
 
 
 def _face(*prefixes: str) -> SimpleNamespace:
-    return SimpleNamespace(PREFIXES=prefixes, handle=_handle, MASTER=None)
+    return SimpleNamespace(PREFIXES=prefixes, handle=_handle)  # no master endpoints: no MASTER
 
 
 def _venue_faces() -> list[tuple[str, object]]:
@@ -65,3 +65,10 @@ def test_the_server_refuses_to_start_when_two_faces_share_a_prefix(monkeypatch):
     finally:
         monkeypatch.undo()
         faces_pkg._faces.cache_clear()
+
+
+def test_every_route_of_a_face_has_the_operation_that_answers_it():
+    for venue, module in _venue_faces():
+        face = module.handle.__self__  # the face's class (RestFace.serve)
+        if face.ROUTES:  # Hyperliquid's operation is in the body: it answers it itself
+            assert {op for op, _ in face.ROUTES.values()} <= set(face.OPERATIONS), venue

@@ -215,6 +215,26 @@ def test_a_full_page_asks_the_next_one():
     assert snap.fetch.ok and seen == ["1", "2"] and len([o for o in snap.orders if o.kind == "regular"]) == 101
 
 
+def test_the_stop_list_is_read_page_by_page_and_an_answer_without_its_rows_fails_the_snapshot():
+    venue = MexcVenue()
+    pages = iter([ok([dict(STOP, id=4000 + i) for i in range(100)]), ok([STOP])])
+    seen = []
+
+    async def fetch(url, method="GET", headers=None, body_=None, **kw):
+        if "/stoporder/list/orders" in url:
+            seen.append(dict(parse_qsl(urlsplit(url).query))["page_num"])
+            return next(pages)
+        return await MexcVenue.fetch(venue, url, method, headers, body_, **kw)
+
+    venue.fetch = fetch  # type: ignore[method-assign]
+    snap = snapshot(venue)
+    assert snap.fetch.ok and seen == ["1", "2"] and len([o for o in snap.orders if o.kind == "tpsl"]) == 101
+    venue = MexcVenue()
+    venue.answers["/api/v1/private/stoporder/list/orders"] = {"success": True, "code": 0}
+    snap = snapshot(venue)
+    assert not snap.fetch.ok and "stoporder/list/orders: field data: missing" in snap.fetch.error
+
+
 # --- the position mode ------------------------------------------------------------------------------
 
 
