@@ -13,6 +13,8 @@ during an incident. Every figure the console and ``ksctl status`` show goes thro
   realized (``0.12 USDT``, ``-2,029.20 USDT``), and which of them is not reported or not known.
 - :func:`step_of`: where a resumption's schedule is (``day 1 of 2`` on a daily step, ``step 1
   of 2 (every 2m)`` on another: a 2-minute step said ``day 1 of 2``).
+- :func:`iso`: a time, UTC to the second (``2026-03-02T13:00:00Z``), as every renderer and
+  every standing fact (:mod:`killswitch.facts`) writes it.
 
 Pure, imports nothing of ours: any layer may use it. The console's script has the same rules
 (``figure`` in ``static/console.js``) for what it formats itself.
@@ -20,6 +22,7 @@ Pure, imports nothing of ours: any layer may use it. The console's script has th
 
 from __future__ import annotations
 
+import datetime as _dt
 import math
 from decimal import Decimal, InvalidOperation
 from typing import Iterable, Optional
@@ -105,6 +108,10 @@ def step_of(step: int, steps: int, step_ms: Optional[int]) -> str:
     if step_ms is None or step_ms == DAY_MS:
         return f"day {step} of {steps}"
     return f"step {step} of {steps} (every {duration_text(max(1, int(step_ms // 1000)))})"
+
+
+def iso(ms: int) -> str:
+    return _dt.datetime.fromtimestamp(ms / 1000, _dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def duration_text(seconds: Optional[float]) -> Optional[str]:

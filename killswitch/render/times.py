@@ -6,14 +6,10 @@ without importing each other.
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Optional
 
-from ..figures import duration_text as duration_text  # the runner's too: a figure of its own
-
-
-def iso(ms: int) -> str:
-    return dt.datetime.fromtimestamp(ms / 1000, dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+# the runner's and the standing facts' too: figures of their own
+from ..figures import duration_text as duration_text, iso as iso
 
 
 def seconds_text(seconds: Optional[float]) -> str:

@@ -30,12 +30,12 @@ from typing import TYPE_CHECKING, Any, Iterable, Mapping, Optional, Sequence
 from urllib.parse import quote
 
 from ..compile.graph import PolicyNode, StageNode, TriggerNode
+from ..facts.rejected import accept_command
 from ..figures import shortfall_text
 from ..order_statuses import FINAL_STATUSES, OPEN_STATUSES as JOURNAL_OPEN_STATUSES
 from ..policy.expr import ValueType
 from ..policy.kinds.heartbeat_age import never_heard, unheard
 from ..relatch import relatched_text
-from ..render.accepts import accept_command
 from ..render.times import duration_text as duration_text
 from .lock_view import lock_view
 

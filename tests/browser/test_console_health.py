@@ -186,7 +186,8 @@ def test_a_global_halt_binds_every_row_and_the_runners_own_failures_are_banners(
                                            fallback="audit-webhook", fallback_ms=now - 60_000)),
             pages_failing_since_ms=now - 300_000, reload_ok=False, last_good_reload_ms=now - 3_600_000,
             fetch_errors={ACCOUNT: {"code": "NETWORK", "message": "simulated: connection refused",
-                                    "since_ms": now - 75_000, "failures": 13, "last_ms": now - 5_000}})
+                                    "since_ms": now - 75_000, "failures": 13, "last_ms": now - 5_000}},
+            facts=())  # (its standing facts: read from the fields it stands in for)
 
     r.desk.status = status
     # (the real runner is blind for its first ticks too: wait for what only the stand-in says)
@@ -236,7 +237,7 @@ def test_a_stream_unreconciled_past_three_cadences_is_a_degraded_banner_and_its_
               "reconcile_overdue": True, "degraded": True}
 
     def status() -> Any:  # the in-process simulator does not stream: a streamed account's status stands in
-        return dataclasses.replace(real(), streams={ACCOUNT: stream})
+        return dataclasses.replace(real(), streams={ACCOUNT: stream}, facts=())  # (facts: read from the fields)
 
     r.desk.status = status
     signed_in(r, browser)

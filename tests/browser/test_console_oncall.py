@@ -55,7 +55,7 @@ def incident_with_standing_problems(live: Any) -> Any:
         return dataclasses.replace(
             real(), coverage=(*real().coverage, typo),
             pages_failing=(ReceiverFailure("example-routes", "pager", "connection refused", now - 300_000, 16),),
-            pages_failing_since_ms=now - 300_000)
+            pages_failing_since_ms=now - 300_000, facts=())  # (its standing facts: read from these fields)
 
     r.desk.status = status
     return r
@@ -289,7 +289,7 @@ def test_an_incident_whose_closes_the_venue_refused_leads_the_first_screen(live,
     noisy = r.desk.status
     now = r.clock()
     r.desk.status = lambda: dataclasses.replace(noisy(), close_rejections=(
-        refused(BTC, "long", now), refused("SOL/USDT:USDT", "short", now)))
+        refused(BTC, "long", now), refused("SOL/USDT:USDT", "short", now)), facts=())
     open_console(browser, r.url)
     sign_in(browser, ALICE, "alice")
     wait(browser, lambda b: "CLOSES REJECTED" in view_text(b), "the rejected closes")

@@ -31,9 +31,9 @@ from adapters.simulated.scenarios import build
 from adapters.simulated.venues import VENUES, sim_account
 from killswitch.compile.compiler import compile_documents
 from killswitch.events import LOCK_VIOLATION
+from killswitch.facts.violations import violation_lines
 from killswitch.policy.load import load_text
 from killswitch.process.bootstrap import build_runner_and_desk
-from killswitch.render.status import violation_lines
 from killswitch.state import open_store
 from killswitch.state.store import IntentRow
 

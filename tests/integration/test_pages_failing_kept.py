@@ -18,9 +18,9 @@ import asyncio
 
 from prometheus_client.utils import floatToGoString as number
 
+from killswitch.facts import pages, status_lines
 from killswitch.metrics import parse_families
 from killswitch.notify.sink import NotifyOptions, NotifySink
-from killswitch.render.status import failure_lines
 from tests.integration.test_notify import ReceiverServer, Steps, deliveries_done, routes
 from tests.integration.test_runner import T0, TICK_MS, parts_of, setup
 from tests.procs import free_port
@@ -74,8 +74,8 @@ def test_a_receiver_whose_secret_file_does_not_exist_is_failing_from_the_start(t
     later = seen["later"]
     assert [(f.receiver, f.since_ms) for f in later.pages_failing] == [("pager", T0)]
     assert later.pages_failing[0].failures >= 1 and later.pages_failing_since_ms == T0
-    assert failure_lines(st) == [f"Pages are failing since 2026-03-02T13:00:00Z: desk/pager: secret not resolved: "
-                                 f"{{file: {missing}}} does not exist"]
+    assert status_lines(pages.facts(st)) == [f"Pages are failing since 2026-03-02T13:00:00Z: desk/pager: secret not "
+                                             f"resolved: {{file: {missing}}} does not exist"]
 
 
 def test_a_failing_receiver_stays_failing_with_its_since_across_a_restart_until_it_delivers(tmp_path):

@@ -12,7 +12,7 @@ import pytest
 
 from killswitch.events import LOCK_VIOLATION
 from killswitch.face.console.model import page_model
-from killswitch.render.status import violation_lines
+from killswitch.facts.violations import violation_lines
 from killswitch.state.store import IntentRow
 
 from .test_enforcement import long_btc, tick, violations, with_runner

@@ -13,9 +13,8 @@ import asyncio
 
 import pytest
 
-from killswitch.face.console.facts import facts_of
 from killswitch.face.console.model import page_model
-from killswitch.render.status import violation_lines
+from killswitch.facts.violations import violation_lines
 from killswitch.state import open_store
 
 from .test_enforcement import engine, long_btc, open_ids, tick, violations, with_runner
@@ -92,5 +91,5 @@ def test_a_restarted_runner_shows_the_violations_the_last_one_caught(tmp_path):
     model = seen["screen"]["violations"]  # the console's Lock violations table
     # (a revert's order names its fills: "beta-mkt-2 (beta, id …) 1.5")
     assert model["total"] == 2 and {r["order"].split(" ")[0] for r in model["rows"]} == {"alp-rogue-1", "beta-mkt-2"}
-    assert facts_of(seen["screen"])["violations"].line.startswith("2 at the venue, the latest")
+    assert seen["screen"]["standing"]["violations"].line.startswith("2 at the venue, the latest")
     assert seen["a_day_on"]["total"] == 0 and seen["a_day_on"]["recent"] == []

@@ -59,6 +59,8 @@ PLANTED = {
     "wiring": ("killswitch/notify/zz_wiring.py", "import killswitch.process.shard\n",
                "killswitch.notify.zz_wiring -> killswitch.process.shard"),
     "drift-compare": ("killswitch/drift/compare.py", "import subprocess\n", "killswitch.drift.compare -> subprocess"),
+    "facts-below": ("killswitch/facts/zz_screen.py", "from killswitch.render import status\n",
+                    "killswitch.facts.zz_screen -> killswitch.render.status"),
     "wiring-render": ("killswitch/state/zz_render.py", "import killswitch.client\n",
                       "killswitch.state.zz_render -> killswitch.client"),
     "client-room": ("killswitch/client/documents.py", "from killswitch.client import transport\n",

@@ -28,25 +28,25 @@ import math
 import urllib.parse
 from typing import Any, Optional, Sequence
 
+from ...facts import of as facts_of
+from ...facts.residuals import accepted_text
+from ...facts.trading import hold_text, out_of_reach, title_of
+from ...facts.violations import counted_text
 from ...figures import figure, money, shortfall_text, step_of
 from ...fills import bot_side, orders_text, revert_side
-from ...holds import KILL_HOLD, KILL_RELEASE, LockHold, holder
+from ...holds import KILL_HOLD, KILL_RELEASE, LockHold, holder, unreached_text
 from ...policy.kinds.heartbeat_age import unheard
 from ...relatch import relatched_text
 from ...runner.book.dms_state import declared_only
-from ...runner.book.rejections import accepted_text
-from ...runner.book.revoke_state import hold_text, out_of_reach, unreached_text
 from ...runner.gate.gate import binding_lock
 from ...runner.lock.lock import DEAD_MANS_SWITCH, OPERATOR, LockBook, LockStatus, iso_ms, parse_iso_ms
 from ...runner.view import CoverageStatus, IncidentStatus, RunnerStatus, ThresholdCheck, TriggerStatus
-from ...runner.watch.shown import counted_text
 from ...sources import revision_text
 from .alerts import tab_alert
-from .facts import facts_of
 from .leader import leader_facts
 from .limits_model import limit_rows, override_row
 from .policy_badge import policy_badges
-from .strip import entered_on, pages_reach, refused_legs, strip_rows
+from .strip import entered_on, lock_problem, problems, refused_legs, strip_rows
 
 FINAL_ORDER_STATUSES = ("filled", "canceled", "rejected", "expired", "failed")
 # A tick later than this many tick intervals, and never less than STALLED_MIN_S, is "stalled"; an
@@ -252,7 +252,8 @@ def page_model(status: RunnerStatus, ready: tuple[Any, Any], lock: dict, dms: di
         "violations": _violations(status.lock_violations, now),
         "dms": _dms(dms, now), "scope_names": names, **leader_facts(status),
     }
-    return {**model, "standing": facts_of(model)}  # each standing problem by kind (facts/)
+    # each standing problem by kind: the status's facts (killswitch/facts/), and the locks in force
+    return {**model, "standing": problems(facts_of(status), lambda ms: _when(ms, now), lock_problem(summary, locks))}
 
 
 def _counted(doc: dict, now: int) -> dict:
@@ -288,8 +289,7 @@ def _health(status: RunnerStatus, now: int) -> dict:
         "unmatched": [c for c in cov if c and c["state"] == "unmatched" and not c["allowed"]],
         # accounts no running policy's scope selects: watched and limited by nothing (engine/guarded.py)
         "unguarded": list(status.unguarded),
-        "pages": None if not failing else {"since": _when(since, now), "receivers": receivers,
-                                           **pages_reach(receivers)},
+        "pages": None if not failing else {"since": _when(since, now), "receivers": receivers},
         "reload_ok": reload_ok,
         "last_good_reload": _when(status.last_good_reload_ms, now),
         # streams that do not deliver: not blind (REST polls at the policy interval), shown as degraded
@@ -444,14 +444,12 @@ def _trading(account: str, t: dict) -> dict:
     what is owed or failing (never called revoked before the venue says so)."""
     shown = str(t.get("shown") or "")
     failing = "FAILED" in shown
-    title = ("Trading revoked" if t.get("revoked") else "Trading revoke FAILED" if shown.startswith("REVOKE_FAILED")
-             else "Trading being revoked" if shown.startswith("revoking") else "Trading being restored")
     holds = "; ".join(hold_text(h) + _restore_needs(h) for h in t.get("holds") or ())
     # an operator's revoke is restored here, by its approvers (a stage's by its reset)
     restorable = sorted({str(h["scope"]) for h in t.get("holds") or () if h.get("policy") == "operator"})
     keys = ", ".join(f"{k} {v}" for k, v in sorted((t.get("keys") or {}).items()))
     # "keys_text", not "keys": a template's ``t.keys`` is the dict's method before its item
-    return {"account": account, "title": title, "shown": shown, "failing": failing, "holds": holds,
+    return {"account": account, "title": title_of(t), "shown": shown, "failing": failing, "holds": holds,
             "keys_text": keys, "restorable": restorable}
 
 

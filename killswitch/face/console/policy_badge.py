@@ -5,9 +5,9 @@ FILES CHANGED while a reload compiles), and the drift checker's latest verdict (
 up from the runner this one restarted or took over from says so: posted to it, N min ago).
 
 What it owns: :func:`policy_badges` (the template's two badges from the status's
-``policy_sync``; the standing problem when the verdict is not in sync is
-:mod:`.facts.drift`'s). Also the badge of a shard in the firm strip from what its board carries
-(:func:`shard_badge`, from :meth:`~killswitch.runner.sync.tracker.PolicySync.summary`) and the
+``policy_sync``; the standing problem when the verdict is not in sync, and the verdict's
+words, are :mod:`killswitch.facts.drift`'s). Also the badge of a shard in the firm strip from
+what its board carries (:func:`shard_badge`, from :meth:`~killswitch.runner.sync.tracker.PolicySync.summary`) and the
 strip's warning when the shards run different revisions (:func:`revisions_differ`).
 
 Pure: no I/O, no clock, no HTML. Must not say anything the status did not.
@@ -17,36 +17,10 @@ from __future__ import annotations
 
 from typing import Any, Callable, Optional
 
+from ...facts.drift import short, verdict_words
 from ...runner.sync.values import PolicySyncStatus
 
 TONES = {"in_sync": "ok", "behind": "warn", "diverged": "bad", "reload_failing": "bad", "unknown": "warn"}
-
-
-def short(revision: Optional[str]) -> str:
-    """A commit as the badges show it: 12 hex digits, ``-dirty`` kept; ``not in git``."""
-    if not revision:
-        return "not in git"
-    dirty = revision.endswith("-dirty")
-    return revision.removesuffix("-dirty")[:12] + ("-dirty" if dirty else "")
-
-
-def _names(items: Any, shown: int = 3) -> str:
-    items = list(items)
-    head = ", ".join(items[:shown])
-    return head if len(items) <= shown else f"{head} and {len(items) - shown} more"
-
-
-def verdict_words(state: str, expected: Optional[str], documents: Any, against: str) -> str:
-    """``BEHIND rev 1a2b3c4d5e6f``, ``DIVERGED: futures-book.yaml``, ``in sync with origin/main:policies/``."""
-    if state == "in_sync":
-        return f"in sync with {against}"
-    if state == "behind":
-        return "BEHIND" + (f" rev {short(expected)}" if expected else f" {against}")
-    if state == "diverged":
-        return "DIVERGED" + (f": {_names(documents)}" if documents else f" from {against}")
-    if state == "reload_failing":
-        return "RELOAD FAILING"
-    return "DRIFT UNKNOWN"
 
 
 def policy_badges(ps: Optional[PolicySyncStatus], when: Callable[[Optional[int]], Optional[dict]]) -> Optional[dict]:

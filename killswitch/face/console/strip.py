@@ -6,20 +6,85 @@ an alert manager lists it: an incidents strip with one row per open stage entry 
 acknowledged it, the reset's approvals so far and its orders — an incident whose closes the venue
 refused first (marked on its row: those legs stay open, not sent again), then the highest stage,
 then the newest. The runner's standing problems come after it, each as one line whose detail
-opens under it, what can lose money first: each is a module of :mod:`.facts`.
+opens under it, what can lose money first: each is a standing fact of the status
+(:mod:`killswitch.facts`, whose module says its line), and the trading locks of the lock
+document (:func:`lock_problem`).
 
 What it owns: :func:`strip_rows` (the incidents, ordered, each with the words of its strip row)
-and :func:`pages_reach` (whose failed pages a fallback receiver delivered, as ``ksctl status``
-says it). The detail of each problem is the
-page model's (:mod:`.model`); the acknowledgements come with each incident's notes
-(:mod:`.silences_model`), added later, so the template reads them from the incident itself.
+and :func:`problems` (the standing problems, each a :class:`Problem` with what is the page's own
+of it: a class more, shown open at first). The detail of each problem, under its line, is
+``templates/facts/<kind>.html.j2`` over the page model (:mod:`.model`); the acknowledgements come
+with each incident's notes (:mod:`.silences_model`), added later, so the template reads them from
+the incident itself. None of the strip, the page model's keys nor the page's template names a
+kind of problem.
 
 Pure: no I/O, no clock, no HTML. Must not say anything the page model did not.
 """
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from dataclasses import dataclass
+from typing import Any, Optional, Sequence
+
+from ...facts import SEVERITIES, Fact, When, by_kind, module, names
+
+LOCK_RANK = 60  # the trading locks in force: after trading permission at the venue, before the position modes
+_MODES = {"halted": 0, "reducing": 1}
+# what is the page's own of a problem: a class more (kept for what selects them); shown open at
+# first (an operator's lock not in force: read it at once)
+HTML: dict[str, dict[str, Any]] = {"locks_stored": {"css": "locks-stored", "opened": True},
+                                   "rejected": {"css": "close-rejected"}, "still_open": {"css": "still-open"},
+                                   "modes": {"css": "position-modes"}}
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One standing problem as the page shows it: ``title: line``, its detail under it."""
+
+    kind: str  # the fact's kind: the details' data-keep ``problem-<kind>`` and its detail template
+    rank: int  # where it stands among the problems (lowest first)
+    tone: str  # the details' colour: error (red), blind (amber), accepted (dashed)
+    title: str  # ``2 ORDERS STILL OPEN AFTER A CANCEL``
+    line: str  # what it names, in one line
+    css: str = ""  # a class more for the details (kept for what selects them)
+    sep: str = ": "  # between the title and the line
+    opened: bool = False  # shown open at first
+
+    @property
+    def keep(self) -> str:
+        """The details' ``data-keep`` (the page's script keeps it open across refreshes by it)."""
+        return "problem-" + self.kind.replace("_", "-")
+
+
+def problems(facts: Sequence[Fact], when: When, lock: Optional[Problem]) -> dict[str, Problem]:
+    """The standing problems, by kind, in rank order: each kind of the facts its module shows,
+    and ``lock`` (:func:`lock_problem`)."""
+    out = [lock] if lock is not None else []
+    for kind, group in by_kind(facts):
+        shown = module(kind).shown(group, when)
+        if shown is not None:
+            tone = min((f.severity for f in group), key=SEVERITIES.index)
+            out.append(Problem(kind, module(kind).RANK, tone, shown.title, shown.line, sep=shown.sep,
+                               **HTML.get(kind, {})))
+    return {p.kind: p for p in sorted(out, key=lambda p: p.rank)}
+
+
+def lock_problem(summary: Optional[dict], locks: Sequence[dict]) -> Optional[Problem]:
+    """The trading locks in force (the lock document's, which the status does not carry): every
+    scope a lock binds, by its binding mode, the most restrictive first, and how many locks are in
+    force — never the first scope alone."""
+    if not summary:
+        return None
+    modes: dict[str, list[str]] = {}
+    for lk in locks:
+        if lk.get("binding", True) and lk["scope"] not in modes.get(lk["mode"], []):
+            modes.setdefault(lk["mode"], []).append(lk["scope"])
+    if not modes:  # (the summary's own, when no hold is listed)
+        modes = {summary["mode"]: [summary["scope"]]}
+    said = "; ".join(f"{mode} on {names(sorted(scopes))}" for mode, scopes in
+                     sorted(modes.items(), key=lambda kv: _MODES.get(kv[0], 2)))
+    held = f" ({len(locks)} locks in force)" if len(locks) > 1 else ""
+    return Problem("lock", LOCK_RANK, "error", "TRADING LOCKED", said + held)
 
 
 def _check_text(c: dict) -> str:
@@ -63,25 +128,3 @@ def refused_legs(incident: str, rejected: Sequence[dict]) -> list[str]:
     not accepted by a person): ``SOL/USDT:USDT SHORT on binanceusdm/sim-hedge``, each once."""
     return list(dict.fromkeys(f"{r['symbol']} {r['leg']} on {r['account']}" for r in rejected
                               if r.get("incident") == incident and r.get("state") == "CLOSE_REJECTED"))
-
-
-def pages_reach(receivers: Sequence[dict]) -> dict[str, Any]:
-    """Where the pages of the failing ``receivers`` (the page model's) went, for the one line of
-    PAGES ARE FAILING: each fallback receiver that delivered some of them, whose (``its``,
-    ``their``, or the receivers' names) and the latest it delivered (``fallbacks``), and whose
-    failed pages no fallback delivered (``unheard``; None: none such)."""
-    def whose(names: Sequence[str]) -> str:
-        if len(receivers) == 1:
-            return "its"
-        return "their" if len(names) == len(receivers) else ", ".join(f"{n}'s" for n in names)
-
-    groups: dict[str, list[dict]] = {}
-    for r in receivers:
-        if r.get("fallback"):  # (its time can be missing: then none is said, never an empty one)
-            groups.setdefault(f"{r['document']}/{r['fallback']}", []).append(r)
-    unheard = [f"{r['document']}/{r['receiver']}" for r in receivers if r["failures"] and not r.get("fallback")]
-    return {"fallbacks": [{"fallback": fb, "whose": whose([f"{r['document']}/{r['receiver']}" for r in rs]),
-                           "at": max((r["fallback_at"] for r in rs if r.get("fallback_at")), key=lambda t: t["ms"],
-                                     default=None)}
-                          for fb, rs in groups.items()],
-            "unheard": whose(unheard) if unheard else None}

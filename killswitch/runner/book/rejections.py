@@ -40,13 +40,14 @@ expired is the shortfalls' to plan again, within their own budget).
 
 from __future__ import annotations
 
-import datetime as dt
 import re
 from dataclasses import asdict, dataclass, replace
 from typing import Any, Callable, Iterable, Optional, Sequence
 
 from adapters.base import PERMANENT, TRANSIENT
 
+from ...facts.residuals import accepted_text
+from ...figures import iso
 from ...metrics import Registry
 
 CLOSE_REJECTED = "CLOSE_REJECTED"
@@ -79,16 +80,6 @@ def key_of(o: Any) -> LegKey:
     """The (incident, account, symbol, leg) of an order outcome or an order intent."""
     account, symbol, leg = leg_of(o.venue, o.account, o.symbol, o.side, getattr(o, "position_side", None))
     return incident_of(o.decision_id), account, symbol, leg
-
-
-def _iso(ms: int) -> str:
-    return dt.datetime.fromtimestamp(ms / 1000, dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def accepted_text(accepted: dict) -> str:
-    """An acceptance as every view says it: ``accepted by alice at 2026-11-27T23:57:58Z: <reason>``."""
-    return f"accepted by {accepted.get('by') or 'an unknown caller'} at {_iso(int(accepted.get('ms') or 0))}: " \
-           f"{accepted.get('reason')}"
 
 
 @dataclass
@@ -358,7 +349,7 @@ class CloseRejections:
             state = accepted_text(leg.accepted) if leg.accepted is not None else \
                 f"not accepted: it stands as {CLOSE_REJECTED}" if leg.stopped else "not accepted: still tried"
             out.append(f"REFUSED_BEFORE: the venue refused {leg.tries} close(s) of {symbol} {name} on {account}, "
-                       f"the last at {_iso(leg.last_ms)}: {leg.said} ({leg.code}); incident {incident}; {state}")
+                       f"the last at {iso(leg.last_ms)}: {leg.said} ({leg.code}); incident {incident}; {state}")
         return out
 
     def accept(self, key: LegKey, by: Optional[str], reason: str, now_ms: int) -> Optional[LegRefusals]:

@@ -24,12 +24,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from typing import Any, Iterable, Mapping, Optional
 
+from ...facts.trading import OPERATOR, hold_text, out_of_reach
 from ...holds import unreached_text
 from ..lock.lock import iso_ms
 
 REVOKED = "revoked"
 ALLOWED = "allowed"
-OPERATOR = "operator"  # the policy name of an operator's hold ("operator|<scope>")
 BACKOFF_FIRST_MS = 1_000
 BACKOFF_MAX_MS = 60_000
 
@@ -42,28 +42,6 @@ def backoff_ms(attempts: int) -> int:
 def holder_of(policy: str, scope: str) -> str:
     """A hold's identity: a policy's stage on a scope, or ``operator|scope``."""
     return f"{policy}|{scope}"
-
-
-def hold_text(hold: Mapping[str, Any]) -> str:
-    """What holds the keys revoked, as status and the console say it after "held by": an
-    operator's revoke by its author (``alice's revoke of binanceusdm/sim-main``), a policy's
-    stage by the policy (``bot-guard binanceusdm/sim-main stage 1``). ``hold``: :meth:`Hold.to_json`."""
-    if hold.get("policy") == OPERATOR:
-        by = f"{hold['by']}'s" if hold.get("by") else "an operator's"
-        return f"{by} revoke of {hold['scope']}"
-    return f"{hold['policy']} {hold['scope']}" + (f" stage {hold['stage']}" if hold.get("stage") else "")
-
-
-def out_of_reach(holds: Iterable[Mapping[str, Any]]) -> dict[str, list[str]]:
-    """Each account the holds' scopes reach but could not revoke -> the holds that asked
-    (:func:`hold_text`), once each; ``holds``: :meth:`Hold.to_json` (or status's)."""
-    out: dict[str, list[str]] = {}
-    for h in holds:
-        for account in h.get("out_of_reach") or ():
-            said = out.setdefault(str(account), [])
-            if hold_text(h) not in said:
-                said.append(hold_text(h))
-    return dict(sorted(out.items()))
 
 
 @dataclass(frozen=True)

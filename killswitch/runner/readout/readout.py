@@ -28,6 +28,7 @@ from ...compile.graph import tick_interval_s as tick_interval_s
 from ...compile.windows import next_edge_ms, window_rows
 from ...engine.stages import decision_id
 from ...engine.triggers import TriggerResult, recorded
+from ...facts import standing
 from ...metrics import CollectedPage, Registry, exposition, runner_registry
 from ...policy.expr import ValueType, value_text
 from ...policy.expr_eval import Comparison
@@ -163,29 +164,30 @@ class Readout:
         error = self.policy_error()
         # whether it leads as of now by its own clock (see Leadership.term_holds), not as of the
         # tick's last look at the lease: a tick stuck on a store that stopped answering says nothing
-        return RunnerStatus("dry-run" if self.dry_run else "live", self.lead.term_holds(), self.lead.fence,
-                            book.graph.digest, book.graph.revision, error, book.state.last_tick_ms,
-                            tuple(scopes), ages, self.resumptions.status(now), self.countdowns.status(dms_shown),
-                            residuals, coverage_rows(book), still_open=tuple(_still_open(r) for r in book.still_open),
-                            fetch_errors=self.fetches.status(), streams=self.streams.status(),
-                            pages_failing=tuple(ReceiverFailure(**f) for f in sinks.get("pages_failing", ())),
-                            pages_failing_since_ms=sinks.get("pages_failing_since_ms"),
-                            reload_ok=error is None, last_good_reload_ms=loaded_ms,
-                            reload_failed_ms=failed_ms if error is not None else None,
-                            tick_interval_s=self.pace_s(),
-                            holder=self.lead.holder, lease_holder=self.lead.lease_holder,
-                            venue_weight=self.weights.status(), shard=self.shard,
-                            trading=permission_status(book.revokes),
-                            lock_violations=self.violations(),
-                            violation_counts=book.state.tally.shown(now, read=counts_read(book.graph)),
-                            load=self.load(),
-                            locks_stored=self.stored.status() if self.stored is not None else (),
-                            position_modes=self.modes.status(), close_rejections=tuple(self.rejections.status()),
-                            policy_sync=self.sync.status() if self.sync is not None else None,
-                            unguarded=self.guards.now() if self.guards is not None else (),
-                            windows=tuple(window_rows(book.graph, now)), audit_sinks=self.collected("audit_sinks"),
-                            overrides=tuple(override_status(o, now) for o in self.limits.listed
-                                            if (o.ended_ms or o.expires_ms) > now - SHOWN_OVERRIDES_MS))
+        st = RunnerStatus("dry-run" if self.dry_run else "live", self.lead.term_holds(), self.lead.fence,
+                          book.graph.digest, book.graph.revision, error, book.state.last_tick_ms,
+                          tuple(scopes), ages, self.resumptions.status(now), self.countdowns.status(dms_shown),
+                          residuals, coverage_rows(book), still_open=tuple(_still_open(r) for r in book.still_open),
+                          fetch_errors=self.fetches.status(), streams=self.streams.status(),
+                          pages_failing=tuple(ReceiverFailure(**f) for f in sinks.get("pages_failing", ())),
+                          pages_failing_since_ms=sinks.get("pages_failing_since_ms"),
+                          reload_ok=error is None, last_good_reload_ms=loaded_ms,
+                          reload_failed_ms=failed_ms if error is not None else None,
+                          tick_interval_s=self.pace_s(),
+                          holder=self.lead.holder, lease_holder=self.lead.lease_holder,
+                          venue_weight=self.weights.status(), shard=self.shard,
+                          trading=permission_status(book.revokes),
+                          lock_violations=self.violations(),
+                          violation_counts=book.state.tally.shown(now, read=counts_read(book.graph)),
+                          load=self.load(),
+                          locks_stored=self.stored.status() if self.stored is not None else (),
+                          position_modes=self.modes.status(), close_rejections=tuple(self.rejections.status()),
+                          policy_sync=self.sync.status() if self.sync is not None else None,
+                          unguarded=self.guards.now() if self.guards is not None else (),
+                          windows=tuple(window_rows(book.graph, now)), audit_sinks=self.collected("audit_sinks"),
+                          overrides=tuple(override_status(o, now) for o in self.limits.listed
+                                          if (o.ended_ms or o.expires_ms) > now - SHOWN_OVERRIDES_MS))
+        return replace(st, facts=standing(st))  # said once, from the values above: the list every screen iterates
 
     def collected(self, key: str) -> dict:
         """The status field ``key`` that one of the /metrics collectors also gives (its

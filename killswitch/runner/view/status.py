@@ -7,6 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Optional
 
+from ...facts import Fact
 from ..sync.values import PolicySyncStatus
 from .overrides import OverrideStatus
 
@@ -296,3 +297,7 @@ class RunnerStatus:
     # "cause" (the last error's reason code, while there is one), "since_ms" (its first failure),
     # "acknowledged_seq", "head_seq", "lag_rows", "shipping" (this runner leads and sends), "required"}]}
     audit_sinks: dict = field(default_factory=dict)
+    # the standing facts of all the above, what can lose money first (killswitch/facts/: each
+    # with what it stands on, since when, what ends it, its sentence and its hint); what ksctl
+    # status, the console and the runbooks iterate
+    facts: tuple[Fact, ...] = ()

@@ -9,9 +9,9 @@ takeover, the latest of them as the watch keeps its own — a cancel's outcome b
 ``violation_cancel_result`` row (:mod:`killswitch.state.violations`, which the closure report
 reads too), a revert's by the journal — and the reverts not final yet, for the watch to follow.
 Without it a restart while the halt held dropped every violation from the first screen; only
-the report still named them. And :func:`revert_outcome`, a revert's journal entry in words, and
-:func:`counted_text`, the title and the count ``ksctl status`` and the console both give them (a
-lock's and a pre-trade limit's counted apart).
+the report still named them. And :func:`revert_outcome`, a revert's journal entry in words (the
+title and the count ``ksctl status`` and the console give them are the standing fact's,
+:mod:`killswitch.facts.violations`).
 
 Must not: write anything, or count what the metric counts (a counter starts at zero with its
 process; the watch keeps that).
@@ -102,25 +102,6 @@ class Shown:
                 "read_back": self.read_back, "recent": [dict(r) for r in reversed(self.recent)]}
 
 
-def counted_text(doc: dict) -> tuple[str, str]:
-    """The violations of status's ``lock_violations`` as ``ksctl status`` and the console title
-    and count them, each kind apart: ``("LOCK VIOLATIONS", "5")``, ``("LIMIT VIOLATIONS", "1")``,
-    ``("LOCK AND LIMIT VIOLATIONS", "6 (5 of a lock, 1 of a pre-trade limit)")``. A runner that
-    does not count them apart (no ``limits``): a lock's, unless a limit's is among those shown."""
-    total = int((doc or {}).get("total") or 0)
-    limits = (doc or {}).get("limits")
-    if not isinstance(limits, int) or isinstance(limits, bool):
-        if not any(v.get("kind") not in (None, LOCK_KIND) for v in (doc or {}).get("recent") or ()):
-            return "LOCK VIOLATIONS", str(total)
-        return "LOCK AND LIMIT VIOLATIONS", str(total)
-    locks = total - limits
-    if not limits:
-        return "LOCK VIOLATIONS", str(total)
-    if not locks:
-        return "LIMIT VIOLATIONS", str(total)
-    return "LOCK AND LIMIT VIOLATIONS", f"{total} ({locks} of a lock, {limits} of a pre-trade limit)"
-
-
 def revert_outcome(e: JournalEntry) -> str:
     """A revert's journal entry as status and the console say it: its status and what filled."""
     status = e.status or "journaled"
@@ -133,4 +114,4 @@ def revert_outcome(e: JournalEntry) -> str:
         + (f" {e.detail}" if e.detail and status in ("rejected", "failed") else "")
 
 
-__all__ = ["RECALL_MS", "RECENT", "Shown", "counted_text", "revert_outcome"]
+__all__ = ["RECALL_MS", "RECENT", "Shown", "revert_outcome"]

@@ -82,7 +82,7 @@ def console_text(w) -> str:
 
 def test_status_and_the_console_say_revoked_only_once_the_venue_confirmed_it(tmp_path):
     from killswitch.face.api.render import encode
-    from killswitch.render.status import trading_lines
+    from killswitch.facts import status_lines, trading
     from killswitch.runner.view import RunnerStatus, decode
 
     venue = KeyVenue()
@@ -90,7 +90,7 @@ def test_status_and_the_console_say_revoked_only_once_the_venue_confirmed_it(tmp
     w = make(tmp_path, venue=venue)
     entered(w)
     st = decode(RunnerStatus, json.loads(encode(w.desk.status())))  # as the client reads GET /v1/status
-    [line] = trading_lines(st)
+    [line] = status_lines(trading.facts(st))
     assert line.startswith(f"  TRADING {ACCOUNT}: REVOKE_FAILED: -2015: key bot-a-key: Invalid API-key")
     assert f"held by bot-guard {ACCOUNT} stage 1 (restore needs 2 approver(s), have 0)" in line
     page = console_text(w)
@@ -98,6 +98,6 @@ def test_status_and_the_console_say_revoked_only_once_the_venue_confirmed_it(tmp
 
     venue.refuse = None
     ticks(w, 13)
-    [line] = trading_lines(w.desk.status())
+    [line] = status_lines(trading.facts(w.desk.status()))
     assert line.startswith(f"  TRADING {ACCOUNT}: revoked (read back); keys bot-a-key=revoked, bot-b-key=revoked")
     assert f"Trading revoked {ACCOUNT}: revoked (read back)" in console_text(w)

@@ -130,7 +130,7 @@ def test_a_revokes_unreached_account_is_named_after_a_restart_everywhere_the_rev
 
     from killswitch.face.api.render import encode
     from killswitch.face.console.model import page_model
-    from killswitch.render.status import trading_lines
+    from killswitch.facts import status_lines, trading
     from killswitch.runbooks.operator_actions import operator_actions
     from killswitch.runner.view import RunnerStatus, decode
 
@@ -152,7 +152,7 @@ def test_a_revokes_unreached_account_is_named_after_a_restart_everywhere_the_rev
                       f"TRADING: {UNREACHED}; asked by ann's revoke of simulated (ksctl status)"], logged
 
     st = decode(RunnerStatus, json.loads(encode(again.desk.status())))  # as the client reads GET /v1/status
-    lines = trading_lines(st)
+    lines = status_lines(trading.facts(st))
     assert lines[0].startswith(f"  TRADING {ACCOUNT}: revoked (read back)"), lines
     assert lines[1:] == [f"  TRADING {UNREACHED}; asked by ann's revoke of simulated"], lines
 

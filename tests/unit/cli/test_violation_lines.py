@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from killswitch.render.status import violation_lines
+from killswitch.facts.violations import violation_lines
 
 ROW = {"key": "cancel|binanceusdm/sim-main|1", "action": "cancel", "scope": "binanceusdm/sim-main", "mode": "active",
        "venue": "binanceusdm", "account": "binanceusdm/sim-main", "symbol": "BTC/USDT:USDT", "side": "buy",
@@ -61,20 +61,20 @@ def test_refused_closes_are_counted_as_refusals_never_more_of_fewer_tries():
     of a runner that did not count its tries apart from the orders says the bound."""
     from types import SimpleNamespace
 
-    from killswitch.render.status import rejection_lines
+    from killswitch.facts import rejected, status_lines
 
     row = {"account": "binanceusdm/sim-hedge", "symbol": "BTC/USDT:USDT", "leg": "SHORT", "tries": 5, "bound": 2,
            "venue_said": "-2022 ReduceOnly Order is rejected.", "reason": "REDUCE_ONLY_REJECTED",
            "incident": "crash-watch/binanceusdm/sim-hedge/L3/e1", "state": "CLOSE_REJECTED", "first_ms": None}
     retried = {**row, "state": "retrying", "tries": 1, "kind": "permanent", "next_ms": None,
                "incident": "manual/binanceusdm/sim-hedge/m1"}
-    text = "\n".join(rejection_lines(SimpleNamespace(close_rejections=(row, retried))))
+    text = "\n".join(status_lines(rejected.facts(SimpleNamespace(close_rejections=(row, retried)))))
     assert "5 of 2" not in text and "1 of 2" not in text, text
     assert "SHORT: 5 orders refused by the venue (given up after 2 tries): -2022" in text, text
     assert "SHORT: 1 order refused in 1 try (permanent), tried up to 2 times: -2022" in text and \
            "incident manual/binanceusdm/sim-hedge/m1" in text, text
-    once = "\n".join(rejection_lines(SimpleNamespace(close_rejections=(
-        {**row, "tries": 1, "bound": 1}, {**retried, "bound": 1}))))  # never "1 tries", "1 times"
+    once = "\n".join(status_lines(rejected.facts(SimpleNamespace(close_rejections=(
+        {**row, "tries": 1, "bound": 1}, {**retried, "bound": 1})))))  # never "1 tries", "1 times"
     assert "SHORT: 1 order refused by the venue (given up after 1 try): -2022" in once, once
     assert "SHORT: 1 order refused in 1 try (permanent), tried at most once: -2022" in once, once
 
@@ -110,15 +110,16 @@ def test_lock_and_limit_violations_are_counted_apart_and_alike_in_status_and_the
     import asyncio
     from types import SimpleNamespace
 
-    from killswitch.face.console.facts import violations as fact
-    from killswitch.face.console.model import _violations
+    from killswitch.face.console.model import _violations, _when
+    from killswitch.facts import violations as fact
     from killswitch.runner.watch.shown import Shown
 
     t0 = ROW["ts_ms"]
 
     def both(doc: dict) -> tuple[str, str]:
         head = violation_lines(doc)[0]
-        f = fact.fact({"violations": _violations(doc, t0)})
+        f = fact.shown(list(fact.facts(SimpleNamespace(lock_violations=doc))), lambda ms: _when(ms, t0))
+        assert _violations(doc, t0)["title"] == f.title
         assert f is not None and head.startswith(f"  {f.title}: {f.line.split(' at the venue')[0]} since "), (head, f)
         return f.title, head
 

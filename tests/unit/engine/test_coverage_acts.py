@@ -8,9 +8,9 @@ from __future__ import annotations
 from types import SimpleNamespace
 
 from killswitch.engine import coverage as cv
+from killswitch.facts import standing, status_lines
 from killswitch.preview.coverage import BlindTally
 from killswitch.render.coverage import blind_lines
-from killswitch.render.status import coverage_lines
 from killswitch.runner.readout.armed import coverage_rows
 from killswitch.runner.view import RunnerStatus
 from tests.unit.engine_helpers import MIN
@@ -33,7 +33,8 @@ def test_a_blind_ladder_says_when_its_first_trigger_can_fire_before_it_is_armed_
     rows = [r for r in coverage_rows(book) if r.policy == "futures-book"]  # type: ignore[arg-type]
     assert rows and all((r.acts_from_ms, r.until_ms) == (12 * MIN, 48 * MIN) for r in rows)
     # status
-    text = "\n".join(coverage_lines(RunnerStatus("live", True, 1, "sha256:x", None, None, 0, coverage=tuple(rows))))
+    text = "\n".join(status_lines(standing(RunnerStatus("live", True, 1, "sha256:x", None, None, 0,
+                                                              coverage=tuple(rows)))))
     assert ("can fire again at 1970-01-01T00:12:00Z (soft, harder, hard); armed again at 1970-01-01T00:48:00Z"
             in text), text
     assert "trigger soft: dd_15m: INSUFFICIENT_HISTORY" in text and "; can fire again at 1970-01-01T00:12:00Z" in text

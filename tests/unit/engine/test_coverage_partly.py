@@ -12,10 +12,10 @@ import pytest
 from killswitch.engine import coverage as cv
 from killswitch.engine.reach import fires_on
 from killswitch.events import SCOPE_BLIND, Event
+from killswitch.facts import standing, status_lines
 from killswitch.notify.alerts import Alert
 from killswitch.notify.message import headline
 from killswitch.policy.expr_parse import parse
-from killswitch.render.status import coverage_lines
 from killswitch.runner.readout.armed import BlindReports, log_changes
 from killswitch.runner.view import BlindTrigger, CoverageStatus, RunnerStatus
 from tests.unit.engine_helpers import MIN, SEC, only, run
@@ -104,6 +104,6 @@ def test_status_log_page_and_ksctl_status_say_partly_blind(caplog):
                          c.until_ms, None, (BlindTrigger("soft", "INSUFFICIENT_HISTORY", "dd_1h: ...", None,
                                                          ("dd_15m",)),), c.partly)
     st = RunnerStatus("live", True, 1, "sha256:x", None, None, 0, coverage=(row,))
-    text = "\n".join(coverage_lines(st))
+    text = "\n".join(status_lines(standing(st)))
     assert "      partly blind: dd_1h unknown; soft, harder and hard can still fire on dd_15m" in text
     assert "trigger soft: dd_1h: ...; can still fire on dd_15m" in text

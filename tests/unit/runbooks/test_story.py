@@ -11,8 +11,8 @@ from types import SimpleNamespace
 import pytest
 
 from killswitch.compile.compiler import compile_documents
+from killswitch.facts.rejected import accept_command
 from killswitch.policy.load import load_sources
-from killswitch.render.accepts import accept_command
 from killswitch.runbooks.incident import order_summary, residual_doc
 from killswitch.runbooks.render import render_runbook
 from killswitch.runbooks.sample import SAMPLE_TIME_MS, sample_incident

@@ -441,12 +441,10 @@ def test_a_revoked_accounts_keys_are_named_with_their_state_never_a_method():
 def test_the_trading_locked_line_names_every_scope_a_lock_binds():
     """Two accounts halted (a stage's and an operator's) and a venue reducing: the standing line names
     them all, halted first, never the first scope alone (fourth walk, issue 65)."""
-    from killswitch.face.console.facts import facts_of
-
     book = (LockBook().apply(OTHER, "halted", now_ms=T0 - 60_000, policy="portfolio-breaker", stage=2)
             .apply(ACC, "halted", now_ms=T0 - 30_000, policy=OPERATOR, stage=None)
             .apply("binanceusdm", "reducing", now_ms=T0 - 20_000, policy="futures-book", stage=1))
-    line = facts_of(model(status((ACC, OTHER)), book))["lock"].line
+    line = model(status((ACC, OTHER)), book)["standing"]["lock"].line
     assert line.startswith(f"halted on {ACC}, {OTHER}; reducing on binanceusdm"), line
     assert line.endswith("(3 locks in force)"), line
 

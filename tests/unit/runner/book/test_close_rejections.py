@@ -294,7 +294,9 @@ def test_the_closure_report_lists_an_accepted_refusal_among_the_operator_actions
 def test_status_shows_one_open_leg_once_naming_every_incident_whose_close_of_it_was_refused():
     """Fifth walk (issue 65, M7): a stage's close and a manual close of the same 30 ETH long were
     refused; status listed the leg once per incident, reading as 60 ETH left open."""
-    from killswitch.render.status import rejection_lines, residual_lines
+    from types import SimpleNamespace
+
+    from killswitch.facts import rejected, residuals, status_lines
     from killswitch.runner.view import ResidualStatus
     from tests.unit.face.console.test_model import status
 
@@ -305,15 +307,17 @@ def test_status_shows_one_open_leg_once_naming_every_incident_whose_close_of_it_
                      "state": "CLOSE_REJECTED", "tries": n, "bound": n, "kind": "permanent",
                      "reason": "REDUCE_ONLY_REJECTED", "venue_said": said, "next_ms": None, "first_ms": T0}
                     for i, n in ((book, 2), (manual, 1)))
-    lines = [x for x in rejection_lines(status(close_rejections=refused)) if x.startswith("  CLOSE_REJECTED")]
+    said_all = status_lines(rejected.facts(status(close_rejections=refused)))
+    lines = [x for x in said_all if x.startswith("  CLOSE_REJECTED")]
     assert len(lines) == 1, lines
     assert lines[0].startswith(f"  CLOSE_REJECTED {hedge} ETH/USDT:USDT LONG: {said} (REDUCE_ONLY_REJECTED); "
                                f"not sent again for incidents {book} (2 orders refused"), lines
     assert f", {manual} (1 order refused, given up after 1 try," in lines[0] and "1 tries" not in lines[0], lines
     left = [ResidualStatus(i, None, hedge, hedge, "ETH/USDT:USDT", "long", "LONG", 30.0, "CLOSE_REJECTED",
                            f"1 of 1 orders rejected by the venue: {said}", T0, T0) for i in (book, manual)]
-    assert residual_lines(left) == [f"  RESIDUAL {hedge} ETH/USDT:USDT long LONG 30: CLOSE_REJECTED (1 of 1 orders "
-                                     f"rejected by the venue: {said}); incidents {book}, {manual}"]
+    assert status_lines(residuals.facts(SimpleNamespace(residuals=left))) == [
+        f"  RESIDUAL {hedge} ETH/USDT:USDT long LONG 30: CLOSE_REJECTED (1 of 1 orders rejected by the venue: "
+        f"{said}); incidents {book}, {manual}"]
 
 
 def test_a_close_sent_in_chunks_is_one_try_of_several_orders_apart_from_a_close_tried_twice():
@@ -322,7 +326,7 @@ def test_a_close_sent_in_chunks_is_one_try_of_several_orders_apart_from_a_close_
     from dataclasses import replace
     from types import SimpleNamespace
 
-    from killswitch.render.status import rejection_lines
+    from killswitch.facts import rejected, status_lines
 
     chunked, twice = CloseRejections(), CloseRejections()
     one = outcome("p/acct/L1/e1")
@@ -333,9 +337,9 @@ def test_a_close_sent_in_chunks_is_one_try_of_several_orders_apart_from_a_close_
     assert (stop.refusals.tries, stop.refusals.rounds) == (2, 2)
     [a], [b] = chunked.status(), twice.status()
     assert (a["tries"], a["rounds"], b["tries"], b["rounds"]) == (2, 1, 2, 2)
-    text = "\n".join(rejection_lines(SimpleNamespace(close_rejections=(a,))))
+    text = "\n".join(status_lines(rejected.facts(SimpleNamespace(close_rejections=(a,)))))
     assert "long: 2 orders refused by the venue (given up after 1 try of 2 chunks): " in text, text
-    text = "\n".join(rejection_lines(SimpleNamespace(close_rejections=(b,))))
+    text = "\n".join(status_lines(rejected.facts(SimpleNamespace(close_rejections=(b,)))))
     assert "long: 2 orders refused by the venue (given up after 2 tries): " in text, text
     # stored with the book, as the tries are: a restart tells them apart too
     again = CloseRejections()

@@ -9,9 +9,9 @@ from types import SimpleNamespace
 import pytest
 
 from killswitch.compile.compiler import compile_documents
+from killswitch.facts.violations import violation_lines
 from killswitch.policy.load import load_sources
 from killswitch.render.report import halt_break_lines
-from killswitch.render.status import violation_lines
 from killswitch.runbooks.halt_breaks import halt_breaks
 from killswitch.runbooks.render import render_runbook
 from killswitch.runbooks.sample import SAMPLE_TIME_MS, sample_incident

@@ -1,0 +1,27 @@
+"""Accounts whose position mode the venue reads apart from the declared one (or left unread):
+closes follow the venue's mode (an agreeing one is a quiet line of ``ksctl status``, no fact)."""
+
+from __future__ import annotations
+
+from typing import Any, Iterator, Optional, Sequence
+
+from . import Fact, Line, When, kind_of, names
+
+RANK = 70
+KIND = kind_of(__name__)
+
+
+def facts(st: Any) -> Iterator[Fact]:
+    for acct, m in sorted(st.position_modes.items()):
+        if m.get("mismatch"):
+            text = f"{m.get('reason')}: {acct}: closes are sent as the venue's mode"
+        elif m.get("read") == "unread":
+            text = (f"position mode {acct}: unread ({m.get('reason') or 'no read'}); closes follow the positions' own "
+                    f"legs, declared {m.get('declared')}")
+        else:
+            continue
+        yield Fact(KIND, "error", acct, m.get("read_ms"), "the venue reads the declared mode", text, label=acct)
+
+
+def shown(facts: Sequence[Fact], when: When) -> Optional[Line]:
+    return Line("POSITION MODE", "closes follow the venue's mode: " + names([f.label for f in facts]))

@@ -1,0 +1,90 @@
+"""The standing facts (killswitch/facts/): one module each, found by discovery in rank order,
+each with its record, sentence and console line; the status document carries them as one list
+that decodes back whole, and a status without the list is read from its fields."""
+
+from __future__ import annotations
+
+import json
+import types
+
+import pytest
+
+import killswitch.facts as facts
+from killswitch.facts import SEVERITIES, Fact, kind_of, modules, of, standing, status_lines
+from killswitch.render.status import status_json, status_text
+from killswitch.runner.view import ReceiverFailure, RunnerStatus, StillOpenStatus, decode
+from tests.unit.cli.test_loud_status import UNLOCKED
+
+T = 1_772_456_400_000
+OPEN = StillOpenStatus("binanceusdm/main", "o-1", "BTC/USDT:USDT", "sell", 0.5, "ORDER_STILL_OPEN: still listed",
+                       "LOCK_VIOLATION", "book/binanceusdm/main/L3/e1", "book", "binanceusdm/main", T, T)
+
+
+def status(**kw) -> RunnerStatus:
+    return RunnerStatus("live", True, 3, "sha256:" + "0" * 64, None, None, T, **kw)
+
+
+def test_every_module_has_a_rank_its_facts_and_its_line():
+    ranks = [m.RANK for m in modules()]
+    assert ranks == sorted(ranks) and len(set(ranks)) == len(ranks)
+    for m in modules():
+        assert callable(m.facts) and callable(m.shown), m.__name__
+
+
+def test_a_calm_runner_has_no_fact():
+    assert standing(status()) == () and status_lines(()) == []
+
+
+def test_a_fact_says_what_it_stands_on_since_when_what_ends_it_and_its_sentence():
+    [fact] = standing(status(still_open=(OPEN,)))
+    assert (fact.kind, fact.severity, fact.scope, fact.since_ms) == ("still_open", "error", "binanceusdm/main", T)
+    assert fact.ends and fact.severity in SEVERITIES
+    assert fact.text == ("STILL OPEN binanceusdm/main BTC/USDT:USDT sell 0.5 order o-1: ORDER_STILL_OPEN: still "
+                         "listed; incident book/binanceusdm/main/L3/e1")
+    assert status_lines([fact]) == ["  " + fact.text]
+
+
+def test_the_status_document_carries_the_facts_and_they_decode_back_whole():
+    st = status(still_open=(OPEN,), pages_failing=(ReceiverFailure("desk", "pager", "HTTP 401", T, 2),))
+    carried = RunnerStatus(**{**st.__dict__, "facts": standing(st)})
+    doc = json.loads(status_json(carried, UNLOCKED))
+    assert [f["kind"] for f in doc["facts"]] == ["still_open", "pages"]
+    doc.pop("lock")
+    back = decode(RunnerStatus, doc)
+    assert back == carried and of(back) == carried.facts
+    assert of(st) == carried.facts  # a status without the list: read from its fields
+    # ksctl status prints the list it is given, not its own reading of the fields
+    said = Fact("still_open", "error", "binanceusdm/main", T, "", "STILL OPEN as the runner said it")
+    text = status_text(RunnerStatus(**{**st.__dict__, "facts": (said,)}), UNLOCKED)
+    assert "  STILL OPEN as the runner said it" in text.splitlines() and "o-1" not in text
+
+
+def test_a_line_that_says_several_facts_is_printed_once():
+    st = status(pages_failing=(ReceiverFailure("desk", "pager", "HTTP 401", T, 2),
+                               ReceiverFailure("desk", "chat", "timeout", T, 1)))
+    fs = standing(st)
+    assert [f.scope for f in fs] == ["desk/pager", "desk/chat"]
+    assert status_lines(fs) == ["Pages are failing since 13:00:00Z: desk/pager: HTTP 401 (2 failed rounds), no "
+                                "fallback receiver has delivered its pages; desk/chat: timeout, no fallback receiver "
+                                "has delivered its pages"]
+
+
+def test_two_modules_of_one_rank_are_refused(monkeypatch):
+    twin = types.ModuleType("killswitch.facts.twin")
+    twin.RANK = 10  # type: ignore[attr-defined]
+    real = facts.importlib.import_module
+
+    def importing(name, *a):
+        return twin if name.endswith(".twin") else real(name, *a)
+
+    infos = list(facts.pkgutil.iter_modules(facts.__path__))
+    monkeypatch.setattr(facts.pkgutil, "iter_modules", lambda path: infos + [types.SimpleNamespace(name="twin")])
+    monkeypatch.setattr(facts.importlib, "import_module", importing)
+    modules.cache_clear()
+    try:
+        with pytest.raises(RuntimeError, match="two standing facts share a rank"):
+            modules()
+    finally:
+        monkeypatch.undo()
+        modules.cache_clear()
+    assert "twin" not in [kind_of(m.__name__) for m in modules()]
