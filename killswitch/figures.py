@@ -14,7 +14,8 @@ during an incident. Every figure the console and ``ksctl status`` show goes thro
 - :func:`step_of`: where a resumption's schedule is (``day 1 of 2`` on a daily step, ``step 1
   of 2 (every 2m)`` on another: a 2-minute step said ``day 1 of 2``).
 - :func:`iso`: a time, UTC to the second (``2026-03-02T13:00:00Z``), as every renderer and
-  every standing fact (:mod:`killswitch.facts`) writes it.
+  every standing fact (:mod:`killswitch.facts`) writes it; :func:`iso_ms` to the millisecond, as
+  the audit trail, the pages and the log write it.
 
 Pure, imports nothing of ours: any layer may use it. The console's script has the same rules
 (``figure`` in ``static/console.js``) for what it formats itself.
@@ -112,6 +113,11 @@ def step_of(step: int, steps: int, step_ms: Optional[int]) -> str:
 
 def iso(ms: int) -> str:
     return _dt.datetime.fromtimestamp(ms / 1000, _dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def iso_ms(ms: int) -> str:
+    """UTC milliseconds since the epoch → ``2024-05-01T12:00:00.123Z``."""
+    return _dt.datetime.fromtimestamp(ms // 1000, _dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S") + f".{ms % 1000:03d}Z"
 
 
 def duration_text(seconds: Optional[float]) -> Optional[str]:

@@ -10,10 +10,10 @@ lock book ("@" is never part of a policy name, so neither can be mistaken for on
 
 from __future__ import annotations
 
-import datetime as _dt
 from dataclasses import field
 from typing import Any, Iterable, Mapping, Optional
 
+from .figures import iso_ms
 from .records import record
 
 # a revoke's account without the switch: nothing sent there (the report's permission table says so)
@@ -104,11 +104,6 @@ def lock_change_text(scope: str, before: Optional[str], after: Optional[str], re
     return f"Lock binding {scope}: {mode_text(before)} now, {said} after{again}."
 
 
-def _iso_ms(ms: int) -> str:
-    t = _dt.datetime.fromtimestamp(ms // 1000, _dt.timezone.utc)
-    return t.strftime("%Y-%m-%dT%H:%M:%S") + f".{ms % 1000:03d}Z"
-
-
 def binding_text(h: LockHold) -> str:
     """A hold in words: its mode, who holds it and until when (as status says it), e.g.
     ``reducing by policy futures-book while blind until the scope is armed again
@@ -116,7 +111,7 @@ def binding_text(h: LockHold) -> str:
     until = held_until(h)
     expected = h.details.get("until_ms") if h.details.get("while_blind") else None
     if isinstance(expected, int):
-        until = until.removesuffix(")") + f"; expected at {_iso_ms(expected)})"
+        until = until.removesuffix(")") + f"; expected at {iso_ms(expected)})"
     return f"{h.mode} by {holder(h)} {until}"
 
 

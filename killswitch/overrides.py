@@ -21,8 +21,9 @@ Pure: no clock, no I/O.
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timezone
 from typing import Any, Iterable, Mapping, Optional, Sequence
+
+from .figures import iso_ms as iso  # to the millisecond, as the audit trail and the pages write times
 
 RAISE, WAIVE, ORDER = "raise", "waive", "order"
 KINDS = (RAISE, WAIVE, ORDER)
@@ -43,11 +44,6 @@ LIMIT_CODES: Mapping[str, str] = {
 }
 LIMIT_NAMES = tuple(LIMIT_CODES)
 NOT_RAISED = frozenset({"message_rate"})  # waived, never raised: its usage is a bucket's level
-
-
-def iso(ms: int) -> str:
-    """``ms`` (UTC) as ISO 8601 to the millisecond, as the audit trail and the pages write times."""
-    return datetime.fromtimestamp(ms / 1000, tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
 
 
 def limit_of(code: str, symbol: Optional[str]) -> Optional[str]:

@@ -29,10 +29,10 @@ the key (it only ever sees the key's id).
 
 from __future__ import annotations
 
-import datetime as _dt
 import hmac
 from typing import TYPE_CHECKING, Any, Callable, Optional, Protocol, Sequence
 
+from ..figures import iso
 from ..metrics import Registry, render_collected
 from ..state.store import AuditHead, StateStore, StoreError, key_problem
 
@@ -49,10 +49,6 @@ class AnchorReads(Protocol):
 
     def audit_rows(self, since_ms: Optional[int] = None, kinds: Optional[Sequence[str]] = None,
                    limit: int = 1000, *, after_seq: int = 0) -> Sequence[Any]: ...
-
-
-def _iso(ms: int) -> str:
-    return _dt.datetime.fromtimestamp(ms / 1000, _dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 class AuditAnchorSink:
@@ -143,7 +139,7 @@ class AuditAnchorSink:
                              and hmac.compare_digest(head.mac, key.head_mac(head.seq, head.hash, head.anchored_from)))
         if self.last is None or (head.seq, head.hash) != (self.last.seq, self.last.hash):
             how = f"hmac:{head.key_id}" if self.anchored else "none"
-            self.echo(f"{head.line()} at={_iso(now_ms)} anchored={how}")
+            self.echo(f"{head.line()} at={iso(now_ms)} anchored={how}")
         self.last, self.exported_ms = head, now_ms
         self.exports += 1
         return head

@@ -10,7 +10,7 @@ Also how an acceptance is said everywhere (:func:`accepted_text`).
 
 from __future__ import annotations
 
-from typing import Any, Iterator, Optional, Sequence
+from typing import Any, Iterator, Mapping, Optional, Sequence
 
 from ..figures import figure, iso, shortfall_text
 from . import Fact, Line, When, kind_of
@@ -21,13 +21,13 @@ KIND = kind_of(__name__)
 ENDS = "its position is closed at the venue, or its incident ends"
 
 
-def accepted_text(accepted: dict) -> str:
+def accepted_text(accepted: Mapping[str, Any]) -> str:
     """An acceptance as every view says it: ``accepted by alice at 2026-11-27T23:57:58Z: <reason>``."""
     return f"accepted by {accepted.get('by') or 'an unknown caller'} at {iso(int(accepted.get('ms') or 0))}: " \
            f"{accepted.get('reason')}"
 
 
-def accepted_note(accepted: Optional[dict]) -> str:
+def accepted_note(accepted: Optional[Mapping[str, Any]]) -> str:
     """``; accepted by alice at …Z: <reason>`` for a residual whose refused close a person
     accepted (``ksctl close-accept``); empty for one nobody has."""
     return f"; {accepted_text(accepted)}" if accepted else ""

@@ -27,9 +27,9 @@ Pure: no I/O, no clock (the sink passes its time in).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timezone
 from typing import Any, Iterable, Mapping, Optional
 
+from ..figures import iso
 from ..metrics import Registry
 
 
@@ -205,10 +205,6 @@ class PageHealth:
                                  "(absent while every receiver's latest round delivered).")
         if self.since_ms is not None and self._failing():
             since.add(self.since_ms / 1000)
-
-
-def iso(ms: int) -> str:
-    return datetime.fromtimestamp(ms / 1000, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _age(ms: int) -> str:

@@ -21,7 +21,7 @@ from datetime import datetime, timezone
 from typing import Any, Callable, Mapping, Optional
 
 from .. import events as ev
-from ..figures import shortfall_text
+from ..figures import iso_ms as iso, shortfall_text  # (iso: to the millisecond, as the audit trail)
 from ..fills import bot_side, revert_side
 from ..holds import unreached_text
 from ..relatch import relatched_text
@@ -37,10 +37,6 @@ class Message:
     title: str
     body: str
     notify_type: str  # apprise: info | success | warning | failure
-
-
-def iso(ms: int) -> str:
-    return datetime.fromtimestamp(ms / 1000, tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
 
 
 def mode_of(alert: Alert) -> str:

@@ -20,7 +20,6 @@ Pure: no I/O, no clock.
 from __future__ import annotations
 
 import copy
-import datetime as _dt
 import heapq
 import json
 import math
@@ -29,8 +28,10 @@ from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any, Iterable, Mapping, Optional, Sequence
 from urllib.parse import quote
 
+from .. import figures
 from ..compile.graph import PolicyNode, StageNode, TriggerNode
 from ..facts.rejected import accept_command
+from ..facts.residuals import accepted_text
 from ..figures import shortfall_text
 from ..order_statuses import FINAL_STATUSES, OPEN_STATUSES as JOURNAL_OPEN_STATUSES
 from ..policy.expr import ValueType
@@ -62,9 +63,7 @@ _OPS = {">=": lambda a, b: a >= b, "<=": lambda a, b: a <= b, ">": lambda a, b: 
 
 
 def iso(ms: Optional[int]) -> Optional[str]:
-    if ms is None:
-        return None
-    return _dt.datetime.fromtimestamp(ms / 1000, _dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return None if ms is None else figures.iso(ms)
 
 
 def age_text(seconds: Optional[float]) -> Optional[str]:
@@ -576,8 +575,7 @@ def residual_doc(account: str, symbol: str, side: str, position_side: Optional[s
     (``accepted``: ``{"by", "reason", "ms"}``), who, when and why (``accepted``) in its place;
     ``short``: a partial reduction's shortfall beside the leg (``shortfall 1 of 2``), else empty."""
     leg = position_side if position_side in ("LONG", "SHORT") else side
-    said = None if not accepted else (f"accepted by {accepted.get('by') or 'an unknown caller'} at "
-                                      f"{iso(accepted.get('ms'))}: {accepted.get('reason')}")
+    said = accepted_text(accepted) if accepted else None
     return {"account": account, "symbol": symbol, "side": side, "position_side": position_side, "leg": leg,
             "amount": amount, "amount_text": amount_text(amount), "why": why, "detail": detail, "since": iso(since_ms),
             "accept": accept_command(account, symbol, leg) if why == "CLOSE_REJECTED" and not said else None,
