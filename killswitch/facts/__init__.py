@@ -10,7 +10,8 @@ Each is a module of this package holding all that is said of it: its :class:`Fac
 from the runner's status values (``facts(status)``: what it stands on, since when, what ends it,
 its severity, its sentence as ``ksctl status`` prints it and its hint, the ``ksctl`` command
 that ends it), its ``RANK`` (what can lose money first, the configuration's noise last, what a
-person accepted last of all) and its one line on the console (``shown(facts, when)``, None where
+person accepted last of all) and its one line on the console (:func:`shown`: its ``TITLE``
+counted and its ``LEAD`` before the facts' labels, or its own ``shown(facts, when)``, None where
 the console says it elsewhere; ``when`` is the console's own way of writing a time).
 
 The runner's status document carries them as ``facts`` (:func:`standing`); ``ksctl status``
@@ -115,6 +116,17 @@ def status_lines(facts: Iterable[Fact]) -> list[str]:
     return lines
 
 
+def shown(kind: str, facts: Sequence[Fact], when: When) -> Optional[Line]:
+    """The console's one line of a kind's facts: its module's ``shown``, else its ``TITLE``
+    counted (``("ORDER", "ORDERS", " STILL OPEN AFTER A CANCEL")``) and its ``LEAD`` before the
+    facts' labels."""
+    m = module(kind)
+    if hasattr(m, "shown"):
+        return m.shown(facts, when)
+    one, many, rest = m.TITLE
+    return Line(counted(len(facts), one, many) + rest, m.LEAD + names([f.label for f in facts]))
+
+
 def names(items: Sequence[str], shown: int = 3) -> str:
     """``a, b, c and 2 more``: the first ``shown`` of ``items``, never one alone of many."""
     head = ", ".join(items[:shown])
@@ -135,4 +147,4 @@ def time_of_day(ms: Optional[int], ref_ms: Optional[int]) -> str:
 
 
 __all__ = ["Fact", "Line", "SEVERITIES", "When", "by_kind", "counted", "kind_of", "module", "modules", "names",
-           "of", "standing", "status_lines", "time_of_day"]
+           "of", "shown", "standing", "status_lines", "time_of_day"]

@@ -4,13 +4,14 @@ again, when the scope is armed again, and what the policy does while blind."""
 
 from __future__ import annotations
 
-from typing import Any, Iterator, Optional, Sequence
+from typing import Any, Iterator
 
 from ..figures import iso
-from . import Fact, Line, When, counted, kind_of, names
+from . import Fact, kind_of
 
 RANK = 90
 KIND = kind_of(__name__)
+TITLE, LEAD = ("POLICY", "POLICIES", " BLIND"), ""  # the console's line
 
 
 def acts_text(r: Any) -> str:
@@ -51,7 +52,3 @@ def facts(st: Any) -> Iterator[Fact]:
             yield Fact(KIND, "blind", f"{r.policy} {r.scope}", r.since_ms,
                        "every trigger can be evaluated again" + (f" (at {iso(r.until_ms)})" if r.until_ms else ""),
                        _text(r), label=f"{r.policy} on {r.scope}" + (" (partly)" if r.partly else ""))
-
-
-def shown(facts: Sequence[Fact], when: When) -> Optional[Line]:
-    return Line(counted(len(facts), "POLICY", "POLICIES") + " BLIND", names([f.label for f in facts]))

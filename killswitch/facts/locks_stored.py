@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Any, Iterator, Optional, Sequence
+from typing import Any, Iterator
 
 from ..figures import iso
-from . import Fact, Line, When, counted, kind_of, names
+from . import Fact, kind_of
 
 RANK = 10
 KIND = kind_of(__name__)
+TITLE, LEAD = ("LOCK", "LOCKS", " STORED, NOT IN FORCE"), "not in force until a runner leads: "  # the console's line
 
 
 def facts(st: Any) -> Iterator[Fact]:
@@ -18,8 +19,3 @@ def facts(st: Any) -> Iterator[Fact]:
                    f"LOCK STORED {w['scope']} {w['mode']}{by} at {iso(w['stored_ms'])} (request {w['request']}): "
                    "not in force until a runner leads; the leader applies it the moment it acts",
                    hint=f"ksctl unlock --scope {w['scope']} --reason R", label=f"{w['mode']} on {w['scope']}{by}")
-
-
-def shown(facts: Sequence[Fact], when: When) -> Optional[Line]:
-    return Line(counted(len(facts), "LOCK", "LOCKS") + " STORED, NOT IN FORCE",
-                "not in force until a runner leads: " + names([f.label for f in facts]))

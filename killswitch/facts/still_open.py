@@ -3,13 +3,14 @@ them at the exchange, or finding why they rest, is up to a person."""
 
 from __future__ import annotations
 
-from typing import Any, Iterator, Optional, Sequence
+from typing import Any, Iterator
 
 from ..figures import figure
-from . import Fact, Line, When, counted, kind_of, names
+from . import Fact, kind_of
 
 RANK = 30
 KIND = kind_of(__name__)
+TITLE, LEAD = ("ORDER", "ORDERS", " STILL OPEN AFTER A CANCEL"), "the venue still lists: "  # the console's line
 
 
 def facts(st: Any) -> Iterator[Fact]:
@@ -18,8 +19,3 @@ def facts(st: Any) -> Iterator[Fact]:
         yield Fact(KIND, "error", o.account, o.since_ms, "a later list of the venue no longer shows it",
                    f"STILL OPEN {o.account} {o.symbol} {o.side} {figure(o.amount)} order {o.order_id}: {o.said}; {of}",
                    label=f"{o.symbol} {o.side} {figure(o.amount)} on {o.account}")
-
-
-def shown(facts: Sequence[Fact], when: When) -> Optional[Line]:
-    return Line(counted(len(facts), "ORDER", "ORDERS") + " STILL OPEN AFTER A CANCEL",
-                "the venue still lists: " + names([f.label for f in facts]))

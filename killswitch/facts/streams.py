@@ -3,12 +3,13 @@ blind while REST answers). ``ksctl status`` says it on the account's data-age li
 
 from __future__ import annotations
 
-from typing import Any, Iterator, Optional, Sequence
+from typing import Any, Iterator
 
-from . import Fact, Line, When, counted, kind_of, names
+from . import Fact, kind_of
 
 RANK = 130
 KIND = kind_of(__name__)
+TITLE, LEAD = ("STREAM", "STREAMS", " DEGRADED"), "polled over REST: "  # the console's line
 
 
 def facts(st: Any) -> Iterator[Fact]:
@@ -16,8 +17,3 @@ def facts(st: Any) -> Iterator[Fact]:
         if s.get("degraded"):
             yield Fact(KIND, "blind", account, s.get("since_ms"), "the stream is live and reconciled again", "",
                        label=account)
-
-
-def shown(facts: Sequence[Fact], when: When) -> Optional[Line]:
-    return Line(counted(len(facts), "STREAM", "STREAMS") + " DEGRADED",
-                "polled over REST: " + names([f.label for f in facts]))

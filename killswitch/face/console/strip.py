@@ -26,7 +26,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Optional, Sequence
 
-from ...facts import SEVERITIES, Fact, When, by_kind, module, names
+from ...facts import SEVERITIES, Fact, When, by_kind, module, names, shown as shown_of
 
 LOCK_RANK = 60  # the trading locks in force: after trading permission at the venue, before the position modes
 _MODES = {"halted": 0, "reducing": 1}
@@ -61,7 +61,7 @@ def problems(facts: Sequence[Fact], when: When, lock: Optional[Problem]) -> dict
     and ``lock`` (:func:`lock_problem`)."""
     out = [lock] if lock is not None else []
     for kind, group in by_kind(facts):
-        shown = module(kind).shown(group, when)
+        shown = shown_of(kind, group, when)
         if shown is not None:
             tone = min((f.severity for f in group), key=SEVERITIES.index)
             out.append(Problem(kind, module(kind).RANK, tone, shown.title, shown.line, sep=shown.sep,
