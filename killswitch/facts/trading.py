@@ -47,27 +47,46 @@ def title_of(t: Mapping[str, Any]) -> str:
             else "Trading being revoked" if shown.startswith("revoking") else "Trading being restored")
 
 
+def _restore_needs(h: Mapping[str, Any]) -> str:
+    """A hold's restore as the console says it: the approvals it needs, and who gave them so far."""
+    need, have = h.get("approvals_needed"), list(h.get("approvals") or ())
+    if not need:
+        return ""
+    lifts = "restore" if h.get("policy") == OPERATOR else "reset"
+    return f" ({lifts} needs {need} approver(s), have {len(have)}" + (f": {', '.join(have)}" if have else "") + ")"
+
+
 def facts(st: Any) -> Iterator[Fact]:
+    """Each account's keys: ``data`` is its row of the console's table (``keys_text``, not
+    ``keys``: a template's ``t.keys`` is the dict's method before its item)."""
     for account, t in sorted(st.trading.items()):
-        holds = "; ".join(
-            hold_text(h) + f" (restore needs {h['approvals_needed']} approver(s), have {len(h.get('approvals') or ())})"
-            for h in t.get("holds") or ())
-        keys = ", ".join(f"{k}={v}" for k, v in sorted((t.get("keys") or {}).items()))
+        held = t.get("holds") or ()
+        holds = "; ".join(hold_text(h) + f" (restore needs {h['approvals_needed']} approver(s), have "
+                          f"{len(h.get('approvals') or ())})" for h in held)
+        keys = sorted((t.get("keys") or {}).items())
         owed = t.get("owed") or {}
         retry = f"; next try {owed['next_ts']}" if owed.get("failure") else ""
-        mine = sorted({str(h["scope"]) for h in t.get("holds") or () if h.get("policy") == OPERATOR})
+        # an operator's revoke is restored by its approvers (a stage's by its reset)
+        mine = sorted({str(h["scope"]) for h in held if h.get("policy") == OPERATOR})
+        shown = str(t.get("shown") or "")
         yield Fact(KIND, "error", account, None, "its revoke is restored, by its approvers (a stage's by its reset)",
-                   f"TRADING {account}: {t.get('shown')}" + (f"; keys {keys}" if keys else "")
+                   f"TRADING {account}: {shown}" + (f"; keys {', '.join(f'{k}={v}' for k, v in keys)}" if keys else "")
                    + (f"; held by {holds}" if holds else "") + retry,
                    hint=f"ksctl revoke --scope {mine[0]} --restore --reason R" if mine else "",
-                   label=f"{title_of(t).lower()} on {account}")
+                   label=f"{title_of(t).lower()} on {account}",
+                   data={"account": account, "title": title_of(t), "shown": shown, "failing": "FAILED" in shown,
+                         "holds": "; ".join(hold_text(h) + _restore_needs(h) for h in held),
+                         "keys_text": ", ".join(f"{k} {v}" for k, v in keys), "restorable": mine})
     # the accounts a revoke's scope reached without a switch: never revoked, said as long as it holds
     unreached = out_of_reach(h for t in st.trading.values() for h in t.get("holds") or ())
     for account, asked in unreached.items():
         if account not in st.trading:
+            said = unreached_text(account)
             yield Fact(KIND, "error", account, None, "the revoke that asked is restored",
-                       f"TRADING {unreached_text(account)}; asked by {'; '.join(asked)}",
-                       label=unreached_text(account), data={"out_of_reach": True})
+                       f"TRADING {said}; asked by {'; '.join(asked)}", label=said,
+                       data={"account": account, "title": "Trading NOT revoked", "out_of_reach": said,
+                             "shown": said.removeprefix(f"{account}: ") + f"; asked by {'; '.join(asked)}",
+                             "failing": True, "holds": "", "keys_text": "", "restorable": []})
 
 
 def shown(facts: Sequence[Fact], when: When) -> Optional[Line]:

@@ -30,11 +30,10 @@ from typing import Any, Optional, Sequence
 
 from ...facts import of as facts_of
 from ...facts.residuals import accepted_text
-from ...facts.trading import hold_text, out_of_reach, title_of
 from ...facts.violations import counted_text
 from ...figures import figure, money, shortfall_text, step_of
 from ...fills import bot_side, orders_text, revert_side
-from ...holds import KILL_HOLD, KILL_RELEASE, LockHold, holder, unreached_text
+from ...holds import KILL_HOLD, KILL_RELEASE, LockHold, holder
 from ...policy.kinds.heartbeat_age import unheard
 from ...relatch import relatched_text
 from ...runner.book.dms_state import declared_only
@@ -172,6 +171,7 @@ def page_model(status: RunnerStatus, ready: tuple[Any, Any], lock: dict, dms: di
     now = parse_iso_ms(lock["written_ts"])
     is_ready, why = ready
     role = "LEADER" if status.leader else "STANDBY"
+    standing = facts_of(status)  # the standing facts, as the status document carries them
     locks = _locks(lock, now)
     book = LockBook.from_doc(lock)  # the holds in force at ``now``, as the runner's book has them
     fetch_errors = dict(status.fetch_errors)
@@ -248,12 +248,13 @@ def page_model(status: RunnerStatus, ready: tuple[Any, Any], lock: dict, dms: di
         "still_open": [_still_open(r, now) for r in status.still_open],
         # operator locks stored while no runner led, not in force until a leader applies them
         "locks_stored": [{**w, "stored": _when(w.get("stored_ms"), now)} for w in status.locks_stored],
-        "trading": [_trading(a, t) for a, t in sorted(status.trading.items())] + _unreached(status.trading),
+        # each account's bots' keys at the venue, and those a revoke could not reach (facts/trading.py)
+        "trading": [f.data for f in standing if f.kind == "trading"],
         "violations": _violations(status.lock_violations, now),
         "dms": _dms(dms, now), "scope_names": names, **leader_facts(status),
     }
     # each standing problem by kind: the status's facts (killswitch/facts/), and the locks in force
-    return {**model, "standing": problems(facts_of(status), lambda ms: _when(ms, now), lock_problem(summary, locks))}
+    return {**model, "standing": problems(standing, lambda ms: _when(ms, now), lock_problem(summary, locks))}
 
 
 def _counted(doc: dict, now: int) -> dict:
@@ -439,36 +440,6 @@ def _still_open(r: Any, now: int) -> dict:
             "amount": _number(r.amount), "order_id": r.order_id, "said": r.said, "since": _when(r.since_ms, now)}
 
 
-def _trading(account: str, t: dict) -> dict:
-    """An account's bots' keys at the venue: "Trading revoked" once the venue confirmed it, else
-    what is owed or failing (never called revoked before the venue says so)."""
-    shown = str(t.get("shown") or "")
-    failing = "FAILED" in shown
-    holds = "; ".join(hold_text(h) + _restore_needs(h) for h in t.get("holds") or ())
-    # an operator's revoke is restored here, by its approvers (a stage's by its reset)
-    restorable = sorted({str(h["scope"]) for h in t.get("holds") or () if h.get("policy") == "operator"})
-    keys = ", ".join(f"{k} {v}" for k, v in sorted((t.get("keys") or {}).items()))
-    # "keys_text", not "keys": a template's ``t.keys`` is the dict's method before its item
-    return {"account": account, "title": title_of(t), "shown": shown, "failing": failing, "holds": holds,
-            "keys_text": keys, "restorable": restorable}
-
-
-def _unreached(trading: dict) -> list[dict]:
-    """The accounts a revoke's scope reached that have no switch of their bots' keys: never
-    revoked, named as long as the revoke that asked holds (``out_of_reach``: not a venue's state)."""
-    asked = out_of_reach(h for t in trading.values() for h in t.get("holds") or ())
-    return [{"account": a, "title": "Trading NOT revoked", "out_of_reach": unreached_text(a),
-             "shown": unreached_text(a).removeprefix(f"{a}: ") + f"; asked by {'; '.join(by)}", "failing": True,
-             "holds": "", "keys_text": "", "restorable": []} for a, by in asked.items() if a not in trading]
-
-
-def _restore_needs(h: dict) -> str:
-    """A hold's restore as status says it: the approvals it needs, and who gave them so far."""
-    need, have = h.get("approvals_needed"), list(h.get("approvals") or ())
-    if not need:
-        return ""
-    lifts = "restore" if h.get("policy") == "operator" else "reset"
-    return f" ({lifts} needs {need} approver(s), have {len(have)}" + (f": {', '.join(have)}" if have else "") + ")"
 def _violations(doc: dict, now: int) -> dict:
     """What broke a lock at the venue: the count and the latest (status's ``lock_violations``)."""
     rows = [{"when": _when(v.get("ts_ms"), now), "action": v.get("action"), "account": v.get("account"),
