@@ -26,9 +26,11 @@ policies.
 
 from __future__ import annotations
 
-import datetime as dt
 from dataclasses import dataclass, replace
 from typing import Any, Iterable, Mapping, Optional, Protocol, Sequence
+
+from .. import figures
+from ..facts.drift import short
 
 IN_SYNC, BEHIND, DIVERGED = "in_sync", "behind", "diverged"
 RELOAD_FAILING, NOT_HEARD, OLD_API = "reload_failing", "not_heard", "old_api"
@@ -153,17 +155,7 @@ class BadAnswer(ValueError):
 
 
 def iso(ms: Optional[int]) -> str:
-    if ms is None:
-        return "an unknown time"
-    return dt.datetime.fromtimestamp(ms / 1000, dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def short(commit: Optional[str]) -> str:
-    """A commit as a line shows it: twelve characters (and ``-dirty``); ``not in git`` for None."""
-    if not commit:
-        return "not in git"
-    dirty = commit.endswith(DIRTY)
-    return commit.removesuffix(DIRTY)[:12] + (DIRTY if dirty else "")
+    return "an unknown time" if ms is None else figures.iso(ms)
 
 
 def short_digest(digest: str) -> str:

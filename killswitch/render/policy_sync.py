@@ -9,21 +9,12 @@ from __future__ import annotations
 
 from typing import Optional
 
+from ..facts.drift import short as short_revision
 from ..runner.sync.values import DriftVerdict, PolicySyncStatus
-from ..sources import revision_text
 from .times import iso, seconds_text
 
 VERDICT_WORDS = {"in_sync": "in sync", "behind": "BEHIND", "diverged": "DIVERGED",
                  "reload_failing": "RELOAD FAILING", "unknown": "UNKNOWN"}
-
-
-def short_revision(revision: Optional[str]) -> str:
-    """A commit as people read it (12 hex digits, ``-dirty`` kept), or ``not in git``."""
-    if not revision:
-        return revision_text(revision)
-    dirty = revision.endswith("-dirty")
-    commit = revision[:-len("-dirty")] if dirty else revision
-    return commit[:12] + ("-dirty" if dirty else "")
 
 
 def sync_line(ps: PolicySyncStatus) -> str:
