@@ -138,6 +138,11 @@ def counted(n: int, one: str, many: str) -> str:
     return f"{n} {one if n == 1 else many}"
 
 
+def stamp(ms: Optional[int]) -> str:
+    """A time as ``ksctl status`` writes it, ``-`` for none."""
+    return "-" if ms is None else iso(ms)
+
+
 def time_of_day(ms: Optional[int], ref_ms: Optional[int]) -> str:
     """``13:00:05Z`` on the day of ``ref_ms`` (the last tick), the whole UTC time on another day."""
     if ms is None:
@@ -147,4 +152,4 @@ def time_of_day(ms: Optional[int], ref_ms: Optional[int]) -> str:
 
 
 __all__ = ["Fact", "Line", "SEVERITIES", "When", "by_kind", "counted", "kind_of", "module", "modules", "names",
-           "of", "shown", "standing", "status_lines", "time_of_day"]
+           "of", "shown", "stamp", "standing", "status_lines", "time_of_day"]

@@ -20,7 +20,8 @@ def facts(st: Any) -> Iterator[Fact]:
                     f"legs, declared {m.get('declared')}")
         else:
             continue
-        yield Fact(KIND, "error", acct, m.get("read_ms"), "the venue reads the declared mode", text, label=acct)
+        yield Fact(KIND, "error", acct, m.get("read_ms"), "the venue reads the declared mode", text, label=acct,
+                   data={"account": acct, **{k: m.get(k) for k in ("reason", "read", "declared")}})
 
 
 def shown(facts: Sequence[Fact], when: When) -> Optional[Line]:

@@ -4,16 +4,11 @@ from __future__ import annotations
 
 from typing import Any, Iterator, Optional, Sequence
 
-from ..figures import iso
-from . import Fact, Line, When, kind_of
+from . import Fact, Line, When, kind_of, stamp
 
 RANK = 110
 KIND = kind_of(__name__)
 INDENT = ""  # the runner's own failure: loud, at the left of ksctl status
-
-
-def _when(ms: Optional[int]) -> str:
-    return "-" if ms is None else iso(ms)
 
 
 def facts(st: Any) -> Iterator[Fact]:
@@ -21,8 +16,8 @@ def facts(st: Any) -> Iterator[Fact]:
         return
     lines = [f"POLICY RELOAD FAILED (last good graph running): {st.policy_error}"] if st.policy_error else []
     if not st.reload_ok:
-        lines.append(f"policies: reload FAILED at {_when(st.reload_failed_ms)}, running the graph loaded at "
-                     f"{_when(st.last_good_reload_ms)}")
+        lines.append(f"policies: reload FAILED at {stamp(st.reload_failed_ms)}, running the graph loaded at "
+                     f"{stamp(st.last_good_reload_ms)}")
     yield Fact(KIND, "error", "policies", st.reload_failed_ms, "a reload of good policies", "\n".join(lines),
                hint="ksctl validate", data={"loaded_ms": st.last_good_reload_ms})
 

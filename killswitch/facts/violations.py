@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from typing import Any, Iterator, Optional, Sequence
 
-from ..figures import figure, iso
+from ..figures import figure
 from ..fills import bot_side, orders_text, revert_side
-from . import Fact, Line, When, kind_of
+from . import Fact, Line, When, kind_of, stamp
 
 RANK = 40
 KIND = kind_of(__name__)
@@ -39,10 +39,6 @@ def counted_text(doc: dict) -> tuple[str, str]:
     return "LOCK AND LIMIT VIOLATIONS", f"{total} ({locks} of a lock, {limits} of a pre-trade limit)"
 
 
-def _when(ms: Optional[int]) -> str:
-    return "-" if ms is None else iso(ms)
-
-
 def violation_lines(doc: dict, latest: int = LATEST) -> list[str]:
     """What broke a lock at the venue (the venue watch): the count, and the latest, newest first."""
     total = int((doc or {}).get("total") or 0)
@@ -60,7 +56,7 @@ def violation_lines(doc: dict, latest: int = LATEST) -> list[str]:
         # a limit's breach under an active lock says which limit, not "under active"
         broke = (f"breaking {v.get('reason')}" if v.get("kind") == "LIMIT_VIOLATION" and v.get("reason")
                  else f"under {v.get('mode')} {v.get('scope')}")
-        lines.append(f"    {_when(v.get('ts_ms'))} {v.get('action', '?'):<6} {v.get('account')} {v.get('symbol')} "
+        lines.append(f"    {stamp(v.get('ts_ms'))} {v.get('action', '?'):<6} {v.get('account')} {v.get('symbol')} "
                      f"{bot_side(v)} {figure(v.get('amount', 0), v.get('amount_step'))} ({value}) {_strategies(v)} "
                      f"{'orders' if len(v.get('orders') or ()) > 1 else 'order'} {who} {broke}: {outcome}")
     return lines
@@ -72,13 +68,13 @@ def _counted(doc: dict, total: int) -> str:
     there on: "in the last 24 h" would hold only at the start."""
     since, recent = doc.get("since_ms"), list(doc.get("recent") or ())
     stamps = [v["ts_ms"] for v in recent if isinstance(v.get("ts_ms"), int)]
-    first = (f", the first at {_when(min(stamps))}" if len(stamps) >= total else
-             f", the oldest shown at {_when(min(stamps))}") if stamps else ""
+    first = (f", the first at {stamp(min(stamps))}" if len(stamps) >= total else
+             f", the oldest shown at {stamp(min(stamps))}") if stamps else ""
     if not since:
         return f" since this runner started{first}"
     if doc.get("read_back"):
-        return f" since {_when(since)} (24 h before this runner started){first}"
-    return f" since this runner started at {_when(since)}{first}"
+        return f" since {stamp(since)} (24 h before this runner started){first}"
+    return f" since this runner started at {stamp(since)}{first}"
 
 
 def _bot_order(v: dict) -> str:

@@ -17,6 +17,7 @@ from typing import Optional
 
 from .. import facts
 from ..client import LockDocument, dms_of
+from ..facts import stamp as _when
 from ..figures import figure, step_of
 from ..relatch import relatched_text
 from ..runner.view import RunnerStatus
@@ -26,10 +27,6 @@ from .locks import limit_lines, lock_lines, window_lines
 from .ops import api_json
 from .policy_sync import policy_sync_lines
 from .times import duration_text, iso, seconds_text
-
-
-def _when(ms: Optional[int]) -> str:
-    return "-" if ms is None else iso(ms)
 
 
 def _fetch_error(e: dict, ref_ms: Optional[int]) -> str:

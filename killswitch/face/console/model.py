@@ -250,6 +250,8 @@ def page_model(status: RunnerStatus, ready: tuple[Any, Any], lock: dict, dms: di
         "locks_stored": [{**w, "stored": _when(w.get("stored_ms"), now)} for w in status.locks_stored],
         # each account's bots' keys at the venue, and those a revoke could not reach (facts/trading.py)
         "trading": [f.data for f in standing if f.kind == "trading"],
+        # accounts whose venue reads another position mode than declared, or whose mode is unread
+        "mode_mismatches": [f.data for f in standing if f.kind == "modes"],
         "violations": _violations(status.lock_violations, now),
         "dms": _dms(dms, now), "scope_names": names, **leader_facts(status),
     }
@@ -295,11 +297,6 @@ def _health(status: RunnerStatus, now: int) -> dict:
         "last_good_reload": _when(status.last_good_reload_ms, now),
         # streams that do not deliver: not blind (REST polls at the policy interval), shown as degraded
         "streams_degraded": [_stream(a, st, now) for a, st in sorted(status.streams.items()) if st.get("degraded")],
-        # accounts whose venue reads another position mode than declared, or whose mode is unread
-        "mode_mismatches": [{"account": a, "reason": m.get("reason"), "read": m.get("read"),
-                             "declared": m.get("declared")}
-                            for a, m in sorted(status.position_modes.items())
-                            if m.get("mismatch") or m.get("read") == "unread"],
         # legs the venue refused to close up to their bound (not sent again), with what it said
         # (stored: a restart or a takeover shows them too, until resolved or accepted by a person)
         "close_rejected": [{**r, "since": _when(r.get("first_ms"), now), "last": _when(r.get("last_ms"), now)}
