@@ -87,6 +87,7 @@ TICKER_METHOD = "contractPublicGetTicker"
 STOP_METHOD = "contractPrivateGetStoporderListOrders"
 EXTERNAL_METHOD = "contractPrivateGetOrderExternalSymbolExternalOid"
 STOP_CANCEL_METHOD = "contractPrivatePostStoporderCancel"
+CANCEL_METHOD = "contractPrivatePostOrderCancel"
 STOP_CANCEL_MOST = 50  # the most ids one stoporder/cancel takes
 
 PAGE = 100  # the most rows a page of the order lists gives (page_size at most 100)
@@ -395,6 +396,15 @@ class MexcDialect(Dialect):
             return {"trigger": True, "method": "contractPrivatePostPlanorderCancelAll"}
         return self.cancel_params(kind)
 
+    def cancel_one_request(self, order: Any, market: Mapping[str, Any]) -> tuple[str, tuple]:
+        """A contract's regular order cancelled by the venue's own request, as ccxt sends it
+        (``order/cancel``, a list of one id), its body read whole by :meth:`cancel_answer`: ccxt's
+        ``cancel_order`` raises a refused row with its words alone, its ``errorCode`` dropped.
+        Trigger orders and spot: ccxt's ``cancel_order``."""
+        if getattr(order, "kind", "regular") != "regular" or not (market.get("swap") or market.get("future")):
+            return super().cancel_one_request(order, market)
+        return CANCEL_METHOD, ([order.id],)
+
     def cancels_itself(self, kind: str) -> bool:
         return kind == "tpsl"  # ccxt's cancels do not reach Stop-Limit orders
 
@@ -409,8 +419,8 @@ class MexcDialect(Dialect):
     def cancel_answer(self, how: str, answer: Any, sent: Sequence[Any]) -> CancelAnswer:
         """What MEXC's answer to a cancel says, order by order:
 
-        * a regular order's (``one``, ccxt's parsed order, the answer's ``data`` rows in its
-          ``info``) and a list's (``batch``, ccxt's parsed rows): each row's ``errorCode`` 0 is
+        * a regular order's (``one``: the venue's body, :meth:`cancel_one_request`, or ccxt's
+          parsed order with the answer's ``data`` rows in its ``info``) and a list's (``batch``, ccxt's parsed rows): each row's ``errorCode`` 0 is
           done, any other refused with its code and words (2040 order not exist, 2041 its state
           cannot be cancelled: ORDER_NOT_FOUND); a row without ``errorCode`` is BAD_RESPONSE;
         * a trigger order's (``planorder/cancel``: ``success`` true, no list) is done; ccxt raised
@@ -430,8 +440,8 @@ class MexcDialect(Dialect):
         if any(getattr(o, "kind", "regular") == "tpsl" for o in sent):
             return CancelAnswer(frozenset())
         wanted = {o.id for o in sent}
-        if how == "one":
-            info = answer.get("info") if isinstance(answer, Mapping) else None
+        if how == "one":  # the venue's body (a regular order's), or ccxt's parse keeping it in info
+            info = answer.get("info", answer) if isinstance(answer, Mapping) else None
             if getattr(sent[0], "kind", "regular") != "regular":
                 if not (isinstance(info, Mapping) and info.get("success") is True):
                     raise self.bad_field(PLAN_CANCEL, "success", "missing" if not isinstance(info, Mapping)

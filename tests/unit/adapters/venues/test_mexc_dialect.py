@@ -15,7 +15,7 @@ from urllib.parse import parse_qsl, urlsplit
 import ccxt.async_support as ccxt_async
 import pytest
 
-from adapters.base import AdapterError, Reason
+from adapters.base import AdapterError, CancelSelector, Reason
 from adapters.ccxt_exchange import CcxtAdapter, dialect_for
 from adapters.ccxt_exchange.dialects import KNOWN_RAW_FIELDS
 from adapters.ccxt_exchange.parsing import parse_order
@@ -381,6 +381,28 @@ def test_one_orders_cancel_reads_the_row_ccxt_keeps_in_info():
         MEXC.cancel_answer("one", {"info": [{"orderId": DONE}]}, [order(DONE)])
     with pytest.raises(AdapterError, match="data"):
         MEXC.cancel_answer("one", {"info": {"success": True}}, [order(DONE)])
+
+
+def test_one_orders_cancel_is_the_venues_own_request_and_keeps_a_refused_rows_code():
+    """A regular order by id goes as ccxt sends it (order/cancel, a list of one id), and its
+    answer is read from the venue's body: a row refused with a code the documentation does not
+    give words for keeps its code and words (ccxt's cancel_order raises the words alone)."""
+    venue = MexcVenue()
+    oid = str(ORDER["orderId"])
+    venue.answers["/api/v1/private/order/cancel"] = ok([{"orderId": oid, "errorCode": 2097,
+                                                         "errorMsg": "order is being processed"}])
+    a = adapter(venue)
+    try:
+        run(a.snapshot())
+        refused = run(a.cancel_orders(CancelSelector(order_ids=(oid,))))
+        venue.answers["/api/v1/private/order/cancel"] = ok([{"orderId": oid, "errorCode": 0, "errorMsg": "success"}])
+        done = run(a.cancel_orders(CancelSelector(order_ids=(oid,))))
+    finally:
+        run(a.close())
+    assert [b for _, p, b in venue.requests if p == "/api/v1/private/order/cancel"] == [[oid], [oid]]
+    assert oid not in refused.canceled and "2097" in refused.words[oid]
+    assert "order is being processed" in refused.words[oid] and refused.failed[oid] == "VENUE_REFUSED"
+    assert list(done.canceled) == [oid]
 
 
 def test_a_trigger_orders_cancel_is_done_on_success_true():
