@@ -420,9 +420,10 @@ class MexcDialect(Dialect):
         """What MEXC's answer to a cancel says, order by order:
 
         * a regular order's (``one``: the venue's body, :meth:`cancel_one_request`, or ccxt's
-          parsed order with the answer's ``data`` rows in its ``info``) and a list's (``batch``, ccxt's parsed rows): each row's ``errorCode`` 0 is
-          done, any other refused with its code and words (2040 order not exist, 2041 its state
-          cannot be cancelled: ORDER_NOT_FOUND); a row without ``errorCode`` is BAD_RESPONSE;
+          parsed order with the answer's ``data`` rows in its ``info``) and a list's (``batch``,
+          ccxt's parsed rows): each row's ``errorCode`` 0 is done, any other refused with its code
+          and words (2040 order not exist, 2041 its state cannot be cancelled: ORDER_NOT_FOUND);
+          a row without ``errorCode`` is BAD_RESPONSE;
         * a trigger order's (``planorder/cancel``: ``success`` true, no list) is done; ccxt raised
           had the venue refused it;
         * a symbol's (``cancel_all`` and ``planorder/cancel_all``: ``success`` true, ``code`` 0,
