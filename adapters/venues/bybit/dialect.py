@@ -110,6 +110,7 @@ def mode_of_positions(raw_positions: Any) -> ModeRead:
 
 POSITIONS_ENDPOINT = "GET /v5/position/list"
 ORDERS_ENDPOINT = "GET /v5/order/realtime"
+CANCEL = "POST /v5/order/cancel"
 CANCEL_ALL = "POST /v5/order/cancel-all"
 POSITIONS_PAGE = 200  # the most /v5/position/list gives a page
 ORDERS_PAGE = 50  # the most /v5/order/realtime gives a page
@@ -345,7 +346,15 @@ class BybitDialect(Dialect):
     def cancel_answer(self, how: str, answer: Any, sent: Sequence[Any]) -> CancelAnswer:
         """``POST /v5/order/cancel-all`` answers ``result.list``: the orders it cancelled, at most
         500 a call on futures (an order not in it is still live); spot answers ``result.success``
-        "1", naming none. A futures answer without its list is BAD_RESPONSE."""
+        "1", naming none. A futures answer without its list is BAD_RESPONSE. ``/v5/order/cancel``
+        answers the order it cancelled (``result.orderId``, ccxt's parsed order's ``info``): done
+        only when it names the order sent; an answer without it is BAD_RESPONSE."""
+        if how == "one":
+            info = answer.get("info") if isinstance(answer, Mapping) else None
+            named = info.get("orderId") if isinstance(info, Mapping) else None
+            if named in (None, ""):
+                raise self.bad_field(CANCEL, "result.orderId", "missing")
+            return CancelAnswer(frozenset({sent[0].id}) if str(named) == sent[0].id else frozenset())
         if how != "symbol":
             return super().cancel_answer(how, answer, sent)
         info = unnamed(answer)  # ccxt's answer when result.list is not a list

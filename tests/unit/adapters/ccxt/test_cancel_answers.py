@@ -111,8 +111,19 @@ def test_binance_all_done_names_no_order_and_is_the_venues_all():
 # the dialects whose one cancel's answer carries the venue's own word on it, read and tested apart
 # (Kraken Futures' cancelStatus, MEXC's data, Bitget's data.orderId and a plan's successList /
 # failureList: test_krakenfutures_cancel_answers.py, test_mexc_dialect.py and
-# test_bitget_recorded_payloads.py); every other venue's is read the generic way
-READS_ONE_CANCEL = {"krakenfutures", "mexc", "bitget"}
+# test_bitget_recorded_payloads.py; Bybit's result.orderId here); every other venue's is read the
+# generic way
+READS_ONE_CANCEL = {"krakenfutures", "mexc", "bitget", "bybit"}
+
+
+def test_bybit_one_cancel_is_done_only_when_its_answer_names_the_order_sent():
+    bybit = dialect_for("bybit")
+    # ccxt's parse of /v5/order/cancel's result {orderId, orderLinkId}: the result in its info
+    named_9, named_8 = {"orderId": "9", "orderLinkId": "c9"}, {"orderId": "8", "orderLinkId": ""}
+    assert bybit.cancel_answer("one", {"id": "9", "info": named_9}, sent("9")).done == {"9"}
+    assert bybit.cancel_answer("one", {"id": "8", "info": named_8}, sent("9")).done == set()
+    with pytest.raises(AdapterError, match=r"result\.orderId"):
+        bybit.cancel_answer("one", {"id": None, "info": {}}, sent("9"))
 
 
 def test_a_cancel_of_one_order_that_did_not_raise_is_done():
