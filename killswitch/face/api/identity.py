@@ -63,7 +63,6 @@ What it must not do: keep or print a token in the clear, compare digests other t
 
 from __future__ import annotations
 
-import difflib
 import hashlib
 import hmac
 import json
@@ -73,7 +72,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable, Optional
 
-from .documents import read_text
+from .documents import near, read_text
 
 ROLES = ("viewer", "bot", "operator", "approver", "drift")
 SHARED_IDENTITY = "shared-token"
@@ -332,9 +331,8 @@ def _roles(roles: Any, at: str) -> list[str]:
         raise TokensError(f"{at}: roles must be a non-empty list of {', '.join(ROLES)}")
     bad = [r for r in roles if r not in ROLES]
     if bad:
-        near = difflib.get_close_matches(bad[0], list(ROLES), n=1, cutoff=0.6)
-        hint = f" (did you mean {near[0]!r}?)" if near else ""
-        raise TokensError(f"{at}: unknown role(s) {', '.join(map(repr, bad))}{hint}; roles are {', '.join(ROLES)}")
+        raise TokensError(f"{at}: unknown role(s) {', '.join(map(repr, bad))}{near(bad[0], ROLES)}; roles are "
+                          f"{', '.join(ROLES)}")
     return roles
 
 
@@ -345,9 +343,7 @@ def _cert_match(spec: Any, at: str) -> CertMatch:
         raise TokensError(f"{at}: expected a mapping with exactly one of {keys}")
     (key, value), = spec.items()
     if key not in CERT_FIELDS:
-        near = difflib.get_close_matches(str(key), list(CERT_FIELDS), n=1, cutoff=0.6)
-        hint = f" (did you mean {near[0]!r}?)" if near else ""
-        raise TokensError(f"{at}: unknown key {key!r}{hint}; one of {keys}")
+        raise TokensError(f"{at}: unknown key {key!r}{near(str(key), CERT_FIELDS)}; one of {keys}")
     if not isinstance(value, str) or not value.strip() or value != value.strip():
         raise TokensError(f"{at}.{key}: expected the name as the certificate carries it (a non-empty string)")
     return (key, value)
