@@ -32,7 +32,7 @@ from typing import Any, Awaitable, Callable, Optional
 
 from aiohttp import web
 
-from .proxy.ledger import ROWS_PER_WINDOW, TRACKED, WINDOW_S, FoldedRows
+from .proxy.ledger import ROWS_PER_WINDOW, TRACKED, WINDOW_S, FoldedRows, audit_later
 
 log = logging.getLogger("killswitch.face.api")
 
@@ -115,19 +115,10 @@ class RefusedWrites(FoldedRows):
     def refused(self, **kw: Any) -> None:
         """Note a refused write and audit its row, if it gets one, without holding the answer."""
         row = self.note(**kw)
-        if row is None or self.audit is None:
-            return
-        task = asyncio.get_running_loop().create_task(self._write(row))
-        self._writing.add(task)
-        task.add_done_callback(self._writing.discard)
-
-    async def _write(self, row: dict) -> None:
-        assert self.audit is not None
-        try:
-            await self.audit(row)
-        except Exception as e:  # noqa: BLE001 - the store may be down: said, the refusal stands
-            log.error("API_WRITE_REFUSED: the audit row for %s by %s could not be written: %s", row["route"],
-                      row["by"] or row["source"], e)
+        if row is not None and self.audit is not None:
+            audit_later(self.audit, row, self._writing, lambda e: log.error(
+                "API_WRITE_REFUSED: the audit row for %s by %s could not be written: %s", row["route"],
+                row["by"] or row["source"], e))
 
 
 __all__ = ["AUDIT_KIND", "NOT_AUDITED", "RefusedWrites", "action_of", "typed_target"]

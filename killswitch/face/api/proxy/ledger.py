@@ -16,8 +16,9 @@ Must not: keep more than :data:`TRACKED` addresses, or write a row per request.
 
 from __future__ import annotations
 
+import asyncio
 import time
-from typing import Any, Callable, Hashable, Optional
+from typing import Any, Awaitable, Callable, Hashable, Optional
 
 WINDOW_S = 60.0
 ROWS_PER_WINDOW = 10
@@ -87,4 +88,20 @@ class Refusals(FoldedRows):
         return row
 
 
-__all__ = ["FoldedRows", "ROWS_PER_WINDOW", "Refusals", "TRACKED", "UNTRUSTED", "WINDOW_S"]
+
+def audit_later(audit: Callable[[dict], Awaitable[Any]], row: dict, writing: set[asyncio.Task],
+                failed: Callable[[Exception], None]) -> None:
+    """Write ``row`` through ``audit`` without holding the answer that refused it (the task kept in
+    ``writing`` until it ends); an error of the store is handed to ``failed``, and the refusal stands."""
+
+    async def write() -> None:
+        try:
+            await audit(row)
+        except Exception as e:  # noqa: BLE001 - the store may be down: said, the refusal stands
+            failed(e)
+
+    task = asyncio.get_running_loop().create_task(write())
+    writing.add(task)
+    task.add_done_callback(writing.discard)
+
+__all__ = ["FoldedRows", "ROWS_PER_WINDOW", "Refusals", "TRACKED", "UNTRUSTED", "WINDOW_S", "audit_later"]
