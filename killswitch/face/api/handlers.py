@@ -177,9 +177,6 @@ class ApiHandlers:
         self.identity_sources = IdentitySources()  # (the admission's, once make_app has it)
         self.shared = SharedReads(call_view)  # reads shared while in flight, JSON encoded once off the loop
 
-    async def _read(self, fn: Callable[[], Any]) -> Any:
-        return await self.shared.value(fn)
-
     async def _read_json(self, request: web.Request, fn: Callable[[], Any]) -> web.Response:
         """``fn``'s answer as JSON, shared and encoded once while in flight, sent in one of the
         reads' slots (:mod:`.render`)."""
@@ -205,7 +202,7 @@ class ApiHandlers:
             if op.answer == READ:
                 return await self._read_json(request, getattr(self.view, op.name))
             if op.answer == ITEMS:
-                return _json(200, {op.path.rsplit("/", 1)[1]: await self._read(getattr(self.view, op.name))})
+                return _json(200, {op.path.rsplit("/", 1)[1]: await self.shared.value(getattr(self.view, op.name))})
             args, kwargs = operation_args(await self.object_body(request), op) if op.method == "POST" else ([], {})
             fn = getattr(self.view, op.name)  # (after the body: a bad one is a 400 whatever the view)
             if op.caller == "position":
@@ -228,7 +225,7 @@ class ApiHandlers:
         return _json(200, {"ok": True})
 
     async def ready(self, request: web.Request) -> web.Response:
-        answer = await self._read(self.view.ready)
+        answer = await self.shared.value(self.view.ready)
         ready, why = answer  # anything else is the view's bug: 500
         ok = ready is True  # fail closed: only a real True is ready
         return _json(200 if ok else 503, {"ready": ok, "reason": str(why)})
@@ -236,9 +233,9 @@ class ApiHandlers:
     async def metrics_text(self, request: web.Request) -> web.Response:
         page = getattr(self.view, "metrics_page", None)
         if callable(page):  # the values read on the runner's loop, the text written on a worker thread
-            text = await asyncio.to_thread((await self._read(page)).render)
+            text = await asyncio.to_thread((await self.shared.value(page)).render)
         else:
-            text = await self._read(self.view.metrics_text)
+            text = await self.shared.value(self.view.metrics_text)
         if not isinstance(text, str):
             raise TypeError("metrics_text() must return a string")
         return web.Response(status=200, body=text.encode("utf-8", "backslashreplace"),

@@ -104,10 +104,6 @@ class WebConfig:
         """The files the context is built from (read again when one changes), the config first."""
         return (self.path, self.cert_file, self.key_file, *((self.client_ca_file,) if self.client_ca_file else ()))
 
-    @property
-    def verifies_clients(self) -> bool:
-        return self.client_auth_type in VERIFYING
-
     def describe(self) -> str:
         """A line for the log: what is served (never a key)."""
         clients = {"VerifyClientCertIfGiven": f"client certificates verified by {self.client_ca_file} when given",
