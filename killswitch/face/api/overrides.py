@@ -50,9 +50,7 @@ class OverrideHandlers(ChangeHandlers):
     UNKNOWN = frozenset({"UNKNOWN_SCOPE", "UNKNOWN_LIMIT", "UNKNOWN_STRATEGY", "UNKNOWN_OVERRIDE", "UNKNOWN_VENUE",
                          "UNKNOWN_ACCOUNT", "UNKNOWN_SYMBOL", "ORDER_NOT_REFUSED"})
     RESULT = "OverrideResult"
-
-    def answer(self, result: Any, what: str, **extra: Any) -> web.Response:
-        return super().answer(result, what, override=getattr(result, "override", None), **extra)
+    CARRIES = "override"
 
     async def override_request(self, request: web.Request) -> web.Response:
         body = await self.body(request)

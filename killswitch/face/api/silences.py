@@ -42,9 +42,7 @@ class SilenceHandlers(ChangeHandlers):
     UNKNOWN = frozenset({"UNKNOWN_SILENCE", "UNKNOWN_INCIDENT", "UNKNOWN_POLICY", "UNKNOWN_SCOPE", "UNKNOWN_VENUE",
                          "UNKNOWN_ACCOUNT", "UNKNOWN_STRATEGY", "UNKNOWN_SYMBOL"})
     RESULT = "SilenceResult"
-
-    def answer(self, result: Any, what: str, **extra: Any) -> web.Response:
-        return super().answer(result, what, silence=getattr(result, "silence", None), **extra)
+    CARRIES = "silence"
 
     async def silence_add(self, request: web.Request) -> web.Response:
         body = await self.body(request)
