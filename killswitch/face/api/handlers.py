@@ -57,6 +57,13 @@ METRICS_CONTENT_TYPE = CONTENT_TYPE  # what prometheus_client writes: the text f
 CHECK_ORDER_PATH = "/v1/check-order"
 
 
+def _known_query(request: web.Request, *known: str) -> None:
+    """Refuse a query parameter not among ``known``."""
+    unknown = sorted(set(request.query) - set(known))
+    if unknown:
+        raise bad(f"unknown query parameter(s) {', '.join(show(k) for k in unknown[:5])}; known: {', '.join(known)}")
+
+
 def _whole(request: web.Request, name: str, low: int, high: Optional[int]) -> Optional[int]:
     """A query parameter that is a whole number in [low, high], or None when not given."""
     given = request.query.getall(name, [])
@@ -244,9 +251,7 @@ class ApiHandlers:
     async def status(self, request: web.Request) -> web.Response:
         """The status, its dead man's switch summarised; ``?dms=all``: with every source (a read
         shared and encoded apart from the summary's)."""
-        unknown = sorted(set(request.query) - {"dms"})
-        if unknown:
-            raise bad(f"unknown query parameter(s) {', '.join(show(k) for k in unknown[:5])}; known: dms")
+        _known_query(request, "dms")
         dms = request.query.getall("dms", [])
         if len(dms) > 1 or (dms and dms[0] != "all"):
             raise bad(f'"dms" is all (every dead man\'s switch source), not {show(dms if len(dms) > 1 else dms[0])}')
@@ -261,9 +266,7 @@ class ApiHandlers:
 
     async def lock_document(self, request: web.Request) -> web.Response:
         query = request.query
-        unknown = sorted(set(query) - {"scope"})
-        if unknown:
-            raise bad(f"unknown query parameter(s) {', '.join(show(k) for k in unknown[:5])}; known: scope")
+        _known_query(request, "scope")
         scopes = query.getall("scope", [])
         if len(scopes) > 1:
             raise bad("give scope at most once")
@@ -286,9 +289,7 @@ class ApiHandlers:
 
     async def runbook(self, request: web.Request) -> web.Response:
         incident = path_name(request.match_info.get("incident", ""), "incident")
-        unknown = sorted(set(request.query) - {"format"})
-        if unknown:
-            raise bad(f"unknown query parameter(s) {', '.join(show(k) for k in unknown[:5])}; known: format")
+        _known_query(request, "format")
         fmt = request.query.getall("format", ["md"])
         if len(fmt) > 1 or fmt[0] not in ("md", "html"):
             raise bad(f'"format" is md or html, not {show(fmt if len(fmt) > 1 else fmt[0])}')
@@ -303,9 +304,7 @@ class ApiHandlers:
 
     async def runbooks(self, request: web.Request) -> web.Response:
         """The latest stored runbooks, oldest first (:mod:`killswitch.runner.readout.runbooks`)."""
-        unknown = sorted(set(request.query) - {"since_ms", "limit"})
-        if unknown:
-            raise bad(f"unknown query parameter(s) {', '.join(show(k) for k in unknown[:5])}; known: since_ms, limit")
+        _known_query(request, "since_ms", "limit")
         since_ms = _whole(request, "since_ms", 0, None)
         limit = _whole(request, "limit", 1, MAX_LIMIT)
         lookup = getattr(self.view, "runbooks", None)  # a runner without the runbook sink has none
