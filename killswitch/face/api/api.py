@@ -1,12 +1,12 @@
 """The runner's HTTP API: an aiohttp application over a :class:`~killswitch.runner.view.RunnerView`.
 
 The routes, who may call each, their bodies and their answers are docs/api.md's (the schema:
-docs/openapi.yaml); the revoke of the bots' keys and the firm-wide kill are :mod:`.revoke`'s and
-:mod:`.firm_kill`'s, the console's page, view and static files (``/console/static/{name}``)
-:mod:`..console`'s. Every response carries the security headers (:data:`.http.SECURITY_HEADERS`)
-from one response hook; every body but ``/metrics``, the HTML pages and the 204 is JSON; an
-error is ``{"error": CODE, "reason": "CODE: detail"}``; ``GET /v1/close/{id}`` answers 404
-``UNKNOWN_CLOSE`` for a close the runner does not know.
+docs/openapi.yaml, which alone lists the revoke's and the firm-wide kill's); the console's page,
+view and static files (``/console/static/{name}``) are :mod:`..console`'s. Every response carries
+the security headers (:data:`.http.SECURITY_HEADERS`) from one response hook; every body but
+``/metrics``, the HTML pages and the 204 is JSON; an error is ``{"error": CODE, "reason": "CODE:
+detail"}``; ``GET /v1/close/{id}`` answers 404 ``UNKNOWN_CLOSE`` for a close the runner does not
+know.
 
 Statuses for what goes wrong: 400 (``BAD_CONTENT_TYPE``, ``BAD_JSON``, ``BAD_REQUEST``: not
 ``application/json`` in UTF-8, not strict JSON — NaN, duplicate keys —, not an object, unknown
