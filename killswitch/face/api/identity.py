@@ -1,61 +1,13 @@
 """Who is calling the runner's API: identities with roles, from a tokens document.
 
 Every caller of a mutating endpoint is an identity. The tokens document (a file, in production a
-mounted Kubernetes Secret) maps the SHA-256 of each token to an identity and its roles; the
-tokens themselves are never stored, logged or shown::
-
-    apiVersion: killswitch/v1
-    kind: ApiTokens
-    tokens:
-      - identity: alice
-        roles: [operator, approver]
-        sha256: 5e884898da28047151d0e56f8dc6292773603d0d6aabbdd62a11ef721d1542d8
-
-``ksctl token new --identity alice --roles operator,approver`` makes a token and prints the
-entry. Over mutual TLS (``ksctl run --web-config-file`` with a ``client_ca_file``) an entry may
-name a client certificate instead of, or beside, a token: a certificate the client CA verified
-is that identity when its subject's common name or one of its subject alternative names is the
-one written (exactly one of ``subject_cn``, ``san_dns``, ``san_email``, ``san_uri``)::
-
-      - identity: pricing-bot
-        roles: [bot]
-        client_cert: {subject_cn: pricing-bot.desk.example}
-
-A certificate that matches no entry, or more than one, identifies no one (401).
-
-People signed in through the firm's identity provider (OpenID Connect) or named by a trusted
-authenticating proxy carry groups, not tokens; ``groups`` maps each group, written exactly as the
-provider sends it, to roles. A person's roles are the union of their groups' roles, worked out
-again on each request from the document in force, so a group removed here (or from the person)
-takes effect on the next request; a person with no mapped group identifies no one::
-
-    groups:
-      - group: risk-oncall
-        roles: [operator, viewer]
-      - group: risk-managers
-        roles: [approver, viewer]
-
-Roles:
-
-- ``viewer``: reads (the read endpoints need no token today; the role is there for the console);
-- ``bot``: heartbeats;
-- ``operator``: heartbeats, locks, unlocks, manual closes, the dead man's switch;
-- ``approver``: reset approvals. The approver of a reset is the caller's identity, never a
-  name in the body, so two approvals need two identities (and two tokens);
-- ``drift``: a policy drift checker (``ksctl drift --post``): posts its verdict about the runner
-  and reads the status, nothing else.
-
-Identity names are normalised (Unicode NFKC, case-folded) and must then be
-``[a-z0-9][a-z0-9._@+-]{0,63}``: ASCII only, so no look-alike letters. Two entries that normalise
-to one name, or share a token, are refused when the document is read.
-
-The single shared token (``--api-token-file``, or the variable of ``--api-token-env``:
-``KS_API_TOKEN`` without a tokens document; beside one only when asked for, see
-:mod:`killswitch.process.shared`) is one more identity, ``shared-token``: alone, it has every
-role and keeps working, but as one person (a reset that needs two approvers cannot pass on it);
-beside a tokens document it has every role but ``approver``, so that nobody holding it and a
-personal token counts as two approvers. A shared token that is one of the listed tokens is
-refused, naming where it came from and whose it is.
+mounted Kubernetes Secret) maps the SHA-256 of each token to an identity and its roles (the
+tokens themselves are never stored, logged or shown), a client certificate to one over mutual
+TLS, and a person's groups (single sign-on, a trusted proxy) to roles, worked out again on each
+request from the document in force. The document, the roles, the certificate matches, the
+normalisation of names (two entries that normalise to one name, or share a token, are refused)
+and the shared token's identity ``shared-token`` are docs/api.md's (*Who may do what*, *A client
+certificate is an identity*).
 
 What it must not do: keep or print a token in the clear, compare digests other than with
 :func:`hmac.compare_digest`, or accept a document it cannot read completely.
