@@ -8,8 +8,6 @@ conditional orders too, and ``{cancel_orders: {which: all, symbols: [BTC/USDT:US
 of the symbols named. The cancels take the path of every cancel of the planner: one per account,
 sent before any close, with the entry orders the stage's closes cancel; only the orders the
 scope instance owns are touched (those of other strategies are left, and the plan says how many).
-
-Pure: no I/O, no clock.
 """
 
 from typing import Literal

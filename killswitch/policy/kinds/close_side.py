@@ -13,8 +13,6 @@ When attribution cannot name one side (both declined, ``MIXED``; or nothing decl
 window, ``UNKNOWN``), ``losing`` closes nothing and says so in the plan
 (``ATTRIBUTION_MIXED``, ``ATTRIBUTION_UNKNOWN``), unless ``on_unknown_side: both`` closes both
 sides then: a profitable position is never cut on a guess unless the policy says so.
-
-Pure: no I/O, no clock.
 """
 
 from typing import Literal

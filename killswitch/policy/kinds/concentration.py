@@ -9,8 +9,6 @@ positive (as every kind read from the position aggregates).
 
 The notionals per symbol and per base asset are summed only when a concentration is
 read (the engine's one pass over the positions, shared by the scope's signals).
-
-Pure: no I/O, no clock.
 """
 
 from typing import Literal

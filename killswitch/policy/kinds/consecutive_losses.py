@@ -16,8 +16,6 @@ engine's state as ``[streak, {key: pnl}]`` under the name ``losses`` — the for
 it in when the kind was built in, so a saved state carries on across an upgrade and back.
 
 It keeps no parameters (``build`` gives None).
-
-Pure: no I/O, no clock.
 """
 
 from typing import Any, ClassVar

@@ -12,8 +12,6 @@ not the books (``reads_book`` False), and the holder of the firm lease reads it 
 each shard publishes (``firm``).
 
 It keeps no parameters (``build`` gives None).
-
-Pure: no I/O, no clock (``now`` is the tick's).
 """
 
 from typing import ClassVar

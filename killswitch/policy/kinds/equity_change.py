@@ -11,8 +11,6 @@ Unknown (``NO_DATA``) while the scope's equity is, while an account of it has no
 (no day open or first equity seen), or when the reference is not positive (a change against
 nothing means nothing). The holder of the firm lease reads it from the facts each shard
 publishes (``firm``): equity, and the engine's per-account first and day-open equity.
-
-Pure: no I/O, no clock.
 """
 
 from typing import ClassVar, Literal, Optional, Self

@@ -19,8 +19,6 @@ engine's state under ``listening:<source>`` — the form the engine saved it in 
 built in, so a restart does not grant a silent source a new grace, across an upgrade and back.
 Another source is another wait; a change of the grace keeps the wait. Until it waits, it keeps
 nothing (its evaluation gives None back: the engine keeps and saves nothing for it).
-
-Pure: no I/O, no clock (``now`` is the tick's).
 """
 
 import datetime as dt

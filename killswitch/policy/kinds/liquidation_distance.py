@@ -9,8 +9,6 @@ positive (as every kind read from the position aggregates), and when no position
 liquidation price.
 
 It keeps no parameters (``build`` gives None).
-
-Pure: no I/O, no clock.
 """
 
 from ..registry import LIQUIDATION, Reading, SignalInputs, SignalKind, SignalParams, no_parameters

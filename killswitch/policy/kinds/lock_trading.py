@@ -12,8 +12,6 @@ off, off under ``reducing`` unless turned on).
 
 The plan shows the lock as the action's directive (its parameters as written); the runner puts
 it on the scope when it applies the stage entry (``killswitch.runner.lock.lock``).
-
-Pure: no I/O, no clock.
 """
 
 from typing import Literal, Optional

@@ -14,8 +14,6 @@ the last REST read's (the streams do not carry them; docs/exchanges.md).
 
 It reads the scope's column of maintenance margins (``SignalInputs.position_column``) and
 keeps no parameters (``build`` gives None).
-
-Pure: no I/O, no clock.
 """
 
 from typing import ClassVar

@@ -8,8 +8,6 @@ positive (as every kind read from the position aggregates).
 
 Its parameters' model, :class:`~._aggregates.Exposure`, is the one it shares with
 ``gross_exposure``, and it keeps none (``build`` gives None).
-
-Pure: no I/O, no clock.
 """
 
 from ..registry import NET, SignalKind, no_parameters

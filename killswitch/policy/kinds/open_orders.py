@@ -9,8 +9,6 @@ them; an order of unknown strategy belongs to no strategy.
 
 Unknown (``NO_DATA``) when an account of the scope was not fetched: a snapshot holds every open
 order or it is incomplete, and counting what arrived could read a runaway book as a quiet one.
-
-Pure: no I/O, no clock.
 """
 
 from typing import ClassVar, Literal

@@ -14,8 +14,6 @@ margin of a losing position that reports none): counting it either way could be 
 trigger's ``on_missing_data`` decides.
 
 The frozen parameters it keeps are the condition compiled.
-
-Pure: no I/O, no clock.
 """
 
 from typing import ClassVar, Literal, Optional

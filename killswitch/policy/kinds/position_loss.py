@@ -10,8 +10,6 @@ the losing positions' entry notionals summed).
 Unknown (``NO_DATA``) while the scope's positions or equity are unknown or the equity is not
 positive; over margin, when losing positions report no margin (none losing: 0); over notional,
 when a losing position reports no entry price (the one without it may be the worst).
-
-Pure: no I/O, no clock.
 """
 
 from typing import ClassVar, Literal

@@ -10,8 +10,6 @@ before the planner rounds them to the step), the longs counting up and the short
 by base asset (``BTC/USDT:USDT`` and ``BTC/USDC:USDC`` are both ``BTC``). So the kind plans after
 every other action of the stage asked for its closes (``after_closes``); a stage with two of it
 suggests once, from the last, as it always did.
-
-Pure: no I/O, no clock.
 """
 
 
