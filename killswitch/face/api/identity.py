@@ -191,10 +191,7 @@ def parse_tokens(doc: Any, where: str = "tokens") -> Tokens:
     naming the first problem (every problem of one entry at once)."""
     if not isinstance(doc, dict):
         raise TokensError(f"{where}: expected a mapping with apiVersion, kind and tokens")
-    unknown = sorted(set(doc) - {"apiVersion", "kind", "tokens", "groups"})
-    if unknown:
-        raise TokensError(f"{where}: unknown key(s) {', '.join(map(str, unknown))}; known: apiVersion, kind, "
-                          "tokens, groups")
+    _known_keys(doc, ("apiVersion", "kind", "tokens", "groups"), where)
     if doc.get("apiVersion") != "killswitch/v1" or doc.get("kind") != TOKENS_KIND:
         raise TokensError(f"{where}: expected apiVersion killswitch/v1 and kind {TOKENS_KIND}")
     groups = _groups(doc.get("groups", []), where)
@@ -210,10 +207,7 @@ def parse_tokens(doc: Any, where: str = "tokens") -> Tokens:
         at = f"{where}: tokens[{i}]"
         if not isinstance(item, dict):
             raise TokensError(f"{at}: expected a mapping with identity, roles and sha256 or client_cert")
-        unknown = sorted(set(map(str, item)) - {"identity", "roles", "sha256", "client_cert"})
-        if unknown:
-            raise TokensError(f"{at}: unknown key(s) {', '.join(unknown)}; known: identity, roles, sha256, "
-                              "client_cert")
+        _known_keys(item, ("identity", "roles", "sha256", "client_cert"), at)
         name, roles = _named(item, at, names)
         identity = Identity(name, frozenset(roles))
         if "sha256" not in item and "client_cert" not in item:
@@ -250,9 +244,7 @@ def _groups(items: Any, where: str) -> dict[str, frozenset[str]]:
         at = f"{where}: groups[{i}]"
         if not isinstance(item, dict):
             raise TokensError(f"{at}: expected a mapping with group and roles")
-        unknown = sorted(set(map(str, item)) - {"group", "roles"})
-        if unknown:
-            raise TokensError(f"{at}: unknown key(s) {', '.join(unknown)}; known: group, roles")
+        _known_keys(item, ("group", "roles"), at)
         group = item.get("group")
         if not isinstance(group, str) or not group or group != group.strip():
             raise TokensError(f"{at}: group must be the group's name as the identity provider sends it "
@@ -261,6 +253,13 @@ def _groups(items: Any, where: str) -> dict[str, frozenset[str]]:
             raise TokensError(f"{at}: group {group!r} is already listed; give its roles once")
         out[group] = frozenset(_roles(item.get("roles"), at))
     return out
+
+
+def _known_keys(item: dict, known: tuple[str, ...], at: str) -> None:
+    """Refuse a key of ``item`` not among ``known``, naming them all."""
+    unknown = sorted(set(map(str, item)) - set(known))
+    if unknown:
+        raise TokensError(f"{at}: unknown key(s) {', '.join(unknown)}; known: {', '.join(known)}")
 
 
 def _named(item: dict, at: str, names: dict[str, int]) -> tuple[str, list[str]]:
