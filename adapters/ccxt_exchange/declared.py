@@ -70,23 +70,42 @@ def table_text() -> str:
 
 
 def _layout(value: Any, indent: int, column: int, after: int = 0) -> str:
-    """``repr(value)`` as it reads at ``column`` of a line indented ``indent``, with ``after``
-    characters to follow it on its line: on one line where it fits within :data:`WIDTH`, else a
-    dataclass one field a line, a tuple one item a line and a dict one key a line (sorted), each
-    indented one level under the line that opens it (the layout black gives a call that does
+    """:func:`_text` of ``value`` as it reads at ``column`` of a line indented ``indent``, with
+    ``after`` characters to follow it on its line: on one line where it fits within :data:`WIDTH`,
+    else a dataclass one field a line, a tuple one item a line and a dict one key a line (sorted),
+    each indented one level under the line that opens it (the layout black gives a call that does
     not fit). The weights are records, whose repr :mod:`pprint` would print on one line."""
-    text = repr(value)
+    text = _text(value)
     if column + len(text) + after <= WIDTH:
         return text
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        name = type(value).__qualname__
-        shown = [f for f in dataclasses.fields(value) if f.repr]
-        return _lines(f"{name}(", [(f"{f.name}=", getattr(value, f.name)) for f in shown], ")", indent)
+        return _lines(f"{type(value).__qualname__}(", [(f"{k}=", v) for k, v in _fields(value)], ")", indent)
     if isinstance(value, tuple) and value:
         return _lines("(", [("", item) for item in value], ")", indent)
     if isinstance(value, dict) and value:
         return _lines("{", [(f"{k!r}: ", v) for k, v in sorted(value.items())], "}", indent)
     return text
+
+
+def _fields(value: Any) -> list[tuple[str, Any]]:
+    """The fields of the dataclass ``value`` its repr shows, but those at their default: the
+    record reads as its constructor is called with what differs."""
+    shown = []
+    for f in dataclasses.fields(value):
+        got = getattr(value, f.name)
+        default = f.default_factory() if f.default_factory is not dataclasses.MISSING else f.default
+        if f.repr and (default is dataclasses.MISSING or got != default):
+            shown.append((f.name, got))
+    return shown
+
+
+def _text(value: Any) -> str:
+    """``repr(value)`` on one line, a dataclass's fields at their default left out (:func:`_fields`)."""
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return f"{type(value).__qualname__}(" + ", ".join(f"{k}={_text(v)}" for k, v in _fields(value)) + ")"
+    if isinstance(value, tuple):
+        return "(" + ", ".join(_text(item) for item in value) + ("," if len(value) == 1 else "") + ")"
+    return repr(value)
 
 
 def _lines(opening: str, items: list[tuple[str, Any]], closing: str, indent: int) -> str:

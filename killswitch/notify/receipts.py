@@ -181,18 +181,16 @@ class Receipts(SinkHooks):
 
     def collect_metrics(self, registry: Registry) -> None:
         """This sink's families into the scrape's registry (one name space for ``/metrics``)."""
-        sent = registry.sampled("killswitch_notifications_total", "counter",
-                                "Notifications by receiver and final outcome.", ("receiver", "result"))
-        for (r, x), n in sorted(self.notifications.items()):
-            sent.add(n, receiver=r, result=x)
-        tries = registry.sampled("killswitch_notification_attempts_total", "counter",
-                                 "Delivery attempts by receiver and result.", ("receiver", "result"))
-        for (r, x), n in sorted(self.attempts.items()):
-            tries.add(n, receiver=r, result=x)
-        dropped = registry.sampled("killswitch_notifications_dropped_total", "counter",
-                                   "Entries dropped from a full notification queue.", ("queue", "severity"))
-        for (q, sev), n in sorted(self.dropped.items()):
-            dropped.add(n, queue=q, severity=sev)
+        for name, what, labels, counts in (
+                ("killswitch_notifications_total", "Notifications by receiver and final outcome.",
+                 ("receiver", "result"), self.notifications),
+                ("killswitch_notification_attempts_total", "Delivery attempts by receiver and result.",
+                 ("receiver", "result"), self.attempts),
+                ("killswitch_notifications_dropped_total", "Entries dropped from a full notification queue.",
+                 ("queue", "severity"), self.dropped)):
+            family = registry.sampled(name, "counter", what, labels)
+            for key, n in sorted(counts.items()):
+                family.add(n, **dict(zip(labels, key)))
         registry.sampled("killswitch_notifications_inhibited_total", "counter",
                          "Notices left out of notifications by inhibit rules.").add(self.dispatcher.inhibited)
         registry.sampled("killswitch_notifications_time_muted_total", "counter",

@@ -22,6 +22,7 @@ class ChangeHandlers:
     UNKNOWN: frozenset[str] = frozenset()
     UNAVAILABLE: frozenset[str] = frozenset()
     RESULT = "ChangeResult"  # what the view's calls must return (named in the error of one that does not)
+    CARRIES = ""  # the field of the result each answer carries besides done and reason (None when it has none)
 
     def __init__(self, view: Any, call: Callable[..., Awaitable[Any]], reply: Callable[[int, Any], web.Response],
                  body: Callable[[web.Request], Awaitable[dict]]):
@@ -39,4 +40,6 @@ class ChangeHandlers:
         done, why = result.done, result.reason
         if not isinstance(done, bool) or not isinstance(why, str):
             raise TypeError(f"{what}() must return a {self.RESULT}")
+        if self.CARRIES:
+            extra[self.CARRIES] = getattr(result, self.CARRIES, None)
         return self.reply(self.status(done, why), {"done": done, "reason": why, **extra})

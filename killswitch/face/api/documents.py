@@ -7,8 +7,9 @@ Must not: return a document it could not read whole.
 
 from __future__ import annotations
 
+import difflib
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterable
 
 
 def read_text(p: Path, what: str, max_bytes: int, error: type[Exception]) -> str:
@@ -43,4 +44,27 @@ def read_yaml_document(p: Path, what: str, max_bytes: int, error: type[Exception
         raise error(f"{p}: not valid YAML ({type(e).__name__})") from None
 
 
-__all__ = ["read_yaml_document"]
+class Where:
+    """``file:line:col`` of a key of a document :func:`read_yaml_document` parsed (ruamel's
+    round-trip positions, 1-based); the file alone where the key has no position."""
+
+    def __init__(self, path: Path):
+        self.path = path
+
+    def key(self, mapping: Any, key: Any) -> str:
+        lc = getattr(mapping, "lc", None)
+        try:
+            line, col = lc.key(key) if lc is not None else (None, None)
+        except (KeyError, TypeError):
+            line = col = None
+        return f"{self.path}:{line + 1}:{col + 1}" if line is not None and col is not None else str(self.path)
+
+
+def near(word: str, known: Iterable[str]) -> str:
+    """`` (did you mean 'x'?)`` naming the one of ``known`` closest to a misspelled ``word``, or
+    nothing where none is close."""
+    match = difflib.get_close_matches(word, list(known), n=1, cutoff=0.6)
+    return f" (did you mean {match[0]!r}?)" if match else ""
+
+
+__all__ = ["Where", "near", "read_yaml_document"]

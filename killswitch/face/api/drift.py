@@ -1,12 +1,6 @@
 """The API's policy drift verdict (:class:`~killswitch.runner.operator.desk.Desk` stores it;
-the operations' table lists the route, :mod:`killswitch.runner.view.operations`):
-
-    ``POST /v1/policy-drift``   200 ``{"done": true, "reason": "DRIFT_RECORDED: <state>"}``; body
-                                the checker's verdict: ``state`` (in_sync | behind | diverged |
-                                reload_failing | unknown), ``against``, ``expected_revision``
-                                (null allowed), ``detail``, ``documents`` (paths), ``checked_ms``,
-                                every one required; ``by`` is the caller's identity. Role
-                                ``drift`` or ``operator``.
+the operations' table lists the route, :mod:`killswitch.runner.view.operations`; its body and answer
+are docs/api.md's and docs/openapi.yaml's).
 
 Refusals: 400 ``BAD_REQUEST`` naming the field missing, unknown or wrong; 503
 ``STATE_UNREACHABLE`` when the verdict cannot be stored.

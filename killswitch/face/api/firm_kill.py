@@ -1,18 +1,6 @@
 """The API's firm-wide kill (:mod:`killswitch.runner.firm.kill` does it; the operations' table
-lists the routes, :mod:`killswitch.runner.view.operations`):
-
-    ``POST /v1/preview/firm-kill``   200: what each shard will lock, cancel and revoke, its
-                                     accounts, the shards not heard and the accounts they leave
-                                     not reached; ``allowed`` false (``KILL_IN_FORCE``) while a
-                                     kill is in force; the ``preview_id`` the kill must carry.
-                                     Body ``reason`` (optional). Operator.
-    ``POST /v1/firm/kill``           200 / 4xx ``{"done", "reason"}``; body ``reason``,
-                                     ``preview_id``: the kill written once for every shard in the
-                                     firm's tables. Operator.
-    ``POST /v1/firm/kill/release``   200 / 4xx; body ``reason``: the caller's approval of the
-                                     release of the kill in force; the second distinct approver's
-                                     releases it. Approver.
-    ``GET /v1/firm/kill``            200: the newest kill's progress per shard and account.
+lists the routes, :mod:`killswitch.runner.view.operations`; their bodies and answers are
+docs/openapi.yaml's).
 
 On a runner of no shard the same routes preview, carry out and release the kill on its own
 accounts (:mod:`killswitch.runner.firm.local`); ``GET /v1/firm/kill`` is ``FIRM_NOT_SHARDED`` there.

@@ -57,6 +57,13 @@ METRICS_CONTENT_TYPE = CONTENT_TYPE  # what prometheus_client writes: the text f
 CHECK_ORDER_PATH = "/v1/check-order"
 
 
+def _known_query(request: web.Request, *known: str) -> None:
+    """Refuse a query parameter not among ``known``."""
+    unknown = sorted(set(request.query) - set(known))
+    if unknown:
+        raise bad(f"unknown query parameter(s) {', '.join(show(k) for k in unknown[:5])}; known: {', '.join(known)}")
+
+
 def _whole(request: web.Request, name: str, low: int, high: Optional[int]) -> Optional[int]:
     """A query parameter that is a whole number in [low, high], or None when not given."""
     given = request.query.getall(name, [])
@@ -177,9 +184,6 @@ class ApiHandlers:
         self.identity_sources = IdentitySources()  # (the admission's, once make_app has it)
         self.shared = SharedReads(call_view)  # reads shared while in flight, JSON encoded once off the loop
 
-    async def _read(self, fn: Callable[[], Any]) -> Any:
-        return await self.shared.value(fn)
-
     async def _read_json(self, request: web.Request, fn: Callable[[], Any]) -> web.Response:
         """``fn``'s answer as JSON, shared and encoded once while in flight, sent in one of the
         reads' slots (:mod:`.render`)."""
@@ -205,7 +209,7 @@ class ApiHandlers:
             if op.answer == READ:
                 return await self._read_json(request, getattr(self.view, op.name))
             if op.answer == ITEMS:
-                return _json(200, {op.path.rsplit("/", 1)[1]: await self._read(getattr(self.view, op.name))})
+                return _json(200, {op.path.rsplit("/", 1)[1]: await self.shared.value(getattr(self.view, op.name))})
             args, kwargs = operation_args(await self.object_body(request), op) if op.method == "POST" else ([], {})
             fn = getattr(self.view, op.name)  # (after the body: a bad one is a 400 whatever the view)
             if op.caller == "position":
@@ -228,7 +232,7 @@ class ApiHandlers:
         return _json(200, {"ok": True})
 
     async def ready(self, request: web.Request) -> web.Response:
-        answer = await self._read(self.view.ready)
+        answer = await self.shared.value(self.view.ready)
         ready, why = answer  # anything else is the view's bug: 500
         ok = ready is True  # fail closed: only a real True is ready
         return _json(200 if ok else 503, {"ready": ok, "reason": str(why)})
@@ -236,9 +240,9 @@ class ApiHandlers:
     async def metrics_text(self, request: web.Request) -> web.Response:
         page = getattr(self.view, "metrics_page", None)
         if callable(page):  # the values read on the runner's loop, the text written on a worker thread
-            text = await asyncio.to_thread((await self._read(page)).render)
+            text = await asyncio.to_thread((await self.shared.value(page)).render)
         else:
-            text = await self._read(self.view.metrics_text)
+            text = await self.shared.value(self.view.metrics_text)
         if not isinstance(text, str):
             raise TypeError("metrics_text() must return a string")
         return web.Response(status=200, body=text.encode("utf-8", "backslashreplace"),
@@ -247,9 +251,7 @@ class ApiHandlers:
     async def status(self, request: web.Request) -> web.Response:
         """The status, its dead man's switch summarised; ``?dms=all``: with every source (a read
         shared and encoded apart from the summary's)."""
-        unknown = sorted(set(request.query) - {"dms"})
-        if unknown:
-            raise bad(f"unknown query parameter(s) {', '.join(show(k) for k in unknown[:5])}; known: dms")
+        _known_query(request, "dms")
         dms = request.query.getall("dms", [])
         if len(dms) > 1 or (dms and dms[0] != "all"):
             raise bad(f'"dms" is all (every dead man\'s switch source), not {show(dms if len(dms) > 1 else dms[0])}')
@@ -264,9 +266,7 @@ class ApiHandlers:
 
     async def lock_document(self, request: web.Request) -> web.Response:
         query = request.query
-        unknown = sorted(set(query) - {"scope"})
-        if unknown:
-            raise bad(f"unknown query parameter(s) {', '.join(show(k) for k in unknown[:5])}; known: scope")
+        _known_query(request, "scope")
         scopes = query.getall("scope", [])
         if len(scopes) > 1:
             raise bad("give scope at most once")
@@ -289,9 +289,7 @@ class ApiHandlers:
 
     async def runbook(self, request: web.Request) -> web.Response:
         incident = path_name(request.match_info.get("incident", ""), "incident")
-        unknown = sorted(set(request.query) - {"format"})
-        if unknown:
-            raise bad(f"unknown query parameter(s) {', '.join(show(k) for k in unknown[:5])}; known: format")
+        _known_query(request, "format")
         fmt = request.query.getall("format", ["md"])
         if len(fmt) > 1 or fmt[0] not in ("md", "html"):
             raise bad(f'"format" is md or html, not {show(fmt if len(fmt) > 1 else fmt[0])}')
@@ -306,9 +304,7 @@ class ApiHandlers:
 
     async def runbooks(self, request: web.Request) -> web.Response:
         """The latest stored runbooks, oldest first (:mod:`killswitch.runner.readout.runbooks`)."""
-        unknown = sorted(set(request.query) - {"since_ms", "limit"})
-        if unknown:
-            raise bad(f"unknown query parameter(s) {', '.join(show(k) for k in unknown[:5])}; known: since_ms, limit")
+        _known_query(request, "since_ms", "limit")
         since_ms = _whole(request, "since_ms", 0, None)
         limit = _whole(request, "limit", 1, MAX_LIMIT)
         lookup = getattr(self.view, "runbooks", None)  # a runner without the runbook sink has none

@@ -1,61 +1,13 @@
 """Who is calling the runner's API: identities with roles, from a tokens document.
 
 Every caller of a mutating endpoint is an identity. The tokens document (a file, in production a
-mounted Kubernetes Secret) maps the SHA-256 of each token to an identity and its roles; the
-tokens themselves are never stored, logged or shown::
-
-    apiVersion: killswitch/v1
-    kind: ApiTokens
-    tokens:
-      - identity: alice
-        roles: [operator, approver]
-        sha256: 5e884898da28047151d0e56f8dc6292773603d0d6aabbdd62a11ef721d1542d8
-
-``ksctl token new --identity alice --roles operator,approver`` makes a token and prints the
-entry. Over mutual TLS (``ksctl run --web-config-file`` with a ``client_ca_file``) an entry may
-name a client certificate instead of, or beside, a token: a certificate the client CA verified
-is that identity when its subject's common name or one of its subject alternative names is the
-one written (exactly one of ``subject_cn``, ``san_dns``, ``san_email``, ``san_uri``)::
-
-      - identity: pricing-bot
-        roles: [bot]
-        client_cert: {subject_cn: pricing-bot.desk.example}
-
-A certificate that matches no entry, or more than one, identifies no one (401).
-
-People signed in through the firm's identity provider (OpenID Connect) or named by a trusted
-authenticating proxy carry groups, not tokens; ``groups`` maps each group, written exactly as the
-provider sends it, to roles. A person's roles are the union of their groups' roles, worked out
-again on each request from the document in force, so a group removed here (or from the person)
-takes effect on the next request; a person with no mapped group identifies no one::
-
-    groups:
-      - group: risk-oncall
-        roles: [operator, viewer]
-      - group: risk-managers
-        roles: [approver, viewer]
-
-Roles:
-
-- ``viewer``: reads (the read endpoints need no token today; the role is there for the console);
-- ``bot``: heartbeats;
-- ``operator``: heartbeats, locks, unlocks, manual closes, the dead man's switch;
-- ``approver``: reset approvals. The approver of a reset is the caller's identity, never a
-  name in the body, so two approvals need two identities (and two tokens);
-- ``drift``: a policy drift checker (``ksctl drift --post``): posts its verdict about the runner
-  and reads the status, nothing else.
-
-Identity names are normalised (Unicode NFKC, case-folded) and must then be
-``[a-z0-9][a-z0-9._@+-]{0,63}``: ASCII only, so no look-alike letters. Two entries that normalise
-to one name, or share a token, are refused when the document is read.
-
-The single shared token (``--api-token-file``, or the variable of ``--api-token-env``:
-``KS_API_TOKEN`` without a tokens document; beside one only when asked for, see
-:mod:`killswitch.process.shared`) is one more identity, ``shared-token``: alone, it has every
-role and keeps working, but as one person (a reset that needs two approvers cannot pass on it);
-beside a tokens document it has every role but ``approver``, so that nobody holding it and a
-personal token counts as two approvers. A shared token that is one of the listed tokens is
-refused, naming where it came from and whose it is.
+mounted Kubernetes Secret) maps the SHA-256 of each token to an identity and its roles (the
+tokens themselves are never stored, logged or shown), a client certificate to one over mutual
+TLS, and a person's groups (single sign-on, a trusted proxy) to roles, worked out again on each
+request from the document in force. The document, the roles, the certificate matches, the
+normalisation of names (two entries that normalise to one name, or share a token, are refused)
+and the shared token's identity ``shared-token`` are docs/api.md's (*Who may do what*, *A client
+certificate is an identity*).
 
 What it must not do: keep or print a token in the clear, compare digests other than with
 :func:`hmac.compare_digest`, or accept a document it cannot read completely.
@@ -63,7 +15,6 @@ What it must not do: keep or print a token in the clear, compare digests other t
 
 from __future__ import annotations
 
-import difflib
 import hashlib
 import hmac
 import json
@@ -73,7 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable, Optional
 
-from .documents import read_text
+from .documents import near, read_text
 
 ROLES = ("viewer", "bot", "operator", "approver", "drift")
 SHARED_IDENTITY = "shared-token"
@@ -240,10 +191,7 @@ def parse_tokens(doc: Any, where: str = "tokens") -> Tokens:
     naming the first problem (every problem of one entry at once)."""
     if not isinstance(doc, dict):
         raise TokensError(f"{where}: expected a mapping with apiVersion, kind and tokens")
-    unknown = sorted(set(doc) - {"apiVersion", "kind", "tokens", "groups"})
-    if unknown:
-        raise TokensError(f"{where}: unknown key(s) {', '.join(map(str, unknown))}; known: apiVersion, kind, "
-                          "tokens, groups")
+    _known_keys(doc, ("apiVersion", "kind", "tokens", "groups"), where)
     if doc.get("apiVersion") != "killswitch/v1" or doc.get("kind") != TOKENS_KIND:
         raise TokensError(f"{where}: expected apiVersion killswitch/v1 and kind {TOKENS_KIND}")
     groups = _groups(doc.get("groups", []), where)
@@ -259,10 +207,7 @@ def parse_tokens(doc: Any, where: str = "tokens") -> Tokens:
         at = f"{where}: tokens[{i}]"
         if not isinstance(item, dict):
             raise TokensError(f"{at}: expected a mapping with identity, roles and sha256 or client_cert")
-        unknown = sorted(set(map(str, item)) - {"identity", "roles", "sha256", "client_cert"})
-        if unknown:
-            raise TokensError(f"{at}: unknown key(s) {', '.join(unknown)}; known: identity, roles, sha256, "
-                              "client_cert")
+        _known_keys(item, ("identity", "roles", "sha256", "client_cert"), at)
         name, roles = _named(item, at, names)
         identity = Identity(name, frozenset(roles))
         if "sha256" not in item and "client_cert" not in item:
@@ -299,9 +244,7 @@ def _groups(items: Any, where: str) -> dict[str, frozenset[str]]:
         at = f"{where}: groups[{i}]"
         if not isinstance(item, dict):
             raise TokensError(f"{at}: expected a mapping with group and roles")
-        unknown = sorted(set(map(str, item)) - {"group", "roles"})
-        if unknown:
-            raise TokensError(f"{at}: unknown key(s) {', '.join(unknown)}; known: group, roles")
+        _known_keys(item, ("group", "roles"), at)
         group = item.get("group")
         if not isinstance(group, str) or not group or group != group.strip():
             raise TokensError(f"{at}: group must be the group's name as the identity provider sends it "
@@ -310,6 +253,13 @@ def _groups(items: Any, where: str) -> dict[str, frozenset[str]]:
             raise TokensError(f"{at}: group {group!r} is already listed; give its roles once")
         out[group] = frozenset(_roles(item.get("roles"), at))
     return out
+
+
+def _known_keys(item: dict, known: tuple[str, ...], at: str) -> None:
+    """Refuse a key of ``item`` not among ``known``, naming them all."""
+    unknown = sorted(set(map(str, item)) - set(known))
+    if unknown:
+        raise TokensError(f"{at}: unknown key(s) {', '.join(unknown)}; known: {', '.join(known)}")
 
 
 def _named(item: dict, at: str, names: dict[str, int]) -> tuple[str, list[str]]:
@@ -332,9 +282,8 @@ def _roles(roles: Any, at: str) -> list[str]:
         raise TokensError(f"{at}: roles must be a non-empty list of {', '.join(ROLES)}")
     bad = [r for r in roles if r not in ROLES]
     if bad:
-        near = difflib.get_close_matches(bad[0], list(ROLES), n=1, cutoff=0.6)
-        hint = f" (did you mean {near[0]!r}?)" if near else ""
-        raise TokensError(f"{at}: unknown role(s) {', '.join(map(repr, bad))}{hint}; roles are {', '.join(ROLES)}")
+        raise TokensError(f"{at}: unknown role(s) {', '.join(map(repr, bad))}{near(bad[0], ROLES)}; roles are "
+                          f"{', '.join(ROLES)}")
     return roles
 
 
@@ -345,9 +294,7 @@ def _cert_match(spec: Any, at: str) -> CertMatch:
         raise TokensError(f"{at}: expected a mapping with exactly one of {keys}")
     (key, value), = spec.items()
     if key not in CERT_FIELDS:
-        near = difflib.get_close_matches(str(key), list(CERT_FIELDS), n=1, cutoff=0.6)
-        hint = f" (did you mean {near[0]!r}?)" if near else ""
-        raise TokensError(f"{at}: unknown key {key!r}{hint}; one of {keys}")
+        raise TokensError(f"{at}: unknown key {key!r}{near(str(key), CERT_FIELDS)}; one of {keys}")
     if not isinstance(value, str) or not value.strip() or value != value.strip():
         raise TokensError(f"{at}.{key}: expected the name as the certificate carries it (a non-empty string)")
     return (key, value)

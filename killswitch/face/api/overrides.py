@@ -1,24 +1,10 @@
 """The API's overrides of the pre-trade limits (:mod:`killswitch.runner.override` does them;
-the operations' table lists the routes, :mod:`killswitch.runner.view.operations`):
+the operations' table lists the routes, :mod:`killswitch.runner.view.operations`; their bodies and
+answers are docs/api.md's).
 
-    ``GET /v1/overrides``          200 ``{"overrides": [OverrideStatus]}``: not ended, and those ended
-                                   in the last day. The console's readers.
-    ``POST /v1/overrides``         200 / 4xx ``{"done", "reason", "override"}``; body ``scope``, one of
-                                   ``limit`` with ``raise_to`` (a number, or text as ksctl reads it:
-                                   ``200k``, ``1.5M``, ``7%``), ``waive`` (a limit's name) or ``order``
-                                   (a refused order's client order id), ``reason_code``, ``reason``,
-                                   ``expires_s`` (required, at most the policies' ``override.max_duration``),
-                                   ``strategy`` (optional); the requester is the caller. Operator.
-    ``POST /v1/overrides/approve`` 200 / 4xx ``{"done", "reason", "override"}``; body ``id``; the
-                                   approver is the caller, never the requester. Approver.
-    ``POST /v1/overrides/end``     200 / 4xx ``{"done", "reason", "override"}``; body ``id``. Operator or
-                                   approver.
-
-Refusals: 400 for what the caller must write differently (``BAD_REQUEST``, ``EXPIRY_TOO_LONG``), 404
-for a name the runner does not know (``UNKNOWN_SCOPE``, ``UNKNOWN_LIMIT``, ``UNKNOWN_STRATEGY``,
-``UNKNOWN_OVERRIDE``, ``ORDER_NOT_REFUSED``), 409 otherwise (``SELF_APPROVAL``,
-``DUPLICATE_APPROVER``, ``OVERRIDE_IN_FORCE``, ``OVERRIDE_ENDED``, ``OVERRIDE_EXPIRED``,
-``SCOPE_HALTED``, ``NOT_LEADER``, ``DEPOSED``).
+Refusals: 400 for what the caller must write differently (:attr:`OverrideHandlers.BAD_INPUT`),
+404 for a name the runner does not know (``UNKNOWN``), 409 otherwise (also ``NOT_LEADER``, and
+``DEPOSED``: another runner took the lease).
 
 What it owns: reading strictly the bodies the table's kinds do not say, and the status of each
 answer. Must not: decide anything (the runner does), or import :mod:`.api` (which imports it).
@@ -64,9 +50,7 @@ class OverrideHandlers(ChangeHandlers):
     UNKNOWN = frozenset({"UNKNOWN_SCOPE", "UNKNOWN_LIMIT", "UNKNOWN_STRATEGY", "UNKNOWN_OVERRIDE", "UNKNOWN_VENUE",
                          "UNKNOWN_ACCOUNT", "UNKNOWN_SYMBOL", "ORDER_NOT_REFUSED"})
     RESULT = "OverrideResult"
-
-    def answer(self, result: Any, what: str, **extra: Any) -> web.Response:
-        return super().answer(result, what, override=getattr(result, "override", None), **extra)
+    CARRIES = "override"
 
     async def override_request(self, request: web.Request) -> web.Response:
         body = await self.body(request)

@@ -32,7 +32,7 @@ from typing import Any, Awaitable, Callable, Optional
 
 from aiohttp import web
 
-from .proxy.ledger import ROWS_PER_WINDOW, TRACKED, WINDOW_S
+from .proxy.ledger import ROWS_PER_WINDOW, TRACKED, WINDOW_S, FoldedRows, audit_later
 
 log = logging.getLogger("killswitch.face.api")
 
@@ -84,22 +84,14 @@ def action_of(path: str) -> str:
     return " ".join(w for w in words.split("/") if w) or path
 
 
-class RefusedWrites:
+class RefusedWrites(FoldedRows):
     """Counts the refused writes and writes their bounded audit rows through ``audit`` (the desk's
     :meth:`~killswitch.runner.operator.desk.Desk.audit_write_refusal`); see the module doc."""
 
     def __init__(self, audit: Optional[Callable[[dict], Awaitable[Any]]], clock: Callable[[], float] = time.monotonic,
                  window_s: float = WINDOW_S, rows_per_window: int = ROWS_PER_WINDOW, tracked: int = TRACKED):
+        super().__init__(clock, window_s, rows_per_window, tracked)
         self.audit = audit
-        self.clock = clock
-        self.window_s = window_s
-        self.rows_per_window = rows_per_window
-        self.tracked = tracked
-        self.folded = 0
-        self._window: Optional[float] = None
-        self._audited: set[tuple[str, str]] = set()
-        self._since: dict[tuple[str, str], int] = {}
-        self._other = 0
         self._writing: set[asyncio.Task] = set()
 
     def note(self, *, by: Optional[str], source: str, method: str, path: str, code: str, reason: str,
@@ -108,44 +100,25 @@ class RefusedWrites:
         if code in NOT_AUDITED:
             return None
         action = action_of(path)
-        key = (by or f"address {source}", action)
-        now = self.clock()
-        if self._window is None or now - self._window >= self.window_s:
-            self._window = now
-            self._audited.clear()
-        if key in self._audited or len(self._audited) >= self.rows_per_window:
-            self.folded += 1
-            if key in self._since or len(self._since) < self.tracked:
-                self._since[key] = self._since.get(key, 0) + 1
-            else:
-                self._other += 1
+        admitted = self._admit((by or f"address {source}", action))
+        if admitted is None:
             return None
-        self._audited.add(key)
         row = {"action": action, "route": f"{method} {path}", "by": by, "source": source,
                "refused": (f"{code}: {reason}" if reason else code)[:500],
-               "folded_since_last_row": self._since.pop(key, 0)}
+               "folded_since_last_row": admitted[0]}
         if target:
             row["target"] = target
-        if self._other:
-            row["folded_other"], self._other = self._other, 0
+        if admitted[1]:
+            row["folded_other"] = admitted[1]
         return row
 
     def refused(self, **kw: Any) -> None:
         """Note a refused write and audit its row, if it gets one, without holding the answer."""
         row = self.note(**kw)
-        if row is None or self.audit is None:
-            return
-        task = asyncio.get_running_loop().create_task(self._write(row))
-        self._writing.add(task)
-        task.add_done_callback(self._writing.discard)
-
-    async def _write(self, row: dict) -> None:
-        assert self.audit is not None
-        try:
-            await self.audit(row)
-        except Exception as e:  # noqa: BLE001 - the store may be down: said, the refusal stands
-            log.error("API_WRITE_REFUSED: the audit row for %s by %s could not be written: %s", row["route"],
-                      row["by"] or row["source"], e)
+        if row is not None and self.audit is not None:
+            audit_later(self.audit, row, self._writing, lambda e: log.error(
+                "API_WRITE_REFUSED: the audit row for %s by %s could not be written: %s", row["route"],
+                row["by"] or row["source"], e))
 
 
 __all__ = ["AUDIT_KIND", "NOT_AUDITED", "RefusedWrites", "action_of", "typed_target"]

@@ -1,38 +1,10 @@
 """The API's silences and acknowledgements (:mod:`killswitch.runner.silence.silences` does them;
-the operations' table lists the routes, :mod:`killswitch.runner.view.operations`):
+the operations' table lists the routes, :mod:`killswitch.runner.view.operations`; their bodies and
+answers are docs/api.md's).
 
-    ``GET /v1/silences``          200 ``{"silences": [SilenceStatus]}``: in force, and those ended in the
-                                  last day; the console's readers.
-    ``POST /v1/silences``         200 / 4xx ``{"done", "reason", "silence"}``; body ``matchers`` (an
-                                  array of ``name=value``, ``name!=value``, ``name=~re``, ``name!~re``),
-                                  ``duration_s`` (above 0, at most 30 days), ``comment`` (required);
-                                  the author is the caller. Operator.
-                                  Optional ``incident``: made from that open incident, it also
-                                  matches it alone (an ``incident`` matcher) and ends with it
-                                  unless extended. The reason ends with what it holds back now.
-                                  Optional ``every_scope`` (true): its author confirms a silence
-                                  whose matchers name no scope, which spans every scope
-                                  (refused ``SILENCE_TOO_BROAD`` without it).
-    ``POST /v1/silences/preview`` 200 / 4xx :class:`killswitch.runner.silence.view.SilencePreview`; body ``matchers``
-                                  (and ``incident``): what the silence would hold back now ("affects
-                                  2 open incidents, 0 pages"), whether it spans every scope
-                                  (``every_scope``), what its matchers match of the last day's
-                                  pages (``past``, ``past_text``), or why it would be refused. Operator.
-    ``POST /v1/silences/change``  200 / 4xx ``{"done", "reason", "silence"}``; body ``id`` and
-                                  ``duration_s`` (extend: it then ends that long from now, and no
-                                  longer with its incident) and/or ``comment`` (edit). Audited
-                                  ``silence_changed``. Operator.
-    ``POST /v1/silences/expire``  200 / 4xx ``{"done", "reason", "silence"}``; body ``id``. Operator.
-    ``POST /v1/ack``              200 / 4xx ``{"done", "reason"}``; body ``incident``, or ``policy`` and
-                                  ``scope`` (the incident that scope is in now), and ``comment``
-                                  (optional); the author is the caller. Operator or approver.
-
-Refusals: 400 for what the caller must write differently (``BAD_MATCHER``, ``UNKNOWN_LABEL``,
-``UNKNOWN_SEVERITY``, ``UNKNOWN_EVENT``, ``SILENCE_TOO_BROAD``, ``BAD_REQUEST``), 404 for a name
-the runner does not know (``UNKNOWN_SILENCE``, ``UNKNOWN_INCIDENT``, ``UNKNOWN_POLICY``, ``UNKNOWN_SCOPE``,
-``UNKNOWN_VENUE``, ``UNKNOWN_ACCOUNT``, ``UNKNOWN_STRATEGY``, ``UNKNOWN_SYMBOL``), 409 otherwise
-(``SILENCE_EXPIRED``, ``ALREADY_SILENCED``: an incident's second silence with the same matchers,
-``NOT_ENGAGED``, ``NOT_LEADER``, ``DEPOSED``).
+Refusals: 400 for what the caller must write differently (:attr:`SilenceHandlers.BAD_INPUT`),
+404 for a name the runner does not know (``UNKNOWN``), 409 otherwise (also ``NOT_ENGAGED``,
+``NOT_LEADER``, and ``DEPOSED``: another runner took the lease).
 
 What it owns: reading strictly the bodies the table's kinds do not say, and the status of each
 answer. Must not: decide anything (the view does), or import :mod:`.api` (which imports it).
@@ -70,9 +42,7 @@ class SilenceHandlers(ChangeHandlers):
     UNKNOWN = frozenset({"UNKNOWN_SILENCE", "UNKNOWN_INCIDENT", "UNKNOWN_POLICY", "UNKNOWN_SCOPE", "UNKNOWN_VENUE",
                          "UNKNOWN_ACCOUNT", "UNKNOWN_STRATEGY", "UNKNOWN_SYMBOL"})
     RESULT = "SilenceResult"
-
-    def answer(self, result: Any, what: str, **extra: Any) -> web.Response:
-        return super().answer(result, what, silence=getattr(result, "silence", None), **extra)
+    CARRIES = "silence"
 
     async def silence_add(self, request: web.Request) -> web.Response:
         body = await self.body(request)

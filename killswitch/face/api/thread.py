@@ -379,15 +379,8 @@ class ApiThread:
 
     async def _hand_over(self, conn: socket.socket) -> None:
         """Hand ``conn`` to the loop its first bytes ask for."""
-        try:
-            head = await _first_bytes(conn)
-        except OSError:  # reset before it said anything
-            conn.close()
-            return
-        except BaseException:
-            conn.close()
-            raise
-        if head == b"":  # closed before it said anything
+        head = await _heard(conn)
+        if head == b"":  # closed (or reset) before it said anything
             conn.close()
             return
         assert self._gate is not None
@@ -405,14 +398,7 @@ class ApiThread:
         """Serve ``conn`` over TLS with the context in force; a plain-HTTP request is answered
         :data:`TLS_REQUIRED` and closed."""
         assert self.tls is not None
-        try:
-            head = await _first_bytes(conn, 1)
-        except OSError:
-            conn.close()
-            return
-        except BaseException:
-            conn.close()
-            raise
+        head = await _heard(conn, 1)
         if not head:  # closed, or silent for FIRST_BYTES_S: a handshake never came
             conn.close()
             return
@@ -477,6 +463,19 @@ def _finish(loop: asyncio.AbstractEventLoop, runner: Optional[web.AppRunner]) ->
         loop.run_until_complete(finish())
     except Exception:  # noqa: BLE001 - the stop goes on; what is left is said
         log.exception("the API's loop that ended could not be finished")
+
+
+async def _heard(conn: socket.socket, enough: int = 0) -> Optional[bytes]:
+    """:func:`_first_bytes`, b"" where the socket failed (reset before it said anything); ``conn``
+    is closed on any error, and one other than the socket's raised again."""
+    try:
+        return await _first_bytes(conn, enough)
+    except OSError:
+        conn.close()
+        return b""
+    except BaseException:
+        conn.close()
+        raise
 
 
 async def _first_bytes(conn: socket.socket, enough: int = 0) -> Optional[bytes]:

@@ -19,7 +19,8 @@ asks which kind a node is. A kind imports nothing above :mod:`killswitch.policy`
 test checks it). The catalogues (:mod:`..signals`, :mod:`..actions`) name the kinds the
 language always had in its order, then append the others.
 
-Pure: no I/O beyond importing this package's own modules.
+Pure, every module of it: no I/O beyond importing this package's own modules, and no clock (a
+signal's ``now`` is the tick's).
 """
 
 import importlib

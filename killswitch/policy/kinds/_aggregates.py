@@ -7,8 +7,6 @@ each is unknown, for the one same reason, while the positions are unknown (an ac
 failed) or the equity is unknown or not positive (:func:`equity_over`). ``gross_exposure`` and
 ``net_exposure`` share one parameters' model, :class:`Exposure` (one definition in the schema,
 as it always was).
-
-Pure: no I/O, no clock.
 """
 
 from typing import Callable, ClassVar, Optional

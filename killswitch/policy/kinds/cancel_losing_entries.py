@@ -14,11 +14,6 @@ What it never does: cancel on a guess. While the scope's positions are unknown i
 nothing (the planner plans the entry's cancels again once they are known); with no losing
 position it cancels nothing and says so in the plan (``NO_LOSING_POSITION``): a cancel of no
 symbol named would be a cancel of every one.
-
-The kind whole, in one module: the parameters' model (its docstring is the schema's
-description), the frozen parameters the graph keeps, the planning and its catalogue entry.
-
-Pure: no I/O, no clock.
 """
 
 from typing import Literal, Optional

@@ -8,12 +8,6 @@ conditional orders too, and ``{cancel_orders: {which: all, symbols: [BTC/USDT:US
 of the symbols named. The cancels take the path of every cancel of the planner: one per account,
 sent before any close, with the entry orders the stage's closes cancel; only the orders the
 scope instance owns are touched (those of other strategies are left, and the plan says how many).
-
-The kind whole, in one module: the parameters' model (its docstring is the schema's
-description), the frozen parameters the graph keeps, the planning and its catalogue entry. Its
-place in the language's order is where it always was (the catalogue names it there).
-
-Pure: no I/O, no clock.
 """
 
 from typing import Literal

@@ -13,12 +13,6 @@ When attribution cannot name one side (both declined, ``MIXED``; or nothing decl
 window, ``UNKNOWN``), ``losing`` closes nothing and says so in the plan
 (``ATTRIBUTION_MIXED``, ``ATTRIBUTION_UNKNOWN``), unless ``on_unknown_side: both`` closes both
 sides then: a profitable position is never cut on a guess unless the policy says so.
-
-The kind whole, in one module: the parameters' model (its docstring is the schema's
-description), the frozen parameters the graph keeps, the planning and its catalogue entry. Its
-place in the language's order is where it always was (the catalogue names it there).
-
-Pure: no I/O, no clock.
 """
 
 from typing import Literal

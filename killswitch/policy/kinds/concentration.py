@@ -7,14 +7,8 @@ notionals; ``by: symbol`` groups by symbol. A scope without exposure reads 0.
 Unknown (``NO_DATA``) while the scope's positions or equity are unknown or the equity is not
 positive (as every kind read from the position aggregates).
 
-The kind whole, in one module: the parameters' model (its docstring is the schema's
-description), the frozen parameters the graph keeps, what it reads of the scope's position
-aggregates (the engine's one pass over the positions, shared by the scope's signals: the
-notionals per symbol and per base asset are summed only when a concentration is read) and the
-evaluation. Its place in the language's order is where it always was (the catalogue names it
-there).
-
-Pure: no I/O, no clock.
+The notionals per symbol and per base asset are summed only when a concentration is
+read (the engine's one pass over the positions, shared by the scope's signals).
 """
 
 from typing import Literal

@@ -15,12 +15,7 @@ streak and the last PnL of every open position, by the engine's position key, sa
 engine's state as ``[streak, {key: pnl}]`` under the name ``losses`` — the form the engine saved
 it in when the kind was built in, so a saved state carries on across an upgrade and back.
 
-The kind whole, in one module: the parameters' model (its docstring is the schema's
-description), its kept state and evaluation, and its catalogue entry; it keeps no parameters
-(``build`` gives None). Its place in the language's order is where it always was (the catalogue
-names it there).
-
-Pure: no I/O, no clock.
+It keeps no parameters (``build`` gives None).
 """
 
 from typing import Any, ClassVar

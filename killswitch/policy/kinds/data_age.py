@@ -11,11 +11,7 @@ Unknown (``NO_DATA``) for a scope with no account, or while an account of it has
 not the books (``reads_book`` False), and the holder of the firm lease reads it from the facts
 each shard publishes (``firm``).
 
-The kind whole, in one module: the parameters' model (its docstring is the schema's
-description), the evaluation and its catalogue entry; it keeps no parameters (``build`` gives
-None). Its place in the language's order is where it always was (the catalogue names it there).
-
-Pure: no I/O, no clock (``now`` is the tick's).
+It keeps no parameters (``build`` gives None).
 """
 
 from typing import ClassVar

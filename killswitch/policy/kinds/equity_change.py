@@ -11,12 +11,6 @@ Unknown (``NO_DATA``) while the scope's equity is, while an account of it has no
 (no day open or first equity seen), or when the reference is not positive (a change against
 nothing means nothing). The holder of the firm lease reads it from the facts each shard
 publishes (``firm``): equity, and the engine's per-account first and day-open equity.
-
-The kind whole, in one module: the parameters' model (its docstring is the schema's
-description), the frozen parameters the graph keeps, the evaluation and its catalogue entry. Its
-place in the language's order is where it always was (the catalogue names it there).
-
-Pure: no I/O, no clock.
 """
 
 from typing import ClassVar, Literal, Optional, Self

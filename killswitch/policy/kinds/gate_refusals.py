@@ -13,8 +13,6 @@ know: ``MARKETS_UNKNOWN``, ``LIMITS_UNKNOWN``, ``INTERNAL``). The counts are the
 (``UNCOUNTED``) until counting has covered the whole window — after a first start, or a state
 saved before the counts were kept — and (``TALLY_FULL``) when a count was dropped for room:
 blind, never zero.
-
-Pure: no I/O, no clock.
 """
 
 from ..registry import SignalKind

@@ -7,13 +7,8 @@ figure as a plain number).
 Unknown (``NO_DATA``) while the scope's positions or equity are unknown or the equity is not
 positive (as every kind read from the position aggregates).
 
-The kind whole, in one module: what it reads of the scope's position aggregates (the engine's
-one pass over the positions, shared by the scope's signals) and the evaluation; its parameters'
-model, :class:`~._aggregates.Exposure`, is the one it shares with ``net_exposure``, and it keeps
-none (``build`` gives None). Its place in the language's order is where it always was (the
-catalogue names it there).
-
-Pure: no I/O, no clock.
+Its parameters' model, :class:`~._aggregates.Exposure`, is the one it shares with
+``net_exposure``, and it keeps none (``build`` gives None).
 """
 
 from ..registry import GROSS, SignalKind, no_parameters

@@ -19,13 +19,6 @@ engine's state under ``listening:<source>`` — the form the engine saved it in 
 built in, so a restart does not grant a silent source a new grace, across an upgrade and back.
 Another source is another wait; a change of the grace keeps the wait. Until it waits, it keeps
 nothing (its evaluation gives None back: the engine keeps and saves nothing for it).
-
-The kind whole, in one module: the parameters' model (its docstring is the schema's
-description), the frozen parameters the graph keeps, its kept state and evaluation, and its
-catalogue entry. Its place in the language's order is where it always was (the catalogue names
-it there).
-
-Pure: no I/O, no clock (``now`` is the tick's).
 """
 
 import datetime as dt

@@ -11,8 +11,6 @@ plain number, where ``gross_exposure``'s is a ratio); what it reads of the scope
 aggregates and its evaluation are ``gross_exposure``'s, the same figure; it keeps no parameters
 (``build`` gives None). Its place in the language's order is where it always was (the catalogue
 names it there).
-
-Pure: no I/O, no clock.
 """
 
 from typing import ClassVar

@@ -8,13 +8,7 @@ Unknown (``NO_DATA``) while the scope's positions or equity are unknown or the e
 positive (as every kind read from the position aggregates), and when no position reports a
 liquidation price.
 
-The kind whole, in one module: the parameters' model (its docstring is the schema's
-description), what it reads of the scope's position aggregates (the engine's one pass over the
-positions, shared by the scope's signals) and the evaluation; it keeps no parameters (``build``
-gives None). Its place in the language's order is where it always was (the catalogue names it
-there).
-
-Pure: no I/O, no clock.
+It keeps no parameters (``build`` gives None).
 """
 
 from ..registry import LIQUIDATION, Reading, SignalInputs, SignalKind, SignalParams, no_parameters

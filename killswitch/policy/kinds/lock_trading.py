@@ -12,12 +12,6 @@ off, off under ``reducing`` unless turned on).
 
 The plan shows the lock as the action's directive (its parameters as written); the runner puts
 it on the scope when it applies the stage entry (``killswitch.runner.lock.lock``).
-
-The kind whole, in one module: the parameters' model (its docstring is the schema's
-description), the frozen parameters the graph keeps, the planning and its catalogue entry. Its
-place in the language's order is where it always was (the catalogue names it there).
-
-Pure: no I/O, no clock.
 """
 
 from typing import Literal, Optional

@@ -12,11 +12,8 @@ dialect): a ratio over the rest would read calmer than the book is, so the trigg
 ``on_missing_data`` decides. No positions: 0. On a streamed account the maintenance margins are
 the last REST read's (the streams do not carry them; docs/exchanges.md).
 
-The kind whole, in one module: the parameters' model (its docstring is the schema's
-description) and the evaluation over the scope's column of maintenance margins
-(``SignalInputs.position_column``); it keeps no parameters (``build`` gives None).
-
-Pure: no I/O, no clock.
+It reads the scope's column of maintenance margins (``SignalInputs.position_column``) and
+keeps no parameters (``build`` gives None).
 """
 
 from typing import ClassVar

@@ -9,11 +9,6 @@ them; an order of unknown strategy belongs to no strategy.
 
 Unknown (``NO_DATA``) when an account of the scope was not fetched: a snapshot holds every open
 order or it is incomplete, and counting what arrived could read a runaway book as a quiet one.
-
-The kind whole, in one module: the parameters' model (its docstring is the schema's
-description), the frozen parameters the graph keeps, the evaluation and its catalogue entry.
-
-Pure: no I/O, no clock.
 """
 
 from typing import ClassVar, Literal

@@ -13,12 +13,7 @@ condition cannot be decided for one of the positions (a fact it reads is unknown
 margin of a losing position that reports none): counting it either way could be wrong, and the
 trigger's ``on_missing_data`` decides.
 
-The kind whole, in one module: the parameters' model (its docstring is the schema's
-description), the frozen parameters the graph keeps (the condition compiled), the evaluation and
-its catalogue entry. Its place in the language's order is where it always was (the catalogue
-names it there).
-
-Pure: no I/O, no clock.
+The frozen parameters it keeps are the condition compiled.
 """
 
 from typing import ClassVar, Literal, Optional

@@ -10,14 +10,6 @@ the losing positions' entry notionals summed).
 Unknown (``NO_DATA``) while the scope's positions or equity are unknown or the equity is not
 positive; over margin, when losing positions report no margin (none losing: 0); over notional,
 when a losing position reports no entry price (the one without it may be the worst).
-
-The kind whole, in one module: the parameters' model (its docstring is the schema's
-description), the frozen parameters the graph keeps, what it reads of the scope's position
-aggregates (the engine's one pass over the positions, shared by the scope's signals) and the
-evaluation. Its place in the language's order is where it always was (the catalogue names it
-there).
-
-Pure: no I/O, no clock.
 """
 
 from typing import ClassVar, Literal

@@ -9,11 +9,6 @@ the amount rounded down to the market's step, never above the position, a part b
 minimum skipped (said in the plan), the entry orders of the symbols being cut cancelled first,
 chunks and order rates as the policy's ``unwind`` says. Spot holdings are not sold (that is
 ``close_all``'s), and 100% closes each position in full.
-
-The kind whole, in one module: the parameters' model (its docstring is the schema's
-description), the frozen parameters the graph keeps, the planning and its catalogue entry.
-
-Pure: no I/O, no clock.
 """
 
 from typing import Literal, Optional

@@ -17,11 +17,6 @@ amount rounded down to the market's step (so the leverage left may be above the 
 than a step of each position), never above the position, a part below the venue's minimum
 skipped, the entry orders of the symbols being cut cancelled first, chunks and order rates as the
 policy's ``unwind`` says.
-
-The kind whole, in one module: the parameters' model (its docstring is the schema's
-description), the frozen parameters the graph keeps, the planning and its catalogue entry.
-
-Pure: no I/O, no clock.
 """
 
 from typing import Literal, Optional

@@ -10,12 +10,6 @@ before the planner rounds them to the step), the longs counting up and the short
 by base asset (``BTC/USDT:USDT`` and ``BTC/USDC:USDC`` are both ``BTC``). So the kind plans after
 every other action of the stage asked for its closes (``after_closes``); a stage with two of it
 suggests once, from the last, as it always did.
-
-The kind whole, in one module: the parameters' model (its docstring is the schema's
-description), the frozen parameters the graph keeps, the planning and its catalogue entry. Its
-place in the language's order is where it always was (the catalogue names it there).
-
-Pure: no I/O, no clock.
 """
 
 

@@ -7,8 +7,6 @@ The venue watch cancels (or reverts) each order that broke the lock binding it
 client id names: an order of unknown strategy is no strategy's), of the ``codes`` given (default:
 both). A bot that keeps sending past the gate can so be latched like one the gate keeps refusing.
 Counted, kept and blind as ``gate_refusals`` (``engine/tally.py``).
-
-Pure: no I/O, no clock.
 """
 
 from ..registry import SignalKind

@@ -21,14 +21,13 @@ credentials the runner reads otherwise (``Authorization``, ``Cookie``).
 
 from __future__ import annotations
 
-import difflib
 import ipaddress
 import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Optional, Union
 
-from ..documents import read_yaml_document
+from ..documents import Where, near, read_yaml_document
 from ..identity import CertMatch, TokensError, _cert_match
 from ..origin import origin_of
 
@@ -71,32 +70,16 @@ class ProxyConfig:
                 "their groups; the same headers from anywhere else are refused (PROXY_HEADER_UNTRUSTED)")
 
 
-class _Where:
-    """``file:line:col`` of a key of the document (ruamel's round-trip positions)."""
-
-    def __init__(self, path: Path):
-        self.path = path
-
-    def key(self, mapping: Any, key: Any) -> str:
-        lc = getattr(mapping, "lc", None)
-        try:
-            line, col = lc.key(key) if lc is not None else (None, None)
-        except (KeyError, TypeError):
-            line = col = None
-        return f"{self.path}:{line + 1}:{col + 1}" if line is not None and col is not None else str(self.path)
-
-
 def parse_proxy_config(doc: Any, path: Path) -> ProxyConfig:
     """A parsed document → :class:`ProxyConfig`; raises :class:`ProxyConfigError` naming the
     first problem at its key's ``file:line:col``."""
-    where = _Where(path)
+    where = Where(path)
     if not isinstance(doc, dict):
         raise ProxyConfigError(f"{path}: expected a mapping with apiVersion, kind and sources or client_cert")
     for key in doc:
         if key not in KEYS:
-            near = difflib.get_close_matches(str(key), KEYS, n=1, cutoff=0.6)
-            hint = f" (did you mean {near[0]!r}?)" if near else ""
-            raise ProxyConfigError(f"{where.key(doc, key)}: unknown key {key!r}{hint}; known: {', '.join(KEYS)}")
+            raise ProxyConfigError(f"{where.key(doc, key)}: unknown key {key!r}{near(str(key), KEYS)}; known: "
+                                   f"{', '.join(KEYS)}")
     if doc.get("apiVersion") != "killswitch/v1" or doc.get("kind") != KIND:
         raise ProxyConfigError(f"{path}: expected apiVersion killswitch/v1 and kind {KIND}")
     sources = _sources(doc, where)
@@ -116,7 +99,7 @@ def parse_proxy_config(doc: Any, path: Path) -> ProxyConfig:
     return ProxyConfig(sources, cert, user, groups, _urls(doc, where))
 
 
-def _sources(doc: dict, where: _Where) -> tuple[Network, ...]:
+def _sources(doc: dict, where: Where) -> tuple[Network, ...]:
     items = doc.get("sources", [])
     at = where.key(doc, "sources")
     if not isinstance(items, list) or not all(isinstance(s, str) for s in items):
@@ -133,7 +116,7 @@ def _sources(doc: dict, where: _Where) -> tuple[Network, ...]:
     return tuple(out)
 
 
-def _header(doc: dict, key: str, default: str, where: _Where) -> str:
+def _header(doc: dict, key: str, default: str, where: Where) -> str:
     name = doc.get(key, default)
     at = where.key(doc, key)
     if not isinstance(name, str) or not HEADER_NAME_RE.fullmatch(name):
@@ -143,7 +126,7 @@ def _header(doc: dict, key: str, default: str, where: _Where) -> str:
     return name
 
 
-def _urls(doc: dict, where: _Where) -> tuple[str, ...]:
+def _urls(doc: dict, where: Where) -> tuple[str, ...]:
     items = doc.get("external_urls", [])
     at = where.key(doc, "external_urls")
     if not isinstance(items, list) or not all(isinstance(u, str) for u in items):

@@ -33,7 +33,7 @@ from ..identity import IDENTITY_RE, SHARED_IDENTITY, Identity, Tokens, normalise
 from ..origin import check_same_origin
 from .config import ProxyConfig
 from .headers import HeaderRefused, from_proxy, peer_address, shown, user_and_groups
-from .ledger import UNTRUSTED, Refusals
+from .ledger import UNTRUSTED, Refusals, audit_later
 
 log = logging.getLogger("killswitch.face.api")
 
@@ -106,19 +106,10 @@ class TrustedProxy:
         self.refusals.note(code, "", {})
 
     def _write(self, row: dict) -> None:
-        if self.audit is None:
-            return
-        task = asyncio.get_running_loop().create_task(self._audited(row))
-        self._writing.add(task)
-        task.add_done_callback(self._writing.discard)
-
-    async def _audited(self, row: dict) -> None:
-        assert self.audit is not None
-        try:
-            await self.audit(row)
-        except Exception as e:  # noqa: BLE001 - the store may be down: said, the refusal stands
-            log.error("PROXY_HEADER_UNTRUSTED: the audit row for %s could not be written: %s", row.get("source"),
-                      type(e).__name__)
+        if self.audit is not None:
+            audit_later(self.audit, row, self._writing, lambda e: log.error(
+                "PROXY_HEADER_UNTRUSTED: the audit row for %s could not be written: %s", row.get("source"),
+                type(e).__name__))
 
     def collect_metrics(self, registry: Any) -> None:
         """Its counters into the scrape's registry (read from another thread: each value one int)."""

@@ -24,7 +24,6 @@ unknown key is refused, with the key it resembles).
 
 from __future__ import annotations
 
-import difflib
 import ipaddress
 import logging
 import os
@@ -32,6 +31,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Optional
 from urllib.parse import urlsplit
+
+from ..documents import near
 
 log = logging.getLogger("killswitch.face.api.signin")
 KIND = "OidcSignin"
@@ -175,9 +176,7 @@ def parse_oidc_config(doc: Any, where: str = "oidc") -> OidcConfig:
                                 "and cookie_key_file")
     for key in map(str, doc):
         if key not in KEYS:
-            near = difflib.get_close_matches(key, KEYS, n=1, cutoff=0.6)
-            hint = f" (did you mean {near[0]!r}?)" if near else ""
-            raise SigninConfigError(f"{where}: unknown key {key!r}{hint}; known: {', '.join(KEYS)}")
+            raise SigninConfigError(f"{where}: unknown key {key!r}{near(key, KEYS)}; known: {', '.join(KEYS)}")
     if doc.get("apiVersion") != "killswitch/v1" or doc.get("kind") != KIND:
         raise SigninConfigError(f"{where}: expected apiVersion killswitch/v1 and kind {KIND}")
     for key in ("issuer", "client_id", "external_url", "cookie_key_file"):

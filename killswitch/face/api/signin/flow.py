@@ -1,25 +1,11 @@
 """The sign-in flow's endpoints, and the session cookie as a way into the API.
 
-``GET /v1/auth/login``     302 to the provider's authorization endpoint: the authorization code
-                           flow with PKCE (S256), a fresh ``state`` and ``nonce``, kept with the
-                           verifier in the sign-in cookie (ten minutes).
-``GET /v1/auth/callback``  the provider's redirect: ``state`` must be the sign-in cookie's, the
-                           code is exchanged for an ID token (with the verifier), the ID token
-                           checked (:mod:`.provider`); the person is the name claim
-                           (``name_claim``; default ``email``, then ``preferred_username``) with
-                           the roles of their groups (the ``groups_claim``) in the tokens
-                           document's ``groups``. 303 to ``/`` with the session cookie; any
-                           refusal, 303 to ``/#signin-refused=CODE`` (the code alone: the page
-                           says it; the log says why), and no session.
-``POST /v1/auth/logout``   ends the session: its id is kept as ended (:class:`.session.EndedSessions`)
-                           so the cookie is refused from the next request even when it is sent
-                           again, and in the state store when one is attached (:meth:`Signin.attach`:
-                           every replica reads them every :data:`FOLLOW_S`, and a restart at
-                           once); the cookie is cleared. Same-origin only.
-
-Each sign-in and sign-out is audited (``console_signin``: ``by``, ``sub``, ``groups``,
-``until_ms``, ``session``, a digest of the session's id; ``console_signout``: ``by``, ``sub``,
-``session``); a refused sign-in only logged (anyone can call the callback: no row to flood).
+``GET /v1/auth/login`` sends the person to the provider (PKCE S256, a fresh ``state`` and
+``nonce`` kept with the verifier in the sign-in cookie), ``GET /v1/auth/callback`` takes them
+back (the ID token checked by :mod:`.provider`; the session cookie set) and ``POST
+/v1/auth/logout`` ends the session (its id kept as ended, :class:`.session.EndedSessions`, and in
+the state store once :meth:`Signin.attach` gives one: every replica reads them every
+:data:`FOLLOW_S`). What each answers, refuses and audits is docs/api.md's (*Single sign-on*).
 
 :meth:`Signin.identify` is the third way into the API after a bearer token and a client
 certificate (:func:`killswitch.face.api.access.authenticate`, which asks it only when neither
@@ -28,14 +14,6 @@ is sent, so a bearer header wins over a cookie): the session cookie checked
 (:meth:`~killswitch.face.api.identity.Tokens.person`: a group removed there, or a session ended
 or expired, takes effect on the next request), and every request but a read checked to come from
 the console's own origin (:func:`killswitch.face.api.origin.check_same_origin`).
-
-Refusals: 401 ``SESSION_INVALID`` (not this runner's cookie, another key's, tampered),
-``SESSION_EXPIRED``, ``SESSION_ENDED`` (signed out); 403 ``NO_ROLE`` (none of the session's groups
-maps to a role now), ``CSRF_ORIGIN``. At the callback: ``SIGNIN_STATE`` (no sign-in cookie, or
-another state), ``SIGNIN_DENIED`` (the provider said no), ``SIGNIN_PROVIDER`` (the provider could
-not be reached or answered no ID token), ``ID_TOKEN_*`` (the check that refused it),
-``SIGNIN_NO_NAME``, ``SIGNIN_NO_ROLE``, ``SIGNIN_NAME_TAKEN`` (:class:`.session.Subjects`, or the
-state store's binding), ``SIGNIN_STORE`` (the state store could not bind the name: no session).
 
 Must not: log a code, a token or a cookie; put anything but a code in the redirect's fragment;
 take a session without its mac checked.

@@ -22,12 +22,11 @@ configuration that would serve plain HTTP.
 
 from __future__ import annotations
 
-import difflib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Optional
 
-from ..documents import read_yaml_document
+from ..documents import Where, near, read_yaml_document
 
 MAX_WEB_CONFIG_BYTES = 100_000
 
@@ -105,10 +104,6 @@ class WebConfig:
         """The files the context is built from (read again when one changes), the config first."""
         return (self.path, self.cert_file, self.key_file, *((self.client_ca_file,) if self.client_ca_file else ()))
 
-    @property
-    def verifies_clients(self) -> bool:
-        return self.client_auth_type in VERIFYING
-
     def describe(self) -> str:
         """A line for the log: what is served (never a key)."""
         clients = {"VerifyClientCertIfGiven": f"client certificates verified by {self.client_ca_file} when given",
@@ -118,30 +113,10 @@ class WebConfig:
         return f"TLS {low if low == high else f'{low}-{high}'}, certificate {self.cert_file}; {clients}"
 
 
-def _near(word: str, known: Any) -> str:
-    match = difflib.get_close_matches(word, sorted(known), n=1, cutoff=0.6)
-    return f" (did you mean {match[0]!r}?)" if match else ""
-
-
-class _Where:
-    """``file:line:col`` of a key of the parsed document (ruamel's positions, 1-based)."""
-
-    def __init__(self, path: Path):
-        self.path = path
-
-    def key(self, mapping: Any, key: Any) -> str:
-        lc = getattr(mapping, "lc", None)
-        try:
-            line, col = lc.key(key) if lc is not None else (None, None)
-        except (KeyError, TypeError):
-            line = col = None
-        return f"{self.path}:{line + 1}:{col + 1}" if line is not None and col is not None else str(self.path)
-
-
 def parse_web_config(doc: Any, path: Path) -> WebConfig:
     """A parsed web config document → :class:`WebConfig`; raises :class:`WebConfigError` naming
     the first problem with its key's path."""
-    where = _Where(path)
+    where = Where(path)
     tls = _tls_section({} if doc is None else doc, path, where)
     read = _Reader(tls, path, where)
     cert, key_file = read.file("cert_file"), read.file("key_file")
@@ -159,7 +134,7 @@ def parse_web_config(doc: Any, path: Path) -> WebConfig:
     return WebConfig(path, cert, key_file, ca, auth, low, high, suites, prefer)
 
 
-def _tls_section(doc: Any, path: Path, where: _Where) -> dict:
+def _tls_section(doc: Any, path: Path, where: Where) -> dict:
     """``tls_server_config``, every key of the file known (or refused as not served)."""
     if not isinstance(doc, dict):
         raise WebConfigError(f"{path}: expected a mapping with tls_server_config")
@@ -167,7 +142,7 @@ def _tls_section(doc: Any, path: Path, where: _Where) -> dict:
         if key in NOT_SERVED:
             raise WebConfigError(f"{where.key(doc, key)}: {key}: not served by the runner: {NOT_SERVED[key]}")
         if key not in TOP_KEYS:
-            raise WebConfigError(f"{where.key(doc, key)}: {key}: unknown key{_near(str(key), (*TOP_KEYS, *NOT_SERVED))}"
+            raise WebConfigError(f"{where.key(doc, key)}: {key}: unknown key{near(str(key), (*TOP_KEYS, *NOT_SERVED))}"
                                  f"; known: {', '.join(TOP_KEYS)}")
     tls = doc.get("tls_server_config")
     if not tls:
@@ -180,7 +155,7 @@ def _tls_section(doc: Any, path: Path, where: _Where) -> dict:
         if key in TLS_NOT_SERVED:
             raise WebConfigError(f"{at}: not served by the runner: {TLS_NOT_SERVED[key]}")
         if key not in TLS_KEYS:
-            raise WebConfigError(f"{at}: unknown key{_near(str(key), (*TLS_KEYS, *TLS_NOT_SERVED))}; known: "
+            raise WebConfigError(f"{at}: unknown key{near(str(key), (*TLS_KEYS, *TLS_NOT_SERVED))}; known: "
                                  f"{', '.join(TLS_KEYS)}")
     return tls
 
@@ -188,7 +163,7 @@ def _tls_section(doc: Any, path: Path, where: _Where) -> dict:
 class _Reader:
     """The values of ``tls_server_config``, each error placed at its key."""
 
-    def __init__(self, tls: dict, path: Path, where: _Where):
+    def __init__(self, tls: dict, path: Path, where: Where):
         self.tls, self.path, self.where = tls, path, where
 
     def at(self, key: str) -> str:
@@ -212,7 +187,7 @@ def _client_auth(read: _Reader) -> tuple[str, Optional[Path]]:
         raise WebConfigError(f"{read.at('client_auth_type')}: {auth} is not served: {UNVERIFIED[auth]}")
     if auth not in CLIENT_AUTH_TYPES:
         raise WebConfigError(f"{read.at('client_auth_type')}: {auth!r} is not a client auth type"
-                             f"{_near(auth, CLIENT_AUTH_TYPES)}; one of {', '.join(CLIENT_AUTH_TYPES)}")
+                             f"{near(auth, CLIENT_AUTH_TYPES)}; one of {', '.join(CLIENT_AUTH_TYPES)}")
     if auth == "RequestClientCert":  # asked for and never verified: identifies no one; served as NoClientCert
         auth = "NoClientCert"
     ca = read.file("client_ca_file")
@@ -233,7 +208,7 @@ def _versions(read: _Reader) -> tuple[str, str]:
             raise WebConfigError(f"{read.at(name)}: {value} is not served: the runner speaks TLS 1.2 and 1.3 "
                                  f"({', '.join(VERSIONS)})")
         if value not in VERSIONS:
-            raise WebConfigError(f"{read.at(name)}: {value!r} is not a TLS version{_near(value, VERSIONS)}; one of "
+            raise WebConfigError(f"{read.at(name)}: {value!r} is not a TLS version{near(value, VERSIONS)}; one of "
                                  f"{', '.join(VERSIONS)}")
         versions.append(value)
     low, high = versions
@@ -249,7 +224,7 @@ def _suites(read: _Reader, high: str) -> tuple[str, ...]:
     for i, suite in enumerate(suites):
         if suite not in CIPHER_SUITES and suite not in TLS13_SUITES:
             raise WebConfigError(f"{read.at('cipher_suites')}[{i}]: {suite!r} is not a suite the runner serves"
-                                 f"{_near(suite, (*CIPHER_SUITES, *TLS13_SUITES))}; one of {', '.join(CIPHER_SUITES)}")
+                                 f"{near(suite, (*CIPHER_SUITES, *TLS13_SUITES))}; one of {', '.join(CIPHER_SUITES)}")
     if suites and high == "TLS12" and all(s in TLS13_SUITES for s in suites):
         raise WebConfigError(f"{read.at('cipher_suites')}: only TLS 1.3 suites, and max_version TLS12: no suite "
                              "would be left")

@@ -308,6 +308,16 @@ def test_lock_document_with_and_without_scope():
     run(main())
 
 
+def test_a_read_names_the_query_parameters_it_knows_when_given_another():
+    async def main():
+        async with serve() as c:
+            for path, known in (("/v1/lock", "scope"), ("/v1/status", "dms"), ("/v1/runbooks", "since_ms, limit")):
+                status, body, _ = await c.get(path + "?zz=1&aa=2", auth=_auth("token"))
+                said = f"unknown query parameter(s) 'aa', 'zz'; known: {known}"
+                assert status == 400 and body["reason"].endswith(said), body
+    run(main())
+
+
 def test_check_order_allow_and_deny_are_both_200_without_a_token():
     async def main():
         async with serve() as c:

@@ -83,6 +83,8 @@ def bearer(token):
     ({"apiVersion": "killswitch/v1", "kind": "ApiTokens", "groups": {"desk": ["viewer"]}},
      "groups must be a list"),
     ({"apiVersion": "killswitch/v1", "kind": "ApiTokens"}, "tokens must be a list"),
+    ({"apiVersion": "killswitch/v1", "kind": "ApiTokens", "tokens": [], "token": [], 7: 1},
+     "tokens: unknown key(s) 7, token; known: apiVersion, kind, tokens, groups"),
 ])
 def test_a_bad_tokens_document_is_refused_with_where_and_why(bad, words):
     with pytest.raises(TokensError) as e:

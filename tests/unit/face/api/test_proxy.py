@@ -18,7 +18,7 @@ from killswitch.face.api.identity import parse_tokens, token_digest
 from killswitch.face.api.proxy import ProxyConfigError, TrustedProxy, load_proxy_config, parse_proxy_config
 from killswitch.face.api.proxy.config import ProxyConfig
 from killswitch.face.api.proxy.headers import HeaderRefused, peer_address, shown, single
-from killswitch.face.api.proxy.ledger import Refusals
+from killswitch.face.api.proxy.ledger import Refusals, audit_later
 from killswitch.face.api.proxy.trust import declare
 from killswitch.metrics import Registry
 from killswitch.runner.api_request import ApiError
@@ -256,6 +256,23 @@ def test_many_addresses_write_at_most_ten_rows_a_minute_and_beyond_the_tracked_o
 def test_a_refusal_of_a_proxy_s_bad_header_is_counted_not_audited():
     r = Refusals()
     assert r.note("PROXY_HEADER_INVALID", "", {}) is None and r.rows == 0 and r.folded == 0
+
+
+def test_an_audit_row_the_store_refuses_is_handed_on_and_its_task_let_go() -> None:
+    failed: list[Exception] = []
+    writing: set[asyncio.Task] = set()
+
+    async def down(row: dict) -> None:
+        raise OSError("store down")
+
+    async def both() -> None:
+        audit_later(down, {"source": "a"}, writing, failed.append)
+        audit_later(mock.AsyncMock(), {"source": "b"}, writing, failed.append)
+        assert len(writing) == 2
+        await asyncio.gather(*list(writing))
+
+    asyncio.run(both())
+    assert [str(e) for e in failed] == ["store down"] and not writing
 
 
 def test_the_families_are_declared_without_the_mode_and_sampled_with_it():

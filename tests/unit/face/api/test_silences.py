@@ -95,3 +95,14 @@ def test_an_acknowledgement_names_the_incident_or_its_policy_and_scope_never_bot
         assert ("acknowledge", ("p/binance/main/L3/e1", None, None, "on it")) in view.calls
         assert view.actors[0] == "olga"
     run(go())
+
+
+def test_a_silence_answer_carries_the_silence_and_an_acknowledgement_none():
+    from killswitch.face.api.silences import SilenceHandlers
+
+    replies: list[tuple[int, dict]] = []
+    handlers = SilenceHandlers(None, None, lambda status, body: replies.append((status, body)), None)
+    handlers.answer(SilenceResult(True, "SILENCED", silence="s-1"), "silence_add")  # type: ignore[arg-type]
+    handlers.answer(SilenceResult(False, "UNKNOWN_SILENCE: s-2"), "silence_expire")
+    assert replies == [(200, {"done": True, "reason": "SILENCED", "silence": "s-1"}),
+                       (404, {"done": False, "reason": "UNKNOWN_SILENCE: s-2", "silence": None})]
