@@ -22,11 +22,11 @@ names (a command line is visible to every user of the machine).
 from __future__ import annotations
 
 import os
-from typing import TYPE_CHECKING, Any, Callable, NoReturn, Optional, TypeVar, Union
+from typing import TYPE_CHECKING, Callable, NoReturn, Optional, TypeVar, Union
 
 import click
 
-from .common import EXIT_FINDINGS, EXIT_OK, EXIT_STORED, EXIT_UNREACHABLE, EXIT_USAGE, output_option
+from .common import EXIT_FINDINGS, EXIT_OK, EXIT_STORED, EXIT_UNREACHABLE, EXIT_USAGE
 
 if TYPE_CHECKING:  # the client is imported when a command calls, not when ksctl lists its commands
     import ssl
@@ -224,18 +224,3 @@ def change(send: Callable[[], Union["ChangeResult", "ResetResult", "SilenceResul
     if getattr(result, "out_of_reach", ()):  # a revoke done where it could be, not everywhere asked
         raise SystemExit(EXIT_FINDINGS)
     raise SystemExit(EXIT_OK if result.done else EXIT_FINDINGS)
-
-
-def list_command(group: click.Group, noun: str, doc: str, ask: Callable[["RunnerClient"], Callable[[], T]],
-                 shown: Callable[[T, str], str]) -> None:
-    """``ksctl NOUN list`` (its help ``doc``): what ``ask(client)`` reads from the runner, a token
-    not required, printed as ``shown(rows, output)`` says."""
-
-    @group.command("list", help=doc)
-    @api_option
-    @token_option
-    @output_option
-    def list_(api: str, token_env: str, output: str) -> Any:
-        client = runner_client(api, token_env, required=False)
-        click.echo(shown(read(ask(client), f"{noun} list", output, token_env), output))
-        raise SystemExit(EXIT_OK)

@@ -249,25 +249,3 @@ def _close_exit(settled: "CloseProgress") -> int:
     if settled.state == "dry_run":
         return EXIT_OK
     return EXIT_OK if settled.unfilled == 0 else EXIT_FINDINGS
-
-
-@click.command("close-accept")
-@api_option
-@token_option
-@click.option("--account", required=True, help="The account of the refused close, e.g. binanceusdm/main.")
-@click.option("--symbol", default=None, help="Only this symbol's legs, e.g. ETH/USDT:USDT.")
-@click.option("--leg", default=None, help="Only this leg: long | short (one-way) or LONG | SHORT (hedge).")
-@click.option("--incident", default=None, help="Only the legs of this incident (its id, as status shows it).")
-@click.option("--reason", required=True, help="Why it is accepted: shown in the audit trail and the report.")
-@output_option
-def close_accept(api, token_env, account, symbol, leg, incident, reason, output) -> None:
-    """Accept a close the venue refused (CLOSE_REJECTED, or still tried): its fact leaves the
-    console's first screen and status, audited close_rejection_accepted with who and why.
-
-    A leg stopped for its incident stays unsent while its position stands (its residual). A name
-    that matches no standing rejection is refused UNKNOWN_REJECTION with those that stand (exit 1);
-    one whose legs were all accepted already answers ALREADY_ACCEPTED with who, when and why (exit 0)."""
-    from .apiopts import change
-
-    client = runner_client(api, token_env)
-    change(lambda: client.accept_rejection(account, reason, symbol=symbol, leg=leg, incident=incident), output)

@@ -28,15 +28,12 @@ COMMANDS = {
     "status": ("killswitch.cli.ops", "status", "The running runner: stages, trading locks, resumptions, data ages."),
     "reset": ("killswitch.cli.ops", "reset", "Approve the reset of a latched stage."),
     "close": ("killswitch.cli.close", "close", "Emergency close of a scope: its plan first, sent once confirmed."),
-    "close-accept": ("killswitch.cli.close", "close_accept",
-                     "Accept a close the venue refused: off the first screen, audited."),
     "heartbeat": ("killswitch.cli.ops", "heartbeat", "Tell the runner a bot is alive."),
     "check-order": ("killswitch.cli.check_order", "check_order",
                     "Ask the runner's pre-trade gate whether an order may be sent now."),
     "history": ("killswitch.cli.ops", "history", "The order journal and the audit chain's integrity."),
     "audit": ("killswitch.cli.ops", "audit", "Verify the audit chain (ksctl audit verify)."),
     "lock": ("killswitch.cli.ops", "lock", "Lock trading on a scope by hand (bots see it in the lock)."),
-    "unlock": ("killswitch.cli.ops", "unlock", "Lift a manual trading lock."),
     "kill": ("killswitch.cli.kill", "kill", "Kill trading across the firm (--firm), previewed; --release by two."),
     "revoke": ("killswitch.cli.revoke", "revoke", "Revoke the bots' trading at the venue (or --restore it)."),
     "dms": ("killswitch.cli.dms", "dms", "Dead man's switch: arm, disarm, status."),
@@ -58,17 +55,25 @@ COMMANDS = {
 
 
 class LazyGroup(SuggestingGroup):
+    """The commands of COMMANDS, and the verbs of a word made from the operations' table
+    (:mod:`.verbs`), which is read only to list them or to run one."""
+
     def list_commands(self, ctx):
-        return sorted(COMMANDS)
+        from .verbs import VERBS
+
+        return sorted({*COMMANDS, *(words[0] for words in VERBS if len(words) == 1)})
 
     def get_command(self, ctx, name):
         if name not in COMMANDS:
-            return None
+            from .verbs import VERBS, command
+
+            return command(VERBS[(name,)]) if (name,) in VERBS else None
         module, attr, _ = COMMANDS[name]
         return getattr(importlib.import_module(module), attr)
 
     def format_commands(self, ctx, formatter):
-        rows = [(name, COMMANDS[name][2]) for name in self.list_commands(ctx)]
+        rows = [(name, COMMANDS[name][2] if name in COMMANDS else self.get_command(ctx, name).get_short_help_str(99))
+                for name in self.list_commands(ctx)]
         with formatter.section("Commands"):
             formatter.write_dl(rows)
 

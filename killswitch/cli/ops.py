@@ -1,4 +1,4 @@
-"""Operator commands: ``ksctl status / reset / heartbeat / lock / unlock`` talk to a
+"""Operator commands: ``ksctl status / reset / heartbeat / lock`` talk to a
 running runner's API through :class:`killswitch.client.RunnerClient` (options and the calling
 convention in :mod:`.apiopts`, rendering in :mod:`killswitch.render.status`,
 :mod:`~killswitch.render.locks` and :mod:`~killswitch.render.ops`); ``ksctl history`` and
@@ -16,7 +16,8 @@ is 1.
 A reset, a lock or an unlock must go through the runner (it holds the live state and the lock):
 writing it into the store behind the runner's back would be overwritten by its next tick.
 
-``ksctl close`` has a module of its own (:mod:`.close`): a preview, then a confirmation.
+``ksctl close`` has a module of its own (:mod:`.close`): a preview, then a confirmation;
+``ksctl unlock`` is made from its entry in the operations' table (:mod:`.verbs`).
 """
 
 from __future__ import annotations
@@ -304,21 +305,6 @@ def downgrade(client, scope: str, reason: str, mode: str, ttl_s) -> "str | None"
     if not (weaker_hold or weaker_lock):
         return None
     return lock_downgrade_text(p, mode, weaker_hold)
-
-
-@click.command()
-@api_option
-@token_option
-@click.option("--scope", required=True)
-@click.option("--reason", required=True)
-@output_option
-def unlock(api, token_env, scope, reason, output) -> None:
-    """Lift the operator's (and a dead man's switch's) lock on a scope.
-
-    A lock a policy's stage holds is not lifted: a manual-reset stage needs ksctl reset
-    (MANUAL_RESET_REQUIRED, exit 1)."""
-    client = runner_client(api, token_env)
-    change(lambda: client.unlock(scope, reason), output)
 
 
 @click.command()

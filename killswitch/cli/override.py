@@ -1,4 +1,5 @@
-"""``ksctl override request|approve|list|end``: a temporary, audited exception to one pre-trade limit.
+"""``ksctl override request``: a temporary, audited exception to one pre-trade limit (``approve``,
+``end`` and ``list`` are made from their entries in the operations' table: :mod:`.verbs`).
 
 Thin: they parse options and call the runner's API (:class:`killswitch.client.RunnerClient`),
 which decides, audits and stores (:mod:`killswitch.runner.override.overrides`). Exit codes: 0
@@ -8,13 +9,13 @@ done, 1 refused (the reason is printed: ``UNKNOWN_LIMIT`` with close matches, ``
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
 from typing import Any, Optional
 
 import click
 
-from .apiopts import api_option, change, list_command, runner_client, token_option
+from .apiopts import api_option, change, runner_client, token_option
 from .common import SuggestingGroup, duration_s, output_option
+from .verbs import attach
 
 
 @click.group(cls=SuggestingGroup, epilog="""\b
@@ -84,56 +85,4 @@ def request(api, token_env, scope, strategy, limit, raise_to, waive, order, reas
     change(lambda: client.override("request", body), output, "override request", token_env)
 
 
-def _on_one(verb: str, doc: str, **kwargs: Any) -> None:
-    """``ksctl override VERB --override ID``: the change ``verb`` of one override, ``doc`` its help."""
-
-    @override.command(verb, help=doc)
-    @api_option
-    @token_option
-    @click.option("--override", "override_id", required=True, metavar="ID",
-                  help="The override's id (ksctl override list).")
-    @output_option
-    def command(api, token_env, override_id, output) -> None:
-        client = runner_client(api, token_env)
-        change(lambda: client.override(verb, {"id": override_id}), output, f"override {verb}", token_env,
-               **kwargs)
-
-
-_on_one("approve", "Approve an override; your token's identity (approver role) must not be its requester.",
-        role="approver")
-_on_one("end", "End an override now (pending or in force).")
-
-
-def _overrides_shown(got: Any, output: str) -> str:
-    if output == "json":
-        import json
-        from dataclasses import asdict
-
-        return json.dumps({"overrides": [asdict(o) for o in got]}, indent=2)
-    return overrides_text(got)
-
-
-list_command(override, "override", "The overrides not ended (pending, in force) and those ended in the last day.",
-             lambda client: client.overrides, _overrides_shown)
-
-
-def _at(ms: Optional[int]) -> str:
-    if ms is None:
-        return "-"
-    return datetime.fromtimestamp(ms / 1000, tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def overrides_text(rows: Any) -> str:
-    """One line per override: id, state, what, scope, who, until (or how it ended)."""
-    if not rows:
-        return "no overrides"
-    out = []
-    for o in rows:
-        who = f"requested by {o.requester}, approvals {o.approvals}/{o.needed}" + (
-            f" ({', '.join(o.approvers)})" if o.approvers else "")
-        tail = f"until {_at(o.expires_ms)}" if o.state != "ended" else \
-            f"ended {_at(o.ended_ms or o.expires_ms)} ({o.end_reason}{', by ' + o.ended_by if o.ended_by else ''})"
-        strategy = f" strategy {o.strategy}" if o.strategy else ""
-        out.append(f"{o.id} {o.state.upper()} {o.what} on {o.scope}{strategy}; {o.reason_code}: {o.reason}; "
-                   f"{who}; {tail}")
-    return "\n".join(out)
+attach(override)  # approve, end, list

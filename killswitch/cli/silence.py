@@ -1,4 +1,5 @@
-"""``ksctl silence add|list|expire`` and ``ksctl ack``: the on-call engineer's "I have it".
+"""``ksctl silence add|extend|edit`` and ``ksctl ack``: the on-call engineer's "I have it"
+(``list`` and ``expire`` are made from their entries in the operations' table: :mod:`.verbs`).
 
 Thin: they parse options and call the runner's API (:class:`killswitch.client.RunnerClient`),
 which decides, audits and stores (:mod:`killswitch.runner.silence.silences`); output is rendered by
@@ -8,12 +9,11 @@ which decides, audits and stores (:mod:`killswitch.runner.silence.silences`); ou
 
 from __future__ import annotations
 
-from typing import Any
-
 import click
 
-from .apiopts import api_option, change, list_command, runner_client, token_option
-from .common import EXIT_OK, SuggestingGroup, deprecated_argument, deprecated_option, duration_s, output_option, spelled
+from .apiopts import api_option, change, runner_client, token_option
+from .common import EXIT_OK, SuggestingGroup, deprecated_option, duration_s, output_option, spelled
+from .verbs import attach
 
 
 @click.group(cls=SuggestingGroup, epilog="""\b
@@ -121,28 +121,7 @@ def sent_preview(ask, output, dry_run):
         refused(e, answer_json(e) if output == "json" else refusal_text(e), role="operator")  # a 401: usage (2)
 
 
-def _silences_shown(got: Any, output: str) -> str:
-    from ..render.silences import silences_json, silences_text
-
-    return silences_json(got) if output == "json" else silences_text(got)
-
-
-list_command(silence, "silence", "The silences in force (author, comment, ends in) and those ended in the last day.",
-             lambda client: client.silences, _silences_shown)
-
-
-@silence.command("expire")
-@api_option
-@token_option
-@click.option("--silence", "silence_id", default=None, metavar="ID", help="The silence's id (ksctl silence list).")
-@deprecated_argument("id_arg", "[ID]")
-@output_option
-def expire(api, token_env, silence_id, id_arg, output) -> None:
-    """End a silence now: what it held back pages again if it still fires. The id as a
-    positional (ksctl silence expire ID) is deprecated: use --silence ID."""
-    silence_id = spelled("silence expire", "--silence", silence_id, "ID (a positional)", id_arg)
-    client = runner_client(api, token_env)
-    change(lambda: client.silence_expire(silence_id), output)
+attach(silence)  # list, expire
 
 
 @click.command(epilog="""\b

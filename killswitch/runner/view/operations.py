@@ -9,9 +9,10 @@ it. Read by the API (``face/api/api.py``: its routes, and one handler for every 
 handler of its own, ``face/api/handlers.py``), the access checks (``face/api/access.py``: who may
 call each route, which are writes and what they do to risk), the turn (``runner/lease/turn.py``:
 which calls run without it), the desk (``runner/operator/desk.py``: its forwards), the typed
-client (``client/calls.py``) and the test that holds ``docs/openapi.yaml`` to it
+client (``client/calls.py``), the ``ksctl`` verbs of the entries that name one (``cli/verbs.py``:
+an option for each field) and the test that holds ``docs/openapi.yaml`` to it
 (``tests/integration/test_openapi.py``). A new operation is its entry here, the part's method
-that does it, its path in the OpenAPI document and its test.
+that does it, its path in the OpenAPI document and its test; its verb, a line of ``docs/cli.md``.
 
 Must not: import anything but the values the API answers (the client reads it, and imports
 neither aiohttp nor the runner's parts).
@@ -71,7 +72,10 @@ class Arg:
     """A field of an operation's body. ``required``: the body must hold it (an optional one is
     handed over by name, and only when given); ``limit``: a name's longest, the most seconds, or the largest count;
     ``keyword``: handed to the view call by name; ``passed`` false: read as the change reads it
-    when required, but not handed on (a preview takes its change's body)."""
+    when required, but not handed on (a preview takes its change's body). ``flag``, ``metavar``
+    and ``help``: its option in the entry's ``ksctl`` verb (default ``--<name>``, a number of
+    seconds without its ``_s``: a duration such as ``5m``); ``old``: the metavar of the positional
+    it was once given as, still read and said to be deprecated."""
 
     name: str
     kind: str = NAME
@@ -79,6 +83,10 @@ class Arg:
     limit: float = 0
     keyword: bool = False
     passed: bool = True
+    flag: str = ""
+    metavar: Optional[str] = None
+    help: Optional[str] = None
+    old: str = ""
 
 
 @dataclass(frozen=True)
@@ -90,7 +98,9 @@ class Operation:
     changes the runner's state; ``by``: the desk's part and method that answer it (empty: a
     method of the desk's own); ``audit``: the operator log line's verb, with the fields of
     ``logged``; ``client``: the typed client's name for it; ``returns``: what the client reads
-    the answer back into (None: the JSON as it came)."""
+    the answer back into (None: the JSON as it came); ``verb``: the ``ksctl`` words that send it
+    (``cli/verbs.py``), ``help`` their help, and for a read ``shown``: the module of ``render/``
+    whose ``<shown>_text`` and ``<shown>_json`` print its answer."""
 
     name: str
     method: str
@@ -109,6 +119,9 @@ class Operation:
     also: tuple[str, ...] = ()
     own_turn: bool = False
     doc: str = ""
+    verb: str = ""
+    help: str = ""
+    shown: str = ""
 
 
 def _op(name: str, method: str, path: str, roles: Optional[tuple[str, ...]], write: Optional[str] = None,
@@ -116,7 +129,9 @@ def _op(name: str, method: str, path: str, roles: Optional[tuple[str, ...]], wri
     return Operation(name, method, path, roles, write, args, **kw)  # type: ignore[arg-type]
 
 
-_SCOPE, _REASON, _ID = Arg("scope"), Arg("reason", TEXT), Arg("id")
+_SCOPE, _REASON = Arg("scope"), Arg("reason", TEXT)
+_SOURCE = Arg("source", SOURCE, help="The heartbeat source (a bot's strategy name).")
+_OVERRIDE = Arg("id", flag="--override", metavar="ID", help="The override's id (ksctl override list).")
 
 # In the order the router is given them. Each answers as its ``answer`` says; an entry whose body
 # is more than fields of these kinds has a handler of its own, named as it is (face/api/).
@@ -135,7 +150,9 @@ OPERATIONS: tuple[Operation, ...] = (
         doc="May this order go now? A deny is a Decision, not an error."),
     _op("dms_status", "GET", "/v1/dms", PUBLIC, answer=READ, by="countdowns.status",
         doc="Armed sources (time since the last beat, time until it fires) and the venues' native "
-            "cancel-all-after countdowns."),
+            "cancel-all-after countdowns.",
+        verb="dms status", shown="dms",
+        help="Armed sources: time since the last beat, time until it fires; venue countdowns."),
     # what shows the book (stages, data ages, positions, amounts, orders): the console's readers
     # ... and a drift checker (ksctl drift), which compares what runs with git
     _op("status", "GET", "/v1/status", (READER, "drift"), also=("status_all",),
@@ -168,25 +185,43 @@ OPERATIONS: tuple[Operation, ...] = (
         doc="A manual close of a scope, as previewed (face/api/api.py)."),
     # a close the venue refused, accepted by a person: off the first screen (operator/accepts.py)
     _op("accept_rejection", "POST", "/v1/close-rejections/accept", OPERATOR, LOOSENS,
-        Arg("account"), _REASON, Arg("symbol", required=False), Arg("leg", required=False),
-        Arg("incident", required=False, limit=600), caller="actor", answer=CHANGE, by="accepts.accept",
+        Arg("account", help="The account of the refused close, e.g. binanceusdm/main."),
+        Arg("reason", TEXT, help="Why it is accepted: shown in the audit trail and the report."),
+        Arg("symbol", required=False, help="Only this symbol's legs, e.g. ETH/USDT:USDT."),
+        Arg("leg", required=False, help="Only this leg: long | short (one-way) or LONG | SHORT (hedge)."),
+        Arg("incident", required=False, limit=600, help="Only the legs of this incident (its id, as status shows it)."),
+        caller="actor", answer=CHANGE, by="accepts.accept",
         audit="close accept", logged=("account", "symbol", "leg"), returns=ChangeResult,
         doc="A person accepts the closes the venue refused of ``account``'s legs (those named): their "
-            "facts end, audited ``close_rejection_accepted``."),
+            "facts end, audited ``close_rejection_accepted``.",
+        verb="close-accept", help="""Accept a close the venue refused: off the first screen, audited.
+
+Its fact (CLOSE_REJECTED, or still tried) leaves the console's first screen and status, audited
+close_rejection_accepted with who and why. A leg stopped for its incident stays unsent while its
+position stands (its residual). A name that matches no standing rejection is refused
+UNKNOWN_REJECTION with those that stand (exit 1); one whose legs were all accepted already answers
+ALREADY_ACCEPTED with who, when and why (exit 0)."""),
     _op("lock_scope", "POST", "/v1/lock", OPERATOR, TIGHTENS, preview="preview_lock", client="lock",
         doc="An operator's lock on ``scope`` (halted or reducing), until unlocked or its ttl."),
     _op("unlock_scope", "POST", "/v1/unlock", OPERATOR, LOOSENS, _SCOPE, _REASON, caller="actor", answer=CHANGE,
         preview="preview_unlock", client="unlock", returns=ChangeResult,
         doc="Lift the operator's and the dead man's switch's locks on ``scope``; refused while a policy's "
-            "stage holds it (a manual-reset stage needs a reset)."),
-    _op("dms_arm", "POST", "/v1/dms/arm", OPERATOR, LOOSENS, Arg("source", SOURCE),
-        Arg("timeout_s", SECONDS, limit=MAX_DMS_TIMEOUT_S), caller="actor", answer=CHANGE, by="commands.dms_arm",
-        audit="dms arm", logged=("source",), returns=ChangeResult,
+            "stage holds it (a manual-reset stage needs a reset).",
+        verb="unlock", help="""Lift the operator's (and a dead man's switch's) lock on a scope.
+
+A lock a policy's stage holds is not lifted: a manual-reset stage needs ksctl reset
+(MANUAL_RESET_REQUIRED, exit 1)."""),
+    _op("dms_arm", "POST", "/v1/dms/arm", OPERATOR, LOOSENS, _SOURCE,
+        Arg("timeout_s", SECONDS, limit=MAX_DMS_TIMEOUT_S, help="Longest silence allowed, e.g. 300s or 5m."),
+        caller="actor", answer=CHANGE, by="commands.dms_arm", audit="dms arm", logged=("source",), returns=ChangeResult,
         doc="``source`` must beat at least every ``timeout_s`` seconds; arming again lifts the halt an "
-            "earlier firing left."),
-    _op("dms_disarm", "POST", "/v1/dms/disarm", OPERATOR, LOOSENS, Arg("source", SOURCE), caller="actor",
+            "earlier firing left.",
+        verb="dms arm", help="Watch SOURCE: if it sends no heartbeat for --timeout, cancel its orders and halt it. "
+                             "Arming again lifts the halt an earlier firing left."),
+    _op("dms_disarm", "POST", "/v1/dms/disarm", OPERATOR, LOOSENS, _SOURCE, caller="actor",
         answer=CHANGE, by="commands.dms_disarm", audit="dms disarm", logged=("source",), returns=ChangeResult,
-        doc="Stop watching ``source`` (a halt its firing left stays until unlocked)."),
+        doc="Stop watching ``source`` (a halt its firing left stays until unlocked).",
+        verb="dms disarm", help="Stop watching SOURCE (a halt its firing left stays until ksctl unlock)."),
     # the bots' keys at the venue (face/api/revoke.py): revoked as previewed, restored with approvals
     # without a preview_id (its preview was refused) it is refused and audited, never done; approvals:
     # distinct approvers its restore needs (runner/operator/revoke_commands.py's MAX_APPROVALS at most)
@@ -230,11 +265,16 @@ OPERATIONS: tuple[Operation, ...] = (
     _op("preview_close", "POST", "/v1/preview/close", OPERATOR, by="previews.close"),
     # silences and acknowledgements (face/api/silences.py)
     _op("silences", "GET", "/v1/silences", (READER,), answer=ITEMS, by="silencing.shown", returns=SilenceStatus,
-        doc="The silences in force and those ended in the last day, oldest first."),
+        doc="The silences in force and those ended in the last day, oldest first.", verb="silence list",
+        shown="silences", help="The silences in force (author, comment, ends in) and those ended in the last day."),
     _op("silence_add", "POST", "/v1/silences", OPERATOR, LOOSENS, preview="silence_preview", by="silencing.add",
         doc="Silence the pages every matcher matches for ``duration_s``."),
-    _op("silence_expire", "POST", "/v1/silences/expire", OPERATOR, TIGHTENS, _ID, caller="actor", answer=SILENCE,
-        by="silencing.expire", returns=SilenceResult, doc="End a silence now; its pages are sent again."),
+    _op("silence_expire", "POST", "/v1/silences/expire", OPERATOR, TIGHTENS,
+        Arg("id", flag="--silence", metavar="ID", help="The silence's id (ksctl silence list).", old="ID"),
+        caller="actor", answer=SILENCE, by="silencing.expire", returns=SilenceResult,
+        doc="End a silence now; its pages are sent again.", verb="silence expire",
+        help="End a silence now: what it held back pages again if it still fires. The id as a positional "
+             "(ksctl silence expire ID) is deprecated: use --silence ID."),
     _op("silence_change", "POST", "/v1/silences/change", OPERATOR, LOOSENS, by="silencing.change",
         doc="Extend a silence (it then ends ``duration_s`` from now) or edit its comment."),
     _op("silence_preview", "POST", "/v1/silences/preview", OPERATOR, by="silencing.preview",
@@ -244,12 +284,16 @@ OPERATIONS: tuple[Operation, ...] = (
         doc="The caller has the incident (named, or the one ``policy``'s ``scope`` is in now)."),
     # overrides of the pre-trade limits (face/api/overrides.py): requested by an operator, approved by another
     _op("overrides", "GET", "/v1/overrides", (READER,), answer=ITEMS, returns=OverrideStatus,
-        doc="The overrides of the limits not ended, and those ended in the last day."),
+        doc="The overrides of the limits not ended, and those ended in the last day.", verb="override list",
+        shown="overrides", help="The overrides not ended (pending, in force) and those ended in the last day."),
     _op("override_request", "POST", "/v1/overrides", OPERATOR, LOOSENS),
-    _op("override_approve", "POST", "/v1/overrides/approve", APPROVER, LOOSENS, _ID, caller="actor",
-        answer=OVERRIDE, returns=OverrideResult, doc="The caller's approval of an override, never its requester's."),
-    _op("override_end", "POST", "/v1/overrides/end", ("operator", "approver"), TIGHTENS, _ID, caller="actor",
-        answer=OVERRIDE, returns=OverrideResult, doc="End an override now."),
+    _op("override_approve", "POST", "/v1/overrides/approve", APPROVER, LOOSENS, _OVERRIDE, caller="actor",
+        answer=OVERRIDE, returns=OverrideResult, doc="The caller's approval of an override, never its requester's.",
+        verb="override approve",
+        help="Approve an override; your token's identity (approver role) must not be its requester."),
+    _op("override_end", "POST", "/v1/overrides/end", ("operator", "approver"), TIGHTENS, _OVERRIDE, caller="actor",
+        answer=OVERRIDE, returns=OverrideResult, doc="End an override now.", verb="override end",
+        help="End an override now (pending or in force)."),
     # a drift checker's verdict about this runner (face/api/drift.py): stored, shown in status and /metrics
     _op("record_drift", "POST", "/v1/policy-drift", ("drift", "operator"), LOOSENS, client="policy_drift",
         doc="A drift checker's verdict about this runner: ``DRIFT_RECORDED: <state>``."),

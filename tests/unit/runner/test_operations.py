@@ -7,6 +7,7 @@ those that take it themselves."""
 from __future__ import annotations
 
 import dataclasses
+import importlib
 
 import pytest
 
@@ -91,9 +92,23 @@ def test_the_readers_are_spelled_out_or_anyone_under_console_public():
     assert roles_of(BY_NAME["lock_document"].roles) is None
 
 
+@pytest.mark.parametrize("op", [op for op in OPERATIONS if op.verb], ids=lambda op: op.verb)
+def test_a_verb_sends_a_call_of_the_client_and_a_read_says_how_its_answer_is_shown(op):
+    from killswitch.client import RunnerClient
+
+    assert op.help and callable(getattr(RunnerClient("http://127.0.0.1:9"), op.client or op.name))
+    if op.write is None:  # ksctl prints it as text or json (cli/verbs.py)
+        render = importlib.import_module(f"killswitch.render.{op.shown}")
+        assert callable(getattr(render, f"{op.shown}_text")) and callable(getattr(render, f"{op.shown}_json"))
+    assert [o.verb for o in OPERATIONS].count(op.verb) == 1
+
+
 def test_a_table_that_breaks_its_rules_is_found():
     """The checks above can fail: a preview that asks another role, and a GET that changes."""
     wrong = [dataclasses.replace(op, roles=("viewer",)) if op.name == "preview_lock" else op for op in OPERATIONS]
     assert mismatched_previews(wrong) == ["lock_scope"]
     with pytest.raises(AssertionError):
         test_an_entry_says_what_the_api_reads_and_renders(dataclasses.replace(BY_NAME["dms_arm"], method="GET"))
+    with pytest.raises(ModuleNotFoundError):  # a read verb whose renderer is not there
+        test_a_verb_sends_a_call_of_the_client_and_a_read_says_how_its_answer_is_shown(
+            dataclasses.replace(BY_NAME["overrides"], shown="override_rows"))
