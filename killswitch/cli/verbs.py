@@ -3,7 +3,8 @@ each entry that names a ``verb`` is a command with the options of every command 
 runner (:mod:`.apiopts`; no token for what anyone may call), one option for each field of its
 body, and its entry's help. A change is sent as the caller's token and ends as every change does
 (:func:`.apiopts.change`: its reason, exit 0 done, 1 refused, 2 usage, 5 unreachable); a read
-prints its answer as its entry's ``shown`` module of :mod:`killswitch.render` says, exit 0.
+prints its answer as its entry's ``shown`` module of :mod:`killswitch.render` says (none: as the
+API wrote it), exit 0.
 
 A verb of a group (``dms arm``) is added to its group by :func:`attach`; one of a word (``unlock``)
 is found by ``ksctl``'s own group (:mod:`.main`). A verb with a preview, a confirmation or a body
@@ -18,6 +19,7 @@ from typing import Any, NoReturn, Optional
 import click
 
 from ..client.calls import name_of
+from ..render.ops import api_json
 from ..runner.view.operations import COUNT, OPERATIONS, PUBLIC, SECONDS, Arg, Operation
 from .apiopts import api_option, change, read, runner_client, token_option
 from .common import EXIT_OK, duration_s, output_option, spelled
@@ -46,8 +48,12 @@ def command(op: Operation) -> click.Command:
         call = getattr(client, name_of(op))
         if op.write is not None:  # the role a 401's hint names: the first the entry lets in
             change(lambda: call(**fields), output, role=op.roles[0] if op.roles else "operator")
-        render = importlib.import_module(f"killswitch.render.{op.shown}")
-        click.echo(getattr(render, f"{op.shown}_{output}")(read(lambda: call(**fields), op.verb, output, token_env)))
+        answer = read(lambda: call(**fields), op.verb, output, token_env)
+        if op.shown:
+            render = importlib.import_module(f"killswitch.render.{op.shown}")
+            click.echo(getattr(render, f"{op.shown}_{output}")(answer))
+        else:  # a read with no renderer of its own: as the API wrote it, text or json
+            click.echo(api_json(answer))
         raise SystemExit(EXIT_OK)
 
     f = output_option(run)

@@ -21,10 +21,9 @@ from ..runner.view import ActionPreview, ChangeResult
 
 
 def api_json(value: object) -> str:
-    """A value as the API wrote it."""
+    """A value as the API wrote it (a list of them too)."""
     # the API writes a value field by field in declaration order, as asdict does: the same document
-    plain = dataclasses.asdict(value) if dataclasses.is_dataclass(value) and not isinstance(value, type) else value
-    return json.dumps(plain, indent=1)
+    return json.dumps(value, default=dataclasses.asdict, indent=1)
 
 
 def refusal_text(e: RunnerError) -> str:
