@@ -62,7 +62,7 @@ def command(op: Operation) -> click.Command:
     for a in [a for a in op.args if a.old]:
         f = click.argument(f"{a.name}_arg", metavar=f"[{a.old}]", required=False)(f)
     f = api_option(f if op.roles is PUBLIC else token_option(f))
-    return click.command(op.verb.split()[-1], help=op.help)(f)
+    return click.command(op.verb.split()[-1], help=op.help or op.doc)(f)
 
 
 def _value(op: Operation, a: Arg, given: dict[str, Any]) -> Any:

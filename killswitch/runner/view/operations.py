@@ -99,8 +99,9 @@ class Operation:
     method of the desk's own); ``audit``: the operator log line's verb, with the fields of
     ``logged``; ``client``: the typed client's name for it; ``returns``: what the client reads
     the answer back into (None: the JSON as it came); ``verb``: the ``ksctl`` words that send it
-    (``cli/verbs.py``), ``help`` their help, and for a read ``shown``: the module of ``render/``
-    whose ``<shown>_text`` and ``<shown>_json`` print its answer."""
+    (``cli/verbs.py``), ``help`` their help (default ``doc``, when it says it for both), and for a
+    read ``shown``: the module of ``render/`` whose ``<shown>_text`` and ``<shown>_json`` print its
+    answer."""
 
     name: str
     method: str
@@ -150,9 +151,7 @@ OPERATIONS: tuple[Operation, ...] = (
         doc="May this order go now? A deny is a Decision, not an error."),
     _op("dms_status", "GET", "/v1/dms", PUBLIC, answer=READ, by="countdowns.status",
         doc="Armed sources (time since the last beat, time until it fires) and the venues' native "
-            "cancel-all-after countdowns.",
-        verb="dms status", shown="dms",
-        help="Armed sources: time since the last beat, time until it fires; venue countdowns."),
+            "cancel-all-after countdowns.", verb="dms status", shown="dms"),
     # what shows the book (stages, data ages, positions, amounts, orders): the console's readers
     # ... and a drift checker (ksctl drift), which compares what runs with git
     _op("status", "GET", "/v1/status", (READER, "drift"), also=("status_all",),
@@ -220,8 +219,7 @@ A lock a policy's stage holds is not lifted: a manual-reset stage needs ksctl re
                              "Arming again lifts the halt an earlier firing left."),
     _op("dms_disarm", "POST", "/v1/dms/disarm", OPERATOR, LOOSENS, _SOURCE, caller="actor",
         answer=CHANGE, by="commands.dms_disarm", audit="dms disarm", logged=("source",), returns=ChangeResult,
-        doc="Stop watching ``source`` (a halt its firing left stays until unlocked).",
-        verb="dms disarm", help="Stop watching SOURCE (a halt its firing left stays until ksctl unlock)."),
+        doc="Stop watching SOURCE (a halt its firing left stays until ksctl unlock).", verb="dms disarm"),
     # the bots' keys at the venue (face/api/revoke.py): revoked as previewed, restored with approvals
     # without a preview_id (its preview was refused) it is refused and audited, never done; approvals:
     # distinct approvers its restore needs (runner/operator/revoke_commands.py's MAX_APPROVALS at most)
@@ -265,8 +263,8 @@ A lock a policy's stage holds is not lifted: a manual-reset stage needs ksctl re
     _op("preview_close", "POST", "/v1/preview/close", OPERATOR, by="previews.close"),
     # silences and acknowledgements (face/api/silences.py)
     _op("silences", "GET", "/v1/silences", (READER,), answer=ITEMS, by="silencing.shown", returns=SilenceStatus,
-        doc="The silences in force and those ended in the last day, oldest first.", verb="silence list",
-        shown="silences", help="The silences in force (author, comment, ends in) and those ended in the last day."),
+        doc="The silences in force (author, comment, ends in) and those ended in the last day, oldest first.",
+        verb="silence list", shown="silences"),
     _op("silence_add", "POST", "/v1/silences", OPERATOR, LOOSENS, preview="silence_preview", by="silencing.add",
         doc="Silence the pages every matcher matches for ``duration_s``."),
     _op("silence_expire", "POST", "/v1/silences/expire", OPERATOR, TIGHTENS,
@@ -284,16 +282,15 @@ A lock a policy's stage holds is not lifted: a manual-reset stage needs ksctl re
         doc="The caller has the incident (named, or the one ``policy``'s ``scope`` is in now)."),
     # overrides of the pre-trade limits (face/api/overrides.py): requested by an operator, approved by another
     _op("overrides", "GET", "/v1/overrides", (READER,), answer=ITEMS, returns=OverrideStatus,
-        doc="The overrides of the limits not ended, and those ended in the last day.", verb="override list",
-        shown="overrides", help="The overrides not ended (pending, in force) and those ended in the last day."),
+        doc="The overrides of the limits not ended (pending, in force) and those ended in the last day.",
+        verb="override list", shown="overrides"),
     _op("override_request", "POST", "/v1/overrides", OPERATOR, LOOSENS),
     _op("override_approve", "POST", "/v1/overrides/approve", APPROVER, LOOSENS, _OVERRIDE, caller="actor",
-        answer=OVERRIDE, returns=OverrideResult, doc="The caller's approval of an override, never its requester's.",
-        verb="override approve",
-        help="Approve an override; your token's identity (approver role) must not be its requester."),
+        answer=OVERRIDE, returns=OverrideResult, verb="override approve",
+        doc="Approve an override; your token's identity (the caller, approver role) must not be its requester."),
     _op("override_end", "POST", "/v1/overrides/end", ("operator", "approver"), TIGHTENS, _OVERRIDE, caller="actor",
-        answer=OVERRIDE, returns=OverrideResult, doc="End an override now.", verb="override end",
-        help="End an override now (pending or in force)."),
+        answer=OVERRIDE, returns=OverrideResult, doc="End an override now (pending or in force).",
+        verb="override end"),
     # a drift checker's verdict about this runner (face/api/drift.py): stored, shown in status and /metrics
     _op("record_drift", "POST", "/v1/policy-drift", ("drift", "operator"), LOOSENS, client="policy_drift",
         doc="A drift checker's verdict about this runner: ``DRIFT_RECORDED: <state>``."),

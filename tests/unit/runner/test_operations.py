@@ -96,7 +96,7 @@ def test_the_readers_are_spelled_out_or_anyone_under_console_public():
 def test_a_verb_sends_a_call_of_the_client_and_a_read_says_how_its_answer_is_shown(op):
     from killswitch.client import RunnerClient
 
-    assert op.help and callable(getattr(RunnerClient("http://127.0.0.1:9"), op.client or op.name))
+    assert (op.help or op.doc) and callable(getattr(RunnerClient("http://127.0.0.1:9"), op.client or op.name))
     if op.write is None and op.shown:  # ksctl prints it as text or json (cli/verbs.py)
         render = importlib.import_module(f"killswitch.render.{op.shown}")
         assert callable(getattr(render, f"{op.shown}_text")) and callable(getattr(render, f"{op.shown}_json"))
