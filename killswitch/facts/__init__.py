@@ -26,20 +26,21 @@ from __future__ import annotations
 
 import importlib
 import pkgutil
-from dataclasses import dataclass, field
+from dataclasses import field
 from functools import lru_cache
 from itertools import groupby
 from types import ModuleType
 from typing import Any, Callable, Iterable, NamedTuple, Optional, Sequence
 
 from ..figures import iso
+from ..records import record
 
 SEVERITIES = ("error", "blind", "accepted", "notice")  # red, amber, dashed on the console; notice: status only
 
 When = Callable[[Optional[int]], Optional[dict]]  # the console's time: {"clock", "ago", "iso", "ms"}
 
 
-@dataclass(frozen=True)
+@record
 class Fact:
     """One standing fact as the status document carries it."""
 
