@@ -22,6 +22,7 @@ Must not: read a venue's bytes, or answer from a snapshot older than the reader'
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 from typing import Any, Callable, Optional, Protocol
 
 from killswitch.fills import Fill
@@ -248,11 +249,8 @@ class RemoteAdapter(ExchangeAdapter):
         health = self._health
         down = self._link.down_reason()
         if down is not None and health is not None and health.state != "off":
-            return StreamHealth(state="down", reason="READER_DOWN", since_ms=self._link.down_since_ms(),
-                                last_message_ms=health.last_message_ms, reconnects=health.reconnects,
-                                disagreements=health.disagreements, dropped=health.dropped,
-                                reconciles=health.reconciles, reconciled_ms=health.reconciled_ms,
-                                reconcile_every_ms=health.reconcile_every_ms)
+            return replace(health, state="down", reason="READER_DOWN", since_ms=self._link.down_since_ms(),
+                           answers=False, reconcile_failures=0, reconcile_failure_reason=None, reconcile_overdue=False)
         return health
 
     async def start_streams(self) -> None:
