@@ -88,7 +88,6 @@ class Reason(str, Enum):
 PERMANENT = "permanent"  # sent again, the same order is refused again (a bad parameter, no position to reduce)
 TRANSIENT = "transient"  # the venue may take it later (margin, its rate limit, a busy engine, a price band)
 MODE = "mode"  # built for another position mode than the venue's: read the mode again, rebuild the order once
-REFUSAL_KINDS = (PERMANENT, TRANSIENT, MODE)
 
 
 @dataclass(frozen=True)
@@ -326,7 +325,6 @@ OVERDUE_AFTER = 3
 REVOKED = "revoked"  # the key may read, not trade
 ALLOWED = "allowed"  # the key may trade
 UNKNOWN_STATE = "unknown"  # the venue did not say (no answer, an answer we cannot read, no read offered)
-PERMISSION_STATES = (REVOKED, ALLOWED, UNKNOWN_STATE)
 
 
 class Refusal(NamedTuple):

@@ -19,20 +19,11 @@ the value), or pretend an account is readable.
 from __future__ import annotations
 
 import time
-from typing import Any, Callable, Optional
+from typing import Any, Callable, Coroutine, Optional
 
 from killswitch.snapshot import FetchStatus, Snapshot
 
-from .base import (
-    AdapterError,
-    CancelResult,
-    CancelSelector,
-    Capabilities,
-    DmsStatus,
-    ExchangeAdapter,
-    OrderResult,
-    PermissionResult,
-)
+from .base import AdapterError, Capabilities, ExchangeAdapter
 from .ccxt_exchange.dialects import quote_currency
 
 
@@ -44,6 +35,17 @@ def unreadable_snapshot(account: Any, error: AdapterError, now_ms: int) -> Snaps
                     initial_capital=None if ic is None else float(getattr(ic, "value", ic)),
                     stablecoins=list(account.stablecoins), strategies=tuple(account.strategy_names()),
                     fetch=FetchStatus(ok=False, error_code=error.reason.value, error=error.message))
+
+
+def _forwarded(name: str) -> Callable[..., Coroutine[Any, Any, Any]]:
+    """``DeferredAdapter.<name>``: the adapter's own call, built first if it is not yet (raising
+    the error it could not be built with)."""
+
+    async def call(self: "DeferredAdapter", *args: Any, **kwargs: Any) -> Any:
+        return await getattr(self._require(), name)(*args, **kwargs)
+
+    call.__name__ = name
+    return call
 
 
 class DeferredAdapter(ExchangeAdapter):
@@ -101,29 +103,15 @@ class DeferredAdapter(ExchangeAdapter):
         prefixes = getattr(self._spec, "client_id_prefixes", None)
         return dict(prefixes()) if callable(prefixes) else {s: s for s in self.strategy_names()}
 
-    async def load_symbols(self) -> None:
-        await self._require().load_symbols()
-
-    async def cancel_orders(self, selector: CancelSelector) -> CancelResult:
-        return await self._require().cancel_orders(selector)
-
-    async def submit(self, intent: Any) -> OrderResult:
-        return await self._require().submit(intent)
-
-    async def fetch_order(self, symbol: str, client_order_id: str) -> OrderResult:
-        return await self._require().fetch_order(symbol, client_order_id)
-
-    async def arm_cancel_all_after(self, seconds: float, symbols: tuple[str, ...] = ()) -> DmsStatus:
-        return await self._require().arm_cancel_all_after(seconds, symbols)
-
-    async def disarm_cancel_all_after(self, symbols: tuple[str, ...] = ()) -> DmsStatus:
-        return await self._require().disarm_cancel_all_after(symbols)
-
-    async def set_trading(self, allowed: bool) -> PermissionResult:
-        return await self._require().set_trading(allowed)
-
-    async def read_trading(self) -> PermissionResult:
-        return await self._require().read_trading()
+    # the calls that need the venue: the built adapter's, else the error it could not be built with
+    load_symbols = _forwarded("load_symbols")
+    cancel_orders = _forwarded("cancel_orders")
+    submit = _forwarded("submit")
+    fetch_order = _forwarded("fetch_order")
+    arm_cancel_all_after = _forwarded("arm_cancel_all_after")
+    disarm_cancel_all_after = _forwarded("disarm_cancel_all_after")
+    set_trading = _forwarded("set_trading")
+    read_trading = _forwarded("read_trading")
 
     async def close(self) -> None:
         if self._inner is not None:

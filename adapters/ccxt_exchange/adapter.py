@@ -198,7 +198,19 @@ class CcxtAdapter(StreamedSnapshots, OrderPlacement, Cancels, FillReads, Exchang
         self._watch_list_due = False  # the watch began: list every open order once, when the weight allows
         self._watch_deferral_said = False  # WATCH_LIST_DEFERRED logged since the watch began
         self.watch_lists_deferred = 0  # snapshots that listed no open order for want of the weight
-        self._caps = self._capabilities(rate)
+        futures = self.market_type == "futures"
+        self._caps = Capabilities(
+            positions=futures and self._has("fetchPositions"),
+            reduce_only=futures,
+            hedge_mode=self.hedge_mode,
+            cancel_all_after=self._countdowns.supported(),
+            close_position=self._has("closePosition"),
+            client_order_id=True,
+            fetch_order_by_client_id=self.dialect.can_fetch_by_client_id(self._has),
+            max_client_id_length=self.dialect.max_client_id_length,
+            orders_per_second=float(rate),
+            revoke_trading=self._master.supported,
+        )
         self._stream_spec = getattr(account, "stream", None)
         self._stream = None
         self._stream_clock = stream_clock
@@ -214,21 +226,6 @@ class CcxtAdapter(StreamedSnapshots, OrderPlacement, Cancels, FillReads, Exchang
     @property
     def capabilities(self) -> Capabilities:
         return self._caps
-
-    def _capabilities(self, rate: float) -> Capabilities:
-        futures = self.market_type == "futures"
-        return Capabilities(
-            positions=futures and self._has("fetchPositions"),
-            reduce_only=futures,
-            hedge_mode=self.hedge_mode,
-            cancel_all_after=self._countdowns.supported(),
-            close_position=self._has("closePosition"),
-            client_order_id=True,
-            fetch_order_by_client_id=self.dialect.can_fetch_by_client_id(self._has),
-            max_client_id_length=self.dialect.max_client_id_length,
-            orders_per_second=float(rate),
-            revoke_trading=self._master.supported,
-        )
 
     # --- dead man's switch ---------------------------------------------------------------------------
 

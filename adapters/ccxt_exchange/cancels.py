@@ -91,7 +91,7 @@ class Cancels(KnownPositions):
             raise AdapterError(Reason.INVALID_ORDER, f"cancel which={selector.which!r}", venue=self.venue)
 
         async def body(op: Op) -> CancelResult:
-            await self._ensure_markets(op)
+            await self._markets.ensure(op)
             tally = Tally()
             if selector.order_ids:
                 await self._cancel_ids(op, selector.order_ids, tally)
@@ -209,7 +209,7 @@ class Cancels(KnownPositions):
         """Every open order of ``symbols`` (all when empty), listed afresh at the venue."""
 
         async def body(op: Op) -> list[Order]:
-            await self._ensure_markets(op)
+            await self._markets.ensure(op)
             listed = await self._list_open(op, symbols)
             wanted = set(symbols)
             return [o for o in listed.values() if not wanted or o.symbol in wanted]

@@ -109,13 +109,7 @@ class AdapterCore:
         has = getattr(self._ex, "has", None) or {}
         return bool(has.get(name))
 
-    def _error(self, exc: BaseException, what: str, reason: Optional[Reason] = None) -> AdapterError:
-        return self._calls.error(exc, what, reason)
-
     # --- markets ---------------------------------------------------------------------------------------
-
-    async def _ensure_markets(self, op: Op) -> None:
-        await self._markets.ensure(op)
 
     def symbols(self) -> Optional[frozenset[str]]:
         """The unified symbols of the loaded markets of this account's type (swaps for futures,

@@ -38,7 +38,7 @@ class FillReads(AdapterCore):
             raise AdapterError(Reason.UNSUPPORTED, f"{self.venue}: no read of the account's trades", venue=self.venue)
 
         async def body(op: Op) -> list[Fill]:
-            await self._ensure_markets(op)
+            await self._markets.ensure(op)
             self._markets.require(symbol)
             raw = await self._calls.call(op, "fetch_my_trades", symbol, since_ms, FILLS_LIMIT)
             trades = [t for t in (raw or []) if isinstance(t, Mapping)]

@@ -25,19 +25,16 @@ from typing import Any, Callable, Optional
 
 from ..base import AdapterError, PositionMode
 from .dialects.base import Dialect, ModeRead, Reads, unread
+from .streaming.stream import now_ms
 
 log = logging.getLogger(__package__)
-
-
-def _wall_ms() -> int:
-    return int(time.time() * 1000)
 
 
 class AccountMode:
     """See the module doc. ``declared`` is the Accounts document's ``hedge_mode``."""
 
     def __init__(self, dialect: Dialect, declared: bool, *, venue: str, account: str,
-                 monotonic: Callable[[], float] = time.monotonic, wall_ms: Callable[[], int] = _wall_ms):
+                 monotonic: Callable[[], float] = time.monotonic, wall_ms: Callable[[], int] = now_ms):
         self.dialect = dialect
         self.declared = bool(declared)
         self.where = f"{venue}/{account}"

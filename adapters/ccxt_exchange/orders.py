@@ -77,7 +77,7 @@ class OrderPlacement(KnownPositions):
 
     async def _send(self, op: Op, intent: OrderIntent) -> OrderResult:
         """The checks before anything is sent (see :meth:`submit`), then the one ``create_order``."""
-        await self._ensure_markets(op)
+        await self._markets.ensure(op)
         market = self._markets.require(intent.symbol)
         self._refuse_malformed(intent)
         leg = self._leg_of(intent)
@@ -217,7 +217,7 @@ class OrderPlacement(KnownPositions):
         ORDER_NOT_FOUND when the venue has no such order."""
 
         async def body(op: Op) -> OrderResult:
-            await self._ensure_markets(op)
+            await self._markets.ensure(op)
             self._markets.require(symbol)
             raw = await self.dialect.find_by_client_id(self._calls.bind(op), symbol, client_order_id)
             if raw is None:
@@ -232,7 +232,7 @@ class OrderPlacement(KnownPositions):
         the smallest depth the venue takes that covers it, through the request pacer."""
 
         async def body(op: Op) -> OrderBook:
-            await self._ensure_markets(op)
+            await self._markets.ensure(op)
             self._markets.require(symbol)
             raw = await self._calls.call(op, "fetch_order_book", symbol, self.dialect.book_limit(depth))
             return self._parse_or_bad_response("order book", lambda: parsing.order_book(raw, depth))

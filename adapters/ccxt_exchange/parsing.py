@@ -129,18 +129,13 @@ def market_rules(market: Mapping[str, Any], precision_mode: int) -> MarketRules:
 # --- account state ------------------------------------------------------------------------------
 
 
-def venue_time(raw_balance: Any, raw_positions: Any, observed: int) -> int:
-    """When the venue says the state held: the balance's timestamp where the venue reports one
-    for the whole account, else our receive time; never a time in our future.
+def venue_stamp(raw_balance: Any, observed: int) -> tuple[int, Literal["venue", "runner"]]:
+    """When the venue says the state held, and who stamped it: ``venue`` (the balance's timestamp
+    where the venue reports one for the whole account, clamped to ``observed``: never a time in
+    our future) or ``runner`` (our receive time: the venue gave none).
 
     Position ``updateTime``s are not used: on Binance they are the time a position last
     *changed*, so an untouched position would look hours stale and trip data-age triggers."""
-    return venue_stamp(raw_balance, observed)[0]
-
-
-def venue_stamp(raw_balance: Any, observed: int) -> tuple[int, Literal["venue", "runner"]]:
-    """:func:`venue_time` and who stamped it: ``venue`` (the balance's own timestamp, clamped to
-    ``observed``) or ``runner`` (our receive time: the venue gave none)."""
     t = raw_balance.get("timestamp") if isinstance(raw_balance, Mapping) else None
     if isinstance(t, (int, float)) and not isinstance(t, bool) and t > 0:
         return min(int(t), observed), "venue"

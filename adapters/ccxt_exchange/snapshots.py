@@ -33,16 +33,13 @@ from .calls import Op
 from .core import AdapterCore
 from .dialects import KNOWN_RAW_FIELDS
 from .errors import scrub
+from .streaming.stream import now_ms
 
 # how old a snapshot's list of every open order may be while the runner watches the account's
 # entries under a lock (a dialect's longer age spares the venue's weight in calm times)
 WATCHED_ORDERS_MAX_AGE_S = 2.0
 
 log = logging.getLogger(__package__)
-
-
-def _now_ms() -> int:
-    return int(time.time() * 1000)
 
 
 class RestSnapshots(AdapterCore):
@@ -62,8 +59,8 @@ class RestSnapshots(AdapterCore):
         except AdapterError as e:
             err = e
         except Exception as e:  # noqa: BLE001 — a snapshot never raises
-            err = self._error(e, "snapshot")
-        now = _now_ms()
+            err = self._calls.error(e, "snapshot")
+        now = now_ms()
         return self._base_snapshot(
             ts_event=now, ts_observed=now, ts_source="runner", equity=None,
             fetch=FetchStatus(ok=False, error_code=err.reason.value, error=scrub(err.message, self._secrets),
@@ -122,7 +119,7 @@ class RestSnapshots(AdapterCore):
         return bool(available() >= cost.full)
 
     async def _snapshot(self, op: Op, started: float) -> Snapshot:
-        await self._ensure_markets(op)
+        await self._markets.ensure(op)
         futures = self.market_type == "futures"
         if futures and not self._has("fetchPositions"):
             raise AdapterError(Reason.UNSUPPORTED, f"{self.venue} cannot report positions", venue=self.venue)
@@ -137,7 +134,7 @@ class RestSnapshots(AdapterCore):
         results = await self._calls.gather(*reads)
         raw_balance = results[0]
         raw_positions = results[1] if futures else []
-        observed = _now_ms()
+        observed = now_ms()
 
         orders = results[2 if futures else 1] if listing else list(self._orders.values())
         if futures:

@@ -21,22 +21,19 @@ Must not: read a venue's bytes, or answer from a snapshot older than the reader'
 
 from __future__ import annotations
 
+import inspect
 import time
-from typing import Any, Callable, Optional, Protocol
+from dataclasses import replace
+from typing import Any, Callable, Coroutine, Optional, Protocol
 
-from killswitch.fills import Fill
 from killswitch.orders import OrderIntent
-from killswitch.snapshot import Order, OrderBook, Snapshot
+from killswitch.snapshot import Order, Snapshot
 
 from ..base import (
     AdapterError,
-    CancelResult,
-    CancelSelector,
     Capabilities,
-    DmsStatus,
     ExchangeAdapter,
     OrderResult,
-    PermissionResult,
     PositionMode,
     Reason,
     SendWithheld,
@@ -82,6 +79,20 @@ class FrozenWeight:
             return None
         age, count = self._venue
         return age + (time.monotonic() - self._at), count
+
+
+def _sent(name: str) -> Callable[..., Coroutine[Any, Any, Any]]:
+    """``RemoteAdapter.<name>``: sent to the reader, its arguments bound as the protocol's
+    ``name`` declares them (a keyword and a default are sent in their place)."""
+    signature = inspect.signature(getattr(ExchangeAdapter, name))
+
+    async def call(self: "RemoteAdapter", *args: Any, **kwargs: Any) -> Any:
+        bound = signature.bind(self, *args, **kwargs)
+        bound.apply_defaults()
+        return await self._call(name, *bound.args[1:])
+
+    call.__name__ = name
+    return call
 
 
 class RemoteAdapter(ExchangeAdapter):
@@ -208,32 +219,16 @@ class RemoteAdapter(ExchangeAdapter):
             raise SendWithheld("order " + intent.client_order_id, venue=self.venue)
         return await self._call("submit", intent, gated=gate is not None)
 
-    async def fetch_order(self, symbol: str, client_order_id: str) -> OrderResult:
-        return await self._call("fetch_order", symbol, client_order_id)
-
-    async def cancel_orders(self, selector: CancelSelector) -> CancelResult:
-        return await self._call("cancel_orders", selector)
-
-    async def arm_cancel_all_after(self, seconds: float, symbols: tuple[str, ...] = ()) -> DmsStatus:
-        return await self._call("arm_cancel_all_after", seconds, symbols)
-
-    async def disarm_cancel_all_after(self, symbols: tuple[str, ...] = ()) -> DmsStatus:
-        return await self._call("disarm_cancel_all_after", symbols)
-
-    async def set_trading(self, allowed: bool) -> PermissionResult:
-        return await self._call("set_trading", allowed)
-
-    async def read_trading(self) -> PermissionResult:
-        return await self._call("read_trading")
-
-    async def open_orders(self, symbols: tuple[str, ...] = ()) -> list[Order]:
-        return await self._call("open_orders", symbols)
-
-    async def fetch_order_book(self, symbol: str, depth: int) -> OrderBook:
-        return await self._call("fetch_order_book", symbol, depth)
-
-    async def fills(self, symbol: str, since_ms: int) -> list[Fill]:
-        return await self._call("fills", symbol, since_ms)
+    # the rest of the calls that reach the venue, sent as they are (defaults filled in)
+    fetch_order = _sent("fetch_order")
+    cancel_orders = _sent("cancel_orders")
+    arm_cancel_all_after = _sent("arm_cancel_all_after")
+    disarm_cancel_all_after = _sent("disarm_cancel_all_after")
+    set_trading = _sent("set_trading")
+    read_trading = _sent("read_trading")
+    open_orders = _sent("open_orders")
+    fetch_order_book = _sent("fetch_order_book")
+    fills = _sent("fills")
 
     async def close(self) -> None:
         """Nothing of its own: the pool ends the reader, which closes the real adapter."""
@@ -248,11 +243,8 @@ class RemoteAdapter(ExchangeAdapter):
         health = self._health
         down = self._link.down_reason()
         if down is not None and health is not None and health.state != "off":
-            return StreamHealth(state="down", reason="READER_DOWN", since_ms=self._link.down_since_ms(),
-                                last_message_ms=health.last_message_ms, reconnects=health.reconnects,
-                                disagreements=health.disagreements, dropped=health.dropped,
-                                reconciles=health.reconciles, reconciled_ms=health.reconciled_ms,
-                                reconcile_every_ms=health.reconcile_every_ms)
+            return replace(health, state="down", reason="READER_DOWN", since_ms=self._link.down_since_ms(),
+                           answers=False, reconcile_failures=0, reconcile_failure_reason=None, reconcile_overdue=False)
         return health
 
     async def start_streams(self) -> None:

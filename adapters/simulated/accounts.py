@@ -54,7 +54,6 @@ class AccountSpec:
     passphrase: str = "sim-passphrase"
 
 
-
 @dataclass(frozen=True)
 class RateLimits:
     """Per-account limits. ``ban_after`` 429s within ``strike_window_ms`` start a ban of ``ban_ms``
@@ -65,10 +64,6 @@ class RateLimits:
     ban_after: int = 3
     ban_ms: int = 120_000
     strike_window_ms: int = 60_000
-
-
-# --- state ---------------------------------------------------------------------------------------------
-
 
 
 # --- state ---------------------------------------------------------------------------------------------

@@ -129,9 +129,6 @@ class SimulatedAdapter(SimCancels, ExchangeAdapter):
     def client_id_prefixes(self) -> dict[str, str]:
         return dict(self.strategy_prefixes)
 
-    def _declared(self) -> Optional[tuple[str, ...]]:
-        return self._strategies
-
     async def load_symbols(self) -> None:
         return None  # the simulated venue's markets are always known
 
@@ -168,7 +165,7 @@ class SimulatedAdapter(SimCancels, ExchangeAdapter):
         except AdapterError as e:
             return Snapshot(venue=self.venue, account=self.account, market_type=self.market_type, ts_event=now,
                             ts_observed=eng.now(), labels=self.labels, initial_capital=self.initial_capital,
-                            strategies=self._declared(),
+                            strategies=self._strategies,
                             fetch=FetchStatus(ok=False, error_code=e.reason.value, error=e.message,
                                               latency_ms=self.calls.latency_ms, calls=self.calls.count,
                                               failed_calls=self.calls.failed))
@@ -188,7 +185,7 @@ class SimulatedAdapter(SimCancels, ExchangeAdapter):
             balances=[Balance(asset="USDT", free=money(view.available), used=money(used),
                               total=money(view.equity))],
             orders=self.parts.orders(orders, algos), fetch=fetch, labels=self.labels,
-            initial_capital=self.initial_capital, strategies=self._declared()),
+            initial_capital=self.initial_capital, strategies=self._strategies),
             pos, markets)  # its positions as built, with their columns
 
     def _spot_snapshot(self, view: AccountView, ts_event: int, fetch: FetchStatus) -> Snapshot:
@@ -199,7 +196,7 @@ class SimulatedAdapter(SimCancels, ExchangeAdapter):
         return Snapshot(venue=self.venue, account=self.account, market_type="spot", ts_event=ts_event,
                         ts_observed=self.engine.now(), ts_source="venue", equity=money(equity), quote_currency="USDT",
                         balances=balances, fetch=fetch, labels=self.labels, markets=markets,
-                        initial_capital=self.initial_capital, strategies=self._declared())
+                        initial_capital=self.initial_capital, strategies=self._strategies)
 
     # --- orders ----------------------------------------------------------------------------------------------
 

@@ -198,7 +198,6 @@ class SnapshotParts:
         return strategy_of(client_id, self.strategy_prefixes)  # as the ccxt adapter and the gate read it
 
 
-
 class KnownContracts:
     """Contracts by (symbol, leg) as the last snapshot showed them, less the adapter's own fills
     since (the legs: LONG / SHORT in hedge mode, long / short in one-way mode)."""

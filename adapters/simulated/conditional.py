@@ -273,7 +273,6 @@ class ConditionalBook:
         return [o.copy() for o in self.live(a) if sym is None or o.symbol == sym]
 
     def _find(self, a: AccountState, algo_id: Optional[int], client_algo_id: Optional[str]) -> Optional[SimAlgoOrder]:
-
         if algo_id is None and not client_algo_id:
             raise SimError(MANDATORY_PARAM, "Param 'clientAlgoId' or 'algoId' must be sent, but both were empty/null!")
         if algo_id is not None:
@@ -282,7 +281,6 @@ class ConditionalBook:
         return a.algos.get(aid) if aid is not None else None
 
     def get(self, account: str, algo_id: Optional[int] = None, client_algo_id: Optional[str] = None) -> SimAlgoOrder:
-
         eng = self.engine
         now, a = eng._request(account, 1)
         o = self._find(a, algo_id, client_algo_id)
@@ -293,7 +291,6 @@ class ConditionalBook:
     # --- cancel ------------------------------------------------------------------------------------------
 
     def cancel(self, account: str, algo_id: Optional[int] = None, client_algo_id: Optional[str] = None) -> SimAlgoOrder:
-
         eng = self.engine
         now, a = eng._request(account, 1)
         o = self._find(a, algo_id, client_algo_id)
@@ -346,7 +343,6 @@ class ConditionalBook:
                 self._trigger(a, o, now)
 
     def _trigger(self, a: AccountState, o: SimAlgoOrder, now: int) -> None:
-
         eng = self.engine
         m = eng.markets[o.symbol]
         o.trigger_time = o.update_time = now

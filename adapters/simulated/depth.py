@@ -37,7 +37,6 @@ class SlippageModel:
         return min(self.max_bps, self.base_bps + self.bps_per_100k * abs(notional) / 100_000.0)
 
 
-
 @dataclass(frozen=True)
 class DepthModel:
     levels: int = 50

@@ -298,10 +298,6 @@ class SimExchange(SpotDesk):
     def cancel_all_algo(self, account: str, symbol: str) -> list["SimAlgoOrder"]:
         return self.conditional.cancel_all(account, symbol)
 
-    def refuse_cancel(self, account: str, algo_id: int, refused: bool = True) -> None:
-        """A fault: every cancel of this conditional order by its id is refused (it stays open)."""
-        self.conditional.refuse_cancel(account, algo_id, refused)
-
     def cap_cancels(self, account: str, cap: Optional[int]) -> None:
         """A fault: each cancel of a whole symbol takes at most ``cap`` of its orders and still
         answers success (0: an empty cancel while orders rest; None: lifted)."""

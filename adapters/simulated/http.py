@@ -199,15 +199,10 @@ class SimServer:
                  account: Optional[str] = None, raw: bool = False) -> web.Response:
         """An answer recorded on the server, with ``account``'s used weight in Binance's
         ``X-MBX-USED-WEIGHT-1M`` (for the faces that answer through the server: Hyperliquid's)."""
-        self.requests.append((method, path, status))
         h = dict(headers or {})
         if account is not None and account in self.engine.accounts:
             h["X-MBX-USED-WEIGHT-1M"] = str(self.engine.used_weight(account))
-        if isinstance(body, str) and (raw or not body.startswith(("{", "["))):
-            ctype = "application/json" if raw else "text/html"
-            return web.Response(status=status, text=body, content_type=ctype, headers=h)
-        return web.Response(status=status, text=json.dumps(body, separators=(",", ":")),
-                            content_type="application/json", headers=h)
+        return respond(self, method, path, status, body, raw=raw, headers=h)
 
 
 __all__ = ["SimServer", "wall_clock", "ScaledClock", "ADMIN_STATE_PATH", "ADMIN_MARK_PATH", "ADMIN_SEED_PATH"]

@@ -32,6 +32,7 @@ passes one).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Callable, Optional
 
 from .engine import AccountSpec, Clock, MarketSpec, RateLimits, SimExchange
@@ -74,60 +75,32 @@ def _noisy(seed: int, paths: dict[str, PricePath], bps: float = 5.0) -> dict[str
     return {s: Noisy(p, bps, seed, s) for s, p in paths.items()}
 
 
-def _calm(seed: int) -> dict[str, PricePath]:
-    return _noisy(seed, {s: Flat(p) for s, p in ENTRY.items()}, bps=10.0)
-
-
-def _flash(seed: int) -> dict[str, PricePath]:
-    return _noisy(seed, {
-        "BTCUSDT": flash_crash(ENTRY["BTCUSDT"], drop=0.15),
-        "ETHUSDT": flash_crash(ENTRY["ETHUSDT"], drop=0.20),
-        "SOLUSDT": flash_crash(ENTRY["SOLUSDT"], drop=0.10),
-    })
-
-
-def _crash_while_blind(seed: int) -> dict[str, PricePath]:
-    return _noisy(seed, {
-        "BTCUSDT": flash_crash(ENTRY["BTCUSDT"], drop=0.15, rebound=0.0),
-        "ETHUSDT": flash_crash(ENTRY["ETHUSDT"], drop=0.20, rebound=0.0),
-        "SOLUSDT": Flat(ENTRY["SOLUSDT"]),
-    })
-
-
-def _bleed(seed: int) -> dict[str, PricePath]:
-    return _noisy(seed, {
-        "BTCUSDT": slow_bleed(ENTRY["BTCUSDT"], rate_per_hour=-0.03),
-        "ETHUSDT": slow_bleed(ENTRY["ETHUSDT"], rate_per_hour=-0.04),
-        "SOLUSDT": Flat(ENTRY["SOLUSDT"]),
-    })
-
-
-def _squeeze(seed: int) -> dict[str, PricePath]:
-    return _noisy(seed, {
-        "BTCUSDT": grind(ENTRY["BTCUSDT"], rate_per_hour=0.01),
-        "ETHUSDT": grind(ENTRY["ETHUSDT"], rate_per_hour=0.01),
-        "SOLUSDT": short_squeeze(ENTRY["SOLUSDT"], rise=0.35),
-    })
-
-
-def _hedged_shorts(seed: int) -> dict[str, PricePath]:
-    return _noisy(seed, {
-        "BTCUSDT": grind(ENTRY["BTCUSDT"], rate_per_hour=0.04),
-        "ETHUSDT": grind(ENTRY["ETHUSDT"], rate_per_hour=0.06),
-        "SOLUSDT": grind(ENTRY["SOLUSDT"], rate_per_hour=0.08),
-    })
+def _moves(btc: Callable[[float], PricePath], eth: Callable[[float], PricePath], sol: Callable[[float], PricePath],
+           bps: float = 5.0) -> Callable[[int], dict[str, PricePath]]:
+    """Seed → each market's path: ``btc``, ``eth`` and ``sol`` of its entry price, with noise."""
+    moves = {"BTCUSDT": btc, "ETHUSDT": eth, "SOLUSDT": sol}
+    return lambda seed: _noisy(seed, {s: move(ENTRY[s]) for s, move in moves.items()}, bps)
 
 
 SCENARIOS: dict[str, Scenario] = {
-    "calm": Scenario("calm", "small noise around the entry prices", _calm),
+    "calm": Scenario("calm", "small noise around the entry prices", _moves(Flat, Flat, Flat, bps=10.0)),
     "flash-crash": Scenario("flash-crash", "BTC -15%, ETH -20%, SOL -10% in two minutes after one, partial rebound",
-                            _flash),
-    "slow-bleed": Scenario("slow-bleed", "BTC -3%/h, ETH -4%/h compounding; the longs bleed", _bleed),
-    "short-squeeze": Scenario("short-squeeze", "SOL +35% in three minutes after one; the short bleeds", _squeeze),
+                            _moves(partial(flash_crash, drop=0.15), partial(flash_crash, drop=0.20),
+                                   partial(flash_crash, drop=0.10))),
+    "slow-bleed": Scenario("slow-bleed", "BTC -3%/h, ETH -4%/h compounding; the longs bleed",
+                           _moves(partial(slow_bleed, rate_per_hour=-0.03), partial(slow_bleed, rate_per_hour=-0.04),
+                                  Flat)),
+    "short-squeeze": Scenario("short-squeeze", "SOL +35% in three minutes after one; the short bleeds",
+                              _moves(partial(grind, rate_per_hour=0.01), partial(grind, rate_per_hour=0.01),
+                                     partial(short_squeeze, rise=0.35))),
     "hedged-shorts-bleed": Scenario("hedged-shorts-bleed", "everything grinds up; the hedge account's net-short "
-                                    "legs bleed", _hedged_shorts),
+                                    "legs bleed",
+                                    _moves(partial(grind, rate_per_hour=0.04), partial(grind, rate_per_hour=0.06),
+                                           partial(grind, rate_per_hour=0.08))),
     "crash-while-blind": Scenario("crash-while-blind", "BTC -15%, ETH -20% in two minutes after one, no rebound: "
-                                  "a crash while a runner just started is still blind", _crash_while_blind),
+                                  "a crash while a runner just started is still blind",
+                                  _moves(partial(flash_crash, drop=0.15, rebound=0.0),
+                                         partial(flash_crash, drop=0.20, rebound=0.0), Flat)),
 }
 
 

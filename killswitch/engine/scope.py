@@ -189,7 +189,6 @@ class ScopeView:
         return sum(len(ps) for _, ps in self.groups)
 
     def owns_order(self, o: Order) -> bool:
-
         """Whether an open order belongs to this instance (orders of unknown strategy never
         belong to a strategy-scoped instance: a kill switch does not guess whose order it is)."""
         if self.symbols is not None and o.symbol not in self.symbols:

@@ -382,7 +382,6 @@ def _names_crc(c: Columns, account: Optional[AccountState]) -> int:
 
 
 def update_accounts(state: State, snapshots: Iterable[Snapshot], now: int, tables: Optional[Tables] = None) -> None:
-
     """Per-account bookkeeping every tick: freshness (see :class:`AccountState`), first equity,
     UTC day open.
 

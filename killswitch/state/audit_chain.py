@@ -214,7 +214,6 @@ def _key_id_of(line: str) -> Optional[str]:
     return m.group(1) if m else None
 
 
-
 @overload
 def key_problem(head: None, key: Optional[AuditKey]) -> str: ...  # without a head, always a problem
 

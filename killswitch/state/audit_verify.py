@@ -51,7 +51,6 @@ NOT_VERIFIABLE = "not_verifiable_without_key"
 TAMPERED = "tampered"
 
 
-
 @dataclass(frozen=True)
 class AuditFinding:
     """One thing the chain does not prove: a reason code, the first row it concerns (the rows

@@ -83,7 +83,7 @@ def test_growth_is_named_by_the_fills_the_snapshot_could_hold_not_by_an_order_pl
 
     eng, clock = engine()
     # the adapter stamps its read on the venue's clock (the simulator's), as a runner in step with it does
-    monkeypatch.setattr("adapters.ccxt_exchange.snapshots._now_ms", clock)
+    monkeypatch.setattr("adapters.ccxt_exchange.snapshots.now_ms", clock)
     seen: dict = {}
     wrapped: list = []
 

@@ -158,7 +158,7 @@ def test_a_plan_cancel_the_venue_refuses_is_named_refused_with_its_code_and_neve
     async def t(srv, ad, eng, clock):
         book_with_tpsl(eng)
         trig = next(o for o in eng.open_algo_orders("sim-main") if o.client_algo_id == "trig1")
-        eng.refuse_cancel("sim-main", trig.algo_id)
+        eng.conditional.refuse_cancel("sim-main", trig.algo_id)
         s = await ad.snapshot()
         ids = {o.client_id: o.id for o in s.orders}
         selector = (CancelSelector("entries", order_ids=(ids["entry1"], ids["trig1"])) if by_ids

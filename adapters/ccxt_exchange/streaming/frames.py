@@ -287,5 +287,4 @@ def event_name(message: Any) -> str:
     return f"a {type(message).__name__}"
 
 
-
 __all__ = ["StreamFrames", "event_name"]

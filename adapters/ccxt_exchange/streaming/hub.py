@@ -138,14 +138,14 @@ class MarkHub:
                 await self._connection(ex, lead)
             except asyncio.CancelledError:
                 self._conn += 1
-                await _close(ex)
+                await close_client(ex)
                 raise
             except Exception as e:  # noqa: BLE001 — every end of the connection is a reconnect
                 log.warning("%s: the venue's mark stream is down (%s): %s; each account's stream reads REST "
                             "once it is stale, until the marks come back", self.name, reason_for(e).value,
                             scrub(f"{type(e).__name__}: {e}", lead._secrets()))
             self._conn += 1
-            closing = asyncio.ensure_future(_close(ex))  # beside the next connection, as an account's
+            closing = asyncio.ensure_future(close_client(ex))  # beside the next connection, as an account's
             self._closing.add(closing)
             closing.add_done_callback(self._closing.discard)
             if time.monotonic() - began > 3 * lead.stale_after_ms / 1000:
@@ -253,13 +253,14 @@ async def _forever(ex: Any, method: str) -> None:
         await watch()
 
 
-async def _close(ex: Any) -> None:
+async def close_client(ex: Any, what: str = "mark stream") -> None:
+    """Close a streaming client within 5 s; a failure is said at debug level only."""
     closer = getattr(ex, "close", None)
     if closer is not None:
         try:
             await asyncio.wait_for(closer(), 5.0)
         except Exception as e:  # noqa: BLE001
-            log.debug("mark stream close: %s", reason_for(e).value)
+            log.debug("%s close: %s", what, reason_for(e).value)
 
 
 _HUBS: dict[Hashable, MarkHub] = {}
@@ -278,4 +279,4 @@ def hub_for(key: Hashable, name: str) -> MarkHub:
     return hub
 
 
-__all__ = ["MarkHub", "hub_for"]
+__all__ = ["MarkHub", "close_client", "hub_for"]

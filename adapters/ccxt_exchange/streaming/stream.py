@@ -47,7 +47,7 @@ from killswitch.snapshot import MarketRules, Order, Position
 
 from ..errors import reason_for, scrub
 from .frames import StreamFrames, event_name
-from .hub import MarkHub, hub_for
+from .hub import MarkHub, close_client, hub_for
 from .sockets import Stalled, built_in_turn, guard_clients, until_one_fails, watch_held_marks
 from .state import MarkRows, StreamEvent, StreamState
 
@@ -260,7 +260,7 @@ class AccountStream(StreamFrames):
                 await self._connection(ex)
             except asyncio.CancelledError:
                 self._conn += 1
-                await self._close(ex)
+                await close_client(ex, f"{self.key}: stream")
                 raise
             except ListenKeyExpired:
                 reason, words = self._expiry
@@ -276,7 +276,7 @@ class AccountStream(StreamFrames):
             self._enter("down", reason)
             # closed beside the next connection, not before it (ccxt's close of a client whose
             # socket the venue dropped can take seconds: a reconnect waited for it, down)
-            closing = asyncio.ensure_future(self._close(ex))
+            closing = asyncio.ensure_future(close_client(ex, f"{self.key}: stream"))
             self._closing.add(closing)
             closing.add_done_callback(self._closing.discard)
             if self._connected_at is not None and reason != self._expiry[0]:
@@ -286,14 +286,6 @@ class AccountStream(StreamFrames):
             self._enter("down", reason)
             await asyncio.sleep(min(self.max_backoff_s, self.backoff_s * 2 ** attempt))
             attempt += 1
-
-    async def _close(self, ex: Any) -> None:
-        closer = getattr(ex, "close", None)
-        if closer is not None:
-            try:
-                await asyncio.wait_for(closer(), 5.0)
-            except Exception as e:  # noqa: BLE001
-                log.debug("%s: stream close: %s", self.key, reason_for(e).value)
 
     async def _connection(self, ex: Any) -> None:
         """The watch loops of one connection, until one ends it (a disconnect raises)."""

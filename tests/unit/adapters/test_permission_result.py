@@ -52,3 +52,30 @@ def test_an_account_whose_adapter_cannot_be_built_refuses_the_switch_with_its_er
         with pytest.raises(AdapterError) as e:
             asyncio.run(call)
         assert e.value.reason is Reason.AUTH
+
+
+def test_an_account_whose_adapter_is_built_later_hands_each_call_to_it():
+    import asyncio
+
+    from adapters.base import AdapterError
+    from adapters.deferred import DeferredAdapter
+    from killswitch.policy.accounts_doc import Account
+
+    class Built:
+        async def arm_cancel_all_after(self, seconds, symbols=()):
+            return ("armed", seconds, symbols)
+
+    acc = Account.model_validate({"name": "a", "venue": "bybit", "market_type": "futures"})
+    err = AdapterError(Reason.AUTH, "environment variable KS_X is not set")
+    fixed = []
+
+    def make():
+        if not fixed:
+            raise err
+        return Built()
+
+    ad = DeferredAdapter(acc, make, err)
+    with pytest.raises(AdapterError):
+        asyncio.run(ad.arm_cancel_all_after(5.0, symbols=("BTC/USDT:USDT",)))
+    fixed.append(True)  # the Secret mounted in place
+    assert asyncio.run(ad.arm_cancel_all_after(5.0, symbols=("BTC/USDT:USDT",))) == ("armed", 5.0, ("BTC/USDT:USDT",))

@@ -447,7 +447,7 @@ def test_amount_rounds_down_with_ccxt_truncate():
 def test_decimal_places_precision_rounds_down_too():
     fake = FakeExchange(markets={BTC: market(amount_step=3, price_step=1)}, precision_mode=2)
     a, _ = make(fake)
-    run(a._ensure_markets(_op()))
+    run(a._markets.ensure(_op()))
     assert a.round_amount(BTC, 0.0129) == 0.012
     assert a.market_rules(BTC).amount_step == pytest.approx(0.001)
 

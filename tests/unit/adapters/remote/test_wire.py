@@ -353,6 +353,23 @@ def test_a_withheld_send_a_timeout_and_any_other_error_cross_as_themselves():
     assert "KeyError" in other.message and "secret-looking-key" not in str(other)
 
 
+def test_the_decider_sends_each_call_with_its_arguments_as_the_protocol_binds_them():
+    class Sent:
+        index = 0
+
+        async def call(self, key: str, method: str, args: tuple, gated: bool) -> Any:
+            return method, args
+
+    remote = RemoteAdapter(KEY, Sent(), {"capabilities": Capabilities()})  # type: ignore[arg-type]
+    calls = {remote.arm_cancel_all_after(5.0): ("arm_cancel_all_after", (5.0, ())),
+             remote.arm_cancel_all_after(5.0, symbols=(BTC_U,)): ("arm_cancel_all_after", (5.0, (BTC_U,))),
+             remote.open_orders(): ("open_orders", ((),)),
+             remote.fills(BTC_U, since_ms=3): ("fills", (BTC_U, 3)),
+             remote.read_trading(): ("read_trading", ())}
+    for call, sent in calls.items():
+        assert asyncio.run(call) == sent
+
+
 # --- the decider's adapter while its reader is down ----------------------------------------------------
 
 
