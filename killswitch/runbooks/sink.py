@@ -178,14 +178,7 @@ class RunbookSink(LockWatch):
         data["acknowledgements"] = with_ack(data, ack)
         data["acknowledged"] = ack
         data["story"] = read_story(ctx.store, data, event.ts_ms)
-        t0 = self._clock_ns()
-        rb = render_runbook(data, self.templates(ctx))
-        self._trace(ctx, data, rb, t0)
-        ctx.save_runbook(record_of(data, rb))
-        ctx.audit("runbook_updated", event.ts_ms, {
-            "incident": incident, "template": rb.template, "acknowledged_by": ack["by"],
-            "sha256": hashlib.sha256(rb.markdown.encode("utf-8")).hexdigest()})
-        self.updated += 1
+        self._store_again(ctx, data, event.ts_ms, acknowledged_by=ack["by"])
         following = self._following.get(incident)
         if following is not None:
             following.data["acknowledgements"] = data["acknowledgements"]
@@ -213,15 +206,7 @@ class RunbookSink(LockWatch):
     def _rerender(self, ctx: "SinkContext", data: dict, story: dict, now: int) -> None:
         """``data``'s runbook rendered again with ``story`` and stored in place (audited)."""
         data["story"] = story
-        t0 = self._clock_ns()
-        rb = render_runbook(data, self.templates(ctx))
-        self._trace(ctx, data, rb, t0)
-        ctx.save_runbook(record_of(data, rb))
-        ctx.audit("runbook_updated", now, {
-            "incident": data["incident"], "template": rb.template,
-            "ended": (story.get("ended") or {}).get("text"), "removed": story.get("removed"),
-            "sha256": hashlib.sha256(rb.markdown.encode("utf-8")).hexdigest()})
-        self.updated += 1
+        self._store_again(ctx, data, now, ended=(story.get("ended") or {}).get("text"), removed=story.get("removed"))
         following = self._following.get(data["incident"])
         if following is not None:
             following.data["story"] = story
@@ -319,16 +304,8 @@ class RunbookSink(LockWatch):
             f.quiet = 0 if changed or not settled else f.quiet + 1
             if changed:
                 new.update(updated=iso(now), settled=settled, story=read_story(ctx.store, new, now))
-                t0 = self._clock_ns()
-                rb = render_runbook(new, self.templates(ctx))
-                self._trace(ctx, new, rb, t0)
-                ctx.save_runbook(record_of(new, rb))
-                ctx.audit("runbook_updated", now, {
-                    "incident": incident, "template": rb.template, "settled": settled,
-                    "sha256": hashlib.sha256(rb.markdown.encode("utf-8")).hexdigest(),
-                    "orders": new["actions"]["summary"],
-                    "positions": len(new["positions"]) + new.get("positions_more", 0)})
-                self.updated += 1
+                self._store_again(ctx, new, now, settled=settled, orders=new["actions"]["summary"],
+                                  positions=len(new["positions"]) + new.get("positions_more", 0))
                 f.data = new
             if f.quiet >= QUIET_TICKS or now - int(f.data["created_ms"]) > FOLLOW_MS:
                 del self._following[incident]
