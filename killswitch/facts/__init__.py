@@ -133,9 +133,9 @@ def names(items: Sequence[str], shown: int = 3) -> str:
     return head if len(items) <= shown else f"{head} and {len(items) - shown} more"
 
 
-def counted(n: int, one: str, many: str) -> str:
-    """``1 ORDER`` / ``3 ORDERS``."""
-    return f"{n} {one if n == 1 else many}"
+def counted(n: int, one: str, many: Optional[str] = None) -> str:
+    """``1 ORDER`` / ``3 ORDERS``; ``many`` by default ``one`` and an s (``2 snapshots``)."""
+    return f"{n} {one if n == 1 else many or one + 's'}"
 
 
 def stamp(ms: Optional[int]) -> str:
