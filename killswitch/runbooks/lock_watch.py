@@ -72,10 +72,15 @@ class LockWatch:
                 continue
             data = record.data
             data["lock"] = lock
-            following = self._following.get(incident)
-            if following is not None:
-                following.data["lock"] = lock
+            self._also_followed(incident, lock=lock)
             self._store_again(ctx, data, now, lock_as_of=lock.get("as_of"))
+
+    def _also_followed(self, incident: str, **fields: Any) -> None:
+        """``fields`` set in the data of ``incident`` as followed too, when it is, so that its next
+        follow-up renders them rather than what it held before."""
+        following = self._following.get(incident)
+        if following is not None:
+            following.data.update(fields)
 
     def _store_again(self, ctx: "SinkContext", data: dict, now: int, **said: Any) -> None:
         """``data``'s runbook rendered again and stored in place, with its ``runbook_updated``

@@ -179,10 +179,7 @@ class RunbookSink(LockWatch):
         data["acknowledged"] = ack
         data["story"] = read_story(ctx.store, data, event.ts_ms)
         self._store_again(ctx, data, event.ts_ms, acknowledged_by=ack["by"])
-        following = self._following.get(incident)
-        if following is not None:
-            following.data["acknowledgements"] = data["acknowledgements"]
-            following.data["acknowledged"] = ack
+        self._also_followed(incident, acknowledgements=data["acknowledgements"], acknowledged=ack)
 
     def _ended(self, event: Event, ctx: "SinkContext", said: Mapping[str, Any]) -> None:
         """The incident ``event`` (a transition, a released reset) ended on its policy and scope:
@@ -207,9 +204,7 @@ class RunbookSink(LockWatch):
         """``data``'s runbook rendered again with ``story`` and stored in place (audited)."""
         data["story"] = story
         self._store_again(ctx, data, now, ended=(story.get("ended") or {}).get("text"), removed=story.get("removed"))
-        following = self._following.get(data["incident"])
-        if following is not None:
-            following.data["story"] = story
+        self._also_followed(data["incident"], story=story)
 
     def _reloaded(self, ctx: "SinkContext", now: int) -> None:
         """After a policy reload: the runbooks of the last day's incidents not ended, rendered
@@ -251,9 +246,7 @@ class RunbookSink(LockWatch):
             residuals = residual_docs(ctx, data["incident"]) if data["incident"] in accepted else None
             if residuals is not None and residuals != data.get("residuals") and story["ended"] is None:
                 data["residuals"] = residuals
-                following = self._following.get(data["incident"])
-                if following is not None:
-                    following.data["residuals"] = residuals
+                self._also_followed(data["incident"], residuals=residuals)
                 self._rerender(ctx, data, story, now)
             elif story != data.get("story") and story["ended"] is None:
                 self._rerender(ctx, data, story, now)
