@@ -16,8 +16,10 @@ the console says it elsewhere; ``when`` is the console's own way of writing a ti
 
 The runner's status document carries them as ``facts`` (:func:`standing`); ``ksctl status``
 (:func:`status_lines`), the console's standing problems and the incident's runbook iterate that
-list and ask nothing of a fact's kind. A new standing fact, or a reworded one, is a module here
-and its test.
+list and ask nothing of a fact's kind. Views that say a fact from other values borrow its module's
+words: the start-up log the accounts out of reach (:mod:`.trading`), the ``PAGES_FAILING`` line a
+receiver failing (:func:`.pages.failing_text`), the runbooks an acceptance and its command. A new
+standing fact, or a reworded one, is a module here and its test.
 
 Pure: no I/O, no clock; imports nothing of the runner, the faces or the CLI (a contract).
 """
@@ -134,9 +136,9 @@ def names(items: Sequence[str], shown: int = 3) -> str:
     return head if len(items) <= shown else f"{head} and {len(items) - shown} more"
 
 
-def counted(n: int, one: str, many: str) -> str:
-    """``1 ORDER`` / ``3 ORDERS``."""
-    return f"{n} {one if n == 1 else many}"
+def counted(n: int, one: str, many: Optional[str] = None) -> str:
+    """``1 ORDER`` / ``3 ORDERS``; ``many`` by default ``one`` and an s (``2 snapshots``)."""
+    return f"{n} {one if n == 1 else many or one + 's'}"
 
 
 def stamp(ms: Optional[int]) -> str:

@@ -13,6 +13,12 @@ KIND = kind_of(__name__)
 INDENT = ""  # the runner's own failure: loud, at the left of ksctl status
 
 
+def failing_text(document: str, receiver: str, cause: str, failures: int) -> str:
+    """A receiver failing, as status and the ``PAGES_FAILING`` log line say it:
+    ``alerts/ops: HTTP_503 (3 failed rounds)``."""
+    return f"{document}/{receiver}: {cause}" + (f" ({failures} failed rounds)" if failures > 1 else "")
+
+
 def _fallback_heard(f: Any, ref_ms: Optional[int]) -> str:
     """Whether a failing receiver's pages reach anyone: the fallback that delivered the latest, or none."""
     if f.fallback:
@@ -26,9 +32,8 @@ def facts(st: Any) -> Iterator[Fact]:
     if not failing:
         return
     since = st.pages_failing_since_ms if st.pages_failing_since_ms is not None else min(f.since_ms for f in failing)
-    receivers = "; ".join(f"{f.document}/{f.receiver}: {f.cause}" + (
-        f" ({f.failures} failed rounds)" if f.failures > 1 else "") + _fallback_heard(f, st.last_tick_ms)
-        for f in failing)
+    receivers = "; ".join(failing_text(f.document, f.receiver, f.cause, f.failures)
+                          + _fallback_heard(f, st.last_tick_ms) for f in failing)
     text = f"Pages are failing since {time_of_day(since, st.last_tick_ms)}: {receivers}"
     for f in failing:
         yield Fact(KIND, "error", f"{f.document}/{f.receiver}", f.since_ms, "a delivery round to it succeeds", text,

@@ -29,6 +29,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Iterable, Mapping, Optional
 
+from ..facts.pages import failing_text
 from ..figures import iso
 from ..metrics import Registry
 
@@ -134,8 +135,7 @@ class PageHealth:
         parts = []
         for d, r in keys:
             st = self._state.get((d, r))
-            parts.append(f"{d}/{r}: {st.cause if st is not None else 'failed'}"
-                         + (f" ({st.failures} failed rounds)" if st is not None and st.failures > 1 else ""))
+            parts.append(failing_text(d, r, st.cause, st.failures) if st is not None else f"{d}/{r}: failed")
         since = self.since_ms if self.since_ms is not None else now_ms
         return (f"PAGES_FAILING: a {what} reached no receiver: {'; '.join(parts)}; pages failing since "
                 f"{iso(since)}; see ksctl status and the notification_failed receipts")

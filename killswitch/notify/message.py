@@ -85,13 +85,19 @@ def _order_failed(lab: Labels, data: Data, where: str) -> str:  # the venue's ow
     return f"order failed on {_account(lab)}: {lab.get('reason', '?')}" + (f": {said}" if said else "")
 
 
-def _close_residual(lab: Labels, data: Data, where: str) -> str:
+def _left_leg(data: Data) -> tuple[str, str]:
+    """A residual's leg and why it is left open: ``("30 ETH/USDT LONG", "shortfall 1 of 2, CLOSE_REJECTED")``."""
     amount = data.get("amount")
     size = f"{amount:g} " if isinstance(amount, (int, float)) else ""
     leg = data.get("position_side") or data.get("side")  # each leg of a hedge its own page: named
     short = shortfall_text(amount, data.get("shortfall"))  # a partial reduction's: what it failed to take off
-    return (f"{where}: {size}{data.get('symbol', '?')}{' ' + str(leg) if leg else ''} left open, no longer closed "
-            f"({short + ', ' if short else ''}{data.get('why', '?')})"
+    return f"{size}{data.get('symbol', '?')}{' ' + str(leg) if leg else ''}", \
+        f"{short + ', ' if short else ''}{data.get('why', '?')}"
+
+
+def _close_residual(lab: Labels, data: Data, where: str) -> str:
+    leg, why = _left_leg(data)
+    return (f"{where}: {leg} left open, no longer closed ({why})"
             + (f": {data.get('detail')}" if data.get("why") == "CLOSE_REJECTED" and data.get("detail") else ""))
 
 
@@ -173,14 +179,7 @@ def _residuals_headline(lead: Alert, pool: list[Alert]) -> Optional[str]:
         return None
     where = list(dict.fromkeys(" ".join(x for x in (a.labels.get("policy"), a.labels.get("scope")) if x)
                                for a in left))
-    legs = []
-    for a in left:
-        d = a.event.data
-        amount = d.get("amount")
-        leg = d.get("position_side") or d.get("side")
-        short = shortfall_text(amount, d.get("shortfall"))
-        legs.append((f"{amount:g} " if isinstance(amount, (int, float)) else "") + str(d.get("symbol", "?"))
-                    + (f" {leg}" if leg else "") + f" ({short + ', ' if short else ''}{d.get('why', '?')})")
+    legs = ["{} ({})".format(*_left_leg(a.event.data)) for a in left]
     return f"{', '.join(where)}: {len(left)} legs left open, no longer closed: {'; '.join(legs)}"
 
 

@@ -13,14 +13,11 @@ from __future__ import annotations
 
 import json
 
+from ..facts import counted
 from ..forge.overlaps import Concurrent, Overlap
 
 JSON_FORMAT_VERSION = 1
 HEADING = "### Concurrent changes"
-
-
-def _plural(n: int, word: str) -> str:
-    return f"{n} {word}" + ("" if n == 1 else "s")
 
 
 def not_checked(c: Concurrent) -> str:
@@ -35,8 +32,8 @@ def _verdict(c: Concurrent) -> str:
                 "no other pull request to compare")
     if not c.overlaps:
         return (f"no other open pull request changes the policy documents of #{c.pr} "
-                f"({_plural(c.open_checked, 'other open pull request')} checked)")
-    return (f"{_plural(len(c.overlaps), 'other open pull request')} of {c.open_checked} "
+                f"({counted(c.open_checked, 'other open pull request')} checked)")
+    return (f"{counted(len(c.overlaps), 'other open pull request')} of {c.open_checked} "
             f"change{'s' if len(c.overlaps) == 1 else ''} the policy documents of #{c.pr}")
 
 

@@ -8,12 +8,9 @@ from __future__ import annotations
 
 from typing import Sequence
 
+from ..facts import counted
 from ..preview.coverage import NOT_READ, UNMATCHED_ALLOWED, AccountCoverage, BlindSpell
 from .times import iso
-
-
-def plural(n: int, one: str) -> str:
-    return f"{n} {one}" if n == 1 else f"{n} {one}s"
 
 
 def unread_detail(a: AccountCoverage) -> str:
@@ -23,12 +20,12 @@ def unread_detail(a: AccountCoverage) -> str:
     if a.snapshots <= 1 or first is None or last is None:  # the times are there once one failed
         return codes
     span = iso(first) if a.failed == 1 else f"{iso(first)} to {iso(last)}"
-    return f"{codes} on {a.failed} of {plural(a.snapshots, 'snapshot')}, {span}"
+    return f"{codes} on {a.failed} of {counted(a.snapshots, 'snapshot')}, {span}"
 
 
 def incomplete_phrase(accounts: Sequence[AccountCoverage]) -> str:
     """``1 of 2 accounts not read``, ``… not read on every snapshot`` or ``none of the 2 accounts could be read``."""
-    unread, total = [a for a in accounts if a.failed], plural(len(accounts), "account")
+    unread, total = [a for a in accounts if a.failed], counted(len(accounts), "account")
     if all(a.status == NOT_READ for a in accounts):
         return f"none of the {total} could be read"
     every = "" if all(a.status == NOT_READ for a in unread) else " on every snapshot"
@@ -46,7 +43,7 @@ def account_lines(accounts: Sequence[AccountCoverage], what: str) -> list[str]:
     (``what``: the plan, the replay — what does not cover them)."""
     if not accounts:
         return ["Accounts evaluated: none (the source holds no account snapshot)"]
-    seen = [a.key if a.failed == 0 else f"{a.key} ({a.read} of {plural(a.snapshots, 'snapshot')})"
+    seen = [a.key if a.failed == 0 else f"{a.key} ({a.read} of {counted(a.snapshots, 'snapshot')})"
             for a in accounts if a.status != NOT_READ]
     lines = [f"Accounts evaluated: {', '.join(seen) if seen else 'none'}"]
     unread = [a for a in accounts if a.failed]
@@ -109,7 +106,7 @@ def blind_lines(spells: Sequence[BlindSpell], what: str) -> list[str]:
 def blind_summary(gaps: Sequence[BlindSpell], what: str) -> str:
     """``Incomplete plan: 2 policy scopes could not be evaluated: futures-book … (INSUFFICIENT_HISTORY).``"""
     keys = ", ".join(f"{b.policy}" + ("" if b.state == "unmatched" else f" {b.scope}") + f" ({b.reason})" for b in gaps)
-    return f"Incomplete {what}: {plural(len(gaps), 'policy scope')} could not be evaluated: {keys}."
+    return f"Incomplete {what}: {counted(len(gaps), 'policy scope')} could not be evaluated: {keys}."
 
 
 def blind_json(b: BlindSpell) -> dict:

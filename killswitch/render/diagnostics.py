@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 from ..compile.compiler import CompileResult
+from ..facts import counted
 from ..policy.diagnostics import Diagnostic
 from ..sources import revision_text
 
@@ -38,12 +39,12 @@ def summary_lines(result: CompileResult, files: int, strict: bool) -> list[str]:
     lines = []
     s = summary(result, files)
     docs = ", ".join(f"{n} {k}" for k, n in s["documents"].items()) or "no documents"
-    tally = f"{_plural(s['errors'], 'error')}, {_plural(s['warnings'], 'warning')}"
+    tally = f"{counted(s['errors'], 'error')}, {counted(s['warnings'], 'warning')}"
     failed = s["errors"] or (strict and s["warnings"])
     if failed:
-        lines.append(f"FAILED: {tally} in {_plural(files, 'file')} ({docs})")
+        lines.append(f"FAILED: {tally} in {counted(files, 'file')} ({docs})")
     else:
-        lines.append(f"ok: {_plural(files, 'file')} ({docs}), {tally}")
+        lines.append(f"ok: {counted(files, 'file')} ({docs}), {tally}")
         if result.graph is not None:
             lines.append(f"graph {result.graph.digest} revision {revision_text(result.graph.revision)}")
     return lines
@@ -59,7 +60,3 @@ def validate_json(result: CompileResult, files: int, strict: bool) -> str:
         "diagnostics": [x.to_dict() for x in result.diagnostics],
     }
     return json.dumps(body, indent=2, sort_keys=False)
-
-
-def _plural(n: int, word: str) -> str:
-    return f"{n} {word}" + ("" if n == 1 else "s")

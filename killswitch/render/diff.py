@@ -26,6 +26,7 @@ import json
 from typing import Optional, Sequence
 
 from ..engine.stages import StageTransition
+from ..facts import counted
 from ..preview.coverage import AccountCoverage, complete
 from ..preview.diff import Change, Decision, Difference, DiffResult, Leg, Milestone, PolicyRevision
 from ..sources import revision_text
@@ -34,10 +35,6 @@ from .decisions import plan_json
 from .evaluation import iso
 
 FORMAT_VERSION = 1
-
-
-def _plural(n: int, one: str, many: Optional[str] = None) -> str:
-    return f"{n} {one if n == 1 else (many or one + 's')}"
 
 
 def _duration(ms: int) -> str:
@@ -62,7 +59,7 @@ def _leg(x: Leg) -> str:
     flag = "reduce-only" if x.reduce_only else "spot"
     why = f"  {'; '.join(x.reasons)}" if x.reasons else ""
     return (f"order {x.side} {x.amount:g} {x.symbol}{leg} on {x.venue}/{x.account}  ≈{x.notional:,.0f} "
-            f"in {_plural(x.orders, 'order')}  {flag}{why}")
+            f"in {counted(x.orders, 'order')}  {flag}{why}")
 
 
 def _codes(codes: tuple[str, ...]) -> str:
@@ -128,12 +125,12 @@ def _milestone_phrase(m: Milestone, several: bool) -> str:
 def summary_line(result: DiffResult) -> str:
     """One line: how many decisions differ, the first, and when each revision reaches each stage."""
     if not result.differs:
-        return f"No difference: OLD and NEW decide the same on all {_plural(result.ticks, 'tick')}."
+        return f"No difference: OLD and NEW decide the same on all {counted(result.ticks, 'tick')}."
     counts = []
     if result.decisions:
         counts.append(f"{result.decisions} decision{' differs' if result.decisions == 1 else 's differ'}")
     if result.refusal_ticks:
-        counts.append(f"refusals differ on {_plural(result.refusal_ticks, 'tick')}")
+        counts.append(f"refusals differ on {counted(result.refusal_ticks, 'tick')}")
     if not counts:
         counts.append("no decision differs")
     parts = [" and ".join(counts) + (f": first at {iso(result.first_ms)}" if result.first_ms is not None else "")]
@@ -141,7 +138,7 @@ def summary_line(result: DiffResult) -> str:
     parts += [_milestone_phrase(m, len(keys) > 1) for m in result.milestones]
     only = len(result.only_old) + len(result.only_new)
     if only:
-        parts.append(f"{_plural(only, 'scope')} evaluated by one revision only")
+        parts.append(f"{counted(only, 'scope')} evaluated by one revision only")
     return "; ".join(parts)
 
 
@@ -157,7 +154,7 @@ def diff_text(result: DiffResult, old: PolicyRevision, new: PolicyRevision, agai
         lines.append("  the graphs are the same: the change does not alter behaviour")
     start, end = result.start_ms, result.end_ms  # both set once a tick was compared
     span = f", {iso(start)} to {iso(end)}" if start is not None and end is not None else ""
-    lines += [f"  over {against}: {_plural(result.ticks, 'tick')}{span}"]
+    lines += [f"  over {against}: {counted(result.ticks, 'tick')}{span}"]
     incomplete = not complete(accounts)
     if incomplete:
         lines += account_lines(accounts, "diff")

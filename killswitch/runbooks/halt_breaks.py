@@ -37,9 +37,10 @@ from __future__ import annotations
 from typing import Any, Callable, Mapping, Optional, Sequence
 
 from ..fills import bot_side, orders_text, revert_side
-from ..holds import DEAD_MANS_SWITCH, OPERATOR, OUT_OF_REACH, unreached_text
+from ..holds import OUT_OF_REACH, holder, unreached_text
 from ..state.violations import CANCEL_RESULT_KIND, VIOLATION_KINDS, cancel_outcome, cancel_results
 from .incident import iso
+from .lock_view import hold_of
 
 TRADING_KINDS = {"trading_revoked": "revoked", "trading_restored": "restored",
                  "trading_permission_failed": "failed"}
@@ -158,15 +159,12 @@ def _held_by(lock: Any, incident: Mapping[str, Any]) -> bool:
 
 
 def _lock_text(lock: Any) -> Optional[str]:
-    """The lock a violation broke, in words: ``operator alice``, ``policy quick-watch stage 1``."""
+    """The lock a violation broke, in the words status names a hold in (:func:`~killswitch.holds.holder`):
+    ``operator alice``, ``policy quick-watch stage 1``."""
     if not isinstance(lock, Mapping) or not lock.get("policy"):
         return None
-    policy, stage, by = lock.get("policy"), lock.get("stage"), lock.get("by")
-    if policy == OPERATOR:
-        return "operator" + (f" {by}" if by else "")
-    if policy == DEAD_MANS_SWITCH:
-        return "dead man's switch"
-    return f"policy {policy}" + (f" stage {stage}" if stage is not None else "")
+    by = {"by": lock["by"]} if lock.get("by") else {}
+    return holder(hold_of({"policy": lock["policy"], "stage": lock.get("stage"), "details": by}))
 
 
 def _asked_by(hold: str, asked: Mapping[str, str]) -> str:

@@ -55,9 +55,6 @@ OPEN_STATUSES = JOURNAL_OPEN_STATUSES | {"journaled", "scheduled", "held"}  # he
 # reads as one over a hundred, and its rendering on the runner's loop does not grow with the book.
 ROWS = 100
 
-_OPS = {">=": lambda a, b: a >= b, "<=": lambda a, b: a <= b, ">": lambda a, b: a > b,
-        "<": lambda a, b: a < b, "==": lambda a, b: a == b, "!=": lambda a, b: a != b}
-
 
 # --- formatting ------------------------------------------------------------------------------
 
@@ -188,7 +185,7 @@ def _triggers_doc(node: PolicyNode, names: Iterable[str], values: Mapping[str, O
                 text = f"{value_text(other, types.get(c.signal))} = {c.text}"
             else:
                 other = c.threshold_at(values)
-            breached = None if v is None or other is None else bool(_OPS[c.op](v, other))
+            breached = c.holds(v, other)  # as the engine compares them
             checks.append({"signal": c.signal, "op": c.op, "threshold": text, "value": v,
                            "value_text": value_text(v, types.get(c.signal), reasons.get(c.signal),
                                                     t.on_missing_data), "breached": breached,

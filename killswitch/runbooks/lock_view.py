@@ -24,7 +24,8 @@ from ..holds import DEAD_MANS_SWITCH, OPERATOR, LockHold, held_until, holder, ot
 from ..render.times import duration_text
 
 
-def _hold(doc: Mapping[str, Any]) -> LockHold:
+def hold_of(doc: Mapping[str, Any]) -> LockHold:
+    """A hold of a stored lock document (or of its ``holds``) as the lock book's words read it."""
     return LockHold(mode=str(doc.get("mode")), policy=doc.get("policy"), stage=doc.get("stage"),
                     reason=str(doc.get("reason") or ""), manual=bool(doc.get("manual")),
                     created_ts=doc.get("created_ts"), expires_ts=doc.get("expires_ts"),
@@ -65,17 +66,17 @@ def lock_view(lock: Mapping[str, Any], policy: str, level: Optional[int], scope:
     out.setdefault("refreshed", False)  # read again after the entry (by the runner, while it was open)
     if not lock.get("locked"):
         return out | {"by": None, "until": None, "own": False, "stage_lock": None}
-    binding = _hold(holds[0]) if holds else _hold({
+    binding = hold_of(holds[0]) if holds else hold_of({
         **lock, "manual": bool(lock.get("manual")) and lock.get("policy") not in (OPERATOR, DEAD_MANS_SWITCH)})
 
     def mine(h: LockHold) -> bool:
         return h.policy == policy and (level is None or h.stage in (None, level))
 
     own = mine(binding)
-    stage = next((_hold(d) for d in holds[1:] if mine(_hold(d))), None) if not own else None
+    stage = next((hold_of(d) for d in holds[1:] if mine(hold_of(d))), None) if not own else None
     until = "until the stage is reset" if own and binding.manual else held_until(binding)
     return out | {"by": holder(binding), "until": until, "own": own,
                   "stage_lock": own_text(stage) if stage is not None else None}
 
 
-__all__ = ["lock_view", "own_text"]
+__all__ = ["hold_of", "lock_view", "own_text"]

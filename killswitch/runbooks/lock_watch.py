@@ -72,17 +72,26 @@ class LockWatch:
                 continue
             data = record.data
             data["lock"] = lock
-            following = self._following.get(incident)
-            if following is not None:
-                following.data["lock"] = lock
-            t0 = self._clock_ns()
-            rb = render_runbook(data, self.templates(ctx))
-            self._trace(ctx, data, rb, t0)
-            ctx.save_runbook(record_of(data, rb))
-            ctx.audit("runbook_updated", now, {
-                "incident": incident, "template": rb.template, "lock_as_of": lock.get("as_of"),
-                "sha256": hashlib.sha256(rb.markdown.encode("utf-8")).hexdigest()})
-            self.updated += 1
+            self._also_followed(incident, lock=lock)
+            self._store_again(ctx, data, now, lock_as_of=lock.get("as_of"))
+
+    def _also_followed(self, incident: str, **fields: Any) -> None:
+        """``fields`` set in the data of ``incident`` as followed too, when it is, so that its next
+        follow-up renders them rather than what it held before."""
+        following = self._following.get(incident)
+        if following is not None:
+            following.data.update(fields)
+
+    def _store_again(self, ctx: "SinkContext", data: dict, now: int, **said: Any) -> None:
+        """``data``'s runbook rendered again and stored in place, with its ``runbook_updated``
+        audit row: the incident, the template, the digest and what ``said`` adds."""
+        t0 = self._clock_ns()
+        rb = render_runbook(data, self.templates(ctx))
+        self._trace(ctx, data, rb, t0)
+        ctx.save_runbook(record_of(data, rb))
+        ctx.audit("runbook_updated", now, {"incident": data["incident"], "template": rb.template, **said,
+                                          "sha256": hashlib.sha256(rb.markdown.encode("utf-8")).hexdigest()})
+        self.updated += 1
 
 
 @dataclass

@@ -178,18 +178,8 @@ class RunbookSink(LockWatch):
         data["acknowledgements"] = with_ack(data, ack)
         data["acknowledged"] = ack
         data["story"] = read_story(ctx.store, data, event.ts_ms)
-        t0 = self._clock_ns()
-        rb = render_runbook(data, self.templates(ctx))
-        self._trace(ctx, data, rb, t0)
-        ctx.save_runbook(record_of(data, rb))
-        ctx.audit("runbook_updated", event.ts_ms, {
-            "incident": incident, "template": rb.template, "acknowledged_by": ack["by"],
-            "sha256": hashlib.sha256(rb.markdown.encode("utf-8")).hexdigest()})
-        self.updated += 1
-        following = self._following.get(incident)
-        if following is not None:
-            following.data["acknowledgements"] = data["acknowledgements"]
-            following.data["acknowledged"] = ack
+        self._store_again(ctx, data, event.ts_ms, acknowledged_by=ack["by"])
+        self._also_followed(incident, acknowledgements=data["acknowledgements"], acknowledged=ack)
 
     def _ended(self, event: Event, ctx: "SinkContext", said: Mapping[str, Any]) -> None:
         """The incident ``event`` (a transition, a released reset) ended on its policy and scope:
@@ -213,18 +203,8 @@ class RunbookSink(LockWatch):
     def _rerender(self, ctx: "SinkContext", data: dict, story: dict, now: int) -> None:
         """``data``'s runbook rendered again with ``story`` and stored in place (audited)."""
         data["story"] = story
-        t0 = self._clock_ns()
-        rb = render_runbook(data, self.templates(ctx))
-        self._trace(ctx, data, rb, t0)
-        ctx.save_runbook(record_of(data, rb))
-        ctx.audit("runbook_updated", now, {
-            "incident": data["incident"], "template": rb.template,
-            "ended": (story.get("ended") or {}).get("text"), "removed": story.get("removed"),
-            "sha256": hashlib.sha256(rb.markdown.encode("utf-8")).hexdigest()})
-        self.updated += 1
-        following = self._following.get(data["incident"])
-        if following is not None:
-            following.data["story"] = story
+        self._store_again(ctx, data, now, ended=(story.get("ended") or {}).get("text"), removed=story.get("removed"))
+        self._also_followed(data["incident"], story=story)
 
     def _reloaded(self, ctx: "SinkContext", now: int) -> None:
         """After a policy reload: the runbooks of the last day's incidents not ended, rendered
@@ -266,9 +246,7 @@ class RunbookSink(LockWatch):
             residuals = residual_docs(ctx, data["incident"]) if data["incident"] in accepted else None
             if residuals is not None and residuals != data.get("residuals") and story["ended"] is None:
                 data["residuals"] = residuals
-                following = self._following.get(data["incident"])
-                if following is not None:
-                    following.data["residuals"] = residuals
+                self._also_followed(data["incident"], residuals=residuals)
                 self._rerender(ctx, data, story, now)
             elif story != data.get("story") and story["ended"] is None:
                 self._rerender(ctx, data, story, now)
@@ -319,16 +297,8 @@ class RunbookSink(LockWatch):
             f.quiet = 0 if changed or not settled else f.quiet + 1
             if changed:
                 new.update(updated=iso(now), settled=settled, story=read_story(ctx.store, new, now))
-                t0 = self._clock_ns()
-                rb = render_runbook(new, self.templates(ctx))
-                self._trace(ctx, new, rb, t0)
-                ctx.save_runbook(record_of(new, rb))
-                ctx.audit("runbook_updated", now, {
-                    "incident": incident, "template": rb.template, "settled": settled,
-                    "sha256": hashlib.sha256(rb.markdown.encode("utf-8")).hexdigest(),
-                    "orders": new["actions"]["summary"],
-                    "positions": len(new["positions"]) + new.get("positions_more", 0)})
-                self.updated += 1
+                self._store_again(ctx, new, now, settled=settled, orders=new["actions"]["summary"],
+                                  positions=len(new["positions"]) + new.get("positions_more", 0))
                 f.data = new
             if f.quiet >= QUIET_TICKS or now - int(f.data["created_ms"]) > FOLLOW_MS:
                 del self._following[incident]

@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterable, Mapping, Optional
 
 from ..figures import figure
-from .incident import DEFAULT_TEMPLATE, iso
+from .incident import DEFAULT_TEMPLATE, amount_text, iso
 from .template_shape import Shape, data_shape, frozen_shape, merge_shapes, project_shape, suggest, unknown_names
 
 if TYPE_CHECKING:
@@ -109,10 +109,8 @@ def _pct(value: Any, digits: int = 2) -> str:
 
 
 def _amount(value: Any) -> str:
-    if value is None:
-        return "-"
-    v = float(value)
-    return f"{v:,.2f}" if abs(v) >= 1000 else f"{v:.6g}"
+    """An amount as the incident's data writes one (:func:`~.incident.amount_text`), ``-`` for none."""
+    return amount_text(None if value is None else float(value)) or "-"
 
 
 def _cell(value: object) -> str:

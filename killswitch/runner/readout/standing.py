@@ -9,7 +9,8 @@ reset needs, and who approved so far), ``CLOSE_REJECTED`` per refused leg not ac
 (``CLOSE_ACCEPTED`` at INFO for one a person accepted), ``LOCK_VIOLATIONS`` with the count,
 ``LOCK_HOLDS`` per lock of an operator or the dead man's switch in force (a stage's is its
 ``STAGE_HOLDS``), and ``TRADING`` per account whose bots' keys are revoked, owed or failing at
-the venue, with who holds them so, and per account a revoke's scope reached but could not revoke.
+the venue, with who holds them so, and per account a revoke's scope reached but could not revoke
+(in the words of its standing fact, :mod:`killswitch.facts.trading`).
 
 Pure but for the log: no I/O, no clock.
 """
@@ -17,10 +18,13 @@ Pure but for the log: no I/O, no clock.
 from __future__ import annotations
 
 import logging
+from types import SimpleNamespace
 from typing import Any, Iterable, Mapping, Optional
 
-from ...holds import LockHold as HoldDoc, held_until, holder, unreached_text
-from ..book.revoke_state import RevokeBook, hold_text, out_of_reach, permission_status
+from ...facts import trading
+from ...facts.trading import hold_text
+from ...holds import LockHold as HoldDoc, held_until, holder
+from ..book.revoke_state import RevokeBook, permission_status
 from ..lock.lock import NOT_A_POLICY, LockBook, iso_ms
 
 log = logging.getLogger("killswitch.runner")
@@ -87,14 +91,12 @@ def _log_trading(revokes: Optional[RevokeBook]) -> int:
     if not revokes:
         return 0
     status = permission_status(revokes)
-    for account, t in status.items():
-        log.warning("TRADING: %s %s; held by %s (ksctl status)", account, t["shown"],
-                    "; ".join(hold_text(h) for h in t["holds"]) or "nothing (restore owed)")
-    unreached = {a: by for a, by in out_of_reach(h for t in status.values() for h in t["holds"]).items()
-                 if a not in status}
-    for account, asked in unreached.items():
-        log.warning("TRADING: %s; asked by %s (ksctl status)", unreached_text(account), "; ".join(asked))
-    return len(status) + len(unreached)
+    said = list(trading.facts(SimpleNamespace(trading=status)))  # the accounts out of reach: the fact's words
+    for f in said:
+        held = "; ".join(hold_text(h) for h in status[f.scope]["holds"]) if f.scope in status else ""
+        log.warning("TRADING: %s (ksctl status)", f"{f.scope}: {f.data['shown']}" if f.data.get("out_of_reach")
+                    else f"{f.scope} {f.data['shown']}; held by {held or 'nothing (restore owed)'}")
+    return len(said)
 
 
 __all__ = ["log_standing"]

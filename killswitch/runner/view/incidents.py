@@ -50,8 +50,8 @@ class TriggerStatus:
 
 
 @dataclass(frozen=True)
-class OrderRow:
-    """An order intent of the journal with its latest result (``status`` pending: none yet)."""
+class _Intent:
+    """What an order intent names, first in each row of one (sent or only planned)."""
 
     client_order_id: str
     decision_id: str
@@ -61,6 +61,12 @@ class OrderRow:
     position_side: Optional[str]
     amount: float
     reduce_only: bool
+
+
+@dataclass(frozen=True)
+class OrderRow(_Intent):
+    """An order intent of the journal with its latest result (``status`` pending: none yet)."""
+
     status: str
     filled: Optional[float]
     avg_price: Optional[float]
@@ -74,18 +80,10 @@ class OrderRow:
 
 
 @dataclass(frozen=True)
-class PlannedRow:
+class PlannedRow(_Intent):
     """An order a dry-run runner planned and did not send, as the audit trail holds it (one intent
     of an ``orders_planned_dry_run`` row): the intent as planned, and when."""
 
-    client_order_id: str
-    decision_id: str
-    account: str  # venue/account
-    symbol: str
-    side: str
-    position_side: Optional[str]
-    amount: float
-    reduce_only: bool
     limit_price: Optional[float]
     notional: float
     action: str  # the policy action (or the manual close) that asked for it

@@ -107,6 +107,24 @@ def test_an_open_incidents_runbook_says_the_lock_that_binds_now_after_another_st
     assert [k for k, _ in ctx.audits] == ["runbook_updated", "runbook_updated"]
 
 
+def test_a_followed_incident_takes_the_lock_rendered_again_too(incident):
+    """An incident whose orders are still followed keeps the lock the watch rendered it with:
+    its next follow-up must not put the lock at entry back."""
+    scope = incident["scope"]
+    at_entry, unlocked, _ = _walk(scope)
+    data = {**incident, "incident": f"{POLICY}/{scope}/L1/e1",
+            "lock": lock_view({**at_entry.scope_doc(scope, T), "as_of": iso_ms(T)}, POLICY, 1, scope)}
+    sink = RunbookSink(None)
+    ctx = _Ctx(at_entry, data)
+    sink._watch_lock(data)
+    followed = SimpleNamespace(data=dict(data))  # as _start_following keeps it: a copy of its own
+    sink._following[data["incident"]] = followed
+    ctx.book = unlocked
+    sink._relock(ctx, T + 60_000)
+    assert len(ctx.saved) == 1
+    assert followed.data["lock"]["as_of"] == iso_ms(T + 60_000) and followed.data["lock"]["refreshed"]
+
+
 def test_the_operators_halt_and_a_revoke_before_the_stage_are_named_beside_the_stages_own_lock(incident):
     scope = incident["scope"]
     book = operator_lock(LockBook(), scope, "halted", "bot-a rogue", T - 90_000, None, actor="alice")

@@ -178,21 +178,19 @@
 
   // --- ages that keep counting, and the runner's health in the banner, the title and the icon ----
 
-  function ageText(seconds) { // as model.py's age_text
-    const s = Math.max(0, Math.round(seconds));
+  // whole seconds in their two largest units, each unit's word from [second, minute, hour, day]
+  function twoUnits(s, [sec, min, hour, day]) {
     const two = (a, ua, b, ub) => (b ? a + ua + " " + b + ub : a + ua);
-    if (s < 60) return s + "s";
-    if (s < 3600) return two(Math.floor(s / 60), "m", s % 60, "s");
-    if (s < 86400) return two(Math.floor(s / 3600), "h", Math.floor((s % 3600) / 60), "m");
-    return two(Math.floor(s / 86400), "d", Math.floor((s % 86400) / 3600), "h");
+    if (s < 60) return s + sec;
+    if (s < 3600) return two(Math.floor(s / 60), min, s % 60, sec);
+    if (s < 86400) return two(Math.floor(s / 3600), hour, Math.floor((s % 3600) / 60), min);
+    return two(Math.floor(s / 86400), day, Math.floor((s % 86400) / 3600), hour);
+  }
+  function ageText(seconds) { // as model.py's age_text
+    return twoUnits(Math.max(0, Math.round(seconds)), ["s", "m", "h", "d"]);
   }
   function spelled(seconds) { // as model.py's spelled
-    const s = Math.max(0, Math.floor(seconds));
-    const two = (a, ua, b, ub) => (b ? a + ua + " " + b + ub : a + ua);
-    if (s < 60) return s + " s";
-    if (s < 3600) return two(Math.floor(s / 60), " min", s % 60, " s");
-    if (s < 86400) return two(Math.floor(s / 3600), " h", Math.floor((s % 3600) / 60), " min");
-    return two(Math.floor(s / 86400), " d", Math.floor((s % 86400) / 3600), " h");
+    return twoUnits(Math.max(0, Math.floor(seconds)), [" s", " min", " h", " d"]);
   }
   // numbers as killswitch/figures.py writes them (the page and ksctl status agree): separators,
   // at most 8 significant digits and no float noise, a price on its market's tick when known
