@@ -103,7 +103,7 @@ class FirmKillTables(SqlHooks):
     def approve_kill_release(self, shard: str, shard_schema: str, fence: int, approver: str, reason: str,
                              now: int) -> tuple[bool, str, Optional[int]]:
         """``approver``'s approval of the release of the kill in force, sent to ``shard`` (fenced
-        by its token: :class:`FencedError`): (taken, why, the release directive's id once the
+        by its token: :class:`~.store.FencedError`): (taken, why, the release directive's id once the
         last approval wrote it). Refused ``NO_KILL`` and ``DUPLICATE_APPROVER``."""
         with self._tx(write=True) as cur:
             self._check_shard_fence(cur, shard_schema, fence)  # type: ignore[attr-defined]
@@ -138,7 +138,7 @@ class FirmKillTables(SqlHooks):
 
     def send_kill(self, shard: str, shard_schema: str, fence: int, kill: Directive, now: int) -> tuple[Optional[int],
                                                                                                         Optional[int]]:
-        """Write ``kill`` for every shard, fenced by ``shard``'s token (:class:`FencedError`):
+        """Write ``kill`` for every shard, fenced by ``shard``'s token (:class:`~.store.FencedError`):
         (its id, None), or (None, the id of the kill in force) when one is (nothing written)."""
         with self._tx(write=True) as cur:
             self._check_shard_fence(cur, shard_schema, fence)  # type: ignore[attr-defined]
