@@ -165,8 +165,9 @@ def reset(api, token_env, policy, scope, approver, reason, yes, expire_silences,
         if output != "json" or not yes:  # -o json --yes: stdout is the answer's JSON alone
             click.echo(reset_preview_text(policy, preview), err=output == "json")
         confirmed = yes or bool(preview.relatch)  # the trigger that still fires is in what was confirmed
-        if not yes:
-            _confirm_reset(policy, scope)
+        if not yes:  # the scope typed, as ksctl revoke and the console ask (:mod:`.confirm`)
+            confirm("reset", f"a reset of {policy} {scope}", yes=False,
+                    prompt=f"type the scope to confirm ({scope}) for this reset", word=scope)
 
     def approve():
         got = client.reset(policy, scope, reason, approver, confirm_relatch=confirmed)
@@ -206,23 +207,14 @@ def _reset_silences(client, silences, expire: bool, output: str) -> None:
             raise SystemExit(EXIT_FINDINGS)
 
 
-def _confirm_reset(policy: str, scope: str) -> None:
-    """Ask for the previewed reset to be confirmed by typing its scope, as ``ksctl revoke`` and
-    the console do (:mod:`.confirm`). With no terminal to ask on, exit 2 (nothing sent); not
-    confirmed, exit 1."""
-    confirm("reset", f"a reset of {policy} {scope}", yes=False, prompt=f"type the scope to confirm ({scope}) for "
-            "this reset", word=scope)
-
-
-def _confirm_relatch(policy: str, scope: str, relatch: "tuple[str, ...]", output: str) -> bool:
-    """Show what a reset while a trigger fires leads to and ask; True once confirmed. With no
+def _confirm_relatch(policy: str, scope: str, relatch: "tuple[str, ...]", output: str) -> None:
+    """Show what a reset while a trigger fires leads to and ask; return once confirmed. With no
     terminal to ask on, exit 2 (RELATCH_UNCONFIRMED, nothing sent); not confirmed, exit 1."""
     for line in relatch:
         click.echo(f"reset {policy} {scope}: {line}", err=output == "json")
     confirm("reset", f"a reset of {policy} {scope} while its trigger still fires", yes=False,
             prompt="reset anyway (the stage is entered again, a new incident with new pages)?",
             code="RELATCH_UNCONFIRMED")
-    return True
 
 
 @click.command()
