@@ -212,6 +212,21 @@ def sent(send: Callable[[], T], output: str, command: str = "", token_env: Optio
     return result
 
 
+def previewed(ask: Callable[[], T]) -> Optional[T]:
+    """The runner's preview of a change (a call of the client), or None when it refuses it (a
+    role, a token, a rate, an unknown scope): the change sent then answers the same refusal
+    itself, with its reason, and the runner audits it (a preview is never audited). An
+    unreachable runner exits as :func:`unreachable` says."""
+    from ..client import RunnerError, RunnerUnreachable
+
+    try:
+        return ask()
+    except RunnerUnreachable as e:
+        unreachable(e)
+    except RunnerError:
+        return None
+
+
 def change(send: Callable[[], Union["ChangeResult", "ResetResult", "SilenceResult", "OverrideResult"]], output: str,
            command: str = "", token_env: Optional[str] = None, role: str = "operator") -> NoReturn:
     """Send a change; print what the runner did; exit 0 when the runner answered it done, 6 when

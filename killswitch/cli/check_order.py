@@ -42,17 +42,14 @@ def check_order(api: str, account: Optional[str], scope: Optional[str], symbol: 
     orders resting at the venue). Nothing is sent, and no message of the strategy's bucket is
     spent on a denied order (an allowed one takes one, as a bot's would). A refusal is not
     counted for ``gate_refusals`` nor in status's VIOLATIONS: it is a question, not a bot's order."""
+    from ..client.calls import given
     from ..render.locks import decision_lines
 
     if (account is None) == (scope is None):
         raise click.UsageError("name one of --account or --scope")
-    request: dict = {"symbol": symbol, "side": side, "amount": amount}
-    for key, value in (("account", account), ("scope", scope), ("price", price), ("strategy", strategy),
-                       ("position_side", position_side)):
-        if value is not None:
-            request[key] = value
-    if reduce_only:
-        request["reduce_only"] = True
+    request = {"symbol": symbol, "side": side, "amount": amount,
+               **given(account=account, scope=scope, price=price, strategy=strategy, position_side=position_side,
+                       reduce_only=reduce_only or None)}
     client = runner_client(api)
     decision = read(lambda: client.check_order(request, probe=True), "check-order", output)
     if output == "json":

@@ -32,13 +32,13 @@ from __future__ import annotations
 
 import sys
 import time
-from typing import TYPE_CHECKING, NoReturn, Optional
+from typing import TYPE_CHECKING, Callable, NoReturn, Optional
 
 import click
 
 from .apiopts import api_option, refused as said_refused, runner_client, token_option, unreachable
 from .common import EXIT_FINDINGS, EXIT_OK, duration_s, output_option
-from .confirm import confirm
+from .confirm import confirm, tty
 
 if TYPE_CHECKING:
     from ..client import CloseProgress, RunnerClient
@@ -47,15 +47,8 @@ if TYPE_CHECKING:
 POLL_S = 0.5  # how often ``close --wait`` asks the runner
 
 
-def _tty(stream) -> bool:
-    try:
-        return bool(stream.isatty())
-    except (AttributeError, ValueError):  # no stream, or a closed one
-        return False
-
-
 def _stderr_tty() -> bool:
-    return _tty(sys.stderr)
+    return tty(sys.stderr)
 
 
 class Progress:
@@ -122,7 +115,8 @@ def close(api, token_env, scope, reason, dry_run, yes, live, symbol, leg, max_no
         raise click.BadParameter("a number at or above 0", param_hint="--max-notional")
     timeout_s = duration_s(wait_timeout, "--wait-timeout")
     client = runner_client(api, token_env)
-    preview = _preview(client, scope, symbol, reason, output, leg)
+    # the runner's dry run of the close: an INCOMPLETE one is shown with its warning
+    preview = _close_call(lambda: client.close(scope, reason, True, symbol=symbol, leg=leg), None, output)
     if output != "json" and not yes:  # (with --yes: the plan the close was queued with, below)
         click.echo(close_plan_text(scope, preview, live=False))
     if dry_run:
@@ -134,8 +128,9 @@ def close(api, token_env, scope, reason, dry_run, yes, live, symbol, leg, max_no
     confirm("close", "a live close", yes=yes, prompt=f"type the scope to confirm ({scope}) for {what}", word=scope,
             refused=lambda why, code: _nothing_sent(preview, why, output, code))
     cap = max_notional if max_notional is not None else preview.max_notional
-    sent = _send(client, scope, reason, preview, output, symbol=symbol, preview_id=preview.preview_id,
-                 max_notional=cap if preview.preview_id else None, leg=leg)
+    sent = _close_call(lambda: client.close(scope, reason, False, symbol=symbol, preview_id=preview.preview_id,
+                                            max_notional=cap if preview.preview_id else None, leg=leg),
+                       preview, output)
     if output != "json":
         if yes:
             click.echo(close_plan_text(scope, sent, live=True))
@@ -168,40 +163,24 @@ def _refused_close(e) -> "Optional[CloseResult]":
         return None
 
 
-def _preview(client: "RunnerClient", scope: str, symbol: Optional[str], reason: str, output: str,
-             leg: Optional[str] = None) -> "CloseResult":
-    """The runner's dry run of the close. An ``INCOMPLETE`` one is returned (shown with its
-    warning); any other refusal is printed, and exits 1."""
+def _close_call(call: "Callable[[], CloseResult]", preview: "Optional[CloseResult]", output: str) -> "CloseResult":
+    """The runner's answer to a close (``preview`` None: the close is its preview, and an
+    ``INCOMPLETE`` refusal is returned as the plan); a refusal is printed (``-o json``: with the
+    plan it refused, the preview's or the one the refusal carries) and exits as
+    :func:`~.apiopts.refused` says."""
     from ..client import RunnerError, RunnerUnreachable
     from ..render.closes import close_json
     from ..render.ops import refusal_text
 
     try:
-        return client.close(scope, reason, True, symbol=symbol, leg=leg)
+        return call()
     except RunnerUnreachable as e:
         unreachable(e)
     except RunnerError as e:
-        refused = _refused_close(e)
-        if refused is not None and refused.reason.startswith("INCOMPLETE"):
-            return refused
-        said_refused(e, close_json(refused, None, refused=refusal_text(e)) if output == "json" else refusal_text(e),
-                     role="operator")
-
-
-def _send(client: "RunnerClient", scope: str, reason: str, preview: "Optional[CloseResult]",
-          output: str, *, symbol: Optional[str], preview_id: Optional[str],
-          max_notional: Optional[float], leg: Optional[str] = None) -> "CloseResult":
-    """The live close, with the preview it applies."""
-    from ..client import RunnerError, RunnerUnreachable
-    from ..render.closes import close_json
-    from ..render.ops import refusal_text
-
-    try:
-        return client.close(scope, reason, False, symbol=symbol, preview_id=preview_id, max_notional=max_notional,
-                            leg=leg)
-    except RunnerUnreachable as e:
-        unreachable(e)
-    except RunnerError as e:
+        if preview is None:
+            preview = _refused_close(e)
+            if preview is not None and preview.reason.startswith("INCOMPLETE"):
+                return preview
         said_refused(e, close_json(preview, None, refused=refusal_text(e)) if output == "json" else refusal_text(e),
                      role="operator")
 

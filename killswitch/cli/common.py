@@ -305,6 +305,23 @@ def duration_s(text: str, option: str) -> float:
     return ms / 1000
 
 
+@contextmanager
+def reading_recording(command: str, path: str, code: int = EXIT_FINDINGS) -> Iterator[None]:
+    """A recording of snapshots read (``ksctl replay``, ``diff``, ``plan --against``): one that
+    cannot be read, a line that is no snapshot or a file that cannot be opened, is said with its
+    path (and the line), and exits ``code``."""
+    from ..preview.replay import ReplayError
+
+    try:
+        yield
+    except ReplayError as e:
+        click.echo(f"ksctl {command}: {path}:{e.line}: {e.message}", err=True)
+        raise SystemExit(code)
+    except OSError as e:
+        click.echo(f"ksctl {command}: {path}: {e.strerror}", err=True)
+        raise SystemExit(code)
+
+
 # What a command that reads a whole policy repository at once imports before it reads: the loader,
 # the compiler (and the pydantic models under both), the runbook template checker, the renderer.
 BATCH_MODULES = ("killswitch.policy.load", "killswitch.policy.yamlread", "killswitch.policy.yamlfast",

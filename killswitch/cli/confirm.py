@@ -19,12 +19,17 @@ import click
 from .common import EXIT_FINDINGS, EXIT_USAGE
 
 
-def stdin_tty() -> bool:
-    """Whether there is a terminal to ask on."""
+def tty(stream) -> bool:
+    """Whether ``stream`` is a terminal."""
     try:
-        return bool(sys.stdin.isatty())
+        return bool(stream.isatty())
     except (AttributeError, ValueError):  # no stream, or a closed one
         return False
+
+
+def stdin_tty() -> bool:
+    """Whether there is a terminal to ask on."""
+    return tty(sys.stdin)
 
 
 def _refuse(why: str, code: int) -> NoReturn:

@@ -20,7 +20,7 @@ from pathlib import Path
 import click
 
 from ..sources import MAX_FILE_BYTES
-from .common import EXIT_FINDINGS, EXIT_OK, max_file_size_option, output_option, scores_option
+from .common import EXIT_FINDINGS, EXIT_OK, max_file_size_option, output_option, reading_recording, scores_option
 
 EXIT_DIFFERENCES = 2  # with --detailed-exitcode only, as ksctl plan does
 EXIT_INCOMPLETE = 4  # with --detailed-exitcode --allow-incomplete: a snapshot not read (| EXIT_DIFFERENCES)
@@ -163,7 +163,7 @@ def diff(old: str, new: str, against: str, policy: str | None, detailed_exitcode
     """
     from ..preview.coverage import CoverageTally
     from ..preview.diff import PolicyRevision, diff_replays, policy_names
-    from ..preview.replay import ReplayError, read_ticks
+    from ..preview.replay import read_ticks
     from ..render.diagnostics import diagnostic_text
     from ..render.diff import diff_json, diff_text
 
@@ -191,17 +191,11 @@ def diff(old: str, new: str, against: str, policy: str | None, detailed_exitcode
     if policy is not None and policy not in policy_names([og, ng]):
         raise click.BadParameter(f"no policy {policy!r} in OLD or NEW; they have: "
                                  f"{', '.join(policy_names([og, ng])) or 'none'}", param_hint="--policy")
-    try:
+    with reading_recording("diff", against):
         with open(against, encoding="utf-8") as fh:
             ticks = list(read_ticks(fh))
         # the text shows no scores: list them for the JSON only
         result = diff_replays(og, ng, ticks, policy, scores if output == "json" else "none")
-    except ReplayError as e:
-        click.echo(f"ksctl diff: {against}:{e.line}: {e.message}", err=True)
-        raise SystemExit(EXIT_FINDINGS)
-    except OSError as e:
-        click.echo(f"ksctl diff: {against}: {e.strerror}", err=True)
-        raise SystemExit(EXIT_FINDINGS)
     tally = CoverageTally()
     for tick in ticks:
         for snap in tick.snapshots:

@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any, Optional
 import click
 
 from . import auditopts
-from .apiopts import api_option, change, read, runner_client, sent, token_option, unreachable
+from .apiopts import api_option, change, previewed, read, runner_client, sent, token_option
 from .common import (
     EXIT_FINDINGS,
     EXIT_OK,
@@ -44,7 +44,6 @@ from .common import (
 from .confirm import confirm
 
 if TYPE_CHECKING:  # pragma: no cover - annotations only
-    from ..runner.view import ActionPreview
     from ..state.store import StateStore
 
 
@@ -149,16 +148,16 @@ def reset(api, token_env, policy, scope, approver, reason, yes, expire_silences,
 
     --withdraw takes back your own approval not yet completed by the next approver
     (APPROVAL_WITHDRAWN, exit 0; NO_APPROVAL, exit 1 when you have none pending there)."""
-    from ..client import RunnerUnreachable
-
     client = runner_client(api, token_env)
     if withdraw:
         got = sent(lambda: client.reset(policy, scope, reason, approver, withdraw=True), output, role="approver")
         raise SystemExit(EXIT_OK if got.reason.startswith("APPROVAL_WITHDRAWN") else EXIT_FINDINGS)
-    try:  # what the reset does, shown before it is sent (with --yes too: then sent without asking)
-        preview = _reset_preview(client, policy, scope, reason)
-    except RunnerUnreachable as e:
-        unreachable(e)
+    # what the reset does, shown before it is sent (with --yes too: then sent without asking); the
+    # runner's preview, as the console's (POST /v1/preview/reset); one it refuses is left to the
+    # reset itself to answer, with its reason, recording nothing
+    preview = previewed(lambda: client.preview("reset", {"policy": policy, "scope": scope, "reason": reason}))
+    if preview is not None and not preview.allowed:
+        preview = None
     confirmed = yes  # --yes confirms a trigger still firing too
     if preview is not None:
         from ..render.ops import reset_preview_text
@@ -166,8 +165,9 @@ def reset(api, token_env, policy, scope, approver, reason, yes, expire_silences,
         if output != "json" or not yes:  # -o json --yes: stdout is the answer's JSON alone
             click.echo(reset_preview_text(policy, preview), err=output == "json")
         confirmed = yes or bool(preview.relatch)  # the trigger that still fires is in what was confirmed
-        if not yes:
-            _confirm_reset(policy, scope)
+        if not yes:  # the scope typed, as ksctl revoke and the console ask (:mod:`.confirm`)
+            confirm("reset", f"a reset of {policy} {scope}", yes=False,
+                    prompt=f"type the scope to confirm ({scope}) for this reset", word=scope)
 
     def approve():
         got = client.reset(policy, scope, reason, approver, confirm_relatch=confirmed)
@@ -207,38 +207,14 @@ def _reset_silences(client, silences, expire: bool, output: str) -> None:
             raise SystemExit(EXIT_FINDINGS)
 
 
-def _reset_preview(client, policy: str, scope: str, reason: str) -> "Optional[ActionPreview]":
-    """The runner's preview of the reset (``POST /v1/preview/reset``, the console's); None when
-    the preview is refused (the reset itself answers that refusal, with its reason, and records
-    nothing)."""
-    from ..client import RunnerError, RunnerUnreachable
-
-    try:
-        p = client.preview("reset", {"policy": policy, "scope": scope, "reason": reason})
-    except RunnerError as e:
-        if isinstance(e, RunnerUnreachable):
-            raise
-        return None
-    return p if p.allowed else None
-
-
-def _confirm_reset(policy: str, scope: str) -> None:
-    """Ask for the previewed reset to be confirmed by typing its scope, as ``ksctl revoke`` and
-    the console do (:mod:`.confirm`). With no terminal to ask on, exit 2 (nothing sent); not
-    confirmed, exit 1."""
-    confirm("reset", f"a reset of {policy} {scope}", yes=False, prompt=f"type the scope to confirm ({scope}) for "
-            "this reset", word=scope)
-
-
-def _confirm_relatch(policy: str, scope: str, relatch: "tuple[str, ...]", output: str) -> bool:
-    """Show what a reset while a trigger fires leads to and ask; True once confirmed. With no
+def _confirm_relatch(policy: str, scope: str, relatch: "tuple[str, ...]", output: str) -> None:
+    """Show what a reset while a trigger fires leads to and ask; return once confirmed. With no
     terminal to ask on, exit 2 (RELATCH_UNCONFIRMED, nothing sent); not confirmed, exit 1."""
     for line in relatch:
         click.echo(f"reset {policy} {scope}: {line}", err=output == "json")
     confirm("reset", f"a reset of {policy} {scope} while its trigger still fires", yes=False,
             prompt="reset anyway (the stage is entered again, a new incident with new pages)?",
             code="RELATCH_UNCONFIRMED")
-    return True
 
 
 @click.command()
@@ -268,12 +244,7 @@ def lock(api, token_env, scope, reason, ttl, mode, cancel, revert, yes, output) 
     ttl_s = duration_s(ttl, "--ttl") if ttl is not None else None
     client = runner_client(api, token_env)
     if not yes:
-        from ..client import RunnerUnreachable
-
-        try:
-            weaker = downgrade(client, scope, reason, mode, ttl_s)
-        except RunnerUnreachable as e:
-            unreachable(e)
+        weaker = downgrade(client, scope, reason, mode, ttl_s)
         if weaker is not None:
             click.echo(weaker, err=output == "json")
             confirm("lock", f"weakening the lock on {scope}", yes=False,
@@ -285,18 +256,17 @@ def downgrade(client, scope: str, reason: str, mode: str, ttl_s) -> "str | None"
     """What a lock of ``scope`` at ``mode`` would weaken, from the runner's preview and its lock
     document (before -> after, and the operator's hold it replaces), or None when it weakens
     nothing (a preview the runner refuses is left to the lock itself to answer)."""
-    from ..client import ORIGIN_OPERATOR, RunnerError, RunnerUnreachable
+    from ..client import ORIGIN_OPERATOR
     from ..render.locks import lock_downgrade_text
 
-    try:
+    def ask():
         p = client.preview("lock", {"scope": scope, "reason": reason, "mode": mode, "ttl_s": ttl_s})
-        if not p.allowed:
-            return None  # the lock answers the same refusal, with its reason
-        held = client.locks().scopes.get(scope)
-    except RunnerError as e:
-        if isinstance(e, RunnerUnreachable):
-            raise
-        return None  # the lock itself answers this refusal (a role, a rate), with its reason
+        return p, (client.locks().scopes.get(scope) if p.allowed else None)
+
+    got = previewed(ask)
+    if got is None or not got[0].allowed:
+        return None  # the lock itself answers the same refusal (a role, a rate), with its reason
+    p, held = got
     rank = {"active": 0, "reducing": 1, "halted": 2}
     mine = [h for h in (held.holds if held else ()) if h.origin == ORIGIN_OPERATOR]
     weaker_hold = [h for h in mine if rank.get(h.mode, 0) > rank[mode]]

@@ -22,6 +22,7 @@ from .common import (
     max_file_size_option,
     open_reading,
     output_formats,
+    reading_recording,
     reading_state,
     scores_option,
 )
@@ -105,17 +106,10 @@ def plan(policy_paths, against, accounts, state_url, timeout, detailed_exitcode,
     modes: dict = {}  # live: each account's position mode as its venue read it
     if against:
         from ..preview.plan import plan_ticks
-        from ..preview.replay import ReplayError, read_ticks
+        from ..preview.replay import read_ticks
 
-        try:
-            with open(against, encoding="utf-8") as fh:
-                planned = plan_ticks(graph, read_ticks(fh), state, scores)
-        except ReplayError as e:
-            click.echo(f"ksctl plan: {against}:{e.line}: {e.message}", err=True)
-            raise SystemExit(EXIT_ERROR)
-        except OSError as e:
-            click.echo(f"ksctl plan: {against}: {e.strerror}", err=True)
-            raise SystemExit(EXIT_ERROR)
+        with reading_recording("plan", against, EXIT_ERROR), open(against, encoding="utf-8") as fh:
+            planned = plan_ticks(graph, read_ticks(fh), state, scores)
         if planned.ticks == 0:
             # an empty recording evaluates nothing: "no changes" would be a claim about nothing
             click.echo(f"ksctl plan: {against}: no snapshot or tick in the recording; nothing to evaluate", err=True)

@@ -4,7 +4,15 @@ from __future__ import annotations
 
 import click
 
-from .common import EXIT_FINDINGS, EXIT_OK, compile_or_exit, max_file_size_option, output_option, scores_option
+from .common import (
+    EXIT_FINDINGS,
+    EXIT_OK,
+    compile_or_exit,
+    max_file_size_option,
+    output_option,
+    reading_recording,
+    scores_option,
+)
 
 
 @click.command(epilog="""\b
@@ -31,7 +39,7 @@ def replay(policy_paths: tuple[str, ...], snapshots: str, verbose: bool, allow_i
            max_file_bytes: int, output: str) -> None:
     """Replay recorded snapshots through the policies with in-memory state; nothing is sent."""
     from ..preview.coverage import CoverageTally, complete
-    from ..preview.replay import ReplayError, read_ticks, replay as run
+    from ..preview.replay import read_ticks, replay as run
     from ..render.coverage import account_lines, incomplete_line, unread_detail
     from ..render.evaluation import replay_json, replay_text
 
@@ -48,20 +56,13 @@ def replay(policy_paths: tuple[str, ...], snapshots: str, verbose: bool, allow_i
                 tally.saw(snap, tick.now_ms)
             yield ev
 
-    try:
-        with click.open_file(snapshots, "r", encoding="utf-8") as fh:
-            stream = counted(run(graph, read_ticks(fh), scores=scores))
-            if output == "json":
-                evaluations = list(stream)
-            else:
-                for line in replay_text(stream, kinds, verbose):
-                    click.echo(line)
-    except ReplayError as e:
-        click.echo(f"ksctl replay: {snapshots}:{e.line}: {e.message}", err=True)
-        raise SystemExit(EXIT_FINDINGS)
-    except OSError as e:
-        click.echo(f"ksctl replay: {snapshots}: {e.strerror}", err=True)
-        raise SystemExit(EXIT_FINDINGS)
+    with reading_recording("replay", snapshots), click.open_file(snapshots, "r", encoding="utf-8") as fh:
+        stream = counted(run(graph, read_ticks(fh), scores=scores))
+        if output == "json":
+            evaluations = list(stream)
+        else:
+            for line in replay_text(stream, kinds, verbose):
+                click.echo(line)
     accounts = tally.accounts()
     if output == "json":
         click.echo(replay_json(evaluations, graph.digest, graph.revision, accounts))

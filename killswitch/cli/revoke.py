@@ -36,7 +36,7 @@ from typing import TYPE_CHECKING, Callable, Optional
 import click
 
 from ..render.ops import change_json
-from .apiopts import api_option, change, runner_client, token_option, unreachable
+from .apiopts import api_option, change, previewed, runner_client, token_option
 from .common import output_option
 from .confirm import confirm
 
@@ -97,14 +97,6 @@ def _restore(client, scope: str, reason: str, output: str, token_env: str) -> No
 
 
 def _previewed(ask: "Callable[[], ActionPreview]") -> "Optional[ActionPreview]":
-    """The runner's preview, or None when it refuses it (the change sent then answers the same
-    refusal, and the runner audits it: a preview is never audited)."""
-    from ..client import RunnerError, RunnerUnreachable
-
-    try:
-        p = ask()
-    except RunnerUnreachable as e:
-        unreachable(e)
-    except RunnerError:  # a role, a token, a rate: the change answers it, with its reason
-        return None
-    return p if p.allowed and (p.action != "revoke" or p.preview_id is not None) else None
+    """The runner's preview when it allows the change (:func:`~.apiopts.previewed`), else None."""
+    p = previewed(ask)
+    return p if p is not None and p.allowed and (p.action != "revoke" or p.preview_id is not None) else None

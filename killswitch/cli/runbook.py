@@ -139,16 +139,8 @@ def render(incident: str, state_url: str, api: Optional[str], token_env: str, fm
         markdown, html, problems = rb.markdown, rb.html, tuple(rb.problems)
     if fallback is not None:
         click.echo(f"ksctl runbook render: WARNING: {fallback}", err=True)
-    if output == "json":
-        text = json.dumps({"format_version": 2, "incident": incident, "as_stored": as_stored,
-                           "template": record.template, "problems": list(problems), "fallback": fallback,
-                           "markdown": markdown, "html": html}, indent=1) + "\n"
-    else:
-        text = html if output == "html" else markdown
-    if out is not None:
-        write_out(out, text, "runbook render")
-    else:
-        click.echo(text, nl=not text.endswith("\n"))
+    _write(incident, output, out, markdown, html, as_stored=as_stored, template=record.template, problems=problems,
+           fallback=fallback)
     for p in problems:
         click.echo(f"ksctl runbook render: template problem: {p}", err=True)
     raise SystemExit(EXIT_FINDINGS if problems else EXIT_OK)
@@ -169,17 +161,24 @@ def _from_runner(incident: str, api: str, token_env: str, out: Optional[str], ru
     got: dict[str, str] = {}
     for kind in kinds:
         got[kind] = read(functools.partial(client.runbook, incident, kind), "runbook render", output, token_env)
+    _write(incident, output, out, got.get("md", ""), got.get("html", ""))
+    raise SystemExit(EXIT_OK)
+
+
+def _write(incident: str, output: str, out: Optional[str], markdown: str, html: str, *, as_stored: bool = True,
+           template: Optional[str] = None, problems: tuple[str, ...] = (), fallback: Optional[str] = None) -> None:
+    """The runbook to ``out`` (else stdout) as ``output`` asks: its markdown, its html, or (json)
+    both, with what rendered it (``as_stored`` and no template: the runner's, as it stored it)."""
     if output == "json":
-        text = json.dumps({"format_version": 2, "incident": incident, "as_stored": True, "template": None,
-                           "problems": [], "fallback": None, "markdown": got["md"], "html": got["html"]},
+        text = json.dumps({"format_version": 2, "incident": incident, "as_stored": as_stored, "template": template,
+                           "problems": list(problems), "fallback": fallback, "markdown": markdown, "html": html},
                           indent=1) + "\n"
     else:
-        text = got[output]
+        text = html if output == "html" else markdown
     if out is not None:
         write_out(out, text, "runbook render")
     else:
         click.echo(text, nl=not text.endswith("\n"))
-    raise SystemExit(EXIT_OK)
 
 
 listing_state_option = common_state_option(url_type=_StoreUnlessApi())

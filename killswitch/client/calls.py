@@ -157,11 +157,8 @@ class RunnerClient(Transport):
         false, not an error. ``confirm_relatch``: take the approval even though a trigger still
         fires and the stage is entered again at the next tick (sent only when true, so that a
         runner older than the field takes the rest). ``withdraw``: take one's own pending approval back."""
-        body: dict = {"policy": policy, "scope": scope, "reason": reason, **({"withdraw": True} if withdraw else {})}
-        if approver is not None:
-            body["approver"] = approver
-        if confirm_relatch:
-            body["confirm_relatch"] = True
+        body = {"policy": policy, "scope": scope, "reason": reason,
+                **given(withdraw=withdraw or None, approver=approver, confirm_relatch=confirm_relatch or None)}
         return decode(ResetResult, self._json("POST", "/v1/reset", body, auth=True))
 
     def close(self, scope: str, reason: str, dry_run: bool, *, symbol: Optional[str] = None,
@@ -171,9 +168,8 @@ class RunnerClient(Transport):
         close carries its preview's id and a maximum notional (``preview_id``, ``max_notional``);
         ``symbol``: only that symbol's positions in ``scope``; ``leg`` (long | short): only that
         hedge leg of the symbol (None: both legs)."""
-        body: dict = {"scope": scope, "reason": reason, "dry_run": dry_run}
-        extra = {"symbol": symbol, "leg": leg, "preview_id": preview_id, "max_notional": max_notional}
-        body.update({k: v for k, v in extra.items() if v is not None})
+        body = {"scope": scope, "reason": reason, "dry_run": dry_run,
+                **given(symbol=symbol, leg=leg, preview_id=preview_id, max_notional=max_notional)}
         return decode(CloseResult, self._json("POST", "/v1/close", body, auth=True, expect=202))
 
     def lock(self, scope: str, reason: str, mode: str = "halted", ttl_s: Optional[float] = None, *,
@@ -183,7 +179,7 @@ class RunnerClient(Transport):
         (None: by its mode). Applied: ``done``; stored for the next leader while no runner
         leads: not done, ``stored`` the request id (``LOCK_STORED``)."""
         body: dict[str, Any] = {"scope": scope, "reason": reason, "mode": mode, "ttl_s": ttl_s}
-        enforce = {k: v for k, v in (("cancel", cancel), ("revert_growth", revert_growth)) if v is not None}
+        enforce = given(cancel=cancel, revert_growth=revert_growth)
         if enforce:
             body["enforce"] = enforce
         # 200 applied; 202 stored for the next leader (LOCK_STORED: ``stored`` names the request)
@@ -198,38 +194,28 @@ class RunnerClient(Transport):
         """``POST /v1/silences``: hold back the pages every matcher matches, as the token's
         identity; made from ``incident``, it matches that incident alone and ends with it;
         ``every_scope``: its author confirms it spans every scope (it names none)."""
-        body: dict = {"matchers": list(matchers), "duration_s": duration_s, "comment": comment}
-        if incident is not None:
-            body["incident"] = incident
-        if every_scope:
-            body["every_scope"] = True
+        body = {"matchers": list(matchers), "duration_s": duration_s, "comment": comment,
+                **given(incident=incident, every_scope=every_scope or None)}
         return decode(SilenceResult, self._json("POST", "/v1/silences", body, auth=True))
 
     def silence_preview(self, matchers: list[str], incident: Optional[str] = None) -> SilencePreview:
         """``POST /v1/silences/preview``: what the silence would hold back now; a refusal is a RunnerError."""
-        body: dict = {"matchers": list(matchers)}
-        if incident is not None:
-            body["incident"] = incident
+        body = {"matchers": list(matchers), **given(incident=incident)}
         return decode(SilencePreview, self._json("POST", "/v1/silences/preview", body, auth=True))
 
     def silence_change(self, silence_id: str, duration_s: Optional[float] = None,
                        comment: Optional[str] = None) -> SilenceResult:
         """``POST /v1/silences/change``: extend a silence (it then ends ``duration_s`` from now)
         or edit its comment."""
-        body: dict = {"id": silence_id}
-        if duration_s is not None:
-            body["duration_s"] = duration_s
-        if comment is not None:
-            body["comment"] = comment
+        body = {"id": silence_id, **given(duration_s=duration_s, comment=comment)}
         return decode(SilenceResult, self._json("POST", "/v1/silences/change", body, auth=True))
 
     def ack(self, incident: Optional[str] = None, policy: Optional[str] = None, scope: Optional[str] = None,
             comment: str = "") -> ChangeResult:
         """``POST /v1/ack``: the token's identity has the incident (named, or the one ``policy``'s
         ``scope`` is in now)."""
-        body: dict = {"incident": incident} if incident is not None else {"policy": policy, "scope": scope}
-        if comment:
-            body["comment"] = comment
+        body = {**({"incident": incident} if incident is not None else {"policy": policy, "scope": scope}),
+                **given(comment=comment or None)}
         return decode(ChangeResult, self._json("POST", "/v1/ack", body, auth=True))
 
     def override(self, action: str, body: dict) -> OverrideResult:
@@ -242,6 +228,12 @@ class RunnerClient(Transport):
         """``POST /v1/heartbeat/{source}``: ``source`` is alive (204)."""
         # quoted, so that a name with "/" or "?" is refused as a whole rather than read as another
         self._json("POST", "/v1/heartbeat/" + urllib.parse.quote(source, safe=""), auth=True, expect=204)
+
+
+def given(**fields: Any) -> dict[str, Any]:
+    """The fields of a body that are given (not None): a field left out is the runner's default,
+    and a runner older than it takes the rest."""
+    return {k: v for k, v in fields.items() if v is not None}
 
 
 def name_of(op: Operation) -> str:

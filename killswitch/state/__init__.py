@@ -19,22 +19,11 @@ import re
 from typing import TYPE_CHECKING, Optional
 
 from .store import (
-    FINAL_STATUSES,
-    OPEN_STATUSES,
-    ORDER_STATUSES,
-    Approval,
     AuditAnchor,
-    AuditFinding,
-    AuditHead,
     AuditKey,
     AuditKeyError,
-    AuditRow,
-    AuditVerification,
     FencedError,
-    JournalEntry,
-    Lease,
     PnlSampleRow,
-    PolicyBundle,
     RunbookRecord,
     SchemaTooNewError,
     SignalSampleRow,
@@ -105,9 +94,6 @@ def open_store(url: str, *, migrate: bool = True, audit_key: Optional[AuditKey] 
 
 __all__ = [
     "open_store", "mask_url", "SCHEMES", "StateStore", "StoreError", "FencedError", "SchemaTooNewError",
-    "UnknownIntentError", "JournalEntry", "Approval", "Lease", "AuditRow", "PnlSampleRow", "SignalSampleRow",
-    "PolicyBundle",
-    "RunbookRecord", "AuditKey", "AuditKeyError", "AuditHead", "AuditAnchor", "AuditFinding", "AuditVerification",
-    "key_problem",
-    "ORDER_STATUSES", "FINAL_STATUSES", "OPEN_STATUSES",
+    "UnknownIntentError", "PnlSampleRow", "SignalSampleRow", "RunbookRecord", "AuditKey", "AuditKeyError",
+    "AuditAnchor", "key_problem",
 ]

@@ -24,7 +24,6 @@ from ..firm.directives import KILL, KILL_RELEASE, Directive
 from ..firm.kill import APPROVALS_NEEDED, DUPLICATE_APPROVER, NO_KILL, KillReport
 from .migrations import Migration
 from .sql_hooks import SqlHooks
-from .store import FencedError
 
 KILL_TABLES = (
     Migration(4, "the firm-wide kill's reports and release approvals", (
@@ -104,12 +103,10 @@ class FirmKillTables(SqlHooks):
     def approve_kill_release(self, shard: str, shard_schema: str, fence: int, approver: str, reason: str,
                              now: int) -> tuple[bool, str, Optional[int]]:
         """``approver``'s approval of the release of the kill in force, sent to ``shard`` (fenced
-        by its token: :class:`FencedError`): (taken, why, the release directive's id once the
+        by its token: :class:`~.store.FencedError`): (taken, why, the release directive's id once the
         last approval wrote it). Refused ``NO_KILL`` and ``DUPLICATE_APPROVER``."""
         with self._tx(write=True) as cur:
-            current = self._shard_fence(cur, shard_schema, lock=True)  # type: ignore[attr-defined]
-            if current != fence:
-                raise FencedError(fence, current or 0)
+            self._check_shard_fence(cur, shard_schema, fence)  # type: ignore[attr-defined]
             # one approval at a time: two approvers at once cannot both be the second
             self._q(cur, "SELECT pg_advisory_xact_lock(hashtext('firm_kill_release'))")
             row = self._q(cur, "SELECT id, payload FROM directive WHERE kind = ? ORDER BY id DESC LIMIT 1",
@@ -141,12 +138,10 @@ class FirmKillTables(SqlHooks):
 
     def send_kill(self, shard: str, shard_schema: str, fence: int, kill: Directive, now: int) -> tuple[Optional[int],
                                                                                                         Optional[int]]:
-        """Write ``kill`` for every shard, fenced by ``shard``'s token (:class:`FencedError`):
+        """Write ``kill`` for every shard, fenced by ``shard``'s token (:class:`~.store.FencedError`):
         (its id, None), or (None, the id of the kill in force) when one is (nothing written)."""
         with self._tx(write=True) as cur:
-            current = self._shard_fence(cur, shard_schema, lock=True)  # type: ignore[attr-defined]
-            if current != fence:
-                raise FencedError(fence, current or 0)
+            self._check_shard_fence(cur, shard_schema, fence)  # type: ignore[attr-defined]
             self._q(cur, "SELECT pg_advisory_xact_lock(hashtext('firm_kill_release'))")
             row = self._q(cur, "SELECT id FROM directive WHERE kind = ? ORDER BY id DESC LIMIT 1", (KILL,)).fetchone()
             if row is not None and not self._q(cur, "SELECT 1 FROM directive WHERE kind = ? AND id > ?",

@@ -84,6 +84,13 @@ class FirmTables(SqlHooks):
                            + (" FOR SHARE" if lock else "")).fetchone()
         return None if row is None else int(row[0])
 
+    def _check_shard_fence(self, cur: Cursor, shard_schema: str, fence: int) -> None:
+        """:class:`FencedError` unless ``fence`` is the shard's current token (its lease row held
+        until the transaction ends)."""
+        current = self._shard_fence(cur, shard_schema, lock=True)
+        if current != fence:
+            raise FencedError(fence, current or 0)
+
     def publish_facts(self, shard_schema: str, fence: int, facts: Sequence[Fact]) -> int:
         """Upsert ``facts`` (one shard's) if ``fence`` is that shard's current token: the rows
         written, or 0 when the token is stale or foreign (nothing written)."""
@@ -181,9 +188,7 @@ class FirmTables(SqlHooks):
         """An operator's firm-wide directive sent to a shard's API, fenced by that shard's token
         (:class:`FencedError` when it is not the current one: a standby or a deposed leader)."""
         with self._tx(write=True) as cur:
-            current = self._shard_fence(cur, shard_schema, lock=True)
-            if current != fence:
-                raise FencedError(fence, current or 0)
+            self._check_shard_fence(cur, shard_schema, fence)
             return self._insert(cur, directive, fence, f"shard:{shard}", now)
 
     def directives_after(self, after_id: int, limit: int = 500) -> list[Directive]:
@@ -237,9 +242,7 @@ class FirmTables(SqlHooks):
         """Claim a directive for the shard (fenced by its token, :class:`FencedError` if stale):
         False when it was claimed already (applied, or being applied by this token)."""
         with self._tx(write=True) as cur:
-            current = self._shard_fence(cur, shard_schema, lock=True)
-            if current != fence:
-                raise FencedError(fence, current or 0)
+            self._check_shard_fence(cur, shard_schema, fence)
             n = self._q(cur, f'INSERT INTO "{shard_schema}".firm_applied VALUES (?, ?, ?, ?, ?) '
                              "ON CONFLICT (directive_id) DO NOTHING",
                         (directive_id, "claimed", "", fence, now)).rowcount
@@ -259,9 +262,7 @@ class FirmTables(SqlHooks):
 
     def reclaim(self, shard_schema: str, fence: int, directive_id: int, now: int) -> bool:
         with self._tx(write=True) as cur:
-            current = self._shard_fence(cur, shard_schema, lock=True)
-            if current != fence:
-                raise FencedError(fence, current or 0)
+            self._check_shard_fence(cur, shard_schema, fence)
             return self._q(cur, f'UPDATE "{shard_schema}".firm_applied '
                                 "SET state = 'claimed', fence = ?, ts_ms = ? "
                                 "WHERE directive_id = ? AND state IN ('claimed', 'inherited')",

@@ -160,21 +160,17 @@ class Leadership:
         if token != self.fence and (self.took_ms is None or not self.taken_due):
             self.took_from, self.took_ms = seen, now  # (the first token of a term not audited yet)
         book = self.book
-        reloaded = False
-        if self.resync:
-            # a store call failed since we last acted (see store_failed): the store's state, under
-            # whichever token, whether or not anything was ever saved
-            await book.reload(self.io, self.store)
-            self.on_new_state(now)
-            reloaded = True
-        elif self.fence:
+        # a store call failed since we last acted (see store_failed): the store's state, under
+        # whichever token, whether or not anything was ever saved
+        reloaded = self.resync
+        if not reloaded and self.fence:
             doc = await self.io(self.store.load_engine_state)
             # another leader moved the state on, or a write of ours was fenced off after what it
             # recorded was applied here: the store's state is the one to go on from
-            if doc and (self.stale or doc["engine"].get("last_tick_ms") != book.state.last_tick_ms):
-                await book.reload(self.io, self.store)
-                self.on_new_state(now)
-                reloaded = True
+            reloaded = bool(doc and (self.stale or doc["engine"].get("last_tick_ms") != book.state.last_tick_ms))
+        if reloaded:
+            await book.reload(self.io, self.store)
+            self.on_new_state(now)
         self.stale = False
         if not book.pnl_complete:  # followed as a standby between two sample steps: read it all
             await book.reload(self.io, self.store)

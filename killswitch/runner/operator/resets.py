@@ -87,17 +87,13 @@ class ResetApprovals:
         relatch = firing_again(node, scope, removal, transition, why, self.triggers)
         if relatch and not confirm_relatch:
             why = relatch_unconfirmed(policy, scope)
-            try:
-                await self.lead.audit("reset_approval", now, {"policy": policy, "scope": scope, "level": level,
-                                                              "approver": approver, "reason": reason, "result": why})
-            except FencedError:
-                return ResetResult(False, self.lead.deposed())
-            return ResetResult(False, why, relatch)
         try:
             await self.lead.audit("reset_approval", now, {"policy": policy, "scope": scope, "level": level,
                                                           "approver": approver, "reason": reason, "result": why})
         except FencedError:
             return ResetResult(False, self.lead.deposed())
+        if relatch and not confirm_relatch:  # audited, not applied
+            return ResetResult(False, why, relatch)
         ss = book.state.scopes.get(key)
         if ss is None or ss.stage != before:
             why = (f"STAGE_CHANGED: the stage of {policy} {scope} changed while the approval was being recorded; "

@@ -319,7 +319,7 @@ class OperatorRevokes:
                                       f"{','.join((*hold.approvals, approver))}; trading stays revoked")
         restored = self.revokes.release(hold.holder, now)
         if not restored:
-            await self._save()
+            await self.persist.save()
             return ChangeResult(True, f"RELEASED: the revoke of {scope} is lifted; its accounts stay revoked by "
                                       "other holds (see ksctl status)")
         return await self._save_and_send(now, "trading", restored, ALLOWED)
@@ -357,15 +357,12 @@ class OperatorRevokes:
             return ChangeResult(False, self.lead.deposed())
         self.revokes.approve(hold.holder, approver)
         if len(hold.approvals) + 1 < hold.approvals_needed:
-            await self._save()
+            await self.persist.save()
             return ChangeResult(True, f"APPROVAL_RECORDED: {len(hold.approvals) + 1}/{hold.approvals_needed} (the "
                                       f"revoke of policy {hold.policy}, whose stage is gone)")
         restored = self.revokes.release(hold.holder, now)
         return await self._save_and_send(now, f"trading (policy {hold.policy} no longer runs this scope)", restored,
                                          ALLOWED)
-
-    async def _save(self) -> None:
-        await self.persist.save()
 
     async def _save_and_send(self, now: int, what: str, accounts: list[str], want: str) -> ChangeResult:
         """The owed change (``want``: revoked or allowed) saved (fenced: a deposed runner's is
