@@ -242,6 +242,8 @@ def test_a_malformed_user_frame_is_counted_and_the_next_is_read(body, kind, capl
         rig(t)
     said = [m.getMessage() for m in caplog.records if f"dropped ({kind})" in m.getMessage()]
     assert len(said) == 1, said
+    if body == "fields":  # what was wrong, by the venue's feed and field
+        assert "BAD_RESPONSE: krakenfutures websocket open_positions: field positions: missing" in said[0], said
 
 
 @pytest.mark.parametrize("kind,counted", [("stream_duplicate", "duplicate"), ("stream_out_of_order", "out_of_order")])

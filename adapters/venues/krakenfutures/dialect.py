@@ -299,9 +299,6 @@ class KrakenFuturesDialect(Dialect):
     def stream_message(self, message: Any) -> str:
         return kf_stream.stream_message(message)
 
-    def stream_problem(self, message: Any) -> Optional[str]:
-        return kf_stream.stream_problem(message)
-
     def stream_events(self, message: Any, symbol_of: Callable[[str], str], ccxt_order: Callable[[Any], Any],
                       held: Optional[Container[str]] = None) -> list[StreamEvent]:
         return kf_stream.stream_events(message, symbol_of, ccxt_order, held)

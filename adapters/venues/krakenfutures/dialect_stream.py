@@ -116,12 +116,6 @@ def stream_ended(message: Any) -> tuple[str, str]:
     return "STREAM_LOGIN_REFUSED", f"{VENUE} refused or dropped the stream's signed challenge: {said}".rstrip()
 
 
-def stream_problem(message: Any) -> Optional[str]:
-    """What is wrong with a ``malformed`` frame, naming its feed."""
-    feed = _feed(message)
-    return f"BAD_RESPONSE: {VENUE} websocket {feed}: its payload missing" if feed else None
-
-
 def stream_time(message: Any) -> Optional[int]:
     """The push's ``timestamp`` (positions, balances), a ticker's ``time``, or the latest
     ``last_update_time`` of its order rows; None without."""
@@ -262,4 +256,4 @@ def watch_marks(client: Any, held: frozenset[str]) -> Awaitable[Any]:
 
 
 __all__ = ["AUTH_REFUSALS", "HEARTBEAT_SYMBOL", "ORDER_KINDS", "QUOTE", "stream_ended", "stream_events",
-           "stream_message", "stream_problem", "stream_time", "watch_marks"]
+           "stream_message", "stream_time", "watch_marks"]
