@@ -261,7 +261,8 @@ def test_duplicate_and_out_of_order_marks_are_counted_and_never_corrupt_the_stat
                             "the last mark")
         assert positions(snap) == pytest.approx(r.truth())
         dropped = r.health.dropped
-        assert set(dropped) == {counted} and dropped[counted] >= 2, dropped
+        # (a frame held back behind another contract's is not out of order: each contract's marks are their own)
+        assert set(dropped) == {counted} and dropped[counted] >= 1, dropped
     rig(t)
 
 
