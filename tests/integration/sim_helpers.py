@@ -76,9 +76,10 @@ def leg(ex: SimExchange, account: str, symbol: str, ps: str = "BOTH") -> float:
     return 0.0
 
 
-def streamed_venues() -> dict[str, Any]:
+def streamed_venues(quotes: tuple[str, ...] = ("USDT",)) -> dict[str, Any]:
     """The ccxt id → face module of every venue whose dialect streams (``adapters.registry``) over
-    the engine's USDT markets (Hyperliquid's, in USDC: tests/integration/test_stream_hyperliquid.py)."""
+    the engine's markets quoted in one of ``quotes`` (USDT by default: Kraken Futures' are USD's,
+    Hyperliquid's USDC's: tests/integration/test_stream_krakenfutures.py, test_stream_hyperliquid.py)."""
     from importlib import import_module
 
     from adapters.ccxt_exchange import dialect_for
@@ -86,4 +87,4 @@ def streamed_venues() -> dict[str, Any]:
 
     found = {v: pkg for v, pkg in sim_venues().items() if dialect_for(v).streams}
     return {v: import_module(f"{pkg.__name__}.{pkg.FACE}") for v, pkg in found.items()
-            if import_module(f"{pkg.__name__}.contract").FACE_TERMS.get("quote", "USDT") == "USDT"}
+            if import_module(f"{pkg.__name__}.contract").FACE_TERMS.get("quote", "USDT") in quotes}

@@ -20,6 +20,7 @@ websocket faces served on 127.0.0.1 in the same loop, the Accounts entry with a 
 from __future__ import annotations
 
 import asyncio
+import base64
 import logging
 import textwrap
 from pathlib import Path
@@ -64,8 +65,9 @@ def write_inputs(tmp: Path, port: int, interval: str, reconcile_every: str = "30
     pol.mkdir()
     (pol / "guard.yaml").write_text(policy(interval))
     accounts = tmp / "accounts.yaml"
-    # OKX and Bitget sign with a passphrase too
+    # OKX and Bitget sign with a passphrase too; Kraken Futures' flex account is in USD
     password = ", password: {env: KS_T_PASS}" if venue in ("okx", "bitget") else ""
+    quote = "USD" if venue == "krakenfutures" else "USDT"
     accounts.write_text(textwrap.dedent(f"""\
         apiVersion: killswitch/v1
         kind: Accounts
@@ -76,6 +78,7 @@ def write_inputs(tmp: Path, port: int, interval: str, reconcile_every: str = "30
             - name: sim-main
               venue: {venue}
               market_type: futures
+              quote_currency: {quote}
               labels: {{book: futures}}
               api_url: http://127.0.0.1:{port}
               credentials: {{api_key: {{env: KS_T_KEY}}, secret: {{env: KS_T_SECRET}}{password}}}
@@ -87,16 +90,20 @@ def write_inputs(tmp: Path, port: int, interval: str, reconcile_every: str = "30
 async def serve(tmp: Path, monkeypatch, interval: str, scenario, reconcile_every: str = "30s",
                 venue: str = "binanceusdm", extra: str = "") -> None:
     """``await scenario(daemon, server)`` with a runner leading over a fresh server, ``sim-main``
-    on ``venue`` (binanceusdm, bybit, okx or bitget: the faces that stream), then stop."""
+    on ``venue`` (binanceusdm, bybit, okx, bitget or krakenfutures: the faces that stream), then stop."""
     engine = build("calm", wall_clock)
     for symbol, price in FLAT.items():
         engine.set_mark(symbol, price)
     server = SimServer(engine, auth_clock=wall_clock, stream={"mark_every_ms": 200, "mark_every_1s_ms": 200})
     server.okx_stream.quiet_every_ms = 200  # an unchanged mark every 200 ms, not OKX's 10 s: stale_after is 1 s
     server.bitget_stream.quiet_every_ms = 200  # (the same of Bitget's quiet tickers)
+    server.krakenfutures_stream.quiet_every_ms = 200  # (and Kraken Futures')
     await server.start()
     monkeypatch.setenv("KS_T_KEY", "sim-main-key")
-    monkeypatch.setenv("KS_T_SECRET", "sim-main-secret")
+    secret = engine.accounts["sim-main"].spec.secret
+    if venue == "krakenfutures":  # Kraken hands its secret base64-encoded
+        secret = base64.b64encode(secret.encode()).decode()
+    monkeypatch.setenv("KS_T_SECRET", secret)
     monkeypatch.setenv("KS_T_PASS", engine.accounts["sim-main"].spec.passphrase)
     pol, accounts = write_inputs(tmp, server.port, interval, reconcile_every, venue, extra)
     opts = RunOptions((str(pol),), str(accounts), f"sqlite://{tmp / 'state.db'}", str(tmp / "lock.json"),
@@ -119,7 +126,8 @@ async def serve(tmp: Path, monkeypatch, interval: str, scenario, reconcile_every
 # what each face's private subscriptions are named, for the adapter's three watches (positions,
 # balance, orders), where a venue subscribes to each apart
 PRIVATE_TOPICS = {"bybit": {"position", "wallet", "order"}, "okx": {"positions", "account", "orders"},
-                  "bitget": {"positions", "account", "orders"}}
+                  "bitget": {"positions", "account", "orders"},
+                  "krakenfutures": {"open_positions", "balances", "open_orders"}}
 
 
 def subscribed(server: SimServer, venue: str) -> bool:
@@ -148,7 +156,7 @@ def said(caplog, code: str) -> list[str]:
     return [r.getMessage() for r in caplog.records if r.getMessage().startswith(code)]
 
 
-@pytest.mark.parametrize("venue", ["binanceusdm", "okx", "bitget"])
+@pytest.mark.parametrize("venue", ["binanceusdm", "okx", "bitget", "krakenfutures"])
 def test_a_mark_across_the_hard_threshold_closes_within_the_interval_though_the_stream_drops_mid_close(
         tmp_path, monkeypatch, caplog, venue):
     caplog.set_level(logging.INFO)
@@ -187,7 +195,8 @@ def test_a_mark_across_the_hard_threshold_closes_within_the_interval_though_the_
     assert all(e.status == "filled" for e in journal), [(e.symbol, e.status) for e in journal]
     at_venue = [o.client_order_id for o in seen["orders"]]
     assert sorted(at_venue) == sorted(ids)  # every journaled close reached the venue, none twice
-    assert {e.symbol for e in journal} == {"BTC/USDT:USDT", "ETH/USDT:USDT", "SOL/USDT:USDT"}
+    quote = "USD" if venue == "krakenfutures" else "USDT"
+    assert {e.symbol for e in journal} == {f"{b}/{quote}:{quote}" for b in ("BTC", "ETH", "SOL")}
 
 
 def stream_readers(daemon: Daemon, key: str = KEY) -> tuple[Callable[[], dict], Callable[[], list]]:
@@ -203,7 +212,7 @@ def stream_readers(daemon: Daemon, key: str = KEY) -> tuple[Callable[[], dict], 
     return status_stream, rows
 
 
-@pytest.mark.parametrize("venue", ["binanceusdm", "okx", "bitget"])
+@pytest.mark.parametrize("venue", ["binanceusdm", "okx", "bitget", "krakenfutures"])
 def test_a_stalled_stream_falls_back_to_rest_polling_is_blind_only_when_rest_fails_too_and_comes_back_live(
         tmp_path, monkeypatch, caplog, venue):
     caplog.set_level(logging.INFO)
@@ -250,14 +259,16 @@ def test_a_stalled_stream_falls_back_to_rest_polling_is_blind_only_when_rest_fai
     assert ("blind", "ACCOUNT_NOT_READ") in seen["blind"]
 
 
+@pytest.mark.parametrize("venue", ["binanceusdm", "krakenfutures"])
 def test_rest_failing_under_a_live_stream_is_blind_past_three_reconcile_cadences_not_calm_and_reconciles_when_back(
-        tmp_path, monkeypatch, caplog):
+        tmp_path, monkeypatch, caplog, venue):
     caplog.set_level(logging.INFO)
     seen: dict = {}
+    key = f"{venue}/sim-main"
 
     async def scenario(daemon: Daemon, server: SimServer) -> None:
         desk = daemon.desk
-        status_stream, rows = stream_readers(daemon)
+        status_stream, rows = stream_readers(daemon, key)
 
         await until(lambda: status_stream()["answers"] and all(r.state == "armed" for r in rows()),
                     "the stream answering alone, armed", DEADLINE_S)
@@ -267,14 +278,14 @@ def test_rest_failing_under_a_live_stream_is_blind_past_three_reconcile_cadences
                     DEADLINE_S)
         seen["blind"] = [(r.state, r.reason) for r in rows()]
         seen["overdue"] = status_stream()
-        seen["fetch_error"] = desk.status().fetch_errors.get(KEY)
+        seen["fetch_error"] = desk.status().fetch_errors.get(key)
         server.faults.switch_off()
         await until(lambda: said(caplog, "STREAM_RECONCILED"), "STREAM_RECONCILED", DEADLINE_S)
         await until(lambda: status_stream()["answers"] and all(r.state == "armed" for r in rows()),
                     "armed again, the stream answering", DEADLINE_S)
         seen["back"] = status_stream()
 
-    asyncio.run(asyncio.wait_for(serve(tmp_path, monkeypatch, "1s", scenario, reconcile_every="1s"),
+    asyncio.run(asyncio.wait_for(serve(tmp_path, monkeypatch, "1s", scenario, reconcile_every="1s", venue=venue),
                                  4 * DEADLINE_S))
     calm = seen["calm"]
     assert calm["reconcile_every_s"] == 1.0 and calm["reconcile_failures"] == 0 and not calm["reconcile_overdue"]
@@ -288,7 +299,7 @@ def test_rest_failing_under_a_live_stream_is_blind_past_three_reconcile_cadences
     assert seen["fetch_error"] is not None  # the snapshot read REST in front, and failed
     (warn,) = [r for r in caplog.records if r.getMessage().startswith("STREAM_RECONCILE_OVERDUE")]
     assert warn.levelname == "WARNING" and warn.getMessage().startswith(
-        "STREAM_RECONCILE_OVERDUE: binanceusdm/sim-main: not reconciled against REST for ")
+        f"STREAM_RECONCILE_OVERDUE: {key}: not reconciled against REST for ")
     back = seen["back"]
     assert back["reconcile_failures"] == 0 and back["reconcile_failure_reason"] is None
     assert not back["reconcile_overdue"] and not back["degraded"]

@@ -34,6 +34,9 @@ What it owns
       the first one repeated);
     * ``POST /derivatives/api/v3/cancelallordersafter`` as the dead man's switch (account-wide,
       ``timeout`` in seconds, 0 turns it off; the answer's ``status.triggerTime`` read back);
+    * its stream (:mod:`.dialect_stream`): ``open_positions``, ``open_orders`` and ``balances``
+      after the signed challenge, the held contracts' ``ticker`` marks, through ccxt.pro's
+      krakenfutures (:attr:`KrakenFuturesDialect.streams`);
     * the weight budget: Kraken Futures counts a cost per API key, 500 every 10 s across the
       /derivatives endpoints (sendorder, editorder, cancelorder 10; batchorder 9 + its size;
       cancelallorders, cancelallordersafter 25; accounts, openpositions, openorders 2;
@@ -49,7 +52,7 @@ from __future__ import annotations
 import asyncio
 import re
 from dataclasses import dataclass, field
-from typing import Any, Callable, Mapping, Optional, Sequence
+from typing import Any, Awaitable, Callable, Container, Mapping, Optional, Sequence
 
 from killswitch.weights import PER_UID, Read, WeightLimit
 
@@ -64,8 +67,9 @@ from ...ccxt_exchange.dialects.base import (
 )
 from ...ccxt_exchange.dialects.cancel_hooks import Call, CancelAnswer
 from ...ccxt_exchange.dialects.refusals import Rule, refusal
+from ...ccxt_exchange.dialects.stream_events import StreamEvent
 from ...ccxt_exchange.parsing import BadData, num
-from . import dialect_answers as answers
+from . import dialect_answers as answers, dialect_stream as kf_stream
 
 POSITIONS = "GET /derivatives/api/v3/openpositions"
 TICKERS = "GET /derivatives/api/v3/tickers"
@@ -257,6 +261,9 @@ class KrakenFuturesDialect(Dialect):
     reduce_only_rejections: tuple[str, ...] = (r"\bwouldNotReducePosition\b",)
     refusal_rules: tuple[Rule, ...] = answers.REFUSALS
     mode_every_s: float = float("inf")  # no request: the venue has no hedge mode
+    # the websocket's sends unpaced by ccxt (its pacing of a reconnected client's subscriptions
+    # stalls them; Kraken paces a connection's subscriptions by none of the key's budget)
+    client_options: Mapping[str, Any] = field(default_factory=lambda: {"ws": {"cost": 0}})
     # the multi-collateral (flex) account's portfolio value, notionals and PnL are in USD: an
     # account that declares no quote currency is USD's, never USDT's
     quote_currency: str = "USD"
@@ -281,6 +288,29 @@ class KrakenFuturesDialect(Dialect):
         # and the orders' 400 of the order rate fit together)
         endpoint_limits={ACCOUNTS: (BUDGET / 2, 10.0), POSITIONS: (BUDGET / 2, 10.0),
                          OPEN_ORDERS: (BUDGET / 2, 10.0)})
+
+    # Streams: ccxt.pro's krakenfutures (open_positions, balances, open_orders after its signed
+    # challenge; the held contracts' tickers on the same websocket, a connection of their own
+    # shared by the venue's accounts; :mod:`.dialect_stream`). A websocket costs no REST request;
+    # the stream costs the reconcile's snapshot.
+    streams: bool = True
+    stream_quote: Optional[str] = kf_stream.QUOTE  # the flex account's values are in USD
+
+    def stream_message(self, message: Any) -> str:
+        return kf_stream.stream_message(message)
+
+    def stream_events(self, message: Any, symbol_of: Callable[[str], str], ccxt_order: Callable[[Any], Any],
+                      held: Optional[Container[str]] = None) -> list[StreamEvent]:
+        return kf_stream.stream_events(message, symbol_of, ccxt_order, held)
+
+    def stream_time(self, message: Any) -> Optional[int]:
+        return kf_stream.stream_time(message)
+
+    def stream_ended(self, message: Any) -> tuple[str, str]:
+        return kf_stream.stream_ended(message)
+
+    def watch_marks(self, client: Any, held: frozenset[str]) -> Awaitable[Any]:
+        return kf_stream.watch_marks(client, held)
 
     # --- the venue's answers ---------------------------------------------------------------------
 
@@ -317,9 +347,9 @@ class KrakenFuturesDialect(Dialect):
         """Three things ccxt's krakenfutures is told on this client: its request pacing at the
         reads' share of the key's budget (:data:`READ_PACE_MS`, in the venue's cost); a
         ``timeInForce`` handed to its order request in lower case (it compares with ``ioc``
-        only: an upper-case IOC limit would rest on the book as a plain limit); and a new
-        order's ``sendStatus`` left to :meth:`order_answer` (ccxt raises for some statuses with
-        a text alone and for ``marketSuspended`` as if the network failed)."""
+        only: an upper-case IOC limit would rest on the book as a plain limit); a new order's
+        ``sendStatus`` left to :meth:`order_answer` (ccxt raises for some statuses with a text
+        alone and for ``marketSuspended`` as if the network failed)."""
         if hasattr(client, "rateLimit"):
             client.rateLimit = READ_PACE_MS
         build = getattr(client, "create_order_request", None)
