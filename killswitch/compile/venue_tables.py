@@ -128,6 +128,7 @@ VENUE_WEIGHTS: dict[str, DeclaredWeights] = {
                 'GET /derivatives/api/v3/openpositions': (250.0, 10.0),
             },
         ),
+        streams=True,
     ),
     'mexc': DeclaredWeights(
         reads=(
