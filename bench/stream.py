@@ -530,7 +530,8 @@ async def faults_run(work: Path) -> tuple[Any, dict]:
                               orders_per_second=1000, ccxt_rate_limit=False)
         runner, _, parts = build_runner_and_desk(graph(), {f"binanceusdm/{SIM_MAIN}": adapter}, store,
                 lock_path=work / "lock.json",
-                              dry_run=False, clock=clock, confirm_gap_ms=TICK_MS, snapshot_timeout_s=3.0)
+                              dry_run=False, clock=clock, confirm_gap_ms=TICK_MS, snapshot_timeout_s=3.0,
+                              send_wait_s=None)  # simulated time at full speed: a tick waits for its sends
         res = Result("ccxt binanceusdm, stream on, dropped twice mid-close")
         watch = Watch(engine)
         drops: list[int] = []
