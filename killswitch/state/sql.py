@@ -137,6 +137,12 @@ class SqlStore(JournalTables, AuditTables, SilenceTables, StoredLockTables, Poli
     def acquire_lease(self, holder: str, ttl_ms: int, now_ms: int) -> Optional[int]:
         if not holder or ttl_ms <= 0:
             raise ValueError("a lease needs a holder and a positive ttl")
+        # A look first, without a lock: a standby facing a valid lease of another's answers at
+        # once and never holds the row its holder's renewal must lock (a standby's process
+        # starved between the locking read and its commit would make the leader's term lapse).
+        seen = self.lease()
+        if seen.holder != holder and seen.valid_at(now_ms):
+            return None
         with self._tx(write=True) as cur:
             held_by, expires, fence = self._q(
                 cur, "SELECT holder, expires_ms, fence FROM lease WHERE id = 1" + self.for_update).fetchone()

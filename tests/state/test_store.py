@@ -450,6 +450,31 @@ def test_lease_acquire_renew_refuse_and_take_over_after_expiry(store):
     assert store.current_fence() == t2 and store.lease().holder == "b"
 
 
+def test_a_standbys_look_at_a_valid_lease_never_waits_on_the_holders_lock(store, store_url, backend):
+    """The holder's renewal has the lease row locked (or, on SQLite, the write lock): another
+    holder's look at the valid lease answers None at once, without waiting for the lock (a
+    standby holding or awaiting the row would delay the leader's renewal past its term)."""
+    store.acquire_lease("a", 60_000, 0)
+    standby = store.reopen(lock_timeout_ms=200)
+    if backend == "sqlite":
+        import sqlite3
+
+        held = sqlite3.connect(store_url[len("sqlite://"):], isolation_level=None)
+        held.execute("BEGIN IMMEDIATE")
+    else:
+        import psycopg
+
+        held = psycopg.connect(store_url)
+        held.execute("SELECT fence FROM lease WHERE id = 1 FOR UPDATE").fetchone()
+    try:
+        assert standby.acquire_lease("b", 1_000, 1_000) is None
+        with pytest.raises(StoreError):  # the lock is really held: a take of a lapsed lease waits and fails
+            standby.acquire_lease("b", 1_000, 61_000)
+    finally:
+        held.close()
+        standby.close()
+
+
 def test_same_holder_after_its_lease_ran_out_gets_a_higher_token(store):
     t1 = store.acquire_lease("a", 1_000, 0)
     t2 = store.acquire_lease("a", 1_000, 5_000)
