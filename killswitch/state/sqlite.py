@@ -7,6 +7,10 @@ so that two processes on one file wait for each other instead of failing. Every 
 ``BEGIN IMMEDIATE``: the database's write lock is taken before the fence is read, so checking
 the fence and writing are one atomic step, and so are reading and bumping the lease.
 
+One runner per file (the chart's ``mode: single``): a process paused inside a write holds the
+database's one write lock until it wakes, and no other runner on the file can take the lease
+meanwhile. Two replicas take PostgreSQL, whose server ends a session paused in its transaction.
+
 URL: everything after ``sqlite://`` is the path — ``sqlite:///abs/path.db`` is absolute,
 ``sqlite://rel/path.db`` relative to the working directory, ``sqlite://:memory:`` in memory.
 

@@ -2,10 +2,11 @@
 
 First :class:`~killswitch.runner.lease.pod_label.PodRoleLabel` against the fake (what it sends, what
 it does with a refusal, a certificate it must not trust, a pod outside a cluster); then real
-``ksctl run`` processes on one SQLite state, each as a pod of its own: the runner that takes the
-lease labels its pod ``leader`` and a standby ``standby``; a standby that takes over labels
-itself ``leader`` and the old leader, woken, ``standby``; a clean stop steps down; an API server
-that answers 403 is a WARNING and a metric, and the runner keeps ticking and leading.
+``ksctl run`` processes, each as a pod of its own (on PostgreSQL where a leader is paused, else
+SQLite): the runner that takes the lease labels its pod ``leader`` and a standby ``standby``; a
+standby that takes over labels itself ``leader`` and the old leader, woken, ``standby``; a clean
+stop steps down; an API server that answers 403 is a WARNING and a metric, and the runner keeps
+ticking and leading.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ import pytest
 from killswitch.metrics import Registry
 from killswitch.runner.lease.pod_label import LEADER, STANDBY, PodRoleLabel, label_key_problem
 from killswitch.state import open_store
+from tests.conftest import reset_pg
 from tests.kube_fake import TOKEN, FakeKube, self_signed
 from tests.procs import accounts_file, free_port
 
@@ -315,12 +317,19 @@ def sample(text: str, name: str) -> Optional[float]:
     return None
 
 
-def test_the_lease_holder_labels_its_pod_leader_and_hands_the_label_over_with_the_lease(tmp_path, kube):
+def test_the_lease_holder_labels_its_pod_leader_and_hands_the_label_over_with_the_lease(tmp_path, kube,
+                                                                                        own_pg_server):
     """pod-a leads (leader), pod-b stands by (standby); pod-a paused, pod-b takes the lease and
     labels itself leader; pod-a woken sees it lost the lease and labels itself standby; pod-b
-    stopped cleanly steps down, and pod-a, leading again, labels itself leader."""
+    stopped cleanly steps down, and pod-a, leading again, labels itself leader.
+
+    On PostgreSQL, the store of two replicas (``mode: ha``): a leader paused inside a write
+    holds SQLite's one write lock until it wakes, and no standby can take over; PostgreSQL ends
+    a session paused in its transaction (``idle_in_transaction_session_timeout``). This module's
+    own server: a standby may end the paused leader's session."""
     sim = Sim(tmp_path, scenario="calm", scale=1.0)
-    url = f"sqlite://{tmp_path / 'state.db'}"
+    url = own_pg_server.url()
+    reset_pg(url)
     open_store(url).close()
     a = b = None
     try:

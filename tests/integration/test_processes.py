@@ -20,6 +20,7 @@ from __future__ import annotations
 import json
 import os
 import random
+import re
 import signal
 import subprocess
 import sys
@@ -154,6 +155,21 @@ def start_runner(tmp: Path, pol: Path, acc: Path, state_url: str, holder: str, l
     finally:
         out.close()
         err.close()
+
+
+def said_by(tmp: Path, log: str, tail: int = 3000) -> str:
+    """What the runner logging to ``log``.out / ``log``.err said (its last ``tail`` characters)."""
+    return "".join((tmp / f"{log}.{o}").read_text() for o in ("out", "err") if (tmp / f"{log}.{o}").exists())[-tail:]
+
+
+def own_lapses(tmp: Path, log: str, holder: str, token: Optional[int] = None) -> list[str]:
+    """The lines in which ``holder`` said its own term of ``token`` (None: any) ran out unrenewed.
+    On a loaded machine a leader's short test term (2 s) can lapse with no rival; the next term
+    is a new token, taken by whoever asks: no reclaim. A take while its term still ran would be
+    one, and the holder would say "taken by ... while this runner's term still ran"."""
+    named = re.compile(rf"\(holder {re.escape(holder)}, token {token if token is not None else '[0-9]+'}\)")
+    return [line for line in said_by(tmp, log, 0).splitlines() if "lease lost: " in line and named.search(line)
+            and "still ran" not in line]
 
 
 def settled(sim: Sim, state_url: str) -> bool:
@@ -481,14 +497,8 @@ def test_ha_a_paused_leader_neither_writes_nor_sends_after_waking(tmp_path, pg_u
         time.sleep(2.5)  # the old leader wakes, finishes whatever tick it was in and ticks again (slow when loaded)
         held = lease(pg_url)
         if held != ("ha-b", fence_b):
-            # on a loaded machine the new leader's 3 s term can run out unrenewed; the next term is
-            # then a new fence, taken by whoever asks: no reclaim. A take while its term still
-            # ran would be one, and ha-b would say "taken by ... while this runner's term still ran"
-            said = "".join((tmp_path / f"b.{o}").read_text() for o in ("out", "err") if (tmp_path / f"b.{o}").exists())
-            lapses = [line for line in said.splitlines() if "lease lost: " in line
-                      and f"(holder ha-b, token {fence_b})" in line and "still ran" not in line]
-            assert held[1] > fence_b and lapses, \
-                f"the woken leader took the lease back: {held}, not ha-b's term {fence_b}\n{said[-3000:]}"
+            assert held[1] > fence_b and own_lapses(tmp_path, "b", "ha-b", fence_b), \
+                f"the woken leader took the lease back: {held}, not ha-b's term {fence_b}\n{said_by(tmp_path, 'b')}"
         st = sim.state()
         entries = journal(pg_url)
         # writes: no intent and no result under the old fence after the takeover
