@@ -43,9 +43,9 @@ def install(path: str) -> None:
 
 def _trace_decode(rec: Rec) -> None:
     """A stamp per websocket frame decoded by ccxt: its size, and whether it is the crossing mark."""
-    from adapters.ccxt_exchange import stream as stream_mod
+    from adapters.ccxt_exchange.streaming import sockets as sockets_mod
 
-    guard = stream_mod.guard_decode
+    guard = sockets_mod.guard_decode
 
     def guard_decode(client: Any, on_bad: Callable[[], None]) -> None:
         guard(client, on_bad)
@@ -66,7 +66,7 @@ def _trace_decode(rec: Rec) -> None:
         traced._ks_guarded = True  # type: ignore[attr-defined]
         client.handle_text_or_binary_message = traced
 
-    stream_mod.guard_decode = guard_decode
+    sockets_mod.guard_decode = guard_decode
 
 
 def _trace_runner(rec: Rec) -> None:
@@ -135,7 +135,7 @@ def _profile_stream_snapshots(path: str) -> None:
     import cProfile
     import pstats
 
-    from adapters.ccxt_exchange import stream as stream_mod
+    from adapters.ccxt_exchange.streaming import stream as stream_mod
 
     stream_snapshot = stream_mod.AccountStream.snapshot
 
