@@ -5,7 +5,8 @@ rhythm that no tick and no burst of API requests can hold up, and publishing the
 it holds (:meth:`LeaseKeeper.token`, :meth:`LeaseKeeper.holds`). A standby's keeper sleeps until
 the leader's lease runs out and takes it at once.
 
-Timing, for a lease TTL ``T`` (``ksctl run --lease-ttl``): the keeper renews every ``T/3``, and
+Timing, for a lease TTL ``T`` (``ksctl run --lease-ttl``): the keeper renews every ``T/3``
+(counted from when the last renewal was sent: a slow answer brings the next one forward), and
 each renewal holds the lease for a *term* of ``2T/3``, so one renewal may fail (a slow store, a
 lock held by someone else) without the lease lapsing. A standby wakes when the term runs out, so
 after a leader dies a standby holds the lease within ``2T/3``; the last third of ``T`` is the
@@ -335,7 +336,9 @@ class LeaseKeeper:
         with self._lock:
             self._seen = (self.holder, now + term)
         self._publish(token, now + term, until_mono, before=before, now_ms=now)
-        return self.renew_ms
+        # The next renewal a period after this one was sent, not after its answer: a slow answer
+        # (a lock waited for, a stalled holder ended first) must not push it past the term's end.
+        return max(1, int((began + self.renew_ms / 1000 - self._mono()) * 1000))
 
     def _ask(self, fn: Callable, *args):
         """One store call, timed for :meth:`not_ready` and the term watch's words."""

@@ -323,3 +323,29 @@ def test_a_late_takeover_says_what_kept_the_standby_from_it(tmp_path, caplog):
     again = lines(caplog, "lease taken over from b, token 3")
     assert len(again) == 1 and "skipped" not in again[0] and "failed" not in again[0], again
     store.close()
+
+
+@pytest.mark.parametrize("answer_ms, next_ms", [(0, 1_000), (300, 700), (800, 200), (999, 1)])
+def test_a_slow_renewal_brings_the_next_forward_so_the_term_never_outruns_it(tmp_path, answer_ms, next_ms):
+    """The next renewal goes a renewal period (1 s) after the last was *sent*: an answer that
+    took 0.8 s of a 2 s term leaves 0.2 s to the next, never a whole period after the answer
+    (which would come after the term had ended, and the lease lapse with no rival)."""
+    mono = Mono()
+    store = open_store(f"sqlite://{tmp_path / 'state.db'}")
+    now = [1_000_000]
+    keeper = LeaseKeeper(store, "a", TTL_MS, clock=lambda: now[0], monotonic=mono)
+    real = store.acquire_lease
+
+    def slow(*args):
+        mono.advance(answer_ms)
+        now[0] += answer_ms
+        return real(*args)
+
+    store.acquire_lease = slow  # type: ignore[method-assign]
+    try:
+        keeper.alive()
+        assert keeper.attempt() == next_ms and keeper.token(now[0]) is not None  # the take
+        keeper.alive()
+        assert keeper.attempt() == next_ms and keeper.token(now[0]) is not None  # a renewal
+    finally:
+        store.close()
