@@ -30,7 +30,7 @@ from killswitch.face.api.api import make_app, start_api, stop_api
 from killswitch.policy.load import load_text
 from killswitch.telemetry import TelemetrySink, attributes as A
 
-from .test_runner import POLICY, TICK_MS, parts_of, setup
+from .test_runner import LONG_LEASE_MS, POLICY, TICK_MS, parts_of, setup
 
 REVISION = "5f3c2e1"
 SECRET = "otlp-s3cret-never-in-a-span"
@@ -48,9 +48,13 @@ def otel_env(monkeypatch):
     return monkeypatch
 
 
-def crash_runner(tmp_path, *sinks):
+def crash_runner(tmp_path, *sinks, lease_ttl_ms=LONG_LEASE_MS):
+    """By default the lease outlives a tick: with a TTL of one tick every tick is a new token,
+    and a store write of the tick before, late on a loaded machine, is fenced off (that tick
+    then stops short)."""
     runner, engine, clock, store, _, desk = setup(
-        tmp_path, policies=compile_documents(load_text(POLICY, "crash-ladder.yaml"), REVISION).graph)
+        tmp_path, policies=compile_documents(load_text(POLICY, "crash-ladder.yaml"), REVISION).graph,
+        lease_ttl_ms=lease_ttl_ms)
     parts_of(runner).fanout.sinks.extend(sinks)
     return runner, clock, store, desk
 
@@ -211,7 +215,7 @@ def test_spans_reach_an_otlp_http_receiver_with_the_resource_and_headers_of_the_
 
 def test_metrics_show_the_stage_change_the_tick_histogram_and_no_name_twice(tmp_path):
     sink = TelemetrySink()  # metrics only: no exporter configured
-    runner, clock, store, desk = crash_runner(tmp_path, sink)
+    runner, clock, store, desk = crash_runner(tmp_path, sink, lease_ttl_ms=TICK_MS)
     parts = parts_of(runner)
 
     async def go():
