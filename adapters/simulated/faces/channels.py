@@ -126,10 +126,7 @@ class ChannelFace(PushFace):
 
     def _on_change(self, c: Change) -> None:
         if isinstance(c, MarkSet):
-            key = f"{self.MARK_CHANNEL}:{self._instrument(self.engine.markets[c.symbol])}"
-            for s in self.sockets:
-                if key in s.streams:
-                    self._mark(s, c.symbol, c.ts, c.price)
+            self._mark_set(c)
         elif isinstance(c, OrderChanged):
             self._tell(c.account, "orders", lambda: [self._order_row(c)], c.ts)
         elif isinstance(c, AlgoChanged):
@@ -139,6 +136,13 @@ class ChannelFace(PushFace):
         elif isinstance(c, AccountChanged):
             self._tell(c.account, "positions", lambda: self._position_rows(c), c.ts)
             self._tell(c.account, "account", lambda: [self._account_row(c.account, c.ts)], c.ts)
+
+    def _mark_set(self, c: MarkSet) -> None:
+        """A mark the engine set, pushed to each socket subscribed to its market's mark."""
+        key = f"{self.MARK_CHANNEL}:{self._instrument(self.engine.markets[c.symbol])}"
+        for s in self.sockets:
+            if key in s.streams:
+                self._mark(s, c.symbol, c.ts, c.price)
 
     def _mark(self, s: _Socket, symbol: str, ts: int, price: Optional[float] = None) -> None:
         """``symbol``'s mark (``price``, else the engine's at ``ts``) pushed to ``s``, and noted

@@ -190,10 +190,7 @@ class KrakenFuturesStreamFace(ChannelFace):
 
     def _on_change(self, c: Change) -> None:
         if isinstance(c, MarkSet):
-            key = f"{MARK_FEED}:{market_id(self.engine.markets[c.symbol])}"
-            for s in self.sockets:
-                if key in s.streams:
-                    self._mark(s, c.symbol, c.ts, c.price)
+            self._mark_set(c)
         elif isinstance(c, OrderChanged):
             o = c.order
             if o.type == "MARKET" and c.execution == "NEW":
