@@ -163,17 +163,13 @@ class ChannelFace(PushFace):
         for s in targets:
             self._changed(s, channel, data, ts)
 
-    async def _run_pump(self) -> None:
-        loop = asyncio.get_running_loop()
-        while True:
-            await asyncio.sleep(self.tick_s)
-            eng, t = self.engine, loop.time()
-            now = eng.now()
-            for s in list(self.sockets):
-                for symbol, (at, px) in list(s.pushed["marks"].items()):
-                    quiet = t - at >= self.quiet_every_ms / 1000
-                    if quiet or (t - at >= self.mark_every_ms / 1000 and eng.mark(symbol, now) != px):
-                        self._mark(s, symbol, now)
+    def _pump_round(self, now: int, t: float) -> None:
+        eng = self.engine
+        for s in list(self.sockets):
+            for symbol, (at, px) in list(s.pushed["marks"].items()):
+                quiet = t - at >= self.quiet_every_ms / 1000
+                if quiet or (t - at >= self.mark_every_ms / 1000 and eng.mark(symbol, now) != px):
+                    self._mark(s, symbol, now)
 
 
 __all__ = ["LOGIN_WINDOW_S", "ChannelFace"]
