@@ -57,7 +57,7 @@ class ChannelFace(PushFace):
     _subscribe: Callable[[_Socket, str, Any], None]
     _instrument: Callable[[MarketSpec], str]  # the venue's instrument id of an engine market
     _mark_frame: Callable[[MarketSpec, float, int, Optional[dict]], dict]  # (market, price, ts, subscription)
-    _changed: Callable[[_Socket, str, list, int], None]  # a change's rows pushed on a channel
+    _changed: Callable[[_Socket, str, Any, int], None]  # a change's rows (a feed's message) pushed on a channel
     _order_row: Callable[[OrderChanged], dict]
     _algo_row: Callable[[AlgoChanged], dict]
     _position_rows: Callable[[AccountChanged], list]  # the positions channel's rows of an account's change
@@ -156,7 +156,7 @@ class ChannelFace(PushFace):
         arg = s.pushed["args"].get(f"{self.MARK_CHANNEL}:{self._instrument(m)}")
         s.queue.put_nowait(("market", dumps(self._mark_frame(m, px, ts, arg))))
 
-    def _tell(self, account: str, channel: str, rows: Callable[[], list], ts: int) -> None:
+    def _tell(self, account: str, channel: str, rows: Callable[[], Any], ts: int) -> None:
         """``rows`` (made once, when a socket of ``account`` subscribed to ``channel``) pushed to each."""
         targets = self._to(account, channel)
         data = rows() if targets else []
