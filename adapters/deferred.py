@@ -6,9 +6,10 @@ one cannot be read at start, crashing the runner would leave every other account
 pod restarting in a loop guards nothing either. :class:`DeferredAdapter` stands in for that
 account instead: every snapshot is a failed one (``fetch.ok`` false, the reason code of the error,
 ``AUTH`` for a credential) — a signal the policies react to like any other unreadable account —
-and every order or cancel is refused with the same error, so nothing is ever sent. Each call
-tries to build the adapter again, so a mounted Secret fixed in place is picked up without a
-restart; from then on it is the real adapter.
+and every call that needs the venue (an order, a cancel, a read of the open orders or the fills)
+is refused with the same error, so nothing is ever sent. Each call tries to build the adapter
+again, so a mounted Secret fixed in place is picked up without a restart; from then on every such
+call is the real adapter's (:class:`~.base.StandIn` lists them).
 
 :func:`unreadable_snapshot` is that failed snapshot, for previews (``ksctl plan``) too.
 
@@ -19,11 +20,11 @@ the value), or pretend an account is readable.
 from __future__ import annotations
 
 import time
-from typing import Any, Callable, Coroutine, Optional
+from typing import Any, Callable, Optional
 
 from killswitch.snapshot import FetchStatus, Snapshot
 
-from .base import AdapterError, Capabilities, ExchangeAdapter
+from .base import AdapterError, Capabilities, StandIn
 from .ccxt_exchange.dialects import quote_currency
 
 
@@ -37,18 +38,7 @@ def unreadable_snapshot(account: Any, error: AdapterError, now_ms: int) -> Snaps
                     fetch=FetchStatus(ok=False, error_code=error.reason.value, error=error.message))
 
 
-def _forwarded(name: str) -> Callable[..., Coroutine[Any, Any, Any]]:
-    """``DeferredAdapter.<name>``: the adapter's own call, built first if it is not yet (raising
-    the error it could not be built with)."""
-
-    async def call(self: "DeferredAdapter", *args: Any, **kwargs: Any) -> Any:
-        return await getattr(self._require(), name)(*args, **kwargs)
-
-    call.__name__ = name
-    return call
-
-
-class DeferredAdapter(ExchangeAdapter):
+class DeferredAdapter(StandIn):
     """Builds its adapter with ``make()`` on first use, and again on every call while that fails."""
 
     def __init__(self, account: Any, make: Callable[[], Any], error: AdapterError,
@@ -103,15 +93,9 @@ class DeferredAdapter(ExchangeAdapter):
         prefixes = getattr(self._spec, "client_id_prefixes", None)
         return dict(prefixes()) if callable(prefixes) else {s: s for s in self.strategy_names()}
 
-    # the calls that need the venue: the built adapter's, else the error it could not be built with
-    load_symbols = _forwarded("load_symbols")
-    cancel_orders = _forwarded("cancel_orders")
-    submit = _forwarded("submit")
-    fetch_order = _forwarded("fetch_order")
-    arm_cancel_all_after = _forwarded("arm_cancel_all_after")
-    disarm_cancel_all_after = _forwarded("disarm_cancel_all_after")
-    set_trading = _forwarded("set_trading")
-    read_trading = _forwarded("read_trading")
+    async def hand_on(self, method: str, *args: Any) -> Any:
+        """A call that needs the venue: the built adapter's, else the error it could not be built with."""
+        return await getattr(self._require(), method)(*args)
 
     async def close(self) -> None:
         if self._inner is not None:

@@ -180,7 +180,7 @@ class CcxtAdapter(StreamedSnapshots, OrderPlacement, Cancels, FillReads, Exchang
         self._countdowns = Countdowns(
             self._calls, self._markets,
             lambda: self.dialect.countdown(ex, self.market_type, keeps_private_websocket=self.bybit_dcp_websocket),
-            exposed=self._exposed_symbols, venue=self.venue, market_type=self.market_type)
+            exposed=self._exposed_symbols)
         self._positions = {}
         self._margin_modes = {}
         self._positions_at = {}

@@ -23,7 +23,7 @@ from __future__ import annotations
 import importlib
 import logging
 import re
-from typing import Any, Callable, Mapping, Optional, Union
+from typing import Any, Callable, Mapping, Optional, TypeVar, Union
 
 from ..base import AdapterError, Reason, Secret, resolve_secret
 from .budget import pace_requests, weigh_endpoints
@@ -33,6 +33,7 @@ from .tls import share_tls_context
 
 Factory = Callable[[dict], Any]
 Urls = Union[str, Mapping[str, Any], None]
+T = TypeVar("T")
 
 
 def client_config(account: Any, dialect: Dialect, *, timeout: float, rate_limit: bool) -> tuple[dict, list[Secret]]:
@@ -64,20 +65,22 @@ def client_config(account: Any, dialect: Dialect, *, timeout: float, rate_limit:
     return config, secrets
 
 
-def create_client(factory: Factory, config: dict, *, venue: str, secrets: list[str]) -> Any:
-    """``factory(config)``; any failure an AdapterError without a credential in it."""
-    err: Optional[AdapterError]
+def _scrubbed(call: Callable[[], T], what: str, *, venue: str, secrets: list[str],
+              reason: Optional[Reason] = None) -> T:
+    """``call()``; any failure an AdapterError without a credential in it, raised outside the
+    ``except`` block so that nothing chains the library's exception."""
     try:
-        ex = factory(config)
+        return call()
     except AdapterError:
         raise
     except Exception as e:  # noqa: BLE001 — reported as a reason, scrubbed
-        err = adapter_error(e, "create exchange", venue=venue, secrets=secrets)
-    else:
-        err = None
-    if err is not None:
-        raise err
-    return ex
+        err = adapter_error(e, what, venue=venue, secrets=secrets, reason=reason)
+    raise err
+
+
+def create_client(factory: Factory, config: dict, *, venue: str, secrets: list[str]) -> Any:
+    """``factory(config)``; any failure an AdapterError without a credential in it."""
+    return _scrubbed(lambda: factory(config), "create exchange", venue=venue, secrets=secrets)
 
 
 def configure_client(ex: Any, dialect: Dialect, *, market_type: str, sandbox: bool, urls: Urls,
@@ -106,15 +109,8 @@ def configure_client(ex: Any, dialect: Dialect, *, market_type: str, sandbox: bo
         else:
             opts["defaultType"] = "spot"
     if sandbox and hasattr(ex, "set_sandbox_mode"):
-        err: Optional[AdapterError]
-        try:
-            ex.set_sandbox_mode(True)
-        except Exception as e:  # noqa: BLE001
-            err = adapter_error(e, "sandbox mode", venue=dialect.id, secrets=secrets, reason=Reason.UNSUPPORTED)
-        else:
-            err = None
-        if err is not None:
-            raise err
+        _scrubbed(lambda: ex.set_sandbox_mode(True), "sandbox mode", venue=dialect.id, secrets=secrets,
+                  reason=Reason.UNSUPPORTED)
     if urls is not None:
         current = getattr(ex, "urls", None)
         if not isinstance(current, dict):

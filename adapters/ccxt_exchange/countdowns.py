@@ -24,16 +24,16 @@ from .markets import Markets
 
 class Countdowns:
     """``countdown()`` is the dialect's countdown for this account (None: the venue has none),
-    asked anew at each use; ``exposed(op)`` lists the symbols with an open order or a position."""
+    asked anew at each use; ``exposed(op)`` lists the symbols with an open order or a position.
+    The venue and market type are the markets' (``markets.venue``, ``markets.market_type``)."""
 
     def __init__(self, calls: Calls, markets: Markets, countdown: Callable[[], Optional[Countdown]], *,
-                 exposed: Callable[[Op], Awaitable[set[str]]], venue: str, market_type: str):
+                 exposed: Callable[[Op], Awaitable[set[str]]]):
         self._calls = calls
         self._markets = markets
         self._countdown = countdown
         self._exposed = exposed
-        self.venue = venue
-        self.market_type = market_type
+        self.venue = markets.venue
         self.armed: dict[str, float] = {}  # per-symbol countdowns: symbol → seconds
 
     def supported(self) -> bool:
@@ -42,8 +42,8 @@ class Countdowns:
     def _require(self) -> Countdown:
         countdown = self._countdown()
         if countdown is None:
-            raise AdapterError(Reason.UNSUPPORTED, f"{self.venue} ({self.market_type}) has no native cancel-all-after",
-                               venue=self.venue)
+            raise AdapterError(Reason.UNSUPPORTED, f"{self.venue} ({self._markets.market_type}) has no native "
+                               "cancel-all-after", venue=self.venue)
         return countdown
 
     async def arm(self, seconds: float, symbols: tuple[str, ...] = ()) -> DmsStatus:

@@ -21,10 +21,9 @@ Must not: read a venue's bytes, or answer from a snapshot older than the reader'
 
 from __future__ import annotations
 
-import inspect
 import time
 from dataclasses import replace
-from typing import Any, Callable, Coroutine, Optional, Protocol
+from typing import Any, Callable, Optional, Protocol
 
 from killswitch.orders import OrderIntent
 from killswitch.snapshot import Order, Snapshot
@@ -32,11 +31,11 @@ from killswitch.snapshot import Order, Snapshot
 from ..base import (
     AdapterError,
     Capabilities,
-    ExchangeAdapter,
     OrderResult,
     PositionMode,
     Reason,
     SendWithheld,
+    StandIn,
     StreamHealth,
     open_gate,
 )
@@ -81,21 +80,7 @@ class FrozenWeight:
         return age + (time.monotonic() - self._at), count
 
 
-def _sent(name: str) -> Callable[..., Coroutine[Any, Any, Any]]:
-    """``RemoteAdapter.<name>``: sent to the reader, its arguments bound as the protocol's
-    ``name`` declares them (a keyword and a default are sent in their place)."""
-    signature = inspect.signature(getattr(ExchangeAdapter, name))
-
-    async def call(self: "RemoteAdapter", *args: Any, **kwargs: Any) -> Any:
-        bound = signature.bind(self, *args, **kwargs)
-        bound.apply_defaults()
-        return await self._call(name, *bound.args[1:])
-
-    call.__name__ = name
-    return call
-
-
-class RemoteAdapter(ExchangeAdapter):
+class RemoteAdapter(StandIn):
     """See the module doc."""
 
     def __init__(self, key: str, link: Link, info: dict):
@@ -193,7 +178,8 @@ class RemoteAdapter(ExchangeAdapter):
     def trading_keys(self) -> tuple[str, ...]:
         return self._info["trading_keys"]
 
-    async def _call(self, method: str, *args: Any, gated: bool = False) -> Any:
+    async def hand_on(self, method: str, *args: Any, gated: bool = False) -> Any:
+        """Every call that reaches the venue: sent to the reader, its answer awaited."""
         return await self._link.call(self.key, method, args, gated)
 
     async def snapshot(self) -> Snapshot:
@@ -205,30 +191,19 @@ class RemoteAdapter(ExchangeAdapter):
                 and time.monotonic() - self._latest_at < PUSHED_FRESH_S):
             return latest
         try:
-            return self._took(self._mirror.apply(await self._call("snapshot", self._mirror.number)))
+            return self._took(self._mirror.apply(await self.hand_on("snapshot", self._mirror.number)))
         except Gap:
-            return self._took(self._mirror.apply(await self._call("snapshot", None)))
+            return self._took(self._mirror.apply(await self.hand_on("snapshot", None)))
 
     async def load_symbols(self) -> None:
-        await self._call("load_symbols")
+        await self.hand_on("load_symbols")
         self.loaded = True
 
     async def submit(self, intent: OrderIntent) -> OrderResult:
         gate = open_gate()
         if gate is not None and not gate():
             raise SendWithheld("order " + intent.client_order_id, venue=self.venue)
-        return await self._call("submit", intent, gated=gate is not None)
-
-    # the rest of the calls that reach the venue, sent as they are (defaults filled in)
-    fetch_order = _sent("fetch_order")
-    cancel_orders = _sent("cancel_orders")
-    arm_cancel_all_after = _sent("arm_cancel_all_after")
-    disarm_cancel_all_after = _sent("disarm_cancel_all_after")
-    set_trading = _sent("set_trading")
-    read_trading = _sent("read_trading")
-    open_orders = _sent("open_orders")
-    fetch_order_book = _sent("fetch_order_book")
-    fills = _sent("fills")
+        return await self.hand_on("submit", intent, gated=gate is not None)
 
     async def close(self) -> None:
         """Nothing of its own: the pool ends the reader, which closes the real adapter."""
@@ -248,7 +223,7 @@ class RemoteAdapter(ExchangeAdapter):
         return health
 
     async def start_streams(self) -> None:
-        await self._call("start_streams")
+        await self.hand_on("start_streams")
         self.streaming = True
 
     def set_wake(self, cb: Callable[[str], None]) -> None:

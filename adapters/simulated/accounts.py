@@ -115,4 +115,12 @@ class AccountState:
         return True
 
 
-__all__ = ["AccountSpec", "AccountState", "Clock", "Leg", "ManualClock", "RateLimits"]
+def still_open(live: dict) -> list:
+    """The orders of ``live`` (id → order, :attr:`AccountState.live` or ``algo_live``) still open,
+    by id; the ended ones pruned from it."""
+    for i in [i for i, o in live.items() if not o.is_open]:
+        del live[i]
+    return [live[i] for i in sorted(live)]
+
+
+__all__ = ["AccountSpec", "AccountState", "Clock", "Leg", "ManualClock", "RateLimits", "still_open"]

@@ -46,6 +46,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import Any, Optional
 
+from .accounts import still_open
 from .rules import (
     ALGO_ONLY_TYPES,
     EPS,
@@ -261,9 +262,7 @@ class ConditionalBook:
     @staticmethod
     def live(a: AccountState) -> list[SimAlgoOrder]:
         """The account's open conditional orders by id (ended ones pruned)."""
-        for aid in [i for i, o in a.algo_live.items() if not o.is_open]:
-            del a.algo_live[aid]
-        return [a.algo_live[i] for i in sorted(a.algo_live)]
+        return still_open(a.algo_live)
 
     def open_orders(self, account: str, symbol: Optional[str] = None, *,
                     weight: Optional[int] = None) -> list[SimAlgoOrder]:

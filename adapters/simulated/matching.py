@@ -24,7 +24,7 @@ from __future__ import annotations
 import math
 from typing import Optional
 
-from .accounts import AccountState, Leg
+from .accounts import AccountState, Leg, still_open
 from .depth import DepthModel, SimBook
 from .ledger import Ledger
 from .rules import (
@@ -108,9 +108,7 @@ class Matching(Ledger):
     @staticmethod
     def _live(a: AccountState) -> list[SimOrder]:
         """The account's open orders by id (only limit futures orders ever rest)."""
-        for oid in [i for i, o in a.live.items() if not o.is_open]:
-            del a.live[oid]
-        return [a.live[i] for i in sorted(a.live)]
+        return still_open(a.live)
 
     def _cancel_symbol(self, a: AccountState, symbol: str, ts: int, status: str,
                        limit: Optional[int] = None) -> list[int]:

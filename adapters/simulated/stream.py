@@ -42,7 +42,6 @@ the server does not.
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import json
 from dataclasses import dataclass
@@ -353,29 +352,24 @@ class StreamFace(PushFace):
                     if u["s"].lower() == name.split("@")[0]:
                         s.queue.put_nowait(("market", _dumps(u)))
 
-    async def _run_pump(self) -> None:
-        loop = asyncio.get_running_loop()
-        while True:
-            await asyncio.sleep(self.tick_s)
-            eng = self.engine
-            now = eng.now()
-            for k in self.keys.due(now):
+    def _pump_round(self, now: int, t: float) -> None:
+        eng = self.engine
+        for k in self.keys.due(now):
+            self._expire(k)
+        for k in [k for k in self.keys.keys.values() if not k.expired]:
+            if self._expires_by_fault(k, now):
                 self._expire(k)
-            for k in [k for k in self.keys.keys.values() if not k.expired]:
-                if self._expires_by_fault(k, now):
-                    self._expire(k)
-            t = loop.time()
-            for s in list(self.sockets):
-                for name in sorted(s.streams):
-                    every = (self.mark_every_1s_ms if name.endswith("@1s") else self.mark_every_ms) / 1000
-                    if t - s.pushed.get(name, 0.0) < every:
-                        continue
-                    s.pushed[name] = t
-                    symbols = sorted(eng.markets) if name.startswith("!") else [name.split("@")[0].upper()]
-                    updates = [mark_price_update(eng, sym, eng.mark(sym, now), now) for sym in symbols
-                               if sym in eng.paths]
-                    if updates:
-                        self._send_marks(s, updates, [name])
+        for s in list(self.sockets):
+            for name in sorted(s.streams):
+                every = (self.mark_every_1s_ms if name.endswith("@1s") else self.mark_every_ms) / 1000
+                if t - s.pushed.get(name, 0.0) < every:
+                    continue
+                s.pushed[name] = t
+                symbols = sorted(eng.markets) if name.startswith("!") else [name.split("@")[0].upper()]
+                updates = [mark_price_update(eng, sym, eng.mark(sym, now), now) for sym in symbols
+                           if sym in eng.paths]
+                if updates:
+                    self._send_marks(s, updates, [name])
 
 def _names(stream: str, symbol: str) -> bool:
     """Whether ``stream`` carries ``symbol``'s mark."""

@@ -4,6 +4,7 @@ What it owns
     * what a field of a frame's row must be (:func:`has_field`: present, or a number where its
       spec ends ``#``) and, where the dialect says why a frame is malformed, what is wrong with
       the first field a row lacks (:func:`missing_field`);
+    * :func:`latest_ms`: a frame's time, the latest of the stamps it carries;
     * :class:`FrameFields`, the readers of a channel's rows as a dialect reads them into events:
       a field that is not what the stream reads (missing, not a text, not a number, a value
       outside the venue's enum, rows that are not a list of objects) is BAD_RESPONSE naming the
@@ -18,7 +19,7 @@ What it must not do
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Mapping, Optional
+from typing import Any, Iterable, Mapping, Optional
 
 from ...base import AdapterError
 from ..parsing import num
@@ -32,6 +33,13 @@ def has_field(row: Mapping[str, Any], spec: str) -> bool:
     if spec.endswith("#"):
         return num(value) is not None
     return value is not None and value != ""
+
+
+def latest_ms(stamps: Iterable[Any]) -> Optional[int]:
+    """The latest of a frame's ``stamps`` (numbers or digits, milliseconds) as an int; None where
+    none is a positive number."""
+    latest = max((n for n in map(num, stamps) if n is not None and n > 0), default=None)
+    return None if latest is None else int(latest)
 
 
 def missing_field(row: Mapping[str, Any], fields: tuple[str, ...]) -> Optional[str]:
@@ -94,4 +102,4 @@ class FrameFields:
         return value
 
 
-__all__ = ["FrameFields", "has_field", "missing_field"]
+__all__ = ["FrameFields", "has_field", "latest_ms", "missing_field"]

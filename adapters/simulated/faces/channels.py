@@ -57,7 +57,7 @@ class ChannelFace(PushFace):
     _subscribe: Callable[[_Socket, str, Any], None]
     _instrument: Callable[[MarketSpec], str]  # the venue's instrument id of an engine market
     _mark_frame: Callable[[MarketSpec, float, int, Optional[dict]], dict]  # (market, price, ts, subscription)
-    _changed: Callable[[_Socket, str, list, int], None]  # a change's rows pushed on a channel
+    _changed: Callable[[_Socket, str, Any, int], None]  # a change's rows (a feed's message) pushed on a channel
     _order_row: Callable[[OrderChanged], dict]
     _algo_row: Callable[[AlgoChanged], dict]
     _position_rows: Callable[[AccountChanged], list]  # the positions channel's rows of an account's change
@@ -126,10 +126,7 @@ class ChannelFace(PushFace):
 
     def _on_change(self, c: Change) -> None:
         if isinstance(c, MarkSet):
-            key = f"{self.MARK_CHANNEL}:{self._instrument(self.engine.markets[c.symbol])}"
-            for s in self.sockets:
-                if key in s.streams:
-                    self._mark(s, c.symbol, c.ts, c.price)
+            self._mark_set(c)
         elif isinstance(c, OrderChanged):
             self._tell(c.account, "orders", lambda: [self._order_row(c)], c.ts)
         elif isinstance(c, AlgoChanged):
@@ -139,6 +136,13 @@ class ChannelFace(PushFace):
         elif isinstance(c, AccountChanged):
             self._tell(c.account, "positions", lambda: self._position_rows(c), c.ts)
             self._tell(c.account, "account", lambda: [self._account_row(c.account, c.ts)], c.ts)
+
+    def _mark_set(self, c: MarkSet) -> None:
+        """A mark the engine set, pushed to each socket subscribed to its market's mark."""
+        key = f"{self.MARK_CHANNEL}:{self._instrument(self.engine.markets[c.symbol])}"
+        for s in self.sockets:
+            if key in s.streams:
+                self._mark(s, c.symbol, c.ts, c.price)
 
     def _mark(self, s: _Socket, symbol: str, ts: int, price: Optional[float] = None) -> None:
         """``symbol``'s mark (``price``, else the engine's at ``ts``) pushed to ``s``, and noted
@@ -152,24 +156,20 @@ class ChannelFace(PushFace):
         arg = s.pushed["args"].get(f"{self.MARK_CHANNEL}:{self._instrument(m)}")
         s.queue.put_nowait(("market", dumps(self._mark_frame(m, px, ts, arg))))
 
-    def _tell(self, account: str, channel: str, rows: Callable[[], list], ts: int) -> None:
+    def _tell(self, account: str, channel: str, rows: Callable[[], Any], ts: int) -> None:
         """``rows`` (made once, when a socket of ``account`` subscribed to ``channel``) pushed to each."""
         targets = self._to(account, channel)
         data = rows() if targets else []
         for s in targets:
             self._changed(s, channel, data, ts)
 
-    async def _run_pump(self) -> None:
-        loop = asyncio.get_running_loop()
-        while True:
-            await asyncio.sleep(self.tick_s)
-            eng, t = self.engine, loop.time()
-            now = eng.now()
-            for s in list(self.sockets):
-                for symbol, (at, px) in list(s.pushed["marks"].items()):
-                    quiet = t - at >= self.quiet_every_ms / 1000
-                    if quiet or (t - at >= self.mark_every_ms / 1000 and eng.mark(symbol, now) != px):
-                        self._mark(s, symbol, now)
+    def _pump_round(self, now: int, t: float) -> None:
+        eng = self.engine
+        for s in list(self.sockets):
+            for symbol, (at, px) in list(s.pushed["marks"].items()):
+                quiet = t - at >= self.quiet_every_ms / 1000
+                if quiet or (t - at >= self.mark_every_ms / 1000 and eng.mark(symbol, now) != px):
+                    self._mark(s, symbol, now)
 
 
 __all__ = ["LOGIN_WINDOW_S", "ChannelFace"]

@@ -106,6 +106,14 @@ class PushFace:
         raise NotImplementedError
 
     async def _run_pump(self) -> None:
+        """Every ``tick_s``, a round of the face's cadence (:meth:`_pump_round`)."""
+        loop = asyncio.get_running_loop()
+        while True:
+            await asyncio.sleep(self.tick_s)
+            self._pump_round(self.engine.now(), loop.time())
+
+    def _pump_round(self, now: int, t: float) -> None:
+        """What is due at the engine's ``now`` and the loop's time ``t``: marks, states, expiries."""
         raise NotImplementedError
 
     def _command(self, sock: _Socket, data: str) -> None:

@@ -7,26 +7,20 @@ countdown's call and the order rate (orders a second). Plain data: nothing here 
 the adapter.
 """
 
+def _row(ccxt_id: str, market_id: str, countdown: str, order_rate: float) -> dict:
+    """One id's row: the three ids share Binance's forms; their market id, the countdown's
+    endpoint (USDⓈ-M ``fapi``, COIN-M ``dapi``) and the order rate differ."""
+    return {"id": ccxt_id, "market_id": market_id, "one_way_close": {"newClientOrderId": "ks1", "reduceOnly": True},
+            "hedge_close": {"newClientOrderId": "ks1", "positionSide": "LONG"},
+            "lookup": ("fetch_order", {"origClientOrderId": "ks1"}), "short_leg_info": {"positionSide": "SHORT"},
+            "max_client_id_length": 36, "countdown": (countdown, {"symbol": market_id, "countdownTime": 60000}),
+            "order_rate": order_rate}
+
+
 ROWS = (
-    {"id": "binance", "market_id": "BTCUSDT", "one_way_close": {"newClientOrderId": "ks1", "reduceOnly": True},
-     "hedge_close": {"newClientOrderId": "ks1", "positionSide": "LONG"},
-     "lookup": ("fetch_order", {"origClientOrderId": "ks1"}), "short_leg_info": {"positionSide": "SHORT"},
-     "max_client_id_length": 36,
-     "countdown": ("fapiPrivatePostCountdownCancelAll", {"symbol": "BTCUSDT", "countdownTime": 60000}),
-     "order_rate": 10.0},
-    {"id": "binanceusdm", "market_id": "BTCUSDT", "one_way_close": {"newClientOrderId": "ks1", "reduceOnly": True},
-     "hedge_close": {"newClientOrderId": "ks1", "positionSide": "LONG"},
-     "lookup": ("fetch_order", {"origClientOrderId": "ks1"}), "short_leg_info": {"positionSide": "SHORT"},
-     "max_client_id_length": 36,
-     "countdown": ("fapiPrivatePostCountdownCancelAll", {"symbol": "BTCUSDT", "countdownTime": 60000}),
-     "order_rate": 20.0},
-    {"id": "binancecoinm", "market_id": "BTCUSD_PERP",
-     "one_way_close": {"newClientOrderId": "ks1", "reduceOnly": True},
-     "hedge_close": {"newClientOrderId": "ks1", "positionSide": "LONG"},
-     "lookup": ("fetch_order", {"origClientOrderId": "ks1"}), "short_leg_info": {"positionSide": "SHORT"},
-     "max_client_id_length": 36,
-     "countdown": ("dapiPrivatePostCountdownCancelAll", {"symbol": "BTCUSD_PERP", "countdownTime": 60000}),
-     "order_rate": 5.0},
+    _row("binance", "BTCUSDT", "fapiPrivatePostCountdownCancelAll", 10.0),
+    _row("binanceusdm", "BTCUSDT", "fapiPrivatePostCountdownCancelAll", 20.0),
+    _row("binancecoinm", "BTCUSD_PERP", "dapiPrivatePostCountdownCancelAll", 5.0),
 )
 
 

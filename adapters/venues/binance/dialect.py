@@ -41,6 +41,7 @@ from ...ccxt_exchange.dialects.base import (
     bad_field,
 )
 from ...ccxt_exchange.dialects.cancel_hooks import Call
+from ...ccxt_exchange.dialects.frames import latest_ms
 from ...ccxt_exchange.dialects.refusals import Rule
 from ...ccxt_exchange.dialects.stream_events import MarkRows, StreamEvent
 from ...ccxt_exchange.parsing import BadData, BadField, num, order_info
@@ -177,8 +178,7 @@ class BinanceDialect(Dialect):
     def stream_time(self, message: Any) -> Optional[int]:
         """``E`` of the event, of an array's first row (one push: its rows share it)."""
         row = message[0] if isinstance(message, list) and message else message
-        at = num(row.get("E")) if isinstance(row, Mapping) else None
-        return int(at) if at is not None and at > 0 else None
+        return latest_ms([row.get("E")]) if isinstance(row, Mapping) else None
 
     # ccxt's implicit method of the positions endpoint whose raw rows this dialect reads itself
     # (None: ccxt's fetch_positions)

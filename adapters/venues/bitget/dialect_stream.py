@@ -65,7 +65,7 @@ from collections.abc import Container, Iterable, Mapping
 from typing import Any, Awaitable, Callable, NamedTuple, Optional
 
 from ...ccxt_exchange.dialects import channels
-from ...ccxt_exchange.dialects.frames import FrameFields
+from ...ccxt_exchange.dialects.frames import FrameFields, latest_ms
 from ...ccxt_exchange.dialects.stream_events import StreamEvent
 from ...ccxt_exchange.parsing import BadData, num
 
@@ -140,14 +140,9 @@ def stream_time(message: Any) -> Optional[int]:
     """The push's own ``ts``, or the latest of its rows' (``uTime``, ``ts``); None without."""
     if not isinstance(message, Mapping):
         return None
-    best = num(message.get("ts"))
     rows = message.get("data")
-    for row in rows if isinstance(rows, list) else ():
-        if isinstance(row, Mapping):
-            at = num(row.get("uTime")) or num(row.get("ts"))
-            if at is not None and (best is None or at > best):
-                best = at
-    return int(best) if best is not None and best > 0 else None
+    rows = rows if isinstance(rows, list) else []
+    return latest_ms([message.get("ts")] + [num(r.get("uTime")) or r.get("ts") for r in rows if isinstance(r, Mapping)])
 
 
 def stream_events(message: Any, symbol_of: Callable[[str], str], ccxt_order: Callable[[Any], Any],

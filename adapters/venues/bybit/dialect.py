@@ -55,7 +55,7 @@ from ...ccxt_exchange.dialects.base import (
 )
 from ...ccxt_exchange.dialects.cancel_hooks import Call, CancelAnswer
 from ...ccxt_exchange.dialects.channels import marks_watched
-from ...ccxt_exchange.dialects.frames import has_field
+from ...ccxt_exchange.dialects.frames import has_field, latest_ms
 from ...ccxt_exchange.dialects.refusals import Rule
 from ...ccxt_exchange.dialects.stream_events import StreamEvent
 from ...ccxt_exchange.parsing import num
@@ -374,8 +374,7 @@ class BybitDialect(Dialect):
 
     def stream_time(self, message: Any) -> Optional[int]:
         """The venue's stamp of a frame: ``creationTime`` of a private topic, ``ts`` of a public one."""
-        at = num(message.get("creationTime") or message.get("ts")) if isinstance(message, Mapping) else None
-        return int(at) if at is not None and at > 0 else None
+        return latest_ms([message.get("creationTime") or message.get("ts")]) if isinstance(message, Mapping) else None
 
     def watch_marks(self, client: Any, held: frozenset[str]) -> Awaitable[Any]:
         """The tickers of the symbols held (a flat account: :data:`HEARTBEAT_SYMBOL`'s, or the

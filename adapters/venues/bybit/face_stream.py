@@ -296,21 +296,17 @@ class BybitStreamFace(PushFace):
                 "totalMaintenanceMargin": _money(v.maint_margin), "coin": [coin], "accountLTV": "0",
                 "accountType": "UNIFIED"}
 
-    async def _run_pump(self) -> None:
-        loop = asyncio.get_running_loop()
-        while True:
-            await asyncio.sleep(self.tick_s)
-            now, t = self.engine.now(), loop.time()
-            # one delta a symbol a round, encoded once for every socket due it: a simulator of
-            # many accounts (a socket each, on the same tickers) does not encode them again each
-            texts: dict[str, Optional[str]] = {}
-            for s in list(self.sockets):
-                for name in sorted(n for n in s.streams if n.startswith(TICKERS)):
-                    symbol = name[len(TICKERS):]
-                    if t - s.pushed.get(symbol, 0.0) >= self.ticker_every_ms / 1000:
-                        if symbol not in texts:
-                            texts[symbol] = self._ticker_text(symbol, "delta", now)
-                        self._push(s, symbol, texts[symbol])
+    def _pump_round(self, now: int, t: float) -> None:
+        # one delta a symbol a round, encoded once for every socket due it: a simulator of
+        # many accounts (a socket each, on the same tickers) does not encode them again each
+        texts: dict[str, Optional[str]] = {}
+        for s in list(self.sockets):
+            for name in sorted(n for n in s.streams if n.startswith(TICKERS)):
+                symbol = name[len(TICKERS):]
+                if t - s.pushed.get(symbol, 0.0) >= self.ticker_every_ms / 1000:
+                    if symbol not in texts:
+                        texts[symbol] = self._ticker_text(symbol, "delta", now)
+                    self._push(s, symbol, texts[symbol])
 
 
 

@@ -50,7 +50,7 @@ import asyncio
 from collections.abc import Container, Iterable
 from typing import Any, Awaitable, Callable, Mapping, Optional
 
-from ...ccxt_exchange.dialects.frames import missing_field
+from ...ccxt_exchange.dialects.frames import latest_ms, missing_field
 from ...ccxt_exchange.dialects.stream_events import STREAM_KIND, StreamEvent
 from ...ccxt_exchange.parsing import BadData, num
 from .dialect_orders import ORDER_TYPE_TRIGGERS, listed_kind, with_our_id
@@ -199,8 +199,7 @@ def stream_time(message: Any) -> Optional[int]:
         times = [r.get("statusTimestamp") for r in data if isinstance(r, Mapping)]
     elif channel == FILLS and isinstance(data, Mapping):
         times = [f.get("time") for f in data.get("fills") or () if isinstance(f, Mapping)]
-    at = max((n for n in (num(t) for t in times) if n is not None), default=None)
-    return int(at) if at is not None and at > 0 else None
+    return latest_ms(times)
 
 
 def stream_events(message: Any, ccxt_order: Callable[[Any], Any],

@@ -337,28 +337,24 @@ class HyperliquidStreamFace(PushFace):
         s.pushed["mids"] = asyncio.get_event_loop().time()
         self._push(s, "market", "allMids", {"mids": mids})
 
-    async def _run_pump(self) -> None:
-        loop = asyncio.get_running_loop()
-        while True:
-            await asyncio.sleep(self.tick_s)
-            now, t = self.engine.now(), loop.time()
-            self._flush_block()
-            dirty, self._dirty = self._dirty, set()
-            texts: dict[str, str] = {}  # a user's state, rendered once this block
-            for s in list(self.sockets):
-                for sub in list(s.pushed["subs"].values()):
-                    kind = sub["type"]
-                    if kind == "clearinghouseState" and (self._account(sub) in dirty or
-                                                         t - s.pushed.get("state", 0.0) >= self.state_every_ms / 1000):
-                        user = sub["user"].lower()
-                        if user not in texts:
-                            texts[user] = self._state_text(sub, now)
-                        self._push_state(s, sub, now, texts[user])
-                    elif kind == "activeAssetCtx" and t - s.pushed.get("ctx:" + sub["coin"], 0.0) >= \
-                            self.ctx_every_ms / 1000:
-                        self._push_ctx(s, sub["coin"], now)
-                    elif kind == "allMids" and t - s.pushed.get("mids", 0.0) >= self.ctx_every_ms / 1000:
-                        self._push_mids(s, now)
+    def _pump_round(self, now: int, t: float) -> None:
+        self._flush_block()
+        dirty, self._dirty = self._dirty, set()
+        texts: dict[str, str] = {}  # a user's state, rendered once this block
+        for s in list(self.sockets):
+            for sub in list(s.pushed["subs"].values()):
+                kind = sub["type"]
+                if kind == "clearinghouseState" and (self._account(sub) in dirty or
+                                                     t - s.pushed.get("state", 0.0) >= self.state_every_ms / 1000):
+                    user = sub["user"].lower()
+                    if user not in texts:
+                        texts[user] = self._state_text(sub, now)
+                    self._push_state(s, sub, now, texts[user])
+                elif kind == "activeAssetCtx" and t - s.pushed.get("ctx:" + sub["coin"], 0.0) >= \
+                        self.ctx_every_ms / 1000:
+                    self._push_ctx(s, sub["coin"], now)
+                elif kind == "allMids" and t - s.pushed.get("mids", 0.0) >= self.ctx_every_ms / 1000:
+                    self._push_mids(s, now)
 
 
 

@@ -52,7 +52,7 @@ from collections.abc import Container, Iterable, Mapping
 from typing import Any, Awaitable, Callable, Optional
 
 from ...ccxt_exchange.dialects import channels
-from ...ccxt_exchange.dialects.frames import FrameFields
+from ...ccxt_exchange.dialects.frames import FrameFields, latest_ms
 from ...ccxt_exchange.dialects.stream_events import StreamEvent
 from ...ccxt_exchange.parsing import num
 
@@ -121,15 +121,10 @@ def stream_time(message: Any) -> Optional[int]:
     ``last_update_time`` of its order rows; None without."""
     if not isinstance(message, Mapping):
         return None
-    best = num(message.get("timestamp")) or num(message.get("time"))
     rows = message.get("orders")
     rows = rows if isinstance(rows, list) else [message.get("order")]
-    for row in rows:
-        if isinstance(row, Mapping):
-            at = num(row.get("last_update_time")) or num(row.get("time"))
-            if at is not None and (best is None or at > best):
-                best = at
-    return int(best) if best is not None and best > 0 else None
+    return latest_ms([num(message.get("timestamp")) or message.get("time")]
+                     + [num(r.get("last_update_time")) or r.get("time") for r in rows if isinstance(r, Mapping)])
 
 
 def stream_events(message: Any, symbol_of: Callable[[str], str], ccxt_order: Callable[[Any], Any],

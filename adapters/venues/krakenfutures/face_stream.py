@@ -55,7 +55,7 @@ import hmac
 import json
 import re
 import uuid
-from typing import Any, Callable, Optional
+from typing import Any, Optional
 
 from aiohttp import web
 
@@ -190,10 +190,7 @@ class KrakenFuturesStreamFace(ChannelFace):
 
     def _on_change(self, c: Change) -> None:
         if isinstance(c, MarkSet):
-            key = f"{MARK_FEED}:{market_id(self.engine.markets[c.symbol])}"
-            for s in self.sockets:
-                if key in s.streams:
-                    self._mark(s, c.symbol, c.ts, c.price)
+            self._mark_set(c)
         elif isinstance(c, OrderChanged):
             o = c.order
             if o.type == "MARKET" and c.execution == "NEW":
@@ -201,29 +198,23 @@ class KrakenFuturesStreamFace(ChannelFace):
             done = o.status not in ("NEW", "PARTIALLY_FILLED")
             reason = ENDED.get(o.status, "cancelled_by_user") if done else (
                 "partial_fill" if c.execution == "TRADE" else "new_placed_order_by_user")
-            self._tell_each(c.account, "open_orders", lambda: self._order_delta(self._row_of(o), done, reason))
+            self._tell(c.account, "open_orders", lambda: self._order_delta(self._row_of(o), done, reason), c.ts)
             if c.execution == "TRADE":
-                self._tell_each(c.account, "fills", lambda: self._fills(c))
+                self._tell(c.account, "fills", lambda: self._fills(c), c.ts)
         elif isinstance(c, AlgoChanged):
             if c.status == "TRIGGERING":  # the engine's own step: Kraken says nothing between placed and fired
                 return
             t = c.order
             done = t.status != "NEW"
-            self._tell_each(c.account, "open_orders", lambda: self._order_delta(
+            self._tell(c.account, "open_orders", lambda: self._order_delta(
                 self._trigger_row(t), done, ENDED.get(t.status, "cancelled_by_user") if done
-                else "new_placed_order_by_user"))
+                else "new_placed_order_by_user"), c.ts)
         elif isinstance(c, AccountChanged):
-            self._tell_each(c.account, "open_positions", lambda: self._positions(c.account, c.ts))
-            self._tell_each(c.account, "balances", lambda: self._balances(c.account, c.ts, "balances"))
+            self._tell(c.account, "open_positions", lambda: self._positions(c.account, c.ts), c.ts)
+            self._tell(c.account, "balances", lambda: self._balances(c.account, c.ts, "balances"), c.ts)
 
-    def _tell_each(self, account: str, feed: str, body: Callable[[], dict]) -> None:
-        """``body`` (made once, when a socket of ``account`` subscribed to ``feed``) pushed to each."""
-        targets = self._to(account, feed)
-        if not targets:
-            return
-        made = body()
-        for s in targets:
-            self._push(s, made)
+    def _changed(self, s: _Socket, feed: str, body: dict, ts: int) -> None:
+        self._push(s, body)  # a feed's message carries its own name and time
 
     # --- frames -----------------------------------------------------------------------------------------
 

@@ -37,7 +37,7 @@ from collections.abc import Container, Mapping
 from typing import Any, Awaitable, Callable, NamedTuple, Optional
 
 from ...ccxt_exchange.dialects import channels
-from ...ccxt_exchange.dialects.frames import FrameFields
+from ...ccxt_exchange.dialects.frames import FrameFields, latest_ms
 from ...ccxt_exchange.dialects.stream_events import StreamEvent
 from ...ccxt_exchange.parsing import num
 
@@ -99,13 +99,9 @@ def stream_ended(message: Any) -> tuple[str, str]:
 def stream_time(message: Any) -> Optional[int]:
     """The latest of a push's rows' own times (``pTime``, ``uTime``, ``ts``); None without."""
     rows = message.get("data") if isinstance(message, Mapping) else None
-    best: Optional[float] = None
-    for row in rows if isinstance(rows, list) else ():
-        if isinstance(row, Mapping):
-            at = num(row.get("pTime")) or num(row.get("uTime")) or num(row.get("ts"))
-            if at is not None and at > 0 and (best is None or at > best):
-                best = at
-    return int(best) if best is not None else None
+    rows = rows if isinstance(rows, list) else []
+    return latest_ms([num(r.get("pTime")) or num(r.get("uTime")) or r.get("ts")
+                      for r in rows if isinstance(r, Mapping)])
 
 
 def stream_events(message: Any, symbol_of: Callable[[str], str], ccxt_order: Callable[[Any], Any],

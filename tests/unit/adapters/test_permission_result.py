@@ -65,6 +65,12 @@ def test_an_account_whose_adapter_is_built_later_hands_each_call_to_it():
         async def arm_cancel_all_after(self, seconds, symbols=()):
             return ("armed", seconds, symbols)
 
+        async def open_orders(self, symbols=()):
+            return ["listed", symbols]
+
+        async def fills(self, symbol, since_ms):
+            return ["filled", symbol, since_ms]
+
     acc = Account.model_validate({"name": "a", "venue": "bybit", "market_type": "futures"})
     err = AdapterError(Reason.AUTH, "environment variable KS_X is not set")
     fixed = []
@@ -79,3 +85,6 @@ def test_an_account_whose_adapter_is_built_later_hands_each_call_to_it():
         asyncio.run(ad.arm_cancel_all_after(5.0, symbols=("BTC/USDT:USDT",)))
     fixed.append(True)  # the Secret mounted in place
     assert asyncio.run(ad.arm_cancel_all_after(5.0, symbols=("BTC/USDT:USDT",))) == ("armed", 5.0, ("BTC/USDT:USDT",))
+    # its reads too: the built adapter's, not the protocol's "not supported"
+    assert asyncio.run(ad.open_orders()) == ["listed", ()]
+    assert asyncio.run(ad.fills("BTC/USDT:USDT", 7)) == ["filled", "BTC/USDT:USDT", 7]

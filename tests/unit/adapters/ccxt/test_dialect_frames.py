@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from adapters.base import AdapterError, Reason
-from adapters.ccxt_exchange.dialects.frames import FrameFields, has_field, missing_field
+from adapters.ccxt_exchange.dialects.frames import FrameFields, has_field, latest_ms, missing_field
 
 FRAME = FrameFields("okx")
 VENUES = Path(__file__).resolve().parents[4] / "adapters" / "venues"
@@ -57,6 +57,17 @@ def test_a_fields_spec_reads_present_and_numbers():
     assert missing_field(row, ("s", "p#")) is None
     assert missing_field(row, ("s", "q")) == "q: missing"
     assert missing_field(row, ("s", "x#", "q")) == "x: not a number: 'abc'"
+
+
+@pytest.mark.parametrize("stamps, latest", [
+    (["1700", 1800.0, None], 1800),
+    ([None, "", "x", True], None),  # not a number: not a time
+    ([0, -5], None),  # a zero or a negative stamp is no time either
+    ([-5, "1700.9"], 1700),
+    ([], None),
+])
+def test_a_frames_time_is_the_latest_positive_stamp_it_carries(stamps, latest):
+    assert latest_ms(stamps) == latest
 
 
 def test_no_venue_keeps_field_readers_of_its_own():
