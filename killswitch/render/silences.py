@@ -12,8 +12,8 @@ import json
 from typing import Sequence
 
 from ..runner.silence.view import SilencePreview
-from ..runner.view import SilenceStatus
 from ..silences import INCIDENT_ENDED
+from ..view import SilenceStatus
 from .times import iso
 
 

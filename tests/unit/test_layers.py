@@ -77,6 +77,8 @@ PLANTED = {
     # (the runner's lock reaching up to the face's view of it: the face sits above the runner)
     "face-above": ("killswitch/runner/lock/zz_face.py", "from killswitch.face.console import chart_svg\n",
                    "killswitch.runner.lock.zz_face -> killswitch.face.console.chart_svg"),
+    # (the values the operations answer opening a file: the client reads them without I/O)
+    "view-pure": ("killswitch/view/zz_io.py", "import sqlite3\n", "killswitch.view.zz_io -> sqlite3"),
     # (in adapters: the imports planted in killswitch above make circles of their own there)
     # (the report names the one import of the two whose removal breaks the circle)
     "no-circles": ("adapters/zz_circle_a.py", "from . import zz_circle_b\n", "-> .zz_circle_"),

@@ -1,4 +1,4 @@
-"""The runner's HTTP API: an aiohttp application over a :class:`~killswitch.runner.view.RunnerView`.
+"""The runner's HTTP API: an aiohttp application over a :class:`~killswitch.face.runner_view.RunnerView`.
 
 The routes, who may call each, their bodies and their answers are docs/api.md's (the schema:
 docs/openapi.yaml, which alone lists the revoke's and the firm-wide kill's); the console's page,
@@ -32,7 +32,7 @@ character or a space around it, 400 ``BAD_NAME``. A request aiohttp's parser ref
 (:mod:`.http`).
 
 What it owns: the routes, one per entry of the operations' table
-(:mod:`killswitch.runner.view.operations`: who may call each, and which are writes) and those
+(:mod:`killswitch.view.operations`: who may call each, and which are writes) and those
 that call no view, the middleware that renders every refusal, and serving the app. The handlers
 (HTTP parsing, strict body validation, answering with the view's answers) are
 :mod:`.handlers`'s; the answers rendered, and the polled reads shared and encoded once off the
@@ -52,10 +52,10 @@ from aiohttp import web
 
 from ...runner.api_request import ApiError
 from ...runner.lease.turn import TurnBusy
-from ...runner.view import RunnerView
-from ...runner.view.operations import CHANGE, FIRM, OPERATIONS, OVERRIDE, PUBLIC, READER, REVOKE, SILENCE, roles_of
+from ...view.operations import CHANGE, FIRM, OPERATIONS, OVERRIDE, PUBLIC, READER, REVOKE, SILENCE, roles_of
 from ..console import ConsoleHandlers
 from ..console.charts_http import ChartHandlers
+from ..runner_view import RunnerView
 from .access import access_middleware, shared_token
 from .admission import Admission
 from .drift import DriftHandlers

@@ -1,5 +1,5 @@
 """The API's handlers of the runner's own routes (:mod:`.api` makes a route of every entry of the
-operations' table, :mod:`killswitch.runner.view.operations`): each reads and checks its request
+operations' table, :mod:`killswitch.view.operations`): each reads and checks its request
 (:mod:`killswitch.runner.api_request`), calls the view (:func:`call_view`: on the view's loop,
 whether the call answers at once or waits) and renders the answer (:mod:`.render`; a change's
 refusal with its status, :func:`error_response` for an error). An entry whose body is fields of
@@ -41,8 +41,9 @@ from ...runner.api_request import (
 )
 from ...runner.gate.request import parse_request
 from ...runner.readout.runbooks import DEFAULT_LIMIT, MAX_LIMIT, runbook_row, unknown_incident
-from ...runner.view import ActionPreview, Caller, RunnerView
-from ...runner.view.operations import COUNT, ITEMS, JSON, NAME, PREVIEW, READ, SECONDS, SOURCE, TEXT, Arg, Operation
+from ...view import ActionPreview, Caller
+from ...view.operations import COUNT, ITEMS, JSON, NAME, PREVIEW, READ, SECONDS, SOURCE, TEXT, Arg, Operation
+from ..runner_view import RunnerView
 from .access import caller as _caller, sink_down  # (handlers name their local ``caller``)
 from .beats import IDENTITY_SOURCES_FULL, HeartbeatBatches, IdentitySources
 from .identity import ROLES, Identity, normalise_identity

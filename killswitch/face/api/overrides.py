@@ -1,5 +1,5 @@
 """The API's overrides of the pre-trade limits (:mod:`killswitch.runner.override` does them;
-the operations' table lists the routes, :mod:`killswitch.runner.view.operations`; their bodies and
+the operations' table lists the routes, :mod:`killswitch.view.operations`; their bodies and
 answers are docs/api.md's).
 
 Refusals: 400 for what the caller must write differently (:attr:`OverrideHandlers.BAD_INPUT`),

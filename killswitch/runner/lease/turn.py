@@ -32,7 +32,7 @@ import contextlib
 import time
 from typing import Any, AsyncIterator, Callable, Optional
 
-from ..view.operations import WITHOUT_TURN
+from ...view.operations import WITHOUT_TURN
 
 # the owner of a turn handed to a waiter that has not resumed yet: no one may take it meanwhile
 _HANDED = object()
