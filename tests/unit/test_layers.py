@@ -71,9 +71,10 @@ PLANTED = {
                        "adapters.ccxt_exchange.zz_venue -> adapters.venues.okx.dialect"),
     "venue-dialects": ("adapters/venues/okx/dialect.py", "import adapters.simulated.engine\n",
                        "adapters.venues.okx.dialect -> adapters.simulated.engine"),
-    # (the lock, the runner's bottom room, reaching up to a value that imports nothing: no circle)
-    "runner-rooms": ("killswitch/runner/lock/zz_up.py", "from killswitch.runner import api_request\n",
-                     "killswitch.runner.lock.zz_up -> killswitch.runner.api_request"),
+    # (the lock, the runner's bottom room, reaching up to the store calls, which import none of the
+    # runner: no circle)
+    "runner-rooms": ("killswitch/runner/lock/zz_up.py", "from killswitch.runner import storeio\n",
+                     "killswitch.runner.lock.zz_up -> killswitch.runner.storeio"),
     # (the runner's lock reaching up to the face's view of it: the face sits above the runner)
     "face-above": ("killswitch/runner/lock/zz_face.py", "from killswitch.face.console import chart_svg\n",
                    "killswitch.runner.lock.zz_face -> killswitch.face.console.chart_svg"),

@@ -33,8 +33,8 @@ from typing import TYPE_CHECKING, Any, Awaitable, Callable, Optional
 
 from aiohttp import web
 
-from ...runner.api_request import ApiError
 from ...view.operations import LOOSENS, OPERATOR_WRITES, PUBLIC, TIGHTENS
+from ..request import ApiError
 from .admission import HEARTBEAT, WRITE, Admission, Shed
 from .identity import Identity, LiveTokens, Tokens
 from .proxy import TrustedProxy

@@ -25,7 +25,7 @@ Authentication comes before the body is read, so an unauthenticated client learn
 validation.
 
 Names from the path are read after URL decoding (``%2e%2e`` is ``..``) by the rules of names in
-a body (:mod:`killswitch.runner.api_request`): a source as above, also the dead man's switch's ``source``
+a body (:mod:`killswitch.face.request`): a source as above, also the dead man's switch's ``source``
 (``BAD_SOURCE``); a close's or an incident's id with an empty or all-dots part, a control
 character or a space around it, 400 ``BAD_NAME``. A request aiohttp's parser refuses is a 400
 ``BAD_HTTP_REQUEST: <parser error>`` that quotes nothing of it, in the answer or the log
@@ -50,11 +50,11 @@ from typing import TYPE_CHECKING, Awaitable, Callable, Optional, Union
 
 from aiohttp import web
 
-from ...runner.api_request import ApiError
 from ...runner.lease.turn import TurnBusy
 from ...view.operations import CHANGE, FIRM, OPERATIONS, OVERRIDE, PUBLIC, READER, REVOKE, SILENCE, roles_of
 from ..console import ConsoleHandlers
 from ..console.charts_http import ChartHandlers
+from ..request import ApiError
 from ..runner_view import RunnerView
 from .access import access_middleware, shared_token
 from .admission import Admission

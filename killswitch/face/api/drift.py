@@ -13,8 +13,8 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from ...runner.api_request import bad
 from ...view.policy_sync import VerdictError, verdict_of
+from ..request import bad
 from .access import caller
 from .changes import ChangeHandlers
 

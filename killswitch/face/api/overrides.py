@@ -17,8 +17,8 @@ from typing import Any
 from aiohttp import web
 
 from ...policy.units import LIMIT_VALUE_HINT, UnitError, parse_limit_value
-from ...runner.api_request import MAX_REASON, bad, fields, seconds, show, string_field
 from ...runner.gate.request import finite as _finite
+from ..request import MAX_REASON, bad, fields, seconds, show, string_field
 from .access import caller
 from .changes import ChangeHandlers
 

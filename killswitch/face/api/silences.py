@@ -16,7 +16,7 @@ from typing import Any, Optional
 
 from aiohttp import web
 
-from ...runner.api_request import MAX_REASON, bad, fields, seconds, show, string_field
+from ..request import MAX_REASON, bad, fields, seconds, show, string_field
 from .access import caller
 from .changes import ChangeHandlers
 

@@ -22,8 +22,8 @@ from typing import Any, Awaitable, Callable
 
 from aiohttp import web
 
-from ...runner.api_request import ApiError, bad, path_name, show
 from ...runner.readout.chart_values import ScopeChart
+from ..request import ApiError, bad, path_name, show
 from .chart_svg import render_svg
 
 MAX_HOURS = 12.0
