@@ -3,8 +3,9 @@ serialises, and the one table of those operations (:mod:`.operations`), a room o
 both the runner and the face (:mod:`killswitch.face`), each kind in a module of its own and
 re-exported here: the runner's status (:mod:`.status`), an incident's and its triggers'
 (:mod:`.incidents`), an action's preview and answer (:mod:`.answers`), the positions'
-(:mod:`.positions`), a close's (:mod:`.closes`), the overrides' (:mod:`.overrides`) and policy
-sync's (:mod:`.policy_sync`). The reads are worked out in :mod:`killswitch.runner.readout`; what
+(:mod:`.positions`), a close's (:mod:`.closes`), the overrides' (:mod:`.overrides`), policy
+sync's (:mod:`.policy_sync`) and a scope's chart (:mod:`.charts`, not re-exported: the console
+alone draws it). The reads are worked out in :mod:`killswitch.runner.readout`; what
 the face calls them through is :class:`killswitch.face.runner_view.RunnerView`.
 
 The API serialises these values field by field (tuples as arrays); :func:`decode`
