@@ -12,7 +12,6 @@ import functools
 import urllib.parse
 from typing import TYPE_CHECKING, Any, Callable, Optional
 
-from ..runner.silence.view import SilencePreview
 from ..view import (
     ActionPreview,
     Caller,
@@ -26,6 +25,7 @@ from ..view import (
     decode,
 )
 from ..view.operations import ITEMS, OPERATIONS, PUBLIC, Operation
+from ..view.silence_preview import SilencePreview
 from .documents import CloseProgress, DmsStatus, LockDocument, items_of
 from .errors import error_of, tolerant_body
 from .transport import Transport

@@ -103,7 +103,7 @@ class RunnerView(Protocol):
 
     async def silence_preview(self, matchers: Sequence[str], incident: Optional[str] = None) -> Any:
         """What a silence of ``matchers`` would hold back now, whether it spans every scope, and
-        what it matches of the last day's pages (a :class:`killswitch.runner.silence.view.SilencePreview`)."""
+        what it matches of the last day's pages (a :class:`killswitch.view.silence_preview.SilencePreview`)."""
 
     async def silence_change(self, silence_id: str, duration_s: Optional[float], comment: Optional[str], *,
                              actor: str) -> SilenceResult: ...

@@ -1,12 +1,14 @@
-"""The face above the runner reads these: the values the runner's operations answer and the API
-serialises, and the one table of those operations (:mod:`.operations`), a room of their own below
-both the runner and the face (:mod:`killswitch.face`), each kind in a module of its own and
-re-exported here: the runner's status (:mod:`.status`), an incident's and its triggers'
+"""What the runner's operations answer and the API serialises, and the one table of those
+operations (:mod:`.operations`): a room of their own below both the runner, which works the
+values out (its reads in :mod:`killswitch.runner.readout`), and the face above it
+(:mod:`killswitch.face`: the API calls the runner through
+:class:`killswitch.face.runner_view.RunnerView`), each kind in a module of its own.
+
+Re-exported here: the runner's status (:mod:`.status`), an incident's and its triggers'
 (:mod:`.incidents`), an action's preview and answer (:mod:`.answers`), the positions'
-(:mod:`.positions`), a close's (:mod:`.closes`), the overrides' (:mod:`.overrides`), policy
-sync's (:mod:`.policy_sync`) and a scope's chart (:mod:`.charts`, not re-exported: the console
-alone draws it). The reads are worked out in :mod:`killswitch.runner.readout`; what
-the face calls them through is :class:`killswitch.face.runner_view.RunnerView`.
+(:mod:`.positions`), a close's (:mod:`.closes`) and the overrides' (:mod:`.overrides`).
+Imported from their modules: policy sync's (:mod:`.policy_sync`), a silence's preview
+(:mod:`.silence_preview`) and a scope's chart (:mod:`.charts`, which the console alone draws).
 
 The API serialises these values field by field (tuples as arrays); :func:`decode`
 (:mod:`.decode`) is the inverse, for clients that read them back (:mod:`killswitch.client`).
