@@ -105,7 +105,7 @@ def authenticate(request: web.Request, tokens: Tokens, signin: "Optional[Signin]
     return identity
 
 
-# --- who may call what: listed once (runner/view/operations.py), denied by default ------------------
+# --- who may call what: listed once (view/operations.py), denied by default -------------------------
 
 # where the middleware leaves the caller for the handler, and why the sink gate is shut
 _IDENTITY: Any = web.RequestKey("identity", Identity) if hasattr(web, "RequestKey") else "identity"

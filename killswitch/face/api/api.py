@@ -171,7 +171,7 @@ def make_app(view: RunnerView, *, token: Union["Secret", str, None] = None,
                REVOKE: revoking.answer, FIRM: killing.answer}
     # each route: method, path, handler, who may call it, and what kind of write it is (admitted
     # by rate and queue before its handler runs; None: a read): the operations' table
-    # (runner/view/operations.py), and the routes that call no view: the probe of the process, who
+    # (view/operations.py), and the routes that call no view: the probe of the process, who
     # a token is, the console's page, its refresh, its files and its runbook dialog, single sign-on
     routes: list[tuple[str, str, Callable[[web.Request], Awaitable[web.StreamResponse]],
                        Optional[tuple[str, ...]], Optional[str]]] = [

@@ -137,7 +137,7 @@ class Turn:
     """One change of the runner's state at a time, the tick's first; see the module doc."""
 
     # What runs as it comes, without the turn: the reads, and heartbeats (see the module doc), as
-    # the operations' table says (runner/view/operations.py)
+    # the operations' table says (view/operations.py)
     WITHOUT_TURN = WITHOUT_TURN
 
     def __init__(self) -> None:
