@@ -2,14 +2,15 @@
 ``lint-imports``, and what a contract cannot say.
 
 The layers, bottom up (see docs/architecture.md): ``policy`` → ``compile`` → ``snapshot`` /
-``events`` → ``engine`` → ``adapters`` → ``preview`` → ``runner`` → the sinks (``telemetry``, ``notify``,
-``runbooks``, ``audit``) → ``cli``. The contracts state them: the core layered within and importing
-nothing above it nor a heavy or I/O library, RE2 by the label patterns alone, the previews below
-the runner and the sinks, the sinks never importing the runner nor the command line, nothing
-importing what wires it, and no import circle. grimp reads every import from the source, one
-inside a function or under ``if TYPE_CHECKING`` too: a lazy import still ties the layers
-together, and a circle through one still makes the modules one unit. Each contract is shown to
-fail on an import planted in a copy of the source.
+``events`` → ``engine`` → ``adapters`` → ``preview`` → ``view`` → ``runner`` → ``face`` → the sinks
+(``telemetry``, ``notify``, ``runbooks``, ``audit``) → ``cli``. The contracts state them: the core
+layered within and importing nothing above it nor a heavy or I/O library, RE2 by the label
+patterns alone, the previews below the runner and the sinks, the view (the values the API
+answers) below the runner and pure, the face above the runner, the sinks never importing the
+runner nor the command line, nothing importing what wires it, and no import circle. grimp reads
+every import from the source, one inside a function or under ``if TYPE_CHECKING`` too: a lazy
+import still ties the layers together, and a circle through one still makes the modules one unit.
+Each contract is shown to fail on an import planted in a copy of the source.
 
 What a contract cannot say stays here, read with :mod:`ast`: that numpy and RE2 are imported
 by the core only inside functions (a contract sees whether a module imports them, not where),
