@@ -32,7 +32,7 @@ if TYPE_CHECKING:  # the client is imported when a command calls, not when ksctl
     import ssl
 
     from ..client import RunnerClient, RunnerError, RunnerUnreachable
-    from ..runner.view import ChangeResult, OverrideResult, ResetResult, SilenceResult
+    from ..view import ChangeResult, OverrideResult, ResetResult, SilenceResult
 
 T = TypeVar("T")
 

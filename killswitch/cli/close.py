@@ -42,7 +42,7 @@ from .confirm import confirm, tty
 
 if TYPE_CHECKING:
     from ..client import CloseProgress, RunnerClient
-    from ..runner.view import CloseResult
+    from ..view import CloseResult
 
 POLL_S = 0.5  # how often ``close --wait`` asks the runner
 
@@ -155,7 +155,7 @@ def _nothing_sent(preview: "CloseResult", why: str, output: str, code: int) -> N
 
 def _refused_close(e) -> "Optional[CloseResult]":
     """The close answer a refusal carries (a runner's 409 is a CloseResult), or None."""
-    from ..runner.view import CloseResult, DecodeError, decode
+    from ..view import CloseResult, DecodeError, decode
 
     try:
         return decode(CloseResult, e.body)

@@ -41,7 +41,7 @@ from .common import output_option
 from .confirm import confirm
 
 if TYPE_CHECKING:  # pragma: no cover - annotations only
-    from ..runner.view import ActionPreview
+    from ..view import ActionPreview
 
 
 @click.command(epilog="""\b

@@ -118,7 +118,7 @@ def render(incident: str, state_url: str, api: Optional[str], token_env: str, fm
     finally:
         store.close()
     if record is None:
-        from ..runner.readout.runbooks import unknown_incident_hint
+        from ..face.runbooks import unknown_incident_hint
 
         hint = unknown_incident_hint(incident, known)
         click.echo(f"ksctl runbook render: UNKNOWN_INCIDENT: no runbook for {incident!r} in {store.url}{hint}",
@@ -202,7 +202,7 @@ KS_API_URL set (as for every verb that talks to the runner) and no --state: the 
 @output_option
 def list_(state_url: str, api: Optional[str], token_env: str, since: Optional[str], limit: int, output: str) -> None:
     """The incidents with a stored runbook, newest last (from --state, or with --api the runner's)."""
-    from ..runner.readout.runbooks import runbook_row
+    from ..face.runbooks import runbook_row
     from .report import parse_when
 
     ctx = click.get_current_context()

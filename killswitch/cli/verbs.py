@@ -1,4 +1,4 @@
-"""The ``ksctl`` verbs made from the operations' table (:mod:`killswitch.runner.view.operations`):
+"""The ``ksctl`` verbs made from the operations' table (:mod:`killswitch.view.operations`):
 each entry that names a ``verb`` is a command with the options of every command that talks to a
 runner (:mod:`.apiopts`; no token for what anyone may call), one option for each field of its
 body, and its entry's help. A change is sent as the caller's token and ends as every change does
@@ -20,7 +20,7 @@ import click
 
 from ..client.calls import name_of
 from ..render.ops import api_json
-from ..runner.view.operations import COUNT, OPERATIONS, PUBLIC, SECONDS, Arg, Operation
+from ..view.operations import COUNT, OPERATIONS, PUBLIC, SECONDS, Arg, Operation
 from .apiopts import api_option, change, read, runner_client, token_option
 from .common import EXIT_OK, duration_s, output_option, spelled
 

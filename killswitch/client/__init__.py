@@ -5,7 +5,7 @@ bearer token, when it has one, on the endpoints that may need one: the changes, 
 show the book — status, runbooks, a close's progress, the console's reads — which a runner without
 ``--console-public`` keeps to the viewer, operator and approver roles; never on the lock, the dead
 man's switch or check-order, which are public), and reading each answer back into the value
-the API serialised: the dataclasses of :mod:`killswitch.runner.view` (and the gate's
+the API serialised: the dataclasses of :mod:`killswitch.view` (and the gate's
 :class:`~killswitch.runner.gate.request.Decision`), and the typed form of the documents the API serves
 as plain objects (the trading lock, the dead man's switch, a close's progress). Any answer but the endpoint's
 success status is one exception, :class:`RunnerError`, carrying the API's reason code
@@ -18,7 +18,7 @@ operator's decision); put the token anywhere but the Authorization header — no
 an exception, a repr or a log.
 
 The room, by responsibility: the calls, one per endpoint (:mod:`.calls`: most made from the
-operations' table, :mod:`killswitch.runner.view.operations`), over the transport
+operations' table, :mod:`killswitch.view.operations`), over the transport
 (:mod:`.transport`: the request, the token, TLS, the answer read back), the errors and the
 reason codes (:mod:`.errors`), and the documents the API serves as plain objects, typed
 (:mod:`.documents`). This face re-exports what callers use.
@@ -34,7 +34,7 @@ from ..holds import (
     ORIGIN_POLICY as ORIGIN_POLICY,
     LockHold as LockHold,
 )
-from ..runner.view import DecodeError as DecodeError, decode as decode
+from ..view import DecodeError as DecodeError, decode as decode
 from .calls import RunnerClient
 from .documents import (
     CLOSE_FINAL_STATES,

@@ -1,6 +1,6 @@
 """The typed client's calls: one per endpoint an operator or a bot calls of a runner, each reading
 its answer back into the value the API serialised (see the package's doc). A call whose body is
-its entry's fields in the operations' table (:mod:`killswitch.runner.view.operations`) is made
+its entry's fields in the operations' table (:mod:`killswitch.view.operations`) is made
 from the entry (:meth:`RunnerClient.call`); a call that says more is a method here.
 
 Must not: print or decide exit codes (the commands do).
@@ -12,8 +12,7 @@ import functools
 import urllib.parse
 from typing import TYPE_CHECKING, Any, Callable, Optional
 
-from ..runner.silence.view import SilencePreview
-from ..runner.view import (
+from ..view import (
     ActionPreview,
     Caller,
     ChangeResult,
@@ -25,7 +24,8 @@ from ..runner.view import (
     SilenceResult,
     decode,
 )
-from ..runner.view.operations import ITEMS, OPERATIONS, PUBLIC, Operation
+from ..view.operations import ITEMS, OPERATIONS, PUBLIC, Operation
+from ..view.silence_preview import SilencePreview
 from .documents import CloseProgress, DmsStatus, LockDocument, items_of
 from .errors import error_of, tolerant_body
 from .transport import Transport

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any, Optional
 
 from ..holds import LockHold
-from ..runner.view import DecodeError, RunnerStatus, decode
+from ..view import DecodeError, RunnerStatus, decode
 
 # --- the documents the API serves as plain objects, typed -----------------------------------------------
 # Their fields are in the order the runner writes them, so that one written back out is the
@@ -79,7 +79,7 @@ class DmsSummary:
 
 @dataclass(frozen=True)
 class DmsStatus:
-    """``GET /v1/dms``, and the ``dms`` of :class:`~killswitch.runner.view.RunnerStatus`: there,
+    """``GET /v1/dms``, and the ``dms`` of :class:`~killswitch.view.RunnerStatus`: there,
     summarised (``summary``: the most urgent sources only, and the watched ones never heard),
     unless read with ``dms=all``."""
 

@@ -40,7 +40,7 @@ POSTED_STATES = (IN_SYNC, BEHIND, DIVERGED, RELOAD_FAILING)
 DIRTY = "-dirty"
 CHANGED, MISSING, EXTRA = "changed", "missing", "extra"
 DOCUMENTS_SAID = 5  # documents named in a one-line detail; the rest are counted
-# what a runner takes of a posted verdict (killswitch/runner/sync/values.py): one line of at most
+# what a runner takes of a posted verdict (killswitch/view/policy_sync.py): one line of at most
 # this many characters, at most this many documents
 POSTED_TEXT, POSTED_DOCUMENTS = 2000, 1000
 

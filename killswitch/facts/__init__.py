@@ -86,7 +86,7 @@ def module(kind: str) -> ModuleType:
 
 
 def standing(status: Any) -> tuple[Fact, ...]:
-    """Every standing fact of the runner's status values (:class:`killswitch.runner.view.RunnerStatus`,
+    """Every standing fact of the runner's status values (:class:`killswitch.view.RunnerStatus`,
     read by attribute), in rank order."""
     return tuple(f for m in modules() for f in m.facts(status))
 

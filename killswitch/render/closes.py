@@ -13,7 +13,7 @@ from typing import Optional
 
 from ..client import CloseProgress
 from ..figures import figure
-from ..runner.view import CloseResult, PlannedOrder
+from ..view import CloseResult, PlannedOrder
 from .times import iso
 
 

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Sequence
 from ..client import LockDocument, LockHold
 from ..figures import figure
 from ..holds import held_until as held_until, holder as holder
-from ..runner.view import ActionPreview
+from ..view import ActionPreview
 
 if TYPE_CHECKING:  # pragma: no cover - annotations only
     from ..runner.gate.request import Decision

@@ -17,7 +17,7 @@ import json
 
 from ..client import RunnerError, RunnerUnreachable
 from ..holds import lock_change_text
-from ..runner.view import ActionPreview, ChangeResult
+from ..view import ActionPreview, ChangeResult
 
 
 def api_json(value: object) -> str:

@@ -7,7 +7,7 @@ import json
 from dataclasses import asdict
 from typing import Sequence
 
-from ..runner.view import OverrideStatus
+from ..view import OverrideStatus
 from .times import iso
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Optional
 
 from ..facts.drift import short as short_revision
-from ..runner.sync.values import DriftVerdict, PolicySyncStatus
+from ..view.policy_sync import DriftVerdict, PolicySyncStatus
 from .times import iso, seconds_text
 
 VERDICT_WORDS = {"in_sync": "in sync", "behind": "BEHIND", "diverged": "DIVERGED",

@@ -11,9 +11,9 @@ import dataclasses
 import json
 from typing import Sequence
 
-from ..runner.silence.view import SilencePreview
-from ..runner.view import SilenceStatus
 from ..silences import INCIDENT_ENDED
+from ..view import SilenceStatus
+from ..view.silence_preview import SilencePreview
 from .times import iso
 
 

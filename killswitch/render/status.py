@@ -20,8 +20,8 @@ from ..client import LockDocument, dms_of
 from ..facts import stamp as _when
 from ..figures import figure, step_of
 from ..relatch import relatched_text
-from ..runner.view import RunnerStatus
 from ..sources import revision_text
+from ..view import RunnerStatus
 from .dms import dms_lines
 from .locks import limit_lines, lock_lines, window_lines
 from .ops import api_json

@@ -14,7 +14,7 @@ import dataclasses
 import re
 from typing import Any
 
-from killswitch.runner.view import CoverageStatus, ReceiverFailure
+from killswitch.view import CoverageStatus, ReceiverFailure
 
 from .conftest import ACCOUNT, VERA
 from .views import laid_out, open_console, sign_in, text_of, view_text, wait

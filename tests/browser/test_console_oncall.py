@@ -14,7 +14,7 @@ import dataclasses
 from typing import Any
 
 from killswitch.figures import figure, money
-from killswitch.runner.view import CoverageStatus, ReceiverFailure
+from killswitch.view import CoverageStatus, ReceiverFailure
 
 from .conftest import ACCOUNT, ALICE, HEDGE, VERA
 from .test_console_ux import at_width, layout_problems, shots

@@ -6,8 +6,8 @@ the drift checker's verdict (BEHIND rev X, DIVERGED: documents, a standing probl
 
 from __future__ import annotations
 
-from killswitch.runner.sync.values import verdict_of
 from killswitch.runner.tick.loop import GraphReload
+from killswitch.view.policy_sync import verdict_of
 
 from .conftest import VERA
 from .test_console_health import open_problems

@@ -10,7 +10,7 @@ import pytest
 from click.testing import CliRunner
 
 from killswitch.cli.main import cli
-from killswitch.runner.view import ActionPreview, ChangeResult, CloseResult, ResetResult
+from killswitch.view import ActionPreview, ChangeResult, CloseResult, ResetResult
 from tests.cli.test_kill_cli import Shard
 
 SCOPE = "binanceusdm/main"

@@ -23,8 +23,8 @@ from click.testing import CliRunner
 
 from killswitch.cli.main import cli
 from killswitch.cli.verbs import VERBS, flag
-from killswitch.runner.view.operations import COUNT, SECONDS
 from killswitch.state.store import IntentRow
+from killswitch.view.operations import COUNT, SECONDS
 from tests.conftest import POLICIES
 
 RECORDING = POLICIES / "recordings" / "futures-crash.jsonl"

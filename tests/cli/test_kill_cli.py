@@ -9,7 +9,7 @@ from click.testing import CliRunner
 
 from killswitch.cli.main import cli
 from killswitch.firm.kill import kill_preview
-from killswitch.runner.view import ChangeResult
+from killswitch.view import ChangeResult
 from tests.unit.firm.test_kill import ASSIGNMENT, BOARD, DECLARED
 
 PREVIEW = {**kill_preview(ASSIGNMENT, BOARD, DECLARED), "preview_id": "kill-0123456789abcdef"}

@@ -2,7 +2,7 @@
 ``make_app`` builds over a real runner (the one ``ksctl run`` serves) is documented with its
 method and path, and the document names no route the app does not serve. The route table is read
 from the app's router, never from a list kept beside it. Each operation of the operations' table
-(killswitch/runner/view/operations.py) is documented with the roles it asks and the fields of
+(killswitch/view/operations.py) is documented with the roles it asks and the fields of
 its body the table spells out."""
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from killswitch.face.api.api import make_app
 from killswitch.face.api.signin import Signin
 from killswitch.face.api.signin.config import parse_oidc_config
 from killswitch.face.api.signin.provider import Metadata, Provider, ProviderKeys
-from killswitch.runner.view.operations import OPERATIONS, READER, Operation, roles_of
+from killswitch.view.operations import OPERATIONS, READER, Operation, roles_of
 
 from .test_runner import setup
 

@@ -17,8 +17,8 @@ from adapters.simulated.scenarios import build
 from killswitch.face.api.identity import parse_tokens, token_digest
 from killswitch.process.bootstrap import build_runner_and_desk
 from killswitch.render.policy_sync import policy_sync_lines
-from killswitch.runner.sync.values import verdict_of
 from killswitch.state import open_store
+from killswitch.view.policy_sync import verdict_of
 from tests.unit.face.api.test_api import serve
 
 from .test_runner import T0, graph

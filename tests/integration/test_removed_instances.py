@@ -29,8 +29,8 @@ from killswitch.policy.load import load_text
 from killswitch.process.bootstrap import build_runner_and_desk
 from killswitch.render.status import status_text
 from killswitch.runner.tick.loop import GraphReload
-from killswitch.runner.view import decode
 from killswitch.state import open_store
+from killswitch.view import decode
 
 T0 = 1_772_456_400_000  # 2026-03-02T13:00:00Z
 TICK_MS = 5_000

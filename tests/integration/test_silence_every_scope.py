@@ -17,7 +17,7 @@ import pytest
 from click.testing import CliRunner
 
 from killswitch.cli.main import cli
-from killswitch.runner.silence.view import PastPages
+from killswitch.view.silence_preview import PastPages
 
 from .test_runner import setup
 from .test_silences_incident import ALICE, INCIDENT, SCOPE, _serve_with, halted

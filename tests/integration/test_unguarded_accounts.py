@@ -21,8 +21,8 @@ from killswitch.face.console.http import environment
 from killswitch.process.bootstrap import build_runner_and_desk
 from killswitch.render.status import status_text
 from killswitch.runner.gate.request import Decision
-from killswitch.runner.view import decode
 from killswitch.state import open_store
+from killswitch.view import decode
 
 from .test_removed_instances import T0, compiled, page, reload, run, started, stop, ticks
 

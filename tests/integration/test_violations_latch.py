@@ -15,8 +15,8 @@ from killswitch.compile.compiler import compile_documents
 from killswitch.face.api.api import make_app, start_api, stop_api
 from killswitch.policy.load import load_text
 from killswitch.render.status import status_text
-from killswitch.runner.view import RunnerStatus
-from killswitch.runner.view_decode import decode
+from killswitch.view import RunnerStatus
+from killswitch.view.decode import decode
 
 from .test_runner import T0, TICK_MS, parts_of, setup
 

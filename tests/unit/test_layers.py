@@ -2,14 +2,15 @@
 ``lint-imports``, and what a contract cannot say.
 
 The layers, bottom up (see docs/architecture.md): ``policy`` → ``compile`` → ``snapshot`` /
-``events`` → ``engine`` → ``adapters`` → ``preview`` → ``runner`` → the sinks (``telemetry``, ``notify``,
-``runbooks``, ``audit``) → ``cli``. The contracts state them: the core layered within and importing
-nothing above it nor a heavy or I/O library, RE2 by the label patterns alone, the previews below
-the runner and the sinks, the sinks never importing the runner nor the command line, nothing
-importing what wires it, and no import circle. grimp reads every import from the source, one
-inside a function or under ``if TYPE_CHECKING`` too: a lazy import still ties the layers
-together, and a circle through one still makes the modules one unit. Each contract is shown to
-fail on an import planted in a copy of the source.
+``events`` → ``engine`` → ``adapters`` → ``preview`` → ``view`` → ``runner`` → ``face`` → the sinks
+(``telemetry``, ``notify``, ``runbooks``, ``audit``) → ``cli``. The contracts state them: the core
+layered within and importing nothing above it nor a heavy or I/O library, RE2 by the label
+patterns alone, the previews below the runner and the sinks, the view (the values the API
+answers) below the runner and pure, the face above the runner, the sinks never importing the
+runner nor the command line, nothing importing what wires it, and no import circle. grimp reads
+every import from the source, one inside a function or under ``if TYPE_CHECKING`` too: a lazy
+import still ties the layers together, and a circle through one still makes the modules one unit.
+Each contract is shown to fail on an import planted in a copy of the source.
 
 What a contract cannot say stays here, read with :mod:`ast`: that numpy and RE2 are imported
 by the core only inside functions (a contract sees whether a module imports them, not where),
@@ -71,12 +72,15 @@ PLANTED = {
                        "adapters.ccxt_exchange.zz_venue -> adapters.venues.okx.dialect"),
     "venue-dialects": ("adapters/venues/okx/dialect.py", "import adapters.simulated.engine\n",
                        "adapters.venues.okx.dialect -> adapters.simulated.engine"),
-    # (the lock, the runner's bottom room, reaching up to a value that imports nothing: no circle)
-    "runner-rooms": ("killswitch/runner/lock/zz_up.py", "from killswitch.runner import api_request\n",
-                     "killswitch.runner.lock.zz_up -> killswitch.runner.api_request"),
+    # (the lock, the runner's bottom room, reaching up to the store calls, which import none of the
+    # runner: no circle)
+    "runner-rooms": ("killswitch/runner/lock/zz_up.py", "from killswitch.runner import storeio\n",
+                     "killswitch.runner.lock.zz_up -> killswitch.runner.storeio"),
     # (the runner's lock reaching up to the face's view of it: the face sits above the runner)
     "face-above": ("killswitch/runner/lock/zz_face.py", "from killswitch.face.console import chart_svg\n",
                    "killswitch.runner.lock.zz_face -> killswitch.face.console.chart_svg"),
+    # (the values the operations answer opening a file: the client reads them without I/O)
+    "view-pure": ("killswitch/view/zz_io.py", "import sqlite3\n", "killswitch.view.zz_io -> sqlite3"),
     # (in adapters: the imports planted in killswitch above make circles of their own there)
     # (the report names the one import of the two whose removal breaks the circle)
     "no-circles": ("adapters/zz_circle_a.py", "from . import zz_circle_b\n", "-> .zz_circle_"),

@@ -10,7 +10,7 @@ from that proxy alone (:mod:`.proxy`: the same headers from anywhere else are re
 every route); a credential in the URL (``?access_token=``, ``?token=``, ``?id_token=``) refused
 on every route (400 ``TOKEN_IN_URL``), never used;
 the one middleware that authenticates and authorises every request from one table of routes
-(the operations' table, :mod:`killswitch.runner.view.operations`, and the routes that call no
+(the operations' table, :mod:`killswitch.view.operations`, and the routes that call no
 view) before any handler runs (a route the table does not list is refused), and, for a write, its
 admission by rate and queue (:mod:`.admission`), decided before the body is read; with
 ``--audit-sink-required``, an operator's write that adds risk (``LOOSENS``: an unlock, a reset, an
@@ -33,8 +33,8 @@ from typing import TYPE_CHECKING, Any, Awaitable, Callable, Optional
 
 from aiohttp import web
 
-from ...runner.api_request import ApiError
-from ...runner.view.operations import LOOSENS, OPERATOR_WRITES, PUBLIC, TIGHTENS
+from ...view.operations import LOOSENS, OPERATOR_WRITES, PUBLIC, TIGHTENS
+from ..request import ApiError
 from .admission import HEARTBEAT, WRITE, Admission, Shed
 from .identity import Identity, LiveTokens, Tokens
 from .proxy import TrustedProxy
@@ -105,7 +105,7 @@ def authenticate(request: web.Request, tokens: Tokens, signin: "Optional[Signin]
     return identity
 
 
-# --- who may call what: listed once (runner/view/operations.py), denied by default ------------------
+# --- who may call what: listed once (view/operations.py), denied by default -------------------------
 
 # where the middleware leaves the caller for the handler, and why the sink gate is shut
 _IDENTITY: Any = web.RequestKey("identity", Identity) if hasattr(web, "RequestKey") else "identity"

@@ -35,7 +35,7 @@ import threading
 import time
 from typing import TYPE_CHECKING, Callable, Optional
 
-from ...runner.view.operations import HEARTBEAT
+from ...view.operations import HEARTBEAT
 from .beats import IdentitySources
 
 if TYPE_CHECKING:

@@ -1,4 +1,4 @@
-"""The runner's HTTP API: an aiohttp application over a :class:`~killswitch.runner.view.RunnerView`.
+"""The runner's HTTP API: an aiohttp application over a :class:`~killswitch.face.runner_view.RunnerView`.
 
 The routes, who may call each, their bodies and their answers are docs/api.md's (the schema:
 docs/openapi.yaml, which alone lists the revoke's and the firm-wide kill's); the console's page,
@@ -25,14 +25,14 @@ Authentication comes before the body is read, so an unauthenticated client learn
 validation.
 
 Names from the path are read after URL decoding (``%2e%2e`` is ``..``) by the rules of names in
-a body (:mod:`killswitch.runner.api_request`): a source as above, also the dead man's switch's ``source``
+a body (:mod:`killswitch.face.request`): a source as above, also the dead man's switch's ``source``
 (``BAD_SOURCE``); a close's or an incident's id with an empty or all-dots part, a control
 character or a space around it, 400 ``BAD_NAME``. A request aiohttp's parser refuses is a 400
 ``BAD_HTTP_REQUEST: <parser error>`` that quotes nothing of it, in the answer or the log
 (:mod:`.http`).
 
 What it owns: the routes, one per entry of the operations' table
-(:mod:`killswitch.runner.view.operations`: who may call each, and which are writes) and those
+(:mod:`killswitch.view.operations`: who may call each, and which are writes) and those
 that call no view, the middleware that renders every refusal, and serving the app. The handlers
 (HTTP parsing, strict body validation, answering with the view's answers) are
 :mod:`.handlers`'s; the answers rendered, and the polled reads shared and encoded once off the
@@ -50,12 +50,12 @@ from typing import TYPE_CHECKING, Awaitable, Callable, Optional, Union
 
 from aiohttp import web
 
-from ...runner.api_request import ApiError
 from ...runner.lease.turn import TurnBusy
-from ...runner.view import RunnerView
-from ...runner.view.operations import CHANGE, FIRM, OPERATIONS, OVERRIDE, PUBLIC, READER, REVOKE, SILENCE, roles_of
+from ...view.operations import CHANGE, FIRM, OPERATIONS, OVERRIDE, PUBLIC, READER, REVOKE, SILENCE, roles_of
 from ..console import ConsoleHandlers
 from ..console.charts_http import ChartHandlers
+from ..request import ApiError
+from ..runner_view import RunnerView
 from .access import access_middleware, shared_token
 from .admission import Admission
 from .drift import DriftHandlers
@@ -171,7 +171,7 @@ def make_app(view: RunnerView, *, token: Union["Secret", str, None] = None,
                REVOKE: revoking.answer, FIRM: killing.answer}
     # each route: method, path, handler, who may call it, and what kind of write it is (admitted
     # by rate and queue before its handler runs; None: a read): the operations' table
-    # (runner/view/operations.py), and the routes that call no view: the probe of the process, who
+    # (view/operations.py), and the routes that call no view: the probe of the process, who
     # a token is, the console's page, its refresh, its files and its runbook dialog, single sign-on
     routes: list[tuple[str, str, Callable[[web.Request], Awaitable[web.StreamResponse]],
                        Optional[tuple[str, ...]], Optional[str]]] = [

@@ -3,7 +3,7 @@ rendered with the HTTP status its reason code maps to.
 
 What it owns: :class:`ChangeHandlers`, the base of the silences' and the revokes' handlers (each
 says which of its reason codes are bad input, unknown names or a runner that cannot answer).
-Must not: read a request's fields (``api_request`` does) or decide anything (the view does).
+Must not: read a request's fields (:mod:`killswitch.face.request` does) or decide anything (the view does).
 """
 
 from __future__ import annotations

@@ -1,11 +1,11 @@
 """The API's policy drift verdict (:class:`~killswitch.runner.operator.desk.Desk` stores it;
-the operations' table lists the route, :mod:`killswitch.runner.view.operations`; its body and answer
+the operations' table lists the route, :mod:`killswitch.view.operations`; its body and answer
 are docs/api.md's and docs/openapi.yaml's).
 
 Refusals: 400 ``BAD_REQUEST`` naming the field missing, unknown or wrong; 503
 ``STATE_UNREACHABLE`` when the verdict cannot be stored.
 
-What it owns: reading the body strictly (:func:`~killswitch.runner.sync.values.verdict_of`) and
+What it owns: reading the body strictly (:func:`~killswitch.view.policy_sync.verdict_of`) and
 the status of the answer. Must not: decide anything (the desk does), or import :mod:`.api`.
 """
 
@@ -13,8 +13,8 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from ...runner.api_request import bad
-from ...runner.sync.values import VerdictError, verdict_of
+from ...view.policy_sync import VerdictError, verdict_of
+from ..request import bad
 from .access import caller
 from .changes import ChangeHandlers
 

@@ -1,5 +1,5 @@
 """The API's firm-wide kill (:mod:`killswitch.runner.firm.kill` does it; the operations' table
-lists the routes, :mod:`killswitch.runner.view.operations`; their bodies and answers are
+lists the routes, :mod:`killswitch.view.operations`; their bodies and answers are
 docs/openapi.yaml's).
 
 On a runner of no shard the same routes preview, carry out and release the kill on its own
@@ -11,7 +11,7 @@ not answer in time: the store, not the runner), 409 otherwise (``PREVIEW_REQUIRE
 ``FIRM_NOT_SHARDED``, ``DEPOSED``).
 
 What it owns: the status of each answer (the bodies are read as the operations' table says,
-:mod:`killswitch.runner.view.operations`). Must not: decide anything (the view does), or import
+:mod:`killswitch.view.operations`). Must not: decide anything (the view does), or import
 :mod:`.api` (which imports it).
 """
 

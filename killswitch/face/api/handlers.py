@@ -1,6 +1,6 @@
 """The API's handlers of the runner's own routes (:mod:`.api` makes a route of every entry of the
-operations' table, :mod:`killswitch.runner.view.operations`): each reads and checks its request
-(:mod:`killswitch.runner.api_request`), calls the view (:func:`call_view`: on the view's loop,
+operations' table, :mod:`killswitch.view.operations`): each reads and checks its request
+(:mod:`killswitch.face.request`), calls the view (:func:`call_view`: on the view's loop,
 whether the call answers at once or waits) and renders the answer (:mod:`.render`; a change's
 refusal with its status, :func:`error_response` for an error). An entry whose body is fields of
 the table's kinds is answered by :meth:`ApiHandlers.operation`, from the entry alone; one that
@@ -22,7 +22,10 @@ from aiohttp import web
 
 from ...holds import lock_change_text
 from ...metrics import CONTENT_TYPE
-from ...runner.api_request import (
+from ...runner.gate.request import parse_request
+from ...view import ActionPreview, Caller
+from ...view.operations import COUNT, ITEMS, JSON, NAME, PREVIEW, READ, SECONDS, SOURCE, TEXT, Arg, Operation
+from ..request import (
     MAX_NAME,
     MAX_REASON,
     ApiError,
@@ -39,10 +42,8 @@ from ...runner.api_request import (
     source_name,
     string_field,
 )
-from ...runner.gate.request import parse_request
-from ...runner.readout.runbooks import DEFAULT_LIMIT, MAX_LIMIT, runbook_row, unknown_incident
-from ...runner.view import ActionPreview, Caller, RunnerView
-from ...runner.view.operations import COUNT, ITEMS, JSON, NAME, PREVIEW, READ, SECONDS, SOURCE, TEXT, Arg, Operation
+from ..runbooks import DEFAULT_LIMIT, MAX_LIMIT, runbook_row, unknown_incident
+from ..runner_view import RunnerView
 from .access import caller as _caller, sink_down  # (handlers name their local ``caller``)
 from .beats import IDENTITY_SOURCES_FULL, HeartbeatBatches, IdentitySources
 from .identity import ROLES, Identity, normalise_identity
@@ -303,7 +304,7 @@ class ApiHandlers:
         return web.Response(status=200, text=record.markdown, content_type="text/markdown", charset="utf-8")
 
     async def runbooks(self, request: web.Request) -> web.Response:
-        """The latest stored runbooks, oldest first (:mod:`killswitch.runner.readout.runbooks`)."""
+        """The latest stored runbooks, oldest first (:mod:`killswitch.face.runbooks`)."""
         _known_query(request, "since_ms", "limit")
         since_ms = _whole(request, "since_ms", 0, None)
         limit = _whole(request, "limit", 1, MAX_LIMIT)

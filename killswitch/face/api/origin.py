@@ -21,7 +21,7 @@ from urllib.parse import urlsplit
 
 from aiohttp import web
 
-from ...runner.api_request import ApiError
+from ..request import ApiError
 
 
 def origin_of(url: str) -> Optional[str]:

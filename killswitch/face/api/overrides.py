@@ -1,5 +1,5 @@
 """The API's overrides of the pre-trade limits (:mod:`killswitch.runner.override` does them;
-the operations' table lists the routes, :mod:`killswitch.runner.view.operations`; their bodies and
+the operations' table lists the routes, :mod:`killswitch.view.operations`; their bodies and
 answers are docs/api.md's).
 
 Refusals: 400 for what the caller must write differently (:attr:`OverrideHandlers.BAD_INPUT`),
@@ -17,8 +17,8 @@ from typing import Any
 from aiohttp import web
 
 from ...policy.units import LIMIT_VALUE_HINT, UnitError, parse_limit_value
-from ...runner.api_request import MAX_REASON, bad, fields, seconds, show, string_field
 from ...runner.gate.request import finite as _finite
+from ..request import MAX_REASON, bad, fields, seconds, show, string_field
 from .access import caller
 from .changes import ChangeHandlers
 

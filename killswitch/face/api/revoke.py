@@ -1,5 +1,5 @@
 """The API's revoke of trading at the venue (:mod:`killswitch.runner.operator.revoke_commands`
-does it; the operations' table lists the routes, :mod:`killswitch.runner.view.operations`; their
+does it; the operations' table lists the routes, :mod:`killswitch.view.operations`; their
 bodies and answers are docs/openapi.yaml's).
 
 Refusals: 400 for a body to write differently (``BAD_REQUEST``), 404 for a name the runner does

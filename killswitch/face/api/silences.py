@@ -1,5 +1,5 @@
 """The API's silences and acknowledgements (:mod:`killswitch.runner.silence.silences` does them;
-the operations' table lists the routes, :mod:`killswitch.runner.view.operations`; their bodies and
+the operations' table lists the routes, :mod:`killswitch.view.operations`; their bodies and
 answers are docs/api.md's).
 
 Refusals: 400 for what the caller must write differently (:attr:`SilenceHandlers.BAD_INPUT`),
@@ -16,7 +16,7 @@ from typing import Any, Optional
 
 from aiohttp import web
 
-from ...runner.api_request import MAX_REASON, bad, fields, seconds, show, string_field
+from ..request import MAX_REASON, bad, fields, seconds, show, string_field
 from .access import caller
 from .changes import ChangeHandlers
 

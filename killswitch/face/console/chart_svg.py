@@ -1,6 +1,6 @@
 """A scope's chart as SVG: values in, one self-contained ``<svg>`` document out.
 
-What it owns: drawing a :class:`~killswitch.runner.readout.chart_values.ScopeChart` — one panel per
+What it owns: drawing a :class:`~killswitch.view.charts.ScopeChart` — one panel per
 series (the equity, then each charted signal) on one time axis in UTC, each signal's threshold
 lines as the triggers write them (``hard >= 10% → 3 flatten``; a threshold computed from signals,
 ``max(4.5%, 3 * vol_1h)``, as a moving line through its value at each sample), a vertical marker at every
@@ -27,7 +27,7 @@ import math
 from html import escape
 from typing import Optional, Sequence
 
-from ...runner.readout.chart_values import Panel, Point, ScopeChart, Threshold
+from ...view.charts import Panel, Point, ScopeChart, Threshold
 
 WIDTH = 760
 LEFT = 78  # room for the value labels

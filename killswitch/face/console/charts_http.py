@@ -4,7 +4,7 @@ What it owns: reading the request (``hours``: how far back, above 0 and at most 
 ``format``: ``svg``, the default, or ``json``), asking the view for the chart
 (``view.chart(policy, scope, hours)``, :class:`~killswitch.runner.readout.charts.ChartHistory`), and
 answering it: ``image/svg+xml`` drawn by :mod:`.chart_svg`, or the
-:class:`~killswitch.runner.readout.chart_values.ScopeChart` as JSON (every series, threshold, stage
+:class:`~killswitch.view.charts.ScopeChart` as JSON (every series, threshold, stage
 transition and gap the SVG draws). An unknown policy or scope is a 404 with its reason code
 (``UNKNOWN_POLICY``, ``UNKNOWN_SCOPE``, with the close matches); a bad parameter a 400.
 
@@ -22,8 +22,8 @@ from typing import Any, Awaitable, Callable
 
 from aiohttp import web
 
-from ...runner.api_request import ApiError, bad, path_name, show
-from ...runner.readout.chart_values import ScopeChart
+from ...view.charts import ScopeChart
+from ..request import ApiError, bad, path_name, show
 from .chart_svg import render_svg
 
 MAX_HOURS = 12.0

@@ -30,8 +30,8 @@ from typing import Any, Awaitable, Callable
 from aiohttp import web
 
 from ...markdown import markdown_html
-from ...runner.api_request import bad, path_name, show
-from ...runner.readout.runbooks import unknown_incident
+from ..request import bad, path_name, show
+from ..runbooks import unknown_incident
 from .firm_strip import firm_alert, kill_of, strip_of
 from .model import _when as when, page_model
 from .positions_model import positions_model

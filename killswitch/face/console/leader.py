@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from typing import Optional
 
-from ...runner.view import RunnerStatus
+from ...view import RunnerStatus
 
 
 def leader_facts(status: RunnerStatus) -> dict:

@@ -39,8 +39,8 @@ from ...relatch import relatched_text
 from ...runner.book.dms_state import declared_only
 from ...runner.gate.gate import binding_lock
 from ...runner.lock.lock import DEAD_MANS_SWITCH, OPERATOR, LockBook, LockStatus, iso_ms, parse_iso_ms
-from ...runner.view import CoverageStatus, IncidentStatus, RunnerStatus, ThresholdCheck, TriggerStatus
 from ...sources import revision_text
+from ...view import CoverageStatus, IncidentStatus, RunnerStatus, ThresholdCheck, TriggerStatus
 from .alerts import tab_alert
 from .leader import leader_facts
 from .limits_model import limit_rows, override_row

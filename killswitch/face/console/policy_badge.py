@@ -18,7 +18,7 @@ from __future__ import annotations
 from typing import Any, Callable, Optional
 
 from ...facts.drift import short, verdict_words
-from ...runner.sync.values import PolicySyncStatus
+from ...view.policy_sync import PolicySyncStatus
 
 TONES = {"in_sync": "ok", "behind": "warn", "diverged": "bad", "reload_failing": "bad", "unknown": "warn"}
 

@@ -17,7 +17,7 @@ from typing import Any, Optional
 
 from ...figures import figure, money, places
 from ...runner.lock.lock import iso_ms
-from ...runner.view import AccountPositions, PositionRow, PositionsStatus
+from ...view import AccountPositions, PositionRow, PositionsStatus
 from .model import age_text, clock_text
 
 STALE_AFTER_S = 30.0  # a snapshot older than this is said to be stale next to its age

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from typing import Any, Optional, Sequence
 
-from ...runner.view import AckStatus, IncidentStatus, SilenceStatus
 from ...silences import INCIDENT_ENDED
+from ...view import AckStatus, IncidentStatus, SilenceStatus
 from .model import _when, age_text
 
 

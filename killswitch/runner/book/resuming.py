@@ -16,9 +16,9 @@ from __future__ import annotations
 from typing import Any, Callable, Collection, Optional
 
 from ...engine.evaluate import Evaluation
+from ...view import ResumeStatus
 from ..gate.resume_plan import ResumePlan, Resumption
 from ..lock.lock import iso_ms
-from ..view import ResumeStatus
 from .book import Book
 
 

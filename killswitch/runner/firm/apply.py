@@ -54,7 +54,7 @@ from ...firm.directives import (
 from ...orders import CancelIntent
 from ...policy.accounts_doc import Account
 from ...state.store import FencedError, StoreError
-from ..view import ChangeResult
+from ...view import ChangeResult
 from .kill import KillApplier
 from .ports import ShardPorts
 

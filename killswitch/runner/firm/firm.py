@@ -60,8 +60,8 @@ from ...firm.notices import DIRECTIVE, STOPPED, read_notice, shard_stopped
 from ...metrics import Registry
 from ...state.firm_tables import NOTIFY_CHANNEL
 from ...state.store import FencedError, StoreError
+from ...view import ChangeResult, ResetResult
 from ..readout.armed import BlindReports
-from ..view import ChangeResult, ResetResult
 from .apply import DirectiveApplier, Listener, firm_scope
 from .entries import FirmOutbox
 from .kill import kill_preview, kill_status, release_kill, send_kill, unlock_under_kill

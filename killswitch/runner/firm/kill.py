@@ -332,7 +332,7 @@ async def send_kill(link: Any, reason: str, preview_id: Optional[str], actor: Op
     (``preview_id``), then carried out here at once; each shard carries it out on its own
     accounts at its next tick or on the firm channel's notification."""
     from ...state.store import FencedError, StoreError
-    from ..view import ChangeResult
+    from ...view import ChangeResult
 
     lead = link.ports.lead
     refused = lead.not_leader("kill")
@@ -393,7 +393,7 @@ async def release_kill(link: Any, approver: str, reason: str) -> Any:
     """``approver``'s approval of the release of the kill in force; the second distinct
     approver's writes the release for every shard."""
     from ...state.store import FencedError, StoreError
-    from ..view import ChangeResult
+    from ...view import ChangeResult
 
     lead = link.ports.lead
     refused = lead.not_leader("release")
@@ -435,7 +435,7 @@ async def unlock_under_kill(link: Any, scope: str, payload: dict, actor: Optiona
     in force (``KILL_IN_FORCE``, naming its release), or while whether one is cannot be read,
     audited with its author as a shard's own refusal is; None when no kill is in force."""
     from ...state.store import FencedError, StoreError
-    from ..view import ChangeResult
+    from ...view import ChangeResult
 
     try:
         kill, release = await firm_call(link.firm.kills)

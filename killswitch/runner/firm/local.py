@@ -38,7 +38,7 @@ from ...figures import as_read
 from ...firm.kill import APPROVALS_NEEDED, DUPLICATE_APPROVER, KILL_HOLD, KILL_IN_FORCE, NO_KILL
 from ...holds import KILL_RELEASE
 from ...state.store import FencedError
-from ..view import ChangeResult
+from ...view import ChangeResult
 from .kill import account_reports, cancel_entries, kill_preview_id, preview_refused, restore_keys, revoke_keys
 from .ports import ShardPorts
 

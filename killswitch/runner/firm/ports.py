@@ -29,9 +29,9 @@ if TYPE_CHECKING:  # pragma: no cover - annotations only
     from ...compile.graph import DecisionGraph
     from ...orders import CancelIntent
     from ...snapshot import Snapshot
+    from ...view import ActionPreview, ChangeResult, CloseResult, ResetResult
     from ..lock.lock import LockBook
     from ..venue.execution import ExecutionReport
-    from ..view import ActionPreview, ChangeResult, CloseResult, ResetResult
 
 
 class Turns(Protocol):

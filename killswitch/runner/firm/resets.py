@@ -22,9 +22,9 @@ from typing import Any, Optional
 
 from ...firm.directives import FIRM_HOLD_PREFIX, RESET, UNLOCK, Directive
 from ...state.store import StoreError
+from ...view import ResetResult
 from ..readout.readout import trigger_statuses
 from ..readout.relatch import relatch_unconfirmed, still_firing
-from ..view import ResetResult
 
 
 def relatch_of(graph: Any, state: Any, ev: Any) -> dict[tuple[str, str], tuple[str, ...]]:

@@ -32,7 +32,7 @@ import contextlib
 import time
 from typing import Any, AsyncIterator, Callable, Optional
 
-from ..view.operations import WITHOUT_TURN
+from ...view.operations import WITHOUT_TURN
 
 # the owner of a turn handed to a waiter that has not resumed yet: no one may take it meanwhile
 _HANDED = object()
@@ -137,7 +137,7 @@ class Turn:
     """One change of the runner's state at a time, the tick's first; see the module doc."""
 
     # What runs as it comes, without the turn: the reads, and heartbeats (see the module doc), as
-    # the operations' table says (runner/view/operations.py)
+    # the operations' table says (view/operations.py)
     WITHOUT_TURN = WITHOUT_TURN
 
     def __init__(self) -> None:

@@ -23,10 +23,10 @@ from __future__ import annotations
 from typing import Any, Callable, Optional
 
 from ...state.store import FencedError
+from ...view import ChangeResult
 from ..book.rejections import accepted_text
 from ..collaborators import Saves
 from ..names import close_matches
-from ..view import ChangeResult
 
 
 class RejectionAccepts:

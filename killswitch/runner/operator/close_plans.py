@@ -37,7 +37,7 @@ from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any, Iterable, Mapping, Optional
 
-from ..view import PlannedOrder
+from ...view import PlannedOrder
 
 PREVIEW_TTL_MS = 5 * 60_000  # a close must be sent within this long of its preview
 MAX_PREVIEWS = 64  # previews a runner keeps in memory (the oldest is forgotten first)

@@ -60,6 +60,7 @@ from ...policy.kinds import close_all, close_positions
 from ...policy.kinds.close_positions import ClosePositions
 from ...snapshot import Snapshot
 from ...state.store import FencedError, StateStore
+from ...view import CloseResult, PlannedOrder
 from ..book.view import BookView
 from ..collaborators import Emits, Names
 from ..lease.leadership import Leadership
@@ -68,7 +69,6 @@ from ..names import close_matches
 from ..storeio import StoreIO
 from ..venue.settled import take_off_fills
 from ..venue.shortfalls import MAX_HELD_ROUNDS
-from ..view import CloseResult, PlannedOrder
 from .close_plans import Envelope, PlanLegs, PreviewLedger, default_max_notional, gone, refusal, unknown_preview
 
 MAX_TRACKED_CLOSES = 100  # manual closes whose progress ``close_progress`` can still tell

@@ -36,6 +36,7 @@ from typing import Awaitable, Callable, Optional, Sequence
 from ...firm.kill import KILL_HOLD, unlock_refused
 from ...holds import LockHold as Hold, binding_text
 from ...state.store import FencedError, StateStore, StoredLock
+from ...view import ChangeResult, TriggerStatus
 from ..book.book import Book
 from ..book.dms_state import DeadMansSwitch
 from ..book.resuming import Resumptions
@@ -47,7 +48,6 @@ from ..lease.stored import StoredLocks, stored_reason
 from ..lock.lock import DEAD_MANS_SWITCH, NOT_A_POLICY, OPERATOR, LockBook, LockHold, iso_ms
 from ..names import close_matches
 from ..storeio import StoreIO
-from ..view import ChangeResult, TriggerStatus
 from ..watch.enforce import enforce_details
 from .closes import by
 from .resets import ResetApprovals

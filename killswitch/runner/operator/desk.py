@@ -1,6 +1,6 @@
 """The operator's desk: the runner as the HTTP API, the console and the tests' operators see it.
 
-What it owns: :class:`Desk`, which implements :class:`~..view.RunnerView` over the runner's parts
+What it owns: :class:`Desk`, which implements :class:`~killswitch.face.runner_view.RunnerView` over the runner's parts
 — the reads (:mod:`..readout.readout`, :mod:`.positions`, :mod:`..readout.charts`), the commands (:mod:`.commands`,
 :mod:`.closes`, :mod:`.accepts`, :mod:`.revoke_commands`, :mod:`..silence.silences`), their previews (:mod:`.previews`),
 the heartbeats (:mod:`..effects.countdowns`), the turn its calls are carried in (:mod:`..lease.turn`) and, on a
@@ -8,7 +8,7 @@ shard, the firm link its firm-wide commands are routed through (:class:`~..firm.
 and the firm board, both read from the :class:`~..firm.ports.FirmSlot` it is handed. Each view call is one delegation to
 the part that owns it, plus the log line of an operator's change (:mod:`.oplog`) and, for a
 reset, the silences of the incident it ends: a call whose entry in the operations' table
-(:mod:`..view.operations`) names that part (``by``) is made from the entry (:func:`_forward`);
+(:mod:`killswitch.view.operations`) names that part (``by``) is made from the entry (:func:`_forward`);
 a call that does more is a method here. Built by :func:`killswitch.process.bootstrap.build_runner_and_desk`
 from the same parts as the :class:`~..tick.loop.Runner`, which keeps the tick and the lease.
 
@@ -30,6 +30,16 @@ from dataclasses import replace
 from typing import TYPE_CHECKING, Any, Callable, Optional, Sequence
 
 from ...state.store import FencedError, StateStore, StoreError
+from ...view import (
+    ChangeResult,
+    CloseResult,
+    OverrideResult,
+    OverrideStatus,
+    ResetResult,
+    RunnerStatus,
+)
+from ...view.operations import OPERATIONS, Operation
+from ...view.policy_sync import DriftVerdict, verdict_doc
 from ..effects.countdowns import Countdowns
 from ..firm.local import LocalKill
 from ..firm.ports import FirmSlot
@@ -42,16 +52,6 @@ from ..readout.readout import Readout
 from ..silence.silences import Silences
 from ..storeio import StoreIO
 from ..sync.tracker import PolicySync
-from ..sync.values import DriftVerdict, verdict_doc
-from ..view import (
-    ChangeResult,
-    CloseResult,
-    OverrideResult,
-    OverrideStatus,
-    ResetResult,
-    RunnerStatus,
-)
-from ..view.operations import OPERATIONS, Operation
 from .accepts import RejectionAccepts
 from .closes import ManualCloses
 from .commands import OperatorCommands
@@ -64,7 +64,7 @@ from .revoke_commands import OperatorRevokes
 
 
 class Desk(RequestAudits, FirmKillDesk):
-    """The API's :class:`~..view.RunnerView`, from the runner's parts; see the module doc.
+    """The API's :class:`~killswitch.face.runner_view.RunnerView`, from the runner's parts; see the module doc.
     ``firm`` (a shard's firm link) and ``firm_board`` are read from the :class:`FirmSlot` it is
     handed, which the composition root fills on a shard."""
 

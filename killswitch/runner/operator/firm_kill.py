@@ -16,10 +16,10 @@ from __future__ import annotations
 
 from typing import Any, Optional
 
+from ...view import ChangeResult
 from ..firm.kill import LOCAL_HALT, FirmTablesSilent, firm_wait
 from ..firm.local import LocalKill
 from ..firm.ports import FirmRoutes, FirmSlot
-from ..view import ChangeResult
 
 
 class FirmKillDesk:

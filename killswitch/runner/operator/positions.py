@@ -26,8 +26,8 @@ from typing import Any, Callable, Optional
 from ...engine.attribution import deltas, risk_scores
 from ...engine.scope import account_key, instances, position_key
 from ...snapshot import Position, Snapshot
+from ...view import AccountPositions, PositionRow, PositionsStatus
 from ..book.view import BookView
-from ..view import AccountPositions, PositionRow, PositionsStatus
 
 MAX_ROWS = 200  # positions listed per account (the largest by notional); the count says how many there are
 

@@ -23,6 +23,7 @@ from ...engine.state import Removal, StageState
 from ...events import RESET, Event
 from ...notify.message import iso
 from ...state.store import FencedError, StateStore
+from ...view import ResetResult, TriggerStatus
 from ..book.book import Book
 from ..book.resuming import Resumptions
 from ..book.revoke_state import holder_of
@@ -32,7 +33,6 @@ from ..lease.leadership import Leadership
 from ..readout.planned import PlannedOrders
 from ..readout.relatch import relatch_unconfirmed, still_firing, taken
 from ..storeio import StoreIO
-from ..view import ResetResult, TriggerStatus
 
 
 class ResetApprovals:

@@ -16,7 +16,7 @@ no reset can reach it, and the restore takes it with the approvals the stage ask
 The order of a change is that of every operator command: audited first (fenced), applied to the
 book as it is once the row is stored, saved (the revoke or the restore owed, durable before
 anything is sent), and then sent at once by :meth:`~..effects.revokes.Revokes.work` — retried by the
-ticks when the venue refuses. Each returns a :class:`~..view.answers.ChangeResult` with a reason code.
+ticks when the venue refuses. Each returns a :class:`~killswitch.view.answers.ChangeResult` with a reason code.
 
 Must not: lift a hold but by its approvals, or send before the save that owes it returns.
 """
@@ -30,6 +30,7 @@ from typing import Any, Callable, Optional
 from ...fills import bot_side, revert_side
 from ...holds import LockHold as HoldDoc, holder
 from ...state.store import FencedError
+from ...view import ActionPreview, ChangeResult
 from ..book.revoke_state import ALLOWED, OPERATOR, REVOKED, Hold, holder_of, unreached_text
 from ..book.view import BookView
 from ..collaborators import Emits, Names, Saves
@@ -37,7 +38,6 @@ from ..effects.revokes import Revokes
 from ..gate.request import lock_keys
 from ..lease.leadership import Leadership
 from ..lock.lock import DEAD_MANS_SWITCH, OPERATOR as LOCK_OPERATOR, LockHold, hold_strength, iso_ms
-from ..view import ActionPreview, ChangeResult
 from .closes import by
 
 MAX_APPROVALS = 10

@@ -45,13 +45,13 @@ from ...overrides import (
     iso,
 )
 from ...state.store import FencedError, StateStore
+from ...view.overrides import OverrideResult, OverrideStatus, override_status
 from ..book.view import BookView
 from ..gate.gate import binding_lock
 from ..gate.limits_state import LimitsState
 from ..lease.leadership import Leadership
 from ..names import Catalog, close_matches
 from ..storeio import StoreIO
-from ..view.overrides import OverrideResult, OverrideStatus, override_status
 from .resolve import bound_of
 
 SHOWN_ENDED_MS = 86_400_000  # ended overrides listed (and read back at a start) for a day

@@ -32,9 +32,9 @@ from typing import Any, Callable, Optional
 from ...engine import coverage as cv
 from ...engine.evaluate import Evaluation
 from ...events import POLICY_MATCHED, POLICY_UNMATCHED, SCOPE_ARMED, SCOPE_BLIND, Event
+from ...view import BlindTrigger, CoverageStatus
 from ..book.view import BookView
 from ..lock.lock import iso_ms
-from ..view import BlindTrigger, CoverageStatus
 
 log = logging.getLogger("killswitch.runner")
 

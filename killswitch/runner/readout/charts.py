@@ -2,7 +2,7 @@
 
 What it owns: after each tick it leads, one :class:`~killswitch.state.store.SignalSampleRow`
 per policy instance its evaluation covered — the instance's equity and its charted signals
-(:mod:`.chart_values`), the very values the triggers compared — written through the store
+(:mod:`killswitch.view.charts`), the very values the triggers compared — written through the store
 thread behind the tick's own writes (queued, never awaited: a tick never waits on a chart),
 fenced like every leader's write, and samples older than :data:`RETENTION_MS` dropped once a
 minute; what such a write raised is taken up by the next tick (:meth:`ChartHistory.failed`),
@@ -27,12 +27,12 @@ from typing import Any, Callable, Optional, Union
 from ...engine.evaluate import Evaluation
 from ...metrics import Registry
 from ...state.store import FencedError, SignalSampleRow, StateStore, StoreError
+from ...view.charts import ScopeChart, build_chart, sample_of
 from ..book.view import BookView
 from ..collaborators import Audits, Names
 from ..names import Unknown
 from ..storeio import StoreIO
 from .armed import coverage_rows
-from .chart_values import ScopeChart, build_chart, sample_of
 
 HOUR_MS = 3_600_000
 RETENTION_MS = 12 * HOUR_MS  # samples kept; the longest window a chart shows

@@ -19,8 +19,8 @@ from typing import Any, Iterable
 
 from ...orders import PLANNED_KINDS, planned_intents
 from ...state.store import StateStore
+from ...view import PlannedRow
 from ..storeio import StoreIO
-from ..view import PlannedRow
 
 PAGE_ROWS = 100  # audit rows read per store call (a row holds up to 1,000 intents)
 

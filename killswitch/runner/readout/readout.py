@@ -1,5 +1,5 @@
 """The runner's reads, worked out from the book: status, readiness, the lock document, a pre-trade
-decision and the metrics (the values they answer are :mod:`..view`'s).
+decision and the metrics (the values they answer are :mod:`killswitch.view`'s).
 
 What it owns: the reads an operator, a bot or Prometheus makes of a runner, each derived from
 the book and the parts as they are now (counts, ages and statuses come from stored facts, so a
@@ -34,6 +34,18 @@ from ...policy.expr import ValueType, value_text
 from ...policy.expr_eval import Comparison
 from ...policy.kinds.heartbeat_age import never_heard
 from ...state.store import StateStore
+from ...view import (
+    ApprovalRow,
+    IncidentStatus,
+    OrderRow,
+    ReceiverFailure,
+    ResidualStatus,
+    RunnerStatus,
+    StillOpenStatus,
+    ThresholdCheck,
+    TriggerStatus,
+)
+from ...view.overrides import override_status
 from ..book.resuming import Resumptions
 from ..book.revoke_state import permission_status
 from ..book.view import BookView
@@ -53,18 +65,6 @@ from ..storeio import StoreIO
 from ..sync.tracker import PolicySync
 from ..venue.fetches import FetchHealth
 from ..venue.streams import StreamWatch
-from ..view import (
-    ApprovalRow,
-    IncidentStatus,
-    OrderRow,
-    ReceiverFailure,
-    ResidualStatus,
-    RunnerStatus,
-    StillOpenStatus,
-    ThresholdCheck,
-    TriggerStatus,
-)
-from ..view.overrides import override_status
 from .armed import coverage_rows
 from .catalog_build import Known
 from .gauges import collect_book_families, collect_sync_families

@@ -22,8 +22,8 @@ from typing import Any, Optional, Sequence
 
 from ...engine.guarded import within
 from ...policy.kinds.heartbeat_age import unheard
+from ...view import ThresholdCheck, TriggerStatus
 from ..lock.lock import iso_ms
-from ..view import ThresholdCheck, TriggerStatus
 
 
 def _check(c: ThresholdCheck) -> str:

@@ -9,9 +9,9 @@ from typing import Any, Optional
 
 from ...engine.removed import removed_text, reset_needs
 from ...engine.stages import decision_id, leaves_at
+from ...view import RelatchStatus, ScopeStatus
 from ..book.view import BookView
 from ..silence.silences import ack_fields
-from ..view import RelatchStatus, ScopeStatus
 from .own_lock import applied_ms, own_lock_ended
 
 

@@ -13,10 +13,10 @@ from ...events import INCIDENT_ACKNOWLEDGED, Event
 from ...policy.matchers import close_names
 from ...silences import Acknowledgement, holders, own_words
 from ...state.store import StateStore
+from ...view import ChangeResult
 from ..book.book import Book
 from ..lease.leadership import Leadership
 from ..names import Catalog
-from ..view import ChangeResult
 
 MAX_COMMENT = 500
 

@@ -39,9 +39,9 @@ from ...events import FAILED_LABEL, MANUAL_CLOSE, SENT_LABEL, SEVERITY, STAGE_TR
 from ...notify.dispatch import SEVERITY_RANK
 from ...policy.matchers import LabelMatcher
 from ...silences import EVERY_SCOPE, SCOPE_NAMING, Silence, spans_every_scope
+from ...view.silence_preview import HeldPage, SilencePreview, summary
 from ..book.view import BookView
 from ..names import Catalog, Unknown, close_matches, near_names
-from .view import HeldPage, SilencePreview, summary
 
 # incident id -> (policy or None for a manual close, scope, level)
 Incidents = Mapping[str, tuple[Optional[str], str, int]]

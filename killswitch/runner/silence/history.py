@@ -22,7 +22,7 @@ from typing import Any, Awaitable, Callable, Iterable, Mapping, Sequence
 
 from ...policy.matchers import LabelMatcher
 from ...state.store import AuditRow, StoreError
-from .view import PastPages
+from ...view.silence_preview import PastPages
 
 DAY_MS = 86_400_000
 RECEIPTS = ("notification_delivered", "notification_failed", "notification_silenced")

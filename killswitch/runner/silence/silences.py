@@ -28,17 +28,17 @@ from ...events import RESET, SEVERITY, Event
 from ...policy.matchers import PAGE_LABELS, LabelMatcher, SilenceError, close_names, matcher_problem, parse_matchers
 from ...silences import INCIDENT_ENDED, Acknowledgement, Silence, every_scope_problem, own_words
 from ...state.store import FencedError, StateStore
+from ...view import AckStatus, SilenceResult, SilenceStatus
+from ...view.silence_preview import SilencePreview
 from ..book.book import Book
 from ..book.view import BookView
 from ..lease.leadership import Leadership
 from ..names import Catalog
 from ..storeio import StoreIO
 from ..venue.shortfalls import manual_scope
-from ..view import AckStatus, SilenceResult, SilenceStatus
 from .acks import Acknowledgements
 from .check import Incidents, idle, known_values, page_labels, preview, value_problem
 from .history import past_text, read_past
-from .view import SilencePreview
 
 MAX_SILENCE_S = 30 * 86_400
 SHOWN_EXPIRED_MS = 86_400_000  # expired silences listed for a day after they end

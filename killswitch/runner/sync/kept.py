@@ -3,7 +3,7 @@
 name), else the latest posted to another runner of its store — its shard — about the graph it
 runs: a runner restarted under another holder name (the default is ``host-pid``) or a standby
 taking over shows the last verdict posted, when and by whom, and to which runner
-(:attr:`~.values.DriftVerdict.posted_to`), not "no drift verdict posted".
+(:attr:`~killswitch.view.policy_sync.DriftVerdict.posted_to`), not "no drift verdict posted".
 
 What it owns: :func:`recall_now` (at the start, before the store's thread is up) and
 :func:`recall` (at the first tick under a new token, :mod:`..tick.takeover`), both handing what
@@ -18,8 +18,8 @@ from __future__ import annotations
 from typing import Any, Awaitable, Callable, Optional
 
 from ...state.store import PostedDrift, StoreError
+from ...view.policy_sync import DriftVerdict, VerdictError, stored_verdict
 from .tracker import PolicySync
-from .values import DriftVerdict, VerdictError, stored_verdict
 
 
 def recalled(row: Optional[PostedDrift], holder: str) -> Optional[DriftVerdict]:

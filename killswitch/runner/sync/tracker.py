@@ -15,7 +15,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Iterable, Optional, Sequence
 
-from .values import DriftVerdict, HandedPolicies, PolicyDocument, PolicySyncStatus, RunningPolicies, documents_of
+from ...view.policy_sync import (
+    DriftVerdict,
+    HandedPolicies,
+    PolicyDocument,
+    PolicySyncStatus,
+    RunningPolicies,
+    documents_of,
+)
 
 
 @dataclass(frozen=True)

@@ -83,7 +83,7 @@ def console_text(w) -> str:
 def test_status_and_the_console_say_revoked_only_once_the_venue_confirmed_it(tmp_path):
     from killswitch.face.api.render import encode
     from killswitch.facts import status_lines, trading
-    from killswitch.runner.view import RunnerStatus, decode
+    from killswitch.view import RunnerStatus, decode
 
     venue = KeyVenue()
     venue.refuse = ("-2015", "Invalid API-key, IP, or permissions for action.")

@@ -132,7 +132,7 @@ def test_a_revokes_unreached_account_is_named_after_a_restart_everywhere_the_rev
     from killswitch.face.console.model import page_model
     from killswitch.facts import status_lines, trading
     from killswitch.runbooks.operator_actions import operator_actions
-    from killswitch.runner.view import RunnerStatus, decode
+    from killswitch.view import RunnerStatus, decode
 
     from .test_confirmed import console_text
 

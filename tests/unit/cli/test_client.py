@@ -26,7 +26,7 @@ from killswitch.face.api.api import make_app
 from killswitch.face.api.identity import parse_tokens, token_digest
 from killswitch.face.api.thread import ApiThread
 from killswitch.runner.gate.request import Decision
-from killswitch.runner.view import (
+from killswitch.view import (
     ChangeResult,
     CloseResult,
     ResetResult,

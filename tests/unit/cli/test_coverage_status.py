@@ -7,7 +7,7 @@ import json
 
 from killswitch.client import LockDocument
 from killswitch.render.status import status_json, status_text
-from killswitch.runner.view import BlindTrigger, CoverageStatus, RunnerStatus, decode
+from killswitch.view import BlindTrigger, CoverageStatus, RunnerStatus, decode
 
 T = 1_772_456_400_000
 LOCKS = LockDocument(1, False, "active", None, None, None, "ACTIVE", None, None, False)

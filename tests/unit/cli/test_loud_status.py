@@ -9,7 +9,7 @@ import json
 
 from killswitch.client import LockDocument
 from killswitch.render.status import status_json, status_text
-from killswitch.runner.view import CoverageStatus, ReceiverFailure, RunnerStatus, decode
+from killswitch.view import CoverageStatus, ReceiverFailure, RunnerStatus, decode
 
 T0 = 1_772_456_400_000  # 2026-03-02T13:00:00Z
 UNLOCKED = LockDocument(1, False, "active", None, None, None, "ACTIVE", None, None, False)

@@ -36,7 +36,7 @@ def _graph_outputs():
 def _status():
     from killswitch.client import LockDocument
     from killswitch.render.status import status_text
-    from killswitch.runner.view import RunnerStatus
+    from killswitch.view import RunnerStatus
 
     st = RunnerStatus("dry-run", True, 1, "sha256:abc", None, None, None)
     return status_text(st, LockDocument(1, False, "active", None, None, None, "ACTIVE", None, None, False))

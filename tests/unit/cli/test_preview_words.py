@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from killswitch.holds import lock_change_text
 from killswitch.render.ops import reset_preview_text
-from killswitch.runner.view import ActionPreview
+from killswitch.view import ActionPreview
 
 ACC = "binanceusdm/main"
 

@@ -12,7 +12,7 @@ from killswitch.facts import standing, status_lines
 from killswitch.preview.coverage import BlindTally
 from killswitch.render.coverage import blind_lines
 from killswitch.runner.readout.armed import coverage_rows
-from killswitch.runner.view import RunnerStatus
+from killswitch.view import RunnerStatus
 from tests.unit.engine_helpers import MIN
 from tests.unit.face.console.test_model import model, render, status, text_of
 

@@ -17,7 +17,7 @@ from killswitch.notify.alerts import Alert
 from killswitch.notify.message import headline
 from killswitch.policy.expr_parse import parse
 from killswitch.runner.readout.armed import BlindReports, log_changes
-from killswitch.runner.view import BlindTrigger, CoverageStatus, RunnerStatus
+from killswitch.view import BlindTrigger, CoverageStatus, RunnerStatus
 from tests.unit.engine_helpers import MIN, SEC, only, run
 
 from .test_coverage_armed import example_graph, futures

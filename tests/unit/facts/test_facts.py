@@ -12,7 +12,7 @@ import pytest
 import killswitch.facts as facts
 from killswitch.facts import SEVERITIES, Fact, kind_of, modules, of, standing, status_lines
 from killswitch.render.status import status_json, status_text
-from killswitch.runner.view import ReceiverFailure, RunnerStatus, StillOpenStatus, decode
+from killswitch.view import ReceiverFailure, RunnerStatus, StillOpenStatus, decode
 from tests.unit.cli.test_loud_status import UNLOCKED
 
 T = 1_772_456_400_000

@@ -188,7 +188,7 @@ def test_the_bounds_read_their_constants_when_made(monkeypatch):
 def test_a_refused_source_is_shown_on_the_console_the_metrics_and_ksctl_dms_status(tmp_path):
     from killswitch.client import DmsStatus
     from killswitch.render.dms import dms_text
-    from killswitch.runner.view import decode
+    from killswitch.view import decode
     from tests.unit.face.console.test_console import BOTTY, VERA, Api
 
     w = make(tmp_path)

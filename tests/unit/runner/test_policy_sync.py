@@ -9,8 +9,8 @@ import hashlib
 import pytest
 
 from killswitch.runner.sync.tracker import PolicySync, StartSources
-from killswitch.runner.sync.values import VerdictError, document_path, stored_verdict, verdict_doc, verdict_of
 from killswitch.sources import read_sources
+from killswitch.view.policy_sync import VerdictError, document_path, stored_verdict, verdict_doc, verdict_of
 
 GOOD = {"state": "behind", "against": "origin/main:policies/", "expected_revision": "b" * 40,
         "detail": "runs a1b2c3d, origin/main is at bbbbbbb (2 commits behind)", "documents": ["futures-book.yaml"],

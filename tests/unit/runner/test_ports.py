@@ -154,7 +154,7 @@ def _public(cls) -> tuple[set[str], set[str]]:
 
 
 def test_the_runner_offers_the_tick_and_the_lease_and_none_of_the_operators_calls():
-    from killswitch.runner.view import RunnerView
+    from killswitch.face.runner_view import RunnerView
 
     methods, properties = _public(Runner)
     assert methods == RUNNER_METHODS and properties == RUNNER_PROPERTIES, (methods, properties)
@@ -202,9 +202,9 @@ def test_the_wiring_check_finds_an_attribute_set_from_outside():
 
 
 def test_the_desk_answers_every_view_call_and_holds_none_of_the_runner(tmp_path):
+    from killswitch.face.runner_view import RunnerView
     from killswitch.runner.operator.desk import Desk
-    from killswitch.runner.view import RunnerView
-    from killswitch.runner.view.operations import OPERATIONS
+    from killswitch.view.operations import OPERATIONS
 
     views = {n for n, v in vars(RunnerView).items() if inspect.isfunction(v) and not n.startswith("_")}
     views |= {n for op in OPERATIONS for n in (op.name, *op.also)}  # the operations' table's calls too

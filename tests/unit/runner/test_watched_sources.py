@@ -7,7 +7,7 @@ from __future__ import annotations
 from killswitch.client import DmsStatus
 from killswitch.render.dms import dms_text
 from killswitch.runner.effects.beat_sources import named_by
-from killswitch.runner.view import decode
+from killswitch.view import decode
 from tests.unit.face.console.test_model import model, render, status, text_of
 from tests.unit.runner.operator.test_operator import compiled, make, run, start, ticks
 

@@ -28,7 +28,7 @@ from typing import Any, Awaitable, Callable, Iterable, Optional
 
 from aiohttp import web
 
-from ....runner.api_request import ApiError
+from ...request import ApiError
 from ..identity import IDENTITY_RE, SHARED_IDENTITY, Identity, Tokens, normalise_identity
 from ..origin import check_same_origin
 from .config import ProxyConfig

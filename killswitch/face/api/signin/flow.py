@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING, Any, Awaitable, Callable, Optional
 
 from aiohttp import web
 
-from ....runner.api_request import ApiError
+from ...request import ApiError
 from ..identity import Identity, Tokens
 from ..origin import check_same_origin
 from .config import OidcConfig

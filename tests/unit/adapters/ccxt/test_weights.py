@@ -20,7 +20,7 @@ from killswitch.metrics import Registry
 from killswitch.render.status import weight_lines
 from killswitch.runner.readout.weights import VenueWeights
 from killswitch.runner.venue.port import Venues
-from killswitch.runner.view import RunnerStatus
+from killswitch.view import RunnerStatus
 from killswitch.weights import (
     PER_IP,
     Read,

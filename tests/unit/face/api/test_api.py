@@ -25,7 +25,7 @@ from adapters.base import Secret
 from killswitch.face.api.admission import Admission, Limits
 from killswitch.face.api.api import make_app, start_api, stop_api
 from killswitch.runner.gate.request import REQUEST_FIELDS, Decision
-from killswitch.runner.view import (
+from killswitch.view import (
     ChangeResult,
     CloseResult,
     PlannedOrder,

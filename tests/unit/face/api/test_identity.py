@@ -25,7 +25,7 @@ from killswitch.face.api.identity import (
     parse_tokens,
     token_digest,
 )
-from killswitch.runner.view import ChangeResult, ResetResult
+from killswitch.view import ChangeResult, ResetResult
 
 from .test_api import ARM, CLOSE, DISARM, LOCK, MUTATIONS, ORDER, RESET, TOKEN, UNLOCK, FakeView, run, serve
 

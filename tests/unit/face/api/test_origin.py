@@ -6,7 +6,7 @@ import pytest
 from aiohttp.test_utils import make_mocked_request
 
 from killswitch.face.api.origin import check_same_origin, origin_of
-from killswitch.runner.api_request import ApiError
+from killswitch.face.request import ApiError
 
 
 @pytest.mark.parametrize("url, want", [

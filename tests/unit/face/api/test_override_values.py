@@ -13,7 +13,7 @@ import click
 import pytest
 
 from killswitch.cli.override import _amount
-from killswitch.runner.view import OverrideResult
+from killswitch.view import OverrideResult
 
 from .test_api import FakeView, run, serve
 

@@ -11,7 +11,7 @@ import json
 import pytest
 
 from killswitch.face.console.positions_model import positions_model
-from killswitch.runner.view import PositionsStatus, decode
+from killswitch.view import PositionsStatus, decode
 from tests.unit.face.console.test_console import ALICE, VERA, Api, run, ticks
 from tests.unit.runner.operator.test_operator import ACCOUNT, make, resting_order
 

@@ -20,8 +20,8 @@ from killswitch.face.api.proxy.config import ProxyConfig
 from killswitch.face.api.proxy.headers import HeaderRefused, peer_address, shown, single
 from killswitch.face.api.proxy.ledger import Refusals, audit_later
 from killswitch.face.api.proxy.trust import declare
+from killswitch.face.request import ApiError
 from killswitch.metrics import Registry
-from killswitch.runner.api_request import ApiError
 
 from .test_api import LOCK, TOKEN, FakeView, run, serve
 

@@ -8,7 +8,7 @@ import asyncio
 import pytest
 
 from killswitch.face.api.identity import parse_tokens, token_digest
-from killswitch.runner.view import ChangeResult, SilenceResult
+from killswitch.view import ChangeResult, SilenceResult
 from tests.unit.face.api.test_api import FakeView, serve
 
 OPS, VIEWER = "api-silence-operator", "api-silence-viewer"

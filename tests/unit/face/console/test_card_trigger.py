@@ -7,7 +7,7 @@ from __future__ import annotations
 import dataclasses
 
 from killswitch.runner.lock.lock import LockBook
-from killswitch.runner.view import IncidentStatus, ScopeStatus, ThresholdCheck, TriggerStatus
+from killswitch.view import IncidentStatus, ScopeStatus, ThresholdCheck, TriggerStatus
 from tests.unit.face.console.test_model import ACC, T0, page_model, render, status, text_of
 
 INCIDENT = f"futures-book/{ACC}/L1/e1"

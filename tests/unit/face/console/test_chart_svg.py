@@ -1,5 +1,5 @@
 """The chart renderer, values in and SVG out (:mod:`killswitch.face.console.chart_svg`), and the
-values it draws (:mod:`killswitch.runner.readout.chart_values`): coordinates of a known value, the UTC time
+values it draws (:mod:`killswitch.view.charts`): coordinates of a known value, the UTC time
 axis, threshold lines from the compiled triggers, stage-entry markers, breaks at gaps and unknown
 values, thinning that keeps a crash, a chart without samples, and names escaped."""
 
@@ -16,7 +16,8 @@ from killswitch.compile.compiler import compile_documents
 from killswitch.face.console import chart_svg
 from killswitch.face.console.chart_svg import render_svg, time_ticks
 from killswitch.policy.load import load_text
-from killswitch.runner.readout.chart_values import (
+from killswitch.state import SignalSampleRow
+from killswitch.view.charts import (
     EQUITY,
     Panel,
     ScopeChart,
@@ -28,7 +29,6 @@ from killswitch.runner.readout.chart_values import (
     thin,
     thresholds_of,
 )
-from killswitch.state import SignalSampleRow
 
 SVG = "{http://www.w3.org/2000/svg}"
 T0 = 1_772_456_400_000  # 2026-03-02T13:00:00Z

@@ -331,7 +331,7 @@ def test_a_standby_previews_nothing_it_could_not_do(tmp_path):
 
 def test_the_typed_client_reads_them_back_as_the_views_answered(tmp_path):
     from killswitch.client import RunnerClient, RunnerError
-    from killswitch.runner.view import ActionPreview, Caller
+    from killswitch.view import ActionPreview, Caller
 
     w = make(tmp_path, text=GUARD2)
 

@@ -18,7 +18,7 @@ from killswitch.engine.state import StageState
 from killswitch.render.status import leaves_text, status_text
 from killswitch.render.times import iso
 from killswitch.runner.lock.lock import LockBook, iso_ms
-from killswitch.runner.view import IncidentStatus, ScopeStatus, ThresholdCheck, TriggerStatus, decode
+from killswitch.view import IncidentStatus, ScopeStatus, ThresholdCheck, TriggerStatus, decode
 from tests.unit.engine.test_stages import LADDER
 from tests.unit.engine_helpers import MIN, policy_graph
 from tests.unit.runner.operator.test_operator import make

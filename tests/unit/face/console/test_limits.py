@@ -44,7 +44,7 @@ def test_without_limits_the_page_says_so():
 def test_status_types_the_limits_of_the_lock_document_and_shows_each_one_s_usage():
     from killswitch.client import LockDocument
     from killswitch.render.locks import limit_lines
-    from killswitch.runner.view import decode
+    from killswitch.view import decode
 
     doc = {**LockBook().to_doc(T0), "resuming": {}, "limits": LIMITS}
     locks = decode(LockDocument, doc)
@@ -84,7 +84,7 @@ def test_a_limit_with_no_usage_row_yet_is_listed_too():
 def test_a_position_or_gross_row_says_what_resting_orders_add():
     from killswitch.client import LockDocument
     from killswitch.render.locks import limit_lines
-    from killswitch.runner.view import decode
+    from killswitch.view import decode
 
     resting = [{**LIMITS[0], "usage": [{**LIMITS[0]["usage"][0], "positions": 1_150_000.0, "resting": 50_000.0},
                                        {**LIMITS[0]["usage"][1], "positions": 210_000.0, "resting": 0.0}]}]

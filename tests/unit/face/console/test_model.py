@@ -15,7 +15,7 @@ from killswitch.face.console.http import environment
 from killswitch.face.console.model import page_model, spelled, stalled_after_s
 from killswitch.runner.gate.gate import check_order
 from killswitch.runner.lock.lock import OPERATOR, LockBook
-from killswitch.runner.view import BlindTrigger, CoverageStatus, ReceiverFailure, RunnerStatus, ScopeStatus, decode
+from killswitch.view import BlindTrigger, CoverageStatus, ReceiverFailure, RunnerStatus, ScopeStatus, decode
 
 T0 = 1_772_456_400_000  # 2026-03-02T13:00:00Z
 ACC = "binanceusdm/main"
@@ -469,7 +469,7 @@ def test_a_while_blind_hold_is_named_as_such_beside_the_operators_unlockable_loc
 def test_an_accepted_residuals_line_joins_the_venues_words_without_a_period_before_the_semicolon():
     """Walk 12 (issue 65, L10): the Residuals line read '… -2022 ReduceOnly Order is rejected.;
     accepted by alice …'. A residual nobody accepted keeps the venue's words whole."""
-    from killswitch.runner.view import ResidualStatus
+    from killswitch.view import ResidualStatus
 
     said = "1 of 1 orders rejected by the venue: -2022 ReduceOnly Order is rejected."
     accepted = ResidualStatus("manual/x/m1", None, ACC, ACC, "SOL/USDT:USDT", "short", "SHORT", 3.0,

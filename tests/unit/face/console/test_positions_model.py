@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from killswitch.face.console.positions_model import _row
-from killswitch.runner.view import PositionRow
+from killswitch.view import PositionRow
 
 
 def row(liq, mark):

@@ -8,7 +8,7 @@ import dataclasses
 import json
 
 from killswitch.runner.lock.lock import LockBook
-from killswitch.runner.view import IncidentStatus, RelatchStatus, ScopeStatus, decode
+from killswitch.view import IncidentStatus, RelatchStatus, ScopeStatus, decode
 
 from .test_model import ACC, T0, page_model, render, status, text_of
 

@@ -20,8 +20,8 @@ from killswitch.orders import PLANNED_KIND, PLANNED_ONE_KIND, OrderIntent, plann
 from killswitch.runner.lock.lock import OPERATOR, LockBook
 from killswitch.runner.readout.planned import PlannedOrders, of_incident
 from killswitch.runner.storeio import StoreIO
-from killswitch.runner.view import IncidentStatus, PlannedRow, RunnerStatus, ScopeStatus
 from killswitch.state import open_store
+from killswitch.view import IncidentStatus, PlannedRow, RunnerStatus, ScopeStatus
 
 from .test_console import PEOPLE, VERA
 from .test_model import ACC, T0, render, text_of
@@ -98,7 +98,7 @@ def test_a_dry_run_incident_says_what_it_planned_and_never_that_it_journaled():
 
 def test_a_silenced_incident_says_so_in_its_row_and_a_manual_close_is_its_operators():
     from killswitch.face.console.silences_model import with_silences
-    from killswitch.runner.view import SilenceStatus
+    from killswitch.view import SilenceStatus
 
     silence = SilenceStatus("3f2a9c1b7d40", ('incident="bot-guard/binanceusdm/main/L1/e1"',), T0 - 30_000,
                             T0 + 3_570_000, "alice", "on it", T0 - 30_000, "active", T0,

@@ -22,7 +22,7 @@ from killswitch.runner.book.rejections import (
     key_of,
 )
 from killswitch.runner.venue.execution import ExecutionReport, OrderOutcome
-from killswitch.runner.view import RunnerStatus
+from killswitch.view import RunnerStatus
 
 T0 = 1_772_456_400_000
 SAID = "-1106 Parameter 'reduceOnly' sent when not required."
@@ -297,7 +297,7 @@ def test_status_shows_one_open_leg_once_naming_every_incident_whose_close_of_it_
     from types import SimpleNamespace
 
     from killswitch.facts import rejected, residuals, status_lines
-    from killswitch.runner.view import ResidualStatus
+    from killswitch.view import ResidualStatus
     from tests.unit.face.console.test_model import status
 
     book, manual, hedge = "futures-book/binanceusdm/sim-hedge/L1/e1", "manual/binanceusdm/sim-hedge/m1", \

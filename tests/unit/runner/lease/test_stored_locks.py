@@ -21,8 +21,8 @@ from killswitch.runbooks.operator_actions import operator_actions
 from killswitch.runner.lease.keeper import LeaseKeeper
 from killswitch.runner.lease.stored import look_for_stored
 from killswitch.runner.lock.lock import OPERATOR
-from killswitch.runner.view import decode
 from killswitch.state import StoreError, open_store
+from killswitch.view import decode
 from tests.unit.runner.operator import test_operator as runner_operator
 from tests.unit.runner.operator.test_operator import ACCOUNT, make, run, start, ticks
 

@@ -8,7 +8,7 @@ from types import SimpleNamespace
 
 from killswitch.runbooks.operator_actions import operator_actions
 from killswitch.runner.operator.oplog import said
-from killswitch.runner.view.answers import ResetResult
+from killswitch.view.answers import ResetResult
 
 T0 = 1_790_000_000_000
 INCIDENT = "quick-watch/binanceusdm/sim-hedge/L1/e1"

@@ -17,7 +17,7 @@ from killswitch.runner.operator.close_plans import (
     default_max_notional,
     refusal,
 )
-from killswitch.runner.view import PlannedOrder
+from killswitch.view import PlannedOrder
 from tests.unit.runner.operator.test_operator import ACCOUNT, audit_kinds, make, run, start, ticks
 
 BTC, ETH, SOL = "BTC/USDT:USDT", "ETH/USDT:USDT", "SOL/USDT:USDT"

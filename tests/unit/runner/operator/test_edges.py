@@ -19,7 +19,7 @@ from killswitch.render.routes import routes_text
 from killswitch.runner.gate.gate import check_order
 from killswitch.runner.lock.lock import OPERATOR, LockBook, iso_ms
 from killswitch.runner.readout.relatch import still_firing
-from killswitch.runner.view import RunnerStatus, ThresholdCheck, TriggerStatus
+from killswitch.view import RunnerStatus, ThresholdCheck, TriggerStatus
 
 T0 = 1_700_000_000_000
 ACCOUNT = "binanceusdm/main"

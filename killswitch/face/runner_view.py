@@ -1,64 +1,24 @@
-"""The runner as the HTTP API sees it: the :class:`RunnerView` protocol, the table of the
-operations the API serves (:mod:`.operations`) and the values they answer, each kind in a module
-of its own and re-exported here: the runner's status (:mod:`.status`), an incident's and its
-triggers' (:mod:`.incidents`), an action's preview and answer (:mod:`.answers`), the positions'
-(:mod:`.positions`), a close's (:mod:`.closes`) and the overrides' (:mod:`.overrides`). The reads
-are worked out in :mod:`killswitch.runner.readout`.
+"""The runner as the face sees it: the :class:`RunnerView` protocol the HTTP API (and the console
+it serves) calls, over the values of :mod:`killswitch.view`.
 
-The API module depends on this protocol only, so it can be built and tested with a fake, and
-the runner's desk (:class:`killswitch.runner.operator.desk.Desk`, built from the runner's parts)
-implements it. Every method is quick and never blocks on an exchange: status and
-lock come from memory; mutations are coroutines that wait for their turn on the tick loop (and
-for the state store), never for an order to be sent.
+The API depends on this protocol only, so it can be built and tested with a fake, and the
+runner's desk (:class:`killswitch.runner.operator.desk.Desk`, built from the runner's parts)
+implements it. Every method is quick and never blocks on an exchange: status and lock come from
+memory; mutations are coroutines that wait for their turn on the tick loop (and for the state
+store), never for an order to be sent.
 
-The API serialises these values field by field (tuples as arrays); :func:`decode`
-(:mod:`killswitch.runner.view_decode`) is the inverse, for clients that read them back (:mod:`killswitch.client`).
+Must not: be imported by the runner (the desk implements it by its shape).
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Mapping, Optional, Protocol, Sequence
 
-from ..view_decode import DecodeError as DecodeError, decode as decode
-from .answers import (  # re-exported: callers import them from here
-    ActionPreview as ActionPreview,
-    Caller as Caller,
-    ChangeResult as ChangeResult,
-    ResetResult as ResetResult,
-)
-from .closes import CloseResult as CloseResult, PlannedOrder as PlannedOrder  # a manual close's answer
-from .incidents import (  # re-exported: callers import them from here
-    ApprovalRow as ApprovalRow,
-    IncidentStatus as IncidentStatus,
-    OrderRow as OrderRow,
-    PlannedRow as PlannedRow,
-    ThresholdCheck as ThresholdCheck,
-    TriggerStatus as TriggerStatus,
-)
-from .overrides import OverrideResult as OverrideResult, OverrideStatus as OverrideStatus
-from .positions import (  # the positions' values (GET /v1/positions), a module of their own
-    AccountPositions as AccountPositions,
-    PositionRow as PositionRow,
-    PositionsStatus as PositionsStatus,
-)
-from .status import (  # re-exported: callers import them from here
-    AckStatus as AckStatus,
-    BlindTrigger as BlindTrigger,
-    CoverageStatus as CoverageStatus,
-    ReceiverFailure as ReceiverFailure,
-    RelatchStatus as RelatchStatus,
-    ResidualStatus as ResidualStatus,
-    ResumeStatus as ResumeStatus,
-    RunnerStatus as RunnerStatus,
-    ScopeStatus as ScopeStatus,
-    SilenceResult as SilenceResult,
-    SilenceStatus as SilenceStatus,
-    StillOpenStatus as StillOpenStatus,
-)
+from ..view import ActionPreview, ChangeResult, CloseResult, OverrideResult, ResetResult, RunnerStatus, SilenceResult
 
-if TYPE_CHECKING:  # annotations only: the gate pulls in the lock book, and `ksctl status` need not
-    from ...state.store import RunbookRecord
-    from ..gate.request import Decision
+if TYPE_CHECKING:  # annotations only: the gate pulls in the lock book
+    from ..runner.gate.request import Decision
+    from ..state.store import RunbookRecord
 
 
 class RunnerView(Protocol):
@@ -66,7 +26,7 @@ class RunnerView(Protocol):
     method; what waits (for the state store, or for its turn on the tick loop) is a coroutine.
     The API awaits whatever a call returns, so a fake view may answer every call at once. Declared
     here: the calls the API's own handlers and the console make by name; every other operation
-    is an entry of the operations' table (:mod:`.operations`), called by its entry's name."""
+    is an entry of the operations' table (:mod:`killswitch.view.operations`), called by its entry's name."""
 
     def status(self) -> RunnerStatus:
         """The runner's status, its dead man's switch summarised (the most urgent sources, the
@@ -143,7 +103,7 @@ class RunnerView(Protocol):
 
     async def silence_preview(self, matchers: Sequence[str], incident: Optional[str] = None) -> Any:
         """What a silence of ``matchers`` would hold back now, whether it spans every scope, and
-        what it matches of the last day's pages (a :class:`..silence.view.SilencePreview`)."""
+        what it matches of the last day's pages (a :class:`killswitch.view.silence_preview.SilencePreview`)."""
 
     async def silence_change(self, silence_id: str, duration_s: Optional[float], comment: Optional[str], *,
                              actor: str) -> SilenceResult: ...
@@ -162,7 +122,7 @@ class RunnerView(Protocol):
         """An audit row for an operator's write the API refused before any command saw it."""
 
     async def record_drift(self, verdict: Any) -> ChangeResult:
-        """The checker's drift verdict about this runner (a :class:`..sync.values.DriftVerdict`),
+        """The checker's drift verdict about this runner (a :class:`killswitch.view.policy_sync.DriftVerdict`),
         stored and shown: ``DRIFT_RECORDED: <state>``."""
 
     async def acknowledge(self, incident: Optional[str], policy: Optional[str], scope: Optional[str],

@@ -48,7 +48,7 @@ OPERATOR_WRITES = (TIGHTENS, NOTES, LOOSENS)
 # firing. A drift verdict waits: "in sync" clears the drift alert. An acknowledgement is a note of
 # who has an incident: it hides no page and lifts nothing.
 
-# --- how a body's field is read (face/api/handlers.py, by runner/api_request.py's readers) ------------
+# --- how a body's field is read (face/api/handlers.py, by face/request.py's readers) ------------------
 NAME = "name"  # one line, no space around it, at most ``limit`` characters (default 256)
 TEXT = "text"  # an operator's reason or comment: free text, at most 500 characters
 SOURCE = "source"  # a heartbeat source: 1 to 64 of A-Z a-z 0-9 . _ -, not only dots

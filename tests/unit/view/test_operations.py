@@ -1,4 +1,4 @@
-"""The operations' table (killswitch/runner/view/operations.py), which the API's routes, the access
+"""The operations' table (killswitch/view/operations.py), which the API's routes, the access
 checks, the turn, the desk and the typed client all read: each entry says once what it is, and
 what it says holds together — a name and a route each once, a preview answering with its change's
 roles and changing nothing, a field of a kind the API reads, and the turn taken by every change but
@@ -11,7 +11,7 @@ import importlib
 
 import pytest
 
-from killswitch.runner.view.operations import (
+from killswitch.view.operations import (
     BY_NAME,
     CHANGE,
     COUNT,

@@ -1,5 +1,5 @@
 """Reading the runner's answers back: :func:`decode` turns the API's JSON into the values of
-:mod:`.view`, for clients (:mod:`killswitch.client`).
+:mod:`killswitch.view`, for clients (:mod:`killswitch.client`).
 
 ``decode(T, json.loads(body))`` is the ``T`` the view answered, for every value whose floats are
 finite (the API sends a non-finite float as null). A field an older runner does not send takes

@@ -1,7 +1,7 @@
 """The positions as ``GET /v1/positions`` answers them and the console's positions table shows
 them: each account's last snapshot, its age, and each position with its risk and resting orders.
 
-Values only (re-exported by :mod:`killswitch.runner.view`, whose :class:`~killswitch.runner.view.RunnerView` answers
+Values only (re-exported by :mod:`killswitch.view`, whose :class:`~killswitch.face.runner_view.RunnerView` answers
 them); :mod:`killswitch.runner.operator.positions` works them out.
 """
 

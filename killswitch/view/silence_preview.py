@@ -1,7 +1,7 @@
 """What a silence would hold back now: the answer of ``POST /v1/silences/preview``, which
 ``ksctl silence add`` prints before it sends and the console shows in its dialog.
 
-What it owns: the value alone (:mod:`.check` works it out). Must not: import the runner's
+What it owns: the value alone (:mod:`killswitch.runner.silence.check` works it out). Must not: import the runner's
 parts (the client decodes it).
 """
 

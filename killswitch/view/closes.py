@@ -1,7 +1,7 @@
 """A manual close as ``ksctl close`` previews it and the runner answers it: the orders planned
 from the last snapshots and the answer to a preview or a close.
 
-Values only (re-exported by :mod:`killswitch.runner.view`); the runner's desk works them out
+Values only (re-exported by :mod:`killswitch.view`); the runner's desk works them out
 (:mod:`killswitch.runner.operator`).
 """
 

@@ -19,8 +19,8 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from typing import Any, Awaitable, Callable, Optional
 
-from ..api_request import ApiError, show
-from ..names import close_matches
+from ..runner.names import close_matches
+from .request import ApiError, show
 
 DEFAULT_LIMIT = 50
 MAX_LIMIT = 1000  # also how many stored incidents a near miss is matched against

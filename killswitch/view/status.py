@@ -7,9 +7,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Optional
 
-from ...facts import Fact
-from ..sync.values import PolicySyncStatus
+from ..facts import Fact
 from .overrides import OverrideStatus
+from .policy_sync import PolicySyncStatus
 
 
 @dataclass(frozen=True)

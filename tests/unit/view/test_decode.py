@@ -16,7 +16,7 @@ from hypothesis import given, settings, strategies as st
 from killswitch.client import CloseProgress, DmsSource, DmsStatus, VenueCountdown
 from killswitch.face.api.render import plain as _plain  # what the API writes: the encoder under test
 from killswitch.runner.gate.request import Decision
-from killswitch.runner.view import (
+from killswitch.view import (
     ChangeResult,
     CloseResult,
     DecodeError,

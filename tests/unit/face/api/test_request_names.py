@@ -1,4 +1,4 @@
-"""Names taken from a path or a body (killswitch/runner/api_request.py): read after URL decoding,
+"""Names taken from a path or a body (killswitch/face/request.py): read after URL decoding,
 refused with a reason code when they are a path's (``.``, ``..``), hold a ``/`` or a control
 character, or leave the alphabet; nothing reaches the view. Against the fake view of
 test_runner_api, served for real on 127.0.0.1."""

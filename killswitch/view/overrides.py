@@ -1,7 +1,7 @@
 """Overrides of the pre-trade limits as ``GET /v1/overrides``, ``ksctl override list``, the
 status and the console show them, and the answer to a request, an approval or an end.
 
-Values only (re-exported by :mod:`killswitch.runner.view`); :mod:`killswitch.runner.override`
+Values only (re-exported by :mod:`killswitch.view`); :mod:`killswitch.runner.override`
 works them out.
 """
 
@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Optional
 
 if TYPE_CHECKING:
-    from ...overrides import Override
+    from ..overrides import Override
 
 
 @dataclass(frozen=True)

@@ -2,7 +2,7 @@
 checker's verdict read from a body or from the store.
 
 What it owns: :class:`PolicySyncStatus` and its parts (field names as the API writes them, so
-:mod:`killswitch.runner.view_decode` reads them back), :data:`DRIFT_STATES`, and
+:mod:`killswitch.view.decode` reads them back), :data:`DRIFT_STATES`, and
 :func:`verdict_of`, the one reading of a verdict (a POST's body, a stored row): strict, every
 field named when it is missing or wrong (:class:`VerdictError`).
 
