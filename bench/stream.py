@@ -32,9 +32,10 @@
    journaled and no intent accepted twice (the venue refuses a client id it holds), time to flat.
 
 ``--venue``: the dialect the venue speaks and the runner streams (:data:`VENUES`: binanceusdm,
-the default, bybit, okx, hyperliquid, bitget; a venue is one entry there — its ccxt id, the Accounts document's
-credentials, the simulator's websocket face and how that face writes a mark); the reaction (1)
-runs on any of them, the weight (2) and fault (3) runs are Binance's (its weights, its listen key).
+the default, bybit, okx, hyperliquid, bitget, krakenfutures, mexc; a venue is one entry there — its
+ccxt id, the Accounts document's credentials, the simulator's websocket face and how that face writes
+a mark); the reaction (1) runs on any of them, the weight (2) and fault (3) runs are Binance's (its
+weights, its listen key).
 ``--quick``: fewer trials; ``--layouts 1000,10000``; ``--trials N`` (streamed) and
 ``--poll-trials N``; ``--skip reaction,weight,faults``. Prints figures; asserts nothing.
 """
@@ -144,6 +145,9 @@ VENUES = {
                            "what its ticker feed's cadence adds, which Kraken does not document (the simulator "
                            "pushes a set mark at once, then on its cadence while it moves)",
                            env={"KS_B_KEY": "k", "KS_B_SECRET": "cw=="}, quote="USD"),  # the secret "s", base64
+    "mexc": Venue("simulated MEXC contract API", "mexc", "mexc_stream", '"fairPrice":80',
+                  "up to 1 s more to both (MEXC pushes a contract's ticker once a second while it trades; the "
+                  "simulator pushes a set mark at once, then every 300 ms while it moves)"),
 }
 
 

@@ -75,13 +75,13 @@ class StreamedSnapshots(RestSnapshots):
 
         spec = self._stream_spec
         assert spec is not None  # only an account with a stream block streams
+        read = self.dialect.stream_reader(lambda: self._mode.hedge)
         return AccountStream(
             f"{self.venue}/{self.account}", quote=self.dialect.stream_quote or self.quote_currency, build=build,
             parse_order=self._parse_order,
             contract_size=lambda s: num((self._markets.get(s) or {}).get("contractSize")) or 1.0,
             rules=self.market_rules, classify=self.dialect.stream_message,
-            events=lambda message, order, held: self.dialect.stream_events(message, self._markets.symbol_of, order,
-                                                                           held),
+            events=lambda message, order, held: read(message, self._markets.symbol_of, order, held),
             secrets=lambda: self._secrets, event_time=self.dialect.stream_time, describe=self.dialect.stream_problem,
             mark_rows=lambda message, held: self.dialect.stream_mark_rows(message, self._markets.symbol_of, held),
             watch_marks=None if type(self.dialect).watch_marks is Dialect.watch_marks else self.dialect.watch_marks,

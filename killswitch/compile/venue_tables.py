@@ -158,6 +158,7 @@ VENUE_WEIGHTS: dict[str, DeclaredWeights] = {
                 'GET /api/v1/private/stoporder/list/orders': (20, 2.0),
             },
         ),
+        streams=True,
     ),
     'okx': DeclaredWeights(
         reads=(

@@ -90,7 +90,7 @@ def write_inputs(tmp: Path, port: int, interval: str, reconcile_every: str = "30
 async def serve(tmp: Path, monkeypatch, interval: str, scenario, reconcile_every: str = "30s",
                 venue: str = "binanceusdm", extra: str = "") -> None:
     """``await scenario(daemon, server)`` with a runner leading over a fresh server, ``sim-main``
-    on ``venue`` (binanceusdm, bybit, okx, bitget or krakenfutures: the faces that stream), then stop."""
+    on ``venue`` (binanceusdm, bybit, okx, bitget, krakenfutures or mexc: the faces that stream), then stop."""
     engine = build("calm", wall_clock)
     for symbol, price in FLAT.items():
         engine.set_mark(symbol, price)
@@ -98,6 +98,7 @@ async def serve(tmp: Path, monkeypatch, interval: str, scenario, reconcile_every
     server.okx_stream.quiet_every_ms = 200  # an unchanged mark every 200 ms, not OKX's 10 s: stale_after is 1 s
     server.bitget_stream.quiet_every_ms = 200  # (the same of Bitget's quiet tickers)
     server.krakenfutures_stream.quiet_every_ms = 200  # (and Kraken Futures')
+    server.mexc_stream.quiet_every_ms = 200  # (and MEXC's)
     await server.start()
     monkeypatch.setenv("KS_T_KEY", "sim-main-key")
     secret = engine.accounts["sim-main"].spec.secret
@@ -127,7 +128,8 @@ async def serve(tmp: Path, monkeypatch, interval: str, scenario, reconcile_every
 # balance, orders), where a venue subscribes to each apart
 PRIVATE_TOPICS = {"bybit": {"position", "wallet", "order"}, "okx": {"positions", "account", "orders"},
                   "bitget": {"positions", "account", "orders"},
-                  "krakenfutures": {"open_positions", "balances", "open_orders"}}
+                  "krakenfutures": {"open_positions", "balances", "open_orders"},
+                  "mexc": {"positions", "account", "orders"}}
 
 
 def subscribed(server: SimServer, venue: str) -> bool:
@@ -156,7 +158,7 @@ def said(caplog, code: str) -> list[str]:
     return [r.getMessage() for r in caplog.records if r.getMessage().startswith(code)]
 
 
-@pytest.mark.parametrize("venue", ["binanceusdm", "okx", "bitget", "krakenfutures"])
+@pytest.mark.parametrize("venue", ["binanceusdm", "okx", "bitget", "krakenfutures", "mexc"])
 def test_a_mark_across_the_hard_threshold_closes_within_the_interval_though_the_stream_drops_mid_close(
         tmp_path, monkeypatch, caplog, venue):
     caplog.set_level(logging.INFO)
@@ -212,7 +214,7 @@ def stream_readers(daemon: Daemon, key: str = KEY) -> tuple[Callable[[], dict], 
     return status_stream, rows
 
 
-@pytest.mark.parametrize("venue", ["binanceusdm", "okx", "bitget", "krakenfutures"])
+@pytest.mark.parametrize("venue", ["binanceusdm", "okx", "bitget", "krakenfutures", "mexc"])
 def test_a_stalled_stream_falls_back_to_rest_polling_is_blind_only_when_rest_fails_too_and_comes_back_live(
         tmp_path, monkeypatch, caplog, venue):
     caplog.set_level(logging.INFO)
@@ -259,7 +261,7 @@ def test_a_stalled_stream_falls_back_to_rest_polling_is_blind_only_when_rest_fai
     assert ("blind", "ACCOUNT_NOT_READ") in seen["blind"]
 
 
-@pytest.mark.parametrize("venue", ["binanceusdm", "krakenfutures"])
+@pytest.mark.parametrize("venue", ["binanceusdm", "krakenfutures", "mexc"])
 def test_rest_failing_under_a_live_stream_is_blind_past_three_reconcile_cadences_not_calm_and_reconciles_when_back(
         tmp_path, monkeypatch, caplog, venue):
     caplog.set_level(logging.INFO)

@@ -8,8 +8,8 @@ What it owns
       channel of their own (``watch_orders`` with ``trigger``);
     * :func:`frame_kind`, what a frame is (an answer, a push of a channel, a refused login);
     * :func:`channel_events`, a push's rows each read by its channel's reader;
-    * :func:`login_refused`, what an ``expired`` frame (the venue refused or dropped the
-      socket's login) says;
+    * :func:`login_refused` and :func:`login_ended`, what an ``expired`` frame (the venue
+      refused or dropped the socket's login) says;
     * :func:`mark_event`, a mark row's event (of a held symbol only, when ``held`` is given);
     * :func:`marks_watched`, the symbols whose marks a stream watches (a flat account: one
       heartbeat symbol's, so that a silent private stream still shows the connection delivers),
@@ -79,6 +79,13 @@ def login_refused(venue: str, message: Any) -> tuple[str, str]:
     return "STREAM_LOGIN_REFUSED", f"{venue} refused or dropped the stream's login: {code} {said}".rstrip()
 
 
+def login_ended(venue: str, what: str, message: Any, words: str) -> tuple[str, str]:
+    """``STREAM_LOGIN_REFUSED`` and the venue's words (the frame's field ``words``) of an
+    ``expired`` frame that refused or dropped ``what`` (the stream's login, its signed challenge)."""
+    said = str(message.get(words) or "") if isinstance(message, Mapping) else ""
+    return "STREAM_LOGIN_REFUSED", f"{venue} refused or dropped {what}: {said}".rstrip()
+
+
 def mark_event(frame: FrameFields, channel: str, row: Mapping[str, Any], symbol_of: Callable[[str], str],
                held: Optional[Container[str]], price_field: str) -> list[StreamEvent]:
     """A mark row's event (its ``instId``'s symbol, ``price_field``, ``ts``), keyed by its
@@ -142,5 +149,5 @@ class ChannelStream(StreamHooks):
         return cast(Awaitable[Any], self.stream_module.watch_marks(client, held))
 
 
-__all__ = ["ChannelStream", "Reader", "channel_events", "frame_kind", "login_refused", "mark_event", "marks_watched",
-           "watch_in_chunks"]
+__all__ = ["ChannelStream", "Reader", "channel_events", "frame_kind", "login_ended", "login_refused", "mark_event",
+           "marks_watched", "watch_in_chunks"]

@@ -73,6 +73,13 @@ class StreamHooks:
         does not read gives none."""
         return []
 
+    def stream_reader(self, hedge: Callable[[], Optional[bool]]) -> Callable[..., list[StreamEvent]]:
+        """What reads one account's frames into events (:meth:`stream_events`' arguments):
+        :meth:`stream_events` itself, unless a venue's frames leave out what the account's
+        position mode says (MEXC's position pushes: their leg), which ``hedge()`` gives (the
+        venue's mode as the adapter last read it; None: not read)."""
+        return self.stream_events
+
     def stream_mark_rows(self, message: Any, symbol_of: Callable[[str], str],
                          held: Optional[Container[str]] = None) -> Optional[MarkRows]:
         """An array of every symbol's mark (a ``marks`` message) as columns, of the rows whose

@@ -156,6 +156,16 @@ class ChannelFace(PushFace):
         arg = s.pushed["args"].get(f"{self.MARK_CHANNEL}:{self._instrument(m)}")
         s.queue.put_nowait(("market", dumps(self._mark_frame(m, px, ts, arg))))
 
+    def _watch_mark(self, s: _Socket, m: MarketSpec, on: bool, now: int) -> None:
+        """``m``'s mark stream on ``s`` started (its mark pushed at once, ``now``) or ended."""
+        key = f"{self.MARK_CHANNEL}:{self._instrument(m)}"
+        if not on:
+            s.streams.discard(key)
+            s.pushed["marks"].pop(m.symbol, None)
+            return
+        s.streams.add(key)
+        self._mark(s, m.symbol, now)
+
     def _tell(self, account: str, channel: str, rows: Callable[[], Any], ts: int) -> None:
         """``rows`` (made once, when a socket of ``account`` subscribed to ``channel``) pushed to each."""
         targets = self._to(account, channel)

@@ -112,8 +112,7 @@ def stream_message(message: Any) -> str:
 
 def stream_ended(message: Any) -> tuple[str, str]:
     """``STREAM_LOGIN_REFUSED`` and the venue's words of an ``expired`` frame."""
-    said = str(message.get("message") or "") if isinstance(message, Mapping) else ""
-    return "STREAM_LOGIN_REFUSED", f"{VENUE} refused or dropped the stream's signed challenge: {said}".rstrip()
+    return channels.login_ended(VENUE, "the stream's signed challenge", message, "message")
 
 
 def stream_time(message: Any) -> Optional[int]:

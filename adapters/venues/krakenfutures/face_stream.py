@@ -163,14 +163,7 @@ class KrakenFuturesStreamFace(ChannelFace):
                          "product_ids": ids})
         now = self.engine.now()
         for i in ids:
-            m = markets[str(i).upper()]
-            key = f"{MARK_FEED}:{market_id(m)}"
-            if event == "unsubscribe":
-                sock.streams.discard(key)
-                sock.pushed["marks"].pop(m.symbol, None)
-                continue
-            sock.streams.add(key)
-            self._mark(sock, m.symbol, now)
+            self._watch_mark(sock, markets[str(i).upper()], event == "subscribe", now)
 
     # --- pushes -----------------------------------------------------------------------------------------
 

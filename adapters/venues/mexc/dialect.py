@@ -37,6 +37,10 @@ What it owns
     * its refusal table (:data:`REFUSALS`, the codes of the contract API's error list);
     * the weight budget: every contract endpoint is limited to 20 requests per 2 seconds (per
       the documentation of each), counted per key and endpoint;
+    * its stream (:mod:`.dialect_stream`): the personal pushes (orders, trigger and TP/SL
+      orders, positions, assets) after ccxt.pro's signed login, the held contracts'
+      ``push.ticker`` marks; a position push's leg the account's mode as the adapter read it
+      (:class:`.dialect_stream.MexcStream`);
     * no countdown: the contract API has no cancel-all-after (the runner's own dead man's switch
       stands in; ``ksctl validate`` says so of an account that asks for the venue's);
     * spot: ccxt's generic forms (no dialect of its own there).
@@ -65,6 +69,7 @@ from ...ccxt_exchange.dialects.cancel_hooks import Call, CancelAnswer
 from ...ccxt_exchange.dialects.refusals import Rule
 from ...ccxt_exchange.parsing import BadField, num
 from .dialect_rows import POSITION_MODES, cancel_rows, order_row, plan_row, stop_row, text
+from .dialect_stream import MexcStream
 
 PRIVATE = "/api/v1/private"
 POSITIONS = f"GET {PRIVATE}/position/open_positions"
@@ -170,7 +175,7 @@ def position_mode(answer: Any) -> bool:
 
 
 @dataclass(frozen=True, kw_only=True)
-class MexcDialect(Dialect):
+class MexcDialect(MexcStream, Dialect):
     client_id_param: str = "externalOid"
     max_client_id_length: int = 32
     client_id_alphabet: str = r"A-Za-z0-9_\-"
@@ -200,7 +205,6 @@ class MexcDialect(Dialect):
         None, 1.0, "requests", PER_UID, RATE_LIMITS, counts_requests=True,
         endpoint_limits={e: (20, 2.0) for e in (ASSETS, POSITIONS, TICKERS, MODE_ENDPOINT, OPEN_ORDERS,
                                                 PLAN_ORDERS, STOP_ORDERS)})
-
 
     def venue_refusal(self, text: str) -> Optional[VenueRefusal]:
         """The venue's refusal in ccxt's message; where ccxt dropped the body — its

@@ -255,13 +255,18 @@ def mexc_client(server: Any, account: str, **config: Any) -> Any:
     base = loopback(server.base_url)
     ex = ccxt_client(ccxt_async.mexc, server, account, config, {"defaultType": "swap"})
     ex.has = {**ex.has, "fetchCurrencies": False}  # no signed spot wallet read (as the adapter's client)
-    api = ex.urls["api"]
+    on_server(ex.urls["api"], base)
+    return strict_client(ex)
+
+
+def on_server(api: dict, base: str) -> None:
+    """A ccxt mexc client's ``urls['api']`` pointed at the server's ``base``: its contract API and
+    its spot's market list."""
     api["spot"] = {"public": base, "private": base}
     api["contract"] = {"public": f"{base}/api/v1/contract", "private": f"{base}/api/v1/private"}
-    return strict_client(ex)
 
 
 sim_client = mexc_client  # the ccxt client of an account (a bot's, with its own key)
 
-__all__ = ["MexcFace", "PREFIXES", "ROUTES", "contract_id", "handle", "mexc_client", "sim_account",
+__all__ = ["MexcFace", "PREFIXES", "ROUTES", "contract_id", "handle", "mexc_client", "on_server", "sim_account",
            "sim_client"]

@@ -1,0 +1,285 @@
+"""MEXC's stream end to end: the real :class:`CcxtAdapter` built from an Accounts entry with a ``stream``
+block (``ccxt.pro.mexc`` over the simulator's ``/edge``: the signed login, the personal order,
+position, asset, plan order and TP/SL pushes read raw, and the held contracts' ``push.ticker``),
+a position's leg in each of the account's modes, and each of the face's stream faults.
+``ksctl run`` over this venue is tests/integration/test_stream_runner.py's and
+test_enforcement.py's (their streamed venues).
+
+The engine runs on the wall clock; marks pushed every 100 ms, ``stale_after`` 1 s. Waits are
+bounded by :data:`DEADLINE_S` (a bound on events, never a measured duration).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Any
+
+import pytest
+
+from adapters.simulated.http import SimServer, wall_clock
+from adapters.simulated.scenarios import build
+from adapters.simulated.venues import sim_account
+from killswitch.process.bootstrap import ccxt_adapters
+from tests.procs import until
+
+from .sim_helpers import run
+from .test_stream_adapter import States
+
+pytest.importorskip("ccxt")
+
+DEADLINE_S = 10.0
+BTC = "BTC/USDT:USDT"
+FLAT = {"BTCUSDT": 60_000.0, "ETHUSDT": 3_000.0, "SOLUSDT": 140.0}
+FACE = {"tick_s": 0.02, "mark_every_ms": 100, "quiet_every_ms": 100}
+
+
+class Rig:
+    """A server on the wall clock, the adapter of ``account`` on MEXC with a stream block, and
+    the wakes the adapter called (the desk's bot trades at the engine)."""
+
+    def __init__(self, stale_after: str = "1s", account: str = "sim-main"):
+        self.engine = build("calm", wall_clock)
+        for symbol, price in FLAT.items():
+            self.engine.set_mark(symbol, price)
+        self.server = SimServer(self.engine, auth_clock=wall_clock, venue_streams={"mexc": FACE})
+        self.stale_after, self.account = stale_after, account
+        self.key = f"mexc/{account}"
+        self.wakes: list[str] = []
+
+    async def __aenter__(self) -> "Rig":
+        await self.server.start()
+        account = sim_account(self.server, self.account, "mexc", stream={
+            "enabled": True, "stale_after": self.stale_after, "reconcile_every": "30s"})
+        self.adapters = ccxt_adapters([account], rate_limit=True)
+        self.adapter = self.adapters.by_key[self.key]
+        self.adapter.set_wake(self.wakes.append)
+        return self
+
+    async def __aexit__(self, *exc: Any) -> None:
+        await self.adapters.close()
+        await self.server.stop()
+
+    @property
+    def health(self) -> Any:
+        return self.adapter.stream_health()
+
+    async def live(self) -> None:
+        await self.adapter.start_streams()
+        await until(lambda: self.health.state == "live", "the stream live", DEADLINE_S)
+        await self.adapter.snapshot()  # the REST reconcile of the (re)connect
+        await self.from_stream()
+
+    async def from_stream(self) -> Any:
+        before = len(self.server.requests)
+        snap = await self.adapter.snapshot()
+        assert snap.fetch.ok and snap.fetch.calls == 0, snap.fetch
+        assert len(self.server.requests) == before
+        return snap
+
+    async def seen(self, ok: Any, what: str) -> Any:
+        end = time.monotonic() + DEADLINE_S
+        while True:
+            snap = await self.from_stream()
+            if ok(snap):
+                return snap
+            assert time.monotonic() < end, f"gave up waiting: {what}"
+            await asyncio.sleep(0.02)
+
+    def truth(self) -> dict:
+        legs = self.engine.accounts[self.account].legs
+        return {(f"{s[:-4]}/USDT:USDT", "short" if leg.amount < 0 else "long"): abs(leg.amount)
+                for (s, _), leg in legs.items() if leg.amount}
+
+    def buy(self, symbol: str = "BTCUSDT", qty: float = 0.01, **kw: Any) -> None:
+        self.engine.place_order(self.account, symbol, "BUY", "MARKET", quantity=qty, **kw)
+
+
+def positions(snap: Any) -> dict:
+    return {(p.symbol, p.side): p.contracts for p in snap.positions}
+
+
+def rig(test, timeout: float = 40.0, **kw: Any):
+    async def go():
+        async with Rig(**kw) as r:
+            return await test(r)
+    return run(go(), timeout)
+
+
+# --- live ---------------------------------------------------------------------------------------------
+
+
+def test_a_live_stream_answers_snapshots_without_rest_as_the_venue_holds_them():
+    async def t(r: Rig):
+        await r.live()
+        snap = await r.from_stream()
+        assert positions(snap) == pytest.approx(r.truth()) and r.truth()
+        rest = await r.adapter._rest_snapshot()
+        assert snap.equity == pytest.approx(rest.equity, rel=1e-6)
+        h = r.health
+        assert (h.state, h.reason, h.reconnects, h.disagreements, h.reconciles, h.dropped) == (
+            "live", None, 0, 0, 1, {})
+        streams = set().union(*(s.streams for s in r.server.mexc_stream.sockets))
+        assert {"orders", "positions", "account", "ticker:BTC_USDT"} <= streams
+    rig(t)
+
+
+def test_a_fill_a_close_and_a_set_mark_reach_the_snapshot_from_the_stream_and_wake_the_runner():
+    async def t(r: Rig):
+        await r.live()
+        before = positions(await r.from_stream())[(BTC, "long")]
+        r.wakes.clear()
+        r.buy()
+        await until(lambda: r.wakes, "a wake for the fill", DEADLINE_S)
+        assert set(r.wakes) == {r.key}
+        await r.seen(lambda s: positions(s)[(BTC, "long")] == pytest.approx(before + 0.01), "the fill")
+        sol = positions(await r.from_stream())
+        (sol_leg,) = [k for k in sol if k[0] == "SOL/USDT:USDT"]
+        r.engine.place_order("sim-main", "SOLUSDT", "SELL" if sol_leg[1] == "long" else "BUY", "MARKET",
+                             quantity=sol[sol_leg], reduce_only=True)
+        snap = await r.seen(lambda s: sol_leg not in positions(s), "SOL closed: its push's holdVol 0, state 3")
+        assert positions(snap) == pytest.approx(r.truth())
+
+        r.wakes.clear()
+        r.engine.set_mark("BTCUSDT", 55_000.0)
+        await until(lambda: r.wakes, "a wake for the mark", DEADLINE_S)
+        snap = await r.seen(lambda s: any(p.mark_price == pytest.approx(55_000.0) for p in s.positions), "the mark")
+        (btc,) = [p for p in snap.positions if p.symbol == BTC]
+        assert btc.notional == pytest.approx(btc.contracts * 55_000.0)
+        rest = await r.adapter._rest_snapshot()
+        assert snap.equity == pytest.approx(rest.equity, rel=1e-6)
+        assert r.health.disagreements == 0
+    rig(t)
+
+
+def test_a_hedge_accounts_legs_are_kept_apart_by_the_mode_the_adapter_read():
+    """The position push does not say the mode: the long and the short leg of one contract stay
+    two legs, a fill on the short one moving it alone."""
+    async def t(r: Rig):
+        await r.live()
+        snap = await r.from_stream()
+        assert {p.position_side for p in snap.positions} == {"LONG", "SHORT"}
+        short = positions(snap)[(BTC, "short")]
+        r.buy(qty=1.0, position_side="SHORT")  # closes 1 of the short leg
+        snap = await r.seen(lambda s: positions(s)[(BTC, "short")] == pytest.approx(short - 1.0), "the short leg")
+        assert positions(snap) == pytest.approx(r.truth())
+        await r.adapter._rest_reconcile(r.adapter._stream)
+        assert r.health.disagreements == 0
+    rig(t, account="sim-hedge")
+
+
+def test_orders_are_read_of_their_kinds_and_leave_when_they_end():
+    """A bot's resting entry, its trigger order and its position's TP/SL: the stream lists them
+    of their kinds without REST and wakes on the entry while entries are watched; cancelled,
+    each leaves the stream's open orders."""
+    async def t(r: Rig):
+        await r.live()
+        r.adapter.wake_on_entries(True)
+        r.wakes.clear()
+        eng = r.engine
+        entry = eng.place_order("sim-main", "BTCUSDT", "BUY", "LIMIT", quantity=0.01, price=50_000.0,
+                                time_in_force="GTC", client_order_id="bot-1")
+        plan = eng.place_algo_order("sim-main", "BTCUSDT", "SELL", "STOP_MARKET", quantity=1.0, trigger_price=54_000.0,
+                                    reduce_only=True)
+        tpsl = eng.place_algo_order("sim-main", "BTCUSDT", "SELL", "TAKE_PROFIT_MARKET", quantity=None,
+                                    trigger_price=70_000.0, close_position=True)
+        await until(lambda: r.wakes, "a wake for the entry", DEADLINE_S)
+        snap = await r.seen(lambda s: len(s.orders) == 3, "the three orders")
+        got = {o.kind: (o.side, o.price, o.trigger_price, o.reduce_only) for o in snap.orders}
+        assert got == {"regular": ("buy", 50_000.0, None, False), "conditional": ("sell", None, 54_000.0, True),
+                       "tpsl": ("sell", None, 70_000.0, True)}
+        eng.cancel_order("sim-main", "BTCUSDT", order_id=entry.order_id)
+        eng.cancel_algo_order("sim-main", plan.algo_id)
+        eng.cancel_algo_order("sim-main", tpsl.algo_id)
+        await r.seen(lambda s: not s.orders, "every order gone")
+        assert r.health.disagreements == 0
+    rig(t)
+
+
+# --- faults -------------------------------------------------------------------------------------------
+
+
+def test_a_disconnect_is_down_then_reconnected_counted_and_read_over_rest_first():
+    async def t(r: Rig):
+        await r.live()
+        with States(r) as states:  # type: ignore[arg-type]
+            r.server.faults.stream("stream_disconnect", op="stream:user", times=1)
+            r.buy()
+            await until(lambda: ("down", "STREAM_DOWN") in states.seen, "the stream down", DEADLINE_S)
+            down = await r.adapter.snapshot()
+            assert down.fetch.ok and down.fetch.calls > 0
+            await until(lambda: r.health.state == "live", "the stream live again", DEADLINE_S)
+        assert states.seen[-1] == ("live", None) and r.health.reconnects == 1
+        again = await r.adapter.snapshot()  # the reconnect's reconcile: REST wins first
+        assert again.fetch.calls > 0
+        assert positions(await r.from_stream()) == pytest.approx(r.truth())
+    rig(t)
+
+
+def test_a_stall_is_stale_read_over_rest_then_reconnected_and_live_when_it_delivers():
+    async def t(r: Rig):
+        await r.live()
+        with States(r) as states:  # type: ignore[arg-type]
+            r.server.faults.stream("stream_stall")  # every frame: the socket open and silent
+            await until(lambda: r.health.state == "stale", "the stream stale", DEADLINE_S)
+            assert r.health.reason == "STREAM_STALE"
+            stale = await r.adapter.snapshot()
+            assert stale.fetch.ok and stale.fetch.calls > 0
+            await until(lambda: r.health.reconnects >= 2, "reconnects of the stalled stream", 2 * DEADLINE_S)
+            r.server.faults.switch_off("stream")
+            await until(lambda: r.health.state == "live", "the stream live again", 2 * DEADLINE_S)
+        assert states.seen[0] == ("live", None)
+        await r.adapter.snapshot()  # the reconnect's reconcile
+        assert positions(await r.from_stream()) == pytest.approx(r.truth())
+    rig(t, timeout=80.0)
+
+
+@pytest.mark.parametrize("body,kind", [("json", "malformed"), ("fields", "malformed"), ("event", "unknown")])
+def test_a_malformed_personal_push_is_counted_and_the_next_is_read(body, kind, caplog):
+    async def t(r: Rig):
+        await r.live()
+        before = positions(await r.from_stream())[(BTC, "long")]
+        r.server.faults.stream("stream_malformed", op="stream:user", times=1, body=body)
+        r.buy()  # its order, position and asset pushes: the first broken
+        await until(lambda: r.health.dropped.get(kind, 0) == 1, f"a frame counted {kind}", DEADLINE_S)
+        r.buy()
+        snap = await r.seen(lambda s: positions(s)[(BTC, "long")] == pytest.approx(before + 0.02), "the next fill")
+        assert positions(snap) == pytest.approx(r.truth())
+        assert r.health.state == "live" and r.health.reconnects == 0
+    with caplog.at_level("WARNING"):
+        rig(t)
+    said = [m.getMessage() for m in caplog.records if f"dropped ({kind})" in m.getMessage()]
+    assert len(said) == 1, said
+    if body == "fields":  # what was wrong, by the venue's channel and field
+        assert "BAD_RESPONSE: mexc websocket push.personal." in said[0] and "field data: missing" in said[0], said
+
+
+@pytest.mark.parametrize("kind,counted", [("stream_duplicate", "duplicate"), ("stream_out_of_order", "out_of_order")])
+def test_duplicate_and_out_of_order_marks_are_counted_and_never_corrupt_the_state(kind, counted):
+    async def t(r: Rig):
+        await r.live()
+        r.server.faults.stream(kind, op="stream:market")
+        for price in (59_000.0, 58_000.0, 57_000.0, 56_000.0):
+            r.engine.set_mark("BTCUSDT", price)
+            await asyncio.sleep(0.25)  # a ticker each, and the cadence's
+        r.server.faults.switch_off("stream:market")
+        snap = await r.seen(lambda s: any(p.mark_price == pytest.approx(56_000.0) for p in s.positions),
+                            "the last mark")
+        assert positions(snap) == pytest.approx(r.truth())
+        dropped = r.health.dropped
+        assert set(dropped) == {counted} and dropped[counted] >= 1, dropped
+    rig(t)
+
+
+def test_a_login_the_venue_ends_is_login_refused_then_reconnected_with_a_new_login():
+    async def t(r: Rig):
+        await r.live()
+        with States(r) as states:  # type: ignore[arg-type]
+            r.server.faults.stream("listen_key_expired", op="stream:user", times=1)
+            r.buy()
+            await until(lambda: ("down", "STREAM_LOGIN_REFUSED") in states.seen, "the login refused", DEADLINE_S)
+            await until(lambda: r.health.state == "live", "the stream live again", 2 * DEADLINE_S)
+        assert r.health.reconnects >= 1
+        await r.adapter.snapshot()  # the reconnect's reconcile
+        assert positions(await r.from_stream()) == pytest.approx(r.truth())
+    rig(t, timeout=60.0)
