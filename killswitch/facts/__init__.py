@@ -5,7 +5,8 @@ A standing fact holds until something ends it: an operator's lock stored while n
 closes the venue refused, positions a close left open, orders a cancel did not take, lock
 violations, trading revoked at the venue, a position mode read apart from the declared one,
 pages that reach nobody, blind policies, accounts no policy guards, a failed reload, drift,
-degraded streams, policies that match no account, positions left open that a person accepted.
+degraded streams, policies that match no account, overrides of the limits in force, positions
+left open that a person accepted.
 Each is a module of this package holding all that is said of it: its :class:`Fact` records, read
 from the runner's status values (``facts(status)``: what it stands on, since when, what ends it,
 its severity, its sentence as ``ksctl status`` prints it and its hint, the ``ksctl`` command

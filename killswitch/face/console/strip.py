@@ -49,6 +49,9 @@ class Problem:
     css: str = ""  # a class more for the details (kept for what selects them)
     sep: str = ": "  # between the title and the line
     opened: bool = False  # shown open at first
+    # each fact's label, since (the console's time), what ends it and its hint: what the detail
+    # lists where the kind has no template of its own (facts/_each.html.j2)
+    facts: tuple[dict, ...] = ()
 
     @property
     def keep(self) -> str:
@@ -65,7 +68,8 @@ def problems(facts: Sequence[Fact], when: When, lock: Optional[Problem]) -> dict
         if shown is not None:
             tone = min((f.severity for f in group), key=SEVERITIES.index)
             out.append(Problem(kind, module(kind).RANK, tone, shown.title, shown.line, sep=shown.sep,
-                               **HTML.get(kind, {})))
+                               facts=tuple({"label": f.label or f.scope, "since": when(f.since_ms), "ends": f.ends,
+                                            "hint": f.hint} for f in group), **HTML.get(kind, {})))
     return {p.kind: p for p in sorted(out, key=lambda p: p.rank)}
 
 
