@@ -27,3 +27,10 @@ ROWS = (
          "fetch_closed_orders": [CLOSED]},
      "order_rate": 2.0},
 )
+
+
+# Where its face differs (test_adapter_contract.py: Terms): everywhere the contract asks of a futures
+# account. Kraken spot holds no position to reduce, no reduce-only flag, no hedge leg, and the
+# engine's spot desk rests no order; the face is proven apart (tests/integration/test_simulated_kraken.py).
+FACE_TERMS = {"spot_only": "a spot venue: no position, reduce-only close or hedge leg, and nothing rests on the "
+                           "engine's spot desk; its face is proven by tests/integration/test_simulated_kraken.py"}
