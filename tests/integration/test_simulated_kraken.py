@@ -61,10 +61,12 @@ def test_the_snapshot_values_the_spot_book_at_the_faces_tickers():
         assert s.equity == pytest.approx(50_000 + 1.5 * 60_000 + 20 * 3_000 + 300 * 140)
         assert s.positions == [] and s.orders == []
         # a second snapshot asks what the dialect declares a snapshot reads, once each
-        before = len(srv.requests)
+        before, counted = len(srv.requests), ad.weight_meter.used()
         assert (await ad.snapshot()).fetch.ok
-        declared = Counter(" ".join(r.endpoint.split()[:2]) for r in dialect_for("kraken").snapshot_cost("spot").reads)
+        cost = dialect_for("kraken").snapshot_cost("spot")
+        declared = Counter(" ".join(r.endpoint.split()[:2]) for r in cost.reads)
         assert Counter(f"{m} {p}" for m, p, _ in srv.requests[before:]) == declared
+        assert ad.weight_meter.used() - counted == pytest.approx(cost.full) == 2  # the key's counter: 2 calls
 
     serve(body)
 
