@@ -147,6 +147,7 @@ class RestSnapshots(AdapterCore):
             prices = await self._markets.spot_prices(op, parsing.held_assets(raw_balance), self.quote_currency,
                                                      self.stablecoins)
             balances = parsing.parse_balances(raw_balance, prices)
+            self.dialect.check_spot_values(balances, self.quote_currency)
             equity = sum(b.total * b.price for b in balances if b.price is not None)
 
         mono = time.monotonic()

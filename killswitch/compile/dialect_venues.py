@@ -12,6 +12,7 @@ DIALECT_VENUES: tuple[str, ...] = (
     "bitget",
     "bybit",
     "hyperliquid",
+    "kraken",
     "krakenfutures",
     "mexc",
     "okx",

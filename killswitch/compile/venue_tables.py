@@ -109,6 +109,21 @@ VENUE_WEIGHTS: dict[str, DeclaredWeights] = {
         streams=True,
         stream_open=20.0,
     ),
+    'kraken': DeclaredWeights(
+        spot_reads=(
+            Read(endpoint='POST /0/private/BalanceEx', weight=1),
+            Read(endpoint='GET /0/public/Ticker', weight=0),
+            Read(endpoint='POST /0/private/OpenOrders', weight=1, orders=True),
+        ),
+        spot_limit=WeightLimit(
+            limit=None,
+            window_s=60.0,
+            unit='calls',
+            per='uid',
+            source='https://docs.kraken.com/api/docs/guides/spot-rest-ratelimits',
+            endpoint_limits={'POST /0/private/BalanceEx': (15.0, 60.0), 'POST /0/private/OpenOrders': (15.0, 60.0)},
+        ),
+    ),
     'krakenfutures': DeclaredWeights(
         reads=(
             Read(endpoint='GET /derivatives/api/v3/accounts', weight=2),

@@ -53,7 +53,7 @@ def test_a_venue_without_a_dialect_is_a_warning_naming_the_venues_that_have_one(
             "has no dialect of its own") in r.output, r.output
     # every venue package's ids (adapters/venues/*/__init__.py: CCXT_IDS), sorted: a new venue edits no test
     assert f"hint: venues with a dialect: {', '.join(dialect_ids())}" in r.output, r.output
-    assert "binanceusdm, bitget, bybit, hyperliquid, krakenfutures, mexc, okx" in r.output, r.output
+    assert "binanceusdm, bitget, bybit, hyperliquid, kraken, krakenfutures, mexc, okx" in r.output, r.output
 
 
 def test_the_example_accounts_are_all_on_venues_with_a_dialect():

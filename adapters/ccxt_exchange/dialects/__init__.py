@@ -3,8 +3,9 @@
 What it owns
     which ccxt ids have a dialect of their own (:data:`DIALECTS`, the dialect modules of the
     venue packages, ``adapters/venues/<venue>/``, in their registry order: Binance, Bybit, OKX,
-    Hyperliquid, Bitget, Kraken Futures, MEXC — each package's ``ORDER``), the generic dialect every other id gets
-    (:func:`dialect_for`), and :data:`KNOWN_RAW_FIELDS`, the reader of the venues' raw answers.
+    Hyperliquid, Bitget, Kraken Futures, MEXC, Kraken — each package's ``ORDER``), the generic
+    dialect every other id gets (:func:`dialect_for`), and :data:`KNOWN_RAW_FIELDS`, the reader of
+    the venues' raw answers.
 
     Raw answers are read with every registered venue's fields, in registry order, whatever the
     account's venue: that is how the adapter has always read them, ccxt's ``info`` is one venue's
@@ -68,7 +69,7 @@ def _dialects() -> dict[str, Dialect]:
     return out
 
 # Orders per second of ccxt ids served by the generic dialect whose limits we know, below them.
-GENERIC_ORDER_RATES: dict[str, float] = {"kraken": 5.0}
+GENERIC_ORDER_RATES: dict[str, float] = {}
 
 
 def order_rate(exchange_id: str) -> float:

@@ -268,6 +268,11 @@ class VenueNamed:
         """:func:`bad_field` of this dialect's venue."""
         return bad_field(self.id, endpoint, field, problem)
 
+    def check_spot_values(self, balances: Any, quote: str) -> None:
+        """Raises (BAD_RESPONSE naming them) where the venue's dialect values every asset a spot
+        account holds and some held asset has no price in ``quote``. Nothing by default: such an
+        asset is left out of equity."""
+
     def unknown_value(self, endpoint: str, field: str, value: Any) -> AdapterError:
         """:func:`unknown_value` of this dialect's venue."""
         return unknown_value(self.id, endpoint, field, value)

@@ -62,12 +62,12 @@ from ...ccxt_exchange.dialects.base import (
     Listed,
     Reads,
     bad_field,
-    clamp_seconds,
     unknown_value,
 )
 from ...ccxt_exchange.dialects.cancel_hooks import Call, CancelAnswer
 from ...ccxt_exchange.dialects.refusals import Rule, refusal
 from ...ccxt_exchange.dialects.stream_events import StreamEvent
+from ...ccxt_exchange.dialects.trigger_countdown import TriggerCountdown
 from ...ccxt_exchange.parsing import BadData, num
 from . import dialect_answers as answers, dialect_stream as kf_stream
 
@@ -105,28 +105,6 @@ DMS_RANGE = (1, 86_400)
 # ccxt's text when it raises for a status of an order's or a cancel's answer
 # ("krakenfutures: cancelOrder failed due to notFound")
 CCXT_STATUS = re.compile(r"failed due to (?P<code>[A-Za-z_]+)")
-
-
-@dataclass(frozen=True)
-class CancelAllOrdersAfter:
-    """``cancelallordersafter``: account-wide, ``timeout`` whole seconds; 0 turns it off. The
-    answer's ``status.triggerTime`` says it: a time when armed, ``"0"`` when off; an answer
-    without it is BAD_RESPONSE (the switch is not known to be armed)."""
-
-    per_symbol = False
-    disarm_refusal = None
-
-    async def arm(self, call: Call, seconds: float, market_id: Optional[str]) -> float:
-        n = clamp_seconds(seconds, *DMS_RANGE)
-        trigger = _trigger_time(await call(DMS_METHOD, {"timeout": n}))
-        if trigger in ("0", ""):
-            raise bad_field(answers.VENUE, DEAD_MANS_SWITCH, "status.triggerTime", f"{trigger!r} after arming {n}s")
-        return float(n)
-
-    async def disarm(self, call: Call, market_id: Optional[str]) -> None:
-        trigger = _trigger_time(await call(DMS_METHOD, {"timeout": 0}))
-        if trigger != "0":
-            raise bad_field(answers.VENUE, DEAD_MANS_SWITCH, "status.triggerTime", f"{trigger!r} after a timeout of 0")
 
 
 def _trigger_time(answer: Any) -> str:
@@ -436,8 +414,11 @@ class KrakenFuturesDialect(Dialect):
     countdown_method: Optional[str] = DMS_METHOD
     countdown_futures_only: bool = True
 
-    def venue_countdown(self, client: Any, market_type: str, method: str) -> CancelAllOrdersAfter:
-        return CancelAllOrdersAfter()
+    def venue_countdown(self, client: Any, market_type: str, method: str) -> TriggerCountdown:
+        """``cancelallordersafter``: account-wide, ``timeout`` whole seconds, 0 off; its answer's
+        ``status.triggerTime`` read back (a time when armed, ``"0"`` when off)."""
+        return TriggerCountdown(DMS_METHOD, *DMS_RANGE, _trigger_time, answers.VENUE, DEAD_MANS_SWITCH,
+                                "status.triggerTime")
 
 
 KRAKEN_FUTURES = KrakenFuturesDialect(

@@ -109,11 +109,12 @@ def test_a_new_venue_folder_is_in_every_registry_and_nothing_else_is_edited(tmp_
     assert r.returncode == 0, r.stderr
     got = json.loads(r.stdout)
     assert got["dialects"] == ["binance", "binanceusdm", "binancecoinm", "bybit", "okx", "hyperliquid", "bitget",
-                               "krakenfutures", "mexc", "zzfutures"]
+                               "krakenfutures", "mexc", "kraken", "zzfutures"]
     assert got["rate"] == 3.0
     # raw answers are read in registry order, the new venue's fields last (its ORDER)
     assert got["raw_fields"] == ["BinanceDialect", "BybitDialect", "OkxDialect", "HyperliquidDialect",
-                                 "BitgetDialect", "KrakenFuturesDialect", "MexcDialect", "ZzFuturesDialect"]
+                                 "BitgetDialect", "KrakenFuturesDialect", "MexcDialect", "KrakenDialect",
+                                 "ZzFuturesDialect"]
     assert got["dialects_alone"], "reading the dialects loaded the simulator"
     assert got["face"] and got["sim_venues"][-1] == "zzfutures"
     assert got["account"] == ["zzfutures", "a"] and got["stream"] == {"tick_s": 0.5}
@@ -138,8 +139,9 @@ def test_the_registries_order_is_the_packages_and_every_package_declares_its_fie
 
     assert [p.__name__ for p in venues()] == [f"adapters.venues.{v}" for v in
                                               ("binance", "bybit", "okx", "hyperliquid", "bitget",
-                                               "krakenfutures", "mexc")]
-    assert set(folder_names()) == {"binance", "bybit", "okx", "hyperliquid", "bitget", "krakenfutures", "mexc"}
+                                               "krakenfutures", "mexc", "kraken")]
+    assert set(folder_names()) == {"binance", "bybit", "okx", "hyperliquid", "bitget", "krakenfutures", "mexc",
+                                   "kraken"}
     assert all(hasattr(p, f) for p in venues() for f in FIELDS)
 
 

@@ -464,8 +464,8 @@ def test_close_all_on_spot_is_chunked_by_chunk_notional():
 
 def test_close_all_on_spot_is_spaced_to_the_venue_budget():
     bal = [Balance(asset=a, free=1, total=1, price=10) for a in ("AAA", "BBB", "CCC")]
-    pl = make_plan(planner_policy("[close_all]"), [spot_snap(bal, venue="kraken")])  # kraken: 5 orders/s
-    assert sorted(o.not_before_ms - T for o in pl.orders) == [0, 200, 400]
+    pl = make_plan(planner_policy("[close_all]"), [spot_snap(bal, venue="kraken")])  # kraken: 2 orders/s
+    assert sorted(o.not_before_ms - T for o in pl.orders) == [0, 500, 1_000]
 
 
 # --- ordering, groups, chunks, rounding ------------------------------------------------------------------------
@@ -574,7 +574,7 @@ def test_hedge_mode_legs(position_side, expected):
     "venue, rate, offsets",
     [
         pytest.param("binanceusdm", "exchange", [0, 50, 100], id="binanceusdm_20_per_s"),
-        pytest.param("kraken", "exchange", [0, 200, 400], id="kraken_5_per_s"),
+        pytest.param("kraken", "exchange", [0, 500, 1_000], id="kraken_2_per_s"),
         pytest.param("somewhere", "exchange", [0, 200, 400], id="unknown_venue_default_5_per_s"),
         pytest.param("binanceusdm", "2", [0, 500, 1_000], id="explicit_2_per_s"),
     ],

@@ -1246,7 +1246,7 @@ def test_bybit_dcp_only_with_a_declared_websocket():
     assert ei.value.reason is Reason.UNSUPPORTED
 
 
-@pytest.mark.parametrize("venue,market_type", [("kraken", "spot"), ("binance", "spot"), ("gate", "futures")])
+@pytest.mark.parametrize("venue,market_type", [("kucoin", "spot"), ("binance", "spot"), ("gate", "futures")])
 def test_no_native_dms_is_unsupported(venue, market_type):
     fake = FakeExchange(venue, markets=SPOT_MARKETS if market_type == "spot" else FUTURES_MARKETS,
                         implicit=("fapiPrivatePostCountdownCancelAll",) if venue == "binance" else ())

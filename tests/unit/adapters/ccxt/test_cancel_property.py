@@ -305,6 +305,20 @@ def kraken_batch(f: Fates, draw: Any) -> Built:
     return Built(body, frozenset(f.done + f.strangers))
 
 
+# Kraken spot: CancelOrder of one order (spot-documented.json's CancelOrder: result.count; a refusal
+# in the error list of an HTTP 200 answer, EOrder:Unknown order among them); a count of 0 names none.
+KRAKEN_SPOT_DOCS = json.loads(fixture("spot-documented.json").read_text())["cases"]
+
+
+def kraken_spot_one(f: Fates, draw: Any) -> Built:
+    [o] = f.sent
+    if o.id in f.refused:
+        return Built({"error": [f.refused[o.id].code], "result": {}}, frozenset())
+    body = copy.deepcopy(KRAKEN_SPOT_DOCS["CancelOrder"]["body"])
+    body["result"]["count"] = 1 if f.done else 0
+    return Built(body, frozenset(f.done))
+
+
 # MEXC: the documented order/cancel answer (fixtures/contract-docs.json, order_cancel: a row per
 # id, errorCode 0 done, any other refused with its errorMsg), read raw or through ccxt's parse
 # (the rows its info); planorder/cancel, stoporder/cancel, order/cancel_all and
@@ -391,6 +405,11 @@ SHAPES: dict[str, tuple[Shape, ...]] = {
         Shape("batch", "POST /derivatives/api/v3/batchorder", kraken_batch, kinds=KINDS, most=20, fates=ALL_FATES,
               strangers=True, novel=st.from_regex(r"[a-z][a-zA-Z]{3,15}", fullmatch=True)),
     ),
+    "kraken": (
+        Shape("batch", "POST /0/private/CancelOrder (one order a request)", kraken_spot_one, kinds=KINDS,
+              fates=ALL_FATES, novel=st.from_regex(r"E(Order|General|Service):[A-Z][a-z]{3,12}( [a-z]{2,9}){0,2}",
+                                                   fullmatch=True)),
+    ),
     "mexc": (
         Shape("one", "POST /api/v1/private/order/cancel", mexc_one, fates=ALL_FATES, strangers=True, novel=NUMERIC),
         Shape("one", "POST /api/v1/private/planorder/cancel", mexc_plan_one, kinds=("conditional",)),
@@ -413,6 +432,8 @@ NOT_SENT: dict[str, dict[str, str]] = {
     "bitget": {"batch": "no batch"},
     "mexc": {},
     "krakenfutures": {},
+    "kraken": {"one": "every kind one order a batch (cancels_itself)",
+               "symbol": "CancelAll is the account's: never sent (cancels_itself)"},
 }
 
 
@@ -446,6 +467,8 @@ def test_every_dialect_of_the_registry_has_its_answers_built_or_said_not_sent():
         for how in said:  # the claim is the adapter's: it never sends that request
             if how == "batch":
                 assert all(d.cancel_batch_size(k) == 0 for k in KINDS), f"{cid}: batches {how}"
+            elif all(d.cancels_itself(k) and d.cancel_batch_size(k) >= 1 for k in KINDS):
+                pass  # every order goes through the dialect's batches: never ccxt's one or a symbol's
             else:
                 assert not client(cid).has.get("cancelAllOrders"), f"{cid}: has cancelAllOrders"
 

@@ -24,7 +24,8 @@ CCXT = ("fetch_positions", "fetch_open_orders")
     ("mexc", "spot", CCXT),  # its spot is generic
     ("bybit", "futures", ("GET /v5/position/list", "GET /v5/order/realtime")),
     ("binancecoinm", "futures", ("GET /dapi/v1/positionRisk", "GET /dapi/v1/openOrders")),
-    ("kraken", "spot", CCXT),  # no dialect of its own
+    ("gate", "spot", CCXT),  # no dialect of its own
+    ("kraken", "spot", ("POST /0/private/OpenPositions", "POST /0/private/OpenOrders")),
 ])
 def test_the_read_endpoints_a_message_names(venue, market_type, want):
     d = dialect_for(venue)
@@ -34,14 +35,14 @@ def test_the_read_endpoints_a_message_names(venue, market_type, want):
 @pytest.mark.parametrize("venue, want", [
     ("okx", "pos (ccxt contracts)"), ("krakenfutures", "size (ccxt contracts)"),
     ("hyperliquid", "szi (ccxt contracts)"),  # named apart from its size field's path (position.szi)
-    ("kraken", "contracts"),
+    ("gate", "contracts"),
 ])
 def test_a_positions_contracts_are_named_by_the_venues_size_field(venue, want):
     assert dialect_for(venue).field_name("position", "contracts") == want
 
 
 @pytest.mark.parametrize("venue, key", [("bitget", "clientOid"), ("okx", "clOrdId"),
-                                        ("binanceusdm", "origClientOrderId"), ("kraken", "clientOrderId")])
+                                        ("binanceusdm", "origClientOrderId"), ("gate", "clientOrderId")])
 def test_an_order_is_fetched_by_the_client_ids_key_unless_named_apart(venue, key):
     asked = []
 
@@ -55,8 +56,10 @@ def test_an_order_is_fetched_by_the_client_ids_key_unless_named_apart(venue, key
 def test_each_venue_reads_its_own_refusals_and_another_id_the_common_shapes():
     okx_body = {"code": "1", "msg": "", "data": [{"sCode": "51169", "sMsg": "no position"}]}
     assert dialect_for("okx").refusal_of(okx_body) == ("51169", "no position")
-    assert dialect_for("kraken").refusal_of({"error": ["EOrder:Insufficient funds"]}) == (
+    assert dialect_for("gate").refusal_of({"error": ["EOrder:Insufficient funds"]}) == (
         "EOrder:Insufficient", "EOrder:Insufficient funds")
+    assert dialect_for("kraken").refusal_of({"error": ["EOrder:Insufficient funds"]}) == (
+        "EOrder:Insufficient funds", "EOrder:Insufficient funds")
 
 
 @pytest.mark.parametrize("venue, flags, can", [

@@ -92,9 +92,9 @@ def test_hyperliquid_is_one_way_without_a_request():
 
 
 def test_a_venue_without_a_read_says_so():
-    got, asked = read("kraken", {})
+    got, asked = read("gate", {})
     assert got.hedge is None and asked == []
-    assert got.error == ("POSITION_MODE_UNREAD: the kraken dialect has no read of the position mode; closes follow "
+    assert got.error == ("POSITION_MODE_UNREAD: the gate dialect has no read of the position mode; closes follow "
                          "the positions' legs")
 
 

@@ -216,8 +216,8 @@ def test_a_network_failure_keeps_its_reason_and_carries_no_refusal():
 
 
 def test_a_generic_venue_reads_the_common_shapes():
-    g = dialect_for("kraken")
-    r = g.venue_refusal('kraken {"error": ["EOrder:Insufficient funds"]}')
+    g = dialect_for("gate")
+    r = g.venue_refusal('gate {"error": ["EOrder:Insufficient funds"]}')
     assert (r.code, r.message, r.reason) == ("EOrder:Insufficient", "EOrder:Insufficient funds", "VENUE_REFUSED")
     assert g.venue_refusal("no body at all") is None
 

@@ -1,0 +1,14 @@
+"""Kraken spot (``kraken``: the spot REST API, ``/0/public`` and ``/0/private``).
+
+Its dialect (:mod:`.dialect`, the rows and answers it reads: :mod:`.dialect_rows`), the
+simulator's spot face (REST :mod:`.face`, its rows :mod:`.face_rows`; no websocket face), its
+contract rows (:mod:`.contract`) and its answers (``fixtures/``, README.md: which are verbatim
+recordings, which documented examples).
+"""
+
+ORDER = 7
+CCXT_IDS = ("kraken",)
+# not in the simulator's list of venues (``adapters.registry.sim_venues``: the demo, the close-all
+# bench, the weights check and the futures contract tell a futures account's story); its spot face
+# answers on the server all the same (FACE), its tests call its ``sim_account``
+SIM_ID = None

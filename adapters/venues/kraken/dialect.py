@@ -1,0 +1,232 @@
+"""Kraken spot (``kraken``: the spot REST API, https://docs.kraken.com/api/docs/rest-api/).
+
+What it owns
+    the Kraken spot forms the adapter needs on a spot account:
+
+    * the book: the balances of ``POST /0/private/BalanceEx`` (ccxt's ``fetch_balance``: each
+      asset's ``balance``, ``hold_trade`` held by orders), each held asset valued at Kraken's
+      ticker of ASSET/QUOTE (``GET /0/public/Ticker``, the last trade); an asset held that no
+      ticker prices fails the snapshot naming it (:meth:`KrakenDialect.check_spot_values`),
+      never equity read short. A spot "position" is a held base asset, long only; its "close"
+      a sell back to the quote, never more than held (the adapter's check before anything is
+      sent, :mod:`adapters.ccxt_exchange.known`);
+    * the open orders of ``POST /0/private/OpenOrders`` (one answer, every pair, not paged),
+      read from the venue's rows (:mod:`.dialect_rows`): the kind from ``descr.ordertype``
+      (stop-loss, take-profit and their ``-limit`` forms: conditional; trailing-stop,
+      trailing-stop-limit: trailing; market, limit, iceberg: regular; another fails the
+      snapshot), the trigger and limit prices from the row, the client id from ``cl_ord_id``;
+    * client order ids in ``cl_ord_id`` (ccxt's ``clientOrderId``): the engine's ``ks`` and 30
+      hex digits as a UUID (the venue takes a UUID or a free text of at most 18 characters);
+      an order looked up by it through ``OpenOrders``, then ``ClosedOrders`` (``cl_ord_id``);
+    * cancels, one order a request through ``POST /0/private/CancelOrder`` (``txid``), its
+      ``result.count`` read (a batch's count names no order); ``CancelAll`` is never sent: it
+      is the whole account's, every pair and every kind, where a cancel here is of some symbols
+      or only entries;
+    * the refusals: HTTP 200 with a non-empty ``error`` list (``{"error": ["EOrder:Unknown
+      order"], "result": {}}``) is a refusal, its code the error's ``<severity><category>:
+      <message>``, mapped by :data:`.dialect_rows.REFUSALS`; never a success;
+    * ``POST /0/private/CancelAllOrdersAfter`` as the dead man's switch (account-wide,
+      ``timeout`` whole seconds, 0 off; the answer's ``result.triggerTime`` read back);
+    * the weight budget: Kraken counts each key's private calls on a counter that decays
+      (https://docs.kraken.com/api/docs/guides/spot-rest-ratelimits: Starter 15 decaying
+      0.33 a second, Intermediate 20 at 0.5, Pro 20 at 1; ledger and trade history cost 2, the
+      order endpoints nothing there: they have a counter of their own per pair). Declared for
+      an Intermediate key; the public ticker is limited per IP (about one a second).
+
+What it must not do
+    import ccxt or hold account state (see :mod:`adapters.ccxt_exchange.dialects.base`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field
+from typing import Any, Mapping, Optional, Sequence
+
+from killswitch.weights import PER_UID, Read, SnapshotCost, WeightLimit
+
+from ...base import AdapterError, Reason
+from ...ccxt_exchange.dialects.base import Dialect, Listed, Reads, bad_field
+from ...ccxt_exchange.dialects.cancel_hooks import Call, CancelAnswer
+from ...ccxt_exchange.dialects.refusals import Rule
+from ...ccxt_exchange.dialects.trigger_countdown import TriggerCountdown
+from . import dialect_rows as rows
+
+BALANCE = "POST /0/private/BalanceEx"
+TICKER = "GET /0/public/Ticker"
+DEAD_MANS_SWITCH = "POST /0/private/CancelAllOrdersAfter"
+RATE_LIMITS = "https://docs.kraken.com/api/docs/guides/spot-rest-ratelimits"
+
+DMS_METHOD = "privatePostCancelAllOrdersAfter"
+# the venue's timeout is whole seconds; ccxt refuses a day or more
+DMS_RANGE = (1, 86_399)
+
+# the endpoints that cost the key's call counter nothing (the trading endpoints are counted per
+# pair apart), and those that cost it 2 (ledgers, trade history); every other private one 1
+FREE = frozenset({"AddOrder", "AddOrderBatch", "AmendOrder", "EditOrder", "CancelOrder", "CancelOrderBatch",
+                  "CancelAll", "CancelAllOrdersAfter"})
+DOUBLE = frozenset({"Ledgers", "QueryLedgers", "TradesHistory", "QueryTrades"})
+
+# ccxt's pacing of the account's client, in its cost (× its rateLimit of 1 s): the private reads
+# at an Intermediate key's decay (one call every 2 s), the public ticker at about one a second
+READ_PACE: Mapping[tuple[str, str, str], float] = {
+    ("private", "POST", "BalanceEx"): 2.0, ("private", "POST", "Balance"): 2.0,
+    ("private", "POST", "OpenOrders"): 2.0, ("private", "POST", "ClosedOrders"): 2.0,
+    ("private", "POST", "QueryOrders"): 2.0, ("public", "GET", "Ticker"): 1.0}
+
+
+def _trigger_time(answer: Any) -> str:
+    refused = rows.refusal_of(answer)
+    if refused is not None:  # (ccxt raises for an error list; an answer handed in as it is says it here)
+        raise AdapterError(Reason(refused.reason), f"{DEAD_MANS_SWITCH}: {refused.text()}", venue=rows.VENUE,
+                           refusal=refused)
+    result = answer.get("result") if isinstance(answer, Mapping) else None
+    trigger = result.get("triggerTime") if isinstance(result, Mapping) else None
+    if trigger is None:
+        raise bad_field(rows.VENUE, DEAD_MANS_SWITCH, "result.triggerTime", "missing")
+    return str(trigger)
+
+
+@dataclass(frozen=True, kw_only=True)
+class KrakenDialect(Dialect):
+    # cl_ord_id, through ccxt's clientOrderId; the engine's ids as a UUID (:meth:`order_params`)
+    max_client_id_length: int = 32
+    client_id_alphabet: str = r"A-Za-z0-9\-"
+    client_id_lookup: Optional[str] = None  # ccxt's kraken lists open and closed orders by cl_ord_id
+    secret_headers: tuple[str, ...] = ("API-Key", "API-Sign")
+    refusal_rules: tuple[Rule, ...] = rows.REFUSALS
+    quote_currency: str = "USD"
+    one_way_source: Optional[str] = "Kraken spot (no hedge mode)"
+    mode_every_s: float = float("inf")
+    read_endpoints: Mapping[str, tuple[str, str]] = field(default_factory=lambda: {
+        "*": ("POST /0/private/OpenPositions", rows.OPEN_ORDERS)})
+    raw_field_names: Mapping[tuple[str, str], str] = field(default_factory=lambda: {
+        ("order", "type"): "descr.ordertype", ("order", "price"): "descr.price",
+        ("order", "triggerPrice"): "descr.price", ("order", "amount"): "vol"})
+    # the order endpoints are paced by the order budget (their counter is per pair), not by ccxt
+    order_count_endpoints: frozenset[tuple[str, str, str]] = frozenset(
+        ("private", "POST", name) for name in ("AddOrder", "CancelOrder", "CancelAllOrdersAfter"))
+    read_weights: Mapping[tuple[str, str, str], float] = field(default_factory=lambda: dict(READ_PACE))
+    # a spot snapshot: the balances, the held assets' tickers (public: nothing of the key's
+    # counter) and the open orders, at every snapshot
+    spot_reads: tuple[Read, ...] = (Read(BALANCE, 1), Read(TICKER, 0), Read(rows.OPEN_ORDERS, 1, orders=True))
+    spot_limit: WeightLimit = WeightLimit(
+        None, 60.0, "calls", PER_UID, RATE_LIMITS,
+        # an Intermediate key's counter decays 0.5 a second: 30 calls a minute, the two reads' share
+        endpoint_limits={BALANCE: (15.0, 60.0), rows.OPEN_ORDERS: (15.0, 60.0)})
+
+    # --- client order ids ------------------------------------------------------------------------
+
+    def client_id_fits(self, client_order_id: str) -> bool:
+        """The engine's id (``ks`` and 30 hex digits, sent as a UUID) or a free text of at most
+        18 letters, digits and dashes (the venue's own limit)."""
+        return bool(rows.OUR_ID.match(client_order_id) or rows.FREE_TEXT.match(client_order_id))
+
+    def order_params(self, client_order_id: str, *, futures: bool, hedge_leg: Optional[str],
+                     reduce_only: bool) -> dict:
+        params = super().order_params(client_order_id, futures=futures, hedge_leg=hedge_leg, reduce_only=reduce_only)
+        params[self.client_id_param] = rows.to_cl_ord_id(client_order_id)
+        return params
+
+    def order_answer(self, answer: Any) -> Any:
+        """ccxt's parse of AddOrder's answer (``txid``, ``descr``), its client id the engine's
+        where the venue echoes one."""
+        if not isinstance(answer, Mapping):
+            return answer
+        out = dict(answer)
+        out["clientOrderId"] = rows.from_cl_ord_id(answer.get("clientOrderId"))
+        return out
+
+    async def find_by_client_id(self, call: Call, symbol: str, client_order_id: str) -> Any:
+        """The order with this client id: ``OpenOrders`` then ``ClosedOrders``, each asked for its
+        ``cl_ord_id``; one the closed list holds wins (it ended between the two reads). None
+        when neither names it."""
+        params = {self.client_id_param: rows.to_cl_ord_id(client_order_id)}
+        found = None
+        for method in ("fetch_open_orders", "fetch_closed_orders"):
+            got = await call(method, None, None, None, dict(params))
+            for o in got or ():
+                if isinstance(o, Mapping) and rows.from_cl_ord_id(
+                        (o.get("info") or {}).get("cl_ord_id") or o.get("clientOrderId")) == client_order_id:
+                    found = dict(o, clientOrderId=client_order_id)
+        return found
+
+    def position_side(self, info: Mapping[str, Any]) -> Optional[str]:
+        """BOTH for a row of OpenPositions (``pair``, ``type``, ``vol_closed``: a margin
+        position) or of OpenOrders (``descr.ordertype``): no hedge mode at Kraken."""
+        if "vol_closed" in info and "pair" in info and info.get("type") in ("buy", "sell"):
+            return "BOTH"
+        descr = info.get("descr")
+        if isinstance(descr, Mapping) and "ordertype" in descr and "vol" in info:
+            return "BOTH"
+        return None
+
+    # --- reads -----------------------------------------------------------------------------------
+
+    async def fetch_open_orders(self, reads: Reads, symbol: Optional[str] = None) -> list[Listed]:
+        got = await self.read(reads, rows.OPEN_ORDERS, "fetch_open_orders", symbol)
+        if not isinstance(got, list):
+            raise self.bad_field(rows.OPEN_ORDERS, "result.open", "not a list of orders")
+        out = []
+        for at, o in enumerate(got):
+            out.append(rows.read_open_order(o))
+            if at % 500 == 499:
+                await asyncio.sleep(0)
+        return out
+
+    def check_spot_values(self, balances: Sequence[Any], quote: str) -> None:
+        """Every asset held is valued: one no ticker of ASSET/QUOTE prices (an asset of Kraken
+        Earn, ``BTC.F``; a pair not traded against the quote) fails the snapshot naming it."""
+        missing = [f"{b.asset} ({b.total:g})" for b in balances if b.price is None and b.total]
+        if missing:
+            raise AdapterError(Reason.BAD_RESPONSE, f"{self.id} {TICKER}: no price in {quote} for "
+                               f"{', '.join(missing)}, held: the holding cannot be valued (blind there)",
+                               venue=self.id)
+
+    def snapshot_cost(self, market_type: str, settle_coins: tuple[str, ...] = ()) -> Optional[SnapshotCost]:
+        return SnapshotCost(self.spot_reads, self.open_orders_max_age_s) if market_type == "spot" else None
+
+    def weight_limit_for(self, market_type: str) -> Optional[WeightLimit]:
+        return self.spot_limit if market_type == "spot" else None
+
+    def request_weight(self, api: str, method: str, path: str, params: Any, ccxt_cost: float) -> float:
+        if api != "private" or path in FREE:
+            return 0.0
+        return 2.0 if path in DOUBLE else 1.0
+
+    # --- cancels ----------------------------------------------------------------------------------
+
+    def cancels_itself(self, kind: str) -> bool:
+        # every kind one order a request (:meth:`cancel_batch`), never ccxt's cancel_all_orders,
+        # which is Kraken's CancelAll: the whole account's orders, whatever the symbol asked
+        return True
+
+    def cancel_batch_size(self, kind: str) -> int:
+        return 1
+
+    async def cancel_batch(self, call: Call, orders: Sequence[Any], market_id: str) -> Any:
+        """``CancelOrder`` of one order by its ``txid``, the venue's body read whole."""
+        [order] = orders
+        return await call("privatePostCancelOrder", {"txid": order.id})
+
+    def cancel_answer(self, how: str, answer: Any, sent: Sequence[Any]) -> CancelAnswer:
+        if how == "symbol":
+            raise bad_field(rows.VENUE, "POST /0/private/CancelAll", "the request", "never sent (account-wide)")
+        return rows.cancel_answer(how, answer, sent)
+
+    # --- dead man's switch ---------------------------------------------------------------------------
+
+    countdown_method: Optional[str] = DMS_METHOD
+
+    def venue_countdown(self, client: Any, market_type: str, method: str) -> TriggerCountdown:
+        """``CancelAllOrdersAfter``: account-wide, ``timeout`` whole seconds, 0 off; its answer's
+        ``result.triggerTime`` read back (a time when armed, "0" when off)."""
+        return TriggerCountdown(DMS_METHOD, *DMS_RANGE, _trigger_time, rows.VENUE, DEAD_MANS_SWITCH,
+                                "result.triggerTime")
+
+
+KRAKEN = KrakenDialect(id="kraken", order_rate=2.0, refusal_of=rows.kraken_refusal)
+
+DIALECTS = (KRAKEN,)
+
+__all__ = ["DIALECTS", "KRAKEN", "KrakenDialect"]

@@ -1,0 +1,271 @@
+"""The simulated exchange's Kraken spot face: the spot REST API subset that
+``ccxt.async_support.kraken`` and the Kraken spot dialect (:mod:`adapters.venues.kraken.dialect`)
+ask, over the one engine's spot desk, in the shared face shape
+(:class:`adapters.simulated.faces.shared.RestFace`).
+
+public   GET  /0/public/AssetPairs, /0/public/Assets, /0/public/Ticker, /0/public/Time
+signed   POST /0/private/Balance, /0/private/BalanceEx, /0/private/OpenOrders, /0/private/ClosedOrders,
+              /0/private/AddOrder, /0/private/CancelOrder, /0/private/CancelAll,
+              /0/private/CancelAllOrdersAfter
+
+What it answers, as Kraken documents it
+    * the envelope ``{"error": [], "result": ...}``; a refusal ``{"error": ["EOrder:Unknown
+      order"], "result": {}}`` with HTTP 200 (a rate limit ``EAPI:Rate limit exceeded``);
+    * signed requests: ``API-Key`` and ``API-Sign`` = base64 HMAC-SHA512, keyed by the base64
+      decoded secret, of the path and SHA-256 of the nonce and the POST body; the nonce must grow
+      for each key (``EAPI:Invalid nonce``);
+    * the engine's markets as spot pairs (``XBTUSDT``), the account's spot balances, the marks
+      as tickers; an order is the engine's spot order (immediate, at the mark: market, or limit
+      IOC), found again in ``ClosedOrders`` by its ``cl_ord_id``;
+    * ``CancelAllOrdersAfter``: one switch for the account (the engine's countdown of every
+      market), ``triggerTime`` "0" when off.
+
+    The engine's spot desk rests no order: ``OpenOrders`` is always empty here, ``CancelOrder``
+    answers ``EOrder:Unknown order`` and ``CancelAll`` a count of 0; ``ClosedOrders`` lists by
+    ``cl_ord_id`` only. Conditional and trailing rows are proven on the recordings instead
+    (tests/unit/adapters/venues/test_kraken_spot.py).
+
+What it must not do
+    keep exchange state beyond each key's last nonce, or reach beyond the server it is handed.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import re
+import weakref
+from typing import Any, Callable, Optional
+from urllib.parse import parse_qsl
+
+from aiohttp import web
+
+from ...simulated.engine import NO_SUCH_ORDER, TOO_MANY_ORDERS, TOO_MANY_REQUESTS, UNKNOWN_ORDER, SimError
+from ...simulated.faces.shared import RestFace, VenueFail, key_account, loopback, strict_client
+from .face_rows import (
+    INVALID_ARGUMENTS,
+    INVALID_KEY,
+    INVALID_NONCE,
+    INVALID_SIGNATURE,
+    PERMISSION_DENIED,
+    RATE_LIMIT,
+    UNKNOWN_METHOD,
+    asset_id,
+    asset_pair,
+    asset_row,
+    engine_id,
+    error_text,
+    order_row,
+    pair_id,
+    ticker_row,
+    txid,
+)
+
+PREFIXES = ("/0/",)
+
+ROUTES: dict[tuple[str, str], tuple[str, bool]] = {
+    ("GET", "/0/public/AssetPairs"): ("exchange_info", False),
+    ("GET", "/0/public/Assets"): ("assets", False),
+    ("GET", "/0/public/Ticker"): ("ticker", False),
+    ("GET", "/0/public/Time"): ("time", False),
+    ("POST", "/0/private/Balance"): ("account", True),
+    ("POST", "/0/private/BalanceEx"): ("account", True),
+    ("POST", "/0/private/OpenOrders"): ("open_orders", True),
+    ("POST", "/0/private/ClosedOrders"): ("get_order", True),
+    ("POST", "/0/private/AddOrder"): ("place_order", True),
+    ("POST", "/0/private/CancelOrder"): ("cancel_order", True),
+    ("POST", "/0/private/CancelAll"): ("cancel_order", True),
+    ("POST", "/0/private/CancelAllOrdersAfter"): ("countdown", True),
+}
+
+# each engine's keys → the last nonce each signed with (a weak map: gone with the engine)
+NONCES: "weakref.WeakKeyDictionary[Any, dict[str, int]]" = weakref.WeakKeyDictionary()
+
+
+def signature(secret_b64: str, path: str, nonce: str, post_data: str) -> str:
+    """Kraken's API-Sign: base64 HMAC-SHA512 (the decoded secret) of the path and SHA-256 of
+    the nonce and the POST data."""
+    digest = hashlib.sha256((nonce + post_data).encode()).digest()
+    mac = hmac.new(base64.b64decode(secret_b64), path.encode() + digest, hashlib.sha512)
+    return base64.b64encode(mac.digest()).decode()
+
+
+class KrakenSpotFace(RestFace):
+    """One request's view of the engine in Kraken spot's terms."""
+
+    ROUTES = ROUTES
+    KEY_HEADER = "API-Key"
+    VENUE = "kraken"
+
+    @staticmethod
+    def ok(result: Any) -> dict:
+        return {"error": [], "result": result}
+
+    @staticmethod
+    def fail(error: str, status: int = 200) -> VenueFail:
+        return VenueFail(status, {"error": [error], "result": {}})
+
+    # --- the shared hooks ------------------------------------------------------------------------------
+
+    def not_found(self, method: str, path: str) -> tuple[int, Any]:
+        return 404, {"error": [UNKNOWN_METHOD], "result": {}}
+
+    def status_fault(self, code: int) -> tuple[int, Any]:
+        if code in (429, 418):  # Kraken says a rate limit in its envelope
+            return 200, {"error": [RATE_LIMIT], "result": {}}
+        return super().status_fault(code)
+
+    def authenticate(self, request: web.Request, key: str, account: Optional[str], raw_query: str,
+                     raw_body: str) -> str:
+        sign = request.headers.get("API-Sign", "")
+        if not key or account is None:
+            raise self.fail(INVALID_KEY)
+        nonce = dict(parse_qsl(raw_body)).get("nonce", "")
+        secret = base64.b64encode(self.engine.key_secret(key, account).encode()).decode()
+        if not sign or not hmac.compare_digest(signature(secret, request.path, nonce, raw_body), sign):
+            raise self.fail(INVALID_SIGNATURE)
+        seen = NONCES.setdefault(self.engine, {})
+        if not nonce.isdigit() or int(nonce) <= seen.get(key, -1):
+            raise self.fail(INVALID_NONCE)
+        seen[key] = int(nonce)
+        return account
+
+    def no_permission(self, key: str, account: str) -> VenueFail:
+        return self.fail(PERMISSION_DENIED)
+
+    def reduce_only_refusal(self, params: Any) -> Optional[VenueFail]:
+        return None  # spot: nothing is reduce-only
+
+    def params(self, method: str, raw_query: str, raw_body: str) -> Any:
+        return dict(parse_qsl(raw_query if method == "GET" else raw_body, keep_blank_values=True))
+
+    def sim_error(self, e: SimError, op: str) -> tuple[int, Any]:
+        if e.code in (TOO_MANY_REQUESTS, TOO_MANY_ORDERS):
+            return 200, {"error": [RATE_LIMIT], "result": {}}
+        if e.code in (UNKNOWN_ORDER, NO_SUCH_ORDER):
+            return 200, {"error": ["EOrder:Unknown order"], "result": {}}
+        return 200, {"error": [error_text(e.code, e.msg)], "result": {}}
+
+    def is_read(self, method: str, path: str) -> bool:
+        return path.startswith("/0/public/") or path in ("/0/private/Balance", "/0/private/BalanceEx",
+                                                          "/0/private/OpenOrders", "/0/private/ClosedOrders")
+
+    # --- operations -----------------------------------------------------------------------------------
+
+    def market(self, pair: Any) -> Any:
+        for m in self.engine.markets.values():
+            if pair in (pair_id(m), m.symbol):
+                return m
+        raise self.fail("EQuery:Unknown asset pair")
+
+    def op_ticker(self, p: dict, account: Any, at: Optional[int], path: str) -> dict:
+        at = self.engine.now() if at is None else at
+        pairs = [x for x in str(p.get("pair") or "").split(",") if x]
+        markets = [self.market(x) for x in pairs] if pairs else list(self.engine.markets.values())
+        return self.ok({pair_id(m): ticker_row(self.engine.mark(m.symbol, at)) for m in markets})
+
+    def op_account(self, p: dict, account: str, at: Optional[int], path: str) -> dict:
+        spot = self.engine.account_state(account, at).spot
+        if path.endswith("/BalanceEx"):
+            return self.ok({asset_id(a): {"balance": f"{q:.10f}", "hold_trade": "0.0000000000"}
+                            for a, q in sorted(spot.items())})
+        return self.ok({asset_id(a): f"{q:.10f}" for a, q in sorted(spot.items())})
+
+    def op_get_order(self, p: dict, account: str, at: Optional[int], path: str) -> dict:
+        cid = p.get("cl_ord_id")
+        if not cid:
+            return self.ok({"closed": {}, "count": 0})  # listed by cl_ord_id only (see the module)
+        try:
+            o = self.engine.get_spot_order(account, cid)
+        except SimError:
+            return self.ok({"closed": {}, "count": 0})
+        m = self.market(o.symbol)
+        return self.ok({"closed": {txid(o.order_id): order_row(o, m)}, "count": 1})
+
+    def op_place(self, p: dict, account: str, at: Optional[int], path: str) -> dict:
+        m = self.market(p.get("pair"))
+        side, kind = p.get("type"), p.get("ordertype")
+        if side not in ("buy", "sell") or kind not in ("market", "limit"):
+            raise self.fail(f"{INVALID_ARGUMENTS}:ordertype")
+        if kind == "limit" and str(p.get("timeinforce", "")).upper() != "IOC":
+            raise self.fail(f"{INVALID_ARGUMENTS}:timeinforce")  # the engine's spot desk never rests an order
+        try:
+            qty = float(p.get("volume", ""))
+            price = float(p["price"]) if kind == "limit" else None
+        except (KeyError, ValueError):
+            raise self.fail(f"{INVALID_ARGUMENTS}:volume") from None
+        o = self.engine.place_spot_order(account, m.symbol, side.upper(), qty, price,
+                                         client_order_id=p.get("cl_ord_id") or None)
+        text = f"{side} {qty:.8f} {pair_id(m)} @ " + (f"limit {price:g}" if price is not None else "market")
+        return self.ok({"descr": {"order": text}, "txid": [txid(o.order_id)]})
+
+    def op_cancel(self, p: dict, account: str, at: Optional[int], path: str) -> dict:
+        if path.endswith("/CancelAll"):
+            return self.ok({"count": 0})  # nothing rests on the engine's spot desk
+        tx = p.get("txid") or p.get("cl_ord_id")
+        if not tx:
+            raise self.fail(f"{INVALID_ARGUMENTS}:txid")
+        oid = engine_id(tx)
+        raise SimError(UNKNOWN_ORDER, f"no open order {oid if oid is not None else tx}")
+
+    def op_countdown(self, p: dict, account: str, at: Optional[int], path: str) -> dict:
+        t = str(p.get("timeout", ""))
+        if not t.isdigit() or int(t) >= 86_400:
+            raise self.fail(f"{INVALID_ARGUMENTS}:timeout")
+        n, eng = int(t), self.engine
+        for symbol in sorted(eng.markets):
+            eng.countdown_cancel_all(account, symbol, n * 1000)
+        now = eng.now()
+        return self.ok({"currentTime": iso(now), "triggerTime": iso(now + n * 1000) if n else "0"})
+
+    # operation → what answers it (face, params, account, at, path)
+    OPERATIONS: dict[str, Callable[..., Any]] = {
+        "time": lambda f, p, account, at, path: f.ok({"unixtime": f.engine.now() // 1000,
+                                                      "rfc1123": iso(f.engine.now())}),
+        "exchange_info": lambda f, p, account, at, path: f.ok({pair_id(m): asset_pair(m)
+                                                               for m in f.engine.markets.values()}),
+        "assets": lambda f, p, account, at, path: f.ok(
+            {asset_id(a): asset_row(a) for m in f.engine.markets.values() for a in (m.base, m.quote)}),
+        "ticker": op_ticker, "account": op_account, "open_orders": lambda f, p, account, at, path: f.ok({"open": {}}),
+        "get_order": op_get_order, "place_order": op_place, "cancel_order": op_cancel, "countdown": op_countdown,
+    }
+
+
+def iso(ms: int) -> str:
+    import datetime as dt
+
+    return dt.datetime.fromtimestamp(ms / 1000, dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+handle = KrakenSpotFace.serve  # one request under PREFIXES, as the module docstring says
+
+
+# --- clients -----------------------------------------------------------------------------------------------
+
+
+def sim_account(server: Any, account: str, **fields: Any) -> Any:
+    """The Account of the engine's ``account`` on venue ``kraken``, a spot account quoted in the
+    engine's USDT, its key and its secret (base64, as Kraken hands one) in the environment."""
+    secret = base64.b64encode(server.engine.accounts[account].spec.secret.encode()).decode()
+    fields = {"hedge_mode": False, "market_type": "spot", "quote_currency": "USDT", **fields}
+    return key_account(server, account, "kraken", secret=secret, **fields)
+
+
+def kraken_client(server: Any, account: str, *, strict: bool = True, **config: Any) -> Any:
+    """A ``ccxt.async_support.kraken`` bound to ``server`` as ``account`` (close it after use)."""
+    import ccxt.async_support as ccxt_async
+
+    base = loopback(server.base_url)
+    spec = server.engine.accounts[account].spec
+    ex = ccxt_async.kraken({"apiKey": spec.api_key, "secret": base64.b64encode(spec.secret.encode()).decode(),
+                            "enableRateLimit": False, **config})
+    ex.urls["api"] = {k: re.sub(r"^https://[^/]+", base, v) if isinstance(v, str) else v
+                      for k, v in ex.urls["api"].items()}
+    return strict_client(ex, strict)
+
+
+sim_client = kraken_client  # the ccxt client of an account (a bot's, with its own key)
+
+__all__ = ["KrakenSpotFace", "PREFIXES", "ROUTES", "handle", "kraken_client", "signature", "sim_account",
+           "sim_client"]

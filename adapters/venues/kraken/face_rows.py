@@ -1,0 +1,127 @@
+"""What a Kraken spot answer of the simulated exchange is made of: its ids, rows and refusals.
+
+What it owns
+    an engine market as Kraken's pair (``BTCUSDT`` → ``XBTUSDT``, its assets ``XXBT`` and
+    ``USDT``: :func:`pair_id`, :func:`asset_id`), the rows of ``AssetPairs``, ``Assets``,
+    ``Ticker`` and ``BalanceEx``, a spot order as a row of ``ClosedOrders`` (:func:`order_row`)
+    and its ``txid`` (:func:`txid`, :func:`engine_id`), and the engine's refusals as Kraken's
+    error strings (:data:`CODES`).
+
+What it must not do
+    read the engine, or answer a request (:mod:`.face` does).
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from typing import Any, Optional
+
+from ...simulated.engine import MarketSpec, SimOrder
+from ...simulated.faces.shared import engine_codes
+
+# Kraken's own names of the engine's assets where they differ (its X-prefixed crypto ids)
+ASSETS = {"BTC": "XXBT", "ETH": "XETH", "LTC": "XLTC", "XRP": "XXRP"}
+PAIR_BASES = {"BTC": "XBT"}  # the base's name in a pair id (XBTUSDT)
+
+UNKNOWN_ORDER = "EOrder:Unknown order"
+INVALID_KEY = "EAPI:Invalid key"
+INVALID_SIGNATURE = "EAPI:Invalid signature"
+INVALID_NONCE = "EAPI:Invalid nonce"
+INVALID_ARGUMENTS = "EGeneral:Invalid arguments"
+PERMISSION_DENIED = "EGeneral:Permission denied"
+RATE_LIMIT = "EAPI:Rate limit exceeded"
+UNKNOWN_METHOD = "EGeneral:Unknown method"
+
+# the engine's (Binance) codes → Kraken's error strings (code and words are one string there)
+CODES: dict[int, tuple[str, str]] = engine_codes(
+    duplicate_id=(INVALID_ARGUMENTS, "cl_ord_id"),
+    no_margin=("EOrder:Insufficient funds", ""),
+    unknown_symbol=("EQuery:Unknown asset pair", ""),
+    too_small=("EOrder:Order minimum not met", ""),
+    precision=(INVALID_ARGUMENTS, "volume"),
+)
+
+
+def error_text(code: int, message: str) -> str:
+    """Kraken's error string of an engine refusal: its table's, else invalid arguments."""
+    known = CODES.get(code)
+    if known is None:
+        return f"{INVALID_ARGUMENTS}:{message}"
+    return f"{known[0]}:{known[1]}" if known[1] else known[0]
+
+
+def asset_id(asset: str) -> str:
+    return ASSETS.get(asset, asset)
+
+
+def pair_id(m: MarketSpec) -> str:
+    return PAIR_BASES.get(m.base, m.base) + m.quote
+
+
+def decimals(step: float) -> int:
+    return max(0, round(-math.log10(step))) if step > 0 else 8
+
+
+def asset_pair(m: MarketSpec) -> dict:
+    """A row of ``GET /0/public/AssetPairs`` (the documented fields ccxt reads)."""
+    base = PAIR_BASES.get(m.base, m.base)
+    return {"altname": pair_id(m), "wsname": f"{base}/{m.quote}", "aclass_base": "currency", "base": asset_id(m.base),
+            "aclass_quote": "currency", "quote": asset_id(m.quote), "lot": "unit",
+            "cost_decimals": 5, "pair_decimals": decimals(m.price_tick), "lot_decimals": decimals(m.amount_step),
+            "lot_multiplier": 1, "leverage_buy": [], "leverage_sell": [], "fees": [[0, 0.26]],
+            "fees_maker": [[0, 0.16]], "fee_volume_currency": "ZUSD", "margin_call": 80, "margin_stop": 40,
+            "ordermin": f"{m.min_amount:g}", "costmin": f"{m.min_notional:g}", "tick_size": f"{m.price_tick:g}",
+            "status": "online"}
+
+
+def asset_row(asset: str) -> dict:
+    """A row of ``GET /0/public/Assets``."""
+    return {"aclass": "currency", "altname": PAIR_BASES.get(asset, asset), "decimals": 10, "display_decimals": 5,
+            "status": "enabled"}
+
+
+def ticker_row(mark: float) -> dict:
+    """A row of ``GET /0/public/Ticker``: every price the engine's mark (it has no book spread)."""
+    px = f"{mark:.5f}"
+    return {"a": [px, "1", "1.000"], "b": [px, "1", "1.000"], "c": [px, "0.00100000"], "v": ["0", "0"],
+            "p": [px, px], "t": [0, 0], "l": [px, px], "h": [px, px], "o": px}
+
+
+TXID = re.compile(r"^OSIM(?P<n>[0-9]+)-KRAKN-SPOTS$")
+
+
+def txid(order_id: int) -> str:
+    """Kraken's txid of an engine order (three groups, as the venue's ``OXXXXX-XXXXX-XXXXXX``)."""
+    return f"OSIM{order_id}-KRAKN-SPOTS"
+
+
+def engine_id(tx: Any) -> Optional[int]:
+    m = TXID.match(tx) if isinstance(tx, str) else None
+    return int(m.group("n")) if m else None
+
+
+STATUSES = {"NEW": "open", "PARTIALLY_FILLED": "open", "FILLED": "closed", "CANCELED": "canceled",
+            "EXPIRED": "expired"}
+
+
+def order_row(o: SimOrder, m: MarketSpec) -> dict:
+    """A spot order as ``ClosedOrders`` lists it (its cl_ord_id, its fill, its average price)."""
+    kind = "limit" if o.type == "LIMIT" else "market"
+    side = o.side.lower()
+    price = f"{o.price:g}" if kind == "limit" else "0"
+    avg = o.cum_quote / o.executed_qty if o.executed_qty else 0.0
+    at = f"{o.time / 1000:.4f}"
+    order = f"{side} {o.quantity:.8f} {pair_id(m)} @ " + (f"limit {price}" if kind == "limit" else "market")
+    return {"refid": None, "userref": 0, "cl_ord_id": o.client_order_id, "status": STATUSES.get(o.status, "closed"),
+            "opentm": at, "closetm": f"{o.update_time / 1000:.4f}", "starttm": 0, "expiretm": 0,
+            "descr": {"pair": pair_id(m), "type": side, "ordertype": kind, "price": price, "price2": "0",
+                      "leverage": "none", "order": order, "close": ""},
+            "vol": f"{o.quantity:.8f}", "vol_exec": f"{o.executed_qty:.8f}", "cost": f"{o.cum_quote:.5f}",
+            "fee": f"{o.fee:.5f}", "price": f"{avg:.5f}", "stopprice": "0.00000", "limitprice": "0.00000",
+            "misc": "", "oflags": "fciq", "timeinforce": o.time_in_force, "reason": None}
+
+
+__all__ = ["ASSETS", "CODES", "INVALID_ARGUMENTS", "INVALID_KEY", "INVALID_NONCE", "INVALID_SIGNATURE",
+           "PERMISSION_DENIED", "RATE_LIMIT", "UNKNOWN_METHOD", "UNKNOWN_ORDER", "asset_id", "asset_pair",
+           "asset_row", "engine_id", "error_text", "order_row", "pair_id", "ticker_row", "txid"]

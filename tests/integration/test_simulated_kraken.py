@@ -1,0 +1,144 @@
+"""The real ``ccxt.async_support.kraken`` and the production CcxtAdapter (venue kraken, a spot
+account) against the simulated exchange's Kraken spot face (:mod:`adapters.venues.kraken.face`).
+
+Each test starts a :class:`SimServer` on a free 127.0.0.1 port, runs, and stops; each is bounded
+in time. The engine runs on a manual clock at T0 (flat marks); the account holds the scenario's
+spot balances (USDT, BTC, ETH, SOL).
+"""
+
+from __future__ import annotations
+
+import base64
+from collections import Counter
+
+import aiohttp
+import pytest
+
+from adapters.base import AdapterError, CancelSelector, Reason
+from adapters.ccxt_exchange import CcxtAdapter
+from adapters.ccxt_exchange.dialects import dialect_for
+from adapters.simulated.http import SimServer, wall_clock
+from adapters.venues.kraken.face import kraken_client, signature, sim_account
+from killswitch.orders import OrderIntent
+
+from .sim_helpers import engine, run
+
+BTC = "BTC/USDT"
+CID = "ks" + "0123456789abcdef0123456789abcd"
+
+
+def serve(test, *, account: str = "sim-main", timeout: float = 30.0):
+    ex_engine, clock = engine()
+
+    async def go():
+        srv = SimServer(ex_engine, auth_clock=wall_clock, hang_s=6.0)
+        await srv.start()
+        acc = sim_account(srv, account)
+        ad = CcxtAdapter(acc, urls=acc.api_url, timeout=3.0, max_retries=1, backoff_s=0.05)
+        try:
+            return await test(srv, ad, ex_engine)
+        finally:
+            await ad.close()
+            await srv.stop()
+
+    return run(go(), timeout)
+
+
+def sell(amount: float, cid: str = CID) -> OrderIntent:
+    return OrderIntent(decision_id="d1", client_order_id=cid, venue="kraken", account="sim-main", symbol=BTC,
+                       side="sell", position_side=None, amount=amount, reduce_only=False, limit_price=None,
+                       notional=amount * 60_000.0, chunk=1, chunks=1, not_before_ms=0, action="close_all",
+                       reason="test")
+
+
+def test_the_snapshot_values_the_spot_book_at_the_faces_tickers():
+    async def body(srv, ad, eng):
+        s = await ad.snapshot()
+        assert s.fetch.ok, s.fetch.error
+        held = {b.asset: (b.total, b.price) for b in s.balances}
+        assert held == {"USDT": (50_000.0, 1.0), "BTC": (1.5, 60_000.0), "ETH": (20.0, 3_000.0),
+                        "SOL": (300.0, 140.0)}
+        assert s.equity == pytest.approx(50_000 + 1.5 * 60_000 + 20 * 3_000 + 300 * 140)
+        assert s.positions == [] and s.orders == []
+        # a second snapshot asks what the dialect declares a snapshot reads, once each
+        before, counted = len(srv.requests), ad.weight_meter.used()
+        assert (await ad.snapshot()).fetch.ok
+        cost = dialect_for("kraken").snapshot_cost("spot")
+        declared = Counter(" ".join(r.endpoint.split()[:2]) for r in cost.reads)
+        assert Counter(f"{m} {p}" for m, p, _ in srv.requests[before:]) == declared
+        assert ad.weight_meter.used() - counted == pytest.approx(cost.full) == 2  # the key's counter: 2 calls
+
+    serve(body)
+
+
+def test_a_close_sells_the_holding_and_is_found_again_by_its_client_id():
+    async def body(srv, ad, eng):
+        await ad.snapshot()
+        r = await ad.submit(sell(0.5))
+        assert r.client_order_id == CID
+        assert eng.account_state("sim-main").spot["BTC"] == pytest.approx(1.0)
+        found = await ad.fetch_order(BTC, CID)
+        assert found.status == "filled" and found.filled == pytest.approx(0.5) and found.client_order_id == CID
+        with pytest.raises(AdapterError) as e:  # more than is held: refused before it is sent
+            await ad.submit(sell(1.5, "ks" + "f" * 30))
+        assert e.value.reason is Reason.CLOSE_EXCEEDS_POSITION
+        assert sum(1 for _, p, _ in srv.requests if p == "/0/private/AddOrder") == 1
+
+    serve(body)
+
+
+def test_a_cancel_the_venue_does_not_know_keeps_eorder_unknown_order():
+    async def body(srv, ad, eng):
+        from killswitch.snapshot import Order
+
+        ad._orders = {"OSIM9-KRAKN-SPOTS": Order(id="OSIM9-KRAKN-SPOTS", client_id=None, symbol=BTC, side="sell",
+                                                 type="limit", kind="regular", amount=0.1)}
+        r = await ad.cancel_orders(CancelSelector(order_ids=("OSIM9-KRAKN-SPOTS",)))
+        assert not r.canceled and r.failed == {"OSIM9-KRAKN-SPOTS": "ORDER_NOT_FOUND"}
+        assert "EOrder:Unknown order" in r.words["OSIM9-KRAKN-SPOTS"]
+        assert not [p for _, p, _ in srv.requests if p == "/0/private/CancelAll"]
+
+    serve(body)
+
+
+def test_the_dead_mans_switch_arms_the_engines_countdown_and_turns_it_off():
+    async def body(srv, ad, eng):
+        st = await ad.arm_cancel_all_after(60, ())
+        assert st.armed and st.seconds == 60.0
+        assert len(eng.countdowns("sim-main")) == len(eng.markets)
+        await ad.disarm_cancel_all_after()
+        assert eng.countdowns("sim-main") == {}
+
+    serve(body)
+
+
+def test_a_bad_signature_and_a_nonce_not_growing_are_refused_in_krakens_envelope():
+    async def body(srv, ad, eng):
+        spec = eng.accounts["sim-main"].spec
+        secret = base64.b64encode(spec.secret.encode()).decode()
+        url = f"{srv.base_url}/0/private/BalanceEx"
+
+        async def post(nonce: str, sign: str) -> dict:
+            data = f"nonce={nonce}"
+            headers = {"API-Key": spec.api_key, "API-Sign": sign, "Content-Type": "application/x-www-form-urlencoded"}
+            async with aiohttp.ClientSession() as s, s.post(url, data=data, headers=headers) as resp:
+                assert resp.status == 200
+                return await resp.json()
+
+        good = await post("1000", signature(secret, "/0/private/BalanceEx", "1000", "nonce=1000"))
+        assert good["error"] == [] and "USDT" in good["result"]
+        again = await post("1000", signature(secret, "/0/private/BalanceEx", "1000", "nonce=1000"))
+        assert again == {"error": ["EAPI:Invalid nonce"], "result": {}}
+        forged = await post("1001", signature(base64.b64encode(b"other").decode(), "/0/private/BalanceEx", "1001",
+                                              "nonce=1001"))
+        assert forged == {"error": ["EAPI:Invalid signature"], "result": {}}
+        # the real client reads the refusal inside HTTP 200 as a failure, never as a balance
+        ex = kraken_client(srv, "sim-main", secret="b3RoZXI=")
+        try:
+            with pytest.raises(Exception) as e:
+                await ex.fetch_balance()
+            assert "EAPI:Invalid signature" in str(e.value)
+        finally:
+            await ex.close()
+
+    serve(body)
