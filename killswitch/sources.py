@@ -1,4 +1,5 @@
-"""Reading policy sources from disk: files, directory trees, and the git revision they come from.
+"""Reading policy sources from disk: files, directory trees, and the git revision they come from
+(and :func:`git`, the one way a command reads what git holds).
 
 The only module below the CLI and the runner that touches the file system for policies. It
 returns ``(file, text)`` pairs for :func:`killswitch.policy.load.load_sources` and problems it
@@ -17,6 +18,7 @@ import subprocess
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
+from typing import Any, Callable
 
 from .policy import diagnostics as d
 from .policy.diagnostics import Diagnostic
@@ -167,6 +169,26 @@ def _nearby(p: Path) -> list[str]:
         return sorted(x.name for x in parent.iterdir() if not x.name.startswith("."))[:200]
     except OSError:
         return []
+
+
+GIT_TIMEOUT_S = 60
+
+
+def git(args: list[str], cwd: str, error: Callable[[str], Exception], binary: bool = False,
+        errors: str = "replace") -> Any:
+    """What ``git ARGS`` run in ``cwd`` prints: the bytes, or the text (decoded with ``errors``)
+    stripped. Else ``error`` raised with what is wrong: git's last line of its failure, or git
+    not installed or not answering within :data:`GIT_TIMEOUT_S`."""
+    try:
+        r = subprocess.run(["git", *args], cwd=cwd, capture_output=True, timeout=GIT_TIMEOUT_S)
+    except FileNotFoundError:
+        raise error("git is not installed") from None
+    except subprocess.TimeoutExpired:
+        raise error(f"git {args[0]} did not answer within {GIT_TIMEOUT_S}s") from None
+    if r.returncode != 0:
+        err = r.stderr.decode("utf-8", "replace").strip().splitlines()
+        raise error(err[-1].removeprefix("fatal: ") if err else f"git {args[0]} failed")
+    return r.stdout if binary else r.stdout.decode("utf-8", errors).strip()
 
 
 def git_revision(paths: list[str]) -> str | None:

@@ -11,6 +11,8 @@ from __future__ import annotations
 from datetime import timezone, tzinfo
 from zoneinfo import ZoneInfo
 
+from .policy.time_intervals.build import known_by
+
 
 def zone(name: str | None) -> tzinfo:
     """The zone of a location (UTC when None). Raises ValueError for a zone the database lacks."""
@@ -23,10 +25,4 @@ def zone(name: str | None) -> tzinfo:
                          '"Europe/London" or "America/New_York")') from None
 
 
-def zone_known(name: str) -> bool:
-    """Whether the zone database has ``name`` ("UTC" always)."""
-    try:
-        zone(name)
-    except ValueError:
-        return False
-    return True
+zone_known = known_by(zone)  # whether the zone database has a name ("UTC" always)

@@ -182,6 +182,13 @@ class StateUrl(click.ParamType):
 DEFAULT_STATE_URL = "sqlite://./killswitch-state.db"
 
 
+def file_option(flag: str, envvar: str, *, exists: bool = False, help: str):
+    """An option naming a file (``exists``: one that must be there when the command starts), also
+    read from ``envvar``, which ``--help`` shows."""
+    return click.option(flag, default=None, envvar=envvar, show_envvar=True,
+                        type=click.Path(exists=exists, dir_okay=False), help=help)
+
+
 def secret_file_option(ctx: click.Context, param: click.Parameter, value: Optional[str]) -> Optional[str]:
     """A click callback for an option naming a secret file (``--api-token-file``): the path,
     once the file is there, readable and not empty (:func:`killswitch.secret_file.read_secret_file`);

@@ -12,14 +12,13 @@ from __future__ import annotations
 import dataclasses
 import io
 import os
-import subprocess
 import tarfile
 import tempfile
 from pathlib import Path
 
 import click
 
-from ..sources import MAX_FILE_BYTES
+from ..sources import MAX_FILE_BYTES, git
 from .common import EXIT_FINDINGS, EXIT_OK, max_file_size_option, output_option, reading_recording, scores_option
 
 EXIT_DIFFERENCES = 2  # with --detailed-exitcode only, as ksctl plan does
@@ -31,16 +30,7 @@ class RevisionError(Exception):
 
 
 def _git(args: list[str], cwd: str, binary: bool = False):
-    try:
-        r = subprocess.run(["git", *args], cwd=cwd, capture_output=True, timeout=60)
-    except FileNotFoundError:
-        raise RevisionError("git is not installed") from None
-    except subprocess.TimeoutExpired:
-        raise RevisionError(f"git {args[0]} did not answer within 60s") from None
-    if r.returncode != 0:
-        err = r.stderr.decode("utf-8", "replace").strip().splitlines()
-        raise RevisionError(err[-1].removeprefix("fatal: ") if err else f"git {args[0]} failed")
-    return r.stdout if binary else r.stdout.decode("utf-8", "replace").strip()
+    return git(args, cwd, RevisionError, binary)
 
 
 def split_revision(spec: str) -> tuple[str, str] | None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from ..runner.lease.pod_label import SERVICEACCOUNT_DIR
-from .common import duration_ms, max_file_size_option, secret_file_option, state_option
+from .common import duration_ms, file_option, max_file_size_option, secret_file_option, state_option
 
 
 @click.command(epilog="""\b
@@ -50,31 +50,27 @@ with another account set: both digests and the accounts that differ).
               help="A file holding the API's shared bearer token (a mounted Secret), in place of "
                    "--api-token-env: the token stays out of the environment. Missing, unreadable or empty: "
                    "exit 2, nothing started.")
-@click.option("--web-config-file", default=None, envvar="KS_WEB_CONFIG_FILE", show_envvar=True,
-              type=click.Path(dir_okay=False),
-              help="Serve the API and console over TLS: a web config file in exporter-toolkit's format (Prometheus's "
-                   "--web.config.file: tls_server_config with cert_file, key_file, client_ca_file, client_auth_type, "
-                   "min_version). Read again, with its certificates, when a file changes. One that cannot be served "
-                   "stops the start (exit 2): never plain HTTP in its place.")
-@click.option("--trusted-proxy", default=None, envvar="KS_TRUSTED_PROXY_FILE", show_envvar=True,
-              type=click.Path(exists=True, dir_okay=False),
-              help="An authenticating proxy in front (oauth2-proxy, an ingress with authentication) names the person "
-                   "at the console by its user and groups headers (X-Forwarded-User, X-Forwarded-Groups): a "
-                   "TrustedProxy document with the proxy's source addresses (CIDRs) and/or its client certificate, "
-                   "the headers and the console's external URLs. The same headers from anywhere else are refused "
-                   "(401 PROXY_HEADER_UNTRUSTED) and audited. Groups map to roles in the tokens document.")
-@click.option("--api-tokens", default=None, envvar="KS_API_TOKENS_FILE", show_envvar=True,
-              type=click.Path(exists=True, dir_okay=False),
-              help="The tokens document: each operator's token hash, identity and roles (ksctl token new). "
-                   "A shared token (--api-token-file, or --api-token-env given) is one more identity, "
-                   "shared-token, with every role but approver.")
-@click.option("--oidc-config", default=None, envvar="KS_OIDC_CONFIG_FILE", show_envvar=True,
-              type=click.Path(dir_okay=False),
-              help="Sign people in to the console through the firm's OpenID provider: a file with issuer, "
-                   "client_id, client_secret ({file:} or {env:}), external_url, cookie_key_file, and optionally "
-                   "scopes, name_claim, groups_claim, session_lifetime, ca_file (docs/console.md). Their groups map "
-                   "to roles in the --api-tokens document's groups. A file that cannot be used, or a provider that "
-                   "cannot be discovered, stops the start (exit 2).")
+@file_option("--web-config-file", "KS_WEB_CONFIG_FILE",
+             help="Serve the API and console over TLS: a web config file in exporter-toolkit's format (Prometheus's "
+                  "--web.config.file: tls_server_config with cert_file, key_file, client_ca_file, client_auth_type, "
+                  "min_version). Read again, with its certificates, when a file changes. One that cannot be served "
+                  "stops the start (exit 2): never plain HTTP in its place.")
+@file_option("--trusted-proxy", "KS_TRUSTED_PROXY_FILE", exists=True,
+             help="An authenticating proxy in front (oauth2-proxy, an ingress with authentication) names the person "
+                  "at the console by its user and groups headers (X-Forwarded-User, X-Forwarded-Groups): a "
+                  "TrustedProxy document with the proxy's source addresses (CIDRs) and/or its client certificate, "
+                  "the headers and the console's external URLs. The same headers from anywhere else are refused "
+                  "(401 PROXY_HEADER_UNTRUSTED) and audited. Groups map to roles in the tokens document.")
+@file_option("--api-tokens", "KS_API_TOKENS_FILE", exists=True,
+             help="The tokens document: each operator's token hash, identity and roles (ksctl token new). "
+                  "A shared token (--api-token-file, or --api-token-env given) is one more identity, "
+                  "shared-token, with every role but approver.")
+@file_option("--oidc-config", "KS_OIDC_CONFIG_FILE",
+             help="Sign people in to the console through the firm's OpenID provider: a file with issuer, "
+                  "client_id, client_secret ({file:} or {env:}), external_url, cookie_key_file, and optionally "
+                  "scopes, name_claim, groups_claim, session_lifetime, ca_file (docs/console.md). Their groups map "
+                  "to roles in the --api-tokens document's groups. A file that cannot be used, or a provider that "
+                  "cannot be discovered, stops the start (exit 2).")
 @click.option("--console-public/--no-console-public", default=False, envvar="KS_CONSOLE_PUBLIC", show_envvar=True,
               help="Show the console's views (GET /) and the reads that show the book (/v1/status, /v1/runbooks, "
                    "/v1/close/ID) without a token. Default: only to a token with the viewer, operator or approver "
@@ -89,10 +85,9 @@ with another account set: both digests and the accounts that differ).
 @click.option("--external-url", default=None, envvar="KS_EXTERNAL_URL", show_envvar=True,
               help="How people reach this runner's API (e.g. https://killswitch.desk.example): "
                    "the base of the runbook links in notifications.")
-@click.option("--audit-key-file", default=None, envvar="KS_AUDIT_KEY_FILE", show_envvar=True,
-              type=click.Path(dir_okay=False),
-              help="A file holding the audit chain's HMAC key (a mounted Secret); else the value of KS_AUDIT_KEY. "
-                   "Without a key the chain is not anchored.")
+@file_option("--audit-key-file", "KS_AUDIT_KEY_FILE",
+             help="A file holding the audit chain's HMAC key (a mounted Secret); else the value of KS_AUDIT_KEY. "
+                  "Without a key the chain is not anchored.")
 @click.option("--audit-anchor-every", default="5m", show_default=True,
               help="How often the audit head is exported as an AUDIT_HEAD log line and on /metrics.")
 @click.option("--audit-sink", "audit_sinks", multiple=True, envvar="KS_AUDIT_SINKS", show_envvar=True,

@@ -113,7 +113,7 @@ from ..policy.load import LoadedDoc, LoadResult
 from ..policy.policy_doc import Policy
 from ..policy.policytest_doc import PolicyTest
 from ..policy.routes_doc import NotificationRoutes
-from ..policy.time_intervals.build import ZoneLookup
+from ..policy.time_intervals.build import ZoneLookup, known_by
 from . import nodes as n
 from .blind import blind_triggers
 from .condition_check import check_signals, check_threshold_order, check_triggers
@@ -176,7 +176,7 @@ def compile_documents(loaded: LoadResult, revision: Optional[str] = None,
     (:func:`killswitch.zones.zone`), a policy's trading windows are built in their zones (without
     it, a window in a zone other than UTC is an error, KS103)."""
     if zone_known is None and zones is not None:
-        zone_known = _known_by(zones)
+        zone_known = known_by(zones)
     diags: list[Diagnostic] = list(loaded.diagnostics)
     ctx = Context(loaded.docs, loaded.diagnostics, accounts)
     diags.extend(ctx.check_names())
@@ -333,13 +333,3 @@ class _PolicyCompiler(PolicyPass):
             st.pop("description", None)
         spec["stages"].sort(key=lambda s: s["level"])
         return body
-
-
-def _known_by(zones: ZoneLookup) -> Callable[[str], bool]:
-    def known(name: str) -> bool:
-        try:
-            zones(name)
-        except ValueError:
-            return False
-        return True
-    return known

@@ -1,28 +1,54 @@
 """The REST weight each venue's dialect declares, as a table ``ksctl validate`` reads (KS230-KS232).
 
 What it owns: :data:`VENUE_WEIGHTS`, venue id → what one snapshot of an account reads there and
-the venue's limit (:class:`~killswitch.weights.DeclaredWeights`), and :func:`declared_costs`, the ``cost_of`` that
-:func:`killswitch.compile.weight_check.check_weight_budget` is handed.
+the venue's limit (:class:`~killswitch.weights.DeclaredWeights`), built by :func:`from_rows`, and
+:func:`declared_costs`, the ``cost_of`` that :func:`killswitch.compile.weight_check.check_weight_budget` is handed.
 
 The numbers are the ccxt adapter's dialects' (``snapshot_reads``, ``weight_limit``, the stream's
 weights, ``open_orders_max_age_s``; ``adapters/ccxt_exchange/dialects``), which say where each
 comes from. A check of policies must not import the adapters (their import, with asyncio and the
 snapshot types, cost ``ksctl validate`` more than the rest of its checks together), so it reads
 them from :mod:`.venue_tables`, which ``make schemas`` writes from the dialects
-(:mod:`adapters.ccxt_exchange.declared`); nobody edits it, and ``tests/unit/compile/test_venue_weights.py``
-fails when it is stale. A venue not in the table declares nothing (KS232), as a ccxt id without a
-dialect of its own does.
+(:mod:`adapters.ccxt_exchange.declared`): plain rows, one a venue, a read, a limit and an
+endpoint's limit, each table's columns named above it. Nobody edits it, and
+``tests/unit/compile/test_venue_weights.py`` fails when it is stale. A venue not in the table
+declares nothing (KS232), as a ccxt id without a dialect of its own does.
 
 Pure: no I/O.
 """
 
 from __future__ import annotations
 
-from typing import Optional
+from collections import defaultdict
+from typing import Any, Optional
 
 from ..policy.accounts_doc import Account
-from ..weights import SnapshotCost, WeightLimit
-from .venue_tables import VENUE_WEIGHTS
+from ..weights import DeclaredWeights, Read, SnapshotCost, WeightLimit
+from . import venue_tables
+
+
+def from_rows(venues: Any, reads: Any, limits: Any, endpoint_limits: Any) -> dict[str, DeclaredWeights]:
+    """Each venue's declaration from the rows of the tables of :mod:`.venue_tables` (their columns are
+    named there: the order :func:`adapters.ccxt_exchange.declared.table_text` writes them in)."""
+    by_market: dict[tuple[str, str], list[Read]] = defaultdict(list)
+    per_coin: dict[str, set[str]] = defaultdict(set)
+    for venue, market, endpoint, weight, calls, orders, every_s, once_a_coin in reads:
+        by_market[venue, market].append(Read(endpoint, weight, calls, orders, every_s))
+        if once_a_coin:
+            per_coin[venue].add(endpoint)
+    per_endpoint: dict[tuple[str, str], dict[str, tuple[float, float]]] = defaultdict(dict)
+    for venue, market, endpoint, requests, window_s in endpoint_limits:
+        per_endpoint[venue, market][endpoint] = (requests, window_s)
+    limit = {(venue, market): WeightLimit(n, window_s, unit, per, source, counts, header, per_endpoint[venue, market])
+             for venue, market, n, window_s, unit, per, counts, header, source in limits}
+    return {venue: DeclaredWeights(tuple(by_market[venue, "futures"]), limit.get((venue, "futures")), age, streams,
+                                   stream_open, keepalive, keepalive_every_s, coins, tuple(sorted(per_coin[venue])),
+                                   tuple(by_market[venue, "spot"]), limit.get((venue, "spot")))
+            for venue, age, streams, stream_open, keepalive, keepalive_every_s, coins in venues}
+
+
+VENUE_WEIGHTS: dict[str, DeclaredWeights] = from_rows(venue_tables.VENUES, venue_tables.READS, venue_tables.LIMITS,
+                                                      venue_tables.ENDPOINT_LIMITS)
 
 
 def venue_costs(venue: str, market_type: str,

@@ -26,11 +26,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Iterator, Optional
 
-from ..sources import YAML_SUFFIXES, git_revision, policy_files
+from ..sources import GIT_TIMEOUT_S, YAML_SUFFIXES, git, git_revision, policy_files
 from .compare import DIRTY, Documents, Revision
 
 HISTORY_BOUND = 500  # commits that changed the path searched for a runner's documents
-GIT_TIMEOUT_S = 60
 
 
 class SourceError(Exception):
@@ -43,16 +42,7 @@ class SourceError(Exception):
 
 
 def _git(args: list[str], cwd: str) -> str:
-    try:
-        r = subprocess.run(["git", *args], cwd=cwd, capture_output=True, timeout=GIT_TIMEOUT_S)
-    except FileNotFoundError:
-        raise SourceError("git is not installed") from None
-    except subprocess.TimeoutExpired:
-        raise SourceError(f"git {args[0]} did not answer within {GIT_TIMEOUT_S}s") from None
-    if r.returncode != 0:
-        err = r.stderr.decode("utf-8", "replace").strip().splitlines()
-        raise SourceError(err[-1].removeprefix("fatal: ") if err else f"git {args[0]} failed")
-    return r.stdout.decode("utf-8", "surrogateescape").strip()
+    return git(args, cwd, SourceError, errors="surrogateescape")
 
 
 def _is_policy(name: str) -> bool:

@@ -127,6 +127,13 @@ class Daemon(PolicyReloads):
                 self.err(f"{d.location()}: error[{d.code}]: {d.message}")
             raise SystemExit(f"ksctl run: {e}") from None
 
+    def _served(self, path: Optional[str], option: str, unserved: str) -> Optional[str]:
+        """The file ``option`` gave where the API is there to use it; None where none was given,
+        or where there is no API (said, with what that leaves ``unserved``)."""
+        if path and self.opts.api_port is None:
+            self.warn(f"ksctl run: {option} without an API (--api-port -1): {unserved}")
+        return path if self.opts.api_port is not None else None
+
     def _api_inputs(self) -> tuple[bool, Any]:
         """The tokens document, the web config file and the sign-in's provider, read before anything
         starts: a runner must not lead with an API nobody can use as meant, nor serve plain HTTP
@@ -141,20 +148,16 @@ class Daemon(PolicyReloads):
             except TokensError as e:
                 self.err(f"ksctl run: {e}; nothing started")
                 return False, None
-        if self.opts.web_config_file and self.opts.api_port is None:
-            self.warn("ksctl run: --web-config-file without an API (--api-port -1): nothing is served")
-        elif self.opts.web_config_file:
-            self._tls = load_tls(self.opts.web_config_file, self.echo, self.err)
+        if web_config := self._served(self.opts.web_config_file, "--web-config-file", "nothing is served"):
+            self._tls = load_tls(web_config, self.echo, self.err)
             if self._tls is None:
                 return False, None
         if self.opts.trusted_proxy and self.opts.api_port is not None:
             self._proxy = load_proxy(self.opts.trusted_proxy, self._tls, tokens, self.echo, self.err, self.warn)
             if self._proxy is None:
                 return False, None
-        if self.opts.oidc_config and self.opts.api_port is None:
-            self.warn("ksctl run: --oidc-config without an API (--api-port -1): nobody signs in")
-        elif self.opts.oidc_config:
-            self._signin = load_signin(self.opts.oidc_config, self.echo, self.err)
+        if oidc_config := self._served(self.opts.oidc_config, "--oidc-config", "nobody signs in"):
+            self._signin = load_signin(oidc_config, self.echo, self.err)
             if self._signin is None:
                 return False, None
             if tokens is None or not tokens.groups:

@@ -5,13 +5,13 @@ and ``concentration`` read the sums and extremes the engine takes in one pass ov
 positions (:class:`~killswitch.policy.registry.PositionAggregates`), against the scope's equity:
 each is unknown, for the one same reason, while the positions are unknown (an account's fetch
 failed) or the equity is unknown or not positive (:func:`equity_over`). ``gross_exposure`` and
-``net_exposure`` share one parameters' model, :class:`Exposure` (one definition in the schema,
-as it always was).
+``net_exposure`` are one kind of figure (:func:`exposure_kind`): they share one parameters' model,
+:class:`Exposure` (one definition in the schema, as it always was), and keep none.
 """
 
 from typing import Callable, ClassVar, Optional
 
-from ..registry import PositionAggregates, Reading, SignalInputs, SignalParams
+from ..registry import PositionAggregates, Reading, SignalInputs, SignalKind, SignalParams, no_parameters
 
 UNKNOWN = "NO_DATA: positions or equity unknown"
 
@@ -42,3 +42,10 @@ def over_equity(figure: Callable[[PositionAggregates], float]) -> Callable[[None
         return figure(inputs.position_aggregates()) / equity, None
 
     return evaluate
+
+
+def exposure_kind(name: str, aggregate: str, figure: Callable[[PositionAggregates], float]) -> SignalKind:
+    """The kind ``name`` that reads ``figure`` of the aggregates (taken as ``aggregate``) over the
+    equity: :class:`Exposure` its parameters' model, none kept (``build`` gives None)."""
+    return SignalKind(name, Exposure, position_aggregate=True, build=no_parameters, evaluate=over_equity(figure),
+                      aggregates=lambda params: (aggregate,))

@@ -7,7 +7,7 @@ import math
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, ClassVar, Optional
 
-from pydantic import field_validator
+from pydantic import ValidationInfo, field_validator
 from pydantic_core import PydanticCustomError
 
 from ...records import record
@@ -19,28 +19,30 @@ if TYPE_CHECKING:
     from ..windows import Returns
 
 
-class TailRisk(SignalParams):
+class ReturnsWindow(SignalParams):
+    """The parameters every returns kind has: its ``window`` of returns, each one its
+    ``sample_field`` long (``sample``, ``horizon``)."""
+
+    window_field: ClassVar[Optional[str]] = "window"
+
+    @field_validator("*")
+    @classmethod
+    def _period_positive(cls, v: Any, info: ValidationInfo) -> Any:
+        """A return's period is longer than 0s: a return over no time is none, and the coverage,
+        the history need and an annualized scale all divide by it."""
+        if info.field_name == cls.sample_field and v.ms <= 0:
+            raise PydanticCustomError("ks_value", f"{info.field_name} must be longer than 0s")
+        return v
+
+
+class TailRisk(ReturnsWindow):
     """Historical value-at-risk / expected shortfall of equity returns, as a fraction of equity."""
 
     window: DurationField
     confidence: RatioField = Ratio(Decimal("0.99"))
     horizon: DurationField = Duration(60_000)
     min_coverage: RatioField = Ratio(Decimal("0.8"))
-    window_field: ClassVar[Optional[str]] = "window"
     sample_field: ClassVar[Optional[str]] = "horizon"
-
-    @field_validator("horizon")
-    @classmethod
-    def _horizon_positive(cls, v: Duration) -> Duration:
-        return period_checked(v, "horizon")
-
-
-def period_checked(v: Duration, field: str) -> Duration:
-    """A return's period (``sample``, ``horizon``) is longer than 0s: a return over no time is
-    none, and the coverage, the history need and an annualized scale all divide by it."""
-    if v.ms <= 0:
-        raise PydanticCustomError("ks_value", f"{field} must be longer than 0s")
-    return v
 
 
 @record

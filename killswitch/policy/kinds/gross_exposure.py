@@ -7,20 +7,11 @@ figure as a plain number).
 Unknown (``NO_DATA``) while the scope's positions or equity are unknown or the equity is not
 positive (as every kind read from the position aggregates).
 
-Its parameters' model, :class:`~._aggregates.Exposure`, is the one it shares with
-``net_exposure``, and it keeps none (``build`` gives None).
+Its parameters' model and its reading are those it shares with ``net_exposure``
+(:func:`~._aggregates.exposure_kind`).
 """
 
-from ..registry import GROSS, SignalKind, no_parameters
-from ._aggregates import Exposure, over_equity
+from ..registry import GROSS
+from ._aggregates import exposure_kind
 
-
-def aggregates(params: None) -> tuple[str, ...]:
-    return (GROSS,)
-
-
-evaluate = over_equity(lambda agg: agg.gross)  # the notionals summed, over the equity
-
-
-KIND = SignalKind("gross_exposure", Exposure, position_aggregate=True, build=no_parameters, evaluate=evaluate,
-                  aggregates=aggregates)
+KIND = exposure_kind("gross_exposure", GROSS, lambda agg: agg.gross)  # the notionals summed, over the equity

@@ -17,7 +17,7 @@ from typing import ClassVar
 
 from ..expr import ValueType
 from ..registry import SignalKind, SignalParams, no_parameters
-from .gross_exposure import aggregates, evaluate  # the same figure, read as a plain number
+from .gross_exposure import KIND as GROSS_EXPOSURE  # the same figure, read as a plain number
 
 
 class Leverage(SignalParams):
@@ -27,5 +27,5 @@ class Leverage(SignalParams):
     bounds: ClassVar = (0.0, None)
 
 
-KIND = SignalKind("leverage", Leverage, position_aggregate=True, build=no_parameters, evaluate=evaluate,
-                  aggregates=aggregates)
+KIND = SignalKind("leverage", Leverage, position_aggregate=True, build=no_parameters,
+                  evaluate=GROSS_EXPOSURE.evaluate, aggregates=GROSS_EXPOSURE.aggregates)

@@ -4,17 +4,17 @@ import math
 from decimal import Decimal
 from typing import TYPE_CHECKING, Annotated, ClassVar, Optional
 
-from pydantic import AfterValidator, field_validator
+from pydantic import AfterValidator
 
-from ..registry import Reading, SignalInputs, SignalKind, SignalParams
+from ..registry import Reading, SignalInputs, SignalKind
 from ..units import Duration, DurationField, Ratio, RatioField
-from ._returns import ReturnsParams, history_need, kept, period_checked, returns_params, sampled
+from ._returns import ReturnsParams, ReturnsWindow, history_need, kept, returns_params, sampled
 
 if TYPE_CHECKING:
     from ..windows import Returns
 
 
-class RealizedVolatility(SignalParams):
+class RealizedVolatility(ReturnsWindow):
     """Standard deviation of equity log returns sampled every ``sample`` over ``window``; with
     ``annualize: true`` scaled by √(periods per year), a year being 365 days (crypto trades every
     day) and a period one ``sample``."""
@@ -25,13 +25,7 @@ class RealizedVolatility(SignalParams):
     # None is false: left out of the canonical form, so a policy without it keeps its digest
     annualize: Annotated[Optional[bool], AfterValidator(lambda v: v or None)] = None
     bounds: ClassVar = (0.0, None)
-    window_field: ClassVar[Optional[str]] = "window"
     sample_field: ClassVar[Optional[str]] = "sample"
-
-    @field_validator("sample")
-    @classmethod
-    def _sample_positive(cls, v: Duration) -> Duration:
-        return period_checked(v, "sample")
 
 
 # A year of returns for {annualize: true}: crypto trades every day of 365.

@@ -18,6 +18,19 @@ from .syntax import parse_days_of_month, parse_months, parse_times, parse_weekda
 ZoneLookup = Callable[[Optional[str]], tzinfo]  # a location (None: UTC) → its zone; ValueError if unknown
 
 
+def known_by(zone: ZoneLookup) -> Callable[[str], bool]:
+    """Whether ``zone`` knows a location name (looks it up without a ValueError)."""
+
+    def known(name: str) -> bool:
+        try:
+            zone(name)
+        except ValueError:
+            return False
+        return True
+
+    return known
+
+
 def period(spec: TimeSpec, zone: ZoneLookup) -> Period:
     return Period(zone(spec.location), tuple(parse_times(r.start_time, r.end_time) for r in spec.times),
                   tuple(map(parse_weekdays, spec.weekdays)), tuple(map(parse_days_of_month, spec.days_of_month)),

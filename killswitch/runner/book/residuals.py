@@ -25,7 +25,9 @@ Pure data and bookkeeping: no I/O, no clock (times are passed in).
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, replace
-from typing import Callable, Iterable, Optional
+from typing import Any, Callable, Optional
+
+from .fact_book import FactBook
 
 BELOW_MINIMUM = "BELOW_MINIMUM"
 CLOSE_RETRIES_EXHAUSTED = "CLOSE_RETRIES_EXHAUSTED"
@@ -66,20 +68,15 @@ class Residual:
         return cls(**d)
 
 
-class ResidualBook:
+class ResidualBook(FactBook[Residual]):
     """The residuals in force, by (incident, account, symbol, leg)."""
 
-    def __init__(self, items: Iterable[Residual] = ()):
-        self.items: dict[tuple[str, str, str, str], Residual] = {r.key: r for r in items}
+    DOC_KEY = "residuals"
+    FACT = Residual
 
-    def __len__(self) -> int:
-        return len(self.items)
-
-    def __iter__(self):
-        return iter(sorted(self.items.values(), key=lambda r: (r.incident, r.account, r.symbol, r.leg)))
-
-    def for_incident(self, incident: str) -> list[Residual]:
-        return [r for r in self if r.incident == incident]
+    @staticmethod
+    def order(r: Residual) -> tuple[Any, ...]:
+        return r.incident, r.account, r.symbol, r.leg
 
     def record(self, r: Residual) -> bool:
         """Add ``r``; True when it is new (its leg had no residual for that incident). A known
@@ -113,15 +110,3 @@ class ResidualBook:
             elif left != r.amount:
                 self.items[key] = replace(r, amount=left, as_of_ms=now_ms)
         return ended
-
-    def to_json(self) -> list[dict]:
-        return [r.to_json() for r in self]
-
-    @classmethod
-    def from_doc(cls, doc: Optional[dict]) -> "ResidualBook":
-        """The book saved with the runner's state (a state saved before residuals were: none)."""
-        rows = (doc or {}).get("residuals") or []
-        return cls(Residual.from_json(d) for d in rows)
-
-
-__all__ = ["Residual", "ResidualBook", "BELOW_MINIMUM", "CLOSE_RETRIES_EXHAUSTED"]

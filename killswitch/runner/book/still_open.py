@@ -24,7 +24,9 @@ from __future__ import annotations
 
 import re
 from dataclasses import asdict, dataclass, replace
-from typing import Any, Callable, Iterable, Iterator, Mapping, Optional
+from typing import Any, Callable, Iterable, Mapping, Optional
+
+from .fact_book import FactBook
 
 ORDER_STILL_OPEN = "ORDER_STILL_OPEN"  # the reason code of the fact (as CancelResult.failed says it)
 ORDER_GONE = "ORDER_GONE"  # ended: a later good snapshot no longer lists the order
@@ -109,21 +111,19 @@ def still_open_of(account: str, res: Any, *, cause: str, now: int, incident: Opt
     return out
 
 
-class StillOpenBook:
+class StillOpenBook(FactBook[StillOpen]):
     """The orders still open in force, by (account, order id)."""
 
+    DOC_KEY = "still_open"
+    FACT = StillOpen
+
     def __init__(self, items: Iterable[StillOpen] = ()):
-        self.items: dict[tuple[str, str], StillOpen] = {r.key: r for r in items}
+        super().__init__(items)
         self._seen: dict[str, Any] = {}  # account → the snapshot last compared with (see refresh)
 
-    def __len__(self) -> int:
-        return len(self.items)
-
-    def __iter__(self) -> Iterator[StillOpen]:
-        return iter(sorted(self.items.values(), key=lambda r: (r.since_ms, r.account, r.order_id)))
-
-    def for_incident(self, incident: str) -> list[StillOpen]:
-        return [r for r in self if r.incident == incident]
+    @staticmethod
+    def order(r: StillOpen) -> tuple[Any, ...]:
+        return r.since_ms, r.account, r.order_id
 
     def untold(self) -> list[StillOpen]:
         return [r for r in self if not r.told]
@@ -179,15 +179,6 @@ class StillOpenBook:
                 elif (o.amount, o.filled) != (r.amount, r.filled):
                     self.items[key] = replace(r, amount=float(o.amount), filled=float(o.filled), as_of_ms=now_ms)
         return ended
-
-    def to_json(self) -> list[dict]:
-        return [r.to_json() for r in self]
-
-    @classmethod
-    def from_doc(cls, doc: Optional[dict]) -> "StillOpenBook":
-        """The book saved with the runner's state (a state saved before this fact was: none)."""
-        rows = (doc or {}).get("still_open") or []
-        return cls(StillOpen.from_json(d) for d in rows)
 
 
 __all__ = ["INCIDENT_ENDED", "ORDER_GONE", "ORDER_STILL_OPEN", "StillOpen", "StillOpenBook", "incident_of",

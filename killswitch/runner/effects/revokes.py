@@ -46,6 +46,7 @@ from ...metrics import Registry
 from ...snapshot import Snapshot
 from ...state.store import StateStore
 from ..book.book import Book
+from ..book.keeper import Keeper
 from ..book.revoke_state import ALLOWED, OPERATOR, REVOKED, Hold, Permission, hold_text, holder_of, permission_status
 from ..collaborators import Fences, Saves
 from ..lock.lock import iso_ms
@@ -88,20 +89,14 @@ def _asked(holds: Sequence[Hold]) -> dict[str, Any]:
             **({"out_of_reach": unreached} if unreached else {})}
 
 
-class Revokes:
+class Revokes(Keeper[Fences]):
     """See the module doc. ``persist`` saves the book (fenced); ``lead`` audits under the
     runner's token and fences the venue calls."""
 
     def __init__(self, book: Book, venues: Venues, store: StateStore, io: StoreIO, *,
                  lead: Fences, persist: Saves, clock: Callable[[], int], dry_run: bool):
-        self.book = book
+        super().__init__(book, store, io, lead=lead, persist=persist, clock=clock, dry_run=dry_run)
         self.venues = venues
-        self.store = store
-        self.io = io
-        self.lead = lead
-        self.persist = persist
-        self.clock = clock
-        self.dry_run = dry_run
         self.failures: dict[tuple[str, str], int] = {}  # (account, code) → failed attempts (a counter)
 
     # --- owing -----------------------------------------------------------------------------------------

@@ -311,13 +311,23 @@ def _halted(lock: LockStatus) -> str:
     return f"HALTED: {_where(lock)}"
 
 
-def _reducing(lock: LockStatus, req: OrderRequest, positions: Optional[HeldPositions]) -> Decision:
-    where = f" ({_where(lock)})"
+def _leg_told(req: OrderRequest, positions: Optional[HeldPositions], state: str, unknown: str, verb: str,
+              where: str) -> Union[_Leg, Decision]:
+    """The leg the order acts on, or the denial in ``state``'s words that says why it cannot be told:
+    the positions are not known (``unknown``: what that leaves), or the leg the order ``verb`` is not."""
     if positions is None:
-        return deny("REDUCING: positions unknown; only a reducing order may be sent" + where)
+        return deny(f"{state}: positions unknown; {unknown}" + where)
     leg, why = _leg(req, positions)
     if leg is None:
-        return deny(f"REDUCING: cannot tell which position the order reduces: {why}" + where)
+        return deny(f"{state}: cannot tell which position the order {verb}: {why}" + where)
+    return leg
+
+
+def _reducing(lock: LockStatus, req: OrderRequest, positions: Optional[HeldPositions]) -> Decision:
+    where = f" ({_where(lock)})"
+    leg = _leg_told(req, positions, "REDUCING", "only a reducing order may be sent", "reduces", where)
+    if isinstance(leg, Decision):
+        return leg
     closing = "sell" if leg.contracts > 0 else "buy"
     if leg.contracts == 0 or req.side != closing:
         return deny("REDUCING: order would open or increase exposure" + where)
@@ -334,11 +344,10 @@ def _resuming(req: OrderRequest, positions: Optional[HeldPositions], resume: Res
     if limits.done:
         return Decision(True, "ACTIVE")
     tag = f" ({limits.label})"
-    if positions is None:
-        return deny("RESUMING: positions unknown; cannot check the resumed limits" + tag)
-    leg, why = _leg(req, positions)
-    if leg is None:
-        return deny(f"RESUMING: cannot tell which position the order changes: {why}" + tag)
+    leg = _leg_told(req, positions, "RESUMING", "cannot check the resumed limits", "changes", tag)
+    if isinstance(leg, Decision):
+        return leg
+    assert positions is not None  # a leg is told only from known positions
     after = _after(req, leg)
     if abs(after) <= abs(leg.contracts) and (after == 0 or leg.contracts == 0 or (after > 0) == (leg.contracts > 0)):
         return Decision(True, f"RESUMING: reduces exposure{tag}")

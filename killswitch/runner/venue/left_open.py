@@ -26,16 +26,13 @@ cancelled that the venue did not confirm.
 from __future__ import annotations
 
 import logging
-from typing import Any, Callable, Sequence
+from typing import Any, Sequence
 
 from ...engine.stages import decision_id as make_id
 from ...events import ORDER_STILL_OPEN, Event
-from ...state.store import StateStore
-from ..book.book import Book
+from ..book.keeper import Keeper
 from ..book.still_open import StillOpen
-from ..collaborators import Saves
 from ..lease.leadership import Leadership
-from ..storeio import StoreIO
 
 log = logging.getLogger("killswitch.runner.still_open")
 
@@ -53,19 +50,9 @@ def event_of(r: StillOpen, dry_run: bool, **extra: Any) -> Event:
         symbol=r.symbol, reason="ORDER_STILL_OPEN", incident=r.incident)
 
 
-class StillOpenOrders:
+class StillOpenOrders(Keeper[Leadership]):
     """See the module doc. ``lead`` writes the audit rows under the runner's fencing token;
     ``persist`` saves the book with rows in the same store call."""
-
-    def __init__(self, book: Book, store: StateStore, io: StoreIO, *, lead: Leadership, persist: Saves,
-                 clock: Callable[[], int], dry_run: bool):
-        self.book = book
-        self.store = store
-        self.io = io
-        self.lead = lead
-        self.persist = persist
-        self.clock = clock
-        self.dry_run = dry_run
 
     def take(self, facts: Sequence[StillOpen]) -> int:
         """Record ``facts`` (a cancel's answers); returns how many are new."""

@@ -28,6 +28,7 @@ from ...engine.stages import decision_id as make_id
 from ...events import CLOSE_RESIDUAL, CLOSE_RETRIES_EXHAUSTED, Event
 from ...state.store import StateStore
 from ..book.book import Book
+from ..book.keeper import Keeper
 from ..book.rejections import CLOSE_REJECTED
 from ..book.residuals import BELOW_MINIMUM, CLOSE_RETRIES_EXHAUSTED as RETRIES_SPENT, Residual
 from ..collaborators import Audits, Saves
@@ -46,19 +47,13 @@ def budget_spent(retries: int, held: int) -> bool:
     return retries - held >= MAX_CLOSE_RETRIES or held >= MAX_HELD_ROUNDS
 
 
-class Shortfalls:
+class Shortfalls(Keeper[Audits]):
     """See the module doc. ``lead`` writes the audit rows under the runner's fencing token;
     ``persist`` saves the book (awaited)."""
 
     def __init__(self, book: Book, store: StateStore, io: StoreIO, *, dry_run: bool, clock: Callable[[], int],
                  lead: Audits, persist: Saves):
-        self.book = book
-        self.store = store
-        self.io = io
-        self.dry_run = dry_run
-        self.clock = clock
-        self.lead = lead
-        self.persist = persist
+        super().__init__(book, store, io, lead=lead, persist=persist, clock=clock, dry_run=dry_run)
         # the journal of each stage entry in force as lost_replans read it, for lost_refusals right
         # after it (the same leading tick's first steps, nothing journaled between): read once
         self._journaled: dict[str, list] = {}

@@ -99,17 +99,17 @@ ES = "[('confidence', '97.5%'), ('horizon', '1m'), ('min_coverage', '80%'), ('wi
                  id="liquidation_distance"),
     # a kind of its own module (killswitch/policy/kinds/gross_exposure.py): no parameters
     pytest.param("gross_exposure", n.SignalNode,
-                 dict(name="s", kind="gross_exposure", params=None, evaluate=gross_exposure.evaluate,
+                 dict(name="s", kind="gross_exposure", params=None, evaluate=gross_exposure.KIND.evaluate,
                       reads_book=True, state=None, state_key=None),
                  id="gross_exposure"),
     # a kind of its own module (killswitch/policy/kinds/net_exposure.py): no parameters
     pytest.param("net_exposure", n.SignalNode,
-                 dict(name="s", kind="net_exposure", params=None, evaluate=net_exposure.evaluate,
+                 dict(name="s", kind="net_exposure", params=None, evaluate=net_exposure.KIND.evaluate,
                       reads_book=True, state=None, state_key=None),
                  id="net_exposure"),
     # a kind of its own module (killswitch/policy/kinds/leverage.py): no parameters
     pytest.param("leverage", n.SignalNode,
-                 dict(name="s", kind="leverage", params=None, evaluate=leverage.evaluate,
+                 dict(name="s", kind="leverage", params=None, evaluate=leverage.KIND.evaluate,
                       reads_book=True, state=None, state_key=None),
                  id="leverage"),
     # a kind of its own module (killswitch/policy/kinds/concentration.py): its frozen parameters

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from adapters.ccxt_exchange.declared import table_text
+from adapters.ccxt_exchange.declared import declared, table_text
 from adapters.ccxt_exchange.dialects import DIALECTS, dialect_for
 from killswitch.compile import venue_tables
 from killswitch.compile.venue_weights import VENUE_WEIGHTS, venue_costs
@@ -36,6 +36,11 @@ def test_every_venue_of_the_table_has_a_dialect_that_declares_a_cost():
     assert set(VENUE_WEIGHTS) <= set(DIALECTS)
     for venue in VENUE_WEIGHTS:
         assert any(venue_costs(venue, m) is not None for m in ("futures", "spot")), venue
+
+
+def test_the_rows_read_back_as_each_dialects_declaration():
+    # the table is rows of plain values: read back, each venue's is the very record its dialect declares
+    assert VENUE_WEIGHTS == {v: got for v in DIALECTS if (got := declared(DIALECTS[v])) is not None}
 
 
 def test_a_changed_number_is_told_apart():

@@ -19,12 +19,12 @@ def test_it_keeps_its_place_in_the_language_and_shares_its_model_with_net_exposu
     kinds = list(SIGNALS)
     assert kinds[kinds.index("liquidation_distance") + 1:kinds.index("net_exposure")] == ["gross_exposure"]
     assert SIGNALS["gross_exposure"].model is SIGNALS["net_exposure"].model
-    assert SIGNALS["gross_exposure"].position_aggregate and tuple(gross_exposure.aggregates(None)) == (GROSS,)
+    assert SIGNALS["gross_exposure"].position_aggregate and tuple(gross_exposure.KIND.aggregates(None)) == (GROSS,)
 
 
 def test_its_node_holds_its_evaluation_and_no_parameters():
     [node] = single_signal_graph("gross_exposure", "s >= 300%").policies[0].signals
-    assert isinstance(node, SignalNode) and node.evaluate is gross_exposure.evaluate and node.params is None
+    assert isinstance(node, SignalNode) and node.evaluate is gross_exposure.KIND.evaluate and node.params is None
 
 
 @pytest.mark.parametrize("inputs, want", [
@@ -36,7 +36,7 @@ def test_its_node_holds_its_evaluation_and_no_parameters():
                  id="equity_zero"),
 ])
 def test_it_reads_the_gross_notional_over_the_equity(inputs, want):
-    assert gross_exposure.evaluate(None, inputs, 0) == want  # type: ignore[arg-type]
+    assert gross_exposure.KIND.evaluate(None, inputs, 0) == want  # type: ignore[arg-type]
 
 
 def test_through_the_engine_longs_and_shorts_alike_and_unknown_on_a_failed_fetch():

@@ -28,12 +28,12 @@ def test_it_keeps_its_place_in_the_language_and_reads_as_a_plain_number():
     kinds = list(SIGNALS)
     assert kinds[kinds.index("net_exposure") + 1:kinds.index("concentration")] == ["leverage"]
     assert SIGNALS["leverage"].model.value_type is ValueType.NUMBER
-    assert SIGNALS["leverage"].position_aggregate and tuple(leverage.aggregates(None)) == (GROSS,)
+    assert SIGNALS["leverage"].position_aggregate and tuple(leverage.KIND.aggregates(None)) == (GROSS,)
 
 
 def test_its_node_holds_its_evaluation_and_no_parameters():
     [node] = single_signal_graph("leverage", "s >= 3").policies[0].signals
-    assert isinstance(node, SignalNode) and node.evaluate is leverage.evaluate and node.params is None
+    assert isinstance(node, SignalNode) and node.evaluate is leverage.KIND.evaluate and node.params is None
 
 
 @pytest.mark.parametrize("inputs, want", [
@@ -45,7 +45,7 @@ def test_its_node_holds_its_evaluation_and_no_parameters():
                  (None, "NO_DATA: positions or equity unknown"), id="positions_unknown"),
 ])
 def test_it_reads_the_gross_notional_over_the_equity(inputs, want):
-    assert leverage.evaluate(None, inputs, 0) == want  # type: ignore[arg-type]
+    assert leverage.KIND.evaluate(None, inputs, 0) == want  # type: ignore[arg-type]
 
 
 def test_it_reads_the_figure_gross_exposure_reads():

@@ -18,12 +18,12 @@ from tests.unit.engine_helpers import AggregateInputs as Inputs, pos, run, signa
 def test_it_keeps_its_place_in_the_language():
     kinds = list(SIGNALS)
     assert kinds[kinds.index("gross_exposure") + 1:kinds.index("leverage")] == ["net_exposure"]
-    assert SIGNALS["net_exposure"].position_aggregate and tuple(net_exposure.aggregates(None)) == (NET,)
+    assert SIGNALS["net_exposure"].position_aggregate and tuple(net_exposure.KIND.aggregates(None)) == (NET,)
 
 
 def test_its_node_holds_its_evaluation_and_no_parameters():
     [node] = single_signal_graph("net_exposure", "s >= 300%").policies[0].signals
-    assert isinstance(node, SignalNode) and node.evaluate is net_exposure.evaluate and node.params is None
+    assert isinstance(node, SignalNode) and node.evaluate is net_exposure.KIND.evaluate and node.params is None
 
 
 @pytest.mark.parametrize("inputs, want", [
@@ -35,7 +35,7 @@ def test_its_node_holds_its_evaluation_and_no_parameters():
                  id="equity_negative"),
 ])
 def test_it_reads_the_magnitude_of_the_signed_notionals_over_the_equity(inputs, want):
-    assert net_exposure.evaluate(None, inputs, 0) == want  # type: ignore[arg-type]
+    assert net_exposure.KIND.evaluate(None, inputs, 0) == want  # type: ignore[arg-type]
 
 
 def test_through_the_engine_shorts_offset_longs():
