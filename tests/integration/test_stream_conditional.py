@@ -1,8 +1,8 @@
 """Conditional orders on the private stream, end to end: the real :class:`CcxtAdapter` with a
 ``stream`` block against the simulated exchange's websocket faces (Binance USDⓈ-M's
 ``ALGO_UPDATE`` of its algo service, Bybit v5's ``order`` topic with ``stopOrderType``, OKX's
-``orders-algo``, Bitget's ``orders-algo`` with its ``planType``), a bot (a REST client of the same
-account) placing and cancelling them at the venue (on Bitget, whose simulated face serves no
+``orders-algo``, Bitget's ``orders-algo`` with its ``planType``, MEXC's plan orders), a bot (a REST client of the same
+account) placing and cancelling them at the venue (on Bitget and MEXC, whose simulated faces serve no
 place-plan-order, the venue's own book: the engine).
 
 - A stop placed at the venue reaches the snapshot from the stream, of its kind (conditional, its
@@ -33,7 +33,7 @@ async def place_stop(r: Rig, trigger: float, amount: float = 0.01) -> str:
     algo service; Bybit: a conditional order, ``triggerDirection`` falling; OKX: a trigger order of
     its algo service, at market; Bitget: a normal_plan that closes, placed in the venue's book);
     its venue id."""
-    if r.venue == "bitget":
+    if r.venue in ("bitget", "mexc"):  # faces that serve no place of a plan order
         return str(r.engine.place_algo_order("sim-main", "BTCUSDT", "SELL", "STOP_MARKET", quantity=amount,
                                              trigger_price=trigger, reduce_only=True,
                                              label="normal_plan").algo_id)
@@ -50,7 +50,7 @@ async def place_stop(r: Rig, trigger: float, amount: float = 0.01) -> str:
 
 
 async def cancel_stop(r: Rig, oid: str) -> None:
-    if r.venue == "bitget":
+    if r.venue in ("bitget", "mexc"):
         r.engine.cancel_algo_order("sim-main", int(oid))
         return
     await r.bot.cancel_order(oid, BTC_U, {} if r.venue == "bybit" else {"trigger": True})  # OKX, Binance: the algo id

@@ -152,7 +152,7 @@ class ChannelFace(PushFace):
             return
         m = eng.markets[symbol]
         px = eng.mark(symbol, ts) if price is None else price
-        s.pushed["marks"][symbol] = (asyncio.get_event_loop().time(), px)
+        s.pushed["marks"][symbol] = (asyncio.get_event_loop().time(), px, ts)
         arg = s.pushed["args"].get(f"{self.MARK_CHANNEL}:{self._instrument(m)}")
         s.queue.put_nowait(("market", dumps(self._mark_frame(m, px, ts, arg))))
 
@@ -176,7 +176,9 @@ class ChannelFace(PushFace):
     def _pump_round(self, now: int, t: float) -> None:
         eng = self.engine
         for s in list(self.sockets):
-            for symbol, (at, px) in list(s.pushed["marks"].items()):
+            for symbol, (at, px, ts) in list(s.pushed["marks"].items()):
+                if now <= ts:
+                    continue  # the venue's clock has not moved since: a push of that time again is a duplicate
                 quiet = t - at >= self.quiet_every_ms / 1000
                 if quiet or (t - at >= self.mark_every_ms / 1000 and eng.mark(symbol, now) != px):
                     self._mark(s, symbol, now)
