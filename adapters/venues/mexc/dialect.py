@@ -444,7 +444,7 @@ class MexcDialect(spot.MexcSpot, MexcStream, Dialect):
           never done: they do not reach the venue's endpoint for it (:meth:`cancel_batch` does);
         * a spot order's or a spot symbol's: :func:`.dialect_spot.cancel_answer`."""
         if sent and all(spot.is_spot_order(o) for o in sent):
-            return spot.cancel_answer(how, answer, sent)
+            return spot.cancel_answer(how, answer, sent, self.refusal_rules)
         if how == "batch" and sent and all(getattr(o, "kind", "regular") == "tpsl" for o in sent):
             # stoporder/cancel: success true, no list (a refusal raised)
             if not (isinstance(answer, Mapping) and answer.get("success") is True):
