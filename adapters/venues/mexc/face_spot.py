@@ -37,16 +37,9 @@ from urllib.parse import parse_qsl
 
 from aiohttp import web
 
-from ...simulated.engine import (
-    NO_SUCH_ORDER,
-    TOO_MANY_ORDERS,
-    TOO_MANY_REQUESTS,
-    UNKNOWN_ORDER,
-    MarketSpec,
-    SimError,
-    SimOrder,
-)
+from ...simulated.engine import NO_SUCH_ORDER, TOO_MANY_ORDERS, TOO_MANY_REQUESTS, UNKNOWN_ORDER, SimError
 from ...simulated.faces.shared import RestFace, VenueFail, engine_codes, signs
+from ...simulated.rules import MarketSpec, SimOrder
 
 V3 = "/api/v3"
 ROUTES: dict[tuple[str, str], tuple[str, bool]] = {
