@@ -101,7 +101,7 @@ def mexc_account(**extra) -> Account:
         "credentials": {"api_key": {"env": "KS_TEST_KEY"}, "secret": {"env": "KS_TEST_SECRET"}}, **extra})
 
 
-def mexc_adapter(venue: MexcSpotVenue) -> CcxtAdapter:
+def mexc_adapter(venue: MexcSpotVenue, acc: Optional[Account] = None) -> CcxtAdapter:
     def build(config: dict):
         ex = ccxt_async.mexc(config)
         ex.set_markets(spot_markets())
@@ -109,7 +109,7 @@ def mexc_adapter(venue: MexcSpotVenue) -> CcxtAdapter:
         venue.ex = ex
         return ex
 
-    return CcxtAdapter(mexc_account(), exchange_factory=build)
+    return CcxtAdapter(acc or mexc_account(), exchange_factory=build)
 
 
 @pytest.fixture(autouse=True)
@@ -156,6 +156,22 @@ def test_mexc_spot_declares_its_own_reads_and_limits_beside_the_contract_apis():
     assert d.weight_limit_for("spot") is d.spot_limit and d.weight_limit_for("futures") is d.weight_limit
     assert d.countdown(None, "spot", keeps_private_websocket=False) is None  # no cancel-all-after
     assert d.open_orders_endpoint("spot") == "GET /api/v3/openOrders"
+
+
+def test_a_spot_account_asking_for_a_stream_polls_the_contract_stream_is_not_its():
+    """MEXC's stream is the contract websocket's: a spot account with ``stream:`` polls, said
+    STREAM_UNSUPPORTED, where a futures account of the same venue streams."""
+    venue = MexcSpotVenue()
+
+    async def body():
+        a = mexc_adapter(venue, mexc_account(stream={"enabled": True}))
+        try:
+            return a._stream, a.stream_health().reason, (await a.snapshot()).fetch.ok
+        finally:
+            await a.close()
+
+    assert run(body()) == (None, "STREAM_UNSUPPORTED", True)
+    assert dialect_for("mexc").streams_for("futures") and not dialect_for("mexc").streams_for("spot")
 
 
 # --- the book ----------------------------------------------------------------------------------------
