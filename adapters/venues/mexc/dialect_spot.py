@@ -210,7 +210,7 @@ class MexcSpot:
     """The ``mexc`` dialect's spot account: its reads, cancels and weights (the module's
     docstring); a futures account's are the contract API's (:class:`.dialect.MexcDialect`)."""
 
-    if TYPE_CHECKING:  # the dialect's own fields and methods (:class:`~...dialects.base.Dialect`)
+    if TYPE_CHECKING:  # the dialect's own fields and methods (:class:`~adapters.ccxt_exchange.dialects.base.Dialect`)
         id: str
         open_orders_max_age_s: float
 
