@@ -218,7 +218,7 @@ class CcxtAdapter(StreamedSnapshots, OrderPlacement, Cancels, FillReads, Exchang
         self._shed_factor = 1  # the calm cadences' multiple under load (shed)
         self._behind = None
         self._behind_reading = False
-        if self.dialect.streams and self._stream_spec is not None and self._stream_spec.enabled:
+        if self.dialect.streams_for(self.market_type) and self._stream_spec is not None and self._stream_spec.enabled:
             self._stream = self._make_stream(config, stream_factory or pro_factory(self.venue),
                                              urls=urls, sandbox=getattr(account, "sandbox", False))
         self._stream_said = False

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Mapping
-from typing import Any, Iterable, Optional
+from typing import Any, Awaitable, Callable, Iterable, Optional
 
 from killswitch.snapshot import MarketRules
 
@@ -24,6 +24,9 @@ from ..base import AdapterError, Reason
 from . import parsing
 from .calls import Calls, Op
 from .errors import reason_for
+
+# a dialect's own read of spot prices: the symbols → symbol → last price, or None (ccxt's tickers)
+PriceRead = Callable[[list[str]], Awaitable[Optional[Mapping[str, float]]]]
 
 
 class Markets:
@@ -133,11 +136,12 @@ class Markets:
         to_precision = getattr(self._ex, "price_to_precision", None)
         return float(to_precision(symbol, price)) if to_precision else price
 
-    async def spot_prices(self, op: Op, held: Iterable[str], quote: str,
-                          stablecoins: Iterable[str]) -> dict[str, float]:
+    async def spot_prices(self, op: Op, held: Iterable[str], quote: str, stablecoins: Iterable[str],
+                          read: Optional[PriceRead] = None) -> dict[str, float]:
         """Last price in ``quote`` of every ``held`` asset: 1 for the quote itself, the ticker of
         ASSET/QUOTE when that market exists, 1 for a stablecoin without one; assets without a
-        price are left unvalued (and out of equity)."""
+        price are left unvalued (and out of equity). ``read``: the dialect's own read of the
+        symbols' prices (None, or its answer None: ccxt's tickers)."""
         stablecoins = set(stablecoins)
         prices: dict[str, float] = {}
         symbols = []
@@ -148,7 +152,12 @@ class Markets:
                 symbols.append(f"{a}/{quote}")
             elif a in stablecoins:
                 prices[a] = 1.0
-        if symbols:
+        own = await read(symbols) if symbols and read is not None else None
+        if own is not None:
+            for s, last in own.items():
+                if s in symbols and last > 0:
+                    prices[s.split("/", 1)[0]] = last
+        elif symbols:
             if (getattr(self._ex, "has", None) or {}).get("fetchTickers"):
                 tickers = await self._calls.call(op, "fetch_tickers", symbols)
             else:

@@ -144,8 +144,10 @@ class RestSnapshots(AdapterCore):
             equity = parsing.futures_equity(raw_balance, self.quote_currency, KNOWN_RAW_FIELDS)
         else:
             positions = PositionList()
+            reads_ = self._reads(op)
             prices = await self._markets.spot_prices(op, parsing.held_assets(raw_balance), self.quote_currency,
-                                                     self.stablecoins)
+                                                     self.stablecoins,
+                                                     lambda symbols: self.dialect.spot_prices(reads_, symbols))
             balances = parsing.parse_balances(raw_balance, prices)
             self.dialect.check_spot_values(balances, self.quote_currency)
             equity = sum(b.total * b.price for b in balances if b.price is not None)

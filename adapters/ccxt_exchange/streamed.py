@@ -116,7 +116,8 @@ class StreamedSnapshots(RestSnapshots):
         STREAM_DISABLED without an enabled ``stream`` block), else the stream's own."""
         if self._stream is not None:
             return self._stream.health()
-        return StreamHealth(state="off", reason="STREAM_DISABLED" if self.dialect.streams else "STREAM_UNSUPPORTED",
+        streams = self.dialect.streams_for(self.market_type)
+        return StreamHealth(state="off", reason="STREAM_DISABLED" if streams else "STREAM_UNSUPPORTED",
                             since_ms=None, last_message_ms=None)
 
     def set_wake(self, cb: Callable[[str], None]) -> None:
@@ -165,7 +166,7 @@ class StreamedSnapshots(RestSnapshots):
         elif not self._stream_said:
             self._stream_said = True
             asked = self._stream_spec is not None and self._stream_spec.enabled
-            if not self.dialect.streams:
+            if not self.dialect.streams_for(self.market_type):
                 log.log(logging.WARNING if asked else logging.INFO,
                         "%s/%s: %s has no private stream in this adapter (STREAM_UNSUPPORTED): polled over REST",
                         self.venue, self.account, self.venue)

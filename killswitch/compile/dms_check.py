@@ -33,10 +33,16 @@ NO_COUNTDOWN: dict[str, str] = {
     "bitget": "Bitget's countdown-cancel-all serves unified-trading accounts only, not the classic account",
     "mexc": "MEXC's contract API has no cancel-all-after",
 }
+# (ccxt id, market type) → the same, where a market type of the id says otherwise
+NO_COUNTDOWN_OF_MARKET: dict[tuple[str, str], str] = {
+    ("mexc", "spot"): "MEXC's spot API has no cancel-all-after",
+}
 
 
 def no_countdown(acc: Account) -> Optional[str]:
     """Why ``arm_exchange_dms`` arms nothing at ``acc``'s venue (None: its venue has a countdown)."""
+    if (acc.venue, acc.market_type) in NO_COUNTDOWN_OF_MARKET:
+        return NO_COUNTDOWN_OF_MARKET[(acc.venue, acc.market_type)]
     if acc.venue in NO_COUNTDOWN:
         return NO_COUNTDOWN[acc.venue]
     if acc.venue not in DIALECT_VENUES:
@@ -54,4 +60,4 @@ def dms_findings(accounts: Sequence[Account], uses: Iterable[ActionUse]) -> list
         "cancel_orders to the stage, or narrow the scope to the venues with a countdown")
 
 
-__all__ = ["NO_COUNTDOWN", "dms_findings", "no_countdown"]
+__all__ = ["NO_COUNTDOWN", "NO_COUNTDOWN_OF_MARKET", "dms_findings", "no_countdown"]

@@ -54,6 +54,9 @@ READS = (
     ('mexc', 'futures', 'GET /api/v1/private/planorder/list/orders', 1, 1, True, 0.0, False),
     ('mexc', 'futures', 'GET /api/v1/private/stoporder/list/orders', 1, 1, True, 0.0, False),
     ('mexc', 'futures', 'GET /api/v1/private/position/position_mode', 1, 1, False, 300.0, False),
+    ('mexc', 'spot', 'GET /api/v3/account', 1, 1, False, 0.0, False),
+    ('mexc', 'spot', 'GET /api/v3/ticker/price', 1, 1, False, 0.0, False),
+    ('mexc', 'spot', 'GET /api/v3/openOrders', 1, 1, True, 0.0, False),
     ('okx', 'futures', 'GET /api/v5/account/balance', 1, 1, False, 0.0, False),
     ('okx', 'futures', 'GET /api/v5/account/positions', 1, 1, False, 0.0, False),
     ('okx', 'futures', 'GET /api/v5/trade/orders-pending', 1, 1, False, 0.0, False),
@@ -71,6 +74,7 @@ LIMITS = (
     ('kraken', 'spot', None, 60.0, 'calls', 'uid', False, None, 'https://docs.kraken.com/api/docs/guides/spot-rest-ratelimits'),
     ('krakenfutures', 'futures', None, 10.0, 'cost', 'uid', False, None, 'https://docs.kraken.com/api/docs/guides/futures-rate-limits/'),
     ('mexc', 'futures', None, 1.0, 'requests', 'uid', True, None, 'https://mexcdevelop.github.io/apidocs/contract_v1_en/'),
+    ('mexc', 'spot', None, 10.0, 'requests', 'uid', True, None, 'https://mexcdevelop.github.io/apidocs/spot_v3_en/#limits'),
     ('okx', 'futures', None, 2.0, 'requests', 'uid', True, None, 'https://www.okx.com/docs-v5/en/#overview-rate-limits'),
 )
 
@@ -95,6 +99,9 @@ ENDPOINT_LIMITS = (
     ('mexc', 'futures', 'GET /api/v1/private/position/open_positions', 20, 2.0),
     ('mexc', 'futures', 'GET /api/v1/private/position/position_mode', 20, 2.0),
     ('mexc', 'futures', 'GET /api/v1/private/stoporder/list/orders', 20, 2.0),
+    ('mexc', 'spot', 'GET /api/v3/account', 20.0, 10.0),
+    ('mexc', 'spot', 'GET /api/v3/openOrders', 166.0, 10.0),
+    ('mexc', 'spot', 'GET /api/v3/ticker/price', 250.0, 10.0),
     ('okx', 'futures', 'GET /api/v5/account/balance', 10, 2.0),
     ('okx', 'futures', 'GET /api/v5/account/config', 5, 2.0),
     ('okx', 'futures', 'GET /api/v5/account/positions', 10, 2.0),

@@ -273,6 +273,11 @@ class VenueNamed:
         account holds and some held asset has no price in ``quote``. Nothing by default: such an
         asset is left out of equity."""
 
+    async def spot_prices(self, reads: Reads, symbols: list[str]) -> Optional[Mapping[str, float]]:
+        """The last price of each spot symbol (ASSET/QUOTE) of ``symbols``, symbol → price, where
+        the venue has a lighter read of them than ccxt's tickers; None: ccxt's tickers read them."""
+        return None
+
     def unknown_value(self, endpoint: str, field: str, value: Any) -> AdapterError:
         """:func:`unknown_value` of this dialect's venue."""
         return unknown_value(self.id, endpoint, field, value)

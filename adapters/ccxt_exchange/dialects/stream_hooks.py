@@ -35,6 +35,11 @@ class StreamHooks:
     # whatever the account declares as its quote (Hyperliquid: USDC); None: the account's quote
     stream_quote: Optional[str] = None
 
+    def streams_for(self, market_type: str) -> bool:
+        """Whether an account of ``market_type`` streams: :attr:`streams`, unless the venue's
+        stream serves another market type than the account's."""
+        return self.streams
+
     def watch_marks(self, client: Any, held: frozenset[str]) -> Awaitable[Any]:
         """The streaming client's watch that subscribes the marks of ``held`` (the symbols of
         the positions held), awaited again when they change; its frames are read raw (``marks``

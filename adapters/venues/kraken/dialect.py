@@ -49,6 +49,7 @@ from ...base import AdapterError, Reason
 from ...ccxt_exchange.dialects.base import Dialect, Listed, Reads, bad_field
 from ...ccxt_exchange.dialects.cancel_hooks import Call, CancelAnswer
 from ...ccxt_exchange.dialects.refusals import Rule
+from ...ccxt_exchange.dialects.spot import check_every_asset_valued
 from ...ccxt_exchange.dialects.trigger_countdown import TriggerCountdown
 from . import dialect_rows as rows
 
@@ -177,11 +178,7 @@ class KrakenDialect(Dialect):
     def check_spot_values(self, balances: Sequence[Any], quote: str) -> None:
         """Every asset held is valued: one no ticker of ASSET/QUOTE prices (an asset of Kraken
         Earn, ``BTC.F``; a pair not traded against the quote) fails the snapshot naming it."""
-        missing = [f"{b.asset} ({b.total:g})" for b in balances if b.price is None and b.total]
-        if missing:
-            raise AdapterError(Reason.BAD_RESPONSE, f"{self.id} {TICKER}: no price in {quote} for "
-                               f"{', '.join(missing)}, held: the holding cannot be valued (blind there)",
-                               venue=self.id)
+        check_every_asset_valued(self.id, TICKER, balances, quote)
 
     def snapshot_cost(self, market_type: str, settle_coins: tuple[str, ...] = ()) -> Optional[SnapshotCost]:
         return SnapshotCost(self.spot_reads, self.open_orders_max_age_s) if market_type == "spot" else None

@@ -1,7 +1,10 @@
-"""MEXC (``mexc``: its futures are the contract API, ``/api/v1/contract`` and ``/api/v1/private``).
+"""MEXC (``mexc``: its futures are the contract API, ``/api/v1/contract`` and ``/api/v1/private``;
+its spot the spot API v3, ``/api/v3``).
 
-Its dialect (:mod:`.dialect`, the rows it reads: :mod:`.dialect_rows`), the simulator's faces
-(the contract API :mod:`.face`, the contract websocket :mod:`.face_stream`), its contract rows
+Its dialect (:mod:`.dialect`, the rows it reads: :mod:`.dialect_rows`, its spot account's
+:mod:`.dialect_spot`), the simulator's faces
+(the contract API :mod:`.face`, which hands ``/api/v3/`` to the spot face :mod:`.face_spot`;
+the contract websocket :mod:`.face_stream`), its contract rows
 (:mod:`.contract`) and its answers (``fixtures/``, README.md: which are documented examples,
 which verbatim).
 """

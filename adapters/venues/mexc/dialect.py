@@ -1,4 +1,5 @@
-"""MEXC (``mexc``): its futures through the contract API (``/api/v1/private/...``), its spot generic.
+"""MEXC (``mexc``): its futures through the contract API (``/api/v1/private/...``), its spot through
+the spot API v3 (:mod:`.dialect_spot`).
 
 What it owns
     the MEXC forms the adapter needs on a futures account:
@@ -43,7 +44,7 @@ What it owns
       (:class:`.dialect_stream.MexcStream`);
     * no countdown: the contract API has no cancel-all-after (the runner's own dead man's switch
       stands in; ``ksctl validate`` says so of an account that asks for the venue's);
-    * spot: ccxt's generic forms (no dialect of its own there).
+    * spot: the spot API's reads, cancels and refusals (:class:`.dialect_spot.MexcSpot`).
 
 What it must not do
     import ccxt or hold account state (see :mod:`adapters.ccxt_exchange.dialects.base`).
@@ -68,6 +69,7 @@ from ...ccxt_exchange.dialects.base import (
 from ...ccxt_exchange.dialects.cancel_hooks import Call, CancelAnswer
 from ...ccxt_exchange.dialects.refusals import Rule
 from ...ccxt_exchange.parsing import BadField, num
+from . import dialect_spot as spot
 from .dialect_rows import POSITION_MODES, cancel_rows, order_row, plan_row, stop_row, text
 from .dialect_stream import MexcStream
 
@@ -175,7 +177,7 @@ def position_mode(answer: Any) -> bool:
 
 
 @dataclass(frozen=True, kw_only=True)
-class MexcDialect(MexcStream, Dialect):
+class MexcDialect(spot.MexcSpot, MexcStream, Dialect):
     client_id_param: str = "externalOid"
     max_client_id_length: int = 32
     client_id_alphabet: str = r"A-Za-z0-9_\-"
@@ -190,7 +192,7 @@ class MexcDialect(MexcStream, Dialect):
         r'"code"\s*:\s*"?(2009|2008)\b',
         r"positions? (do not|is not) exists? or (have been|is already|already) closed",
     )
-    refusal_rules: tuple[Rule, ...] = REFUSALS
+    refusal_rules: tuple[Rule, ...] = REFUSALS + spot.REFUSALS
     # A snapshot: the assets, the positions, the tickers (the positions' marks) and the position
     # mode with them (the leg of a position), the regular list, the trigger list and the stop
     # list (one page each up to 100 rows). Each contract endpoint: 20 requests per 2 seconds.
@@ -337,9 +339,9 @@ class MexcDialect(MexcStream, Dialect):
 
     async def fetch_open_orders(self, reads: Reads, symbol: Optional[str] = None) -> list[Listed]:
         """Every page of the regular list, of the trigger list and of the stop list (futures);
-        spot: ccxt's."""
+        spot: ``openOrders``' rows."""
         if reads.market_type != "futures":
-            return await super().fetch_open_orders(reads, symbol)
+            return await self.spot_open_orders(reads, symbol)
         listed: list[Listed] = []
         mode: list[int] = []  # the account's positionMode, read once where a row does not say it
 
@@ -388,13 +390,15 @@ class MexcDialect(MexcStream, Dialect):
     # --- cancels ------------------------------------------------------------------------------
 
     def cancel_params(self, kind: str) -> Mapping[str, Any]:
-        if kind == "regular":
+        if kind == "regular":  # (a spot order is regular: the spot API lists no other kind)
             return {}
         if kind == "tpsl":
             return {"method": "stoporder"}  # cancelled through cancel_batch, never through ccxt's
         return {"trigger": True, "method": "contractPrivatePostPlanorderCancelAll"}
 
     def order_cancel_params(self, order: Any) -> Mapping[str, Any]:
+        if spot.is_spot_order(order):
+            return {}
         kind = getattr(order, "kind", "regular")
         if kind == "conditional":  # one trigger order: planorder/cancel; a symbol's: planorder/cancel_all
             return {"trigger": True, "method": "contractPrivatePostPlanorderCancelAll"}
@@ -404,7 +408,9 @@ class MexcDialect(MexcStream, Dialect):
         """A contract's regular order cancelled by the venue's own request, as ccxt sends it
         (``order/cancel``, a list of one id), its body read whole by :meth:`cancel_answer`: ccxt's
         ``cancel_order`` raises a refused row with its words alone, its ``errorCode`` dropped.
-        Trigger orders and spot: ccxt's ``cancel_order``."""
+        Trigger orders: ccxt's ``cancel_order``; spot: ``DELETE /api/v3/order``, read whole."""
+        if spot.is_spot_order(order):
+            return self.spot_cancel_one(order, market)
         if getattr(order, "kind", "regular") != "regular" or not (market.get("swap") or market.get("future")):
             return super().cancel_one_request(order, market)
         return CANCEL_METHOD, ([order.id],)
@@ -435,7 +441,10 @@ class MexcDialect(MexcStream, Dialect):
           (``whole``), which the open orders listed after it confirm;
         * a Stop-Limit order's (``batch``: ``stoporder/cancel`` answers ``success`` true with no
           list; ccxt raised had the venue refused it) is done; one through ccxt's cancels is
-          never done: they do not reach the venue's endpoint for it (:meth:`cancel_batch` does)."""
+          never done: they do not reach the venue's endpoint for it (:meth:`cancel_batch` does);
+        * a spot order's or a spot symbol's: :func:`.dialect_spot.cancel_answer`."""
+        if sent and all(spot.is_spot_order(o) for o in sent):
+            return spot.cancel_answer(how, answer, sent, self.refusal_rules)
         if how == "batch" and sent and all(getattr(o, "kind", "regular") == "tpsl" for o in sent):
             # stoporder/cancel: success true, no list (a refusal raised)
             if not (isinstance(answer, Mapping) and answer.get("success") is True):
@@ -515,6 +524,7 @@ def page_numbers() -> Callable[[list], Optional[Mapping[str, Any]]]:
 
 MEXC = MexcDialect(
     id="mexc", order_rate=8.0,
-    read_endpoints={"futures": (POSITIONS, OPEN_ORDERS)}, refusal_of=mexc_refusal)
+    read_endpoints={"futures": (POSITIONS, OPEN_ORDERS), "spot": (spot.ACCOUNT, spot.OPEN_ORDERS)},
+    refusal_of=mexc_refusal)
 
 DIALECTS = (MEXC,)

@@ -2,8 +2,7 @@
 ``ccxt.async_support.mexc`` and the MEXC dialect (:mod:`adapters.venues.mexc.dialect`) ask, over
 the one engine, in the shared face shape (:class:`adapters.simulated.faces.shared.RestFace`).
 
-public   GET  /api/v3/exchangeInfo (the spot markets ccxt loads beside the contracts: none here),
-              /api/v1/contract/ping, /api/v1/contract/detail, /api/v1/contract/ticker,
+public   GET  /api/v1/contract/ping, /api/v1/contract/detail, /api/v1/contract/ticker,
               /api/v1/contract/depth/{symbol}
 signed   GET  /api/v1/private/account/assets, /api/v1/private/position/open_positions,
               /api/v1/private/position/position_mode, /api/v1/private/order/list/open_orders[/{symbol}],
@@ -24,7 +23,9 @@ What it answers, as MEXC documents it
       ``order/cancel``'s documented row; the lookup's own not-found answer is not documented);
     * lists paged by ``page_num`` / ``page_size`` (at most 100).
 
-    MEXC's contract API has no cancel-all-after: the face has none.
+    MEXC's contract API has no cancel-all-after: the face has none. Every request under
+    ``/api/v3/`` (the spot markets ccxt loads beside the contracts, and a spot account's reads
+    and orders) is the spot face's (:mod:`.face_spot`).
 
 What it must not do
     keep exchange state, or reach beyond the server it is handed.
@@ -40,6 +41,7 @@ from aiohttp import web
 
 from ...simulated.engine import NO_SUCH_ORDER, TOO_MANY_ORDERS, TOO_MANY_REQUESTS, UNKNOWN_ORDER, SimError
 from ...simulated.faces.shared import VenueFail, ccxt_client, key_account, loopback, signs, strict_client
+from . import face_spot
 from .face_orders import MexcOrders
 from .face_rows import is_plan, is_stop
 from .face_wire import (
@@ -55,11 +57,10 @@ from .face_wire import (
     contract_id,
 )
 
-PREFIXES = ("/api/v1/contract/", "/api/v1/private/", "/api/v3/exchangeInfo")
+PREFIXES = ("/api/v1/contract/", "/api/v1/private/", "/api/v3/")
 PRIVATE = "/api/v1/private"
 
 ROUTES: dict[tuple[str, str], tuple[str, bool]] = {
-    ("GET", "/api/v3/exchangeInfo"): ("exchange_info", False),
     ("GET", "/api/v1/contract/ping"): ("time", False),
     ("GET", "/api/v1/contract/detail"): ("exchange_info", False),
     ("GET", "/api/v1/contract/ticker"): ("ticker", False),
@@ -97,6 +98,13 @@ class MexcFace(MexcOrders):
     KEY_HEADER = "ApiKey"
     TIME_FIELDS = ("timestamp", "createTime", "updateTime", "ts")
     VENUE = "mexc"
+
+    @classmethod
+    async def serve(cls, server: Any, request: web.Request) -> web.StreamResponse:
+        """One request under PREFIXES: the spot face's under ``/api/v3/``, the contract API's else."""
+        if request.path.startswith(face_spot.V3 + "/"):
+            return await face_spot.handle(server, request)
+        return await super().serve(server, request)
 
     # --- the shared hooks ------------------------------------------------------------------------------
 
@@ -172,9 +180,6 @@ class MexcFace(MexcOrders):
     # --- operations -----------------------------------------------------------------------------------
 
     def op_exchange_info(self, p: Any, account: Any, at: Optional[int], path: str) -> Any:
-        if path == "/api/v3/exchangeInfo":  # ccxt loads the spot markets beside the contracts: none here
-            return {"timezone": "CST", "serverTime": self.engine.now(), "rateLimits": [], "exchangeFilters": [],
-                    "symbols": []}
         return self.ok([self.detail(m) for m in self.engine.markets.values()])
 
     def op_ticker(self, p: Any, account: Any, at: Optional[int], path: str) -> Any:

@@ -13,7 +13,7 @@ import pytest
 from click.testing import CliRunner
 
 from killswitch.cli.main import cli
-from killswitch.compile.dms_check import NO_COUNTDOWN, dms_findings
+from killswitch.compile.dms_check import NO_COUNTDOWN, NO_COUNTDOWN_OF_MARKET, dms_findings, no_countdown
 from killswitch.compile.scope_check import ActionUse
 from killswitch.policy.accounts_doc import Account
 from killswitch.policy.diagnostics import Position
@@ -60,6 +60,18 @@ def test_accounts_on_venues_with_a_countdown_or_out_of_scope_say_nothing():
     accounts = [_acc("bn", "binanceusdm"), _acc("okx", "okx"), _acc("mexc-main", "mexc")]
     scope = Scope.model_validate({"venues": ["binanceusdm", "okx"]})
     assert dms_findings(accounts, [ActionUse("p.yaml", None, scope)]) == []
+
+
+def test_a_market_types_own_reason_is_its_dialects():
+    """A MEXC spot account is told of the spot API, and the spot dialect keeps no countdown."""
+    from adapters.ccxt_exchange.dialects import DIALECTS
+
+    for (vid, market_type), why in NO_COUNTDOWN_OF_MARKET.items():
+        assert DIALECTS[vid].countdown(object(), market_type, keeps_private_websocket=True) is None, vid
+        acc = Account.model_validate({"name": "a", "venue": vid, "market_type": market_type,
+                                      "credentials": {"api_key": {"env": "K"}, "secret": {"env": "S"}}})
+        assert no_countdown(acc) == why
+    assert no_countdown(_acc("m", "mexc")) == "MEXC's contract API has no cancel-all-after"
 
 
 @pytest.mark.parametrize("venue,why", [("mexc", "MEXC's contract API has no cancel-all-after"),

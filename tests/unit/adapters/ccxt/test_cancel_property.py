@@ -102,6 +102,7 @@ class Shape:
     whole: bool = False
     strangers: bool = False  # the answer can name orders never sent
     novel: Optional[st.SearchStrategy[str]] = None  # the venue's codes not in its table
+    symbol: str = "BTC/USDT:USDT"  # the orders' (a spot answer's are a spot pair's)
 
 
 NUMERIC = st.integers(100, 99999).map(str)
@@ -355,6 +356,34 @@ def mexc_stop_by_ccxt(how: str) -> Callable[[Fates, Any], Built]:
     return build
 
 
+# MEXC spot (fixtures/spot-docs.json): DELETE /api/v3/order answers the order's row, done when its
+# status is CANCELED (another status, or another order's row, names it neither way), a refusal
+# {"code", "msg"} (-2011 among them; HTTP 200 or not); DELETE /api/v3/openOrders a row per order
+# cancelled (status CANCELED), those not cancelled absent or of another status.
+MEXC_SPOT_DOCS = json.loads(fixture("spot-docs.json").read_text())["cases"]
+
+
+def mexc_spot_row(oid: str, status: str) -> dict:
+    return dict(copy.deepcopy(MEXC_SPOT_DOCS["order cancel"]["body"]), orderId=int(oid), status=status)
+
+
+def mexc_spot_one(f: Fates, draw: Any) -> Built:
+    [o] = f.sent
+    if o.id in f.refused:
+        return Built({"code": int(f.refused[o.id].code), "msg": f.refused[o.id].words}, frozenset())
+    if f.done:
+        return Built(mexc_spot_row(o.id, "CANCELED"), frozenset({o.id}))
+    if draw(st.booleans()):  # the order's row, not cancelled (filled meanwhile)
+        return Built(mexc_spot_row(o.id, draw(st.sampled_from(["FILLED", "PARTIALLY_FILLED", "NEW"]))), frozenset())
+    return Built(mexc_spot_row(f.strangers[0], "CANCELED"), frozenset(f.strangers[:1]))
+
+
+def mexc_spot_all(f: Fates, draw: Any) -> Built:
+    rows = [mexc_spot_row(i, "CANCELED") for i in f.done + f.strangers]
+    rows += [mexc_spot_row(i, "FILLED") for i in f.unnamed if draw(st.booleans())]
+    return Built(shuffled(draw, rows), frozenset(f.done + f.strangers))
+
+
 DONE_OR_OTHER = ("done", "unnamed")  # a one-order answer that names the order sent, or another
 ALL_FATES = ("done", "refused", "unnamed")
 WHOLE = ("unnamed",)  # an answer naming no order: every order sent is left to the list after it
@@ -420,6 +449,10 @@ SHAPES: dict[str, tuple[Shape, ...]] = {
               fates=("unnamed",)),
         Shape("symbol", "a Stop-Limit order by ccxt's cancel_all_orders", mexc_stop_by_ccxt("symbol"),
               kinds=("tpsl",), most=20, fates=("unnamed",)),
+        Shape("one", "DELETE /api/v3/order (spot)", mexc_spot_one, fates=ALL_FATES, symbol="BTC/USDT",
+              novel=NUMERIC.filter(lambda c: c != "200")),  # (200: MEXC's word for success)
+        Shape("symbol", "DELETE /api/v3/openOrders (spot)", mexc_spot_all, most=20, fates=DONE_OR_OTHER,
+              strangers=True, symbol="BTC/USDT"),
     ),
 }
 
@@ -488,7 +521,7 @@ def fates_of(draw: Any, shape: Shape, rules: Any) -> Fates:
     n = draw(st.integers(1, min(shape.most, MAX_SENT)))
     ids = draw(st.lists(st.integers(10**17, 10**19).map(str), min_size=n + 3, max_size=n + 3, unique=True))
     kind = draw(st.sampled_from(shape.kinds))
-    sent = [Order(id=i, client_id=f"ks{i}", symbol="BTC/USDT:USDT", side="buy", type="limit", kind=kind, amount=1.0)
+    sent = [Order(id=i, client_id=f"ks{i}", symbol=shape.symbol, side="buy", type="limit", kind=kind, amount=1.0)
             for i in ids[:n]]
     fates = Fates(sent, [], {}, [], [])
     words = st.sampled_from(["order not exist", "Order cancellation failed as the order has been filled",

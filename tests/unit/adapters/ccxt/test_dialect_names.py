@@ -21,7 +21,7 @@ CCXT = ("fetch_positions", "fetch_open_orders")
     ("bitget", "futures", ("GET /api/v2/mix/position/all-position", "GET /api/v2/mix/order/orders-pending")),
     ("mexc", "futures", ("GET /api/v1/private/position/open_positions",
                          "GET /api/v1/private/order/list/open_orders")),
-    ("mexc", "spot", CCXT),  # its spot is generic
+    ("mexc", "spot", ("GET /api/v3/account", "GET /api/v3/openOrders")),  # its spot API v3
     ("bybit", "futures", ("GET /v5/position/list", "GET /v5/order/realtime")),
     ("binancecoinm", "futures", ("GET /dapi/v1/positionRisk", "GET /dapi/v1/openOrders")),
     ("gate", "spot", CCXT),  # no dialect of its own

@@ -72,3 +72,11 @@ def test_every_route_of_a_face_has_the_operation_that_answers_it():
         face = module.handle.__self__  # the face's class (RestFace.serve)
         if face.ROUTES:  # Hyperliquid's operation is in the body: it answers it itself
             assert {op for op, _ in face.ROUTES.values()} <= set(face.OPERATIONS), venue
+
+
+def test_mexc_hands_its_spot_paths_to_the_spot_face_whose_routes_are_answered():
+    from adapters.venues.mexc import face, face_spot
+
+    assert "/api/v3/" in face.PREFIXES and all(p.startswith("/api/v3/") for _, p in face_spot.ROUTES)
+    assert not [p for _, p in face.ROUTES if p.startswith("/api/v3/")]  # none left to the contract face
+    assert {op for op, _ in face_spot.ROUTES.values()} <= set(face_spot.MexcSpotFace.OPERATIONS)

@@ -1,0 +1,234 @@
+"""The simulated exchange's MEXC spot face: the spot API v3 subset that ``ccxt.async_support.mexc``
+and the MEXC spot dialect (:mod:`adapters.venues.mexc.dialect_spot`) ask, over the one engine's
+spot desk, in the shared face shape (:class:`adapters.simulated.faces.shared.RestFace`). The MEXC
+face (:mod:`.face`) hands it every request under ``/api/v3/``.
+
+public   GET    /api/v3/exchangeInfo, /api/v3/ticker/price, /api/v3/time
+signed   GET    /api/v3/account, /api/v3/openOrders, /api/v3/order
+         POST   /api/v3/order
+         DELETE /api/v3/order, /api/v3/openOrders
+
+What it answers, as MEXC documents it
+    * rows as the documentation prints them, a refusal ``{"code": -2011, "msg": "Unknown order
+      sent."}`` (HTTP 400; a rate limit HTTP 429 with code 429);
+    * signed requests: ``X-MEXC-APIKEY`` (10072 invalid access key), ``timestamp`` in
+      milliseconds within ``recvWindow`` (default 5000, 700003), ``signature`` = hex HMAC-SHA256
+      of the query string before it (700002); a key without trade permission refused an order
+      (700007);
+    * the engine's markets as spot pairs (``BTCUSDT``), the account's spot balances (``free``,
+      ``locked`` 0), the marks as price tickers; an order is the engine's spot order (immediate,
+      at the mark: ``MARKET``, or a limit ``IMMEDIATE_OR_CANCEL``), found again by
+      ``origClientOrderId`` or ``orderId``.
+
+    The engine's spot desk rests no order: ``openOrders`` is always empty here, ``DELETE
+    /api/v3/order`` answers -2011 and ``DELETE /api/v3/openOrders`` an empty list. Rows of the
+    other order types are proven on the documented answers instead
+    (tests/unit/adapters/venues/test_mexc_spot.py). The spot API has no cancel-all-after.
+
+What it must not do
+    keep exchange state, or reach beyond the server it is handed.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, Callable, Optional
+from urllib.parse import parse_qsl
+
+from aiohttp import web
+
+from ...simulated.engine import NO_SUCH_ORDER, TOO_MANY_ORDERS, TOO_MANY_REQUESTS, UNKNOWN_ORDER, SimError
+from ...simulated.faces.shared import RestFace, VenueFail, engine_codes, signs
+from ...simulated.rules import MarketSpec, SimOrder
+
+V3 = "/api/v3"
+ROUTES: dict[tuple[str, str], tuple[str, bool]] = {
+    ("GET", f"{V3}/exchangeInfo"): ("exchange_info", False),
+    ("GET", f"{V3}/ticker/price"): ("ticker", False),
+    ("GET", f"{V3}/time"): ("time", False),
+    ("GET", f"{V3}/account"): ("account", True),
+    ("GET", f"{V3}/openOrders"): ("open_orders", True),
+    ("GET", f"{V3}/order"): ("get_order", True),
+    ("POST", f"{V3}/order"): ("place_order", True),
+    ("DELETE", f"{V3}/order"): ("cancel_order", True),
+    ("DELETE", f"{V3}/openOrders"): ("cancel_order", True),
+}
+
+# the spot API's error codes (its "Error Code" table) the face answers with
+UNKNOWN = (-2011, "Unknown order sent.")
+INVALID_KEY = (10072, "invalid access key")
+SIGNATURE = (700002, "Signature for this request is not valid.")
+STALE = (700003, "Timestamp for this request is outside of the recvWindow.")
+NO_PERMISSION = (700007, "No permission to access the endpoint.")
+PARAM = (33333, "param is error")
+BAD_SYMBOL = (10007, "bad symbol")
+TOO_MANY = (429, "Too Many Requests")
+# the engine's (Binance) codes → MEXC spot's
+CODES = engine_codes(duplicate_id=(PARAM[0], "duplicate newClientOrderId"), no_margin=(30004, "Insufficient position"),
+                     no_balance=(10101, "Insufficient balance"), unknown_symbol=BAD_SYMBOL,
+                     too_small=(30002, "The minimum transaction volume cannot be less than :"),
+                     precision=(PARAM[0], "quantity scale is invalid"))
+RECV_WINDOW_MS = 5000
+
+
+def decimals(step: float) -> int:
+    """The decimals of a step (0.001 → 3): how the spot API writes a precision."""
+    return max(0, round(-math.log10(step))) if step > 0 else 8
+
+
+def spot_symbol(m: MarketSpec) -> dict:
+    """A row of ``exchangeInfo``'s ``symbols`` (the documented fields ccxt reads: precisions are
+    decimals, the minimums numbers)."""
+    return {"symbol": m.symbol, "status": "1", "baseAsset": m.base, "baseAssetPrecision": decimals(m.amount_step),
+            "quoteAsset": m.quote, "quotePrecision": decimals(m.price_tick),
+            "quoteAssetPrecision": decimals(m.price_tick), "baseCommissionPrecision": 8,
+            "quoteCommissionPrecision": 8, "orderTypes": ["LIMIT", "MARKET", "LIMIT_MAKER"],
+            "isSpotTradingAllowed": True, "isMarginTradingAllowed": False,
+            "quoteAmountPrecision": f"{m.min_notional:g}", "baseSizePrecision": f"{m.min_amount:g}",
+            "permissions": ["SPOT"], "maxQuoteAmount": "2000000",
+            "makerCommission": "0", "takerCommission": "0.0005"}
+
+
+def order_row(o: SimOrder) -> dict:
+    """A spot order as ``GET /api/v3/order`` prints it."""
+    return {"symbol": o.symbol, "orderId": str(o.order_id), "orderListId": -1, "clientOrderId": o.client_order_id,
+            "price": f"{o.price:g}", "origQty": f"{o.quantity:g}", "executedQty": f"{o.executed_qty:g}",
+            "cummulativeQuoteQty": f"{o.cum_quote:g}", "status": o.status, "timeInForce": o.time_in_force,
+            "type": "LIMIT" if o.type == "LIMIT" else "MARKET", "side": o.side, "stopPrice": "0.0",
+            "icebergQty": "0.0", "time": o.time, "updateTime": o.update_time, "isWorking": True,
+            "origQuoteOrderQty": "0.000000"}
+
+
+class MexcSpotFace(RestFace):
+    """One request's view of the engine in MEXC spot's terms."""
+
+    ROUTES = ROUTES
+    KEY_HEADER = "X-MEXC-APIKEY"
+    TIME_FIELDS = ("serverTime", "time", "updateTime", "transactTime")
+    VENUE = "mexc"
+
+    @staticmethod
+    def fail(code: int, msg: str, status: int = 400) -> VenueFail:
+        return VenueFail(status, {"code": code, "msg": msg})
+
+    # --- the shared hooks ------------------------------------------------------------------------------
+
+    def not_found(self, method: str, path: str) -> tuple[int, Any]:
+        return 404, {"code": 404, "msg": "Not Found"}
+
+    def status_fault(self, code: int) -> tuple[int, Any]:
+        if code in (429, 418):  # MEXC's rate limit: 429
+            return 429, {"code": TOO_MANY[0], "msg": TOO_MANY[1]}
+        return super().status_fault(code)
+
+    def authenticate(self, request: web.Request, key: str, account: Optional[str], raw_query: str,
+                     raw_body: str) -> str:
+        if not key or account is None:
+            raise self.fail(*INVALID_KEY)
+        # the signature is of the query string before it (totalParams: the query, then the body)
+        signed, _, sign = (raw_query + raw_body).rpartition("&signature=")
+        p = dict(parse_qsl(signed))
+        stamp, window = str(p.get("timestamp", "")), str(p.get("recvWindow", RECV_WINDOW_MS))
+        if not stamp.isdigit() or not window.isdigit():
+            raise self.fail(*STALE)
+        if self.server.check_timestamp and abs(int(self.server.auth_clock()) - int(stamp)) > int(window):
+            raise self.fail(*STALE)
+        if not sign or not signs(self.engine.key_secret(key, account), signed, sign):
+            raise self.fail(*SIGNATURE)
+        return account
+
+    def no_permission(self, key: str, account: str) -> VenueFail:
+        return self.fail(*NO_PERMISSION)
+
+    def reduce_only_refusal(self, params: Any) -> Optional[VenueFail]:
+        return None  # spot: nothing is reduce-only
+
+    def params(self, method: str, raw_query: str, raw_body: str) -> Any:
+        return {k: v for k, v in parse_qsl(raw_query + raw_body, keep_blank_values=True) if k != "signature"}
+
+    def sim_error(self, e: SimError, op: str) -> tuple[int, Any]:
+        if e.code in (TOO_MANY_REQUESTS, TOO_MANY_ORDERS):
+            return 429, {"code": TOO_MANY[0], "msg": TOO_MANY[1]}
+        if e.code in (UNKNOWN_ORDER, NO_SUCH_ORDER):
+            return 400, {"code": UNKNOWN[0], "msg": UNKNOWN[1]}
+        code, msg = CODES.get(e.code, (PARAM[0], e.msg))
+        return 400, {"code": code, "msg": msg}
+
+    def is_read(self, method: str, path: str) -> bool:
+        return method == "GET"
+
+    # --- operations -----------------------------------------------------------------------------------
+
+    def market(self, symbol: Any) -> MarketSpec:
+        m = self.engine.markets.get(str(symbol)) if symbol else None
+        if m is None:
+            raise self.fail(*BAD_SYMBOL)
+        return m
+
+    def op_ticker(self, p: dict, account: Any, at: Optional[int], path: str) -> Any:
+        at = self.engine.now() if at is None else at
+        if p.get("symbol"):
+            m = self.market(p["symbol"])
+            return {"symbol": m.symbol, "price": f"{self.engine.mark(m.symbol, at):g}"}
+        return [{"symbol": m.symbol, "price": f"{self.engine.mark(m.symbol, at):g}"}
+                for m in self.engine.markets.values()]
+
+    def op_account(self, p: dict, account: str, at: Optional[int], path: str) -> dict:
+        spot = self.engine.account_state(account, at).spot
+        return {"canTrade": True, "canWithdraw": False, "canDeposit": False, "updateTime": None,
+                "accountType": "SPOT", "permissions": ["SPOT"],
+                "balances": [{"asset": a, "free": f"{q:g}", "locked": "0"} for a, q in sorted(spot.items()) if q]}
+
+    def op_get_order(self, p: dict, account: str, at: Optional[int], path: str) -> dict:
+        cid, oid = p.get("origClientOrderId"), p.get("orderId")
+        o = self.engine.get_spot_order(account, cid) if cid else None
+        if o is None or (oid is not None and str(o.order_id) != str(oid)):
+            raise SimError(UNKNOWN_ORDER, f"no spot order {cid or oid}")
+        return order_row(o)
+
+    def op_place(self, p: dict, account: str, at: Optional[int], path: str) -> dict:
+        m = self.market(p.get("symbol"))
+        side, kind = p.get("side"), p.get("type")
+        if side not in ("BUY", "SELL") or kind not in ("MARKET", "IMMEDIATE_OR_CANCEL"):
+            raise self.fail(30041, "current order type can not place order")  # the desk never rests one
+        try:
+            qty = float(p.get("quantity", ""))
+            price = float(p["price"]) if kind != "MARKET" else None
+        except (KeyError, ValueError):
+            raise self.fail(*PARAM) from None
+        o = self.engine.place_spot_order(account, m.symbol, side, qty, price,
+                                         client_order_id=p.get("newClientOrderId") or None)
+        return {"symbol": m.symbol, "orderId": str(o.order_id), "orderListId": -1, "price": f"{o.price:g}",
+                "origQty": f"{o.quantity:g}", "type": kind, "side": side, "transactTime": o.time}
+
+    def op_cancel(self, p: dict, account: str, at: Optional[int], path: str) -> Any:
+        self.market(p.get("symbol"))
+        if path.endswith("/openOrders"):
+            return []  # nothing rests on the engine's spot desk
+        if not (p.get("orderId") or p.get("origClientOrderId")):
+            raise self.fail(700004, "Param 'origClientOrderId' or 'orderId' must be sent, but both were empty/null")
+        raise SimError(UNKNOWN_ORDER, f"no open order {p.get('orderId') or p.get('origClientOrderId')}")
+
+    # operation → what answers it (face, params, account, at, path)
+    OPERATIONS: dict[str, Callable[..., Any]] = {
+        "time": lambda f, p, account, at, path: {"serverTime": f.engine.now() if at is None else at},
+        "exchange_info": lambda f, p, account, at, path: {
+            "timezone": "CST", "serverTime": f.engine.now(), "rateLimits": [], "exchangeFilters": [],
+            "symbols": [spot_symbol(m) for m in f.engine.markets.values()]},
+        "ticker": op_ticker, "account": op_account, "open_orders": lambda f, p, account, at, path: [],
+        "get_order": op_get_order, "place_order": op_place, "cancel_order": op_cancel,
+    }
+
+
+handle = MexcSpotFace.serve  # one request under /api/v3/, as the module docstring says
+
+
+def sim_account(server: Any, account: str, **fields: Any) -> Any:
+    """A killswitch spot Account on venue ``mexc`` for the engine's ``account``, quoted in the
+    engine's USDT (``api_url`` the server's base URL; its key and secret in the environment)."""
+    from ...simulated.faces.shared import key_account
+
+    return key_account(server, account, "mexc", **{"hedge_mode": False, "market_type": "spot", **fields})
+
+
+__all__ = ["MexcSpotFace", "ROUTES", "decimals", "handle", "order_row", "sim_account", "spot_symbol"]
