@@ -71,6 +71,7 @@ from .face_rows import (
 )
 
 PREFIXES = ("/0/",)
+MARKET_TYPE = "spot"  # the account it serves (adapters.simulated.venues.spot_venues)
 
 ROUTES: dict[tuple[str, str], tuple[str, bool]] = {
     ("GET", "/0/public/AssetPairs"): ("exchange_info", False),
@@ -298,5 +299,5 @@ def kraken_client(server: Any, account: str, *, strict: bool = True, **config: A
 
 sim_client = kraken_client  # the ccxt client of an account (a bot's, with its own key)
 
-__all__ = ["KrakenSpotFace", "PREFIXES", "ROUTES", "handle", "kraken_client", "signature", "sim_account",
+__all__ = ["KrakenSpotFace", "MARKET_TYPE", "PREFIXES", "ROUTES", "handle", "kraken_client", "signature", "sim_account",
            "sim_client"]
