@@ -213,8 +213,8 @@ class SpotDesk(Matching):
                                     "reason": "insufficient funds", "ts": now})
                 return
             self._spot_fill(a, m, o, fill, px, now)
-        if o.type == "MARKET" and o.is_open:
-            o.status, o.update_time = ("EXPIRED" if o.executed_qty <= EPS else "FILLED"), now
+        if o.type == "MARKET" and o.is_open:  # what a triggered market order could not fill expires
+            o.status, o.update_time = "EXPIRED", now
 
     def _spot_tick(self, a: AccountState, now: int) -> None:
         for o in still_open(a.spot_live):

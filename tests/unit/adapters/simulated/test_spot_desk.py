@@ -139,3 +139,14 @@ def test_a_gtc_limit_that_crosses_fills_at_once():
     ex = desk()
     o = ex.place_spot_order(ACC, BTC, "SELL", 0.5, 59_000.0, time_in_force="GTC")
     assert o.status == "FILLED" and ex.open_spot_orders(ACC) == []
+
+
+def test_a_triggered_market_order_on_a_thin_book_expires_what_it_could_not_fill():
+    ex = desk()
+    ex.set_fill_ratio(0.5)
+    o = ex.place_spot_order(ACC, BTC, "SELL", 1.0, trigger=STOP_LOSS, trigger_price=55_000.0)
+    ex.set_mark(BTC, 54_000.0)
+    ex.tick()
+    done = ex.get_spot_order(ACC, order_id=o.order_id)
+    assert (done.status, done.executed_qty) == ("EXPIRED", pytest.approx(0.5))
+    assert ex.open_spot_orders(ACC) == [] and ex.spot_locked(ACC) == {}
