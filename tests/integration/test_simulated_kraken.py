@@ -234,7 +234,7 @@ def test_a_conditional_order_is_listed_with_its_kind_and_trigger():
             take = await ex.create_order(BTC, "limit", "sell", 0.4, 66_000, {"takeProfitPrice": 65_000})
             rows = {o["id"]: o["info"]["descr"] for o in await ex.fetch_open_orders()}
             assert {i: (d["ordertype"], d["price"], d["price2"]) for i, d in rows.items()} == {
-                stop["id"]: ("stop-loss", "55000", "0"), take["id"]: ("take-profit-limit", "65000", "66000")}
+                stop["id"]: ("stop-loss", "55000.0", "0"), take["id"]: ("take-profit-limit", "65000.0", "66000.0")}
         finally:
             await ex.close()
         s = await ad.snapshot()

@@ -121,17 +121,24 @@ def order_type(o: SimOrder) -> str:
     return next(k for k, v in ORDER_TYPES.items() if v == (trigger, limited))
 
 
+def price_text(px: float, m: MarketSpec) -> str:
+    """A price as Kraken prints it: the pair's decimals (``pair_decimals``), never rounded to a few
+    significant digits."""
+    return f"{px:.{decimals(m.price_tick)}f}"
+
+
 def describe(o: SimOrder, m: MarketSpec) -> str:
-    """``descr.order``: ``sell 1.00000000 XBTUSDT @ stop loss 55000 -> limit 54900``, as Kraken words it."""
+    """``descr.order``: ``sell 1.00000000 XBTUSDT @ stop loss 55000.0 -> limit 54900.0``, as Kraken
+    words it."""
     head = f"{o.side.lower()} {o.quantity:.8f} {pair_id(m)} @ "
     kind = order_type(o)
     if kind == "market":
         return head + "market"
     if kind == "limit":
-        return head + f"limit {o.price:g}"
+        return head + f"limit {price_text(o.price, m)}"
     words = kind.replace("-limit", "").replace("-", " ")
-    trig = f"{words} {getattr(o, 'trigger_price', 0.0):g}"
-    return head + (f"{trig} -> limit {o.price:g}" if o.type == "LIMIT" else trig)
+    trig = f"{words} {price_text(getattr(o, 'trigger_price', 0.0), m)}"
+    return head + (f"{trig} -> limit {price_text(o.price, m)}" if o.type == "LIMIT" else trig)
 
 
 def order_row(o: SimOrder, m: MarketSpec) -> dict:
@@ -142,9 +149,9 @@ def order_row(o: SimOrder, m: MarketSpec) -> dict:
     side = o.side.lower()
     trigger = getattr(o, "trigger_price", 0.0)
     if kind in ("market", "limit"):
-        price, price2 = (f"{o.price:g}" if kind == "limit" else "0"), "0"
+        price, price2 = (price_text(o.price, m) if kind == "limit" else "0"), "0"
     else:
-        price, price2 = f"{trigger:g}", (f"{o.price:g}" if o.type == "LIMIT" else "0")
+        price, price2 = price_text(trigger, m), (price_text(o.price, m) if o.type == "LIMIT" else "0")
     avg = o.cum_quote / o.executed_qty if o.executed_qty else 0.0
     at = f"{o.time / 1000:.4f}"
     return {"refid": None, "userref": 0, "cl_ord_id": o.client_order_id, "status": STATUSES.get(o.status, "closed"),
@@ -159,4 +166,5 @@ def order_row(o: SimOrder, m: MarketSpec) -> dict:
 __all__ = ["ASSETS", "CODES", "INVALID_ARGUMENTS", "INVALID_KEY", "INVALID_NONCE", "INVALID_SIGNATURE",
            "ORDER_TYPES", "PERMISSION_DENIED", "RATE_LIMIT", "UNKNOWN_METHOD", "UNKNOWN_ORDER", "asset_id",
            "asset_pair", "asset_row", "describe", "engine_id", "error_text", "order_row", "order_type", "pair_id",
+           "price_text",
            "ticker_row", "txid"]
