@@ -11,6 +11,12 @@ of that name): the crash comes at minute 1, while the runner just started is bli
 minute 12, when the crash is in the window whole and stage 3 flattens and locks at once.
 Exits 0 when the book is flat and the lock says halted, with a runbook per stage entered.
 
+A spot venue (``--venue kraken``: its face serves a spot account) tells the spot book's story
+instead (:data:`SPOT_STORY`, ``spot-book.yaml``): a bot's take-profit-limit and limit buy rest on
+the book; BTC and ETH slide from minute 15; the book, down more than 8% on the day, cancels them
+and sells every held asset back to USDT, then halts. Exits 0 when no asset but USDT and no
+resting order is left and the lock says halted.
+
 The sinks run too: every stage entry gets its runbook rendered and stored (from runbooks/ when
 found), the pages go through the notification routes to a local webhook receiver the demo
 starts (apprise ``json://``), and the telemetry sink keeps the metrics (traces are exported when
@@ -306,7 +312,7 @@ def _lock_change(path: Path, held, now_ms: int, echo):
               help="The policy directory holding futures-book.yaml and routes.yaml.")
 @click.option("--venue", type=click.Choice(sorted(VENUE_NAMES)), default="binanceusdm", show_default=True,
               help="The dialect the simulated exchange answers in, and the account's venue: the real ccxt "
-                   "client of that venue runs against it.")
+                   "client of that venue runs against it (kraken: a spot account, the spot book's story).")
 @click.option("--scenario", type=click.Choice(sorted(STORIES)), default="ladder", show_default=True,
               help="ladder: calm for 15 minutes, then the longs slide and the short is squeezed (stages 1, 2, 3); "
                    "crash-while-blind: a crash at minute 1 while the runner just started is blind for 12 minutes "
