@@ -50,12 +50,15 @@ from adapters.simulated.adapter import SimulatedAdapter  # noqa: E402
 from adapters.simulated.engine import EPS, ManualClock, SimExchange  # noqa: E402
 from adapters.simulated.faults import FaultPlan  # noqa: E402
 from adapters.simulated.scenarios import BOOK_MAIN, build  # noqa: E402
-from adapters.simulated.venues import VENUES as SIM_VENUES  # noqa: E402
+from adapters.simulated.venues import VENUES, spot_venues  # noqa: E402
 from killswitch.compile.compiler import compile_documents  # noqa: E402
 from killswitch.policy.load import load_text  # noqa: E402
 from killswitch.process.bootstrap import build_runner_and_desk  # noqa: E402
 from killswitch.runner.tick.loop import Runner  # noqa: E402
 from killswitch.state import open_store  # noqa: E402
+
+# the venues the simulator answers as for a futures book (a spot account holds no position to close)
+SIM_VENUES = tuple(v for v in VENUES if v not in spot_venues())
 
 T0 = 1_772_456_400_000  # 2026-03-02T13:00:00Z
 TICK_MS = 5_000

@@ -87,6 +87,8 @@ class AccountState:
     leverage: dict = field(default_factory=dict)
     orders: dict = field(default_factory=dict)  # order id → SimOrder (all, ever)
     live: dict = field(default_factory=dict)  # order id → SimOrder: open after placement (pruned lazily)
+    # order id → the spot desk's resting orders (limits, stops waiting for their trigger; pruned lazily)
+    spot_live: dict = field(default_factory=dict)
     by_client: dict = field(default_factory=dict)  # client id → order id (ever used)
     countdowns: dict = field(default_factory=dict)  # symbol → (deadline ms, countdown ms)
     hidden: set = field(default_factory=set)  # order ids hidden from the next query

@@ -45,14 +45,14 @@ class SimCancels:
     async def open_orders(self, symbols: tuple[str, ...] = ()) -> list[Order]:
         """The book's open orders and the algo service's, of ``symbols`` (all when empty), now."""
         if self.market_type == "spot":
-            return []  # spot orders never rest on this venue
+            return []  # its spot orders are immediate (IOC): the spot desk's resting ones are the HTTP faces'
         listed, algos = await self._listed()
         wanted = set(symbols)
         return [o for o in self.parts.orders(listed, algos) if not wanted or o.symbol in wanted]
 
     async def cancel_orders(self, selector: CancelSelector) -> CancelResult:
         if self.market_type == "spot":
-            return CancelResult(canceled=())  # spot orders never rest on this venue
+            return CancelResult(canceled=())  # as open_orders: nothing of this adapter's rests
         eng, acct = self.engine, self.engine_account
         # the book's orders and the algo service's (stops, take-profits, trailing stops), each
         # cancelled through its own calls as the venue requires

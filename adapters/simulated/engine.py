@@ -25,6 +25,8 @@ kill switch depends on:
 * per-account rate limits (orders per second → 429 -1015, request weight per minute → 429
   -1003, repeated 429s → 418 ban) and the countdown cancel-all (``countdownCancelAll``),
   evaluated on every engine call at the deadline's time;
+* a spot desk (:mod:`.spot`): immediate spot orders, resting spot limits, and spot stop-loss
+  and take-profit orders waiting for their trigger, each holding the balance it may spend;
 * conditional orders (stop, take-profit, trailing stop) in an algo service of their own, as
   Binance keeps them (:mod:`.conditional`): placed, listed, read and cancelled apart from the
   book, triggered when the mark crosses their trigger price into a regular order; their types
@@ -149,7 +151,7 @@ class SimExchange(SpotDesk):
             self._names = sorted(self.accounts)
         for name in self._names:
             a = self.accounts[name]
-            if not a.countdowns and not a.live and not a.algo_live:
+            if not a.countdowns and not a.live and not a.algo_live and not a.spot_live:
                 continue  # nothing can be due: no countdown armed, no order resting or waiting for a trigger
             for symbol in sorted(a.countdowns):
                 deadline, _ = a.countdowns[symbol]
@@ -163,9 +165,16 @@ class SimExchange(SpotDesk):
                     algo_ids = self.conditional.cancel_symbol(a, symbol, deadline)
                     event = {"event": "countdown_cancel_all", "account": name, "symbol": symbol, "ts": deadline,
                              "orders": ids}
-                    self.events.append({**event, "algo_orders": algo_ids} if algo_ids else event)
+                    if algo_ids:
+                        event["algo_orders"] = algo_ids
+                    spot_ids = self._cancel_spot_symbol(a, symbol, deadline) if a.spot_live else []
+                    if spot_ids:  # the spot desk's resting orders of the symbol go with them
+                        event["spot_orders"] = spot_ids
+                    self.events.append(event)
             if a.algo_live:  # before the resting orders: a triggered STOP's limit may fill at once
                 self.conditional.tick(a, now)
+            if a.spot_live:  # the spot desk's: resting limits, stops waiting for their trigger
+                self._spot_tick(a, now)
             for o in self._live(a):
                 # a thin book (fill ratio < 1) has no liquidity for resting orders either; a
                 # resting close whose position is gone expires whatever the book (as Binance

@@ -12,6 +12,8 @@ For ``ksctl demo --venue``, the close-all fault bench and the integration tests.
 What it must not do: build a client or an adapter (the runner's bootstrap does), name a venue
 (a new one is a folder: :mod:`adapters.registry`), or point an account anywhere but the
 simulated server on loopback.
+
+:func:`spot_venues` names those whose account is a spot one (the face's ``MARKET_TYPE``).
 """
 
 from __future__ import annotations
@@ -34,4 +36,17 @@ def sim_account(server: Any, account: str, venue: str, **fields: Any) -> Any:
     return face.sim_account(server, account, **fields)
 
 
-__all__ = ["VENUES", "sim_account"]
+def market_type(venue: str) -> str:
+    """The market type of ``venue``'s simulated account: its face module's ``MARKET_TYPE``
+    (Kraken spot's: spot), futures where it declares none."""
+    pkg = sim_venues()[venue]
+    return str(getattr(importlib.import_module(f"{pkg.__name__}.{pkg.FACE}"), "MARKET_TYPE", "futures"))
+
+
+def spot_venues() -> tuple[str, ...]:
+    """The venues of :data:`VENUES` whose simulated account is a spot one (the demo tells them the
+    spot book's story; a futures account's tests leave them out)."""
+    return tuple(v for v in VENUES if market_type(v) == "spot")
+
+
+__all__ = ["VENUES", "market_type", "sim_account", "spot_venues"]

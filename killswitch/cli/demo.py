@@ -11,6 +11,12 @@ of that name): the crash comes at minute 1, while the runner just started is bli
 minute 12, when the crash is in the window whole and stage 3 flattens and locks at once.
 Exits 0 when the book is flat and the lock says halted, with a runbook per stage entered.
 
+A spot venue (``--venue kraken``: its face serves a spot account) tells the spot book's story
+instead (:data:`SPOT_STORY`, ``spot-book.yaml``): a bot's take-profit-limit and limit buy rest on
+the book; BTC and ETH slide from minute 15; the book, down more than 8% on the day, cancels them
+and sells every held asset back to USDT, then halts. Exits 0 when no asset but USDT and no
+resting order is left and the lock says halted.
+
 The sinks run too: every stage entry gets its runbook rendered and stored (from runbooks/ when
 found), the pages go through the notification routes to a local webhook receiver the demo
 starts (apprise ``json://``), and the telemetry sink keeps the metrics (traces are exported when
@@ -120,13 +126,41 @@ async def _receiver():
 
 
 VENUE_NAMES = {"binanceusdm": "Binance USD-M", "bybit": "Bybit v5", "okx": "OKX v5", "hyperliquid": "Hyperliquid",
-               "bitget": "Bitget v2", "krakenfutures": "Kraken Futures", "mexc": "MEXC contract API"}
+               "bitget": "Bitget v2", "krakenfutures": "Kraken Futures", "mexc": "MEXC contract API",
+               "kraken": "Kraken spot"}
+
+# a spot book's ladder: calm for 15 minutes, then BTC and ETH slide; the book, down more than 8% on
+# the day, sells every held asset back to the quote (spot-book's one stage) and halts. A bot's
+# resting orders stand on the book meanwhile: they are cancelled first, freeing what they hold.
+SPOT_STORY = Story(26, (1,), "calm for 15 minutes; then BTC -15% and ETH -20% from minute 15 to 17: the spot "
+                             "book, down more than 8% on the day, cancels its resting orders and sells every "
+                             "held asset back to USDT (stage 1)")
+
+
+def spot_engine(clock):
+    """The simulated exchange of the spot story, on ``clock``: the calm scenario's spot balances,
+    the slide of :data:`SPOT_STORY`, and a bot's resting orders (a take-profit-limit sell of 0.5
+    BTC, a limit buy of ETH) that hold part of the balances."""
+    from adapters.simulated.accounts import RateLimits
+    from adapters.simulated.paths import Piecewise
+    from adapters.simulated.scenarios import build
+    from adapters.simulated.spot import TAKE_PROFIT
+
+    engine = build("calm", clock, rate_limits=RateLimits(orders_per_second=20))
+    for symbol, price, drop in (("BTCUSDT", 60_000.0, 0.15), ("ETHUSDT", 3_000.0, 0.20), ("SOLUSDT", 140.0, 0.0)):
+        engine.set_price_path(symbol, Piecewise(((0, price), (15 * MINUTE, price),
+                                                 (17 * MINUTE, price * (1 - drop)))))
+    engine.place_spot_order("sim-main", "BTCUSDT", "SELL", 0.5, 66_500.0, client_order_id="bot-tp-1",
+                            trigger=TAKE_PROFIT, trigger_price=66_000.0)
+    engine.place_spot_order("sim-main", "ETHUSDT", "BUY", 2.0, 2_000.0, client_order_id="bot-dip-1",
+                            time_in_force="GTC")
+    return engine
 
 
 async def _run(policy_dir: Path, echo, venue: str = "binanceusdm", scenario: str = "ladder") -> int:
     from adapters.simulated.engine import ManualClock
     from adapters.simulated.http import SimServer, wall_clock
-    from adapters.simulated.venues import sim_account
+    from adapters.simulated.venues import sim_account, spot_venues
 
     from ..compile.compiler import compile_documents
     from ..policy.load import load_sources
@@ -137,7 +171,9 @@ async def _run(policy_dir: Path, echo, venue: str = "binanceusdm", scenario: str
 
 
     web_runner, port, pages = await _receiver()
-    src = read_sources([str(policy_dir / "futures-book.yaml")])
+    spot = venue in spot_venues()
+    policy = "spot-book" if spot else "futures-book"
+    src = read_sources([str(policy_dir / f"{policy}.yaml")])
     files = list(src.files) + [("demo-routes.yaml", DEMO_ROUTES.format(port=port))]
     result = compile_documents(load_sources(files), src.revision, zone_known=zone_known, zones=zone)
     if result.graph is None:
@@ -147,9 +183,9 @@ async def _run(policy_dir: Path, echo, venue: str = "binanceusdm", scenario: str
         return 1
     graph = result.graph
     clock = ManualClock(1_772_456_400_000)
-    story = STORIES[scenario]
+    story = SPOT_STORY if spot else STORIES[scenario]
     ticks = story.minutes * MINUTE // TICK_MS
-    engine = story_engine(scenario, clock)
+    engine = spot_engine(clock) if spot else story_engine(scenario, clock)
     work = Path(tempfile.mkdtemp(prefix="ksdemo-"))
     from ..state.audit_chain import AuditKey
 
@@ -159,7 +195,8 @@ async def _run(policy_dir: Path, echo, venue: str = "binanceusdm", scenario: str
     started = time.monotonic()
     async with SimServer(engine, auth_clock=wall_clock) as server:
         # the account as an Accounts document names it: the venue's dialect, the server's URL
-        account = sim_account(server, "sim-main", venue, labels={"book": "futures"}, initial_capital=1_000_000)
+        account = sim_account(server, "sim-main", venue, labels={"book": "spot" if spot else "futures"},
+                              initial_capital=250_000 if spot else 1_000_000)
         # the simulated exchange enforces its own limits, in simulated time: ccxt's pacing would
         # stretch the scripted minutes into real ones
         built = ccxt_adapters([account], urls=server.base_url, timeout=5, rate_limit=False)
@@ -171,12 +208,14 @@ async def _run(policy_dir: Path, echo, venue: str = "binanceusdm", scenario: str
         # tick is an interval long, and an account's sends go on beside the next ones)
         runner = build_runner_and_desk(graph, built.by_key, store, sinks=sinks, lock_path=work / "lock.json",
                                        dry_run=False, clock=clock, holder="demo", send_wait_s=None).runner
-        echo(f"killswitch demo: policy futures-book {graph.short_digest}, simulated {VENUE_NAMES[venue]} "
-             f"({venue}) at {server.base_url}, scenario {scenario}")
+        echo(f"killswitch demo: policy {policy} {graph.short_digest}, simulated {VENUE_NAMES[venue]} "
+             f"({venue}) at {server.base_url}, scenario {'spot ladder' if spot else scenario}")
         echo("mode: LIVE against the simulated exchange (a real deployment stays in dry run unless "
              "the accounts say dry_run: false)")
-        book = {p.symbol: p.amount for p in engine.positions("sim-main")}
+        book = holdings(engine) if spot else {p.symbol: p.amount for p in engine.positions("sim-main")}
         echo(f"book: {', '.join(f'{s} {a:+g}' for s, a in sorted(book.items()))}")
+        if spot:
+            echo("resting: " + ", ".join(resting(engine)))
         echo(f"story: {story.told}")
         await runner.start()
         held = None
@@ -196,13 +235,19 @@ async def _run(policy_dir: Path, echo, venue: str = "binanceusdm", scenario: str
         await runner.aclose()  # the sinks deliver what is queued
         await built.close()
     await web_runner.cleanup()
-    left = {p.symbol: p.amount for p in engine.positions("sim-main") if abs(p.amount) > 0}
+    left = {a: q for a, q in holdings(engine).items() if a != "USDT" and q > 0} if spot else {
+        p.symbol: p.amount for p in engine.positions("sim-main") if abs(p.amount) > 0}
+    still = resting(engine) if spot else []
     lock = json.loads((work / "lock.json").read_text())
     journal = store.journal(limit=10_000)
     filled = sum(1 for e in journal if e.status == "filled")
     echo(f"\nafter {ticks} ticks ({story.minutes} simulated minutes) "
          f"in {time.monotonic() - started:.1f} s:")
-    echo(f"  positions left: {left or 'none'}")
+    if spot:
+        echo(f"  assets left: {left or 'none'} (USDT {holdings(engine).get('USDT', 0.0):,.2f})")
+        echo(f"  resting orders left: {', '.join(still) or 'none'}")
+    else:
+        echo(f"  positions left: {left or 'none'}")
     echo(f"  trading lock: {lock['mode']} ({work / 'lock.json'})")
     echo(f"  journal: {len(journal)} order intents, {filled} filled, {len(store.pending_intents())} pending")
     echo(f"  {store.audit_verification().describe()}")
@@ -215,13 +260,36 @@ async def _run(policy_dir: Path, echo, venue: str = "binanceusdm", scenario: str
     echo(f"  pages received by the local webhook: {len(pages)}" + "".join(
         f"\n    - {p.get('title', '')}" for p in pages))
     store.close()
-    ok = not left and lock["mode"] == "halted" and tuple(sorted(rb.level for rb in books)) == story.stages and pages
+    ok = (not left and not still and lock["mode"] == "halted"
+          and tuple(sorted(rb.level for rb in books)) == story.stages and bool(pages))
     others = [v for v in sorted(VENUE_NAMES) if v != venue]
-    echo(f"  the same story in another venue's dialect: ksctl demo --venue {'|'.join(others)}"
-         + ("" if scenario == "ladder" else f" --scenario {scenario}"))
-    echo("  another story: " + ", ".join(f"ksctl demo --scenario {s}" for s in STORIES if s != scenario))
+    others = [v for v in others if (v in spot_venues()) == spot]
+    if others:
+        echo(f"  the same story in another venue's dialect: ksctl demo --venue {'|'.join(others)}"
+             + ("" if scenario == "ladder" else f" --scenario {scenario}"))
+    if spot:
+        echo("  the futures book's stories: ksctl demo, " + ", ".join(f"ksctl demo --scenario {s}" for s in STORIES
+                                                                      if s != "ladder"))
+    else:
+        echo("  another story: " + ", ".join(f"ksctl demo --scenario {s}" for s in STORIES if s != scenario))
     echo("demo: ok" if ok else "demo: FAILED")
     return 0 if ok else 1
+
+
+def holdings(engine) -> dict[str, float]:
+    """The spot account's balances as the engine keeps them (no request: the demo's own look)."""
+    return {a: q for a, q in sorted(engine.accounts["sim-main"].spot.items())}
+
+
+def resting(engine) -> list[str]:
+    """The spot account's resting orders, said briefly."""
+    from adapters.simulated.accounts import still_open
+
+    out = []
+    for o in still_open(engine.accounts["sim-main"].spot_live):
+        trigger = f" {o.trigger.lower().replace('_', '-')} at {o.trigger_price:g}," if o.trigger else ""
+        out.append(f"{o.client_order_id} ({o.side.lower()} {o.quantity:g} {o.symbol}{trigger} limit {o.price:g})")
+    return out
 
 
 def _lock_change(path: Path, held, now_ms: int, echo):
@@ -244,16 +312,23 @@ def _lock_change(path: Path, held, now_ms: int, echo):
               help="The policy directory holding futures-book.yaml and routes.yaml.")
 @click.option("--venue", type=click.Choice(sorted(VENUE_NAMES)), default="binanceusdm", show_default=True,
               help="The dialect the simulated exchange answers in, and the account's venue: the real ccxt "
-                   "client of that venue runs against it.")
+                   "client of that venue runs against it (kraken: a spot account, the spot book's story).")
 @click.option("--scenario", type=click.Choice(sorted(STORIES)), default="ladder", show_default=True,
               help="ladder: calm for 15 minutes, then the longs slide and the short is squeezed (stages 1, 2, 3); "
                    "crash-while-blind: a crash at minute 1 while the runner just started is blind for 12 minutes "
                    "(stage 3 at minute 12).")
 def demo(policy_dir: str, venue: str, scenario: str) -> None:
     """Run the runner against the simulated exchange through a scripted crash (about 10 s)."""
-    if not (Path(policy_dir) / "futures-book.yaml").is_file():
-        raise click.BadParameter(f"no futures-book.yaml in {policy_dir!r}: the demo runs that policy",
+    from adapters.simulated.venues import spot_venues
+
+    spot = venue in spot_venues()  # a spot account: the spot book's story (SPOT_STORY)
+    policy = "spot-book" if spot else "futures-book"
+    if not (Path(policy_dir) / f"{policy}.yaml").is_file():
+        raise click.BadParameter(f"no {policy}.yaml in {policy_dir!r}: the demo runs that policy",
                                  param_hint="--policies")
+    if spot and scenario != "ladder":
+        raise click.BadParameter(f"{venue} is a spot account: its demo tells the spot book's ladder only",
+                                 param_hint="--scenario")
     import logging
 
     from ..logs import configure, unconfigure

@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from adapters.registry import sim_venues
+from adapters.simulated.venues import spot_venues
 from tests.conftest import ROOT
 
 
@@ -47,7 +48,7 @@ def test_demo_tells_the_crash_while_blind_story():
     assert text.rstrip().endswith("demo: ok")
 
 
-@pytest.mark.parametrize("venue", [v for v in sim_venues() if v != "binanceusdm"])  # (its story: above)
+@pytest.mark.parametrize("venue", [v for v in sim_venues() if v != "binanceusdm" and v not in spot_venues()])
 def test_demo_runs_the_same_story_in_every_dialect_of_the_simulator(venue):
     """The real ccxt client of each venue against the simulator's face for it: the same ladder,
     flat, halted, nothing pending, and the venue's own secret never printed."""
@@ -62,3 +63,26 @@ def test_demo_runs_the_same_story_in_every_dialect_of_the_simulator(venue):
     assert f"futures-book {venue}/sim-main: entered stage 3 flatten" in text
     assert "sim-main-secret" not in text + out.stderr and "sim-passphrase" not in text + out.stderr
     assert "c2ltLW1haW4tc2VjcmV0" not in text + out.stderr  # (base64, as Kraken Futures hands its secret)
+
+
+@pytest.mark.parametrize("venue", spot_venues())
+def test_demo_tells_the_spot_books_story_on_a_spot_venue(venue):
+    """A spot account (Kraken spot): the spot-book policy, a bot's resting orders on the book; the
+    slide takes the book past -8% on the day, stage 1 cancels the resting orders and sells every
+    held asset back to USDT, and the lock halts."""
+    exe = Path(sys.executable).with_name("ksctl")
+    out = subprocess.run([str(exe), "demo", "--venue", venue], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stdout + out.stderr
+    text = out.stdout
+    assert "policy spot-book" in text and f"({venue}) at http://127.0.0.1:" in text
+    assert "resting: bot-tp-1 (sell 0.5 BTCUSDT take-profit at 66000, limit 66500), bot-dip-1" in text
+    assert "stage 0 → 1 sell-to-stables  ESCALATED: stage=0->1 triggers=day_loss" in text
+    assert f"cancel  {venue}/sim-main all: 2 order(s)" in text and "2 canceled, 0 rejected, 0 unknown" in text
+    assert "assets left: none" in text and "resting orders left: none" in text
+    assert "trading lock: halted" in text and "0 pending" in text
+    assert "runbook of stage 1 (flatten.md.j2)" in text and "stage 1 → 2" not in text
+    assert "sim-main-secret" not in text + out.stderr
+    assert text.rstrip().endswith("demo: ok")
+    refused = subprocess.run([str(exe), "demo", "--venue", venue, "--scenario", "crash-while-blind"], cwd=ROOT,
+                             capture_output=True, text=True, timeout=60)
+    assert refused.returncode != 0 and "spot account" in refused.stderr

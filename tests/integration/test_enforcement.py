@@ -28,7 +28,7 @@ from adapters.ccxt_exchange.dialects import dialect_for
 from adapters.simulated.engine import ManualClock
 from adapters.simulated.http import SimServer, wall_clock
 from adapters.simulated.scenarios import build
-from adapters.simulated.venues import VENUES, sim_account
+from adapters.simulated.venues import VENUES, sim_account, spot_venues
 from killswitch.compile.compiler import compile_documents
 from killswitch.events import LOCK_VIOLATION
 from killswitch.facts.violations import violation_lines
@@ -45,7 +45,9 @@ pytest.importorskip("ccxt")
 TICK_MS = 5_000
 FLAT = {"BTCUSDT": 60_000.0, "ETHUSDT": 3_000.0, "SOLUSDT": 140.0}
 BTC = "BTC/USDT:USDT"
-POLLED = VENUES  # every dialect the simulator answers as, each polled through the real ccxt adapter
+# every dialect the simulator answers as for a futures account, each polled through the real ccxt
+# adapter (a spot face's resting orders: tests/integration/test_simulated_<venue>.py)
+POLLED = tuple(v for v in VENUES if v not in spot_venues())
 # a policy that never fires: the locks here are the operator's
 QUIET = textwrap.dedent("""\
     apiVersion: killswitch/v1

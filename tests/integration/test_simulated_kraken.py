@@ -3,7 +3,8 @@ account) against the simulated exchange's Kraken spot face (:mod:`adapters.venue
 
 Each test starts a :class:`SimServer` on a free 127.0.0.1 port, runs, and stops; each is bounded
 in time. The engine runs on a manual clock at T0 (flat marks); the account holds the scenario's
-spot balances (USDT, BTC, ETH, SOL).
+spot balances (USDT, BTC, ETH, SOL). Orders rest on the engine's spot desk: limits GTC, stop-loss
+and take-profit orders until their trigger.
 """
 
 from __future__ import annotations
@@ -138,6 +139,152 @@ def test_a_bad_signature_and_a_nonce_not_growing_are_refused_in_krakens_envelope
             with pytest.raises(Exception) as e:
                 await ex.fetch_balance()
             assert "EAPI:Invalid signature" in str(e.value)
+        finally:
+            await ex.close()
+
+    serve(body)
+
+
+async def _client(srv):
+    """A bot's ccxt ``kraken`` client on the account, with a key of its own: Kraken's nonce grows
+    per key, and the adapter's client signs with the account's key meanwhile."""
+    if srv.engine.account_for_key("kraken-bot") is None:
+        srv.engine.permissions.add_key("sim-main", "kraken-bot", "bot-secret")
+    ex = kraken_client(srv, "sim-main", apiKey="kraken-bot", secret=base64.b64encode(b"bot-secret").decode())
+    last = [0]
+
+    def nonce() -> int:  # growing even for two requests within a millisecond
+        last[0] = max(ex.milliseconds(), last[0] + 1)
+        return last[0]
+
+    ex.nonce = nonce
+    await ex.load_markets()
+    return ex
+
+
+def test_a_resting_limit_is_listed_with_its_cl_ord_id_and_cancelled_by_id():
+    async def body(srv, ad, eng):
+        ex = await _client(srv)
+        try:
+            placed = await ex.create_order(BTC, "limit", "sell", 0.5, 65_000, {"cl_ord_id": "bot-a-1"})
+            rows = (await ex.fetch_open_orders())
+            assert [(o["id"], o["clientOrderId"], o["price"], o["info"]["descr"]["ordertype"]) for o in rows] == [
+                (placed["id"], "bot-a-1", 65_000.0, "limit")]
+            # the balance it holds: hold_trade, and free is the rest
+            bal = await ex.fetch_balance()
+            assert (bal["BTC"]["total"], bal["BTC"]["used"], bal["BTC"]["free"]) == pytest.approx((1.5, 0.5, 1.0))
+        finally:
+            await ex.close()
+        s = await ad.snapshot()
+        assert s.fetch.ok, s.fetch.error
+        assert [(o.id, o.client_id, o.kind, o.type, o.price, o.amount) for o in s.orders] == [
+            (placed["id"], "bot-a-1", "regular", "limit", 65_000.0, 0.5)]
+        r = await ad.cancel_orders(CancelSelector(order_ids=(placed["id"],)))
+        assert r.canceled == (placed["id"],) and not r.failed
+        assert eng.open_spot_orders("sim-main") == []
+        assert (await ad.snapshot()).orders == []
+        # cancelled again: the venue no longer knows it
+        ad._orders = {o.id: o for o in s.orders}
+        again = await ad.cancel_orders(CancelSelector(order_ids=(placed["id"],)))
+        assert again.failed == {placed["id"]: "ORDER_NOT_FOUND"}
+        assert "EOrder:Unknown order" in again.words[placed["id"]]
+
+    serve(body)
+
+
+def test_cancel_order_answers_count_one_and_the_order_is_gone():
+    async def body(srv, ad, eng):
+        ex = await _client(srv)
+        try:
+            placed = await ex.create_order(BTC, "limit", "buy", 0.1, 55_000)
+            answer = await ex.private_post_cancelorder({"txid": placed["id"]})
+            assert answer == {"error": [], "result": {"count": 1}}
+            assert await ex.fetch_open_orders() == []
+            with pytest.raises(Exception) as e:
+                await ex.cancel_order(placed["id"])
+            assert "EOrder:Unknown order" in str(e.value)
+        finally:
+            await ex.close()
+
+    serve(body)
+
+
+def test_a_limit_rests_until_the_mark_crosses_it_then_fills():
+    async def body(srv, ad, eng):
+        ex = await _client(srv)
+        try:
+            placed = await ex.create_order(BTC, "limit", "sell", 0.5, 61_000, {"cl_ord_id": "bot-a-2"})
+            eng.set_mark("BTCUSDT", 60_900.0)
+            assert [o["id"] for o in await ex.fetch_open_orders()] == [placed["id"]]
+            eng.set_mark("BTCUSDT", 61_500.0)
+            assert await ex.fetch_open_orders() == []
+            closed = (await ex.private_post_closedorders({"cl_ord_id": "bot-a-2"}))["result"]["closed"]
+            row = closed[placed["id"]]
+            assert (row["status"], row["vol_exec"], float(row["price"]) >= 61_000) == ("closed", "0.50000000", True)
+        finally:
+            await ex.close()
+        assert eng.account_state("sim-main").spot["BTC"] == pytest.approx(1.0)
+
+
+def test_a_conditional_order_is_listed_with_its_kind_and_trigger():
+    async def body(srv, ad, eng):
+        ex = await _client(srv)
+        try:
+            stop = await ex.create_order(BTC, "market", "sell", 0.5, None, {"stopLossPrice": 55_000})
+            take = await ex.create_order(BTC, "limit", "sell", 0.4, 66_000, {"takeProfitPrice": 65_000})
+            rows = {o["id"]: o["info"]["descr"] for o in await ex.fetch_open_orders()}
+            assert {i: (d["ordertype"], d["price"], d["price2"]) for i, d in rows.items()} == {
+                stop["id"]: ("stop-loss", "55000.0", "0"), take["id"]: ("take-profit-limit", "65000.0", "66000.0")}
+        finally:
+            await ex.close()
+        s = await ad.snapshot()
+        assert s.fetch.ok, s.fetch.error
+        got = {o.id: (o.kind, o.type, o.trigger_price, o.price) for o in s.orders}
+        assert got == {stop["id"]: ("conditional", "market", 55_000.0, None),
+                       take["id"]: ("conditional", "limit", 65_000.0, 66_000.0)}
+        eng.set_mark("BTCUSDT", 54_000.0)  # the stop triggers: sold at the mark
+        assert [o.id for o in (await ad.snapshot()).orders] == [take["id"]]
+        assert eng.account_state("sim-main").spot["BTC"] == pytest.approx(1.0)
+
+    serve(body)
+
+
+def test_a_sell_above_the_free_balance_is_refused_insufficient_funds():
+    async def body(srv, ad, eng):
+        ex = await _client(srv)
+        try:
+            await ex.create_order(BTC, "market", "sell", 1.0, None, {"stopLossPrice": 50_000})
+            with pytest.raises(Exception) as e:  # 0.5 free of the 1.5 held
+                await ex.create_order(BTC, "market", "sell", 0.6)
+            assert "EOrder:Insufficient funds" in str(e.value)
+        finally:
+            await ex.close()
+        await ad.snapshot()
+        with pytest.raises(AdapterError) as refused:  # within the holding, above what is free
+            await ad.submit(sell(1.0))
+        assert refused.value.reason is Reason.INSUFFICIENT_MARGIN
+        assert "EOrder:Insufficient funds" in refused.value.message
+        assert eng.account_state("sim-main").spot["BTC"] == pytest.approx(1.5)
+
+    serve(body)
+
+
+def test_cancel_all_and_the_switch_take_the_resting_orders():
+    async def body(srv, ad, eng):
+        ex = await _client(srv)
+        try:
+            await ex.create_order(BTC, "limit", "sell", 0.2, 65_000)
+            await ex.create_order(BTC, "market", "sell", 0.2, None, {"stopLossPrice": 55_000})
+            answer = await ex.private_post_cancelall()
+            assert answer == {"error": [], "result": {"count": 2}}
+            assert await ex.fetch_open_orders() == []
+            await ex.create_order(BTC, "limit", "sell", 0.2, 65_000)
+            st = await ad.arm_cancel_all_after(60, ())
+            assert st.armed
+            eng.advance(59_000)
+            assert len(await ex.fetch_open_orders()) == 1
+            eng.advance(1_000)
+            assert await ex.fetch_open_orders() == []
         finally:
             await ex.close()
 

@@ -8,7 +8,6 @@ recordings, which documented examples).
 
 ORDER = 7
 CCXT_IDS = ("kraken",)
-# not in the simulator's list of venues (``adapters.registry.sim_venues``: the demo, the close-all
-# bench, the weights check and the futures contract tell a futures account's story); its spot face
-# answers on the server all the same (FACE), its tests call its ``sim_account``
-SIM_ID = None
+# the simulator's list of venues (``adapters.registry.sim_venues``) holds it: ``ksctl demo --venue
+# kraken`` tells the spot book's story over its face (its MARKET_TYPE: spot)
+SIM_ID = "kraken"

@@ -30,7 +30,9 @@ ROWS = (
 
 
 # Where its face differs (test_adapter_contract.py: Terms): everywhere the contract asks of a futures
-# account. Kraken spot holds no position to reduce, no reduce-only flag, no hedge leg, and the
-# engine's spot desk rests no order; the face is proven apart (tests/integration/test_simulated_kraken.py).
-FACE_TERMS = {"spot_only": "a spot venue: no position, reduce-only close or hedge leg, and nothing rests on the "
-                           "engine's spot desk; its face is proven by tests/integration/test_simulated_kraken.py"}
+# account. Kraken spot holds no position to reduce, no reduce-only flag, no hedge leg; its resting
+# and conditional orders (the engine's spot desk) and their cancels are proven apart
+# (tests/integration/test_simulated_kraken.py), and so is its demo (tests/cli/test_demo.py).
+FACE_TERMS = {"spot_only": "a spot venue: no position, reduce-only close or hedge leg; its face (resting and "
+                           "conditional spot orders, their cancels) is proven by "
+                           "tests/integration/test_simulated_kraken.py"}

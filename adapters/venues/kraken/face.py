@@ -14,15 +14,21 @@ What it answers, as Kraken documents it
     * signed requests: ``API-Key`` and ``API-Sign`` = base64 HMAC-SHA512, keyed by the base64
       decoded secret, of the path and SHA-256 of the nonce and the POST body; the nonce must grow
       for each key (``EAPI:Invalid nonce``);
-    * the engine's markets as spot pairs (``XBTUSDT``), the account's spot balances, the marks
-      as tickers; an order is the engine's spot order (immediate, at the mark: market, or limit
-      IOC), found again in ``ClosedOrders`` by its ``cl_ord_id``;
+    * the engine's markets as spot pairs (``XBTUSDT``), the account's spot balances (what its
+      resting orders hold in ``hold_trade``), the marks as tickers;
+    * an order is the engine's spot order (:mod:`adapters.simulated.spot`): a market order or
+      a limit IOC fills at once; a limit GTC (the venue's default) rests what does not cross;
+      a ``stop-loss`` / ``take-profit`` (``price`` its trigger) and their ``-limit`` forms
+      (``price2`` the limit) rest until the mark reaches the trigger. ``OpenOrders`` lists the
+      resting ones (``descr.ordertype``, ``cl_ord_id``; one ``cl_ord_id`` or ``txid`` asked:
+      that one), ``ClosedOrders`` an ended one by its ``cl_ord_id``; a sell above the free
+      balance, or a buy above the free quote, is ``EOrder:Insufficient funds``;
+    * ``CancelOrder`` of a ``txid`` or ``cl_ord_id``: ``count`` 1 and the order gone,
+      ``EOrder:Unknown order`` for one not open; ``CancelAll``: every resting order, its count;
     * ``CancelAllOrdersAfter``: one switch for the account (the engine's countdown of every
-      market), ``triggerTime`` "0" when off.
+      market, which takes the resting spot orders), ``triggerTime`` "0" when off.
 
-    The engine's spot desk rests no order: ``OpenOrders`` is always empty here, ``CancelOrder``
-    answers ``EOrder:Unknown order`` and ``CancelAll`` a count of 0; ``ClosedOrders`` lists by
-    ``cl_ord_id`` only. Conditional and trailing rows are proven on the recordings instead
+    No trailing stop (``trailing-stop`` is refused): trailing rows are proven on the recordings
     (tests/unit/adapters/venues/test_kraken_spot.py).
 
 What it must not do
@@ -48,12 +54,14 @@ from .face_rows import (
     INVALID_KEY,
     INVALID_NONCE,
     INVALID_SIGNATURE,
+    ORDER_TYPES,
     PERMISSION_DENIED,
     RATE_LIMIT,
     UNKNOWN_METHOD,
     asset_id,
     asset_pair,
     asset_row,
+    describe,
     engine_id,
     error_text,
     order_row,
@@ -63,6 +71,7 @@ from .face_rows import (
 )
 
 PREFIXES = ("/0/",)
+MARKET_TYPE = "spot"  # the account it serves (adapters.simulated.venues.spot_venues)
 
 ROUTES: dict[tuple[str, str], tuple[str, bool]] = {
     ("GET", "/0/public/AssetPairs"): ("exchange_info", False),
@@ -167,10 +176,27 @@ class KrakenSpotFace(RestFace):
 
     def op_account(self, p: dict, account: str, at: Optional[int], path: str) -> dict:
         spot = self.engine.account_state(account, at).spot
+        held = self.engine.spot_locked(account)
         if path.endswith("/BalanceEx"):
-            return self.ok({asset_id(a): {"balance": f"{q:.10f}", "hold_trade": "0.0000000000"}
+            return self.ok({asset_id(a): {"balance": f"{q:.10f}", "hold_trade": f"{held.get(a, 0.0):.10f}"}
                             for a, q in sorted(spot.items())})
         return self.ok({asset_id(a): f"{q:.10f}" for a, q in sorted(spot.items())})
+
+    def _named(self, p: dict) -> tuple[Optional[int], Optional[str]]:
+        """The order a request names: (engine id of its ``txid``, its ``cl_ord_id``)."""
+        tx, cid = p.get("txid"), p.get("cl_ord_id") or None
+        oid = engine_id(tx) if tx else None
+        if tx and oid is None:
+            oid = -1  # a txid the face never gave: no order
+        return oid, cid
+
+    def op_open_orders(self, p: dict, account: str, at: Optional[int], path: str) -> dict:
+        oid, cid = self._named(p)
+        rows = {}
+        for o in self.engine.open_spot_orders(account):
+            if (oid is None or o.order_id == oid) and (cid is None or o.client_order_id == cid):
+                rows[txid(o.order_id)] = order_row(o, self.market(o.symbol))
+        return self.ok({"open": rows})
 
     def op_get_order(self, p: dict, account: str, at: Optional[int], path: str) -> dict:
         cid = p.get("cl_ord_id")
@@ -180,34 +206,40 @@ class KrakenSpotFace(RestFace):
             o = self.engine.get_spot_order(account, cid)
         except SimError:
             return self.ok({"closed": {}, "count": 0})
+        if o.is_open:
+            return self.ok({"closed": {}, "count": 0})
         m = self.market(o.symbol)
         return self.ok({"closed": {txid(o.order_id): order_row(o, m)}, "count": 1})
 
     def op_place(self, p: dict, account: str, at: Optional[int], path: str) -> dict:
         m = self.market(p.get("pair"))
         side, kind = p.get("type"), p.get("ordertype")
-        if side not in ("buy", "sell") or kind not in ("market", "limit"):
+        if side not in ("buy", "sell") or kind not in ORDER_TYPES:
             raise self.fail(f"{INVALID_ARGUMENTS}:ordertype")
-        if kind == "limit" and str(p.get("timeinforce", "")).upper() != "IOC":
-            raise self.fail(f"{INVALID_ARGUMENTS}:timeinforce")  # the engine's spot desk never rests an order
+        trigger, limited = ORDER_TYPES[kind]
+        tif = str(p.get("timeinforce") or "GTC").upper()
+        if tif not in ("GTC", "IOC") or (tif == "IOC" and kind != "limit"):
+            raise self.fail(f"{INVALID_ARGUMENTS}:timeinforce")
         try:
             qty = float(p.get("volume", ""))
-            price = float(p["price"]) if kind == "limit" else None
+            first = float(p["price"]) if kind != "market" else None
+            price = (float(p["price2"]) if trigger else first) if limited else None
         except (KeyError, ValueError):
-            raise self.fail(f"{INVALID_ARGUMENTS}:volume") from None
+            raise self.fail(f"{INVALID_ARGUMENTS}:price") from None
         o = self.engine.place_spot_order(account, m.symbol, side.upper(), qty, price,
-                                         client_order_id=p.get("cl_ord_id") or None)
-        text = f"{side} {qty:.8f} {pair_id(m)} @ " + (f"limit {price:g}" if price is not None else "market")
-        return self.ok({"descr": {"order": text}, "txid": [txid(o.order_id)]})
+                                         client_order_id=p.get("cl_ord_id") or None,
+                                         time_in_force="IOC" if kind == "market" else tif,
+                                         trigger=trigger, trigger_price=first if trigger else None)
+        return self.ok({"descr": {"order": describe(o, m)}, "txid": [txid(o.order_id)]})
 
     def op_cancel(self, p: dict, account: str, at: Optional[int], path: str) -> dict:
         if path.endswith("/CancelAll"):
-            return self.ok({"count": 0})  # nothing rests on the engine's spot desk
-        tx = p.get("txid") or p.get("cl_ord_id")
-        if not tx:
+            return self.ok({"count": len(self.engine.cancel_all_spot(account))})
+        oid, cid = self._named(p)
+        if oid is None and cid is None:
             raise self.fail(f"{INVALID_ARGUMENTS}:txid")
-        oid = engine_id(tx)
-        raise SimError(UNKNOWN_ORDER, f"no open order {oid if oid is not None else tx}")
+        self.engine.cancel_spot_order(account, oid, cid if oid is None else None)
+        return self.ok({"count": 1})
 
     def op_countdown(self, p: dict, account: str, at: Optional[int], path: str) -> dict:
         t = str(p.get("timeout", ""))
@@ -227,7 +259,7 @@ class KrakenSpotFace(RestFace):
                                                                for m in f.engine.markets.values()}),
         "assets": lambda f, p, account, at, path: f.ok(
             {asset_id(a): asset_row(a) for m in f.engine.markets.values() for a in (m.base, m.quote)}),
-        "ticker": op_ticker, "account": op_account, "open_orders": lambda f, p, account, at, path: f.ok({"open": {}}),
+        "ticker": op_ticker, "account": op_account, "open_orders": op_open_orders,
         "get_order": op_get_order, "place_order": op_place, "cancel_order": op_cancel, "countdown": op_countdown,
     }
 
@@ -267,5 +299,5 @@ def kraken_client(server: Any, account: str, *, strict: bool = True, **config: A
 
 sim_client = kraken_client  # the ccxt client of an account (a bot's, with its own key)
 
-__all__ = ["KrakenSpotFace", "PREFIXES", "ROUTES", "handle", "kraken_client", "signature", "sim_account",
+__all__ = ["KrakenSpotFace", "MARKET_TYPE", "PREFIXES", "ROUTES", "handle", "kraken_client", "signature", "sim_account",
            "sim_client"]

@@ -3,7 +3,8 @@
 What it owns
     an engine market as Kraken's pair (``BTCUSDT`` → ``XBTUSDT``, its assets ``XXBT`` and
     ``USDT``: :func:`pair_id`, :func:`asset_id`), the rows of ``AssetPairs``, ``Assets``,
-    ``Ticker`` and ``BalanceEx``, a spot order as a row of ``ClosedOrders`` (:func:`order_row`)
+    ``Ticker`` and ``BalanceEx``, a spot order as a row of ``OpenOrders`` and ``ClosedOrders``
+    (:func:`order_row`, its kind :data:`ORDER_TYPES`)
     and its ``txid`` (:func:`txid`, :func:`engine_id`), and the engine's refusals as Kraken's
     error strings (:data:`CODES`).
 
@@ -19,6 +20,7 @@ from typing import Any, Optional
 
 from ...simulated.engine import MarketSpec, SimOrder
 from ...simulated.faces.shared import engine_codes
+from ...simulated.spot import STOP_LOSS, TAKE_PROFIT
 
 # Kraken's own names of the engine's assets where they differ (its X-prefixed crypto ids)
 ASSETS = {"BTC": "XXBT", "ETH": "XETH", "LTC": "XLTC", "XRP": "XXRP"}
@@ -104,24 +106,65 @@ def engine_id(tx: Any) -> Optional[int]:
 STATUSES = {"NEW": "open", "PARTIALLY_FILLED": "open", "FILLED": "closed", "CANCELED": "canceled",
             "EXPIRED": "expired"}
 
+# AddOrder's ordertype → (the engine's trigger, "" for none; whether it has a limit price)
+ORDER_TYPES: dict[str, tuple[str, bool]] = {
+    "market": ("", False), "limit": ("", True),
+    "stop-loss": (STOP_LOSS, False), "stop-loss-limit": (STOP_LOSS, True),
+    "take-profit": (TAKE_PROFIT, False), "take-profit-limit": (TAKE_PROFIT, True),
+}
+
+
+def order_type(o: SimOrder) -> str:
+    """The order's ``descr.ordertype``: market, limit, or a stop-loss / take-profit (``-limit``)."""
+    trigger = getattr(o, "trigger", "")
+    limited = o.type == "LIMIT"
+    return next(k for k, v in ORDER_TYPES.items() if v == (trigger, limited))
+
+
+def price_text(px: float, m: MarketSpec) -> str:
+    """A price as Kraken prints it: the pair's decimals (``pair_decimals``), never rounded to a few
+    significant digits."""
+    return f"{px:.{decimals(m.price_tick)}f}"
+
+
+def describe(o: SimOrder, m: MarketSpec) -> str:
+    """``descr.order``: ``sell 1.00000000 XBTUSDT @ stop loss 55000.0 -> limit 54900.0``, as Kraken
+    words it."""
+    head = f"{o.side.lower()} {o.quantity:.8f} {pair_id(m)} @ "
+    kind = order_type(o)
+    if kind == "market":
+        return head + "market"
+    if kind == "limit":
+        return head + f"limit {price_text(o.price, m)}"
+    words = kind.replace("-limit", "").replace("-", " ")
+    trig = f"{words} {price_text(getattr(o, 'trigger_price', 0.0), m)}"
+    return head + (f"{trig} -> limit {price_text(o.price, m)}" if o.type == "LIMIT" else trig)
+
 
 def order_row(o: SimOrder, m: MarketSpec) -> dict:
-    """A spot order as ``ClosedOrders`` lists it (its cl_ord_id, its fill, its average price)."""
-    kind = "limit" if o.type == "LIMIT" else "market"
+    """A spot order as ``OpenOrders`` and ``ClosedOrders`` list it (its cl_ord_id, its kind, its
+    fill, its average price): a stop-loss or take-profit's trigger in ``descr.price``, its limit
+    (a ``-limit`` form) in ``descr.price2``; a limit order's price in ``descr.price``."""
+    kind = order_type(o)
     side = o.side.lower()
-    price = f"{o.price:g}" if kind == "limit" else "0"
+    trigger = getattr(o, "trigger_price", 0.0)
+    if kind in ("market", "limit"):
+        price, price2 = (price_text(o.price, m) if kind == "limit" else "0"), "0"
+    else:
+        price, price2 = price_text(trigger, m), (price_text(o.price, m) if o.type == "LIMIT" else "0")
     avg = o.cum_quote / o.executed_qty if o.executed_qty else 0.0
     at = f"{o.time / 1000:.4f}"
-    order = f"{side} {o.quantity:.8f} {pair_id(m)} @ " + (f"limit {price}" if kind == "limit" else "market")
     return {"refid": None, "userref": 0, "cl_ord_id": o.client_order_id, "status": STATUSES.get(o.status, "closed"),
             "opentm": at, "closetm": f"{o.update_time / 1000:.4f}", "starttm": 0, "expiretm": 0,
-            "descr": {"pair": pair_id(m), "type": side, "ordertype": kind, "price": price, "price2": "0",
-                      "leverage": "none", "order": order, "close": ""},
+            "descr": {"pair": pair_id(m), "type": side, "ordertype": kind, "price": price, "price2": price2,
+                      "leverage": "none", "order": describe(o, m), "close": ""},
             "vol": f"{o.quantity:.8f}", "vol_exec": f"{o.executed_qty:.8f}", "cost": f"{o.cum_quote:.5f}",
             "fee": f"{o.fee:.5f}", "price": f"{avg:.5f}", "stopprice": "0.00000", "limitprice": "0.00000",
             "misc": "", "oflags": "fciq", "timeinforce": o.time_in_force, "reason": None}
 
 
 __all__ = ["ASSETS", "CODES", "INVALID_ARGUMENTS", "INVALID_KEY", "INVALID_NONCE", "INVALID_SIGNATURE",
-           "PERMISSION_DENIED", "RATE_LIMIT", "UNKNOWN_METHOD", "UNKNOWN_ORDER", "asset_id", "asset_pair",
-           "asset_row", "engine_id", "error_text", "order_row", "pair_id", "ticker_row", "txid"]
+           "ORDER_TYPES", "PERMISSION_DENIED", "RATE_LIMIT", "UNKNOWN_METHOD", "UNKNOWN_ORDER", "asset_id",
+           "asset_pair", "asset_row", "describe", "engine_id", "error_text", "order_row", "order_type", "pair_id",
+           "price_text",
+           "ticker_row", "txid"]

@@ -111,9 +111,9 @@ def test_binance_all_done_names_no_order_and_is_the_venues_all():
 # the dialects whose one cancel's answer carries the venue's own word on it, read and tested apart
 # (Kraken Futures' cancelStatus, MEXC's data, Bitget's data.orderId and a plan's successList /
 # failureList: test_krakenfutures_cancel_answers.py, test_mexc_dialect.py and
-# test_bitget_recorded_payloads.py; Bybit's result.orderId here); every other venue's is read the
-# generic way
-READS_ONE_CANCEL = {"krakenfutures", "mexc", "bitget", "bybit"}
+# test_bitget_recorded_payloads.py; Bybit's result.orderId here; Kraken spot's result.count:
+# test_kraken_spot.py); every other venue's is read the generic way
+READS_ONE_CANCEL = {"krakenfutures", "mexc", "bitget", "bybit", "kraken"}
 
 
 def test_bybit_one_cancel_is_done_only_when_its_answer_names_the_order_sent():
