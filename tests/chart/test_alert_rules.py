@@ -11,13 +11,15 @@ from __future__ import annotations
 import json
 import re
 import shutil
+import subprocess
+from pathlib import Path
 
 import pytest
 from ruamel.yaml import YAML
 
 from tests.chart.conftest import CHART, CI_VALUES, Helm, one, write_values
 from tests.chart.monitoring import ALERTS, RULE_TESTS, load_rules, metric_names, promtool
-from tests.conftest import ROOT
+from tests.conftest import ROOT, require_tool
 
 RULES = load_rules()
 NAMES = [r["alert"] for r in RULES]
@@ -104,24 +106,78 @@ def _mutate(rule: dict, how: str) -> bool:
 CHANGES = [(rule["alert"], how) for rule in RULES for how in MUTATIONS if _mutate(dict(rule), how)]
 
 
+def _promtool_by_file(*args: str, files: list[Path]) -> dict[Path, str]:
+    """One promtool run over ``files``, its output cut into what it said of each file (stdout and
+    stderr in one pipe, so each file's FAILED lines stay under its own heading)."""
+    r = subprocess.run([require_tool("promtool"), *args, *map(str, files)], stdout=subprocess.PIPE,
+                       stderr=subprocess.STDOUT, text=True, timeout=120, cwd=ROOT)
+    parts = re.split(r"^(?:Checking|Unit Testing:) +(\S+)\n", r.stdout, flags=re.M)
+    said = {Path(name): text for name, text in zip(parts[1::2], parts[2::2])}
+    assert sorted(said) == sorted(files), f"promtool {' '.join(args)} did not report each file:\n{r.stdout}"
+    return said
+
+
+@pytest.fixture(scope="module")
+def verdicts(tmp_path_factory):
+    """What ``promtool test rules`` says of an alert's unit test run against its rule alone,
+    unchanged ("as shipped") and changed each way that applies: one promtool run per alert for all
+    of its changes, made when the first of its cases asks. The rule is written alone in its file
+    (promtool evaluates every rule of the file at every step of every test, and the whole file is
+    most of the time): no rule reads another's output (see the test below), so the verdict on the
+    alert is the same, and the unchanged rule alone must pass for a changed one's failure to count."""
+    made: dict[str, dict[str, str]] = {}
+
+    def of(alert: str) -> dict[str, str]:
+        if alert not in made:
+            root = tmp_path_factory.mktemp(alert)
+            yaml = YAML()
+            tests = {}
+            for how in ["as shipped"] + [h for a, h in CHANGES if a == alert]:
+                doc = yaml.load(ALERTS.read_text())
+                for group in doc["groups"]:
+                    group["rules"] = [r for r in group["rules"] if r["alert"] == alert]
+                doc["groups"] = [g for g in doc["groups"] if g["rules"]]
+                [rule] = doc["groups"][0]["rules"]
+                assert how == "as shipped" or _mutate(rule, how)
+                case = root / how.replace(" ", "-")
+                (case / "files").mkdir(parents=True)
+                with (case / "files" / "alerts.yaml").open("w") as f:
+                    yaml.dump(doc, f)
+                (case / "tests" / "rules").mkdir(parents=True)
+                tests[how] = Path(shutil.copy(RULE_TESTS / f"{alert}.yaml", case / "tests" / "rules"))
+            checked = _promtool_by_file("check", "rules", files=[t.parents[2] / "files" / "alerts.yaml"
+                                                                 for t in tests.values()])
+            for text in checked.values():
+                assert "SUCCESS: 1 rules found" in text, text
+            said = _promtool_by_file("test", "rules", files=list(tests.values()))
+            made[alert] = {how: said[t] for how, t in tests.items()}
+        return made[alert]
+
+    return of
+
+
+def test_no_rule_reads_what_another_rule_makes():
+    """What lets an alert's unit test run against its rule alone: every rule is an alert (none
+    records a series), none reads the ALERTS series the others write, and the unit tests check
+    alerts only (no PromQL expression test that could read another rule's output)."""
+    for rule in RULES:
+        assert "alert" in rule and "record" not in rule, rule
+        assert not metric_names(rule["expr"]) & {"ALERTS", "ALERTS_FOR_STATE"}, rule["alert"]
+    for path in RULE_TESTS.glob("*.yaml"):
+        doc = YAML(typ="safe").load(path.read_text())
+        assert all(set(t) <= {"interval", "input_series", "alert_rule_test", "name"} for t in doc["tests"]), path
+
+
 @pytest.mark.parametrize("alert,how", CHANGES)
-def test_the_unit_test_fails_when_its_rule_is_changed(alert, how, tmp_path):
+def test_the_unit_test_fails_when_its_rule_is_changed(alert, how, verdicts):
     """A unit test that passes whatever the rule says proves nothing: each one must catch a rule that
     never fires, a ``for`` one minute longer, a threshold one unit higher or lower, and the
     standby's series read as the leader's."""
-    yaml = YAML()
-    doc = yaml.load(ALERTS.read_text())
-    [rule] = [r for g in doc["groups"] for r in g["rules"] if r["alert"] == alert]
-    assert _mutate(rule, how)
-    (tmp_path / "files").mkdir()
-    with (tmp_path / "files" / "alerts.yaml").open("w") as f:
-        yaml.dump(doc, f)
-    (tmp_path / "tests" / "rules").mkdir(parents=True)
-    shutil.copy(RULE_TESTS / f"{alert}.yaml", tmp_path / "tests" / "rules")
-    assert promtool("check", "rules", str(tmp_path / "files" / "alerts.yaml")).returncode == 0
-    r = promtool("test", "rules", str(tmp_path / "tests" / "rules" / f"{alert}.yaml"))
-    assert r.returncode != 0 and "FAILED" in r.stdout + r.stderr, \
-        f"the unit test of {alert} still passes with its {how} changed:\n{rule['expr']}"
+    said = verdicts(alert)
+    assert "SUCCESS" in said["as shipped"] and "FAILED" not in said["as shipped"], \
+        f"the unit test of {alert} fails against its rule alone, unchanged:\n{said['as shipped']}"
+    assert "FAILED" in said[how] and "SUCCESS" not in said[how], \
+        f"the unit test of {alert} still passes with its {how} changed:\n{said[how]}"
 
 
 # --- what every rule must carry ----------------------------------------------------------------

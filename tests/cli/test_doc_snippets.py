@@ -268,15 +268,27 @@ def _answers(url: str, token: Optional[str]) -> Optional[int]:
         return None
 
 
+def _gone(pid: int) -> bool:
+    """Whether ``pid`` has exited: no such process, or a zombie (a runner that bash ran as its
+    last command is this test's own child, and stays a zombie until its Popen is waited on)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat[stat.rindex(")") + 2:].startswith("Z")
+
+
 def _stop(pid: int) -> None:
     try:
         os.kill(pid, signal.SIGTERM)
     except ProcessLookupError:
         return
     for _ in range(100):
-        try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
+        if _gone(pid):
             return
         time.sleep(0.1)
     os.kill(pid, signal.SIGKILL)

@@ -48,13 +48,13 @@ def run(coro, timeout: float = 120.0):
     return asyncio.run(asyncio.wait_for(coro, timeout))
 
 
-def runner_on(tmp_path, engine, clock, *, sinks=(), name="state.db") -> tuple[Runner, object, Desk]:
-    """The runner over ``engine`` and a SQLite store: the file ``name`` under ``tmp_path``, or
+def runner_on(work, engine, clock, *, sinks=(), name="state.db") -> tuple[Runner, object, Desk]:
+    """The runner over ``engine`` and a SQLite store: the file ``name`` under ``work``, or
     one in memory with ``name`` None (for a run no other store object reads back: no fsync a commit)."""
-    store = open_store(f"sqlite://{tmp_path / name}" if name is not None else "sqlite://:memory:")
+    store = open_store(f"sqlite://{work / name}" if name is not None else "sqlite://:memory:")
     adapter = SimulatedAdapter(engine, "sim-main", labels={"book": "futures"}, timeout_s=0.2, time_scale=0.1)
     runner, desk, parts = build_runner_and_desk(
-        bench.graph(), {SCOPE: adapter}, store, lock_path=tmp_path / "lock.json", dry_run=False,
+        bench.graph(), {SCOPE: adapter}, store, lock_path=work / "lock.json", dry_run=False,
         clock=clock, confirm_gap_ms=TICK_MS, sinks=sinks)
     return runner, store, desk
 
@@ -96,13 +96,13 @@ class PlacementLog:
 # --- open remainders ----------------------------------------------------------------------------
 
 
-def test_open_remainders_are_cancelled_and_confirmed_before_a_position_is_closed_again(tmp_path):
+def test_open_remainders_are_cancelled_and_confirmed_before_a_position_is_closed_again(work):
     plan = FaultPlan().add("place_order", "http_429", calls=(2,), account="sim-main")  # one close refused: re-plan
     clock = ManualClock(T0)
     engine = build("flash-crash", clock, faults=plan)
     engine.set_fill_ratio(0.4, rest_remainder=True)
     log = PlacementLog(engine)
-    runner, store, _ = runner_on(tmp_path, engine, clock)
+    runner, store, _ = runner_on(work, engine, clock)
     run(ticks(runner, clock, 40))
     decision = {e.client_order_id: e.decision_id for e in store.journal(limit=10_000)}
     for r in log.rows:
@@ -119,7 +119,7 @@ def test_open_remainders_are_cancelled_and_confirmed_before_a_position_is_closed
     store.close()
 
 
-def test_a_remainder_whose_cancel_is_not_confirmed_holds_its_position_until_it_is(tmp_path):
+def test_a_remainder_whose_cancel_is_not_confirmed_holds_its_position_until_it_is(work):
     # the cancel of the first remainder is refused (rate limited), and again at the next tick:
     # its position gets no new close until the cancel is confirmed; the others go on
     plan = FaultPlan()
@@ -129,7 +129,7 @@ def test_a_remainder_whose_cancel_is_not_confirmed_holds_its_position_until_it_i
     engine.set_fill_ratio(0.4, rest_remainder=True)
     log = PlacementLog(engine)
     rec = RecordingSink()
-    runner, store, _ = runner_on(tmp_path, engine, clock, sinks=[rec])
+    runner, store, _ = runner_on(work, engine, clock, sinks=[rec])
     reports = run(ticks(runner, clock, 40))
     held = [o for r in reports for o in r.execution.held_orders]
     assert held and all(o.status == "held" and o.code == "REMAINDER_OPEN" for o in held)
@@ -140,13 +140,13 @@ def test_a_remainder_whose_cancel_is_not_confirmed_holds_its_position_until_it_i
     store.close()
 
 
-def test_a_manual_close_over_an_open_remainder_waits_for_it_then_goes_out_under_its_own_id(tmp_path):
+def test_a_manual_close_over_an_open_remainder_waits_for_it_then_goes_out_under_its_own_id(work):
     plan = FaultPlan().add("cancel_order", "http_429", from_call=1, to_call=9, account="sim-main")
     clock = ManualClock(T0)
     engine = build("flash-crash", clock, faults=plan)
     engine.set_fill_ratio(0.4, rest_remainder=True)
     log = PlacementLog(engine)
-    runner, store, desk = runner_on(tmp_path, engine, clock)
+    runner, store, desk = runner_on(work, engine, clock)
 
     async def go():
         await runner.start()
@@ -170,7 +170,7 @@ def test_a_manual_close_over_an_open_remainder_waits_for_it_then_goes_out_under_
     store.close()
 
 
-def test_hedge_mode_legs_are_closed_leg_by_leg_with_their_remainders_cancelled(tmp_path):
+def test_hedge_mode_legs_are_closed_leg_by_leg_with_their_remainders_cancelled(work):
     # the hedge account's short legs bleed as everything grinds up; both legs of a symbol are
     # separate positions: a remainder on one never holds the other, and never exceeds its own
     plan = FaultPlan().add("place_order", "http_429", calls=(2,), account="sim-hedge")
@@ -178,10 +178,10 @@ def test_hedge_mode_legs_are_closed_leg_by_leg_with_their_remainders_cancelled(t
     engine = build("hedged-shorts-bleed", clock, faults=plan)
     engine.set_fill_ratio(0.4, rest_remainder=True)
     log = PlacementLog(engine)
-    store = open_store(f"sqlite://{tmp_path / 'state.db'}")
+    store = open_store(f"sqlite://{work / 'state.db'}")
     adapter = SimulatedAdapter(engine, "sim-hedge", labels={"book": "futures"}, timeout_s=0.2, time_scale=0.1)
     runner, desk, parts = build_runner_and_desk(
-        bench.graph(), {"simulated/sim-hedge": adapter}, store, lock_path=tmp_path / "lock.json",
+        bench.graph(), {"simulated/sim-hedge": adapter}, store, lock_path=work / "lock.json",
         dry_run=False, clock=clock, confirm_gap_ms=60_000)
 
     async def go():
@@ -249,11 +249,11 @@ def _dust_book(clock):
     return engine
 
 
-def test_a_position_below_the_minimum_is_a_residual_in_status_runbook_and_a_notification_never_retried(tmp_path):
+def test_a_position_below_the_minimum_is_a_residual_in_status_runbook_and_a_notification_never_retried(work):
     clock = ManualClock(T0)
     engine = _dust_book(clock)
     rec = RecordingSink()
-    runner, store, desk = runner_on(tmp_path, engine, clock, sinks=[RunbookSink(ROOT / "runbooks"), rec])
+    runner, store, desk = runner_on(work, engine, clock, sinks=[RunbookSink(ROOT / "runbooks"), rec])
     run(ticks(runner, clock, 40))
     journal = store.journal(limit=10_000)
     assert journal and not [e for e in journal if e.symbol == "BTC/USDT:USDT"], "dust was sent to the venue"
@@ -273,7 +273,7 @@ def test_a_position_below_the_minimum_is_a_residual_in_status_runbook_and_a_noti
     assert "**Residuals**" in rb.markdown and "`BELOW_MINIMUM` amount=0.0005" in rb.markdown
     # a restarted runner (or a standby) shows the same residual: it is saved with the state
     store.close()
-    again, store2, again_desk = runner_on(tmp_path, engine, clock)
+    again, store2, again_desk = runner_on(work, engine, clock)
     assert [(x.symbol, x.why) for x in again_desk.status().residuals] == [("BTC/USDT:USDT", "BELOW_MINIMUM")]
     # the position closed by hand: the residual ends
     engine.open_position("sim-main", "BTCUSDT", "short", 0.0005, 60_000.0)
@@ -282,13 +282,13 @@ def test_a_position_below_the_minimum_is_a_residual_in_status_runbook_and_a_noti
     store2.close()
 
 
-def test_ksctl_status_lists_the_residuals(tmp_path):
+def test_ksctl_status_lists_the_residuals(work):
     from killswitch.cli.main import cli
     from killswitch.face.api.api import make_app, start_api
 
     clock = ManualClock(T0)
     engine = _dust_book(clock)
-    runner, store, desk = runner_on(tmp_path, engine, clock)
+    runner, store, desk = runner_on(work, engine, clock)
     loop = asyncio.new_event_loop()
     ready = threading.Event()
     holder = {}
@@ -332,38 +332,38 @@ def _ends_flat_or_residual_only(res) -> None:
     assert all(why in ("BELOW_MINIMUM", "CLOSE_RETRIES_EXHAUSTED") for _, _, why, _ in res.residuals)
 
 
-def test_close_all_under_the_full_fault_plan_ends_flat_or_residual_only_in_process(tmp_path):
-    _ends_flat_or_residual_only(run(bench.run_inprocess(tmp_path)))
+def test_close_all_under_the_full_fault_plan_ends_flat_or_residual_only_in_process(work):
+    _ends_flat_or_residual_only(run(bench.run_inprocess(work)))
 
 
 # every venue the simulator answers as for a futures book (a spot account holds no position to close)
 @pytest.mark.parametrize("venue", [v for v in VENUES if v not in spot_venues()])
-def test_close_all_under_the_full_fault_plan_ends_flat_or_residual_only_through_ccxt(tmp_path, venue):
+def test_close_all_under_the_full_fault_plan_ends_flat_or_residual_only_through_ccxt(work, venue):
     """Each venue's real ccxt client against the simulator's face for it, under the same faults
     (keyed on the same operations): on Bybit an IOC close that expired was once not found by its
     client id (ccxt's closed list holds filled orders alone) and the book never settled; on
     Hyperliquid a "filled" answer for part of a close was taken as final and its resting
     remainders piled up, open closes 546 contracts beyond the position."""
-    _ends_flat_or_residual_only(run(bench.run_ccxt(tmp_path, venue=venue), timeout=300))
+    _ends_flat_or_residual_only(run(bench.run_ccxt(work, venue=venue), timeout=300))
 
 
-def test_a_remainder_left_open_by_a_runner_that_died_is_cancelled_at_restart_and_closed_again(tmp_path):
+def test_a_remainder_left_open_by_a_runner_that_died_is_cancelled_at_restart_and_closed_again(work):
     from .test_runner import Crash
     from .test_runner_matrix import StoreTap
 
     clock = ManualClock(T0)
     engine = build("flash-crash", clock)
     engine.set_fill_ratio(0.4, rest_remainder=True)
-    store = StoreTap(open_store(f"sqlite://{tmp_path / 'state.db'}"), [], die_on=("journal_result", 1))
+    store = StoreTap(open_store(f"sqlite://{work / 'state.db'}"), [], die_on=("journal_result", 1))
     adapter = SimulatedAdapter(engine, "sim-main", labels={"book": "futures"}, timeout_s=0.2, time_scale=0.1)
     runner, _, parts = build_runner_and_desk(
-        bench.graph(), {SCOPE: adapter}, store, lock_path=tmp_path / "lock.json", dry_run=False,
+        bench.graph(), {SCOPE: adapter}, store, lock_path=work / "lock.json", dry_run=False,
         clock=clock, confirm_gap_ms=TICK_MS)
     with pytest.raises(Crash):  # dies right after the venue took the first close (its remainder rests)
         run(ticks(runner, clock, 40))
     store.close()
     assert [o for o in engine.accounts["sim-main"].live.values() if o.is_open], "nothing rested: no case"
-    again, store2, again_desk = runner_on(tmp_path, engine, clock)
+    again, store2, again_desk = runner_on(work, engine, clock)
     run(ticks(again, clock, 45))
     assert not [o for o in engine.accounts["sim-main"].live.values() if o.is_open]
     assert store2.pending_intents() == []

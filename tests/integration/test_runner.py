@@ -136,19 +136,19 @@ class DurablePager:
         pass
 
 
-def setup(tmp_path, crash_at=None, counter=None, engine=None, clock=None, policies=None, sinks=(),
+def setup(work, crash_at=None, counter=None, engine=None, clock=None, policies=None, sinks=(),
           lease_ttl_ms: int = 5_000, via=None):
     """A runner over the flash crash; ``via(key, adapter)`` is what the runner holds of the
     account (the adapter itself by default; a reader's across its link, test_runner_readers)."""
     clock = clock or ManualClock(T0)
     engine = engine or build("flash-crash", clock)
     counter = counter if counter is not None else [0]
-    store = open_store(f"sqlite://{tmp_path / 'state.db'}")
+    store = open_store(f"sqlite://{work / 'state.db'}")
     adapter = SimulatedAdapter(engine, "sim-main", venue="simulated", labels={"book": "futures"}, timeout_s=2.0)
     held = adapter if via is None else via("simulated/sim-main", adapter)
     runner, desk, parts = build_runner_and_desk(
         policies or graph(), {"simulated/sim-main": CrashingProxy(held, counter, crash_at)},
-        CrashingProxy(store, counter, crash_at), lock_path=tmp_path / "lock.json", dry_run=False,
+        CrashingProxy(store, counter, crash_at), lock_path=work / "lock.json", dry_run=False,
         clock=clock, confirm_gap_ms=TICK_MS, sinks=sinks, lease_ttl_ms=lease_ttl_ms)
     BUILT[runner] = parts  # the parts the composition root built it from: what a test reads (parts_of)
     return runner, engine, clock, store, counter, desk  # the desk: what an operator (and the API) calls
@@ -193,8 +193,8 @@ def fills_by_client_id(engine):
     return fills
 
 
-def test_flash_crash_escalates_closes_the_book_and_locks(tmp_path):
-    runner, engine, clock, store, _, _ = setup(tmp_path)
+def test_flash_crash_escalates_closes_the_book_and_locks(work):
+    runner, engine, clock, store, _, _ = setup(work)
     start = dict(positions(engine))
     assert start  # a long BTC/ETH, short SOL book
 
@@ -202,7 +202,7 @@ def test_flash_crash_escalates_closes_the_book_and_locks(tmp_path):
     levels = [t.transition.to_level for r in reports for t in r.transitions]
     assert levels == [1, 2, 3]
     assert positions(engine) == {}, "the book is flat after the flatten stage"
-    lock = json.loads((tmp_path / "lock.json").read_text())
+    lock = json.loads((work / "lock.json").read_text())
     assert lock["locked"] is True and lock["mode"] == "halted"
     journal = store.journal(limit=1000)
     assert journal and all(e.status == "filled" for e in journal), [(e.client_order_id, e.status) for e in journal]
@@ -211,11 +211,11 @@ def test_flash_crash_escalates_closes_the_book_and_locks(tmp_path):
     assert store.verify_audit()[0]
 
 
-def test_the_intents_of_a_tick_are_journaled_in_one_transaction_before_anything_is_sent(tmp_path):
+def test_the_intents_of_a_tick_are_journaled_in_one_transaction_before_anything_is_sent(work):
     """Each stage's closes are one durable write before any of them is sent; the flatten stage
     (close_all) journals and sends its first wave — the leg it closes first — before it plans,
     journals and sends the rest, so that its first close does not wait for the others."""
-    runner, engine, clock, store, _, _ = setup(tmp_path)
+    runner, engine, clock, store, _, _ = setup(work)
     calls: list[tuple[str, object]] = []
     batch, place = store.journal_intents, engine.place_order
 
@@ -249,24 +249,24 @@ def test_the_intents_of_a_tick_are_journaled_in_one_transaction_before_anything_
     assert [o.client_order_id for o in flatten.evaluation.plans[0].orders] == journaled[2] + journaled[3]
 
 
-def test_a_restarted_runner_keeps_the_halt(tmp_path):
-    runner, engine, clock, store, _, _ = setup(tmp_path)
+def test_a_restarted_runner_keeps_the_halt(work):
+    runner, engine, clock, store, _, _ = setup(work)
     asyncio.run(asyncio.wait_for(drive(runner, clock, 60), 60))
     store.close()
-    again, _, _, _, _, _ = setup(tmp_path, engine=engine, clock=clock)
+    again, _, _, _, _, _ = setup(work, engine=engine, clock=clock)
     again_parts = parts_of(again)
     assert again_parts.book.state.scopes["crash-ladder|simulated/sim-main"].stage.level == 3
     reports = asyncio.run(asyncio.wait_for(drive(again, clock, 3), 30))
     assert all(not r.transitions for r in reports)
-    assert json.loads((tmp_path / "lock.json").read_text())["mode"] == "halted"
+    assert json.loads((work / "lock.json").read_text())["mode"] == "halted"
 
 
-def test_a_restarted_runner_says_in_its_log_that_the_stage_still_holds(tmp_path, caplog):
+def test_a_restarted_runner_says_in_its_log_that_the_stage_still_holds(work, caplog):
     """Not only what is blind: one tailing the new process's log is told the halt still stands."""
-    runner, engine, clock, store, _, _ = setup(tmp_path)
+    runner, engine, clock, store, _, _ = setup(work)
     asyncio.run(asyncio.wait_for(drive(runner, clock, 60), 60))
     store.close()
-    again, _, _, _, _, _ = setup(tmp_path, engine=engine, clock=clock)
+    again, _, _, _, _, _ = setup(work, engine=engine, clock=clock)
     with caplog.at_level(logging.WARNING, logger="killswitch.runner"):
         asyncio.run(asyncio.wait_for(drive(again, clock, 3), 30))
     said = [r.getMessage() for r in caplog.records if r.getMessage().startswith("STAGE_HOLDS")]
@@ -282,7 +282,7 @@ async def lived(runner, clock):
     return reports
 
 
-def crash_run(tmp_path, crash_at, via=None):
+def crash_run(work, crash_at, via=None):
     """A run whose ``crash_at``-th call dies, then a new process on the same store and exchange:
     no order repeated or lost, the book flat, nothing pending (``via``: see :func:`setup`)."""
     clock = ManualClock(T0)
@@ -292,7 +292,7 @@ def crash_run(tmp_path, crash_at, via=None):
     counter, store = [0], None
     crashed = False
     try:  # a crash while the runner is built (its start's reads) is a crash like any other
-        runner, _, _, store, counter, _ = setup(tmp_path, crash_at=crash_at, engine=engine, clock=clock,
+        runner, _, _, store, counter, _ = setup(work, crash_at=crash_at, engine=engine, clock=clock,
                                              sinks=[RunbookSink(None), DurablePager(receiver)], counter=counter,
                                              via=via)
         asyncio.run(asyncio.wait_for(lived(runner, clock), 60))
@@ -301,7 +301,7 @@ def crash_run(tmp_path, crash_at, via=None):
     if store is not None:
         store.close()
     # a new process: same store, same exchange, fresh objects, no crash
-    again, _, _, store2, _, _ = setup(tmp_path, engine=engine, clock=clock,
+    again, _, _, store2, _, _ = setup(work, engine=engine, clock=clock,
                                    sinks=[RunbookSink(None), DurablePager(receiver)], via=via)
     asyncio.run(asyncio.wait_for(lived(again, clock), 60))
     entries_effects_complete(store2, receiver, f"a crash at call {crash_at}")
@@ -333,43 +333,43 @@ CRASH_POINTS = list(range(3, 1020, 9))  # a run makes ~1008 calls: 113 points ac
 
 
 @pytest.mark.parametrize("crash_at", CRASH_POINTS)
-def test_a_crash_at_any_call_neither_repeats_nor_loses_an_order(tmp_path, crash_at):
-    crash_run(tmp_path, crash_at)
+def test_a_crash_at_any_call_neither_repeats_nor_loses_an_order(work, crash_at):
+    crash_run(work, crash_at)
 
 
 _RUN_CALLS: list[tuple[int, str]] = []
 
 
-def _probe(tmp_path):
+def _probe(work):
     """A runner on the flash crash whose every adapter and store call is numbered and logged
     (no crash): (clock, store, runner, log of (number, name))."""
     clock = ManualClock(T0)
     engine = build("flash-crash", clock)
     counter, log = [0], []
-    store = open_store(f"sqlite://{tmp_path / 'probe.db'}")
+    store = open_store(f"sqlite://{work / 'probe.db'}")
     adapter = SimulatedAdapter(engine, "sim-main", venue="simulated", labels={"book": "futures"}, timeout_s=2.0)
     runner, _, parts = build_runner_and_desk(graph(), {"simulated/sim-main": Recording(adapter, counter, None, log)},
-                          Recording(store, counter, None, log), lock_path=tmp_path / "probe.json", dry_run=False,
+                          Recording(store, counter, None, log), lock_path=work / "probe.json", dry_run=False,
                           clock=clock, confirm_gap_ms=TICK_MS)
     return clock, store, runner, log
 
 
-def run_calls(tmp_path) -> list[tuple[int, str]]:
+def run_calls(work) -> list[tuple[int, str]]:
     """The calls (number, name) a run without a crash makes, from its start to its close."""
     if not _RUN_CALLS:
-        clock, store, runner, log = _probe(tmp_path)
+        clock, store, runner, log = _probe(work)
         asyncio.run(asyncio.wait_for(lived(runner, clock), 60))
         store.close()
         _RUN_CALLS.extend(log)
     return _RUN_CALLS
 
 
-def test_a_crash_in_the_sample_writes_of_the_last_ticks_is_taken_up_at_the_close(tmp_path):
+def test_a_crash_in_the_sample_writes_of_the_last_ticks_is_taken_up_at_the_close(work):
     """The last two ticks' chart sample writes are queued behind them and have no later tick to
     take up what they raised (the one before the last is still queued when the last tick asks):
     a crash in either dies at the close, and the property holds there as at any other call. The
     crash points above span the whole run, so that its end is not left out."""
-    calls = run_calls(tmp_path)
+    calls = run_calls(work)
     assert [n for n, _ in calls] == list(range(1, len(calls) + 1))
     assert CRASH_POINTS[-1] >= len(calls) - (CRASH_POINTS[1] - CRASH_POINTS[0]), \
         f"the crash points end at {CRASH_POINTS[-1]}; a run makes {len(calls)} calls"
@@ -377,7 +377,7 @@ def test_a_crash_in_the_sample_writes_of_the_last_ticks_is_taken_up_at_the_close
     # a write per tick, the last one the run's last call but the audit row of its stop (runner_stopped)
     assert len(samples) == 60 and samples[-1] == len(calls) - 1 and calls[-1][1] == "audit", calls[-3:]
     for crash_at in samples[-2:]:
-        run = tmp_path / f"c{crash_at}"
+        run = work / f"c{crash_at}"
         run.mkdir()
         crash_run(run, crash_at)
 
@@ -429,9 +429,9 @@ class BrokenSink(RecordingSink):
         raise RuntimeError("a sink bug")
 
 
-def test_sinks_see_every_tick_its_phases_and_its_events_and_a_broken_one_changes_nothing(tmp_path):
+def test_sinks_see_every_tick_its_phases_and_its_events_and_a_broken_one_changes_nothing(work):
     rec = RecordingSink()
-    runner, engine, clock, store, _, _ = setup(tmp_path, sinks=[BrokenSink(), rec])
+    runner, engine, clock, store, _, _ = setup(work, sinks=[BrokenSink(), rec])
     parts = parts_of(runner)
     reports = asyncio.run(asyncio.wait_for(drive(runner, clock, 60), 60))
     assert positions(engine) == {}, "a failing sink does not stop the kill switch"
@@ -449,22 +449,22 @@ def test_sinks_see_every_tick_its_phases_and_its_events_and_a_broken_one_changes
     assert o.status == "filled" and o.reduce_only and o.latency_ms >= 0 and o.client_order_id
 
 
-def dry_runner(tmp_path):
+def dry_runner(work):
     """A dry-run runner over the flash crash: (runner, its store, its clock)."""
     clock = ManualClock(T0)
     engine = build("flash-crash", clock)
-    store = open_store(f"sqlite://{tmp_path / 'state.db'}")
+    store = open_store(f"sqlite://{work / 'state.db'}")
     adapter = SimulatedAdapter(engine, "sim-main", venue="simulated", labels={"book": "futures"}, timeout_s=2.0)
     runner, _, parts = build_runner_and_desk(graph(), {"simulated/sim-main": adapter}, store,
-            lock_path=tmp_path / "lock.json",
+            lock_path=work / "lock.json",
                           dry_run=True, clock=clock)
     return runner, store, clock, parts
 
 
-def test_a_dry_run_plans_a_flatten_whole_and_audits_every_close_it_would_send_at_once(tmp_path):
+def test_a_dry_run_plans_a_flatten_whole_and_audits_every_close_it_would_send_at_once(work):
     """Nothing is sent in a dry run, so nothing goes in waves: each stage's closes are one
     batch of ``orders_planned_dry_run`` rows, the flatten's included."""
-    runner, store, clock, parts = dry_runner(tmp_path)
+    runner, store, clock, parts = dry_runner(work)
     batches: list[int] = []
     many = store.audit_many
 
@@ -483,11 +483,11 @@ def test_a_dry_run_plans_a_flatten_whole_and_audits_every_close_it_would_send_at
     assert all(p.rest is None for r in reports if r.evaluation for p in r.evaluation.plans)
 
 
-def test_a_dry_runs_stage_entry_and_the_orders_it_planned_are_stored_together_after_its_save(tmp_path):
+def test_a_dry_runs_stage_entry_and_the_orders_it_planned_are_stored_together_after_its_save(work):
     """A dry run's planned orders go in the tick's one append with its stage transition, after
     the state save in the same store call: a save that fails stores neither, the tick says so,
     and the next one stores the entry and its orders once, never twice."""
-    runner, store, clock, parts = dry_runner(tmp_path)
+    runner, store, clock, parts = dry_runner(work)
     made: list[tuple[int, str]] = []  # (store-thread call, what it wrote)
     calls = [0]
     timed = parts.io._timed
@@ -545,7 +545,7 @@ def _note_collector(port, seen: list) -> None:
 
 
 def test_the_collector_is_held_off_from_the_snapshots_to_the_first_send_and_on_again_however_the_tick_ends(
-        tmp_path):
+        work):
     """The cyclic collector does not run while an entry is evaluated, journaled and saved (its
     tens of thousands of new objects walked again and again before the first order leaves); it
     is on again for every order sent, and after a tick that ended on a store error or a crash."""
@@ -559,7 +559,7 @@ def test_the_collector_is_held_off_from_the_snapshots_to_the_first_send_and_on_a
     gc.set_threshold(50, 5, 5)  # a collection every 50 new objects: any stretch left to it shows one
     gc.callbacks.append(note)
     try:
-        runner, engine, clock, store, calls, _ = setup(tmp_path)
+        runner, engine, clock, store, calls, _ = setup(work)
         sent: list[bool] = []
         _note_collector(next(iter(runner.venues.values())), sent)
         reports = asyncio.run(asyncio.wait_for(started(runner, clock), 60))
@@ -581,15 +581,15 @@ def test_the_collector_is_held_off_from_the_snapshots_to_the_first_send_and_on_a
                     raise StoreError("the store is gone")
                 return getattr(self._t, name)
 
-        (tmp_path / "failing").mkdir()
-        r2, _, c2, _, _, _ = setup(tmp_path / "failing")
+        (work / "failing").mkdir()
+        r2, _, c2, _, _, _ = setup(work / "failing")
         executor = parts_of(r2).executor  # the part that journals, as bootstrap built it
         executor.store = Failing(executor.store)
         reports = asyncio.run(asyncio.wait_for(started(r2, c2), 60))
         assert any(r.store_error for r in reports) and gc.isenabled()
         for at in (calls[0] // 4, calls[0] // 2, 3 * calls[0] // 4):  # the process dies mid-run: on after
-            (tmp_path / f"crash-{at}").mkdir()
-            r3, _, c3, _, _, _ = setup(tmp_path / f"crash-{at}", crash_at=at)
+            (work / f"crash-{at}").mkdir()
+            r3, _, c3, _, _, _ = setup(work / f"crash-{at}", crash_at=at)
             with pytest.raises(Crash):
                 asyncio.run(asyncio.wait_for(started(r3, c3), 60))
             assert gc.isenabled()
@@ -598,7 +598,7 @@ def test_the_collector_is_held_off_from_the_snapshots_to_the_first_send_and_on_a
         gc.set_threshold(*threshold)
 
 
-def test_an_entry_journaled_but_never_saved_is_audited_paged_and_rendered_by_the_next_runner(tmp_path):
+def test_an_entry_journaled_but_never_saved_is_audited_paged_and_rendered_by_the_next_runner(work):
     """A runner stopped between journaling the trim entry's orders and saving the entry: the
     next one starts later in the crash, enters a higher stage under another decision id, and
     settles the trim's orders with the venue (they never left: it sends them). The trim entry
@@ -619,19 +619,19 @@ def test_an_entry_journaled_but_never_saved_is_audited_paged_and_rendered_by_the
     clock = ManualClock(T0)
     engine = build("flash-crash", clock)
     receiver: list[str] = []
-    store = open_store(f"sqlite://{tmp_path / 'state.db'}")
+    store = open_store(f"sqlite://{work / 'state.db'}")
     adapter = SimulatedAdapter(engine, "sim-main", venue="simulated", labels={"book": "futures"}, timeout_s=2.0)
     runner, _, parts = build_runner_and_desk(graph(), {"simulated/sim-main": adapter}, DiesAfterJournal(store, [0],
             None),
-                          lock_path=tmp_path / "lock.json", dry_run=False, clock=clock, confirm_gap_ms=TICK_MS,
+                          lock_path=work / "lock.json", dry_run=False, clock=clock, confirm_gap_ms=TICK_MS,
                           sinks=[RunbookSink(None), DurablePager(receiver)])
     with pytest.raises(Crash):
         asyncio.run(asyncio.wait_for(started(runner, clock), 60))
     store.close()
-    journaled = {e.decision_id for e in open_store(f"sqlite://{tmp_path / 'state.db'}").journal(limit=100)}
+    journaled = {e.decision_id for e in open_store(f"sqlite://{work / 'state.db'}").journal(limit=100)}
     assert journaled == {"crash-ladder/simulated/sim-main/L1/e1"}, journaled
     clock.advance(120_000)  # down for two minutes: the crash is deeper when the next runner starts
-    again, _, _, store2, _, _ = setup(tmp_path, engine=engine, clock=clock,
+    again, _, _, store2, _, _ = setup(work, engine=engine, clock=clock,
                                    sinks=[RunbookSink(None), DurablePager(receiver)])
     asyncio.run(asyncio.wait_for(started(again, clock, 20), 60))
     entries_effects_complete(store2, receiver, "a stop between the journal and the save")
@@ -663,14 +663,14 @@ class DiesAtFlattenSend:
 
 
 @pytest.mark.parametrize("kind", ["sqlite", "postgres"])
-def test_a_standby_that_takes_over_completes_the_entry_the_leader_died_in(tmp_path, kind, request):
+def test_a_standby_that_takes_over_completes_the_entry_the_leader_died_in(work, kind, request):
     """The leader dies as the flatten's first order leaves; a standby (another holder) takes the
     lease once its term ran out and carries on: the flatten is audited once, paged and rendered,
     and the book ends flat."""
     if kind == "postgres":
         url = request.getfixturevalue("pg_database")
     else:
-        url = f"sqlite://{tmp_path / 'state.db'}"
+        url = f"sqlite://{work / 'state.db'}"
     clock = ManualClock(T0)
     engine = build("flash-crash", clock)
     receiver: list[str] = []
@@ -680,7 +680,7 @@ def test_a_standby_that_takes_over_completes_the_entry_the_leader_died_in(tmp_pa
         adapter = SimulatedAdapter(engine, "sim-main", venue="simulated", labels={"book": "futures"}, timeout_s=2.0)
         return store, build_runner_and_desk(
             graph(), {"simulated/sim-main": adapter_wrap(adapter)}, store, holder=holder,
-            lock_path=tmp_path / f"{holder}.json", dry_run=False, clock=clock, confirm_gap_ms=TICK_MS,
+            lock_path=work / f"{holder}.json", dry_run=False, clock=clock, confirm_gap_ms=TICK_MS,
             sinks=[RunbookSink(None), DurablePager(receiver)]).runner
 
     store_a, leader = runner_of("a", DiesAtFlattenSend)

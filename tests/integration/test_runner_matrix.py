@@ -28,14 +28,11 @@ from __future__ import annotations
 import asyncio
 import functools
 import json
-import os
-import shutil
-import tempfile
 import textwrap
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterator, Optional
+from typing import Any, Callable, Optional
 
 import pytest
 
@@ -532,22 +529,6 @@ def _check_lock(o: Outcome) -> None:
     assert all(v["locked"] and v["mode"] == "halted" for v in o.lock["scopes"].values())
     if halted:
         assert o.lock["mode"] == "halted"
-
-
-@pytest.fixture
-def work(tmp_path) -> Iterator[Path]:
-    """Where the SQLite store and the lock file live: on tmpfs when there is one. The runner
-    fsyncs both every tick; durability is not what this suite tests (its crashes are
-    in-process), and on a busy disk those fsyncs would be most of its time."""
-    shm = Path("/dev/shm")
-    if not (shm.is_dir() and os.access(shm, os.W_OK)):
-        yield tmp_path
-        return
-    d = Path(tempfile.mkdtemp(prefix="ks-matrix-", dir=shm))
-    try:
-        yield d
-    finally:
-        shutil.rmtree(d, ignore_errors=True)
 
 
 @pytest.fixture(params=["sqlite", "postgres"])

@@ -74,11 +74,11 @@ def via_reader(key: str, adapter: Any) -> RemoteAdapter:
 
 
 @pytest.mark.parametrize("crash_at", CRASH_POINTS[::4])
-def test_a_crash_at_any_call_through_a_reader_neither_repeats_nor_loses_an_order(tmp_path, crash_at):
-    crash_run(tmp_path, crash_at, via=via_reader)
+def test_a_crash_at_any_call_through_a_reader_neither_repeats_nor_loses_an_order(work, crash_at):
+    crash_run(work, crash_at, via=via_reader)
 
 
-def test_without_a_crash_the_reader_answers_every_call_and_the_book_is_closed(tmp_path):
+def test_without_a_crash_the_reader_answers_every_call_and_the_book_is_closed(work):
     """The run the matrix crashes, whole: the runner read and closed the account through the
     wire alone (a crash point beyond its last call)."""
     seen: list[str] = []
@@ -94,5 +94,5 @@ def test_without_a_crash_the_reader_answers_every_call_and_the_book_is_closed(tm
         link.call = noted  # type: ignore[method-assign]
         return link.remote
 
-    crash_run(tmp_path, 10**9, via=counted)
+    crash_run(work, 10**9, via=counted)
     assert {"snapshot", "submit"} <= set(seen), sorted(set(seen))

@@ -73,16 +73,16 @@ class FailingStore:
 _STORE_CALLS: list[str] = []
 
 
-def store_calls(tmp_path) -> list[str]:
+def store_calls(work) -> list[str]:
     """The store calls a run makes (their names, in order), from a run without a failure."""
     if not _STORE_CALLS:
         clock = ManualClock(T0)
         engine = build("flash-crash", clock)
-        store = open_store(f"sqlite://{tmp_path / 'probe.db'}")
+        store = open_store(f"sqlite://{work / 'probe.db'}")
         probe = FailingStore(store, 0, False)
         adapter = SimulatedAdapter(engine, "sim-main", venue="simulated", labels={"book": "futures"}, timeout_s=2.0)
         runner, _, parts = build_runner_and_desk(graph(), {"simulated/sim-main": adapter}, probe,
-                lock_path=tmp_path / "probe.json",
+                lock_path=work / "probe.json",
                               dry_run=False, clock=clock, confirm_gap_ms=TICK_MS, lease_ttl_ms=LONG_LEASE_MS)
         probe.arm()
         asyncio.run(asyncio.wait_for(started(runner, clock, ticks=STORE_FAILURE_TICKS), 60))
@@ -98,14 +98,14 @@ STORE_FAILURE_PARTS = 4  # the failure points in four tests, every fourth each, 
 
 
 @pytest.mark.parametrize("part", range(STORE_FAILURE_PARTS))
-def test_a_store_error_at_any_call_ends_no_runner_and_neither_repeats_nor_loses_an_order(tmp_path, part):
+def test_a_store_error_at_any_call_ends_no_runner_and_neither_repeats_nor_loses_an_order(work, part):
     """The same runner goes on after a store call failed, whatever the call and whether or not
     its write committed (the connection lost before the call reached the server, or after it
     committed, its answer lost): the tick stops there, the runner reads the store's state back
     before it acts again, as a restarted one would, and the journal does the rest. Every call
     of the ticks that journal orders or their results, and every 25th call elsewhere, fails once
     in a run of its own, each way (``part``: every fourth of those calls, from the ``part``-th)."""
-    calls = store_calls(tmp_path)
+    calls = store_calls(work)
     # the runs of calls from one look at the lease to the next that journal intents or results:
     # every call of the stage entries (journal, save, audit, the fence before each order, results)
     spans: list[list[int]] = []
@@ -126,7 +126,7 @@ def test_a_store_error_at_any_call_ends_no_runner_and_neither_repeats_nor_loses_
     assert len(dense) > 30, dense  # (the three stage entries: journaled, saved, sent, settled)
     for fail_at in points[part::STORE_FAILURE_PARTS]:
         for after in (False, True):
-            run = tmp_path / f"f{fail_at}-{'after' if after else 'before'}"
+            run = work / f"f{fail_at}-{'after' if after else 'before'}"
             run.mkdir()
             clock = ManualClock(T0)
             engine = build("flash-crash", clock)
@@ -158,12 +158,12 @@ def test_a_store_error_at_any_call_ends_no_runner_and_neither_repeats_nor_loses_
 _WAVE_CALLS: dict[int, list[tuple[int, str]]] = {}
 
 
-def wave_calls(tmp_path, level: int) -> list[tuple[int, str]]:
+def wave_calls(work, level: int) -> list[tuple[int, str]]:
     """The calls (number, name) a run makes from the first journal write of the tick that enters
     stage ``level`` (its first wave) to the end of that tick: every point a crash can split a
     first wave from its rest."""
     if level not in _WAVE_CALLS:
-        clock, store, runner, log = _probe(tmp_path / f"probe-{level}")
+        clock, store, runner, log = _probe(work / f"probe-{level}")
 
         async def go():
             await runner.start()
@@ -185,7 +185,7 @@ def wave_calls(tmp_path, level: int) -> list[tuple[int, str]]:
 
 @pytest.mark.parametrize("part", [0, 1], ids=["even", "odd"])  # the crash points in two tests, for two workers
 @pytest.mark.parametrize("level", [1, 3], ids=["ranked-entry", "close-all"])
-def test_a_crash_between_a_first_wave_and_its_rest_neither_repeats_nor_loses_an_order(tmp_path, monkeypatch, level,
+def test_a_crash_between_a_first_wave_and_its_rest_neither_repeats_nor_loses_an_order(work, monkeypatch, level,
                                                                                        part):
     """The flatten stage (close_all) sends its first wave before it plans and journals the rest;
     so does any entry of at least ``planner._WAVE_FROM`` orders (here the trim stage's two, the
@@ -197,13 +197,13 @@ def test_a_crash_between_a_first_wave_and_its_rest_neither_repeats_nor_loses_an_
 
     if level == 1:
         monkeypatch.setattr(planner, "_WAVE_FROM", 2)
-    (tmp_path / f"probe-{level}").mkdir()
-    calls = wave_calls(tmp_path, level)
+    (work / f"probe-{level}").mkdir()
+    calls = wave_calls(work, level)
     names = [name for _, name in calls]
     assert names.count("submit") == (2 if level == 1 else 3)
     assert names.index("submit") < names.index("journal_intents", 1)  # the first wave sent before the rest is journaled
     for crash_at, name in calls[part::2]:
-        run = tmp_path / f"c{crash_at}"
+        run = work / f"c{crash_at}"
         run.mkdir()
         clock = ManualClock(T0)
         engine = build("flash-crash", clock)
