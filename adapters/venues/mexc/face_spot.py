@@ -20,8 +20,10 @@ What it answers, as MEXC documents it
       at the mark: ``MARKET``, or a limit ``IMMEDIATE_OR_CANCEL``), found again by
       ``origClientOrderId`` or ``orderId``.
 
-    The engine's spot desk rests no order: ``openOrders`` is always empty here, ``DELETE
-    /api/v3/order`` answers -2011 and ``DELETE /api/v3/openOrders`` an empty list. Rows of the
+    This face places immediate orders alone (``MARKET``, ``IMMEDIATE_OR_CANCEL``; the engine's
+    spot desk can rest orders, which only the Kraken face serves so far): ``openOrders`` is
+    always empty here, ``DELETE /api/v3/order`` answers -2011 and ``DELETE /api/v3/openOrders``
+    an empty list. Rows of the
     other order types are proven on the documented answers instead
     (tests/unit/adapters/venues/test_mexc_spot.py). The spot API has no cancel-all-after.
 
@@ -190,7 +192,7 @@ class MexcSpotFace(RestFace):
         m = self.market(p.get("symbol"))
         side, kind = p.get("side"), p.get("type")
         if side not in ("BUY", "SELL") or kind not in ("MARKET", "IMMEDIATE_OR_CANCEL"):
-            raise self.fail(30041, "current order type can not place order")  # the desk never rests one
+            raise self.fail(30041, "current order type can not place order")  # immediate orders alone here
         try:
             qty = float(p.get("quantity", ""))
             price = float(p["price"]) if kind != "MARKET" else None
@@ -204,7 +206,7 @@ class MexcSpotFace(RestFace):
     def op_cancel(self, p: dict, account: str, at: Optional[int], path: str) -> Any:
         self.market(p.get("symbol"))
         if path.endswith("/openOrders"):
-            return []  # nothing rests on the engine's spot desk
+            return []  # nothing of this face's rests
         if not (p.get("orderId") or p.get("origClientOrderId")):
             raise self.fail(700004, "Param 'origClientOrderId' or 'orderId' must be sent, but both were empty/null")
         raise SimError(UNKNOWN_ORDER, f"no open order {p.get('orderId') or p.get('origClientOrderId')}")
