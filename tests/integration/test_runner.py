@@ -17,6 +17,7 @@ import textwrap
 import time
 import weakref
 from collections import Counter
+from typing import Optional
 
 import pytest
 
@@ -137,9 +138,16 @@ class DurablePager:
 
 
 def setup(work, crash_at=None, counter=None, engine=None, clock=None, policies=None, sinks=(),
-          lease_ttl_ms: int = 5_000, via=None):
+          lease_ttl_ms: Optional[int] = None, via=None):
     """A runner over the flash crash; ``via(key, adapter)`` is what the runner holds of the
-    account (the adapter itself by default; a reader's across its link, test_runner_readers)."""
+    account (the adapter itself by default; a reader's across its link, test_runner_readers).
+
+    The lease outlives a tick (:data:`LONG_LEASE_MS`) unless ``lease_ttl_ms`` says otherwise:
+    with a TTL of one tick every tick takes a new token, and a store write of the tick before,
+    late on a loaded machine, is fenced off and that tick stops short. A crash run keeps one
+    tick's TTL, so that the runner started after it takes a new token."""
+    if lease_ttl_ms is None:
+        lease_ttl_ms = TICK_MS if crash_at is not None else LONG_LEASE_MS
     clock = clock or ManualClock(T0)
     engine = engine or build("flash-crash", clock)
     counter = counter if counter is not None else [0]
