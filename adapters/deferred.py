@@ -9,7 +9,7 @@ account instead: every snapshot is a failed one (``fetch.ok`` false, the reason 
 and every call that needs the venue (an order, a cancel, a read of the open orders or the fills)
 is refused with the same error, so nothing is ever sent. Each call tries to build the adapter
 again, so a mounted Secret fixed in place is picked up without a restart; from then on every such
-call is the real adapter's (:class:`~.base.StandIn` lists them).
+call is the real adapter's (:class:`~.stand_in.StandIn` lists them).
 
 :func:`unreadable_snapshot` is that failed snapshot, for previews (``ksctl plan``) too.
 
@@ -24,8 +24,9 @@ from typing import Any, Callable, Optional
 
 from killswitch.snapshot import FetchStatus, Snapshot
 
-from .base import AdapterError, Capabilities, StandIn
+from .base import AdapterError, Capabilities
 from .ccxt_exchange.dialects import quote_currency
+from .stand_in import StandIn
 
 
 def unreadable_snapshot(account: Any, error: AdapterError, now_ms: int) -> Snapshot:

@@ -35,10 +35,10 @@ from ..base import (
     PositionMode,
     Reason,
     SendWithheld,
-    StandIn,
     StreamHealth,
     open_gate,
 )
+from ..stand_in import StandIn
 from .reader import GONE_KEPT, trusted
 from .wire import Gap, SnapshotMirror
 

@@ -140,6 +140,7 @@ class SqlStore(JournalTables, AuditTables, SilenceTables, StoredLockTables, Poli
         # A look first, without a lock: a standby facing a valid lease of another's answers at
         # once and never holds the row its holder's renewal must lock (a standby's process
         # starved between the locking read and its commit would make the leader's term lapse).
+        # The lease thread reads first itself; the tick-driven lease and the firm lease do not.
         seen = self.lease()
         if seen.holder != holder and seen.valid_at(now_ms):
             return None
