@@ -12,98 +12,37 @@ bounded by :data:`DEADLINE_S` (a bound on events, never a measured duration).
 from __future__ import annotations
 
 import asyncio
-import time
 from typing import Any
 
 import pytest
 
-from adapters.simulated.http import SimServer, wall_clock
-from adapters.simulated.scenarios import build
-from adapters.simulated.venues import sim_account
-from killswitch.process.bootstrap import ccxt_adapters
 from tests.procs import until
 
-from .sim_helpers import run
 from .test_stream_adapter import States
+from .venue_stream_rig import DEADLINE_S, StreamRig
 
 pytest.importorskip("ccxt")
 
-DEADLINE_S = 10.0
 BTC = "BTC/USDT:USDT"
-FLAT = {"BTCUSDT": 60_000.0, "ETHUSDT": 3_000.0, "SOLUSDT": 140.0}
-FACE = {"tick_s": 0.02, "mark_every_ms": 100, "quiet_every_ms": 100}
 
 
-class Rig:
+class Rig(StreamRig):
     """A server on the wall clock, the adapter of ``account`` on MEXC with a stream block, and
     the wakes the adapter called (the desk's bot trades at the engine)."""
 
-    def __init__(self, stale_after: str = "1s", account: str = "sim-main"):
-        self.engine = build("calm", wall_clock)
-        for symbol, price in FLAT.items():
-            self.engine.set_mark(symbol, price)
-        self.server = SimServer(self.engine, auth_clock=wall_clock, venue_streams={"mexc": FACE})
-        self.stale_after, self.account = stale_after, account
-        self.key = f"mexc/{account}"
-        self.wakes: list[str] = []
-
-    async def __aenter__(self) -> "Rig":
-        await self.server.start()
-        account = sim_account(self.server, self.account, "mexc", stream={
-            "enabled": True, "stale_after": self.stale_after, "reconcile_every": "30s"})
-        self.adapters = ccxt_adapters([account], rate_limit=True)
-        self.adapter = self.adapters.by_key[self.key]
-        self.adapter.set_wake(self.wakes.append)
-        return self
-
-    async def __aexit__(self, *exc: Any) -> None:
-        await self.adapters.close()
-        await self.server.stop()
-
-    @property
-    def health(self) -> Any:
-        return self.adapter.stream_health()
-
-    async def live(self) -> None:
-        await self.adapter.start_streams()
-        await until(lambda: self.health.state == "live", "the stream live", DEADLINE_S)
-        await self.adapter.snapshot()  # the REST reconcile of the (re)connect
-        await self.from_stream()
-
-    async def from_stream(self) -> Any:
-        before = len(self.server.requests)
-        snap = await self.adapter.snapshot()
-        assert snap.fetch.ok and snap.fetch.calls == 0, snap.fetch
-        assert len(self.server.requests) == before
-        return snap
-
-    async def seen(self, ok: Any, what: str) -> Any:
-        end = time.monotonic() + DEADLINE_S
-        while True:
-            snap = await self.from_stream()
-            if ok(snap):
-                return snap
-            assert time.monotonic() < end, f"gave up waiting: {what}"
-            await asyncio.sleep(0.02)
+    VENUE = "mexc"
 
     def truth(self) -> dict:
         legs = self.engine.accounts[self.account].legs
         return {(f"{s[:-4]}/USDT:USDT", "short" if leg.amount < 0 else "long"): abs(leg.amount)
                 for (s, _), leg in legs.items() if leg.amount}
 
-    def buy(self, symbol: str = "BTCUSDT", qty: float = 0.01, **kw: Any) -> None:
-        self.engine.place_order(self.account, symbol, "BUY", "MARKET", quantity=qty, **kw)
-
 
 def positions(snap: Any) -> dict:
     return {(p.symbol, p.side): p.contracts for p in snap.positions}
 
 
-def rig(test, timeout: float = 40.0, **kw: Any):
-    async def go():
-        async with Rig(**kw) as r:
-            return await test(r)
-    return run(go(), timeout)
+rig = Rig.run
 
 
 # --- live ---------------------------------------------------------------------------------------------
