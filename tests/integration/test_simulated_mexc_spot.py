@@ -3,8 +3,8 @@ against the simulated exchange's MEXC spot face (:mod:`adapters.venues.mexc.face
 
 Each test starts a :class:`SimServer` on a free 127.0.0.1 port, runs, and stops; each is bounded
 in time. The engine runs on a manual clock at T0 (flat marks); the account holds the scenario's
-spot balances (USDT, BTC, ETH, SOL). The engine's spot desk rests no order: the open-order list
-is empty here, and a cancel finds nothing (the rows are proven on MEXC's documented answers,
+spot balances (USDT, BTC, ETH, SOL). The face places immediate orders alone: the open-order
+list is empty here, and a cancel finds nothing (the rows are proven on MEXC's documented answers,
 tests/unit/adapters/venues/test_mexc_spot.py).
 """
 
@@ -12,65 +12,30 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-from collections import Counter
 
 import aiohttp
 import pytest
 
 from adapters.base import AdapterError, CancelSelector, Reason
-from adapters.ccxt_exchange import CcxtAdapter
-from adapters.ccxt_exchange.dialects import dialect_for
-from adapters.simulated.http import SimServer, wall_clock
+from adapters.simulated.http import wall_clock
 from adapters.venues.mexc.face_spot import sim_account
 from killswitch.orders import OrderIntent
 from killswitch.snapshot import Order
 
-from .sim_helpers import engine, run
-
-BTC = "BTC/USDT"
-CID = "ks" + "0123456789abcdef0123456789abcd"
+from .spot_face_helpers import BTC, CID, serve_spot, spot_sell, valued_at_the_tickers
 
 
-def serve(test, *, account: str = "sim-main", timeout: float = 30.0):
-    ex_engine, clock = engine()
-
-    async def go():
-        srv = SimServer(ex_engine, auth_clock=wall_clock, hang_s=6.0)
-        await srv.start()
-        acc = sim_account(srv, account)
-        ad = CcxtAdapter(acc, urls=acc.api_url, timeout=3.0, max_retries=1, backoff_s=0.05)
-        try:
-            return await test(srv, ad, ex_engine)
-        finally:
-            await ad.close()
-            await srv.stop()
-
-    return run(go(), timeout)
+def serve(test, **kw):
+    return serve_spot(sim_account, test, **kw)
 
 
 def sell(amount: float, cid: str = CID) -> OrderIntent:
-    return OrderIntent(decision_id="d1", client_order_id=cid, venue="mexc", account="sim-main", symbol=BTC,
-                       side="sell", position_side=None, amount=amount, reduce_only=False, limit_price=None,
-                       notional=amount * 60_000.0, chunk=1, chunks=1, not_before_ms=0, action="close_all",
-                       reason="test")
+    return spot_sell("mexc", amount, cid)
 
 
 def test_the_snapshot_values_the_spot_book_at_the_faces_price_tickers():
     async def body(srv, ad, eng):
-        s = await ad.snapshot()
-        assert s.fetch.ok, s.fetch.error
-        held = {b.asset: (b.total, b.price) for b in s.balances}
-        assert held == {"USDT": (50_000.0, 1.0), "BTC": (1.5, 60_000.0), "ETH": (20.0, 3_000.0),
-                        "SOL": (300.0, 140.0)}
-        assert s.equity == pytest.approx(50_000 + 1.5 * 60_000 + 20 * 3_000 + 300 * 140)
-        assert s.positions == [] and s.orders == []
-        # a second snapshot asks what the dialect declares a spot snapshot reads, once each
-        before, counted = len(srv.requests), ad.weight_meter.used()
-        assert (await ad.snapshot()).fetch.ok
-        cost = dialect_for("mexc").snapshot_cost("spot")
-        declared = Counter(" ".join(r.endpoint.split()[:2]) for r in cost.reads)
-        assert Counter(f"{m} {p}" for m, p, _ in srv.requests[before:]) == declared
-        assert ad.weight_meter.used() - counted == pytest.approx(cost.full) == 3  # one request each
+        await valued_at_the_tickers(srv, ad, "mexc", 3)  # one request each
 
     serve(body)
 
