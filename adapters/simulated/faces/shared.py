@@ -185,6 +185,18 @@ def newest_first(rows: list[dict], id_field: str, p: Mapping[str, Any], *, most:
     return rows[:n]
 
 
+# the operations a face answers without a key: every other operation a route names is signed
+PUBLIC_OPS = frozenset({"assets", "depth", "exchange_info", "mark_price", "ping", "ticker", "ticker_24hr", "time"})
+
+
+def routes(table: Mapping[str, str]) -> dict[tuple[str, str], tuple[str, bool]]:
+    """A face's ``ROUTES`` from its table of ``"METHOD /path"`` → operation name (the Binance
+    face's name where the operation is the same, so that one fault plan fires on every face):
+    signed unless the operation is one of :data:`PUBLIC_OPS`."""
+    return {(method, path): (op, op not in PUBLIC_OPS)
+            for (method, path), op in ((endpoint.split(" ", 1), op) for endpoint, op in table.items())}
+
+
 STATUS_FAULTS = (FaultKind.HTTP_429, FaultKind.HTTP_418, FaultKind.HTTP_500, FaultKind.HTTP_503)
 
 
@@ -424,14 +436,36 @@ def loopback(base_url: str) -> str:
 
 
 def ccxt_client(make: Callable[[dict], Any], server: Any, account: str, config: dict,
-                options: Mapping[str, Any], *, password: bool = False) -> Any:
+                options: Mapping[str, Any], *, password: bool = False, secret: Optional[str] = None) -> Any:
     """A ccxt client (``make``: a ccxt exchange class) of the engine's ``account``: its key and
-    secret (and its passphrase, ``password``), ccxt's own rate limit off, ``config`` over them
-    and the venue's ``options`` under ``config``'s own. Its URLs are the caller's to point."""
+    secret (``secret``: as the venue hands it, where that is not the engine's; and its
+    passphrase, ``password``), ccxt's own rate limit off, ``config`` over them and the venue's
+    ``options`` under ``config``'s own. Its URLs are the caller's to point (:func:`rehosted`)."""
     spec = server.engine.accounts[account].spec
-    keys = {"apiKey": spec.api_key, "secret": spec.secret, **({"password": spec.passphrase} if password else {})}
+    keys = {"apiKey": spec.api_key, "secret": spec.secret if secret is None else secret,
+            **({"password": spec.passphrase} if password else {})}
     options = {**options, **config.pop("options", {})}
     return make({**keys, "enableRateLimit": False, **config, "options": options})
+
+
+def b64_secret(server: Any, account: str) -> str:
+    """The engine's secret of ``account`` in base64, as Kraken hands a secret."""
+    return base64.b64encode(server.engine.accounts[account].spec.secret.encode()).decode()
+
+
+def rehosted(api: Mapping[str, Any], base: str) -> dict[str, Any]:
+    """A ccxt client's ``urls['api']`` with the host of each URL in it (``https://host``) the
+    server's ``base`` (on loopback, :func:`loopback`)."""
+    return {k: re.sub(r"^https://[^/]+", loopback(base), v) if isinstance(v, str) else v for k, v in api.items()}
+
+
+def rehosted_client(make: Callable[[dict], Any], server: Any, account: str, config: dict, *, strict: bool = True,
+                    secret: Optional[str] = None) -> Any:
+    """A ccxt client of the engine's ``account`` (:func:`ccxt_client`, no options of the venue's)
+    whose every URL is on the server (:func:`rehosted`), strict unless told (:func:`strict_client`)."""
+    ex = ccxt_client(make, server, account, config, {}, secret=secret)
+    ex.urls["api"] = rehosted(ex.urls["api"], server.base_url)
+    return strict_client(ex, strict)
 
 
 def strict_client(ex: Any, on: bool = True) -> Any:
@@ -468,5 +502,6 @@ def key_account(server: Any, account: str, venue: str, *, name: Optional[str] = 
         "credentials": {k: {"env": f"{prefix}_{suffix}"} for k, (_, suffix) in values.items()}, **fields})
 
 
-__all__ = ["RestFace", "VenueFail", "ccxt_client", "finite_number", "loopback", "key_account", "newest_first",
-           "prehash", "read_json", "respond", "signs", "strict_client", "whole"]
+__all__ = ["RestFace", "VenueFail", "b64_secret", "ccxt_client", "finite_number", "loopback", "key_account",
+           "newest_first", "prehash", "read_json", "rehosted", "rehosted_client", "respond", "routes", "signs",
+           "strict_client", "whole"]

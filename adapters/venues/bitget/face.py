@@ -61,7 +61,7 @@ from urllib.parse import unquote
 from aiohttp import web
 
 from ...simulated.engine import NO_SUCH_ORDER, TOO_MANY_ORDERS, TOO_MANY_REQUESTS, UNKNOWN_ORDER, SimError
-from ...simulated.faces.shared import VenueFail, ccxt_client, key_account, loopback, read_json, strict_client
+from ...simulated.faces.shared import VenueFail, ccxt_client, key_account, loopback, read_json, routes, strict_client
 from .face_orders import BitgetOrders
 from .face_plans import BitgetPlans
 from .face_reads import BitgetReads
@@ -70,26 +70,26 @@ from .face_wire import _CODES, CANCEL_NOT_FOUND, NO_ORDER_ID, NO_POSITION, NOT_F
 PREFIXES = ("/api/v2/",)
 V2 = "/api/v2"
 
-ROUTES: dict[tuple[str, str], tuple[str, bool]] = {
-    ("GET", f"{V2}/public/time"): ("time", False),
-    ("GET", f"{V2}/mix/market/contracts"): ("exchange_info", False),
-    ("GET", f"{V2}/spot/public/symbols"): ("exchange_info", False),
-    ("GET", f"{V2}/spot/public/coins"): ("exchange_info", False),
-    ("GET", f"{V2}/margin/currencies"): ("exchange_info", False),
-    ("GET", f"{V2}/mix/market/tickers"): ("ticker", False),
-    ("GET", f"{V2}/mix/market/ticker"): ("ticker", False),
-    ("GET", f"{V2}/mix/market/merge-depth"): ("depth", False),
-    ("GET", f"{V2}/mix/account/accounts"): ("account", True),
-    ("GET", f"{V2}/mix/account/account"): ("position_mode", True),
-    ("GET", f"{V2}/mix/position/all-position"): ("positions", True),
-    ("GET", f"{V2}/mix/order/orders-pending"): ("open_orders", True),
-    ("GET", f"{V2}/mix/order/orders-plan-pending"): ("open_algo_orders", True),
-    ("GET", f"{V2}/mix/order/detail"): ("get_order", True),
-    ("POST", f"{V2}/mix/order/place-order"): ("place_order", True),
-    ("POST", f"{V2}/mix/order/cancel-order"): ("cancel_order", True),
-    ("POST", f"{V2}/mix/order/batch-cancel-orders"): ("cancel_order", True),
-    ("POST", f"{V2}/mix/order/cancel-plan-order"): ("cancel_algo_order", True),
-}
+ROUTES = routes({
+    f"GET {V2}/public/time": "time",
+    f"GET {V2}/mix/market/contracts": "exchange_info",
+    f"GET {V2}/spot/public/symbols": "exchange_info",
+    f"GET {V2}/spot/public/coins": "exchange_info",
+    f"GET {V2}/margin/currencies": "exchange_info",
+    f"GET {V2}/mix/market/tickers": "ticker",
+    f"GET {V2}/mix/market/ticker": "ticker",
+    f"GET {V2}/mix/market/merge-depth": "depth",
+    f"GET {V2}/mix/account/accounts": "account",
+    f"GET {V2}/mix/account/account": "position_mode",
+    f"GET {V2}/mix/position/all-position": "positions",
+    f"GET {V2}/mix/order/orders-pending": "open_orders",
+    f"GET {V2}/mix/order/orders-plan-pending": "open_algo_orders",
+    f"GET {V2}/mix/order/detail": "get_order",
+    f"POST {V2}/mix/order/place-order": "place_order",
+    f"POST {V2}/mix/order/cancel-order": "cancel_order",
+    f"POST {V2}/mix/order/batch-cancel-orders": "cancel_order",
+    f"POST {V2}/mix/order/cancel-plan-order": "cancel_algo_order",
+})
 
 TIMESTAMP_WINDOW_MS = 30_000
 

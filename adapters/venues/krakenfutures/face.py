@@ -40,32 +40,31 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
-import re
 from typing import Any, Callable, Optional
 
 from aiohttp import web
 
 from ...simulated.engine import TOO_MANY_ORDERS, TOO_MANY_REQUESTS, SimError
-from ...simulated.faces.shared import VenueFail, key_account, loopback, read_json, strict_client
+from ...simulated.faces.shared import VenueFail, b64_secret, key_account, read_json, rehosted_client, routes
 from .face_orders import KrakenOrders
 from .face_wire import engine_id, error
 
 PREFIXES = ("/derivatives/",)
 V3 = "/derivatives/api/v3"
 
-ROUTES: dict[tuple[str, str], tuple[str, bool]] = {
-    ("GET", f"{V3}/instruments"): ("exchange_info", False),
-    ("GET", f"{V3}/tickers"): ("ticker", False),
-    ("GET", f"{V3}/orderbook"): ("depth", False),
-    ("GET", f"{V3}/accounts"): ("account", True),
-    ("GET", f"{V3}/openpositions"): ("positions", True),
-    ("GET", f"{V3}/openorders"): ("open_orders", True),
-    ("GET", f"{V3}/orders/status"): ("get_order", True),
-    ("POST", f"{V3}/sendorder"): ("place_order", True),
-    ("POST", f"{V3}/cancelorder"): ("cancel_order", True),
-    ("POST", f"{V3}/cancelallorders"): ("cancel_all", True),
-    ("POST", f"{V3}/cancelallordersafter"): ("countdown", True),
-}
+ROUTES = routes({
+    f"GET {V3}/instruments": "exchange_info",
+    f"GET {V3}/tickers": "ticker",
+    f"GET {V3}/orderbook": "depth",
+    f"GET {V3}/accounts": "account",
+    f"GET {V3}/openpositions": "positions",
+    f"GET {V3}/openorders": "open_orders",
+    f"GET {V3}/orders/status": "get_order",
+    f"POST {V3}/sendorder": "place_order",
+    f"POST {V3}/cancelorder": "cancel_order",
+    f"POST {V3}/cancelallorders": "cancel_all",
+    f"POST {V3}/cancelallordersafter": "countdown",
+})
 
 
 def signature(secret: str, post_data: str, path: str) -> str:
@@ -153,21 +152,16 @@ handle = KrakenFace.serve  # one request under PREFIXES, as the module docstring
 def sim_account(server: Any, account: str, **fields: Any) -> Any:
     """The Account of the engine's ``account`` on venue ``krakenfutures``, its key and its secret
     (base64, as Kraken hands one) in the environment (:func:`adapters.simulated.venues.sim_account`)."""
-    secret = base64.b64encode(server.engine.accounts[account].spec.secret.encode()).decode()
     fields = {"hedge_mode": False, "quote_currency": "USD", **fields}  # no hedge mode; settled in USD
-    return key_account(server, account, "krakenfutures", secret=secret, **fields)
+    return key_account(server, account, "krakenfutures", secret=b64_secret(server, account), **fields)
 
 
 def krakenfutures_client(server: Any, account: str, *, strict: bool = True, **config: Any) -> Any:
     """A ``ccxt.async_support.krakenfutures`` bound to ``server`` as ``account`` (close it after use)."""
     import ccxt.async_support as ccxt_async
 
-    base = loopback(server.base_url)
-    spec = server.engine.accounts[account].spec
-    ex = ccxt_async.krakenfutures({"apiKey": spec.api_key, "secret": base64.b64encode(spec.secret.encode()).decode(),
-                                   "enableRateLimit": False, **config})
-    ex.urls["api"] = {k: re.sub(r"^https://[^/]+", base, v) for k, v in ex.urls["api"].items()}
-    return strict_client(ex, strict)
+    return rehosted_client(ccxt_async.krakenfutures, server, account, config, strict=strict,
+                           secret=b64_secret(server, account))
 
 
 sim_client = krakenfutures_client  # the ccxt client of an account (a bot's, with its own key)

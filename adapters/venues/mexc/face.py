@@ -40,7 +40,7 @@ from typing import Any, Callable, Optional
 from aiohttp import web
 
 from ...simulated.engine import NO_SUCH_ORDER, TOO_MANY_ORDERS, TOO_MANY_REQUESTS, UNKNOWN_ORDER, SimError
-from ...simulated.faces.shared import VenueFail, ccxt_client, key_account, loopback, signs, strict_client
+from ...simulated.faces.shared import VenueFail, ccxt_client, key_account, loopback, routes, signs, strict_client
 from . import face_spot
 from .face_orders import MexcOrders
 from .face_rows import is_plan, is_stop
@@ -60,24 +60,24 @@ from .face_wire import (
 PREFIXES = ("/api/v1/contract/", "/api/v1/private/", "/api/v3/")
 PRIVATE = "/api/v1/private"
 
-ROUTES: dict[tuple[str, str], tuple[str, bool]] = {
-    ("GET", "/api/v1/contract/ping"): ("time", False),
-    ("GET", "/api/v1/contract/detail"): ("exchange_info", False),
-    ("GET", "/api/v1/contract/ticker"): ("ticker", False),
-    ("GET", f"{PRIVATE}/account/assets"): ("account", True),
-    ("GET", f"{PRIVATE}/position/open_positions"): ("positions", True),
-    ("GET", f"{PRIVATE}/position/position_mode"): ("position_mode", True),
-    ("GET", f"{PRIVATE}/order/list/open_orders"): ("open_orders", True),
-    ("GET", f"{PRIVATE}/planorder/list/orders"): ("open_algo_orders", True),
-    ("GET", f"{PRIVATE}/stoporder/list/orders"): ("open_algo_orders", True),
-    ("POST", f"{PRIVATE}/order/create"): ("place_order", True),
-    ("POST", f"{PRIVATE}/order/cancel"): ("cancel_order", True),
-    ("POST", f"{PRIVATE}/order/cancel_all"): ("cancel_order", True),
-    ("POST", f"{PRIVATE}/planorder/cancel"): ("cancel_algo_order", True),
-    ("POST", f"{PRIVATE}/planorder/cancel_all"): ("cancel_algo_order", True),
-    ("POST", f"{PRIVATE}/stoporder/cancel"): ("cancel_algo_order", True),
-    ("POST", f"{PRIVATE}/stoporder/cancel_all"): ("cancel_algo_order", True),
-}
+ROUTES = routes({
+    "GET /api/v1/contract/ping": "time",
+    "GET /api/v1/contract/detail": "exchange_info",
+    "GET /api/v1/contract/ticker": "ticker",
+    f"GET {PRIVATE}/account/assets": "account",
+    f"GET {PRIVATE}/position/open_positions": "positions",
+    f"GET {PRIVATE}/position/position_mode": "position_mode",
+    f"GET {PRIVATE}/order/list/open_orders": "open_orders",
+    f"GET {PRIVATE}/planorder/list/orders": "open_algo_orders",
+    f"GET {PRIVATE}/stoporder/list/orders": "open_algo_orders",
+    f"POST {PRIVATE}/order/create": "place_order",
+    f"POST {PRIVATE}/order/cancel": "cancel_order",
+    f"POST {PRIVATE}/order/cancel_all": "cancel_order",
+    f"POST {PRIVATE}/planorder/cancel": "cancel_algo_order",
+    f"POST {PRIVATE}/planorder/cancel_all": "cancel_algo_order",
+    f"POST {PRIVATE}/stoporder/cancel": "cancel_algo_order",
+    f"POST {PRIVATE}/stoporder/cancel_all": "cancel_algo_order",
+})
 # the routes with the contract or the order in the path: (METHOD, pattern) → (operation, signed)
 PATH_ROUTES: tuple[tuple[str, re.Pattern[str], tuple[str, bool]], ...] = (
     ("GET", re.compile(r"^/api/v1/contract/depth/(?P<symbol>[A-Z0-9_]+)$"), ("depth", False)),

@@ -40,21 +40,21 @@ from urllib.parse import parse_qsl
 from aiohttp import web
 
 from ...simulated.engine import NO_SUCH_ORDER, TOO_MANY_ORDERS, TOO_MANY_REQUESTS, UNKNOWN_ORDER, SimError
-from ...simulated.faces.shared import RestFace, VenueFail, engine_codes, signs
+from ...simulated.faces.shared import RestFace, VenueFail, engine_codes, routes, signs
 from ...simulated.rules import MarketSpec, SimOrder
 
 V3 = "/api/v3"
-ROUTES: dict[tuple[str, str], tuple[str, bool]] = {
-    ("GET", f"{V3}/exchangeInfo"): ("exchange_info", False),
-    ("GET", f"{V3}/ticker/price"): ("ticker", False),
-    ("GET", f"{V3}/time"): ("time", False),
-    ("GET", f"{V3}/account"): ("account", True),
-    ("GET", f"{V3}/openOrders"): ("open_orders", True),
-    ("GET", f"{V3}/order"): ("get_order", True),
-    ("POST", f"{V3}/order"): ("place_order", True),
-    ("DELETE", f"{V3}/order"): ("cancel_order", True),
-    ("DELETE", f"{V3}/openOrders"): ("cancel_order", True),
-}
+ROUTES = routes({
+    f"GET {V3}/exchangeInfo": "exchange_info",
+    f"GET {V3}/ticker/price": "ticker",
+    f"GET {V3}/time": "time",
+    f"GET {V3}/account": "account",
+    f"GET {V3}/openOrders": "open_orders",
+    f"GET {V3}/order": "get_order",
+    f"POST {V3}/order": "place_order",
+    f"DELETE {V3}/order": "cancel_order",
+    f"DELETE {V3}/openOrders": "cancel_order",
+})
 
 # the spot API's error codes (its "Error Code" table) the face answers with
 UNKNOWN = (-2011, "Unknown order sent.")

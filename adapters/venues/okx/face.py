@@ -72,7 +72,7 @@ from typing import Any, Callable, Optional
 from aiohttp import web
 
 from ...simulated.engine import SimError
-from ...simulated.faces.shared import VenueFail, ccxt_client, key_account, loopback, read_json, strict_client
+from ...simulated.faces.shared import VenueFail, ccxt_client, key_account, loopback, read_json, routes, strict_client
 from .face_algos import OkxAlgos
 from .face_master import OkxMaster
 from .face_orders import OkxOrders
@@ -97,32 +97,30 @@ from .face_wire import (
 PREFIXES = ("/api/v5/",)
 MASTER = OkxMaster  # the master account's endpoints that switch its sub-accounts' keys
 
-# (method, path) → (operation name, signed): the Binance face's operation names, so a fault
-# plan written for one venue fires on the other
-ROUTES: dict[tuple[str, str], tuple[str, bool]] = {
-    ("GET", "/api/v5/public/time"): ("time", False),
-    ("GET", "/api/v5/public/instruments"): ("exchange_info", False),
-    ("GET", "/api/v5/public/mark-price"): ("mark_price", False),
-    ("GET", "/api/v5/market/ticker"): ("ticker", False),
-    ("GET", "/api/v5/market/tickers"): ("ticker", False),
-    ("GET", "/api/v5/market/books"): ("depth", False),
-    ("GET", "/api/v5/account/balance"): ("account", True),
-    ("GET", "/api/v5/account/positions"): ("positions", True),
-    ("GET", "/api/v5/account/config"): ("position_mode", True),
-    ("POST", "/api/v5/account/set-position-mode"): ("set_position_mode", True),
-    ("POST", "/api/v5/account/set-leverage"): ("set_leverage", True),
-    ("GET", "/api/v5/trade/order"): ("get_order", True),
-    ("GET", "/api/v5/trade/orders-pending"): ("open_orders", True),
-    ("GET", "/api/v5/trade/order-algo"): ("get_algo_order", True),
-    ("GET", "/api/v5/trade/orders-algo-pending"): ("open_algo_orders", True),
-    ("POST", "/api/v5/trade/order"): ("place_order", True),
-    ("POST", "/api/v5/trade/batch-orders"): ("place_order", True),
-    ("POST", "/api/v5/trade/order-algo"): ("place_algo_order", True),
-    ("POST", "/api/v5/trade/cancel-order"): ("cancel_order", True),
-    ("POST", "/api/v5/trade/cancel-batch-orders"): ("cancel_order", True),
-    ("POST", "/api/v5/trade/cancel-algos"): ("cancel_algo_order", True),
-    ("POST", "/api/v5/trade/cancel-all-after"): ("countdown", True),
-}
+ROUTES = routes({
+    "GET /api/v5/public/time": "time",
+    "GET /api/v5/public/instruments": "exchange_info",
+    "GET /api/v5/public/mark-price": "mark_price",
+    "GET /api/v5/market/ticker": "ticker",
+    "GET /api/v5/market/tickers": "ticker",
+    "GET /api/v5/market/books": "depth",
+    "GET /api/v5/account/balance": "account",
+    "GET /api/v5/account/positions": "positions",
+    "GET /api/v5/account/config": "position_mode",
+    "POST /api/v5/account/set-position-mode": "set_position_mode",
+    "POST /api/v5/account/set-leverage": "set_leverage",
+    "GET /api/v5/trade/order": "get_order",
+    "GET /api/v5/trade/orders-pending": "open_orders",
+    "GET /api/v5/trade/order-algo": "get_algo_order",
+    "GET /api/v5/trade/orders-algo-pending": "open_algo_orders",
+    "POST /api/v5/trade/order": "place_order",
+    "POST /api/v5/trade/batch-orders": "place_order",
+    "POST /api/v5/trade/order-algo": "place_algo_order",
+    "POST /api/v5/trade/cancel-order": "cancel_order",
+    "POST /api/v5/trade/cancel-batch-orders": "cancel_order",
+    "POST /api/v5/trade/cancel-algos": "cancel_algo_order",
+    "POST /api/v5/trade/cancel-all-after": "countdown",
+})
 
 TIMESTAMP_WINDOW_MS = 30_000  # OKX refuses a request stamped further than this from its clock (50102)
 
