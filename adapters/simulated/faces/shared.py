@@ -62,6 +62,8 @@ from ..engine import (
     POSITION_SIDE_MISMATCH,
     PRECISION,
     REDUCE_ONLY_REJECTED,
+    TOO_MANY_ORDERS,
+    TOO_MANY_REQUESTS,
     SimError,
 )
 from ..faults import HTTP_STATUS, Fault, FaultKind, first, restamp, stale, total_latency_ms
@@ -241,8 +243,17 @@ class RestFace:
     def not_found(self, method: str, path: str) -> tuple[int, Any]:
         return 404, "404 page not found"
 
+    def rate_limited(self) -> Optional[tuple[int, Any]]:
+        """The venue's one answer to a spent budget where it has no ban of its own: to a 429 or
+        418 status fault and to the engine's TOO_MANY_REQUESTS or TOO_MANY_ORDERS alike (None:
+        each its own, :meth:`status_fault`'s and :meth:`sim_error`'s)."""
+        return None
+
     def status_fault(self, code: int) -> tuple[int, Any]:
         """The venue's answer to a status fault of HTTP ``code`` (429, 418, 500, 503)."""
+        limited = self.rate_limited() if code in (429, 418) else None
+        if limited is not None:
+            return limited
         reason = "Internal Server Error" if code == 500 else "Service Unavailable"
         return code, f"<html><body><h1>{code} {reason}</h1></body></html>"
 
@@ -299,8 +310,10 @@ class RestFace:
         return VenueFail(*self.status_fault(HTTP_STATUS[fault.kind]))
 
     def sim_refusal(self, e: SimError, op: str) -> VenueFail:
-        """The venue's answer to an engine refusal (:meth:`sim_error` by default)."""
-        return VenueFail(*self.sim_error(e, op))
+        """The venue's answer to an engine refusal (:meth:`rate_limited` for a spent budget where
+        the venue has that answer, else :meth:`sim_error`)."""
+        limited = self.rate_limited() if e.code in (TOO_MANY_REQUESTS, TOO_MANY_ORDERS) else None
+        return VenueFail(*(self.sim_error(e, op) if limited is None else limited))
 
     def stale_key(self, params: Any, raw_query: str) -> Any:
         """What of a read a STALE rule keeps one frozen answer per, beside the endpoint and the

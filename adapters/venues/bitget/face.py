@@ -60,7 +60,7 @@ from urllib.parse import unquote
 
 from aiohttp import web
 
-from ...simulated.engine import NO_SUCH_ORDER, TOO_MANY_ORDERS, TOO_MANY_REQUESTS, UNKNOWN_ORDER, SimError
+from ...simulated.engine import NO_SUCH_ORDER, UNKNOWN_ORDER, SimError
 from ...simulated.faces.shared import VenueFail, ccxt_client, key_account, loopback, read_json, routes, strict_client
 from .face_orders import BitgetOrders
 from .face_plans import BitgetPlans
@@ -108,10 +108,8 @@ class BitgetFace(BitgetReads, BitgetOrders, BitgetPlans):
     def not_found(self, method: str, path: str) -> tuple[int, Any]:
         return 404, {"code": "40404", "msg": "Request URL NOT FOUND", "requestTime": self.engine.now(), "data": None}
 
-    def status_fault(self, code: int) -> tuple[int, Any]:
-        if code in (429, 418):  # Bitget answers every rate limit 429; it has no 418 ban
-            return 429, {"code": "429", "msg": "Too Many Requests", "requestTime": self.engine.now(), "data": None}
-        return super().status_fault(code)
+    def rate_limited(self) -> tuple[int, Any]:  # Bitget answers every rate limit 429; it has no 418 ban
+        return 429, {"code": "429", "msg": "Too Many Requests", "requestTime": self.engine.now(), "data": None}
 
     def authenticate(self, request: web.Request, key: str, account: Optional[str], raw_query: str,
                      raw_body: str) -> str:
@@ -151,8 +149,6 @@ class BitgetFace(BitgetReads, BitgetOrders, BitgetPlans):
                          lambda parsed: self.fail("40017", "Parameter verification failed: body"))
 
     def sim_error(self, e: SimError, op: str) -> tuple[int, Any]:
-        if e.code in (TOO_MANY_REQUESTS, TOO_MANY_ORDERS):
-            return 429, {"code": "429", "msg": "Too Many Requests", "requestTime": self.engine.now(), "data": None}
         if e.code in (UNKNOWN_ORDER, NO_SUCH_ORDER):
             code, msg = CANCEL_NOT_FOUND if op.startswith("cancel") else NOT_FOUND
         else:

@@ -46,7 +46,7 @@ from urllib.parse import parse_qsl
 
 from aiohttp import web
 
-from ...simulated.engine import NO_SUCH_ORDER, TOO_MANY_ORDERS, TOO_MANY_REQUESTS, UNKNOWN_ORDER, SimError
+from ...simulated.engine import NO_SUCH_ORDER, UNKNOWN_ORDER, SimError
 from ...simulated.faces.shared import RestFace, VenueFail, b64_secret, key_account, rehosted_client, routes
 from .face_rows import (
     INVALID_ARGUMENTS,
@@ -119,10 +119,8 @@ class KrakenSpotFace(RestFace):
     def not_found(self, method: str, path: str) -> tuple[int, Any]:
         return 404, {"error": [UNKNOWN_METHOD], "result": {}}
 
-    def status_fault(self, code: int) -> tuple[int, Any]:
-        if code in (429, 418):  # Kraken says a rate limit in its envelope
-            return 200, {"error": [RATE_LIMIT], "result": {}}
-        return super().status_fault(code)
+    def rate_limited(self) -> tuple[int, Any]:  # Kraken says a rate limit in its envelope
+        return 200, {"error": [RATE_LIMIT], "result": {}}
 
     def authenticate(self, request: web.Request, key: str, account: Optional[str], raw_query: str,
                      raw_body: str) -> str:
@@ -149,8 +147,6 @@ class KrakenSpotFace(RestFace):
         return dict(parse_qsl(raw_query if method == "GET" else raw_body, keep_blank_values=True))
 
     def sim_error(self, e: SimError, op: str) -> tuple[int, Any]:
-        if e.code in (TOO_MANY_REQUESTS, TOO_MANY_ORDERS):
-            return 200, {"error": [RATE_LIMIT], "result": {}}
         if e.code in (UNKNOWN_ORDER, NO_SUCH_ORDER):
             return 200, {"error": ["EOrder:Unknown order"], "result": {}}
         return 200, {"error": [error_text(e.code, e.msg)], "result": {}}

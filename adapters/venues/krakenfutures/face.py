@@ -44,7 +44,7 @@ from typing import Any, Callable, Optional
 
 from aiohttp import web
 
-from ...simulated.engine import TOO_MANY_ORDERS, TOO_MANY_REQUESTS, SimError
+from ...simulated.engine import SimError
 from ...simulated.faces.shared import VenueFail, b64_secret, key_account, read_json, rehosted_client, routes
 from .face_orders import KrakenOrders
 from .face_wire import engine_id, error
@@ -88,10 +88,8 @@ class KrakenFace(KrakenOrders):
     def not_found(self, method: str, path: str) -> tuple[int, Any]:
         return 404, error("notFound", self.engine.now())
 
-    def status_fault(self, code: int) -> tuple[int, Any]:
-        if code in (429, 418):  # Kraken answers a spent budget apiLimitExceeded; it has no 418 ban
-            return 429, error("apiLimitExceeded", self.engine.now())
-        return super().status_fault(code)
+    def rate_limited(self) -> tuple[int, Any]:  # Kraken answers a spent budget apiLimitExceeded; it has no 418 ban
+        return 429, error("apiLimitExceeded", self.engine.now())
 
     def authenticate(self, request: web.Request, key: str, account: Optional[str], raw_query: str,
                      raw_body: str) -> str:
@@ -116,8 +114,6 @@ class KrakenFace(KrakenOrders):
         return read_json("GET", raw_query, raw_body, lambda parsed: self.fail("invalidArgument"))
 
     def sim_error(self, e: SimError, op: str) -> tuple[int, Any]:
-        if e.code in (TOO_MANY_REQUESTS, TOO_MANY_ORDERS):
-            return 429, error("apiLimitExceeded", self.engine.now())
         return 400, error("invalidArgument", self.engine.now())
 
     def placed_order_ids(self, op: str, body: Any) -> list[int]:

@@ -39,7 +39,7 @@ from typing import Any, Callable, Optional
 
 from aiohttp import web
 
-from ...simulated.engine import NO_SUCH_ORDER, TOO_MANY_ORDERS, TOO_MANY_REQUESTS, UNKNOWN_ORDER, SimError
+from ...simulated.engine import NO_SUCH_ORDER, UNKNOWN_ORDER, SimError
 from ...simulated.faces.shared import VenueFail, ccxt_client, key_account, loopback, routes, signs, strict_client
 from . import face_spot
 from .face_orders import MexcOrders
@@ -123,10 +123,8 @@ class MexcFace(MexcOrders):
     def not_found(self, method: str, path: str) -> tuple[int, Any]:
         return 404, {"success": False, "code": 404, "message": "Not Found"}
 
-    def status_fault(self, code: int) -> tuple[int, Any]:
-        if code in (429, 418):  # MEXC answers a rate limit 429 (code 510); it has no 418 ban
-            return 429, {"success": False, "code": TOO_FREQUENT[0], "message": TOO_FREQUENT[1]}
-        return super().status_fault(code)
+    def rate_limited(self) -> tuple[int, Any]:  # MEXC answers a rate limit 429 (code 510); it has no 418 ban
+        return 429, {"success": False, "code": TOO_FREQUENT[0], "message": TOO_FREQUENT[1]}
 
     def authenticate(self, request: web.Request, key: str, account: Optional[str], raw_query: str,
                      raw_body: str) -> str:
@@ -165,8 +163,6 @@ class MexcFace(MexcOrders):
         return got
 
     def sim_error(self, e: SimError, op: str) -> tuple[int, Any]:
-        if e.code in (TOO_MANY_REQUESTS, TOO_MANY_ORDERS):
-            return 429, {"success": False, "code": TOO_FREQUENT[0], "message": TOO_FREQUENT[1]}
         code, msg = NOT_FOUND if e.code in (UNKNOWN_ORDER, NO_SUCH_ORDER) else CODES.get(e.code, (PARAMS[0],
                                                                                                     f"{e.msg}"))
         return 200, {"success": False, "code": code, "message": msg}

@@ -39,7 +39,7 @@ from urllib.parse import parse_qsl
 
 from aiohttp import web
 
-from ...simulated.engine import NO_SUCH_ORDER, TOO_MANY_ORDERS, TOO_MANY_REQUESTS, UNKNOWN_ORDER, SimError
+from ...simulated.engine import NO_SUCH_ORDER, UNKNOWN_ORDER, SimError
 from ...simulated.faces.shared import RestFace, VenueFail, engine_codes, routes, signs
 from ...simulated.rules import MarketSpec, SimOrder
 
@@ -118,10 +118,8 @@ class MexcSpotFace(RestFace):
     def not_found(self, method: str, path: str) -> tuple[int, Any]:
         return 404, {"code": 404, "msg": "Not Found"}
 
-    def status_fault(self, code: int) -> tuple[int, Any]:
-        if code in (429, 418):  # MEXC's rate limit: 429
-            return 429, {"code": TOO_MANY[0], "msg": TOO_MANY[1]}
-        return super().status_fault(code)
+    def rate_limited(self) -> tuple[int, Any]:  # MEXC's rate limit: 429
+        return 429, {"code": TOO_MANY[0], "msg": TOO_MANY[1]}
 
     def authenticate(self, request: web.Request, key: str, account: Optional[str], raw_query: str,
                      raw_body: str) -> str:
@@ -149,8 +147,6 @@ class MexcSpotFace(RestFace):
         return {k: v for k, v in parse_qsl(raw_query + raw_body, keep_blank_values=True) if k != "signature"}
 
     def sim_error(self, e: SimError, op: str) -> tuple[int, Any]:
-        if e.code in (TOO_MANY_REQUESTS, TOO_MANY_ORDERS):
-            return 429, {"code": TOO_MANY[0], "msg": TOO_MANY[1]}
         if e.code in (UNKNOWN_ORDER, NO_SUCH_ORDER):
             return 400, {"code": UNKNOWN[0], "msg": UNKNOWN[1]}
         code, msg = CODES.get(e.code, (PARAM[0], e.msg))

@@ -90,7 +90,6 @@ from .face_wire import (
     _Fail,
     _ok,
     _okx_error,
-    _sim_status,
     inst_id,
 )
 
@@ -154,10 +153,8 @@ class _Okx(OkxReads, OkxOrders, OkxAlgos):
         return 404, {"code": "50115" if known else "404", "msg": f"Path {path}, Method {method} is invalid",
                      "data": []}
 
-    def status_fault(self, code: int) -> tuple[int, Any]:
-        if code in (429, 418):  # OKX answers every rate limit 429 50011; it has no 418 ban
-            return 429, {"code": RATE_LIMITED[0], "msg": RATE_LIMITED[1], "data": []}
-        return super().status_fault(code)
+    def rate_limited(self) -> tuple[int, Any]:  # OKX answers every rate limit 429 50011; it has no 418 ban
+        return 429, {"code": RATE_LIMITED[0], "msg": RATE_LIMITED[1], "data": []}
 
     def authenticate(self, request: web.Request, key: str, account: Optional[str], raw_query: str,
                      raw_body: str) -> str:
@@ -202,7 +199,7 @@ class _Okx(OkxReads, OkxOrders, OkxAlgos):
 
     def sim_error(self, e: SimError, op: str) -> tuple[int, Any]:
         code, msg = _okx_error(e, cancel=op.startswith("cancel"))
-        return _sim_status(e), {"code": code, "msg": msg, "data": []}
+        return 400, {"code": code, "msg": msg, "data": []}
 
     def placed_order_ids(self, op: str, body: Any) -> list[int]:
         if op != "place_order":
