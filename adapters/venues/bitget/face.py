@@ -70,27 +70,6 @@ from .face_wire import _CODES, CANCEL_NOT_FOUND, NO_ORDER_ID, NO_POSITION, NOT_F
 PREFIXES = ("/api/v2/",)
 V2 = "/api/v2"
 
-ROUTES = routes({
-    f"GET {V2}/public/time": "time",
-    f"GET {V2}/mix/market/contracts": "exchange_info",
-    f"GET {V2}/spot/public/symbols": "exchange_info",
-    f"GET {V2}/spot/public/coins": "exchange_info",
-    f"GET {V2}/margin/currencies": "exchange_info",
-    f"GET {V2}/mix/market/tickers": "ticker",
-    f"GET {V2}/mix/market/ticker": "ticker",
-    f"GET {V2}/mix/market/merge-depth": "depth",
-    f"GET {V2}/mix/account/accounts": "account",
-    f"GET {V2}/mix/account/account": "position_mode",
-    f"GET {V2}/mix/position/all-position": "positions",
-    f"GET {V2}/mix/order/orders-pending": "open_orders",
-    f"GET {V2}/mix/order/orders-plan-pending": "open_algo_orders",
-    f"GET {V2}/mix/order/detail": "get_order",
-    f"POST {V2}/mix/order/place-order": "place_order",
-    f"POST {V2}/mix/order/cancel-order": "cancel_order",
-    f"POST {V2}/mix/order/batch-cancel-orders": "cancel_order",
-    f"POST {V2}/mix/order/cancel-plan-order": "cancel_algo_order",
-})
-
 TIMESTAMP_WINDOW_MS = 30_000
 
 
@@ -98,7 +77,26 @@ class BitgetFace(BitgetReads, BitgetOrders, BitgetPlans):
     """One request's view of the engine in Bitget's terms: the shared face's hooks and the
     dispatch of each operation over the reads, orders and plan orders it is built from."""
 
-    ROUTES = ROUTES
+    ROUTES = routes({
+        f"GET {V2}/public/time": "time",
+        f"GET {V2}/mix/market/contracts": "exchange_info",
+        f"GET {V2}/spot/public/symbols": "exchange_info",
+        f"GET {V2}/spot/public/coins": "exchange_info",
+        f"GET {V2}/margin/currencies": "exchange_info",
+        f"GET {V2}/mix/market/tickers": "ticker",
+        f"GET {V2}/mix/market/ticker": "ticker",
+        f"GET {V2}/mix/market/merge-depth": "depth",
+        f"GET {V2}/mix/account/accounts": "account",
+        f"GET {V2}/mix/account/account": "position_mode",
+        f"GET {V2}/mix/position/all-position": "positions",
+        f"GET {V2}/mix/order/orders-pending": "open_orders",
+        f"GET {V2}/mix/order/orders-plan-pending": "open_algo_orders",
+        f"GET {V2}/mix/order/detail": "get_order",
+        f"POST {V2}/mix/order/place-order": "place_order",
+        f"POST {V2}/mix/order/cancel-order": "cancel_order",
+        f"POST {V2}/mix/order/batch-cancel-orders": "cancel_order",
+        f"POST {V2}/mix/order/cancel-plan-order": "cancel_algo_order",
+    })
     KEY_HEADER = "ACCESS-KEY"
     TIME_FIELDS = ("requestTime", "cTime", "uTime", "serverTime", "ts")
     VENUE = "bitget"
@@ -253,5 +251,5 @@ def bitget_pro_client(server: Any, account: str, *, strict: bool = True, **confi
 sim_client = bitget_pro_client  # the ccxt client of an account (a bot's, with its own key)
 
 
-__all__ = ["sim_client", "BitgetFace", "CCXT_OPTIONS", "PREFIXES", "ROUTES", "bitget_account",
+__all__ = ["sim_client", "BitgetFace", "CCXT_OPTIONS", "PREFIXES", "bitget_account",
            "bitget_pro_client", "handle", "sim_account", "ws_urls"]

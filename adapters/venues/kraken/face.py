@@ -72,21 +72,6 @@ from .face_rows import (
 PREFIXES = ("/0/",)
 MARKET_TYPE = "spot"  # the account it serves (adapters.simulated.venues.spot_venues)
 
-ROUTES = routes({
-    "GET /0/public/AssetPairs": "exchange_info",
-    "GET /0/public/Assets": "assets",
-    "GET /0/public/Ticker": "ticker",
-    "GET /0/public/Time": "time",
-    "POST /0/private/Balance": "account",
-    "POST /0/private/BalanceEx": "account",
-    "POST /0/private/OpenOrders": "open_orders",
-    "POST /0/private/ClosedOrders": "get_order",
-    "POST /0/private/AddOrder": "place_order",
-    "POST /0/private/CancelOrder": "cancel_order",
-    "POST /0/private/CancelAll": "cancel_order",
-    "POST /0/private/CancelAllOrdersAfter": "countdown",
-})
-
 # each engine's keys → the last nonce each signed with (a weak map: gone with the engine)
 NONCES: "weakref.WeakKeyDictionary[Any, dict[str, int]]" = weakref.WeakKeyDictionary()
 
@@ -102,7 +87,20 @@ def signature(secret_b64: str, path: str, nonce: str, post_data: str) -> str:
 class KrakenSpotFace(RestFace):
     """One request's view of the engine in Kraken spot's terms."""
 
-    ROUTES = ROUTES
+    ROUTES = routes({
+        "GET /0/public/AssetPairs": "exchange_info",
+        "GET /0/public/Assets": "assets",
+        "GET /0/public/Ticker": "ticker",
+        "GET /0/public/Time": "time",
+        "POST /0/private/Balance": "account",
+        "POST /0/private/BalanceEx": "account",
+        "POST /0/private/OpenOrders": "open_orders",
+        "POST /0/private/ClosedOrders": "get_order",
+        "POST /0/private/AddOrder": "place_order",
+        "POST /0/private/CancelOrder": "cancel_order",
+        "POST /0/private/CancelAll": "cancel_order",
+        "POST /0/private/CancelAllOrdersAfter": "countdown",
+    })
     KEY_HEADER = "API-Key"
     VENUE = "kraken"
 
@@ -288,5 +286,5 @@ def kraken_client(server: Any, account: str, *, strict: bool = True, **config: A
 
 sim_client = kraken_client  # the ccxt client of an account (a bot's, with its own key)
 
-__all__ = ["KrakenSpotFace", "MARKET_TYPE", "PREFIXES", "ROUTES", "handle", "kraken_client", "signature", "sim_account",
+__all__ = ["KrakenSpotFace", "MARKET_TYPE", "PREFIXES", "handle", "kraken_client", "signature", "sim_account",
            "sim_client"]

@@ -52,20 +52,6 @@ from .face_wire import engine_id, error
 PREFIXES = ("/derivatives/",)
 V3 = "/derivatives/api/v3"
 
-ROUTES = routes({
-    f"GET {V3}/instruments": "exchange_info",
-    f"GET {V3}/tickers": "ticker",
-    f"GET {V3}/orderbook": "depth",
-    f"GET {V3}/accounts": "account",
-    f"GET {V3}/openpositions": "positions",
-    f"GET {V3}/openorders": "open_orders",
-    f"GET {V3}/orders/status": "get_order",
-    f"POST {V3}/sendorder": "place_order",
-    f"POST {V3}/cancelorder": "cancel_order",
-    f"POST {V3}/cancelallorders": "cancel_all",
-    f"POST {V3}/cancelallordersafter": "countdown",
-})
-
 
 def signature(secret: str, post_data: str, path: str) -> str:
     """Kraken Futures' ``Authent``: base64(HMAC-SHA512(base64-decoded secret, SHA-256(post_data +
@@ -78,7 +64,19 @@ class KrakenFace(KrakenOrders):
     """One request's view of the engine in Kraken Futures' terms: the shared face's hooks and the
     dispatch of each operation over the reads and orders it is built from."""
 
-    ROUTES = ROUTES
+    ROUTES = routes({
+        f"GET {V3}/instruments": "exchange_info",
+        f"GET {V3}/tickers": "ticker",
+        f"GET {V3}/orderbook": "depth",
+        f"GET {V3}/accounts": "account",
+        f"GET {V3}/openpositions": "positions",
+        f"GET {V3}/openorders": "open_orders",
+        f"GET {V3}/orders/status": "get_order",
+        f"POST {V3}/sendorder": "place_order",
+        f"POST {V3}/cancelorder": "cancel_order",
+        f"POST {V3}/cancelallorders": "cancel_all",
+        f"POST {V3}/cancelallordersafter": "countdown",
+    })
     KEY_HEADER = "APIKey"
     TIME_FIELDS = ("serverTime", "receivedTime", "lastUpdateTime", "fillTime", "lastTime")
     VENUE = "krakenfutures"
@@ -163,5 +161,5 @@ def krakenfutures_client(server: Any, account: str, *, strict: bool = True, **co
 sim_client = krakenfutures_client  # the ccxt client of an account (a bot's, with its own key)
 
 
-__all__ = ["PREFIXES", "ROUTES", "KrakenFace", "handle", "krakenfutures_client", "sim_account", "sim_client",
+__all__ = ["PREFIXES", "KrakenFace", "handle", "krakenfutures_client", "sim_account", "sim_client",
            "signature"]

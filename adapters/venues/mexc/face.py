@@ -60,24 +60,6 @@ from .face_wire import (
 PREFIXES = ("/api/v1/contract/", "/api/v1/private/", "/api/v3/")
 PRIVATE = "/api/v1/private"
 
-ROUTES = routes({
-    "GET /api/v1/contract/ping": "time",
-    "GET /api/v1/contract/detail": "exchange_info",
-    "GET /api/v1/contract/ticker": "ticker",
-    f"GET {PRIVATE}/account/assets": "account",
-    f"GET {PRIVATE}/position/open_positions": "positions",
-    f"GET {PRIVATE}/position/position_mode": "position_mode",
-    f"GET {PRIVATE}/order/list/open_orders": "open_orders",
-    f"GET {PRIVATE}/planorder/list/orders": "open_algo_orders",
-    f"GET {PRIVATE}/stoporder/list/orders": "open_algo_orders",
-    f"POST {PRIVATE}/order/create": "place_order",
-    f"POST {PRIVATE}/order/cancel": "cancel_order",
-    f"POST {PRIVATE}/order/cancel_all": "cancel_order",
-    f"POST {PRIVATE}/planorder/cancel": "cancel_algo_order",
-    f"POST {PRIVATE}/planorder/cancel_all": "cancel_algo_order",
-    f"POST {PRIVATE}/stoporder/cancel": "cancel_algo_order",
-    f"POST {PRIVATE}/stoporder/cancel_all": "cancel_algo_order",
-})
 # the routes with the contract or the order in the path: (METHOD, pattern) → (operation, signed)
 PATH_ROUTES: tuple[tuple[str, re.Pattern[str], tuple[str, bool]], ...] = (
     ("GET", re.compile(r"^/api/v1/contract/depth/(?P<symbol>[A-Z0-9_]+)$"), ("depth", False)),
@@ -94,7 +76,24 @@ class MexcFace(MexcOrders):
     """One request's view of the engine in MEXC's terms: the shared face's hooks and the dispatch
     of each operation over the rows and the writes it is built from."""
 
-    ROUTES = ROUTES
+    ROUTES = routes({
+        "GET /api/v1/contract/ping": "time",
+        "GET /api/v1/contract/detail": "exchange_info",
+        "GET /api/v1/contract/ticker": "ticker",
+        f"GET {PRIVATE}/account/assets": "account",
+        f"GET {PRIVATE}/position/open_positions": "positions",
+        f"GET {PRIVATE}/position/position_mode": "position_mode",
+        f"GET {PRIVATE}/order/list/open_orders": "open_orders",
+        f"GET {PRIVATE}/planorder/list/orders": "open_algo_orders",
+        f"GET {PRIVATE}/stoporder/list/orders": "open_algo_orders",
+        f"POST {PRIVATE}/order/create": "place_order",
+        f"POST {PRIVATE}/order/cancel": "cancel_order",
+        f"POST {PRIVATE}/order/cancel_all": "cancel_order",
+        f"POST {PRIVATE}/planorder/cancel": "cancel_algo_order",
+        f"POST {PRIVATE}/planorder/cancel_all": "cancel_algo_order",
+        f"POST {PRIVATE}/stoporder/cancel": "cancel_algo_order",
+        f"POST {PRIVATE}/stoporder/cancel_all": "cancel_algo_order",
+    })
     KEY_HEADER = "ApiKey"
     TIME_FIELDS = ("timestamp", "createTime", "updateTime", "ts")
     VENUE = "mexc"
@@ -110,7 +109,7 @@ class MexcFace(MexcOrders):
 
     def route(self, request: web.Request, raw_body: str) -> tuple[str, bool]:
         self.path_params: dict[str, str] = {}
-        found = ROUTES.get((request.method, request.path))
+        found = self.ROUTES.get((request.method, request.path))
         if found is not None:
             return found
         for method, pattern, route in PATH_ROUTES:
@@ -237,6 +236,7 @@ class MexcFace(MexcOrders):
 
 
 handle = MexcFace.serve  # one request under PREFIXES, as the module docstring says
+ROUTES = MexcFace.ROUTES  # the contract API's (every path under /api/v3/ is the spot face's)
 
 
 # --- clients -----------------------------------------------------------------------------------------------

@@ -44,17 +44,6 @@ from ...simulated.faces.shared import RestFace, VenueFail, engine_codes, routes,
 from ...simulated.rules import MarketSpec, SimOrder
 
 V3 = "/api/v3"
-ROUTES = routes({
-    f"GET {V3}/exchangeInfo": "exchange_info",
-    f"GET {V3}/ticker/price": "ticker",
-    f"GET {V3}/time": "time",
-    f"GET {V3}/account": "account",
-    f"GET {V3}/openOrders": "open_orders",
-    f"GET {V3}/order": "get_order",
-    f"POST {V3}/order": "place_order",
-    f"DELETE {V3}/order": "cancel_order",
-    f"DELETE {V3}/openOrders": "cancel_order",
-})
 
 # the spot API's error codes (its "Error Code" table) the face answers with
 UNKNOWN = (-2011, "Unknown order sent.")
@@ -104,7 +93,17 @@ def order_row(o: SimOrder) -> dict:
 class MexcSpotFace(RestFace):
     """One request's view of the engine in MEXC spot's terms."""
 
-    ROUTES = ROUTES
+    ROUTES = routes({
+        f"GET {V3}/exchangeInfo": "exchange_info",
+        f"GET {V3}/ticker/price": "ticker",
+        f"GET {V3}/time": "time",
+        f"GET {V3}/account": "account",
+        f"GET {V3}/openOrders": "open_orders",
+        f"GET {V3}/order": "get_order",
+        f"POST {V3}/order": "place_order",
+        f"DELETE {V3}/order": "cancel_order",
+        f"DELETE {V3}/openOrders": "cancel_order",
+    })
     KEY_HEADER = "X-MEXC-APIKEY"
     TIME_FIELDS = ("serverTime", "time", "updateTime", "transactTime")
     VENUE = "mexc"
@@ -219,6 +218,7 @@ class MexcSpotFace(RestFace):
 
 
 handle = MexcSpotFace.serve  # one request under /api/v3/, as the module docstring says
+ROUTES = MexcSpotFace.ROUTES
 
 
 def sim_account(server: Any, account: str, **fields: Any) -> Any:

@@ -96,31 +96,6 @@ from .face_wire import (
 PREFIXES = ("/api/v5/",)
 MASTER = OkxMaster  # the master account's endpoints that switch its sub-accounts' keys
 
-ROUTES = routes({
-    "GET /api/v5/public/time": "time",
-    "GET /api/v5/public/instruments": "exchange_info",
-    "GET /api/v5/public/mark-price": "mark_price",
-    "GET /api/v5/market/ticker": "ticker",
-    "GET /api/v5/market/tickers": "ticker",
-    "GET /api/v5/market/books": "depth",
-    "GET /api/v5/account/balance": "account",
-    "GET /api/v5/account/positions": "positions",
-    "GET /api/v5/account/config": "position_mode",
-    "POST /api/v5/account/set-position-mode": "set_position_mode",
-    "POST /api/v5/account/set-leverage": "set_leverage",
-    "GET /api/v5/trade/order": "get_order",
-    "GET /api/v5/trade/orders-pending": "open_orders",
-    "GET /api/v5/trade/order-algo": "get_algo_order",
-    "GET /api/v5/trade/orders-algo-pending": "open_algo_orders",
-    "POST /api/v5/trade/order": "place_order",
-    "POST /api/v5/trade/batch-orders": "place_order",
-    "POST /api/v5/trade/order-algo": "place_algo_order",
-    "POST /api/v5/trade/cancel-order": "cancel_order",
-    "POST /api/v5/trade/cancel-batch-orders": "cancel_order",
-    "POST /api/v5/trade/cancel-algos": "cancel_algo_order",
-    "POST /api/v5/trade/cancel-all-after": "countdown",
-})
-
 TIMESTAMP_WINDOW_MS = 30_000  # OKX refuses a request stamped further than this from its clock (50102)
 
 # --- the face ------------------------------------------------------------------------------------------------
@@ -141,7 +116,30 @@ class _Okx(OkxReads, OkxOrders, OkxAlgos):
     orders (:class:`.face_algos.OkxAlgos`), each reading its parameters as
     :class:`.face_params.OkxParams` does."""
 
-    ROUTES = ROUTES
+    ROUTES = routes({
+        "GET /api/v5/public/time": "time",
+        "GET /api/v5/public/instruments": "exchange_info",
+        "GET /api/v5/public/mark-price": "mark_price",
+        "GET /api/v5/market/ticker": "ticker",
+        "GET /api/v5/market/tickers": "ticker",
+        "GET /api/v5/market/books": "depth",
+        "GET /api/v5/account/balance": "account",
+        "GET /api/v5/account/positions": "positions",
+        "GET /api/v5/account/config": "position_mode",
+        "POST /api/v5/account/set-position-mode": "set_position_mode",
+        "POST /api/v5/account/set-leverage": "set_leverage",
+        "GET /api/v5/trade/order": "get_order",
+        "GET /api/v5/trade/orders-pending": "open_orders",
+        "GET /api/v5/trade/order-algo": "get_algo_order",
+        "GET /api/v5/trade/orders-algo-pending": "open_algo_orders",
+        "POST /api/v5/trade/order": "place_order",
+        "POST /api/v5/trade/batch-orders": "place_order",
+        "POST /api/v5/trade/order-algo": "place_algo_order",
+        "POST /api/v5/trade/cancel-order": "cancel_order",
+        "POST /api/v5/trade/cancel-batch-orders": "cancel_order",
+        "POST /api/v5/trade/cancel-algos": "cancel_algo_order",
+        "POST /api/v5/trade/cancel-all-after": "countdown",
+    })
     KEY_HEADER = "OK-ACCESS-KEY"
     TIME_FIELDS = ("ts", "uTime", "cTime", "pTime", "fillTime")
     VENUE = "okx"
@@ -149,7 +147,7 @@ class _Okx(OkxReads, OkxOrders, OkxAlgos):
     # --- the shared hooks ----------------------------------------------------------------------------
 
     def not_found(self, method: str, path: str) -> tuple[int, Any]:
-        known = any(p == path for _, p in ROUTES)
+        known = any(p == path for _, p in self.ROUTES)
         return 404, {"code": "50115" if known else "404", "msg": f"Path {path}, Method {method} is invalid",
                      "data": []}
 
@@ -335,5 +333,5 @@ okx_account = sim_account
 sim_client = okx_client  # the ccxt client of an account (a bot's, with its own key)
 
 
-__all__ = ["MASTER", "sim_client", "PREFIXES", "ROUTES", "handle", "okx_client", "okx_account", "sim_account",
+__all__ = ["MASTER", "sim_client", "PREFIXES", "handle", "okx_client", "okx_account", "sim_account",
            "CCXT_OPTIONS"]
