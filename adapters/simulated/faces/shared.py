@@ -86,9 +86,10 @@ Answer = TypeVar("Answer")
 FILTER_FAILURE = -1013
 
 
-def engine_codes(*, duplicate_id: Answer, no_margin: Answer, too_small: Answer, precision: Answer,
-                 no_balance: Optional[Answer] = None, unknown_symbol: Optional[Answer] = None,
-                 no_position: Optional[Answer] = None, wrong_mode: Optional[Answer] = None,
+def engine_codes(*, duplicate_id: Answer, no_margin: Answer, too_small: Optional[Answer] = None,
+                 precision: Optional[Answer] = None, no_balance: Optional[Answer] = None,
+                 unknown_symbol: Optional[Answer] = None, no_position: Optional[Answer] = None,
+                 wrong_mode: Optional[Answer] = None,
                  more: Optional[Mapping[int, Answer]] = None) -> dict[int, Answer]:
     """A venue's answer to each of the engine's (Binance) refusals of an order, by what the
     refusal means: a client order id sent twice; too little margin (the balance's refusal read
