@@ -284,6 +284,11 @@ class RestFace:
         its :func:`prehash`."""
         return signs(secret, prehash(stamp, request.method, request.path, query, body), sign, b64=True)
 
+    def out_of_window(self, stamp_ms: int, window_ms: int) -> bool:
+        """Whether a signed request's time is more than ``window_ms`` off the server's clock (never
+        where the server does not check times)."""
+        return bool(self.server.check_timestamp) and abs(int(self.server.auth_clock()) - stamp_ms) > window_ms
+
     def dispatch(self, op: str, path: str, params: Any, account: Optional[str], at: Optional[int]) -> Any:
         """The answer's body of one operation: its :attr:`OPERATIONS` entry's (a face whose
         operation is in the body answers it its own way)."""

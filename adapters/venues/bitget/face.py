@@ -123,8 +123,7 @@ class BitgetFace(BitgetReads, BitgetOrders, BitgetPlans):
             raise self.fail("40005", "Invalid ACCESS_TIMESTAMP")
         if account is None:
             raise self.fail("40006", "Invalid ACCESS_KEY")
-        srv = self.server
-        if srv.check_timestamp and abs(int(srv.auth_clock()) - int(stamp)) > TIMESTAMP_WINDOW_MS:
+        if self.out_of_window(int(stamp), TIMESTAMP_WINDOW_MS):
             raise self.fail("40008", "Request timestamp expired")
         creds = self.engine.permissions.credentials(key)
         secret, passphrase = creds if creds is not None else (self.engine.secret(account),

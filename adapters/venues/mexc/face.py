@@ -131,9 +131,7 @@ class MexcFace(MexcOrders):
         stamp, sign = h.get("Request-Time", ""), h.get("Signature", "")
         if not key or account is None:
             raise self.fail(*UNAUTHORIZED)
-        if not stamp.isdigit():
-            raise self.fail(*STALE_REQUEST)
-        if self.server.check_timestamp and abs(int(self.server.auth_clock()) - int(stamp)) > TIMESTAMP_WINDOW_MS:
+        if not stamp.isdigit() or self.out_of_window(int(stamp), TIMESTAMP_WINDOW_MS):
             raise self.fail(*STALE_REQUEST)
         signed = key + stamp + (raw_query if request.method == "GET" else raw_body)
         if not signs(self.engine.key_secret(key, account), signed, sign):

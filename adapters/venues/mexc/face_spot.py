@@ -128,9 +128,7 @@ class MexcSpotFace(RestFace):
         signed, _, sign = (raw_query + raw_body).rpartition("&signature=")
         p = dict(parse_qsl(signed))
         stamp, window = str(p.get("timestamp", "")), str(p.get("recvWindow", RECV_WINDOW_MS))
-        if not stamp.isdigit() or not window.isdigit():
-            raise self.fail(*STALE)
-        if self.server.check_timestamp and abs(int(self.server.auth_clock()) - int(stamp)) > int(window):
+        if not (stamp.isdigit() and window.isdigit()) or self.out_of_window(int(stamp), int(window)):
             raise self.fail(*STALE)
         if not sign or not signs(self.engine.key_secret(key, account), signed, sign):
             raise self.fail(*SIGNATURE)

@@ -172,7 +172,7 @@ class _Okx(OkxReads, OkxOrders, OkxAlgos):
         ts = _iso_ms(stamp)
         if ts is None:
             raise _Fail("50112", "Invalid OK-ACCESS-TIMESTAMP.", 401)
-        if self.server.check_timestamp and abs(int(self.server.auth_clock()) - ts) > TIMESTAMP_WINDOW_MS:
+        if self.out_of_window(ts, TIMESTAMP_WINDOW_MS):
             raise _Fail("50102", "Timestamp request expired.", 401)
         creds = self.engine.permissions.credentials(key)
         secret, passphrase = creds if creds is not None else (self.engine.secret(account), "")
