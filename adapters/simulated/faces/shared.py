@@ -21,9 +21,10 @@ What it owns
 
     Every answer goes out through :meth:`RestFace.respond`, told whose request it answers once
     known (Binance writes the account's used weight in a header), with the headers a refusal
-    carries (``Retry-After``). A new face subclasses it, fills ``ROUTES``, ``OPERATIONS`` and
-    the hooks, serves a request through :meth:`RestFace.serve` (its module's ``handle``), and is
-    registered in :mod:`adapters.simulated.faces` with its path prefixes.
+    carries (``Retry-After``). A new face subclasses it, fills ``ROUTES`` (:func:`routes` of
+    its ``"METHOD /path"`` → operation table), ``OPERATIONS`` and the hooks, serves a request
+    through :meth:`RestFace.serve` (its module's ``handle``), and is registered in
+    :mod:`adapters.simulated.faces` with its path prefixes.
 
     What the faces read alike: the order a request names (:meth:`RestFace.order_ref`), a number
     (:func:`finite_number`), a count (:func:`whole`), a page of a list given newest first
