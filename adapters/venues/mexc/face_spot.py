@@ -39,22 +39,11 @@ from urllib.parse import parse_qsl
 
 from aiohttp import web
 
-from ...simulated.engine import NO_SUCH_ORDER, TOO_MANY_ORDERS, TOO_MANY_REQUESTS, UNKNOWN_ORDER, SimError
-from ...simulated.faces.shared import RestFace, VenueFail, engine_codes, signs
+from ...simulated.engine import NO_SUCH_ORDER, UNKNOWN_ORDER, SimError
+from ...simulated.faces.shared import RestFace, VenueFail, engine_codes, routes, signs
 from ...simulated.rules import MarketSpec, SimOrder
 
 V3 = "/api/v3"
-ROUTES: dict[tuple[str, str], tuple[str, bool]] = {
-    ("GET", f"{V3}/exchangeInfo"): ("exchange_info", False),
-    ("GET", f"{V3}/ticker/price"): ("ticker", False),
-    ("GET", f"{V3}/time"): ("time", False),
-    ("GET", f"{V3}/account"): ("account", True),
-    ("GET", f"{V3}/openOrders"): ("open_orders", True),
-    ("GET", f"{V3}/order"): ("get_order", True),
-    ("POST", f"{V3}/order"): ("place_order", True),
-    ("DELETE", f"{V3}/order"): ("cancel_order", True),
-    ("DELETE", f"{V3}/openOrders"): ("cancel_order", True),
-}
 
 # the spot API's error codes (its "Error Code" table) the face answers with
 UNKNOWN = (-2011, "Unknown order sent.")
@@ -104,7 +93,17 @@ def order_row(o: SimOrder) -> dict:
 class MexcSpotFace(RestFace):
     """One request's view of the engine in MEXC spot's terms."""
 
-    ROUTES = ROUTES
+    ROUTES = routes({
+        f"GET {V3}/exchangeInfo": "exchange_info",
+        f"GET {V3}/ticker/price": "ticker",
+        f"GET {V3}/time": "time",
+        f"GET {V3}/account": "account",
+        f"GET {V3}/openOrders": "open_orders",
+        f"GET {V3}/order": "get_order",
+        f"POST {V3}/order": "place_order",
+        f"DELETE {V3}/order": "cancel_order",
+        f"DELETE {V3}/openOrders": "cancel_order",
+    })
     KEY_HEADER = "X-MEXC-APIKEY"
     TIME_FIELDS = ("serverTime", "time", "updateTime", "transactTime")
     VENUE = "mexc"
@@ -118,10 +117,8 @@ class MexcSpotFace(RestFace):
     def not_found(self, method: str, path: str) -> tuple[int, Any]:
         return 404, {"code": 404, "msg": "Not Found"}
 
-    def status_fault(self, code: int) -> tuple[int, Any]:
-        if code in (429, 418):  # MEXC's rate limit: 429
-            return 429, {"code": TOO_MANY[0], "msg": TOO_MANY[1]}
-        return super().status_fault(code)
+    def rate_limited(self) -> tuple[int, Any]:  # MEXC's rate limit: 429
+        return 429, {"code": TOO_MANY[0], "msg": TOO_MANY[1]}
 
     def authenticate(self, request: web.Request, key: str, account: Optional[str], raw_query: str,
                      raw_body: str) -> str:
@@ -131,9 +128,7 @@ class MexcSpotFace(RestFace):
         signed, _, sign = (raw_query + raw_body).rpartition("&signature=")
         p = dict(parse_qsl(signed))
         stamp, window = str(p.get("timestamp", "")), str(p.get("recvWindow", RECV_WINDOW_MS))
-        if not stamp.isdigit() or not window.isdigit():
-            raise self.fail(*STALE)
-        if self.server.check_timestamp and abs(int(self.server.auth_clock()) - int(stamp)) > int(window):
+        if not (stamp.isdigit() and window.isdigit()) or self.out_of_window(int(stamp), int(window)):
             raise self.fail(*STALE)
         if not sign or not signs(self.engine.key_secret(key, account), signed, sign):
             raise self.fail(*SIGNATURE)
@@ -149,8 +144,6 @@ class MexcSpotFace(RestFace):
         return {k: v for k, v in parse_qsl(raw_query + raw_body, keep_blank_values=True) if k != "signature"}
 
     def sim_error(self, e: SimError, op: str) -> tuple[int, Any]:
-        if e.code in (TOO_MANY_REQUESTS, TOO_MANY_ORDERS):
-            return 429, {"code": TOO_MANY[0], "msg": TOO_MANY[1]}
         if e.code in (UNKNOWN_ORDER, NO_SUCH_ORDER):
             return 400, {"code": UNKNOWN[0], "msg": UNKNOWN[1]}
         code, msg = CODES.get(e.code, (PARAM[0], e.msg))
@@ -223,6 +216,7 @@ class MexcSpotFace(RestFace):
 
 
 handle = MexcSpotFace.serve  # one request under /api/v3/, as the module docstring says
+ROUTES = MexcSpotFace.ROUTES
 
 
 def sim_account(server: Any, account: str, **fields: Any) -> Any:
