@@ -59,7 +59,6 @@ from ...ccxt_exchange.dialects.stream_events import StreamEvent
 from ...ccxt_exchange.parsing import BadData
 from . import dialect_stream as hl_stream
 from .dialect_orders import ORDER_TYPE_TRIGGERS, OUR_ID, from_cloid, listed_kind, to_cloid, with_our_id
-from .keccak import install as install_keccak
 
 ADDRESS = re.compile(r"^0x[0-9a-fA-F]{40}$")
 
@@ -242,9 +241,7 @@ class HyperliquidDialect(Dialect):
         # ccxt's hyperliquid, before the first order or cancel of a process, signs and sends an
         # approval of ccxt's builder fee (then names ccxt's builder in every order) and its
         # referral code, and asks the account's abstraction: none of it asked by the operator,
-        # each a request on the way of a close. This client does without. And its signatures'
-        # hashes in C, not on the deciding loop in Python (:mod:`.keccak`).
-        install_keccak()
+        # each a request on the way of a close. This client does without.
         if hasattr(client, "initialize_client"):
             async def initialized() -> bool:
                 return True

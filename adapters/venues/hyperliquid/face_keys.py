@@ -17,7 +17,7 @@ import functools
 import hashlib
 from typing import Any, Optional
 
-from .keccak import keccak256
+from ...ccxt_exchange.keccak import keccak256
 
 CHAIN_ID = 1337  # the L1 actions' EIP-712 domain ("Exchange", version 1, the zero contract)
 

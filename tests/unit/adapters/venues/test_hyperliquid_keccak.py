@@ -1,4 +1,4 @@
-"""Hyperliquid's signatures hashed in C (adapters/venues/hyperliquid/keccak.py): the same digests
+"""Hyperliquid's signatures hashed in C (adapters/ccxt_exchange/keccak.py): the same digests
 as ccxt's own Keccak, the same signature, installed where ccxt looks."""
 
 from __future__ import annotations
@@ -6,7 +6,8 @@ from __future__ import annotations
 from ccxt.static_dependencies import keccak as ccxt_keccak
 from hypothesis import given, settings, strategies as st
 
-from adapters.venues.hyperliquid import face_keys, keccak as hl_keccak
+from adapters.ccxt_exchange import keccak as hl_keccak
+from adapters.venues.hyperliquid import face_keys
 
 PURE = ccxt_keccak.keccak.SHA3  # the pure-Python sponge, whatever the package exports
 

@@ -1,14 +1,15 @@
-"""Keccak-256 in C for the signatures of Hyperliquid's actions.
+"""Keccak-256 in C for ccxt's signatures with a wallet's key.
 
-Every Hyperliquid order and cancel is signed: ccxt builds the action's EIP-712 hash from nine
-Keccak-256 digests and, where OpenSSL is older than 3.2 (Debian 12's 3.0), takes each from its
-pure-Python sponge (``ccxt.static_dependencies.keccak``): 2-4 ms a digest, 15-30 ms a
-signature, spent on the runner's deciding loop, before the cancel of a rogue order or the next
-close of a flatten goes out (``bench/hyperliquid_sign.py``). The simulated face checks each
-signature with the same digests. :func:`install` puts pycryptodome's Keccak-256 (the same
-digest, in C) where ccxt looks for it: the keccak package's ``SHA3`` (read at each call by
-``Exchange.hash``) and the names ``typed_data`` and ``abi`` imported from it. Once a process;
-a ccxt that already has a fast Keccak (OpenSSL >= 3.2) is left as it is.
+A venue whose actions a wallet signs (Hyperliquid: every order and cancel) has ccxt build an
+EIP-712 hash from Keccak-256 digests (nine a Hyperliquid action) and, where OpenSSL is older
+than 3.2 (Debian 12's 3.0), take each from its pure-Python sponge
+(``ccxt.static_dependencies.keccak``): 7-39 ms a signature on the runner's deciding loop, before
+the cancel of a rogue order or the next close of a flatten goes out (``bench/
+hyperliquid_sign.py``). :func:`install`, called as a client is configured (:mod:`.client`), puts
+pycryptodome's Keccak-256 (the same digest, in C) where ccxt looks for it: the keccak package's
+``SHA3`` (read at each call by ``Exchange.hash``) and the names ``typed_data`` and ``abi``
+imported from it. Once a process; a ccxt that already has a fast Keccak (OpenSSL >= 3.2) is
+left as it is. The simulated Hyperliquid face checks signatures with :func:`keccak256`.
 
 Must not: change a digest. ``tests/unit/adapters/venues/test_hyperliquid_keccak.py`` holds the
 installed function to ccxt's own over random inputs and a whole signature to ccxt's.
