@@ -21,6 +21,7 @@ from datetime import datetime, timezone
 from typing import Any, Callable, Mapping, Optional
 
 from .. import events as ev
+from ..facts.still_open import still_open_text
 from ..figures import iso_ms as iso, shortfall_text  # (iso: to the millisecond, as the audit trail)
 from ..fills import bot_side, revert_side
 from ..holds import unreached_text
@@ -99,15 +100,6 @@ def _close_residual(lab: Labels, data: Data, where: str) -> str:
     leg, why = _left_leg(data)
     return (f"{where}: {leg} left open, no longer closed ({why})"
             + (f": {data.get('detail')}" if data.get("why") == "CLOSE_REJECTED" and data.get("detail") else ""))
-
-
-def _order_still_open(lab: Labels, data: Data, where: str) -> str:
-    """Each order by name, with what the venue said of it."""
-    amount = data.get("amount")
-    size = f" {amount:g}" if isinstance(amount, (int, float)) else ""
-    return (f"order still open after its cancel on {data.get('account', _account(lab))}: {data.get('symbol', '?')} "
-            f"{data.get('side', '?')}{size} order {data.get('order_id', '?')} ({data.get('cause', '?')}): "
-            f"{data.get('said', '?')}")
 
 
 def _scope_blind(lab: Labels, data: Data, where: str) -> str:
@@ -193,7 +185,7 @@ _HEADLINES: dict[str, Callable[[Labels, Data, str], str]] = {
         f"{_account(lab)}: {data.get('detail', 'the position mode matches')}"),
     ev.CLOSE_RETRIES_EXHAUSTED: lambda lab, data, where: f"{where}: closes still unfilled after every retry",
     ev.CLOSE_RESIDUAL: _close_residual,
-    ev.ORDER_STILL_OPEN: _order_still_open,
+    ev.ORDER_STILL_OPEN: lambda lab, data, where: still_open_text({"account": _account(lab), **data}),
     ev.POLICY_RELOAD_FAILED: lambda lab, data, where: "policy reload failed: the last good graph keeps running",
     ev.RESET: lambda lab, data, where: f"{where}: reset approval ({data.get('result', '?')})",
     ev.MANUAL_CLOSE: lambda lab, data, where: f"manual close of {lab.get('scope')} queued",
