@@ -21,6 +21,8 @@ from datetime import datetime, timezone
 from typing import Any, Callable, Mapping, Optional
 
 from .. import events as ev
+from ..facts.modes import mismatch_text
+from ..facts.reload import failed_text
 from ..facts.still_open import still_open_text
 from ..figures import iso_ms as iso, shortfall_text  # (iso: to the millisecond, as the audit trail)
 from ..fills import bot_side, revert_side
@@ -179,14 +181,14 @@ def _residuals_headline(lead: Alert, pool: list[Alert]) -> Optional[str]:
 _HEADLINES: dict[str, Callable[[Labels, Data, str], str]] = {
     ev.STAGE_TRANSITION: _stage_transition,
     ev.ORDER_FAILED: _order_failed,
-    ev.POSITION_MODE_MISMATCH: lambda lab, data, where: (
-        f"{_account(lab)}: {data.get('detail', 'POSITION_MODE_MISMATCH')}; closes are sent as the venue's mode"),
+    ev.POSITION_MODE_MISMATCH: lambda lab, data, where: mismatch_text(
+        _account(lab), data.get("detail", "POSITION_MODE_MISMATCH")),
     ev.POSITION_MODE_MATCHED: lambda lab, data, where: (
         f"{_account(lab)}: {data.get('detail', 'the position mode matches')}"),
     ev.CLOSE_RETRIES_EXHAUSTED: lambda lab, data, where: f"{where}: closes still unfilled after every retry",
     ev.CLOSE_RESIDUAL: _close_residual,
     ev.ORDER_STILL_OPEN: lambda lab, data, where: still_open_text({"account": _account(lab), **data}),
-    ev.POLICY_RELOAD_FAILED: lambda lab, data, where: "policy reload failed: the last good graph keeps running",
+    ev.POLICY_RELOAD_FAILED: lambda lab, data, where: failed_text(str(data.get("error") or "").split("\n")[0]),
     ev.RESET: lambda lab, data, where: f"{where}: reset approval ({data.get('result', '?')})",
     ev.MANUAL_CLOSE: lambda lab, data, where: f"manual close of {lab.get('scope')} queued",
     ev.LOAD_SHED: lambda lab, data, where: (f"runner {lab.get('holder', '?')} under load: "

@@ -174,7 +174,9 @@ def test_the_mismatch_is_one_event_and_its_page_says_what_the_venue_reads(tmp_pa
     mismatches = [e for e in events if e.kind == POSITION_MODE_MISMATCH]
     assert len(mismatches) == 1, [e.kind for e in events]
     page = headline(Alert("fp", dict(mismatches[0].labels), mismatches[0], 0, 0, False))
-    assert page.startswith("binanceusdm/sim-hedge: POSITION_MODE_MISMATCH: declared one-way, the venue reads hedge")
+    # in the words of the standing fact, as ksctl status says it (killswitch/facts/modes.py)
+    assert page.startswith("POSITION_MODE_MISMATCH: declared one-way, the venue reads hedge")
+    assert page.endswith(": binanceusdm/sim-hedge: closes are sent as the venue's mode")
 
 
 def test_a_close_the_venue_keeps_refusing_stops_after_its_bound_and_every_view_says_what_it_said(tmp_path):

@@ -88,3 +88,21 @@ def test_two_modules_of_one_rank_are_refused(monkeypatch):
         monkeypatch.undo()
         modules.cache_clear()
     assert "twin" not in [kind_of(m.__name__) for m in modules()]
+
+
+def test_a_page_says_a_fact_in_the_words_ksctl_status_prints():
+    """The page of an order still open, a position mode read apart and a failed reload is the
+    fact's own sentence, not a second phrasing of it."""
+    from killswitch import events as ev
+    from killswitch.notify.message import headline
+
+    reason = "POSITION_MODE_MISMATCH: declared one-way, the venue reads hedge (positionSide)"
+    error = "KS104: nope\n  hint: a hint"  # a page's title is its first line; its body says the rest
+    modes = {"binanceusdm/main": {"mismatch": True, "reason": reason, "read_ms": T}}
+    st = RunnerStatus(**{**status(still_open=(OPEN,), position_modes=modes).__dict__, "policy_error": error})
+    said = {f.kind: f.text for f in standing(st)}
+    pages = {"still_open": ev.Event.make(ev.ORDER_STILL_OPEN, T, {**vars(OPEN)}, account=OPEN.account),
+             "modes": ev.Event.make(ev.POSITION_MODE_MISMATCH, T, {"detail": reason}, account="binanceusdm/main"),
+             "reload": ev.Event.make(ev.POLICY_RELOAD_FAILED, T, {"error": error})}
+    for kind, e in pages.items():
+        assert headline(types.SimpleNamespace(labels=e.labels, event=e)) == said[kind].split("\n")[0], kind
