@@ -47,17 +47,21 @@ def violation_lines(doc: dict, latest: int = LATEST) -> list[str]:
         return []
     title, count = counted_text(doc)
     lines = [f"  {title}: {count}{_counted(doc, total)} (the latest first)"]
-    for v in list(doc.get("recent") or ())[:latest]:
-        notional = v.get("notional")
-        value = f"notional {notional:,.2f}" if isinstance(notional, (int, float)) else "notional unknown"
-        who = _bot_order(v)
-        # a limit's breach under an active lock says which limit, not "under active"
-        broke = (f"breaking {v.get('reason')}" if v.get("kind") == "LIMIT_VIOLATION" and v.get("reason")
-                 else f"under {v.get('mode')} {v.get('scope')}")
-        lines.append(f"    {stamp(v.get('ts_ms'))} {v.get('action', '?'):<6} {v.get('account')} {v.get('symbol')} "
-                     f"{bot_side(v)} {figure(v.get('amount', 0), v.get('amount_step'))} ({value}) {_strategies(v)} "
-                     f"{'orders' if len(v.get('orders') or ()) > 1 else 'order'} {who} {broke}: {outcome_text(v)}")
-    return lines
+    return lines + ["    " + violation_text(v) for v in list(doc.get("recent") or ())[:latest]]
+
+
+def violation_text(v: dict) -> str:
+    """One violation as status lists it and the incident's runbook says it (``v``: its audit row's
+    payload with its ``ts_ms`` and ``outcome``): when, what the watch did, whose order and strategy,
+    the lock (or the pre-trade limit) it broke and what the watch's action came to."""
+    notional = v.get("notional")
+    value = f"notional {notional:,.2f}" if isinstance(notional, (int, float)) else "notional unknown"
+    # a limit's breach under an active lock says which limit, not "under active"
+    broke = (f"breaking {v.get('reason')}" if v.get("kind") == "LIMIT_VIOLATION" and v.get("reason")
+             else f"under {v.get('mode')} {v.get('scope')}")
+    return (f"{stamp(v.get('ts_ms'))} {v.get('action', '?'):<6} {v.get('account')} {v.get('symbol')} {bot_side(v)} "
+            f"{figure(v.get('amount', 0), v.get('amount_step'))} ({value}) {_strategies(v)} "
+            f"{'orders' if len(v.get('orders') or ()) > 1 else 'order'} {_bot_order(v)} {broke}: {outcome_text(v)}")
 
 
 def _counted(doc: dict, total: int) -> str:

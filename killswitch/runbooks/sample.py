@@ -14,6 +14,7 @@ from __future__ import annotations
 from typing import Optional
 
 from ..compile.graph import PolicyNode, StageNode
+from ..facts.violations import violation_text
 from ..policy.actions import CLOSING_ACTIONS
 from ..policy.expr import ValueType
 from .incident import action_text, assemble, comparisons, iso, residual_doc
@@ -137,17 +138,23 @@ def _sample_story(incident: str, scope: str, acct: str, created_ms: int) -> dict
                                              f"this incident's first page had gone out at {iso(created_ms + 1_200)} "
                                              "(to desk-chat), before the silence held any"}]},
         "halt_breaks": {
-            "violations": [{"at": iso(created_ms + 60_000), "kind": "LOCK_VIOLATION", "scope": scope, "mode": "halted",
-                            "account": acct, "symbol": "BTC/USDT:USDT", "side": "buy", "amount": 0.5,
-                            "notional": 30_000.0, "client_order_id": "bot-a-123", "order_id": "8812",
-                            "strategy": "bot-a", "action": "cancel", "outcome": "canceled", "incident": incident,
-                            # a revert's bots' orders (each its own strategy); a cancel names its own order
-                            "orders": [], "orders_text": "",
-                            "during": incident, "lock": None, "amount_step": 0.001}],
+            "violations": [_said({
+                "at": iso(created_ms + 60_000), "kind": "LOCK_VIOLATION", "scope": scope, "mode": "halted",
+                "account": acct, "symbol": "BTC/USDT:USDT", "side": "buy", "amount": 0.5, "notional": 30_000.0,
+                "client_order_id": "bot-a-123", "order_id": "8812", "strategy": "bot-a", "action": "cancel",
+                "outcome": "canceled", "incident": incident,
+                # a revert's bots' orders (each its own strategy); a cancel names its own order
+                "orders": [], "orders_text": "", "during": incident, "lock": None, "amount_step": 0.001},
+                created_ms + 60_000)],
             "trading": [{"at": iso(created_ms + 1_000), "event": "revoked", "account": acct, "keys": ["trade"],
                          "read_back": True, "code": None, "message": None, "why": "policy on " + scope,
                          "incident": incident}]},
     }
+
+
+def _said(v: dict, ts_ms: int) -> dict:
+    """A violation with the line status says it in, as the trail's give it (:mod:`.halt_breaks`)."""
+    return {**v, "text": violation_text({**v, "ts_ms": ts_ms})}
 
 
 def _sample_values(node: PolicyNode, stage: StageNode) -> tuple[dict[str, Optional[float]], dict[str, dict]]:
