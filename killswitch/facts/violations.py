@@ -54,13 +54,14 @@ def violation_text(v: dict) -> str:
     """One violation as status lists it and the incident's runbook says it (``v``: its audit row's
     payload with its ``ts_ms`` and ``outcome``): when, what the watch did, whose order and strategy,
     the lock (or the pre-trade limit) it broke and what the watch's action came to."""
-    notional = v.get("notional")
+    notional, names = v.get("notional"), strategies_of(v)
     value = f"notional {notional:,.2f}" if isinstance(notional, (int, float)) else "notional unknown"
     # a limit's breach under an active lock says which limit, not "under active"
     broke = (f"breaking {v.get('reason')}" if v.get("kind") == "LIMIT_VIOLATION" and v.get("reason")
              else f"under {v.get('mode')} {v.get('scope')}")
     return (f"{stamp(v.get('ts_ms'))} {v.get('action', '?'):<6} {v.get('account')} {v.get('symbol')} {bot_side(v)} "
-            f"{figure(v.get('amount', 0), v.get('amount_step'))} ({value}) {_strategies(v)} "
+            f"{figure(v.get('amount', 0), v.get('amount_step'))} ({value}) "
+            f"{'strategy' if len(names) == 1 else 'strategies'} {', '.join(names)} "
             f"{'orders' if len(v.get('orders') or ()) > 1 else 'order'} {_bot_order(v)} {broke}: {outcome_text(v)}")
 
 
@@ -106,12 +107,6 @@ def strategies_of(v: dict) -> list[str]:
     why = v.get("attribution")
     unknown = why if isinstance(why, str) and why.startswith("unknown") else "unknown"
     return [unknown if n == "unknown" else n for n in names]
-
-
-def _strategies(v: dict) -> str:
-    """``strategy alpha``, ``strategies alpha, beta``, and why a revert's is unknown."""
-    names = strategies_of(v)
-    return ("strategy " if len(names) == 1 else "strategies ") + ", ".join(names)
 
 
 def facts(st: Any) -> Iterator[Fact]:
