@@ -1,6 +1,5 @@
 """Accounts whose position mode the venue reads apart from the declared one (or left unread):
-closes follow the venue's mode (an agreeing one is a quiet line of ``ksctl status``, no fact). A
-mismatch is said in the words of :func:`mismatch_text` by ``ksctl status`` and its page."""
+closes follow the venue's mode (an agreeing one is a quiet line of ``ksctl status``, no fact)."""
 
 from __future__ import annotations
 

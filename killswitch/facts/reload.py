@@ -1,5 +1,4 @@
-"""A reload of the policies that failed: the last good graph keeps running. Said in the words of
-:func:`failed_text` by ``ksctl status`` and its page."""
+"""A reload of the policies that failed: the last good graph keeps running."""
 
 from __future__ import annotations
 

@@ -36,8 +36,7 @@ def accepted_note(accepted: Optional[Mapping[str, Any]]) -> str:
 
 def leg_text(same: Sequence[Any]) -> str:
     """An open leg's line, naming every incident whose close of it left it open (``same``: its
-    residuals, as status holds them or as their pages say them): ``RESIDUAL <account> <symbol>
-    <side> [<LEG>] <amount> [(shortfall …)]: <why> (<detail>); incident <id>[; accepted by …]``."""
+    residuals, as status holds them or their pages say them): ``RESIDUAL <account> <symbol> …``."""
     x = same[-1]
     leg = f" {x.position_side}" if x.position_side else ""
     why = "; ".join(dict.fromkeys(f"{r.why} ({r.detail})" for r in same))
@@ -56,8 +55,7 @@ def label_of(r: Any) -> str:
 
 
 def residual_facts(st: Any, accepted: bool) -> Iterator[Fact]:
-    """The residuals a person accepted (or not), each with its leg's line (one per open leg at the
-    venue, shared by the residuals of that leg)."""
+    """The residuals a person accepted (or not), each with its leg's line (shared by that leg's)."""
     legs: dict[tuple[str, str, str], list[Any]] = {}
     for x in st.residuals:
         legs.setdefault((x.account, x.symbol, (x.position_side or x.side).casefold()), []).append(x)

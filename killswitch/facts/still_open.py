@@ -1,7 +1,5 @@
 """Orders a cancel meant to take that the venue still lists: never shown cancelled; cancelling
-them at the exchange, or finding why they rest, is up to a person.
-
-Also how such an order is said everywhere (:func:`still_open_text`): ``ksctl status`` and its page."""
+them at the exchange, or finding why they rest, is up to a person."""
 
 from __future__ import annotations
 
@@ -17,7 +15,7 @@ TITLE, LEAD = ("ORDER", "ORDERS", " STILL OPEN AFTER A CANCEL"), "the venue stil
 
 def still_open_text(o: Mapping[str, Any]) -> str:
     """``STILL OPEN <account> <symbol> <side> <amount> order <id>: <what the venue said>; <its
-    incident, else what the cancel was for>`` (``o``: the status's order, or its page's data)."""
+    incident, else the cancel's cause>`` (``o``: status's order, or its page's data)."""
     size = figure(o["amount"]) if isinstance(o.get("amount"), (int, float)) else "?"
     return (f"STILL OPEN {o.get('account')} {o.get('symbol')} {o.get('side')} {size} order {o.get('order_id')}: "
             f"{o.get('said')}; " + (f"incident {o['incident']}" if o.get("incident") else str(o.get("cause"))))

@@ -52,8 +52,7 @@ def violation_lines(doc: dict, latest: int = LATEST) -> list[str]:
 
 def violation_text(v: dict) -> str:
     """One violation as status lists it and the incident's runbook says it (``v``: its audit row's
-    payload with its ``ts_ms`` and ``outcome``): when, what the watch did, whose order and strategy,
-    the lock (or the pre-trade limit) it broke and what the watch's action came to."""
+    payload with its ``ts_ms`` and ``outcome``)."""
     notional, names = v.get("notional"), strategies_of(v)
     value = f"notional {notional:,.2f}" if isinstance(notional, (int, float)) else "notional unknown"
     # a limit's breach under an active lock says which limit, not "under active"
