@@ -71,6 +71,7 @@ from .face_rows import (
 
 PREFIXES = ("/0/",)
 MARKET_TYPE = "spot"  # the account it serves (adapters.simulated.venues.spot_venues)
+CONDITIONAL_ORDERS = True  # its stop-loss and take-profit orders rest (the demo's bot rests one)
 
 # each engine's keys → the last nonce each signed with (a weak map: gone with the engine)
 NONCES: "weakref.WeakKeyDictionary[Any, dict[str, int]]" = weakref.WeakKeyDictionary()
@@ -286,5 +287,5 @@ def kraken_client(server: Any, account: str, *, strict: bool = True, **config: A
 
 sim_client = kraken_client  # the ccxt client of an account (a bot's, with its own key)
 
-__all__ = ["KrakenSpotFace", "MARKET_TYPE", "PREFIXES", "handle", "kraken_client", "signature", "sim_account",
-           "sim_client"]
+__all__ = ["CONDITIONAL_ORDERS", "KrakenSpotFace", "MARKET_TYPE", "PREFIXES", "handle", "kraken_client", "signature",
+           "sim_account", "sim_client"]
