@@ -336,7 +336,6 @@ def build_runner_and_desk(graph: "DecisionGraph", adapters: "Mapping[str, Exchan
     from ..runner.operator.previews import Previews
     from ..runner.operator.revoke_commands import OperatorRevokes
     from ..runner.override.overrides import Overrides
-    from ..runner.readout.armed import CoverageMetrics, coverage_rows
     from ..runner.readout.catalog_build import Known
     from ..runner.readout.charts import ChartHistory
     from ..runner.readout.guards import Guards
@@ -362,6 +361,7 @@ def build_runner_and_desk(graph: "DecisionGraph", adapters: "Mapping[str, Exchan
     from ..runner.watch.enforcement import Enforcement
     from ..runner.watch.entry_watch import EntryWatch
     from ..runner.watch.limits_watch import LimitWatch
+    from ..view.coverage import CoverageMetrics, coverage_rows
 
     clock = clock or wall_ms
     # the one way out to each account's venue (a runner built again over another's: its ports)

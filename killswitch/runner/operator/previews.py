@@ -21,11 +21,11 @@ from typing import Any, Callable, Optional, Sequence
 from ...engine.guarded import within
 from ...holds import others_binding
 from ...view import ActionPreview, PlannedOrder, TriggerStatus
+from ...view.relatch import entered_again, refused_again
 from ..book.view import BookView
 from ..collaborators import Names
 from ..lease.leadership import Leadership
 from ..lock.lock import NOT_A_POLICY, OPERATOR, LockBook, iso_ms
-from ..readout.relatch import entered_again, refused_again
 from .close_plans import default_max_notional
 from .closes import ManualCloses, preview_reason
 from .commands import (

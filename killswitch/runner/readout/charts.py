@@ -28,11 +28,11 @@ from ...engine.evaluate import Evaluation
 from ...metrics import Registry
 from ...state.store import FencedError, SignalSampleRow, StateStore, StoreError
 from ...view.charts import ScopeChart, build_chart, sample_of
+from ...view.coverage import coverage_rows
 from ..book.view import BookView
 from ..collaborators import Audits, Names
 from ..names import Unknown
 from ..storeio import StoreIO
-from .armed import coverage_rows
 
 HOUR_MS = 3_600_000
 RETENTION_MS = 12 * HOUR_MS  # samples kept; the longest window a chart shows

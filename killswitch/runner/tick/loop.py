@@ -65,8 +65,7 @@ from ...state.store import FencedError, StateStore, StoreError
 from ..book.rejections import CLOSE_REJECTED
 from ..lease.keeper import LeaseKeeper
 from ..lease.runs import Runs
-from ..readout.armed import BlindReports, log_changes
-from ..readout.standing import log_standing
+from ..sinks.coverage import BlindReports, log_changes
 from ..venue.depth import BOOK_TIMEOUT_S, plan_with_books
 from ..venue.execution import ExecutionReport
 from ..venue.lanes import LANES_DRAIN_S
@@ -75,6 +74,7 @@ from ..venue.shortfalls import MAX_CLOSE_RETRIES
 from .gc_pause import CollectorPause
 from .parts import RunnerParts
 from .shed import LoadShed, shed_words
+from .standing import log_standing
 from .takeover import Takeover, said_removed
 
 log = logging.getLogger("killswitch.runner")

@@ -24,9 +24,9 @@ from killswitch.preview.replay import read_ticks, replay
 from killswitch.render.evaluation import replay_json, replay_text
 from killswitch.render.plan import plan_json, plan_text
 from killswitch.runbooks.sample import sample_incident
-from killswitch.runner.readout.readout import _check
 from killswitch.telemetry.thresholds import check, comparisons, describe
 from killswitch.view.charts import sample_of, threshold_key, thresholds_of
+from killswitch.view.triggers import _check
 from tests.conftest import ROOT
 
 POLICY = ROOT / "policies" / "volatility-drawdown.yaml"
