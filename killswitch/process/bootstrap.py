@@ -336,11 +336,9 @@ def build_runner_and_desk(graph: "DecisionGraph", adapters: "Mapping[str, Exchan
     from ..runner.operator.previews import Previews
     from ..runner.operator.revoke_commands import OperatorRevokes
     from ..runner.override.overrides import Overrides
-    from ..runner.readout.catalog_build import Known
-    from ..runner.readout.charts import ChartHistory
-    from ..runner.readout.guards import Guards
     from ..runner.readout.readout import Readout
     from ..runner.silence.silences import Silences
+    from ..runner.sinks.charts import ChartHistory
     from ..runner.sinks.context import RunnerSinkContext
     from ..runner.sinks.entries import EntryOutbox
     from ..runner.sinks.fanout import SinkFanout
@@ -350,6 +348,7 @@ def build_runner_and_desk(graph: "DecisionGraph", adapters: "Mapping[str, Exchan
     from ..runner.tick.loop import Runner, wall_ms
     from ..runner.tick.parts import ReloadState, RunnerParts
     from ..runner.tick.persist import Persistence
+    from ..runner.venue.catalog_build import Known
     from ..runner.venue.executor import Executor
     from ..runner.venue.fetches import FetchHealth
     from ..runner.venue.lanes import SEND_WAIT_S
@@ -360,6 +359,7 @@ def build_runner_and_desk(graph: "DecisionGraph", adapters: "Mapping[str, Exchan
     from ..runner.venue.streams import StreamWatch
     from ..runner.watch.enforcement import Enforcement
     from ..runner.watch.entry_watch import EntryWatch
+    from ..runner.watch.guards import Guards
     from ..runner.watch.limits_watch import LimitWatch
     from ..view.coverage import CoverageMetrics, coverage_rows
 
@@ -479,7 +479,8 @@ def build_runner_and_desk(graph: "DecisionGraph", adapters: "Mapping[str, Exchan
                         revokes=revokes,
                         operator_revokes=operator_revokes, enforcement=enforcement, still_open=still_open,
                         modes=modes, rejections=rejections, entry_watch=entry_watch, stored=stored, firm=firm,
-                        clock=clock, dry_run=dry_run, accounts=tuple(venues), overrides=overriding)
+                        clock=clock, dry_run=dry_run, accounts=tuple(venues), overrides=overriding,
+                        guards=guards)
     runner = Runner(parts, venues, store, holder=holder, snapshot_timeout_s=snapshot_timeout_s)
     # the desk the API serves: the operators' reads, previews and commands, from the parts, never the runner
     desk = Desk(readout=readout, previews=previews, commands=commands, closes=closes, silencing=silencing,

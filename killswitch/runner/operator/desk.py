@@ -1,7 +1,7 @@
 """The operator's desk: the runner as the HTTP API, the console and the tests' operators see it.
 
 What it owns: :class:`Desk`, which implements :class:`~killswitch.face.runner_view.RunnerView` over the runner's parts
-— the reads (:mod:`..readout.readout`, :mod:`.positions`, :mod:`..readout.charts`), the commands (:mod:`.commands`,
+— the reads (:mod:`..readout.readout`, :mod:`.positions`, :mod:`..sinks.charts`), the commands (:mod:`.commands`,
 :mod:`.closes`, :mod:`.accepts`, :mod:`.revoke_commands`, :mod:`..silence.silences`), their previews (:mod:`.previews`),
 the heartbeats (:mod:`..effects.countdowns`), the turn its calls are carried in (:mod:`..lease.turn`) and, on a
 shard, the firm link its firm-wide commands are routed through (:class:`~..firm.ports.FirmRoutes`)
@@ -47,9 +47,9 @@ from ..gate.request import Decision
 from ..lease.leadership import Leadership
 from ..lease.turn import Turn
 from ..override.overrides import Overrides
-from ..readout.charts import ChartHistory
 from ..readout.readout import Readout
 from ..silence.silences import Silences
+from ..sinks.charts import ChartHistory
 from ..storeio import StoreIO
 from ..sync.tracker import PolicySync
 from .accepts import RejectionAccepts

@@ -31,8 +31,8 @@ from ..book.revoke_state import holder_of
 from ..collaborators import Emits, Names, Saves
 from ..effects.revokes import Revokes
 from ..lease.leadership import Leadership
-from ..readout.planned import PlannedOrders
 from ..storeio import StoreIO
+from ..venue.planned import PlannedOrders
 
 
 class ResetApprovals:

@@ -8,7 +8,7 @@ stages, data ages, resumptions, the dead man's switch, residuals), readiness, th
 with the resumed limits in force, the pre-trade gate's decision, every trigger with its
 comparisons against the last evaluated values, the open incidents with what the store recorded
 of them (approvals, orders with their latest result — on a dry run, the orders it planned
-instead, from the audit trail (:mod:`.planned`) — runbook, residuals), and ``/metrics``: one
+instead, from the audit trail (:mod:`..venue.planned`) — runbook, residuals), and ``/metrics``: one
 registry with the runner's own families, the lease thread's and the sinks'.
 
 Must not: change anything. A read never waits for the operator turn (see
@@ -61,12 +61,12 @@ from ..sinks.context import stage_incidents
 from ..sinks.fanout import SinkFanout
 from ..storeio import StoreIO
 from ..sync.tracker import PolicySync
+from ..venue.catalog_build import Known
 from ..venue.fetches import FetchHealth
+from ..venue.planned import PlannedOrders
 from ..venue.streams import StreamWatch
-from .catalog_build import Known
+from ..watch.guards import Guards
 from .gauges import collect_book_families, collect_sync_families
-from .guards import Guards
-from .planned import PlannedOrders
 from .weights import VenueWeights
 
 MAX_INCIDENT_ORDERS = 200  # orders listed per incident (the latest); its counts cover them all

@@ -162,6 +162,7 @@ class Runner:
         self._overrides = p.overrides  # the limits' overrides: ended at expiry or a halt (runner/override/)
         self._silencing = p.silencing  # the silences made from an incident: their end recorded when it ends
         self._modes, self._rejections = p.modes, p.rejections
+        self._guards = p.guards  # the accounts no running policy guards (runner/watch/guards.py)
         self._takeover = Takeover(p, venues)  # what a stop or a takeover left, carried on at the first tick
         self._runs = Runs(p.lead, holder, lambda: p.book.graph.digest)  # this process's start and stop, audited
         self._blind_reports = BlindReports()
@@ -257,7 +258,7 @@ class Runner:
             log.warning("DMS_NATIVE_LEFT_ARMED: %s", line)
 
     def _take_up_chart_write(self) -> None:
-        """What a chart sample write queued after a tick raised (:meth:`~..readout.charts.ChartHistory.failed`),
+        """What a chart sample write queued after a tick raised (:meth:`~..sinks.charts.ChartHistory.failed`),
         taken up as any store call outside a tick: fenced, a standby; a store error, counted and
         the state read back; the process dying in it (not an ``Exception``: a signal, an
         interpreter exit) dies here. A bug is counted and said by the charts, and the ticks go on."""
@@ -293,8 +294,7 @@ class Runner:
         self._book.swap_graph(reload.graph)
         pruned = self._book.prune_instances(self.venues.declared(), now, before)  # engine/removed.py
         said_removed(pruned, "the reload")
-        if self._readout.guards is not None:  # an account the new graph leaves unguarded: logged now
-            self._readout.guards.now()
+        self._guards.now()  # an account the new graph leaves unguarded: logged now
         self._readout.gate.changed()  # the new graph's limits and scopes in the gate's view
         self._reloads.error, self._reloads.loaded_ms, self._reloads.failed_ms = None, now, None
         self._sync.took(reload.graph.digest, reload.graph.revision, reload.files, now)

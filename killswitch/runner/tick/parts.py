@@ -28,14 +28,14 @@ from ..operator.positions import PositionsReadout
 from ..operator.previews import Previews
 from ..operator.revoke_commands import OperatorRevokes
 from ..override.overrides import Overrides
-from ..readout.catalog_build import Known
-from ..readout.charts import ChartHistory
 from ..readout.readout import Readout
 from ..silence.silences import Silences
+from ..sinks.charts import ChartHistory
 from ..sinks.entries import EntryOutbox
 from ..sinks.fanout import SinkFanout
 from ..storeio import StoreIO
 from ..sync.tracker import PolicySync
+from ..venue.catalog_build import Known
 from ..venue.executor import Executor
 from ..venue.fetches import FetchHealth
 from ..venue.left_open import StillOpenOrders
@@ -44,6 +44,7 @@ from ..venue.shortfalls import Shortfalls
 from ..venue.streams import StreamWatch
 from ..watch.enforcement import Enforcement
 from ..watch.entry_watch import EntryWatch
+from ..watch.guards import Guards
 from .persist import Persistence
 
 
@@ -103,5 +104,6 @@ class RunnerParts:
     dry_run: bool
     accounts: tuple[str, ...]  # the accounts it guards ("venue/name")
     overrides: Overrides  # the overrides of the pre-trade limits (runner/override/)
+    guards: Guards  # the accounts no running policy's scope selects, logged when that changes
     # a shard's firm link, for the parts built before it (filled by the composition root on a shard)
     firm: FirmSlot = field(default_factory=FirmSlot)
