@@ -288,7 +288,7 @@ class Daemon(PolicyReloads):
         # facts, at the firm-wide policies' interval too; the firm's close of an account no local policy has
         parts.firm.fill(self.firm, board)
         desk.add_metrics(self.firm)
-        self.echo(f"ksctl run: shard {self._shard.name} ticks every {parts.readout.pace_s():g}s: "
+        self.echo(f"ksctl run: shard {self._shard.name} ticks every {parts.pace.pace_s():g}s: "
                   + _pace_why(graph, self.firm))
         return True
 
@@ -449,8 +449,8 @@ class Daemon(PolicyReloads):
             self._say_tick(report)
             if self.opts.max_ticks is not None and self.ticks >= self.opts.max_ticks:
                 return
-            wait = interval_wait_s(parts.readout.pace_s(), self.wakes.last_start, loop.time(), self._shard is not None)
-            edge = parts.readout.window_edge_s()  # a trading window changes sooner: tick at its edge
+            wait = interval_wait_s(parts.pace.pace_s(), self.wakes.last_start, loop.time(), self._shard is not None)
+            edge = parts.pace.window_edge_s()  # a trading window changes sooner: tick at its edge
             cause = await self._wait(runner, wait if edge is None else min(wait, edge))
 
     def _say_tick(self, report: Any) -> None:

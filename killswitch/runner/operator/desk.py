@@ -1,7 +1,8 @@
 """The operator's desk: the runner as the HTTP API, the console and the tests' operators see it.
 
 What it owns: :class:`Desk`, which implements :class:`~killswitch.face.runner_view.RunnerView` over the runner's parts
-— the reads (:mod:`..readout.readout`, :mod:`.positions`, :mod:`..sinks.charts`), the commands (:mod:`.commands`,
+— the reads (the readout, which stands above the runner: :class:`~..collaborators.Reads`;
+:mod:`.positions`, :mod:`..sinks.charts`), the pre-trade gate (:mod:`..watch.pretrade`), the commands (:mod:`.commands`,
 :mod:`.closes`, :mod:`.accepts`, :mod:`.revoke_commands`, :mod:`..silence.silences`), their previews (:mod:`.previews`),
 the heartbeats (:mod:`..effects.countdowns`), the turn its calls are carried in (:mod:`..lease.turn`) and, on a
 shard, the firm link its firm-wide commands are routed through (:class:`~..firm.ports.FirmRoutes`)
@@ -40,6 +41,7 @@ from ...view import (
 )
 from ...view.operations import OPERATIONS, Operation
 from ...view.policy_sync import DriftVerdict, verdict_doc
+from ..collaborators import Reads
 from ..effects.countdowns import Countdowns
 from ..firm.local import LocalKill
 from ..firm.ports import FirmSlot
@@ -47,11 +49,11 @@ from ..gate.request import Decision
 from ..lease.leadership import Leadership
 from ..lease.turn import Turn
 from ..override.overrides import Overrides
-from ..readout.readout import Readout
 from ..silence.silences import Silences
 from ..sinks.charts import ChartHistory
 from ..storeio import StoreIO
 from ..sync.tracker import PolicySync
+from ..watch.pretrade import Pretrade
 from .accepts import RejectionAccepts
 from .closes import ManualCloses
 from .commands import OperatorCommands
@@ -71,8 +73,9 @@ class Desk(RequestAudits, FirmKillDesk):
     if TYPE_CHECKING:  # the calls made from the operations' table (_forward), which a type checker cannot see
         def __getattr__(self, name: str) -> Any: ...
 
-    def __init__(self, *, readout: Readout, previews: Previews, commands: OperatorCommands, closes: ManualCloses,
-                 silencing: Silences, operator_revokes: OperatorRevokes, positions: PositionsReadout,
+    def __init__(self, *, readout: Reads, pretrade: Pretrade, previews: Previews, commands: OperatorCommands,
+                 closes: ManualCloses, silencing: Silences, operator_revokes: OperatorRevokes,
+                 positions: PositionsReadout,
                  countdowns: Countdowns, charts: ChartHistory, turn: Turn, lead: Leadership, store: StateStore,
                  io: StoreIO, clock: Callable[[], int], accepts: RejectionAccepts,
                  firm: Optional[FirmSlot] = None, sync: Optional[PolicySync] = None, holder: str = "runner",
@@ -80,6 +83,7 @@ class Desk(RequestAudits, FirmKillDesk):
         self.overriding = overriding  # the overrides of the pre-trade limits (runner/override/)
         self.accepts = accepts  # the closes the venue refused, accepted by a person
         self.readout, self.previews, self.commands, self.closes = readout, previews, commands, closes
+        self.pretrade = pretrade  # the pre-trade gate: its published view answers the API's thread
         self.silencing, self.operator_revokes, self.position_readout = silencing, operator_revokes, positions
         self.countdowns, self.charts, self.turn, self.lead = countdowns, charts, turn, lead
         self.store, self.io, self.clock = store, io, clock
@@ -174,7 +178,7 @@ class Desk(RequestAudits, FirmKillDesk):
         return replace(self.readout.status(dms_shown=None), silences_idle=self.silencing.idle_flags())
 
     def check_order_now(self, request: dict, counted: bool = True) -> Decision:  # on the API's thread
-        return self.readout.gate.check(request, counted)  # from the view published
+        return self.pretrade.gate.check(request, counted)  # from the view published
 
     async def runbook(self, incident: str) -> Any:
         """The stored runbook of an incident (the runbook sink writes it at the stage entry)."""

@@ -73,7 +73,7 @@ from ..venue.port import Venues
 from ..venue.shortfalls import MAX_CLOSE_RETRIES
 from .gc_pause import CollectorPause
 from .parts import RunnerParts
-from .shed import LoadShed, shed_words
+from .shed import shed_words
 from .standing import log_standing
 from .takeover import Takeover, said_removed
 
@@ -155,7 +155,7 @@ class Runner:
         self._io, self._book, self._counters, self._turn = p.io, p.book, p.counters, p.turn
         self._lead, self._fanout, self._known, self._executor = p.lead, p.fanout, p.known, p.executor
         self._countdowns, self._resumptions, self._persist = p.countdowns, p.resumptions, p.persist
-        self._shortfalls, self._closes, self._readout, self._charts = p.shortfalls, p.closes, p.readout, p.charts
+        self._shortfalls, self._closes, self._pretrade, self._charts = p.shortfalls, p.closes, p.pretrade, p.charts
         self._fetches, self._streams = p.fetches, p.streams
         self._entries, self._revokes = p.entries, p.revokes
         self._enforcement, self._still_open = p.enforcement, p.still_open
@@ -168,9 +168,7 @@ class Runner:
         self._blind_reports = BlindReports()
         self._coverage_logged = False  # this process has said every blind or unmatched scope once
         self._collector = CollectorPause()
-        self._shed = LoadShed(None, time.monotonic)  # the loop's holds once a lease thread measures them
-        self._readout.load = self._shed.status
-        self._readout.collectors.append(self._shed)
+        self._shed = p.shed  # the loop's holds once a lease thread measures them
         load_arrays()  # numpy, which a stage's entry over a large scope computes with: imported now, not then
 
     # --- lifecycle -----------------------------------------------------------------------------------
@@ -295,7 +293,7 @@ class Runner:
         pruned = self._book.prune_instances(self.venues.declared(), now, before)  # engine/removed.py
         said_removed(pruned, "the reload")
         self._guards.now()  # an account the new graph leaves unguarded: logged now
-        self._readout.gate.changed()  # the new graph's limits and scopes in the gate's view
+        self._pretrade.gate.changed()  # the new graph's limits and scopes in the gate's view
         self._reloads.error, self._reloads.loaded_ms, self._reloads.failed_ms = None, now, None
         self._sync.took(reload.graph.digest, reload.graph.revision, reload.files, now)
         failures = []
@@ -340,7 +338,7 @@ class Runner:
             self.store_failed()
             report.leader = False
             report.store_error = f"{e}"
-        self._readout.gate.publish()  # the pre-trade gate's view: the book as this tick left it
+        self._pretrade.gate.publish()  # the pre-trade gate's view: the book as this tick left it
         if report.leader and report.evaluation is not None and not report.execution.deposed:
             self._charts.record(report.evaluation)  # queued behind the tick's writes, not awaited
         if report.execution.deposed:

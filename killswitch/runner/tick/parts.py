@@ -28,7 +28,6 @@ from ..operator.positions import PositionsReadout
 from ..operator.previews import Previews
 from ..operator.revoke_commands import OperatorRevokes
 from ..override.overrides import Overrides
-from ..readout.readout import Readout
 from ..silence.silences import Silences
 from ..sinks.charts import ChartHistory
 from ..sinks.entries import EntryOutbox
@@ -45,7 +44,10 @@ from ..venue.streams import StreamWatch
 from ..watch.enforcement import Enforcement
 from ..watch.entry_watch import EntryWatch
 from ..watch.guards import Guards
+from ..watch.pretrade import Pretrade
+from .pace import Pace
 from .persist import Persistence
+from .shed import LoadShed
 
 
 @dataclass
@@ -63,7 +65,8 @@ class ReloadState:
 class RunnerParts:
     """What a runner and its desk are made of (see the module doc). The tick's parts go to the
     runner; the operator's (previews, positions, commands, silences, revokes asked for by an
-    operator) to the desk alone; the reads, the closes and the turn to both."""
+    operator) to the desk alone; the closes and the turn to both. The reads people see are not
+    among them: they stand above the runner (:mod:`killswitch.face.readout`), handed these parts."""
 
     io: StoreIO
     book: Book
@@ -78,7 +81,9 @@ class RunnerParts:
     persist: Persistence
     shortfalls: Shortfalls
     closes: ManualCloses
-    readout: Readout
+    pretrade: Pretrade  # the pre-trade gate: its published view and its checks on the loop
+    pace: Pace  # the interval it ticks at, and the next edge of a trading window
+    shed: LoadShed  # the load shed: what is read less often while the loop is held
     previews: Previews
     charts: ChartHistory
     position_readout: PositionsReadout

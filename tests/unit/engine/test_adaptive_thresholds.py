@@ -187,8 +187,8 @@ def test_the_sample_runbook_puts_the_signal_just_past_its_computed_threshold():
 
 
 def test_the_threshold_gauge_is_the_number_of_the_last_evaluation():
+    from killswitch.face.readout.gauges import _triggers
     from killswitch.metrics import Registry
-    from killswitch.runner.readout.gauges import _triggers
 
     g = graph()
     last = None
