@@ -319,6 +319,8 @@ def build_runner_and_desk(graph: "DecisionGraph", adapters: "Mapping[str, Exchan
     each account's sends and the reconciliation, which go on beside the ticks after it
     (:mod:`killswitch.runner.venue.lanes`; ``...``: its ``SEND_WAIT_S``; None: until they end).
     Reads the last saved state (the book) from ``store`` before any loop exists."""
+    from ..face.readout.positions import PositionsReadout
+    from ..face.readout.previews import Previews
     from ..face.readout.readout import Readout
     from ..overrides import scope_docs
     from ..runner.book.book import Book
@@ -334,8 +336,6 @@ def build_runner_and_desk(graph: "DecisionGraph", adapters: "Mapping[str, Exchan
     from ..runner.operator.closes import ManualCloses
     from ..runner.operator.commands import OperatorCommands
     from ..runner.operator.desk import Desk
-    from ..runner.operator.positions import PositionsReadout
-    from ..runner.operator.previews import Previews
     from ..runner.operator.revoke_commands import OperatorRevokes
     from ..runner.override.overrides import Overrides
     from ..runner.silence.silences import Silences
@@ -484,8 +484,7 @@ def build_runner_and_desk(graph: "DecisionGraph", adapters: "Mapping[str, Exchan
     parts = RunnerParts(io=io, book=book, counters=counters, turn=turn, lead=lead, fanout=fanout, known=known,
                         executor=executor, countdowns=countdowns, resumptions=resumptions, persist=persist,
                         shortfalls=shortfalls, closes=closes, pretrade=pretrade, pace=pace, shed=shed,
-                        previews=previews, charts=charts,
-                        position_readout=position_readout, commands=commands, silencing=silencing,
+                        charts=charts, commands=commands, silencing=silencing,
                         fetches=fetches, streams=streams, reloads=reloads, sync=sync, entries=entries,
                         revokes=revokes,
                         operator_revokes=operator_revokes, enforcement=enforcement, still_open=still_open,

@@ -1,9 +1,11 @@
 """The operator's desk: the runner as the HTTP API, the console and the tests' operators see it.
 
-What it owns: :class:`Desk`, which implements :class:`~killswitch.face.runner_view.RunnerView` over the runner's parts
-— the reads (the readout, which stands above the runner: :class:`~..collaborators.Reads`;
-:mod:`.positions`, :mod:`..sinks.charts`), the pre-trade gate (:mod:`..watch.pretrade`), the commands (:mod:`.commands`,
-:mod:`.closes`, :mod:`.accepts`, :mod:`.revoke_commands`, :mod:`..silence.silences`), their previews (:mod:`.previews`),
+What it owns: :class:`Desk`, which implements :class:`~killswitch.face.runner_view.RunnerView` over
+the runner's parts — the reads, which stand above the runner and which it is handed (the readout,
+as :class:`~..collaborators.Reads`; the positions, :mod:`killswitch.face.readout.positions`; the
+actions' previews, :mod:`killswitch.face.readout.previews`), the charts (:mod:`..sinks.charts`),
+the pre-trade gate (:mod:`..watch.pretrade`), the commands (:mod:`.commands`, :mod:`.closes`,
+:mod:`.accepts`, :mod:`.revoke_commands`, :mod:`..silence.silences`),
 the heartbeats (:mod:`..effects.countdowns`), the turn its calls are carried in (:mod:`..lease.turn`) and, on a
 shard, the firm link its firm-wide commands are routed through (:class:`~..firm.ports.FirmRoutes`)
 and the firm board, both read from the :class:`~..firm.ports.FirmSlot` it is handed. Each view call is one delegation to
@@ -59,8 +61,6 @@ from .closes import ManualCloses
 from .commands import OperatorCommands
 from .firm_kill import FirmKillDesk
 from .oplog import said
-from .positions import PositionsReadout
-from .previews import Previews
 from .request_audits import RequestAudits
 from .revoke_commands import OperatorRevokes
 
@@ -73,15 +73,16 @@ class Desk(RequestAudits, FirmKillDesk):
     if TYPE_CHECKING:  # the calls made from the operations' table (_forward), which a type checker cannot see
         def __getattr__(self, name: str) -> Any: ...
 
-    def __init__(self, *, readout: Reads, pretrade: Pretrade, previews: Previews, commands: OperatorCommands,
+    def __init__(self, *, readout: Reads, pretrade: Pretrade, previews: Any, commands: OperatorCommands,
                  closes: ManualCloses, silencing: Silences, operator_revokes: OperatorRevokes,
-                 positions: PositionsReadout,
+                 positions: Any,
                  countdowns: Countdowns, charts: ChartHistory, turn: Turn, lead: Leadership, store: StateStore,
                  io: StoreIO, clock: Callable[[], int], accepts: RejectionAccepts,
                  firm: Optional[FirmSlot] = None, sync: Optional[PolicySync] = None, holder: str = "runner",
                  overriding: Optional[Overrides] = None, local_kill: Optional[LocalKill] = None):
         self.overriding = overriding  # the overrides of the pre-trade limits (runner/override/)
         self.accepts = accepts  # the closes the venue refused, accepted by a person
+        # the reads above the runner (killswitch/face/readout/), answered by name from the operations' table
         self.readout, self.previews, self.commands, self.closes = readout, previews, commands, closes
         self.pretrade = pretrade  # the pre-trade gate: its published view answers the API's thread
         self.silencing, self.operator_revokes, self.position_readout = silencing, operator_revokes, positions

@@ -24,8 +24,6 @@ from ..lease.leadership import Leadership, Turn
 from ..lease.stored import StoredLocks
 from ..operator.closes import ManualCloses
 from ..operator.commands import OperatorCommands
-from ..operator.positions import PositionsReadout
-from ..operator.previews import Previews
 from ..operator.revoke_commands import OperatorRevokes
 from ..override.overrides import Overrides
 from ..silence.silences import Silences
@@ -64,9 +62,10 @@ class ReloadState:
 @dataclass
 class RunnerParts:
     """What a runner and its desk are made of (see the module doc). The tick's parts go to the
-    runner; the operator's (previews, positions, commands, silences, revokes asked for by an
-    operator) to the desk alone; the closes and the turn to both. The reads people see are not
-    among them: they stand above the runner (:mod:`killswitch.face.readout`), handed these parts."""
+    runner; the operator's (commands, silences, revokes asked for by an operator) to the desk
+    alone; the closes and the turn to both. The reads people see (status, incidents, positions,
+    the actions' previews) are not among them: they stand above the runner
+    (:mod:`killswitch.face.readout`), handed these parts, and the desk is handed them."""
 
     io: StoreIO
     book: Book
@@ -84,9 +83,7 @@ class RunnerParts:
     pretrade: Pretrade  # the pre-trade gate: its published view and its checks on the loop
     pace: Pace  # the interval it ticks at, and the next edge of a trading window
     shed: LoadShed  # the load shed: what is read less often while the loop is held
-    previews: Previews
     charts: ChartHistory
-    position_readout: PositionsReadout
     commands: OperatorCommands
     silencing: Silences
     fetches: FetchHealth

@@ -254,9 +254,9 @@ def test_the_parts_that_only_read_the_book_are_handed_its_read_only_view():
     assert takes_book == BOOK_WRITERS - {"book"}, (
         f"a part imports the mutable Book: {sorted(takes_book - BOOK_WRITERS)} (hand it a BookView: "
         f"runner/book/view.py), or a writer no longer does: {sorted(BOOK_WRITERS - {'book'} - takes_book)}")
+    from killswitch.face.readout.previews import Previews
     from killswitch.face.readout.readout import Readout
     from killswitch.runner.book.view import BookView
-    from killswitch.runner.operator.previews import Previews
 
     for part in (Readout, Previews):
         assert inspect.signature(part).parameters["book"].annotation in ("BookView", BookView), part
