@@ -32,8 +32,8 @@ if TYPE_CHECKING:  # pragma: no cover - annotations only
 
     from ..compile.graph import DecisionGraph
     from ..events import Sink
+    from ..face.desk.desk import Desk
     from ..runner.firm.ports import ShardPorts
-    from ..runner.operator.desk import Desk
     from ..runner.sync.tracker import StartSources
     from ..runner.tick.loop import Runner
     from ..runner.tick.parts import RunnerParts
@@ -319,6 +319,7 @@ def build_runner_and_desk(graph: "DecisionGraph", adapters: "Mapping[str, Exchan
     each account's sends and the reconciliation, which go on beside the ticks after it
     (:mod:`killswitch.runner.venue.lanes`; ``...``: its ``SEND_WAIT_S``; None: until they end).
     Reads the last saved state (the book) from ``store`` before any loop exists."""
+    from ..face.desk.desk import Desk
     from ..face.readout.positions import PositionsReadout
     from ..face.readout.previews import Previews
     from ..face.readout.readout import Readout
@@ -335,7 +336,6 @@ def build_runner_and_desk(graph: "DecisionGraph", adapters: "Mapping[str, Exchan
     from ..runner.operator.accepts import RejectionAccepts
     from ..runner.operator.closes import ManualCloses
     from ..runner.operator.commands import OperatorCommands
-    from ..runner.operator.desk import Desk
     from ..runner.operator.revoke_commands import OperatorRevokes
     from ..runner.override.overrides import Overrides
     from ..runner.silence.silences import Silences

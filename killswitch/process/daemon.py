@@ -38,10 +38,10 @@ from typing import Any, Callable, Optional, Sequence
 
 from ..compile.graph import DecisionGraph
 from ..events import DMS_FIRED, POLICY_RELOAD_FAILED, Event
+from ..face.desk.desk import Desk
 from ..policy.accounts_doc import Account
 from ..runner.firm.firm import FirmLink
 from ..runner.lease.pod_label import PodRoleLabel
-from ..runner.operator.desk import Desk
 from ..runner.sync.tracker import StartSources
 from ..runner.tick.loop import Runner
 from ..runner.tick.parts import RunnerParts
@@ -98,7 +98,7 @@ class Daemon(PolicyReloads):
         self.lease_moved = asyncio.Event()  # set from the lease thread when the token held changes
         self.role_moved = asyncio.Event()  # the same, for the pod's role label (its own task clears it)
         self.runner: Optional[Runner] = None
-        self.desk: Optional[Desk] = None  # what the API serves: the operators' calls (runner/operator/desk.py)
+        self.desk: Optional[Desk] = None  # what the API serves: the operators' calls (face/desk/desk.py)
         self.parts: Optional[RunnerParts] = None  # what both are made of (the firm link is made from them too)
         self._files: Optional[list[tuple[str, str]]] = None  # the sources of the graph running
         self._saved: Optional[str] = None  # the digest last kept as the good bundle

@@ -6,9 +6,7 @@ What it owns: the protocols a part names its collaborators by — the book's wri
 :class:`~killswitch.runner.venue.catalog_build.Known`) and the fenced audit with the lead it is written under
 (:class:`Audits`: :class:`~killswitch.runner.lease.leadership.Leadership`; :class:`Fences` adds the
 fence asked before a venue call; :class:`Leads` adds the refusals of a standby and of a deposed
-runner; :class:`Tells` the sinks' ``holds``), and the reads people see, which stand above the
-runner (:class:`Reads`: :class:`~killswitch.face.readout.readout.Readout`, handed to the desk by the
-composition root, never imported by the runner). A part given one of these
+runner; :class:`Tells` the sinks' ``holds``). A part given one of these
 can do what it names and nothing else; none of them reaches back into the runner.
 
 Must not: hold state or logic (each is implemented by the part that owns what it does).
@@ -16,11 +14,10 @@ Must not: hold state or logic (each is implemented by the part that owns what it
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Optional, Protocol, Sequence
+from typing import TYPE_CHECKING, Optional, Protocol, Sequence
 
 if TYPE_CHECKING:  # pragma: no cover - annotations only
     from ..events import Event
-    from ..view import RunnerStatus
     from .names import Catalog
 
 
@@ -70,14 +67,3 @@ class Leads(Audits, Protocol):
 class Tells(Emits, Protocol):
     def holds(self, event: "Event") -> bool:
         """Whether every sink whose effect of ``event`` must survive a crash holds it now."""
-
-
-class Reads(Protocol):
-    collectors: list[Any]  # more families for /metrics (``collect_metrics(registry)``)
-
-    def status(self, dms_shown: Optional[int] = None) -> "RunnerStatus":
-        """The runner's status; its dead man's switch summarised to the ``dms_shown`` most urgent
-        sources (None: every one)."""
-
-    def metrics_page(self) -> Any:
-        """``/metrics``'s families collected on the loop; the text is written from them off it."""

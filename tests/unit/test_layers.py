@@ -79,7 +79,7 @@ PLANTED = {
     # (the runner's lock reaching up to the face's view of it: the face sits above the runner)
     "face-above": ("killswitch/runner/lock/zz_face.py", "from killswitch.face.console import chart_svg\n",
                    "killswitch.runner.lock.zz_face -> killswitch.face.console.chart_svg"),
-    # (the desk naming the readout for a type: the reads people see stand above the runner)
+    # (an operator's command naming the readout for a type: the reads people see stand above the runner)
     "readout-above": ("killswitch/runner/operator/zz_readout.py",
                       "from typing import TYPE_CHECKING\n"
                       "if TYPE_CHECKING:\n    from killswitch.face.readout import readout\n",

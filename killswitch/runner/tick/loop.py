@@ -4,7 +4,7 @@ What it owns: the tick pipeline (its order written here, in :meth:`Runner.tick`,
 else), the lease's lifecycle (start, renew, lost, handed to a keeper, close), and the one entry a
 policy reload reaches a running runner by (:meth:`Runner.apply_graph`). Its parts
 (:mod:`.parts`) are built by :func:`killswitch.process.bootstrap.build_runner_and_desk`, which builds
-the operator's :class:`~..operator.desk.Desk` from the same parts: the API, the console and the
+the operator's :class:`~killswitch.face.desk.desk.Desk` from the same parts: the API, the console and the
 operators' calls go to the desk, never to the runner. The order of a tick is the
 crash-safety argument (see :mod:`killswitch.runner.venue.executor`): intents are journaled before
 the state that records the stage entry is saved, and sent only after both. The entry's audit
@@ -28,7 +28,7 @@ Threads. The runner's state lives on one event loop, the tick's: ticks and opera
 interleave only at await points, and no lock guards it — a second thread touching it would need
 one around every read as well as every write, and the tick's store calls would then hold it.
 What runs elsewhere touches none of it: the HTTP API's thread hands every view call to this
-loop through the desk (:mod:`..operator.desk`), in the turn (:mod:`..lease.turn`), which the tick holds from
+loop through the desk (:mod:`killswitch.face.desk.desk`), in the turn (:mod:`..lease.turn`), which the tick holds from
 start to end ahead of every change waiting — it lends it out only while its snapshots are
 fetched. The leader lease is taken and renewed by
 a :class:`~killswitch.runner.lease.keeper.LeaseKeeper` thread on a store connection of its own, so
@@ -132,7 +132,7 @@ class ReloadOutcome:
 class Runner:
     """The tick pipeline and the lease's lifecycle (see the module doc): the parts taken in,
     the tick and ``apply_graph``; the logic lives in the parts, and what operators ask for is
-    the desk's (:class:`~..operator.desk.Desk`). It hands none of its parts out: a caller reads the part
+    the desk's (:class:`~killswitch.face.desk.desk.Desk`). It hands none of its parts out: a caller reads the part
     that owns a value from the parts the composition root built (``parts.book.state``,
     ``parts.lead.fence``, ``parts.fanout.sinks``, ``parts.reloads.error``:
     :func:`killswitch.process.bootstrap.build_runner_and_desk`).

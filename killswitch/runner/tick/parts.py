@@ -1,5 +1,5 @@
 """What a runner is made of: the parts :func:`killswitch.process.bootstrap.build_runner_and_desk` builds,
-which the :class:`~.loop.Runner` (the tick, the lease) and the :class:`~..operator.desk.Desk` (the
+which the :class:`~.loop.Runner` (the tick, the lease) and the :class:`~killswitch.face.desk.desk.Desk` (the
 operator's view calls) are each handed their share of.
 
 What it owns: :class:`RunnerParts`, the list of the parts, each built with the narrow

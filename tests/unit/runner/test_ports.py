@@ -202,8 +202,8 @@ def test_the_wiring_check_finds_an_attribute_set_from_outside():
 
 
 def test_the_desk_answers_every_view_call_and_holds_none_of_the_runner(tmp_path):
+    from killswitch.face.desk.desk import Desk
     from killswitch.face.runner_view import RunnerView
-    from killswitch.runner.operator.desk import Desk
     from killswitch.view.operations import OPERATIONS
 
     views = {n for n, v in vars(RunnerView).items() if inspect.isfunction(v) and not n.startswith("_")}
