@@ -320,6 +320,7 @@ def build_runner_and_desk(graph: "DecisionGraph", adapters: "Mapping[str, Exchan
     (:mod:`killswitch.runner.venue.lanes`; ``...``: its ``SEND_WAIT_S``; None: until they end).
     Reads the last saved state (the book) from ``store`` before any loop exists."""
     from ..face.desk.desk import Desk
+    from ..face.readout.charts import Charts
     from ..face.readout.positions import PositionsReadout
     from ..face.readout.previews import Previews
     from ..face.readout.readout import Readout
@@ -436,7 +437,9 @@ def build_runner_and_desk(graph: "DecisionGraph", adapters: "Mapping[str, Exchan
     # the firm's close of an account no local policy has: under a firm-wide policy at account level
     closes = ManualCloses(book, lead, store, io, dry_run=dry_run, clock=clock, known=known, sinks=fanout,
                           rates=venues.rates, also=firm.close_nodes)
-    charts = ChartHistory(book, store, io, clock=clock, lead=lead, known=known)
+    # a chart sample per policy instance and tick, stored; the charts read back from them (above the runner)
+    charts = ChartHistory(book, store, io, clock=clock, lead=lead)
+    chart_reads = Charts(book, store, io, clock=clock, known=known)
     # the venue watch: orders and positions that break a lock, cancelled or brought back
     # with the pre-trade limits at the venue: an order that never asked and breaks them is cancelled too
     enforcement = Enforcement(book, store, io, lead, venues, dry_run=dry_run, clock=clock,
@@ -494,9 +497,9 @@ def build_runner_and_desk(graph: "DecisionGraph", adapters: "Mapping[str, Exchan
     runner = Runner(parts, venues, store, holder=holder, snapshot_timeout_s=snapshot_timeout_s)
     # the desk the API serves: the operators' reads, previews and commands, from the parts, never the runner
     desk = Desk(readout=readout, pretrade=pretrade, previews=previews, commands=commands, closes=closes,
-                silencing=silencing,
-                operator_revokes=operator_revokes, positions=position_readout, countdowns=countdowns, charts=charts,
-                turn=turn, lead=lead, store=store, io=io, clock=clock, firm=firm, sync=sync, holder=holder,
+                silencing=silencing, operator_revokes=operator_revokes, positions=position_readout,
+                countdowns=countdowns, charts=chart_reads, turn=turn, lead=lead, store=store, io=io, clock=clock,
+                firm=firm, sync=sync, holder=holder,
                 accepts=RejectionAccepts(book, lead, persist=persist, clock=clock), overriding=overriding,
                 # ksctl kill --firm on a runner of no shard: the same kill, through the same ports as a shard's
                 local_kill=LocalKill(shard_ports(parts), pace.pace_s))

@@ -3,7 +3,7 @@
 What it owns: :class:`Desk`, which implements :class:`~killswitch.face.runner_view.RunnerView` over
 the runner's parts, above the runner — the reads (the readout, :mod:`killswitch.face.readout.readout`;
 the positions, :mod:`killswitch.face.readout.positions`; the actions' previews,
-:mod:`killswitch.face.readout.previews`; the charts, :mod:`killswitch.runner.sinks.charts`), the
+:mod:`killswitch.face.readout.previews`; the charts, :mod:`killswitch.face.readout.charts`), the
 pre-trade gate (:mod:`killswitch.runner.watch.pretrade`), the commands
 (:mod:`killswitch.runner.operator.commands`, :mod:`~killswitch.runner.operator.closes`,
 :mod:`~killswitch.runner.operator.accepts`, :mod:`~killswitch.runner.operator.revoke_commands`,
@@ -48,7 +48,6 @@ from ...runner.operator.commands import OperatorCommands
 from ...runner.operator.revoke_commands import OperatorRevokes
 from ...runner.override.overrides import Overrides
 from ...runner.silence.silences import Silences
-from ...runner.sinks.charts import ChartHistory
 from ...runner.storeio import StoreIO
 from ...runner.sync.tracker import PolicySync
 from ...runner.watch.pretrade import Pretrade
@@ -63,6 +62,7 @@ from ...view import (
 )
 from ...view.operations import OPERATIONS, Operation
 from ...view.policy_sync import DriftVerdict, verdict_doc
+from ..readout.charts import Charts
 from ..readout.positions import PositionsReadout
 from ..readout.previews import Previews
 from ..readout.readout import Readout
@@ -82,7 +82,7 @@ class Desk(RequestAudits, FirmKillDesk):
     def __init__(self, *, readout: Readout, pretrade: Pretrade, previews: Previews, commands: OperatorCommands,
                  closes: ManualCloses, silencing: Silences, operator_revokes: OperatorRevokes,
                  positions: PositionsReadout,
-                 countdowns: Countdowns, charts: ChartHistory, turn: Turn, lead: Leadership, store: StateStore,
+                 countdowns: Countdowns, charts: Charts, turn: Turn, lead: Leadership, store: StateStore,
                  io: StoreIO, clock: Callable[[], int], accepts: RejectionAccepts,
                  firm: Optional[FirmSlot] = None, sync: Optional[PolicySync] = None, holder: str = "runner",
                  overriding: Optional[Overrides] = None, local_kill: Optional[LocalKill] = None):
