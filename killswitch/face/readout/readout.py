@@ -30,7 +30,7 @@ from ...metrics import CollectedPage, Registry, exposition, runner_registry
 from ...runner.book.resuming import Resumptions
 from ...runner.book.revoke_state import permission_status
 from ...runner.book.view import BookView
-from ...runner.effects.countdowns import DMS_SHOWN, Countdowns
+from ...runner.effects.countdowns import Countdowns
 from ...runner.gate.gate import binding_lock
 from ...runner.gate.limits_state import LimitsState
 from ...runner.gate.request import Decision, lock_keys
@@ -60,6 +60,7 @@ from ...view import (
     TriggerStatus,
 )
 from ...view.coverage import coverage_rows
+from ...view.dms import DMS_SHOWN
 from ...view.overrides import override_status
 from ...view.scopes import ack_fields, leave_facts, relatch_status, scope_rows, stage_facts as stage_facts
 from ...view.triggers import trigger_statuses
