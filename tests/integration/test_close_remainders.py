@@ -26,10 +26,10 @@ from adapters.simulated.engine import ManualClock
 from adapters.simulated.faults import FaultPlan
 from adapters.simulated.scenarios import build
 from adapters.simulated.venues import VENUES, spot_venues
+from killswitch.face.desk.desk import Desk
 from killswitch.notify.message import headline
 from killswitch.process.bootstrap import build_runner_and_desk
 from killswitch.runbooks.sink import RunbookSink
-from killswitch.runner.operator.desk import Desk
 from killswitch.runner.tick.loop import Runner
 from killswitch.state import open_store
 from tests.conftest import bench_module
