@@ -154,6 +154,11 @@ class StreamState:
             self._order_touched[order_id] = self._order_seq
         return verdict
 
+    def retell_order(self, order_id: str, order: Order) -> str:
+        """An order held told again at the event time it is held at (its kind, asked of the
+        venue: :mod:`.kinds`): the stream's news to a REST read begun before."""
+        return self.apply_order(order_id, order, self._times.get(("order", order_id), 0))
+
     def order_mark(self) -> int:
         """Taken before a REST read of the open orders and handed to :meth:`reconcile`
         (``orders_since``): the orders the stream updates after it are newer than the read."""

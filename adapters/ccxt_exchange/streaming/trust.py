@@ -50,6 +50,7 @@ class StreamTrust:
     state: StreamState
     orders_due: bool  # an order came whose kind the stream does not say: the next REST read lists them all
     in_doubt: set[str]  # those orders' ids, until a REST list names them
+    asking: dict[str, asyncio.Task]  # such orders asked of the venue, until it answers (:mod:`.kinds`)
     stale_after_ms: int
     reconcile_every_ms: int
     reconnects: int
@@ -105,11 +106,13 @@ class StreamTrust:
 
     def needs_rest(self) -> bool:
         """Whether the next snapshot must read REST before it can answer: the stream is not live,
-        a reconnect or a disagreement has not been reconciled yet, nothing has been, or the last
+        a reconnect or a disagreement has not been reconciled yet, nothing has been, the last
         good reconcile is overdue (the cadence's reads beside the ticks have failed for
-        ``OVERDUE_AFTER`` × ``reconcile_every``: the stream's word is not confirmed any more)."""
+        ``OVERDUE_AFTER`` × ``reconcile_every``: the stream's word is not confirmed any more),
+        or an order's kind is being asked of the venue (``asking``: until it answers, the
+        stream holds an order whose kind it cannot say)."""
         return self.health().state != "live" or self._reconcile_due or self._reconciled_at is None or \
-            self._overdue(self._clock())
+            bool(self.asking) or self._overdue(self._clock())
 
     def reconcile_aged(self) -> bool:
         """Whether the cadence's reconcile is due: the last one is ``reconcile_every`` old. The
