@@ -23,7 +23,8 @@ What it owns
       a process (:meth:`HyperliquidDialect.prepare_client`): an approval of ccxt's builder fee and its referral code.
 
     Its accounts stream (:mod:`.dialect_stream`: the ``clearinghouseState`` and
-    ``orderUpdates`` channels through ccxt's streaming client).
+    ``orderUpdates`` channels through ccxt's streaming client), and an order whose stream row
+    says no kind asked by its oid (``orderStatus``, :meth:`HyperliquidDialect.stream_order_kind`).
 
     Hyperliquid has no hedge mode (one position a coin: the account's mode is one-way, read
     without a request), and no market order: a close is the adapter's limit IOC at the
