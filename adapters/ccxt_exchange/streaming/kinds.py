@@ -7,8 +7,10 @@ What it owns (:class:`OrderKinds`, a part of :class:`~.stream.AccountStream`)
       symbol)`` (the dialect's :meth:`~..dialects.stream_hooks.StreamHooks.stream_order_kind`:
       Hyperliquid's ``orderStatus``, weight 2, charged to the account's weight meter as every
       request of its REST client), where the dialect has one. While it is under way the
-      stream does not answer snapshots alone (:meth:`~.trust.StreamTrust.needs_rest`: the
-      order's kind is not known, and a reduce-only stop must not be read as an entry);
+      stream's snapshots leave the order out (:meth:`~.trust.StreamTrust.snapshot`: its kind
+      is not known, and a reduce-only stop must not be read as an entry; a REST snapshot
+      between two lists of every open order has no order placed since either), and the
+      stream goes on answering them alone;
     * its answer applied: the order's kind, trigger price and reduce-only flag put on the order
       the stream holds (at the event time it holds it at, so the answer is the stream's news
       to a REST read begun before it), and, while the runner watches entries, one that is

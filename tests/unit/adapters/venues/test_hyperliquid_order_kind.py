@@ -160,14 +160,17 @@ def test_an_entry_of_a_kind_not_said_is_asked_and_handed_to_the_watch_once_the_v
         s._read(ccxt.hyperliquid(), copy.deepcopy(ORDER))
         await settle(lambda: looked.asked)
         assert looked.asked == [(OID, BTC)]
-        # asked, not answered: no entry yet, no wake, and the stream does not answer alone
-        assert (entries, wakes, s.in_doubt, s.orders_due) == ([], [], set(), False) and s.needs_rest()
+        # asked, not answered: no entry yet, no wake, no doubt; the stream answers, the order
+        # left out of its snapshot until its kind is known
+        assert (entries, wakes, s.in_doubt, s.orders_due) == ([], [], set(), False) and not s.needs_rest()
+        assert OID in s.state.orders and s.snapshot().orders == []
         s._read(ccxt.hyperliquid(), _again(ORDER))  # its next update while asked: not asked twice
         looked.give(told("regular", False))
         await settle(lambda: entries)
         assert [(o.id, o.kind, o.reduce_only) for o in entries] == [(OID, "regular", False)]
         assert wakes == ["hyperliquid/main"] and len(looked.asked) == 1
         assert s.state.orders[OID].kind == "regular" and not s.needs_rest() and not s.in_doubt
+        assert [(o.id, o.kind) for o in s.snapshot().orders] == [(OID, "regular")]
         s._read(ccxt.hyperliquid(), _again(ORDER, 2))  # later updates keep the kind the venue said
         assert len(entries) == 2 and entries[-1].kind == "regular" and len(looked.asked) == 1
     asyncio.run(body())
@@ -184,6 +187,7 @@ def test_a_reduce_only_stop_is_asked_and_never_handed_over_as_an_entry():
         held = s.state.orders[OID]
         assert (held.kind, held.reduce_only, held.trigger_price) == ("conditional", True, 29000.0)
         assert (entries, wakes) == ([], []) and not s.needs_rest() and not s.in_doubt
+        assert [(o.id, o.kind, o.reduce_only) for o in s.snapshot().orders] == [(OID, "conditional", True)]
         s._read(ccxt.hyperliquid(), _again(ORDER))
         assert entries == [] and s.state.orders[OID].reduce_only
     asyncio.run(body())
