@@ -17,6 +17,7 @@ from adapters.base import AdapterError, Reason
 from adapters.ccxt_exchange import parsing
 from adapters.ccxt_exchange.dialects import KNOWN_RAW_FIELDS
 from adapters.ccxt_exchange.dialects.base import Dialect
+from adapters.ccxt_exchange.streaming.kinds import MAX_ASKING
 from adapters.ccxt_exchange.streaming.stream import AccountStream
 from adapters.venues.hyperliquid.dialect import HYPERLIQUID
 from killswitch.snapshot import Order
@@ -223,6 +224,24 @@ def test_without_a_look_up_the_order_is_in_doubt_at_once_as_before():
         s._read(ccxt.hyperliquid(), copy.deepcopy(ORDER))
         assert s.in_doubt == {OID} and s.orders_due and s.needs_rest() and not s.asking
         assert entries == [] and wakes == ["hyperliquid/main"]
+    asyncio.run(body())
+
+
+def test_past_max_asking_look_ups_at_once_an_order_is_in_doubt_and_rest_lists_them_all():
+    async def body():
+        looked = Looked()
+        s, entries, _ = stream(looked)
+        oids = [str(int(OID) + i) for i in range(MAX_ASKING + 2)]
+        for oid in oids:
+            frame = copy.deepcopy(ORDER)
+            frame["data"][0]["order"]["oid"] = int(oid)
+            s._read(ccxt.hyperliquid(), frame)
+        await settle(lambda: len(looked.asked) == MAX_ASKING)
+        assert set(s.asking) == set(oids[:MAX_ASKING]) and s.in_doubt == set(oids[MAX_ASKING:])
+        assert s.orders_due and s.needs_rest() and entries == []
+        looked.give(told("regular", False))
+        await settle(lambda: not s.asking)
+        assert len(entries) == MAX_ASKING and s.in_doubt == set(oids[MAX_ASKING:])
     asyncio.run(body())
 
 
