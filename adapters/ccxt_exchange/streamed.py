@@ -31,6 +31,7 @@ from killswitch.weights import WeightLimit
 
 from ..base import StreamHealth
 from .budget import WeightMeter, meter_requests
+from .calls import Op
 from .client import Factory, Urls, configure_client, create_client
 from .dialects.base import Dialect
 from .parsing import num
@@ -89,7 +90,22 @@ class StreamedSnapshots(RestSnapshots):
             watches=self.dialect.stream_watches(),
             stale_after_s=spec.stale_after.seconds, reconcile_every_s=spec.reconcile_every.seconds,
             clock=self._stream_clock,
-            hub=self._hub_key(urls, sandbox) if self._share_marks and self.dialect.stream_marks_shared else None)
+            hub=self._hub_key(urls, sandbox) if self._share_marks and self.dialect.stream_marks_shared else None,
+            kind_of=None if type(self.dialect).stream_order_kind is Dialect.stream_order_kind else self._order_kind)
+
+    async def _order_kind(self, order_id: str, symbol: str) -> Optional[Order]:
+        """One open order the stream cannot say the kind of, asked of the venue by its id (the
+        dialect's ``stream_order_kind``) on the REST client: through the account's budget,
+        retries and deadline, its weight on the account's meter; read as a list's row is. None:
+        the venue does not know the order. Raises on a failure (the stream keeps it in doubt)."""
+        async def body(op: Op) -> Optional[Order]:
+            row = await self.dialect.stream_order_kind(self._calls.bind(op), order_id, symbol)
+            if row is None:
+                return None
+            return self._read_row("order", row.endpoint, self._parse_order, row.order, row.kind, row.price_trigger)
+
+        result: Optional[Order] = await self._calls.run("order kind", body)
+        return result
 
     def _hub_key(self, urls: Urls, sandbox: bool) -> tuple[Any, str]:
         """The venue endpoint whose marks this account shares with the others on it (the same

@@ -106,6 +106,26 @@ class Rig:
                 if t.startswith('{"channel":"%s"' % channel)]
 
 
+def venue_calls(monkeypatch: Any) -> list[tuple[str, str]]:
+    """(path, type) of every request the simulated venue answers from now on, in order: an
+    ``/info`` read's ``type``, an ``/exchange`` action's."""
+    from adapters.venues.hyperliquid import face
+
+    seen: list[tuple[str, str]] = []
+    dispatch = face._Face.dispatch
+
+    def noted(self: Any, op: str, path: str, *args: Any) -> Any:
+        seen.append((path, self.kind))
+        return dispatch(self, op, path, *args)
+
+    monkeypatch.setattr(face._Face, "dispatch", noted)
+    return seen
+
+
+def infos(calls: list[tuple[str, str]]) -> list[str]:
+    return [kind for path, kind in calls if path == "/info"]
+
+
 def positions(snap: Any) -> dict:
     return {p.symbol: p.contracts * (1 if p.side == "long" else -1) for p in snap.positions}
 
@@ -179,31 +199,39 @@ def test_a_position_closed_elsewhere_is_flat_in_the_next_state_frame():
 # --- orders, trigger orders included -----------------------------------------------------------------
 
 
-def test_a_resting_order_of_unknown_kind_puts_the_stream_in_doubt_until_rest_lists_it_and_wakes():
-    """``orderUpdates`` rows say no order type: a bot's new resting order is applied, the runner
-    woken (an entry, while entries are watched), and the next snapshot reads REST with every
-    open order; from then on the stream keeps the kind REST read."""
+def test_a_resting_order_of_unknown_kind_is_asked_by_its_oid_and_handed_over_as_an_entry(monkeypatch):
+    """``orderUpdates`` rows say no order type: a bot's new resting order is asked of the venue
+    at once by its oid (``orderStatus``, weight 2, on the account's weight meter), handed to
+    the entry watch as an entry once the venue said its kind, and the runner woken — no list of
+    every open order (weight 20) read for it; the stream answers again, and keeps that kind."""
+    calls = venue_calls(monkeypatch)
+
     async def t(r: Rig):
         await r.live()
+        entries: list = []
+        r.adapter.set_entry_watch(lambda key, order: entries.append(order))
         r.adapter.wake_on_entries(True)
         r.wakes.clear()
+        calls.clear()
+        weighed = r.adapter.weight_meter.used()
         await r.bot.create_order(BTC, "limit", "buy", 0.01, 50_000.0, {"clientOrderId": CLOID})
-        await until(lambda: r.wakes, "a wake for the entry", DEADLINE_S)
+        await until(lambda: entries and r.wakes, "the entry handed over, the runner woken", DEADLINE_S)
         row = r.frames("orderUpdates")[-1][0]
         assert row["status"] == "open" and set(row["order"]) == {
             "coin", "side", "limitPx", "sz", "oid", "timestamp", "origSz", "cloid"}  # the documented row
-        before = r.rest_reads()
-        doubt = await r.adapter.snapshot()
-        assert doubt.fetch.calls > 0 and r.rest_reads() > before  # REST, every open order listed
-        (o,) = doubt.orders
+        (o,) = entries
         assert (o.kind, o.client_id, o.price, o.reduce_only) == ("regular", CLOID, 50_000.0, False)
-        assert (await r.from_stream()).orders == doubt.orders
+        assert infos(calls) == ["orderStatus"]  # one look-up, no frontendOpenOrders
+        assert r.adapter.weight_meter.used() >= weighed + 2
+        snap = await r.from_stream()  # the stream answers: the order of the kind the venue said
+        assert [(x.id, x.kind, x.reduce_only) for x in snap.orders] == [(o.id, "regular", False)]
+        assert "frontendOpenOrders" not in infos(calls) and r.adapter._stream.in_doubt == set()
     rig(t)
 
 
-def test_trigger_orders_keep_the_kind_rest_read_and_a_trigger_that_fired_leaves_the_open_orders():
-    """A stop-loss (reduce-only, 10 % below) and a position take-profit placed by a bot: REST
-    lists them once (the stream cannot say their kind); the stream then keeps them as
+def test_trigger_orders_keep_the_kind_the_venue_said_and_a_trigger_that_fired_leaves_the_open_orders():
+    """A stop-loss (reduce-only, 10 % below) and a position take-profit placed by a bot: each
+    asked of the venue once by its oid (the stream cannot say their kind); the stream keeps them as
     ``conditional`` and ``tpsl`` with their trigger prices through their updates; the mark
     through the stop fires it (``triggered``): it leaves the stream's open orders, and its fill
     reaches the position."""
@@ -216,8 +244,9 @@ def test_trigger_orders_keep_the_kind_rest_read_and_a_trigger_that_fired_leaves_
                                   close_position=True, client_algo_id="0xa1" + "0" * 29 + "3")
         await until(lambda: len([u for f in r.frames("orderUpdates") for u in f]) >= 2, "the trigger orders' rows",
                     DEADLINE_S)
-        listed = await r.adapter.snapshot()  # in doubt: REST, listing them
-        assert listed.fetch.calls > 0
+        stream = r.adapter._stream  # each asked of the venue by its oid (orderStatus)
+        await until(lambda: len(stream.state.orders) == 2 and not stream.asking, "their kinds asked", DEADLINE_S)
+        listed = await r.from_stream()
         kinds = {o.id: (o.kind, o.trigger_price, o.reduce_only) for o in listed.orders}
         assert kinds == {str(stop.algo_id): ("conditional", 54_000.0, True),
                          str(tp.algo_id): ("tpsl", 70_000.0, True)}
@@ -353,7 +382,7 @@ POLICY = textwrap.dedent("""\
     """)
 
 
-async def serve(tmp: Path, monkeypatch: Any, scenario: Any) -> None:
+async def serve(tmp: Path, monkeypatch: Any, scenario: Any, readers: int = 0) -> None:
     """``await scenario(daemon, server)`` with ``ksctl run`` in-process leading over a fresh
     server, ``sim-main`` on Hyperliquid with a stream block (the bot's strategy ``alpha``: cloids
     beginning ``0xa1``), then stop."""
@@ -386,7 +415,7 @@ async def serve(tmp: Path, monkeypatch: Any, scenario: Any) -> None:
               strategies: [{{name: alpha, client_id_prefixes: ["0xa1"]}}]
         """))
     opts = RunOptions((str(tmp / "policies"),), str(tmp / "accounts.yaml"), f"sqlite://{tmp / 'state.db'}",
-                      str(tmp / "lock.json"), api_port=None)
+                      str(tmp / "lock.json"), api_port=None, readers=readers)
     daemon = Daemon(opts, logging.getLogger("killswitch.run").info, logging.getLogger("killswitch.run").error)
     task = asyncio.ensure_future(daemon.run())
     try:
@@ -430,11 +459,16 @@ def test_a_mark_across_the_hard_threshold_wakes_the_runner_which_closes_within_t
     assert sorted(o.client_order_id for o in seen["orders"]) == sorted(to_cloid(i) for i in ids)
 
 
-def test_a_rogue_entry_under_a_halt_is_cancelled_at_the_order_events_tick_not_the_interval(tmp_path, monkeypatch):
-    """An order event (a bot's entry on ``orderUpdates``) wakes the halted runner, which cancels
-    it within seconds of a 30 s interval; the bot's reduce-only stop stays."""
+@pytest.mark.parametrize("readers", [0, 1])
+def test_a_rogue_entry_under_a_halt_is_cancelled_before_any_list_of_every_open_order(tmp_path, monkeypatch, readers):
+    """A bot's entry on ``orderUpdates`` (a row that says no kind) under a halt: asked of the
+    venue by its oid where the stream runs (the deciding process, or its reader with
+    ``--readers 1``), handed to the entry watch as an entry and cancelled — before any list of
+    every open order (``frontendOpenOrders``, the 5 s list a REST read would wait for), within
+    seconds of a 30 s interval; the bot's reduce-only stop, asked the same way, stays."""
     seen: dict = {}
     rogue = "0xa1" + "0" * 29 + "9"
+    calls = venue_calls(monkeypatch)
 
     async def scenario(daemon: Any, server: SimServer) -> None:
         desk, parts = daemon.desk, daemon.parts
@@ -444,17 +478,25 @@ def test_a_rogue_entry_under_a_halt_is_cancelled_at_the_order_events_tick_not_th
         eng = server.engine
         eng.place_algo_order("sim-main", "BTCUSDT", "SELL", "STOP_MARKET", quantity=1.0, trigger_price=40_000.0,
                              reduce_only=True, client_algo_id="0xa1" + "0" * 29 + "8")
+        await until(lambda: {("/info", "orderStatus"), ("/info", "frontendOpenOrders")} & set(calls),
+                    "the stop's kind read", DEADLINE_S)
         await asyncio.sleep(0.5)
-        woken = daemon.wakes.started["wake"]
+        calls.clear()
         started = time.monotonic()
         eng.place_order("sim-main", "BTCUSDT", "BUY", "LIMIT", 0.5, price=55_000.0, time_in_force="GTC",
                         client_order_id=rogue)
         await until(lambda: rogue not in {o.client_order_id for o in eng.accounts["sim-main"].orders.values()
                                           if o.is_open}, "the rogue entry cancelled", 3 * DEADLINE_S)
         seen["after_s"] = time.monotonic() - started
-        seen["woken"] = daemon.wakes.started["wake"] - woken
+        seen["calls"] = list(calls)
         seen["stops"] = [o.algo_id for o in eng.accounts["sim-main"].algos.values() if o.is_open]
+        seen["adapter"] = type(daemon.runner.venues[KEY]._adapter).__name__
 
-    asyncio.run(asyncio.wait_for(serve(tmp_path, monkeypatch, scenario), 6 * DEADLINE_S))
+    asyncio.run(asyncio.wait_for(serve(tmp_path, monkeypatch, scenario, readers), 6 * DEADLINE_S))
     assert seen["after_s"] < 10.0, seen
-    assert seen["woken"] >= 1 and len(seen["stops"]) == 1
+    kinds = [kind for _, kind in seen["calls"]]
+    lists = [i for i, kind in enumerate(kinds) if kind == "frontendOpenOrders"]
+    assert "cancel" in kinds and (not lists or kinds.index("cancel") < lists[0]), kinds  # before any list
+    assert "orderStatus" in kinds[:kinds.index("cancel")], kinds
+    assert seen["adapter"] == ("RemoteAdapter" if readers else "CcxtAdapter")  # where the stream ran
+    assert len(seen["stops"]) == 1

@@ -32,13 +32,14 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Callable, Mapping, NamedTuple, Optional, Protocol
+from typing import TYPE_CHECKING, Any, Callable, Mapping, Optional, Protocol
 
 from killswitch.weights import Read, SnapshotCost, WeightLimit
 
 from ...base import AdapterError, Reason, VenueRefusal
 from ..parsing import BadData, BadField, num
 from .cancel_hooks import Call, CancelAnswer, CancelHooks
+from .listed import Listed
 from .refusals import Rule, mapped, refusal
 from .stream_hooks import StreamHooks
 
@@ -56,17 +57,6 @@ DEFAULT_ORDER_RATE = 5.0
 # The most pages one list of a snapshot is read over: a list longer than that is not read to
 # its end, and the snapshot is incomplete (LIST_INCOMPLETE), never silently short.
 MAX_PAGES = 50
-
-
-class Listed(NamedTuple):
-    """One open order of a venue's lists."""
-
-    kind: Optional[str]  # the kind its list says it is (None: read from the order, ..parsing.order_kind)
-    order: Any  # ccxt's unified order structure
-    endpoint: str  # the list it came from (``GET /fapi/v1/openOrders``): what a row it cannot read names
-    # False for an order its venue triggers on something other than a price (Bybit's MmRateClose,
-    # on the maintenance margin rate): one without a trigger price is then understood
-    price_trigger: bool = True
 
 
 # the rows of a long answer read between two turns of the event loop: a book of 10,000 positions

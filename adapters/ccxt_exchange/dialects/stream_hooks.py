@@ -13,6 +13,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Awaitable, Callable, Container, Mapping, Optional
 
+from .cancel_hooks import Call
+from .listed import Listed
 from .stream_events import MarkRows, StreamEvent
 
 
@@ -105,6 +107,16 @@ class StreamHooks:
         orders by default; a venue that keeps conditional orders on a channel of their own
         watches that too (OKX's ``orders-algo``: ``watch_orders`` with ``trigger``)."""
         return (("watch_positions", {}), ("watch_balance", {}), ("watch_orders", {}))
+
+    async def stream_order_kind(self, call: Call, order_id: str, symbol: str) -> Optional[Listed]:
+        """One open order whose kind the stream's frame does not say (``STREAM_KIND`` None) and
+        the stream never knew, asked of the venue at once by its id: the order as the venue's
+        list of open orders reads it (its kind, trigger price, reduce-only flag), None where the
+        venue does not know the order; raises where the venue's answer cannot be had or read.
+        The stream asks only where a dialect overrides this (the adapter tests the override);
+        without one, the order stays in doubt until a REST list names it (the default). Only a
+        streaming dialect whose frames may leave out an order's kind is asked."""
+        return None
 
     def stream_time(self, message: Any) -> Optional[int]:
         """The venue's event time (UTC ms, its clock) of one classified ``ok`` or ``marks``

@@ -15,9 +15,9 @@ What it owns (:class:`StreamFrames`, a part of :class:`~.stream.AccountStream`)
       columns;
     * a ``state`` message (the account's whole state in one frame: Hyperliquid's clearinghouse
       state) read by its events alone; an order whose frame does not say its kind
-      (:data:`~.state.STREAM_KIND` None) keeps the kind known of it, or, never known,
-      puts the stream in doubt and has the next REST read list every open order
-      (``orders_due``);
+      (:data:`~.state.STREAM_KIND` None) keeps the kind known of it, or, never known, is
+      asked of the venue at once where the dialect can (:mod:`.kinds`), else puts the stream
+      in doubt and has the next REST read list every open order (``orders_due``);
     * the wake callback, called when a position, a balance or a mark changed (never for a
       duplicate or an update that changed nothing) — and, while the runner watches entries
       (``wake_on_entries``: a lock that cancels them binds the account), when an open order that
@@ -46,13 +46,13 @@ from killswitch.snapshot import Order
 
 from ...base import AdapterError
 from ..errors import scrub
+from .kinds import OrderKinds
 from .state import CHANGED, DUPLICATE, OUT_OF_ORDER, STREAM_KIND, MarkRows, StreamEvent
-from .trust import StreamTrust
 
 log = logging.getLogger(__package__)
 
 
-class StreamFrames(StreamTrust):
+class StreamFrames(OrderKinds):
     """The stream's messages read and applied (a part of :class:`~.stream.AccountStream`)."""
 
     FRAMES_KEPT = 50_000  # the last event of this many keys (orders come and go) is kept for the checks
@@ -224,13 +224,15 @@ class StreamFrames(StreamTrust):
                     self._dropped("malformed", f"order {oid}: {type(e).__name__}: {e}")
                     continue
                 if STREAM_KIND in o and o[STREAM_KIND] is None:  # the frame does not say its kind
-                    told = oid in state.orders
-                    order = self._known_kind(oid, order)
+                    told = oid in state.orders and oid not in self.in_doubt and oid not in self.asking
+                    order = self._known_kind(oid, order, told)
             if state.apply_order(oid, order, ev.event_ms) == CHANGED and self.wake_on_entries \
                     and order is not None and not order.reduce_only and order.kind != "tpsl":
-                changed = True
-                if told:  # (one of a kind not known may be a stop that only reduces: the tick's, after REST)
+                if told:  # (one of a kind not known may be a stop that only reduces: the venue's word
+                    changed = True  # on it (:mod:`.kinds`), or the tick's after REST)
                     self._entry(order)
+                elif oid not in self.asking:
+                    changed = True
         return changed
 
     def _entry(self, order: Order) -> None:
@@ -240,17 +242,18 @@ class StreamFrames(StreamTrust):
             except Exception as e:  # noqa: BLE001 — the runner's callback never ends the stream
                 log.debug("%s: entry watch: %s", self.key, type(e).__name__)
 
-    def _known_kind(self, oid: str, order: Order) -> Order:
+    def _known_kind(self, oid: str, order: Order, known: bool = True) -> Order:
         """An order whose kind its frame does not say: the kind, trigger and reduce-only flag
-        known of it (a REST list's); never known, the stream is in doubt until REST lists it."""
-        known = self.state.orders.get(oid)
-        if known is None:
-            self.orders_due = True
-            self.in_doubt.add(oid)
-            self.distrust(f"order {oid}: the stream does not say its kind")
+        known of it (a REST list's, or the venue's answer to a look-up); never known (or
+        ``known`` false: still in doubt, or asked), asked of the venue where the dialect can
+        (:mod:`.kinds`), else the stream is in doubt until REST lists it."""
+        held = self.state.orders.get(oid)
+        if held is None or not known:
+            if oid not in self.in_doubt and not self._ask_kind(oid, order):
+                self._in_doubt(oid)
             return order
-        return order.model_copy(update={"kind": known.kind, "trigger_price": known.trigger_price,
-                                        "reduce_only": known.reduce_only or order.reduce_only})
+        return order.model_copy(update={"kind": held.kind, "trigger_price": held.trigger_price,
+                                        "reduce_only": held.reduce_only or order.reduce_only})
 
     def _undecodable(self) -> None:
         self._message()  # the socket delivers: only this frame is bad

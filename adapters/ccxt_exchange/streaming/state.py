@@ -32,7 +32,7 @@ import math
 from collections import Counter
 from dataclasses import dataclass
 from operator import attrgetter
-from typing import Any, Callable, Hashable, Optional
+from typing import Any, Callable, Container, Hashable, Optional
 
 from killswitch.snapshot import (
     Balance,
@@ -154,6 +154,11 @@ class StreamState:
             self._order_touched[order_id] = self._order_seq
         return verdict
 
+    def retell_order(self, order_id: str, order: Order) -> str:
+        """An order held told again at the event time it is held at (its kind, asked of the
+        venue: :mod:`.kinds`): the stream's news to a REST read begun before."""
+        return self.apply_order(order_id, order, self._times.get(("order", order_id), 0))
+
     def order_mark(self) -> int:
         """Taken before a REST read of the open orders and handed to :meth:`reconcile`
         (``orders_since``): the orders the stream updates after it are newer than the read."""
@@ -199,7 +204,7 @@ class StreamState:
 
     def snapshot(self, observed_ms: int, ts_event: int, contract_size: Callable[[str], float],
                  rules: Callable[[str], Optional[MarketRules]] = lambda s: None,
-                 ts_source: Optional[str] = None) -> Optional[Snapshot]:
+                 ts_source: Optional[str] = None, withheld: Container[str] = ()) -> Optional[Snapshot]:
         """The account from the stream, or None before a REST snapshot gave the base.
 
         Positions: the stream's legs, each valued at the stream's mark of its symbol (REST's
@@ -210,7 +215,8 @@ class StreamState:
         does not carry them). Equity = the wallet
         balance of the quote currency + the positions' unrealized PnL. Balances are REST's,
         their total the stream's wallet balance where it gave one. Open orders are the
-        stream's; the market rules those of their symbols (``rules``), REST's where it has none.
+        stream's but those ``withheld`` (their kind is being asked of the venue: :mod:`.kinds`);
+        the market rules those of their symbols (``rules``), REST's where it has none.
         ``fetch.calls`` is 0: nothing was read to make it.
 
         Made incrementally (see :class:`_Legs`): the positions of the legs no update touched
@@ -227,7 +233,7 @@ class StreamState:
                     if b.asset in self.wallet else b for b in base.balances]
         seen = {b.asset for b in balances}
         balances += [Balance(asset=a, free=0.0, total=v) for a, v in sorted(self.wallet.items()) if a not in seen]
-        orders = list(self.orders.values())
+        orders = [o for k, o in self.orders.items() if k not in withheld] if withheld else list(self.orders.values())
         markets = self._markets(legs, orders, rules)
         return with_positions(base.model_copy(update={
             "ts_event": ts_event, "ts_observed": observed_ms, "ts_source": ts_source, "equity": equity,

@@ -2,8 +2,9 @@
 
 What it owns
     * :class:`AccountStream`, built from its parts, which share the connection's state: what its
-      frames say, applied to the stream's state (:mod:`.frames`), and when it may be
-      trusted — health, REST reconciles, the snapshot it answers (:mod:`.trust`);
+      frames say, applied to the stream's state (:mod:`.frames`), the kind of an order they
+      do not say asked of the venue (:mod:`.kinds`), and when it may be trusted — health, REST
+      reconciles, the snapshot it answers (:mod:`.trust`);
     * the streaming client's life: built by ``build()`` (a ``ccxt.pro.<venue>`` client configured
       as the REST one: credentials, timeout, strict JSON, rehosted urls), one per connection, so
       that a reconnect authenticates afresh (a new listen key on Binance), closed when its
@@ -48,6 +49,7 @@ from killswitch.snapshot import MarketRules, Order, Position
 from ..errors import reason_for, scrub
 from .frames import StreamFrames, event_name
 from .hub import MarkHub, close_client, hub_for
+from .kinds import KindOf
 from .sockets import Stalled, built_in_turn, guard_clients, until_one_fails, watch_held_marks
 from .state import MarkRows, StreamEvent, StreamState
 
@@ -83,11 +85,13 @@ class AccountStream(StreamFrames):
     ``event_time(message)`` its ``stream_time``, ``ended(message)`` its ``stream_ended`` (the
     reason code and the venue's words of an ``expired`` message) and ``watches`` its
     ``stream_watches`` (the watch methods, with their parameters, that keep the private
-    subscriptions).
+    subscriptions); ``kind_of(order_id, symbol)`` the adapter's look-up of one order whose
+    frame does not say its kind (the dialect's ``stream_order_kind``; None: the dialect has
+    none).
 
-    Its parts share the connection's state: what its frames say (:mod:`.frames`) and
-    when it may be trusted (:mod:`.trust`); the state itself, pure, is
-    :mod:`.state`'s.
+    Its parts share the connection's state: what its frames say (:mod:`.frames`), the
+    kinds of orders asked of the venue (:mod:`.kinds`) and when it may be trusted
+    (:mod:`.trust`); the state itself, pure, is :mod:`.state`'s.
     """
 
     def __init__(self, key: str, *, quote: str, build: Callable[[], Any], parse_order: Callable[..., Order],
@@ -104,7 +108,7 @@ class AccountStream(StreamFrames):
                  describe: Callable[[Any], Optional[str]] = lambda message: None,
                  stale_after_s: float = 10.0, reconcile_every_s: float = 30.0,
                  backoff_s: float = 0.5, max_backoff_s: float = 30.0, clock: Callable[[], int] = now_ms,
-                 hub: Optional[tuple[Hashable, str]] = None):
+                 hub: Optional[tuple[Hashable, str]] = None, kind_of: Optional[KindOf] = None):
         self.key = key
         self.state = StreamState(quote)
         self._build = build
@@ -125,6 +129,10 @@ class AccountStream(StreamFrames):
         # an order came whose kind the stream does not say: the next REST read lists every open order
         self.orders_due = False
         self.in_doubt: set[str] = set()  # those orders' ids, until a REST list that began after them names them
+        # (order id, symbol) → the order as the venue lists it: the dialect's look-up of one such
+        # order (:mod:`.kinds`; None: none, the order is in doubt), and those under way
+        self._kind_of = kind_of
+        self.asking: dict[str, asyncio.Task] = {}
         self.stale_after_ms = int(stale_after_s * 1000)
         self.reconcile_every_ms = int(reconcile_every_s * 1000)
         self.stretch = 1  # the runner's load shed stretches the reconcile cadence (and its overdue bound) by this
@@ -234,6 +242,7 @@ class AccountStream(StreamFrames):
         if task is not None:
             task.cancel()
             await asyncio.gather(task, return_exceptions=True)
+        await self.stop_asking()
         hub, self._hub = self._hub, None
         if hub is not None:
             await hub.leave(self)

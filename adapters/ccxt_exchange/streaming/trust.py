@@ -50,6 +50,7 @@ class StreamTrust:
     state: StreamState
     orders_due: bool  # an order came whose kind the stream does not say: the next REST read lists them all
     in_doubt: set[str]  # those orders' ids, until a REST list names them
+    asking: dict[str, asyncio.Task]  # such orders asked of the venue, until it answers (:mod:`.kinds`)
     stale_after_ms: int
     reconcile_every_ms: int
     reconnects: int
@@ -105,7 +106,7 @@ class StreamTrust:
 
     def needs_rest(self) -> bool:
         """Whether the next snapshot must read REST before it can answer: the stream is not live,
-        a reconnect or a disagreement has not been reconciled yet, nothing has been, or the last
+        a reconnect or a disagreement has not been reconciled yet, nothing has been, the last
         good reconcile is overdue (the cadence's reads beside the ticks have failed for
         ``OVERDUE_AFTER`` × ``reconcile_every``: the stream's word is not confirmed any more)."""
         return self.health().state != "live" or self._reconcile_due or self._reconciled_at is None or \
@@ -146,7 +147,10 @@ class StreamTrust:
         ``ts_event`` is the venue's time, as a REST snapshot's is: the latest event time (``E``)
         the stream delivered, or the REST base's own when that is later — never our receipt
         time, which is another clock (a simulated venue's runs apart from ours, and a data age
-        taken between the two would be wrong). ``ts_observed`` is our clock's now."""
+        taken between the two would be wrong). ``ts_observed`` is our clock's now. An order
+        whose kind is being asked of the venue (``asking``) is not in it yet: the snapshot says
+        no kind it does not know (a REST snapshot between two lists of every open order has no
+        order placed since either)."""
         now = self._clock()
         base = self.state.base
         ts = self._event_ms
@@ -155,7 +159,7 @@ class StreamTrust:
             ts, source = base.ts_event, base.ts_source
         if ts is None:
             ts, source = now, "runner"
-        return self.state.snapshot(now, ts, self._contract_size, self._rules, ts_source=source)
+        return self.state.snapshot(now, ts, self._contract_size, self._rules, ts_source=source, withheld=self.asking)
 
     async def prepare_stepwise(self) -> None:
         """The legs made after a reconcile beside the ticks, the loop free every few hundred; a

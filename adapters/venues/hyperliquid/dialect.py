@@ -23,7 +23,8 @@ What it owns
       a process (:meth:`HyperliquidDialect.prepare_client`): an approval of ccxt's builder fee and its referral code.
 
     Its accounts stream (:mod:`.dialect_stream`: the ``clearinghouseState`` and
-    ``orderUpdates`` channels through ccxt's streaming client).
+    ``orderUpdates`` channels through ccxt's streaming client), and an order whose stream row
+    says no kind asked by its oid (``orderStatus``, :meth:`HyperliquidDialect.stream_order_kind`).
 
     Hyperliquid has no hedge mode (one position a coin: the account's mode is one-way, read
     without a request), and no market order: a close is the adapter's limit IOC at the
@@ -110,6 +111,7 @@ def statuses_of(body: Any) -> Optional[list]:
 
 EXCHANGE = "POST /exchange cancel"
 OPEN_ORDERS = "POST /info frontendOpenOrders"
+ORDER_STATUS = "POST /info orderStatus"
 # the /info types the venue weighs 2 (every other weighs 20, userRole 60; ccxt's table has these)
 INFO_WEIGHT_2 = frozenset({"l2Book", "allMids", "clearinghouseState", "orderStatus", "spotClearinghouseState",
                            "exchangeStatus"})
@@ -289,21 +291,42 @@ class HyperliquidDialect(Dialect):
             raise BadData(f"{OPEN_ORDERS}: the answer is not a list")
         return [self._listed(o) for o in got]
 
-    def _listed(self, order: Any) -> Listed:
+    def _listed(self, order: Any, endpoint: str = OPEN_ORDERS, field: str = "") -> Listed:
         """A row of ``frontendOpenOrders`` (:func:`.dialect_orders.listed_kind`), its ``orderType`` one the venue
         documents, its ``side`` A or B, and a trigger order by that type or by ``isTrigger``: a row whose type and
-        flags disagree is read as the trigger order either says it is, never as a resting one."""
+        flags disagree is read as the trigger order either says it is, never as a resting one. (``endpoint``,
+        ``field``: another answer that carries the same row, under ``field``: ``orderStatus``'s.)"""
         if not isinstance(order, Mapping):
             raise BadData("an order is not an object")
         info = order.get("info")
         value = info.get("orderType") if isinstance(info, Mapping) else None
         trigger = ORDER_TYPE_TRIGGERS.get(value) if isinstance(value, str) else None
         if trigger is None:
-            raise self.unknown_value(OPEN_ORDERS, "orderType", value)
+            raise self.unknown_value(endpoint, field + "orderType", value)
         side = info.get("side") if isinstance(info, Mapping) else None
         if side not in ("A", "B"):  # ask, bid: ccxt reads anything but A as a buy
-            raise self.unknown_value(OPEN_ORDERS, "side", side)
-        return Listed(*listed_kind(order, trigger), OPEN_ORDERS)
+            raise self.unknown_value(endpoint, field + "side", side)
+        return Listed(*listed_kind(order, trigger), endpoint)
+
+    async def stream_order_kind(self, call: Call, order_id: str, symbol: str) -> Optional[Listed]:
+        """``orderStatus`` of one oid (weight 2; ccxt's ``fetch_order``): ``{"status": "order",
+        "order": {"order": {...}, "status", "statusTimestamp"}}``, the inner row with
+        ``frontendOpenOrders``' fields (``orderType``, ``isTrigger``, ``triggerPx``,
+        ``reduceOnly``, ``isPositionTpsl``), read as that list reads a row; ``{"status":
+        "unknownOid"}`` (ccxt: OrderNotFound) is None. The stream's ``orderUpdates`` rows say
+        no kind (:mod:`.dialect_stream`): a bot's order the stream never knew is asked here,
+        not left for the next list of every open order (weight 20, every 5 s at most)."""
+        try:
+            got = await call("fetch_order", order_id, symbol)
+        except AdapterError as e:
+            if e.reason is Reason.ORDER_NOT_FOUND:
+                return None
+            raise
+        info = got.get("info") if isinstance(got, Mapping) else None
+        row = info.get("order") if isinstance(info, Mapping) else None
+        if not isinstance(row, Mapping):
+            raise self.bad_field(ORDER_STATUS, "order.order", "missing")
+        return self._listed({**got, "info": row}, ORDER_STATUS, "order.order.")
 
     def position_side(self, info: Mapping[str, Any]) -> Optional[str]:
         # a row of assetPositions says its mode: "oneWay", the only one the venue has

@@ -19,8 +19,10 @@ What it owns
       say whether an order waits on a trigger, nor its trigger price: a row that carries
       ``frontendOpenOrders``' fields (``orderType``, ``isTrigger``, ``triggerPx``,
       ``isPositionTpsl``) is read as that list reads it; one that does not keeps the kind
-      known of its oid, and an order the stream never knew leaves it in doubt until REST
-      lists it (:data:`adapters.ccxt_exchange.dialects.stream_events.STREAM_KIND`). ``triggered``
+      known of its oid, and an order the stream never knew is asked of the venue by its oid
+      (``orderStatus``: :meth:`.dialect.HyperliquidDialect.stream_order_kind`), or left in
+      doubt until REST lists it where that fails
+      (:data:`adapters.ccxt_exchange.dialects.stream_events.STREAM_KIND`). ``triggered``
       ends a trigger order: what
       executes after it comes by its own updates. Trigger and TP/SL orders come on this
       channel as every other order;
