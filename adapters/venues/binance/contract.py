@@ -3,8 +3,8 @@
 Each row says what the production adapter must send to, and read from, the id: the market id of
 BTC/USDT:USDT, a one-way close's and a hedge-mode close's ``create_order`` params, the first call
 of a lookup by client order id, the raw info of a SHORT leg, the client id's longest length, the
-countdown's call and the order rate (orders a second). Plain data: nothing here is imported by
-the adapter.
+countdown's call and the order rate (orders a second); below them the builders of its answers to a
+cancel (CANCEL_ANSWERS). Data and test builders: nothing here is imported by the adapter.
 """
 
 def _row(ccxt_id: str, market_id: str, countdown: str, order_rate: float) -> dict:
@@ -36,3 +36,45 @@ SWITCH_TERMS = {
                     "canFuturesTrade": "false"}, "signed": ("timestamp", "recvWindow"),
     "refused_order": "-2015", "not_master": ("-1002", "You are not authorized to execute this request."),
 }
+
+
+# Its answers to a cancel (tests/unit/adapters/ccxt/test_cancel_property.py: each shape its dialect
+# reads, built from the fates the test draws for the orders sent; the fields: see
+# adapters/venues/binance/contract.py's CANCEL_ANSWERS). The generic reading: DELETE
+# /fapi/v1/order answers the order cancelled (a refusal raises: -2011 Unknown order sent.);
+# DELETE /fapi/v1/allOpenOrders names none (the documented answer,
+# tests/unit/adapters/ccxt/test_cancel_answers.py's BINANCE_ALL).
+#
+# A shape: ``how`` the dialect reads it (``one``, ``symbol``, ``batch``), the venue's
+# ``endpoint``, its ``build(f)`` (``f``: the orders ``sent``, the ids the answer names ``done``,
+# ``refused`` (id → code and words), leaves ``unnamed``, and ids never sent it names done
+# (``strangers``); ``f.client(id)``, the client id; ``f.flip()``, ``f.pick(values)`` and
+# ``f.shuffled(rows)``, drawn; ``f.ccxt(id)``, a ccxt client for its parsers; ``f.parsed(id,
+# info)``, ccxt's parsed cancelled order) returning the answer, the ids it names cancelled and,
+# where it lacks what the venue documents, True (BAD_RESPONSE); the ``kinds`` of the orders it is
+# for (regular alone where left out), the ``most`` orders one answer is for (1), the ``fates`` it
+# gives an order sent (``done``, ``refused``, ``unnamed``; done alone), whether it is the venue's
+# acknowledged "all of them" (``whole``, docs/exchanges.md), whether it can name orders never
+# sent (``strangers``), the form of the venue's refusal codes not in its table (``novel``, a
+# regex; ``not_novel``: codes that are not refusals) and the orders' ``symbol``.
+# CANCEL_NOT_SENT: how → why the dialect is never handed that answer (the test checks the claim).
+EVERY_KIND = ("regular", "conditional", "tpsl", "oco", "trailing")
+BINANCE_ALL = {"code": 200, "msg": "The operation of cancel all open order is done."}
+
+
+def _one(f) -> tuple:
+    [o] = f.sent
+    row = {"orderId": int(o.id), "symbol": "BTCUSDT", "status": "CANCELED", "clientOrderId": f.client(o.id)}
+    return f.parsed(o.id, row), {o.id}
+
+
+def _all(f) -> tuple:
+    return [f.ccxt("binanceusdm").safe_order({"info": BINANCE_ALL})], set()
+
+
+CANCEL_ANSWERS = (
+    {"how": "one", "endpoint": "DELETE /fapi/v1/order", "build": _one, "kinds": EVERY_KIND},
+    {"how": "symbol", "endpoint": "DELETE /fapi/v1/allOpenOrders", "build": _all, "kinds": EVERY_KIND, "most": 20,
+     "fates": ("unnamed",), "whole": True},
+)
+CANCEL_NOT_SENT = {"batch": "no batch"}

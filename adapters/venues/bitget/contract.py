@@ -2,7 +2,7 @@
 adapters/venues/binance/contract.py).
 
 Hedge mode: ccxt turns the sell round (Bitget closes the long leg with side buy, tradeSide close)
-when told ``hedged`` and ``reduceOnly``; no countdown on the classic account. Plain data.
+when told ``hedged`` and ``reduceOnly``; no countdown on the classic account. Data, and its cancel answers' builders.
 """
 
 ROWS = (
@@ -25,3 +25,69 @@ FACE_TERMS = {
               ("trail", ("trailing", "moving_plan", "sell", 3_000.0, None, True, 5.0))),
     "hedge_stops": (("trail", ("trailing", "track_plan", "sell", 3_000.0, None, True, 5.0)),),
 }
+
+
+# Its answers to a cancel (tests/unit/adapters/ccxt/test_cancel_property.py; the fields: see
+# binance/contract.py): the recorded cancel-order answer (cancelOrder.linearByClientOid:
+# data.orderId and clientOid) and cancel-plan-order's (cancelOrder.trailingByClientOid:
+# successList, failureList; a failureList row is the documented orderId, clientOid, errorMsg,
+# errorCode), read raw; spot's one cancel through ccxt (its parsed order, the data in info);
+# batch-cancel-orders and a symbol's cancel-plan-order through ccxt's cancel_all_orders (its parse
+# of successList then failureList); spot's cancel-symbol-order naming only the symbol.
+EVERY_KIND = ("regular", "conditional", "tpsl", "oco", "trailing")
+EVERY_FATE = ("done", "refused", "unnamed")
+NUMERIC = r"[1-9][0-9]{2,4}"
+
+
+def _envelope(data) -> dict:
+    return {"code": "00000", "msg": "success", "requestTime": "1754866672623", "data": data}
+
+
+def _one(spot: bool):
+    def build(f) -> tuple:
+        [o] = f.sent
+        named = o.id if f.done else f.strangers[0]
+        data = {"orderId": named, "clientOid": f.client(named)}
+        return (f.parsed(named, data) if spot else _envelope(data)), {named}
+    return build
+
+
+def _rows(f) -> tuple:
+    def row(oid: str) -> dict:
+        by_client = oid in f.by_client
+        return {"orderId": "" if by_client else oid, "clientOid": f.client(oid)}
+
+    success = f.shuffled([row(i) for i in f.done + f.strangers])
+    failure = f.shuffled([{**row(i), "errorMsg": r.words, "errorCode": r.code} for i, r in f.refused.items()])
+    return success, failure
+
+
+def _plan_one(f) -> tuple:
+    success, failure = _rows(f)
+    return _envelope({"successList": success, "failureList": failure}), set(f.done + f.strangers)
+
+
+def _all(f) -> tuple:
+    success, failure = _rows(f)
+    # a row naming its order by clientOid alone: ccxt's parse keeps no list of it, BAD_RESPONSE
+    bad = bool(f.by_client & {*f.done, *f.refused})
+    return f.ccxt("bitget").parse_orders(success + failure), set(f.done + f.strangers), bad
+
+
+def _spot_all(f) -> tuple:
+    return [f.ccxt("bitget").safe_order({"info": _envelope({"symbol": "BTCUSDT"}), "symbol": "BTC/USDT"})], set()
+
+
+CANCEL_ANSWERS = (
+    {"how": "one", "endpoint": "POST /api/v2/mix/order/cancel-order", "build": _one(spot=False),
+     "fates": ("done", "unnamed"), "strangers": True},
+    {"how": "one", "endpoint": "spot cancel_order (ccxt)", "build": _one(spot=True), "fates": ("done", "unnamed"),
+     "strangers": True},
+    {"how": "one", "endpoint": "POST /api/v2/mix/order/cancel-plan-order", "build": _plan_one,
+     "kinds": EVERY_KIND[1:], "fates": EVERY_FATE, "strangers": True, "novel": NUMERIC},
+    {"how": "symbol", "endpoint": "POST /api/v2/mix/order/batch-cancel-orders, cancel-plan-order (ccxt)",
+     "build": _all, "kinds": EVERY_KIND, "most": 20, "fates": EVERY_FATE, "strangers": True, "novel": NUMERIC},
+    {"how": "symbol", "endpoint": "POST /api/v2/spot/trade/cancel-symbol-order", "build": _spot_all, "most": 20,
+     "fates": ("unnamed",), "whole": True},
+)
+CANCEL_NOT_SENT = {"batch": "no batch"}

@@ -1,6 +1,6 @@
 """Bybit's row of the adapter contract (tests/contract/test_adapter_contract.py; the fields: see
 adapters/venues/binance/contract.py). Its countdown (DCP) needs the adapter's option
-``bybit_dcp_websocket``. Plain data."""
+``bybit_dcp_websocket``. Data, and its cancel answers' builders."""
 
 ROWS = (
     {"id": "bybit", "market_id": "BTCUSDT", "one_way_close": {"clientOrderId": "ks1", "reduceOnly": True},
@@ -26,3 +26,39 @@ SWITCH_TERMS = {
     "revoke_sent": {"apikey": "{key}", "readOnly": 1, "ips": "*"},
     "refused_order": "10005", "not_master": ("10005", "Permission denied, please check your API key permissions."),
 }
+
+
+# Its answers to a cancel (tests/unit/adapters/ccxt/test_cancel_property.py; the fields: see
+# binance/contract.py): /v5/order/cancel's result {orderId, orderLinkId} (ccxt's parse, the result
+# in info); /v5/order/cancel-all's result.list (linear) or result.success "1" (spot): the
+# documented bodies of test_cancel_answers.py, through ccxt's bybit as its cancel_all_orders hands
+# them on.
+EVERY_KIND = ("regular", "conditional", "tpsl", "oco", "trailing")
+SPOT_ALL = {"retCode": 0, "retMsg": "OK", "result": {"success": "1"}, "retExtInfo": {}, "time": 1676962409398}
+
+
+def _one(f) -> tuple:
+    [o] = f.sent
+    named = o.id if f.done else f.strangers[0]  # an answer naming another order leaves ours unnamed
+    return f.ccxt("bybit").parse_order({"orderId": named, "orderLinkId": f.client(named)}), {named}
+
+
+def _all(f) -> tuple:
+    named = f.done + f.strangers
+    rows = f.shuffled([{"orderId": i, "orderLinkId": f.client(i)} for i in named])
+    return f.ccxt("bybit").parse_orders(rows), set(named)  # cancel-all's result.list, as ccxt hands it on
+
+
+def _spot_all(f) -> tuple:
+    return [f.ccxt("bybit").safe_order({"info": SPOT_ALL})], set()
+
+
+CANCEL_ANSWERS = (
+    {"how": "one", "endpoint": "POST /v5/order/cancel", "build": _one, "kinds": EVERY_KIND,
+     "fates": ("done", "unnamed"), "strangers": True},
+    {"how": "symbol", "endpoint": "POST /v5/order/cancel-all result.list", "build": _all, "kinds": EVERY_KIND,
+     "most": 20, "fates": ("done", "unnamed"), "strangers": True},
+    {"how": "symbol", "endpoint": "POST /v5/order/cancel-all result.success (spot)", "build": _spot_all, "most": 20,
+     "fates": ("unnamed",), "whole": True},
+)
+CANCEL_NOT_SENT = {"batch": "no batch"}

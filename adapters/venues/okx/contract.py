@@ -1,5 +1,5 @@
 """OKX's row of the adapter contract (tests/contract/test_adapter_contract.py; the fields: see
-adapters/venues/binance/contract.py). Plain data."""
+adapters/venues/binance/contract.py). Data, and its cancel answers' builders."""
 
 ROWS = (
     {"id": "okx", "market_id": "BTC-USDT-SWAP", "one_way_close": {"clientOrderId": "ks1", "reduceOnly": True},
@@ -30,3 +30,40 @@ SWITCH_TERMS = {
     "refused_order": "50120",
     "not_master": ("59500", "Only the APIKey of the main account has permission for this operation."),
 }
+
+
+# Its answers to a cancel (tests/unit/adapters/ccxt/test_cancel_property.py; the fields: see
+# binance/contract.py): cancel-order's row (ccxt raises on a refusal); cancel-batch-orders and
+# cancel-algos: a row per order, sCode "0" done, any other refused with its sMsg, the envelope's
+# code "2" when some were refused (the documented shape of test_cancel_answers.py and
+# test_okx_algo_orders.py).
+EVERY_KIND = ("regular", "conditional", "tpsl", "oco", "trailing")
+NUMERIC = r"[1-9][0-9]{2,4}"
+
+
+def _one(f) -> tuple:
+    [o] = f.sent
+    return f.parsed(o.id, {"clOrdId": "", "ordId": o.id, "sCode": "0", "sMsg": ""}), {o.id}
+
+
+def _batch(id_field: str):
+    def build(f) -> tuple:
+        def row(oid: str, code: str, words: str) -> dict:
+            return {"clOrdId": "", "ordId": "", "algoId": "", id_field: oid, "sCode": code, "sMsg": words}
+
+        rows = [row(i, "0", "") for i in f.done + f.strangers]
+        rows += [row(i, r.code, r.words) for i, r in f.refused.items()]
+        code = "2" if f.refused and f.done else ("1" if f.refused else "0")
+        return {"code": code, "msg": "", "data": f.shuffled(rows)}, set(f.done + f.strangers)
+    return build
+
+
+CANCEL_ANSWERS = (
+    {"how": "one", "endpoint": "POST /api/v5/trade/cancel-order", "build": _one, "kinds": EVERY_KIND},
+    {"how": "batch", "endpoint": "POST /api/v5/trade/cancel-batch-orders", "build": _batch("ordId"), "most": 20,
+     "fates": ("done", "refused", "unnamed"), "strangers": True, "novel": NUMERIC},
+    {"how": "batch", "endpoint": "POST /api/v5/trade/cancel-algos", "build": _batch("algoId"),
+     "kinds": EVERY_KIND[1:], "most": 10, "fates": ("done", "refused", "unnamed"), "strangers": True,
+     "novel": NUMERIC},
+)
+CANCEL_NOT_SENT = {"symbol": "no cancel-all"}
