@@ -5,6 +5,7 @@ naming both faces and the prefix; the venues' own faces are accepted, every pref
 from __future__ import annotations
 
 import asyncio
+import re
 from types import SimpleNamespace
 
 import pytest
@@ -38,12 +39,17 @@ def test_the_venues_faces_are_accepted_each_prefix_to_its_own_face():
     assert build_faces(_venue_faces() + [("zz", _face("/zz/api/"))])["/zz/api/"] is _handle
 
 
-@pytest.mark.parametrize("prefix, owner", [("/v5/", "'bybit'"), ("", "'binance'"), ("/api/v2/", "'bitget'")])
-def test_a_face_claiming_another_faces_prefix_is_refused_naming_both(prefix, owner):
+def _claimed() -> list:
+    """Every prefix a venue's face claims, with its venue (the registry's faces)."""
+    return [pytest.param(prefix, venue, id=f"{venue}:{prefix}") for venue, m in _venue_faces() for prefix in m.PREFIXES]
+
+
+@pytest.mark.parametrize("prefix, venue", _claimed())
+def test_a_face_claiming_another_faces_prefix_is_refused_naming_both(prefix, venue):
     with pytest.raises(FaceCollision) as refused:
         build_faces(_venue_faces() + [("zz", _face("/zz/api/", prefix))])
     said = str(refused.value)
-    assert owner in said and "'zz'" in said and repr(prefix) in said
+    assert f"'{venue}'" in said and "'zz'" in said and repr(prefix) in said
 
 
 def test_a_face_claiming_a_master_endpoint_is_refused():
@@ -54,12 +60,15 @@ def test_a_face_claiming_a_master_endpoint_is_refused():
 
 
 def test_the_server_refuses_to_start_when_two_faces_share_a_prefix(monkeypatch):
-    planted = (*parts("FACE"), SimpleNamespace(venue="zz", module=_face("/v5/")))
+    venue, face = _venue_faces()[-1]
+    prefix = face.PREFIXES[0]
+    planted = (*parts("FACE"), SimpleNamespace(venue="zz", module=_face(prefix)))
     monkeypatch.setattr(faces_pkg, "parts", lambda field: planted)
     faces_pkg._faces.cache_clear()
     try:
         server = SimServer(build("calm", ManualClock(0)))
-        with pytest.raises(FaceCollision, match="'bybit' and 'zz' both claim the path prefix '/v5/'"):
+        said = f"'{venue}' and 'zz' both claim the path prefix {prefix!r}"
+        with pytest.raises(FaceCollision, match=re.escape(said)):
             asyncio.run(server.start())
         assert server._runner is None  # refused before anything listens
     finally:
