@@ -1,6 +1,7 @@
 """The simulator's REST faces each hold path prefixes of their own: a face that claims another's
 prefix (or a master endpoint's path) is refused when the registry is built, at the server's start,
-naming both faces and the prefix; the venues' own faces are accepted, every prefix to its face."""
+naming both faces and the prefix; the venues' own faces are accepted, every prefix to its face.
+A websocket face that claims another's path is refused at the server's start, naming both."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import re
 from types import SimpleNamespace
 
 import pytest
+from aiohttp import web
 
 from adapters.registry import parts
 from adapters.simulated import faces as faces_pkg
@@ -74,6 +76,37 @@ def test_the_server_refuses_to_start_when_two_faces_share_a_prefix(monkeypatch):
     finally:
         monkeypatch.undo()
         faces_pkg._faces.cache_clear()
+
+
+class _Clash:
+    """A websocket face claiming ``path``, another face's."""
+
+    def __init__(self, path: str):
+        self.path = path
+
+    def add_routes(self, app: web.Application) -> None:
+        app.router.add_get("/zz/ws", _handle)
+        app.router.add_get(self.path, _handle)
+
+
+def _paths(face) -> list[str]:
+    probe = web.Application()
+    face.add_routes(probe)
+    return sorted(r.canonical for r in probe.router.resources())
+
+
+def test_the_server_refuses_to_start_when_two_stream_faces_share_a_path():
+    server = SimServer(build("calm", ManualClock(0)))
+    faces = [("the server's own stream", server.stream), *((f"{v!r} (stream)", f) for v, f in server.streams.items())]
+    claimed = [(owner, _paths(face)[-1]) for owner, face in faces if _paths(face)]  # (Hyperliquid's shares /ws)
+    assert len(claimed) > 1
+    for owner, path in claimed:
+        server = SimServer(build("calm", ManualClock(0)))
+        server.streams["zz"] = _Clash(path)
+        said = f"{owner} and 'zz' (stream) both claim the websocket path {path!r}"
+        with pytest.raises(FaceCollision, match=re.escape(said)):
+            asyncio.run(server.start())
+        assert server._runner is None  # refused before anything listens
 
 
 def test_every_route_of_a_face_has_the_operation_that_answers_it():
