@@ -78,3 +78,28 @@ CANCEL_ANSWERS = (
      "fates": ("unnamed",), "whole": True},
 )
 CANCEL_NOT_SENT = {"batch": "no batch"}
+
+
+# Its documented refusals of an order (tests/unit/adapters/ccxt/test_venue_refusals.py): the body
+# ccxt's client of its SIM_ID raises for (ccxt's own handle_errors), the reason and retry kind its
+# table maps it to, and the code and words the refusal keeps: (body, reason, kind, code, words).
+# Binance's error codes page.
+REFUSALS = (
+    ({"code": -1106, "msg": "Parameter 'reduceOnly' sent when not required."}, "POSITION_MODE_MISMATCH", "mode",
+     "-1106", "Parameter 'reduceOnly' sent when not required."),
+    ({"code": -1106, "msg": "Parameter 'price' sent when not required."}, "INVALID_ORDER", "permanent", "-1106",
+     "Parameter 'price' sent when not required."),
+    ({"code": -4061, "msg": "Order's position side does not match user's setting."}, "POSITION_MODE_MISMATCH",
+     "mode", "-4061", "Order's position side does not match user's setting."),
+    ({"code": -2022, "msg": "ReduceOnly Order is rejected."}, "REDUCE_ONLY_REJECTED", "permanent", "-2022",
+     "ReduceOnly Order is rejected."),
+    ({"code": -2019, "msg": "Margin is insufficient."}, "INSUFFICIENT_MARGIN", "transient", "-2019",
+     "Margin is insufficient."),
+    ({"code": -4164, "msg": "Order's notional must be no smaller than 5 (unless you choose reduce only)."},
+     "INVALID_ORDER", "permanent", "-4164",
+     "Order's notional must be no smaller than 5 (unless you choose reduce only)."),
+    ({"code": -1013, "msg": "Filter failure: LOT_SIZE"}, "INVALID_ORDER", "permanent", "-1013",
+     "Filter failure: LOT_SIZE"),
+    ({"code": -4999, "msg": "A refusal no table lists."}, "VENUE_REFUSED", "permanent", "-4999",
+     "A refusal no table lists."),
+)

@@ -62,3 +62,24 @@ CANCEL_ANSWERS = (
      "fates": ("unnamed",), "whole": True},
 )
 CANCEL_NOT_SENT = {"batch": "no batch"}
+
+
+# Its documented refusals of an order (tests/unit/adapters/ccxt/test_venue_refusals.py): the body
+# ccxt's client of its SIM_ID raises for (ccxt's own handle_errors), the reason and retry kind its
+# table maps it to, and the code and words the refusal keeps: (body, reason, kind, code, words).
+# Bybit v5's retCode / retMsg.
+
+
+def _refused(code: int, words: str) -> dict:
+    return {"retCode": code, "retMsg": words, "result": {}, "retExtInfo": {}, "time": 1}
+
+
+REFUSALS = (
+    (_refused(110017, "Reduce-only rule not satisfied"), "REDUCE_ONLY_REJECTED", "permanent", "110017",
+     "Reduce-only rule not satisfied"),
+    (_refused(10001, "position idx not match position mode"), "POSITION_MODE_MISMATCH", "mode", "10001",
+     "position idx not match position mode"),
+    (_refused(10001, "params error: qty invalid"), "INVALID_ORDER", "permanent", "10001", "params error: qty invalid"),
+    (_refused(110007, "ab not enough for new order"), "INSUFFICIENT_MARGIN", "transient", "110007",
+     "ab not enough for new order"),
+)

@@ -66,3 +66,24 @@ CANCEL_ANSWERS = (
      "fates": ("done", "refused", "unnamed"), "novel": r"[A-Z][a-z]{2,9}( [a-z$0-9]{1,8}){0,4}"},
 )
 CANCEL_NOT_SENT = {"symbol": "no cancel-all"}
+
+
+# Its documented refusals of an order (tests/unit/adapters/ccxt/test_venue_refusals.py): the body
+# ccxt's client of its SIM_ID raises for (ccxt's own handle_errors), the reason and retry kind its
+# table maps it to, and the code and words the refusal keeps: (body, reason, kind, code, words).
+# Hyperliquid's action statuses ({"error": ...}, no code: the first sentence is the code).
+
+
+def _status(error: str) -> dict:
+    return {"status": "ok", "response": {"type": "order", "data": {"statuses": [{"error": error}]}}}
+
+
+REFUSALS = (
+    (_status("Reduce only order would increase position. asset=0"), "REDUCE_ONLY_REJECTED", "permanent",
+     "Reduce only order would increase position", "Reduce only order would increase position. asset=0"),
+    (_status("Insufficient margin to place order. asset=4"), "INSUFFICIENT_MARGIN", "transient",
+     "Insufficient margin to place order", "Insufficient margin to place order. asset=4"),
+    (_status("Order could not immediately match against any resting orders. asset=0"), "INVALID_ORDER", "transient",
+     "Order could not immediately match against any resting orders",
+     "Order could not immediately match against any resting orders. asset=0"),
+)

@@ -65,3 +65,16 @@ CANCEL_ANSWERS = (
 )
 CANCEL_NOT_SENT = {"one": "every kind one order a batch (cancels_itself)",
                    "symbol": "CancelAll is the account's: never sent (cancels_itself)"}
+
+
+# Its documented refusals of an order (tests/unit/adapters/ccxt/test_venue_refusals.py): the body
+# ccxt's client of its SIM_ID raises for (ccxt's own handle_errors), the reason and retry kind its
+# table maps it to, and the code and words the refusal keeps: (body, reason, kind, code, words).
+# Kraken spot's error list (fixtures/spot-documented.json, AddOrder insufficient funds; the
+# documented error strings of https://docs.kraken.com/api/docs/guides/spot-errors).
+REFUSALS = (
+    ({"error": ["EOrder:Insufficient funds"], "result": {}}, "INSUFFICIENT_MARGIN", "transient",
+     "EOrder:Insufficient funds", "EOrder:Insufficient funds"),
+    ({"error": ["EGeneral:Invalid arguments:volume"], "result": {}}, "INVALID_ORDER", "permanent",
+     "EGeneral:Invalid arguments", "EGeneral:Invalid arguments:volume"),
+)

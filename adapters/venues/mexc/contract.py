@@ -126,3 +126,18 @@ CANCEL_ANSWERS = (
      "fates": ("done", "unnamed"), "strangers": True, "symbol": "BTC/USDT"},
 )
 CANCEL_NOT_SENT: dict = {}
+
+
+# Its documented refusals of an order (tests/unit/adapters/ccxt/test_venue_refusals.py): the body
+# ccxt's client of its SIM_ID raises for (ccxt's own handle_errors), the reason and retry kind its
+# table maps it to, and the code and words the refusal keeps: (body, reason, kind, code, words).
+# MEXC's contract API (fixtures/contract-docs.json, ccxt_comments.position_not_exist; the codes of
+# its table in dialect.py).
+REFUSALS = (
+    ({"success": False, "code": 2009, "message": "Position is not exists or closed."}, "REDUCE_ONLY_REJECTED",
+     "permanent", "2009", "Position is not exists or closed."),
+    ({"success": False, "code": 2005, "message": "Insufficient balance"}, "INSUFFICIENT_MARGIN", "transient", "2005",
+     "Insufficient balance"),
+    ({"success": False, "code": 8817, "message": "risk limit upgraded"}, "VENUE_REFUSED", "permanent", "8817",
+     "risk limit upgraded"),
+)

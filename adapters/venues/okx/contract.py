@@ -67,3 +67,26 @@ CANCEL_ANSWERS = (
      "novel": NUMERIC},
 )
 CANCEL_NOT_SENT = {"symbol": "no cancel-all"}
+
+
+# Its documented refusals of an order (tests/unit/adapters/ccxt/test_venue_refusals.py): the body
+# ccxt's client of its SIM_ID raises for (ccxt's own handle_errors), the reason and retry kind its
+# table maps it to, and the code and words the refusal keeps: (body, reason, kind, code, words).
+# OKX v5's: an order's own sCode / sMsg under code "1".
+
+
+def _order_failed(code: str, words: str) -> tuple:
+    body = {"code": "1", "data": [{"clOrdId": "ks1", "ordId": "", "sCode": code, "sMsg": words, "tag": "", "ts": "1"}],
+            "inTime": "1", "msg": "All operations failed", "outTime": "1"}
+    return body, code, words
+
+
+REFUSALS = tuple((body, reason, kind, code, words) for (body, code, words), reason, kind in (
+    (_order_failed("51169", "Order failed because you don't have any positions in this direction for this "
+                            "contract to reduce or close."), "REDUCE_ONLY_REJECTED", "permanent"),
+    (_order_failed("51170", "Failed to place order. A reduce-only order can't be the same direction as your "
+                            "existing positions."), "REDUCE_ONLY_REJECTED", "permanent"),
+    (_order_failed("51000", "Parameter posSide error"), "POSITION_MODE_MISMATCH", "mode"),
+    (_order_failed("51000", "Parameter sz error"), "INVALID_ORDER", "permanent"),
+    (_order_failed("51008", "Order failed. Insufficient USDT margin in account"), "INSUFFICIENT_MARGIN", "transient"),
+))
