@@ -103,3 +103,8 @@ REFUSALS = (
     ({"code": -4999, "msg": "A refusal no table lists."}, "VENUE_REFUSED", "permanent", "-4999",
      "A refusal no table lists."),
 )
+
+
+# Its stream's private subscriptions (see bybit/contract.py): none apart, the listen key's socket
+# carries the account's positions, balance and orders at once.
+STREAM_TOPICS = None

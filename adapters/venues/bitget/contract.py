@@ -130,3 +130,9 @@ REFUSALS = tuple((body, reason, kind, body["code"], body["msg"]) for body, reaso
     (_body("40015", "System is abnormal, please try again later"), "EXCHANGE_UNAVAILABLE", "transient"),
     (_body("40999", "A refusal no table lists."), "VENUE_REFUSED", "permanent"),
 ))
+
+
+# What its stream face's private subscriptions are named, for the adapter's three watches
+# (positions, balance, orders), each subscribed apart (tests/integration/test_stream_runner.py
+# waits for all of them before a scenario starts).
+STREAM_TOPICS = {"positions", "account", "orders"}

@@ -83,3 +83,9 @@ REFUSALS = (
     (_refused(110007, "ab not enough for new order"), "INSUFFICIENT_MARGIN", "transient", "110007",
      "ab not enough for new order"),
 )
+
+
+# What its stream face's private subscriptions are named, for the adapter's three watches
+# (positions, balance, orders), each subscribed apart (tests/integration/test_stream_runner.py
+# waits for all of them before a scenario starts).
+STREAM_TOPICS = {"position", "wallet", "order"}

@@ -102,3 +102,9 @@ CANCEL_NOT_SENT: dict = {}
 REFUSALS: tuple = ()
 REFUSALS_ELSEWHERE = ("Kraken Futures refuses an order inside a success answer (sendStatus), which ccxt does not "
                       "raise: tests/unit/adapters/venues/test_krakenfutures_recorded_payloads.py reads them")
+
+
+# What its stream face's private subscriptions are named, for the adapter's three watches
+# (positions, balance, orders), each subscribed apart (tests/integration/test_stream_runner.py
+# waits for all of them before a scenario starts).
+STREAM_TOPICS = {"open_positions", "balances", "open_orders"}

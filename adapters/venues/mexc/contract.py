@@ -141,3 +141,9 @@ REFUSALS = (
     ({"success": False, "code": 8817, "message": "risk limit upgraded"}, "VENUE_REFUSED", "permanent", "8817",
      "risk limit upgraded"),
 )
+
+
+# What its stream face's private subscriptions are named, for the adapter's three watches
+# (positions, balance, orders), each subscribed apart (tests/integration/test_stream_runner.py
+# waits for all of them before a scenario starts).
+STREAM_TOPICS = {"positions", "account", "orders"}

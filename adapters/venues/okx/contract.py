@@ -90,3 +90,9 @@ REFUSALS = tuple((body, reason, kind, code, words) for (body, code, words), reas
     (_order_failed("51000", "Parameter sz error"), "INVALID_ORDER", "permanent"),
     (_order_failed("51008", "Order failed. Insufficient USDT margin in account"), "INSUFFICIENT_MARGIN", "transient"),
 ))
+
+
+# What its stream face's private subscriptions are named, for the adapter's three watches
+# (positions, balance, orders), each subscribed apart (tests/integration/test_stream_runner.py
+# waits for all of them before a scenario starts).
+STREAM_TOPICS = {"positions", "account", "orders"}
