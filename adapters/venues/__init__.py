@@ -14,8 +14,12 @@ A venue folder (``adapters/venues/<venue>/``) holds
 * ``face*.py`` — the simulated exchange's face of the venue: its REST API (``PREFIXES``,
   ``handle``, ``sim_account``, ``MASTER``: its master endpoints, ``face_master.py``) and its
   websocket (``stream_face``), each a table-driven subclass of :mod:`adapters.simulated`'s shapes;
-* ``contract.py`` — the venue's rows of the adapter contract (tests/contract) and where its face
-  differs (``FACE_TERMS``; ``SWITCH_TERMS``, its switch's), as data;
+* ``contract.py`` — what the tests read of the venue, found through the registry: its rows of
+  the adapter contract (tests/contract) and where its face differs (``FACE_TERMS``;
+  ``SWITCH_TERMS``, its switch's), its documented refusals of an order (``REFUSALS``), the builders
+  of its answers to a cancel (``CANCEL_ANSWERS``, ``CANCEL_NOT_SENT``) and its stream face's private
+  topics (``STREAM_TOPICS``): a test that finds a venue without what it needs fails naming it, unless
+  the venue says why it has none;
 * ``fixtures/`` — the venue's recorded and documented answers, with a README saying which are
   verbatim recordings.
 
