@@ -22,6 +22,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import os
 import textwrap
 from importlib import import_module
 from pathlib import Path
@@ -74,9 +75,15 @@ def write_inputs(tmp: Path, server: SimServer, interval: str, reconcile_every: s
     pol = tmp / "policies"
     pol.mkdir()
     (pol / "guard.yaml").write_text(policy(interval))
-    env: dict[str, str] = {}
-    account = sim_account(server, "sim-main", venue, env=env, labels={"book": "futures"},
+    before = dict(os.environ)
+    account = sim_account(server, "sim-main", venue, labels={"book": "futures"},
                           stream={"enabled": True, "stale_after": "1s", "reconcile_every": reconcile_every})
+    env = {k: v for k, v in os.environ.items() if before.get(k) != v}  # what its credentials name, set
+    for k in env:  # (handed back, for the test's monkeypatch to set and undo)
+        if k in before:
+            os.environ[k] = before[k]
+        else:
+            del os.environ[k]
     doc = {**account.model_dump(mode="json", exclude_none=True), **(yaml.safe_load(textwrap.dedent(extra)) or {})}
     accounts = tmp / "accounts.yaml"
     accounts.write_text(json.dumps({"apiVersion": "killswitch/v1", "kind": "Accounts", "metadata": {"name": "test"},
