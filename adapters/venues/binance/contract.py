@@ -108,3 +108,9 @@ REFUSALS = (
 # Its stream's private subscriptions (see bybit/contract.py): none apart, the listen key's socket
 # carries the account's positions, balance and orders at once.
 STREAM_TOPICS = None
+
+# The streamed reaction bench's terms of it (bench/stream.py --venue): its name there, the text a
+# pushed frame carrying the crossed mark (80) holds, what the real venue's mark stream adds to the
+# reaction (the simulator pushes a set mark at once) and its stream face's options there.
+STREAM_BENCH = {"name": "simulated Binance USDⓈ-M", "crossed": '"p":"80.',
+                "cadence": "up to 1 s more to both (@1s; 3 s with @markPrice)"}

@@ -136,3 +136,10 @@ REFUSALS = tuple((body, reason, kind, body["code"], body["msg"]) for body, reaso
 # (positions, balance, orders), each subscribed apart (tests/integration/test_stream_runner.py
 # waits for all of them before a scenario starts).
 STREAM_TOPICS = {"positions", "account", "orders"}
+
+# The streamed reaction bench's terms of it (bench/stream.py --venue): its name there, the text a
+# pushed frame carrying the crossed mark (80) holds, what the real venue's mark stream adds to the
+# reaction (the simulator pushes a set mark at once) and its stream face's options there.
+STREAM_BENCH = {"name": "simulated Bitget v2", "crossed": '"markPrice":"80',
+                "cadence": "what its ticker's cadence adds, which Bitget does not document (the simulator pushes "
+                           "a set mark at once, then every 300 ms while it moves)"}

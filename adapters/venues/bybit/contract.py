@@ -89,3 +89,9 @@ REFUSALS = (
 # (positions, balance, orders), each subscribed apart (tests/integration/test_stream_runner.py
 # waits for all of them before a scenario starts).
 STREAM_TOPICS = {"position", "wallet", "order"}
+
+# The streamed reaction bench's terms of it (bench/stream.py --venue): its name there, the text a
+# pushed frame carrying the crossed mark (80) holds, what the real venue's mark stream adds to the
+# reaction (the simulator pushes a set mark at once) and its stream face's options there.
+STREAM_BENCH = {"name": "simulated Bybit v5", "crossed": '"markPrice":"80',
+                "cadence": "up to 100 ms more to both (the tickers' cadence)"}

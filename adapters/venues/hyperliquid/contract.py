@@ -87,3 +87,14 @@ REFUSALS = (
      "Order could not immediately match against any resting orders",
      "Order could not immediately match against any resting orders. asset=0"),
 )
+
+# The streamed reaction bench's terms of it (bench/stream.py --venue): its name there, the text a
+# pushed frame carrying the crossed mark (80) holds, what the real venue's mark stream adds to the
+# reaction (the simulator pushes a set mark at once) and its stream face's options there.
+# Its stream is the clearinghouseState channel (a set mark revalues the held position, and the face
+# pushes the account's state at the end of its next 50 ms block); the face's cadence push of the
+# whole book (10,000 rows) once a minute, not a second: the venue lists ~200 coins, not 10,000.
+STREAM_BENCH = {"name": "simulated Hyperliquid", "crossed": '"markPx":"80',
+                "cadence": "its block cadence, which its documentation does not say (the simulator pushes the "
+                           "account's state at the end of its next 50 ms block)",
+                "options": {"state_every_ms": 60_000}}

@@ -108,3 +108,10 @@ REFUSALS_ELSEWHERE = ("Kraken Futures refuses an order inside a success answer (
 # (positions, balance, orders), each subscribed apart (tests/integration/test_stream_runner.py
 # waits for all of them before a scenario starts).
 STREAM_TOPICS = {"open_positions", "balances", "open_orders"}
+
+# The streamed reaction bench's terms of it (bench/stream.py --venue): its name there, the text a
+# pushed frame carrying the crossed mark (80) holds, what the real venue's mark stream adds to the
+# reaction (the simulator pushes a set mark at once) and its stream face's options there.
+STREAM_BENCH = {"name": "simulated Kraken Futures", "crossed": '"markPrice":80',
+                "cadence": "what its ticker feed's cadence adds, which Kraken does not document (the simulator "
+                           "pushes a set mark at once, then on its cadence while it moves)"}

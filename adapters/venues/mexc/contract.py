@@ -147,3 +147,10 @@ REFUSALS = (
 # (positions, balance, orders), each subscribed apart (tests/integration/test_stream_runner.py
 # waits for all of them before a scenario starts).
 STREAM_TOPICS = {"positions", "account", "orders"}
+
+# The streamed reaction bench's terms of it (bench/stream.py --venue): its name there, the text a
+# pushed frame carrying the crossed mark (80) holds, what the real venue's mark stream adds to the
+# reaction (the simulator pushes a set mark at once) and its stream face's options there.
+STREAM_BENCH = {"name": "simulated MEXC contract API", "crossed": '"fairPrice":80',
+                "cadence": "up to 1 s more to both (MEXC pushes a contract's ticker once a second while it "
+                           "trades; the simulator pushes a set mark at once, then every 300 ms while it moves)"}

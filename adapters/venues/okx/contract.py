@@ -96,3 +96,9 @@ REFUSALS = tuple((body, reason, kind, code, words) for (body, code, words), reas
 # (positions, balance, orders), each subscribed apart (tests/integration/test_stream_runner.py
 # waits for all of them before a scenario starts).
 STREAM_TOPICS = {"positions", "account", "orders"}
+
+# The streamed reaction bench's terms of it (bench/stream.py --venue): its name there, the text a
+# pushed frame carrying the crossed mark (80) holds, what the real venue's mark stream adds to the
+# reaction (the simulator pushes a set mark at once) and its stream face's options there.
+STREAM_BENCH = {"name": "simulated OKX v5", "crossed": '"markPx":"80',
+                "cadence": "up to 200 ms more to both (mark-price's cadence while the mark moves)"}
