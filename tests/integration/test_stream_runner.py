@@ -39,7 +39,7 @@ from killswitch.process.daemon import Daemon
 from killswitch.process.options import RunOptions
 from tests.procs import until
 
-from .sim_helpers import streamed_venues
+from .sim_helpers import quote_of, streamed_venues
 
 DEADLINE_S = 120.0  # a bound on waits for events that only a hang reaches (a first tick took 30 s at load 17)
 KEY = "binanceusdm/sim-main"
@@ -89,11 +89,6 @@ def write_inputs(tmp: Path, server: SimServer, interval: str, reconcile_every: s
     accounts.write_text(json.dumps({"apiVersion": "killswitch/v1", "kind": "Accounts", "metadata": {"name": "test"},
                                     "spec": {"dry_run": False, "accounts": [doc]}}, indent=1))
     return pol, accounts, env
-
-
-def quote_of(venue: str) -> str:
-    """The quote currency of ``venue``'s simulated account (its contract's FACE_TERMS, USDT unless said)."""
-    return str(import_module(f"{sim_venues()[venue].__name__}.contract").FACE_TERMS.get("quote", "USDT"))
 
 
 async def serve(tmp: Path, monkeypatch, interval: str, scenario, reconcile_every: str = "30s",
