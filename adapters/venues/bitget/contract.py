@@ -143,3 +143,9 @@ STREAM_TOPICS = {"positions", "account", "orders"}
 STREAM_BENCH = {"name": "simulated Bitget v2", "crossed": '"markPrice":"80',
                 "cadence": "what its ticker's cadence adds, which Bitget does not document (the simulator pushes "
                            "a set mark at once, then every 300 ms while it moves)"}
+
+# How its adapter reads a hedge-mode account's mode, and what names the leg in a close built for it
+# (tests/integration/test_venue_position_mode.py: a hedge account declared one-way is read as hedge
+# and its close fills): the mode's source as the adapter says it, the close's leg field and the
+# fields a close for a leg must not carry.
+POSITION_MODE_READ = {"source": "GET /api/v2/mix/account/account posMode=hedge_mode", "leg_field": "hedged"}

@@ -95,3 +95,9 @@ STREAM_TOPICS = {"position", "wallet", "order"}
 # reaction (the simulator pushes a set mark at once) and its stream face's options there.
 STREAM_BENCH = {"name": "simulated Bybit v5", "crossed": '"markPrice":"80',
                 "cadence": "up to 100 ms more to both (the tickers' cadence)"}
+
+# How its adapter reads a hedge-mode account's mode, and what names the leg in a close built for it
+# (tests/integration/test_venue_position_mode.py: a hedge account declared one-way is read as hedge
+# and its close fills): the mode's source as the adapter says it, the close's leg field and the
+# fields a close for a leg must not carry.
+POSITION_MODE_READ = {"source": "GET /v5/position/list positionIdx", "leg_field": "positionIdx"}

@@ -154,3 +154,10 @@ STREAM_TOPICS = {"positions", "account", "orders"}
 STREAM_BENCH = {"name": "simulated MEXC contract API", "crossed": '"fairPrice":80',
                 "cadence": "up to 1 s more to both (MEXC pushes a contract's ticker once a second while it "
                            "trades; the simulator pushes a set mark at once, then every 300 ms while it moves)"}
+
+# How its adapter reads a hedge-mode account's mode, and what names the leg in a close built for it
+# (tests/integration/test_venue_position_mode.py: a hedge account declared one-way is read as hedge
+# and its close fills): the mode's source as the adapter says it, the close's leg field and the
+# fields a close for a leg must not carry.
+POSITION_MODE_READ = {"source": "GET /api/v1/private/position/position_mode data=1", "leg_field": "side",
+                      "without": ("reduceOnly",)}  # the leg's close code names the leg

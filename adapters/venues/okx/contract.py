@@ -102,3 +102,9 @@ STREAM_TOPICS = {"positions", "account", "orders"}
 # reaction (the simulator pushes a set mark at once) and its stream face's options there.
 STREAM_BENCH = {"name": "simulated OKX v5", "crossed": '"markPx":"80',
                 "cadence": "up to 200 ms more to both (mark-price's cadence while the mark moves)"}
+
+# How its adapter reads a hedge-mode account's mode, and what names the leg in a close built for it
+# (tests/integration/test_venue_position_mode.py: a hedge account declared one-way is read as hedge
+# and its close fills): the mode's source as the adapter says it, the close's leg field and the
+# fields a close for a leg must not carry.
+POSITION_MODE_READ = {"source": "GET /api/v5/account/config posMode=long_short_mode", "leg_field": "posSide"}
