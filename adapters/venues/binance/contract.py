@@ -121,3 +121,8 @@ STREAM_BENCH = {"name": "simulated Binance USDⓈ-M", "crossed": '"p":"80.',
 # fields a close for a leg must not carry.
 POSITION_MODE_READ = {"source": "GET /fapi/v3/positionRisk positionSide", "leg_field": "positionSide",
                       "without": ("reduceOnly",)}  # Binance refuses reduceOnly beside a leg (-1106)
+
+# How a bot places, and cancels, a reduce-only stop-market sell on its face
+# (tests/integration/test_stream_conditional.py): ccxt's order type and params, and the cancel's
+# params; ``engine``: the face serves no place of a plan order, the test places it at the engine.
+BOT_STOP = {"type": "STOP_MARKET", "params": {}, "cancel": {"trigger": True}}  # the algo service's id

@@ -149,3 +149,8 @@ STREAM_BENCH = {"name": "simulated Bitget v2", "crossed": '"markPrice":"80',
 # and its close fills): the mode's source as the adapter says it, the close's leg field and the
 # fields a close for a leg must not carry.
 POSITION_MODE_READ = {"source": "GET /api/v2/mix/account/account posMode=hedge_mode", "leg_field": "hedged"}
+
+# How a bot places, and cancels, a reduce-only stop-market sell on its face
+# (tests/integration/test_stream_conditional.py): ccxt's order type and params, and the cancel's
+# params; ``engine``: the face serves no place of a plan order, the test places it at the engine.
+BOT_STOP = {"engine": True}  # a normal_plan that closes, placed in the venue's book

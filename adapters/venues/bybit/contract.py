@@ -101,3 +101,8 @@ STREAM_BENCH = {"name": "simulated Bybit v5", "crossed": '"markPrice":"80',
 # and its close fills): the mode's source as the adapter says it, the close's leg field and the
 # fields a close for a leg must not carry.
 POSITION_MODE_READ = {"source": "GET /v5/position/list positionIdx", "leg_field": "positionIdx"}
+
+# How a bot places, and cancels, a reduce-only stop-market sell on its face
+# (tests/integration/test_stream_conditional.py): ccxt's order type and params, and the cancel's
+# params; ``engine``: the face serves no place of a plan order, the test places it at the engine.
+BOT_STOP = {"type": "market", "params": {"triggerDirection": "descending"}, "cancel": {}}  # a conditional order

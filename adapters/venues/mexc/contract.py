@@ -161,3 +161,8 @@ STREAM_BENCH = {"name": "simulated MEXC contract API", "crossed": '"fairPrice":8
 # fields a close for a leg must not carry.
 POSITION_MODE_READ = {"source": "GET /api/v1/private/position/position_mode data=1", "leg_field": "side",
                       "without": ("reduceOnly",)}  # the leg's close code names the leg
+
+# How a bot places, and cancels, a reduce-only stop-market sell on its face
+# (tests/integration/test_stream_conditional.py): ccxt's order type and params, and the cancel's
+# params; ``engine``: the face serves no place of a plan order, the test places it at the engine.
+BOT_STOP = {"engine": True}

@@ -108,3 +108,8 @@ STREAM_BENCH = {"name": "simulated OKX v5", "crossed": '"markPx":"80',
 # and its close fills): the mode's source as the adapter says it, the close's leg field and the
 # fields a close for a leg must not carry.
 POSITION_MODE_READ = {"source": "GET /api/v5/account/config posMode=long_short_mode", "leg_field": "posSide"}
+
+# How a bot places, and cancels, a reduce-only stop-market sell on its face
+# (tests/integration/test_stream_conditional.py): ccxt's order type and params, and the cancel's
+# params; ``engine``: the face serves no place of a plan order, the test places it at the engine.
+BOT_STOP = {"type": "market", "params": {}, "cancel": {"trigger": True}}  # a trigger order of its algo service
